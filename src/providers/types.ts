@@ -1,0 +1,142 @@
+/**
+ * Provider contracts: streaming speech-to-text, streaming LLM, streaming text-to-speech.
+ *
+ * Audio inside the pipeline is 16-bit signed PCM, mono, 8000 Hz, in 20 ms frames of 160 samples
+ * (G.711 narrowband, RFC 3551 §4.5.14). Providers that need another rate resample internally, with state
+ * kept per stream. Every long operation takes an AbortSignal (STYLE habit 6). Retry lives in exactly one
+ * layer: the pipeline (providers never retry on their own, except where a protocol requires reconnect
+ * within a stream, e.g. Deepgram replaying audio after a dropped socket).
+ */
+
+/** One 20 ms frame of caller audio, as received. */
+export interface AudioFrame {
+  /** Decoded linear PCM, 160 samples at 8000 Hz. */
+  pcm: Int16Array;
+  /** The RTP payload exactly as received (160 bytes of G.711), for providers that accept it directly. */
+  payload: Uint8Array;
+  /** Which G.711 law `payload` is in. */
+  codec: "PCMU" | "PCMA";
+}
+
+// ---------------------------------------------------------------- errors
+
+export type ProviderKind = "stt" | "llm" | "tts";
+
+export type ProviderErrorCode =
+  | "auth" // 401/403: key rejected; not retryable
+  | "rate_limited" // 429
+  | "unavailable" // 5xx, connection refused, socket dropped
+  | "timeout" // no answer in time
+  | "bad_request" // 4xx other than the above; our bug or bad config
+  | "protocol" // peer spoke something we do not understand
+  | "aborted"; // cancelled by our own AbortSignal
+
+/** The one error type providers throw. `retryable` tells the pipeline whether a later attempt may work. */
+export class ProviderError extends Error {
+  override readonly name = "ProviderError";
+  constructor(
+    readonly provider: string,
+    readonly kind: ProviderKind,
+    readonly code: ProviderErrorCode,
+    message: string,
+    readonly retryable: boolean,
+    readonly status?: number,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+// ---------------------------------------------------------------- STT
+
+/** Events a speech-to-text stream reports, in order of arrival. */
+export type SttEvent =
+  /** A hypothesis that may still change. */
+  | { type: "interim"; text: string }
+  /** A segment whose text will not change. `speechFinal`: the provider believes the speaker finished. */
+  | { type: "final"; text: string; speechFinal: boolean; confidence?: number }
+  /** The provider saw the end of an utterance (e.g. Deepgram UtteranceEnd) after the last final. */
+  | { type: "utterance_end" }
+  /** The stream failed; no more events follow. */
+  | { type: "error"; error: ProviderError };
+
+export interface SttStream {
+  /** Queues one 20 ms frame. Never blocks; the stream's internal buffer is bounded. */
+  push(frame: AudioFrame): void;
+  /** Asks the provider to finalize what it has heard so far (end of turn from our own endpointing). */
+  flush(): void;
+  /** Ends the input and resolves once the last final has been reported (bounded by a timeout). */
+  end(): Promise<void>;
+  /** Closes at once; pending results are dropped. Idempotent. */
+  close(): void;
+  /** Results. Ends after `end()`/`close()` or an error event. */
+  readonly events: AsyncIterable<SttEvent>;
+}
+
+export interface SttOpenOptions {
+  callId: string;
+  signal: AbortSignal;
+  /** Codec of the frames that will be pushed. */
+  codec: "PCMU" | "PCMA";
+}
+
+export interface SttProvider {
+  readonly name: string;
+  /** Opens one live stream for a call. Throws ProviderError when the provider is unreachable. */
+  open(opts: SttOpenOptions): Promise<SttStream>;
+}
+
+// ---------------------------------------------------------------- LLM
+
+export interface ChatMessage {
+  role: "user" | "assistant";
+  text: string;
+}
+
+/** A function the model may call (JSON-schema parameters). */
+export interface ToolSpec {
+  name: string;
+  description: string;
+  parameters: Record<string, unknown>;
+}
+
+export type LlmChunk =
+  | { type: "text"; text: string }
+  | { type: "tool_call"; name: string; args: Record<string, unknown> };
+
+export interface LlmRequest {
+  /** System instruction. */
+  system: string;
+  /** The conversation so far; the last entry is the caller's latest turn (or empty to speak first). */
+  history: ChatMessage[];
+  tools: ToolSpec[];
+  signal: AbortSignal;
+}
+
+export interface LlmProvider {
+  readonly name: string;
+  /** True when replies come from a script rather than a model (shown in health output). */
+  readonly scripted?: boolean;
+  /** Streams the reply. Throws ProviderError (also mid-stream). Stops promptly when `signal` aborts. */
+  generate(req: LlmRequest): AsyncIterable<LlmChunk>;
+}
+
+// ---------------------------------------------------------------- TTS
+
+/** One synthesis context: a turn's reply, fed in clause/sentence chunks so prosody can hold across them. */
+export interface TtsStream {
+  /** Adds a chunk of text (a clause or sentence) to the context. */
+  pushText(text: string): void;
+  /** No more text for this context; `audio` ends after the last chunk is synthesised. */
+  end(): void;
+  /** Abandons the context at once (barge-in). `audio` ends. Idempotent. */
+  cancel(): void;
+  /** 16-bit PCM at 8000 Hz, in chunks of any length. Throws ProviderError on failure. */
+  readonly audio: AsyncIterable<Int16Array>;
+}
+
+export interface TtsProvider {
+  readonly name: string;
+  /** Opens a context for one turn. */
+  open(opts: { signal: AbortSignal; callId: string }): TtsStream;
+}
