@@ -1,0 +1,470 @@
+/**
+ * The conversation of one call: caller audio → VAD + STT → endpointing → LLM → sentence chunks → TTS →
+ * the call's audio sink (RTP playout). Handles barge-in, silence prompts, the maximum call duration and
+ * the agent's own hang-up (BYE only after the last packet of the goodbye).
+ *
+ * One `AbortController` per call and one per reply (STYLE habit 6). Retry lives here and nowhere else:
+ * a failed reply speaks a short apology and the next turn tries the providers again.
+ */
+import type { Clock, TimerHandle } from "../util/clock";
+import type { Logger } from "../util/log";
+import {
+  ProviderError,
+  type AudioFrame,
+  type ChatMessage,
+  type LlmProvider,
+  type SttProvider,
+  type SttStream,
+  type ToolSpec,
+  type TtsProvider,
+} from "../providers/types";
+import type { CallRecord, TurnLatency, TurnRecord } from "./call-record";
+import { DEFAULT_ENDPOINTING, TurnDetector, type EndpointingSettings, type TurnEnd } from "./endpointing";
+import { SentenceSplitter } from "./sentence-splitter";
+
+/** Where reply audio goes: the call's RTP playout (src/media/playout.ts) behind a small port. */
+export interface AudioSink {
+  /** Queues reply audio, PCM16 8 kHz, any length. */
+  push(pcm: Int16Array): void;
+  /** Marks the end of one utterance (a reply). */
+  markEnd(): void;
+  /** Drops everything queued; at most one more 20 ms frame goes out. */
+  clear(): void;
+  /** True only while real audio (not silence) is being sent. */
+  readonly isPlaying: boolean;
+  /** Samples of real audio sent so far on this call (monotonic). */
+  readonly sentSamples: number;
+  /** Resolves once everything queued so far has been sent. */
+  drained(): Promise<void>;
+}
+
+/** Speech events from the VAD segmenter, one 20 ms frame at a time. */
+export interface SpeechDetector {
+  /** Feeds one 160-sample frame; returns "start" when speech is confirmed, "end" when it stops. */
+  push(pcm: Int16Array): "start" | "end" | null;
+  /** The agent is (not) playing audio: lets the detector tighten its rule against echo. */
+  setAgentSpeaking?(speaking: boolean): void;
+  close?(): void;
+}
+
+export interface ConversationSettings {
+  endpointing: EndpointingSettings;
+  /** Caller speech during agent audio interrupts it. */
+  bargeIn: boolean;
+  /** Silence (ms) after the agent finished before asking whether the caller is still there. */
+  idlePromptMs: number;
+  /** After this many unanswered prompts the agent says goodbye and hangs up. */
+  idlePromptsBeforeHangup: number;
+  /** Maximum call duration (ms); then a polite goodbye and hang-up. */
+  maxCallMs: number;
+  idlePromptText: string;
+  idleGoodbyeText: string;
+  maxDurationText: string;
+  apologyText: string;
+}
+
+export const DEFAULT_CONVERSATION: ConversationSettings = {
+  endpointing: DEFAULT_ENDPOINTING,
+  bargeIn: true,
+  idlePromptMs: 10_000,
+  idlePromptsBeforeHangup: 2,
+  maxCallMs: 30 * 60_000,
+  idlePromptText: "Are you still there?",
+  idleGoodbyeText: "I have not heard from you, so I will end the call now. Goodbye.",
+  maxDurationText: "We have reached the time limit for this call. Thank you for calling. Goodbye.",
+  apologyText: "Sorry, I had a problem just now. Could you say that again?",
+};
+
+export interface AgentCallDeps {
+  record: CallRecord;
+  clock: Clock;
+  log: Logger;
+  stt: SttProvider;
+  llm: LlmProvider;
+  tts: TtsProvider;
+  /** Used to speak the apology when the main TTS failed. */
+  fallbackTts?: TtsProvider;
+  system: string;
+  tools: ToolSpec[];
+  sink: AudioSink;
+  vad?: SpeechDetector;
+  codec: "PCMU" | "PCMA";
+  settings?: Partial<ConversationSettings>;
+  /** Ends the call at the SIP level (BYE). Called after the last packet of the goodbye. */
+  hangup: (reason: string) => void;
+  /** Receives turn records as they are completed (persistence, metrics). */
+  onTurn?: (turn: TurnRecord) => void;
+  /** A barge-in happened. */
+  onBargeIn?: () => void;
+}
+
+interface Reply {
+  controller: AbortController;
+  /** `sink.sentSamples` when the reply started. */
+  sentAtStart: number;
+  /** Samples of reply audio handed to the sink. */
+  queuedSamples: number;
+  /** Text handed to TTS so far. */
+  spokenText: string;
+  /** The caller turn this reply answers, null for the greeting or a prompt. */
+  userText: string | null;
+  interrupted: boolean;
+  done: Promise<void>;
+}
+
+export class AgentCall {
+  private readonly settings: ConversationSettings;
+  private readonly callCtl = new AbortController();
+  private readonly history: ChatMessage[] = [];
+  private readonly detector: TurnDetector;
+  private stt: SttStream | null = null;
+  private reply: Reply | null = null;
+  private idleTimer: TimerHandle | undefined;
+  private maxTimer: TimerHandle | undefined;
+  private idlePrompts = 0;
+  private ending = false;
+  private stopped = false;
+  private readonly startedAt: number;
+  /** Play-state edge tracking for the VAD's echo rule. */
+  private wasPlaying = false;
+
+  constructor(private readonly d: AgentCallDeps) {
+    this.settings = { ...DEFAULT_CONVERSATION, ...d.settings };
+    this.detector = new TurnDetector(d.clock, this.settings.endpointing, (t) => this.onTurnEnd(t));
+    this.startedAt = d.clock.now();
+  }
+
+  /** Opens the STT stream and speaks the greeting. Resolves once the STT is open. */
+  async start(): Promise<void> {
+    this.maxTimer = this.d.clock.setTimer(this.settings.maxCallMs, () => this.say(this.settings.maxDurationText, true));
+    try {
+      this.stt = await this.d.stt.open({ callId: this.d.record.id, signal: this.callCtl.signal, codec: this.d.codec });
+      void this.readStt(this.stt);
+    } catch (err) {
+      this.d.log.error({ callId: this.d.record.id, err: describe(err), provider: this.d.stt.name }, "stt open failed");
+    }
+    if (!this.stopped) this.startReply(null, null);
+  }
+
+  /** One 20 ms frame of caller audio. Never throws. */
+  onAudioFrame(frame: AudioFrame): void {
+    if (this.stopped) return;
+    this.stt?.push(frame);
+    const playing = this.d.sink.isPlaying;
+    if (playing !== this.wasPlaying) {
+      this.wasPlaying = playing;
+      this.d.vad?.setAgentSpeaking?.(playing);
+    }
+    const ev = this.d.vad?.push(frame.pcm) ?? null;
+    if (ev === "start") this.onSpeechStart();
+    else if (ev === "end") this.detector.speechEnded();
+  }
+
+  /** Ends the conversation: aborts work, closes streams. Idempotent. */
+  stop(): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.callCtl.abort();
+    this.reply?.controller.abort();
+    this.detector.dispose();
+    this.d.clock.clearTimer(this.idleTimer);
+    this.d.clock.clearTimer(this.maxTimer);
+    this.stt?.close();
+    this.d.vad?.close?.();
+  }
+
+  /** The conversation so far (what the caller said, what the caller heard). */
+  get transcript(): readonly ChatMessage[] {
+    return this.history;
+  }
+
+  // ------------------------------------------------------------------ caller side
+
+  private async readStt(stream: SttStream): Promise<void> {
+    try {
+      for await (const ev of stream.events) {
+        if (this.stopped) return;
+        if (ev.type === "final") this.detector.final(ev.text, ev.speechFinal);
+        else if (ev.type === "utterance_end") this.detector.utteranceEnd();
+        else if (ev.type === "error") {
+          this.d.log.warn({ callId: this.d.record.id, err: describe(ev.error) }, "stt stream error");
+          return;
+        }
+      }
+    } catch (err) {
+      if (!this.stopped) this.d.log.warn({ callId: this.d.record.id, err: describe(err) }, "stt stream error");
+    }
+  }
+
+  private onSpeechStart(): void {
+    this.detector.speechStarted();
+    this.d.clock.clearTimer(this.idleTimer);
+    this.idlePrompts = 0;
+    const r = this.reply;
+    if (!r || r.interrupted || this.ending) return;
+    const heardSomething = this.d.sink.sentSamples > r.sentAtStart;
+    if (!heardSomething && r.userText !== null) {
+      // The caller went on talking before any of the reply was played: this is one longer turn.
+      this.abandonReply(r);
+      return;
+    }
+    if (this.settings.bargeIn && this.d.sink.isPlaying) this.bargeIn(r);
+  }
+
+  private onTurnEnd(turn: TurnEnd): void {
+    if (this.stopped || this.ending) return;
+    const now = this.d.clock.now();
+    this.addTurn({ speaker: "caller", text: turn.text });
+    this.d.log.info({ callId: this.d.record.id, pii: { text: turn.text } }, "caller turn");
+    this.startReply(turn.text, {
+      speechEndAt: turn.speechEndAt,
+      finalTranscriptMs: Math.max(0, Math.round(turn.finalAt - turn.speechEndAt)),
+      now,
+    });
+  }
+
+  // ------------------------------------------------------------------ agent side
+
+  private startReply(userText: string | null, timing: { speechEndAt: number; finalTranscriptMs: number; now: number } | null): void {
+    if (this.reply && !this.reply.interrupted) {
+      // A new turn while the previous reply still plays (barge-in off): cut the old one short.
+      this.bargeIn(this.reply, false);
+    }
+    if (userText !== null) this.history.push({ role: "user", text: userText });
+    const controller = new AbortController();
+    const reply: Reply = {
+      controller,
+      sentAtStart: this.d.sink.sentSamples,
+      queuedSamples: 0,
+      spokenText: "",
+      userText,
+      interrupted: false,
+      done: Promise.resolve(),
+    };
+    this.reply = reply;
+    const origin = timing?.speechEndAt ?? this.d.clock.now();
+    const latency: TurnLatency = timing ? { finalTranscriptMs: timing.finalTranscriptMs } : {};
+    reply.done = this.runReply(reply, origin, latency);
+  }
+
+  private async runReply(reply: Reply, origin: number, latency: TurnLatency): Promise<void> {
+    const signal = AbortSignal.any([reply.controller.signal, this.callCtl.signal]);
+    const since = () => Math.max(0, Math.round(this.d.clock.now() - origin));
+    let generated = "";
+    let endCall = false;
+    let error: unknown = null;
+    const tts = this.d.tts.open({ signal, callId: this.d.record.id });
+    const audioDone = this.pumpAudio(reply, tts.audio, signal, latency, since);
+    try {
+      const splitter = new SentenceSplitter();
+      const send = (chunks: string[]) => {
+        for (const c of chunks) {
+          reply.spokenText += (reply.spokenText ? " " : "") + c;
+          tts.pushText(c);
+        }
+      };
+      for await (const chunk of this.d.llm.generate({ system: this.d.system, history: [...this.history], tools: this.d.tools, signal })) {
+        if (signal.aborted) break;
+        if (chunk.type === "text") {
+          if (latency.firstTokenMs === undefined) latency.firstTokenMs = since();
+          generated += chunk.text;
+          send(splitter.push(chunk.text));
+        } else if (chunk.name === "end_call") {
+          endCall = true;
+        } else {
+          this.d.log.warn({ callId: this.d.record.id, tool: chunk.name }, "unknown tool call ignored");
+        }
+      }
+      send(splitter.flush());
+      tts.end();
+      await audioDone;
+    } catch (err) {
+      error = err;
+      tts.cancel();
+      await audioDone.catch(() => {});
+    }
+    if (this.stopped) return;
+    if (reply.interrupted || reply.controller.signal.aborted) return; // bargeIn/abandon recorded it
+    if (error) {
+      this.d.log.error({ callId: this.d.record.id, err: describe(error) }, "reply failed");
+      this.recordAgentTurn(reply, generated, latency, describe(error));
+      if (this.reply === reply) this.reply = null;
+      await this.speakApology();
+      return;
+    }
+    this.d.sink.markEnd();
+    this.recordAgentTurn(reply, generated.trim(), latency);
+    if (endCall) {
+      await this.hangupAfterPlayout("end_call");
+      return;
+    }
+    await this.d.sink.drained();
+    if (this.reply === reply) {
+      this.reply = null;
+      this.armIdleTimer();
+    }
+  }
+
+  /** Moves TTS audio into the sink and notes when the first audio arrived and was sent. */
+  private async pumpAudio(
+    reply: Reply,
+    audio: AsyncIterable<Int16Array>,
+    signal: AbortSignal,
+    latency: TurnLatency,
+    since: () => number,
+  ): Promise<void> {
+    for await (const pcm of audio) {
+      if (signal.aborted || reply.interrupted) return;
+      if (latency.firstAudioMs === undefined) {
+        latency.firstAudioMs = since();
+        const before = this.d.sink.sentSamples;
+        void this.whenSent(before, signal).then((ok) => {
+          if (ok) latency.firstRtpMs = since();
+        });
+      }
+      reply.queuedSamples += pcm.length;
+      this.d.sink.push(pcm);
+    }
+  }
+
+  /** Resolves true once the sink has sent more than `mark` samples (polled per 20 ms frame). */
+  private whenSent(mark: number, signal: AbortSignal): Promise<boolean> {
+    return new Promise((resolve) => {
+      const poll = () => {
+        if (signal.aborted || this.stopped) return resolve(false);
+        if (this.d.sink.sentSamples > mark) return resolve(true);
+        this.d.clock.setTimer(5, poll);
+      };
+      poll();
+    });
+  }
+
+  /** The caller spoke over the agent: stop generation and synthesis, drop queued audio, keep what was heard. */
+  private bargeIn(reply: Reply, countIt = true): void {
+    reply.interrupted = true;
+    reply.controller.abort();
+    this.d.sink.clear();
+    const played = Math.max(0, this.d.sink.sentSamples - reply.sentAtStart);
+    const heard = heardPart(reply.spokenText, played, reply.queuedSamples);
+    this.d.log.info(
+      { callId: this.d.record.id, playedMs: Math.round(played / 8), pii: { heard } },
+      countIt ? "barge-in" : "reply cut by next turn",
+    );
+    if (countIt) {
+      this.d.record.bargeIns++;
+      this.d.onBargeIn?.();
+    }
+    this.recordAgentTurn(reply, heard, undefined, undefined, reply.spokenText);
+    if (this.reply === reply) this.reply = null;
+  }
+
+  /** The caller continued before any reply audio played: forget the reply, merge the turns. */
+  private abandonReply(reply: Reply): void {
+    reply.interrupted = true;
+    reply.controller.abort();
+    this.d.sink.clear();
+    if (reply.userText !== null) {
+      const last = this.history[this.history.length - 1];
+      if (last?.role === "user" && last.text === reply.userText) this.history.pop();
+      const turns = this.d.record.turns;
+      const t = turns[turns.length - 1];
+      if (t?.speaker === "caller" && t.text === reply.userText) turns.pop();
+      this.detector.restore(reply.userText);
+    }
+    if (this.reply === reply) this.reply = null;
+  }
+
+  private async speakApology(): Promise<void> {
+    const tts = this.d.fallbackTts ?? this.d.tts;
+    await this.speakFixed(this.settings.apologyText, tts).catch((err) =>
+      this.d.log.error({ callId: this.d.record.id, err: describe(err) }, "apology failed"),
+    );
+    this.armIdleTimer();
+  }
+
+  /** Speaks fixed text (prompts, goodbyes) outside the LLM; optionally hangs up after it played. */
+  private say(text: string, thenHangup: boolean): void {
+    if (this.stopped || this.ending) return;
+    if (this.reply && !this.reply.interrupted) this.bargeIn(this.reply, false);
+    if (thenHangup) this.ending = true;
+    void this.speakFixed(text, this.d.tts)
+      .catch(() => this.speakFixed(text, this.d.fallbackTts ?? this.d.tts))
+      .catch((err) => this.d.log.error({ callId: this.d.record.id, err: describe(err) }, "prompt failed"))
+      .then(() => (thenHangup ? this.hangupAfterPlayout("agent_goodbye") : this.armIdleTimer()));
+  }
+
+  private async speakFixed(text: string, provider: TtsProvider): Promise<void> {
+    const signal = this.callCtl.signal;
+    const tts = provider.open({ signal, callId: this.d.record.id });
+    tts.pushText(text);
+    tts.end();
+    for await (const pcm of tts.audio) {
+      if (signal.aborted) return;
+      this.d.sink.push(pcm);
+    }
+    this.d.sink.markEnd();
+    this.history.push({ role: "assistant", text });
+    this.addTurn({ speaker: "agent", text });
+  }
+
+  private async hangupAfterPlayout(reason: string): Promise<void> {
+    this.ending = true;
+    await this.d.sink.drained();
+    if (!this.stopped) this.d.hangup(reason);
+  }
+
+  private armIdleTimer(): void {
+    this.d.clock.clearTimer(this.idleTimer);
+    if (this.stopped || this.ending) return;
+    this.idleTimer = this.d.clock.setTimer(this.settings.idlePromptMs, () => {
+      if (this.detector.callerSpeaking || this.reply || this.detector.pendingText) return this.armIdleTimer();
+      this.idlePrompts++;
+      if (this.idlePrompts > this.settings.idlePromptsBeforeHangup) this.say(this.settings.idleGoodbyeText, true);
+      else this.say(this.settings.idlePromptText, false);
+    });
+  }
+
+  // ------------------------------------------------------------------ records
+
+  private recordAgentTurn(reply: Reply, text: string, latency?: TurnLatency, error?: string, generated?: string): void {
+    if (text || !reply.interrupted) this.history.push({ role: "assistant", text: text || "" });
+    const turn = this.addTurn({
+      speaker: "agent",
+      text,
+      interrupted: reply.interrupted || undefined,
+      generatedText: generated && generated !== text ? generated : undefined,
+      latency,
+      error,
+    });
+    void turn;
+  }
+
+  private addTurn(t: Omit<TurnRecord, "index" | "at">): TurnRecord {
+    const turn: TurnRecord = { index: this.d.record.turns.length, at: new Date().toISOString(), ...t };
+    this.d.record.turns.push(turn);
+    this.d.onTurn?.(turn);
+    return turn;
+  }
+
+  /** Call age in ms (for logs). */
+  get ageMs(): number {
+    return this.d.clock.now() - this.startedAt;
+  }
+}
+
+/**
+ * The part of `text` the caller heard when `played` of `total` samples went out: proportional to
+ * characters, cut back to a word boundary. Speech rate is close enough to uniform for this purpose.
+ */
+export function heardPart(text: string, played: number, total: number): string {
+  if (total <= 0 || played <= 0) return "";
+  if (played >= total) return text;
+  const chars = Math.floor((text.length * played) / total);
+  const cut = text.lastIndexOf(" ", chars);
+  return (cut > 0 ? text.slice(0, cut) : "").trim();
+}
+
+function describe(err: unknown): string {
+  if (err instanceof ProviderError) return `${err.provider} ${err.code}${err.status ? ` ${err.status}` : ""}: ${err.message}`;
+  return err instanceof Error ? err.message : String(err);
+}

@@ -1,0 +1,72 @@
+/**
+ * Cuts streamed LLM text into chunks for streaming TTS: whole sentences, and for the first chunk of a
+ * reply a clause (after a comma/semicolon/colon) once it is long enough, so the first audio starts early
+ * without cutting words. Chunks keep their trailing punctuation (it drives prosody).
+ *
+ *   const s = new SentenceSplitter();
+ *   for (const token of tokens) for (const chunk of s.push(token)) tts.pushText(chunk);
+ *   for (const chunk of s.flush()) tts.pushText(chunk);
+ */
+export class SentenceSplitter {
+  private buf = "";
+  private emitted = 0;
+
+  /**
+   * @param minClauseChars a clause break (`,;:`) ends the first chunk only when it holds at least this
+   *   many characters; later chunks break on sentence ends only.
+   * @param maxChars a chunk longer than this is cut at the last space (run-on text without punctuation).
+   */
+  constructor(
+    private readonly minClauseChars = 24,
+    private readonly maxChars = 220,
+  ) {}
+
+  /** Adds streamed text and returns the chunks that are complete. */
+  push(text: string): string[] {
+    this.buf += text;
+    const out: string[] = [];
+    for (;;) {
+      const cut = this.findCut();
+      if (cut < 0) break;
+      const chunk = this.buf.slice(0, cut).trim();
+      this.buf = this.buf.slice(cut);
+      if (chunk) {
+        out.push(chunk);
+        this.emitted++;
+      }
+    }
+    return out;
+  }
+
+  /** Returns what is left as a last chunk (end of the reply). */
+  flush(): string[] {
+    const rest = this.buf.trim();
+    this.buf = "";
+    if (!rest) return [];
+    this.emitted++;
+    return [rest];
+  }
+
+  /** Index just after a sentence (or first-clause) end that is followed by whitespace, or -1. */
+  private findCut(): number {
+    const b = this.buf;
+    for (let i = 0; i < b.length - 1; i++) {
+      const c = b[i];
+      const next = b[i + 1];
+      if (!/\s/.test(next)) continue;
+      if (c === "." || c === "!" || c === "?") {
+        // "Dr. Smith", "e.g. this": a single capital or lower-case abbreviation before "." is not an end.
+        const word = /(\S+)$/.exec(b.slice(0, i))?.[1] ?? "";
+        if (c === "." && /^(mr|mrs|ms|dr|st|vs|etc|e\.g|i\.e|no)$/i.test(word)) continue;
+        if (c === "." && /^\d+$/.test(word) && /\d/.test(b[i + 2] ?? "")) continue;
+        return i + 2;
+      }
+      if (this.emitted === 0 && (c === "," || c === ";" || c === ":") && i + 1 >= this.minClauseChars) return i + 2;
+    }
+    if (b.length > this.maxChars) {
+      const sp = b.lastIndexOf(" ", this.maxChars);
+      if (sp > 0) return sp + 1;
+    }
+    return -1;
+  }
+}

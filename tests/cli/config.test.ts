@@ -1,0 +1,80 @@
+import { describe, expect, test } from "bun:test";
+import { ConfigError, loadConfig } from "../../src/cli/config";
+import { parseCommand, UsageError } from "../../src/cli/args";
+
+describe("loadConfig", () => {
+  test("defaults match the documented names and values", () => {
+    const c = loadConfig({ SIP_PUBLIC_IP: "203.0.113.7" });
+    expect(c).toMatchObject({
+      sipHost: "0.0.0.0",
+      sipPort: 5060,
+      rtpPortStart: 10000,
+      rtpPortEnd: 20000,
+      serverPort: 8000,
+      publicIp: "203.0.113.7",
+      answerDelayMs: 0,
+      stt: "pocketsphinx",
+      llm: "scripted",
+      tts: "flite",
+    });
+    expect(c.deepgram.model).toBe("nova-2-phonecall");
+    expect(c.gemini.model).toBe("gemini-2.0-flash");
+    expect(c.cartesia.model).toBe("sonic-2");
+  });
+
+  test("a bound SIP_HOST is the public address unless SIP_PUBLIC_IP is set", () => {
+    expect(loadConfig({ SIP_HOST: "127.0.0.1" }).publicIp).toBe("127.0.0.1");
+    expect(loadConfig({ SIP_HOST: "127.0.0.1", SIP_PUBLIC_IP: "198.51.100.2" }).publicIp).toBe("198.51.100.2");
+  });
+
+  test("keys select the cloud providers; *_PROVIDER overrides", () => {
+    const c = loadConfig({ DEEPGRAM_API_KEY: "k", GEMINI_API_KEY: "g", CARTESIA_API_KEY: "c", CARTESIA_VOICE_ID: "v" });
+    expect([c.stt, c.llm, c.tts]).toEqual(["deepgram", "gemini", "cartesia"]);
+    const o = loadConfig({ DEEPGRAM_API_KEY: "k", STT_PROVIDER: "pocketsphinx" });
+    expect(o.stt).toBe("pocketsphinx");
+  });
+
+  const bad: [Record<string, string>, string, RegExp][] = [
+    [{ SIP_PORT: "70000" }, "SIP_PORT", /from 1 to 65535, got 70000/],
+    [{ SIP_PORT: "abc" }, "SIP_PORT", /integer/],
+    [{ SIP_HOST: "example.com" }, "SIP_HOST", /IPv4/],
+    [{ SIP_PUBLIC_IP: "1.2.3" }, "SIP_PUBLIC_IP", /IPv4/],
+    [{ RTP_PORT_START: "20000", RTP_PORT_END: "20000" }, "RTP_PORT_END", /above RTP_PORT_START/],
+    [{ ANSWER_DELAY_MS: "-5" }, "ANSWER_DELAY_MS", /integer from 0/],
+    [{ LOG_PII: "maybe" }, "LOG_PII", /true or false/],
+    [{ STT_PROVIDER: "whisper" }, "STT_PROVIDER", /one of deepgram, pocketsphinx/],
+    [{ STT_PROVIDER: "deepgram" }, "DEEPGRAM_API_KEY", /required/],
+    [{ DEEPGRAM_BASE_URL: "not a url" }, "DEEPGRAM_BASE_URL", /URL/],
+  ];
+  for (const [env, variable, msg] of bad) {
+    test(`rejects ${JSON.stringify(env)} naming ${variable}`, () => {
+      let err: unknown;
+      try {
+        loadConfig(env);
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toBeInstanceOf(ConfigError);
+      expect((err as ConfigError).variable).toBe(variable);
+      expect((err as Error).message).toMatch(msg);
+      expect((err as Error).message.startsWith(variable + ":")).toBe(true);
+    });
+  }
+});
+
+describe("parseCommand", () => {
+  test("modes, help, version, call", () => {
+    expect(parseCommand([])).toEqual({ kind: "run", mode: "inbound" });
+    expect(parseCommand(["--mode", "all"])).toEqual({ kind: "run", mode: "all" });
+    expect(parseCommand(["--help"])).toEqual({ kind: "help" });
+    expect(parseCommand(["--version"])).toEqual({ kind: "version" });
+    const c = parseCommand(["call", "sip:agent@127.0.0.1:5060", "--say", "hi", "--say", "there", "--record", "x.wav"]);
+    expect(c).toMatchObject({ kind: "call", uri: "sip:agent@127.0.0.1:5060", say: ["hi", "there"], record: "x.wav" });
+  });
+  test("bad arguments are usage errors naming the argument", () => {
+    expect(() => parseCommand(["--mode", "sideways"])).toThrow(/--mode: expected one of inbound, outbound, all/);
+    expect(() => parseCommand(["call", "http://x"])).toThrow(UsageError);
+    expect(() => parseCommand(["frobnicate"])).toThrow(/unknown command "frobnicate"/);
+    expect(() => parseCommand(["--bogus"])).toThrow(UsageError);
+  });
+});

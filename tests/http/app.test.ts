@@ -1,0 +1,65 @@
+import { describe, expect, test } from "bun:test";
+import { createApp } from "../../src/http/app";
+import { CallStore, type CallRecord } from "../../src/pipeline/call-record";
+
+function record(id: string): CallRecord {
+  return {
+    id,
+    sipCallId: `${id}@127.0.0.1`,
+    direction: "inbound",
+    from: "sip:alice@127.0.0.1",
+    to: "sip:agent@127.0.0.1",
+    state: "connected",
+    startedAt: new Date(Date.now() - 5000).toISOString(),
+    answeredAt: new Date(Date.now() - 4000).toISOString(),
+    turns: [{ index: 0, speaker: "agent", text: "Hello.", at: new Date().toISOString() }],
+    bargeIns: 0,
+  };
+}
+
+describe("HTTP app", () => {
+  const store = new CallStore(2);
+  const app = createApp({
+    store,
+    health: { version: "9.9.9", mode: "inbound", providers: { stt: "pocketsphinx", llm: "scripted", tts: "flite" } },
+  });
+  const get = async (path: string) => {
+    const res = await app.handle(new Request(`http://localhost${path}`));
+    return { status: res.status, body: (await res.json()) as any };
+  };
+
+  test("GET / reports status, version, mode, providers and active calls", async () => {
+    store.add(record("a"));
+    const { status, body } = await get("/");
+    expect(status).toBe(200);
+    expect(body).toMatchObject({ status: "ok", version: "9.9.9", mode: "inbound", activeCalls: 1 });
+    expect(body.providers).toEqual({ stt: "pocketsphinx", llm: "scripted", tts: "flite" });
+  });
+
+  test("GET /calls lists active and recent calls; ended calls get duration and reason", async () => {
+    store.add(record("b"));
+    store.end("a", "remote_bye");
+    const { body } = await get("/calls");
+    expect(body.active.map((c: CallRecord) => c.id)).toEqual(["b"]);
+    expect(body.recent[0]).toMatchObject({ id: "a", state: "ended", endReason: "remote_bye" });
+    expect(body.recent[0].durationMs).toBeGreaterThanOrEqual(3900);
+    expect(body.recent[0].turns[0].text).toBe("Hello.");
+  });
+
+  test("recent list is bounded", async () => {
+    store.add(record("c"));
+    store.add(record("d"));
+    store.end("b", "x");
+    store.end("c", "x");
+    store.end("d", "x");
+    expect(store.list().recent.map((r) => r.id)).toEqual(["d", "c"]);
+  });
+
+  test("GET /calls/:id returns one call, 404 with a message otherwise", async () => {
+    expect((await get("/calls/d")).body.id).toBe("d");
+    const miss = await get("/calls/nope");
+    expect(miss.status).toBe(404);
+    expect(miss.body).toEqual({ error: "not_found", message: "no call with id nope" });
+    expect((await get("/nothing-here")).status).toBe(404);
+  });
+});
