@@ -1,0 +1,225 @@
+/**
+ * Silero VAD v5 on onnxruntime: one InferenceSession per process, one `VadStream` (model state) per call.
+ *
+ * Model (embedded from models/silero_vad.onnx, 2,327,524 B, MIT, https://github.com/snakers4/silero-vad):
+ *   inputs  `input` float32 [1, 288] (32 context + 256 window samples at 8 kHz, see framer.ts),
+ *           `state` float32 [2, 1, 128], `sr` int64 scalar = 8000;
+ *   outputs `output` float32 [1, 1] speech probability, `stateN` float32 [2, 1, 128] (next state).
+ *
+ * Frames of 20 ms (160 samples) are buffered into 32 ms windows; each frame completes at most one
+ * window, so `process()` runs the model zero or one time (no batching) and resolves with the latest
+ * probability. Calls on one stream are serialized internally (state is sequential); streams of
+ * different calls run independently on the shared session.
+ */
+import { loadOrt, type Ort } from "./ort-loader.ts";
+import { SileroFramer, SILERO_CONTEXT_SAMPLES, SILERO_SAMPLE_RATE } from "./framer.ts";
+import modelPath from "../../../models/silero_vad.onnx" with { type: "file" };
+
+export { SILERO_WINDOW_SAMPLES, SILERO_CONTEXT_SAMPLES, SILERO_SAMPLE_RATE, SILERO_WINDOW_MS } from "./framer.ts";
+
+/** Size of the Silero v5 recurrent state: [2, 1, 128] float32. */
+export const SILERO_STATE_DIMS = [2, 1, 128] as const;
+const STATE_SIZE = 2 * 1 * 128;
+
+/** Typed VAD failure. `load_failed` is not retryable within the process lifetime in practice. */
+export class VadError extends Error {
+  override readonly name = "VadError";
+  constructor(
+    readonly code: "load_failed" | "inference_failed" | "bad_output",
+    message: string,
+    readonly retryable: boolean,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** The result of one 32 ms window. Times are stream time: ms of audio since stream start/reset. */
+export interface VadWindowResult {
+  /** Speech probability in [0, 1]. */
+  probability: number;
+  /** Start of the scored window (context excluded), ms. */
+  startMs: number;
+  /** End of the scored window, ms (multiple of 32). */
+  endMs: number;
+  /** Wall time of the model run, ms. */
+  inferenceMs: number;
+}
+
+/** Counters of one stream since creation/reset. */
+export interface VadStreamStats {
+  /** `process()` calls. */
+  frames: number;
+  /** Model runs (256-sample windows). */
+  windows: number;
+  /** Sum and maximum of `inferenceMs` over all windows, ms. */
+  inferenceMsTotal: number;
+  inferenceMsMax: number;
+}
+
+/** Options for one stream. */
+export interface VadStreamOptions {
+  /** Context samples prepended to each window. Default 32 (correct for v5 at 8 kHz); tests only. */
+  contextSamples?: number;
+}
+
+/** Per-call VAD state. Not shared between calls. */
+export interface VadStream {
+  /**
+   * Feeds one frame (Int16Array, 160 samples = 20 ms at 8000 Hz; other lengths are buffered the same
+   * way) and resolves with the latest window probability in [0, 1], or null until the first 256-sample
+   * window completed (the first frame). Calls may overlap; they are run in call order.
+   * @throws VadError `inference_failed` / `bad_output`
+   */
+  process(frame: Int16Array): Promise<number | null>;
+  /** The most recent window's result (probability and timing), or null before the first window. */
+  readonly last: VadWindowResult | null;
+  /** Counters since creation/reset. */
+  readonly stats: Readonly<VadStreamStats>;
+  /** Forgets buffered audio, context, model state and counters; in-flight results are discarded. */
+  reset(): void;
+}
+
+/** The loaded model: one per process. */
+export interface SileroVad {
+  /** Creates an independent stream (zero state) for one call. */
+  createStream(options?: VadStreamOptions): VadStream;
+  /** Wall time of loading onnxruntime and creating the session, ms. */
+  readonly loadMs: number;
+}
+
+type Session = Awaited<ReturnType<Ort["InferenceSession"]["create"]>>;
+type Tensor = InstanceType<Ort["Tensor"]>;
+
+class SileroVadStream implements VadStream {
+  private readonly framer: SileroFramer;
+  private state: Tensor;
+  private tail: Promise<unknown> = Promise.resolve();
+  private generation = 0;
+  private lastResult: VadWindowResult | null = null;
+  private counters: VadStreamStats = { frames: 0, windows: 0, inferenceMsTotal: 0, inferenceMsMax: 0 };
+
+  constructor(
+    private readonly ort: Ort,
+    private readonly session: Session,
+    private readonly sr: Tensor,
+    contextSamples: number,
+  ) {
+    this.framer = new SileroFramer(contextSamples);
+    this.state = this.zeroState();
+  }
+
+  get last(): VadWindowResult | null {
+    return this.lastResult;
+  }
+
+  get stats(): Readonly<VadStreamStats> {
+    return this.counters;
+  }
+
+  process(frame: Int16Array): Promise<number | null> {
+    this.counters.frames++;
+    // Framing is synchronous, in call order; only model runs are chained.
+    const windows = this.framer.push(frame);
+    const gen = this.generation;
+    const run = this.tail.then(async () => {
+      for (const w of windows) {
+        if (gen !== this.generation) break;
+        await this.runWindow(w.input, w.startSample, w.endSample, gen);
+      }
+      return gen === this.generation ? (this.lastResult?.probability ?? null) : null;
+    });
+    this.tail = run.catch(() => undefined);
+    return run;
+  }
+
+  reset(): void {
+    this.generation++;
+    this.framer.reset();
+    this.state = this.zeroState();
+    this.lastResult = null;
+    this.counters = { frames: 0, windows: 0, inferenceMsTotal: 0, inferenceMsMax: 0 };
+  }
+
+  private zeroState(): Tensor {
+    return new this.ort.Tensor("float32", new Float32Array(STATE_SIZE), [...SILERO_STATE_DIMS]);
+  }
+
+  private async runWindow(samples: Float32Array, startSample: number, endSample: number, gen: number): Promise<void> {
+    const input = new this.ort.Tensor("float32", samples, [1, samples.length]);
+    const t0 = performance.now();
+    let out: Record<string, Tensor>;
+    try {
+      out = (await this.session.run({ input, state: this.state, sr: this.sr })) as Record<string, Tensor>;
+    } catch (cause) {
+      throw new VadError("inference_failed", "Silero VAD session.run failed", true, { cause });
+    }
+    const inferenceMs = performance.now() - t0;
+    if (gen !== this.generation) return; // reset() while running: drop the stale state
+    const p = out.output?.data[0];
+    const next = out.stateN;
+    if (typeof p !== "number" || !next || next.data.length !== STATE_SIZE) {
+      throw new VadError("bad_output", "Silero VAD returned unexpected outputs", false);
+    }
+    this.state = next;
+    this.lastResult = {
+      probability: p,
+      startMs: (startSample * 1000) / SILERO_SAMPLE_RATE,
+      endMs: (endSample * 1000) / SILERO_SAMPLE_RATE,
+      inferenceMs,
+    };
+    const c = this.counters;
+    c.windows++;
+    c.inferenceMsTotal += inferenceMs;
+    if (inferenceMs > c.inferenceMsMax) c.inferenceMsMax = inferenceMs;
+  }
+}
+
+let loading: Promise<SileroVad> | null = null;
+
+async function load(): Promise<SileroVad> {
+  const t0 = performance.now();
+  let ort: Ort;
+  let session: Session;
+  try {
+    ort = await loadOrt();
+    const bytes = await Bun.file(modelPath).bytes();
+    session = await ort.InferenceSession.create(bytes, {
+      // One window is ~0.1 ms of work; extra threads only add wake-up latency and contend with RTP.
+      intraOpNumThreads: 1,
+      interOpNumThreads: 1,
+      executionMode: "sequential",
+      graphOptimizationLevel: "all",
+    });
+  } catch (cause) {
+    throw new VadError("load_failed", "cannot load Silero VAD (onnxruntime or model)", false, { cause });
+  }
+  const sr = new ort.Tensor("int64", BigInt64Array.from([BigInt(SILERO_SAMPLE_RATE)]), []);
+  const loadMs = performance.now() - t0;
+  return {
+    loadMs,
+    createStream(options?: VadStreamOptions): VadStream {
+      return new SileroVadStream(ort, session, sr, options?.contextSamples ?? SILERO_CONTEXT_SAMPLES);
+    },
+  };
+}
+
+/**
+ * Loads onnxruntime and the embedded Silero v5 model once per process (lazy; concurrent callers share
+ * the load; a failed load is retried by the next call).
+ * @throws VadError `load_failed`
+ */
+export function loadSileroVad(): Promise<SileroVad> {
+  if (!loading) {
+    loading = load().catch((err) => {
+      loading = null;
+      throw err;
+    });
+  }
+  return loading;
+}
+
+/** Convenience: `(await loadSileroVad()).createStream(options)`. */
+export async function createVadStream(options?: VadStreamOptions): Promise<VadStream> {
+  return (await loadSileroVad()).createStream(options);
+}
