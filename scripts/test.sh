@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# The test command: installs what the tests need (Debian packages for the real SIP peers and audio
+# tools, Bun and the project's packages), builds the compiled binary the end-to-end tests call, and runs
+# the whole suite with `bun test`. Extra arguments go to `bun test` (e.g. a path filter).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/bootstrap.sh --test
+export PATH="$PWD/node_modules/.bin:$PATH"
+bun run build
+exec bun test "$@"
