@@ -293,16 +293,14 @@ export class AgentCall {
       return;
     }
     this.d.sink.markEnd();
-    this.recordAgentTurn(reply, generated.trim(), latency);
-    if (endCall) {
-      await this.hangupAfterPlayout("end_call");
-      return;
-    }
+    if (endCall) this.ending = true;
+    // The turn is recorded once it has been heard: a barge-in before then records the heard part instead.
     await this.d.sink.drained();
-    if (this.reply === reply) {
-      this.reply = null;
-      this.armIdleTimer();
-    }
+    if (this.stopped || reply.interrupted) return;
+    this.recordAgentTurn(reply, generated.trim(), latency);
+    if (this.reply === reply) this.reply = null;
+    if (endCall) await this.hangupAfterPlayout("end_call");
+    else this.armIdleTimer();
   }
 
   /** Moves TTS audio into the sink and notes when the first audio arrived and was sent. */

@@ -1,0 +1,256 @@
+import { describe, expect, test } from "bun:test";
+import { FakeClock } from "../../src/util/clock";
+import { AsyncQueue } from "../../src/util/async-queue";
+import { silentLogger } from "../../src/util/log";
+import { AgentCall, heardPart, type AudioSink, type SpeechDetector } from "../../src/pipeline/agent-call";
+import type { CallRecord } from "../../src/pipeline/call-record";
+import {
+  ProviderError,
+  type LlmChunk,
+  type LlmProvider,
+  type LlmRequest,
+  type SttEvent,
+  type SttProvider,
+  type TtsProvider,
+} from "../../src/providers/types";
+
+/** Sends one 160-sample frame per 20 ms of fake time, like the RTP playout. */
+class ClockSink implements AudioSink {
+  private queue: number[] = []; // sample counts of queued chunks
+  sentSamples = 0;
+  isPlaying = false;
+  cleared = 0;
+  private waiters: (() => void)[] = [];
+  constructor(private clock: FakeClock) {
+    const tick = () => {
+      let need = 160;
+      let sent = 0;
+      while (need > 0 && this.queue.length) {
+        const take = Math.min(need, this.queue[0]);
+        this.queue[0] -= take;
+        need -= take;
+        sent += take;
+        if (this.queue[0] === 0) this.queue.shift();
+      }
+      this.isPlaying = sent > 0;
+      this.sentSamples += sent;
+      if (this.queue.length === 0) for (const w of this.waiters.splice(0)) w();
+      clock.setTimer(20, tick);
+    };
+    clock.setTimer(20, tick);
+  }
+  push(pcm: Int16Array) {
+    this.queue.push(pcm.length);
+  }
+  markEnd() {}
+  clear() {
+    this.queue = [];
+    this.cleared++;
+  }
+  drained() {
+    return this.queue.length === 0 ? Promise.resolve() : new Promise<void>((r) => this.waiters.push(r));
+  }
+}
+
+/** TTS: 100 ms of audio per word, delivered at once. */
+function fakeTts(log: string[]): TtsProvider {
+  return {
+    name: "fake-tts",
+    open({ signal }) {
+      const q = new AsyncQueue<Int16Array>();
+      signal.addEventListener("abort", () => q.close());
+      return {
+        pushText(t) {
+          log.push(t);
+          q.push(new Int16Array(800 * t.split(/\s+/).length).fill(1000));
+        },
+        end: () => q.close(),
+        cancel: () => {
+          log.push("<cancel>");
+          q.close();
+        },
+        audio: q,
+      };
+    },
+  };
+}
+
+function fakeStt() {
+  const q = new AsyncQueue<SttEvent>();
+  const p: SttProvider = {
+    name: "fake-stt",
+    async open() {
+      return { push() {}, flush() {}, end: async () => q.close(), close: () => q.close(), events: q };
+    },
+  };
+  return { p, say: (text: string) => q.push({ type: "final", text, speechFinal: true }) };
+}
+
+function fakeLlm(replies: (LlmChunk[] | Error)[]) {
+  const requests: LlmRequest[] = [];
+  const p: LlmProvider = {
+    name: "fake-llm",
+    async *generate(req) {
+      requests.push({ ...req, history: req.history.map((m) => ({ ...m })) });
+      const r = replies.shift() ?? [{ type: "text", text: "Okay." }];
+      if (r instanceof Error) throw r;
+      for (const c of r) {
+        if (req.signal.aborted) return;
+        yield c;
+      }
+    },
+  };
+  return { p, requests };
+}
+
+/** VAD driven by the test: next push returns what was armed. */
+class ScriptedVad implements SpeechDetector {
+  next: "start" | "end" | null = null;
+  push() {
+    const n = this.next;
+    this.next = null;
+    return n;
+  }
+}
+
+function setup(replies: (LlmChunk[] | Error)[], settings = {}) {
+  const clock = new FakeClock();
+  const sink = new ClockSink(clock);
+  const ttsLog: string[] = [];
+  const stt = fakeStt();
+  const llm = fakeLlm(replies);
+  const vad = new ScriptedVad();
+  const hangups: string[] = [];
+  const record: CallRecord = {
+    id: "c1",
+    sipCallId: "x",
+    direction: "inbound",
+    from: "a",
+    to: "b",
+    state: "connected",
+    startedAt: new Date().toISOString(),
+    turns: [],
+    bargeIns: 0,
+  };
+  const call = new AgentCall({
+    record,
+    clock,
+    log: silentLogger,
+    stt: stt.p,
+    llm: llm.p,
+    tts: fakeTts(ttsLog),
+    system: "You are a test.",
+    tools: [],
+    sink,
+    vad,
+    codec: "PCMU",
+    settings: { endpointing: { minSilenceMs: 900, maxSilenceMs: 1600 }, ...settings },
+    hangup: (r) => hangups.push(r),
+  });
+  const frame = { pcm: new Int16Array(160), payload: new Uint8Array(160), codec: "PCMU" as const };
+  const vadEvent = (e: "start" | "end") => {
+    vad.next = e;
+    call.onAudioFrame(frame);
+  };
+  /** Advances fake time in small steps, letting promises settle between them. */
+  const run = async (ms: number) => {
+    for (let t = 0; t < ms; t += 10) {
+      clock.advance(10);
+      for (let i = 0; i < 5; i++) await Promise.resolve();
+    }
+  };
+  return { clock, sink, ttsLog, stt, llm, vadEvent, hangups, record, call, run };
+}
+
+const text = (t: string): LlmChunk => ({ type: "text", text: t });
+
+describe("AgentCall", () => {
+  test("greets first, then answers a turn with the history and records latency", async () => {
+    const s = setup([[text("Hello, "), text("how can I help you? ")], [text("Sure. "), text("Booked.")]]);
+    await s.call.start();
+    await s.run(2000);
+    expect(s.ttsLog).toEqual(["Hello, how can I help you?"]);
+    s.vadEvent("start");
+    await s.run(500);
+    s.vadEvent("end");
+    s.stt.say("book me in");
+    await s.run(3000);
+    expect(s.llm.requests[1].history).toEqual([
+      { role: "assistant", text: "Hello, how can I help you?" },
+      { role: "user", text: "book me in" },
+    ]);
+    expect(s.ttsLog.slice(1)).toEqual(["Sure.", "Booked."]);
+    const turns = s.record.turns.map((t) => [t.speaker, t.text]);
+    expect(turns).toEqual([
+      ["agent", "Hello, how can I help you?"],
+      ["caller", "book me in"],
+      ["agent", "Sure. Booked."],
+    ]);
+    const lat = s.record.turns[2].latency!;
+    expect(lat.firstTokenMs).toBeGreaterThanOrEqual(900); // endpointing silence
+    expect(lat.firstRtpMs).toBeGreaterThanOrEqual(lat.firstAudioMs!);
+    s.call.stop();
+  });
+
+  test("barge-in during playback cancels TTS, clears audio and keeps only what was heard", async () => {
+    const long = "one two three four five six seven eight nine ten eleven twelve.";
+    const s = setup([[text(long)]]);
+    await s.call.start();
+    await s.run(400); // 2 s of audio queued, ~0.4 s played
+    expect(s.sink.isPlaying).toBe(true);
+    s.vadEvent("start");
+    await s.run(100);
+    expect(s.sink.cleared).toBe(1);
+    expect(s.record.bargeIns).toBe(1);
+    const agent = s.record.turns[0];
+    expect(agent.interrupted).toBe(true);
+    expect(agent.generatedText).toBe(long);
+    expect(long.startsWith(agent.text)).toBe(true);
+    expect(agent.text.split(" ").length).toBeLessThanOrEqual(4);
+    expect(s.call.transcript[0]).toEqual({ role: "assistant", text: agent.text });
+    s.call.stop();
+  });
+
+  test("end_call hangs up only after the goodbye has been played", async () => {
+    const s = setup([[text("Goodbye now."), { type: "tool_call", name: "end_call", args: {} }]]);
+    await s.call.start();
+    await s.run(100);
+    expect(s.hangups).toEqual([]);
+    await s.run(600); // 2 words = 200 ms of audio, well played by now
+    expect(s.hangups).toEqual(["end_call"]);
+    s.call.stop();
+  });
+
+  test("a failed reply speaks the apology and the next turn works", async () => {
+    const s = setup([
+      [text("Hi.")],
+      new ProviderError("fake-llm", "llm", "unavailable", "boom", true, 503),
+      [text("Second try works.")],
+    ]);
+    await s.call.start();
+    await s.run(500);
+    s.stt.say("first");
+    await s.run(2000);
+    expect(s.ttsLog).toContain("Sorry, I had a problem just now. Could you say that again?");
+    expect(s.record.turns.find((t) => t.error)?.error).toMatch(/unavailable 503/);
+    s.stt.say("again");
+    await s.run(2000);
+    expect(s.ttsLog.at(-1)).toBe("Second try works.");
+  });
+
+  test("silence prompts, then goodbye and hang-up", async () => {
+    const s = setup([[text("Hi.")]], { idlePromptMs: 1000, idlePromptsBeforeHangup: 2 });
+    await s.call.start();
+    await s.run(6000);
+    const said = s.record.turns.map((t) => t.text);
+    expect(said.filter((t) => t === "Are you still there?")).toHaveLength(2);
+    expect(said.at(-1)).toMatch(/Goodbye/);
+    expect(s.hangups).toEqual(["agent_goodbye"]);
+  });
+
+  test("heardPart cuts at a word boundary proportionally", () => {
+    expect(heardPart("one two three four", 0, 100)).toBe("");
+    expect(heardPart("one two three four", 50, 100)).toBe("one two");
+    expect(heardPart("one two three four", 100, 100)).toBe("one two three four");
+  });
+});
