@@ -16,7 +16,7 @@ mkdir -p demo
 agent=$!
 trap 'kill $agent 2>/dev/null; wait $agent 2>/dev/null || true' EXIT
 for _ in $(seq 1 100); do
-  curl -sf "http://127.0.0.1:$SERVER_PORT/" >/dev/null 2>&1 && break
+  node -e "fetch(process.argv[1]).then(r=>process.exit(r.ok?0:1),()=>process.exit(1))" "http://127.0.0.1:$SERVER_PORT/" && break
   kill -0 $agent 2>/dev/null || { echo "demo: the agent did not start:"; cat demo/agent.log; exit 1; }
   sleep 0.1
 done
