@@ -113,6 +113,17 @@ export class Resampler {
     return all.slice();
   }
 
+  /**
+   * Forgets all history (filter memory, counters) so the next `process()` starts a new, independent
+   * stream — cheaper than creating another Resampler.
+   */
+  reset(): void {
+    if (this.closed) throw new Error("Resampler used after close()");
+    this.inTotal = this.outTotal = 0;
+    // libsamplerate-js re-runs src_delete + src_new when a parameter is (re)assigned.
+    if (this.src) this.src.converterType = this.src.converterType;
+  }
+
   /** Frees the WASM converter state. Idempotent. */
   close(): void {
     if (this.closed) return;

@@ -87,6 +87,18 @@ describe("Resampler", () => {
     }
   });
 
+  test("reset() starts an independent stream: same output as a fresh resampler", async () => {
+    const a = tone(700, 16000, 3200);
+    const b = tone(2500, 16000, 3200, 9000);
+    const r = await Resampler.create(16000, 8000);
+    const first = concatInt16([r.process(a), r.flush()]);
+    r.reset();
+    const second = concatInt16([r.process(b), r.flush()]);
+    r.close();
+    expect(Array.from(first)).toEqual(Array.from(await resample(a, 16000, 8000)));
+    expect(Array.from(second)).toEqual(Array.from(await resample(b, 16000, 8000)));
+  });
+
   test("equal rates pass through; bad rates throw; use after close throws", async () => {
     const r = await Resampler.create(8000, 8000);
     const x = tone(440, 8000, 160);
