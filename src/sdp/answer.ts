@@ -1,0 +1,96 @@
+/**
+ * Our answer to an offer (RFC 3264 §6): exactly one G.711 codec (the first PCMU or PCMA the offer lists,
+ * i.e. the offerer's preference, §6.1), plus telephone-event under the offerer's PT number when offered;
+ * every other m-line is rejected with port 0 in its original position (§6).
+ */
+import { write } from "sdp-transform";
+import type { MediaDescription, SessionDescription } from "sdp-transform";
+import { mirrorDirection } from "./direction.ts";
+import { SdpError } from "./errors.ts";
+import { SDP_USERNAME, ipVersionOf, newSessionId } from "./origin.ts";
+import { parseOffer } from "./parse.ts";
+import { TELEPHONE_EVENT_FMTP } from "./payload-types.ts";
+import type { NegotiatedMedia, SdpDescription, SdpMediaSection } from "./types.ts";
+
+/** Packet duration we ask for and send, ms (RFC 3551 §4.5: G.711 default 20 ms). */
+export const ANSWER_PTIME_MS = 20;
+
+export interface CreateAnswerOptions {
+  /** The remote offer, raw or already parsed with `parseOffer`. */
+  offer: string | SdpDescription;
+  /** Our RTP address for `c=`/`o=` (IPv4 or IPv6 literal). */
+  localAddress: string;
+  /** Our RTP port (even, RFC 3550 §11). */
+  localPort: number;
+  /** `o=` session id; random when omitted. Keep it for later answers in the same dialog. */
+  sessionId?: string;
+  /** `o=` version; default 1. Increment for each new answer in the same session (RFC 3264 §8). */
+  sessionVersion?: number;
+}
+
+export interface AnswerResult extends NegotiatedMedia {
+  /** The answer body (CRLF line ends). */
+  sdp: string;
+  sessionId: string;
+  sessionVersion: number;
+}
+
+/**
+ * Builds the answer for an offer.
+ * @throws SdpError "no_common_codec" when the offer has neither PCMU nor PCMA (→ SIP 488), or any
+ *   `parseOffer` error ("malformed", "no_audio", "unsupported_transport", "no_connection").
+ */
+export function createAnswer(opts: CreateAnswerOptions): AnswerResult {
+  const offer = typeof opts.offer === "string" ? parseOffer(opts.offer) : opts.offer;
+  const audio = offer.audio;
+  const chosen = audio.g711[0];
+  if (!chosen) {
+    const listed = audio.payloads.map((p) => p.encoding || String(p.pt)).join(", ");
+    throw new SdpError("no_common_codec", `offer lists no PCMU/PCMA (has: ${listed})`);
+  }
+  const te = audio.telephoneEvent;
+  const direction = mirrorDirection(audio.direction);
+  const ipVer = ipVersionOf(opts.localAddress);
+  const sessionId = opts.sessionId ?? newSessionId();
+  const sessionVersion = opts.sessionVersion ?? 1;
+
+  const audioLine: MediaDescription = {
+    type: "audio",
+    port: opts.localPort,
+    // RFC 3264 §6: the answer uses the offered transport (RTP/AVP, or RTP/AVPF which is compatible).
+    protocol: audio.protocol,
+    payloads: te ? `${chosen.pt} ${te.pt}` : `${chosen.pt}`,
+    rtp: [{ payload: chosen.pt, codec: chosen.codec, rate: 8000 }],
+    fmtp: [],
+    ptime: ANSWER_PTIME_MS,
+    direction,
+  };
+  if (te) {
+    audioLine.rtp.push({ payload: te.pt, codec: "telephone-event", rate: 8000 });
+    audioLine.fmtp.push({ payload: te.pt, config: TELEPHONE_EVENT_FMTP });
+  }
+  const desc: SessionDescription = {
+    version: 0,
+    origin: { username: SDP_USERNAME, sessionId, sessionVersion, netType: "IN", ipVer, address: opts.localAddress },
+    name: SDP_USERNAME,
+    connection: { version: ipVer, ip: opts.localAddress },
+    timing: { start: 0, stop: 0 },
+    media: offer.media.map((m) => (m.index === audio.index ? audioLine : rejectedLine(m))),
+  };
+  return {
+    sdp: write(desc),
+    sessionId,
+    sessionVersion,
+    codec: chosen.codec,
+    payloadType: chosen.pt,
+    telephoneEventPt: te?.pt,
+    remote: { address: audio.connection!.address, port: audio.port },
+    direction,
+    remotePtime: audio.ptime,
+  };
+}
+
+/** RFC 3264 §6: a rejected stream keeps its position with port 0 and at least one offered format. */
+function rejectedLine(m: SdpMediaSection): MediaDescription {
+  return { type: m.type, port: 0, protocol: m.protocol, payloads: m.formats || "0", rtp: [], fmtp: [] };
+}
