@@ -19,6 +19,12 @@
  * `cleanupOrt()` in its shutdown path).
  *
  * Under `bun run` the `.so` sits beside the binding in node_modules and a plain import works.
+ *
+ * Telemetry: onnxruntime ≥ 1.25 official Linux builds carry 1DS telemetry (microsoft/onnxruntime#27379,
+ * `core/platform/posix/telemetry.cc`): it writes `$TMPDIR/.ses` (a persistent id) and
+ * `$TMPDIR/mat-debug-<pid>.log` on every start and may try HTTPS uploads. `ORT_DISABLE_TELEMETRY=1`
+ * "set before initialization" turns all of it off (observed: no files created). The loader sets it
+ * unless the operator set the variable explicitly.
  */
 import { mkdtempSync, rmSync, writeFileSync, chmodSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -121,8 +127,28 @@ async function extractAndPreload(): Promise<string> {
   return dir;
 }
 
+/**
+ * Opts out of onnxruntime's POSIX telemetry unless the environment decided explicitly. Bun's
+ * `process.env` writes do not reach libc's `environ` (measured: the library still wrote its files), so
+ * the variable is set with libc `setenv(3)` through `bun:ffi` as well.
+ */
+async function disableOrtTelemetry(): Promise<void> {
+  if (process.env.ORT_DISABLE_TELEMETRY !== undefined) return;
+  process.env.ORT_DISABLE_TELEMETRY = "1";
+  if (process.platform !== "linux") return;
+  const { dlopen, FFIType } = await import("bun:ffi");
+  const libc = dlopen("libc.so.6", {
+    setenv: { args: [FFIType.cstring, FFIType.cstring, FFIType.i32], returns: FFIType.i32 },
+  });
+  const cstr = (s: string) => Buffer.from(`${s}\0`, "utf8");
+  // overwrite = 0: never replace a value that appeared in environ meanwhile.
+  libc.symbols.setenv(cstr("ORT_DISABLE_TELEMETRY"), cstr("1"), 0);
+  libc.close();
+}
+
 async function load(): Promise<Ort> {
   const t0 = performance.now();
+  await disableOrtTelemetry();
   const compiled = isCompiled();
   let dir: string | null = null;
   if (compiled) dir = await extractAndPreload();
