@@ -1,0 +1,340 @@
+/**
+ * One Deepgram live stream per call (https://developers.deepgram.com/reference/streaming).
+ *
+ * States: "open" (socket up, audio flowing) → "ending" (CloseStream sent, waiting for the server to
+ * close) → "closed"; "open" → "reconnecting" when the server drops the socket → back to "open" after a
+ * successful reconnect, or "closed" with an error event after `maxReconnectAttempts` failures.
+ *
+ * Audio: each frame's G.711 payload is sent unchanged as one binary message and also kept in a
+ * ReplayBuffer until a final result covers it. Deepgram's `start`/`duration` are seconds from the start
+ * of the audio of *that connection*; `connBase` maps them to absolute bytes (8000 bytes per second).
+ * After a reconnect everything still held (audio since the last final, plus what arrived meanwhile) is
+ * sent first, so no words are lost.
+ *
+ * Keep-alive: `{"type":"KeepAlive"}` after `keepAliveMs` without sending anything
+ * (https://developers.deepgram.com/docs/audio-keep-alive; the server closes with NET-0001 after 10 s).
+ */
+
+import { AsyncQueue } from "../../util/async-queue";
+import type { Clock, TimerHandle } from "../../util/clock";
+import { isRejectingClose, wsCloseError, type ErrorSource } from "../errors";
+import { ProviderError, type AudioFrame, type SttEvent, type SttStream } from "../types";
+import { CLOSE_STREAM, FINALIZE, KEEP_ALIVE, parseServerMessage } from "./messages";
+import { G711_BYTES_PER_MS } from "./options";
+import { ReplayBuffer } from "./replay-buffer";
+
+export type DeepgramStreamState = "open" | "reconnecting" | "ending" | "closed";
+
+/** Resolved settings the stream needs (see DeepgramOptions for meanings and defaults). */
+export interface DeepgramStreamConfig {
+  codec: "PCMU" | "PCMA";
+  keepAliveMs: number;
+  endTimeoutMs: number;
+  maxReconnectAttempts: number;
+  reconnectBackoffMs: readonly number[];
+  replayBufferMs: number;
+  eventQueueCapacity: number;
+  clock: Clock;
+  src: ErrorSource;
+  /** Opens a fresh socket for a reconnect (same URL and headers as the first). */
+  reconnect: () => Promise<WebSocket>;
+}
+
+/** Counters for logs and tests. Bytes are G.711 bytes (= samples at 8000 Hz). */
+export interface DeepgramStreamStats {
+  bytesSent: number;
+  keepAlives: number;
+  reconnects: number;
+  replayedBytes: number;
+  finalizes: number;
+  codecMismatches: number;
+  unparsedMessages: number;
+  speechStarted: number;
+  requestIds: string[];
+}
+
+export class DeepgramStream implements SttStream {
+  readonly events: AsyncQueue<SttEvent>;
+  readonly stats: DeepgramStreamStats = {
+    bytesSent: 0,
+    keepAlives: 0,
+    reconnects: 0,
+    replayedBytes: 0,
+    finalizes: 0,
+    codecMismatches: 0,
+    unparsedMessages: 0,
+    speechStarted: 0,
+    requestIds: [],
+  };
+  private st: DeepgramStreamState = "open";
+  private ws: WebSocket | null;
+  private readonly ring: ReplayBuffer;
+  /** Absolute byte offset that the current connection's time 0 corresponds to. */
+  private connBase = 0;
+  private lastSendAt: number;
+  private attempts = 0;
+  private pendingFinalize = false;
+  private endRequested = false;
+  /** A non-empty final arrived since the last speech_final (so an empty speech_final still matters). */
+  private openSegment = false;
+  private keepAliveTimer: TimerHandle | undefined;
+  private reconnectTimer: TimerHandle | undefined;
+  private endTimer: TimerHandle | undefined;
+  private endPromise: Promise<void> | null = null;
+  private endResolve: (() => void) | null = null;
+  private readonly onAbort = (): void => this.close();
+
+  constructor(
+    ws: WebSocket,
+    private readonly cfg: DeepgramStreamConfig,
+    private readonly signal: AbortSignal,
+  ) {
+    this.events = new AsyncQueue<SttEvent>(cfg.eventQueueCapacity);
+    this.ring = new ReplayBuffer(Math.max(1, cfg.replayBufferMs * G711_BYTES_PER_MS));
+    this.ws = ws;
+    this.lastSendAt = cfg.clock.now();
+    this.attach(ws);
+    this.armKeepAlive();
+    signal.addEventListener("abort", this.onAbort, { once: true });
+  }
+
+  get state(): DeepgramStreamState {
+    return this.st;
+  }
+  /** Audio bytes held for replay, and bytes lost to the replay bound. */
+  get replay(): { heldBytes: number; droppedBytes: number } {
+    return { heldBytes: this.ring.length, droppedBytes: this.ring.droppedBytes };
+  }
+
+  push(frame: AudioFrame): void {
+    if (this.st === "closed" || this.st === "ending" || this.endRequested) return;
+    if (frame.codec !== this.cfg.codec) {
+      // The URL fixed encoding=mulaw|alaw; a codec change needs a new stream.
+      this.stats.codecMismatches++;
+      return;
+    }
+    if (frame.payload.length === 0) return; // an empty binary message would close the stream (Deepgram docs)
+    this.ring.append(frame.payload);
+    if (this.st === "open") this.sendAudio(frame.payload);
+  }
+
+  flush(): void {
+    if (this.st === "open") {
+      this.sendText(FINALIZE);
+      this.stats.finalizes++;
+    } else if (this.st === "reconnecting") {
+      this.pendingFinalize = true;
+    }
+  }
+
+  end(): Promise<void> {
+    if (this.st === "closed") return Promise.resolve();
+    if (this.endPromise) return this.endPromise;
+    this.endPromise = new Promise<void>((resolve) => {
+      this.endResolve = resolve;
+    });
+    this.endTimer = this.cfg.clock.setTimer(this.cfg.endTimeoutMs, () => this.close());
+    this.endRequested = true;
+    if (this.st === "open") {
+      this.sendText(CLOSE_STREAM);
+      this.st = "ending";
+    }
+    // "reconnecting": CloseStream goes out after the replay, if the reconnect succeeds in time.
+    return this.endPromise;
+  }
+
+  close(): void {
+    if (this.st === "closed") return;
+    this.st = "closed";
+    const c = this.cfg.clock;
+    c.clearTimer(this.keepAliveTimer);
+    c.clearTimer(this.reconnectTimer);
+    c.clearTimer(this.endTimer);
+    this.signal.removeEventListener("abort", this.onAbort);
+    const ws = this.ws;
+    this.ws = null;
+    if (ws && ws.readyState <= WebSocket.OPEN) {
+      try {
+        ws.close(1000, "done");
+      } catch {
+        // already closing
+      }
+    }
+    this.events.close();
+    this.endResolve?.();
+  }
+
+  // ---------------------------------------------------------------- socket events
+
+  private attach(ws: WebSocket): void {
+    ws.onmessage = (ev) => {
+      if (ws !== this.ws || typeof ev.data !== "string") return;
+      this.onText(ev.data);
+    };
+    ws.onclose = (ev) => {
+      if (ws !== this.ws) return;
+      this.onSocketClosed(ev.code, ev.reason);
+    };
+    ws.onerror = () => {
+      // Always followed by `close` (RFC 6455 §7.1.7 "Fail the WebSocket Connection"); handled there.
+    };
+  }
+
+  private onText(text: string): void {
+    const parsed = parseServerMessage(text);
+    if (!parsed.ok) {
+      this.stats.unparsedMessages++;
+      return;
+    }
+    const m = parsed.msg;
+    if (!m) return;
+    switch (m.type) {
+      case "Results": {
+        this.attempts = 0; // the connection works: a later drop gets the full reconnect budget again
+        const text = m.transcript.trim();
+        if (!m.isFinal) {
+          if (text) this.events.push({ type: "interim", text });
+          return;
+        }
+        // The range up to start+duration is final: its audio will never be needed again.
+        const endByte = this.connBase + Math.round((m.start + m.duration) * 1000 * G711_BYTES_PER_MS);
+        this.ring.trimBefore(endByte);
+        if (text) {
+          this.events.push({ type: "final", text, speechFinal: m.speechFinal, confidence: m.confidence });
+          this.openSegment = !m.speechFinal;
+        } else if (m.speechFinal && this.openSegment) {
+          this.events.push({ type: "final", text: "", speechFinal: true });
+          this.openSegment = false;
+        }
+        return;
+      }
+      case "UtteranceEnd":
+        this.events.push({ type: "utterance_end" });
+        this.openSegment = false;
+        return;
+      case "SpeechStarted":
+        this.stats.speechStarted++;
+        return;
+      case "Metadata":
+        if (m.requestId) this.stats.requestIds.push(m.requestId);
+        return;
+      case "Error":
+        this.fail(new ProviderError(this.cfg.src.provider, "stt", "protocol", `${this.cfg.src.provider}: ${m.message}`, false));
+        return;
+    }
+  }
+
+  private onSocketClosed(code: number, reason: string): void {
+    this.ws = null;
+    if (this.st === "ending" || this.st === "closed") {
+      // Normal end after CloseStream: every result has been delivered before the close frame.
+      this.close();
+      return;
+    }
+    if (isRejectingClose(code)) {
+      this.fail(wsCloseError(this.cfg.src, code, reason));
+      return;
+    }
+    this.st = "reconnecting";
+    this.cfg.clock.clearTimer(this.keepAliveTimer);
+    this.scheduleReconnect(wsCloseError(this.cfg.src, code, reason));
+  }
+
+  // ---------------------------------------------------------------- reconnect with replay
+
+  private scheduleReconnect(last: ProviderError): void {
+    if (this.st !== "reconnecting") return;
+    if (this.attempts >= this.cfg.maxReconnectAttempts) {
+      this.fail(
+        new ProviderError(
+          this.cfg.src.provider,
+          "stt",
+          "unavailable",
+          `${this.cfg.src.provider}: connection lost, ${this.attempts} reconnect attempts failed (${last.message})`,
+          true,
+          last.status,
+          { cause: last },
+        ),
+      );
+      return;
+    }
+    const b = this.cfg.reconnectBackoffMs;
+    const delay = b.length ? b[Math.min(this.attempts, b.length - 1)] : 0;
+    this.attempts++;
+    this.reconnectTimer = this.cfg.clock.setTimer(delay, () => void this.tryReconnect());
+  }
+
+  private async tryReconnect(): Promise<void> {
+    if (this.st !== "reconnecting") return;
+    let ws: WebSocket;
+    try {
+      ws = await this.cfg.reconnect();
+    } catch (e) {
+      if (this.st !== "reconnecting") return;
+      const err = e instanceof ProviderError ? e : wsCloseError(this.cfg.src, 1006, String(e));
+      if (!err.retryable) this.fail(err); // e.g. 401: the key was revoked; retrying will not help
+      else this.scheduleReconnect(err);
+      return;
+    }
+    if (this.st !== "reconnecting") {
+      ws.close(1000, "done");
+      return;
+    }
+    this.ws = ws;
+    this.attach(ws);
+    this.st = "open";
+    this.stats.reconnects++;
+    // Replay: the new connection's audio starts at the oldest byte still held.
+    this.connBase = this.ring.startByte;
+    for (const chunk of this.ring.held()) this.sendAudio(chunk);
+    this.stats.replayedBytes += this.ring.length;
+    if (this.pendingFinalize) {
+      this.pendingFinalize = false;
+      this.sendText(FINALIZE);
+      this.stats.finalizes++;
+    }
+    if (this.endRequested) {
+      this.sendText(CLOSE_STREAM);
+      this.st = "ending";
+      return;
+    }
+    this.armKeepAlive();
+  }
+
+  private fail(err: ProviderError): void {
+    if (this.st === "closed") return;
+    this.events.push({ type: "error", error: err });
+    this.close();
+  }
+
+  // ---------------------------------------------------------------- sending
+
+  private sendAudio(bytes: Uint8Array): void {
+    const ws = this.ws;
+    if (!ws || ws.readyState !== WebSocket.OPEN) return; // held in the ring; replayed after reconnect
+    ws.send(bytes);
+    this.stats.bytesSent += bytes.length;
+    this.lastSendAt = this.cfg.clock.now();
+  }
+
+  private sendText(msg: string): void {
+    const ws = this.ws;
+    if (!ws || ws.readyState !== WebSocket.OPEN) return;
+    ws.send(msg);
+    this.lastSendAt = this.cfg.clock.now();
+  }
+
+  private armKeepAlive(): void {
+    const c = this.cfg.clock;
+    c.clearTimer(this.keepAliveTimer);
+    const due = Math.max(1, this.cfg.keepAliveMs - (c.now() - this.lastSendAt));
+    this.keepAliveTimer = c.setTimer(due, () => {
+      if (this.st !== "open") return;
+      if (c.now() - this.lastSendAt >= this.cfg.keepAliveMs) {
+        this.sendText(KEEP_ALIVE);
+        this.stats.keepAlives++;
+      }
+      this.armKeepAlive();
+    });
+  }
+}
