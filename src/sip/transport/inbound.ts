@@ -1,0 +1,96 @@
+import {
+  SipParseError,
+  buildResponseFromHeaders,
+  generateTag,
+  isKeepAlive,
+  parseMessage,
+  parseVia,
+  type Headers,
+  type SipMessage,
+  type SipResponse,
+} from "../message/index.ts";
+import type { Address } from "./types.ts";
+
+/** What to do with one received datagram. */
+export type InboundResult =
+  | { kind: "message"; message: SipMessage }
+  | { kind: "keepalive" }
+  /** Answer the (malformed) request with this 400/505 (send via `sendResponse`), then forget it. */
+  | { kind: "reject"; response: SipResponse; error: SipParseError }
+  /** Not answerable: log and forget. */
+  | { kind: "drop"; error: SipParseError };
+
+/**
+ * Receive-side processing of one UDP datagram (RFC 3261 §18.1.2, §18.2.1, RFC 3581 §4). Pure; never throws.
+ *
+ * - CRLF keep-alives → `keepalive` (ignored, RFC 5626 §3.5.1).
+ * - A valid request gets its top Via stamped (see {@link stampVia}).
+ * - A malformed request (not ACK) whose top Via parses and which has From, To, Call-ID and CSeq rows
+ *   → `reject` with 400 Bad Request (505 for another SIP version), its detail in a Warning header
+ *   (§21.4.1, §20.43). Anything else malformed → `drop` (responses are never answered, §18.1.2).
+ */
+export function processDatagram(data: Uint8Array, source: Address): InboundResult {
+  if (isKeepAlive(data)) return { kind: "keepalive" };
+  try {
+    const message = parseMessage(data);
+    if (message.kind === "request") stampVia(message.headers, source);
+    return { kind: "message", message };
+  } catch (e) {
+    const error = e instanceof SipParseError ? e : new SipParseError("empty", String(e));
+    const response = badRequestFor(error, source);
+    return response ? { kind: "reject", response, error } : { kind: "drop", error };
+  }
+}
+
+/**
+ * RFC 3261 §18.2.1 and RFC 3581 §4 on the top Via of a received request: add `received=<source IP>`
+ * when the sent-by host differs from the source address; when `rport` is present (without value) set
+ * it to the source port and always add `received`. A no-op when the top Via does not parse.
+ */
+export function stampVia(headers: Headers, source: Address): void {
+  const top = headers.get("Via");
+  if (top === undefined) return;
+  let via;
+  try {
+    via = parseVia(top);
+  } catch {
+    return;
+  }
+  const sourceHost = source.host.includes(":") ? `[${source.host}]` : source.host;
+  const hostDiffers = via.host.toLowerCase() !== sourceHost.toLowerCase();
+  if (via.params.has("rport")) {
+    via.params.set("rport", String(source.port));
+    via.params.set("received", source.host);
+  } else if (hostDiffers) {
+    via.params.set("received", source.host);
+  } else return;
+  headers.setFirst("Via", via.toString());
+}
+
+function badRequestFor(error: SipParseError, source: Address): SipResponse | undefined {
+  const p = error.partial;
+  if (!p || p.method === undefined || p.method === "ACK") return undefined; // ACK is never answered (§17.2.1)
+  const h = p.headers;
+  const top = h.get("Via");
+  if (top === undefined || ["From", "To", "Call-ID", "CSeq"].some((n) => !h.get(n)?.trim())) return undefined;
+  try {
+    parseVia(top);
+  } catch {
+    return undefined;
+  }
+  const headers = h.clone();
+  stampVia(headers, source);
+  const status = error.code === "version" ? 505 : 400;
+  const warning: [string, string] = ["Warning", `399 - "${sanitize(`${error.code}: ${error.message}`)}"`];
+  const tag = generateTag();
+  try {
+    return buildResponseFromHeaders(headers, status, { toTag: tag, headers: [warning] });
+  } catch {
+    return buildResponseFromHeaders(headers, status, { headers: [warning] }); // To unparsable: copy it raw
+  }
+}
+
+/** Printable ASCII only, without `"` and `\`, for a quoted warn-text. */
+function sanitize(s: string): string {
+  return s.replace(/[^\x20-\x7e]|["\\]/g, "?").slice(0, 120);
+}

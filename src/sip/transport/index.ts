@@ -1,0 +1,6 @@
+/** SIP transport layer: UDP datagrams in and out (RFC 3261 §18, RFC 3581). */
+export type { Address, Transport, TransportDelegate } from "./types.ts";
+export { DEFAULT_SIP_PORT, responseDestination, responseDestinationOf } from "./response-address.ts";
+export { processDatagram, stampVia, type InboundResult } from "./inbound.ts";
+export { UdpTransport, type UdpTransportOptions, type UdpTransportStats } from "./udp.ts";
+export { MemoryTransport, type SentRecord } from "./memory.ts";

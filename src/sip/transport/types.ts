@@ -1,0 +1,34 @@
+import type { SipMessage, SipResponse } from "../message/index.ts";
+
+/** An IP address (or, for `send`, a host name) and a UDP port. IPv6 literals without brackets. */
+export interface Address {
+  host: string;
+  port: number;
+}
+
+/** Upward report of the transport layer. */
+export interface TransportDelegate {
+  /**
+   * A parsed message. Requests already carry `received`/`rport` on their top Via (RFC 3261 §18.2.1,
+   * RFC 3581 §4), so a response built from them goes back to where the request came from.
+   */
+  onMessage(message: SipMessage, source: Address): void;
+}
+
+/**
+ * The transport seam used by transactions and the UA core (RFC 3261 §18). One UDP socket; no
+ * connection state. Implementations: `UdpTransport` (a real socket) and `MemoryTransport` (tests).
+ */
+export interface Transport {
+  readonly protocol: "UDP";
+  /** The bound address (the real port when bound to port 0). */
+  readonly local: Address;
+  /** Who receives parsed messages; set by the UA core. Messages arriving while unset are dropped. */
+  delegate: TransportDelegate | undefined;
+  /** Serialises and sends one message to `to`. Never throws; failures are logged. */
+  send(message: SipMessage, to: Address): void;
+  /** Sends a response to the address its top Via names (§18.2.2, RFC 3581 §4). Never throws. */
+  sendResponse(response: SipResponse): void;
+  /** Closes the socket; later sends are dropped. Idempotent. */
+  close(): void;
+}
