@@ -1,0 +1,181 @@
+/**
+ * RTP fixed header, CSRC list, header extension and padding (RFC 3550 §5.1, §5.3.1).
+ *
+ *  0                   1                   2                   3
+ *  0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1
+ * +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+ * |V=2|P|X|  CC   |M|     PT      |       sequence number         |  offset 0
+ * +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+ * |                           timestamp                           |  offset 4
+ * +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+ * |           synchronization source (SSRC) identifier            |  offset 8
+ * +=+=+=+=+=+=+=+=+=+=+=+=+=+=+=+=+=+=+=+=+=+=+=+=+=+=+=+=+=+=+=+=+
+ * |            contributing source (CSRC) identifiers             |  offset 12, CC × 4 bytes
+ * |                             ....                              |
+ * +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+ * |      defined by profile       |           length              |  X=1: offset h = 12 + 4·CC (§5.3.1)
+ * +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+ * |                        header extension                       |  offset h+4, length × 4 bytes
+ * +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+ * |                            payload                            |
+ * |                               +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+ * |                               |   padding ... | padding count |  P=1: last octet = pad bytes incl. itself
+ * +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+ *
+ * Parsing is pure and allocation-light: `payload` is a view into the input buffer.
+ */
+import { RtpParseError } from "./errors.ts";
+
+/** Fixed header length in bytes (RFC 3550 §5.1). */
+export const RTP_HEADER_BYTES = 12;
+/** The only RTP version (RFC 3550 §5.1). */
+export const RTP_VERSION = 2;
+
+/** A header extension (RFC 3550 §5.3.1): 16 profile-defined bits and data in 32-bit words. */
+export interface RtpExtension {
+  /** "defined by profile" field, e.g. 0xBEDE for one-byte headers (RFC 8285). */
+  profile: number;
+  /** Extension data; length a multiple of 4 bytes. */
+  data: Uint8Array;
+}
+
+export interface RtpPacket {
+  /** M bit; for audio, the first packet of a talkspurt (RFC 3551 §4.1). */
+  marker: boolean;
+  /** 7-bit payload type. */
+  payloadType: number;
+  /** 16-bit sequence number. */
+  sequenceNumber: number;
+  /** 32-bit timestamp in clock-rate units (8000 Hz for G.711). */
+  timestamp: number;
+  /** 32-bit synchronization source. */
+  ssrc: number;
+  /** Contributing sources (0–15 entries). */
+  csrc: number[];
+  extension?: RtpExtension;
+  /** Payload bytes (view into the parsed buffer), padding excluded. */
+  payload: Uint8Array;
+  /** Padding bytes after the payload including the count octet; 0 = P bit clear. */
+  paddingSize: number;
+}
+
+/**
+ * Parses one RTP packet.
+ * @param buf a whole UDP payload.
+ * @throws RtpParseError "too_short" | "bad_version" | "truncated_csrc" | "truncated_extension" | "bad_padding".
+ */
+export function parseRtp(buf: Uint8Array): RtpPacket {
+  if (buf.length < RTP_HEADER_BYTES) {
+    throw new RtpParseError("too_short", `RTP packet of ${buf.length} bytes, fixed header is ${RTP_HEADER_BYTES}`);
+  }
+  const b0 = buf[0];
+  const version = b0 >> 6;
+  if (version !== RTP_VERSION) throw new RtpParseError("bad_version", `RTP version ${version}, expected 2`);
+  const hasPadding = (b0 & 0x20) !== 0;
+  const hasExtension = (b0 & 0x10) !== 0;
+  const cc = b0 & 0x0f;
+  const b1 = buf[1];
+  const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+
+  let offset = RTP_HEADER_BYTES;
+  if (buf.length < offset + 4 * cc) {
+    throw new RtpParseError("truncated_csrc", `CC=${cc} needs ${offset + 4 * cc} bytes, packet has ${buf.length}`);
+  }
+  const csrc: number[] = [];
+  for (let i = 0; i < cc; i++, offset += 4) csrc.push(view.getUint32(offset));
+
+  let extension: RtpExtension | undefined;
+  if (hasExtension) {
+    if (buf.length < offset + 4) {
+      throw new RtpParseError("truncated_extension", `extension header needs ${offset + 4} bytes, packet has ${buf.length}`);
+    }
+    const profile = view.getUint16(offset);
+    const words = view.getUint16(offset + 2);
+    const end = offset + 4 + 4 * words;
+    if (buf.length < end) {
+      throw new RtpParseError("truncated_extension", `extension of ${words} words needs ${end} bytes, packet has ${buf.length}`);
+    }
+    extension = { profile, data: buf.subarray(offset + 4, end) };
+    offset = end;
+  }
+
+  let end = buf.length;
+  let paddingSize = 0;
+  if (hasPadding) {
+    // RFC 3550 §5.1: "The last octet of the padding contains a count of how many padding octets should
+    // be ignored, including itself."
+    paddingSize = buf[buf.length - 1];
+    if (paddingSize === 0 || paddingSize > buf.length - offset) {
+      throw new RtpParseError("bad_padding", `padding count ${paddingSize} with ${buf.length - offset} bytes after the header`);
+    }
+    end -= paddingSize;
+  }
+  return {
+    marker: (b1 & 0x80) !== 0,
+    payloadType: b1 & 0x7f,
+    sequenceNumber: view.getUint16(2),
+    timestamp: view.getUint32(4),
+    ssrc: view.getUint32(8),
+    csrc,
+    extension,
+    payload: buf.subarray(offset, end),
+    paddingSize,
+  };
+}
+
+/** Fields for `serializeRtp`; omitted ones default to none/0. */
+export type RtpPacketInit = Omit<RtpPacket, "csrc" | "paddingSize"> & { csrc?: number[]; paddingSize?: number };
+
+/** Bytes `serializeRtp` will produce for a packet. */
+export function rtpPacketSize(p: RtpPacketInit): number {
+  return (
+    RTP_HEADER_BYTES +
+    4 * (p.csrc?.length ?? 0) +
+    (p.extension ? 4 + p.extension.data.length : 0) +
+    p.payload.length +
+    (p.paddingSize ?? 0)
+  );
+}
+
+/**
+ * Serializes a packet. Padding is written as zeros with the count in the last octet.
+ * @throws RangeError for a field out of range (programming error): more than 15 CSRCs, PT > 127,
+ *   extension data not a multiple of 4 bytes, padding size outside 0–255.
+ */
+export function serializeRtp(p: RtpPacketInit, out?: Uint8Array): Uint8Array {
+  const csrc = p.csrc ?? [];
+  const pad = p.paddingSize ?? 0;
+  if (csrc.length > 15) throw new RangeError(`${csrc.length} CSRCs; at most 15`);
+  if (!Number.isInteger(p.payloadType) || p.payloadType < 0 || p.payloadType > 127) {
+    throw new RangeError(`payload type ${p.payloadType}`);
+  }
+  if (p.extension && p.extension.data.length % 4 !== 0) throw new RangeError("extension data must be whole 32-bit words");
+  if (!Number.isInteger(pad) || pad < 0 || pad > 255) throw new RangeError(`padding ${pad}`);
+  const size = rtpPacketSize(p);
+  const buf = out ? out.subarray(0, size) : new Uint8Array(size);
+  if (buf.length < size) throw new RangeError(`output buffer of ${buf.length} bytes, need ${size}`);
+  const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  buf[0] = (RTP_VERSION << 6) | (pad > 0 ? 0x20 : 0) | (p.extension ? 0x10 : 0) | csrc.length;
+  buf[1] = (p.marker ? 0x80 : 0) | p.payloadType;
+  view.setUint16(2, p.sequenceNumber & 0xffff);
+  view.setUint32(4, p.timestamp >>> 0);
+  view.setUint32(8, p.ssrc >>> 0);
+  let o = RTP_HEADER_BYTES;
+  for (const c of csrc) {
+    view.setUint32(o, c >>> 0);
+    o += 4;
+  }
+  if (p.extension) {
+    view.setUint16(o, p.extension.profile & 0xffff);
+    view.setUint16(o + 2, p.extension.data.length / 4);
+    buf.set(p.extension.data, o + 4);
+    o += 4 + p.extension.data.length;
+  }
+  buf.set(p.payload, o);
+  o += p.payload.length;
+  if (pad > 0) {
+    buf.fill(0, o, o + pad - 1);
+    buf[o + pad - 1] = pad;
+  }
+  return buf;
+}
