@@ -36,9 +36,16 @@ export interface SegmenterOptions {
 }
 
 /**
- * Defaults. Measured on flite voices (slt, kal16, awb, rms, kal) through 8 kHz μ-law — see
- * scripts/bench-vad.ts and the report: short words ("no", "yes", "hi") hold p ≥ 0.5 for ≥ 260 ms;
- * coughs/clicks/noise bursts and tones stayed below; the longest in-sentence pause was < 400 ms.
+ * Defaults, from `bun run scripts/bench-vad.ts --tune` (flite voices slt, kal16, awb, rms, kal through
+ * 8 kHz μ-law):
+ *   - minSpeechMs 200: the shortest one-word answer ("hi", slt) holds p ≥ 0.5 for 260 ms, so 200 ms
+ *     keeps 3 frames of margin; it rejects 90 % of isolated 100 ms and 68 % of 140 ms speech fragments
+ *     (clipped syllables, echo tails). 240 ms rejects more but leaves a single frame of margin.
+ *     Synthetic noise (white/pink/brown, tones, DTMF, busy tone, coughs, clicks) never reached 0.5
+ *     (max 0.42 for a 200–3000 Hz sweep), so noise does not bound it.
+ *   - minSilenceMs 500: the longest pause inside a sentence (commas) below 0.35 was 220–280 ms.
+ *   - preRollMs 300: the first p ≥ 0.5 came at most 100–200 ms after the first audible frame (words
+ *     starting with fricatives: "so", "five", "sorry").
  */
 export const DEFAULT_SEGMENTER_OPTIONS: Readonly<SegmenterOptions> = Object.freeze({
   threshold: 0.5,
