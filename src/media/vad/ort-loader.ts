@@ -26,7 +26,7 @@
  * "set before initialization" turns all of it off (observed: no files created). The loader sets it
  * unless the operator set the variable explicitly.
  */
-import { mkdtempSync, rmSync, writeFileSync, chmodSync } from "node:fs";
+import { mkdtempSync, rmSync, chmodSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 // The napi-v6 folder is the one onnxruntime-node 1.30.0 ships; scripts/build.ts checks it exists.
@@ -109,8 +109,9 @@ async function extractAndPreload(): Promise<string> {
     chmodSync(dir, 0o700);
     tempDir = dir;
     soFile = join(dir, "libonnxruntime.so.1");
-    const bytes = await Bun.file(ortSoPath).bytes();
-    writeFileSync(soFile, bytes, { mode: 0o500 });
+    // Bun.write copies file-to-file without holding the 46 MB in the JS heap.
+    await Bun.write(soFile, Bun.file(ortSoPath));
+    chmodSync(soFile, 0o500);
   } catch (cause) {
     cleanupOrt();
     throw new OrtLoadError("extract_failed", `cannot extract libonnxruntime.so.1 to ${tmpdir()}`, { cause });
@@ -122,7 +123,11 @@ async function extractAndPreload(): Promise<string> {
     dlopen(soFile, { OrtGetApiBase: { args: [], returns: FFIType.ptr } });
   } catch (cause) {
     cleanupOrt();
-    throw new OrtLoadError("dlopen_failed", `dlopen(${soFile}) failed`, { cause });
+    throw new OrtLoadError(
+      "dlopen_failed",
+      `dlopen(${soFile}) failed; if ${tmpdir()} is mounted noexec, point TMPDIR at a directory that allows exec`,
+      { cause },
+    );
   }
   return dir;
 }
