@@ -72,6 +72,8 @@ let loading: Promise<Ort> | null = null;
 let info: OrtLoadInfo | null = null;
 let tempDir: string | null = null;
 let exitHookInstalled = false;
+/** The bun:ffi handle of the preloaded library, referenced so it is never collected (and dlclosed). */
+let preloaded: unknown = null;
 
 /**
  * Removes the private temp dir holding the extracted `libonnxruntime.so.1`, if any. Idempotent, never
@@ -120,7 +122,7 @@ async function extractAndPreload(): Promise<string> {
     const { dlopen, FFIType } = await import("bun:ffi");
     // Keep the handle open for the process lifetime: closing it would let the loader unmap the library
     // the binding depends on. OrtGetApiBase is the C API entry point (onnxruntime_c_api.h).
-    dlopen(soFile, { OrtGetApiBase: { args: [], returns: FFIType.ptr } });
+    preloaded = dlopen(soFile, { OrtGetApiBase: { args: [], returns: FFIType.ptr } });
   } catch (cause) {
     cleanupOrt();
     throw new OrtLoadError(
