@@ -38,10 +38,19 @@ export interface AudioSink {
   drained(): Promise<void>;
 }
 
-/** Speech events from the VAD segmenter, one 20 ms frame at a time. */
+/** What a speech detector reports. */
+export interface SpeechEvents {
+  /** Caller speech confirmed (minimum duration reached). */
+  onSpeechStart(): void;
+  /** Caller speech ended; `silenceMs` of silence have already passed since the last speech frame. */
+  onSpeechEnd(silenceMs: number): void;
+}
+
+/** Caller speech detection (Silero VAD + segmenter), fed one 20 ms frame at a time. */
 export interface SpeechDetector {
-  /** Feeds one 160-sample frame; returns "start" when speech is confirmed, "end" when it stops. */
-  push(pcm: Int16Array): "start" | "end" | null;
+  listen(events: SpeechEvents): void;
+  /** Feeds one 160-sample frame (8 kHz). Events arrive later through `listen`'s callbacks. */
+  push(pcm: Int16Array): void;
   /** The agent is (not) playing audio: lets the detector tighten its rule against echo. */
   setAgentSpeaking?(speaking: boolean): void;
   close?(): void;
@@ -132,6 +141,10 @@ export class AgentCall {
     this.settings = { ...DEFAULT_CONVERSATION, ...d.settings };
     this.detector = new TurnDetector(d.clock, this.settings.endpointing, (t) => this.onTurnEnd(t));
     this.startedAt = d.clock.now();
+    d.vad?.listen({
+      onSpeechStart: () => !this.stopped && this.onSpeechStart(),
+      onSpeechEnd: (silenceMs) => !this.stopped && this.detector.speechEnded(this.d.clock.now() - silenceMs),
+    });
   }
 
   /** Opens the STT stream and speaks the greeting. Resolves once the STT is open. */
@@ -155,9 +168,7 @@ export class AgentCall {
       this.wasPlaying = playing;
       this.d.vad?.setAgentSpeaking?.(playing);
     }
-    const ev = this.d.vad?.push(frame.pcm) ?? null;
-    if (ev === "start") this.onSpeechStart();
-    else if (ev === "end") this.detector.speechEnded();
+    this.d.vad?.push(frame.pcm);
   }
 
   /** Ends the conversation: aborts work, closes streams. Idempotent. */

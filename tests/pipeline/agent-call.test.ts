@@ -2,7 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { FakeClock } from "../../src/util/clock";
 import { AsyncQueue } from "../../src/util/async-queue";
 import { silentLogger } from "../../src/util/log";
-import { AgentCall, heardPart, type AudioSink, type SpeechDetector } from "../../src/pipeline/agent-call";
+import { AgentCall, heardPart, type AudioSink, type SpeechDetector, type SpeechEvents } from "../../src/pipeline/agent-call";
 import type { CallRecord } from "../../src/pipeline/call-record";
 import {
   ProviderError,
@@ -103,14 +103,13 @@ function fakeLlm(replies: (LlmChunk[] | Error)[]) {
   return { p, requests };
 }
 
-/** VAD driven by the test: next push returns what was armed. */
+/** VAD driven by the test. */
 class ScriptedVad implements SpeechDetector {
-  next: "start" | "end" | null = null;
-  push() {
-    const n = this.next;
-    this.next = null;
-    return n;
+  ev: SpeechEvents | null = null;
+  listen(e: SpeechEvents) {
+    this.ev = e;
   }
+  push() {}
 }
 
 function setup(replies: (LlmChunk[] | Error)[], settings = {}) {
@@ -149,8 +148,9 @@ function setup(replies: (LlmChunk[] | Error)[], settings = {}) {
   });
   const frame = { pcm: new Int16Array(160), payload: new Uint8Array(160), codec: "PCMU" as const };
   const vadEvent = (e: "start" | "end") => {
-    vad.next = e;
     call.onAudioFrame(frame);
+    if (e === "start") vad.ev!.onSpeechStart();
+    else vad.ev!.onSpeechEnd(0);
   };
   /** Advances fake time in small steps, letting promises settle between them. */
   const run = async (ms: number) => {
