@@ -28,7 +28,9 @@ export type RtpPortPoolErrorCode =
   /** Every port of the range is leased or could not be bound. Retryable once calls end. */
   | "exhausted"
   /** The range holds no even port pair (start/end wrong). */
-  | "bad_range";
+  | "bad_range"
+  /** Binding failed for a reason other than "port in use" (e.g. EADDRNOTAVAIL: host not local). */
+  | "bind_failed";
 
 /** Thrown by `RtpPortPool`. */
 export class RtpPortPoolError extends Error {

@@ -1,0 +1,45 @@
+/**
+ * RTP media transport (RFC 3550, RFC 3551, RFC 4733, RFC 4961).
+ *
+ * Wiring per process: one `RtpPortPool`, one `Pacer` (SystemClock).
+ * Per call: `lease = await pool.allocate()` → `new RtpSession({ lease, remote, codec, payloadType,
+ * telephoneEventPt, onAudio, onDtmf })` → `playout = new Playout({ sink: session, codec })`
+ * (src/media/playout.ts) → `pacer.add(playout)`. Hang-up: `pacer.remove(playout)`, `playout.close()`,
+ * `session.close()` (releases the port).
+ */
+export { RtpParseError, RtpPortPoolError, type RtpParseErrorCode, type RtpPortPoolErrorCode } from "./errors.ts";
+export {
+  parseRtp,
+  serializeRtp,
+  rtpPacketSize,
+  RTP_HEADER_BYTES,
+  RTP_VERSION,
+  type RtpPacket,
+  type RtpPacketInit,
+  type RtpExtension,
+} from "./packet.ts";
+export {
+  parseTelephoneEvent,
+  serializeTelephoneEvent,
+  dtmfKey,
+  dtmfEventCode,
+  TELEPHONE_EVENT_BYTES,
+  type TelephoneEvent,
+} from "./dtmf.ts";
+export { SequenceUnwrapper } from "./sequence-unwrapper.ts";
+export { JitterEstimator } from "./jitter.ts";
+export { ReceptionStats, type SequenceStep } from "./reception-stats.ts";
+export { SymmetricLatch, type RtpEndpoint } from "./symmetric-latch.ts";
+export { FrameAssembler, FRAME_BYTES } from "./frame-assembler.ts";
+export { RtpPortPool, type RtpPortLease, type RtpSocket, type RtpPacketHandler } from "./port-pool.ts";
+export {
+  RtpSession,
+  G711_CLOCK_RATE,
+  PT_COMFORT_NOISE,
+  type RtpSessionOptions,
+  type RtpSessionStats,
+  type DtmfEvent,
+  type MediaDirection,
+} from "./session.ts";
+export { Pacer, FRAME_MS, type PacerSource, type PacerOptions } from "./pacer.ts";
+export { LatenessHistogram, LATENESS_BUCKETS_MS, type LatenessSnapshot } from "./lateness-histogram.ts";

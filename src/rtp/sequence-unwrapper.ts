@@ -1,0 +1,31 @@
+/**
+ * Extends 16-bit RTP sequence numbers to a monotonic integer (RFC 3550 Appendix A.1 keeps a cycle
+ * count for the same purpose). Each new number is placed at the signed 16-bit distance from the
+ * highest one seen, so wrap-around (65535 → 0) counts forward and a reordered (older) packet maps below
+ * the highest. Distances of ±32768 or more are ambiguous by nature; they resolve to the nearest.
+ */
+export class SequenceUnwrapper {
+  private highest: number | undefined;
+
+  /** Extended value of `seq` (0–65535). The first call returns `seq` itself. */
+  unwrap(seq: number): number {
+    if (this.highest === undefined) {
+      this.highest = seq;
+      return seq;
+    }
+    const last = ((this.highest % 65536) + 65536) % 65536;
+    const diff = ((seq - last + 0x8000) & 0xffff) - 0x8000; // signed, in [-32768, 32767]
+    const ext = this.highest + diff;
+    if (ext > this.highest) this.highest = ext;
+    return ext;
+  }
+
+  /** Highest extended value returned so far (undefined before the first packet). */
+  get max(): number | undefined {
+    return this.highest;
+  }
+
+  reset(): void {
+    this.highest = undefined;
+  }
+}

@@ -1,0 +1,326 @@
+/**
+ * One call's RTP stream (RFC 3550) over a socket leased from the RtpPortPool.
+ *
+ * Sending: `sendFrame(payload, marker)` once per 20 ms (the Playout does it on each Pacer tick). SSRC,
+ * first sequence number and first timestamp are random (RFC 3550 §5.1: "The initial value of the
+ * sequence number SHOULD be random", likewise the timestamp; §8.1 for SSRC). Each frame advances the
+ * sequence number by 1 and the timestamp by the payload's sample count (160 for 20 ms of G.711).
+ *
+ * Destination: the SDP address until the caller's media arrives, then symmetric RTP with latching
+ * (RFC 4961; rule in symmetric-latch.ts).
+ *
+ * Receiving, per datagram, in this order:
+ *  1. not RTP (RtpParseError) → dropped, `malformedIn`;
+ *  2. payload type neither the negotiated audio PT, the telephone-event PT nor CN (13, RFC 3389)
+ *     → dropped, `ignoredPayloadIn` (and never latched onto);
+ *  3. source other than the latched one → dropped, `ignoredSourceIn` (see the latch rule);
+ *  4. counted in `packetsIn`/`bytesIn`, sequence/loss bookkeeping (RFC 3550 A.3); a duplicate or late
+ *     (reordered) packet is dropped, `lateIn` — there is no jitter buffer, order is arrival order;
+ *  5. audio → jitter (A.8), re-cut to 160-byte frames, decoded, `onAudio(frame)`;
+ *     telephone-event → `onDtmf(event)` once per event (below); CN → counted only (not audio).
+ * When our direction does not include receiving (sendonly/inactive), steps 1–4 still run but nothing
+ * is delivered.
+ *
+ * DTMF (RFC 4733 §2.5.1): an event is identified by its RTP timestamp. It is reported once, on the
+ * first packet with the E bit; if a new event starts before any end packet of the previous one arrived
+ * (all three lost), the previous one is reported then with the last duration seen.
+ */
+import { decodeFrame } from "../media/g711.ts";
+import type { AudioFrame } from "../providers/types.ts";
+import { type Clock, SystemClock } from "../util/clock.ts";
+import { dtmfKey, parseTelephoneEvent } from "./dtmf.ts";
+import { RtpParseError } from "./errors.ts";
+import { FrameAssembler } from "./frame-assembler.ts";
+import { JitterEstimator } from "./jitter.ts";
+import { type RtpPacket, parseRtp, rtpPacketSize, serializeRtp } from "./packet.ts";
+import type { RtpPortLease } from "./port-pool.ts";
+import { ReceptionStats } from "./reception-stats.ts";
+import { type RtpEndpoint, SymmetricLatch } from "./symmetric-latch.ts";
+
+/** G.711 clock rate, Hz (RFC 3551 §4.5.14). */
+export const G711_CLOCK_RATE = 8000;
+/** Comfort noise payload type (RFC 3389, RFC 3551 Table 4). */
+export const PT_COMFORT_NOISE = 13;
+
+/** Our media direction (RFC 3264 §6.1), as negotiated by src/sdp. */
+export type MediaDirection = "sendrecv" | "sendonly" | "recvonly" | "inactive";
+
+/** One DTMF key press received as RFC 4733 events. */
+export interface DtmfEvent {
+  /** "0"–"9", "*", "#", "A"–"D", "flash", or "event-N" for other event codes. */
+  key: string;
+  /** RFC 4733 event code. */
+  event: number;
+  /** Duration in ms (from the event's duration field at 8000 Hz). */
+  durationMs: number;
+  /** Power level, −dBm0 (0–63). */
+  volume: number;
+  /** RTP timestamp of the event start. */
+  rtpTimestamp: number;
+  /** False when the end packets were lost and the event was closed by the next one. */
+  endSeen: boolean;
+}
+
+export interface RtpSessionOptions {
+  /** Socket and port from `RtpPortPool.allocate()`; the session owns it and releases it on `close()`. */
+  lease: RtpPortLease;
+  /** Remote RTP address from SDP (`NegotiatedMedia.remote`). */
+  remote: RtpEndpoint;
+  codec: "PCMU" | "PCMA";
+  /** Negotiated audio PT (0 or 8 normally; a dynamic number if the offer mapped one). */
+  payloadType: number;
+  /** Negotiated telephone-event PT, if any. */
+  telephoneEventPt?: number;
+  /** Our direction; default "sendrecv". "recvonly"/"inactive" suppress sending (timestamps still advance). */
+  direction?: MediaDirection;
+  /** Time source for jitter arrival times; default SystemClock. */
+  clock?: Clock;
+  /** Caller audio, 160-sample frames. */
+  onAudio?: (frame: AudioFrame) => void;
+  /** DTMF key presses. */
+  onDtmf?: (event: DtmfEvent) => void;
+  /** Consecutive packets from a new source before re-latching (default 5). */
+  relatchAfter?: number;
+  /** Initial SSRC / sequence number / timestamp; random when omitted (tests pin them). */
+  initial?: { ssrc?: number; sequenceNumber?: number; timestamp?: number };
+}
+
+/** Counters; bytes are whole RTP packets (header + payload), without UDP/IP headers. */
+export interface RtpSessionStats {
+  packetsOut: number;
+  bytesOut: number;
+  /** Sends the socket refused (buffer full or bad destination). */
+  sendErrors: number;
+  packetsIn: number;
+  bytesIn: number;
+  /** Cumulative lost packets from sequence gaps (RFC 3550 A.3). */
+  lost: number;
+  /** Packets the sender numbered (A.3 expected). */
+  expected: number;
+  /** Interarrival jitter, ms (RFC 3550 A.8; audio packets only). */
+  jitterMs: number;
+  malformedIn: number;
+  ignoredPayloadIn: number;
+  ignoredSourceIn: number;
+  lateIn: number;
+  comfortNoiseIn: number;
+  dtmfEvents: number;
+  relatches: number;
+}
+
+export class RtpSession {
+  readonly codec: "PCMU" | "PCMA";
+  readonly payloadType: number;
+  readonly telephoneEventPt: number | undefined;
+  readonly ssrc: number;
+  direction: MediaDirection;
+
+  private readonly lease: RtpPortLease;
+  private readonly clock: Clock;
+  private readonly latch: SymmetricLatch;
+  private readonly reception = new ReceptionStats();
+  private readonly jitter = new JitterEstimator();
+  private readonly assembler = new FrameAssembler();
+  private readonly onAudio?: (frame: AudioFrame) => void;
+  private readonly onDtmf?: (event: DtmfEvent) => void;
+  private seq: number;
+  private ts: number;
+  private sendBuf = new Uint8Array(12 + 160);
+  private closed = false;
+  private dtmf: { ts: number; event: number; duration: number; volume: number; reported: boolean } | undefined;
+  private readonly counters = {
+    packetsOut: 0,
+    bytesOut: 0,
+    sendErrors: 0,
+    packetsIn: 0,
+    bytesIn: 0,
+    malformedIn: 0,
+    ignoredPayloadIn: 0,
+    ignoredSourceIn: 0,
+    lateIn: 0,
+    comfortNoiseIn: 0,
+    dtmfEvents: 0,
+  };
+
+  constructor(opts: RtpSessionOptions) {
+    this.lease = opts.lease;
+    this.codec = opts.codec;
+    this.payloadType = opts.payloadType;
+    this.telephoneEventPt = opts.telephoneEventPt;
+    this.direction = opts.direction ?? "sendrecv";
+    this.clock = opts.clock ?? new SystemClock();
+    this.latch = new SymmetricLatch(opts.remote, opts.relatchAfter ?? 5);
+    this.onAudio = opts.onAudio;
+    this.onDtmf = opts.onDtmf;
+    const rnd = crypto.getRandomValues(new Uint32Array(3));
+    this.ssrc = (opts.initial?.ssrc ?? rnd[0]) >>> 0;
+    this.seq = (opts.initial?.sequenceNumber ?? rnd[1]) & 0xffff;
+    this.ts = (opts.initial?.timestamp ?? rnd[2]) >>> 0;
+    this.lease.onPacket = (data, port, address) => this.receive(data, port, address);
+  }
+
+  /** Our local RTP port. */
+  get localPort(): number {
+    return this.lease.port;
+  }
+
+  /** Where packets go now (SDP address, then the latched source). */
+  get remote(): RtpEndpoint {
+    return this.latch.target;
+  }
+
+  /** True once the caller's media has been seen (symmetric RTP in effect). */
+  get latched(): boolean {
+    return this.latch.latched;
+  }
+
+  /** Sequence number and timestamp the next packet will carry. */
+  get next(): { sequenceNumber: number; timestamp: number } {
+    return { sequenceNumber: this.seq, timestamp: this.ts };
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /**
+   * Sends one frame of audio with the negotiated PT.
+   * @param payload G.711 bytes, normally 160 (20 ms); the timestamp advances by `payload.length`.
+   * @param marker M bit: first packet of a talkspurt (RFC 3551 §4.1).
+   * @returns true when the datagram was handed to the kernel; false when closed, when our direction
+   *   excludes sending, when there is no usable destination (port 0 or 0.0.0.0 = hold, RFC 3264 §8.4) or
+   *   the socket refused it.
+   */
+  sendFrame(payload: Uint8Array, marker: boolean): boolean {
+    if (this.closed) return false;
+    const timestamp = this.ts;
+    // The timestamp tracks the sampling clock even when nothing is sent (RFC 3550 §5.1).
+    this.ts = (this.ts + payload.length) >>> 0;
+    if (this.direction === "recvonly" || this.direction === "inactive") return false;
+    const dest = this.latch.target;
+    if (dest.port === 0 || dest.address === "0.0.0.0" || dest.address === "::") return false;
+    const packet = {
+      marker,
+      payloadType: this.payloadType,
+      sequenceNumber: this.seq,
+      timestamp,
+      ssrc: this.ssrc,
+      payload,
+    };
+    // RFC 3550 §5.1: "The sequence number increments by one for each RTP data packet sent".
+    this.seq = (this.seq + 1) & 0xffff;
+    const size = rtpPacketSize(packet);
+    if (this.sendBuf.length < size) this.sendBuf = new Uint8Array(size);
+    // sendto(2) copies synchronously, so one buffer is reused for every packet.
+    const bytes = serializeRtp(packet, this.sendBuf);
+    let ok = false;
+    try {
+      ok = this.lease.socket.send(bytes, dest.port, dest.address);
+    } catch {
+      ok = false;
+    }
+    if (ok) {
+      this.counters.packetsOut++;
+      this.counters.bytesOut += size;
+    } else {
+      this.counters.sendErrors++;
+    }
+    return ok;
+  }
+
+  /** Counters snapshot. */
+  get stats(): RtpSessionStats {
+    return {
+      ...this.counters,
+      lost: this.reception.lost,
+      expected: this.reception.expected,
+      jitterMs: this.jitter.jitterMs(G711_CLOCK_RATE),
+      relatches: this.latch.relatches,
+    };
+  }
+
+  /** Stops receiving and sending and releases the port. Idempotent. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.lease.release();
+  }
+
+  // ---------------------------------------------------------------- receive path
+
+  /** Handles one datagram (called by the lease; public for tests that feed bytes directly). */
+  receive(data: Uint8Array, port: number, address: string): void {
+    if (this.closed) return;
+    let p: RtpPacket;
+    try {
+      p = parseRtp(data);
+    } catch (err) {
+      if (!(err instanceof RtpParseError)) throw err;
+      this.counters.malformedIn++;
+      return;
+    }
+    const pt = p.payloadType;
+    const kind =
+      pt === this.payloadType ? "audio" : pt === this.telephoneEventPt ? "dtmf" : pt === PT_COMFORT_NOISE ? "cn" : null;
+    if (!kind) {
+      this.counters.ignoredPayloadIn++;
+      return;
+    }
+    if (!this.latch.observe(address, port)) {
+      this.counters.ignoredSourceIn++;
+      return;
+    }
+    this.counters.packetsIn++;
+    this.counters.bytesIn += data.length;
+    const step = this.reception.record(p.ssrc, p.sequenceNumber);
+    if (step === "late") {
+      this.counters.lateIn++;
+      return;
+    }
+    if (step !== "in_order") this.assembler.reset();
+    if (this.direction === "sendonly" || this.direction === "inactive") return;
+    if (kind === "audio") {
+      this.jitter.update(this.clock.now() * (G711_CLOCK_RATE / 1000), p.timestamp);
+      if (!this.onAudio) return;
+      for (const payload of this.assembler.push(p.payload)) {
+        this.onAudio({ pcm: decodeFrame(payload, this.codec), payload, codec: this.codec });
+      }
+    } else if (kind === "dtmf") {
+      this.receiveEvent(p);
+    } else {
+      this.counters.comfortNoiseIn++;
+    }
+  }
+
+  private receiveEvent(p: RtpPacket): void {
+    let e: ReturnType<typeof parseTelephoneEvent>;
+    try {
+      e = parseTelephoneEvent(p.payload);
+    } catch {
+      this.counters.malformedIn++;
+      return;
+    }
+    const cur = this.dtmf;
+    if (!cur || cur.ts !== p.timestamp || cur.event !== e.event) {
+      if (cur && !cur.reported) this.reportDtmf(cur, false);
+      this.dtmf = { ts: p.timestamp, event: e.event, duration: e.duration, volume: e.volume, reported: false };
+    } else {
+      cur.duration = Math.max(cur.duration, e.duration);
+    }
+    const now = this.dtmf!;
+    if (e.end && !now.reported) this.reportDtmf(now, true);
+  }
+
+  private reportDtmf(d: NonNullable<RtpSession["dtmf"]>, endSeen: boolean): void {
+    d.reported = true;
+    this.counters.dtmfEvents++;
+    this.onDtmf?.({
+      key: dtmfKey(d.event) ?? `event-${d.event}`,
+      event: d.event,
+      durationMs: (d.duration * 1000) / G711_CLOCK_RATE,
+      volume: d.volume,
+      rtpTimestamp: d.ts,
+      endSeen,
+    });
+  }
+}

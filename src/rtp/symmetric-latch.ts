@@ -1,0 +1,79 @@
+/**
+ * Where to send RTP: symmetric RTP (RFC 4961 §3: "send RTP to the same address and port it receives
+ * from") with latching, the usual answer to NAT in front of the caller or a carrier whose media comes
+ * from another address than its SDP says.
+ *
+ * Rule:
+ *  1. Until the first accepted packet, send to the SDP address.
+ *  2. Latch: the first packet of an expected payload type (the caller filters on that) fixes the
+ *     remote to its source address and port, whatever the SDP said.
+ *  3. Re-latch: packets from any other source are dropped, but when `relatchAfter` (default 5, i.e.
+ *     100 ms of 20 ms packets) of them arrive in a row from one and the same new source, with none
+ *     from the latched source in between, the latch moves there (counted in `relatches`). One stray or
+ *     spoofed packet cannot redirect the stream; a real move (failover, NAT rebinding) costs ≤ 80 ms.
+ */
+
+export interface RtpEndpoint {
+  address: string;
+  port: number;
+}
+
+export class SymmetricLatch {
+  private current: RtpEndpoint;
+  private isLatched = false;
+  private candidate: RtpEndpoint | undefined;
+  private candidateCount = 0;
+  /** Times the latch moved after the first latch. */
+  relatches = 0;
+
+  /**
+   * @param initial the remote from SDP
+   * @param relatchAfter consecutive packets from one new source needed to move the latch (≥ 1)
+   */
+  constructor(
+    initial: RtpEndpoint,
+    private readonly relatchAfter = 5,
+  ) {
+    this.current = { ...initial };
+  }
+
+  /** Where to send now. */
+  get target(): RtpEndpoint {
+    return this.current;
+  }
+
+  get latched(): boolean {
+    return this.isLatched;
+  }
+
+  /**
+   * Reports a valid packet of an expected payload type from `address:port`.
+   * @returns true when the packet comes from the (possibly just) latched source and should be used.
+   */
+  observe(address: string, port: number): boolean {
+    if (!this.isLatched) {
+      this.isLatched = true;
+      this.current = { address, port };
+      return true;
+    }
+    if (address === this.current.address && port === this.current.port) {
+      this.candidate = undefined;
+      this.candidateCount = 0;
+      return true;
+    }
+    if (this.candidate && this.candidate.address === address && this.candidate.port === port) {
+      this.candidateCount++;
+    } else {
+      this.candidate = { address, port };
+      this.candidateCount = 1;
+    }
+    if (this.candidateCount >= this.relatchAfter) {
+      this.current = this.candidate;
+      this.candidate = undefined;
+      this.candidateCount = 0;
+      this.relatches++;
+      return true;
+    }
+    return false;
+  }
+}
