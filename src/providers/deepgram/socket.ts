@@ -34,7 +34,7 @@ export function openWebSocket(p: OpenWebSocketParams): Promise<WebSocket> {
     try {
       ws = new WebSocket(p.url, { headers: p.headers ?? {} });
     } catch (e) {
-      reject(handshakeError(p.src, e instanceof Error ? e.message : String(e), e));
+      reject(handshakeError(p.src, e instanceof Error ? e.message : String(e)));
       return;
     }
     ws.binaryType = "arraybuffer";
@@ -66,7 +66,8 @@ export function openWebSocket(p: OpenWebSocketParams): Promise<WebSocket> {
     ws.onerror = (ev) => {
       const e = ev as Event & { message?: string; error?: unknown };
       const msg = e.message ?? (e.error instanceof Error ? e.error.message : undefined);
-      settle(handshakeError(p.src, msg, e.error));
+      // No `cause`: Bun's error text holds the full URL, and Cartesia's URL holds the API key.
+      settle(handshakeError(p.src, msg));
     };
     ws.onclose = (ev) => settle(wsCloseError(p.src, ev.code, ev.reason));
   });

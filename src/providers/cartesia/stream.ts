@@ -1,0 +1,133 @@
+/**
+ * One Cartesia context = one TtsStream = one turn of the agent
+ * (https://docs.cartesia.ai/use-the-api/tts-websocket/contexts).
+ *
+ * - pushText(chunk): `{ transcript: chunk, continue: true, context_id, … }`. Cartesia concatenates
+ *   transcripts as-is, so a space is put between chunks that would otherwise run together
+ *   ("Hello." + "How…" → "Hello. How…").
+ * - end(): `{ transcript: "", continue: false }` (the documented way to close a context whose last text
+ *   was not known in advance); `audio` ends when the server sends `done`.
+ * - cancel(): `{ context_id, cancel: true }` and `audio` ends at once (queued audio dropped); late chunks
+ *   for the context are ignored.
+ * Audio arrives as base64 chunks of pcm_mulaw (or pcm_s16le) at 8000 Hz and is yielded as PCM16.
+ */
+
+import { AsyncQueue } from "../../util/async-queue";
+import type { Clock } from "../../util/clock";
+import type { ProviderError, TtsStream } from "../types";
+import type { CartesiaConnection, ContextSink } from "./connection";
+import { cancelRequest, decodeAudio, generationRequest, type ContextParams } from "./messages";
+import type { FirstAudioInfo } from "./options";
+
+export type ContextState = "open" | "ending" | "done" | "cancelled" | "failed";
+
+export class CartesiaTtsStream implements TtsStream, ContextSink {
+  readonly audio: AsyncQueue<Int16Array>;
+  /** Clock ms when the first text was sent / the first audio arrived (undefined until then). */
+  firstTextAt: number | undefined;
+  firstAudioAt: number | undefined;
+  /** Bytes of audio received (wire encoding). */
+  bytesReceived = 0;
+  private st: ContextState = "open";
+  private sentAny = false;
+  private lastEndsWithSpace = true;
+  private readonly carry = { byte: null as number | null };
+  private readonly onAbort = (): void => this.cancel();
+
+  constructor(
+    private readonly conn: CartesiaConnection,
+    private readonly params: ContextParams,
+    private readonly callId: string,
+    private readonly clock: Clock,
+    private readonly signal: AbortSignal,
+    queueCapacity: number,
+    private readonly onFirstAudio?: (info: FirstAudioInfo) => void,
+  ) {
+    this.audio = new AsyncQueue<Int16Array>(queueCapacity);
+    conn.register(this);
+    if (signal.aborted) this.cancel();
+    else signal.addEventListener("abort", this.onAbort, { once: true });
+  }
+
+  get contextId(): string {
+    return this.params.contextId;
+  }
+  get state(): ContextState {
+    return this.st;
+  }
+  /** firstAudioAt − firstTextAt in ms, once known. */
+  get timeToFirstAudioMs(): number | undefined {
+    return this.firstAudioAt !== undefined && this.firstTextAt !== undefined ? this.firstAudioAt - this.firstTextAt : undefined;
+  }
+
+  pushText(text: string): void {
+    if (this.st !== "open" || text.length === 0) return;
+    let t = text;
+    if (!this.lastEndsWithSpace && !/^\s/.test(t)) t = ` ${t}`;
+    this.lastEndsWithSpace = /\s$/.test(t);
+    if (this.firstTextAt === undefined) this.firstTextAt = this.clock.now();
+    this.conn.send(generationRequest(this.params, t, true));
+    this.sentAny = true;
+  }
+
+  end(): void {
+    if (this.st !== "open") return;
+    if (!this.sentAny) {
+      this.finish("done"); // nothing to say
+      return;
+    }
+    this.st = "ending";
+    this.conn.send(generationRequest(this.params, "", false));
+  }
+
+  cancel(): void {
+    if (this.st === "done" || this.st === "cancelled" || this.st === "failed") return;
+    // While the socket is still connecting nothing has reached Cartesia: dropping the queue is the cancel.
+    if (this.conn.state === "connecting") this.conn.dropQueued(this.contextId);
+    else if (this.sentAny) this.conn.send(cancelRequest(this.contextId));
+    this.audio.clear();
+    this.finish("cancelled");
+  }
+
+  // ---------------------------------------------------------------- ContextSink (from the connection)
+
+  onChunk(data: Uint8Array): void {
+    if (this.st !== "open" && this.st !== "ending") return;
+    if (this.firstAudioAt === undefined) {
+      this.firstAudioAt = this.clock.now();
+      const firstTextAt = this.firstTextAt ?? this.firstAudioAt;
+      this.onFirstAudio?.({
+        callId: this.callId,
+        contextId: this.contextId,
+        firstTextAt,
+        firstAudioAt: this.firstAudioAt,
+        latencyMs: this.firstAudioAt - firstTextAt,
+      });
+    }
+    this.bytesReceived += data.length;
+    const pcm = decodeAudio(this.params.encoding, data, this.carry);
+    if (pcm.length > 0) this.audio.push(pcm);
+  }
+
+  onDone(): void {
+    if (this.st === "open" || this.st === "ending") this.finish("done");
+  }
+
+  onError(err: ProviderError): void {
+    if (this.st !== "open" && this.st !== "ending") return;
+    this.st = "failed";
+    this.detach();
+    this.audio.fail(err);
+  }
+
+  private finish(st: "done" | "cancelled"): void {
+    this.st = st;
+    this.detach();
+    this.audio.close();
+  }
+
+  private detach(): void {
+    this.signal.removeEventListener("abort", this.onAbort);
+    this.conn.unregister(this.contextId);
+  }
+}
