@@ -2,18 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { RtpParseError } from "../../src/rtp/errors.ts";
 import { type RtpPacket, parseRtp, rtpPacketSize, serializeRtp } from "../../src/rtp/packet.ts";
 import { DTMF_5, G711A_FIRST, G711A_SPEECH, PION_BASIC, hex, toHex } from "./fixtures.ts";
-
-/** Seeded PRNG (mulberry32) so fuzz failures reproduce. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 } from "./helpers.ts";
 
 function plain(p: RtpPacket) {
   return {

@@ -1,0 +1,168 @@
+import { describe, expect, test } from "bun:test";
+import { Pacer, type PacerSource } from "../../src/rtp/pacer.ts";
+import { FakeClock } from "../../src/util/clock.ts";
+import { SkewedClock, mulberry32 } from "./helpers.ts";
+
+function recorder(clock: { now(): number }): PacerSource & { times: number[] } {
+  const times: number[] = [];
+  return { times, onTick: () => times.push(clock.now()) };
+}
+
+describe("Pacer", () => {
+  test("ticks exactly on start + n·20 ms", () => {
+    const clock = new FakeClock(1000);
+    const pacer = new Pacer({ clock });
+    const src = recorder(clock);
+    pacer.add(src);
+    clock.advance(100);
+    expect(src.times).toEqual([1020, 1040, 1060, 1080, 1100]);
+    expect(pacer.ticks).toBe(5);
+    expect(pacer.nextDeadline).toBe(1120);
+    pacer.stop();
+  });
+
+  test("no drift over 1000 ticks with timers firing 0–7 ms late", () => {
+    const fake = new FakeClock(0);
+    const rnd = mulberry32(7);
+    const clock = new SkewedClock(fake, () => rnd() * 7);
+    const pacer = new Pacer({ clock });
+    const src = recorder(clock);
+    pacer.add(src);
+    // Advance in uneven steps, as an event loop would.
+    while (fake.now() < 20_000 + 10) fake.advance(1 + Math.floor(rnd() * 9));
+    expect(src.times.length).toBeGreaterThanOrEqual(1000);
+    for (let n = 1; n <= 1000; n++) {
+      const late = src.times[n - 1] - 20 * n;
+      if (late < 0 || late >= 8) throw new Error(`tick ${n} at ${src.times[n - 1]}, lateness ${late}`);
+    }
+    // A naive "setTimer(20) after each tick" would be ~3.5 s late after 1000 ticks.
+    expect(src.times[999] - 20_000).toBeLessThan(8);
+    expect(pacer.skippedTicks).toBe(0);
+    expect(pacer.lateness.snapshot().count).toBe(src.times.length);
+    expect(pacer.lateness.snapshot().maxMs).toBeLessThan(8);
+    pacer.stop();
+  });
+
+  test("a timer 50 ms late is caught up by a burst (ticks for every passed deadline)", () => {
+    const fake = new FakeClock(0);
+    // The timer armed at t=80 (for deadline 100) fires 50 ms late, at 150.
+    const clock = new SkewedClock(fake, () => (fake.now() === 80 ? 50 : 0));
+    const lateness: number[] = [];
+    const pacer = new Pacer({ clock, onLateness: (ms) => lateness.push(ms) });
+    const src = recorder(clock);
+    pacer.add(src);
+    fake.advance(150);
+    // Deadlines 100, 120 and 140 have all passed at 150: three ticks back-to-back.
+    expect(src.times).toEqual([20, 40, 60, 80, 150, 150, 150]);
+    expect(lateness).toEqual([0, 0, 0, 0, 50, 30, 10]);
+    expect(pacer.catchUpTicks).toBe(2);
+    expect(pacer.skippedTicks).toBe(0);
+    fake.advance(10);
+    expect(src.times.at(-1)).toBe(160); // back on the grid
+    pacer.stop();
+  });
+
+  test("a timer more than 3 frames late skips ahead and counts the dropped deadlines", () => {
+    const fake = new FakeClock(0);
+    // The timer armed at t=40 (for deadline 60) fires 130 ms late, at 190.
+    const clock = new SkewedClock(fake, () => (fake.now() === 40 ? 130 : 0));
+    const pacer = new Pacer({ clock });
+    const src = recorder(clock);
+    pacer.add(src);
+    fake.advance(190);
+    // At 190: deadline 60 is 130 ms late; 6 later deadlines (80…180) have passed too → 6 skipped,
+    // one tick runs for deadline 180, and the next tick is on the grid at 200.
+    expect(src.times).toEqual([20, 40, 190]);
+    expect(pacer.skippedTicks).toBe(6);
+    expect(pacer.nextDeadline).toBe(200);
+    fake.advance(10);
+    expect(src.times).toEqual([20, 40, 190, 200]);
+    pacer.stop();
+  });
+
+  test("a timer that fires early is re-armed; no tick runs before its deadline", () => {
+    const fake = new FakeClock(0);
+    let first = true;
+    const clock = new SkewedClock(fake, () => {
+      const e = first ? -3 : 0;
+      first = false;
+      return e;
+    });
+    const pacer = new Pacer({ clock });
+    const src = recorder(clock);
+    pacer.add(src);
+    fake.advance(17);
+    expect(src.times).toEqual([]);
+    fake.advance(3);
+    expect(src.times).toEqual([20]);
+    pacer.stop();
+  });
+
+  test("all sources tick in the same tick; add/remove; timer stops when empty", () => {
+    const clock = new FakeClock(0);
+    const pacer = new Pacer({ clock });
+    const a = recorder(clock);
+    const b = recorder(clock);
+    pacer.add(a);
+    clock.advance(30);
+    pacer.add(b); // joins at the next deadline (40), not 20 ms after being added
+    clock.advance(30);
+    expect(a.times).toEqual([20, 40, 60]);
+    expect(b.times).toEqual([40, 60]);
+    pacer.remove(a);
+    clock.advance(20);
+    expect(a.times.length).toBe(3);
+    pacer.remove(b);
+    expect(pacer.running).toBe(false);
+    expect(clock.pending).toBe(0);
+    // Restart: a new schedule from the time of the add.
+    pacer.add(a);
+    clock.advance(25);
+    expect(a.times.at(-1)).toBe(100);
+    pacer.stop();
+    expect(clock.pending).toBe(0);
+  });
+
+  test("a throwing source does not stop the others; removal inside onTick is safe", () => {
+    const clock = new FakeClock(0);
+    const errors: unknown[] = [];
+    const pacer = new Pacer({ clock, onError: (e) => errors.push(e) });
+    const good = recorder(clock);
+    const bad: PacerSource = {
+      onTick() {
+        throw new Error("boom");
+      },
+    };
+    const selfRemoving: PacerSource & { n: number } = {
+      n: 0,
+      onTick() {
+        this.n++;
+        pacer.remove(this);
+      },
+    };
+    pacer.add(bad);
+    pacer.add(selfRemoving);
+    pacer.add(good);
+    clock.advance(60);
+    expect(good.times).toEqual([20, 40, 60]);
+    expect(selfRemoving.n).toBe(1);
+    expect(pacer.errors).toBe(3);
+    expect(errors.length).toBe(3);
+    pacer.stop();
+  });
+
+  test("lateness histogram buckets and quantiles", () => {
+    const fake = new FakeClock(0);
+    const rnd = mulberry32(3);
+    const clock = new SkewedClock(fake, () => (rnd() < 0.1 ? 15 : 0.3));
+    const pacer = new Pacer({ clock });
+    pacer.add({ onTick() {} });
+    fake.advance(2000);
+    const s = pacer.lateness.snapshot();
+    expect(s.count).toBe(pacer.ticks);
+    expect(s.counts.reduce((a, b) => a + b, 0)).toBe(s.count);
+    expect(pacer.lateness.quantile(0.5)).toBe(0.5);
+    expect(pacer.lateness.quantile(1)).toBe(20);
+    pacer.stop();
+  });
+});

@@ -1,0 +1,240 @@
+import { afterEach, describe, expect, test } from "bun:test";
+import { decodeFrame, encodeFrame } from "../../src/media/g711.ts";
+import type { AudioFrame } from "../../src/providers/types.ts";
+import { serializeTelephoneEvent } from "../../src/rtp/dtmf.ts";
+import { serializeRtp } from "../../src/rtp/packet.ts";
+import { RtpPortPool } from "../../src/rtp/port-pool.ts";
+import { type DtmfEvent, RtpSession, type RtpSessionOptions } from "../../src/rtp/session.ts";
+import { FakeClock } from "../../src/util/clock.ts";
+import { DTMF_5, DTMF_POUND, toHex } from "./fixtures.ts";
+import { rtpReceiver, waitFor } from "./helpers.ts";
+
+const pool = new RtpPortPool(26800, 26999, "127.0.0.1");
+const cleanup: (() => void)[] = [];
+afterEach(() => {
+  while (cleanup.length) cleanup.pop()!();
+});
+
+async function setup(extra: Partial<RtpSessionOptions> = {}) {
+  const peer = await rtpReceiver();
+  cleanup.push(() => peer.socket.close());
+  const lease = await pool.allocate();
+  const audio: AudioFrame[] = [];
+  const dtmf: DtmfEvent[] = [];
+  const clock = new FakeClock(0);
+  const session = new RtpSession({
+    lease,
+    remote: { address: "127.0.0.1", port: peer.port },
+    codec: "PCMU",
+    payloadType: 0,
+    telephoneEventPt: 101,
+    clock,
+    onAudio: (f) => audio.push(f),
+    onDtmf: (e) => dtmf.push(e),
+    initial: { ssrc: 0x11223344, sequenceNumber: 65534, timestamp: 0xffffff00 },
+    ...extra,
+  });
+  cleanup.push(() => session.close());
+  return { peer, lease, session, audio, dtmf, clock };
+}
+
+/** An RTP packet as a peer would send it. */
+function pkt(seq: number, ts: number, payload: Uint8Array, pt = 0, ssrc = 0xabcdef01, marker = false): Uint8Array {
+  return serializeRtp({ marker, payloadType: pt, sequenceNumber: seq, timestamp: ts, ssrc, payload });
+}
+
+const tone = (n: number, amp = 8000) => Int16Array.from({ length: n }, (_, i) => Math.round(amp * Math.sin(i / 3)));
+
+describe("RtpSession sending", () => {
+  test("seq +1 and timestamp +160 per frame from the initial values, wrapping at 16/32 bits", async () => {
+    const { peer, session } = await setup();
+    const frame = new Uint8Array(160).fill(0xff);
+    expect(session.sendFrame(frame, true)).toBe(true);
+    session.sendFrame(frame, false);
+    session.sendFrame(frame, false);
+    await waitFor(() => peer.got.length === 3);
+    expect(peer.got.map((g) => [g.packet.sequenceNumber, g.packet.timestamp, g.packet.marker, g.packet.payloadType, g.packet.ssrc])).toEqual([
+      [65534, 0xffffff00, true, 0, 0x11223344],
+      [65535, 0xffffffa0, false, 0, 0x11223344],
+      [0, 0x40, false, 0, 0x11223344],
+    ]);
+    expect(peer.got[0].bytes.length).toBe(172);
+    expect(session.stats.packetsOut).toBe(3);
+    expect(session.stats.bytesOut).toBe(3 * 172);
+    expect(session.next).toEqual({ sequenceNumber: 1, timestamp: 0xe0 });
+  });
+
+  test("random initial SSRC/seq/timestamp differ between sessions", async () => {
+    const a = await setup({ initial: undefined });
+    const b = await setup({ initial: undefined });
+    expect(a.session.ssrc).not.toBe(b.session.ssrc);
+    expect([a.session.next.sequenceNumber, a.session.next.timestamp]).not.toEqual([b.session.next.sequenceNumber, b.session.next.timestamp]);
+  });
+
+  test("recvonly/inactive: nothing is sent but the timestamp keeps advancing", async () => {
+    const { peer, session } = await setup({ direction: "recvonly" });
+    expect(session.sendFrame(new Uint8Array(160), true)).toBe(false);
+    expect(session.next).toEqual({ sequenceNumber: 65534, timestamp: 0xffffffa0 });
+    session.direction = "sendrecv";
+    session.sendFrame(new Uint8Array(160), true);
+    await waitFor(() => peer.got.length === 1);
+    expect(peer.got[0].packet.timestamp).toBe(0xffffffa0);
+    expect(peer.got[0].packet.sequenceNumber).toBe(65534);
+  });
+
+  test("hold address 0.0.0.0 is not sent to; close() stops sending and releases the port", async () => {
+    const { session } = await setup({ remote: { address: "0.0.0.0", port: 4000 } });
+    expect(session.sendFrame(new Uint8Array(160), false)).toBe(false);
+    const inUse = pool.inUse;
+    session.close();
+    session.close();
+    expect(pool.inUse).toBe(inUse - 1);
+    expect(session.sendFrame(new Uint8Array(160), false)).toBe(false);
+    expect(session.isClosed).toBe(true);
+  });
+});
+
+describe("RtpSession symmetric RTP over loopback", () => {
+  test("sends to the SDP address, latches to the caller's source, re-latches after 5 packets", async () => {
+    const sdpTarget = await rtpReceiver(); // what the SDP said
+    cleanup.push(() => sdpTarget.socket.close());
+    const { peer: caller, session, lease, audio } = await setup({ remote: { address: "127.0.0.1", port: sdpTarget.port } });
+    const frame = new Uint8Array(160).fill(0xff);
+    session.sendFrame(frame, true);
+    await waitFor(() => sdpTarget.got.length === 1);
+    expect(session.latched).toBe(false);
+
+    // The caller's media arrives from another port: latch there.
+    caller.socket.send(pkt(1, 0, encodeFrame(tone(160), "PCMU")), lease.port, "127.0.0.1");
+    await waitFor(() => audio.length === 1);
+    expect(session.latched).toBe(true);
+    expect(session.remote).toEqual({ address: "127.0.0.1", port: caller.port });
+    session.sendFrame(frame, false);
+    await waitFor(() => caller.got.length === 1);
+    expect(sdpTarget.got.length).toBe(1);
+
+    // A third source: its first 4 packets are dropped, the 5th moves the latch.
+    const mover = await rtpReceiver();
+    cleanup.push(() => mover.socket.close());
+    for (let i = 0; i < 5; i++) mover.socket.send(pkt(2 + i, 160 * (1 + i), frame), lease.port, "127.0.0.1");
+    await waitFor(() => session.stats.relatches === 1);
+    expect(session.stats.ignoredSourceIn).toBe(4);
+    expect(audio.length).toBe(2); // the packet that moved the latch is used
+    session.sendFrame(frame, false);
+    await waitFor(() => mover.got.length === 1);
+    expect(caller.got.length).toBe(1);
+  });
+});
+
+describe("RtpSession receiving", () => {
+  const FROM = ["127.0.0.1", 5000] as const;
+
+  test("audio is decoded into 160-sample AudioFrames with the raw payload", async () => {
+    const { session, audio } = await setup();
+    const payload = encodeFrame(tone(160), "PCMU");
+    session.receive(pkt(100, 8000, payload), FROM[1], FROM[0]);
+    expect(audio.length).toBe(1);
+    expect(audio[0].codec).toBe("PCMU");
+    expect(toHex(audio[0].payload)).toBe(toHex(payload));
+    expect(Array.from(audio[0].pcm)).toEqual(Array.from(decodeFrame(payload, "PCMU")));
+    expect(session.stats.packetsIn).toBe(1);
+    expect(session.stats.bytesIn).toBe(172);
+  });
+
+  test("PCMA session decodes A-law", async () => {
+    const { session, audio } = await setup({ codec: "PCMA", payloadType: 8 });
+    const payload = encodeFrame(tone(160), "PCMA");
+    session.receive(pkt(1, 0, payload, 8), FROM[1], FROM[0]);
+    expect(audio[0].codec).toBe("PCMA");
+    expect(Array.from(audio[0].pcm)).toEqual(Array.from(decodeFrame(payload, "PCMA")));
+  });
+
+  test("10 ms packets are joined into 20 ms frames; a gap drops the partial frame", async () => {
+    const { session, audio } = await setup();
+    const half = (v: number) => new Uint8Array(80).fill(v);
+    session.receive(pkt(1, 0, half(1)), FROM[1], FROM[0]);
+    expect(audio.length).toBe(0);
+    session.receive(pkt(2, 80, half(2)), FROM[1], FROM[0]);
+    expect(audio.length).toBe(1);
+    expect(audio[0].payload.slice(78, 82)).toEqual(new Uint8Array([1, 1, 2, 2]));
+    session.receive(pkt(3, 160, half(3)), FROM[1], FROM[0]);
+    session.receive(pkt(5, 320, half(5)), FROM[1], FROM[0]); // 4 lost: half(3) is dropped
+    session.receive(pkt(6, 400, half(6)), FROM[1], FROM[0]);
+    expect(audio.length).toBe(2);
+    expect(audio[1].payload[0]).toBe(5);
+    expect(session.stats.lost).toBe(1);
+  });
+
+  test("loss from sequence gaps across the wrap; duplicates are dropped", async () => {
+    const { session, audio } = await setup();
+    const f = new Uint8Array(160).fill(0xff);
+    for (const s of [65533, 65534, 0, 1, 1, 4]) session.receive(pkt(s, s * 160, f), FROM[1], FROM[0]);
+    expect(session.stats.expected).toBe(8); // 65533 … 65540
+    // A.3: 65535, 2 and 3 are missing, but the duplicate counts as received: 8 - 6 = 2.
+    expect(session.stats.lost).toBe(2);
+    expect(session.stats.lateIn).toBe(1);
+    expect(audio.length).toBe(5);
+  });
+
+  test("jitter from FakeClock arrival times (RFC 3550 A.8)", async () => {
+    const { session, clock } = await setup();
+    const f = new Uint8Array(160).fill(0xff);
+    // Arrivals at 0, 25, 40, 60 ms for timestamps 0, 160, 320, 480: D = 40, -40, 0 (timestamp units)
+    const at = [0, 25, 40, 60];
+    at.forEach((t, i) => {
+      clock.advance(t - clock.now());
+      session.receive(pkt(10 + i, i * 160, f), FROM[1], FROM[0]);
+    });
+    expect(session.stats.jitterMs).toBeCloseTo(4.541015625 / 8, 9);
+  });
+
+  test("unknown payload types, malformed packets and comfort noise are not audio", async () => {
+    const { session, audio } = await setup();
+    session.receive(pkt(1, 0, new Uint8Array(20), 18), FROM[1], FROM[0]); // G.729: not negotiated
+    session.receive(new Uint8Array([1, 2, 3]), FROM[1], FROM[0]);
+    session.receive(pkt(2, 0, new Uint8Array([0x40]), 13), FROM[1], FROM[0]); // CN (RFC 3389)
+    expect(audio.length).toBe(0);
+    expect(session.stats.ignoredPayloadIn).toBe(1);
+    expect(session.stats.malformedIn).toBe(1);
+    expect(session.stats.comfortNoiseIn).toBe(1);
+    // The unknown PT did not latch; CN did (it is an expected payload type).
+    expect(session.remote).toEqual({ address: FROM[0], port: FROM[1] });
+  });
+
+  test("SIPp RFC 4733 captures: one DTMF event per key, on the first end packet", async () => {
+    const { session, dtmf, audio } = await setup();
+    for (const b of [...DTMF_5, ...DTMF_POUND]) session.receive(b, FROM[1], FROM[0]);
+    expect(dtmf).toEqual([
+      { key: "5", event: 5, durationMs: 280, volume: 10, rtpTimestamp: 0xa8c0, endSeen: true },
+      { key: "#", event: 11, durationMs: 280, volume: 10, rtpTimestamp: 0x169e0, endSeen: true },
+    ]);
+    expect(audio.length).toBe(0);
+    expect(session.stats.dtmfEvents).toBe(2);
+  });
+
+  test("end packets lost: the event is reported when the next one starts", async () => {
+    const { session, dtmf } = await setup();
+    for (const b of [...DTMF_5.slice(0, 7), ...DTMF_POUND]) session.receive(b, FROM[1], FROM[0]);
+    expect(dtmf.map((d) => [d.key, d.durationMs, d.endSeen])).toEqual([
+      ["5", 240, false],
+      ["#", 280, true],
+    ]);
+  });
+
+  test("RFC 4733 end packets retransmitted with new sequence numbers are reported once", async () => {
+    const { session, dtmf } = await setup({ telephoneEventPt: 96 });
+    const ev = (duration: number, end: boolean) => serializeTelephoneEvent({ event: 1, end, volume: 10, duration });
+    let seq = 7;
+    for (const [d, e] of [[160, false], [320, false], [480, true], [480, true], [480, true]] as const) {
+      session.receive(pkt(seq++, 5000, ev(d, e), 96), FROM[1], FROM[0]);
+    }
+    expect(dtmf.map((d) => [d.key, d.durationMs])).toEqual([["1", 60]]);
+  });
+
+  test("sendonly: media is counted but not delivered", async () => {
+    const { session, audio } = await setup({ direction: "sendonly" });
+    session.receive(pkt(1, 0, new Uint8Array(160)), FROM[1], FROM[0]);
+    expect(audio.length).toBe(0);
+    expect(session.stats.packetsIn).toBe(1);
+  });
+});

@@ -1,0 +1,148 @@
+import { describe, expect, test } from "bun:test";
+import { FrameAssembler } from "../../src/rtp/frame-assembler.ts";
+import { JitterEstimator } from "../../src/rtp/jitter.ts";
+import { LatenessHistogram } from "../../src/rtp/lateness-histogram.ts";
+import { ReceptionStats } from "../../src/rtp/reception-stats.ts";
+import { SequenceUnwrapper } from "../../src/rtp/sequence-unwrapper.ts";
+import { SymmetricLatch } from "../../src/rtp/symmetric-latch.ts";
+
+describe("SequenceUnwrapper", () => {
+  test("wraps forward across 65535 → 0 and keeps reordered packets below the maximum", () => {
+    const u = new SequenceUnwrapper();
+    const seqs = [65533, 65534, 65535, 0, 1, 65535, 3, 2, 32000, 64000, 100];
+    expect(seqs.map((s) => u.unwrap(s))).toEqual([65533, 65534, 65535, 65536, 65537, 65535, 65539, 65538, 97536, 129536, 131172]);
+    expect(u.max).toBe(131172);
+  });
+
+  test("three full cycles stay monotonic", () => {
+    const u = new SequenceUnwrapper();
+    let prev = -1;
+    for (let i = 0; i < 3 * 65536; i += 7) {
+      const ext = u.unwrap((40000 + i) & 0xffff);
+      expect(ext).toBe(40000 + i);
+      expect(ext).toBeGreaterThan(prev);
+      prev = ext;
+    }
+  });
+});
+
+describe("ReceptionStats (RFC 3550 A.3)", () => {
+  test("gaps count as lost; duplicates and late packets are flagged", () => {
+    const r = new ReceptionStats();
+    const steps = [1, 2, 3, 6, 7, 7, 5].map((s) => r.record(0xaa, s));
+    expect(steps).toEqual(["new_source", "in_order", "in_order", "gap", "in_order", "late", "late"]);
+    // expected = 7 - 1 + 1 = 7; received = 7 (incl. the duplicate and the late 5) → lost 0 by A.3.
+    expect(r.expected).toBe(7);
+    expect(r.lost).toBe(0);
+  });
+
+  test("loss across the 16-bit wrap", () => {
+    const r = new ReceptionStats();
+    for (const s of [65534, 65535, 0, 2, 5]) r.record(1, s);
+    expect(r.expected).toBe(8); // 65534 … 65541
+    expect(r.lost).toBe(3); // 1, 3, 4
+  });
+
+  test("a new SSRC restarts counting and keeps earlier loss", () => {
+    const r = new ReceptionStats();
+    for (const s of [10, 12]) r.record(1, s); // lost 1
+    expect(r.record(2, 500)).toBe("new_source");
+    r.record(2, 503); // lost 2
+    expect(r.lost).toBe(3);
+    expect(r.expected).toBe(3 + 4);
+  });
+});
+
+describe("JitterEstimator (RFC 3550 A.8)", () => {
+  test("perfectly paced packets give 0", () => {
+    const j = new JitterEstimator();
+    for (let i = 0; i < 50; i++) j.update(i * 160, 1000 + i * 160);
+    expect(j.jitter).toBe(0);
+  });
+
+  test("exact recurrence J += (|D| - J)/16", () => {
+    const j = new JitterEstimator();
+    // Arrivals (timestamp units) 0, 200, 320, 480: D = 40, -40, 0 → J = 2.5, 4.84375, 4.541015625
+    const arrivals = [0, 200, 320, 480];
+    arrivals.forEach((a, i) => j.update(a, i * 160));
+    expect(j.jitter).toBe(4.541015625);
+    expect(j.jitterMs(8000)).toBeCloseTo(0.5676, 4);
+  });
+
+  test("timestamp wrap does not spike", () => {
+    const j = new JitterEstimator();
+    j.update(0, 0xffffff60);
+    j.update(160, 0x00000000); // +160 across the wrap
+    j.update(320, 0x000000a0);
+    expect(j.jitter).toBe(0);
+  });
+
+  test("converges to the mean |D| for alternating ±40 deviations", () => {
+    const j = new JitterEstimator();
+    let arrival = 0;
+    for (let i = 0; i < 400; i++) {
+      arrival += i % 2 === 0 ? 120 : 200;
+      j.update(arrival, i * 160);
+    }
+    expect(j.jitter).toBeCloseTo(40, 3);
+  });
+});
+
+describe("SymmetricLatch (RFC 4961)", () => {
+  test("SDP address until the first packet, then the packet's source", () => {
+    const l = new SymmetricLatch({ address: "203.0.113.7", port: 4000 });
+    expect(l.target).toEqual({ address: "203.0.113.7", port: 4000 });
+    expect(l.latched).toBe(false);
+    expect(l.observe("198.51.100.2", 31000)).toBe(true);
+    expect(l.target).toEqual({ address: "198.51.100.2", port: 31000 });
+    expect(l.latched).toBe(true);
+  });
+
+  test("re-latch only after 5 consecutive packets from one new source", () => {
+    const l = new SymmetricLatch({ address: "a", port: 1 });
+    l.observe("a", 1);
+    expect([1, 2, 3, 4].map(() => l.observe("b", 2))).toEqual([false, false, false, false]);
+    expect(l.observe("a", 1)).toBe(true); // the old source speaks: the count restarts
+    expect([1, 2, 3, 4].map(() => l.observe("b", 2))).toEqual([false, false, false, false]);
+    expect(l.observe("c", 3)).toBe(false); // another source: restarts too
+    expect([1, 2, 3, 4].map(() => l.observe("b", 2))).toEqual([false, false, false, false]);
+    expect(l.observe("b", 2)).toBe(true);
+    expect(l.target).toEqual({ address: "b", port: 2 });
+    expect(l.relatches).toBe(1);
+    expect(l.observe("a", 1)).toBe(false);
+  });
+});
+
+describe("FrameAssembler", () => {
+  test("re-cuts 10 ms and 30 ms payloads into 160-byte frames", () => {
+    const a = new FrameAssembler();
+    const seq = (n: number, start: number) => Uint8Array.from({ length: n }, (_, i) => (start + i) & 0xff);
+    expect(a.push(seq(80, 0))).toEqual([]);
+    const out = a.push(seq(240, 80));
+    expect(out.length).toBe(2);
+    expect(out[0]).toEqual(seq(160, 0));
+    expect(out[1]).toEqual(seq(160, 160));
+    expect(a.buffered).toBe(0);
+    const p = seq(160, 7);
+    const [f] = a.push(p);
+    expect(f).toEqual(p);
+    p[0] = 99; // the frame is a copy
+    expect(f[0]).toBe(7);
+    a.push(seq(100, 0));
+    a.reset();
+    expect(a.buffered).toBe(0);
+  });
+});
+
+describe("LatenessHistogram", () => {
+  test("buckets by upper bound", () => {
+    const h = new LatenessHistogram();
+    for (const v of [-1, 0, 0.5, 0.7, 3, 19, 200]) h.record(v);
+    const s = h.snapshot();
+    expect(s.counts).toEqual([3, 1, 0, 1, 0, 1, 0, 0, 1]);
+    expect(s.maxMs).toBe(200);
+    expect(h.quantile(0.5)).toBe(1);
+    expect(h.quantile(1)).toBe(Infinity);
+    expect(new LatenessHistogram().quantile(0.5)).toBe(0);
+  });
+});
