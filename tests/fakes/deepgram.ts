@@ -65,6 +65,8 @@ export interface FakeDeepgram {
   /** Handshakes refused (status per attempt). */
   refused: number[];
   setMode(m: Partial<FakeDeepgramMode>): void;
+  /** Sends an arbitrary JSON message on a live connection (default: the newest), e.g. an edge-case Results. */
+  inject(msg: Record<string, unknown>, c?: FakeDeepgramConnection): void;
   /** Drops a live connection now (default: the newest open one) the way `how` says. */
   drop(c?: FakeDeepgramConnection, how?: "terminate" | "close1011"): void;
   /** All audio a connection received, concatenated. */
@@ -276,6 +278,12 @@ export function startFakeDeepgram(opts: FakeDeepgramOptions = {}): FakeDeepgram 
     refused,
     setMode(m) {
       Object.assign(mode, m);
+    },
+    inject(msg, c) {
+      const conn = c ?? [...connections].reverse().find((x) => !x.closed && live.has(x.id));
+      const ws = conn && live.get(conn.id);
+      if (!conn || !ws) throw new Error("no live connection");
+      send(ws, msg);
     },
     drop(c, how = "terminate") {
       const conn = c ?? [...connections].reverse().find((x) => !x.closed && live.has(x.id));
