@@ -105,13 +105,6 @@ export function isRejectingClose(code: number): boolean {
   return code === 1002 || code === 1003 || code === 1007 || code === 1008 || code === 4001 || code === 4003;
 }
 
-/** True for the DOMException/Error shapes an aborted fetch or stream read produces. */
-export function isAbortLike(err: unknown): boolean {
-  if (!err || typeof err !== "object") return false;
-  const name = (err as { name?: unknown }).name;
-  return name === "AbortError" || name === "APIUserAbortError";
-}
-
 /** Keeps provider messages short in logs; secrets are never part of them (URLs are stripped). */
 function truncate(s: string, max = 300): string {
   const t = stripUrl(s);
