@@ -33,7 +33,7 @@ export interface AudioSink {
   /** True only while real audio (not silence) is being sent. */
   readonly isPlaying: boolean;
   /** Samples of real audio sent so far on this call (monotonic). */
-  readonly sentSamples: number;
+  readonly playedSamples: number;
   /** Resolves once everything queued so far has been sent. */
   drained(): Promise<void>;
 }
@@ -109,7 +109,7 @@ export interface AgentCallDeps {
 
 interface Reply {
   controller: AbortController;
-  /** `sink.sentSamples` when the reply started. */
+  /** `sink.playedSamples` when the reply started. */
   sentAtStart: number;
   /** Samples of reply audio handed to the sink. */
   queuedSamples: number;
@@ -213,7 +213,7 @@ export class AgentCall {
     this.idlePrompts = 0;
     const r = this.reply;
     if (!r || r.interrupted || this.ending) return;
-    const heardSomething = this.d.sink.sentSamples > r.sentAtStart;
+    const heardSomething = this.d.sink.playedSamples > r.sentAtStart;
     if (!heardSomething && r.userText !== null) {
       // The caller went on talking before any of the reply was played: this is one longer turn.
       this.abandonReply(r);
@@ -245,7 +245,7 @@ export class AgentCall {
     const controller = new AbortController();
     const reply: Reply = {
       controller,
-      sentAtStart: this.d.sink.sentSamples,
+      sentAtStart: this.d.sink.playedSamples,
       queuedSamples: 0,
       spokenText: "",
       userText,
@@ -326,7 +326,7 @@ export class AgentCall {
       if (signal.aborted || reply.interrupted) return;
       if (latency.firstAudioMs === undefined) {
         latency.firstAudioMs = since();
-        const before = this.d.sink.sentSamples;
+        const before = this.d.sink.playedSamples;
         void this.whenSent(before, signal).then((ok) => {
           if (ok) latency.firstRtpMs = since();
         });
@@ -341,7 +341,7 @@ export class AgentCall {
     return new Promise((resolve) => {
       const poll = () => {
         if (signal.aborted || this.stopped) return resolve(false);
-        if (this.d.sink.sentSamples > mark) return resolve(true);
+        if (this.d.sink.playedSamples > mark) return resolve(true);
         this.d.clock.setTimer(5, poll);
       };
       poll();
@@ -353,7 +353,7 @@ export class AgentCall {
     reply.interrupted = true;
     reply.controller.abort();
     this.d.sink.clear();
-    const played = Math.max(0, this.d.sink.sentSamples - reply.sentAtStart);
+    const played = Math.max(0, this.d.sink.playedSamples - reply.sentAtStart);
     const heard = heardPart(reply.spokenText, played, reply.queuedSamples);
     this.d.log.info(
       { callId: this.d.record.id, playedMs: Math.round(played / 8), pii: { heard } },

@@ -17,7 +17,7 @@ import {
 /** Sends one 160-sample frame per 20 ms of fake time, like the RTP playout. */
 class ClockSink implements AudioSink {
   private queue: number[] = []; // sample counts of queued chunks
-  sentSamples = 0;
+  playedSamples = 0;
   isPlaying = false;
   cleared = 0;
   private waiters: (() => void)[] = [];
@@ -33,7 +33,7 @@ class ClockSink implements AudioSink {
         if (this.queue[0] === 0) this.queue.shift();
       }
       this.isPlaying = sent > 0;
-      this.sentSamples += sent;
+      this.playedSamples += sent;
       if (this.queue.length === 0) for (const w of this.waiters.splice(0)) w();
       clock.setTimer(20, tick);
     };
