@@ -31,7 +31,7 @@ export { JitterEstimator } from "./jitter.ts";
 export { ReceptionStats, type SequenceStep } from "./reception-stats.ts";
 export { SymmetricLatch, type RtpEndpoint } from "./symmetric-latch.ts";
 export { FrameAssembler, FRAME_BYTES } from "./frame-assembler.ts";
-export { RtpPortPool, type RtpPortLease, type RtpSocket, type RtpPacketHandler } from "./port-pool.ts";
+export { RtpPortPool, type RtpPortLease, type RtpSocket, type RtpPacketHandler, type RtpErrorHandler } from "./port-pool.ts";
 export {
   RtpSession,
   G711_CLOCK_RATE,

@@ -20,6 +20,13 @@ export type RtpSocket = udp.Socket<"uint8array">;
 /** Receives every datagram arriving on a leased port. `address` is the sender's IP, `port` its port. */
 export type RtpPacketHandler = (data: Uint8Array, port: number, address: string) => void;
 
+/**
+ * Receives socket errors. On Linux an ICMP "port unreachable" for an earlier send (the peer's port is
+ * closed, e.g. after it hung up) surfaces as an ECONNREFUSED error on the next receive; without a
+ * handler Bun reports it as an unhandled error, so the pool always installs one.
+ */
+export type RtpErrorHandler = (err: Error) => void;
+
 /** One leased port with its bound socket. Release it exactly once per call (more calls are no-ops). */
 export interface RtpPortLease {
   /** The even local port. */
@@ -29,6 +36,8 @@ export interface RtpPortLease {
   readonly socket: RtpSocket;
   /** Datagram sink; the RtpSession sets it. Packets arriving while it is null are dropped. */
   onPacket: RtpPacketHandler | null;
+  /** Socket error sink (ICMP unreachable and the like); the RtpSession counts them. Null: ignored. */
+  onError: RtpErrorHandler | null;
   /** Closes the socket and returns the port to the pool. Idempotent. */
   release(): void;
   readonly released: boolean;
@@ -87,7 +96,12 @@ export class RtpPortPool {
       const slot: { lease?: RtpPortLease } = {};
       let socket: RtpSocket;
       try {
-        socket = await bind(this.host, port, (data, rport, address) => slot.lease?.onPacket?.(data, rport, address));
+        socket = await bind(
+          this.host,
+          port,
+          (data, rport, address) => slot.lease?.onPacket?.(data, rport, address),
+          (err) => slot.lease?.onError?.(err),
+        );
       } catch (err) {
         this.pending.delete(port);
         const code = (err as { code?: string }).code ?? "";
@@ -124,6 +138,7 @@ export class RtpPortPool {
       host: this.host,
       socket,
       onPacket: null,
+      onError: null,
       get released() {
         return released;
       },
@@ -131,6 +146,7 @@ export class RtpPortPool {
         if (released) return;
         released = true;
         this.onPacket = null;
+        this.onError = null;
         socket.close();
         pool.leased.delete(port);
       },
@@ -138,7 +154,7 @@ export class RtpPortPool {
   }
 }
 
-function bind(host: string, port: number, onData: RtpPacketHandler): Promise<RtpSocket> {
+function bind(host: string, port: number, onData: RtpPacketHandler, onError: RtpErrorHandler): Promise<RtpSocket> {
   return Bun.udpSocket({
     hostname: host,
     port,
@@ -146,6 +162,9 @@ function bind(host: string, port: number, onData: RtpPacketHandler): Promise<Rtp
     socket: {
       data(_s, data, rport, address) {
         onData(data, rport, address);
+      },
+      error(_s, err) {
+        onError(err);
       },
     },
   });

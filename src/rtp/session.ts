@@ -91,6 +91,8 @@ export interface RtpSessionStats {
   bytesOut: number;
   /** Sends the socket refused (buffer full or bad destination). */
   sendErrors: number;
+  /** Socket errors reported asynchronously, mostly ICMP port unreachable (ECONNREFUSED) for our sends. */
+  socketErrors: number;
   packetsIn: number;
   bytesIn: number;
   /** Cumulative lost packets from sequence gaps (RFC 3550 A.3). */
@@ -132,6 +134,7 @@ export class RtpSession {
     packetsOut: 0,
     bytesOut: 0,
     sendErrors: 0,
+    socketErrors: 0,
     packetsIn: 0,
     bytesIn: 0,
     malformedIn: 0,
@@ -157,6 +160,9 @@ export class RtpSession {
     this.seq = (opts.initial?.sequenceNumber ?? rnd[1]) & 0xffff;
     this.ts = (opts.initial?.timestamp ?? rnd[2]) >>> 0;
     this.lease.onPacket = (data, port, address) => this.receive(data, port, address);
+    this.lease.onError = () => {
+      this.counters.socketErrors++;
+    };
   }
 
   /** Our local RTP port. */

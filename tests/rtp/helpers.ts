@@ -30,6 +30,9 @@ export async function rtpReceiver(): Promise<{ socket: udp.Socket<"uint8array">;
         const bytes = data.slice();
         got.push({ packet: parseRtp(bytes), bytes, from: { address, port } });
       },
+      error() {
+        // ICMP unreachable for a send to a closed port; irrelevant to the tests.
+      },
     },
   });
   return { socket, port: socket.port, got };

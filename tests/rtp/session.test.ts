@@ -94,6 +94,20 @@ describe("RtpSession sending", () => {
   });
 });
 
+describe("RtpSession socket errors", () => {
+  test("ICMP port unreachable for our sends is counted, not thrown (the peer hung up)", async () => {
+    const gone = await Bun.udpSocket({ hostname: "127.0.0.1", port: 0 });
+    const deadPort = gone.port;
+    gone.close();
+    const { session } = await setup({ remote: { address: "127.0.0.1", port: deadPort } });
+    await waitFor(() => {
+      session.sendFrame(new Uint8Array(160), false);
+      return session.stats.socketErrors > 0;
+    });
+    expect(session.stats.socketErrors).toBeGreaterThan(0);
+  });
+});
+
 describe("RtpSession symmetric RTP over loopback", () => {
   test("sends to the SDP address, latches to the caller's source, re-latches after 5 packets", async () => {
     const sdpTarget = await rtpReceiver(); // what the SDP said
