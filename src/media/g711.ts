@@ -24,7 +24,7 @@ export const PCMU_SILENCE = 0xff;
 /** A-law byte for the smallest positive level (+8): what silence looks like on the wire. */
 export const PCMA_SILENCE = 0xd5;
 
-/** Bytes (= samples) in one 20 ms G.711 frame at 8000 Hz (RFC 3551 §4.5.14, default ptime 20). */
+/** Bytes (= samples) in one 20 ms G.711 frame at 8000 Hz (RFC 3551 §4.5.14; 20 ms is the default packetization, §4.2). */
 export const G711_FRAME_BYTES = 160;
 
 /** The silence byte of a law (0xFF μ-law, 0xD5 A-law). */

@@ -13,7 +13,8 @@
  *    `catchUpTicks`;
  *  - later than that → skip ahead: the missed deadlines are dropped (`skippedTicks += missed`), one
  *    tick runs for the most recent deadline, and the schedule continues from there. Sources are not
- *    told; their RTP timestamps simply continue (the receiver sees a late burst-free stream).
+ *    told: no audio is lost, the RTP timestamps continue without a jump, and the receiver sees one
+ *    pause in arrivals instead of a burst of up to `missed` frames.
  * Lateness (ms after its own deadline) of every tick that runs goes to `lateness` and `onLateness`.
  *
  * The timer runs only while at least one source is registered.
@@ -21,7 +22,7 @@
 import type { Clock, TimerHandle } from "../util/clock.ts";
 import { LatenessHistogram } from "./lateness-histogram.ts";
 
-/** Frame period, ms (RFC 3551 §4.5: 20 ms default packetization for G.711). */
+/** Frame period, ms (RFC 3551 §4.2: "the default packetization interval SHOULD have a duration of 20 ms"). */
 export const FRAME_MS = 20;
 
 /** Something that sends one frame per tick (a call's Playout). */

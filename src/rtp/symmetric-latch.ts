@@ -1,7 +1,7 @@
 /**
- * Where to send RTP: symmetric RTP (RFC 4961 §3: "send RTP to the same address and port it receives
- * from") with latching, the usual answer to NAT in front of the caller or a carrier whose media comes
- * from another address than its SDP says.
+ * Where to send RTP: symmetric RTP (RFC 4961: a device sends its RTP from the same address and port it
+ * receives on, so the peer can answer to where packets come from) with latching, the usual answer to
+ * NAT in front of the caller or a carrier whose media comes from another address than its SDP says.
  *
  * Rule:
  *  1. Until the first accepted packet, send to the SDP address.

@@ -12,7 +12,7 @@ import { parseOffer } from "./parse.ts";
 import { TELEPHONE_EVENT_FMTP } from "./payload-types.ts";
 import type { NegotiatedMedia, SdpDescription, SdpMediaSection } from "./types.ts";
 
-/** Packet duration we ask for and send, ms (RFC 3551 §4.5: G.711 default 20 ms). */
+/** Packet duration we ask for and send, ms (RFC 3551 §4.2: default packetization interval 20 ms). */
 export const ANSWER_PTIME_MS = 20;
 
 export interface CreateAnswerOptions {
