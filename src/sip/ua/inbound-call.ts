@@ -1,0 +1,250 @@
+import type { TimerHandle } from "../../util/clock.ts";
+import { Dialog } from "../dialog/index.ts";
+import { buildResponse, generateTag, type NameAddr, type SipRequest, type SipResponse } from "../message/index.ts";
+import type { InviteServerTransaction } from "../transaction/index.ts";
+import type { Address } from "../transport/index.ts";
+import { CallBase, safe, type CallState, type CommonCallEvents } from "./call-base.ts";
+import type { UaContext } from "./context.ts";
+import { ALLOW_HEADER, type Party } from "./types.ts";
+
+/** Events of an inbound call (subscribe with `call.on(name, fn)`). */
+export interface InboundCallEvents extends CommonCallEvents {
+  /** Our 200 OK went out (after the optional ringing delay). Start sending media now. */
+  answered: [];
+  /** The caller's ACK arrived: the dialog is confirmed. `ackSdp` is the answer of a late-offer call. */
+  confirmed: [ackSdp: string | undefined];
+}
+
+/** Extra header rows for a rejection, e.g. `{ "Retry-After": "30" }` or `[["Warning", '399 h "x"']]`. */
+export type ExtraHeaders = Record<string, string> | ReadonlyArray<readonly [string, string]>;
+
+const TABLE: Partial<Record<CallState, readonly CallState[]>> = {
+  offered: ["ringing", "answered", "ended"],
+  ringing: ["answered", "ended"],
+  answered: ["confirmed", "ended"],
+  confirmed: ["ended"],
+};
+
+/**
+ * An inbound call (UAS side of an INVITE, RFC 3261 §13.3). Created by the UserAgent, which has sent
+ * 100 Trying; handed to `delegate.onInvite`. States:
+ *
+ *   offered ─accept()─▶ [ringing: 180, answerDelayMs] ─▶ answered (200 sent, retransmitted) ─ACK─▶ confirmed
+ *   offered/ringing ─reject() / CANCEL / BYE─▶ ended;  answered/confirmed ─BYE / hangup() / no ACK─▶ ended
+ */
+export class InboundCall extends CallBase<InboundCallEvents> {
+  readonly direction = "inbound" as const;
+  /** The caller (From). */
+  readonly from: Party;
+  /** The called party (To). */
+  readonly to: Party;
+  /** The Request-URI of the INVITE (the DID for trunks). */
+  readonly requestUri: string;
+  /** Where the INVITE came from (the trunk's signalling address). */
+  readonly remote: Address;
+  /** The caller's SDP offer; "" for a late-offer INVITE (then accept() sends our offer). */
+  readonly offerSdp: string;
+  /** The INVITE as received (for headers such as X-PH-*, P-Asserted-Identity). */
+  readonly invite: SipRequest;
+  /** Our To-tag on every response after 100 Trying (§8.2.6.2). */
+  readonly localTag = generateTag();
+  private ringTimer: TimerHandle | undefined;
+
+  /** @internal Built by the UserAgent. */
+  constructor(
+    ctx: UaContext,
+    invite: SipRequest,
+    private readonly tx: InviteServerTransaction,
+    source: Address,
+  ) {
+    super(ctx, invite.callId, "offered", TABLE);
+    this.invite = invite;
+    this.from = party(invite.from);
+    this.to = party(invite.to);
+    this.requestUri = invite.uri;
+    this.remote = { ...source };
+    this.offerSdp = invite.body.length > 0 ? invite.bodyText : "";
+  }
+
+  /**
+   * Answers with `answerSdp`. With `answerDelayMs > 0`, sends 180 Ringing (To-tag, Contact,
+   * Record-Route) and waits that long first. The 200 OK (same To-tag, Contact, Record-Route copied,
+   * SDP) is retransmitted T1, 2T1 … ≤ T2 until the ACK; no ACK within 64·T1 → BYE, ended("no_ack").
+   * Returns false (and does nothing) unless the call is still "offered".
+   */
+  accept(answerSdp: string): boolean {
+    if (this.state !== "offered" || this.tx.state !== "proceeding") return false;
+    this.localSdp = answerSdp;
+    this.dialog = Dialog.createUas(this.invite, this.localTag); // Contact checked by the UA (400 otherwise)
+    this.ctx.registerDialog(this.dialog.key, this);
+    const delay = this.ctx.answerDelayMs;
+    if (delay > 0) {
+      this.transition("ringing");
+      this.tx.respond(this.dialogResponse(180));
+      this.ringTimer = this.ctx.clock.setTimer(delay, () => {
+        this.ringTimer = undefined;
+        this.sendOk();
+      });
+    } else this.sendOk();
+    return true;
+  }
+
+  /**
+   * Rejects with a 300-699 final response, e.g. `reject(486)`, `reject(488, undefined, { Warning:
+   * '304 agent "no common codec"' })`, `reject(503, undefined, { "Retry-After": "30" })`.
+   * Ends the call with "rejected". Returns false unless the call is "offered" or "ringing".
+   * @throws RangeError for a status outside 300-699.
+   */
+  reject(status: number, reason?: string, extraHeaders?: ExtraHeaders): boolean {
+    if (status < 300 || status > 699) throw new RangeError(`reject status must be 300-699, got ${status}`);
+    if (this.state !== "offered" && this.state !== "ringing") return false;
+    this.clearRingTimer();
+    const rows = extraHeaders ? (Array.isArray(extraHeaders) ? extraHeaders : Object.entries(extraHeaders)) : [];
+    this.respondFinal(
+      buildResponse(this.invite, status, { toTag: this.localTag, reason, headers: [...rows, ["Server", this.ctx.userAgent]] }),
+    );
+    this.end("rejected");
+    return true;
+  }
+
+  /**
+   * Ends the call from our side.
+   * - before answer: rejects with 480 Temporarily Unavailable (ended "rejected");
+   * - answered but not yet ACKed: ended("local_bye") now, the BYE waits for the ACK or 64·T1 (§15: a
+   *   UAS MUST NOT send BYE before the ACK or the transaction's timeout);
+   * - confirmed: BYE now, ended("local_bye").
+   * Resolves when the BYE got a final response or timed out (Timer F, 32 s). Never rejects.
+   */
+  hangup(): Promise<void> {
+    return this.terminate("local_bye");
+  }
+
+  private terminate(reason: "local_bye" | "error"): Promise<void> {
+    switch (this.state) {
+      case "offered":
+      case "ringing":
+        if (reason === "error") {
+          this.clearRingTimer();
+          this.respondFinal(buildResponse(this.invite, 500, { toTag: this.localTag }));
+          this.end("error");
+        } else this.reject(480);
+        return Promise.resolve();
+      case "answered":
+        return new Promise<void>((resolve) => {
+          this.pendingBye = resolve;
+          this.end(reason, { keepDialog: true });
+        });
+      case "confirmed":
+        return this.endWithBye(reason);
+      default:
+        return Promise.resolve();
+    }
+  }
+
+  private pendingBye: (() => void) | undefined;
+
+  /** @internal The UA matched a CANCEL to our INVITE (§9.2) and answered it 200. */
+  receiveCancel(): void {
+    if (this.state !== "offered" && this.state !== "ringing") return; // final already sent: no effect
+    this.clearRingTimer();
+    this.respondFinal(buildResponse(this.invite, 487, { toTag: this.localTag, headers: [["Server", this.ctx.userAgent]] }));
+    this.end("canceled");
+  }
+
+  /** @internal The onInvite delegate threw: 500 before answer (else BYE), ended("error"). */
+  fail(): void {
+    void this.terminate("error");
+  }
+
+  /** @internal INVITE server transaction: the ACK reused the INVITE branch. */
+  ackOnInviteBranch(ack: SipRequest): void {
+    this.onAck(ack);
+  }
+
+  /** @internal INVITE server transaction: 64·T1 without ACK for our 200 (§13.3.1.4). */
+  noAck(): void {
+    if (this.pendingBye) {
+      this.sendPendingBye();
+      return;
+    }
+    if (this.state !== "answered") return;
+    void this.endWithBye("no_ack");
+  }
+
+  protected override onAck(ack: SipRequest): void {
+    if (ack.cseq.seq !== this.invite.cseq.seq) return;
+    this.tx.ackReceived();
+    if (this.pendingBye) {
+      this.sendPendingBye();
+      return;
+    }
+    if (this.state !== "answered") return;
+    this.transition("confirmed");
+    this.dialog!.state = "confirmed";
+    this.emitter.emit("confirmed", ack.body.length > 0 ? ack.bodyText : undefined);
+  }
+
+  protected onRemoteBye(): void {
+    if (this.pendingBye) {
+      // We had hung up and were waiting for the ACK to send our BYE; the peer's BYE settles it.
+      this.tx.stopRetransmitting();
+      const resolve = this.pendingBye;
+      this.pendingBye = undefined;
+      this.releaseDialog();
+      resolve();
+      return;
+    }
+    if (this.state === "ringing" || this.state === "offered") {
+      // §15.1.2: BYE on an early dialog; the pending INVITE gets 487.
+      this.clearRingTimer();
+      this.respondFinal(buildResponse(this.invite, 487, { toTag: this.localTag }));
+    } else {
+      this.tx.stopRetransmitting();
+    }
+    this.end("remote_bye");
+  }
+
+  protected override onEnd(): void {
+    this.clearRingTimer();
+  }
+
+  private sendPendingBye(): void {
+    const resolve = this.pendingBye!;
+    this.pendingBye = undefined;
+    void this.sendBye().then(resolve);
+  }
+
+  private sendOk(): void {
+    if (this.tx.state !== "proceeding") return;
+    this.transition("answered");
+    this.tx.respond(this.dialogResponse(200, this.localSdp));
+    this.emitter.emit("answered");
+  }
+
+  /** 180/200 on the dialog (§12.1.1): To-tag, Record-Route copied in order, our Contact. */
+  private dialogResponse(status: number, sdp?: string): SipResponse {
+    const headers: Array<[string, string]> = [["Contact", this.ctx.contactHeader]];
+    if (status === 200) headers.push(["Allow", ALLOW_HEADER]);
+    headers.push(["Server", this.ctx.userAgent]);
+    return buildResponse(this.invite, status, {
+      toTag: this.localTag,
+      copyRecordRoute: true,
+      headers,
+      body: sdp,
+      contentType: sdp !== undefined ? "application/sdp" : undefined,
+    });
+  }
+
+  private respondFinal(res: SipResponse): void {
+    if (this.tx.state === "proceeding") this.tx.respond(res);
+  }
+
+  private clearRingTimer(): void {
+    this.ctx.clock.clearTimer(this.ringTimer);
+    this.ringTimer = undefined;
+  }
+}
+
+function party(a: NameAddr): Party {
+  return { uri: a.uri.toString(), user: a.uri.user, displayName: safe(() => a.displayName) };
+}

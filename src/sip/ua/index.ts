@@ -1,0 +1,16 @@
+/** SIP user agent core: inbound and outbound calls over the transaction and dialog layers. */
+export { UserAgent } from "./user-agent.ts";
+export { InboundCall, type InboundCallEvents, type ExtraHeaders } from "./inbound-call.ts";
+export { OutboundCall, type OutboundCallEvents, type InviteOptions } from "./outbound-call.ts";
+export type { CallState, CommonCallEvents } from "./call-base.ts";
+export { ALLOW_HEADER, ALLOWED_METHODS, type EndReason, type Party, type UserAgentDelegate, type UserAgentOptions } from "./types.ts";
+export {
+  DigestError,
+  buildDigestAuthorization,
+  computeDigestResponse,
+  parseDigestChallenge,
+  type DigestAlgorithm,
+  type DigestChallenge,
+  type DigestCredentials,
+  type DigestInput,
+} from "./digest.ts";

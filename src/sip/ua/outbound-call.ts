@@ -1,0 +1,270 @@
+import type { TimerHandle } from "../../util/clock.ts";
+import { Dialog } from "../dialog/index.ts";
+import { Headers, SipRequest, type SipResponse, parseNameAddr } from "../message/index.ts";
+import type { InviteClientTransaction } from "../transaction/index.ts";
+import type { Address } from "../transport/index.ts";
+import { CallBase, safe, type CallState, type CommonCallEvents } from "./call-base.ts";
+import type { UaContext } from "./context.ts";
+import { DigestError, buildDigestAuthorization, parseDigestChallenge, type DigestCredentials } from "./digest.ts";
+import type { Party } from "./types.ts";
+
+/** Events of an outbound call. */
+export interface OutboundCallEvents extends CommonCallEvents {
+  /** 101-199 response (180 Ringing, 183 Session Progress with early-media SDP). */
+  provisional: [status: number, reason: string, sdp: string | undefined];
+  /** 2xx: the ACK has been sent; `sdp` is the callee's answer. */
+  answered: [sdp: string];
+  /** A final 300-699 (or 408 on Timer B) ended the attempt; `ended` follows. */
+  failed: [status: number, reason: string];
+}
+
+/** Parameters of `UserAgent.invite`. */
+export interface InviteOptions {
+  /** Request-URI, e.g. `sip:+14155550100@trunk.example.com`. */
+  requestUri: string;
+  /** From: a URI or name-addr without tag, e.g. `"Agent" <sip:+14155550123@203.0.113.10>`. */
+  from: string;
+  /** To: a URI or name-addr without tag; default the Request-URI. */
+  to?: string;
+  /** Our SDP offer. */
+  offerSdp: string;
+  /** Extra header rows for the INVITE (e.g. P-Asserted-Identity, X- headers). */
+  headers?: Record<string, string> | ReadonlyArray<readonly [string, string]>;
+  /** Next hop (e.g. the trunk's signalling address); default: the Request-URI's host and port. */
+  proxy?: Address;
+  /** Answer one 401/407 digest challenge with these (RFC 3261 §22.2). */
+  credentials?: DigestCredentials;
+}
+
+const TABLE: Partial<Record<CallState, readonly CallState[]>> = {
+  calling: ["early", "confirmed", "ended"],
+  early: ["confirmed", "ended"],
+  confirmed: ["ended"],
+};
+
+/**
+ * An outbound call (UAC side of an INVITE, RFC 3261 §13.2). States: calling ─1xx─▶ early ─2xx─▶
+ * confirmed (ACK sent) ─BYE─▶ ended; calling/early ─300-699 / Timer B / CANCEL─▶ ended.
+ */
+export class OutboundCall extends CallBase<OutboundCallEvents> {
+  readonly direction = "outbound" as const;
+  readonly requestUri: string;
+  readonly from: Party;
+  readonly to: Party;
+  /** The callee's SDP once answered. */
+  remoteSdp: string | undefined;
+  private invite: SipRequest;
+  private tx: InviteClientTransaction | undefined;
+  private readonly destination: Address;
+  private gotProvisional = false;
+  private cancelRequested = false;
+  private cancelSent = false;
+  private cancelGuard: TimerHandle | undefined;
+  private ack: SipRequest | undefined;
+  private ackDestination: Address | undefined;
+  private authAttempts = 0;
+
+  /** @internal Built by `UserAgent.invite`, which then calls start(). */
+  constructor(
+    ctx: UaContext,
+    invite: SipRequest,
+    destination: Address,
+    private readonly credentials: DigestCredentials | undefined,
+  ) {
+    super(ctx, invite.callId, "calling", TABLE);
+    this.invite = invite;
+    this.destination = destination;
+    this.requestUri = invite.uri;
+    const f = invite.from;
+    const t = invite.to;
+    this.from = { uri: f.uri.toString(), user: f.uri.user, displayName: f.displayName };
+    this.to = { uri: t.uri.toString(), user: t.uri.user, displayName: t.displayName };
+    this.localSdp = invite.bodyText;
+  }
+
+  /** @internal Sends the INVITE (INVITE client transaction: Timer A retransmits, Timer B = 64·T1). */
+  start(): void {
+    this.tx = this.ctx.layer.createInviteClient(this.invite, this.destination, {
+      onResponse: (r) => this.onResponse(r),
+      onTimeout: () => this.onTimeout(),
+    });
+  }
+
+  /**
+   * Cancels a call not yet answered (§9.1). The CANCEL is sent only once a provisional response has
+   * arrived ("If no provisional response has been received, the CANCEL request MUST NOT be sent");
+   * before that it is deferred. Ends with "canceled" on the 487 (or 64·T1 later at the latest).
+   */
+  cancel(): void {
+    if (this.state !== "calling" && this.state !== "early") return;
+    if (this.cancelRequested) return;
+    this.cancelRequested = true;
+    if (this.gotProvisional) this.sendCancel();
+  }
+
+  /** CANCEL before answer, BYE after. Resolves when that finished. Never rejects. */
+  hangup(): Promise<void> {
+    if (this.state === "calling" || this.state === "early") {
+      this.cancel();
+      return this.done.then(() => undefined);
+    }
+    if (this.state === "confirmed") return this.endWithBye("local_bye");
+    return Promise.resolve();
+  }
+
+  /** @internal A 2xx that no transaction matched any more (after Timer M): re-ACK it. */
+  receiveStray2xx(res: SipResponse): void {
+    if (this.ack && this.ackDestination && res.to.tag === this.dialog?.remoteTag) this.ctx.transport.send(this.ack, this.ackDestination);
+  }
+
+  protected onRemoteBye(): void {
+    this.end("remote_bye");
+  }
+
+  protected override onEnd(): void {
+    this.ctx.clock.clearTimer(this.cancelGuard);
+    this.cancelGuard = undefined;
+  }
+
+  private onResponse(res: SipResponse): void {
+    if (res.status < 200) {
+      this.gotProvisional = true;
+      if (this.cancelRequested && !this.cancelSent) this.sendCancel();
+      if (res.status > 100 && this.state !== "ended") {
+        if (this.state === "calling") this.transition("early");
+        this.emitter.emit("provisional", res.status, res.reason, res.body.length > 0 ? res.bodyText : undefined);
+      }
+      return;
+    }
+    if (res.status < 300) return this.on2xx(res);
+    if ((res.status === 401 || res.status === 407) && !this.cancelRequested && this.retryWithAuth(res)) return;
+    if (this.state === "ended") return;
+    this.emitter.emit("failed", res.status, res.reason);
+    this.end(this.cancelRequested && res.status === 487 ? "canceled" : "rejected");
+  }
+
+  /** §13.2.2.4: every 2xx is ACKed by the TU (retransmissions too); a second dialog is ACKed and BYEd. */
+  private on2xx(res: SipResponse): void {
+    const toTag = safe(() => res.to.tag);
+    if (this.dialog) {
+      if (toTag === this.dialog.remoteTag) {
+        if (this.ack && this.ackDestination) this.ctx.transport.send(this.ack, this.ackDestination);
+      } else this.ackAndBye(res);
+      return;
+    }
+    let dialog: Dialog;
+    try {
+      dialog = Dialog.createUac(this.invite, res);
+    } catch (err) {
+      this.ctx.log.warn({ callId: this.callId, err: String(err) }, "sip 2xx unusable for a dialog");
+      if (this.state !== "ended") {
+        this.emitter.emit("failed", 502, "Bad 2xx");
+        this.end("error");
+      }
+      return;
+    }
+    this.dialog = dialog;
+    dialog.state = "confirmed";
+    this.ctx.registerDialog(dialog.key, this);
+    this.sendAck(dialog);
+    if (this.cancelRequested || this.state === "ended") {
+      // §9.1: the CANCEL lost the race with a 2xx; the call exists, so end it with BYE.
+      void this.endWithBye("canceled");
+      return;
+    }
+    this.transition("confirmed");
+    this.remoteSdp = res.bodyText;
+    this.emitter.emit("answered", this.remoteSdp);
+  }
+
+  private sendAck(dialog: Dialog): void {
+    const ack = dialog.createRequest("ACK", { ackFor: this.invite.cseq.seq, headers: [["User-Agent", this.ctx.userAgent]] });
+    this.ctx.addVia(ack);
+    this.ack = ack;
+    this.ackDestination = safe(() => dialog.nextHop(ack)) ?? this.destination;
+    this.ctx.transport.send(ack, this.ackDestination);
+  }
+
+  private ackAndBye(res: SipResponse): void {
+    const other = safe(() => Dialog.createUac(this.invite, res));
+    if (!other) return;
+    const ack = other.createRequest("ACK", { ackFor: this.invite.cseq.seq });
+    this.ctx.addVia(ack);
+    const dest = safe(() => other.nextHop(ack)) ?? this.destination;
+    this.ctx.transport.send(ack, dest);
+    const bye = other.createRequest("BYE");
+    this.ctx.addVia(bye);
+    this.ctx.layer.createNonInviteClient(bye, dest, { onResponse: () => {} });
+  }
+
+  private onTimeout(): void {
+    if (this.state === "ended") return;
+    if (this.cancelRequested) return this.end("canceled");
+    this.emitter.emit("failed", 408, "Request Timeout"); // §8.1.3.1: Timer B acts as a 408
+    this.end("timeout");
+  }
+
+  /** §9.1: CANCEL with the INVITE's Request-URI, Call-ID, From, To, CSeq number, top Via and Routes. */
+  private sendCancel(): void {
+    this.cancelSent = true;
+    const inv = this.invite;
+    const h = new Headers();
+    h.append("Via", inv.headers.get("Via")!);
+    for (const r of inv.headers.getAll("Route")) h.append("Route", r);
+    h.append("Max-Forwards", "70");
+    h.append("From", inv.headers.get("From")!);
+    h.append("To", inv.headers.get("To")!);
+    h.append("Call-ID", inv.callId);
+    h.append("CSeq", `${inv.cseq.seq} CANCEL`);
+    h.append("User-Agent", this.ctx.userAgent);
+    this.ctx.layer.createNonInviteClient(new SipRequest("CANCEL", inv.uri, h), this.destination, { onResponse: () => {} });
+    // §9.1: no final response within 64·T1 after CANCEL → consider the INVITE cancelled.
+    this.cancelGuard = this.ctx.clock.setTimer(this.ctx.layer.timers.B, () => {
+      this.cancelGuard = undefined;
+      this.tx?.dispose();
+      this.end("canceled");
+    });
+  }
+
+  /**
+   * §22.2: on 401/407 re-send the INVITE with Authorization / Proxy-Authorization, same Call-ID and
+   * From tag, CSeq + 1, a new branch. One attempt per challenge, or another if the nonce was stale.
+   */
+  private retryWithAuth(res: SipResponse): boolean {
+    if (!this.credentials) return false;
+    const [challengeHeader, answerHeader] =
+      res.status === 401 ? ["WWW-Authenticate", "Authorization"] : ["Proxy-Authenticate", "Proxy-Authorization"];
+    let challenge;
+    for (const v of res.headers.getAll(challengeHeader)) {
+      try {
+        const c = parseDigestChallenge(v);
+        if (this.credentials.realm === undefined || this.credentials.realm === c.realm) {
+          challenge = c;
+          break;
+        }
+      } catch (e) {
+        if (!(e instanceof DigestError)) throw e;
+      }
+    }
+    if (!challenge) return false;
+    if (this.authAttempts >= 1 && !challenge.stale) return false; // the credentials were refused
+    if (this.authAttempts >= 3) return false;
+    this.authAttempts++;
+    const next = this.invite.clone();
+    next.headers.delete("Via");
+    next.headers.set("CSeq", `${this.invite.cseq.seq + 1} INVITE`);
+    next.headers.set(answerHeader, buildDigestAuthorization(challenge, this.credentials, "INVITE", next.uri, { body: next.body }));
+    this.ctx.addVia(next);
+    this.invite = next;
+    this.gotProvisional = false;
+    this.start();
+    return true;
+  }
+}
+
+/** Parses a From/To given as URI or name-addr; a bare URI becomes `<uri>`. @throws SipParseError. */
+export function normaliseAddress(text: string): string {
+  const a = parseNameAddr(text.includes("<") ? text : `<${text.trim()}>`);
+  a.params.delete("tag");
+  return a.toString();
+}

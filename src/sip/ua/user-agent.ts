@@ -1,0 +1,255 @@
+import type { Clock } from "../../util/clock.ts";
+import { dialogKey, dialogKeyOfRequest, uriAddress } from "../dialog/index.ts";
+import { nullLogger, type SipLogger } from "../log.ts";
+import {
+  Headers,
+  SipParseError,
+  SipRequest,
+  buildResponse,
+  generateBranch,
+  generateCallId,
+  generateTag,
+  parseUri,
+  type SipMessage,
+  type SipResponse,
+} from "../message/index.ts";
+import { TransactionLayer, type InviteServerTransaction } from "../transaction/index.ts";
+import type { Address, Transport } from "../transport/index.ts";
+import type { DialogUser, UaContext } from "./context.ts";
+import { InboundCall } from "./inbound-call.ts";
+import { OutboundCall, normaliseAddress, type InviteOptions } from "./outbound-call.ts";
+import { ALLOW_HEADER, type UserAgentDelegate, type UserAgentOptions } from "./types.ts";
+
+/**
+ * The user agent core (RFC 3261 §8.2, §12–§15, §17): receives from the transport, runs requests and
+ * responses through the transaction layer, and dispatches the rest:
+ *
+ * - INVITE without To-tag → 100 Trying, then `delegate.onInvite(call)` (503 + Retry-After while draining,
+ *   420 for unknown Require, 415 for a non-SDP body, 400 without Contact, 482 for a merged request);
+ * - CANCEL → 200 and 487 to the INVITE (§9.2), 481 when nothing matches;
+ * - ACK → the dialog's call (2xx ACK); requests with a To-tag → their dialog, 481 when none (§12.2.2);
+ * - OPTIONS → 200 with Allow and Accept (§11.2); anything else → 405 with Allow (§8.2.1).
+ */
+export class UserAgent implements UaContext {
+  readonly layer: TransactionLayer;
+  readonly transport: Transport;
+  readonly clock: Clock;
+  readonly log: SipLogger;
+  readonly userAgent: string;
+  readonly answerDelayMs: number;
+  readonly contactHeader: string;
+  private readonly contact: { host: string; port: number; user?: string };
+  private readonly delegate: UserAgentDelegate;
+  private readonly drainRetryAfterS: number;
+  private readonly dialogs = new Map<string, DialogUser>();
+  private readonly calls = new Set<DialogUser>();
+  /** Inbound INVITE transactions → their call, for CANCEL (§9.2). */
+  private readonly byInviteTx = new Map<InviteServerTransaction, InboundCall>();
+  /** `Call-ID|From-tag|CSeq` of live inbound INVITEs, for merged-request detection (§8.2.2.2). */
+  private readonly inviteKeys = new Map<string, string>();
+  private disposed = false;
+
+  constructor(opts: UserAgentOptions) {
+    this.transport = opts.transport;
+    this.clock = opts.clock;
+    this.log = opts.log ?? nullLogger;
+    this.userAgent = opts.userAgent ?? "voice-agent";
+    this.answerDelayMs = opts.answerDelayMs ?? 0;
+    this.contact = { ...opts.contact };
+    this.delegate = opts.delegate;
+    this.drainRetryAfterS = opts.drainRetryAfterS ?? 10;
+    const host = this.contact.host.includes(":") ? `[${this.contact.host}]` : this.contact.host;
+    this.contactHeader = `<sip:${this.contact.user ? `${this.contact.user}@` : ""}${host}:${this.contact.port}>`;
+    this.layer = new TransactionLayer({ transport: this.transport, clock: this.clock, log: this.log, timers: opts.timers });
+    this.transport.delegate = { onMessage: (m, source) => this.receive(m, source) };
+  }
+
+  /** Calls not yet forgotten (ringing, answered, or finishing their BYE). */
+  get activeCalls(): number {
+    return this.calls.size;
+  }
+
+  /**
+   * Starts an outbound call: INVITE with our Contact, a fresh Call-ID, From-tag and branch, CSeq 1,
+   * the SDP offer, sent to `opts.proxy` or the Request-URI's host:port (no DNS SRV).
+   * @throws SipParseError when requestUri, from or to is malformed.
+   */
+  invite(opts: InviteOptions): OutboundCall {
+    const ruri = parseUri(opts.requestUri);
+    const h = new Headers();
+    h.append("Max-Forwards", "70");
+    h.append("From", `${normaliseAddress(opts.from)};tag=${generateTag()}`);
+    h.append("To", normaliseAddress(opts.to ?? opts.requestUri));
+    h.append("Call-ID", generateCallId(this.contact.host));
+    h.append("CSeq", "1 INVITE");
+    h.append("Contact", this.contactHeader);
+    h.append("Allow", ALLOW_HEADER);
+    h.append("User-Agent", this.userAgent);
+    const extra = opts.headers ? (Array.isArray(opts.headers) ? opts.headers : Object.entries(opts.headers)) : [];
+    for (const [n, v] of extra as Array<[string, string]>) h.append(n, v);
+    h.append("Content-Type", "application/sdp");
+    const req = new SipRequest("INVITE", ruri.toString(), h, opts.offerSdp);
+    this.addVia(req);
+    const call = new OutboundCall(this, req, opts.proxy ?? uriAddress(ruri), opts.credentials);
+    this.calls.add(call);
+    call.start();
+    return call;
+  }
+
+  /** Stops everything: every transaction and its timers; detaches from the transport (not closed). */
+  dispose(): void {
+    this.disposed = true;
+    this.layer.dispose();
+    if (this.transport.delegate) this.transport.delegate = undefined;
+    this.dialogs.clear();
+    this.calls.clear();
+    this.byInviteTx.clear();
+    this.inviteKeys.clear();
+  }
+
+  // ---------------------------------------------------------------- UaContext
+
+  addVia(req: SipRequest): void {
+    const host = this.contact.host.includes(":") ? `[${this.contact.host}]` : this.contact.host;
+    // RFC 3581 §3: a client SHOULD add `rport` without value.
+    req.headers.prepend("Via", `SIP/2.0/UDP ${host}:${this.contact.port};branch=${generateBranch()};rport`);
+  }
+
+  registerDialog(key: string, call: DialogUser): void {
+    this.dialogs.set(key, call);
+  }
+
+  unregisterDialog(key: string): void {
+    this.dialogs.delete(key);
+  }
+
+  forget(call: DialogUser): void {
+    this.calls.delete(call);
+    if (call instanceof InboundCall) {
+      for (const [tx, c] of this.byInviteTx) if (c === call) this.byInviteTx.delete(tx);
+      for (const [k, id] of this.inviteKeys) if (id === call.callId) this.inviteKeys.delete(k);
+    }
+  }
+
+  // ---------------------------------------------------------------- receive path
+
+  private receive(msg: SipMessage, source: Address): void {
+    if (this.disposed) return;
+    try {
+      if (msg.kind === "response") this.receiveResponse(msg);
+      else this.receiveRequest(msg, source);
+    } catch (err) {
+      // A malformed optional header (read lazily) or an upper-layer bug: never let it escape.
+      this.log.error({ err: String(err), stack: (err as Error)?.stack, kind: msg.kind }, "sip message handling failed");
+      if (msg.kind === "request" && msg.method !== "ACK" && err instanceof SipParseError) this.respondStateless(msg, 400);
+    }
+  }
+
+  private receiveResponse(res: SipResponse): void {
+    if (this.layer.receiveResponse(res)) return;
+    // §13.2.2.4: a 2xx retransmitted after the INVITE transaction is gone is still re-ACKed.
+    if (res.cseq.method === "INVITE" && res.status >= 200 && res.status < 300) {
+      const call = this.dialogs.get(dialogKey(res.callId, res.from.tag ?? "", res.to.tag ?? ""));
+      if (call instanceof OutboundCall) call.receiveStray2xx(res);
+      return;
+    }
+    this.log.debug({ status: res.status, callId: res.callId }, "sip stray response dropped");
+  }
+
+  private receiveRequest(req: SipRequest, source: Address): void {
+    if (this.layer.receiveRequest(req)) return; // retransmission, or ACK of a non-2xx (§17.2.3)
+    if (req.method === "ACK") {
+      // ACK for a 2xx: its own transaction, matched to the dialog (§13.3.2.?; §17.2.3 last note)
+      const key = dialogKeyOfRequest(req);
+      const call = key && this.dialogs.get(key);
+      if (call) call.receiveAck(req);
+      return; // an unmatched ACK is dropped, never answered
+    }
+    if (req.method === "CANCEL") return this.receiveCancel(req);
+    const key = dialogKeyOfRequest(req);
+    if (key !== undefined) {
+      const call = this.dialogs.get(key);
+      if (call) return call.receiveRequest(req);
+      // §12.2.2: a request with a To tag that matches no dialog → 481.
+      return this.respondNonInvite(req, 481);
+    }
+    switch (req.method) {
+      case "INVITE":
+        return this.receiveInvite(req, source);
+      case "OPTIONS": // §11.2
+        return this.respondNonInvite(req, 200, [["Allow", ALLOW_HEADER], ["Accept", "application/sdp"]]);
+      case "BYE":
+        return this.respondNonInvite(req, 481);
+      default: // §8.2.1
+        return this.respondNonInvite(req, 405, [["Allow", ALLOW_HEADER]]);
+    }
+  }
+
+  private receiveCancel(cancel: SipRequest): void {
+    const inviteTx = this.layer.findInviteForCancel(cancel);
+    const call = inviteTx && this.byInviteTx.get(inviteTx);
+    if (!call) return this.respondNonInvite(cancel, 481); // §9.2
+    const tx = this.layer.createNonInviteServer(cancel);
+    // §9.2: 200 to the CANCEL (same To tag as the INVITE's responses), then 487 to the INVITE.
+    tx.respond(buildResponse(cancel, 200, { toTag: call.localTag, headers: [["Server", this.userAgent]] }));
+    call.receiveCancel();
+  }
+
+  private receiveInvite(req: SipRequest, source: Address): void {
+    let owner: InboundCall | undefined;
+    const tx = this.layer.createInviteServer(req, {
+      onAck: (ack) => owner?.ackOnInviteBranch(ack),
+      onNoAck: () => owner?.noAck(),
+    });
+    const reply = (status: number, headers: Array<[string, string]> = []) =>
+      tx.respond(buildResponse(req, status, { toTag: generateTag(), headers: [...headers, ["Server", this.userAgent]] }));
+
+    // §8.2.2.2 merged request: same From tag, Call-ID and CSeq as a live INVITE, another branch.
+    const mergeKey = `${req.callId}|${req.from.tag ?? ""}|${req.cseq.seq}`;
+    if (this.inviteKeys.has(mergeKey)) return reply(482);
+    // §8.2.2.3: we support no extension.
+    const require = req.headers.getAll("Require").flatMap((v) => v.split(",")).map((s) => s.trim()).filter(Boolean);
+    if (require.length > 0) return reply(420, [["Unsupported", require.join(", ")]]);
+    // §8.2.3: only SDP bodies.
+    if (req.body.length > 0 && req.contentType !== "application/sdp") return reply(415, [["Accept", "application/sdp"]]);
+    let contactOk = false;
+    try {
+      contactOk = req.contact !== undefined;
+    } catch {
+      contactOk = false;
+    }
+    if (!contactOk) return reply(400, [["Warning", '399 - "missing or malformed Contact"']]);
+    if (this.delegate.acceptingNewCalls && !this.delegate.acceptingNewCalls()) {
+      return reply(503, [["Retry-After", String(this.drainRetryAfterS)]]);
+    }
+
+    tx.respond(buildResponse(req, 100)); // §17.2.1: 100 Trying at once
+    const call = new InboundCall(this, req, tx, source);
+    owner = call;
+    this.calls.add(call);
+    this.byInviteTx.set(tx, call);
+    this.inviteKeys.set(mergeKey, call.callId);
+    this.log.info({ callId: call.callId, source, pii: { from: call.from.uri, to: call.to.uri } }, "sip inbound call");
+    try {
+      this.delegate.onInvite(call);
+    } catch (err) {
+      this.log.error({ callId: call.callId, err: String(err) }, "sip onInvite delegate threw");
+      call.fail();
+    }
+  }
+
+  /** Answers a non-INVITE request through a server transaction (retransmissions absorbed). */
+  private respondNonInvite(req: SipRequest, status: number, headers: Array<[string, string]> = []): void {
+    const tx = this.layer.createNonInviteServer(req);
+    tx.respond(buildResponse(req, status, { toTag: generateTag(), headers: [...headers, ["Server", this.userAgent]] }));
+  }
+
+  /** Last-resort response without a transaction (for requests that broke our handling). */
+  private respondStateless(req: SipRequest, status: number): void {
+    try {
+      this.transport.sendResponse(buildResponse(req, status));
+    } catch {
+      /* a request too broken to answer */
+    }
+  }
+}
