@@ -1,0 +1,265 @@
+/**
+ * Prometheus metrics for voice-agent, through prom-client 15 with a private `Registry` per
+ * `createMetrics()` call (never prom-client's global default registry), so tests and several agents in
+ * one process do not share counters.
+ *
+ * Names follow https://prometheus.io/docs/practices/naming/ (prefix `voice_agent_`, counters end in
+ * `_total`, the unit is the last word). Latencies are in milliseconds (`_ms`) rather than the
+ * recommended seconds because every latency in the project (call records, logs, config) is in ms and
+ * the buckets read naturally; the suffix says so.
+ *
+ * Label values are bounded at this edge: a label taken from the network (a SIP method we received, a
+ * response code) or from a caller of this API that falls outside the known set becomes `other`, so a
+ * peer sending `FOO` requests cannot grow the series count without limit.
+ *
+ * Hot paths (`rtpPacketIn`/`rtpPacketOut`, `pacerLateness`: 50 calls per second per call and direction)
+ * use label-bound children created once, so they do not hash label sets per packet.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import type { ProviderError, ProviderErrorCode, ProviderKind } from "../providers/types.ts";
+
+/** Which side placed the call. */
+export type CallDirection = "inbound" | "outbound";
+
+/**
+ * How a call ended: the SIP user agent's `EndReason` (src/sip/ua/types.ts) plus `shutdown` (ended by
+ * our drain at SIGTERM) and `busy` (rejected because MAX_CALLS was reached or we were draining).
+ */
+export type CallResult =
+  | "remote_bye"
+  | "local_bye"
+  | "canceled"
+  | "no_ack"
+  | "rejected"
+  | "timeout"
+  | "error"
+  | "shutdown"
+  | "busy";
+
+/** Pipeline stages of `voice_agent_turn_latency_ms`, each measured from the end of caller speech. */
+export type TurnStage = "final_transcript" | "first_token" | "first_audio" | "first_rtp";
+
+export const CALL_RESULTS: readonly CallResult[] = [
+  "remote_bye",
+  "local_bye",
+  "canceled",
+  "no_ack",
+  "rejected",
+  "timeout",
+  "error",
+  "shutdown",
+  "busy",
+];
+
+/**
+ * SIP methods kept as label values (RFC 3261 §27.4 plus the extensions registered by IANA that a trunk
+ * may plausibly send); any other method name is counted as `other`.
+ */
+export const SIP_METHODS: readonly string[] = [
+  "INVITE", "ACK", "BYE", "CANCEL", "OPTIONS", "REGISTER", // RFC 3261
+  "PRACK", "UPDATE", "INFO", "SUBSCRIBE", "NOTIFY", "REFER", "MESSAGE", "PUBLISH", // RFCs 3262/3311/6086/6665/3515/3428/3903
+];
+
+const PROVIDER_KINDS: readonly ProviderKind[] = ["stt", "llm", "tts"];
+const PROVIDER_CODES: readonly ProviderErrorCode[] = [
+  "auth", "rate_limited", "unavailable", "timeout", "bad_request", "protocol", "aborted",
+];
+
+/** Upper bounds, ms, of `voice_agent_pacer_lateness_ms` (tick lateness after its 20 ms deadline). */
+export const PACER_LATENESS_BUCKETS_MS: readonly number[] = [0.5, 1, 2, 5, 10, 20, 40];
+/** Upper bounds, ms, of `voice_agent_turn_latency_ms`. */
+export const TURN_LATENCY_BUCKETS_MS: readonly number[] = [50, 100, 200, 300, 500, 750, 1000, 1500, 2000, 3000, 5000];
+
+export interface MetricsOptions {
+  /**
+   * Register prom-client's default process metrics (`process_cpu_seconds_total`,
+   * `process_resident_memory_bytes`, `process_open_fds`, `nodejs_eventloop_lag_seconds`, heap sizes…)
+   * on the private registry, under their standard unprefixed names. Default true.
+   */
+  defaultMetrics?: boolean;
+  /** Labels added to every series (e.g. `{ instance_role: "inbound" }`). Default none. */
+  defaultLabels?: Record<string, string>;
+}
+
+/** The counters, gauges and histograms of one agent, and the way to read them out. */
+export interface Metrics {
+  /** The private registry (for `registry.getSingleMetricAsString` or merging). */
+  readonly registry: Registry;
+  /** HTTP `content-type` of `render()`: `text/plain; version=0.0.4; charset=utf-8`. */
+  readonly contentType: string;
+  /** The exposition text (Prometheus text format 0.0.4) of every metric. */
+  render(): Promise<string>;
+
+  /** A call exists (INVITE received and accepted for processing / our INVITE sent): active_calls +1. */
+  callStarted(direction: CallDirection): void;
+  /** The call is over: active_calls −1 and calls_total{direction,result} +1. Call exactly once per callStarted. */
+  callEnded(direction: CallDirection, result: CallResult): void;
+  /**
+   * A call refused before it existed (no callStarted, e.g. 486/503 for MAX_CALLS or drain):
+   * calls_total{direction,result} +1 without touching active_calls.
+   */
+  callRefused(direction: CallDirection, result: CallResult): void;
+
+  /** We received a SIP request (after parsing; retransmissions included): sip_requests_total{method}. */
+  sipRequestReceived(method: string): void;
+  /** We sent a SIP response (first transmission only): sip_responses_total{code,method}. */
+  sipResponseSent(method: string, code: number): void;
+
+  /** One RTP packet received on a call: rtp_packets_total{direction="in"}. */
+  rtpPacketIn(): void;
+  /** One RTP packet sent on a call: rtp_packets_total{direction="out"}. */
+  rtpPacketOut(): void;
+  /** Adds `count` packets to rtp_packets_total{direction} in one step (e.g. at call end). */
+  rtpPackets(direction: "in" | "out", count: number): void;
+  /**
+   * Adds `count` newly lost packets (RFC 3550 §6.4.1 cumulative loss; pass the increase since the last
+   * report, never the cumulative value) to rtp_packets_lost_total. Negative counts are ignored.
+   */
+  rtpPacketsLost(count: number): void;
+  /** One pacer tick, `ms` after its deadline (negative counts as 0): pacer_lateness_ms. */
+  pacerLateness(ms: number): void;
+
+  /** One turn reached `stage` `ms` after the caller stopped speaking: turn_latency_ms{stage}. */
+  turnLatency(stage: TurnStage, ms: number): void;
+  /** The caller interrupted the agent's reply: barge_ins_total +1. */
+  bargeIn(): void;
+  /** A provider failed: provider_errors_total{provider,kind,code}. `code` = HTTP status or error code. */
+  providerError(provider: string, kind: ProviderKind, code: string | number): void;
+  /** Same as providerError, taking the fields of a thrown `ProviderError`. */
+  providerErrorFrom(err: Pick<ProviderError, "provider" | "kind" | "code">): void;
+}
+
+function bounded<T extends string>(value: string, allowed: readonly T[]): T | "other" {
+  return (allowed as readonly string[]).includes(value) ? (value as T) : "other";
+}
+
+/** SIP status codes are 100–699 (RFC 3261 §7.2, §21); anything else is `other`. */
+function statusLabel(code: number): string {
+  return Number.isInteger(code) && code >= 100 && code <= 699 ? String(code) : "other";
+}
+
+/** Provider names are our own configuration words; keep them short identifiers. */
+function providerLabel(name: string): string {
+  return /^[a-z][a-z0-9_-]{0,31}$/i.test(name) ? name.toLowerCase() : "other";
+}
+
+/** Provider error codes: our `ProviderErrorCode` words or a 3-digit HTTP status. */
+function providerCodeLabel(code: string | number): string {
+  const s = String(code);
+  if (/^[1-5]\d\d$/.test(s)) return s;
+  return bounded(s, PROVIDER_CODES);
+}
+
+/**
+ * Creates the metrics of one agent on a new private registry.
+ *
+ * Example: `const m = createMetrics(); m.callStarted("inbound"); … const text = await m.render();`
+ */
+export function createMetrics(options: MetricsOptions = {}): Metrics {
+  const registry = new Registry();
+  if (options.defaultLabels) registry.setDefaultLabels(options.defaultLabels);
+  if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry });
+  const registers = [registry];
+
+  const activeCalls = new Gauge({
+    name: "voice_agent_active_calls",
+    help: "Calls in progress (ringing or connected).",
+    registers,
+  });
+  const callsTotal = new Counter({
+    name: "voice_agent_calls_total",
+    help: "Calls that ended or were refused, by direction and result.",
+    labelNames: ["direction", "result"] as const,
+    registers,
+  });
+  const sipResponses = new Counter({
+    name: "voice_agent_sip_responses_total",
+    help: "SIP responses we sent (first transmissions), by status code and the request method.",
+    labelNames: ["code", "method"] as const,
+    registers,
+  });
+  const sipRequests = new Counter({
+    name: "voice_agent_sip_requests_total",
+    help: "SIP requests we received, by method (unknown methods count as other).",
+    labelNames: ["method"] as const,
+    registers,
+  });
+  const rtpPackets = new Counter({
+    name: "voice_agent_rtp_packets_total",
+    help: "RTP packets received (in) and sent (out) on all calls.",
+    labelNames: ["direction"] as const,
+    registers,
+  });
+  const rtpLost = new Counter({
+    name: "voice_agent_rtp_packets_lost_total",
+    help: "RTP packets lost on the way to us (RFC 3550 6.4.1 cumulative loss, summed over calls).",
+    registers,
+  });
+  const pacer = new Histogram({
+    name: "voice_agent_pacer_lateness_ms",
+    help: "How late each 20 ms outbound RTP pacer tick ran after its deadline, ms.",
+    buckets: [...PACER_LATENESS_BUCKETS_MS],
+    registers,
+  });
+  const turnLatency = new Histogram({
+    name: "voice_agent_turn_latency_ms",
+    help: "Time from the end of caller speech to each stage of the agent's reply, ms.",
+    labelNames: ["stage"] as const,
+    buckets: [...TURN_LATENCY_BUCKETS_MS],
+    registers,
+  });
+  const bargeIns = new Counter({
+    name: "voice_agent_barge_ins_total",
+    help: "Agent replies interrupted by the caller.",
+    registers,
+  });
+  const providerErrors = new Counter({
+    name: "voice_agent_provider_errors_total",
+    help: "Provider failures by provider, kind (stt, llm, tts) and code (error code or HTTP status).",
+    labelNames: ["provider", "kind", "code"] as const,
+    registers,
+  });
+
+  // Children bound once for the per-packet paths; they also make the series appear at 0 from the start.
+  const rtpIn = rtpPackets.labels({ direction: "in" });
+  const rtpOut = rtpPackets.labels({ direction: "out" });
+  rtpIn.inc(0);
+  rtpOut.inc(0);
+  for (const stage of ["final_transcript", "first_token", "first_audio", "first_rtp"] as const) turnLatency.zero({ stage });
+
+  const countCall = (direction: CallDirection, result: CallResult) =>
+    callsTotal.inc({ direction: bounded(direction, ["inbound", "outbound"] as const), result: bounded(result, CALL_RESULTS) });
+
+  const providerError = (provider: string, kind: ProviderKind, code: string | number) =>
+    providerErrors.inc({ provider: providerLabel(provider), kind: bounded(kind, PROVIDER_KINDS), code: providerCodeLabel(code) });
+
+  return {
+    registry,
+    contentType: registry.contentType,
+    render: () => registry.metrics(),
+    callStarted: () => activeCalls.inc(),
+    callEnded(direction, result) {
+      activeCalls.dec();
+      countCall(direction, result);
+    },
+    callRefused: countCall,
+    sipRequestReceived: (method) => sipRequests.inc({ method: bounded(method.toUpperCase(), SIP_METHODS) }),
+    sipResponseSent: (method, code) =>
+      sipResponses.inc({ code: statusLabel(code), method: bounded(method.toUpperCase(), SIP_METHODS) }),
+    rtpPacketIn: () => rtpIn.inc(),
+    rtpPacketOut: () => rtpOut.inc(),
+    rtpPackets(direction, count) {
+      if (count > 0) (direction === "in" ? rtpIn : rtpOut).inc(count);
+    },
+    rtpPacketsLost(count) {
+      if (count > 0) rtpLost.inc(count);
+    },
+    pacerLateness: (ms) => pacer.observe(ms > 0 ? ms : 0),
+    turnLatency(stage, ms) {
+      if (Number.isFinite(ms) && ms >= 0) turnLatency.observe({ stage }, ms);
+    },
+    bargeIn: () => bargeIns.inc(),
+    providerError,
+    providerErrorFrom: (err) => providerError(err.provider, err.kind, err.code),
+  };
+}
