@@ -1,0 +1,4 @@
+declare module "*.md" {
+  const path: string;
+  export default path;
+}

@@ -1,0 +1,265 @@
+/**
+ * The running agent: SIP user agent on UDP, RTP port pool and pacer, per-call conversation, HTTP API.
+ * Wires the layers together and owns every call's resources, releasing them on every path out.
+ *
+ *   const server = await AgentServer.start({ cfg, providers, log, version, mode });
+ *   …
+ *   await server.shutdown(30_000);
+ */
+import { randomUUID } from "node:crypto";
+import type { Config } from "./config";
+import type { Providers } from "./providers";
+import { systemPrompt } from "./providers";
+import { createApp } from "../http/app";
+import { AgentCall } from "../pipeline/agent-call";
+import { CallStore, type CallRecord } from "../pipeline/call-record";
+import { SileroSpeechDetector } from "../pipeline/speech-detector";
+import { defaultTools } from "../providers/cloud";
+import { createAnswer, SdpError } from "../sdp";
+import { Pacer, RtpPortPool, RtpPortPoolError, RtpSession } from "../rtp";
+import { Playout } from "../media/playout";
+import { loadSileroVad, type SileroVad } from "../media/vad/silero";
+import { UdpTransport, UserAgent, type InboundCall } from "../sip";
+import { SystemClock, type Clock } from "../util/clock";
+import type { Logger } from "../util/log";
+
+export interface AgentServerOptions {
+  cfg: Config;
+  providers: Providers;
+  log: Logger;
+  version: string;
+  mode: string;
+  clock?: Clock;
+}
+
+interface LiveCall {
+  record: CallRecord;
+  sip: InboundCall;
+  conversation?: AgentCall;
+  session?: RtpSession;
+  playout?: Playout;
+  released: boolean;
+}
+
+export class AgentServer {
+  private readonly calls = new Map<string, LiveCall>();
+  private draining = false;
+  private http: { stop(): void } | null = null;
+
+  private constructor(
+    private readonly o: AgentServerOptions,
+    readonly store: CallStore,
+    private readonly transport: UdpTransport,
+    readonly ua: UserAgent,
+    private readonly pool: RtpPortPool,
+    private readonly pacer: Pacer,
+    private readonly vad: SileroVad | null,
+    private readonly clock: Clock,
+  ) {}
+
+  /** Binds SIP, HTTP and prepares RTP. @throws when a port cannot be bound. */
+  static async start(o: AgentServerOptions): Promise<AgentServer> {
+    const { cfg, log } = o;
+    const clock = o.clock ?? new SystemClock();
+    let vad: SileroVad | null = null;
+    try {
+      vad = await loadSileroVad();
+    } catch (err) {
+      log.error({ err: (err as Error).message }, "vad unavailable: barge-in disabled");
+    }
+    const store = new CallStore();
+    const transport = await UdpTransport.bind({ host: cfg.sipHost, port: cfg.sipPort, log });
+    const pool = new RtpPortPool(cfg.rtpPortStart, cfg.rtpPortEnd, cfg.sipHost);
+    const pacer = new Pacer({ clock, onError: (err) => log.error({ err: String(err) }, "pacer source failed") });
+    let server!: AgentServer;
+    const ua = new UserAgent({
+      transport,
+      clock,
+      contact: { host: cfg.publicIp, port: transport.local.port },
+      answerDelayMs: cfg.answerDelayMs,
+      userAgent: `voice-agent/${o.version}`,
+      log,
+      delegate: {
+        onInvite: (call) => server.onInvite(call),
+        acceptingNewCalls: () => !server.draining,
+      },
+    });
+    server = new AgentServer(o, store, transport, ua, pool, pacer, vad, clock);
+    const app = createApp({
+      store,
+      health: {
+        version: o.version,
+        mode: o.mode,
+        providers: o.providers.describe,
+        sip: { host: cfg.sipHost, port: transport.local.port, publicIp: cfg.publicIp },
+      },
+    });
+    try {
+      app.listen({ hostname: cfg.serverHost, port: cfg.serverPort });
+    } catch (err) {
+      transport.close();
+      throw new Error(`SERVER_PORT: cannot listen on ${cfg.serverHost}:${cfg.serverPort}: ${(err as Error).message}`);
+    }
+    server.http = { stop: () => void app.stop() };
+    return server;
+  }
+
+  /** The bound SIP port (SIP_PORT, or the port picked when it was 0). */
+  get sipPort(): number {
+    return this.transport.local.port;
+  }
+
+  get activeCalls(): number {
+    return this.calls.size;
+  }
+
+  private onInvite(sip: InboundCall): void {
+    const { cfg, log } = this.o;
+    const id = randomUUID();
+    const record: CallRecord = {
+      id,
+      sipCallId: sip.callId,
+      direction: "inbound",
+      from: sip.from.uri,
+      to: sip.to.uri,
+      state: "ringing",
+      startedAt: new Date().toISOString(),
+      turns: [],
+      bargeIns: 0,
+      providers: this.o.providers.describe,
+    };
+    log.info({ callId: id, sipCallId: sip.callId, pii: { from: sip.from.uri, to: sip.to.uri } }, "call offered");
+    if (this.calls.size >= cfg.maxCalls) {
+      sip.reject(503, "Service Unavailable", { "Retry-After": "30" });
+      log.warn({ callId: id, max: cfg.maxCalls }, "call rejected: at capacity");
+      return;
+    }
+    if (!sip.offerSdp) {
+      sip.reject(488, "Not Acceptable Here", { Warning: '399 voice-agent "an SDP offer in the INVITE is required"' });
+      log.warn({ callId: id }, "call rejected: no sdp offer");
+      return;
+    }
+    const live: LiveCall = { record, sip, released: false };
+    this.calls.set(id, live);
+    this.store.add(record);
+    sip.on("ended", (reason) => this.teardown(live, reason));
+    void this.prepareMedia(live).catch((err) => {
+      log.error({ callId: id, err: String(err) }, "call setup failed");
+      if (sip.state === "offered") sip.reject(500, "Server Internal Error");
+      this.teardown(live, "error");
+    });
+  }
+
+  private async prepareMedia(live: LiveCall): Promise<void> {
+    const { cfg, log, providers } = this.o;
+    const { sip, record } = live;
+    let lease;
+    try {
+      lease = await this.pool.allocate();
+    } catch (err) {
+      if (err instanceof RtpPortPoolError && err.code === "exhausted") {
+        sip.reject(503, "Service Unavailable", { "Retry-After": "30" });
+        log.warn({ callId: record.id }, "call rejected: no rtp port");
+        return;
+      }
+      throw err;
+    }
+    if (live.released || sip.state === "ended") {
+      lease.release();
+      return;
+    }
+    let answer;
+    try {
+      answer = createAnswer({ offer: sip.offerSdp, localAddress: cfg.publicIp, localPort: lease.port });
+    } catch (err) {
+      lease.release();
+      if (err instanceof SdpError) {
+        const warning = err.code === "no_common_codec" ? `305 voice-agent "${err.message}"` : `399 voice-agent "${err.message}"`;
+        sip.reject(488, "Not Acceptable Here", { Warning: warning.replace(/[\r\n]/g, " ") });
+        log.warn({ callId: record.id, code: err.code, reason: err.message }, "call rejected: sdp");
+        return;
+      }
+      throw err;
+    }
+    record.codec = answer.codec;
+    const session = new RtpSession({
+      lease,
+      remote: answer.remote,
+      codec: answer.codec,
+      payloadType: answer.payloadType,
+      telephoneEventPt: answer.telephoneEventPt,
+      direction: answer.direction,
+      clock: this.clock,
+      onAudio: (frame) => live.conversation?.onAudioFrame(frame),
+      onDtmf: (ev) => log.info({ callId: record.id, key: ev.key, durationMs: ev.durationMs }, "dtmf received"),
+    });
+    const playout = new Playout({ sink: session, codec: answer.codec });
+    live.session = session;
+    live.playout = playout;
+    const vad = this.vad ? new SileroSpeechDetector(this.vad.createStream()) : undefined;
+    live.conversation = new AgentCall({
+      record,
+      clock: this.clock,
+      log,
+      stt: providers.stt,
+      llm: providers.llm,
+      tts: providers.tts,
+      fallbackTts: providers.fallback.tts,
+      system: await systemPrompt(cfg, "inbound"),
+      tools: defaultTools(),
+      sink: playout,
+      vad,
+      codec: answer.codec,
+      hangup: (reason) => {
+        record.endReason = reason;
+        void sip.hangup();
+      },
+    });
+    sip.on("answered", () => {
+      record.state = "connected";
+      record.answeredAt = new Date().toISOString();
+      this.pacer.add(playout);
+      log.info({ callId: record.id, codec: answer.codec, rtpPort: lease.port }, "call answered");
+      void live.conversation?.start();
+    });
+    if (!sip.accept(answer.sdp)) this.teardown(live, "error");
+  }
+
+  /** Releases everything a call holds. Idempotent; runs on every path out of a call. */
+  private teardown(live: LiveCall, reason: string): void {
+    if (live.released) return;
+    live.released = true;
+    live.conversation?.stop();
+    if (live.playout) {
+      this.pacer.remove(live.playout);
+      live.playout.close();
+    }
+    live.session?.close();
+    this.calls.delete(live.record.id);
+    this.store.end(live.record.id, reason);
+    this.o.log.info(
+      { callId: live.record.id, reason: live.record.endReason ?? reason, turns: live.record.turns.length },
+      "call ended",
+    );
+  }
+
+  /**
+   * Stops taking calls (new INVITEs get 503), lets live calls finish for up to `drainMs`, then hangs up
+   * the rest and closes every socket.
+   */
+  async shutdown(drainMs: number): Promise<void> {
+    this.draining = true;
+    const deadline = Date.now() + drainMs;
+    while (this.calls.size > 0 && Date.now() < deadline) await Bun.sleep(50);
+    const ends = [...this.calls.values()].map((c) => {
+      c.record.endReason ??= "shutdown";
+      return c.sip.hangup().catch(() => {});
+    });
+    await Promise.race([Promise.all(ends), Bun.sleep(2000)]);
+    for (const c of [...this.calls.values()]) this.teardown(c, "shutdown");
+    this.pacer.stop();
+    this.ua.dispose();
+    this.transport.close();
+    this.http?.stop();
+  }
+}

@@ -1,0 +1,244 @@
+/**
+ * `voice-agent call <sip-uri>`: a small built-in SIP caller (UAC) for demos and checks. It places one
+ * call, waits for the agent to finish speaking, says each `--say` phrase (synthesised locally with the
+ * offline TTS), measures each reply's delay as the caller hears it (end of our phrase → first agent
+ * audio), records both directions to a stereo WAV (left: caller, right: agent; 8 kHz), prints the
+ * conversation, and hangs up (unless the agent hangs up first).
+ */
+import type { Command } from "./args";
+import { detectLocalIp } from "./config";
+import { createFliteTts } from "../providers/offline";
+import { createOffer, parseAnswer } from "../sdp";
+import { Pacer, RtpPortPool, RtpSession } from "../rtp";
+import { Playout, type FrameSink } from "../media/playout";
+import { decodeFrame } from "../media/g711";
+import { UdpTransport, UserAgent, nullLogger, type EndReason } from "../sip";
+import { SystemClock } from "../util/clock";
+import type { CallRecord } from "../pipeline/call-record";
+
+type CallCommand = Extract<Command, { kind: "call" }>;
+
+/** Frame energy above which the agent counts as speaking (RMS of 16-bit samples, ≈ −40 dBFS). */
+const SPEECH_RMS = 330;
+/** Agent silence that ends its turn, ms. */
+const END_OF_REPLY_MS = 1800;
+
+export interface CallerResult {
+  sipCallId: string;
+  answered: boolean;
+  endReason?: EndReason;
+  phrases: { text: string; replyDelayMs?: number }[];
+  agentTurns: CallRecord["turns"];
+}
+
+export async function runCaller(cmd: CallCommand): Promise<number> {
+  const t0 = performance.now();
+  const stamp = () => `[${((performance.now() - t0) / 1000).toFixed(1).padStart(5)}s]`;
+  const say = (line: string) => {
+    if (!cmd.json) console.log(`${stamp()} ${line}`);
+  };
+  const target = new URL(cmd.uri.replace(/^sips?:/i, "sip://"));
+  const loopback = /^127\.|^localhost$/i.test(target.hostname);
+  const localIp = loopback ? "127.0.0.1" : detectLocalIp();
+  const clock = new SystemClock();
+  const transport = await UdpTransport.bind({ host: localIp, port: cmd.localPort });
+  const ua = new UserAgent({
+    transport,
+    clock,
+    contact: { host: localIp, port: transport.local.port, user: "caller" },
+    userAgent: "voice-agent-caller",
+    log: nullLogger,
+    delegate: { onInvite: (c) => c.reject(486, "Busy Here") },
+  });
+  const pool = new RtpPortPool(40000, 49998, localIp);
+  const pacer = new Pacer({ clock });
+  const tts = createFliteTts({ voice: "slt" });
+  const lease = await pool.allocate();
+  const offer = createOffer({ localAddress: localIp, localPort: lease.port });
+
+  // Recording: one slot per 20 ms tick; left = what we sent, right = what we received.
+  const left: Int16Array[] = [];
+  const right: Int16Array[] = [];
+  let lastAgentAudio = -Infinity;
+  let agentAudioFrames = 0;
+
+  const result: CallerResult = { sipCallId: "", answered: false, phrases: [], agentTurns: [] };
+  say(`calling ${cmd.uri} from sip:caller@${localIp}:${transport.local.port}`);
+  const call = ua.invite({ requestUri: cmd.uri, from: cmd.from, offerSdp: offer.sdp });
+  result.sipCallId = call.callId;
+  let session: RtpSession | undefined;
+  let playout: Playout | undefined;
+  const answered = new Promise<boolean>((resolve) => {
+    call.on("answered", (sdp) => {
+      const media = parseAnswer(sdp);
+      session = new RtpSession({
+        lease,
+        remote: media.remote,
+        codec: media.codec,
+        payloadType: media.payloadType,
+        telephoneEventPt: media.telephoneEventPt,
+        onAudio: (frame) => {
+          let e = 0;
+          for (let i = 0; i < frame.pcm.length; i++) e += frame.pcm[i] * frame.pcm[i];
+          if (Math.sqrt(e / frame.pcm.length) > SPEECH_RMS) {
+            lastAgentAudio = performance.now();
+            agentAudioFrames++;
+          }
+          right[Math.max(left.length - 1, right.length)] = frame.pcm.slice();
+        },
+      });
+      const s = session;
+      const codec = media.codec;
+      const sink: FrameSink = {
+        sendFrame: (payload, marker) => {
+          left.push(decodeFrame(payload, codec));
+          return s.sendFrame(payload, marker);
+        },
+      };
+      playout = new Playout({ sink, codec });
+      pacer.add(playout);
+      say(`answered (${codec}); the agent is speaking`);
+      resolve(true);
+    });
+    call.on("failed", (status, reason) => {
+      say(`call failed: ${status} ${reason}`);
+      resolve(false);
+    });
+    call.on("ended", () => resolve(false));
+  });
+  let ended: EndReason | undefined;
+  void call.done.then((r) => (ended = r));
+
+  const agentTurnsPrinted = new Set<number>();
+  const printAgentTurns = async () => {
+    if (!cmd.agentHttp) return;
+    const record = await fetchRecord(cmd.agentHttp, call.callId);
+    if (!record) return;
+    result.agentTurns = record.turns;
+    for (const t of record.turns) {
+      if (agentTurnsPrinted.has(t.index)) continue;
+      agentTurnsPrinted.add(t.index);
+      if (t.speaker === "caller") say(`agent heard:    "${t.text}"`);
+      else {
+        const lat = t.latency?.firstRtpMs !== undefined ? `  (agent-side: end of speech → first RTP ${t.latency.firstRtpMs} ms)` : "";
+        say(`agent said:     "${t.text}"${t.interrupted ? " [interrupted]" : ""}${lat}`);
+      }
+    }
+  };
+
+  /** Waits until the agent has spoken and then stayed silent for END_OF_REPLY_MS. Returns when it started. */
+  const waitForReply = async (after: number, timeoutMs: number): Promise<number | undefined> => {
+    const deadline = performance.now() + timeoutMs;
+    let startedAt: number | undefined;
+    const startFrames = agentAudioFrames;
+    while (performance.now() < deadline && ended === undefined) {
+      if (startedAt === undefined && agentAudioFrames > startFrames && lastAgentAudio > after) startedAt = lastAgentAudio;
+      if (startedAt !== undefined && performance.now() - lastAgentAudio > END_OF_REPLY_MS) break;
+      await Bun.sleep(20);
+    }
+    return startedAt;
+  };
+
+  let code = 0;
+  try {
+    const ok = await Promise.race([answered, Bun.sleep(30_000).then(() => false)]);
+    if (!ok) {
+      code = 1;
+      call.cancel();
+    } else {
+      result.answered = true;
+      await waitForReply(0, cmd.replyTimeoutMs);
+      await printAgentTurns();
+      for (const text of cmd.say) {
+        if (ended !== undefined) break;
+        say(`caller says:    "${text}"`);
+        const audio = tts.open({ signal: AbortSignal.timeout(30_000), callId: "caller" });
+        audio.pushText(text);
+        audio.end();
+        for await (const pcm of audio.audio) playout!.push(pcm);
+        playout!.markEnd();
+        await playout!.drained();
+        const spokeAt = performance.now();
+        const started = await waitForReply(spokeAt, cmd.replyTimeoutMs);
+        const phrase: { text: string; replyDelayMs?: number } = { text };
+        if (started === undefined) say(`no reply within ${cmd.replyTimeoutMs} ms`);
+        else {
+          phrase.replyDelayMs = Math.round(started - spokeAt);
+          say(`reply started ${phrase.replyDelayMs} ms after the caller stopped speaking`);
+        }
+        result.phrases.push(phrase);
+        await printAgentTurns();
+      }
+      if (ended === undefined) {
+        await Bun.sleep(500);
+        if (ended === undefined) {
+          say("hanging up");
+          await call.hangup();
+        }
+      } else say(`the agent hung up (${ended})`);
+      await Bun.sleep(300);
+      await printAgentTurns();
+    }
+  } finally {
+    result.endReason = ended ?? call.endReason;
+    if (playout) {
+      pacer.remove(playout);
+      playout.close();
+    }
+    pacer.stop();
+    session?.close();
+    lease.release();
+    ua.dispose();
+    transport.close();
+    tts.close?.();
+  }
+  if (cmd.record) {
+    await Bun.write(cmd.record, stereoWav(left, right));
+    say(`recording written to ${cmd.record} (${(left.length * 0.02).toFixed(1)} s)`);
+  }
+  if (cmd.json) console.log(JSON.stringify(result, null, 2));
+  return code;
+}
+
+async function fetchRecord(base: string, sipCallId: string): Promise<CallRecord | undefined> {
+  try {
+    const res = await fetch(`${base.replace(/\/$/, "")}/calls`, { signal: AbortSignal.timeout(2000) });
+    const body = (await res.json()) as { active: CallRecord[]; recent: CallRecord[] };
+    return [...body.active, ...body.recent].find((r) => r.sipCallId === sipCallId);
+  } catch {
+    return undefined;
+  }
+}
+
+/** 16-bit PCM stereo WAV at 8000 Hz from per-tick frames (missing frames are silence). */
+export function stereoWav(left: Int16Array[], right: Int16Array[]): Uint8Array {
+  const frames = Math.max(left.length, right.length);
+  const samples = frames * 160;
+  const buf = new ArrayBuffer(44 + samples * 4);
+  const v = new DataView(buf);
+  const text = (o: number, s: string) => [...s].forEach((c, i) => v.setUint8(o + i, c.charCodeAt(0)));
+  text(0, "RIFF");
+  v.setUint32(4, 36 + samples * 4, true);
+  text(8, "WAVE");
+  text(12, "fmt ");
+  v.setUint32(16, 16, true);
+  v.setUint16(20, 1, true);
+  v.setUint16(22, 2, true);
+  v.setUint32(24, 8000, true);
+  v.setUint32(28, 8000 * 4, true);
+  v.setUint16(32, 4, true);
+  v.setUint16(34, 16, true);
+  text(36, "data");
+  v.setUint32(40, samples * 4, true);
+  let o = 44;
+  for (let f = 0; f < frames; f++) {
+    const l = left[f];
+    const r = right[f];
+    for (let i = 0; i < 160; i++) {
+      v.setInt16(o, l?.[i] ?? 0, true);
+      v.setInt16(o + 2, r?.[i] ?? 0, true);
+      o += 4;
+    }
+  }
+  return new Uint8Array(buf);
+}

@@ -1,0 +1,109 @@
+/**
+ * The compiled entry point: `voice-agent [--mode inbound|outbound|all] | check-config | call <uri>`.
+ * Exit codes: 0 ok, 1 runtime failure, 2 bad usage or configuration.
+ */
+import pkg from "../../package.json";
+import { HELP, parseCommand, UsageError, type Command } from "./args";
+import { ConfigError, loadConfig, type Config } from "./config";
+import { createProviders } from "./providers";
+import { createLogger } from "../util/log";
+
+const VERSION: string = pkg.version;
+
+function describeConfig(cfg: Config, mode: string, providers: { stt: string; llm: string; tts: string }): string {
+  const rtpCalls = Math.floor((cfg.rtpPortEnd - cfg.rtpPortStart + 1) / 2);
+  return [
+    `voice-agent ${VERSION} — mode ${mode}`,
+    `  SIP   udp ${cfg.sipHost}:${cfg.sipPort}, Contact/SDP address ${cfg.publicIp}${cfg.answerDelayMs ? `, rings ${cfg.answerDelayMs} ms` : ""}`,
+    `  RTP   udp ports ${cfg.rtpPortStart}-${cfg.rtpPortEnd} (${rtpCalls} calls), max ${cfg.maxCalls} simultaneous calls`,
+    `  HTTP  ${cfg.serverHost}:${cfg.serverPort}`,
+    `  STT   ${providers.stt}`,
+    `  LLM   ${providers.llm}`,
+    `  TTS   ${providers.tts}`,
+  ].join("\n");
+}
+
+async function run(cmd: Extract<Command, { kind: "run" | "check-config" }>): Promise<number> {
+  const cfg = loadConfig();
+  const providers = await createProviders(cfg);
+  if (cmd.kind === "check-config") {
+    console.log(describeConfig(cfg, cmd.mode, providers.describe));
+    console.log("configuration ok");
+    return 0;
+  }
+  if (cmd.mode !== "inbound") {
+    console.error(`--mode ${cmd.mode}: outbound calling is not available in this version; use --mode inbound`);
+    return 2;
+  }
+  const log = createLogger({ level: cfg.logLevel, pii: cfg.logPii });
+  const { AgentServer } = await import("./agent-server");
+  const server = await AgentServer.start({ cfg, providers, log, version: VERSION, mode: cmd.mode });
+  log.info(
+    {
+      version: VERSION,
+      mode: cmd.mode,
+      sip: `udp:${cfg.sipHost}:${server.sipPort}`,
+      publicIp: cfg.publicIp,
+      rtp: `${cfg.rtpPortStart}-${cfg.rtpPortEnd}`,
+      http: `${cfg.serverHost}:${cfg.serverPort}`,
+      providers: providers.describe,
+    },
+    "voice-agent started",
+  );
+  const drainMs = Number(process.env.DRAIN_TIMEOUT_S ?? 30) * 1000;
+  return await new Promise<number>((resolve) => {
+    let stopping = false;
+    const stop = (signal: string, ms: number) => {
+      if (stopping) return;
+      stopping = true;
+      log.info({ signal, drainMs: ms, activeCalls: server.activeCalls }, "shutting down");
+      void server.shutdown(ms).then(() => {
+        log.info({}, "stopped");
+        resolve(0);
+      });
+    };
+    process.on("SIGTERM", () => stop("SIGTERM", drainMs));
+    process.on("SIGINT", () => stop("SIGINT", Math.min(drainMs, 5000)));
+  });
+}
+
+export async function main(argv: string[]): Promise<number> {
+  let cmd: Command;
+  try {
+    cmd = parseCommand(argv);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      console.error(`voice-agent: ${err.message}`);
+      return 2;
+    }
+    throw err;
+  }
+  try {
+    switch (cmd.kind) {
+      case "help":
+        console.log(HELP);
+        return 0;
+      case "version":
+        console.log(VERSION);
+        return 0;
+      case "call": {
+        const { runCaller } = await import("./caller");
+        return await runCaller(cmd);
+      }
+      default:
+        return await run(cmd);
+    }
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(`voice-agent: configuration error: ${err.message}`);
+      return 2;
+    }
+    console.error(`voice-agent: ${(err as Error).message}`);
+    return 1;
+  }
+}
+
+if (import.meta.main) {
+  const code = await main(process.argv.slice(2));
+  process.exit(code);
+}

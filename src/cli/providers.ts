@@ -1,0 +1,70 @@
+/**
+ * Chooses and builds the providers for each stage from the configuration: the cloud provider when its
+ * key is set (or `*_PROVIDER` forces it), else the offline default.
+ */
+import type { Config } from "./config";
+import type { LlmProvider, SttProvider, TtsProvider } from "../providers/types";
+import { createCartesiaTts, createDeepgramStt, createGeminiLlm, createOpenAiLlm } from "../providers/cloud";
+import { createFliteTts, createPocketsphinxStt, createScriptedLlm, loadScript } from "../providers/offline";
+import inboundPromptFile from "../../models/prompts/inbound.md" with { type: "file" };
+import outboundPromptFile from "../../models/prompts/outbound.md" with { type: "file" };
+
+export interface Providers {
+  stt: SttProvider;
+  llm: LlmProvider;
+  tts: TtsProvider;
+  /** Offline providers used when a cloud one fails (apology, call-start fallback). */
+  fallback: { stt: SttProvider; tts: TtsProvider };
+  /** One line per stage for the start-up banner and health output. */
+  describe: { stt: string; llm: string; tts: string };
+}
+
+/** @throws Error naming SCRIPT_FILE when the dialogue file is invalid. */
+export async function createProviders(cfg: Config): Promise<Providers> {
+  const offlineStt = createPocketsphinxStt({});
+  const offlineTts = createFliteTts({});
+  const stt =
+    cfg.stt === "deepgram"
+      ? createDeepgramStt({ apiKey: cfg.deepgram.apiKey!, model: cfg.deepgram.model, baseUrl: cfg.deepgram.baseUrl })
+      : offlineStt;
+  const tts =
+    cfg.tts === "cartesia"
+      ? createCartesiaTts({
+          apiKey: cfg.cartesia.apiKey!,
+          voiceId: cfg.cartesia.voiceId!,
+          model: cfg.cartesia.model,
+          baseUrl: cfg.cartesia.baseUrl,
+        })
+      : offlineTts;
+  let llm: LlmProvider;
+  if (cfg.llm === "gemini") llm = createGeminiLlm({ apiKey: cfg.gemini.apiKey!, model: cfg.gemini.model, baseUrl: cfg.gemini.baseUrl });
+  else if (cfg.llm === "openai")
+    llm = createOpenAiLlm({ model: cfg.openai.model!, baseUrl: cfg.openai.baseUrl, apiKey: cfg.openai.apiKey });
+  else llm = createScriptedLlm(await loadScript(cfg.scriptFile));
+  return {
+    stt,
+    llm,
+    tts,
+    fallback: { stt: offlineStt, tts: offlineTts },
+    describe: {
+      stt: cfg.stt === "deepgram" ? `deepgram (${cfg.deepgram.model})` : "pocketsphinx (offline)",
+      llm:
+        cfg.llm === "gemini"
+          ? `gemini (${cfg.gemini.model})`
+          : cfg.llm === "openai"
+            ? `openai-compatible (${cfg.openai.model} at ${cfg.openai.baseUrl})`
+            : `scripted (offline dialogue script${cfg.scriptFile ? ` ${cfg.scriptFile}` : ""}, not AI)`,
+      tts: cfg.tts === "cartesia" ? `cartesia (${cfg.cartesia.model})` : "flite (offline)",
+    },
+  };
+}
+
+/**
+ * The system instruction for a call direction: the file named by INBOUND_PROMPT_FILE, else the
+ * embedded default. `{{objective}}` in the outbound prompt is replaced by the call's objective.
+ */
+export async function systemPrompt(cfg: Config, direction: "inbound" | "outbound", objective = ""): Promise<string> {
+  const path = direction === "inbound" ? (cfg.inboundPromptFile ?? inboundPromptFile) : outboundPromptFile;
+  const text = await Bun.file(path).text();
+  return text.replaceAll("{{objective}}", objective || "(none given)");
+}
