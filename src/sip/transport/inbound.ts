@@ -3,7 +3,9 @@ import {
   buildResponseFromHeaders,
   generateTag,
   isKeepAlive,
+  parseCSeq,
   parseMessage,
+  parseNameAddr,
   parseVia,
   type Headers,
   type SipMessage,
@@ -25,7 +27,7 @@ export type InboundResult =
  *
  * - CRLF keep-alives → `keepalive` (ignored, RFC 5626 §3.5.1).
  * - A valid request gets its top Via stamped (see {@link stampVia}).
- * - A malformed request (not ACK) whose top Via parses and which has From, To, Call-ID and CSeq rows
+ * - A malformed request (not ACK) whose top Via, From, To and CSeq parse and which has a Call-ID
  *   → `reject` with 400 Bad Request (505 for another SIP version), its detail in a Warning header
  *   (§21.4.1, §20.43). Anything else malformed → `drop` (responses are never answered, §18.1.2).
  */
@@ -72,21 +74,31 @@ function badRequestFor(error: SipParseError, source: Address): SipResponse | und
   if (!p || p.method === undefined || p.method === "ACK") return undefined; // ACK is never answered (§17.2.1)
   const h = p.headers;
   const top = h.get("Via");
-  if (top === undefined || ["From", "To", "Call-ID", "CSeq"].some((n) => !h.get(n)?.trim())) return undefined;
+  // "Enough to answer": a routable top Via, and From/To/Call-ID/CSeq that a peer can match (§8.2.6).
+  if (top === undefined || !h.get("Call-ID")?.trim()) return undefined;
   try {
     parseVia(top);
+    parseNameAddr(h.get("From") ?? "");
+    parseNameAddr(h.get("To") ?? "");
+    parseCSeq(h.get("CSeq") ?? "");
   } catch {
     return undefined;
   }
   const headers = h.clone();
+  const vias = headers.getAll("Via");
+  if (!vias.every((v) => parses(v))) headers.setAll("Via", [top]); // answer the previous hop at least
   stampVia(headers, source);
   const status = error.code === "version" ? 505 : 400;
   const warning: [string, string] = ["Warning", `399 - "${sanitize(`${error.code}: ${error.message}`)}"`];
-  const tag = generateTag();
+  return buildResponseFromHeaders(headers, status, { toTag: generateTag(), headers: [warning] });
+}
+
+function parses(via: string): boolean {
   try {
-    return buildResponseFromHeaders(headers, status, { toTag: tag, headers: [warning] });
+    parseVia(via);
+    return true;
   } catch {
-    return buildResponseFromHeaders(headers, status, { headers: [warning] }); // To unparsable: copy it raw
+    return false;
   }
 }
 

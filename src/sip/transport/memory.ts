@@ -34,6 +34,7 @@ export class MemoryTransport implements Transport {
     this.clock = opts.clock;
   }
 
+  /** Records the message. Unlike UDP it throws SipParseError if our own output does not parse (a bug). */
   send(message: SipMessage, to: Address): void {
     if (this.closed) return;
     const bytes = serializeMessage(message);

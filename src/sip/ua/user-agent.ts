@@ -238,10 +238,14 @@ export class UserAgent implements UaContext {
     }
   }
 
-  /** Answers a non-INVITE request through a server transaction (retransmissions absorbed). */
+  /**
+   * Answers a request outside any call through a server transaction of the right kind (an INVITE gets
+   * an INVITE server transaction, so Timer G resends the final response and the ACK is absorbed).
+   */
   private respondNonInvite(req: SipRequest, status: number, headers: Array<[string, string]> = []): void {
-    const tx = this.layer.createNonInviteServer(req);
-    tx.respond(buildResponse(req, status, { toTag: generateTag(), headers: [...headers, ["Server", this.userAgent]] }));
+    const res = buildResponse(req, status, { toTag: generateTag(), headers: [...headers, ["Server", this.userAgent]] });
+    if (req.method === "INVITE") this.layer.createInviteServer(req).respond(res);
+    else this.layer.createNonInviteServer(req).respond(res);
   }
 
   /** Last-resort response without a transaction (for requests that broke our handling). */
