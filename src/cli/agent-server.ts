@@ -9,7 +9,7 @@
 import { randomUUID } from "node:crypto";
 import type { Config } from "./config";
 import type { Providers } from "./providers";
-import { systemPrompt } from "./providers";
+import { systemPrompt } from "./prompts";
 import { createApp } from "../http/app";
 import { AgentCall } from "../pipeline/agent-call";
 import { CallStore, type CallRecord } from "../pipeline/call-record";

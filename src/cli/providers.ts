@@ -6,8 +6,6 @@ import type { Config } from "./config";
 import type { LlmProvider, SttProvider, TtsProvider } from "../providers/types";
 import { createCartesiaTts, createDeepgramStt, createGeminiLlm, createOpenAiLlm } from "../providers/cloud";
 import { createFliteTts, createPocketsphinxStt, createScriptedLlm, loadScript } from "../providers/offline";
-import inboundPromptFile from "../../models/prompts/inbound.md" with { type: "file" };
-import outboundPromptFile from "../../models/prompts/outbound.md" with { type: "file" };
 
 export interface Providers {
   stt: SttProvider;
@@ -57,14 +55,4 @@ export async function createProviders(cfg: Config): Promise<Providers> {
       tts: cfg.tts === "cartesia" ? `cartesia (${cfg.cartesia.model})` : "flite (offline)",
     },
   };
-}
-
-/**
- * The system instruction for a call direction: the file named by INBOUND_PROMPT_FILE, else the
- * embedded default. `{{objective}}` in the outbound prompt is replaced by the call's objective.
- */
-export async function systemPrompt(cfg: Config, direction: "inbound" | "outbound", objective = ""): Promise<string> {
-  const path = direction === "inbound" ? (cfg.inboundPromptFile ?? inboundPromptFile) : outboundPromptFile;
-  const text = await Bun.file(path).text();
-  return text.replaceAll("{{objective}}", objective || "(none given)");
 }
