@@ -8,6 +8,19 @@ import { ALLOW_HEADER, type EndReason } from "./types.ts";
 /** Every call state; inbound calls use offered/ringing/answered, outbound calls calling/early. */
 export type CallState = "offered" | "ringing" | "answered" | "calling" | "early" | "confirmed" | "ended";
 
+/** An illegal call state move: a bug in the UA core, never caused by a peer. */
+export class CallStateError extends Error {
+  override readonly name = "CallStateError";
+  readonly code = "illegal_transition";
+  constructor(
+    readonly from: CallState,
+    readonly to: CallState,
+    readonly callId: string,
+  ) {
+    super(`call ${callId}: illegal move ${from} → ${to}`);
+  }
+}
+
 /** Events both call kinds emit. */
 export interface CommonCallEvents {
   /**
@@ -71,7 +84,7 @@ export abstract class CallBase<E extends CommonCallEvents = CommonCallEvents> im
 
   protected transition(to: CallState): void {
     const allowed = this.table[this.current] ?? [];
-    if (!allowed.includes(to)) throw new Error(`${this.direction} call ${this.callId}: illegal move ${this.current} → ${to}`);
+    if (!allowed.includes(to)) throw new CallStateError(this.current, to, this.callId);
     this.current = to;
   }
 

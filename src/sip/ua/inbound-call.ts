@@ -3,7 +3,7 @@ import { Dialog } from "../dialog/index.ts";
 import { buildResponse, generateTag, type NameAddr, type SipRequest, type SipResponse } from "../message/index.ts";
 import type { InviteServerTransaction } from "../transaction/index.ts";
 import type { Address } from "../transport/index.ts";
-import { CallBase, safe, type CallState, type CommonCallEvents } from "./call-base.ts";
+import { CallBase, type CallState, type CommonCallEvents } from "./call-base.ts";
 import type { UaContext } from "./context.ts";
 import { ALLOW_HEADER, type Party } from "./types.ts";
 
@@ -246,5 +246,5 @@ export class InboundCall extends CallBase<InboundCallEvents> {
 }
 
 function party(a: NameAddr): Party {
-  return { uri: a.uri.toString(), user: a.uri.user, displayName: safe(() => a.displayName) };
+  return { uri: a.uri.toString(), user: a.uri.user, displayName: a.displayName };
 }

@@ -2,7 +2,7 @@
 export { UserAgent } from "./user-agent.ts";
 export { InboundCall, type InboundCallEvents, type ExtraHeaders } from "./inbound-call.ts";
 export { OutboundCall, type OutboundCallEvents, type InviteOptions } from "./outbound-call.ts";
-export type { CallState, CommonCallEvents } from "./call-base.ts";
+export { CallStateError, type CallState, type CommonCallEvents } from "./call-base.ts";
 export { ALLOW_HEADER, ALLOWED_METHODS, type EndReason, type Party, type UserAgentDelegate, type UserAgentOptions } from "./types.ts";
 export {
   DigestError,
