@@ -11,13 +11,10 @@ import type { Config } from "./config";
 import type { Providers } from "./providers";
 import { systemPrompt } from "./prompts";
 import { createApp } from "../http/app";
-import { AgentCall } from "../pipeline/agent-call";
 import { CallStore, type CallRecord } from "../pipeline/call-record";
-import { SileroSpeechDetector } from "../pipeline/speech-detector";
-import { defaultTools } from "../providers/cloud";
 import { createAnswer, SdpError } from "../sdp";
-import { Pacer, RtpPortPool, RtpPortPoolError, RtpSession } from "../rtp";
-import { Playout } from "../media/playout";
+import { Pacer, RtpPortPool, RtpPortPoolError } from "../rtp";
+import { CallMedia } from "./call-media";
 import { loadSileroVad, type SileroVad } from "../media/vad/silero";
 import { UdpTransport, UserAgent, type InboundCall } from "../sip";
 import { SystemClock, type Clock } from "../util/clock";
@@ -35,9 +32,7 @@ export interface AgentServerOptions {
 interface LiveCall {
   record: CallRecord;
   sip: InboundCall;
-  conversation?: AgentCall;
-  session?: RtpSession;
-  playout?: Playout;
+  media?: CallMedia;
   released: boolean;
 }
 
@@ -181,46 +176,31 @@ export class AgentServer {
       }
       throw err;
     }
-    record.codec = answer.codec;
-    const session = new RtpSession({
-      lease,
-      remote: answer.remote,
-      codec: answer.codec,
-      payloadType: answer.payloadType,
-      telephoneEventPt: answer.telephoneEventPt,
-      direction: answer.direction,
-      clock: this.clock,
-      onAudio: (frame) => live.conversation?.onAudioFrame(frame),
-      onDtmf: (ev) => log.info({ callId: record.id, key: ev.key, durationMs: ev.durationMs }, "dtmf received"),
-    });
-    const playout = new Playout({ sink: session, codec: answer.codec });
-    live.session = session;
-    live.playout = playout;
-    const vad = this.vad ? new SileroSpeechDetector(this.vad.createStream()) : undefined;
-    live.conversation = new AgentCall({
+    const media = new CallMedia({
       record,
+      lease,
+      media: answer,
+      pacer: this.pacer,
       clock: this.clock,
       log,
-      stt: providers.stt,
-      llm: providers.llm,
-      tts: providers.tts,
-      fallbackTts: providers.fallback.tts,
+      providers,
+      vad: this.vad,
       system: await systemPrompt(cfg, "inbound"),
-      tools: defaultTools(),
-      sink: playout,
-      vad,
-      codec: answer.codec,
       hangup: (reason) => {
         record.endReason = reason;
         void sip.hangup();
       },
     });
+    live.media = media;
     sip.on("answered", () => {
       record.state = "connected";
       record.answeredAt = new Date().toISOString();
-      this.pacer.add(playout);
       log.info({ callId: record.id, codec: answer.codec, rtpPort: lease.port }, "call answered");
-      void live.conversation?.start();
+      media.start();
+    });
+    sip.on("reinvite", (offer) => {
+      // RFC 3264 §8: the UA answered with our unchanged SDP; symmetric RTP follows a media move.
+      log.info({ callId: record.id, bytes: offer.length }, "re-invite answered with current sdp");
     });
     if (!sip.accept(answer.sdp)) this.teardown(live, "error");
   }
@@ -229,12 +209,7 @@ export class AgentServer {
   private teardown(live: LiveCall, reason: string): void {
     if (live.released) return;
     live.released = true;
-    live.conversation?.stop();
-    if (live.playout) {
-      this.pacer.remove(live.playout);
-      live.playout.close();
-    }
-    live.session?.close();
+    live.media?.close();
     this.calls.delete(live.record.id);
     this.store.end(live.record.id, reason);
     this.o.log.info(

@@ -1,0 +1,93 @@
+/**
+ * A call's media and conversation once SDP is negotiated, the same for inbound and outbound calls:
+ * RTP session on a leased port → playout on the shared pacer → AgentCall (VAD, STT, LLM, TTS).
+ * `close()` releases everything (pacer slot, playout, socket and port); it is idempotent.
+ */
+import { AgentCall, type ConversationSettings } from "../pipeline/agent-call";
+import type { CallRecord, TurnRecord } from "../pipeline/call-record";
+import { SileroSpeechDetector } from "../pipeline/speech-detector";
+import { defaultTools } from "../providers/cloud";
+import { Playout } from "../media/playout";
+import type { SileroVad } from "../media/vad/silero";
+import { RtpSession, type Pacer, type RtpPortLease } from "../rtp";
+import type { NegotiatedMedia } from "../sdp";
+import type { Clock } from "../util/clock";
+import type { Logger } from "../util/log";
+import type { Providers } from "./providers";
+
+export interface CallMediaOptions {
+  record: CallRecord;
+  lease: RtpPortLease;
+  media: Pick<NegotiatedMedia, "codec" | "payloadType" | "telephoneEventPt" | "remote" | "direction">;
+  pacer: Pacer;
+  clock: Clock;
+  log: Logger;
+  providers: Providers;
+  vad: SileroVad | null;
+  system: string;
+  settings?: Partial<ConversationSettings>;
+  /** Ends the call at the SIP level; called after the last packet of the goodbye. */
+  hangup: (reason: string) => void;
+  onTurn?: (turn: TurnRecord) => void;
+  onBargeIn?: () => void;
+}
+
+export class CallMedia {
+  readonly session: RtpSession;
+  readonly playout: Playout;
+  readonly conversation: AgentCall;
+  private started = false;
+  private closed = false;
+
+  constructor(private readonly o: CallMediaOptions) {
+    const { record, media, log } = o;
+    record.codec = media.codec;
+    this.session = new RtpSession({
+      lease: o.lease,
+      remote: media.remote,
+      codec: media.codec,
+      payloadType: media.payloadType,
+      telephoneEventPt: media.telephoneEventPt,
+      direction: media.direction,
+      clock: o.clock,
+      onAudio: (frame) => this.conversation.onAudioFrame(frame),
+      onDtmf: (ev) => log.info({ callId: record.id, key: ev.key, durationMs: ev.durationMs }, "dtmf received"),
+    });
+    this.playout = new Playout({ sink: this.session, codec: media.codec });
+    this.conversation = new AgentCall({
+      record,
+      clock: o.clock,
+      log,
+      stt: o.providers.stt,
+      llm: o.providers.llm,
+      tts: o.providers.tts,
+      fallbackTts: o.providers.fallback.tts,
+      system: o.system,
+      tools: defaultTools(),
+      sink: this.playout,
+      vad: o.vad ? new SileroSpeechDetector(o.vad.createStream()) : undefined,
+      codec: media.codec,
+      settings: o.settings,
+      hangup: o.hangup,
+      onTurn: o.onTurn,
+      onBargeIn: o.onBargeIn,
+    });
+  }
+
+  /** Starts sending (silence, then the agent's first words) and listening. */
+  start(): void {
+    if (this.started || this.closed) return;
+    this.started = true;
+    this.o.pacer.add(this.playout);
+    void this.conversation.start();
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.conversation.stop();
+    this.o.pacer.remove(this.playout);
+    this.playout.close();
+    this.session.close();
+  }
+}
