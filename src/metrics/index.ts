@@ -11,3 +11,4 @@ export {
   type CallResult,
   type TurnStage,
 } from "./metrics.ts";
+export { instrumentTransport, type SipCounters } from "./sip-transport.ts";

@@ -102,7 +102,10 @@ export interface Metrics {
 
   /** We received a SIP request (after parsing; retransmissions included): sip_requests_total{method}. */
   sipRequestReceived(method: string): void;
-  /** We sent a SIP response (first transmission only): sip_responses_total{code,method}. */
+  /**
+   * We sent a SIP response (retransmissions included): sip_responses_total{code,method}, method from
+   * CSeq. `instrumentTransport()` (./sip-transport.ts) calls both SIP methods for you.
+   */
   sipResponseSent(method: string, code: number): void;
 
   /** One RTP packet received on a call: rtp_packets_total{direction="in"}. */
@@ -174,7 +177,7 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
   });
   const sipResponses = new Counter({
     name: "voice_agent_sip_responses_total",
-    help: "SIP responses we sent (first transmissions), by status code and the request method.",
+    help: "SIP responses we sent (retransmissions included), by status code and the method in CSeq.",
     labelNames: ["code", "method"] as const,
     registers,
   });
