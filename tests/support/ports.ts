@@ -1,0 +1,68 @@
+/**
+ * Free port finder for tests on 127.0.0.1.
+ *
+ * The kernel picks a free ephemeral port (bind to port 0), we read it and close the socket. Another
+ * process may take the port between our close and the caller's bind; on loopback with ports drawn from
+ * the ephemeral range that is rare, and `freeUdpPortRange` re-checks every port of a range.
+ *
+ * The process helper (spawn, readiness line, group kill) lives in `./process.ts` and is re-exported
+ * here for convenience.
+ */
+import { createServer } from "node:net";
+
+export { spawnManaged, stopAllManaged, type ManagedProcess, type SpawnManagedOptions } from "./process.ts";
+
+/** Loopback address every test binds to. */
+export const LOOPBACK = "127.0.0.1";
+
+/** A UDP port that was free on 127.0.0.1 a moment ago (1024–65535). */
+export async function freeUdpPort(): Promise<number> {
+  const sock = await Bun.udpSocket({ hostname: LOOPBACK, port: 0 });
+  try {
+    return sock.port;
+  } finally {
+    sock.close();
+  }
+}
+
+/** A TCP port that was free on 127.0.0.1 a moment ago. */
+export async function freeTcpPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(0, LOOPBACK, () => resolve());
+  });
+  const addr = server.address();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  if (!addr || typeof addr === "string") throw new Error("freeTcpPort: no address from listen(0)");
+  return addr.port;
+}
+
+/** True when a UDP socket can bind 127.0.0.1:`port` right now. */
+export async function isUdpPortFree(port: number): Promise<boolean> {
+  try {
+    const s = await Bun.udpSocket({ hostname: LOOPBACK, port });
+    s.close();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * `count` consecutive free UDP ports starting at an even port (RTP convention: RTP on even, RTCP on
+ * the odd port above, RFC 3550 §11). Picks a random base in [20000, 60000) and checks every port;
+ * retries up to `attempts` bases.
+ *
+ * @returns the first port of the range.
+ * @throws Error when no free range was found.
+ */
+export async function freeUdpPortRange(count: number, attempts = 50): Promise<number> {
+  for (let a = 0; a < attempts; a++) {
+    const base = 20000 + 2 * Math.floor(Math.random() * 20000);
+    let ok = true;
+    for (let p = base; p < base + count && ok; p++) ok = await isUdpPortFree(p);
+    if (ok) return base;
+  }
+  throw new Error(`freeUdpPortRange: no ${count} consecutive free UDP ports after ${attempts} tries`);
+}
