@@ -6,6 +6,33 @@ export type CallDirection = "inbound" | "outbound";
 export type CallState = "ringing" | "connected" | "ended";
 
 /**
+ * Detailed status of an outbound call (src/outbound/status.ts holds the transition table):
+ * initiating → ringing → connected → completed, or one of the unanswered ends no_answer, busy,
+ * declined, failed, canceled (a connected call can also end failed, e.g. unusable answer SDP).
+ */
+export type CallStatus =
+  | "initiating"
+  | "ringing"
+  | "connected"
+  | "completed"
+  | "no_answer"
+  | "busy"
+  | "declined"
+  | "failed"
+  | "canceled";
+
+/**
+ * Why a call ended, as a SIP status code and reason phrase when a SIP response ended it (e.g. 486 "Busy
+ * Here", 408 "Request Timeout" for our own Timer B); `code` is null for BYE, hang-up by API or restart.
+ * `source`: "remote" when the far end (trunk or callee) decided, "local" when we did.
+ */
+export interface HangupCause {
+  code: number | null;
+  reason: string;
+  source: "remote" | "local";
+}
+
+/**
  * Per-turn latency, each field in ms measured from the end of the caller's speech (VAD) — or, for the
  * greeting, from the moment the reply was started. Undefined when the stage did not happen.
  */
@@ -52,10 +79,49 @@ export interface CallRecord {
   providers?: { stt: string; llm: string; tts: string };
   turns: TurnRecord[];
   bargeIns: number;
+  /** Outbound calls: detailed status (see CallStatus). */
+  status?: CallStatus;
+  /** First 180/183 from the far end (outbound). */
+  ringingAt?: string;
+  hangupCause?: HangupCause;
+  /** What the agent reached: the end_call tool's `reason`, else the last agent turn. */
+  outcome?: string;
+  outcomeSource?: "end_call" | "last_agent_turn";
+  /** Outbound: caller-supplied key/values, stored and returned as given. */
+  metadata?: Record<string, unknown>;
+  /** Outbound: why we call; the agent's opening is built from it. */
+  openingReason?: string;
+  /** Outbound: goal put into the system instruction. */
+  objective?: string;
 }
 
-/** Keeps active calls and a bounded list of recent ones (oldest dropped first). */
-export class CallStore {
+/** Filter for `list()`: active calls in start order, ended ones newest first; `limit` bounds the ended calls returned. */
+export interface CallListOptions {
+  direction?: CallDirection;
+  status?: CallStatus;
+  limit?: number;
+}
+
+/**
+ * Where call records live: `CallStore` (memory) or `SqliteCallStore` (src/store, survives restarts).
+ * Live records are mutated in place by the call's owner, which calls `save` after changing fields and
+ * `addTurn` after a turn was appended, so a persistent store can write them as they happen.
+ */
+export interface CallRecordStore {
+  add(record: CallRecord): void;
+  get(id: string): CallRecord | undefined;
+  /** Persists the current fields of a live record (state, status, timestamps, cause…). */
+  save(record: CallRecord): void;
+  /** Persists one turn that was just appended to a live record's `turns`. */
+  addTurn(callId: string, turn: TurnRecord): void;
+  /** Marks the call ended (state, endedAt, durationMs) and moves it out of the active set. */
+  end(id: string, reason: string, now?: Date): void;
+  readonly activeCount: number;
+  list(opts?: CallListOptions): { active: CallRecord[]; recent: CallRecord[] };
+}
+
+/** Keeps active calls and a bounded list of recent ones (oldest dropped first), in memory only. */
+export class CallStore implements CallRecordStore {
   private readonly active = new Map<string, CallRecord>();
   private readonly recent: CallRecord[] = [];
 
@@ -68,6 +134,12 @@ export class CallStore {
   get(id: string): CallRecord | undefined {
     return this.active.get(id) ?? this.recent.find((r) => r.id === id);
   }
+
+  /** Records live in memory: nothing to write. */
+  save(_record: CallRecord): void {}
+
+  /** Records live in memory: the turn is already in `record.turns`. */
+  addTurn(_callId: string, _turn: TurnRecord): void {}
 
   /** Marks the call ended and moves it to the recent list. */
   end(id: string, reason: string, now = new Date()): void {
@@ -86,7 +158,9 @@ export class CallStore {
     return this.active.size;
   }
 
-  list(): { active: CallRecord[]; recent: CallRecord[] } {
-    return { active: [...this.active.values()], recent: [...this.recent] };
+  list(opts: CallListOptions = {}): { active: CallRecord[]; recent: CallRecord[] } {
+    const keep = (r: CallRecord) => (!opts.direction || r.direction === opts.direction) && (!opts.status || r.status === opts.status);
+    const recent = this.recent.filter(keep);
+    return { active: [...this.active.values()].filter(keep), recent: opts.limit ? recent.slice(0, opts.limit) : recent };
   }
 }
