@@ -22,6 +22,24 @@ export type LlmChoice = "gemini" | "openai" | "scripted";
 export type TtsChoice = "cartesia" | "flite";
 export type Mode = "inbound" | "outbound" | "all";
 
+/** Outbound calling through a SIP trunk (used with `--mode outbound` or `all`). */
+export interface OutboundConfig {
+  /** SIP_TRUNK_HOST: the trunk's host name or IPv4 address; unset = outbound calling not configured. */
+  trunkHost?: string;
+  /** SIP_TRUNK_PORT (UDP), default 5060. */
+  trunkPort: number;
+  /** SIP_CALLER_ID: the From user part (our number as the trunk knows it), e.g. +14155550123. */
+  callerId?: string;
+  /** Digest credentials (RFC 3261 §22): SIP_USERNAME/SIP_PASSWORD, else PLIVO_AUTH_ID/PLIVO_AUTH_TOKEN. */
+  credentials?: { username: string; password: string; from: "SIP_USERNAME" | "PLIVO_AUTH_ID" };
+  /** RING_TIMEOUT_S: no answer within this → CANCEL, status no_answer. Seconds, default 30. */
+  ringTimeoutS: number;
+  /** MAX_OUTBOUND_CALLS: simultaneous outbound calls, default 10. */
+  maxCalls: number;
+  /** OUTBOUND_CALLS_PER_MINUTE: new outbound calls per sliding minute, default 30. */
+  callsPerMinute: number;
+}
+
 export interface Config {
   sipHost: string;
   sipPort: number;
@@ -47,6 +65,13 @@ export interface Config {
   inboundPromptFile?: string;
   /** Maximum simultaneous calls; further INVITEs get 486/503. */
   maxCalls: number;
+  outbound: OutboundConfig;
+  /** API_TOKEN: `Authorization: Bearer <API_TOKEN>` required on the HTTP API; unset = loopback only. */
+  apiToken?: string;
+  /** The SERVER_HOST asked for, when `serverHost` was forced to 127.0.0.1 because API_TOKEN is unset. */
+  serverHostRequested?: string;
+  /** DATA_DIR: where calls.db lives, default ./data. */
+  dataDir: string;
 }
 
 type Env = Record<string, string | undefined>;
@@ -100,6 +125,58 @@ function url(env: Env, name: string): string | undefined {
   return v.replace(/\/+$/, "");
 }
 
+/** A host name (RFC 1123 labels) or an IPv4 address. */
+function host(env: Env, name: string): string | undefined {
+  const v = str(env, name);
+  if (v === undefined) return undefined;
+  const label = /^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$/;
+  if (isIP(v) === 4 || (v.length <= 253 && v.split(".").every((l) => label.test(l)))) return v;
+  throw new ConfigError(name, `expected a host name or IPv4 address, got "${v}"`);
+}
+
+/** A pair of variables that must be set together; returns both or neither. */
+function pair(env: Env, a: string, b: string): [string, string] | undefined {
+  const x = str(env, a);
+  const y = env[b] === undefined || env[b] === "" ? undefined : env[b]; // passwords keep their spaces
+  if (x !== undefined && y === undefined) throw new ConfigError(b, `required when ${a} is set`);
+  if (x === undefined && y !== undefined) throw new ConfigError(a, `required when ${b} is set`);
+  return x !== undefined ? [x, y!] : undefined;
+}
+
+function outboundConfig(env: Env): OutboundConfig {
+  const callerId = str(env, "SIP_CALLER_ID");
+  // RFC 3261 §25.1 user part: unreserved characters and "+" (E.164 numbers, or a trunk account name).
+  if (callerId !== undefined && !/^[A-Za-z0-9+._~-]{1,64}$/.test(callerId)) {
+    throw new ConfigError("SIP_CALLER_ID", `expected a number such as +14155550123 (letters, digits, + . _ ~ -), got "${callerId}"`);
+  }
+  const sip = pair(env, "SIP_USERNAME", "SIP_PASSWORD");
+  const plivo = pair(env, "PLIVO_AUTH_ID", "PLIVO_AUTH_TOKEN");
+  const credentials = sip
+    ? { username: sip[0], password: sip[1], from: "SIP_USERNAME" as const }
+    : plivo
+      ? { username: plivo[0], password: plivo[1], from: "PLIVO_AUTH_ID" as const }
+      : undefined;
+  return {
+    trunkHost: host(env, "SIP_TRUNK_HOST"),
+    trunkPort: int(env, "SIP_TRUNK_PORT", 5060, 1, 65535),
+    callerId,
+    credentials,
+    ringTimeoutS: int(env, "RING_TIMEOUT_S", 30, 1, 600),
+    maxCalls: int(env, "MAX_OUTBOUND_CALLS", 10, 1, 10_000),
+    callsPerMinute: int(env, "OUTBOUND_CALLS_PER_MINUTE", 30, 1, 100_000),
+  };
+}
+
+/**
+ * Checks what `--mode outbound|all` needs: SIP_TRUNK_HOST and SIP_CALLER_ID.
+ * @throws ConfigError naming the missing variable.
+ */
+export function requireOutbound(cfg: Config, mode: Mode): void {
+  if (mode === "inbound") return;
+  if (!cfg.outbound.trunkHost) throw new ConfigError("SIP_TRUNK_HOST", `required with --mode ${mode} (the SIP trunk outbound calls go through)`);
+  if (!cfg.outbound.callerId) throw new ConfigError("SIP_CALLER_ID", `required with --mode ${mode} (the number outbound calls come from)`);
+}
+
 /** The first non-internal IPv4 address of this host, or 127.0.0.1. */
 export function detectLocalIp(): string {
   for (const list of Object.values(networkInterfaces())) {
@@ -146,13 +223,21 @@ export function loadConfig(env: Env = process.env): Config {
   if (tts === "cartesia" && !cartesia.apiKey) throw new ConfigError("CARTESIA_API_KEY", "required when TTS_PROVIDER=cartesia");
   if (tts === "cartesia" && !cartesia.voiceId) throw new ConfigError("CARTESIA_VOICE_ID", "required when TTS_PROVIDER=cartesia");
 
+  const apiToken = env.API_TOKEN === undefined || env.API_TOKEN === "" ? undefined : env.API_TOKEN;
+  if (apiToken !== undefined && !/^[\x21-\x7e]{16,}$/.test(apiToken)) {
+    throw new ConfigError("API_TOKEN", "expected at least 16 printable characters without spaces");
+  }
+  const serverHostRequested = ip(env, "SERVER_HOST", "0.0.0.0")!;
+
   return {
     sipHost,
     sipPort,
     publicIp,
     rtpPortStart,
     rtpPortEnd,
-    serverHost: ip(env, "SERVER_HOST", "0.0.0.0")!,
+    // Without API_TOKEN anyone who reaches the port could place (paid) calls: listen on loopback only.
+    serverHost: apiToken ? serverHostRequested : "127.0.0.1",
+    serverHostRequested: apiToken || serverHostRequested === "127.0.0.1" ? undefined : serverHostRequested,
     serverPort: int(env, "SERVER_PORT", 8000, 1, 65535),
     answerDelayMs: int(env, "ANSWER_DELAY_MS", 0, 0, 120_000),
     scriptFile: str(env, "SCRIPT_FILE"),
@@ -167,5 +252,8 @@ export function loadConfig(env: Env = process.env): Config {
     cartesia,
     inboundPromptFile: str(env, "INBOUND_PROMPT_FILE"),
     maxCalls: int(env, "MAX_CALLS", 100, 1, 10_000),
+    outbound: outboundConfig(env),
+    apiToken,
+    dataDir: str(env, "DATA_DIR") ?? "./data",
   };
 }

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { ConfigError, loadConfig } from "../../src/cli/config";
+import { ConfigError, loadConfig, requireOutbound } from "../../src/cli/config";
 import { parseCommand, UsageError } from "../../src/cli/args";
 
 describe("loadConfig", () => {
@@ -45,6 +45,15 @@ describe("loadConfig", () => {
     [{ STT_PROVIDER: "whisper" }, "STT_PROVIDER", /one of deepgram, pocketsphinx/],
     [{ STT_PROVIDER: "deepgram" }, "DEEPGRAM_API_KEY", /required/],
     [{ DEEPGRAM_BASE_URL: "not a url" }, "DEEPGRAM_BASE_URL", /URL/],
+    [{ SIP_TRUNK_HOST: "bad host!" }, "SIP_TRUNK_HOST", /host name or IPv4/],
+    [{ SIP_TRUNK_PORT: "0" }, "SIP_TRUNK_PORT", /from 1 to 65535/],
+    [{ SIP_CALLER_ID: "+1 415 555" }, "SIP_CALLER_ID", /expected a number/],
+    [{ SIP_USERNAME: "u" }, "SIP_PASSWORD", /required when SIP_USERNAME is set/],
+    [{ PLIVO_AUTH_TOKEN: "t" }, "PLIVO_AUTH_ID", /required when PLIVO_AUTH_TOKEN is set/],
+    [{ RING_TIMEOUT_S: "0" }, "RING_TIMEOUT_S", /from 1 to 600/],
+    [{ MAX_OUTBOUND_CALLS: "lots" }, "MAX_OUTBOUND_CALLS", /integer/],
+    [{ OUTBOUND_CALLS_PER_MINUTE: "0" }, "OUTBOUND_CALLS_PER_MINUTE", /from 1/],
+    [{ API_TOKEN: "short" }, "API_TOKEN", /at least 16/],
   ];
   for (const [env, variable, msg] of bad) {
     test(`rejects ${JSON.stringify(env)} naming ${variable}`, () => {
@@ -60,6 +69,46 @@ describe("loadConfig", () => {
       expect((err as Error).message.startsWith(variable + ":")).toBe(true);
     });
   }
+});
+
+describe("outbound, API token and data directory", () => {
+  test("defaults: trunk port 5060, ring 30 s, 10 calls, 30 per minute, ./data, loopback HTTP without API_TOKEN", () => {
+    const c = loadConfig({ SERVER_HOST: "0.0.0.0" });
+    expect(c.outbound).toEqual({ trunkHost: undefined, trunkPort: 5060, callerId: undefined, credentials: undefined, ringTimeoutS: 30, maxCalls: 10, callsPerMinute: 30 });
+    expect(c.dataDir).toBe("./data");
+    expect(c.apiToken).toBeUndefined();
+    expect(c.serverHost).toBe("127.0.0.1");
+    expect(c.serverHostRequested).toBe("0.0.0.0");
+    const t = loadConfig({ API_TOKEN: "0123456789abcdef-xyz" });
+    expect(t.serverHost).toBe("0.0.0.0");
+    expect(t.serverHostRequested).toBeUndefined();
+  });
+
+  test("trunk, caller ID and credentials; SIP_USERNAME wins over the Plivo pair", () => {
+    const c = loadConfig({
+      SIP_TRUNK_HOST: "trunk.example.com",
+      SIP_TRUNK_PORT: "5080",
+      SIP_CALLER_ID: "+14155550123",
+      PLIVO_AUTH_ID: "MAXXXX",
+      PLIVO_AUTH_TOKEN: "secret",
+      RING_TIMEOUT_S: "20",
+      DATA_DIR: "/var/lib/va",
+    });
+    expect(c.outbound).toMatchObject({ trunkHost: "trunk.example.com", trunkPort: 5080, callerId: "+14155550123", ringTimeoutS: 20 });
+    expect(c.outbound.credentials).toEqual({ username: "MAXXXX", password: "secret", from: "PLIVO_AUTH_ID" });
+    expect(c.dataDir).toBe("/var/lib/va");
+    const s = loadConfig({ PLIVO_AUTH_ID: "MAXXXX", PLIVO_AUTH_TOKEN: "secret", SIP_USERNAME: "alice", SIP_PASSWORD: "pw with space " });
+    expect(s.outbound.credentials).toEqual({ username: "alice", password: "pw with space ", from: "SIP_USERNAME" });
+  });
+
+  test("--mode outbound/all need SIP_TRUNK_HOST and SIP_CALLER_ID; inbound does not", () => {
+    const none = loadConfig({});
+    expect(() => requireOutbound(none, "inbound")).not.toThrow();
+    expect(() => requireOutbound(none, "outbound")).toThrow(/^SIP_TRUNK_HOST: required with --mode outbound/);
+    const noCaller = loadConfig({ SIP_TRUNK_HOST: "10.0.0.1" });
+    expect(() => requireOutbound(noCaller, "all")).toThrow(/^SIP_CALLER_ID: required with --mode all/);
+    expect(() => requireOutbound(loadConfig({ SIP_TRUNK_HOST: "10.0.0.1", SIP_CALLER_ID: "+14155550123" }), "all")).not.toThrow();
+  });
 });
 
 describe("parseCommand", () => {
