@@ -5,7 +5,7 @@
 #   docker build -t voice-agent .                              # builds the binary from source (default)
 #   docker build -t voice-agent --target prebuilt .            # packs an existing dist/voice-agent
 #                                                              # (run `bun run build` on linux-x64 first)
-#   docker run --rm --name va --env-file ./agent.env \
+#   docker run --rm --name va --env-file ./agent.env -v va-data:/data \
 #     -e SIP_PUBLIC_IP=203.0.113.10 -e RTP_PORT_START=10000 -e RTP_PORT_END=10199 \
 #     -p 5060:5060/udp -p 8000:8000/tcp -p 10000-10199:10000-10199/udp \
 #     --stop-timeout 45 --read-only --tmpfs /tmp:exec,mode=1777 voice-agent
@@ -51,8 +51,10 @@ RUN node_modules/.bin/bun run build && ./dist/voice-agent --version
 # context's dist/voice-agent instead of the build stage. It must be a linux-x64 build.
 FROM gcr.io/distroless/cc-debian12:nonroot AS prebuilt
 COPY --chmod=0755 dist/voice-agent /voice-agent
+# /data for the call database, owned by nonroot (see the runtime stage).
+COPY --from=gcr.io/distroless/cc-debian12:nonroot --chown=65532:65532 /home/nonroot /data
 USER nonroot
-ENV DATA_DIR=/tmp/voice-agent
+ENV DATA_DIR=/data
 # SIP (UDP), HTTP API, RTP media (UDP; must equal RTP_PORT_START-RTP_PORT_END).
 EXPOSE 5060/udp 8000/tcp 10000-20000/udp
 ENTRYPOINT ["/voice-agent"]
@@ -60,12 +62,16 @@ CMD ["--mode", "inbound"]
 
 # ---------------------------------------------------------------------------------------------------
 # Runtime (default target): distroless "cc" = glibc + libstdc++ + libgcc_s + CA certificates +
-# /etc/passwd with nonroot (uid 65532); no shell, no package manager. Only the binary is added.
+# /etc/passwd with nonroot (uid 65532); no shell, no package manager. Only the binary and an empty,
+# writable /data are added.
 FROM gcr.io/distroless/cc-debian12:nonroot AS runtime
 COPY --from=build /src/dist/voice-agent /voice-agent
+# DATA_DIR (call records, DATA_DIR/calls.db) = /data, an empty directory owned by nonroot: distroless has
+# no shell to mkdir/chown, so the base image's own empty /home/nonroot is copied there re-owned. A named
+# volume mounted on it (-v va-data:/data) starts with that ownership, so the records survive restarts.
+COPY --from=gcr.io/distroless/cc-debian12:nonroot --chown=65532:65532 /home/nonroot /data
 USER nonroot
-# Call data goes under DATA_DIR; mount a volume there to keep it (e.g. -v va-data:/data -e DATA_DIR=/data).
-ENV DATA_DIR=/tmp/voice-agent
+ENV DATA_DIR=/data
 # SIP (UDP), HTTP API, RTP media (UDP; must equal RTP_PORT_START-RTP_PORT_END).
 EXPOSE 5060/udp 8000/tcp 10000-20000/udp
 ENTRYPOINT ["/voice-agent"]

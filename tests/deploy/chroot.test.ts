@@ -178,6 +178,7 @@ describe("the agent server in the bare root", () => {
     deepgram = startFakeDeepgram({ script: ["hello there"] });
     const env: Record<string, string> = {
       HOME: "/home/nonroot",
+      DATA_DIR: "/data", // as the Dockerfile sets it
       SIP_HOST: LOOPBACK,
       SIP_PORT: String(sipPort),
       SIP_PUBLIC_IP: LOOPBACK,

@@ -9,7 +9,8 @@
  *                                         libstdc++.so.6 libgcc_s.so.1 (copied from the host, symlinks
  *                                         resolved, renamed to their soname)
  *   /etc/passwd, /etc/group               root (0) and nonroot (65532), as in distroless
- *   /home/nonroot (65532, 0700)   /tmp (1777)   /proc /dev (empty mount points)
+ *   /home/nonroot, /data (65532, 0700; /data as the Dockerfile makes it, for DATA_DIR)
+ *   /tmp (1777)   /proc /dev (empty mount points)
  *
  * `chrootCommand(dir, argv, opts)` returns an argv that, run as root, enters a private mount namespace
  * (`unshare --mount --propagation private`), mounts there a fresh procfs restricted like systemd's
@@ -56,9 +57,11 @@ export function buildRoot(dir: string, binary: string): void {
     `root:x:0:0:root:/root:/sbin/nologin\nnonroot:x:${NONROOT_UID}:${NONROOT_UID}:nonroot:/home/nonroot:/sbin/nologin\n`,
   );
   writeFileSync(join(dir, "etc/group"), `root:x:0:\nnonroot:x:${NONROOT_UID}:\n`);
-  mkdirSync(join(dir, "home/nonroot"), { recursive: true });
-  chownSync(join(dir, "home/nonroot"), NONROOT_UID, NONROOT_UID);
-  chmodSync(join(dir, "home/nonroot"), 0o700);
+  for (const d of ["home/nonroot", "data"]) {
+    mkdirSync(join(dir, d), { recursive: true });
+    chownSync(join(dir, d), NONROOT_UID, NONROOT_UID);
+    chmodSync(join(dir, d), 0o700);
+  }
   for (const d of ["tmp", "proc", "dev"]) mkdirSync(join(dir, d));
   chmodSync(join(dir, "tmp"), 0o1777); // mkdir's mode is filtered by the umask; chmod is not
   chmodSync(dir, 0o755);
