@@ -6,6 +6,7 @@
 #   docker build -t voice-agent --target prebuilt .            # packs an existing dist/voice-agent
 #                                                              # (run `bun run build` on linux-x64 first)
 #   docker run --rm --name va --env-file ./agent.env -v va-data:/data \
+#     -e API_TOKEN=change-me-to-a-long-secret \
 #     -e SIP_PUBLIC_IP=203.0.113.10 -e RTP_PORT_START=10000 -e RTP_PORT_END=10199 \
 #     -p 5060:5060/udp -p 8000:8000/tcp -p 10000-10199:10000-10199/udp \
 #     --stop-timeout 45 --read-only --tmpfs /tmp:exec,mode=1777 voice-agent
@@ -21,8 +22,11 @@
 # - /tmp must allow exec: the binary extracts libonnxruntime.so.1 there and dlopens it. The base image
 #   has a writable /tmp (mode 1777); with --read-only, mount `--tmpfs /tmp:exec` (Docker's tmpfs default
 #   is noexec, which makes the VAD fail to load) or point TMPDIR at an exec-capable volume.
+# - HTTP API: without API_TOKEN the agent listens on 127.0.0.1 only (anyone reaching the port could
+#   place calls), i.e. NOT reachable through -p 8000:8000. Set API_TOKEN (16+ printable characters) to
+#   listen on SERVER_HOST (default 0.0.0.0); clients then send `Authorization: Bearer <API_TOKEN>`.
 # - Health: the image has no shell or curl. Probe HTTP GET / on port 8000 from the orchestrator
-#   (Kubernetes httpGet), and scrape /metrics if the server exposes it.
+#   (Kubernetes httpGet with the Authorization header), and scrape /metrics the same way.
 # - Offline speech-to-text is NOT in this image: it runs Debian's pocketsphinx_continuous, a separate
 #   program (plus its 16 kHz acoustic model, ~30 MB) that distroless does not carry. This image is meant
 #   for the cloud providers (DEEPGRAM_API_KEY for STT; Gemini or an OpenAI-compatible endpoint for the
