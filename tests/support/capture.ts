@@ -12,6 +12,7 @@
  *   127.0.0.1 is part of the filter; `start` sends probes until one comes back through the capture,
  *   `stop` sends an end marker and waits to see it before SIGINT. Markers are removed from results.
  */
+import type { udp } from "bun";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import { spawnManaged, type ManagedProcess } from "./process.ts";
@@ -68,7 +69,7 @@ export class RtpCapture {
 
   private constructor(
     private readonly proc: ManagedProcess,
-    private readonly probe: Awaited<ReturnType<typeof Bun.udpSocket>>,
+    private readonly probe: udp.Socket<"buffer">,
     private readonly opts: CaptureOptions,
   ) {}
 

@@ -150,12 +150,14 @@ export function spawnManaged(argv: string[], opts: SpawnManagedOptions = {}): Ma
   ]).catch(() => undefined);
 
   let running = true;
+  // Assigned below; read only once the process has exited.
+  let mp: ManagedProcess | undefined;
   const tail = () => `--- stdout ---\n${out.slice(-2000)}\n--- stderr ---\n${err.slice(-2000)}`;
   const exited = (async () => {
     const code = await proc.exited;
     await pumps;
     running = false;
-    live.delete(mp);
+    if (mp) live.delete(mp);
     livePids.delete(proc.pid);
     for (const w of [...waiters]) {
       if (check(w)) continue;
@@ -165,7 +167,7 @@ export function spawnManaged(argv: string[], opts: SpawnManagedOptions = {}): Ma
     return proc.signalCode ? null : code;
   })();
 
-  const mp: ManagedProcess = {
+  mp = {
     name,
     pid: proc.pid,
     exited,

@@ -15,8 +15,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { decodeG711, encodeG711, G711_SILENCE, type G711Law } from "./g711.ts";
 
-/** flite voices shipped by Debian's `flite` (kal16 and slt are the most intelligible). */
-export type FliteVoice = "slt" | "kal16" | "kal" | "rms" | "awb";
+/** flite voices shipped by Debian's `flite` (`flite -lv`; kal16 and slt are the most intelligible). */
+export const FLITE_VOICES = ["slt", "kal16", "kal", "rms", "awb"] as const;
+export type FliteVoice = (typeof FLITE_VOICES)[number];
 
 export interface VoiceOptions {
   /** Default "flite". */
@@ -98,11 +99,15 @@ export async function soxResample(pcm: Int16Array, fromHz: number, toHz: number)
 
 /**
  * One phrase of synthetic speech as 8 kHz mono PCM16 (cached).
- * @throws Error when flite/espeak-ng or sox fails (e.g. unknown voice).
+ * @throws Error for a flite voice not in FLITE_VOICES (flite itself silently falls back to its
+ *   default voice for an unknown name), or when flite/espeak-ng or sox fails.
  */
 export async function speechPcm8k(text: string, opts: VoiceOptions = {}): Promise<Int16Array> {
   const engine = opts.engine ?? "flite";
   const voice = opts.voice ?? (engine === "flite" ? "slt" : "en-us");
+  if (engine === "flite" && !(FLITE_VOICES as readonly string[]).includes(voice)) {
+    throw new Error(`unknown flite voice "${voice}" (known: ${FLITE_VOICES.join(", ")})`);
+  }
   const path = cachePath({ v: 1, kind: "phrase", engine, voice, text }, ".s16");
   if (existsSync(path)) return bytesToPcm(new Uint8Array(readFileSync(path)));
   const wav = `${path}.${process.pid}.wav`;

@@ -58,8 +58,9 @@ export async function udpExchange(opts: UdpExchangeOptions): Promise<UdpExchange
         replies.push({ data, text: new TextDecoder().decode(data), from: { address, port }, atMs: performance.now() - t0 });
         if (replies.length >= want) done();
       },
-      error(_s, err) {
-        if ((err as { code?: string }).code === "ECONNREFUSED") refused = true;
+      // Bun 1.4.5 passes the error as the first argument (the typings say second): accept either.
+      error(...args: unknown[]) {
+        if (args.some((a) => (a as { code?: string } | undefined)?.code === "ECONNREFUSED")) refused = true;
       },
     },
   });

@@ -13,6 +13,7 @@
  * - SUBSCRIBE, MESSAGE, … (known methods): 405 with Allow (§8.2.1); unknown methods: 501 (§21.5.2).
  * - Anything that does not parse as a request: ignored.
  */
+import type { udp } from "bun";
 import { buildRtp } from "../support/rtp.ts";
 import { LOOPBACK } from "../support/ports.ts";
 
@@ -83,8 +84,8 @@ export class StandinUas {
   rtpIn = 0;
   /** RTP packets sent. */
   rtpOut = 0;
-  private sip!: Awaited<ReturnType<typeof Bun.udpSocket>>;
-  private rtp!: Awaited<ReturnType<typeof Bun.udpSocket>>;
+  private sip!: udp.Socket<"buffer">;
+  private rtp!: udp.Socket<"buffer">;
   private readonly dialogs = new Map<string, Dialog>();
   private readonly ssrc = (Math.random() * 2 ** 32) >>> 0;
 

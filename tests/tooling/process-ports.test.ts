@@ -1,0 +1,98 @@
+/**
+ * Free ports and managed processes: readiness lines, timeouts, and that nothing survives stop().
+ */
+import { afterAll, describe, expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
+import { freeUdpPort, freeTcpPort, freeUdpPortRange, isUdpPortFree } from "../support/ports.ts";
+import { spawnManaged, stopAllManaged, liveManagedCount } from "../support/process.ts";
+
+afterAll(async () => {
+  await stopAllManaged();
+});
+
+/** True when `pid` exists and is not a zombie (an orphan's zombie may wait for a lazy init to reap it). */
+function alive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2)[0] !== "Z";
+  } catch {
+    return false;
+  }
+}
+
+describe("ports", () => {
+  test("free UDP/TCP ports are bindable, distinct enough, in range", async () => {
+    const u = await freeUdpPort();
+    expect(u).toBeGreaterThan(1023);
+    expect(await isUdpPortFree(u)).toBe(true);
+    const t = await freeTcpPort();
+    const server = Bun.listen({ hostname: "127.0.0.1", port: t, socket: { data() {} } });
+    expect(server.port).toBe(t);
+    server.stop(true);
+    const held = await Bun.udpSocket({ hostname: "127.0.0.1", port: u });
+    expect(await isUdpPortFree(u)).toBe(false);
+    held.close();
+  });
+
+  test("freeUdpPortRange returns an even base with all ports free", async () => {
+    const base = await freeUdpPortRange(4);
+    expect(base % 2).toBe(0);
+    for (let p = base; p < base + 4; p++) expect(await isUdpPortFree(p)).toBe(true);
+  });
+});
+
+describe("spawnManaged", () => {
+  test("waits for a readiness line and returns the match; collects output", async () => {
+    const p = spawnManaged(["sh", "-c", "echo starting; sleep 0.2; echo 'READY port=4242' >&2; sleep 30"]);
+    const m = await p.waitForLine(/READY port=(\d+)/, { timeoutMs: 3000 });
+    expect(m[1]).toBe("4242");
+    expect(p.stdout()).toBe("starting\n");
+    expect(p.stderr()).toContain("READY");
+    await expect(p.waitForLine(/READY/, { timeoutMs: 100, stream: "stdout" })).rejects.toThrow("no line matching");
+    expect(await p.stop()).toBeNull(); // killed by SIGTERM
+    expect(p.signalCode).toBe("SIGTERM");
+  });
+
+  test("stop() kills the whole process group, grandchildren included", async () => {
+    const p = spawnManaged(["sh", "-c", "sleep 30 & echo child=$!; sleep 30 & wait"]);
+    const m = await p.waitForLine(/child=(\d+)/, { timeoutMs: 3000 });
+    const child = Number(m[1]);
+    expect(alive(child)).toBe(true);
+    await p.stop({ graceMs: 500 });
+    await Bun.sleep(50);
+    expect(alive(child)).toBe(false);
+    expect(alive(p.pid)).toBe(false);
+  });
+
+  test("SIGKILL after the grace period for a process that ignores SIGTERM", async () => {
+    const p = spawnManaged(["sh", "-c", "trap '' TERM; echo up; while :; do sleep 0.05; done"]);
+    await p.waitForLine(/up/, { timeoutMs: 3000 });
+    const t0 = performance.now();
+    await p.stop({ graceMs: 300 });
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(250);
+    expect(p.signalCode).toBe("SIGKILL");
+  });
+
+  test("exit before the readiness line rejects with the output tail; exit code is kept", async () => {
+    const p = spawnManaged(["sh", "-c", "echo oops >&2; exit 3"]);
+    await expect(p.waitForLine(/never/, { timeoutMs: 3000 })).rejects.toThrow("oops");
+    expect(await p.exited).toBe(3);
+    expect(p.running).toBe(false);
+  });
+
+  test("stdin bytes are delivered; a missing executable throws", async () => {
+    const p = spawnManaged(["cat"], { stdin: "hello" });
+    expect(await p.exited).toBe(0);
+    expect(p.stdout()).toBe("hello");
+    expect(() => spawnManaged(["/no/such/binary"])).toThrow();
+  });
+
+  test("stopAllManaged leaves nothing running", async () => {
+    const a = spawnManaged(["sleep", "30"]);
+    const b = spawnManaged(["sleep", "30"]);
+    expect(liveManagedCount()).toBe(2);
+    await stopAllManaged();
+    expect(liveManagedCount()).toBe(0);
+    expect(alive(a.pid) || alive(b.pid)).toBe(false);
+  });
+});
