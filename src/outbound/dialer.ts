@@ -1,0 +1,411 @@
+/**
+ * Places outbound calls through the SIP trunk and runs each one to its end: INVITE with our SDP offer
+ * (RFC 3264 §5) and digest credentials (RFC 3261 §22.2, answered by the SIP layer), status from the
+ * responses, CANCEL when nobody answers within the ring timeout (§9.1), media + conversation on 2xx,
+ * hang-up cause and outcome recorded, every resource released on every path out.
+ *
+ *   const dialer = new OutboundDialer({ ua, store, clock, log, trunk, callerId, … });
+ *   const record = await dialer.place({ phoneNumber: "+14155550100", openingReason: "…", objective: "…" });
+ *   dialer.hangup(record.id);
+ *
+ * Limits: MAX_OUTBOUND_CALLS live calls, OUTBOUND_CALLS_PER_MINUTE starts per sliding minute; refusals
+ * are `OutboundError` ("at_capacity", "rate_limited", …), never a half-made call.
+ */
+import { randomUUID } from "node:crypto";
+import type { CallRecord, CallRecordStore, CallStatus, HangupCause, TurnRecord } from "../pipeline/call-record";
+import type { LlmProvider } from "../providers/types";
+import { RtpPortPoolError, type RtpPortLease } from "../rtp";
+import { createOffer, parseAnswer, SdpError, type NegotiatedMedia } from "../sdp";
+import type { DigestCredentials, EndReason, InviteOptions, OutboundCall } from "../sip";
+import type { Clock, TimerHandle } from "../util/clock";
+import type { Logger } from "../util/log";
+import { OutboundError } from "./errors";
+import { OpeningLlm, buildOpening } from "./opening";
+import { validatePlaceRequest, type PlaceCallRequest } from "./request";
+import { SlidingWindowLimiter } from "./rate-limit";
+import { nextStatus, statusForFinalResponse, type CancelCause } from "./status";
+
+/** A started call's media and conversation (CallMedia in production). */
+export interface MediaHandle {
+  start(): void;
+  close(): void;
+}
+
+/** What `createMedia` gets once the callee answered. */
+export interface MediaRequest {
+  record: CallRecord;
+  /** The RTP port the offer named; the media takes it over and releases it on close. */
+  lease: RtpPortLease;
+  media: NegotiatedMedia;
+  /** System instruction (objective included). */
+  system: string;
+  /** The LLM to converse with: speaks the opening first (OpeningLlm). */
+  llm: LlmProvider;
+  /** The agent hangs up (end_call, idle, maximum duration): BYE. */
+  hangup(reason: string): void;
+  /** A turn was appended to `record.turns`. */
+  onTurn(turn: TurnRecord): void;
+}
+
+export interface OutboundDialerDeps {
+  ua: { invite(opts: InviteOptions): OutboundCall };
+  store: CallRecordStore;
+  clock: Clock;
+  log: Logger;
+  /** Where INVITEs go (SIP_TRUNK_HOST, SIP_TRUNK_PORT). */
+  trunk: { host: string; port: number };
+  /** From user part (SIP_CALLER_ID). */
+  callerId: string;
+  credentials?: DigestCredentials;
+  /** Address in our SDP `c=` line (SIP_PUBLIC_IP). */
+  mediaAddress: string;
+  /** RING_TIMEOUT_S in ms. */
+  ringTimeoutMs: number;
+  maxCalls: number;
+  callsPerMinute: number;
+  allocatePort(): Promise<RtpPortLease>;
+  /** The system instruction for a call's objective (src/cli/prompts.ts). */
+  systemPrompt(objective: string): Promise<string>;
+  llm: LlmProvider;
+  createMedia(req: MediaRequest): MediaHandle;
+  /** Server-wide admission (total capacity); returns a refusal, or undefined to go ahead. */
+  admit?(): OutboundError | undefined;
+  providers?: { stt: string; llm: string; tts: string };
+}
+
+interface LiveOutbound {
+  record: CallRecord;
+  sip: OutboundCall;
+  lease: RtpPortLease;
+  llm: OpeningLlm;
+  system: string;
+  media?: MediaHandle;
+  ringTimer?: TimerHandle;
+  /** Why we asked for CANCEL, if we did. */
+  cancelled?: CancelCause;
+  /** The final non-2xx that ended the attempt (or 408 for Timer B). */
+  failure?: { code: number; reason: string };
+  gotProvisional: boolean;
+  /** SDP of a 183 (early media); used if the 2xx repeats none. */
+  earlySdp?: string;
+  earlyPackets: number;
+  released: boolean;
+}
+
+export class OutboundDialer {
+  private readonly live = new Map<string, LiveOutbound>();
+  private readonly limiter: SlidingWindowLimiter;
+  /** Calls admitted but not yet INVITEd (port allocation, prompt). */
+  private pending = 0;
+  private draining = false;
+
+  constructor(private readonly d: OutboundDialerDeps) {
+    this.limiter = new SlidingWindowLimiter(d.callsPerMinute, d.clock);
+  }
+
+  /** Live outbound calls (INVITE sent, not ended) plus those being set up. */
+  get activeCalls(): number {
+    return this.live.size + this.pending;
+  }
+
+  /**
+   * Validates the request, checks the limits, allocates an RTP port and sends the INVITE. Resolves with
+   * the new record (status "initiating") as soon as the INVITE is out; the call goes on in the background.
+   * @throws OutboundError invalid_request (with `field`), draining, at_capacity, rate_limited (with
+   *   `retryAfterMs`), no_media_port.
+   */
+  async place(input: PlaceCallRequest): Promise<CallRecord> {
+    const req = validatePlaceRequest(input);
+    if (this.draining) throw new OutboundError("draining", "the agent is shutting down; no new calls");
+    const refusal = this.d.admit?.();
+    if (refusal) throw refusal;
+    if (this.activeCalls >= this.d.maxCalls) {
+      throw new OutboundError("at_capacity", `${this.d.maxCalls} outbound calls are live (MAX_OUTBOUND_CALLS)`);
+    }
+    const rate = this.limiter.tryAcquire();
+    if (!rate.ok) {
+      throw new OutboundError("rate_limited", `more than ${this.d.callsPerMinute} calls in a minute (OUTBOUND_CALLS_PER_MINUTE)`, {
+        retryAfterMs: rate.retryAfterMs,
+      });
+    }
+    this.pending++;
+    let lease: RtpPortLease | undefined;
+    let system: string;
+    try {
+      lease = await this.d.allocatePort();
+      system = await this.d.systemPrompt(req.objective);
+    } catch (err) {
+      lease?.release();
+      if (err instanceof RtpPortPoolError && err.code === "exhausted") throw new OutboundError("no_media_port", "no free RTP port");
+      throw err;
+    } finally {
+      this.pending--;
+    }
+    if (this.draining) {
+      lease.release();
+      throw new OutboundError("draining", "the agent is shutting down; no new calls");
+    }
+    return this.invite(req, lease, system);
+  }
+
+  /**
+   * Ends a live call: CANCEL before answer (status canceled; the CANCEL waits for a provisional, §9.1),
+   * BYE after (status completed). Returns the record, or undefined when the id is unknown. A call
+   * already ended is returned unchanged.
+   */
+  hangup(id: string): CallRecord | undefined {
+    const live = this.live.get(id);
+    if (!live) return this.d.store.get(id);
+    const { record, sip } = live;
+    if (record.status === "connected") {
+      record.endReason ??= "api_hangup";
+      void sip.hangup();
+    } else {
+      live.cancelled ??= "api";
+      record.endReason ??= "api_cancel";
+      sip.cancel();
+    }
+    this.d.log.info({ callId: id, status: record.status }, "outbound call hang-up requested");
+    return record;
+  }
+
+  /** Refuses new calls, then cancels or hangs up every live one; resolves when all ended or after `ms`. */
+  async shutdown(ms: number): Promise<void> {
+    this.draining = true;
+    const ends = [...this.live.values()].map((live) => {
+      if (live.record.status === "connected") {
+        live.record.endReason ??= "shutdown";
+        void live.sip.hangup();
+      } else {
+        live.cancelled ??= "shutdown";
+        live.record.endReason ??= "shutdown";
+        live.sip.cancel();
+      }
+      return live.sip.done;
+    });
+    let timer: TimerHandle | undefined;
+    await Promise.race([Promise.all(ends), new Promise<void>((r) => (timer = this.d.clock.setTimer(ms, r)))]);
+    this.d.clock.clearTimer(timer);
+    for (const live of [...this.live.values()]) this.finish(live, "local_bye");
+  }
+
+  // ---------------------------------------------------------------- call life
+
+  private invite(req: ReturnType<typeof validatePlaceRequest>, lease: RtpPortLease, system: string): CallRecord {
+    const { trunk, callerId, log } = this.d;
+    const hostPort = trunk.port === 5060 ? trunk.host : `${trunk.host}:${trunk.port}`;
+    const requestUri = `sip:${req.phoneNumber}@${hostPort}`;
+    const from = `sip:${callerId}@${trunk.host}`;
+    const offer = createOffer({ localAddress: this.d.mediaAddress, localPort: lease.port });
+    let sip: OutboundCall;
+    try {
+      sip = this.d.ua.invite({ requestUri, from, offerSdp: offer.sdp, proxy: { host: trunk.host, port: trunk.port }, credentials: this.d.credentials });
+    } catch (err) {
+      lease.release();
+      throw new OutboundError("invalid_request", `cannot build the INVITE: ${(err as Error).message}`, { field: "phone_number" });
+    }
+    const opening = buildOpening(req.openingReason);
+    const record: CallRecord = {
+      id: randomUUID(),
+      sipCallId: sip.callId,
+      direction: "outbound",
+      from,
+      to: requestUri,
+      state: "ringing",
+      status: "initiating",
+      startedAt: new Date().toISOString(),
+      turns: [],
+      bargeIns: 0,
+      providers: this.d.providers,
+      openingReason: req.openingReason,
+      objective: req.objective,
+      metadata: req.metadata,
+    };
+    const live: LiveOutbound = {
+      record,
+      sip,
+      lease,
+      llm: new OpeningLlm(this.d.llm, opening),
+      system: `${system}\n\nYou have already opened the call by saying: "${opening}"`,
+      gotProvisional: false,
+      earlyPackets: 0,
+      released: false,
+    };
+    this.live.set(record.id, live);
+    this.d.store.add(record);
+    log.info({ callId: record.id, sipCallId: sip.callId, trunk: hostPort, pii: { to: req.phoneNumber } }, "outbound call placed");
+
+    sip.on("provisional", (code, reason, sdp) => this.onProvisional(live, code, reason, sdp));
+    sip.on("answered", (sdp) => this.onAnswered(live, sdp));
+    sip.on("failed", (code, reason) => {
+      live.failure = { code, reason };
+    });
+    sip.on("ended", (reason) => this.finish(live, reason));
+    // No answer within RING_TIMEOUT_S → CANCEL (sent once a provisional has arrived, §9.1).
+    live.ringTimer = this.d.clock.setTimer(this.d.ringTimeoutMs, () => {
+      live.ringTimer = undefined;
+      if (live.released || record.status === "connected") return;
+      live.cancelled ??= "ring_timeout";
+      record.endReason ??= "ring_timeout";
+      log.info({ callId: record.id, ringTimeoutMs: this.d.ringTimeoutMs, provisional: live.gotProvisional }, "outbound call not answered: cancel");
+      sip.cancel();
+    });
+    return record;
+  }
+
+  private onProvisional(live: LiveOutbound, code: number, reason: string, sdp: string | undefined): void {
+    const { record } = live;
+    live.gotProvisional = true;
+    if (record.status === "initiating") {
+      this.setStatus(record, "ringing");
+      record.ringingAt = new Date().toISOString();
+      this.d.store.save(record);
+    }
+    // 183 with SDP: early media (ringback, announcements). RTP is received on our port and dropped; the
+    // call is not answered until a 2xx (RFC 3261 §13.2.1; RFC 3960 §3).
+    if (sdp && !live.earlySdp) {
+      live.earlySdp = sdp;
+      live.lease.onPacket = () => {
+        live.earlyPackets++;
+      };
+    }
+    this.d.log.info({ callId: record.id, status: code, reason, earlyMedia: !!sdp }, "outbound call progress");
+  }
+
+  private onAnswered(live: LiveOutbound, sdp: string): void {
+    const { record, sip } = live;
+    this.d.clock.clearTimer(live.ringTimer);
+    live.ringTimer = undefined;
+    if (live.released) return;
+    let media: NegotiatedMedia;
+    try {
+      // RFC 3261 §13.2.1: the answer may have come in an unreliable 183 and not be repeated.
+      media = parseAnswer(sdp.trim() ? sdp : (live.earlySdp ?? ""), { codecs: ["PCMU", "PCMA"] });
+    } catch (err) {
+      const msg = err instanceof SdpError ? err.message : String(err);
+      this.d.log.warn({ callId: record.id, err: msg }, "outbound call answered with unusable sdp: bye");
+      live.failure = { code: 488, reason: `Not Acceptable Here (${msg})` };
+      record.hangupCause = { code: 488, reason: `Not Acceptable Here (${msg})`, source: "local" };
+      this.setStatus(record, "failed");
+      record.endReason = "bad_answer_sdp";
+      void sip.hangup();
+      return;
+    }
+    live.lease.onPacket = null;
+    record.state = "connected";
+    record.answeredAt = new Date().toISOString();
+    record.codec = media.codec;
+    this.setStatus(record, "connected");
+    this.d.store.save(record);
+    this.d.log.info(
+      { callId: record.id, codec: media.codec, remote: media.remote, earlyMediaPackets: live.earlyPackets },
+      "outbound call answered",
+    );
+    try {
+      live.media = this.d.createMedia({
+        record,
+        lease: live.lease,
+        media,
+        system: live.system,
+        llm: live.llm,
+        hangup: (reason) => {
+          record.endReason ??= reason;
+          void sip.hangup();
+        },
+        onTurn: (turn) => this.d.store.addTurn(record.id, turn),
+      });
+      live.media.start();
+    } catch (err) {
+      this.d.log.error({ callId: record.id, err: String(err) }, "outbound media setup failed: bye");
+      record.hangupCause = { code: null, reason: `media setup failed: ${(err as Error).message}`, source: "local" };
+      this.setStatus(record, "failed");
+      record.endReason = "error";
+      void sip.hangup();
+    }
+  }
+
+  /** Releases everything and writes the final status, cause and outcome. Idempotent. */
+  private finish(live: LiveOutbound, reason: EndReason): void {
+    if (live.released) return;
+    live.released = true;
+    const { record } = live;
+    this.d.clock.clearTimer(live.ringTimer);
+    if (live.media) live.media.close();
+    else live.lease.release();
+    this.live.delete(record.id);
+
+    const { status, cause } = finalOutcome(live, reason);
+    if (status !== record.status) this.setStatus(record, status);
+    record.hangupCause ??= cause;
+    if (record.answeredAt) {
+      const lastAgent = [...record.turns].reverse().find((t) => t.speaker === "agent" && t.text.trim());
+      if (live.llm.endCallReason) {
+        record.outcome = live.llm.endCallReason;
+        record.outcomeSource = "end_call";
+      } else if (lastAgent) {
+        record.outcome = lastAgent.text;
+        record.outcomeSource = "last_agent_turn";
+      }
+    }
+    this.d.store.end(record.id, reason);
+    this.d.log.info(
+      {
+        callId: record.id,
+        status: record.status,
+        reason: record.endReason,
+        cause: record.hangupCause,
+        turns: record.turns.length,
+        pii: { outcome: record.outcome },
+      },
+      "outbound call ended",
+    );
+  }
+
+  private setStatus(record: CallRecord, to: CallStatus): void {
+    record.status = nextStatus(record.status ?? "initiating", to);
+  }
+}
+
+/** The final status and hang-up cause of a call from how it ended (see status.ts for the mapping). */
+function finalOutcome(live: LiveOutbound, reason: EndReason): { status: CallStatus; cause: HangupCause } {
+  const { record, failure, cancelled } = live;
+  const status = record.status ?? "initiating";
+  if (status === "failed") return { status, cause: { code: null, reason: record.endReason ?? reason, source: "local" } };
+  if (status === "connected") {
+    if (reason === "remote_bye") return { status: "completed", cause: { code: null, reason: "BYE from the callee", source: "remote" } };
+    if (reason === "error") return { status: "failed", cause: { code: null, reason: "internal error", source: "local" } };
+    return { status: "completed", cause: { code: null, reason: localByeReason(record.endReason), source: "local" } };
+  }
+  // Never answered.
+  if (reason === "timeout" || (reason === "canceled" && !live.gotProvisional && !failure)) {
+    // §17.1.1.2 Timer B: no response at all; reported as 408 (§8.1.3.1).
+    return { status: "failed", cause: { code: 408, reason: "Request Timeout (no response from the SIP trunk)", source: "local" } };
+  }
+  if (failure) return { status: statusForFinalResponse(failure.code, cancelled), cause: { code: failure.code, reason: failure.reason, source: "remote" } };
+  if (reason === "canceled") {
+    return {
+      status: cancelled === "ring_timeout" ? "no_answer" : "canceled",
+      cause: { code: null, reason: "CANCEL sent; no final response within 64·T1", source: "local" },
+    };
+  }
+  // A 2xx that raced our CANCEL is ACKed and BYEd by the SIP layer ("canceled" handled above).
+  return { status: "failed", cause: { code: null, reason, source: "local" } };
+}
+
+function localByeReason(endReason: string | undefined): string {
+  switch (endReason) {
+    case "end_call":
+      return "the agent ended the call";
+    case "agent_goodbye":
+      return "the agent ended the call (silence or time limit)";
+    case "api_hangup":
+      return "hung up through the API";
+    case "shutdown":
+      return "the agent shut down";
+    case "ring_timeout":
+    case "api_cancel":
+      return "answered while being cancelled: BYE";
+    default:
+      return endReason ? `BYE by the agent (${endReason})` : "BYE by the agent";
+  }
+}

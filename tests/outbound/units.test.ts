@@ -1,0 +1,111 @@
+import { describe, expect, test } from "bun:test";
+import { FakeClock } from "../../src/util/clock";
+import {
+  CALL_STATUSES,
+  OpeningLlm,
+  SlidingWindowLimiter,
+  StatusTransitionError,
+  buildOpening,
+  isE164,
+  isFinalStatus,
+  nextStatus,
+  statusForFinalResponse,
+} from "../../src/outbound";
+import type { LlmChunk, LlmProvider } from "../../src/providers/types";
+
+describe("E.164", () => {
+  test.each([
+    ["+14155550100", true],
+    ["+442071838750", true],
+    ["+12", true],
+    ["+123456789012345", true],
+    ["+1234567890123456", false],
+    ["14155550100", false],
+    ["+1", false],
+    ["+04155550100", false],
+    ["+1 415 555 0100", false],
+    ["+1-415-555-0100", false],
+    ["", false],
+  ])("%s → %p", (n, ok) => expect(isE164(n)).toBe(ok));
+});
+
+describe("opening", () => {
+  test.each([
+    ["about your order 1234.", "Hello! I'm calling about your order 1234. Do you have a moment?"],
+    ["your order 1234", "Hello! I'm calling about your order 1234. Do you have a moment?"],
+    ["To confirm tomorrow's delivery", "Hello! I'm calling to confirm tomorrow's delivery. Do you have a moment?"],
+    ["regarding   the  invoice\n", "Hello! I'm calling regarding the invoice. Do you have a moment?"],
+    ["Hi, this is Ann from Acme Dental about your check-up!", "Hi, this is Ann from Acme Dental about your check-up."],
+    ["   ", "Hello! Do you have a moment?"],
+  ])("%j", (reason, opening) => expect(buildOpening(reason)).toBe(opening));
+
+  test("OpeningLlm speaks the opening once without the model, then delegates and keeps the end_call reason", async () => {
+    const seen: number[] = [];
+    const inner: LlmProvider = {
+      name: "inner",
+      async *generate(req) {
+        seen.push(req.history.length);
+        yield { type: "text", text: "Fine." };
+        yield { type: "tool_call", name: "end_call", args: { reason: `  ${"x".repeat(300)}  ` } };
+      },
+    };
+    const llm = new OpeningLlm(inner, "Hello!");
+    const run = async (n: number) => {
+      const out: LlmChunk[] = [];
+      const history = Array.from({ length: n }, (_, i) => ({ role: i % 2 ? ("user" as const) : ("assistant" as const), text: "t" }));
+      for await (const c of llm.generate({ system: "", history, tools: [], signal: new AbortController().signal })) out.push(c);
+      return out;
+    };
+    expect(await run(0)).toEqual([{ type: "text", text: "Hello!" }]);
+    expect(seen).toEqual([]);
+    expect((await run(2))[0]).toEqual({ type: "text", text: "Fine." });
+    expect(llm.endCallReason).toBe("x".repeat(200));
+    expect(await run(0)).toHaveLength(2); // a second empty-history request goes to the model
+    expect(llm.name).toBe("inner");
+  });
+});
+
+describe("status", () => {
+  test("final statuses have no way out; the happy path and each failure are allowed from the start", () => {
+    expect(CALL_STATUSES.filter(isFinalStatus).sort()).toEqual(["busy", "canceled", "completed", "declined", "failed", "no_answer"]);
+    expect(nextStatus("initiating", "ringing")).toBe("ringing");
+    expect(nextStatus("ringing", "connected")).toBe("connected");
+    expect(nextStatus("connected", "completed")).toBe("completed");
+    expect(() => nextStatus("completed", "connected")).toThrow(StatusTransitionError);
+    expect(() => nextStatus("connected", "busy")).toThrow(/connected → busy/);
+    expect(() => nextStatus("ringing", "initiating")).toThrow(StatusTransitionError);
+  });
+  test.each([
+    [486, undefined, "busy"],
+    [600, undefined, "busy"],
+    [603, undefined, "declined"],
+    [607, undefined, "declined"],
+    [480, undefined, "no_answer"],
+    [408, undefined, "no_answer"],
+    [487, "ring_timeout", "no_answer"],
+    [487, "api", "canceled"],
+    [487, "shutdown", "canceled"],
+    [487, undefined, "failed"],
+    [403, undefined, "failed"],
+    [404, undefined, "failed"],
+    [500, undefined, "failed"],
+  ] as const)("%d (cancel %p) → %s", (code, cancel, status) => expect(statusForFinalResponse(code, cancel)).toBe(status));
+});
+
+describe("SlidingWindowLimiter", () => {
+  test("N per minute, sliding; retry-after is when the oldest start leaves the window", () => {
+    const clock = new FakeClock();
+    const l = new SlidingWindowLimiter(3, clock);
+    expect(l.tryAcquire().ok).toBe(true);
+    clock.advance(10_000);
+    expect(l.tryAcquire().ok).toBe(true);
+    expect(l.tryAcquire().ok).toBe(true);
+    expect(l.tryAcquire()).toEqual({ ok: false, retryAfterMs: 50_000 });
+    expect(l.used).toBe(3);
+    clock.advance(49_999);
+    expect(l.tryAcquire()).toEqual({ ok: false, retryAfterMs: 1 });
+    clock.advance(1);
+    expect(l.tryAcquire().ok).toBe(true);
+    expect(l.tryAcquire()).toEqual({ ok: false, retryAfterMs: 10_000 });
+  });
+});
