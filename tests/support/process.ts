@@ -98,13 +98,37 @@ async function pump(stream: ReadableStream<Uint8Array>, onText: (t: string) => v
   if (tail) onText(tail);
 }
 
+/** Debian package that provides each external tool the e2e support code runs. */
+export const TOOL_PACKAGES: Record<string, string> = {
+  sipp: "sip-tester",
+  dumpcap: "tshark (wireshark-common)",
+  tshark: "tshark",
+  editcap: "tshark (wireshark-common)",
+  flite: "flite",
+  "espeak-ng": "espeak-ng",
+  sox: "sox libsox-fmt-all",
+  soxi: "sox",
+  baresip: "baresip-core",
+};
+
+/** The tools among `names` that are not on PATH. */
+export function missingTools(names: string[]): string[] {
+  return names.filter((n) => !Bun.which(n));
+}
+
 /**
  * Starts `argv` as a managed process (own process group, output collected).
- * @throws Error when the executable cannot be started.
+ * @throws Error when the executable cannot be started (for a known tool the message names the
+ *   Debian package to install).
  */
 export function spawnManaged(argv: string[], opts: SpawnManagedOptions = {}): ManagedProcess {
   installExitHook();
   const name = opts.name ?? argv[0] ?? "process";
+  const exe = argv[0] ?? "";
+  if (!exe.includes("/") && missingTools([exe]).length) {
+    const pkg = TOOL_PACKAGES[exe];
+    throw new Error(`${exe} is not installed${pkg ? `: apt-get install -y --no-install-recommends ${pkg}` : ""}`);
+  }
   const proc: Subprocess<"pipe" | "ignore", "pipe", "pipe"> = Bun.spawn(argv, {
     cwd: opts.cwd,
     env: opts.env as Record<string, string> | undefined,

@@ -14,6 +14,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync, rmSync 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { decodeG711, encodeG711, G711_SILENCE, type G711Law } from "./g711.ts";
+import { missingTools, TOOL_PACKAGES } from "./process.ts";
 
 /** flite voices shipped by Debian's `flite` (`flite -lv`; kal16 and slt are the most intelligible). */
 export const FLITE_VOICES = ["slt", "kal16", "kal", "rms", "awb"] as const;
@@ -69,6 +70,7 @@ function atomicWrite(path: string, data: Uint8Array): void {
 
 /** Runs a command; @throws Error with its stderr when it fails. */
 async function run(argv: string[], stdin?: Uint8Array): Promise<Uint8Array> {
+  if (missingTools([argv[0]!]).length) throw new Error(`${argv[0]} is not installed: apt-get install -y --no-install-recommends ${TOOL_PACKAGES[argv[0]!] ?? argv[0]}`);
   const p = Bun.spawn(argv, { stdin: stdin ? new Blob([stdin]) : "ignore", stdout: "pipe", stderr: "pipe" });
   const [out, err, code] = await Promise.all([new Response(p.stdout).arrayBuffer(), new Response(p.stderr).text(), p.exited]);
   if (code !== 0) throw new Error(`${argv.join(" ")} exited ${code}: ${err.trim()}`);

@@ -4,7 +4,7 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { freeUdpPort, freeTcpPort, freeUdpPortRange, isUdpPortFree } from "../support/ports.ts";
-import { spawnManaged, stopAllManaged, liveManagedCount } from "../support/process.ts";
+import { spawnManaged, stopAllManaged, liveManagedCount, missingTools } from "../support/process.ts";
 
 afterAll(async () => {
   await stopAllManaged();
@@ -85,6 +85,7 @@ describe("spawnManaged", () => {
     expect(await p.exited).toBe(0);
     expect(p.stdout()).toBe("hello");
     expect(() => spawnManaged(["/no/such/binary"])).toThrow();
+    expect(missingTools(["sh", "no-such-tool-xyz"])).toEqual(["no-such-tool-xyz"]);
   });
 
   test("stopAllManaged leaves nothing running", async () => {
