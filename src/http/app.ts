@@ -1,10 +1,16 @@
 /**
- * The HTTP API (Elysia): health and call records. `createApp(deps)` returns the app without opening a
- * port, so tests use `app.handle(new Request(...))`. Errors become JSON `{ error, message }` with a 4xx
- * status here, at the edge, and nowhere else.
+ * The HTTP API (Elysia): health, call records, outbound calls (src/http/outbound.ts), the OpenAPI
+ * description (`/openapi/json`, browsable at `/openapi`). `createApp(deps)` returns the app without
+ * opening a port, so tests use `app.handle(new Request(...))`. Errors become JSON `{ error, message }`
+ * (plus `field` for validation) with a 4xx status here, at the edge, and nowhere else.
+ * With `apiToken`, every route but the public ones needs `Authorization: Bearer <token>` (src/http/auth.ts).
  */
 import { Elysia } from "elysia";
-import type { CallStore } from "../pipeline/call-record";
+import { openapi } from "@elysiajs/openapi";
+import type { CallRecordStore } from "../pipeline/call-record";
+import { BEARER_CHALLENGE, checkBearer } from "./auth";
+import { outboundRoutes, type OutboundApi } from "./outbound";
+import { describeValidation } from "./validation";
 
 export interface HealthInfo {
   version: string;
@@ -15,10 +21,15 @@ export interface HealthInfo {
 }
 
 export interface AppDeps {
-  store: CallStore;
+  store: CallRecordStore;
   health: HealthInfo;
   /** Process start (ms since epoch) for uptime. */
   startedAt?: number;
+  /** API_TOKEN: when set, requests need `Authorization: Bearer <apiToken>` (401 otherwise). */
+  apiToken?: string;
+  /** The outbound dialer; undefined when outbound calling is off (`outboundDisabledReason` says why). */
+  outbound?: OutboundApi;
+  outboundDisabledReason?: string;
 }
 
 export class HttpError extends Error {
@@ -34,6 +45,13 @@ export class HttpError extends Error {
 export function createApp(deps: AppDeps) {
   const startedAt = deps.startedAt ?? Date.now();
   return new Elysia()
+    .onRequest(({ request, set }) => {
+      const denied = checkBearer(request, deps.apiToken);
+      if (!denied) return;
+      set.status = 401;
+      set.headers["www-authenticate"] = BEARER_CHALLENGE;
+      return denied;
+    })
     .onError(({ error, code, set }) => {
       if (error instanceof HttpError) {
         set.status = error.status;
@@ -43,9 +61,14 @@ export function createApp(deps: AppDeps) {
         set.status = 404;
         return { error: "not_found", message: "no such route" };
       }
-      if (code === "VALIDATION" || code === "PARSE") {
-        set.status = code === "PARSE" ? 400 : 422;
-        return { error: code.toLowerCase(), message: (error as Error).message };
+      if (code === "VALIDATION") {
+        set.status = 422;
+        const { field, message } = describeValidation(error);
+        return { error: "validation", message, ...(field ? { field } : {}) };
+      }
+      if (code === "PARSE") {
+        set.status = 400;
+        return { error: "parse", message: "the request body is not valid JSON" };
       }
       set.status = 500;
       return { error: "internal", message: "internal error" };
@@ -64,5 +87,15 @@ export function createApp(deps: AppDeps) {
       const r = deps.store.get(params.id);
       if (!r) throw new HttpError(404, "not_found", `no call with id ${params.id}`);
       return r;
-    });
+    })
+    .use(outboundRoutes({ store: deps.store, dialer: deps.outbound, disabledReason: deps.outboundDisabledReason }))
+    .use(
+      openapi({
+        documentation: {
+          info: { title: "voice-agent", version: deps.health.version, description: "Telephone AI agent: call records and outbound calls." },
+          components: { securitySchemes: { bearer: { type: "http", scheme: "bearer", description: "API_TOKEN" } } },
+          security: [{ bearer: [] }],
+        },
+      }),
+    );
 }

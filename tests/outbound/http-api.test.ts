@@ -1,0 +1,227 @@
+/**
+ * The outbound HTTP API through `app.handle` (no port), over the real dialer and SIP stack on a
+ * FakeClock (tests/outbound/harness.ts): auth, validation, status codes, shapes, OpenAPI.
+ */
+import { describe, expect, test } from "bun:test";
+import { createApp } from "../../src/http/app";
+import { CALLEE_SDP, dialerHarness } from "./harness";
+
+const TOKEN = "test-token-0123456789abcdef";
+
+function setup(opts: { token?: string | null; disabled?: boolean; maxCalls?: number; perMinute?: number } = {}) {
+  const h = dialerHarness({ maxCalls: opts.maxCalls ?? 10, callsPerMinute: opts.perMinute ?? 100 });
+  const app = createApp({
+    store: h.store,
+    health: { version: "1.2.3", mode: "all", providers: { stt: "s", llm: "l", tts: "t" } },
+    apiToken: opts.token === null ? undefined : (opts.token ?? TOKEN),
+    outbound: opts.disabled ? undefined : h.dialer,
+    outboundDisabledReason: "outbound calling is off: the agent runs with --mode inbound",
+  });
+  const call = async (method: string, path: string, body?: unknown, headers: Record<string, string> = { authorization: `Bearer ${TOKEN}` }) => {
+    const res = await app.handle(
+      new Request(`http://localhost${path}`, {
+        method,
+        headers: { ...(body !== undefined ? { "content-type": "application/json" } : {}), ...headers },
+        body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
+      }),
+    );
+    const text = await res.text();
+    let json: any;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      json = text;
+    }
+    return { status: res.status, body: json, headers: res.headers };
+  };
+  return { h, app, call };
+}
+
+const GOOD = {
+  phone_number: "+14155550100",
+  opening_reason: "about your order 1234",
+  objective: "Tell them it ships tomorrow and ask if the address is right.",
+  metadata: { order: 1234, crm: { id: "abc" } },
+};
+
+describe("outbound API: access", () => {
+  test("missing token, wrong scheme, wrong token → 401 with WWW-Authenticate; nothing is dialled", async () => {
+    const { call, h } = setup();
+    for (const headers of [{} as Record<string, string>, { authorization: `Basic ${btoa("a:b")}` }, { authorization: "Bearer wrong-token-wrong-token" }, { authorization: "Bearer" }]) {
+      const r = await call("POST", "/outbound/call", GOOD, headers);
+      expect(r.status).toBe(401);
+      expect(r.body.error).toBe("unauthorized");
+      expect(r.headers.get("www-authenticate")).toBe('Bearer realm="voice-agent"');
+    }
+    for (const path of ["/outbound/calls", "/outbound/call/x", "/calls"]) expect((await call("GET", path, undefined, {})).status).toBe(401);
+    expect(h.transport.sent).toHaveLength(0);
+    expect((await call("GET", "/", undefined, {})).status).toBe(200); // health stays open
+  });
+
+  test("without API_TOKEN no header is needed (the server then listens on loopback only)", async () => {
+    const { call } = setup({ token: null });
+    expect((await call("POST", "/outbound/call", GOOD, {})).status).toBe(201);
+  });
+
+  test("OpenAPI description is served (public) and documents the outbound routes and bearer auth", async () => {
+    const { call } = setup();
+    const r = await call("GET", "/openapi/json", undefined, {});
+    expect(r.status).toBe(200);
+    expect(Object.keys(r.body.paths)).toEqual(expect.arrayContaining(["/outbound/call", "/outbound/calls", "/outbound/call/{id}", "/outbound/call/{id}/hangup"]));
+    const schema = r.body.paths["/outbound/call"].post.requestBody.content["application/json"].schema;
+    expect(schema.required).toEqual(expect.arrayContaining(["phone_number", "opening_reason", "objective"]));
+    expect(schema.properties.phone_number.pattern).toBe("^\\+[1-9][0-9]{1,14}$");
+    expect(r.body.components.securitySchemes.bearer).toMatchObject({ type: "http", scheme: "bearer" });
+    expect((await call("GET", "/openapi", undefined, {})).status).toBe(200);
+  });
+});
+
+describe("outbound API: validation", () => {
+  const cases: [string, unknown, string, RegExp][] = [
+    ["bad phone number", { ...GOOD, phone_number: "555-0100" }, "phone_number", /^phone_number: expected E\.164/],
+    ["phone number with spaces", { ...GOOD, phone_number: "+1 415 555 0100" }, "phone_number", /^phone_number: /],
+    ["phone number as a number", { ...GOOD, phone_number: 14155550100 }, "phone_number", /^phone_number: /],
+    ["missing phone number", { opening_reason: "x", objective: "y" }, "phone_number", /^phone_number: /],
+    ["missing objective", { phone_number: "+14155550100", opening_reason: "x" }, "objective", /^objective: required/],
+    ["empty opening_reason", { ...GOOD, opening_reason: "" }, "opening_reason", /^opening_reason: /],
+    ["metadata not an object", { ...GOOD, metadata: "x" }, "metadata", /^metadata: /],
+  ];
+  for (const [name, body, field, msg] of cases) {
+    test(`${name} → 422 naming ${field}`, async () => {
+      const { call, h } = setup();
+      const r = await call("POST", "/outbound/call", body);
+      expect(r.status).toBe(422);
+      expect(r.body.error).toBe("validation");
+      expect(r.body.field).toBe(field);
+      expect(r.body.message).toMatch(msg);
+      expect(h.transport.sent).toHaveLength(0);
+    });
+  }
+
+  test("whitespace-only opening_reason passes the schema but the dialer names the field (422)", async () => {
+    const { call } = setup();
+    const r = await call("POST", "/outbound/call", { ...GOOD, opening_reason: "   " });
+    expect(r).toMatchObject({ status: 422, body: { error: "validation", field: "opening_reason", message: "opening_reason: must not be empty" } });
+  });
+
+  test("a body that is not JSON → 400", async () => {
+    const { call } = setup();
+    const r = await call("POST", "/outbound/call", "{nope", { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" });
+    expect(r.status).toBe(400);
+    expect(r.body.error).toBe("parse");
+  });
+
+  test("list filter: unknown status → 422 naming status; bad limit → 422 naming limit", async () => {
+    const { call } = setup();
+    expect(await call("GET", "/outbound/calls?status=happy")).toMatchObject({ status: 422, body: { field: "status" } });
+    expect(await call("GET", "/outbound/calls?limit=0")).toMatchObject({ status: 422, body: { field: "limit" } });
+  });
+});
+
+describe("outbound API: calls", () => {
+  test("201 with the call id and status; GET shows ringing, connected, then completed with cause, times and transcript", async () => {
+    const { call, h } = setup();
+    const r = await call("POST", "/outbound/call", GOOD);
+    expect(r.status).toBe(201);
+    const id = r.body.call_id;
+    expect(r.headers.get("location")).toBe(`/outbound/call/${id}`);
+    expect(r.body).toMatchObject({
+      status: "initiating",
+      phone_number: "+14155550100",
+      caller_id: "+14155550123",
+      opening_reason: GOOD.opening_reason,
+      objective: GOOD.objective,
+      metadata: GOOD.metadata,
+      duration_ms: 0,
+      turn_count: 0,
+    });
+    expect(Date.parse(r.body.created_at)).toBeGreaterThan(0);
+
+    const inv = h.lastInvite();
+    h.respond(inv, 180);
+    expect((await call("GET", `/outbound/call/${id}`)).body).toMatchObject({ status: "ringing", transcript: [] });
+    const ok = h.respond(inv, 200, { body: CALLEE_SDP, headers: [["Contact", "<sip:callee@198.51.100.20:5070>"]] });
+    const rec = h.store.get(id)!;
+    rec.answeredAt = new Date(Date.now() - 3000).toISOString();
+    const turns = [
+      { index: 0, speaker: "agent" as const, text: "Hello! I'm calling about your order 1234.", at: new Date().toISOString(), latency: { firstTokenMs: 0, firstAudioMs: 8, firstRtpMs: 21 } },
+      { index: 1, speaker: "caller" as const, text: "Oh great.", at: new Date().toISOString(), latency: { finalTranscriptMs: 310 } },
+    ];
+    for (const t of turns) {
+      rec.turns.push(t);
+      h.media[0]!.req.onTurn(t);
+    }
+    const live = (await call("GET", `/outbound/call/${id}`)).body;
+    expect(live.status).toBe("connected");
+    expect(live.duration_ms).toBeGreaterThanOrEqual(3000);
+    h.remoteBye(inv, ok);
+    const done = await call("GET", `/outbound/call/${id}`);
+    expect(done.status).toBe(200);
+    expect(done.body).toMatchObject({
+      call_id: id,
+      status: "completed",
+      end_reason: "remote_bye",
+      hangup_cause: { code: null, reason: "BYE from the callee", source: "remote" },
+      outcome: "Hello! I'm calling about your order 1234.",
+      outcome_source: "last_agent_turn",
+      codec: "PCMA",
+      turn_count: 2,
+      transcript: [
+        { index: 0, speaker: "agent", text: turns[0]!.text, latency: { first_token_ms: 0, first_audio_ms: 8, first_rtp_ms: 21 } },
+        { index: 1, speaker: "callee", text: "Oh great.", latency: { final_transcript_ms: 310 } },
+      ],
+    });
+    expect(done.body.duration_ms).toBeGreaterThanOrEqual(3000);
+    expect(Date.parse(done.body.ended_at)).toBeGreaterThanOrEqual(Date.parse(done.body.answered_at));
+
+    const list = await call("GET", "/outbound/calls");
+    expect(list.body.calls.map((c: any) => c.call_id)).toEqual([id]);
+    expect(list.body.calls[0].transcript).toBeUndefined();
+    expect((await call("GET", "/outbound/calls?status=busy")).body.calls).toEqual([]);
+  });
+
+  test("busy → status busy with cause 486; unknown id → 404 on GET and hang-up", async () => {
+    const { call, h } = setup();
+    const id = (await call("POST", "/outbound/call", GOOD)).body.call_id;
+    h.respond(h.lastInvite(), 486);
+    expect((await call("GET", `/outbound/call/${id}`)).body).toMatchObject({ status: "busy", hangup_cause: { code: 486, reason: "Busy Here", source: "remote" } });
+    for (const [m, p] of [["GET", "/outbound/call/nope"], ["POST", "/outbound/call/nope/hangup"]] as const) {
+      const r = await call(m, p);
+      expect(r.status).toBe(404);
+      expect(r.body).toEqual({ error: "not_found", message: "no outbound call with id nope" });
+    }
+  });
+
+  test("hang-up: 202 while the CANCEL is outstanding, canceled after the 487; 200 once ended", async () => {
+    const { call, h } = setup();
+    const id = (await call("POST", "/outbound/call", GOOD)).body.call_id;
+    const inv = h.lastInvite();
+    h.respond(inv, 180);
+    const r = await call("POST", `/outbound/call/${id}/hangup`);
+    expect(r.status).toBe(202);
+    expect(r.body.status).toBe("ringing");
+    h.respond(h.requests("CANCEL")[0]!, 200);
+    h.respond(inv, 487);
+    const again = await call("POST", `/outbound/call/${id}/hangup`);
+    expect(again.status).toBe(200);
+    expect(again.body).toMatchObject({ status: "canceled", hangup_cause: { code: 487 } });
+  });
+
+  test("limits → 429 with Retry-After; disabled → 403", async () => {
+    const a = setup({ maxCalls: 1 });
+    expect((await a.call("POST", "/outbound/call", GOOD)).status).toBe(201);
+    const full = await a.call("POST", "/outbound/call", GOOD);
+    expect(full).toMatchObject({ status: 429, body: { error: "at_capacity" } });
+    expect(full.headers.get("retry-after")).toBe("10");
+
+    const b = setup({ perMinute: 1 });
+    expect((await b.call("POST", "/outbound/call", GOOD)).status).toBe(201);
+    const limited = await b.call("POST", "/outbound/call", GOOD);
+    expect(limited).toMatchObject({ status: 429, body: { error: "rate_limited" } });
+    expect(limited.headers.get("retry-after")).toBe("60");
+
+    const c = setup({ disabled: true });
+    expect(await c.call("POST", "/outbound/call", GOOD)).toMatchObject({ status: 403, body: { error: "outbound_disabled" } });
+    expect((await c.call("GET", "/outbound/calls")).status).toBe(200);
+  });
+});
