@@ -11,12 +11,14 @@ import type { Config } from "./config";
 import type { Providers } from "./providers";
 import { systemPrompt } from "./prompts";
 import { createApp } from "../http/app";
-import { CallStore, type CallRecord } from "../pipeline/call-record";
+import type { CallRecord } from "../pipeline/call-record";
+import { SqliteCallStore } from "../store";
+import { OutboundDialer, OutboundError } from "../outbound";
 import { createAnswer, SdpError } from "../sdp";
 import { Pacer, RtpPortPool, RtpPortPoolError } from "../rtp";
 import { CallMedia } from "./call-media";
 import { loadSileroVad, type SileroVad } from "../media/vad/silero";
-import { UdpTransport, UserAgent, type InboundCall } from "../sip";
+import { UdpTransport, UserAgent, type InboundCall, type TimerValues } from "../sip";
 import { SystemClock, type Clock } from "../util/clock";
 import type { Logger } from "../util/log";
 
@@ -27,6 +29,8 @@ export interface AgentServerOptions {
   version: string;
   mode: string;
   clock?: Clock;
+  /** SIP timer values (tests shorten T1); default RFC 3261 T1 = 500 ms. */
+  sipTimers?: TimerValues;
 }
 
 interface LiveCall {
@@ -40,10 +44,12 @@ export class AgentServer {
   private readonly calls = new Map<string, LiveCall>();
   private draining = false;
   private http: { stop(): void } | null = null;
+  /** Places outbound calls (--mode outbound|all with a trunk configured); null otherwise. */
+  dialer: OutboundDialer | null = null;
 
   private constructor(
     private readonly o: AgentServerOptions,
-    readonly store: CallStore,
+    readonly store: SqliteCallStore,
     private readonly transport: UdpTransport,
     readonly ua: UserAgent,
     private readonly pool: RtpPortPool,
@@ -62,8 +68,14 @@ export class AgentServer {
     } catch (err) {
       log.error({ err: (err as Error).message }, "vad unavailable: barge-in disabled");
     }
-    const store = new CallStore();
-    const transport = await UdpTransport.bind({ host: cfg.sipHost, port: cfg.sipPort, log });
+    const store = SqliteCallStore.open({ dir: cfg.dataDir, log });
+    let transport: UdpTransport;
+    try {
+      transport = await UdpTransport.bind({ host: cfg.sipHost, port: cfg.sipPort, log });
+    } catch (err) {
+      store.close();
+      throw err;
+    }
     const pool = new RtpPortPool(cfg.rtpPortStart, cfg.rtpPortEnd, cfg.sipHost);
     const pacer = new Pacer({ clock, onError: (err) => log.error({ err: String(err) }, "pacer source failed") });
     let server!: AgentServer;
@@ -74,14 +86,22 @@ export class AgentServer {
       answerDelayMs: cfg.answerDelayMs,
       userAgent: `voice-agent/${o.version}`,
       log,
+      timers: o.sipTimers,
       delegate: {
         onInvite: (call) => server.onInvite(call),
         acceptingNewCalls: () => !server.draining,
       },
     });
     server = new AgentServer(o, store, transport, ua, pool, pacer, vad, clock);
+    const outboundMode = o.mode === "outbound" || o.mode === "all";
+    if (outboundMode && cfg.outbound.trunkHost && cfg.outbound.callerId) server.dialer = server.createDialer();
     const app = createApp({
       store,
+      apiToken: cfg.apiToken,
+      outbound: server.dialer ?? undefined,
+      outboundDisabledReason: outboundMode
+        ? "outbound calling is not configured: set SIP_TRUNK_HOST and SIP_CALLER_ID"
+        : `outbound calling is off: the agent runs with --mode ${o.mode}; use --mode outbound or all`,
       health: {
         version: o.version,
         mode: o.mode,
@@ -93,6 +113,7 @@ export class AgentServer {
       app.listen({ hostname: cfg.serverHost, port: cfg.serverPort });
     } catch (err) {
       transport.close();
+      store.close();
       throw new Error(`SERVER_PORT: cannot listen on ${cfg.serverHost}:${cfg.serverPort}: ${(err as Error).message}`);
     }
     server.http = { stop: () => void app.stop() };
@@ -104,8 +125,48 @@ export class AgentServer {
     return this.transport.local.port;
   }
 
+  /** Live calls of both directions. */
   get activeCalls(): number {
-    return this.calls.size;
+    return this.calls.size + (this.dialer?.activeCalls ?? 0);
+  }
+
+  /** The outbound dialer: INVITEs through the trunk, media and conversation through CallMedia. */
+  private createDialer(): OutboundDialer {
+    const { cfg, log, providers } = this.o;
+    const ob = cfg.outbound;
+    return new OutboundDialer({
+      ua: this.ua,
+      store: this.store,
+      clock: this.clock,
+      log,
+      trunk: { host: ob.trunkHost!, port: ob.trunkPort },
+      callerId: ob.callerId!,
+      credentials: ob.credentials ? { username: ob.credentials.username, password: ob.credentials.password } : undefined,
+      mediaAddress: cfg.publicIp,
+      ringTimeoutMs: ob.ringTimeoutS * 1000,
+      maxCalls: ob.maxCalls,
+      callsPerMinute: ob.callsPerMinute,
+      allocatePort: () => this.pool.allocate(),
+      systemPrompt: (objective) => systemPrompt(cfg, "outbound", objective),
+      llm: providers.llm,
+      providers: providers.describe,
+      admit: () =>
+        this.activeCalls >= cfg.maxCalls ? new OutboundError("at_capacity", `${cfg.maxCalls} calls are live (MAX_CALLS)`) : undefined,
+      createMedia: (req) =>
+        new CallMedia({
+          record: req.record,
+          lease: req.lease,
+          media: req.media,
+          pacer: this.pacer,
+          clock: this.clock,
+          log,
+          providers: { ...providers, llm: req.llm },
+          vad: this.vad,
+          system: req.system,
+          hangup: req.hangup,
+          onTurn: req.onTurn,
+        }),
+    });
   }
 
   private onInvite(sip: InboundCall): void {
@@ -124,7 +185,12 @@ export class AgentServer {
       providers: this.o.providers.describe,
     };
     log.info({ callId: id, sipCallId: sip.callId, pii: { from: sip.from.uri, to: sip.to.uri } }, "call offered");
-    if (this.calls.size >= cfg.maxCalls) {
+    if (this.o.mode === "outbound") {
+      sip.reject(403, "Forbidden", { Warning: '399 voice-agent "inbound calls are off (--mode outbound)"' });
+      log.warn({ callId: id }, "call rejected: inbound calls are off in outbound mode");
+      return;
+    }
+    if (this.activeCalls >= cfg.maxCalls) {
       sip.reject(503, "Service Unavailable", { "Retry-After": "30" });
       log.warn({ callId: id, max: cfg.maxCalls }, "call rejected: at capacity");
       return;
@@ -190,11 +256,13 @@ export class AgentServer {
         record.endReason = reason;
         void sip.hangup();
       },
+      onTurn: (turn) => this.store.addTurn(record.id, turn),
     });
     live.media = media;
     sip.on("answered", () => {
       record.state = "connected";
       record.answeredAt = new Date().toISOString();
+      this.store.save(record);
       log.info({ callId: record.id, codec: answer.codec, rtpPort: lease.port }, "call answered");
       media.start();
     });
@@ -224,6 +292,8 @@ export class AgentServer {
    */
   async shutdown(drainMs: number): Promise<void> {
     this.draining = true;
+    // Outbound calls are ours to end: cancel the ringing ones, hang up the others (within the drain time).
+    const outbound = this.dialer?.shutdown(Math.min(drainMs, 5000));
     const deadline = Date.now() + drainMs;
     while (this.calls.size > 0 && Date.now() < deadline) await Bun.sleep(50);
     const ends = [...this.calls.values()].map((c) => {
@@ -232,9 +302,11 @@ export class AgentServer {
     });
     await Promise.race([Promise.all(ends), Bun.sleep(2000)]);
     for (const c of [...this.calls.values()]) this.teardown(c, "shutdown");
+    await outbound;
     this.pacer.stop();
     this.ua.dispose();
     this.transport.close();
     this.http?.stop();
+    this.store.close();
   }
 }

@@ -4,19 +4,38 @@
  */
 import pkg from "../../package.json";
 import { HELP, parseCommand, UsageError, type Command } from "./args";
-import { ConfigError, loadConfig, type Config } from "./config";
+import { ConfigError, loadConfig, requireOutbound, type Config, type Mode } from "./config";
 import { createProviders } from "./providers";
+import { StoreError } from "../store/schema";
 import { createLogger } from "../util/log";
 
 const VERSION: string = pkg.version;
 
+/** The start-up line about HTTP access: token required, or loopback only and why. */
+function httpAccess(cfg: Config): string {
+  if (cfg.apiToken) return "Bearer token required (API_TOKEN)";
+  const asked = cfg.serverHostRequested ? ` instead of SERVER_HOST=${cfg.serverHostRequested}` : "";
+  return `API_TOKEN is not set: listening on 127.0.0.1 only${asked}; set API_TOKEN to serve other hosts`;
+}
+
 function describeConfig(cfg: Config, mode: string, providers: { stt: string; llm: string; tts: string }): string {
   const rtpCalls = Math.floor((cfg.rtpPortEnd - cfg.rtpPortStart + 1) / 2);
+  const ob = cfg.outbound;
+  const outbound =
+    mode === "inbound"
+      ? []
+      : [
+          `  OUT   trunk udp ${ob.trunkHost}:${ob.trunkPort}, caller ID ${ob.callerId}, ` +
+            `${ob.credentials ? `digest auth as ${ob.credentials.username} (${ob.credentials.from})` : "no digest credentials"}, ` +
+            `ring ${ob.ringTimeoutS} s, max ${ob.maxCalls} calls, ${ob.callsPerMinute}/min`,
+        ];
   return [
     `voice-agent ${VERSION} — mode ${mode}`,
     `  SIP   udp ${cfg.sipHost}:${cfg.sipPort}, Contact/SDP address ${cfg.publicIp}${cfg.answerDelayMs ? `, rings ${cfg.answerDelayMs} ms` : ""}`,
     `  RTP   udp ports ${cfg.rtpPortStart}-${cfg.rtpPortEnd} (${rtpCalls} calls), max ${cfg.maxCalls} simultaneous calls`,
-    `  HTTP  ${cfg.serverHost}:${cfg.serverPort}`,
+    ...outbound,
+    `  HTTP  ${cfg.serverHost}:${cfg.serverPort} — ${httpAccess(cfg)}`,
+    `  DATA  ${cfg.dataDir} (calls.db)`,
     `  STT   ${providers.stt}`,
     `  LLM   ${providers.llm}`,
     `  TTS   ${providers.tts}`,
@@ -25,15 +44,12 @@ function describeConfig(cfg: Config, mode: string, providers: { stt: string; llm
 
 async function run(cmd: Extract<Command, { kind: "run" | "check-config" }>): Promise<number> {
   const cfg = loadConfig();
+  requireOutbound(cfg, cmd.mode as Mode);
   const providers = await createProviders(cfg);
   if (cmd.kind === "check-config") {
     console.log(describeConfig(cfg, cmd.mode, providers.describe));
     console.log("configuration ok");
     return 0;
-  }
-  if (cmd.mode !== "inbound") {
-    console.error(`--mode ${cmd.mode}: outbound calling is not available in this version; use --mode inbound`);
-    return 2;
   }
   const log = createLogger({ level: cfg.logLevel, pii: cfg.logPii });
   const { AgentServer } = await import("./agent-server");
@@ -46,10 +62,14 @@ async function run(cmd: Extract<Command, { kind: "run" | "check-config" }>): Pro
       publicIp: cfg.publicIp,
       rtp: `${cfg.rtpPortStart}-${cfg.rtpPortEnd}`,
       http: `${cfg.serverHost}:${cfg.serverPort}`,
+      dataDir: cfg.dataDir,
+      trunk: cmd.mode === "inbound" ? undefined : `${cfg.outbound.trunkHost}:${cfg.outbound.trunkPort}`,
       providers: providers.describe,
     },
     "voice-agent started",
   );
+  if (!cfg.apiToken) log.warn({ http: `${cfg.serverHost}:${cfg.serverPort}`, requested: cfg.serverHostRequested }, `http api: ${httpAccess(cfg)}`);
+  else log.info({}, "http api: bearer token required (API_TOKEN)");
   const drainMs = Number(process.env.DRAIN_TIMEOUT_S ?? 30) * 1000;
   return await new Promise<number>((resolve) => {
     let stopping = false;
@@ -96,6 +116,10 @@ export async function main(argv: string[]): Promise<number> {
   } catch (err) {
     if (err instanceof ConfigError) {
       console.error(`voice-agent: configuration error: ${err.message}`);
+      return 2;
+    }
+    if (err instanceof StoreError && err.code !== "migration_failed") {
+      console.error(`voice-agent: configuration error: DATA_DIR: ${err.message}`);
       return 2;
     }
     console.error(`voice-agent: ${(err as Error).message}`);
