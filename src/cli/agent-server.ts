@@ -107,6 +107,7 @@ export class AgentServer {
         mode: o.mode,
         providers: o.providers.describe,
         sip: { host: cfg.sipHost, port: transport.local.port, publicIp: cfg.publicIp },
+        stats: () => ({ rtp: { portsInUse: pool.inUse, portsFree: pool.free } }),
       },
     });
     try {

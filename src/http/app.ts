@@ -18,6 +18,8 @@ export interface HealthInfo {
   providers: { stt: string; llm: string; tts: string };
   /** Extra facts shown under `GET /` (e.g. the SIP address). */
   sip?: { host: string; port: number; publicIp: string };
+  /** Live counters shown under `GET /` (e.g. RTP ports in use). */
+  stats?: () => Record<string, unknown>;
 }
 
 export interface AppDeps {
@@ -78,6 +80,7 @@ export function createApp(deps: AppDeps) {
       version: deps.health.version,
       mode: deps.health.mode,
       providers: deps.health.providers,
+      ...deps.health.stats?.(),
       sip: deps.health.sip,
       activeCalls: deps.store.activeCount,
       uptimeS: Math.round((Date.now() - startedAt) / 1000),

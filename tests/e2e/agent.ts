@@ -1,0 +1,112 @@
+/**
+ * Starts the real agent for end-to-end tests: the compiled binary `dist/voice-agent` (built first if
+ * missing), or `bun run src/cli/main.ts` with `VOICE_AGENT_E2E=source`. Ports are free ones picked
+ * per instance, the data directory is private, and the process group is killed on stop.
+ */
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { freeTcpPort, freeUdpPort, freeUdpPortRange } from "../support/ports.ts";
+import { spawnManaged, type ManagedProcess } from "../support/process.ts";
+
+export const BINARY = "dist/voice-agent";
+
+let built: Promise<void> | null = null;
+
+/** Builds dist/voice-agent once per test process when it is missing. */
+export function ensureBinary(): Promise<void> {
+  if (existsSync(BINARY)) return Promise.resolve();
+  built ??= (async () => {
+    const p = Bun.spawn(["bun", "run", "build"], { stdout: "pipe", stderr: "pipe" });
+    const code = await p.exited;
+    if (code !== 0) throw new Error(`bun run build failed (${code}): ${await new Response(p.stderr).text()}`);
+  })();
+  return built;
+}
+
+export interface RunningAgent {
+  proc: ManagedProcess;
+  sipPort: number;
+  httpPort: number;
+  rtpStart: number;
+  rtpEnd: number;
+  dataDir: string;
+  /** GET on the agent's HTTP API, parsed JSON. */
+  get<T = any>(path: string): Promise<T>;
+  /** Lines of the JSON log parsed so far. */
+  logs(): any[];
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+export async function startAgent(env: Record<string, string> = {}, args: string[] = ["--mode", "inbound"]): Promise<RunningAgent> {
+  const fromSource = process.env.VOICE_AGENT_E2E === "source";
+  if (!fromSource) await ensureBinary();
+  const sipPort = await freeUdpPort();
+  const httpPort = await freeTcpPort();
+  const rtpStart = await freeUdpPortRange(40);
+  const rtpEnd = rtpStart + 39;
+  const dataDir = mkdtempSync(join(tmpdir(), "va-e2e-data-"));
+  const argv = fromSource ? ["bun", "run", "src/cli/main.ts", ...args] : [BINARY, ...args];
+  const proc = spawnManaged(argv, {
+    name: "voice-agent",
+    env: {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      TMPDIR: process.env.TMPDIR,
+      SIP_HOST: "127.0.0.1",
+      SIP_PORT: String(sipPort),
+      SERVER_HOST: "127.0.0.1",
+      SERVER_PORT: String(httpPort),
+      RTP_PORT_START: String(rtpStart),
+      RTP_PORT_END: String(rtpEnd),
+      DATA_DIR: dataDir,
+      LOG_LEVEL: "info",
+      ...env,
+    },
+  });
+  await proc.waitForLine(/"voice-agent started"/, { timeoutMs: 30_000 });
+  const base = `http://127.0.0.1:${httpPort}`;
+  return {
+    proc,
+    sipPort,
+    httpPort,
+    rtpStart,
+    rtpEnd,
+    dataDir,
+    async get(path) {
+      const res = await fetch(base + path, { headers: env.API_TOKEN ? { authorization: `Bearer ${env.API_TOKEN}` } : {} });
+      return (await res.json()) as any;
+    },
+    logs() {
+      return proc
+        .stdout()
+        .split("\n")
+        .filter((l) => l.startsWith("{"))
+        .map((l) => {
+          try {
+            return JSON.parse(l);
+          } catch {
+            return null;
+          }
+        })
+        .filter(Boolean);
+    },
+    async stop(signal = "SIGTERM") {
+      const code = await proc.stop({ signal, graceMs: 8000 });
+      rmSync(dataDir, { recursive: true, force: true });
+      return code;
+    },
+  };
+}
+
+/** Polls `fn` until it returns a truthy value or `timeoutMs` passes. */
+export async function waitFor<T>(fn: () => Promise<T> | T, timeoutMs: number, what: string): Promise<NonNullable<T>> {
+  const end = Date.now() + timeoutMs;
+  let last: T | undefined;
+  while (Date.now() < end) {
+    last = await fn();
+    if (last) return last as NonNullable<T>;
+    await Bun.sleep(100);
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what} (last: ${JSON.stringify(last)})`);
+}
