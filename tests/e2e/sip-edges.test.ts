@@ -1,0 +1,114 @@
+/**
+ * The compiled agent against SIPp and raw datagrams: codec choice, 488, CANCEL, 481, OPTIONS, 405/501,
+ * malformed input, and 100 back-to-back calls that leave no port or socket behind.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { readdirSync, readlinkSync } from "node:fs";
+import { describeSipp, runSipp } from "../support/sipp.ts";
+import { parseSipStatusLine, udpExchange } from "../support/udp.ts";
+import { silenceFile } from "../support/speech.ts";
+import { MALFORMED_CASES } from "../fixtures/sip-malformed.ts";
+import { freeUdpPort } from "../support/ports.ts";
+import { startAgent, waitFor, type RunningAgent } from "./agent.ts";
+
+let agent: RunningAgent;
+let ringing: RunningAgent;
+let silence: string;
+
+beforeAll(async () => {
+  [agent, ringing] = await Promise.all([startAgent(), startAgent({ ANSWER_DELAY_MS: "3000" })]);
+  silence = silenceFile(1, "mulaw");
+}, 120_000);
+
+afterAll(async () => {
+  await Promise.all([agent?.stop(), ringing?.stop()]);
+});
+
+const target = () => `127.0.0.1:${agent.sipPort}`;
+
+function sdpOf(r: Awaited<ReturnType<typeof runSipp>>, status: number): string {
+  const m = r.messages.find((x) => x.direction === "received" && x.text.startsWith(`SIP/2.0 ${status}`));
+  return m?.text ?? "";
+}
+
+function socketCount(pid: number): number {
+  let n = 0;
+  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+    try {
+      if (readlinkSync(`/proc/${pid}/fd/${fd}`).startsWith("socket:")) n++;
+    } catch {
+      /* closed meanwhile */
+    }
+  }
+  return n;
+}
+
+describe("SIP edge cases against the compiled agent", () => {
+  test("an offer of PCMA only is answered with PCMA", async () => {
+    const r = await runSipp({ scenario: "pcma-only", target: target(), timeoutMs: 20_000, pauseMs: 500 });
+    expect(r.exitCode, describeSipp(r)).toBe(0);
+    expect(sdpOf(r, 200)).toMatch(/m=audio \d+ RTP\/AVP 8/);
+    expect(sdpOf(r, 200)).toMatch(/a=ptime:20/);
+  });
+
+  test("an offer of only G.729 gets 488", async () => {
+    const r = await runSipp({ scenario: "bad-codec", target: target(), timeoutMs: 20_000 });
+    expect(r.exitCode, describeSipp(r)).toBe(0);
+    expect(r.messages.some((m) => m.direction === "received" && /^SIP\/2.0 488/.test(m.text))).toBe(true);
+  });
+
+  test("CANCEL while ringing gets 200 and the INVITE 487", async () => {
+    const r = await runSipp({ scenario: "cancel", target: `127.0.0.1:${ringing.sipPort}`, timeoutMs: 20_000 });
+    expect(r.exitCode, describeSipp(r)).toBe(0);
+    const calls = await waitFor(async () => {
+      const c = await ringing.get("/calls");
+      return c.recent.length > 0 && c;
+    }, 5000, "the cancelled call in /calls");
+    expect(calls.recent[0].endReason).toBe("canceled");
+    expect(calls.active).toHaveLength(0);
+  });
+
+  test("BYE for an unknown dialog gets 481; OPTIONS gets 200 with Allow; other methods 405/501", async () => {
+    for (const scenario of ["unknown-bye", "options", "unsupported"]) {
+      const r = await runSipp({ scenario, target: target(), timeoutMs: 20_000 });
+      expect(r.exitCode, `${scenario}: ${describeSipp(r)}`).toBe(0);
+    }
+  });
+
+  test("malformed datagrams get 400 (or nothing) and the next call is served normally", async () => {
+    for (const c of MALFORMED_CASES) {
+      const local = await freeUdpPort();
+      const ex = await udpExchange({
+        target: { host: "127.0.0.1", port: agent.sipPort },
+        payload: c.build({ host: "127.0.0.1", port: agent.sipPort, local }),
+        localPort: local,
+        timeoutMs: c.expect === "no-reply" ? 400 : 3000,
+      });
+      if (c.expect === "no-reply") expect(ex.replies, c.name).toHaveLength(0);
+      else expect(parseSipStatusLine(ex.replies[0]?.text ?? "")?.code, c.name).toBe(c.expect.status);
+    }
+    const r = await runSipp({ scenario: "inbound-call", target: target(), audioFile: silence, pauseMs: 1500, timeoutMs: 20_000 });
+    expect(r.exitCode, describeSipp(r)).toBe(0);
+  }, 60_000);
+
+  test("100 back-to-back calls leave the RTP port pool full and no sockets open", async () => {
+    const before = socketCount(agent.proc.pid);
+    const p = Bun.spawn(
+      [
+        "sipp", `127.0.0.1:${agent.sipPort}`, "-sf", "tests/scenarios/inbound-call.xml", "-m", "100", "-l", "4", "-r", "20",
+        "-i", "127.0.0.1", "-key", "audio", `${silence},1,0`, "-d", "200", "-nostdin", "-timeout", "120s", "-timeout_error",
+      ],
+      { stdout: "pipe", stderr: "pipe" },
+    );
+    const code = await p.exited;
+    expect(code, await new Response(p.stderr).text()).toBe(0);
+    const health = await waitFor(async () => {
+      const h = await agent.get("/");
+      return h.activeCalls === 0 && h.rtp.portsInUse === 0 && h;
+    }, 10_000, "all calls ended");
+    expect(health.rtp.portsFree).toBe(20); // 40 ports → 20 even/odd pairs
+    const calls = await agent.get("/calls");
+    expect(calls.recent.filter((c: any) => c.endReason === "remote_bye").length).toBeGreaterThanOrEqual(100);
+    expect(socketCount(agent.proc.pid)).toBeLessThanOrEqual(before);
+  }, 180_000);
+});
