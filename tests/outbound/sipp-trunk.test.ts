@@ -1,0 +1,168 @@
+/**
+ * Outbound calls from a real agent (in this process: UDP SIP, RTP, pacer, HTTP, SQLite) through SIPp
+ * 3.6.1 playing the SIP trunk on 127.0.0.1: digest challenge, answer and BYE from the trunk, busy,
+ * decline, no answer (CANCEL), an unreachable trunk, and 10 simultaneous calls the agent hangs up.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { stopAllManaged } from "../support/process.ts";
+import { silenceFile, synthesizeCallerAudio } from "../support/speech.ts";
+import { startTestAgent, type TestAgent } from "./support/agent.ts";
+import { flowOf, startSippUas } from "./support/sipp-uas.ts";
+
+const hasSipp = !!Bun.which("sipp");
+const CALL = { phone_number: "+14155550100", opening_reason: "about your order", objective: "Tell them it ships tomorrow." };
+
+describe.skipIf(!hasSipp)("outbound through SIPp as the trunk", () => {
+  let agent: TestAgent;
+  let trunkPort: number;
+  beforeAll(async () => {
+    // Hold the trunk's port while the agent picks its own, so the two cannot coincide.
+    const hold = await Bun.udpSocket({ hostname: "127.0.0.1", port: 0 });
+    trunkPort = hold.port;
+    agent = await startTestAgent({
+      env: {
+        SIP_TRUNK_HOST: "127.0.0.1",
+        SIP_TRUNK_PORT: String(trunkPort),
+        SIP_USERNAME: "alice",
+        SIP_PASSWORD: "s3cret",
+        RING_TIMEOUT_S: "1",
+        OUTBOUND_CALLS_PER_MINUTE: "100",
+      },
+    });
+    hold.close();
+  });
+  afterAll(async () => {
+    await agent?.stop();
+    await stopAllManaged();
+  });
+
+  test("401 challenge answered with digest; 200; the agent speaks its opening; the trunk's BYE ends the call", async () => {
+    const sipp = await startSippUas({ scenario: "outbound-trunk-auth", port: trunkPort, pauseMs: 5500, keys: { user: "alice", pass: "s3cret" }, audioFile: silenceFile(6) });
+    const placed = await agent.api("POST", "/outbound/call", CALL);
+    expect(placed.status).toBe(201);
+    const id = placed.body.call_id;
+    const connected = await agent.waitForCall(id, (c) => c.status === "connected", 5000);
+    expect(connected.answered_at).toBeDefined();
+    const done = await agent.waitForCall(id, (c) => c.status === "completed", 15_000);
+    const r = await sipp.finish(5000);
+    expect(r.exitCode).toBe(0); // SIPp verified our digest (<verifyauth>) and got 200 to its BYE
+    expect(flowOf(r.messages)).toEqual([
+      "<< INVITE",
+      ">> 401",
+      "<< ACK",
+      "<< INVITE",
+      ">> 100",
+      ">> 180",
+      ">> 200",
+      "<< ACK",
+      ">> BYE",
+      "<< 200",
+    ]);
+    const authInvite = r.messages.filter((m) => m.method === "INVITE")[1]!.text;
+    expect(authInvite).toMatch(/Authorization: Digest username="alice", realm="sipp.trunk", nonce="[^"]+", uri="sip:\+14155550100@127\.0\.0\.1:\d+", qop=auth, nc=00000001, cnonce="[0-9a-f]+", response="[0-9a-f]{32}"/);
+    expect(r.messages[0]!.text).toMatch(/^From: <sip:\+14155550123@127\.0\.0\.1>;tag=/m);
+    expect(done).toMatchObject({
+      status: "completed",
+      end_reason: "remote_bye",
+      hangup_cause: { code: null, reason: "BYE from the callee", source: "remote" },
+      codec: "PCMU",
+    });
+    expect(done.transcript[0]).toMatchObject({ speaker: "agent", text: "Hello! I'm calling about your order. Do you have a moment?" });
+    expect(done.transcript[0].latency.first_rtp_ms).toBeGreaterThanOrEqual(0);
+    expect(Date.parse(done.ringing_at)).toBeLessThanOrEqual(Date.parse(done.answered_at));
+    expect(done.duration_ms).toBeGreaterThan(4000);
+  }, 30_000);
+
+  test("wrong credentials: the trunk answers 403 → failed with cause 403 Forbidden", async () => {
+    const sipp = await startSippUas({ scenario: "outbound-trunk-auth", port: trunkPort, keys: { user: "alice", pass: "another" }, audioFile: silenceFile(1) });
+    const id = (await agent.api("POST", "/outbound/call", CALL)).body.call_id;
+    const done = await agent.waitForCall(id, (c) => c.status === "failed", 5000);
+    expect(done.hangup_cause).toEqual({ code: 403, reason: "Forbidden", source: "remote" });
+    const r = await sipp.finish(5000);
+    expect(flowOf(r.messages)).toEqual(["<< INVITE", ">> 401", "<< ACK", "<< INVITE", ">> 403", "<< ACK"]);
+    expect(r.exitCode).toBe(1); // SIPp's <verifyauth> refused the digest, so it counts the call as failed
+  });
+
+  for (const [code, reason, status, scenario] of [
+    ["486", "Busy Here", "busy", "outbound-busy"],
+    ["603", "Decline", "declined", "outbound-decline"],
+  ] as const) {
+    test(`${code} ${reason} → ${status}; the final response is ACKed`, async () => {
+      const sipp = await startSippUas({ scenario, port: trunkPort });
+      const id = (await agent.api("POST", "/outbound/call", CALL)).body.call_id;
+      await agent.waitForCall(id, (c) => c.status === "ringing" || c.status === status, 5000);
+      const done = await agent.waitForCall(id, (c) => c.status === status, 5000);
+      expect(done.hangup_cause).toEqual({ code: Number(code), reason, source: "remote" });
+      expect(done.duration_ms).toBe(0);
+      const r = await sipp.finish(5000);
+      expect(r.exitCode).toBe(0);
+      expect(flowOf(r.messages)).toEqual(["<< INVITE", ">> 100", ">> 180", `>> ${code}`, "<< ACK"]);
+    });
+  }
+
+  test("no answer within RING_TIMEOUT_S: CANCEL, 487 ACKed, status no_answer", async () => {
+    const sipp = await startSippUas({ scenario: "outbound-no-answer", port: trunkPort });
+    const t0 = performance.now();
+    const id = (await agent.api("POST", "/outbound/call", CALL)).body.call_id;
+    const done = await agent.waitForCall(id, (c) => c.status === "no_answer", 5000);
+    const elapsed = performance.now() - t0;
+    expect(elapsed).toBeGreaterThan(950);
+    expect(done).toMatchObject({ end_reason: "ring_timeout", hangup_cause: { code: 487, reason: "Request Terminated", source: "remote" } });
+    const r = await sipp.finish(5000);
+    expect(r.exitCode).toBe(0);
+    expect(flowOf(r.messages)).toEqual(["<< INVITE", ">> 100", ">> 180", "<< CANCEL", ">> 200", ">> 487", "<< ACK"]);
+    const cancel = r.messages.find((m) => m.method === "CANCEL")!.text;
+    const invite = r.messages.find((m) => m.method === "INVITE")!.text;
+    const branch = (t: string) => /^Via: .*branch=([^;\s]+)/m.exec(t)![1];
+    expect(branch(cancel)).toBe(branch(invite)); // RFC 3261 §9.1
+  }, 15_000);
+
+  test("10 simultaneous outbound calls: each is answered, hears the opening, the callee speaks, the agent says goodbye and hangs up", async () => {
+    const callee = await synthesizeCallerAudio("Yes, that works for me.", { leadSilenceMs: 5500, trailSilenceMs: 5000 });
+    const sipp = await startSippUas({ scenario: "outbound-answer", port: trunkPort, calls: 10, audioFile: callee.path });
+    const t0 = performance.now();
+    const placed = await Promise.all(Array.from({ length: 10 }, () => agent.api("POST", "/outbound/call", CALL)));
+    expect(placed.map((p) => p.status)).toEqual(Array(10).fill(201));
+    const ids = placed.map((p) => p.body.call_id as string);
+    expect(new Set(ids).size).toBe(10);
+    const done = await Promise.all(ids.map((id) => agent.waitForCall(id, (c) => c.status === "completed", 30_000)));
+    const wall = performance.now() - t0;
+    const r = await sipp.finish(10_000);
+    expect(r.exitCode).toBe(0);
+    expect(r.messages.filter((m) => m.method === "BYE" && m.direction === "received")).toHaveLength(10);
+    for (const c of done) {
+      expect(c).toMatchObject({ end_reason: "end_call", outcome: "the callee confirmed", outcome_source: "end_call" });
+      expect(c.transcript.map((t: any) => `${t.speaker}: ${t.text}`)).toEqual([
+        "agent: Hello! I'm calling about your order. Do you have a moment?",
+        "callee: Yes, that works for me.",
+        "agent: Thank you. Goodbye.",
+      ]);
+      expect(c.transcript[2].latency.first_rtp_ms).toBeGreaterThan(0);
+    }
+    const v2v = done.map((c) => c.transcript[2].latency.first_rtp_ms as number).sort((a, b) => a - b);
+    console.log(`10 calls: wall ${Math.round(wall)} ms; reply first RTP after end of speech: median ${v2v[5]} ms, max ${v2v[9]} ms`);
+    expect(agent.server.activeCalls).toBe(0);
+    const list = await agent.api("GET", "/outbound/calls?status=completed&limit=100");
+    expect(list.body.calls.length).toBeGreaterThanOrEqual(10);
+  }, 45_000);
+});
+
+describe.skipIf(!hasSipp)("outbound to an unreachable trunk", () => {
+  test("no response: Timer A retransmits, Timer B (64·T1, T1 = 50 ms here) → failed 408 with the cause", async () => {
+    const hold = await Bun.udpSocket({ hostname: "127.0.0.1", port: 0 });
+    const deadPort = hold.port;
+    const agent = await startTestAgent({ env: { SIP_TRUNK_HOST: "127.0.0.1", SIP_TRUNK_PORT: String(deadPort) }, sipT1Ms: 50 });
+    hold.close(); // nothing listens any more: ICMP port unreachable, no SIP response
+    try {
+      const t0 = performance.now();
+      const id = (await agent.api("POST", "/outbound/call", CALL)).body.call_id;
+      const done = await agent.waitForCall(id, (c) => c.status === "failed", 6000);
+      const elapsed = performance.now() - t0;
+      expect(elapsed).toBeGreaterThan(3000); // 64 × 50 ms
+      expect(done.hangup_cause).toEqual({ code: 408, reason: "Request Timeout (no response from the SIP trunk)", source: "local" });
+      expect(done.answered_at).toBeUndefined();
+    } finally {
+      await agent.stop();
+    }
+  }, 15_000);
+});
