@@ -1,7 +1,7 @@
 /**
  * The unit's SystemCallFilter= lets through every system call the agent makes.
  *
- * The binary runs under `strace -f -c` (children included: the offline speech recogniser is a separate
+ * The binary runs as `nobody` under `strace -f -c` (children included: the offline speech recogniser is a separate
  * program and inherits the filter) while it starts, answers OPTIONS, takes a SIPp call with audio both
  * ways and stops on SIGTERM. The set of system calls seen must be inside the unit's effective filter:
  * the allow-list lines of scripts/deploy/voice-agent.service minus its `~` deny-list lines, each group
@@ -9,7 +9,7 @@
  * A call outside it would fail with EPERM under systemd (SystemCallErrorNumber=EPERM).
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { existsSync, mkdtempSync, readFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { freeTcpPort, freeUdpPort, freeUdpPortRange, LOOPBACK } from "../support/ports.ts";
@@ -58,6 +58,7 @@ beforeAll(() => {
     if (b.exitCode !== 0) throw new Error(`bun run build failed:\n${(b.stdout.toString() + b.stderr.toString()).slice(-3000)}`);
   }
   work = mkdtempSync(join(tmpdir(), "va-syscalls-"));
+  chmodSync(work, 0o777); // the agent runs as nobody and writes TMPDIR and DATA_DIR here
 }, 300_000);
 
 afterAll(async () => {
@@ -80,6 +81,7 @@ test("every system call of start-up, OPTIONS, a SIPp call and SIGTERM is allowed
     PATH: process.env.PATH ?? "/usr/bin:/bin",
     HOME: work,
     TMPDIR: work,
+    DATA_DIR: join(work, "data"),
     SIP_HOST: LOOPBACK,
     SIP_PORT: String(sipPort),
     SIP_PUBLIC_IP: LOOPBACK,
@@ -90,7 +92,14 @@ test("every system call of start-up, OPTIONS, a SIPp call and SIGTERM is allowed
     LOG_LEVEL: "info",
   };
   // strace writes its table when the traced agent has exited.
-  const agent = spawnManaged(["strace", "-f", "-qq", "-c", "-o", traceFile, BINARY, "--mode", "inbound"], { env, cwd: work, name: "voice-agent (strace)" });
+  // `-u nobody`: strace runs the agent as an unprivileged user, as DynamicUser= does. As root the run
+  // differs: SQLite then fchown()s its journal files to the database owner (os_unix.c, only when
+  // geteuid() == 0), and fchown is in @privileged, which the unit denies.
+  const agent = spawnManaged(["strace", "-f", "-qq", "-c", "-u", "nobody", "-o", traceFile, BINARY, "--mode", "inbound"], {
+    env,
+    cwd: work,
+    name: "voice-agent (strace)",
+  });
   await agent.waitForLine(/voice-agent started/, { timeoutMs: 20_000 });
 
   const wav = join(work, "caller.wav");
