@@ -84,10 +84,13 @@ describe("OutboundDialer", () => {
     expect(h.dialer.activeCalls).toBe(0);
   });
 
-  test("the agent hangs up: BYE with the dialog's tags, CSeq above the INVITE's, remote target and route set; outcome from end_call", async () => {
+  test("407 then the agent hangs up: BYE with the dialog's tags, CSeq above the INVITE's, remote target and route set; outcome from end_call", async () => {
     const h = dialerHarness();
     const rec = await h.dialer.place(REQ);
+    h.respond(h.lastInvite(), 407, { headers: [["Proxy-Authenticate", 'Digest realm="proxy.example", nonce="n407", qop="auth"']] });
     const inv = h.lastInvite();
+    expect(inv.cseq.seq).toBe(2);
+    expect(inv.headers.get("Proxy-Authorization")).toMatch(/^Digest username="alice", realm="proxy.example"/);
     h.respond(inv, 183, { body: CALLEE_SDP });
     const ok = h.respond(inv, 200, {
       body: CALLEE_SDP,
@@ -116,7 +119,7 @@ describe("OutboundDialer", () => {
     expect(bye.from.tag).toBe(inv.from.tag);
     expect(bye.to.tag).toBe(ok.to.tag!);
     expect(bye.callId).toBe(inv.callId);
-    expect(bye.cseq.seq).toBeGreaterThan(inv.cseq.seq);
+    expect(bye.cseq).toEqual({ seq: 3, method: "BYE" }); // §12.2.1.1: above every CSeq used in the dialog (INVITE 1, 2)
     expect(h.transport.sent.at(-1)!.to).toEqual({ host: "198.51.100.1", port: 5080 }); // first route
     h.respond(bye, 200);
     const done = h.store.get(rec.id)!;
