@@ -293,10 +293,11 @@ export class AgentServer {
    */
   async shutdown(drainMs: number): Promise<void> {
     this.draining = true;
-    // Outbound calls are ours to end: cancel the ringing ones, hang up the others (within the drain time).
-    const outbound = this.dialer?.shutdown(Math.min(drainMs, 5000));
+    // Outbound calls drain like inbound ones: no new calls, live ones may finish, the rest are ended below.
+    this.dialer?.drain();
     const deadline = Date.now() + drainMs;
-    while (this.calls.size > 0 && Date.now() < deadline) await Bun.sleep(50);
+    while (this.activeCalls > 0 && Date.now() < deadline) await Bun.sleep(50);
+    const outbound = this.dialer?.shutdown(2000); // CANCEL the ringing ones, BYE the others
     const ends = [...this.calls.values()].map((c) => {
       c.record.endReason ??= "shutdown";
       return c.sip.hangup().catch(() => {});

@@ -12,7 +12,7 @@
  * are `OutboundError` ("at_capacity", "rate_limited", …), never a half-made call.
  */
 import { randomUUID } from "node:crypto";
-import type { CallRecord, CallRecordStore, CallStatus, HangupCause, TurnRecord } from "../pipeline/call-record";
+import type { CallRecord, CallRecordStore, CallStatus, TurnRecord } from "../pipeline/call-record";
 import type { LlmProvider } from "../providers/types";
 import { RtpPortPoolError, type RtpPortLease } from "../rtp";
 import { createOffer, parseAnswer, SdpError, type NegotiatedMedia } from "../sdp";
@@ -23,7 +23,8 @@ import { OutboundError } from "./errors";
 import { OpeningLlm, buildOpening } from "./opening";
 import { validatePlaceRequest, type PlaceCallRequest } from "./request";
 import { SlidingWindowLimiter } from "./rate-limit";
-import { nextStatus, statusForFinalResponse, type CancelCause } from "./status";
+import { finalOutcome } from "./outcome";
+import { nextStatus, type CancelCause } from "./status";
 
 /** A started call's media and conversation (CallMedia in production). */
 export interface MediaHandle {
@@ -167,6 +168,11 @@ export class OutboundDialer {
     }
     this.d.log.info({ callId: id, status: record.status }, "outbound call hang-up requested");
     return record;
+  }
+
+  /** Refuses new calls from now on (OutboundError "draining"); live calls go on. */
+  drain(): void {
+    this.draining = true;
   }
 
   /** Refuses new calls, then cancels or hangs up every live one; resolves when all ended or after `ms`. */
@@ -334,7 +340,14 @@ export class OutboundDialer {
     else live.lease.release();
     this.live.delete(record.id);
 
-    const { status, cause } = finalOutcome(live, reason);
+    const { status, cause } = finalOutcome({
+      status: record.status ?? "initiating",
+      endReason: record.endReason,
+      sipReason: reason,
+      failure: live.failure,
+      cancelled: live.cancelled,
+      gotProvisional: live.gotProvisional,
+    });
     if (status !== record.status) this.setStatus(record, status);
     record.hangupCause ??= cause;
     if (record.answeredAt) {
@@ -363,49 +376,5 @@ export class OutboundDialer {
 
   private setStatus(record: CallRecord, to: CallStatus): void {
     record.status = nextStatus(record.status ?? "initiating", to);
-  }
-}
-
-/** The final status and hang-up cause of a call from how it ended (see status.ts for the mapping). */
-function finalOutcome(live: LiveOutbound, reason: EndReason): { status: CallStatus; cause: HangupCause } {
-  const { record, failure, cancelled } = live;
-  const status = record.status ?? "initiating";
-  if (status === "failed") return { status, cause: { code: null, reason: record.endReason ?? reason, source: "local" } };
-  if (status === "connected") {
-    if (reason === "remote_bye") return { status: "completed", cause: { code: null, reason: "BYE from the callee", source: "remote" } };
-    if (reason === "error") return { status: "failed", cause: { code: null, reason: "internal error", source: "local" } };
-    return { status: "completed", cause: { code: null, reason: localByeReason(record.endReason), source: "local" } };
-  }
-  // Never answered.
-  if (reason === "timeout" || (reason === "canceled" && !live.gotProvisional && !failure)) {
-    // §17.1.1.2 Timer B: no response at all; reported as 408 (§8.1.3.1).
-    return { status: "failed", cause: { code: 408, reason: "Request Timeout (no response from the SIP trunk)", source: "local" } };
-  }
-  if (failure) return { status: statusForFinalResponse(failure.code, cancelled), cause: { code: failure.code, reason: failure.reason, source: "remote" } };
-  if (reason === "canceled") {
-    return {
-      status: cancelled === "ring_timeout" ? "no_answer" : "canceled",
-      cause: { code: null, reason: "CANCEL sent; no final response within 64·T1", source: "local" },
-    };
-  }
-  // A 2xx that raced our CANCEL is ACKed and BYEd by the SIP layer ("canceled" handled above).
-  return { status: "failed", cause: { code: null, reason, source: "local" } };
-}
-
-function localByeReason(endReason: string | undefined): string {
-  switch (endReason) {
-    case "end_call":
-      return "the agent ended the call";
-    case "agent_goodbye":
-      return "the agent ended the call (silence or time limit)";
-    case "api_hangup":
-      return "hung up through the API";
-    case "shutdown":
-      return "the agent shut down";
-    case "ring_timeout":
-    case "api_cancel":
-      return "answered while being cancelled: BYE";
-    default:
-      return endReason ? `BYE by the agent (${endReason})` : "BYE by the agent";
   }
 }

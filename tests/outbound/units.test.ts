@@ -6,6 +6,8 @@ import {
   SlidingWindowLimiter,
   StatusTransitionError,
   buildOpening,
+  finalOutcome,
+  type EndFacts,
   isE164,
   isFinalStatus,
   nextStatus,
@@ -107,5 +109,21 @@ describe("SlidingWindowLimiter", () => {
     clock.advance(1);
     expect(l.tryAcquire().ok).toBe(true);
     expect(l.tryAcquire()).toEqual({ ok: false, retryAfterMs: 10_000 });
+  });
+});
+
+describe("finalOutcome", () => {
+  const base = { gotProvisional: true } as const;
+  test.each([
+    [{ ...base, status: "connected", sipReason: "remote_bye" }, "completed", { code: null, reason: "BYE from the callee", source: "remote" }],
+    [{ ...base, status: "connected", sipReason: "local_bye", endReason: "end_call" }, "completed", { code: null, reason: "the agent ended the call", source: "local" }],
+    [{ ...base, status: "connected", sipReason: "error" }, "failed", { code: null, reason: "internal error", source: "local" }],
+    [{ ...base, status: "ringing", sipReason: "rejected", failure: { code: 486, reason: "Busy Here" } }, "busy", { code: 486, reason: "Busy Here", source: "remote" }],
+    [{ ...base, status: "ringing", sipReason: "canceled", cancelled: "ring_timeout", failure: { code: 487, reason: "Request Terminated" } }, "no_answer", { code: 487, reason: "Request Terminated", source: "remote" }],
+    [{ ...base, status: "ringing", sipReason: "canceled", cancelled: "api" }, "canceled", { code: null, reason: "cancelled; no final response to the INVITE", source: "local" }],
+    [{ gotProvisional: false, status: "initiating", sipReason: "timeout", failure: { code: 408, reason: "Request Timeout" } }, "failed", { code: 408, reason: "Request Timeout (no response from the SIP trunk)", source: "local" }],
+    [{ gotProvisional: false, status: "initiating", sipReason: "canceled", cancelled: "ring_timeout" }, "failed", { code: 408, reason: "Request Timeout (no response from the SIP trunk)", source: "local" }],
+  ] as const)("%j → %s", (facts, status, cause) => {
+    expect(finalOutcome(facts as EndFacts)).toEqual({ status, cause } as never);
   });
 });
