@@ -166,3 +166,27 @@ describe.skipIf(!hasSipp)("outbound to an unreachable trunk", () => {
     }
   }, 15_000);
 });
+
+describe.skipIf(!hasSipp)("outbound calls when the agent stops", () => {
+  test("shutdown drains: new calls get 503, the live call may go on for the drain time, then BYE; status completed", async () => {
+    const hold = await Bun.udpSocket({ hostname: "127.0.0.1", port: 0 });
+    const agent = await startTestAgent({ env: { SIP_TRUNK_HOST: "127.0.0.1", SIP_TRUNK_PORT: String(hold.port) } });
+    const port = hold.port;
+    hold.close();
+    const sipp = await startSippUas({ scenario: "outbound-answer", port, audioFile: silenceFile(20) });
+    const id = (await agent.api("POST", "/outbound/call", CALL)).body.call_id;
+    await agent.waitForCall(id, (c) => c.status === "connected", 5000);
+    const t0 = performance.now();
+    const stopping = agent.server.shutdown(800);
+    const refused = await agent.api("POST", "/outbound/call", CALL);
+    expect(refused).toMatchObject({ status: 503, body: { error: "draining" } });
+    const rec = agent.server.store.get(id)!;
+    expect(rec.status).toBe("connected"); // still talking during the drain
+    await stopping;
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(750);
+    const r = await sipp.finish(5000);
+    expect(r.exitCode).toBe(0); // SIPp got our BYE and answered it
+    expect(rec).toMatchObject({ status: "completed", endReason: "shutdown", hangupCause: { reason: "the agent shut down", source: "local" } });
+    await agent.stop().catch(() => {});
+  }, 20_000);
+});
