@@ -142,6 +142,11 @@ describe.skipIf(!hasSipp)("outbound through SIPp as the trunk", () => {
     const v2v = done.map((c) => c.transcript[2].latency.first_rtp_ms as number).sort((a, b) => a - b);
     console.log(`10 calls: wall ${Math.round(wall)} ms; reply first RTP after end of speech: median ${v2v[5]} ms, max ${v2v[9]} ms`);
     expect(agent.server.activeCalls).toBe(0);
+    // The objective is in the system instruction (models/prompts/outbound.md), the opening in the history.
+    const req = agent.llm.requests[0]!;
+    expect(req.system).toContain("Objective of this call:\nTell them it ships tomorrow.");
+    expect(req.system).toContain("You are calling someone on the telephone");
+    expect(req.history[0]).toEqual({ role: "assistant", text: "Hello! I'm calling about your order. Do you have a moment?" });
     const list = await agent.api("GET", "/outbound/calls?status=completed&limit=100");
     expect(list.body.calls.length).toBeGreaterThanOrEqual(10);
   }, 45_000);
