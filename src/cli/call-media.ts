@@ -6,6 +6,7 @@
 import { AgentCall, type ConversationSettings } from "../pipeline/agent-call";
 import type { CallRecord, TurnRecord } from "../pipeline/call-record";
 import { SileroSpeechDetector } from "../pipeline/speech-detector";
+import { EchoReference } from "../pipeline/echo-reference";
 import { defaultTools } from "../providers/cloud";
 import { Playout } from "../media/playout";
 import type { SileroVad } from "../media/vad/silero";
@@ -26,6 +27,8 @@ export interface CallMediaOptions {
   vad: SileroVad | null;
   system: string;
   settings?: Partial<ConversationSettings>;
+  /** Caller speech needed to interrupt the agent, ms (default 120). */
+  bargeInMinSpeechMs?: number;
   /** Ends the call at the SIP level; called after the last packet of the goodbye. */
   hangup: (reason: string) => void;
   onTurn?: (turn: TurnRecord) => void;
@@ -53,7 +56,13 @@ export class CallMedia {
       onAudio: (frame) => this.conversation.onAudioFrame(frame),
       onDtmf: (ev) => log.info({ callId: record.id, key: ev.key, durationMs: ev.durationMs }, "dtmf received"),
     });
-    this.playout = new Playout({ sink: this.session, codec: media.codec });
+    const session = this.session;
+    const echo = new EchoReference(media.codec);
+    // Every frame that goes out is noted, so the detector can tell our own echo from the caller.
+    this.playout = new Playout({
+      sink: { sendFrame: (payload, marker) => (echo.noteSent(payload), session.sendFrame(payload, marker)) },
+      codec: media.codec,
+    });
     this.conversation = new AgentCall({
       record,
       clock: o.clock,
@@ -65,7 +74,7 @@ export class CallMedia {
       system: o.system,
       tools: defaultTools(),
       sink: this.playout,
-      vad: o.vad ? new SileroSpeechDetector(o.vad.createStream()) : undefined,
+      vad: o.vad ? new SileroSpeechDetector(o.vad.createStream(), { echo, bargeInMinSpeechMs: o.bargeInMinSpeechMs }) : undefined,
       codec: media.codec,
       settings: o.settings,
       hangup: o.hangup,

@@ -12,6 +12,7 @@ import {
   ProviderError,
   type AudioFrame,
   type ChatMessage,
+  type LlmChunk,
   type LlmProvider,
   type SttProvider,
   type SttStream,
@@ -70,6 +71,13 @@ export interface ConversationSettings {
   idleGoodbyeText: string;
   maxDurationText: string;
   apologyText: string;
+  /**
+   * After a barge-in whose words are only a backchannel ("uh-huh", "okay", "right"): "resume" goes on
+   * with the rest of the interrupted reply, "reply" treats it as a new turn.
+   */
+  backchannel: "resume" | "reply";
+  /** After a barge-in, if no words arrive within this many ms of the caller's speech ending, resume. */
+  noWordsResumeMs: number;
 }
 
 export const DEFAULT_CONVERSATION: ConversationSettings = {
@@ -82,7 +90,23 @@ export const DEFAULT_CONVERSATION: ConversationSettings = {
   idleGoodbyeText: "I have not heard from you, so I will end the call now. Goodbye.",
   maxDurationText: "We have reached the time limit for this call. Thank you for calling. Goodbye.",
   apologyText: "Sorry, I had a problem just now. Could you say that again?",
+  backchannel: "resume",
+  noWordsResumeMs: 1500,
 };
+
+const BACKCHANNELS = new Set([
+  "uh huh", "uh-huh", "mhm", "mm hmm", "mm-hmm", "mm", "hmm", "yeah", "yes", "yep", "ok", "okay",
+  "right", "sure", "i see", "got it", "alright", "all right", "go on", "go ahead",
+]);
+
+/** True when `text` is only an acknowledgement that invites the speaker to go on. */
+export function isBackchannel(text: string): boolean {
+  const t = text.toLowerCase().replace(/[^a-z' -]/g, " ").replace(/\s+/g, " ").trim();
+  if (!t) return false;
+  if (BACKCHANNELS.has(t)) return true;
+  const words = t.split(" ");
+  return words.length <= 3 && words.every((w) => BACKCHANNELS.has(w));
+}
 
 export interface AgentCallDeps {
   record: CallRecord;
@@ -115,6 +139,10 @@ interface Reply {
   queuedSamples: number;
   /** Text handed to TTS so far. */
   spokenText: string;
+  /** Text generated so far (may run ahead of `spokenText`). */
+  generated: string;
+  /** The model asked to end the call after this reply. */
+  endCall: boolean;
   /** The caller turn this reply answers, null for the greeting or a prompt. */
   userText: string | null;
   interrupted: boolean;
@@ -134,6 +162,9 @@ export class AgentCall {
   private ending = false;
   private stopped = false;
   private readonly startedAt: number;
+  /** The unheard rest of a reply cut by a barge-in, while it may still be resumed. */
+  private resumable: { text: string; endCall: boolean } | null = null;
+  private resumeTimer: TimerHandle | undefined;
   /** Play-state edge tracking for the VAD's echo rule. */
   private wasPlaying = false;
 
@@ -143,7 +174,7 @@ export class AgentCall {
     this.startedAt = d.clock.now();
     d.vad?.listen({
       onSpeechStart: () => !this.stopped && this.onSpeechStart(),
-      onSpeechEnd: (silenceMs) => !this.stopped && this.detector.speechEnded(this.d.clock.now() - silenceMs),
+      onSpeechEnd: (silenceMs) => !this.stopped && this.onSpeechEnd(silenceMs),
     });
   }
 
@@ -180,6 +211,7 @@ export class AgentCall {
     this.detector.dispose();
     this.d.clock.clearTimer(this.idleTimer);
     this.d.clock.clearTimer(this.maxTimer);
+    this.d.clock.clearTimer(this.resumeTimer);
     this.stt?.close();
     this.d.vad?.close?.();
   }
@@ -207,8 +239,19 @@ export class AgentCall {
     }
   }
 
+  private onSpeechEnd(silenceMs: number): void {
+    this.detector.speechEnded(this.d.clock.now() - silenceMs);
+    if (!this.resumable) return;
+    // A barge-in that carries no words (a cough the VAD took for speech, a noise): go on talking.
+    this.d.clock.clearTimer(this.resumeTimer);
+    this.resumeTimer = this.d.clock.setTimer(Math.max(0, this.settings.noWordsResumeMs - silenceMs), () => {
+      if (this.resumable && !this.reply && !this.detector.callerSpeaking && !this.detector.pendingText) this.resume("no_words");
+    });
+  }
+
   private onSpeechStart(): void {
     this.detector.speechStarted();
+    this.d.clock.clearTimer(this.resumeTimer);
     this.d.clock.clearTimer(this.idleTimer);
     this.idlePrompts = 0;
     const r = this.reply;
@@ -227,6 +270,11 @@ export class AgentCall {
     const now = this.d.clock.now();
     this.addTurn({ speaker: "caller", text: turn.text });
     this.d.log.info({ callId: this.d.record.id, pii: { text: turn.text } }, "caller turn");
+    if (this.resumable && this.settings.backchannel === "resume" && isBackchannel(turn.text)) {
+      this.resume("backchannel");
+      return;
+    }
+    this.resumable = null;
     this.startReply(turn.text, {
       speechEndAt: turn.speechEndAt,
       finalTranscriptMs: Math.max(0, Math.round(turn.finalAt - turn.speechEndAt)),
@@ -236,7 +284,11 @@ export class AgentCall {
 
   // ------------------------------------------------------------------ agent side
 
-  private startReply(userText: string | null, timing: { speechEndAt: number; finalTranscriptMs: number; now: number } | null): void {
+  private startReply(
+    userText: string | null,
+    timing: { speechEndAt: number; finalTranscriptMs: number; now: number } | null,
+    fixedText?: string,
+  ): void {
     if (this.reply && !this.reply.interrupted) {
       // A new turn while the previous reply still plays (barge-in off): cut the old one short.
       this.bargeIn(this.reply, false);
@@ -248,6 +300,8 @@ export class AgentCall {
       sentAtStart: this.d.sink.playedSamples,
       queuedSamples: 0,
       spokenText: "",
+      generated: "",
+      endCall: false,
       userText,
       interrupted: false,
       done: Promise.resolve(),
@@ -255,14 +309,24 @@ export class AgentCall {
     this.reply = reply;
     const origin = timing?.speechEndAt ?? this.d.clock.now();
     const latency: TurnLatency = timing ? { finalTranscriptMs: timing.finalTranscriptMs } : {};
-    reply.done = this.runReply(reply, origin, latency);
+    const source = fixedText !== undefined ? fixedSource(fixedText) : undefined;
+    reply.done = this.runReply(reply, origin, latency, source);
   }
 
-  private async runReply(reply: Reply, origin: number, latency: TurnLatency): Promise<void> {
+  /** Continues an interrupted reply with its unheard rest. */
+  private resume(why: string): void {
+    const r = this.resumable;
+    this.resumable = null;
+    this.d.clock.clearTimer(this.resumeTimer);
+    if (!r || this.stopped || this.ending) return;
+    this.d.log.info({ callId: this.d.record.id, why, pii: { text: r.text } }, "resuming interrupted reply");
+    this.startReply(null, null, r.text);
+    if (r.endCall && this.reply) this.reply.endCall = true;
+  }
+
+  private async runReply(reply: Reply, origin: number, latency: TurnLatency, source?: AsyncIterable<LlmChunk>): Promise<void> {
     const signal = AbortSignal.any([reply.controller.signal, this.callCtl.signal]);
     const since = () => Math.max(0, Math.round(this.d.clock.now() - origin));
-    let generated = "";
-    let endCall = false;
     let error: unknown = null;
     const tts = this.d.tts.open({ signal, callId: this.d.record.id });
     const audioDone = this.pumpAudio(reply, tts.audio, signal, latency, since);
@@ -274,14 +338,15 @@ export class AgentCall {
           tts.pushText(c);
         }
       };
-      for await (const chunk of this.d.llm.generate({ system: this.d.system, history: [...this.history], tools: this.d.tools, signal })) {
+      const chunks = source ?? this.d.llm.generate({ system: this.d.system, history: [...this.history], tools: this.d.tools, signal });
+      for await (const chunk of chunks) {
         if (signal.aborted) break;
         if (chunk.type === "text") {
           if (latency.firstTokenMs === undefined) latency.firstTokenMs = since();
-          generated += chunk.text;
+          reply.generated += chunk.text;
           send(splitter.push(chunk.text));
         } else if (chunk.name === "end_call") {
-          endCall = true;
+          reply.endCall = true;
         } else {
           this.d.log.warn({ callId: this.d.record.id, tool: chunk.name }, "unknown tool call ignored");
         }
@@ -298,19 +363,19 @@ export class AgentCall {
     if (reply.interrupted || reply.controller.signal.aborted) return; // bargeIn/abandon recorded it
     if (error) {
       this.d.log.error({ callId: this.d.record.id, err: describe(error) }, "reply failed");
-      this.recordAgentTurn(reply, generated, latency, describe(error));
+      this.recordAgentTurn(reply, reply.generated, latency, describe(error));
       if (this.reply === reply) this.reply = null;
       await this.speakApology();
       return;
     }
     this.d.sink.markEnd();
-    if (endCall) this.ending = true;
+    if (reply.endCall) this.ending = true;
     // The turn is recorded once it has been heard: a barge-in before then records the heard part instead.
     await this.d.sink.drained();
     if (this.stopped || reply.interrupted) return;
-    this.recordAgentTurn(reply, generated.trim(), latency);
+    this.recordAgentTurn(reply, reply.generated.trim(), latency);
     if (this.reply === reply) this.reply = null;
-    if (endCall) await this.hangupAfterPlayout("end_call");
+    if (reply.endCall) await this.hangupAfterPlayout("end_call");
     else this.armIdleTimer();
   }
 
@@ -354,7 +419,8 @@ export class AgentCall {
     reply.controller.abort();
     this.d.sink.clear();
     const played = Math.max(0, this.d.sink.playedSamples - reply.sentAtStart);
-    const heard = heardPart(reply.spokenText, played, reply.queuedSamples);
+    const spoken = collapse(reply.spokenText);
+    const heard = heardPart(spoken, played, reply.queuedSamples);
     this.d.log.info(
       { callId: this.d.record.id, playedMs: Math.round(played / 8), pii: { heard } },
       countIt ? "barge-in" : "reply cut by next turn",
@@ -363,8 +429,12 @@ export class AgentCall {
       this.d.record.bargeIns++;
       this.d.onBargeIn?.();
     }
-    this.recordAgentTurn(reply, heard, undefined, undefined, reply.spokenText);
+    const generated = collapse(reply.generated);
+    this.recordAgentTurn(reply, heard, undefined, undefined, generated);
     if (this.reply === reply) this.reply = null;
+    // `spoken` is a prefix of `generated` (consecutive chunks of it), so the rest is what follows `heard`.
+    const rest = generated.slice(heard.length).trim();
+    this.resumable = countIt && rest ? { text: rest, endCall: reply.endCall } : null;
   }
 
   /** The caller continued before any reply audio played: forget the reply, merge the turns. */
@@ -476,4 +546,12 @@ export function heardPart(text: string, played: number, total: number): string {
 function describe(err: unknown): string {
   if (err instanceof ProviderError) return `${err.provider} ${err.code}${err.status ? ` ${err.status}` : ""}: ${err.message}`;
   return err instanceof Error ? err.message : String(err);
+}
+
+async function* fixedSource(text: string): AsyncIterable<LlmChunk> {
+  yield { type: "text", text };
+}
+
+function collapse(text: string): string {
+  return text.replace(/\s+/g, " ").trim();
 }

@@ -254,3 +254,49 @@ describe("AgentCall", () => {
     expect(heardPart("one two three four", 100, 100)).toBe("one two three four");
   });
 });
+
+describe("AgentCall after a barge-in", () => {
+  const long = "one two three four five six seven eight nine ten eleven twelve.";
+
+  test("speech that carries no words: the agent resumes the unheard rest of its reply", async () => {
+    const s = setup([[text(long)]]);
+    await s.call.start();
+    await s.run(400);
+    s.vadEvent("start");
+    await s.run(200);
+    s.vadEvent("end");
+    await s.run(3000);
+    const agentTurns = s.record.turns.filter((t) => t.speaker === "agent");
+    expect(agentTurns).toHaveLength(2);
+    expect(agentTurns[0].interrupted).toBe(true);
+    expect(`${agentTurns[0].text} ${agentTurns[1].text}`).toBe(long);
+    expect(s.llm.requests).toHaveLength(1); // resumed from text, no new generation
+  });
+
+  test("a backchannel resumes; real words get a new reply", async () => {
+    const s = setup([[text(long)], [text("Sure, tell me more.")]]);
+    await s.call.start();
+    await s.run(400);
+    s.vadEvent("start");
+    await s.run(300);
+    s.vadEvent("end");
+    s.stt.say("uh-huh");
+    await s.run(3000);
+    expect(s.llm.requests).toHaveLength(1);
+    expect(s.ttsLog.at(-1)).toMatch(/twelve\.$/);
+    await s.run(3000);
+    s.vadEvent("start");
+    await s.run(300);
+    s.vadEvent("end");
+    s.stt.say("what are your opening hours");
+    await s.run(3000);
+    expect(s.llm.requests).toHaveLength(2);
+    expect(s.llm.requests[1].history.at(-1)).toEqual({ role: "user", text: "what are your opening hours" });
+  });
+
+  test("isBackchannel", async () => {
+    const { isBackchannel } = await import("../../src/pipeline/agent-call");
+    for (const t of ["uh-huh", "Okay.", "yeah yeah", "mm hmm", "right"]) expect(isBackchannel(t), t).toBe(true);
+    for (const t of ["", "okay but what time", "no", "stop", "I need an appointment"]) expect(isBackchannel(t), t).toBe(false);
+  });
+});

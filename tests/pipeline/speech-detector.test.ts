@@ -1,0 +1,82 @@
+import { describe, expect, test } from "bun:test";
+import { SileroSpeechDetector } from "../../src/pipeline/speech-detector";
+import { EchoReference, rms } from "../../src/pipeline/echo-reference";
+import { encodeFrame } from "../../src/media/g711";
+import type { VadStream } from "../../src/media/vad/silero";
+
+/** A VAD whose probability per frame is chosen by the test (a function of the frame's level). */
+function levelVad(): VadStream {
+  return { process: async (pcm: Int16Array) => (rms(pcm) > 100 ? 0.95 : 0.01) } as unknown as VadStream;
+}
+
+function tone(amplitude: number): Int16Array {
+  const f = new Int16Array(160);
+  for (let i = 0; i < 160; i++) f[i] = Math.round(amplitude * Math.sin((2 * Math.PI * 440 * i) / 8000));
+  return f;
+}
+
+async function feed(d: SileroSpeechDetector, frames: Int16Array[]) {
+  for (const f of frames) {
+    d.push(f);
+    await Bun.sleep(0);
+  }
+}
+
+function collect(d: SileroSpeechDetector) {
+  const ev: string[] = [];
+  d.listen({ onSpeechStart: () => ev.push("start"), onSpeechEnd: () => ev.push("end") });
+  return ev;
+}
+
+describe("SileroSpeechDetector", () => {
+  test("without the agent talking, speech starts after the segmenter's minimum and ends after silence", async () => {
+    const d = new SileroSpeechDetector(levelVad());
+    const ev = collect(d);
+    await feed(d, Array(9).fill(tone(3000))); // 180 ms < 200 ms
+    expect(ev).toEqual([]);
+    await feed(d, Array(3).fill(tone(3000)));
+    expect(ev).toEqual(["start"]);
+    await feed(d, Array(30).fill(tone(0)));
+    expect(ev).toEqual(["start", "end"]);
+  });
+
+  test("while the agent talks, 120 ms of caller speech interrupts (fast barge-in)", async () => {
+    const d = new SileroSpeechDetector(levelVad(), { bargeInMinSpeechMs: 120 });
+    const ev = collect(d);
+    d.setAgentSpeaking(true);
+    await feed(d, Array(5).fill(tone(3000)));
+    expect(ev).toEqual([]);
+    await feed(d, [tone(3000)]);
+    expect(ev).toEqual(["start"]);
+    await feed(d, Array(20).fill(tone(3000)));
+    expect(ev).toEqual(["start"]); // the segmenter's later confirmation is the same speech
+  });
+
+  test("an early start that never becomes confirmed speech reports an end", async () => {
+    const d = new SileroSpeechDetector(levelVad(), { bargeInMinSpeechMs: 120 });
+    const ev = collect(d);
+    d.setAgentSpeaking(true);
+    await feed(d, Array(7).fill(tone(3000))); // 140 ms: fast start, below 200 ms
+    d.setAgentSpeaking(false);
+    await feed(d, Array(5).fill(tone(0)));
+    expect(ev).toEqual(["start", "end"]);
+  });
+
+  test("the agent's own voice coming back 20 dB down is not speech; the caller talking over it is", async () => {
+    const echo = new EchoReference("PCMU", { erlDb: 12, windowMs: 400 });
+    const d = new SileroSpeechDetector(levelVad(), { echo, bargeInMinSpeechMs: 120 });
+    const ev = collect(d);
+    d.setAgentSpeaking(true);
+    const sent = encodeFrame(tone(8000), "PCMU");
+    const echoes: Int16Array[] = [];
+    for (let i = 0; i < 50; i++) {
+      echo.noteSent(sent);
+      echoes.push(tone(800)); // −20 dB
+    }
+    await feed(d, echoes);
+    expect(ev).toEqual([]);
+    expect(d.echoFrames).toBe(50);
+    await feed(d, Array(8).fill(tone(6000))); // the caller, about as loud as the agent
+    expect(ev).toEqual(["start"]);
+  });
+});
