@@ -71,6 +71,7 @@ export class CallMedia {
       llm: o.providers.llm,
       tts: o.providers.tts,
       fallbackTts: o.providers.fallback.tts,
+      fallbackStt: o.providers.fallback.stt,
       system: o.system,
       tools: defaultTools(),
       sink: this.playout,

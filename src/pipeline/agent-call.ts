@@ -117,6 +117,10 @@ export interface AgentCallDeps {
   tts: TtsProvider;
   /** Used to speak the apology when the main TTS failed. */
   fallbackTts?: TtsProvider;
+  /** Used when the main STT cannot be opened (for the rest of the call). */
+  fallbackStt?: SttProvider;
+  /** Every provider failure (metrics). */
+  onProviderError?: (err: unknown) => void;
   system: string;
   tools: ToolSpec[];
   sink: AudioSink;
@@ -181,13 +185,34 @@ export class AgentCall {
   /** Opens the STT stream and speaks the greeting. Resolves once the STT is open. */
   async start(): Promise<void> {
     this.maxTimer = this.d.clock.setTimer(this.settings.maxCallMs, () => this.say(this.settings.maxDurationText, true));
-    try {
-      this.stt = await this.d.stt.open({ callId: this.d.record.id, signal: this.callCtl.signal, codec: this.d.codec });
-      void this.readStt(this.stt);
-    } catch (err) {
-      this.d.log.error({ callId: this.d.record.id, err: describe(err), provider: this.d.stt.name }, "stt open failed");
-    }
+    await this.openStt();
     if (!this.stopped) this.startReply(null, null);
+  }
+
+  /**
+   * Opens the STT stream: the configured provider, else the fallback for the rest of the call (an
+   * unreachable provider at call start must not cost the call). Returns false when neither opened.
+   */
+  private async openStt(): Promise<boolean> {
+    const candidates = [this.d.stt, ...(this.d.fallbackStt && this.d.fallbackStt !== this.d.stt ? [this.d.fallbackStt] : [])];
+    for (const provider of candidates) {
+      if (this.stopped) return false;
+      try {
+        const stream = await provider.open({ callId: this.d.record.id, signal: this.callCtl.signal, codec: this.d.codec });
+        if (this.stopped) {
+          stream.close();
+          return false;
+        }
+        this.stt = stream;
+        if (provider !== this.d.stt) this.d.log.warn({ callId: this.d.record.id, provider: provider.name }, "stt fallback in use");
+        void this.readStt(stream);
+        return true;
+      } catch (err) {
+        this.d.onProviderError?.(err);
+        logProviderError(this.d.log, this.d.record.id, err, "stt open failed");
+      }
+    }
+    return false;
   }
 
   /** One 20 ms frame of caller audio. Never throws. */
@@ -229,13 +254,19 @@ export class AgentCall {
         if (this.stopped) return;
         if (ev.type === "final") this.detector.final(ev.text, ev.speechFinal);
         else if (ev.type === "utterance_end") this.detector.utteranceEnd();
-        else if (ev.type === "error") {
-          this.d.log.warn({ callId: this.d.record.id, err: describe(ev.error) }, "stt stream error");
-          return;
-        }
+        else if (ev.type === "error") throw ev.error;
       }
+      return;
     } catch (err) {
-      if (!this.stopped) this.d.log.warn({ callId: this.d.record.id, err: describe(err) }, "stt stream error");
+      if (this.stopped) return;
+      this.d.onProviderError?.(err);
+      logProviderError(this.d.log, this.d.record.id, err, "stt stream failed");
+    }
+    // The stream died mid-call (its own reconnects exhausted): open a new one, once per failure.
+    if (this.stt === stream && !this.stopped) {
+      this.stt = null;
+      stream.close();
+      await this.openStt();
     }
   }
 
@@ -362,7 +393,8 @@ export class AgentCall {
     if (this.stopped) return;
     if (reply.interrupted || reply.controller.signal.aborted) return; // bargeIn/abandon recorded it
     if (error) {
-      this.d.log.error({ callId: this.d.record.id, err: describe(error) }, "reply failed");
+      this.d.onProviderError?.(error);
+      logProviderError(this.d.log, this.d.record.id, error, "reply failed");
       this.recordAgentTurn(reply, reply.generated, latency, describe(error));
       if (this.reply === reply) this.reply = null;
       await this.speakApology();
@@ -554,4 +586,20 @@ async function* fixedSource(text: string): AsyncIterable<LlmChunk> {
 
 function collapse(text: string): string {
   return text.replace(/\s+/g, " ").trim();
+}
+
+const keyRejectedLogged = new Set<string>();
+
+/**
+ * Logs a provider failure. A rejected key (401/403) is logged once per provider and process as
+ * "key rejected", since it will fail the same way on every call until the configuration changes.
+ */
+function logProviderError(log: Logger, callId: string, err: unknown, msg: string): void {
+  if (err instanceof ProviderError && err.code === "auth") {
+    if (keyRejectedLogged.has(err.provider)) return;
+    keyRejectedLogged.add(err.provider);
+    log.error({ provider: err.provider, kind: err.kind, status: err.status }, "key rejected");
+    return;
+  }
+  log.warn({ callId, err: describe(err), retryable: err instanceof ProviderError ? err.retryable : undefined }, msg);
 }
