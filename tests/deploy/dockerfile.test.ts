@@ -125,6 +125,6 @@ describe("build stage", () => {
     const out = r.stdout.toString() + r.stderr.toString();
     expect(r.exitCode, out.slice(-3000)).toBe(0);
     console.log(`dockerfile: build stage command ran in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-    expect(out.trim().split("\n").at(-1)).toBe(pkg.version); // `./dist/voice-agent --version`
+    expect(r.stdout.toString().trim().split("\n").at(-1)).toBe(pkg.version); // `./dist/voice-agent --version`
   }, 240_000);
 });
