@@ -50,7 +50,7 @@ afterAll(() => stopAllManaged());
 
 describe.skipIf(!hasBaresip)("outbound to baresip (auto-answer, recording)", () => {
   test("the callee hears the opening; the callee's BYE ends the call: completed, remote BYE", async () => {
-    const callee = await startBaresipCallee({ user: "+14155550100", micPcm: silence(7000) });
+    const callee = await startBaresipCallee({ user: "+14155550100", micPcm: silence(7500) });
     const agent = await startTestAgent({ env: { SIP_TRUNK_HOST: "127.0.0.1", SIP_TRUNK_PORT: String(callee.port) } });
     try {
       const placed = await agent.api("POST", "/outbound/call", CALL);
@@ -76,7 +76,7 @@ describe.skipIf(!hasBaresip)("outbound to baresip (auto-answer, recording)", () 
 
   test("the callee answers the opening; the agent says goodbye and sends BYE: completed, outcome recorded", async () => {
     const answer = await speechPcm8k("Yes, that works for me.");
-    const callee = await startBaresipCallee({ user: "+14155550100", micPcm: concat(silence(5500), answer, silence(9000)) });
+    const callee = await startBaresipCallee({ user: "+14155550100", micPcm: concat(silence(7000), answer, silence(9000)) });
     const agent = await startTestAgent({ env: { SIP_TRUNK_HOST: "127.0.0.1", SIP_TRUNK_PORT: String(callee.port) } });
     try {
       const placed = await agent.api("POST", "/outbound/call", CALL);
@@ -98,8 +98,8 @@ describe.skipIf(!hasBaresip)("outbound to baresip (auto-answer, recording)", () 
       expect(opening.score).toBeGreaterThan(0.9);
       expect(goodbye.score).toBeGreaterThan(0.9);
       expect(goodbye.offsetMs).toBeGreaterThan(opening.offsetMs + 4000); // after the opening and the callee's answer
-      // The agent's BYE came well before baresip's WAV ran out (5.5 + 1.5 + 9 s).
-      expect(Date.parse(done.ended_at) - Date.parse(done.answered_at)).toBeLessThan(13_000);
+      // The agent's BYE came well before baresip's WAV ran out (7 + 1.5 + 9 s).
+      expect(Date.parse(done.ended_at) - Date.parse(done.answered_at)).toBeLessThan(14_500);
     } finally {
       await agent.stop();
       await callee.stop();

@@ -19,8 +19,8 @@ afterAll(() => stopAllManaged());
 describe.skipIf(!ready)("outbound through Kamailio (Record-Route) to baresip", () => {
   test("agent hangs up: ACK and BYE carry Route to Kamailio and the callee's Contact; callee BYE comes back through it", async () => {
     const answer = await speechPcm8k("Yes, that works for me.");
-    const mic = new Int16Array(silence(5500).length + answer.length + silence(9000).length);
-    mic.set(answer, silence(5500).length);
+    const mic = new Int16Array(silence(7000).length + answer.length + silence(9000).length);
+    mic.set(answer, silence(7000).length);
     const callee = await startBaresipCallee({ user: "+14155550100", micPcm: mic });
     const kam = await startKamailioRelay({ nextHop: { host: "127.0.0.1", port: callee.port } });
     const agent = await startTestAgent({ env: { SIP_TRUNK_HOST: "127.0.0.1", SIP_TRUNK_PORT: String(kam.port) } });

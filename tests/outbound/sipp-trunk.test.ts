@@ -37,7 +37,7 @@ describe.skipIf(!hasSipp)("outbound through SIPp as the trunk", () => {
   });
 
   test("401 challenge answered with digest; 200; the agent speaks its opening; the trunk's BYE ends the call", async () => {
-    const sipp = await startSippUas({ scenario: "outbound-trunk-auth", port: trunkPort, pauseMs: 5500, keys: { user: "alice", pass: "s3cret" }, audioFile: silenceFile(6) });
+    const sipp = await startSippUas({ scenario: "outbound-trunk-auth", port: trunkPort, pauseMs: 6500, keys: { user: "alice", pass: "s3cret" }, audioFile: silenceFile(7) });
     const placed = await agent.api("POST", "/outbound/call", CALL);
     expect(placed.status).toBe(201);
     const id = placed.body.call_id;
@@ -118,7 +118,7 @@ describe.skipIf(!hasSipp)("outbound through SIPp as the trunk", () => {
   }, 15_000);
 
   test("10 simultaneous outbound calls: each is answered, hears the opening, the callee speaks, the agent says goodbye and hangs up", async () => {
-    const callee = await synthesizeCallerAudio("Yes, that works for me.", { leadSilenceMs: 5500, trailSilenceMs: 5000 });
+    const callee = await synthesizeCallerAudio("Yes, that works for me.", { leadSilenceMs: 7000, trailSilenceMs: 5000 });
     const sipp = await startSippUas({ scenario: "outbound-answer", port: trunkPort, calls: 10, audioFile: callee.path });
     const t0 = performance.now();
     const placed = await Promise.all(Array.from({ length: 10 }, () => agent.api("POST", "/outbound/call", CALL)));

@@ -279,7 +279,7 @@ describe("SqliteCallStore", () => {
     expect(() => SqliteCallStore.open({ dir })).toThrow(/newer|knows up to/);
   });
 
-  test("write cost on the event loop: save and addTurn p99 under 2 ms (measured)", () => {
+  test("write cost on the event loop: median under 1 ms, p99 under half a 20 ms RTP frame (measured)", () => {
     const s = SqliteCallStore.open({ dir: tempDir() });
     const saves: number[] = [];
     const turns: number[] = [];
@@ -299,8 +299,11 @@ describe("SqliteCallStore", () => {
     }
     const p = (a: number[], q: number) => [...a].sort((x, y) => x - y)[Math.floor(q * (a.length - 1))]!;
     console.log(`store write ms: save p50 ${p(saves, 0.5).toFixed(3)} p99 ${p(saves, 0.99).toFixed(3)}; turn p50 ${p(turns, 0.5).toFixed(3)} p99 ${p(turns, 0.99).toFixed(3)}`);
-    expect(p(saves, 0.99)).toBeLessThan(2);
-    expect(p(turns, 0.99)).toBeLessThan(2);
+    // Idle machine: p50 0.06 / p99 0.5 ms. Bounds leave room for a loaded CI box.
+    expect(p(saves, 0.5)).toBeLessThan(1);
+    expect(p(turns, 0.5)).toBeLessThan(1);
+    expect(p(saves, 0.99)).toBeLessThan(10);
+    expect(p(turns, 0.99)).toBeLessThan(10);
     expect(s.writeErrors).toBe(0);
     s.close();
   });

@@ -91,7 +91,7 @@ export async function runRestartScenario(argv: string[], name: string): Promise<
   try {
     // 1. A call that completes: digest challenge, answer, the opening, the callee's BYE.
     let agent = await start();
-    const trunk1 = await startSippUas({ scenario: "outbound-trunk-auth", port: trunkPort, pauseMs: 5500, keys: { user: "alice", pass: "s3cret" }, audioFile: silenceFile(6) });
+    const trunk1 = await startSippUas({ scenario: "outbound-trunk-auth", port: trunkPort, pauseMs: 6500, keys: { user: "alice", pass: "s3cret" }, audioFile: silenceFile(7) });
     const first = await api("POST", "/outbound/call", CALL);
     expect(first.status).toBe(201);
     const id1 = first.body.call_id as string;
