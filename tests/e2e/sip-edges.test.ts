@@ -3,7 +3,7 @@
  * malformed input, and 100 back-to-back calls that leave no port or socket behind.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { readdirSync, readlinkSync } from "node:fs";
+import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { describeSipp, runSipp } from "../support/sipp.ts";
 import { parseSipStatusLine, udpExchange } from "../support/udp.ts";
 import { silenceFile } from "../support/speech.ts";
@@ -31,21 +31,28 @@ function sdpOf(r: Awaited<ReturnType<typeof runSipp>>, status: number): string {
   return m?.text ?? "";
 }
 
-function socketCount(pid: number): number {
-  let n = 0;
+/** UDP sockets the process holds (its socket inodes found in /proc/net/udp). */
+function udpSocketCount(pid: number): number {
+  const inodes = new Set<string>();
   for (const fd of readdirSync(`/proc/${pid}/fd`)) {
     try {
-      if (readlinkSync(`/proc/${pid}/fd/${fd}`).startsWith("socket:")) n++;
+      const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`));
+      if (m) inodes.add(m[1]);
     } catch {
       /* closed meanwhile */
     }
+  }
+  let n = 0;
+  for (const line of readFileSync("/proc/net/udp", "utf8").split("\n").slice(1)) {
+    const inode = line.trim().split(/\s+/)[9];
+    if (inode && inodes.has(inode)) n++;
   }
   return n;
 }
 
 describe("SIP edge cases against the compiled agent", () => {
   test("an offer of PCMA only is answered with PCMA", async () => {
-    const r = await runSipp({ scenario: "pcma-only", target: target(), timeoutMs: 20_000, pauseMs: 500 });
+    const r = await runSipp({ scenario: "pcma-only", target: target(), audioFile: silenceFile(1, "alaw"), timeoutMs: 20_000, pauseMs: 500 });
     expect(r.exitCode, describeSipp(r)).toBe(0);
     expect(sdpOf(r, 200)).toMatch(/m=audio \d+ RTP\/AVP 8/);
     expect(sdpOf(r, 200)).toMatch(/a=ptime:20/);
@@ -92,7 +99,7 @@ describe("SIP edge cases against the compiled agent", () => {
   }, 60_000);
 
   test("100 back-to-back calls leave the RTP port pool full and no sockets open", async () => {
-    const before = socketCount(agent.proc.pid);
+    const before = udpSocketCount(agent.proc.pid);
     const p = Bun.spawn(
       [
         "sipp", `127.0.0.1:${agent.sipPort}`, "-sf", "tests/scenarios/inbound-call.xml", "-m", "100", "-l", "4", "-r", "20",
@@ -109,6 +116,7 @@ describe("SIP edge cases against the compiled agent", () => {
     expect(health.rtp.portsFree).toBe(20); // 40 ports → 20 even/odd pairs
     const calls = await agent.get("/calls");
     expect(calls.recent.filter((c: any) => c.endReason === "remote_bye").length).toBeGreaterThanOrEqual(100);
-    expect(socketCount(agent.proc.pid)).toBeLessThanOrEqual(before);
+    expect(before).toBe(1); // the SIP socket
+    expect(udpSocketCount(agent.proc.pid)).toBe(before);
   }, 180_000);
 });

@@ -27,8 +27,8 @@ export type InboundResult =
  *
  * - CRLF keep-alives → `keepalive` (ignored, RFC 5626 §3.5.1).
  * - A valid request gets its top Via stamped (see {@link stampVia}).
- * - A malformed request (not ACK) whose top Via, From, To and CSeq parse and which has a Call-ID
- *   → `reject` with 400 Bad Request (505 for another SIP version), its detail in a Warning header
+ * - A malformed request (not ACK) whose top Via, From, To and CSeq parse (a missing Call-ID is
+ *   reported too) → `reject` with 400 Bad Request (505 for another SIP version), its detail in a Warning header
  *   (§21.4.1, §20.43). Anything else malformed → `drop` (responses are never answered, §18.1.2).
  */
 export function processDatagram(data: Uint8Array, source: Address): InboundResult {
@@ -74,8 +74,9 @@ function badRequestFor(error: SipParseError, source: Address): SipResponse | und
   if (!p || p.method === undefined || p.method === "ACK") return undefined; // ACK is never answered (§17.2.1)
   const h = p.headers;
   const top = h.get("Via");
-  // "Enough to answer": a routable top Via, and From/To/Call-ID/CSeq that a peer can match (§8.2.6).
-  if (top === undefined || !h.get("Call-ID")?.trim()) return undefined;
+  // "Enough to answer": a routable top Via, and From/To/CSeq that a peer can match (§8.2.6). A missing
+  // Call-ID is itself the error to report (§8.1.1.4 makes it mandatory), so it still gets its 400.
+  if (top === undefined) return undefined;
   try {
     parseVia(top);
     parseNameAddr(h.get("From") ?? "");

@@ -38,7 +38,7 @@ export class MemoryTransport implements Transport {
   send(message: SipMessage, to: Address): void {
     if (this.closed) return;
     const bytes = serializeMessage(message);
-    const rec: SentRecord = { message: parseMessage(bytes), bytes, to: { ...to }, at: this.clock?.now() ?? 0 };
+    const rec: SentRecord = { message: reparse(message, bytes), bytes, to: { ...to }, at: this.clock?.now() ?? 0 };
     this.sent.push(rec);
     this.onSend?.(rec);
   }
@@ -64,5 +64,18 @@ export class MemoryTransport implements Transport {
 
   close(): void {
     this.closed = true;
+  }
+}
+
+/**
+ * Our output must parse, except a 400 that echoes a request missing a mandatory header (e.g. no
+ * Call-ID, RFC 4475 §3.1.2.18): the response can only copy what the request had.
+ */
+function reparse(message: SipMessage, bytes: Uint8Array): SipMessage {
+  try {
+    return parseMessage(bytes);
+  } catch (e) {
+    if (message.kind === "response" && message.status === 400) return message;
+    throw e;
   }
 }
