@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { ProviderError } from "../../src/providers/types.ts";
-import { createMetrics } from "../../src/metrics/index.ts";
+import { CALL_RESULTS, createMetrics } from "../../src/metrics/index.ts";
 import { ExpositionError, parseExposition, valueOf } from "./exposition-parser.ts";
 
 async function scrape(m: ReturnType<typeof createMetrics>) {
@@ -168,12 +168,38 @@ describe("createMetrics", () => {
     expect(valueOf(f, "voice_agent_turn_latency_ms_sum", { stage: "first_token" })).toBe(420);
   });
 
+  test("turnLatencies observes the stages present; methods work detached (no this)", async () => {
+    const m = createMetrics({ defaultMetrics: false });
+    const { turnLatencies, bargeIn, callStarted, callEnded } = m;
+    turnLatencies({ finalTranscriptMs: 210, firstTokenMs: 480, firstAudioMs: 620, firstRtpMs: 640 });
+    turnLatencies({ firstAudioMs: 90 }); // e.g. a prompt without caller speech: only what is present
+    bargeIn();
+    callStarted("outbound");
+    callEnded("outbound", "end_call");
+    const f = await scrape(m);
+    expect(valueOf(f, "voice_agent_turn_latency_ms_count", { stage: "final_transcript" })).toBe(1);
+    expect(valueOf(f, "voice_agent_turn_latency_ms_count", { stage: "first_audio" })).toBe(2);
+    expect(valueOf(f, "voice_agent_turn_latency_ms_sum", { stage: "first_audio" })).toBe(710);
+    expect(valueOf(f, "voice_agent_turn_latency_ms_bucket", { stage: "first_rtp", le: "750" })).toBe(1);
+    expect(valueOf(f, "voice_agent_turn_latency_ms_bucket", { stage: "first_rtp", le: "500" })).toBe(0);
+    expect(valueOf(f, "voice_agent_barge_ins_total")).toBe(1);
+    expect(valueOf(f, "voice_agent_calls_total", { direction: "outbound", result: "end_call" })).toBe(1);
+  });
+
+  test("every documented end reason is its own label value", async () => {
+    const m = createMetrics({ defaultMetrics: false });
+    for (const r of CALL_RESULTS) m.callRefused("inbound", r);
+    const f = await scrape(m);
+    for (const r of CALL_RESULTS) expect(valueOf(f, "voice_agent_calls_total", { direction: "inbound", result: r })).toBe(1);
+    expect(f.get("voice_agent_calls_total")!.samples.length).toBe(CALL_RESULTS.length);
+  });
+
   test("label values from the network or callers are bounded (unknown → other)", async () => {
     const m = createMetrics({ defaultMetrics: false });
     for (let i = 0; i < 50; i++) m.sipRequestReceived(`X-JUNK-${i}`);
     m.sipResponseSent("FROBNICATE", 999);
     m.providerError('evil"name\n', "stt", "weird code");
-    m.callEnded("inbound", "exploded" as never);
+    m.callEnded("inbound", "exploded");
     const text = await m.render();
     const f = parseExposition(text);
     expect(valueOf(f, "voice_agent_sip_requests_total", { method: "other" })).toBe(50);
