@@ -52,12 +52,19 @@ describe("processDatagram (§18.2.1, RFC 3581 §4)", () => {
     expect(r.response.cseq).toEqual({ seq: 102, method: "INVITE" });
   });
 
+  test("a request missing Call-ID or with a bad CSeq still gets its 400 (RFC 4475 §3.1.2.18)", () => {
+    const noCallId = TRUNK_OPTIONS.replace("Call-ID: 5b5e1f0c7d3a2b1e@52.9.254.127\r\n", "").replace("CSeq: 10 OPTIONS", "CSeq: x");
+    const r = processDatagram(enc.encode(noCallId), src("52.9.254.127", 5060));
+    expect(r.kind === "reject" && r.response.status).toBe(400);
+    expect(r.kind === "reject" && r.response.headers.get("Warning")).toMatch(/^399 - "/);
+  });
+
   test("SIP/3.0 request → 505", () => {
     const r = processDatagram(enc.encode(TRUNK_OPTIONS.replace("SIP/2.0\r\n", "SIP/3.0\r\n")), src("52.9.254.127", 5060));
     expect(r.kind === "reject" && r.response.status).toBe(505);
   });
 
-  test("unanswerable input is dropped: garbage, malformed ACK, malformed response, bad top Via, missing Call-ID", () => {
+  test("unanswerable input is dropped: garbage, malformed ACK, malformed response, bad top Via", () => {
     const ack = SIPP_INVITE.replace("INVITE sip:", "ACK sip:").replace("CSeq: 1 INVITE", "CSeq: 1 ACK").replace(/Content-Length: \d+/, "Content-Length: 9999");
     const cases = [
       "GET / HTTP/1.1\r\nHost: x\r\n\r\n",
@@ -65,7 +72,6 @@ describe("processDatagram (§18.2.1, RFC 3581 §4)", () => {
       ack,
       OPTIONS_200.replace("Content-Length: 0", "Content-Length: 5"),
       TRUNK_OPTIONS.replace("Via: SIP/2.0/UDP 52.9.254.127:5060", "Via: SIP/2.0/UDP"),
-      TRUNK_OPTIONS.replace("Call-ID: 5b5e1f0c7d3a2b1e@52.9.254.127\r\n", "").replace("CSeq: 10 OPTIONS", "CSeq: x"),
     ];
     for (const c of cases) expect(processDatagram(enc.encode(c), src("1.2.3.4", 5060)).kind).toBe("drop");
   });

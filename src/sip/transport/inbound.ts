@@ -27,8 +27,7 @@ export type InboundResult =
  *
  * - CRLF keep-alives → `keepalive` (ignored, RFC 5626 §3.5.1).
  * - A valid request gets its top Via stamped (see {@link stampVia}).
- * - A malformed request (not ACK) whose top Via, From, To and CSeq parse (a missing Call-ID is
- *   reported too) → `reject` with 400 Bad Request (505 for another SIP version), its detail in a Warning header
+ * - A malformed request (not ACK) with a routable top Via and From/To that parse → `reject` with 400 Bad Request (505 for another SIP version), its detail in a Warning header
  *   (§21.4.1, §20.43). Anything else malformed → `drop` (responses are never answered, §18.1.2).
  */
 export function processDatagram(data: Uint8Array, source: Address): InboundResult {
@@ -74,14 +73,12 @@ function badRequestFor(error: SipParseError, source: Address): SipResponse | und
   if (!p || p.method === undefined || p.method === "ACK") return undefined; // ACK is never answered (§17.2.1)
   const h = p.headers;
   const top = h.get("Via");
-  // "Enough to answer": a routable top Via, and From/To/CSeq that a peer can match (§8.2.6). A missing
-  // Call-ID is itself the error to report (§8.1.1.4 makes it mandatory), so it still gets its 400.
-  if (top === undefined) return undefined;
+  // "Enough to answer" is a routable top Via (§18.2.2). From/To/Call-ID/CSeq are copied as they came
+  // (§8.2.6.2) even when they are what is wrong: RFC 4475 §3.1.2 expects a 400 for such requests.
+  if (top === undefined || !parses(top)) return undefined;
   try {
-    parseVia(top);
     parseNameAddr(h.get("From") ?? "");
-    parseNameAddr(h.get("To") ?? "");
-    parseCSeq(h.get("CSeq") ?? "");
+    parseNameAddr(h.get("To") ?? ""); // the 400 needs a To it can put its tag on
   } catch {
     return undefined;
   }
@@ -91,7 +88,11 @@ function badRequestFor(error: SipParseError, source: Address): SipResponse | und
   stampVia(headers, source);
   const status = error.code === "version" ? 505 : 400;
   const warning: [string, string] = ["Warning", `399 - "${sanitize(`${error.code}: ${error.message}`)}"`];
-  return buildResponseFromHeaders(headers, status, { toTag: generateTag(), headers: [warning] });
+  try {
+    return buildResponseFromHeaders(headers, status, { toTag: generateTag(), headers: [warning] });
+  } catch {
+    return undefined; // not even a 400 can be built from it: drop
+  }
 }
 
 function parses(via: string): boolean {
