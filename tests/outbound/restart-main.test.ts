@@ -12,7 +12,7 @@ afterAll(() => stopAllManaged());
 
 const hasSipp = !!Bun.which("sipp");
 // The entry point imports the offline providers (src/providers/offline); without them it cannot start.
-const mainRuns = existsSync("src/providers/offline/index.ts");
+const mainRuns = existsSync("src/providers/offline.ts") || existsSync("src/providers/offline/index.ts");
 const BINARY = "dist/voice-agent";
 
 describe.skipIf(!hasSipp || !mainRuns)("records survive kill -9: bun run src/cli/main.ts", () => {
