@@ -11,7 +11,7 @@ import type { Config } from "./config";
 import type { Providers } from "./providers";
 import { systemPrompt } from "./prompts";
 import { createApp } from "../http/app";
-import type { CallRecord } from "../pipeline/call-record";
+import type { CallRecord, TurnRecord } from "../pipeline/call-record";
 import { SqliteCallStore } from "../store";
 import { OutboundDialer, OutboundError } from "../outbound";
 import { createAnswer, SdpError } from "../sdp";
@@ -21,6 +21,8 @@ import { loadSileroVad, type SileroVad } from "../media/vad/silero";
 import { UdpTransport, UserAgent, type InboundCall, type TimerValues } from "../sip";
 import { SystemClock, type Clock } from "../util/clock";
 import type { Logger } from "../util/log";
+import { createMetrics, instrumentTransport, type Metrics } from "../metrics";
+import { ProviderError } from "../providers/types";
 
 export interface AgentServerOptions {
   cfg: Config;
@@ -44,6 +46,8 @@ export class AgentServer {
   private readonly calls = new Map<string, LiveCall>();
   private draining = false;
   private http: { stop(): void } | null = null;
+  /** Prometheus metrics served at GET /metrics. */
+  readonly metrics: Metrics;
   /** Places outbound calls (--mode outbound|all with a trunk configured); null otherwise. */
   dialer: OutboundDialer | null = null;
 
@@ -56,7 +60,10 @@ export class AgentServer {
     private readonly pacer: Pacer,
     private readonly vad: SileroVad | null,
     private readonly clock: Clock,
-  ) {}
+    metrics: Metrics,
+  ) {
+    this.metrics = metrics;
+  }
 
   /** Binds SIP, HTTP and prepares RTP. @throws when a port cannot be bound. */
   static async start(o: AgentServerOptions): Promise<AgentServer> {
@@ -77,10 +84,15 @@ export class AgentServer {
       throw err;
     }
     const pool = new RtpPortPool(cfg.rtpPortStart, cfg.rtpPortEnd, cfg.sipHost);
-    const pacer = new Pacer({ clock, onError: (err) => log.error({ err: String(err) }, "pacer source failed") });
+    const metrics = createMetrics();
+    const pacer = new Pacer({
+      clock,
+      onLateness: metrics.pacerLateness,
+      onError: (err) => log.error({ err: String(err) }, "pacer source failed"),
+    });
     let server!: AgentServer;
     const ua = new UserAgent({
-      transport,
+      transport: instrumentTransport(transport, metrics),
       clock,
       contact: { host: cfg.publicIp, port: transport.local.port },
       answerDelayMs: cfg.answerDelayMs,
@@ -92,11 +104,12 @@ export class AgentServer {
         acceptingNewCalls: () => !server.draining,
       },
     });
-    server = new AgentServer(o, store, transport, ua, pool, pacer, vad, clock);
+    server = new AgentServer(o, store, transport, ua, pool, pacer, vad, clock, metrics);
     const outboundMode = o.mode === "outbound" || o.mode === "all";
     if (outboundMode && cfg.outbound.trunkHost && cfg.outbound.callerId) server.dialer = server.createDialer();
     const app = createApp({
       store,
+      metrics,
       apiToken: cfg.apiToken,
       outbound: server.dialer ?? undefined,
       outboundDisabledReason: outboundMode
@@ -165,7 +178,12 @@ export class AgentServer {
           vad: this.vad,
           system: req.system,
           hangup: req.hangup,
-          onTurn: req.onTurn,
+          onTurn: (turn) => {
+            this.observeTurn(turn);
+            req.onTurn?.(turn);
+          },
+          onBargeIn: this.metrics.bargeIn,
+          onProviderError: (err) => err instanceof ProviderError && this.metrics.providerErrorFrom(err),
         }),
     });
   }
@@ -188,21 +206,25 @@ export class AgentServer {
     log.info({ callId: id, sipCallId: sip.callId, pii: { from: sip.from.uri, to: sip.to.uri } }, "call offered");
     if (this.o.mode === "outbound") {
       sip.reject(403, "Forbidden", { Warning: '399 voice-agent "inbound calls are off (--mode outbound)"' });
+      this.metrics.callRefused("inbound", "rejected");
       log.warn({ callId: id }, "call rejected: inbound calls are off in outbound mode");
       return;
     }
     if (this.activeCalls >= cfg.maxCalls) {
       sip.reject(503, "Service Unavailable", { "Retry-After": "30" });
+      this.metrics.callRefused("inbound", "busy");
       log.warn({ callId: id, max: cfg.maxCalls }, "call rejected: at capacity");
       return;
     }
     if (!sip.offerSdp) {
       sip.reject(488, "Not Acceptable Here", { Warning: '399 voice-agent "an SDP offer in the INVITE is required"' });
+      this.metrics.callRefused("inbound", "rejected");
       log.warn({ callId: id }, "call rejected: no sdp offer");
       return;
     }
     const live: LiveCall = { record, sip, released: false };
     this.calls.set(id, live);
+    this.metrics.callStarted("inbound");
     this.store.add(record);
     sip.on("ended", (reason) => this.teardown(live, reason));
     void this.prepareMedia(live).catch((err) => {
@@ -254,10 +276,15 @@ export class AgentServer {
       vad: this.vad,
       system: await systemPrompt(cfg, "inbound"),
       hangup: (reason) => {
-        record.endReason = reason;
+        record.endReason ??= reason;
         void sip.hangup();
       },
-      onTurn: (turn) => this.store.addTurn(record.id, turn),
+      onTurn: (turn) => {
+        this.observeTurn(turn);
+        this.store.addTurn(record.id, turn);
+      },
+      onBargeIn: this.metrics.bargeIn,
+      onProviderError: (err) => err instanceof ProviderError && this.metrics.providerErrorFrom(err),
     });
     live.media = media;
     sip.on("answered", () => {
@@ -278,7 +305,14 @@ export class AgentServer {
   private teardown(live: LiveCall, reason: string): void {
     if (live.released) return;
     live.released = true;
+    if (live.media) {
+      const st = live.media.session.stats;
+      this.metrics.rtpPackets("in", st.packetsIn);
+      this.metrics.rtpPackets("out", st.packetsOut);
+      this.metrics.rtpPacketsLost(Math.max(0, st.lost));
+    }
     live.media?.close();
+    this.metrics.callEnded("inbound", live.record.endReason ?? reason);
     this.calls.delete(live.record.id);
     this.store.end(live.record.id, reason);
     this.o.log.info(
@@ -287,9 +321,17 @@ export class AgentServer {
     );
   }
 
+  /** Feeds a completed turn's latency to the histograms (the first-RTP figure may fill in later). */
+  private observeTurn(turn: TurnRecord): void {
+    if (turn.speaker !== "agent" || !turn.latency) return;
+    const lat = turn.latency;
+    // firstRtpMs is written when the first packet goes out, possibly after the turn was recorded.
+    setTimeout(() => this.metrics.turnLatencies(lat), 1000);
+  }
+
   /**
-   * Stops taking calls (new INVITEs get 503), lets live calls finish for up to `drainMs`, then hangs up
-   * the rest and closes every socket.
+   * Stops taking calls (new INVITEs get 503), lets live calls finish for up to `drainMs`, then says a
+   * short goodbye on the calls still up, hangs them up (BYE) and closes every socket.
    */
   async shutdown(drainMs: number): Promise<void> {
     this.draining = true;
@@ -298,10 +340,15 @@ export class AgentServer {
     const deadline = Date.now() + drainMs;
     while (this.activeCalls > 0 && Date.now() < deadline) await Bun.sleep(50);
     const outbound = this.dialer?.shutdown(2000); // CANCEL the ringing ones, BYE the others
-    const ends = [...this.calls.values()].map((c) => {
+    // The polite end: each live call hears a goodbye, then gets its BYE after the last packet of it.
+    for (const c of this.calls.values()) {
       c.record.endReason ??= "shutdown";
-      return c.sip.hangup().catch(() => {});
-    });
+      if (c.media && c.sip.state !== "offered" && c.sip.state !== "ringing") c.media.conversation.endPolitely();
+      else void c.sip.hangup().catch(() => {});
+    }
+    const goodbyeDeadline = Date.now() + 8000;
+    while (this.calls.size > 0 && Date.now() < goodbyeDeadline) await Bun.sleep(50);
+    const ends = [...this.calls.values()].map((c) => c.sip.hangup().catch(() => {}));
     await Promise.race([Promise.all(ends), Bun.sleep(2000)]);
     for (const c of [...this.calls.values()]) this.teardown(c, "shutdown");
     await outbound;

@@ -33,6 +33,7 @@ export interface CallMediaOptions {
   hangup: (reason: string) => void;
   onTurn?: (turn: TurnRecord) => void;
   onBargeIn?: () => void;
+  onProviderError?: (err: unknown) => void;
 }
 
 export class CallMedia {
@@ -81,6 +82,7 @@ export class CallMedia {
       hangup: o.hangup,
       onTurn: o.onTurn,
       onBargeIn: o.onBargeIn,
+      onProviderError: o.onProviderError,
     });
   }
 

@@ -190,7 +190,6 @@ export async function runCaller(cmd: CallCommand): Promise<number> {
     lease.release();
     ua.dispose();
     transport.close();
-    tts.close?.();
   }
   if (cmd.record) {
     await Bun.write(cmd.record, stereoWav(left, right));

@@ -11,6 +11,7 @@ import type { CallRecordStore } from "../pipeline/call-record";
 import { BEARER_CHALLENGE, checkBearer } from "./auth";
 import { outboundRoutes, type OutboundApi } from "./outbound";
 import { describeValidation } from "./validation";
+import type { Metrics } from "../metrics";
 
 export interface HealthInfo {
   version: string;
@@ -24,6 +25,8 @@ export interface HealthInfo {
 
 export interface AppDeps {
   store: CallRecordStore;
+  /** Prometheus metrics for `GET /metrics` (behind the token when API_TOKEN is set). */
+  metrics?: Metrics;
   health: HealthInfo;
   /** Process start (ms since epoch) for uptime. */
   startedAt?: number;
@@ -85,6 +88,11 @@ export function createApp(deps: AppDeps) {
       activeCalls: deps.store.activeCount,
       uptimeS: Math.round((Date.now() - startedAt) / 1000),
     }))
+    .get("/metrics", async ({ set }) => {
+      if (!deps.metrics) throw new HttpError(404, "not_found", "metrics are not enabled");
+      set.headers["content-type"] = deps.metrics.contentType;
+      return await deps.metrics.render();
+    })
     .get("/calls", () => deps.store.list())
     .get("/calls/:id", ({ params }) => {
       const r = deps.store.get(params.id);

@@ -71,6 +71,7 @@ export interface ConversationSettings {
   idleGoodbyeText: string;
   maxDurationText: string;
   apologyText: string;
+  shutdownText: string;
   /**
    * After a barge-in whose words are only a backchannel ("uh-huh", "okay", "right"): "resume" goes on
    * with the rest of the interrupted reply, "reply" treats it as a new turn.
@@ -90,6 +91,7 @@ export const DEFAULT_CONVERSATION: ConversationSettings = {
   idleGoodbyeText: "I have not heard from you, so I will end the call now. Goodbye.",
   maxDurationText: "We have reached the time limit for this call. Thank you for calling. Goodbye.",
   apologyText: "Sorry, I had a problem just now. Could you say that again?",
+  shutdownText: "I am sorry, I have to end the call now. Please call again later. Goodbye.",
   backchannel: "resume",
   noWordsResumeMs: 1500,
 };
@@ -239,6 +241,14 @@ export class AgentCall {
     this.d.clock.clearTimer(this.resumeTimer);
     this.stt?.close();
     this.d.vad?.close?.();
+  }
+
+  /**
+   * Ends the call politely (shutdown, drain): a short goodbye, then the hang-up after its last packet.
+   * Cuts a reply in progress.
+   */
+  endPolitely(text = this.settings.shutdownText): void {
+    this.say(text, true);
   }
 
   /** The conversation so far (what the caller said, what the caller heard). */
