@@ -177,6 +177,7 @@ export class AgentServer {
           providers: { ...providers, llm: req.llm },
           vad: this.vad,
           system: req.system,
+          conversation: cfg.conversation,
           hangup: req.hangup,
           onTurn: (turn) => {
             this.observeTurn(turn);
@@ -275,6 +276,7 @@ export class AgentServer {
       providers,
       vad: this.vad,
       system: await systemPrompt(cfg, "inbound"),
+      conversation: cfg.conversation,
       hangup: (reason) => {
         record.endReason ??= reason;
         void sip.hangup();

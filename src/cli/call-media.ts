@@ -15,6 +15,7 @@ import type { NegotiatedMedia } from "../sdp";
 import type { Clock } from "../util/clock";
 import type { Logger } from "../util/log";
 import type { Providers } from "./providers";
+import type { ConversationConfig } from "./config";
 
 export interface CallMediaOptions {
   record: CallRecord;
@@ -26,9 +27,8 @@ export interface CallMediaOptions {
   providers: Providers;
   vad: SileroVad | null;
   system: string;
-  settings?: Partial<ConversationSettings>;
-  /** Caller speech needed to interrupt the agent, ms (default 120). */
-  bargeInMinSpeechMs?: number;
+  /** Turn-taking settings from the configuration; defaults when absent. */
+  conversation?: ConversationConfig;
   /** Ends the call at the SIP level; called after the last packet of the goodbye. */
   hangup: (reason: string) => void;
   onTurn?: (turn: TurnRecord) => void;
@@ -76,9 +76,11 @@ export class CallMedia {
       system: o.system,
       tools: defaultTools(),
       sink: this.playout,
-      vad: o.vad ? new SileroSpeechDetector(o.vad.createStream(), { echo, bargeInMinSpeechMs: o.bargeInMinSpeechMs }) : undefined,
+      vad: o.vad
+        ? new SileroSpeechDetector(o.vad.createStream(), { echo, bargeInMinSpeechMs: o.conversation?.bargeInMinSpeechMs })
+        : undefined,
       codec: media.codec,
-      settings: o.settings,
+      settings: o.conversation && conversationSettings(o.conversation),
       hangup: o.hangup,
       onTurn: o.onTurn,
       onBargeIn: o.onBargeIn,
@@ -102,4 +104,16 @@ export class CallMedia {
     this.playout.close();
     this.session.close();
   }
+}
+
+/** Maps the configuration's turn-taking variables onto the conversation's settings. */
+export function conversationSettings(c: ConversationConfig): Partial<ConversationSettings> {
+  return {
+    bargeIn: c.bargeIn,
+    backchannel: c.backchannel,
+    endpointing: { minSilenceMs: c.endOfTurnSilenceMs, maxSilenceMs: c.endOfTurnMaxSilenceMs },
+    idlePromptMs: c.idlePromptMs,
+    idlePromptsBeforeHangup: c.idlePromptsBeforeHangup,
+    maxCallMs: c.maxCallMs,
+  };
 }

@@ -72,6 +72,9 @@ export interface Config {
   serverHostRequested?: string;
   /** DATA_DIR: where calls.db lives, default ./data. */
   dataDir: string;
+  /** SIGTERM: how long live calls may go on before they are ended politely, s. */
+  drainTimeoutS: number;
+  conversation: ConversationConfig;
 }
 
 type Env = Record<string, string | undefined>;
@@ -179,7 +182,13 @@ export function requireOutbound(cfg: Config, mode: Mode): void {
 
 /** The first non-internal IPv4 address of this host, or 127.0.0.1. */
 export function detectLocalIp(): string {
-  for (const list of Object.values(networkInterfaces())) {
+  let interfaces: ReturnType<typeof networkInterfaces>;
+  try {
+    interfaces = networkInterfaces();
+  } catch {
+    return "127.0.0.1"; // no netlink (sandboxed): SIP_PUBLIC_IP should be set
+  }
+  for (const list of Object.values(interfaces)) {
     for (const a of list ?? []) if (a.family === "IPv4" && !a.internal) return a.address;
   }
   return "127.0.0.1";
@@ -255,5 +264,36 @@ export function loadConfig(env: Env = process.env): Config {
     outbound: outboundConfig(env),
     apiToken,
     dataDir: str(env, "DATA_DIR") ?? "./data",
+    drainTimeoutS: int(env, "DRAIN_TIMEOUT_S", 30, 0, 3600),
+    conversation: conversationConfig(env),
+  };
+}
+
+/** Turn-taking settings (src/pipeline/agent-call.ts, endpointing.ts, speech-detector.ts). */
+export interface ConversationConfig {
+  bargeIn: boolean;
+  bargeInMinSpeechMs: number;
+  backchannel: "resume" | "reply";
+  endOfTurnSilenceMs: number;
+  endOfTurnMaxSilenceMs: number;
+  idlePromptMs: number;
+  idlePromptsBeforeHangup: number;
+  maxCallMs: number;
+}
+
+function conversationConfig(env: Env): ConversationConfig {
+  const endOfTurnSilenceMs = int(env, "END_OF_TURN_SILENCE_MS", 900, 100, 10_000);
+  const endOfTurnMaxSilenceMs = int(env, "END_OF_TURN_MAX_SILENCE_MS", Math.max(1600, endOfTurnSilenceMs), 100, 30_000);
+  if (endOfTurnMaxSilenceMs < endOfTurnSilenceMs)
+    throw new ConfigError("END_OF_TURN_MAX_SILENCE_MS", `must be at least END_OF_TURN_SILENCE_MS (${endOfTurnSilenceMs}), got ${endOfTurnMaxSilenceMs}`);
+  return {
+    bargeIn: bool(env, "BARGE_IN", true),
+    bargeInMinSpeechMs: int(env, "BARGE_IN_MIN_SPEECH_MS", 120, 20, 2000),
+    backchannel: oneOf(env, "BACKCHANNEL_MODE", ["resume", "reply"] as const, "resume"),
+    endOfTurnSilenceMs,
+    endOfTurnMaxSilenceMs,
+    idlePromptMs: int(env, "IDLE_PROMPT_S", 10, 1, 3600) * 1000,
+    idlePromptsBeforeHangup: int(env, "IDLE_PROMPTS", 2, 0, 20),
+    maxCallMs: int(env, "MAX_CALL_S", 1800, 10, 86_400) * 1000,
   };
 }

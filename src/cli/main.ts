@@ -70,7 +70,7 @@ async function run(cmd: Extract<Command, { kind: "run" | "check-config" }>): Pro
   );
   if (!cfg.apiToken) log.warn({ http: `${cfg.serverHost}:${cfg.serverPort}`, requested: cfg.serverHostRequested }, `http api: ${httpAccess(cfg)}`);
   else log.info({}, "http api: bearer token required (API_TOKEN)");
-  const drainMs = Number(process.env.DRAIN_TIMEOUT_S ?? 30) * 1000;
+  const drainMs = cfg.drainTimeoutS * 1000;
   return await new Promise<number>((resolve) => {
     let stopping = false;
     const stop = (signal: string, ms: number) => {

@@ -232,6 +232,14 @@ export class AgentCall {
   /** Ends the conversation: aborts work, closes streams. Idempotent. */
   stop(): void {
     if (this.stopped) return;
+    // A reply cut by the end of the call is recorded with what the caller heard of it.
+    const r = this.reply;
+    if (r && !r.interrupted && r.spokenText) {
+      r.interrupted = true;
+      const spoken = collapse(r.spokenText);
+      const heard = heardPart(spoken, Math.max(0, this.d.sink.playedSamples - r.sentAtStart), r.queuedSamples);
+      this.recordAgentTurn(r, heard, undefined, undefined, collapse(r.generated));
+    }
     this.stopped = true;
     this.callCtl.abort();
     this.reply?.controller.abort();

@@ -300,3 +300,16 @@ describe("AgentCall after a barge-in", () => {
     for (const t of ["", "okay but what time", "no", "stop", "I need an appointment"]) expect(isBackchannel(t), t).toBe(false);
   });
 });
+
+test("a reply cut by the end of the call is recorded with what was heard", async () => {
+  const long = "one two three four five six seven eight nine ten eleven twelve.";
+  const s = setup([[text(long)]]);
+  await s.call.start();
+  await s.run(400);
+  s.call.stop();
+  const t = s.record.turns[0];
+  expect(t.speaker).toBe("agent");
+  expect(t.interrupted).toBe(true);
+  expect(long.startsWith(t.text)).toBe(true);
+  expect(t.generatedText).toBe(long);
+});
