@@ -23,7 +23,8 @@ fi
 
 if ! node_modules/.bin/bun --version 2>/dev/null | grep -qx "$BUN_VERSION"; then
   echo "bootstrap: installing bun@$BUN_VERSION from npm"
-  npm install --no-save --no-package-lock --no-audit --no-fund "bun@$BUN_VERSION" >/dev/null
+  # onnxruntime-node's install script would try to download CUDA files: not needed, skip it.
+  ONNXRUNTIME_NODE_INSTALL=skip npm install --no-save --no-package-lock --no-audit --no-fund "bun@$BUN_VERSION" >/dev/null
   node_modules/.bin/bun --version >/dev/null 2>&1 || node node_modules/bun/install.js
 fi
 ONNXRUNTIME_NODE_INSTALL=skip node_modules/.bin/bun install --frozen-lockfile >/dev/null
