@@ -1,0 +1,289 @@
+/**
+ * SttProvider "pocketsphinx": offline recognition with Debian's `pocketsphinx_continuous`
+ * (pocketsphinx 0.8+5prealpha, packages pocketsphinx + pocketsphinx-en-us, 16 kHz US-English model).
+ *
+ * One long-lived process per call. Caller audio (8 kHz PCM16, 20 ms frames) is upsampled to 16 kHz with
+ * the band-limited resampler (state per stream) and written raw to the process's stdin. Its own VAD
+ * (`-vad_*` options) cuts utterances; at each utterance end it prints the hypothesis, which becomes one
+ * `{ type: "final", speechFinal: true, confidence }` event. There are no interim results.
+ *
+ * Process plumbing: Bun gives a child a socket as stdin, and `-infile /dev/stdin` cannot open a socket
+ * (ENXIO). So the recogniser's stdin is the read end of a FIFO (fifo.ts) whose write end is the stdout
+ * of a `cat` that we feed. Both are direct children of this process, so Bun reaps them (no zombie); if
+ * either exits the other is killed; close() kills both.
+ *
+ * `flush()`: pocketsphinx has no "finalize now" command; we feed it enough digital silence to trip its
+ * end-of-speech detector (post-speech frames + one 2048-sample read block + margin). If no utterance is in
+ * progress nothing is reported.
+ */
+import { Resampler } from "../../media/resample.ts";
+import { AsyncQueue } from "../../util/async-queue.ts";
+import { ProviderError, type AudioFrame, type SttEvent, type SttOpenOptions, type SttProvider, type SttStream } from "../types.ts";
+import { BandFill } from "./band-fill.ts";
+import { DEBIAN_MODEL_DIR, hmmWithCmnInit, PHONE_CMNINIT } from "./model-dir.ts";
+import { makeFifo } from "./fifo.ts";
+import { PocketsphinxOutputParser, type Utterance } from "./output-parser.ts";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+
+/** pocketsphinx VAD settings, in 10 ms frames (its `-frate 100`). */
+export interface PocketsphinxVad {
+  /** Silence frames that end an utterance (`-vad_postspeech`). Default 50 (500 ms). */
+  postSpeechFrames: number;
+  /** Frames kept before detected speech (`-vad_prespeech`). Default 20. */
+  preSpeechFrames: number;
+  /** Speech frames needed to start an utterance (`-vad_startspeech`). Default 10. */
+  startSpeechFrames: number;
+  /** Log-ratio signal/noise threshold (`-vad_threshold`). Default 2.0. */
+  threshold: number;
+}
+
+export interface PocketsphinxSttOptions {
+  /** Executable name or path. Default "pocketsphinx_continuous". */
+  binary?: string;
+  /** Model root. Default /usr/share/pocketsphinx/model/en-us (Debian pocketsphinx-en-us). */
+  modelDir?: string;
+  /** Acoustic model dir. Default `${modelDir}/en-us`. */
+  hmm?: string;
+  /** Pronunciation dictionary. Default `${modelDir}/cmudict-en-us.dict`. */
+  dict?: string;
+  /** N-gram language model (ARPA or .lm.bin). Default `${modelDir}/en-us.lm.bin`, general English. */
+  lm?: string;
+  /** A JSGF grammar instead of the n-gram LM (`-jsgf`). */
+  jsgf?: string;
+  /** Start vector for live CMN; default PHONE_CMNINIT (tuned for 8 kHz phone audio). null: the model's own. */
+  cmninit?: string | null;
+  /** VAD / endpointing; defaults in POCKETSPHINX_DEFAULTS.vad. */
+  vad?: Partial<PocketsphinxVad>;
+  /** RMS (16-bit units) of high-band noise added after upsampling (see band-fill.ts). Default 0 (off). */
+  bandFill?: number;
+  /** How long end() waits for the last result before killing the process (ms). Default 5000. */
+  endTimeoutMs?: number;
+  /** Extra command-line arguments, appended last. */
+  extraArgs?: string[];
+}
+
+/** Typed defaults (STYLE habit 8). VAD values are pocketsphinx's own, which suit phone turns (0.5 s). */
+export const POCKETSPHINX_DEFAULTS = {
+  binary: "pocketsphinx_continuous",
+  modelDir: DEBIAN_MODEL_DIR,
+  vad: { postSpeechFrames: 50, preSpeechFrames: 20, startSpeechFrames: 10, threshold: 2.0 } satisfies PocketsphinxVad,
+  bandFill: 0,
+  endTimeoutMs: 5000,
+} as const;
+
+/** Input rate the en-us model expects (Hz). */
+const MODEL_HZ = 16000;
+/** continuous.c reads its input in blocks of 2048 samples; a flush must fill at least one. */
+const READ_BLOCK = 2048;
+
+const NAME = "pocketsphinx";
+
+export class PocketsphinxStt implements SttProvider {
+  readonly name = NAME;
+  private readonly o: PocketsphinxSttOptions;
+
+  constructor(opts: PocketsphinxSttOptions = {}) {
+    this.o = opts;
+  }
+
+  /** Resolved VAD settings. */
+  get vad(): PocketsphinxVad {
+    return { ...POCKETSPHINX_DEFAULTS.vad, ...this.o.vad };
+  }
+
+  /**
+   * The recogniser's argv (without the binary), for logs and tests.
+   * @throws ProviderError "bad_request" when a model file is missing.
+   */
+  args(): string[] {
+    const modelDir = this.o.modelDir ?? POCKETSPHINX_DEFAULTS.modelDir;
+    const hmm = this.o.hmm ?? join(modelDir, "en-us");
+    const dict = this.o.dict ?? join(modelDir, "cmudict-en-us.dict");
+    const lm = this.o.lm ?? join(modelDir, "en-us.lm.bin");
+    const need = [hmm, dict, this.o.jsgf ?? lm];
+    for (const p of need) {
+      if (!existsSync(p)) {
+        throw new ProviderError(NAME, "stt", "bad_request", `pocketsphinx model file missing: ${p} (apt-get install pocketsphinx-en-us)`, false);
+      }
+    }
+    const cmninit = this.o.cmninit === undefined ? PHONE_CMNINIT : this.o.cmninit;
+    const v = this.vad;
+    return [
+      "-infile", "/dev/stdin",
+      "-hmm", cmninit ? hmmWithCmnInit(hmm, cmninit) : hmm,
+      "-dict", dict,
+      ...(this.o.jsgf ? ["-jsgf", this.o.jsgf] : ["-lm", lm]),
+      "-samprate", String(MODEL_HZ),
+      "-time", "yes",
+      "-vad_postspeech", String(v.postSpeechFrames),
+      "-vad_prespeech", String(v.preSpeechFrames),
+      "-vad_startspeech", String(v.startSpeechFrames),
+      "-vad_threshold", String(v.threshold),
+      ...(this.o.extraArgs ?? []),
+    ];
+  }
+
+  /**
+   * Starts the recogniser for one call.
+   * @throws ProviderError "unavailable" (not retryable) when the binary is not installed,
+   *   "bad_request" when the model is missing.
+   */
+  async open(opts: SttOpenOptions): Promise<SttStream> {
+    const binary = this.o.binary ?? POCKETSPHINX_DEFAULTS.binary;
+    const exe = Bun.which(binary);
+    if (!exe) {
+      throw new ProviderError(NAME, "stt", "unavailable", `${binary} not found: apt-get install pocketsphinx pocketsphinx-en-us`, false);
+    }
+    if (opts.signal.aborted) throw new ProviderError(NAME, "stt", "aborted", "aborted before open", false);
+    const args = this.args();
+    const resampler = await Resampler.create(8000, MODEL_HZ);
+    let rec: Bun.Subprocess<number, "pipe", "pipe"> | undefined;
+    let feeder: Bun.Subprocess<"pipe", number, "ignore">;
+    try {
+      const fifo = makeFifo();
+      try {
+        rec = Bun.spawn([exe, ...args], { stdin: fifo.readFd, stdout: "pipe", stderr: "pipe" });
+        feeder = Bun.spawn(["cat"], { stdin: "pipe", stdout: fifo.writeFd, stderr: "ignore" });
+      } finally {
+        fifo.closeOurs();
+      }
+    } catch (e) {
+      rec?.kill("SIGKILL");
+      resampler.close();
+      throw new ProviderError(NAME, "stt", "unavailable", `cannot start ${binary}: ${String(e)}`, false, undefined, { cause: e });
+    }
+    return new PocketsphinxStream(rec, feeder, resampler, new BandFill(this.o.bandFill ?? 0), this.vad, this.o.endTimeoutMs ?? POCKETSPHINX_DEFAULTS.endTimeoutMs, opts.signal);
+  }
+}
+
+class PocketsphinxStream implements SttStream {
+  private readonly queue = new AsyncQueue<SttEvent>(256);
+  readonly events: AsyncIterable<SttEvent> = this.queue;
+  private state: "open" | "ending" | "closed" = "open";
+  private readonly stderrTail: string[] = [];
+  private readonly stdoutDone: Promise<void>;
+  private readonly onAbort = () => this.close();
+
+  constructor(
+    private readonly proc: Bun.Subprocess<number, "pipe", "pipe">,
+    private readonly feeder: Bun.Subprocess<"pipe", number, "ignore">,
+    private readonly resampler: Resampler,
+    private readonly fill: BandFill,
+    private readonly vad: PocketsphinxVad,
+    private readonly endTimeoutMs: number,
+    private readonly signal: AbortSignal,
+  ) {
+    signal.addEventListener("abort", this.onAbort, { once: true });
+    const parser = new PocketsphinxOutputParser((u) => this.onUtterance(u));
+    this.stdoutDone = this.pump(proc.stdout, (t) => parser.push(t)).then(() => parser.end());
+    void this.pump(proc.stderr, (t) => {
+      for (const l of t.split("\n")) if (l.trim()) this.stderrTail.push(l);
+      if (this.stderrTail.length > 20) this.stderrTail.splice(0, this.stderrTail.length - 20);
+    });
+    void proc.exited.then((code) => this.onExit(code));
+    void feeder.exited.then(() => {
+      if (this.state === "open") this.fail("the audio feeder (cat) exited unexpectedly");
+    });
+  }
+
+  /** Process ids of the recogniser and of the feeding `cat`, for diagnostics and tests. */
+  get pids(): { recogniser: number; feeder: number } {
+    return { recogniser: this.proc.pid, feeder: this.feeder.pid };
+  }
+
+  push(frame: AudioFrame): void {
+    if (this.state !== "open") return;
+    this.write(this.resampler.process(frame.pcm));
+  }
+
+  flush(): void {
+    if (this.state !== "open") return;
+    // Enough silence for the VAD to see end of speech, rounded up to whole read blocks, plus one block.
+    const samples = Math.ceil(((this.vad.postSpeechFrames + 10) * (MODEL_HZ / 100)) / READ_BLOCK + 1) * READ_BLOCK;
+    this.write(new Int16Array(samples));
+  }
+
+  async end(): Promise<void> {
+    if (this.state !== "open") return;
+    this.state = "ending";
+    this.write(this.resampler.flush(), true);
+    try {
+      this.feeder.stdin.end(); // cat exits after copying the rest → the recogniser reads EOF and finishes
+    } catch {
+      /* already gone */
+    }
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    // Bounded wait for the last result; past the limit close() kills the process and drops it.
+    await Promise.race([
+      Promise.all([this.proc.exited, this.stdoutDone]),
+      new Promise<void>((r) => (timer = setTimeout(r, this.endTimeoutMs))),
+    ]);
+    clearTimeout(timer);
+    this.close();
+  }
+
+  close(): void {
+    if (this.state === "closed") return;
+    this.state = "closed";
+    this.signal.removeEventListener("abort", this.onAbort);
+    try {
+      this.feeder.stdin.end();
+    } catch {
+      /* already closed */
+    }
+    for (const p of [this.feeder, this.proc] as Bun.Subprocess[]) {
+      if (p.exitCode !== null || p.signalCode !== null) continue;
+      p.kill("SIGTERM");
+      const t = setTimeout(() => p.kill("SIGKILL"), 2000);
+      void p.exited.then(() => clearTimeout(t));
+    }
+    this.resampler.close();
+    this.queue.close();
+  }
+
+  private write(pcm16k: Int16Array, force = false): void {
+    if ((this.state !== "open" && !force) || pcm16k.length === 0) return;
+    this.fill.apply(pcm16k);
+    try {
+      this.feeder.stdin.write(new Uint8Array(pcm16k.buffer, pcm16k.byteOffset, pcm16k.byteLength));
+      const f = this.feeder.stdin.flush();
+      if (f instanceof Promise) f.catch(() => undefined); // a broken pipe shows up as the exit of a child
+    } catch (e) {
+      this.fail(`writing to pocketsphinx failed: ${String(e)}`, e);
+    }
+  }
+
+  private onUtterance(u: Utterance): void {
+    if (this.state === "closed" || !u.text) return;
+    const ev: SttEvent = { type: "final", text: u.text, speechFinal: true };
+    if (u.confidence !== undefined) ev.confidence = u.confidence;
+    this.queue.push(ev);
+  }
+
+  private async onExit(code: number | null): Promise<void> {
+    await this.stdoutDone.catch(() => undefined);
+    if (this.state !== "open") return; // we asked for it
+    this.fail(`pocketsphinx exited (code ${code}) unexpectedly: ${this.stderrTail.slice(-3).join(" | ")}`);
+  }
+
+  private fail(message: string, cause?: unknown): void {
+    if (this.state === "closed") return;
+    this.queue.push({ type: "error", error: new ProviderError(NAME, "stt", "unavailable", message, true, undefined, { cause }) });
+    this.close();
+  }
+
+  private async pump(stream: ReadableStream<Uint8Array>, sink: (text: string) => void): Promise<void> {
+    const dec = new TextDecoder();
+    try {
+      for await (const chunk of stream) sink(dec.decode(chunk, { stream: true }));
+    } catch {
+      /* stream torn down by close() */
+    }
+  }
+}
+
+/** Creates the "pocketsphinx" SttProvider. */
+export function createPocketsphinxStt(opts: PocketsphinxSttOptions = {}): PocketsphinxStt {
+  return new PocketsphinxStt(opts);
+}
