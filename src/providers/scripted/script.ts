@@ -1,0 +1,214 @@
+/**
+ * The dialogue file of the scripted LLM: a small state machine in JSON, validated on load.
+ *
+ * Shape (see models/script/receptionist.json for a complete one):
+ *
+ *     {
+ *       "name": "receptionist",
+ *       "vars": { "business": "Example Clinic" },          // fixed values usable as {business}
+ *       "start": "greet",                                  // first state; its `say` is the greeting
+ *       "maxRetries": 2,                                   // unusable answers tolerated per state
+ *       "states": {
+ *         "greet": {
+ *           "say": "Hello … May I have your name, please?",
+ *           "listen": { "capture": "name", "as": "person_name", "next": "ask_reason" },
+ *           "retry": "Sorry, I didn't catch your name. …",   // said when the answer gives no name
+ *           "giveUp": "goodbye_unclear"                      // after maxRetries unusable answers
+ *         },
+ *         "confirm": {
+ *           "say": [                                          // first branch whose `if` holds
+ *             { "if": { "slot": "reason", "hasAny": ["appointment"] }, "set": { "topic": "appointment" },
+ *               "text": "So, {name}, … Is that right?" },
+ *             { "text": "So, {name}, you are calling about {reason}. Is that right?" }  // default last
+ *           ],
+ *           "listen": { "intent": "yes_no", "yes": "goodbye", "no": "ask_reason_again" }
+ *         },
+ *         "goodbye": { "say": "… Goodbye!", "end": { "tool": "end_call", "args": { "reason": "{topic}" } } }
+ *       }
+ *     }
+ *
+ * Placeholders `{x}` name a var or a slot (captured by a `listen` or set by a branch). Capture kinds:
+ * "person_name", "reason" (free text, echoed in the second person), "text" (the utterance as heard).
+ */
+import defaultScript from "../../../models/script/receptionist.json";
+
+export type CaptureKind = "person_name" | "reason" | "text";
+
+export interface Condition {
+  slot: string;
+  /** True when the slot's text contains any of these words (plural s/es tolerated). */
+  hasAny?: string[];
+  /** True when the slot equals this value (case-insensitive). */
+  equals?: string;
+}
+
+export interface SayBranch {
+  if?: Condition;
+  /** Slots to set when this branch is taken. Values may use placeholders. */
+  set?: Record<string, string>;
+  text: string;
+}
+
+/** A line, or branches of which the first whose `if` holds is said (the last must have no `if`). */
+export type Say = string | SayBranch[];
+
+export type Listen =
+  | { capture: string; as: CaptureKind; next: string }
+  | { intent: "yes_no"; yes: string; no: string };
+
+export interface State {
+  say: Say;
+  /** How the caller's next turn moves the dialogue. Absent only in end states. */
+  listen?: Listen;
+  /** Said when the answer cannot be used; default "Sorry, I didn't catch that. " + say. */
+  retry?: Say;
+  /** State entered after `maxRetries` unusable answers in a row; default: keep retrying. */
+  giveUp?: string;
+  /** The call ends after `say`; the tool call (default end_call) is emitted after the text. */
+  end?: { tool?: string; args?: Record<string, string> };
+}
+
+export interface Script {
+  name: string;
+  description?: string;
+  vars?: Record<string, string>;
+  start: string;
+  maxRetries?: number;
+  states: Record<string, State>;
+}
+
+/** A dialogue file that cannot be used; the message names the file and the offending field. */
+export class ScriptError extends Error {
+  override readonly name = "ScriptError";
+}
+
+const CAPTURE_KINDS: readonly CaptureKind[] = ["person_name", "reason", "text"];
+
+/**
+ * Loads and validates a dialogue script: the embedded default (models/script/receptionist.json) when
+ * `path` is undefined or empty, else the JSON file at `path` (the wiring passes SCRIPT_FILE).
+ * @throws ScriptError naming the file and the problem (unreadable, bad JSON, missing/unknown state, …).
+ */
+export async function loadScript(path?: string): Promise<Script> {
+  if (!path) return validateScript(structuredClone(defaultScript) as unknown, "embedded receptionist.json");
+  let text: string;
+  try {
+    text = await Bun.file(path).text();
+  } catch (e) {
+    throw new ScriptError(`SCRIPT_FILE ${path}: cannot read (${(e as Error).message})`, { cause: e });
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    throw new ScriptError(`SCRIPT_FILE ${path}: not valid JSON (${(e as Error).message})`, { cause: e });
+  }
+  return validateScript(json, `SCRIPT_FILE ${path}`);
+}
+
+/**
+ * Checks a parsed script and returns it typed. `where` prefixes error messages.
+ * @throws ScriptError on the first problem found.
+ */
+export function validateScript(json: unknown, where = "script"): Script {
+  const fail = (field: string, problem: string): never => {
+    throw new ScriptError(`${where}: ${field}: ${problem}`);
+  };
+  const isObj = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+  const str = (v: unknown, field: string): string => (typeof v === "string" && v.trim() ? v : fail(field, "must be a non-empty string"));
+  const strMap = (v: unknown, field: string): Record<string, string> => {
+    if (!isObj(v)) return fail(field, "must be an object of strings");
+    for (const [k, x] of Object.entries(v)) if (typeof x !== "string") fail(`${field}.${k}`, "must be a string");
+    return v as Record<string, string>;
+  };
+
+  if (!isObj(json)) return fail("(top level)", "must be a JSON object");
+  str(json.name, "name");
+  if (json.vars !== undefined) strMap(json.vars, "vars");
+  str(json.start, "start");
+  if (json.maxRetries !== undefined && !(Number.isInteger(json.maxRetries) && (json.maxRetries as number) >= 0)) {
+    fail("maxRetries", "must be an integer ≥ 0");
+  }
+  if (!isObj(json.states) || Object.keys(json.states).length === 0) return fail("states", "must be a non-empty object");
+  const states = json.states as Record<string, unknown>;
+  const stateRef = (v: unknown, field: string) => {
+    const s = str(v, field);
+    if (!(s in states)) fail(field, `unknown state "${s}" (have ${Object.keys(states).join(", ")})`);
+  };
+  stateRef(json.start, "start");
+
+  // Names a placeholder may use: vars, captured slots, slots set by branches.
+  const known = new Set(Object.keys((json.vars as Record<string, string>) ?? {}));
+  for (const st of Object.values(states)) {
+    if (!isObj(st)) continue;
+    const l = st.listen;
+    if (isObj(l) && typeof l.capture === "string") known.add(l.capture);
+    for (const b of Array.isArray(st.say) ? st.say : []) if (isObj(b) && isObj(b.set)) for (const k of Object.keys(b.set)) known.add(k);
+  }
+  const template = (v: unknown, field: string) => {
+    const t = str(v, field);
+    for (const m of t.matchAll(/\{([^{}]*)\}/g)) if (!known.has(m[1]!)) fail(field, `unknown placeholder {${m[1]}}`);
+  };
+  const say = (v: unknown, field: string) => {
+    if (typeof v === "string") return template(v, field);
+    if (!Array.isArray(v) || v.length === 0) return fail(field, "must be a string or a non-empty array of branches");
+    v.forEach((b, i) => {
+      const f = `${field}[${i}]`;
+      if (!isObj(b)) return fail(f, "must be an object with text");
+      template(b.text, `${f}.text`);
+      if (b.set !== undefined) for (const [k, x] of Object.entries(strMap(b.set, `${f}.set`))) template(x, `${f}.set.${k}`);
+      const last = i === v.length - 1;
+      if (b.if === undefined) {
+        if (!last) fail(f, "a branch without `if` must be the last one");
+        return;
+      }
+      if (last) fail(f, "the last branch must have no `if` (the default)");
+      if (!isObj(b.if)) return fail(`${f}.if`, "must be an object");
+      str(b.if.slot, `${f}.if.slot`);
+      if (!known.has(b.if.slot as string)) fail(`${f}.if.slot`, `unknown slot "${b.if.slot}"`);
+      const hasAny = b.if.hasAny;
+      const equals = b.if.equals;
+      if ((hasAny === undefined) === (equals === undefined)) fail(`${f}.if`, "needs exactly one of hasAny, equals");
+      if (hasAny !== undefined && (!Array.isArray(hasAny) || hasAny.length === 0 || hasAny.some((w) => typeof w !== "string" || !w.trim()))) {
+        fail(`${f}.if.hasAny`, "must be a non-empty array of words");
+      }
+      if (equals !== undefined) str(equals, `${f}.if.equals`);
+    });
+  };
+
+  for (const [name, st] of Object.entries(states)) {
+    const f = `states.${name}`;
+    if (!isObj(st)) {
+      fail(f, "must be an object");
+      continue;
+    }
+    say(st.say, `${f}.say`);
+    if (st.retry !== undefined) say(st.retry, `${f}.retry`);
+    if (st.giveUp !== undefined) stateRef(st.giveUp, `${f}.giveUp`);
+    if (st.end !== undefined && st.listen !== undefined) fail(f, "has both `end` and `listen`");
+    if (st.end === undefined && st.listen === undefined) fail(f, "needs `listen` (what the caller's answer does) or `end`");
+    if (st.end !== undefined) {
+      if (!isObj(st.end)) fail(`${f}.end`, "must be an object");
+      const e = st.end as Record<string, unknown>;
+      if (e.tool !== undefined) str(e.tool, `${f}.end.tool`);
+      if (e.args !== undefined) for (const [k, x] of Object.entries(strMap(e.args, `${f}.end.args`))) template(x, `${f}.end.args.${k}`);
+    }
+    if (st.listen !== undefined) {
+      const l = st.listen;
+      if (!isObj(l)) {
+        fail(`${f}.listen`, "must be an object");
+        continue;
+      }
+      if ("intent" in l) {
+        if (l.intent !== "yes_no") fail(`${f}.listen.intent`, `unknown intent "${String(l.intent)}" (have yes_no)`);
+        stateRef(l.yes, `${f}.listen.yes`);
+        stateRef(l.no, `${f}.listen.no`);
+      } else {
+        str(l.capture, `${f}.listen.capture`);
+        if (!CAPTURE_KINDS.includes(l.as as CaptureKind)) fail(`${f}.listen.as`, `must be one of ${CAPTURE_KINDS.join(", ")}`);
+        stateRef(l.next, `${f}.listen.next`);
+      }
+    }
+  }
+  return json as unknown as Script;
+}
