@@ -105,6 +105,9 @@ const REASON_INTROS: [string[], string[]][] = [
     ["a", "question"], ["question"], ["i", "have", "questions"], ["i", "wanted", "to", "ask"], ["i'd", "like", "to", "ask"],
     ["i", "want", "to", "ask"], ["i", "would", "like", "to", "ask"]]
     .flatMap((lead) => [[...lead, "about"], [...lead, "regarding"], [...lead, "concerning"]].map((w) => [w, []] as [string[], string[]])),
+  ...[["can", "you", "tell", "me"], ["could", "you", "tell", "me"], ["can", "you", "give", "me"], ["could", "you", "give", "me"],
+    ["i'd", "like", "to", "know"], ["i", "would", "like", "to", "know"], ["i", "want", "to", "know"], ["i", "wanted", "to", "know"]]
+    .map((w) => [w, []] as [string[], string[]]),
   [["regarding"], []],
   [["about"], []],
   [["i'm", "calling", "because"], ["the", "fact", "that"]],
@@ -128,14 +131,18 @@ const REASON_INTROS: [string[], string[]][] = [
   [["i", "would", "like"], ["wanting"]],
 ];
 
-/** First/second person swap for echoing the caller's words back ("my bill" → "your bill"). */
+/**
+ * Person swap for echoing the caller's words back: first person → second ("my bill" → "your bill"),
+ * and the caller's "your" (the business's) → "our" ("your opening hours" → "our opening hours").
+ */
 const FLIP: Record<string, string> = {
+  your: "our", yours: "ours",
   i: "you", "i'm": "you're", im: "you're", "i've": "you've", "i'll": "you'll", "i'd": "you'd", me: "you", my: "your",
   mine: "yours", myself: "yourself", we: "you", "we're": "you're", "we've": "you've", us: "you", our: "your", ours: "yours",
   am: "are", was: "were",
 };
 
-/** Swaps first person for second person, word by word ("my appointment" → "your appointment"). */
+/** Swaps persons word by word, all at once ("my appointment" → "your appointment", "your hours" → "our hours"). */
 export function toSecondPerson(ws: string[]): string[] {
   return ws.map((w) => FLIP[w] ?? w);
 }
