@@ -23,7 +23,7 @@ done
 echo "demo: agent listening on sip:agent@127.0.0.1:$SIP_PORT (log: demo/agent.log)"
 ./dist/voice-agent call "sip:agent@127.0.0.1:$SIP_PORT" \
   --say "My name is John Smith." \
-  --say "I would like to book an appointment." \
+  --say "I need to book an appointment." \
   --say "Yes, that is right." \
   --record demo/call.wav \
   --agent-http "http://127.0.0.1:$SERVER_PORT"

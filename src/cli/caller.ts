@@ -52,7 +52,7 @@ export async function runCaller(cmd: CallCommand): Promise<number> {
   });
   const pool = new RtpPortPool(40000, 49998, localIp);
   const pacer = new Pacer({ clock });
-  const tts = createFliteTts({ voice: "slt" });
+  const tts = createFliteTts({ voice: "awb" });
   const lease = await pool.allocate();
   const offer = createOffer({ localAddress: localIp, localPort: lease.port });
 

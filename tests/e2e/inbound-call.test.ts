@@ -1,0 +1,123 @@
+/**
+ * The first real call: SIPp calls the compiled agent on the offline default pipeline (pocketsphinx,
+ * the scripted receptionist, flite), sends μ-law speech, listens and hangs up. Checks the SDP answer,
+ * audio both ways, BYE → 200, the caller's words recognised well enough for the script to take the
+ * billing branch (GET /calls), and that the audio the agent sent (captured on loopback) contains the
+ * greeting and the scripted replies — compared with the synthesis of their text, not just "not silent".
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { createFliteTts } from "../../src/providers/offline";
+import { SentenceSplitter } from "../../src/pipeline/sentence-splitter";
+import { RtpCapture } from "../support/capture.ts";
+import { describeSipp, runSipp, type SippResult } from "../support/sipp.ts";
+import { synthesizeCallerAudio } from "../support/speech.ts";
+import { assembleByTimestamp, streamsByPort } from "../support/rtp-streams.ts";
+import { g711RoundTrip } from "../support/g711.ts";
+import { matchAudio, segmentTalkspurts } from "../support/audio-match.ts";
+import { saveArtifactWav } from "../support/wav.ts";
+import { freeUdpPortRange } from "../support/ports.ts";
+import { startAgent, waitFor, type RunningAgent } from "./agent.ts";
+
+const GREETING =
+  "Hello, thank you for calling Example Medical Practice. This is the automated receptionist. May I have your name, please?";
+
+let agent: RunningAgent;
+let sipp: SippResult;
+let heard: Int16Array;
+let sentByCaller: Int16Array;
+let record: any;
+
+/**
+ * The agent's own synthesis of `text` as the caller receives it (8 kHz, through μ-law): cut into the
+ * same chunks the agent streams to its TTS.
+ */
+async function agentVoice(text: string): Promise<Int16Array> {
+  const tts = createFliteTts();
+  const s = tts.open({ signal: AbortSignal.timeout(20_000), callId: "expected" });
+  const splitter = new SentenceSplitter();
+  for (const chunk of [...splitter.push(text), ...splitter.flush()]) s.pushText(chunk);
+  s.end();
+  const parts: Int16Array[] = [];
+  for await (const p of s.audio) parts.push(p);
+  const pcm = new Int16Array(parts.reduce((n, p) => n + p.length, 0));
+  let o = 0;
+  for (const p of parts) (pcm.set(p, o), (o += p.length));
+  return g711RoundTrip(pcm, "mulaw");
+}
+
+beforeAll(async () => {
+  agent = await startAgent();
+  // The greeting takes about 7 s; each reply about 3–6 s plus the agent's turn-taking delay.
+  const caller = await synthesizeCallerAudio(
+    [{ silenceMs: 9500 }, "My name is John Smith.", { silenceMs: 8000 }, "I have a question about my bill.", { silenceMs: 12_000 }],
+    { voice: "awb", leadSilenceMs: 0, trailSilenceMs: 0 },
+  );
+  const media = await freeUdpPortRange(4);
+  const cap = await RtpCapture.start({ portRanges: [[media, media + 3], [agent.rtpStart, agent.rtpEnd]], ports: [agent.sipPort] });
+  sipp = await runSipp({
+    scenario: "inbound-call",
+    target: `127.0.0.1:${agent.sipPort}`,
+    mediaPort: media,
+    audioFile: caller.path,
+    pauseMs: caller.durationMs + 500,
+    timeoutMs: caller.durationMs + 30_000,
+  });
+  const res = await cap.stop();
+  const toCaller = streamsByPort(res.rtpStreams, media).filter((s) => s.src.port >= agent.rtpStart && s.src.port <= agent.rtpEnd);
+  const fromCaller = streamsByPort(res.rtpStreams, media, { from: true });
+  heard = toCaller[0] ? assembleByTimestamp(toCaller[0]) : new Int16Array(0);
+  sentByCaller = fromCaller[0] ? assembleByTimestamp(fromCaller[0]) : new Int16Array(0);
+  saveArtifactWav("inbound-call-agent", heard);
+  const calls = await waitFor(async () => {
+    const c = await agent.get("/calls");
+    return c.recent.length > 0 && c;
+  }, 10_000, "the call to end");
+  record = calls.recent[0];
+}, 120_000);
+
+afterAll(async () => {
+  await agent?.stop();
+});
+
+describe("a call to the compiled agent (offline pipeline)", () => {
+  test("SIPp's call is answered with an SDP answer and its BYE gets 200", () => {
+    expect(sipp.exitCode, describeSipp(sipp)).toBe(0);
+    const ok = sipp.messages.find((m) => m.direction === "received" && m.text.startsWith("SIP/2.0 200") && /INVITE/.test(m.text));
+    expect(ok?.text).toMatch(/m=audio \d+ RTP\/AVP 0 101/);
+    expect(ok?.text).toMatch(/a=ptime:20/);
+    expect(sipp.messages.some((m) => m.direction === "received" && /^SIP\/2.0 200/.test(m.text) && /CSeq: \d+ BYE/i.test(m.text))).toBe(true);
+    expect(record.endReason).toBe("remote_bye");
+  });
+
+  test("audio flows both ways", () => {
+    expect(sentByCaller.length / 8000).toBeGreaterThan(25);
+    expect(heard.length / 8000).toBeGreaterThan(25);
+    expect(segmentTalkspurts(heard).length).toBeGreaterThanOrEqual(3);
+  });
+
+  test("the caller's words were recognised well enough for the script to take the billing branch", () => {
+    const caller = record.turns.filter((t: any) => t.speaker === "caller").map((t: any) => t.text.toLowerCase());
+    const agentSaid = record.turns.filter((t: any) => t.speaker === "agent").map((t: any) => t.text);
+    expect(caller.length, JSON.stringify(record.turns)).toBeGreaterThanOrEqual(2);
+    expect(caller[0]).toContain("john");
+    expect(caller.join(" ")).toMatch(/bill/);
+    expect(agentSaid[0]).toBe(GREETING);
+    expect(agentSaid[1]).toMatch(/^Thank you, John.*What are you calling about today\?$/);
+    expect(agentSaid[2]).toMatch(/That is a question for our billing office\. Is that right\?$/);
+    for (const t of record.turns.filter((t: any) => t.speaker === "agent" && t.index > 0)) {
+      expect(t.latency.firstRtpMs).toBeGreaterThan(0);
+      expect(t.latency.firstRtpMs).toBeLessThan(6000);
+    }
+  });
+
+  test("the audio sent contains the greeting and the scripted replies (against their synthesis)", async () => {
+    const agentSaid = record.turns.filter((t: any) => t.speaker === "agent").map((t: any) => t.text);
+    for (const text of agentSaid.slice(0, 3)) {
+      const expected = await agentVoice(text);
+      const m = matchAudio(heard, expected);
+      expect(m.score, `"${text}" at ${m.offsetMs} ms`).toBeGreaterThan(0.9);
+    }
+    const other = await agentVoice("Our billing office is closed on Sundays, please call back on Monday morning.");
+    expect(matchAudio(heard, other).score).toBeLessThan(0.6);
+  });
+});
