@@ -185,6 +185,21 @@ describe("a call through SIPp with Deepgram, Gemini and Cartesia fakes", () => {
   });
 });
 
+describe("provider sockets at hang-up", () => {
+  test("after BYE the call's Deepgram and Cartesia sockets are closed (not left to idle out)", async () => {
+    const { fakes } = plain;
+    const closed = async (what: string, get: () => { code: number } | null) => {
+      const end = Date.now() + 2000;
+      while (!get() && Date.now() < end) await Bun.sleep(20);
+      return `${what}: ${JSON.stringify(get())}`;
+    };
+    expect(await closed("deepgram", () => fakes.deepgram.connections[0]!.closed)).toBe(`deepgram: ${JSON.stringify({ code: 1000, reason: "done" })}`);
+    // CartesiaTts keeps one socket per call and offers closeCall(callId) for the hang-up; otherwise it
+    // stays open for idleCloseMs (60 s) after the call — one idle socket per finished call.
+    expect(await closed("cartesia", () => fakes.cartesia.connections[0]!.closed)).toMatch(/^cartesia: \{"code":1000/);
+  });
+});
+
 describe("barge-in with the cloud providers", () => {
   test("the caller speaks over the reply: Cartesia gets a cancel for its context, the audio stops, the turn is marked interrupted", () => {
     const { fakes, call } = barge;
