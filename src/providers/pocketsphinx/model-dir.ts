@@ -22,7 +22,7 @@ export const DEBIAN_MODEL_DIR = "/usr/share/pocketsphinx/model/en-us";
  * Harvard sentences through μ-law, disjoint from the WER sentences. Reproduce with
  * `bun tests/providers/offline/bench/calibrate-cmn.ts`.
  */
-export const PHONE_CMNINIT = "45.72,31.66,-30.64,48.05,-20.10,-0.74,20.58,-31.72,15.45,-8.98,-1.38,16.43,-14.56";
+export const PHONE_CMNINIT = "45.71,31.66,-30.62,48.03,-20.12,-0.65,20.52,-31.76,15.42,-8.96,-1.33,16.46,-14.57";
 
 const made = new Map<string, string>();
 let cleanupHooked = false;
