@@ -193,6 +193,8 @@ interface Cell {
   heal(f: CloudFakes): void;
   /** 401 cells: how many requests were rejected during the call. */
   count401?: (f: CloudFakes, m: Mark) => number;
+  /** Proof that the fault really reached the agent (when the caller's side cannot show it). */
+  proof?: (f: CloudFakes, m: Mark) => boolean;
 }
 
 const now = () => Date.now();
@@ -207,6 +209,7 @@ const CELLS: Cell[] = [
       return now();
     },
     heal: () => {},
+    proof: (f, m) => f.deepgram.connections[m.dg]!.dropped && f.deepgram.connections.length - m.dg === 2,
   },
   {
     provider: "deepgram", fault: "kill", transient: false, hears: "reply",
@@ -238,6 +241,8 @@ const CELLS: Cell[] = [
         return now();
       },
       heal: (f) => f.deepgram.setMode({ rejectNext: [] }),
+      // Dropped, one handshake refused with the status, then one reconnect that carried the call on.
+      proof: (f, m) => f.deepgram.connections[m.dg]!.dropped && f.deepgram.connections.length - m.dg === 2 && f.deepgram.refused.includes(Number(fault)),
     }),
   ),
   {
@@ -404,6 +409,7 @@ const CELLS: Cell[] = [
 
 interface CellRun {
   call: PlacedCall;
+  m: Mark;
   faultAt: number;
   heard: Heard;
   /** Turn A ended / turn B started and ended, capture time. */
@@ -433,7 +439,7 @@ async function runCell(lane: Lane, cell: Cell): Promise<CellRun> {
     mkdirSync(ARTIFACT_DIR, { recursive: true });
     writeFileSync(join(ARTIFACT_DIR, `${name}.json`), JSON.stringify({ faultAt, phrases: [phraseTimes(call, 0), phraseTimes(call, 1)], record: call.record }, null, 1));
     if (cell.count401) lane.rejected401 += cell.count401(f, m);
-    return { call, faultAt, heard: heard(call, f), aEnd: phraseTimes(call, 0).endMs, bStart: phraseTimes(call, 1).startMs, bEnd: phraseTimes(call, 1).endMs };
+    return { call, m, faultAt, heard: heard(call, f), aEnd: phraseTimes(call, 0).endMs, bStart: phraseTimes(call, 1).startMs, bEnd: phraseTimes(call, 1).endMs };
   } finally {
     cell.heal(f);
   }
@@ -461,6 +467,7 @@ for (const provider of ["deepgram", "gemini", "cartesia"] as const) {
             const summary = `fault at ${faultAt}; apologies at ${h.apologies.map((t) => t - faultAt)} ms, replies at ${h.replies.map((t) => t - faultAt)} ms after it; turn A ended ${run.aEnd - faultAt}, B ${run.bStart - faultAt}…${run.bEnd - faultAt}\n${JSON.stringify(run.call.record?.turns)}`;
             expectCallSurvived(lane, run);
             expect(Number.isFinite(faultAt), "the fault was injected").toBe(true);
+            if (cell.proof) expect(cell.proof(lane.fakes, run.m), `the fault reached the agent: ${summary}`).toBe(true);
             const deadline = faultAt + (cell.fault === "slow" ? SLOW_DEADLINE_MS : PROMPT_MS);
             if (cell.hears === "apology") {
               expect(h.apologies.some((t) => t >= faultAt - 50 && t <= deadline), `apology within the deadline: ${summary}`).toBe(true);
