@@ -180,13 +180,17 @@ export function requireOutbound(cfg: Config, mode: Mode): void {
   if (!cfg.outbound.callerId) throw new ConfigError("SIP_CALLER_ID", `required with --mode ${mode} (the number outbound calls come from)`);
 }
 
-/** The first non-internal IPv4 address of this host, or 127.0.0.1. */
+/**
+ * The first non-internal IPv4 address of this host, or 127.0.0.1 when it has none.
+ * @throws ConfigError naming SIP_PUBLIC_IP when the interfaces cannot be read.
+ */
 export function detectLocalIp(): string {
   let interfaces: ReturnType<typeof networkInterfaces>;
   try {
     interfaces = networkInterfaces();
-  } catch {
-    return "127.0.0.1"; // no netlink (sandboxed): SIP_PUBLIC_IP should be set
+  } catch (err) {
+    // No netlink (a sandbox without AF_NETLINK): guessing would put a wrong address into SDP.
+    throw new ConfigError("SIP_PUBLIC_IP", `cannot detect this host's address (${(err as Error).message}); set SIP_PUBLIC_IP`);
   }
   for (const list of Object.values(interfaces)) {
     for (const a of list ?? []) if (a.family === "IPv4" && !a.internal) return a.address;

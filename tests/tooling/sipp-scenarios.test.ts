@@ -35,7 +35,8 @@ function header(r: SippResult, index: number, name: string): string | undefined 
 
 describe("SIPp scenarios against the stand-in UAS", () => {
   test("every scenario file has a test here", () => {
-    const files = readdirSync("tests/scenarios").filter((f) => f.endsWith(".xml")).sort();
+    // Scenarios of the outbound (outbound-*) and turn-taking (turn-*) suites are tested there.
+    const files = readdirSync("tests/scenarios").filter((f) => f.endsWith(".xml") && !/^(outbound|turn)-/.test(f)).sort();
     expect(files).toEqual(["agent-hangup.xml", "bad-codec.xml", "cancel.xml", "inbound-call.xml", "options.xml", "pcma-only.xml", "unknown-bye.xml", "unsupported.xml"]);
   }, 15_000);
 
