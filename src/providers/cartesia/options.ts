@@ -53,6 +53,13 @@ export interface CartesiaOptions {
   maxBufferDelayMs?: number;
   /** Handshake limit, ms. Default 5000. */
   connectTimeoutMs?: number;
+  /**
+   * No audio for this long (ms) while audio is owed fails the context with ProviderError "timeout":
+   * from the first text until the first chunk, and from end() between chunks until `done`. (While the
+   * context is open and audio has started, a pause may just be the LLM thinking: not judged.)
+   * Default 5000; 0 = never.
+   */
+  audioTimeoutMs?: number;
   /** Close a call's socket after this long (ms) without an open context. Default 60000. */
   idleCloseMs?: number;
   /** Capacity (chunks) of each context's audio queue; the oldest chunk is dropped beyond it. Default 10000. */
@@ -70,6 +77,7 @@ export const CARTESIA_DEFAULTS = {
   encoding: "pcm_mulaw" as CartesiaEncoding,
   sampleRate: 8000,
   connectTimeoutMs: 5000,
+  audioTimeoutMs: 5000,
   idleCloseMs: 60_000,
   audioQueueCapacity: 10_000,
 } as const;

@@ -28,7 +28,8 @@ export class CartesiaTts implements TtsProvider {
 
   /**
    * Opens a context for one turn. Never throws: connection failures surface as a ProviderError thrown by
-   * `audio` ("auth" for 401/403, "rate_limited", "unavailable", "timeout").
+   * `audio` ("auth" for 401/403, "rate_limited", "unavailable", "timeout" — also when audio is owed and
+   * none comes for `audioTimeoutMs`).
    */
   open(o: { signal: AbortSignal; callId: string }): CartesiaTtsStream {
     const d = CARTESIA_DEFAULTS;
@@ -48,6 +49,7 @@ export class CartesiaTts implements TtsProvider {
       o.signal,
       this.opts.audioQueueCapacity ?? d.audioQueueCapacity,
       this.opts.onFirstAudio,
+      this.opts.audioTimeoutMs ?? d.audioTimeoutMs,
     );
   }
 

@@ -10,10 +10,14 @@
  * - cancel(): `{ context_id, cancel: true }` and `audio` ends at once (queued audio dropped); late chunks
  *   for the context are ignored.
  * Audio arrives as base64 chunks of pcm_mulaw (or pcm_s16le) at 8000 Hz and is yielded as PCM16.
+ * - Audio timeout: when audio is owed (after the first text until the first chunk; after end() between
+ *   chunks until `done`) and none arrives for `audioTimeoutMs`, the context is cancelled on the server
+ *   and `audio` throws ProviderError "timeout" (retryable), so a stalled synthesis cannot silence a turn.
  */
 
 import { AsyncQueue } from "../../util/async-queue";
-import type { Clock } from "../../util/clock";
+import type { Clock, TimerHandle } from "../../util/clock";
+import { timeoutError } from "../errors";
 import type { ProviderError, TtsStream } from "../types";
 import type { CartesiaConnection, ContextSink } from "./connection";
 import { cancelRequest, decodeAudio, generationRequest, type ContextParams } from "./messages";
@@ -32,6 +36,7 @@ export class CartesiaTtsStream implements TtsStream, ContextSink {
   private sentAny = false;
   private lastEndsWithSpace = true;
   private readonly carry = { byte: null as number | null };
+  private audioTimer: TimerHandle | undefined;
   private readonly onAbort = (): void => this.cancel();
 
   constructor(
@@ -42,6 +47,8 @@ export class CartesiaTtsStream implements TtsStream, ContextSink {
     private readonly signal: AbortSignal,
     queueCapacity: number,
     private readonly onFirstAudio?: (info: FirstAudioInfo) => void,
+    /** See CartesiaOptions.audioTimeoutMs; 0 = never. */
+    private readonly audioTimeoutMs = 0,
   ) {
     this.audio = new AsyncQueue<Int16Array>(queueCapacity);
     conn.register(this);
@@ -68,6 +75,7 @@ export class CartesiaTtsStream implements TtsStream, ContextSink {
     if (this.firstTextAt === undefined) this.firstTextAt = this.clock.now();
     this.conn.send(generationRequest(this.params, t, true));
     this.sentAny = true;
+    if (this.firstAudioAt === undefined && this.audioTimer === undefined) this.armAudioTimer();
   }
 
   end(): void {
@@ -78,6 +86,7 @@ export class CartesiaTtsStream implements TtsStream, ContextSink {
     }
     this.st = "ending";
     this.conn.send(generationRequest(this.params, "", false));
+    this.armAudioTimer();
   }
 
   cancel(): void {
@@ -105,6 +114,9 @@ export class CartesiaTtsStream implements TtsStream, ContextSink {
       });
     }
     this.bytesReceived += data.length;
+    // Audio is flowing: while more text may come, a pause is not judged; after end() it is.
+    if (this.st === "ending") this.armAudioTimer();
+    else this.clearAudioTimer();
     const pcm = decodeAudio(this.params.encoding, data, this.carry);
     if (pcm.length > 0) this.audio.push(pcm);
   }
@@ -127,7 +139,27 @@ export class CartesiaTtsStream implements TtsStream, ContextSink {
   }
 
   private detach(): void {
+    this.clearAudioTimer();
     this.signal.removeEventListener("abort", this.onAbort);
     this.conn.unregister(this.contextId);
+  }
+
+  private armAudioTimer(): void {
+    this.clearAudioTimer();
+    if (this.audioTimeoutMs <= 0) return;
+    this.audioTimer = this.clock.setTimer(this.audioTimeoutMs, () => {
+      this.audioTimer = undefined;
+      if (this.st !== "open" && this.st !== "ending") return;
+      // Stop the server generating audio nobody awaits (nothing reached it yet while connecting).
+      if (this.conn.state === "connecting") this.conn.dropQueued(this.contextId);
+      else this.conn.send(cancelRequest(this.contextId));
+      this.onError(timeoutError({ provider: "cartesia", kind: "tts" }, "no audio", this.audioTimeoutMs));
+    });
+  }
+
+  private clearAudioTimer(): void {
+    if (this.audioTimer === undefined) return;
+    this.clock.clearTimer(this.audioTimer);
+    this.audioTimer = undefined;
   }
 }
