@@ -73,6 +73,7 @@ export class CallMedia {
       tts: o.providers.tts,
       fallbackTts: o.providers.fallback.tts,
       fallbackStt: o.providers.fallback.stt,
+      fallbackLlm: o.providers.fallback.llm,
       system: o.system,
       tools: defaultTools(),
       sink: this.playout,

@@ -12,7 +12,7 @@ export interface Providers {
   llm: LlmProvider;
   tts: TtsProvider;
   /** Offline providers used when a cloud one fails (apology, call-start fallback). */
-  fallback: { stt: SttProvider; tts: TtsProvider };
+  fallback: { stt: SttProvider; llm: LlmProvider; tts: TtsProvider };
   /** One line per stage for the start-up banner and health output. */
   describe: { stt: string; llm: string; tts: string };
 }
@@ -34,16 +34,17 @@ export async function createProviders(cfg: Config): Promise<Providers> {
           baseUrl: cfg.cartesia.baseUrl,
         })
       : offlineTts;
+  const offlineLlm = createScriptedLlm(await loadScript(cfg.scriptFile));
   let llm: LlmProvider;
   if (cfg.llm === "gemini") llm = createGeminiLlm({ apiKey: cfg.gemini.apiKey!, model: cfg.gemini.model, baseUrl: cfg.gemini.baseUrl });
   else if (cfg.llm === "openai")
     llm = createOpenAiLlm({ model: cfg.openai.model!, baseUrl: cfg.openai.baseUrl, apiKey: cfg.openai.apiKey });
-  else llm = createScriptedLlm(await loadScript(cfg.scriptFile));
+  else llm = offlineLlm;
   return {
     stt,
     llm,
     tts,
-    fallback: { stt: offlineStt, tts: offlineTts },
+    fallback: { stt: offlineStt, llm: offlineLlm, tts: offlineTts },
     describe: {
       stt: cfg.stt === "deepgram" ? `deepgram (${cfg.deepgram.model})` : "pocketsphinx (offline)",
       llm:

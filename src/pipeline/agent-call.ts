@@ -41,8 +41,11 @@ export interface AudioSink {
 
 /** What a speech detector reports. */
 export interface SpeechEvents {
-  /** Caller speech confirmed (minimum duration reached). */
-  onSpeechStart(): void;
+  /**
+   * Caller speech confirmed (minimum duration reached). `onsetAgoMs`: how long ago (ms) the speech
+   * began, i.e. the confirmation delay (default 0).
+   */
+  onSpeechStart(onsetAgoMs?: number): void;
   /** Caller speech ended; `silenceMs` of silence have already passed since the last speech frame. */
   onSpeechEnd(silenceMs: number): void;
 }
@@ -96,6 +99,15 @@ export const DEFAULT_CONVERSATION: ConversationSettings = {
   noWordsResumeMs: 1500,
 };
 
+/**
+ * Caller speech that began at most this long (ms) after a reply's first audio cannot be a reaction to
+ * the reply (reacting to a heard sound takes ≥ ~200 ms), so it continues the caller's turn: the reply is
+ * abandoned and the turns merge instead of a barge-in. Measured (tests/e2e/turn-scenarios.test.ts, a
+ * two-part sentence through the compiled agent): with a 900 ms pause the turn ended, 31 ms of reply
+ * played, and the second part then counted as a barge-in with a separate caller turn and LLM request.
+ */
+export const CONTINUATION_GRACE_MS = 200;
+
 const BACKCHANNELS = new Set([
   "uh huh", "uh-huh", "mhm", "mm hmm", "mm-hmm", "mm", "hmm", "yeah", "yes", "yep", "ok", "okay",
   "right", "sure", "i see", "got it", "alright", "all right", "go on", "go ahead",
@@ -119,6 +131,8 @@ export interface AgentCallDeps {
   tts: TtsProvider;
   /** Used to speak the apology when the main TTS failed. */
   fallbackTts?: TtsProvider;
+  /** Used when the main LLM fails at call start (for the rest of the call). */
+  fallbackLlm?: LlmProvider;
   /** Used when the main STT cannot be opened (for the rest of the call). */
   fallbackStt?: SttProvider;
   /** Every provider failure (metrics). */
@@ -171,15 +185,22 @@ export class AgentCall {
   /** The unheard rest of a reply cut by a barge-in, while it may still be resumed. */
   private resumable: { text: string; endCall: boolean } | null = null;
   private resumeTimer: TimerHandle | undefined;
+  /** The LLM and TTS serving this call: the configured ones, or the fallbacks after a failure at call start. */
+  private llm: LlmProvider;
+  private tts: TtsProvider;
+  /** A reply has completed: from now on failures get the apology, not a provider switch. */
+  private replied = false;
   /** Play-state edge tracking for the VAD's echo rule. */
   private wasPlaying = false;
 
   constructor(private readonly d: AgentCallDeps) {
     this.settings = { ...DEFAULT_CONVERSATION, ...d.settings };
+    this.llm = d.llm;
+    this.tts = d.tts;
     this.detector = new TurnDetector(d.clock, this.settings.endpointing, (t) => this.onTurnEnd(t));
     this.startedAt = d.clock.now();
     d.vad?.listen({
-      onSpeechStart: () => !this.stopped && this.onSpeechStart(),
+      onSpeechStart: (onsetAgoMs) => !this.stopped && this.onSpeechStart(onsetAgoMs ?? 0),
       onSpeechEnd: (silenceMs) => !this.stopped && this.onSpeechEnd(silenceMs),
     });
   }
@@ -249,6 +270,7 @@ export class AgentCall {
     this.d.clock.clearTimer(this.resumeTimer);
     this.stt?.close();
     this.d.vad?.close?.();
+    for (const t of new Set([this.d.tts, this.tts, this.d.fallbackTts])) t?.closeCall?.(this.d.record.id);
   }
 
   /**
@@ -298,16 +320,17 @@ export class AgentCall {
     });
   }
 
-  private onSpeechStart(): void {
+  private onSpeechStart(onsetAgoMs: number): void {
     this.detector.speechStarted();
     this.d.clock.clearTimer(this.resumeTimer);
     this.d.clock.clearTimer(this.idleTimer);
     this.idlePrompts = 0;
     const r = this.reply;
     if (!r || r.interrupted || this.ending) return;
-    const heardSomething = this.d.sink.playedSamples > r.sentAtStart;
-    if (!heardSomething && r.userText !== null) {
-      // The caller went on talking before any of the reply was played: this is one longer turn.
+    // Reply audio played before the caller's speech began (the VAD confirms speech onsetAgoMs late).
+    const heardBeforeOnsetMs = (this.d.sink.playedSamples - r.sentAtStart) / 8 - onsetAgoMs;
+    if (r.userText !== null && heardBeforeOnsetMs <= CONTINUATION_GRACE_MS) {
+      // The caller went on talking before hearing the reply: this is one longer turn.
       this.abandonReply(r);
       return;
     }
@@ -321,6 +344,12 @@ export class AgentCall {
     this.d.log.info({ callId: this.d.record.id, pii: { text: turn.text } }, "caller turn");
     if (this.resumable && this.settings.backchannel === "resume" && isBackchannel(turn.text)) {
       this.resume("backchannel");
+      return;
+    }
+    const r = this.reply;
+    if (r && !r.interrupted && this.settings.backchannel === "resume" && this.d.sink.playedSamples > r.sentAtStart && isBackchannel(turn.text)) {
+      // "uh-huh" over the agent, too short to interrupt it: the caller is listening, the reply goes on.
+      this.d.log.info({ callId: this.d.record.id }, "backchannel while the agent speaks");
       return;
     }
     this.resumable = null;
@@ -362,6 +391,17 @@ export class AgentCall {
     reply.done = this.runReply(reply, origin, latency, source);
   }
 
+  /** Switches a stage to its offline fallback for the rest of the call. False when there is none. */
+  private useFallback(kind: "stt" | "llm" | "tts"): boolean {
+    const next = kind === "llm" ? this.d.fallbackLlm : kind === "tts" ? this.d.fallbackTts : undefined;
+    const current = kind === "llm" ? this.llm : this.tts;
+    if (!next || next === current) return false;
+    if (kind === "llm") this.llm = next as LlmProvider;
+    else this.tts = next as TtsProvider;
+    this.d.log.warn({ callId: this.d.record.id, stage: kind, provider: next.name }, "fallback provider in use for this call");
+    return true;
+  }
+
   /** Continues an interrupted reply with its unheard rest. */
   private resume(why: string): void {
     const r = this.resumable;
@@ -377,7 +417,7 @@ export class AgentCall {
     const signal = AbortSignal.any([reply.controller.signal, this.callCtl.signal]);
     const since = () => Math.max(0, Math.round(this.d.clock.now() - origin));
     let error: unknown = null;
-    const tts = this.d.tts.open({ signal, callId: this.d.record.id });
+    const tts = this.tts.open({ signal, callId: this.d.record.id });
     const audioDone = this.pumpAudio(reply, tts.audio, signal, latency, since);
     try {
       const splitter = new SentenceSplitter();
@@ -387,7 +427,7 @@ export class AgentCall {
           tts.pushText(c);
         }
       };
-      const chunks = source ?? this.d.llm.generate({ system: this.d.system, history: [...this.history], tools: this.d.tools, signal });
+      const chunks = source ?? this.llm.generate({ system: this.d.system, history: [...this.history], tools: this.d.tools, signal });
       for await (const chunk of chunks) {
         if (signal.aborted) break;
         if (chunk.type === "text") {
@@ -413,6 +453,14 @@ export class AgentCall {
     if (error) {
       this.d.onProviderError?.(error);
       logProviderError(this.d.log, this.d.record.id, error, "reply failed");
+      if (!this.replied && error instanceof ProviderError && error.code !== "aborted" && this.useFallback(error.kind)) {
+        // Call start: the provider is unreachable, so the offline one serves this call from now on.
+        if (this.reply === reply) this.reply = null;
+        this.d.sink.clear();
+        if (reply.userText !== null && this.history.at(-1)?.role === "user") this.history.pop();
+        this.startReply(reply.userText, null);
+        return;
+      }
       this.recordAgentTurn(reply, reply.generated, latency, describe(error));
       if (this.reply === reply) this.reply = null;
       await this.speakApology();
@@ -424,6 +472,7 @@ export class AgentCall {
     await this.d.sink.drained();
     if (this.stopped || reply.interrupted) return;
     this.recordAgentTurn(reply, reply.generated.trim(), latency);
+    this.replied = true;
     if (this.reply === reply) this.reply = null;
     if (reply.endCall) await this.hangupAfterPlayout("end_call");
     else this.armIdleTimer();
@@ -504,7 +553,7 @@ export class AgentCall {
   }
 
   private async speakApology(): Promise<void> {
-    const tts = this.d.fallbackTts ?? this.d.tts;
+    const tts = this.d.fallbackTts ?? this.tts;
     await this.speakFixed(this.settings.apologyText, tts).catch((err) =>
       this.d.log.error({ callId: this.d.record.id, err: describe(err) }, "apology failed"),
     );
@@ -516,8 +565,8 @@ export class AgentCall {
     if (this.stopped || this.ending) return;
     if (this.reply && !this.reply.interrupted) this.bargeIn(this.reply, false);
     if (thenHangup) this.ending = true;
-    void this.speakFixed(text, this.d.tts)
-      .catch(() => this.speakFixed(text, this.d.fallbackTts ?? this.d.tts))
+    void this.speakFixed(text, this.tts)
+      .catch(() => this.speakFixed(text, this.d.fallbackTts ?? this.tts))
       .catch((err) => this.d.log.error({ callId: this.d.record.id, err: describe(err) }, "prompt failed"))
       .then(() => (thenHangup ? this.hangupAfterPlayout("agent_goodbye") : this.armIdleTimer()));
   }

@@ -73,7 +73,7 @@ export class SileroSpeechDetector implements SpeechDetector {
     for (const ev of this.segmenter.push(pcm, p)) {
       if (ev.type === "speech_start") {
         this.fastFired = false;
-        if (!this.inSpeech) this.start();
+        if (!this.inSpeech) this.start((ev.confirmFrame - ev.onsetFrame) * SEGMENTER_FRAME_MS);
       } else if (this.inSpeech) {
         this.inSpeech = false;
         this.events?.onSpeechEnd((this.segmenter.frameCount - ev.endFrame) * SEGMENTER_FRAME_MS);
@@ -83,7 +83,7 @@ export class SileroSpeechDetector implements SpeechDetector {
       this.fastRun = p !== null && p >= this.threshold ? this.fastRun + 1 : 0;
       if (this.fastRun >= this.bargeInFrames) {
         this.fastFired = true;
-        this.start();
+        this.start((this.fastRun - 1) * SEGMENTER_FRAME_MS);
       }
     } else if (this.fastFired && this.segmenter.state === "silence") {
       // The early start never became confirmed speech: report its end.
@@ -93,10 +93,11 @@ export class SileroSpeechDetector implements SpeechDetector {
     }
   }
 
-  private start(): void {
+  /** @param onsetAgoMs how long ago the speech began (the confirmation delay), ms. */
+  private start(onsetAgoMs: number): void {
     this.inSpeech = true;
     this.fastRun = 0;
-    this.events?.onSpeechStart();
+    this.events?.onSpeechStart(onsetAgoMs);
   }
 
   close(): void {

@@ -139,4 +139,6 @@ export interface TtsProvider {
   readonly name: string;
   /** Opens a context for one turn. */
   open(opts: { signal: AbortSignal; callId: string }): TtsStream;
+  /** The call is over: release what the provider keeps for it (e.g. a WebSocket per call). */
+  closeCall?(callId: string): void;
 }

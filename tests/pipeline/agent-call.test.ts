@@ -313,3 +313,31 @@ test("a reply cut by the end of the call is recorded with what was heard", async
   expect(long.startsWith(t.text)).toBe(true);
   expect(t.generatedText).toBe(long);
 });
+
+test("an LLM unreachable at call start is replaced by the fallback for the rest of the call", async () => {
+  const clock = new FakeClock();
+  const sink = new ClockSink(clock);
+  const ttsLog: string[] = [];
+  const failing = fakeLlm([new ProviderError("fake-llm", "llm", "unavailable", "connection refused", true)]);
+  const offline = fakeLlm([[text("Offline greeting.")], [text("Offline reply.")]]);
+  const stt = fakeStt();
+  const record: CallRecord = { id: "c2", sipCallId: "y", direction: "inbound", from: "a", to: "b", state: "connected", startedAt: new Date().toISOString(), turns: [], bargeIns: 0 };
+  const call = new AgentCall({
+    record, clock, log: silentLogger, stt: stt.p, llm: failing.p, fallbackLlm: offline.p, tts: fakeTts(ttsLog),
+    system: "s", tools: [], sink, codec: "PCMU", hangup: () => {},
+  });
+  await call.start();
+  for (let t = 0; t < 3000; t += 10) {
+    clock.advance(10);
+    for (let i = 0; i < 5; i++) await Promise.resolve();
+  }
+  expect(ttsLog.filter((t) => t !== "<cancel>")[0]).toBe("Offline greeting.");
+  stt.say("hello");
+  for (let t = 0; t < 3000; t += 10) {
+    clock.advance(10);
+    for (let i = 0; i < 5; i++) await Promise.resolve();
+  }
+  expect(failing.requests).toHaveLength(1);
+  expect(ttsLog.at(-1)).toBe("Offline reply.");
+  call.stop();
+});
