@@ -557,7 +557,7 @@ export class AgentCall {
     await this.speakFixed(this.settings.apologyText, tts).catch((err) =>
       this.d.log.error({ callId: this.d.record.id, err: describe(err) }, "apology failed"),
     );
-    this.armIdleTimer();
+    await this.armIdleTimerAfterPlayout();
   }
 
   /** Speaks fixed text (prompts, goodbyes) outside the LLM; optionally hangs up after it played. */
@@ -568,7 +568,17 @@ export class AgentCall {
     void this.speakFixed(text, this.tts)
       .catch(() => this.speakFixed(text, this.d.fallbackTts ?? this.tts))
       .catch((err) => this.d.log.error({ callId: this.d.record.id, err: describe(err) }, "prompt failed"))
-      .then(() => (thenHangup ? this.hangupAfterPlayout("agent_goodbye") : this.armIdleTimer()));
+      .then(() => (thenHangup ? this.hangupAfterPlayout("agent_goodbye") : this.armIdleTimerAfterPlayout()));
+  }
+
+  /**
+   * The idle time counts from the end of what the agent said, not from when it was queued: measured
+   * (tests/e2e/turn-scenarios.test.ts, IDLE_PROMPT_S=3) the second prompt came 1.85 s after the end of
+   * the first, i.e. 3 s minus the prompt's own 1.15 s.
+   */
+  private async armIdleTimerAfterPlayout(): Promise<void> {
+    await this.d.sink.drained();
+    if (!this.stopped) this.armIdleTimer();
   }
 
   private async speakFixed(text: string, provider: TtsProvider): Promise<void> {
