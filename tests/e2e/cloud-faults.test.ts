@@ -566,11 +566,15 @@ describe("a provider unreachable at call start is replaced by the offline one fo
   test.concurrent(
     "cartesia unreachable: the greeting and the reply are spoken by flite, not replaced by the apology",
     () =>
-      startCall("cartesia", async (lane, call, m) => {
+      startCall("cartesia", async (lane, call) => {
         const greeting = await new FliteTts().synthesize8k(REPLY[0]!.trim());
         const h = heard(call, lane.fakes);
         expect(h.apologies, JSON.stringify(call.record.turns)).toHaveLength(0);
         expect(matchAudio(call.heard, greeting).score, "the greeting's first sentence in flite's voice").toBeGreaterThan(0.9);
+        // Byte for byte: flite's first sentence of the greeting, and again of the reply to the caller.
+        const spokenEnd = phraseTimes(call, 0).endMs;
+        expect(h.fallback.filter((t) => t < spokenEnd), JSON.stringify(call.record.turns)).toHaveLength(1);
+        expect(h.fallback.filter((t) => t > spokenEnd), JSON.stringify(call.record.turns)).toHaveLength(1);
         expect(call.record.turns.filter((t: any) => t.speaker === "agent" && t.error), JSON.stringify(call.record.turns)).toHaveLength(0);
       }),
     240_000,
@@ -585,9 +589,17 @@ describe("a provider unreachable at call start is replaced by the offline one fo
         const agentTurns = call.record.turns.filter((t: any) => t.speaker === "agent");
         expect(agentTurns.length).toBeGreaterThan(0);
         expect(agentTurns.filter((t: any) => t.error), JSON.stringify(call.record.turns)).toHaveLength(0);
-        // What was said went through Cartesia and reached the caller.
-        const said = allContexts(lane.fakes.cartesia).slice(m.contexts).filter((c) => c.ctx.done && c.ctx.bytesSent > 0);
-        expect(said.some(({ conn, ctx }) => indexOfBytes(call.fromAgent, contextAudio(conn, ctx)) >= 0)).toBe(true);
+        // What the offline dialogue said went through Cartesia and reached the caller: the greeting, and
+        // an answer after the caller spoke.
+        const said = allContexts(lane.fakes.cartesia)
+          .slice(m.contexts)
+          .filter((c) => c.ctx.done && c.ctx.bytesSent > 0)
+          .map(({ conn, ctx }) => indexOfBytes(call.fromAgent, contextAudio(conn, ctx)))
+          .filter((at) => at >= 0)
+          .map((at) => arrivalOfByte(call, at));
+        const spokenEnd = phraseTimes(call, 0).endMs;
+        expect(said.filter((t) => t < spokenEnd).length, JSON.stringify(call.record.turns)).toBeGreaterThanOrEqual(1);
+        expect(said.filter((t) => t > spokenEnd).length, JSON.stringify(call.record.turns)).toBeGreaterThanOrEqual(1);
       }),
     240_000,
   );
