@@ -46,27 +46,29 @@ async function replyAfterGreeting(f: CloudFakes, reply: string[]): Promise<void>
 
 let plain: { fakes: CloudFakes; agent: RunningAgent; call: PlacedCall };
 let barge: { fakes: CloudFakes; agent: RunningAgent; call: PlacedCall };
+let dtx: { fakes: CloudFakes; agent: RunningAgent; call: PlacedCall };
 
 beforeAll(async () => {
-  const run = async (reply: string[], phrases: Array<string | { silenceMs: number }>, chunkDelayMs: number, gapMs: number) => {
+  const run = async (reply: string[], phrases: Array<string | { silenceMs: number }>, chunkDelayMs: number, gapMs: number, silentWithoutPackets = false) => {
     const fakes = startCloudFakes({ script: repeatLine(CALLER_LINE, 10), reply: GREETING });
     fakes.cartesia.setMode({ chunkDelayMs });
     const agent = await startAgent(fakes.env());
-    const call = await placeCall(agent, { phrases, gapMs, listenMs: 3500, during: () => replyAfterGreeting(fakes, reply) });
+    const call = await placeCall(agent, { phrases, gapMs, listenMs: 3500, silentWithoutPackets, during: () => replyAfterGreeting(fakes, reply) });
     return { fakes, agent, call };
   };
-  [plain, barge] = await Promise.all([
+  [plain, barge, dtx] = await Promise.all([
     run(REPLY, [`${CALLER_LINE}.`], 0, 700),
     // The caller speaks again ~1.5 s into the 6 s reply (chunks of 40 ms arrive every 30 ms).
     run(LONG_REPLY, [`${CALLER_LINE}.`, "Wait, sorry."], 30, 2600),
+    run(REPLY, [`${CALLER_LINE}.`], 0, 700, true),
   ]);
   saveArtifactWav("cloud-call-heard", plain.call.heard);
   saveArtifactWav("cloud-call-barge-in-heard", barge.call.heard);
 }, 60_000);
 
 afterAll(async () => {
-  await Promise.all([plain?.agent.stop(), barge?.agent.stop()]);
-  await Promise.all([plain?.fakes.close(), barge?.fakes.close()]);
+  await Promise.all([plain?.agent.stop(), barge?.agent.stop(), dtx?.agent.stop()]);
+  await Promise.all([plain?.fakes.close(), barge?.fakes.close(), dtx?.fakes.close()]);
   await stopAllManaged();
 });
 
@@ -182,6 +184,25 @@ describe("a call through SIPp with Deepgram, Gemini and Cartesia fakes", () => {
     const [, ctx] = allContexts(fakes.cartesia);
     const onWire = arrivalOfByte(call, indexOfBytes(call.fromAgent, contextAudio(ctx!.conn, ctx!.ctx))) - phraseTimes(call, 0).endMs;
     expect(Math.abs(onWire - l.firstRtpMs), `capture ${onWire.toFixed(0)} ms vs recorded ${l.firstRtpMs} ms`).toBeLessThan(300);
+  });
+});
+
+describe("a caller that stops sending RTP while listening (silence suppression)", () => {
+  test("the turn still ends: the final transcript is answered though no silent frames follow the speech", () => {
+    // RFC 3551 §4.1 lets a sender stop sending during silence (and RFC 3389 comfort noise is optional):
+    // the VAD then never sees the silence that ends speech. Deepgram already said speech_final.
+    const { fakes, call } = dtx;
+    expect(call.sipp.exitCode, call.describe).toBe(0);
+    const c = fakes.deepgram.connections[0]!;
+    const finals = c.sent.filter((m: any) => m.type === "Results" && m.is_final && m.channel.alternatives[0].transcript);
+    expect(finals.map((m: any) => [m.channel.alternatives[0].transcript, m.speech_final])).toEqual([[CALLER_LINE, true]]);
+    expect(call.record.turns.map((t: any) => [t.speaker, t.text]), JSON.stringify(call.record.turns)).toEqual([
+      ["agent", GREETING.join("").trim()],
+      ["caller", CALLER_LINE],
+      ["agent", REPLY.join("").trim()],
+    ]);
+    const [, reply] = allContexts(fakes.cartesia);
+    expect(indexOfBytes(call.fromAgent, contextAudio(reply!.conn, reply!.ctx))).toBeGreaterThanOrEqual(0);
   });
 });
 

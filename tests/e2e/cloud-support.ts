@@ -100,6 +100,11 @@ export interface PlaceCallOptions {
   gapMs?: number;
   /** Listening time (silent RTP) after the caller's last phrase, before BYE, ms. Default 4000. */
   listenMs?: number;
+  /**
+   * The caller's phone stops sending RTP after its last phrase (silence suppression, RFC 3551 §4.1)
+   * instead of sending silent packets while it listens.
+   */
+  silentWithoutPackets?: boolean;
   /** Called once the call is up (RTP flowing from the agent), for mid-call faults. */
   during?: (c: { startedAt: number; audio: CallerAudio }) => Promise<void> | void;
   /** Hard limit for SIPp, ms. Default: audio + listen + 20 s. */
@@ -140,7 +145,8 @@ export async function placeCall(agent: RunningAgent, o: PlaceCallOptions): Promi
   const listenMs = o.listenMs ?? 4000;
   // The caller keeps sending (silent) RTP while listening, as a phone does: SIPp stops sending when the
   // file ends, and a VAD that gets no frames never hears the end of speech.
-  const audio = await synthesizeCallerAudio(o.phrases, { leadSilenceMs: o.leadSilenceMs ?? 2500, gapMs: o.gapMs ?? 700, trailSilenceMs: listenMs });
+  const trail = o.silentWithoutPackets ? 100 : listenMs;
+  const audio = await synthesizeCallerAudio(o.phrases, { leadSilenceMs: o.leadSilenceMs ?? 2500, gapMs: o.gapMs ?? 700, trailSilenceMs: trail });
   const media = await freeUdpPortRange(4);
   const cap = await RtpCapture.start({ portRanges: [[media, media + 3]] });
   const startedAt = performance.now();
@@ -149,8 +155,8 @@ export async function placeCall(agent: RunningAgent, o: PlaceCallOptions): Promi
     target: `127.0.0.1:${agent.sipPort}`,
     mediaPort: media,
     audioFile: audio.path,
-    pauseMs: Math.round(audio.durationMs + 200),
-    timeoutMs: o.timeoutMs ?? audio.durationMs + 20_000,
+    pauseMs: Math.round(audio.durationMs + 200 + (listenMs - trail)),
+    timeoutMs: o.timeoutMs ?? audio.durationMs + listenMs + 20_000,
   });
   const during = o.during ? Promise.resolve(o.during({ startedAt, audio })).catch((e) => e as Error) : Promise.resolve(undefined);
   const sipp = await sippRun;
