@@ -1,0 +1,101 @@
+/**
+ * The appliance's numbers: compiled binary size, time from exec to answering a SIP OPTIONS, and idle
+ * memory (RSS) after start-up. Runs dist/voice-agent (built first if missing) on free loopback ports.
+ *
+ *   bun run scripts/bench-appliance.ts [--runs N]
+ */
+import { statSync, existsSync, readFileSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+const BIN = "dist/voice-agent";
+const runs = Number(process.argv[process.argv.indexOf("--runs") + 1] || 5) || 5;
+
+async function freePort(): Promise<number> {
+  const s = await Bun.udpSocket({ hostname: "127.0.0.1", port: 0 });
+  const p = s.port;
+  s.close();
+  return p;
+}
+
+function options(port: number, local: number, n: number): string {
+  return [
+    `OPTIONS sip:agent@127.0.0.1:${port} SIP/2.0`,
+    `Via: SIP/2.0/UDP 127.0.0.1:${local};branch=z9hG4bK-bench-${n}-${Date.now()}`,
+    "Max-Forwards: 70",
+    `From: <sip:bench@127.0.0.1>;tag=b${n}`,
+    `To: <sip:agent@127.0.0.1:${port}>`,
+    `Call-ID: bench-${n}-${Date.now()}@127.0.0.1`,
+    "CSeq: 1 OPTIONS",
+    "Content-Length: 0",
+    "",
+    "",
+  ].join("\r\n");
+}
+
+async function once(n: number): Promise<{ optionsMs: number; rssMiB: number }> {
+  const sipPort = await freePort();
+  const httpPort = await freePort();
+  const data = mkdtempSync(join(tmpdir(), "va-bench-"));
+  let answered = false;
+  let resolveAnswer!: () => void;
+  const got = new Promise<void>((r) => (resolveAnswer = r));
+  const sock = await Bun.udpSocket({
+    hostname: "127.0.0.1",
+    port: 0,
+    socket: {
+      data(_s, buf) {
+        if (new TextDecoder().decode(buf).startsWith("SIP/2.0 200")) {
+          answered = true;
+          resolveAnswer();
+        }
+      },
+    },
+  });
+  const t0 = performance.now();
+  const proc = Bun.spawn([BIN, "--mode", "inbound"], {
+    env: {
+      PATH: process.env.PATH,
+      SIP_HOST: "127.0.0.1",
+      SIP_PORT: String(sipPort),
+      SERVER_PORT: String(httpPort),
+      RTP_PORT_START: "47000",
+      RTP_PORT_END: "47100",
+      DATA_DIR: data,
+      LOG_LEVEL: "warn",
+    },
+    stdout: "ignore",
+    stderr: "ignore",
+  });
+  while (!answered && performance.now() - t0 < 20_000) {
+    sock.send(options(sipPort, sock.port, n), sipPort, "127.0.0.1");
+    await Promise.race([got, Bun.sleep(5)]);
+  }
+  const optionsMs = performance.now() - t0;
+  await Bun.sleep(2000); // idle
+  const status = readFileSync(`/proc/${proc.pid}/status`, "utf8");
+  const rssKiB = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
+  proc.kill("SIGTERM");
+  await proc.exited;
+  sock.close();
+  rmSync(data, { recursive: true, force: true });
+  if (!answered) throw new Error("no 200 OK to OPTIONS within 20 s");
+  return { optionsMs, rssMiB: rssKiB / 1024 };
+}
+
+if (!existsSync(BIN)) {
+  const b = Bun.spawnSync(["bun", "run", "build"], { stdout: "inherit", stderr: "inherit" });
+  if (b.exitCode !== 0) process.exit(1);
+}
+const results = [];
+for (let i = 0; i < runs; i++) results.push(await once(i));
+const sorted = (xs: number[]) => [...xs].sort((a, b) => a - b);
+const q = (xs: number[], p: number) => sorted(xs)[Math.min(xs.length - 1, Math.floor(p * xs.length))]!;
+const ms = results.map((r) => r.optionsMs);
+const rss = results.map((r) => r.rssMiB);
+console.log(`\nappliance (${runs} runs, loopback)`);
+console.log("| metric | value |");
+console.log("|---|---|");
+console.log(`| binary size | ${(statSync(BIN).size / 1048576).toFixed(1)} MiB (${statSync(BIN).size} B) |`);
+console.log(`| exec → 200 OK to OPTIONS, p50 / max | ${q(ms, 0.5).toFixed(0)} ms / ${Math.max(...ms).toFixed(0)} ms |`);
+console.log(`| idle RSS after start, p50 / max | ${q(rss, 0.5).toFixed(1)} MiB / ${Math.max(...rss).toFixed(1)} MiB |`);
