@@ -19,10 +19,11 @@ export const DEBIAN_MODEL_DIR = "/usr/share/pocketsphinx/model/en-us";
  * band-limited resampler (empty 4–8 kHz band). The model's own start vector (41.00,-5.29,…) is that of
  * wideband speech; live CMN then needs a whole utterance to converge and the caller's FIRST utterance is
  * misrecognised. Value: mean of the converged CMN over 4 flite voices (kal16, slt, rms, awb) speaking 10
- * Harvard sentences through μ-law, disjoint from the WER sentences. Reproduce with
+ * Harvard sentences through μ-law (front end with -remove_noise no, as the provider runs it), disjoint
+ * from the WER sentences. Reproduce with
  * `bun tests/providers/offline/bench/calibrate-cmn.ts`.
  */
-export const PHONE_CMNINIT = "45.71,31.66,-30.62,48.03,-20.12,-0.65,20.52,-31.76,15.42,-8.96,-1.33,16.46,-14.57";
+export const PHONE_CMNINIT = "46.70,28.40,-29.32,48.89,-19.34,-0.99,21.05,-31.82,15.90,-9.13,-0.76,16.31,-14.22";
 
 const made = new Map<string, string>();
 let cleanupHooked = false;

@@ -140,12 +140,34 @@ describe("PocketsphinxStt", () => {
     expect(err.message).toContain("model broken");
   });
 
+  test("a recogniser that stops reading: audio beyond maxBufferedMs is dropped and counted; end() is bounded", async () => {
+    if (!HAVE_PS) return;
+    const stuck = join(tmp, "stuck.sh");
+    writeFileSync(stuck, "#!/bin/sh\nexec sleep 30\n");
+    chmodSync(stuck, 0o755);
+    const s = (await createPocketsphinxStt({ binary: stuck, maxBufferedMs: 200, endTimeoutMs: 300 }).open({
+      callId: "c",
+      signal: new AbortController().signal,
+      codec: "PCMU",
+    })) as SttStream & { droppedSamples: number; pids: { recogniser: number } };
+    // 60 s of audio at once: far more than the FIFO, cat and the 200 ms allowance can hold.
+    pushPcm(s, new Int16Array(8000 * 60).fill(1000));
+    expect(s.droppedSamples).toBeGreaterThan(16000 * 30);
+    const t0 = performance.now();
+    await s.end();
+    expect(performance.now() - t0).toBeLessThan(2000);
+    for (let i = 0; i < 100 && existsSync(`/proc/${s.pids.recogniser}`); i++) await Bun.sleep(20);
+    expect(existsSync(`/proc/${s.pids.recogniser}`)).toBe(false);
+  });
+
   test("args: VAD options and phone CMN model dir are passed", () => {
     if (!HAVE_PS) return;
     const a = createPocketsphinxStt({ vad: { postSpeechFrames: 40 } }).args();
     expect(a.slice(0, 2)).toEqual(["-infile", "/dev/stdin"]);
     expect(a[a.indexOf("-vad_postspeech") + 1]).toBe("40");
     expect(a[a.indexOf("-vad_threshold") + 1]).toBe("2");
+    expect(a[a.indexOf("-remove_noise") + 1]).toBe("no");
+    expect(a[a.indexOf("-time") + 1]).toBe("yes");
     expect(a[a.indexOf("-hmm") + 1]).not.toBe("/usr/share/pocketsphinx/model/en-us/en-us");
     const own = createPocketsphinxStt({ cmninit: null }).args();
     expect(own[own.indexOf("-hmm") + 1]).toBe("/usr/share/pocketsphinx/model/en-us/en-us");

@@ -2,7 +2,7 @@
  * Measures the pocketsphinx provider on phone audio: WER and real-time factor per voice.
  *
  *   bun tests/providers/offline/bench/stt-wer.ts [--voices kal16,slt] [--bandfill 400] [--cmninit model]
- *        [--lm FILE] [--dict FILE]
+ *        [--lm FILE] [--dict FILE] [--noise RMS] [--extra "-opt value …"] [--show]
  *
  * Each voice's 20 EVAL sentences are sent through ONE stream (as in a call): 0.5 s silence, then each
  * sentence followed by 1 s silence, pushed as 20 ms frames as fast as possible; end() drains it.
@@ -21,6 +21,8 @@ const arg = (name: string) => {
 const voices = (arg("voices")?.split(",") ?? [...VOICES]) as Voice[];
 const stt = createPocketsphinxStt({
   endTimeoutMs: 300_000,
+  maxBufferedMs: 600_000,
+  extraArgs: arg("extra")?.split(" ") ?? [],
   bandFill: Number(arg("bandfill") ?? 0),
   ...(arg("cmninit") === "model" ? { cmninit: null } : {}),
   ...(arg("lm") ? { lm: arg("lm") } : {}),
@@ -41,13 +43,21 @@ let totalErr = 0;
 let totalWords = 0;
 console.log("voice    WER    RTF    utts");
 for (const v of voices) {
-  const parts = [new Int16Array(4000)];
+  const parts: Int16Array[] = [new Int16Array(4000)];
   for (const s of EVAL) parts.push(phoneAudio(s, v), new Int16Array(8000));
   const audio = new Int16Array(parts.reduce((n, p) => n + p.length, 0));
   let k = 0;
   for (const p of parts) {
     audio.set(p, k);
     k += p.length;
+  }
+  const noise = Number(arg("noise") ?? 0); // RMS of white noise added to the 8 kHz audio (line noise)
+  if (noise > 0) {
+    let seed = 7;
+    for (let i = 0; i < audio.length; i++) {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      audio[i] = Math.max(-32768, Math.min(32767, audio[i]! + Math.round((seed / 4294967296 - 0.5) * noise * 3.4641)));
+    }
   }
   const stream = await stt.open({ callId: v, signal: new AbortController().signal, codec: "PCMU" });
   const finals: string[] = [];
