@@ -1,7 +1,7 @@
 /**
- * The flite WASM must be embedded in `bun build --compile` output, not read from node_modules: build a
- * tiny binary, run it from a directory where node_modules cannot be found, and compare its samples with
- * the in-process synthesis.
+ * The flite WASM (and the default dialogue script) must be embedded in `bun build --compile` output, not
+ * read from node_modules or models/: build a tiny binary, run it from a directory where neither can be
+ * found, and compare its samples with the in-process synthesis.
  */
 import { afterAll, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -12,7 +12,7 @@ import { createFliteTts } from "../../../src/providers/flite/flite-tts.ts";
 const dir = mkdtempSync(join(tmpdir(), "flite-compiled-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-test("compiled binary synthesises with the embedded WASM, same samples as in-process", async () => {
+test("compiled binary synthesises with the embedded WASM (same samples as in-process) and loads the embedded script", async () => {
   const exe = join(dir, "flite-check");
   const build = Bun.spawnSync([process.execPath, "build", "--compile", join(import.meta.dir, "fixtures/flite-compiled-entry.ts"), "--outfile", exe], {
     stderr: "pipe",
@@ -27,6 +27,6 @@ test("compiled binary synthesises with the embedded WASM, same samples as in-pro
   const pcm = await createFliteTts().synthesize8k(text);
   let h = 0;
   for (const s of pcm) h = (Math.imul(h, 31) + s) | 0;
-  expect(got).toEqual({ samples: pcm.length, rms: expect.any(Number), hash: h });
+  expect(got).toEqual({ samples: pcm.length, rms: expect.any(Number), hash: h, greeting: expect.stringContaining("automated receptionist") });
   expect(got.rms).toBeGreaterThan(300);
 }, 60_000);
