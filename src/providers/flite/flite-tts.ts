@@ -18,6 +18,8 @@ import { loadFliteModule, synthesize, type FliteVoice } from "./engine.ts";
 
 /** Pipeline audio rate (Hz). */
 const OUT_HZ = 8000;
+/** Samples (16 kHz) resampled between two yields to the event loop: 0.5 s of audio, ≈ 3 ms of work. */
+const RESAMPLE_SLICE = 8000;
 /** Text longer than this (characters) is split so one synthesis call stays short (kal16: ≈ 10 ms). */
 export const MAX_CHUNK_CHARS = 240;
 
@@ -122,11 +124,20 @@ export class FliteTts implements TtsProvider {
     if (native.sampleRate === OUT_HZ) return native.pcm;
     if (native.sampleRate !== rs.fromHz) throw new ProviderError("flite", "tts", "protocol", `unexpected flite rate ${native.sampleRate} Hz`, false);
     rs.reset();
-    const head = rs.process(native.pcm);
-    const tail = rs.flush();
-    const out = new Int16Array(head.length + tail.length);
-    out.set(head);
-    out.set(tail, head.length);
+    // Resample in 0.5 s slices with a macrotask between them, so one long piece does not hold the event
+    // loop (and other calls' 20 ms RTP pacing) for the whole conversion.
+    const parts: Int16Array[] = [];
+    for (let off = 0; off < native.pcm.length; off += RESAMPLE_SLICE) {
+      parts.push(rs.process(native.pcm.subarray(off, off + RESAMPLE_SLICE)));
+      await yieldToLoop();
+    }
+    parts.push(rs.flush());
+    const out = new Int16Array(parts.reduce((n, p) => n + p.length, 0));
+    let k = 0;
+    for (const p of parts) {
+      out.set(p, k);
+      k += p.length;
+    }
     return out;
   }
 }

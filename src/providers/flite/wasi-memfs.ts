@@ -228,7 +228,7 @@ export function runWasiCommand(module: WebAssembly.Module, args: string[], files
       throw new Error(`WASI import ${imp.module}.${imp.name} is not supported by the in-memory host`);
     }
   }
-  const instance = new WebAssembly.Instance(module, { wasi_snapshot_preview1: imports as unknown as WebAssembly.ModuleImports });
+  const instance = new WebAssembly.Instance(module, { wasi_snapshot_preview1: imports } as never);
   memory = instance.exports.memory as WebAssembly.Memory;
   let exitCode = 0;
   try {
