@@ -10,7 +10,13 @@ import { EchoReference } from "../pipeline/echo-reference";
 import { defaultTools } from "../providers/cloud";
 import { Playout } from "../media/playout";
 import type { SileroVad } from "../media/vad/silero";
-import { RtpSession, type Pacer, type RtpPortLease } from "../rtp";
+import { RtpSession, type Pacer, type PacerSource, type RtpPortLease } from "../rtp";
+import { silenceFrame } from "../media/g711";
+import type { AudioFrame } from "../providers/types";
+
+/** No caller RTP for this long (ms) and the conversation gets silence frames in its place. */
+const MISSING_MEDIA_MS = 60;
+const FRAME_MS = 20;
 import type { NegotiatedMedia } from "../sdp";
 import type { Clock } from "../util/clock";
 import type { Logger } from "../util/log";
@@ -41,6 +47,23 @@ export class CallMedia {
   readonly playout: Playout;
   readonly conversation: AgentCall;
   private started = false;
+  private lastCallerFrameAt = 0;
+  private readonly silence: AudioFrame;
+  /**
+   * What the pacer drives every 20 ms: our outgoing frame, and — when the caller sends no RTP (silence
+   * suppression, VAD on the far end, a stalled stream) — a silence frame for the conversation, so the
+   * VAD and endpointing still see time pass and the caller's turn can end.
+   */
+  private readonly ticker: PacerSource = {
+    onTick: () => {
+      this.playout.onTick();
+      const now = this.o.clock.now();
+      if (now - this.lastCallerFrameAt >= MISSING_MEDIA_MS) {
+        this.lastCallerFrameAt = now - MISSING_MEDIA_MS + FRAME_MS;
+        this.conversation.onAudioFrame(this.silence);
+      }
+    },
+  };
   private closed = false;
 
   constructor(private readonly o: CallMediaOptions) {
@@ -54,10 +77,14 @@ export class CallMedia {
       telephoneEventPt: media.telephoneEventPt,
       direction: media.direction,
       clock: o.clock,
-      onAudio: (frame) => this.conversation.onAudioFrame(frame),
+      onAudio: (frame) => {
+        this.lastCallerFrameAt = o.clock.now();
+        this.conversation.onAudioFrame(frame);
+      },
       onDtmf: (ev) => log.info({ callId: record.id, key: ev.key, durationMs: ev.durationMs }, "dtmf received"),
     });
     const session = this.session;
+    this.silence = { pcm: new Int16Array(160), payload: silenceFrame(media.codec), codec: media.codec };
     const echo = new EchoReference(media.codec);
     // Every frame that goes out is noted, so the detector can tell our own echo from the caller.
     this.playout = new Playout({
@@ -93,7 +120,8 @@ export class CallMedia {
   start(): void {
     if (this.started || this.closed) return;
     this.started = true;
-    this.o.pacer.add(this.playout);
+    this.lastCallerFrameAt = this.o.clock.now();
+    this.o.pacer.add(this.ticker);
     void this.conversation.start();
   }
 
@@ -101,7 +129,7 @@ export class CallMedia {
     if (this.closed) return;
     this.closed = true;
     this.conversation.stop();
-    this.o.pacer.remove(this.playout);
+    this.o.pacer.remove(this.ticker);
     this.playout.close();
     this.session.close();
   }

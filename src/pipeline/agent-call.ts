@@ -157,6 +157,8 @@ interface Reply {
   sentAtStart: number;
   /** Samples of reply audio handed to the sink. */
   queuedSamples: number;
+  /** The TTS delivered all the audio for `spokenText` (so `queuedSamples` is the whole of it). */
+  audioComplete?: boolean;
   /** Text handed to TTS so far. */
   spokenText: string;
   /** Text generated so far (may run ahead of `spokenText`). */
@@ -188,6 +190,8 @@ export class AgentCall {
   /** The LLM and TTS serving this call: the configured ones, or the fallbacks after a failure at call start. */
   private llm: LlmProvider;
   private tts: TtsProvider;
+  /** Audio samples per character of text for this call's voice (measured on completed replies). */
+  private samplesPerChar = NOMINAL_SAMPLES_PER_CHAR;
   /** A reply has completed: from now on failures get the apology, not a provider switch. */
   private replied = false;
   /** Play-state edge tracking for the VAD's echo rule. */
@@ -208,8 +212,10 @@ export class AgentCall {
   /** Opens the STT stream and speaks the greeting. Resolves once the STT is open. */
   async start(): Promise<void> {
     this.maxTimer = this.d.clock.setTimer(this.settings.maxCallMs, () => this.say(this.settings.maxDurationText, true));
-    await this.openStt();
+    // The greeting does not wait for the STT handshake: a slow provider must not leave the caller in silence.
+    const stt = this.openStt();
     if (!this.stopped) this.startReply(null, null);
+    await stt;
   }
 
   /**
@@ -258,7 +264,7 @@ export class AgentCall {
     if (r && !r.interrupted && r.spokenText) {
       r.interrupted = true;
       const spoken = collapse(r.spokenText);
-      const heard = heardPart(spoken, Math.max(0, this.d.sink.playedSamples - r.sentAtStart), r.queuedSamples);
+      const heard = heardPart(spoken, Math.max(0, this.d.sink.playedSamples - r.sentAtStart), expectedSamples(r, spoken, this.samplesPerChar));
       this.recordAgentTurn(r, heard, undefined, undefined, collapse(r.generated));
     }
     this.stopped = true;
@@ -498,6 +504,10 @@ export class AgentCall {
       reply.queuedSamples += pcm.length;
       this.d.sink.push(pcm);
     }
+    reply.audioComplete = !signal.aborted && !reply.interrupted;
+    const chars = collapse(reply.spokenText).length;
+    // Learn this voice's rate from a whole reply (at least a sentence's worth of text).
+    if (reply.audioComplete && chars >= 20) this.samplesPerChar = reply.queuedSamples / chars;
   }
 
   /** Resolves true once the sink has sent more than `mark` samples (polled per 20 ms frame). */
@@ -519,7 +529,7 @@ export class AgentCall {
     this.d.sink.clear();
     const played = Math.max(0, this.d.sink.playedSamples - reply.sentAtStart);
     const spoken = collapse(reply.spokenText);
-    const heard = heardPart(spoken, played, reply.queuedSamples);
+    const heard = heardPart(spoken, played, expectedSamples(reply, spoken, this.samplesPerChar));
     this.d.log.info(
       { callId: this.d.record.id, playedMs: Math.round(played / 8), pii: { heard } },
       countIt ? "barge-in" : "reply cut by next turn",
@@ -638,6 +648,19 @@ export class AgentCall {
   get ageMs(): number {
     return this.d.clock.now() - this.startedAt;
   }
+}
+
+/** Nominal speaking rate until a whole reply has been measured on the call: 15 characters per second. */
+const NOMINAL_SAMPLES_PER_CHAR = 8000 / 15;
+
+/**
+ * Audio length (samples) the reply's text will take: exact once the TTS delivered it all; before that,
+ * what arrived so far or the text at the voice's rate, whichever is longer (TTS audio may lag the text
+ * by many sentences, and only the text whose audio was played can have been heard).
+ */
+function expectedSamples(reply: Reply, spoken: string, samplesPerChar: number): number {
+  if (reply.audioComplete) return reply.queuedSamples;
+  return Math.max(reply.queuedSamples, spoken.length * samplesPerChar);
 }
 
 /**
