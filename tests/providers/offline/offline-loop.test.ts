@@ -39,7 +39,7 @@ test.skipIf(!HAVE_PS)("caller → pocketsphinx → scripted receptionist → end
     const before = heard.length;
     push(await caller.synthesize8k(answer));
     stt.flush();
-    for (let i = 0; i < 300 && heard.length === before; i++) await Bun.sleep(20);
+    for (let i = 0; i < 2000 && heard.length === before; i++) await Bun.sleep(20); // ≤ 40 s on a loaded box
     expect(heard.length).toBe(before + 1);
     history.push({ role: "user", text: heard.at(-1)! });
     await agent();
@@ -55,4 +55,4 @@ test.skipIf(!HAVE_PS)("caller → pocketsphinx → scripted receptionist → end
     return out.at(-1);
   })();
   expect(final).toEqual({ type: "tool_call", name: "end_call", args: { reason: "receptionist: caller confirmed, topic appointment" } });
-}, 30_000);
+}, 150_000);
