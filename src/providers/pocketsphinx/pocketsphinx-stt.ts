@@ -70,7 +70,7 @@ export interface PocketsphinxSttOptions {
   maxBufferedMs?: number;
   /** How long end() waits for the last result before killing the process (ms). Default 5000. */
   endTimeoutMs?: number;
-  /** Extra command-line arguments, appended last. */
+  /** Extra `-option value` pairs, appended last; each replaces our own option of the same name. */
   extraArgs?: string[];
 }
 
@@ -122,7 +122,7 @@ export class PocketsphinxStt implements SttProvider {
     }
     const cmninit = this.o.cmninit === undefined ? PHONE_CMNINIT : this.o.cmninit;
     const v = this.vad;
-    return [
+    const base = [
       "-infile", "/dev/stdin",
       "-hmm", cmninit ? hmmWithCmnInit(hmm, cmninit) : hmm,
       "-dict", dict,
@@ -134,8 +134,13 @@ export class PocketsphinxStt implements SttProvider {
       "-vad_prespeech", String(v.preSpeechFrames),
       "-vad_startspeech", String(v.startSpeechFrames),
       "-vad_threshold", String(v.threshold),
-      ...(this.o.extraArgs ?? []),
     ];
+    // An option given twice makes pocketsphinx exit at start: extraArgs replace ours of the same name.
+    const extra = this.o.extraArgs ?? [];
+    const overridden = new Set(extra.filter((a, i) => i % 2 === 0 && a.startsWith("-")));
+    const out: string[] = [];
+    for (let i = 0; i < base.length; i += 2) if (!overridden.has(base[i]!)) out.push(base[i]!, base[i + 1]!);
+    return [...out, ...extra];
   }
 
   /**

@@ -169,6 +169,9 @@ describe("PocketsphinxStt", () => {
     expect(a[a.indexOf("-remove_noise") + 1]).toBe("no");
     expect(a[a.indexOf("-time") + 1]).toBe("yes");
     expect(a[a.indexOf("-hmm") + 1]).not.toBe("/usr/share/pocketsphinx/model/en-us/en-us");
+    const over = createPocketsphinxStt({ extraArgs: ["-remove_noise", "yes", "-beam", "1e-40"] }).args();
+    expect(over.filter((x) => x === "-remove_noise")).toHaveLength(1);
+    expect(over.slice(-4)).toEqual(["-remove_noise", "yes", "-beam", "1e-40"]);
     const own = createPocketsphinxStt({ cmninit: null }).args();
     expect(own[own.indexOf("-hmm") + 1]).toBe("/usr/share/pocketsphinx/model/en-us/en-us");
   });
