@@ -105,7 +105,12 @@ export class CallMedia {
       tools: defaultTools(),
       sink: this.playout,
       vad: o.vad
-        ? new SileroSpeechDetector(o.vad.createStream(), { echo, bargeInMinSpeechMs: o.conversation?.bargeInMinSpeechMs })
+        ? new SileroSpeechDetector(o.vad.createStream(), {
+            echo,
+            bargeInMinSpeechMs: o.conversation?.bargeInMinSpeechMs,
+            // A second stream that hears silence for echo frames confirms barge-ins (speech-detector.ts).
+            confirm: o.vad.createStream(),
+          })
         : undefined,
       codec: media.codec,
       settings: o.conversation && conversationSettings(o.conversation),

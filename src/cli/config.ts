@@ -292,7 +292,8 @@ function conversationConfig(env: Env): ConversationConfig {
     throw new ConfigError("END_OF_TURN_MAX_SILENCE_MS", `must be at least END_OF_TURN_SILENCE_MS (${endOfTurnSilenceMs}), got ${endOfTurnMaxSilenceMs}`);
   return {
     bargeIn: bool(env, "BARGE_IN", true),
-    bargeInMinSpeechMs: int(env, "BARGE_IN_MIN_SPEECH_MS", 120, 20, 2000),
+    // 80 ms: src/pipeline/speech-detector.ts DEFAULT_BARGE_IN_MIN_SPEECH_MS (measured there).
+    bargeInMinSpeechMs: int(env, "BARGE_IN_MIN_SPEECH_MS", 80, 20, 2000),
     backchannel: oneOf(env, "BACKCHANNEL_MODE", ["resume", "reply"] as const, "resume"),
     endOfTurnSilenceMs,
     endOfTurnMaxSilenceMs,

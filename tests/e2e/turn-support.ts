@@ -203,7 +203,15 @@ export type CallerItem =
   /** Caller speech (Debian flite). `words`: what the STT "recognises" (default `text`; null = nothing). */
   | { kind: "speech"; atMs: number; text: string; voice?: FliteVoice; gainDb?: number; words?: string | null; label?: string }
   /** A sox noise burst: flat (white/pink/brown) or cough-like (band-passed, 5 ms attack, decaying). */
-  | { kind: "noise"; atMs: number; durMs: number; color?: "white" | "pink" | "brown"; shape?: "flat" | "cough"; gainDb?: number; label?: string }
+  | {
+      kind: "noise";
+      atMs: number;
+      durMs: number;
+      color?: "white" | "pink" | "brown";
+      shape?: "flat" | "cough";
+      gainDb?: number;
+      label?: string;
+    }
   /** Any PCM, e.g. the agent's greeting as echo. */
   | { kind: "pcm"; atMs: number; pcm: Int16Array; gainDb?: number; label: string };
 
@@ -240,7 +248,12 @@ async function soxPcm(args: string[]): Promise<Int16Array> {
 const RAW_OUT = ["-t", "raw", "-e", "signed-integer", "-b", "16", "-c", "1", "-L", "-r", String(RATE), "-"];
 
 /** A noise burst of `durMs` (sox synth), flat or cough-like, at `gainDb` (dBFS of the peak-normalised burst). */
-export async function noiseBurst(durMs: number, color: "white" | "pink" | "brown" = "pink", shape: "flat" | "cough" = "flat", gainDb = -12): Promise<Int16Array> {
+export async function noiseBurst(
+  durMs: number,
+  color: "white" | "pink" | "brown" = "pink",
+  shape: "flat" | "cough" = "flat",
+  gainDb = -12,
+): Promise<Int16Array> {
   const d = (durMs / 1000).toFixed(3);
   const effects =
     shape === "cough"
@@ -309,7 +322,15 @@ export async function buildCallerAudio(items: CallerItem[], totalMs: number): Pr
     if (at + pcm.length > n) throw new Error(`${label} ends after ${totalMs} ms`);
     for (let i = 0; i < pcm.length; i++) mix[at + i]! += pcm[i]!;
     const startMs = it.atMs;
-    placed.push({ label, kind: it.kind, startMs, endMs: startMs + (pcm.length * 1000) / RATE, onsetMs: startMs + onsetOf(pcm), offsetMs: startMs + offsetOf(pcm), words });
+    placed.push({
+      label,
+      kind: it.kind,
+      startMs,
+      endMs: startMs + (pcm.length * 1000) / RATE,
+      onsetMs: startMs + onsetOf(pcm),
+      offsetMs: startMs + offsetOf(pcm),
+      words,
+    });
   }
   const pcm = new Int16Array(n);
   for (let i = 0; i < n; i++) pcm[i] = Math.max(-32768, Math.min(32767, Math.round(mix[i]!)));
@@ -417,7 +438,13 @@ export class EchoPeer {
     const t = setTimeout(() => {
       this.timers.delete(t);
       if (this.closed) return;
-      const pkt = buildRtp({ payloadType: h.payloadType, sequenceNumber: this.seq++ & 0xffff, timestamp: this.ts, ssrc: 0x0ec40ec4, payload: encodeG711(out, law) });
+      const pkt = buildRtp({
+        payloadType: h.payloadType,
+        sequenceNumber: this.seq++ & 0xffff,
+        timestamp: this.ts,
+        ssrc: 0x0ec40ec4,
+        payload: encodeG711(out, law),
+      });
       this.ts += out.length;
       this.sock.send(pkt, port, addr);
       this.sent++;
@@ -453,7 +480,7 @@ export interface TurnCall {
 }
 
 export interface TurnCallOptions {
-  /** Who ends the call: "caller" = SIPp BYE after the audio + `listenMs`; "agent" = SIPp waits for BYE. */
+  /** Who ends the call: "caller" = SIPp BYE after the audio + `listenMs`; "agent" = SIPp waits for BYE (agent-hangup.xml, turn-echo-hangup.xml). */
   hangup?: "caller" | "agent";
   /** Extra time after the caller's audio before SIPp hangs up (hangup "caller"), ms. */
   listenMs?: number;
@@ -506,7 +533,6 @@ async function runTurnCallOn(mediaPort: number, rig: TurnRig, caller: CallerTime
   const llmBefore = rig.llmRequests;
   rig.stt.plan(caller.stt);
   const hangup = o.hangup ?? "caller";
-  if (o.echo && hangup !== "caller") throw new Error("runTurnCall: echo calls end with the caller's BYE");
   let sipp: SippResult;
   let echo: EchoPeer | null = null;
   try {
@@ -516,9 +542,23 @@ async function runTurnCallOn(mediaPort: number, rig: TurnRig, caller: CallerTime
     if (o.echo) {
       echo = await EchoPeer.start(mediaPort, caller.pcm, o.echo);
       // SIPp's own media sockets go elsewhere; the offer names the echo peer's port.
-      sipp = await runSipp({ scenario: "turn-echo", target, mediaPort: mediaPort + 4, keys: { echo_port: String(mediaPort) }, pauseMs, timeoutMs });
+      sipp = await runSipp({
+        scenario: hangup === "agent" ? "turn-echo-hangup" : "turn-echo",
+        target,
+        mediaPort: mediaPort + 4,
+        keys: { echo_port: String(mediaPort) },
+        pauseMs,
+        timeoutMs,
+      });
     } else {
-      sipp = await runSipp({ scenario: hangup === "agent" ? "agent-hangup" : "inbound-call", target, mediaPort, audioFile: caller.path, pauseMs, timeoutMs });
+      sipp = await runSipp({
+        scenario: hangup === "agent" ? "agent-hangup" : "inbound-call",
+        target,
+        mediaPort,
+        audioFile: caller.path,
+        pauseMs,
+        timeoutMs,
+      });
     }
   } catch (e) {
     echo?.close();
@@ -540,13 +580,18 @@ async function runTurnCallOn(mediaPort: number, rig: TurnRig, caller: CallerTime
   const record = await rig.agent.get(`/calls/${summary.id}`);
   const fromAgent = streamsByPort(res.rtpStreams, mediaPort)[0];
   const fromCaller = streamsByPort(res.rtpStreams, mediaPort, { from: true })[0];
-  if (!fromAgent || !fromCaller) throw new Error(`RTP missing in the capture (agent: ${!!fromAgent}, caller: ${!!fromCaller})\n${describeSipp(sipp)}`);
+  if (!fromAgent || !fromCaller)
+    throw new Error(`RTP missing in the capture (agent: ${!!fromAgent}, caller: ${!!fromCaller})\n${describeSipp(sipp)}`);
   const logs = rig.agent.logs().filter((l) => l.callId === record.id);
   const llmBodies = rig.gemini.requests.slice(llmBefore).map((r) => r.body);
   const dec = new TextDecoder();
   const sip = res.datagrams
     .filter((d) => d.srcPort === rig.agent.sipPort || d.dstPort === rig.agent.sipPort)
-    .map((d) => ({ fromAgent: d.srcPort === rig.agent.sipPort, firstLine: dec.decode(d.payload.subarray(0, 120)).split("\r\n", 1)[0]!, arrivalMs: d.timeMs }));
+    .map((d) => ({
+      fromAgent: d.srcPort === rig.agent.sipPort,
+      firstLine: dec.decode(d.payload.subarray(0, 120)).split("\r\n", 1)[0]!,
+      arrivalMs: d.timeMs,
+    }));
   return { sipp, record, caller, fromAgent, fromCaller, llmRequests: llmBodies.length, llmBodies, logs, sip };
 }
 

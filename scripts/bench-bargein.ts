@@ -1,0 +1,523 @@
+/**
+ * bench-bargein: how fast the agent stops when the caller talks over it, and how often it stops when
+ * it should not.
+ *
+ *   bun run scripts/bench-bargein.ts                live calls + VAD cost/size/start-up (bench-vad.ts)
+ *   bun run scripts/bench-bargein.ts --tune         also the offline sweep behind the barge-in defaults
+ *   bun run scripts/bench-bargein.ts --tune-only    only the offline sweep
+ *   --trials N (live interruption trials, default 24), --no-vad (skip bench-vad.ts)
+ *
+ * Live (the compiled agent, tests/e2e/turn-support.ts): SIPp calls with a 14.7 s greeting (Gemini fake,
+ * flite kal16) and one caller interruption each (flite voices slt/rms/awb, varied phrases and offsets;
+ * a third of the calls through the live echo path at −20 dB). Stop latency = arrival on lo of the last
+ * RTP packet of agent audio minus arrival of the first caller packet of speech (first 20 ms frame above
+ * −45 dBFS). Distractor calls: echo alone (40–200 ms, −20 dB), 90–200 ms noise and cough-like bursts
+ * (−3 and −15 dBFS), backchannels; a false interruption is a barge-in in the call record or agent audio
+ * stopping within 1 s after a distractor.
+ *
+ * Offline (--tune): the same kinds of audio mixed in memory (agent speech + echo + caller sound), Silero
+ * run once per case, then the detector (src/pipeline/speech-detector.ts) replayed for each setting of
+ * bargeInMinSpeechMs × bargeInMaxGapMs × echo erlDb. Latency here = frames from the caller's onset to the
+ * frame that triggers the barge-in (the agent's last frame goes out within one more frame).
+ *
+ * Prints markdown tables.
+ */
+import { existsSync, statSync } from "node:fs";
+import { resolve } from "node:path";
+import { loadSileroVad, type VadStream } from "../src/media/vad/silero.ts";
+import { SileroSpeechDetector } from "../src/pipeline/speech-detector.ts";
+import { EchoReference } from "../src/pipeline/echo-reference.ts";
+import { decodeG711, encodeG711 } from "../tests/support/g711.ts";
+import { speechPcm8k, type FliteVoice } from "../tests/support/speech.ts";
+import {
+  agentSpeech,
+  analyseCall,
+  buildCallerAudio,
+  noiseBurst,
+  onsetOf,
+  quantile,
+  runTurnCall,
+  startTurnRig,
+  type CallerItem,
+  type TurnRig,
+} from "../tests/e2e/turn-support.ts";
+
+const ROOT = resolve(import.meta.dir, "..");
+if (import.meta.main) process.chdir(ROOT); // SIPp scenarios and dist/ are found from the repository root
+
+export const GREETING =
+  "Hello and thank you for calling the city library. I can help you renew books, find opening hours, and reserve a study room. " +
+  "Our main branch is open every day from nine in the morning until eight in the evening. What can I do for you today?";
+const ANSWER = "Of course.";
+export const PHRASES = [
+  "Thanks, that is all I needed.",
+  "Wait, stop.",
+  "Sorry, can I book a study room?",
+  "Hold on a second.",
+  "No, that is not what I meant.",
+  "Excuse me.",
+  "Actually, I have to go.",
+  "Can you repeat that?",
+  "Hello?",
+  "I want to renew a book.",
+  "What time do you close today?",
+  "Yes, please.",
+];
+export const VOICES: FliteVoice[] = ["slt", "rms", "awb"];
+export const BACKCHANNELS = ["Uh huh.", "Mhm.", "Okay.", "Yeah.", "Right."];
+
+const args = process.argv.slice(2);
+const flag = (f: string) => args.includes(f);
+const num = (f: string, d: number) => (args.includes(f) ? Number(args[args.indexOf(f) + 1]) : d);
+const fmt = (x: number, d = 0) => (Number.isFinite(x) ? x.toFixed(d) : "–");
+
+/** Deterministic pseudo-random numbers (mulberry32), so runs are comparable. */
+export function rng(seed: number): () => number {
+  return () => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+// =====================================================================================  offline sweep
+
+export interface SimCase {
+  kind: "interrupt" | "distractor" | "backchannel";
+  label: string;
+  /** Caller sound (PCM 8 kHz) and the frame it starts at; empty for echo alone. */
+  caller: Int16Array;
+  atFrame: number;
+  /** Frame of the caller sound's audible onset. */
+  onsetFrame: number;
+  echo: { delayMs: number; gainDb: number } | null;
+  /** Silero probability per frame as it would be without any barge-in, per VAD-input setting (see `probs`). */
+  p: Map<string, (number | null)[]>;
+  /** What the caller side sent per frame (μ-law round-tripped mixture). */
+  frames: Int16Array[];
+  /** What the agent sent per frame (μ-law payloads). */
+  sent: Uint8Array[];
+  /** Last frame to simulate. */
+  endFrame: number;
+}
+
+const SILENCE_FRAME = new Uint8Array(160).fill(0xff);
+
+/** Mixes agent speech (with its echo) and a caller sound as a call would deliver them. */
+export async function makeCase(
+  agent: Int16Array,
+  kind: SimCase["kind"],
+  label: string,
+  caller: Int16Array,
+  atMs: number,
+  echo: SimCase["echo"],
+  spanMs: number,
+): Promise<SimCase> {
+  const agentFrames = Math.floor(agent.length / 160);
+  const sent: Uint8Array[] = [];
+  for (let f = 0; f < agentFrames; f++) sent.push(encodeG711(agent.subarray(f * 160, f * 160 + 160), "mulaw"));
+  const atFrame = Math.round(atMs / 20);
+  const endFrame = Math.min(agentFrames + 10, atFrame + Math.round(spanMs / 20));
+  const delay = echo ? Math.round(echo.delayMs * 8) : 0;
+  const g = echo ? Math.pow(10, echo.gainDb / 20) : 0;
+  const sentPcm = decodeG711(Buffer.concat(sent), "mulaw");
+  const frames: Int16Array[] = [];
+  for (let f = 0; f <= endFrame; f++) {
+    const out = new Int16Array(160);
+    for (let i = 0; i < 160; i++) {
+      const n = f * 160 + i;
+      let v = 0;
+      if (echo && n - delay >= 0 && n - delay < sentPcm.length) v += sentPcm[n - delay]! * g;
+      const c = n - atFrame * 160;
+      if (c >= 0 && c < caller.length) v += caller[c]!;
+      out[i] = Math.max(-32768, Math.min(32767, Math.round(v)));
+    }
+    frames.push(decodeG711(encodeG711(out, "mulaw"), "mulaw"));
+  }
+  return {
+    kind,
+    label,
+    caller,
+    atFrame,
+    onsetFrame: atFrame + Math.floor(onsetOf(caller) / 20),
+    echo,
+    p: new Map(),
+    frames,
+    sent,
+    endFrame,
+  };
+}
+
+export interface SimSetting {
+  minSpeechMs: number;
+  maxGapMs: number;
+  erlDb: number;
+  /** With the confirming stream (echo frames heard as silence). */
+  confirm: boolean;
+}
+
+/**
+ * Silero's probabilities for a case as one of the detector's streams hears it (`silenceEcho`: frames
+ * taken for echo replaced by silence, as the confirming stream hears them), as long as no barge-in
+ * happened. Cached per setting.
+ */
+export async function probs(
+  vad: Awaited<ReturnType<typeof loadSileroVad>>,
+  c: SimCase,
+  set: SimSetting,
+  silenceEcho: boolean,
+): Promise<(number | null)[]> {
+  const key = `${set.erlDb}|${silenceEcho}`;
+  const hit = c.p.get(key);
+  if (hit) return hit;
+  const echoRef = new EchoReference("PCMU", { erlDb: set.erlDb, windowMs: 400 });
+  const s = vad.createStream();
+  const out: (number | null)[] = [];
+  for (let f = 0; f <= c.endFrame; f++) {
+    echoRef.noteSent(c.sent[f] ?? SILENCE_FRAME);
+    const speaking = f < c.sent.length;
+    const echo = speaking && echoRef.isLikelyEcho(c.frames[f]!);
+    out.push(await s.process(echo && silenceEcho ? new Int16Array(160) : c.frames[f]!));
+  }
+  c.p.set(key, out);
+  return out;
+}
+
+/**
+ * Replays a case through the detector with `set`: the frame the caller's speech start fires at while
+ * the agent plays (a barge-in), or −1; and whether a start fired after the agent stopped (phantom).
+ */
+export async function replay(
+  vad: Awaited<ReturnType<typeof loadSileroVad>>,
+  c: SimCase,
+  set: SimSetting,
+): Promise<{ fired: number; phantom: boolean }> {
+  const fake = (p: (number | null)[]): VadStream => {
+    let i = 0;
+    return {
+      process: () => Promise.resolve(p[i++] ?? null),
+      last: null,
+      stats: { frames: 0, windows: 0, inferenceMsTotal: 0, inferenceMsMax: 0 },
+      reset() {},
+    };
+  };
+  const echoRef = new EchoReference("PCMU", { erlDb: set.erlDb, windowMs: 400 });
+  const det = new SileroSpeechDetector(fake(await probs(vad, c, set, false)), {
+    echo: echoRef,
+    bargeInMinSpeechMs: set.minSpeechMs,
+    bargeInMaxGapMs: set.maxGapMs,
+    confirm: set.confirm ? fake(await probs(vad, c, set, true)) : undefined,
+  });
+  let fired = -1;
+  let phantom = false;
+  let f = 0;
+  det.listen({
+    onSpeechStart: () => {
+      if (f < c.sent.length) fired = f;
+      else phantom = true;
+    },
+    onSpeechEnd: () => {},
+  });
+  for (f = 0; f <= c.endFrame && fired < 0; f++) {
+    const frame = c.sent[f] ?? SILENCE_FRAME;
+    echoRef.noteSent(frame);
+    det.setAgentSpeaking(f < c.sent.length);
+    det.push(c.frames[f]!);
+    for (let k = 0; k < 4; k++) await Promise.resolve();
+  }
+  return { fired, phantom };
+}
+
+async function tune(): Promise<void> {
+  const vad = await loadSileroVad();
+  const agent = await agentSpeech(GREETING);
+  const r = rng(7);
+  const cases: SimCase[] = [];
+  const t0 = performance.now();
+  // Interruptions: every phrase in every voice, at 0 dB and 10 dB below the agent, over −20 dB echo.
+  for (const text of PHRASES) {
+    for (const voice of VOICES) {
+      for (const gainDb of [0, -10]) {
+        const pcm = scale(await speechPcm8k(text, { voice }), gainDb);
+        const at = 2000 + Math.round(r() * 9000);
+        const echo = { delayMs: 40 + Math.round(r() * 160), gainDb: -20 };
+        cases.push(await makeCase(agent, "interrupt", `${voice} ${gainDb} dB "${text}"`, pcm, at, echo, 2500));
+      }
+    }
+  }
+  // Distractors: echo alone over the whole greeting; noise and cough-like bursts alone and over −20 dB echo.
+  for (const delayMs of [40, 80, 120, 160, 200]) {
+    for (const gainDb of [-20, -15]) {
+      cases.push(await makeCase(agent, "distractor", `echo ${delayMs} ms ${gainDb} dB`, new Int16Array(0), 0, { delayMs, gainDb }, 20_000));
+    }
+  }
+  for (const withEcho of [false, true]) {
+    for (const shape of ["flat", "cough"] as const) {
+      for (const color of ["white", "pink", "brown"] as const) {
+        for (const dur of [90, 120, 150, 200]) {
+          for (const gainDb of [-3, -15]) {
+            const pcm = await noiseBurst(dur, color, shape, gainDb);
+            const at = 2000 + Math.round(r() * 10000);
+            const label = `${shape} ${color} ${dur} ms ${gainDb} dBFS${withEcho ? " + echo" : ""}`;
+            cases.push(await makeCase(agent, "distractor", label, pcm, at, withEcho ? { delayMs: 120, gainDb: -20 } : null, 1500));
+          }
+        }
+      }
+    }
+  }
+  for (const text of BACKCHANNELS) {
+    for (const voice of VOICES) {
+      const pcm = await speechPcm8k(text, { voice });
+      cases.push(
+        await makeCase(agent, "backchannel", `${voice} "${text}"`, pcm, 2000 + Math.round(r() * 9000), { delayMs: 120, gainDb: -20 }, 1500),
+      );
+    }
+  }
+  const nInt = cases.filter((c) => c.kind === "interrupt").length;
+  const nDis = cases.filter((c) => c.kind === "distractor").length;
+  const nBc = cases.filter((c) => c.kind === "backchannel").length;
+  const nEcho = cases.filter((c) => c.label.startsWith("echo")).length;
+  console.log(
+    `offline cases: ${nInt} interruptions, ${nDis} distractors, ${nBc} backchannels (${fmt((performance.now() - t0) / 1000, 1)} s to build)\n`,
+  );
+  console.log(
+    "| confirm | erlDb | bargeInMinSpeechMs | bargeInMaxGapMs | stop p50 ms | p95 ms | max ms | missed | false interruptions | backchannels that interrupt | echo tails taken for speech |",
+  );
+  console.log("|---|---|---|---|---|---|---|---|---|---|---|");
+  for (const confirm of [false, true]) {
+    {
+      for (const erlDb of [12, 9]) {
+        for (const minSpeechMs of [60, 80, 100, 120]) {
+          for (const maxGapMs of [0, 100, 160]) {
+            const set: SimSetting = { minSpeechMs, maxGapMs, erlDb, confirm };
+            const lat: number[] = [];
+            let missed = 0;
+            let bcs = 0;
+            let phantoms = 0;
+            const falseLabels: string[] = [];
+            const missedLabels: string[] = [];
+            for (const c of cases) {
+              const { fired, phantom } = await replay(vad, c, set);
+              if (phantom && c.label.startsWith("echo")) phantoms++;
+              if (c.kind === "interrupt") {
+                if (fired < 0) {
+                  missed++;
+                  missedLabels.push(c.label);
+                } else lat.push((fired - c.onsetFrame + 1) * 20);
+              } else if (c.kind === "distractor" && fired >= 0) falseLabels.push(c.label);
+              else if (c.kind === "backchannel" && fired >= 0) bcs++;
+            }
+            console.log(
+              `| ${confirm} | ${erlDb} | ${minSpeechMs} | ${maxGapMs} | ${fmt(quantile(lat, 0.5))} | ${fmt(quantile(lat, 0.95))} | ${fmt(Math.max(...lat))} | ` +
+                `${missed}${missedLabels.length ? ` (${missedLabels.slice(0, 2).join("; ")})` : ""} | ${falseLabels.length}${falseLabels.length ? ` (${falseLabels.slice(0, 3).join("; ")})` : ""} | ${bcs}/${nBc} | ${phantoms}/${nEcho} |`,
+            );
+          }
+        }
+      }
+    }
+  }
+  console.log();
+}
+
+export function scale(pcm: Int16Array, gainDb: number): Int16Array {
+  if (!gainDb) return pcm;
+  const g = Math.pow(10, gainDb / 20);
+  return Int16Array.from(pcm, (v) => Math.max(-32768, Math.min(32767, Math.round(v * g))));
+}
+
+// =====================================================================================  live calls
+
+interface Trial {
+  label: string;
+  stopMs: number | null;
+  bargeIns: number;
+}
+
+async function liveInterruptions(rigs: TurnRig[], n: number): Promise<Trial[]> {
+  const r = rng(11);
+  const plans = Array.from({ length: n }, (_, i) => ({
+    text: PHRASES[i % PHRASES.length]!,
+    voice: VOICES[i % VOICES.length]!,
+    atMs: 3000 + Math.round(r() * 6000),
+    echo: i % 3 === 2 ? { delayMs: 40 + Math.round(r() * 160), gainDb: -20 } : undefined,
+  }));
+  const trials: Trial[] = [];
+  let next = 0;
+  await Promise.all(
+    rigs.map(async (rig) => {
+      while (next < plans.length) {
+        const p = plans[next++]!;
+        const caller = await buildCallerAudio([{ kind: "speech", atMs: p.atMs, text: p.text, voice: p.voice }], p.atMs + 4000);
+        const call = await runTurnCall(rig, caller, { replies: [GREETING, ANSWER], listenMs: 1500, echo: p.echo });
+        const a = analyseCall(call);
+        const onset = caller.items[0]!.onsetMs;
+        const playing = a.spurtAt(a.arrivalOfFileMs(onset));
+        trials.push({
+          label: `${p.voice} "${p.text}" at ${p.atMs} ms${p.echo ? `, echo ${p.echo.delayMs} ms −20 dB` : ""}`,
+          stopMs: playing ? a.stopAfter(onset) : null,
+          bargeIns: call.record.bargeIns,
+        });
+        process.stderr.write(".");
+      }
+    }),
+  );
+  process.stderr.write("\n");
+  return trials;
+}
+
+interface Distractor {
+  label: string;
+  events: number;
+  falseInterruptions: number;
+}
+
+async function liveDistractors(rigs: TurnRig[]): Promise<{ distractors: Distractor[]; backchannels: Distractor }> {
+  const jobs: Array<() => Promise<Distractor>> = [];
+  for (const delayMs of [40, 80, 120, 160, 200]) {
+    jobs.push(async () => {
+      const call = await runTurnCall(rigs[0]!, await buildCallerAudio([], 17000), {
+        replies: [GREETING],
+        listenMs: 300,
+        echo: { delayMs, gainDb: -20 },
+      });
+      const a = analyseCall(call);
+      return {
+        label: `echo ${delayMs} ms, −20 dB (whole greeting)`,
+        events: 1,
+        falseInterruptions: call.record.bargeIns + (a.agentSpurts.length > 1 ? 1 : 0),
+      };
+    });
+  }
+  for (const gainDb of [-3, -15]) {
+    jobs.push(async () => {
+      const items: CallerItem[] = [];
+      let t = 1500;
+      for (const shape of ["flat", "cough"] as const)
+        for (const color of ["white", "pink", "brown"] as const)
+          for (const durMs of [90, 200]) {
+            items.push({ kind: "noise", atMs: t, durMs, color, shape, gainDb });
+            t += 1100;
+          }
+      const call = await runTurnCall(rigs[1 % rigs.length]!, await buildCallerAudio(items, t + 500), {
+        replies: [GREETING],
+        listenMs: 300,
+      });
+      return {
+        label: `12 noise/cough bursts 90–200 ms, ${gainDb} dBFS`,
+        events: items.length,
+        falseInterruptions: countStops(call, items.length),
+      };
+    });
+  }
+  const distractors: Distractor[] = [];
+  let next = 0;
+  await Promise.all(
+    rigs.map(async () => {
+      while (next < jobs.length) {
+        distractors.push(await jobs[next++]!());
+        process.stderr.write(".");
+      }
+    }),
+  );
+  process.stderr.write("\n");
+  // Backchannels over the greeting: may interrupt (the agent then resumes), reported separately.
+  const items: CallerItem[] = BACKCHANNELS.map((text, i) => ({
+    kind: "speech",
+    atMs: 2000 + i * 2600,
+    text,
+    voice: VOICES[i % VOICES.length],
+    words: text.toLowerCase().replace(/[.]/g, ""),
+  }));
+  const call = await runTurnCall(rigs[0]!, await buildCallerAudio(items, 2000 + BACKCHANNELS.length * 2600 + 6000), {
+    replies: [GREETING],
+    listenMs: 300,
+  });
+  return {
+    distractors,
+    backchannels: {
+      label: `${BACKCHANNELS.length} backchannels (${BACKCHANNELS.join(" ")})`,
+      events: items.length,
+      falseInterruptions: call.record.bargeIns,
+    },
+  };
+}
+
+/** Distractor events after which agent audio stopped within 1 s (only the items placed while it played). */
+function countStops(call: Awaited<ReturnType<typeof runTurnCall>>, n: number): number {
+  const a = analyseCall(call);
+  let stops = 0;
+  for (const it of call.caller.items.slice(0, n)) {
+    const t = a.arrivalOfFileMs(it.onsetMs);
+    const s = a.spurtAt(t);
+    if (s && s.endMs - t < 1000 && s !== a.agentSpurts[a.agentSpurts.length - 1]) stops++;
+  }
+  return Math.max(stops, call.record.bargeIns);
+}
+
+async function live(): Promise<void> {
+  const nTrials = num("--trials", 24);
+  const t0 = performance.now();
+  const rigs = await Promise.all([0, 1].map(() => startTurnRig({ env: { IDLE_PROMPT_S: "60" } })));
+  try {
+    const warm = await buildCallerAudio([], 1500);
+    await Promise.all(rigs.map((r) => runTurnCall(r, warm, { replies: [ANSWER], listenMs: 0 })));
+    const trials = await liveInterruptions(rigs, nTrials);
+    const { distractors, backchannels } = await liveDistractors(rigs);
+    const lat = trials.filter((t) => t.stopMs !== null).map((t) => t.stopMs!);
+    console.log(`## Live calls (compiled agent, 2 calls at a time, ${fmt((performance.now() - t0) / 1000)} s)\n`);
+    console.log("| barge-in stop latency (first caller speech packet → last agent audio packet, on lo) | value |\n|---|---|");
+    console.log(`| trials (agent was playing at the onset) | ${lat.length} of ${trials.length} |`);
+    console.log(`| p50 | ${fmt(quantile(lat, 0.5))} ms |`);
+    console.log(`| p95 | ${fmt(quantile(lat, 0.95))} ms |`);
+    console.log(`| min / max | ${fmt(Math.min(...lat))} / ${fmt(Math.max(...lat))} ms |`);
+    console.log(`| trials without a barge-in in the record | ${trials.filter((t) => t.bargeIns !== 1).length} |\n`);
+    console.log("| trial | stop ms |\n|---|---|");
+    for (const t of trials) console.log(`| ${t.label} | ${t.stopMs === null ? "agent not playing" : fmt(t.stopMs)} |`);
+    console.log("\n| distractor | events | false interruptions |\n|---|---|---|");
+    for (const d of distractors) console.log(`| ${d.label} | ${d.events} | ${d.falseInterruptions} |`);
+    const total = distractors.reduce((k, d) => k + d.falseInterruptions, 0);
+    console.log(`| **total** | ${distractors.reduce((k, d) => k + d.events, 0)} | **${total}** |`);
+    console.log(
+      `| (${backchannels.label}: interruptions, resumed by design) | ${backchannels.events} | ${backchannels.falseInterruptions} |\n`,
+    );
+  } finally {
+    await Promise.all(rigs.map((r) => r.stop()));
+  }
+}
+
+// =====================================================================================  binary and VAD
+
+async function binaryAndVad(): Promise<void> {
+  const bin = resolve(ROOT, "dist/voice-agent");
+  if (!existsSync(bin)) {
+    const b = Bun.spawnSync({ cmd: [process.execPath, "run", "build"], cwd: ROOT, stdout: "pipe", stderr: "pipe" });
+    if (b.exitCode !== 0) throw new Error(`bun run build failed: ${b.stderr}`);
+  }
+  // Start-up of the whole agent: spawn → "voice-agent started" (SIP, HTTP, VAD loaded), 5 runs after one warm-up.
+  const starts: number[] = [];
+  for (let i = 0; i < 6; i++) {
+    const t = performance.now();
+    const rig = await startTurnRig();
+    if (i > 0) starts.push(performance.now() - t);
+    await rig.stop();
+  }
+  console.log("| compiled agent | value |\n|---|---|");
+  console.log(`| dist/voice-agent size | ${statSync(bin).size} B (${fmt(statSync(bin).size / 2 ** 20, 1)} MiB) |`);
+  console.log(
+    `| start-up, spawn → "voice-agent started" (VAD loaded, ports bound), median / max of 5 | ${fmt(quantile(starts, 0.5))} / ${fmt(Math.max(...starts))} ms |\n`,
+  );
+  if (flag("--no-vad")) return;
+  console.log("## VAD (scripts/bench-vad.ts)\n");
+  const p = Bun.spawnSync({ cmd: [process.execPath, "run", "scripts/bench-vad.ts"], cwd: ROOT, stdout: "pipe", stderr: "pipe" });
+  if (p.exitCode !== 0) throw new Error(`bench-vad failed: ${p.stderr}`);
+  console.log(p.stdout.toString());
+}
+
+if (import.meta.main) {
+  if (flag("--tune") || flag("--tune-only")) await tune();
+  if (!flag("--tune-only")) {
+    await live();
+    await binaryAndVad();
+  }
+}
