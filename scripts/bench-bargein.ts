@@ -6,6 +6,7 @@
  *   bun run scripts/bench-bargein.ts --tune         also the offline sweep behind the barge-in defaults
  *   bun run scripts/bench-bargein.ts --tune-only    only the offline sweep
  *   --trials N (live interruption trials, default 24), --no-vad (skip bench-vad.ts)
+ *   sweep grid: --confirm false,true --erl 12 --min-speech 60,80,100,120 --max-gap 0,100,160
  *
  * Live (the compiled agent, tests/e2e/turn-support.ts): SIPp calls with a 14.7 s greeting (Gemini fake,
  * flite kal16) and one caller interruption each (flite voices slt/rms/awb, varied phrases and offsets;
@@ -248,7 +249,7 @@ async function tune(): Promise<void> {
   }
   // Distractors: echo alone over the whole greeting; noise and cough-like bursts alone and over −20 dB echo.
   for (const delayMs of [40, 80, 120, 160, 200]) {
-    for (const gainDb of [-20, -15]) {
+    for (const gainDb of [-20, -15, -12]) {
       cases.push(await makeCase(agent, "distractor", `echo ${delayMs} ms ${gainDb} dB`, new Int16Array(0), 0, { delayMs, gainDb }, 20_000));
     }
   }
@@ -282,40 +283,39 @@ async function tune(): Promise<void> {
     `offline cases: ${nInt} interruptions, ${nDis} distractors, ${nBc} backchannels (${fmt((performance.now() - t0) / 1000, 1)} s to build)\n`,
   );
   console.log(
-    "| confirm | erlDb | bargeInMinSpeechMs | bargeInMaxGapMs | stop p50 ms | p95 ms | max ms | missed | false interruptions | backchannels that interrupt | echo tails taken for speech |",
+    "| confirm | erlDb | bargeInMinSpeechMs | bargeInMaxGapMs | stop p50 ms | p95 ms (0 dB / −10 dB callers) | max ms | missed | false interruptions | backchannels that interrupt | echo tails taken for speech |",
   );
   console.log("|---|---|---|---|---|---|---|---|---|---|---|");
-  for (const confirm of [false, true]) {
-    {
-      for (const erlDb of [12, 9]) {
-        for (const minSpeechMs of [60, 80, 100, 120]) {
-          for (const maxGapMs of [0, 100, 160]) {
-            const set: SimSetting = { minSpeechMs, maxGapMs, erlDb, confirm };
-            const lat: number[] = [];
-            let missed = 0;
-            let bcs = 0;
-            let phantoms = 0;
-            const falseLabels: string[] = [];
-            const missedLabels: string[] = [];
-            for (const c of cases) {
-              const { fired, phantom } = await replay(vad, c, set);
-              if (phantom && c.label.startsWith("echo")) phantoms++;
-              if (c.kind === "interrupt") {
-                if (fired < 0) {
-                  missed++;
-                  missedLabels.push(c.label);
-                } else lat.push((fired - c.onsetFrame + 1) * 20);
-              } else if (c.kind === "distractor" && fired >= 0) falseLabels.push(c.label);
-              else if (c.kind === "backchannel" && fired >= 0) bcs++;
-            }
-            console.log(
-              `| ${confirm} | ${erlDb} | ${minSpeechMs} | ${maxGapMs} | ${fmt(quantile(lat, 0.5))} | ${fmt(quantile(lat, 0.95))} | ${fmt(Math.max(...lat))} | ` +
-                `${missed}${missedLabels.length ? ` (${missedLabels.slice(0, 2).join("; ")})` : ""} | ${falseLabels.length}${falseLabels.length ? ` (${falseLabels.slice(0, 3).join("; ")})` : ""} | ${bcs}/${nBc} | ${phantoms}/${nEcho} |`,
-            );
-          }
+  const list = (f: string, d: string) => (args.includes(f) ? args[args.indexOf(f) + 1]! : d).split(",");
+  const grid: SimSetting[] = [];
+  for (const confirm of list("--confirm", "false,true").map((x) => x === "true"))
+    for (const erlDb of list("--erl", "12").map(Number))
+      for (const minSpeechMs of list("--min-speech", "60,80,100,120").map(Number))
+        for (const maxGapMs of list("--max-gap", "0,100,160").map(Number)) grid.push({ minSpeechMs, maxGapMs, erlDb, confirm });
+  for (const set of grid) {
+    const lat: number[] = [];
+    const latBy: Record<string, number[]> = { "0": [], "-10": [] };
+    const missed: string[] = [];
+    const falses: string[] = [];
+    let bcs = 0;
+    let phantoms = 0;
+    for (const c of cases) {
+      const { fired, phantom } = await replay(vad, c, set);
+      if (phantom && c.label.startsWith("echo")) phantoms++;
+      if (c.kind === "interrupt") {
+        if (fired < 0) missed.push(c.label);
+        else {
+          lat.push((fired - c.onsetFrame + 1) * 20);
+          latBy[c.label.split(" ")[1]!]!.push((fired - c.onsetFrame + 1) * 20);
         }
-      }
+      } else if (c.kind === "distractor" && fired >= 0) falses.push(c.label);
+      else if (c.kind === "backchannel" && fired >= 0) bcs++;
     }
+    const some = (xs: string[]) => `${xs.length}${xs.length ? ` (${xs.slice(0, 3).join("; ")})` : ""}`;
+    console.log(
+      `| ${set.confirm} | ${set.erlDb} | ${set.minSpeechMs} | ${set.maxGapMs} | ${fmt(quantile(lat, 0.5))} | ${fmt(quantile(lat, 0.95))} ` +
+        `(${fmt(quantile(latBy["0"]!, 0.95))} / ${fmt(quantile(latBy["-10"]!, 0.95))}) | ${fmt(Math.max(...lat))} | ${some(missed)} | ${some(falses)} | ${bcs}/${nBc} | ${phantoms}/${nEcho} |`,
+    );
   }
   console.log();
 }

@@ -39,16 +39,18 @@ export interface DetectorOptions {
 
 /**
  * Barge-in defaults, from `bun run scripts/bench-bargein.ts --tune` (72 interruptions: 12 phrases × flite
- * slt/rms/awb × caller at 0 and −10 dB relative to the agent, over −20 dB echo at 40–200 ms; 106
- * distractors: echo alone at −20/−15 dB and 40–200 ms, 90–200 ms white/pink/brown noise and cough-like
- * bursts at −3/−15 dBFS alone and over echo; 15 backchannels). Latency = onset → triggering frame.
- *   - With the confirming stream (`confirm`), false interruptions went from 29–46 of 106 (every one a
- *     burst over echo) to 0 at every setting tried, at no cost in latency.
- *   - bargeInMinSpeechMs 120 → 80: p50 140 → 100 ms, p95 280 → 220 ms (0 dB callers: 200 ms); 60 ms
- *     gains 20 ms at p50 and leaves one frame less between a syllable and an interruption.
+ * slt/rms/awb × caller at 0 and −10 dB relative to the agent, over −20 dB echo at 40–200 ms; 111
+ * distractors: echo alone at −20/−15/−12 dB and 40–200 ms, 90–200 ms white/pink/brown noise and
+ * cough-like bursts at −3/−15 dBFS alone and over echo; 15 backchannels). Latency = caller onset → the
+ * frame that triggers the barge-in. Old defaults (120 ms, no gap, no confirming stream): p50 140 ms,
+ * p95 460 ms, 28 false interruptions.
+ *   - The confirming stream (`confirm`): false interruptions 28–46 of 111 (every one a burst over echo)
+ *     → 0 at every setting tried, latency unchanged; echo tails taken for caller speech 3/15 → 0/15.
+ *   - bargeInMinSpeechMs 80 (with the gap below): p50 140 → 100 ms, p95 280 → 220 ms (0 dB callers
+ *     260 → 200 ms). 60 ms gains 20 ms at p50 and leaves one frame less before a syllable interrupts.
  *   - bargeInMaxGapMs 160: a caller's quiet frames (taken for echo) or band frames inside a word no
- *     longer restart the count: p95 260 → 220 ms at 80 ms (with 120 ms: 460 → 280 ms); a live call
- *     had stopped 589 ms after "Thanks, that is all I needed." because the pause after "Thanks" reset it.
+ *     longer restart the count: p95 260 → 220 ms at 80 ms. A live call had stopped 589 ms after
+ *     "Thanks, that is all I needed." because the pause after "Thanks" reset the count.
  */
 export const DEFAULT_BARGE_IN_MIN_SPEECH_MS = 80;
 export const DEFAULT_BARGE_IN_MAX_GAP_MS = 160;
