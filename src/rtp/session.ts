@@ -175,6 +175,16 @@ export class RtpSession {
     return this.latch.target;
   }
 
+  /**
+   * Applies a new offer from the peer (re-INVITE): its media address and our direction. Moving the
+   * address restarts symmetric latching (RFC 4961) from the new SDP address.
+   */
+  update(remote: RtpEndpoint, direction: MediaDirection): void {
+    const cur = this.latch.target;
+    if (remote.address !== cur.address || remote.port !== cur.port) this.latch.retarget(remote);
+    this.direction = direction;
+  }
+
   /** True once the caller's media has been seen (symmetric RTP in effect). */
   get latched(): boolean {
     return this.latch.latched;

@@ -47,6 +47,17 @@ export class SymmetricLatch {
   }
 
   /**
+   * The remote moved its media (a re-INVITE with a new `c=`/`m=`, RFC 3264 §8.3.1): send to the new
+   * SDP address and latch afresh on the first packet that arrives.
+   */
+  retarget(remote: RtpEndpoint): void {
+    this.current = { ...remote };
+    this.isLatched = false;
+    this.candidate = undefined;
+    this.candidateCount = 0;
+  }
+
+  /**
    * Reports a valid packet of an expected payload type from `address:port`.
    * @returns true when the packet comes from the (possibly just) latched source and should be used.
    */

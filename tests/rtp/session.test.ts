@@ -252,3 +252,28 @@ describe("RtpSession receiving", () => {
     expect(session.stats.packetsIn).toBe(1);
   });
 });
+
+test("update(): a re-INVITE moving the media retargets sending and relatches; hold stops sending", async () => {
+  const { RtpPortPool, RtpSession } = await import("../../src/rtp");
+  const got: { a: number; b: number } = { a: 0, b: 0 };
+  const mk = async (key: "a" | "b") =>
+    Bun.udpSocket({ hostname: "127.0.0.1", port: 0, socket: { data: () => void got[key]++ } });
+  const a = await mk("a");
+  const b = await mk("b");
+  const pool = new RtpPortPool(47500, 47520, "127.0.0.1");
+  const lease = await pool.allocate();
+  const s = new RtpSession({ lease, remote: { address: "127.0.0.1", port: a.port }, codec: "PCMU", payloadType: 0 });
+  const frame = new Uint8Array(160).fill(0xff);
+  s.sendFrame(frame, false);
+  s.update({ address: "127.0.0.1", port: b.port }, "sendrecv");
+  s.sendFrame(frame, false);
+  s.sendFrame(frame, false);
+  expect(s.latched).toBe(false);
+  s.update({ address: "127.0.0.1", port: b.port }, "recvonly"); // the peer put us on hold (sendonly)
+  expect(s.sendFrame(frame, false)).toBe(false);
+  await Bun.sleep(50);
+  expect(got).toEqual({ a: 1, b: 2 });
+  s.close();
+  a.close();
+  b.close();
+});
