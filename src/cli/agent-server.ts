@@ -75,12 +75,18 @@ export class AgentServer {
     } catch (err) {
       log.error({ err: (err as Error).message }, "vad unavailable: barge-in disabled");
     }
-    const store = SqliteCallStore.open({ dir: cfg.dataDir, log });
+    // SIP first: a second instance on the same port stops here, before it touches the call records.
     let transport: UdpTransport;
     try {
       transport = await UdpTransport.bind({ host: cfg.sipHost, port: cfg.sipPort, log });
     } catch (err) {
-      store.close();
+      throw new Error(`SIP_PORT: cannot bind udp ${cfg.sipHost}:${cfg.sipPort}: ${(err as Error).message}`);
+    }
+    let store: SqliteCallStore;
+    try {
+      store = SqliteCallStore.open({ dir: cfg.dataDir, log });
+    } catch (err) {
+      transport.close();
       throw err;
     }
     const pool = new RtpPortPool(cfg.rtpPortStart, cfg.rtpPortEnd, cfg.sipHost);
@@ -120,7 +126,7 @@ export class AgentServer {
         mode: o.mode,
         providers: o.providers.describe,
         sip: { host: cfg.sipHost, port: transport.local.port, publicIp: cfg.publicIp },
-        stats: () => ({ rtp: { portsInUse: pool.inUse, portsFree: pool.free } }),
+        stats: () => ({ status: server.draining ? "draining" : "ok", rtp: { portsInUse: pool.inUse, portsFree: pool.free } }),
       },
     });
     try {
@@ -209,6 +215,12 @@ export class AgentServer {
       sip.reject(403, "Forbidden", { Warning: '399 voice-agent "inbound calls are off (--mode outbound)"' });
       this.metrics.callRefused("inbound", "rejected");
       log.warn({ callId: id }, "call rejected: inbound calls are off in outbound mode");
+      return;
+    }
+    if (cfg.sipTrustedIps.length > 0 && !cfg.sipTrustedIps.includes(sip.remote.host)) {
+      sip.reject(403, "Forbidden");
+      this.metrics.callRefused("inbound", "rejected");
+      log.warn({ callId: id, source: sip.remote.host }, "call rejected: source not in SIP_TRUSTED_IPS");
       return;
     }
     if (this.activeCalls >= cfg.maxCalls) {

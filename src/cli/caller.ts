@@ -63,7 +63,7 @@ export async function runCaller(cmd: CallCommand): Promise<number> {
   let agentAudioFrames = 0;
 
   const result: CallerResult = { sipCallId: "", answered: false, phrases: [], agentTurns: [] };
-  say(`calling ${cmd.uri} from sip:caller@${localIp}:${transport.local.port}`);
+  say(`calling ${cmd.uri} as ${cmd.from} (SIP ${localIp}:${transport.local.port})`);
   const call = ua.invite({ requestUri: cmd.uri, from: cmd.from, offerSdp: offer.sdp });
   result.sipCallId = call.callId;
   let session: RtpSession | undefined;

@@ -72,6 +72,8 @@ export interface Config {
   serverHostRequested?: string;
   /** DATA_DIR: where calls.db lives, default ./data. */
   dataDir: string;
+  /** INVITEs are answered only from these source addresses (the trunk's); empty = from anyone. */
+  sipTrustedIps: string[];
   /** SIGTERM: how long live calls may go on before they are ended politely, s. */
   drainTimeoutS: number;
   conversation: ConversationConfig;
@@ -114,6 +116,15 @@ function ip(env: Env, name: string, def?: string): string | undefined {
   if (v === undefined) return undefined;
   if (isIP(v) !== 4) throw new ConfigError(name, `expected an IPv4 address, got "${v}"`);
   return v;
+}
+
+/** A comma-separated list of IPv4 addresses. */
+function ipList(env: Env, name: string): string[] {
+  const v = str(env, name);
+  if (v === undefined) return [];
+  const list = v.split(",").map((x) => x.trim()).filter(Boolean);
+  for (const a of list) if (isIP(a) !== 4) throw new ConfigError(name, `expected comma-separated IPv4 addresses, got "${a}"`);
+  return list;
 }
 
 function url(env: Env, name: string): string | undefined {
@@ -269,6 +280,7 @@ export function loadConfig(env: Env = process.env): Config {
     apiToken,
     dataDir: str(env, "DATA_DIR") ?? "./data",
     drainTimeoutS: int(env, "DRAIN_TIMEOUT_S", 30, 0, 3600),
+    sipTrustedIps: ipList(env, "SIP_TRUSTED_IPS"),
     conversation: conversationConfig(env),
   };
 }

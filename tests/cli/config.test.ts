@@ -22,6 +22,11 @@ describe("loadConfig", () => {
     expect(c.cartesia.model).toBe("sonic-2");
   });
 
+  test("SIP_TRUSTED_IPS is a list of addresses", () => {
+    expect(loadConfig({ SIP_TRUSTED_IPS: "52.9.254.127, 52.9.254.128" }).sipTrustedIps).toEqual(["52.9.254.127", "52.9.254.128"]);
+    expect(loadConfig({}).sipTrustedIps).toEqual([]);
+  });
+
   test("a bound SIP_HOST is the public address unless SIP_PUBLIC_IP is set", () => {
     expect(loadConfig({ SIP_HOST: "127.0.0.1" }).publicIp).toBe("127.0.0.1");
     expect(loadConfig({ SIP_HOST: "127.0.0.1", SIP_PUBLIC_IP: "198.51.100.2" }).publicIp).toBe("198.51.100.2");
@@ -45,6 +50,9 @@ describe("loadConfig", () => {
     [{ STT_PROVIDER: "whisper" }, "STT_PROVIDER", /one of deepgram, pocketsphinx/],
     [{ STT_PROVIDER: "deepgram" }, "DEEPGRAM_API_KEY", /required/],
     [{ DEEPGRAM_BASE_URL: "not a url" }, "DEEPGRAM_BASE_URL", /URL/],
+    [{ SIP_TRUSTED_IPS: "52.9.254.127, trunk.example.com" }, "SIP_TRUSTED_IPS", /IPv4 addresses, got "trunk.example.com"/],
+    [{ END_OF_TURN_SILENCE_MS: "2000", END_OF_TURN_MAX_SILENCE_MS: "1000" }, "END_OF_TURN_MAX_SILENCE_MS", /at least END_OF_TURN_SILENCE_MS/],
+    [{ DRAIN_TIMEOUT_S: "abc" }, "DRAIN_TIMEOUT_S", /integer/],
     [{ SIP_TRUNK_HOST: "bad host!" }, "SIP_TRUNK_HOST", /host name or IPv4/],
     [{ SIP_TRUNK_PORT: "0" }, "SIP_TRUNK_PORT", /from 1 to 65535/],
     [{ SIP_CALLER_ID: "+1 415 555" }, "SIP_CALLER_ID", /expected a number/],
