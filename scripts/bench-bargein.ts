@@ -6,20 +6,25 @@
  *   bun run scripts/bench-bargein.ts --tune         also the offline sweep behind the barge-in defaults
  *   bun run scripts/bench-bargein.ts --tune-only    only the offline sweep
  *   --trials N (live interruption trials, default 24), --no-vad (skip bench-vad.ts)
- *   sweep grid: --confirm false,true --erl 12 --min-speech 60,80,100,120 --max-gap 0,100,160
+ *   sweep grid: --confirm false,true --erl 12 --min-speech 60,80,100,120 --max-gap 0,100,160 --adapt off
+ *   --floor 40 --echo-tail true
  *
  * Live (the compiled agent, tests/e2e/turn-support.ts): SIPp calls with a 14.7 s greeting (Gemini fake,
  * flite kal16) and one caller interruption each (flite voices slt/rms/awb, varied phrases and offsets;
- * a third of the calls through the live echo path at −20 dB). Stop latency = arrival on lo of the last
+ * every fourth call through the live echo path at −20 dB). Stop latency = arrival on lo of the last
  * RTP packet of agent audio minus arrival of the first caller packet of speech (first 20 ms frame above
  * −45 dBFS). Distractor calls: echo alone (40–200 ms, −20 dB), 90–200 ms noise and cough-like bursts
  * (−3 and −15 dBFS), backchannels; a false interruption is a barge-in in the call record or agent audio
  * stopping within 1 s after a distractor.
  *
  * Offline (--tune): the same kinds of audio mixed in memory (agent speech + echo + caller sound), Silero
- * run once per case, then the detector (src/pipeline/speech-detector.ts) replayed for each setting of
- * bargeInMinSpeechMs × bargeInMaxGapMs × echo erlDb. Latency here = frames from the caller's onset to the
- * frame that triggers the barge-in (the agent's last frame goes out within one more frame).
+ * run once per case and stream setting, then the detector (src/pipeline/speech-detector.ts) replayed for
+ * each point of the grid (confirming stream, echo rule, bargeInMinSpeechMs, bargeInMaxGapMs). Cases:
+ * 144 interruptions (12 phrases × slt/rms/awb × caller at 0 and −10 dB relative to the agent × no echo /
+ * −20 dB echo); distractors: echo alone (−20/−15/−12 dB, 40–200 ms), echo appearing 6 s in, noise and
+ * cough-like bursts alone and over echo, background voices 20/30 dB below the agent; backchannels.
+ * Latency here = frames from the caller's onset to the frame that triggers the barge-in (the agent's
+ * last frame goes out within one more frame).
  *
  * Prints markdown tables.
  */
@@ -92,7 +97,8 @@ export interface SimCase {
   atFrame: number;
   /** Frame of the caller sound's audible onset. */
   onsetFrame: number;
-  echo: { delayMs: number; gainDb: number } | null;
+  /** Echo of the agent's audio: delay, level, and from which ms of the call on (default 0). */
+  echo: { delayMs: number; gainDb: number; fromMs?: number } | null;
   /** Silero probability per frame as it would be without any barge-in, per VAD-input setting (see `probs`). */
   p: Map<string, (number | null)[]>;
   /** What the caller side sent per frame (μ-law round-tripped mixture). */
@@ -119,7 +125,7 @@ export async function makeCase(
   const sent: Uint8Array[] = [];
   for (let f = 0; f < agentFrames; f++) sent.push(encodeG711(agent.subarray(f * 160, f * 160 + 160), "mulaw"));
   const atFrame = Math.round(atMs / 20);
-  const endFrame = Math.min(agentFrames + 10, atFrame + Math.round(spanMs / 20));
+  const endFrame = Math.min(agentFrames + 50, atFrame + Math.round(spanMs / 20));
   const delay = echo ? Math.round(echo.delayMs * 8) : 0;
   const g = echo ? Math.pow(10, echo.gainDb / 20) : 0;
   const sentPcm = decodeG711(Buffer.concat(sent), "mulaw");
@@ -129,7 +135,7 @@ export async function makeCase(
     for (let i = 0; i < 160; i++) {
       const n = f * 160 + i;
       let v = 0;
-      if (echo && n - delay >= 0 && n - delay < sentPcm.length) v += sentPcm[n - delay]! * g;
+      if (echo && n - delay >= 0 && n - delay < sentPcm.length && n >= (echo.fromMs ?? 0) * 8) v += sentPcm[n - delay]! * g;
       const c = n - atFrame * 160;
       if (c >= 0 && c < caller.length) v += caller[c]!;
       out[i] = Math.max(-32768, Math.min(32767, Math.round(v)));
@@ -156,6 +162,11 @@ export interface SimSetting {
   erlDb: number;
   /** With the confirming stream (echo frames heard as silence). */
   confirm: boolean;
+  /** The echo rule also after the agent stopped (DetectorOptions.echoTail). */
+  echoTail: boolean;
+  /** EchoSettings.adaptMarginDb (undefined: the fixed erlDb rule) and adaptFloorDb. */
+  adaptDb?: number;
+  floorDb?: number;
 }
 
 /**
@@ -169,16 +180,16 @@ export async function probs(
   set: SimSetting,
   silenceEcho: boolean,
 ): Promise<(number | null)[]> {
-  const key = `${set.erlDb}|${silenceEcho}`;
+  const key = `${set.erlDb}|${set.adaptDb}|${set.floorDb}|${set.echoTail}|${silenceEcho}`;
   const hit = c.p.get(key);
   if (hit) return hit;
-  const echoRef = new EchoReference("PCMU", { erlDb: set.erlDb, windowMs: 400 });
+  const echoRef = new EchoReference("PCMU", { erlDb: set.erlDb, windowMs: 400, adaptMarginDb: set.adaptDb, adaptFloorDb: set.floorDb });
   const s = vad.createStream();
   const out: (number | null)[] = [];
   for (let f = 0; f <= c.endFrame; f++) {
     echoRef.noteSent(c.sent[f] ?? SILENCE_FRAME);
     const speaking = f < c.sent.length;
-    const echo = speaking && echoRef.isLikelyEcho(c.frames[f]!);
+    const echo = (speaking || set.echoTail) && echoRef.isLikelyEcho(c.frames[f]!);
     out.push(await s.process(echo && silenceEcho ? new Int16Array(160) : c.frames[f]!));
   }
   c.p.set(key, out);
@@ -203,12 +214,13 @@ export async function replay(
       reset() {},
     };
   };
-  const echoRef = new EchoReference("PCMU", { erlDb: set.erlDb, windowMs: 400 });
+  const echoRef = new EchoReference("PCMU", { erlDb: set.erlDb, windowMs: 400, adaptMarginDb: set.adaptDb, adaptFloorDb: set.floorDb });
   const det = new SileroSpeechDetector(fake(await probs(vad, c, set, false)), {
     echo: echoRef,
     bargeInMinSpeechMs: set.minSpeechMs,
     bargeInMaxGapMs: set.maxGapMs,
     confirm: set.confirm ? fake(await probs(vad, c, set, true)) : undefined,
+    echoTail: set.echoTail,
   });
   let fired = -1;
   let phantom = false;
@@ -236,14 +248,17 @@ async function tune(): Promise<void> {
   const r = rng(7);
   const cases: SimCase[] = [];
   const t0 = performance.now();
-  // Interruptions: every phrase in every voice, at 0 dB and 10 dB below the agent, over −20 dB echo.
-  for (const text of PHRASES) {
-    for (const voice of VOICES) {
-      for (const gainDb of [0, -10]) {
-        const pcm = scale(await speechPcm8k(text, { voice }), gainDb);
-        const at = 2000 + Math.round(r() * 9000);
-        const echo = { delayMs: 40 + Math.round(r() * 160), gainDb: -20 };
-        cases.push(await makeCase(agent, "interrupt", `${voice} ${gainDb} dB "${text}"`, pcm, at, echo, 2500));
+  // Interruptions: every phrase in every voice, at 0 dB and 10 dB below the agent, on a line without
+  // echo and over −20 dB echo.
+  for (const withEcho of [false, true]) {
+    for (const text of PHRASES) {
+      for (const voice of VOICES) {
+        for (const gainDb of [0, -10]) {
+          const pcm = scale(await speechPcm8k(text, { voice }), gainDb);
+          const at = 2000 + Math.round(r() * 9000);
+          const echo = withEcho ? { delayMs: 40 + Math.round(r() * 160), gainDb: -20 } : null;
+          cases.push(await makeCase(agent, "interrupt", `${voice} ${gainDb} dB${withEcho ? " echo" : ""} "${text}"`, pcm, at, echo, 2500));
+        }
       }
     }
   }
@@ -251,6 +266,11 @@ async function tune(): Promise<void> {
   for (const delayMs of [40, 80, 120, 160, 200]) {
     for (const gainDb of [-20, -15, -12]) {
       cases.push(await makeCase(agent, "distractor", `echo ${delayMs} ms ${gainDb} dB`, new Int16Array(0), 0, { delayMs, gainDb }, 20_000));
+    }
+    // Echo that appears 6 s into the agent's speech (the caller switches to a speakerphone).
+    for (const gainDb of [-20, -15]) {
+      const late = { delayMs, gainDb, fromMs: 6000 };
+      cases.push(await makeCase(agent, "distractor", `echo ${delayMs} ms ${gainDb} dB from 6 s`, new Int16Array(0), 0, late, 20_000));
     }
   }
   for (const withEcho of [false, true]) {
@@ -265,6 +285,13 @@ async function tune(): Promise<void> {
           }
         }
       }
+    }
+  }
+  // Background voices (another talker, a TV) well below the caller: 20 and 30 dB under the agent's level.
+  for (const [i, text] of PHRASES.slice(0, 6).entries()) {
+    for (const gainDb of [-20, -30]) {
+      const pcm = scale(await speechPcm8k(text, { voice: i % 2 ? "kal" : "rms" }), gainDb);
+      cases.push(await makeCase(agent, "distractor", `background "${text}" ${gainDb} dB`, pcm, 2000 + Math.round(r() * 9000), null, 2500));
     }
   }
   for (const text of BACKCHANNELS) {
@@ -283,18 +310,30 @@ async function tune(): Promise<void> {
     `offline cases: ${nInt} interruptions, ${nDis} distractors, ${nBc} backchannels (${fmt((performance.now() - t0) / 1000, 1)} s to build)\n`,
   );
   console.log(
-    "| confirm | erlDb | bargeInMinSpeechMs | bargeInMaxGapMs | stop p50 ms | p95 ms (0 dB / −10 dB callers) | max ms | missed | false interruptions | backchannels that interrupt | echo tails taken for speech |",
+    "| confirm | echoTail | erlDb | adaptMarginDb | adaptFloorDb | bargeInMinSpeechMs | bargeInMaxGapMs | stop p50 ms | p95 ms | p95 0 dB / −10 dB callers | p95 no echo / −20 dB echo | max ms | missed | false interruptions | backchannels that interrupt | echo tails taken for speech |",
   );
-  console.log("|---|---|---|---|---|---|---|---|---|---|---|");
+  console.log("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
   const list = (f: string, d: string) => (args.includes(f) ? args[args.indexOf(f) + 1]! : d).split(",");
   const grid: SimSetting[] = [];
   for (const confirm of list("--confirm", "false,true").map((x) => x === "true"))
     for (const erlDb of list("--erl", "12").map(Number))
       for (const minSpeechMs of list("--min-speech", "60,80,100,120").map(Number))
-        for (const maxGapMs of list("--max-gap", "0,100,160").map(Number)) grid.push({ minSpeechMs, maxGapMs, erlDb, confirm });
+        for (const maxGapMs of list("--max-gap", "0,100,160").map(Number))
+          for (const adapt of list("--adapt", "off"))
+            for (const floorDb of list("--floor", "40").map(Number))
+              for (const echoTail of list("--echo-tail", "true").map((x) => x === "true"))
+                grid.push({
+                  minSpeechMs,
+                  maxGapMs,
+                  erlDb,
+                  confirm,
+                  adaptDb: adapt === "off" ? undefined : Number(adapt),
+                  floorDb,
+                  echoTail,
+                });
   for (const set of grid) {
     const lat: number[] = [];
-    const latBy: Record<string, number[]> = { "0": [], "-10": [] };
+    const latBy: Record<string, number[]> = { "0": [], "-10": [], echo: [], clean: [] };
     const missed: string[] = [];
     const falses: string[] = [];
     let bcs = 0;
@@ -307,14 +346,15 @@ async function tune(): Promise<void> {
         else {
           lat.push((fired - c.onsetFrame + 1) * 20);
           latBy[c.label.split(" ")[1]!]!.push((fired - c.onsetFrame + 1) * 20);
+          latBy[c.echo ? "echo" : "clean"]!.push((fired - c.onsetFrame + 1) * 20);
         }
       } else if (c.kind === "distractor" && fired >= 0) falses.push(c.label);
       else if (c.kind === "backchannel" && fired >= 0) bcs++;
     }
     const some = (xs: string[]) => `${xs.length}${xs.length ? ` (${xs.slice(0, 3).join("; ")})` : ""}`;
     console.log(
-      `| ${set.confirm} | ${set.erlDb} | ${set.minSpeechMs} | ${set.maxGapMs} | ${fmt(quantile(lat, 0.5))} | ${fmt(quantile(lat, 0.95))} ` +
-        `(${fmt(quantile(latBy["0"]!, 0.95))} / ${fmt(quantile(latBy["-10"]!, 0.95))}) | ${fmt(Math.max(...lat))} | ${some(missed)} | ${some(falses)} | ${bcs}/${nBc} | ${phantoms}/${nEcho} |`,
+      `| ${set.confirm} | ${set.echoTail} | ${set.erlDb} | ${set.adaptDb ?? "off"} | ${set.adaptDb === undefined ? "–" : set.floorDb} | ${set.minSpeechMs} | ${set.maxGapMs} | ${fmt(quantile(lat, 0.5))} | ${fmt(quantile(lat, 0.95))} | ` +
+        `${fmt(quantile(latBy["0"]!, 0.95))} / ${fmt(quantile(latBy["-10"]!, 0.95))} | ${fmt(quantile(latBy.clean!, 0.95))} / ${fmt(quantile(latBy.echo!, 0.95))} | ${fmt(Math.max(...lat))} | ${some(missed)} | ${some(falses)} | ${bcs}/${nBc} | ${phantoms}/${nEcho} |`,
     );
   }
   console.log();
@@ -340,7 +380,7 @@ async function liveInterruptions(rigs: TurnRig[], n: number): Promise<Trial[]> {
     text: PHRASES[i % PHRASES.length]!,
     voice: VOICES[i % VOICES.length]!,
     atMs: 3000 + Math.round(r() * 6000),
-    echo: i % 3 === 2 ? { delayMs: 40 + Math.round(r() * 160), gainDb: -20 } : undefined,
+    echo: i % 4 === 3 ? { delayMs: 40 + Math.round(r() * 160), gainDb: -20 } : undefined,
   }));
   const trials: Trial[] = [];
   let next = 0;
@@ -471,6 +511,13 @@ async function live(): Promise<void> {
     console.log(`| p50 | ${fmt(quantile(lat, 0.5))} ms |`);
     console.log(`| p95 | ${fmt(quantile(lat, 0.95))} ms |`);
     console.log(`| min / max | ${fmt(Math.min(...lat))} / ${fmt(Math.max(...lat))} ms |`);
+    for (const [name, echo] of [
+      ["without echo", false],
+      ["over −20 dB echo", true],
+    ] as const) {
+      const xs = trials.filter((t) => t.stopMs !== null && t.label.includes("echo") === echo).map((t) => t.stopMs!);
+      console.log(`| ${name}: trials, p50 / p95 | ${xs.length}, ${fmt(quantile(xs, 0.5))} / ${fmt(quantile(xs, 0.95))} ms |`);
+    }
     console.log(`| trials without a barge-in in the record | ${trials.filter((t) => t.bargeIns !== 1).length} |\n`);
     console.log("| trial | stop ms |\n|---|---|");
     for (const t of trials) console.log(`| ${t.label} | ${t.stopMs === null ? "agent not playing" : fmt(t.stopMs)} |`);

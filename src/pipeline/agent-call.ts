@@ -318,7 +318,15 @@ export class AgentCall {
 
   private onSpeechEnd(silenceMs: number): void {
     this.detector.speechEnded(this.d.clock.now() - silenceMs);
-    if (!this.resumable) return;
+    if (!this.resumable) {
+      // Speech start stopped the idle timer; a sound that brings no turn (a "hmm" without words, the
+      // tail of our own echo) must not leave the call without one: without this, a caller who only
+      // said "Hmm." after the greeting was never prompted and the call never ended
+      // (tests/e2e/turn-scenarios.test.ts "hesitation").
+      // (While a prompt plays, its own end arms the timer.)
+      if (!this.reply && !this.stopped && !this.d.sink.isPlaying) this.armIdleTimer();
+      return;
+    }
     // A barge-in that carries no words (a cough the VAD took for speech, a noise): go on talking.
     this.d.clock.clearTimer(this.resumeTimer);
     this.resumeTimer = this.d.clock.setTimer(Math.max(0, this.settings.noWordsResumeMs - silenceMs), () => {

@@ -35,24 +35,38 @@ export interface DetectorOptions {
    * threshold during the counted speech, and the segmenter follows this stream.
    */
   confirm?: VadStream;
+  /**
+   * Apply the echo rule also after the agent stopped, while the echo reference still holds loud frames
+   * it sent (its window, 400 ms), so the tail of our own echo is not taken for the caller starting to
+   * speak. Default DEFAULT_ECHO_TAIL.
+   */
+  echoTail?: boolean;
 }
 
 /**
- * Barge-in defaults, from `bun run scripts/bench-bargein.ts --tune` (72 interruptions: 12 phrases × flite
- * slt/rms/awb × caller at 0 and −10 dB relative to the agent, over −20 dB echo at 40–200 ms; 111
- * distractors: echo alone at −20/−15/−12 dB and 40–200 ms, 90–200 ms white/pink/brown noise and
- * cough-like bursts at −3/−15 dBFS alone and over echo; 15 backchannels). Latency = caller onset → the
- * frame that triggers the barge-in. Old defaults (120 ms, no gap, no confirming stream): p50 140 ms,
- * p95 460 ms, 28 false interruptions.
- *   - The confirming stream (`confirm`): false interruptions 28–46 of 111 (every one a burst over echo)
- *     → 0 at every setting tried, latency unchanged; echo tails taken for caller speech 3/15 → 0/15.
- *   - bargeInMinSpeechMs 80 (with the gap below): p50 140 → 100 ms, p95 280 → 220 ms (0 dB callers
- *     260 → 200 ms). 60 ms gains 20 ms at p50 and leaves one frame less before a syllable interrupts.
+ * Barge-in defaults, from `bun run scripts/bench-bargein.ts --tune-only` (144 interruptions: 12 phrases ×
+ * flite slt/rms/awb × caller at 0 and −10 dB relative to the agent × no echo / −20 dB echo at 40–200 ms;
+ * 133 distractors: echo alone at −20/−15/−12 dB and 40–200 ms or appearing mid-call, 90–200 ms
+ * white/pink/brown noise and cough-like bursts at −3/−15 dBFS alone and over echo, background voices 20
+ * and 30 dB below the agent; 15 backchannels). Latency = caller onset → the frame that triggers.
+ *   old defaults (120 ms, no gap, no confirming stream): p50 140, p95 460 ms, 1 missed, 32 false;
+ *   these (80 ms, 160 ms gap, confirming stream):        p50 100, p95 220 ms, 0 missed, 3 false
+ *   (all 3 background voices; none from echo, noise or coughs).
+ *   - The confirming stream (`confirm`): false interruptions 32–53 → 2–6 at every setting (what is left
+ *     is background voices), latency unchanged.
+ *   - bargeInMinSpeechMs 80: with 60 ms, p50 80 / p95 200 ms but 6 background voices interrupt; with
+ *     100/120 ms, p95 440/460 ms and "Wait, stop." 10 dB below the agent is missed.
  *   - bargeInMaxGapMs 160: a caller's quiet frames (taken for echo) or band frames inside a word no
- *     longer restart the count: p95 260 → 220 ms at 80 ms. A live call had stopped 589 ms after
- *     "Thanks, that is all I needed." because the pause after "Thanks" reset the count.
+ *     longer restart the count: p95 320 → 220 ms at 80 ms. A live call had stopped 589 ms after
+ *     "Thanks, that is all I needed." because the pause after "Thanks" reset it.
  */
 export const DEFAULT_BARGE_IN_MIN_SPEECH_MS = 80;
+/**
+ * On: a silent caller on a line echoing the agent at −20 dB / 200 ms had the echo's tail taken for
+ * speech after every utterance of the agent, which pushed each idle prompt ~0.7 s later (3.78 s instead
+ * of 3 s; tests/e2e/turn-scenarios.test.ts); `--tune` counts such tails (see its last column).
+ */
+export const DEFAULT_ECHO_TAIL = true;
 export const DEFAULT_BARGE_IN_MAX_GAP_MS = 160;
 
 export class SileroSpeechDetector implements SpeechDetector {
@@ -98,7 +112,7 @@ export class SileroSpeechDetector implements SpeechDetector {
   push(pcm: Int16Array): void {
     if (this.closed) return;
     // Decide echo now, against what was sent up to this moment, not when inference returns.
-    const echo = this.agentSpeaking && this.opts.echo?.isLikelyEcho(pcm) === true;
+    const echo = (this.agentSpeaking || (this.opts.echoTail ?? DEFAULT_ECHO_TAIL)) && this.opts.echo?.isLikelyEcho(pcm) === true;
     const agentSpeaking = this.agentSpeaking;
     const confirm = this.opts.confirm;
     const main = this.vad.process(pcm);

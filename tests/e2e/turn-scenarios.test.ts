@@ -9,7 +9,8 @@
  *   B  interruption during a long reply, then goodbye and the agent's BYE; a mid-sentence pause
  *   C  echo of the agent's audio at −20 dB with 40 ms and 200 ms delay (live echo path)
  *   D  echo at −20 dB / 120 ms with the caller talking over it; 90–200 ms noise and cough-like bursts
- *   E  a silent caller: idle prompts, goodbye, BYE (IDLE_PROMPT_S=3); the same over a line with echo
+ *   E  a silent caller: idle prompts, goodbye, BYE (IDLE_PROMPT_S=3); one who only says "Hmm." (no
+ *      words); a silent caller over a line with echo
  * The table of expected and observed events is printed at the end.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
@@ -116,8 +117,8 @@ beforeAll(async () => {
         rigs.A!,
         await buildCallerAudio(
           [
-            // A soft "mhm" (24 dB below the agent: the echo rule hides it from the VAD) that the STT hears.
-            { kind: "speech", atMs: 4000, text: "Mhm.", words: "mhm", gainDb: -24 },
+            // A "mhm" the STT hears but the VAD does not (here: 60 dB down, at the line's noise floor).
+            { kind: "speech", atMs: 4000, text: "Mhm.", words: "mhm", gainDb: -60 },
             { kind: "speech", atMs: 9000, text: "Okay.", words: "okay" },
           ],
           21000,
@@ -193,6 +194,13 @@ beforeAll(async () => {
     await scenario("silent", async () =>
       runTurnCall(rigs.E!, await buildCallerAudio([], 30000), { replies: [SHORT_GREETING], hangup: "agent", timeoutMs: 60_000 }),
     );
+    await scenario("hesitation", async () =>
+      runTurnCall(rigs.E!, await buildCallerAudio([{ kind: "speech", atMs: 5000, text: "Hmm.", words: null }], 30000), {
+        replies: [SHORT_GREETING],
+        hangup: "agent",
+        timeoutMs: 60_000,
+      }),
+    );
     await scenario("silent + echo", async () =>
       runTurnCall(rigs.E!, await buildCallerAudio([], 30000), {
         replies: [SHORT_GREETING],
@@ -211,7 +219,7 @@ afterAll(async () => {
     "\n| scenario | expected | barge-ins | agent turns | caller turns | LLM requests | stop ms | agent talkspurts | end |\n|---|---|---|---|---|---|---|---|---|\n" +
       table.join("\n"),
   );
-});
+}, 30_000);
 
 /** Text of an agent turn must be a word-prefix of `full`. */
 function expectPrefix(heard: string, full: string): void {
@@ -412,11 +420,16 @@ describe("turn-taking over real calls", () => {
     // Capture: the greeting stopped, then went on within 2 s.
     expect(a.agentSpurts).toHaveLength(2);
     expect(a.agentSpurts[1]!.startMs - a.agentSpurts[0]!.endMs).toBeLessThan(2000);
-    row("backchannels “mhm” (−24 dB), “okay”", "1st ignored; 2nd cut < 300 ms then resumed, no new reply", call, a, stop);
+    row("backchannels “mhm” (STT only), “okay”", "1st ignored; 2nd cut < 300 ms then resumed, no new reply", call, a, stop);
   });
 
-  for (const name of ["silent", "silent + echo"]) {
-    test(`a silent caller${name === "silent" ? "" : " on a line that echoes the agent (−20 dB, 200 ms)"}: prompts after the idle time, then the goodbye and BYE`, async () => {
+  const SILENT: Record<string, string> = {
+    silent: "a silent caller",
+    hesitation: "a caller who only says “Hmm.” (no words) after the greeting",
+    "silent + echo": "a silent caller on a line that echoes the agent (−20 dB, 200 ms)",
+  };
+  for (const [name, title] of Object.entries(SILENT)) {
+    test(`${title}: prompts after the idle time, then the goodbye and BYE`, async () => {
       const call = callOf(name);
       const a = analyseCall(call);
       expect(call.sipp.exitCode, describeSipp(call.sipp)).toBe(0);
@@ -428,7 +441,13 @@ describe("turn-taking over real calls", () => {
       expect(call.llmRequests).toBe(1);
       expect(a.agentSpurts).toHaveLength(4);
       for (let i = 1; i < 4; i++) {
-        const gap = a.agentSpurts[i]!.startMs - a.agentSpurts[i - 1]!.endMs;
+        let gap = a.agentSpurts[i]!.startMs - a.agentSpurts[i - 1]!.endMs;
+        if (name === "hesitation" && i === 1) {
+          // The idle time restarts when the VAD reports the end of the "Hmm." (its 500 ms of silence).
+          const hmm = call.caller.items[0]!;
+          expect(a.spurtAt(a.arrivalOfFileMs(hmm.onsetMs))).toBeUndefined();
+          gap = a.agentSpurts[1]!.startMs - a.arrivalOfFileMs(hmm.offsetMs) - 500;
+        }
         expect(gap).toBeGreaterThan(IDLE_PROMPT_S * 1000 - 100);
         expect(gap).toBeLessThan(IDLE_PROMPT_S * 1000 + 400);
       }
@@ -436,13 +455,7 @@ describe("turn-taking over real calls", () => {
       expect(last.spanMs).toBe(wireSpanMs(await agentSpeech(IDLE_GOODBYE, { fixed: true })));
       expect(a.agentByeMs!).toBeGreaterThan(last.endMs);
       expect(a.agentByeMs! - last.endMs).toBeLessThan(1000);
-      row(
-        `silent caller${name === "silent" ? "" : ", echo −20 dB 200 ms"} (IDLE_PROMPT_S=${IDLE_PROMPT_S})`,
-        "2 prompts 3 s apart, goodbye, BYE after it",
-        call,
-        a,
-        null,
-      );
+      row(`${title} (IDLE_PROMPT_S=${IDLE_PROMPT_S})`, "2 prompts 3 s apart, goodbye, BYE after it", call, a, null);
     });
   }
 });

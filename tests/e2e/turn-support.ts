@@ -418,7 +418,12 @@ export class EchoPeer {
     const sock = await Bun.udpSocket({
       hostname: LOOPBACK,
       port,
-      socket: { data: (_s, buf, rport, raddr) => peer.onPacket(new Uint8Array(buf), rport, raddr) },
+      socket: {
+        data: (_s, buf, rport, raddr) => peer.onPacket(new Uint8Array(buf), rport, raddr),
+        // Echo still on its way when the agent closes its RTP port comes back as ICMP port unreachable
+        // (ECONNREFUSED on the next receive); without a handler Bun throws it as uncaught.
+        error: () => {},
+      },
     });
     peer = new EchoPeer(sock, callerPcm, o);
     return peer;
