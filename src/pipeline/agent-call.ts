@@ -22,6 +22,12 @@ import {
 import type { CallRecord, TurnLatency, TurnRecord } from "./call-record";
 import { DEFAULT_ENDPOINTING, TurnDetector, type EndpointingSettings, type TurnEnd } from "./endpointing";
 import { SentenceSplitter } from "./sentence-splitter";
+import { isBackchannel } from "./backchannel";
+import { collapse, expectedSamples, heardPart, NOMINAL_SAMPLES_PER_CHAR } from "./heard-text";
+import { describeError, logProviderError } from "./provider-failures";
+
+export { isBackchannel } from "./backchannel";
+export { heardPart } from "./heard-text";
 
 /** Where reply audio goes: the call's RTP playout (src/media/playout.ts) behind a small port. */
 export interface AudioSink {
@@ -107,20 +113,6 @@ export const DEFAULT_CONVERSATION: ConversationSettings = {
  * played, and the second part then counted as a barge-in with a separate caller turn and LLM request.
  */
 export const CONTINUATION_GRACE_MS = 200;
-
-const BACKCHANNELS = new Set([
-  "uh huh", "uh-huh", "mhm", "mm hmm", "mm-hmm", "mm", "hmm", "yeah", "yes", "yep", "ok", "okay",
-  "right", "sure", "i see", "got it", "alright", "all right", "go on", "go ahead",
-]);
-
-/** True when `text` is only an acknowledgement that invites the speaker to go on. */
-export function isBackchannel(text: string): boolean {
-  const t = text.toLowerCase().replace(/[^a-z' -]/g, " ").replace(/\s+/g, " ").trim();
-  if (!t) return false;
-  if (BACKCHANNELS.has(t)) return true;
-  const words = t.split(" ");
-  return words.length <= 3 && words.every((w) => BACKCHANNELS.has(w));
-}
 
 export interface AgentCallDeps {
   record: CallRecord;
@@ -475,7 +467,7 @@ export class AgentCall {
         this.startReply(reply.userText, null);
         return;
       }
-      this.recordAgentTurn(reply, reply.generated, latency, describe(error));
+      this.recordAgentTurn(reply, reply.generated, latency, describeError(error));
       if (this.reply === reply) this.reply = null;
       await this.speakApology();
       return;
@@ -573,7 +565,7 @@ export class AgentCall {
   private async speakApology(): Promise<void> {
     const tts = this.d.fallbackTts ?? this.tts;
     await this.speakFixed(this.settings.apologyText, tts).catch((err) =>
-      this.d.log.error({ callId: this.d.record.id, err: describe(err) }, "apology failed"),
+      this.d.log.error({ callId: this.d.record.id, err: describeError(err) }, "apology failed"),
     );
     await this.armIdleTimerAfterPlayout();
   }
@@ -585,7 +577,7 @@ export class AgentCall {
     if (thenHangup) this.ending = true;
     void this.speakFixed(text, this.tts)
       .catch(() => this.speakFixed(text, this.d.fallbackTts ?? this.tts))
-      .catch((err) => this.d.log.error({ callId: this.d.record.id, err: describe(err) }, "prompt failed"))
+      .catch((err) => this.d.log.error({ callId: this.d.record.id, err: describeError(err) }, "prompt failed"))
       .then(() => (thenHangup ? this.hangupAfterPlayout("agent_goodbye") : this.armIdleTimerAfterPlayout()));
   }
 
@@ -658,56 +650,6 @@ export class AgentCall {
   }
 }
 
-/** Nominal speaking rate until a whole reply has been measured on the call: 15 characters per second. */
-const NOMINAL_SAMPLES_PER_CHAR = 8000 / 15;
-
-/**
- * Audio length (samples) the reply's text will take: exact once the TTS delivered it all; before that,
- * what arrived so far or the text at the voice's rate, whichever is longer (TTS audio may lag the text
- * by many sentences, and only the text whose audio was played can have been heard).
- */
-function expectedSamples(reply: Reply, spoken: string, samplesPerChar: number): number {
-  if (reply.audioComplete) return reply.queuedSamples;
-  return Math.max(reply.queuedSamples, spoken.length * samplesPerChar);
-}
-
-/**
- * The part of `text` the caller heard when `played` of `total` samples went out: proportional to
- * characters, cut back to a word boundary. Speech rate is close enough to uniform for this purpose.
- */
-export function heardPart(text: string, played: number, total: number): string {
-  if (total <= 0 || played <= 0) return "";
-  if (played >= total) return text;
-  const chars = Math.floor((text.length * played) / total);
-  const cut = text.lastIndexOf(" ", chars);
-  return (cut > 0 ? text.slice(0, cut) : "").trim();
-}
-
-function describe(err: unknown): string {
-  if (err instanceof ProviderError) return `${err.provider} ${err.code}${err.status ? ` ${err.status}` : ""}: ${err.message}`;
-  return err instanceof Error ? err.message : String(err);
-}
-
 async function* fixedSource(text: string): AsyncIterable<LlmChunk> {
   yield { type: "text", text };
-}
-
-function collapse(text: string): string {
-  return text.replace(/\s+/g, " ").trim();
-}
-
-const keyRejectedLogged = new Set<string>();
-
-/**
- * Logs a provider failure. A rejected key (401/403) is logged once per provider and process as
- * "key rejected", since it will fail the same way on every call until the configuration changes.
- */
-function logProviderError(log: Logger, callId: string, err: unknown, msg: string): void {
-  if (err instanceof ProviderError && err.code === "auth") {
-    if (keyRejectedLogged.has(err.provider)) return;
-    keyRejectedLogged.add(err.provider);
-    log.error({ provider: err.provider, kind: err.kind, status: err.status }, "key rejected");
-    return;
-  }
-  log.warn({ callId, err: describe(err), retryable: err instanceof ProviderError ? err.retryable : undefined }, msg);
 }

@@ -1,0 +1,15 @@
+/** Backchannels: short acknowledgements ("uh-huh", "okay") that invite the speaker to go on. */
+
+const BACKCHANNELS = new Set([
+  "uh huh", "uh-huh", "mhm", "mm hmm", "mm-hmm", "mm", "hmm", "yeah", "yes", "yep", "ok", "okay",
+  "right", "sure", "i see", "got it", "alright", "all right", "go on", "go ahead",
+]);
+
+/** True when `text` is only an acknowledgement that invites the speaker to go on. */
+export function isBackchannel(text: string): boolean {
+  const t = text.toLowerCase().replace(/[^a-z' -]/g, " ").replace(/\s+/g, " ").trim();
+  if (!t) return false;
+  if (BACKCHANNELS.has(t)) return true;
+  const words = t.split(" ");
+  return words.length <= 3 && words.every((w) => BACKCHANNELS.has(w));
+}
