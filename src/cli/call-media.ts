@@ -12,7 +12,7 @@ import { Playout } from "../media/playout";
 import type { SileroVad } from "../media/vad/silero";
 import { RtpSession, type Pacer, type PacerSource, type RtpPortLease } from "../rtp";
 import { silenceFrame } from "../media/g711";
-import type { AudioFrame } from "../providers/types";
+import type { AudioFrame } from "../media/constants";
 
 /** No caller RTP for this long (ms) and the conversation gets silence frames in its place. */
 const MISSING_MEDIA_MS = 60;

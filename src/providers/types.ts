@@ -8,15 +8,8 @@
  * within a stream, e.g. Deepgram replaying audio after a dropped socket).
  */
 
-/** One 20 ms frame of caller audio, as received. */
-export interface AudioFrame {
-  /** Decoded linear PCM, 160 samples at 8000 Hz. */
-  pcm: Int16Array;
-  /** The RTP payload exactly as received (160 bytes of G.711), for providers that accept it directly. */
-  payload: Uint8Array;
-  /** Which G.711 law `payload` is in. */
-  codec: "PCMU" | "PCMA";
-}
+import type { AudioFrame } from "../media/constants.ts";
+export type { AudioFrame } from "../media/constants.ts";
 
 // ---------------------------------------------------------------- errors
 

@@ -26,7 +26,7 @@
  * (all three lost), the previous one is reported then with the last duration seen.
  */
 import { decodeFrame } from "../media/g711.ts";
-import type { AudioFrame } from "../providers/types.ts";
+import type { AudioFrame } from "../media/constants.ts";
 import { type Clock, SystemClock } from "../util/clock.ts";
 import { dtmfKey, parseTelephoneEvent } from "./dtmf.ts";
 import { RtpParseError } from "./errors.ts";
