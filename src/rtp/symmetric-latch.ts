@@ -48,14 +48,22 @@ export class SymmetricLatch {
 
   /**
    * The remote moved its media (a re-INVITE with a new `c=`/`m=`, RFC 3264 §8.3.1): send to the new
-   * SDP address and latch afresh on the first packet that arrives.
+   * SDP address from now on and latch afresh on the first packet that arrives — but not on a packet
+   * from where the media was before (a late packet of the old stream still in flight must not pull
+   * our audio back; RFC 3264 §8.3.1: "the offerer … MUST be prepared to receive media on both the old
+   * and new ports" — receiving, not sending there). Only `relatchAfter` packets in a row from the old
+   * place (the peer's media really stayed there) move the latch back.
    */
   retarget(remote: RtpEndpoint): void {
+    this.stale = [{ ...this.current }, ...(this.stale ?? [])].slice(0, 2);
     this.current = { ...remote };
     this.isLatched = false;
     this.candidate = undefined;
     this.candidateCount = 0;
   }
+
+  /** Where the media was before the last retarget(s): not latched onto by a single packet. */
+  private stale: RtpEndpoint[] | undefined;
 
   /**
    * Reports a valid packet of an expected payload type from `address:port`.
@@ -63,7 +71,9 @@ export class SymmetricLatch {
    */
   observe(address: string, port: number): boolean {
     if (!this.isLatched) {
+      if (this.stale?.some((e) => e.address === address && e.port === port)) return this.countCandidate(address, port);
       this.isLatched = true;
+      this.stale = undefined;
       this.current = { address, port };
       return true;
     }
@@ -72,6 +82,11 @@ export class SymmetricLatch {
       this.candidateCount = 0;
       return true;
     }
+    return this.countCandidate(address, port);
+  }
+
+  /** One more packet from a source that is not the latched one; moves the latch after `relatchAfter` in a row. */
+  private countCandidate(address: string, port: number): boolean {
     if (this.candidate && this.candidate.address === address && this.candidate.port === port) {
       this.candidateCount++;
     } else {
@@ -80,6 +95,8 @@ export class SymmetricLatch {
     }
     if (this.candidateCount >= this.relatchAfter) {
       this.current = this.candidate;
+      this.isLatched = true;
+      this.stale = undefined;
       this.candidate = undefined;
       this.candidateCount = 0;
       this.relatches++;

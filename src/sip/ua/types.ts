@@ -56,5 +56,5 @@ export interface UserAgentOptions {
 }
 
 /** Methods we implement; sent in Allow (§20.5). */
-export const ALLOWED_METHODS = ["INVITE", "ACK", "BYE", "CANCEL", "OPTIONS"] as const;
+export const ALLOWED_METHODS = ["INVITE", "ACK", "BYE", "CANCEL", "OPTIONS", "UPDATE"] as const;
 export const ALLOW_HEADER = ALLOWED_METHODS.join(", ");

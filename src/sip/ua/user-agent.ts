@@ -18,14 +18,18 @@ import type { Address, Transport } from "../transport/index.ts";
 import type { DialogUser, UaContext } from "./context.ts";
 import { InboundCall } from "./inbound-call.ts";
 import { OutboundCall, normaliseAddress, type InviteOptions } from "./outbound-call.ts";
+import { sdpBodyOf } from "../message/body.ts";
+import { SUPPORTED_ROWS, unsupportedRequired } from "./extensions.ts";
 import { ALLOW_HEADER, type UserAgentDelegate, type UserAgentOptions } from "./types.ts";
 
 /**
  * The user agent core (RFC 3261 §8.2, §12–§15, §17): receives from the transport, runs requests and
  * responses through the transaction layer, and dispatches the rest:
  *
+ * - any request but ACK/CANCEL with a `Require` we do not support → 420 + Unsupported (§8.2.2.3);
  * - INVITE without To-tag → 100 Trying, then `delegate.onInvite(call)` (503 + Retry-After while draining,
- *   420 for unknown Require, 415 for a non-SDP body, 400 without Contact, 482 for a merged request);
+ *   415 for a body without SDP — a multipart body is read for its SDP part, RFC 5621 —, 400 without
+ *   Contact, 482 for a merged request);
  * - CANCEL → 200 and 487 to the INVITE (§9.2), 481 when nothing matches;
  * - ACK → the dialog's call (2xx ACK); requests with a To-tag → their dialog, 481 when none (§12.2.2);
  * - OPTIONS → 200 with Allow and Accept (§11.2); anything else → 405 with Allow (§8.2.1).
@@ -173,11 +177,14 @@ export class UserAgent implements UaContext {
       // §12.2.2: a request with a To tag that matches no dialog → 481.
       return this.respondNonInvite(req, 481);
     }
+    // §8.2.2.3: a Require we do not understand → 420 + Unsupported, for every method but ACK/CANCEL.
+    const unsupported = unsupportedRequired(req);
+    if (unsupported.length > 0) return this.respondNonInvite(req, 420, [["Unsupported", unsupported.join(", ")]]);
     switch (req.method) {
       case "INVITE":
         return this.receiveInvite(req, source);
       case "OPTIONS": // §11.2
-        return this.respondNonInvite(req, 200, [["Allow", ALLOW_HEADER], ["Accept", "application/sdp"]]);
+        return this.respondNonInvite(req, 200, [["Allow", ALLOW_HEADER], ["Accept", "application/sdp"], ...SUPPORTED_ROWS]);
       case "BYE":
         return this.respondNonInvite(req, 481);
       default: // §8.2.1
@@ -207,11 +214,11 @@ export class UserAgent implements UaContext {
     // §8.2.2.2 merged request: same From tag, Call-ID and CSeq as a live INVITE, another branch.
     const mergeKey = `${req.callId}|${req.from.tag ?? ""}|${req.cseq.seq}`;
     if (this.inviteKeys.has(mergeKey)) return reply(482);
-    // §8.2.2.3: we support no extension.
-    const require = req.headers.getAll("Require").flatMap((v) => v.split(",")).map((s) => s.trim()).filter(Boolean);
-    if (require.length > 0) return reply(420, [["Unsupported", require.join(", ")]]);
-    // §8.2.3: only SDP bodies.
-    if (req.body.length > 0 && req.contentType !== "application/sdp") return reply(415, [["Accept", "application/sdp"]]);
+    // §8.2.3 / RFC 5621: an SDP body, or a multipart body with an SDP part; else 415 (400) with the reason.
+    const body = sdpBodyOf(req);
+    if (body.kind === "problem") {
+      return reply(body.problem.status, [["Accept", "application/sdp"], ["Warning", `399 voice-agent "${body.problem.reason.replace(/"/g, "'")}"`]]);
+    }
     let contactOk = false;
     try {
       contactOk = req.contact !== undefined;
