@@ -5,5 +5,5 @@ export { buildOpening, OpeningLlm, OPENING_REASON_MAX } from "./opening";
 export { E164_PATTERN, isE164, e164Problem } from "./phone-number";
 export { validatePlaceRequest, OBJECTIVE_MAX, METADATA_MAX_BYTES, type PlaceCallRequest, type ValidPlaceCallRequest } from "./request";
 export { SlidingWindowLimiter, RATE_WINDOW_MS, type RateDecision } from "./rate-limit";
-export { CALL_STATUSES, STATUS_TRANSITIONS, isFinalStatus, nextStatus, statusForFinalResponse, StatusTransitionError, type CancelCause } from "./status";
+export { CALL_STATUSES, STATUS_TRANSITIONS, isFinalStatus, nextStatus, OutboundStatus, statusForFinalResponse, type CancelCause } from "./status";
 export { finalOutcome, localByeReason, type EndFacts } from "./outcome";
