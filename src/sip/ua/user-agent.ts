@@ -18,7 +18,8 @@ import type { Address, Transport } from "../transport/index.ts";
 import type { DialogUser, UaContext } from "./context.ts";
 import { InboundCall } from "./inbound-call.ts";
 import { OutboundCall, normaliseAddress, type InviteOptions } from "./outbound-call.ts";
-import { ALLOW_HEADER, type UserAgentDelegate, type UserAgentOptions } from "./types.ts";
+import type { UserAgentDelegate, UserAgentOptions } from "./delegate.ts";
+import { ALLOW_HEADER } from "./types.ts";
 
 /**
  * The user agent core (RFC 3261 §8.2, §12–§15, §17): receives from the transport, runs requests and
