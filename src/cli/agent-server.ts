@@ -12,7 +12,7 @@ import { systemPrompt } from "./prompts";
 import { createApp } from "../http/app";
 import type { ConversationSettings } from "../pipeline/agent-call";
 import { SqliteCallStore } from "../store";
-import { OutboundDialer, OutboundError } from "../outbound";
+import { DestinationPolicy, OutboundDialer, OutboundError } from "../outbound";
 import { Pacer, RtpPortPool } from "../rtp";
 import { CallMedia } from "../call/media";
 import { InboundCalls } from "../call/inbound";
@@ -129,6 +129,7 @@ export class AgentServer {
       store,
       metrics,
       apiToken: cfg.apiToken,
+      allowedHosts: cfg.serverHost === "0.0.0.0" ? [] : [cfg.serverHost],
       outbound: server.dialer ?? undefined,
       outboundDisabledReason: outboundMode
         ? "outbound calling is not configured: set SIP_TRUNK_HOST and SIP_CALLER_ID"
@@ -142,7 +143,8 @@ export class AgentServer {
       },
     });
     try {
-      app.listen({ hostname: cfg.serverHost, port: cfg.serverPort });
+      // reusePort off (Elysia turns it on): a second agent on the same port must fail here, not share it.
+      app.listen({ hostname: cfg.serverHost, port: cfg.serverPort, reusePort: false });
     } catch (err) {
       transport.close();
       store.close();
@@ -173,7 +175,8 @@ export class AgentServer {
       log,
       trunk: { host: ob.trunkHost!, port: ob.trunkPort },
       callerId: ob.callerId!,
-      credentials: ob.credentials ? { username: ob.credentials.username, password: ob.credentials.password } : undefined,
+      credentials: ob.credentials ? { username: ob.credentials.username, password: ob.credentials.password, realm: ob.credentials.realm } : undefined,
+      destinations: new DestinationPolicy({ allow: ob.allowPrefixes ?? [], deny: ob.denyPrefixes }),
       mediaAddress: cfg.publicIp,
       ringTimeoutMs: ob.ringTimeoutS * 1000,
       maxCalls: ob.maxCalls,

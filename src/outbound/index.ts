@@ -1,5 +1,6 @@
 /** Outbound calling: dialer, status machine, opening, limits, request validation. */
 export { OutboundDialer, type OutboundDialerDeps, type MediaHandle, type MediaRequest } from "./dialer";
+export { DestinationPolicy, countryCodeOf, PREFIX_PATTERN, type DestinationPolicyOptions } from "./destination-policy";
 export { OutboundError, type OutboundErrorCode } from "./errors";
 export { buildOpening, OpeningLlm, OPENING_REASON_MAX } from "./opening";
 export { E164_PATTERN, isE164, e164Problem } from "./phone-number";
