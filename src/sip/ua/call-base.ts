@@ -112,7 +112,9 @@ export abstract class CallBase<E extends CommonCallEvents = CommonCallEvents> im
     const bad = this.precheck(req);
     if (bad) return tx.respond(bad);
     switch (req.method) {
-      case "BYE": // §15.1.2: 200, then the session is over
+      case "BYE":
+        // §15.1.2: "the UAS core MUST generate a 2xx response to the BYE, and MUST pass that to the server
+        // transaction for transmission." Then "the UAS SHOULD terminate the session".
         tx.respond(this.response(req, 200));
         this.onRemoteBye();
         return;
@@ -120,9 +122,13 @@ export abstract class CallBase<E extends CommonCallEvents = CommonCallEvents> im
         tx.respond(this.onUpdate(req));
         return;
       case "OPTIONS":
+        // §11.2: "An OPTIONS request received within a dialog generates a 200 (OK) response that is
+        // identical to one constructed outside a dialog and does not have any impact on the dialog."
         tx.respond(this.response(req, 200, { headers: [["Allow", ALLOW_HEADER], ["Accept", "application/sdp"], ...SUPPORTED_ROWS] }));
         return;
-      default: // §8.2.1
+      default:
+        // §8.2.1: "it MUST generate a 405 (Method Not Allowed) response. [...] The UAS MUST also add an
+        // Allow header field to the 405 (Method Not Allowed) response."
         tx.respond(this.response(req, 405, { headers: [["Allow", ALLOW_HEADER]] }));
     }
   }
@@ -137,7 +143,11 @@ export abstract class CallBase<E extends CommonCallEvents = CommonCallEvents> im
     return this.sessionRefreshCheck(req);
   }
 
-  /** @internal UA → call: an ACK for a 2xx inside our dialog (its own branch, §13.2.2.4). */
+  /**
+   * @internal UA → call: an ACK for a 2xx inside our dialog, on its own branch (§13.2.2.4: the ACK "is
+   * passed to the transport layer directly for transmission, rather than a client transaction").
+   * §13.3.1.4: "Response retransmissions cease when an ACK request for the response is received."
+   */
   receiveAck(ack: SipRequest): void {
     const waiter = this.ackWaiters.get(ack.cseq.seq);
     if (waiter) {
@@ -207,7 +217,9 @@ export abstract class CallBase<E extends CommonCallEvents = CommonCallEvents> im
       offered = true;
     }
     const contact = safe(() => req.contact);
-    if (contact) this.dialog!.updateRemoteTarget(contact.uri); // §12.2.2 target refresh
+    // §12.2.2: "When a UAS receives a target refresh request, it MUST replace the dialog's remote target
+    // URI with the URI from the Contact header field in that request, if present."
+    if (contact) this.dialog!.updateRemoteTarget(contact.uri);
     this.ackWaiters.set(req.cseq.seq, { tx, offered });
     tx.respond(this.okWithSdp(req));
     if (!offered) this.emitter.emit("modified", ...(["INVITE"] as never));
@@ -269,7 +281,8 @@ export abstract class CallBase<E extends CommonCallEvents = CommonCallEvents> im
     const w = this.ackWaiters.get(seq);
     if (!this.ackWaiters.delete(seq) || this.state === "ended") return;
     if (w?.offered) this.oa.localOfferPending = false;
-    // §13.3.1.4 applies to any 2xx to INVITE: no ACK in 64·T1 → end the session with BYE.
+    // §14.2: "If a UAS generates a 2xx response and never receives an ACK, it SHOULD generate a BYE to
+    // terminate the dialog." (The 64·T1 wait is that of §13.3.1.4.)
     void this.endWithBye("no_ack");
   }
 
@@ -280,8 +293,12 @@ export abstract class CallBase<E extends CommonCallEvents = CommonCallEvents> im
   }
 
   /**
-   * Sends BYE in the dialog (§15.1.1) through a non-INVITE client transaction (Timer E retransmission);
-   * resolves on its final response or on Timer F. Idempotent: a second call returns the same promise.
+   * Sends BYE in the dialog through a non-INVITE client transaction (Timer E retransmission); resolves
+   * on its final response or on Timer F. Idempotent: a second call returns the same promise.
+   * §15.1.1: "Once the BYE is constructed, the UAC core creates a new non-INVITE client transaction, and
+   * passes it the BYE request." "If the response for the BYE is a 481 (Call/Transaction Does Not Exist)
+   * or a 408 (Request Timeout) or no response at all is received for the BYE [...], the UAC MUST
+   * consider the session and the dialog terminated" — so any final response or Timer F finishes it.
    */
   protected sendBye(): Promise<void> {
     if (this.byeInFlight) return this.byeInFlight;
@@ -316,7 +333,9 @@ export abstract class CallBase<E extends CommonCallEvents = CommonCallEvents> im
 
   /**
    * Ends the call once: state "ended", `ended` emitted, `done` resolved, the UA told. With
-   * `keepDialog`, the dialog stays registered (to catch the ACK we must wait for before BYE, §15).
+   * `keepDialog`, the dialog stays registered to catch the ACK we must wait for before BYE — §15: "the
+   * callee's UA MUST NOT send a BYE on a confirmed dialog until it has received an ACK for its 2xx
+   * response or until the server transaction times out."
    */
   protected end(reason: EndReason, opts: { keepDialog?: boolean } = {}): void {
     if (this.state === "ended") return;

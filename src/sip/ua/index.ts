@@ -5,7 +5,8 @@ export { OutboundCall, type OutboundCallEvents, type InviteOptions } from "./out
 export { type CallState, type CallTable, type CommonCallEvents } from "./call-base.ts";
 export { type OfferOutcome, type SessionDescriptionDelegate } from "./offer-answer.ts";
 export { SUPPORTED_OPTIONS, SUPPORTED_HEADER, SUPPORTED_ROWS } from "./extensions.ts";
-export { ALLOW_HEADER, ALLOWED_METHODS, type EndReason, type Party, type UserAgentDelegate, type UserAgentOptions } from "./types.ts";
+export { ALLOW_HEADER, ALLOWED_METHODS, type EndReason, type Party } from "./types.ts";
+export type { UserAgentDelegate, UserAgentOptions } from "./delegate.ts";
 export {
   DigestError,
   buildDigestAuthorization,
