@@ -18,8 +18,9 @@ import { createAnswer, mirrorDirection, parseOffer, SdpError } from "../sdp";
 import { Pacer, RtpPortPool, RtpPortPoolError } from "../rtp";
 import { CallMedia } from "./call-media";
 import { loadSileroVad, type SileroVad } from "../media/vad/silero";
-import { UdpTransport, UserAgent, type InboundCall, type TimerValues } from "../sip";
+import { DigestVerifier, SourceGate, UdpTransport, UserAgent, type InboundCall, type TimerValues } from "../sip";
 import { SystemClock, type Clock } from "../util/clock";
+import { inRanges, parseIpv4Range } from "../util/ip-range";
 import type { Logger } from "../util/log";
 import { createMetrics, instrumentTransport, type Metrics } from "../metrics";
 import { ProviderError } from "../providers/types";
@@ -77,8 +78,15 @@ export class AgentServer {
     }
     // SIP first: a second instance on the same port stops here, before it touches the call records.
     let transport: UdpTransport;
+    // Trust and per-source rate limit before any parsing or transaction (SIP_TRUSTED_IPS, SIP_RATE_LIMIT).
+    const gate = new SourceGate({
+      trusted: cfg.sipTrustedIps,
+      untrusted: cfg.sipUntrusted,
+      ratePerSecond: cfg.sipRateLimit.perSecond,
+      burst: cfg.sipRateLimit.burst,
+    });
     try {
-      transport = await UdpTransport.bind({ host: cfg.sipHost, port: cfg.sipPort, log });
+      transport = await UdpTransport.bind({ host: cfg.sipHost, port: cfg.sipPort, log, gate });
     } catch (err) {
       throw new Error(`SIP_PORT: cannot bind udp ${cfg.sipHost}:${cfg.sipPort}: ${(err as Error).message}`);
     }
@@ -105,6 +113,9 @@ export class AgentServer {
       userAgent: `voice-agent/${o.version}`,
       log,
       timers: o.sipTimers,
+      inboundAuth: cfg.sipInboundAuth
+        ? new DigestVerifier({ ...cfg.sipInboundAuth, realm: cfg.sipInboundAuth.realm ?? cfg.publicIp })
+        : undefined,
       delegate: {
         onInvite: (call) => server.onInvite(call),
         acceptingNewCalls: () => !server.draining,
@@ -177,6 +188,7 @@ export class AgentServer {
           record: req.record,
           lease: req.lease,
           media: req.media,
+          signallingAddress: ob.trunkHost,
           pacer: this.pacer,
           clock: this.clock,
           log,
@@ -217,7 +229,8 @@ export class AgentServer {
       log.warn({ callId: id }, "call rejected: inbound calls are off in outbound mode");
       return;
     }
-    if (cfg.sipTrustedIps.length > 0 && !cfg.sipTrustedIps.includes(sip.remote.host)) {
+    // The transport's SourceGate refuses untrusted requests before they get here; this is a second line.
+    if (cfg.sipTrustedIps.length > 0 && !inRanges(sip.remote.host, cfg.sipTrustedIps.map(parseIpv4Range))) {
       sip.reject(403, "Forbidden");
       this.metrics.callRefused("inbound", "rejected");
       log.warn({ callId: id, source: sip.remote.host }, "call rejected: source not in SIP_TRUSTED_IPS");
@@ -282,6 +295,7 @@ export class AgentServer {
       record,
       lease,
       media: answer,
+      signallingAddress: sip.remote.host,
       pacer: this.pacer,
       clock: this.clock,
       log,
