@@ -7,6 +7,7 @@ import { HELP, parseCommand, UsageError, type Command } from "./args";
 import { ConfigError, loadConfig, requireOutbound, type Config, type Mode } from "./config";
 import { createProviders } from "./providers";
 import { StoreError } from "../store/schema";
+import { DataDirLock, DataDirLockError } from "../store/data-dir-lock";
 import { createLogger } from "../util/log";
 import { exposureWarning } from "./exposure";
 
@@ -35,7 +36,8 @@ function describeConfig(cfg: Config, mode: string, providers: { stt: string; llm
       ? []
       : [
           `  OUT   trunk udp ${ob.trunkHost}:${ob.trunkPort}, caller ID ${ob.callerId}, ` +
-            `${ob.credentials ? `digest auth as ${ob.credentials.username} (${ob.credentials.from})` : "no digest credentials"}, ` +
+            `${ob.credentials ? `digest auth as ${ob.credentials.username} (${ob.credentials.from})${ob.credentials.realm ? ` for realm "${ob.credentials.realm}" only` : ""}` : "no digest credentials"}, ` +
+            `to ${ob.allowPrefixes?.join(" ") ?? "(none)"}${ob.denyPrefixes.length ? ` except ${ob.denyPrefixes.join(" ")}` : ""}, ` +
             `ring ${ob.ringTimeoutS} s, max ${ob.maxCalls} calls, ${ob.callsPerMinute}/min`,
         ];
   return [
@@ -64,8 +66,17 @@ async function run(cmd: Extract<Command, { kind: "run" | "check-config" }>): Pro
     return 0;
   }
   const log = createLogger({ level: cfg.logLevel, pii: cfg.logPii });
+  // One agent per DATA_DIR, checked before any socket or calls.db is touched.
+  const lock = DataDirLock.acquire(cfg.dataDir, { sip: `udp:${cfg.sipHost}:${cfg.sipPort}`, http: `${cfg.serverHost}:${cfg.serverPort}` });
   const { AgentServer } = await import("./agent-server");
-  const server = await AgentServer.start({ cfg, providers, log, version: VERSION, mode: cmd.mode });
+  let server: Awaited<ReturnType<typeof AgentServer.start>>;
+  try {
+    server = await AgentServer.start({ cfg, providers, log, version: VERSION, mode: cmd.mode });
+  } catch (err) {
+    lock.release();
+    throw err;
+  }
+  lock.update({ sip: `udp:${cfg.sipHost}:${server.sipPort}` });
   log.info(
     {
       version: VERSION,
@@ -95,6 +106,7 @@ async function run(cmd: Extract<Command, { kind: "run" | "check-config" }>): Pro
       log.info({ signal, drainMs: ms, activeCalls: server.activeCalls }, "shutting down");
       void server.shutdown(ms).then(() => {
         log.info({}, "stopped");
+        lock.release();
         resolve(0);
       });
     };
@@ -132,6 +144,10 @@ export async function main(argv: string[]): Promise<number> {
   } catch (err) {
     if (err instanceof ConfigError) {
       console.error(`voice-agent: configuration error: ${err.message}`);
+      return 2;
+    }
+    if (err instanceof DataDirLockError) {
+      console.error(`voice-agent: configuration error: DATA_DIR: ${err.message}`);
       return 2;
     }
     if (err instanceof StoreError && err.code !== "migration_failed") {

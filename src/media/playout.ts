@@ -21,7 +21,6 @@
  * Bound: at most `maxQueuedMs` (default 300 000 = 5 min) is held; samples beyond are dropped and
  * counted in `overflowSamples` (the producer should pace itself with `queuedMs`).
  */
-import type { PacerSource } from "../rtp/pacer.ts";
 import { type G711Codec, encodeFrame, silenceFrame } from "./g711.ts";
 
 /** Samples per 20 ms frame at 8000 Hz. */
@@ -66,7 +65,7 @@ type Entry =
   | { kind: "audio"; pcm: Int16Array; samples: number; utt: Utterance }
   | { kind: "end"; utt: Utterance };
 
-export class Playout implements PacerSource {
+export class Playout {
   private readonly sink: FrameSink;
   private readonly codec: G711Codec;
   private readonly onStarted?: (e: PlaybackStartedEvent) => void;

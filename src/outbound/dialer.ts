@@ -19,6 +19,7 @@ import { createOffer, parseAnswer, SdpError, type NegotiatedMedia } from "../sdp
 import type { DigestCredentials, EndReason, InviteOptions, OutboundCall } from "../sip";
 import type { Clock, TimerHandle } from "../util/clock";
 import type { Logger } from "../util/log";
+import type { DestinationPolicy } from "./destination-policy";
 import { OutboundError } from "./errors";
 import { OpeningLlm, buildOpening } from "./opening";
 import { validatePlaceRequest, type PlaceCallRequest } from "./request";
@@ -69,6 +70,8 @@ export interface OutboundDialerDeps {
   systemPrompt(objective: string): Promise<string>;
   llm: LlmProvider;
   createMedia(req: MediaRequest): MediaHandle;
+  /** Numbers calls may go to (OUTBOUND_ALLOW_PREFIXES / OUTBOUND_DENY_PREFIXES); undefined allows all. */
+  destinations?: DestinationPolicy;
   /** Server-wide admission (total capacity); returns a refusal, or undefined to go ahead. */
   admit?(): OutboundError | undefined;
   providers?: { stt: string; llm: string; tts: string };
@@ -112,11 +115,13 @@ export class OutboundDialer {
   /**
    * Validates the request, checks the limits, allocates an RTP port and sends the INVITE. Resolves with
    * the new record (status "initiating") as soon as the INVITE is out; the call goes on in the background.
-   * @throws OutboundError invalid_request (with `field`), draining, at_capacity, rate_limited (with
-   *   `retryAfterMs`), no_media_port.
+   * @throws OutboundError invalid_request (with `field`), destination_not_allowed (field phone_number),
+   *   draining, at_capacity, rate_limited (with `retryAfterMs`), no_media_port.
    */
   async place(input: PlaceCallRequest): Promise<CallRecord> {
     const req = validatePlaceRequest(input);
+    const notAllowed = this.d.destinations?.check(req.phoneNumber);
+    if (notAllowed) throw new OutboundError("destination_not_allowed", `phone_number: ${notAllowed}`, { field: "phone_number" });
     if (this.draining) throw new OutboundError("draining", "the agent is shutting down; no new calls");
     const refusal = this.d.admit?.();
     if (refusal) throw refusal;

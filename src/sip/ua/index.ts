@@ -4,7 +4,8 @@ export { DigestVerifier, type DigestVerifierOptions, type DigestVerdict } from "
 export { InboundCall, type InboundCallEvents, type ExtraHeaders } from "./inbound-call.ts";
 export { OutboundCall, type OutboundCallEvents, type InviteOptions } from "./outbound-call.ts";
 export { CallStateError, type CallState, type CommonCallEvents } from "./call-base.ts";
-export { ALLOW_HEADER, ALLOWED_METHODS, type EndReason, type Party, type UserAgentDelegate, type UserAgentOptions } from "./types.ts";
+export { ALLOW_HEADER, ALLOWED_METHODS, type EndReason, type Party } from "./types.ts";
+export type { UserAgentDelegate, UserAgentOptions } from "./delegate.ts";
 export {
   DigestError,
   buildDigestAuthorization,
