@@ -22,6 +22,7 @@ import { sdpBodyOf } from "../message/body.ts";
 import { SUPPORTED_ROWS, unsupportedRequired } from "./extensions.ts";
 import type { UserAgentDelegate, UserAgentOptions } from "./delegate.ts";
 import { ALLOW_HEADER } from "./types.ts";
+import type { DigestVerifier } from "./digest-server.ts";
 
 /**
  * The user agent core (RFC 3261 §8.2, §12–§15, §17): receives from the transport, runs requests and
@@ -46,6 +47,7 @@ export class UserAgent implements UaContext {
   private readonly contact: { host: string; port: number; user?: string };
   private readonly delegate: UserAgentDelegate;
   private readonly drainRetryAfterS: number;
+  private readonly inboundAuth: DigestVerifier | undefined;
   private readonly dialogs = new Map<string, DialogUser>();
   private readonly calls = new Set<DialogUser>();
   /** Inbound INVITE transactions → their call, for CANCEL (§9.2). */
@@ -63,6 +65,7 @@ export class UserAgent implements UaContext {
     this.contact = { ...opts.contact };
     this.delegate = opts.delegate;
     this.drainRetryAfterS = opts.drainRetryAfterS ?? 10;
+    this.inboundAuth = opts.inboundAuth;
     const host = this.contact.host.includes(":") ? `[${this.contact.host}]` : this.contact.host;
     this.contactHeader = `<sip:${this.contact.user ? `${this.contact.user}@` : ""}${host}:${this.contact.port}>`;
     this.layer = new TransactionLayer({ transport: this.transport, clock: this.clock, log: this.log, timers: opts.timers });
@@ -187,8 +190,9 @@ export class UserAgent implements UaContext {
       // dialog, it MUST respond to the request with a 481 (Call/Transaction Does Not Exist)".
       return this.respondNonInvite(req, 481);
     }
-    // §8.2.2.3: a Require we do not understand → 420 + Unsupported, for every method but ACK/CANCEL.
-    const unsupported = unsupportedRequired(req);
+    // §8.2.2.3: a Require we do not understand → 420 + Unsupported, for every method but ACK/CANCEL
+    // (INVITE: after its authentication, in receiveInvite).
+    const unsupported = req.method === "INVITE" ? [] : unsupportedRequired(req);
     if (unsupported.length > 0) return this.respondNonInvite(req, 420, [["Unsupported", unsupported.join(", ")]]);
     switch (req.method) {
       case "INVITE":
@@ -237,7 +241,21 @@ export class UserAgent implements UaContext {
     // here came on another branch.)
     const mergeKey = `${req.callId}|${req.from.tag ?? ""}|${req.cseq.seq}`;
     if (this.inviteKeys.has(mergeKey)) return reply(482);
-    // (§8.2.2.3 Require was checked for every request above.) §8.2.3: bodies of a type not understood:
+    // §22.2: "If no credentials (in the Authorization header field) are provided in the request, the
+    // UAS can challenge the originator to provide credentials by rejecting the request with a 401
+    // (Unauthorized) status code." Bad or replayed credentials are challenged the same way (§22.4, RFC 8760).
+    if (this.inboundAuth) {
+      const verdict = this.inboundAuth.verify(req);
+      if (verdict !== "ok") {
+        if (verdict !== "missing") this.log.warn({ callId: req.callId, source, verdict }, "sip inbound invite: digest authentication failed");
+        return reply(401, this.inboundAuth.challenges(verdict === "stale").map((c): [string, string] => ["WWW-Authenticate", c]));
+      }
+    }
+    // §8.2.2.3 after authentication (§8.2: "starting with authentication, then inspecting the method, the
+    // header fields, and so on"): an option-tag we do not understand → 420 + Unsupported.
+    const unsupported = unsupportedRequired(req);
+    if (unsupported.length > 0) return reply(420, [["Unsupported", unsupported.join(", ")]]);
+    // §8.2.3: bodies of a type not understood:
     // "the UAS MUST reject the request with a 415 (Unsupported Media Type) response. The response MUST
     // contain an Accept header field". We understand SDP, alone or as a part of multipart/mixed (RFC 5621).
     const body = sdpBodyOf(req);
