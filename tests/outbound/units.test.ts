@@ -7,15 +7,16 @@ import {
   TRUNK_UNREACHABLE_TIMEOUT,
   OpeningLlm,
   SlidingWindowLimiter,
-  StatusTransitionError,
   buildOpening,
   finalOutcome,
   type EndFacts,
   isE164,
   isFinalStatus,
   nextStatus,
+  OutboundStatus,
   statusForFinalResponse,
 } from "../../src/outbound";
+import { IllegalTransitionError } from "../../src/util/state-machine";
 import type { LlmChunk, LlmProvider } from "../../src/providers/types";
 
 describe("E.164", () => {
@@ -76,9 +77,21 @@ describe("status", () => {
     expect(nextStatus("initiating", "ringing")).toBe("ringing");
     expect(nextStatus("ringing", "connected")).toBe("connected");
     expect(nextStatus("connected", "completed")).toBe("completed");
-    expect(() => nextStatus("completed", "connected")).toThrow(StatusTransitionError);
+    expect(() => nextStatus("completed", "connected")).toThrow(IllegalTransitionError);
     expect(() => nextStatus("connected", "busy")).toThrow(/connected → busy/);
-    expect(() => nextStatus("ringing", "initiating")).toThrow(StatusTransitionError);
+    expect(() => nextStatus("ringing", "initiating")).toThrow(IllegalTransitionError);
+  });
+  test("OutboundStatus: the shared StateMachine; a repeated status is a no-op, an unlisted move throws", () => {
+    const moves: string[] = [];
+    const s = new OutboundStatus("initiating", (from, to) => moves.push(`${from}→${to}`));
+    s.to("ringing");
+    s.to("ringing");
+    expect(s.tryTo("initiating")).toBe(false);
+    s.to("connected");
+    expect(() => s.to("busy")).toThrow(IllegalTransitionError);
+    s.to("completed");
+    expect(moves).toEqual(["initiating→ringing", "ringing→connected", "connected→completed"]);
+    expect(s.state).toBe("completed");
   });
   test.each([
     [486, undefined, "busy"],
