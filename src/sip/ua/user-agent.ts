@@ -69,7 +69,12 @@ export class UserAgent implements UaContext {
     const host = this.contact.host.includes(":") ? `[${this.contact.host}]` : this.contact.host;
     this.contactHeader = `<sip:${this.contact.user ? `${this.contact.user}@` : ""}${host}:${this.contact.port}>`;
     this.layer = new TransactionLayer({ transport: this.transport, clock: this.clock, log: this.log, timers: opts.timers });
-    this.transport.delegate = { onMessage: (m, source) => this.receive(m, source) };
+    this.transport.delegate = {
+      onMessage: (m, source) => this.receive(m, source),
+      onUnreachable: (to, code) => {
+        for (const call of [...this.calls]) if (call instanceof OutboundCall) call.destinationUnreachable(to, code);
+      },
+    };
   }
 
   /** Calls not yet forgotten (ringing, answered, or finishing their BYE). */
