@@ -47,6 +47,10 @@ test.skipIf(missing.length > 0)("hold, resume, codec change, offer-less re-INVIT
   expect(r.exitCode, describeSipp(r)).toBe(0);
   const m = r.messages;
 
+  const trace = m.map((x) => x.firstLine).join(" | ");
+  for (const [seq, method] of [[1, "INVITE"], [2, "INVITE"], [3, "INVITE"], [4, "UPDATE"], [5, "INVITE"], [6, "UPDATE"], [7, "INVITE"], [8, "OPTIONS"], [9, "BYE"]] as const) {
+    expect(responseTo(m, seq, method), `no final response to CSeq ${seq} ${method}: ${trace}`).toBeDefined();
+  }
   const first = responseTo(m, 1, "INVITE")!.text;
   const [id, v1] = origin(first);
   const hold = responseTo(m, 2, "INVITE")!.text;
@@ -80,18 +84,20 @@ test.skipIf(missing.length > 0)("hold, resume, codec change, offer-less re-INVIT
   const tCodec = at(/^SIP\/2.0 200[^]*CSeq: 4 UPDATE/);
   const tBack = at(/^ACK [^]*CSeq: 5 ACK/);
   const tBye = at(/^BYE /);
-  for (const t of [tHold, tResume, tCodec, tBack, tBye]) expect(Number.isFinite(t)).toBe(true);
+  const times = { tHold, tResume, tCodec, tBack, tBye };
+  for (const [k, t] of Object.entries(times)) expect(Number.isFinite(t), `${k} not seen in the capture`).toBe(true);
   const ours = datagrams.filter((d) => d.dstPort === media && d.srcPort >= agent.rtpStart && d.srcPort <= agent.rtpEnd);
   const pts = (from: number, to: number) => ours.filter((d) => d.timeMs > from && d.timeMs < to).map((d) => d.payload[1]! & 0x7f);
-  expect(pts(tHold + 100, tResume).length).toBe(0); // held: silent
+  const why = (what: string) => `${what}; times ${JSON.stringify(times)}; agent RTP at ${JSON.stringify(ours.map((d) => Math.round(d.timeMs)).filter((_, i, a) => i === 0 || i === a.length - 1))}`;
+  expect(pts(tHold + 100, tResume).length, why("agent RTP while held")).toBe(0); // held: silent
   const resumed = pts(tResume + 100, tCodec);
-  expect(resumed.length).toBeGreaterThan(20);
+  expect(resumed.length, why("agent RTP after resume")).toBeGreaterThan(20);
   expect(new Set(resumed)).toEqual(new Set([0]));
   const pcma = pts(tCodec + 100, tBack - 50);
-  expect(pcma.length).toBeGreaterThan(20);
+  expect(pcma.length, why("agent RTP after the codec change")).toBeGreaterThan(20);
   expect(new Set(pcma)).toEqual(new Set([8]));
   const back = pts(tBack + 100, tBye);
-  expect(back.length).toBeGreaterThan(20);
+  expect(back.length, why("agent RTP after the ACK's answer")).toBeGreaterThan(20);
   expect(new Set(back)).toEqual(new Set([0]));
 
   const logs = agent.logs();
