@@ -103,7 +103,7 @@ export class CallMedia {
       fallbackLlm: o.providers.fallback.llm,
       system: o.system,
       tools: defaultTools(),
-      sink: this.playout,
+      output: this.playout,
       vad: o.vad
         ? new SileroSpeechDetector(o.vad.createStream(), {
             echo,
