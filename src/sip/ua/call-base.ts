@@ -96,26 +96,40 @@ export abstract class CallBase<E extends CommonCallEvents = CommonCallEvents> im
         onAck: (ack) => this.receiveAck(ack),
         onNoAck: () => this.reinviteNoAck(req.cseq.seq),
       });
+      // §12.2.2: "the request is out of order and MUST be rejected with a 500 (Server Internal Error)".
       if (!d.acceptRemoteCSeq(req.cseq.seq)) return tx.respond(this.response(req, 500, { reason: "Out Of Order" }));
       this.onReinvite(req, tx);
       return;
     }
     const tx = this.ctx.layer.createNonInviteServer(req);
-    if (!d.acceptRemoteCSeq(req.cseq.seq)) return tx.respond(this.response(req, 500, { reason: "Out Of Order" })); // §12.2.2
+    // §12.2.2: "If the remote sequence number was not empty, but the sequence number of the request is
+    // lower than the remote sequence number, the request is out of order and MUST be rejected with a
+    // 500 (Server Internal Error) response."
+    if (!d.acceptRemoteCSeq(req.cseq.seq)) return tx.respond(this.response(req, 500, { reason: "Out Of Order" }));
     switch (req.method) {
-      case "BYE": // §15.1.2: 200, then the session is over
+      case "BYE":
+        // §15.1.2: "the UAS core MUST generate a 2xx response to the BYE, and MUST pass that to the server
+        // transaction for transmission." Then "the UAS SHOULD terminate the session".
         tx.respond(this.response(req, 200));
         this.onRemoteBye();
         return;
       case "OPTIONS":
+        // §11.2: "An OPTIONS request received within a dialog generates a 200 (OK) response that is
+        // identical to one constructed outside a dialog and does not have any impact on the dialog."
         tx.respond(this.response(req, 200, { headers: [["Allow", ALLOW_HEADER], ["Accept", "application/sdp"]] }));
         return;
-      default: // §8.2.1
+      default:
+        // §8.2.1: "it MUST generate a 405 (Method Not Allowed) response. [...] The UAS MUST also add an
+        // Allow header field to the 405 (Method Not Allowed) response."
         this.respondNonInvite(tx, req, 405, [["Allow", ALLOW_HEADER]]);
     }
   }
 
-  /** @internal UA → call: an ACK for a 2xx inside our dialog (its own branch, §13.2.2.4). */
+  /**
+   * @internal UA → call: an ACK for a 2xx inside our dialog, on its own branch (§13.2.2.4: the ACK "is
+   * passed to the transport layer directly for transmission, rather than a client transaction").
+   * §13.3.1.4: "Response retransmissions cease when an ACK request for the response is received."
+   */
   receiveAck(ack: SipRequest): void {
     const waiter = this.ackWaiters.get(ack.cseq.seq);
     if (waiter) {
@@ -136,20 +150,29 @@ export abstract class CallBase<E extends CommonCallEvents = CommonCallEvents> im
    * re-INVITE inside the dialog. Our choice (telephony-sane): answer 200 with our current SDP,
    * unchanged, and report the new offer upward. Carriers send re-INVITEs for session timers (RFC 4028),
    * hold and media moves; refusing them (488) would drop calls. An offer-less re-INVITE gets our SDP
-   * as the offer (§14.2); the answer then comes in the ACK and is ignored.
+   * as the offer — §14.2: "A UAS providing an offer in a 2xx (because the INVITE did not contain an
+   * offer) SHOULD construct the offer as if the UAS were making a brand new call"; the answer then comes
+   * in the ACK and is ignored.
    */
   private onReinvite(req: SipRequest, tx: InviteServerTransaction): void {
     if (this.current !== "answered" && this.current !== "confirmed") {
-      // An INVITE while our own first INVITE transaction is still pending (§14.2): 500 + Retry-After.
+      // §14.2: "A UAS that receives a second INVITE before it sends the final response to a first INVITE
+      // with a lower CSeq sequence number on the same dialog MUST return a 500 (Server Internal Error)
+      // response to the second INVITE and MUST include a Retry-After header field with a randomly chosen
+      // value of between 0 and 10 seconds." (We send a fixed 1 s, within that range.)
       tx.respond(this.response(req, 500, { headers: [["Retry-After", "1"]] }));
       return;
     }
     if (req.body.length > 0 && req.contentType !== "application/sdp") {
+      // §8.2.3 applies in a dialog too (§12.2.2: "the UAS first applies the same processing rules for
+      // requests outside of a dialog"): "415 (Unsupported Media Type) [...] MUST contain an Accept".
       tx.respond(this.response(req, 415, { headers: [["Accept", "application/sdp"]] }));
       return;
     }
     const contact = safe(() => req.contact);
-    if (contact) this.dialog!.updateRemoteTarget(contact.uri); // §12.2.2 target refresh
+    // §12.2.2: "When a UAS receives a target refresh request, it MUST replace the dialog's remote target
+    // URI with the URI from the Contact header field in that request, if present."
+    if (contact) this.dialog!.updateRemoteTarget(contact.uri);
     this.ackWaiters.set(req.cseq.seq, tx);
     tx.respond(
       this.response(req, 200, {
@@ -163,7 +186,8 @@ export abstract class CallBase<E extends CommonCallEvents = CommonCallEvents> im
 
   private reinviteNoAck(seq: number): void {
     if (!this.ackWaiters.delete(seq) || this.current === "ended") return;
-    // §13.3.1.4 applies to any 2xx to INVITE: no ACK in 64·T1 → end the session with BYE.
+    // §14.2: "If a UAS generates a 2xx response and never receives an ACK, it SHOULD generate a BYE to
+    // terminate the dialog." (The 64·T1 wait is that of §13.3.1.4.)
     void this.endWithBye("no_ack");
   }
 
@@ -178,8 +202,12 @@ export abstract class CallBase<E extends CommonCallEvents = CommonCallEvents> im
   }
 
   /**
-   * Sends BYE in the dialog (§15.1.1) through a non-INVITE client transaction (Timer E retransmission);
-   * resolves on its final response or on Timer F. Idempotent: a second call returns the same promise.
+   * Sends BYE in the dialog through a non-INVITE client transaction (Timer E retransmission); resolves
+   * on its final response or on Timer F. Idempotent: a second call returns the same promise.
+   * §15.1.1: "Once the BYE is constructed, the UAC core creates a new non-INVITE client transaction, and
+   * passes it the BYE request." "If the response for the BYE is a 481 (Call/Transaction Does Not Exist)
+   * or a 408 (Request Timeout) or no response at all is received for the BYE [...], the UAC MUST
+   * consider the session and the dialog terminated" — so any final response or Timer F finishes it.
    */
   protected sendBye(): Promise<void> {
     if (this.byeInFlight) return this.byeInFlight;
@@ -214,7 +242,9 @@ export abstract class CallBase<E extends CommonCallEvents = CommonCallEvents> im
 
   /**
    * Ends the call once: state "ended", `ended` emitted, `done` resolved, the UA told. With
-   * `keepDialog`, the dialog stays registered (to catch the ACK we must wait for before BYE, §15).
+   * `keepDialog`, the dialog stays registered to catch the ACK we must wait for before BYE — §15: "the
+   * callee's UA MUST NOT send a BYE on a confirmed dialog until it has received an ACK for its 2xx
+   * response or until the server transaction times out."
    */
   protected end(reason: EndReason, opts: { keepDialog?: boolean } = {}): void {
     if (this.current === "ended") return;

@@ -102,7 +102,11 @@ export class OutboundCall extends CallBase<OutboundCallEvents> {
     if (this.gotProvisional) this.sendCancel();
   }
 
-  /** CANCEL before answer, BYE after. Resolves when that finished. Never rejects. */
+  /**
+   * CANCEL before answer, BYE after. Resolves when that finished. Never rejects. §15: "For the caller's
+   * UA, this would imply a CANCEL request if the initial INVITE has not generated a final response, and
+   * a BYE to all confirmed dialogs after a final response."
+   */
   hangup(): Promise<void> {
     if (this.state === "calling" || this.state === "early") {
       this.cancel();
@@ -112,7 +116,11 @@ export class OutboundCall extends CallBase<OutboundCallEvents> {
     return Promise.resolve();
   }
 
-  /** @internal A 2xx that no transaction matched any more (after Timer M): re-ACK it. */
+  /**
+   * @internal A 2xx that no transaction matched any more (after Timer M): re-ACK it. §13.2.2.4: "The
+   * ACK MUST be passed to the client transport every time a retransmission of the 2xx final response
+   * that triggered the ACK arrives."
+   */
   receiveStray2xx(res: SipResponse): void {
     if (this.ack && this.ackDestination && res.to.tag === this.dialog?.remoteTag) this.ctx.transport.send(this.ack, this.ackDestination);
   }
@@ -129,6 +137,8 @@ export class OutboundCall extends CallBase<OutboundCallEvents> {
   private onResponse(res: SipResponse): void {
     if (res.status < 200) {
       this.gotProvisional = true;
+      // §9.1: "If no provisional response has been received, the CANCEL request MUST NOT be sent; rather,
+      // the client MUST wait for the arrival of a provisional response before sending the request."
       if (this.cancelRequested && !this.cancelSent) this.sendCancel();
       if (res.status > 100 && this.state !== "ended") {
         if (this.state === "calling") this.transition("early");
@@ -137,13 +147,22 @@ export class OutboundCall extends CallBase<OutboundCallEvents> {
       return;
     }
     if (res.status < 300) return this.on2xx(res);
+    // §8.1.3.5: "If a 401 (Unauthorized) or 407 (Proxy Authentication Required) response is received,
+    // the UAC SHOULD follow the authorization procedures of Section 22.2 and Section 22.3".
     if ((res.status === 401 || res.status === 407) && !this.cancelRequested && this.retryWithAuth(res)) return;
+    // §13.2.2.3: "Subsequent final responses (which would only arrive under error conditions) MUST be
+    // ignored."
     if (this.state === "ended") return;
     this.emitter.emit("failed", res.status, res.reason);
     this.end(this.cancelRequested && res.status === 487 ? "canceled" : "rejected");
   }
 
-  /** §13.2.2.4: every 2xx is ACKed by the TU (retransmissions too); a second dialog is ACKed and BYEd. */
+  /**
+   * §13.2.2.4: "The UAC core MUST generate an ACK request for each 2xx received from the transaction
+   * layer." A 2xx with another To-tag (a forked INVITE) is a second dialog: "If, after acknowledging any
+   * 2xx response to an INVITE, the UAC does not want to continue with that dialog, then the UAC MUST
+   * terminate the dialog by sending a BYE request".
+   */
   private on2xx(res: SipResponse): void {
     const toTag = safe(() => res.to.tag);
     if (this.dialog) {
@@ -168,7 +187,9 @@ export class OutboundCall extends CallBase<OutboundCallEvents> {
     this.ctx.registerDialog(dialog.key, this);
     this.sendAck(dialog);
     if (this.cancelRequested || this.state === "ended") {
-      // §9.1: the CANCEL lost the race with a 2xx; the call exists, so end it with BYE.
+      // The CANCEL lost the race with a 2xx. §15: "If the INVITE results in 2xx final response(s) to the
+      // INVITE, this means that a UAS accepted the invitation while the CANCEL was in progress. The UAC
+      // MAY continue with the sessions established by any 2xx responses, or MAY terminate them with BYE."
       void this.endWithBye("canceled");
       return;
     }
@@ -177,6 +198,12 @@ export class OutboundCall extends CallBase<OutboundCallEvents> {
     this.emitter.emit("answered", this.remoteSdp);
   }
 
+  /**
+   * §13.2.2.4: the ACK is built as any in-dialog request, with the INVITE's CSeq number ("The sequence
+   * number of the CSeq header field MUST be the same as the INVITE being acknowledged, but the CSeq
+   * method MUST be ACK"), and "the request is passed to the transport layer directly for transmission,
+   * rather than a client transaction."
+   */
   private sendAck(dialog: Dialog): void {
     const ack = dialog.createRequest("ACK", { ackFor: this.invite.cseq.seq, headers: [["User-Agent", this.ctx.userAgent]] });
     this.ctx.addVia(ack);
@@ -200,11 +227,20 @@ export class OutboundCall extends CallBase<OutboundCallEvents> {
   private onTimeout(): void {
     if (this.state === "ended") return;
     if (this.cancelRequested) return this.end("canceled");
-    this.emitter.emit("failed", 408, "Request Timeout"); // §8.1.3.1: Timer B acts as a 408
+    // §13.2.2: "If the INVITE client transaction returns a timeout rather than a response the TU acts as
+    // if a 408 (Request Timeout) response had been received".
+    this.emitter.emit("failed", 408, "Request Timeout");
     this.end("timeout");
   }
 
-  /** §9.1: CANCEL with the INVITE's Request-URI, Call-ID, From, To, CSeq number, top Via and Routes. */
+  /**
+   * §9.1: "The Request-URI, Call-ID, To, the numeric part of CSeq, and From header fields in the CANCEL
+   * request MUST be identical to those in the request being cancelled, including tags. A CANCEL
+   * constructed by a client MUST have only a single Via header field value matching the top Via value in
+   * the request being cancelled." "If the request being cancelled contains a Route header field, the
+   * CANCEL request MUST include that Route header field's values." "The destination address, port, and
+   * transport for the CANCEL MUST be identical to those used to send the original request."
+   */
   private sendCancel(): void {
     this.cancelSent = true;
     const inv = this.invite;
@@ -218,7 +254,9 @@ export class OutboundCall extends CallBase<OutboundCallEvents> {
     h.append("CSeq", `${inv.cseq.seq} CANCEL`);
     h.append("User-Agent", this.ctx.userAgent);
     this.ctx.layer.createNonInviteClient(new SipRequest("CANCEL", inv.uri, h), this.destination, { onResponse: () => {} });
-    // §9.1: no final response within 64·T1 after CANCEL → consider the INVITE cancelled.
+    // §9.1: "If there is no final response for the original request in 64*T1 seconds [...], the client
+    // SHOULD then consider the original transaction cancelled and SHOULD destroy the client transaction
+    // handling the original request."
     this.cancelGuard = this.ctx.clock.setTimer(this.ctx.layer.timers.B, () => {
       this.cancelGuard = undefined;
       this.tx?.dispose();
@@ -229,6 +267,10 @@ export class OutboundCall extends CallBase<OutboundCallEvents> {
   /**
    * §22.2: on 401/407 re-send the INVITE with Authorization / Proxy-Authorization, same Call-ID and
    * From tag, CSeq + 1, a new branch. One attempt per challenge, or another if the nonce was stale.
+   * §22.2: "When a UAC resubmits a request with its credentials after receiving a 401 (Unauthorized) or
+   * 407 (Proxy Authentication Required) response, it MUST increment the CSeq header field value as it
+   * would normally when sending an updated request." §8.1.3.5: "This new request constitutes a new
+   * transaction and SHOULD have the same value of the Call-ID, To, and From of the previous request".
    */
   private retryWithAuth(res: SipResponse): boolean {
     if (!this.credentials) return false;

@@ -55,6 +55,10 @@ export interface UserAgentOptions {
   timers?: TimerValues;
 }
 
-/** Methods we implement; sent in Allow (§20.5). */
+/**
+ * Methods we implement; sent in Allow. §8.2.1: "The Allow header field MUST list the set of methods
+ * supported by the UAS generating the message." §13.1: "A UA that supports INVITE MUST also support
+ * ACK, CANCEL and BYE."
+ */
 export const ALLOWED_METHODS = ["INVITE", "ACK", "BYE", "CANCEL", "OPTIONS"] as const;
 export const ALLOW_HEADER = ALLOWED_METHODS.join(", ");

@@ -111,7 +111,9 @@ export class UserAgent implements UaContext {
 
   addVia(req: SipRequest): void {
     const host = this.contact.host.includes(":") ? `[${this.contact.host}]` : this.contact.host;
-    // RFC 3581 §3: a client SHOULD add `rport` without value.
+    // RFC 3581 §3: "A client, compliant to this specification (clients include UACs and proxies), MAY
+    // include an "rport" parameter in the top Via header field value of requests it generates. This
+    // parameter MUST have no value".
     req.headers.prepend("Via", `SIP/2.0/UDP ${host}:${this.contact.port};branch=${generateBranch()};rport`);
   }
 
@@ -147,7 +149,8 @@ export class UserAgent implements UaContext {
 
   private receiveResponse(res: SipResponse): void {
     if (this.layer.receiveResponse(res)) return;
-    // §13.2.2.4: a 2xx retransmitted after the INVITE transaction is gone is still re-ACKed.
+    // §13.2.2.4: "The ACK MUST be passed to the client transport every time a retransmission of the 2xx
+    // final response that triggered the ACK arrives." — also once the INVITE transaction is gone.
     if (res.cseq.method === "INVITE" && res.status >= 200 && res.status < 300) {
       const call = this.dialogs.get(dialogKey(res.callId, res.from.tag ?? "", res.to.tag ?? ""));
       if (call instanceof OutboundCall) call.receiveStray2xx(res);
@@ -157,9 +160,14 @@ export class UserAgent implements UaContext {
   }
 
   private receiveRequest(req: SipRequest, source: Address): void {
-    if (this.layer.receiveRequest(req)) return; // retransmission, or ACK of a non-2xx (§17.2.3)
+    // §17: "The server transaction filters any request retransmissions from the network" and, for
+    // INVITE, "absorbs the ACK request for any final response excepting a 2xx response" (§17.2.3 match).
+    if (this.layer.receiveRequest(req)) return;
     if (req.method === "ACK") {
-      // ACK for a 2xx: its own transaction, matched to the dialog (§13.3.2.?; §17.2.3 last note)
+      // The ACK for a 2xx matches no server transaction. §17: "Since this ACK is retransmitted only by
+      // the UAC, it is effectively considered its own transaction." It goes to its dialog (Call-ID and
+      // tags, §12.2.2), where §13.3.1.4 applies: "Response retransmissions cease when an ACK request for
+      // the response is received." An ACK is never answered (§17: "a response to ACK" is disallowed).
       const key = dialogKeyOfRequest(req);
       const call = key && this.dialogs.get(key);
       if (call) call.receiveAck(req);
@@ -170,17 +178,24 @@ export class UserAgent implements UaContext {
     if (key !== undefined) {
       const call = this.dialogs.get(key);
       if (call) return call.receiveRequest(req);
-      // §12.2.2: a request with a To tag that matches no dialog → 481.
+      // §12.2.2: "If the UAS wishes to reject the request because it does not wish to recreate the
+      // dialog, it MUST respond to the request with a 481 (Call/Transaction Does Not Exist)".
       return this.respondNonInvite(req, 481);
     }
     switch (req.method) {
       case "INVITE":
         return this.receiveInvite(req, source);
-      case "OPTIONS": // §11.2
+      case "OPTIONS":
+        // §11.2: "Allow, Accept, Accept-Encoding, Accept-Language, and Supported header fields SHOULD be
+        // present in a 200 (OK) response to an OPTIONS request." (We send Allow and Accept.)
         return this.respondNonInvite(req, 200, [["Allow", ALLOW_HEADER], ["Accept", "application/sdp"]]);
       case "BYE":
+        // §15.1.2: "If the BYE does not match an existing dialog, the UAS core SHOULD generate a 481
+        // (Call/Transaction Does Not Exist) response".
         return this.respondNonInvite(req, 481);
-      default: // §8.2.1
+      default:
+        // §8.2.1: "If the UAS recognizes but does not support the method of a request, it MUST generate a
+        // 405 (Method Not Allowed) response. [...] The UAS MUST also add an Allow header field".
         return this.respondNonInvite(req, 405, [["Allow", ALLOW_HEADER]]);
     }
   }
@@ -188,9 +203,13 @@ export class UserAgent implements UaContext {
   private receiveCancel(cancel: SipRequest): void {
     const inviteTx = this.layer.findInviteForCancel(cancel);
     const call = inviteTx && this.byInviteTx.get(inviteTx);
-    if (!call) return this.respondNonInvite(cancel, 481); // §9.2
+    // §9.2: "If the UAS did not find a matching transaction for the CANCEL according to the procedure
+    // above, it SHOULD respond to the CANCEL with a 481 (Call Leg/Transaction Does Not Exist)."
+    if (!call) return this.respondNonInvite(cancel, 481);
     const tx = this.layer.createNonInviteServer(cancel);
-    // §9.2: 200 to the CANCEL (same To tag as the INVITE's responses), then 487 to the INVITE.
+    // §9.2: "as long as the CANCEL matched an existing transaction, the UAS answers the CANCEL request
+    // itself with a 200 (OK) response. [...] the To tag of the response to the CANCEL and the To tag in
+    // the response to the original request SHOULD be the same." The 487 to the INVITE: the call decides.
     tx.respond(buildResponse(cancel, 200, { toTag: call.localTag, headers: [["Server", this.userAgent]] }));
     call.receiveCancel();
   }
@@ -204,13 +223,19 @@ export class UserAgent implements UaContext {
     const reply = (status: number, headers: Array<[string, string]> = []) =>
       tx.respond(buildResponse(req, status, { toTag: generateTag(), headers: [...headers, ["Server", this.userAgent]] }));
 
-    // §8.2.2.2 merged request: same From tag, Call-ID and CSeq as a live INVITE, another branch.
+    // §8.2.2.2: "If the From tag, Call-ID, and CSeq exactly match those associated with an ongoing
+    // transaction, but the request does not match that transaction [...], the UAS core SHOULD generate
+    // a 482 (Loop Detected) response". (A retransmission was matched by the layer above, so any hit
+    // here came on another branch.)
     const mergeKey = `${req.callId}|${req.from.tag ?? ""}|${req.cseq.seq}`;
     if (this.inviteKeys.has(mergeKey)) return reply(482);
-    // §8.2.2.3: we support no extension.
+    // §8.2.2.3: "If a UAS does not understand an option-tag listed in a Require header field, it MUST
+    // respond by generating a response with status code 420 (Bad Extension). The UAS MUST add an
+    // Unsupported header field". We support no extension, so every option-tag is listed.
     const require = req.headers.getAll("Require").flatMap((v) => v.split(",")).map((s) => s.trim()).filter(Boolean);
     if (require.length > 0) return reply(420, [["Unsupported", require.join(", ")]]);
-    // §8.2.3: only SDP bodies.
+    // §8.2.3: bodies of a type not understood: "the UAS MUST reject the request with a 415 (Unsupported
+    // Media Type) response. The response MUST contain an Accept header field". We understand only SDP.
     if (req.body.length > 0 && req.contentType !== "application/sdp") return reply(415, [["Accept", "application/sdp"]]);
     let contactOk = false;
     try {
@@ -218,12 +243,18 @@ export class UserAgent implements UaContext {
     } catch {
       contactOk = false;
     }
+    // §8.1.1.8: "The Contact header field MUST be present and contain exactly one SIP or SIPS URI in any
+    // request that can result in the establishment of a dialog." Without it there is no remote target.
     if (!contactOk) return reply(400, [["Warning", '399 - "missing or malformed Contact"']]);
+    // §21.5.4 (503): "The server MAY indicate when the client should retry the request in a Retry-After
+    // header field."
     if (this.delegate.acceptingNewCalls && !this.delegate.acceptingNewCalls()) {
       return reply(503, [["Retry-After", String(this.drainRetryAfterS)]]);
     }
 
-    tx.respond(buildResponse(req, 100)); // §17.2.1: 100 Trying at once
+    // §17.2.1: "The server transaction MUST generate a 100 (Trying) response unless it knows that the TU
+    // will generate a provisional or final response within 200 ms". The TU (upper layer) may take longer.
+    tx.respond(buildResponse(req, 100));
     const call = new InboundCall(this, req, tx, source);
     owner = call;
     this.calls.add(call);

@@ -12,16 +12,23 @@ import { Playout } from "../media/playout";
 import type { SileroVad } from "../media/vad/silero";
 import { RtpSession, type Pacer, type PacerSource, type RtpPortLease } from "../rtp";
 import { silenceFrame } from "../media/g711";
-import type { AudioFrame } from "../media/constants";
-
-/** No caller RTP for this long (ms) and the conversation gets silence frames in its place. */
-const MISSING_MEDIA_MS = 60;
-const FRAME_MS = 20;
+import { FRAME_MS, type AudioFrame } from "../media/constants";
 import type { NegotiatedMedia } from "../sdp";
 import type { Clock } from "../util/clock";
 import type { Logger } from "../util/log";
-import type { Providers } from "./providers";
-import type { ConversationConfig } from "./config";
+import type { LlmProvider, SttProvider, TtsProvider } from "../providers/types";
+
+/** No caller RTP for this long (ms) and the conversation gets silence frames in its place. */
+const MISSING_MEDIA_MS = 60;
+
+/** The providers one call converses with: the chosen one per stage and the offline fallbacks. */
+export interface CallProviders {
+  stt: SttProvider;
+  llm: LlmProvider;
+  tts: TtsProvider;
+  /** Offline providers used when a cloud one fails (apology, call-start fallback). */
+  fallback: { stt: SttProvider; llm: LlmProvider; tts: TtsProvider };
+}
 
 export interface CallMediaOptions {
   record: CallRecord;
@@ -30,11 +37,13 @@ export interface CallMediaOptions {
   pacer: Pacer;
   clock: Clock;
   log: Logger;
-  providers: Providers;
+  providers: CallProviders;
   vad: SileroVad | null;
   system: string;
-  /** Turn-taking settings from the configuration; defaults when absent. */
-  conversation?: ConversationConfig;
+  /** Turn-taking settings (from the configuration, src/cli/config.ts); defaults when absent. */
+  settings?: Partial<ConversationSettings>;
+  /** Caller speech (ms) that counts as a barge-in (BARGE_IN_MIN_SPEECH_MS); the detector's default when absent. */
+  bargeInMinSpeechMs?: number;
   /** Ends the call at the SIP level; called after the last packet of the goodbye. */
   hangup: (reason: string) => void;
   onTurn?: (turn: TurnRecord) => void;
@@ -107,13 +116,13 @@ export class CallMedia {
       vad: o.vad
         ? new SileroSpeechDetector(o.vad.createStream(), {
             echo,
-            bargeInMinSpeechMs: o.conversation?.bargeInMinSpeechMs,
+            bargeInMinSpeechMs: o.bargeInMinSpeechMs,
             // A second stream that hears silence for echo frames confirms barge-ins (speech-detector.ts).
             confirm: o.vad.createStream(),
           })
         : undefined,
       codec: media.codec,
-      settings: o.conversation && conversationSettings(o.conversation),
+      settings: o.settings,
       hangup: o.hangup,
       onTurn: o.onTurn,
       onBargeIn: o.onBargeIn,
@@ -138,16 +147,4 @@ export class CallMedia {
     this.playout.close();
     this.session.close();
   }
-}
-
-/** Maps the configuration's turn-taking variables onto the conversation's settings. */
-export function conversationSettings(c: ConversationConfig): Partial<ConversationSettings> {
-  return {
-    bargeIn: c.bargeIn,
-    backchannel: c.backchannel,
-    endpointing: { minSilenceMs: c.endOfTurnSilenceMs, maxSilenceMs: c.endOfTurnMaxSilenceMs },
-    idlePromptMs: c.idlePromptMs,
-    idlePromptsBeforeHangup: c.idlePromptsBeforeHangup,
-    maxCallMs: c.maxCallMs,
-  };
 }
