@@ -15,6 +15,7 @@ import { RtpPortPoolError, type Pacer, type RtpPortPool } from "../rtp";
 import type { SileroVad } from "../media/vad/silero";
 import type { InboundCall } from "../sip";
 import type { Clock } from "../util/clock";
+import { inRanges, parseIpv4Range } from "../util/ip-range";
 import type { Logger } from "../util/log";
 import type { Metrics } from "../metrics";
 import { ProviderError } from "../providers/types";
@@ -93,7 +94,8 @@ export class InboundCalls {
       log.warn({ callId: id }, "call rejected: inbound calls are off in outbound mode");
       return;
     }
-    if (this.o.trustedIps.length > 0 && !this.o.trustedIps.includes(sip.remote.host)) {
+    // The transport's SourceGate refuses untrusted requests before they get here; this is a second line.
+    if (this.o.trustedIps.length > 0 && !inRanges(sip.remote.host, this.o.trustedIps.map(parseIpv4Range))) {
       sip.reject(403, "Forbidden");
       metrics.callRefused("inbound", "rejected");
       log.warn({ callId: id, source: sip.remote.host }, "call rejected: source not in SIP_TRUSTED_IPS");
@@ -158,6 +160,7 @@ export class InboundCalls {
       record,
       lease,
       media: answer,
+      signallingAddress: sip.remote.host,
       pacer: this.o.pacer,
       clock: this.o.clock,
       log,

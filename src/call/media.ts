@@ -34,6 +34,8 @@ export interface CallMediaOptions {
   record: CallRecord;
   lease: RtpPortLease;
   media: Pick<NegotiatedMedia, "codec" | "payloadType" | "telephoneEventPt" | "remote" | "direction">;
+  /** Where the signalling came from (INVITE source / trunk): media from it may be latched (RFC 4961). */
+  signallingAddress?: string;
   pacer: Pacer;
   clock: Clock;
   log: Logger;
@@ -81,6 +83,7 @@ export class CallMedia {
     this.session = new RtpSession({
       lease: o.lease,
       remote: media.remote,
+      signallingAddress: o.signallingAddress,
       codec: media.codec,
       payloadType: media.payloadType,
       telephoneEventPt: media.telephoneEventPt,

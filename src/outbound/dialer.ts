@@ -19,6 +19,7 @@ import { createOffer, parseAnswer, SdpError, type NegotiatedMedia } from "../sdp
 import type { DigestCredentials, EndReason, InviteOptions, OutboundCall } from "../sip";
 import type { Clock, TimerHandle } from "../util/clock";
 import type { Logger } from "../util/log";
+import type { DestinationPolicy } from "./destination-policy";
 import { OutboundError } from "./errors";
 import { OpeningLlm, buildOpening } from "./opening";
 import { validatePlaceRequest, type PlaceCallRequest } from "./request";
@@ -69,6 +70,8 @@ export interface OutboundDialerDeps {
   systemPrompt(objective: string): Promise<string>;
   llm: LlmProvider;
   createMedia(req: MediaRequest): MediaHandle;
+  /** Numbers calls may go to (OUTBOUND_ALLOW_PREFIXES / OUTBOUND_DENY_PREFIXES); undefined allows all. */
+  destinations?: DestinationPolicy;
   /** Server-wide admission (total capacity); returns a refusal, or undefined to go ahead. */
   admit?(): OutboundError | undefined;
   providers?: { stt: string; llm: string; tts: string };
@@ -87,6 +90,8 @@ interface LiveOutbound {
   /** The final non-2xx that ended the attempt (or 408 for Timer B). */
   failure?: { code: number; reason: string };
   gotProvisional: boolean;
+  /** RING_TIMEOUT_S passed before any response: cancel as soon as one arrives (§9.1). */
+  ringExpired?: boolean;
   /** SDP of a 183 (early media); used if the 2xx repeats none. */
   earlySdp?: string;
   earlyPackets: number;
@@ -112,11 +117,13 @@ export class OutboundDialer {
   /**
    * Validates the request, checks the limits, allocates an RTP port and sends the INVITE. Resolves with
    * the new record (status "initiating") as soon as the INVITE is out; the call goes on in the background.
-   * @throws OutboundError invalid_request (with `field`), draining, at_capacity, rate_limited (with
-   *   `retryAfterMs`), no_media_port.
+   * @throws OutboundError invalid_request (with `field`), destination_not_allowed (field phone_number),
+   *   draining, at_capacity, rate_limited (with `retryAfterMs`), no_media_port.
    */
   async place(input: PlaceCallRequest): Promise<CallRecord> {
     const req = validatePlaceRequest(input);
+    const notAllowed = this.d.destinations?.check(req.phoneNumber);
+    if (notAllowed) throw new OutboundError("destination_not_allowed", `phone_number: ${notAllowed}`, { field: "phone_number" });
     if (this.draining) throw new OutboundError("draining", "the agent is shutting down; no new calls");
     const refusal = this.d.admit?.();
     if (refusal) throw refusal;
@@ -150,8 +157,9 @@ export class OutboundDialer {
   }
 
   /**
-   * Ends a live call: CANCEL before answer (status canceled; the CANCEL waits for a provisional, §9.1),
-   * BYE after (status completed). Returns the record, or undefined when the id is unknown. A call
+   * Ends a live call: CANCEL before answer (status canceled), BYE after (status completed). Before any
+   * response from the trunk no CANCEL may be sent (§9.1): the call ends as canceled at once and the
+   * SIP layer deals with whatever the INVITE still brings (src/sip/ua/outbound-call.ts cancel()). Returns the record, or undefined when the id is unknown. A call
    * already ended is returned unchanged.
    */
   hangup(id: string): CallRecord | undefined {
@@ -241,27 +249,43 @@ export class OutboundDialer {
     this.d.store.add(record);
     log.info({ callId: record.id, sipCallId: sip.callId, trunk: hostPort, pii: { to: req.phoneNumber } }, "outbound call placed");
 
+    sip.on("trying", () => this.cancelIfRingExpired(live)); // ring time over before any response: CANCEL now
     sip.on("provisional", (code, reason, sdp) => this.onProvisional(live, code, reason, sdp));
     sip.on("answered", (sdp) => this.onAnswered(live, sdp));
     sip.on("failed", (code, reason) => {
       live.failure = { code, reason };
     });
     sip.on("ended", (reason) => this.finish(live, reason));
-    // No answer within RING_TIMEOUT_S → CANCEL (sent once a provisional has arrived, §9.1).
+    // No answer within RING_TIMEOUT_S → CANCEL (sent once a provisional has arrived, §9.1). With no
+    // response at all the trunk is not ringing anything: Timer B (or ICMP) ends the call as unreachable,
+    // and a response arriving late gets the CANCEL then.
     live.ringTimer = this.d.clock.setTimer(this.d.ringTimeoutMs, () => {
       live.ringTimer = undefined;
       if (live.released || record.status === "connected") return;
-      live.cancelled ??= "ring_timeout";
-      record.endReason ??= "ring_timeout";
-      log.info({ callId: record.id, ringTimeoutMs: this.d.ringTimeoutMs, provisional: live.gotProvisional }, "outbound call not answered: cancel");
-      sip.cancel();
+      if (!sip.hasResponse) {
+        live.ringExpired = true;
+        log.info({ callId: record.id, ringTimeoutMs: this.d.ringTimeoutMs }, "outbound call: ring timeout with no response from the trunk yet");
+        return;
+      }
+      live.ringExpired = true;
+      this.cancelIfRingExpired(live);
     });
     return record;
+  }
+
+  private cancelIfRingExpired(live: LiveOutbound): void {
+    const { record, sip } = live;
+    if (!live.ringExpired || live.released || record.status === "connected" || live.cancelled) return;
+    live.cancelled = "ring_timeout";
+    record.endReason ??= "ring_timeout";
+    this.d.log.info({ callId: record.id, ringTimeoutMs: this.d.ringTimeoutMs, provisional: live.gotProvisional }, "outbound call not answered: cancel");
+    sip.cancel();
   }
 
   private onProvisional(live: LiveOutbound, code: number, reason: string, sdp: string | undefined): void {
     const { record } = live;
     live.gotProvisional = true;
+    this.cancelIfRingExpired(live);
     if (record.status === "initiating") {
       this.setStatus(record, "ringing");
       record.ringingAt = new Date().toISOString();
@@ -347,7 +371,9 @@ export class OutboundDialer {
       failure: live.failure,
       cancelled: live.cancelled,
       gotProvisional: live.gotProvisional,
+      responded: live.sip.hasResponse,
     });
+    if (reason === "timeout" || reason === "unreachable") record.endReason ??= "trunk_unreachable";
     if (status !== record.status) this.setStatus(record, status);
     record.hangupCause ??= cause;
     if (record.answeredAt) {

@@ -109,10 +109,10 @@ describe("RtpSession socket errors", () => {
 });
 
 describe("RtpSession symmetric RTP over loopback", () => {
-  test("sends to the SDP address, latches to the caller's source, re-latches after 5 packets", async () => {
+  test("sends to the SDP address, latches to the caller's source; a second source takes over only after 500 ms of silence", async () => {
     const sdpTarget = await rtpReceiver(); // what the SDP said
     cleanup.push(() => sdpTarget.socket.close());
-    const { peer: caller, session, lease, audio } = await setup({ remote: { address: "127.0.0.1", port: sdpTarget.port } });
+    const { peer: caller, session, lease, audio, clock } = await setup({ remote: { address: "127.0.0.1", port: sdpTarget.port } });
     const frame = new Uint8Array(160).fill(0xff);
     session.sendFrame(frame, true);
     await waitFor(() => sdpTarget.got.length === 1);
@@ -127,12 +127,18 @@ describe("RtpSession symmetric RTP over loopback", () => {
     await waitFor(() => caller.got.length === 1);
     expect(sdpTarget.got.length).toBe(1);
 
-    // A third source: its first 4 packets are dropped, the 5th moves the latch.
+    // A third source bursts 20 packets while the caller is live (499 ms since its last packet): all dropped.
     const mover = await rtpReceiver();
     cleanup.push(() => mover.socket.close());
-    for (let i = 0; i < 5; i++) mover.socket.send(pkt(2 + i, 160 * (1 + i), frame), lease.port, "127.0.0.1");
+    clock.advance(499);
+    for (let i = 0; i < 20; i++) mover.socket.send(pkt(2 + i, 160 * (1 + i), frame), lease.port, "127.0.0.1");
+    await waitFor(() => session.stats.ignoredSourceIn === 20);
+    expect(session.stats.relatches).toBe(0);
+    expect(audio.length).toBe(1);
+    // The caller has now been silent for 500 ms: the next packet of the new source moves the latch.
+    clock.advance(1);
+    mover.socket.send(pkt(30, 160 * 30, frame), lease.port, "127.0.0.1");
     await waitFor(() => session.stats.relatches === 1);
-    expect(session.stats.ignoredSourceIn).toBe(4);
     expect(audio.length).toBe(2); // the packet that moved the latch is used
     session.sendFrame(frame, false);
     await waitFor(() => mover.got.length === 1);
@@ -213,6 +219,43 @@ describe("RtpSession receiving", () => {
     expect(session.stats.comfortNoiseIn).toBe(1);
     // The unknown PT did not latch; CN did (it is an expected payload type).
     expect(session.remote).toEqual({ address: FROM[0], port: FROM[1] });
+  });
+
+  test("a datagram over 1,500 bytes is dropped unparsed, whatever it holds; 1,500 bytes still pass", async () => {
+    const { rtpDropTotals } = await import("../../src/rtp/drop-counters.ts");
+    const { session, audio } = await setup();
+    const before = rtpDropTotals.oversize;
+    session.receive(pkt(1, 0, new Uint8Array(60_000).fill(0xff)), FROM[1], FROM[0]); // would be 375 frames
+    session.receive(new Uint8Array(1501), FROM[1], FROM[0]);
+    expect(audio.length).toBe(0);
+    expect(session.stats.oversizeIn).toBe(2);
+    expect(session.stats.packetsIn).toBe(0);
+    expect(session.latched).toBe(false); // an oversize packet never latches
+    expect(rtpDropTotals.oversize - before).toBe(2);
+    session.receive(pkt(2, 0, new Uint8Array(1500 - 12).fill(0xff)), FROM[1], FROM[0]);
+    expect(audio.length).toBe(9); // 1,488 bytes = 9 whole 160-byte frames
+  });
+
+  test("media from an address neither the SDP nor the signalling named is dropped, even first", async () => {
+    const { session, audio } = await setup({ remote: { address: "127.0.0.2", port: 4000 }, signallingAddress: "127.0.0.3" });
+    const f = new Uint8Array(160).fill(0xff);
+    session.receive(pkt(1, 0, f), 4000, "127.0.0.9");
+    expect([audio.length, session.stats.ignoredSourceIn, session.latched]).toEqual([0, 1, false]);
+    session.receive(pkt(2, 160, f), 4002, "127.0.0.3"); // the signalling's address, another port: latched
+    expect([audio.length, session.latched]).toEqual([1, true]);
+    expect(session.remote).toEqual({ address: "127.0.0.3", port: 4002 });
+  });
+
+  test("an SSRC change on the latched source is counted, not a takeover", async () => {
+    const { session, audio } = await setup();
+    const f = new Uint8Array(160).fill(0xff);
+    session.receive(pkt(1, 0, f, 0, 0x1111), FROM[1], FROM[0]);
+    session.receive(pkt(900, 7000, f, 0, 0x2222), FROM[1], FROM[0]);
+    session.receive(pkt(5, 800, f, 0, 0x3333), FROM[1] + 2, FROM[0]); // another port, another SSRC: refused
+    expect(session.stats.ssrcChanges).toBe(1);
+    expect(session.stats.relatches).toBe(0);
+    expect(session.stats.ignoredSourceIn).toBe(1);
+    expect(audio.length).toBe(2);
   });
 
   test("SIPp RFC 4733 captures: one DTMF event per key, on the first end packet", async () => {

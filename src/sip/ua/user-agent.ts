@@ -18,7 +18,9 @@ import type { Address, Transport } from "../transport/index.ts";
 import type { DialogUser, UaContext } from "./context.ts";
 import { InboundCall } from "./inbound-call.ts";
 import { OutboundCall, normaliseAddress, type InviteOptions } from "./outbound-call.ts";
-import { ALLOW_HEADER, type UserAgentDelegate, type UserAgentOptions } from "./types.ts";
+import type { UserAgentDelegate, UserAgentOptions } from "./delegate.ts";
+import { ALLOW_HEADER } from "./types.ts";
+import type { DigestVerifier } from "./digest-server.ts";
 
 /**
  * The user agent core (RFC 3261 §8.2, §12–§15, §17): receives from the transport, runs requests and
@@ -41,6 +43,7 @@ export class UserAgent implements UaContext {
   private readonly contact: { host: string; port: number; user?: string };
   private readonly delegate: UserAgentDelegate;
   private readonly drainRetryAfterS: number;
+  private readonly inboundAuth: DigestVerifier | undefined;
   private readonly dialogs = new Map<string, DialogUser>();
   private readonly calls = new Set<DialogUser>();
   /** Inbound INVITE transactions → their call, for CANCEL (§9.2). */
@@ -58,10 +61,16 @@ export class UserAgent implements UaContext {
     this.contact = { ...opts.contact };
     this.delegate = opts.delegate;
     this.drainRetryAfterS = opts.drainRetryAfterS ?? 10;
+    this.inboundAuth = opts.inboundAuth;
     const host = this.contact.host.includes(":") ? `[${this.contact.host}]` : this.contact.host;
     this.contactHeader = `<sip:${this.contact.user ? `${this.contact.user}@` : ""}${host}:${this.contact.port}>`;
     this.layer = new TransactionLayer({ transport: this.transport, clock: this.clock, log: this.log, timers: opts.timers });
-    this.transport.delegate = { onMessage: (m, source) => this.receive(m, source) };
+    this.transport.delegate = {
+      onMessage: (m, source) => this.receive(m, source),
+      onUnreachable: (to, code) => {
+        for (const call of [...this.calls]) if (call instanceof OutboundCall) call.destinationUnreachable(to, code);
+      },
+    };
   }
 
   /** Calls not yet forgotten (ringing, answered, or finishing their BYE). */
@@ -229,6 +238,16 @@ export class UserAgent implements UaContext {
     // here came on another branch.)
     const mergeKey = `${req.callId}|${req.from.tag ?? ""}|${req.cseq.seq}`;
     if (this.inviteKeys.has(mergeKey)) return reply(482);
+    // §22.2: "If no credentials (in the Authorization header field) are provided in the request, the
+    // UAS can challenge the originator to provide credentials by rejecting the request with a 401
+    // (Unauthorized) status code." Bad or replayed credentials are challenged the same way (§22.4, RFC 8760).
+    if (this.inboundAuth) {
+      const verdict = this.inboundAuth.verify(req);
+      if (verdict !== "ok") {
+        if (verdict !== "missing") this.log.warn({ callId: req.callId, source, verdict }, "sip inbound invite: digest authentication failed");
+        return reply(401, this.inboundAuth.challenges(verdict === "stale").map((c): [string, string] => ["WWW-Authenticate", c]));
+      }
+    }
     // §8.2.2.3: "If a UAS does not understand an option-tag listed in a Require header field, it MUST
     // respond by generating a response with status code 420 (Bad Extension). The UAS MUST add an
     // Unsupported header field". We support no extension, so every option-tag is listed.
