@@ -129,7 +129,7 @@ export class CallMedia implements RenegotiableMedia {
       fallbackLlm: o.providers.fallback.llm,
       system: o.system,
       tools: defaultTools(),
-      sink: this.playout,
+      output: this.playout,
       vad: o.vad
         ? new SileroSpeechDetector(o.vad.createStream(), {
             echo,
