@@ -110,3 +110,13 @@ test.skipIf(missing.length > 0)("hold, resume, codec change, offer-less re-INVIT
   expect(logs.some((l) => l.msg === "call held by the peer")).toBe(true);
   expect(logs.some((l) => l.msg === "call resumed by the peer")).toBe(true);
 }, 90_000);
+
+test.skipIf(missing.length > 0)("a 3.5 KB INVITE with a multipart/mixed body (SDP + ISUP) and odd headers is answered from its SDP part", async () => {
+  const r = await runSipp({ scenario: "big-multipart", target: `127.0.0.1:${agent.sipPort}`, pauseMs: 500, timeoutMs: 20_000 });
+  expect(r.exitCode, describeSipp(r)).toBe(0);
+  const invite = r.messages.find((x) => x.direction === "sent" && x.method === "INVITE")!;
+  expect(new TextEncoder().encode(invite.text).length).toBeGreaterThan(3000);
+  const ok = responseTo(r.messages, 1, "INVITE")!.text;
+  expect(mline(ok)).toBe("8 101"); // the SDP part's first codec, PCMA
+  expect(ok).toMatch(/^Content-Type:\s*application\/sdp$/m);
+}, 40_000);
