@@ -120,3 +120,17 @@ test.skipIf(missing.length > 0)("a 3.5 KB INVITE with a multipart/mixed body (SD
   expect(mline(ok)).toBe("8 101"); // the SDP part's first codec, PCMA
   expect(ok).toMatch(/^Content-Type:\s*application\/sdp$/m);
 }, 40_000);
+
+test.skipIf(missing.length > 0)("session timer (RFC 4028): 422 below Min-SE, then the refresher stated in the 200 and a refresh by UPDATE", async () => {
+  const r = await runSipp({ scenario: "session-timer", target: `127.0.0.1:${agent.sipPort}`, keys: { audio: `${silenceFile(1, "mulaw")},-1,0` }, pauseMs: 500, timeoutMs: 20_000 });
+  expect(r.exitCode, describeSipp(r)).toBe(0);
+  const r422 = responseTo(r.messages, 1, "INVITE")!.text;
+  expect(r422).toMatch(/^SIP\/2.0 422/);
+  expect(r422).toMatch(/^Min-SE:\s*90$/m);
+  const ok = responseTo(r.messages, 2, "INVITE")!.text;
+  expect(ok).toMatch(/^Session-Expires:\s*90;refresher=uac$/m);
+  expect(ok).toMatch(/^Require:\s*timer$/m);
+  const upd = responseTo(r.messages, 3, "UPDATE")!.text;
+  expect(upd).toMatch(/^SIP\/2.0 200/);
+  expect(upd).toMatch(/^Session-Expires:\s*90;refresher=uac$/m);
+}, 40_000);
