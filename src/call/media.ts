@@ -107,7 +107,7 @@ export class CallMedia implements RenegotiableMedia {
         if (this.held) return; // hold music is not the caller
         this.conversation.onAudioFrame(frame);
       },
-      onDtmf: (ev) => log.info({ callId: record.id, key: ev.key, durationMs: ev.durationMs }, "dtmf received"),
+      onDtmf: (ev) => log.info({ callId: record.id, durationMs: ev.durationMs, pii: { key: ev.key } }, "dtmf received"),
     });
     const session = this.session;
     this.silence = { pcm: new Int16Array(160), payload: silenceFrame(media.codec), codec: media.codec };
