@@ -97,13 +97,13 @@ test.skipIf(missing.length > 0)("hold, resume, codec change, offer-less re-INVIT
   const heldInfo = held.slice(0, 5).map((d) => `${Math.round(d.timeMs - tHold)}ms pt${d.payload[1]! & 0x7f} seq${(d.payload[2]! << 8) | d.payload[3]!} from ${d.srcPort}`);
   expect(held.length, why(`agent RTP while held: ${held.length} e.g. ${heldInfo.join(", ")}`)).toBe(0); // held: silent
   const resumed = pts(tResume + 100, tCodecReq);
-  expect(resumed.length, why("agent RTP after resume")).toBeGreaterThan(20);
+  expect(resumed.length, why("agent RTP after resume")).toBeGreaterThan(5); // ~75 in 1.5 s when idle; a starved 2-core box sends fewer
   expect(new Set(resumed)).toEqual(new Set([0]));
   const pcma = pts(tCodec + 100, tBack - 50);
-  expect(pcma.length, why("agent RTP after the codec change")).toBeGreaterThan(20);
+  expect(pcma.length, why("agent RTP after the codec change")).toBeGreaterThan(5); // ~75 in 1.5 s when idle; a starved 2-core box sends fewer
   expect(new Set(pcma)).toEqual(new Set([8]));
   const back = pts(tBack + 100, tBye);
-  expect(back.length, why("agent RTP after the ACK's answer")).toBeGreaterThan(20);
+  expect(back.length, why("agent RTP after the ACK's answer")).toBeGreaterThan(5); // ~75 in 1.5 s when idle; a starved 2-core box sends fewer
   expect(new Set(back)).toEqual(new Set([0]));
 
   const logs = agent.logs();
