@@ -22,7 +22,6 @@ export class ConfigError extends Error {
   }
 }
 
-export type ProviderChoice<T extends string> = T;
 export type SttChoice = "deepgram" | "pocketsphinx";
 export type LlmChoice = "gemini" | "openai" | "scripted";
 export type TtsChoice = "cartesia" | "flite";
