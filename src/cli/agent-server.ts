@@ -18,7 +18,7 @@ import { CallMedia } from "../call/media";
 import { InboundCalls } from "../call/inbound";
 import { observeTurnLatency } from "../call/turn-latency";
 import { loadSileroVad, type SileroVad } from "../media/vad/silero";
-import { UdpTransport, UserAgent, type TimerValues } from "../sip";
+import { DigestVerifier, SourceGate, UdpTransport, UserAgent, type TimerValues } from "../sip";
 import { SystemClock, type Clock } from "../util/clock";
 import type { Logger } from "../util/log";
 import { createMetrics, instrumentTransport, type Metrics } from "../metrics";
@@ -89,8 +89,15 @@ export class AgentServer {
     }
     // SIP first: a second instance on the same port stops here, before it touches the call records.
     let transport: UdpTransport;
+    // Trust and per-source rate limit before any parsing or transaction (SIP_TRUSTED_IPS, SIP_RATE_LIMIT).
+    const gate = new SourceGate({
+      trusted: cfg.sipTrustedIps,
+      untrusted: cfg.sipUntrusted,
+      ratePerSecond: cfg.sipRateLimit.perSecond,
+      burst: cfg.sipRateLimit.burst,
+    });
     try {
-      transport = await UdpTransport.bind({ host: cfg.sipHost, port: cfg.sipPort, log });
+      transport = await UdpTransport.bind({ host: cfg.sipHost, port: cfg.sipPort, log, gate });
     } catch (err) {
       throw new Error(`SIP_PORT: cannot bind udp ${cfg.sipHost}:${cfg.sipPort}: ${(err as Error).message}`);
     }
@@ -117,6 +124,9 @@ export class AgentServer {
       userAgent: `voice-agent/${o.version}`,
       log,
       timers: o.sipTimers,
+      inboundAuth: cfg.sipInboundAuth
+        ? new DigestVerifier({ ...cfg.sipInboundAuth, realm: cfg.sipInboundAuth.realm ?? cfg.publicIp })
+        : undefined,
       delegate: {
         onInvite: (call) => server.inbound.onInvite(call),
         acceptingNewCalls: () => !server.draining,
@@ -192,6 +202,7 @@ export class AgentServer {
           record: req.record,
           lease: req.lease,
           media: req.media,
+          signallingAddress: ob.trunkHost,
           pacer: this.pacer,
           clock: this.clock,
           log,

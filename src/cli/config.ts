@@ -11,6 +11,7 @@ import { CARTESIA_DEFAULTS, CARTESIA_ENV } from "../providers/cartesia/options";
 import { DEEPGRAM_DEFAULTS, DEEPGRAM_ENV } from "../providers/deepgram/options";
 import { GEMINI_DEFAULTS, GEMINI_ENV } from "../providers/gemini/options";
 import { OPENAI_ENV } from "../providers/openai/options";
+import { parseIpv4Range } from "../util/ip-range";
 
 export class ConfigError extends Error {
   override readonly name = "ConfigError";
@@ -85,8 +86,17 @@ export interface Config {
   serverHostRequested?: string;
   /** DATA_DIR: where calls.db lives, default ./data. */
   dataDir: string;
-  /** INVITEs are answered only from these source addresses (the trunk's); empty = from anyone. */
+  /**
+   * SIP_TRUSTED_IPS: requests are served only from these source addresses or CIDR ranges (the
+   * trunk's); empty = from anyone. Others are refused at the transport, before any transaction.
+   */
   sipTrustedIps: string[];
+  /** SIP_UNTRUSTED: requests from untrusted sources get a stateless 403 (`reject`) or nothing (`drop`). */
+  sipUntrusted: "reject" | "drop";
+  /** SIP_RATE_LIMIT: datagrams per second per source IP (0 = off); SIP_RATE_BURST: bucket size. */
+  sipRateLimit: { perSecond: number; burst: number };
+  /** SIP_INBOUND_USERNAME/SIP_INBOUND_PASSWORD: digest credentials inbound INVITEs must present. */
+  sipInboundAuth?: { username: string; password: string; realm?: string };
   /** SIGTERM: how long live calls may go on before they are ended politely, s. */
   drainTimeoutS: number;
   conversation: ConversationConfig;
@@ -131,12 +141,18 @@ function ip(env: Env, name: string, def?: string): string | undefined {
   return v;
 }
 
-/** A comma-separated list of IPv4 addresses. */
-function ipList(env: Env, name: string): string[] {
+/** A comma-separated list of IPv4 addresses or CIDR ranges (a.b.c.d/n). */
+function ipRangeList(env: Env, name: string): string[] {
   const v = str(env, name);
   if (v === undefined) return [];
   const list = v.split(",").map((x) => x.trim()).filter(Boolean);
-  for (const a of list) if (isIP(a) !== 4) throw new ConfigError(name, `expected comma-separated IPv4 addresses, got "${a}"`);
+  for (const a of list) {
+    try {
+      parseIpv4Range(a);
+    } catch {
+      throw new ConfigError(name, `expected comma-separated IPv4 addresses or a.b.c.d/n ranges, got "${a}"`);
+    }
+  }
   return list;
 }
 
@@ -328,9 +344,31 @@ export function loadConfig(env: Env = process.env): Config {
     apiToken,
     dataDir: str(env, "DATA_DIR") ?? "./data",
     drainTimeoutS: int(env, "DRAIN_TIMEOUT_S", 30, 0, 3600),
-    sipTrustedIps: ipList(env, "SIP_TRUSTED_IPS"),
+    sipTrustedIps: ipRangeList(env, "SIP_TRUSTED_IPS"),
+    sipUntrusted: oneOf(env, "SIP_UNTRUSTED", ["reject", "drop"] as const, "reject"),
+    sipRateLimit: rateLimit(env),
+    sipInboundAuth: inboundAuth(env),
     conversation: conversationConfig(env),
   };
+}
+
+/** SIP_RATE_LIMIT (default 100/s per source IP, 0 = off) and SIP_RATE_BURST (default 2 × the rate). */
+function rateLimit(env: Env): { perSecond: number; burst: number } {
+  const perSecond = int(env, "SIP_RATE_LIMIT", 100, 0, 1_000_000);
+  const burst = int(env, "SIP_RATE_BURST", Math.max(1, perSecond * 2), 1, 10_000_000);
+  return { perSecond, burst };
+}
+
+/** SIP_INBOUND_USERNAME / SIP_INBOUND_PASSWORD (set together), SIP_INBOUND_REALM (default: SIP_PUBLIC_IP). */
+function inboundAuth(env: Env): { username: string; password: string; realm?: string } | undefined {
+  const p = pair(env, "SIP_INBOUND_USERNAME", "SIP_INBOUND_PASSWORD");
+  if (!p) return undefined;
+  const realm = str(env, "SIP_INBOUND_REALM");
+  // A quoted-string without quotes or backslashes (RFC 3261 §25.1 realm-value), so it needs no escaping.
+  if (realm !== undefined && !/^[\x20\x21\x23-\x5b\x5d-\x7e]{1,128}$/.test(realm)) {
+    throw new ConfigError("SIP_INBOUND_REALM", `expected up to 128 printable characters without " or \\, got "${realm}"`);
+  }
+  return { username: p[0], password: p[1], realm };
 }
 
 /** Turn-taking settings (src/pipeline/agent-call.ts, endpointing.ts, speech-detector.ts). */

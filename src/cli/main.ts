@@ -9,6 +9,7 @@ import { createProviders } from "./providers";
 import { StoreError } from "../store/schema";
 import { DataDirLock, DataDirLockError } from "../store/data-dir-lock";
 import { createLogger } from "../util/log";
+import { exposureWarning } from "./exposure";
 
 const VERSION: string = pkg.version;
 
@@ -17,6 +18,14 @@ function httpAccess(cfg: Config): string {
   if (cfg.apiToken) return "Bearer token required (API_TOKEN)";
   const asked = cfg.serverHostRequested ? ` instead of SERVER_HOST=${cfg.serverHostRequested}` : "";
   return `API_TOKEN is not set: listening on 127.0.0.1 only${asked}; set API_TOKEN to serve other hosts`;
+}
+
+/** Who may send SIP requests, and how fast. */
+function sipAccess(cfg: Config): string {
+  const who = cfg.sipTrustedIps.length > 0 ? `trusted ${cfg.sipTrustedIps.join(", ")} (others: ${cfg.sipUntrusted === "drop" ? "dropped" : "403"})` : "any source";
+  const rate = cfg.sipRateLimit.perSecond > 0 ? `${cfg.sipRateLimit.perSecond}/s per source, burst ${cfg.sipRateLimit.burst}` : "no rate limit";
+  const auth = cfg.sipInboundAuth ? `digest auth as ${cfg.sipInboundAuth.username}` : "no inbound auth";
+  return `${who}; ${rate}; ${auth}`;
 }
 
 function describeConfig(cfg: Config, mode: string, providers: { stt: string; llm: string; tts: string }): string {
@@ -34,6 +43,7 @@ function describeConfig(cfg: Config, mode: string, providers: { stt: string; llm
   return [
     `voice-agent ${VERSION} — mode ${mode}`,
     `  SIP   udp ${cfg.sipHost}:${cfg.sipPort}, Contact/SDP address ${cfg.publicIp}${cfg.answerDelayMs ? `, rings ${cfg.answerDelayMs} ms` : ""}`,
+    `  ACL   ${sipAccess(cfg)}`,
     `  RTP   udp ports ${cfg.rtpPortStart}-${cfg.rtpPortEnd} (${rtpCalls} calls), max ${cfg.maxCalls} simultaneous calls`,
     ...outbound,
     `  HTTP  ${cfg.serverHost}:${cfg.serverPort} — ${httpAccess(cfg)}`,
@@ -48,8 +58,10 @@ async function run(cmd: Extract<Command, { kind: "run" | "check-config" }>): Pro
   const cfg = loadConfig();
   requireOutbound(cfg, cmd.mode as Mode);
   const providers = await createProviders(cfg);
+  const exposed = exposureWarning(cfg);
   if (cmd.kind === "check-config") {
     console.log(describeConfig(cfg, cmd.mode, providers.describe));
+    if (exposed) console.error(exposed);
     console.log("configuration ok");
     return 0;
   }
@@ -79,6 +91,10 @@ async function run(cmd: Extract<Command, { kind: "run" | "check-config" }>): Pro
     },
     "voice-agent started",
   );
+  if (exposed) {
+    console.error(exposed);
+    log.warn({ sip: `${cfg.sipHost}:${server.sipPort}` }, "sip is open to the internet: set SIP_TRUSTED_IPS or SIP_INBOUND_USERNAME/SIP_INBOUND_PASSWORD");
+  }
   if (!cfg.apiToken) log.warn({ http: `${cfg.serverHost}:${cfg.serverPort}`, requested: cfg.serverHostRequested }, `http api: ${httpAccess(cfg)}`);
   else log.info({}, "http api: bearer token required (API_TOKEN)");
   const drainMs = cfg.drainTimeoutS * 1000;

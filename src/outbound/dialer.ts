@@ -15,7 +15,7 @@ import { randomUUID } from "node:crypto";
 import type { CallRecord, CallRecordStore, CallStatus, TurnRecord } from "../pipeline/call-record";
 import type { LlmProvider } from "../providers/types";
 import { RtpPortPoolError, type RtpPortLease } from "../rtp";
-import { createOffer, parseAnswer, SdpError, type NegotiatedMedia } from "../sdp";
+import { CallSessionDescription, createOffer, parseAnswer, SdpError, SdpSession, type NegotiatedMedia, type OfferResult } from "../sdp";
 import type { DigestCredentials, EndReason, InviteOptions, OutboundCall } from "../sip";
 import type { Clock, TimerHandle } from "../util/clock";
 import type { Logger } from "../util/log";
@@ -31,6 +31,8 @@ import { nextStatus, type CancelCause } from "./status";
 export interface MediaHandle {
   start(): void;
   close(): void;
+  /** Follows a re-INVITE/UPDATE from the trunk (address, hold, codec); absent → the media stays as it is. */
+  renegotiate?(media: NegotiatedMedia, previous: NegotiatedMedia): void;
 }
 
 /** What `createMedia` gets once the callee answered. */
@@ -84,12 +86,16 @@ interface LiveOutbound {
   llm: OpeningLlm;
   system: string;
   media?: MediaHandle;
+  /** Our INVITE's offer: the start of the call's SDP session. */
+  offer: OfferResult;
   ringTimer?: TimerHandle;
   /** Why we asked for CANCEL, if we did. */
   cancelled?: CancelCause;
   /** The final non-2xx that ended the attempt (or 408 for Timer B). */
   failure?: { code: number; reason: string };
   gotProvisional: boolean;
+  /** RING_TIMEOUT_S passed before any response: cancel as soon as one arrives (§9.1). */
+  ringExpired?: boolean;
   /** SDP of a 183 (early media); used if the 2xx repeats none. */
   earlySdp?: string;
   earlyPackets: number;
@@ -155,8 +161,9 @@ export class OutboundDialer {
   }
 
   /**
-   * Ends a live call: CANCEL before answer (status canceled; the CANCEL waits for a provisional, §9.1),
-   * BYE after (status completed). Returns the record, or undefined when the id is unknown. A call
+   * Ends a live call: CANCEL before answer (status canceled), BYE after (status completed). Before any
+   * response from the trunk no CANCEL may be sent (§9.1): the call ends as canceled at once and the
+   * SIP layer deals with whatever the INVITE still brings (src/sip/ua/outbound-call.ts cancel()). Returns the record, or undefined when the id is unknown. A call
    * already ended is returned unchanged.
    */
   hangup(id: string): CallRecord | undefined {
@@ -238,6 +245,7 @@ export class OutboundDialer {
       lease,
       llm: new OpeningLlm(this.d.llm, opening),
       system: `${system}\n\nYou have already opened the call by saying: "${opening}"`,
+      offer,
       gotProvisional: false,
       earlyPackets: 0,
       released: false,
@@ -246,27 +254,43 @@ export class OutboundDialer {
     this.d.store.add(record);
     log.info({ callId: record.id, sipCallId: sip.callId, trunk: hostPort, pii: { to: req.phoneNumber } }, "outbound call placed");
 
+    sip.on("trying", () => this.cancelIfRingExpired(live)); // ring time over before any response: CANCEL now
     sip.on("provisional", (code, reason, sdp) => this.onProvisional(live, code, reason, sdp));
     sip.on("answered", (sdp) => this.onAnswered(live, sdp));
     sip.on("failed", (code, reason) => {
       live.failure = { code, reason };
     });
     sip.on("ended", (reason) => this.finish(live, reason));
-    // No answer within RING_TIMEOUT_S → CANCEL (sent once a provisional has arrived, §9.1).
+    // No answer within RING_TIMEOUT_S → CANCEL (sent once a provisional has arrived, §9.1). With no
+    // response at all the trunk is not ringing anything: Timer B (or ICMP) ends the call as unreachable,
+    // and a response arriving late gets the CANCEL then.
     live.ringTimer = this.d.clock.setTimer(this.d.ringTimeoutMs, () => {
       live.ringTimer = undefined;
       if (live.released || record.status === "connected") return;
-      live.cancelled ??= "ring_timeout";
-      record.endReason ??= "ring_timeout";
-      log.info({ callId: record.id, ringTimeoutMs: this.d.ringTimeoutMs, provisional: live.gotProvisional }, "outbound call not answered: cancel");
-      sip.cancel();
+      if (!sip.hasResponse) {
+        live.ringExpired = true;
+        log.info({ callId: record.id, ringTimeoutMs: this.d.ringTimeoutMs }, "outbound call: ring timeout with no response from the trunk yet");
+        return;
+      }
+      live.ringExpired = true;
+      this.cancelIfRingExpired(live);
     });
     return record;
+  }
+
+  private cancelIfRingExpired(live: LiveOutbound): void {
+    const { record, sip } = live;
+    if (!live.ringExpired || live.released || record.status === "connected" || live.cancelled) return;
+    live.cancelled = "ring_timeout";
+    record.endReason ??= "ring_timeout";
+    this.d.log.info({ callId: record.id, ringTimeoutMs: this.d.ringTimeoutMs, provisional: live.gotProvisional }, "outbound call not answered: cancel");
+    sip.cancel();
   }
 
   private onProvisional(live: LiveOutbound, code: number, reason: string, sdp: string | undefined): void {
     const { record } = live;
     live.gotProvisional = true;
+    this.cancelIfRingExpired(live);
     if (record.status === "initiating") {
       this.setStatus(record, "ringing");
       record.ringingAt = new Date().toISOString();
@@ -325,6 +349,15 @@ export class OutboundDialer {
         },
         onTurn: (turn) => this.d.store.addTurn(record.id, turn),
       });
+      const handle = live.media;
+      // The trunk's re-INVITEs/UPDATEs (hold, media moves, codec change) are answered from this call's
+      // SDP session, which began with our offer (RFC 3264 §8).
+      sip.media = new CallSessionDescription(
+        SdpSession.fromOffer(live.offer, media, { localAddress: this.d.mediaAddress, localPort: live.lease.port }),
+        { renegotiate: (m, prev) => handle.renegotiate?.(m, prev) },
+        this.d.log,
+        record.id,
+      );
       live.media.start();
     } catch (err) {
       this.d.log.error({ callId: record.id, err: String(err) }, "outbound media setup failed: bye");
@@ -352,7 +385,9 @@ export class OutboundDialer {
       failure: live.failure,
       cancelled: live.cancelled,
       gotProvisional: live.gotProvisional,
+      responded: live.sip.hasResponse,
     });
+    if (reason === "timeout" || reason === "unreachable") record.endReason ??= "trunk_unreachable";
     if (status !== record.status) this.setStatus(record, status);
     record.hangupCause ??= cause;
     if (record.answeredAt) {

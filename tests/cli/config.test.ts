@@ -40,9 +40,19 @@ describe("loadConfig", () => {
     expect(loadConfig({ CARTESIA_API_KEY: "c", CARTESIA_VOICE_ID: " my-voice " }).cartesia.voiceId).toBe("my-voice");
   });
 
-  test("SIP_TRUSTED_IPS is a list of addresses", () => {
+  test("SIP_TRUSTED_IPS is a list of addresses and CIDR ranges", () => {
     expect(loadConfig({ SIP_TRUSTED_IPS: "52.9.254.127, 52.9.254.128" }).sipTrustedIps).toEqual(["52.9.254.127", "52.9.254.128"]);
+    expect(loadConfig({ SIP_TRUSTED_IPS: "52.9.254.0/24,10.1.2.3" }).sipTrustedIps).toEqual(["52.9.254.0/24", "10.1.2.3"]);
     expect(loadConfig({}).sipTrustedIps).toEqual([]);
+  });
+
+  test("SIP access control: untrusted policy, rate limit with burst, inbound digest credentials", () => {
+    const d = loadConfig({});
+    expect([d.sipUntrusted, d.sipRateLimit, d.sipInboundAuth]).toEqual(["reject", { perSecond: 100, burst: 200 }, undefined]);
+    const c = loadConfig({ SIP_UNTRUSTED: "drop", SIP_RATE_LIMIT: "20", SIP_INBOUND_USERNAME: "pbx", SIP_INBOUND_PASSWORD: " s3cret " });
+    expect([c.sipUntrusted, c.sipRateLimit, c.sipInboundAuth]).toEqual(["drop", { perSecond: 20, burst: 40 }, { username: "pbx", password: " s3cret ", realm: undefined }]);
+    expect(loadConfig({ SIP_RATE_LIMIT: "0" }).sipRateLimit.perSecond).toBe(0);
+    expect(loadConfig({ SIP_RATE_LIMIT: "10", SIP_RATE_BURST: "15" }).sipRateLimit).toEqual({ perSecond: 10, burst: 15 });
   });
 
   test("a bound SIP_HOST is the public address unless SIP_PUBLIC_IP is set", () => {
@@ -68,7 +78,13 @@ describe("loadConfig", () => {
     [{ STT_PROVIDER: "whisper" }, "STT_PROVIDER", /one of deepgram, pocketsphinx/],
     [{ STT_PROVIDER: "deepgram" }, "DEEPGRAM_API_KEY", /required/],
     [{ DEEPGRAM_BASE_URL: "not a url" }, "DEEPGRAM_BASE_URL", /URL/],
-    [{ SIP_TRUSTED_IPS: "52.9.254.127, trunk.example.com" }, "SIP_TRUSTED_IPS", /IPv4 addresses, got "trunk.example.com"/],
+    [{ SIP_TRUSTED_IPS: "52.9.254.127, trunk.example.com" }, "SIP_TRUSTED_IPS", /IPv4 addresses or a.b.c.d\/n ranges, got "trunk.example.com"/],
+    [{ SIP_TRUSTED_IPS: "10.0.0.0/33" }, "SIP_TRUSTED_IPS", /got "10.0.0.0\/33"/],
+    [{ SIP_UNTRUSTED: "ignore" }, "SIP_UNTRUSTED", /one of reject, drop/],
+    [{ SIP_RATE_LIMIT: "-1" }, "SIP_RATE_LIMIT", /integer from 0/],
+    [{ SIP_RATE_BURST: "0" }, "SIP_RATE_BURST", /integer from 1/],
+    [{ SIP_INBOUND_USERNAME: "pbx" }, "SIP_INBOUND_PASSWORD", /required when SIP_INBOUND_USERNAME is set/],
+    [{ SIP_INBOUND_USERNAME: "pbx", SIP_INBOUND_PASSWORD: "pw", SIP_INBOUND_REALM: 'a"b' }, "SIP_INBOUND_REALM", /without "/],
     [{ END_OF_TURN_SILENCE_MS: "2000", END_OF_TURN_MAX_SILENCE_MS: "1000" }, "END_OF_TURN_MAX_SILENCE_MS", /at least END_OF_TURN_SILENCE_MS/],
     [{ DRAIN_TIMEOUT_S: "abc" }, "DRAIN_TIMEOUT_S", /integer/],
     [{ SIP_TRUNK_HOST: "bad host!" }, "SIP_TRUNK_HOST", /host name or IPv4/],
