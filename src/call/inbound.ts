@@ -20,11 +20,12 @@
 import { randomUUID } from "node:crypto";
 import type { CallRecord } from "../pipeline/call-record";
 import type { ConversationSettings } from "../pipeline/agent-call";
-import { createAnswer, mirrorDirection, parseOffer, SdpError, type AnswerResult } from "../sdp";
+import { CallSessionDescription, createAnswer, SdpError, SdpSession } from "../sdp";
 import { RtpPortPoolError, type Pacer, type RtpPortPool } from "../rtp";
 import type { SileroVad } from "../media/vad/silero";
 import type { InboundCall } from "../sip";
 import type { Clock } from "../util/clock";
+import { inRanges, parseIpv4Range } from "../util/ip-range";
 import type { Logger } from "../util/log";
 import { CallMedia, type CallProviders } from "./media";
 import type { CallObserver } from "./observer";
@@ -64,7 +65,7 @@ export interface LiveInbound {
   /** The media, once the ACK started it. */
   media?: CallMedia;
   /** Our answer and the prompt, from our 2xx until the ACK. */
-  pending?: { answer: AnswerResult; port: number; system: string };
+  pending?: { sdp: SdpSession; port: number; system: string };
 }
 
 export class InboundCalls {
@@ -93,7 +94,8 @@ export class InboundCalls {
       log.warn({ callId: id }, "call rejected: inbound calls are off in outbound mode");
       return;
     }
-    if (this.o.trustedIps.length > 0 && !this.o.trustedIps.includes(sip.remote.host)) {
+    // The transport's SourceGate refuses untrusted requests before they get here; this is a second line.
+    if (this.o.trustedIps.length > 0 && !inRanges(sip.remote.host, this.o.trustedIps.map(parseIpv4Range))) {
       sip.reject(403, "Forbidden");
       observer.callRefused("inbound", "rejected");
       log.warn({ callId: id, source: sip.remote.host }, "call rejected: source not in SIP_TRUSTED_IPS");
@@ -137,7 +139,6 @@ export class InboundCalls {
     this.calls.set(id, live);
     sip.on("ended", (reason) => session.release(reason));
     sip.on("confirmed", session.guard("ack", () => this.onConfirmed(live)));
-    sip.on("reinvite", session.guard("re-invite", (offer: string) => this.onReinvite(live, offer)));
     this.setUp(live).catch((err) => {
       log.error({ callId: id, err: String(err) }, "call setup failed");
       if (sip.state === "offered") sip.reject(500, "Server Internal Error");
@@ -178,7 +179,12 @@ export class InboundCalls {
       }
       throw err;
     }
-    live.pending = { answer, port: lease.port, system };
+    // re-INVITE/UPDATE offers (hold, resume, moved media, codec change) are answered from the call's
+    // SDP session and applied to its media once it runs (RFC 3264 §8); the media starts from the
+    // session's current state, so an offer taken before the ACK is not lost.
+    const sdp = SdpSession.fromAnswer(answer, { localAddress: this.o.publicIp, localPort: lease.port });
+    sip.media = new CallSessionDescription(sdp, { renegotiate: (m, prev) => live.media?.renegotiate(m, prev) }, log, record.id);
+    live.pending = { sdp, port: lease.port, system };
     if (!sip.accept(answer.sdp)) void session.end("error");
   }
 
@@ -187,13 +193,14 @@ export class InboundCalls {
     const { record, session, pending } = live;
     if (!pending) return;
     session.answered();
-    this.o.log.info({ callId: record.id, codec: pending.answer.codec, rtpPort: pending.port }, "call answered");
+    this.o.log.info({ callId: record.id, codec: pending.sdp.media.codec, rtpPort: pending.port }, "call answered");
     session.startMedia((lease, hooks) => {
       live.media = new CallMedia({
         ...hooks,
         record,
         lease,
-        media: pending.answer,
+        media: pending.sdp.media,
+        signallingAddress: live.sip.remote.host,
         pacer: this.o.pacer,
         log: this.o.log,
         providers: this.o.providers,
@@ -204,25 +211,6 @@ export class InboundCalls {
       });
       return live.media;
     });
-  }
-
-  /**
-   * The UA answered a re-INVITE with our unchanged SDP (RFC 3264 §8); the media follows the new offer:
-   * a moved address or port, and hold (their sendonly/inactive → we stop sending).
-   */
-  private onReinvite(live: LiveInbound, offer: string): void {
-    const { log } = this.o;
-    const { record, media } = live;
-    if (!media) return;
-    try {
-      const audio = parseOffer(offer).audio;
-      if (!audio.connection) throw new Error("no connection address");
-      const remote = { address: audio.connection.address, port: audio.port };
-      media.session.update(remote, mirrorDirection(audio.direction));
-      log.info({ callId: record.id, remotePort: remote.port, direction: audio.direction }, "re-invite applied to media");
-    } catch (err) {
-      log.warn({ callId: record.id, err: (err as Error).message }, "re-invite offer not usable; media unchanged");
-    }
   }
 
   /** Ends a call now (shutdown): BYE or rejection as its state allows, everything released. */

@@ -12,13 +12,13 @@ import { systemPrompt } from "./prompts";
 import { createApp } from "../http/app";
 import type { ConversationSettings } from "../pipeline/agent-call";
 import { SqliteCallStore } from "../store";
-import { OutboundDialer, OutboundError } from "../outbound";
+import { DestinationPolicy, OutboundDialer, OutboundError } from "../outbound";
 import { Pacer, RtpPortPool } from "../rtp";
 import { CallMedia } from "../call/media";
 import { InboundCalls } from "../call/inbound";
 import { combineObservers, metricsObserver, storeObserver, type CallObserver } from "../call/observer";
 import { loadSileroVad, type SileroVad } from "../media/vad/silero";
-import { UdpTransport, UserAgent, type TimerValues } from "../sip";
+import { DigestVerifier, SourceGate, UdpTransport, UserAgent, type TimerValues } from "../sip";
 import { SystemClock, type Clock } from "../util/clock";
 import type { Logger } from "../util/log";
 import { createMetrics, instrumentTransport, type Metrics } from "../metrics";
@@ -90,8 +90,15 @@ export class AgentServer {
     }
     // SIP first: a second instance on the same port stops here, before it touches the call records.
     let transport: UdpTransport;
+    // Trust and per-source rate limit before any parsing or transaction (SIP_TRUSTED_IPS, SIP_RATE_LIMIT).
+    const gate = new SourceGate({
+      trusted: cfg.sipTrustedIps,
+      untrusted: cfg.sipUntrusted,
+      ratePerSecond: cfg.sipRateLimit.perSecond,
+      burst: cfg.sipRateLimit.burst,
+    });
     try {
-      transport = await UdpTransport.bind({ host: cfg.sipHost, port: cfg.sipPort, log });
+      transport = await UdpTransport.bind({ host: cfg.sipHost, port: cfg.sipPort, log, gate });
     } catch (err) {
       throw new Error(`SIP_PORT: cannot bind udp ${cfg.sipHost}:${cfg.sipPort}: ${(err as Error).message}`);
     }
@@ -118,6 +125,9 @@ export class AgentServer {
       userAgent: `voice-agent/${o.version}`,
       log,
       timers: o.sipTimers,
+      inboundAuth: cfg.sipInboundAuth
+        ? new DigestVerifier({ ...cfg.sipInboundAuth, realm: cfg.sipInboundAuth.realm ?? cfg.publicIp })
+        : undefined,
       delegate: {
         onInvite: (call) => server.inbound.onInvite(call),
         acceptingNewCalls: () => !server.draining,
@@ -130,6 +140,7 @@ export class AgentServer {
       store,
       metrics,
       apiToken: cfg.apiToken,
+      allowedHosts: cfg.serverHost === "0.0.0.0" ? [] : [cfg.serverHost],
       outbound: server.dialer ?? undefined,
       outboundDisabledReason: outboundMode
         ? "outbound calling is not configured: set SIP_TRUNK_HOST and SIP_CALLER_ID"
@@ -143,7 +154,8 @@ export class AgentServer {
       },
     });
     try {
-      app.listen({ hostname: cfg.serverHost, port: cfg.serverPort });
+      // reusePort off (Elysia turns it on): a second agent on the same port must fail here, not share it.
+      app.listen({ hostname: cfg.serverHost, port: cfg.serverPort, reusePort: false });
     } catch (err) {
       transport.close();
       store.close();
@@ -175,7 +187,8 @@ export class AgentServer {
       log,
       trunk: { host: ob.trunkHost!, port: ob.trunkPort },
       callerId: ob.callerId!,
-      credentials: ob.credentials ? { username: ob.credentials.username, password: ob.credentials.password } : undefined,
+      credentials: ob.credentials ? { username: ob.credentials.username, password: ob.credentials.password, realm: ob.credentials.realm } : undefined,
+      destinations: new DestinationPolicy({ allow: ob.allowPrefixes ?? [], deny: ob.denyPrefixes }),
       mediaAddress: cfg.publicIp,
       ringTimeoutMs: ob.ringTimeoutS * 1000,
       maxCalls: ob.maxCalls,
@@ -189,6 +202,7 @@ export class AgentServer {
       createMedia: (req) =>
         new CallMedia({
           ...req, // record, lease, negotiated media, system, and the session's hooks (clock, hang-up, turns, errors)
+          signallingAddress: ob.trunkHost,
           pacer: this.pacer,
           log,
           providers: { ...providers, llm: req.llm },

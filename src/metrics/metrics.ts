@@ -18,6 +18,8 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import type { ProviderError, ProviderErrorCode, ProviderKind } from "../providers/types.ts";
+import { rtpDropTotals } from "../rtp/drop-counters.ts";
+import { sipRefusedTotals } from "../sip/transport/drop-report.ts";
 
 /** Which side placed the call. */
 export type CallDirection = "inbound" | "outbound";
@@ -223,6 +225,28 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     name: "voice_agent_rtp_packets_lost_total",
     help: "RTP packets lost on the way to us (RFC 3550 6.4.1 cumulative loss, summed over calls).",
     registers,
+  });
+  // Read at scrape time from the process-wide totals the RTP sessions and the SIP transport keep as they
+  // drop (constant work per datagram there; no metrics call on the attack path).
+  new Counter({
+    name: "voice_agent_rtp_dropped_total",
+    help: "RTP datagrams dropped unprocessed, by reason: oversize (> 1500 bytes), malformed, payload_type (not negotiated), source (refused by the latch). Process totals.",
+    labelNames: ["reason"] as const,
+    registers,
+    collect() {
+      this.reset();
+      for (const [reason, n] of Object.entries(rtpDropTotals)) this.inc({ reason }, n);
+    },
+  });
+  new Counter({
+    name: "voice_agent_sip_refused_total",
+    help: "SIP datagrams refused before any transaction, by reason: rate_limited, untrusted_rejected (403), untrusted_dropped, malformed_rejected (400), malformed_dropped. Process totals.",
+    labelNames: ["reason"] as const,
+    registers,
+    collect() {
+      this.reset();
+      for (const [reason, n] of Object.entries(sipRefusedTotals)) this.inc({ reason }, n);
+    },
   });
   const pacer = new Histogram({
     name: "voice_agent_pacer_lateness_ms",

@@ -18,12 +18,13 @@ import { randomUUID } from "node:crypto";
 import type { CallRecord, CallRecordStore, CallStatus, TurnRecord } from "../pipeline/call-record";
 import type { LlmProvider } from "../providers/types";
 import { RtpPortPoolError, type RtpPortLease } from "../rtp";
-import { createOffer, parseAnswer, SdpError, type NegotiatedMedia } from "../sdp";
+import { CallSessionDescription, createOffer, parseAnswer, SdpError, SdpSession, type NegotiatedMedia, type OfferResult } from "../sdp";
 import type { DigestCredentials, EndReason, InviteOptions, OutboundCall } from "../sip";
 import type { Clock, TimerHandle } from "../util/clock";
 import type { Logger } from "../util/log";
 import { CallSession, type MediaHooks, type SessionMedia } from "../call/session";
 import { storeObserver, type CallObserver } from "../call/observer";
+import type { DestinationPolicy } from "./destination-policy";
 import { OutboundError } from "./errors";
 import { OpeningLlm, buildOpening } from "./opening";
 import { validatePlaceRequest, type PlaceCallRequest } from "./request";
@@ -32,7 +33,10 @@ import { finalOutcome } from "./outcome";
 import { nextStatus, type CancelCause } from "./status";
 
 /** A started call's media and conversation (CallMedia in production). */
-export type MediaHandle = SessionMedia;
+export interface MediaHandle extends SessionMedia {
+  /** Follows a re-INVITE/UPDATE from the trunk (address, hold, codec); absent → the media stays as it is. */
+  renegotiate?(media: NegotiatedMedia, previous: NegotiatedMedia): void;
+}
 
 /**
  * What `createMedia` gets once the callee answered: the call's facts, and the session's hooks (per-call
@@ -72,6 +76,8 @@ export interface OutboundDialerDeps {
   systemPrompt(objective: string): Promise<string>;
   llm: LlmProvider;
   createMedia(req: MediaRequest): MediaHandle;
+  /** Numbers calls may go to (OUTBOUND_ALLOW_PREFIXES / OUTBOUND_DENY_PREFIXES); undefined allows all. */
+  destinations?: DestinationPolicy;
   /** Server-wide admission (total capacity); returns a refusal, or undefined to go ahead. */
   admit?(): OutboundError | undefined;
   providers?: { stt: string; llm: string; tts: string };
@@ -84,12 +90,17 @@ interface LiveOutbound {
   lease: RtpPortLease;
   llm: OpeningLlm;
   system: string;
+  media?: MediaHandle;
+  /** Our INVITE's offer: the start of the call's SDP session. */
+  offer: OfferResult;
   ringTimer?: TimerHandle;
   /** Why we asked for CANCEL, if we did. */
   cancelled?: CancelCause;
   /** The final non-2xx that ended the attempt (or 408 for Timer B). */
   failure?: { code: number; reason: string };
   gotProvisional: boolean;
+  /** RING_TIMEOUT_S passed before any response: cancel as soon as one arrives (§9.1). */
+  ringExpired?: boolean;
   /** SDP of a 183 (early media); used if the 2xx repeats none. */
   earlySdp?: string;
   earlyPackets: number;
@@ -116,11 +127,13 @@ export class OutboundDialer {
   /**
    * Validates the request, checks the limits, allocates an RTP port and sends the INVITE. Resolves with
    * the new record (status "initiating") as soon as the INVITE is out; the call goes on in the background.
-   * @throws OutboundError invalid_request (with `field`), draining, at_capacity, rate_limited (with
-   *   `retryAfterMs`), no_media_port.
+   * @throws OutboundError invalid_request (with `field`), destination_not_allowed (field phone_number),
+   *   draining, at_capacity, rate_limited (with `retryAfterMs`), no_media_port.
    */
   async place(input: PlaceCallRequest): Promise<CallRecord> {
     const req = validatePlaceRequest(input);
+    const notAllowed = this.d.destinations?.check(req.phoneNumber);
+    if (notAllowed) throw new OutboundError("destination_not_allowed", `phone_number: ${notAllowed}`, { field: "phone_number" });
     if (this.draining) throw new OutboundError("draining", "the agent is shutting down; no new calls");
     const refusal = this.d.admit?.();
     if (refusal) {
@@ -161,8 +174,9 @@ export class OutboundDialer {
   }
 
   /**
-   * Ends a live call: CANCEL before answer (status canceled; the CANCEL waits for a provisional, §9.1),
-   * BYE after (status completed). Returns the record, or undefined when the id is unknown. A call
+   * Ends a live call: CANCEL before answer (status canceled), BYE after (status completed). Before any
+   * response from the trunk no CANCEL may be sent (§9.1): the call ends as canceled at once and the
+   * SIP layer deals with whatever the INVITE still brings (src/sip/ua/outbound-call.ts cancel()). Returns the record, or undefined when the id is unknown. A call
    * already ended is returned unchanged.
    */
   hangup(id: string): CallRecord | undefined {
@@ -255,33 +269,50 @@ export class OutboundDialer {
       lease,
       llm: new OpeningLlm(this.d.llm, opening),
       system: `${system}\n\nYou have already opened the call by saying: "${opening}"`,
+      offer,
       gotProvisional: false,
       earlyPackets: 0,
     };
     this.live.set(record.id, live);
     log.info({ callId: record.id, sipCallId: sip.callId, trunk: hostPort, pii: { to: req.phoneNumber } }, "outbound call placed");
 
+    sip.on("trying", session.guard("trying", () => this.cancelIfRingExpired(live))); // ring time over before any response: CANCEL now
     sip.on("provisional", session.guard("provisional", (code: number, reason: string, sdp: string | undefined) => this.onProvisional(live, code, reason, sdp)));
     sip.on("answered", session.guard("answer", (sdp: string) => this.onAnswered(live, sdp)));
     sip.on("failed", (code, reason) => {
       live.failure = { code, reason };
     });
     sip.on("ended", (reason) => session.release(reason));
-    // No answer within RING_TIMEOUT_S → CANCEL (sent once a provisional has arrived, §9.1).
+    // No answer within RING_TIMEOUT_S → CANCEL (sent once a provisional has arrived, §9.1). With no
+    // response at all the trunk is not ringing anything: Timer B (or ICMP) ends the call as unreachable,
+    // and a response arriving late gets the CANCEL then.
     live.ringTimer = session.clock.setTimer(this.d.ringTimeoutMs, () => {
       live.ringTimer = undefined;
       if (session.isReleased || record.status === "connected") return;
-      live.cancelled ??= "ring_timeout";
-      record.endReason ??= "ring_timeout";
-      log.info({ callId: record.id, ringTimeoutMs: this.d.ringTimeoutMs, provisional: live.gotProvisional }, "outbound call not answered: cancel");
-      sip.cancel();
+      if (!sip.hasResponse) {
+        live.ringExpired = true;
+        log.info({ callId: record.id, ringTimeoutMs: this.d.ringTimeoutMs }, "outbound call: ring timeout with no response from the trunk yet");
+        return;
+      }
+      live.ringExpired = true;
+      this.cancelIfRingExpired(live);
     });
     return record;
+  }
+
+  private cancelIfRingExpired(live: LiveOutbound): void {
+    const { record, sip } = live;
+    if (!live.ringExpired || live.session.isReleased || record.status === "connected" || live.cancelled) return;
+    live.cancelled = "ring_timeout";
+    record.endReason ??= "ring_timeout";
+    this.d.log.info({ callId: record.id, ringTimeoutMs: this.d.ringTimeoutMs, provisional: live.gotProvisional }, "outbound call not answered: cancel");
+    sip.cancel();
   }
 
   private onProvisional(live: LiveOutbound, code: number, reason: string, sdp: string | undefined): void {
     const { record } = live;
     live.gotProvisional = true;
+    this.cancelIfRingExpired(live);
     if (record.status === "initiating") {
       this.setStatus(record, "ringing");
       record.ringingAt = new Date().toISOString();
@@ -327,7 +358,17 @@ export class OutboundDialer {
     );
     live.session.startMedia((lease, hooks) => {
       try {
-        return this.d.createMedia({ ...hooks, record, lease, media, system: live.system, llm: live.llm });
+        const handle = this.d.createMedia({ ...hooks, record, lease, media, system: live.system, llm: live.llm });
+        live.media = handle;
+        // The trunk's re-INVITEs/UPDATEs (hold, media moves, codec change) are answered from this call's
+        // SDP session, which began with our offer (RFC 3264 §8).
+        sip.media = new CallSessionDescription(
+          SdpSession.fromOffer(live.offer, media, { localAddress: this.d.mediaAddress, localPort: lease.port }),
+          { renegotiate: (m, prev) => handle.renegotiate?.(m, prev) },
+          this.d.log,
+          record.id,
+        );
+        return handle;
       } catch (err) {
         this.d.log.error({ callId: record.id, err: String(err) }, "outbound media setup failed: bye");
         record.hangupCause = { code: null, reason: `media setup failed: ${(err as Error).message}`, source: "local" };
@@ -353,7 +394,9 @@ export class OutboundDialer {
       failure: live.failure,
       cancelled: live.cancelled,
       gotProvisional: live.gotProvisional,
+      responded: live.sip.hasResponse,
     });
+    if (reason === "timeout" || reason === "unreachable") record.endReason ??= "trunk_unreachable";
     if (status !== record.status) this.setStatus(record, status);
     record.hangupCause ??= cause;
     if (record.answeredAt) {

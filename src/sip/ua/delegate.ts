@@ -7,6 +7,7 @@ import type { SipLogger } from "../log.ts";
 import type { TimerValues } from "../transaction/index.ts";
 import type { Transport } from "../transport/index.ts";
 import type { InboundCall } from "./inbound-call.ts";
+import type { DigestVerifier } from "./digest-server.ts";
 
 /** What the UA core asks of the layer above. */
 export interface UserAgentDelegate {
@@ -37,4 +38,9 @@ export interface UserAgentOptions {
   drainRetryAfterS?: number;
   /** Timer values; default T1 = 500 ms, T2 = 4 s, T4 = 5 s. */
   timers?: TimerValues;
+  /**
+   * When set, a new inbound INVITE must carry valid digest credentials (RFC 3261 §22.2); without them
+   * it gets 401 with the verifier's challenges and never becomes a call.
+   */
+  inboundAuth?: DigestVerifier;
 }
