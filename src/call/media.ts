@@ -120,7 +120,7 @@ export class CallMedia implements RenegotiableMedia {
           this.failed(err);
         }
       },
-      onDtmf: (ev) => log.info({ callId: record.id, key: ev.key, durationMs: ev.durationMs }, "dtmf received"),
+      onDtmf: (ev) => log.info({ callId: record.id, durationMs: ev.durationMs, pii: { key: ev.key } }, "dtmf received"),
     });
     const session = this.session;
     this.silence = { pcm: new Int16Array(160), payload: silenceFrame(media.codec), codec: media.codec };
