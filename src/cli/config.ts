@@ -67,6 +67,8 @@ export interface Config {
   scriptFile?: string;
   logLevel: "trace" | "debug" | "info" | "warn" | "error" | "fatal" | "silent";
   logPii: boolean;
+  /** LOG_RATE_LIMIT: lines per message kind per second before the rest are summarised; 0 = no limit. */
+  logRateLimit: number;
   stt: SttChoice;
   llm: LlmChoice;
   tts: TtsChoice;
@@ -331,6 +333,7 @@ export function loadConfig(env: Env = process.env): Config {
     scriptFile: str(env, "SCRIPT_FILE"),
     logLevel: oneOf(env, "LOG_LEVEL", ["trace", "debug", "info", "warn", "error", "fatal", "silent"] as const, "info"),
     logPii: bool(env, "LOG_PII", true),
+    logRateLimit: int(env, "LOG_RATE_LIMIT", 50, 0, 1_000_000),
     stt,
     llm,
     tts,
