@@ -129,6 +129,11 @@ export interface AgentCallDeps {
   onTurn?: (turn: TurnRecord) => void;
   /** A barge-in happened. */
   onBargeIn?: () => void;
+  /**
+   * A failure nothing in the conversation handled (a provider breaking its contract, a bug): the owner
+   * ends the call (src/call/session.ts). Without it the failure is logged.
+   */
+  onError?: (err: unknown) => void;
 }
 
 interface Reply {
@@ -247,6 +252,13 @@ export class AgentCall {
       this.d.vad?.setAgentSpeaking?.(playing);
     }
     this.d.vad?.push(frame.pcm);
+  }
+
+  /** A failure that escaped the conversation's own handling: reported to the owner, which ends the call. */
+  private unhandled(err: unknown): void {
+    if (this.stopped) return;
+    if (this.d.onError) this.d.onError(err);
+    else this.d.log.error({ callId: this.d.record.id, err: describeError(err) }, "conversation failed");
   }
 
   /** Ends the conversation: aborts work, closes streams. Idempotent. */
@@ -400,6 +412,7 @@ export class AgentCall {
     this.reply = reply;
     const source = fixedText !== undefined ? fixedSource(fixedText) : undefined;
     reply.done = this.runReply(reply, source);
+    reply.done.catch((err) => this.unhandled(err));
   }
 
   /** Switches a stage to its offline fallback for the rest of the call. False when there is none. */
