@@ -29,7 +29,9 @@ export type CallDirection = "inbound" | "outbound";
 /**
  * How a call ended: the call record's `endReason` when set (it is more precise), else the SIP user
  * agent's `EndReason`. Values:
- * - SIP (src/sip/ua/types.ts `EndReason`): remote_bye, local_bye, canceled, no_ack, rejected, timeout, error;
+ * - SIP (src/sip/ua/types.ts `EndReason`): remote_bye, local_bye, canceled, no_ack, rejected, timeout, error,
+ *   session_expired (RFC 4028);
+ * - rtp_timeout: no RTP from the far end for RTP_TIMEOUT_S (RTP_HOLD_TIMEOUT_S on hold);
  * - ours: shutdown (drain at SIGTERM), end_call (the LLM's end_call tool), agent_goodbye (silence or
  *   time limit), api_hangup, api_cancel, ring_timeout (src/outbound, src/pipeline);
  * - busy: refused before it started (MAX_CALLS reached, no RTP port) — use with `callRefused`.
@@ -43,6 +45,8 @@ export type CallResult =
   | "rejected"
   | "timeout"
   | "error"
+  | "session_expired"
+  | "rtp_timeout"
   | "shutdown"
   | "end_call"
   | "agent_goodbye"
@@ -62,6 +66,8 @@ export const CALL_RESULTS: readonly CallResult[] = [
   "rejected",
   "timeout",
   "error",
+  "session_expired",
+  "rtp_timeout",
   "shutdown",
   "end_call",
   "agent_goodbye",
