@@ -36,7 +36,8 @@ export interface InboundCallsOptions {
   clock: Clock;
   /** Store and metrics (src/call/observer.ts). */
   observer: CallObserver;
-  pool: RtpPortPool;
+  /** Where RTP ports come from (the agent's RtpPortPool). */
+  pool: Pick<RtpPortPool, "allocate">;
   pacer: Pacer;
   vad: SileroVad | null;
   providers: CallProviders & { describe: { stt: string; llm: string; tts: string } };
@@ -143,6 +144,7 @@ export class InboundCalls {
     sip.on("confirmed", session.guard("ack", () => this.onConfirmed(live)));
     this.setUp(live).catch((err) => {
       log.error({ callId: id, err: String(err) }, "call setup failed");
+      record.endReason ??= "error";
       if (sip.state === "offered") sip.reject(500, "Server Internal Error");
       void session.end("error");
     });

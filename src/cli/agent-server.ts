@@ -105,7 +105,7 @@ export class AgentServer {
     }
     let store: SqliteCallStore;
     try {
-      store = SqliteCallStore.open({ dir: cfg.dataDir, log });
+      store = SqliteCallStore.open({ dir: cfg.dataDir, log, retentionDays: cfg.recordRetentionDays });
     } catch (err) {
       transport.close();
       throw err;

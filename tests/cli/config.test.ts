@@ -187,6 +187,20 @@ describe("outbound destinations and the trunk realm", () => {
   });
 });
 
+describe("RECORD_RETENTION_DAYS and LOG_RATE_LIMIT", () => {
+  test("retention unset keeps everything; 1..36500 days; 0 or words are refused naming the variable", () => {
+    expect(loadConfig({}).recordRetentionDays).toBeUndefined();
+    expect(loadConfig({ RECORD_RETENTION_DAYS: "90" }).recordRetentionDays).toBe(90);
+    expect(() => loadConfig({ RECORD_RETENTION_DAYS: "0" })).toThrow(/^RECORD_RETENTION_DAYS: expected an integer from 1 to 36500, got 0$/);
+    expect(() => loadConfig({ RECORD_RETENTION_DAYS: "forever" })).toThrow(/^RECORD_RETENTION_DAYS: /);
+  });
+  test("LOG_RATE_LIMIT defaults to 50 lines per message per second; 0 turns it off", () => {
+    expect(loadConfig({}).logRateLimit).toBe(50);
+    expect(loadConfig({ LOG_RATE_LIMIT: "0" }).logRateLimit).toBe(0);
+    expect(() => loadConfig({ LOG_RATE_LIMIT: "-1" })).toThrow(/^LOG_RATE_LIMIT: /);
+  });
+});
+
 describe("parseCommand", () => {
   test("modes, help, version, call", () => {
     expect(parseCommand([])).toEqual({ kind: "run", mode: "inbound" });
