@@ -22,6 +22,7 @@ import { rtpDropTotals } from "../rtp/drop-counters.ts";
 import { sipRefusedTotals } from "../sip/transport/drop-report.ts";
 import { logTotals } from "../util/log-totals.ts";
 import { processErrorTotals } from "../util/process-guard.ts";
+import { storeTotals } from "../store/write-queue.ts";
 
 /** Which side placed the call. */
 export type CallDirection = "inbound" | "outbound";
@@ -274,6 +275,16 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     collect() {
       this.reset();
       for (const [outcome, n] of Object.entries(logTotals)) this.inc({ outcome }, n);
+    },
+  });
+  new Counter({
+    name: "voice_agent_store_writes_total",
+    help: "Call store (calls.db) writes by outcome: written, queued (the database was locked, full or failing; retried), overflow (queue full: lost), failed (lost for good). Process totals.",
+    labelNames: ["outcome"] as const,
+    registers,
+    collect() {
+      this.reset();
+      for (const [outcome, n] of Object.entries(storeTotals)) this.inc({ outcome }, n);
     },
   });
   const pacer = new Histogram({
