@@ -10,7 +10,7 @@ import { randomUUID } from "node:crypto";
 import type { CallRecord, TurnRecord } from "../pipeline/call-record";
 import type { ConversationSettings } from "../pipeline/agent-call";
 import type { SqliteCallStore } from "../store";
-import { createAnswer, mirrorDirection, parseOffer, SdpError } from "../sdp";
+import { CallSessionDescription, createAnswer, SdpError, SdpSession } from "../sdp";
 import { RtpPortPoolError, type Pacer, type RtpPortPool } from "../rtp";
 import type { SileroVad } from "../media/vad/silero";
 import type { InboundCall } from "../sip";
@@ -188,19 +188,14 @@ export class InboundCalls {
       log.info({ callId: record.id, codec: answer.codec, rtpPort: lease.port }, "call answered");
       media.start();
     });
-    sip.on("reinvite", (offer) => {
-      // The UA answered with our unchanged SDP (RFC 3264 §8); the media follows the new offer: a moved
-      // address or port, and hold (their sendonly/inactive → we stop sending).
-      try {
-        const audio = parseOffer(offer).audio;
-        if (!audio.connection) throw new Error("no connection address");
-        const remote = { address: audio.connection.address, port: audio.port };
-        media.session.update(remote, mirrorDirection(audio.direction));
-        log.info({ callId: record.id, remotePort: remote.port, direction: audio.direction }, "re-invite applied to media");
-      } catch (err) {
-        log.warn({ callId: record.id, err: (err as Error).message }, "re-invite offer not usable; media unchanged");
-      }
-    });
+    // re-INVITE/UPDATE offers (hold, resume, moved media, codec change) are answered from the call's
+    // SDP session and applied to its media (RFC 3264 §8).
+    sip.media = new CallSessionDescription(
+      SdpSession.fromAnswer(answer, { localAddress: this.o.publicIp, localPort: lease.port }),
+      media,
+      log,
+      record.id,
+    );
     if (!sip.accept(answer.sdp)) this.teardown(live, "error");
   }
 

@@ -13,7 +13,7 @@ import type { SileroVad } from "../media/vad/silero";
 import { RtpSession, type Pacer, type PacerSource, type RtpPortLease } from "../rtp";
 import { silenceFrame } from "../media/g711";
 import { FRAME_MS, type AudioFrame } from "../media/constants";
-import type { NegotiatedMedia } from "../sdp";
+import { canSend, type NegotiatedMedia, type RenegotiableMedia } from "../sdp";
 import type { Clock } from "../util/clock";
 import type { Logger } from "../util/log";
 import type { LlmProvider, SttProvider, TtsProvider } from "../providers/types";
@@ -53,7 +53,17 @@ export interface CallMediaOptions {
   onProviderError?: (err: unknown) => void;
 }
 
-export class CallMedia {
+/**
+ * The conversation's pause on hold. **conv** adds `hold()`/`resume()` to AgentCall (no idle prompts, no
+ * timers running, continue where it was); until it has, the call site below finds them missing and
+ * the media alone pauses what it can (no caller audio or generated silence reaches VAD/STT).
+ */
+interface HoldableConversation {
+  hold?(): void;
+  resume?(): void;
+}
+
+export class CallMedia implements RenegotiableMedia {
   readonly session: RtpSession;
   readonly playout: Playout;
   readonly conversation: AgentCall;
@@ -69,6 +79,7 @@ export class CallMedia {
     onTick: () => {
       this.playout.onTick();
       const now = this.o.clock.now();
+      if (this.held) return;
       if (now - this.lastCallerFrameAt >= MISSING_MEDIA_MS) {
         this.lastCallerFrameAt = now - MISSING_MEDIA_MS + FRAME_MS;
         this.conversation.onAudioFrame(this.silence);
@@ -76,6 +87,8 @@ export class CallMedia {
     },
   };
   private closed = false;
+  /** The peer put the call on hold (our direction no longer lets us send, RFC 3264 §8.4). */
+  private held = false;
 
   constructor(private readonly o: CallMediaOptions) {
     const { record, media, log } = o;
@@ -91,6 +104,7 @@ export class CallMedia {
       clock: o.clock,
       onAudio: (frame) => {
         this.lastCallerFrameAt = o.clock.now();
+        if (this.held) return; // hold music is not the caller
         this.conversation.onAudioFrame(frame);
       },
       onDtmf: (ev) => log.info({ callId: record.id, key: ev.key, durationMs: ev.durationMs }, "dtmf received"),
@@ -140,6 +154,35 @@ export class CallMedia {
     this.lastCallerFrameAt = this.o.clock.now();
     this.o.pacer.add(this.ticker);
     void this.conversation.start();
+  }
+
+  /** True while the peer holds the call. */
+  get onHold(): boolean {
+    return this.held;
+  }
+
+  /**
+   * A re-INVITE/UPDATE changed the media (RFC 3264 §8): the RTP session follows the new address from
+   * its next packet, the new direction and codec; a direction that no longer lets us send is hold and
+   * pauses the conversation, the move back to sending resumes it.
+   */
+  renegotiate(media: NegotiatedMedia, _previous: NegotiatedMedia): void {
+    if (this.closed) return;
+    this.session.update(media.remote, media.direction, {
+      codec: media.codec,
+      payloadType: media.payloadType,
+      telephoneEventPt: media.telephoneEventPt,
+    });
+    const held = !canSend(media.direction);
+    if (held === this.held) return;
+    this.held = held;
+    const conv = this.conversation as unknown as HoldableConversation;
+    if (held) conv.hold?.();
+    else {
+      this.lastCallerFrameAt = this.o.clock.now();
+      conv.resume?.();
+    }
+    this.o.log.info({ callId: this.o.record.id, direction: media.direction }, held ? "call held by the peer" : "call resumed by the peer");
   }
 
   close(): void {

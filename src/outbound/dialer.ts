@@ -15,7 +15,7 @@ import { randomUUID } from "node:crypto";
 import type { CallRecord, CallRecordStore, CallStatus, TurnRecord } from "../pipeline/call-record";
 import type { LlmProvider } from "../providers/types";
 import { RtpPortPoolError, type RtpPortLease } from "../rtp";
-import { createOffer, parseAnswer, SdpError, type NegotiatedMedia } from "../sdp";
+import { CallSessionDescription, createOffer, parseAnswer, SdpError, SdpSession, type NegotiatedMedia, type OfferResult } from "../sdp";
 import type { DigestCredentials, EndReason, InviteOptions, OutboundCall } from "../sip";
 import type { Clock, TimerHandle } from "../util/clock";
 import type { Logger } from "../util/log";
@@ -31,6 +31,8 @@ import { nextStatus, type CancelCause } from "./status";
 export interface MediaHandle {
   start(): void;
   close(): void;
+  /** Follows a re-INVITE/UPDATE from the trunk (address, hold, codec); absent → the media stays as it is. */
+  renegotiate?(media: NegotiatedMedia, previous: NegotiatedMedia): void;
 }
 
 /** What `createMedia` gets once the callee answered. */
@@ -84,6 +86,8 @@ interface LiveOutbound {
   llm: OpeningLlm;
   system: string;
   media?: MediaHandle;
+  /** Our INVITE's offer: the start of the call's SDP session. */
+  offer: OfferResult;
   ringTimer?: TimerHandle;
   /** Why we asked for CANCEL, if we did. */
   cancelled?: CancelCause;
@@ -241,6 +245,7 @@ export class OutboundDialer {
       lease,
       llm: new OpeningLlm(this.d.llm, opening),
       system: `${system}\n\nYou have already opened the call by saying: "${opening}"`,
+      offer,
       gotProvisional: false,
       earlyPackets: 0,
       released: false,
@@ -344,6 +349,15 @@ export class OutboundDialer {
         },
         onTurn: (turn) => this.d.store.addTurn(record.id, turn),
       });
+      const handle = live.media;
+      // The trunk's re-INVITEs/UPDATEs (hold, media moves, codec change) are answered from this call's
+      // SDP session, which began with our offer (RFC 3264 §8).
+      sip.media = new CallSessionDescription(
+        SdpSession.fromOffer(live.offer, media, { localAddress: this.d.mediaAddress, localPort: live.lease.port }),
+        { renegotiate: (m, prev) => handle.renegotiate?.(m, prev) },
+        this.d.log,
+        record.id,
+      );
       live.media.start();
     } catch (err) {
       this.d.log.error({ callId: record.id, err: String(err) }, "outbound media setup failed: bye");
