@@ -51,6 +51,11 @@ export interface CallMediaOptions {
   onTurn?: (turn: TurnRecord) => void;
   onBargeIn?: () => void;
   onProviderError?: (err: unknown) => void;
+  /**
+   * A throw or rejection from the conversation or the media path that nothing else handled (the call
+   * boundary: src/call/session.ts ends the call with "error"). Default: rethrown.
+   */
+  onError?: (err: unknown) => void;
 }
 
 /**
@@ -72,12 +77,16 @@ export class CallMedia implements RenegotiableMedia {
    */
   private readonly ticker: PacerSource = {
     onTick: () => {
-      this.playout.onTick();
-      const now = this.o.clock.now();
-      if (this.held) return;
-      if (now - this.lastCallerFrameAt >= MISSING_MEDIA_MS) {
-        this.lastCallerFrameAt = now - MISSING_MEDIA_MS + FRAME_MS;
-        this.conversation.onAudioFrame(this.silence);
+      try {
+        this.playout.onTick();
+        const now = this.o.clock.now();
+        if (this.held) return;
+        if (now - this.lastCallerFrameAt >= MISSING_MEDIA_MS) {
+          this.lastCallerFrameAt = now - MISSING_MEDIA_MS + FRAME_MS;
+          this.conversation.onAudioFrame(this.silence);
+        }
+      } catch (err) {
+        this.failed(err);
       }
     },
   };
@@ -100,9 +109,13 @@ export class CallMedia implements RenegotiableMedia {
       onAudio: (frame) => {
         this.lastCallerFrameAt = o.clock.now();
         if (this.held) return; // hold music is not the caller
-        this.conversation.onAudioFrame(frame);
+        try {
+          this.conversation.onAudioFrame(frame);
+        } catch (err) {
+          this.failed(err);
+        }
       },
-      onDtmf: (ev) => log.info({ callId: record.id, key: ev.key, durationMs: ev.durationMs }, "dtmf received"),
+      onDtmf: (ev) => log.info({ callId: record.id, durationMs: ev.durationMs, pii: { key: ev.key } }, "dtmf received"),
     });
     const session = this.session;
     this.silence = { pcm: new Int16Array(160), payload: silenceFrame(media.codec), codec: media.codec };
@@ -139,7 +152,15 @@ export class CallMedia implements RenegotiableMedia {
       onTurn: o.onTurn,
       onBargeIn: o.onBargeIn,
       onProviderError: o.onProviderError,
+      onError: (err) => this.failed(err),
     });
+  }
+
+  /** Hands an unexpected failure to the call boundary, once; the media goes quiet meanwhile. */
+  private failed(err: unknown): void {
+    if (this.closed) return;
+    if (!this.o.onError) throw err;
+    this.o.onError(err);
   }
 
   /** Starts sending (silence, then the agent's first words) and listening. */
@@ -148,7 +169,7 @@ export class CallMedia implements RenegotiableMedia {
     this.started = true;
     this.lastCallerFrameAt = this.o.clock.now();
     this.o.pacer.add(this.ticker);
-    void this.conversation.start();
+    this.conversation.start().catch((err) => this.failed(err));
   }
 
   /** True while the peer holds the call. */

@@ -139,6 +139,13 @@ export class AgentCall {
     this.timers.armIdle();
   }
 
+  /** A failure that escaped the conversation's own handling: reported to the owner, which ends the call. */
+  private unhandled(err: unknown): void {
+    if (this.state.is("stopped")) return;
+    if (this.d.onError) this.d.onError(err);
+    else this.d.log.error({ callId: this.d.record.id, err: describeError(err) }, "conversation failed");
+  }
+
   /** Ends the conversation: aborts work, closes streams. Idempotent. */
   stop(): void {
     if (this.state.is("stopped")) return;
@@ -268,7 +275,7 @@ export class AgentCall {
     if (userText !== null) this.log.userAsked(userText);
     const handle = new SpeechHandle(userText, () => this.d.clock.now(), timing?.speechEndAt ?? this.d.clock.now(), timing?.finalTranscriptMs);
     this.reply = handle;
-    void this.runReply(handle, fixedText);
+    this.runReply(handle, fixedText).catch((err) => this.unhandled(err));
   }
 
   /** Switches a stage to its offline fallback for the rest of the call. False when there is none. */
@@ -406,7 +413,8 @@ export class AgentCall {
     void this.speakFixed(text, this.tts)
       .catch(() => this.speakFixed(text, this.d.fallbackTts ?? this.tts))
       .catch((err) => this.d.log.error({ callId: this.d.record.id, err: describeError(err) }, "prompt failed"))
-      .then(() => (thenHangup ? this.hangupAfterPlayout("agent_goodbye") : this.listenAfterPlayout()));
+      .then(() => (thenHangup ? this.hangupAfterPlayout("agent_goodbye") : this.listenAfterPlayout()))
+      .catch((err) => this.unhandled(err));
   }
 
   /**

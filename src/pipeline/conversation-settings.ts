@@ -103,4 +103,9 @@ export interface AgentCallDeps {
   onTurn?: (turn: TurnRecord) => void;
   /** A barge-in happened. */
   onBargeIn?: () => void;
+  /**
+   * A failure nothing in the conversation handled (a provider breaking its contract, a bug): the owner
+   * ends the call (src/call/session.ts). Without it the failure is logged.
+   */
+  onError?: (err: unknown) => void;
 }

@@ -1,6 +1,9 @@
 import { describe, expect, test } from "bun:test";
 import { ConfigError, loadConfig, requireOutbound } from "../../src/cli/config";
 import { parseCommand, UsageError } from "../../src/cli/args";
+import { CARTESIA_DEFAULTS } from "../../src/providers/cartesia/options";
+import { DEEPGRAM_DEFAULTS } from "../../src/providers/deepgram/options";
+import { GEMINI_DEFAULTS } from "../../src/providers/gemini/options";
 
 describe("loadConfig", () => {
   test("defaults match the documented names and values", () => {
@@ -21,6 +24,21 @@ describe("loadConfig", () => {
     expect(c.gemini.model).toBe("gemini-2.0-flash");
     expect(c.cartesia.model).toBe("sonic-2");
     expect(c.conversation).toMatchObject({ llmFirstTokenMs: 3000, llmTotalMs: 20_000 });
+    expect(c.cartesia.voiceId).toBe("a0e99841-438c-4a64-b679-ae501e7d6091");
+  });
+
+  test("the provider defaults come from the providers' options modules (one source)", () => {
+    const c = loadConfig({});
+    expect(c.deepgram.model).toBe(DEEPGRAM_DEFAULTS.model);
+    expect(c.gemini.model).toBe(GEMINI_DEFAULTS.model);
+    expect([c.cartesia.model, c.cartesia.voiceId]).toEqual([CARTESIA_DEFAULTS.model, CARTESIA_DEFAULTS.voiceId]);
+  });
+
+  test("CARTESIA_API_KEY alone is enough for Cartesia (stock voice); CARTESIA_VOICE_ID overrides it", () => {
+    const c = loadConfig({ CARTESIA_API_KEY: "c" });
+    expect(c.tts).toBe("cartesia");
+    expect(c.cartesia.voiceId).toBe(CARTESIA_DEFAULTS.voiceId);
+    expect(loadConfig({ CARTESIA_API_KEY: "c", CARTESIA_VOICE_ID: " my-voice " }).cartesia.voiceId).toBe("my-voice");
   });
 
   test("SIP_TRUSTED_IPS is a list of addresses and CIDR ranges", () => {
@@ -167,6 +185,20 @@ describe("outbound destinations and the trunk realm", () => {
     expect(c.outbound.credentials).toEqual({ username: "alice", password: "pw", from: "SIP_USERNAME", realm: "sip.plivo.com" });
     expect(() => loadConfig({ SIP_TRUNK_REALM: "sip.plivo.com" })).toThrow(/^SIP_TRUNK_REALM: set SIP_USERNAME\/SIP_PASSWORD/);
     expect(() => loadConfig({ SIP_USERNAME: "a", SIP_PASSWORD: "b", SIP_TRUNK_REALM: 'x"y' })).toThrow(/^SIP_TRUNK_REALM: expected a realm without quotes/);
+  });
+});
+
+describe("RECORD_RETENTION_DAYS and LOG_RATE_LIMIT", () => {
+  test("retention unset keeps everything; 1..36500 days; 0 or words are refused naming the variable", () => {
+    expect(loadConfig({}).recordRetentionDays).toBeUndefined();
+    expect(loadConfig({ RECORD_RETENTION_DAYS: "90" }).recordRetentionDays).toBe(90);
+    expect(() => loadConfig({ RECORD_RETENTION_DAYS: "0" })).toThrow(/^RECORD_RETENTION_DAYS: expected an integer from 1 to 36500, got 0$/);
+    expect(() => loadConfig({ RECORD_RETENTION_DAYS: "forever" })).toThrow(/^RECORD_RETENTION_DAYS: /);
+  });
+  test("LOG_RATE_LIMIT defaults to 50 lines per message per second; 0 turns it off", () => {
+    expect(loadConfig({}).logRateLimit).toBe(50);
+    expect(loadConfig({ LOG_RATE_LIMIT: "0" }).logRateLimit).toBe(0);
+    expect(() => loadConfig({ LOG_RATE_LIMIT: "-1" })).toThrow(/^LOG_RATE_LIMIT: /);
   });
 });
 

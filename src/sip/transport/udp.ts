@@ -235,13 +235,13 @@ export class UdpTransport implements Transport {
           this.stats.dropped++;
           return this.refusals.note("malformed_dropped", source, {
             msg: "sip datagram dropped",
-            fields: { code: r.error.code, detail: r.error.message, bytes: data.length },
+            fields: { code: r.error.code, pii: { detail: r.error.message }, bytes: data.length },
           });
         case "reject":
           this.stats.rejected++;
           this.refusals.note("malformed_rejected", source, {
             msg: "sip request rejected as malformed",
-            fields: { code: r.error.code, detail: r.error.message },
+            fields: { code: r.error.code, pii: { detail: r.error.message } },
           });
           this.sendResponse(r.response);
           return;
