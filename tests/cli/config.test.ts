@@ -75,6 +75,8 @@ describe("loadConfig", () => {
     [{ SIP_PUBLIC_IP: "1.2.3" }, "SIP_PUBLIC_IP", /IPv4/],
     [{ RTP_PORT_START: "20000", RTP_PORT_END: "20000" }, "RTP_PORT_END", /above RTP_PORT_START/],
     [{ ANSWER_DELAY_MS: "-5" }, "ANSWER_DELAY_MS", /integer from 0/],
+    [{ RTP_TIMEOUT_S: "ten" }, "RTP_TIMEOUT_S", /integer from 0/],
+    [{ RTP_HOLD_TIMEOUT_S: "-1" }, "RTP_HOLD_TIMEOUT_S", /integer from 0/],
     [{ LOG_PII: "maybe" }, "LOG_PII", /true or false/],
     [{ STT_PROVIDER: "whisper" }, "STT_PROVIDER", /one of deepgram, pocketsphinx/],
     [{ STT_PROVIDER: "deepgram" }, "DEEPGRAM_API_KEY", /required/],

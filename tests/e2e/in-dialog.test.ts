@@ -134,3 +134,19 @@ test.skipIf(missing.length > 0)("session timer (RFC 4028): 422 below Min-SE, the
   expect(upd).toMatch(/^SIP\/2.0 200/);
   expect(upd).toMatch(/^Session-Expires:\s*90;refresher=uac$/m);
 }, 40_000);
+
+test.skipIf(missing.length > 0)("RTP timeout: no BYE during a hold longer than RTP_TIMEOUT_S; BYE after RTP_TIMEOUT_S of silence once resumed, reason recorded", async () => {
+  const quiet = await startAgent({ RTP_TIMEOUT_S: "2", RTP_HOLD_TIMEOUT_S: "30" });
+  try {
+    const r = await runSipp({ scenario: "rtp-timeout", target: `127.0.0.1:${quiet.sipPort}`, pauseMs: 3500, timeoutMs: 40_000 });
+    expect(r.exitCode, describeSipp(r)).toBe(0);
+    const sent = (re: RegExp) => r.messages.find((x) => re.test(x.text))?.time ?? "";
+    const resumedAt = Date.parse(sent(/^ACK [^]*CSeq: 3 ACK/m).replace(" ", "T") + "Z");
+    const byeAt = Date.parse(r.messages.find((x) => x.direction === "received" && x.method === "BYE")!.time.replace(" ", "T") + "Z");
+    expect(byeAt - resumedAt).toBeGreaterThanOrEqual(1900);
+    const calls = await quiet.get("/calls");
+    expect(calls.recent[0].endReason).toBe("rtp_timeout");
+  } finally {
+    await quiet.stop();
+  }
+}, 60_000);
