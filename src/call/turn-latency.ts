@@ -2,10 +2,12 @@
 import type { TurnRecord } from "../pipeline/call-record";
 import type { Metrics } from "../metrics";
 
-/** Feeds a completed turn's latency to the histograms (the first-RTP figure may fill in later). */
+/**
+ * Feeds a completed turn's latency to the histograms. The conversation records an agent turn only after
+ * its playback finished, and `firstRtpMs` is set by the playback-started event before that, so the
+ * figures are complete when the turn arrives here.
+ */
 export function observeTurnLatency(metrics: Metrics, turn: TurnRecord): void {
   if (turn.speaker !== "agent" || !turn.latency) return;
-  const lat = turn.latency;
-  // firstRtpMs is written when the first packet goes out, possibly after the turn was recorded.
-  setTimeout(() => metrics.turnLatencies(lat), 1000);
+  metrics.turnLatencies(turn.latency);
 }

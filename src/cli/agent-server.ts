@@ -16,13 +16,12 @@ import { DestinationPolicy, OutboundDialer, OutboundError } from "../outbound";
 import { Pacer, RtpPortPool } from "../rtp";
 import { CallMedia } from "../call/media";
 import { InboundCalls } from "../call/inbound";
-import { observeTurnLatency } from "../call/turn-latency";
+import { combineObservers, metricsObserver, storeObserver, type CallObserver } from "../call/observer";
 import { loadSileroVad, type SileroVad } from "../media/vad/silero";
 import { DigestVerifier, SourceGate, UdpTransport, UserAgent, type TimerValues } from "../sip";
 import { SystemClock, type Clock } from "../util/clock";
 import type { Logger } from "../util/log";
 import { createMetrics, instrumentTransport, type Metrics } from "../metrics";
-import { ProviderError } from "../providers/types";
 
 export interface AgentServerOptions {
   cfg: Config;
@@ -37,6 +36,8 @@ export interface AgentServerOptions {
 
 export class AgentServer {
   private readonly inbound: InboundCalls;
+  /** Every call of both directions reports here: the store and the metrics. */
+  private readonly observer: CallObserver;
   private draining = false;
   private http: { stop(): void } | null = null;
   /** Prometheus metrics served at GET /metrics. */
@@ -57,11 +58,11 @@ export class AgentServer {
   ) {
     this.metrics = metrics;
     const { cfg, providers, log } = o;
+    this.observer = combineObservers(log, storeObserver(store), metricsObserver(metrics));
     this.inbound = new InboundCalls({
       log,
       clock,
-      store,
-      metrics,
+      observer: this.observer,
       pool,
       pacer,
       vad,
@@ -181,6 +182,7 @@ export class AgentServer {
     return new OutboundDialer({
       ua: this.ua,
       store: this.store,
+      observer: this.observer,
       clock: this.clock,
       log,
       trunk: { host: ob.trunkHost!, port: ob.trunkPort },
@@ -199,25 +201,14 @@ export class AgentServer {
         this.activeCalls >= cfg.maxCalls ? new OutboundError("at_capacity", `${cfg.maxCalls} calls are live (MAX_CALLS)`) : undefined,
       createMedia: (req) =>
         new CallMedia({
-          record: req.record,
-          lease: req.lease,
-          media: req.media,
+          ...req, // record, lease, negotiated media, system, and the session's hooks (clock, hang-up, turns, errors)
           signallingAddress: ob.trunkHost,
           pacer: this.pacer,
-          clock: this.clock,
           log,
           providers: { ...providers, llm: req.llm },
           vad: this.vad,
-          system: req.system,
           settings: conversationSettings(cfg.conversation),
           bargeInMinSpeechMs: cfg.conversation.bargeInMinSpeechMs,
-          hangup: req.hangup,
-          onTurn: (turn) => {
-            observeTurnLatency(this.metrics, turn);
-            req.onTurn?.(turn);
-          },
-          onBargeIn: this.metrics.bargeIn,
-          onProviderError: (err) => err instanceof ProviderError && this.metrics.providerErrorFrom(err),
         }),
     });
   }
@@ -236,14 +227,13 @@ export class AgentServer {
     // The polite end: each live call hears a goodbye, then gets its BYE after the last packet of it.
     for (const c of this.inbound.live()) {
       c.record.endReason ??= "shutdown";
-      if (c.media && c.sip.state !== "offered" && c.sip.state !== "ringing") c.media.conversation.endPolitely();
-      else void c.sip.hangup().catch(() => {});
+      if (c.media) c.media.conversation.endPolitely();
+      else void this.inbound.end(c, "shutdown");
     }
     const goodbyeDeadline = Date.now() + 8000;
     while (this.inbound.size > 0 && Date.now() < goodbyeDeadline) await Bun.sleep(50);
-    const ends = this.inbound.live().map((c) => c.sip.hangup().catch(() => {}));
-    await Promise.race([Promise.all(ends), Bun.sleep(2000)]);
-    for (const c of this.inbound.live()) this.inbound.teardown(c, "shutdown");
+    // Each end() releases at once and waits for the BYE at most DEFAULT_TEARDOWN_LIMIT_MS.
+    await Promise.all(this.inbound.live().map((c) => this.inbound.end(c, "shutdown")));
     await outbound;
     this.pacer.stop();
     this.ua.dispose();

@@ -6,6 +6,11 @@
 import { isIP } from "node:net";
 import { networkInterfaces } from "node:os";
 import { countryCodeOf, PREFIX_PATTERN } from "../outbound/destination-policy";
+// Provider defaults and variable names live in each provider's options module (the single source).
+import { CARTESIA_DEFAULTS, CARTESIA_ENV } from "../providers/cartesia/options";
+import { DEEPGRAM_DEFAULTS, DEEPGRAM_ENV } from "../providers/deepgram/options";
+import { GEMINI_DEFAULTS, GEMINI_ENV } from "../providers/gemini/options";
+import { OPENAI_ENV } from "../providers/openai/options";
 import { parseIpv4Range } from "../util/ip-range";
 
 export class ConfigError extends Error {
@@ -18,7 +23,6 @@ export class ConfigError extends Error {
   }
 }
 
-export type ProviderChoice<T extends string> = T;
 export type SttChoice = "deepgram" | "pocketsphinx";
 export type LlmChoice = "gemini" | "openai" | "scripted";
 export type TtsChoice = "cartesia" | "flite";
@@ -63,13 +67,16 @@ export interface Config {
   scriptFile?: string;
   logLevel: "trace" | "debug" | "info" | "warn" | "error" | "fatal" | "silent";
   logPii: boolean;
+  /** LOG_RATE_LIMIT: lines per message kind per second before the rest are summarised; 0 = no limit. */
+  logRateLimit: number;
   stt: SttChoice;
   llm: LlmChoice;
   tts: TtsChoice;
   deepgram: { apiKey?: string; model: string; baseUrl?: string };
   gemini: { apiKey?: string; model: string; baseUrl?: string };
   openai: { apiKey?: string; model?: string; baseUrl?: string };
-  cartesia: { apiKey?: string; model: string; voiceId?: string; baseUrl?: string };
+  /** `voiceId`: CARTESIA_VOICE_ID, default CARTESIA_DEFAULTS.voiceId (a stock Cartesia voice). */
+  cartesia: { apiKey?: string; model: string; voiceId: string; baseUrl?: string };
   /** System prompt file for the LLM (inbound). */
   inboundPromptFile?: string;
   /** Maximum simultaneous calls; further INVITEs get 486/503. */
@@ -273,14 +280,23 @@ export function loadConfig(env: Env = process.env): Config {
     throw new ConfigError("RTP_PORT_END", `must be above RTP_PORT_START + 1 (${rtpPortStart + 1}), got ${rtpPortEnd}`);
   const publicIp = ip(env, "SIP_PUBLIC_IP") ?? (sipHost !== "0.0.0.0" ? sipHost : detectLocalIp());
 
-  const deepgram = { apiKey: str(env, "DEEPGRAM_API_KEY"), model: str(env, "DEEPGRAM_MODEL") ?? "nova-2-phonecall", baseUrl: url(env, "DEEPGRAM_BASE_URL") };
-  const gemini = { apiKey: str(env, "GEMINI_API_KEY"), model: str(env, "GEMINI_MODEL") ?? "gemini-2.0-flash", baseUrl: url(env, "GEMINI_BASE_URL") };
-  const openai = { apiKey: str(env, "OPENAI_API_KEY"), model: str(env, "OPENAI_MODEL"), baseUrl: url(env, "OPENAI_BASE_URL") };
+  const deepgram = {
+    apiKey: str(env, DEEPGRAM_ENV.apiKey),
+    model: str(env, DEEPGRAM_ENV.model) ?? DEEPGRAM_DEFAULTS.model,
+    baseUrl: url(env, DEEPGRAM_ENV.baseUrl),
+  };
+  const gemini = {
+    apiKey: str(env, GEMINI_ENV.apiKey),
+    model: str(env, GEMINI_ENV.model) ?? GEMINI_DEFAULTS.model,
+    baseUrl: url(env, GEMINI_ENV.baseUrl),
+  };
+  // No model default for OpenAI-compatible servers: each names its own models (OPENAI_MODEL is required).
+  const openai = { apiKey: str(env, OPENAI_ENV.apiKey), model: str(env, OPENAI_ENV.model), baseUrl: url(env, OPENAI_ENV.baseUrl) };
   const cartesia = {
-    apiKey: str(env, "CARTESIA_API_KEY"),
-    model: str(env, "CARTESIA_MODEL") ?? "sonic-2",
-    voiceId: str(env, "CARTESIA_VOICE_ID"),
-    baseUrl: url(env, "CARTESIA_BASE_URL"),
+    apiKey: str(env, CARTESIA_ENV.apiKey),
+    model: str(env, CARTESIA_ENV.model) ?? CARTESIA_DEFAULTS.model,
+    voiceId: str(env, CARTESIA_ENV.voiceId) ?? CARTESIA_DEFAULTS.voiceId,
+    baseUrl: url(env, CARTESIA_ENV.baseUrl),
   };
 
   const stt = oneOf<SttChoice>(env, "STT_PROVIDER", ["deepgram", "pocketsphinx"], deepgram.apiKey ? "deepgram" : "pocketsphinx");
@@ -296,7 +312,6 @@ export function loadConfig(env: Env = process.env): Config {
   if (llm === "openai" && !openai.baseUrl) throw new ConfigError("OPENAI_BASE_URL", "required when LLM_PROVIDER=openai");
   if (llm === "openai" && !openai.model) throw new ConfigError("OPENAI_MODEL", "required when LLM_PROVIDER=openai");
   if (tts === "cartesia" && !cartesia.apiKey) throw new ConfigError("CARTESIA_API_KEY", "required when TTS_PROVIDER=cartesia");
-  if (tts === "cartesia" && !cartesia.voiceId) throw new ConfigError("CARTESIA_VOICE_ID", "required when TTS_PROVIDER=cartesia");
 
   const apiToken = env.API_TOKEN === undefined || env.API_TOKEN === "" ? undefined : env.API_TOKEN;
   if (apiToken !== undefined && !/^[\x21-\x7e]{16,}$/.test(apiToken)) {
@@ -318,6 +333,7 @@ export function loadConfig(env: Env = process.env): Config {
     scriptFile: str(env, "SCRIPT_FILE"),
     logLevel: oneOf(env, "LOG_LEVEL", ["trace", "debug", "info", "warn", "error", "fatal", "silent"] as const, "info"),
     logPii: bool(env, "LOG_PII", true),
+    logRateLimit: int(env, "LOG_RATE_LIMIT", 50, 0, 1_000_000),
     stt,
     llm,
     tts,

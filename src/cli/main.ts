@@ -8,7 +8,8 @@ import { ConfigError, loadConfig, requireOutbound, type Config, type Mode } from
 import { createProviders } from "./providers";
 import { StoreError } from "../store/schema";
 import { DataDirLock, DataDirLockError } from "../store/data-dir-lock";
-import { createLogger } from "../util/log";
+import { createLogger, flushLog } from "../util/log";
+import { installProcessGuard } from "../util/process-guard";
 import { exposureWarning } from "./exposure";
 
 const VERSION: string = pkg.version;
@@ -65,7 +66,9 @@ async function run(cmd: Extract<Command, { kind: "run" | "check-config" }>): Pro
     console.log("configuration ok");
     return 0;
   }
-  const log = createLogger({ level: cfg.logLevel, pii: cfg.logPii });
+  const log = createLogger({ level: cfg.logLevel, pii: cfg.logPii, rateLimit: { burst: cfg.logRateLimit } });
+  // Whatever no call boundary caught is logged and counted; the other calls go on.
+  installProcessGuard(log);
   // One agent per DATA_DIR, checked before any socket or calls.db is touched.
   const lock = DataDirLock.acquire(cfg.dataDir, { sip: `udp:${cfg.sipHost}:${cfg.sipPort}`, http: `${cfg.serverHost}:${cfg.serverPort}` });
   const { AgentServer } = await import("./agent-server");
@@ -74,6 +77,7 @@ async function run(cmd: Extract<Command, { kind: "run" | "check-config" }>): Pro
     server = await AgentServer.start({ cfg, providers, log, version: VERSION, mode: cmd.mode });
   } catch (err) {
     lock.release();
+    await flushLog(log);
     throw err;
   }
   lock.update({ sip: `udp:${cfg.sipHost}:${server.sipPort}` });
@@ -104,9 +108,10 @@ async function run(cmd: Extract<Command, { kind: "run" | "check-config" }>): Pro
       if (stopping) return;
       stopping = true;
       log.info({ signal, drainMs: ms, activeCalls: server.activeCalls }, "shutting down");
-      void server.shutdown(ms).then(() => {
+      void server.shutdown(ms).then(async () => {
         log.info({}, "stopped");
         lock.release();
+        await flushLog(log);
         resolve(0);
       });
     };

@@ -20,6 +20,8 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom
 import type { ProviderError, ProviderErrorCode, ProviderKind } from "../providers/types.ts";
 import { rtpDropTotals } from "../rtp/drop-counters.ts";
 import { sipRefusedTotals } from "../sip/transport/drop-report.ts";
+import { logTotals } from "../util/log-totals.ts";
+import { processErrorTotals } from "../util/process-guard.ts";
 
 /** Which side placed the call. */
 export type CallDirection = "inbound" | "outbound";
@@ -246,6 +248,26 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     collect() {
       this.reset();
       for (const [reason, n] of Object.entries(sipRefusedTotals)) this.inc({ reason }, n);
+    },
+  });
+  new Counter({
+    name: "voice_agent_process_errors_total",
+    help: "Errors no call boundary caught, handled by the process-level guard (the process kept running), by kind: unhandled_rejection, uncaught_exception. Process totals.",
+    labelNames: ["kind"] as const,
+    registers,
+    collect() {
+      this.reset();
+      for (const [kind, n] of Object.entries(processErrorTotals)) this.inc({ kind }, n);
+    },
+  });
+  new Counter({
+    name: "voice_agent_log_lines_lost_total",
+    help: "Log lines not written, by outcome: suppressed (over the per-message rate limit, summarised), dropped (stdout not read, buffer full). Process totals.",
+    labelNames: ["outcome"] as const,
+    registers,
+    collect() {
+      this.reset();
+      for (const [outcome, n] of Object.entries(logTotals)) this.inc({ outcome }, n);
     },
   });
   const pacer = new Histogram({

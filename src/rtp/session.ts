@@ -29,7 +29,7 @@
  * first packet with the E bit; if a new event starts before any end packet of the previous one arrived
  * (all three lost), the previous one is reported then with the last duration seen.
  */
-import { decodeFrame } from "../media/g711.ts";
+import { decodeFrame, encodeFrame } from "../media/g711.ts";
 import type { AudioFrame } from "../media/constants.ts";
 import { type Clock, SystemClock } from "../util/clock.ts";
 import { dtmfKey, parseTelephoneEvent } from "./dtmf.ts";
@@ -124,10 +124,24 @@ export interface RtpSessionStats {
   ssrcChanges: number;
 }
 
+/** The wire format of the audio stream: what a re-INVITE's codec change switches (RFC 3264 §8.3.2). */
+export interface RtpFormat {
+  codec: "PCMU" | "PCMA";
+  payloadType: number;
+  telephoneEventPt?: number;
+}
+
 export class RtpSession {
-  readonly codec: "PCMU" | "PCMA";
-  readonly payloadType: number;
-  readonly telephoneEventPt: number | undefined;
+  /** The G.711 law on the wire now (a re-INVITE may change it). */
+  codec: "PCMU" | "PCMA";
+  /**
+   * The G.711 law of the frames we are given (`sendFrame`) and deliver (`onAudio`): the codec the call
+   * started with. The playout, echo reference and STT keep working in it after a codec change; this
+   * session transcodes between it and {@link codec} (G.711 law to law through PCM, 160 table look-ups).
+   */
+  readonly mediaCodec: "PCMU" | "PCMA";
+  payloadType: number;
+  telephoneEventPt: number | undefined;
   readonly ssrc: number;
   direction: MediaDirection;
 
@@ -164,6 +178,7 @@ export class RtpSession {
   constructor(opts: RtpSessionOptions) {
     this.lease = opts.lease;
     this.codec = opts.codec;
+    this.mediaCodec = opts.codec;
     this.payloadType = opts.payloadType;
     this.telephoneEventPt = opts.telephoneEventPt;
     this.direction = opts.direction ?? "sendrecv";
@@ -195,13 +210,23 @@ export class RtpSession {
   }
 
   /**
-   * Applies a new offer from the peer (re-INVITE): its media address and our direction. Moving the
-   * address restarts symmetric latching (RFC 4961) from the new SDP address.
+   * Applies a renegotiation (re-INVITE/UPDATE, RFC 3264 §8): the peer's media address, our direction,
+   * and optionally a new wire format. A moved address restarts symmetric latching (RFC 4961) at the new
+   * SDP address, with packets still arriving from the old place ignored (symmetric-latch.ts). A new
+   * codec or PT takes effect with the next packet sent and received; the SSRC and sequence continue.
    */
-  update(remote: RtpEndpoint, direction: MediaDirection): void {
+  update(remote: RtpEndpoint, direction: MediaDirection, format?: RtpFormat): void {
     const cur = this.latch.target;
-    if (remote.address !== cur.address || remote.port !== cur.port) this.latch.retarget(remote);
+    const moved = remote.address !== cur.address || remote.port !== cur.port;
+    // While the address is 0.0.0.0 (RFC 2543 hold) keep the latch: there is nowhere new to send.
+    if (moved && remote.address !== "0.0.0.0" && remote.address !== "::" && remote.port !== 0) this.latch.retarget(remote);
     this.direction = direction;
+    if (format && (format.codec !== this.codec || format.payloadType !== this.payloadType)) {
+      this.codec = format.codec;
+      this.payloadType = format.payloadType;
+      this.assembler.reset();
+    }
+    if (format) this.telephoneEventPt = format.telephoneEventPt;
   }
 
   /** True once the caller's media has been seen (symmetric RTP in effect). */
@@ -234,6 +259,7 @@ export class RtpSession {
     if (this.direction === "recvonly" || this.direction === "inactive") return false;
     const dest = this.latch.target;
     if (dest.port === 0 || dest.address === "0.0.0.0" || dest.address === "::") return false;
+    if (this.codec !== this.mediaCodec) payload = encodeFrame(decodeFrame(payload, this.mediaCodec), this.codec);
     const packet = {
       marker,
       payloadType: this.payloadType,
@@ -313,7 +339,9 @@ export class RtpSession {
       this.jitter.update(this.clock.now() * (G711_CLOCK_RATE / 1000), p.timestamp);
       if (!this.onAudio) return;
       for (const payload of this.assembler.push(p.payload)) {
-        this.onAudio({ pcm: decodeFrame(payload, this.codec), payload, codec: this.codec });
+        const pcm = decodeFrame(payload, this.codec);
+        const media = this.codec === this.mediaCodec ? payload : encodeFrame(pcm, this.mediaCodec);
+        this.onAudio({ pcm, payload: media, codec: this.mediaCodec });
       }
     } else if (kind === "dtmf") {
       this.receiveEvent(p);

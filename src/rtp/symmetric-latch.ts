@@ -70,13 +70,25 @@ export class SymmetricLatch {
 
   /**
    * The remote moved its media (a re-INVITE with a new `c=`/`m=`, RFC 3264 §8.3.1): send to the new
-   * SDP address, allow it, and latch afresh on the first packet from an allowed address.
+   * SDP address from now on, allow it, and latch afresh on the first packet from an allowed address —
+   * but not on a packet from where the media was before: a late packet of the old stream still in
+   * flight must not pull our audio back (RFC 3264 §8.3.1: the offerer "MUST be prepared to receive
+   * media on both the old and new ports" — receive, not send there). Only when the old source goes on
+   * for `takeoverSilenceMs` with nothing from anywhere else (the peer's media really stayed) does it
+   * latch again, the takeover rule.
    */
   retarget(remote: RtpEndpoint): void {
+    if (this.isLatched || this.stale === undefined) this.stale = { ...this.current };
+    this.staleSince = undefined;
     this.current = { ...remote };
     this.allow(remote.address);
     this.isLatched = false;
   }
+
+  /** Where the media was before the last retarget, until the first packet latches after it. */
+  private stale: RtpEndpoint | undefined;
+  /** When the first packet from `stale` arrived after the retarget (ms). */
+  private staleSince: number | undefined;
 
   /**
    * Reports a valid packet of an expected payload type from `address:port` at `now` (ms).
@@ -93,7 +105,12 @@ export class SymmetricLatch {
     if (this.isLatched) {
       if (now - this.lastSeenAt < this.takeoverSilenceMs) return "latched_elsewhere";
       this.relatches++;
+    } else if (this.stale && addr === this.stale.address && port === this.stale.port) {
+      this.staleSince ??= now;
+      if (now - this.staleSince < this.takeoverSilenceMs) return "latched_elsewhere";
+      this.relatches++;
     }
+    this.stale = undefined;
     this.isLatched = true;
     this.current = { address: addr, port };
     this.lastSeenAt = now;

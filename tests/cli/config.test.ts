@@ -1,6 +1,9 @@
 import { describe, expect, test } from "bun:test";
 import { ConfigError, loadConfig, requireOutbound } from "../../src/cli/config";
 import { parseCommand, UsageError } from "../../src/cli/args";
+import { CARTESIA_DEFAULTS } from "../../src/providers/cartesia/options";
+import { DEEPGRAM_DEFAULTS } from "../../src/providers/deepgram/options";
+import { GEMINI_DEFAULTS } from "../../src/providers/gemini/options";
 
 describe("loadConfig", () => {
   test("defaults match the documented names and values", () => {
@@ -20,6 +23,21 @@ describe("loadConfig", () => {
     expect(c.deepgram.model).toBe("nova-2-phonecall");
     expect(c.gemini.model).toBe("gemini-2.0-flash");
     expect(c.cartesia.model).toBe("sonic-2");
+    expect(c.cartesia.voiceId).toBe("a0e99841-438c-4a64-b679-ae501e7d6091");
+  });
+
+  test("the provider defaults come from the providers' options modules (one source)", () => {
+    const c = loadConfig({});
+    expect(c.deepgram.model).toBe(DEEPGRAM_DEFAULTS.model);
+    expect(c.gemini.model).toBe(GEMINI_DEFAULTS.model);
+    expect([c.cartesia.model, c.cartesia.voiceId]).toEqual([CARTESIA_DEFAULTS.model, CARTESIA_DEFAULTS.voiceId]);
+  });
+
+  test("CARTESIA_API_KEY alone is enough for Cartesia (stock voice); CARTESIA_VOICE_ID overrides it", () => {
+    const c = loadConfig({ CARTESIA_API_KEY: "c" });
+    expect(c.tts).toBe("cartesia");
+    expect(c.cartesia.voiceId).toBe(CARTESIA_DEFAULTS.voiceId);
+    expect(loadConfig({ CARTESIA_API_KEY: "c", CARTESIA_VOICE_ID: " my-voice " }).cartesia.voiceId).toBe("my-voice");
   });
 
   test("SIP_TRUSTED_IPS is a list of addresses and CIDR ranges", () => {

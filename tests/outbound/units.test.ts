@@ -2,6 +2,9 @@ import { describe, expect, test } from "bun:test";
 import { FakeClock } from "../../src/util/clock";
 import {
   CALL_STATUSES,
+  CANCELLED_BEFORE_RESPONSE,
+  TRUNK_UNREACHABLE_ICMP,
+  TRUNK_UNREACHABLE_TIMEOUT,
   OpeningLlm,
   SlidingWindowLimiter,
   buildOpening,
@@ -134,8 +137,10 @@ describe("finalOutcome", () => {
     [{ ...base, status: "ringing", sipReason: "rejected", failure: { code: 486, reason: "Busy Here" } }, "busy", { code: 486, reason: "Busy Here", source: "remote" }],
     [{ ...base, status: "ringing", sipReason: "canceled", cancelled: "ring_timeout", failure: { code: 487, reason: "Request Terminated" } }, "no_answer", { code: 487, reason: "Request Terminated", source: "remote" }],
     [{ ...base, status: "ringing", sipReason: "canceled", cancelled: "api" }, "canceled", { code: null, reason: "cancelled; no final response to the INVITE", source: "local" }],
-    [{ gotProvisional: false, status: "initiating", sipReason: "timeout", failure: { code: 408, reason: "Request Timeout" } }, "failed", { code: 408, reason: "Request Timeout (no response from the SIP trunk)", source: "local" }],
-    [{ gotProvisional: false, status: "initiating", sipReason: "canceled", cancelled: "ring_timeout" }, "failed", { code: 408, reason: "Request Timeout (no response from the SIP trunk)", source: "local" }],
+    [{ gotProvisional: false, status: "initiating", sipReason: "timeout", failure: { code: 408, reason: "Request Timeout" } }, "failed", { code: 408, reason: TRUNK_UNREACHABLE_TIMEOUT, source: "local" }],
+    [{ gotProvisional: false, responded: false, status: "initiating", sipReason: "unreachable" }, "failed", { code: null, reason: TRUNK_UNREACHABLE_ICMP, source: "local" }],
+    [{ gotProvisional: false, responded: false, status: "initiating", sipReason: "canceled", cancelled: "api" }, "canceled", { code: null, reason: CANCELLED_BEFORE_RESPONSE, source: "local" }],
+    [{ gotProvisional: false, responded: false, status: "initiating", sipReason: "canceled", cancelled: "shutdown" }, "canceled", { code: null, reason: CANCELLED_BEFORE_RESPONSE, source: "local" }],
   ] as const)("%j → %s", (facts, status, cause) => {
     expect(finalOutcome(facts as EndFacts)).toEqual({ status, cause } as never);
   });

@@ -320,3 +320,47 @@ test("update(): a re-INVITE moving the media retargets sending and relatches; ho
   a.close();
   b.close();
 });
+
+describe("renegotiation (re-INVITE/UPDATE, RFC 3264 §8)", () => {
+  test("moved media: our packets go to the new port from the next one; a late packet from the old source does not pull them back", async () => {
+    const { peer, session, clock } = await setup();
+    const moved = await rtpReceiver();
+    cleanup.push(() => moved.socket.close());
+    const frame = new Uint8Array(160).fill(0xff);
+    session.receive(pkt(1, 0, frame), peer.port, "127.0.0.1"); // latched on the old place
+    session.sendFrame(frame, false);
+    session.update({ address: "127.0.0.1", port: moved.port }, "sendrecv");
+    session.receive(pkt(2, 160, frame), peer.port, "127.0.0.1"); // late packet of the old stream
+    session.sendFrame(frame, false);
+    session.sendFrame(frame, false);
+    await waitFor(() => moved.got.length === 2);
+    expect(peer.got).toHaveLength(1);
+    expect(session.remote.port).toBe(moved.port);
+    // The peer's media really did stay at the old place: after the takeover silence (500 ms) with
+    // nothing from the new place, the old source latches again.
+    clock.advance(300);
+    session.receive(pkt(3, 320, frame), peer.port, "127.0.0.1");
+    expect(session.remote.port).toBe(moved.port);
+    clock.advance(300);
+    session.receive(pkt(4, 480, frame), peer.port, "127.0.0.1");
+    expect(session.remote.port).toBe(peer.port);
+  });
+
+  test("codec change PCMU → PCMA with PT 8: sent packets are A-law under PT 8, received A-law is delivered in the call's law", async () => {
+    const { peer, session, audio } = await setup();
+    const pcm = tone(160);
+    session.update({ address: "127.0.0.1", port: peer.port }, "sendrecv", { codec: "PCMA", payloadType: 8, telephoneEventPt: 96 });
+    expect(session.sendFrame(encodeFrame(pcm, "PCMU"), false)).toBe(true);
+    await waitFor(() => peer.got.length === 1);
+    const sent = peer.got[0]!.packet;
+    expect(sent.payloadType).toBe(8);
+    expect(Array.from(sent.payload)).toEqual(Array.from(encodeFrame(decodeFrame(encodeFrame(pcm, "PCMU"), "PCMU"), "PCMA")));
+    session.receive(pkt(10, 0, encodeFrame(pcm, "PCMA"), 8), peer.port, "127.0.0.1");
+    session.receive(pkt(11, 160, encodeFrame(pcm, "PCMU"), 0), peer.port, "127.0.0.1"); // old PT: no longer ours
+    expect(audio).toHaveLength(1);
+    expect(audio[0]!.codec).toBe("PCMU");
+    expect(Array.from(audio[0]!.pcm)).toEqual(Array.from(decodeFrame(encodeFrame(pcm, "PCMA"), "PCMA")));
+    expect(session.stats.ignoredPayloadIn).toBe(1);
+    expect(session.telephoneEventPt).toBe(96);
+  });
+});

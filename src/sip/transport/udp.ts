@@ -39,7 +39,14 @@ export interface UdpTransportStats {
   untrustedDropped: number;
   sent: number;
   sendErrors: number;
+  /** Socket errors (ICMP unreachable reports and others). */
+  socketErrors: number;
 }
+
+/** Same destination and error code: logged once per this window, with the count of the rest, ms. */
+export const SOCKET_ERROR_LOG_WINDOW_MS = 60_000;
+/** A socket error this long after the last send is not attributed to that send's destination, ms. */
+export const UNREACHABLE_ATTRIBUTION_MS = 2_000;
 
 type Socket = Bun.udp.Socket<"uint8array">;
 
@@ -66,11 +73,16 @@ export class UdpTransport implements Transport {
     untrustedDropped: 0,
     sent: 0,
     sendErrors: 0,
+    socketErrors: 0,
   };
   private closed = false;
   private readonly resolved = new Map<string, { ip: string; until: number }>();
   private readonly refusals: DropReport;
   private readonly gate: SourceGate | undefined;
+  /** The last datagram sent: where (as given to `send`, and resolved) and when (performance.now()). */
+  private lastSend: { to: Address; ip: string; port: number; at: number } | undefined;
+  /** `ip:port code` → when it was last logged and how many were not logged since. */
+  private readonly errorLog = new Map<string, { at: number; suppressed: number }>();
 
   private constructor(
     private readonly socket: Socket,
@@ -92,7 +104,8 @@ export class UdpTransport implements Transport {
       binaryType: "uint8array",
       socket: {
         data: (_s, data, port, address) => transport?.onDatagram(data, { host: address, port }),
-        error: (_s, err) => log.warn({ err: String(err) }, "sip udp socket error"),
+        // Bun 1.4.5 passes the error as the first argument (its typings say the second): take either.
+        error: (...args: unknown[]) => transport?.onSocketError(args.find((a) => a instanceof Error) as Error | undefined),
       },
     });
     transport = new UdpTransport(socket, { host: socket.hostname, port: socket.port }, log, opts);
@@ -112,18 +125,18 @@ export class UdpTransport implements Transport {
     }
     const host = to.host.startsWith("[") ? to.host.slice(1, -1) : to.host;
     if (isIP(host)) {
-      this.sendBytes(bytes, host, to.port);
+      this.sendBytes(bytes, host, to.port, to);
       return;
     }
     const cached = this.resolved.get(host);
     if (cached && cached.until > performance.now()) {
-      this.sendBytes(bytes, cached.ip, to.port);
+      this.sendBytes(bytes, cached.ip, to.port, to);
       return;
     }
     lookup(host).then(
       (r) => {
         this.resolved.set(host, { ip: r.address, until: performance.now() + 60_000 });
-        this.sendBytes(bytes, r.address, to.port);
+        this.sendBytes(bytes, r.address, to.port, to);
       },
       (err) => {
         this.stats.sendErrors++;
@@ -152,15 +165,51 @@ export class UdpTransport implements Transport {
     this.socket.close();
   }
 
-  private sendBytes(bytes: Uint8Array, host: string, port: number): void {
+  private sendBytes(bytes: Uint8Array, host: string, port: number, to: Address): void {
     if (this.closed) return;
     try {
       this.socket.send(bytes, port, host);
       this.stats.sent++;
+      this.lastSend = { to, ip: host, port, at: performance.now() };
     } catch (err) {
       this.stats.sendErrors++;
-      this.log.warn({ host, port, err: String(err) }, "sip udp send failed");
+      this.logSocketError(`${host}:${port}`, (err as { code?: string }).code ?? "send", { host, port, err: String(err) }, "sip udp send failed");
     }
+  }
+
+  /**
+   * An error reported on the socket. On Linux an ICMP port/host unreachable for an earlier datagram
+   * comes back as ECONNREFUSED/EHOSTUNREACH from the socket's error queue, without the address: it is
+   * attributed to the last destination sent to (within UNREACHABLE_ATTRIBUTION_MS) and reported up.
+   * Logged once per destination and code per SOCKET_ERROR_LOG_WINDOW_MS, with the real error.
+   */
+  private onSocketError(err: Error | undefined): void {
+    if (this.closed) return;
+    this.stats.socketErrors++;
+    const code = (err as { code?: string } | undefined)?.code ?? "unknown";
+    const last = this.lastSend && performance.now() - this.lastSend.at <= UNREACHABLE_ATTRIBUTION_MS ? this.lastSend : undefined;
+    const dest = last ? `${last.ip}:${last.port}` : "unknown";
+    this.logSocketError(dest, code, { code, err: err ? err.message : "no error object", afterSendTo: last ? dest : undefined }, "sip udp socket error");
+    if (last && (code === "ECONNREFUSED" || code === "EHOSTUNREACH" || code === "ENETUNREACH")) {
+      try {
+        this.delegate?.onUnreachable?.(last.to, code);
+      } catch (e) {
+        this.log.error({ err: String(e) }, "sip unreachable handler failed");
+      }
+    }
+  }
+
+  private logSocketError(key: string, code: string, fields: Record<string, unknown>, msg: string): void {
+    const k = `${key} ${code}`;
+    const now = performance.now();
+    const seen = this.errorLog.get(k);
+    if (seen && now - seen.at < SOCKET_ERROR_LOG_WINDOW_MS) {
+      seen.suppressed++;
+      return;
+    }
+    if (this.errorLog.size > 1000) this.errorLog.clear(); // bounded: a scan of many destinations
+    this.errorLog.set(k, { at: now, suppressed: 0 });
+    this.log.warn({ ...fields, suppressedBefore: seen?.suppressed || undefined, windowMs: SOCKET_ERROR_LOG_WINDOW_MS }, msg);
   }
 
   private onDatagram(data: Uint8Array, source: Address): void {
@@ -186,13 +235,13 @@ export class UdpTransport implements Transport {
           this.stats.dropped++;
           return this.refusals.note("malformed_dropped", source, {
             msg: "sip datagram dropped",
-            fields: { code: r.error.code, detail: r.error.message, bytes: data.length },
+            fields: { code: r.error.code, pii: { detail: r.error.message }, bytes: data.length },
           });
         case "reject":
           this.stats.rejected++;
           this.refusals.note("malformed_rejected", source, {
             msg: "sip request rejected as malformed",
-            fields: { code: r.error.code, detail: r.error.message },
+            fields: { code: r.error.code, pii: { detail: r.error.message } },
           });
           this.sendResponse(r.response);
           return;

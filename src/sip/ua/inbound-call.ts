@@ -5,6 +5,8 @@ import type { InviteServerTransaction } from "../transaction/index.ts";
 import type { Address } from "../transport/index.ts";
 import { CallBase, type CallState, type CommonCallEvents } from "./call-base.ts";
 import type { UaContext } from "./context.ts";
+import { sdpBodyOf } from "../message/body.ts";
+import { SUPPORTED_ROWS } from "./extensions.ts";
 import { ALLOW_HEADER, type Party } from "./types.ts";
 
 /** Events of an inbound call (subscribe with `call.on(name, fn)`). */
@@ -42,7 +44,10 @@ export class InboundCall extends CallBase<InboundCallEvents> {
   readonly requestUri: string;
   /** Where the INVITE came from (the trunk's signalling address). */
   readonly remote: Address;
-  /** The caller's SDP offer; "" for a late-offer INVITE (then accept() sends our offer). */
+  /**
+   * The caller's SDP offer (the SDP part of a multipart body, RFC 5621); "" for a late-offer INVITE
+   * (then accept() sends our offer).
+   */
   readonly offerSdp: string;
   /** The INVITE as received (for headers such as X-PH-*, P-Asserted-Identity). */
   readonly invite: SipRequest;
@@ -66,7 +71,9 @@ export class InboundCall extends CallBase<InboundCallEvents> {
     this.to = party(invite.to);
     this.requestUri = invite.uri;
     this.remote = { ...source };
-    this.offerSdp = invite.body.length > 0 ? invite.bodyText : "";
+    const body = sdpBodyOf(invite); // the UA answered 415 to anything else
+    this.offerSdp = body.kind === "sdp" ? body.sdp : "";
+    this.oa.remoteOfferPending = this.offerSdp !== ""; // answered by our 200 (RFC 3311 §5.2 glare rule)
   }
 
   /**
@@ -246,6 +253,7 @@ export class InboundCall extends CallBase<InboundCallEvents> {
   private sendOk(): void {
     if (this.tx.state !== "proceeding") return;
     this.transition("answered");
+    this.oa.remoteOfferPending = false;
     this.tx.respond(this.dialogResponse(200, this.localSdp));
     this.emitter.emit("answered");
   }
@@ -259,7 +267,7 @@ export class InboundCall extends CallBase<InboundCallEvents> {
    */
   private dialogResponse(status: number, sdp?: string): SipResponse {
     const headers: Array<[string, string]> = [["Contact", this.ctx.contactHeader]];
-    if (status === 200) headers.push(["Allow", ALLOW_HEADER]);
+    if (status === 200) headers.push(["Allow", ALLOW_HEADER], ...SUPPORTED_ROWS);
     headers.push(["Server", this.ctx.userAgent]);
     return buildResponse(this.invite, status, {
       toTag: this.localTag,

@@ -10,6 +10,8 @@ import type { Party } from "./types.ts";
 
 /** Events of an outbound call. */
 export interface OutboundCallEvents extends CommonCallEvents {
+  /** The first 100 Trying: the next hop has the INVITE (a CANCEL may now be sent, §9.1). */
+  trying: [];
   /** 101-199 response (180 Ringing, 183 Session Progress with early-media SDP). */
   provisional: [status: number, reason: string, sdp: string | undefined];
   /** 2xx: the ACK has been sent; `sdp` is the callee's answer. */
@@ -57,6 +59,12 @@ export class OutboundCall extends CallBase<OutboundCallEvents> {
   private tx: InviteClientTransaction | undefined;
   private readonly destination: Address;
   private gotProvisional = false;
+  /** Any response at all to the INVITE (of any attempt). */
+  private responded = false;
+  /** ICMP unreachable reports for our destination while no response had arrived. */
+  private unreachableReports = 0;
+  /** ACKs of 2xx responses that came after the call ended (by To-tag), re-sent on retransmissions. */
+  private readonly lateAcks = new Map<string, { ack: SipRequest; to: Address }>();
   private cancelRequested = false;
   private cancelSent = false;
   private cancelGuard: TimerHandle | undefined;
@@ -90,16 +98,42 @@ export class OutboundCall extends CallBase<OutboundCallEvents> {
     });
   }
 
+  /** Whether any response (even 100 Trying) has arrived for the INVITE. */
+  get hasResponse(): boolean {
+    return this.responded;
+  }
+
   /**
-   * Cancels a call not yet answered (§9.1). The CANCEL is sent only once a provisional response has
-   * arrived ("If no provisional response has been received, the CANCEL request MUST NOT be sent");
-   * before that it is deferred. Ends with "canceled" on the 487 (or 64·T1 later at the latest).
+   * Cancels a call not yet answered (§9.1). After a provisional response the CANCEL goes out and the
+   * call ends with "canceled" on the 487 (or 64·T1 later at the latest). Before any response, §9.1:
+   * "If no provisional response has been received, the CANCEL request MUST NOT be sent; rather, the
+   * client MUST wait for the arrival of a provisional response before sending the request." The call
+   * then ends at once with "canceled" for the layer above, while the INVITE transaction runs on: a
+   * later provisional gets the CANCEL, a later 2xx is ACKed and BYEd (§15), a later final is ACKed by
+   * the transaction (§17.1.1.3), and Timer B ends it quietly.
    */
   cancel(): void {
     if (this.state !== "calling" && this.state !== "early") return;
     if (this.cancelRequested) return;
     this.cancelRequested = true;
     if (this.gotProvisional) this.sendCancel();
+    else if (!this.responded) this.end("canceled");
+  }
+
+  /**
+   * @internal The transport saw ICMP unreachable after a send to `to`. While the INVITE has had no
+   * response at all and it repeats for our destination (the INVITE and a Timer A retransmission), the
+   * call ends with "unreachable" instead of waiting for Timer B (§17.1.1.2; §18.4 "the transport layer
+   * SHOULD inform the transport user of a failure in sending"). Two reports are needed because the
+   * socket error does not carry the address; one misattributed report is not enough.
+   */
+  destinationUnreachable(to: Address, code: string): void {
+    if (this.state !== "calling" || this.responded) return;
+    if (to.host !== this.destination.host || to.port !== this.destination.port) return;
+    if (++this.unreachableReports < 2) return;
+    this.ctx.log.warn({ callId: this.callId, destination: `${to.host}:${to.port}`, code }, "sip destination unreachable: invite abandoned");
+    this.tx?.dispose();
+    this.end("unreachable");
   }
 
   /**
@@ -135,11 +169,14 @@ export class OutboundCall extends CallBase<OutboundCallEvents> {
   }
 
   private onResponse(res: SipResponse): void {
+    const first = !this.responded;
+    this.responded = true;
     if (res.status < 200) {
       this.gotProvisional = true;
       // §9.1: "If no provisional response has been received, the CANCEL request MUST NOT be sent; rather,
       // the client MUST wait for the arrival of a provisional response before sending the request."
       if (this.cancelRequested && !this.cancelSent) this.sendCancel();
+      if (res.status === 100 && first && this.state !== "ended") this.emitter.emit("trying");
       if (res.status > 100 && this.state !== "ended") {
         if (this.state === "calling") this.transition("early");
         this.emitter.emit("provisional", res.status, res.reason, res.body.length > 0 ? res.bodyText : undefined);
@@ -165,6 +202,12 @@ export class OutboundCall extends CallBase<OutboundCallEvents> {
    */
   private on2xx(res: SipResponse): void {
     const toTag = safe(() => res.to.tag);
+    if (!this.dialog && this.state === "ended") {
+      // Cancelled before any response (see cancel()); the callee answered anyway. §15: "The UAC MAY
+      // continue with the sessions established by any 2xx responses, or MAY terminate them with BYE."
+      this.ackAndBye(res);
+      return;
+    }
     if (this.dialog) {
       if (toTag === this.dialog.remoteTag) {
         if (this.ack && this.ackDestination) this.ctx.transport.send(this.ack, this.ackDestination);
@@ -213,11 +256,19 @@ export class OutboundCall extends CallBase<OutboundCallEvents> {
   }
 
   private ackAndBye(res: SipResponse): void {
+    const toTag = safe(() => res.to.tag) ?? "";
+    const acked = this.lateAcks.get(toTag);
+    if (acked) {
+      // A retransmission of a 2xx already ACKed and BYEd: §13.2.2.4, ACK again, no second BYE.
+      this.ctx.transport.send(acked.ack, acked.to);
+      return;
+    }
     const other = safe(() => Dialog.createUac(this.invite, res));
     if (!other) return;
     const ack = other.createRequest("ACK", { ackFor: this.invite.cseq.seq });
     this.ctx.addVia(ack);
     const dest = safe(() => other.nextHop(ack)) ?? this.destination;
+    if (this.lateAcks.size < 16) this.lateAcks.set(toTag, { ack, to: dest });
     this.ctx.transport.send(ack, dest);
     const bye = other.createRequest("BYE");
     this.ctx.addVia(bye);

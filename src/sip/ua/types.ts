@@ -5,9 +5,11 @@
  * - `no_ack`: our 2xx got no ACK within 64·T1 (§13.3.1.4); a BYE was sent.
  * - `rejected`: a final non-2xx ended it (we rejected an inbound call, or the callee rejected ours).
  * - `timeout`: an outbound INVITE got no response at all (Timer B).
+ * - `unreachable`: an outbound INVITE got no response, and ICMP unreachable came back for it (sooner
+ *   than Timer B).
  * - `error`: an internal failure (e.g. the onInvite delegate threw; the caller got 500).
  */
-export type EndReason = "remote_bye" | "local_bye" | "canceled" | "no_ack" | "rejected" | "timeout" | "error";
+export type EndReason = "remote_bye" | "local_bye" | "canceled" | "no_ack" | "rejected" | "timeout" | "unreachable" | "error";
 
 /** A From/To party as the upper layer wants it. */
 export interface Party {
@@ -21,7 +23,7 @@ export interface Party {
 /**
  * Methods we implement; sent in Allow. §8.2.1: "The Allow header field MUST list the set of methods
  * supported by the UAS generating the message." §13.1: "A UA that supports INVITE MUST also support
- * ACK, CANCEL and BYE."
+ * ACK, CANCEL and BYE." UPDATE: RFC 3311 (src/sip/ua/call-base.ts).
  */
-export const ALLOWED_METHODS = ["INVITE", "ACK", "BYE", "CANCEL", "OPTIONS"] as const;
+export const ALLOWED_METHODS = ["INVITE", "ACK", "BYE", "CANCEL", "OPTIONS", "UPDATE"] as const;
 export const ALLOW_HEADER = ALLOWED_METHODS.join(", ");

@@ -18,6 +18,8 @@ import type { Address, Transport } from "../transport/index.ts";
 import type { DialogUser, UaContext } from "./context.ts";
 import { InboundCall } from "./inbound-call.ts";
 import { OutboundCall, normaliseAddress, type InviteOptions } from "./outbound-call.ts";
+import { sdpBodyOf } from "../message/body.ts";
+import { SUPPORTED_ROWS, unsupportedRequired } from "./extensions.ts";
 import type { UserAgentDelegate, UserAgentOptions } from "./delegate.ts";
 import { ALLOW_HEADER } from "./types.ts";
 import type { DigestVerifier } from "./digest-server.ts";
@@ -26,8 +28,10 @@ import type { DigestVerifier } from "./digest-server.ts";
  * The user agent core (RFC 3261 §8.2, §12–§15, §17): receives from the transport, runs requests and
  * responses through the transaction layer, and dispatches the rest:
  *
+ * - any request but ACK/CANCEL with a `Require` we do not support → 420 + Unsupported (§8.2.2.3);
  * - INVITE without To-tag → 100 Trying, then `delegate.onInvite(call)` (503 + Retry-After while draining,
- *   420 for unknown Require, 415 for a non-SDP body, 400 without Contact, 482 for a merged request);
+ *   415 for a body without SDP — a multipart body is read for its SDP part, RFC 5621 —, 400 without
+ *   Contact, 482 for a merged request);
  * - CANCEL → 200 and 487 to the INVITE (§9.2), 481 when nothing matches;
  * - ACK → the dialog's call (2xx ACK); requests with a To-tag → their dialog, 481 when none (§12.2.2);
  * - OPTIONS → 200 with Allow and Accept (§11.2); anything else → 405 with Allow (§8.2.1).
@@ -65,7 +69,12 @@ export class UserAgent implements UaContext {
     const host = this.contact.host.includes(":") ? `[${this.contact.host}]` : this.contact.host;
     this.contactHeader = `<sip:${this.contact.user ? `${this.contact.user}@` : ""}${host}:${this.contact.port}>`;
     this.layer = new TransactionLayer({ transport: this.transport, clock: this.clock, log: this.log, timers: opts.timers });
-    this.transport.delegate = { onMessage: (m, source) => this.receive(m, source) };
+    this.transport.delegate = {
+      onMessage: (m, source) => this.receive(m, source),
+      onUnreachable: (to, code) => {
+        for (const call of [...this.calls]) if (call instanceof OutboundCall) call.destinationUnreachable(to, code);
+      },
+    };
   }
 
   /** Calls not yet forgotten (ringing, answered, or finishing their BYE). */
@@ -186,13 +195,17 @@ export class UserAgent implements UaContext {
       // dialog, it MUST respond to the request with a 481 (Call/Transaction Does Not Exist)".
       return this.respondNonInvite(req, 481);
     }
+    // §8.2.2.3: a Require we do not understand → 420 + Unsupported, for every method but ACK/CANCEL
+    // (INVITE: after its authentication, in receiveInvite).
+    const unsupported = req.method === "INVITE" ? [] : unsupportedRequired(req);
+    if (unsupported.length > 0) return this.respondNonInvite(req, 420, [["Unsupported", unsupported.join(", ")]]);
     switch (req.method) {
       case "INVITE":
         return this.receiveInvite(req, source);
       case "OPTIONS":
         // §11.2: "Allow, Accept, Accept-Encoding, Accept-Language, and Supported header fields SHOULD be
-        // present in a 200 (OK) response to an OPTIONS request." (We send Allow and Accept.)
-        return this.respondNonInvite(req, 200, [["Allow", ALLOW_HEADER], ["Accept", "application/sdp"]]);
+        // present in a 200 (OK) response to an OPTIONS request."
+        return this.respondNonInvite(req, 200, [["Allow", ALLOW_HEADER], ["Accept", "application/sdp"], ...SUPPORTED_ROWS]);
       case "BYE":
         // §15.1.2: "If the BYE does not match an existing dialog, the UAS core SHOULD generate a 481
         // (Call/Transaction Does Not Exist) response".
@@ -243,14 +256,17 @@ export class UserAgent implements UaContext {
         return reply(401, this.inboundAuth.challenges(verdict === "stale").map((c): [string, string] => ["WWW-Authenticate", c]));
       }
     }
-    // §8.2.2.3: "If a UAS does not understand an option-tag listed in a Require header field, it MUST
-    // respond by generating a response with status code 420 (Bad Extension). The UAS MUST add an
-    // Unsupported header field". We support no extension, so every option-tag is listed.
-    const require = req.headers.getAll("Require").flatMap((v) => v.split(",")).map((s) => s.trim()).filter(Boolean);
-    if (require.length > 0) return reply(420, [["Unsupported", require.join(", ")]]);
-    // §8.2.3: bodies of a type not understood: "the UAS MUST reject the request with a 415 (Unsupported
-    // Media Type) response. The response MUST contain an Accept header field". We understand only SDP.
-    if (req.body.length > 0 && req.contentType !== "application/sdp") return reply(415, [["Accept", "application/sdp"]]);
+    // §8.2.2.3 after authentication (§8.2: "starting with authentication, then inspecting the method, the
+    // header fields, and so on"): an option-tag we do not understand → 420 + Unsupported.
+    const unsupported = unsupportedRequired(req);
+    if (unsupported.length > 0) return reply(420, [["Unsupported", unsupported.join(", ")]]);
+    // §8.2.3: bodies of a type not understood:
+    // "the UAS MUST reject the request with a 415 (Unsupported Media Type) response. The response MUST
+    // contain an Accept header field". We understand SDP, alone or as a part of multipart/mixed (RFC 5621).
+    const body = sdpBodyOf(req);
+    if (body.kind === "problem") {
+      return reply(body.problem.status, [["Accept", "application/sdp"], ["Warning", `399 voice-agent "${body.problem.reason.replace(/"/g, "'")}"`]]);
+    }
     let contactOk = false;
     try {
       contactOk = req.contact !== undefined;
