@@ -137,6 +137,16 @@ export function pacingInWindow(stream: RtpStream, fromMs: number, toMs: number):
   return { inside: figures(inside), outside: figures(outside) };
 }
 
+/**
+ * The p99 inter-packet lateness (ms) a window under attack may reach, given the same call's p99
+ * outside it: twice that (at least 10 ms) plus 10 ms. Generous on purpose — the machine is shared and
+ * busy — yet an attack that costs real work on the media thread (decoding a 60 KB datagram, parsing a
+ * flood statefully) shows as tens to hundreds of ms and fails it.
+ */
+export function pacingBound(outsideP99Ms: number): number {
+  return 2 * Math.max(outsideP99Ms, 10) + 10;
+}
+
 /** Waits for a log line of the agent (parsed JSON) matching `pred`. */
 export async function waitForLog(logs: () => any[], pred: (l: any) => boolean, timeoutMs: number, what: string): Promise<any> {
   const end = Date.now() + timeoutMs;

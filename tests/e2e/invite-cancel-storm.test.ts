@@ -44,7 +44,7 @@ describe("INVITE+CANCEL storm (compiled binary, loopback)", () => {
     const outcome = new Map<string, number>();
     const count = (k: string) => outcome.set(k, (outcome.get(k) ?? 0) + 1);
     const sent = new Map<string, { branch: string; tag: string; provisional: boolean; final: string | undefined; cancelled: boolean }>();
-    let sock: Awaited<ReturnType<typeof Bun.udpSocket>>;
+    let sock: Bun.udp.Socket<"buffer">;
     const me = () => ({ host: "127.0.0.1", port: sock.port });
     sock = await Bun.udpSocket({
       hostname: "127.0.0.1",

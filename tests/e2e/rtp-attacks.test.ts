@@ -15,7 +15,7 @@ import { streamsByPort } from "../support/rtp-streams.ts";
 import { describeSipp, runSipp } from "../support/sipp.ts";
 import { synthesizeCallerAudio } from "../support/speech.ts";
 import { startAgent, type RunningAgent } from "./agent.ts";
-import { metricValue, pacingInWindow, waitForLog, waitSteadyRtp } from "./attack-support.ts";
+import { metricValue, pacingBound, pacingInWindow, waitForLog, waitSteadyRtp } from "./attack-support.ts";
 
 const missing = missingTools(["sipp", "dumpcap", "flite"]);
 let agent: RunningAgent | undefined;
@@ -26,7 +26,7 @@ afterAll(async () => {
 describe.skipIf(missing.length > 0)("RTP attacks during a call (compiled binary, loopback)", () => {
   test("bursts from other sources, unknown payload types and 60 KB datagrams: audio stays with the caller, pacing unchanged, drops counted", async () => {
     agent = await startAgent({ IDLE_PROMPT_S: "3600" });
-    const caller = await synthesizeCallerAudio([{ silenceMs: 20_000 }], { leadSilenceMs: 0, trailSilenceMs: 0 });
+    const caller = await synthesizeCallerAudio([{ silenceMs: 24_000 }], { leadSilenceMs: 0, trailSilenceMs: 0 });
     const media = await freeUdpPortRange(4);
     // Attackers: the caller's own address from another port (allowed address, not the latched source),
     // and a foreign loopback address. Both record anything the agent might send them.
@@ -52,14 +52,18 @@ describe.skipIf(missing.length > 0)("RTP attacks during a call (compiled binary,
     const loud = new Uint8Array(160).fill(0x80); // μ-law full scale
     const pkt = (seq: number, pt = 0, payload = loud) =>
       serializeRtp({ marker: false, payloadType: pt, sequenceNumber: seq, timestamp: seq * 160, ssrc: 0x0badf00d, payload });
-    const attackFrom = Date.now();
-    for (let i = 0; i < 5; i++) sameHost.send(pkt(100 + i), rtpPort, "127.0.0.1");
-    for (let i = 0; i < 5; i++) foreign.send(pkt(200 + i), rtpPort, "127.0.0.1");
-    for (let i = 0; i < 5; i++) sameHost.send(pkt(300 + i, 18), rtpPort, "127.0.0.1"); // G.729: not negotiated
     const huge = pkt(400, 0, new Uint8Array(60_000).fill(0x80)); // would be 375 frames of audio
-    for (let i = 0; i < 20; i++) {
-      sameHost.send(huge, rtpPort, "127.0.0.1");
-      await Bun.sleep(100);
+    const attackFrom = Date.now();
+    // Over ~6 s: three rounds of bursts (5 packets from each source, 5 of an unknown PT) and twenty
+    // 60 KB datagrams, so the window holds ~300 pacing intervals (its p99 is not one hiccup).
+    for (let round = 0; round < 3; round++) {
+      for (let i = 0; i < 5; i++) sameHost.send(pkt(100 * round + i), rtpPort, "127.0.0.1");
+      for (let i = 0; i < 5; i++) foreign.send(pkt(100 * round + 10 + i), rtpPort, "127.0.0.1");
+      for (let i = 0; i < 5; i++) sameHost.send(pkt(100 * round + 20 + i, 18), rtpPort, "127.0.0.1"); // G.729: not negotiated
+      for (let i = 0; i < 7 && round * 7 + i < 20; i++) {
+        sameHost.send(huge, rtpPort, "127.0.0.1");
+        await Bun.sleep(285);
+      }
     }
     const attackTo = Date.now() + 200;
 
@@ -78,15 +82,16 @@ describe.skipIf(missing.length > 0)("RTP attacks during a call (compiled binary,
     expect(toCaller).toBeDefined();
     const pacing = pacingInWindow(toCaller!, attackFrom, attackTo);
     console.log(`rtp-attacks: agent→caller pacing in attack window ${JSON.stringify(pacing.inside)}, outside ${JSON.stringify(pacing.outside)}`);
-    expect(pacing.inside.intervals).toBeGreaterThan(80); // ~2.2 s of 20 ms packets kept flowing
-    // "Unchanged": p99 inter-packet lateness within 10 ms of the rest of the call's (slack for a busy
-    // 2-core machine; a 60 KB datagram decoded as audio would cost ~375 frames of VAD/STT work each).
-    expect(pacing.inside.p99LatenessMs).toBeLessThan(Math.max(pacing.outside.p99LatenessMs, 20) + 10);
+    expect(pacing.inside.intervals).toBeGreaterThan(250); // ~6 s of 20 ms packets kept flowing
+    // "Unchanged": p99 inter-packet lateness in the attack window within the bound of the same call
+    // outside it — 2× plus 10 ms of slack for a shared, busy 2-core machine (a 60 KB datagram decoded as
+    // audio would cost ~375 frames of VAD/STT work each and show as hundreds of ms).
+    expect(pacing.inside.p99LatenessMs).toBeLessThan(pacingBound(pacing.outside.p99LatenessMs));
     // Every attack datagram was dropped and counted, at constant cost.
     const dropped = (reason: string) => metricValue(metrics, "voice_agent_rtp_dropped_total", { reason }) ?? -1;
     expect(dropped("oversize")).toBe(20);
-    expect(dropped("source")).toBe(10);
-    expect(dropped("payload_type")).toBeGreaterThanOrEqual(5);
+    expect(dropped("source")).toBe(30);
+    expect(dropped("payload_type")).toBeGreaterThanOrEqual(15);
     expect(agent.proc.running).toBe(true);
   }, 90_000);
 });

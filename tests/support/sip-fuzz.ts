@@ -78,7 +78,7 @@ function toLoopback(text: string): string {
  */
 export function fuzzCorpus(target: { host: string; port: number; local: number }): Uint8Array[] {
   const texts = [...Object.values(CANONICAL_FIXTURES), TRUNK_INVITE_JOINED, COMPACT_INVITE].map(toLoopback);
-  const out = texts.map((t) => enc.encode(t.replace(/^(To|t):([^\r\n]*)$/im, (line) => (/;tag=/.test(line) ? line : `${line};tag=fz1`))));
+  const out: Uint8Array[] = texts.map((t) => enc.encode(t.replace(/^(To|t):([^\r\n]*)$/im, (line) => (/;tag=/.test(line) ? line : `${line};tag=fz1`))));
   for (const c of MALFORMED_CASES) {
     const b = c.build(target);
     out.push(typeof b === "string" ? enc.encode(toLoopback(b)) : b);
