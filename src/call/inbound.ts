@@ -36,7 +36,8 @@ export interface InboundCallsOptions {
   clock: Clock;
   /** Store and metrics (src/call/observer.ts). */
   observer: CallObserver;
-  pool: RtpPortPool;
+  /** Where RTP ports come from (the agent's RtpPortPool). */
+  pool: Pick<RtpPortPool, "allocate">;
   pacer: Pacer;
   vad: SileroVad | null;
   providers: CallProviders & { describe: { stt: string; llm: string; tts: string } };
@@ -53,6 +54,8 @@ export interface InboundCallsOptions {
   /** Turn-taking settings for the conversation. */
   settings?: Partial<ConversationSettings>;
   bargeInMinSpeechMs?: number;
+  /** RTP inactivity limits (RTP_TIMEOUT_S, RTP_HOLD_TIMEOUT_S), ms. */
+  rtpTimeout?: { ms: number; holdMs: number };
   /** Live calls of both directions, for the MAX_CALLS check. */
   activeCalls(): number;
 }
@@ -141,6 +144,7 @@ export class InboundCalls {
     sip.on("confirmed", session.guard("ack", () => this.onConfirmed(live)));
     this.setUp(live).catch((err) => {
       log.error({ callId: id, err: String(err) }, "call setup failed");
+      record.endReason ??= "error";
       if (sip.state === "offered") sip.reject(500, "Server Internal Error");
       void session.end("error");
     });
@@ -208,6 +212,7 @@ export class InboundCalls {
         system: pending.system,
         settings: this.o.settings,
         bargeInMinSpeechMs: this.o.bargeInMinSpeechMs,
+        rtpTimeout: this.o.rtpTimeout,
       });
       return live.media;
     });

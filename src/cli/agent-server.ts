@@ -74,6 +74,7 @@ export class AgentServer {
       systemPrompt: () => systemPrompt(cfg, "inbound"),
       settings: conversationSettings(cfg.conversation),
       bargeInMinSpeechMs: cfg.conversation.bargeInMinSpeechMs,
+      rtpTimeout: { ms: cfg.rtpTimeoutMs, holdMs: cfg.rtpHoldTimeoutMs },
       activeCalls: () => this.activeCalls,
     });
   }
@@ -104,7 +105,7 @@ export class AgentServer {
     }
     let store: SqliteCallStore;
     try {
-      store = SqliteCallStore.open({ dir: cfg.dataDir, log });
+      store = SqliteCallStore.open({ dir: cfg.dataDir, log, retentionDays: cfg.recordRetentionDays });
     } catch (err) {
       transport.close();
       throw err;
@@ -209,6 +210,7 @@ export class AgentServer {
           vad: this.vad,
           settings: conversationSettings(cfg.conversation),
           bargeInMinSpeechMs: cfg.conversation.bargeInMinSpeechMs,
+          rtpTimeout: { ms: cfg.rtpTimeoutMs, holdMs: cfg.rtpHoldTimeoutMs },
         }),
     });
   }

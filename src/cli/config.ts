@@ -64,6 +64,10 @@ export interface Config {
   serverPort: number;
   /** Ringing time before answering, ms (180 Ringing is sent meanwhile). */
   answerDelayMs: number;
+  /** RTP_TIMEOUT_S in ms: no RTP from the far end this long ends the call (0 = never). */
+  rtpTimeoutMs: number;
+  /** RTP_HOLD_TIMEOUT_S in ms: the same while the call is on hold (0 = never). */
+  rtpHoldTimeoutMs: number;
   scriptFile?: string;
   logLevel: "trace" | "debug" | "info" | "warn" | "error" | "fatal" | "silent";
   logPii: boolean;
@@ -88,6 +92,8 @@ export interface Config {
   serverHostRequested?: string;
   /** DATA_DIR: where calls.db lives, default ./data. */
   dataDir: string;
+  /** RECORD_RETENTION_DAYS: ended calls older than this are deleted in the background; unset = keep all. */
+  recordRetentionDays?: number;
   /**
    * SIP_TRUSTED_IPS: requests are served only from these source addresses or CIDR ranges (the
    * trunk's); empty = from anyone. Others are refused at the transport, before any transaction.
@@ -330,6 +336,8 @@ export function loadConfig(env: Env = process.env): Config {
     serverHostRequested: apiToken || serverHostRequested === "127.0.0.1" ? undefined : serverHostRequested,
     serverPort: int(env, "SERVER_PORT", 8000, 1, 65535),
     answerDelayMs: int(env, "ANSWER_DELAY_MS", 0, 0, 120_000),
+    rtpTimeoutMs: int(env, "RTP_TIMEOUT_S", 30, 0, 86_400) * 1000,
+    rtpHoldTimeoutMs: int(env, "RTP_HOLD_TIMEOUT_S", 600, 0, 86_400) * 1000,
     scriptFile: str(env, "SCRIPT_FILE"),
     logLevel: oneOf(env, "LOG_LEVEL", ["trace", "debug", "info", "warn", "error", "fatal", "silent"] as const, "info"),
     logPii: bool(env, "LOG_PII", true),
@@ -346,6 +354,7 @@ export function loadConfig(env: Env = process.env): Config {
     outbound: outboundConfig(env),
     apiToken,
     dataDir: str(env, "DATA_DIR") ?? "./data",
+    recordRetentionDays: str(env, "RECORD_RETENTION_DAYS") === undefined ? undefined : int(env, "RECORD_RETENTION_DAYS", 0, 1, 36_500),
     drainTimeoutS: int(env, "DRAIN_TIMEOUT_S", 30, 0, 3600),
     sipTrustedIps: ipRangeList(env, "SIP_TRUSTED_IPS"),
     sipUntrusted: oneOf(env, "SIP_UNTRUSTED", ["reject", "drop"] as const, "reject"),

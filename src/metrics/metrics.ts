@@ -22,6 +22,7 @@ import { rtpDropTotals } from "../rtp/drop-counters.ts";
 import { sipRefusedTotals } from "../sip/transport/drop-report.ts";
 import { logTotals } from "../util/log-totals.ts";
 import { processErrorTotals } from "../util/process-guard.ts";
+import { storeTotals } from "../store/write-queue.ts";
 
 /** Which side placed the call. */
 export type CallDirection = "inbound" | "outbound";
@@ -29,7 +30,9 @@ export type CallDirection = "inbound" | "outbound";
 /**
  * How a call ended: the call record's `endReason` when set (it is more precise), else the SIP user
  * agent's `EndReason`. Values:
- * - SIP (src/sip/ua/types.ts `EndReason`): remote_bye, local_bye, canceled, no_ack, rejected, timeout, error;
+ * - SIP (src/sip/ua/types.ts `EndReason`): remote_bye, local_bye, canceled, no_ack, rejected, timeout, error,
+ *   session_expired (RFC 4028);
+ * - rtp_timeout: no RTP from the far end for RTP_TIMEOUT_S (RTP_HOLD_TIMEOUT_S on hold);
  * - ours: shutdown (drain at SIGTERM), end_call (the LLM's end_call tool), agent_goodbye (silence or
  *   time limit), api_hangup, api_cancel, ring_timeout (src/outbound, src/pipeline);
  * - busy: refused before it started (MAX_CALLS reached, no RTP port) — use with `callRefused`.
@@ -43,6 +46,8 @@ export type CallResult =
   | "rejected"
   | "timeout"
   | "error"
+  | "session_expired"
+  | "rtp_timeout"
   | "shutdown"
   | "end_call"
   | "agent_goodbye"
@@ -62,6 +67,8 @@ export const CALL_RESULTS: readonly CallResult[] = [
   "rejected",
   "timeout",
   "error",
+  "session_expired",
+  "rtp_timeout",
   "shutdown",
   "end_call",
   "agent_goodbye",
@@ -268,6 +275,16 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     collect() {
       this.reset();
       for (const [outcome, n] of Object.entries(logTotals)) this.inc({ outcome }, n);
+    },
+  });
+  new Counter({
+    name: "voice_agent_store_writes_total",
+    help: "Call store (calls.db) writes by outcome: written, queued (the database was locked, full or failing; retried), overflow (queue full: lost), failed (lost for good). Process totals.",
+    labelNames: ["outcome"] as const,
+    registers,
+    collect() {
+      this.reset();
+      for (const [outcome, n] of Object.entries(storeTotals)) this.inc({ outcome }, n);
     },
   });
   const pacer = new Histogram({

@@ -289,6 +289,11 @@ export class RtpSession {
     return ok;
   }
 
+  /** Packets accepted from the far end so far (audio, DTMF, CN): cheap to read every tick. */
+  get packetsReceived(): number {
+    return this.counters.packetsIn;
+  }
+
   /** Counters snapshot. */
   get stats(): RtpSessionStats {
     return {

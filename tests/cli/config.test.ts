@@ -74,6 +74,8 @@ describe("loadConfig", () => {
     [{ SIP_PUBLIC_IP: "1.2.3" }, "SIP_PUBLIC_IP", /IPv4/],
     [{ RTP_PORT_START: "20000", RTP_PORT_END: "20000" }, "RTP_PORT_END", /above RTP_PORT_START/],
     [{ ANSWER_DELAY_MS: "-5" }, "ANSWER_DELAY_MS", /integer from 0/],
+    [{ RTP_TIMEOUT_S: "ten" }, "RTP_TIMEOUT_S", /integer from 0/],
+    [{ RTP_HOLD_TIMEOUT_S: "-1" }, "RTP_HOLD_TIMEOUT_S", /integer from 0/],
     [{ LOG_PII: "maybe" }, "LOG_PII", /true or false/],
     [{ STT_PROVIDER: "whisper" }, "STT_PROVIDER", /one of deepgram, pocketsphinx/],
     [{ STT_PROVIDER: "deepgram" }, "DEEPGRAM_API_KEY", /required/],
@@ -182,6 +184,20 @@ describe("outbound destinations and the trunk realm", () => {
     expect(c.outbound.credentials).toEqual({ username: "alice", password: "pw", from: "SIP_USERNAME", realm: "sip.plivo.com" });
     expect(() => loadConfig({ SIP_TRUNK_REALM: "sip.plivo.com" })).toThrow(/^SIP_TRUNK_REALM: set SIP_USERNAME\/SIP_PASSWORD/);
     expect(() => loadConfig({ SIP_USERNAME: "a", SIP_PASSWORD: "b", SIP_TRUNK_REALM: 'x"y' })).toThrow(/^SIP_TRUNK_REALM: expected a realm without quotes/);
+  });
+});
+
+describe("RECORD_RETENTION_DAYS and LOG_RATE_LIMIT", () => {
+  test("retention unset keeps everything; 1..36500 days; 0 or words are refused naming the variable", () => {
+    expect(loadConfig({}).recordRetentionDays).toBeUndefined();
+    expect(loadConfig({ RECORD_RETENTION_DAYS: "90" }).recordRetentionDays).toBe(90);
+    expect(() => loadConfig({ RECORD_RETENTION_DAYS: "0" })).toThrow(/^RECORD_RETENTION_DAYS: expected an integer from 1 to 36500, got 0$/);
+    expect(() => loadConfig({ RECORD_RETENTION_DAYS: "forever" })).toThrow(/^RECORD_RETENTION_DAYS: /);
+  });
+  test("LOG_RATE_LIMIT defaults to 50 lines per message per second; 0 turns it off", () => {
+    expect(loadConfig({}).logRateLimit).toBe(50);
+    expect(loadConfig({ LOG_RATE_LIMIT: "0" }).logRateLimit).toBe(0);
+    expect(() => loadConfig({ LOG_RATE_LIMIT: "-1" })).toThrow(/^LOG_RATE_LIMIT: /);
   });
 });
 

@@ -133,6 +133,7 @@ describe("createMetrics", () => {
       voice_agent_sip_refused_total: "counter",
       voice_agent_process_errors_total: "counter",
       voice_agent_log_lines_lost_total: "counter",
+      voice_agent_store_writes_total: "counter",
     };
     expect([...f.keys()].sort()).toEqual(Object.keys(want).sort());
     for (const [name, type] of Object.entries(want)) {

@@ -10,7 +10,7 @@ import type { SipRequest } from "../message/index.ts";
  * `100rel` (RFC 3262, PRACK) is not among them: we never send reliable provisional responses, so a
  * request that *requires* it gets 420 (§8.2.2.3) — the caller may retry without it.
  */
-export const SUPPORTED_OPTIONS: readonly string[] = [];
+export const SUPPORTED_OPTIONS: readonly string[] = ["timer"];
 export const SUPPORTED_HEADER = SUPPORTED_OPTIONS.join(", ");
 /** The `Supported` header row for our responses and requests; none while we support no option. */
 export const SUPPORTED_ROWS: ReadonlyArray<[string, string]> = SUPPORTED_OPTIONS.length > 0 ? [["Supported", SUPPORTED_HEADER]] : [];

@@ -74,6 +74,7 @@ export class InboundCall extends CallBase<InboundCallEvents> {
     const body = sdpBodyOf(invite); // the UA answered 415 to anything else
     this.offerSdp = body.kind === "sdp" ? body.sdp : "";
     this.oa.remoteOfferPending = this.offerSdp !== ""; // answered by our 200 (RFC 3311 §5.2 glare rule)
+    this.notePeerCapabilities(invite);
   }
 
   /**
@@ -267,7 +268,7 @@ export class InboundCall extends CallBase<InboundCallEvents> {
    */
   private dialogResponse(status: number, sdp?: string): SipResponse {
     const headers: Array<[string, string]> = [["Contact", this.ctx.contactHeader]];
-    if (status === 200) headers.push(["Allow", ALLOW_HEADER], ...SUPPORTED_ROWS);
+    if (status === 200) headers.push(["Allow", ALLOW_HEADER], ...SUPPORTED_ROWS, ...this.sessionRefreshed(this.invite));
     headers.push(["Server", this.ctx.userAgent]);
     return buildResponse(this.invite, status, {
       toTag: this.localTag,

@@ -6,6 +6,7 @@ import type { Address } from "../transport/index.ts";
 import { CallBase, safe, type CallState, type CommonCallEvents } from "./call-base.ts";
 import type { UaContext } from "./context.ts";
 import { DigestError, buildDigestAuthorization, parseDigestChallenge, type DigestCredentials } from "./digest.ts";
+import { minSeOf, negotiateAsUac } from "./session-timer.ts";
 import type { Party } from "./types.ts";
 
 /** Events of an outbound call. */
@@ -187,6 +188,7 @@ export class OutboundCall extends CallBase<OutboundCallEvents> {
     // §8.1.3.5: "If a 401 (Unauthorized) or 407 (Proxy Authentication Required) response is received,
     // the UAC SHOULD follow the authorization procedures of Section 22.2 and Section 22.3".
     if ((res.status === 401 || res.status === 407) && !this.cancelRequested && this.retryWithAuth(res)) return;
+    if (res.status === 422 && !this.cancelRequested && this.retryWithMinSe(res)) return;
     // §13.2.2.3: "Subsequent final responses (which would only arrive under error conditions) MUST be
     // ignored."
     if (this.state === "ended") return;
@@ -237,6 +239,11 @@ export class OutboundCall extends CallBase<OutboundCallEvents> {
       return;
     }
     this.transition("confirmed");
+    this.localSdp = this.invite.bodyText;
+    this.notePeerCapabilities(res);
+    // RFC 4028 §7.2: the 2xx's Session-Expires starts the session timer, its refresher says who refreshes.
+    const timer = negotiateAsUac(res);
+    if (timer) this.sessionTimer.start(timer.seconds, timer.refresher);
     this.remoteSdp = res.bodyText;
     this.emitter.emit("answered", this.remoteSdp);
   }
@@ -323,6 +330,28 @@ export class OutboundCall extends CallBase<OutboundCallEvents> {
    * would normally when sending an updated request." §8.1.3.5: "This new request constitutes a new
    * transaction and SHOULD have the same value of the Call-ID, To, and From of the previous request".
    */
+  /**
+   * RFC 4028 §7.4: "If a 422 response is received, the UAC … SHOULD retry the request … with a
+   * Session-Expires … equal to the Min-SE value from the 422", and a Min-SE of that value. Once.
+   */
+  private retryWithMinSe(res: SipResponse): boolean {
+    const minSe = minSeOf(res);
+    if (minSe === undefined || this.minSeRetried || minSe > 86_400) return false;
+    this.minSeRetried = true;
+    const next = this.invite.clone();
+    next.headers.delete("Via");
+    next.headers.set("CSeq", `${this.invite.cseq.seq + 1} INVITE`);
+    next.headers.set("Session-Expires", String(minSe));
+    next.headers.set("Min-SE", String(minSe));
+    this.ctx.addVia(next);
+    this.invite = next;
+    this.gotProvisional = false;
+    this.start();
+    return true;
+  }
+
+  private minSeRetried = false;
+
   private retryWithAuth(res: SipResponse): boolean {
     if (!this.credentials) return false;
     const [challengeHeader, answerHeader] =

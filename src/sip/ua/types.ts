@@ -8,8 +8,19 @@
  * - `unreachable`: an outbound INVITE got no response, and ICMP unreachable came back for it (sooner
  *   than Timer B).
  * - `error`: an internal failure (e.g. the onInvite delegate threw; the caller got 500).
+ * - `session_expired`: RFC 4028 — the peer, refresher, sent no refresh in time, or our refresh got
+ *   408/481/no answer; a BYE was sent.
  */
-export type EndReason = "remote_bye" | "local_bye" | "canceled" | "no_ack" | "rejected" | "timeout" | "unreachable" | "error";
+export type EndReason =
+  | "remote_bye"
+  | "local_bye"
+  | "canceled"
+  | "no_ack"
+  | "rejected"
+  | "timeout"
+  | "unreachable"
+  | "error"
+  | "session_expired";
 
 /** A From/To party as the upper layer wants it. */
 export interface Party {

@@ -20,6 +20,7 @@ import { InboundCall } from "./inbound-call.ts";
 import { OutboundCall, normaliseAddress, type InviteOptions } from "./outbound-call.ts";
 import { sdpBodyOf } from "../message/body.ts";
 import { SUPPORTED_ROWS, unsupportedRequired } from "./extensions.ts";
+import { DEFAULT_SESSION_EXPIRES_S, negotiateAsUas } from "./session-timer.ts";
 import type { UserAgentDelegate, UserAgentOptions } from "./delegate.ts";
 import { ALLOW_HEADER } from "./types.ts";
 import type { DigestVerifier } from "./digest-server.ts";
@@ -97,6 +98,9 @@ export class UserAgent implements UaContext {
     h.append("CSeq", "1 INVITE");
     h.append("Contact", this.contactHeader);
     h.append("Allow", ALLOW_HEADER);
+    for (const [n, v] of SUPPORTED_ROWS) h.append(n, v);
+    // RFC 4028 §7.1: the UAC "MAY include a Session-Expires"; the answerer picks the refresher (§9).
+    h.append("Session-Expires", String(DEFAULT_SESSION_EXPIRES_S));
     h.append("User-Agent", this.userAgent);
     const extra = opts.headers ? (Array.isArray(opts.headers) ? opts.headers : Object.entries(opts.headers)) : [];
     for (const [n, v] of extra as Array<[string, string]>) h.append(n, v);
@@ -260,6 +264,9 @@ export class UserAgent implements UaContext {
     // header fields, and so on"): an option-tag we do not understand → 420 + Unsupported.
     const unsupported = unsupportedRequired(req);
     if (unsupported.length > 0) return reply(420, [["Unsupported", unsupported.join(", ")]]);
+    // RFC 4028 §9: a Session-Expires below our minimum → "422 … MUST include the Min-SE header field".
+    const timer = negotiateAsUas(req);
+    if (timer.kind === "too_small") return reply(422, [["Min-SE", String(timer.minSe)]]);
     // §8.2.3: bodies of a type not understood:
     // "the UAS MUST reject the request with a 415 (Unsupported Media Type) response. The response MUST
     // contain an Accept header field". We understand SDP, alone or as a part of multipart/mixed (RFC 5621).

@@ -85,7 +85,8 @@ describe("OpenAI-compatible LLM against the local fake", () => {
     const t0 = performance.now();
     ac.abort();
     const err = await pending.catch((e) => e);
-    expect(performance.now() - t0).toBeLessThan(50);
+    // "At once": not after the stalled stream or the 15 s idle timeout. 1 s of slack for a busy machine.
+    expect(performance.now() - t0).toBeLessThan(1000);
     expect(err).toMatchObject({ code: "aborted", retryable: false });
     await waitUntil(() => fake.requests[0].clientGone, "request cancelled");
   });
