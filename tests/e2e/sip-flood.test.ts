@@ -19,7 +19,7 @@ import { streamsByPort } from "../support/rtp-streams.ts";
 import { describeSipp, runSipp } from "../support/sipp.ts";
 import { synthesizeCallerAudio } from "../support/speech.ts";
 import { startAgent, waitFor, type RunningAgent } from "./agent.ts";
-import { metricValue, pacingBound, pacingInWindow, rssKb, sipRequest, waitSteadyRtp } from "./attack-support.ts";
+import { metricValue, pacingBound, pacingInWindow, rssKb, sipRequest, udpDrops, waitSteadyRtp } from "./attack-support.ts";
 
 const missing = missingTools(["sipp", "dumpcap", "flite"]);
 let agent: RunningAgent | undefined;
@@ -132,7 +132,10 @@ describe.skipIf(missing.length > 0)("SIP flood during two calls (compiled binary
     for (const host of ["127.0.0.2", "127.0.0.3"]) expect(f.byHost.get(host) ?? 0).toBeGreaterThan(0);
     const refused = (reason: string) => metricValue(metrics, "voice_agent_sip_refused_total", { reason }) ?? 0;
     expect(refused("untrusted_rejected")).toBe(f.statuses.get(403) ?? 0);
-    expect(refused("rate_limited") + refused("untrusted_rejected") + refused("untrusted_dropped")).toBeGreaterThan(4000 * 0.95); // kernel drops aside
+    // Every flood datagram was refused at the gate, or lost in the kernel before it (busy machine).
+    const kernelDrops = udpDrops(agent.sipPort);
+    console.log(`sip-flood: refused rate_limited ${refused("rate_limited")}, 403 ${refused("untrusted_rejected")}, dropped ${refused("untrusted_dropped")}, kernel drops ${kernelDrops}`);
+    expect(refused("rate_limited") + refused("untrusted_rejected") + refused("untrusted_dropped") + kernelDrops).toBeGreaterThanOrEqual(3990);
     expect(metricValue(metrics, "voice_agent_sip_requests_total", { method: "INVITE" })).toBe(2); // only the real calls reached the UA
 
     // Logs: summaries, not a line per packet.
