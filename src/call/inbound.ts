@@ -54,6 +54,8 @@ export interface InboundCallsOptions {
   /** Turn-taking settings for the conversation. */
   settings?: Partial<ConversationSettings>;
   bargeInMinSpeechMs?: number;
+  /** RTP inactivity limits (RTP_TIMEOUT_S, RTP_HOLD_TIMEOUT_S), ms. */
+  rtpTimeout?: { ms: number; holdMs: number };
   /** Live calls of both directions, for the MAX_CALLS check. */
   activeCalls(): number;
 }
@@ -210,6 +212,7 @@ export class InboundCalls {
         system: pending.system,
         settings: this.o.settings,
         bargeInMinSpeechMs: this.o.bargeInMinSpeechMs,
+        rtpTimeout: this.o.rtpTimeout,
       });
       return live.media;
     });

@@ -74,6 +74,7 @@ export class AgentServer {
       systemPrompt: () => systemPrompt(cfg, "inbound"),
       settings: conversationSettings(cfg.conversation),
       bargeInMinSpeechMs: cfg.conversation.bargeInMinSpeechMs,
+      rtpTimeout: { ms: cfg.rtpTimeoutMs, holdMs: cfg.rtpHoldTimeoutMs },
       activeCalls: () => this.activeCalls,
     });
   }
@@ -209,6 +210,7 @@ export class AgentServer {
           vad: this.vad,
           settings: conversationSettings(cfg.conversation),
           bargeInMinSpeechMs: cfg.conversation.bargeInMinSpeechMs,
+          rtpTimeout: { ms: cfg.rtpTimeoutMs, holdMs: cfg.rtpHoldTimeoutMs },
         }),
     });
   }
@@ -252,5 +254,7 @@ export function conversationSettings(c: ConversationConfig): Partial<Conversatio
     idlePromptMs: c.idlePromptMs,
     idlePromptsBeforeHangup: c.idlePromptsBeforeHangup,
     maxCallMs: c.maxCallMs,
+    llmFirstTokenMs: c.llmFirstTokenMs,
+    llmTotalMs: c.llmTotalMs,
   };
 }

@@ -64,6 +64,10 @@ export interface Config {
   serverPort: number;
   /** Ringing time before answering, ms (180 Ringing is sent meanwhile). */
   answerDelayMs: number;
+  /** RTP_TIMEOUT_S in ms: no RTP from the far end this long ends the call (0 = never). */
+  rtpTimeoutMs: number;
+  /** RTP_HOLD_TIMEOUT_S in ms: the same while the call is on hold (0 = never). */
+  rtpHoldTimeoutMs: number;
   scriptFile?: string;
   logLevel: "trace" | "debug" | "info" | "warn" | "error" | "fatal" | "silent";
   logPii: boolean;
@@ -332,6 +336,8 @@ export function loadConfig(env: Env = process.env): Config {
     serverHostRequested: apiToken || serverHostRequested === "127.0.0.1" ? undefined : serverHostRequested,
     serverPort: int(env, "SERVER_PORT", 8000, 1, 65535),
     answerDelayMs: int(env, "ANSWER_DELAY_MS", 0, 0, 120_000),
+    rtpTimeoutMs: int(env, "RTP_TIMEOUT_S", 30, 0, 86_400) * 1000,
+    rtpHoldTimeoutMs: int(env, "RTP_HOLD_TIMEOUT_S", 600, 0, 86_400) * 1000,
     scriptFile: str(env, "SCRIPT_FILE"),
     logLevel: oneOf(env, "LOG_LEVEL", ["trace", "debug", "info", "warn", "error", "fatal", "silent"] as const, "info"),
     logPii: bool(env, "LOG_PII", true),
@@ -387,6 +393,10 @@ export interface ConversationConfig {
   idlePromptMs: number;
   idlePromptsBeforeHangup: number;
   maxCallMs: number;
+  /** LLM watchdog: first token due within this many ms (LLM_FIRST_TOKEN_MS). */
+  llmFirstTokenMs: number;
+  /** LLM watchdog: one reply's generation due within this many ms (LLM_REPLY_TIMEOUT_MS). */
+  llmTotalMs: number;
 }
 
 function conversationConfig(env: Env): ConversationConfig {
@@ -404,5 +414,8 @@ function conversationConfig(env: Env): ConversationConfig {
     idlePromptMs: int(env, "IDLE_PROMPT_S", 10, 1, 3600) * 1000,
     idlePromptsBeforeHangup: int(env, "IDLE_PROMPTS", 2, 0, 20),
     maxCallMs: int(env, "MAX_CALL_S", 1800, 10, 86_400) * 1000,
+    // src/pipeline/conversation-settings.ts DEFAULT_CONVERSATION (3 s / 20 s): no first token → apology.
+    llmFirstTokenMs: int(env, "LLM_FIRST_TOKEN_MS", 3000, 200, 120_000),
+    llmTotalMs: int(env, "LLM_REPLY_TIMEOUT_MS", 20_000, 1000, 600_000),
   };
 }
