@@ -72,9 +72,12 @@ export class CallSession {
   private media: SessionMedia | null = null;
   private released = false;
   private ending: Promise<void> | null = null;
+  /** `record.providers` as last reported, to notice the conversation switching a stage to a fallback. */
+  private reportedProviders: string;
 
   constructor(private readonly o: CallSessionOptions) {
     this.record = o.record;
+    this.reportedProviders = JSON.stringify(o.record.providers ?? null);
     this.clock = guardedClock(o.clock, (err) => this.fail(err, "timer"));
     o.observer.callStarted(o.record);
   }
@@ -107,6 +110,17 @@ export class CallSession {
     if (!this.released) this.o.observer.callUpdated(this.record);
   }
 
+  /**
+   * The record names the provider that actually serves each stage (the conversation switches
+   * `record.providers` to the offline one after a fallback): persisted as soon as it changed.
+   */
+  private reportProviders(): void {
+    const now = JSON.stringify(this.record.providers ?? null);
+    if (now === this.reportedProviders) return;
+    this.reportedProviders = now;
+    this.updated();
+  }
+
   /** The dialog is confirmed: the record says connected, with the answer time. */
   answered(): void {
     if (this.released) return;
@@ -126,9 +140,15 @@ export class CallSession {
     const hooks: MediaHooks = {
       clock: this.clock,
       hangup: (reason) => void this.end(reason),
-      onTurn: (turn) => observer.turn(record, turn),
+      onTurn: (turn) => {
+        observer.turn(record, turn);
+        this.reportProviders();
+      },
       onBargeIn: () => observer.bargeIn(record),
-      onProviderError: (err) => observer.providerError(record, err),
+      onProviderError: (err) => {
+        observer.providerError(record, err);
+        this.reportProviders();
+      },
       onError: (err) => this.fail(err, "media"),
     };
     try {
