@@ -69,11 +69,6 @@ export interface CallMediaOptions {
  * timers running, continue where it was); until it has, the call site below finds them missing and
  * the media alone pauses what it can (no caller audio or generated silence reaches VAD/STT).
  */
-interface HoldableConversation {
-  hold?(): void;
-  resume?(): void;
-}
-
 export class CallMedia implements RenegotiableMedia {
   readonly session: RtpSession;
   readonly playout: Playout;
@@ -209,11 +204,10 @@ export class CallMedia implements RenegotiableMedia {
     if (held === this.held) return;
     this.held = held;
     this.watchdog?.reset(this.o.clock.now());
-    const conv = this.conversation as unknown as HoldableConversation;
-    if (held) conv.hold?.();
+    if (held) this.conversation.hold();
     else {
       this.lastCallerFrameAt = this.o.clock.now();
-      conv.resume?.();
+      this.conversation.resume();
     }
     this.o.log.info({ callId: this.o.record.id, direction: media.direction }, held ? "call held by the peer" : "call resumed by the peer");
   }

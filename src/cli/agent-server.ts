@@ -254,5 +254,7 @@ export function conversationSettings(c: ConversationConfig): Partial<Conversatio
     idlePromptMs: c.idlePromptMs,
     idlePromptsBeforeHangup: c.idlePromptsBeforeHangup,
     maxCallMs: c.maxCallMs,
+    llmFirstTokenMs: c.llmFirstTokenMs,
+    llmTotalMs: c.llmTotalMs,
   };
 }

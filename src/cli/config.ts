@@ -393,6 +393,10 @@ export interface ConversationConfig {
   idlePromptMs: number;
   idlePromptsBeforeHangup: number;
   maxCallMs: number;
+  /** LLM watchdog: first token due within this many ms (LLM_FIRST_TOKEN_MS). */
+  llmFirstTokenMs: number;
+  /** LLM watchdog: one reply's generation due within this many ms (LLM_REPLY_TIMEOUT_MS). */
+  llmTotalMs: number;
 }
 
 function conversationConfig(env: Env): ConversationConfig {
@@ -410,5 +414,8 @@ function conversationConfig(env: Env): ConversationConfig {
     idlePromptMs: int(env, "IDLE_PROMPT_S", 10, 1, 3600) * 1000,
     idlePromptsBeforeHangup: int(env, "IDLE_PROMPTS", 2, 0, 20),
     maxCallMs: int(env, "MAX_CALL_S", 1800, 10, 86_400) * 1000,
+    // src/pipeline/conversation-settings.ts DEFAULT_CONVERSATION (3 s / 20 s): no first token → apology.
+    llmFirstTokenMs: int(env, "LLM_FIRST_TOKEN_MS", 3000, 200, 120_000),
+    llmTotalMs: int(env, "LLM_REPLY_TIMEOUT_MS", 20_000, 1000, 600_000),
   };
 }

@@ -23,6 +23,7 @@ describe("loadConfig", () => {
     expect(c.deepgram.model).toBe("nova-2-phonecall");
     expect(c.gemini.model).toBe("gemini-2.0-flash");
     expect(c.cartesia.model).toBe("sonic-2");
+    expect(c.conversation).toMatchObject({ llmFirstTokenMs: 3000, llmTotalMs: 20_000 });
     expect(c.cartesia.voiceId).toBe("a0e99841-438c-4a64-b679-ae501e7d6091");
   });
 
@@ -89,6 +90,8 @@ describe("loadConfig", () => {
     [{ SIP_INBOUND_USERNAME: "pbx", SIP_INBOUND_PASSWORD: "pw", SIP_INBOUND_REALM: 'a"b' }, "SIP_INBOUND_REALM", /without "/],
     [{ END_OF_TURN_SILENCE_MS: "2000", END_OF_TURN_MAX_SILENCE_MS: "1000" }, "END_OF_TURN_MAX_SILENCE_MS", /at least END_OF_TURN_SILENCE_MS/],
     [{ DRAIN_TIMEOUT_S: "abc" }, "DRAIN_TIMEOUT_S", /integer/],
+    [{ LLM_FIRST_TOKEN_MS: "0" }, "LLM_FIRST_TOKEN_MS", /from 200/],
+    [{ LLM_REPLY_TIMEOUT_MS: "soon" }, "LLM_REPLY_TIMEOUT_MS", /integer/],
     [{ SIP_TRUNK_HOST: "bad host!" }, "SIP_TRUNK_HOST", /host name or IPv4/],
     [{ SIP_TRUNK_PORT: "0" }, "SIP_TRUNK_PORT", /from 1 to 65535/],
     [{ SIP_CALLER_ID: "+1 415 555" }, "SIP_CALLER_ID", /expected a number/],
