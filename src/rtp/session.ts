@@ -334,10 +334,12 @@ export class RtpSession {
     this.counters.bytesIn += data.length;
     const step = this.reception.record(p.ssrc, p.sequenceNumber);
     if (step === "new_source" && this.counters.packetsIn > 1) this.counters.ssrcChanges++;
-    if (step === "late") {
+    if (step === "late" || step === "jump") {
+      // A jump waits on probation for the next packet in sequence (RFC 3550 A.1), which resyncs.
       this.counters.lateIn++;
       return;
     }
+    if (step === "new_source" || step === "resync") this.jitter.reset(); // the timestamp base changed too
     if (step !== "in_order") this.assembler.reset();
     if (this.direction === "sendonly" || this.direction === "inactive") return;
     if (kind === "audio") {

@@ -246,3 +246,36 @@ describe.skipIf(!hasSipp)("outbound calls when the agent stops", () => {
     await agent.stop().catch(() => {});
   }, 20_000);
 });
+
+describe.skipIf(!hasSipp)("in-dialog requests from the trunk on an outbound call", () => {
+  let agent: TestAgent;
+  let trunkPort: number;
+  beforeAll(async () => {
+    const hold = await Bun.udpSocket({ hostname: "127.0.0.1", port: 0 });
+    trunkPort = hold.port;
+    agent = await startTestAgent({ env: { SIP_TRUNK_HOST: "127.0.0.1", SIP_TRUNK_PORT: String(trunkPort), RING_TIMEOUT_S: "5", OUTBOUND_CALLS_PER_MINUTE: "100" } });
+    hold.close();
+  });
+  afterAll(async () => {
+    await agent?.stop();
+    await stopAllManaged();
+  });
+
+  test("hold and resume by re-INVITE: answered recvonly then sendrecv with o= version +1 each; the call goes on", async () => {
+    const sipp = await startSippUas({ scenario: "outbound-hold", port: trunkPort, pauseMs: 1500, audioFile: silenceFile(8) });
+    const placed = await agent.api("POST", "/outbound/call", CALL);
+    expect(placed.status).toBe(201);
+    const done = await agent.waitForCall(placed.body.call_id, (c) => c.status === "completed", 30_000);
+    const r = await sipp.finish(5000);
+    expect(r.exitCode, r.errors).toBe(0);
+    const oks = r.messages.filter((m) => m.direction === "received" && m.status === 200 && /^CSeq:\s*\d+ INVITE$/m.test(m.text));
+    expect(oks).toHaveLength(2);
+    const offer = r.messages.find((m) => m.direction === "received" && m.method === "INVITE")!.text;
+    const version = (t: string) => Number(/^o=\S+ \d+ (\d+)/m.exec(t)![1]);
+    expect(oks[0]!.text).toMatch(/^a=recvonly$/m);
+    expect(version(oks[0]!.text)).toBe(version(offer) + 1);
+    expect(oks[1]!.text).toMatch(/^a=sendrecv$/m);
+    expect(version(oks[1]!.text)).toBe(version(offer) + 2);
+    expect(done.end_reason).toBe("remote_bye");
+  }, 60_000);
+});
