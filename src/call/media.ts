@@ -65,9 +65,8 @@ export interface CallMediaOptions {
 }
 
 /**
- * The conversation's pause on hold. **conv** adds `hold()`/`resume()` to AgentCall (no idle prompts, no
- * timers running, continue where it was); until it has, the call site below finds them missing and
- * the media alone pauses what it can (no caller audio or generated silence reaches VAD/STT).
+ * One call's media and conversation. On hold (renegotiate) the conversation pauses (`hold()`/`resume()`)
+ * and no caller audio or generated silence reaches VAD/STT.
  */
 export class CallMedia implements RenegotiableMedia {
   readonly session: RtpSession;

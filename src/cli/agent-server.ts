@@ -16,6 +16,7 @@ import { DestinationPolicy, OutboundDialer, OutboundError } from "../outbound";
 import { Pacer, RtpPortPool } from "../rtp";
 import { CallMedia } from "../call/media";
 import { InboundCalls } from "../call/inbound";
+import { Admission, loadHeaderValue } from "../call/admission";
 import { combineObservers, metricsObserver, storeObserver, type CallObserver } from "../call/observer";
 import { loadSileroVad, type SileroVad } from "../media/vad/silero";
 import { DigestVerifier, SourceGate, UdpTransport, UserAgent, type TimerValues } from "../sip";
@@ -39,6 +40,8 @@ export class AgentServer {
   /** Every call of both directions reports here: the store and the metrics. */
   private readonly observer: CallObserver;
   private draining = false;
+  /** Draining, MAX_CALLS, degraded: one decision for INVITE, OPTIONS and GET /health/ready. */
+  readonly admission: Admission;
   private http: { stop(): void } | null = null;
   /** Prometheus metrics served at GET /metrics. */
   readonly metrics: Metrics;
@@ -59,6 +62,12 @@ export class AgentServer {
     this.metrics = metrics;
     const { cfg, providers, log } = o;
     this.observer = combineObservers(log, storeObserver(store), metricsObserver(metrics));
+    this.admission = new Admission({
+      capacity: cfg.maxCalls,
+      active: () => this.activeCalls,
+      draining: () => this.draining,
+      degraded: [() => (pool.free === 0 ? "no free RTP port" : undefined)],
+    });
     this.inbound = new InboundCalls({
       log,
       clock,
@@ -69,13 +78,12 @@ export class AgentServer {
       providers,
       mode: o.mode,
       trustedIps: cfg.sipTrustedIps,
-      maxCalls: cfg.maxCalls,
+      admission: this.admission,
       publicIp: cfg.publicIp,
       systemPrompt: () => systemPrompt(cfg, "inbound"),
       settings: conversationSettings(cfg.conversation),
       bargeInMinSpeechMs: cfg.conversation.bargeInMinSpeechMs,
       rtpTimeout: { ms: cfg.rtpTimeoutMs, holdMs: cfg.rtpHoldTimeoutMs },
-      activeCalls: () => this.activeCalls,
     });
   }
 
@@ -131,7 +139,12 @@ export class AgentServer {
         : undefined,
       delegate: {
         onInvite: (call) => server.inbound.onInvite(call),
-        acceptingNewCalls: () => !server.draining,
+        // What a load balancer's OPTIONS probe gets: the verdict a new INVITE would get, and the load.
+        optionsStatus: () => {
+          const v = server.admission.verdict();
+          const headers: Array<[string, string]> = [["X-Calls", loadHeaderValue(v)]];
+          return v.accept ? { available: true, headers } : { available: false, retryAfterS: v.retryAfterS, headers };
+        },
       },
     });
     server = new AgentServer(o, store, transport, ua, pool, pacer, vad, clock, metrics);
@@ -152,6 +165,7 @@ export class AgentServer {
         providers: o.providers.describe,
         sip: { host: cfg.sipHost, port: transport.local.port, publicIp: cfg.publicIp },
         stats: () => ({ status: server.draining ? "draining" : "ok", rtp: { portsInUse: pool.inUse, portsFree: pool.free } }),
+        ready: () => server.admission.verdict(),
       },
     });
     try {
@@ -198,8 +212,11 @@ export class AgentServer {
       systemPrompt: (objective) => systemPrompt(cfg, "outbound", objective),
       llm: providers.llm,
       providers: providers.describe,
-      admit: () =>
-        this.activeCalls >= cfg.maxCalls ? new OutboundError("at_capacity", `${cfg.maxCalls} calls are live (MAX_CALLS)`) : undefined,
+      // The dialer refuses on its own while draining; full or degraded come from the shared verdict.
+      admit: () => {
+        const v = this.admission.verdict();
+        return v.accept || v.reason === "draining" ? undefined : new OutboundError("at_capacity", v.detail);
+      },
       createMedia: (req) =>
         new CallMedia({
           ...req, // record, lease, negotiated media, system, and the session's hooks (clock, hang-up, turns, errors)
@@ -216,7 +233,7 @@ export class AgentServer {
   }
 
   /**
-   * Stops taking calls (new INVITEs get 503), lets live calls finish for up to `drainMs`, then says a
+   * Stops taking calls (new INVITEs and OPTIONS probes get 503), lets live calls finish for up to `drainMs`, then says a
    * short goodbye on the calls still up, hangs them up (BYE) and closes every socket.
    */
   async shutdown(drainMs: number): Promise<void> {

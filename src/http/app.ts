@@ -22,7 +22,17 @@ export interface HealthInfo {
   sip?: { host: string; port: number; publicIp: string };
   /** Live counters shown under `GET /` (e.g. RTP ports in use). */
   stats?: () => Record<string, unknown>;
+  /**
+   * Would the agent take a call now (the verdict INVITEs and OPTIONS get, src/call/admission.ts)?
+   * Serves `GET /health/ready`; without it the agent is always ready.
+   */
+  ready?: () => ReadyVerdict;
 }
+
+/** `GET /health/ready`'s decision; `retryAfterS` becomes the 503's Retry-After (RFC 9110 §10.2.3). */
+export type ReadyVerdict =
+  | { accept: true; active: number; capacity: number }
+  | { accept: false; reason: string; detail: string; retryAfterS: number; active: number; capacity: number };
 
 export interface AppDeps {
   store: CallRecordStore;
@@ -100,6 +110,16 @@ export function createApp(deps: AppDeps) {
         activeCalls: deps.store.activeCount,
         uptimeS: Math.round((Date.now() - startedAt) / 1000),
       };
+    })
+    // Orchestrators (Kubernetes probes, systemd, balancers over HTTP): live = the process answers;
+    // ready = it would take a call now (200), else 503 + Retry-After with the reason.
+    .get("/health/live", () => ({ status: "live" }))
+    .get("/health/ready", ({ set }) => {
+      const v = deps.health.ready?.() ?? { accept: true as const, active: deps.store.activeCount, capacity: 0 };
+      if (v.accept) return { status: "ready", activeCalls: v.active, capacity: v.capacity };
+      set.status = 503;
+      set.headers["retry-after"] = String(v.retryAfterS);
+      return { status: "unavailable", reason: v.reason, message: v.detail, activeCalls: v.active, capacity: v.capacity };
     })
     .get("/metrics", async ({ set }) => {
       if (!deps.metrics) throw new HttpError(404, "not_found", "metrics are not enabled");

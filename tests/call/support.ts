@@ -14,6 +14,7 @@ import { silentLogger } from "../../src/util/log";
 import { Headers, SipRequest, parseMessage, serializeMessage, type SipRequest as Req, type SipResponse } from "../../src/sip";
 import { freeUdpPortRange } from "../support/ports.ts";
 import { ackFor, harness, inDialog, TRUNK } from "../sip/ua-harness.ts";
+import { Admission } from "../../src/call/admission";
 
 /** RFC 3261 T1 as the UA uses it by default (ms); Timer H = 64·T1. */
 export const T1 = 500;
@@ -168,10 +169,9 @@ export async function inboundHarness(o: InboundHarnessOptions = {}) {
     },
     mode: "inbound",
     trustedIps: [],
-    maxCalls: 10,
+    admission: new Admission({ capacity: 10, active: () => inbound.size, draining: () => false }),
     publicIp: "127.0.0.1",
     systemPrompt: o.prompt ?? (async () => "You are a test."),
-    activeCalls: () => inbound.size,
   });
   const x = {
     ...h,

@@ -35,7 +35,8 @@ import type { DigestVerifier } from "./digest-server.ts";
  *   Contact, 482 for a merged request);
  * - CANCEL → 200 and 487 to the INVITE (§9.2), 481 when nothing matches;
  * - ACK → the dialog's call (2xx ACK); requests with a To-tag → their dialog, 481 when none (§12.2.2);
- * - OPTIONS → 200 with Allow and Accept (§11.2); anything else → 405 with Allow (§8.2.1).
+ * - OPTIONS → 200 with Allow and Accept (§11.2), or 503 + Retry-After when `delegate.optionsStatus()`
+ *   says a new call would be refused; anything else → 405 with Allow (§8.2.1).
  */
 export class UserAgent implements UaContext {
   readonly layer: TransactionLayer;
@@ -207,9 +208,7 @@ export class UserAgent implements UaContext {
       case "INVITE":
         return this.receiveInvite(req, source);
       case "OPTIONS":
-        // §11.2: "Allow, Accept, Accept-Encoding, Accept-Language, and Supported header fields SHOULD be
-        // present in a 200 (OK) response to an OPTIONS request."
-        return this.respondNonInvite(req, 200, [["Allow", ALLOW_HEADER], ["Accept", "application/sdp"], ...SUPPORTED_ROWS]);
+        return this.receiveOptions(req);
       case "BYE":
         // §15.1.2: "If the BYE does not match an existing dialog, the UAS core SHOULD generate a 481
         // (Call/Transaction Does Not Exist) response".
@@ -219,6 +218,24 @@ export class UserAgent implements UaContext {
         // 405 (Method Not Allowed) response. [...] The UAS MUST also add an Allow header field".
         return this.respondNonInvite(req, 405, [["Allow", ALLOW_HEADER]]);
     }
+  }
+
+  /**
+   * Out-of-dialog OPTIONS, the probe of SIP load balancers (Kamailio dispatcher, OpenSIPS). §11.2: "The
+   * response to an OPTIONS is constructed using the standard rules for a SIP response as discussed in
+   * Section 8.2.6. The response code chosen MUST be the same that would have been chosen had the request
+   * been an INVITE. That is, a 200 (OK) would be returned if the UAS is ready to accept a call, a 486
+   * (Busy Here) would be returned if the UAS is busy, etc." We answer 503 + Retry-After (§21.5.4) when the
+   * delegate says a new INVITE would get it. "Allow, Accept, Accept-Encoding, Accept-Language, and
+   * Supported header fields SHOULD be present in a 200 (OK) response to an OPTIONS request."
+   */
+  private receiveOptions(req: SipRequest): void {
+    const status = this.delegate.optionsStatus?.() ?? { available: true };
+    const caps: Array<[string, string]> = [["Allow", ALLOW_HEADER], ["Accept", "application/sdp"], ...SUPPORTED_ROWS];
+    const extra = status.headers ?? [];
+    if (status.available) return this.respondNonInvite(req, 200, [...caps, ...extra]);
+    const retry: Array<[string, string]> = status.retryAfterS !== undefined ? [["Retry-After", String(status.retryAfterS)]] : [];
+    return this.respondNonInvite(req, 503, [...retry, ...caps, ...extra]);
   }
 
   private receiveCancel(cancel: SipRequest): void {
