@@ -17,11 +17,13 @@
  *   its expiry).
  *
  * Only `qop=auth` is accepted (what we offer), with an offered `algorithm`. The `uri` parameter must
- * designate the Request-URI (RFC 2617 §3.2.2.5: "The authenticating server must assure that the
- * resource designated by the "uri" directive is the same as the resource specified in the
- * Request-Line"): the same URI, or the same host and port without a user part — what SIPp 3.6 sends.
- * A mismatch is challenged again rather than answered 400. The digest covers that `uri` either way,
- * and the nonce count stops replays.
+ * name the Request-URI: the same URI, or the same scheme, host and port without a user part (what
+ * SIPp 3.6 sends). RFC 3261 §22.4 only says "digest-uri-value = Request-URI" and that "a server MAY
+ * check that the Request-URI in the Authorization header field value corresponds to a user for whom
+ * the server is willing to accept forwarded or direct requests, but it is not necessarily a failure if
+ * the two fields are not equivalent"; RFC 2617 §3.2.2.5 asks the server to "assure that the resource
+ * designated by the "uri" directive is the same as the resource specified in the Request-Line". A
+ * mismatch is challenged again. The digest covers that `uri` either way; the nonce count stops replays.
  */
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import { parseUri, quote, type SipRequest } from "../message/index.ts";
