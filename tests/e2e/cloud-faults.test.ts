@@ -183,7 +183,7 @@ function heard(call: PlacedCall, f: CloudFakes): Heard {
 
 // ---------------------------------------------------------------- the table
 
-type Fault = "drop" | "kill" | "401" | "429" | "500" | "slow";
+type Fault = "drop" | "drop-mid-reply" | "kill" | "401" | "429" | "500" | "slow";
 
 interface Cell {
   provider: CloudProvider;
@@ -348,6 +348,27 @@ const CELLS: Cell[] = [
       return now();
     },
     heal: (f) => f.cartesia.setMode({ dropAfterChunks: null }),
+  },
+  {
+    // Issue 10: the TTS fails while the LLM is still streaming turn A's reply (a Gemini event every 2 s):
+    // the agent stops the LLM at once — the fake sees the client go before its last event — and the
+    // caller hears the apology within the usual deadline instead of after the whole generation.
+    provider: "cartesia", fault: "drop-mid-reply", transient: true, hears: "apology",
+    inject: async (f, m) => {
+      await greetingDone(f, m);
+      f.gemini.setMode({ chunkDelayMs: 2000 });
+      const conn = f.cartesia.connections[f.cartesia.connections.length - 1]!;
+      f.cartesia.setMode({ dropAfterChunks: conn.sent.filter((x) => x.type === "chunk").length + 1 });
+      await waitUntil("the dropped socket", () => conn.closed !== null, 30_000);
+      const at = now();
+      f.gemini.setMode({ chunkDelayMs: 0 });
+      return at;
+    },
+    proof: (f, m) => {
+      const turnA = f.gemini.requests[m.gemini + 1];
+      return !!turnA && turnA.clientGone && !turnA.finished;
+    },
+    heal: (f) => (f.cartesia.setMode({ dropAfterChunks: null }), f.gemini.setMode({ chunkDelayMs: 0 })),
   },
   {
     provider: "cartesia", fault: "kill", transient: true, hears: "apology",
