@@ -6,6 +6,7 @@
  * in the pool, the process holds no more file descriptors than before, and its TMPDIR holds no new
  * file; every INVITE got exactly one final response, and the agent still answers a call.
  */
+import type { udp } from "bun";
 import { afterAll, describe, expect, test } from "bun:test";
 import { readdirSync, readlinkSync } from "node:fs";
 import { LOOPBACK } from "../support/ports.ts";
@@ -75,7 +76,7 @@ describe.skipIf(!hasSipp)("INVITE + CANCEL storm (compiled agent)", () => {
       const sdp = "v=0\r\no=storm 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 9 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n";
       const dec = new TextDecoder();
       const to = `To: <sip:agent@127.0.0.1:${a.sipPort}>`;
-      let sock!: Awaited<ReturnType<typeof Bun.udpSocket>>;
+      let sock!: udp.Socket<"buffer">;
       sock = await Bun.udpSocket({
         hostname: LOOPBACK,
         port: 0,
