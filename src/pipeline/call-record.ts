@@ -76,6 +76,11 @@ export interface CallRecord {
   /** Why the call ended: remote_bye, local_bye, canceled, no_ack, rejected, error, shutdown. */
   endReason?: string;
   codec?: string;
+  /**
+   * The provider serving each stage: the configured one as described at call start, replaced by
+   * "<name> (fallback)" when the conversation switched that stage to its offline fallback
+   * (src/pipeline/conversation-log.ts `serving`).
+   */
   providers?: { stt: string; llm: string; tts: string };
   turns: TurnRecord[];
   bargeIns: number;
