@@ -207,6 +207,7 @@ export class InboundCalls {
         settings: this.o.settings,
         bargeInMinSpeechMs: this.o.bargeInMinSpeechMs,
         rtpTimeout: this.o.rtpTimeout,
+        onRtcpReport: (r) => this.o.observer.rtcpReport?.(record, r),
       });
       return live.media;
     });

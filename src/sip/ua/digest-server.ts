@@ -17,7 +17,10 @@
  *   its expiry).
  *
  * Only `qop=auth` is accepted (what we offer); `algorithm` MD5 or SHA-256, `uri` equal to the
- * Request-URI (RFC 3261 §22.4: "the uri parameter … MUST be the same as the Request-URI").
+ * Request-URI. That is stricter than RFC 3261 §22.4, which only says "digest-uri-value = Request-URI"
+ * and that "a server MAY check that the Request-URI in the Authorization header field value
+ * corresponds to a user for whom the server is willing to accept forwarded or direct requests, but it
+ * is not necessarily a failure if the two fields are not equivalent".
  */
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import { quote, type SipRequest } from "../message/index.ts";
