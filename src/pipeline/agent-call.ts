@@ -283,7 +283,7 @@ export class AgentCall {
   }
 
   private noteServing(stage: "stt" | "llm" | "tts", name: string): void {
-    this.log.serving(stage, name, { stt: this.d.stt.name, llm: this.d.llm.name, tts: this.d.tts.name });
+    this.log.serving(stage, `${name} (fallback)`, { stt: this.d.stt.name, llm: this.d.llm.name, tts: this.d.tts.name });
   }
 
   /** Continues an interrupted reply with its unheard rest. */
