@@ -75,6 +75,12 @@ export class AgentCall {
       onFinal: (text, speechFinal) => this.live && this.detector.final(text, speechFinal),
       onUtteranceEnd: () => this.live && this.detector.utteranceEnd(),
       onFallback: (p) => this.noteServing("stt", p.name),
+      // Recognition is gone for good (a recogniser that keeps crashing): say so and end politely.
+      onGiveUp: () => {
+        if (!this.live) return;
+        d.record.endReason ??= "stt_failed";
+        this.endPolitely(this.settings.sttLostText);
+      },
     });
     this.timers = new CallTimers(d.clock, this.settings.idlePromptMs, {
       onIdle: (n) => this.onIdle(n),
@@ -277,7 +283,7 @@ export class AgentCall {
   }
 
   private noteServing(stage: "stt" | "llm" | "tts", name: string): void {
-    this.log.serving(stage, name, { stt: this.d.stt.name, llm: this.d.llm.name, tts: this.d.tts.name });
+    this.log.serving(stage, `${name} (fallback)`, { stt: this.d.stt.name, llm: this.d.llm.name, tts: this.d.tts.name });
   }
 
   /** Continues an interrupted reply with its unheard rest. */
