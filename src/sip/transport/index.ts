@@ -6,3 +6,4 @@ export { UdpTransport, type UdpTransportOptions, type UdpTransportStats } from "
 export { MemoryTransport, type SentRecord } from "./memory.ts";
 export { SourceGate, type SourceGateOptions, type GateVerdict, type UntrustedPolicy } from "./source-gate.ts";
 export { DropReport, sipRefusedTotals, type RefusalReason } from "./drop-report.ts";
+export { statelessResponse, statelessToTag } from "./stateless.ts";
