@@ -207,7 +207,6 @@ export class InboundCalls {
         settings: this.o.settings,
         bargeInMinSpeechMs: this.o.bargeInMinSpeechMs,
         rtpTimeout: this.o.rtpTimeout,
-        onRtcpReport: (r) => this.o.observer.rtcpReport?.(record, r),
       });
       return live.media;
     });

@@ -49,6 +49,8 @@ export interface MediaHooks {
   onTurn(turn: TurnRecord): void;
   onBargeIn(): void;
   onProviderError(err: unknown): void;
+  /** The far end's RTCP report about our stream (RFC 3550 §6.4.1). */
+  onRtcpReport(report: NonNullable<CallRecord["rtcp"]>): void;
   /** Anything the media or conversation could not handle: ends this call with "error". */
   onError(err: unknown): void;
 }
@@ -161,6 +163,7 @@ export class CallSession {
         observer.providerError(record, err);
         this.reportProviders();
       },
+      onRtcpReport: (report) => observer.rtcpReport?.(record, report),
       onError: (err) => this.fail(err, "media"),
     };
     try {

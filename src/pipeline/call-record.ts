@@ -81,6 +81,11 @@ export interface CallRecord {
    * cumulative loss, jitter (ms), round-trip time (ms). Absent when the far end sent no RTCP.
    */
   rtcp?: { fractionLost: number; cumulativeLost: number; jitterMs: number; rttMs?: number };
+  /**
+   * The provider serving each stage: the configured one as described at call start, replaced by
+   * "<name> (fallback)" when the conversation switched that stage to its offline fallback
+   * (src/pipeline/conversation-log.ts `serving`).
+   */
   providers?: { stt: string; llm: string; tts: string };
   turns: TurnRecord[];
   bargeIns: number;

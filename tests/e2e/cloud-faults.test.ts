@@ -564,7 +564,8 @@ describe("a provider unreachable at call start is replaced by the offline one fo
       lane.fakes.relays[provider].kill();
       let call: PlacedCall;
       try {
-        call = await placeCall(lane.agent, { phrases: [PHRASE], leadSilenceMs: 2500, listenMs: 5000 });
+        // 4 s before the caller speaks: the greeting restarted on the offline provider ends first even on a loaded machine.
+        call = await placeCall(lane.agent, { phrases: [PHRASE], leadSilenceMs: 4000, listenMs: 5000 });
       } finally {
         lane.fakes.relays[provider].revive();
       }
@@ -578,6 +579,8 @@ describe("a provider unreachable at call start is replaced by the offline one fo
     () =>
       startCall("deepgram", (lane, call, m) => {
         expect(logsWith(lane.agent, "stt fallback in use").filter((l) => l.callId === call.record.id)).toHaveLength(1);
+        // The record names the provider that actually served the stage.
+        expect(call.record.providers?.stt).toBe("pocketsphinx (fallback)");
         const h = heard(call, lane.fakes);
         expect(h.replies.some((t) => t > phraseTimes(call, 0).endMs), JSON.stringify(call.record.turns)).toBe(true);
       }),
@@ -588,6 +591,7 @@ describe("a provider unreachable at call start is replaced by the offline one fo
     "cartesia unreachable: the greeting and the reply are spoken by flite, not replaced by the apology",
     () =>
       startCall("cartesia", async (lane, call) => {
+        expect(call.record.providers?.tts).toBe("flite (fallback)");
         const greeting = await new FliteTts().synthesize8k(REPLY[0]!.trim());
         const h = heard(call, lane.fakes);
         expect(h.apologies, JSON.stringify(call.record.turns)).toHaveLength(0);
@@ -605,6 +609,7 @@ describe("a provider unreachable at call start is replaced by the offline one fo
     "gemini unreachable: the offline dialogue speaks instead of an apology",
     () =>
       startCall("gemini", (lane, call, m) => {
+        expect(call.record.providers?.llm).toBe("scripted (fallback)");
         const h = heard(call, lane.fakes);
         expect(h.apologies, JSON.stringify(call.record.turns)).toHaveLength(0);
         const agentTurns = call.record.turns.filter((t: any) => t.speaker === "agent");
