@@ -176,12 +176,12 @@ export class OutboundDialer {
   /**
    * Ends a live call: CANCEL before answer (status canceled), BYE after (status completed). Before any
    * response from the trunk no CANCEL may be sent (§9.1): the call ends as canceled at once and the
-   * SIP layer deals with whatever the INVITE still brings (src/sip/ua/outbound-call.ts cancel()). Returns the record, or undefined when the id is unknown. A call
-   * already ended is returned unchanged.
+   * SIP layer deals with whatever the INVITE still brings (src/sip/ua/outbound-call.ts cancel()). Returns the live record, or undefined when no call with that
+   * id is live (unknown or already ended: the caller reads the stored record).
    */
   hangup(id: string): CallRecord | undefined {
     const live = this.live.get(id);
-    if (!live) return this.d.store.get(id);
+    if (!live) return undefined; // not live: nothing to end (the caller reads the stored record)
     const { record, sip } = live;
     if (record.status === "connected") {
       void live.session.end("api_hangup");
