@@ -30,7 +30,7 @@ import type { Logger } from "../util/log";
 import type { Admission } from "./admission";
 import { CallMedia, type CallProviders } from "./media";
 import type { CallObserver } from "./observer";
-import { CallSession } from "./session";
+import { CallSession, newCallRecord } from "./session";
 
 export interface InboundCallsOptions {
   log: Logger;
@@ -118,18 +118,10 @@ export class InboundCalls {
       log.warn({ callId: id }, "call rejected: no sdp offer");
       return;
     }
-    const record: CallRecord = {
-      id,
-      sipCallId: sip.callId,
-      direction: "inbound",
-      from: sip.from.uri,
-      to: sip.to.uri,
-      state: "ringing",
-      startedAt: new Date().toISOString(),
-      turns: [],
-      bargeIns: 0,
-      providers: this.o.providers.describe,
-    };
+    const record = newCallRecord(
+      { direction: "inbound", sipCallId: sip.callId, from: sip.from.uri, to: sip.to.uri, providers: this.o.providers.describe },
+      { id },
+    );
     const session = new CallSession({
       record,
       observer,

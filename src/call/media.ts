@@ -14,6 +14,7 @@ import { RtpSession, type Pacer, type PacerSource, type RtpPortLease } from "../
 import { silenceFrame } from "../media/g711";
 import { FRAME_MS, type AudioFrame } from "../media/constants";
 import { RtpWatchdog } from "./rtp-watchdog";
+import { RtcpSession, type RtcpPeerReport } from "../rtp/rtcp-session";
 import { canSend, type NegotiatedMedia, type RenegotiableMedia } from "../sdp";
 import type { Clock } from "../util/clock";
 import type { Logger } from "../util/log";
@@ -57,6 +58,8 @@ export interface CallMediaOptions {
    * `holdMs` applies while the peer holds the call (RTP_HOLD_TIMEOUT_S). 0 or absent: never.
    */
   rtpTimeout?: { ms: number; holdMs: number };
+  /** Each RTCP report the far end sends about our stream (metrics). */
+  onRtcpReport?: (r: RtcpPeerReport) => void;
   /**
    * A throw or rejection from the conversation or the media path that nothing else handled (the call
    * boundary: src/call/session.ts ends the call with "error"). Default: rethrown.
@@ -65,9 +68,8 @@ export interface CallMediaOptions {
 }
 
 /**
- * The conversation's pause on hold. **conv** adds `hold()`/`resume()` to AgentCall (no idle prompts, no
- * timers running, continue where it was); until it has, the call site below finds them missing and
- * the media alone pauses what it can (no caller audio or generated silence reaches VAD/STT).
+ * One call's media and conversation. On hold (renegotiate) the conversation pauses (`hold()`/`resume()`)
+ * and no caller audio or generated silence reaches VAD/STT.
  */
 export class CallMedia implements RenegotiableMedia {
   readonly session: RtpSession;
@@ -180,6 +182,7 @@ export class CallMedia implements RenegotiableMedia {
     if (t && (t.ms > 0 || t.holdMs > 0)) this.watchdog = new RtpWatchdog({ timeoutMs: t.ms, holdTimeoutMs: t.holdMs }, this.o.clock.now());
     this.lastCallerFrameAt = this.o.clock.now();
     this.o.pacer.add(this.ticker);
+    this.openRtcp();
     this.conversation.start().catch((err) => this.failed(err));
   }
 
@@ -212,6 +215,31 @@ export class CallMedia implements RenegotiableMedia {
     this.o.log.info({ callId: this.o.record.id, direction: media.direction }, held ? "call held by the peer" : "call resumed by the peer");
   }
 
+  /** RTCP on the odd port next to ours (RFC 3550 §11); the call goes on without it if it cannot bind. */
+  private openRtcp(): void {
+    const { lease, record, log } = this.o;
+    RtcpSession.open({
+      host: lease.host,
+      port: lease.port + 1,
+      rtp: this.session,
+      clock: this.o.clock,
+      cname: `voice-agent@${lease.host}`,
+      onPeerReport: (r) => {
+        record.rtcp = r;
+        this.o.onRtcpReport?.(r);
+      },
+    }).then(
+      (rtcp) => {
+        if (this.closed) return rtcp.close();
+        this.rtcp = rtcp;
+        rtcp.start();
+      },
+      (err) => log.warn({ callId: record.id, port: lease.port + 1, err: String(err) }, "rtcp port unavailable: no rtcp on this call"),
+    );
+  }
+
+  private rtcp: RtcpSession | undefined;
+
   /** RTP stopped coming: the call is dead; BYE with the reason recorded (once). */
   private rtpTimedOut(silentMs: number): void {
     this.watchdog = undefined;
@@ -222,6 +250,7 @@ export class CallMedia implements RenegotiableMedia {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.rtcp?.close();
     this.conversation.stop();
     this.o.pacer.remove(this.ticker);
     this.playout.close();

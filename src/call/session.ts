@@ -13,11 +13,23 @@
  * Failure at the boundary: a throw or rejection from the call's media, conversation, timers or event
  * handlers ends this call with reason "error" (recorded) and never reaches the process: other calls go on.
  */
+import { randomUUID } from "node:crypto";
 import type { RtpPortLease } from "../rtp";
-import type { CallRecord, TurnRecord } from "../pipeline/call-record";
+import type { CallDirection, CallRecord, TurnRecord } from "../pipeline/call-record";
 import type { Clock, TimerHandle } from "../util/clock";
 import type { Logger } from "../util/log";
 import type { CallObserver } from "./observer";
+
+/**
+ * A new call's record, the same shape for both directions: a fresh id, state "ringing", started now,
+ * no turns. `extra` adds direction-specific fields (outbound status, objective, metadata…).
+ */
+export function newCallRecord(
+  base: { direction: CallDirection; sipCallId: string; from: string; to: string; providers?: CallRecord["providers"] },
+  extra: Partial<CallRecord> = {},
+): CallRecord {
+  return { id: randomUUID(), ...base, state: "ringing", startedAt: new Date().toISOString(), turns: [], bargeIns: 0, ...extra };
+}
 
 /** Longest wait (ms) of `end()` for the SIP side to finish (BYE answered or timed out). */
 export const DEFAULT_TEARDOWN_LIMIT_MS = 2000;
@@ -37,6 +49,8 @@ export interface MediaHooks {
   onTurn(turn: TurnRecord): void;
   onBargeIn(): void;
   onProviderError(err: unknown): void;
+  /** The far end's RTCP report about our stream (RFC 3550 §6.4.1). */
+  onRtcpReport(report: NonNullable<CallRecord["rtcp"]>): void;
   /** Anything the media or conversation could not handle: ends this call with "error". */
   onError(err: unknown): void;
 }
@@ -149,6 +163,7 @@ export class CallSession {
         observer.providerError(record, err);
         this.reportProviders();
       },
+      onRtcpReport: (report) => observer.rtcpReport?.(record, report),
       onError: (err) => this.fail(err, "media"),
     };
     try {

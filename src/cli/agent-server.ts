@@ -234,6 +234,7 @@ export class AgentServer {
           settings: conversationSettings(cfg.conversation),
           bargeInMinSpeechMs: cfg.conversation.bargeInMinSpeechMs,
           rtpTimeout: { ms: cfg.rtpTimeoutMs, holdMs: cfg.rtpHoldTimeoutMs },
+          onRtcpReport: this.metrics.rtcpReport,
         }),
     });
   }

@@ -108,7 +108,7 @@ export interface Config {
   /** SIP_RATE_LIMIT: datagrams per second per source IP (0 = off); SIP_RATE_BURST: bucket size. */
   sipRateLimit: { perSecond: number; burst: number };
   /** SIP_INBOUND_USERNAME/SIP_INBOUND_PASSWORD: digest credentials inbound INVITEs must present. */
-  sipInboundAuth?: { username: string; password: string; realm?: string };
+  sipInboundAuth?: { username: string; password: string; realm?: string; algorithms: ("SHA-256" | "MD5")[] };
   /** SIGTERM: how long live calls may go on before they are ended politely, s. */
   drainTimeoutS: number;
   conversation: ConversationConfig;
@@ -401,7 +401,7 @@ function rateLimit(env: Env): { perSecond: number; burst: number } {
 }
 
 /** SIP_INBOUND_USERNAME / SIP_INBOUND_PASSWORD (set together), SIP_INBOUND_REALM (default: SIP_PUBLIC_IP). */
-function inboundAuth(env: Env): { username: string; password: string; realm?: string } | undefined {
+function inboundAuth(env: Env): Config["sipInboundAuth"] {
   const p = pair(env, "SIP_INBOUND_USERNAME", "SIP_INBOUND_PASSWORD");
   if (!p) return undefined;
   const realm = str(env, "SIP_INBOUND_REALM");
@@ -409,7 +409,15 @@ function inboundAuth(env: Env): { username: string; password: string; realm?: st
   if (realm !== undefined && !/^[\x20\x21\x23-\x5b\x5d-\x7e]{1,128}$/.test(realm)) {
     throw new ConfigError("SIP_INBOUND_REALM", `expected up to 128 printable characters without " or \\, got "${realm}"`);
   }
-  return { username: p[0], password: p[1], realm };
+  // SIP_INBOUND_DIGEST_ALGORITHMS: challenge order (RFC 8760 §2.4); MD5 first for UACs that answer only the first.
+  const list = (str(env, "SIP_INBOUND_DIGEST_ALGORITHMS") ?? "SHA-256,MD5").split(",").map((a) => a.trim().toUpperCase()).filter(Boolean);
+  const algorithms: ("SHA-256" | "MD5")[] = [];
+  for (const a of list) {
+    if (a !== "SHA-256" && a !== "MD5") throw new ConfigError("SIP_INBOUND_DIGEST_ALGORITHMS", `expected SHA-256 and/or MD5 in order of preference, got "${a}"`);
+    if (!algorithms.includes(a)) algorithms.push(a);
+  }
+  if (algorithms.length === 0) throw new ConfigError("SIP_INBOUND_DIGEST_ALGORITHMS", "expected SHA-256 and/or MD5 in order of preference");
+  return { username: p[0], password: p[1], realm, algorithms };
 }
 
 /** Turn-taking settings (src/pipeline/agent-call.ts, endpointing.ts, speech-detector.ts). */

@@ -152,6 +152,11 @@ export interface Metrics {
   rtpPacketsLost(count: number): void;
   /** One pacer tick, `ms` after its deadline (negative counts as 0): pacer_lateness_ms. */
   pacerLateness(ms: number): void;
+  /**
+   * A far end's RTCP report about our stream (RFC 3550 §6.4.1): rtcp_rtt_ms (when it carried our last
+   * SR), rtcp_fraction_lost (0–1) and rtcp_jitter_ms.
+   */
+  rtcpReport(r: { fractionLost: number; jitterMs: number; rttMs?: number }): void;
 
   /** One turn reached `stage` `ms` after the caller stopped speaking: turn_latency_ms{stage}. */
   turnLatency(stage: TurnStage, ms: number): void;
@@ -287,6 +292,24 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
       for (const [outcome, n] of Object.entries(storeTotals)) this.inc({ outcome }, n);
     },
   });
+  const rtcpRtt = new Histogram({
+    name: "voice_agent_rtcp_rtt_ms",
+    help: "Round-trip time to the far end from its RTCP reports (RFC 3550 6.4.1: A - LSR - DLSR), ms.",
+    buckets: [5, 10, 20, 50, 100, 200, 400, 800, 1600],
+    registers,
+  });
+  const rtcpLoss = new Histogram({
+    name: "voice_agent_rtcp_fraction_lost",
+    help: "Fraction of our RTP packets the far end reported lost per RTCP interval (0-1).",
+    buckets: [0, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1],
+    registers,
+  });
+  const rtcpJitter = new Histogram({
+    name: "voice_agent_rtcp_jitter_ms",
+    help: "Interarrival jitter of our RTP stream as the far end reported it in RTCP, ms.",
+    buckets: [1, 2, 5, 10, 20, 40, 80, 160],
+    registers,
+  });
   const pacer = new Histogram({
     name: "voice_agent_pacer_lateness_ms",
     help: "How late each 20 ms outbound RTP pacer tick ran after its deadline, ms.",
@@ -351,6 +374,11 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
       if (count > 0) rtpLost.inc(count);
     },
     pacerLateness: (ms) => pacer.observe(ms > 0 ? ms : 0),
+    rtcpReport: (r) => {
+      if (r.rttMs !== undefined && Number.isFinite(r.rttMs)) rtcpRtt.observe(Math.max(0, r.rttMs));
+      if (Number.isFinite(r.fractionLost)) rtcpLoss.observe(Math.min(1, Math.max(0, r.fractionLost)));
+      if (Number.isFinite(r.jitterMs)) rtcpJitter.observe(Math.max(0, r.jitterMs));
+    },
     turnLatency: observeTurn,
     turnLatencies(l) {
       if (l.finalTranscriptMs !== undefined) observeTurn("final_transcript", l.finalTranscriptMs);

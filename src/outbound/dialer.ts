@@ -14,15 +14,14 @@
  * Each call's record, port, media and end live in a `CallSession` (src/call/session.ts), which reports
  * to the same `CallObserver` as inbound calls (store and metrics: outbound calls show in /metrics).
  */
-import { randomUUID } from "node:crypto";
-import type { CallRecord, CallRecordStore, CallStatus, TurnRecord } from "../pipeline/call-record";
+import type { CallRecord, CallRecordStore, CallStatus } from "../pipeline/call-record";
 import type { LlmProvider } from "../providers/types";
 import { RtpPortPoolError, type RtpPortLease } from "../rtp";
 import { CallSessionDescription, createOffer, parseAnswer, SdpError, SdpSession, type NegotiatedMedia, type OfferResult } from "../sdp";
 import type { DigestCredentials, EndReason, InviteOptions, OutboundCall } from "../sip";
 import type { Clock, TimerHandle } from "../util/clock";
 import type { Logger } from "../util/log";
-import { CallSession, type MediaHooks, type SessionMedia } from "../call/session";
+import { CallSession, newCallRecord, type MediaHooks, type SessionMedia } from "../call/session";
 import { storeObserver, type CallObserver } from "../call/observer";
 import type { DestinationPolicy } from "./destination-policy";
 import { OutboundError } from "./errors";
@@ -235,22 +234,10 @@ export class OutboundDialer {
       throw new OutboundError("invalid_request", `cannot build the INVITE: ${(err as Error).message}`, { field: "phone_number" });
     }
     const opening = buildOpening(req.openingReason);
-    const record: CallRecord = {
-      id: randomUUID(),
-      sipCallId: sip.callId,
-      direction: "outbound",
-      from,
-      to: requestUri,
-      state: "ringing",
-      status: "initiating",
-      startedAt: new Date().toISOString(),
-      turns: [],
-      bargeIns: 0,
-      providers: this.d.providers,
-      openingReason: req.openingReason,
-      objective: req.objective,
-      metadata: req.metadata,
-    };
+    const record = newCallRecord(
+      { direction: "outbound", sipCallId: sip.callId, from, to: requestUri, providers: this.d.providers },
+      { status: "initiating", openingReason: req.openingReason, objective: req.objective, metadata: req.metadata },
+    );
     const session = new CallSession({
       record,
       observer: this.observer,

@@ -13,7 +13,7 @@
  */
 import type { AudioOutput } from "../media/audio-output";
 import type { AudioFrame } from "../media/constants";
-import type { ChatMessage, LlmProvider, TtsProvider } from "../providers/types";
+import type { ChatMessage, TtsProvider } from "../providers/types";
 import type { StateMachine } from "../util/state-machine";
 import { CallTimers } from "./call-timers";
 import { ConversationLog } from "./conversation-log";
@@ -24,6 +24,7 @@ import { collapse, NOMINAL_SAMPLES_PER_CHAR } from "./heard-text";
 import { withLlmDeadlines } from "./llm-deadline";
 import { describeError, logProviderError, replyRecovery } from "./provider-failures";
 import { fixedSource, playFixedText, SpeechHandle } from "./speech-handle";
+import { StageProviders } from "./stage-providers";
 import { SttInput } from "./stt-input";
 import { onCallerSpeechStart, onCallerTurn, resumeAfterNoWords } from "./turn-taking";
 
@@ -48,8 +49,7 @@ export class AgentCall {
   /** The unheard rest of a reply cut by a barge-in, while it may still be resumed. */
   private resumable: { text: string; endCall: boolean } | null = null;
   /** The LLM and TTS serving this call: the configured ones, or the fallbacks after a failure at call start. */
-  private llm: LlmProvider;
-  private tts: TtsProvider;
+  private readonly providers: StageProviders;
   /** Audio samples per character of text for this call's voice (measured on completed replies). */
   private samplesPerChar = NOMINAL_SAMPLES_PER_CHAR;
   /** A reply has completed: from now on failures get the apology, not a provider switch. */
@@ -61,19 +61,17 @@ export class AgentCall {
 
   constructor(private readonly d: AgentCallDeps) {
     this.settings = { ...DEFAULT_CONVERSATION, ...d.settings };
-    this.llm = d.llm;
-    this.tts = d.tts;
     this.log = new ConversationLog(d.record, d.onTurn);
+    this.providers = new StageProviders(d, { llm: d.fallbackLlm, tts: d.fallbackTts }, (stage, name) => {
+      d.log.warn({ callId: d.record.id, stage, provider: name }, "fallback provider in use for this call");
+      this.noteServing(stage, name);
+    });
     this.state = conversationMachine((from, to) => d.log.debug?.({ callId: d.record.id, from, to }, "conversation state"));
     this.detector = new TurnDetector(d.clock, this.settings.endpointing, (t) => this.onTurnEnd(t));
     this.stt = new SttInput({
-      stt: d.stt,
-      fallbackStt: d.fallbackStt,
+      ...d,
       callId: d.record.id,
-      codec: d.codec,
       signal: this.callCtl.signal,
-      log: d.log,
-      onProviderError: d.onProviderError,
       onFinal: (text, speechFinal) => this.live && this.detector.final(text, speechFinal),
       onUtteranceEnd: () => this.live && this.detector.utteranceEnd(),
       onFallback: (p) => this.noteServing("stt", p.name),
@@ -164,7 +162,7 @@ export class AgentCall {
     this.timers.dispose();
     this.stt.close();
     this.d.vad?.close?.();
-    for (const t of new Set([this.d.tts, this.tts, this.d.fallbackTts])) t?.closeCall?.(this.d.record.id);
+    for (const t of new Set([this.d.tts, this.providers.tts, this.d.fallbackTts])) t?.closeCall?.(this.d.record.id);
   }
 
   /**
@@ -278,20 +276,8 @@ export class AgentCall {
     this.runReply(handle, fixedText).catch((err) => this.unhandled(err));
   }
 
-  /** Switches a stage to its offline fallback for the rest of the call. False when there is none. */
-  private useFallback(kind: "stt" | "llm" | "tts"): boolean {
-    const next = kind === "llm" ? this.d.fallbackLlm : kind === "tts" ? this.d.fallbackTts : undefined;
-    const current = kind === "llm" ? this.llm : this.tts;
-    if (!next || next === current) return false;
-    if (kind === "llm") this.llm = next as LlmProvider;
-    else this.tts = next as TtsProvider;
-    this.d.log.warn({ callId: this.d.record.id, stage: kind, provider: next.name }, "fallback provider in use for this call");
-    this.noteServing(kind, next.name);
-    return true;
-  }
-
   private noteServing(stage: "stt" | "llm" | "tts", name: string): void {
-    this.log.serving(stage, name, { stt: this.d.stt.name, llm: this.d.llm.name, tts: this.d.tts.name });
+    this.log.serving(stage, `${name} (fallback)`, { stt: this.d.stt.name, llm: this.d.llm.name, tts: this.d.tts.name });
   }
 
   /** Continues an interrupted reply with its unheard rest. */
@@ -306,21 +292,15 @@ export class AgentCall {
   }
 
   private async runReply(reply: SpeechHandle, fixedText?: string): Promise<void> {
-    const llm = this.llm;
-    const source =
-      fixedText !== undefined
-        ? () => fixedSource(fixedText)
-        : (signal: AbortSignal) =>
-            withLlmDeadlines((s) => llm.generate({ system: this.d.system, history: [...this.log.history], tools: this.d.tools, signal: s }), {
-              clock: this.d.clock,
-              provider: llm.name,
-              firstTokenMs: this.settings.llmFirstTokenMs,
-              totalMs: this.settings.llmTotalMs,
-              signal,
-            });
+    const llm = this.providers.llm;
+    const { llmFirstTokenMs: firstTokenMs, llmTotalMs: totalMs } = this.settings;
+    const generate = (s: AbortSignal) => llm.generate({ system: this.d.system, history: [...this.log.history], tools: this.d.tools, signal: s });
     const { error } = await reply.run({
-      source,
-      tts: this.tts,
+      source: (signal) =>
+        fixedText !== undefined
+          ? fixedSource(fixedText)
+          : withLlmDeadlines(generate, { clock: this.d.clock, provider: llm.name, firstTokenMs, totalMs, signal }),
+      tts: this.providers.tts,
       output: this.d.output,
       callId: this.d.record.id,
       callSignal: this.callCtl.signal,
@@ -348,7 +328,7 @@ export class AgentCall {
     logProviderError(this.d.log, this.d.record.id, error, "reply failed");
     if (this.reply === reply) this.reply = null;
     const stage = (error as { kind?: "stt" | "llm" | "tts" }).kind;
-    if (replyRecovery(error, { replied: this.replied }) === "fallback" && stage && this.useFallback(stage)) {
+    if (replyRecovery(error, { replied: this.replied }) === "fallback" && stage && this.providers.useFallback(stage)) {
       // Call start: the provider is unreachable, so the offline one serves this call from now on.
       this.d.output.clearBuffer();
       this.log.unask(reply.userText);
@@ -398,8 +378,7 @@ export class AgentCall {
   private async speakApology(): Promise<void> {
     if (this.state.is("ending", "stopped", "on-hold")) return;
     this.state.to("replying");
-    const tts = this.d.fallbackTts ?? this.tts;
-    await this.speakFixed(this.settings.apologyText, tts).catch((err) =>
+    await this.speakFixed(this.settings.apologyText, this.providers.safeTts).catch((err) =>
       this.d.log.error({ callId: this.d.record.id, err: describeError(err) }, "apology failed"),
     );
     await this.listenAfterPlayout();
@@ -410,8 +389,8 @@ export class AgentCall {
     if (this.state.is("ending", "stopped")) return;
     if (this.reply && !this.reply.interrupted) this.cut(this.reply, "next-turn");
     this.state.to(thenHangup ? "ending" : "replying");
-    void this.speakFixed(text, this.tts)
-      .catch(() => this.speakFixed(text, this.d.fallbackTts ?? this.tts))
+    void this.speakFixed(text, this.providers.tts)
+      .catch(() => this.speakFixed(text, this.providers.safeTts))
       .catch((err) => this.d.log.error({ callId: this.d.record.id, err: describeError(err) }, "prompt failed"))
       .then(() => (thenHangup ? this.hangupAfterPlayout("agent_goodbye") : this.listenAfterPlayout()))
       .catch((err) => this.unhandled(err));

@@ -76,6 +76,16 @@ export interface CallRecord {
   /** Why the call ended: remote_bye, local_bye, canceled, no_ack, rejected, error, shutdown. */
   endReason?: string;
   codec?: string;
+  /**
+   * The far end's latest RTCP report about our stream (RFC 3550 §6.4.1): loss fraction (0–1),
+   * cumulative loss, jitter (ms), round-trip time (ms). Absent when the far end sent no RTCP.
+   */
+  rtcp?: { fractionLost: number; cumulativeLost: number; jitterMs: number; rttMs?: number };
+  /**
+   * The provider serving each stage: the configured one as described at call start, replaced by
+   * "<name> (fallback)" when the conversation switched that stage to its offline fallback
+   * (src/pipeline/conversation-log.ts `serving`).
+   */
   providers?: { stt: string; llm: string; tts: string };
   turns: TurnRecord[];
   bargeIns: number;

@@ -71,6 +71,18 @@ export class ReceptionStats {
   /** A.1 `bad_seq`: the number that confirms a jump. */
   private badSeq: number | undefined;
 
+  /** What an RTCP report block about the current source needs (RFC 3550 §6.4.1, A.3). */
+  snapshot(): { ssrc: number; extendedHighestSeq: number; expected: number; received: number; lost: number } | undefined {
+    if (this.ssrc === undefined) return undefined;
+    return {
+      ssrc: this.ssrc,
+      extendedHighestSeq: this.unwrapper.max! >>> 0,
+      expected: this.currentExpected(),
+      received: this.received,
+      lost: this.currentLost(),
+    };
+  }
+
   /** Packets the senders numbered so far (A.3 expected, summed over SSRCs). */
   get expected(): number {
     return this.expectedEarlier + this.currentExpected();

@@ -289,6 +289,29 @@ export class RtpSession {
     return ok;
   }
 
+  /**
+   * The reception side of an RTCP report block about the far end's current source (RFC 3550 §6.4.1),
+   * and our sending counts for the SR sender info; undefined parts before any packet.
+   */
+  get rtcpState(): {
+    reception: ReturnType<ReceptionStats["snapshot"]>;
+    /** Interarrival jitter in RTP timestamp units (A.8). */
+    jitter: number;
+    packetsSent: number;
+    /** Payload octets sent (§6.4.1: "not including header or padding"). */
+    octetsSent: number;
+    /** RTP timestamp of the next packet (≈ now on the media clock). */
+    rtpTimestamp: number;
+  } {
+    return {
+      reception: this.reception.snapshot(),
+      jitter: this.jitter.jitter,
+      packetsSent: this.counters.packetsOut,
+      octetsSent: this.counters.bytesOut - 12 * this.counters.packetsOut,
+      rtpTimestamp: this.ts,
+    };
+  }
+
   /** Packets accepted from the far end so far (audio, DTMF, CN): cheap to read every tick. */
   get packetsReceived(): number {
     return this.counters.packetsIn;

@@ -51,7 +51,13 @@ describe("loadConfig", () => {
     const d = loadConfig({});
     expect([d.sipUntrusted, d.sipRateLimit, d.sipInboundAuth]).toEqual(["reject", { perSecond: 100, burst: 200 }, undefined]);
     const c = loadConfig({ SIP_UNTRUSTED: "drop", SIP_RATE_LIMIT: "20", SIP_INBOUND_USERNAME: "pbx", SIP_INBOUND_PASSWORD: " s3cret " });
-    expect([c.sipUntrusted, c.sipRateLimit, c.sipInboundAuth]).toEqual(["drop", { perSecond: 20, burst: 40 }, { username: "pbx", password: " s3cret ", realm: undefined }]);
+    expect([c.sipUntrusted, c.sipRateLimit, c.sipInboundAuth]).toEqual([
+      "drop",
+      { perSecond: 20, burst: 40 },
+      { username: "pbx", password: " s3cret ", realm: undefined, algorithms: ["SHA-256", "MD5"] },
+    ]);
+    const md5 = loadConfig({ SIP_INBOUND_USERNAME: "pbx", SIP_INBOUND_PASSWORD: "p", SIP_INBOUND_DIGEST_ALGORITHMS: "md5, sha-256" });
+    expect(md5.sipInboundAuth?.algorithms).toEqual(["MD5", "SHA-256"]);
     expect(loadConfig({ SIP_RATE_LIMIT: "0" }).sipRateLimit.perSecond).toBe(0);
     expect(loadConfig({ SIP_RATE_LIMIT: "10", SIP_RATE_BURST: "15" }).sipRateLimit).toEqual({ perSecond: 10, burst: 15 });
   });
@@ -88,6 +94,7 @@ describe("loadConfig", () => {
     [{ SIP_RATE_BURST: "0" }, "SIP_RATE_BURST", /integer from 1/],
     [{ SIP_INBOUND_USERNAME: "pbx" }, "SIP_INBOUND_PASSWORD", /required when SIP_INBOUND_USERNAME is set/],
     [{ SIP_INBOUND_USERNAME: "pbx", SIP_INBOUND_PASSWORD: "pw", SIP_INBOUND_REALM: 'a"b' }, "SIP_INBOUND_REALM", /without "/],
+    [{ SIP_INBOUND_USERNAME: "pbx", SIP_INBOUND_PASSWORD: "pw", SIP_INBOUND_DIGEST_ALGORITHMS: "SHA-512" }, "SIP_INBOUND_DIGEST_ALGORITHMS", /got "SHA-512"/],
     [{ END_OF_TURN_SILENCE_MS: "2000", END_OF_TURN_MAX_SILENCE_MS: "1000" }, "END_OF_TURN_MAX_SILENCE_MS", /at least END_OF_TURN_SILENCE_MS/],
     [{ DRAIN_TIMEOUT_S: "abc" }, "DRAIN_TIMEOUT_S", /integer/],
     [{ LLM_FIRST_TOKEN_MS: "0" }, "LLM_FIRST_TOKEN_MS", /from 200/],

@@ -3,7 +3,7 @@
  * as the caller and the wire captured: hold/resume (direction and o= version in each 200, no agent RTP
  * while held, RTP again after), codec change by UPDATE (PT 8 on the wire after it), offer-less
  * re-INVITE (our offer in the 200, the answer in the ACK switches back to PCMU), UPDATE without SDP,
- * 488 to an offer without G.711 with the call going on, 420 to Require: 100rel.
+ * 488 to an offer without G.711 with the call going on, 420 to Require: 100rel, RTCP SRs on port + 1.
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { RtpCapture } from "../support/capture.ts";
@@ -111,6 +111,12 @@ test.skipIf(missing.length > 0)("hold, resume, codec change, offer-less re-INVIT
   const back = pts(tBack + 100, tBye);
   expect(back.length, why(`agent RTP after the ACK's answer: ${back.length}`)).toBeGreaterThan(0);
   expect(new Set(back)).toEqual(new Set([0]));
+
+  // RTCP (RFC 3550 §6): sender reports every 5 s from our RTP port + 1 to the caller's RTP port + 1.
+  const ourRtpPort = ours[0]!.srcPort;
+  const srs = datagrams.filter((d) => d.srcPort === ourRtpPort + 1 && d.dstPort === media + 1 && d.payload[1] === 200);
+  expect(srs.length, "RTCP SRs in the capture").toBeGreaterThanOrEqual(1);
+  expect(datagrams.some((d) => d.srcPort === ourRtpPort && d.dstPort === media && d.payload[1] === 200)).toBe(false);
 
   const logs = agent.logs();
   expect(logs.some((l) => l.msg === "call held by the peer")).toBe(true);

@@ -233,7 +233,7 @@ describe("LLM watchdog and provider failures", () => {
     await s.call.start();
     await s.run(4000);
     expect(s.rec.turns[0]!.text).toBe("Offline hello.");
-    expect(s.rec.providers).toEqual({ stt: "fake-stt", llm: "offline-llm", tts: "fake-tts" });
+    expect(s.rec.providers).toEqual({ stt: "fake-stt", llm: "offline-llm (fallback)", tts: "fake-tts" });
   });
 
   test("a TTS failing mid-reply: the apology is heard through the fallback voice, the next turn works", async () => {

@@ -57,6 +57,8 @@ describe("DigestVerifier", () => {
     expect(v.verify(req(answer(sha, { nc: 4, creds: { ...CREDS, password: "wrong" } })))).toBe("bad_response");
     expect(v.verify(req(answer(sha, { nc: 5, creds: { ...CREDS, username: "mallory" } })))).toBe("wrong_user");
     expect(v.verify(req(answer(sha, { nc: 6, uri: "sip:premium@203.0.113.10" })))).toBe("malformed");
+    expect(v.verify(req(answer(sha, { nc: 6, uri: "sip:203.0.113.66:5060" })))).toBe("malformed");
+    expect(v.verify(req(answer(sha, { nc: 6, uri: "sip:203.0.113.10:5060" })))).toBe("ok"); // host:port only, as SIPp 3.6 sends
     expect(v.verify(req(answer({ ...sha, nonce: "1f4.abc.forgedmacforgedmacforgedmac0" }, { nc: 1 })))).toBe("bad_nonce");
     expect(v.verify(req(answer({ ...sha, qop: [] })))).toBe("malformed"); // RFC 2069 style: refused
     expect(v.verify(req("Basic cGJ4Ojc="))).toBe("malformed");
@@ -64,6 +66,16 @@ describe("DigestVerifier", () => {
     now.t += 60_001; // the nonce expired: right credentials → stale (the client retries without asking)
     expect(v.verify(req(answer(sha, { nc: 8 })))).toBe("stale");
     expect(v.verify(req(answer(sha, { nc: 9, creds: { ...CREDS, password: "wrong" } })))).toBe("bad_response");
+  });
+
+  test("algorithms: the configured order is the challenge order; an algorithm not offered is refused", () => {
+    const v = new DigestVerifier({ ...CREDS, realm: "r", algorithms: ["MD5"], now: () => 0 });
+    const ch = v.challenges().map(parseDigestChallenge);
+    expect(ch.map((c) => c.algorithm)).toEqual(["MD5"]);
+    const auth = buildDigestAuthorization({ ...ch[0]!, algorithm: "SHA-256" }, CREDS, "INVITE", RURI, { nc: 1 });
+    expect(v.verify(parseMessage(invite([`Authorization: ${auth}`])) as SipRequest)).toBe("malformed");
+    const md5First = new DigestVerifier({ ...CREDS, realm: "r", algorithms: ["MD5", "SHA-256"] });
+    expect(md5First.challenges().map((c) => parseDigestChallenge(c).algorithm)).toEqual(["MD5", "SHA-256"]);
   });
 
   test("independent MD5 computation (RFC 2617 §3.2.2.1) is accepted", () => {

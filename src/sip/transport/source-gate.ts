@@ -5,8 +5,8 @@
  * 1. Trust (requests only): when a trusted list is set (SIP_TRUSTED_IPS, addresses or CIDR ranges),
  *    a request from any other source address is either dropped unanswered (`untrusted: "drop"`, the
  *    scanner learns nothing) or answered 403 statelessly by the transport (`"reject"`, the default):
- *    no transaction, no 100 Trying first (RFC 3261 §8.2.6.1: "a stateless UAS … MUST NOT send 100
- *    (Trying)"; §26.3.2.2 on refusing unknown sources). Responses are not trust-checked: they only
+ *    no transaction, no 100 Trying first (RFC 3261 §8.2.7: "A stateless UAS MUST NOT send provisional
+ *    (1xx) responses."; §26.3.2.2 on refusing unknown sources). Responses are not trust-checked: they only
  *    ever match a client transaction we created (§17.1.3), anything else is discarded above.
  * 2. Rate (every datagram): one token bucket per source IP address (all its ports together, so a
  *    flood from 50 source ports counts once), `ratePerSecond` tokens refilled continuously up to

@@ -288,6 +288,8 @@ export abstract class CallBase<E extends CommonCallEvents = CommonCallEvents> im
       tx.respond(this.response(req, 500, { headers: [["Retry-After", retryAfterSeconds()]] }));
       return;
     }
+    // §14.2: "A UAS that receives an INVITE on a dialog while an INVITE it had sent on that dialog is in
+    // progress MUST return a 491 (Request Pending) response to the received INVITE."
     if (this.oa.checkInvite()) return tx.respond(this.response(req, 491));
     const body = sdpBodyOf(req);
     if (body.kind === "problem") return tx.respond(this.bodyProblem(req, body.problem));
@@ -297,8 +299,10 @@ export abstract class CallBase<E extends CommonCallEvents = CommonCallEvents> im
       if (!outcome.ok) return tx.respond(this.refusal(req, outcome));
       this.localSdp = outcome.sdp;
     } else {
-      // §14.2: "If the UAS … receives a re-INVITE without a session description, … the 2xx MUST contain
-      // an offer" — ours, of the state we want.
+      // §13.3.1.4: "If the INVITE did not contain an offer, the 2xx MUST contain an offer if the UAS had
+      // not yet sent an offer." §14.2: "A UAS providing an offer in a 2xx (because the INVITE did not
+      // contain an offer) SHOULD construct the offer as if the UAS were making a brand new call" — ours,
+      // of the state we want.
       this.localSdp = this.media ? this.media.createOffer() : this.localSdp;
       this.oa.localOfferPending = true;
       offered = true;
