@@ -34,7 +34,8 @@ export type CallDirection = "inbound" | "outbound";
  *   session_expired (RFC 4028);
  * - rtp_timeout: no RTP from the far end for RTP_TIMEOUT_S (RTP_HOLD_TIMEOUT_S on hold);
  * - ours: shutdown (drain at SIGTERM), end_call (the LLM's end_call tool), agent_goodbye (silence or
- *   time limit), api_hangup, api_cancel, ring_timeout (src/outbound, src/pipeline);
+ *   time limit), api_hangup, api_cancel, ring_timeout, trunk_unreachable (no response or ICMP unreachable),
+ *   stt_failed (speech recognition failed for good; the caller was told) (src/outbound, src/pipeline);
  * - busy: refused before it started (MAX_CALLS reached, no RTP port) — use with `callRefused`.
  * Anything else is counted as `other`.
  */
@@ -54,6 +55,8 @@ export type CallResult =
   | "api_hangup"
   | "api_cancel"
   | "ring_timeout"
+  | "trunk_unreachable"
+  | "stt_failed"
   | "busy";
 
 /** Pipeline stages of `voice_agent_turn_latency_ms`, each measured from the end of caller speech. */
@@ -75,6 +78,8 @@ export const CALL_RESULTS: readonly CallResult[] = [
   "api_hangup",
   "api_cancel",
   "ring_timeout",
+  "trunk_unreachable",
+  "stt_failed",
   "busy",
 ];
 

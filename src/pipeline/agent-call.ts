@@ -75,6 +75,12 @@ export class AgentCall {
       onFinal: (text, speechFinal) => this.live && this.detector.final(text, speechFinal),
       onUtteranceEnd: () => this.live && this.detector.utteranceEnd(),
       onFallback: (p) => this.noteServing("stt", p.name),
+      // Recognition is gone for good (a recogniser that keeps crashing): say so and end politely.
+      onGiveUp: () => {
+        if (!this.live) return;
+        d.record.endReason ??= "stt_failed";
+        this.endPolitely(this.settings.sttLostText);
+      },
     });
     this.timers = new CallTimers(d.clock, this.settings.idlePromptMs, {
       onIdle: (n) => this.onIdle(n),

@@ -42,6 +42,8 @@ export interface ConversationSettings {
   maxDurationText: string;
   apologyText: string;
   shutdownText: string;
+  /** Said before hanging up when speech recognition failed for good on the call (STT restarts exhausted). */
+  sttLostText: string;
   /**
    * After a barge-in whose words are only a backchannel ("uh-huh", "okay", "right"): "resume" goes on
    * with the rest of the interrupted reply, "reply" treats it as a new turn.
@@ -69,6 +71,7 @@ export const DEFAULT_CONVERSATION: ConversationSettings = {
   maxDurationText: "We have reached the time limit for this call. Thank you for calling. Goodbye.",
   apologyText: "Sorry, I had a problem just now. Could you say that again?",
   shutdownText: "I am sorry, I have to end the call now. Please call again later. Goodbye.",
+  sttLostText: "I am sorry, I cannot hear you properly right now. Please call again later. Goodbye.",
   backchannel: "resume",
   noWordsResumeMs: 1500,
   llmFirstTokenMs: 3000,

@@ -2,11 +2,19 @@
  * The caller side of a conversation's speech-to-text: opens the stream (the configured provider, else
  * the offline fallback for the rest of the call), forwards caller frames, reads finals and end-of-speech
  * signals, and re-opens the stream when it dies mid-call as `sttRecovery` (provider-failures.ts) decides.
+ *
+ * Restarts are bounded: a recogniser that keeps dying (a crashing pocketsphinx process, a provider that
+ * fails every stream) is re-opened at most `maxRestarts` times per call (default STT_MAX_RESTARTS); after
+ * that, or when no provider opens any more, `onGiveUp` is called once — the conversation then tells the
+ * caller and ends the call politely instead of listening to nothing.
  */
 import type { AudioFrame } from "../media/constants";
 import type { SttProvider, SttStream } from "../providers/types";
 import type { Logger } from "../util/log";
 import { logProviderError, sttRecovery } from "./provider-failures";
+
+/** Re-opens of the STT stream per call after it died, before giving up. */
+export const STT_MAX_RESTARTS = 3;
 
 export interface SttInputDeps {
   stt: SttProvider;
@@ -22,12 +30,19 @@ export interface SttInputDeps {
   onUtteranceEnd(): void;
   /** A provider other than the configured one now serves the stage. */
   onFallback(provider: SttProvider): void;
+  /** Re-opens allowed after the stream died (default STT_MAX_RESTARTS). */
+  maxRestarts?: number;
+  /** Recognition is gone for good on this call (restarts exhausted or nothing opens); called once. */
+  onGiveUp?(err: unknown): void;
 }
 
 export class SttInput {
   private stream: SttStream | null = null;
   private provider: SttProvider | null = null;
   private closed = false;
+  /** Times the stream was re-opened after dying. */
+  restarts = 0;
+  private gaveUp = false;
 
   constructor(private readonly d: SttInputDeps) {}
 
@@ -98,7 +113,21 @@ export class SttInput {
     this.stream = null;
     stream.close();
     const onFallback = this.provider !== this.d.stt;
-    if (sttRecovery(failure, { onFallback }) === "none") return;
-    await this.openFirst(onFallback ? [this.provider] : [this.d.stt, this.d.fallbackStt]);
+    if (sttRecovery(failure, { onFallback }) === "none") return this.giveUp(failure);
+    const max = this.d.maxRestarts ?? STT_MAX_RESTARTS;
+    if (this.restarts >= max) {
+      this.d.log.error({ callId: this.d.callId, restarts: this.restarts, provider: this.provider?.name }, "stt keeps failing: giving up on recognition for this call");
+      return this.giveUp(failure);
+    }
+    this.restarts++;
+    this.d.log.warn({ callId: this.d.callId, restart: this.restarts, of: max, provider: this.provider?.name }, "stt restarted after a failure");
+    const reopened = await this.openFirst(onFallback ? [this.provider] : [this.d.stt, this.d.fallbackStt]);
+    if (!reopened && !this.closed) this.giveUp(failure);
+  }
+
+  private giveUp(err: unknown): void {
+    if (this.gaveUp || this.closed) return;
+    this.gaveUp = true;
+    this.d.onGiveUp?.(err);
   }
 }
