@@ -22,7 +22,7 @@ import { InboundCalls } from "../call/inbound";
 import { Admission, loadHeaderValue } from "../call/admission";
 import { combineObservers, metricsObserver, storeObserver, type CallObserver } from "../call/observer";
 import { loadSileroVad, type SileroVad } from "../media/vad/silero";
-import { DigestVerifier, SourceGate, UdpTransport, UserAgent, type TimerValues } from "../sip";
+import { DigestVerifier, MultiTransport, SourceGate, StreamTransport, UdpTransport, UserAgent, type TimerValues } from "../sip";
 import { SystemClock, type Clock } from "../util/clock";
 import type { Logger } from "../util/log";
 import { createMetrics, instrumentTransport, type Metrics } from "../metrics";
@@ -54,7 +54,7 @@ export class AgentServer {
   private constructor(
     private readonly o: AgentServerOptions,
     readonly store: AgentStore,
-    private readonly transport: UdpTransport,
+    private readonly transport: MultiTransport,
     readonly ua: UserAgent,
     private readonly pool: RtpPortPool,
     private readonly pacer: Pacer,
@@ -101,7 +101,7 @@ export class AgentServer {
       log.error({ err: (err as Error).message }, "vad unavailable: barge-in disabled");
     }
     // SIP first: a second instance on the same port stops here, before it touches the call records.
-    let transport: UdpTransport;
+    let udp: UdpTransport;
     // Trust and per-source rate limit before any parsing or transaction (SIP_TRUSTED_IPS, SIP_RATE_LIMIT).
     const gate = new SourceGate({
       trusted: cfg.sipTrustedIps,
@@ -110,10 +110,30 @@ export class AgentServer {
       burst: cfg.sipRateLimit.burst,
     });
     try {
-      transport = await UdpTransport.bind({ host: cfg.sipHost, port: cfg.sipPort, log, gate });
+      udp = await UdpTransport.bind({ host: cfg.sipHost, port: cfg.sipPort, log, gate });
     } catch (err) {
       throw new Error(`SIP_PORT: cannot bind udp ${cfg.sipHost}:${cfg.sipPort}: ${(err as Error).message}`);
     }
+    // SIP over TCP on the same port (RFC 3261 §18: "All SIP elements MUST implement UDP and TCP"), and
+    // TLS on SIP_TLS_PORT when configured.
+    const streams: StreamTransport[] = [];
+    if (cfg.sipTcp) {
+      try {
+        streams.push(await StreamTransport.listen({ host: cfg.sipHost, port: udp.local.port, log, gate }));
+      } catch (err) {
+        log.warn({ port: udp.local.port, err: (err as Error).message }, "sip tcp unavailable on SIP_PORT: udp only");
+      }
+    }
+    if (cfg.sipTls) {
+      try {
+        streams.push(await StreamTransport.listen({ host: cfg.sipHost, port: cfg.sipTls.port, log, gate, tls: cfg.sipTls }));
+      } catch (err) {
+        for (const s of streams) s.close();
+        udp.close();
+        throw new Error(`SIP_TLS_PORT: cannot listen on tls ${cfg.sipHost}:${cfg.sipTls.port}: ${(err as Error).message}`);
+      }
+    }
+    const transport = new MultiTransport(udp, streams, log);
     let store: AgentStore;
     try {
       // DATABASE_URL: one PostgreSQL database for a fleet of agents; else SQLite in DATA_DIR.

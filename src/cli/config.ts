@@ -3,6 +3,7 @@
  * before our code runs). Every variable is validated at start-up; a bad value throws `ConfigError`
  * naming the variable and what it accepts, and the process stops before opening any socket.
  */
+import { existsSync } from "node:fs";
 import { isIP } from "node:net";
 import { hostname, networkInterfaces } from "node:os";
 import { countryCodeOf, PREFIX_PATTERN } from "../outbound/destination-policy";
@@ -64,6 +65,10 @@ export interface Config {
   serverPort: number;
   /** Ringing time before answering, ms (180 Ringing is sent meanwhile). */
   answerDelayMs: number;
+  /** SIP_TCP: listen on TCP on SIP_PORT too (default true). */
+  sipTcp: boolean;
+  /** SIP_TLS_PORT with SIP_TLS_CERT_FILE and SIP_TLS_KEY_FILE (PEM): SIP over TLS; undefined = off. */
+  sipTls?: { port: number; certFile: string; keyFile: string };
   /** RTP_TIMEOUT_S in ms: no RTP from the far end this long ends the call (0 = never). */
   rtpTimeoutMs: number;
   /** RTP_HOLD_TIMEOUT_S in ms: the same while the call is on hold (0 = never). */
@@ -363,6 +368,8 @@ export function loadConfig(env: Env = process.env): Config {
     serverHostRequested: apiToken || serverHostRequested === "127.0.0.1" ? undefined : serverHostRequested,
     serverPort: int(env, "SERVER_PORT", 8000, 1, 65535),
     answerDelayMs: int(env, "ANSWER_DELAY_MS", 0, 0, 120_000),
+    sipTcp: bool(env, "SIP_TCP", true),
+    sipTls: sipTlsOf(env),
     rtpTimeoutMs: int(env, "RTP_TIMEOUT_S", 30, 0, 86_400) * 1000,
     rtpHoldTimeoutMs: int(env, "RTP_HOLD_TIMEOUT_S", 600, 0, 86_400) * 1000,
     scriptFile: str(env, "SCRIPT_FILE"),
@@ -455,4 +462,18 @@ function conversationConfig(env: Env): ConversationConfig {
     llmFirstTokenMs: int(env, "LLM_FIRST_TOKEN_MS", 3000, 200, 120_000),
     llmTotalMs: int(env, "LLM_REPLY_TIMEOUT_MS", 20_000, 1000, 600_000),
   };
+}
+
+/** SIP_TLS_PORT (0 or unset: off) and the two PEM files it needs; a startup error names what is missing. */
+function sipTlsOf(env: Env): Config["sipTls"] {
+  const port = int(env, "SIP_TLS_PORT", 0, 0, 65535);
+  if (port === 0) return undefined;
+  const certFile = str(env, "SIP_TLS_CERT_FILE");
+  const keyFile = str(env, "SIP_TLS_KEY_FILE");
+  if (!certFile) throw new ConfigError("SIP_TLS_CERT_FILE", "required with SIP_TLS_PORT (PEM certificate chain)");
+  if (!keyFile) throw new ConfigError("SIP_TLS_KEY_FILE", "required with SIP_TLS_PORT (PEM private key)");
+  for (const [name, path] of [["SIP_TLS_CERT_FILE", certFile], ["SIP_TLS_KEY_FILE", keyFile]] as const) {
+    if (!existsSync(path)) throw new ConfigError(name, `file not found: ${path}`);
+  }
+  return { port, certFile, keyFile };
 }

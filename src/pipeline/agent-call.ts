@@ -1,19 +1,13 @@
 /**
- * The conversation of one call: caller audio → VAD + STT → endpointing → LLM → sentence chunks → TTS →
- * the call's audio output (RTP playout). Handles barge-in, silence prompts, the maximum call duration,
- * hold, and the agent's own hang-up (BYE only after the last packet of the goodbye).
- *
- * The conversation is a state machine (src/pipeline/conversation-state.ts); each reply is a
- * SpeechHandle (speech-handle.ts); turn-taking decisions live in turn-taking.ts, timers in
- * call-timers.ts, failure handling in provider-failures.ts. Decisions listen to the output's playback
- * events (src/media/audio-output.ts); nothing polls.
- *
- * One `AbortController` per call and one per reply (STYLE habit 6). Retry lives here and nowhere else:
- * a failed reply speaks a short apology and the next turn tries the providers again.
+ * The conversation of one call: caller audio → VAD + STT → endpointing → LLM → sentences → TTS → the
+ * call's audio output. Barge-in, prompts, time limit, hold, and the agent's own hang-up (BYE after the
+ * last packet of the goodbye). A state machine (conversation-state.ts) with a SpeechHandle per reply
+ * (speech-handle.ts); decisions in turn-taking.ts, timers in call-timers.ts, failures in
+ * provider-failures.ts; playback events (src/media/audio-output.ts) drive it, nothing polls.
+ * One AbortController per call and per reply; retry lives here only (the next turn tries again).
  */
-import type { AudioOutput } from "../media/audio-output";
 import type { AudioFrame } from "../media/constants";
-import type { ChatMessage, TtsProvider } from "../providers/types";
+import type { ChatMessage } from "../providers/types";
 import type { StateMachine } from "../util/state-machine";
 import { CallTimers } from "./call-timers";
 import { ConversationLog } from "./conversation-log";
@@ -23,7 +17,8 @@ import { TurnDetector, type TurnEnd } from "./endpointing";
 import { collapse, NOMINAL_SAMPLES_PER_CHAR } from "./heard-text";
 import { withLlmDeadlines } from "./llm-deadline";
 import { describeError, logProviderError, replyRecovery } from "./provider-failures";
-import { fixedSource, playFixedText, SpeechHandle } from "./speech-handle";
+import { FixedSpeech } from "./fixed-speech";
+import { fixedSource, SpeechHandle } from "./speech-handle";
 import { StageProviders } from "./stage-providers";
 import { SttInput } from "./stt-input";
 import { onCallerSpeechStart, onCallerTurn, resumeAfterNoWords } from "./turn-taking";
@@ -50,6 +45,7 @@ export class AgentCall {
   private resumable: { text: string; endCall: boolean } | null = null;
   /** The LLM and TTS serving this call: the configured ones, or the fallbacks after a failure at call start. */
   private readonly providers: StageProviders;
+  private readonly fixed: FixedSpeech;
   /** Audio samples per character of text for this call's voice (measured on completed replies). */
   private samplesPerChar = NOMINAL_SAMPLES_PER_CHAR;
   /** A reply has completed: from now on failures get the apology, not a provider switch. */
@@ -65,6 +61,15 @@ export class AgentCall {
     this.providers = new StageProviders(d, { llm: d.fallbackLlm, tts: d.fallbackTts }, (stage, name) => {
       d.log.warn({ callId: d.record.id, stage, provider: name }, "fallback provider in use for this call");
       this.noteServing(stage, name);
+    });
+    this.fixed = new FixedSpeech({
+      output: d.output,
+      signal: this.callCtl.signal,
+      callId: d.record.id,
+      log: d.log,
+      providers: this.providers,
+      stopIf: () => this.state.is("on-hold"),
+      onSaid: (text) => this.log.agentTurn(text),
     });
     this.state = conversationMachine((from, to) => d.log.debug?.({ callId: d.record.id, from, to }, "conversation state"));
     this.detector = new TurnDetector(d.clock, this.settings.endpointing, (t) => this.onTurnEnd(t));
@@ -384,9 +389,7 @@ export class AgentCall {
   private async speakApology(): Promise<void> {
     if (this.state.is("ending", "stopped", "on-hold")) return;
     this.state.to("replying");
-    await this.speakFixed(this.settings.apologyText, this.providers.safeTts).catch((err) =>
-      this.d.log.error({ callId: this.d.record.id, err: describeError(err) }, "apology failed"),
-    );
+    await this.fixed.apology(this.settings.apologyText);
     await this.listenAfterPlayout();
   }
 
@@ -395,9 +398,8 @@ export class AgentCall {
     if (this.state.is("ending", "stopped")) return;
     if (this.reply && !this.reply.interrupted) this.cut(this.reply, "next-turn");
     this.state.to(thenHangup ? "ending" : "replying");
-    void this.speakFixed(text, this.providers.tts)
-      .catch(() => this.speakFixed(text, this.providers.safeTts))
-      .catch((err) => this.d.log.error({ callId: this.d.record.id, err: describeError(err) }, "prompt failed"))
+    void this.fixed
+      .say(text)
       .then(() => (thenHangup ? this.hangupAfterPlayout("agent_goodbye") : this.listenAfterPlayout()))
       .catch((err) => this.unhandled(err));
   }
@@ -412,12 +414,6 @@ export class AgentCall {
     if (!this.state.is("replying") || this.reply) return; // stopped, ending, on hold, or a reply took over
     this.state.to("listening");
     this.timers.armIdle();
-  }
-
-  /** Speaks fixed text (not generated, not cut by the caller) and records it once all of it is queued. */
-  private async speakFixed(text: string, provider: TtsProvider): Promise<void> {
-    const done = await playFixedText(text, provider, this.d.output, this.callCtl.signal, this.d.record.id, () => this.state.is("on-hold"));
-    if (done) this.log.agentTurn(text);
   }
 
   private async hangupAfterPlayout(reason: string): Promise<void> {

@@ -185,30 +185,3 @@ export class SpeechHandle {
 export async function* fixedSource(text: string): AsyncIterable<LlmChunk> {
   yield { type: "text", text };
 }
-
-/**
- * Plays fixed text (prompts, goodbyes, the apology) outside any reply: one TTS context into the output,
- * awaiting its back-pressure, then `flush()`. Resolves true when all of it was queued, false when
- * `signal` fired or `stopIf()` became true (call on hold) first. Throws what the TTS throws.
- */
-export async function playFixedText(
-  text: string,
-  provider: TtsProvider,
-  output: AudioOutput,
-  signal: AbortSignal,
-  callId: string,
-  stopIf: () => boolean,
-): Promise<boolean> {
-  const tts = provider.open({ signal, callId });
-  tts.pushText(text);
-  tts.end();
-  for await (const pcm of tts.audio) {
-    if (signal.aborted || stopIf()) {
-      tts.cancel();
-      return false;
-    }
-    await output.captureFrame(pcm);
-  }
-  output.flush();
-  return true;
-}

@@ -58,7 +58,7 @@ type Socket = Bun.udp.Socket<"uint8array">;
  * dropped. Refusals are logged through a {@link DropReport}: a few lines, then a summary per interval.
  * Nothing a peer sends can throw out of the receive handler.
  *
- * Messages larger than the path MTU are still sent over UDP (§18.1.1 would switch to TCP; we have none).
+ * Requests larger than 1300 bytes are moved to TCP by MultiTransport (§18.1.1) before they get here.
  */
 export class UdpTransport implements Transport {
   readonly protocol = "UDP" as const;
