@@ -182,6 +182,7 @@ export async function waitSteadyRtp(
 /** The kernel's drop counter of the UDP socket bound to local `port` (/proc/net/udp last column), or -1. */
 export function udpDrops(port: number): number {
   const hex = `:${port.toString(16).toUpperCase().padStart(4, "0")} `;
-  const line = readFileSync("/proc/net/udp", "utf8").split("\n").find((l) => l.split(/\s+/)[2]?.endsWith(hex.trim()));
+  // Columns: sl, local_address (HEXIP:HEXPORT), rem_address, … drops (last); sl may or may not be padded.
+  const line = readFileSync("/proc/net/udp", "utf8").split("\n").find((l) => l.trim().split(/\s+/)[1]?.endsWith(hex.trim()));
   return line ? Number(line.trim().split(/\s+/).at(-1)) : -1;
 }

@@ -216,7 +216,8 @@ describe("UdpTransport with a SourceGate (datagrams over 127.0.0.0/8)", () => {
     friend.socket.send(options(friend, "127.0.0.1", "z9hG4bKf1"), t.local.port, "127.0.0.1");
     await waitFor(() => stranger.got.length === 2 && delivered.length === 1);
     expect(stranger.got.map((m) => (m.kind === "response" ? `${m.status} ${m.cseq.method}` : m.kind))).toEqual(["403 INVITE", "403 INVITE"]);
-    expect(stranger.got[0]!.to.tag).toMatch(/.+/);
+    expect(stranger.got[0]!.to.tag).toMatch(/^[0-9a-f]{16}$/);
+    expect(stranger.got[1]!.to.tag).toBe(stranger.got[0]!.to.tag); // §8.2.7: the same tag for the same request
     expect(delivered).toEqual([{ host: "127.0.0.1", port: friend.port }]);
     expect([t.stats.untrustedRejected, t.stats.untrustedDropped]).toEqual([2, 0]);
     // An ACK from the stranger is never answered.

@@ -107,6 +107,25 @@ describe("UserAgent with inbound digest auth", () => {
     expect(h.calls.length).toBe(1);
   });
 
+  test("the 401 is stateless (RFC 3261 §8.2.7): no transaction, same To tag for a retransmission, its ACK ignored", () => {
+    const h = harness({ inboundAuth: verifier({ t: 0 }) });
+    h.send(invite());
+    h.send(invite()); // a retransmission (our 401 was lost)
+    const [a, b] = h.responses(401);
+    expect(a!.to.tag).toMatch(/^[0-9a-f]{16}$/);
+    expect(b!.to.tag).toBe(a!.to.tag);
+    expect(h.ua.layer.size).toBe(0);
+    h.send(invite([], 102, "z9hG4bKother")); // another request: another tag
+    expect(h.responses(401)[2]!.to.tag).not.toBe(a!.to.tag);
+    const ack = invite()
+      .replace("INVITE sip:", "ACK sip:")
+      .replace("CSeq: 102 INVITE", "CSeq: 102 ACK")
+      .replace("To: <sip:+14155550100@203.0.113.10>", `To: <sip:+14155550100@203.0.113.10>;tag=${a!.to.tag}`);
+    h.send(ack);
+    expect(h.sent()).toEqual(["401 INVITE", "401 INVITE", "401 INVITE"]);
+    expect(h.ua.layer.size).toBe(0);
+  });
+
   test("expired nonce → 401 with stale=true; wrong password → 401 without", () => {
     const now = { t: 0 };
     const h = harness({ inboundAuth: verifier(now) });

@@ -1,11 +1,12 @@
 import { isIP } from "node:net";
 import { lookup } from "node:dns/promises";
-import { buildResponse, generateTag, serializeMessage, type SipMessage, type SipResponse } from "../message/index.ts";
+import { serializeMessage, type SipMessage, type SipResponse } from "../message/index.ts";
 import { nullLogger, type SipLogger } from "../log.ts";
 import type { Clock } from "../../util/clock.ts";
 import { DropReport } from "./drop-report.ts";
 import { processDatagram, type InboundResult } from "./inbound.ts";
 import type { SourceGate } from "./source-gate.ts";
+import { statelessResponse } from "./stateless.ts";
 import { responseDestinationOf } from "./response-address.ts";
 import type { Address, Transport, TransportDelegate } from "./types.ts";
 
@@ -267,7 +268,7 @@ export class UdpTransport implements Transport {
     if (r.kind === "message" && r.message.kind === "request" && r.message.method !== "ACK") {
       this.stats.untrustedRejected++;
       this.refusals.note("untrusted_rejected", source, { msg: "sip request refused 403: source not trusted", fields: { method: r.message.method } });
-      this.sendResponse(buildResponse(r.message, 403, { toTag: generateTag() }));
+      this.sendResponse(statelessResponse(r.message, 403));
       return;
     }
     this.stats.untrustedDropped++;

@@ -14,7 +14,7 @@ import {
   type SipResponse,
 } from "../message/index.ts";
 import { TransactionLayer, type InviteServerTransaction } from "../transaction/index.ts";
-import type { Address, Transport } from "../transport/index.ts";
+import { statelessResponse, type Address, type Transport } from "../transport/index.ts";
 import type { DialogUser, UaContext } from "./context.ts";
 import { InboundCall } from "./inbound-call.ts";
 import { OutboundCall, normaliseAddress, type InviteOptions } from "./outbound-call.ts";
@@ -253,6 +253,20 @@ export class UserAgent implements UaContext {
   }
 
   private receiveInvite(req: SipRequest, source: Address): void {
+    // §22.2: "If no credentials (in the Authorization header field) are provided in the request, the
+    // UAS can challenge the originator to provide credentials by rejecting the request with a 401
+    // (Unauthorized) status code." Bad or replayed credentials are challenged the same way (§22.4, RFC 8760).
+    // First, and statelessly (§8.2.7): an unauthenticated INVITE costs no transaction and no timer, so a
+    // flood of them leaves nothing behind; the caller's ACK for the 401 matches nothing and is dropped.
+    if (this.inboundAuth) {
+      const verdict = this.inboundAuth.verify(req);
+      if (verdict !== "ok") {
+        if (verdict !== "missing") this.log.warn({ callId: req.callId, source, verdict }, "sip inbound invite: digest authentication failed");
+        const challenges = this.inboundAuth.challenges(verdict === "stale").map((c): [string, string] => ["WWW-Authenticate", c]);
+        this.transport.sendResponse(statelessResponse(req, 401, [...challenges, ["Server", this.userAgent]]));
+        return;
+      }
+    }
     let owner: InboundCall | undefined;
     const tx = this.layer.createInviteServer(req, {
       onAck: (ack) => owner?.ackOnInviteBranch(ack),
@@ -267,16 +281,6 @@ export class UserAgent implements UaContext {
     // here came on another branch.)
     const mergeKey = `${req.callId}|${req.from.tag ?? ""}|${req.cseq.seq}`;
     if (this.inviteKeys.has(mergeKey)) return reply(482);
-    // §22.2: "If no credentials (in the Authorization header field) are provided in the request, the
-    // UAS can challenge the originator to provide credentials by rejecting the request with a 401
-    // (Unauthorized) status code." Bad or replayed credentials are challenged the same way (§22.4, RFC 8760).
-    if (this.inboundAuth) {
-      const verdict = this.inboundAuth.verify(req);
-      if (verdict !== "ok") {
-        if (verdict !== "missing") this.log.warn({ callId: req.callId, source, verdict }, "sip inbound invite: digest authentication failed");
-        return reply(401, this.inboundAuth.challenges(verdict === "stale").map((c): [string, string] => ["WWW-Authenticate", c]));
-      }
-    }
     // §8.2.2.3 after authentication (§8.2: "starting with authentication, then inspecting the method, the
     // header fields, and so on"): an option-tag we do not understand → 420 + Unsupported.
     const unsupported = unsupportedRequired(req);
