@@ -22,9 +22,9 @@ const TIMER_H_MS = 64 * 500;
 const started: RunningAgent[] = [];
 let fakes: CloudFakes | undefined;
 afterAll(async () => {
-  for (const a of started) await a.stop();
+  await Promise.all(started.map((a) => a.stop()));
   await fakes?.close();
-});
+}, 30_000);
 
 /** Processes below `pid` (children, grandchildren …) whose name matches `name`. */
 function descendantsNamed(pid: number, name: RegExp): string[] {

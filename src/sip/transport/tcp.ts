@@ -6,7 +6,8 @@
  * the existing connection to the source of the original request").
  *
  * Framing (§18.3): "In the case of stream-oriented transports such as TCP, the Content-Length header
- * field indicates the size of the body. All stream-oriented transports MUST use Content-Length"; CRLFs
+ * field indicates the size of the body. The Content-Length header field MUST be used with stream
+ * oriented transports."; CRLFs
  * between messages are keep-alives (RFC 5626 §3.5.1) and skipped. A message whose header block exceeds
  * {@link MAX_HEADER_BYTES} or whose Content-Length is unreadable closes the connection (it cannot be
  * re-synchronised).
