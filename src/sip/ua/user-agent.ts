@@ -160,7 +160,8 @@ export class UserAgent implements UaContext {
       else this.receiveRequest(msg, source);
     } catch (err) {
       // A malformed optional header (read lazily) or an upper-layer bug: never let it escape.
-      this.log.error({ err: String(err), stack: (err as Error)?.stack, kind: msg.kind }, "sip message handling failed");
+      // A parse error's text may quote a header or URI (a caller's number): under pii.
+      this.log.error({ code: (err as { code?: string })?.code, kind: msg.kind, pii: { err: String(err), stack: (err as Error)?.stack } }, "sip message handling failed");
       if (msg.kind === "request" && msg.method !== "ACK" && err instanceof SipParseError) this.respondStateless(msg, 400);
     }
   }
