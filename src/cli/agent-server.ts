@@ -11,7 +11,10 @@ import type { Providers } from "./providers";
 import { systemPrompt } from "./prompts";
 import { createApp } from "../http/app";
 import type { ConversationSettings } from "../pipeline/agent-call";
-import { SqliteCallStore } from "../store";
+import { PgCallStore, SqliteCallStore } from "../store";
+
+/** Where the agent keeps its call records: SQLite (default) or PostgreSQL (DATABASE_URL). */
+export type AgentStore = SqliteCallStore | PgCallStore;
 import { DestinationPolicy, OutboundDialer, OutboundError } from "../outbound";
 import { Pacer, RtpPortPool } from "../rtp";
 import { CallMedia } from "../call/media";
@@ -50,7 +53,7 @@ export class AgentServer {
 
   private constructor(
     private readonly o: AgentServerOptions,
-    readonly store: SqliteCallStore,
+    readonly store: AgentStore,
     private readonly transport: MultiTransport,
     readonly ua: UserAgent,
     private readonly pool: RtpPortPool,
@@ -131,9 +134,12 @@ export class AgentServer {
       }
     }
     const transport = new MultiTransport(udp, streams, log);
-    let store: SqliteCallStore;
+    let store: AgentStore;
     try {
-      store = SqliteCallStore.open({ dir: cfg.dataDir, log, retentionDays: cfg.recordRetentionDays });
+      // DATABASE_URL: one PostgreSQL database for a fleet of agents; else SQLite in DATA_DIR.
+      store = cfg.databaseUrl
+        ? await PgCallStore.open({ url: cfg.databaseUrl, agentId: cfg.agentId, log, retentionDays: cfg.recordRetentionDays })
+        : SqliteCallStore.open({ dir: cfg.dataDir, log, retentionDays: cfg.recordRetentionDays });
     } catch (err) {
       transport.close();
       throw err;
@@ -193,7 +199,7 @@ export class AgentServer {
       app.listen({ hostname: cfg.serverHost, port: cfg.serverPort, reusePort: false });
     } catch (err) {
       transport.close();
-      store.close();
+      await store.close();
       throw new Error(`SERVER_PORT: cannot listen on ${cfg.serverHost}:${cfg.serverPort}: ${(err as Error).message}`);
     }
     server.http = { stop: () => void app.stop() };
@@ -279,7 +285,7 @@ export class AgentServer {
     this.ua.dispose();
     this.transport.close();
     this.http?.stop();
-    this.store.close();
+    await this.store.close(); // PostgreSQL: what is still queued is written first (up to 5 s)
   }
 }
 

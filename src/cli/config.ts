@@ -5,7 +5,7 @@
  */
 import { existsSync } from "node:fs";
 import { isIP } from "node:net";
-import { networkInterfaces } from "node:os";
+import { hostname, networkInterfaces } from "node:os";
 import { countryCodeOf, PREFIX_PATTERN } from "../outbound/destination-policy";
 // Provider defaults and variable names live in each provider's options module (the single source).
 import { CARTESIA_DEFAULTS, CARTESIA_ENV } from "../providers/cartesia/options";
@@ -97,6 +97,10 @@ export interface Config {
   serverHostRequested?: string;
   /** DATA_DIR: where calls.db lives, default ./data. */
   dataDir: string;
+  /** DATABASE_URL: postgres://… stores the records in PostgreSQL (shared by a fleet); unset = SQLite in DATA_DIR. */
+  databaseUrl?: string;
+  /** AGENT_ID: this agent's name in shared records; default `<hostname>:<SIP_PORT>`. */
+  agentId: string;
   /** RECORD_RETENTION_DAYS: ended calls older than this are deleted in the background; unset = keep all. */
   recordRetentionDays?: number;
   /**
@@ -179,6 +183,29 @@ function url(env: Env, name: string): string | undefined {
     throw new ConfigError(name, `expected an http(s):// or ws(s):// URL, got "${v}"`);
   }
   return v.replace(/\/+$/, "");
+}
+
+/** DATABASE_URL: a postgres:// or postgresql:// URL with a host. */
+function databaseUrl(env: Env): string | undefined {
+  const v = str(env, "DATABASE_URL");
+  if (v === undefined) return undefined;
+  let u: URL;
+  try {
+    u = new URL(v);
+  } catch {
+    throw new ConfigError("DATABASE_URL", "expected postgres://user:password@host:port/database");
+  }
+  if (!/^postgres(ql)?:$/.test(u.protocol) || u.hostname === "") {
+    throw new ConfigError("DATABASE_URL", `expected postgres://user:password@host:port/database, got a ${u.protocol}// URL`);
+  }
+  return v;
+}
+
+/** AGENT_ID: 1–64 of [A-Za-z0-9._:@-]; default `<hostname>:<SIP_PORT>`, unique per host and port. */
+function agentId(env: Env): string {
+  const v = str(env, "AGENT_ID") ?? `${hostname()}:${str(env, "SIP_PORT") ?? "5060"}`;
+  if (!/^[A-Za-z0-9._:@-]{1,64}$/.test(v)) throw new ConfigError("AGENT_ID", `expected 1-64 letters, digits or . _ : @ -, got "${v}"`);
+  return v;
 }
 
 /** A host name (RFC 1123 labels) or an IPv4 address. */
@@ -361,6 +388,8 @@ export function loadConfig(env: Env = process.env): Config {
     outbound: outboundConfig(env),
     apiToken,
     dataDir: str(env, "DATA_DIR") ?? "./data",
+    databaseUrl: databaseUrl(env),
+    agentId: agentId(env),
     recordRetentionDays: str(env, "RECORD_RETENTION_DAYS") === undefined ? undefined : int(env, "RECORD_RETENTION_DAYS", 0, 1, 36_500),
     drainTimeoutS: int(env, "DRAIN_TIMEOUT_S", 30, 0, 3600),
     sipTrustedIps: ipRangeList(env, "SIP_TRUSTED_IPS"),

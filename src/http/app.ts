@@ -10,6 +10,7 @@ import { openapi } from "@elysiajs/openapi";
 import type { CallRecordStore } from "../pipeline/call-record";
 import { BEARER_CHALLENGE, checkBearer, hasValidBearer } from "./auth";
 import { checkHost } from "./host-check";
+import { StoreError } from "../store/schema";
 import { outboundRoutes, type OutboundApi } from "./outbound";
 import { describeValidation } from "./validation";
 import type { Metrics } from "../metrics";
@@ -80,6 +81,11 @@ export function createApp(deps: AppDeps) {
         set.status = error.status;
         return { error: error.code, message: error.message };
       }
+      if (error instanceof StoreError && error.code === "unavailable") {
+        set.status = 503;
+        set.headers["retry-after"] = "5";
+        return { error: "store_unavailable", message: error.message };
+      }
       if (code === "NOT_FOUND") {
         set.status = 404;
         return { error: "not_found", message: "no such route" };
@@ -126,9 +132,9 @@ export function createApp(deps: AppDeps) {
       set.headers["content-type"] = deps.metrics.contentType;
       return await deps.metrics.render();
     })
-    .get("/calls", () => deps.store.list())
-    .get("/calls/:id", ({ params }) => {
-      const r = deps.store.get(params.id);
+    .get("/calls", async () => await deps.store.list())
+    .get("/calls/:id", async ({ params }) => {
+      const r = await deps.store.get(params.id);
       if (!r) throw new HttpError(404, "not_found", `no call with id ${params.id}`);
       return r;
     })

@@ -176,11 +176,16 @@ export class OutboundDialer {
    * Ends a live call: CANCEL before answer (status canceled), BYE after (status completed). Before any
    * response from the trunk no CANCEL may be sent (§9.1): the call ends as canceled at once and the
    * SIP layer deals with whatever the INVITE still brings (src/sip/ua/outbound-call.ts cancel()). Returns the record, or undefined when the id is unknown. A call
-   * already ended is returned unchanged.
+   * already ended is returned unchanged (from a synchronous store; undefined from PostgreSQL).
    */
   hangup(id: string): CallRecord | undefined {
     const live = this.live.get(id);
-    if (!live) return this.d.store.get(id);
+    if (!live) {
+      // Not live: nothing to end. The stored record when the store answers at once (memory, SQLite);
+      // with PostgreSQL the caller (the HTTP route) already holds the record it read.
+      const stored = this.d.store.get(id);
+      return stored instanceof Promise ? undefined : stored;
+    }
     const { record, sip } = live;
     if (record.status === "connected") {
       void live.session.end("api_hangup");

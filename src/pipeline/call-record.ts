@@ -119,7 +119,8 @@ export interface CallListOptions {
  */
 export interface CallRecordStore {
   add(record: CallRecord): void;
-  get(id: string): CallRecord | undefined;
+  /** Memory and SQLite answer at once; PostgreSQL (src/store/pg-call-store.ts) asynchronously. */
+  get(id: string): CallRecord | undefined | Promise<CallRecord | undefined>;
   /** Persists the current fields of a live record (state, status, timestamps, cause…). */
   save(record: CallRecord): void;
   /** Persists one turn that was just appended to a live record's `turns`. */
@@ -127,7 +128,19 @@ export interface CallRecordStore {
   /** Marks the call ended (state, endedAt, durationMs) and moves it out of the active set. */
   end(id: string, reason: string, now?: Date): void;
   readonly activeCount: number;
-  list(opts?: CallListOptions): { active: CallRecord[]; recent: CallRecord[] };
+  list(opts?: CallListOptions): CallList | Promise<CallList>;
+}
+
+/** A store that answers reads at once (memory, SQLite). */
+export interface SyncCallRecordStore extends CallRecordStore {
+  get(id: string): CallRecord | undefined;
+  list(opts?: CallListOptions): CallList;
+}
+
+/** `list()`'s answer: live calls, then ended ones (newest first). */
+export interface CallList {
+  active: CallRecord[];
+  recent: CallRecord[];
 }
 
 /** Keeps active calls and a bounded list of recent ones (oldest dropped first), in memory only. */

@@ -13,6 +13,11 @@
  * appearance — a call's row before its turns — is kept). Overflow rule: when `maxPending` writes are
  * pending, a write with a new key is dropped and counted (`storeTotals.overflow`).
  * Failures that a retry cannot fix (a constraint, a bug) are logged, counted and dropped.
+ *
+ * Asynchronous databases (PostgreSQL over the network, src/store/pg-call-store.ts) use `runAsync`: the
+ * write is queued and a single pump runs the queue in order, one write at a time, never on the caller's
+ * stack; a retryable failure (`retryable`, e.g. the server restarting) keeps the write at the head and
+ * retries with the same backoff, bound and overflow rule. `flush(ms)` waits for the queue to empty.
  */
 import type { Logger } from "../util/log";
 
@@ -41,12 +46,16 @@ export interface WriteQueueOptions {
   /** Timers (tests); default setTimeout/clearTimeout. */
   setTimer?: (fn: () => void, ms: number) => unknown;
   clearTimer?: (h: unknown) => void;
+  /** Which failures a retry may fix; default `isRetryableSqliteError`. */
+  retryable?: (err: unknown) => boolean;
 }
 
 interface Pending {
   op: string;
   callId: string;
   fn: () => unknown;
+  /** Written through `runAsync` (the pump awaits it). */
+  async?: boolean;
 }
 
 export class WriteQueue {
@@ -58,13 +67,80 @@ export class WriteQueue {
   /** The error that started the current backlog (for the "resumed" log line). */
   private backlogSince: { at: number; code: string } | undefined;
 
+  /** The asynchronous write being run by the pump, if any. */
+  private inFlight: Promise<void> | undefined;
+  private readonly retryable: (err: unknown) => boolean;
+
   constructor(private readonly o: WriteQueueOptions = {}) {
     this.maxPending = o.maxPending ?? DEFAULT_MAX_PENDING;
+    this.retryable = o.retryable ?? isRetryableSqliteError;
   }
 
-  /** Writes waiting for the database. */
+  /** Writes waiting for the database (including one being written asynchronously). */
   get size(): number {
-    return this.pending.size;
+    return this.pending.size + (this.inFlight ? 1 : 0);
+  }
+
+  /**
+   * Queues an asynchronous write and starts the pump; returns at once, never throws. Writes run in
+   * queue order, one at a time; `key` replaces a pending (not yet started) write of the same key.
+   */
+  runAsync(key: string, op: string, callId: string, fn: () => Promise<unknown>): void {
+    if (this.closed) return;
+    const p: Pending = { op, callId, fn, async: true };
+    if (this.pending.has(key) || this.pending.size < this.maxPending) this.pending.set(key, p);
+    else return this.overflowed(p);
+    if (this.backlogSince) storeTotals.queued++;
+    if (this.timer === undefined) this.pump();
+  }
+
+  /** Waits until every queued write is done or `timeoutMs` passed; returns the number left. */
+  async flush(timeoutMs: number): Promise<number> {
+    const end = performance.now() + timeoutMs;
+    while (this.size > 0 && performance.now() < end) {
+      if (this.timer !== undefined && !this.inFlight) {
+        this.clear(); // a retry is waiting on its backoff: try now
+        this.pump();
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    return this.size;
+  }
+
+  /** Runs queued asynchronous writes in order until the queue is empty or one fails retryably. */
+  private pump(): void {
+    if (this.inFlight || this.closed) return;
+    const first = this.pending.entries().next();
+    if (first.done) return;
+    const [key, p] = first.value;
+    this.pending.delete(key);
+    this.inFlight = (async () => {
+      await undefined; // off the caller's stack, and inFlight is set before anything below runs
+      try {
+        await p.fn();
+        storeTotals.written++;
+        this.resumed();
+        this.inFlight = undefined;
+        this.pump();
+      } catch (err) {
+        this.inFlight = undefined;
+        if (!this.retryable(err) || this.closed) {
+          this.dropped(p, err);
+          return this.pump();
+        }
+        // Back at the head, unless a newer write of the same key was queued meanwhile (it wins).
+        if (!this.pending.has(key)) {
+          const rest = [...this.pending];
+          this.pending.clear();
+          this.pending.set(key, p);
+          for (const [k, v] of rest) this.pending.set(k, v);
+        }
+        // The writes that now wait for the database count as queued (later ones as they come, in runAsync).
+        if (!this.backlogSince) storeTotals.queued += this.pending.size;
+        this.noteBacklog(p, err);
+        this.schedule();
+      }
+    })();
   }
 
   /**
@@ -95,13 +171,19 @@ export class WriteQueue {
    * Returns the number left.
    */
   drain(): number {
+    if (this.inFlight) return this.size;
+    const head = this.pending.values().next();
+    if (!head.done && head.value.async) {
+      this.pump();
+      return this.size;
+    }
     for (const [key, p] of this.pending) {
       try {
         p.fn();
         storeTotals.written++;
         this.pending.delete(key);
       } catch (err) {
-        if (!isRetryableSqliteError(err)) {
+        if (!this.retryable(err)) {
           this.pending.delete(key);
           this.dropped(p, err);
           continue;
@@ -109,12 +191,17 @@ export class WriteQueue {
         return this.pending.size;
       }
     }
+    this.resumed();
+    return 0;
+  }
+
+  /** The database took a write again: end the backlog (one log line) and reset the backoff. */
+  private resumed(): void {
     if (this.backlogSince) {
       this.o.log?.warn({ queuedForMs: Math.round(performance.now() - this.backlogSince.at), code: this.backlogSince.code }, "call store writes resumed");
       this.backlogSince = undefined;
     }
     this.delayMs = RETRY_MIN_MS;
-    return 0;
   }
 
   /** Stops retrying; pending writes are tried one last time, then dropped (counted as failed). */
@@ -131,22 +218,31 @@ export class WriteQueue {
   }
 
   private failed(key: string, p: Pending, err: unknown): void {
-    if (!isRetryableSqliteError(err)) return this.dropped(p, err);
-    if (!this.backlogSince) {
-      const code = String((err as { code?: unknown }).code);
-      this.backlogSince = { at: performance.now(), code };
-      this.o.log?.error({ op: p.op, callId: p.callId, code, err: (err as Error).message }, "call store unavailable: writes queued, calls go on");
-    }
+    if (!this.retryable(err)) return this.dropped(p, err);
+    this.noteBacklog(p, err);
     this.enqueue(key, p);
+  }
+
+  /** The first retryable failure of a backlog is logged once. */
+  private noteBacklog(p: Pending, err: unknown): void {
+    if (this.backlogSince) return;
+    // SQLite: SQLITE_BUSY etc.; PostgreSQL server errors: their SQLSTATE (e.g. 57P01 admin shutdown).
+    const e = err as { code?: unknown; errno?: unknown } | null;
+    const code = String(e?.code === "ERR_POSTGRES_SERVER_ERROR" ? e.errno : e?.code);
+    this.backlogSince = { at: performance.now(), code };
+    this.o.log?.error({ op: p.op, callId: p.callId, code, err: (err as Error).message }, "call store unavailable: writes queued, calls go on");
+  }
+
+  private overflowed(p: Pending): void {
+    storeTotals.overflow++;
+    this.o.log?.error({ op: p.op, callId: p.callId, maxPending: this.maxPending }, "call store write queue full: write dropped");
   }
 
   private enqueue(key: string, p: Pending): void {
     if (this.pending.has(key)) {
       this.pending.set(key, p); // same key: the newer write replaces the older one, in place
     } else if (this.pending.size >= this.maxPending) {
-      storeTotals.overflow++;
-      this.o.log?.error({ op: p.op, callId: p.callId, maxPending: this.maxPending }, "call store write queue full: write dropped");
-      return;
+      return this.overflowed(p);
     } else {
       this.pending.set(key, p);
       storeTotals.queued++;
@@ -168,6 +264,11 @@ export class WriteQueue {
     });
     this.timer = set(() => {
       this.timer = undefined;
+      if (this.pending.values().next().value?.async) {
+        // Asynchronous writes: the pump retries the head and, if it fails again, schedules the next try.
+        this.delayMs = Math.min(this.delayMs * 2, RETRY_MAX_MS);
+        return this.pump();
+      }
       if (this.drain() > 0) {
         this.delayMs = Math.min(this.delayMs * 2, RETRY_MAX_MS);
         this.schedule();

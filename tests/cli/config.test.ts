@@ -230,3 +230,18 @@ describe("parseCommand", () => {
     expect(() => parseCommand(["--bogus"])).toThrow(UsageError);
   });
 });
+
+describe("DATABASE_URL and AGENT_ID (a fleet's shared records)", () => {
+  test("unset: SQLite; a postgres:// or postgresql:// URL selects PostgreSQL; anything else is refused naming the variable", () => {
+    expect(loadConfig({}).databaseUrl).toBeUndefined();
+    expect(loadConfig({ DATABASE_URL: "postgres://va:pw@db.internal:5432/calls" }).databaseUrl).toBe("postgres://va:pw@db.internal:5432/calls");
+    expect(loadConfig({ DATABASE_URL: "postgresql://127.0.0.1/calls" }).databaseUrl).toBe("postgresql://127.0.0.1/calls");
+    expect(() => loadConfig({ DATABASE_URL: "mysql://db/calls" })).toThrow(/^DATABASE_URL: expected postgres:\/\/user:password@host:port\/database, got a mysql:\/\/ URL$/);
+    expect(() => loadConfig({ DATABASE_URL: "calls.db" })).toThrow(/^DATABASE_URL: /);
+  });
+  test("AGENT_ID defaults to hostname:SIP_PORT; a bad one is refused", () => {
+    expect(loadConfig({ SIP_PORT: "5071" }).agentId).toMatch(/^[^:]+:5071$/);
+    expect(loadConfig({ AGENT_ID: "edge-1" }).agentId).toBe("edge-1");
+    expect(() => loadConfig({ AGENT_ID: "two words" })).toThrow(/^AGENT_ID: /);
+  });
+});

@@ -121,6 +121,9 @@ test.skipIf(missing.length > 0)("hold, resume, codec change, offer-less re-INVIT
   const logs = agent.logs();
   expect(logs.some((l) => l.msg === "call held by the peer")).toBe(true);
   expect(logs.some((l) => l.msg === "call resumed by the peer")).toBe(true);
+  // The conversation paused with the hold and continued after it (AgentCall.hold/resume).
+  expect(logs.some((l) => l.msg === "conversation on hold")).toBe(true);
+  expect(logs.some((l) => l.msg === "conversation resumed")).toBe(true);
 }, 90_000);
 
 test.skipIf(missing.length > 0)("a 3.5 KB INVITE with a multipart/mixed body (SDP + ISUP) and odd headers is answered from its SDP part", async () => {

@@ -236,7 +236,7 @@ describe.skipIf(!hasSipp)("outbound calls when the agent stops", () => {
     const stopping = agent.server.shutdown(800);
     const refused = await agent.api("POST", "/outbound/call", CALL);
     expect(refused).toMatchObject({ status: 503, body: { error: "draining" } });
-    const rec = agent.server.store.get(id)!;
+    const rec = (await agent.server.store.get(id))!;
     expect(rec.status).toBe("connected"); // still talking during the drain
     await stopping;
     expect(performance.now() - t0).toBeGreaterThanOrEqual(750);
