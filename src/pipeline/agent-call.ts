@@ -292,6 +292,7 @@ export class AgentCall {
 
   private noteServing(stage: "stt" | "llm" | "tts", name: string): void {
     this.log.serving(stage, `${name} (fallback)`, { stt: this.d.stt.name, llm: this.d.llm.name, tts: this.d.tts.name });
+    this.d.onRecordChanged?.();
   }
 
   /** Continues an interrupted reply with its unheard rest. */
