@@ -41,8 +41,11 @@ export class AgentCall {
   private readonly stt: SttInput;
   /** The reply (or resumed rest) in progress. */
   private reply: SpeechHandle | null = null;
-  /** The unheard rest of a reply cut by a barge-in, while it may still be resumed. */
-  private resumable: { text: string; endCall: boolean } | null = null;
+  /**
+   * What a cut reply may resume with: its unheard rest (barge-in, hold), or — a reply cut by hold before
+   * anything of it was heard or its generation ended — a new generation from the same history.
+   */
+  private resumable: { text: string; endCall: boolean } | { regenerate: true } | null = null;
   /** The LLM and TTS serving this call: the configured ones, or the fallbacks after a failure at call start. */
   private readonly providers: StageProviders;
   private readonly fixed: FixedSpeech;
@@ -289,6 +292,7 @@ export class AgentCall {
 
   private noteServing(stage: "stt" | "llm" | "tts", name: string): void {
     this.log.serving(stage, `${name} (fallback)`, { stt: this.d.stt.name, llm: this.d.llm.name, tts: this.d.tts.name });
+    this.d.onRecordChanged?.();
   }
 
   /** Continues an interrupted reply with its unheard rest. */
@@ -297,6 +301,10 @@ export class AgentCall {
     this.resumable = null;
     this.timers.clearNoWords();
     if (!r || this.state.is("ending", "stopped")) return;
+    if ("regenerate" in r) {
+      this.d.log.info({ callId: this.d.record.id, why }, "regenerating the reply cut before it was heard");
+      return this.startReply(null, null);
+    }
     this.d.log.info({ callId: this.d.record.id, why, pii: { text: r.text } }, "resuming interrupted reply");
     this.startReply(null, null, r.text);
     if (r.endCall && this.reply) this.reply.endCall = true;
@@ -370,7 +378,9 @@ export class AgentCall {
     this.log.agentTurn(heard, { interrupted: true, generated: collapse(reply.generated) });
     if (this.reply === reply) this.reply = null;
     const rest = reply.unheardRest(heard);
-    this.resumable = why !== "next-turn" && rest ? { text: rest, endCall: reply.endCall } : null;
+    if (why !== "next-turn" && rest) this.resumable = { text: rest, endCall: reply.endCall };
+    else if (why === "hold" && !heard && !reply.generationDone && (reply.userText !== null || !this.replied)) this.resumable = { regenerate: true };
+    else this.resumable = null;
     if (this.state.is("greeting", "replying")) this.state.to("listening");
   }
 

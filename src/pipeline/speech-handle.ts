@@ -49,6 +49,8 @@ export class SpeechHandle {
   generated = "";
   /** The model asked to end the call after this reply. */
   endCall = false;
+  /** The text source ran to its end (the whole reply was generated). */
+  generationDone = false;
   interrupted = false;
   /** Latency figures, completed as the stages happen (firstRtpMs by the playback-started event). */
   readonly latency: TurnLatency;
@@ -110,10 +112,15 @@ export class SpeechHandle {
     return heardPart(spoken, this.heardMs() * SAMPLES_PER_MS, expectedSamples(this, spoken, samplesPerChar));
   }
 
-  /** The generated text after `heard` (what an interrupted reply may resume with). */
+  /**
+   * The generated text after `heard` (what an interrupted reply may resume with). When the generation was
+   * cut before its end, only up to the last finished sentence: a resume never ends on a dangling "This is".
+   */
   unheardRest(heard: string): string {
     // `spoken` is a prefix of `generated` (consecutive chunks of it), so the rest is what follows `heard`.
-    return collapse(this.generated).slice(heard.length).trim();
+    const rest = collapse(this.generated).slice(heard.length).trim();
+    if (this.generationDone) return rest;
+    return /^.*[.!?](?=\s|$)/.exec(rest)?.[0].trim() ?? "";
   }
 
   /**
@@ -153,6 +160,7 @@ export class SpeechHandle {
         }
       }
       if (!signal.aborted) {
+        this.generationDone = true;
         send(splitter.flush());
         tts.end();
       }

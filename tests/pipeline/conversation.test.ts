@@ -200,6 +200,36 @@ describe("hold and resume", () => {
   });
 });
 
+describe("hold during generation", () => {
+  test("nothing heard and the generation unfinished: resume generates the reply again", async () => {
+    const s = setup({ replies: ["Hello there, this is the greeting."], chunkDelayMs: 200 });
+    await s.call.start();
+    await s.run(300); // two words generated, no sentence yet, nothing played
+    s.call.hold();
+    expect(s.rec.turns).toMatchObject([{ text: "", interrupted: true }]);
+    await s.run(5000);
+    s.call.resume();
+    await s.run(3000);
+    expect(s.llm.requests).toHaveLength(2);
+    expect(s.rec.turns.at(-1)).toMatchObject({ text: "Hello there, this is the greeting." });
+    expect(s.rec.turns.at(-1)!.interrupted).toBeUndefined();
+  });
+
+  test("a rest cut mid-generation resumes only up to its last finished sentence", async () => {
+    const s = setup({ replies: ["One two three. Four five six. Seven eight nine ten."], chunkDelayMs: 100 });
+    await s.call.start();
+    await s.run(750); // "One two three. Four five six. Seven" generated; "One two three." partly played
+    s.call.hold();
+    const cut = s.rec.turns[0]!;
+    expect(cut.interrupted).toBe(true);
+    s.call.resume();
+    await s.run(3000);
+    const rest = s.rec.turns[1]!.text;
+    expect(`${cut.text} ${rest}`.trim()).toBe("One two three. Four five six.");
+    expect(s.llm.requests).toHaveLength(1);
+  });
+});
+
 describe("LLM watchdog and provider failures", () => {
   test("no first token within llmFirstTokenMs: the caller hears the apology", async () => {
     const s = setup({ replies: ["Hi."], settings: { llmFirstTokenMs: 3000 } });

@@ -254,7 +254,7 @@ export class UdpTransport implements Transport {
           this.delegate.onMessage(r.message, source);
       }
     } catch (err) {
-      this.log.error({ source, err: String(err), stack: (err as Error)?.stack }, "sip receive handler failed");
+      this.log.error({ source, code: (err as { code?: string })?.code, pii: { err: String(err), stack: (err as Error)?.stack } }, "sip receive handler failed");
     }
   }
 
