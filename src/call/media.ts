@@ -65,6 +65,8 @@ export interface CallMediaOptions {
    * boundary: src/call/session.ts ends the call with "error"). Default: rethrown.
    */
   onError?: (err: unknown) => void;
+  /** Record fields changed outside a turn (the serving providers after a fallback). */
+  onRecordChanged?: () => void;
 }
 
 /**
@@ -164,6 +166,7 @@ export class CallMedia implements RenegotiableMedia {
       onBargeIn: o.onBargeIn,
       onProviderError: o.onProviderError,
       onError: (err) => this.failed(err),
+      onRecordChanged: o.onRecordChanged,
     });
   }
 

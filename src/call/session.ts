@@ -53,6 +53,8 @@ export interface MediaHooks {
   onRtcpReport(report: NonNullable<CallRecord["rtcp"]>): void;
   /** Anything the media or conversation could not handle: ends this call with "error". */
   onError(err: unknown): void;
+  /** Record fields changed outside a turn (the serving providers after a fallback): persisted. */
+  onRecordChanged(): void;
 }
 
 /** The media of a started call (CallMedia in production). */
@@ -126,7 +128,8 @@ export class CallSession {
 
   /**
    * The record names the provider that actually serves each stage (the conversation switches
-   * `record.providers` to the offline one after a fallback): persisted as soon as it changed.
+   * `record.providers` to the offline one after a fallback and says so through `onRecordChanged`):
+   * persisted as soon as it changed (also checked on each turn and provider error).
    */
   private reportProviders(): void {
     const now = JSON.stringify(this.record.providers ?? null);
@@ -165,6 +168,7 @@ export class CallSession {
       },
       onRtcpReport: (report) => observer.rtcpReport?.(record, report),
       onError: (err) => this.fail(err, "media"),
+      onRecordChanged: () => this.reportProviders(),
     };
     try {
       this.media = create(lease, hooks);

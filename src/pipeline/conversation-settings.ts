@@ -111,4 +111,6 @@ export interface AgentCallDeps {
    * ends the call (src/call/session.ts). Without it the failure is logged.
    */
   onError?: (err: unknown) => void;
+  /** Fields of the record changed outside a turn (the serving providers after a fallback): persist them. */
+  onRecordChanged?: () => void;
 }

@@ -127,4 +127,21 @@ describe("every path out of set-up releases what it took", () => {
     expect(h.pool.inUse).toBe(0);
     expect(h.observer.events.at(-1)).toBe("ended remote_bye");
   });
+
+  test("an STT that fails to open with a fallback that opens: the record names the fallback, persisted at once", async () => {
+    const down = new ProviderError("fake-stt", "stt", "unavailable", "connection refused", true);
+    const offline = new FakeStt({}, "offline-stt");
+    h = await inboundHarness({ stt: new FakeStt({ openError: down }), fallback: { stt: offline } });
+    const inv = invite(25);
+    h.send(inv);
+    await settle();
+    h.ack(inv);
+    await settle();
+    expect(offline.streams).toHaveLength(1);
+    // Persisted when the switch happened, before any turn (src/call/session.ts reportProviders).
+    expect(h.observer.events).toContain("updated stt=offline-stt (fallback)");
+    expect(h.observer.events.filter((e) => e.startsWith("turn"))).toEqual([]);
+    h.bye(inv);
+    expect(h.pool.inUse).toBe(0);
+  });
 });

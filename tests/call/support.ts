@@ -88,7 +88,7 @@ export function recordingObserver(): CallObserver & Recorded {
   return {
     events,
     callStarted: (r) => events.push(`started ${r.direction}`),
-    callUpdated: () => {},
+    callUpdated: (r) => events.push(`updated stt=${r.providers?.stt}`),
     callAnswered: (r) => events.push(`answered ${r.state}`),
     turn: (_r, t) => events.push(`turn ${t.speaker}`),
     bargeIn: () => events.push("barge-in"),

@@ -11,7 +11,7 @@ import { freeUdpPortRange } from "../support/ports.ts";
 import { describeSipp, runSipp, type SippMessage } from "../support/sipp.ts";
 import { silenceFile } from "../support/speech.ts";
 import { missingTools } from "../support/process.ts";
-import { startAgent, type RunningAgent } from "./agent.ts";
+import { startAgent, waitFor, type RunningAgent } from "./agent.ts";
 
 const missing = missingTools(["sipp", "dumpcap"]);
 let agent: RunningAgent;
@@ -163,5 +163,54 @@ test.skipIf(missing.length > 0)("RTP timeout: no BYE during a hold longer than R
     expect(calls.recent[0].endReason).toBe("rtp_timeout");
   } finally {
     await quiet.stop();
+  }
+}, 60_000);
+
+test.skipIf(missing.length > 0)("media moved by re-INVITE: our RTP goes to the new port from the 200 on; a late packet from the old port does not pull it back", async () => {
+  const seen = { a: [] as number[], b: [] as number[] };
+  const bind = (k: "a" | "b") =>
+    Bun.udpSocket({ hostname: "127.0.0.1", port: 0, socket: { data: () => void seen[k].push(performance.now()) } });
+  const [a, b] = [await bind("a"), await bind("b")];
+  const logsBefore = agent.logs().length;
+  const sipp = runSipp({
+    scenario: "media-move",
+    target: `127.0.0.1:${agent.sipPort}`,
+    keys: { port_a: String(a.port), port_b: String(b.port) },
+    pauseMs: 2500,
+    timeoutMs: 40_000,
+  });
+  const newLogs = () => agent.logs().slice(logsBefore);
+  let seq = 1000;
+  const packet = () => {
+    const p = new Uint8Array(12 + 160).fill(0xff);
+    p.set([0x80, 0, (seq >> 8) & 0xff, seq & 0xff, 0, 0, 0, 0, 0x12, 0x34, 0x56, 0x78]);
+    new DataView(p.buffer).setUint32(4, seq * 160);
+    seq++;
+    return p;
+  };
+  try {
+    const answered = await waitFor(async () => newLogs().find((l) => l.msg === "call answered"), 15_000, "the call answered");
+    const agentRtp = answered.rtpPort as number;
+    let from = a;
+    const timer = setInterval(() => from.send(packet(), agentRtp, "127.0.0.1"), 20);
+    try {
+      await waitFor(async () => newLogs().some((l) => l.msg === "media renegotiated" && l.remotePort === b.port), 20_000, "the move applied");
+      const movedAt = performance.now();
+      // One late packet of the old stream, then the caller's media comes from the new port.
+      a.send(packet(), agentRtp, "127.0.0.1");
+      from = b;
+      await Bun.sleep(1500);
+      const aAfter = seen.a.filter((t) => t > movedAt + 100).length;
+      const bAfter = seen.b.filter((t) => t > movedAt).length;
+      expect(bAfter, "agent RTP at the new port").toBeGreaterThan(10);
+      expect(aAfter, "agent RTP still at the old port after the move").toBe(0);
+    } finally {
+      clearInterval(timer);
+    }
+    const r = await sipp;
+    expect(r.exitCode, describeSipp(r)).toBe(0);
+  } finally {
+    a.close();
+    b.close();
   }
 }, 60_000);

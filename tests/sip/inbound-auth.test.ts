@@ -140,3 +140,19 @@ describe("UserAgent with inbound digest auth", () => {
     expect(h.calls.length).toBe(0);
   });
 });
+
+describe("out-of-dialog non-INVITE requests leave no state (RFC 3261 §8.2.7)", () => {
+  test("OPTIONS, a stray BYE and an unknown method: answered, retransmissions answered alike, no transaction", () => {
+    const h = harness();
+    const opt = TRUNK_INVITE.replace(/INVITE/g, "OPTIONS").replace(/Content-Type[^\r]*\r\n/, "");
+    const options = parseMessage(opt.replace(/Content-Length: \d+/, "Content-Length: 0").split("\r\n\r\n")[0] + "\r\n\r\n") as SipRequest;
+    h.send(options);
+    h.send(options); // retransmission
+    const [a, b] = h.responses(200, "OPTIONS");
+    expect(b!.to.tag).toBe(a!.to.tag);
+    const bye = TRUNK_INVITE.replace("INVITE sip:", "BYE sip:").replace("CSeq: 102 INVITE", "CSeq: 103 BYE").replace(/\r\n\r\n[\s\S]*$/, "\r\n\r\n").replace(/Content-Length: \d+/, "Content-Length: 0");
+    h.send(bye);
+    expect(h.responses(481, "BYE")).toHaveLength(1);
+    expect(h.ua.layer.size).toBe(0);
+  });
+});

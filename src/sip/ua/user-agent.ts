@@ -329,13 +329,19 @@ export class UserAgent implements UaContext {
   }
 
   /**
-   * Answers a request outside any call through a server transaction of the right kind (an INVITE gets
-   * an INVITE server transaction, so Timer G resends the final response and the ACK is absorbed).
+   * Answers a request outside any call: an INVITE through an INVITE server transaction (Timer G resends
+   * the final response, the ACK is absorbed); anything else statelessly (§8.2.7).
    */
   private respondNonInvite(req: SipRequest, status: number, headers: Array<[string, string]> = []): void {
+    if (req.method !== "INVITE") {
+      // Outside any call a non-INVITE request (OPTIONS, a stray BYE or CANCEL, an unknown method) is
+      // answered statelessly (§8.2.7): a flood of them leaves no transaction behind for Timer J (64·T1),
+      // and a retransmission simply gets the same answer, with the same To tag, again.
+      this.transport.sendResponse(statelessResponse(req, status, [...headers, ["Server", this.userAgent]]));
+      return;
+    }
     const res = buildResponse(req, status, { toTag: generateTag(), headers: [...headers, ["Server", this.userAgent]] });
-    if (req.method === "INVITE") this.layer.createInviteServer(req).respond(res);
-    else this.layer.createNonInviteServer(req).respond(res);
+    this.layer.createInviteServer(req).respond(res);
   }
 
   /** Last-resort response without a transaction (for requests that broke our handling). */
