@@ -54,6 +54,13 @@ export interface SpeechEvents {
   onSpeechStart(onsetAgoMs?: number): void;
   /** Caller speech ended; `silenceMs` of silence have already passed since the last speech frame. */
   onSpeechEnd(silenceMs: number): void;
+  /**
+   * A pause inside caller speech (`silenceMs` of silence so far); the speech may go on (a new
+   * `onSpeechStart`) or end (`onSpeechEnd`). Lets endpointing decide before the segment ends.
+   */
+  onSpeechPause?(silenceMs: number): void;
+  /** During a pause, speech-like sound not (yet) confirmed as speech: hold the end-of-turn decision. */
+  onSpeechActivity?(): void;
 }
 
 /** Caller speech detection (Silero VAD + segmenter), fed one 20 ms frame at a time. */
@@ -193,11 +200,18 @@ export class AgentCall {
     this.settings = { ...DEFAULT_CONVERSATION, ...d.settings };
     this.llm = d.llm;
     this.tts = d.tts;
-    this.detector = new TurnDetector(d.clock, this.settings.endpointing, (t) => this.onTurnEnd(t));
+    this.detector = new TurnDetector(
+      d.clock,
+      this.settings.endpointing,
+      (t) => this.onTurnEnd(t),
+      () => this.stt?.flush(),
+    );
     this.startedAt = d.clock.now();
     d.vad?.listen({
       onSpeechStart: (onsetAgoMs) => !this.stopped && this.onSpeechStart(onsetAgoMs ?? 0),
       onSpeechEnd: (silenceMs) => !this.stopped && this.onSpeechEnd(silenceMs),
+      onSpeechPause: (silenceMs) => !this.stopped && this.detector.speechPaused(this.d.clock.now() - silenceMs),
+      onSpeechActivity: () => !this.stopped && this.detector.speechActivity(),
     });
   }
 
@@ -290,7 +304,7 @@ export class AgentCall {
     try {
       for await (const ev of stream.events) {
         if (this.stopped) return;
-        if (ev.type === "final") this.detector.final(ev.text, ev.speechFinal);
+        if (ev.type === "final") this.detector.final(ev.text, ev.speechFinal, ev.fromFinalize === true);
         else if (ev.type === "utterance_end") this.detector.utteranceEnd();
         else if (ev.type === "error") throw ev.error;
       }
@@ -548,6 +562,7 @@ export class AgentCall {
 
   /** The caller continued before any reply audio played: forget the reply, merge the turns. */
   private abandonReply(reply: Reply): void {
+    this.d.log.info({ callId: this.d.record.id, playedMs: Math.round((this.d.sink.playedSamples - reply.sentAtStart) / 8) }, "reply abandoned: the caller went on");
     reply.interrupted = true;
     reply.controller.abort();
     this.d.sink.clear();

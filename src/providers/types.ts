@@ -46,8 +46,11 @@ export class ProviderError extends Error {
 export type SttEvent =
   /** A hypothesis that may still change. */
   | { type: "interim"; text: string }
-  /** A segment whose text will not change. `speechFinal`: the provider believes the speaker finished. */
-  | { type: "final"; text: string; speechFinal: boolean; confidence?: number }
+  /**
+   * A segment whose text will not change. `speechFinal`: the provider believes the speaker finished.
+   * `fromFinalize`: the answer to our `flush()` (Deepgram `from_finalize`); may carry empty text.
+   */
+  | { type: "final"; text: string; speechFinal: boolean; confidence?: number; fromFinalize?: boolean }
   /** The provider saw the end of an utterance (e.g. Deepgram UtteranceEnd) after the last final. */
   | { type: "utterance_end" }
   /** The stream failed; no more events follow. */
