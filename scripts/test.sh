@@ -7,4 +7,6 @@ cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh --test
 export PATH="$PWD/node_modules/.bin:$PATH"
 bun run build
-exec bun test "$@"
+# --timeout: Bun 1.4 ignores `timeout` in bunfig.toml (the default stays 5 s, too short for the e2e files
+# on a busy 2-core machine); the flag is what sets the per-test default.
+exec bun test --timeout 60000 "$@"

@@ -6,23 +6,22 @@
  *   …
  *   await server.shutdown(30_000);
  */
-import { randomUUID } from "node:crypto";
-import type { Config } from "./config";
+import type { Config, ConversationConfig } from "./config";
 import type { Providers } from "./providers";
 import { systemPrompt } from "./prompts";
 import { createApp } from "../http/app";
-import type { CallRecord, TurnRecord } from "../pipeline/call-record";
+import type { ConversationSettings } from "../pipeline/agent-call";
 import { SqliteCallStore } from "../store";
-import { OutboundDialer, OutboundError } from "../outbound";
-import { createAnswer, mirrorDirection, parseOffer, SdpError } from "../sdp";
-import { Pacer, RtpPortPool, RtpPortPoolError } from "../rtp";
-import { CallMedia } from "./call-media";
+import { DestinationPolicy, OutboundDialer, OutboundError } from "../outbound";
+import { Pacer, RtpPortPool } from "../rtp";
+import { CallMedia } from "../call/media";
+import { InboundCalls } from "../call/inbound";
+import { combineObservers, metricsObserver, storeObserver, type CallObserver } from "../call/observer";
 import { loadSileroVad, type SileroVad } from "../media/vad/silero";
-import { UdpTransport, UserAgent, type InboundCall, type TimerValues } from "../sip";
+import { DigestVerifier, SourceGate, UdpTransport, UserAgent, type TimerValues } from "../sip";
 import { SystemClock, type Clock } from "../util/clock";
 import type { Logger } from "../util/log";
 import { createMetrics, instrumentTransport, type Metrics } from "../metrics";
-import { ProviderError } from "../providers/types";
 
 export interface AgentServerOptions {
   cfg: Config;
@@ -35,15 +34,10 @@ export interface AgentServerOptions {
   sipTimers?: TimerValues;
 }
 
-interface LiveCall {
-  record: CallRecord;
-  sip: InboundCall;
-  media?: CallMedia;
-  released: boolean;
-}
-
 export class AgentServer {
-  private readonly calls = new Map<string, LiveCall>();
+  private readonly inbound: InboundCalls;
+  /** Every call of both directions reports here: the store and the metrics. */
+  private readonly observer: CallObserver;
   private draining = false;
   private http: { stop(): void } | null = null;
   /** Prometheus metrics served at GET /metrics. */
@@ -63,6 +57,25 @@ export class AgentServer {
     metrics: Metrics,
   ) {
     this.metrics = metrics;
+    const { cfg, providers, log } = o;
+    this.observer = combineObservers(log, storeObserver(store), metricsObserver(metrics));
+    this.inbound = new InboundCalls({
+      log,
+      clock,
+      observer: this.observer,
+      pool,
+      pacer,
+      vad,
+      providers,
+      mode: o.mode,
+      trustedIps: cfg.sipTrustedIps,
+      maxCalls: cfg.maxCalls,
+      publicIp: cfg.publicIp,
+      systemPrompt: () => systemPrompt(cfg, "inbound"),
+      settings: conversationSettings(cfg.conversation),
+      bargeInMinSpeechMs: cfg.conversation.bargeInMinSpeechMs,
+      activeCalls: () => this.activeCalls,
+    });
   }
 
   /** Binds SIP, HTTP and prepares RTP. @throws when a port cannot be bound. */
@@ -77,8 +90,15 @@ export class AgentServer {
     }
     // SIP first: a second instance on the same port stops here, before it touches the call records.
     let transport: UdpTransport;
+    // Trust and per-source rate limit before any parsing or transaction (SIP_TRUSTED_IPS, SIP_RATE_LIMIT).
+    const gate = new SourceGate({
+      trusted: cfg.sipTrustedIps,
+      untrusted: cfg.sipUntrusted,
+      ratePerSecond: cfg.sipRateLimit.perSecond,
+      burst: cfg.sipRateLimit.burst,
+    });
     try {
-      transport = await UdpTransport.bind({ host: cfg.sipHost, port: cfg.sipPort, log });
+      transport = await UdpTransport.bind({ host: cfg.sipHost, port: cfg.sipPort, log, gate });
     } catch (err) {
       throw new Error(`SIP_PORT: cannot bind udp ${cfg.sipHost}:${cfg.sipPort}: ${(err as Error).message}`);
     }
@@ -105,8 +125,11 @@ export class AgentServer {
       userAgent: `voice-agent/${o.version}`,
       log,
       timers: o.sipTimers,
+      inboundAuth: cfg.sipInboundAuth
+        ? new DigestVerifier({ ...cfg.sipInboundAuth, realm: cfg.sipInboundAuth.realm ?? cfg.publicIp })
+        : undefined,
       delegate: {
-        onInvite: (call) => server.onInvite(call),
+        onInvite: (call) => server.inbound.onInvite(call),
         acceptingNewCalls: () => !server.draining,
       },
     });
@@ -117,6 +140,7 @@ export class AgentServer {
       store,
       metrics,
       apiToken: cfg.apiToken,
+      allowedHosts: cfg.serverHost === "0.0.0.0" ? [] : [cfg.serverHost],
       outbound: server.dialer ?? undefined,
       outboundDisabledReason: outboundMode
         ? "outbound calling is not configured: set SIP_TRUNK_HOST and SIP_CALLER_ID"
@@ -130,7 +154,8 @@ export class AgentServer {
       },
     });
     try {
-      app.listen({ hostname: cfg.serverHost, port: cfg.serverPort });
+      // reusePort off (Elysia turns it on): a second agent on the same port must fail here, not share it.
+      app.listen({ hostname: cfg.serverHost, port: cfg.serverPort, reusePort: false });
     } catch (err) {
       transport.close();
       store.close();
@@ -147,7 +172,7 @@ export class AgentServer {
 
   /** Live calls of both directions. */
   get activeCalls(): number {
-    return this.calls.size + (this.dialer?.activeCalls ?? 0);
+    return this.inbound.size + (this.dialer?.activeCalls ?? 0);
   }
 
   /** The outbound dialer: INVITEs through the trunk, media and conversation through CallMedia. */
@@ -157,11 +182,13 @@ export class AgentServer {
     return new OutboundDialer({
       ua: this.ua,
       store: this.store,
+      observer: this.observer,
       clock: this.clock,
       log,
       trunk: { host: ob.trunkHost!, port: ob.trunkPort },
       callerId: ob.callerId!,
-      credentials: ob.credentials ? { username: ob.credentials.username, password: ob.credentials.password } : undefined,
+      credentials: ob.credentials ? { username: ob.credentials.username, password: ob.credentials.password, realm: ob.credentials.realm } : undefined,
+      destinations: new DestinationPolicy({ allow: ob.allowPrefixes ?? [], deny: ob.denyPrefixes }),
       mediaAddress: cfg.publicIp,
       ringTimeoutMs: ob.ringTimeoutS * 1000,
       maxCalls: ob.maxCalls,
@@ -174,182 +201,16 @@ export class AgentServer {
         this.activeCalls >= cfg.maxCalls ? new OutboundError("at_capacity", `${cfg.maxCalls} calls are live (MAX_CALLS)`) : undefined,
       createMedia: (req) =>
         new CallMedia({
-          record: req.record,
-          lease: req.lease,
-          media: req.media,
+          ...req, // record, lease, negotiated media, system, and the session's hooks (clock, hang-up, turns, errors)
+          signallingAddress: ob.trunkHost,
           pacer: this.pacer,
-          clock: this.clock,
           log,
           providers: { ...providers, llm: req.llm },
           vad: this.vad,
-          system: req.system,
-          conversation: cfg.conversation,
-          hangup: req.hangup,
-          onTurn: (turn) => {
-            this.observeTurn(turn);
-            req.onTurn?.(turn);
-          },
-          onBargeIn: this.metrics.bargeIn,
-          onProviderError: (err) => err instanceof ProviderError && this.metrics.providerErrorFrom(err),
+          settings: conversationSettings(cfg.conversation),
+          bargeInMinSpeechMs: cfg.conversation.bargeInMinSpeechMs,
         }),
     });
-  }
-
-  private onInvite(sip: InboundCall): void {
-    const { cfg, log } = this.o;
-    const id = randomUUID();
-    const record: CallRecord = {
-      id,
-      sipCallId: sip.callId,
-      direction: "inbound",
-      from: sip.from.uri,
-      to: sip.to.uri,
-      state: "ringing",
-      startedAt: new Date().toISOString(),
-      turns: [],
-      bargeIns: 0,
-      providers: this.o.providers.describe,
-    };
-    log.info({ callId: id, sipCallId: sip.callId, pii: { from: sip.from.uri, to: sip.to.uri } }, "call offered");
-    if (this.o.mode === "outbound") {
-      sip.reject(403, "Forbidden", { Warning: '399 voice-agent "inbound calls are off (--mode outbound)"' });
-      this.metrics.callRefused("inbound", "rejected");
-      log.warn({ callId: id }, "call rejected: inbound calls are off in outbound mode");
-      return;
-    }
-    if (cfg.sipTrustedIps.length > 0 && !cfg.sipTrustedIps.includes(sip.remote.host)) {
-      sip.reject(403, "Forbidden");
-      this.metrics.callRefused("inbound", "rejected");
-      log.warn({ callId: id, source: sip.remote.host }, "call rejected: source not in SIP_TRUSTED_IPS");
-      return;
-    }
-    if (this.activeCalls >= cfg.maxCalls) {
-      sip.reject(503, "Service Unavailable", { "Retry-After": "30" });
-      this.metrics.callRefused("inbound", "busy");
-      log.warn({ callId: id, max: cfg.maxCalls }, "call rejected: at capacity");
-      return;
-    }
-    if (!sip.offerSdp) {
-      sip.reject(488, "Not Acceptable Here", { Warning: '399 voice-agent "an SDP offer in the INVITE is required"' });
-      this.metrics.callRefused("inbound", "rejected");
-      log.warn({ callId: id }, "call rejected: no sdp offer");
-      return;
-    }
-    const live: LiveCall = { record, sip, released: false };
-    this.calls.set(id, live);
-    this.metrics.callStarted("inbound");
-    this.store.add(record);
-    sip.on("ended", (reason) => this.teardown(live, reason));
-    void this.prepareMedia(live).catch((err) => {
-      log.error({ callId: id, err: String(err) }, "call setup failed");
-      if (sip.state === "offered") sip.reject(500, "Server Internal Error");
-      this.teardown(live, "error");
-    });
-  }
-
-  private async prepareMedia(live: LiveCall): Promise<void> {
-    const { cfg, log, providers } = this.o;
-    const { sip, record } = live;
-    let lease;
-    try {
-      lease = await this.pool.allocate();
-    } catch (err) {
-      if (err instanceof RtpPortPoolError && err.code === "exhausted") {
-        sip.reject(503, "Service Unavailable", { "Retry-After": "30" });
-        log.warn({ callId: record.id }, "call rejected: no rtp port");
-        return;
-      }
-      throw err;
-    }
-    if (live.released || sip.state === "ended") {
-      lease.release();
-      return;
-    }
-    let answer;
-    try {
-      answer = createAnswer({ offer: sip.offerSdp, localAddress: cfg.publicIp, localPort: lease.port });
-    } catch (err) {
-      lease.release();
-      if (err instanceof SdpError) {
-        const warning = err.code === "no_common_codec" ? `305 voice-agent "${err.message}"` : `399 voice-agent "${err.message}"`;
-        sip.reject(488, "Not Acceptable Here", { Warning: warning.replace(/[\r\n]/g, " ") });
-        log.warn({ callId: record.id, code: err.code, reason: err.message }, "call rejected: sdp");
-        return;
-      }
-      throw err;
-    }
-    const media = new CallMedia({
-      record,
-      lease,
-      media: answer,
-      pacer: this.pacer,
-      clock: this.clock,
-      log,
-      providers,
-      vad: this.vad,
-      system: await systemPrompt(cfg, "inbound"),
-      conversation: cfg.conversation,
-      hangup: (reason) => {
-        record.endReason ??= reason;
-        void sip.hangup();
-      },
-      onTurn: (turn) => {
-        this.observeTurn(turn);
-        this.store.addTurn(record.id, turn);
-      },
-      onBargeIn: this.metrics.bargeIn,
-      onProviderError: (err) => err instanceof ProviderError && this.metrics.providerErrorFrom(err),
-    });
-    live.media = media;
-    sip.on("answered", () => {
-      record.state = "connected";
-      record.answeredAt = new Date().toISOString();
-      this.store.save(record);
-      log.info({ callId: record.id, codec: answer.codec, rtpPort: lease.port }, "call answered");
-      media.start();
-    });
-    sip.on("reinvite", (offer) => {
-      // The UA answered with our unchanged SDP (RFC 3264 §8); the media follows the new offer: a moved
-      // address or port, and hold (their sendonly/inactive → we stop sending).
-      try {
-        const audio = parseOffer(offer).audio;
-        if (!audio.connection) throw new Error("no connection address");
-        const remote = { address: audio.connection.address, port: audio.port };
-        media.session.update(remote, mirrorDirection(audio.direction));
-        log.info({ callId: record.id, remotePort: remote.port, direction: audio.direction }, "re-invite applied to media");
-      } catch (err) {
-        log.warn({ callId: record.id, err: (err as Error).message }, "re-invite offer not usable; media unchanged");
-      }
-    });
-    if (!sip.accept(answer.sdp)) this.teardown(live, "error");
-  }
-
-  /** Releases everything a call holds. Idempotent; runs on every path out of a call. */
-  private teardown(live: LiveCall, reason: string): void {
-    if (live.released) return;
-    live.released = true;
-    if (live.media) {
-      const st = live.media.session.stats;
-      this.metrics.rtpPackets("in", st.packetsIn);
-      this.metrics.rtpPackets("out", st.packetsOut);
-      this.metrics.rtpPacketsLost(Math.max(0, st.lost));
-    }
-    live.media?.close();
-    this.metrics.callEnded("inbound", live.record.endReason ?? reason);
-    this.calls.delete(live.record.id);
-    this.store.end(live.record.id, reason);
-    this.o.log.info(
-      { callId: live.record.id, reason: live.record.endReason ?? reason, turns: live.record.turns.length },
-      "call ended",
-    );
-  }
-
-  /** Feeds a completed turn's latency to the histograms (the first-RTP figure may fill in later). */
-  private observeTurn(turn: TurnRecord): void {
-    if (turn.speaker !== "agent" || !turn.latency) return;
-    const lat = turn.latency;
-    // firstRtpMs is written when the first packet goes out, possibly after the turn was recorded.
-    setTimeout(() => this.metrics.turnLatencies(lat), 1000);
   }
 
   /**
@@ -364,16 +225,15 @@ export class AgentServer {
     while (this.activeCalls > 0 && Date.now() < deadline) await Bun.sleep(50);
     const outbound = this.dialer?.shutdown(2000); // CANCEL the ringing ones, BYE the others
     // The polite end: each live call hears a goodbye, then gets its BYE after the last packet of it.
-    for (const c of this.calls.values()) {
+    for (const c of this.inbound.live()) {
       c.record.endReason ??= "shutdown";
-      if (c.media && c.sip.state !== "offered" && c.sip.state !== "ringing") c.media.conversation.endPolitely();
-      else void c.sip.hangup().catch(() => {});
+      if (c.media) c.media.conversation.endPolitely();
+      else void this.inbound.end(c, "shutdown");
     }
     const goodbyeDeadline = Date.now() + 8000;
-    while (this.calls.size > 0 && Date.now() < goodbyeDeadline) await Bun.sleep(50);
-    const ends = [...this.calls.values()].map((c) => c.sip.hangup().catch(() => {}));
-    await Promise.race([Promise.all(ends), Bun.sleep(2000)]);
-    for (const c of [...this.calls.values()]) this.teardown(c, "shutdown");
+    while (this.inbound.size > 0 && Date.now() < goodbyeDeadline) await Bun.sleep(50);
+    // Each end() releases at once and waits for the BYE at most DEFAULT_TEARDOWN_LIMIT_MS.
+    await Promise.all(this.inbound.live().map((c) => this.inbound.end(c, "shutdown")));
     await outbound;
     this.pacer.stop();
     this.ua.dispose();
@@ -381,4 +241,16 @@ export class AgentServer {
     this.http?.stop();
     this.store.close();
   }
+}
+
+/** Maps the configuration's turn-taking variables onto the conversation's settings. */
+export function conversationSettings(c: ConversationConfig): Partial<ConversationSettings> {
+  return {
+    bargeIn: c.bargeIn,
+    backchannel: c.backchannel,
+    endpointing: { minSilenceMs: c.endOfTurnSilenceMs, maxSilenceMs: c.endOfTurnMaxSilenceMs },
+    idlePromptMs: c.idlePromptMs,
+    idlePromptsBeforeHangup: c.idlePromptsBeforeHangup,
+    maxCallMs: c.maxCallMs,
+  };
 }

@@ -155,9 +155,9 @@ export async function runCaller(cmd: CallCommand): Promise<number> {
         const audio = tts.open({ signal: AbortSignal.timeout(30_000), callId: "caller" });
         audio.pushText(text);
         audio.end();
-        for await (const pcm of audio.audio) playout!.push(pcm);
-        playout!.markEnd();
-        await playout!.drained();
+        for await (const pcm of audio.audio) await playout!.captureFrame(pcm);
+        playout!.flush();
+        await playout!.waitForPlayout();
         const spokeAt = performance.now();
         const started = await waitForReply(spokeAt, cmd.replyTimeoutMs);
         const phrase: { text: string; replyDelayMs?: number } = { text };

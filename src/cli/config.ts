@@ -5,6 +5,13 @@
  */
 import { isIP } from "node:net";
 import { networkInterfaces } from "node:os";
+import { countryCodeOf, PREFIX_PATTERN } from "../outbound/destination-policy";
+// Provider defaults and variable names live in each provider's options module (the single source).
+import { CARTESIA_DEFAULTS, CARTESIA_ENV } from "../providers/cartesia/options";
+import { DEEPGRAM_DEFAULTS, DEEPGRAM_ENV } from "../providers/deepgram/options";
+import { GEMINI_DEFAULTS, GEMINI_ENV } from "../providers/gemini/options";
+import { OPENAI_ENV } from "../providers/openai/options";
+import { parseIpv4Range } from "../util/ip-range";
 
 export class ConfigError extends Error {
   override readonly name = "ConfigError";
@@ -16,7 +23,6 @@ export class ConfigError extends Error {
   }
 }
 
-export type ProviderChoice<T extends string> = T;
 export type SttChoice = "deepgram" | "pocketsphinx";
 export type LlmChoice = "gemini" | "openai" | "scripted";
 export type TtsChoice = "cartesia" | "flite";
@@ -31,7 +37,14 @@ export interface OutboundConfig {
   /** SIP_CALLER_ID: the From user part (our number as the trunk knows it), e.g. +14155550123. */
   callerId?: string;
   /** Digest credentials (RFC 3261 §22): SIP_USERNAME/SIP_PASSWORD, else PLIVO_AUTH_ID/PLIVO_AUTH_TOKEN. */
-  credentials?: { username: string; password: string; from: "SIP_USERNAME" | "PLIVO_AUTH_ID" };
+  credentials?: { username: string; password: string; from: "SIP_USERNAME" | "PLIVO_AUTH_ID"; realm?: string };
+  /**
+   * OUTBOUND_ALLOW_PREFIXES: E.164 prefixes outbound calls may go to ("*" = any); default the caller
+   * ID's country code. Undefined when unset and the caller ID is not E.164 (requireOutbound refuses).
+   */
+  allowPrefixes?: string[];
+  /** OUTBOUND_DENY_PREFIXES: E.164 prefixes never called (wins over the allow list); default none. */
+  denyPrefixes: string[];
   /** RING_TIMEOUT_S: no answer within this → CANCEL, status no_answer. Seconds, default 30. */
   ringTimeoutS: number;
   /** MAX_OUTBOUND_CALLS: simultaneous outbound calls, default 10. */
@@ -54,13 +67,16 @@ export interface Config {
   scriptFile?: string;
   logLevel: "trace" | "debug" | "info" | "warn" | "error" | "fatal" | "silent";
   logPii: boolean;
+  /** LOG_RATE_LIMIT: lines per message kind per second before the rest are summarised; 0 = no limit. */
+  logRateLimit: number;
   stt: SttChoice;
   llm: LlmChoice;
   tts: TtsChoice;
   deepgram: { apiKey?: string; model: string; baseUrl?: string };
   gemini: { apiKey?: string; model: string; baseUrl?: string };
   openai: { apiKey?: string; model?: string; baseUrl?: string };
-  cartesia: { apiKey?: string; model: string; voiceId?: string; baseUrl?: string };
+  /** `voiceId`: CARTESIA_VOICE_ID, default CARTESIA_DEFAULTS.voiceId (a stock Cartesia voice). */
+  cartesia: { apiKey?: string; model: string; voiceId: string; baseUrl?: string };
   /** System prompt file for the LLM (inbound). */
   inboundPromptFile?: string;
   /** Maximum simultaneous calls; further INVITEs get 486/503. */
@@ -72,8 +88,17 @@ export interface Config {
   serverHostRequested?: string;
   /** DATA_DIR: where calls.db lives, default ./data. */
   dataDir: string;
-  /** INVITEs are answered only from these source addresses (the trunk's); empty = from anyone. */
+  /**
+   * SIP_TRUSTED_IPS: requests are served only from these source addresses or CIDR ranges (the
+   * trunk's); empty = from anyone. Others are refused at the transport, before any transaction.
+   */
   sipTrustedIps: string[];
+  /** SIP_UNTRUSTED: requests from untrusted sources get a stateless 403 (`reject`) or nothing (`drop`). */
+  sipUntrusted: "reject" | "drop";
+  /** SIP_RATE_LIMIT: datagrams per second per source IP (0 = off); SIP_RATE_BURST: bucket size. */
+  sipRateLimit: { perSecond: number; burst: number };
+  /** SIP_INBOUND_USERNAME/SIP_INBOUND_PASSWORD: digest credentials inbound INVITEs must present. */
+  sipInboundAuth?: { username: string; password: string; realm?: string };
   /** SIGTERM: how long live calls may go on before they are ended politely, s. */
   drainTimeoutS: number;
   conversation: ConversationConfig;
@@ -118,12 +143,18 @@ function ip(env: Env, name: string, def?: string): string | undefined {
   return v;
 }
 
-/** A comma-separated list of IPv4 addresses. */
-function ipList(env: Env, name: string): string[] {
+/** A comma-separated list of IPv4 addresses or CIDR ranges (a.b.c.d/n). */
+function ipRangeList(env: Env, name: string): string[] {
   const v = str(env, name);
   if (v === undefined) return [];
   const list = v.split(",").map((x) => x.trim()).filter(Boolean);
-  for (const a of list) if (isIP(a) !== 4) throw new ConfigError(name, `expected comma-separated IPv4 addresses, got "${a}"`);
+  for (const a of list) {
+    try {
+      parseIpv4Range(a);
+    } catch {
+      throw new ConfigError(name, `expected comma-separated IPv4 addresses or a.b.c.d/n ranges, got "${a}"`);
+    }
+  }
   return list;
 }
 
@@ -157,6 +188,21 @@ function pair(env: Env, a: string, b: string): [string, string] | undefined {
   return x !== undefined ? [x, y!] : undefined;
 }
 
+/** A comma-separated list of E.164 prefixes ("+1,+44"); `star` also accepts "*" alone. */
+function prefixList(env: Env, name: string, star: boolean): string[] | undefined {
+  const v = str(env, name);
+  if (v === undefined) return undefined;
+  const list = v.split(",").map((x) => x.trim()).filter(Boolean);
+  if (star && list.length === 1 && list[0] === "*") return ["*"];
+  if (list.length === 0) throw new ConfigError(name, `expected comma-separated E.164 prefixes such as +1,+44${star ? ' or "*"' : ""}`);
+  for (const p of list) {
+    if (!PREFIX_PATTERN.test(p)) {
+      throw new ConfigError(name, `expected comma-separated E.164 prefixes such as +1,+44 ("+" then 1 to 15 digits)${star ? ' or "*"' : ""}, got "${p}"`);
+    }
+  }
+  return list;
+}
+
 function outboundConfig(env: Env): OutboundConfig {
   const callerId = str(env, "SIP_CALLER_ID");
   // RFC 3261 §25.1 user part: unreserved characters and "+" (E.164 numbers, or a trunk account name).
@@ -165,12 +211,18 @@ function outboundConfig(env: Env): OutboundConfig {
   }
   const sip = pair(env, "SIP_USERNAME", "SIP_PASSWORD");
   const plivo = pair(env, "PLIVO_AUTH_ID", "PLIVO_AUTH_TOKEN");
+  const realm = str(env, "SIP_TRUNK_REALM");
+  if (realm !== undefined && /["\\\r\n]/.test(realm)) throw new ConfigError("SIP_TRUNK_REALM", `expected a realm without quotes or backslashes, got "${realm}"`);
   const credentials = sip
-    ? { username: sip[0], password: sip[1], from: "SIP_USERNAME" as const }
+    ? { username: sip[0], password: sip[1], from: "SIP_USERNAME" as const, realm }
     : plivo
-      ? { username: plivo[0], password: plivo[1], from: "PLIVO_AUTH_ID" as const }
+      ? { username: plivo[0], password: plivo[1], from: "PLIVO_AUTH_ID" as const, realm }
       : undefined;
+  if (realm !== undefined && !credentials) throw new ConfigError("SIP_TRUNK_REALM", "set SIP_USERNAME/SIP_PASSWORD (or PLIVO_AUTH_ID/PLIVO_AUTH_TOKEN) with it");
+  const callerCountry = callerId === undefined ? undefined : countryCodeOf(callerId);
   return {
+    allowPrefixes: prefixList(env, "OUTBOUND_ALLOW_PREFIXES", true) ?? (callerCountry ? [callerCountry] : undefined),
+    denyPrefixes: prefixList(env, "OUTBOUND_DENY_PREFIXES", false) ?? [],
     trunkHost: host(env, "SIP_TRUNK_HOST"),
     trunkPort: int(env, "SIP_TRUNK_PORT", 5060, 1, 65535),
     callerId,
@@ -189,6 +241,12 @@ export function requireOutbound(cfg: Config, mode: Mode): void {
   if (mode === "inbound") return;
   if (!cfg.outbound.trunkHost) throw new ConfigError("SIP_TRUNK_HOST", `required with --mode ${mode} (the SIP trunk outbound calls go through)`);
   if (!cfg.outbound.callerId) throw new ConfigError("SIP_CALLER_ID", `required with --mode ${mode} (the number outbound calls come from)`);
+  if (!cfg.outbound.allowPrefixes) {
+    throw new ConfigError(
+      "OUTBOUND_ALLOW_PREFIXES",
+      `required with --mode ${mode} when SIP_CALLER_ID (${cfg.outbound.callerId}) is not an E.164 number: list the prefixes calls may go to, e.g. +1,+44, or "*" for any`,
+    );
+  }
 }
 
 /**
@@ -222,14 +280,23 @@ export function loadConfig(env: Env = process.env): Config {
     throw new ConfigError("RTP_PORT_END", `must be above RTP_PORT_START + 1 (${rtpPortStart + 1}), got ${rtpPortEnd}`);
   const publicIp = ip(env, "SIP_PUBLIC_IP") ?? (sipHost !== "0.0.0.0" ? sipHost : detectLocalIp());
 
-  const deepgram = { apiKey: str(env, "DEEPGRAM_API_KEY"), model: str(env, "DEEPGRAM_MODEL") ?? "nova-2-phonecall", baseUrl: url(env, "DEEPGRAM_BASE_URL") };
-  const gemini = { apiKey: str(env, "GEMINI_API_KEY"), model: str(env, "GEMINI_MODEL") ?? "gemini-2.0-flash", baseUrl: url(env, "GEMINI_BASE_URL") };
-  const openai = { apiKey: str(env, "OPENAI_API_KEY"), model: str(env, "OPENAI_MODEL"), baseUrl: url(env, "OPENAI_BASE_URL") };
+  const deepgram = {
+    apiKey: str(env, DEEPGRAM_ENV.apiKey),
+    model: str(env, DEEPGRAM_ENV.model) ?? DEEPGRAM_DEFAULTS.model,
+    baseUrl: url(env, DEEPGRAM_ENV.baseUrl),
+  };
+  const gemini = {
+    apiKey: str(env, GEMINI_ENV.apiKey),
+    model: str(env, GEMINI_ENV.model) ?? GEMINI_DEFAULTS.model,
+    baseUrl: url(env, GEMINI_ENV.baseUrl),
+  };
+  // No model default for OpenAI-compatible servers: each names its own models (OPENAI_MODEL is required).
+  const openai = { apiKey: str(env, OPENAI_ENV.apiKey), model: str(env, OPENAI_ENV.model), baseUrl: url(env, OPENAI_ENV.baseUrl) };
   const cartesia = {
-    apiKey: str(env, "CARTESIA_API_KEY"),
-    model: str(env, "CARTESIA_MODEL") ?? "sonic-2",
-    voiceId: str(env, "CARTESIA_VOICE_ID"),
-    baseUrl: url(env, "CARTESIA_BASE_URL"),
+    apiKey: str(env, CARTESIA_ENV.apiKey),
+    model: str(env, CARTESIA_ENV.model) ?? CARTESIA_DEFAULTS.model,
+    voiceId: str(env, CARTESIA_ENV.voiceId) ?? CARTESIA_DEFAULTS.voiceId,
+    baseUrl: url(env, CARTESIA_ENV.baseUrl),
   };
 
   const stt = oneOf<SttChoice>(env, "STT_PROVIDER", ["deepgram", "pocketsphinx"], deepgram.apiKey ? "deepgram" : "pocketsphinx");
@@ -245,7 +312,6 @@ export function loadConfig(env: Env = process.env): Config {
   if (llm === "openai" && !openai.baseUrl) throw new ConfigError("OPENAI_BASE_URL", "required when LLM_PROVIDER=openai");
   if (llm === "openai" && !openai.model) throw new ConfigError("OPENAI_MODEL", "required when LLM_PROVIDER=openai");
   if (tts === "cartesia" && !cartesia.apiKey) throw new ConfigError("CARTESIA_API_KEY", "required when TTS_PROVIDER=cartesia");
-  if (tts === "cartesia" && !cartesia.voiceId) throw new ConfigError("CARTESIA_VOICE_ID", "required when TTS_PROVIDER=cartesia");
 
   const apiToken = env.API_TOKEN === undefined || env.API_TOKEN === "" ? undefined : env.API_TOKEN;
   if (apiToken !== undefined && !/^[\x21-\x7e]{16,}$/.test(apiToken)) {
@@ -267,6 +333,7 @@ export function loadConfig(env: Env = process.env): Config {
     scriptFile: str(env, "SCRIPT_FILE"),
     logLevel: oneOf(env, "LOG_LEVEL", ["trace", "debug", "info", "warn", "error", "fatal", "silent"] as const, "info"),
     logPii: bool(env, "LOG_PII", true),
+    logRateLimit: int(env, "LOG_RATE_LIMIT", 50, 0, 1_000_000),
     stt,
     llm,
     tts,
@@ -280,9 +347,31 @@ export function loadConfig(env: Env = process.env): Config {
     apiToken,
     dataDir: str(env, "DATA_DIR") ?? "./data",
     drainTimeoutS: int(env, "DRAIN_TIMEOUT_S", 30, 0, 3600),
-    sipTrustedIps: ipList(env, "SIP_TRUSTED_IPS"),
+    sipTrustedIps: ipRangeList(env, "SIP_TRUSTED_IPS"),
+    sipUntrusted: oneOf(env, "SIP_UNTRUSTED", ["reject", "drop"] as const, "reject"),
+    sipRateLimit: rateLimit(env),
+    sipInboundAuth: inboundAuth(env),
     conversation: conversationConfig(env),
   };
+}
+
+/** SIP_RATE_LIMIT (default 100/s per source IP, 0 = off) and SIP_RATE_BURST (default 2 × the rate). */
+function rateLimit(env: Env): { perSecond: number; burst: number } {
+  const perSecond = int(env, "SIP_RATE_LIMIT", 100, 0, 1_000_000);
+  const burst = int(env, "SIP_RATE_BURST", Math.max(1, perSecond * 2), 1, 10_000_000);
+  return { perSecond, burst };
+}
+
+/** SIP_INBOUND_USERNAME / SIP_INBOUND_PASSWORD (set together), SIP_INBOUND_REALM (default: SIP_PUBLIC_IP). */
+function inboundAuth(env: Env): { username: string; password: string; realm?: string } | undefined {
+  const p = pair(env, "SIP_INBOUND_USERNAME", "SIP_INBOUND_PASSWORD");
+  if (!p) return undefined;
+  const realm = str(env, "SIP_INBOUND_REALM");
+  // A quoted-string without quotes or backslashes (RFC 3261 §25.1 realm-value), so it needs no escaping.
+  if (realm !== undefined && !/^[\x20\x21\x23-\x5b\x5d-\x7e]{1,128}$/.test(realm)) {
+    throw new ConfigError("SIP_INBOUND_REALM", `expected up to 128 printable characters without " or \\, got "${realm}"`);
+  }
+  return { username: p[0], password: p[1], realm };
 }
 
 /** Turn-taking settings (src/pipeline/agent-call.ts, endpointing.ts, speech-detector.ts). */

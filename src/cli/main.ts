@@ -7,7 +7,10 @@ import { HELP, parseCommand, UsageError, type Command } from "./args";
 import { ConfigError, loadConfig, requireOutbound, type Config, type Mode } from "./config";
 import { createProviders } from "./providers";
 import { StoreError } from "../store/schema";
-import { createLogger } from "../util/log";
+import { DataDirLock, DataDirLockError } from "../store/data-dir-lock";
+import { createLogger, flushLog } from "../util/log";
+import { installProcessGuard } from "../util/process-guard";
+import { exposureWarning } from "./exposure";
 
 const VERSION: string = pkg.version;
 
@@ -18,6 +21,14 @@ function httpAccess(cfg: Config): string {
   return `API_TOKEN is not set: listening on 127.0.0.1 only${asked}; set API_TOKEN to serve other hosts`;
 }
 
+/** Who may send SIP requests, and how fast. */
+function sipAccess(cfg: Config): string {
+  const who = cfg.sipTrustedIps.length > 0 ? `trusted ${cfg.sipTrustedIps.join(", ")} (others: ${cfg.sipUntrusted === "drop" ? "dropped" : "403"})` : "any source";
+  const rate = cfg.sipRateLimit.perSecond > 0 ? `${cfg.sipRateLimit.perSecond}/s per source, burst ${cfg.sipRateLimit.burst}` : "no rate limit";
+  const auth = cfg.sipInboundAuth ? `digest auth as ${cfg.sipInboundAuth.username}` : "no inbound auth";
+  return `${who}; ${rate}; ${auth}`;
+}
+
 function describeConfig(cfg: Config, mode: string, providers: { stt: string; llm: string; tts: string }): string {
   const rtpCalls = Math.floor((cfg.rtpPortEnd - cfg.rtpPortStart + 1) / 2);
   const ob = cfg.outbound;
@@ -26,12 +37,14 @@ function describeConfig(cfg: Config, mode: string, providers: { stt: string; llm
       ? []
       : [
           `  OUT   trunk udp ${ob.trunkHost}:${ob.trunkPort}, caller ID ${ob.callerId}, ` +
-            `${ob.credentials ? `digest auth as ${ob.credentials.username} (${ob.credentials.from})` : "no digest credentials"}, ` +
+            `${ob.credentials ? `digest auth as ${ob.credentials.username} (${ob.credentials.from})${ob.credentials.realm ? ` for realm "${ob.credentials.realm}" only` : ""}` : "no digest credentials"}, ` +
+            `to ${ob.allowPrefixes?.join(" ") ?? "(none)"}${ob.denyPrefixes.length ? ` except ${ob.denyPrefixes.join(" ")}` : ""}, ` +
             `ring ${ob.ringTimeoutS} s, max ${ob.maxCalls} calls, ${ob.callsPerMinute}/min`,
         ];
   return [
     `voice-agent ${VERSION} — mode ${mode}`,
     `  SIP   udp ${cfg.sipHost}:${cfg.sipPort}, Contact/SDP address ${cfg.publicIp}${cfg.answerDelayMs ? `, rings ${cfg.answerDelayMs} ms` : ""}`,
+    `  ACL   ${sipAccess(cfg)}`,
     `  RTP   udp ports ${cfg.rtpPortStart}-${cfg.rtpPortEnd} (${rtpCalls} calls), max ${cfg.maxCalls} simultaneous calls`,
     ...outbound,
     `  HTTP  ${cfg.serverHost}:${cfg.serverPort} — ${httpAccess(cfg)}`,
@@ -46,14 +59,28 @@ async function run(cmd: Extract<Command, { kind: "run" | "check-config" }>): Pro
   const cfg = loadConfig();
   requireOutbound(cfg, cmd.mode as Mode);
   const providers = await createProviders(cfg);
+  const exposed = exposureWarning(cfg);
   if (cmd.kind === "check-config") {
     console.log(describeConfig(cfg, cmd.mode, providers.describe));
+    if (exposed) console.error(exposed);
     console.log("configuration ok");
     return 0;
   }
-  const log = createLogger({ level: cfg.logLevel, pii: cfg.logPii });
+  const log = createLogger({ level: cfg.logLevel, pii: cfg.logPii, rateLimit: { burst: cfg.logRateLimit } });
+  // Whatever no call boundary caught is logged and counted; the other calls go on.
+  installProcessGuard(log);
+  // One agent per DATA_DIR, checked before any socket or calls.db is touched.
+  const lock = DataDirLock.acquire(cfg.dataDir, { sip: `udp:${cfg.sipHost}:${cfg.sipPort}`, http: `${cfg.serverHost}:${cfg.serverPort}` });
   const { AgentServer } = await import("./agent-server");
-  const server = await AgentServer.start({ cfg, providers, log, version: VERSION, mode: cmd.mode });
+  let server: Awaited<ReturnType<typeof AgentServer.start>>;
+  try {
+    server = await AgentServer.start({ cfg, providers, log, version: VERSION, mode: cmd.mode });
+  } catch (err) {
+    lock.release();
+    await flushLog(log);
+    throw err;
+  }
+  lock.update({ sip: `udp:${cfg.sipHost}:${server.sipPort}` });
   log.info(
     {
       version: VERSION,
@@ -68,6 +95,10 @@ async function run(cmd: Extract<Command, { kind: "run" | "check-config" }>): Pro
     },
     "voice-agent started",
   );
+  if (exposed) {
+    console.error(exposed);
+    log.warn({ sip: `${cfg.sipHost}:${server.sipPort}` }, "sip is open to the internet: set SIP_TRUSTED_IPS or SIP_INBOUND_USERNAME/SIP_INBOUND_PASSWORD");
+  }
   if (!cfg.apiToken) log.warn({ http: `${cfg.serverHost}:${cfg.serverPort}`, requested: cfg.serverHostRequested }, `http api: ${httpAccess(cfg)}`);
   else log.info({}, "http api: bearer token required (API_TOKEN)");
   const drainMs = cfg.drainTimeoutS * 1000;
@@ -77,8 +108,10 @@ async function run(cmd: Extract<Command, { kind: "run" | "check-config" }>): Pro
       if (stopping) return;
       stopping = true;
       log.info({ signal, drainMs: ms, activeCalls: server.activeCalls }, "shutting down");
-      void server.shutdown(ms).then(() => {
+      void server.shutdown(ms).then(async () => {
         log.info({}, "stopped");
+        lock.release();
+        await flushLog(log);
         resolve(0);
       });
     };
@@ -116,6 +149,10 @@ export async function main(argv: string[]): Promise<number> {
   } catch (err) {
     if (err instanceof ConfigError) {
       console.error(`voice-agent: configuration error: ${err.message}`);
+      return 2;
+    }
+    if (err instanceof DataDirLockError) {
+      console.error(`voice-agent: configuration error: DATA_DIR: ${err.message}`);
       return 2;
     }
     if (err instanceof StoreError && err.code !== "migration_failed") {

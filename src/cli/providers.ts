@@ -29,7 +29,7 @@ export async function createProviders(cfg: Config): Promise<Providers> {
     cfg.tts === "cartesia"
       ? createCartesiaTts({
           apiKey: cfg.cartesia.apiKey!,
-          voiceId: cfg.cartesia.voiceId!,
+          voiceId: cfg.cartesia.voiceId,
           model: cfg.cartesia.model,
           baseUrl: cfg.cartesia.baseUrl,
         })

@@ -8,7 +8,8 @@
 import { Elysia } from "elysia";
 import { openapi } from "@elysiajs/openapi";
 import type { CallRecordStore } from "../pipeline/call-record";
-import { BEARER_CHALLENGE, checkBearer } from "./auth";
+import { BEARER_CHALLENGE, checkBearer, hasValidBearer } from "./auth";
+import { checkHost } from "./host-check";
 import { outboundRoutes, type OutboundApi } from "./outbound";
 import { describeValidation } from "./validation";
 import type { Metrics } from "../metrics";
@@ -32,6 +33,8 @@ export interface AppDeps {
   startedAt?: number;
   /** API_TOKEN: when set, requests need `Authorization: Bearer <apiToken>` (401 otherwise). */
   apiToken?: string;
+  /** Without apiToken: Host names served besides loopback (DNS rebinding protection, src/http/host-check.ts). */
+  allowedHosts?: readonly string[];
   /** The outbound dialer; undefined when outbound calling is off (`outboundDisabledReason` says why). */
   outbound?: OutboundApi;
   outboundDisabledReason?: string;
@@ -51,6 +54,11 @@ export function createApp(deps: AppDeps) {
   const startedAt = deps.startedAt ?? Date.now();
   return new Elysia()
     .onRequest(({ request, set }) => {
+      const badHost = checkHost(request, { apiToken: deps.apiToken, allowed: deps.allowedHosts });
+      if (badHost) {
+        set.status = 403;
+        return badHost;
+      }
       const denied = checkBearer(request, deps.apiToken);
       if (!denied) return;
       set.status = 401;
@@ -78,16 +86,21 @@ export function createApp(deps: AppDeps) {
       set.status = 500;
       return { error: "internal", message: "internal error" };
     })
-    .get("/", () => ({
-      status: "ok",
-      version: deps.health.version,
-      mode: deps.health.mode,
-      providers: deps.health.providers,
-      ...deps.health.stats?.(),
-      sip: deps.health.sip,
-      activeCalls: deps.store.activeCount,
-      uptimeS: Math.round((Date.now() - startedAt) / 1000),
-    }))
+    // Health for anyone (load balancers, probes): the status only, unless the caller holds the token.
+    .get("/", ({ request }) => {
+      const status = (deps.health.stats?.().status as string | undefined) ?? "ok";
+      if (deps.apiToken !== undefined && !hasValidBearer(request, deps.apiToken)) return { status };
+      return {
+        status: "ok",
+        version: deps.health.version,
+        mode: deps.health.mode,
+        providers: deps.health.providers,
+        ...deps.health.stats?.(),
+        sip: deps.health.sip,
+        activeCalls: deps.store.activeCount,
+        uptimeS: Math.round((Date.now() - startedAt) / 1000),
+      };
+    })
     .get("/metrics", async ({ set }) => {
       if (!deps.metrics) throw new HttpError(404, "not_found", "metrics are not enabled");
       set.headers["content-type"] = deps.metrics.contentType;

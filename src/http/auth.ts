@@ -13,6 +13,12 @@ export const BEARER_CHALLENGE = 'Bearer realm="voice-agent"';
 
 const digest = (s: string) => createHash("sha256").update(s).digest();
 
+/** True when the request carries `Authorization: Bearer <token>` with the right token (constant time). */
+export function hasValidBearer(request: Request, token: string): boolean {
+  const m = /^Bearer\s+(\S+)\s*$/i.exec(request.headers.get("authorization") ?? "");
+  return !!m && timingSafeEqual(digest(m[1]!), digest(token));
+}
+
 /**
  * Checks a request. Returns undefined when allowed, else the 401 body:
  * `{ error: "unauthorized", message }` (missing header, other scheme, wrong token).

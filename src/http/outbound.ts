@@ -126,6 +126,7 @@ const STATUS_OF: Record<OutboundError["code"], number> = {
   rate_limited: 429,
   draining: 503,
   no_media_port: 503,
+  destination_not_allowed: 422,
   not_found: 404,
 };
 
@@ -201,7 +202,7 @@ export function outboundRoutes(deps: OutboundRoutesDeps) {
             201: { description: "Call placed" },
             401: { description: "Missing or wrong bearer token" },
             403: { description: "Outbound calling disabled (--mode inbound)" },
-            422: { description: "A field is invalid; `field` names it" },
+            422: { description: "A field is invalid, or the number is outside OUTBOUND_ALLOW_PREFIXES / inside OUTBOUND_DENY_PREFIXES; `field` names it" },
             429: { description: "MAX_OUTBOUND_CALLS live or OUTBOUND_CALLS_PER_MINUTE reached; see Retry-After" },
             503: { description: "Shutting down, or no free RTP port" },
           },

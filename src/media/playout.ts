@@ -1,61 +1,59 @@
 /**
- * A call's outgoing audio: PCM16 at 8000 Hz in, exactly one G.711 RTP frame out per Pacer tick.
+ * A call's outgoing audio: PCM16 at 8000 Hz in, exactly one G.711 RTP frame out per pacer tick. It is
+ * the `AudioOutput` of the conversation (src/media/audio-output.ts: `captureFrame`, `flush`,
+ * `clearBuffer`, playback events, back-pressure); the pacer (src/rtp/pacer.ts) calls `onTick()`.
  *
- * Audio is held as 20 ms frames (160 samples), so `clear()` (barge-in) takes effect at the next tick:
- * the frame already sent is the last one the caller hears (STYLE habit 7). A partial last frame is kept
- * back until more samples complete it, or until `flush()`/`markEnd()` pads it with zeros.
+ * Audio is held as 20 ms frames (160 samples), so `clearBuffer()` (barge-in) takes effect at the next
+ * tick: the frame already sent is the last one the caller hears (STYLE habit 7). A partial last frame is
+ * kept back until more samples complete it, or until `flush()` pads it with zeros.
  *
  * Every tick sends a frame: real audio when one is queued, else silence, so the carrier never sees a
  * gap and the RTP timestamp advances 160 per frame through silence. The marker bit is set on the first
  * audio frame after silence (start of a talkspurt, RFC 3551 §4.1), including after an underrun.
  *
- * Utterances: samples pushed between one `markEnd()` (or `clear()`, or the start) and the next
- * `markEnd()` form one utterance with an id (returned by `push`). Per utterance:
- *  - `onPlaybackStarted({ utteranceId })` right after its first frame was sent;
- *  - `onPlaybackFinished({ utteranceId, playedMs, interrupted })` exactly once: after its last frame
- *    was sent (interrupted false), or at `clear()`/`close()` (interrupted true; playedMs = what went
- *    out, possibly 0 without a started event).
- * `isPlaying` is true only between sending a real audio frame and the next silence frame, finish or
- * clear — not while audio merely waits in the queue.
+ * Segments (one reply or prompt each): samples captured between one `flush()` (or `clearBuffer()`, or
+ * the start) and the next `flush()`. Per segment, `playbackStarted` right after its first frame was
+ * sent and `playbackFinished` exactly once (after its last frame, or at `clearBuffer()`/`close()` with
+ * `interrupted: true`). `isPlaying` is true only between sending a real audio frame and the next
+ * silence frame, finish or clear — not while audio merely waits in the queue.
  *
- * Bound: at most `maxQueuedMs` (default 300 000 = 5 min) is held; samples beyond are dropped and
- * counted in `overflowSamples` (the producer should pace itself with `queuedMs`).
+ * Bounds: `captureFrame` resolves once less than `highWaterMs` (default 2 s) is queued; overflow rule
+ * drop-newest: at most `maxQueuedMs` (default 300 000 = 5 min) is held, samples beyond are dropped and
+ * counted in `overflowSamples`.
  */
-import type { PacerSource } from "../rtp/pacer.ts";
+import {
+  AUDIO_OUTPUT_HIGH_WATER_MS,
+  type AudioOutput,
+  type PlaybackFinishedEvent,
+  type PlaybackListener,
+  type PlaybackStartedEvent,
+} from "./audio-output.ts";
+import { FRAME_SAMPLES, SAMPLES_PER_MS } from "./constants.ts";
 import { type G711Codec, encodeFrame, silenceFrame } from "./g711.ts";
 
+export type { PlaybackFinishedEvent, PlaybackStartedEvent } from "./audio-output.ts";
+
 /** Samples per 20 ms frame at 8000 Hz. */
-export const PLAYOUT_FRAME_SAMPLES = 160;
-/** Samples per ms at 8000 Hz. */
-const SAMPLES_PER_MS = 8;
+export const PLAYOUT_FRAME_SAMPLES = FRAME_SAMPLES;
 
 /** Where frames go; `RtpSession` implements it. `payload` is only valid during the call. */
 export interface FrameSink {
   sendFrame(payload: Uint8Array, marker: boolean): boolean;
 }
 
-export interface PlaybackStartedEvent {
-  utteranceId: number;
-}
-
-export interface PlaybackFinishedEvent {
-  utteranceId: number;
-  /** Audio of this utterance actually sent, ms (padding excluded). */
-  playedMs: number;
-  /** True when `clear()`/`close()` cut it short. */
-  interrupted: boolean;
-}
-
 export interface PlayoutOptions {
   sink: FrameSink;
   codec: G711Codec;
+  /** A first listener (more through `listen`). */
   onPlaybackStarted?: (e: PlaybackStartedEvent) => void;
   onPlaybackFinished?: (e: PlaybackFinishedEvent) => void;
-  /** Queue bound, ms; default 300 000. */
+  /** Hard queue bound, ms (overflow rule drop-newest); default 300 000. */
   maxQueuedMs?: number;
+  /** `captureFrame` resolves once less than this is queued, ms; default `AUDIO_OUTPUT_HIGH_WATER_MS` (2000). */
+  highWaterMs?: number;
 }
 
-interface Utterance {
+interface Segment {
   id: number;
   started: boolean;
   finished: boolean;
@@ -63,15 +61,15 @@ interface Utterance {
 }
 
 type Entry =
-  | { kind: "audio"; pcm: Int16Array; samples: number; utt: Utterance }
-  | { kind: "end"; utt: Utterance };
+  | { kind: "audio"; pcm: Int16Array; samples: number; seg: Segment }
+  | { kind: "end"; seg: Segment };
 
-export class Playout implements PacerSource {
+export class Playout implements AudioOutput {
   private readonly sink: FrameSink;
   private readonly codec: G711Codec;
-  private readonly onStarted?: (e: PlaybackStartedEvent) => void;
-  private readonly onFinished?: (e: PlaybackFinishedEvent) => void;
+  private readonly listeners = new Set<PlaybackListener>();
   private readonly maxFrames: number;
+  private readonly highWaterSamples: number;
   private readonly silence: Uint8Array;
   private readonly encodeBuf = new Uint8Array(PLAYOUT_FRAME_SAMPLES);
 
@@ -80,31 +78,36 @@ export class Playout implements PacerSource {
   private audioQueued = 0;
   private pending = new Int16Array(PLAYOUT_FRAME_SAMPLES);
   private pendingFill = 0;
-  private open: Utterance | undefined;
-  private live: Utterance[] = [];
-  private playing: Utterance | undefined;
+  private open: Segment | undefined;
+  private live: Segment[] = [];
+  private playing: Segment | undefined;
   private lastWasAudio = false;
-  private nextUtteranceId = 1;
+  private nextSegmentId = 1;
   private enqueuedFrames = 0;
   private doneFrames = 0;
+  /** `waitForPlayout` promises: resolved once `doneFrames` reaches `target`. */
   private waiters: { target: number; resolve: () => void }[] = [];
+  /** `captureFrame` promises waiting for room below the high-water mark. */
+  private roomWaiters: (() => void)[] = [];
   private closed = false;
 
-  /** Real audio samples sent so far, all utterances (what the caller actually heard; padding excluded). */
+  /** Real audio samples sent so far, all segments (what the caller actually heard; padding excluded). */
   playedSamples = 0;
   /** Audio frames sent. */
   audioFrames = 0;
   /** Silence frames sent. */
   silenceFrames = 0;
-  /** Samples dropped by the queue bound. */
+  /** Samples dropped by the hard queue bound (overflow rule drop-newest). */
   overflowSamples = 0;
 
   constructor(opts: PlayoutOptions) {
     this.sink = opts.sink;
     this.codec = opts.codec;
-    this.onStarted = opts.onPlaybackStarted;
-    this.onFinished = opts.onPlaybackFinished;
+    if (opts.onPlaybackStarted || opts.onPlaybackFinished) {
+      this.listeners.add({ onPlaybackStarted: opts.onPlaybackStarted, onPlaybackFinished: opts.onPlaybackFinished });
+    }
     this.maxFrames = Math.max(1, Math.floor((opts.maxQueuedMs ?? 300_000) / 20));
+    this.highWaterSamples = (opts.highWaterMs ?? AUDIO_OUTPUT_HIGH_WATER_MS) * SAMPLES_PER_MS;
     this.silence = silenceFrame(opts.codec);
   }
 
@@ -115,20 +118,41 @@ export class Playout implements PacerSource {
 
   /** Audio waiting to be sent, ms (whole frames plus the partial one). */
   get queuedMs(): number {
-    return (this.audioQueued * PLAYOUT_FRAME_SAMPLES + this.pendingFill) / SAMPLES_PER_MS;
+    return this.queuedSamples / SAMPLES_PER_MS;
+  }
+
+  get capturingSegment(): number {
+    return this.open?.id ?? 0;
+  }
+
+  listen(listener: PlaybackListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
   }
 
   /**
-   * Queues PCM16 8000 Hz mono samples, any length.
-   * @returns the id of the utterance they belong to (0 when closed or empty).
+   * Queues PCM16 8000 Hz mono samples, any length, and resolves once less than the high-water mark is
+   * queued (back-pressure; see src/media/audio-output.ts).
+   */
+  captureFrame(pcm: Int16Array): Promise<void> {
+    this.push(pcm);
+    if (this.closed || this.queuedSamples < this.highWaterSamples) return Promise.resolve();
+    const { promise, resolve } = Promise.withResolvers<void>();
+    this.roomWaiters.push(resolve);
+    return promise;
+  }
+
+  /**
+   * Queues samples without waiting (for producers that pace themselves).
+   * @returns the id of the segment they belong to (0 when closed or empty).
    */
   push(pcm: Int16Array): number {
     if (this.closed || pcm.length === 0) return 0;
     if (!this.open) {
-      this.open = { id: this.nextUtteranceId++, started: false, finished: false, playedSamples: 0 };
+      this.open = { id: this.nextSegmentId++, started: false, finished: false, playedSamples: 0 };
       this.live.push(this.open);
     }
-    const utt = this.open;
+    const seg = this.open;
     let i = 0;
     while (i < pcm.length) {
       if (this.audioQueued >= this.maxFrames) {
@@ -139,33 +163,28 @@ export class Playout implements PacerSource {
       this.pending.set(pcm.subarray(i, i + n), this.pendingFill);
       this.pendingFill += n;
       i += n;
-      if (this.pendingFill === PLAYOUT_FRAME_SAMPLES) this.enqueuePending(utt);
+      if (this.pendingFill === PLAYOUT_FRAME_SAMPLES) this.enqueuePending(seg);
     }
-    return utt.id;
+    return seg.id;
   }
 
-  /** Pads a partial last frame with zeros and queues it (the utterance stays open). */
+  /** Ends the open segment: pads a partial last frame with zeros; it is reported finished once its last frame is sent. */
   flush(): void {
-    if (this.pendingFill > 0 && this.open) {
+    if (this.closed || !this.open) return;
+    if (this.pendingFill > 0) {
       this.pending.fill(0, this.pendingFill);
       this.enqueuePending(this.open);
     }
-  }
-
-  /** Ends the current utterance: flushes, and reports it finished once its last frame is sent. */
-  markEnd(): void {
-    if (this.closed || !this.open) return;
-    this.flush();
-    this.queue.push({ kind: "end", utt: this.open });
+    this.queue.push({ kind: "end", seg: this.open });
     this.open = undefined;
   }
 
   /**
    * Barge-in: drops everything queued (and the partial frame). No further audio frame of the dropped
-   * utterances is sent; each unfinished utterance is reported finished with `interrupted: true`.
-   * Pending `drained()` promises resolve.
+   * segments is sent; each unfinished segment is reported finished with `interrupted: true` before
+   * this returns. Pending `waitForPlayout()` and `captureFrame()` promises resolve.
    */
-  clear(): void {
+  clearBuffer(): void {
     this.queue = [];
     this.head = 0;
     this.audioQueued = 0;
@@ -181,10 +200,10 @@ export class Playout implements PacerSource {
   }
 
   /**
-   * Resolves once every frame queued before this call has been sent (or dropped by `clear`/`close`).
-   * A partial frame not yet completed or flushed is not included: call `markEnd()` first.
+   * Resolves once every frame queued before this call has been sent (or dropped by `clearBuffer`/`close`).
+   * A segment still open is included only up to its last whole frame: call `flush()` first.
    */
-  drained(): Promise<void> {
+  waitForPlayout(): Promise<void> {
     const target = this.enqueuedFrames;
     if (this.closed || this.doneFrames >= target) return Promise.resolve();
     const { promise, resolve } = Promise.withResolvers<void>();
@@ -203,14 +222,14 @@ export class Playout implements PacerSource {
       const marker = !this.lastWasAudio;
       this.sink.sendFrame(encodeFrame(e.pcm, this.codec, this.encodeBuf), marker);
       this.lastWasAudio = true;
-      this.playing = e.utt;
+      this.playing = e.seg;
       this.audioFrames++;
       this.playedSamples += e.samples;
-      e.utt.playedSamples += e.samples;
+      e.seg.playedSamples += e.samples;
       this.doneFrames++;
-      if (!e.utt.started) {
-        e.utt.started = true;
-        this.onStarted?.({ utteranceId: e.utt.id });
+      if (!e.seg.started) {
+        e.seg.started = true;
+        this.emitStarted({ segmentId: e.seg.id });
       }
     } else {
       this.sink.sendFrame(this.silence, false);
@@ -223,17 +242,21 @@ export class Playout implements PacerSource {
     this.resolveWaiters();
   }
 
-  /** Stops for good: like `clear()`, and later ticks send nothing. Idempotent. */
+  /** Stops for good: like `clearBuffer()`, and later ticks send nothing. Idempotent. */
   close(): void {
     if (this.closed) return;
-    this.clear();
+    this.clearBuffer();
     this.closed = true;
   }
 
   // ---------------------------------------------------------------- internals
 
-  private enqueuePending(utt: Utterance): void {
-    this.queue.push({ kind: "audio", pcm: this.pending, samples: this.pendingFill, utt });
+  private get queuedSamples(): number {
+    return this.audioQueued * PLAYOUT_FRAME_SAMPLES + this.pendingFill;
+  }
+
+  private enqueuePending(seg: Segment): void {
+    this.queue.push({ kind: "audio", pcm: this.pending, samples: this.pendingFill, seg });
     this.pending = new Int16Array(PLAYOUT_FRAME_SAMPLES);
     this.pendingFill = 0;
     this.audioQueued++;
@@ -243,17 +266,22 @@ export class Playout implements PacerSource {
   private finishEndedAtHead(): void {
     for (let e = this.queue[this.head]; e && e.kind === "end"; e = this.queue[this.head]) {
       this.head++;
-      this.finish(e.utt, false);
+      this.finish(e.seg, false);
     }
   }
 
-  private finish(u: Utterance, interrupted: boolean): void {
+  private finish(u: Segment, interrupted: boolean): void {
     if (u.finished) return;
     u.finished = true;
     const i = this.live.indexOf(u);
     if (i >= 0) this.live.splice(i, 1);
     if (this.playing === u) this.playing = undefined;
-    this.onFinished?.({ utteranceId: u.id, playedMs: u.playedSamples / SAMPLES_PER_MS, interrupted });
+    const e: PlaybackFinishedEvent = { segmentId: u.id, playedMs: u.playedSamples / SAMPLES_PER_MS, interrupted };
+    for (const l of [...this.listeners]) l.onPlaybackFinished?.(e);
+  }
+
+  private emitStarted(e: PlaybackStartedEvent): void {
+    for (const l of [...this.listeners]) l.onPlaybackStarted?.(e);
   }
 
   private compact(): void {
@@ -264,6 +292,9 @@ export class Playout implements PacerSource {
   }
 
   private resolveWaiters(): void {
+    if (this.roomWaiters.length > 0 && (this.closed || this.queuedSamples < this.highWaterSamples)) {
+      for (const r of this.roomWaiters.splice(0)) r();
+    }
     if (this.waiters.length === 0) return;
     const still: typeof this.waiters = [];
     for (const w of this.waiters) {

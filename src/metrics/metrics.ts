@@ -18,6 +18,10 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import type { ProviderError, ProviderErrorCode, ProviderKind } from "../providers/types.ts";
+import { rtpDropTotals } from "../rtp/drop-counters.ts";
+import { sipRefusedTotals } from "../sip/transport/drop-report.ts";
+import { logTotals } from "../util/log-totals.ts";
+import { processErrorTotals } from "../util/process-guard.ts";
 
 /** Which side placed the call. */
 export type CallDirection = "inbound" | "outbound";
@@ -25,7 +29,9 @@ export type CallDirection = "inbound" | "outbound";
 /**
  * How a call ended: the call record's `endReason` when set (it is more precise), else the SIP user
  * agent's `EndReason`. Values:
- * - SIP (src/sip/ua/types.ts `EndReason`): remote_bye, local_bye, canceled, no_ack, rejected, timeout, error;
+ * - SIP (src/sip/ua/types.ts `EndReason`): remote_bye, local_bye, canceled, no_ack, rejected, timeout, error,
+ *   session_expired (RFC 4028);
+ * - rtp_timeout: no RTP from the far end for RTP_TIMEOUT_S (RTP_HOLD_TIMEOUT_S on hold);
  * - ours: shutdown (drain at SIGTERM), end_call (the LLM's end_call tool), agent_goodbye (silence or
  *   time limit), api_hangup, api_cancel, ring_timeout (src/outbound, src/pipeline);
  * - busy: refused before it started (MAX_CALLS reached, no RTP port) — use with `callRefused`.
@@ -39,6 +45,8 @@ export type CallResult =
   | "rejected"
   | "timeout"
   | "error"
+  | "session_expired"
+  | "rtp_timeout"
   | "shutdown"
   | "end_call"
   | "agent_goodbye"
@@ -58,6 +66,8 @@ export const CALL_RESULTS: readonly CallResult[] = [
   "rejected",
   "timeout",
   "error",
+  "session_expired",
+  "rtp_timeout",
   "shutdown",
   "end_call",
   "agent_goodbye",
@@ -223,6 +233,48 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     name: "voice_agent_rtp_packets_lost_total",
     help: "RTP packets lost on the way to us (RFC 3550 6.4.1 cumulative loss, summed over calls).",
     registers,
+  });
+  // Read at scrape time from the process-wide totals the RTP sessions and the SIP transport keep as they
+  // drop (constant work per datagram there; no metrics call on the attack path).
+  new Counter({
+    name: "voice_agent_rtp_dropped_total",
+    help: "RTP datagrams dropped unprocessed, by reason: oversize (> 1500 bytes), malformed, payload_type (not negotiated), source (refused by the latch). Process totals.",
+    labelNames: ["reason"] as const,
+    registers,
+    collect() {
+      this.reset();
+      for (const [reason, n] of Object.entries(rtpDropTotals)) this.inc({ reason }, n);
+    },
+  });
+  new Counter({
+    name: "voice_agent_sip_refused_total",
+    help: "SIP datagrams refused before any transaction, by reason: rate_limited, untrusted_rejected (403), untrusted_dropped, malformed_rejected (400), malformed_dropped. Process totals.",
+    labelNames: ["reason"] as const,
+    registers,
+    collect() {
+      this.reset();
+      for (const [reason, n] of Object.entries(sipRefusedTotals)) this.inc({ reason }, n);
+    },
+  });
+  new Counter({
+    name: "voice_agent_process_errors_total",
+    help: "Errors no call boundary caught, handled by the process-level guard (the process kept running), by kind: unhandled_rejection, uncaught_exception. Process totals.",
+    labelNames: ["kind"] as const,
+    registers,
+    collect() {
+      this.reset();
+      for (const [kind, n] of Object.entries(processErrorTotals)) this.inc({ kind }, n);
+    },
+  });
+  new Counter({
+    name: "voice_agent_log_lines_lost_total",
+    help: "Log lines not written, by outcome: suppressed (over the per-message rate limit, summarised), dropped (stdout not read, buffer full). Process totals.",
+    labelNames: ["outcome"] as const,
+    registers,
+    collect() {
+      this.reset();
+      for (const [outcome, n] of Object.entries(logTotals)) this.inc({ outcome }, n);
+    },
   });
   const pacer = new Histogram({
     name: "voice_agent_pacer_lateness_ms",

@@ -52,6 +52,7 @@ class InstrumentedTransport implements Transport {
         if (message.kind === "request") this.counters.sipRequestReceived(message.method);
         d.onMessage(message, source);
       },
+      onUnreachable: (to, code) => d.onUnreachable?.(to, code),
     };
   }
 

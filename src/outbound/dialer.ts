@@ -10,15 +10,21 @@
  *
  * Limits: MAX_OUTBOUND_CALLS live calls, OUTBOUND_CALLS_PER_MINUTE starts per sliding minute; refusals
  * are `OutboundError` ("at_capacity", "rate_limited", …), never a half-made call.
+ *
+ * Each call's record, port, media and end live in a `CallSession` (src/call/session.ts), which reports
+ * to the same `CallObserver` as inbound calls (store and metrics: outbound calls show in /metrics).
  */
 import { randomUUID } from "node:crypto";
 import type { CallRecord, CallRecordStore, CallStatus, TurnRecord } from "../pipeline/call-record";
 import type { LlmProvider } from "../providers/types";
 import { RtpPortPoolError, type RtpPortLease } from "../rtp";
-import { createOffer, parseAnswer, SdpError, type NegotiatedMedia } from "../sdp";
+import { CallSessionDescription, createOffer, parseAnswer, SdpError, SdpSession, type NegotiatedMedia, type OfferResult } from "../sdp";
 import type { DigestCredentials, EndReason, InviteOptions, OutboundCall } from "../sip";
 import type { Clock, TimerHandle } from "../util/clock";
 import type { Logger } from "../util/log";
+import { CallSession, type MediaHooks, type SessionMedia } from "../call/session";
+import { storeObserver, type CallObserver } from "../call/observer";
+import type { DestinationPolicy } from "./destination-policy";
 import { OutboundError } from "./errors";
 import { OpeningLlm, buildOpening } from "./opening";
 import { validatePlaceRequest, type PlaceCallRequest } from "./request";
@@ -27,13 +33,16 @@ import { finalOutcome } from "./outcome";
 import { nextStatus, type CancelCause } from "./status";
 
 /** A started call's media and conversation (CallMedia in production). */
-export interface MediaHandle {
-  start(): void;
-  close(): void;
+export interface MediaHandle extends SessionMedia {
+  /** Follows a re-INVITE/UPDATE from the trunk (address, hold, codec); absent → the media stays as it is. */
+  renegotiate?(media: NegotiatedMedia, previous: NegotiatedMedia): void;
 }
 
-/** What `createMedia` gets once the callee answered. */
-export interface MediaRequest {
+/**
+ * What `createMedia` gets once the callee answered: the call's facts, and the session's hooks (per-call
+ * clock, hang-up, turn, barge-in, provider error, and `onError` for what the conversation cannot handle).
+ */
+export interface MediaRequest extends MediaHooks {
   record: CallRecord;
   /** The RTP port the offer named; the media takes it over and releases it on close. */
   lease: RtpPortLease;
@@ -42,15 +51,13 @@ export interface MediaRequest {
   system: string;
   /** The LLM to converse with: speaks the opening first (OpeningLlm). */
   llm: LlmProvider;
-  /** The agent hangs up (end_call, idle, maximum duration): BYE. */
-  hangup(reason: string): void;
-  /** A turn was appended to `record.turns`. */
-  onTurn(turn: TurnRecord): void;
 }
 
 export interface OutboundDialerDeps {
   ua: { invite(opts: InviteOptions): OutboundCall };
   store: CallRecordStore;
+  /** Where each call is reported (store and metrics); default: the store alone. */
+  observer?: CallObserver;
   clock: Clock;
   log: Logger;
   /** Where INVITEs go (SIP_TRUNK_HOST, SIP_TRUNK_PORT). */
@@ -69,6 +76,8 @@ export interface OutboundDialerDeps {
   systemPrompt(objective: string): Promise<string>;
   llm: LlmProvider;
   createMedia(req: MediaRequest): MediaHandle;
+  /** Numbers calls may go to (OUTBOUND_ALLOW_PREFIXES / OUTBOUND_DENY_PREFIXES); undefined allows all. */
+  destinations?: DestinationPolicy;
   /** Server-wide admission (total capacity); returns a refusal, or undefined to go ahead. */
   admit?(): OutboundError | undefined;
   providers?: { stt: string; llm: string; tts: string };
@@ -77,20 +86,24 @@ export interface OutboundDialerDeps {
 interface LiveOutbound {
   record: CallRecord;
   sip: OutboundCall;
+  session: CallSession;
   lease: RtpPortLease;
   llm: OpeningLlm;
   system: string;
   media?: MediaHandle;
+  /** Our INVITE's offer: the start of the call's SDP session. */
+  offer: OfferResult;
   ringTimer?: TimerHandle;
   /** Why we asked for CANCEL, if we did. */
   cancelled?: CancelCause;
   /** The final non-2xx that ended the attempt (or 408 for Timer B). */
   failure?: { code: number; reason: string };
   gotProvisional: boolean;
+  /** RING_TIMEOUT_S passed before any response: cancel as soon as one arrives (§9.1). */
+  ringExpired?: boolean;
   /** SDP of a 183 (early media); used if the 2xx repeats none. */
   earlySdp?: string;
   earlyPackets: number;
-  released: boolean;
 }
 
 export class OutboundDialer {
@@ -99,9 +112,11 @@ export class OutboundDialer {
   /** Calls admitted but not yet INVITEd (port allocation, prompt). */
   private pending = 0;
   private draining = false;
+  private readonly observer: CallObserver;
 
   constructor(private readonly d: OutboundDialerDeps) {
     this.limiter = new SlidingWindowLimiter(d.callsPerMinute, d.clock);
+    this.observer = d.observer ?? storeObserver(d.store);
   }
 
   /** Live outbound calls (INVITE sent, not ended) plus those being set up. */
@@ -112,15 +127,21 @@ export class OutboundDialer {
   /**
    * Validates the request, checks the limits, allocates an RTP port and sends the INVITE. Resolves with
    * the new record (status "initiating") as soon as the INVITE is out; the call goes on in the background.
-   * @throws OutboundError invalid_request (with `field`), draining, at_capacity, rate_limited (with
-   *   `retryAfterMs`), no_media_port.
+   * @throws OutboundError invalid_request (with `field`), destination_not_allowed (field phone_number),
+   *   draining, at_capacity, rate_limited (with `retryAfterMs`), no_media_port.
    */
   async place(input: PlaceCallRequest): Promise<CallRecord> {
     const req = validatePlaceRequest(input);
+    const notAllowed = this.d.destinations?.check(req.phoneNumber);
+    if (notAllowed) throw new OutboundError("destination_not_allowed", `phone_number: ${notAllowed}`, { field: "phone_number" });
     if (this.draining) throw new OutboundError("draining", "the agent is shutting down; no new calls");
     const refusal = this.d.admit?.();
-    if (refusal) throw refusal;
+    if (refusal) {
+      if (refusal.code === "at_capacity") this.observer.callRefused("outbound", "busy");
+      throw refusal;
+    }
     if (this.activeCalls >= this.d.maxCalls) {
+      this.observer.callRefused("outbound", "busy");
       throw new OutboundError("at_capacity", `${this.d.maxCalls} outbound calls are live (MAX_OUTBOUND_CALLS)`);
     }
     const rate = this.limiter.tryAcquire();
@@ -137,7 +158,10 @@ export class OutboundDialer {
       system = await this.d.systemPrompt(req.objective);
     } catch (err) {
       lease?.release();
-      if (err instanceof RtpPortPoolError && err.code === "exhausted") throw new OutboundError("no_media_port", "no free RTP port");
+      if (err instanceof RtpPortPoolError && err.code === "exhausted") {
+        this.observer.callRefused("outbound", "busy");
+        throw new OutboundError("no_media_port", "no free RTP port");
+      }
       throw err;
     } finally {
       this.pending--;
@@ -150,8 +174,9 @@ export class OutboundDialer {
   }
 
   /**
-   * Ends a live call: CANCEL before answer (status canceled; the CANCEL waits for a provisional, §9.1),
-   * BYE after (status completed). Returns the record, or undefined when the id is unknown. A call
+   * Ends a live call: CANCEL before answer (status canceled), BYE after (status completed). Before any
+   * response from the trunk no CANCEL may be sent (§9.1): the call ends as canceled at once and the
+   * SIP layer deals with whatever the INVITE still brings (src/sip/ua/outbound-call.ts cancel()). Returns the record, or undefined when the id is unknown. A call
    * already ended is returned unchanged.
    */
   hangup(id: string): CallRecord | undefined {
@@ -159,8 +184,7 @@ export class OutboundDialer {
     if (!live) return this.d.store.get(id);
     const { record, sip } = live;
     if (record.status === "connected") {
-      record.endReason ??= "api_hangup";
-      void sip.hangup();
+      void live.session.end("api_hangup");
     } else {
       live.cancelled ??= "api";
       record.endReason ??= "api_cancel";
@@ -192,7 +216,7 @@ export class OutboundDialer {
     let timer: TimerHandle | undefined;
     await Promise.race([Promise.all(ends), new Promise<void>((r) => (timer = this.d.clock.setTimer(ms, r)))]);
     this.d.clock.clearTimer(timer);
-    for (const live of [...this.live.values()]) this.finish(live, "local_bye");
+    for (const live of [...this.live.values()]) live.session.release("local_bye");
   }
 
   // ---------------------------------------------------------------- call life
@@ -227,45 +251,72 @@ export class OutboundDialer {
       objective: req.objective,
       metadata: req.metadata,
     };
+    const session = new CallSession({
+      record,
+      observer: this.observer,
+      log,
+      clock: this.d.clock,
+      // Before the answer the SIP side is ended by CANCEL (§9.1), after it by BYE.
+      sip: { hangup: () => (record.status === "connected" ? sip.hangup() : (sip.cancel(), sip.done.then(() => {}))) },
+      beforeEnded: (reason) => this.finish(live, reason as EndReason),
+      onReleased: () => this.live.delete(record.id),
+    });
+    session.holdLease(lease);
     const live: LiveOutbound = {
       record,
       sip,
+      session,
       lease,
       llm: new OpeningLlm(this.d.llm, opening),
       system: `${system}\n\nYou have already opened the call by saying: "${opening}"`,
+      offer,
       gotProvisional: false,
       earlyPackets: 0,
-      released: false,
     };
     this.live.set(record.id, live);
-    this.d.store.add(record);
     log.info({ callId: record.id, sipCallId: sip.callId, trunk: hostPort, pii: { to: req.phoneNumber } }, "outbound call placed");
 
-    sip.on("provisional", (code, reason, sdp) => this.onProvisional(live, code, reason, sdp));
-    sip.on("answered", (sdp) => this.onAnswered(live, sdp));
+    sip.on("trying", session.guard("trying", () => this.cancelIfRingExpired(live))); // ring time over before any response: CANCEL now
+    sip.on("provisional", session.guard("provisional", (code: number, reason: string, sdp: string | undefined) => this.onProvisional(live, code, reason, sdp)));
+    sip.on("answered", session.guard("answer", (sdp: string) => this.onAnswered(live, sdp)));
     sip.on("failed", (code, reason) => {
       live.failure = { code, reason };
     });
-    sip.on("ended", (reason) => this.finish(live, reason));
-    // No answer within RING_TIMEOUT_S → CANCEL (sent once a provisional has arrived, §9.1).
-    live.ringTimer = this.d.clock.setTimer(this.d.ringTimeoutMs, () => {
+    sip.on("ended", (reason) => session.release(reason));
+    // No answer within RING_TIMEOUT_S → CANCEL (sent once a provisional has arrived, §9.1). With no
+    // response at all the trunk is not ringing anything: Timer B (or ICMP) ends the call as unreachable,
+    // and a response arriving late gets the CANCEL then.
+    live.ringTimer = session.clock.setTimer(this.d.ringTimeoutMs, () => {
       live.ringTimer = undefined;
-      if (live.released || record.status === "connected") return;
-      live.cancelled ??= "ring_timeout";
-      record.endReason ??= "ring_timeout";
-      log.info({ callId: record.id, ringTimeoutMs: this.d.ringTimeoutMs, provisional: live.gotProvisional }, "outbound call not answered: cancel");
-      sip.cancel();
+      if (session.isReleased || record.status === "connected") return;
+      if (!sip.hasResponse) {
+        live.ringExpired = true;
+        log.info({ callId: record.id, ringTimeoutMs: this.d.ringTimeoutMs }, "outbound call: ring timeout with no response from the trunk yet");
+        return;
+      }
+      live.ringExpired = true;
+      this.cancelIfRingExpired(live);
     });
     return record;
+  }
+
+  private cancelIfRingExpired(live: LiveOutbound): void {
+    const { record, sip } = live;
+    if (!live.ringExpired || live.session.isReleased || record.status === "connected" || live.cancelled) return;
+    live.cancelled = "ring_timeout";
+    record.endReason ??= "ring_timeout";
+    this.d.log.info({ callId: record.id, ringTimeoutMs: this.d.ringTimeoutMs, provisional: live.gotProvisional }, "outbound call not answered: cancel");
+    sip.cancel();
   }
 
   private onProvisional(live: LiveOutbound, code: number, reason: string, sdp: string | undefined): void {
     const { record } = live;
     live.gotProvisional = true;
+    this.cancelIfRingExpired(live);
     if (record.status === "initiating") {
       this.setStatus(record, "ringing");
       record.ringingAt = new Date().toISOString();
-      this.d.store.save(record);
+      live.session.updated();
     }
     // 183 with SDP: early media (ringback, announcements). RTP is received on our port and dropped; the
     // call is not answered until a 2xx (RFC 3261 §13.2.1; RFC 3960 §3).
@@ -282,7 +333,7 @@ export class OutboundDialer {
     const { record, sip } = live;
     this.d.clock.clearTimer(live.ringTimer);
     live.ringTimer = undefined;
-    if (live.released) return;
+    if (live.session.isReleased) return;
     let media: NegotiatedMedia;
     try {
       // RFC 3261 §13.2.1: the answer may have come in an unreliable 183 and not be repeated.
@@ -298,47 +349,43 @@ export class OutboundDialer {
       return;
     }
     live.lease.onPacket = null;
-    record.state = "connected";
-    record.answeredAt = new Date().toISOString();
     record.codec = media.codec;
     this.setStatus(record, "connected");
-    this.d.store.save(record);
+    live.session.answered();
     this.d.log.info(
       { callId: record.id, codec: media.codec, remote: media.remote, earlyMediaPackets: live.earlyPackets },
       "outbound call answered",
     );
-    try {
-      live.media = this.d.createMedia({
-        record,
-        lease: live.lease,
-        media,
-        system: live.system,
-        llm: live.llm,
-        hangup: (reason) => {
-          record.endReason ??= reason;
-          void sip.hangup();
-        },
-        onTurn: (turn) => this.d.store.addTurn(record.id, turn),
-      });
-      live.media.start();
-    } catch (err) {
-      this.d.log.error({ callId: record.id, err: String(err) }, "outbound media setup failed: bye");
-      record.hangupCause = { code: null, reason: `media setup failed: ${(err as Error).message}`, source: "local" };
-      this.setStatus(record, "failed");
-      record.endReason = "error";
-      void sip.hangup();
-    }
+    live.session.startMedia((lease, hooks) => {
+      try {
+        const handle = this.d.createMedia({ ...hooks, record, lease, media, system: live.system, llm: live.llm });
+        live.media = handle;
+        // The trunk's re-INVITEs/UPDATEs (hold, media moves, codec change) are answered from this call's
+        // SDP session, which began with our offer (RFC 3264 §8).
+        sip.media = new CallSessionDescription(
+          SdpSession.fromOffer(live.offer, media, { localAddress: this.d.mediaAddress, localPort: lease.port }),
+          { renegotiate: (m, prev) => handle.renegotiate?.(m, prev) },
+          this.d.log,
+          record.id,
+        );
+        return handle;
+      } catch (err) {
+        this.d.log.error({ callId: record.id, err: String(err) }, "outbound media setup failed: bye");
+        record.hangupCause = { code: null, reason: `media setup failed: ${(err as Error).message}`, source: "local" };
+        this.setStatus(record, "failed");
+        record.endReason = "error";
+        throw err;
+      }
+    });
   }
 
-  /** Releases everything and writes the final status, cause and outcome. Idempotent. */
+  /**
+   * The final status, cause and outcome, written once the session has released the media and port and
+   * before it reports the end (store, metrics). Runs once per call.
+   */
   private finish(live: LiveOutbound, reason: EndReason): void {
-    if (live.released) return;
-    live.released = true;
     const { record } = live;
     this.d.clock.clearTimer(live.ringTimer);
-    if (live.media) live.media.close();
-    else live.lease.release();
-    this.live.delete(record.id);
 
     const { status, cause } = finalOutcome({
       status: record.status ?? "initiating",
@@ -347,7 +394,9 @@ export class OutboundDialer {
       failure: live.failure,
       cancelled: live.cancelled,
       gotProvisional: live.gotProvisional,
+      responded: live.sip.hasResponse,
     });
+    if (reason === "timeout" || reason === "unreachable") record.endReason ??= "trunk_unreachable";
     if (status !== record.status) this.setStatus(record, status);
     record.hangupCause ??= cause;
     if (record.answeredAt) {
@@ -360,7 +409,6 @@ export class OutboundDialer {
         record.outcomeSource = "last_agent_turn";
       }
     }
-    this.d.store.end(record.id, reason);
     this.d.log.info(
       {
         callId: record.id,

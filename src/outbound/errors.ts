@@ -14,6 +14,8 @@ export type OutboundErrorCode =
   | "draining"
   /** No free RTP port. */
   | "no_media_port"
+  /** The number is outside OUTBOUND_ALLOW_PREFIXES or inside OUTBOUND_DENY_PREFIXES; `field` is phone_number. */
+  | "destination_not_allowed"
   | "not_found";
 
 export class OutboundError extends Error {

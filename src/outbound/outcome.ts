@@ -17,7 +17,15 @@ export interface EndFacts {
   failure?: { code: number; reason: string };
   cancelled?: CancelCause;
   gotProvisional: boolean;
+  /** Any response at all arrived (100 Trying included); false = the trunk never answered the INVITE. */
+  responded?: boolean;
 }
+
+/** Cause text of a trunk that never answered: Timer B (§17.1.1.2) or ICMP unreachable. */
+export const TRUNK_UNREACHABLE_TIMEOUT = "trunk unreachable: no response to the INVITE within Timer B (64·T1)";
+export const TRUNK_UNREACHABLE_ICMP = "trunk unreachable: ICMP destination unreachable for the INVITE, no SIP response";
+/** Cause text of a call cancelled before any response: no CANCEL may be sent then (§9.1). */
+export const CANCELLED_BEFORE_RESPONSE = "cancelled before any response from the trunk (no CANCEL sent, RFC 3261 §9.1)";
 
 /** The final status and hang-up cause of a call from how it ended. */
 export function finalOutcome(f: EndFacts): { status: CallStatus; cause: HangupCause } {
@@ -29,9 +37,17 @@ export function finalOutcome(f: EndFacts): { status: CallStatus; cause: HangupCa
     return { status: "completed", cause: { code: null, reason: localByeReason(f.endReason), source: "local" } };
   }
   // Never answered.
-  if (reason === "timeout" || (reason === "canceled" && !f.gotProvisional && !failure)) {
+  if (reason === "unreachable") return { status: "failed", cause: { code: null, reason: TRUNK_UNREACHABLE_ICMP, source: "local" } };
+  if (reason === "timeout") {
     // §17.1.1.2 Timer B: no response at all; reported as 408 (§8.1.3.1).
-    return { status: "failed", cause: { code: 408, reason: "Request Timeout (no response from the SIP trunk)", source: "local" } };
+    return { status: "failed", cause: { code: 408, reason: TRUNK_UNREACHABLE_TIMEOUT, source: "local" } };
+  }
+  if (reason === "canceled" && !failure && f.responded === false) {
+    // We hung up before the trunk said anything: ended at once, no request sent (§9.1).
+    return {
+      status: cancelled === "ring_timeout" ? "no_answer" : "canceled",
+      cause: { code: null, reason: CANCELLED_BEFORE_RESPONSE, source: "local" },
+    };
   }
   if (failure) return { status: statusForFinalResponse(failure.code, cancelled), cause: { code: failure.code, reason: failure.reason, source: "remote" } };
   if (reason === "canceled") {

@@ -8,11 +8,12 @@
  *   no_answer | busy | declined | failed | canceled
  */
 import type { CallStatus } from "../pipeline/call-record";
+import { StateMachine, type TransitionTable } from "../util/state-machine";
 
 export type { CallStatus };
 
 /** Allowed moves; final statuses have none. */
-export const STATUS_TRANSITIONS: Readonly<Record<CallStatus, readonly CallStatus[]>> = {
+export const STATUS_TRANSITIONS: TransitionTable<CallStatus> = {
   initiating: ["ringing", "connected", "no_answer", "busy", "declined", "failed", "canceled"],
   ringing: ["connected", "no_answer", "busy", "declined", "failed", "canceled"],
   connected: ["completed", "failed"],
@@ -32,23 +33,27 @@ export function isFinalStatus(s: CallStatus): boolean {
   return STATUS_TRANSITIONS[s].length === 0;
 }
 
-/** An illegal status move: a bug in the dialer, never caused by a peer. */
-export class StatusTransitionError extends Error {
-  override readonly name = "StatusTransitionError";
-  readonly code = "illegal_transition";
-  constructor(
-    readonly from: CallStatus,
-    readonly to: CallStatus,
-  ) {
-    super(`outbound call status ${from} → ${to} is not allowed`);
+/**
+ * One outbound call's status on the shared {@link StateMachine} ("outbound call status"). Moving to
+ * the current status again is a no-op (the dialer may learn the same outcome twice); any other move
+ * the table does not list throws IllegalTransitionError (`code` "illegal_transition"): a dialer bug,
+ * never caused by a peer.
+ */
+export class OutboundStatus extends StateMachine<CallStatus> {
+  constructor(initial: CallStatus = "initiating", onChange?: (from: CallStatus, to: CallStatus) => void) {
+    super("outbound call status", initial, STATUS_TRANSITIONS, onChange);
+  }
+
+  override to(next: CallStatus): void {
+    if (next !== this.state) super.to(next);
   }
 }
 
-/** Returns `to` if the move from `from` is allowed. @throws StatusTransitionError otherwise. */
+/** Returns `to` if the move from `from` is allowed (or `from === to`). @throws IllegalTransitionError otherwise. */
 export function nextStatus(from: CallStatus, to: CallStatus): CallStatus {
-  if (from === to) return to;
-  if (!STATUS_TRANSITIONS[from].includes(to)) throw new StatusTransitionError(from, to);
-  return to;
+  const m = new OutboundStatus(from);
+  m.to(to);
+  return m.state;
 }
 
 /** Why we sent CANCEL, if we did. */

@@ -1,6 +1,6 @@
 /**
  * The conversation of one call: caller audio → VAD + STT → endpointing → LLM → sentence chunks → TTS →
- * the call's audio sink (RTP playout). Handles barge-in, silence prompts, the maximum call duration and
+ * the call's audio output (RTP playout). Handles barge-in, silence prompts, the maximum call duration and
  * the agent's own hang-up (BYE only after the last packet of the goodbye).
  *
  * One `AbortController` per call and one per reply (STYLE habit 6). Retry lives here and nowhere else:
@@ -19,6 +19,8 @@ import {
   type ToolSpec,
   type TtsProvider,
 } from "../providers/types";
+import type { AudioOutput, PlaybackFinishedEvent, PlaybackStartedEvent } from "../media/audio-output";
+import { SAMPLES_PER_MS } from "../media/constants";
 import type { CallRecord, TurnLatency, TurnRecord } from "./call-record";
 import { DEFAULT_ENDPOINTING, TurnDetector, type EndpointingSettings, type TurnEnd } from "./endpointing";
 import { SentenceSplitter } from "./sentence-splitter";
@@ -29,21 +31,6 @@ import { describeError, logProviderError } from "./provider-failures";
 export { isBackchannel } from "./backchannel";
 export { heardPart } from "./heard-text";
 
-/** Where reply audio goes: the call's RTP playout (src/media/playout.ts) behind a small port. */
-export interface AudioSink {
-  /** Queues reply audio, PCM16 8 kHz, any length. */
-  push(pcm: Int16Array): void;
-  /** Marks the end of one utterance (a reply). */
-  markEnd(): void;
-  /** Drops everything queued; at most one more 20 ms frame goes out. */
-  clear(): void;
-  /** True only while real audio (not silence) is being sent. */
-  readonly isPlaying: boolean;
-  /** Samples of real audio sent so far on this call (monotonic). */
-  readonly playedSamples: number;
-  /** Resolves once everything queued so far has been sent. */
-  drained(): Promise<void>;
-}
 
 /** What a speech detector reports. */
 export interface SpeechEvents {
@@ -138,7 +125,8 @@ export interface AgentCallDeps {
   onProviderError?: (err: unknown) => void;
   system: string;
   tools: ToolSpec[];
-  sink: AudioSink;
+  /** Where reply audio goes: the call's RTP playout (src/media/playout.ts) through the audio-output seam. */
+  output: AudioOutput;
   vad?: SpeechDetector;
   codec: "PCMU" | "PCMA";
   settings?: Partial<ConversationSettings>;
@@ -148,13 +136,26 @@ export interface AgentCallDeps {
   onTurn?: (turn: TurnRecord) => void;
   /** A barge-in happened. */
   onBargeIn?: () => void;
+  /**
+   * A failure nothing in the conversation handled (a provider breaking its contract, a bug): the owner
+   * ends the call (src/call/session.ts). Without it the failure is logged.
+   */
+  onError?: (err: unknown) => void;
 }
 
 interface Reply {
   controller: AbortController;
-  /** `sink.playedSamples` when the reply started. */
-  sentAtStart: number;
-  /** Samples of reply audio handed to the sink. */
+  /** The output segment carrying this reply's audio (0 until its first audio was captured). */
+  segmentId: number;
+  /** Clock time (ms) its first frame went out (playback started event). */
+  startedAt?: number;
+  /** Audio of this reply that went out, ms, once its playback finished (played out or cleared). */
+  playedMs?: number;
+  /** Latency figures of this reply, completed by playback events. */
+  latency: TurnLatency;
+  /** ms since the turn's origin (end of caller speech). */
+  since: () => number;
+  /** Samples of reply audio handed to the output. */
   queuedSamples: number;
   /** The TTS delivered all the audio for `spokenText` (so `queuedSamples` is the whole of it). */
   audioComplete?: boolean;
@@ -195,6 +196,7 @@ export class AgentCall {
   private replied = false;
   /** Play-state edge tracking for the VAD's echo rule. */
   private wasPlaying = false;
+  private readonly unlisten: () => void;
 
   constructor(private readonly d: AgentCallDeps) {
     this.settings = { ...DEFAULT_CONVERSATION, ...d.settings };
@@ -207,6 +209,10 @@ export class AgentCall {
       () => this.stt?.flush(),
     );
     this.startedAt = d.clock.now();
+    this.unlisten = d.output.listen({
+      onPlaybackStarted: (e) => this.onPlaybackStarted(e),
+      onPlaybackFinished: (e) => this.onPlaybackFinished(e),
+    });
     d.vad?.listen({
       onSpeechStart: (onsetAgoMs) => !this.stopped && this.onSpeechStart(onsetAgoMs ?? 0),
       onSpeechEnd: (silenceMs) => !this.stopped && this.onSpeechEnd(silenceMs),
@@ -254,12 +260,19 @@ export class AgentCall {
   onAudioFrame(frame: AudioFrame): void {
     if (this.stopped) return;
     this.stt?.push(frame);
-    const playing = this.d.sink.isPlaying;
+    const playing = this.d.output.isPlaying;
     if (playing !== this.wasPlaying) {
       this.wasPlaying = playing;
       this.d.vad?.setAgentSpeaking?.(playing);
     }
     this.d.vad?.push(frame.pcm);
+  }
+
+  /** A failure that escaped the conversation's own handling: reported to the owner, which ends the call. */
+  private unhandled(err: unknown): void {
+    if (this.stopped) return;
+    if (this.d.onError) this.d.onError(err);
+    else this.d.log.error({ callId: this.d.record.id, err: describeError(err) }, "conversation failed");
   }
 
   /** Ends the conversation: aborts work, closes streams. Idempotent. */
@@ -268,11 +281,14 @@ export class AgentCall {
     // A reply cut by the end of the call is recorded with what the caller heard of it.
     const r = this.reply;
     if (r && !r.interrupted && r.spokenText) {
+      // The conversation's audio stops with it; the finished event tells exactly what went out.
+      this.d.output.clearBuffer();
       r.interrupted = true;
       const spoken = collapse(r.spokenText);
-      const heard = heardPart(spoken, Math.max(0, this.d.sink.playedSamples - r.sentAtStart), expectedSamples(r, spoken, this.samplesPerChar));
+      const heard = heardPart(spoken, this.playedSamplesOf(r), expectedSamples(r, spoken, this.samplesPerChar));
       this.recordAgentTurn(r, heard, undefined, undefined, collapse(r.generated));
     }
+    this.unlisten();
     this.stopped = true;
     this.callCtl.abort();
     this.reply?.controller.abort();
@@ -330,7 +346,7 @@ export class AgentCall {
       // said "Hmm." after the greeting was never prompted and the call never ended
       // (tests/e2e/turn-scenarios.test.ts "hesitation").
       // (While a prompt plays, its own end arms the timer.)
-      if (!this.reply && !this.stopped && !this.d.sink.isPlaying) this.armIdleTimer();
+      if (!this.reply && !this.stopped && !this.d.output.isPlaying) this.armIdleTimer();
       return;
     }
     // A barge-in that carries no words (a cough the VAD took for speech, a noise): go on talking.
@@ -348,13 +364,13 @@ export class AgentCall {
     const r = this.reply;
     if (!r || r.interrupted || this.ending) return;
     // Reply audio played before the caller's speech began (the VAD confirms speech onsetAgoMs late).
-    const heardBeforeOnsetMs = (this.d.sink.playedSamples - r.sentAtStart) / 8 - onsetAgoMs;
+    const heardBeforeOnsetMs = this.playedMsOf(r) - onsetAgoMs;
     if (r.userText !== null && heardBeforeOnsetMs <= CONTINUATION_GRACE_MS) {
       // The caller went on talking before hearing the reply: this is one longer turn.
       this.abandonReply(r);
       return;
     }
-    if (this.settings.bargeIn && this.d.sink.isPlaying) this.bargeIn(r);
+    if (this.settings.bargeIn && this.d.output.isPlaying) this.bargeIn(r);
   }
 
   private onTurnEnd(turn: TurnEnd): void {
@@ -367,7 +383,7 @@ export class AgentCall {
       return;
     }
     const r = this.reply;
-    if (r && !r.interrupted && this.settings.backchannel === "resume" && this.d.sink.playedSamples > r.sentAtStart && isBackchannel(turn.text)) {
+    if (r && !r.interrupted && this.settings.backchannel === "resume" && r.startedAt !== undefined && isBackchannel(turn.text)) {
       // "uh-huh" over the agent, too short to interrupt it: the caller is listening, the reply goes on.
       this.d.log.info({ callId: this.d.record.id }, "backchannel while the agent speaks");
       return;
@@ -393,9 +409,12 @@ export class AgentCall {
     }
     if (userText !== null) this.history.push({ role: "user", text: userText });
     const controller = new AbortController();
+    const origin = timing?.speechEndAt ?? this.d.clock.now();
     const reply: Reply = {
       controller,
-      sentAtStart: this.d.sink.playedSamples,
+      segmentId: 0,
+      latency: timing ? { finalTranscriptMs: timing.finalTranscriptMs } : {},
+      since: () => Math.max(0, Math.round(this.d.clock.now() - origin)),
       queuedSamples: 0,
       spokenText: "",
       generated: "",
@@ -405,10 +424,9 @@ export class AgentCall {
       done: Promise.resolve(),
     };
     this.reply = reply;
-    const origin = timing?.speechEndAt ?? this.d.clock.now();
-    const latency: TurnLatency = timing ? { finalTranscriptMs: timing.finalTranscriptMs } : {};
     const source = fixedText !== undefined ? fixedSource(fixedText) : undefined;
-    reply.done = this.runReply(reply, origin, latency, source);
+    reply.done = this.runReply(reply, source);
+    reply.done.catch((err) => this.unhandled(err));
   }
 
   /** Switches a stage to its offline fallback for the rest of the call. False when there is none. */
@@ -433,12 +451,12 @@ export class AgentCall {
     if (r.endCall && this.reply) this.reply.endCall = true;
   }
 
-  private async runReply(reply: Reply, origin: number, latency: TurnLatency, source?: AsyncIterable<LlmChunk>): Promise<void> {
+  private async runReply(reply: Reply, source?: AsyncIterable<LlmChunk>): Promise<void> {
     const signal = AbortSignal.any([reply.controller.signal, this.callCtl.signal]);
-    const since = () => Math.max(0, Math.round(this.d.clock.now() - origin));
+    const { latency, since } = reply;
     let error: unknown = null;
     const tts = this.tts.open({ signal, callId: this.d.record.id });
-    const audioDone = this.pumpAudio(reply, tts.audio, signal, latency, since);
+    const audioDone = this.pumpAudio(reply, tts.audio, signal);
     try {
       const splitter = new SentenceSplitter();
       const send = (chunks: string[]) => {
@@ -476,7 +494,7 @@ export class AgentCall {
       if (!this.replied && error instanceof ProviderError && error.code !== "aborted" && this.useFallback(error.kind)) {
         // Call start: the provider is unreachable, so the offline one serves this call from now on.
         if (this.reply === reply) this.reply = null;
-        this.d.sink.clear();
+        this.d.output.clearBuffer();
         if (reply.userText !== null && this.history.at(-1)?.role === "user") this.history.pop();
         this.startReply(reply.userText, null);
         return;
@@ -486,10 +504,10 @@ export class AgentCall {
       await this.speakApology();
       return;
     }
-    this.d.sink.markEnd();
+    this.d.output.flush();
     if (reply.endCall) this.ending = true;
     // The turn is recorded once it has been heard: a barge-in before then records the heard part instead.
-    await this.d.sink.drained();
+    await this.d.output.waitForPlayout();
     if (this.stopped || reply.interrupted) return;
     this.recordAgentTurn(reply, reply.generated.trim(), latency);
     this.replied = true;
@@ -498,25 +516,18 @@ export class AgentCall {
     else this.armIdleTimer();
   }
 
-  /** Moves TTS audio into the sink and notes when the first audio arrived and was sent. */
-  private async pumpAudio(
-    reply: Reply,
-    audio: AsyncIterable<Int16Array>,
-    signal: AbortSignal,
-    latency: TurnLatency,
-    since: () => number,
-  ): Promise<void> {
+  /**
+   * Moves TTS audio into the output, awaiting its back-pressure (about 2 s ahead of the wire), and
+   * notes when the first audio arrived; the playback-started event notes when it went out.
+   */
+  private async pumpAudio(reply: Reply, audio: AsyncIterable<Int16Array>, signal: AbortSignal): Promise<void> {
     for await (const pcm of audio) {
       if (signal.aborted || reply.interrupted) return;
-      if (latency.firstAudioMs === undefined) {
-        latency.firstAudioMs = since();
-        const before = this.d.sink.playedSamples;
-        void this.whenSent(before, signal).then((ok) => {
-          if (ok) latency.firstRtpMs = since();
-        });
-      }
+      if (reply.latency.firstAudioMs === undefined) reply.latency.firstAudioMs = reply.since();
       reply.queuedSamples += pcm.length;
-      this.d.sink.push(pcm);
+      const room = this.d.output.captureFrame(pcm);
+      if (reply.segmentId === 0) reply.segmentId = this.d.output.capturingSegment;
+      await room;
     }
     reply.audioComplete = !signal.aborted && !reply.interrupted;
     const chars = collapse(reply.spokenText).length;
@@ -524,24 +535,36 @@ export class AgentCall {
     if (reply.audioComplete && chars >= 20) this.samplesPerChar = reply.queuedSamples / chars;
   }
 
-  /** Resolves true once the sink has sent more than `mark` samples (polled per 20 ms frame). */
-  private whenSent(mark: number, signal: AbortSignal): Promise<boolean> {
-    return new Promise((resolve) => {
-      const poll = () => {
-        if (signal.aborted || this.stopped) return resolve(false);
-        if (this.d.sink.playedSamples > mark) return resolve(true);
-        this.d.clock.setTimer(5, poll);
-      };
-      poll();
-    });
+  private onPlaybackStarted(e: PlaybackStartedEvent): void {
+    const r = this.reply;
+    if (!r || r.segmentId !== e.segmentId) return;
+    r.startedAt = this.d.clock.now();
+    r.latency.firstRtpMs = r.since();
+  }
+
+  private onPlaybackFinished(e: PlaybackFinishedEvent): void {
+    const r = this.reply;
+    if (r && r.segmentId === e.segmentId) r.playedMs = e.playedMs;
+  }
+
+  /** Reply audio heard so far, ms: exact once its playback finished, else the time since it started. */
+  private playedMsOf(r: Reply): number {
+    if (r.playedMs !== undefined) return r.playedMs;
+    if (r.startedAt === undefined) return 0;
+    return Math.min(this.d.clock.now() - r.startedAt, r.queuedSamples / SAMPLES_PER_MS);
+  }
+
+  private playedSamplesOf(r: Reply): number {
+    return this.playedMsOf(r) * SAMPLES_PER_MS;
   }
 
   /** The caller spoke over the agent: stop generation and synthesis, drop queued audio, keep what was heard. */
   private bargeIn(reply: Reply, countIt = true): void {
+    // Cleared first: the finished event (synchronous) gives exactly what went out.
+    this.d.output.clearBuffer();
     reply.interrupted = true;
     reply.controller.abort();
-    this.d.sink.clear();
-    const played = Math.max(0, this.d.sink.playedSamples - reply.sentAtStart);
+    const played = this.playedSamplesOf(reply);
     const spoken = collapse(reply.spokenText);
     const heard = heardPart(spoken, played, expectedSamples(reply, spoken, this.samplesPerChar));
     this.d.log.info(
@@ -565,7 +588,7 @@ export class AgentCall {
     this.d.log.info({ callId: this.d.record.id, playedMs: Math.round((this.d.sink.playedSamples - reply.sentAtStart) / 8) }, "reply abandoned: the caller went on");
     reply.interrupted = true;
     reply.controller.abort();
-    this.d.sink.clear();
+    this.d.output.clearBuffer();
     if (reply.userText !== null) {
       const last = this.history[this.history.length - 1];
       if (last?.role === "user" && last.text === reply.userText) this.history.pop();
@@ -602,7 +625,7 @@ export class AgentCall {
    * the first, i.e. 3 s minus the prompt's own 1.15 s.
    */
   private async armIdleTimerAfterPlayout(): Promise<void> {
-    await this.d.sink.drained();
+    await this.d.output.waitForPlayout();
     if (!this.stopped) this.armIdleTimer();
   }
 
@@ -613,16 +636,16 @@ export class AgentCall {
     tts.end();
     for await (const pcm of tts.audio) {
       if (signal.aborted) return;
-      this.d.sink.push(pcm);
+      await this.d.output.captureFrame(pcm);
     }
-    this.d.sink.markEnd();
+    this.d.output.flush();
     this.history.push({ role: "assistant", text });
     this.addTurn({ speaker: "agent", text });
   }
 
   private async hangupAfterPlayout(reason: string): Promise<void> {
     this.ending = true;
-    await this.d.sink.drained();
+    await this.d.output.waitForPlayout();
     if (!this.stopped) this.d.hangup(reason);
   }
 

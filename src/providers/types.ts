@@ -9,6 +9,7 @@
  */
 
 import type { AudioFrame } from "../media/constants.ts";
+import { AgentError } from "../util/errors.ts";
 export type { AudioFrame } from "../media/constants.ts";
 
 // ---------------------------------------------------------------- errors
@@ -24,19 +25,23 @@ export type ProviderErrorCode =
   | "protocol" // peer spoke something we do not understand
   | "aborted"; // cancelled by our own AbortSignal
 
-/** The one error type providers throw. `retryable` tells the pipeline whether a later attempt may work. */
-export class ProviderError extends Error {
+/**
+ * The one error type providers throw, on the project's AgentError base (src/util/errors.ts: `code`,
+ * `retryable`, `cause`). `retryable` tells the pipeline whether a later attempt may work; the pipeline
+ * decides re-opening and fallback from it in one place (src/pipeline/provider-failures.ts).
+ */
+export class ProviderError extends AgentError<ProviderErrorCode> {
   override readonly name = "ProviderError";
   constructor(
     readonly provider: string,
     readonly kind: ProviderKind,
-    readonly code: ProviderErrorCode,
+    code: ProviderErrorCode,
     message: string,
-    readonly retryable: boolean,
+    retryable: boolean,
     readonly status?: number,
     options?: { cause?: unknown },
   ) {
-    super(message, options);
+    super(code, message, { retryable, cause: options?.cause });
   }
 }
 

@@ -6,10 +6,12 @@
  * destination port number"). We only bind the even RTP port; the pair (p, p+1) must fit in
  * [start, end], so the odd port is never handed to another call.
  *
- * Allocation rule: a cursor walks the even ports round-robin, so a port just released is reused as late
- * as possible (stray packets of the previous call then rarely reach a new one). A port that another
- * process holds (bind fails with EADDRINUSE/EACCES) is skipped, not removed: it is tried again on later
- * passes. When one full pass finds nothing, `allocate` throws "exhausted".
+ * Allocation rule: a port drawn uniformly at random (crypto.getRandomValues) from the even ports not
+ * leased, so an attacker who saw one call's port cannot predict the next call's (RFC 3550 §8.2 and the
+ * RTP port-randomisation practice of SBCs), and a port just released comes back with probability
+ * 1/free (stray packets of the previous call rarely reach a new one). A port that another process
+ * holds (bind fails with EADDRINUSE/EACCES) is skipped, not removed: it is tried again on later
+ * allocations. When every free port was tried once, `allocate` throws "exhausted".
  */
 import type { udp } from "bun";
 import { RtpPortPoolError } from "./errors.ts";
@@ -50,7 +52,8 @@ export class RtpPortPool {
   private readonly ports: number[] = [];
   private readonly leased = new Map<number, RtpPortLease>();
   private readonly pending = new Set<number>();
-  private cursor = 0;
+  /** Even ports neither leased nor being bound; order is irrelevant (draws are random). */
+  private readonly idle: number[];
 
   /**
    * @param start lowest port of the range (inclusive)
@@ -66,6 +69,7 @@ export class RtpPortPool {
     const first = start % 2 === 0 ? start : start + 1;
     for (let p = Math.max(first, 2); p + 1 <= Math.min(end, 65535); p += 2) this.ports.push(p);
     if (this.ports.length === 0) throw new RtpPortPoolError("bad_range", `no even RTP port pair in ${start}-${end}`, false);
+    this.idle = [...this.ports];
   }
 
   /** Number of even ports the range holds. */
@@ -82,40 +86,44 @@ export class RtpPortPool {
   }
 
   /**
-   * Binds the next free even port.
-   * @throws RtpPortPoolError "exhausted" (retryable) when no port could be bound in one pass;
+   * Binds a free even port drawn at random.
+   * @throws RtpPortPoolError "exhausted" (retryable) when no free port could be bound;
    *   "bind_failed" (not retryable) for other bind errors, e.g. a `host` that is not a local address.
    */
   async allocate(): Promise<RtpPortLease> {
     let lastError: unknown;
-    for (let tried = 0; tried < this.ports.length; tried++) {
-      const port = this.ports[this.cursor];
-      this.cursor = (this.cursor + 1) % this.ports.length;
-      if (this.leased.has(port) || this.pending.has(port)) continue;
-      this.pending.add(port);
-      const slot: { lease?: RtpPortLease } = {};
-      let socket: RtpSocket;
-      try {
-        socket = await bind(
-          this.host,
-          port,
-          (data, rport, address) => slot.lease?.onPacket?.(data, rport, address),
-          (err) => slot.lease?.onError?.(err),
-        );
-      } catch (err) {
-        this.pending.delete(port);
-        const code = (err as { code?: string }).code ?? "";
-        if (!SKIPPABLE.has(code)) {
-          throw new RtpPortPoolError("bind_failed", `bind ${this.host}:${port}: ${code || String(err)}`, false, { cause: err });
+    const held: number[] = []; // ports another process holds: back to `idle` when this call returns
+    try {
+      while (this.idle.length > 0) {
+        const port = this.takeRandomIdle();
+        this.pending.add(port);
+        const slot: { lease?: RtpPortLease } = {};
+        let socket: RtpSocket;
+        try {
+          socket = await bind(
+            this.host,
+            port,
+            (data, rport, address) => slot.lease?.onPacket?.(data, rport, address),
+            (err) => slot.lease?.onError?.(err),
+          );
+        } catch (err) {
+          this.pending.delete(port);
+          held.push(port);
+          const code = (err as { code?: string }).code ?? "";
+          if (!SKIPPABLE.has(code)) {
+            throw new RtpPortPoolError("bind_failed", `bind ${this.host}:${port}: ${code || String(err)}`, false, { cause: err });
+          }
+          lastError = err;
+          continue;
         }
-        lastError = err;
-        continue;
+        this.pending.delete(port);
+        const lease = this.makeLease(port, socket);
+        slot.lease = lease;
+        this.leased.set(port, lease);
+        return lease;
       }
-      this.pending.delete(port);
-      const lease = this.makeLease(port, socket);
-      slot.lease = lease;
-      this.leased.set(port, lease);
-      return lease;
+    } finally {
+      for (const p of held) this.idle.push(p);
     }
     throw new RtpPortPoolError(
       "exhausted",
@@ -123,6 +131,22 @@ export class RtpPortPool {
       true,
       lastError ? { cause: lastError } : undefined,
     );
+  }
+
+  /** Removes and returns a uniformly drawn idle port (swap with the last, pop: O(1)). */
+  private takeRandomIdle(): number {
+    const n = this.idle.length;
+    // Rejection sampling keeps the draw uniform for any n ≤ 2^32.
+    const limit = Math.floor(0x1_0000_0000 / n) * n;
+    const buf = new Uint32Array(1);
+    let r: number;
+    do r = crypto.getRandomValues(buf)[0]!;
+    while (r >= limit);
+    const i = r % n;
+    const port = this.idle[i]!;
+    this.idle[i] = this.idle[n - 1]!;
+    this.idle.pop();
+    return port;
   }
 
   /** Releases every lease (shutdown). */
@@ -149,6 +173,7 @@ export class RtpPortPool {
         this.onError = null;
         socket.close();
         pool.leased.delete(port);
+        pool.idle.push(port);
       },
     };
   }

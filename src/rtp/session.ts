@@ -9,14 +9,18 @@
  * Destination: the SDP address until the caller's media arrives, then symmetric RTP with latching
  * (RFC 4961; rule in symmetric-latch.ts).
  *
- * Receiving, per datagram, in this order:
- *  1. not RTP (RtpParseError) → dropped, `malformedIn`;
- *  2. payload type neither the negotiated audio PT, the telephone-event PT nor CN (13, RFC 3389)
+ * Receiving, per datagram, in this order (steps 1–4 cost constant work and are also counted
+ * process-wide in `rtpDropTotals` for metrics):
+ *  1. larger than MAX_RTP_DATAGRAM_BYTES (1,500) → dropped unparsed, `oversizeIn`;
+ *  2. not RTP (RtpParseError) → dropped, `malformedIn`;
+ *  3. payload type neither the negotiated audio PT, the telephone-event PT nor CN (13, RFC 3389)
  *     → dropped, `ignoredPayloadIn` (and never latched onto);
- *  3. source other than the latched one → dropped, `ignoredSourceIn` (see the latch rule);
- *  4. counted in `packetsIn`/`bytesIn`, sequence/loss bookkeeping (RFC 3550 A.3); a duplicate or late
- *     (reordered) packet is dropped, `lateIn` — there is no jitter buffer, order is arrival order;
- *  5. audio → jitter (A.8), re-cut to 160-byte frames, decoded, `onAudio(frame)`;
+ *  4. source the latch refuses (another address than the SDP's or the signalling's, or a second
+ *     source while the latched one is alive) → dropped, `ignoredSourceIn` (rule in symmetric-latch.ts);
+ *  5. counted in `packetsIn`/`bytesIn`, sequence/loss bookkeeping (RFC 3550 A.3); a new SSRC after the
+ *     first is counted in `ssrcChanges` (not a takeover); a duplicate or late (reordered) packet is
+ *     dropped, `lateIn` — there is no jitter buffer, order is arrival order;
+ *  6. audio → jitter (A.8), re-cut to 160-byte frames, decoded, `onAudio(frame)`;
  *     telephone-event → `onDtmf(event)` once per event (below); CN → counted only (not audio).
  * When our direction does not include receiving (sendonly/inactive), steps 1–4 still run but nothing
  * is delivered.
@@ -25,7 +29,7 @@
  * first packet with the E bit; if a new event starts before any end packet of the previous one arrived
  * (all three lost), the previous one is reported then with the last duration seen.
  */
-import { decodeFrame } from "../media/g711.ts";
+import { decodeFrame, encodeFrame } from "../media/g711.ts";
 import type { AudioFrame } from "../media/constants.ts";
 import { type Clock, SystemClock } from "../util/clock.ts";
 import { dtmfKey, parseTelephoneEvent } from "./dtmf.ts";
@@ -36,6 +40,7 @@ import { type RtpPacket, parseRtp, rtpPacketSize, serializeRtp } from "./packet.
 import type { RtpPortLease } from "./port-pool.ts";
 import { ReceptionStats } from "./reception-stats.ts";
 import { type RtpEndpoint, SymmetricLatch } from "./symmetric-latch.ts";
+import { MAX_RTP_DATAGRAM_BYTES, type RtpDropReason, rtpDropTotals } from "./drop-counters.ts";
 
 /** G.711 clock rate, Hz (RFC 3551 §4.5.14). */
 export const G711_CLOCK_RATE = 8000;
@@ -79,8 +84,13 @@ export interface RtpSessionOptions {
   onAudio?: (frame: AudioFrame) => void;
   /** DTMF key presses. */
   onDtmf?: (event: DtmfEvent) => void;
-  /** Consecutive packets from a new source before re-latching (default 5). */
-  relatchAfter?: number;
+  /**
+   * Where the signalling came from (the INVITE's source address, or the trunk's for outbound calls):
+   * media from this address may be latched onto as well as media from the SDP address (RFC 4961).
+   */
+  signallingAddress?: string;
+  /** Silence of the latched source (ms) before another allowed source may take over; default 500. */
+  takeoverSilenceMs?: number;
   /** Initial SSRC / sequence number / timestamp; random when omitted (tests pin them). */
   initial?: { ssrc?: number; sequenceNumber?: number; timestamp?: number };
 }
@@ -101,6 +111,8 @@ export interface RtpSessionStats {
   expected: number;
   /** Interarrival jitter, ms (RFC 3550 A.8; audio packets only). */
   jitterMs: number;
+  /** Datagrams larger than MAX_RTP_DATAGRAM_BYTES, dropped unparsed. */
+  oversizeIn: number;
   malformedIn: number;
   ignoredPayloadIn: number;
   ignoredSourceIn: number;
@@ -108,12 +120,28 @@ export interface RtpSessionStats {
   comfortNoiseIn: number;
   dtmfEvents: number;
   relatches: number;
+  /** Times the latched source's SSRC changed (RFC 3550 §8.2; counted, not a takeover signal). */
+  ssrcChanges: number;
+}
+
+/** The wire format of the audio stream: what a re-INVITE's codec change switches (RFC 3264 §8.3.2). */
+export interface RtpFormat {
+  codec: "PCMU" | "PCMA";
+  payloadType: number;
+  telephoneEventPt?: number;
 }
 
 export class RtpSession {
-  readonly codec: "PCMU" | "PCMA";
-  readonly payloadType: number;
-  readonly telephoneEventPt: number | undefined;
+  /** The G.711 law on the wire now (a re-INVITE may change it). */
+  codec: "PCMU" | "PCMA";
+  /**
+   * The G.711 law of the frames we are given (`sendFrame`) and deliver (`onAudio`): the codec the call
+   * started with. The playout, echo reference and STT keep working in it after a codec change; this
+   * session transcodes between it and {@link codec} (G.711 law to law through PCM, 160 table look-ups).
+   */
+  readonly mediaCodec: "PCMU" | "PCMA";
+  payloadType: number;
+  telephoneEventPt: number | undefined;
   readonly ssrc: number;
   direction: MediaDirection;
 
@@ -137,22 +165,28 @@ export class RtpSession {
     socketErrors: 0,
     packetsIn: 0,
     bytesIn: 0,
+    oversizeIn: 0,
     malformedIn: 0,
     ignoredPayloadIn: 0,
     ignoredSourceIn: 0,
     lateIn: 0,
     comfortNoiseIn: 0,
     dtmfEvents: 0,
+    ssrcChanges: 0,
   };
 
   constructor(opts: RtpSessionOptions) {
     this.lease = opts.lease;
     this.codec = opts.codec;
+    this.mediaCodec = opts.codec;
     this.payloadType = opts.payloadType;
     this.telephoneEventPt = opts.telephoneEventPt;
     this.direction = opts.direction ?? "sendrecv";
     this.clock = opts.clock ?? new SystemClock();
-    this.latch = new SymmetricLatch(opts.remote, opts.relatchAfter ?? 5);
+    this.latch = new SymmetricLatch(opts.remote, {
+      allowedAddresses: opts.signallingAddress ? [opts.signallingAddress] : [],
+      takeoverSilenceMs: opts.takeoverSilenceMs,
+    });
     this.onAudio = opts.onAudio;
     this.onDtmf = opts.onDtmf;
     const rnd = crypto.getRandomValues(new Uint32Array(3));
@@ -176,13 +210,23 @@ export class RtpSession {
   }
 
   /**
-   * Applies a new offer from the peer (re-INVITE): its media address and our direction. Moving the
-   * address restarts symmetric latching (RFC 4961) from the new SDP address.
+   * Applies a renegotiation (re-INVITE/UPDATE, RFC 3264 §8): the peer's media address, our direction,
+   * and optionally a new wire format. A moved address restarts symmetric latching (RFC 4961) at the new
+   * SDP address, with packets still arriving from the old place ignored (symmetric-latch.ts). A new
+   * codec or PT takes effect with the next packet sent and received; the SSRC and sequence continue.
    */
-  update(remote: RtpEndpoint, direction: MediaDirection): void {
+  update(remote: RtpEndpoint, direction: MediaDirection, format?: RtpFormat): void {
     const cur = this.latch.target;
-    if (remote.address !== cur.address || remote.port !== cur.port) this.latch.retarget(remote);
+    const moved = remote.address !== cur.address || remote.port !== cur.port;
+    // While the address is 0.0.0.0 (RFC 2543 hold) keep the latch: there is nowhere new to send.
+    if (moved && remote.address !== "0.0.0.0" && remote.address !== "::" && remote.port !== 0) this.latch.retarget(remote);
     this.direction = direction;
+    if (format && (format.codec !== this.codec || format.payloadType !== this.payloadType)) {
+      this.codec = format.codec;
+      this.payloadType = format.payloadType;
+      this.assembler.reset();
+    }
+    if (format) this.telephoneEventPt = format.telephoneEventPt;
   }
 
   /** True once the caller's media has been seen (symmetric RTP in effect). */
@@ -215,6 +259,7 @@ export class RtpSession {
     if (this.direction === "recvonly" || this.direction === "inactive") return false;
     const dest = this.latch.target;
     if (dest.port === 0 || dest.address === "0.0.0.0" || dest.address === "::") return false;
+    if (this.codec !== this.mediaCodec) payload = encodeFrame(decodeFrame(payload, this.mediaCodec), this.codec);
     const packet = {
       marker,
       payloadType: this.payloadType,
@@ -267,28 +312,23 @@ export class RtpSession {
   /** Handles one datagram (called by the lease; public for tests that feed bytes directly). */
   receive(data: Uint8Array, port: number, address: string): void {
     if (this.closed) return;
+    if (data.length > MAX_RTP_DATAGRAM_BYTES) return this.drop("oversize");
     let p: RtpPacket;
     try {
       p = parseRtp(data);
     } catch (err) {
       if (!(err instanceof RtpParseError)) throw err;
-      this.counters.malformedIn++;
-      return;
+      return this.drop("malformed");
     }
     const pt = p.payloadType;
     const kind =
       pt === this.payloadType ? "audio" : pt === this.telephoneEventPt ? "dtmf" : pt === PT_COMFORT_NOISE ? "cn" : null;
-    if (!kind) {
-      this.counters.ignoredPayloadIn++;
-      return;
-    }
-    if (!this.latch.observe(address, port)) {
-      this.counters.ignoredSourceIn++;
-      return;
-    }
+    if (!kind) return this.drop("payload_type");
+    if (this.latch.observe(address, port, this.clock.now()) !== "accepted") return this.drop("source");
     this.counters.packetsIn++;
     this.counters.bytesIn += data.length;
     const step = this.reception.record(p.ssrc, p.sequenceNumber);
+    if (step === "new_source" && this.counters.packetsIn > 1) this.counters.ssrcChanges++;
     if (step === "late") {
       this.counters.lateIn++;
       return;
@@ -299,13 +339,24 @@ export class RtpSession {
       this.jitter.update(this.clock.now() * (G711_CLOCK_RATE / 1000), p.timestamp);
       if (!this.onAudio) return;
       for (const payload of this.assembler.push(p.payload)) {
-        this.onAudio({ pcm: decodeFrame(payload, this.codec), payload, codec: this.codec });
+        const pcm = decodeFrame(payload, this.codec);
+        const media = this.codec === this.mediaCodec ? payload : encodeFrame(pcm, this.mediaCodec);
+        this.onAudio({ pcm, payload: media, codec: this.mediaCodec });
       }
     } else if (kind === "dtmf") {
       this.receiveEvent(p);
     } else {
       this.counters.comfortNoiseIn++;
     }
+  }
+
+  /** Counts a dropped datagram in this session and in the process-wide totals. */
+  private drop(reason: RtpDropReason): void {
+    rtpDropTotals[reason]++;
+    if (reason === "oversize") this.counters.oversizeIn++;
+    else if (reason === "malformed") this.counters.malformedIn++;
+    else if (reason === "payload_type") this.counters.ignoredPayloadIn++;
+    else this.counters.ignoredSourceIn++;
   }
 
   private receiveEvent(p: RtpPacket): void {

@@ -1,16 +1,24 @@
 /**
- * Where to send RTP: symmetric RTP (RFC 4961: a device sends its RTP from the same address and port it
- * receives on, so the peer can answer to where packets come from) with latching, the usual answer to
- * NAT in front of the caller or a carrier whose media comes from another address than its SDP says.
+ * Where to send RTP, and which source to listen to: symmetric RTP (RFC 4961 §3: "a device sends its
+ * RTP from the same address and port it receives on") with latching, the usual answer to NAT in front
+ * of the caller, done the way a carrier SBC does it so a stray or forged source cannot take the call's
+ * audio.
  *
  * Rule:
  *  1. Until the first accepted packet, send to the SDP address.
- *  2. Latch: the first packet of an expected payload type (the caller filters on that) fixes the
- *     remote to its source address and port, whatever the SDP said.
- *  3. Re-latch: packets from any other source are dropped, but when `relatchAfter` (default 5, i.e.
- *     100 ms of 20 ms packets) of them arrive in a row from one and the same new source, with none
- *     from the latched source in between, the latch moves there (counted in `relatches`). One stray or
- *     spoofed packet cannot redirect the stream; a real move (failover, NAT rebinding) costs ≤ 80 ms.
+ *  2. Only sources on an *allowed address* are ever latched onto: the address the SDP `c=` line named
+ *     or the address the signalling came from (the INVITE's source, the trunk). The port may differ
+ *     (NAT rewrites ports; RFC 4961 §4 notes that the port a peer sends from need not be the one its
+ *     SDP names when it is not symmetric). Packets from any other address are dropped, always.
+ *  3. Latch: the first packet of an expected payload type (the session filters on that) from an
+ *     allowed address fixes the remote to its source address and port.
+ *  4. Takeover: a packet from another allowed source is dropped while the latched source is alive; it
+ *     moves the latch only when the latched source has been silent for `takeoverSilenceMs` (default
+ *     500 ms) — a real move (media server failover, NAT rebinding) costs ≤ 500 ms, a burst from a
+ *     second source while the caller talks moves nothing, however many packets it holds.
+ *  5. An SSRC change on the latched source is not a takeover signal; the session only counts it.
+ *
+ * Time is injected: every `observe` call carries `now` (ms, monotonic).
  */
 
 export interface RtpEndpoint {
@@ -18,23 +26,37 @@ export interface RtpEndpoint {
   port: number;
 }
 
+export interface SymmetricLatchOptions {
+  /**
+   * Addresses a source may latch from besides the SDP address (the signalling source). The SDP
+   * address of `initial` and of every `retarget` is always allowed.
+   */
+  allowedAddresses?: readonly string[];
+  /** Silence of the latched source (ms) after which another allowed source may take over. Default 500. */
+  takeoverSilenceMs?: number;
+}
+
+/** Default silence (ms) of the latched source before another one may take over. */
+export const DEFAULT_TAKEOVER_SILENCE_MS = 500;
+
+/** Why `observe` refused a packet. */
+export type LatchVerdict = "accepted" | "foreign_address" | "latched_elsewhere";
+
 export class SymmetricLatch {
   private current: RtpEndpoint;
   private isLatched = false;
-  private candidate: RtpEndpoint | undefined;
-  private candidateCount = 0;
+  private lastSeenAt = 0;
+  private readonly allowed = new Set<string>();
+  private readonly takeoverSilenceMs: number;
   /** Times the latch moved after the first latch. */
   relatches = 0;
 
-  /**
-   * @param initial the remote from SDP
-   * @param relatchAfter consecutive packets from one new source needed to move the latch (≥ 1)
-   */
-  constructor(
-    initial: RtpEndpoint,
-    private readonly relatchAfter = 5,
-  ) {
+  /** @param initial the remote from SDP */
+  constructor(initial: RtpEndpoint, opts: SymmetricLatchOptions = {}) {
     this.current = { ...initial };
+    this.takeoverSilenceMs = opts.takeoverSilenceMs ?? DEFAULT_TAKEOVER_SILENCE_MS;
+    this.allow(initial.address);
+    for (const a of opts.allowedAddresses ?? []) this.allow(a);
   }
 
   /** Where to send now. */
@@ -48,43 +70,61 @@ export class SymmetricLatch {
 
   /**
    * The remote moved its media (a re-INVITE with a new `c=`/`m=`, RFC 3264 §8.3.1): send to the new
-   * SDP address and latch afresh on the first packet that arrives.
+   * SDP address from now on, allow it, and latch afresh on the first packet from an allowed address —
+   * but not on a packet from where the media was before: a late packet of the old stream still in
+   * flight must not pull our audio back (RFC 3264 §8.3.1: the offerer "MUST be prepared to receive
+   * media on both the old and new ports" — receive, not send there). Only when the old source goes on
+   * for `takeoverSilenceMs` with nothing from anywhere else (the peer's media really stayed) does it
+   * latch again, the takeover rule.
    */
   retarget(remote: RtpEndpoint): void {
+    if (this.isLatched || this.stale === undefined) this.stale = { ...this.current };
+    this.staleSince = undefined;
     this.current = { ...remote };
+    this.allow(remote.address);
     this.isLatched = false;
-    this.candidate = undefined;
-    this.candidateCount = 0;
   }
 
+  /** Where the media was before the last retarget, until the first packet latches after it. */
+  private stale: RtpEndpoint | undefined;
+  /** When the first packet from `stale` arrived after the retarget (ms). */
+  private staleSince: number | undefined;
+
   /**
-   * Reports a valid packet of an expected payload type from `address:port`.
-   * @returns true when the packet comes from the (possibly just) latched source and should be used.
+   * Reports a valid packet of an expected payload type from `address:port` at `now` (ms).
+   * @returns "accepted" when the packet comes from the (possibly just) latched source and should be
+   *   used; otherwise why it must be dropped.
    */
-  observe(address: string, port: number): boolean {
-    if (!this.isLatched) {
-      this.isLatched = true;
-      this.current = { address, port };
-      return true;
+  observe(address: string, port: number, now: number): LatchVerdict {
+    const addr = normalise(address);
+    if (!this.allowed.has(addr)) return "foreign_address";
+    if (this.isLatched && addr === this.current.address && port === this.current.port) {
+      this.lastSeenAt = now;
+      return "accepted";
     }
-    if (address === this.current.address && port === this.current.port) {
-      this.candidate = undefined;
-      this.candidateCount = 0;
-      return true;
-    }
-    if (this.candidate && this.candidate.address === address && this.candidate.port === port) {
-      this.candidateCount++;
-    } else {
-      this.candidate = { address, port };
-      this.candidateCount = 1;
-    }
-    if (this.candidateCount >= this.relatchAfter) {
-      this.current = this.candidate;
-      this.candidate = undefined;
-      this.candidateCount = 0;
+    if (this.isLatched) {
+      if (now - this.lastSeenAt < this.takeoverSilenceMs) return "latched_elsewhere";
       this.relatches++;
-      return true;
+    } else if (this.stale && addr === this.stale.address && port === this.stale.port) {
+      this.staleSince ??= now;
+      if (now - this.staleSince < this.takeoverSilenceMs) return "latched_elsewhere";
+      this.relatches++;
     }
-    return false;
+    this.stale = undefined;
+    this.isLatched = true;
+    this.current = { address: addr, port };
+    this.lastSeenAt = now;
+    return "accepted";
   }
+
+  private allow(address: string): void {
+    const a = normalise(address);
+    if (a !== "" && a !== "0.0.0.0" && a !== "::") this.allowed.add(a);
+  }
+}
+
+/** IPv4-mapped IPv6 (`::ffff:192.0.2.1`, what a dual-stack socket reports) → plain IPv4; lower case. */
+function normalise(address: string): string {
+  const a = address.toLowerCase();
+  return a.startsWith("::ffff:") && a.includes(".") ? a.slice(7) : a;
 }

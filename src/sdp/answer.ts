@@ -5,12 +5,12 @@
  */
 import { write } from "sdp-transform";
 import type { MediaDescription, SessionDescription } from "sdp-transform";
-import { mirrorDirection } from "./direction.ts";
+import { effectiveOfferDirection, mirrorDirection } from "./direction.ts";
 import { SdpError } from "./errors.ts";
 import { SDP_USERNAME, ipVersionOf, newSessionId } from "./origin.ts";
 import { parseOffer } from "./parse.ts";
 import { TELEPHONE_EVENT_FMTP } from "./payload-types.ts";
-import type { NegotiatedMedia, SdpDescription, SdpMediaSection } from "./types.ts";
+import type { G711Name, NegotiatedMedia, SdpDescription, SdpMediaSection } from "./types.ts";
 
 /** Packet duration we ask for and send, ms (RFC 3551 §4.2: default packetization interval 20 ms). */
 export const ANSWER_PTIME_MS = 20;
@@ -26,6 +26,11 @@ export interface CreateAnswerOptions {
   sessionId?: string;
   /** `o=` version; default 1. Increment for each new answer in the same session (RFC 3264 §8). */
   sessionVersion?: number;
+  /**
+   * The codec to keep when the offer still lists it (a re-offer in a dialog, RFC 6337 §5.3: changing
+   * codecs without need costs a glitch); otherwise the offerer's first G.711 codec.
+   */
+  preferCodec?: G711Name;
 }
 
 export interface AnswerResult extends NegotiatedMedia {
@@ -43,13 +48,13 @@ export interface AnswerResult extends NegotiatedMedia {
 export function createAnswer(opts: CreateAnswerOptions): AnswerResult {
   const offer = typeof opts.offer === "string" ? parseOffer(opts.offer) : opts.offer;
   const audio = offer.audio;
-  const chosen = audio.g711[0];
+  const chosen = audio.g711.find((c) => c.codec === opts.preferCodec) ?? audio.g711[0];
   if (!chosen) {
     const listed = audio.payloads.map((p) => p.encoding || String(p.pt)).join(", ");
     throw new SdpError("no_common_codec", `offer lists no PCMU/PCMA (has: ${listed})`);
   }
   const te = audio.telephoneEvent;
-  const direction = mirrorDirection(audio.direction);
+  const direction = mirrorDirection(effectiveOfferDirection(audio.direction, audio.connection?.address));
   const ipVer = ipVersionOf(opts.localAddress);
   const sessionId = opts.sessionId ?? newSessionId();
   const sessionVersion = opts.sessionVersion ?? 1;

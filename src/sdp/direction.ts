@@ -28,3 +28,16 @@ export function canSend(d: SdpDirection): boolean {
 export function canReceive(d: SdpDirection): boolean {
   return d === "sendrecv" || d === "recvonly";
 }
+
+/**
+ * The direction an offer really asks for. RFC 3264 §8.4: "RFC 2543 [...] specified that placing a user
+ * on hold was accomplished by setting the connection address to 0.0.0.0" — such an offer still says
+ * sendrecv (or nothing) but cannot receive; we read it as sendonly (recvonly as inactive), so the answer
+ * is recvonly (inactive) and we send nothing to 0.0.0.0. The same for the IPv6 `::`.
+ */
+export function effectiveOfferDirection(direction: SdpDirection, address: string | undefined): SdpDirection {
+  if (address !== "0.0.0.0" && address !== "::") return direction;
+  if (direction === "sendrecv") return "sendonly";
+  if (direction === "recvonly") return "inactive";
+  return direction;
+}

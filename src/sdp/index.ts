@@ -20,7 +20,8 @@ export type {
 export { parseOffer, parseDescription, type LooseDescription } from "./parse.ts";
 export { createAnswer, ANSWER_PTIME_MS, type AnswerResult, type CreateAnswerOptions } from "./answer.ts";
 export { createOffer, parseAnswer, type CreateOfferOptions, type OfferResult } from "./offer.ts";
-export { mirrorDirection, canSend, canReceive } from "./direction.ts";
+export { mirrorDirection, canSend, canReceive, effectiveOfferDirection } from "./direction.ts";
+export { SdpSession, type ReAnswer, type SdpSessionEndpoint } from "./session.ts";
 export {
   STATIC_AUDIO_PAYLOAD_TYPES,
   PT_PCMU,
@@ -29,3 +30,4 @@ export {
   DEFAULT_TELEPHONE_EVENT_PT,
   TELEPHONE_EVENT_FMTP,
 } from "./payload-types.ts";
+export { CallSessionDescription, mediaChanged, type RenegotiableMedia, type RenegotiationOutcome } from "./renegotiation.ts";

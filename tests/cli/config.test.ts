@@ -1,6 +1,9 @@
 import { describe, expect, test } from "bun:test";
 import { ConfigError, loadConfig, requireOutbound } from "../../src/cli/config";
 import { parseCommand, UsageError } from "../../src/cli/args";
+import { CARTESIA_DEFAULTS } from "../../src/providers/cartesia/options";
+import { DEEPGRAM_DEFAULTS } from "../../src/providers/deepgram/options";
+import { GEMINI_DEFAULTS } from "../../src/providers/gemini/options";
 
 describe("loadConfig", () => {
   test("defaults match the documented names and values", () => {
@@ -20,11 +23,36 @@ describe("loadConfig", () => {
     expect(c.deepgram.model).toBe("nova-2-phonecall");
     expect(c.gemini.model).toBe("gemini-2.0-flash");
     expect(c.cartesia.model).toBe("sonic-2");
+    expect(c.cartesia.voiceId).toBe("a0e99841-438c-4a64-b679-ae501e7d6091");
   });
 
-  test("SIP_TRUSTED_IPS is a list of addresses", () => {
+  test("the provider defaults come from the providers' options modules (one source)", () => {
+    const c = loadConfig({});
+    expect(c.deepgram.model).toBe(DEEPGRAM_DEFAULTS.model);
+    expect(c.gemini.model).toBe(GEMINI_DEFAULTS.model);
+    expect([c.cartesia.model, c.cartesia.voiceId]).toEqual([CARTESIA_DEFAULTS.model, CARTESIA_DEFAULTS.voiceId]);
+  });
+
+  test("CARTESIA_API_KEY alone is enough for Cartesia (stock voice); CARTESIA_VOICE_ID overrides it", () => {
+    const c = loadConfig({ CARTESIA_API_KEY: "c" });
+    expect(c.tts).toBe("cartesia");
+    expect(c.cartesia.voiceId).toBe(CARTESIA_DEFAULTS.voiceId);
+    expect(loadConfig({ CARTESIA_API_KEY: "c", CARTESIA_VOICE_ID: " my-voice " }).cartesia.voiceId).toBe("my-voice");
+  });
+
+  test("SIP_TRUSTED_IPS is a list of addresses and CIDR ranges", () => {
     expect(loadConfig({ SIP_TRUSTED_IPS: "52.9.254.127, 52.9.254.128" }).sipTrustedIps).toEqual(["52.9.254.127", "52.9.254.128"]);
+    expect(loadConfig({ SIP_TRUSTED_IPS: "52.9.254.0/24,10.1.2.3" }).sipTrustedIps).toEqual(["52.9.254.0/24", "10.1.2.3"]);
     expect(loadConfig({}).sipTrustedIps).toEqual([]);
+  });
+
+  test("SIP access control: untrusted policy, rate limit with burst, inbound digest credentials", () => {
+    const d = loadConfig({});
+    expect([d.sipUntrusted, d.sipRateLimit, d.sipInboundAuth]).toEqual(["reject", { perSecond: 100, burst: 200 }, undefined]);
+    const c = loadConfig({ SIP_UNTRUSTED: "drop", SIP_RATE_LIMIT: "20", SIP_INBOUND_USERNAME: "pbx", SIP_INBOUND_PASSWORD: " s3cret " });
+    expect([c.sipUntrusted, c.sipRateLimit, c.sipInboundAuth]).toEqual(["drop", { perSecond: 20, burst: 40 }, { username: "pbx", password: " s3cret ", realm: undefined }]);
+    expect(loadConfig({ SIP_RATE_LIMIT: "0" }).sipRateLimit.perSecond).toBe(0);
+    expect(loadConfig({ SIP_RATE_LIMIT: "10", SIP_RATE_BURST: "15" }).sipRateLimit).toEqual({ perSecond: 10, burst: 15 });
   });
 
   test("a bound SIP_HOST is the public address unless SIP_PUBLIC_IP is set", () => {
@@ -50,7 +78,13 @@ describe("loadConfig", () => {
     [{ STT_PROVIDER: "whisper" }, "STT_PROVIDER", /one of deepgram, pocketsphinx/],
     [{ STT_PROVIDER: "deepgram" }, "DEEPGRAM_API_KEY", /required/],
     [{ DEEPGRAM_BASE_URL: "not a url" }, "DEEPGRAM_BASE_URL", /URL/],
-    [{ SIP_TRUSTED_IPS: "52.9.254.127, trunk.example.com" }, "SIP_TRUSTED_IPS", /IPv4 addresses, got "trunk.example.com"/],
+    [{ SIP_TRUSTED_IPS: "52.9.254.127, trunk.example.com" }, "SIP_TRUSTED_IPS", /IPv4 addresses or a.b.c.d\/n ranges, got "trunk.example.com"/],
+    [{ SIP_TRUSTED_IPS: "10.0.0.0/33" }, "SIP_TRUSTED_IPS", /got "10.0.0.0\/33"/],
+    [{ SIP_UNTRUSTED: "ignore" }, "SIP_UNTRUSTED", /one of reject, drop/],
+    [{ SIP_RATE_LIMIT: "-1" }, "SIP_RATE_LIMIT", /integer from 0/],
+    [{ SIP_RATE_BURST: "0" }, "SIP_RATE_BURST", /integer from 1/],
+    [{ SIP_INBOUND_USERNAME: "pbx" }, "SIP_INBOUND_PASSWORD", /required when SIP_INBOUND_USERNAME is set/],
+    [{ SIP_INBOUND_USERNAME: "pbx", SIP_INBOUND_PASSWORD: "pw", SIP_INBOUND_REALM: 'a"b' }, "SIP_INBOUND_REALM", /without "/],
     [{ END_OF_TURN_SILENCE_MS: "2000", END_OF_TURN_MAX_SILENCE_MS: "1000" }, "END_OF_TURN_MAX_SILENCE_MS", /at least END_OF_TURN_SILENCE_MS/],
     [{ DRAIN_TIMEOUT_S: "abc" }, "DRAIN_TIMEOUT_S", /integer/],
     [{ SIP_TRUNK_HOST: "bad host!" }, "SIP_TRUNK_HOST", /host name or IPv4/],
@@ -82,7 +116,7 @@ describe("loadConfig", () => {
 describe("outbound, API token and data directory", () => {
   test("defaults: trunk port 5060, ring 30 s, 10 calls, 30 per minute, ./data, loopback HTTP without API_TOKEN", () => {
     const c = loadConfig({ SERVER_HOST: "0.0.0.0" });
-    expect(c.outbound).toEqual({ trunkHost: undefined, trunkPort: 5060, callerId: undefined, credentials: undefined, ringTimeoutS: 30, maxCalls: 10, callsPerMinute: 30 });
+    expect(c.outbound).toEqual({ trunkHost: undefined, trunkPort: 5060, callerId: undefined, credentials: undefined, ringTimeoutS: 30, maxCalls: 10, callsPerMinute: 30, denyPrefixes: [] });
     expect(c.dataDir).toBe("./data");
     expect(c.apiToken).toBeUndefined();
     expect(c.serverHost).toBe("127.0.0.1");
@@ -116,6 +150,38 @@ describe("outbound, API token and data directory", () => {
     const noCaller = loadConfig({ SIP_TRUNK_HOST: "10.0.0.1" });
     expect(() => requireOutbound(noCaller, "all")).toThrow(/^SIP_CALLER_ID: required with --mode all/);
     expect(() => requireOutbound(loadConfig({ SIP_TRUNK_HOST: "10.0.0.1", SIP_CALLER_ID: "+14155550123" }), "all")).not.toThrow();
+  });
+});
+
+describe("outbound destinations and the trunk realm", () => {
+  const trunk = { SIP_TRUNK_HOST: "10.0.0.1" };
+  test("OUTBOUND_ALLOW_PREFIXES defaults to the caller ID's country code (1, 2 or 3 digits)", () => {
+    expect(loadConfig({ ...trunk, SIP_CALLER_ID: "+14155550123" }).outbound.allowPrefixes).toEqual(["+1"]);
+    expect(loadConfig({ ...trunk, SIP_CALLER_ID: "+442071838750" }).outbound.allowPrefixes).toEqual(["+44"]);
+    expect(loadConfig({ ...trunk, SIP_CALLER_ID: "+35312345678" }).outbound.allowPrefixes).toEqual(["+353"]);
+    expect(loadConfig({ ...trunk, SIP_CALLER_ID: "+79161234567" }).outbound.allowPrefixes).toEqual(["+7"]);
+  });
+  test("explicit lists, '*' for any, deny list; bad entries name the variable", () => {
+    const c = loadConfig({ ...trunk, SIP_CALLER_ID: "+14155550123", OUTBOUND_ALLOW_PREFIXES: "+1, +44", OUTBOUND_DENY_PREFIXES: "+1900,+1976" });
+    expect(c.outbound.allowPrefixes).toEqual(["+1", "+44"]);
+    expect(c.outbound.denyPrefixes).toEqual(["+1900", "+1976"]);
+    expect(loadConfig({ OUTBOUND_ALLOW_PREFIXES: "*" }).outbound.allowPrefixes).toEqual(["*"]);
+    expect(() => loadConfig({ OUTBOUND_ALLOW_PREFIXES: "1,44" })).toThrow(/^OUTBOUND_ALLOW_PREFIXES: expected comma-separated E.164 prefixes .* got "1"$/);
+    expect(() => loadConfig({ OUTBOUND_ALLOW_PREFIXES: "+1,*" })).toThrow(/^OUTBOUND_ALLOW_PREFIXES: .* got "\*"$/);
+    expect(() => loadConfig({ OUTBOUND_DENY_PREFIXES: "*" })).toThrow(/^OUTBOUND_DENY_PREFIXES: /);
+    expect(() => loadConfig({ OUTBOUND_DENY_PREFIXES: "+0" })).toThrow(/^OUTBOUND_DENY_PREFIXES: .* got "\+0"$/);
+  });
+  test("a caller ID that is not E.164 has no default: outbound mode asks for OUTBOUND_ALLOW_PREFIXES", () => {
+    const c = loadConfig({ ...trunk, SIP_CALLER_ID: "agent-account" });
+    expect(c.outbound.allowPrefixes).toBeUndefined();
+    expect(() => requireOutbound(c, "outbound")).toThrow(/^OUTBOUND_ALLOW_PREFIXES: required with --mode outbound when SIP_CALLER_ID \(agent-account\) is not an E.164 number/);
+    expect(() => requireOutbound(loadConfig({ ...trunk, SIP_CALLER_ID: "agent-account", OUTBOUND_ALLOW_PREFIXES: "+49" }), "all")).not.toThrow();
+  });
+  test("SIP_TRUNK_REALM pins the realm the credentials answer; it needs credentials", () => {
+    const c = loadConfig({ SIP_USERNAME: "alice", SIP_PASSWORD: "pw", SIP_TRUNK_REALM: "sip.plivo.com" });
+    expect(c.outbound.credentials).toEqual({ username: "alice", password: "pw", from: "SIP_USERNAME", realm: "sip.plivo.com" });
+    expect(() => loadConfig({ SIP_TRUNK_REALM: "sip.plivo.com" })).toThrow(/^SIP_TRUNK_REALM: set SIP_USERNAME\/SIP_PASSWORD/);
+    expect(() => loadConfig({ SIP_USERNAME: "a", SIP_PASSWORD: "b", SIP_TRUNK_REALM: 'x"y' })).toThrow(/^SIP_TRUNK_REALM: expected a realm without quotes/);
   });
 });
 

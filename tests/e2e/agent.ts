@@ -1,7 +1,9 @@
 /**
  * Starts the real agent for end-to-end tests: the compiled binary `dist/voice-agent` (built first if
  * missing), or `bun run src/cli/main.ts` with `VOICE_AGENT_E2E=source`. Ports are free ones picked
- * per instance, the data directory is private, and the process group is killed on stop.
+ * per instance, the data directory and TMPDIR are private (so a test can check what this agent left in
+ * its temporary folder without counting other processes' files in /tmp), and the process group is
+ * killed on stop.
  */
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -31,6 +33,8 @@ export interface RunningAgent {
   rtpStart: number;
   rtpEnd: number;
   dataDir: string;
+  /** The agent's own TMPDIR (a fresh directory; removed on stop). */
+  tmpDir: string;
   /** GET on the agent's HTTP API, parsed JSON. */
   get<T = any>(path: string): Promise<T>;
   /** Lines of the JSON log parsed so far. */
@@ -46,13 +50,14 @@ export async function startAgent(env: Record<string, string> = {}, args: string[
   const rtpStart = await freeUdpPortRange(40);
   const rtpEnd = rtpStart + 39;
   const dataDir = mkdtempSync(join(tmpdir(), "va-e2e-data-"));
+  const tmpDir = mkdtempSync(join(tmpdir(), "va-e2e-tmp-"));
   const argv = fromSource ? ["bun", "run", "src/cli/main.ts", ...args] : [BINARY, ...args];
   const proc = spawnManaged(argv, {
     name: "voice-agent",
     env: {
       PATH: process.env.PATH,
       HOME: process.env.HOME,
-      TMPDIR: process.env.TMPDIR,
+      TMPDIR: tmpDir,
       SIP_HOST: "127.0.0.1",
       SIP_PORT: String(sipPort),
       SERVER_HOST: "127.0.0.1",
@@ -73,6 +78,7 @@ export async function startAgent(env: Record<string, string> = {}, args: string[
     rtpStart,
     rtpEnd,
     dataDir,
+    tmpDir,
     async get(path) {
       const res = await fetch(base + path, { headers: env.API_TOKEN ? { authorization: `Bearer ${env.API_TOKEN}` } : {} });
       return (await res.json()) as any;
@@ -94,6 +100,7 @@ export async function startAgent(env: Record<string, string> = {}, args: string[
     async stop(signal = "SIGTERM") {
       const code = await proc.stop({ signal, graceMs: 8000 });
       rmSync(dataDir, { recursive: true, force: true });
+      rmSync(tmpDir, { recursive: true, force: true });
       return code;
     },
   };

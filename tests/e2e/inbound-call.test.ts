@@ -46,10 +46,16 @@ async function agentVoice(text: string): Promise<Int16Array> {
 }
 
 beforeAll(async () => {
-  agent = await startAgent();
-  // The greeting takes about 7 s; each reply about 3–6 s plus the agent's turn-taking delay.
+  // IDLE_PROMPT_S: the long silences below must not draw "Are you still there?" (default 10 s).
+  agent = await startAgent({ IDLE_PROMPT_S: "60" });
+  // The greeting takes about 7 s; each reply about 3–6 s plus the agent's turn-taking delay. The caller
+  // speaks only after generous silences: on a loaded 2-core machine (load average 8) the offline
+  // synthesis stalled 3 s between greeting sentences, so the greeting ran to ~11.5 s and a caller who
+  // spoke at 9.5 s cut it short (a barge-in: correct behaviour, but not what this test is about). With
+  // two such runs at once (load average 12) a reply took over 12 s to finish, and the last one was cut
+  // off by the BYE that ends the scripted call.
   const caller = await synthesizeCallerAudio(
-    [{ silenceMs: 9500 }, "My name is John Smith.", { silenceMs: 8000 }, "I have a question about my bill.", { silenceMs: 12_000 }],
+    [{ silenceMs: 16_000 }, "My name is John Smith.", { silenceMs: 15_000 }, "I have a question about my bill.", { silenceMs: 16_000 }],
     { voice: "awb", leadSilenceMs: 0, trailSilenceMs: 0 },
   );
   const media = await freeUdpPortRange(4);

@@ -14,6 +14,7 @@
  */
 
 import type { Server } from "bun";
+import { fakeLlmServer, faultySseBody, noFaults, watchClient, type FakeLlmServer, type FaultMode, type StreamProgress } from "./sse.ts";
 
 export type FakeGeminiPart = { text: string } | { functionCall: { name: string; args: Record<string, unknown> } };
 
@@ -24,22 +25,10 @@ export interface FakeGeminiOptions {
   reply?: FakeGeminiPart[][];
 }
 
-export interface FakeGeminiMode {
-  /** Answer every request with this HTTP status and a Google error body (null = normal). */
-  status: number | null;
-  /** Delay (ms) before the response headers. */
-  headersDelayMs: number;
-  /** Delay (ms) before each SSE event. */
-  chunkDelayMs: number;
-  /** After this many events, stop sending but keep the connection open. */
-  stallAfter: number | null;
-  /** After this many events, send an error event with this status (Google sends `{error:{…}}` in-band). */
-  errorAfter: { chunks: number; status: number } | null;
-  /** After this many events, break the connection without ending the body. */
-  dropAfter: number | null;
-}
+/** Faults (tests/fakes/sse.ts); `errorAfter.status`: the code of Google's in-band `{error:{…}}` event. */
+export type FakeGeminiMode = FaultMode<{ status: number }>;
 
-export interface FakeGeminiRequest {
+export interface FakeGeminiRequest extends StreamProgress {
   path: string;
   version: string;
   model: string;
@@ -51,22 +40,10 @@ export interface FakeGeminiRequest {
     tools?: { functionDeclarations?: { name: string; description?: string; parametersJsonSchema?: unknown; parameters?: unknown }[] }[];
     generationConfig?: Record<string, unknown>;
   };
-  /** SSE events written to this request. */
-  chunksSent: number;
-  /** True once the client disconnected before the body ended (abort). */
-  clientGone: boolean;
-  /** True once the body ended normally. */
-  finished: boolean;
 }
 
-export interface FakeGemini {
-  /** Base URL for GEMINI_BASE_URL, e.g. "http://127.0.0.1:41234". */
-  url: string;
-  requests: FakeGeminiRequest[];
-  setMode(m: Partial<FakeGeminiMode>): void;
-  setReply(reply: FakeGeminiPart[][]): void;
-  close(): Promise<void>;
-}
+/** `url`: the base URL for GEMINI_BASE_URL, e.g. "http://127.0.0.1:41234". */
+export type FakeGemini = FakeLlmServer<FakeGeminiMode, FakeGeminiPart[][], FakeGeminiRequest>;
 
 const STATUS_NAMES: Record<number, string> = {
   400: "INVALID_ARGUMENT",
@@ -93,9 +70,8 @@ export function googleError(code: number, message: string, reason?: string): Rec
 export function startFakeGemini(opts: FakeGeminiOptions = {}): FakeGemini {
   const apiKey = opts.apiKey ?? "test-key";
   let reply: FakeGeminiPart[][] = opts.reply ?? [[{ text: "Hello, " }], [{ text: "how can I help?" }]];
-  const mode: FakeGeminiMode = { status: null, headersDelayMs: 0, chunkDelayMs: 0, stallAfter: null, errorAfter: null, dropAfter: null };
+  const mode: FakeGeminiMode = noFaults();
   const requests: FakeGeminiRequest[] = [];
-  const enc = new TextEncoder();
 
   const jsonError = (code: number, message: string, reason?: string): Response =>
     new Response(JSON.stringify(googleError(code, message, reason)), { status: code, headers: { "content-type": "application/json; charset=UTF-8" } });
@@ -120,9 +96,7 @@ export function startFakeGemini(opts: FakeGeminiOptions = {}): FakeGemini {
         finished: false,
       };
       requests.push(rec);
-      req.signal.addEventListener("abort", () => {
-        if (!rec.finished) rec.clientGone = true;
-      });
+      watchClient(req, rec);
       if (mode.headersDelayMs > 0) await Bun.sleep(mode.headersDelayMs);
       if (req.headers.get("x-goog-api-key") !== apiKey) {
         return jsonError(400, "API key not valid. Please pass a valid API key.", "API_KEY_INVALID");
@@ -131,59 +105,26 @@ export function startFakeGemini(opts: FakeGeminiOptions = {}): FakeGemini {
       if (u.searchParams.get("alt") !== "sse") return jsonError(400, "this fake only streams SSE (alt=sse)");
 
       const plan = reply;
-      let i = 0;
-      const body = new ReadableStream<Uint8Array>({
-        async pull(ctl) {
-          if (mode.chunkDelayMs > 0) await Bun.sleep(mode.chunkDelayMs);
-          if (rec.clientGone) return;
-          if (mode.errorAfter && i === mode.errorAfter.chunks) {
-            ctl.enqueue(enc.encode(`data: ${JSON.stringify(googleError(mode.errorAfter.status, "fake mid-stream error"))}\r\n\r\n`));
-            rec.finished = true;
-            ctl.close();
-            return;
-          }
-          if (mode.dropAfter !== null && i === mode.dropAfter) {
-            ctl.error(new Error("fake drop (intended: the test breaks the connection mid-stream)"));
-            return;
-          }
-          if (mode.stallAfter !== null && i === mode.stallAfter) {
-            await new Promise<void>((resolve) => req.signal.addEventListener("abort", () => resolve(), { once: true }));
-            return;
-          }
-          if (i >= plan.length) {
-            rec.finished = true;
-            ctl.close();
-            return;
-          }
+      const event = (json: unknown) => `data: ${JSON.stringify(json)}\r\n\r\n`;
+      const body = faultySseBody(
+        req,
+        rec,
+        mode,
+        (i) => {
+          if (i >= plan.length) return { events: [], done: true };
           const last = i === plan.length - 1;
           const resp = {
             candidates: [{ content: { role: "model", parts: plan[i] }, index: 0, ...(last ? { finishReason: "STOP" } : {}) }],
             usageMetadata: { promptTokenCount: 10, candidatesTokenCount: i + 1, totalTokenCount: 11 + i },
             modelVersion: rec.model,
           };
-          ctl.enqueue(enc.encode(`data: ${JSON.stringify(resp)}\r\n\r\n`));
-          rec.chunksSent++;
-          i++;
+          return { events: [event(resp)], done: false };
         },
-        cancel() {
-          if (!rec.finished) rec.clientGone = true;
-        },
-      });
+        (fault) => event(googleError(fault.status, "fake mid-stream error")),
+      );
       return new Response(body, { headers: { "content-type": "text/event-stream", "cache-control": "no-cache" } });
     },
   });
 
-  return {
-    url: `http://127.0.0.1:${server.port}`,
-    requests,
-    setMode(m) {
-      Object.assign(mode, m);
-    },
-    setReply(r) {
-      reply = r;
-    },
-    async close() {
-      await server.stop(true);
-    },
-  };
+  return fakeLlmServer(server, `http://127.0.0.1:${server.port}`, requests, mode, (r: FakeGeminiPart[][]) => (reply = r));
 }

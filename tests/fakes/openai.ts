@@ -13,6 +13,7 @@
  */
 
 import type { Server } from "bun";
+import { fakeLlmServer, faultySseBody, noFaults, watchClient, type FakeLlmServer, type FaultMode, type StreamProgress } from "./sse.ts";
 
 export interface FakeOpenAiDelta {
   content?: string;
@@ -26,16 +27,10 @@ export interface FakeOpenAiOptions {
   reply?: FakeOpenAiDelta[];
 }
 
-export interface FakeOpenAiMode {
-  status: number | null;
-  headersDelayMs: number;
-  chunkDelayMs: number;
-  stallAfter: number | null;
-  errorAfter: { chunks: number; type: string; code: string } | null;
-  dropAfter: number | null;
-}
+/** Faults (tests/fakes/sse.ts); `errorAfter.type`/`code`: the fields of the in-band `{error:{…}}` event. */
+export type FakeOpenAiMode = FaultMode<{ type: string; code: string }>;
 
-export interface FakeOpenAiRequest {
+export interface FakeOpenAiRequest extends StreamProgress {
   path: string;
   headers: Record<string, string>;
   body: {
@@ -45,19 +40,10 @@ export interface FakeOpenAiRequest {
     tools?: { type: string; function: { name: string; description?: string; parameters?: unknown } }[];
     [k: string]: unknown;
   };
-  chunksSent: number;
-  clientGone: boolean;
-  finished: boolean;
 }
 
-export interface FakeOpenAi {
-  /** Base URL for OPENAI_BASE_URL, including /v1. */
-  url: string;
-  requests: FakeOpenAiRequest[];
-  setMode(m: Partial<FakeOpenAiMode>): void;
-  setReply(r: FakeOpenAiDelta[]): void;
-  close(): Promise<void>;
-}
+/** `url`: the base URL for OPENAI_BASE_URL, including /v1. */
+export type FakeOpenAi = FakeLlmServer<FakeOpenAiMode, FakeOpenAiDelta[], FakeOpenAiRequest>;
 
 /** A tool call split into `pieces` argument fragments, the way OpenAI streams it. */
 export function toolCallDeltas(index: number, id: string, name: string, args: Record<string, unknown>, pieces = 3): FakeOpenAiDelta[] {
@@ -81,9 +67,8 @@ const ERROR_TYPES: Record<number, [string, string]> = {
 export function startFakeOpenAi(opts: FakeOpenAiOptions = {}): FakeOpenAi {
   const apiKey = opts.apiKey === undefined ? "test-key" : opts.apiKey;
   let reply: FakeOpenAiDelta[] = opts.reply ?? [{ content: "Hello" }, { content: " there." }];
-  const mode: FakeOpenAiMode = { status: null, headersDelayMs: 0, chunkDelayMs: 0, stallAfter: null, errorAfter: null, dropAfter: null };
+  const mode: FakeOpenAiMode = noFaults();
   const requests: FakeOpenAiRequest[] = [];
-  const enc = new TextEncoder();
   const err = (status: number, message: string): Response => {
     const [type, code] = ERROR_TYPES[status] ?? ["server_error", "error"];
     return Response.json({ error: { message, type, param: null, code } }, { status });
@@ -105,9 +90,7 @@ export function startFakeOpenAi(opts: FakeOpenAiOptions = {}): FakeOpenAi {
         finished: false,
       };
       requests.push(rec);
-      req.signal.addEventListener("abort", () => {
-        if (!rec.finished) rec.clientGone = true;
-      });
+      watchClient(req, rec);
       if (mode.headersDelayMs > 0) await Bun.sleep(mode.headersDelayMs);
       if (apiKey !== null && req.headers.get("authorization") !== `Bearer ${apiKey}`) return err(401, "Incorrect API key provided.");
       if (mode.status !== null) return err(mode.status, `fake error ${mode.status}`);
@@ -125,57 +108,21 @@ export function startFakeOpenAi(opts: FakeOpenAiOptions = {}): FakeOpenAi {
           model: rec.body.model,
           choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }],
         })}\n\n`;
-      let i = 0;
-      const body = new ReadableStream<Uint8Array>({
-        async pull(ctl) {
-          if (mode.chunkDelayMs > 0) await Bun.sleep(mode.chunkDelayMs);
-          if (rec.clientGone) return;
-          if (mode.errorAfter && i === mode.errorAfter.chunks) {
-            const { type, code } = mode.errorAfter;
-            ctl.enqueue(enc.encode(`data: ${JSON.stringify({ error: { message: "fake mid-stream error", type, code } })}\n\n`));
-            rec.finished = true;
-            ctl.close();
-            return;
-          }
-          if (mode.dropAfter !== null && i === mode.dropAfter) {
-            ctl.error(new Error("fake drop (intended: the test breaks the connection mid-stream)"));
-            return;
-          }
-          if (mode.stallAfter !== null && i === mode.stallAfter) {
-            await new Promise<void>((resolve) => req.signal.addEventListener("abort", () => resolve(), { once: true }));
-            return;
-          }
-          if (i === 0) ctl.enqueue(enc.encode(chunk({ role: "assistant", content: "" } as FakeOpenAiDelta, null)));
-          if (i >= plan.length) {
-            ctl.enqueue(enc.encode(chunk({}, hasTools ? "tool_calls" : "stop")));
-            ctl.enqueue(enc.encode("data: [DONE]\n\n"));
-            rec.finished = true;
-            ctl.close();
-            return;
-          }
-          ctl.enqueue(enc.encode(chunk(plan[i], null)));
-          rec.chunksSent++;
-          i++;
+      const body = faultySseBody(
+        req,
+        rec,
+        mode,
+        (i) => {
+          // The first event carries the role, as OpenAI's does.
+          const first = i === 0 ? [chunk({ role: "assistant", content: "" } as FakeOpenAiDelta, null)] : [];
+          if (i >= plan.length) return { events: [...first, chunk({}, hasTools ? "tool_calls" : "stop"), "data: [DONE]\n\n"], done: true };
+          return { events: [...first, chunk(plan[i]!, null)], done: false };
         },
-        cancel() {
-          if (!rec.finished) rec.clientGone = true;
-        },
-      });
+        ({ type, code }) => `data: ${JSON.stringify({ error: { message: "fake mid-stream error", type, code } })}\n\n`,
+      );
       return new Response(body, { headers: { "content-type": "text/event-stream" } });
     },
   });
 
-  return {
-    url: `http://127.0.0.1:${server.port}/v1`,
-    requests,
-    setMode(m) {
-      Object.assign(mode, m);
-    },
-    setReply(r) {
-      reply = r;
-    },
-    async close() {
-      await server.stop(true);
-    },
-  };
+  return fakeLlmServer(server, `http://127.0.0.1:${server.port}/v1`, requests, mode, (r: FakeOpenAiDelta[]) => (reply = r));
 }

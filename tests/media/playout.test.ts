@@ -38,10 +38,10 @@ async function chain(codec: "PCMU" | "PCMA" = "PCMU") {
   const playout = new Playout({
     sink,
     codec,
-    onPlaybackStarted: (e) => log.push(`started:${e.utteranceId}`),
+    onPlaybackStarted: (e) => log.push(`started:${e.segmentId}`),
     onPlaybackFinished: (e) => {
       finished.push(e);
-      log.push(`finished:${e.utteranceId}`);
+      log.push(`finished:${e.segmentId}`);
     },
   });
   pacer.add(playout);
@@ -58,10 +58,10 @@ describe("Playout over Pacer + RtpSession (loopback)", () => {
   test("one packet per 20 ms tick; timestamps +160 through silence; marker at each talkspurt", async () => {
     const { clock, rx, playout, sendTimes } = await chain();
     playout.push(tone(400)); // 50 ms: 2 frames + 80 samples held back
-    playout.markEnd(); // pads the partial frame → 3 frames
+    playout.flush(); // pads the partial frame → 3 frames
     clock.advance(200); // 10 ticks: 3 audio + 7 silence
     playout.push(tone(320));
-    playout.markEnd();
+    playout.flush();
     clock.advance(100); // 5 ticks: 2 audio + 3 silence
     await waitFor(() => rx.got.length === 15);
     expect(sendTimes).toEqual(Array.from({ length: 15 }, (_, i) => 20 * (i + 1)));
@@ -87,12 +87,12 @@ describe("Playout over Pacer + RtpSession (loopback)", () => {
     expect(rx.got.every((g) => g.packet.payloadType === 8 && isSilence(g.packet.payload, 0xd5))).toBe(true);
   });
 
-  test("clear() (barge-in): at most one more audio frame goes out", async () => {
+  test("clearBuffer() (barge-in): at most one more audio frame goes out", async () => {
     const { clock, rx, playout, finished } = await chain();
     const id = playout.push(tone(8000)); // 1 s
     clock.advance(100); // 5 audio frames
     expect(playout.isPlaying).toBe(true);
-    playout.clear();
+    playout.clearBuffer();
     expect(playout.isPlaying).toBe(false);
     expect(playout.queuedMs).toBe(0);
     clock.advance(200);
@@ -100,16 +100,16 @@ describe("Playout over Pacer + RtpSession (loopback)", () => {
     const audioFrames = rx.got.filter((g) => !isSilence(g.packet.payload, 0xff)).length;
     expect(audioFrames).toBeGreaterThanOrEqual(5);
     expect(audioFrames).toBeLessThanOrEqual(6);
-    expect(finished).toEqual([{ utteranceId: id, playedMs: 100, interrupted: true }]);
+    expect(finished).toEqual([{ segmentId: id, playedMs: 100, interrupted: true }]);
     expect(playout.playedSamples).toBe(800);
   });
 
-  test("drained() resolves right after the last packet of the utterance was sent", async () => {
+  test("waitForPlayout() resolves right after the last packet of the utterance was sent", async () => {
     const { clock, rx, playout, log } = await chain();
     playout.push(tone(800)); // 100 ms = 5 frames
-    playout.markEnd();
+    playout.flush();
     let resolved = false;
-    const done = playout.drained().then(() => {
+    const done = playout.waitForPlayout().then(() => {
       resolved = true;
       log.push("drained");
     });
@@ -122,7 +122,7 @@ describe("Playout over Pacer + RtpSession (loopback)", () => {
     await waitFor(() => rx.got.length === 5);
     expect(rx.got.every((g) => !isSilence(g.packet.payload, 0xff))).toBe(true);
     // Nothing queued → resolves at once.
-    await playout.drained();
+    await playout.waitForPlayout();
   });
 });
 
@@ -139,8 +139,8 @@ describe("Playout semantics (recording sink)", () => {
     const playout = new Playout({
       sink,
       codec: "PCMU",
-      onPlaybackStarted: (e) => events.push(`started:${e.utteranceId}`),
-      onPlaybackFinished: (e) => events.push(`finished:${e.utteranceId}:${e.playedMs}:${e.interrupted}`),
+      onPlaybackStarted: (e) => events.push(`started:${e.segmentId}`),
+      onPlaybackFinished: (e) => events.push(`finished:${e.segmentId}:${e.playedMs}:${e.interrupted}`),
     });
     return { playout, sent, events };
   }
@@ -148,7 +148,7 @@ describe("Playout semantics (recording sink)", () => {
   test("isPlaying is false while audio is only queued, true while frames go out", () => {
     const { playout, events } = rec();
     playout.push(tone(320));
-    playout.markEnd();
+    playout.flush();
     expect(playout.isPlaying).toBe(false);
     expect(events).toEqual([]);
     playout.onTick();
@@ -170,7 +170,7 @@ describe("Playout semantics (recording sink)", () => {
     expect(playout.isPlaying).toBe(false);
     expect(playout.push(tone(160))).toBe(id); // same utterance
     playout.onTick();
-    playout.markEnd();
+    playout.flush();
     playout.onTick();
     expect(sent.map((s) => `${s.audio ? "A" : "s"}${s.marker ? "*" : ""}`)).toEqual(["A*", "A", "s", "A*", "s"]);
     expect(events).toEqual(["started:1", "finished:1:60:false"]);
@@ -179,9 +179,9 @@ describe("Playout semantics (recording sink)", () => {
   test("back-to-back utterances: one talkspurt, events per utterance in order", () => {
     const { playout, sent, events } = rec();
     expect(playout.push(tone(160))).toBe(1);
-    playout.markEnd();
+    playout.flush();
     expect(playout.push(tone(100))).toBe(2);
-    playout.markEnd();
+    playout.flush();
     for (let i = 0; i < 3; i++) playout.onTick();
     expect(sent.map((s) => s.marker)).toEqual([true, false, false]);
     expect(events).toEqual(["started:1", "finished:1:20:false", "started:2", "finished:2:12.5:false"]);
@@ -203,23 +203,23 @@ describe("Playout semantics (recording sink)", () => {
     expect(playout.playedSamples).toBe(170);
   });
 
-  test("clear() before anything was sent reports the utterance finished with 0 ms, no started event", () => {
+  test("clearBuffer() before anything was sent reports the utterance finished with 0 ms, no started event", () => {
     const { playout, events } = rec();
     playout.push(tone(800));
-    playout.markEnd();
+    playout.flush();
     playout.push(tone(800)); // a second, still open utterance
-    playout.clear();
+    playout.clearBuffer();
     expect(events).toEqual(["finished:1:0:true", "finished:2:0:true"]);
     playout.onTick();
     expect(events.length).toBe(2); // the dropped end marker does not fire again
     expect(playout.push(tone(160))).toBe(3); // a new utterance after clear
   });
 
-  test("markEnd after the frames already went out finishes on the next tick", () => {
+  test("flush after the frames already went out finishes on the next tick", () => {
     const { playout, events } = rec();
     playout.push(tone(160));
     playout.onTick();
-    playout.markEnd();
+    playout.flush();
     expect(events).toEqual(["started:1"]);
     playout.onTick();
     expect(events).toEqual(["started:1", "finished:1:20:false"]);
@@ -233,11 +233,11 @@ describe("Playout semantics (recording sink)", () => {
     expect(playout.overflowSamples).toBe(800);
   });
 
-  test("close(): pending drained() resolves, later ticks send nothing", async () => {
+  test("close(): pending waitForPlayout() resolves, later ticks send nothing", async () => {
     let sends = 0;
     const playout = new Playout({ sink: { sendFrame: () => (sends++, true) }, codec: "PCMU" });
     playout.push(tone(1600));
-    const d = playout.drained();
+    const d = playout.waitForPlayout();
     playout.close();
     await d;
     playout.onTick();

@@ -129,6 +129,10 @@ describe("createMetrics", () => {
       voice_agent_turn_latency_ms: "histogram",
       voice_agent_barge_ins_total: "counter",
       voice_agent_provider_errors_total: "counter",
+      voice_agent_rtp_dropped_total: "counter",
+      voice_agent_sip_refused_total: "counter",
+      voice_agent_process_errors_total: "counter",
+      voice_agent_log_lines_lost_total: "counter",
     };
     expect([...f.keys()].sort()).toEqual(Object.keys(want).sort());
     for (const [name, type] of Object.entries(want)) {
@@ -138,6 +142,26 @@ describe("createMetrics", () => {
     expect(valueOf(f, "voice_agent_rtp_packets_total", { direction: "in" })).toBe(0);
     expect(valueOf(f, "voice_agent_turn_latency_ms_count", { stage: "first_rtp" })).toBe(0);
     expect(valueOf(f, "voice_agent_pacer_lateness_ms_count")).toBe(0);
+    for (const reason of ["oversize", "malformed", "payload_type", "source"]) {
+      expect(valueOf(f, "voice_agent_rtp_dropped_total", { reason })).toBeGreaterThanOrEqual(0);
+    }
+    for (const reason of ["rate_limited", "untrusted_rejected", "untrusted_dropped", "malformed_rejected", "malformed_dropped"]) {
+      expect(valueOf(f, "voice_agent_sip_refused_total", { reason })).toBeGreaterThanOrEqual(0);
+    }
+  });
+
+  test("RTP drops and SIP refusals are read from the process totals at scrape time", async () => {
+    const { rtpDropTotals } = await import("../../src/rtp/drop-counters.ts");
+    const { sipRefusedTotals } = await import("../../src/sip/transport/drop-report.ts");
+    const m = createMetrics({ defaultMetrics: false });
+    const before = await scrape(m);
+    rtpDropTotals.oversize += 3;
+    sipRefusedTotals.rate_limited += 5;
+    const after = await scrape(m);
+    const d = (name: string, reason: string) => valueOf(after, name, { reason })! - valueOf(before, name, { reason })!;
+    expect(d("voice_agent_rtp_dropped_total", "oversize")).toBe(3);
+    expect(d("voice_agent_sip_refused_total", "rate_limited")).toBe(5);
+    expect(d("voice_agent_rtp_dropped_total", "source")).toBe(0);
   });
 
   test("histograms: buckets as specified, observations land in the right bucket", async () => {

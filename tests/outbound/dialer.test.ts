@@ -6,7 +6,7 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { OutboundError, type PlaceCallRequest } from "../../src/outbound";
+import { CANCELLED_BEFORE_RESPONSE, OutboundError, TRUNK_UNREACHABLE_ICMP, TRUNK_UNREACHABLE_TIMEOUT, type PlaceCallRequest } from "../../src/outbound";
 import type { ChatMessage, LlmChunk } from "../../src/providers/types";
 import { SqliteCallStore } from "../../src/store";
 import { CALLEE_SDP, TRUNK, dialerHarness } from "./harness";
@@ -177,18 +177,94 @@ describe("OutboundDialer", () => {
     });
   });
 
-  test("ring timeout before any provisional: no CANCEL is sent (§9.1); Timer B ends it as failed 408", async () => {
+  test("ring timeout before any response: no CANCEL is sent (§9.1); Timer B ends it as failed, trunk unreachable", async () => {
     const h = dialerHarness({ ringTimeoutMs: 5_000 });
     const rec = await h.dialer.place(REQ);
     h.clock.advance(5_000);
     expect(h.requests("CANCEL")).toHaveLength(0);
+    expect(rec.status).toBe("initiating");
     h.clock.advance(27_000); // 64·T1 = 32 s after the INVITE
     expect(h.requests("INVITE").length).toBeGreaterThan(1); // Timer A retransmissions
     expect(h.store.get(rec.id)).toMatchObject({
       status: "failed",
-      hangupCause: { code: 408, reason: "Request Timeout (no response from the SIP trunk)", source: "local" },
+      endReason: "trunk_unreachable",
+      hangupCause: { code: 408, reason: TRUNK_UNREACHABLE_TIMEOUT, source: "local" },
     });
     expect(h.leases[0]!.releases).toBe(1);
+  });
+
+  test("ring timeout before any response, then a late 180: the CANCEL goes out then → 487 → no_answer", async () => {
+    const h = dialerHarness({ ringTimeoutMs: 5_000 });
+    const rec = await h.dialer.place(REQ);
+    h.clock.advance(6_000);
+    const inv = h.lastInvite();
+    h.respond(inv, 180);
+    expect(h.requests("CANCEL")).toHaveLength(1);
+    h.respond(h.requests("CANCEL")[0]!, 200);
+    h.respond(inv, 487);
+    expect(h.store.get(rec.id)).toMatchObject({ status: "no_answer", endReason: "ring_timeout", hangupCause: { code: 487 } });
+  });
+
+  test("ICMP unreachable for the INVITE and its retransmission: failed at once as trunk unreachable; one report is not enough", async () => {
+    const h = dialerHarness();
+    const rec = await h.dialer.place(REQ);
+    h.transport.reportUnreachable({ host: "198.51.100.99", port: 5060 }); // another destination: ignored
+    h.transport.reportUnreachable(TRUNK);
+    expect(rec.status).toBe("initiating");
+    h.clock.advance(500); // Timer A: the INVITE again, and again unreachable
+    h.transport.reportUnreachable(TRUNK);
+    expect(h.store.get(rec.id)).toMatchObject({
+      status: "failed",
+      endReason: "trunk_unreachable",
+      hangupCause: { code: null, reason: TRUNK_UNREACHABLE_ICMP, source: "local" },
+    });
+    expect(h.leases[0]!.releases).toBe(1);
+    const invites = h.requests("INVITE").length;
+    h.clock.advance(40_000);
+    expect(h.requests("INVITE")).toHaveLength(invites); // the transaction is gone: no more retransmissions
+    expect(h.ua.activeCalls).toBe(0);
+  });
+
+  test("ICMP after a 100 Trying is ignored (the trunk is there)", async () => {
+    const h = dialerHarness();
+    const rec = await h.dialer.place(REQ);
+    h.respond(h.lastInvite(), 100);
+    h.transport.reportUnreachable(TRUNK);
+    h.transport.reportUnreachable(TRUNK);
+    expect(rec.status).toBe("initiating");
+    expect(rec.state).toBe("ringing");
+  });
+
+  test("hang-up through the API before any response: canceled at once, no request; a late 180 gets the CANCEL, a late 200 ACK + one BYE", async () => {
+    const h = dialerHarness();
+    const a = await h.dialer.place(REQ);
+    const inv = h.lastInvite();
+    h.dialer.hangup(a.id);
+    expect(h.store.get(a.id)).toMatchObject({
+      state: "ended",
+      status: "canceled",
+      endReason: "api_cancel",
+      hangupCause: { code: null, reason: CANCELLED_BEFORE_RESPONSE, source: "local" },
+    });
+    expect(h.leases[0]!.releases).toBe(1);
+    expect(h.flow()).toEqual(["INVITE"]);
+    h.respond(inv, 180); // §9.1: now the CANCEL may go
+    expect(h.requests("CANCEL")).toHaveLength(1);
+    const ok = { body: CALLEE_SDP, headers: [["Contact", "<sip:callee@198.51.100.20:5070>"]] as Array<[string, string]> };
+    h.respond(inv, 200, ok); // the 2xx won the race: ACK and BYE it (§15)
+    expect(h.flow().slice(-2)).toEqual(["ACK", "BYE"]);
+    h.respond(inv, 200, ok); // a retransmission: ACK again, no second BYE
+    expect(h.requests("ACK")).toHaveLength(2);
+    expect(h.requests("BYE")).toHaveLength(1);
+    expect(h.media).toHaveLength(0);
+    expect(h.store.get(a.id)!.status).toBe("canceled");
+
+    const b = await h.dialer.place(REQ); // before any response, then the trunk rejects: ACKed by the transaction
+    const invB = h.lastInvite();
+    h.dialer.hangup(b.id);
+    h.respond(invB, 486);
+    expect(h.flow().slice(-1)).toEqual(["ACK"]);
+    expect(h.store.get(b.id)).toMatchObject({ status: "canceled" });
   });
 
   test("unreachable trunk: Timer A doubles the retransmission interval, Timer B → failed with the cause", async () => {
@@ -198,7 +274,7 @@ describe("OutboundDialer", () => {
     const times = h.transport.sent.filter((r) => r.message.kind === "request" && r.message.method === "INVITE").map((r) => r.at);
     expect(times).toEqual([0, 500, 1500, 3500, 7500, 15500, 31500]);
     expect(rec.status).toBe("failed");
-    expect(rec.hangupCause).toEqual({ code: 408, reason: "Request Timeout (no response from the SIP trunk)", source: "local" });
+    expect(rec.hangupCause).toEqual({ code: 408, reason: TRUNK_UNREACHABLE_TIMEOUT, source: "local" });
   });
 
   test("183 with SDP is early media, not an answer; a 200 without SDP uses the early answer", async () => {

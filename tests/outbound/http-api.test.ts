@@ -4,12 +4,17 @@
  */
 import { describe, expect, test } from "bun:test";
 import { createApp } from "../../src/http/app";
+import { DestinationPolicy } from "../../src/outbound";
 import { CALLEE_SDP, dialerHarness } from "./harness";
 
 const TOKEN = "test-token-0123456789abcdef";
 
-function setup(opts: { token?: string | null; disabled?: boolean; maxCalls?: number; perMinute?: number } = {}) {
-  const h = dialerHarness({ maxCalls: opts.maxCalls ?? 10, callsPerMinute: opts.perMinute ?? 100 });
+function setup(opts: { token?: string | null; disabled?: boolean; maxCalls?: number; perMinute?: number; allow?: string[]; deny?: string[] } = {}) {
+  const h = dialerHarness({
+    maxCalls: opts.maxCalls ?? 10,
+    callsPerMinute: opts.perMinute ?? 100,
+    destinations: opts.allow ? new DestinationPolicy({ allow: opts.allow, deny: opts.deny }) : undefined,
+  });
   const app = createApp({
     store: h.store,
     health: { version: "1.2.3", mode: "all", providers: { stt: "s", llm: "l", tts: "t" } },
@@ -58,6 +63,37 @@ describe("outbound API: access", () => {
     expect((await call("GET", "/", undefined, {})).status).toBe(200); // health stays open
   });
 
+  test("GET / without the token shows the status only; with it, everything", async () => {
+    const { call } = setup();
+    const anon = await call("GET", "/", undefined, {});
+    expect(anon).toMatchObject({ status: 200, body: { status: "ok" } });
+    expect(Object.keys(anon.body)).toEqual(["status"]);
+    const wrong = await call("GET", "/", undefined, { authorization: "Bearer wrong-token-wrong-token" });
+    expect(Object.keys(wrong.body)).toEqual(["status"]);
+    const authed = await call("GET", "/");
+    expect(authed.body).toMatchObject({ status: "ok", version: "1.2.3", mode: "all", providers: { stt: "s" } });
+  });
+
+  test("without API_TOKEN a Host that is not loopback is refused (DNS rebinding): 403, nothing dialled", async () => {
+    const { call, h } = setup({ token: null });
+    for (const host of ["evil.example", "evil.example:8000", "192.168.1.10:8000", "127.0.0.1.evil.example"]) {
+      const r = await call("POST", "/outbound/call", GOOD, { host });
+      expect(r.status).toBe(403);
+      expect(r.body).toMatchObject({ error: "forbidden_host" });
+      expect(r.body.message).toMatch(/not served: without API_TOKEN only 127.0.0.1 and localhost/);
+      expect((await call("GET", "/calls", undefined, { host })).status).toBe(403);
+    }
+    expect(h.transport.sent).toHaveLength(0);
+    for (const host of ["127.0.0.1:8000", "localhost:8000", "LOCALHOST", "[::1]:8000", "127.0.0.2"]) {
+      expect((await call("GET", "/outbound/calls", undefined, { host })).status).toBe(200);
+    }
+  });
+
+  test("with API_TOKEN any Host is served to a token holder", async () => {
+    const { call } = setup();
+    expect((await call("GET", "/outbound/calls", undefined, { host: "agent.example.com", authorization: `Bearer ${TOKEN}` })).status).toBe(200);
+  });
+
   test("without API_TOKEN no header is needed (the server then listens on loopback only)", async () => {
     const { call } = setup({ token: null });
     expect((await call("POST", "/outbound/call", GOOD, {})).status).toBe(201);
@@ -73,6 +109,24 @@ describe("outbound API: access", () => {
     expect(schema.properties.phone_number.pattern).toBe("^\\+[1-9][0-9]{1,14}$");
     expect(r.body.components.securitySchemes.bearer).toMatchObject({ type: "http", scheme: "bearer" });
     expect((await call("GET", "/openapi", undefined, {})).status).toBe(200);
+  });
+});
+
+describe("outbound API: destinations (OUTBOUND_ALLOW_PREFIXES / OUTBOUND_DENY_PREFIXES)", () => {
+  test("a number outside the allow list or inside the deny list → 422 naming the list; nothing is dialled", async () => {
+    const { call, h } = setup({ allow: ["+1"], deny: ["+1900"] });
+    const intl = await call("POST", "/outbound/call", { ...GOOD, phone_number: "+442071838750" });
+    expect(intl.status).toBe(422);
+    expect(intl.body).toEqual({
+      error: "destination_not_allowed",
+      field: "phone_number",
+      message: "phone_number: +442071838750 is not in OUTBOUND_ALLOW_PREFIXES (+1); add its prefix to call it",
+    });
+    const premium = await call("POST", "/outbound/call", { ...GOOD, phone_number: "+19005550100" });
+    expect(premium.status).toBe(422);
+    expect(premium.body.message).toBe("phone_number: +19005550100 is in OUTBOUND_DENY_PREFIXES (+1900)");
+    expect(h.transport.sent).toHaveLength(0);
+    expect((await call("POST", "/outbound/call", GOOD)).status).toBe(201);
   });
 });
 

@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { stopAllManaged } from "../support/process.ts";
 import { silenceFile, synthesizeCallerAudio } from "../support/speech.ts";
+import { CANCELLED_BEFORE_RESPONSE, TRUNK_UNREACHABLE_ICMP, TRUNK_UNREACHABLE_TIMEOUT } from "../../src/outbound";
 import { startTestAgent, type TestAgent } from "./support/agent.ts";
 import { flowOf, startSippUas } from "./support/sipp-uas.ts";
 
@@ -153,21 +154,65 @@ describe.skipIf(!hasSipp)("outbound through SIPp as the trunk", () => {
 });
 
 describe.skipIf(!hasSipp)("outbound to an unreachable trunk", () => {
-  test("no response: Timer A retransmits, Timer B (64·T1, T1 = 50 ms here) → failed 408 with the cause", async () => {
+  test("nothing listens (ICMP port unreachable): failed as trunk unreachable after the first retransmission, long before Timer B", async () => {
     const hold = await Bun.udpSocket({ hostname: "127.0.0.1", port: 0 });
     const deadPort = hold.port;
-    const agent = await startTestAgent({ env: { SIP_TRUNK_HOST: "127.0.0.1", SIP_TRUNK_PORT: String(deadPort) }, sipT1Ms: 50 });
+    const agent = await startTestAgent({ env: { SIP_TRUNK_HOST: "127.0.0.1", SIP_TRUNK_PORT: String(deadPort) }, sipT1Ms: 50, captureLogs: true });
     hold.close(); // nothing listens any more: ICMP port unreachable, no SIP response
     try {
       const t0 = performance.now();
       const id = (await agent.api("POST", "/outbound/call", CALL)).body.call_id;
       const done = await agent.waitForCall(id, (c) => c.status === "failed", 6000);
       const elapsed = performance.now() - t0;
-      expect(elapsed).toBeGreaterThan(3000); // 64 × 50 ms
-      expect(done.hangup_cause).toEqual({ code: 408, reason: "Request Timeout (no response from the SIP trunk)", source: "local" });
+      expect(elapsed).toBeLessThan(64 * 50); // Timer B would be 3.2 s; the INVITE + one retransmission suffice
+      expect(done.hangup_cause).toEqual({ code: null, reason: TRUNK_UNREACHABLE_ICMP, source: "local" });
+      expect(done.end_reason).toBe("trunk_unreachable");
       expect(done.answered_at).toBeUndefined();
+      const socketErrors = agent.logs().filter((l: any) => l.msg === "sip udp socket error");
+      expect(socketErrors).toHaveLength(1); // once, with the real error
+      expect(socketErrors[0]).toMatchObject({ code: "ECONNREFUSED", afterSendTo: `127.0.0.1:${deadPort}` });
     } finally {
       await agent.stop();
+    }
+  }, 15_000);
+
+  test("a trunk that swallows the INVITE (no response, no ICMP): Timer B (64·T1, T1 = 50 ms) → failed 408, trunk unreachable", async () => {
+    const hole = await Bun.udpSocket({ hostname: "127.0.0.1", port: 0 }); // receives and never answers
+    const agent = await startTestAgent({ env: { SIP_TRUNK_HOST: "127.0.0.1", SIP_TRUNK_PORT: String(hole.port) }, sipT1Ms: 50 });
+    try {
+      const t0 = performance.now();
+      const id = (await agent.api("POST", "/outbound/call", CALL)).body.call_id;
+      const done = await agent.waitForCall(id, (c) => c.status === "failed", 8000);
+      expect(performance.now() - t0).toBeGreaterThan(3000);
+      expect(done.hangup_cause).toEqual({ code: 408, reason: TRUNK_UNREACHABLE_TIMEOUT, source: "local" });
+      expect(done.end_reason).toBe("trunk_unreachable");
+    } finally {
+      await agent.stop();
+      hole.close();
+    }
+  }, 20_000);
+
+  test("hang-up through the API before any response: canceled at once, no CANCEL on the wire", async () => {
+    const received: string[] = [];
+    const hole = await Bun.udpSocket({
+      hostname: "127.0.0.1",
+      port: 0,
+      socket: { data: (_s, d) => void received.push(new TextDecoder().decode(d).split(" ", 1)[0]!) },
+    });
+    const agent = await startTestAgent({ env: { SIP_TRUNK_HOST: "127.0.0.1", SIP_TRUNK_PORT: String(hole.port) } });
+    try {
+      const id = (await agent.api("POST", "/outbound/call", CALL)).body.call_id;
+      const t0 = performance.now();
+      const r = await agent.api("POST", `/outbound/call/${id}/hangup`);
+      expect(r.status).toBe(200);
+      expect(r.body).toMatchObject({ status: "canceled", end_reason: "api_cancel", hangup_cause: { reason: CANCELLED_BEFORE_RESPONSE } });
+      expect(performance.now() - t0).toBeLessThan(1000);
+      await Bun.sleep(700); // a Timer A retransmission may follow (the transaction runs on); never a CANCEL
+      expect(received).not.toContain("CANCEL");
+      expect(received[0]).toBe("INVITE");
+    } finally {
+      await agent.stop();
+      hole.close();
     }
   }, 15_000);
 });

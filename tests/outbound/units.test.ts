@@ -2,17 +2,21 @@ import { describe, expect, test } from "bun:test";
 import { FakeClock } from "../../src/util/clock";
 import {
   CALL_STATUSES,
+  CANCELLED_BEFORE_RESPONSE,
+  TRUNK_UNREACHABLE_ICMP,
+  TRUNK_UNREACHABLE_TIMEOUT,
   OpeningLlm,
   SlidingWindowLimiter,
-  StatusTransitionError,
   buildOpening,
   finalOutcome,
   type EndFacts,
   isE164,
   isFinalStatus,
   nextStatus,
+  OutboundStatus,
   statusForFinalResponse,
 } from "../../src/outbound";
+import { IllegalTransitionError } from "../../src/util/state-machine";
 import type { LlmChunk, LlmProvider } from "../../src/providers/types";
 
 describe("E.164", () => {
@@ -73,9 +77,21 @@ describe("status", () => {
     expect(nextStatus("initiating", "ringing")).toBe("ringing");
     expect(nextStatus("ringing", "connected")).toBe("connected");
     expect(nextStatus("connected", "completed")).toBe("completed");
-    expect(() => nextStatus("completed", "connected")).toThrow(StatusTransitionError);
+    expect(() => nextStatus("completed", "connected")).toThrow(IllegalTransitionError);
     expect(() => nextStatus("connected", "busy")).toThrow(/connected → busy/);
-    expect(() => nextStatus("ringing", "initiating")).toThrow(StatusTransitionError);
+    expect(() => nextStatus("ringing", "initiating")).toThrow(IllegalTransitionError);
+  });
+  test("OutboundStatus: the shared StateMachine; a repeated status is a no-op, an unlisted move throws", () => {
+    const moves: string[] = [];
+    const s = new OutboundStatus("initiating", (from, to) => moves.push(`${from}→${to}`));
+    s.to("ringing");
+    s.to("ringing");
+    expect(s.tryTo("initiating")).toBe(false);
+    s.to("connected");
+    expect(() => s.to("busy")).toThrow(IllegalTransitionError);
+    s.to("completed");
+    expect(moves).toEqual(["initiating→ringing", "ringing→connected", "connected→completed"]);
+    expect(s.state).toBe("completed");
   });
   test.each([
     [486, undefined, "busy"],
@@ -121,8 +137,10 @@ describe("finalOutcome", () => {
     [{ ...base, status: "ringing", sipReason: "rejected", failure: { code: 486, reason: "Busy Here" } }, "busy", { code: 486, reason: "Busy Here", source: "remote" }],
     [{ ...base, status: "ringing", sipReason: "canceled", cancelled: "ring_timeout", failure: { code: 487, reason: "Request Terminated" } }, "no_answer", { code: 487, reason: "Request Terminated", source: "remote" }],
     [{ ...base, status: "ringing", sipReason: "canceled", cancelled: "api" }, "canceled", { code: null, reason: "cancelled; no final response to the INVITE", source: "local" }],
-    [{ gotProvisional: false, status: "initiating", sipReason: "timeout", failure: { code: 408, reason: "Request Timeout" } }, "failed", { code: 408, reason: "Request Timeout (no response from the SIP trunk)", source: "local" }],
-    [{ gotProvisional: false, status: "initiating", sipReason: "canceled", cancelled: "ring_timeout" }, "failed", { code: 408, reason: "Request Timeout (no response from the SIP trunk)", source: "local" }],
+    [{ gotProvisional: false, status: "initiating", sipReason: "timeout", failure: { code: 408, reason: "Request Timeout" } }, "failed", { code: 408, reason: TRUNK_UNREACHABLE_TIMEOUT, source: "local" }],
+    [{ gotProvisional: false, responded: false, status: "initiating", sipReason: "unreachable" }, "failed", { code: null, reason: TRUNK_UNREACHABLE_ICMP, source: "local" }],
+    [{ gotProvisional: false, responded: false, status: "initiating", sipReason: "canceled", cancelled: "api" }, "canceled", { code: null, reason: CANCELLED_BEFORE_RESPONSE, source: "local" }],
+    [{ gotProvisional: false, responded: false, status: "initiating", sipReason: "canceled", cancelled: "shutdown" }, "canceled", { code: null, reason: CANCELLED_BEFORE_RESPONSE, source: "local" }],
   ] as const)("%j → %s", (facts, status, cause) => {
     expect(finalOutcome(facts as EndFacts)).toEqual({ status, cause } as never);
   });

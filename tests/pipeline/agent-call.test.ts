@@ -2,7 +2,9 @@ import { describe, expect, test } from "bun:test";
 import { FakeClock } from "../../src/util/clock";
 import { AsyncQueue } from "../../src/util/async-queue";
 import { silentLogger } from "../../src/util/log";
-import { AgentCall, heardPart, type AudioSink, type SpeechDetector, type SpeechEvents } from "../../src/pipeline/agent-call";
+import { AgentCall, heardPart, type SpeechDetector, type SpeechEvents } from "../../src/pipeline/agent-call";
+import { Playout } from "../../src/media/playout";
+import { Pacer } from "../../src/rtp/pacer";
 import type { CallRecord } from "../../src/pipeline/call-record";
 import {
   ProviderError,
@@ -14,42 +16,17 @@ import {
   type TtsProvider,
 } from "../../src/providers/types";
 
-/** Sends one 160-sample frame per 20 ms of fake time, like the RTP playout. */
-class ClockSink implements AudioSink {
-  private queue: number[] = []; // sample counts of queued chunks
-  playedSamples = 0;
-  isPlaying = false;
-  cleared = 0;
-  private waiters: (() => void)[] = [];
-  constructor(private clock: FakeClock) {
-    const tick = () => {
-      let need = 160;
-      let sent = 0;
-      while (need > 0 && this.queue.length) {
-        const take = Math.min(need, this.queue[0]);
-        this.queue[0] -= take;
-        need -= take;
-        sent += take;
-        if (this.queue[0] === 0) this.queue.shift();
-      }
-      this.isPlaying = sent > 0;
-      this.playedSamples += sent;
-      if (this.queue.length === 0) for (const w of this.waiters.splice(0)) w();
-      clock.setTimer(20, tick);
-    };
-    clock.setTimer(20, tick);
-  }
-  push(pcm: Int16Array) {
-    this.queue.push(pcm.length);
-  }
-  markEnd() {}
-  clear() {
-    this.queue = [];
-    this.cleared++;
-  }
-  drained() {
-    return this.queue.length === 0 ? Promise.resolve() : new Promise<void>((r) => this.waiters.push(r));
-  }
+/** The real audio output (Playout) on the real Pacer, driven by the fake clock; counts clearBuffer calls. */
+function clockOutput(clock: FakeClock) {
+  const playout = new Playout({ sink: { sendFrame: () => true }, codec: "PCMU" });
+  new Pacer({ clock }).add(playout);
+  let cleared = 0;
+  const clearBuffer = playout.clearBuffer.bind(playout);
+  playout.clearBuffer = () => {
+    cleared++;
+    clearBuffer();
+  };
+  return Object.defineProperty(playout, "cleared", { get: () => cleared }) as Playout & { readonly cleared: number };
 }
 
 /** TTS: 100 ms of audio per word, delivered at once. */
@@ -114,7 +91,7 @@ class ScriptedVad implements SpeechDetector {
 
 function setup(replies: (LlmChunk[] | Error)[], settings = {}) {
   const clock = new FakeClock();
-  const sink = new ClockSink(clock);
+  const sink = clockOutput(clock);
   const ttsLog: string[] = [];
   const stt = fakeStt();
   const llm = fakeLlm(replies);
@@ -140,7 +117,7 @@ function setup(replies: (LlmChunk[] | Error)[], settings = {}) {
     tts: fakeTts(ttsLog),
     system: "You are a test.",
     tools: [],
-    sink,
+    output: sink,
     vad,
     codec: "PCMU",
     settings: { endpointing: { minSilenceMs: 900, maxSilenceMs: 1600 }, ...settings },
@@ -316,7 +293,7 @@ test("a reply cut by the end of the call is recorded with what was heard", async
 
 test("an LLM unreachable at call start is replaced by the fallback for the rest of the call", async () => {
   const clock = new FakeClock();
-  const sink = new ClockSink(clock);
+  const sink = clockOutput(clock);
   const ttsLog: string[] = [];
   const failing = fakeLlm([new ProviderError("fake-llm", "llm", "unavailable", "connection refused", true)]);
   const offline = fakeLlm([[text("Offline greeting.")], [text("Offline reply.")]]);
@@ -324,7 +301,7 @@ test("an LLM unreachable at call start is replaced by the fallback for the rest 
   const record: CallRecord = { id: "c2", sipCallId: "y", direction: "inbound", from: "a", to: "b", state: "connected", startedAt: new Date().toISOString(), turns: [], bargeIns: 0 };
   const call = new AgentCall({
     record, clock, log: silentLogger, stt: stt.p, llm: failing.p, fallbackLlm: offline.p, tts: fakeTts(ttsLog),
-    system: "s", tools: [], sink, codec: "PCMU", hangup: () => {},
+    system: "s", tools: [], output: sink, codec: "PCMU", hangup: () => {},
   });
   await call.start();
   for (let t = 0; t < 3000; t += 10) {

@@ -64,6 +64,22 @@ describe("RtpPortPool", () => {
     expect(pool.inUse).toBe(0);
   });
 
+  test("ports are drawn at random, not in order: consecutive leases are not predictable", async () => {
+    const pool = new RtpPortPool(27000, 27399, "127.0.0.1"); // 200 even ports
+    const ports: number[] = [];
+    for (let i = 0; i < 20; i++) {
+      const l = await pool.allocate();
+      ports.push(l.port);
+      l.release(); // released at once: round-robin would still hand out 27000, 27002, 27004, ...
+    }
+    const steps = ports.slice(1).map((p, i) => p - ports[i]!);
+    // Round-robin gives 19 steps of +2; 20 uniform draws from 200 ports give at most a few by chance.
+    expect(steps.filter((d) => d === 2).length).toBeLessThan(5);
+    expect(new Set(ports).size).toBeGreaterThan(15);
+    expect(ports.every((p) => p % 2 === 0 && p >= 27000 && p + 1 <= 27399)).toBe(true);
+    expect(pool.inUse).toBe(0);
+  });
+
   test("a host that is not local fails with bind_failed (not retryable)", async () => {
     const pool = new RtpPortPool(40000, 40009, "192.0.2.123");
     const e = await poolError(pool.allocate());

@@ -109,10 +109,10 @@ describe("RtpSession socket errors", () => {
 });
 
 describe("RtpSession symmetric RTP over loopback", () => {
-  test("sends to the SDP address, latches to the caller's source, re-latches after 5 packets", async () => {
+  test("sends to the SDP address, latches to the caller's source; a second source takes over only after 500 ms of silence", async () => {
     const sdpTarget = await rtpReceiver(); // what the SDP said
     cleanup.push(() => sdpTarget.socket.close());
-    const { peer: caller, session, lease, audio } = await setup({ remote: { address: "127.0.0.1", port: sdpTarget.port } });
+    const { peer: caller, session, lease, audio, clock } = await setup({ remote: { address: "127.0.0.1", port: sdpTarget.port } });
     const frame = new Uint8Array(160).fill(0xff);
     session.sendFrame(frame, true);
     await waitFor(() => sdpTarget.got.length === 1);
@@ -127,12 +127,18 @@ describe("RtpSession symmetric RTP over loopback", () => {
     await waitFor(() => caller.got.length === 1);
     expect(sdpTarget.got.length).toBe(1);
 
-    // A third source: its first 4 packets are dropped, the 5th moves the latch.
+    // A third source bursts 20 packets while the caller is live (499 ms since its last packet): all dropped.
     const mover = await rtpReceiver();
     cleanup.push(() => mover.socket.close());
-    for (let i = 0; i < 5; i++) mover.socket.send(pkt(2 + i, 160 * (1 + i), frame), lease.port, "127.0.0.1");
+    clock.advance(499);
+    for (let i = 0; i < 20; i++) mover.socket.send(pkt(2 + i, 160 * (1 + i), frame), lease.port, "127.0.0.1");
+    await waitFor(() => session.stats.ignoredSourceIn === 20);
+    expect(session.stats.relatches).toBe(0);
+    expect(audio.length).toBe(1);
+    // The caller has now been silent for 500 ms: the next packet of the new source moves the latch.
+    clock.advance(1);
+    mover.socket.send(pkt(30, 160 * 30, frame), lease.port, "127.0.0.1");
     await waitFor(() => session.stats.relatches === 1);
-    expect(session.stats.ignoredSourceIn).toBe(4);
     expect(audio.length).toBe(2); // the packet that moved the latch is used
     session.sendFrame(frame, false);
     await waitFor(() => mover.got.length === 1);
@@ -215,6 +221,43 @@ describe("RtpSession receiving", () => {
     expect(session.remote).toEqual({ address: FROM[0], port: FROM[1] });
   });
 
+  test("a datagram over 1,500 bytes is dropped unparsed, whatever it holds; 1,500 bytes still pass", async () => {
+    const { rtpDropTotals } = await import("../../src/rtp/drop-counters.ts");
+    const { session, audio } = await setup();
+    const before = rtpDropTotals.oversize;
+    session.receive(pkt(1, 0, new Uint8Array(60_000).fill(0xff)), FROM[1], FROM[0]); // would be 375 frames
+    session.receive(new Uint8Array(1501), FROM[1], FROM[0]);
+    expect(audio.length).toBe(0);
+    expect(session.stats.oversizeIn).toBe(2);
+    expect(session.stats.packetsIn).toBe(0);
+    expect(session.latched).toBe(false); // an oversize packet never latches
+    expect(rtpDropTotals.oversize - before).toBe(2);
+    session.receive(pkt(2, 0, new Uint8Array(1500 - 12).fill(0xff)), FROM[1], FROM[0]);
+    expect(audio.length).toBe(9); // 1,488 bytes = 9 whole 160-byte frames
+  });
+
+  test("media from an address neither the SDP nor the signalling named is dropped, even first", async () => {
+    const { session, audio } = await setup({ remote: { address: "127.0.0.2", port: 4000 }, signallingAddress: "127.0.0.3" });
+    const f = new Uint8Array(160).fill(0xff);
+    session.receive(pkt(1, 0, f), 4000, "127.0.0.9");
+    expect([audio.length, session.stats.ignoredSourceIn, session.latched]).toEqual([0, 1, false]);
+    session.receive(pkt(2, 160, f), 4002, "127.0.0.3"); // the signalling's address, another port: latched
+    expect([audio.length, session.latched]).toEqual([1, true]);
+    expect(session.remote).toEqual({ address: "127.0.0.3", port: 4002 });
+  });
+
+  test("an SSRC change on the latched source is counted, not a takeover", async () => {
+    const { session, audio } = await setup();
+    const f = new Uint8Array(160).fill(0xff);
+    session.receive(pkt(1, 0, f, 0, 0x1111), FROM[1], FROM[0]);
+    session.receive(pkt(900, 7000, f, 0, 0x2222), FROM[1], FROM[0]);
+    session.receive(pkt(5, 800, f, 0, 0x3333), FROM[1] + 2, FROM[0]); // another port, another SSRC: refused
+    expect(session.stats.ssrcChanges).toBe(1);
+    expect(session.stats.relatches).toBe(0);
+    expect(session.stats.ignoredSourceIn).toBe(1);
+    expect(audio.length).toBe(2);
+  });
+
   test("SIPp RFC 4733 captures: one DTMF event per key, on the first end packet", async () => {
     const { session, dtmf, audio } = await setup();
     for (const b of [...DTMF_5, ...DTMF_POUND]) session.receive(b, FROM[1], FROM[0]);
@@ -276,4 +319,48 @@ test("update(): a re-INVITE moving the media retargets sending and relatches; ho
   s.close();
   a.close();
   b.close();
+});
+
+describe("renegotiation (re-INVITE/UPDATE, RFC 3264 §8)", () => {
+  test("moved media: our packets go to the new port from the next one; a late packet from the old source does not pull them back", async () => {
+    const { peer, session, clock } = await setup();
+    const moved = await rtpReceiver();
+    cleanup.push(() => moved.socket.close());
+    const frame = new Uint8Array(160).fill(0xff);
+    session.receive(pkt(1, 0, frame), peer.port, "127.0.0.1"); // latched on the old place
+    session.sendFrame(frame, false);
+    session.update({ address: "127.0.0.1", port: moved.port }, "sendrecv");
+    session.receive(pkt(2, 160, frame), peer.port, "127.0.0.1"); // late packet of the old stream
+    session.sendFrame(frame, false);
+    session.sendFrame(frame, false);
+    await waitFor(() => moved.got.length === 2);
+    expect(peer.got).toHaveLength(1);
+    expect(session.remote.port).toBe(moved.port);
+    // The peer's media really did stay at the old place: after the takeover silence (500 ms) with
+    // nothing from the new place, the old source latches again.
+    clock.advance(300);
+    session.receive(pkt(3, 320, frame), peer.port, "127.0.0.1");
+    expect(session.remote.port).toBe(moved.port);
+    clock.advance(300);
+    session.receive(pkt(4, 480, frame), peer.port, "127.0.0.1");
+    expect(session.remote.port).toBe(peer.port);
+  });
+
+  test("codec change PCMU → PCMA with PT 8: sent packets are A-law under PT 8, received A-law is delivered in the call's law", async () => {
+    const { peer, session, audio } = await setup();
+    const pcm = tone(160);
+    session.update({ address: "127.0.0.1", port: peer.port }, "sendrecv", { codec: "PCMA", payloadType: 8, telephoneEventPt: 96 });
+    expect(session.sendFrame(encodeFrame(pcm, "PCMU"), false)).toBe(true);
+    await waitFor(() => peer.got.length === 1);
+    const sent = peer.got[0]!.packet;
+    expect(sent.payloadType).toBe(8);
+    expect(Array.from(sent.payload)).toEqual(Array.from(encodeFrame(decodeFrame(encodeFrame(pcm, "PCMU"), "PCMU"), "PCMA")));
+    session.receive(pkt(10, 0, encodeFrame(pcm, "PCMA"), 8), peer.port, "127.0.0.1");
+    session.receive(pkt(11, 160, encodeFrame(pcm, "PCMU"), 0), peer.port, "127.0.0.1"); // old PT: no longer ours
+    expect(audio).toHaveLength(1);
+    expect(audio[0]!.codec).toBe("PCMU");
+    expect(Array.from(audio[0]!.pcm)).toEqual(Array.from(decodeFrame(encodeFrame(pcm, "PCMA"), "PCMA")));
+    expect(session.stats.ignoredPayloadIn).toBe(1);
+    expect(session.telephoneEventPt).toBe(96);
+  });
 });

@@ -89,27 +89,56 @@ describe("JitterEstimator (RFC 3550 A.8)", () => {
 });
 
 describe("SymmetricLatch (RFC 4961)", () => {
-  test("SDP address until the first packet, then the packet's source", () => {
+  test("SDP address until the first packet, then the packet's source (port may differ)", () => {
     const l = new SymmetricLatch({ address: "203.0.113.7", port: 4000 });
     expect(l.target).toEqual({ address: "203.0.113.7", port: 4000 });
     expect(l.latched).toBe(false);
-    expect(l.observe("198.51.100.2", 31000)).toBe(true);
-    expect(l.target).toEqual({ address: "198.51.100.2", port: 31000 });
+    expect(l.observe("203.0.113.7", 31000, 0)).toBe("accepted");
+    expect(l.target).toEqual({ address: "203.0.113.7", port: 31000 });
     expect(l.latched).toBe(true);
   });
 
-  test("re-latch only after 5 consecutive packets from one new source", () => {
-    const l = new SymmetricLatch({ address: "a", port: 1 });
-    l.observe("a", 1);
-    expect([1, 2, 3, 4].map(() => l.observe("b", 2))).toEqual([false, false, false, false]);
-    expect(l.observe("a", 1)).toBe(true); // the old source speaks: the count restarts
-    expect([1, 2, 3, 4].map(() => l.observe("b", 2))).toEqual([false, false, false, false]);
-    expect(l.observe("c", 3)).toBe(false); // another source: restarts too
-    expect([1, 2, 3, 4].map(() => l.observe("b", 2))).toEqual([false, false, false, false]);
-    expect(l.observe("b", 2)).toBe(true);
-    expect(l.target).toEqual({ address: "b", port: 2 });
+  test("only the SDP or the signalling address may latch; any other address never does", () => {
+    const l = new SymmetricLatch({ address: "10.0.0.5", port: 4000 }, { allowedAddresses: ["198.51.100.2"] });
+    expect(l.observe("192.0.2.66", 4000, 0)).toBe("foreign_address");
+    expect(l.latched).toBe(false);
+    expect(l.observe("::ffff:198.51.100.2", 31000, 20)).toBe("accepted"); // NAT: the signalling's address
+    expect(l.target).toEqual({ address: "198.51.100.2", port: 31000 });
+    // Even after a long silence a foreign address cannot take over.
+    expect(l.observe("192.0.2.66", 31000, 60_000)).toBe("foreign_address");
+    expect(l.target.address).toBe("198.51.100.2");
+  });
+
+  test("a burst from a second allowed source never moves a live latch; silence >= 500 ms lets it", () => {
+    const l = new SymmetricLatch({ address: "192.0.2.1", port: 4000 });
+    expect(l.observe("192.0.2.1", 4000, 0)).toBe("accepted");
+    // 50 packets from another port while the caller keeps talking every 20 ms: all refused.
+    for (let i = 1; i <= 50; i++) {
+      expect(l.observe("192.0.2.1", 5000, i * 20 - 1)).toBe("latched_elsewhere");
+      expect(l.observe("192.0.2.1", 4000, i * 20)).toBe("accepted");
+    }
+    expect(l.relatches).toBe(0);
+    // The caller goes silent at t = 1000; 499 ms later still refused, at 500 ms the new source takes over.
+    expect(l.observe("192.0.2.1", 5000, 1499)).toBe("latched_elsewhere");
+    expect(l.observe("192.0.2.1", 5000, 1500)).toBe("accepted");
+    expect(l.target).toEqual({ address: "192.0.2.1", port: 5000 });
     expect(l.relatches).toBe(1);
-    expect(l.observe("a", 1)).toBe(false);
+    expect(l.observe("192.0.2.1", 4000, 1520)).toBe("latched_elsewhere"); // the old one is now the stranger
+  });
+
+  test("retarget (re-INVITE) allows the new SDP address and latches afresh", () => {
+    const l = new SymmetricLatch({ address: "192.0.2.1", port: 4000 });
+    l.observe("192.0.2.1", 4000, 0);
+    l.retarget({ address: "192.0.2.9", port: 6000 });
+    expect(l.latched).toBe(false);
+    expect(l.target).toEqual({ address: "192.0.2.9", port: 6000 });
+    expect(l.observe("192.0.2.9", 6002, 40)).toBe("accepted");
+    expect(l.target).toEqual({ address: "192.0.2.9", port: 6002 });
+  });
+
+  test("a hold address (0.0.0.0) allows nothing by itself", () => {
+    const l = new SymmetricLatch({ address: "0.0.0.0", port: 0 });
+    expect(l.observe("0.0.0.0", 4000, 0)).toBe("foreign_address");
   });
 });
 

@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { FakeClock } from "../../src/util/clock.ts";
+import { IllegalTransitionError } from "../../src/util/state-machine.ts";
 import type { SipResponse } from "../../src/sip/message/index.ts";
 import { buildResponse } from "../../src/sip/message/index.ts";
 import { MemoryTransport } from "../../src/sip/transport/index.ts";
@@ -13,7 +14,6 @@ import {
   T2,
   T4,
   TransactionLayer,
-  TransactionStateError,
 } from "../../src/sip/transaction/index.ts";
 import { describeSent, request, response } from "./helpers.ts";
 
@@ -124,8 +124,8 @@ describe("INVITE server transaction (§17.2.1, §13.3.1.4)", () => {
     const { clock, transport } = setup();
     const tx = new InviteServerTransaction("k", invite, transport, clock);
     tx.respond(buildResponse(invite, 200, { toTag: "t" }));
-    expect(() => tx.respond(buildResponse(invite, 486, { toTag: "t" }))).toThrow(TransactionStateError);
-    expect(() => tx.respond(buildResponse(invite, 180, { toTag: "t" }))).toThrow(TransactionStateError);
+    expect(() => tx.respond(buildResponse(invite, 486, { toTag: "t" }))).toThrow(IllegalTransitionError);
+    expect(() => tx.respond(buildResponse(invite, 180, { toTag: "t" }))).toThrow(IllegalTransitionError);
     const tx2 = new InviteServerTransaction("k2", invite, transport, clock);
     tx2.respond(buildResponse(invite, 404, { toTag: "t" }));
     expect(() => tx2.respond(buildResponse(invite, 200, { toTag: "t" }))).toThrow(/completed → respond 200/);
@@ -157,7 +157,7 @@ describe("non-INVITE server transaction (§17.2.2)", () => {
     clock.advance(1000);
     tx.receiveRequest(bye);
     expect(times(transport, "200 BYE")).toEqual([0, 1000]);
-    expect(() => tx.respond(buildResponse(bye, 200))).toThrow(TransactionStateError);
+    expect(() => tx.respond(buildResponse(bye, 200))).toThrow(IllegalTransitionError);
     clock.advance(30_999);
     expect(tx.state).toBe("completed");
     clock.advance(1);

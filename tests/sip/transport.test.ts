@@ -196,3 +196,49 @@ describe("UdpTransport on 127.0.0.1", () => {
   });
 });
 
+
+describe("UdpTransport: ICMP unreachable (§18.4)", () => {
+  test("sends to a closed port: the real error is logged once per destination, each report reaches the delegate with the address", async () => {
+    const logs: Array<{ level: string; fields: any; msg: string }> = [];
+    const rec = (level: string) => (fields: object, msg: string) => logs.push({ level, fields, msg });
+    const log = { debug: rec("debug"), info: rec("info"), warn: rec("warn"), error: rec("error") };
+    const t = await UdpTransport.bind({ host: "127.0.0.1", port: 0, log });
+    const hold = await Bun.udpSocket({ hostname: "127.0.0.1", port: 0 });
+    const dead = { host: "127.0.0.1", port: hold.port };
+    hold.close(); // nothing listens there now: the kernel answers with ICMP port unreachable
+    const reports: Array<[Address, string]> = [];
+    t.delegate = { onMessage() {}, onUnreachable: (to, code) => reports.push([to, code]) };
+    const options = () =>
+      new SipRequest(
+        "OPTIONS",
+        `sip:x@127.0.0.1:${dead.port}`,
+        new Headers([
+          ["Via", "SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bK-icmp"],
+          ["From", "<sip:a@127.0.0.1>;tag=1"],
+          ["To", "<sip:x@127.0.0.1>"],
+          ["Call-ID", "icmp@127.0.0.1"],
+          ["CSeq", "1 OPTIONS"],
+        ]),
+      );
+    try {
+      for (let i = 0; i < 5; i++) {
+        t.send(options(), dead);
+        await Bun.sleep(30);
+      }
+      const end = Date.now() + 3000;
+      while (reports.length < 5 && Date.now() < end) await Bun.sleep(20);
+      expect(reports.length).toBe(5);
+      for (const [to, code] of reports) {
+        expect(to).toEqual(dead);
+        expect(code).toBe("ECONNREFUSED");
+      }
+      const lines = logs.filter((l) => l.msg === "sip udp socket error");
+      expect(lines).toHaveLength(1);
+      expect(lines[0]!.fields).toMatchObject({ code: "ECONNREFUSED", afterSendTo: `127.0.0.1:${dead.port}` });
+      expect(String(lines[0]!.fields.err)).toMatch(/ECONNREFUSED|connection refused/i);
+      expect(t.stats.socketErrors).toBe(5);
+    } finally {
+      t.close();
+    }
+  });
+});

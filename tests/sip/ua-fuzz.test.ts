@@ -73,4 +73,4 @@ test("seeded fuzz through the UA: never throws, keeps serving", () => {
   expect(transport.sent.map((s) => (s.message.kind === "response" ? s.message.status : 0))).toEqual([100, 200]);
   ua.dispose();
   expect(clock.pending).toBe(0);
-});
+}, 60_000); // CPU-bound: 0.75 s under load 8, several times that on a busier machine

@@ -12,6 +12,7 @@ import {
   type InboundCall,
   type SipMessage,
   type SipResponse,
+  type UserAgentOptions,
 } from "../../src/sip/index.ts";
 import { describeSent } from "./helpers.ts";
 
@@ -23,6 +24,7 @@ export interface HarnessOptions {
   answerDelayMs?: number;
   accepting?: () => boolean;
   onInvite?: (call: InboundCall) => void;
+  inboundAuth?: UserAgentOptions["inboundAuth"];
 }
 
 /** A UserAgent on a MemoryTransport and a FakeClock, with helpers to play the peer. */
@@ -36,6 +38,7 @@ export function harness(opts: HarnessOptions = {}) {
     contact: US,
     answerDelayMs: opts.answerDelayMs ?? 0,
     userAgent: "voice-agent/test",
+    inboundAuth: opts.inboundAuth,
     delegate: {
       onInvite: (c) => {
         calls.push(c);

@@ -46,7 +46,7 @@ describe("INVITE → 100, onInvite, accept → 200 until ACK", () => {
     expect(ok.headers.get("Contact")).toBe("<sip:203.0.113.10:5060>");
     expect(ok.headers.getAll("Record-Route")).toEqual(trunkInvite().headers.getAll("Record-Route"));
     expect(ok.to.tag).toBe(c.localTag);
-    expect(ok.headers.get("Allow")).toBe("INVITE, ACK, BYE, CANCEL, OPTIONS");
+    expect(ok.headers.get("Allow")).toBe("INVITE, ACK, BYE, CANCEL, OPTIONS, UPDATE");
     expect(ok.headers.get("Server")).toBe("voice-agent/test");
     expect(ok.vias).toHaveLength(2);
     h.clock.advance(9000);
@@ -281,7 +281,7 @@ describe("BYE, OPTIONS, other methods, malformed", () => {
     const h = harness();
     h.send(TRUNK_OPTIONS);
     const r = h.responses(200, "OPTIONS")[0]!;
-    expect(r.headers.get("Allow")).toBe("INVITE, ACK, BYE, CANCEL, OPTIONS");
+    expect(r.headers.get("Allow")).toBe("INVITE, ACK, BYE, CANCEL, OPTIONS, UPDATE");
     expect(r.headers.get("Accept")).toBe("application/sdp");
     expect(r.to.tag).toBeDefined();
     expect(h.transport.sent[0]!.to).toEqual(TRUNK);
@@ -292,7 +292,7 @@ describe("BYE, OPTIONS, other methods, malformed", () => {
     h.send(request("MESSAGE", { branch: "z9hG4bKm" }));
     h.send(request("FOO", { branch: "z9hG4bKf" }));
     expect(h.sent()).toEqual(["405 MESSAGE", "405 FOO"]);
-    expect(h.responses(405, "FOO")[0]!.headers.get("Allow")).toBe("INVITE, ACK, BYE, CANCEL, OPTIONS");
+    expect(h.responses(405, "FOO")[0]!.headers.get("Allow")).toBe("INVITE, ACK, BYE, CANCEL, OPTIONS, UPDATE");
   });
 
   test("malformed INVITE → 400; the next INVITE is served normally; keep-alives ignored", () => {
@@ -307,10 +307,14 @@ describe("BYE, OPTIONS, other methods, malformed", () => {
     expect(h.calls).toHaveLength(1);
   });
 
-  test("re-INVITE: answered 200 with the same SDP, offer reported, ACK stops retransmission", () => {
+  test("re-INVITE: the media delegate's answer in the 200, ACK stops retransmission", () => {
     const { h, ok, call } = answered();
     const offers: string[] = [];
-    call.on("reinvite", (s) => offers.push(s));
+    call.media = {
+      onOffer: (s) => (offers.push(s), { ok: true, sdp: ANSWER_SDP }),
+      createOffer: () => ANSWER_SDP,
+      onAnswer: () => {},
+    };
     const held = TRUNK_SDP.replace("a=sendrecv", "a=sendonly");
     const reinvite = inDialog(trunkInvite(), ok, "INVITE", 104, "z9hG4bKre1", held);
     h.send(reinvite);

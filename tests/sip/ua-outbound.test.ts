@@ -130,10 +130,12 @@ describe("outbound INVITE (UAC)", () => {
     expect(log).toEqual(["failed 486 Busy Here", "ended rejected"]);
   });
 
-  test("cancel() before any provisional is deferred; sent after the 180 with the INVITE branch; 487 → canceled", () => {
+  test("cancel() before any response: ended(canceled) at once, CANCEL deferred; sent after the 180 with the INVITE branch; 487 ACKed", () => {
     const h = harness();
     const { call, log, invite } = dial(h);
     call.cancel();
+    expect(call.state).toBe("ended");
+    expect(log).toEqual(["ended canceled"]);
     h.clock.advance(600);
     expect(h.requests("CANCEL")).toHaveLength(0); // §9.1 MUST NOT send yet
     const inv = invite();
@@ -146,7 +148,7 @@ describe("outbound INVITE (UAC)", () => {
     h.send(reply(cancel, 200, { toTag: "callee-tag" }), CALLEE);
     h.send(reply(inv, 487, { toTag: "callee-tag" }), CALLEE);
     expect(h.requests("ACK")).toHaveLength(1);
-    expect(log).toEqual(["provisional 180 Ringing -", "failed 487 Request Terminated", "ended canceled"]);
+    expect(log).toEqual(["ended canceled"]); // the layer above heard of the end only, once
     h.clock.advance(60_000);
     expect(h.clock.pending).toBe(0);
   });

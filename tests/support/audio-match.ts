@@ -55,14 +55,6 @@ export function frameLevelsDbfs(pcm: ArrayLike<number>, frameMs = 20, sampleRate
   return out;
 }
 
-/** RMS envelope: one value per `hop` samples over a window of `win` samples. */
-export function rmsEnvelope(pcm: ArrayLike<number>, hop: number, win: number): Float64Array {
-  const frames = Math.max(0, Math.floor((pcm.length - win) / hop) + 1);
-  const out = new Float64Array(frames);
-  for (let f = 0; f < frames; f++) out[f] = rms(pcm, f * hop, f * hop + win);
-  return out;
-}
-
 /** Pearson correlation of `y` against each window of `x` (valid lags); 0 where a window is flat. */
 export function normalizedCrossCorrelation(x: ArrayLike<number>, y: ArrayLike<number>): Float64Array {
   const m = y.length;

@@ -5,12 +5,9 @@
  * process may take the port between our close and the caller's bind; on loopback with ports drawn from
  * the ephemeral range that is rare, and `freeUdpPortRange` re-checks every port of a range.
  *
- * The process helper (spawn, readiness line, group kill) lives in `./process.ts` and is re-exported
- * here for convenience.
+ * The process helper (spawn, readiness line, group kill) lives in `./process.ts`.
  */
 import { createServer } from "node:net";
-
-export { spawnManaged, stopAllManaged, type ManagedProcess, type SpawnManagedOptions } from "./process.ts";
 
 /** Loopback address every test binds to. */
 export const LOOPBACK = "127.0.0.1";

@@ -9,7 +9,7 @@
  *
  * Units: ms for durations, 8000 Hz for PCM.
  */
-import { createHash } from "node:crypto";
+import { createHash, randomUUID } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -62,8 +62,17 @@ function cachePath(parts: unknown, ext: string): string {
   return join(SPEECH_CACHE_DIR, `${h}${ext}`);
 }
 
+/**
+ * A name beside `path` that no other writer uses: not the pid alone, since every test file of a
+ * `bun test` run shares one process and two scenarios may synthesize the same phrase at once.
+ */
+function privateTemp(path: string, ext: string): string {
+  return `${path}.${process.pid}.${randomUUID()}${ext}`;
+}
+
+/** Writes to a private temp name, then renames: readers see the whole file or none. */
 function atomicWrite(path: string, data: Uint8Array): void {
-  const tmp = `${path}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
+  const tmp = privateTemp(path, ".tmp");
   writeFileSync(tmp, data);
   renameSync(tmp, path);
 }
@@ -99,6 +108,13 @@ export async function soxResample(pcm: Int16Array, fromHz: number, toHz: number)
   return bytesToPcm(out);
 }
 
+/** Where {@link speechPcm8k} caches `text` spoken with `opts` (the file may not exist yet). */
+export function phraseCachePath(text: string, opts: VoiceOptions = {}): string {
+  const engine = opts.engine ?? "flite";
+  const voice = opts.voice ?? (engine === "flite" ? "slt" : "en-us");
+  return cachePath({ v: 1, kind: "phrase", engine, voice, text }, ".s16");
+}
+
 /**
  * One phrase of synthetic speech as 8 kHz mono PCM16 (cached).
  * @throws Error for a flite voice not in FLITE_VOICES (flite itself silently falls back to its
@@ -110,9 +126,9 @@ export async function speechPcm8k(text: string, opts: VoiceOptions = {}): Promis
   if (engine === "flite" && !(FLITE_VOICES as readonly string[]).includes(voice)) {
     throw new Error(`unknown flite voice "${voice}" (known: ${FLITE_VOICES.join(", ")})`);
   }
-  const path = cachePath({ v: 1, kind: "phrase", engine, voice, text }, ".s16");
+  const path = phraseCachePath(text, opts);
   if (existsSync(path)) return bytesToPcm(new Uint8Array(readFileSync(path)));
-  const wav = `${path}.${process.pid}.wav`;
+  const wav = privateTemp(path, ".wav");
   try {
     if (engine === "flite") await run(["flite", "-voice", voice, "-t", text, "-o", wav]);
     else await run(["espeak-ng", "-v", voice, "-w", wav, text]);

@@ -36,7 +36,7 @@ export interface FirstAudioInfo {
 
 export interface CartesiaOptions {
   apiKey: string;
-  /** Voice id (`voice: { mode: "id", id }`). */
+  /** Voice id (`voice: { mode: "id", id }`). The wiring defaults it to `CARTESIA_DEFAULTS.voiceId`. */
   voiceId: string;
   /** Model id. Default `sonic-2`. */
   model?: string;
@@ -71,6 +71,12 @@ export interface CartesiaOptions {
 
 export const CARTESIA_DEFAULTS = {
   model: "sonic-2",
+  /**
+   * A stock voice of Cartesia's library ("Barbershop Man", the example voice of Cartesia's own client
+   * library READMEs since sonic-1), so that CARTESIA_API_KEY alone is enough to start. Any voice id
+   * from https://play.cartesia.ai/voices can replace it through CARTESIA_VOICE_ID.
+   */
+  voiceId: "a0e99841-438c-4a64-b679-ae501e7d6091",
   baseUrl: "wss://api.cartesia.ai",
   version: "2025-04-16",
   language: "en",

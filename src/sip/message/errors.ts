@@ -5,7 +5,8 @@ import type { Headers } from "./headers.ts";
  *
  * - `empty`: no bytes (or only CRLF: use {@link isKeepAlive} first).
  * - `start_line`: the Request-Line / Status-Line is not `Method SP URI SP SIP/2.0` / `SIP/2.0 SP 3DIGIT SP reason`.
- * - `version`: a SIP version other than 2.0 (a server answers 505, §8.2.? / §21.5.7).
+ * - `version`: a SIP version other than 2.0 (§7.1: "applications sending SIP messages MUST include a
+ *   SIP-Version of "SIP/2.0""; a server answers 505 Version Not Supported, §21.5.6).
  * - `truncated`: no empty line ends the header section.
  * - `header_syntax`: a header line without `name:`, or a continuation line with nothing to continue.
  * - `content_length`: Content-Length is not a number, or several disagree.

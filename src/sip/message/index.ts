@@ -12,3 +12,4 @@ export { isKeepAlive, parseMessage } from "./parser.ts";
 export { messageToString, serializeMessage } from "./serializer.ts";
 export { REASON_PHRASES, buildResponse, buildResponseFromHeaders, reasonPhrase, type BuildResponseOptions } from "./response.ts";
 export { generateBranch, generateCallId, generateTag } from "./ids.ts";
+export { sdpBodyOf, boundaryOf, splitMultipart, type SdpBody, type BodyProblem } from "./body.ts";

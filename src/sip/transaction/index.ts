@@ -1,6 +1,6 @@
 /** SIP transaction layer: the four RFC 3261 §17 state machines, their timers, and matching. */
 export { T1, T2, T4, DEFAULT_TIMERS, timerValues, type TimerValues } from "./timers.ts";
-export { TransactionStateError, type TransactionKind } from "./base.ts";
+export type { ClientTransactionUser, TransactionKind, TransactionUser } from "./base.ts";
 export { InviteServerTransaction, type InviteServerState, type InviteServerTransactionUser } from "./invite-server.ts";
 export { NonInviteServerTransaction, type NonInviteServerState, type NonInviteServerTransactionUser } from "./non-invite-server.ts";
 export { InviteClientTransaction, buildNon2xxAck, type InviteClientState, type InviteClientTransactionUser } from "./invite-client.ts";

@@ -1,7 +1,7 @@
 import type { Clock } from "../../util/clock.ts";
 import { Headers, SipRequest, type SipResponse } from "../message/index.ts";
 import type { Address, Transport } from "../transport/index.ts";
-import { TransactionBase } from "./base.ts";
+import { ClientTransactionBase, type ClientTransactionUser } from "./base.ts";
 import { DEFAULT_TIMERS, type TimerValues } from "./timers.ts";
 
 /**
@@ -23,47 +23,39 @@ const TABLE: Record<InviteClientState, readonly InviteClientState[]> = {
   terminated: [],
 };
 
-export interface InviteClientTransactionUser {
+export interface InviteClientTransactionUser extends ClientTransactionUser {
   /** Every 1xx, every 2xx (retransmissions included: the TU re-ACKs), and the first 300-699. */
   onResponse(res: SipResponse): void;
   /** Timer B fired in Calling: no response at all (the TU acts as if a 408 arrived, §8.1.3.1). */
   onTimeout?(): void;
-  onTerminated?(): void;
 }
 
 /** The INVITE client transaction. Call {@link start} once to send the INVITE. */
-export class InviteClientTransaction extends TransactionBase<InviteClientState> {
-  readonly kind = "invite-client" as const;
-  private interval = 0;
+export class InviteClientTransaction extends ClientTransactionBase<InviteClientState, "invite-client", InviteClientTransactionUser> {
   private ack: SipRequest | undefined;
 
   constructor(
     id: string,
-    readonly request: SipRequest,
-    readonly destination: Address,
-    private readonly transport: Transport,
+    request: SipRequest,
+    destination: Address,
+    transport: Transport,
     clock: Clock,
-    private readonly user: InviteClientTransactionUser,
+    user: InviteClientTransactionUser,
     timers: TimerValues = DEFAULT_TIMERS,
   ) {
-    super(id, clock, timers, TABLE, "calling");
-  }
-
-  /** Sends the INVITE; starts Timer A (UDP) and Timer B (§17.1.1.2). */
-  start(): void {
-    this.transport.send(this.request, this.destination);
-    this.interval = this.timers.A;
-    this.startTimer("A", this.interval, () => this.fireA());
-    this.startTimer("B", this.timers.B, () => this.fireB());
+    super("invite-client", id, request, destination, transport, clock, user, timers, TABLE, "calling", { retransmit: "A", timeout: "B" });
   }
 
   /** A response matched to this transaction (§17.1.3). */
   receiveResponse(res: SipResponse): void {
     const s = this.state;
     if (res.status < 200) {
+      // §17.1.1.2: "If the client transaction receives a provisional response while in the "Calling"
+      // state, it transitions to the "Proceeding" state. In the "Proceeding" state, the client
+      // transaction SHOULD NOT retransmit the request any longer. Furthermore, the provisional response
+      // MUST be passed to the TU." (Timer B stops too: a 1xx proves the server has the INVITE.)
       if (s === "calling") {
-        this.stopTimer("A");
-        this.stopTimer("B");
+        this.stopRequestTimers();
         this.transition("proceeding");
       }
       if (s === "calling" || s === "proceeding") this.user.onResponse(res);
@@ -71,52 +63,59 @@ export class InviteClientTransaction extends TransactionBase<InviteClientState> 
     }
     if (res.status < 300) {
       if (s === "calling" || s === "proceeding") {
-        // RFC 6026 §7.2: → Accepted, Timer M; the TU generates the ACK for a 2xx (§13.2.2.4).
-        this.stopTimer("A");
-        this.stopTimer("B");
+        // RFC 6026 §7.2 (replacing §17.1.1.2's move to Terminated): a 2xx moves the transaction to
+        // "Accepted" and starts Timer M = 64·T1; the 2xx goes up, and the TU, not the transaction,
+        // generates the ACK (§13.2.2.4: "The UAC core MUST generate an ACK request for each 2xx").
+        this.stopRequestTimers();
         this.transition("accepted");
         this.startTimer("M", this.timers.M, () => this.transition("terminated"));
         this.user.onResponse(res);
       } else if (s === "accepted") {
-        this.user.onResponse(res); // retransmitted 2xx (or a forked one): the TU re-ACKs
+        // RFC 6026 §7.2: 2xx retransmissions (or a forked 2xx) in Accepted are passed up, so the TU
+        // re-ACKs them — §13.2.2.4: "The ACK MUST be passed to the client transport every time a
+        // retransmission of the 2xx final response that triggered the ACK arrives."
+        this.user.onResponse(res);
       }
       return;
     }
     if (s === "calling" || s === "proceeding") {
-      // §17.1.1.2: ACK on the same branch, pass the response up, Completed with Timer D.
-      this.stopTimer("A");
-      this.stopTimer("B");
+      // §17.1.1.2: "reception of a response with status code from 300-699 MUST cause the client
+      // transaction to transition to "Completed". The client transaction MUST pass the received response
+      // up to the TU, and the client transaction MUST generate an ACK request [...]. The ACK MUST be sent
+      // to the same address, port, and transport to which the original request was sent. The client
+      // transaction SHOULD start timer D when it enters the "Completed" state, with a value of at least
+      // 32 seconds for unreliable transports".
+      this.stopRequestTimers();
       this.ack = buildNon2xxAck(this.request, res);
       this.transport.send(this.ack, this.destination);
       this.transition("completed");
       this.startTimer("D", this.timers.D, () => this.transition("terminated"));
       this.user.onResponse(res);
     } else if (s === "completed" && this.ack) {
-      this.transport.send(this.ack, this.destination); // §17.1.1.2: retransmitted final → resend ACK
+      // §17.1.1.2: "Any retransmissions of the final response that are received while in the
+      // "Completed" state MUST cause the ACK to be re-passed to the transport layer for
+      // retransmission, but the newly received response MUST NOT be passed up to the TU."
+      this.transport.send(this.ack, this.destination);
     }
   }
 
-  protected onTerminated(): void {
-    this.user.onTerminated?.();
-  }
-
-  /** §17.1.1.2: retransmit, doubling the interval (no cap for INVITE). */
-  private fireA(): void {
-    this.transport.send(this.request, this.destination);
-    this.interval *= 2;
-    this.startTimer("A", this.interval, () => this.fireA());
-  }
-
-  private fireB(): void {
-    this.transition("terminated");
-    this.user.onTimeout?.();
+  /**
+   * §17.1.1.2: Timer A "MUST reset the timer with a value of 2*T1 [...]. This process MUST continue so
+   * that the request is retransmitted with intervals that double after each transmission." No cap.
+   */
+  protected nextRetransmitInterval(intervalMs: number): number {
+    return intervalMs * 2;
   }
 }
 
 /**
  * The ACK for a 300-699 response (RFC 3261 §17.1.1.3): Request-URI, Call-ID, From and CSeq number of
  * the INVITE, method ACK; To from the response (with its tag); one Via = the INVITE's top Via (same
- * branch); the INVITE's Route headers; no body.
+ * branch); the INVITE's Route headers; no body. §17.1.1.3: "The To header field in the ACK MUST equal
+ * the To header field in the response being acknowledged [...]. The ACK MUST contain a single Via header
+ * field, and this MUST be equal to the top Via header field of the original request." "If the INVITE
+ * request whose response is being acknowledged had Route header fields, those header fields MUST appear
+ * in the ACK."
  */
 export function buildNon2xxAck(invite: SipRequest, res: SipResponse): SipRequest {
   const h = new Headers();

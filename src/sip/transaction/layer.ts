@@ -2,7 +2,6 @@ import type { Clock } from "../../util/clock.ts";
 import { SipParseError, type SipRequest, type SipResponse } from "../message/index.ts";
 import { nullLogger, type SipLogger } from "../log.ts";
 import type { Address, Transport } from "../transport/index.ts";
-import type { TransactionBase } from "./base.ts";
 import { InviteClientTransaction, type InviteClientTransactionUser } from "./invite-client.ts";
 import { InviteServerTransaction, type InviteServerTransactionUser } from "./invite-server.ts";
 import { cancelTargetKey, clientTransactionKey, serverTransactionKey } from "./matching.ts";
@@ -116,7 +115,7 @@ export class TransactionLayer {
     this.track(this.clients, tx);
   }
 
-  private track<T extends TransactionBase<string>>(map: Map<string, T>, tx: T): void {
+  private track<T extends ServerTransaction | ClientTransaction>(map: Map<string, T>, tx: T): void {
     map.set(tx.id, tx);
     tx.setTerminatedHook(() => {
       if (map.get(tx.id) === tx) map.delete(tx.id);

@@ -1,7 +1,8 @@
 import type { Clock } from "../../util/clock.ts";
+import type { TransitionTable } from "../../util/state-machine.ts";
 import type { SipRequest, SipResponse } from "../message/index.ts";
 import type { Address, Transport } from "../transport/index.ts";
-import { TransactionBase } from "./base.ts";
+import { ClientTransactionBase, type ClientTransactionUser } from "./base.ts";
 import { DEFAULT_TIMERS, type TimerValues } from "./timers.ts";
 
 /**
@@ -14,74 +15,67 @@ import { DEFAULT_TIMERS, type TimerValues } from "./timers.ts";
  */
 export type NonInviteClientState = "trying" | "proceeding" | "completed" | "terminated";
 
-const TABLE: Record<NonInviteClientState, readonly NonInviteClientState[]> = {
+const TABLE: TransitionTable<NonInviteClientState> = {
   trying: ["proceeding", "completed", "terminated"],
   proceeding: ["completed", "terminated"],
   completed: ["terminated"],
   terminated: [],
 };
 
-export interface NonInviteClientTransactionUser {
+export interface NonInviteClientTransactionUser extends ClientTransactionUser {
   /** 1xx responses and the (first) final response. */
   onResponse(res: SipResponse): void;
   /** Timer F: no final response in 64·T1. */
   onTimeout?(): void;
-  onTerminated?(): void;
 }
 
 /** The non-INVITE client transaction (BYE, CANCEL, OPTIONS). Call {@link start} once. */
-export class NonInviteClientTransaction extends TransactionBase<NonInviteClientState> {
-  readonly kind = "non-invite-client" as const;
-  private interval = 0;
-
+export class NonInviteClientTransaction extends ClientTransactionBase<
+  NonInviteClientState,
+  "non-invite-client",
+  NonInviteClientTransactionUser
+> {
   constructor(
     id: string,
-    readonly request: SipRequest,
-    readonly destination: Address,
-    private readonly transport: Transport,
+    request: SipRequest,
+    destination: Address,
+    transport: Transport,
     clock: Clock,
-    private readonly user: NonInviteClientTransactionUser,
+    user: NonInviteClientTransactionUser,
     timers: TimerValues = DEFAULT_TIMERS,
   ) {
-    super(id, clock, timers, TABLE, "trying");
+    super("non-invite-client", id, request, destination, transport, clock, user, timers, TABLE, "trying", { retransmit: "E", timeout: "F" });
   }
 
-  /** Sends the request; starts Timer E (UDP) and Timer F (§17.1.2.2). */
-  start(): void {
-    this.transport.send(this.request, this.destination);
-    this.interval = this.timers.E;
-    this.startTimer("E", this.interval, () => this.fireE());
-    this.startTimer("F", this.timers.F, () => this.fireF());
-  }
-
+  /** A response matched to this transaction (§17.1.3). */
   receiveResponse(res: SipResponse): void {
     const s = this.state;
-    if (s !== "trying" && s !== "proceeding") return; // Completed absorbs retransmitted finals
+    // Completed absorbs retransmitted finals — §17.1.2.2: "The "Completed" state exists to buffer any
+    // additional response retransmissions that may be received".
+    if (s !== "trying" && s !== "proceeding") return;
     if (res.status < 200) {
+      // §17.1.2.2: "If a provisional response is received while in the "Trying" state, the response
+      // MUST be passed to the TU, and then the client transaction SHOULD move to the "Proceeding" state."
       if (s === "trying") this.transition("proceeding");
       this.user.onResponse(res);
       return;
     }
-    this.stopTimer("E");
-    this.stopTimer("F");
+    // §17.1.2.2: "If a final response (status codes 200-699) is received while in the "Trying" state,
+    // the response MUST be passed to the TU, and the client transaction MUST transition to the
+    // "Completed" state." (The same for "Proceeding".) "Once the client transaction enters the
+    // "Completed" state, it MUST set Timer K to fire in T4 seconds for unreliable transports".
+    this.stopRequestTimers();
     this.transition("completed");
     this.startTimer("K", this.timers.K, () => this.transition("terminated"));
     this.user.onResponse(res);
   }
 
-  protected onTerminated(): void {
-    this.user.onTerminated?.();
-  }
-
-  /** §17.1.2.2: in Trying E doubles up to T2; in Proceeding it is reset to T2. */
-  private fireE(): void {
-    this.transport.send(this.request, this.destination);
-    this.interval = this.state === "proceeding" ? this.timers.T2 : Math.min(this.interval * 2, this.timers.T2);
-    this.startTimer("E", this.interval, () => this.fireE());
-  }
-
-  private fireF(): void {
-    this.transition("terminated");
-    this.user.onTimeout?.();
+  /**
+   * Timer E. §17.1.2.2, Trying: "retransmissions occur with an exponentially increasing interval that
+   * caps at T2"; Proceeding: "If Timer E fires while in the "Proceeding" state, the request MUST be
+   * passed to the transport layer for retransmission, and Timer E MUST be reset with a value of T2".
+   */
+  protected nextRetransmitInterval(intervalMs: number): number {
+    return this.state === "proceeding" ? this.timers.T2 : this.doubleUpToT2(intervalMs);
   }
 }

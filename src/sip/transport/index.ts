@@ -4,3 +4,5 @@ export { DEFAULT_SIP_PORT, responseDestination, responseDestinationOf } from "./
 export { processDatagram, stampVia, type InboundResult } from "./inbound.ts";
 export { UdpTransport, type UdpTransportOptions, type UdpTransportStats } from "./udp.ts";
 export { MemoryTransport, type SentRecord } from "./memory.ts";
+export { SourceGate, type SourceGateOptions, type GateVerdict, type UntrustedPolicy } from "./source-gate.ts";
+export { DropReport, sipRefusedTotals, type RefusalReason } from "./drop-report.ts";

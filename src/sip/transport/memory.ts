@@ -47,6 +47,11 @@ export class MemoryTransport implements Transport {
     this.send(response, responseDestinationOf(response));
   }
 
+  /** Reports `to` unreachable as the UDP transport does on an ICMP error after a send (tests). */
+  reportUnreachable(to: Address, code = "ECONNREFUSED"): void {
+    this.delegate?.onUnreachable?.(to, code);
+  }
+
   /** Injects a datagram as if received from `from`; returns what the receive path decided. */
   receive(data: string | Uint8Array, from: Address): InboundResult {
     const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;

@@ -13,6 +13,14 @@ export interface TransportDelegate {
    * RFC 3581 §4), so a response built from them goes back to where the request came from.
    */
   onMessage(message: SipMessage, source: Address): void;
+  /**
+   * The kernel reported the destination unreachable (an ICMP port or host unreachable came back,
+   * ECONNREFUSED / EHOSTUNREACH on the socket) after a send to `to`: the address as given to `send`.
+   * RFC 3261 §18.4: "the transport layer SHOULD inform the transport user of a failure in sending".
+   * Attributed to the last destination sent to (the socket error carries no address), so a user should
+   * act on it only when it repeats for the same destination.
+   */
+  onUnreachable?(to: Address, code: string): void;
 }
 
 /**

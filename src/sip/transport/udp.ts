@@ -1,8 +1,11 @@
 import { isIP } from "node:net";
 import { lookup } from "node:dns/promises";
-import { serializeMessage, type SipMessage, type SipResponse } from "../message/index.ts";
+import { buildResponse, generateTag, serializeMessage, type SipMessage, type SipResponse } from "../message/index.ts";
 import { nullLogger, type SipLogger } from "../log.ts";
-import { processDatagram } from "./inbound.ts";
+import type { Clock } from "../../util/clock.ts";
+import { DropReport } from "./drop-report.ts";
+import { processDatagram, type InboundResult } from "./inbound.ts";
+import type { SourceGate } from "./source-gate.ts";
 import { responseDestinationOf } from "./response-address.ts";
 import type { Address, Transport, TransportDelegate } from "./types.ts";
 
@@ -12,24 +15,47 @@ export interface UdpTransportOptions {
   /** Port to bind; default 5060; 0 picks a free port (read it from `local.port`). */
   port?: number;
   log?: SipLogger;
+  /** Trust and per-source rate limit applied to every datagram before parsing; absent = none. */
+  gate?: SourceGate;
+  /** For the refusal summary interval; default SystemClock. */
+  clock?: Clock;
+  /** Refusal summary interval (ms), default 10,000. */
+  refusalSummaryMs?: number;
 }
 
 /** Counters for metrics and tests. */
 export interface UdpTransportStats {
   received: number;
   keepalives: number;
+  /** Malformed requests answered 400/505. */
   rejected: number;
+  /** Unanswerable garbage, and messages arriving while no delegate is set. */
   dropped: number;
+  /** Dropped by the per-source rate limit. */
+  rateLimited: number;
+  /** Requests from untrusted sources answered 403 statelessly. */
+  untrustedRejected: number;
+  /** Datagrams from untrusted sources dropped (SIP_UNTRUSTED=drop, or an ACK/garbage in reject mode). */
+  untrustedDropped: number;
   sent: number;
   sendErrors: number;
+  /** Socket errors (ICMP unreachable reports and others). */
+  socketErrors: number;
 }
+
+/** Same destination and error code: logged once per this window, with the count of the rest, ms. */
+export const SOCKET_ERROR_LOG_WINDOW_MS = 60_000;
+/** A socket error this long after the last send is not attributed to that send's destination, ms. */
+export const UNREACHABLE_ATTRIBUTION_MS = 2_000;
 
 type Socket = Bun.udp.Socket<"uint8array">;
 
 /**
  * SIP over one UDP socket (`Bun.udpSocket`), RFC 3261 §18 with RFC 3581 symmetric response routing.
- * Every received datagram goes through {@link processDatagram}; parsed messages go to `delegate`,
- * malformed requests are answered 400 here, keep-alives and unanswerable garbage are dropped with a log.
+ * Every received datagram first meets the {@link SourceGate} (trust, per-source rate limit), then goes
+ * through {@link processDatagram}; parsed messages go to `delegate`, malformed requests are answered
+ * 400 here, requests from untrusted sources 403 (stateless), keep-alives and unanswerable garbage are
+ * dropped. Refusals are logged through a {@link DropReport}: a few lines, then a summary per interval.
  * Nothing a peer sends can throw out of the receive handler.
  *
  * Messages larger than the path MTU are still sent over UDP (§18.1.1 would switch to TCP; we have none).
@@ -37,15 +63,36 @@ type Socket = Bun.udp.Socket<"uint8array">;
 export class UdpTransport implements Transport {
   readonly protocol = "UDP" as const;
   delegate: TransportDelegate | undefined;
-  readonly stats: UdpTransportStats = { received: 0, keepalives: 0, rejected: 0, dropped: 0, sent: 0, sendErrors: 0 };
+  readonly stats: UdpTransportStats = {
+    received: 0,
+    keepalives: 0,
+    rejected: 0,
+    dropped: 0,
+    rateLimited: 0,
+    untrustedRejected: 0,
+    untrustedDropped: 0,
+    sent: 0,
+    sendErrors: 0,
+    socketErrors: 0,
+  };
   private closed = false;
   private readonly resolved = new Map<string, { ip: string; until: number }>();
+  private readonly refusals: DropReport;
+  private readonly gate: SourceGate | undefined;
+  /** The last datagram sent: where (as given to `send`, and resolved) and when (performance.now()). */
+  private lastSend: { to: Address; ip: string; port: number; at: number } | undefined;
+  /** `ip:port code` → when it was last logged and how many were not logged since. */
+  private readonly errorLog = new Map<string, { at: number; suppressed: number }>();
 
   private constructor(
     private readonly socket: Socket,
     readonly local: Address,
     private readonly log: SipLogger,
-  ) {}
+    opts: UdpTransportOptions,
+  ) {
+    this.gate = opts.gate;
+    this.refusals = new DropReport({ log, clock: opts.clock, intervalMs: opts.refusalSummaryMs });
+  }
 
   /** Binds the socket. @throws the socket error (e.g. EADDRINUSE) when binding fails. */
   static async bind(opts: UdpTransportOptions = {}): Promise<UdpTransport> {
@@ -57,10 +104,11 @@ export class UdpTransport implements Transport {
       binaryType: "uint8array",
       socket: {
         data: (_s, data, port, address) => transport?.onDatagram(data, { host: address, port }),
-        error: (_s, err) => log.warn({ err: String(err) }, "sip udp socket error"),
+        // Bun 1.4.5 passes the error as the first argument (its typings say the second): take either.
+        error: (...args: unknown[]) => transport?.onSocketError(args.find((a) => a instanceof Error) as Error | undefined),
       },
     });
-    transport = new UdpTransport(socket, { host: socket.hostname, port: socket.port }, log);
+    transport = new UdpTransport(socket, { host: socket.hostname, port: socket.port }, log, opts);
     log.info({ host: socket.hostname, port: socket.port }, "sip udp transport bound");
     return transport;
   }
@@ -77,18 +125,18 @@ export class UdpTransport implements Transport {
     }
     const host = to.host.startsWith("[") ? to.host.slice(1, -1) : to.host;
     if (isIP(host)) {
-      this.sendBytes(bytes, host, to.port);
+      this.sendBytes(bytes, host, to.port, to);
       return;
     }
     const cached = this.resolved.get(host);
     if (cached && cached.until > performance.now()) {
-      this.sendBytes(bytes, cached.ip, to.port);
+      this.sendBytes(bytes, cached.ip, to.port, to);
       return;
     }
     lookup(host).then(
       (r) => {
         this.resolved.set(host, { ip: r.address, until: performance.now() + 60_000 });
-        this.sendBytes(bytes, r.address, to.port);
+        this.sendBytes(bytes, r.address, to.port, to);
       },
       (err) => {
         this.stats.sendErrors++;
@@ -113,36 +161,88 @@ export class UdpTransport implements Transport {
     if (this.closed) return;
     this.closed = true;
     this.delegate = undefined;
+    this.refusals.close();
     this.socket.close();
   }
 
-  private sendBytes(bytes: Uint8Array, host: string, port: number): void {
+  private sendBytes(bytes: Uint8Array, host: string, port: number, to: Address): void {
     if (this.closed) return;
     try {
       this.socket.send(bytes, port, host);
       this.stats.sent++;
+      this.lastSend = { to, ip: host, port, at: performance.now() };
     } catch (err) {
       this.stats.sendErrors++;
-      this.log.warn({ host, port, err: String(err) }, "sip udp send failed");
+      this.logSocketError(`${host}:${port}`, (err as { code?: string }).code ?? "send", { host, port, err: String(err) }, "sip udp send failed");
     }
+  }
+
+  /**
+   * An error reported on the socket. On Linux an ICMP port/host unreachable for an earlier datagram
+   * comes back as ECONNREFUSED/EHOSTUNREACH from the socket's error queue, without the address: it is
+   * attributed to the last destination sent to (within UNREACHABLE_ATTRIBUTION_MS) and reported up.
+   * Logged once per destination and code per SOCKET_ERROR_LOG_WINDOW_MS, with the real error.
+   */
+  private onSocketError(err: Error | undefined): void {
+    if (this.closed) return;
+    this.stats.socketErrors++;
+    const code = (err as { code?: string } | undefined)?.code ?? "unknown";
+    const last = this.lastSend && performance.now() - this.lastSend.at <= UNREACHABLE_ATTRIBUTION_MS ? this.lastSend : undefined;
+    const dest = last ? `${last.ip}:${last.port}` : "unknown";
+    this.logSocketError(dest, code, { code, err: err ? err.message : "no error object", afterSendTo: last ? dest : undefined }, "sip udp socket error");
+    if (last && (code === "ECONNREFUSED" || code === "EHOSTUNREACH" || code === "ENETUNREACH")) {
+      try {
+        this.delegate?.onUnreachable?.(last.to, code);
+      } catch (e) {
+        this.log.error({ err: String(e) }, "sip unreachable handler failed");
+      }
+    }
+  }
+
+  private logSocketError(key: string, code: string, fields: Record<string, unknown>, msg: string): void {
+    const k = `${key} ${code}`;
+    const now = performance.now();
+    const seen = this.errorLog.get(k);
+    if (seen && now - seen.at < SOCKET_ERROR_LOG_WINDOW_MS) {
+      seen.suppressed++;
+      return;
+    }
+    if (this.errorLog.size > 1000) this.errorLog.clear(); // bounded: a scan of many destinations
+    this.errorLog.set(k, { at: now, suppressed: 0 });
+    this.log.warn({ ...fields, suppressedBefore: seen?.suppressed || undefined, windowMs: SOCKET_ERROR_LOG_WINDOW_MS }, msg);
   }
 
   private onDatagram(data: Uint8Array, source: Address): void {
     if (this.closed) return;
     this.stats.received++;
     try {
+      const verdict = this.gate ? this.gate.admit(source.host, !isResponse(data)) : "pass";
+      if (verdict === "rate_limited") {
+        this.stats.rateLimited++;
+        return this.refusals.note("rate_limited", source, { msg: "sip datagram dropped: source over its rate limit", fields: {} });
+      }
+      if (verdict === "untrusted_drop") {
+        this.stats.untrustedDropped++;
+        return this.refusals.note("untrusted_dropped", source, { msg: "sip request dropped: source not trusted", fields: {} });
+      }
       const r = processDatagram(data, source);
+      if (verdict === "untrusted_reject") return this.refuseUntrusted(r, source);
       switch (r.kind) {
         case "keepalive":
           this.stats.keepalives++;
           return;
         case "drop":
           this.stats.dropped++;
-          this.log.warn({ source, code: r.error.code, detail: r.error.message, bytes: data.length }, "sip datagram dropped");
-          return;
+          return this.refusals.note("malformed_dropped", source, {
+            msg: "sip datagram dropped",
+            fields: { code: r.error.code, pii: { detail: r.error.message }, bytes: data.length },
+          });
         case "reject":
           this.stats.rejected++;
-          this.log.warn({ source, code: r.error.code, detail: r.error.message }, "sip request rejected as malformed");
+          this.refusals.note("malformed_rejected", source, {
+            msg: "sip request rejected as malformed",
+            fields: { code: r.error.code, pii: { detail: r.error.message } },
+          });
           this.sendResponse(r.response);
           return;
         case "message":
@@ -156,4 +256,36 @@ export class UdpTransport implements Transport {
       this.log.error({ source, err: String(err), stack: (err as Error)?.stack }, "sip receive handler failed");
     }
   }
+
+  /**
+   * A request from a source not in the trusted list (reject mode): 403 Forbidden sent statelessly, with
+   * no transaction state (RFC 3261 §8.2.7: "A stateless UAS MUST NOT send provisional (1xx)
+   * responses", so no 100 Trying either). A retransmission is simply refused again. ACKs, keep-alives
+   * and malformed requests are dropped (a 400 would tell a scanner more than it needs).
+   */
+  private refuseUntrusted(r: InboundResult, source: Address): void {
+    if (r.kind === "message" && r.message.kind === "request" && r.message.method !== "ACK") {
+      this.stats.untrustedRejected++;
+      this.refusals.note("untrusted_rejected", source, { msg: "sip request refused 403: source not trusted", fields: { method: r.message.method } });
+      this.sendResponse(buildResponse(r.message, 403, { toTag: generateTag() }));
+      return;
+    }
+    this.stats.untrustedDropped++;
+    this.refusals.note("untrusted_dropped", source, { msg: "sip datagram dropped: source not trusted", fields: {} });
+  }
+}
+
+/** True when the datagram starts with a status line ("SIP/2.0 ", case-insensitive, RFC 3261 §7.2). */
+function isResponse(d: Uint8Array): boolean {
+  return (
+    d.length >= 8 &&
+    (d[0]! | 0x20) === 0x73 && // s
+    (d[1]! | 0x20) === 0x69 && // i
+    (d[2]! | 0x20) === 0x70 && // p
+    d[3] === 0x2f && // /
+    d[4] === 0x32 && // 2
+    d[5] === 0x2e && // .
+    d[6] === 0x30 && // 0
+    d[7] === 0x20
+  );
 }

@@ -1,57 +1,70 @@
 import { Dialog } from "../dialog/index.ts";
 import { buildResponse, type SipRequest, type SipResponse } from "../message/index.ts";
-import type { InviteServerTransaction, NonInviteServerTransaction } from "../transaction/index.ts";
+import { sdpBodyOf, type BodyProblem } from "../message/body.ts";
+import type { InviteServerTransaction } from "../transaction/index.ts";
+import { StateMachine, type TransitionTable } from "../../util/state-machine.ts";
 import type { DialogUser, UaContext } from "./context.ts";
 import { Emitter } from "./emitter.ts";
+import { SUPPORTED_ROWS, unsupportedRequired } from "./extensions.ts";
+import { OfferAnswerState, retryAfterSeconds, type OfferOutcome, type SessionDescriptionDelegate } from "./offer-answer.ts";
+import { sendRefresh } from "./refresh.ts";
+import { SessionTimer, negotiateAsUac, negotiateAsUas } from "./session-timer.ts";
 import { ALLOW_HEADER, type EndReason } from "./types.ts";
+import type { TimerHandle } from "../../util/clock.ts";
 
 /** Every call state; inbound calls use offered/ringing/answered, outbound calls calling/early. */
 export type CallState = "offered" | "ringing" | "answered" | "calling" | "early" | "confirmed" | "ended";
 
-/** An illegal call state move: a bug in the UA core, never caused by a peer. */
-export class CallStateError extends Error {
-  override readonly name = "CallStateError";
-  readonly code = "illegal_transition";
-  constructor(
-    readonly from: CallState,
-    readonly to: CallState,
-    readonly callId: string,
-  ) {
-    super(`call ${callId}: illegal move ${from} → ${to}`);
-  }
-}
+/** Legal moves of one call kind; states it does not use are absent. Every live state may end. */
+export type CallTable = Readonly<Partial<Record<CallState, readonly CallState[]>>>;
 
 /** Events both call kinds emit. */
 export interface CommonCallEvents {
   /**
-   * The peer re-INVITEd with a new offer (hold/unhold, media moved, session refresh). It has already
-   * been answered 200 with our current SDP (RFC 3264 §8: unchanged, same o= version); the media layer
-   * should re-read the remote RTP address/direction from this offer.
+   * The session changed through an in-dialog request (re-INVITE or UPDATE, RFC 3264 §8), after the
+   * media delegate applied it; for logs and observers. `method` is the request that did it.
    */
-  reinvite: [offerSdp: string];
+  modified: [method: "INVITE" | "UPDATE"];
   /** Exactly once, whatever ended the call. */
   ended: [reason: EndReason];
 }
 
+/** A 2xx to a re-INVITE waiting for its ACK; `offered` when that 2xx carried our offer (§14.2). */
+interface AckWaiter {
+  tx: InviteServerTransaction;
+  offered: boolean;
+}
+
 /**
  * What inbound and outbound calls share once a dialog exists: in-dialog request handling (BYE,
- * re-INVITE, OPTIONS, others → 405; CSeq order check §12.2.2), ACK routing to the INVITE server
- * transactions waiting for one, BYE sending, and the end-of-call bookkeeping.
+ * re-INVITE and UPDATE with offer/answer through {@link SessionDescriptionDelegate}, OPTIONS, others →
+ * 405; `Require` → 420 §8.2.2.3; CSeq order check §12.2.2), ACK routing to the INVITE server
+ * transactions waiting for one, BYE sending, and the end-of-call bookkeeping. The call state is a
+ * {@link StateMachine} whose table each call kind gives.
  */
 export abstract class CallBase<E extends CommonCallEvents = CommonCallEvents> implements DialogUser {
   abstract readonly direction: "inbound" | "outbound";
+  /**
+   * The media layer: builds answers to the peer's in-dialog offers and offers for offer-less re-INVITEs.
+   * Unset (tests, a call without media), an offer is answered with our current SDP unchanged.
+   */
+  media: SessionDescriptionDelegate | undefined;
   protected dialog: Dialog | undefined;
   protected readonly emitter: Emitter<E>;
-  /** Our current SDP (answer for inbound, offer for outbound). */
+  /** Our current SDP (answer for inbound, offer for outbound; then the latest we sent). */
   protected localSdp = "";
-  private current: CallState;
+  /** Glare bookkeeping (§14, RFC 3311 §5.2). */
+  protected readonly oa = new OfferAnswerState();
+  private readonly machine: StateMachine<CallState>;
+  /** RFC 4028 session timer of the dialog (idle until a Session-Expires is negotiated). */
+  protected readonly sessionTimer: SessionTimer;
   /** Set once the call ended. */
   endReason: EndReason | undefined;
   /** Resolves with the end reason when the call ends. Never rejects. */
   readonly done: Promise<EndReason>;
   private resolveDone!: (r: EndReason) => void;
   /** 2xx to re-INVITEs waiting for their ACK, by CSeq number. */
-  private readonly ackWaiters = new Map<number, InviteServerTransaction>();
+  private readonly ackWaiters = new Map<number, AckWaiter>();
   private byeInFlight: Promise<void> | undefined;
   private keepDialogUntilBye = false;
 
@@ -59,9 +72,17 @@ export abstract class CallBase<E extends CommonCallEvents = CommonCallEvents> im
     protected readonly ctx: UaContext,
     readonly callId: string,
     initial: CallState,
-    private readonly table: Readonly<Partial<Record<CallState, readonly CallState[]>>>,
+    table: CallTable,
   ) {
-    this.current = initial;
+    const full = Object.fromEntries(ALL_STATES.map((s) => [s, table[s] ?? []])) as unknown as TransitionTable<CallState>;
+    this.machine = new StateMachine<CallState>(`call ${callId}`, initial, full);
+    this.sessionTimer = new SessionTimer(ctx.clock, {
+      refresh: () => this.refreshSession(),
+      expire: () => {
+        ctx.log.warn({ callId }, "sip session expired: no refresh from the peer");
+        void this.endWithBye("session_expired");
+      },
+    });
     this.emitter = new Emitter<E>((event, err) =>
       ctx.log.error({ callId, event, err: String(err) }, "sip call listener threw"),
     );
@@ -69,7 +90,7 @@ export abstract class CallBase<E extends CommonCallEvents = CommonCallEvents> im
   }
 
   get state(): CallState {
-    return this.current;
+    return this.machine.state;
   }
 
   /** Adds an event listener; returns the function that removes it. */
@@ -82,45 +103,75 @@ export abstract class CallBase<E extends CommonCallEvents = CommonCallEvents> im
     return this.dialog?.key;
   }
 
+  /** Moves the call state. @throws IllegalTransitionError on a move the call kind's table does not list. */
   protected transition(to: CallState): void {
-    const allowed = this.table[this.current] ?? [];
-    if (!allowed.includes(to)) throw new CallStateError(this.current, to, this.callId);
-    this.current = to;
+    this.machine.to(to);
   }
 
   /** @internal UA → call: a request inside our dialog, other than ACK and CANCEL. */
   receiveRequest(req: SipRequest): void {
-    const d = this.dialog!;
     if (req.method === "INVITE") {
       const tx = this.ctx.layer.createInviteServer(req, {
         onAck: (ack) => this.receiveAck(ack),
         onNoAck: () => this.reinviteNoAck(req.cseq.seq),
       });
-      if (!d.acceptRemoteCSeq(req.cseq.seq)) return tx.respond(this.response(req, 500, { reason: "Out Of Order" }));
+      const bad = this.precheck(req);
+      if (bad) return tx.respond(bad);
       this.onReinvite(req, tx);
       return;
     }
     const tx = this.ctx.layer.createNonInviteServer(req);
-    if (!d.acceptRemoteCSeq(req.cseq.seq)) return tx.respond(this.response(req, 500, { reason: "Out Of Order" })); // §12.2.2
+    const bad = this.precheck(req);
+    if (bad) return tx.respond(bad);
     switch (req.method) {
-      case "BYE": // §15.1.2: 200, then the session is over
+      case "BYE":
+        // §15.1.2: "the UAS core MUST generate a 2xx response to the BYE, and MUST pass that to the server
+        // transaction for transmission." Then "the UAS SHOULD terminate the session".
         tx.respond(this.response(req, 200));
         this.onRemoteBye();
         return;
-      case "OPTIONS":
-        tx.respond(this.response(req, 200, { headers: [["Allow", ALLOW_HEADER], ["Accept", "application/sdp"]] }));
+      case "UPDATE":
+        tx.respond(this.onUpdate(req));
         return;
-      default: // §8.2.1
-        this.respondNonInvite(tx, req, 405, [["Allow", ALLOW_HEADER]]);
+      case "OPTIONS":
+        // §11.2: "An OPTIONS request received within a dialog generates a 200 (OK) response that is
+        // identical to one constructed outside a dialog and does not have any impact on the dialog."
+        tx.respond(this.response(req, 200, { headers: [["Allow", ALLOW_HEADER], ["Accept", "application/sdp"], ...SUPPORTED_ROWS] }));
+        return;
+      default:
+        // §8.2.1: "it MUST generate a 405 (Method Not Allowed) response. [...] The UAS MUST also add an
+        // Allow header field to the 405 (Method Not Allowed) response."
+        tx.respond(this.response(req, 405, { headers: [["Allow", ALLOW_HEADER]] }));
     }
   }
 
-  /** @internal UA → call: an ACK for a 2xx inside our dialog (its own branch, §13.2.2.4). */
+  /** Require (§8.2.2.3) and CSeq order (§12.2.2) checks every in-dialog request passes first. */
+  private precheck(req: SipRequest): SipResponse | undefined {
+    const unsupported = unsupportedRequired(req);
+    if (unsupported.length > 0) return this.response(req, 420, { headers: [["Unsupported", unsupported.join(", ")]] });
+    // §12.2.2: "If the remote sequence number was not empty, but the sequence number of the request is
+    // lower than the remote sequence number, the request is out of order and MUST be rejected with a 500".
+    if (!this.dialog!.acceptRemoteCSeq(req.cseq.seq)) return this.response(req, 500, { reason: "Out Of Order" });
+    return this.sessionRefreshCheck(req);
+  }
+
+  /**
+   * @internal UA → call: an ACK for a 2xx inside our dialog, on its own branch (§13.2.2.4: the ACK "is
+   * passed to the transport layer directly for transmission, rather than a client transaction").
+   * §13.3.1.4: "Response retransmissions cease when an ACK request for the response is received."
+   */
   receiveAck(ack: SipRequest): void {
     const waiter = this.ackWaiters.get(ack.cseq.seq);
     if (waiter) {
-      waiter.ackReceived();
+      waiter.tx.ackReceived();
       this.ackWaiters.delete(ack.cseq.seq);
+      if (waiter.offered) {
+        // §13.2.2.4 / RFC 3264 §4: the ACK carries the answer to the offer in our 2xx.
+        this.oa.localOfferPending = false;
+        const body = sdpBodyOf(ack);
+        this.media?.onAnswer(body.kind === "sdp" ? body.sdp : undefined);
+        this.emitter.emit("modified", ...(["INVITE"] as never));
+      }
       return;
     }
     this.onAck(ack);
@@ -133,37 +184,192 @@ export abstract class CallBase<E extends CommonCallEvents = CommonCallEvents> im
   protected abstract onRemoteBye(): void;
 
   /**
-   * re-INVITE inside the dialog. Our choice (telephony-sane): answer 200 with our current SDP,
-   * unchanged, and report the new offer upward. Carriers send re-INVITEs for session timers (RFC 4028),
-   * hold and media moves; refusing them (488) would drop calls. An offer-less re-INVITE gets our SDP
-   * as the offer (§14.2); the answer then comes in the ACK and is ignored.
+   * RFC 4028 §9 for a request we answer: 422 with our Min-SE when its Session-Expires is below it
+   * ("the UAS MUST reject it with a 422 … [and] MUST include the Min-SE header field"), else undefined.
+   */
+  protected sessionRefreshCheck(req: SipRequest): SipResponse | undefined {
+    if (req.method !== "INVITE" && req.method !== "UPDATE") return undefined;
+    const d = negotiateAsUas(req);
+    return d.kind === "too_small" ? this.response(req, 422, { headers: [["Min-SE", String(d.minSe)]] }) : undefined;
+  }
+
+  /**
+   * RFC 4028 §9/§10 as the 2xx to a session refresh (INVITE, re-INVITE, UPDATE) goes out: the rows it
+   * carries (Session-Expires with the refresher, Require: timer when the peer refreshes) and the
+   * (re)start of the timer. A refresh without Session-Expires while a timer runs restarts it as it was.
+   */
+  protected sessionRefreshed(req: SipRequest): Array<[string, string]> {
+    const d = negotiateAsUas(req);
+    if (d.kind === "ok") {
+      this.sessionTimer.start(d.seconds, d.refresher);
+      return d.rows;
+    }
+    const cur = this.sessionTimer.current;
+    if (cur) this.sessionTimer.start(cur.seconds, cur.refresher);
+    return [];
+  }
+
+  /** The peer listed UPDATE in Allow (RFC 3311 §5.1), learned from the dialog-creating message. */
+  protected peerAllowsUpdate = false;
+
+  /** Notes what the dialog-creating message (INVITE or its 2xx) says about the peer's methods. */
+  protected notePeerCapabilities(msg: SipRequest | SipResponse): void {
+    this.peerAllowsUpdate = msg.headers.getAll("Allow").some((v) => v.split(",").some((m) => m.trim().toUpperCase() === "UPDATE"));
+  }
+
+  /**
+   * We are the refresher and half the interval passed (RFC 4028 §10): UPDATE (or re-INVITE) with our
+   * Session-Expires; its 2xx restarts the timer; 491 retries after 2.1–4 s (RFC 3261 §14.1); 408/481/no
+   * answer → BYE (§10); other failures let the session run to its expiry, then BYE.
+   */
+  private refreshSession(): void {
+    const cur = this.sessionTimer.current;
+    if (!cur || !this.dialog || !this.machine.is("answered", "confirmed")) return;
+    const method = this.peerAllowsUpdate ? "UPDATE" : "INVITE";
+    if (method === "INVITE") {
+      if (this.oa.clientInvitePending || this.oa.localOfferPending) return this.retryRefreshSoon();
+      this.oa.clientInvitePending = true;
+    }
+    const sent = sendRefresh({
+      ctx: this.ctx,
+      dialog: this.dialog,
+      seconds: cur.seconds,
+      method,
+      sdp: this.localSdp,
+      done: (o) => {
+        if (method === "INVITE") this.oa.clientInvitePending = false;
+        if (this.state === "ended") return;
+        this.ctx.log.info({ callId: this.callId, method, outcome: o.kind }, "sip session refresh");
+        switch (o.kind) {
+          case "ok": {
+            const n = negotiateAsUac(o.response);
+            if (n) this.sessionTimer.start(n.seconds, n.refresher);
+            else this.sessionTimer.stop(); // §7.2: no Session-Expires in the 2xx → no expiration
+            return;
+          }
+          case "glare":
+            return this.retryRefreshSoon();
+          case "dialog_gone":
+            void this.endWithBye("session_expired");
+            return;
+          case "failed":
+            // The half interval is gone; what remains until expiry (minus the §10 margin) is the rest.
+            this.sessionTimer.expireAt(((cur.seconds / 2) - Math.min(32, cur.seconds / 3)) * 1000);
+        }
+      },
+    });
+    if (!sent && method === "INVITE") this.oa.clientInvitePending = false;
+  }
+
+  private retryRefreshSoon(): void {
+    // §14.1: after a 491 the UAC "MUST" wait — the owner of the Call-ID 2.1–4 s, the other 0–2 s; 2.1–4 s is safe for both.
+    const cur = this.sessionTimer.current;
+    if (!cur) return;
+    this.sessionTimer.stop();
+    this.retryTimer = this.ctx.clock.setTimer(2100 + Math.floor(Math.random() * 1900), () => {
+      this.retryTimer = undefined;
+      this.refreshSession();
+    });
+  }
+
+  private retryTimer: TimerHandle | undefined;
+
+  /**
+   * re-INVITE inside the dialog (RFC 3261 §14.2). Glare → 491 (500 + Retry-After while our first
+   * INVITE is unanswered); a body without usable SDP → 415; an offer → the media delegate's answer in
+   * a 200, or its 488 with the session unchanged; no offer → our offer in the 200, the answer in the ACK.
    */
   private onReinvite(req: SipRequest, tx: InviteServerTransaction): void {
-    if (this.current !== "answered" && this.current !== "confirmed") {
-      // An INVITE while our own first INVITE transaction is still pending (§14.2): 500 + Retry-After.
-      tx.respond(this.response(req, 500, { headers: [["Retry-After", "1"]] }));
+    if (!this.machine.is("answered", "confirmed")) {
+      // §14.2: "A UAS that receives a second INVITE before it sends the final response to a first INVITE
+      // with a lower CSeq sequence number on the same dialog MUST return a 500 (Server Internal Error)
+      // response to the second INVITE and MUST include a Retry-After header field with a randomly chosen
+      // value of between 0 and 10 seconds."
+      tx.respond(this.response(req, 500, { headers: [["Retry-After", retryAfterSeconds()]] }));
       return;
     }
-    if (req.body.length > 0 && req.contentType !== "application/sdp") {
-      tx.respond(this.response(req, 415, { headers: [["Accept", "application/sdp"]] }));
-      return;
+    if (this.oa.checkInvite()) return tx.respond(this.response(req, 491));
+    const body = sdpBodyOf(req);
+    if (body.kind === "problem") return tx.respond(this.bodyProblem(req, body.problem));
+    let offered = false;
+    if (body.kind === "sdp") {
+      const outcome = this.media ? this.media.onOffer(body.sdp, "INVITE") : ({ ok: true, sdp: this.localSdp } as const);
+      if (!outcome.ok) return tx.respond(this.refusal(req, outcome));
+      this.localSdp = outcome.sdp;
+    } else {
+      // §14.2: "If the UAS … receives a re-INVITE without a session description, … the 2xx MUST contain
+      // an offer" — ours, of the state we want.
+      this.localSdp = this.media ? this.media.createOffer() : this.localSdp;
+      this.oa.localOfferPending = true;
+      offered = true;
     }
     const contact = safe(() => req.contact);
-    if (contact) this.dialog!.updateRemoteTarget(contact.uri); // §12.2.2 target refresh
-    this.ackWaiters.set(req.cseq.seq, tx);
-    tx.respond(
-      this.response(req, 200, {
-        headers: [["Contact", this.ctx.contactHeader], ["Allow", ALLOW_HEADER]],
-        body: this.localSdp,
-        contentType: "application/sdp",
-      }),
-    );
-    if (req.body.length > 0) this.emitter.emit("reinvite", ...([req.bodyText] as never));
+    // §12.2.2: "When a UAS receives a target refresh request, it MUST replace the dialog's remote target
+    // URI with the URI from the Contact header field in that request, if present."
+    if (contact) this.dialog!.updateRemoteTarget(contact.uri);
+    this.ackWaiters.set(req.cseq.seq, { tx, offered });
+    tx.respond(this.okWithSdp(req));
+    if (!offered) this.emitter.emit("modified", ...(["INVITE"] as never));
+  }
+
+  /**
+   * UPDATE (RFC 3311 §5.2) in an early or confirmed dialog: with an offer → glare checks (491/500), the
+   * media delegate's answer in the 200 or its 488; without → 200 (a session refresh, RFC 4028). A
+   * target refresh either way (§5.2: "UPDATE is a target refresh request").
+   */
+  private onUpdate(req: SipRequest): SipResponse {
+    const body = sdpBodyOf(req);
+    if (body.kind === "problem") return this.bodyProblem(req, body.problem);
+    const contact = safe(() => req.contact);
+    if (body.kind === "none") {
+      if (contact) this.dialog!.updateRemoteTarget(contact.uri);
+      return this.response(req, 200, { headers: [["Contact", this.ctx.contactHeader], ...this.sessionRefreshed(req)] });
+    }
+    const glare = this.oa.checkUpdateOffer();
+    if (glare === 491) return this.response(req, 491);
+    if (glare === 500) return this.response(req, 500, { headers: [["Retry-After", retryAfterSeconds()]] });
+    const outcome = this.media ? this.media.onOffer(body.sdp, "UPDATE") : ({ ok: true, sdp: this.localSdp } as const);
+    if (!outcome.ok) return this.refusal(req, outcome);
+    this.localSdp = outcome.sdp;
+    if (contact) this.dialog!.updateRemoteTarget(contact.uri);
+    this.emitter.emit("modified", ...(["UPDATE"] as never));
+    return this.okWithSdp(req);
+  }
+
+  /** 2xx to a re-INVITE/UPDATE: our Contact (target refresh), Allow, Supported, session timer rows, our SDP. */
+  private okWithSdp(req: SipRequest): SipResponse {
+    return this.response(req, 200, {
+      headers: [
+        ["Contact", this.ctx.contactHeader],
+        ["Allow", ALLOW_HEADER],
+        ...SUPPORTED_ROWS,
+        ...this.sessionRefreshed(req),
+      ],
+      body: this.localSdp,
+      contentType: "application/sdp",
+    });
+  }
+
+  /** 415/400 for a body without usable SDP (§21.4.13: with Accept), with the reason in a Warning. */
+  private bodyProblem(req: SipRequest, p: BodyProblem): SipResponse {
+    return this.response(req, p.status, {
+      headers: [["Accept", "application/sdp"], ["Warning", warning(399, p.reason)]],
+    });
+  }
+
+  /** The media delegate refused the offer: its status and a Warning (§20.43), session unchanged. */
+  private refusal(req: SipRequest, o: Extract<OfferOutcome, { ok: false }>): SipResponse {
+    // RFC 3261 §20.43: 305 "Incompatible media format", 399 miscellaneous.
+    const code = /codec|format|payload|PCM[UA]/i.test(o.warning) ? 305 : 399;
+    return this.response(req, o.status, { headers: [["Warning", warning(code, o.warning)]] });
   }
 
   private reinviteNoAck(seq: number): void {
-    if (!this.ackWaiters.delete(seq) || this.current === "ended") return;
-    // §13.3.1.4 applies to any 2xx to INVITE: no ACK in 64·T1 → end the session with BYE.
+    const w = this.ackWaiters.get(seq);
+    if (!this.ackWaiters.delete(seq) || this.state === "ended") return;
+    if (w?.offered) this.oa.localOfferPending = false;
+    // §14.2: "If a UAS generates a 2xx response and never receives an ACK, it SHOULD generate a BYE to
+    // terminate the dialog." (The 64·T1 wait is that of §13.3.1.4.)
     void this.endWithBye("no_ack");
   }
 
@@ -173,13 +379,13 @@ export abstract class CallBase<E extends CommonCallEvents = CommonCallEvents> im
     return buildResponse(req, status, { ...opts, toTag: this.dialog?.localTag ?? opts.toTag, headers });
   }
 
-  private respondNonInvite(tx: NonInviteServerTransaction, req: SipRequest, status: number, headers: Array<[string, string]>): void {
-    tx.respond(this.response(req, status, { headers }));
-  }
-
   /**
-   * Sends BYE in the dialog (§15.1.1) through a non-INVITE client transaction (Timer E retransmission);
-   * resolves on its final response or on Timer F. Idempotent: a second call returns the same promise.
+   * Sends BYE in the dialog through a non-INVITE client transaction (Timer E retransmission); resolves
+   * on its final response or on Timer F. Idempotent: a second call returns the same promise.
+   * §15.1.1: "Once the BYE is constructed, the UAC core creates a new non-INVITE client transaction, and
+   * passes it the BYE request." "If the response for the BYE is a 481 (Call/Transaction Does Not Exist)
+   * or a 408 (Request Timeout) or no response at all is received for the BYE [...], the UAC MUST
+   * consider the session and the dialog terminated" — so any final response or Timer F finishes it.
    */
   protected sendBye(): Promise<void> {
     if (this.byeInFlight) return this.byeInFlight;
@@ -214,13 +420,17 @@ export abstract class CallBase<E extends CommonCallEvents = CommonCallEvents> im
 
   /**
    * Ends the call once: state "ended", `ended` emitted, `done` resolved, the UA told. With
-   * `keepDialog`, the dialog stays registered (to catch the ACK we must wait for before BYE, §15).
+   * `keepDialog`, the dialog stays registered to catch the ACK we must wait for before BYE — §15: "the
+   * callee's UA MUST NOT send a BYE on a confirmed dialog until it has received an ACK for its 2xx
+   * response or until the server transaction times out."
    */
   protected end(reason: EndReason, opts: { keepDialog?: boolean } = {}): void {
-    if (this.current === "ended") return;
-    this.current = "ended";
+    if (this.state === "ended") return;
+    this.machine.to("ended");
     this.endReason = reason;
     this.onEnd();
+    this.sessionTimer.stop();
+    this.ctx.clock.clearTimer(this.retryTimer);
     this.ackWaiters.clear();
     if (opts.keepDialog) this.keepDialogUntilBye = true;
     else this.releaseDialog();
@@ -237,6 +447,13 @@ export abstract class CallBase<E extends CommonCallEvents = CommonCallEvents> im
     if (this.dialog) this.ctx.unregisterDialog(this.dialog.key);
     this.ctx.forget(this);
   }
+}
+
+const ALL_STATES: readonly CallState[] = ["offered", "ringing", "answered", "calling", "early", "confirmed", "ended"];
+
+/** A Warning header value (RFC 3261 §20.43): `code agent "text"`, quotes and line breaks removed. */
+function warning(code: number, text: string): string {
+  return `${code} voice-agent "${text.replace(/["\\\r\n]/g, " ")}"`;
 }
 
 /** Runs `f`, returning undefined instead of throwing (for lazily parsed headers of peer messages). */

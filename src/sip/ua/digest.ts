@@ -64,7 +64,7 @@ export function parseDigestChallenge(value: string): DigestChallenge {
 }
 
 /** Comma-separated `name=value` / `name="quoted"` pairs, names lower-cased, values unquoted. */
-function parseAuthParams(text: string): Map<string, string> {
+export function parseAuthParams(text: string): Map<string, string> {
   const out = new Map<string, string>();
   const re = /\s*([A-Za-z0-9_-]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^,\s]*)\s*(?:,|$)/gy;
   let m: RegExpExecArray | null;

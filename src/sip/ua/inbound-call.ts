@@ -5,6 +5,8 @@ import type { InviteServerTransaction } from "../transaction/index.ts";
 import type { Address } from "../transport/index.ts";
 import { CallBase, type CallState, type CommonCallEvents } from "./call-base.ts";
 import type { UaContext } from "./context.ts";
+import { sdpBodyOf } from "../message/body.ts";
+import { SUPPORTED_ROWS } from "./extensions.ts";
 import { ALLOW_HEADER, type Party } from "./types.ts";
 
 /** Events of an inbound call (subscribe with `call.on(name, fn)`). */
@@ -42,11 +44,17 @@ export class InboundCall extends CallBase<InboundCallEvents> {
   readonly requestUri: string;
   /** Where the INVITE came from (the trunk's signalling address). */
   readonly remote: Address;
-  /** The caller's SDP offer; "" for a late-offer INVITE (then accept() sends our offer). */
+  /**
+   * The caller's SDP offer (the SDP part of a multipart body, RFC 5621); "" for a late-offer INVITE
+   * (then accept() sends our offer).
+   */
   readonly offerSdp: string;
   /** The INVITE as received (for headers such as X-PH-*, P-Asserted-Identity). */
   readonly invite: SipRequest;
-  /** Our To-tag on every response after 100 Trying (§8.2.6.2). */
+  /**
+   * Our To-tag on every response after 100 Trying. §8.2.6.2: "The same tag MUST be used for all
+   * responses to that request, both final and provisional (again excepting the 100 (Trying))."
+   */
   readonly localTag = generateTag();
   private ringTimer: TimerHandle | undefined;
 
@@ -63,7 +71,10 @@ export class InboundCall extends CallBase<InboundCallEvents> {
     this.to = party(invite.to);
     this.requestUri = invite.uri;
     this.remote = { ...source };
-    this.offerSdp = invite.body.length > 0 ? invite.bodyText : "";
+    const body = sdpBodyOf(invite); // the UA answered 415 to anything else
+    this.offerSdp = body.kind === "sdp" ? body.sdp : "";
+    this.oa.remoteOfferPending = this.offerSdp !== ""; // answered by our 200 (RFC 3311 §5.2 glare rule)
+    this.notePeerCapabilities(invite);
   }
 
   /**
@@ -71,6 +82,9 @@ export class InboundCall extends CallBase<InboundCallEvents> {
    * Record-Route) and waits that long first. The 200 OK (same To-tag, Contact, Record-Route copied,
    * SDP) is retransmitted T1, 2T1 … ≤ T2 until the ACK; no ACK within 64·T1 → BYE, ended("no_ack").
    * Returns false (and does nothing) unless the call is still "offered".
+   * §13.3.1.4: "If the INVITE request contained an offer, and the UAS had not yet sent an answer, the
+   * 2xx MUST contain an answer. If the INVITE did not contain an offer, the 2xx MUST contain an offer"
+   * — `answerSdp` is that answer, or our offer for a late-offer INVITE.
    */
   accept(answerSdp: string): boolean {
     if (this.state !== "offered" || this.tx.state !== "proceeding") return false;
@@ -79,6 +93,8 @@ export class InboundCall extends CallBase<InboundCallEvents> {
     this.ctx.registerDialog(this.dialog.key, this);
     const delay = this.ctx.answerDelayMs;
     if (delay > 0) {
+      // §13.3.1.1: "If the UAS is not able to answer the invitation immediately, it can choose to
+      // indicate some kind of progress to the UAC (for example, an indication that a phone is ringing)."
       this.transition("ringing");
       this.tx.respond(this.dialogResponse(180));
       this.ringTimer = this.ctx.clock.setTimer(delay, () => {
@@ -92,6 +108,8 @@ export class InboundCall extends CallBase<InboundCallEvents> {
   /**
    * Rejects with a 300-699 final response, e.g. `reject(486)`, `reject(488, undefined, { Warning:
    * '304 agent "no common codec"' })`, `reject(503, undefined, { "Retry-After": "30" })`.
+   * §13.3.1.3: "A UAS rejecting an offer contained in an INVITE SHOULD return a 488 (Not Acceptable
+   * Here) response. Such a response SHOULD include a Warning header field value explaining why".
    * Ends the call with "rejected". Returns false unless the call is "offered" or "ringing".
    * @throws RangeError for a status outside 300-699.
    */
@@ -109,9 +127,11 @@ export class InboundCall extends CallBase<InboundCallEvents> {
 
   /**
    * Ends the call from our side.
-   * - before answer: rejects with 480 Temporarily Unavailable (ended "rejected");
-   * - answered but not yet ACKed: ended("local_bye") now, the BYE waits for the ACK or 64·T1 (§15: a
-   *   UAS MUST NOT send BYE before the ACK or the transaction's timeout);
+   * - before answer: rejects with 480 Temporarily Unavailable (ended "rejected"); §15: the callee's UA
+   *   "MUST NOT send a BYE on early dialogs";
+   * - answered but not yet ACKed: ended("local_bye") now, the BYE waits for the ACK or 64·T1 (§15: "the
+   *   callee's UA MUST NOT send a BYE on a confirmed dialog until it has received an ACK for its 2xx
+   *   response or until the server transaction times out");
    * - confirmed: BYE now, ended("local_bye").
    * Resolves when the BYE got a final response or timed out (Timer F, 32 s). Never rejects.
    */
@@ -143,9 +163,15 @@ export class InboundCall extends CallBase<InboundCallEvents> {
 
   private pendingBye: (() => void) | undefined;
 
-  /** @internal The UA matched a CANCEL to our INVITE (§9.2) and answered it 200. */
+  /**
+   * @internal The UA matched a CANCEL to our INVITE and answered it 200. §9.2: "If the UAS has not
+   * issued a final response for the original request, [...] If the original request was an INVITE, the
+   * UAS SHOULD immediately respond to the INVITE with a 487 (Request Terminated)."
+   */
   receiveCancel(): void {
-    if (this.state !== "offered" && this.state !== "ringing") return; // final already sent: no effect
+    // §9.2: once a final response was sent, "the CANCEL request has no effect on the processing of the
+    // original request, no effect on any session state, and no effect on the responses generated".
+    if (this.state !== "offered" && this.state !== "ringing") return;
     this.clearRingTimer();
     this.respondFinal(buildResponse(this.invite, 487, { toTag: this.localTag, headers: [["Server", this.ctx.userAgent]] }));
     this.end("canceled");
@@ -161,7 +187,11 @@ export class InboundCall extends CallBase<InboundCallEvents> {
     this.onAck(ack);
   }
 
-  /** @internal INVITE server transaction: 64·T1 without ACK for our 200 (§13.3.1.4). */
+  /**
+   * @internal INVITE server transaction: 64·T1 without ACK for our 200. §13.3.1.4: "If the server
+   * retransmits the 2xx response for 64*T1 seconds without receiving an ACK, the dialog is confirmed,
+   * but the session SHOULD be terminated. This is accomplished with a BYE".
+   */
   noAck(): void {
     if (this.pendingBye) {
       this.sendPendingBye();
@@ -172,6 +202,8 @@ export class InboundCall extends CallBase<InboundCallEvents> {
   }
 
   protected override onAck(ack: SipRequest): void {
+    // §13.2.2.4: "The sequence number of the CSeq header field MUST be the same as the INVITE being
+    // acknowledged"; an ACK of another CSeq belongs to a re-INVITE (handled in CallBase) or is stale.
     if (ack.cseq.seq !== this.invite.cseq.seq) return;
     this.tx.ackReceived();
     if (this.pendingBye) {
@@ -181,6 +213,8 @@ export class InboundCall extends CallBase<InboundCallEvents> {
     if (this.state !== "answered") return;
     this.transition("confirmed");
     this.dialog!.state = "confirmed";
+    // Late offer: §13.2.2.4 "If the 2xx contains an offer (based on the rules above), the ACK MUST carry
+    // an answer in its body."
     this.emitter.emit("confirmed", ack.body.length > 0 ? ack.bodyText : undefined);
   }
 
@@ -195,10 +229,13 @@ export class InboundCall extends CallBase<InboundCallEvents> {
       return;
     }
     if (this.state === "ringing" || this.state === "offered") {
-      // §15.1.2: BYE on an early dialog; the pending INVITE gets 487.
+      // BYE on an early dialog (§15: "The caller's UA MAY send a BYE for either confirmed or early
+      // dialogs"). §15.1.2: "The UAS MUST still respond to any pending requests received for that
+      // dialog. It is RECOMMENDED that a 487 (Request Terminated) response be generated".
       this.clearRingTimer();
       this.respondFinal(buildResponse(this.invite, 487, { toTag: this.localTag }));
     } else {
+      // A BYE before our 2xx was ACKed: the peer has the 2xx, so retransmitting it is moot.
       this.tx.stopRetransmitting();
     }
     this.end("remote_bye");
@@ -217,14 +254,21 @@ export class InboundCall extends CallBase<InboundCallEvents> {
   private sendOk(): void {
     if (this.tx.state !== "proceeding") return;
     this.transition("answered");
+    this.oa.remoteOfferPending = false;
     this.tx.respond(this.dialogResponse(200, this.localSdp));
     this.emitter.emit("answered");
   }
 
-  /** 180/200 on the dialog (§12.1.1): To-tag, Record-Route copied in order, our Contact. */
+  /**
+   * 180/200 on the dialog: To-tag, Record-Route copied in order, our Contact. §12.1.1: "the UAS MUST copy
+   * all Record-Route header field values from the request into the response [...] and MUST maintain the
+   * order of those values. The UAS MUST add a Contact header field to the response." §13.3.1.4: "A 2xx
+   * response to an INVITE SHOULD contain the Allow header field and the Supported header field" (we
+   * support no extension, so Supported is left out).
+   */
   private dialogResponse(status: number, sdp?: string): SipResponse {
     const headers: Array<[string, string]> = [["Contact", this.ctx.contactHeader]];
-    if (status === 200) headers.push(["Allow", ALLOW_HEADER]);
+    if (status === 200) headers.push(["Allow", ALLOW_HEADER], ...SUPPORTED_ROWS, ...this.sessionRefreshed(this.invite));
     headers.push(["Server", this.ctx.userAgent]);
     return buildResponse(this.invite, status, {
       toTag: this.localTag,

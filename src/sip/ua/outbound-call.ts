@@ -6,10 +6,13 @@ import type { Address } from "../transport/index.ts";
 import { CallBase, safe, type CallState, type CommonCallEvents } from "./call-base.ts";
 import type { UaContext } from "./context.ts";
 import { DigestError, buildDigestAuthorization, parseDigestChallenge, type DigestCredentials } from "./digest.ts";
+import { minSeOf, negotiateAsUac } from "./session-timer.ts";
 import type { Party } from "./types.ts";
 
 /** Events of an outbound call. */
 export interface OutboundCallEvents extends CommonCallEvents {
+  /** The first 100 Trying: the next hop has the INVITE (a CANCEL may now be sent, §9.1). */
+  trying: [];
   /** 101-199 response (180 Ringing, 183 Session Progress with early-media SDP). */
   provisional: [status: number, reason: string, sdp: string | undefined];
   /** 2xx: the ACK has been sent; `sdp` is the callee's answer. */
@@ -57,6 +60,12 @@ export class OutboundCall extends CallBase<OutboundCallEvents> {
   private tx: InviteClientTransaction | undefined;
   private readonly destination: Address;
   private gotProvisional = false;
+  /** Any response at all to the INVITE (of any attempt). */
+  private responded = false;
+  /** ICMP unreachable reports for our destination while no response had arrived. */
+  private unreachableReports = 0;
+  /** ACKs of 2xx responses that came after the call ended (by To-tag), re-sent on retransmissions. */
+  private readonly lateAcks = new Map<string, { ack: SipRequest; to: Address }>();
   private cancelRequested = false;
   private cancelSent = false;
   private cancelGuard: TimerHandle | undefined;
@@ -90,19 +99,49 @@ export class OutboundCall extends CallBase<OutboundCallEvents> {
     });
   }
 
+  /** Whether any response (even 100 Trying) has arrived for the INVITE. */
+  get hasResponse(): boolean {
+    return this.responded;
+  }
+
   /**
-   * Cancels a call not yet answered (§9.1). The CANCEL is sent only once a provisional response has
-   * arrived ("If no provisional response has been received, the CANCEL request MUST NOT be sent");
-   * before that it is deferred. Ends with "canceled" on the 487 (or 64·T1 later at the latest).
+   * Cancels a call not yet answered (§9.1). After a provisional response the CANCEL goes out and the
+   * call ends with "canceled" on the 487 (or 64·T1 later at the latest). Before any response, §9.1:
+   * "If no provisional response has been received, the CANCEL request MUST NOT be sent; rather, the
+   * client MUST wait for the arrival of a provisional response before sending the request." The call
+   * then ends at once with "canceled" for the layer above, while the INVITE transaction runs on: a
+   * later provisional gets the CANCEL, a later 2xx is ACKed and BYEd (§15), a later final is ACKed by
+   * the transaction (§17.1.1.3), and Timer B ends it quietly.
    */
   cancel(): void {
     if (this.state !== "calling" && this.state !== "early") return;
     if (this.cancelRequested) return;
     this.cancelRequested = true;
     if (this.gotProvisional) this.sendCancel();
+    else if (!this.responded) this.end("canceled");
   }
 
-  /** CANCEL before answer, BYE after. Resolves when that finished. Never rejects. */
+  /**
+   * @internal The transport saw ICMP unreachable after a send to `to`. While the INVITE has had no
+   * response at all and it repeats for our destination (the INVITE and a Timer A retransmission), the
+   * call ends with "unreachable" instead of waiting for Timer B (§17.1.1.2; §18.4 "the transport layer
+   * SHOULD inform the transport user of a failure in sending"). Two reports are needed because the
+   * socket error does not carry the address; one misattributed report is not enough.
+   */
+  destinationUnreachable(to: Address, code: string): void {
+    if (this.state !== "calling" || this.responded) return;
+    if (to.host !== this.destination.host || to.port !== this.destination.port) return;
+    if (++this.unreachableReports < 2) return;
+    this.ctx.log.warn({ callId: this.callId, destination: `${to.host}:${to.port}`, code }, "sip destination unreachable: invite abandoned");
+    this.tx?.dispose();
+    this.end("unreachable");
+  }
+
+  /**
+   * CANCEL before answer, BYE after. Resolves when that finished. Never rejects. §15: "For the caller's
+   * UA, this would imply a CANCEL request if the initial INVITE has not generated a final response, and
+   * a BYE to all confirmed dialogs after a final response."
+   */
   hangup(): Promise<void> {
     if (this.state === "calling" || this.state === "early") {
       this.cancel();
@@ -112,7 +151,11 @@ export class OutboundCall extends CallBase<OutboundCallEvents> {
     return Promise.resolve();
   }
 
-  /** @internal A 2xx that no transaction matched any more (after Timer M): re-ACK it. */
+  /**
+   * @internal A 2xx that no transaction matched any more (after Timer M): re-ACK it. §13.2.2.4: "The
+   * ACK MUST be passed to the client transport every time a retransmission of the 2xx final response
+   * that triggered the ACK arrives."
+   */
   receiveStray2xx(res: SipResponse): void {
     if (this.ack && this.ackDestination && res.to.tag === this.dialog?.remoteTag) this.ctx.transport.send(this.ack, this.ackDestination);
   }
@@ -127,9 +170,14 @@ export class OutboundCall extends CallBase<OutboundCallEvents> {
   }
 
   private onResponse(res: SipResponse): void {
+    const first = !this.responded;
+    this.responded = true;
     if (res.status < 200) {
       this.gotProvisional = true;
+      // §9.1: "If no provisional response has been received, the CANCEL request MUST NOT be sent; rather,
+      // the client MUST wait for the arrival of a provisional response before sending the request."
       if (this.cancelRequested && !this.cancelSent) this.sendCancel();
+      if (res.status === 100 && first && this.state !== "ended") this.emitter.emit("trying");
       if (res.status > 100 && this.state !== "ended") {
         if (this.state === "calling") this.transition("early");
         this.emitter.emit("provisional", res.status, res.reason, res.body.length > 0 ? res.bodyText : undefined);
@@ -137,15 +185,31 @@ export class OutboundCall extends CallBase<OutboundCallEvents> {
       return;
     }
     if (res.status < 300) return this.on2xx(res);
+    // §8.1.3.5: "If a 401 (Unauthorized) or 407 (Proxy Authentication Required) response is received,
+    // the UAC SHOULD follow the authorization procedures of Section 22.2 and Section 22.3".
     if ((res.status === 401 || res.status === 407) && !this.cancelRequested && this.retryWithAuth(res)) return;
+    if (res.status === 422 && !this.cancelRequested && this.retryWithMinSe(res)) return;
+    // §13.2.2.3: "Subsequent final responses (which would only arrive under error conditions) MUST be
+    // ignored."
     if (this.state === "ended") return;
     this.emitter.emit("failed", res.status, res.reason);
     this.end(this.cancelRequested && res.status === 487 ? "canceled" : "rejected");
   }
 
-  /** §13.2.2.4: every 2xx is ACKed by the TU (retransmissions too); a second dialog is ACKed and BYEd. */
+  /**
+   * §13.2.2.4: "The UAC core MUST generate an ACK request for each 2xx received from the transaction
+   * layer." A 2xx with another To-tag (a forked INVITE) is a second dialog: "If, after acknowledging any
+   * 2xx response to an INVITE, the UAC does not want to continue with that dialog, then the UAC MUST
+   * terminate the dialog by sending a BYE request".
+   */
   private on2xx(res: SipResponse): void {
     const toTag = safe(() => res.to.tag);
+    if (!this.dialog && this.state === "ended") {
+      // Cancelled before any response (see cancel()); the callee answered anyway. §15: "The UAC MAY
+      // continue with the sessions established by any 2xx responses, or MAY terminate them with BYE."
+      this.ackAndBye(res);
+      return;
+    }
     if (this.dialog) {
       if (toTag === this.dialog.remoteTag) {
         if (this.ack && this.ackDestination) this.ctx.transport.send(this.ack, this.ackDestination);
@@ -168,15 +232,28 @@ export class OutboundCall extends CallBase<OutboundCallEvents> {
     this.ctx.registerDialog(dialog.key, this);
     this.sendAck(dialog);
     if (this.cancelRequested || this.state === "ended") {
-      // §9.1: the CANCEL lost the race with a 2xx; the call exists, so end it with BYE.
+      // The CANCEL lost the race with a 2xx. §15: "If the INVITE results in 2xx final response(s) to the
+      // INVITE, this means that a UAS accepted the invitation while the CANCEL was in progress. The UAC
+      // MAY continue with the sessions established by any 2xx responses, or MAY terminate them with BYE."
       void this.endWithBye("canceled");
       return;
     }
     this.transition("confirmed");
+    this.localSdp = this.invite.bodyText;
+    this.notePeerCapabilities(res);
+    // RFC 4028 §7.2: the 2xx's Session-Expires starts the session timer, its refresher says who refreshes.
+    const timer = negotiateAsUac(res);
+    if (timer) this.sessionTimer.start(timer.seconds, timer.refresher);
     this.remoteSdp = res.bodyText;
     this.emitter.emit("answered", this.remoteSdp);
   }
 
+  /**
+   * §13.2.2.4: the ACK is built as any in-dialog request, with the INVITE's CSeq number ("The sequence
+   * number of the CSeq header field MUST be the same as the INVITE being acknowledged, but the CSeq
+   * method MUST be ACK"), and "the request is passed to the transport layer directly for transmission,
+   * rather than a client transaction."
+   */
   private sendAck(dialog: Dialog): void {
     const ack = dialog.createRequest("ACK", { ackFor: this.invite.cseq.seq, headers: [["User-Agent", this.ctx.userAgent]] });
     this.ctx.addVia(ack);
@@ -186,11 +263,19 @@ export class OutboundCall extends CallBase<OutboundCallEvents> {
   }
 
   private ackAndBye(res: SipResponse): void {
+    const toTag = safe(() => res.to.tag) ?? "";
+    const acked = this.lateAcks.get(toTag);
+    if (acked) {
+      // A retransmission of a 2xx already ACKed and BYEd: §13.2.2.4, ACK again, no second BYE.
+      this.ctx.transport.send(acked.ack, acked.to);
+      return;
+    }
     const other = safe(() => Dialog.createUac(this.invite, res));
     if (!other) return;
     const ack = other.createRequest("ACK", { ackFor: this.invite.cseq.seq });
     this.ctx.addVia(ack);
     const dest = safe(() => other.nextHop(ack)) ?? this.destination;
+    if (this.lateAcks.size < 16) this.lateAcks.set(toTag, { ack, to: dest });
     this.ctx.transport.send(ack, dest);
     const bye = other.createRequest("BYE");
     this.ctx.addVia(bye);
@@ -200,11 +285,20 @@ export class OutboundCall extends CallBase<OutboundCallEvents> {
   private onTimeout(): void {
     if (this.state === "ended") return;
     if (this.cancelRequested) return this.end("canceled");
-    this.emitter.emit("failed", 408, "Request Timeout"); // §8.1.3.1: Timer B acts as a 408
+    // §13.2.2: "If the INVITE client transaction returns a timeout rather than a response the TU acts as
+    // if a 408 (Request Timeout) response had been received".
+    this.emitter.emit("failed", 408, "Request Timeout");
     this.end("timeout");
   }
 
-  /** §9.1: CANCEL with the INVITE's Request-URI, Call-ID, From, To, CSeq number, top Via and Routes. */
+  /**
+   * §9.1: "The Request-URI, Call-ID, To, the numeric part of CSeq, and From header fields in the CANCEL
+   * request MUST be identical to those in the request being cancelled, including tags. A CANCEL
+   * constructed by a client MUST have only a single Via header field value matching the top Via value in
+   * the request being cancelled." "If the request being cancelled contains a Route header field, the
+   * CANCEL request MUST include that Route header field's values." "The destination address, port, and
+   * transport for the CANCEL MUST be identical to those used to send the original request."
+   */
   private sendCancel(): void {
     this.cancelSent = true;
     const inv = this.invite;
@@ -218,7 +312,9 @@ export class OutboundCall extends CallBase<OutboundCallEvents> {
     h.append("CSeq", `${inv.cseq.seq} CANCEL`);
     h.append("User-Agent", this.ctx.userAgent);
     this.ctx.layer.createNonInviteClient(new SipRequest("CANCEL", inv.uri, h), this.destination, { onResponse: () => {} });
-    // §9.1: no final response within 64·T1 after CANCEL → consider the INVITE cancelled.
+    // §9.1: "If there is no final response for the original request in 64*T1 seconds [...], the client
+    // SHOULD then consider the original transaction cancelled and SHOULD destroy the client transaction
+    // handling the original request."
     this.cancelGuard = this.ctx.clock.setTimer(this.ctx.layer.timers.B, () => {
       this.cancelGuard = undefined;
       this.tx?.dispose();
@@ -229,7 +325,33 @@ export class OutboundCall extends CallBase<OutboundCallEvents> {
   /**
    * §22.2: on 401/407 re-send the INVITE with Authorization / Proxy-Authorization, same Call-ID and
    * From tag, CSeq + 1, a new branch. One attempt per challenge, or another if the nonce was stale.
+   * §22.2: "When a UAC resubmits a request with its credentials after receiving a 401 (Unauthorized) or
+   * 407 (Proxy Authentication Required) response, it MUST increment the CSeq header field value as it
+   * would normally when sending an updated request." §8.1.3.5: "This new request constitutes a new
+   * transaction and SHOULD have the same value of the Call-ID, To, and From of the previous request".
    */
+  /**
+   * RFC 4028 §7.4: "If a 422 response is received, the UAC … SHOULD retry the request … with a
+   * Session-Expires … equal to the Min-SE value from the 422", and a Min-SE of that value. Once.
+   */
+  private retryWithMinSe(res: SipResponse): boolean {
+    const minSe = minSeOf(res);
+    if (minSe === undefined || this.minSeRetried || minSe > 86_400) return false;
+    this.minSeRetried = true;
+    const next = this.invite.clone();
+    next.headers.delete("Via");
+    next.headers.set("CSeq", `${this.invite.cseq.seq + 1} INVITE`);
+    next.headers.set("Session-Expires", String(minSe));
+    next.headers.set("Min-SE", String(minSe));
+    this.ctx.addVia(next);
+    this.invite = next;
+    this.gotProvisional = false;
+    this.start();
+    return true;
+  }
+
+  private minSeRetried = false;
+
   private retryWithAuth(res: SipResponse): boolean {
     if (!this.credentials) return false;
     const [challengeHeader, answerHeader] =

@@ -1,9 +1,3 @@
-import type { Clock } from "../../util/clock.ts";
-import type { SipLogger } from "../log.ts";
-import type { TimerValues } from "../transaction/index.ts";
-import type { Transport } from "../transport/index.ts";
-import type { InboundCall } from "./inbound-call.ts";
-
 /**
  * Why a call ended.
  * - `remote_bye`: the peer sent BYE.  `local_bye`: we hung up (BYE, or CANCEL of our outbound call's
@@ -11,9 +5,22 @@ import type { InboundCall } from "./inbound-call.ts";
  * - `no_ack`: our 2xx got no ACK within 64·T1 (§13.3.1.4); a BYE was sent.
  * - `rejected`: a final non-2xx ended it (we rejected an inbound call, or the callee rejected ours).
  * - `timeout`: an outbound INVITE got no response at all (Timer B).
+ * - `unreachable`: an outbound INVITE got no response, and ICMP unreachable came back for it (sooner
+ *   than Timer B).
  * - `error`: an internal failure (e.g. the onInvite delegate threw; the caller got 500).
+ * - `session_expired`: RFC 4028 — the peer, refresher, sent no refresh in time, or our refresh got
+ *   408/481/no answer; a BYE was sent.
  */
-export type EndReason = "remote_bye" | "local_bye" | "canceled" | "no_ack" | "rejected" | "timeout" | "error";
+export type EndReason =
+  | "remote_bye"
+  | "local_bye"
+  | "canceled"
+  | "no_ack"
+  | "rejected"
+  | "timeout"
+  | "unreachable"
+  | "error"
+  | "session_expired";
 
 /** A From/To party as the upper layer wants it. */
 export interface Party {
@@ -24,37 +31,10 @@ export interface Party {
   displayName?: string;
 }
 
-/** What the UA core asks of the layer above. */
-export interface UserAgentDelegate {
-  /**
-   * A new inbound INVITE (100 Trying already sent). Call `call.accept(sdp)` or `call.reject(...)`,
-   * now or later (e.g. after preparing RTP). Throwing here answers 500 and ends the call with "error".
-   */
-  onInvite(call: InboundCall): void;
-  /** When it returns false, new INVITEs get 503 Service Unavailable with Retry-After (drain). */
-  acceptingNewCalls?(): boolean;
-}
-
-export interface UserAgentOptions {
-  transport: Transport;
-  clock: Clock;
-  /**
-   * Our reachable address, used in Contact and Via sent-by (e.g. SIP_PUBLIC_IP and the SIP port).
-   * `user` is the Contact user part (default none).
-   */
-  contact: { host: string; port: number; user?: string };
-  /** > 0: accept() first sends 180 Ringing and waits this long (ms, on `clock`) before 200 OK. */
-  answerDelayMs?: number;
-  /** Sent in User-Agent (requests) and Server (responses). Default "voice-agent". */
-  userAgent?: string;
-  delegate: UserAgentDelegate;
-  log?: SipLogger;
-  /** Retry-After seconds on the 503 sent while draining. Default 10. */
-  drainRetryAfterS?: number;
-  /** Timer values; default T1 = 500 ms, T2 = 4 s, T4 = 5 s. */
-  timers?: TimerValues;
-}
-
-/** Methods we implement; sent in Allow (§20.5). */
-export const ALLOWED_METHODS = ["INVITE", "ACK", "BYE", "CANCEL", "OPTIONS"] as const;
+/**
+ * Methods we implement; sent in Allow. §8.2.1: "The Allow header field MUST list the set of methods
+ * supported by the UAS generating the message." §13.1: "A UA that supports INVITE MUST also support
+ * ACK, CANCEL and BYE." UPDATE: RFC 3311 (src/sip/ua/call-base.ts).
+ */
+export const ALLOWED_METHODS = ["INVITE", "ACK", "BYE", "CANCEL", "OPTIONS", "UPDATE"] as const;
 export const ALLOW_HEADER = ALLOWED_METHODS.join(", ");

@@ -18,14 +18,21 @@ import type { Address, Transport } from "../transport/index.ts";
 import type { DialogUser, UaContext } from "./context.ts";
 import { InboundCall } from "./inbound-call.ts";
 import { OutboundCall, normaliseAddress, type InviteOptions } from "./outbound-call.ts";
-import { ALLOW_HEADER, type UserAgentDelegate, type UserAgentOptions } from "./types.ts";
+import { sdpBodyOf } from "../message/body.ts";
+import { SUPPORTED_ROWS, unsupportedRequired } from "./extensions.ts";
+import { DEFAULT_SESSION_EXPIRES_S, negotiateAsUas } from "./session-timer.ts";
+import type { UserAgentDelegate, UserAgentOptions } from "./delegate.ts";
+import { ALLOW_HEADER } from "./types.ts";
+import type { DigestVerifier } from "./digest-server.ts";
 
 /**
  * The user agent core (RFC 3261 §8.2, §12–§15, §17): receives from the transport, runs requests and
  * responses through the transaction layer, and dispatches the rest:
  *
+ * - any request but ACK/CANCEL with a `Require` we do not support → 420 + Unsupported (§8.2.2.3);
  * - INVITE without To-tag → 100 Trying, then `delegate.onInvite(call)` (503 + Retry-After while draining,
- *   420 for unknown Require, 415 for a non-SDP body, 400 without Contact, 482 for a merged request);
+ *   415 for a body without SDP — a multipart body is read for its SDP part, RFC 5621 —, 400 without
+ *   Contact, 482 for a merged request);
  * - CANCEL → 200 and 487 to the INVITE (§9.2), 481 when nothing matches;
  * - ACK → the dialog's call (2xx ACK); requests with a To-tag → their dialog, 481 when none (§12.2.2);
  * - OPTIONS → 200 with Allow and Accept (§11.2); anything else → 405 with Allow (§8.2.1).
@@ -41,6 +48,7 @@ export class UserAgent implements UaContext {
   private readonly contact: { host: string; port: number; user?: string };
   private readonly delegate: UserAgentDelegate;
   private readonly drainRetryAfterS: number;
+  private readonly inboundAuth: DigestVerifier | undefined;
   private readonly dialogs = new Map<string, DialogUser>();
   private readonly calls = new Set<DialogUser>();
   /** Inbound INVITE transactions → their call, for CANCEL (§9.2). */
@@ -58,10 +66,16 @@ export class UserAgent implements UaContext {
     this.contact = { ...opts.contact };
     this.delegate = opts.delegate;
     this.drainRetryAfterS = opts.drainRetryAfterS ?? 10;
+    this.inboundAuth = opts.inboundAuth;
     const host = this.contact.host.includes(":") ? `[${this.contact.host}]` : this.contact.host;
     this.contactHeader = `<sip:${this.contact.user ? `${this.contact.user}@` : ""}${host}:${this.contact.port}>`;
     this.layer = new TransactionLayer({ transport: this.transport, clock: this.clock, log: this.log, timers: opts.timers });
-    this.transport.delegate = { onMessage: (m, source) => this.receive(m, source) };
+    this.transport.delegate = {
+      onMessage: (m, source) => this.receive(m, source),
+      onUnreachable: (to, code) => {
+        for (const call of [...this.calls]) if (call instanceof OutboundCall) call.destinationUnreachable(to, code);
+      },
+    };
   }
 
   /** Calls not yet forgotten (ringing, answered, or finishing their BYE). */
@@ -84,6 +98,9 @@ export class UserAgent implements UaContext {
     h.append("CSeq", "1 INVITE");
     h.append("Contact", this.contactHeader);
     h.append("Allow", ALLOW_HEADER);
+    for (const [n, v] of SUPPORTED_ROWS) h.append(n, v);
+    // RFC 4028 §7.1: the UAC "MAY include a Session-Expires"; the answerer picks the refresher (§9).
+    h.append("Session-Expires", String(DEFAULT_SESSION_EXPIRES_S));
     h.append("User-Agent", this.userAgent);
     const extra = opts.headers ? (Array.isArray(opts.headers) ? opts.headers : Object.entries(opts.headers)) : [];
     for (const [n, v] of extra as Array<[string, string]>) h.append(n, v);
@@ -111,7 +128,9 @@ export class UserAgent implements UaContext {
 
   addVia(req: SipRequest): void {
     const host = this.contact.host.includes(":") ? `[${this.contact.host}]` : this.contact.host;
-    // RFC 3581 §3: a client SHOULD add `rport` without value.
+    // RFC 3581 §3: "A client, compliant to this specification (clients include UACs and proxies), MAY
+    // include an "rport" parameter in the top Via header field value of requests it generates. This
+    // parameter MUST have no value".
     req.headers.prepend("Via", `SIP/2.0/UDP ${host}:${this.contact.port};branch=${generateBranch()};rport`);
   }
 
@@ -147,7 +166,8 @@ export class UserAgent implements UaContext {
 
   private receiveResponse(res: SipResponse): void {
     if (this.layer.receiveResponse(res)) return;
-    // §13.2.2.4: a 2xx retransmitted after the INVITE transaction is gone is still re-ACKed.
+    // §13.2.2.4: "The ACK MUST be passed to the client transport every time a retransmission of the 2xx
+    // final response that triggered the ACK arrives." — also once the INVITE transaction is gone.
     if (res.cseq.method === "INVITE" && res.status >= 200 && res.status < 300) {
       const call = this.dialogs.get(dialogKey(res.callId, res.from.tag ?? "", res.to.tag ?? ""));
       if (call instanceof OutboundCall) call.receiveStray2xx(res);
@@ -157,9 +177,14 @@ export class UserAgent implements UaContext {
   }
 
   private receiveRequest(req: SipRequest, source: Address): void {
-    if (this.layer.receiveRequest(req)) return; // retransmission, or ACK of a non-2xx (§17.2.3)
+    // §17: "The server transaction filters any request retransmissions from the network" and, for
+    // INVITE, "absorbs the ACK request for any final response excepting a 2xx response" (§17.2.3 match).
+    if (this.layer.receiveRequest(req)) return;
     if (req.method === "ACK") {
-      // ACK for a 2xx: its own transaction, matched to the dialog (§13.3.2.?; §17.2.3 last note)
+      // The ACK for a 2xx matches no server transaction. §17: "Since this ACK is retransmitted only by
+      // the UAC, it is effectively considered its own transaction." It goes to its dialog (Call-ID and
+      // tags, §12.2.2), where §13.3.1.4 applies: "Response retransmissions cease when an ACK request for
+      // the response is received." An ACK is never answered (§17: "a response to ACK" is disallowed).
       const key = dialogKeyOfRequest(req);
       const call = key && this.dialogs.get(key);
       if (call) call.receiveAck(req);
@@ -170,17 +195,28 @@ export class UserAgent implements UaContext {
     if (key !== undefined) {
       const call = this.dialogs.get(key);
       if (call) return call.receiveRequest(req);
-      // §12.2.2: a request with a To tag that matches no dialog → 481.
+      // §12.2.2: "If the UAS wishes to reject the request because it does not wish to recreate the
+      // dialog, it MUST respond to the request with a 481 (Call/Transaction Does Not Exist)".
       return this.respondNonInvite(req, 481);
     }
+    // §8.2.2.3: a Require we do not understand → 420 + Unsupported, for every method but ACK/CANCEL
+    // (INVITE: after its authentication, in receiveInvite).
+    const unsupported = req.method === "INVITE" ? [] : unsupportedRequired(req);
+    if (unsupported.length > 0) return this.respondNonInvite(req, 420, [["Unsupported", unsupported.join(", ")]]);
     switch (req.method) {
       case "INVITE":
         return this.receiveInvite(req, source);
-      case "OPTIONS": // §11.2
-        return this.respondNonInvite(req, 200, [["Allow", ALLOW_HEADER], ["Accept", "application/sdp"]]);
+      case "OPTIONS":
+        // §11.2: "Allow, Accept, Accept-Encoding, Accept-Language, and Supported header fields SHOULD be
+        // present in a 200 (OK) response to an OPTIONS request."
+        return this.respondNonInvite(req, 200, [["Allow", ALLOW_HEADER], ["Accept", "application/sdp"], ...SUPPORTED_ROWS]);
       case "BYE":
+        // §15.1.2: "If the BYE does not match an existing dialog, the UAS core SHOULD generate a 481
+        // (Call/Transaction Does Not Exist) response".
         return this.respondNonInvite(req, 481);
-      default: // §8.2.1
+      default:
+        // §8.2.1: "If the UAS recognizes but does not support the method of a request, it MUST generate a
+        // 405 (Method Not Allowed) response. [...] The UAS MUST also add an Allow header field".
         return this.respondNonInvite(req, 405, [["Allow", ALLOW_HEADER]]);
     }
   }
@@ -188,9 +224,13 @@ export class UserAgent implements UaContext {
   private receiveCancel(cancel: SipRequest): void {
     const inviteTx = this.layer.findInviteForCancel(cancel);
     const call = inviteTx && this.byInviteTx.get(inviteTx);
-    if (!call) return this.respondNonInvite(cancel, 481); // §9.2
+    // §9.2: "If the UAS did not find a matching transaction for the CANCEL according to the procedure
+    // above, it SHOULD respond to the CANCEL with a 481 (Call Leg/Transaction Does Not Exist)."
+    if (!call) return this.respondNonInvite(cancel, 481);
     const tx = this.layer.createNonInviteServer(cancel);
-    // §9.2: 200 to the CANCEL (same To tag as the INVITE's responses), then 487 to the INVITE.
+    // §9.2: "as long as the CANCEL matched an existing transaction, the UAS answers the CANCEL request
+    // itself with a 200 (OK) response. [...] the To tag of the response to the CANCEL and the To tag in
+    // the response to the original request SHOULD be the same." The 487 to the INVITE: the call decides.
     tx.respond(buildResponse(cancel, 200, { toTag: call.localTag, headers: [["Server", this.userAgent]] }));
     call.receiveCancel();
   }
@@ -204,26 +244,54 @@ export class UserAgent implements UaContext {
     const reply = (status: number, headers: Array<[string, string]> = []) =>
       tx.respond(buildResponse(req, status, { toTag: generateTag(), headers: [...headers, ["Server", this.userAgent]] }));
 
-    // §8.2.2.2 merged request: same From tag, Call-ID and CSeq as a live INVITE, another branch.
+    // §8.2.2.2: "If the From tag, Call-ID, and CSeq exactly match those associated with an ongoing
+    // transaction, but the request does not match that transaction [...], the UAS core SHOULD generate
+    // a 482 (Loop Detected) response". (A retransmission was matched by the layer above, so any hit
+    // here came on another branch.)
     const mergeKey = `${req.callId}|${req.from.tag ?? ""}|${req.cseq.seq}`;
     if (this.inviteKeys.has(mergeKey)) return reply(482);
-    // §8.2.2.3: we support no extension.
-    const require = req.headers.getAll("Require").flatMap((v) => v.split(",")).map((s) => s.trim()).filter(Boolean);
-    if (require.length > 0) return reply(420, [["Unsupported", require.join(", ")]]);
-    // §8.2.3: only SDP bodies.
-    if (req.body.length > 0 && req.contentType !== "application/sdp") return reply(415, [["Accept", "application/sdp"]]);
+    // §22.2: "If no credentials (in the Authorization header field) are provided in the request, the
+    // UAS can challenge the originator to provide credentials by rejecting the request with a 401
+    // (Unauthorized) status code." Bad or replayed credentials are challenged the same way (§22.4, RFC 8760).
+    if (this.inboundAuth) {
+      const verdict = this.inboundAuth.verify(req);
+      if (verdict !== "ok") {
+        if (verdict !== "missing") this.log.warn({ callId: req.callId, source, verdict }, "sip inbound invite: digest authentication failed");
+        return reply(401, this.inboundAuth.challenges(verdict === "stale").map((c): [string, string] => ["WWW-Authenticate", c]));
+      }
+    }
+    // §8.2.2.3 after authentication (§8.2: "starting with authentication, then inspecting the method, the
+    // header fields, and so on"): an option-tag we do not understand → 420 + Unsupported.
+    const unsupported = unsupportedRequired(req);
+    if (unsupported.length > 0) return reply(420, [["Unsupported", unsupported.join(", ")]]);
+    // RFC 4028 §9: a Session-Expires below our minimum → "422 … MUST include the Min-SE header field".
+    const timer = negotiateAsUas(req);
+    if (timer.kind === "too_small") return reply(422, [["Min-SE", String(timer.minSe)]]);
+    // §8.2.3: bodies of a type not understood:
+    // "the UAS MUST reject the request with a 415 (Unsupported Media Type) response. The response MUST
+    // contain an Accept header field". We understand SDP, alone or as a part of multipart/mixed (RFC 5621).
+    const body = sdpBodyOf(req);
+    if (body.kind === "problem") {
+      return reply(body.problem.status, [["Accept", "application/sdp"], ["Warning", `399 voice-agent "${body.problem.reason.replace(/"/g, "'")}"`]]);
+    }
     let contactOk = false;
     try {
       contactOk = req.contact !== undefined;
     } catch {
       contactOk = false;
     }
+    // §8.1.1.8: "The Contact header field MUST be present and contain exactly one SIP or SIPS URI in any
+    // request that can result in the establishment of a dialog." Without it there is no remote target.
     if (!contactOk) return reply(400, [["Warning", '399 - "missing or malformed Contact"']]);
+    // §21.5.4 (503): "The server MAY indicate when the client should retry the request in a Retry-After
+    // header field."
     if (this.delegate.acceptingNewCalls && !this.delegate.acceptingNewCalls()) {
       return reply(503, [["Retry-After", String(this.drainRetryAfterS)]]);
     }
 
-    tx.respond(buildResponse(req, 100)); // §17.2.1: 100 Trying at once
+    // §17.2.1: "The server transaction MUST generate a 100 (Trying) response unless it knows that the TU
+    // will generate a provisional or final response within 200 ms". The TU (upper layer) may take longer.
+    tx.respond(buildResponse(req, 100));
     const call = new InboundCall(this, req, tx, source);
     owner = call;
     this.calls.add(call);

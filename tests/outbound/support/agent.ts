@@ -87,10 +87,12 @@ export interface TestAgent {
   api(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }>;
   /** Polls GET /outbound/call/:id until `pred` holds (network effect of real peers; bounded). */
   waitForCall(id: string, pred: (c: any) => boolean, timeoutMs: number): Promise<any>;
+  /** Log lines (parsed JSON, level info and up) when started with `captureLogs`; else empty. */
+  logs(): any[];
   stop(): Promise<void>;
 }
 
-export async function startTestAgent(o: { env: Record<string, string>; mode?: "outbound" | "all"; sipT1Ms?: number; llm?: ReturnType<typeof goodbyeLlm>; stt?: ReturnType<typeof energyStt> }): Promise<TestAgent> {
+export async function startTestAgent(o: { env: Record<string, string>; mode?: "outbound" | "all"; sipT1Ms?: number; captureLogs?: boolean; llm?: ReturnType<typeof goodbyeLlm>; stt?: ReturnType<typeof energyStt> }): Promise<TestAgent> {
   const dataDir = mkdtempSync(join(tmpdir(), "va-agent-"));
   const rtp = await freeUdpPortRange(60);
   const httpPort = await freeTcpPort();
@@ -117,7 +119,10 @@ export async function startTestAgent(o: { env: Record<string, string>; mode?: "o
     fallback: { stt, tts },
     describe: { stt: "energy (test)", llm: "goodbye (test)", tts: "flite (offline)" },
   };
-  const log = process.env.OUTBOUND_TEST_LOG ? createLogger({ level: process.env.OUTBOUND_TEST_LOG, destination: { write: (s: string) => void process.stderr.write(s) } as never }) : silentLogger;
+  const lines: string[] = [];
+  const log = o.captureLogs
+    ? createLogger({ level: "info", destination: { write: (s: string) => void lines.push(s) } as never })
+    : process.env.OUTBOUND_TEST_LOG ? createLogger({ level: process.env.OUTBOUND_TEST_LOG, destination: { write: (s: string) => void process.stderr.write(s) } as never }) : silentLogger;
   const server = await AgentServer.start({
     cfg,
     providers,
@@ -142,6 +147,7 @@ export async function startTestAgent(o: { env: Record<string, string>; mode?: "o
     stt,
     llm,
     api,
+    logs: () => lines.flatMap((l) => l.split("\n")).filter((l) => l.startsWith("{")).map((l) => JSON.parse(l)),
     async waitForCall(id, pred, timeoutMs) {
       const deadline = performance.now() + timeoutMs;
       for (;;) {

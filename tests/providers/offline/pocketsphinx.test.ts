@@ -94,8 +94,7 @@ describe("band fill", () => {
 });
 
 describe("model dir with CMN start vector", () => {
-  test("feat.params carries our -cmninit, other files are links to the model", () => {
-    if (!HAVE_PS) return;
+  test.skipIf(!HAVE_PS)("feat.params carries our -cmninit, other files are links to the model", () => {
     const d = hmmWithCmnInit("/usr/share/pocketsphinx/model/en-us/en-us", PHONE_CMNINIT);
     const params = readFileSync(join(d, "feat.params"), "utf8");
     expect(params).toContain(`-cmninit ${PHONE_CMNINIT}`);
@@ -117,8 +116,7 @@ describe("PocketsphinxStt", () => {
     expect(e.message).toBe("pocketsphinx_continuous_nope not found: apt-get install pocketsphinx pocketsphinx-en-us");
   });
 
-  test("missing model → ProviderError bad_request", async () => {
-    if (!HAVE_PS) return;
+  test.skipIf(!HAVE_PS)("missing model → ProviderError bad_request", async () => {
     const stt = createPocketsphinxStt({ modelDir: join(tmp, "nothing-here") });
     const e = await stt.open({ callId: "c", signal: new AbortController().signal, codec: "PCMU" }).catch((x) => x);
     expect(e).toBeInstanceOf(ProviderError);
@@ -126,8 +124,7 @@ describe("PocketsphinxStt", () => {
     expect(e.message).toContain("model file missing");
   });
 
-  test("a recogniser that dies reports an error event and the stream ends", async () => {
-    if (!HAVE_PS) return;
+  test.skipIf(!HAVE_PS)("a recogniser that dies reports an error event and the stream ends", async () => {
     const fake = join(tmp, "dies.sh");
     writeFileSync(fake, "#!/bin/sh\necho 'ERROR: model broken' >&2\nexit 3\n");
     chmodSync(fake, 0o755);
@@ -140,8 +137,7 @@ describe("PocketsphinxStt", () => {
     expect(err.message).toContain("model broken");
   });
 
-  test("a recogniser that stops reading: audio beyond maxBufferedMs is dropped and counted; end() is bounded", async () => {
-    if (!HAVE_PS) return;
+  test.skipIf(!HAVE_PS)("a recogniser that stops reading: audio beyond maxBufferedMs is dropped and counted; end() is bounded", async () => {
     const stuck = join(tmp, "stuck.sh");
     writeFileSync(stuck, "#!/bin/sh\nexec sleep 30\n");
     chmodSync(stuck, 0o755);
@@ -160,8 +156,7 @@ describe("PocketsphinxStt", () => {
     expect(existsSync(`/proc/${s.pids.recogniser}`)).toBe(false);
   });
 
-  test("args: VAD options and phone CMN model dir are passed", () => {
-    if (!HAVE_PS) return;
+  test.skipIf(!HAVE_PS)("args: VAD options and phone CMN model dir are passed", () => {
     const a = createPocketsphinxStt({ vad: { postSpeechFrames: 40 } }).args();
     expect(a.slice(0, 2)).toEqual(["-infile", "/dev/stdin"]);
     expect(a[a.indexOf("-vad_postspeech") + 1]).toBe("40");

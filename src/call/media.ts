@@ -12,37 +12,63 @@ import { Playout } from "../media/playout";
 import type { SileroVad } from "../media/vad/silero";
 import { RtpSession, type Pacer, type PacerSource, type RtpPortLease } from "../rtp";
 import { silenceFrame } from "../media/g711";
-import type { AudioFrame } from "../media/constants";
+import { FRAME_MS, type AudioFrame } from "../media/constants";
+import { canSend, type NegotiatedMedia, type RenegotiableMedia } from "../sdp";
+import type { Clock } from "../util/clock";
+import type { Logger } from "../util/log";
+import type { LlmProvider, SttProvider, TtsProvider } from "../providers/types";
 
 /** No caller RTP for this long (ms) and the conversation gets silence frames in its place. */
 const MISSING_MEDIA_MS = 60;
-const FRAME_MS = 20;
-import type { NegotiatedMedia } from "../sdp";
-import type { Clock } from "../util/clock";
-import type { Logger } from "../util/log";
-import type { Providers } from "./providers";
-import type { ConversationConfig } from "./config";
+
+/** The providers one call converses with: the chosen one per stage and the offline fallbacks. */
+export interface CallProviders {
+  stt: SttProvider;
+  llm: LlmProvider;
+  tts: TtsProvider;
+  /** Offline providers used when a cloud one fails (apology, call-start fallback). */
+  fallback: { stt: SttProvider; llm: LlmProvider; tts: TtsProvider };
+}
 
 export interface CallMediaOptions {
   record: CallRecord;
   lease: RtpPortLease;
   media: Pick<NegotiatedMedia, "codec" | "payloadType" | "telephoneEventPt" | "remote" | "direction">;
+  /** Where the signalling came from (INVITE source / trunk): media from it may be latched (RFC 4961). */
+  signallingAddress?: string;
   pacer: Pacer;
   clock: Clock;
   log: Logger;
-  providers: Providers;
+  providers: CallProviders;
   vad: SileroVad | null;
   system: string;
-  /** Turn-taking settings from the configuration; defaults when absent. */
-  conversation?: ConversationConfig;
+  /** Turn-taking settings (from the configuration, src/cli/config.ts); defaults when absent. */
+  settings?: Partial<ConversationSettings>;
+  /** Caller speech (ms) that counts as a barge-in (BARGE_IN_MIN_SPEECH_MS); the detector's default when absent. */
+  bargeInMinSpeechMs?: number;
   /** Ends the call at the SIP level; called after the last packet of the goodbye. */
   hangup: (reason: string) => void;
   onTurn?: (turn: TurnRecord) => void;
   onBargeIn?: () => void;
   onProviderError?: (err: unknown) => void;
+  /**
+   * A throw or rejection from the conversation or the media path that nothing else handled (the call
+   * boundary: src/call/session.ts ends the call with "error"). Default: rethrown.
+   */
+  onError?: (err: unknown) => void;
 }
 
-export class CallMedia {
+/**
+ * The conversation's pause on hold. **conv** adds `hold()`/`resume()` to AgentCall (no idle prompts, no
+ * timers running, continue where it was); until it has, the call site below finds them missing and
+ * the media alone pauses what it can (no caller audio or generated silence reaches VAD/STT).
+ */
+interface HoldableConversation {
+  hold?(): void;
+  resume?(): void;
+}
+
+export class CallMedia implements RenegotiableMedia {
   readonly session: RtpSession;
   readonly playout: Playout;
   readonly conversation: AgentCall;
@@ -56,15 +82,22 @@ export class CallMedia {
    */
   private readonly ticker: PacerSource = {
     onTick: () => {
-      this.playout.onTick();
-      const now = this.o.clock.now();
-      if (now - this.lastCallerFrameAt >= MISSING_MEDIA_MS) {
-        this.lastCallerFrameAt = now - MISSING_MEDIA_MS + FRAME_MS;
-        this.conversation.onAudioFrame(this.silence);
+      try {
+        this.playout.onTick();
+        const now = this.o.clock.now();
+        if (this.held) return;
+        if (now - this.lastCallerFrameAt >= MISSING_MEDIA_MS) {
+          this.lastCallerFrameAt = now - MISSING_MEDIA_MS + FRAME_MS;
+          this.conversation.onAudioFrame(this.silence);
+        }
+      } catch (err) {
+        this.failed(err);
       }
     },
   };
   private closed = false;
+  /** The peer put the call on hold (our direction no longer lets us send, RFC 3264 §8.4). */
+  private held = false;
 
   constructor(private readonly o: CallMediaOptions) {
     const { record, media, log } = o;
@@ -72,6 +105,7 @@ export class CallMedia {
     this.session = new RtpSession({
       lease: o.lease,
       remote: media.remote,
+      signallingAddress: o.signallingAddress,
       codec: media.codec,
       payloadType: media.payloadType,
       telephoneEventPt: media.telephoneEventPt,
@@ -79,9 +113,14 @@ export class CallMedia {
       clock: o.clock,
       onAudio: (frame) => {
         this.lastCallerFrameAt = o.clock.now();
-        this.conversation.onAudioFrame(frame);
+        if (this.held) return; // hold music is not the caller
+        try {
+          this.conversation.onAudioFrame(frame);
+        } catch (err) {
+          this.failed(err);
+        }
       },
-      onDtmf: (ev) => log.info({ callId: record.id, key: ev.key, durationMs: ev.durationMs }, "dtmf received"),
+      onDtmf: (ev) => log.info({ callId: record.id, durationMs: ev.durationMs, pii: { key: ev.key } }, "dtmf received"),
     });
     const session = this.session;
     this.silence = { pcm: new Int16Array(160), payload: silenceFrame(media.codec), codec: media.codec };
@@ -103,22 +142,30 @@ export class CallMedia {
       fallbackLlm: o.providers.fallback.llm,
       system: o.system,
       tools: defaultTools(),
-      sink: this.playout,
+      output: this.playout,
       vad: o.vad
         ? new SileroSpeechDetector(o.vad.createStream(), {
             echo,
-            bargeInMinSpeechMs: o.conversation?.bargeInMinSpeechMs,
+            bargeInMinSpeechMs: o.bargeInMinSpeechMs,
             // A second stream that hears silence for echo frames confirms barge-ins (speech-detector.ts).
             confirm: o.vad.createStream(),
           })
         : undefined,
       codec: media.codec,
-      settings: o.conversation && conversationSettings(o.conversation),
+      settings: o.settings,
       hangup: o.hangup,
       onTurn: o.onTurn,
       onBargeIn: o.onBargeIn,
       onProviderError: o.onProviderError,
+      onError: (err) => this.failed(err),
     });
+  }
+
+  /** Hands an unexpected failure to the call boundary, once; the media goes quiet meanwhile. */
+  private failed(err: unknown): void {
+    if (this.closed) return;
+    if (!this.o.onError) throw err;
+    this.o.onError(err);
   }
 
   /** Starts sending (silence, then the agent's first words) and listening. */
@@ -127,7 +174,36 @@ export class CallMedia {
     this.started = true;
     this.lastCallerFrameAt = this.o.clock.now();
     this.o.pacer.add(this.ticker);
-    void this.conversation.start();
+    this.conversation.start().catch((err) => this.failed(err));
+  }
+
+  /** True while the peer holds the call. */
+  get onHold(): boolean {
+    return this.held;
+  }
+
+  /**
+   * A re-INVITE/UPDATE changed the media (RFC 3264 §8): the RTP session follows the new address from
+   * its next packet, the new direction and codec; a direction that no longer lets us send is hold and
+   * pauses the conversation, the move back to sending resumes it.
+   */
+  renegotiate(media: NegotiatedMedia, _previous: NegotiatedMedia): void {
+    if (this.closed) return;
+    this.session.update(media.remote, media.direction, {
+      codec: media.codec,
+      payloadType: media.payloadType,
+      telephoneEventPt: media.telephoneEventPt,
+    });
+    const held = !canSend(media.direction);
+    if (held === this.held) return;
+    this.held = held;
+    const conv = this.conversation as unknown as HoldableConversation;
+    if (held) conv.hold?.();
+    else {
+      this.lastCallerFrameAt = this.o.clock.now();
+      conv.resume?.();
+    }
+    this.o.log.info({ callId: this.o.record.id, direction: media.direction }, held ? "call held by the peer" : "call resumed by the peer");
   }
 
   close(): void {
@@ -138,16 +214,4 @@ export class CallMedia {
     this.playout.close();
     this.session.close();
   }
-}
-
-/** Maps the configuration's turn-taking variables onto the conversation's settings. */
-export function conversationSettings(c: ConversationConfig): Partial<ConversationSettings> {
-  return {
-    bargeIn: c.bargeIn,
-    backchannel: c.backchannel,
-    endpointing: { minSilenceMs: c.endOfTurnSilenceMs, maxSilenceMs: c.endOfTurnMaxSilenceMs },
-    idlePromptMs: c.idlePromptMs,
-    idlePromptsBeforeHangup: c.idlePromptsBeforeHangup,
-    maxCallMs: c.maxCallMs,
-  };
 }

@@ -1,0 +1,220 @@
+/**
+ * Inbound call set-up: admission (mode, trusted sources, capacity, SDP offer), an RTP port, the system
+ * prompt, the SDP answer (RFC 3264 §6) and our 2xx; media and providers start only when the ACK
+ * confirms the dialog. Each call lives in a `CallSession` (record, port, media, end, observer).
+ *
+ * Why the ACK: a forged or abandoned INVITE must cost no STT/LLM/TTS session and no recogniser
+ * process, only our 2xx retransmissions (RFC 3261 §13.3.1.4: the 2xx "MUST be passed to the transport
+ * with an interval that starts at T1 seconds and doubles for each retransmission until it reaches T2
+ * seconds"; "If the server retransmits the 2xx response for 64*T1 seconds without receiving an ACK, the
+ * dialog is confirmed, but the session SHOULD be terminated"). The port then returns to the pool when
+ * the SIP layer ends the call ("no_ack", Timer H = 64·T1).
+ *
+ * Every path out of set-up releases what it took: CANCEL or BYE at any await point (the session is
+ * released by the SIP "ended" event and each await is followed by a check), a failing prompt read (500),
+ * an unusable offer (488), media that fails to start (BYE, reason "error").
+ *
+ *   const inbound = new InboundCalls({ … });
+ *   ua delegate: onInvite: (call) => inbound.onInvite(call)
+ */
+import { randomUUID } from "node:crypto";
+import type { CallRecord } from "../pipeline/call-record";
+import type { ConversationSettings } from "../pipeline/agent-call";
+import { CallSessionDescription, createAnswer, SdpError, SdpSession } from "../sdp";
+import { RtpPortPoolError, type Pacer, type RtpPortPool } from "../rtp";
+import type { SileroVad } from "../media/vad/silero";
+import type { InboundCall } from "../sip";
+import type { Clock } from "../util/clock";
+import { inRanges, parseIpv4Range } from "../util/ip-range";
+import type { Logger } from "../util/log";
+import { CallMedia, type CallProviders } from "./media";
+import type { CallObserver } from "./observer";
+import { CallSession } from "./session";
+
+export interface InboundCallsOptions {
+  log: Logger;
+  clock: Clock;
+  /** Store and metrics (src/call/observer.ts). */
+  observer: CallObserver;
+  pool: RtpPortPool;
+  pacer: Pacer;
+  vad: SileroVad | null;
+  providers: CallProviders & { describe: { stt: string; llm: string; tts: string } };
+  /** `--mode`: inbound calls are refused (403) in "outbound" mode. */
+  mode: string;
+  /** SIP_TRUSTED_IPS: when non-empty, INVITEs from other addresses get 403. */
+  trustedIps: readonly string[];
+  /** MAX_CALLS over both directions. */
+  maxCalls: number;
+  /** Address in our SDP answer's `c=` line (SIP_PUBLIC_IP). */
+  publicIp: string;
+  /** The inbound system instruction (src/cli/prompts.ts). */
+  systemPrompt(): Promise<string>;
+  /** Turn-taking settings for the conversation. */
+  settings?: Partial<ConversationSettings>;
+  bargeInMinSpeechMs?: number;
+  /** Live calls of both directions, for the MAX_CALLS check. */
+  activeCalls(): number;
+}
+
+/** One live inbound call and what it holds. */
+export interface LiveInbound {
+  record: CallRecord;
+  sip: InboundCall;
+  session: CallSession;
+  /** The media, once the ACK started it. */
+  media?: CallMedia;
+  /** Our answer and the prompt, from our 2xx until the ACK. */
+  pending?: { sdp: SdpSession; port: number; system: string };
+}
+
+export class InboundCalls {
+  private readonly calls = new Map<string, LiveInbound>();
+
+  constructor(private readonly o: InboundCallsOptions) {}
+
+  /** Live inbound calls (offered, being set up, or connected). */
+  get size(): number {
+    return this.calls.size;
+  }
+
+  /** The live inbound calls (a snapshot). */
+  live(): LiveInbound[] {
+    return [...this.calls.values()];
+  }
+
+  /** The UA delegate's `onInvite`: admits or rejects the call, then sets it up in the background. */
+  onInvite(sip: InboundCall): void {
+    const { log, observer } = this.o;
+    const id = randomUUID();
+    log.info({ callId: id, sipCallId: sip.callId, pii: { from: sip.from.uri, to: sip.to.uri } }, "call offered");
+    if (this.o.mode === "outbound") {
+      sip.reject(403, "Forbidden", { Warning: '399 voice-agent "inbound calls are off (--mode outbound)"' });
+      observer.callRefused("inbound", "rejected");
+      log.warn({ callId: id }, "call rejected: inbound calls are off in outbound mode");
+      return;
+    }
+    // The transport's SourceGate refuses untrusted requests before they get here; this is a second line.
+    if (this.o.trustedIps.length > 0 && !inRanges(sip.remote.host, this.o.trustedIps.map(parseIpv4Range))) {
+      sip.reject(403, "Forbidden");
+      observer.callRefused("inbound", "rejected");
+      log.warn({ callId: id, source: sip.remote.host }, "call rejected: source not in SIP_TRUSTED_IPS");
+      return;
+    }
+    if (this.o.activeCalls() >= this.o.maxCalls) {
+      sip.reject(503, "Service Unavailable", { "Retry-After": "30" });
+      observer.callRefused("inbound", "busy");
+      log.warn({ callId: id, max: this.o.maxCalls }, "call rejected: at capacity");
+      return;
+    }
+    if (!sip.offerSdp) {
+      sip.reject(488, "Not Acceptable Here", { Warning: '399 voice-agent "an SDP offer in the INVITE is required"' });
+      observer.callRefused("inbound", "rejected");
+      log.warn({ callId: id }, "call rejected: no sdp offer");
+      return;
+    }
+    const record: CallRecord = {
+      id,
+      sipCallId: sip.callId,
+      direction: "inbound",
+      from: sip.from.uri,
+      to: sip.to.uri,
+      state: "ringing",
+      startedAt: new Date().toISOString(),
+      turns: [],
+      bargeIns: 0,
+      providers: this.o.providers.describe,
+    };
+    const session = new CallSession({
+      record,
+      observer,
+      log,
+      clock: this.o.clock,
+      sip: { hangup: () => sip.hangup() },
+      beforeEnded: (reason) =>
+        log.info({ callId: id, reason: record.endReason ?? reason, turns: record.turns.length }, "call ended"),
+      onReleased: () => this.calls.delete(id),
+    });
+    const live: LiveInbound = { record, sip, session };
+    this.calls.set(id, live);
+    sip.on("ended", (reason) => session.release(reason));
+    sip.on("confirmed", session.guard("ack", () => this.onConfirmed(live)));
+    this.setUp(live).catch((err) => {
+      log.error({ callId: id, err: String(err) }, "call setup failed");
+      if (sip.state === "offered") sip.reject(500, "Server Internal Error");
+      void session.end("error");
+    });
+  }
+
+  /**
+   * Port, prompt, answer, 2xx. After each await the call may be over (CANCEL, BYE): then the session
+   * has released everything and set-up stops.
+   */
+  private async setUp(live: LiveInbound): Promise<void> {
+    const { log } = this.o;
+    const { sip, record, session } = live;
+    let lease;
+    try {
+      lease = await this.o.pool.allocate();
+    } catch (err) {
+      if (err instanceof RtpPortPoolError && err.code === "exhausted") {
+        sip.reject(503, "Service Unavailable", { "Retry-After": "30" });
+        log.warn({ callId: record.id }, "call rejected: no rtp port");
+        return;
+      }
+      throw err;
+    }
+    if (!session.holdLease(lease)) return; // ended while the port was bound
+    const system = await this.o.systemPrompt();
+    if (session.isReleased) return; // ended while the prompt was read
+    let answer;
+    try {
+      answer = createAnswer({ offer: sip.offerSdp, localAddress: this.o.publicIp, localPort: lease.port });
+    } catch (err) {
+      if (err instanceof SdpError) {
+        const warning = err.code === "no_common_codec" ? `305 voice-agent "${err.message}"` : `399 voice-agent "${err.message}"`;
+        sip.reject(488, "Not Acceptable Here", { Warning: warning.replace(/[\r\n]/g, " ") });
+        log.warn({ callId: record.id, code: err.code, reason: err.message }, "call rejected: sdp");
+        return;
+      }
+      throw err;
+    }
+    // re-INVITE/UPDATE offers (hold, resume, moved media, codec change) are answered from the call's
+    // SDP session and applied to its media once it runs (RFC 3264 §8); the media starts from the
+    // session's current state, so an offer taken before the ACK is not lost.
+    const sdp = SdpSession.fromAnswer(answer, { localAddress: this.o.publicIp, localPort: lease.port });
+    sip.media = new CallSessionDescription(sdp, { renegotiate: (m, prev) => live.media?.renegotiate(m, prev) }, log, record.id);
+    live.pending = { sdp, port: lease.port, system };
+    if (!sip.accept(answer.sdp)) void session.end("error");
+  }
+
+  /** The ACK confirmed the dialog: the call is connected; media and providers start now. */
+  private onConfirmed(live: LiveInbound): void {
+    const { record, session, pending } = live;
+    if (!pending) return;
+    session.answered();
+    this.o.log.info({ callId: record.id, codec: pending.sdp.media.codec, rtpPort: pending.port }, "call answered");
+    session.startMedia((lease, hooks) => {
+      live.media = new CallMedia({
+        ...hooks,
+        record,
+        lease,
+        media: pending.sdp.media,
+        signallingAddress: live.sip.remote.host,
+        pacer: this.o.pacer,
+        log: this.o.log,
+        providers: this.o.providers,
+        vad: this.o.vad,
+        system: pending.system,
+        settings: this.o.settings,
+        bargeInMinSpeechMs: this.o.bargeInMinSpeechMs,
+      });
+      return live.media;
+    });
+  }
+
+  /** Ends a call now (shutdown): BYE or rejection as its state allows, everything released. */
+  end(live: LiveInbound, reason: string): Promise<void> {
+    return live.session.end(reason);
+  }
+}

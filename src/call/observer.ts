@@ -1,0 +1,110 @@
+/**
+ * What happens to a call, reported upward to whoever keeps account of it: the call store (records,
+ * turns) and the metrics (gauges, counters, histograms). Inbound calls and the outbound dialer report
+ * through the same interface (via CallSession), so neither repeats the bookkeeping.
+ *
+ *   const observer = combineObservers(log, storeObserver(store), metricsObserver(metrics));
+ *   new CallSession({ record, observer, … });
+ */
+import type { CallDirection, CallRecord, CallRecordStore, TurnRecord } from "../pipeline/call-record";
+import type { Metrics } from "../metrics";
+import { ProviderError } from "../providers/types";
+import type { Logger } from "../util/log";
+import { observeTurnLatency } from "./turn-latency";
+
+/** RTP counters of one call when it ended (RFC 3550 §6.4.1 cumulative loss). */
+export interface CallRtpStats {
+  packetsIn: number;
+  packetsOut: number;
+  lost: number;
+}
+
+/** Every method is called on the call's own path; an observer must not block (no waits, no I/O waits). */
+export interface CallObserver {
+  /** The call exists: inbound INVITE admitted, or our INVITE sent. Exactly once, before anything else. */
+  callStarted(record: CallRecord): void;
+  /** Fields of the live record changed (state, status, timestamps, cause, codec). */
+  callUpdated(record: CallRecord): void;
+  /** The dialog is confirmed (inbound: the ACK of our 2xx; outbound: the 2xx). */
+  callAnswered(record: CallRecord): void;
+  /** A turn was appended to `record.turns`. */
+  turn(record: CallRecord, turn: TurnRecord): void;
+  /** The caller interrupted the agent. */
+  bargeIn(record: CallRecord): void;
+  /** A provider failed (the conversation may have recovered). */
+  providerError(record: CallRecord, err: unknown): void;
+  /** The call's RTP counters, once, just before `callEnded` (only when media ran). */
+  rtpStats(record: CallRecord, stats: CallRtpStats): void;
+  /**
+   * The call is over and everything it held is released. Exactly once per `callStarted`. `result` is
+   * `record.endReason` when set (more precise), else the SIP layer's end reason.
+   */
+  callEnded(record: CallRecord, result: string): void;
+  /** A call refused before it existed (no `callStarted`): capacity, no RTP port, policy. */
+  callRefused(direction: CallDirection, result: string): void;
+}
+
+/** The call store's view: the record as it is created, changed, given turns, and ended. */
+export function storeObserver(store: CallRecordStore): CallObserver {
+  return {
+    callStarted: (record) => store.add(record),
+    callUpdated: (record) => store.save(record),
+    callAnswered: (record) => store.save(record),
+    turn: (record, turn) => store.addTurn(record.id, turn),
+    bargeIn: () => {},
+    providerError: () => {},
+    rtpStats: () => {},
+    callEnded: (record, result) => store.end(record.id, result),
+    callRefused: () => {},
+  };
+}
+
+/** The metrics' view: active calls, calls by direction and result, RTP packets, latencies, errors. */
+export function metricsObserver(metrics: Metrics): CallObserver {
+  return {
+    callStarted: (record) => metrics.callStarted(record.direction),
+    callUpdated: () => {},
+    callAnswered: () => {},
+    turn: (_record, turn) => observeTurnLatency(metrics, turn),
+    bargeIn: () => metrics.bargeIn(),
+    providerError: (_record, err) => {
+      if (err instanceof ProviderError) metrics.providerErrorFrom(err);
+    },
+    rtpStats: (_record, st) => {
+      metrics.rtpPackets("in", st.packetsIn);
+      metrics.rtpPackets("out", st.packetsOut);
+      metrics.rtpPacketsLost(Math.max(0, st.lost));
+    },
+    callEnded: (record, result) => metrics.callEnded(record.direction, result),
+    callRefused: (direction, result) => metrics.callRefused(direction, result),
+  };
+}
+
+/**
+ * One observer that reports to each of `observers` in order. An observer that throws is logged and
+ * skipped: bookkeeping failing (a full disk) never ends a call nor stops the other observers.
+ */
+export function combineObservers(log: Logger, ...observers: CallObserver[]): CallObserver {
+  const each =
+    <K extends keyof CallObserver>(name: K) =>
+    (...args: Parameters<CallObserver[K]>): void => {
+      for (const o of observers) {
+        try {
+          (o[name] as (...a: Parameters<CallObserver[K]>) => void)(...args);
+        } catch (err) {
+          log.error({ event: name, err: String(err) }, "call observer failed");
+        }
+      }
+    };
+  return {
+    callStarted: each("callStarted"),
+    callUpdated: each("callUpdated"),
+    callAnswered: each("callAnswered"),
+    turn: each("turn"),
+    bargeIn: each("bargeIn"),
+    providerError: each("providerError"),
+    rtpStats: each("rtpStats"),
+    callEnded: each("callEnded"),
+    callRefused: each("callRefused"),
+  };
+}

@@ -1,0 +1,230 @@
+/**
+ * One call's life, the same for both directions: its record, its SIP side, its RTP port and media, and
+ * its end. The owner (inbound set-up, outbound dialer) wires SIP events to it; the session reports to a
+ * `CallObserver` (store, metrics), starts the media, catches what the call's own code throws, and
+ * releases everything exactly once on every path out.
+ *
+ *   const session = new CallSession({ record, observer, log, clock, sip: { hangup: () => sip.hangup() } });
+ *   session.holdLease(await pool.allocate());           // released with the session if media never starts
+ *   sip.on("ended", (reason) => session.release(reason));
+ *   sip.on("confirmed", () => session.startMedia((lease, hooks) => new CallMedia({ lease, ...hooks, … })));
+ *   await session.end("api_hangup");                      // BYE/CANCEL, release, bounded wait
+ *
+ * Failure at the boundary: a throw or rejection from the call's media, conversation, timers or event
+ * handlers ends this call with reason "error" (recorded) and never reaches the process: other calls go on.
+ */
+import type { RtpPortLease } from "../rtp";
+import type { CallRecord, TurnRecord } from "../pipeline/call-record";
+import type { Clock, TimerHandle } from "../util/clock";
+import type { Logger } from "../util/log";
+import type { CallObserver } from "./observer";
+
+/** Longest wait (ms) of `end()` for the SIP side to finish (BYE answered or timed out). */
+export const DEFAULT_TEARDOWN_LIMIT_MS = 2000;
+
+/** The SIP side as the session needs it. */
+export interface SipSide {
+  /** Ends the SIP side as its state allows (reject, CANCEL, BYE). Resolves when done; never rejects. */
+  hangup(): Promise<void>;
+}
+
+/** What the session hands to the media it starts: callbacks already routed to the observer and the boundary. */
+export interface MediaHooks {
+  /** A per-call clock whose timer callbacks are caught at the call boundary. */
+  clock: Clock;
+  /** The conversation ends the call (end_call, idle, time limit): BYE. */
+  hangup(reason: string): void;
+  onTurn(turn: TurnRecord): void;
+  onBargeIn(): void;
+  onProviderError(err: unknown): void;
+  /** Anything the media or conversation could not handle: ends this call with "error". */
+  onError(err: unknown): void;
+}
+
+/** The media of a started call (CallMedia in production). */
+export interface SessionMedia {
+  start(): void;
+  /** Releases the port, socket, VAD streams and provider sessions. Idempotent. */
+  close(): void;
+  /** The RTP session's counters, reported when the call ends. */
+  readonly session?: { readonly stats: { packetsIn: number; packetsOut: number; lost: number } };
+}
+
+export interface CallSessionOptions {
+  record: CallRecord;
+  observer: CallObserver;
+  log: Logger;
+  clock: Clock;
+  sip: SipSide;
+  /** Longest wait of `end()` for the SIP side, ms. Default DEFAULT_TEARDOWN_LIMIT_MS. */
+  teardownLimitMs?: number;
+  /** Runs once media is closed and before `callEnded` (e.g. the dialer's final status and outcome). */
+  beforeEnded?(sipReason: string): void;
+  /** Runs last, once everything is released (the owner forgets the call). */
+  onReleased?(): void;
+}
+
+export class CallSession {
+  readonly record: CallRecord;
+  /** The per-call clock (timer callbacks caught at the boundary). */
+  readonly clock: Clock;
+  private lease: RtpPortLease | null = null;
+  private media: SessionMedia | null = null;
+  private released = false;
+  private ending: Promise<void> | null = null;
+
+  constructor(private readonly o: CallSessionOptions) {
+    this.record = o.record;
+    this.clock = guardedClock(o.clock, (err) => this.fail(err, "timer"));
+    o.observer.callStarted(o.record);
+  }
+
+  /** True once everything was released (the call is over for us). */
+  get isReleased(): boolean {
+    return this.released;
+  }
+
+  /** The started media, if any. */
+  get currentMedia(): SessionMedia | null {
+    return this.media;
+  }
+
+  /**
+   * Keeps an RTP port lease until the media takes it over; released with the session on any path.
+   * Returns false (and releases the lease at once) when the call is already over.
+   */
+  holdLease(lease: RtpPortLease): boolean {
+    if (this.released) {
+      lease.release();
+      return false;
+    }
+    this.lease = lease;
+    return true;
+  }
+
+  /** The live record's fields changed: persist them. */
+  updated(): void {
+    if (!this.released) this.o.observer.callUpdated(this.record);
+  }
+
+  /** The dialog is confirmed: the record says connected, with the answer time. */
+  answered(): void {
+    if (this.released) return;
+    this.record.state = "connected";
+    this.record.answeredAt = new Date().toISOString();
+    this.o.observer.callAnswered(this.record);
+  }
+
+  /**
+   * Creates and starts the media on the held lease. A throw from `create` or `start` ends the call with
+   * "error". Returns false when nothing was started (no lease, already started, or the call is over).
+   */
+  startMedia(create: (lease: RtpPortLease, hooks: MediaHooks) => SessionMedia): boolean {
+    if (this.released || this.media || !this.lease) return false;
+    const lease = this.lease;
+    const { record, observer } = this.o;
+    const hooks: MediaHooks = {
+      clock: this.clock,
+      hangup: (reason) => void this.end(reason),
+      onTurn: (turn) => observer.turn(record, turn),
+      onBargeIn: () => observer.bargeIn(record),
+      onProviderError: (err) => observer.providerError(record, err),
+      onError: (err) => this.fail(err, "media"),
+    };
+    try {
+      this.media = create(lease, hooks);
+      this.lease = null; // the media owns the port now
+      this.media.start();
+      return true;
+    } catch (err) {
+      this.fail(err, "media start");
+      return false;
+    }
+  }
+
+  /**
+   * Wraps an event handler of this call: a throw, or a rejection of the promise it returns, ends this
+   * call with "error" instead of reaching the process.
+   */
+  guard<A extends unknown[]>(where: string, fn: (...args: A) => unknown): (...args: A) => void {
+    return (...args: A) => {
+      try {
+        const r = fn(...args);
+        if (r instanceof Promise) r.catch((err) => this.fail(err, where));
+      } catch (err) {
+        this.fail(err, where);
+      }
+    };
+  }
+
+  /** Something in this call's code failed unexpectedly: log it, record "error", end the call. */
+  fail(err: unknown, where: string): void {
+    this.o.log.error({ callId: this.record.id, where, err: err instanceof Error ? (err.stack ?? err.message) : String(err) }, "call failed");
+    void this.end("error");
+  }
+
+  /**
+   * Ends the call: records `reason` (the first reason given wins), ends the SIP side (reject, CANCEL or
+   * BYE as its state allows), releases everything at once, and resolves when the SIP side is done or
+   * after the teardown limit. Idempotent: later calls return the same promise.
+   */
+  end(reason: string): Promise<void> {
+    if (this.ending) return this.ending;
+    this.record.endReason ??= reason;
+    let bye: Promise<void>;
+    try {
+      bye = this.o.sip.hangup().catch(() => {});
+    } catch {
+      bye = Promise.resolve();
+    }
+    this.release(reason);
+    let timer: TimerHandle | undefined;
+    const limit = new Promise<void>((resolve) => (timer = this.o.clock.setTimer(this.o.teardownLimitMs ?? DEFAULT_TEARDOWN_LIMIT_MS, resolve)));
+    this.ending = Promise.race([bye, limit]).then(() => this.o.clock.clearTimer(timer));
+    return this.ending;
+  }
+
+  /**
+   * Releases everything the call holds (media or lease), reports the RTP counters and the end to the
+   * observer, once. Called when the SIP side ended (with its reason) and by `end()`.
+   */
+  release(sipReason: string): void {
+    if (this.released) return;
+    this.released = true;
+    const { record, observer, log } = this.o;
+    const media = this.media;
+    if (media) {
+      try {
+        media.close();
+      } catch (err) {
+        log.error({ callId: record.id, err: String(err) }, "media close failed");
+      }
+      if (media.session) observer.rtpStats(record, media.session.stats);
+    }
+    this.lease?.release();
+    this.lease = null;
+    try {
+      this.o.beforeEnded?.(sipReason);
+    } catch (err) {
+      log.error({ callId: record.id, err: String(err) }, "call end bookkeeping failed");
+    }
+    observer.callEnded(record, record.endReason ?? sipReason);
+    this.o.onReleased?.();
+  }
+}
+
+/** A clock whose timer callbacks cannot throw past it: a throw goes to `onError`. */
+export function guardedClock(clock: Clock, onError: (err: unknown) => void): Clock {
+  return {
+    now: () => clock.now(),
+    setTimer: (ms, fn) =>
+      clock.setTimer(ms, () => {
+        try {
+          fn();
+        } catch (err) {
+          onError(err);
+        }
+      }),
+    clearTimer: (handle) => clock.clearTimer(handle),
+  };
+}

@@ -1,0 +1,47 @@
+/**
+ * The start-up warning for a SIP port open to the internet with nothing in front of it: a public SIP
+ * port is scanned within minutes, and every INVITE it answers can start a paid STT/LLM/TTS call.
+ */
+import { networkInterfaces } from "node:os";
+import { isPublicIpv4 } from "../util/ip-range";
+import type { Config } from "./config";
+
+/** This host's IPv4 addresses (empty when the interfaces cannot be read). */
+function localIpv4(): string[] {
+  try {
+    return Object.values(networkInterfaces())
+      .flatMap((l) => l ?? [])
+      .filter((a) => a.family === "IPv4")
+      .map((a) => a.address);
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * The public address the SIP port is reachable on, or undefined: SIP_HOST itself when public; with
+ * SIP_HOST=0.0.0.0, SIP_PUBLIC_IP or any local interface address that is public.
+ */
+export function publicSipAddress(cfg: Pick<Config, "sipHost" | "publicIp">, interfaces: string[] = localIpv4()): string | undefined {
+  if (cfg.sipHost !== "0.0.0.0") return isPublicIpv4(cfg.sipHost) ? cfg.sipHost : undefined;
+  return [cfg.publicIp, ...interfaces].find(isPublicIpv4);
+}
+
+/**
+ * A loud multi-line warning when the SIP port is on a public address and neither SIP_TRUSTED_IPS nor
+ * SIP_INBOUND_USERNAME/SIP_INBOUND_PASSWORD is set; undefined otherwise.
+ */
+export function exposureWarning(
+  cfg: Pick<Config, "sipHost" | "sipPort" | "publicIp" | "sipTrustedIps" | "sipInboundAuth">,
+  interfaces?: string[],
+): string | undefined {
+  if (cfg.sipTrustedIps.length > 0 || cfg.sipInboundAuth) return undefined;
+  const addr = publicSipAddress(cfg, interfaces);
+  if (!addr) return undefined;
+  return [
+    "!!! WARNING: SIP is open to the internet with no access control !!!",
+    `!!! udp ${addr}:${cfg.sipPort} answers INVITEs from anyone: every call costs STT/LLM/TTS.`,
+    "!!! Set SIP_TRUSTED_IPS to your trunk's addresses (CIDR allowed), or require digest",
+    "!!! authentication with SIP_INBOUND_USERNAME and SIP_INBOUND_PASSWORD.",
+  ].join("\n");
+}

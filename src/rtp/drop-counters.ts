@@ -1,0 +1,22 @@
+/**
+ * Process-wide totals of RTP datagrams dropped before any decoding, by reason, for metrics
+ * (`voice_agent_rtp_dropped_total{reason}`). Every RtpSession adds to them as it drops, so a flood is
+ * visible while the call is still up; per-call figures stay in `RtpSession.stats`.
+ *
+ * Each reason costs constant work per datagram:
+ * - `oversize`: larger than {@link MAX_RTP_DATAGRAM_BYTES} (checked before parsing);
+ * - `malformed`: not RTP (RtpParseError);
+ * - `payload_type`: a payload type we did not negotiate;
+ * - `source`: from a source the symmetric latch refuses (symmetric-latch.ts).
+ */
+export type RtpDropReason = "oversize" | "malformed" | "payload_type" | "source";
+
+/**
+ * Largest datagram we treat as RTP, bytes: an Ethernet MTU. One 20 ms G.711 packet is 172 bytes;
+ * even 120 ms with a full 15-CSRC header and an extension stays far below. Anything larger is not a
+ * sane RTP packet from a telephone peer and is dropped unparsed (a 60 KB datagram would otherwise be
+ * cut into ~375 audio frames).
+ */
+export const MAX_RTP_DATAGRAM_BYTES = 1500;
+
+export const rtpDropTotals: Record<RtpDropReason, number> = { oversize: 0, malformed: 0, payload_type: 0, source: 0 };

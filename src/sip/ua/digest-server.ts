@@ -1,0 +1,149 @@
+/**
+ * The UAS side of SIP digest authentication (RFC 3261 §22.2 and §22.4, RFC 7616, RFC 8760): challenge
+ * an inbound INVITE with 401 Unauthorized and verify the Authorization it comes back with.
+ *
+ * - Challenges: one WWW-Authenticate per algorithm, SHA-256 first, then MD5 (RFC 8760 §2.4: a UAS may
+ *   add several challenges with the same realm, each with a different algorithm, most preferred
+ *   first; MD5 stays for older PBXes), each with qop="auth" (RFC 8760 §2.6 updates RFC 3261 so that
+ *   a qop parameter is always sent).
+ * - Nonces are stateless and expire: `<issued ms, hex>.<random>.<HMAC-SHA-256(secret, both)>`, valid
+ *   for `nonceTtlMs` (default 5 min). Valid credentials on an expired nonce of ours get a fresh
+ *   challenge with `stale=true` (RFC 7616 §3.3: "stale: … the previous request from the client was
+ *   rejected because the nonce value was stale … the client may wish to simply retry the request
+ *   with a new encrypted response, without re-prompting the user").
+ * - Replay: with qop the nonce count must grow per nonce (RFC 7616 §3.4: "the server can … detect
+ *   request replays by maintaining its own copy of this count"); a replayed INVITE is challenged again.
+ *   The map of counts is bounded (oldest nonces forgotten first; a forgotten nonce is still bounded by
+ *   its expiry).
+ *
+ * Only `qop=auth` is accepted (what we offer); `algorithm` MD5 or SHA-256, `uri` equal to the
+ * Request-URI (RFC 3261 §22.4: "the uri parameter … MUST be the same as the Request-URI").
+ */
+import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
+import { quote, type SipRequest } from "../message/index.ts";
+import { computeDigestResponse, parseAuthParams, type DigestAlgorithm } from "./digest.ts";
+
+export interface DigestVerifierOptions {
+  username: string;
+  password: string;
+  /** Realm in the challenges (RFC 3261 §22.1: "a globally unique" string, e.g. our host). */
+  realm: string;
+  /** How long a nonce stays valid, ms. Default 300,000 (5 min). */
+  nonceTtlMs?: number;
+  /** Wall-clock ms; default Date.now (nonces outlive nothing but this process, so monotonic is fine too). */
+  now?: () => number;
+  /** Nonce counts remembered for replay detection. Default 10,000. */
+  maxTrackedNonces?: number;
+}
+
+/** Why a request was refused (for logs); every outcome but "ok" gets a fresh 401 challenge. */
+export type DigestVerdict = "ok" | "missing" | "malformed" | "wrong_user" | "bad_nonce" | "stale" | "replay" | "bad_response";
+
+const ALGORITHMS: readonly DigestAlgorithm[] = ["SHA-256", "MD5"];
+
+export class DigestVerifier {
+  readonly realm: string;
+  private readonly secret = randomBytes(32);
+  private readonly ttl: number;
+  private readonly now: () => number;
+  private readonly maxTracked: number;
+  private readonly counts = new Map<string, number>();
+
+  constructor(private readonly o: DigestVerifierOptions) {
+    this.realm = o.realm;
+    this.ttl = o.nonceTtlMs ?? 300_000;
+    this.now = o.now ?? Date.now;
+    this.maxTracked = o.maxTrackedNonces ?? 10_000;
+  }
+
+  /** WWW-Authenticate values for a 401, most preferred first (SHA-256, MD5), one fresh nonce. */
+  challenges(stale = false): string[] {
+    const nonce = this.newNonce();
+    return ALGORITHMS.map(
+      (alg) => `Digest realm=${quote(this.realm)}, nonce=${quote(nonce)}, algorithm=${alg}, qop="auth"${stale ? ", stale=true" : ""}`,
+    );
+  }
+
+  /** Checks the request's Authorization header(s); "ok" when one of them is valid. */
+  verify(req: SipRequest): DigestVerdict {
+    const values = req.headers.getAll("Authorization");
+    if (values.length === 0) return "missing";
+    let worst: DigestVerdict = "malformed";
+    for (const v of values) {
+      const r = this.verifyOne(v, req);
+      if (r === "ok") return r;
+      // Report the most telling failure: stale beats the others (it decides stale=true).
+      if (r === "stale" || worst === "malformed") worst = r;
+    }
+    return worst;
+  }
+
+  private verifyOne(value: string, req: SipRequest): DigestVerdict {
+    const m = /^\s*Digest\s+(.*)$/is.exec(value);
+    if (!m) return "malformed";
+    const p = parseAuthParams(m[1]!);
+    const username = p.get("username");
+    const realm = p.get("realm");
+    const nonce = p.get("nonce");
+    const uri = p.get("uri");
+    const response = p.get("response");
+    const qop = p.get("qop")?.toLowerCase();
+    const nc = p.get("nc");
+    const cnonce = p.get("cnonce");
+    const algRaw = p.get("algorithm") ?? "MD5";
+    const algorithm = ALGORITHMS.find((a) => a.toLowerCase() === algRaw.toLowerCase());
+    if (!username || realm === undefined || !nonce || uri === undefined || !response || !algorithm) return "malformed";
+    if (qop !== "auth" || !nc || !/^[0-9a-f]{8}$/i.test(nc) || !cnonce) return "malformed";
+    if (username !== this.o.username || realm !== this.realm) return "wrong_user";
+    if (uri !== req.uri && uri.toLowerCase() !== req.uri.toLowerCase()) return "malformed";
+    const issued = this.nonceIssuedAt(nonce);
+    if (issued === undefined) return "bad_nonce";
+    const expected = computeDigestResponse({
+      algorithm,
+      username,
+      realm,
+      password: this.o.password,
+      method: req.method,
+      uri,
+      nonce,
+      qop: "auth",
+      nc: nc.toLowerCase(),
+      cnonce,
+    });
+    if (!sameText(expected, response.toLowerCase())) return "bad_response";
+    if (this.now() - issued > this.ttl) return "stale";
+    const count = parseInt(nc, 16);
+    const seen = this.counts.get(nonce);
+    if (seen !== undefined && count <= seen) return "replay";
+    this.counts.delete(nonce);
+    if (this.counts.size >= this.maxTracked) this.counts.delete(this.counts.keys().next().value!);
+    this.counts.set(nonce, count);
+    return "ok";
+  }
+
+  private newNonce(): string {
+    const body = `${Math.floor(this.now()).toString(16)}.${randomBytes(9).toString("base64url")}`;
+    return `${body}.${this.mac(body)}`;
+  }
+
+  /** Issue time of a nonce we made (MAC checks), else undefined. */
+  private nonceIssuedAt(nonce: string): number | undefined {
+    const i = nonce.lastIndexOf(".");
+    if (i <= 0) return undefined;
+    const body = nonce.slice(0, i);
+    if (!sameText(this.mac(body), nonce.slice(i + 1))) return undefined;
+    const t = parseInt(body.slice(0, body.indexOf(".")), 16);
+    return Number.isFinite(t) ? t : undefined;
+  }
+
+  private mac(body: string): string {
+    return createHmac("sha256", this.secret).update(body).digest("base64url").slice(0, 32);
+  }
+}
+
+/** Constant-time comparison of two ASCII strings (length may leak, content does not). */
+function sameText(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}

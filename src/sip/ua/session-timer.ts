@@ -1,0 +1,142 @@
+/**
+ * Session timers (RFC 4028): the `Session-Expires` / `Min-SE` negotiation of one request and its 2xx,
+ * and the timer of a dialog — refresh at half the interval when we are the refresher (§10: "the UA …
+ * SHOULD send a refresh request … at half the session interval"), BYE before expiry when the peer is
+ * and no refresh came (§10: "If no session refresh request is received … the UA SHOULD send a BYE …
+ * the BYE SHOULD be sent … before the session expiration … minus the minimum of 32 seconds and one
+ * third of the session interval"). Times are seconds on the wire and ms on the injected clock.
+ *
+ * `refresher` on the wire is relative to the transaction carrying it (§4: "uac" = the sender of the
+ * request, "uas" = its receiver); this file turns it into "us" / "peer".
+ */
+import type { Clock, TimerHandle } from "../../util/clock.ts";
+import type { SipMessage, SipRequest } from "../message/index.ts";
+
+/** §4: "The Min-SE … MUST NOT be less than 90 seconds." Our minimum, sent in 422 and Min-SE. */
+export const MIN_SE_S = 90;
+/** §4: "the RECOMMENDED value … is 1800 seconds": what our INVITEs ask for. */
+export const DEFAULT_SESSION_EXPIRES_S = 1800;
+
+export type Refresher = "us" | "peer";
+
+/** `Session-Expires: 1800;refresher=uac` (§4; compact form `x`). */
+export interface SessionExpires {
+  seconds: number;
+  refresher?: "uac" | "uas";
+}
+
+/** Parses a Session-Expires value; undefined when absent or unreadable (§4: delta-seconds). */
+export function parseSessionExpires(value: string | undefined): SessionExpires | undefined {
+  if (value === undefined) return undefined;
+  const [delta, ...params] = value.split(";");
+  if (!/^\s*\d{1,10}\s*$/.test(delta)) return undefined;
+  const seconds = Number(delta.trim());
+  let refresher: "uac" | "uas" | undefined;
+  for (const p of params) {
+    const [k, v] = p.split("=").map((x) => x.trim().toLowerCase());
+    if (k === "refresher" && (v === "uac" || v === "uas")) refresher = v;
+  }
+  return { seconds, refresher };
+}
+
+/** The Session-Expires of a message (full name or compact `x`). */
+export function sessionExpiresOf(msg: SipMessage): SessionExpires | undefined {
+  return parseSessionExpires(msg.headers.get("Session-Expires") ?? msg.headers.get("x"));
+}
+
+/** The Min-SE of a message (§5), or undefined. */
+export function minSeOf(msg: SipMessage): number | undefined {
+  const v = msg.headers.get("Min-SE")?.split(";")[0]?.trim();
+  return v && /^\d{1,10}$/.test(v) ? Number(v) : undefined;
+}
+
+/** True when the message lists `timer` in Supported (or its compact form `k`). */
+export function supportsTimer(msg: SipMessage): boolean {
+  return [...msg.headers.getAll("Supported"), ...msg.headers.getAll("k")].some((v) =>
+    v.split(",").some((t) => t.trim().toLowerCase() === "timer"),
+  );
+}
+
+/** What we, as UAS of a request, make of its session timer headers. */
+export type UasTimerDecision =
+  | { kind: "none" }
+  | { kind: "too_small"; minSe: number }
+  | { kind: "ok"; seconds: number; refresher: Refresher; rows: Array<[string, string]> };
+
+/**
+ * UAS processing of an INVITE, re-INVITE or UPDATE (§9).
+ * - No Session-Expires → no session timer for this transaction (`none`).
+ * - "If the Session-Expires … is less than the minimum … the UAS MUST reject it with a 422 … [and] MUST
+ *   include the Min-SE header field" → `too_small`.
+ * - Otherwise we keep the interval and the refresher the request names; with none named, "uac" (the
+ *   peer refreshes) when it supports timers, else "uas" (§9: "If the UAC does not support … the UAS
+ *   MUST … set the refresher parameter to 'uas'"). The 2xx states both; §9: "If the refresher … has a
+ *   value of 'uac', the UAS MUST place a Require header field into the response with the value 'timer'".
+ */
+export function negotiateAsUas(req: SipRequest): UasTimerDecision {
+  const se = sessionExpiresOf(req);
+  if (!se) return { kind: "none" };
+  if (se.seconds < MIN_SE_S) return { kind: "too_small", minSe: MIN_SE_S };
+  const peerSupports = supportsTimer(req);
+  const wire = se.refresher ?? (peerSupports ? "uac" : "uas");
+  const refresher: "uac" | "uas" = peerSupports ? wire : "uas";
+  const rows: Array<[string, string]> = [["Session-Expires", `${se.seconds};refresher=${refresher}`]];
+  if (refresher === "uac") rows.push(["Require", "timer"]);
+  return { kind: "ok", seconds: se.seconds, refresher: refresher === "uac" ? "peer" : "us", rows };
+}
+
+/**
+ * UAC processing of the 2xx to our INVITE/refresh (§7.2): with a Session-Expires, its refresher
+ * decides ("uac" = us); without, "there is no session expiration" (undefined).
+ */
+export function negotiateAsUac(res: SipMessage): { seconds: number; refresher: Refresher } | undefined {
+  const se = sessionExpiresOf(res);
+  if (!se || se.seconds <= 0) return undefined;
+  return { seconds: se.seconds, refresher: se.refresher === "uas" ? "peer" : "us" };
+}
+
+/** The one session timer of a dialog. */
+export class SessionTimer {
+  private handle: TimerHandle | undefined;
+  /** The interval and who refreshes, once negotiated. */
+  current: { seconds: number; refresher: Refresher } | undefined;
+
+  constructor(
+    private readonly clock: Clock,
+    private readonly actions: {
+      /** Send a refresh (we are the refresher, half the interval passed). */
+      refresh(): void;
+      /** The peer should have refreshed and did not: end the session with BYE. */
+      expire(): void;
+    },
+  ) {}
+
+  /** (Re)starts the timer after a 2xx to a session refresh (§10: "the timer … is reset"). */
+  start(seconds: number, refresher: Refresher): void {
+    this.stop();
+    this.current = { seconds, refresher };
+    const ms =
+      refresher === "us"
+        ? (seconds * 1000) / 2
+        : (seconds - Math.min(32, seconds / 3)) * 1000;
+    this.handle = this.clock.setTimer(ms, () => {
+      this.handle = undefined;
+      if (refresher === "us") this.actions.refresh();
+      else this.actions.expire();
+    });
+  }
+
+  /** Schedules the end of the session at its expiry (a refresh we sent failed in a way that keeps the dialog). */
+  expireAt(ms: number): void {
+    this.stop();
+    this.handle = this.clock.setTimer(ms, () => {
+      this.handle = undefined;
+      this.actions.expire();
+    });
+  }
+
+  stop(): void {
+    this.clock.clearTimer(this.handle);
+    this.handle = undefined;
+  }
+}

@@ -1,0 +1,61 @@
+/**
+ * The shape of src/: no import circle, no import from a lower layer to a higher one (layers in
+ * ./import-graph.ts). The checker itself is tried on small graphs first, so a broken checker cannot
+ * pass silently.
+ */
+import { describe, expect, test } from "bun:test";
+import { resolve } from "node:path";
+import { circles, importSpecifiers, layerOf, readImportGraph, upwardImports, type ImportEdge } from "./import-graph.ts";
+
+const SRC = resolve(import.meta.dir, "../../src");
+
+describe("the checker", () => {
+  test("finds specifiers of every import form, not those in comments", () => {
+    const src = [
+      'import { a } from "./a";',
+      'import type { B } from "../b/b.ts";',
+      "import {\n  c,\n  d,\n} from './c';",
+      'export * from "./e";',
+      'export { f } from "./f";',
+      'import "./g";',
+      'const h = await import("./h");',
+      '/** import { x } from "./not-me"; */',
+      '// import y from "./nor-me";',
+      'const url = "ws://127.0.0.1"; // import z from "./trailing"',
+    ].join("\n");
+    expect(importSpecifiers(src)).toEqual(["./a", "../b/b.ts", "./c", "./e", "./f", "./g", "./h"]);
+  });
+
+  test("reports a circle and an upward import", () => {
+    const edges: ImportEdge[] = [
+      { from: "sip/ua/types.ts", to: "sip/ua/inbound-call.ts" },
+      { from: "sip/ua/inbound-call.ts", to: "sip/ua/types.ts" },
+      { from: "media/playout.ts", to: "rtp/pacer.ts" },
+      { from: "cli/main.ts", to: "util/log.ts" },
+    ];
+    expect(circles(edges)).toEqual([["sip/ua/inbound-call.ts", "sip/ua/types.ts"]]);
+    expect(upwardImports(edges)).toEqual(["media/playout.ts → rtp/pacer.ts"]);
+    expect(circles([{ from: "a/x.ts", to: "a/x.ts" }])).toEqual([["a/x.ts"]]);
+  });
+
+  test("a folder without a layer is an error that names it", () => {
+    expect(() => layerOf("brand-new/x.ts")).toThrow("src/brand-new/ has no layer");
+  });
+});
+
+describe("src/", () => {
+  const edges = readImportGraph(SRC);
+
+  test("the graph was read (sanity)", () => {
+    expect(edges.length).toBeGreaterThan(200);
+    expect(edges).toContainEqual({ from: "cli/main.ts", to: "cli/args.ts" });
+  });
+
+  test("has no import circle", () => {
+    expect(circles(edges)).toEqual([]);
+  });
+
+  test("has no import from a lower layer to a higher one", () => {
+    expect(upwardImports(edges)).toEqual([]);
+  });
+});

@@ -1,0 +1,28 @@
+import { describe, expect, test } from "bun:test";
+import { exposureWarning, publicSipAddress } from "../../src/cli/exposure.ts";
+import { loadConfig } from "../../src/cli/config.ts";
+
+describe("start-up warning for an open SIP port", () => {
+  const cfg = (env: Record<string, string>) => loadConfig({ SIP_PUBLIC_IP: "10.0.0.5", ...env });
+
+  test("public address, no trusted list, no inbound auth → loud warning naming the fix", () => {
+    const w = exposureWarning(cfg({ SIP_HOST: "198.51.100.20", SIP_PORT: "5080" }), []);
+    expect(w).toContain("udp 198.51.100.20:5080 answers INVITEs from anyone");
+    expect(w).toContain("SIP_TRUSTED_IPS");
+    expect(w).toContain("SIP_INBOUND_USERNAME");
+    expect(w!.split("\n").every((l) => l.startsWith("!!!"))).toBe(true);
+  });
+
+  test("0.0.0.0 is public when SIP_PUBLIC_IP or an interface is", () => {
+    expect(publicSipAddress({ sipHost: "0.0.0.0", publicIp: "203.0.113.9" }, ["127.0.0.1"])).toBe("203.0.113.9");
+    expect(publicSipAddress({ sipHost: "0.0.0.0", publicIp: "10.0.0.5" }, ["127.0.0.1", "10.0.0.5", "52.9.1.1"])).toBe("52.9.1.1");
+    expect(publicSipAddress({ sipHost: "0.0.0.0", publicIp: "10.0.0.5" }, ["127.0.0.1", "10.0.0.5"])).toBeUndefined();
+  });
+
+  test("no warning with a trusted list, with inbound auth, or on a private address", () => {
+    expect(exposureWarning(cfg({ SIP_HOST: "198.51.100.20", SIP_TRUSTED_IPS: "52.9.254.0/24" }), [])).toBeUndefined();
+    expect(exposureWarning(cfg({ SIP_HOST: "198.51.100.20", SIP_INBOUND_USERNAME: "u", SIP_INBOUND_PASSWORD: "p" }), [])).toBeUndefined();
+    expect(exposureWarning(cfg({ SIP_HOST: "192.168.1.10" }), [])).toBeUndefined();
+    expect(exposureWarning(cfg({ SIP_HOST: "127.0.0.1" }), [])).toBeUndefined();
+  });
+});

@@ -1,0 +1,125 @@
+/**
+ * SdpSession: answers to re-offers in a dialog (RFC 3264 §8) — o= version rules, hold/resume
+ * directions, c=0.0.0.0, moved media, codec change or refusal — and the offer-less re-INVITE path.
+ */
+import { describe, expect, test } from "bun:test";
+import { createAnswer, createOffer, parseAnswer, parseOffer, SdpError, SdpSession } from "../../src/sdp";
+
+const offer = (o: { dir?: string; c?: string; port?: number; codecs?: string; ver?: number } = {}) =>
+  [
+    "v=0",
+    `o=peer 42 ${o.ver ?? 1} IN IP4 192.0.2.10`,
+    "s=-",
+    `c=IN IP4 ${o.c ?? "192.0.2.10"}`,
+    "t=0 0",
+    `m=audio ${o.port ?? 30000} RTP/AVP ${o.codecs ?? "0 8 101"}`,
+    "a=rtpmap:0 PCMU/8000",
+    "a=rtpmap:8 PCMA/8000",
+    "a=rtpmap:96 telephone-event/8000",
+    "a=rtpmap:101 telephone-event/8000",
+    ...(o.dir ? [`a=${o.dir}`] : []),
+    "",
+  ].join("\r\n");
+
+const EP = { localAddress: "203.0.113.10", localPort: 40000 };
+const start = () => SdpSession.fromAnswer(createAnswer({ offer: offer(), ...EP }), EP);
+const origin = (sdp: string) => /^o=\S+ (\d+) (\d+)/m.exec(sdp)!.slice(1).map(String);
+const dir = (sdp: string) => /a=(sendrecv|sendonly|recvonly|inactive)/.exec(sdp)![1];
+
+describe("answers to re-offers", () => {
+  test("an unchanged re-offer (session refresh) gets byte-identical SDP, same o= version", () => {
+    const s = start();
+    const first = s.sdp;
+    const r = s.answer(offer({ ver: 2 }));
+    expect(r.changed).toBe(false);
+    expect(r.sdp).toBe(first);
+    expect(origin(r.sdp)).toEqual(origin(first));
+  });
+
+  test("hold and resume: sendonly → recvonly, inactive → inactive, sendrecv again; o= version +1 per change, same id", () => {
+    const s = start();
+    const [id, v1] = origin(s.sdp);
+    const held = s.answer(offer({ dir: "sendonly", ver: 2 }));
+    expect(dir(held.sdp)).toBe("recvonly");
+    expect(held.media.direction).toBe("recvonly");
+    expect(origin(held.sdp)).toEqual([id, String(Number(v1) + 1)]);
+    const again = s.answer(offer({ dir: "sendonly", ver: 3 }));
+    expect(origin(again.sdp)[1]).toBe(String(Number(v1) + 1)); // unchanged: same version
+    const inactive = s.answer(offer({ dir: "inactive", ver: 4 }));
+    expect(dir(inactive.sdp)).toBe("inactive");
+    expect(origin(inactive.sdp)).toEqual([id, String(Number(v1) + 2)]);
+    const resumed = s.answer(offer({ dir: "sendrecv", ver: 5 }));
+    expect(dir(resumed.sdp)).toBe("sendrecv");
+    expect(resumed.media.direction).toBe("sendrecv");
+    expect(origin(resumed.sdp)).toEqual([id, String(Number(v1) + 3)]);
+  });
+
+  test("c=0.0.0.0 (RFC 2543 hold) is answered recvonly and sends nowhere", () => {
+    const s = start();
+    const r = s.answer(offer({ c: "0.0.0.0" }));
+    expect(dir(r.sdp)).toBe("recvonly");
+    expect(r.media.direction).toBe("recvonly");
+    expect(r.media.remote.address).toBe("0.0.0.0");
+  });
+
+  test("moved media: the new address and port become current", () => {
+    const s = start();
+    const r = s.answer(offer({ c: "192.0.2.99", port: 31000 }));
+    expect(r.media.remote).toEqual({ address: "192.0.2.99", port: 31000 });
+    expect(r.previous.remote).toEqual({ address: "192.0.2.10", port: 30000 });
+    expect(r.changed).toBe(false); // our SDP is the same: only theirs moved
+  });
+
+  test("the current codec is kept while offered; a re-offer without it switches codec; never a codec the offer lacks", () => {
+    const s = start();
+    expect(s.media.codec).toBe("PCMU");
+    expect(s.answer(offer({ codecs: "8 0 101" })).media.codec).toBe("PCMU"); // still offered: keep
+    const r = s.answer(offer({ codecs: "8 96" }));
+    expect(r.media.codec).toBe("PCMA");
+    expect(r.media.payloadType).toBe(8);
+    expect(r.media.telephoneEventPt).toBe(96);
+    expect(r.sdp).toMatch(/m=audio 40000 RTP\/AVP 8 96\r\n/);
+    expect(r.sdp).not.toMatch(/PCMU/);
+    expect(r.changed).toBe(true);
+  });
+
+  test("a re-offer with no G.711 throws no_common_codec and leaves the session exactly as it was", () => {
+    const s = start();
+    const before = { sdp: s.sdp, media: s.media, v: s.sessionVersion };
+    let err: unknown;
+    try {
+      s.answer(offer({ codecs: "18" }));
+    } catch (e) {
+      err = e;
+    }
+    expect((err as SdpError).code).toBe("no_common_codec");
+    expect({ sdp: s.sdp, media: s.media, v: s.sessionVersion }).toEqual(before);
+  });
+});
+
+describe("offer-less re-INVITE", () => {
+  test("offer(): full sendrecv offer, current codec first, version +1; applyAnswer makes the answer current", () => {
+    const s = start();
+    s.answer(offer({ dir: "sendonly" }));
+    const v = s.sessionVersion;
+    const o = s.offer();
+    expect(dir(o)).toBe("sendrecv");
+    expect(o).toMatch(/m=audio 40000 RTP\/AVP 0 8 101/);
+    expect(Number(origin(o)[1])).toBe(v + 1);
+    const ans = createAnswer({ offer: parseOffer(o), localAddress: "192.0.2.50", localPort: 32000 });
+    const r = s.applyAnswer(ans.sdp);
+    expect(r.media.direction).toBe("sendrecv");
+    expect(r.media.remote).toEqual({ address: "192.0.2.50", port: 32000 });
+    expect(() => s.applyAnswer(ans.sdp)).toThrow(SdpError); // no offer pending any more
+  });
+
+  test("UAC session (outbound): starts from our offer; a re-offer keeps the answered codec", () => {
+    const o = createOffer(EP);
+    const answered = parseAnswer(createAnswer({ offer: parseOffer(o.sdp), localAddress: "192.0.2.10", localPort: 30000 }).sdp);
+    const s = SdpSession.fromOffer(o, answered, EP);
+    expect(s.sdp).toBe(o.sdp);
+    const r = s.answer(offer({ dir: "sendonly" }));
+    expect(r.media.codec).toBe("PCMU");
+    expect(origin(r.sdp)).toEqual([o.sessionId, String(o.sessionVersion + 1)]);
+  });
+});

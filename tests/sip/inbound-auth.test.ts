@@ -1,0 +1,111 @@
+/**
+ * Digest authentication of inbound INVITEs (RFC 3261 §22.2/§22.4, RFC 7616, RFC 8760): the UAS
+ * challenges with SHA-256 then MD5, qop=auth, an expiring stateless nonce, stale=true, replay refusal.
+ * Answers are computed with our client-side digest code (the RFC 7616 §3.9.1 vectors are checked in
+ * digest.test.ts) and with independently written hashing below.
+ */
+import { createHash } from "node:crypto";
+import { describe, expect, test } from "bun:test";
+import {
+  DigestVerifier,
+  buildDigestAuthorization,
+  parseDigestChallenge,
+  parseMessage,
+  type SipRequest,
+} from "../../src/sip/index.ts";
+import { TRUNK_INVITE } from "./fixtures.ts";
+import { harness, TRUNK } from "./ua-harness.ts";
+
+const CREDS = { username: "pbx-7", password: "correct horse" };
+const invite = (extra: string[] = [], cseq = 102, branch = "z9hG4bK9a1e.7c4f5d12.0"): string =>
+  TRUNK_INVITE.replace("CSeq: 102 INVITE", [`CSeq: ${cseq} INVITE`, ...extra].join("\r\n")).replace("z9hG4bK9a1e.7c4f5d12.0", branch);
+const RURI = "sip:+14155550100@203.0.113.10:5060";
+
+function verifier(now: { t: number }) {
+  return new DigestVerifier({ ...CREDS, realm: "agent.example", nonceTtlMs: 60_000, now: () => now.t });
+}
+
+describe("DigestVerifier", () => {
+  test("challenges: SHA-256 first, then MD5, same fresh nonce, qop=auth; stale=true on request", () => {
+    const v = verifier({ t: 1_000 });
+    const ch = v.challenges().map(parseDigestChallenge);
+    expect(ch.map((c) => [c.algorithm, c.realm, c.qop, c.stale])).toEqual([
+      ["SHA-256", "agent.example", ["auth"], false],
+      ["MD5", "agent.example", ["auth"], false],
+    ]);
+    expect(ch[0]!.nonce).toBe(ch[1]!.nonce);
+    expect(v.challenges()[0]).not.toContain(ch[0]!.nonce); // a new nonce each time
+    expect(v.challenges(true).every((c) => parseDigestChallenge(c).stale)).toBe(true);
+  });
+
+  test("a table of answers: right, wrong, forged, expired, replayed", () => {
+    const now = { t: 1_000 };
+    const v = verifier(now);
+    const [sha, md5] = v.challenges().map(parseDigestChallenge) as [ReturnType<typeof parseDigestChallenge>, ReturnType<typeof parseDigestChallenge>];
+    const req = (auth: string | undefined, method = "INVITE") => {
+      const r = parseMessage(invite(auth ? [`Authorization: ${auth}`] : [])) as SipRequest;
+      r.method = method;
+      return r;
+    };
+    const answer = (ch = sha, o: { nc?: number; creds?: typeof CREDS; uri?: string } = {}) =>
+      buildDigestAuthorization(ch, o.creds ?? CREDS, "INVITE", o.uri ?? RURI, { nc: o.nc ?? 1, cnonce: "c0ffee" });
+    expect(v.verify(req(undefined))).toBe("missing");
+    expect(v.verify(req(answer(sha)))).toBe("ok");
+    expect(v.verify(req(answer(sha)))).toBe("replay"); // same nonce, same nc
+    expect(v.verify(req(answer(sha, { nc: 2 })))).toBe("ok"); // nc grows: fine
+    expect(v.verify(req(answer(md5, { nc: 3 })))).toBe("ok");
+    expect(v.verify(req(answer(sha, { nc: 4, creds: { ...CREDS, password: "wrong" } })))).toBe("bad_response");
+    expect(v.verify(req(answer(sha, { nc: 5, creds: { ...CREDS, username: "mallory" } })))).toBe("wrong_user");
+    expect(v.verify(req(answer(sha, { nc: 6, uri: "sip:premium@203.0.113.10" })))).toBe("malformed");
+    expect(v.verify(req(answer({ ...sha, nonce: "1f4.abc.forgedmacforgedmacforgedmac0" }, { nc: 1 })))).toBe("bad_nonce");
+    expect(v.verify(req(answer({ ...sha, qop: [] })))).toBe("malformed"); // RFC 2069 style: refused
+    expect(v.verify(req("Basic cGJ4Ojc="))).toBe("malformed");
+    expect(v.verify(req(answer(sha, { nc: 7 }), "BYE"))).toBe("bad_response"); // method is in HA2
+    now.t += 60_001; // the nonce expired: right credentials → stale (the client retries without asking)
+    expect(v.verify(req(answer(sha, { nc: 8 })))).toBe("stale");
+    expect(v.verify(req(answer(sha, { nc: 9, creds: { ...CREDS, password: "wrong" } })))).toBe("bad_response");
+  });
+
+  test("independent MD5 computation (RFC 2617 §3.2.2.1) is accepted", () => {
+    const v = verifier({ t: 5 });
+    const ch = parseDigestChallenge(v.challenges()[1]!);
+    const h = (s: string) => createHash("md5").update(s).digest("hex");
+    const ha1 = h(`${CREDS.username}:agent.example:${CREDS.password}`);
+    const ha2 = h(`INVITE:${RURI}`);
+    const response = h(`${ha1}:${ch.nonce}:0000000a:xyz:auth:${ha2}`);
+    const auth = `Digest username="${CREDS.username}", realm="agent.example", nonce="${ch.nonce}", uri="${RURI}", qop=auth, nc=0000000a, cnonce="xyz", response="${response}", algorithm=MD5`;
+    expect(v.verify(parseMessage(invite([`Authorization: ${auth}`])) as SipRequest)).toBe("ok");
+  });
+});
+
+describe("UserAgent with inbound digest auth", () => {
+  test("INVITE without credentials → 401 with two challenges, no 100 Trying, no call; with them → a call", () => {
+    const now = { t: 0 };
+    const h = harness({ inboundAuth: verifier(now) });
+    h.send(invite());
+    expect(h.sent()).toEqual(["401 INVITE"]);
+    expect(h.calls.length).toBe(0);
+    const res = h.responses(401)[0]!;
+    const challenges = res.headers.getAll("WWW-Authenticate").map(parseDigestChallenge);
+    expect(challenges.map((c) => c.algorithm)).toEqual(["SHA-256", "MD5"]);
+    // The caller ACKs the 401 (same transaction) and sends a new INVITE with credentials, CSeq + 1.
+    const auth = buildDigestAuthorization(challenges[0]!, CREDS, "INVITE", RURI, { nc: 1 });
+    h.send(invite([`Authorization: ${auth}`], 103, "z9hG4bKauth2"), TRUNK);
+    expect(h.sent()).toEqual(["401 INVITE", "100 INVITE"]);
+    expect(h.calls.length).toBe(1);
+  });
+
+  test("expired nonce → 401 with stale=true; wrong password → 401 without", () => {
+    const now = { t: 0 };
+    const h = harness({ inboundAuth: verifier(now) });
+    h.send(invite());
+    const ch = parseDigestChallenge(h.responses(401)[0]!.headers.get("WWW-Authenticate")!);
+    now.t = 120_000;
+    h.send(invite([`Authorization: ${buildDigestAuthorization(ch, CREDS, "INVITE", RURI)}`], 103, "z9hG4bKs1"));
+    const stale = h.responses(401)[1]!.headers.getAll("WWW-Authenticate").map(parseDigestChallenge);
+    expect(stale.map((c) => c.stale)).toEqual([true, true]);
+    h.send(invite([`Authorization: ${buildDigestAuthorization(stale[0]!, { ...CREDS, password: "x" }, "INVITE", RURI)}`], 104, "z9hG4bKs2"));
+    expect(h.responses(401)[2]!.headers.getAll("WWW-Authenticate").map((v) => parseDigestChallenge(v).stale)).toEqual([false, false]);
+    expect(h.calls.length).toBe(0);
+  });
+});

@@ -1,0 +1,150 @@
+/**
+ * Session timers (RFC 4028) at the UA core with a fake clock: 422 below Min-SE, the refresher stated in
+ * the 200, refresh at half the interval when we refresh (UPDATE, or re-INVITE when the peer does not
+ * allow UPDATE), BYE before expiry when the peer refreshes and does not, and the UAC side (422 retry,
+ * the 2xx's refresher).
+ */
+import { describe, expect, test } from "bun:test";
+import { parseMessage, parseSessionExpiresForTest, type SipRequest, type SipResponse } from "./session-timer-support.ts";
+import { TRUNK_INVITE } from "./fixtures.ts";
+import { ANSWER_SDP, ackFor, harness, inDialog, reply } from "./ua-harness.ts";
+
+const withTimer = (se: string, allow = true) => {
+  let t = TRUNK_INVITE.replace("Max-Forwards: 68", `Max-Forwards: 68\r\nSession-Expires: ${se}`);
+  if (!allow) t = t.replace("Allow: INVITE, ACK, BYE, CANCEL, OPTIONS, MESSAGE, INFO, UPDATE, REFER, NOTIFY", "Allow: INVITE, ACK, BYE, CANCEL, OPTIONS");
+  return t;
+};
+
+function answered(invite: string) {
+  const h = harness({ onInvite: (c) => c.accept(ANSWER_SDP) });
+  h.send(invite);
+  const inv = parseMessage(invite) as SipRequest;
+  const ok = h.responses(200)[0]!;
+  h.send(ackFor(inv, ok));
+  return { h, ok, inv, call: h.calls[0]! };
+}
+
+describe("UAS (inbound calls)", () => {
+  test("Session-Expires below 90 s → 422 with Min-SE: 90, no call", () => {
+    const h = harness({ onInvite: (c) => c.accept(ANSWER_SDP) });
+    h.send(withTimer("30"));
+    const r = h.responses(422)[0]!;
+    expect(r.headers.get("Min-SE")).toBe("90");
+    expect(h.calls).toHaveLength(0);
+  });
+
+  test("the peer refreshes (refresher=uac, Require: timer in the 200); without a refresh: BYE at 120 − 32 s", () => {
+    const { h, ok, call } = answered(withTimer("120"));
+    expect(ok.headers.get("Session-Expires")).toBe("120;refresher=uac");
+    expect(ok.headers.get("Require")).toBe("timer");
+    expect(ok.headers.get("Supported")).toBe("timer");
+    h.clock.advance(87_900);
+    expect(call.state).toBe("confirmed");
+    h.clock.advance(200);
+    expect(call.state).toBe("ended");
+    expect(call.endReason).toBe("session_expired");
+    expect(h.requests("BYE")).toHaveLength(1);
+  });
+
+  test("a refresh by UPDATE at 60 s restarts the timer: no BYE at 88 s, BYE at 60 + 88 s", () => {
+    const { h, ok, inv, call } = answered(withTimer("120"));
+    h.clock.advance(60_000);
+    const upd = inDialog(inv, ok, "UPDATE", 103, "z9hG4bKref1");
+    upd.headers.append("Session-Expires", "120;refresher=uac");
+    upd.headers.append("Supported", "timer");
+    h.send(upd);
+    const r = h.last() as SipResponse;
+    expect([r.status, r.headers.get("Session-Expires")]).toEqual([200, "120;refresher=uac"]);
+    h.clock.advance(30_000);
+    expect(call.state).toBe("confirmed");
+    h.clock.advance(58_100);
+    expect(call.endReason).toBe("session_expired");
+  });
+
+  test("refresher=uas: we send UPDATE with Session-Expires at half the interval, and again after its 200", () => {
+    const { h, call } = answered(withTimer("120;refresher=uas"));
+    expect(h.responses(200)[0]!.headers.get("Session-Expires")).toBe("120;refresher=uas");
+    expect(h.responses(200)[0]!.headers.get("Require")).toBeUndefined();
+    h.clock.advance(59_900);
+    expect(h.requests("UPDATE")).toHaveLength(0);
+    h.clock.advance(200);
+    const u = h.requests("UPDATE")[0]!;
+    expect(u.headers.get("Session-Expires")).toBe("120;refresher=uac");
+    expect(u.body.length).toBe(0);
+    h.send(reply(u, 200, { headers: [["Session-Expires", "120;refresher=uac"]] }));
+    h.clock.advance(60_000);
+    expect(h.requests("UPDATE").map((x) => x.cseq.seq)).toEqual([1, 2]);
+    expect(call.state).toBe("confirmed");
+  });
+
+  test("refresher=uas and the peer does not allow UPDATE: re-INVITE with our unchanged SDP, ACK on its 200", () => {
+    const { h } = answered(withTimer("120;refresher=uas", false));
+    h.clock.advance(60_100);
+    const re = h.requests("INVITE").at(-1)!;
+    expect(re.to.tag).toBeDefined();
+    expect(re.bodyText).toBe(ANSWER_SDP);
+    h.send(reply(re, 200, { body: ANSWER_SDP, headers: [["Session-Expires", "120;refresher=uac"], ["Contact", "<sip:x@52.9.254.127>"]] }));
+    const ack = h.requests("ACK").at(-1)!;
+    expect(ack.cseq).toEqual({ seq: re.cseq.seq, method: "ACK" });
+  });
+
+  test("our refresh answered 481 → BYE, ended session_expired", () => {
+    const { h, call } = answered(withTimer("120;refresher=uas"));
+    h.clock.advance(60_100);
+    h.send(reply(h.requests("UPDATE")[0]!, 481));
+    expect(call.endReason).toBe("session_expired");
+    expect(h.requests("BYE")).toHaveLength(1);
+  });
+
+  test("a proxy-inserted Session-Expires from a UAC without timer support: refresher=uas, no Require", () => {
+    const inv = withTimer("1800").replace("Supported: timer, path, replaces", "Supported: path, replaces");
+    const { ok } = answered(inv);
+    expect(ok.headers.get("Session-Expires")).toBe("1800;refresher=uas");
+    expect(ok.headers.get("Require")).toBeUndefined();
+  });
+
+  test("a re-INVITE with Session-Expires below 90 s gets 422, the call goes on", () => {
+    const { h, ok, inv, call } = answered(withTimer("120"));
+    const re = inDialog(inv, ok, "INVITE", 103, "z9hG4bKre", ANSWER_SDP);
+    re.headers.append("Session-Expires", "60");
+    h.send(re);
+    expect((h.last() as SipResponse).status).toBe(422);
+    expect(call.state).toBe("confirmed");
+  });
+});
+
+describe("UAC (outbound calls)", () => {
+  const CALLEE = { host: "198.51.100.20", port: 5070 };
+  const dial = (h: ReturnType<typeof harness>) =>
+    h.ua.invite({ requestUri: "sip:+14155550100@198.51.100.20:5070", from: "<sip:agent@203.0.113.10>", offerSdp: ANSWER_SDP });
+
+  test("our INVITE says Supported: timer, Session-Expires: 1800; a 422 is retried with its Min-SE", () => {
+    const h = harness();
+    dial(h);
+    const inv = h.requests("INVITE")[0]!;
+    expect(inv.headers.get("Supported")).toBe("timer");
+    expect(parseSessionExpiresForTest(inv.headers.get("Session-Expires"))?.seconds).toBe(1800);
+    h.send(reply(inv, 422, { toTag: "t1", headers: [["Min-SE", "3600"]] }), CALLEE);
+    const again = h.requests("INVITE").at(-1)!;
+    expect(again.cseq.seq).toBe(2);
+    expect(again.headers.get("Session-Expires")).toBe("3600");
+    expect(again.headers.get("Min-SE")).toBe("3600");
+  });
+
+  test("2xx with refresher=uac: we refresh at half the interval; refresher=uas: BYE when the callee does not", () => {
+    const h = harness();
+    const call = dial(h);
+    const inv = h.requests("INVITE")[0]!;
+    h.send(reply(inv, 200, { toTag: "c1", body: ANSWER_SDP, headers: [["Contact", "<sip:callee@198.51.100.20:5070>"], ["Session-Expires", "100;refresher=uac"], ["Allow", "INVITE, ACK, BYE, UPDATE"]] }), CALLEE);
+    h.clock.advance(50_100);
+    expect(h.requests("UPDATE")).toHaveLength(1);
+    expect(call.state).toBe("confirmed");
+
+    const h2 = harness();
+    const call2 = dial(h2);
+    const inv2 = h2.requests("INVITE")[0]!;
+    h2.send(reply(inv2, 200, { toTag: "c2", body: ANSWER_SDP, headers: [["Contact", "<sip:callee@198.51.100.20:5070>"], ["Session-Expires", "100;refresher=uas"]] }), CALLEE);
+    h2.clock.advance(100_000 - 32_000 + 100);
+    expect(call2.endReason).toBe("session_expired");
+  });
+});
