@@ -585,7 +585,7 @@ export class AgentCall {
 
   /** The caller continued before any reply audio played: forget the reply, merge the turns. */
   private abandonReply(reply: Reply): void {
-    this.d.log.info({ callId: this.d.record.id, playedMs: Math.round((this.d.sink.playedSamples - reply.sentAtStart) / 8) }, "reply abandoned: the caller went on");
+    this.d.log.info({ callId: this.d.record.id, playedMs: Math.round(this.playedMsOf(reply)) }, "reply abandoned: the caller went on");
     reply.interrupted = true;
     reply.controller.abort();
     this.d.output.clearBuffer();
