@@ -6,7 +6,8 @@
  *   bun run scripts/bench-bargein.ts --tune         also the offline sweep behind the barge-in defaults
  *   bun run scripts/bench-bargein.ts --tune-only    only the offline sweep
  *   --trials N (live interruption trials, default 24), --no-vad (skip bench-vad.ts)
- *   sweep grid: --confirm false,true --erl 12 --min-speech 60,80,100,120 --max-gap 0,100,160 --adapt off
+ *   sweep grid: --echo level,xcorr --share 0.5 --quiet-floor 20 --confirm false,true --erl 12
+ *   --min-speech 60,80,100,120 --max-gap 0,100,160 --adapt off
  *   --floor 40 --echo-tail true
  *
  * Live (the compiled agent, tests/e2e/turn-support.ts): SIPp calls with a 14.7 s greeting (Gemini fake,
@@ -180,8 +181,9 @@ export async function makeCase(
 export interface SimSetting {
   /** The echo decision: "level" (EchoReference, the Geigel-style rule) or "xcorr" (CorrelationEcho). */
   echoRule: "level" | "xcorr";
-  /** CorrelationEcho.minEchoShare (xcorr only). */
+  /** CorrelationEcho.minEchoShare and quietFloorDb (xcorr only). */
   share?: number;
+  quietFloorDb?: number;
   minSpeechMs: number;
   maxGapMs: number;
   erlDb: number;
@@ -205,7 +207,7 @@ export async function probs(
   set: SimSetting,
   silenceEcho: boolean,
 ): Promise<(number | null)[]> {
-  const key = `${set.echoRule}|${set.share}|${set.erlDb}|${set.adaptDb}|${set.floorDb}|${set.echoTail}|${silenceEcho}`;
+  const key = `${set.echoRule}|${set.share}|${set.quietFloorDb}|${set.erlDb}|${set.adaptDb}|${set.floorDb}|${set.echoTail}|${silenceEcho}`;
   const hit = c.p.get(key);
   if (hit) return hit;
   const echoRef = echoDecision(set);
@@ -214,7 +216,7 @@ export async function probs(
   for (let f = 0; f <= c.endFrame; f++) {
     echoRef.noteSent(c.sent[f] ?? SILENCE_FRAME);
     const speaking = f < c.sent.length;
-    const echo = (speaking || set.echoTail) && echoRef.isLikelyEcho(c.frames[f]!);
+    const echo = (speaking || set.echoTail) && echoRef.isLikelyEcho(c.frames[f]!, speaking);
     out.push(await s.process(echo && silenceEcho ? new Int16Array(160) : c.frames[f]!));
   }
   c.p.set(key, out);
@@ -223,7 +225,12 @@ export async function probs(
 
 /** The echo decision a setting names. */
 export function echoDecision(set: SimSetting): EchoDecision {
-  if (set.echoRule === "xcorr") return new CorrelationEcho("PCMU", { ...DEFAULT_CORRELATION_ECHO, minEchoShare: set.share ?? DEFAULT_CORRELATION_ECHO.minEchoShare });
+  if (set.echoRule === "xcorr")
+    return new CorrelationEcho("PCMU", {
+      ...DEFAULT_CORRELATION_ECHO,
+      minEchoShare: set.share ?? DEFAULT_CORRELATION_ECHO.minEchoShare,
+      quietFloorDb: set.quietFloorDb ?? DEFAULT_CORRELATION_ECHO.quietFloorDb,
+    });
   return new EchoReference("PCMU", { erlDb: set.erlDb, windowMs: 400, adaptMarginDb: set.adaptDb, adaptFloorDb: set.floorDb });
 }
 
@@ -367,6 +374,7 @@ async function tune(): Promise<void> {
   const grid: SimSetting[] = [];
   for (const echoRule of list("--echo", "level,xcorr") as SimSetting["echoRule"][])
   for (const share of echoRule === "xcorr" ? list("--share", String(DEFAULT_CORRELATION_ECHO.minEchoShare)).map(Number) : [undefined])
+  for (const quietFloorDb of echoRule === "xcorr" ? list("--quiet-floor", String(DEFAULT_CORRELATION_ECHO.quietFloorDb)).map(Number) : [undefined])
   for (const confirm of list("--confirm", "false,true").map((x) => x === "true"))
     for (const erlDb of list("--erl", "12").map(Number))
       for (const minSpeechMs of list("--min-speech", "60,80,100,120").map(Number))
@@ -377,6 +385,7 @@ async function tune(): Promise<void> {
                 grid.push({
                   echoRule,
                   share,
+                  quietFloorDb,
                   minSpeechMs,
                   maxGapMs,
                   erlDb,
@@ -407,7 +416,7 @@ async function tune(): Promise<void> {
     }
     const some = (xs: string[]) => `${xs.length}${xs.length ? ` (${xs.slice(0, 3).join("; ")})` : ""}`;
     console.log(
-      `| ${set.echoRule}${set.echoRule === "xcorr" ? ` c²≥${set.share}` : ""} | ${set.confirm} | ${set.echoTail} | ${set.echoRule === "xcorr" ? "–" : set.erlDb} | ${set.adaptDb ?? "off"} | ${set.adaptDb === undefined ? "–" : set.floorDb} | ${set.minSpeechMs} | ${set.maxGapMs} | ${fmt(quantile(lat, 0.5))} | ${fmt(quantile(lat, 0.95))} | ` +
+      `| ${set.echoRule}${set.echoRule === "xcorr" ? ` c²≥${set.share}, floor ${set.quietFloorDb} dB` : ""} | ${set.confirm} | ${set.echoTail} | ${set.echoRule === "xcorr" ? "–" : set.erlDb} | ${set.adaptDb ?? "off"} | ${set.adaptDb === undefined ? "–" : set.floorDb} | ${set.minSpeechMs} | ${set.maxGapMs} | ${fmt(quantile(lat, 0.5))} | ${fmt(quantile(lat, 0.95))} | ` +
         `${fmt(quantile(latBy["0"]!, 0.95))} / ${fmt(quantile(latBy["-10"]!, 0.95))} / ${fmt(quantile(latBy.quiet!, 0.95))} | ${fmt(quantile(latBy.clean!, 0.95))} / ${fmt(quantile(latBy.echo!, 0.95))} | ${fmt(Math.max(...lat))} | ${some(missed)} | ${some(falses)} | ${bcs}/${nBc} | ${phantoms}/${nEcho} |`,
     );
   }

@@ -139,7 +139,7 @@ export class SileroSpeechDetector implements SpeechDetector {
   push(pcm: Int16Array): void {
     if (this.closed) return;
     // Decide echo now, against what was sent up to this moment, not when inference returns.
-    const echo = (this.agentSpeaking || (this.opts.echoTail ?? DEFAULT_ECHO_TAIL)) && this.opts.echo?.isLikelyEcho(pcm) === true;
+    const echo = (this.agentSpeaking || (this.opts.echoTail ?? DEFAULT_ECHO_TAIL)) && this.opts.echo?.isLikelyEcho(pcm, this.agentSpeaking) === true;
     const agentSpeaking = this.agentSpeaking;
     const confirm = this.opts.confirm;
     const main = this.vad.process(pcm);

@@ -110,6 +110,31 @@ describe.skipIf(noTools)("CorrelationEcho on real speech", () => {
     expect(silent.every((x) => !x.echo)).toBe(true);
   });
 
+  test("while the agent talks, a distant voice 30 dB below it is ignored (quiet floor); once it stopped, it is not", async () => {
+    const agent = await agentSpeech(AGENT);
+    let peakAgent = 1;
+    for (const v of agent) peakAgent = Math.max(peakAgent, Math.abs(v));
+    const distant = peak(await speechPcm8k("What time do you close today?", { voice: "kal" }), 20 * Math.log10(peakAgent / 32767) - 30);
+    const e = new CorrelationEcho("PCMU");
+    const frames = Math.floor(agent.length / 160);
+    let ignored = 0;
+    let audible = 0;
+    let correlated = 0;
+    for (let f = 0; f < frames; f++) {
+      e.noteSent(encodeG711(agent.subarray(f * 160, f * 160 + 160), "mulaw"));
+      const k = (f - 100) * 160;
+      if (k < 0 || k + 160 > distant.length) continue;
+      const line = decodeG711(encodeG711(distant.subarray(k, k + 160), "mulaw"), "mulaw");
+      if (frameRms(line) < 32768 * Math.pow(10, -60 / 20)) continue;
+      audible++;
+      if (e.isLikelyEcho(line, true)) ignored++;
+      if (e.isLikelyEcho(line, false)) correlated++; // no echo in it: only the floor should hide it
+    }
+    expect(audible).toBeGreaterThan(20);
+    expect(ignored).toBe(audible);
+    expect(correlated / audible).toBeLessThan(0.1); // a chance match of a quiet frame, now and then
+  });
+
   test("something louder than what we sent is not our echo (G.168: echo loss ≥ 6 dB)", async () => {
     const agent = await agentSpeech(AGENT);
     const r = run(new CorrelationEcho("PCMU"), agent, { delayMs: 80, db: 3 }, null);
