@@ -6,6 +6,7 @@
  *   vad        Silero cost per 20 ms frame, binary start-up to inference   scripts/bench-vad.ts
  *   latency    our added latency per turn with instant cloud fakes         scripts/bench-latency.ts
  *   barge-in   stop latency p50/p95 and false interruptions               scripts/bench-bargein.ts
+ *   soak       10,000 short calls: descriptors, ports, temp files, RSS    scripts/bench-soak.ts (bun run bench:soak; not in the default list: ~10 min)
  *
  *   bun run bench [name ...]    (default: all)
  */

@@ -1,5 +1,5 @@
 /**
- * Inbound call set-up: admission (mode, trusted sources, capacity, SDP offer), an RTP port, the system
+ * Inbound call set-up: admission (mode, trusted sources, draining/capacity/degraded, SDP offer), an RTP port, the system
  * prompt, the SDP answer (RFC 3264 §6) and our 2xx; media and providers start only when the ACK
  * confirms the dialog. Each call lives in a `CallSession` (record, port, media, end, observer).
  *
@@ -27,16 +27,18 @@ import type { InboundCall } from "../sip";
 import type { Clock } from "../util/clock";
 import { inRanges, parseIpv4Range } from "../util/ip-range";
 import type { Logger } from "../util/log";
+import type { Admission } from "./admission";
 import { CallMedia, type CallProviders } from "./media";
 import type { CallObserver } from "./observer";
-import { CallSession } from "./session";
+import { CallSession, newCallRecord } from "./session";
 
 export interface InboundCallsOptions {
   log: Logger;
   clock: Clock;
   /** Store and metrics (src/call/observer.ts). */
   observer: CallObserver;
-  pool: RtpPortPool;
+  /** Where RTP ports come from (the agent's RtpPortPool). */
+  pool: Pick<RtpPortPool, "allocate">;
   pacer: Pacer;
   vad: SileroVad | null;
   providers: CallProviders & { describe: { stt: string; llm: string; tts: string } };
@@ -44,8 +46,8 @@ export interface InboundCallsOptions {
   mode: string;
   /** SIP_TRUSTED_IPS: when non-empty, INVITEs from other addresses get 403. */
   trustedIps: readonly string[];
-  /** MAX_CALLS over both directions. */
-  maxCalls: number;
+  /** Draining, MAX_CALLS over both directions, degraded: the decision OPTIONS answers share (./admission.ts). */
+  admission: Pick<Admission, "verdict">;
   /** Address in our SDP answer's `c=` line (SIP_PUBLIC_IP). */
   publicIp: string;
   /** The inbound system instruction (src/cli/prompts.ts). */
@@ -53,8 +55,8 @@ export interface InboundCallsOptions {
   /** Turn-taking settings for the conversation. */
   settings?: Partial<ConversationSettings>;
   bargeInMinSpeechMs?: number;
-  /** Live calls of both directions, for the MAX_CALLS check. */
-  activeCalls(): number;
+  /** RTP inactivity limits (RTP_TIMEOUT_S, RTP_HOLD_TIMEOUT_S), ms. */
+  rtpTimeout?: { ms: number; holdMs: number };
 }
 
 /** One live inbound call and what it holds. */
@@ -101,10 +103,13 @@ export class InboundCalls {
       log.warn({ callId: id, source: sip.remote.host }, "call rejected: source not in SIP_TRUSTED_IPS");
       return;
     }
-    if (this.o.activeCalls() >= this.o.maxCalls) {
-      sip.reject(503, "Service Unavailable", { "Retry-After": "30" });
-      observer.callRefused("inbound", "busy");
-      log.warn({ callId: id, max: this.o.maxCalls }, "call rejected: at capacity");
+    // RFC 3261 §21.5.4 (503): "The server MAY indicate when the client should retry the request in a
+    // Retry-After header field." The same verdict answers OPTIONS probes (src/cli/agent-server.ts).
+    const verdict = this.o.admission.verdict();
+    if (!verdict.accept) {
+      sip.reject(503, "Service Unavailable", { "Retry-After": String(verdict.retryAfterS) });
+      observer.callRefused("inbound", verdict.reason === "draining" ? "rejected" : "busy");
+      log.warn({ callId: id, reason: verdict.reason, detail: verdict.detail }, "call rejected: not admitted");
       return;
     }
     if (!sip.offerSdp) {
@@ -113,18 +118,10 @@ export class InboundCalls {
       log.warn({ callId: id }, "call rejected: no sdp offer");
       return;
     }
-    const record: CallRecord = {
-      id,
-      sipCallId: sip.callId,
-      direction: "inbound",
-      from: sip.from.uri,
-      to: sip.to.uri,
-      state: "ringing",
-      startedAt: new Date().toISOString(),
-      turns: [],
-      bargeIns: 0,
-      providers: this.o.providers.describe,
-    };
+    const record = newCallRecord(
+      { direction: "inbound", sipCallId: sip.callId, from: sip.from.uri, to: sip.to.uri, providers: this.o.providers.describe },
+      { id },
+    );
     const session = new CallSession({
       record,
       observer,
@@ -141,6 +138,7 @@ export class InboundCalls {
     sip.on("confirmed", session.guard("ack", () => this.onConfirmed(live)));
     this.setUp(live).catch((err) => {
       log.error({ callId: id, err: String(err) }, "call setup failed");
+      record.endReason ??= "error";
       if (sip.state === "offered") sip.reject(500, "Server Internal Error");
       void session.end("error");
     });
@@ -208,6 +206,7 @@ export class InboundCalls {
         system: pending.system,
         settings: this.o.settings,
         bargeInMinSpeechMs: this.o.bargeInMinSpeechMs,
+        rtpTimeout: this.o.rtpTimeout,
       });
       return live.media;
     });

@@ -13,6 +13,8 @@ import type { SileroVad } from "../media/vad/silero";
 import { RtpSession, type Pacer, type PacerSource, type RtpPortLease } from "../rtp";
 import { silenceFrame } from "../media/g711";
 import { FRAME_MS, type AudioFrame } from "../media/constants";
+import { RtpWatchdog } from "./rtp-watchdog";
+import { RtcpSession, type RtcpPeerReport } from "../rtp/rtcp-session";
 import { canSend, type NegotiatedMedia, type RenegotiableMedia } from "../sdp";
 import type { Clock } from "../util/clock";
 import type { Logger } from "../util/log";
@@ -52,22 +54,25 @@ export interface CallMediaOptions {
   onBargeIn?: () => void;
   onProviderError?: (err: unknown) => void;
   /**
+   * No RTP from the far end for this long (ms) ends the call with "rtp_timeout" (RTP_TIMEOUT_S);
+   * `holdMs` applies while the peer holds the call (RTP_HOLD_TIMEOUT_S). 0 or absent: never.
+   */
+  rtpTimeout?: { ms: number; holdMs: number };
+  /** Each RTCP report the far end sends about our stream (metrics). */
+  onRtcpReport?: (r: RtcpPeerReport) => void;
+  /**
    * A throw or rejection from the conversation or the media path that nothing else handled (the call
    * boundary: src/call/session.ts ends the call with "error"). Default: rethrown.
    */
   onError?: (err: unknown) => void;
+  /** Record fields changed outside a turn (the serving providers after a fallback). */
+  onRecordChanged?: () => void;
 }
 
 /**
- * The conversation's pause on hold. **conv** adds `hold()`/`resume()` to AgentCall (no idle prompts, no
- * timers running, continue where it was); until it has, the call site below finds them missing and
- * the media alone pauses what it can (no caller audio or generated silence reaches VAD/STT).
+ * One call's media and conversation. On hold (renegotiate) the conversation pauses (`hold()`/`resume()`)
+ * and no caller audio or generated silence reaches VAD/STT.
  */
-interface HoldableConversation {
-  hold?(): void;
-  resume?(): void;
-}
-
 export class CallMedia implements RenegotiableMedia {
   readonly session: RtpSession;
   readonly playout: Playout;
@@ -85,6 +90,8 @@ export class CallMedia implements RenegotiableMedia {
       try {
         this.playout.onTick();
         const now = this.o.clock.now();
+        const silentMs = this.watchdog?.check(this.session.packetsReceived, this.held, now);
+        if (silentMs !== undefined) return this.rtpTimedOut(silentMs);
         if (this.held) return;
         if (now - this.lastCallerFrameAt >= MISSING_MEDIA_MS) {
           this.lastCallerFrameAt = now - MISSING_MEDIA_MS + FRAME_MS;
@@ -96,6 +103,7 @@ export class CallMedia implements RenegotiableMedia {
     },
   };
   private closed = false;
+  private watchdog: RtpWatchdog | undefined;
   /** The peer put the call on hold (our direction no longer lets us send, RFC 3264 §8.4). */
   private held = false;
 
@@ -158,6 +166,7 @@ export class CallMedia implements RenegotiableMedia {
       onBargeIn: o.onBargeIn,
       onProviderError: o.onProviderError,
       onError: (err) => this.failed(err),
+      onRecordChanged: o.onRecordChanged,
     });
   }
 
@@ -172,8 +181,11 @@ export class CallMedia implements RenegotiableMedia {
   start(): void {
     if (this.started || this.closed) return;
     this.started = true;
+    const t = this.o.rtpTimeout;
+    if (t && (t.ms > 0 || t.holdMs > 0)) this.watchdog = new RtpWatchdog({ timeoutMs: t.ms, holdTimeoutMs: t.holdMs }, this.o.clock.now());
     this.lastCallerFrameAt = this.o.clock.now();
     this.o.pacer.add(this.ticker);
+    this.openRtcp();
     this.conversation.start().catch((err) => this.failed(err));
   }
 
@@ -197,18 +209,51 @@ export class CallMedia implements RenegotiableMedia {
     const held = !canSend(media.direction);
     if (held === this.held) return;
     this.held = held;
-    const conv = this.conversation as unknown as HoldableConversation;
-    if (held) conv.hold?.();
+    this.watchdog?.reset(this.o.clock.now());
+    if (held) this.conversation.hold();
     else {
       this.lastCallerFrameAt = this.o.clock.now();
-      conv.resume?.();
+      this.conversation.resume();
     }
     this.o.log.info({ callId: this.o.record.id, direction: media.direction }, held ? "call held by the peer" : "call resumed by the peer");
+  }
+
+  /** RTCP on the odd port next to ours (RFC 3550 §11); the call goes on without it if it cannot bind. */
+  private openRtcp(): void {
+    const { lease, record, log } = this.o;
+    RtcpSession.open({
+      host: lease.host,
+      port: lease.port + 1,
+      rtp: this.session,
+      clock: this.o.clock,
+      cname: `voice-agent@${lease.host}`,
+      onPeerReport: (r) => {
+        record.rtcp = r;
+        this.o.onRtcpReport?.(r);
+      },
+    }).then(
+      (rtcp) => {
+        if (this.closed) return rtcp.close();
+        this.rtcp = rtcp;
+        rtcp.start();
+      },
+      (err) => log.warn({ callId: record.id, port: lease.port + 1, err: String(err) }, "rtcp port unavailable: no rtcp on this call"),
+    );
+  }
+
+  private rtcp: RtcpSession | undefined;
+
+  /** RTP stopped coming: the call is dead; BYE with the reason recorded (once). */
+  private rtpTimedOut(silentMs: number): void {
+    this.watchdog = undefined;
+    this.o.log.warn({ callId: this.o.record.id, silentMs, held: this.held }, "no rtp from the far end: ending the call");
+    this.o.hangup("rtp_timeout");
   }
 
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.rtcp?.close();
     this.conversation.stop();
     this.o.pacer.remove(this.ticker);
     this.playout.close();

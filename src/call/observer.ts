@@ -35,6 +35,8 @@ export interface CallObserver {
   providerError(record: CallRecord, err: unknown): void;
   /** The call's RTP counters, once, just before `callEnded` (only when media ran). */
   rtpStats(record: CallRecord, stats: CallRtpStats): void;
+  /** The far end's RTCP report about our stream (RFC 3550 §6.4.1), as each arrives; `record.rtcp` holds the latest. */
+  rtcpReport?(record: CallRecord, report: NonNullable<CallRecord["rtcp"]>): void;
   /**
    * The call is over and everything it held is released. Exactly once per `callStarted`. `result` is
    * `record.endReason` when set (more precise), else the SIP layer's end reason.
@@ -75,6 +77,7 @@ export function metricsObserver(metrics: Metrics): CallObserver {
       metrics.rtpPackets("out", st.packetsOut);
       metrics.rtpPacketsLost(Math.max(0, st.lost));
     },
+    rtcpReport: (_record, r) => metrics.rtcpReport(r),
     callEnded: (record, result) => metrics.callEnded(record.direction, result),
     callRefused: (direction, result) => metrics.callRefused(direction, result),
   };
@@ -85,8 +88,9 @@ export function metricsObserver(metrics: Metrics): CallObserver {
  * skipped: bookkeeping failing (a full disk) never ends a call nor stops the other observers.
  */
 export function combineObservers(log: Logger, ...observers: CallObserver[]): CallObserver {
+  type Required = Exclude<keyof CallObserver, "rtcpReport">;
   const each =
-    <K extends keyof CallObserver>(name: K) =>
+    <K extends Required>(name: K) =>
     (...args: Parameters<CallObserver[K]>): void => {
       for (const o of observers) {
         try {
@@ -104,6 +108,15 @@ export function combineObservers(log: Logger, ...observers: CallObserver[]): Cal
     bargeIn: each("bargeIn"),
     providerError: each("providerError"),
     rtpStats: each("rtpStats"),
+    rtcpReport: (record, report) => {
+      for (const o of observers) {
+        try {
+          o.rtcpReport?.(record, report);
+        } catch (err) {
+          log.error({ event: "rtcpReport", err: String(err) }, "call observer failed");
+        }
+      }
+    },
     callEnded: each("callEnded"),
     callRefused: each("callRefused"),
   };

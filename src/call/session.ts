@@ -13,11 +13,23 @@
  * Failure at the boundary: a throw or rejection from the call's media, conversation, timers or event
  * handlers ends this call with reason "error" (recorded) and never reaches the process: other calls go on.
  */
+import { randomUUID } from "node:crypto";
 import type { RtpPortLease } from "../rtp";
-import type { CallRecord, TurnRecord } from "../pipeline/call-record";
+import type { CallDirection, CallRecord, TurnRecord } from "../pipeline/call-record";
 import type { Clock, TimerHandle } from "../util/clock";
 import type { Logger } from "../util/log";
 import type { CallObserver } from "./observer";
+
+/**
+ * A new call's record, the same shape for both directions: a fresh id, state "ringing", started now,
+ * no turns. `extra` adds direction-specific fields (outbound status, objective, metadata…).
+ */
+export function newCallRecord(
+  base: { direction: CallDirection; sipCallId: string; from: string; to: string; providers?: CallRecord["providers"] },
+  extra: Partial<CallRecord> = {},
+): CallRecord {
+  return { id: randomUUID(), ...base, state: "ringing", startedAt: new Date().toISOString(), turns: [], bargeIns: 0, ...extra };
+}
 
 /** Longest wait (ms) of `end()` for the SIP side to finish (BYE answered or timed out). */
 export const DEFAULT_TEARDOWN_LIMIT_MS = 2000;
@@ -37,8 +49,12 @@ export interface MediaHooks {
   onTurn(turn: TurnRecord): void;
   onBargeIn(): void;
   onProviderError(err: unknown): void;
+  /** The far end's RTCP report about our stream (RFC 3550 §6.4.1). */
+  onRtcpReport(report: NonNullable<CallRecord["rtcp"]>): void;
   /** Anything the media or conversation could not handle: ends this call with "error". */
   onError(err: unknown): void;
+  /** Record fields changed outside a turn (the serving providers after a fallback): persisted. */
+  onRecordChanged(): void;
 }
 
 /** The media of a started call (CallMedia in production). */
@@ -72,9 +88,12 @@ export class CallSession {
   private media: SessionMedia | null = null;
   private released = false;
   private ending: Promise<void> | null = null;
+  /** `record.providers` as last reported, to notice the conversation switching a stage to a fallback. */
+  private reportedProviders: string;
 
   constructor(private readonly o: CallSessionOptions) {
     this.record = o.record;
+    this.reportedProviders = JSON.stringify(o.record.providers ?? null);
     this.clock = guardedClock(o.clock, (err) => this.fail(err, "timer"));
     o.observer.callStarted(o.record);
   }
@@ -107,6 +126,18 @@ export class CallSession {
     if (!this.released) this.o.observer.callUpdated(this.record);
   }
 
+  /**
+   * The record names the provider that actually serves each stage (the conversation switches
+   * `record.providers` to the offline one after a fallback and says so through `onRecordChanged`):
+   * persisted as soon as it changed (also checked on each turn and provider error).
+   */
+  private reportProviders(): void {
+    const now = JSON.stringify(this.record.providers ?? null);
+    if (now === this.reportedProviders) return;
+    this.reportedProviders = now;
+    this.updated();
+  }
+
   /** The dialog is confirmed: the record says connected, with the answer time. */
   answered(): void {
     if (this.released) return;
@@ -126,10 +157,18 @@ export class CallSession {
     const hooks: MediaHooks = {
       clock: this.clock,
       hangup: (reason) => void this.end(reason),
-      onTurn: (turn) => observer.turn(record, turn),
+      onTurn: (turn) => {
+        observer.turn(record, turn);
+        this.reportProviders();
+      },
       onBargeIn: () => observer.bargeIn(record),
-      onProviderError: (err) => observer.providerError(record, err),
+      onProviderError: (err) => {
+        observer.providerError(record, err);
+        this.reportProviders();
+      },
+      onRtcpReport: (report) => observer.rtcpReport?.(record, report),
       onError: (err) => this.fail(err, "media"),
+      onRecordChanged: () => this.reportProviders(),
     };
     try {
       this.media = create(lease, hooks);

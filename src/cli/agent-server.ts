@@ -11,14 +11,18 @@ import type { Providers } from "./providers";
 import { systemPrompt } from "./prompts";
 import { createApp } from "../http/app";
 import type { ConversationSettings } from "../pipeline/agent-call";
-import { SqliteCallStore } from "../store";
+import { PgCallStore, SqliteCallStore } from "../store";
+
+/** Where the agent keeps its call records: SQLite (default) or PostgreSQL (DATABASE_URL). */
+export type AgentStore = SqliteCallStore | PgCallStore;
 import { DestinationPolicy, OutboundDialer, OutboundError } from "../outbound";
 import { Pacer, RtpPortPool } from "../rtp";
 import { CallMedia } from "../call/media";
 import { InboundCalls } from "../call/inbound";
+import { Admission, loadHeaderValue } from "../call/admission";
 import { combineObservers, metricsObserver, storeObserver, type CallObserver } from "../call/observer";
 import { loadSileroVad, type SileroVad } from "../media/vad/silero";
-import { DigestVerifier, SourceGate, UdpTransport, UserAgent, type TimerValues } from "../sip";
+import { DigestVerifier, MultiTransport, SourceGate, StreamTransport, UdpTransport, UserAgent, type TimerValues } from "../sip";
 import { SystemClock, type Clock } from "../util/clock";
 import type { Logger } from "../util/log";
 import { createMetrics, instrumentTransport, type Metrics } from "../metrics";
@@ -39,6 +43,8 @@ export class AgentServer {
   /** Every call of both directions reports here: the store and the metrics. */
   private readonly observer: CallObserver;
   private draining = false;
+  /** Draining, MAX_CALLS, degraded: one decision for INVITE, OPTIONS and GET /health/ready. */
+  readonly admission: Admission;
   private http: { stop(): void } | null = null;
   /** Prometheus metrics served at GET /metrics. */
   readonly metrics: Metrics;
@@ -47,8 +53,8 @@ export class AgentServer {
 
   private constructor(
     private readonly o: AgentServerOptions,
-    readonly store: SqliteCallStore,
-    private readonly transport: UdpTransport,
+    readonly store: AgentStore,
+    private readonly transport: MultiTransport,
     readonly ua: UserAgent,
     private readonly pool: RtpPortPool,
     private readonly pacer: Pacer,
@@ -59,6 +65,12 @@ export class AgentServer {
     this.metrics = metrics;
     const { cfg, providers, log } = o;
     this.observer = combineObservers(log, storeObserver(store), metricsObserver(metrics));
+    this.admission = new Admission({
+      capacity: cfg.maxCalls,
+      active: () => this.activeCalls,
+      draining: () => this.draining,
+      degraded: [() => (pool.free === 0 ? "no free RTP port" : undefined)],
+    });
     this.inbound = new InboundCalls({
       log,
       clock,
@@ -69,12 +81,12 @@ export class AgentServer {
       providers,
       mode: o.mode,
       trustedIps: cfg.sipTrustedIps,
-      maxCalls: cfg.maxCalls,
+      admission: this.admission,
       publicIp: cfg.publicIp,
       systemPrompt: () => systemPrompt(cfg, "inbound"),
       settings: conversationSettings(cfg.conversation),
       bargeInMinSpeechMs: cfg.conversation.bargeInMinSpeechMs,
-      activeCalls: () => this.activeCalls,
+      rtpTimeout: { ms: cfg.rtpTimeoutMs, holdMs: cfg.rtpHoldTimeoutMs },
     });
   }
 
@@ -89,7 +101,7 @@ export class AgentServer {
       log.error({ err: (err as Error).message }, "vad unavailable: barge-in disabled");
     }
     // SIP first: a second instance on the same port stops here, before it touches the call records.
-    let transport: UdpTransport;
+    let udp: UdpTransport;
     // Trust and per-source rate limit before any parsing or transaction (SIP_TRUSTED_IPS, SIP_RATE_LIMIT).
     const gate = new SourceGate({
       trusted: cfg.sipTrustedIps,
@@ -98,13 +110,36 @@ export class AgentServer {
       burst: cfg.sipRateLimit.burst,
     });
     try {
-      transport = await UdpTransport.bind({ host: cfg.sipHost, port: cfg.sipPort, log, gate });
+      udp = await UdpTransport.bind({ host: cfg.sipHost, port: cfg.sipPort, log, gate });
     } catch (err) {
       throw new Error(`SIP_PORT: cannot bind udp ${cfg.sipHost}:${cfg.sipPort}: ${(err as Error).message}`);
     }
-    let store: SqliteCallStore;
+    // SIP over TCP on the same port (RFC 3261 §18: "All SIP elements MUST implement UDP and TCP"), and
+    // TLS on SIP_TLS_PORT when configured.
+    const streams: StreamTransport[] = [];
+    if (cfg.sipTcp) {
+      try {
+        streams.push(await StreamTransport.listen({ host: cfg.sipHost, port: udp.local.port, log, gate }));
+      } catch (err) {
+        log.warn({ port: udp.local.port, err: (err as Error).message }, "sip tcp unavailable on SIP_PORT: udp only");
+      }
+    }
+    if (cfg.sipTls) {
+      try {
+        streams.push(await StreamTransport.listen({ host: cfg.sipHost, port: cfg.sipTls.port, log, gate, tls: cfg.sipTls }));
+      } catch (err) {
+        for (const s of streams) s.close();
+        udp.close();
+        throw new Error(`SIP_TLS_PORT: cannot listen on tls ${cfg.sipHost}:${cfg.sipTls.port}: ${(err as Error).message}`);
+      }
+    }
+    const transport = new MultiTransport(udp, streams, log);
+    let store: AgentStore;
     try {
-      store = SqliteCallStore.open({ dir: cfg.dataDir, log });
+      // DATABASE_URL: one PostgreSQL database for a fleet of agents; else SQLite in DATA_DIR.
+      store = cfg.databaseUrl
+        ? await PgCallStore.open({ url: cfg.databaseUrl, agentId: cfg.agentId, log, retentionDays: cfg.recordRetentionDays })
+        : SqliteCallStore.open({ dir: cfg.dataDir, log, retentionDays: cfg.recordRetentionDays });
     } catch (err) {
       transport.close();
       throw err;
@@ -130,7 +165,12 @@ export class AgentServer {
         : undefined,
       delegate: {
         onInvite: (call) => server.inbound.onInvite(call),
-        acceptingNewCalls: () => !server.draining,
+        // What a load balancer's OPTIONS probe gets: the verdict a new INVITE would get, and the load.
+        optionsStatus: () => {
+          const v = server.admission.verdict();
+          const headers: Array<[string, string]> = [["X-Calls", loadHeaderValue(v)]];
+          return v.accept ? { available: true, headers } : { available: false, retryAfterS: v.retryAfterS, headers };
+        },
       },
     });
     server = new AgentServer(o, store, transport, ua, pool, pacer, vad, clock, metrics);
@@ -151,6 +191,7 @@ export class AgentServer {
         providers: o.providers.describe,
         sip: { host: cfg.sipHost, port: transport.local.port, publicIp: cfg.publicIp },
         stats: () => ({ status: server.draining ? "draining" : "ok", rtp: { portsInUse: pool.inUse, portsFree: pool.free } }),
+        ready: () => server.admission.verdict(),
       },
     });
     try {
@@ -158,7 +199,7 @@ export class AgentServer {
       app.listen({ hostname: cfg.serverHost, port: cfg.serverPort, reusePort: false });
     } catch (err) {
       transport.close();
-      store.close();
+      await store.close();
       throw new Error(`SERVER_PORT: cannot listen on ${cfg.serverHost}:${cfg.serverPort}: ${(err as Error).message}`);
     }
     server.http = { stop: () => void app.stop() };
@@ -197,8 +238,11 @@ export class AgentServer {
       systemPrompt: (objective) => systemPrompt(cfg, "outbound", objective),
       llm: providers.llm,
       providers: providers.describe,
-      admit: () =>
-        this.activeCalls >= cfg.maxCalls ? new OutboundError("at_capacity", `${cfg.maxCalls} calls are live (MAX_CALLS)`) : undefined,
+      // The dialer refuses on its own while draining; full or degraded come from the shared verdict.
+      admit: () => {
+        const v = this.admission.verdict();
+        return v.accept || v.reason === "draining" ? undefined : new OutboundError("at_capacity", v.detail);
+      },
       createMedia: (req) =>
         new CallMedia({
           ...req, // record, lease, negotiated media, system, and the session's hooks (clock, hang-up, turns, errors)
@@ -209,12 +253,14 @@ export class AgentServer {
           vad: this.vad,
           settings: conversationSettings(cfg.conversation),
           bargeInMinSpeechMs: cfg.conversation.bargeInMinSpeechMs,
+          rtpTimeout: { ms: cfg.rtpTimeoutMs, holdMs: cfg.rtpHoldTimeoutMs },
+          onRtcpReport: this.metrics.rtcpReport,
         }),
     });
   }
 
   /**
-   * Stops taking calls (new INVITEs get 503), lets live calls finish for up to `drainMs`, then says a
+   * Stops taking calls (new INVITEs and OPTIONS probes get 503), lets live calls finish for up to `drainMs`, then says a
    * short goodbye on the calls still up, hangs them up (BYE) and closes every socket.
    */
   async shutdown(drainMs: number): Promise<void> {
@@ -239,7 +285,7 @@ export class AgentServer {
     this.ua.dispose();
     this.transport.close();
     this.http?.stop();
-    this.store.close();
+    await this.store.close(); // PostgreSQL: what is still queued is written first (up to 5 s)
   }
 }
 
@@ -252,5 +298,7 @@ export function conversationSettings(c: ConversationConfig): Partial<Conversatio
     idlePromptMs: c.idlePromptMs,
     idlePromptsBeforeHangup: c.idlePromptsBeforeHangup,
     maxCallMs: c.maxCallMs,
+    llmFirstTokenMs: c.llmFirstTokenMs,
+    llmTotalMs: c.llmTotalMs,
   };
 }

@@ -3,8 +3,9 @@
  * before our code runs). Every variable is validated at start-up; a bad value throws `ConfigError`
  * naming the variable and what it accepts, and the process stops before opening any socket.
  */
+import { existsSync } from "node:fs";
 import { isIP } from "node:net";
-import { networkInterfaces } from "node:os";
+import { hostname, networkInterfaces } from "node:os";
 import { countryCodeOf, PREFIX_PATTERN } from "../outbound/destination-policy";
 // Provider defaults and variable names live in each provider's options module (the single source).
 import { CARTESIA_DEFAULTS, CARTESIA_ENV } from "../providers/cartesia/options";
@@ -64,6 +65,14 @@ export interface Config {
   serverPort: number;
   /** Ringing time before answering, ms (180 Ringing is sent meanwhile). */
   answerDelayMs: number;
+  /** SIP_TCP: listen on TCP on SIP_PORT too (default true). */
+  sipTcp: boolean;
+  /** SIP_TLS_PORT with SIP_TLS_CERT_FILE and SIP_TLS_KEY_FILE (PEM): SIP over TLS; undefined = off. */
+  sipTls?: { port: number; certFile: string; keyFile: string };
+  /** RTP_TIMEOUT_S in ms: no RTP from the far end this long ends the call (0 = never). */
+  rtpTimeoutMs: number;
+  /** RTP_HOLD_TIMEOUT_S in ms: the same while the call is on hold (0 = never). */
+  rtpHoldTimeoutMs: number;
   scriptFile?: string;
   logLevel: "trace" | "debug" | "info" | "warn" | "error" | "fatal" | "silent";
   logPii: boolean;
@@ -88,6 +97,12 @@ export interface Config {
   serverHostRequested?: string;
   /** DATA_DIR: where calls.db lives, default ./data. */
   dataDir: string;
+  /** DATABASE_URL: postgres://… stores the records in PostgreSQL (shared by a fleet); unset = SQLite in DATA_DIR. */
+  databaseUrl?: string;
+  /** AGENT_ID: this agent's name in shared records; default `<hostname>:<SIP_PORT>`. */
+  agentId: string;
+  /** RECORD_RETENTION_DAYS: ended calls older than this are deleted in the background; unset = keep all. */
+  recordRetentionDays?: number;
   /**
    * SIP_TRUSTED_IPS: requests are served only from these source addresses or CIDR ranges (the
    * trunk's); empty = from anyone. Others are refused at the transport, before any transaction.
@@ -98,7 +113,7 @@ export interface Config {
   /** SIP_RATE_LIMIT: datagrams per second per source IP (0 = off); SIP_RATE_BURST: bucket size. */
   sipRateLimit: { perSecond: number; burst: number };
   /** SIP_INBOUND_USERNAME/SIP_INBOUND_PASSWORD: digest credentials inbound INVITEs must present. */
-  sipInboundAuth?: { username: string; password: string; realm?: string };
+  sipInboundAuth?: { username: string; password: string; realm?: string; algorithms: ("SHA-256" | "MD5")[] };
   /** SIGTERM: how long live calls may go on before they are ended politely, s. */
   drainTimeoutS: number;
   conversation: ConversationConfig;
@@ -168,6 +183,29 @@ function url(env: Env, name: string): string | undefined {
     throw new ConfigError(name, `expected an http(s):// or ws(s):// URL, got "${v}"`);
   }
   return v.replace(/\/+$/, "");
+}
+
+/** DATABASE_URL: a postgres:// or postgresql:// URL with a host. */
+function databaseUrl(env: Env): string | undefined {
+  const v = str(env, "DATABASE_URL");
+  if (v === undefined) return undefined;
+  let u: URL;
+  try {
+    u = new URL(v);
+  } catch {
+    throw new ConfigError("DATABASE_URL", "expected postgres://user:password@host:port/database");
+  }
+  if (!/^postgres(ql)?:$/.test(u.protocol) || u.hostname === "") {
+    throw new ConfigError("DATABASE_URL", `expected postgres://user:password@host:port/database, got a ${u.protocol}// URL`);
+  }
+  return v;
+}
+
+/** AGENT_ID: 1–64 of [A-Za-z0-9._:@-]; default `<hostname>:<SIP_PORT>`, unique per host and port. */
+function agentId(env: Env): string {
+  const v = str(env, "AGENT_ID") ?? `${hostname()}:${str(env, "SIP_PORT") ?? "5060"}`;
+  if (!/^[A-Za-z0-9._:@-]{1,64}$/.test(v)) throw new ConfigError("AGENT_ID", `expected 1-64 letters, digits or . _ : @ -, got "${v}"`);
+  return v;
 }
 
 /** A host name (RFC 1123 labels) or an IPv4 address. */
@@ -330,6 +368,10 @@ export function loadConfig(env: Env = process.env): Config {
     serverHostRequested: apiToken || serverHostRequested === "127.0.0.1" ? undefined : serverHostRequested,
     serverPort: int(env, "SERVER_PORT", 8000, 1, 65535),
     answerDelayMs: int(env, "ANSWER_DELAY_MS", 0, 0, 120_000),
+    sipTcp: bool(env, "SIP_TCP", true),
+    sipTls: sipTlsOf(env),
+    rtpTimeoutMs: int(env, "RTP_TIMEOUT_S", 30, 0, 86_400) * 1000,
+    rtpHoldTimeoutMs: int(env, "RTP_HOLD_TIMEOUT_S", 600, 0, 86_400) * 1000,
     scriptFile: str(env, "SCRIPT_FILE"),
     logLevel: oneOf(env, "LOG_LEVEL", ["trace", "debug", "info", "warn", "error", "fatal", "silent"] as const, "info"),
     logPii: bool(env, "LOG_PII", true),
@@ -346,6 +388,9 @@ export function loadConfig(env: Env = process.env): Config {
     outbound: outboundConfig(env),
     apiToken,
     dataDir: str(env, "DATA_DIR") ?? "./data",
+    databaseUrl: databaseUrl(env),
+    agentId: agentId(env),
+    recordRetentionDays: str(env, "RECORD_RETENTION_DAYS") === undefined ? undefined : int(env, "RECORD_RETENTION_DAYS", 0, 1, 36_500),
     drainTimeoutS: int(env, "DRAIN_TIMEOUT_S", 30, 0, 3600),
     sipTrustedIps: ipRangeList(env, "SIP_TRUSTED_IPS"),
     sipUntrusted: oneOf(env, "SIP_UNTRUSTED", ["reject", "drop"] as const, "reject"),
@@ -363,7 +408,7 @@ function rateLimit(env: Env): { perSecond: number; burst: number } {
 }
 
 /** SIP_INBOUND_USERNAME / SIP_INBOUND_PASSWORD (set together), SIP_INBOUND_REALM (default: SIP_PUBLIC_IP). */
-function inboundAuth(env: Env): { username: string; password: string; realm?: string } | undefined {
+function inboundAuth(env: Env): Config["sipInboundAuth"] {
   const p = pair(env, "SIP_INBOUND_USERNAME", "SIP_INBOUND_PASSWORD");
   if (!p) return undefined;
   const realm = str(env, "SIP_INBOUND_REALM");
@@ -371,7 +416,15 @@ function inboundAuth(env: Env): { username: string; password: string; realm?: st
   if (realm !== undefined && !/^[\x20\x21\x23-\x5b\x5d-\x7e]{1,128}$/.test(realm)) {
     throw new ConfigError("SIP_INBOUND_REALM", `expected up to 128 printable characters without " or \\, got "${realm}"`);
   }
-  return { username: p[0], password: p[1], realm };
+  // SIP_INBOUND_DIGEST_ALGORITHMS: challenge order (RFC 8760 §2.4); MD5 first for UACs that answer only the first.
+  const list = (str(env, "SIP_INBOUND_DIGEST_ALGORITHMS") ?? "SHA-256,MD5").split(",").map((a) => a.trim().toUpperCase()).filter(Boolean);
+  const algorithms: ("SHA-256" | "MD5")[] = [];
+  for (const a of list) {
+    if (a !== "SHA-256" && a !== "MD5") throw new ConfigError("SIP_INBOUND_DIGEST_ALGORITHMS", `expected SHA-256 and/or MD5 in order of preference, got "${a}"`);
+    if (!algorithms.includes(a)) algorithms.push(a);
+  }
+  if (algorithms.length === 0) throw new ConfigError("SIP_INBOUND_DIGEST_ALGORITHMS", "expected SHA-256 and/or MD5 in order of preference");
+  return { username: p[0], password: p[1], realm, algorithms };
 }
 
 /** Turn-taking settings (src/pipeline/agent-call.ts, endpointing.ts, speech-detector.ts). */
@@ -384,6 +437,10 @@ export interface ConversationConfig {
   idlePromptMs: number;
   idlePromptsBeforeHangup: number;
   maxCallMs: number;
+  /** LLM watchdog: first token due within this many ms (LLM_FIRST_TOKEN_MS). */
+  llmFirstTokenMs: number;
+  /** LLM watchdog: one reply's generation due within this many ms (LLM_REPLY_TIMEOUT_MS). */
+  llmTotalMs: number;
 }
 
 function conversationConfig(env: Env): ConversationConfig {
@@ -401,5 +458,22 @@ function conversationConfig(env: Env): ConversationConfig {
     idlePromptMs: int(env, "IDLE_PROMPT_S", 10, 1, 3600) * 1000,
     idlePromptsBeforeHangup: int(env, "IDLE_PROMPTS", 2, 0, 20),
     maxCallMs: int(env, "MAX_CALL_S", 1800, 10, 86_400) * 1000,
+    // src/pipeline/conversation-settings.ts DEFAULT_CONVERSATION (3 s / 20 s): no first token → apology.
+    llmFirstTokenMs: int(env, "LLM_FIRST_TOKEN_MS", 3000, 200, 120_000),
+    llmTotalMs: int(env, "LLM_REPLY_TIMEOUT_MS", 20_000, 1000, 600_000),
   };
+}
+
+/** SIP_TLS_PORT (0 or unset: off) and the two PEM files it needs; a startup error names what is missing. */
+function sipTlsOf(env: Env): Config["sipTls"] {
+  const port = int(env, "SIP_TLS_PORT", 0, 0, 65535);
+  if (port === 0) return undefined;
+  const certFile = str(env, "SIP_TLS_CERT_FILE");
+  const keyFile = str(env, "SIP_TLS_KEY_FILE");
+  if (!certFile) throw new ConfigError("SIP_TLS_CERT_FILE", "required with SIP_TLS_PORT (PEM certificate chain)");
+  if (!keyFile) throw new ConfigError("SIP_TLS_KEY_FILE", "required with SIP_TLS_PORT (PEM private key)");
+  for (const [name, path] of [["SIP_TLS_CERT_FILE", certFile], ["SIP_TLS_KEY_FILE", keyFile]] as const) {
+    if (!existsSync(path)) throw new ConfigError(name, `file not found: ${path}`);
+  }
+  return { port, certFile, keyFile };
 }

@@ -8,6 +8,7 @@ import { ConfigError, loadConfig, requireOutbound, type Config, type Mode } from
 import { createProviders } from "./providers";
 import { StoreError } from "../store/schema";
 import { DataDirLock, DataDirLockError } from "../store/data-dir-lock";
+import { redact } from "../store/pg-call-store";
 import { createLogger, flushLog } from "../util/log";
 import { installProcessGuard } from "../util/process-guard";
 import { exposureWarning } from "./exposure";
@@ -48,7 +49,7 @@ function describeConfig(cfg: Config, mode: string, providers: { stt: string; llm
     `  RTP   udp ports ${cfg.rtpPortStart}-${cfg.rtpPortEnd} (${rtpCalls} calls), max ${cfg.maxCalls} simultaneous calls`,
     ...outbound,
     `  HTTP  ${cfg.serverHost}:${cfg.serverPort} — ${httpAccess(cfg)}`,
-    `  DATA  ${cfg.dataDir} (calls.db)`,
+    cfg.databaseUrl ? `  DATA  ${redact(cfg.databaseUrl)} (PostgreSQL, as agent ${cfg.agentId})` : `  DATA  ${cfg.dataDir} (calls.db)`,
     `  STT   ${providers.stt}`,
     `  LLM   ${providers.llm}`,
     `  TTS   ${providers.tts}`,
@@ -156,7 +157,9 @@ export async function main(argv: string[]): Promise<number> {
       return 2;
     }
     if (err instanceof StoreError && err.code !== "migration_failed") {
-      console.error(`voice-agent: configuration error: DATA_DIR: ${err.message}`);
+      // The PostgreSQL store's messages start with "DATABASE_URL:" or name the database; SQLite's name the file.
+      const variable = process.env.DATABASE_URL ? "DATABASE_URL" : "DATA_DIR";
+      console.error(`voice-agent: configuration error: ${err.message.startsWith(`${variable}:`) ? err.message : `${variable}: ${err.message}`}`);
       return 2;
     }
     console.error(`voice-agent: ${(err as Error).message}`);

@@ -10,6 +10,7 @@ import { openapi } from "@elysiajs/openapi";
 import type { CallRecordStore } from "../pipeline/call-record";
 import { BEARER_CHALLENGE, checkBearer, hasValidBearer } from "./auth";
 import { checkHost } from "./host-check";
+import { StoreError } from "../store/schema";
 import { outboundRoutes, type OutboundApi } from "./outbound";
 import { describeValidation } from "./validation";
 import type { Metrics } from "../metrics";
@@ -22,7 +23,17 @@ export interface HealthInfo {
   sip?: { host: string; port: number; publicIp: string };
   /** Live counters shown under `GET /` (e.g. RTP ports in use). */
   stats?: () => Record<string, unknown>;
+  /**
+   * Would the agent take a call now (the verdict INVITEs and OPTIONS get, src/call/admission.ts)?
+   * Serves `GET /health/ready`; without it the agent is always ready.
+   */
+  ready?: () => ReadyVerdict;
 }
+
+/** `GET /health/ready`'s decision; `retryAfterS` becomes the 503's Retry-After (RFC 9110 §10.2.3). */
+export type ReadyVerdict =
+  | { accept: true; active: number; capacity: number }
+  | { accept: false; reason: string; detail: string; retryAfterS: number; active: number; capacity: number };
 
 export interface AppDeps {
   store: CallRecordStore;
@@ -70,6 +81,11 @@ export function createApp(deps: AppDeps) {
         set.status = error.status;
         return { error: error.code, message: error.message };
       }
+      if (error instanceof StoreError && error.code === "unavailable") {
+        set.status = 503;
+        set.headers["retry-after"] = "5";
+        return { error: "store_unavailable", message: error.message };
+      }
       if (code === "NOT_FOUND") {
         set.status = 404;
         return { error: "not_found", message: "no such route" };
@@ -101,14 +117,24 @@ export function createApp(deps: AppDeps) {
         uptimeS: Math.round((Date.now() - startedAt) / 1000),
       };
     })
+    // Orchestrators (Kubernetes probes, systemd, balancers over HTTP): live = the process answers;
+    // ready = it would take a call now (200), else 503 + Retry-After with the reason.
+    .get("/health/live", () => ({ status: "live" }))
+    .get("/health/ready", ({ set }) => {
+      const v = deps.health.ready?.() ?? { accept: true as const, active: deps.store.activeCount, capacity: 0 };
+      if (v.accept) return { status: "ready", activeCalls: v.active, capacity: v.capacity };
+      set.status = 503;
+      set.headers["retry-after"] = String(v.retryAfterS);
+      return { status: "unavailable", reason: v.reason, message: v.detail, activeCalls: v.active, capacity: v.capacity };
+    })
     .get("/metrics", async ({ set }) => {
       if (!deps.metrics) throw new HttpError(404, "not_found", "metrics are not enabled");
       set.headers["content-type"] = deps.metrics.contentType;
       return await deps.metrics.render();
     })
-    .get("/calls", () => deps.store.list())
-    .get("/calls/:id", ({ params }) => {
-      const r = deps.store.get(params.id);
+    .get("/calls", async () => await deps.store.list())
+    .get("/calls/:id", async ({ params }) => {
+      const r = await deps.store.get(params.id);
       if (!r) throw new HttpError(404, "not_found", `no call with id ${params.id}`);
       return r;
     })

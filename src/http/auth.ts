@@ -5,8 +5,8 @@
  */
 import { createHash, timingSafeEqual } from "node:crypto";
 
-/** Routes open without a token: health and the API description. */
-export const PUBLIC_PATHS: ReadonlySet<string> = new Set(["/", "/openapi", "/openapi/json"]);
+/** Routes open without a token: health (for probes and orchestrators) and the API description. */
+export const PUBLIC_PATHS: ReadonlySet<string> = new Set(["/", "/health/live", "/health/ready", "/openapi", "/openapi/json"]);
 
 /** `WWW-Authenticate` value sent with a 401 (RFC 6750 §3). */
 export const BEARER_CHALLENGE = 'Bearer realm="voice-agent"';

@@ -156,8 +156,8 @@ const PlaceBody = t.Object({
 const ErrorBody = t.Object({ error: t.String(), message: t.String(), field: t.Optional(t.String()) });
 
 export function outboundRoutes(deps: OutboundRoutesDeps) {
-  const find = (id: string) => {
-    const r = deps.store.get(id);
+  const find = async (id: string) => {
+    const r = await deps.store.get(id);
     return r && r.direction === "outbound" ? r : undefined;
   };
   const notFound = (id: string) => ({ error: "not_found", message: `no outbound call with id ${id}` });
@@ -211,8 +211,8 @@ export function outboundRoutes(deps: OutboundRoutesDeps) {
     )
     .get(
       "/outbound/calls",
-      ({ query }) => {
-        const { active, recent } = deps.store.list({ direction: "outbound", status: query.status as CallStatus | undefined, limit: query.limit });
+      async ({ query }) => {
+        const { active, recent } = await deps.store.list({ direction: "outbound", status: query.status as CallStatus | undefined, limit: query.limit });
         return { calls: [...active, ...recent].map((r) => outboundView(r, false)) };
       },
       {
@@ -225,8 +225,8 @@ export function outboundRoutes(deps: OutboundRoutesDeps) {
     )
     .get(
       "/outbound/call/:id",
-      ({ params, set }) => {
-        const r = find(params.id);
+      async ({ params, set }) => {
+        const r = await find(params.id);
         if (!r) {
           set.status = 404;
           return notFound(params.id);
@@ -237,8 +237,8 @@ export function outboundRoutes(deps: OutboundRoutesDeps) {
     )
     .post(
       "/outbound/call/:id/hangup",
-      ({ params, set }) => {
-        const r = find(params.id);
+      async ({ params, set }) => {
+        const r = await find(params.id);
         if (!r) {
           set.status = 404;
           return notFound(params.id);

@@ -22,6 +22,7 @@ import { rtpDropTotals } from "../rtp/drop-counters.ts";
 import { sipRefusedTotals } from "../sip/transport/drop-report.ts";
 import { logTotals } from "../util/log-totals.ts";
 import { processErrorTotals } from "../util/process-guard.ts";
+import { storeTotals } from "../store/write-queue.ts";
 
 /** Which side placed the call. */
 export type CallDirection = "inbound" | "outbound";
@@ -33,7 +34,8 @@ export type CallDirection = "inbound" | "outbound";
  *   session_expired (RFC 4028);
  * - rtp_timeout: no RTP from the far end for RTP_TIMEOUT_S (RTP_HOLD_TIMEOUT_S on hold);
  * - ours: shutdown (drain at SIGTERM), end_call (the LLM's end_call tool), agent_goodbye (silence or
- *   time limit), api_hangup, api_cancel, ring_timeout (src/outbound, src/pipeline);
+ *   time limit), api_hangup, api_cancel, ring_timeout, trunk_unreachable (no response or ICMP unreachable),
+ *   stt_failed (speech recognition failed for good; the caller was told) (src/outbound, src/pipeline);
  * - busy: refused before it started (MAX_CALLS reached, no RTP port) — use with `callRefused`.
  * Anything else is counted as `other`.
  */
@@ -53,6 +55,8 @@ export type CallResult =
   | "api_hangup"
   | "api_cancel"
   | "ring_timeout"
+  | "trunk_unreachable"
+  | "stt_failed"
   | "busy";
 
 /** Pipeline stages of `voice_agent_turn_latency_ms`, each measured from the end of caller speech. */
@@ -74,6 +78,8 @@ export const CALL_RESULTS: readonly CallResult[] = [
   "api_hangup",
   "api_cancel",
   "ring_timeout",
+  "trunk_unreachable",
+  "stt_failed",
   "busy",
 ];
 
@@ -151,6 +157,11 @@ export interface Metrics {
   rtpPacketsLost(count: number): void;
   /** One pacer tick, `ms` after its deadline (negative counts as 0): pacer_lateness_ms. */
   pacerLateness(ms: number): void;
+  /**
+   * A far end's RTCP report about our stream (RFC 3550 §6.4.1): rtcp_rtt_ms (when it carried our last
+   * SR), rtcp_fraction_lost (0–1) and rtcp_jitter_ms.
+   */
+  rtcpReport(r: { fractionLost: number; jitterMs: number; rttMs?: number }): void;
 
   /** One turn reached `stage` `ms` after the caller stopped speaking: turn_latency_ms{stage}. */
   turnLatency(stage: TurnStage, ms: number): void;
@@ -276,6 +287,34 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
       for (const [outcome, n] of Object.entries(logTotals)) this.inc({ outcome }, n);
     },
   });
+  new Counter({
+    name: "voice_agent_store_writes_total",
+    help: "Call store (calls.db) writes by outcome: written, queued (the database was locked, full or failing; retried), overflow (queue full: lost), failed (lost for good). Process totals.",
+    labelNames: ["outcome"] as const,
+    registers,
+    collect() {
+      this.reset();
+      for (const [outcome, n] of Object.entries(storeTotals)) this.inc({ outcome }, n);
+    },
+  });
+  const rtcpRtt = new Histogram({
+    name: "voice_agent_rtcp_rtt_ms",
+    help: "Round-trip time to the far end from its RTCP reports (RFC 3550 6.4.1: A - LSR - DLSR), ms.",
+    buckets: [5, 10, 20, 50, 100, 200, 400, 800, 1600],
+    registers,
+  });
+  const rtcpLoss = new Histogram({
+    name: "voice_agent_rtcp_fraction_lost",
+    help: "Fraction of our RTP packets the far end reported lost per RTCP interval (0-1).",
+    buckets: [0, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1],
+    registers,
+  });
+  const rtcpJitter = new Histogram({
+    name: "voice_agent_rtcp_jitter_ms",
+    help: "Interarrival jitter of our RTP stream as the far end reported it in RTCP, ms.",
+    buckets: [1, 2, 5, 10, 20, 40, 80, 160],
+    registers,
+  });
   const pacer = new Histogram({
     name: "voice_agent_pacer_lateness_ms",
     help: "How late each 20 ms outbound RTP pacer tick ran after its deadline, ms.",
@@ -340,6 +379,11 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
       if (count > 0) rtpLost.inc(count);
     },
     pacerLateness: (ms) => pacer.observe(ms > 0 ? ms : 0),
+    rtcpReport: (r) => {
+      if (r.rttMs !== undefined && Number.isFinite(r.rttMs)) rtcpRtt.observe(Math.max(0, r.rttMs));
+      if (Number.isFinite(r.fractionLost)) rtcpLoss.observe(Math.min(1, Math.max(0, r.fractionLost)));
+      if (Number.isFinite(r.jitterMs)) rtcpJitter.observe(Math.max(0, r.jitterMs));
+    },
     turnLatency: observeTurn,
     turnLatencies(l) {
       if (l.finalTranscriptMs !== undefined) observeTurn("final_transcript", l.finalTranscriptMs);

@@ -14,15 +14,14 @@
  * Each call's record, port, media and end live in a `CallSession` (src/call/session.ts), which reports
  * to the same `CallObserver` as inbound calls (store and metrics: outbound calls show in /metrics).
  */
-import { randomUUID } from "node:crypto";
-import type { CallRecord, CallRecordStore, CallStatus, TurnRecord } from "../pipeline/call-record";
+import type { CallRecord, CallRecordStore, CallStatus } from "../pipeline/call-record";
 import type { LlmProvider } from "../providers/types";
 import { RtpPortPoolError, type RtpPortLease } from "../rtp";
 import { CallSessionDescription, createOffer, parseAnswer, SdpError, SdpSession, type NegotiatedMedia, type OfferResult } from "../sdp";
 import type { DigestCredentials, EndReason, InviteOptions, OutboundCall } from "../sip";
 import type { Clock, TimerHandle } from "../util/clock";
 import type { Logger } from "../util/log";
-import { CallSession, type MediaHooks, type SessionMedia } from "../call/session";
+import { CallSession, newCallRecord, type MediaHooks, type SessionMedia } from "../call/session";
 import { storeObserver, type CallObserver } from "../call/observer";
 import type { DestinationPolicy } from "./destination-policy";
 import { OutboundError } from "./errors";
@@ -177,11 +176,16 @@ export class OutboundDialer {
    * Ends a live call: CANCEL before answer (status canceled), BYE after (status completed). Before any
    * response from the trunk no CANCEL may be sent (§9.1): the call ends as canceled at once and the
    * SIP layer deals with whatever the INVITE still brings (src/sip/ua/outbound-call.ts cancel()). Returns the record, or undefined when the id is unknown. A call
-   * already ended is returned unchanged.
+   * already ended is returned unchanged (from a synchronous store; undefined from PostgreSQL).
    */
   hangup(id: string): CallRecord | undefined {
     const live = this.live.get(id);
-    if (!live) return this.d.store.get(id);
+    if (!live) {
+      // Not live: nothing to end. The stored record when the store answers at once (memory, SQLite);
+      // with PostgreSQL the caller (the HTTP route) already holds the record it read.
+      const stored = this.d.store.get(id);
+      return stored instanceof Promise ? undefined : stored;
+    }
     const { record, sip } = live;
     if (record.status === "connected") {
       void live.session.end("api_hangup");
@@ -235,22 +239,10 @@ export class OutboundDialer {
       throw new OutboundError("invalid_request", `cannot build the INVITE: ${(err as Error).message}`, { field: "phone_number" });
     }
     const opening = buildOpening(req.openingReason);
-    const record: CallRecord = {
-      id: randomUUID(),
-      sipCallId: sip.callId,
-      direction: "outbound",
-      from,
-      to: requestUri,
-      state: "ringing",
-      status: "initiating",
-      startedAt: new Date().toISOString(),
-      turns: [],
-      bargeIns: 0,
-      providers: this.d.providers,
-      openingReason: req.openingReason,
-      objective: req.objective,
-      metadata: req.metadata,
-    };
+    const record = newCallRecord(
+      { direction: "outbound", sipCallId: sip.callId, from, to: requestUri, providers: this.d.providers },
+      { status: "initiating", openingReason: req.openingReason, objective: req.objective, metadata: req.metadata },
+    );
     const session = new CallSession({
       record,
       observer: this.observer,

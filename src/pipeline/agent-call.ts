@@ -1,265 +1,131 @@
 /**
- * The conversation of one call: caller audio → VAD + STT → endpointing → LLM → sentence chunks → TTS →
- * the call's audio output (RTP playout). Handles barge-in, silence prompts, the maximum call duration and
- * the agent's own hang-up (BYE only after the last packet of the goodbye).
- *
- * One `AbortController` per call and one per reply (STYLE habit 6). Retry lives here and nowhere else:
- * a failed reply speaks a short apology and the next turn tries the providers again.
+ * The conversation of one call: caller audio → VAD + STT → endpointing → LLM → sentences → TTS → the
+ * call's audio output. Barge-in, prompts, time limit, hold, and the agent's own hang-up (BYE after the
+ * last packet of the goodbye). A state machine (conversation-state.ts) with a SpeechHandle per reply
+ * (speech-handle.ts); decisions in turn-taking.ts, timers in call-timers.ts, failures in
+ * provider-failures.ts; playback events (src/media/audio-output.ts) drive it, nothing polls.
+ * One AbortController per call and per reply; retry lives here only (the next turn tries again).
  */
-import type { Clock, TimerHandle } from "../util/clock";
-import type { Logger } from "../util/log";
-import {
-  ProviderError,
-  type AudioFrame,
-  type ChatMessage,
-  type LlmChunk,
-  type LlmProvider,
-  type SttProvider,
-  type SttStream,
-  type ToolSpec,
-  type TtsProvider,
-} from "../providers/types";
-import type { AudioOutput, PlaybackFinishedEvent, PlaybackStartedEvent } from "../media/audio-output";
-import { SAMPLES_PER_MS } from "../media/constants";
-import type { CallRecord, TurnLatency, TurnRecord } from "./call-record";
-import { DEFAULT_ENDPOINTING, TurnDetector, type EndpointingSettings, type TurnEnd } from "./endpointing";
-import { SentenceSplitter } from "./sentence-splitter";
-import { isBackchannel } from "./backchannel";
-import { collapse, expectedSamples, heardPart, NOMINAL_SAMPLES_PER_CHAR } from "./heard-text";
-import { describeError, logProviderError } from "./provider-failures";
+import type { AudioFrame } from "../media/constants";
+import type { ChatMessage } from "../providers/types";
+import type { StateMachine } from "../util/state-machine";
+import { CallTimers } from "./call-timers";
+import { ConversationLog } from "./conversation-log";
+import { conversationMachine, type ConversationState } from "./conversation-state";
+import { DEFAULT_CONVERSATION, type AgentCallDeps, type ConversationSettings } from "./conversation-settings";
+import { TurnDetector, type TurnEnd } from "./endpointing";
+import { collapse, NOMINAL_SAMPLES_PER_CHAR } from "./heard-text";
+import { withLlmDeadlines } from "./llm-deadline";
+import { describeError, logProviderError, replyRecovery } from "./provider-failures";
+import { FixedSpeech } from "./fixed-speech";
+import { fixedSource, SpeechHandle } from "./speech-handle";
+import { StageProviders } from "./stage-providers";
+import { SttInput } from "./stt-input";
+import { onCallerSpeechStart, onCallerTurn, resumeAfterNoWords } from "./turn-taking";
 
 export { isBackchannel } from "./backchannel";
 export { heardPart } from "./heard-text";
-
-
-/** What a speech detector reports. */
-export interface SpeechEvents {
-  /**
-   * Caller speech confirmed (minimum duration reached). `onsetAgoMs`: how long ago (ms) the speech
-   * began, i.e. the confirmation delay (default 0).
-   */
-  onSpeechStart(onsetAgoMs?: number): void;
-  /** Caller speech ended; `silenceMs` of silence have already passed since the last speech frame. */
-  onSpeechEnd(silenceMs: number): void;
-  /**
-   * A pause inside caller speech (`silenceMs` of silence so far); the speech may go on (a new
-   * `onSpeechStart`) or end (`onSpeechEnd`). Lets endpointing decide before the segment ends.
-   */
-  onSpeechPause?(silenceMs: number): void;
-  /** During a pause, speech-like sound not (yet) confirmed as speech: hold the end-of-turn decision. */
-  onSpeechActivity?(): void;
-}
-
-/** Caller speech detection (Silero VAD + segmenter), fed one 20 ms frame at a time. */
-export interface SpeechDetector {
-  listen(events: SpeechEvents): void;
-  /** Feeds one 160-sample frame (8 kHz). Events arrive later through `listen`'s callbacks. */
-  push(pcm: Int16Array): void;
-  /** The agent is (not) playing audio: lets the detector tighten its rule against echo. */
-  setAgentSpeaking?(speaking: boolean): void;
-  close?(): void;
-}
-
-export interface ConversationSettings {
-  endpointing: EndpointingSettings;
-  /** Caller speech during agent audio interrupts it. */
-  bargeIn: boolean;
-  /** Silence (ms) after the agent finished before asking whether the caller is still there. */
-  idlePromptMs: number;
-  /** After this many unanswered prompts the agent says goodbye and hangs up. */
-  idlePromptsBeforeHangup: number;
-  /** Maximum call duration (ms); then a polite goodbye and hang-up. */
-  maxCallMs: number;
-  idlePromptText: string;
-  idleGoodbyeText: string;
-  maxDurationText: string;
-  apologyText: string;
-  shutdownText: string;
-  /**
-   * After a barge-in whose words are only a backchannel ("uh-huh", "okay", "right"): "resume" goes on
-   * with the rest of the interrupted reply, "reply" treats it as a new turn.
-   */
-  backchannel: "resume" | "reply";
-  /** After a barge-in, if no words arrive within this many ms of the caller's speech ending, resume. */
-  noWordsResumeMs: number;
-}
-
-export const DEFAULT_CONVERSATION: ConversationSettings = {
-  endpointing: DEFAULT_ENDPOINTING,
-  bargeIn: true,
-  idlePromptMs: 10_000,
-  idlePromptsBeforeHangup: 2,
-  maxCallMs: 30 * 60_000,
-  idlePromptText: "Are you still there?",
-  idleGoodbyeText: "I have not heard from you, so I will end the call now. Goodbye.",
-  maxDurationText: "We have reached the time limit for this call. Thank you for calling. Goodbye.",
-  apologyText: "Sorry, I had a problem just now. Could you say that again?",
-  shutdownText: "I am sorry, I have to end the call now. Please call again later. Goodbye.",
-  backchannel: "resume",
-  noWordsResumeMs: 1500,
-};
-
-/**
- * Caller speech that began at most this long (ms) after a reply's first audio cannot be a reaction to
- * the reply (reacting to a heard sound takes ≥ ~200 ms), so it continues the caller's turn: the reply is
- * abandoned and the turns merge instead of a barge-in. Measured (tests/e2e/turn-scenarios.test.ts, a
- * two-part sentence through the compiled agent): with a 900 ms pause the turn ended, 31 ms of reply
- * played, and the second part then counted as a barge-in with a separate caller turn and LLM request.
- */
-export const CONTINUATION_GRACE_MS = 200;
-
-export interface AgentCallDeps {
-  record: CallRecord;
-  clock: Clock;
-  log: Logger;
-  stt: SttProvider;
-  llm: LlmProvider;
-  tts: TtsProvider;
-  /** Used to speak the apology when the main TTS failed. */
-  fallbackTts?: TtsProvider;
-  /** Used when the main LLM fails at call start (for the rest of the call). */
-  fallbackLlm?: LlmProvider;
-  /** Used when the main STT cannot be opened (for the rest of the call). */
-  fallbackStt?: SttProvider;
-  /** Every provider failure (metrics). */
-  onProviderError?: (err: unknown) => void;
-  system: string;
-  tools: ToolSpec[];
-  /** Where reply audio goes: the call's RTP playout (src/media/playout.ts) through the audio-output seam. */
-  output: AudioOutput;
-  vad?: SpeechDetector;
-  codec: "PCMU" | "PCMA";
-  settings?: Partial<ConversationSettings>;
-  /** Ends the call at the SIP level (BYE). Called after the last packet of the goodbye. */
-  hangup: (reason: string) => void;
-  /** Receives turn records as they are completed (persistence, metrics). */
-  onTurn?: (turn: TurnRecord) => void;
-  /** A barge-in happened. */
-  onBargeIn?: () => void;
-  /**
-   * A failure nothing in the conversation handled (a provider breaking its contract, a bug): the owner
-   * ends the call (src/call/session.ts). Without it the failure is logged.
-   */
-  onError?: (err: unknown) => void;
-}
-
-interface Reply {
-  controller: AbortController;
-  /** The output segment carrying this reply's audio (0 until its first audio was captured). */
-  segmentId: number;
-  /** Clock time (ms) its first frame went out (playback started event). */
-  startedAt?: number;
-  /** Audio of this reply that went out, ms, once its playback finished (played out or cleared). */
-  playedMs?: number;
-  /** Latency figures of this reply, completed by playback events. */
-  latency: TurnLatency;
-  /** ms since the turn's origin (end of caller speech). */
-  since: () => number;
-  /** Samples of reply audio handed to the output. */
-  queuedSamples: number;
-  /** The TTS delivered all the audio for `spokenText` (so `queuedSamples` is the whole of it). */
-  audioComplete?: boolean;
-  /** Text handed to TTS so far. */
-  spokenText: string;
-  /** Text generated so far (may run ahead of `spokenText`). */
-  generated: string;
-  /** The model asked to end the call after this reply. */
-  endCall: boolean;
-  /** The caller turn this reply answers, null for the greeting or a prompt. */
-  userText: string | null;
-  interrupted: boolean;
-  done: Promise<void>;
-}
+export { CONTINUATION_GRACE_MS } from "./turn-taking";
+export { DEFAULT_CONVERSATION, type ConversationSettings, type SpeechDetector, type SpeechEvents } from "./conversation-settings";
+export type { ConversationState } from "./conversation-state";
+export type { AgentCallDeps } from "./conversation-settings";
 
 export class AgentCall {
   private readonly settings: ConversationSettings;
   private readonly callCtl = new AbortController();
-  private readonly history: ChatMessage[] = [];
+  private readonly log: ConversationLog;
   private readonly detector: TurnDetector;
-  private stt: SttStream | null = null;
-  private reply: Reply | null = null;
-  private idleTimer: TimerHandle | undefined;
-  private maxTimer: TimerHandle | undefined;
-  private idlePrompts = 0;
-  private ending = false;
-  private stopped = false;
-  private readonly startedAt: number;
-  /** The unheard rest of a reply cut by a barge-in, while it may still be resumed. */
-  private resumable: { text: string; endCall: boolean } | null = null;
-  private resumeTimer: TimerHandle | undefined;
+  private readonly timers: CallTimers;
+  /** The conversation state; every move goes through `to()`, which rejects illegal ones. */
+  readonly state: StateMachine<ConversationState>;
+  private readonly stt: SttInput;
+  /** The reply (or resumed rest) in progress. */
+  private reply: SpeechHandle | null = null;
+  /**
+   * What a cut reply may resume with: its unheard rest (barge-in, hold), or — a reply cut by hold before
+   * anything of it was heard or its generation ended — a new generation from the same history.
+   */
+  private resumable: { text: string; endCall: boolean } | { regenerate: true } | null = null;
   /** The LLM and TTS serving this call: the configured ones, or the fallbacks after a failure at call start. */
-  private llm: LlmProvider;
-  private tts: TtsProvider;
+  private readonly providers: StageProviders;
+  private readonly fixed: FixedSpeech;
   /** Audio samples per character of text for this call's voice (measured on completed replies). */
   private samplesPerChar = NOMINAL_SAMPLES_PER_CHAR;
   /** A reply has completed: from now on failures get the apology, not a provider switch. */
   private replied = false;
   /** Play-state edge tracking for the VAD's echo rule. */
   private wasPlaying = false;
+  private readonly startedAt: number;
   private readonly unlisten: () => void;
 
   constructor(private readonly d: AgentCallDeps) {
     this.settings = { ...DEFAULT_CONVERSATION, ...d.settings };
-    this.llm = d.llm;
-    this.tts = d.tts;
+    this.log = new ConversationLog(d.record, d.onTurn);
+    this.providers = new StageProviders(d, { llm: d.fallbackLlm, tts: d.fallbackTts }, (stage, name) => {
+      d.log.warn({ callId: d.record.id, stage, provider: name }, "fallback provider in use for this call");
+      this.noteServing(stage, name);
+    });
+    this.fixed = new FixedSpeech({
+      output: d.output,
+      signal: this.callCtl.signal,
+      callId: d.record.id,
+      log: d.log,
+      providers: this.providers,
+      stopIf: () => this.state.is("on-hold"),
+      onSaid: (text) => this.log.agentTurn(text),
+    });
+    this.state = conversationMachine((from, to) => d.log.debug?.({ callId: d.record.id, from, to }, "conversation state"));
     this.detector = new TurnDetector(
       d.clock,
       this.settings.endpointing,
       (t) => this.onTurnEnd(t),
-      () => this.stt?.flush(),
+      () => this.stt.flush(),
     );
+    this.stt = new SttInput({
+      ...d,
+      callId: d.record.id,
+      signal: this.callCtl.signal,
+      onFinal: (text, speechFinal, fromFinalize) => this.live && this.detector.final(text, speechFinal, fromFinalize),
+      onUtteranceEnd: () => this.live && this.detector.utteranceEnd(),
+      onFallback: (p) => this.noteServing("stt", p.name),
+      // Recognition is gone for good (a recogniser that keeps crashing): say so and end politely.
+      onGiveUp: () => {
+        if (!this.live) return;
+        d.record.endReason ??= "stt_failed";
+        this.endPolitely(this.settings.sttLostText);
+      },
+    });
+    this.timers = new CallTimers(d.clock, this.settings.idlePromptMs, {
+      onIdle: (n) => this.onIdle(n),
+      onMaxDuration: () => this.onMaxDuration(),
+      onNoWords: () => this.onNoWords(),
+    });
     this.startedAt = d.clock.now();
     this.unlisten = d.output.listen({
-      onPlaybackStarted: (e) => this.onPlaybackStarted(e),
-      onPlaybackFinished: (e) => this.onPlaybackFinished(e),
+      onPlaybackStarted: (e) => this.reply?.segmentId === e.segmentId && this.reply.playbackStarted(),
+      onPlaybackFinished: (e) => this.reply?.segmentId === e.segmentId && this.reply.playbackFinished(e),
     });
     d.vad?.listen({
-      onSpeechStart: (onsetAgoMs) => !this.stopped && this.onSpeechStart(onsetAgoMs ?? 0),
-      onSpeechEnd: (silenceMs) => !this.stopped && this.onSpeechEnd(silenceMs),
-      onSpeechPause: (silenceMs) => !this.stopped && this.detector.speechPaused(this.d.clock.now() - silenceMs),
-      onSpeechActivity: () => !this.stopped && this.detector.speechActivity(),
+      onSpeechStart: (onsetAgoMs) => this.live && this.onSpeechStart(onsetAgoMs ?? 0),
+      onSpeechEnd: (silenceMs) => this.live && this.onSpeechEnd(silenceMs),
+      onSpeechPause: (silenceMs) => this.live && this.detector.speechPaused(this.d.clock.now() - silenceMs),
+      onSpeechActivity: () => this.live && this.detector.speechActivity(),
     });
   }
 
   /** Opens the STT stream and speaks the greeting. Resolves once the STT is open. */
   async start(): Promise<void> {
-    this.maxTimer = this.d.clock.setTimer(this.settings.maxCallMs, () => this.say(this.settings.maxDurationText, true));
+    this.timers.startMaxDuration(this.settings.maxCallMs);
     // The greeting does not wait for the STT handshake: a slow provider must not leave the caller in silence.
-    const stt = this.openStt();
-    if (!this.stopped) this.startReply(null, null);
+    const stt = this.stt.open();
+    if (!this.state.is("stopped")) this.startReply(null, null);
     await stt;
   }
 
-  /**
-   * Opens the STT stream: the configured provider, else the fallback for the rest of the call (an
-   * unreachable provider at call start must not cost the call). Returns false when neither opened.
-   */
-  private async openStt(): Promise<boolean> {
-    const candidates = [this.d.stt, ...(this.d.fallbackStt && this.d.fallbackStt !== this.d.stt ? [this.d.fallbackStt] : [])];
-    for (const provider of candidates) {
-      if (this.stopped) return false;
-      try {
-        const stream = await provider.open({ callId: this.d.record.id, signal: this.callCtl.signal, codec: this.d.codec });
-        if (this.stopped) {
-          stream.close();
-          return false;
-        }
-        this.stt = stream;
-        if (provider !== this.d.stt) this.d.log.warn({ callId: this.d.record.id, provider: provider.name }, "stt fallback in use");
-        void this.readStt(stream);
-        return true;
-      } catch (err) {
-        this.d.onProviderError?.(err);
-        logProviderError(this.d.log, this.d.record.id, err, "stt open failed");
-      }
-    }
-    return false;
-  }
-
-  /** One 20 ms frame of caller audio. Never throws. */
+  /** One 20 ms frame of caller audio. Never throws. Not fed to STT/VAD while the call is on hold. */
   onAudioFrame(frame: AudioFrame): void {
-    if (this.stopped) return;
-    this.stt?.push(frame);
+    if (this.state.is("stopped", "on-hold")) return;
+    this.stt.push(frame);
     const playing = this.d.output.isPlaying;
     if (playing !== this.wasPlaying) {
       this.wasPlaying = playing;
@@ -268,37 +134,56 @@ export class AgentCall {
     this.d.vad?.push(frame.pcm);
   }
 
+  /**
+   * The far end put the call on hold (re-INVITE with sendonly/inactive, RFC 3264 §8.4): a reply in
+   * progress stops (what was heard is kept, the rest may resume), and until `resume()` nothing is said,
+   * no caller audio reaches STT/VAD and no idle prompt or "are you still there" comes. Idempotent.
+   */
+  hold(): void {
+    if (this.state.is("on-hold", "ending", "stopped")) return;
+    const r = this.reply;
+    if (r && !r.interrupted) this.cut(r, "hold");
+    this.d.output.clearBuffer(); // a prompt playing stops too
+    this.timers.pause();
+    this.state.to("on-hold");
+    this.d.log.info({ callId: this.d.record.id }, "conversation on hold");
+  }
+
+  /** The call is off hold: the conversation continues where it was (the cut reply's rest, else listening). */
+  resume(): void {
+    if (!this.state.is("on-hold")) return;
+    this.d.log.info({ callId: this.d.record.id }, "conversation resumed");
+    if (this.resumable) return this.resumeReply("unhold");
+    this.state.to("listening");
+    this.timers.armIdle();
+  }
+
   /** A failure that escaped the conversation's own handling: reported to the owner, which ends the call. */
   private unhandled(err: unknown): void {
-    if (this.stopped) return;
+    if (this.state.is("stopped")) return;
     if (this.d.onError) this.d.onError(err);
     else this.d.log.error({ callId: this.d.record.id, err: describeError(err) }, "conversation failed");
   }
 
   /** Ends the conversation: aborts work, closes streams. Idempotent. */
   stop(): void {
-    if (this.stopped) return;
+    if (this.state.is("stopped")) return;
     // A reply cut by the end of the call is recorded with what the caller heard of it.
     const r = this.reply;
     if (r && !r.interrupted && r.spokenText) {
-      // The conversation's audio stops with it; the finished event tells exactly what went out.
-      this.d.output.clearBuffer();
-      r.interrupted = true;
-      const spoken = collapse(r.spokenText);
-      const heard = heardPart(spoken, this.playedSamplesOf(r), expectedSamples(r, spoken, this.samplesPerChar));
-      this.recordAgentTurn(r, heard, undefined, undefined, collapse(r.generated));
+      this.d.output.clearBuffer(); // the finished event fixes exactly what went out
+      r.interrupt();
+      this.log.agentTurn(r.heardText(this.samplesPerChar), { interrupted: true, generated: collapse(r.generated) });
     }
     this.unlisten();
-    this.stopped = true;
+    this.state.to("stopped");
     this.callCtl.abort();
-    this.reply?.controller.abort();
+    this.reply?.interrupt();
     this.detector.dispose();
-    this.d.clock.clearTimer(this.idleTimer);
-    this.d.clock.clearTimer(this.maxTimer);
-    this.d.clock.clearTimer(this.resumeTimer);
-    this.stt?.close();
+    this.timers.dispose();
+    this.stt.close();
     this.d.vad?.close?.();
-    for (const t of new Set([this.d.tts, this.tts, this.d.fallbackTts])) t?.closeCall?.(this.d.record.id);
+    for (const t of new Set([this.d.tts, this.providers.tts, this.d.fallbackTts])) t?.closeCall?.(this.d.record.id);
   }
 
   /**
@@ -311,34 +196,39 @@ export class AgentCall {
 
   /** The conversation so far (what the caller said, what the caller heard). */
   get transcript(): readonly ChatMessage[] {
-    return this.history;
+    return this.log.history;
+  }
+
+  /** Call age in ms (for logs). */
+  get ageMs(): number {
+    return this.d.clock.now() - this.startedAt;
+  }
+
+  /** Not stopped (events from the VAD and STT are still taken). */
+  private get live(): boolean {
+    return !this.state.is("stopped");
   }
 
   // ------------------------------------------------------------------ caller side
 
-  private async readStt(stream: SttStream): Promise<void> {
-    try {
-      for await (const ev of stream.events) {
-        if (this.stopped) return;
-        if (ev.type === "final") this.detector.final(ev.text, ev.speechFinal, ev.fromFinalize === true);
-        else if (ev.type === "utterance_end") this.detector.utteranceEnd();
-        else if (ev.type === "error") throw ev.error;
-      }
-      return;
-    } catch (err) {
-      if (this.stopped) return;
-      this.d.onProviderError?.(err);
-      logProviderError(this.d.log, this.d.record.id, err, "stt stream failed");
-    }
-    // The stream died mid-call (its own reconnects exhausted): open a new one, once per failure.
-    if (this.stt === stream && !this.stopped) {
-      this.stt = null;
-      stream.close();
-      await this.openStt();
-    }
+  private onSpeechStart(onsetAgoMs: number): void {
+    if (this.state.is("on-hold")) return;
+    this.detector.speechStarted();
+    this.timers.callerSpoke();
+    const r = this.reply;
+    if (!r || this.state.is("ending")) return;
+    const decision = onCallerSpeechStart({
+      reply: r.view(),
+      onsetAgoMs,
+      bargeIn: this.settings.bargeIn,
+      agentAudible: this.d.output.isPlaying,
+    });
+    if (decision === "continue_turn") this.abandonReply(r);
+    else if (decision === "barge_in") this.cut(r, "barge-in");
   }
 
   private onSpeechEnd(silenceMs: number): void {
+    if (this.state.is("on-hold")) return;
     this.detector.speechEnded(this.d.clock.now() - silenceMs);
     if (!this.resumable) {
       // Speech start stopped the idle timer; a sound that brings no turn (a "hmm" without words, the
@@ -346,44 +236,36 @@ export class AgentCall {
       // said "Hmm." after the greeting was never prompted and the call never ended
       // (tests/e2e/turn-scenarios.test.ts "hesitation").
       // (While a prompt plays, its own end arms the timer.)
-      if (!this.reply && !this.stopped && !this.d.output.isPlaying) this.armIdleTimer();
+      if (!this.reply && !this.state.is("ending") && !this.d.output.isPlaying) this.timers.armIdle();
       return;
     }
     // A barge-in that carries no words (a cough the VAD took for speech, a noise): go on talking.
-    this.d.clock.clearTimer(this.resumeTimer);
-    this.resumeTimer = this.d.clock.setTimer(Math.max(0, this.settings.noWordsResumeMs - silenceMs), () => {
-      if (this.resumable && !this.reply && !this.detector.callerSpeaking && !this.detector.pendingText) this.resume("no_words");
-    });
+    this.timers.armNoWords(this.settings.noWordsResumeMs - silenceMs);
   }
 
-  private onSpeechStart(onsetAgoMs: number): void {
-    this.detector.speechStarted();
-    this.d.clock.clearTimer(this.resumeTimer);
-    this.d.clock.clearTimer(this.idleTimer);
-    this.idlePrompts = 0;
-    const r = this.reply;
-    if (!r || r.interrupted || this.ending) return;
-    // Reply audio played before the caller's speech began (the VAD confirms speech onsetAgoMs late).
-    const heardBeforeOnsetMs = this.playedMsOf(r) - onsetAgoMs;
-    if (r.userText !== null && heardBeforeOnsetMs <= CONTINUATION_GRACE_MS) {
-      // The caller went on talking before hearing the reply: this is one longer turn.
-      this.abandonReply(r);
-      return;
-    }
-    if (this.settings.bargeIn && this.d.output.isPlaying) this.bargeIn(r);
+  private onNoWords(): void {
+    const go = resumeAfterNoWords({
+      resumable: !!this.resumable,
+      replying: !!this.reply,
+      callerSpeaking: this.detector.callerSpeaking,
+      pendingText: this.detector.pendingText,
+    });
+    if (go && !this.state.is("on-hold")) this.resumeReply("no_words");
   }
 
   private onTurnEnd(turn: TurnEnd): void {
-    if (this.stopped || this.ending) return;
+    if (this.state.is("ending", "stopped", "on-hold")) return;
     const now = this.d.clock.now();
-    this.addTurn({ speaker: "caller", text: turn.text });
+    this.log.callerTurn(turn.text);
     this.d.log.info({ callId: this.d.record.id, pii: { text: turn.text } }, "caller turn");
-    if (this.resumable && this.settings.backchannel === "resume" && isBackchannel(turn.text)) {
-      this.resume("backchannel");
-      return;
-    }
-    const r = this.reply;
-    if (r && !r.interrupted && this.settings.backchannel === "resume" && r.startedAt !== undefined && isBackchannel(turn.text)) {
+    const decision = onCallerTurn({
+      text: turn.text,
+      backchannel: this.settings.backchannel,
+      resumable: !!this.resumable,
+      reply: this.reply && this.reply.view(),
+    });
+    if (decision === "resume") return this.resumeReply("backchannel");
+    if (decision === "ignore_backchannel") {
       // "uh-huh" over the agent, too short to interrupt it: the caller is listening, the reply goes on.
       this.d.log.info({ callId: this.d.record.id }, "backchannel while the agent speaks");
       return;
@@ -405,218 +287,139 @@ export class AgentCall {
   ): void {
     if (this.reply && !this.reply.interrupted) {
       // A new turn while the previous reply still plays (barge-in off): cut the old one short.
-      this.bargeIn(this.reply, false);
+      this.cut(this.reply, "next-turn");
     }
-    if (userText !== null) this.history.push({ role: "user", text: userText });
-    const controller = new AbortController();
-    const origin = timing?.speechEndAt ?? this.d.clock.now();
-    const reply: Reply = {
-      controller,
-      segmentId: 0,
-      latency: timing ? { finalTranscriptMs: timing.finalTranscriptMs } : {},
-      since: () => Math.max(0, Math.round(this.d.clock.now() - origin)),
-      queuedSamples: 0,
-      spokenText: "",
-      generated: "",
-      endCall: false,
-      userText,
-      interrupted: false,
-      done: Promise.resolve(),
-    };
-    this.reply = reply;
-    const source = fixedText !== undefined ? fixedSource(fixedText) : undefined;
-    reply.done = this.runReply(reply, source);
-    reply.done.catch((err) => this.unhandled(err));
+    // The greeting (also restarted on a fallback provider) keeps the greeting state; all else is a reply.
+    this.state.to(userText === null && fixedText === undefined && !this.replied && this.state.is("greeting") ? "greeting" : "replying");
+    if (userText !== null) this.log.userAsked(userText);
+    const handle = new SpeechHandle(userText, () => this.d.clock.now(), timing?.speechEndAt ?? this.d.clock.now(), timing?.finalTranscriptMs);
+    this.reply = handle;
+    this.runReply(handle, fixedText).catch((err) => this.unhandled(err));
   }
 
-  /** Switches a stage to its offline fallback for the rest of the call. False when there is none. */
-  private useFallback(kind: "stt" | "llm" | "tts"): boolean {
-    const next = kind === "llm" ? this.d.fallbackLlm : kind === "tts" ? this.d.fallbackTts : undefined;
-    const current = kind === "llm" ? this.llm : this.tts;
-    if (!next || next === current) return false;
-    if (kind === "llm") this.llm = next as LlmProvider;
-    else this.tts = next as TtsProvider;
-    this.d.log.warn({ callId: this.d.record.id, stage: kind, provider: next.name }, "fallback provider in use for this call");
-    return true;
+  private noteServing(stage: "stt" | "llm" | "tts", name: string): void {
+    this.log.serving(stage, `${name} (fallback)`, { stt: this.d.stt.name, llm: this.d.llm.name, tts: this.d.tts.name });
+    this.d.onRecordChanged?.();
   }
 
   /** Continues an interrupted reply with its unheard rest. */
-  private resume(why: string): void {
+  private resumeReply(why: string): void {
     const r = this.resumable;
     this.resumable = null;
-    this.d.clock.clearTimer(this.resumeTimer);
-    if (!r || this.stopped || this.ending) return;
+    this.timers.clearNoWords();
+    if (!r || this.state.is("ending", "stopped")) return;
+    if ("regenerate" in r) {
+      this.d.log.info({ callId: this.d.record.id, why }, "regenerating the reply cut before it was heard");
+      return this.startReply(null, null);
+    }
     this.d.log.info({ callId: this.d.record.id, why, pii: { text: r.text } }, "resuming interrupted reply");
     this.startReply(null, null, r.text);
     if (r.endCall && this.reply) this.reply.endCall = true;
   }
 
-  private async runReply(reply: Reply, source?: AsyncIterable<LlmChunk>): Promise<void> {
-    const signal = AbortSignal.any([reply.controller.signal, this.callCtl.signal]);
-    const { latency, since } = reply;
-    let error: unknown = null;
-    const tts = this.tts.open({ signal, callId: this.d.record.id });
-    const audioDone = this.pumpAudio(reply, tts.audio, signal);
-    try {
-      const splitter = new SentenceSplitter();
-      const send = (chunks: string[]) => {
-        for (const c of chunks) {
-          reply.spokenText += (reply.spokenText ? " " : "") + c;
-          tts.pushText(c);
-        }
-      };
-      const chunks = source ?? this.llm.generate({ system: this.d.system, history: [...this.history], tools: this.d.tools, signal });
-      for await (const chunk of chunks) {
-        if (signal.aborted) break;
-        if (chunk.type === "text") {
-          if (latency.firstTokenMs === undefined) latency.firstTokenMs = since();
-          reply.generated += chunk.text;
-          send(splitter.push(chunk.text));
-        } else if (chunk.name === "end_call") {
-          reply.endCall = true;
-        } else {
-          this.d.log.warn({ callId: this.d.record.id, tool: chunk.name }, "unknown tool call ignored");
-        }
-      }
-      send(splitter.flush());
-      tts.end();
-      await audioDone;
-    } catch (err) {
-      error = err;
-      tts.cancel();
-      await audioDone.catch(() => {});
-    }
-    if (this.stopped) return;
-    if (reply.interrupted || reply.controller.signal.aborted) return; // bargeIn/abandon recorded it
-    if (error) {
-      this.d.onProviderError?.(error);
-      logProviderError(this.d.log, this.d.record.id, error, "reply failed");
-      if (!this.replied && error instanceof ProviderError && error.code !== "aborted" && this.useFallback(error.kind)) {
-        // Call start: the provider is unreachable, so the offline one serves this call from now on.
-        if (this.reply === reply) this.reply = null;
-        this.d.output.clearBuffer();
-        if (reply.userText !== null && this.history.at(-1)?.role === "user") this.history.pop();
-        this.startReply(reply.userText, null);
-        return;
-      }
-      this.recordAgentTurn(reply, reply.generated, latency, describeError(error));
-      if (this.reply === reply) this.reply = null;
-      await this.speakApology();
-      return;
-    }
-    this.d.output.flush();
-    if (reply.endCall) this.ending = true;
+  private async runReply(reply: SpeechHandle, fixedText?: string): Promise<void> {
+    const llm = this.providers.llm;
+    const { llmFirstTokenMs: firstTokenMs, llmTotalMs: totalMs } = this.settings;
+    const generate = (s: AbortSignal) => llm.generate({ system: this.d.system, history: [...this.log.history], tools: this.d.tools, signal: s });
+    const { error } = await reply.run({
+      source: (signal) =>
+        fixedText !== undefined
+          ? fixedSource(fixedText)
+          : withLlmDeadlines(generate, { clock: this.d.clock, provider: llm.name, firstTokenMs, totalMs, signal }),
+      tts: this.providers.tts,
+      output: this.d.output,
+      callId: this.d.record.id,
+      callSignal: this.callCtl.signal,
+      onUnknownTool: (tool) => this.d.log.warn({ callId: this.d.record.id, tool }, "unknown tool call ignored"),
+    });
+    // Learn this voice's rate from a whole reply (at least a sentence's worth of text).
+    const chars = collapse(reply.spokenText).length;
+    if (reply.audioComplete && chars >= 20) this.samplesPerChar = reply.queuedSamples / chars;
+    if (this.state.is("stopped") || reply.interrupted) return; // cut/abandon recorded it
+    if (error) return this.replyFailed(reply, error);
+    if (reply.endCall) this.state.to("ending");
     // The turn is recorded once it has been heard: a barge-in before then records the heard part instead.
     await this.d.output.waitForPlayout();
-    if (this.stopped || reply.interrupted) return;
-    this.recordAgentTurn(reply, reply.generated.trim(), latency);
+    if (this.state.is("stopped") || reply.interrupted) return;
+    this.log.agentTurn(reply.generated.trim(), { latency: reply.latency });
     this.replied = true;
     if (this.reply === reply) this.reply = null;
-    if (reply.endCall) await this.hangupAfterPlayout("end_call");
-    else this.armIdleTimer();
+    if (reply.endCall) return this.hangupAfterPlayout("end_call");
+    if (this.state.is("greeting", "replying")) this.state.to("listening");
+    if (!this.state.is("on-hold")) this.timers.armIdle();
+  }
+
+  private async replyFailed(reply: SpeechHandle, error: unknown): Promise<void> {
+    this.d.onProviderError?.(error);
+    logProviderError(this.d.log, this.d.record.id, error, "reply failed");
+    if (this.reply === reply) this.reply = null;
+    const stage = (error as { kind?: "stt" | "llm" | "tts" }).kind;
+    if (replyRecovery(error, { replied: this.replied }) === "fallback" && stage && this.providers.useFallback(stage)) {
+      // Call start: the provider is unreachable, so the offline one serves this call from now on.
+      this.d.output.clearBuffer();
+      this.log.unask(reply.userText);
+      this.startReply(reply.userText, null);
+      return;
+    }
+    this.log.agentTurn(reply.generated, { latency: reply.latency, error: describeError(error) });
+    await this.speakApology();
   }
 
   /**
-   * Moves TTS audio into the output, awaiting its back-pressure (about 2 s ahead of the wire), and
-   * notes when the first audio arrived; the playback-started event notes when it went out.
+   * Stops a reply in progress, keeping what the caller heard: a barge-in (counted), the next turn or a
+   * prompt cutting it (barge-in off), or hold. The output is cleared first: its finished event (sent
+   * synchronously) gives exactly what went out.
    */
-  private async pumpAudio(reply: Reply, audio: AsyncIterable<Int16Array>, signal: AbortSignal): Promise<void> {
-    for await (const pcm of audio) {
-      if (signal.aborted || reply.interrupted) return;
-      if (reply.latency.firstAudioMs === undefined) reply.latency.firstAudioMs = reply.since();
-      reply.queuedSamples += pcm.length;
-      const room = this.d.output.captureFrame(pcm);
-      if (reply.segmentId === 0) reply.segmentId = this.d.output.capturingSegment;
-      await room;
-    }
-    reply.audioComplete = !signal.aborted && !reply.interrupted;
-    const chars = collapse(reply.spokenText).length;
-    // Learn this voice's rate from a whole reply (at least a sentence's worth of text).
-    if (reply.audioComplete && chars >= 20) this.samplesPerChar = reply.queuedSamples / chars;
-  }
-
-  private onPlaybackStarted(e: PlaybackStartedEvent): void {
-    const r = this.reply;
-    if (!r || r.segmentId !== e.segmentId) return;
-    r.startedAt = this.d.clock.now();
-    r.latency.firstRtpMs = r.since();
-  }
-
-  private onPlaybackFinished(e: PlaybackFinishedEvent): void {
-    const r = this.reply;
-    if (r && r.segmentId === e.segmentId) r.playedMs = e.playedMs;
-  }
-
-  /** Reply audio heard so far, ms: exact once its playback finished, else the time since it started. */
-  private playedMsOf(r: Reply): number {
-    if (r.playedMs !== undefined) return r.playedMs;
-    if (r.startedAt === undefined) return 0;
-    return Math.min(this.d.clock.now() - r.startedAt, r.queuedSamples / SAMPLES_PER_MS);
-  }
-
-  private playedSamplesOf(r: Reply): number {
-    return this.playedMsOf(r) * SAMPLES_PER_MS;
-  }
-
-  /** The caller spoke over the agent: stop generation and synthesis, drop queued audio, keep what was heard. */
-  private bargeIn(reply: Reply, countIt = true): void {
-    // Cleared first: the finished event (synchronous) gives exactly what went out.
+  private cut(reply: SpeechHandle, why: "barge-in" | "next-turn" | "hold"): void {
     this.d.output.clearBuffer();
-    reply.interrupted = true;
-    reply.controller.abort();
-    const played = this.playedSamplesOf(reply);
-    const spoken = collapse(reply.spokenText);
-    const heard = heardPart(spoken, played, expectedSamples(reply, spoken, this.samplesPerChar));
+    reply.interrupt();
+    const heard = reply.heardText(this.samplesPerChar);
     this.d.log.info(
-      { callId: this.d.record.id, playedMs: Math.round(played / 8), pii: { heard } },
-      countIt ? "barge-in" : "reply cut by next turn",
+      { callId: this.d.record.id, playedMs: Math.round(reply.heardMs()), pii: { heard } },
+      why === "barge-in" ? "barge-in" : why === "hold" ? "reply cut by hold" : "reply cut by next turn",
     );
-    if (countIt) {
+    if (why === "barge-in") {
       this.d.record.bargeIns++;
       this.d.onBargeIn?.();
     }
-    const generated = collapse(reply.generated);
-    this.recordAgentTurn(reply, heard, undefined, undefined, generated);
+    this.log.agentTurn(heard, { interrupted: true, generated: collapse(reply.generated) });
     if (this.reply === reply) this.reply = null;
-    // `spoken` is a prefix of `generated` (consecutive chunks of it), so the rest is what follows `heard`.
-    const rest = generated.slice(heard.length).trim();
-    this.resumable = countIt && rest ? { text: rest, endCall: reply.endCall } : null;
+    const rest = reply.unheardRest(heard);
+    if (why !== "next-turn" && rest) this.resumable = { text: rest, endCall: reply.endCall };
+    else if (why === "hold" && !heard && !reply.generationDone && (reply.userText !== null || !this.replied)) this.resumable = { regenerate: true };
+    else this.resumable = null;
+    if (this.state.is("greeting", "replying")) this.state.to("listening");
   }
 
   /** The caller continued before any reply audio played: forget the reply, merge the turns. */
-  private abandonReply(reply: Reply): void {
-    this.d.log.info({ callId: this.d.record.id, playedMs: Math.round(this.playedMsOf(reply)) }, "reply abandoned: the caller went on");
-    reply.interrupted = true;
-    reply.controller.abort();
+  private abandonReply(reply: SpeechHandle): void {
+    this.d.log.info({ callId: this.d.record.id }, "reply abandoned: the caller went on");
+    reply.interrupt();
     this.d.output.clearBuffer();
     if (reply.userText !== null) {
-      const last = this.history[this.history.length - 1];
-      if (last?.role === "user" && last.text === reply.userText) this.history.pop();
-      const turns = this.d.record.turns;
-      const t = turns[turns.length - 1];
-      if (t?.speaker === "caller" && t.text === reply.userText) turns.pop();
+      this.log.mergeTurn(reply.userText);
       this.detector.restore(reply.userText);
     }
     if (this.reply === reply) this.reply = null;
+    if (this.state.is("greeting", "replying")) this.state.to("listening");
   }
 
   private async speakApology(): Promise<void> {
-    const tts = this.d.fallbackTts ?? this.tts;
-    await this.speakFixed(this.settings.apologyText, tts).catch((err) =>
-      this.d.log.error({ callId: this.d.record.id, err: describeError(err) }, "apology failed"),
-    );
-    await this.armIdleTimerAfterPlayout();
+    if (this.state.is("ending", "stopped", "on-hold")) return;
+    this.state.to("replying");
+    await this.fixed.apology(this.settings.apologyText);
+    await this.listenAfterPlayout();
   }
 
   /** Speaks fixed text (prompts, goodbyes) outside the LLM; optionally hangs up after it played. */
   private say(text: string, thenHangup: boolean): void {
-    if (this.stopped || this.ending) return;
-    if (this.reply && !this.reply.interrupted) this.bargeIn(this.reply, false);
-    if (thenHangup) this.ending = true;
-    void this.speakFixed(text, this.tts)
-      .catch(() => this.speakFixed(text, this.d.fallbackTts ?? this.tts))
-      .catch((err) => this.d.log.error({ callId: this.d.record.id, err: describeError(err) }, "prompt failed"))
-      .then(() => (thenHangup ? this.hangupAfterPlayout("agent_goodbye") : this.armIdleTimerAfterPlayout()));
+    if (this.state.is("ending", "stopped")) return;
+    if (this.reply && !this.reply.interrupted) this.cut(this.reply, "next-turn");
+    this.state.to(thenHangup ? "ending" : "replying");
+    void this.fixed
+      .say(text)
+      .then(() => (thenHangup ? this.hangupAfterPlayout("agent_goodbye") : this.listenAfterPlayout()))
+      .catch((err) => this.unhandled(err));
   }
 
   /**
@@ -624,70 +427,33 @@ export class AgentCall {
    * (tests/e2e/turn-scenarios.test.ts, IDLE_PROMPT_S=3) the second prompt came 1.85 s after the end of
    * the first, i.e. 3 s minus the prompt's own 1.15 s.
    */
-  private async armIdleTimerAfterPlayout(): Promise<void> {
+  private async listenAfterPlayout(): Promise<void> {
     await this.d.output.waitForPlayout();
-    if (!this.stopped) this.armIdleTimer();
-  }
-
-  private async speakFixed(text: string, provider: TtsProvider): Promise<void> {
-    const signal = this.callCtl.signal;
-    const tts = provider.open({ signal, callId: this.d.record.id });
-    tts.pushText(text);
-    tts.end();
-    for await (const pcm of tts.audio) {
-      if (signal.aborted) return;
-      await this.d.output.captureFrame(pcm);
-    }
-    this.d.output.flush();
-    this.history.push({ role: "assistant", text });
-    this.addTurn({ speaker: "agent", text });
+    if (!this.state.is("replying") || this.reply) return; // stopped, ending, on hold, or a reply took over
+    this.state.to("listening");
+    this.timers.armIdle();
   }
 
   private async hangupAfterPlayout(reason: string): Promise<void> {
-    this.ending = true;
+    this.state.tryTo("ending");
     await this.d.output.waitForPlayout();
-    if (!this.stopped) this.d.hangup(reason);
+    if (!this.state.is("stopped")) this.d.hangup(reason);
   }
 
-  private armIdleTimer(): void {
-    this.d.clock.clearTimer(this.idleTimer);
-    if (this.stopped || this.ending) return;
-    this.idleTimer = this.d.clock.setTimer(this.settings.idlePromptMs, () => {
-      if (this.detector.callerSpeaking || this.reply || this.detector.pendingText) return this.armIdleTimer();
-      this.idlePrompts++;
-      if (this.idlePrompts > this.settings.idlePromptsBeforeHangup) this.say(this.settings.idleGoodbyeText, true);
-      else this.say(this.settings.idlePromptText, false);
-    });
+  private onIdle(prompt: number): void {
+    if (!this.state.is("listening")) return; // replying, on hold, ending: a later playout re-arms it
+    if (this.detector.callerSpeaking || this.reply || this.detector.pendingText) return this.timers.rearmIdle();
+    if (prompt > this.settings.idlePromptsBeforeHangup) this.say(this.settings.idleGoodbyeText, true);
+    else this.say(this.settings.idlePromptText, false);
   }
 
-  // ------------------------------------------------------------------ records
-
-  private recordAgentTurn(reply: Reply, text: string, latency?: TurnLatency, error?: string, generated?: string): void {
-    if (text || !reply.interrupted) this.history.push({ role: "assistant", text: text || "" });
-    const turn = this.addTurn({
-      speaker: "agent",
-      text,
-      interrupted: reply.interrupted || undefined,
-      generatedText: generated && generated !== text ? generated : undefined,
-      latency,
-      error,
-    });
-    void turn;
+  private onMaxDuration(): void {
+    // On hold the caller cannot hear a goodbye: hang up at once.
+    if (this.state.is("on-hold")) {
+      this.state.to("ending");
+      this.d.hangup("max_duration");
+      return;
+    }
+    this.say(this.settings.maxDurationText, true);
   }
-
-  private addTurn(t: Omit<TurnRecord, "index" | "at">): TurnRecord {
-    const turn: TurnRecord = { index: this.d.record.turns.length, at: new Date().toISOString(), ...t };
-    this.d.record.turns.push(turn);
-    this.d.onTurn?.(turn);
-    return turn;
-  }
-
-  /** Call age in ms (for logs). */
-  get ageMs(): number {
-    return this.d.clock.now() - this.startedAt;
-  }
-}
-
-async function* fixedSource(text: string): AsyncIterable<LlmChunk> {
-  yield { type: "text", text };
 }

@@ -76,6 +76,16 @@ export interface CallRecord {
   /** Why the call ended: remote_bye, local_bye, canceled, no_ack, rejected, error, shutdown. */
   endReason?: string;
   codec?: string;
+  /**
+   * The far end's latest RTCP report about our stream (RFC 3550 §6.4.1): loss fraction (0–1),
+   * cumulative loss, jitter (ms), round-trip time (ms). Absent when the far end sent no RTCP.
+   */
+  rtcp?: { fractionLost: number; cumulativeLost: number; jitterMs: number; rttMs?: number };
+  /**
+   * The provider serving each stage: the configured one as described at call start, replaced by
+   * "<name> (fallback)" when the conversation switched that stage to its offline fallback
+   * (src/pipeline/conversation-log.ts `serving`).
+   */
   providers?: { stt: string; llm: string; tts: string };
   turns: TurnRecord[];
   bargeIns: number;
@@ -109,7 +119,8 @@ export interface CallListOptions {
  */
 export interface CallRecordStore {
   add(record: CallRecord): void;
-  get(id: string): CallRecord | undefined;
+  /** Memory and SQLite answer at once; PostgreSQL (src/store/pg-call-store.ts) asynchronously. */
+  get(id: string): CallRecord | undefined | Promise<CallRecord | undefined>;
   /** Persists the current fields of a live record (state, status, timestamps, cause…). */
   save(record: CallRecord): void;
   /** Persists one turn that was just appended to a live record's `turns`. */
@@ -117,7 +128,19 @@ export interface CallRecordStore {
   /** Marks the call ended (state, endedAt, durationMs) and moves it out of the active set. */
   end(id: string, reason: string, now?: Date): void;
   readonly activeCount: number;
-  list(opts?: CallListOptions): { active: CallRecord[]; recent: CallRecord[] };
+  list(opts?: CallListOptions): CallList | Promise<CallList>;
+}
+
+/** A store that answers reads at once (memory, SQLite). */
+export interface SyncCallRecordStore extends CallRecordStore {
+  get(id: string): CallRecord | undefined;
+  list(opts?: CallListOptions): CallList;
+}
+
+/** `list()`'s answer: live calls, then ended ones (newest first). */
+export interface CallList {
+  active: CallRecord[];
+  recent: CallRecord[];
 }
 
 /** Keeps active calls and a bounded list of recent ones (oldest dropped first), in memory only. */

@@ -44,3 +44,5 @@ export {
 } from "./session.ts";
 export { Pacer, FRAME_MS, type PacerSource, type PacerOptions } from "./pacer.ts";
 export { LatenessHistogram, LATENESS_BUCKETS_MS, type LatenessSnapshot } from "./lateness-histogram.ts";
+export { RtcpSession, RTCP_INTERVAL_MS, type RtcpPeerReport, type RtcpSessionOptions } from "./rtcp-session.ts";
+export { parseRtcp, serializeSrCompound, isRtcp, roundTripMs, ntpFromUnixMs, ntpMiddle, RtcpParseError, type RtcpReport, type ReportBlock, type SenderReport, type ReceiverReport } from "./rtcp.ts";

@@ -8,9 +8,16 @@ import { SequenceUnwrapper } from "./sequence-unwrapper.ts";
 
 /**
  * How a packet relates to the ones before it: the first of a new SSRC, the next in order, newer with
- * packets missing before it, or not newer than the highest seen (duplicate or reordered).
+ * packets missing before it, not newer than the highest seen (duplicate or reordered), a very large
+ * jump held on probation (dropped), or the second packet in sequence after such a jump: the source
+ * restarted its numbering (`resync`, counted like a new source).
  */
-export type SequenceStep = "new_source" | "in_order" | "gap" | "late";
+export type SequenceStep = "new_source" | "in_order" | "gap" | "late" | "jump" | "resync";
+
+/** RFC 3550 A.1: "MAX_DROPOUT = 3000" — a forward gap larger than this is a jump, not loss. */
+export const MAX_DROPOUT = 3000;
+/** RFC 3550 A.1: "MAX_MISORDER = 100" — an older packet further back than this is a jump, not reordering. */
+export const MAX_MISORDER = 100;
 
 export class ReceptionStats {
   private readonly unwrapper = new SequenceUnwrapper();
@@ -36,11 +43,44 @@ export class ReceptionStats {
       this.received = 1;
       return "new_source";
     }
+    const d = this.unwrapper.distance(seq);
+    if (d >= MAX_DROPOUT || d < -MAX_MISORDER) {
+      // RFC 3550 A.1: "the sequence number made a very large jump … If this is the second packet in
+      // sequence after the jump, it is assumed the other side restarted without telling us so just
+      // re-sync (i.e., pretend this was the first packet)." — the same SSRC after a media-server switch.
+      if (seq === this.badSeq) {
+        this.badSeq = undefined;
+        this.lostEarlier += this.currentLost();
+        this.expectedEarlier += this.currentExpected();
+        this.unwrapper.reset();
+        this.base = this.unwrapper.unwrap(seq);
+        this.received = 1;
+        return "resync";
+      }
+      this.badSeq = (seq + 1) & 0xffff;
+      return "jump";
+    }
+    this.badSeq = undefined;
     const before = this.unwrapper.max!;
     const ext = this.unwrapper.unwrap(seq);
     this.received++;
     if (ext <= before) return "late";
     return ext === before + 1 ? "in_order" : "gap";
+  }
+
+  /** A.1 `bad_seq`: the number that confirms a jump. */
+  private badSeq: number | undefined;
+
+  /** What an RTCP report block about the current source needs (RFC 3550 §6.4.1, A.3). */
+  snapshot(): { ssrc: number; extendedHighestSeq: number; expected: number; received: number; lost: number } | undefined {
+    if (this.ssrc === undefined) return undefined;
+    return {
+      ssrc: this.ssrc,
+      extendedHighestSeq: this.unwrapper.max! >>> 0,
+      expected: this.currentExpected(),
+      received: this.received,
+      lost: this.currentLost(),
+    };
   }
 
   /** Packets the senders numbered so far (A.3 expected, summed over SSRCs). */

@@ -20,6 +20,13 @@ export class SequenceUnwrapper {
     return ext;
   }
 
+  /** Signed distance of `seq` from the highest seen (what `unwrap` would add), without recording it. */
+  distance(seq: number): number {
+    if (this.highest === undefined) return 0;
+    const last = ((this.highest % 65536) + 65536) % 65536;
+    return ((seq - last + 0x8000) & 0xffff) - 0x8000;
+  }
+
   /** Highest extended value returned so far (undefined before the first packet). */
   get max(): number | undefined {
     return this.highest;

@@ -289,6 +289,34 @@ export class RtpSession {
     return ok;
   }
 
+  /**
+   * The reception side of an RTCP report block about the far end's current source (RFC 3550 §6.4.1),
+   * and our sending counts for the SR sender info; undefined parts before any packet.
+   */
+  get rtcpState(): {
+    reception: ReturnType<ReceptionStats["snapshot"]>;
+    /** Interarrival jitter in RTP timestamp units (A.8). */
+    jitter: number;
+    packetsSent: number;
+    /** Payload octets sent (§6.4.1: "not including header or padding"). */
+    octetsSent: number;
+    /** RTP timestamp of the next packet (≈ now on the media clock). */
+    rtpTimestamp: number;
+  } {
+    return {
+      reception: this.reception.snapshot(),
+      jitter: this.jitter.jitter,
+      packetsSent: this.counters.packetsOut,
+      octetsSent: this.counters.bytesOut - 12 * this.counters.packetsOut,
+      rtpTimestamp: this.ts,
+    };
+  }
+
+  /** Packets accepted from the far end so far (audio, DTMF, CN): cheap to read every tick. */
+  get packetsReceived(): number {
+    return this.counters.packetsIn;
+  }
+
   /** Counters snapshot. */
   get stats(): RtpSessionStats {
     return {
@@ -329,10 +357,12 @@ export class RtpSession {
     this.counters.bytesIn += data.length;
     const step = this.reception.record(p.ssrc, p.sequenceNumber);
     if (step === "new_source" && this.counters.packetsIn > 1) this.counters.ssrcChanges++;
-    if (step === "late") {
+    if (step === "late" || step === "jump") {
+      // A jump waits on probation for the next packet in sequence (RFC 3550 A.1), which resyncs.
       this.counters.lateIn++;
       return;
     }
+    if (step === "new_source" || step === "resync") this.jitter.reset(); // the timestamp base changed too
     if (step !== "in_order") this.assembler.reset();
     if (this.direction === "sendonly" || this.direction === "inactive") return;
     if (kind === "audio") {

@@ -64,7 +64,7 @@ export const SCHEMA_VERSION = MIGRATIONS.length;
 export class StoreError extends Error {
   override readonly name = "StoreError";
   constructor(
-    readonly code: "open_failed" | "newer_schema" | "migration_failed",
+    readonly code: "open_failed" | "newer_schema" | "migration_failed" | "unavailable",
     message: string,
     options?: { cause?: unknown },
   ) {

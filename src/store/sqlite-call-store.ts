@@ -6,7 +6,13 @@
  * Durability: WAL journal, `synchronous=NORMAL` — a committed write survives the process being killed
  * (kill -9, crash, OOM) because it is in the WAL file; only an operating-system crash or power loss can
  * lose the last commits (https://www.sqlite.org/wal.html, https://www.sqlite.org/pragma.html#pragma_synchronous).
- * Every write is one short transaction on the calling thread (measured well under 1 ms; see tests/store).
+ * Every write is one short transaction on the calling thread (measured well under 1 ms; see tests/store)
+ * with `busy_timeout = 0`: a database locked by another process, a full disk or an I/O error never makes
+ * a call wait; the write is queued and retried in the background (src/store/write-queue.ts), and the
+ * failure is logged once and counted.
+ *
+ * Retention: with `retentionDays`, ended calls that started longer ago are deleted (with their turns)
+ * in the background, in small batches, once at open and then every RETENTION_INTERVAL_MS.
  *
  * On open, calls not ended (the process died while they were live) are marked ended with reason
  * "restart" at the time of their last write, so no call stays "connected" forever.
@@ -21,6 +27,7 @@ import { join } from "node:path";
 import type { CallListOptions, CallRecord, CallRecordStore, TurnRecord } from "../pipeline/call-record";
 import type { Logger } from "../util/log";
 import { migrate, StoreError } from "./schema";
+import { WriteQueue } from "./write-queue";
 import { CALL_COLUMNS, TURN_COLUMNS, callParams, rowToCall, rowToTurn, turnParams, type CallRow, type TurnRow } from "./rows";
 
 /** File name inside DATA_DIR. */
@@ -29,6 +36,10 @@ export const DB_FILE = "calls.db";
 export const DEFAULT_LIST_LIMIT = 200;
 /** Largest `limit` honoured by `list()`. */
 export const MAX_LIST_LIMIT = 1000;
+/** Retention pass period, ms (hourly). */
+export const RETENTION_INTERVAL_MS = 3_600_000;
+/** Calls deleted per retention batch; batches run a few ms apart so no call waits for one. */
+export const RETENTION_BATCH = 200;
 
 export interface SqliteCallStoreOptions {
   /** Directory of the database (created with mode 0700 if missing: transcripts are personal data). */
@@ -36,6 +47,10 @@ export interface SqliteCallStoreOptions {
   log?: Logger;
   /** Wall clock for `updated_at` and restart recovery; default `() => new Date()`. */
   now?: () => Date;
+  /** RECORD_RETENTION_DAYS: delete ended calls that started more than this many days ago; default keep all. */
+  retentionDays?: number;
+  /** Largest number of writes queued while the database is unavailable (default 10,000). */
+  maxQueuedWrites?: number;
 }
 
 /** What recovery found at open. */
@@ -52,9 +67,13 @@ export class SqliteCallStore implements CallRecordStore {
   private readonly touchCall: Statement;
   private readonly selectCall: Statement;
   private readonly selectTurns: Statement;
-  /** Failed writes (logged); the call goes on. */
+  /** Writes that failed for good (logged); the call goes on. */
   writeErrors = 0;
   private closed = false;
+  private readonly queue: WriteQueue;
+  private retentionTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Calls deleted by retention since open. */
+  pruned = 0;
 
   private constructor(
     private readonly db: Database,
@@ -62,7 +81,9 @@ export class SqliteCallStore implements CallRecordStore {
     private readonly log: Logger | undefined,
     private readonly now: () => Date,
     readonly recovery: RecoveryReport,
+    private readonly opts: SqliteCallStoreOptions = { dir: "" },
   ) {
+    this.queue = new WriteQueue({ log: log, maxPending: opts.maxQueuedWrites });
     const cols = CALL_COLUMNS.join(", ");
     const vals = CALL_COLUMNS.map((c) => `$${c}`).join(", ");
     const sets = CALL_COLUMNS.filter((c) => c !== "id").map((c) => `${c} = excluded.${c}`).join(", ");
@@ -92,14 +113,17 @@ export class SqliteCallStore implements CallRecordStore {
       db.exec("PRAGMA journal_mode = WAL");
       db.exec("PRAGMA synchronous = NORMAL");
       db.exec("PRAGMA foreign_keys = ON");
-      db.exec("PRAGMA busy_timeout = 5000");
+      // Never wait for a lock on the thread that paces RTP: a locked database fails at once and the
+      // write is queued (write-queue.ts).
+      db.exec("PRAGMA busy_timeout = 0");
     } catch (err) {
       throw new StoreError("open_failed", `cannot open ${path}: ${(err as Error).message}`, { cause: err });
     }
     try {
       migrate(db);
       const recovery = recoverLiveCalls(db, now());
-      const store = new SqliteCallStore(db, path, opts.log, now, recovery);
+      const store = new SqliteCallStore(db, path, opts.log, now, recovery, opts);
+      if (opts.retentionDays !== undefined) store.scheduleRetention(1000);
       if (recovery.ended.length > 0) {
         opts.log?.warn({ count: recovery.ended.length, callIds: recovery.ended.slice(0, 20) }, "calls left live by the previous run marked ended (restart)");
       }
@@ -115,15 +139,20 @@ export class SqliteCallStore implements CallRecordStore {
     return this.active.size;
   }
 
+  /** Writes waiting because the database was unavailable. */
+  get queuedWrites(): number {
+    return this.queue.size;
+  }
+
   /** Starts tracking a new live call and writes its row. */
   add(record: CallRecord): void {
     this.active.set(record.id, record);
-    this.write("add", record.id, () => this.upsertCall.run(this.params(record)));
+    this.write(`call:${record.id}`, "add", record.id, () => this.upsertCall.run(this.params(record)));
   }
 
   /** Writes the record's current fields (not its turns). */
   save(record: CallRecord): void {
-    this.write("save", record.id, () => this.upsertCall.run(this.params(record)));
+    this.write(`call:${record.id}`, "save", record.id, () => this.upsertCall.run(this.params(record)));
   }
 
   /**
@@ -131,7 +160,7 @@ export class SqliteCallStore implements CallRecordStore {
    * call's `updated_at`, the time restart recovery takes as the end of a call cut by a crash.
    */
   addTurn(callId: string, turn: TurnRecord): void {
-    this.write("turn", callId, () =>
+    this.write(`turn:${callId}:${turn.index}`, "turn", callId, () =>
       this.db.transaction(() => {
         this.upsertTurn.run(prefix(turnParams(callId, turn)));
         this.touchCall.run(this.now().toISOString(), callId);
@@ -152,7 +181,8 @@ export class SqliteCallStore implements CallRecordStore {
     r.endReason ??= reason;
     r.endedAt = now.toISOString();
     r.durationMs = now.getTime() - Date.parse(r.answeredAt ?? r.startedAt);
-    this.write("end", id, () =>
+    this.queue.discard(`turn:${id}:`); // the end writes every turn
+    this.write(`call:${id}`, "end", id, () =>
       this.db.transaction(() => {
         this.upsertCall.run(this.params(r));
         for (const t of r.turns) this.upsertTurn.run(prefix(turnParams(id, t)));
@@ -204,6 +234,8 @@ export class SqliteCallStore implements CallRecordStore {
   /** Checkpoints the WAL and closes the file. Idempotent; later writes are dropped. */
   close(): void {
     if (this.closed) return;
+    clearTimeout(this.retentionTimer);
+    this.queue.close();
     this.closed = true;
     try {
       this.db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
@@ -223,15 +255,59 @@ export class SqliteCallStore implements CallRecordStore {
     return ((this.read(() => this.selectTurns.all(callId)) as TurnRow[] | undefined) ?? []).map(rowToTurn);
   }
 
-  /** Runs a write; a failure (disk full, I/O error) is logged and counted, never thrown into the call. */
-  private write(op: string, callId: string, fn: () => unknown): void {
+  /**
+   * Runs a write now or queues it (locked database, full disk, I/O error); never thrown into the call,
+   * never waited for.
+   */
+  private write(key: string, op: string, callId: string, fn: () => unknown): void {
     if (this.closed) return;
-    try {
-      fn();
-    } catch (err) {
-      this.writeErrors++;
-      this.log?.error({ op, callId, err: (err as Error).message }, "call store write failed");
+    this.queue.run(key, op, callId, () => {
+      try {
+        return fn();
+      } catch (err) {
+        this.writeErrors++;
+        throw err;
+      }
+    });
+  }
+
+  /**
+   * Deletes ended calls (and their turns, ON DELETE CASCADE) that started more than `retentionDays`
+   * ago, RETENTION_BATCH at a time with a pause between batches. Returns the number deleted by this
+   * pass. Skipped (0) while writes are queued: the database is not available.
+   */
+  async prune(now = this.now()): Promise<number> {
+    const days = this.opts.retentionDays;
+    if (days === undefined || this.closed || this.queue.size > 0) return 0;
+    const cutoff = new Date(now.getTime() - days * 86_400_000).toISOString();
+    let total = 0;
+    for (;;) {
+      if (this.closed) break;
+      let n: number;
+      try {
+        n = this.db
+          .query(`DELETE FROM calls WHERE id IN (SELECT id FROM calls WHERE state = 'ended' AND started_at < ? ORDER BY started_at LIMIT ${RETENTION_BATCH})`)
+          .run(cutoff).changes;
+      } catch (err) {
+        this.log?.warn({ err: (err as Error).message }, "call store retention pass failed; retried next hour");
+        break;
+      }
+      total += n;
+      if (n < RETENTION_BATCH) break;
+      await new Promise((r) => setTimeout(r, 20));
     }
+    this.pruned += total;
+    if (total > 0) this.log?.info({ deleted: total, olderThan: cutoff, retentionDays: days }, "call records pruned (RECORD_RETENTION_DAYS)");
+    return total;
+  }
+
+  private scheduleRetention(firstMs: number): void {
+    this.retentionTimer = setTimeout(() => {
+      void this.prune().finally(() => {
+        if (!this.closed) this.scheduleRetention(RETENTION_INTERVAL_MS);
+      });
+    }, firstMs);
+    (this.retentionTimer as { unref?: () => void }).unref?.();
   }
 
   private read<T>(fn: () => T): T | undefined {

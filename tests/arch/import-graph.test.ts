@@ -4,7 +4,9 @@
  * pass silently.
  */
 import { describe, expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
+import { Glob } from "bun";
 import { circles, importSpecifiers, layerOf, readImportGraph, upwardImports, type ImportEdge } from "./import-graph.ts";
 
 const SRC = resolve(import.meta.dir, "../../src");
@@ -57,5 +59,12 @@ describe("src/", () => {
 
   test("has no import from a lower layer to a higher one", () => {
     expect(upwardImports(edges)).toEqual([]);
+  });
+
+  test("no file in src/call is over 400 lines (one concept per file)", () => {
+    const long = [...new Glob("call/**/*.ts").scanSync(SRC)]
+      .map((f) => [f, readFileSync(resolve(SRC, f), "utf8").split("\n").length] as const)
+      .filter(([, n]) => n > 400);
+    expect(long).toEqual([]);
   });
 });

@@ -23,6 +23,7 @@ describe("loadConfig", () => {
     expect(c.deepgram.model).toBe("nova-2-phonecall");
     expect(c.gemini.model).toBe("gemini-2.0-flash");
     expect(c.cartesia.model).toBe("sonic-2");
+    expect(c.conversation).toMatchObject({ llmFirstTokenMs: 3000, llmTotalMs: 20_000 });
     expect(c.cartesia.voiceId).toBe("a0e99841-438c-4a64-b679-ae501e7d6091");
   });
 
@@ -50,7 +51,13 @@ describe("loadConfig", () => {
     const d = loadConfig({});
     expect([d.sipUntrusted, d.sipRateLimit, d.sipInboundAuth]).toEqual(["reject", { perSecond: 100, burst: 200 }, undefined]);
     const c = loadConfig({ SIP_UNTRUSTED: "drop", SIP_RATE_LIMIT: "20", SIP_INBOUND_USERNAME: "pbx", SIP_INBOUND_PASSWORD: " s3cret " });
-    expect([c.sipUntrusted, c.sipRateLimit, c.sipInboundAuth]).toEqual(["drop", { perSecond: 20, burst: 40 }, { username: "pbx", password: " s3cret ", realm: undefined }]);
+    expect([c.sipUntrusted, c.sipRateLimit, c.sipInboundAuth]).toEqual([
+      "drop",
+      { perSecond: 20, burst: 40 },
+      { username: "pbx", password: " s3cret ", realm: undefined, algorithms: ["SHA-256", "MD5"] },
+    ]);
+    const md5 = loadConfig({ SIP_INBOUND_USERNAME: "pbx", SIP_INBOUND_PASSWORD: "p", SIP_INBOUND_DIGEST_ALGORITHMS: "md5, sha-256" });
+    expect(md5.sipInboundAuth?.algorithms).toEqual(["MD5", "SHA-256"]);
     expect(loadConfig({ SIP_RATE_LIMIT: "0" }).sipRateLimit.perSecond).toBe(0);
     expect(loadConfig({ SIP_RATE_LIMIT: "10", SIP_RATE_BURST: "15" }).sipRateLimit).toEqual({ perSecond: 10, burst: 15 });
   });
@@ -74,6 +81,11 @@ describe("loadConfig", () => {
     [{ SIP_PUBLIC_IP: "1.2.3" }, "SIP_PUBLIC_IP", /IPv4/],
     [{ RTP_PORT_START: "20000", RTP_PORT_END: "20000" }, "RTP_PORT_END", /above RTP_PORT_START/],
     [{ ANSWER_DELAY_MS: "-5" }, "ANSWER_DELAY_MS", /integer from 0/],
+    [{ RTP_TIMEOUT_S: "ten" }, "RTP_TIMEOUT_S", /integer from 0/],
+    [{ RTP_HOLD_TIMEOUT_S: "-1" }, "RTP_HOLD_TIMEOUT_S", /integer from 0/],
+    [{ SIP_TLS_PORT: "5061" }, "SIP_TLS_CERT_FILE", /required with SIP_TLS_PORT/],
+    [{ SIP_TLS_PORT: "5061", SIP_TLS_CERT_FILE: "/nonexistent/c.pem", SIP_TLS_KEY_FILE: "/nonexistent/k.pem" }, "SIP_TLS_CERT_FILE", /file not found/],
+    [{ SIP_TCP: "sometimes" }, "SIP_TCP", /true or false/],
     [{ LOG_PII: "maybe" }, "LOG_PII", /true or false/],
     [{ STT_PROVIDER: "whisper" }, "STT_PROVIDER", /one of deepgram, pocketsphinx/],
     [{ STT_PROVIDER: "deepgram" }, "DEEPGRAM_API_KEY", /required/],
@@ -85,8 +97,11 @@ describe("loadConfig", () => {
     [{ SIP_RATE_BURST: "0" }, "SIP_RATE_BURST", /integer from 1/],
     [{ SIP_INBOUND_USERNAME: "pbx" }, "SIP_INBOUND_PASSWORD", /required when SIP_INBOUND_USERNAME is set/],
     [{ SIP_INBOUND_USERNAME: "pbx", SIP_INBOUND_PASSWORD: "pw", SIP_INBOUND_REALM: 'a"b' }, "SIP_INBOUND_REALM", /without "/],
+    [{ SIP_INBOUND_USERNAME: "pbx", SIP_INBOUND_PASSWORD: "pw", SIP_INBOUND_DIGEST_ALGORITHMS: "SHA-512" }, "SIP_INBOUND_DIGEST_ALGORITHMS", /got "SHA-512"/],
     [{ END_OF_TURN_SILENCE_MS: "2000", END_OF_TURN_MAX_SILENCE_MS: "1000" }, "END_OF_TURN_MAX_SILENCE_MS", /at least END_OF_TURN_SILENCE_MS/],
     [{ DRAIN_TIMEOUT_S: "abc" }, "DRAIN_TIMEOUT_S", /integer/],
+    [{ LLM_FIRST_TOKEN_MS: "0" }, "LLM_FIRST_TOKEN_MS", /from 200/],
+    [{ LLM_REPLY_TIMEOUT_MS: "soon" }, "LLM_REPLY_TIMEOUT_MS", /integer/],
     [{ SIP_TRUNK_HOST: "bad host!" }, "SIP_TRUNK_HOST", /host name or IPv4/],
     [{ SIP_TRUNK_PORT: "0" }, "SIP_TRUNK_PORT", /from 1 to 65535/],
     [{ SIP_CALLER_ID: "+1 415 555" }, "SIP_CALLER_ID", /expected a number/],
@@ -185,6 +200,20 @@ describe("outbound destinations and the trunk realm", () => {
   });
 });
 
+describe("RECORD_RETENTION_DAYS and LOG_RATE_LIMIT", () => {
+  test("retention unset keeps everything; 1..36500 days; 0 or words are refused naming the variable", () => {
+    expect(loadConfig({}).recordRetentionDays).toBeUndefined();
+    expect(loadConfig({ RECORD_RETENTION_DAYS: "90" }).recordRetentionDays).toBe(90);
+    expect(() => loadConfig({ RECORD_RETENTION_DAYS: "0" })).toThrow(/^RECORD_RETENTION_DAYS: expected an integer from 1 to 36500, got 0$/);
+    expect(() => loadConfig({ RECORD_RETENTION_DAYS: "forever" })).toThrow(/^RECORD_RETENTION_DAYS: /);
+  });
+  test("LOG_RATE_LIMIT defaults to 50 lines per message per second; 0 turns it off", () => {
+    expect(loadConfig({}).logRateLimit).toBe(50);
+    expect(loadConfig({ LOG_RATE_LIMIT: "0" }).logRateLimit).toBe(0);
+    expect(() => loadConfig({ LOG_RATE_LIMIT: "-1" })).toThrow(/^LOG_RATE_LIMIT: /);
+  });
+});
+
 describe("parseCommand", () => {
   test("modes, help, version, call", () => {
     expect(parseCommand([])).toEqual({ kind: "run", mode: "inbound" });
@@ -199,5 +228,20 @@ describe("parseCommand", () => {
     expect(() => parseCommand(["call", "http://x"])).toThrow(UsageError);
     expect(() => parseCommand(["frobnicate"])).toThrow(/unknown command "frobnicate"/);
     expect(() => parseCommand(["--bogus"])).toThrow(UsageError);
+  });
+});
+
+describe("DATABASE_URL and AGENT_ID (a fleet's shared records)", () => {
+  test("unset: SQLite; a postgres:// or postgresql:// URL selects PostgreSQL; anything else is refused naming the variable", () => {
+    expect(loadConfig({}).databaseUrl).toBeUndefined();
+    expect(loadConfig({ DATABASE_URL: "postgres://va:pw@db.internal:5432/calls" }).databaseUrl).toBe("postgres://va:pw@db.internal:5432/calls");
+    expect(loadConfig({ DATABASE_URL: "postgresql://127.0.0.1/calls" }).databaseUrl).toBe("postgresql://127.0.0.1/calls");
+    expect(() => loadConfig({ DATABASE_URL: "mysql://db/calls" })).toThrow(/^DATABASE_URL: expected postgres:\/\/user:password@host:port\/database, got a mysql:\/\/ URL$/);
+    expect(() => loadConfig({ DATABASE_URL: "calls.db" })).toThrow(/^DATABASE_URL: /);
+  });
+  test("AGENT_ID defaults to hostname:SIP_PORT; a bad one is refused", () => {
+    expect(loadConfig({ SIP_PORT: "5071" }).agentId).toMatch(/^[^:]+:5071$/);
+    expect(loadConfig({ AGENT_ID: "edge-1" }).agentId).toBe("edge-1");
+    expect(() => loadConfig({ AGENT_ID: "two words" })).toThrow(/^AGENT_ID: /);
   });
 });

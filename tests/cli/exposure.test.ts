@@ -1,6 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { exposureWarning, publicSipAddress } from "../../src/cli/exposure.ts";
 import { loadConfig } from "../../src/cli/config.ts";
+import { BINARY, ensureBinary } from "../e2e/agent.ts";
 
 describe("start-up warning for an open SIP port", () => {
   const cfg = (env: Record<string, string>) => loadConfig({ SIP_PUBLIC_IP: "10.0.0.5", ...env });
@@ -25,4 +26,27 @@ describe("start-up warning for an open SIP port", () => {
     expect(exposureWarning(cfg({ SIP_HOST: "192.168.1.10" }), [])).toBeUndefined();
     expect(exposureWarning(cfg({ SIP_HOST: "127.0.0.1" }), [])).toBeUndefined();
   });
+});
+
+describe("the compiled binary's check-config", () => {
+  const run = async (env: Record<string, string>) => {
+    await ensureBinary();
+    const p = Bun.spawn([BINARY, "check-config"], {
+      env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", SIP_PUBLIC_IP: "10.0.0.5", ...env },
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+    const [out, err, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
+    return { out, err, code };
+  };
+
+  test("warns loudly on stderr for a public SIP address without access control, and says the ACL", async () => {
+    const open = await run({ SIP_HOST: "198.51.100.20" });
+    expect(open.code).toBe(0);
+    expect(open.err).toContain("!!! WARNING: SIP is open to the internet with no access control !!!");
+    expect(open.out).toContain("ACL   any source; 100/s per source, burst 200; no inbound auth");
+    const closed = await run({ SIP_HOST: "198.51.100.20", SIP_TRUSTED_IPS: "52.9.254.0/24", SIP_UNTRUSTED: "drop" });
+    expect(closed.err).not.toContain("WARNING");
+    expect(closed.out).toContain("ACL   trusted 52.9.254.0/24 (others: dropped)");
+  }, 60_000);
 });

@@ -183,7 +183,7 @@ function heard(call: PlacedCall, f: CloudFakes): Heard {
 
 // ---------------------------------------------------------------- the table
 
-type Fault = "drop" | "kill" | "401" | "429" | "500" | "slow";
+type Fault = "drop" | "drop-mid-reply" | "kill" | "401" | "429" | "500" | "slow";
 
 interface Cell {
   provider: CloudProvider;
@@ -348,6 +348,27 @@ const CELLS: Cell[] = [
       return now();
     },
     heal: (f) => f.cartesia.setMode({ dropAfterChunks: null }),
+  },
+  {
+    // Issue 10: the TTS fails while the LLM is still streaming turn A's reply (a Gemini event every 2 s):
+    // the agent stops the LLM at once — the fake sees the client go before its last event — and the
+    // caller hears the apology within the usual deadline instead of after the whole generation.
+    provider: "cartesia", fault: "drop-mid-reply", transient: true, hears: "apology",
+    inject: async (f, m) => {
+      await greetingDone(f, m);
+      f.gemini.setMode({ chunkDelayMs: 2000 });
+      const conn = f.cartesia.connections[f.cartesia.connections.length - 1]!;
+      f.cartesia.setMode({ dropAfterChunks: conn.sent.filter((x) => x.type === "chunk").length + 1 });
+      await waitUntil("the dropped socket", () => conn.closed !== null, 30_000);
+      const at = now();
+      f.gemini.setMode({ chunkDelayMs: 0 });
+      return at;
+    },
+    proof: (f, m) => {
+      const turnA = f.gemini.requests[m.gemini + 1];
+      return !!turnA && turnA.clientGone && !turnA.finished;
+    },
+    heal: (f) => (f.cartesia.setMode({ dropAfterChunks: null }), f.gemini.setMode({ chunkDelayMs: 0 })),
   },
   {
     provider: "cartesia", fault: "kill", transient: true, hears: "apology",
@@ -543,7 +564,8 @@ describe("a provider unreachable at call start is replaced by the offline one fo
       lane.fakes.relays[provider].kill();
       let call: PlacedCall;
       try {
-        call = await placeCall(lane.agent, { phrases: [PHRASE], leadSilenceMs: 2500, listenMs: 5000 });
+        // 4 s before the caller speaks: the greeting restarted on the offline provider ends first even on a loaded machine.
+        call = await placeCall(lane.agent, { phrases: [PHRASE], leadSilenceMs: 4000, listenMs: 5000 });
       } finally {
         lane.fakes.relays[provider].revive();
       }
@@ -557,6 +579,8 @@ describe("a provider unreachable at call start is replaced by the offline one fo
     () =>
       startCall("deepgram", (lane, call, m) => {
         expect(logsWith(lane.agent, "stt fallback in use").filter((l) => l.callId === call.record.id)).toHaveLength(1);
+        // The record names the provider that actually served the stage.
+        expect(call.record.providers?.stt).toBe("pocketsphinx (fallback)");
         const h = heard(call, lane.fakes);
         expect(h.replies.some((t) => t > phraseTimes(call, 0).endMs), JSON.stringify(call.record.turns)).toBe(true);
       }),
@@ -567,6 +591,7 @@ describe("a provider unreachable at call start is replaced by the offline one fo
     "cartesia unreachable: the greeting and the reply are spoken by flite, not replaced by the apology",
     () =>
       startCall("cartesia", async (lane, call) => {
+        expect(call.record.providers?.tts).toBe("flite (fallback)");
         const greeting = await new FliteTts().synthesize8k(REPLY[0]!.trim());
         const h = heard(call, lane.fakes);
         expect(h.apologies, JSON.stringify(call.record.turns)).toHaveLength(0);
@@ -584,6 +609,7 @@ describe("a provider unreachable at call start is replaced by the offline one fo
     "gemini unreachable: the offline dialogue speaks instead of an apology",
     () =>
       startCall("gemini", (lane, call, m) => {
+        expect(call.record.providers?.llm).toBe("scripted (fallback)");
         const h = heard(call, lane.fakes);
         expect(h.apologies, JSON.stringify(call.record.turns)).toHaveLength(0);
         const agentTurns = call.record.turns.filter((t: any) => t.speaker === "agent");

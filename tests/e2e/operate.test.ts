@@ -76,7 +76,7 @@ describe("operating the compiled agent", () => {
     }
     const streams = (await cap.stop()).rtpStreams;
     expect((await runSipp({ scenario: "bad-codec", target, timeoutMs: 10_000 })).exitCode).toBe(0);
-    await waitFor(async () => (await agent.get("/")).activeCalls === 0, 5000, "calls to end");
+    await waitFor(async () => (await agent.get("/")).activeCalls === 0, 15_000, "calls to end");
     const m = await metrics(agent);
     // The counters count what crossed the wire, so they are checked against SIPp's own trace: on a
     // loaded machine a late 200 makes SIPp retransmit (T1 = 500 ms), and each copy is a request received.
@@ -119,9 +119,9 @@ describe("operating the compiled agent", () => {
     await waitFor(async () => (await agent.get("/")).activeCalls === 2, 10_000, "two live calls");
     await Bun.sleep(1500);
     agent.proc.signal("SIGTERM");
-    await waitFor(async () => (await agent.get("/")).status === "draining", 3000, "health to say draining");
+    await waitFor(async () => (await agent.get("/")).status === "draining", 10_000, "health to say draining");
     const local = await freeUdpPort();
-    const late = await udpExchange({ target: { port: agent.sipPort }, payload: invite(agent.sipPort, local), localPort: local, timeoutMs: 2000, expectCount: 2 });
+    const late = await udpExchange({ target: { port: agent.sipPort }, payload: invite(agent.sipPort, local), localPort: local, timeoutMs: 6000, expectCount: 2 });
     const statuses = late.replies.map((r) => parseSipStatusLine(r.text)?.code);
     expect(statuses).toContain(503);
     expect(late.replies.find((r) => r.text.startsWith("SIP/2.0 503"))?.text).toMatch(/Retry-After: \d+/i);

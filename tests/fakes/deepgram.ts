@@ -38,6 +38,8 @@ export interface FakeDeepgramMode {
   dropHow: "terminate" | "close1011";
   /** Delay (ms) before each message the fake sends (slow server). */
   replyDelayMs: number;
+  /** The next accepted connection stays open, takes audio and never sends anything (a stuck server). */
+  muteNext: boolean;
 }
 
 export interface FakeDeepgramConnection {
@@ -55,6 +57,8 @@ export interface FakeDeepgramConnection {
   closed: { code: number; reason: string } | null;
   /** True when the fake dropped this connection on purpose. */
   dropped: boolean;
+  /** True when this connection was told to never answer (`muteNext`). */
+  muted: boolean;
 }
 
 export interface FakeDeepgram {
@@ -94,6 +98,7 @@ export function startFakeDeepgram(opts: FakeDeepgramOptions = {}): FakeDeepgram 
     dropNextAfterBinary: null,
     dropHow: "terminate",
     replyDelayMs: 0,
+    muteNext: false,
   };
   const connections: FakeDeepgramConnection[] = [];
   const refused: number[] = [];
@@ -112,7 +117,7 @@ export function startFakeDeepgram(opts: FakeDeepgramOptions = {}): FakeDeepgram 
 
   const send = (ws: ServerWebSocket<WsData>, msg: Record<string, unknown>): void => {
     const go = (): void => {
-      if (ws.data.conn.closed) return;
+      if (ws.data.conn.closed || ws.data.conn.muted) return;
       ws.data.conn.sent.push(msg);
       ws.send(JSON.stringify(msg));
     };
@@ -198,7 +203,9 @@ export function startFakeDeepgram(opts: FakeDeepgramOptions = {}): FakeDeepgram 
         sent: [],
         closed: null,
         dropped: false,
+        muted: mode.muteNext,
       };
+      mode.muteNext = false;
       if (mode.dropNextAfterBinary !== null) {
         dropPlanFor = conn;
         dropAfter = mode.dropNextAfterBinary;

@@ -127,3 +127,16 @@ export function fakeLlmServer<M extends object, R, Q>(
     },
   };
 }
+
+/**
+ * HTTP statuses an LLM fake can answer before the stream (`setMode({ status })`), with the ProviderError
+ * `code` and `retryable` every LLM provider must turn each into (one table for all of them).
+ */
+export const LLM_HTTP_FAULTS = [
+  [401, "auth", false],
+  [403, "auth", false],
+  [429, "rate_limited", true],
+  [500, "unavailable", true],
+  [503, "unavailable", true],
+  [404, "bad_request", false],
+] as const;

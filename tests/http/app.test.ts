@@ -63,3 +63,37 @@ describe("HTTP app", () => {
     expect((await get("/nothing-here")).status).toBe(404);
   });
 });
+
+describe("health for orchestrators: /health/live and /health/ready", () => {
+  const verdict: { v: import("../../src/http/app").ReadyVerdict } = { v: { accept: true, active: 1, capacity: 2 } };
+  const app = createApp({
+    store: new CallStore(2),
+    apiToken: "0123456789abcdef0123",
+    health: { version: "9.9.9", mode: "inbound", providers: { stt: "x", llm: "y", tts: "z" }, ready: () => verdict.v },
+  });
+  const get = async (path: string) => {
+    const res = await app.handle(new Request(`http://localhost${path}`));
+    return { status: res.status, retryAfter: res.headers.get("retry-after"), body: (await res.json()) as any };
+  };
+
+  test("live: 200 without a token", async () => {
+    expect(await get("/health/live")).toMatchObject({ status: 200, body: { status: "live" } });
+  });
+
+  test("ready: 200 with the load while calls are taken; 503 + Retry-After with the reason otherwise", async () => {
+    verdict.v = { accept: true, active: 1, capacity: 2 };
+    expect(await get("/health/ready")).toMatchObject({ status: 200, retryAfter: null, body: { status: "ready", activeCalls: 1, capacity: 2 } });
+    verdict.v = { accept: false, reason: "full", detail: "2 calls are live (MAX_CALLS 2)", retryAfterS: 30, active: 2, capacity: 2 };
+    expect(await get("/health/ready")).toMatchObject({
+      status: 503,
+      retryAfter: "30",
+      body: { status: "unavailable", reason: "full", message: "2 calls are live (MAX_CALLS 2)", activeCalls: 2, capacity: 2 },
+    });
+    verdict.v = { accept: false, reason: "draining", detail: "the agent is draining (shutting down)", retryAfterS: 10, active: 0, capacity: 2 };
+    expect(await get("/health/ready")).toMatchObject({ status: 503, retryAfter: "10", body: { reason: "draining" } });
+  });
+
+  test("other routes still need the token", async () => {
+    expect((await get("/calls")).status).toBe(401);
+  });
+});

@@ -133,6 +133,10 @@ describe("createMetrics", () => {
       voice_agent_sip_refused_total: "counter",
       voice_agent_process_errors_total: "counter",
       voice_agent_log_lines_lost_total: "counter",
+      voice_agent_store_writes_total: "counter",
+      voice_agent_rtcp_rtt_ms: "histogram",
+      voice_agent_rtcp_fraction_lost: "histogram",
+      voice_agent_rtcp_jitter_ms: "histogram",
     };
     expect([...f.keys()].sort()).toEqual(Object.keys(want).sort());
     for (const [name, type] of Object.entries(want)) {
@@ -142,6 +146,7 @@ describe("createMetrics", () => {
     expect(valueOf(f, "voice_agent_rtp_packets_total", { direction: "in" })).toBe(0);
     expect(valueOf(f, "voice_agent_turn_latency_ms_count", { stage: "first_rtp" })).toBe(0);
     expect(valueOf(f, "voice_agent_pacer_lateness_ms_count")).toBe(0);
+    expect(valueOf(f, "voice_agent_rtcp_rtt_ms_count")).toBe(0);
     for (const reason of ["oversize", "malformed", "payload_type", "source"]) {
       expect(valueOf(f, "voice_agent_rtp_dropped_total", { reason })).toBeGreaterThanOrEqual(0);
     }
@@ -258,4 +263,16 @@ describe("createMetrics", () => {
     expect(f.get("nodejs_eventloop_lag_seconds")?.type).toBe("gauge");
     expect(valueOf(f, "voice_agent_active_calls", { role: "inbound" })).toBe(0);
   });
+});
+
+test("rtcpReport: RTT, fraction lost and jitter land in their histograms (an RR without LSR has no RTT)", async () => {
+  const m = createMetrics({ defaultMetrics: false });
+  m.rtcpReport({ fractionLost: 0.05, jitterMs: 3, rttMs: 42 });
+  m.rtcpReport({ fractionLost: 0, jitterMs: 1 });
+  const f = await scrape(m);
+  expect(valueOf(f, "voice_agent_rtcp_rtt_ms_count")).toBe(1);
+  expect(valueOf(f, "voice_agent_rtcp_rtt_ms_bucket", { le: "50" })).toBe(1);
+  expect(valueOf(f, "voice_agent_rtcp_fraction_lost_count")).toBe(2);
+  expect(valueOf(f, "voice_agent_rtcp_fraction_lost_bucket", { le: "0.02" })).toBe(1);
+  expect(valueOf(f, "voice_agent_rtcp_jitter_ms_sum")).toBe(4);
 });

@@ -315,6 +315,25 @@ describe("OutboundDialer", () => {
     expect(h.leases[0]!.releases).toBe(1);
   });
 
+  test("SIP_TRUNK_REALM: credentials answer only the pinned realm; another realm's challenge fails the call unanswered", async () => {
+    const h = dialerHarness({ credentials: { username: "alice", password: "s3cret", realm: "trunk.example" } });
+    const rec = await h.dialer.place(REQ);
+    h.respond(h.lastInvite(), 401, { headers: [["WWW-Authenticate", 'Digest realm="evil.example", nonce="phish", qop="auth"']] });
+    expect(h.requests("INVITE")).toHaveLength(1); // no second INVITE: the password never answers evil.example
+    expect(h.store.get(rec.id)).toMatchObject({ status: "failed", hangupCause: { code: 401, source: "remote" } });
+
+    const ok = await h.dialer.place(REQ); // the pinned realm (listed among others) is answered
+    const inv = h.lastInvite();
+    h.respond(inv, 401, {
+      headers: [
+        ["WWW-Authenticate", 'Digest realm="evil.example", nonce="phish", qop="auth"'],
+        ["WWW-Authenticate", 'Digest realm="trunk.example", nonce="good", qop="auth"'],
+      ],
+    });
+    expect(h.lastInvite().headers.get("Authorization")).toMatch(/^Digest username="alice", realm="trunk.example", nonce="good"/);
+    expect(ok.status).toBe("initiating");
+  });
+
   test("hang-up through the API: CANCEL before answer → canceled; BYE after → completed", async () => {
     const h = dialerHarness();
     const a = await h.dialer.place(REQ);

@@ -4,7 +4,7 @@
  */
 import { FakeClock } from "../../src/util/clock";
 import { silentLogger } from "../../src/util/log";
-import { CallStore, type CallRecordStore } from "../../src/pipeline/call-record";
+import { CallStore, type CallRecordStore, type SyncCallRecordStore } from "../../src/pipeline/call-record";
 import { OutboundDialer, type MediaRequest, type OutboundDialerDeps } from "../../src/outbound";
 import type { LlmChunk, LlmProvider, LlmRequest } from "../../src/providers/types";
 import type { RtpPortLease } from "../../src/rtp";
@@ -70,7 +70,7 @@ export function dialerHarness(over: Partial<OutboundDialerDeps> = {}) {
   const clock = new FakeClock();
   const transport = new MemoryTransport({ clock, local: US });
   const ua = new UserAgent({ transport, clock, contact: US, userAgent: "voice-agent/test", delegate: { onInvite: (c) => c.reject(403) } });
-  const store: CallRecordStore = over.store ?? new CallStore();
+  const store = (over.store ?? new CallStore()) as SyncCallRecordStore;
   const leases: FakeLease[] = [];
   const media: FakeMedia[] = [];
   const llm = scriptedLlm();

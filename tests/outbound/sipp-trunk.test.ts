@@ -38,13 +38,15 @@ describe.skipIf(!hasSipp)("outbound through SIPp as the trunk", () => {
   });
 
   test("401 challenge answered with digest; 200; the agent speaks its opening; the trunk's BYE ends the call", async () => {
-    const sipp = await startSippUas({ scenario: "outbound-trunk-auth", port: trunkPort, pauseMs: 6500, keys: { user: "alice", pass: "s3cret" }, audioFile: silenceFile(7) });
+    // The trunk hangs up after 12 s: the ~3.5 s opening must be over by then even on a loaded machine
+    // (with 6.5 s, a busy 2-core machine once cut it short).
+    const sipp = await startSippUas({ scenario: "outbound-trunk-auth", port: trunkPort, pauseMs: 12_000, keys: { user: "alice", pass: "s3cret" }, audioFile: silenceFile(13) });
     const placed = await agent.api("POST", "/outbound/call", CALL);
     expect(placed.status).toBe(201);
     const id = placed.body.call_id;
     const connected = await agent.waitForCall(id, (c) => c.status === "connected", 5000);
     expect(connected.answered_at).toBeDefined();
-    const done = await agent.waitForCall(id, (c) => c.status === "completed", 15_000);
+    const done = await agent.waitForCall(id, (c) => c.status === "completed", 25_000);
     const r = await sipp.finish(5000);
     expect(r.exitCode).toBe(0); // SIPp verified our digest (<verifyauth>) and got 200 to its BYE
     expect(flowOf(r.messages)).toEqual([
@@ -72,7 +74,7 @@ describe.skipIf(!hasSipp)("outbound through SIPp as the trunk", () => {
     expect(done.transcript[0].latency.first_rtp_ms).toBeGreaterThanOrEqual(0);
     expect(Date.parse(done.ringing_at)).toBeLessThanOrEqual(Date.parse(done.answered_at));
     expect(done.duration_ms).toBeGreaterThan(4000);
-  }, 30_000);
+  }, 45_000);
 
   test("wrong credentials: the trunk answers 403 → failed with cause 403 Forbidden", async () => {
     const sipp = await startSippUas({ scenario: "outbound-trunk-auth", port: trunkPort, keys: { user: "alice", pass: "another" }, audioFile: silenceFile(1) });
@@ -119,7 +121,9 @@ describe.skipIf(!hasSipp)("outbound through SIPp as the trunk", () => {
   }, 15_000);
 
   test("10 simultaneous outbound calls: each is answered, hears the opening, the callee speaks, the agent says goodbye and hangs up", async () => {
-    const callee = await synthesizeCallerAudio("Yes, that works for me.", { leadSilenceMs: 7000, trailSilenceMs: 5000 });
+    // The callee answers after 12 s of silence: ten openings synthesized at once on a loaded machine
+    // once ran past 7 s, and the callee's words then interrupted them (a barge-in, not this test's topic).
+    const callee = await synthesizeCallerAudio("Yes, that works for me.", { leadSilenceMs: 12_000, trailSilenceMs: 5000 });
     const sipp = await startSippUas({ scenario: "outbound-answer", port: trunkPort, calls: 10, audioFile: callee.path });
     const t0 = performance.now();
     const placed = await Promise.all(Array.from({ length: 10 }, () => agent.api("POST", "/outbound/call", CALL)));
@@ -157,14 +161,16 @@ describe.skipIf(!hasSipp)("outbound to an unreachable trunk", () => {
   test("nothing listens (ICMP port unreachable): failed as trunk unreachable after the first retransmission, long before Timer B", async () => {
     const hold = await Bun.udpSocket({ hostname: "127.0.0.1", port: 0 });
     const deadPort = hold.port;
-    const agent = await startTestAgent({ env: { SIP_TRUNK_HOST: "127.0.0.1", SIP_TRUNK_PORT: String(deadPort) }, sipT1Ms: 50, captureLogs: true });
+    const agent = await startTestAgent({ env: { SIP_TRUNK_HOST: "127.0.0.1", SIP_TRUNK_PORT: String(deadPort) }, sipT1Ms: 200, captureLogs: true });
     hold.close(); // nothing listens any more: ICMP port unreachable, no SIP response
     try {
       const t0 = performance.now();
       const id = (await agent.api("POST", "/outbound/call", CALL)).body.call_id;
-      const done = await agent.waitForCall(id, (c) => c.status === "failed", 6000);
+      const done = await agent.waitForCall(id, (c) => c.status === "failed", 20_000);
       const elapsed = performance.now() - t0;
-      expect(elapsed).toBeLessThan(64 * 50); // Timer B would be 3.2 s; the INVITE + one retransmission suffice
+      // Timer B would be 64·T1 = 12.8 s; the INVITE + one retransmission (T1 = 200 ms) suffice. T1 is
+      // 200 ms rather than 50 so that a loaded machine has seconds of slack, not one.
+      expect(elapsed).toBeLessThan(64 * 200);
       expect(done.hangup_cause).toEqual({ code: null, reason: TRUNK_UNREACHABLE_ICMP, source: "local" });
       expect(done.end_reason).toBe("trunk_unreachable");
       expect(done.answered_at).toBeUndefined();
@@ -206,7 +212,7 @@ describe.skipIf(!hasSipp)("outbound to an unreachable trunk", () => {
       const r = await agent.api("POST", `/outbound/call/${id}/hangup`);
       expect(r.status).toBe(200);
       expect(r.body).toMatchObject({ status: "canceled", end_reason: "api_cancel", hangup_cause: { reason: CANCELLED_BEFORE_RESPONSE } });
-      expect(performance.now() - t0).toBeLessThan(1000);
+      expect(performance.now() - t0).toBeLessThan(3000); // no wait for a provisional (Timer B would be 32 s); slack for load
       await Bun.sleep(700); // a Timer A retransmission may follow (the transaction runs on); never a CANCEL
       expect(received).not.toContain("CANCEL");
       expect(received[0]).toBe("INVITE");
@@ -230,7 +236,7 @@ describe.skipIf(!hasSipp)("outbound calls when the agent stops", () => {
     const stopping = agent.server.shutdown(800);
     const refused = await agent.api("POST", "/outbound/call", CALL);
     expect(refused).toMatchObject({ status: 503, body: { error: "draining" } });
-    const rec = agent.server.store.get(id)!;
+    const rec = (await agent.server.store.get(id))!;
     expect(rec.status).toBe("connected"); // still talking during the drain
     await stopping;
     expect(performance.now() - t0).toBeGreaterThanOrEqual(750);
@@ -239,4 +245,37 @@ describe.skipIf(!hasSipp)("outbound calls when the agent stops", () => {
     expect(rec).toMatchObject({ status: "completed", endReason: "shutdown", hangupCause: { reason: "the agent shut down", source: "local" } });
     await agent.stop().catch(() => {});
   }, 20_000);
+});
+
+describe.skipIf(!hasSipp)("in-dialog requests from the trunk on an outbound call", () => {
+  let agent: TestAgent;
+  let trunkPort: number;
+  beforeAll(async () => {
+    const hold = await Bun.udpSocket({ hostname: "127.0.0.1", port: 0 });
+    trunkPort = hold.port;
+    agent = await startTestAgent({ env: { SIP_TRUNK_HOST: "127.0.0.1", SIP_TRUNK_PORT: String(trunkPort), RING_TIMEOUT_S: "5", OUTBOUND_CALLS_PER_MINUTE: "100" } });
+    hold.close();
+  });
+  afterAll(async () => {
+    await agent?.stop();
+    await stopAllManaged();
+  });
+
+  test("hold and resume by re-INVITE: answered recvonly then sendrecv with o= version +1 each; the call goes on", async () => {
+    const sipp = await startSippUas({ scenario: "outbound-hold", port: trunkPort, pauseMs: 1500, audioFile: silenceFile(8) });
+    const placed = await agent.api("POST", "/outbound/call", CALL);
+    expect(placed.status).toBe(201);
+    const done = await agent.waitForCall(placed.body.call_id, (c) => c.status === "completed", 30_000);
+    const r = await sipp.finish(5000);
+    expect(r.exitCode, r.errors).toBe(0);
+    const oks = r.messages.filter((m) => m.direction === "received" && m.status === 200 && /^CSeq:\s*\d+ INVITE$/m.test(m.text));
+    expect(oks).toHaveLength(2);
+    const offer = r.messages.find((m) => m.direction === "received" && m.method === "INVITE")!.text;
+    const version = (t: string) => Number(/^o=\S+ \d+ (\d+)/m.exec(t)![1]);
+    expect(oks[0]!.text).toMatch(/^a=recvonly$/m);
+    expect(version(oks[0]!.text)).toBe(version(offer) + 1);
+    expect(oks[1]!.text).toMatch(/^a=sendrecv$/m);
+    expect(version(oks[1]!.text)).toBe(version(offer) + 2);
+    expect(done.end_reason).toBe("remote_bye");
+  }, 60_000);
 });

@@ -1,20 +1,12 @@
 import { describe, expect, test } from "bun:test";
 import { FakeClock } from "../../src/util/clock";
-import { AsyncQueue } from "../../src/util/async-queue";
 import { silentLogger } from "../../src/util/log";
 import { AgentCall, heardPart, type SpeechDetector, type SpeechEvents } from "../../src/pipeline/agent-call";
 import { Playout } from "../../src/media/playout";
 import { Pacer } from "../../src/rtp/pacer";
 import type { CallRecord } from "../../src/pipeline/call-record";
-import {
-  ProviderError,
-  type LlmChunk,
-  type LlmProvider,
-  type LlmRequest,
-  type SttEvent,
-  type SttProvider,
-  type TtsProvider,
-} from "../../src/providers/types";
+import { FakeLlm, FakeStt, FakeTts, type FakeReply } from "../../src/providers/fake";
+import { ProviderError, type LlmChunk } from "../../src/providers/types";
 
 /** The real audio output (Playout) on the real Pacer, driven by the fake clock; counts clearBuffer calls. */
 function clockOutput(clock: FakeClock) {
@@ -29,55 +21,14 @@ function clockOutput(clock: FakeClock) {
   return Object.defineProperty(playout, "cleared", { get: () => cleared }) as Playout & { readonly cleared: number };
 }
 
-/** TTS: 100 ms of audio per word, delivered at once. */
-function fakeTts(log: string[]): TtsProvider {
-  return {
-    name: "fake-tts",
-    open({ signal }) {
-      const q = new AsyncQueue<Int16Array>();
-      signal.addEventListener("abort", () => q.close());
-      return {
-        pushText(t) {
-          log.push(t);
-          q.push(new Int16Array(800 * t.split(/\s+/).length).fill(1000));
-        },
-        end: () => q.close(),
-        cancel: () => {
-          log.push("<cancel>");
-          q.close();
-        },
-        audio: q,
-      };
-    },
-  };
-}
-
-function fakeStt() {
-  const q = new AsyncQueue<SttEvent>();
-  const p: SttProvider = {
-    name: "fake-stt",
-    async open() {
-      return { push() {}, flush() {}, end: async () => q.close(), close: () => q.close(), events: q };
-    },
-  };
-  return { p, say: (text: string) => q.push({ type: "final", text, speechFinal: true }) };
-}
-
-function fakeLlm(replies: (LlmChunk[] | Error)[]) {
-  const requests: LlmRequest[] = [];
-  const p: LlmProvider = {
-    name: "fake-llm",
-    async *generate(req) {
-      requests.push({ ...req, history: req.history.map((m) => ({ ...m })) });
-      const r = replies.shift() ?? [{ type: "text", text: "Okay." }];
-      if (r instanceof Error) throw r;
-      for (const c of r) {
-        if (req.signal.aborted) return;
-        yield c;
-      }
-    },
-  };
-  return { p, requests };
+/** The scripted fakes (src/providers/fake) on the fake clock; TTS speech at 25 ms per character. */
+function fakes(clock: FakeClock, replies: FakeReply[]) {
+  const stt = new FakeStt();
+  const llm = new FakeLlm({ replies, clock });
+  const tts = new FakeTts({ clock, msPerChar: 25 });
+  /** The caller says `text` (a final with speechFinal on the call's STT stream). */
+  const say = (text: string) => stt.streams[0]!.emit({ type: "final", text, speechFinal: true });
+  return { stt, llm, tts, say };
 }
 
 /** VAD driven by the test. */
@@ -89,12 +40,10 @@ class ScriptedVad implements SpeechDetector {
   push() {}
 }
 
-function setup(replies: (LlmChunk[] | Error)[], settings = {}) {
+function setup(replies: FakeReply[], settings = {}) {
   const clock = new FakeClock();
   const sink = clockOutput(clock);
-  const ttsLog: string[] = [];
-  const stt = fakeStt();
-  const llm = fakeLlm(replies);
+  const { stt, llm, tts, say } = fakes(clock, replies);
   const vad = new ScriptedVad();
   const hangups: string[] = [];
   const record: CallRecord = {
@@ -112,9 +61,9 @@ function setup(replies: (LlmChunk[] | Error)[], settings = {}) {
     record,
     clock,
     log: silentLogger,
-    stt: stt.p,
-    llm: llm.p,
-    tts: fakeTts(ttsLog),
+    stt,
+    llm,
+    tts,
     system: "You are a test.",
     tools: [],
     output: sink,
@@ -136,7 +85,7 @@ function setup(replies: (LlmChunk[] | Error)[], settings = {}) {
       for (let i = 0; i < 5; i++) await Promise.resolve();
     }
   };
-  return { clock, sink, ttsLog, stt, llm, vadEvent, hangups, record, call, run };
+  return { clock, sink, tts, say, stt, llm, vadEvent, hangups, record, call, run };
 }
 
 const text = (t: string): LlmChunk => ({ type: "text", text: t });
@@ -146,17 +95,17 @@ describe("AgentCall", () => {
     const s = setup([[text("Hello, "), text("how can I help you? ")], [text("Sure. "), text("Booked.")]]);
     await s.call.start();
     await s.run(2000);
-    expect(s.ttsLog).toEqual(["Hello, how can I help you?"]);
+    expect(s.tts.texts).toEqual(["Hello, how can I help you?"]);
     s.vadEvent("start");
     await s.run(500);
     s.vadEvent("end");
-    s.stt.say("book me in");
+    s.say("book me in");
     await s.run(3000);
     expect(s.llm.requests[1].history).toEqual([
       { role: "assistant", text: "Hello, how can I help you?" },
       { role: "user", text: "book me in" },
     ]);
-    expect(s.ttsLog.slice(1)).toEqual(["Sure.", "Booked."]);
+    expect(s.tts.texts.slice(1)).toEqual(["Sure.", "Booked."]);
     const turns = s.record.turns.map((t) => [t.speaker, t.text]);
     expect(turns).toEqual([
       ["agent", "Hello, how can I help you?"],
@@ -173,7 +122,7 @@ describe("AgentCall", () => {
     const long = "one two three four five six seven eight nine ten eleven twelve.";
     const s = setup([[text(long)]]);
     await s.call.start();
-    await s.run(400); // 2 s of audio queued, ~0.4 s played
+    await s.run(400); // 1.6 s of audio queued (64 characters), ~0.4 s played
     expect(s.sink.isPlaying).toBe(true);
     s.vadEvent("start");
     await s.run(100);
@@ -193,7 +142,7 @@ describe("AgentCall", () => {
     await s.call.start();
     await s.run(100);
     expect(s.hangups).toEqual([]);
-    await s.run(600); // 2 words = 200 ms of audio, well played by now
+    await s.run(600); // 12 characters = 300 ms of audio, well played by now
     expect(s.hangups).toEqual(["end_call"]);
     s.call.stop();
   });
@@ -206,13 +155,13 @@ describe("AgentCall", () => {
     ]);
     await s.call.start();
     await s.run(500);
-    s.stt.say("first");
+    s.say("first");
     await s.run(2000);
-    expect(s.ttsLog).toContain("Sorry, I had a problem just now. Could you say that again?");
+    expect(s.tts.texts).toContain("Sorry, I had a problem just now. Could you say that again?");
     expect(s.record.turns.find((t) => t.error)?.error).toMatch(/unavailable 503/);
-    s.stt.say("again");
+    s.say("again");
     await s.run(2000);
-    expect(s.ttsLog.at(-1)).toBe("Second try works.");
+    expect(s.tts.texts.at(-1)).toBe("Second try works.");
   });
 
   test("silence prompts, then goodbye and hang-up", async () => {
@@ -257,15 +206,15 @@ describe("AgentCall after a barge-in", () => {
     s.vadEvent("start");
     await s.run(300);
     s.vadEvent("end");
-    s.stt.say("uh-huh");
+    s.say("uh-huh");
     await s.run(3000);
     expect(s.llm.requests).toHaveLength(1);
-    expect(s.ttsLog.at(-1)).toMatch(/twelve\.$/);
+    expect(s.tts.texts.at(-1)).toMatch(/twelve\.$/);
     await s.run(3000);
     s.vadEvent("start");
     await s.run(300);
     s.vadEvent("end");
-    s.stt.say("what are your opening hours");
+    s.say("what are your opening hours");
     await s.run(3000);
     expect(s.llm.requests).toHaveLength(2);
     expect(s.llm.requests[1].history.at(-1)).toEqual({ role: "user", text: "what are your opening hours" });
@@ -294,13 +243,12 @@ test("a reply cut by the end of the call is recorded with what was heard", async
 test("an LLM unreachable at call start is replaced by the fallback for the rest of the call", async () => {
   const clock = new FakeClock();
   const sink = clockOutput(clock);
-  const ttsLog: string[] = [];
-  const failing = fakeLlm([new ProviderError("fake-llm", "llm", "unavailable", "connection refused", true)]);
-  const offline = fakeLlm([[text("Offline greeting.")], [text("Offline reply.")]]);
-  const stt = fakeStt();
+  const { stt, tts, say } = fakes(clock, ["unused"]);
+  const failing = new FakeLlm({ replies: [new ProviderError("fake-llm", "llm", "unavailable", "connection refused", true)], clock });
+  const offline = new FakeLlm({ replies: [[text("Offline greeting.")], [text("Offline reply.")]], clock }, "offline-llm");
   const record: CallRecord = { id: "c2", sipCallId: "y", direction: "inbound", from: "a", to: "b", state: "connected", startedAt: new Date().toISOString(), turns: [], bargeIns: 0 };
   const call = new AgentCall({
-    record, clock, log: silentLogger, stt: stt.p, llm: failing.p, fallbackLlm: offline.p, tts: fakeTts(ttsLog),
+    record, clock, log: silentLogger, stt, llm: failing, fallbackLlm: offline, tts,
     system: "s", tools: [], output: sink, codec: "PCMU", hangup: () => {},
   });
   await call.start();
@@ -308,13 +256,13 @@ test("an LLM unreachable at call start is replaced by the fallback for the rest 
     clock.advance(10);
     for (let i = 0; i < 5; i++) await Promise.resolve();
   }
-  expect(ttsLog.filter((t) => t !== "<cancel>")[0]).toBe("Offline greeting.");
-  stt.say("hello");
+  expect(tts.texts[0]).toBe("Offline greeting.");
+  say("hello");
   for (let t = 0; t < 3000; t += 10) {
     clock.advance(10);
     for (let i = 0; i < 5; i++) await Promise.resolve();
   }
   expect(failing.requests).toHaveLength(1);
-  expect(ttsLog.at(-1)).toBe("Offline reply.");
+  expect(tts.texts.at(-1)).toBe("Offline reply.");
   call.stop();
 });

@@ -364,3 +364,52 @@ describe("renegotiation (re-INVITE/UPDATE, RFC 3264 §8)", () => {
     expect(session.telephoneEventPt).toBe(96);
   });
 });
+
+describe("far-end stream changes (RFC 3550 A.1)", () => {
+  test("the same SSRC jumping its sequence back by thousands: one packet on probation, then audio flows again", async () => {
+    const { peer, session, audio, clock } = await setup();
+    const f = encodeFrame(tone(160), "PCMU");
+    for (let i = 0; i < 5; i++, clock.advance(20)) session.receive(pkt(20_000 + i, 160 * i, f), peer.port, "127.0.0.1");
+    expect(audio).toHaveLength(5);
+    // A media-server switch: same SSRC, sequence 5000 back, timestamp elsewhere, marker set.
+    session.receive(pkt(15_000, 9_999_000, f, 0, 0xabcdef01, true), peer.port, "127.0.0.1");
+    expect(audio).toHaveLength(5); // probation
+    for (let i = 1; i < 50; i++, clock.advance(20)) session.receive(pkt(15_000 + i, 9_999_000 + 160 * i, f), peer.port, "127.0.0.1");
+    expect(audio).toHaveLength(5 + 49);
+    expect(session.stats.lateIn).toBe(1);
+    expect(session.stats.jitterMs).toBeLessThan(5); // the timestamp jump is not jitter
+  });
+
+  test("a single stray packet far ahead is dropped and does not disturb the stream", async () => {
+    const { peer, session, audio } = await setup();
+    const f = encodeFrame(tone(160), "PCMU");
+    for (let i = 0; i < 3; i++) session.receive(pkt(100 + i, 160 * i, f), peer.port, "127.0.0.1");
+    session.receive(pkt(40_000, 0, f), peer.port, "127.0.0.1");
+    for (let i = 3; i < 6; i++) session.receive(pkt(100 + i, 160 * i, f), peer.port, "127.0.0.1");
+    expect(audio).toHaveLength(6);
+    expect(session.stats.lost).toBe(0);
+  });
+
+  test("ptime changes mid-call: 40 ms packets, then 20 ms packets, all cut into 20 ms frames in order", async () => {
+    const { peer, session, audio } = await setup();
+    const pcm = tone(320 * 3 + 160 * 3);
+    const enc = encodeFrame(pcm, "PCMU");
+    let ts = 0;
+    let seq = 7;
+    for (let i = 0; i < 3; i++, ts += 320) session.receive(pkt(seq++, ts, enc.subarray(i * 320, i * 320 + 320)), peer.port, "127.0.0.1");
+    for (let i = 0; i < 3; i++, ts += 160) session.receive(pkt(seq++, ts, enc.subarray(960 + i * 160, 960 + i * 160 + 160)), peer.port, "127.0.0.1");
+    expect(audio).toHaveLength(9);
+    expect(Array.from(audio.flatMap((a) => Array.from(a.pcm)))).toEqual(Array.from(decodeFrame(enc, "PCMU")));
+  });
+});
+
+test("an RTCP packet (SR, RR) arriving on the RTP port is never decoded as audio (RFC 5761 §4: PT 72-76 with M)", async () => {
+  const { peer, session, audio } = await setup();
+  // RTCP SR, version 2, PT 200, length 6 (28 bytes), SSRC, NTP, RTP ts, counts — then an RR (PT 201).
+  const sr = Uint8Array.from([0x80, 200, 0, 6, 0xab, 0xcd, 0xef, 0x01, 0xe9, 0x1a, 0, 0, 0x80, 0, 0, 0, 0, 0, 0x3e, 0x80, 0, 0, 0, 10, 0, 0, 6, 0x40]);
+  const rr = Uint8Array.from([0x80, 201, 0, 1, 0xab, 0xcd, 0xef, 0x01]);
+  session.receive(sr, peer.port, "127.0.0.1");
+  session.receive(rr, peer.port, "127.0.0.1");
+  expect(audio).toHaveLength(0);
+  expect(session.stats.packetsIn).toBe(0);
+});

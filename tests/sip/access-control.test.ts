@@ -104,6 +104,22 @@ describe("SourceGate", () => {
     ]);
   });
 
+  test("one 403 budget for all untrusted sources: a flood from 1,000 addresses gets at most burst + rate", () => {
+    let now = 0;
+    const g = new SourceGate({ trusted: ["10.0.0.0/8"], ratePerSecond: 100, rejectPerSecond: 50, now: () => now });
+    const verdicts = new Map<string, number>();
+    for (let i = 0; i < 10_000; i++) {
+      now = i; // 10,000 requests over 10 s, each from another address
+      const v = g.admit(`198.51.${(i >> 8) & 255}.${i & 255}`, true);
+      verdicts.set(v, (verdicts.get(v) ?? 0) + 1);
+    }
+    // burst 100 + 50/s × 10 s; the rest dropped before parsing
+    expect(verdicts.get("untrusted_reject")).toBeGreaterThanOrEqual(599); // the 600th token is due at t = 10 s
+    expect(verdicts.get("untrusted_reject")).toBeLessThanOrEqual(600);
+    expect(verdicts.get("untrusted_drop")! + verdicts.get("untrusted_reject")!).toBe(10_000);
+    expect(g.admit("10.1.1.1", true)).toBe("pass"); // trusted sources never touch that budget
+  });
+
   test("buckets are bounded: the least recently seen source is forgotten first", () => {
     const g = new SourceGate({ ratePerSecond: 1, burst: 1, maxSources: 3, now: () => 0 });
     for (const h of ["a", "b", "c"]) expect(g.admit(h, true)).toBe("pass");
@@ -200,7 +216,8 @@ describe("UdpTransport with a SourceGate (datagrams over 127.0.0.0/8)", () => {
     friend.socket.send(options(friend, "127.0.0.1", "z9hG4bKf1"), t.local.port, "127.0.0.1");
     await waitFor(() => stranger.got.length === 2 && delivered.length === 1);
     expect(stranger.got.map((m) => (m.kind === "response" ? `${m.status} ${m.cseq.method}` : m.kind))).toEqual(["403 INVITE", "403 INVITE"]);
-    expect(stranger.got[0]!.to.tag).toMatch(/.+/);
+    expect(stranger.got[0]!.to.tag).toMatch(/^[0-9a-f]{16}$/);
+    expect(stranger.got[1]!.to.tag).toBe(stranger.got[0]!.to.tag); // §8.2.7: the same tag for the same request
     expect(delivered).toEqual([{ host: "127.0.0.1", port: friend.port }]);
     expect([t.stats.untrustedRejected, t.stats.untrustedDropped]).toEqual([2, 0]);
     // An ACK from the stranger is never answered.

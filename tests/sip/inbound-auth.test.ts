@@ -57,6 +57,8 @@ describe("DigestVerifier", () => {
     expect(v.verify(req(answer(sha, { nc: 4, creds: { ...CREDS, password: "wrong" } })))).toBe("bad_response");
     expect(v.verify(req(answer(sha, { nc: 5, creds: { ...CREDS, username: "mallory" } })))).toBe("wrong_user");
     expect(v.verify(req(answer(sha, { nc: 6, uri: "sip:premium@203.0.113.10" })))).toBe("malformed");
+    expect(v.verify(req(answer(sha, { nc: 6, uri: "sip:203.0.113.66:5060" })))).toBe("malformed");
+    expect(v.verify(req(answer(sha, { nc: 6, uri: "sip:203.0.113.10:5060" })))).toBe("ok"); // host:port only, as SIPp 3.6 sends
     expect(v.verify(req(answer({ ...sha, nonce: "1f4.abc.forgedmacforgedmacforgedmac0" }, { nc: 1 })))).toBe("bad_nonce");
     expect(v.verify(req(answer({ ...sha, qop: [] })))).toBe("malformed"); // RFC 2069 style: refused
     expect(v.verify(req("Basic cGJ4Ojc="))).toBe("malformed");
@@ -64,6 +66,16 @@ describe("DigestVerifier", () => {
     now.t += 60_001; // the nonce expired: right credentials → stale (the client retries without asking)
     expect(v.verify(req(answer(sha, { nc: 8 })))).toBe("stale");
     expect(v.verify(req(answer(sha, { nc: 9, creds: { ...CREDS, password: "wrong" } })))).toBe("bad_response");
+  });
+
+  test("algorithms: the configured order is the challenge order; an algorithm not offered is refused", () => {
+    const v = new DigestVerifier({ ...CREDS, realm: "r", algorithms: ["MD5"], now: () => 0 });
+    const ch = v.challenges().map(parseDigestChallenge);
+    expect(ch.map((c) => c.algorithm)).toEqual(["MD5"]);
+    const auth = buildDigestAuthorization({ ...ch[0]!, algorithm: "SHA-256" }, CREDS, "INVITE", RURI, { nc: 1 });
+    expect(v.verify(parseMessage(invite([`Authorization: ${auth}`])) as SipRequest)).toBe("malformed");
+    const md5First = new DigestVerifier({ ...CREDS, realm: "r", algorithms: ["MD5", "SHA-256"] });
+    expect(md5First.challenges().map((c) => parseDigestChallenge(c).algorithm)).toEqual(["MD5", "SHA-256"]);
   });
 
   test("independent MD5 computation (RFC 2617 §3.2.2.1) is accepted", () => {
@@ -95,6 +107,25 @@ describe("UserAgent with inbound digest auth", () => {
     expect(h.calls.length).toBe(1);
   });
 
+  test("the 401 is stateless (RFC 3261 §8.2.7): no transaction, same To tag for a retransmission, its ACK ignored", () => {
+    const h = harness({ inboundAuth: verifier({ t: 0 }) });
+    h.send(invite());
+    h.send(invite()); // a retransmission (our 401 was lost)
+    const [a, b] = h.responses(401);
+    expect(a!.to.tag).toMatch(/^[0-9a-f]{16}$/);
+    expect(b!.to.tag).toBe(a!.to.tag);
+    expect(h.ua.layer.size).toBe(0);
+    h.send(invite([], 102, "z9hG4bKother")); // another request: another tag
+    expect(h.responses(401)[2]!.to.tag).not.toBe(a!.to.tag);
+    const ack = invite()
+      .replace("INVITE sip:", "ACK sip:")
+      .replace("CSeq: 102 INVITE", "CSeq: 102 ACK")
+      .replace("To: <sip:+14155550100@203.0.113.10>", `To: <sip:+14155550100@203.0.113.10>;tag=${a!.to.tag}`);
+    h.send(ack);
+    expect(h.sent()).toEqual(["401 INVITE", "401 INVITE", "401 INVITE"]);
+    expect(h.ua.layer.size).toBe(0);
+  });
+
   test("expired nonce → 401 with stale=true; wrong password → 401 without", () => {
     const now = { t: 0 };
     const h = harness({ inboundAuth: verifier(now) });
@@ -107,5 +138,21 @@ describe("UserAgent with inbound digest auth", () => {
     h.send(invite([`Authorization: ${buildDigestAuthorization(stale[0]!, { ...CREDS, password: "x" }, "INVITE", RURI)}`], 104, "z9hG4bKs2"));
     expect(h.responses(401)[2]!.headers.getAll("WWW-Authenticate").map((v) => parseDigestChallenge(v).stale)).toEqual([false, false]);
     expect(h.calls.length).toBe(0);
+  });
+});
+
+describe("out-of-dialog non-INVITE requests leave no state (RFC 3261 §8.2.7)", () => {
+  test("OPTIONS, a stray BYE and an unknown method: answered, retransmissions answered alike, no transaction", () => {
+    const h = harness();
+    const opt = TRUNK_INVITE.replace(/INVITE/g, "OPTIONS").replace(/Content-Type[^\r]*\r\n/, "");
+    const options = parseMessage(opt.replace(/Content-Length: \d+/, "Content-Length: 0").split("\r\n\r\n")[0] + "\r\n\r\n") as SipRequest;
+    h.send(options);
+    h.send(options); // retransmission
+    const [a, b] = h.responses(200, "OPTIONS");
+    expect(b!.to.tag).toBe(a!.to.tag);
+    const bye = TRUNK_INVITE.replace("INVITE sip:", "BYE sip:").replace("CSeq: 102 INVITE", "CSeq: 103 BYE").replace(/\r\n\r\n[\s\S]*$/, "\r\n\r\n").replace(/Content-Length: \d+/, "Content-Length: 0");
+    h.send(bye);
+    expect(h.responses(481, "BYE")).toHaveLength(1);
+    expect(h.ua.layer.size).toBe(0);
   });
 });

@@ -148,3 +148,17 @@ describe("UAC (outbound calls)", () => {
     expect(call2.endReason).toBe("session_expired");
   });
 });
+
+test("glare (RFC 3261 §14.2): while our refresh re-INVITE is pending, the peer's re-INVITE gets 491; after ours completes, its retry gets 200", () => {
+  const { h, ok, inv } = answered(withTimer("120;refresher=uas", false));
+  h.clock.advance(60_100);
+  const ours = h.requests("INVITE").at(-1)!;
+  expect(ours.to.tag).toBeDefined(); // our re-INVITE is out, unanswered
+  const theirs = inDialog(inv, ok, "INVITE", 103, "z9hG4bKglare1", ANSWER_SDP);
+  h.send(theirs);
+  expect((h.last() as SipResponse).status).toBe(491);
+  h.send(reply(ours, 200, { body: ANSWER_SDP, headers: [["Session-Expires", "120;refresher=uac"], ["Contact", "<sip:x@52.9.254.127>"]] }));
+  expect(h.requests("ACK").at(-1)!.cseq.seq).toBe(ours.cseq.seq);
+  h.send(inDialog(inv, ok, "INVITE", 104, "z9hG4bKglare2", ANSWER_SDP));
+  expect((h.last() as SipResponse).status).toBe(200);
+});

@@ -129,6 +129,16 @@ describe("INVITE server transaction (§17.2.1, §13.3.1.4)", () => {
     const tx2 = new InviteServerTransaction("k2", invite, transport, clock);
     tx2.respond(buildResponse(invite, 404, { toTag: "t" }));
     expect(() => tx2.respond(buildResponse(invite, 200, { toTag: "t" }))).toThrow(/completed → respond 200/);
+    const err = (() => {
+      try {
+        tx2.respond(buildResponse(invite, 180, { toTag: "t" }));
+      } catch (e) {
+        return e as IllegalTransitionError;
+      }
+    })();
+    expect(err).toBeInstanceOf(IllegalTransitionError); // the shared StateMachine's error
+    expect([err?.code, err?.machine, err?.from, err?.retryable]).toEqual(["illegal_transition", "invite-server transaction", "completed", false]);
+    expect(tx2.state).toBe("completed"); // a rejected move changes nothing
   });
 
   test("dispose clears every timer without reporting", () => {

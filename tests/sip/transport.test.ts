@@ -242,3 +242,38 @@ describe("UdpTransport: ICMP unreachable (§18.4)", () => {
     }
   });
 });
+
+describe("UdpTransport: parse details are pii", () => {
+  test("a malformed request is logged with its code; the parser's text (which may quote a number) only under pii", async () => {
+    const logs: any[] = [];
+    const rec = (level: string) => (fields: object, msg: string) => logs.push({ level, msg, ...fields });
+    const log = { debug: rec("debug"), info: rec("info"), warn: rec("warn"), error: rec("error") };
+    const t = await UdpTransport.bind({ host: "127.0.0.1", port: 0, log });
+    t.delegate = { onMessage() {} };
+    const bad = [
+      `INVITE sip:+14155550100@127.0.0.1:${t.local.port} SIP/2.0`,
+      "Via: SIP/2.0/UDP 127.0.0.1:5999;branch=z9hG4bK-pii",
+      "From: <+14155550100>;tag=1",
+      `To: <sip:+14155550100@127.0.0.1>`,
+      "Call-ID: pii@127.0.0.1",
+      "CSeq: 1 INVITE",
+      "Content-Length: 0",
+      "",
+      "",
+    ].join("\r\n");
+    const s = await Bun.udpSocket({ hostname: "127.0.0.1", port: 0 });
+    try {
+      s.send(new TextEncoder().encode(bad), t.local.port, "127.0.0.1");
+      const end = Date.now() + 3000;
+      while (!logs.some((l) => l.level === "warn") && Date.now() < end) await Bun.sleep(20);
+      const line = logs.find((l) => l.level === "warn")!;
+      expect(line).toBeDefined();
+      const { pii, ...rest } = line;
+      expect(JSON.stringify(rest)).not.toContain("4155550100");
+      expect(pii?.detail).toBeDefined();
+    } finally {
+      s.close();
+      t.close();
+    }
+  });
+});

@@ -23,6 +23,7 @@ export const ANSWER_SDP = "v=0\r\no=agent 1 1 IN IP4 203.0.113.10\r\ns=-\r\nc=IN
 export interface HarnessOptions {
   answerDelayMs?: number;
   accepting?: () => boolean;
+  optionsStatus?: UserAgentOptions["delegate"]["optionsStatus"];
   onInvite?: (call: InboundCall) => void;
   inboundAuth?: UserAgentOptions["inboundAuth"];
 }
@@ -45,6 +46,7 @@ export function harness(opts: HarnessOptions = {}) {
         opts.onInvite?.(c);
       },
       acceptingNewCalls: opts.accepting,
+      optionsStatus: opts.optionsStatus,
     },
   });
   const h = {

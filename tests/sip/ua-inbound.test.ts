@@ -287,6 +287,21 @@ describe("BYE, OPTIONS, other methods, malformed", () => {
     expect(h.transport.sent[0]!.to).toEqual(TRUNK);
   });
 
+  test("OPTIONS while the delegate refuses new calls → 503 + Retry-After and the load header; 200 again after", () => {
+    let available = false;
+    const h = harness({
+      optionsStatus: () => (available ? { available, headers: [["X-Calls", "1/2"]] } : { available, retryAfterS: 30, headers: [["X-Calls", "2/2"]] }),
+    });
+    h.send(TRUNK_OPTIONS);
+    const busy = h.responses(503, "OPTIONS")[0]!;
+    expect([busy.headers.get("Retry-After"), busy.headers.get("X-Calls"), busy.headers.get("Allow")]).toEqual(["30", "2/2", "INVITE, ACK, BYE, CANCEL, OPTIONS, UPDATE"]);
+    expect(h.responses(200, "OPTIONS")).toHaveLength(0);
+    available = true;
+    h.send(TRUNK_OPTIONS.replace("z9hG4bK2b4d.0c1f9e3a.0", "z9hG4bK2b4d.0c1f9e3a.1"));
+    const ok = h.responses(200, "OPTIONS")[0]!;
+    expect([ok.headers.get("X-Calls"), ok.headers.get("Retry-After")]).toEqual(["1/2", undefined]);
+  });
+
   test("unsupported and unknown methods → 405 with Allow", () => {
     const h = harness();
     h.send(request("MESSAGE", { branch: "z9hG4bKm" }));

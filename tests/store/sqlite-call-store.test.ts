@@ -283,6 +283,7 @@ describe("SqliteCallStore", () => {
     const s = SqliteCallStore.open({ dir: tempDir() });
     const saves: number[] = [];
     const turns: number[] = [];
+    const cpu: number[] = [];
     for (let i = 0; i < 200; i++) {
       const r = outbound(`p${i}`);
       s.add(r);
@@ -293,17 +294,23 @@ describe("SqliteCallStore", () => {
       const tr = turn(0, "agent", "Hello, this is a turn of ordinary length for a phone call.", { latency: { firstAudioMs: 10 } });
       r.turns.push(tr);
       t0 = performance.now();
+      const c0 = process.cpuUsage();
       s.addTurn(r.id, tr);
+      const c1 = process.cpuUsage(c0);
       turns.push(performance.now() - t0);
+      cpu.push((c1.user + c1.system) / 1000);
       s.end(r.id, "remote_bye");
     }
     const p = (a: number[], q: number) => [...a].sort((x, y) => x - y)[Math.floor(q * (a.length - 1))]!;
-    console.log(`store write ms: save p50 ${p(saves, 0.5).toFixed(3)} p99 ${p(saves, 0.99).toFixed(3)}; turn p50 ${p(turns, 0.5).toFixed(3)} p99 ${p(turns, 0.99).toFixed(3)}`);
-    // Idle machine: p50 0.06 / p99 0.5 ms. Bounds leave room for a loaded CI box.
+    console.log(`store write ms: save p50 ${p(saves, 0.5).toFixed(3)} p99 ${p(saves, 0.99).toFixed(3)}; turn p50 ${p(turns, 0.5).toFixed(3)} p99 ${p(turns, 0.99).toFixed(3)}; cpu p99 ${p(cpu, 0.99).toFixed(3)}`);
+    // Idle machine: p50 0.06 / p99 0.5 ms. On a loaded 2-core box the wall-clock tail is the process
+    // being descheduled (seen: p99 12 ms at load 13), so the tail is bounded in CPU time spent by this
+    // thread (what a write takes from the pacer), and in wall time by one 20 ms frame.
     expect(p(saves, 0.5)).toBeLessThan(1);
     expect(p(turns, 0.5)).toBeLessThan(1);
-    expect(p(saves, 0.99)).toBeLessThan(10);
-    expect(p(turns, 0.99)).toBeLessThan(10);
+    expect(p(cpu, 0.99)).toBeLessThan(5);
+    expect(p(saves, 0.99)).toBeLessThan(20);
+    expect(p(turns, 0.99)).toBeLessThan(20);
     expect(s.writeErrors).toBe(0);
     s.close();
   });

@@ -109,6 +109,7 @@ export const TOOL_PACKAGES: Record<string, string> = {
   sox: "sox libsox-fmt-all",
   soxi: "sox",
   baresip: "baresip-core",
+  sqlite3: "sqlite3",
 };
 
 /** The tools among `names` that are not on PATH. */

@@ -51,6 +51,12 @@ export interface DeepgramOptions {
   reconnectBackoffMs?: readonly number[];
   /** Audio kept since the last final, for replay after a reconnect (ms of 8 kHz G.711). Default 30000. */
   replayBufferMs?: number;
+  /**
+   * Watchdog: no message at all from Deepgram for this long while the caller's speech is being sent
+   * (at least STALL_MIN_SPEECH_MS of it) → the socket is treated as dead and reconnected with replay.
+   * ms; 0 turns it off.
+   */
+  stallTimeoutMs?: number;
   /** Capacity of the events queue; the oldest event is dropped beyond it. Default 1000. */
   eventQueueCapacity?: number;
   /** Time source for keep-alive, timeouts and backoff. Default: the system clock. */
@@ -70,6 +76,9 @@ export const DEEPGRAM_DEFAULTS = {
   maxReconnectAttempts: 3,
   reconnectBackoffMs: [0, 250, 1000] as readonly number[],
   replayBufferMs: 30_000,
+  // Deepgram answers every second or so of audio with interim results; 5 s of speech without a word back
+  // means the socket is stuck.
+  stallTimeoutMs: 5000,
   eventQueueCapacity: 1000,
 } as const;
 

@@ -51,6 +51,7 @@ export class DeepgramStt implements SttProvider {
         maxReconnectAttempts: this.opts.maxReconnectAttempts ?? d.maxReconnectAttempts,
         reconnectBackoffMs: this.opts.reconnectBackoffMs ?? d.reconnectBackoffMs,
         replayBufferMs: this.opts.replayBufferMs ?? d.replayBufferMs,
+        stallTimeoutMs: this.opts.stallTimeoutMs ?? d.stallTimeoutMs,
         eventQueueCapacity: this.opts.eventQueueCapacity ?? d.eventQueueCapacity,
         clock,
         src: this.src,

@@ -13,6 +13,12 @@
  *
  * Keep-alive: `{"type":"KeepAlive"}` after `keepAliveMs` without sending anything
  * (https://developers.deepgram.com/docs/audio-keep-alive; the server closes with NET-0001 after 10 s).
+ *
+ * Stall watchdog: a socket can stay open and take audio while the server has stopped answering. When
+ * nothing at all has come back for `stallTimeoutMs` while at least STALL_MIN_SPEECH_MS of the caller's
+ * speech (frames above STALL_SPEECH_LEVEL) went out, the socket is closed and the stream reconnects with
+ * replay like after a drop (the same attempt budget: a server that stalls every time ends in an error
+ * event). Checked as frames are pushed: no timer, constant work per frame.
  */
 
 import { AsyncQueue } from "../../util/async-queue";
@@ -22,6 +28,12 @@ import { ProviderError, type AudioFrame, type SttEvent, type SttStream } from ".
 import { CLOSE_STREAM, FINALIZE, KEEP_ALIVE, parseServerMessage } from "./messages";
 import { G711_BYTES_PER_MS } from "./options";
 import { ReplayBuffer } from "./replay-buffer";
+import { ALAW_DECODE, ULAW_DECODE } from "../../media/g711";
+
+/** Caller speech sent without any answer that arms the stall watchdog, ms. */
+export const STALL_MIN_SPEECH_MS = 1000;
+/** Mean absolute sample value of a frame counted as speech (≈ −36 dBFS; line noise is far below). */
+export const STALL_SPEECH_LEVEL = 500;
 
 export type DeepgramStreamState = "open" | "reconnecting" | "ending" | "closed";
 
@@ -33,6 +45,8 @@ export interface DeepgramStreamConfig {
   maxReconnectAttempts: number;
   reconnectBackoffMs: readonly number[];
   replayBufferMs: number;
+  /** Stall watchdog (ms without any server message while speech is sent); 0 = off. */
+  stallTimeoutMs?: number;
   eventQueueCapacity: number;
   clock: Clock;
   src: ErrorSource;
@@ -50,6 +64,8 @@ export interface DeepgramStreamStats {
   codecMismatches: number;
   unparsedMessages: number;
   speechStarted: number;
+  /** Reconnects started by the stall watchdog (also counted in `reconnects` once they succeed). */
+  stalls: number;
   requestIds: string[];
 }
 
@@ -64,8 +80,13 @@ export class DeepgramStream implements SttStream {
     codecMismatches: 0,
     unparsedMessages: 0,
     speechStarted: 0,
+    stalls: 0,
     requestIds: [],
   };
+  /** When the current connection last said anything (or was opened), clock ms. */
+  private lastHeardAt: number;
+  /** Speech sent on the current connection since it last said anything, ms. */
+  private speechSinceHeardMs = 0;
   private st: DeepgramStreamState = "open";
   private ws: WebSocket | null;
   private readonly ring: ReplayBuffer;
@@ -93,6 +114,7 @@ export class DeepgramStream implements SttStream {
     this.ring = new ReplayBuffer(Math.max(1, cfg.replayBufferMs * G711_BYTES_PER_MS));
     this.ws = ws;
     this.lastSendAt = cfg.clock.now();
+    this.lastHeardAt = this.lastSendAt;
     this.attach(ws);
     this.armKeepAlive();
     signal.addEventListener("abort", this.onAbort, { once: true });
@@ -115,7 +137,40 @@ export class DeepgramStream implements SttStream {
     }
     if (frame.payload.length === 0) return; // an empty binary message would close the stream (Deepgram docs)
     this.ring.append(frame.payload);
-    if (this.st === "open") this.sendAudio(frame.payload);
+    if (this.st === "open") {
+      this.sendAudio(frame.payload);
+      this.watchStall(frame.payload);
+    }
+  }
+
+  /** The stall watchdog (see the file comment). */
+  private watchStall(payload: Uint8Array): void {
+    const limit = this.cfg.stallTimeoutMs ?? 0;
+    if (limit <= 0) return;
+    const table = this.cfg.codec === "PCMU" ? ULAW_DECODE : ALAW_DECODE;
+    let sum = 0;
+    for (let i = 0; i < payload.length; i++) sum += Math.abs(table[payload[i]!]!);
+    if (sum / payload.length >= STALL_SPEECH_LEVEL) this.speechSinceHeardMs += payload.length / G711_BYTES_PER_MS;
+    const silentFor = this.cfg.clock.now() - this.lastHeardAt;
+    if (silentFor < limit || this.speechSinceHeardMs < STALL_MIN_SPEECH_MS) return;
+    this.stats.stalls++;
+    const err = new ProviderError(
+      this.cfg.src.provider,
+      "stt",
+      "timeout",
+      `${this.cfg.src.provider}: no message for ${Math.round(silentFor)} ms while ${Math.round(this.speechSinceHeardMs)} ms of speech was sent; reconnecting`,
+      true,
+    );
+    const ws = this.ws;
+    this.ws = null;
+    try {
+      ws?.close(4000, "stalled");
+    } catch {
+      // already closing
+    }
+    this.st = "reconnecting";
+    this.cfg.clock.clearTimer(this.keepAliveTimer);
+    this.scheduleReconnect(err);
   }
 
   flush(): void {
@@ -167,8 +222,13 @@ export class DeepgramStream implements SttStream {
   // ---------------------------------------------------------------- socket events
 
   private attach(ws: WebSocket): void {
+    this.lastHeardAt = this.cfg.clock.now();
+    this.speechSinceHeardMs = 0;
     ws.onmessage = (ev) => {
-      if (ws !== this.ws || typeof ev.data !== "string") return;
+      if (ws !== this.ws) return;
+      this.lastHeardAt = this.cfg.clock.now();
+      this.speechSinceHeardMs = 0;
+      if (typeof ev.data !== "string") return;
       this.onText(ev.data);
     };
     ws.onclose = (ev) => {

@@ -1,6 +1,7 @@
 /**
  * FakeTts: a TtsProvider whose "speech" is a deterministic tone, so tests can predict every sample.
- * Each pushed text chunk becomes `FakeTts.pcmFor(text)`: 10 ms (80 samples at 8 kHz) per character,
+ * Each pushed text chunk becomes `FakeTts.pcmFor(text)`: 10 ms (80 samples at 8 kHz) per character
+ * (`msPerChar` changes the rate),
  * a sine at 300 + (hash(text) mod 1000) Hz, amplitude 8000. An optional delay (on an injected Clock)
  * precedes each chunk's audio. Records every text pushed and every cancel.
  */
@@ -12,6 +13,8 @@ import { clockSleep } from "./sleep.ts";
 export interface FakeTtsOptions {
   /** Delay before each chunk's audio (ms). Default 0. */
   delayMs?: number;
+  /** Audio per character of text (ms, a multiple of 0.125). Default 10. */
+  msPerChar?: number;
   clock?: Clock;
 }
 
@@ -48,11 +51,11 @@ export class FakeTts implements TtsProvider {
   }
 
   /** The 8 kHz PCM a context emits for `text`. */
-  static pcmFor(text: string): Int16Array {
+  static pcmFor(text: string, msPerChar = 10): Int16Array {
     let h = 0;
     for (let i = 0; i < text.length; i++) h = (Math.imul(h, 31) + text.charCodeAt(i)) >>> 0;
     const hz = 300 + (h % 1000);
-    const out = new Int16Array(text.length * 80);
+    const out = new Int16Array(Math.round(text.length * msPerChar * 8));
     for (let i = 0; i < out.length; i++) out[i] = Math.round(8000 * Math.sin((2 * Math.PI * hz * i) / 8000));
     return out;
   }
@@ -91,7 +94,7 @@ export class FakeTts implements TtsProvider {
         } catch {
           return; // cancelled during the delay
         }
-        if (!ctx.cancelled) out.push(FakeTts.pcmFor(t));
+        if (!ctx.cancelled) out.push(FakeTts.pcmFor(t, this.o.msPerChar));
       }
     };
     void run();

@@ -57,9 +57,10 @@ export function parseNameAddr(text: string): NameAddr {
       }
       rest = s.slice(lt);
     } else {
-      // addr-spec form (§20.10): the URI ends at the first ";", the rest are header params.
+      // addr-spec form (§20.10): the URI ends at the first ";", the rest are header params. Linear
+      // whitespace may come before the ";" (§25.1 SEMI = SWS ";" SWS; RFC 4475 §3.1.1.1 "To :… ;   tag").
       const semi = s.indexOf(";");
-      uriText = semi < 0 ? s : s.slice(0, semi);
+      uriText = (semi < 0 ? s : s.slice(0, semi)).trimEnd();
       const params = semi < 0 ? new Map() : parseParams(s.slice(semi), "name_addr");
       if (/[<>\s,]/.test(uriText)) throw new SipParseError("name_addr", "bad addr-spec");
       return new NameAddr(parseUri(uriText), undefined, params);

@@ -1,11 +1,12 @@
 import { isIP } from "node:net";
 import { lookup } from "node:dns/promises";
-import { buildResponse, generateTag, serializeMessage, type SipMessage, type SipResponse } from "../message/index.ts";
+import { serializeMessage, type SipMessage, type SipResponse } from "../message/index.ts";
 import { nullLogger, type SipLogger } from "../log.ts";
 import type { Clock } from "../../util/clock.ts";
 import { DropReport } from "./drop-report.ts";
 import { processDatagram, type InboundResult } from "./inbound.ts";
 import type { SourceGate } from "./source-gate.ts";
+import { statelessResponse } from "./stateless.ts";
 import { responseDestinationOf } from "./response-address.ts";
 import type { Address, Transport, TransportDelegate } from "./types.ts";
 
@@ -58,7 +59,7 @@ type Socket = Bun.udp.Socket<"uint8array">;
  * dropped. Refusals are logged through a {@link DropReport}: a few lines, then a summary per interval.
  * Nothing a peer sends can throw out of the receive handler.
  *
- * Messages larger than the path MTU are still sent over UDP (§18.1.1 would switch to TCP; we have none).
+ * Requests larger than 1300 bytes are moved to TCP by MultiTransport (§18.1.1) before they get here.
  */
 export class UdpTransport implements Transport {
   readonly protocol = "UDP" as const;
@@ -253,7 +254,7 @@ export class UdpTransport implements Transport {
           this.delegate.onMessage(r.message, source);
       }
     } catch (err) {
-      this.log.error({ source, err: String(err), stack: (err as Error)?.stack }, "sip receive handler failed");
+      this.log.error({ source, code: (err as { code?: string })?.code, pii: { err: String(err), stack: (err as Error)?.stack } }, "sip receive handler failed");
     }
   }
 
@@ -267,7 +268,7 @@ export class UdpTransport implements Transport {
     if (r.kind === "message" && r.message.kind === "request" && r.message.method !== "ACK") {
       this.stats.untrustedRejected++;
       this.refusals.note("untrusted_rejected", source, { msg: "sip request refused 403: source not trusted", fields: { method: r.message.method } });
-      this.sendResponse(buildResponse(r.message, 403, { toTag: generateTag() }));
+      this.sendResponse(statelessResponse(r.message, 403));
       return;
     }
     this.stats.untrustedDropped++;

@@ -7,10 +7,9 @@ import type { DialogUser, UaContext } from "./context.ts";
 import { Emitter } from "./emitter.ts";
 import { SUPPORTED_ROWS, unsupportedRequired } from "./extensions.ts";
 import { OfferAnswerState, retryAfterSeconds, type OfferOutcome, type SessionDescriptionDelegate } from "./offer-answer.ts";
-import { sendRefresh } from "./refresh.ts";
-import { SessionTimer, negotiateAsUac, negotiateAsUas } from "./session-timer.ts";
+import { SessionRefresher } from "./refresh.ts";
+import { SessionTimer, negotiateAsUas } from "./session-timer.ts";
 import { ALLOW_HEADER, type EndReason } from "./types.ts";
-import type { TimerHandle } from "../../util/clock.ts";
 
 /** Every call state; inbound calls use offered/ringing/answered, outbound calls calling/early. */
 export type CallState = "offered" | "ringing" | "answered" | "calling" | "early" | "confirmed" | "ended";
@@ -58,6 +57,7 @@ export abstract class CallBase<E extends CommonCallEvents = CommonCallEvents> im
   private readonly machine: StateMachine<CallState>;
   /** RFC 4028 session timer of the dialog (idle until a Session-Expires is negotiated). */
   protected readonly sessionTimer: SessionTimer;
+  private readonly refresher: SessionRefresher;
   /** Set once the call ended. */
   endReason: EndReason | undefined;
   /** Resolves with the end reason when the call ends. Never rejects. */
@@ -76,8 +76,19 @@ export abstract class CallBase<E extends CommonCallEvents = CommonCallEvents> im
   ) {
     const full = Object.fromEntries(ALL_STATES.map((s) => [s, table[s] ?? []])) as unknown as TransitionTable<CallState>;
     this.machine = new StateMachine<CallState>(`call ${callId}`, initial, full);
+    this.refresher = new SessionRefresher({
+      ctx,
+      callId,
+      timer: () => this.sessionTimer,
+      dialog: () => (this.machine.is("answered", "confirmed") ? this.dialog : undefined),
+      ended: () => this.state === "ended",
+      localSdp: () => this.localSdp,
+      oa: this.oa,
+      peerAllowsUpdate: () => this.peerAllowsUpdate,
+      endWithBye: (reason) => void this.endWithBye(reason),
+    });
     this.sessionTimer = new SessionTimer(ctx.clock, {
-      refresh: () => this.refreshSession(),
+      refresh: () => this.refresher.refresh(),
       expire: () => {
         ctx.log.warn({ callId }, "sip session expired: no refresh from the peer");
         void this.endWithBye("session_expired");
@@ -217,62 +228,6 @@ export abstract class CallBase<E extends CommonCallEvents = CommonCallEvents> im
     this.peerAllowsUpdate = msg.headers.getAll("Allow").some((v) => v.split(",").some((m) => m.trim().toUpperCase() === "UPDATE"));
   }
 
-  /**
-   * We are the refresher and half the interval passed (RFC 4028 §10): UPDATE (or re-INVITE) with our
-   * Session-Expires; its 2xx restarts the timer; 491 retries after 2.1–4 s (RFC 3261 §14.1); 408/481/no
-   * answer → BYE (§10); other failures let the session run to its expiry, then BYE.
-   */
-  private refreshSession(): void {
-    const cur = this.sessionTimer.current;
-    if (!cur || !this.dialog || !this.machine.is("answered", "confirmed")) return;
-    const method = this.peerAllowsUpdate ? "UPDATE" : "INVITE";
-    if (method === "INVITE") {
-      if (this.oa.clientInvitePending || this.oa.localOfferPending) return this.retryRefreshSoon();
-      this.oa.clientInvitePending = true;
-    }
-    const sent = sendRefresh({
-      ctx: this.ctx,
-      dialog: this.dialog,
-      seconds: cur.seconds,
-      method,
-      sdp: this.localSdp,
-      done: (o) => {
-        if (method === "INVITE") this.oa.clientInvitePending = false;
-        if (this.state === "ended") return;
-        this.ctx.log.info({ callId: this.callId, method, outcome: o.kind }, "sip session refresh");
-        switch (o.kind) {
-          case "ok": {
-            const n = negotiateAsUac(o.response);
-            if (n) this.sessionTimer.start(n.seconds, n.refresher);
-            else this.sessionTimer.stop(); // §7.2: no Session-Expires in the 2xx → no expiration
-            return;
-          }
-          case "glare":
-            return this.retryRefreshSoon();
-          case "dialog_gone":
-            void this.endWithBye("session_expired");
-            return;
-          case "failed":
-            // The half interval is gone; what remains until expiry (minus the §10 margin) is the rest.
-            this.sessionTimer.expireAt(((cur.seconds / 2) - Math.min(32, cur.seconds / 3)) * 1000);
-        }
-      },
-    });
-    if (!sent && method === "INVITE") this.oa.clientInvitePending = false;
-  }
-
-  private retryRefreshSoon(): void {
-    // §14.1: after a 491 the UAC "MUST" wait — the owner of the Call-ID 2.1–4 s, the other 0–2 s; 2.1–4 s is safe for both.
-    const cur = this.sessionTimer.current;
-    if (!cur) return;
-    this.sessionTimer.stop();
-    this.retryTimer = this.ctx.clock.setTimer(2100 + Math.floor(Math.random() * 1900), () => {
-      this.retryTimer = undefined;
-      this.refreshSession();
-    });
-  }
-
-  private retryTimer: TimerHandle | undefined;
 
   /**
    * re-INVITE inside the dialog (RFC 3261 §14.2). Glare → 491 (500 + Retry-After while our first
@@ -288,6 +243,8 @@ export abstract class CallBase<E extends CommonCallEvents = CommonCallEvents> im
       tx.respond(this.response(req, 500, { headers: [["Retry-After", retryAfterSeconds()]] }));
       return;
     }
+    // §14.2: "A UAS that receives an INVITE on a dialog while an INVITE it had sent on that dialog is in
+    // progress MUST return a 491 (Request Pending) response to the received INVITE."
     if (this.oa.checkInvite()) return tx.respond(this.response(req, 491));
     const body = sdpBodyOf(req);
     if (body.kind === "problem") return tx.respond(this.bodyProblem(req, body.problem));
@@ -297,8 +254,10 @@ export abstract class CallBase<E extends CommonCallEvents = CommonCallEvents> im
       if (!outcome.ok) return tx.respond(this.refusal(req, outcome));
       this.localSdp = outcome.sdp;
     } else {
-      // §14.2: "If the UAS … receives a re-INVITE without a session description, … the 2xx MUST contain
-      // an offer" — ours, of the state we want.
+      // §13.3.1.4: "If the INVITE did not contain an offer, the 2xx MUST contain an offer if the UAS had
+      // not yet sent an offer." §14.2: "A UAS providing an offer in a 2xx (because the INVITE did not
+      // contain an offer) SHOULD construct the offer as if the UAS were making a brand new call" — ours,
+      // of the state we want.
       this.localSdp = this.media ? this.media.createOffer() : this.localSdp;
       this.oa.localOfferPending = true;
       offered = true;
@@ -430,7 +389,7 @@ export abstract class CallBase<E extends CommonCallEvents = CommonCallEvents> im
     this.endReason = reason;
     this.onEnd();
     this.sessionTimer.stop();
-    this.ctx.clock.clearTimer(this.retryTimer);
+    this.refresher.stop();
     this.ackWaiters.clear();
     if (opts.keepDialog) this.keepDialogUntilBye = true;
     else this.releaseDialog();

@@ -18,6 +18,20 @@ export interface UserAgentDelegate {
   onInvite(call: InboundCall): void;
   /** When it returns false, new INVITEs get 503 Service Unavailable with Retry-After (drain). */
   acceptingNewCalls?(): boolean;
+  /**
+   * Our answer to an out-of-dialog OPTIONS (how SIP load balancers probe us): 200 when `available`,
+   * else 503 with `Retry-After: retryAfterS`; `headers` are added to either (e.g. `X-Calls: 12/150`).
+   * Without it, OPTIONS always gets 200.
+   */
+  optionsStatus?(): OptionsStatus;
+}
+
+/** See `UserAgentDelegate.optionsStatus`. */
+export interface OptionsStatus {
+  available: boolean;
+  /** Seconds, for the 503's Retry-After (RFC 3261 §20.33). */
+  retryAfterS?: number;
+  headers?: Array<[string, string]>;
 }
 
 export interface UserAgentOptions {

@@ -16,11 +16,17 @@
  *   The map of counts is bounded (oldest nonces forgotten first; a forgotten nonce is still bounded by
  *   its expiry).
  *
- * Only `qop=auth` is accepted (what we offer); `algorithm` MD5 or SHA-256, `uri` equal to the
- * Request-URI (RFC 3261 §22.4: "the uri parameter … MUST be the same as the Request-URI").
+ * Only `qop=auth` is accepted (what we offer), with an offered `algorithm`. The `uri` parameter must
+ * name the Request-URI: the same URI, or the same scheme, host and port without a user part (what
+ * SIPp 3.6 sends). RFC 3261 §22.4 only says "digest-uri-value = Request-URI" and that "a server MAY
+ * check that the Request-URI in the Authorization header field value corresponds to a user for whom
+ * the server is willing to accept forwarded or direct requests, but it is not necessarily a failure if
+ * the two fields are not equivalent"; RFC 2617 §3.2.2.5 asks the server to "assure that the resource
+ * designated by the "uri" directive is the same as the resource specified in the Request-Line". A
+ * mismatch is challenged again. The digest covers that `uri` either way; the nonce count stops replays.
  */
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
-import { quote, type SipRequest } from "../message/index.ts";
+import { parseUri, quote, type SipRequest } from "../message/index.ts";
 import { computeDigestResponse, parseAuthParams, type DigestAlgorithm } from "./digest.ts";
 
 export interface DigestVerifierOptions {
@@ -34,12 +40,22 @@ export interface DigestVerifierOptions {
   now?: () => number;
   /** Nonce counts remembered for replay detection. Default 10,000. */
   maxTrackedNonces?: number;
+  /**
+   * Challenges offered, in order of preference (RFC 8760 §2.4); only these are accepted. Default
+   * SHA-256 then MD5. Some UACs answer only the first challenge (SIPp 3.6 fails on a first SHA-256 one):
+   * put MD5 first, or alone, for them.
+   */
+  algorithms?: readonly InboundDigestAlgorithm[];
 }
+
+/** Algorithms a UAS challenge may name here. */
+export type InboundDigestAlgorithm = "SHA-256" | "MD5";
 
 /** Why a request was refused (for logs); every outcome but "ok" gets a fresh 401 challenge. */
 export type DigestVerdict = "ok" | "missing" | "malformed" | "wrong_user" | "bad_nonce" | "stale" | "replay" | "bad_response";
 
-const ALGORITHMS: readonly DigestAlgorithm[] = ["SHA-256", "MD5"];
+/** Default challenge order: the RFC 8760 algorithm first, MD5 for older PBXes. */
+export const DEFAULT_INBOUND_DIGEST_ALGORITHMS: readonly InboundDigestAlgorithm[] = ["SHA-256", "MD5"];
 
 export class DigestVerifier {
   readonly realm: string;
@@ -48,18 +64,20 @@ export class DigestVerifier {
   private readonly now: () => number;
   private readonly maxTracked: number;
   private readonly counts = new Map<string, number>();
+  private readonly algorithms: readonly InboundDigestAlgorithm[];
 
   constructor(private readonly o: DigestVerifierOptions) {
     this.realm = o.realm;
     this.ttl = o.nonceTtlMs ?? 300_000;
     this.now = o.now ?? Date.now;
     this.maxTracked = o.maxTrackedNonces ?? 10_000;
+    this.algorithms = o.algorithms?.length ? o.algorithms : DEFAULT_INBOUND_DIGEST_ALGORITHMS;
   }
 
-  /** WWW-Authenticate values for a 401, most preferred first (SHA-256, MD5), one fresh nonce. */
+  /** WWW-Authenticate values for a 401, most preferred first (default SHA-256, MD5), one fresh nonce. */
   challenges(stale = false): string[] {
     const nonce = this.newNonce();
-    return ALGORITHMS.map(
+    return this.algorithms.map(
       (alg) => `Digest realm=${quote(this.realm)}, nonce=${quote(nonce)}, algorithm=${alg}, qop="auth"${stale ? ", stale=true" : ""}`,
     );
   }
@@ -91,11 +109,11 @@ export class DigestVerifier {
     const nc = p.get("nc");
     const cnonce = p.get("cnonce");
     const algRaw = p.get("algorithm") ?? "MD5";
-    const algorithm = ALGORITHMS.find((a) => a.toLowerCase() === algRaw.toLowerCase());
+    const algorithm: DigestAlgorithm | undefined = this.algorithms.find((a) => a.toLowerCase() === algRaw.toLowerCase());
     if (!username || realm === undefined || !nonce || uri === undefined || !response || !algorithm) return "malformed";
     if (qop !== "auth" || !nc || !/^[0-9a-f]{8}$/i.test(nc) || !cnonce) return "malformed";
     if (username !== this.o.username || realm !== this.realm) return "wrong_user";
-    if (uri !== req.uri && uri.toLowerCase() !== req.uri.toLowerCase()) return "malformed";
+    if (!sameTarget(uri, req.uri)) return "malformed";
     const issued = this.nonceIssuedAt(nonce);
     if (issued === undefined) return "bad_nonce";
     const expected = computeDigestResponse({
@@ -138,6 +156,23 @@ export class DigestVerifier {
 
   private mac(body: string): string {
     return createHmac("sha256", this.secret).update(body).digest("base64url").slice(0, 32);
+  }
+}
+
+/** `uri` (from Authorization) names the Request-URI `ruri`: equal, or same scheme/host/port with no or the same user. */
+function sameTarget(uri: string, ruri: string): boolean {
+  if (uri === ruri || uri.toLowerCase() === ruri.toLowerCase()) return true;
+  try {
+    const a = parseUri(uri);
+    const b = parseUri(ruri);
+    return (
+      a.scheme === b.scheme &&
+      a.host.toLowerCase() === b.host.toLowerCase() &&
+      (a.port ?? 5060) === (b.port ?? 5060) &&
+      (a.user === undefined || a.user === b.user)
+    );
+  } catch {
+    return false;
   }
 }
 

@@ -27,8 +27,8 @@ export function requiredOptions(req: SipRequest): string[] {
 /**
  * §8.2.2.3: "If a UAS does not understand an option-tag listed in a Require header field, it MUST
  * respond by generating a response with status code 420 (Bad Extension). The UAS MUST add an
- * Unsupported header field, and list in it those options it does not understand amongst those
- * specified in the Require header field of the request." ACK and CANCEL are exempt ("Note that
+ * Unsupported header field, and list in it those options it does not understand amongst those in
+ * the Require header field of the request." ACK and CANCEL are exempt ("Note that
  * Require and Proxy-Require MUST NOT be used in a SIP CANCEL request, or in an ACK request").
  * @returns the option tags to list in Unsupported; empty when the request may proceed.
  */

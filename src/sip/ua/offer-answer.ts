@@ -29,7 +29,8 @@ export interface SessionDescriptionDelegate {
    */
   onOffer(offer: string, method: "INVITE" | "UPDATE"): OfferOutcome;
   /**
-   * A re-INVITE without SDP (RFC 3261 §14.2: "the UAS … MUST … include an offer in its 2xx"): our
+   * A re-INVITE without SDP (RFC 3261 §13.3.1.4: "If the INVITE did not contain an offer, the 2xx MUST
+   * contain an offer if the UAS had not yet sent an offer."): our
    * offer of the state we want (sendrecv, our codecs). The answer comes in the ACK ({@link onAnswer}).
    */
   createOffer(): string;

@@ -220,7 +220,7 @@ export class OutboundCall extends CallBase<OutboundCallEvents> {
     try {
       dialog = Dialog.createUac(this.invite, res);
     } catch (err) {
-      this.ctx.log.warn({ callId: this.callId, err: String(err) }, "sip 2xx unusable for a dialog");
+      this.ctx.log.warn({ callId: this.callId, code: (err as { code?: string })?.code, pii: { err: String(err) } }, "sip 2xx unusable for a dialog");
       if (this.state !== "ended") {
         this.emitter.emit("failed", 502, "Bad 2xx");
         this.end("error");

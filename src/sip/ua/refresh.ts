@@ -5,10 +5,14 @@
  * `o=` version), ACKed on its 2xx (RFC 3261 §13.2.2.4). The outcome is reported as one of a few cases
  * the call turns into timer actions.
  */
+import type { TimerHandle } from "../../util/clock.ts";
 import type { Dialog } from "../dialog/index.ts";
 import type { SipRequest, SipResponse } from "../message/index.ts";
 import type { UaContext } from "./context.ts";
 import { SUPPORTED_ROWS } from "./extensions.ts";
+import type { OfferAnswerState } from "./offer-answer.ts";
+import { negotiateAsUac, type SessionTimer } from "./session-timer.ts";
+import type { EndReason } from "./types.ts";
 
 /** What came of a refresh. */
 export type RefreshOutcome =
@@ -95,4 +99,85 @@ export function sendRefresh(r: RefreshRequest): boolean {
     onTimeout: () => finish({ kind: "dialog_gone", status: 408 }),
   });
   return true;
+}
+
+/** What a SessionRefresher needs of its call. */
+export interface RefresherHost {
+  ctx: UaContext;
+  callId: string;
+  timer(): SessionTimer;
+  /** The dialog while the call is answered/confirmed; undefined otherwise (no refresh then). */
+  dialog(): Dialog | undefined;
+  ended(): boolean;
+  localSdp(): string;
+  oa: OfferAnswerState;
+  peerAllowsUpdate(): boolean;
+  endWithBye(reason: EndReason): void;
+}
+
+/** The refreshing side of a call's session timer (RFC 4028 §10), with its glare retry. */
+export class SessionRefresher {
+  private retryTimer: TimerHandle | undefined;
+
+  constructor(private readonly h: RefresherHost) {}
+
+  /**
+   * We are the refresher and half the interval passed (RFC 4028 §10): UPDATE (or re-INVITE) with our
+   * Session-Expires; its 2xx restarts the timer; 491 retries after 2.1–4 s (RFC 3261 §14.1); 408/481/no
+   * answer → BYE (§10); other failures let the session run to its expiry, then BYE.
+   */
+  refresh(): void {
+    const h = this.h;
+    const cur = h.timer().current;
+    const dialog = h.dialog();
+    if (!cur || !dialog) return;
+    const method = h.peerAllowsUpdate() ? "UPDATE" : "INVITE";
+    if (method === "INVITE") {
+      if (h.oa.clientInvitePending || h.oa.localOfferPending) return this.retrySoon();
+      h.oa.clientInvitePending = true;
+    }
+    const sent = sendRefresh({
+      ctx: h.ctx,
+      dialog,
+      seconds: cur.seconds,
+      method,
+      sdp: h.localSdp(),
+      done: (o) => {
+        if (method === "INVITE") h.oa.clientInvitePending = false;
+        if (h.ended()) return;
+        h.ctx.log.info({ callId: h.callId, method, outcome: o.kind }, "sip session refresh");
+        switch (o.kind) {
+          case "ok": {
+            const n = negotiateAsUac(o.response);
+            if (n) h.timer().start(n.seconds, n.refresher);
+            else h.timer().stop(); // §7.2: no Session-Expires in the 2xx → no expiration
+            return;
+          }
+          case "glare":
+            return this.retrySoon();
+          case "dialog_gone":
+            return h.endWithBye("session_expired");
+          case "failed":
+            // The half interval is gone; what remains until expiry (minus the §10 margin) is the rest.
+            h.timer().expireAt((cur.seconds / 2 - Math.min(32, cur.seconds / 3)) * 1000);
+        }
+      },
+    });
+    if (!sent && method === "INVITE") h.oa.clientInvitePending = false;
+  }
+
+  stop(): void {
+    this.h.ctx.clock.clearTimer(this.retryTimer);
+    this.retryTimer = undefined;
+  }
+
+  private retrySoon(): void {
+    // §14.1: after a 491 the owner of the Call-ID waits 2.1–4 s, the other 0–2 s; 2.1–4 s suits both.
+    if (!this.h.timer().current) return;
+    this.h.timer().stop();
+    this.retryTimer = this.h.ctx.clock.setTimer(2100 + Math.floor(Math.random() * 1900), () => {
+      this.retryTimer = undefined;
+      this.refresh();
+    });
+  }
 }

@@ -14,7 +14,7 @@ import {
   type SipResponse,
 } from "../message/index.ts";
 import { TransactionLayer, type InviteServerTransaction } from "../transaction/index.ts";
-import type { Address, Transport } from "../transport/index.ts";
+import { statelessResponse, type Address, type Transport } from "../transport/index.ts";
 import type { DialogUser, UaContext } from "./context.ts";
 import { InboundCall } from "./inbound-call.ts";
 import { OutboundCall, normaliseAddress, type InviteOptions } from "./outbound-call.ts";
@@ -35,7 +35,8 @@ import type { DigestVerifier } from "./digest-server.ts";
  *   Contact, 482 for a merged request);
  * - CANCEL → 200 and 487 to the INVITE (§9.2), 481 when nothing matches;
  * - ACK → the dialog's call (2xx ACK); requests with a To-tag → their dialog, 481 when none (§12.2.2);
- * - OPTIONS → 200 with Allow and Accept (§11.2); anything else → 405 with Allow (§8.2.1).
+ * - OPTIONS → 200 with Allow and Accept (§11.2), or 503 + Retry-After when `delegate.optionsStatus()`
+ *   says a new call would be refused; anything else → 405 with Allow (§8.2.1).
  */
 export class UserAgent implements UaContext {
   readonly layer: TransactionLayer;
@@ -159,7 +160,8 @@ export class UserAgent implements UaContext {
       else this.receiveRequest(msg, source);
     } catch (err) {
       // A malformed optional header (read lazily) or an upper-layer bug: never let it escape.
-      this.log.error({ err: String(err), stack: (err as Error)?.stack, kind: msg.kind }, "sip message handling failed");
+      // A parse error's text may quote a header or URI (a caller's number): under pii.
+      this.log.error({ code: (err as { code?: string })?.code, kind: msg.kind, pii: { err: String(err), stack: (err as Error)?.stack } }, "sip message handling failed");
       if (msg.kind === "request" && msg.method !== "ACK" && err instanceof SipParseError) this.respondStateless(msg, 400);
     }
   }
@@ -207,9 +209,7 @@ export class UserAgent implements UaContext {
       case "INVITE":
         return this.receiveInvite(req, source);
       case "OPTIONS":
-        // §11.2: "Allow, Accept, Accept-Encoding, Accept-Language, and Supported header fields SHOULD be
-        // present in a 200 (OK) response to an OPTIONS request."
-        return this.respondNonInvite(req, 200, [["Allow", ALLOW_HEADER], ["Accept", "application/sdp"], ...SUPPORTED_ROWS]);
+        return this.receiveOptions(req);
       case "BYE":
         // §15.1.2: "If the BYE does not match an existing dialog, the UAS core SHOULD generate a 481
         // (Call/Transaction Does Not Exist) response".
@@ -219,6 +219,24 @@ export class UserAgent implements UaContext {
         // 405 (Method Not Allowed) response. [...] The UAS MUST also add an Allow header field".
         return this.respondNonInvite(req, 405, [["Allow", ALLOW_HEADER]]);
     }
+  }
+
+  /**
+   * Out-of-dialog OPTIONS, the probe of SIP load balancers (Kamailio dispatcher, OpenSIPS). §11.2: "The
+   * response to an OPTIONS is constructed using the standard rules for a SIP response as discussed in
+   * Section 8.2.6. The response code chosen MUST be the same that would have been chosen had the request
+   * been an INVITE. That is, a 200 (OK) would be returned if the UAS is ready to accept a call, a 486
+   * (Busy Here) would be returned if the UAS is busy, etc." We answer 503 + Retry-After (§21.5.4) when the
+   * delegate says a new INVITE would get it. "Allow, Accept, Accept-Encoding, Accept-Language, and
+   * Supported header fields SHOULD be present in a 200 (OK) response to an OPTIONS request."
+   */
+  private receiveOptions(req: SipRequest): void {
+    const status = this.delegate.optionsStatus?.() ?? { available: true };
+    const caps: Array<[string, string]> = [["Allow", ALLOW_HEADER], ["Accept", "application/sdp"], ...SUPPORTED_ROWS];
+    const extra = status.headers ?? [];
+    if (status.available) return this.respondNonInvite(req, 200, [...caps, ...extra]);
+    const retry: Array<[string, string]> = status.retryAfterS !== undefined ? [["Retry-After", String(status.retryAfterS)]] : [];
+    return this.respondNonInvite(req, 503, [...retry, ...caps, ...extra]);
   }
 
   private receiveCancel(cancel: SipRequest): void {
@@ -236,6 +254,20 @@ export class UserAgent implements UaContext {
   }
 
   private receiveInvite(req: SipRequest, source: Address): void {
+    // §22.2: "If no credentials (in the Authorization header field) are provided in the request, the
+    // UAS can challenge the originator to provide credentials by rejecting the request with a 401
+    // (Unauthorized) status code." Bad or replayed credentials are challenged the same way (§22.4, RFC 8760).
+    // First, and statelessly (§8.2.7): an unauthenticated INVITE costs no transaction and no timer, so a
+    // flood of them leaves nothing behind; the caller's ACK for the 401 matches nothing and is dropped.
+    if (this.inboundAuth) {
+      const verdict = this.inboundAuth.verify(req);
+      if (verdict !== "ok") {
+        if (verdict !== "missing") this.log.warn({ callId: req.callId, source, verdict }, "sip inbound invite: digest authentication failed");
+        const challenges = this.inboundAuth.challenges(verdict === "stale").map((c): [string, string] => ["WWW-Authenticate", c]);
+        this.transport.sendResponse(statelessResponse(req, 401, [...challenges, ["Server", this.userAgent]]));
+        return;
+      }
+    }
     let owner: InboundCall | undefined;
     const tx = this.layer.createInviteServer(req, {
       onAck: (ack) => owner?.ackOnInviteBranch(ack),
@@ -250,16 +282,6 @@ export class UserAgent implements UaContext {
     // here came on another branch.)
     const mergeKey = `${req.callId}|${req.from.tag ?? ""}|${req.cseq.seq}`;
     if (this.inviteKeys.has(mergeKey)) return reply(482);
-    // §22.2: "If no credentials (in the Authorization header field) are provided in the request, the
-    // UAS can challenge the originator to provide credentials by rejecting the request with a 401
-    // (Unauthorized) status code." Bad or replayed credentials are challenged the same way (§22.4, RFC 8760).
-    if (this.inboundAuth) {
-      const verdict = this.inboundAuth.verify(req);
-      if (verdict !== "ok") {
-        if (verdict !== "missing") this.log.warn({ callId: req.callId, source, verdict }, "sip inbound invite: digest authentication failed");
-        return reply(401, this.inboundAuth.challenges(verdict === "stale").map((c): [string, string] => ["WWW-Authenticate", c]));
-      }
-    }
     // §8.2.2.3 after authentication (§8.2: "starting with authentication, then inspecting the method, the
     // header fields, and so on"): an option-tag we do not understand → 420 + Unsupported.
     const unsupported = unsupportedRequired(req);
@@ -307,13 +329,19 @@ export class UserAgent implements UaContext {
   }
 
   /**
-   * Answers a request outside any call through a server transaction of the right kind (an INVITE gets
-   * an INVITE server transaction, so Timer G resends the final response and the ACK is absorbed).
+   * Answers a request outside any call: an INVITE through an INVITE server transaction (Timer G resends
+   * the final response, the ACK is absorbed); anything else statelessly (§8.2.7).
    */
   private respondNonInvite(req: SipRequest, status: number, headers: Array<[string, string]> = []): void {
+    if (req.method !== "INVITE") {
+      // Outside any call a non-INVITE request (OPTIONS, a stray BYE or CANCEL, an unknown method) is
+      // answered statelessly (§8.2.7): a flood of them leaves no transaction behind for Timer J (64·T1),
+      // and a retransmission simply gets the same answer, with the same To tag, again.
+      this.transport.sendResponse(statelessResponse(req, status, [...headers, ["Server", this.userAgent]]));
+      return;
+    }
     const res = buildResponse(req, status, { toTag: generateTag(), headers: [...headers, ["Server", this.userAgent]] });
-    if (req.method === "INVITE") this.layer.createInviteServer(req).respond(res);
-    else this.layer.createNonInviteServer(req).respond(res);
+    this.layer.createInviteServer(req).respond(res);
   }
 
   /** Last-resort response without a transaction (for requests that broke our handling). */

@@ -377,3 +377,71 @@ describe("Deepgram reconnect with replay", () => {
   });
 });
 
+
+describe("Deepgram stall watchdog", () => {
+  /** Pushes `frames` 20 ms apart on the fake clock. */
+  const pushTimed = (s: DeepgramStream, clock: FakeClock, frames: ReturnType<typeof toFrames>) => {
+    for (const f of frames) {
+      clock.advance(20);
+      s.push(f);
+    }
+  };
+
+  test("a socket that takes speech and answers nothing for stallTimeoutMs is reconnected with replay; the words arrive", async () => {
+    fake = startFakeDeepgram({ vocabulary: VOCAB });
+    fake.setMode({ muteNext: true }); // the first connection stays open and never answers
+    const clock = new FakeClock();
+    const s = await openStream(stt({ clock, stallTimeoutMs: 3000, reconnectBackoffMs: [0] }));
+    const d = drain(s);
+    const speech = toFrames(concat([run(HELLO, 200), run(WORLD, 200), run(ULAW_SILENCE, 400)]));
+    pushTimed(s, clock, speech); // 0.8 s: nothing expected yet
+    pushTimed(s, clock, toFrames(run(AGAIN, 2400))); // 3 s more of speech with no answer → stall
+    await waitUntil(() => s.stats.stalls === 1, "the watchdog fired");
+    clock.advance(0);
+    await waitUntil(() => s.state === "open" && fake.connections.length === 2, "reconnected");
+    expect(fake.connections[0].muted).toBe(true);
+    expect(fake.connections[0].closed?.code).toBe(4000);
+    pushTimed(s, clock, toFrames(run(ULAW_SILENCE, 600)));
+    await waitUntil(() => finals(d.events).length >= 2, "finals from the new connection");
+    expect(finals(d.events)).toEqual(["hello world", "again"]); // replayed from the start: nothing lost
+    expect(s.stats.reconnects).toBe(1);
+    expect(d.events.some((e) => e.type === "error")).toBe(false);
+  });
+
+  test("silence with no answer never trips it (no speech sent); 0 turns it off", async () => {
+    fake = startFakeDeepgram({ vocabulary: VOCAB });
+    fake.setMode({ muteNext: true });
+    const clock = new FakeClock();
+    const s = await openStream(stt({ clock, stallTimeoutMs: 2000 }));
+    pushTimed(s, clock, toFrames(run(ULAW_SILENCE, 8000 * 5))); // 5 s of silence, no answer
+    await Bun.sleep(20);
+    expect(s.stats.stalls).toBe(0);
+    expect(s.state).toBe("open");
+
+    fake.setMode({ muteNext: true });
+    const off = await openStream(stt({ clock, stallTimeoutMs: 0 }));
+    pushTimed(off, clock, toFrames(run(HELLO, 8000 * 5)));
+    await Bun.sleep(20);
+    expect(off.stats.stalls).toBe(0);
+  });
+
+  test("a server that stalls every time: bounded by maxReconnectAttempts, then a retryable error event", async () => {
+    fake = startFakeDeepgram({ vocabulary: VOCAB });
+    const clock = new FakeClock();
+    fake.setMode({ muteNext: true });
+    const s = await openStream(stt({ clock, stallTimeoutMs: 1000, maxReconnectAttempts: 2, reconnectBackoffMs: [0] }));
+    const d = drain(s);
+    for (let round = 0; round < 3; round++) {
+      fake.setMode({ muteNext: true }); // the next connection is stuck as well
+      pushTimed(s, clock, toFrames(run(HELLO, 8000 * 1.2)));
+      await waitUntil(() => s.stats.stalls === round + 1 || s.state === "closed", `stall ${round + 1}`);
+      clock.advance(0);
+      if (round < 2) await waitUntil(() => s.state === "open" || s.state === "closed", "reconnect");
+    }
+    await d.done;
+    const last = d.events.at(-1)!;
+    expect(last.type).toBe("error");
+    if (last.type === "error") expect(last.error).toMatchObject({ kind: "stt", retryable: true });
+    expect(s.state).toBe("closed");
+  });
+});

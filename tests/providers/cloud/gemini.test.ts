@@ -5,6 +5,7 @@ import { defaultTools } from "../../../src/providers/tools/registry";
 import { ProviderError, type ChatMessage, type LlmChunk, type LlmRequest } from "../../../src/providers/types";
 import { FakeClock } from "../../../src/util/clock";
 import { startFakeGemini, type FakeGemini } from "../../fakes/gemini";
+import { LLM_HTTP_FAULTS } from "../../fakes/sse";
 import { collect, waitUntil } from "../../fakes/wait";
 
 let fake: FakeGemini;
@@ -80,7 +81,8 @@ describe("Gemini LLM against the local fake", () => {
     const t0 = performance.now();
     ac.abort();
     const err = await pending.catch((e) => e);
-    expect(performance.now() - t0).toBeLessThan(50);
+    // "At once": not after the stalled stream or the 15 s idle timeout. 1 s of slack for a busy machine.
+    expect(performance.now() - t0).toBeLessThan(1000);
     expect(err).toBeInstanceOf(ProviderError);
     expect(err).toMatchObject({ code: "aborted", retryable: false, kind: "llm" });
     await waitUntil(() => fake.requests[0].clientGone, "server saw the request cancelled");
@@ -109,14 +111,7 @@ describe("Gemini LLM against the local fake", () => {
     await waitUntil(() => fake.requests[0].clientGone, "request cancelled");
   });
 
-  test.each([
-    [401, "auth", false],
-    [403, "auth", false],
-    [429, "rate_limited", true],
-    [500, "unavailable", true],
-    [503, "unavailable", true],
-    [404, "bad_request", false],
-  ] as const)("HTTP %d → ProviderError %s (retryable %p)", async (status, code, retryable) => {
+  test.each(LLM_HTTP_FAULTS)("HTTP %d → ProviderError %s (retryable %p)", async (status, code, retryable) => {
     fake = startFakeGemini();
     fake.setMode({ status });
     const err = await collect(llm().generate(req([{ role: "user", text: "hi" }]))).catch((e) => e);

@@ -1,0 +1,69 @@
+/**
+ * What a conversation keeps: the LLM history (what the caller said, what the caller heard) and the call
+ * record's turns, written together so they never disagree; and the provider serving each stage.
+ */
+import type { ChatMessage } from "../providers/types";
+import type { CallRecord, TurnLatency, TurnRecord } from "./call-record";
+
+export class ConversationLog {
+  readonly history: ChatMessage[] = [];
+
+  constructor(
+    private readonly record: CallRecord,
+    private readonly onTurn?: (turn: TurnRecord) => void,
+  ) {}
+
+  /** A caller turn, as recognised. */
+  callerTurn(text: string): void {
+    this.add({ speaker: "caller", text });
+  }
+
+  /** The caller's turn goes to the LLM history (when a reply to it starts). */
+  userAsked(text: string): void {
+    this.history.push({ role: "user", text });
+  }
+
+  /** Takes back the last `userAsked(text)` (its reply is restarted on another provider). */
+  unask(text: string | null): void {
+    if (text !== null && this.history.at(-1)?.role === "user") this.history.pop();
+  }
+
+  /** The caller went on talking before the reply to `text` was heard: the turn merges with what follows. */
+  mergeTurn(text: string): void {
+    const last = this.history.at(-1);
+    if (last?.role === "user" && last.text === text) this.history.pop();
+    const turns = this.record.turns;
+    const t = turns.at(-1);
+    if (t?.speaker === "caller" && t.text === text) turns.pop();
+  }
+
+  /**
+   * An agent reply: `text` is what the caller heard (all of it unless `interrupted`); `generated` the
+   * whole reply when it differs.
+   */
+  agentTurn(text: string, o: { interrupted?: boolean; latency?: TurnLatency; error?: string; generated?: string } = {}): void {
+    if (text || !o.interrupted) this.history.push({ role: "assistant", text: text || "" });
+    this.add({
+      speaker: "agent",
+      text,
+      interrupted: o.interrupted || undefined,
+      generatedText: o.generated && o.generated !== text ? o.generated : undefined,
+      latency: o.latency,
+      error: o.error,
+    });
+  }
+
+  /**
+   * The record names the provider that actually serves each stage (after a fallback: the offline one);
+   * `configured` fills the stages not switched yet when the record has no entry.
+   */
+  serving(stage: "stt" | "llm" | "tts", name: string, configured: { stt: string; llm: string; tts: string }): void {
+    this.record.providers = { ...(this.record.providers ?? configured), [stage]: name };
+  }
+
+  private add(t: Omit<TurnRecord, "index" | "at">): void {
+    const turn: TurnRecord = { index: this.record.turns.length, at: new Date().toISOString(), ...t };
+    this.record.turns.push(turn);
+    this.onTurn?.(turn);
+  }
+}

@@ -1,0 +1,123 @@
+/** The conversation's settings, its dependencies, and the speech-detector port it listens to. */
+import type { AudioOutput } from "../media/audio-output";
+import type { LlmProvider, SttProvider, ToolSpec, TtsProvider } from "../providers/types";
+import type { Clock } from "../util/clock";
+import type { Logger } from "../util/log";
+import type { CallRecord, TurnRecord } from "./call-record";
+import { DEFAULT_ENDPOINTING, type EndpointingSettings } from "./endpointing";
+
+/** What a speech detector reports. */
+export interface SpeechEvents {
+  /**
+   * Caller speech confirmed (minimum duration reached). `onsetAgoMs`: how long ago (ms) the speech
+   * began, i.e. the confirmation delay (default 0).
+   */
+  onSpeechStart(onsetAgoMs?: number): void;
+  /** Caller speech ended; `silenceMs` of silence have already passed since the last speech frame. */
+  onSpeechEnd(silenceMs: number): void;
+  /**
+   * A pause inside caller speech (`silenceMs` of silence so far); the speech may go on (a new
+   * `onSpeechStart`) or end (`onSpeechEnd`). Lets endpointing decide before the segment ends.
+   */
+  onSpeechPause?(silenceMs: number): void;
+  /** During a pause, speech-like sound not (yet) confirmed as speech: hold the end-of-turn decision. */
+  onSpeechActivity?(): void;
+}
+
+/** Caller speech detection (Silero VAD + segmenter), fed one 20 ms frame at a time. */
+export interface SpeechDetector {
+  listen(events: SpeechEvents): void;
+  /** Feeds one 160-sample frame (8 kHz). Events arrive later through `listen`'s callbacks. */
+  push(pcm: Int16Array): void;
+  /** The agent is (not) playing audio: lets the detector tighten its rule against echo. */
+  setAgentSpeaking?(speaking: boolean): void;
+  close?(): void;
+}
+
+export interface ConversationSettings {
+  endpointing: EndpointingSettings;
+  /** Caller speech during agent audio interrupts it. */
+  bargeIn: boolean;
+  /** Silence (ms) after the agent finished before asking whether the caller is still there. */
+  idlePromptMs: number;
+  /** After this many unanswered prompts the agent says goodbye and hangs up. */
+  idlePromptsBeforeHangup: number;
+  /** Maximum call duration (ms); then a polite goodbye and hang-up. */
+  maxCallMs: number;
+  idlePromptText: string;
+  idleGoodbyeText: string;
+  maxDurationText: string;
+  apologyText: string;
+  shutdownText: string;
+  /** Said before hanging up when speech recognition failed for good on the call (STT restarts exhausted). */
+  sttLostText: string;
+  /**
+   * After a barge-in whose words are only a backchannel ("uh-huh", "okay", "right"): "resume" goes on
+   * with the rest of the interrupted reply, "reply" treats it as a new turn.
+   */
+  backchannel: "resume" | "reply";
+  /** After a barge-in, if no words arrive within this many ms of the caller's speech ending, resume. */
+  noWordsResumeMs: number;
+  /**
+   * LLM watchdog (src/pipeline/llm-deadline.ts): no first token within this many ms → the reply fails
+   * with a retryable timeout and the caller hears the apology.
+   */
+  llmFirstTokenMs: number;
+  /** LLM watchdog: the whole generation of one reply must end within this many ms. */
+  llmTotalMs: number;
+}
+
+export const DEFAULT_CONVERSATION: ConversationSettings = {
+  endpointing: DEFAULT_ENDPOINTING,
+  bargeIn: true,
+  idlePromptMs: 10_000,
+  idlePromptsBeforeHangup: 2,
+  maxCallMs: 30 * 60_000,
+  idlePromptText: "Are you still there?",
+  idleGoodbyeText: "I have not heard from you, so I will end the call now. Goodbye.",
+  maxDurationText: "We have reached the time limit for this call. Thank you for calling. Goodbye.",
+  apologyText: "Sorry, I had a problem just now. Could you say that again?",
+  shutdownText: "I am sorry, I have to end the call now. Please call again later. Goodbye.",
+  sttLostText: "I am sorry, I cannot hear you properly right now. Please call again later. Goodbye.",
+  backchannel: "resume",
+  noWordsResumeMs: 1500,
+  llmFirstTokenMs: 3000,
+  llmTotalMs: 20_000,
+};
+
+export interface AgentCallDeps {
+  record: CallRecord;
+  clock: Clock;
+  log: Logger;
+  stt: SttProvider;
+  llm: LlmProvider;
+  tts: TtsProvider;
+  /** Used to speak the apology when the main TTS failed. */
+  fallbackTts?: TtsProvider;
+  /** Used when the main LLM fails at call start (for the rest of the call). */
+  fallbackLlm?: LlmProvider;
+  /** Used when the main STT cannot be opened (for the rest of the call). */
+  fallbackStt?: SttProvider;
+  /** Every provider failure (metrics). */
+  onProviderError?: (err: unknown) => void;
+  system: string;
+  tools: ToolSpec[];
+  /** Where reply audio goes: the call's RTP playout (src/media/playout.ts) through the audio-output seam. */
+  output: AudioOutput;
+  vad?: SpeechDetector;
+  codec: "PCMU" | "PCMA";
+  settings?: Partial<ConversationSettings>;
+  /** Ends the call at the SIP level (BYE). Called after the last packet of the goodbye. */
+  hangup: (reason: string) => void;
+  /** Receives turn records as they are completed (persistence, metrics). */
+  onTurn?: (turn: TurnRecord) => void;
+  /** A barge-in happened. */
+  onBargeIn?: () => void;
+  /**
+   * A failure nothing in the conversation handled (a provider breaking its contract, a bug): the owner
+   * ends the call (src/call/session.ts). Without it the failure is logged.
+   */
+  onError?: (err: unknown) => void;
+  /** Fields of the record changed outside a turn (the serving providers after a fallback): persist them. */
+  onRecordChanged?: () => void;
+}

@@ -1,0 +1,182 @@
+/**
+ * One call's RTCP (RFC 3550 §6) on the odd port next to its RTP port (§11): a sender report every
+ * `intervalMs` (5 s; §6.2's computed interval with its 5 s minimum — one sender, tiny bandwidth — comes
+ * out at that minimum) to the far end's RTCP port (its RTP port + 1, §11), with one report block about
+ * the far end's stream; and the far end's reports about ours read into {@link peer}: fraction lost,
+ * cumulative loss, jitter and round-trip time (§6.4.1: RTT = A − LSR − DLSR).
+ *
+ * rtcp-mux (RFC 5761) is not negotiated: we never put `a=rtcp-mux` in our SDP, so RTCP always has its
+ * own port. An RTCP packet arriving on the RTP port is dropped by the RTP session (PT 72–76 is never a
+ * negotiated payload type).
+ */
+import type { udp } from "bun";
+import type { Clock, TimerHandle } from "../util/clock.ts";
+import {
+  isRtcp,
+  ntpFromUnixMs,
+  ntpMiddle,
+  parseRtcp,
+  roundTripMs,
+  serializeSrCompound,
+  type ReportBlock,
+} from "./rtcp.ts";
+import type { RtpSession } from "./session.ts";
+
+/** RFC 3550 §6.2: "the RECOMMENDED value for a fixed minimum interval is 5 seconds". */
+export const RTCP_INTERVAL_MS = 5000;
+
+/** What the far end last reported about our stream. */
+export interface RtcpPeerReport {
+  /** Fraction of our packets lost over its last interval, 0–1. */
+  fractionLost: number;
+  /** Our packets it counts as lost in all. */
+  cumulativeLost: number;
+  /** Interarrival jitter it measured on our stream, ms (8 timestamp units per ms at 8000 Hz). */
+  jitterMs: number;
+  /** Round-trip time, ms, when its report carried our last SR. */
+  rttMs?: number;
+}
+
+export interface RtcpSessionOptions {
+  /** Local address and the RTCP port (the RTP port + 1). */
+  host: string;
+  port: number;
+  rtp: RtpSession;
+  clock: Clock;
+  /** Wall clock (Unix ms) for NTP timestamps; default Date.now. */
+  wallClock?: () => number;
+  /** SDES CNAME (§6.5.1), e.g. `voice-agent@<public ip>`. */
+  cname: string;
+  intervalMs?: number;
+  /** Each report about our stream, as it arrives. */
+  onPeerReport?: (r: RtcpPeerReport) => void;
+}
+
+export class RtcpSession {
+  /** The far end's latest report about our stream. */
+  peer: RtcpPeerReport | undefined;
+  srSent = 0;
+  reportsIn = 0;
+  malformedIn = 0;
+  private timer: TimerHandle | undefined;
+  private closed = false;
+  private lastSr: { middle: number; at: number } | undefined;
+  private prior = { expected: 0, received: 0 };
+
+  private constructor(
+    private readonly o: RtcpSessionOptions,
+    private readonly socket: udp.Socket<"uint8array">,
+  ) {}
+
+  /** Binds the RTCP port. @throws the bind error (the call goes on without RTCP then). */
+  static async open(o: RtcpSessionOptions): Promise<RtcpSession> {
+    let session: RtcpSession | undefined;
+    const socket = await Bun.udpSocket({
+      hostname: o.host,
+      port: o.port,
+      binaryType: "uint8array",
+      socket: {
+        data: (_s, data, _port, _address) => session?.receive(data),
+        error: () => {}, // ICMP unreachable for a far end without RTCP: expected, ignored
+      },
+    });
+    session = new RtcpSession(o, socket);
+    return session;
+  }
+
+  /** Starts the periodic sender reports (the first one after one interval). */
+  start(): void {
+    if (this.closed || this.timer) return;
+    const every = this.o.intervalMs ?? RTCP_INTERVAL_MS;
+    const tick = () => {
+      this.timer = this.o.clock.setTimer(every, tick);
+      this.sendReport();
+    };
+    this.timer = this.o.clock.setTimer(every, tick);
+  }
+
+  /** Sends one SR now (to the far end's RTP port + 1). Returns false when there is nowhere to send. */
+  sendReport(): boolean {
+    if (this.closed) return false;
+    const dest = this.o.rtp.remote;
+    if (dest.port === 0 || dest.address === "0.0.0.0" || dest.address === "::") return false;
+    const st = this.o.rtp.rtcpState;
+    const now = this.o.wallClock?.() ?? Date.now();
+    const ntp = ntpFromUnixMs(now);
+    const reports: ReportBlock[] = [];
+    if (st.reception) {
+      const r = st.reception;
+      // A.3: fraction lost over the interval since the previous report.
+      const expected = r.expected - this.prior.expected;
+      const received = r.received - this.prior.received;
+      const lostInterval = expected - received;
+      this.prior = { expected: r.expected, received: r.received };
+      reports.push({
+        ssrc: r.ssrc,
+        fractionLost: expected <= 0 || lostInterval <= 0 ? 0 : Math.min(255, Math.floor((lostInterval * 256) / expected)),
+        cumulativeLost: Math.min(0x7fffff, r.lost),
+        extendedHighestSeq: r.extendedHighestSeq,
+        jitter: Math.round(st.jitter) >>> 0,
+        lastSr: this.lastSr?.middle ?? 0,
+        delaySinceLastSr: this.lastSr ? Math.round(((this.o.clock.now() - this.lastSr.at) / 1000) * 65536) >>> 0 : 0,
+      });
+    }
+    const bytes = serializeSrCompound(
+      {
+        ssrc: this.o.rtp.ssrc,
+        ntpMsw: ntp.msw,
+        ntpLsw: ntp.lsw,
+        rtpTimestamp: st.rtpTimestamp,
+        packetCount: st.packetsSent,
+        octetCount: st.octetsSent,
+        reports,
+      },
+      this.o.cname,
+    );
+    try {
+      this.socket.send(bytes, dest.port + 1, dest.address);
+      this.srSent++;
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** One datagram on the RTCP port (public for tests). */
+  receive(data: Uint8Array): void {
+    if (this.closed) return;
+    if (!isRtcp(data)) {
+      this.malformedIn++;
+      return;
+    }
+    let packets;
+    try {
+      packets = parseRtcp(data);
+    } catch {
+      this.malformedIn++;
+      return;
+    }
+    const arrival = this.o.wallClock?.() ?? Date.now();
+    for (const p of packets) {
+      this.reportsIn++;
+      if (p.type === "sr") this.lastSr = { middle: ntpMiddle(p.ntpMsw, p.ntpLsw), at: this.o.clock.now() };
+      for (const b of p.reports) {
+        if (b.ssrc !== this.o.rtp.ssrc) continue;
+        this.peer = {
+          fractionLost: b.fractionLost / 256,
+          cumulativeLost: b.cumulativeLost,
+          jitterMs: b.jitter / 8,
+          rttMs: roundTripMs(b, arrival),
+        };
+        this.o.onPeerReport?.(this.peer);
+      }
+    }
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.o.clock.clearTimer(this.timer);
+    this.socket.close();
+  }
+}

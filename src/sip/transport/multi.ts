@@ -1,0 +1,113 @@
+/**
+ * The UA's one transport over UDP plus the stream transports (TCP on the same port, TLS on its own):
+ * RFC 3261 §18's choice of transport per message.
+ *
+ * - A response goes where its top Via says (§18.2.2): over the connection the request came on when
+ *   that Via names TCP/TLS and the connection is open, else over UDP.
+ * - A request goes over an open connection to its destination when there is one (a dialog set up over
+ *   TCP/TLS keeps using it); otherwise over UDP — except that a request larger than
+ *   {@link UDP_MAX_REQUEST_BYTES} is tried over a new TCP connection first (§18.1.1: "If a request is
+ *   within 200 bytes of the path MTU, or if it is larger than 1300 bytes and the path MTU is unknown,
+ *   the request MUST be sent using an RFC 2914 congestion controlled transport protocol, such as TCP"),
+ *   falling back to UDP when the connection is refused (same section).
+ * - The transport token of the top Via of a request we send is set to the transport actually used
+ *   (§18.1.1: the transport "MUST insert" the sent-by and, with it, the transport in Via).
+ */
+import { serializeMessage, type SipMessage, type SipResponse } from "../message/index.ts";
+import type { SipLogger } from "../log.ts";
+import { nullLogger } from "../log.ts";
+import type { StreamTransport } from "./tcp.ts";
+import type { Address, Transport, TransportDelegate } from "./types.ts";
+import { responseDestinationOf } from "./response-address.ts";
+
+/** §18.1.1: larger requests are sent over TCP when the path MTU is unknown. */
+export const UDP_MAX_REQUEST_BYTES = 1300;
+
+export class MultiTransport implements Transport {
+  readonly protocol = "UDP" as const;
+  private outer: TransportDelegate | undefined;
+  /** Destinations that refused a TCP connection: large requests go over UDP there. */
+  private readonly udpOnly = new Set<string>();
+
+  constructor(
+    private readonly udp: Transport,
+    private readonly streams: StreamTransport[],
+    private readonly log: SipLogger = nullLogger,
+  ) {
+    for (const s of streams) s.onMessage = (m, source) => this.outer?.onMessage(m, source);
+  }
+
+  get local(): Address {
+    return this.udp.local;
+  }
+
+  get delegate(): TransportDelegate | undefined {
+    return this.outer;
+  }
+  set delegate(d: TransportDelegate | undefined) {
+    this.outer = d;
+    this.udp.delegate = d;
+  }
+
+  send(message: SipMessage, to: Address): void {
+    const stream = this.streams.find((s) => s.has(to));
+    if (stream) {
+      stampTransport(message, stream.protocol);
+      stream.sendOn(to, message);
+      return;
+    }
+    const tcp = this.streams.find((s) => s.protocol === "TCP");
+    const key = `${to.host}:${to.port}`;
+    if (message.kind === "request" && tcp && !this.udpOnly.has(key) && size(message) > UDP_MAX_REQUEST_BYTES) {
+      stampTransport(message, "TCP");
+      void tcp.connectAndSend(to, message).then((ok) => {
+        if (ok) return;
+        this.udpOnly.add(key);
+        this.log.info({ to }, "sip large request: tcp refused, sent over udp");
+        stampTransport(message, "UDP");
+        this.udp.send(message, to);
+      });
+      return;
+    }
+    if (message.kind === "request") stampTransport(message, "UDP");
+    this.udp.send(message, to);
+  }
+
+  sendResponse(response: SipResponse): void {
+    let to: Address | undefined;
+    let viaTransport = "UDP";
+    try {
+      to = responseDestinationOf(response);
+      viaTransport = response.topVia.transport.toUpperCase();
+    } catch {
+      to = undefined;
+    }
+    if (to && viaTransport !== "UDP") {
+      const stream = this.streams.find((s) => s.protocol === viaTransport && s.has(to!)) ?? this.streams.find((s) => s.has(to!));
+      if (stream?.sendOn(to, response)) return;
+    }
+    this.udp.sendResponse(response);
+  }
+
+  close(): void {
+    for (const s of this.streams) s.close();
+    this.udp.close();
+  }
+}
+
+function size(m: SipMessage): number {
+  try {
+    return serializeMessage(m).length;
+  } catch {
+    return 0;
+  }
+}
+
+/** Sets the transport token of the top Via of a request we originate (`SIP/2.0/UDP` → `SIP/2.0/TCP`). */
+function stampTransport(m: SipMessage, transport: "UDP" | "TCP" | "TLS"): void {
+  if (m.kind !== "request") return;
+  const top = m.headers.get("Via");
+  if (!top) return;
+  const next = top.replace(/^(\s*SIP\s*\/\s*2\.0\s*\/\s*)(UDP|TCP|TLS)\b/i, `$1${transport}`);
+  if (next !== top) m.headers.setFirst("Via", next);
+}

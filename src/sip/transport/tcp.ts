@@ -1,0 +1,228 @@
+/**
+ * SIP over TCP and TLS (RFC 3261 §18, §18.3 framing, §26.2 TLS): a listening socket, one buffer per
+ * connection cut into messages by Content-Length, and the connection table that lets responses and
+ * in-dialog requests go back over the connection a peer opened (§18.2.2: "If the "sent-protocol" is a
+ * reliable transport protocol such as TCP or SCTP, or TLS over those, the response MUST be sent using
+ * the existing connection to the source of the original request").
+ *
+ * Framing (§18.3): "In the case of stream-oriented transports such as TCP, the Content-Length header
+ * field indicates the size of the body. The Content-Length header field MUST be used with stream
+ * oriented transports."; CRLFs
+ * between messages are keep-alives (RFC 5626 §3.5.1) and skipped. A message whose header block exceeds
+ * {@link MAX_HEADER_BYTES} or whose Content-Length is unreadable closes the connection (it cannot be
+ * re-synchronised).
+ */
+import type { Socket, TCPSocketListener } from "bun";
+import { serializeMessage, type SipMessage } from "../message/index.ts";
+import { nullLogger, type SipLogger } from "../log.ts";
+import { processDatagram } from "./inbound.ts";
+import type { SourceGate } from "./source-gate.ts";
+import type { Address } from "./types.ts";
+
+/** Header block limit per message (the UDP path is bounded by the datagram; this bounds the stream). */
+export const MAX_HEADER_BYTES = 16 * 1024;
+/** Body limit per message. */
+export const MAX_BODY_BYTES = 64 * 1024;
+
+const CRLFCRLF = new Uint8Array([13, 10, 13, 10]);
+const decoder = new TextDecoder();
+
+export interface StreamTransportOptions {
+  host?: string;
+  port: number;
+  log?: SipLogger;
+  /** PEM file paths: makes this a TLS listener (RFC 3261 §26.2.1). */
+  tls?: { certFile: string; keyFile: string };
+  /**
+   * The UDP side's source gate (SIP_TRUSTED_IPS, per-source rate limit): a connection from an untrusted
+   * address is closed at once; a request over the rate is dropped.
+   */
+  gate?: SourceGate;
+}
+
+/** What the stream transport reports upward: a parsed message, with the connection it came on. */
+export type StreamMessageHandler = (message: SipMessage, source: Address) => void;
+
+interface Conn {
+  socket: Socket<ConnData>;
+  key: string;
+}
+interface ConnData {
+  buf: Uint8Array;
+  key: string;
+}
+
+/** One listener (TCP or TLS) and its connections, in and out. */
+export class StreamTransport {
+  readonly protocol: "TCP" | "TLS";
+  onMessage: StreamMessageHandler | undefined;
+  private readonly conns = new Map<string, Conn>();
+  private closed = false;
+
+  private constructor(
+    private listener: TCPSocketListener<ConnData> | undefined,
+    readonly local: Address,
+    private readonly log: SipLogger,
+    private readonly tls: StreamTransportOptions["tls"],
+    private readonly gate: SourceGate | undefined,
+  ) {
+    this.protocol = tls ? "TLS" : "TCP";
+  }
+
+  /** Listens. @throws the listen error (EADDRINUSE, unreadable certificate). */
+  static async listen(o: StreamTransportOptions): Promise<StreamTransport> {
+    const log = o.log ?? nullLogger;
+    let t: StreamTransport | undefined;
+    const tls = o.tls ? { cert: await Bun.file(o.tls.certFile).text(), key: await Bun.file(o.tls.keyFile).text() } : undefined;
+    const listener = Bun.listen<ConnData>({
+      hostname: o.host ?? "0.0.0.0",
+      port: o.port,
+      tls,
+      socket: {
+        open: (s) => t?.opened(s),
+        data: (s, d) => t?.received(s, d),
+        close: (s) => t?.dropped(s),
+        error: (s, err) => {
+          log.warn({ err: String(err) }, "sip stream connection error");
+          t?.dropped(s);
+        },
+      },
+    });
+    t = new StreamTransport(listener, { host: listener.hostname, port: listener.port }, log, o.tls, o.gate);
+    log.info({ host: listener.hostname, port: listener.port, protocol: t.protocol }, "sip stream transport listening");
+    return t;
+  }
+
+  /** True when a connection to `to` (its IP and port) is open. */
+  has(to: Address): boolean {
+    return this.conns.has(keyOf(to));
+  }
+
+  /** Number of open connections. */
+  get connections(): number {
+    return this.conns.size;
+  }
+
+  /** Writes a message on the open connection to `to`. Returns false when there is none. */
+  sendOn(to: Address, message: SipMessage): boolean {
+    const c = this.conns.get(keyOf(to));
+    if (!c || this.closed) return false;
+    c.socket.write(serializeMessage(message));
+    return true;
+  }
+
+  /**
+   * Opens a connection to `to` and writes the message (RFC 3261 §18.1.1: a request larger than 1300
+   * bytes goes over TCP). Resolves false when the connection cannot be made (the caller falls back to
+   * UDP: "if the attempt to establish the connection generates … a TCP reset, the element SHOULD retry
+   * the request, using UDP").
+   */
+  async connectAndSend(to: Address, message: SipMessage): Promise<boolean> {
+    if (this.closed) return false;
+    if (this.sendOn(to, message)) return true;
+    try {
+      const socket = await Bun.connect<ConnData>({
+        hostname: to.host,
+        port: to.port,
+        tls: this.tls ? true : undefined,
+        socket: {
+          open: (s) => this.opened(s),
+          data: (s, d) => this.received(s, d),
+          close: (s) => this.dropped(s),
+          error: (s) => this.dropped(s),
+          connectError: () => {},
+        },
+      });
+      socket.write(serializeMessage(message));
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const c of this.conns.values()) c.socket.end();
+    this.conns.clear();
+    this.listener?.stop(true);
+    this.listener = undefined;
+  }
+
+  // ---------------------------------------------------------------- connections
+
+  private opened(s: Socket<ConnData>): void {
+    const key = `${s.remoteAddress}:${remotePort(s)}`;
+    s.data = { buf: new Uint8Array(0), key };
+    if (this.gate && !this.gate.isTrusted(s.remoteAddress)) {
+      this.log.warn({ source: s.remoteAddress, protocol: this.protocol }, "sip stream connection from an untrusted source closed");
+      s.end();
+      return;
+    }
+    this.conns.set(key, { socket: s, key });
+  }
+
+  private dropped(s: Socket<ConnData>): void {
+    const key = s.data?.key;
+    if (key && this.conns.get(key)?.socket === s) this.conns.delete(key);
+  }
+
+  private received(s: Socket<ConnData>, chunk: Uint8Array): void {
+    if (this.closed) return;
+    const d = s.data;
+    const buf = new Uint8Array(d.buf.length + chunk.length);
+    buf.set(d.buf);
+    buf.set(chunk, d.buf.length);
+    let off = 0;
+    const source: Address = { host: s.remoteAddress, port: remotePort(s) };
+    for (;;) {
+      while (off + 1 < buf.length && buf[off] === 13 && buf[off + 1] === 10) off += 2; // keep-alive CRLFs
+      const end = indexOf(buf, CRLFCRLF, off);
+      if (end < 0) {
+        if (buf.length - off > MAX_HEADER_BYTES) return this.abort(s, "header block too large");
+        break;
+      }
+      const head = decoder.decode(buf.subarray(off, end));
+      const m = /^(?:content-length|l)[ \t]*:[ \t]*(\d+)[ \t]*$/im.exec(head);
+      // §18.3: stream transports MUST carry Content-Length; without it there is no body to wait for.
+      const len = m ? Number(m[1]) : 0;
+      if (len > MAX_BODY_BYTES) return this.abort(s, "body too large");
+      const total = end + 4 + len;
+      if (buf.length < total) break;
+      this.deliver(s, buf.subarray(off, total), source);
+      off = total;
+    }
+    d.buf = buf.slice(off);
+  }
+
+  private deliver(s: Socket<ConnData>, bytes: Uint8Array, source: Address): void {
+    const r = processDatagram(bytes, source);
+    if (r.kind === "message" && this.gate && this.gate.admit(source.host, r.message.kind === "request") !== "pass") return;
+    if (r.kind === "message") this.onMessage?.(r.message, source);
+    else if (r.kind === "reject") s.write(serializeMessage(r.response));
+    else if (r.kind === "drop") this.log.warn({ source, err: r.error.message }, "sip stream message dropped");
+  }
+
+  private abort(s: Socket<ConnData>, why: string): void {
+    this.log.warn({ key: s.data?.key, why }, "sip stream connection closed");
+    this.dropped(s);
+    s.end();
+  }
+}
+
+function keyOf(a: Address): string {
+  const h = a.host.startsWith("[") ? a.host.slice(1, -1) : a.host;
+  return `${h}:${a.port}`;
+}
+
+function remotePort(s: Socket<ConnData>): number {
+  return (s as unknown as { remotePort?: number }).remotePort ?? 0;
+}
+
+function indexOf(hay: Uint8Array, needle: Uint8Array, from: number): number {
+  outer: for (let i = from; i + needle.length <= hay.length; i++) {
+    for (let j = 0; j < needle.length; j++) if (hay[i + j] !== needle[j]) continue outer;
+    return i;
+  }
+  return -1;
+}

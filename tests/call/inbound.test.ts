@@ -1,0 +1,147 @@
+/**
+ * Inbound call set-up (src/call/inbound.ts) on a fake clock: media and providers start on the ACK, not
+ * when our 2xx leaves; an INVITE never ACKed costs only the 2xx retransmissions and its port returns at
+ * Timer H (64·T1) exactly; every path out of set-up (CANCEL at each await, a failing prompt read, a
+ * provider that fails to open) releases the port and the provider sessions.
+ */
+import { afterEach, describe, expect, test } from "bun:test";
+import { FakeStt, FakeTts } from "../../src/providers/fake";
+import { ProviderError } from "../../src/providers/types";
+import { cancelFor, countingVad, inboundHarness, invite, settle, T1 } from "./support.ts";
+
+type H = Awaited<ReturnType<typeof inboundHarness>>;
+let h: H | undefined;
+afterEach(() => {
+  h?.dispose();
+  h = undefined;
+});
+
+describe("media and providers start on the ACK", () => {
+  test("an INVITE never ACKed: 2xx retransmitted, no STT/LLM/TTS session nor VAD stream, port back in the pool at Timer H exactly", async () => {
+    const vad = countingVad();
+    h = await inboundHarness({ vad });
+    const inv = invite(9);
+    h.send(inv);
+    await settle(); // port bound, prompt read, 200 sent at t = 0
+    expect(h.finals(inv)).toEqual([200]);
+    expect(h.pool.inUse).toBe(1);
+    const t0 = h.times("200 INVITE")[0]!;
+    h.clock.advance(64 * T1 - 1 - (h.clock.now() - t0));
+    expect(h.pool.inUse).toBe(1);
+    expect(h.inbound.size).toBe(1);
+    expect(h.times("200 INVITE").length).toBeGreaterThan(5); // T1, 2T1 … capped at T2 (§13.3.1.4)
+    h.clock.advance(1); // 64·T1 after the first 200: Timer H
+    expect(h.pool.inUse).toBe(0);
+    expect(h.inbound.size).toBe(0);
+    // §13.3.1.4: "the dialog is confirmed, but the session SHOULD be terminated. This is accomplished with a BYE".
+    expect(h.requests("BYE")).toHaveLength(1);
+    const stt = h.stt as FakeStt;
+    const tts = h.tts as FakeTts;
+    expect(stt.streams).toHaveLength(0);
+    expect(tts.contexts).toHaveLength(0);
+    expect((h.llm as any).requests).toHaveLength(0);
+    expect(vad.created).toBe(0);
+    expect(h.observer.events).toEqual(["started inbound", "ended no_ack"]);
+  });
+
+  test("the ACK starts them: STT opened, VAD streams made, the greeting generated and synthesised, record connected", async () => {
+    const vad = countingVad();
+    h = await inboundHarness({ vad });
+    const inv = invite(11);
+    h.send(inv);
+    await settle();
+    expect((h.stt as FakeStt).streams).toHaveLength(0);
+    expect(vad.created).toBe(0);
+    h.ack(inv);
+    await settle();
+    expect((h.stt as FakeStt).streams).toHaveLength(1);
+    expect(vad.created).toBe(2); // the detector's stream and its barge-in confirmation stream
+    expect((h.llm as any).requests).toHaveLength(1);
+    expect((h.tts as FakeTts).contexts.length).toBeGreaterThan(0);
+    expect(h.observer.events.slice(0, 2)).toEqual(["started inbound", "answered connected"]);
+    h.bye(inv);
+    expect(h.pool.inUse).toBe(0);
+    expect((h.stt as FakeStt).streams[0]!.closed).toBe(true);
+    expect(h.observer.events.at(-1)).toBe("ended remote_bye");
+    expect(h.observer.events).toContain("rtp-stats");
+  });
+});
+
+describe("every path out of set-up releases what it took", () => {
+  test("CANCEL while the port is being bound: 487, the port released as soon as it arrives, no 200", async () => {
+    h = await inboundHarness({ gateAllocation: true });
+    const inv = invite(13);
+    h.send(inv);
+    await settle();
+    h.send(cancelFor(inv));
+    expect(h.finals(inv)).toEqual([487]);
+    h.allocations[0]!.open();
+    await settle();
+    expect(h.leases).toHaveLength(1);
+    expect(h.leases[0]!.released).toBe(true);
+    expect(h.pool.inUse).toBe(0);
+    expect(h.finals(inv)).toEqual([487]);
+    expect(h.observer.events).toEqual(["started inbound", "ended canceled"]);
+  });
+
+  test("CANCEL while the prompt is being read: 487, the port released at once, nothing sent after", async () => {
+    let release!: (s: string) => void;
+    h = await inboundHarness({ prompt: () => new Promise<string>((r) => (release = r)) });
+    const inv = invite(15);
+    h.send(inv);
+    await settle();
+    expect(h.pool.inUse).toBe(1);
+    h.send(cancelFor(inv));
+    expect(h.finals(inv)).toEqual([487]);
+    expect(h.pool.inUse).toBe(0);
+    release("late prompt");
+    await settle();
+    expect(h.finals(inv)).toEqual([487]);
+    expect(h.observer.events).toEqual(["started inbound", "ended canceled"]);
+  });
+
+  test("a failing prompt read: 500, port released, reason error", async () => {
+    h = await inboundHarness({ prompt: async () => Promise.reject(new Error("EACCES: prompt file unreadable")) });
+    const inv = invite(17);
+    h.send(inv);
+    await settle();
+    expect(h.finals(inv)).toEqual([500]);
+    expect(h.pool.inUse).toBe(0);
+    expect(h.inbound.size).toBe(0);
+    expect(h.observer.events).toEqual(["started inbound", "ended error"]);
+  });
+
+  test("an STT that fails to open (and its fallback): the call goes on with the greeting; its BYE releases the port", async () => {
+    const down = new ProviderError("fake-stt", "stt", "unavailable", "connection refused", true);
+    const tts = new FakeTts();
+    h = await inboundHarness({ stt: new FakeStt({ openError: down }), tts });
+    const inv = invite(19);
+    h.send(inv);
+    await settle();
+    h.ack(inv);
+    await settle();
+    expect(h.observer.events).toContain("provider-error");
+    expect(tts.contexts.length).toBeGreaterThan(0);
+    expect(h.inbound.size).toBe(1);
+    h.bye(inv);
+    expect(h.pool.inUse).toBe(0);
+    expect(h.observer.events.at(-1)).toBe("ended remote_bye");
+  });
+
+  test("an STT that fails to open with a fallback that opens: the record names the fallback, persisted at once", async () => {
+    const down = new ProviderError("fake-stt", "stt", "unavailable", "connection refused", true);
+    const offline = new FakeStt({}, "offline-stt");
+    h = await inboundHarness({ stt: new FakeStt({ openError: down }), fallback: { stt: offline } });
+    const inv = invite(25);
+    h.send(inv);
+    await settle();
+    h.ack(inv);
+    await settle();
+    expect(offline.streams).toHaveLength(1);
+    // Persisted when the switch happened, before any turn (src/call/session.ts reportProviders).
+    expect(h.observer.events).toContain("updated stt=offline-stt (fallback)");
+    expect(h.observer.events.filter((e) => e.startsWith("turn"))).toEqual([]);
+    h.bye(inv);
+    expect(h.pool.inUse).toBe(0);
+  });
+});

@@ -1,0 +1,188 @@
+/**
+ * Helpers for the network-attack end-to-end tests (tests/e2e/*-attack*.test.ts, sip-flood, fuzz):
+ * raw SIP requests as a scanner would send them, process figures of the agent read from /proc, a
+ * metrics scrape, and RTP pacing split into a window and its complement. All traffic stays on
+ * 127.0.0.0/8.
+ */
+import { readdirSync, readFileSync, readlinkSync } from "node:fs";
+import { G711_RATE, type RtpStream } from "../support/rtp-streams.ts";
+
+let seq = 0;
+
+/**
+ * A complete SIP request (INVITE with an SDP offer, OPTIONS, CANCEL/ACK for an INVITE) as text, with a
+ * fresh branch, tag and Call-ID unless given. `from` is the sender's own address (Via, Contact).
+ */
+export function sipRequest(
+  method: "INVITE" | "OPTIONS" | "CANCEL" | "ACK",
+  o: { to: { host: string; port: number }; from: { host: string; port: number }; callId?: string; branch?: string; tag?: string; toTag?: string; cseq?: number },
+): string {
+  const n = ++seq;
+  const branch = o.branch ?? `z9hG4bK-atk-${process.pid}-${n}`;
+  const callId = o.callId ?? `atk-${process.pid}-${n}@${o.from.host}`;
+  const tag = o.tag ?? `t${n}`;
+  const cseq = o.cseq ?? 1;
+  const ruri = `sip:agent@${o.to.host}:${o.to.port}`;
+  const body =
+    method === "INVITE"
+      ? [
+          "v=0",
+          `o=scan ${n} 1 IN IP4 ${o.from.host}`,
+          "s=-",
+          `c=IN IP4 ${o.from.host}`,
+          "t=0 0",
+          `m=audio ${20000 + (n % 1000) * 2} RTP/AVP 0 101`,
+          "a=rtpmap:0 PCMU/8000",
+          "a=rtpmap:101 telephone-event/8000",
+          "",
+        ].join("\r\n")
+      : "";
+  const lines = [
+    `${method} ${ruri} SIP/2.0`,
+    `Via: SIP/2.0/UDP ${o.from.host}:${o.from.port};branch=${branch};rport`,
+    "Max-Forwards: 70",
+    `From: <sip:scanner@${o.from.host}>;tag=${tag}`,
+    `To: <${ruri}>${o.toTag ? `;tag=${o.toTag}` : ""}`,
+    `Call-ID: ${callId}`,
+    `CSeq: ${cseq} ${method === "ACK" ? "ACK" : method === "CANCEL" ? "CANCEL" : method}`,
+    `Contact: <sip:scanner@${o.from.host}:${o.from.port}>`,
+    "User-Agent: friendly-scanner",
+  ];
+  if (body) lines.push("Content-Type: application/sdp");
+  lines.push(`Content-Length: ${Buffer.byteLength(body)}`, "", body);
+  return lines.join("\r\n");
+}
+
+/** Resident set size of a process, kB (/proc/PID/status VmRSS). */
+export function rssKb(pid: number): number {
+  const m = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+  return m ? Number(m[1]) : NaN;
+}
+
+/** Open file descriptors of a process (/proc/PID/fd). */
+export function fdCount(pid: number): number {
+  return readdirSync(`/proc/${pid}/fd`).length;
+}
+
+/** UDP sockets of a process: its fds that are sockets, intersected with /proc/net/udp inodes. */
+export function udpSocketCount(pid: number): number {
+  const inodes = new Set<string>();
+  for (const f of ["/proc/net/udp", "/proc/net/udp6"]) {
+    try {
+      for (const line of readFileSync(f, "utf8").split("\n").slice(1)) {
+        const cols = line.trim().split(/\s+/);
+        if (cols[9]) inodes.add(cols[9]);
+      }
+    } catch {
+      /* no IPv6 */
+    }
+  }
+  let n = 0;
+  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+    try {
+      const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`));
+      if (m && inodes.has(m[1]!)) n++;
+    } catch {
+      /* closed meanwhile */
+    }
+  }
+  return n;
+}
+
+/** One sample of a Prometheus text exposition: `name{labels}` → value (first match). */
+export function metricValue(text: string, name: string, labels: Record<string, string> = {}): number | undefined {
+  for (const line of text.split("\n")) {
+    if (!line.startsWith(name)) continue;
+    const m = /^([a-zA-Z_:][\w:]*)(\{[^}]*\})?\s+(\S+)/.exec(line);
+    if (!m || m[1] !== name) continue;
+    const got = Object.fromEntries([...(m[2] ?? "").matchAll(/(\w+)="([^"]*)"/g)].map((x) => [x[1], x[2]]));
+    if (Object.entries(labels).every(([k, v]) => got[k] === v)) return Number(m[3]);
+  }
+  return undefined;
+}
+
+export interface PacingFigures {
+  /** Intervals measured (consecutive packets, timestamps 160 apart). */
+  intervals: number;
+  /** 99th percentile of |inter-arrival − 20 ms|, ms. */
+  p99LatenessMs: number;
+  /** Largest |inter-arrival − 20 ms|, ms. */
+  maxLatenessMs: number;
+}
+
+/**
+ * Inter-packet lateness of a stream's audio (20 ms G.711 packets): for each packet following one with
+ * a timestamp exactly 160 earlier, |arrival gap − 20 ms|. Talk pauses (timestamp jumps) are not
+ * intervals. Split into packets arriving inside [fromMs, toMs] (epoch ms, capture clock) and outside.
+ */
+export function pacingInWindow(stream: RtpStream, fromMs: number, toMs: number): { inside: PacingFigures; outside: PacingFigures } {
+  const pk = [...stream.audioPackets].sort((a, b) => a.extSeq - b.extSeq);
+  const inside: number[] = [];
+  const outside: number[] = [];
+  for (let i = 1; i < pk.length; i++) {
+    const p = pk[i]!;
+    const prev = pk[i - 1]!;
+    if (p.extTimestamp - prev.extTimestamp !== 160 || p.extSeq !== prev.extSeq + 1) continue;
+    const lateness = Math.abs(p.arrivalMs - prev.arrivalMs - (160 * 1000) / G711_RATE);
+    (p.arrivalMs >= fromMs && p.arrivalMs <= toMs ? inside : outside).push(lateness);
+  }
+  const figures = (v: number[]): PacingFigures => {
+    v.sort((a, b) => a - b);
+    return {
+      intervals: v.length,
+      p99LatenessMs: v.length ? v[Math.min(v.length - 1, Math.floor(0.99 * v.length))]! : 0,
+      maxLatenessMs: v.length ? v[v.length - 1]! : 0,
+    };
+  };
+  return { inside: figures(inside), outside: figures(outside) };
+}
+
+/**
+ * The p99 inter-packet lateness (ms) a window under attack may reach, given the same call's p99
+ * outside it: twice that (at least 10 ms) plus 10 ms. Generous on purpose — the machine is shared and
+ * busy — yet an attack that costs real work on the media thread (decoding a 60 KB datagram, parsing a
+ * flood statefully) shows as tens to hundreds of ms and fails it.
+ */
+export function pacingBound(outsideP99Ms: number): number {
+  return 2 * Math.max(outsideP99Ms, 10) + 10;
+}
+
+/** Waits for a log line of the agent (parsed JSON) matching `pred`. */
+export async function waitForLog(logs: () => any[], pred: (l: any) => boolean, timeoutMs: number, what: string): Promise<any> {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    const hit = logs().find(pred);
+    if (hit) return hit;
+    await Bun.sleep(50);
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+}
+
+/**
+ * Waits until the agent's RTP to `dstPort` flows steadily: at least 90 packets (of 100 expected) in
+ * the last 2 s of the live capture. A call's first seconds can hold long pauses while the greeting is
+ * synthesised; attacks are timed after that so the measured window holds only the pacer's own work.
+ */
+export async function waitSteadyRtp(
+  datagrams: () => { timeMs: number; srcPort: number; dstPort: number }[],
+  srcRange: [number, number],
+  dstPort: number,
+  timeoutMs: number,
+): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    const d = datagrams().filter((x) => x.dstPort === dstPort && x.srcPort >= srcRange[0] && x.srcPort <= srcRange[1]);
+    const last = d.at(-1)?.timeMs;
+    if (last !== undefined && d.filter((x) => x.timeMs > last - 2000).length >= 90 && Date.now() - last < 1000) return;
+    await Bun.sleep(250);
+  }
+  throw new Error(`agent RTP to port ${dstPort} not steady within ${timeoutMs} ms`);
+}
+
+/** The kernel's drop counter of the UDP socket bound to local `port` (/proc/net/udp last column), or -1. */
+export function udpDrops(port: number): number {
+  const hex = `:${port.toString(16).toUpperCase().padStart(4, "0")} `;
+  // Columns: sl, local_address (HEXIP:HEXPORT), rem_address, … drops (last); sl may or may not be padded.
+  const line = readFileSync("/proc/net/udp", "utf8").split("\n").find((l) => l.trim().split(/\s+/)[1]?.endsWith(hex.trim()));
+  return line ? Number(line.trim().split(/\s+/).at(-1)) : -1;
+}

@@ -1,0 +1,78 @@
+/**
+ * The agent's side of the load-balancer contract, on the compiled binary: an out-of-dialog OPTIONS and
+ * `GET /health/ready` give the verdict a new INVITE would get (200 while calls are taken; 503 +
+ * Retry-After when full at MAX_CALLS or draining after SIGTERM), with `X-Calls: active/capacity`.
+ */
+import { afterAll, describe, expect, test } from "bun:test";
+import { describeSipp, runSipp } from "../support/sipp.ts";
+import { silenceFile } from "../support/speech.ts";
+import { parseSipStatusLine, sipHeader, udpExchange } from "../support/udp.ts";
+import { freeUdpPort } from "../support/ports.ts";
+import { startAgent, waitFor, type RunningAgent } from "./agent.ts";
+
+const started: RunningAgent[] = [];
+afterAll(async () => {
+  await Promise.all(started.map((a) => a.stop().catch(() => null)));
+});
+
+let seq = 0;
+/** One OPTIONS probe as Kamailio's dispatcher sends it; the reply's status and headers. */
+async function probe(agent: RunningAgent) {
+  const n = ++seq;
+  const local = await freeUdpPort();
+  const req = [
+    `OPTIONS sip:${"127.0.0.1"}:${agent.sipPort} SIP/2.0`,
+    `Via: SIP/2.0/UDP 127.0.0.1:${local};branch=z9hG4bK-probe-${process.pid}-${n}`,
+    "Max-Forwards: 70",
+    `From: <sip:dispatcher@localhost>;tag=probe${n}`,
+    `To: <sip:127.0.0.1:${agent.sipPort}>`,
+    `Call-ID: probe-${process.pid}-${n}@127.0.0.1`,
+    `CSeq: ${n} OPTIONS`,
+    "Content-Length: 0",
+    "",
+    "",
+  ].join("\r\n");
+  const r = await udpExchange({ target: { port: agent.sipPort }, payload: req, localPort: local, timeoutMs: 5000 });
+  const text = r.replies[0]?.text ?? "";
+  return { status: parseSipStatusLine(text)?.code, retryAfter: sipHeader(text, "Retry-After"), calls: sipHeader(text, "X-Calls") };
+}
+
+async function ready(agent: RunningAgent) {
+  const res = await fetch(`http://127.0.0.1:${agent.httpPort}/health/ready`);
+  return { status: res.status, retryAfter: res.headers.get("retry-after"), body: (await res.json()) as any };
+}
+
+describe("health for balancers and orchestrators (compiled agent)", () => {
+  test("OPTIONS and /health/ready: 200 with room, 503 + Retry-After at MAX_CALLS and while draining", async () => {
+    const agent = await startAgent({ MAX_CALLS: "1", DRAIN_TIMEOUT_S: "5" });
+    started.push(agent);
+    const target = `127.0.0.1:${agent.sipPort}`;
+    expect(await probe(agent)).toEqual({ status: 200, retryAfter: undefined, calls: "0/1" });
+    expect(await ready(agent)).toMatchObject({ status: 200, body: { status: "ready", activeCalls: 0, capacity: 1 } });
+    expect((await fetch(`http://127.0.0.1:${agent.httpPort}/health/live`)).status).toBe(200);
+
+    // Full: one call holds the only slot. A second INVITE is refused, and so is the probe.
+    const first = runSipp({ scenario: "inbound-call", target, audioFile: silenceFile(2), pauseMs: 5000, timeoutMs: 30_000 });
+    await waitFor(async () => (await agent.get("/")).activeCalls === 1, 15_000, "one live call");
+    expect(await probe(agent)).toEqual({ status: 503, retryAfter: "30", calls: "1/1" });
+    expect(await ready(agent)).toMatchObject({ status: 503, retryAfter: "30", body: { reason: "full", activeCalls: 1, capacity: 1 } });
+    const second = await runSipp({ scenario: "inbound-call", target, audioFile: silenceFile(1), timeoutMs: 15_000 });
+    expect(second.exitCode).not.toBe(0);
+    expect(second.messages.some((m) => m.direction === "received" && m.status === 503)).toBe(true);
+    const r1 = await first;
+    expect(r1.exitCode, describeSipp(r1)).toBe(0);
+    await waitFor(async () => (await agent.get("/")).activeCalls === 0, 15_000, "the call to end");
+    expect(await probe(agent)).toEqual({ status: 200, retryAfter: undefined, calls: "0/1" });
+
+    // Draining: a live call that waits for the agent's BYE; SIGTERM turns probes to 503 at once.
+    const live = runSipp({ scenario: "agent-hangup", target, audioFile: silenceFile(40), timeoutMs: 60_000 });
+    await waitFor(async () => (await agent.get("/")).activeCalls === 1, 15_000, "one live call");
+    agent.proc.signal("SIGTERM");
+    await waitFor(async () => (await agent.get("/")).status === "draining", 10_000, "health to say draining");
+    expect(await probe(agent)).toEqual({ status: 503, retryAfter: "10", calls: "1/1" });
+    expect(await ready(agent)).toMatchObject({ status: 503, retryAfter: "10", body: { reason: "draining" } });
+    const r2 = await live;
+    expect(r2.exitCode, describeSipp(r2)).toBe(0); // ended normally: the agent's BYE at the drain deadline, answered 200
+    expect(await agent.proc.exited).toBe(0);
+  }, 120_000);
+});

@@ -1,0 +1,153 @@
+/**
+ * A SIP flood during two real calls to the compiled agent (issue 10): 2,000 INVITEs and 2,000 OPTIONS
+ * in 10 s, half from one source port (127.0.0.2) and half spread over 50 source ports (127.0.0.3),
+ * while two SIPp callers (127.0.0.1, the trusted trunk) are connected. The agent runs with
+ * SIP_TRUSTED_IPS=127.0.0.1/32, the default rate limit (100/s per source IP, burst 200) and the
+ * default 403 budget for untrusted sources (50/s in total, burst 100).
+ *
+ * Must hold: both calls complete; the agent's outgoing RTP to each caller keeps its pacing (p99
+ * inter-packet lateness in the flood window within bounds of the same calls outside it, from a capture
+ * on lo); the flood gets only stateless 403s (never 100 Trying or 200), no more than the 403 budget
+ * lets through; the agent stays up; its RSS comes back near where it was; the log holds summaries,
+ * not a line per packet.
+ */
+import { afterAll, describe, expect, test } from "bun:test";
+import { RtpCapture } from "../support/capture.ts";
+import { freeUdpPortRange } from "../support/ports.ts";
+import { missingTools } from "../support/process.ts";
+import { streamsByPort } from "../support/rtp-streams.ts";
+import { describeSipp, runSipp } from "../support/sipp.ts";
+import { synthesizeCallerAudio } from "../support/speech.ts";
+import { startAgent, waitFor, type RunningAgent } from "./agent.ts";
+import { metricValue, pacingBound, pacingInWindow, rssKb, sipRequest, udpDrops, waitSteadyRtp } from "./attack-support.ts";
+
+const missing = missingTools(["sipp", "dumpcap", "flite"]);
+let agent: RunningAgent | undefined;
+afterAll(async () => {
+  await agent?.stop();
+});
+
+const FLOOD_MS = 10_000;
+const PER_METHOD = 2000;
+
+interface FloodResult {
+  sent: number;
+  statuses: Map<number, number>;
+  byHost: Map<string, number>;
+}
+
+/** Sends 2,000 INVITEs + 2,000 OPTIONS evenly over FLOOD_MS, alternating the two source groups. */
+async function flood(target: { host: string; port: number }): Promise<FloodResult> {
+  const statuses = new Map<number, number>();
+  const byHost = new Map<string, number>();
+  const onData = (host: string) => (_s: unknown, data: Buffer) => {
+    const m = /^SIP\/2\.0 (\d{3})/.exec(data.toString("latin1", 0, 16));
+    if (!m) return;
+    const code = Number(m[1]);
+    statuses.set(code, (statuses.get(code) ?? 0) + 1);
+    byHost.set(host, (byHost.get(host) ?? 0) + 1);
+  };
+  const single = await Bun.udpSocket({ hostname: "127.0.0.2", port: 0, socket: { data: onData("127.0.0.2") } });
+  const many = await Promise.all(
+    Array.from({ length: 50 }, () => Bun.udpSocket({ hostname: "127.0.0.3", port: 0, socket: { data: onData("127.0.0.3") } })),
+  );
+  const total = PER_METHOD * 2;
+  const t0 = performance.now();
+  let sent = 0;
+  while (sent < total) {
+    const due = Math.min(total, Math.floor(((performance.now() - t0) / FLOOD_MS) * total) + 1);
+    for (; sent < due; sent++) {
+      const method = sent % 2 === 0 ? "INVITE" : "OPTIONS";
+      const useSingle = Math.floor(sent / 2) % 2 === 0;
+      const sock = useSingle ? single : many[sent % 50]!;
+      const host = useSingle ? "127.0.0.2" : "127.0.0.3";
+      sock.send(sipRequest(method, { to: target, from: { host, port: sock.port } }), target.port, target.host);
+    }
+    await Bun.sleep(5);
+  }
+  await Bun.sleep(1500); // late answers (rate-limited sends are never answered)
+  single.close();
+  for (const s of many) s.close();
+  return { sent, statuses, byHost };
+}
+
+describe.skipIf(missing.length > 0)("SIP flood during two calls (compiled binary, loopback)", () => {
+  test("4,000 requests in 10 s from 1 and from 50 source ports: calls complete, pacing holds, only bounded 403s, memory back", async () => {
+    // No idle prompt: after the greeting the agent sends only its pacer's silence frames, so the flood
+    // window measures the pacer against the flood, not a synthesis that blocks on a busy machine.
+    agent = await startAgent({ SIP_TRUSTED_IPS: "127.0.0.1/32", IDLE_PROMPT_S: "3600" });
+    const callMs = 40_000; // long enough for a slow greeting on a busy machine plus the 10 s flood
+    const caller = await synthesizeCallerAudio([{ silenceMs: callMs }], { leadSilenceMs: 0, trailSilenceMs: 0 });
+    const mediaA = await freeUdpPortRange(4);
+    const mediaB = await freeUdpPortRange(4);
+    const cap = await RtpCapture.start({ portRanges: [[mediaA, mediaA + 3], [mediaB, mediaB + 3], [agent.rtpStart, agent.rtpEnd]] });
+    const call = (media: number) =>
+      runSipp({
+        scenario: "inbound-call",
+        target: `127.0.0.1:${agent!.sipPort}`,
+        mediaPort: media,
+        audioFile: caller.path,
+        pauseMs: callMs,
+        timeoutMs: callMs + 40_000,
+      });
+    const calls = [call(mediaA), call(mediaB)];
+    await waitFor(() => agent!.logs().filter((l) => l.msg === "call answered").length === 2, 20_000, "both calls answered");
+    for (const media of [mediaA, mediaB]) await waitSteadyRtp(() => cap.datagrams(), [agent.rtpStart, agent.rtpEnd], media, 30_000);
+    const rssBefore = rssKb(agent.proc.pid);
+    const floodFrom = Date.now();
+    const f = await flood({ host: "127.0.0.1", port: agent.sipPort });
+    const floodTo = Date.now();
+    const rssPeakAfterFlood = rssKb(agent.proc.pid);
+    const results = await Promise.all(calls);
+    const res = await cap.stop();
+    await Bun.sleep(1000);
+    const rssAfter = rssKb(agent.proc.pid);
+    const metrics = await (await fetch(`http://127.0.0.1:${agent.httpPort}/metrics`)).text();
+    const health = await agent.get("/");
+
+    for (const r of results) expect(r.exitCode, describeSipp(r)).toBe(0);
+    const records = (await agent.get("/calls")).recent as any[];
+    expect(records.filter((c) => c.endReason === "remote_bye").length).toBe(2);
+
+    // Pacing of the agent's RTP to each caller: inside the flood window vs the same call outside it.
+    for (const media of [mediaA, mediaB]) {
+      const [s] = streamsByPort(res.rtpStreams, media).filter((x) => x.src.port >= agent!.rtpStart && x.src.port <= agent!.rtpEnd);
+      expect(s).toBeDefined();
+      const p = pacingInWindow(s!, floodFrom, floodTo);
+      console.log(`sip-flood: call on ${media}: flood window ${JSON.stringify(p.inside)}, outside ${JSON.stringify(p.outside)}`);
+      expect(p.inside.intervals).toBeGreaterThan(200);
+      expect(p.inside.p99LatenessMs).toBeLessThan(pacingBound(p.outside.p99LatenessMs));
+    }
+
+    // The flood: only stateless 403s, never 100 Trying or a 200; at most what the shared 403 budget
+    // allows (burst 100 + 50/s); everything else dropped before parsing.
+    const codes = [...f.statuses.keys()];
+    console.log(`sip-flood: sent ${f.sent}, answers ${JSON.stringify(Object.fromEntries(f.statuses))} by host ${JSON.stringify(Object.fromEntries(f.byHost))}`);
+    expect(f.sent).toBe(4000);
+    expect(codes).toEqual([403]);
+    const seconds = (floodTo - floodFrom) / 1000;
+    const answered = f.statuses.get(403) ?? 0;
+    expect(answered).toBeGreaterThan(100);
+    expect(answered).toBeLessThanOrEqual(100 + Math.ceil(50 * seconds) + 5);
+    for (const host of ["127.0.0.2", "127.0.0.3"]) expect(f.byHost.get(host) ?? 0).toBeGreaterThan(0);
+    const refused = (reason: string) => metricValue(metrics, "voice_agent_sip_refused_total", { reason }) ?? 0;
+    expect(refused("untrusted_rejected")).toBe(f.statuses.get(403) ?? 0);
+    // Every flood datagram was refused at the gate, or lost in the kernel before it (busy machine).
+    const kernelDrops = udpDrops(agent.sipPort);
+    console.log(`sip-flood: refused rate_limited ${refused("rate_limited")}, 403 ${refused("untrusted_rejected")}, dropped ${refused("untrusted_dropped")}, kernel drops ${kernelDrops}`);
+    expect(refused("rate_limited") + refused("untrusted_rejected") + refused("untrusted_dropped") + kernelDrops).toBeGreaterThanOrEqual(3990);
+    expect(metricValue(metrics, "voice_agent_sip_requests_total", { method: "INVITE" })).toBe(2); // only the real calls reached the UA
+
+    // Logs: summaries, not a line per packet.
+    const refusalLines = agent.logs().filter((l) => typeof l.msg === "string" && /refused|dropped/.test(l.msg) && l.source);
+    const summaries = agent.logs().filter((l) => l.msg === "sip datagrams refused (summary)");
+    console.log(`sip-flood: ${refusalLines.length} detail lines, ${summaries.length} summaries; RSS before ${rssBefore} kB, after flood ${rssPeakAfterFlood} kB, after calls ${rssAfter} kB`);
+    expect(refusalLines.length).toBeLessThan(20);
+    expect(summaries.length).toBeGreaterThanOrEqual(1);
+
+    // The agent stayed up, and its memory came back to where it was (within 48 MB: GC timing).
+    expect(agent.proc.running).toBe(true);
+    expect(health.status).toBe("ok");
+    expect(rssAfter - rssBefore).toBeLessThan(48 * 1024);
+  }, 150_000);
+});

@@ -1,0 +1,96 @@
+/**
+ * SIP over TCP (RFC 3261 §18.3 framing, §18.2.2 responses on the connection, §18.1.1 large requests
+ * over TCP with UDP fallback) through real sockets on 127.0.0.1.
+ */
+import { afterEach, expect, test } from "bun:test";
+import { Headers, SipRequest, buildResponse, parseMessage, type SipMessage, type SipRequest as Req } from "../../src/sip/message/index.ts";
+import { MultiTransport, StreamTransport, UdpTransport } from "../../src/sip/transport/index.ts";
+import { freeTcpPort } from "../support/ports.ts";
+import { TRUNK_INVITE, TRUNK_OPTIONS } from "./fixtures.ts";
+
+const cleanup: Array<() => void> = [];
+afterEach(() => {
+  while (cleanup.length) cleanup.pop()!();
+});
+
+async function setup() {
+  const udp = await UdpTransport.bind({ host: "127.0.0.1", port: 0 });
+  const tcp = await StreamTransport.listen({ host: "127.0.0.1", port: udp.local.port });
+  const multi = new MultiTransport(udp, [tcp]);
+  cleanup.push(() => multi.close());
+  const got: Array<{ m: SipMessage; port: number }> = [];
+  multi.delegate = { onMessage: (m, source) => got.push({ m, port: source.port }) };
+  return { udp, tcp, multi, got };
+}
+
+async function client(port: number) {
+  let text = "";
+  const s = await Bun.connect({ hostname: "127.0.0.1", port, socket: { data: (_s, d) => void (text += new TextDecoder().decode(d)) } });
+  cleanup.push(() => s.end());
+  return { s, local: (s as unknown as { localPort: number }).localPort, text: () => text };
+}
+
+const until = async (f: () => boolean, ms = 3000) => {
+  const end = Date.now() + ms;
+  while (!f() && Date.now() < end) await Bun.sleep(10);
+};
+
+test("framing: two messages in one segment, one split mid-body, CRLF keep-alives between: each delivered whole", async () => {
+  const { tcp, got } = await setup();
+  const c = await client(tcp.local.port);
+  c.s.write(`\r\n\r\n${TRUNK_OPTIONS}${TRUNK_INVITE.slice(0, 700)}`);
+  await Bun.sleep(50);
+  c.s.write(`${TRUNK_INVITE.slice(700)}\r\n\r\n`);
+  await until(() => got.length === 2);
+  expect(got.map((g) => (g.m as Req).method)).toEqual(["OPTIONS", "INVITE"]);
+  expect(got[1]!.m.bodyText).toBe((parseMessage(TRUNK_INVITE) as Req).bodyText);
+  expect(got[0]!.port).toBe(c.local);
+  // §18.2.1: the top Via was stamped with the connection's source.
+  expect(got[0]!.m.headers.get("Via")).toContain("received=127.0.0.1");
+});
+
+test("a response goes back over the connection the request came on (§18.2.2), not over UDP", async () => {
+  const { tcp, multi, got } = await setup();
+  const c = await client(tcp.local.port);
+  const req = TRUNK_OPTIONS.replace(/Via: SIP\/2\.0\/UDP [^\r\n]+/, `Via: SIP/2.0/TCP 192.0.2.7:5060;branch=z9hG4bKtcp1;rport`);
+  c.s.write(req);
+  await until(() => got.length === 1);
+  multi.sendResponse(buildResponse(got[0]!.m as Req, 200, { toTag: "x" }));
+  await until(() => c.text().length > 0);
+  expect(c.text()).toMatch(/^SIP\/2\.0 200 OK\r\n/);
+  expect(c.text()).toMatch(/CSeq: \d+ OPTIONS/);
+});
+
+test("a header block over 16 KB (no end in sight) closes the connection; nothing is delivered", async () => {
+  const { tcp, got } = await setup();
+  const c = await client(tcp.local.port);
+  c.s.write(`OPTIONS sip:a@b SIP/2.0\r\nX: ${"a".repeat(17_000)}`);
+  await Bun.sleep(200);
+  c.s.write("\r\n\r\n");
+  await Bun.sleep(100);
+  expect(got).toHaveLength(0);
+  expect(tcp.connections).toBe(0);
+});
+
+test("a request over 1300 bytes to a TCP-listening peer goes over TCP with Via TCP; to a peer without TCP, over UDP", async () => {
+  const { multi } = await setup();
+  const big = parseMessage(TRUNK_INVITE.replace("Max-Forwards: 68", `Max-Forwards: 68\r\nX-Pad: ${"p".repeat(1500)}`)) as Req;
+  // A peer listening on TCP.
+  let received = "";
+  const peer = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data: (_s, d) => void (received += new TextDecoder().decode(d)) } });
+  cleanup.push(() => peer.stop(true));
+  multi.send(big.clone(), { host: "127.0.0.1", port: peer.port });
+  await until(() => received.includes("X-Pad"));
+  expect(received).toMatch(/^INVITE /);
+  expect(received).toMatch(/\r\nVia: SIP\/2\.0\/TCP /);
+  // A peer on UDP only: the TCP connect is refused, the request goes as a datagram.
+  let datagram = "";
+  const port = await freeTcpPort();
+  const u = await Bun.udpSocket({ hostname: "127.0.0.1", port, socket: { data: (_s, d) => void (datagram = new TextDecoder().decode(d)) } });
+  cleanup.push(() => u.close());
+  multi.send(big.clone(), { host: "127.0.0.1", port });
+  await until(() => datagram.length > 0);
+  expect(datagram).toMatch(/\r\nVia: SIP\/2\.0\/UDP /);
+  void Headers;
+  void SipRequest;
+});

@@ -1,0 +1,277 @@
+/**
+ * Soak: many short calls (SIPp, several at a time) through the compiled agent, and what the agent
+ * process holds before and after — file descriptors (sockets among them), RTP ports in use, child
+ * processes, temp files in its private TMPDIR, threads and resident memory. Used by
+ * `bun run bench:soak` (scripts/bench-soak.ts, 10,000 calls) and by tests/e2e/soak.test.ts (200).
+ *
+ *   const r = await runSoak({ calls: 200, concurrency: 8, rate: 20, callMs: 300 });
+ *   r.start, r.end      // ProcessSnapshot
+ *
+ * Cloud providers are the local protocol fakes (tests/fakes: Deepgram, Gemini, Cartesia), so a call
+ * opens and closes three provider sockets like a production call, at no CPU cost for recognition.
+ */
+import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { startAgent, waitFor, type RunningAgent } from "../e2e/agent.ts";
+import { startCloudFakes, type CloudFakes } from "../e2e/cloud-support.ts";
+import { freeUdpPort, freeUdpPortRange } from "./ports.ts";
+import { spawnManaged } from "./process.ts";
+import { SCENARIO_DIR } from "./sipp.ts";
+
+/** The SIPp scenario of one soak call (tests/scenarios/soak-call.xml). */
+export const SOAK_SCENARIO = "soak-call";
+
+/** What the agent process holds at one moment. */
+export interface ProcessSnapshot {
+  /** Open file descriptors (/proc/PID/fd). */
+  fds: number;
+  /** Of those, sockets. */
+  sockets: number;
+  /** UDP sockets (SIP, RTP). */
+  udpSockets: number;
+  /** TCP connections other than listening ones and the pooled ones below (API clients, provider WebSockets). */
+  tcpConnections: number;
+  /** Idle keep-alive connections of the HTTP client pool to an HTTP provider (the LLM): reused, bounded by the pool. */
+  pooledHttp: number;
+  /** RTP ports leased from the pool (GET /). */
+  rtpPortsInUse: number;
+  /** Live calls (GET /). */
+  activeCalls: number;
+  /** Child processes (e.g. pocketsphinx). */
+  children: number;
+  /** Files and directories under the agent's private TMPDIR. */
+  tempFiles: number;
+  threads: number;
+  /** Resident set size, MiB. */
+  rssMiB: number;
+  /** "localPort→remotePort" of each TCP connection (diagnostics, not compared). */
+  tcpPeers?: string[];
+}
+
+function countTree(dir: string): number {
+  let n = 0;
+  for (const e of readdirSync(dir)) {
+    n++;
+    const p = join(dir, e);
+    try {
+      if (statSync(p).isDirectory()) n += countTree(p);
+    } catch {
+      /* vanished meanwhile */
+    }
+  }
+  return n;
+}
+
+function childrenOf(pid: number): number {
+  let n = 0;
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      n += readFileSync(`/proc/${pid}/task/${tid}/children`, "utf8").trim().split(/\s+/).filter(Boolean).length;
+    } catch {
+      /* thread ended */
+    }
+  }
+  return n;
+}
+
+/** Socket inodes in a /proc/net table (`tcp`, `udp`), with the state column (0A = LISTEN). */
+function socketTable(pid: number, name: string): Map<string, string> {
+  const out = new Map<string, string>();
+  const peers = new Map<string, string>();
+  for (const file of [name, `${name}6`]) {
+    let text = "";
+    try {
+      text = readFileSync(`/proc/${pid}/net/${file}`, "utf8");
+    } catch {
+      continue;
+    }
+    for (const line of text.split("\n").slice(1)) {
+      const cols = line.trim().split(/\s+/);
+      if (cols.length > 9) {
+        out.set(cols[9]!, cols[3]!);
+        peers.set(cols[9]!, `${parseInt(cols[1]!.split(":")[1]!, 16)}→${parseInt(cols[2]!.split(":")[1]!, 16)}`);
+      }
+    }
+  }
+  lastPeers = peers;
+  return out;
+}
+let lastPeers = new Map<string, string>();
+
+/** Reads /proc and the agent's health route (with Connection: close, so the probe holds no socket). */
+export async function snapshot(agent: RunningAgent, tempDir: string, pooledPorts: readonly number[] = []): Promise<ProcessSnapshot> {
+  const pid = agent.proc.pid;
+  const fdDir = `/proc/${pid}/fd`;
+  let fds = 0;
+  let sockets = 0;
+  let udpSockets = 0;
+  let tcpConnections = 0;
+  let pooledHttp = 0;
+  const tcpPeers: string[] = [];
+  const udp = socketTable(pid, "udp");
+  const tcp = socketTable(pid, "tcp");
+  for (const fd of readdirSync(fdDir)) {
+    fds++;
+    try {
+      const link = readlinkSync(join(fdDir, fd));
+      const inode = /^socket:\[(\d+)\]$/.exec(link)?.[1];
+      if (!inode) continue;
+      sockets++;
+      if (udp.has(inode)) udpSockets++;
+      else if (tcp.has(inode) && tcp.get(inode) !== "0A") {
+        const peer = lastPeers.get(inode) ?? "?";
+        if (pooledPorts.some((p) => peer.endsWith(`→${p}`))) pooledHttp++;
+        else tcpConnections++;
+        tcpPeers.push(peer);
+      }
+    } catch {
+      /* closed meanwhile */
+    }
+  }
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  const field = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+)`, "m").exec(status)?.[1] ?? 0);
+  const health = (await (await fetch(`http://127.0.0.1:${agent.httpPort}/`, { headers: { connection: "close" } })).json()) as any;
+  return {
+    fds,
+    sockets,
+    udpSockets,
+    tcpConnections,
+    pooledHttp,
+    rtpPortsInUse: health.rtp?.portsInUse ?? -1,
+    activeCalls: health.activeCalls ?? -1,
+    children: childrenOf(pid),
+    tempFiles: countTree(tempDir),
+    tcpPeers,
+    threads: field("Threads"),
+    rssMiB: Math.round((field("VmRSS") / 1024) * 10) / 10,
+  };
+}
+
+export interface SoakOptions {
+  calls: number;
+  /** Simultaneous calls (SIPp -l). */
+  concurrency: number;
+  /** New calls per second (SIPp -r). */
+  rate: number;
+  /** Time between ACK and BYE, ms. */
+  callMs: number;
+  /** Called with progress lines (bench output); default silent. */
+  progress?: (line: string) => void;
+  /** More agent environment. */
+  env?: Record<string, string>;
+}
+
+export interface SoakResult {
+  start: ProcessSnapshot;
+  /** After the last call ended and the agent settled. */
+  end: ProcessSnapshot;
+  /** Largest values seen while calls ran. */
+  peak: ProcessSnapshot;
+  sippExit: number | null;
+  /** Calls the agent counted as ended by the caller's BYE. */
+  completed: number;
+  elapsedMs: number;
+  /** Lines the agent logged at error level (first 20). */
+  errors: any[];
+}
+
+const COUNTED = /^voice_agent_calls_total\{direction="inbound",result="remote_bye"\} (\d+)/m;
+
+/**
+ * Starts the compiled agent (cloud fakes, private TMPDIR and DATA_DIR), takes the start snapshot after
+ * a warm-up call, runs `calls` calls, waits until none is live and the counts settle (SIP transactions
+ * linger up to 64·T1), takes the end snapshot, stops everything.
+ */
+export async function runSoak(o: SoakOptions): Promise<SoakResult> {
+  const say = o.progress ?? (() => {});
+  const fakes: CloudFakes = startCloudFakes({ script: ["hello"], reply: ["Hello, thanks for calling."] });
+  const tempDir = mkdtempSync(join(tmpdir(), "va-soak-tmp-"));
+  let agent: RunningAgent | undefined;
+  try {
+    agent = await startAgent(fakes.env({ TMPDIR: tempDir, SIP_RATE_LIMIT: "0", MAX_CALLS: String(Math.max(100, o.concurrency * 2)), ...o.env }));
+    const target = `127.0.0.1:${agent.sipPort}`;
+    const pooled = [fakes.relays.gemini.port];
+    const sipp = (calls: number, concurrency: number, rate: number) => {
+      const argv = [
+        "sipp", target, "-sf", `${SCENARIO_DIR}/${SOAK_SCENARIO}.xml`, "-m", String(calls), "-l", String(concurrency), "-r", String(rate), "-rp", "1000",
+        "-i", "127.0.0.1", "-mi", "127.0.0.1", "-d", String(o.callMs), "-nostdin", "-s", "agent",
+        "-timeout", `${Math.ceil(calls / rate + 60)}s`, "-timeout_error",
+      ];
+      return { argv, ports: async () => ["-p", String(await freeUdpPort()), "-mp", String(await freeUdpPortRange(4))] };
+    };
+    const run = async (calls: number, concurrency: number, rate: number) => {
+      const s = sipp(calls, concurrency, rate);
+      const p = spawnManaged([...s.argv, ...(await s.ports())], { name: "sipp soak" });
+      return p;
+    };
+    const settle = async () => {
+      await waitFor(async () => (await snapshot(agent!, tempDir, pooled)).activeCalls === 0, 60_000, "no live call");
+      await Bun.sleep(2000);
+    };
+    // Warm-up: the first call loads what every call shares (VAD model, provider clients, JIT).
+    const warm = await run(3, 1, 3);
+    await warm.exited;
+    await settle();
+    const start = await snapshot(agent, tempDir, pooled);
+    say(`start: ${JSON.stringify(start)}`);
+    const peak = { ...start };
+    const t0 = performance.now();
+    const main = await run(o.calls, o.concurrency, o.rate);
+    while (main.running) {
+      await Promise.race([main.exited, Bun.sleep(5000)]);
+      const s = await snapshot(agent, tempDir, pooled).catch(() => undefined);
+      if (!s) continue;
+      for (const k of Object.keys(peak) as (keyof ProcessSnapshot)[]) if (k !== "tcpPeers") (peak as any)[k] = Math.max(peak[k] as number, s[k] as number);
+      const done = COUNTED.exec(await (await fetch(`http://127.0.0.1:${agent.httpPort}/metrics`, { headers: { connection: "close" } })).text())?.[1];
+      say(`${Math.round((performance.now() - t0) / 1000)} s: ${done ?? "?"} calls done, live ${s.activeCalls}, fds ${s.fds}, rss ${s.rssMiB} MiB`);
+    }
+    const sippExit = await main.exited;
+    const elapsedMs = performance.now() - t0;
+    await settle();
+    // Give SIP transactions (Timer J/K, 64·T1) and sockets in TIME_WAIT-like states time to go.
+    let end = await snapshot(agent, tempDir, pooled);
+    const deadline = Date.now() + 40_000;
+    const settled = (e: ProcessSnapshot) =>
+      e.udpSockets <= start.udpSockets && e.tcpConnections <= start.tcpConnections && e.children <= start.children && e.tempFiles <= start.tempFiles;
+    while (Date.now() < deadline && !settled(end)) {
+      await Bun.sleep(1000);
+      end = await snapshot(agent, tempDir, pooled);
+    }
+    const text = await (await fetch(`http://127.0.0.1:${agent.httpPort}/metrics`, { headers: { connection: "close" } })).text();
+    say(`fakes: deepgram ${fakes.relays.deepgram.port}, gemini ${fakes.relays.gemini.port}, cartesia ${fakes.relays.cartesia.port}, http ${agent.httpPort}; tcp at start ${JSON.stringify(start.tcpPeers)}, at end ${JSON.stringify(end.tcpPeers)}`);
+    const completed = Number(COUNTED.exec(text)?.[1] ?? 0) - 3;
+    const errors = agent.logs().filter((l) => l.level === "error" || l.level === "fatal").slice(0, 20);
+    return { start, end, peak, sippExit, completed, elapsedMs, errors };
+  } finally {
+    await agent?.stop().catch(() => null);
+    await fakes.close();
+    rmSync(tempDir, { recursive: true, force: true });
+  }
+}
+
+/** The markdown table of a soak: one row per measure, start / peak / end / end − start. */
+export function soakTable(r: SoakResult): string {
+  const rows: Array<[string, Exclude<keyof ProcessSnapshot, "tcpPeers">]> = [
+    ["file descriptors", "fds"],
+    ["  of which sockets", "sockets"],
+    ["    UDP (SIP, RTP)", "udpSockets"],
+    ["    TCP connections (API clients, provider WebSockets)", "tcpConnections"],
+    ["    pooled HTTP keep-alive to the LLM", "pooledHttp"],
+    ["RTP ports in use", "rtpPortsInUse"],
+    ["live calls", "activeCalls"],
+    ["child processes", "children"],
+    ["temp files (TMPDIR)", "tempFiles"],
+    ["threads", "threads"],
+    ["RSS (MiB)", "rssMiB"],
+  ];
+  const fmt = (n: number) => (Number.isInteger(n) ? String(n) : n.toFixed(1));
+  return [
+    "| measure | start | peak | end | end − start |",
+    "|---|---:|---:|---:|---:|",
+    ...rows.map(([name, k]) => {
+      const [a, p, e] = [r.start[k], r.peak[k], r.end[k]] as number[];
+      return `| ${name} | ${fmt(a!)} | ${fmt(p!)} | ${fmt(e!)} | ${fmt(e! - a!)} |`;
+    }),
+  ].join("\n");
+}
