@@ -79,7 +79,7 @@ export class AgentCall {
       d.clock,
       this.settings.endpointing,
       (t) => this.onTurnEnd(t),
-      () => this.stt.flush(),
+      () => this.stt.finalizeAtPause(),
     );
     this.stt = new SttInput({
       ...d,

@@ -17,8 +17,9 @@
  *  - `minSilenceMs` when the STT signalled end of speech and the text is neither finished nor dangling;
  *  - `maxSilenceMs` when the text dangles ("I'd like to book a"), or the STT never signalled the end.
  * When the VAD reports a pause and the STT has not yet signalled the end of this speech, the STT is
- * asked to finalize at once (`onFlush` → SttStream.flush() → Deepgram `{"type":"Finalize"}`), so its
- * answer does not wait for the service's own endpointing.
+ * asked to finalize at once (`onFlush` → SttStream.flush() → Deepgram `{"type":"Finalize"}`; only for
+ * streams whose flush adds nothing, SttStream.finalizesOnly), so its answer does not wait for the
+ * service's own endpointing.
  *
  * A pause shorter than the wait for its text never ends the turn; speech resuming within it continues
  * the same turn (the pending text is kept and joined).

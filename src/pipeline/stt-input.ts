@@ -64,6 +64,14 @@ export class SttInput {
     this.stream?.flush();
   }
 
+  /**
+   * At a pause the VAD heard: asks the provider to finalize when that costs nothing but a message
+   * (SttStream.finalizesOnly, Deepgram Finalize); otherwise does nothing.
+   */
+  finalizeAtPause(): void {
+    if (this.stream?.finalizesOnly) this.stream.flush();
+  }
+
   close(): void {
     this.closed = true;
     this.stream?.close();

@@ -66,6 +66,12 @@ export interface SttStream {
   push(frame: AudioFrame): void;
   /** Asks the provider to finalize what it has heard so far (end of turn from our own endpointing). */
   flush(): void;
+  /**
+   * `flush()` only asks the provider to finalize (Deepgram `Finalize`): no audio is added, so it is
+   * cheap to call at every pause the VAD hears. Unset when flushing feeds the recogniser something
+   * (pocketsphinx: ~0.5 s of silence), which endpointing then leaves for the end of the turn.
+   */
+  readonly finalizesOnly?: boolean;
   /** Ends the input and resolves once the last final has been reported (bounded by a timeout). */
   end(): Promise<void>;
   /** Closes at once; pending results are dropped. Idempotent. */

@@ -71,6 +71,8 @@ export interface DeepgramStreamStats {
 
 export class DeepgramStream implements SttStream {
   readonly events: AsyncQueue<SttEvent>;
+  /** flush() sends `{"type":"Finalize"}` and nothing else (https://developers.deepgram.com/docs/finalize). */
+  readonly finalizesOnly = true;
   readonly stats: DeepgramStreamStats = {
     bytesSent: 0,
     keepAlives: 0,
