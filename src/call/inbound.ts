@@ -216,4 +216,21 @@ export class InboundCalls {
   end(live: LiveInbound, reason: string): Promise<void> {
     return live.session.end(reason);
   }
+
+  /**
+   * Ends every live call politely (shutdown, reason "shutdown"): a call whose media runs hears a short
+   * goodbye and gets its BYE after the last packet of it; a call not yet confirmed is ended at once.
+   * Whatever is still up after `goodbyeMs` is ended then (each end bounded by the session's teardown
+   * limit). Resolves when every call is released.
+   */
+  async endAll(goodbyeMs: number): Promise<void> {
+    for (const c of this.live()) {
+      c.record.endReason ??= "shutdown";
+      if (c.media) c.media.conversation.endPolitely();
+      else void c.session.end("shutdown");
+    }
+    const deadline = Date.now() + goodbyeMs;
+    while (this.calls.size > 0 && Date.now() < deadline) await Bun.sleep(50);
+    await Promise.all(this.live().map((c) => c.session.end("shutdown")));
+  }
 }

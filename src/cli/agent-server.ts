@@ -271,15 +271,7 @@ export class AgentServer {
     while (this.activeCalls > 0 && Date.now() < deadline) await Bun.sleep(50);
     const outbound = this.dialer?.shutdown(2000); // CANCEL the ringing ones, BYE the others
     // The polite end: each live call hears a goodbye, then gets its BYE after the last packet of it.
-    for (const c of this.inbound.live()) {
-      c.record.endReason ??= "shutdown";
-      if (c.media) c.media.conversation.endPolitely();
-      else void this.inbound.end(c, "shutdown");
-    }
-    const goodbyeDeadline = Date.now() + 8000;
-    while (this.inbound.size > 0 && Date.now() < goodbyeDeadline) await Bun.sleep(50);
-    // Each end() releases at once and waits for the BYE at most DEFAULT_TEARDOWN_LIMIT_MS.
-    await Promise.all(this.inbound.live().map((c) => this.inbound.end(c, "shutdown")));
+    await this.inbound.endAll(8000);
     await outbound;
     this.pacer.stop();
     this.ua.dispose();
