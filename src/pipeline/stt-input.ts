@@ -28,6 +28,8 @@ export interface SttInputDeps {
   /** A final transcript segment (`speechFinal`: the provider believes the speaker finished). */
   onFinal(text: string, speechFinal: boolean): void;
   onUtteranceEnd(): void;
+  /** An interim transcript (words so far, may still change). */
+  onInterim?(text: string): void;
   /** A provider other than the configured one now serves the stage. */
   onFallback(provider: SttProvider): void;
   /** Re-opens allowed after the stream died (default STT_MAX_RESTARTS). */
@@ -99,6 +101,7 @@ export class SttInput {
         if (this.closed) return;
         if (ev.type === "final") this.d.onFinal(ev.text, ev.speechFinal);
         else if (ev.type === "utterance_end") this.d.onUtteranceEnd();
+        else if (ev.type === "interim") this.d.onInterim?.(ev.text);
         else if (ev.type === "error") throw ev.error;
       }
       return;
