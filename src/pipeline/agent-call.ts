@@ -55,7 +55,6 @@ export class AgentCall {
   private replied = false;
   /** Play-state edge tracking for the VAD's echo rule. */
   private wasPlaying = false;
-  private readonly startedAt: number;
   private readonly unlisten: () => void;
 
   constructor(private readonly d: AgentCallDeps) {
@@ -96,7 +95,6 @@ export class AgentCall {
       onMaxDuration: () => this.onMaxDuration(),
       onNoWords: () => this.onNoWords(),
     });
-    this.startedAt = d.clock.now();
     this.unlisten = d.output.listen({
       onPlaybackStarted: (e) => this.reply?.segmentId === e.segmentId && this.reply.playbackStarted(),
       onPlaybackFinished: (e) => this.reply?.segmentId === e.segmentId && this.reply.playbackFinished(e),
@@ -191,11 +189,6 @@ export class AgentCall {
   /** The conversation so far (what the caller said, what the caller heard). */
   get transcript(): readonly ChatMessage[] {
     return this.log.history;
-  }
-
-  /** Call age in ms (for logs). */
-  get ageMs(): number {
-    return this.d.clock.now() - this.startedAt;
   }
 
   /** Not stopped (events from the VAD and STT are still taken). */

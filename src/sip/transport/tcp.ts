@@ -121,18 +121,23 @@ export class StreamTransport {
     if (this.closed) return false;
     if (this.sendOn(to, message)) return true;
     try {
+      // Bun 1.4.5 drops a write made on a TLS socket before its handshake finished: write after it.
+      let handshaken!: () => void;
+      const ready = this.tls ? new Promise<void>((r) => (handshaken = r)) : Promise.resolve();
       const socket = await Bun.connect<ConnData>({
         hostname: to.host,
         port: to.port,
         tls: this.tls ? true : undefined,
         socket: {
           open: (s) => this.opened(s),
+          handshake: () => handshaken?.(),
           data: (s, d) => this.received(s, d),
           close: (s) => this.dropped(s),
           error: (s) => this.dropped(s),
           connectError: () => {},
         },
       });
+      await Promise.race([ready, Bun.sleep(5000)]);
       socket.write(serializeMessage(message));
       return true;
     } catch {
