@@ -11,7 +11,7 @@ import type { Metrics } from "../metrics";
 import { ProviderError } from "../providers/types";
 import type { Logger } from "../util/log";
 import { observeTurnLatency } from "./turn-latency";
-import type { CallEventHub } from "../http/call-events";
+import type { CallEventHub } from "./events";
 
 /** RTP counters of one call when it ended (RFC 3550 §6.4.1 cumulative loss). */
 export interface CallRtpStats {
@@ -135,7 +135,7 @@ export function combineObservers(log: Logger, ...observers: CallObserver[]): Cal
 }
 
 /**
- * The live event stream's view (src/http/call-events.ts): call state, interim and final transcripts,
+ * The live event stream's view (src/call/events.ts): call state, interim and final transcripts,
  * agent replies (heard part and whole reply on barge-in) with their latency stages, barge-ins, provider
  * errors. Publishing never waits for a watcher.
  */

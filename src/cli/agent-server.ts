@@ -21,7 +21,7 @@ import { CallMedia } from "../call/media";
 import { InboundCalls } from "../call/inbound";
 import { Admission, loadHeaderValue } from "../call/admission";
 import { combineObservers, eventsObserver, metricsObserver, storeObserver, type CallObserver } from "../call/observer";
-import { CallEventHub } from "../http/call-events";
+import { CallEventHub } from "../call/events";
 import { loadSileroVad, type SileroVad } from "../media/vad/silero";
 import { DigestVerifier, MultiTransport, SourceGate, StreamTransport, UdpTransport, UserAgent, type TimerValues } from "../sip";
 import { SystemClock, type Clock } from "../util/clock";

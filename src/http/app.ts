@@ -15,7 +15,7 @@ import { StoreError } from "../store/schema";
 import { outboundRoutes, type OutboundApi } from "./outbound";
 import { describeValidation } from "./validation";
 import type { Metrics } from "../metrics";
-import type { CallEventHub } from "./call-events";
+import type { CallEventHub } from "../call/events";
 import { callPageRoutes } from "./call-page";
 import { searchCalls } from "./call-search";
 import { HttpError } from "./errors";

@@ -5,7 +5,7 @@
  *   GET /ui/app.js          → its script (public, static)
  *   GET /events[?call=<id>] → Server-Sent Events (text/event-stream; behind the API token like /calls):
  *                             `snapshot` (live calls, and the call's turns so far), then `call`, `interim`,
- *                             `turn`, `bargeIn`, `providerError` as they happen (src/http/call-events.ts)
+ *                             `turn`, `bargeIn`, `providerError` as they happen (src/call/events.ts)
  *
  * The assets are imported as text, so `bun build --compile` embeds them in the binary (no CDN, no files
  * beside it). Everything the page shows comes from the API with the same bearer token (RFC 6750), which
@@ -15,7 +15,7 @@
 import { Elysia } from "elysia";
 import pageHtmlText from "./ui/page.html" with { type: "text" };
 import appJsText from "./ui/app.js" with { type: "text" };
-import type { CallEventHub, Subscription } from "./call-events";
+import type { CallEventHub, Subscription } from "../call/events";
 
 // Text imports (`with { type: "text" }`) are strings at run time; TypeScript types them by extension.
 const pageHtml = pageHtmlText as unknown as string;

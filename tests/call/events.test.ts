@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { CallEventHub } from "../../src/http/call-events";
+import { CallEventHub } from "../../src/call/events";
 import { eventsObserver } from "../../src/call/observer";
 import { createApp } from "../../src/http/app";
 import { CallStore, type CallRecord } from "../../src/pipeline/call-record";
