@@ -52,6 +52,8 @@ export interface CallMediaOptions {
   hangup: (reason: string) => void;
   onTurn?: (turn: TurnRecord) => void;
   onBargeIn?: () => void;
+  /** The caller's words so far (STT interim results), for live watchers. */
+  onInterim?: (text: string) => void;
   onProviderError?: (err: unknown) => void;
   /**
    * No RTP from the far end for this long (ms) ends the call with "rtp_timeout" (RTP_TIMEOUT_S);
@@ -164,6 +166,7 @@ export class CallMedia implements RenegotiableMedia {
       hangup: o.hangup,
       onTurn: o.onTurn,
       onBargeIn: o.onBargeIn,
+      onInterim: o.onInterim,
       onProviderError: o.onProviderError,
       onError: (err) => this.failed(err),
       onRecordChanged: o.onRecordChanged,

@@ -86,6 +86,7 @@ export class AgentCall {
       signal: this.callCtl.signal,
       onFinal: (text, speechFinal, fromFinalize) => this.live && this.detector.final(text, speechFinal, fromFinalize),
       onUtteranceEnd: () => this.live && this.detector.utteranceEnd(),
+      onInterim: (text) => this.live && d.onInterim?.(text),
       onFallback: (p) => this.noteServing("stt", p.name),
       // Recognition is gone for good (a recogniser that keeps crashing): say so and end politely.
       onGiveUp: () => {

@@ -113,6 +113,8 @@ export interface AgentCallDeps {
   onTurn?: (turn: TurnRecord) => void;
   /** A barge-in happened. */
   onBargeIn?: () => void;
+  /** The caller's words so far, not final (STT interim results): for live watchers, never for decisions. */
+  onInterim?: (text: string) => void;
   /**
    * A failure nothing in the conversation handled (a provider breaking its contract, a bug): the owner
    * ends the call (src/call/session.ts). Without it the failure is logged.

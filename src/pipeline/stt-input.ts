@@ -31,6 +31,8 @@ export interface SttInputDeps {
    */
   onFinal(text: string, speechFinal: boolean, fromFinalize: boolean): void;
   onUtteranceEnd(): void;
+  /** An interim transcript (words so far, may still change). */
+  onInterim?(text: string): void;
   /** A provider other than the configured one now serves the stage. */
   onFallback(provider: SttProvider): void;
   /** Re-opens allowed after the stream died (default STT_MAX_RESTARTS). */
@@ -110,6 +112,7 @@ export class SttInput {
         if (this.closed) return;
         if (ev.type === "final") this.d.onFinal(ev.text, ev.speechFinal, ev.fromFinalize === true);
         else if (ev.type === "utterance_end") this.d.onUtteranceEnd();
+        else if (ev.type === "interim") this.d.onInterim?.(ev.text);
         else if (ev.type === "error") throw ev.error;
       }
       return;
