@@ -6,7 +6,7 @@
 import { AgentCall, type ConversationSettings } from "../pipeline/agent-call";
 import type { CallRecord, TurnRecord } from "../pipeline/call-record";
 import { SileroSpeechDetector } from "../pipeline/speech-detector";
-import { EchoReference } from "../pipeline/echo-reference";
+import { CorrelationEcho } from "../pipeline/echo-correlation";
 import { defaultTools } from "../providers/cloud";
 import { Playout } from "../media/playout";
 import type { SileroVad } from "../media/vad/silero";
@@ -54,6 +54,8 @@ export interface CallMediaOptions {
   hangup: (reason: string) => void;
   onTurn?: (turn: TurnRecord) => void;
   onBargeIn?: () => void;
+  /** The caller's words so far (STT interim results), for live watchers. */
+  onInterim?: (text: string) => void;
   onProviderError?: (err: unknown) => void;
   /**
    * No RTP from the far end for this long (ms) ends the call with "rtp_timeout" (RTP_TIMEOUT_S);
@@ -135,7 +137,7 @@ export class CallMedia implements RenegotiableMedia {
     });
     const session = this.session;
     this.silence = { pcm: new Int16Array(160), payload: silenceFrame(media.codec), codec: media.codec };
-    const echo = new EchoReference(media.codec);
+    const echo = new CorrelationEcho(media.codec);
     // Every frame that goes out is noted, so the detector can tell our own echo from the caller.
     this.playout = new Playout({
       sink: { sendFrame: (payload, marker) => (echo.noteSent(payload), session.sendFrame(payload, marker)) },
@@ -167,6 +169,7 @@ export class CallMedia implements RenegotiableMedia {
       hangup: o.hangup,
       onTurn: o.onTurn,
       onBargeIn: o.onBargeIn,
+      onInterim: o.onInterim,
       onProviderError: o.onProviderError,
       onError: (err) => this.failed(err),
       onRecordChanged: o.onRecordChanged,
