@@ -6,11 +6,11 @@
 import { AgentCall, type ConversationSettings } from "../pipeline/agent-call";
 import type { CallRecord, TurnRecord } from "../pipeline/call-record";
 import { SileroSpeechDetector } from "../pipeline/speech-detector";
-import { EchoReference } from "../pipeline/echo-reference";
+import { CorrelationEcho } from "../pipeline/echo-correlation";
 import { defaultTools } from "../providers/cloud";
 import { Playout } from "../media/playout";
 import type { SileroVad } from "../media/vad/silero";
-import { DtmfSender, RtpSession, type Pacer, type PacerSource, type RtpPortLease } from "../rtp";
+import { DtmfSender, RtpSession, type LatchMode, type Pacer, type PacerSource, type RtpPortLease } from "../rtp";
 import { silenceFrame } from "../media/g711";
 import { FRAME_MS, type AudioFrame } from "../media/constants";
 import { RtpWatchdog } from "./rtp-watchdog";
@@ -38,6 +38,8 @@ export interface CallMediaOptions {
   media: Pick<NegotiatedMedia, "codec" | "payloadType" | "telephoneEventPt" | "remote" | "direction">;
   /** Where the signalling came from (INVITE source / trunk): media from it may be latched (RFC 4961). */
   signallingAddress?: string;
+  /** Which sources may latch (RTP_LATCH, src/rtp/symmetric-latch.ts); default `signalled`. */
+  latchMode?: LatchMode;
   pacer: Pacer;
   clock: Clock;
   log: Logger;
@@ -52,6 +54,8 @@ export interface CallMediaOptions {
   hangup: (reason: string) => void;
   onTurn?: (turn: TurnRecord) => void;
   onBargeIn?: () => void;
+  /** The caller's words so far (STT interim results), for live watchers. */
+  onInterim?: (text: string) => void;
   onProviderError?: (err: unknown) => void;
   /**
    * No RTP from the far end for this long (ms) ends the call with "rtp_timeout" (RTP_TIMEOUT_S);
@@ -117,6 +121,7 @@ export class CallMedia implements RenegotiableMedia {
       lease: o.lease,
       remote: media.remote,
       signallingAddress: o.signallingAddress,
+      latchMode: o.latchMode,
       codec: media.codec,
       payloadType: media.payloadType,
       telephoneEventPt: media.telephoneEventPt,
@@ -139,7 +144,7 @@ export class CallMedia implements RenegotiableMedia {
     const session = this.session;
     this.dtmfOut = new DtmfSender(session);
     this.silence = { pcm: new Int16Array(160), payload: silenceFrame(media.codec), codec: media.codec };
-    const echo = new EchoReference(media.codec);
+    const echo = new CorrelationEcho(media.codec);
     // Every frame that goes out is noted, so the detector can tell our own echo from the caller.
     this.playout = new Playout({
       sink: { sendFrame: (payload, marker) => (echo.noteSent(payload), session.sendFrame(payload, marker)) },
@@ -176,6 +181,7 @@ export class CallMedia implements RenegotiableMedia {
       },
       onTurn: o.onTurn,
       onBargeIn: o.onBargeIn,
+      onInterim: o.onInterim,
       onProviderError: o.onProviderError,
       onError: (err) => this.failed(err),
       onRecordChanged: o.onRecordChanged,

@@ -11,6 +11,7 @@ import type { Metrics } from "../metrics";
 import { ProviderError } from "../providers/types";
 import type { Logger } from "../util/log";
 import { observeTurnLatency } from "./turn-latency";
+import type { CallEventHub } from "./events";
 
 /** RTP counters of one call when it ended (RFC 3550 §6.4.1 cumulative loss). */
 export interface CallRtpStats {
@@ -37,6 +38,8 @@ export interface CallObserver {
   rtpStats(record: CallRecord, stats: CallRtpStats): void;
   /** The far end's RTCP report about our stream (RFC 3550 §6.4.1), as each arrives; `record.rtcp` holds the latest. */
   rtcpReport?(record: CallRecord, report: NonNullable<CallRecord["rtcp"]>): void;
+  /** The caller's words so far, not final yet (STT interim results); for live watchers only. */
+  interim?(record: CallRecord, text: string): void;
   /**
    * The call is over and everything it held is released. Exactly once per `callStarted`. `result` is
    * `record.endReason` when set (more precise), else the SIP layer's end reason.
@@ -88,7 +91,7 @@ export function metricsObserver(metrics: Metrics): CallObserver {
  * skipped: bookkeeping failing (a full disk) never ends a call nor stops the other observers.
  */
 export function combineObservers(log: Logger, ...observers: CallObserver[]): CallObserver {
-  type Required = Exclude<keyof CallObserver, "rtcpReport">;
+  type Required = Exclude<keyof CallObserver, "rtcpReport" | "interim">;
   const each =
     <K extends Required>(name: K) =>
     (...args: Parameters<CallObserver[K]>): void => {
@@ -117,7 +120,38 @@ export function combineObservers(log: Logger, ...observers: CallObserver[]): Cal
         }
       }
     },
+    interim: (record, text) => {
+      for (const o of observers) {
+        try {
+          o.interim?.(record, text);
+        } catch (err) {
+          log.error({ event: "interim", err: String(err) }, "call observer failed");
+        }
+      }
+    },
     callEnded: each("callEnded"),
     callRefused: each("callRefused"),
+  };
+}
+
+/**
+ * The live event stream's view (src/call/events.ts): call state, interim and final transcripts,
+ * agent replies (heard part and whole reply on barge-in) with their latency stages, barge-ins, provider
+ * errors. Publishing never waits for a watcher.
+ */
+export function eventsObserver(hub: CallEventHub): CallObserver {
+  const now = () => new Date().toISOString();
+  return {
+    callStarted: (record) => hub.started(record),
+    callUpdated: (record) => hub.publishCall(record),
+    callAnswered: (record) => hub.publishCall(record),
+    turn: (record, turn) => hub.publish({ type: "turn", callId: record.id, at: turn.at, turn }),
+    interim: (record, text) => hub.publish({ type: "interim", callId: record.id, at: now(), text }),
+    bargeIn: (record) => hub.publish({ type: "bargeIn", callId: record.id, at: now() }),
+    providerError: (record, err) =>
+      hub.publish({ type: "providerError", callId: record.id, at: now(), message: err instanceof Error ? err.message : String(err) }),
+    rtpStats: () => {},
+    callEnded: (record) => hub.ended(record),
+    callRefused: () => {},
   };
 }

@@ -48,6 +48,8 @@ export interface MediaHooks {
   hangup(reason: string): void;
   onTurn(turn: TurnRecord): void;
   onBargeIn(): void;
+  /** The caller's words so far (STT interim result). */
+  onInterim(text: string): void;
   onProviderError(err: unknown): void;
   /** The far end's RTCP report about our stream (RFC 3550 §6.4.1). */
   onRtcpReport(report: NonNullable<CallRecord["rtcp"]>): void;
@@ -162,6 +164,7 @@ export class CallSession {
         this.reportProviders();
       },
       onBargeIn: () => observer.bargeIn(record),
+      onInterim: (text) => observer.interim?.(record, text),
       onProviderError: (err) => {
         observer.providerError(record, err);
         this.reportProviders();

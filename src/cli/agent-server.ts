@@ -20,7 +20,8 @@ import { Pacer, RtpPortPool } from "../rtp";
 import { CallMedia } from "../call/media";
 import { InboundCalls } from "../call/inbound";
 import { Admission, loadHeaderValue } from "../call/admission";
-import { combineObservers, metricsObserver, storeObserver, type CallObserver } from "../call/observer";
+import { combineObservers, eventsObserver, metricsObserver, storeObserver, type CallObserver } from "../call/observer";
+import { CallEventHub } from "../call/events";
 import { loadSileroVad, type SileroVad } from "../media/vad/silero";
 import { DigestVerifier, MultiTransport, SourceGate, StreamTransport, UdpTransport, UserAgent, type TimerValues } from "../sip";
 import { SystemClock, type Clock } from "../util/clock";
@@ -46,6 +47,8 @@ export class AgentServer {
   /** Draining, MAX_CALLS, degraded: one decision for INVITE, OPTIONS and GET /health/ready. */
   readonly admission: Admission;
   private http: { stop(): void } | null = null;
+  /** Live call events for the call page and GET /events. */
+  readonly events = new CallEventHub();
   /** Prometheus metrics served at GET /metrics. */
   readonly metrics: Metrics;
   /** Places outbound calls (--mode outbound|all with a trunk configured); null otherwise. */
@@ -64,7 +67,7 @@ export class AgentServer {
   ) {
     this.metrics = metrics;
     const { cfg, providers, log } = o;
-    this.observer = combineObservers(log, storeObserver(store), metricsObserver(metrics));
+    this.observer = combineObservers(log, storeObserver(store), metricsObserver(metrics), eventsObserver(this.events));
     this.admission = new Admission({
       capacity: cfg.maxCalls,
       active: () => this.activeCalls,
@@ -87,6 +90,7 @@ export class AgentServer {
       settings: conversationSettings(cfg.conversation),
       bargeInMinSpeechMs: cfg.conversation.bargeInMinSpeechMs,
       rtpTimeout: { ms: cfg.rtpTimeoutMs, holdMs: cfg.rtpHoldTimeoutMs },
+      latchMode: cfg.rtpLatch,
     });
   }
 
@@ -182,6 +186,7 @@ export class AgentServer {
       apiToken: cfg.apiToken,
       allowedHosts: cfg.serverHost === "0.0.0.0" ? [] : [cfg.serverHost],
       outbound: server.dialer ?? undefined,
+      events: server.events,
       outboundDisabledReason: outboundMode
         ? "outbound calling is not configured: set SIP_TRUNK_HOST and SIP_CALLER_ID"
         : `outbound calling is off: the agent runs with --mode ${o.mode}; use --mode outbound or all`,
@@ -247,6 +252,7 @@ export class AgentServer {
         new CallMedia({
           ...req, // record, lease, negotiated media, system, and the session's hooks (clock, hang-up, turns, errors)
           signallingAddress: ob.trunkHost,
+          latchMode: cfg.rtpLatch,
           pacer: this.pacer,
           log,
           providers: { ...providers, llm: req.llm },
@@ -276,6 +282,7 @@ export class AgentServer {
     this.pacer.stop();
     this.ua.dispose();
     this.transport.close();
+    this.events.closeAll();
     this.http?.stop();
     await this.store.close(); // PostgreSQL: what is still queued is written first (up to 5 s)
   }

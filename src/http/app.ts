@@ -2,7 +2,8 @@
  * The HTTP API (Elysia): health, call records, outbound calls (src/http/outbound.ts), the OpenAPI
  * description (`/openapi/json`, browsable at `/openapi`). `createApp(deps)` returns the app without
  * opening a port, so tests use `app.handle(new Request(...))`. Errors become JSON `{ error, message }`
- * (plus `field` for validation) with a 4xx status here, at the edge, and nowhere else.
+ * (plus `field` for validation) with a 4xx status here, at the edge, and nowhere else. The call page
+ * (`/ui`) and its live events (`/events`) are in src/http/call-page.ts.
  * With `apiToken`, every route but the public ones needs `Authorization: Bearer <token>` (src/http/auth.ts).
  */
 import { Elysia } from "elysia";
@@ -14,6 +15,10 @@ import { StoreError } from "../store/schema";
 import { outboundRoutes, type OutboundApi } from "./outbound";
 import { describeValidation } from "./validation";
 import type { Metrics } from "../metrics";
+import type { CallEventHub } from "../call/events";
+import { callPageRoutes } from "./call-page";
+import { searchCalls } from "./call-search";
+import { HttpError } from "./errors";
 
 export interface HealthInfo {
   version: string;
@@ -49,17 +54,11 @@ export interface AppDeps {
   /** The outbound dialer; undefined when outbound calling is off (`outboundDisabledReason` says why). */
   outbound?: OutboundApi;
   outboundDisabledReason?: string;
+  /** Live call events for `GET /events` and the call page (`GET /ui`); without it /events is 404. */
+  events?: CallEventHub;
 }
 
-export class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
+export { HttpError } from "./errors";
 
 export function createApp(deps: AppDeps) {
   const startedAt = deps.startedAt ?? Date.now();
@@ -132,12 +131,14 @@ export function createApp(deps: AppDeps) {
       set.headers["content-type"] = deps.metrics.contentType;
       return await deps.metrics.render();
     })
-    .get("/calls", async () => await deps.store.list())
+    // ?q= number (digits of from/to), ?day=YYYY-MM-DD (UTC start day), ?direction=, ?limit= (recent calls)
+    .get("/calls", async ({ query }) => searchCalls(deps.store, query as Record<string, string | undefined>))
     .get("/calls/:id", async ({ params }) => {
       const r = await deps.store.get(params.id);
       if (!r) throw new HttpError(404, "not_found", `no call with id ${params.id}`);
       return r;
     })
+    .use(callPageRoutes(deps.events))
     .use(outboundRoutes({ store: deps.store, dialer: deps.outbound, disabledReason: deps.outboundDisabledReason }))
     .use(
       openapi({

@@ -16,6 +16,13 @@ export interface SpeechEvents {
   onSpeechStart(onsetAgoMs?: number): void;
   /** Caller speech ended; `silenceMs` of silence have already passed since the last speech frame. */
   onSpeechEnd(silenceMs: number): void;
+  /**
+   * A pause inside caller speech (`silenceMs` of silence so far); the speech may go on (a new
+   * `onSpeechStart`) or end (`onSpeechEnd`). Lets endpointing decide before the segment ends.
+   */
+  onSpeechPause?(silenceMs: number): void;
+  /** During a pause, speech-like sound not (yet) confirmed as speech: hold the end-of-turn decision. */
+  onSpeechActivity?(): void;
 }
 
 /** Caller speech detection (Silero VAD + segmenter), fed one 20 ms frame at a time. */
@@ -115,6 +122,8 @@ export interface AgentCallDeps {
   onTurn?: (turn: TurnRecord) => void;
   /** A barge-in happened. */
   onBargeIn?: () => void;
+  /** The caller's words so far, not final (STT interim results): for live watchers, never for decisions. */
+  onInterim?: (text: string) => void;
   /**
    * A failure nothing in the conversation handled (a provider breaking its contract, a bug): the owner
    * ends the call (src/call/session.ts). Without it the failure is logged.

@@ -165,7 +165,7 @@ export class PgCallStore implements CallRecordStore {
     const rows = (await this.read(() => this.sql.unsafe("SELECT * FROM calls WHERE id = $1", [id]))) as CallRow[];
     if (rows.length === 0) return undefined;
     const turns = await this.turnsOf([id]);
-    return rowToCall(rows[0]!, turns.get(id) ?? []);
+    return rowToCall(fromPg(rows[0]!), turns.get(id) ?? []);
   }
 
   /**
@@ -187,7 +187,7 @@ export class PgCallStore implements CallRecordStore {
       this.sql.unsafe(`SELECT * FROM calls WHERE state = 'ended'${cond} ORDER BY started_at DESC, id LIMIT $${args.length + 1}`, [...args, limit]),
     )) as CallRow[];
     const turns = await this.turnsOf([...others, ...ended].map((r) => r.id));
-    const toCall = (row: CallRow) => rowToCall(row, turns.get(row.id) ?? []);
+    const toCall = (row: CallRow) => rowToCall(fromPg(row), turns.get(row.id) ?? []);
     // Calls this agent ended whose final write is still queued are shown from memory, not as stored.
     const pendingEnded = [...this.ending.values()].filter(keep);
     const recent = [...pendingEnded, ...ended.filter((r) => !this.ending.has(r.id)).map(toCall)]
@@ -276,11 +276,16 @@ export class PgCallStore implements CallRecordStore {
   }
 }
 
+/** BIGINT columns arrive as strings or bigints from the client: back to numbers (ms fit in 2^53). */
+function fromPg(row: CallRow): CallRow {
+  return row.duration_ms === null ? row : { ...row, duration_ms: Number(row.duration_ms) };
+}
+
 /** Ends this agent's calls left live by its previous run (reason "restart", ended at their last write). */
 async function recoverAgentCalls(sql: SQL, agent: string, now: Date): Promise<RecoveryReport> {
   const rows = await sql.unsafe(
     `UPDATE calls SET state = 'ended', end_reason = 'restart', ended_at = updated_at,
-       duration_ms = GREATEST(0, (EXTRACT(EPOCH FROM updated_at::timestamptz) - EXTRACT(EPOCH FROM COALESCE(answered_at, started_at)::timestamptz)) * 1000)::int,
+       duration_ms = GREATEST(0, (EXTRACT(EPOCH FROM updated_at::timestamptz) - EXTRACT(EPOCH FROM COALESCE(answered_at, started_at)::timestamptz)) * 1000)::bigint,
        status = CASE WHEN direction = 'outbound' THEN 'failed' ELSE status END,
        hangup_code = NULL, hangup_reason = 'the agent restarted during the call', hangup_source = 'local', updated_at = $2
      WHERE agent = $1 AND state <> 'ended' RETURNING id`,

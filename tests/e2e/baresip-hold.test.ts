@@ -70,7 +70,7 @@ test.skipIf(missing.length > 0)("baresip /hold then /resume: re-INVITEs answered
     await Bun.sleep(4000);
     await command("/resume");
     await waitFor(async () => agent.logs().some((l) => l.msg === "conversation resumed"), 10_000, "the conversation resumed");
-    await Bun.sleep(4000);
+    await Bun.sleep(7000); // long enough for baresip's RTCP reports (every 5 s) to come in
     await command("/hangup");
     await waitFor(async () => (await agent.get("/calls")).recent.length > 0, 10_000, "the call ended");
   } finally {
@@ -98,4 +98,9 @@ test.skipIf(missing.length > 0)("baresip /hold then /resume: re-INVITEs answered
   // μ-law silence is 0xFF/0x7F; speech bytes vary. The greeting cut by the hold plays its rest.
   const loud = after.filter((d) => d.payload.subarray(12).some((b) => b !== 0xff && b !== 0x7f && b !== 0xfe && b !== 0x7e));
   expect(loud.length, "agent speech after the resume").toBeGreaterThan(10);
+  // RTCP both ways (RFC 3550 §6): our SRs reached baresip's RTCP port, and its reports about our stream
+  // reached the metrics.
+  expect(datagrams.some((d) => d.srcPort === ours[0]!.srcPort + 1 && d.payload[1] === 200)).toBe(true);
+  const metrics = await (await fetch(`http://127.0.0.1:${agent.httpPort}/metrics`)).text();
+  expect(Number(/^voice_agent_rtcp_fraction_lost_count (\d+)/m.exec(metrics)?.[1] ?? 0), "far-end RTCP reports counted").toBeGreaterThan(0);
 }, 90_000);

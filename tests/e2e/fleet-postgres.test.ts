@@ -61,4 +61,30 @@ describe.skipIf(!ready)("a fleet's calls in PostgreSQL (compiled agents)", () =>
     expect(a.logs().some((l) => l.msg === "call store writes resumed")).toBe(true);
     for (const ag of [a, b]) expect(await ag.stop()).toBe(0);
   }, 150_000);
+
+  test("kill -9 of an agent mid-call: after its restart the call is ended (restart) in the shared records; the other agent's calls are untouched", async () => {
+    const url = await pg!.createDb("fleet_kill");
+    const a = await startAgent({ DATABASE_URL: url, AGENT_ID: "agent-a" });
+    const b = await startAgent({ DATABASE_URL: url, AGENT_ID: "agent-b" });
+    started.push(a, b);
+    const onA = runSipp({ scenario: "inbound-call", target: `127.0.0.1:${a.sipPort}`, audioFile: silenceFile(2), pauseMs: 8000, timeoutMs: 15_000 });
+    const onB = runSipp({ scenario: "inbound-call", target: `127.0.0.1:${b.sipPort}`, audioFile: silenceFile(2), pauseMs: 6000, timeoutMs: 40_000 });
+    const live = await waitFor(async () => {
+      const l = await b.get("/calls");
+      return l.active.length === 2 && l.active.every((c: any) => c.state === "connected") ? l.active : undefined;
+    }, 20_000, "both calls connected, as B sees them");
+    const idOnA = live.find((c: any) => !(b.logs().some((x) => x.callId === c.id)))?.id;
+    expect(idOnA).toBeDefined();
+    a.proc.signal("SIGKILL");
+    await a.proc.exited;
+    const a2 = await startAgent({ DATABASE_URL: url, AGENT_ID: "agent-a" });
+    started.push(a2);
+    expect(a2.logs().some((l) => l.msg === "calls left live by the previous run marked ended (restart)")).toBe(true);
+    expect(await b.get(`/calls/${idOnA}`)).toMatchObject({ state: "ended", endReason: "restart" });
+    const rB = await onB;
+    expect(rB.exitCode, describeSipp(rB)).toBe(0); // B's call went on and ended normally
+    const endedOnB = await waitFor(async () => (await a2.get("/calls")).recent.find((c: any) => c.id !== idOnA), 20_000, "B's call listed by the new A");
+    expect(endedOnB.endReason).toBe("remote_bye");
+    await onA; // the caller of the killed agent: its BYE goes unanswered until SIPp is stopped at 15 s
+  }, 120_000);
 });

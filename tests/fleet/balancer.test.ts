@@ -74,6 +74,12 @@ describe.skipIf(!ready)("three agents behind Kamailio (compiled, loopback)", () 
     expect(ok.text).toMatch(new RegExp(`^Record-Route: <sip:127\\.0\\.0\\.1:${fleet.port};lr[^>]*>`, "im"));
     const agentPort = Number(/^Contact:.*?sip:[^@>]*@?127\.0\.0\.1:(\d+)/im.exec(ok.text)?.[1]);
     expect(fleet.slots.map((s) => s.sipPort)).toContain(agentPort);
+    // Its SDP: the agent's own address and one of its own RTP ports, so media bypasses Kamailio.
+    const slot = fleet.slots.find((s) => s.sipPort === agentPort)!;
+    expect(ok.text).toMatch(/^c=IN IP4 127\.0\.0\.1$/m);
+    const rtpPort = Number(/^m=audio (\d+) /m.exec(ok.text)?.[1]);
+    expect(rtpPort).toBeGreaterThanOrEqual(slot.rtpStart);
+    expect(rtpPort).toBeLessThanOrEqual(slot.rtpEnd);
     // The caller's BYE: Request-URI = the agent's Contact, Route = Kamailio.
     const bye = r.messages.find((m) => m.direction === "sent" && m.method === "BYE")!;
     expect(bye.firstLine).toMatch(/^BYE sip:\S*127\.0\.0\.1:\d+/);

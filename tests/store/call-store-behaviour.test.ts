@@ -285,6 +285,30 @@ describe.skipIf(!hasPostgres)("PostgreSQL: a fleet's records", () => {
     await again.close();
   }, 60_000);
 
+  test("retention (RECORD_RETENTION_DAYS): ended calls older than the limit go with their turns; recent and live ones stay", async () => {
+    const url = await pg!.createDb("retention");
+    const now = new Date("2026-12-01T00:00:00.000Z");
+    const s = await PgCallStore.open({ url, agentId: "ret", retentionDays: 30, now: () => now });
+    const old = outbound("old", "2026-10-01T00:00:00.000Z");
+    s.add(old);
+    old.turns.push(turn(0, "agent", "Hi"));
+    s.end("old", "remote_bye");
+    const recent = outbound("recent", "2026-11-25T00:00:00.000Z");
+    s.add(recent);
+    s.end("recent", "remote_bye");
+    const live = outbound("live-old", "2026-10-01T00:00:00.000Z");
+    s.add(live);
+    await s.flush();
+    expect(await s.prune()).toBe(1);
+    expect(await s.get("old")).toBeUndefined();
+    expect((await s.get("recent"))?.state).toBe("ended");
+    expect(await s.count()).toBe(2);
+    const sql = new SQL(url);
+    expect((await sql`SELECT count(*)::int AS n FROM turns WHERE call_id = 'old'`)[0].n).toBe(0);
+    await sql.close();
+    await s.close();
+  });
+
   test("an unreachable server fails start-up with StoreError open_failed naming DATABASE_URL (password hidden)", async () => {
     const port = await freeTcpPort();
     const err = await PgCallStore.open({ url: `postgres://u:secret@127.0.0.1:${port}/x`, agentId: "x" }).catch((e) => e);

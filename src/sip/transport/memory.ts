@@ -73,14 +73,14 @@ export class MemoryTransport implements Transport {
 }
 
 /**
- * Our output must parse, except a 400 that echoes a request missing a mandatory header (e.g. no
- * Call-ID, RFC 4475 §3.1.2.18): the response can only copy what the request had.
+ * Our output must parse, except a 400 or 505 that echoes a malformed request (e.g. no Call-ID, RFC 4475
+ * §3.1.2.18, or a broken CSeq next to a bad SIP version): the response can only copy what the request had.
  */
 function reparse(message: SipMessage, bytes: Uint8Array): SipMessage {
   try {
     return parseMessage(bytes);
   } catch (e) {
-    if (message.kind === "response" && message.status === 400) return message;
+    if (message.kind === "response" && (message.status === 400 || message.status === 505)) return message;
     throw e;
   }
 }

@@ -40,7 +40,7 @@ describe("OpenAI-compatible LLM against the local fake", () => {
     expect(r.body.tools).toEqual(
       defaultTools().map((t) => ({ type: "function", function: { name: t.name, description: t.description, parameters: t.parameters } })),
     );
-    expect(r.body.tools.map((t: { function: { name: string } }) => t.function.name)).toEqual(["end_call", "send_dtmf"]);
+    expect(r.body.tools!.map((t: { function: { name: string } }) => t.function.name)).toEqual(["end_call", "send_dtmf"]);
   });
 
   test("tool-call argument fragments are assembled into one tool_call chunk after the text", async () => {

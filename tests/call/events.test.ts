@@ -1,0 +1,151 @@
+import { describe, expect, test } from "bun:test";
+import { CallEventHub } from "../../src/call/events";
+import { eventsObserver } from "../../src/call/observer";
+import { createApp } from "../../src/http/app";
+import { CallStore, type CallRecord } from "../../src/pipeline/call-record";
+
+function record(id: string, over: Partial<CallRecord> = {}): CallRecord {
+  return {
+    id,
+    sipCallId: `${id}@127.0.0.1`,
+    direction: "inbound",
+    from: "sip:+15551230001@127.0.0.1",
+    to: "sip:agent@127.0.0.1",
+    state: "ringing",
+    startedAt: new Date().toISOString(),
+    turns: [],
+    bargeIns: 0,
+    ...over,
+  };
+}
+
+const parse = (frame: string | null) => {
+  if (frame === null) return null;
+  const type = /^event: (.+)$/m.exec(frame)![1];
+  return { type, data: JSON.parse(/^data: (.+)$/m.exec(frame)![1]!) };
+};
+
+describe("CallEventHub", () => {
+  test("a subscriber gets a snapshot of live calls, then the call's events in order", async () => {
+    const hub = new CallEventHub();
+    const obs = eventsObserver(hub);
+    const a = record("a");
+    obs.callStarted(a);
+    const sub = hub.subscribe();
+    expect(parse(await sub.next())).toEqual({ type: "snapshot", data: { calls: [expect.objectContaining({ id: "a", state: "ringing" })] } });
+    a.state = "connected";
+    obs.callAnswered(a);
+    obs.interim!(a, "hello th");
+    const heard = { index: 1, speaker: "agent" as const, text: "Sure, the", at: new Date().toISOString(), interrupted: true, generatedText: "Sure, the shop opens at nine.", latency: { finalTranscriptMs: 200, firstTokenMs: 500, firstAudioMs: 700, firstRtpMs: 720 } };
+    obs.bargeIn(a);
+    obs.turn(a, heard);
+    obs.callEnded(a, "remote_bye");
+    const got = [];
+    for (let i = 0; i < 5; i++) got.push(parse(await sub.next()));
+    expect(got.map((e) => e!.type)).toEqual(["call", "interim", "bargeIn", "turn", "call"]);
+    expect(got[0]!.data.call.state).toBe("connected");
+    expect(got[1]!.data).toMatchObject({ callId: "a", text: "hello th" });
+    expect(got[3]!.data.turn).toEqual(heard);
+    expect(hub.liveCalls()).toEqual([]);
+  });
+
+  test("a call filter passes only that call's events; the snapshot carries its turns so far", async () => {
+    const hub = new CallEventHub();
+    const obs = eventsObserver(hub);
+    const a = record("a", { state: "connected", turns: [{ index: 0, speaker: "agent", text: "Hello.", at: new Date().toISOString() }] });
+    const b = record("b");
+    obs.callStarted(a);
+    obs.callStarted(b);
+    const sub = hub.subscribe({ callId: "a" });
+    expect(parse(await sub.next())!.data.turns).toEqual(a.turns);
+    obs.interim!(b, "not this one");
+    obs.interim!(a, "this one");
+    expect(parse(await sub.next())!.data).toMatchObject({ callId: "a", text: "this one" });
+    expect(sub.queued).toBe(0);
+  });
+
+  test("a slow subscriber is dropped (bounded queue), never waited for; others keep their events", async () => {
+    const hub = new CallEventHub(8);
+    const obs = eventsObserver(hub);
+    const a = record("a");
+    obs.callStarted(a);
+    const slow = hub.subscribe();
+    const fast = hub.subscribe();
+    const fastGot: string[] = [];
+    for (let i = 0; i < 20; i++) {
+      obs.interim!(a, `word ${i}`);
+      const f = parse(await fast.next());
+      fastGot.push(f!.type);
+    }
+    expect(slow.isClosed).toBe(true);
+    expect(hub.dropped).toBe(1);
+    expect(hub.subscriberCount).toBe(1);
+    const frames = [];
+    for (let f = await slow.next(); f !== null; f = await slow.next()) frames.push(parse(f)!.type);
+    expect(frames.length).toBe(9); // snapshot + 7 events + the final "dropped"
+    expect(frames.at(-1)).toBe("dropped");
+    expect(fastGot.filter((t) => t === "interim").length).toBe(19); // the first read was the snapshot
+  });
+
+  test("publishing without subscribers does not serialize (nothing kept)", () => {
+    const hub = new CallEventHub();
+    const a = record("a");
+    let reads = 0;
+    const spy = new Proxy(a, { get: (t, k) => (k === "bargeIns" && reads++, Reflect.get(t, k)) });
+    hub.started(spy);
+    expect(reads).toBe(0);
+    expect(hub.liveCalls().length).toBe(1);
+  });
+});
+
+describe("GET /events and the page", () => {
+  const token = "page-token-0123456789abc";
+  const hub = new CallEventHub();
+  const store = new CallStore();
+  const app = createApp({ store, apiToken: token, events: hub, health: { version: "1", mode: "inbound", providers: { stt: "a", llm: "b", tts: "c" } } });
+  const req = (path: string, auth = true) =>
+    app.handle(new Request(`http://localhost${path}`, { headers: auth ? { authorization: `Bearer ${token}` } : {} }));
+
+  test("the event stream and the call data refuse access without the token; the static shell does not hold data", async () => {
+    expect((await req("/events", false)).status).toBe(401);
+    expect((await req("/calls", false)).status).toBe(401);
+    expect((await req("/calls/x", false)).status).toBe(401);
+    const page = await req("/ui", false);
+    expect(page.status).toBe(200);
+    expect(page.headers.get("content-type")).toContain("text/html");
+    const html = await page.text();
+    expect(html).toContain('id="login"');
+    expect(html).not.toContain("cdn");
+    expect((await req("/ui/app.js", false)).headers.get("content-type")).toContain("javascript");
+    expect(hub.subscriberCount).toBe(0);
+  });
+
+  test("with the token: text/event-stream with the snapshot, then live events; closing unsubscribes", async () => {
+    const res = await req("/events");
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toContain("text/event-stream");
+    const reader = res.body!.getReader();
+    const dec = new TextDecoder();
+    expect(dec.decode((await reader.read()).value)).toStartWith("event: snapshot\n");
+    const a = record("z");
+    eventsObserver(hub).callStarted(a);
+    expect(dec.decode((await reader.read()).value)).toContain('"id":"z"');
+    await reader.cancel();
+    expect(hub.subscriberCount).toBe(0);
+  });
+
+  test("GET /calls searches recent calls by number and day; a bad parameter is a 400 naming it", async () => {
+    const day = new Date().toISOString().slice(0, 10);
+    store.add(record("c1", { from: "sip:+15550001111@x" }));
+    store.add(record("c2", { from: "sip:+15559992222@x" }));
+    store.end("c1", "remote_bye");
+    store.end("c2", "remote_bye");
+    const search = async (q: string) => ((await (await req(`/calls?${q}`)).json()) as any).recent.map((r: CallRecord) => r.id);
+    expect(await search("q=0001111")).toEqual(["c1"]);
+    expect(await search(`q=555&day=${day}`)).toEqual(["c2", "c1"]);
+    expect(await search("day=1999-01-01")).toEqual([]);
+    const bad = await req("/calls?day=yesterday");
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as any).message).toStartWith("day:");
+  });
+});
