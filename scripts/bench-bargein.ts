@@ -6,7 +6,8 @@
  *   bun run scripts/bench-bargein.ts --tune         also the offline sweep behind the barge-in defaults
  *   bun run scripts/bench-bargein.ts --tune-only    only the offline sweep
  *   --trials N (live interruption trials, default 24), --no-vad (skip bench-vad.ts)
- *   sweep grid: --confirm false,true --erl 12 --min-speech 60,80,100,120 --max-gap 0,100,160 --adapt off
+ *   sweep grid: --echo level,xcorr --share 0.5 --quiet-floor 20 --confirm false,true --erl 12
+ *   --min-speech 60,80,100,120 --max-gap 0,100,160 --adapt off
  *   --floor 40 --echo-tail true
  *
  * Live (the compiled agent, tests/e2e/turn-support.ts): SIPp calls with a 14.7 s greeting (Gemini fake,
@@ -33,6 +34,7 @@ import { resolve } from "node:path";
 import { loadSileroVad, type VadStream } from "../src/media/vad/silero.ts";
 import { SileroSpeechDetector } from "../src/pipeline/speech-detector.ts";
 import { EchoReference } from "../src/pipeline/echo-reference.ts";
+import { CorrelationEcho, DEFAULT_CORRELATION_ECHO, type EchoDecision } from "../src/pipeline/echo-correlation.ts";
 import { decodeG711, encodeG711 } from "../tests/support/g711.ts";
 import { speechPcm8k, type FliteVoice } from "../tests/support/speech.ts";
 import {
@@ -71,6 +73,24 @@ export const PHRASES = [
 ];
 export const VOICES: FliteVoice[] = ["slt", "rms", "awb"];
 export const BACKCHANNELS = ["Uh huh.", "Mhm.", "Okay.", "Yeah.", "Right."];
+/** Short quiet interruptions (the ones a level rule took for echo), in voices beyond the project's own. */
+export const QUIET_PHRASES = ["Sorry.", "Sorry, can I ask something?"];
+export const QUIET_VOICES: Array<{ engine: "flite" | "espeak-ng"; voice: string }> = [
+  { engine: "flite", voice: "slt" },
+  { engine: "flite", voice: "kal16" },
+  { engine: "flite", voice: "awb" },
+  { engine: "flite", voice: "rms" },
+  { engine: "espeak-ng", voice: "en-us" },
+  { engine: "espeak-ng", voice: "en+f3" },
+];
+
+/** Scales `pcm` so that its peak sample is at `peakDb` dBFS (as `sox norm` does). */
+export function peakNormalise(pcm: Int16Array, peakDb: number): Int16Array {
+  let peak = 1;
+  for (const v of pcm) peak = Math.max(peak, Math.abs(v));
+  const g = (32767 * Math.pow(10, peakDb / 20)) / peak;
+  return Int16Array.from(pcm, (v) => Math.round(v * g));
+}
 
 const args = process.argv.slice(2);
 const flag = (f: string) => args.includes(f);
@@ -92,6 +112,8 @@ export function rng(seed: number): () => number {
 export interface SimCase {
   kind: "interrupt" | "distractor" | "backchannel";
   label: string;
+  /** Interruptions: the caller's level group ("0", "-10" dB relative to the agent's voice, "quiet" = peak −18…−22 dBFS). */
+  group?: string;
   /** Caller sound (PCM 8 kHz) and the frame it starts at; empty for echo alone. */
   caller: Int16Array;
   atFrame: number;
@@ -157,6 +179,11 @@ export async function makeCase(
 }
 
 export interface SimSetting {
+  /** The echo decision: "level" (EchoReference, the Geigel-style rule) or "xcorr" (CorrelationEcho). */
+  echoRule: "level" | "xcorr";
+  /** CorrelationEcho.minEchoShare and quietFloorDb (xcorr only). */
+  share?: number;
+  quietFloorDb?: number;
   minSpeechMs: number;
   maxGapMs: number;
   erlDb: number;
@@ -180,20 +207,31 @@ export async function probs(
   set: SimSetting,
   silenceEcho: boolean,
 ): Promise<(number | null)[]> {
-  const key = `${set.erlDb}|${set.adaptDb}|${set.floorDb}|${set.echoTail}|${silenceEcho}`;
+  const key = `${set.echoRule}|${set.share}|${set.quietFloorDb}|${set.erlDb}|${set.adaptDb}|${set.floorDb}|${set.echoTail}|${silenceEcho}`;
   const hit = c.p.get(key);
   if (hit) return hit;
-  const echoRef = new EchoReference("PCMU", { erlDb: set.erlDb, windowMs: 400, adaptMarginDb: set.adaptDb, adaptFloorDb: set.floorDb });
+  const echoRef = echoDecision(set);
   const s = vad.createStream();
   const out: (number | null)[] = [];
   for (let f = 0; f <= c.endFrame; f++) {
     echoRef.noteSent(c.sent[f] ?? SILENCE_FRAME);
     const speaking = f < c.sent.length;
-    const echo = (speaking || set.echoTail) && echoRef.isLikelyEcho(c.frames[f]!);
+    const echo = (speaking || set.echoTail) && echoRef.isLikelyEcho(c.frames[f]!, speaking);
     out.push(await s.process(echo && silenceEcho ? new Int16Array(160) : c.frames[f]!));
   }
   c.p.set(key, out);
   return out;
+}
+
+/** The echo decision a setting names. */
+export function echoDecision(set: SimSetting): EchoDecision {
+  if (set.echoRule === "xcorr")
+    return new CorrelationEcho("PCMU", {
+      ...DEFAULT_CORRELATION_ECHO,
+      minEchoShare: set.share ?? DEFAULT_CORRELATION_ECHO.minEchoShare,
+      quietFloorDb: set.quietFloorDb ?? DEFAULT_CORRELATION_ECHO.quietFloorDb,
+    });
+  return new EchoReference("PCMU", { erlDb: set.erlDb, windowMs: 400, adaptMarginDb: set.adaptDb, adaptFloorDb: set.floorDb });
 }
 
 /**
@@ -214,7 +252,7 @@ export async function replay(
       reset() {},
     };
   };
-  const echoRef = new EchoReference("PCMU", { erlDb: set.erlDb, windowMs: 400, adaptMarginDb: set.adaptDb, adaptFloorDb: set.floorDb });
+  const echoRef = echoDecision(set);
   const det = new SileroSpeechDetector(fake(await probs(vad, c, set, false)), {
     echo: echoRef,
     bargeInMinSpeechMs: set.minSpeechMs,
@@ -257,7 +295,25 @@ async function tune(): Promise<void> {
           const pcm = scale(await speechPcm8k(text, { voice }), gainDb);
           const at = 2000 + Math.round(r() * 9000);
           const echo = withEcho ? { delayMs: 40 + Math.round(r() * 160), gainDb: -20 } : null;
-          cases.push(await makeCase(agent, "interrupt", `${voice} ${gainDb} dB${withEcho ? " echo" : ""} "${text}"`, pcm, at, echo, 2500));
+          const c = await makeCase(agent, "interrupt", `${voice} ${gainDb} dB${withEcho ? " echo" : ""} "${text}"`, pcm, at, echo, 2500);
+          c.group = String(gainDb);
+          cases.push(c);
+        }
+      }
+    }
+  }
+  // Short quiet interruptions in more voices (flite and espeak-ng), peak-normalised to −18/−20/−22
+  // dBFS, on a line without echo and over −20 dB echo.
+  for (const withEcho of [false, true]) {
+    for (const text of QUIET_PHRASES) {
+      for (const v of QUIET_VOICES) {
+        for (const peakDb of [-18, -20, -22]) {
+          const pcm = peakNormalise(await speechPcm8k(text, { engine: v.engine, voice: v.voice }), peakDb);
+          const at = 2000 + Math.round(r() * 9000);
+          const echo = withEcho ? { delayMs: 40 + Math.round(r() * 160), gainDb: -20 } : null;
+          const c = await makeCase(agent, "interrupt", `${v.voice} quiet ${peakDb} dBFS${withEcho ? " echo" : ""} "${text}"`, pcm, at, echo, 2500);
+          c.group = "quiet";
+          cases.push(c);
         }
       }
     }
@@ -303,6 +359,7 @@ async function tune(): Promise<void> {
     }
   }
   const nInt = cases.filter((c) => c.kind === "interrupt").length;
+  if (flag("--only-quiet")) cases.splice(0, cases.length, ...cases.filter((c) => c.group === "quiet" || c.kind !== "interrupt"));
   const nDis = cases.filter((c) => c.kind === "distractor").length;
   const nBc = cases.filter((c) => c.kind === "backchannel").length;
   const nEcho = cases.filter((c) => c.label.startsWith("echo")).length;
@@ -310,11 +367,14 @@ async function tune(): Promise<void> {
     `offline cases: ${nInt} interruptions, ${nDis} distractors, ${nBc} backchannels (${fmt((performance.now() - t0) / 1000, 1)} s to build)\n`,
   );
   console.log(
-    "| confirm | echoTail | erlDb | adaptMarginDb | adaptFloorDb | bargeInMinSpeechMs | bargeInMaxGapMs | stop p50 ms | p95 ms | p95 0 dB / −10 dB callers | p95 no echo / −20 dB echo | max ms | missed | false interruptions | backchannels that interrupt | echo tails taken for speech |",
+    "| echo rule | confirm | echoTail | erlDb | adaptMarginDb | adaptFloorDb | bargeInMinSpeechMs | bargeInMaxGapMs | stop p50 ms | p95 ms | p95 0 dB / −10 dB / quiet callers | p95 no echo / −20 dB echo | max ms | missed | false interruptions | backchannels that interrupt | echo tails taken for speech |",
   );
-  console.log("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+  console.log("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
   const list = (f: string, d: string) => (args.includes(f) ? args[args.indexOf(f) + 1]! : d).split(",");
   const grid: SimSetting[] = [];
+  for (const echoRule of list("--echo", "level,xcorr") as SimSetting["echoRule"][])
+  for (const share of echoRule === "xcorr" ? list("--share", String(DEFAULT_CORRELATION_ECHO.minEchoShare)).map(Number) : [undefined])
+  for (const quietFloorDb of echoRule === "xcorr" ? list("--quiet-floor", String(DEFAULT_CORRELATION_ECHO.quietFloorDb)).map(Number) : [undefined])
   for (const confirm of list("--confirm", "false,true").map((x) => x === "true"))
     for (const erlDb of list("--erl", "12").map(Number))
       for (const minSpeechMs of list("--min-speech", "60,80,100,120").map(Number))
@@ -323,6 +383,9 @@ async function tune(): Promise<void> {
             for (const floorDb of list("--floor", "40").map(Number))
               for (const echoTail of list("--echo-tail", "true").map((x) => x === "true"))
                 grid.push({
+                  echoRule,
+                  share,
+                  quietFloorDb,
                   minSpeechMs,
                   maxGapMs,
                   erlDb,
@@ -333,7 +396,7 @@ async function tune(): Promise<void> {
                 });
   for (const set of grid) {
     const lat: number[] = [];
-    const latBy: Record<string, number[]> = { "0": [], "-10": [], echo: [], clean: [] };
+    const latBy: Record<string, number[]> = { "0": [], "-10": [], quiet: [], echo: [], clean: [] };
     const missed: string[] = [];
     const falses: string[] = [];
     let bcs = 0;
@@ -345,7 +408,7 @@ async function tune(): Promise<void> {
         if (fired < 0) missed.push(c.label);
         else {
           lat.push((fired - c.onsetFrame + 1) * 20);
-          latBy[c.label.split(" ")[1]!]!.push((fired - c.onsetFrame + 1) * 20);
+          latBy[c.group ?? "0"]!.push((fired - c.onsetFrame + 1) * 20);
           latBy[c.echo ? "echo" : "clean"]!.push((fired - c.onsetFrame + 1) * 20);
         }
       } else if (c.kind === "distractor" && fired >= 0) falses.push(c.label);
@@ -353,8 +416,8 @@ async function tune(): Promise<void> {
     }
     const some = (xs: string[]) => `${xs.length}${xs.length ? ` (${xs.slice(0, 3).join("; ")})` : ""}`;
     console.log(
-      `| ${set.confirm} | ${set.echoTail} | ${set.erlDb} | ${set.adaptDb ?? "off"} | ${set.adaptDb === undefined ? "–" : set.floorDb} | ${set.minSpeechMs} | ${set.maxGapMs} | ${fmt(quantile(lat, 0.5))} | ${fmt(quantile(lat, 0.95))} | ` +
-        `${fmt(quantile(latBy["0"]!, 0.95))} / ${fmt(quantile(latBy["-10"]!, 0.95))} | ${fmt(quantile(latBy.clean!, 0.95))} / ${fmt(quantile(latBy.echo!, 0.95))} | ${fmt(Math.max(...lat))} | ${some(missed)} | ${some(falses)} | ${bcs}/${nBc} | ${phantoms}/${nEcho} |`,
+      `| ${set.echoRule}${set.echoRule === "xcorr" ? ` c²≥${set.share}, floor ${set.quietFloorDb} dB` : ""} | ${set.confirm} | ${set.echoTail} | ${set.echoRule === "xcorr" ? "–" : set.erlDb} | ${set.adaptDb ?? "off"} | ${set.adaptDb === undefined ? "–" : set.floorDb} | ${set.minSpeechMs} | ${set.maxGapMs} | ${fmt(quantile(lat, 0.5))} | ${fmt(quantile(lat, 0.95))} | ` +
+        `${fmt(quantile(latBy["0"]!, 0.95))} / ${fmt(quantile(latBy["-10"]!, 0.95))} / ${fmt(quantile(latBy.quiet!, 0.95))} | ${fmt(quantile(latBy.clean!, 0.95))} / ${fmt(quantile(latBy.echo!, 0.95))} | ${fmt(Math.max(...lat))} | ${some(missed)} | ${some(falses)} | ${bcs}/${nBc} | ${phantoms}/${nEcho} |`,
     );
   }
   console.log();

@@ -6,6 +6,7 @@
  *   bun run scripts/bench-latency.ts                  24 turns (4 calls × 6 turns)
  *   bun run scripts/bench-latency.ts --turns 40 --per-call 8
  *   END_OF_TURN_SILENCE_MS=500 bun run scripts/bench-latency.ts    (passed to the agent)
+ *   --pauses N   repetitions of the pause cases (default 2; 0 skips them)
  *
  * Two independent views per turn:
  *  - wire: timestamps taken in this process when a fake sent the final transcript, received the LLM
@@ -13,6 +14,14 @@
  *    the reply reached the caller's port (dumpcap capture); the fakes add no delay of their own;
  *  - agent: the per-turn latency the agent recorded (GET /calls/:id, `turns[].latency`), all counted
  *    from the end of the caller's speech as its VAD saw it.
+ * The other side of the trade (pause cases, one call each): the caller says a first part, pauses 700 ms
+ * (audible end → audible start), then says the rest; one caller turn and one reply = merged, two =
+ * split. Cases: a dangling word ("I'd like to book a …"), an unpunctuated fragment that could be
+ * finished ("I would like to book a study room …"), and a finished sentence followed by more.
+ *
+ * The Deepgram fake's transcripts are written as Deepgram's smart_format (which the agent requests)
+ * writes them: capitalised and punctuated.
+ *
  * Prints markdown tables (p50, p99, mean, max in ms). Needs sipp, dumpcap (tshark), flite, sox.
  * Not part of `bun test`.
  */
@@ -29,16 +38,27 @@ import {
   type PlacedCall,
 } from "../tests/e2e/cloud-support.ts";
 import { stopAllManaged } from "../tests/support/process.ts";
-import { synthesizeCallerAudio } from "../tests/support/speech.ts";
+import { speechPcm8k, synthesizeCallerAudio } from "../tests/support/speech.ts";
+import { offsetOf, onsetOf } from "../tests/e2e/turn-support.ts";
 
 const { values: opt } = parseArgs({
   options: {
     turns: { type: "string", default: "24" },
     "per-call": { type: "string", default: "6" },
+    pauses: { type: "string", default: "2" },
   },
 });
 const TURNS = Math.max(1, Number(opt.turns));
 const PER_CALL = Math.max(1, Number(opt["per-call"]));
+const PAUSE_REPEATS = Math.max(0, Number(opt.pauses));
+
+/** Pause cases: first part, 700 ms pause, second part; what a good end-of-turn decision does with it. */
+const PAUSE_MS = 700;
+const PAUSE_CASES = [
+  { name: "dangling word", parts: ["I'd like to book a", "table for two tomorrow."], want: "merged" },
+  { name: "unpunctuated fragment", parts: ["I would like to book a study room", "for tomorrow afternoon."], want: "merged" },
+  { name: "finished sentence, then more", parts: ["I need a table.", "For two people at eight."], want: "either" },
+] as const;
 
 const PHRASE = "A table for two, please.";
 const REPLY = ["Certainly. ", "What time would you like?"];
@@ -155,7 +175,7 @@ async function main(): Promise<number> {
   const phraseMs = (await synthesizeCallerAudio(PHRASE, { leadSilenceMs: 0, trailSilenceMs: 0 })).durationMs;
   const calls = Math.ceil(TURNS / PER_CALL);
   console.error(`bench-latency: ${TURNS} turns in ${calls} call(s), phrase ${phraseMs.toFixed(0)} ms, gap ${GAP_MS} ms`);
-  const fakes = startCloudFakes({ script: repeatLine(PHRASE.replace(/[.,]/g, "").toLowerCase(), TURNS * 2 + 10), reply: REPLY });
+  const fakes = startCloudFakes({ script: repeatLine(PHRASE, TURNS * 2 + 10), reply: REPLY });
   const clock = new FakeClock(fakes);
   const passEnv: Record<string, string> = {};
   for (const k of ["END_OF_TURN_SILENCE_MS", "END_OF_TURN_MAX_SILENCE_MS", "BARGE_IN"]) if (process.env[k]) passEnv[k] = process.env[k]!;
@@ -194,6 +214,7 @@ async function main(): Promise<number> {
   console.log(row("first audio → first RTP", rec((r) => r.firstRtpMs - r.firstAudioMs)));
   console.log(row("(end of speech → final transcript: the STT's part)", rec((r) => r.finalTranscriptMs)));
   console.log(row("(end of speech → first RTP: voice-to-voice seen by the agent)", rec((r) => r.firstRtpMs)));
+  if (PAUSE_REPEATS > 0) await pauseCases(passEnv, problems);
   if (problems.length) {
     console.log(`\nProblems:\n${problems.map((p) => `- ${p}`).join("\n")}`);
     return 1;
@@ -202,3 +223,44 @@ async function main(): Promise<number> {
 }
 
 process.exit(await main());
+
+/**
+ * Runs each pause case PAUSE_REPEATS times and prints merged/split counts. Each call gets its own fakes
+ * and agent, so the Deepgram fake's script (one line per stretch of speech) cannot drift between calls.
+ */
+async function pauseCases(passEnv: Record<string, string>, problems: string[]): Promise<void> {
+  const rows: string[] = [];
+  for (const c of PAUSE_CASES) {
+    let merged = 0;
+    let split = 0;
+    const lat: number[] = [];
+    for (let i = 0; i < PAUSE_REPEATS; i++) {
+      const fakes = startCloudFakes({ script: [...c.parts, ...c.parts], reply: REPLY });
+      const agent = await startAgent(fakes.env(passEnv));
+      try {
+        const [a, b] = await Promise.all(c.parts.map((t) => speechPcm8k(t)));
+        // Explicit silence so that audible end → audible start is PAUSE_MS (flite pads its output).
+        const silenceMs = Math.max(0, PAUSE_MS - (a!.length / 8 - offsetOf(a!)) - onsetOf(b!));
+        const call = await placeCall(agent, { phrases: [c.parts[0], { silenceMs }, c.parts[1]], leadSilenceMs: 1500, listenMs: 3000 });
+        if (call.sipp.exitCode !== 0) problems.push(`pause case "${c.name}": SIPp failed`);
+        const turns = call.record?.turns ?? [];
+        const callerTurns = turns.filter((t: any) => t.speaker === "caller");
+        const replies = turns.filter((t: any) => t.speaker === "agent").length - 1; // [0] is the greeting
+        if (callerTurns.length === 1 && replies === 1) merged++;
+        else split++;
+        const last = turns.filter((t: any) => t.speaker === "agent" && t.latency?.firstRtpMs !== undefined).at(-1);
+        if (last) lat.push(last.latency.firstRtpMs);
+        console.error(`  pause case "${c.name}" ${i + 1}/${PAUSE_REPEATS}: ${callerTurns.length} caller turn(s), ${replies} repl(y/ies)`);
+      } finally {
+        await agent.stop();
+        await fakes.close();
+        await stopAllManaged();
+      }
+    }
+    const f = (x: number) => (Number.isFinite(x) ? x.toFixed(0) : "–");
+    rows.push(`| ${c.name}: “${c.parts[0]}” · ${PAUSE_MS} ms · “${c.parts[1]}” | ${c.want} | ${merged} | ${split} | ${f(percentile(lat, 50))} |`);
+  }
+  console.log(`\n## Pause cases (${PAUSE_MS} ms pause inside the caller's turn; ${PAUSE_REPEATS} calls each)\n`);
+  console.log("| case | wanted | merged (1 caller turn, 1 reply) | split | end of speech → first RTP of the last reply, p50 ms |\n| --- | --- | ---: | ---: | ---: |");
+  console.log(rows.join("\n"));
+}

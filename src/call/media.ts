@@ -6,7 +6,7 @@
 import { AgentCall, type ConversationSettings } from "../pipeline/agent-call";
 import type { CallRecord, TurnRecord } from "../pipeline/call-record";
 import { SileroSpeechDetector } from "../pipeline/speech-detector";
-import { EchoReference } from "../pipeline/echo-reference";
+import { CorrelationEcho } from "../pipeline/echo-correlation";
 import { defaultTools } from "../providers/cloud";
 import { Playout } from "../media/playout";
 import type { SileroVad } from "../media/vad/silero";
@@ -134,7 +134,7 @@ export class CallMedia implements RenegotiableMedia {
     });
     const session = this.session;
     this.silence = { pcm: new Int16Array(160), payload: silenceFrame(media.codec), codec: media.codec };
-    const echo = new EchoReference(media.codec);
+    const echo = new CorrelationEcho(media.codec);
     // Every frame that goes out is noted, so the detector can tell our own echo from the caller.
     this.playout = new Playout({
       sink: { sendFrame: (payload, marker) => (echo.noteSent(payload), session.sendFrame(payload, marker)) },

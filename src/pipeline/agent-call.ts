@@ -74,12 +74,17 @@ export class AgentCall {
       onSaid: (text) => this.log.agentTurn(text),
     });
     this.state = conversationMachine((from, to) => d.log.debug?.({ callId: d.record.id, from, to }, "conversation state"));
-    this.detector = new TurnDetector(d.clock, this.settings.endpointing, (t) => this.onTurnEnd(t));
+    this.detector = new TurnDetector(
+      d.clock,
+      this.settings.endpointing,
+      (t) => this.onTurnEnd(t),
+      () => this.stt.finalizeAtPause(),
+    );
     this.stt = new SttInput({
       ...d,
       callId: d.record.id,
       signal: this.callCtl.signal,
-      onFinal: (text, speechFinal) => this.live && this.detector.final(text, speechFinal),
+      onFinal: (text, speechFinal, fromFinalize) => this.live && this.detector.final(text, speechFinal, fromFinalize),
       onUtteranceEnd: () => this.live && this.detector.utteranceEnd(),
       onInterim: (text) => this.live && d.onInterim?.(text),
       onFallback: (p) => this.noteServing("stt", p.name),
@@ -102,6 +107,8 @@ export class AgentCall {
     d.vad?.listen({
       onSpeechStart: (onsetAgoMs) => this.live && this.onSpeechStart(onsetAgoMs ?? 0),
       onSpeechEnd: (silenceMs) => this.live && this.onSpeechEnd(silenceMs),
+      onSpeechPause: (silenceMs) => this.live && this.detector.speechPaused(this.d.clock.now() - silenceMs),
+      onSpeechActivity: () => this.live && this.detector.speechActivity(),
     });
   }
 
@@ -381,6 +388,7 @@ export class AgentCall {
 
   /** The caller continued before any reply audio played: forget the reply, merge the turns. */
   private abandonReply(reply: SpeechHandle): void {
+    this.d.log.info({ callId: this.d.record.id }, "reply abandoned: the caller went on");
     reply.interrupt();
     this.d.output.clearBuffer();
     if (reply.userText !== null) {

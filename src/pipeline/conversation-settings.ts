@@ -15,6 +15,13 @@ export interface SpeechEvents {
   onSpeechStart(onsetAgoMs?: number): void;
   /** Caller speech ended; `silenceMs` of silence have already passed since the last speech frame. */
   onSpeechEnd(silenceMs: number): void;
+  /**
+   * A pause inside caller speech (`silenceMs` of silence so far); the speech may go on (a new
+   * `onSpeechStart`) or end (`onSpeechEnd`). Lets endpointing decide before the segment ends.
+   */
+  onSpeechPause?(silenceMs: number): void;
+  /** During a pause, speech-like sound not (yet) confirmed as speech: hold the end-of-turn decision. */
+  onSpeechActivity?(): void;
 }
 
 /** Caller speech detection (Silero VAD + segmenter), fed one 20 ms frame at a time. */

@@ -1,23 +1,61 @@
 /**
- * Endpointing: decides when the caller's turn is over by combining the VAD (is the caller silent, and
- * since when) with the STT (final text, and its own end-of-speech signal: Deepgram `speech_final` /
- * `UtteranceEnd`, a pocketsphinx utterance end).
+ * Endpointing: decides when the caller's turn is over from three sources —
+ *  - the VAD: is the caller silent, and since when (a pause inside speech is reported after
+ *    `DEFAULT_PAUSE_MS` (speech-detector.ts) of silence, the end of a speech segment after the
+ *    segmenter's 500 ms);
+ *  - the STT: final text, and its end-of-speech signals (Deepgram `speech_final` after its
+ *    `endpointing` silence, `UtteranceEnd`, and the answer to our `Finalize`, `from_finalize: true`);
+ *  - what was said: a finished sentence, a dangling "and"/"to"/"a", or neither
+ *    (src/pipeline/turn-completion.ts).
  *
- * Rule: a turn ends when there is final text, the caller is not speaking, and either
- *  - the STT signalled end of speech and the VAD has heard `minSilenceMs` of silence, or
- *  - the VAD has heard `maxSilenceMs` of silence (the STT's signal never came).
- * A pause shorter than `minSilenceMs` inside a sentence therefore never ends the turn.
+ * Rule: a turn ends when there is final text, the caller is silent, and the silence has lasted
+ *  - nothing more than the VAD's pause when the text is a finished sentence and the STT's own
+ *    endpointing said the speech ended (Deepgram `speech_final`: it already heard its `endpointing`
+ *    silence, 300 ms);
+ *  - `completeSilenceMs` when the text is a finished sentence and the STT's end signal is the answer to
+ *    our Finalize or an UtteranceEnd;
+ *  - `minSilenceMs` when the STT signalled end of speech and the text is neither finished nor dangling;
+ *  - `maxSilenceMs` when the text dangles ("I'd like to book a"), or the STT never signalled the end.
+ * When the VAD reports a pause and the STT has not yet signalled the end of this speech, the STT is
+ * asked to finalize at once (`onFlush` → SttStream.flush() → Deepgram `{"type":"Finalize"}`; only for
+ * streams whose flush adds nothing, SttStream.finalizesOnly), so its answer does not wait for the
+ * service's own endpointing.
+ *
+ * A pause shorter than the wait for its text never ends the turn; speech resuming within it continues
+ * the same turn (the pending text is kept and joined).
  */
 import type { Clock, TimerHandle } from "../util/clock";
+import { classifyCompletion, type Completion } from "./turn-completion";
 
 export interface EndpointingSettings {
-  /** Silence after the last caller speech before a turn may end, ms. Above a typical mid-sentence pause (700 ms). */
+  /**
+   * Silence before a turn whose text is neither finished nor dangling may end (with an STT
+   * end-of-speech signal), ms. Above a typical mid-sentence pause (700 ms).
+   */
   minSilenceMs: number;
-  /** Silence after which the turn ends even without an STT end-of-speech signal, ms. */
+  /** Silence after which the turn ends even without an STT end-of-speech signal, or when the text dangles, ms. */
   maxSilenceMs: number;
+  /** Silence before a turn whose text is a finished sentence may end (with an STT end-of-speech signal), ms. */
+  completeSilenceMs?: number;
 }
 
-export const DEFAULT_ENDPOINTING: EndpointingSettings = { minSilenceMs: 900, maxSilenceMs: 1600 };
+/**
+ * `completeSilenceMs` 300, from `bun run scripts/bench-latency.ts` (instant provider fakes): with 160 ms
+ * (as soon as the Finalize answer came), flite's "please" — a 260 ms gap before its final "s" — ended the
+ * turn before the "s", which then restarted the reply (2 of 6 turns abandoned a reply after 80–160 ms
+ * of audio). 300 ms is Deepgram's own endpointing silence; its speech_final needs no extra wait. A caller
+ * who goes on within ~200 ms of the reply's first audio still merges into one turn
+ * (CONTINUATION_GRACE_MS in agent-call.ts); later, it is a barge-in and a new turn. Unfinished and
+ * dangling texts keep the longer waits (900 / 1600 ms), so "I would like to book a study room … for
+ * tomorrow" with a 700 ms pause stays one turn.
+ */
+export const DEFAULT_COMPLETE_SILENCE_MS = 300;
+
+export const DEFAULT_ENDPOINTING: EndpointingSettings = {
+  minSilenceMs: 900,
+  maxSilenceMs: 1600,
+  completeSilenceMs: DEFAULT_COMPLETE_SILENCE_MS,
+};
 
 export interface TurnEnd {
   text: string;
@@ -25,6 +63,8 @@ export interface TurnEnd {
   speechEndAt: number;
   /** Clock time (ms) the last final transcript arrived. */
   finalAt: number;
+  /** How the text was judged when the turn ended. */
+  completion?: Completion;
 }
 
 export class TurnDetector {
@@ -32,13 +72,22 @@ export class TurnDetector {
   private speaking = false;
   private lastSpeechEnd = -Infinity;
   private sttEnded = false;
+  /** The STT's end signal came from its own endpointing (speech_final), which already waited for silence. */
+  private sttHeardSilence = false;
+  /** A Finalize was requested for the current silence. */
+  private flushed = false;
   private lastFinalAt = 0;
   private timer: TimerHandle | undefined;
 
+  /**
+   * @param onFlush asks the STT to finalize what it heard (SttStream.flush()); called at most once per
+   *   silence, when the VAD reports a pause and the STT has not signalled the end of the speech yet.
+   */
   constructor(
     private readonly clock: Clock,
     private readonly settings: EndpointingSettings,
     private readonly onTurnEnd: (turn: TurnEnd) => void,
+    private readonly onFlush?: () => void,
   ) {}
 
   /** True while the VAD hears the caller. */
@@ -53,22 +102,44 @@ export class TurnDetector {
 
   speechStarted(): void {
     this.speaking = true;
-    this.sttEnded = false;
+    this.sttEnded = this.sttHeardSilence = false;
+    this.flushed = false;
     this.clock.clearTimer(this.timer);
+  }
+
+  /**
+   * The VAD hears speech-like sound again during a pause, not (yet) confirmed as speech: hold any
+   * decision until it is (speechStarted) or the pause is reported again (speechPaused).
+   */
+  speechActivity(): void {
+    this.speaking = true;
+    this.clock.clearTimer(this.timer);
+  }
+
+  /**
+   * The VAD hears a pause inside the caller's speech (it may still go on).
+   * @param at clock time of the last speech frame, ms.
+   */
+  speechPaused(at = this.clock.now()): void {
+    this.silence(at);
   }
 
   /** @param at clock time of the last speech frame, ms. */
   speechEnded(at = this.clock.now()): void {
-    this.speaking = false;
-    this.lastSpeechEnd = at;
-    this.check();
+    this.silence(at);
   }
 
-  final(text: string, speechFinal: boolean): void {
+  /**
+   * A final transcript. `speechFinal`: the STT's own endpointing saw the end of the speech (Deepgram
+   * speech_final). `fromFinalize`: the answer to our Finalize (Deepgram from_finalize): the STT has
+   * reported all it heard, but has not judged the silence itself.
+   */
+  final(text: string, speechFinal: boolean, fromFinalize = false): void {
     const t = text.trim();
     if (t) this.pending.push(t);
     this.lastFinalAt = this.clock.now();
-    if (speechFinal) this.sttEnded = true;
+    if (speechFinal) this.sttEnded = this.sttHeardSilence = true;
+    if (fromFinalize) this.sttEnded = true;
     this.check();
   }
 
@@ -86,6 +157,25 @@ export class TurnDetector {
     this.clock.clearTimer(this.timer);
   }
 
+  private silence(at: number): void {
+    const wasSpeaking = this.speaking;
+    this.speaking = false;
+    if (wasSpeaking || !Number.isFinite(this.lastSpeechEnd)) this.lastSpeechEnd = Math.max(at, Number.isFinite(this.lastSpeechEnd) ? this.lastSpeechEnd : at);
+    if (!this.sttEnded && !this.flushed && this.onFlush) {
+      this.flushed = true;
+      this.onFlush();
+    }
+    this.check();
+  }
+
+  /** Silence (ms) the current text needs before the turn may end. */
+  private need(completion: Completion): number {
+    const s = this.settings;
+    if (!this.sttEnded || completion === "incomplete") return s.maxSilenceMs;
+    if (completion === "complete") return this.sttHeardSilence ? 0 : Math.min(s.completeSilenceMs ?? DEFAULT_COMPLETE_SILENCE_MS, s.minSilenceMs);
+    return s.minSilenceMs;
+  }
+
   private check(): void {
     this.clock.clearTimer(this.timer);
     this.timer = undefined;
@@ -93,12 +183,13 @@ export class TurnDetector {
     const now = this.clock.now();
     const silentSince = Number.isFinite(this.lastSpeechEnd) ? this.lastSpeechEnd : this.lastFinalAt;
     const silence = now - silentSince;
-    const need = this.sttEnded ? this.settings.minSilenceMs : this.settings.maxSilenceMs;
+    const text = this.pending.join(" ");
+    const completion = classifyCompletion(text);
+    const need = this.need(completion);
     if (silence >= need) {
-      const text = this.pending.join(" ");
       this.pending = [];
-      this.sttEnded = false;
-      this.onTurnEnd({ text, speechEndAt: silentSince, finalAt: this.lastFinalAt });
+      this.sttEnded = this.sttHeardSilence = false;
+      this.onTurnEnd({ text, speechEndAt: silentSince, finalAt: this.lastFinalAt, completion });
       return;
     }
     this.timer = this.clock.setTimer(need - silence, () => this.check());

@@ -1,21 +1,24 @@
 /**
  * Caller speech detection for one call: Silero VAD probabilities (src/media/vad/silero.ts) through the
  * hysteresis segmenter (src/media/vad/segmenter.ts), with two rules for while the agent is talking:
- *  - echo gate: a frame that is quiet relative to what we just sent counts as non-speech
- *    (src/pipeline/echo-reference.ts), so the agent's own voice coming back never interrupts it;
+ *  - echo gate: a frame explained by what we just sent, delayed and attenuated, counts as non-speech
+ *    (src/pipeline/echo-correlation.ts), so the agent's own voice coming back never interrupts it;
  *  - fast barge-in: speech confirmed over `bargeInMinSpeechMs` (shorter than the segmenter's
  *    `minSpeechMs`; echo or band frames may pause the count for `bargeInMaxGapMs`) reports the start
  *    early, so the agent stops quickly. If that speech then dies out before the segmenter confirms it,
  *    an end is reported (the conversation resumes its reply).
  *  - confirmation (`confirm`): a second Silero stream hears silence in place of echo frames; a barge-in
  *    also needs it to call the sound speech, so a noise burst over the echo does not interrupt.
+ *  - pauses: `pauseMs` of silence inside a speech segment is reported (`onSpeechPause`) long before the
+ *    segmenter ends the segment (its 500 ms), so endpointing can decide early; speech resuming within
+ *    the segment (`resumeMs` of it) is reported as a new start.
  * Frames are processed strictly in arrival order; inference is asynchronous, so events are delivered
  * through callbacks.
  */
 import { SpeechSegmenter, SEGMENTER_FRAME_MS, type SegmenterOptions } from "../media/vad/segmenter";
 import type { VadStream } from "../media/vad/silero";
 import type { SpeechDetector, SpeechEvents } from "./agent-call";
-import type { EchoReference } from "./echo-reference";
+import type { EchoDecision } from "./echo-correlation";
 
 export interface DetectorOptions {
   segmenter?: Partial<SegmenterOptions>;
@@ -26,7 +29,8 @@ export interface DetectorOptions {
    * hysteresis band may pause the count (neither count nor reset it) for up to this long in a row, ms.
    */
   bargeInMaxGapMs?: number;
-  echo?: EchoReference;
+  /** Tells our own echo from the caller (src/pipeline/echo-correlation.ts, or the level rule in echo-reference.ts). */
+  echo?: EchoDecision;
   /**
    * A second Silero stream of the same call that hears digital silence in place of frames taken for
    * echo. Silero is recurrent: the main stream hears the echo (which is speech), so its state says
@@ -41,6 +45,10 @@ export interface DetectorOptions {
    * speak. Default DEFAULT_ECHO_TAIL.
    */
   echoTail?: boolean;
+  /** Silence inside speech after which a pause is reported, ms. Default DEFAULT_PAUSE_MS. */
+  pauseMs?: number;
+  /** Speech after a reported pause that counts as the caller going on (a new start), ms. Default DEFAULT_RESUME_MS. */
+  resumeMs?: number;
 }
 
 /**
@@ -68,6 +76,16 @@ export const DEFAULT_BARGE_IN_MIN_SPEECH_MS = 80;
  */
 export const DEFAULT_ECHO_TAIL = true;
 export const DEFAULT_BARGE_IN_MAX_GAP_MS = 160;
+/**
+ * 160 ms: Silero's probability falls below the band within one or two 32 ms windows of the last
+ * syllable; the pauses at commas measured 220–280 ms (segmenter.ts), so a pause report is frequent
+ * inside sentences and only asks endpointing to look (it decides by the text; see endpointing.ts).
+ * With Deepgram's endpointing at 300 ms of its own silence, its speech_final arrived 178 ms (p50) after
+ * our VAD's end of speech (bench-latency): a pause reported by then lets the final end the turn at once.
+ */
+export const DEFAULT_PAUSE_MS = 160;
+/** 80 ms, as for a barge-in: breath and lip noise after a sentence rarely hold p ≥ 0.5 that long. */
+export const DEFAULT_RESUME_MS = 80;
 
 export class SileroSpeechDetector implements SpeechDetector {
   private readonly segmenter: SpeechSegmenter;
@@ -86,6 +104,13 @@ export class SileroSpeechDetector implements SpeechDetector {
   /** The confirming stream reached the threshold during the current run (always true without one). */
   private fastConfirmed = false;
   private fastFired = false;
+  /** A pause was reported inside the current speech; `resumeRun` counts speech frames since. */
+  private paused = false;
+  /** During a pause: a frame at or above the segmenter's band was heard (reported as activity). */
+  private active = false;
+  private resumeRun = 0;
+  private readonly pauseFrames: number;
+  private readonly resumeFrames: number;
   /** Frames taken for echo (diagnostics). */
   echoFrames = 0;
 
@@ -98,6 +123,8 @@ export class SileroSpeechDetector implements SpeechDetector {
     this.bargeInFrames = Math.ceil((opts.bargeInMinSpeechMs ?? DEFAULT_BARGE_IN_MIN_SPEECH_MS) / SEGMENTER_FRAME_MS);
     this.maxGapFrames = Math.floor((opts.bargeInMaxGapMs ?? DEFAULT_BARGE_IN_MAX_GAP_MS) / SEGMENTER_FRAME_MS);
     this.low = this.threshold - this.segmenter.options.hysteresis;
+    this.pauseFrames = Math.max(1, Math.ceil((opts.pauseMs ?? DEFAULT_PAUSE_MS) / SEGMENTER_FRAME_MS));
+    this.resumeFrames = Math.max(1, Math.ceil((opts.resumeMs ?? DEFAULT_RESUME_MS) / SEGMENTER_FRAME_MS));
   }
 
   listen(events: SpeechEvents): void {
@@ -112,7 +139,7 @@ export class SileroSpeechDetector implements SpeechDetector {
   push(pcm: Int16Array): void {
     if (this.closed) return;
     // Decide echo now, against what was sent up to this moment, not when inference returns.
-    const echo = (this.agentSpeaking || (this.opts.echoTail ?? DEFAULT_ECHO_TAIL)) && this.opts.echo?.isLikelyEcho(pcm) === true;
+    const echo = (this.agentSpeaking || (this.opts.echoTail ?? DEFAULT_ECHO_TAIL)) && this.opts.echo?.isLikelyEcho(pcm, this.agentSpeaking) === true;
     const agentSpeaking = this.agentSpeaking;
     const confirm = this.opts.confirm;
     const main = this.vad.process(pcm);
@@ -138,10 +165,34 @@ export class SileroSpeechDetector implements SpeechDetector {
         if (!this.inSpeech) this.start((ev.confirmFrame - ev.onsetFrame) * SEGMENTER_FRAME_MS);
       } else if (this.inSpeech) {
         this.inSpeech = false;
+        this.paused = this.active = false;
+        this.fastFired = false;
         this.events?.onSpeechEnd((this.segmenter.frameCount - ev.endFrame) * SEGMENTER_FRAME_MS);
       }
     }
-    if (agentSpeaking && !this.inSpeech) {
+    if (this.inSpeech && this.segmenter.state === "speech") {
+      const silent = this.segmenter.silentFrames;
+      if ((!this.paused || this.active) && silent >= this.pauseFrames) {
+        // A pause, or the pause again after a sound that did not become speech.
+        this.paused = true;
+        this.active = false;
+        this.resumeRun = 0;
+        this.events?.onSpeechPause?.(silent * SEGMENTER_FRAME_MS);
+        return;
+      }
+      if (this.paused && !this.active && silent === 0) {
+        this.active = true;
+        this.events?.onSpeechActivity?.();
+      }
+    }
+    if (this.paused && !agentSpeaking) {
+      // The caller goes on after a pause (while the agent plays, the barge-in rule below decides).
+      const s = q === undefined ? p : q;
+      this.resumeRun = s !== null && s >= this.threshold ? this.resumeRun + 1 : 0;
+      if (this.resumeRun >= this.resumeFrames) this.start(this.resumeRun * SEGMENTER_FRAME_MS);
+      return;
+    }
+    if (agentSpeaking && (!this.inSpeech || this.paused)) {
       const frame = this.segmenter.frameCount - 1;
       if (p !== null && p >= this.threshold) {
         if (this.fastRun === 0) {
@@ -172,6 +223,8 @@ export class SileroSpeechDetector implements SpeechDetector {
   /** @param onsetAgoMs how long ago the speech began (the confirmation delay), ms. */
   private start(onsetAgoMs: number): void {
     this.inSpeech = true;
+    this.paused = this.active = false;
+    this.resumeRun = 0;
     this.fastRun = this.fastGap = 0;
     this.events?.onSpeechStart(onsetAgoMs);
   }

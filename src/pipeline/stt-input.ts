@@ -25,8 +25,11 @@ export interface SttInputDeps {
   signal: AbortSignal;
   log: Logger;
   onProviderError?: (err: unknown) => void;
-  /** A final transcript segment (`speechFinal`: the provider believes the speaker finished). */
-  onFinal(text: string, speechFinal: boolean): void;
+  /**
+   * A final transcript segment (`speechFinal`: the provider believes the speaker finished;
+   * `fromFinalize`: the answer to our flush(), Deepgram from_finalize).
+   */
+  onFinal(text: string, speechFinal: boolean, fromFinalize: boolean): void;
   onUtteranceEnd(): void;
   /** An interim transcript (words so far, may still change). */
   onInterim?(text: string): void;
@@ -61,6 +64,14 @@ export class SttInput {
   /** Asks the provider to finalize what it heard (end of turn decided by our endpointing). */
   flush(): void {
     this.stream?.flush();
+  }
+
+  /**
+   * At a pause the VAD heard: asks the provider to finalize when that costs nothing but a message
+   * (SttStream.finalizesOnly, Deepgram Finalize); otherwise does nothing.
+   */
+  finalizeAtPause(): void {
+    if (this.stream?.finalizesOnly) this.stream.flush();
   }
 
   close(): void {
@@ -99,7 +110,7 @@ export class SttInput {
     try {
       for await (const ev of stream.events) {
         if (this.closed) return;
-        if (ev.type === "final") this.d.onFinal(ev.text, ev.speechFinal);
+        if (ev.type === "final") this.d.onFinal(ev.text, ev.speechFinal, ev.fromFinalize === true);
         else if (ev.type === "utterance_end") this.d.onUtteranceEnd();
         else if (ev.type === "interim") this.d.onInterim?.(ev.text);
         else if (ev.type === "error") throw ev.error;

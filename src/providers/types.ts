@@ -51,8 +51,11 @@ export class ProviderError extends AgentError<ProviderErrorCode> {
 export type SttEvent =
   /** A hypothesis that may still change. */
   | { type: "interim"; text: string }
-  /** A segment whose text will not change. `speechFinal`: the provider believes the speaker finished. */
-  | { type: "final"; text: string; speechFinal: boolean; confidence?: number }
+  /**
+   * A segment whose text will not change. `speechFinal`: the provider believes the speaker finished.
+   * `fromFinalize`: the answer to our `flush()` (Deepgram `from_finalize`); may carry empty text.
+   */
+  | { type: "final"; text: string; speechFinal: boolean; confidence?: number; fromFinalize?: boolean }
   /** The provider saw the end of an utterance (e.g. Deepgram UtteranceEnd) after the last final. */
   | { type: "utterance_end" }
   /** The stream failed; no more events follow. */
@@ -63,6 +66,12 @@ export interface SttStream {
   push(frame: AudioFrame): void;
   /** Asks the provider to finalize what it has heard so far (end of turn from our own endpointing). */
   flush(): void;
+  /**
+   * `flush()` only asks the provider to finalize (Deepgram `Finalize`): no audio is added, so it is
+   * cheap to call at every pause the VAD hears. Unset when flushing feeds the recogniser something
+   * (pocketsphinx: ~0.5 s of silence), which endpointing then leaves for the end of the turn.
+   */
+  readonly finalizesOnly?: boolean;
   /** Ends the input and resolves once the last final has been reported (bounded by a timeout). */
   end(): Promise<void>;
   /** Closes at once; pending results are dropped. Idempotent. */

@@ -5,9 +5,10 @@
  * scenario's expected events are checked from the call record (GET /calls/:id) and the capture on lo.
  *
  * Scenarios (one agent per group, groups run concurrently, calls of a group one after the other):
- *   A  interruption during the greeting; backchannels over the greeting
+ *   A  interruption during the greeting; backchannels over the greeting; a short quiet interruption
  *   B  interruption during a long reply, then goodbye and the agent's BYE; a mid-sentence pause
- *   C  echo of the agent's audio at −20 dB with 40 ms and 200 ms delay (live echo path)
+ *   C  echo of the agent's audio at −20 dB with 40 ms and 200 ms delay (live echo path); a 700 ms pause
+ *      after a dangling word ("I'd like to book a …")
  *   D  echo at −20 dB / 120 ms with the caller talking over it; 90–200 ms noise and cough-like bursts
  *   E  a silent caller: idle prompts, goodbye, BYE (IDLE_PROMPT_S=3); one who only says "Hmm." (no
  *      words); a silent caller over a line with echo
@@ -51,6 +52,15 @@ const MAX_STOP_MS = 300;
 /** The mid-sentence pause (audible end of the first part → audible start of the second), ms. */
 const PAUSE_MS = 700;
 const IDLE_PROMPT_S = 3;
+/** A short quiet interruption: peak level of the caller's "Sorry.", dBFS (the agent's own speech peaks near −8 dBFS). */
+const QUIET_PEAK_DBFS = -22;
+
+/** Gain (dB) that puts the peak of `text` spoken by `voice` at `peakDbfs`. */
+async function gainToPeak(text: string, voice: "awb" | "slt" | "rms", peakDbfs: number): Promise<number> {
+  let peak = 1;
+  for (const v of await speechPcm8k(text, { voice })) peak = Math.max(peak, Math.abs(v));
+  return peakDbfs - 20 * Math.log10(peak / 32767);
+}
 
 type Group = "A" | "B" | "C" | "D" | "E";
 const rigs: Partial<Record<Group, TurnRig>> = {};
@@ -112,6 +122,13 @@ beforeAll(async () => {
         listenMs: 4000,
       }),
     );
+    await scenario("quiet interruption", async () =>
+      runTurnCall(
+        rigs.A!,
+        await buildCallerAudio([{ kind: "speech", atMs: 5000, text: "Sorry.", voice: "awb", gainDb: await gainToPeak("Sorry.", "awb", QUIET_PEAK_DBFS) }], 8000),
+        { replies: [GREETING_LONG, ANSWER], listenMs: 4000 },
+      ),
+    );
     await scenario("backchannel", async () =>
       runTurnCall(
         rigs.A!,
@@ -153,6 +170,12 @@ beforeAll(async () => {
     );
   };
   const C = async () => {
+    await scenario("dangling pause", async () =>
+      runTurnCall(rigs.C!, await buildCallerAudio(await twoPartSentence(5500, "I'd like to book a", "study room for tomorrow.", PAUSE_MS), 11500), {
+        replies: [SHORT_GREETING, PAUSE_ANSWER],
+        listenMs: 3000,
+      }),
+    );
     for (const d of [40, 200]) {
       await scenario(`echo ${d}`, async () =>
         runTurnCall(rigs.C!, await buildCallerAudio([], 17000), {
@@ -276,6 +299,29 @@ describe("turn-taking over real calls", () => {
     row("interruption during the greeting", "cut < 300 ms, 1 barge-in, heard part kept, 1 answer", call, a, stop);
   });
 
+  test("a short quiet interruption (“Sorry.” peaking at −22 dBFS) stops the agent too", () => {
+    const call = callOf("quiet interruption");
+    const a = analyseCall(call);
+    const said = call.caller.items[0]!;
+    expect(call.sipp.exitCode, describeSipp(call.sipp)).toBe(0);
+    expect(a.spurtAt(a.arrivalOfFileMs(said.onsetMs))).toBeDefined();
+    const stop = a.stopAfter(said.onsetMs)!;
+    expect(stop).toBeGreaterThan(0);
+    expect(stop).toBeLessThan(MAX_STOP_MS);
+    const r = call.record;
+    expect(r.bargeIns).toBe(1);
+    expect(r.turns.map((t: any) => [t.speaker, !!t.interrupted])).toEqual([
+      ["agent", true],
+      ["caller", false],
+      ["agent", false],
+    ]);
+    expectPrefix(r.turns[0].text, GREETING_LONG);
+    expect(r.turns[1].text).toBe("Sorry.");
+    expect(r.turns[2].text).toBe(ANSWER);
+    expect(a.agentSpurts).toHaveLength(2);
+    row(`short quiet interruption (peak ${QUIET_PEAK_DBFS} dBFS)`, "cut < 300 ms, 1 barge-in, 1 answer", call, a, stop);
+  });
+
   test("interruption during a long reply, then the goodbye and the agent's BYE after its last packet", async () => {
     const call = callOf("long reply");
     const a = analyseCall(call);
@@ -333,6 +379,27 @@ describe("turn-taking over real calls", () => {
     expect(a.agentSpurts.filter((s) => s.endMs > pauseFrom && s.startMs < pauseTo)).toEqual([]);
     expect(a.agentSpurts).toHaveLength(2);
     row(`mid-sentence pause (${PAUSE_MS} ms)`, "1 caller turn (merged), no agent audio in the pause, 1 answer", call, a, null);
+  });
+
+  test("a 700 ms pause after a dangling word (“I'd like to book a …”) does not end the turn", () => {
+    const call = callOf("dangling pause");
+    const a = analyseCall(call);
+    const [p1, p2] = call.caller.items;
+    expect(call.sipp.exitCode, describeSipp(call.sipp)).toBe(0);
+    expect(p2!.onsetMs - p1!.offsetMs).toBe(PAUSE_MS);
+    const r = call.record;
+    expect(r.bargeIns).toBe(0);
+    expect(callerTurns(r).map((t) => t.text)).toEqual(["I'd like to book a study room for tomorrow."]);
+    expect(agentTurns(r).map((t) => [t.text, !!t.interrupted])).toEqual([
+      [SHORT_GREETING, false],
+      [PAUSE_ANSWER, false],
+    ]);
+    expect(call.llmRequests).toBe(2);
+    const pauseFrom = a.arrivalOfFileMs(p1!.offsetMs);
+    const pauseTo = a.arrivalOfFileMs(p2!.offsetMs);
+    expect(a.agentSpurts.filter((s) => s.endMs > pauseFrom && s.startMs < pauseTo)).toEqual([]);
+    expect(a.agentSpurts).toHaveLength(2);
+    row(`${PAUSE_MS} ms pause after a dangling word`, "1 caller turn (merged), no agent audio in the pause, 1 answer", call, a, null);
   });
 
   for (const d of [40, 200]) {

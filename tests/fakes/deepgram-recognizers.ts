@@ -6,7 +6,9 @@
  *   vocabulary (e.g. 0x20 → "hello"); any other byte is silence. Losing or duplicating audio loses or
  *   duplicates words, so replay after a reconnect is really tested.
  * - `ScriptRecognizer`: energy-based, for real speech (e.g. a TTS voice through G.711). Each stretch of
- *   speech ended by `endpointingMs` of silence is "recognised" as the next line of a script.
+ *   speech ended by `endpointingMs` of silence is "recognised" as the next line of a script. A
+ *   Finalize inside a stretch (a short pause) delivers its line early; speech that goes on before
+ *   `endpointingMs` of silence is the rest of the same line and adds no words.
  *
  * Both work in the connection's audio time (seconds = bytes / 8000, G.711 at 8 kHz) and implement the
  * Deepgram semantics we rely on: interim results, `is_final` ranges that tile the audio, `speech_final`
@@ -152,6 +154,8 @@ export class MarkerRecognizer extends SegmentRecognizer {
 
 /** Energy-based recogniser: speech stretches become the next scripted transcript (see file comment). */
 export class ScriptRecognizer extends SegmentRecognizer {
+  /** A Finalize delivered the current line before its stretch was over (see the file comment). */
+  private finalizedEarly = false;
   private speechStart = 0;
   private speechBytes = 0;
   private interimSent = false;
@@ -177,6 +181,12 @@ export class ScriptRecognizer extends SegmentRecognizer {
       const rms = Math.sqrt(sum / this.carry.length);
       this.carry = [];
       if (rms >= this.rmsThreshold) {
+        if (this.finalizedEarly) {
+          // The rest of a line already delivered by Finalize.
+          this.silenceBytes = 0;
+          this.pos += this.block;
+          continue;
+        }
         if (!this.inSpeech) {
           if (this.p.vadEvents) out.push({ kind: "speech_started", timestamp: sec(this.pos) });
           this.inSpeech = true;
@@ -199,6 +209,7 @@ export class ScriptRecognizer extends SegmentRecognizer {
         // A stretch of speech counts as words once it is 100 ms long; endpointing then finalises it.
         if (this.speechBytes >= 100 * 8 && this.words.length === 0 && this.silenceBytes === 0) this.takeLine();
         this.silenceTick(this.block, out);
+        if (this.finalizedEarly && this.silenceBytes >= this.p.endpointingMs * 8) this.finalizedEarly = false;
       }
     }
     return out;
@@ -206,6 +217,19 @@ export class ScriptRecognizer extends SegmentRecognizer {
 
   protected closeWordIfAny(): void {
     if (this.speechBytes >= 100 * 8 && this.words.length === 0) this.takeLine();
+  }
+
+  override finalize(): RecEvent[] {
+    const out = super.finalize();
+    // Finalized before endpointing silence: speech that goes on now is the same line.
+    if (out.length > 0 && this.silenceBytes < this.p.endpointingMs * 8) this.finalizedEarly = true;
+    if (out.length === 0 && this.pos > this.lastFinalEnd) {
+      // Audio since the last final but no new words (the rest of a line already delivered): the
+      // answer is an empty final marked from_finalize.
+      out.push({ kind: "final", text: "", start: this.lastFinalEnd / 8000, end: this.pos / 8000, speechFinal: false, fromFinalize: true, words: [] });
+      this.lastFinalEnd = this.pos;
+    }
+    return out;
   }
 
   private takeLine(): void {

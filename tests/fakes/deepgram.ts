@@ -251,7 +251,8 @@ export function startFakeDeepgram(opts: FakeDeepgramOptions = {}): FakeDeepgram 
         if (type === "Finalize") {
           emit(ws, ws.data.rec.finalize());
         } else if (type === "CloseStream") {
-          emit(ws, ws.data.rec.finalize());
+          // Only words: an empty from_finalize answer is what a Finalize gets, not a CloseStream.
+          emit(ws, ws.data.rec.finalize().filter((e) => e.kind !== "final" || e.text !== ""));
           const total = c.binary.reduce((n, b) => n + b.length, 0);
           send(ws, {
             type: "Metadata",

@@ -1,6 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { FakeClock } from "../../src/util/clock";
 import { TurnDetector, type TurnEnd } from "../../src/pipeline/endpointing";
+import { classifyCompletion, type Completion } from "../../src/pipeline/turn-completion";
 
 function setup() {
   const clock = new FakeClock(1000);
@@ -20,7 +21,7 @@ describe("TurnDetector", () => {
     clock.advance(599);
     expect(turns).toHaveLength(0);
     clock.advance(1);
-    expect(turns).toEqual([{ text: "I would like an appointment", speechEndAt: 2200, finalAt: 2500 }]);
+    expect(turns).toEqual([{ text: "I would like an appointment", speechEndAt: 2200, finalAt: 2500, completion: "unknown" }]);
   });
 
   test("a 700 ms mid-sentence pause gives exactly one turn with both halves", () => {
@@ -74,5 +75,138 @@ describe("TurnDetector", () => {
     d.speechEnded(clock.now());
     clock.advance(900);
     expect(turns).toHaveLength(1);
+  });
+
+  test("a finished sentence with the STT's own speech_final ends the turn as soon as the VAD hears the pause", () => {
+    const { clock, turns, d } = setup();
+    d.speechStarted();
+    clock.advance(1500);
+    d.final("A table for two, please.", true); // speech_final while our VAD still hears the caller
+    expect(turns).toHaveLength(0);
+    clock.advance(160);
+    d.speechPaused(clock.now() - 160);
+    expect(turns).toEqual([{ text: "A table for two, please.", speechEndAt: 2500, finalAt: 2500, completion: "complete" }]);
+  });
+
+  test("a finished sentence confirmed only by the Finalize answer waits for completeSilenceMs (300 ms)", () => {
+    const { clock, turns, d } = setup();
+    d.speechStarted();
+    clock.advance(1500);
+    d.speechPaused(clock.now() - 160);
+    d.final("A table for two, please.", false, true);
+    clock.advance(139);
+    expect(turns).toHaveLength(0);
+    clock.advance(1);
+    expect(turns.map((t) => [t.text, t.speechEndAt])).toEqual([["A table for two, please.", 2340]]);
+  });
+
+  test("sound during the pause holds the decision; the pause reported again restarts the wait", () => {
+    const { clock, turns, d } = setup();
+    d.speechStarted();
+    clock.advance(1500);
+    d.speechPaused(clock.now() - 160); // silence since 2340
+    d.final("A table for two, please.", false, true);
+    clock.advance(100);
+    d.speechActivity(); // a trailing "s" the STT already wrote
+    clock.advance(200);
+    expect(turns).toHaveLength(0);
+    d.speechPaused(clock.now() - 160); // silence again since 2640
+    clock.advance(139);
+    expect(turns).toHaveLength(0);
+    clock.advance(1);
+    expect(turns.map((t) => t.speechEndAt)).toEqual([2640]);
+  });
+
+  test("the final arriving after the pause ends a finished sentence at once", () => {
+    const { clock, turns, d } = setup();
+    d.speechStarted();
+    clock.advance(1500);
+    d.speechPaused(clock.now() - 160);
+    clock.advance(20);
+    d.final("A table for two, please.", true);
+    expect(turns.map((t) => t.speechEndAt)).toEqual([2340]);
+  });
+
+  test("a dangling word waits maxSilenceMs: a 700 ms pause after “I'd like to book a” stays one turn", () => {
+    const { clock, turns, d } = setup();
+    d.speechStarted();
+    clock.advance(1000);
+    d.speechPaused(clock.now() - 200);
+    d.final("I'd like to book a", true);
+    clock.advance(500); // 700 ms of silence in all
+    expect(turns).toHaveLength(0);
+    d.speechStarted();
+    clock.advance(800);
+    d.speechPaused(clock.now() - 200);
+    d.final("table for two.", true);
+    clock.advance(50);
+    expect(turns.map((t) => [t.text, t.completion])).toEqual([["I'd like to book a table for two.", "complete"]]);
+  });
+
+  test("a dangling word alone ends the turn only after maxSilenceMs", () => {
+    const { clock, turns, d } = setup();
+    d.speechStarted();
+    clock.advance(1000);
+    d.speechEnded(clock.now());
+    d.final("My number is, um", true);
+    clock.advance(1599);
+    expect(turns).toHaveLength(0);
+    clock.advance(1);
+    expect(turns.map((t) => t.completion)).toEqual(["incomplete"]);
+  });
+
+  test("a pause without the STT's end signal asks it to finalize, once; its answer counts as the end signal", () => {
+    const clock = new FakeClock(1000);
+    const turns: TurnEnd[] = [];
+    let flushes = 0;
+    const d = new TurnDetector(clock, { minSilenceMs: 900, maxSilenceMs: 1600 }, (t) => turns.push(t), () => flushes++);
+    d.speechStarted();
+    clock.advance(1000);
+    d.final("Can I book a study room?", false); // an is_final segment while the caller still talks
+    d.speechPaused(clock.now() - 200);
+    expect(flushes).toBe(1);
+    d.speechEnded(clock.now() - 200); // the same silence, reported again when the segment ends
+    expect(flushes).toBe(1);
+    expect(turns).toHaveLength(0); // no end signal yet: maxSilenceMs would apply
+    d.final("", false, true); // the Finalize answer (from_finalize), nothing new in it
+    clock.advance(99);
+    expect(turns).toHaveLength(0);
+    clock.advance(1); // 300 ms of silence
+
+    expect(turns.map((t) => t.text)).toEqual(["Can I book a study room?"]);
+  });
+
+  test("no Finalize when the STT already signalled the end", () => {
+    const clock = new FakeClock(1000);
+    let flushes = 0;
+    const d = new TurnDetector(clock, { minSilenceMs: 900, maxSilenceMs: 1600 }, () => {}, () => flushes++);
+    d.speechStarted();
+    clock.advance(500);
+    d.final("Yes.", true);
+    d.speechPaused(clock.now());
+    expect(flushes).toBe(0);
+  });
+});
+
+describe("classifyCompletion", () => {
+  test.each<[string, Completion]>([
+    ["A table for two, please.", "complete"],
+    ["Can I book a study room?", "complete"],
+    ["Thanks, that is all I needed.", "complete"],
+    ["Hold on.", "complete"],
+    ["Thank you.", "complete"],
+    ["yes", "complete"],
+    ["no thanks", "complete"],
+    ["I'd like to book a", "incomplete"],
+    ["I'd like to book a.", "incomplete"],
+    ["I want to go to the", "incomplete"],
+    ["my name is John and", "incomplete"],
+    ["Well, I was thinking,", "incomplete"],
+    ["So I um", "incomplete"],
+    ["I would like to book a study room", "unknown"],
+    ["a table for two please", "unknown"],
+    ["", "unknown"],
+  ])("%p → %p", (text, want) => {
+    expect(classifyCompletion(text)).toBe(want);
   });
 });

@@ -79,4 +79,28 @@ describe("SileroSpeechDetector", () => {
     await feed(d, Array(8).fill(tone(6000))); // the caller, about as loud as the agent
     expect(ev).toEqual(["start"]);
   });
+
+  test("a pause inside speech is reported early; sound in it is activity; speech going on is a new start", async () => {
+    const d = new SileroSpeechDetector(levelVad());
+    const ev: string[] = [];
+    d.listen({
+      onSpeechStart: () => ev.push("start"),
+      onSpeechEnd: () => ev.push("end"),
+      onSpeechPause: (ms) => ev.push(`pause ${ms}`),
+      onSpeechActivity: () => ev.push("activity"),
+    });
+    await feed(d, Array(15).fill(tone(3000)));
+    await feed(d, Array(8).fill(tone(0))); // 160 ms
+    expect(ev).toEqual(["start", "pause 160"]);
+    await feed(d, [tone(3000)]);
+    expect(ev).toEqual(["start", "pause 160", "activity"]);
+    await feed(d, Array(3).fill(tone(3000))); // 80 ms of speech in all: the caller goes on
+    expect(ev).toEqual(["start", "pause 160", "activity", "start"]);
+    await feed(d, Array(8).fill(tone(0)));
+    await feed(d, [tone(3000)]); // a click: activity, then the pause again
+    await feed(d, Array(8).fill(tone(0)));
+    expect(ev.slice(4)).toEqual(["pause 160", "activity", "pause 160"]);
+    await feed(d, Array(20).fill(tone(0)));
+    expect(ev.slice(7)).toEqual(["end"]);
+  });
 });

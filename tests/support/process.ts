@@ -111,6 +111,7 @@ export const TOOL_PACKAGES: Record<string, string> = {
   baresip: "baresip-core",
   sqlite3: "sqlite3",
   chromium: "chromium",
+  taskset: "util-linux",
 };
 
 /** The tools among `names` that are not on PATH. */

@@ -125,6 +125,11 @@ export class SpeechSegmenter {
     return this.st;
   }
 
+  /** Consecutive frames below `threshold - hysteresis` inside speech so far (0 outside speech). */
+  get silentFrames(): number {
+    return this.st === "speech" ? this.silenceCount : 0;
+  }
+
   /** Frames pushed so far. */
   get frameCount(): number {
     return this.frameIndex;

@@ -71,6 +71,8 @@ export interface DeepgramStreamStats {
 
 export class DeepgramStream implements SttStream {
   readonly events: AsyncQueue<SttEvent>;
+  /** flush() sends `{"type":"Finalize"}` and nothing else (https://developers.deepgram.com/docs/finalize). */
+  readonly finalizesOnly = true;
   readonly stats: DeepgramStreamStats = {
     bytesSent: 0,
     keepAlives: 0,
@@ -260,8 +262,16 @@ export class DeepgramStream implements SttStream {
         const endByte = this.connBase + Math.round((m.start + m.duration) * 1000 * G711_BYTES_PER_MS);
         this.ring.trimBefore(endByte);
         if (text) {
-          this.events.push({ type: "final", text, speechFinal: m.speechFinal, confidence: m.confidence });
-          this.openSegment = !m.speechFinal;
+          const ev: SttEvent = { type: "final", text, speechFinal: m.speechFinal, confidence: m.confidence };
+          if (m.fromFinalize) ev.fromFinalize = true;
+          this.events.push(ev);
+          this.openSegment = !m.speechFinal && !m.fromFinalize;
+        } else if (m.fromFinalize) {
+          // The answer to our Finalize with nothing new in it: still the end of what was heard
+          // (https://developers.deepgram.com/docs/finalize: "the server will process all remaining audio
+          // data and return the final results").
+          this.events.push({ type: "final", text: "", speechFinal: m.speechFinal, fromFinalize: true });
+          this.openSegment = false;
         } else if (m.speechFinal && this.openSegment) {
           this.events.push({ type: "final", text: "", speechFinal: true });
           this.openSegment = false;

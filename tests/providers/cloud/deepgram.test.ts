@@ -95,7 +95,7 @@ describe("Deepgram streaming STT against the local fake", () => {
     expect(s.stats.speechStarted).toBe(2);
   });
 
-  test("flush() sends Finalize; the from_finalize result is a final without speechFinal", async () => {
+  test("flush() sends Finalize; the from_finalize result is a final without speechFinal, marked fromFinalize", async () => {
     fake = startFakeDeepgram({ vocabulary: VOCAB });
     const s = await openStream(stt());
     const d = drain(s);
@@ -104,7 +104,26 @@ describe("Deepgram streaming STT against the local fake", () => {
     s.flush();
     await waitUntil(() => d.events.length === 2, "final");
     expect(fake.connections[0].text).toEqual(['{"type":"Finalize"}']);
-    expect(d.events[1]).toEqual({ type: "final", text: "again", speechFinal: false, confidence: 0.98 });
+    expect(d.events[1]).toEqual({ type: "final", text: "again", speechFinal: false, confidence: 0.98, fromFinalize: true });
+  });
+
+  test("an empty from_finalize answer is still reported (the Finalize round trip is over)", async () => {
+    fake = startFakeDeepgram({ vocabulary: VOCAB });
+    const s = await openStream(stt());
+    const d = drain(s);
+    s.flush();
+    fake.inject({
+      type: "Results",
+      channel_index: [0, 1],
+      start: 0,
+      duration: 0.1,
+      is_final: true,
+      speech_final: false,
+      from_finalize: true,
+      channel: { alternatives: [{ transcript: "", confidence: 0, words: [] }] },
+    });
+    await waitUntil(() => d.events.length === 1, "final");
+    expect(d.events[0]).toEqual({ type: "final", text: "", speechFinal: false, fromFinalize: true });
   });
 
   test("end() sends CloseStream, delivers the last final, waits for the server's close, ends events", async () => {
