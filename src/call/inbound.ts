@@ -21,7 +21,7 @@ import { randomUUID } from "node:crypto";
 import type { CallRecord } from "../pipeline/call-record";
 import type { ConversationSettings } from "../pipeline/agent-call";
 import { CallSessionDescription, createAnswer, SdpError, SdpSession } from "../sdp";
-import { RtpPortPoolError, type Pacer, type RtpPortPool } from "../rtp";
+import { RtpPortPoolError, type LatchMode, type Pacer, type RtpPortPool } from "../rtp";
 import type { SileroVad } from "../media/vad/silero";
 import type { InboundCall } from "../sip";
 import type { Clock } from "../util/clock";
@@ -57,6 +57,8 @@ export interface InboundCallsOptions {
   bargeInMinSpeechMs?: number;
   /** RTP inactivity limits (RTP_TIMEOUT_S, RTP_HOLD_TIMEOUT_S), ms. */
   rtpTimeout?: { ms: number; holdMs: number };
+  /** Which RTP sources a call may latch onto (RTP_LATCH); default `signalled`. */
+  latchMode?: LatchMode;
 }
 
 /** One live inbound call and what it holds. */
@@ -199,6 +201,7 @@ export class InboundCalls {
         lease,
         media: pending.sdp.media,
         signallingAddress: live.sip.remote.host,
+        latchMode: this.o.latchMode,
         pacer: this.o.pacer,
         log: this.o.log,
         providers: this.o.providers,

@@ -10,7 +10,7 @@ import { CorrelationEcho } from "../pipeline/echo-correlation";
 import { defaultTools } from "../providers/cloud";
 import { Playout } from "../media/playout";
 import type { SileroVad } from "../media/vad/silero";
-import { RtpSession, type Pacer, type PacerSource, type RtpPortLease } from "../rtp";
+import { RtpSession, type LatchMode, type Pacer, type PacerSource, type RtpPortLease } from "../rtp";
 import { silenceFrame } from "../media/g711";
 import { FRAME_MS, type AudioFrame } from "../media/constants";
 import { RtpWatchdog } from "./rtp-watchdog";
@@ -38,6 +38,8 @@ export interface CallMediaOptions {
   media: Pick<NegotiatedMedia, "codec" | "payloadType" | "telephoneEventPt" | "remote" | "direction">;
   /** Where the signalling came from (INVITE source / trunk): media from it may be latched (RFC 4961). */
   signallingAddress?: string;
+  /** Which sources may latch (RTP_LATCH, src/rtp/symmetric-latch.ts); default `signalled`. */
+  latchMode?: LatchMode;
   pacer: Pacer;
   clock: Clock;
   log: Logger;
@@ -116,6 +118,7 @@ export class CallMedia implements RenegotiableMedia {
       lease: o.lease,
       remote: media.remote,
       signallingAddress: o.signallingAddress,
+      latchMode: o.latchMode,
       codec: media.codec,
       payloadType: media.payloadType,
       telephoneEventPt: media.telephoneEventPt,

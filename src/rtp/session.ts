@@ -39,7 +39,7 @@ import { JitterEstimator } from "./jitter.ts";
 import { type RtpPacket, parseRtp, rtpPacketSize, serializeRtp } from "./packet.ts";
 import type { RtpPortLease } from "./port-pool.ts";
 import { ReceptionStats } from "./reception-stats.ts";
-import { type RtpEndpoint, SymmetricLatch } from "./symmetric-latch.ts";
+import { type LatchMode, type RtpEndpoint, SymmetricLatch } from "./symmetric-latch.ts";
 import { MAX_RTP_DATAGRAM_BYTES, type RtpDropReason, rtpDropTotals } from "./drop-counters.ts";
 
 /** G.711 clock rate, Hz (RFC 3551 §4.5.14). */
@@ -91,6 +91,8 @@ export interface RtpSessionOptions {
   signallingAddress?: string;
   /** Silence of the latched source (ms) before another allowed source may take over; default 500. */
   takeoverSilenceMs?: number;
+  /** Which sources may latch (RTP_LATCH): `signalled` (default) or `any` (symmetric-latch.ts rule 2). */
+  latchMode?: LatchMode;
   /** Initial SSRC / sequence number / timestamp; random when omitted (tests pin them). */
   initial?: { ssrc?: number; sequenceNumber?: number; timestamp?: number };
 }
@@ -186,6 +188,7 @@ export class RtpSession {
     this.latch = new SymmetricLatch(opts.remote, {
       allowedAddresses: opts.signallingAddress ? [opts.signallingAddress] : [],
       takeoverSilenceMs: opts.takeoverSilenceMs,
+      mode: opts.latchMode,
     });
     this.onAudio = opts.onAudio;
     this.onDtmf = opts.onDtmf;
