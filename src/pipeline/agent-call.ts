@@ -177,7 +177,7 @@ export class AgentCall {
     if (r && !r.interrupted && r.spokenText) {
       this.d.output.clearBuffer(); // the finished event fixes exactly what went out
       r.interrupt();
-      this.log.agentTurn(r.heardText(this.samplesPerChar), { interrupted: true, generated: collapse(r.generated) });
+      this.log.agentTurn(r.heardText(this.samplesPerChar), { interrupted: true, generated: collapse(r.generated), latency: r.latency });
     }
     this.unlisten();
     this.state.to("stopped");
@@ -418,7 +418,8 @@ export class AgentCall {
       this.d.record.bargeIns++;
       this.d.onBargeIn?.();
     }
-    this.log.agentTurn(heard, { interrupted: true, generated: collapse(reply.generated) });
+    // The stages the cut reply reached are kept (the call page's latency bar, metrics).
+    this.log.agentTurn(heard, { interrupted: true, generated: collapse(reply.generated), latency: reply.latency });
     if (this.reply === reply) this.reply = null;
     const rest = reply.unheardRest(heard);
     if (why !== "next-turn" && rest) this.resumable = { text: rest, endCall: reply.endCall };
