@@ -90,6 +90,7 @@ export class AgentServer {
       settings: conversationSettings(cfg.conversation),
       bargeInMinSpeechMs: cfg.conversation.bargeInMinSpeechMs,
       rtpTimeout: { ms: cfg.rtpTimeoutMs, holdMs: cfg.rtpHoldTimeoutMs },
+      latchMode: cfg.rtpLatch,
     });
   }
 
@@ -251,6 +252,7 @@ export class AgentServer {
         new CallMedia({
           ...req, // record, lease, negotiated media, system, and the session's hooks (clock, hang-up, turns, errors)
           signallingAddress: ob.trunkHost,
+          latchMode: cfg.rtpLatch,
           pacer: this.pacer,
           log,
           providers: { ...providers, llm: req.llm },

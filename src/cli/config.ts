@@ -12,6 +12,7 @@ import { CARTESIA_DEFAULTS, CARTESIA_ENV } from "../providers/cartesia/options";
 import { DEEPGRAM_DEFAULTS, DEEPGRAM_ENV } from "../providers/deepgram/options";
 import { GEMINI_DEFAULTS, GEMINI_ENV } from "../providers/gemini/options";
 import { OPENAI_ENV } from "../providers/openai/options";
+import { LATCH_MODES, type LatchMode } from "../rtp/symmetric-latch";
 import { parseIpv4Range } from "../util/ip-range";
 
 export class ConfigError extends Error {
@@ -73,6 +74,8 @@ export interface Config {
   rtpTimeoutMs: number;
   /** RTP_HOLD_TIMEOUT_S in ms: the same while the call is on hold (0 = never). */
   rtpHoldTimeoutMs: number;
+  /** RTP_LATCH: which RTP sources a call may latch onto (src/rtp/symmetric-latch.ts): `signalled` or `any`. */
+  rtpLatch: LatchMode;
   scriptFile?: string;
   logLevel: "trace" | "debug" | "info" | "warn" | "error" | "fatal" | "silent";
   logPii: boolean;
@@ -89,6 +92,8 @@ export interface Config {
   /** System prompt file for the LLM (inbound). */
   inboundPromptFile?: string;
   /** Maximum simultaneous calls; further INVITEs get 486/503. */
+  /** FLITE_WORKERS: threads synthesising flite speech off the RTP pacing thread; 0 = on it. Default 2. */
+  fliteWorkers: number;
   maxCalls: number;
   outbound: OutboundConfig;
   /** API_TOKEN: `Authorization: Bearer <API_TOKEN>` required on the HTTP API; unset = loopback only. */
@@ -372,6 +377,7 @@ export function loadConfig(env: Env = process.env): Config {
     sipTls: sipTlsOf(env),
     rtpTimeoutMs: int(env, "RTP_TIMEOUT_S", 30, 0, 86_400) * 1000,
     rtpHoldTimeoutMs: int(env, "RTP_HOLD_TIMEOUT_S", 600, 0, 86_400) * 1000,
+    rtpLatch: oneOf(env, "RTP_LATCH", LATCH_MODES, "signalled"),
     scriptFile: str(env, "SCRIPT_FILE"),
     logLevel: oneOf(env, "LOG_LEVEL", ["trace", "debug", "info", "warn", "error", "fatal", "silent"] as const, "info"),
     logPii: bool(env, "LOG_PII", true),
@@ -385,6 +391,7 @@ export function loadConfig(env: Env = process.env): Config {
     cartesia,
     inboundPromptFile: str(env, "INBOUND_PROMPT_FILE"),
     maxCalls: int(env, "MAX_CALLS", 100, 1, 10_000),
+    fliteWorkers: int(env, "FLITE_WORKERS", 2, 0, 64),
     outbound: outboundConfig(env),
     apiToken,
     dataDir: str(env, "DATA_DIR") ?? "./data",
