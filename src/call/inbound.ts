@@ -34,6 +34,8 @@ import { CallSession, newCallRecord } from "./session";
 
 export interface InboundCallsOptions {
   log: Logger;
+  /** RECORDING=on: where call recordings go (src/call/recording.ts). */
+  recordingsDir?: string;
   clock: Clock;
   /** Store and metrics (src/call/observer.ts). */
   observer: CallObserver;
@@ -210,6 +212,7 @@ export class InboundCalls {
         settings: this.o.settings,
         bargeInMinSpeechMs: this.o.bargeInMinSpeechMs,
         rtpTimeout: this.o.rtpTimeout,
+        recordingsDir: this.o.recordingsDir,
       });
       return live.media;
     });
