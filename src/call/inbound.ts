@@ -140,6 +140,7 @@ export class InboundCalls {
     this.calls.set(id, live);
     sip.on("ended", (reason) => session.release(reason));
     sip.on("confirmed", session.guard("ack", () => this.onConfirmed(live)));
+    sip.on("dtmf", session.guard("dtmf", (key: string) => live.media?.onDtmf(key)));
     this.setUp(live).catch((err) => {
       log.error({ callId: id, err: String(err) }, "call setup failed");
       record.endReason ??= "error";

@@ -10,7 +10,7 @@ import { CorrelationEcho } from "../pipeline/echo-correlation";
 import { defaultTools } from "../providers/cloud";
 import { Playout } from "../media/playout";
 import type { SileroVad } from "../media/vad/silero";
-import { RtpSession, type LatchMode, type Pacer, type PacerSource, type RtpPortLease } from "../rtp";
+import { DtmfSender, RtpSession, type LatchMode, type Pacer, type PacerSource, type RtpPortLease } from "../rtp";
 import { decodeFrame, silenceFrame } from "../media/g711";
 import { CallRecorder } from "./recording";
 import { FRAME_MS, type AudioFrame } from "../media/constants";
@@ -84,6 +84,8 @@ export class CallMedia implements RenegotiableMedia {
   readonly session: RtpSession;
   readonly playout: Playout;
   readonly conversation: AgentCall;
+  /** Our DTMF (send_dtmf tool), sent in place of audio frames. */
+  readonly dtmfOut: DtmfSender;
   private started = false;
   private lastCallerFrameAt = 0;
   private readonly silence: AudioFrame;
@@ -95,7 +97,8 @@ export class CallMedia implements RenegotiableMedia {
   private readonly ticker: PacerSource = {
     onTick: () => {
       try {
-        this.playout.onTick();
+        // A DTMF event packet takes this tick's place; the playout's audio waits (dtmf-sender.ts).
+        if (!this.dtmfOut.tick()) this.playout.onTick();
         const now = this.o.clock.now();
         const silentMs = this.watchdog?.check(this.session.packetsReceived, this.held, now);
         if (silentMs !== undefined) return this.rtpTimedOut(silentMs);
@@ -142,9 +145,13 @@ export class CallMedia implements RenegotiableMedia {
           this.failed(err);
         }
       },
-      onDtmf: (ev) => log.info({ callId: record.id, durationMs: ev.durationMs, pii: { key: ev.key } }, "dtmf received"),
+      onDtmf: (ev) => {
+        log.info({ callId: record.id, durationMs: ev.durationMs, endSeen: ev.endSeen, pii: { key: ev.key } }, "dtmf received");
+        this.onDtmf(ev.key);
+      },
     });
     const session = this.session;
+    this.dtmfOut = new DtmfSender(session);
     this.silence = { pcm: new Int16Array(160), payload: silenceFrame(media.codec), codec: media.codec };
     const echo = new CorrelationEcho(media.codec);
     // Every frame that goes out is noted, so the detector can tell our own echo from the caller.
@@ -182,6 +189,11 @@ export class CallMedia implements RenegotiableMedia {
       codec: media.codec,
       settings: o.settings,
       hangup: o.hangup,
+      sendDtmf: (keys) => {
+        if (session.telephoneEventPt === undefined) return false;
+        this.dtmfOut.send(keys);
+        return true;
+      },
       onTurn: o.onTurn,
       onBargeIn: o.onBargeIn,
       onInterim: o.onInterim,
@@ -189,6 +201,16 @@ export class CallMedia implements RenegotiableMedia {
       onError: (err) => this.failed(err),
       onRecordChanged: o.onRecordChanged,
     });
+  }
+
+  /** A DTMF key from the far end: RFC 4733 (this session) or SIP INFO (the call's dialog). */
+  onDtmf(key: string): void {
+    if (this.closed || this.held) return;
+    try {
+      this.conversation.onDtmf(key);
+    } catch (err) {
+      this.failed(err);
+    }
   }
 
   /** Hands an unexpected failure to the call boundary, once; the media goes quiet meanwhile. */

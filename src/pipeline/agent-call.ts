@@ -18,6 +18,9 @@ import { collapse, NOMINAL_SAMPLES_PER_CHAR } from "./heard-text";
 import { withLlmDeadlines } from "./llm-deadline";
 import { describeError, logProviderError, replyRecovery } from "./provider-failures";
 import { FixedSpeech } from "./fixed-speech";
+import { DigitCollector } from "./digit-collector";
+import { dtmfTurnText } from "../providers/dtmf-text";
+import { sendDtmf } from "../providers/tools/send-dtmf";
 import { fixedSource, SpeechHandle } from "./speech-handle";
 import { StageProviders } from "./stage-providers";
 import { SttInput } from "./stt-input";
@@ -56,6 +59,7 @@ export class AgentCall {
   /** Play-state edge tracking for the VAD's echo rule. */
   private wasPlaying = false;
   private readonly unlisten: () => void;
+  private readonly digits: DigitCollector;
 
   constructor(private readonly d: AgentCallDeps) {
     this.settings = { ...DEFAULT_CONVERSATION, ...d.settings };
@@ -95,6 +99,7 @@ export class AgentCall {
         this.endPolitely(this.settings.sttLostText);
       },
     });
+    this.digits = new DigitCollector(d.clock, this.settings.digits, (keys) => this.onDigits(keys));
     this.timers = new CallTimers(d.clock, this.settings.idlePromptMs, {
       onIdle: (n) => this.onIdle(n),
       onMaxDuration: () => this.onMaxDuration(),
@@ -179,6 +184,7 @@ export class AgentCall {
     this.callCtl.abort();
     this.reply?.interrupt();
     this.detector.dispose();
+    this.digits.dispose();
     this.timers.dispose();
     this.stt.close();
     this.d.vad?.close?.();
@@ -245,6 +251,41 @@ export class AgentCall {
       pendingText: this.detector.pendingText,
     });
     if (go && !this.state.is("on-hold")) this.resumeReply("no_words");
+  }
+
+  /**
+   * One DTMF key from the caller (RFC 4733 event or SIP INFO). The first key of a group cuts the agent
+   * short (the caller answers the menu); the group (digit-collector.ts) becomes a caller turn
+   * `[keys pressed: …]` that the LLM or the scripted dialogue answers.
+   */
+  onDtmf(key: string): void {
+    if (this.state.is("stopped", "on-hold", "ending")) return;
+    this.d.log.info({ callId: this.d.record.id, pii: { key } }, "dtmf key");
+    this.timers.callerSpoke();
+    if (!this.digits.pending && this.reply && !this.reply.interrupted) this.cut(this.reply, "next-turn");
+    this.digits.press(key);
+  }
+
+  private onDigits(keys: string): void {
+    if (this.state.is("ending", "stopped", "on-hold")) return;
+    const text = dtmfTurnText(keys);
+    this.log.callerTurn(text);
+    this.d.log.info({ callId: this.d.record.id, pii: { keys } }, "caller keys");
+    this.resumable = null;
+    this.startReply(text, null);
+  }
+
+  /** The send_dtmf tool: validates and hands the keys to the RTP side. */
+  private onTool(name: string, args: Record<string, unknown>): boolean {
+    if (name !== "send_dtmf" || !this.d.sendDtmf) return false;
+    const parsed = sendDtmf.parseArgs(args);
+    if (!parsed.ok) {
+      this.d.log.warn({ callId: this.d.record.id, error: parsed.error }, "send_dtmf ignored");
+      return true;
+    }
+    const sent = this.d.sendDtmf(parsed.args.digits);
+    this.d.log.info({ callId: this.d.record.id, sent, pii: { keys: parsed.args.digits } }, "send_dtmf");
+    return true;
   }
 
   private onTurnEnd(turn: TurnEnd): void {
@@ -324,6 +365,7 @@ export class AgentCall {
       output: this.d.output,
       callId: this.d.record.id,
       callSignal: this.callCtl.signal,
+      onTool: (name, args) => this.onTool(name, args),
       onUnknownTool: (tool) => this.d.log.warn({ callId: this.d.record.id, tool }, "unknown tool call ignored"),
     });
     // Learn this voice's rate from a whole reply (at least a sentence's worth of text).

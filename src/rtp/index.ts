@@ -26,6 +26,7 @@ export {
   TELEPHONE_EVENT_BYTES,
   type TelephoneEvent,
 } from "./dtmf.ts";
+export { DtmfSender, type DtmfSenderOptions, type EventSink } from "./dtmf-sender.ts";
 export { SequenceUnwrapper } from "./sequence-unwrapper.ts";
 export { JitterEstimator } from "./jitter.ts";
 export { ReceptionStats, type SequenceStep } from "./reception-stats.ts";

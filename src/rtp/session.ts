@@ -259,18 +259,29 @@ export class RtpSession {
     const timestamp = this.ts;
     // The timestamp tracks the sampling clock even when nothing is sent (RFC 3550 §5.1).
     this.ts = (this.ts + payload.length) >>> 0;
+    if (this.codec !== this.mediaCodec) payload = encodeFrame(decodeFrame(payload, this.mediaCodec), this.codec);
+    return this.transmit(this.payloadType, payload, marker, timestamp);
+  }
+
+  /**
+   * Sends one telephone-event packet (RFC 4733 §2.5.1) in place of this tick's audio frame: it carries
+   * `eventTimestamp` (the event's start, §2.5.1.2: "the RTP timestamp ... identifies the beginning of the
+   * event"), while the session's timestamp still advances by `samples` (the tick's 20 ms) so the audio
+   * after the event keeps the sampling clock.
+   * @returns false when no telephone-event PT was negotiated, or as `sendFrame`.
+   */
+  sendEvent(payload: Uint8Array, marker: boolean, eventTimestamp: number, samples = 160): boolean {
+    if (this.closed) return false;
+    this.ts = (this.ts + samples) >>> 0;
+    if (this.telephoneEventPt === undefined) return false;
+    return this.transmit(this.telephoneEventPt, payload, marker, eventTimestamp >>> 0);
+  }
+
+  private transmit(payloadType: number, payload: Uint8Array, marker: boolean, timestamp: number): boolean {
     if (this.direction === "recvonly" || this.direction === "inactive") return false;
     const dest = this.latch.target;
     if (dest.port === 0 || dest.address === "0.0.0.0" || dest.address === "::") return false;
-    if (this.codec !== this.mediaCodec) payload = encodeFrame(decodeFrame(payload, this.mediaCodec), this.codec);
-    const packet = {
-      marker,
-      payloadType: this.payloadType,
-      sequenceNumber: this.seq,
-      timestamp,
-      ssrc: this.ssrc,
-      payload,
-    };
+    const packet = { marker, payloadType, sequenceNumber: this.seq, timestamp, ssrc: this.ssrc, payload };
     // RFC 3550 §5.1: "The sequence number increments by one for each RTP data packet sent".
     this.seq = (this.seq + 1) & 0xffff;
     const size = rtpPacketSize(packet);

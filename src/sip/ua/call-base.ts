@@ -10,6 +10,7 @@ import { OfferAnswerState, retryAfterSeconds, type OfferOutcome, type SessionDes
 import { SessionRefresher } from "./refresh.ts";
 import { SessionTimer, negotiateAsUas } from "./session-timer.ts";
 import { ALLOW_HEADER, type EndReason } from "./types.ts";
+import { DTMF_INFO_CONTENT_TYPES, parseDtmfInfo } from "./dtmf-info.ts";
 
 /** Every call state; inbound calls use offered/ringing/answered, outbound calls calling/early. */
 export type CallState = "offered" | "ringing" | "answered" | "calling" | "early" | "confirmed" | "ended";
@@ -24,6 +25,8 @@ export interface CommonCallEvents {
    * media delegate applied it; for logs and observers. `method` is the request that did it.
    */
   modified: [method: "INVITE" | "UPDATE"];
+  /** A DTMF key in a SIP INFO (application/dtmf-relay or application/dtmf, dtmf-info.ts); PII. */
+  dtmf: [key: string, durationMs: number | undefined];
   /** Exactly once, whatever ended the call. */
   ended: [reason: EndReason];
 }
@@ -144,6 +147,8 @@ export abstract class CallBase<E extends CommonCallEvents = CommonCallEvents> im
       case "UPDATE":
         tx.respond(this.onUpdate(req));
         return;
+      case "INFO":
+        return this.onInfo(req, tx);
       case "OPTIONS":
         // §11.2: "An OPTIONS request received within a dialog generates a 200 (OK) response that is
         // identical to one constructed outside a dialog and does not have any impact on the dialog."
@@ -154,6 +159,21 @@ export abstract class CallBase<E extends CommonCallEvents = CommonCallEvents> im
         // Allow header field to the 405 (Method Not Allowed) response."
         tx.respond(this.response(req, 405, { headers: [["Allow", ALLOW_HEADER]] }));
     }
+  }
+
+  /**
+   * INFO (RFC 6086) carrying DTMF. §4.2.2: "If a UA receives an INFO request with a message body that
+   * it does not support, it MUST respond with a 415 (Unsupported Media Type) response" (with Accept);
+   * an INFO without a body is answered 200 (legacy keep-alive); a DTMF body naming no key gets 400.
+   */
+  private onInfo(req: SipRequest, tx: { respond(res: SipResponse): void }): void {
+    const info = parseDtmfInfo(req.contentType, req.bodyText);
+    if (info.kind === "unsupported") {
+      return tx.respond(this.response(req, 415, { headers: [["Accept", DTMF_INFO_CONTENT_TYPES.join(", ")]] }));
+    }
+    if (info.kind === "bad") return tx.respond(this.response(req, 400, { reason: info.reason }));
+    tx.respond(this.response(req, 200));
+    if (info.kind === "digit") this.emitter.emit("dtmf", ...([info.key, info.durationMs] as never));
   }
 
   /** Require (§8.2.2.3) and CSeq order (§12.2.2) checks every in-dialog request passes first. */
