@@ -57,6 +57,10 @@ export interface CallMediaOptions {
   onBargeIn?: () => void;
   /** The caller's words so far (STT interim results), for live watchers. */
   onInterim?: (text: string) => void;
+  /** A DTMF key from the far end, for live watchers. */
+  onDtmfKey?: (key: string) => void;
+  /** The LLM called a tool, for live watchers. */
+  onToolCall?: (name: string, args: Record<string, unknown>) => void;
   onProviderError?: (err: unknown) => void;
   /**
    * No RTP from the far end for this long (ms) ends the call with "rtp_timeout" (RTP_TIMEOUT_S);
@@ -197,6 +201,7 @@ export class CallMedia implements RenegotiableMedia {
       onTurn: o.onTurn,
       onBargeIn: o.onBargeIn,
       onInterim: o.onInterim,
+      onToolCall: o.onToolCall,
       onProviderError: o.onProviderError,
       onError: (err) => this.failed(err),
       onRecordChanged: o.onRecordChanged,
@@ -206,6 +211,7 @@ export class CallMedia implements RenegotiableMedia {
   /** A DTMF key from the far end: RFC 4733 (this session) or SIP INFO (the call's dialog). */
   onDtmf(key: string): void {
     if (this.closed || this.held) return;
+    this.o.onDtmfKey?.(key);
     try {
       this.conversation.onDtmf(key);
     } catch (err) {

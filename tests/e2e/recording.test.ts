@@ -72,7 +72,7 @@ describe.skipIf(skip)("RECORDING=on: a SIPp call's stereo WAV", () => {
     expect(wav.channels).toBe(2);
   });
 
-  test("left = what SIPp sent, right = what the agent sent (correlation ≥ 0.9), aligned within 100 ms of the capture", () => {
+  test("left = what SIPp sent, right = what the agent sent (correlation ≥ 0.9), aligned within 250 ms of the capture", () => {
     const sent = assembleByTimestamp(call.callerStream!);
     const callerSpeech = speech(sent);
     const left = matchAudio(wav.left, callerSpeech.pcm);
@@ -80,10 +80,13 @@ describe.skipIf(skip)("RECORDING=on: a SIPp call's stereo WAV", () => {
     const agentSpeech = speech(call.heard);
     const right = matchAudio(wav.right, agentSpeech.pcm);
     expect(right.score).toBeGreaterThan(0.9);
-    // The two channels keep the capture's relative timing (wall clock alignment of both sides).
+    // The two channels keep the capture's relative timing (wall clock alignment of both sides). Slack:
+    // the capture side is laid out by RTP timestamp, the recording by the wall clock; on a loaded
+    // machine (load average 8) a stalled pacer put them 122 ms apart. A side misplaced by its
+    // silences or by the other side's start would be off by seconds.
     const captured = (agentSpeech.at + (call.stream!.audioPackets[0]!.arrivalMs - call.callerStream!.audioPackets[0]!.arrivalMs) * 8 - callerSpeech.at) / 8;
     const recorded = right.offsetMs - left.offsetMs;
-    expect(Math.abs(recorded - captured)).toBeLessThan(100);
+    expect(Math.abs(recorded - captured), `recorded ${recorded} ms vs captured ${captured} ms (scores ${left.score}, ${right.score})`).toBeLessThan(250);
     // The other channel does not carry it (no mix-up of the sides).
     expect(matchAudio(wav.right, callerSpeech.pcm).score).toBeLessThan(0.5);
   });
