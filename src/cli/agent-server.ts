@@ -91,6 +91,8 @@ export class AgentServer {
       bargeInMinSpeechMs: cfg.conversation.bargeInMinSpeechMs,
       rtpTimeout: { ms: cfg.rtpTimeoutMs, holdMs: cfg.rtpHoldTimeoutMs },
       latchMode: cfg.rtpLatch,
+      transferTargets: cfg.transferTargets,
+      transferNotifyTimeoutMs: cfg.transferNotifyTimeoutMs,
     });
   }
 

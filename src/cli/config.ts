@@ -14,6 +14,7 @@ import { GEMINI_DEFAULTS, GEMINI_ENV } from "../providers/gemini/options";
 import { OPENAI_ENV } from "../providers/openai/options";
 import { LATCH_MODES, type LatchMode } from "../rtp/symmetric-latch";
 import { parseIpv4Range } from "../util/ip-range";
+import { parseTransferTargets } from "../call/transfer";
 
 export class ConfigError extends Error {
   override readonly name = "ConfigError";
@@ -76,6 +77,10 @@ export interface Config {
   rtpHoldTimeoutMs: number;
   /** RTP_LATCH: which RTP sources a call may latch onto (src/rtp/symmetric-latch.ts): `signalled` or `any`. */
   rtpLatch: LatchMode;
+  /** TRANSFER_TARGETS: names → SIP URI or E.164 number (src/call/transfer.ts); empty = no transfers. */
+  transferTargets: Map<string, string>;
+  /** TRANSFER_NOTIFY_TIMEOUT_S: wait for the final NOTIFY of a REFER, ms. */
+  transferNotifyTimeoutMs: number;
   scriptFile?: string;
   logLevel: "trace" | "debug" | "info" | "warn" | "error" | "fatal" | "silent";
   logPii: boolean;
@@ -127,6 +132,16 @@ type Env = Record<string, string | undefined>;
 function str(env: Env, name: string): string | undefined {
   const v = env[name];
   return v === undefined || v.trim() === "" ? undefined : v.trim();
+}
+
+function transferTargetsOf(env: Env): Map<string, string> {
+  const v = str(env, "TRANSFER_TARGETS");
+  if (v === undefined) return new Map();
+  try {
+    return parseTransferTargets(v);
+  } catch (err) {
+    throw new ConfigError("TRANSFER_TARGETS", (err as Error).message);
+  }
 }
 
 function int(env: Env, name: string, def: number, min: number, max: number): number {
@@ -376,6 +391,8 @@ export function loadConfig(env: Env = process.env): Config {
     rtpTimeoutMs: int(env, "RTP_TIMEOUT_S", 30, 0, 86_400) * 1000,
     rtpHoldTimeoutMs: int(env, "RTP_HOLD_TIMEOUT_S", 600, 0, 86_400) * 1000,
     rtpLatch: oneOf(env, "RTP_LATCH", LATCH_MODES, "signalled"),
+    transferTargets: transferTargetsOf(env),
+    transferNotifyTimeoutMs: int(env, "TRANSFER_NOTIFY_TIMEOUT_S", 30, 1, 600) * 1000,
     scriptFile: str(env, "SCRIPT_FILE"),
     logLevel: oneOf(env, "LOG_LEVEL", ["trace", "debug", "info", "warn", "error", "fatal", "silent"] as const, "info"),
     logPii: bool(env, "LOG_PII", true),
