@@ -6,6 +6,7 @@
 import { existsSync } from "node:fs";
 import { isIP } from "node:net";
 import { hostname, networkInterfaces } from "node:os";
+import { HEADROOM_DEFAULTS, type HeadroomLimits } from "../call/headroom";
 import { countryCodeOf, PREFIX_PATTERN } from "../outbound/destination-policy";
 // Provider defaults and variable names live in each provider's options module (the single source).
 import { CARTESIA_DEFAULTS, CARTESIA_ENV } from "../providers/cartesia/options";
@@ -97,6 +98,8 @@ export interface Config {
   /** System prompt file for the LLM (inbound). */
   inboundPromptFile?: string;
   /** Maximum simultaneous calls; further INVITEs get 486/503. */
+  /** ADMISSION_CPU_PCT, ADMISSION_PACER_P99_MS, ADMISSION_MIN_CALLS: when a new call gets 503 "overloaded" (src/call/headroom.ts). */
+  admission: HeadroomLimits;
   /** FLITE_WORKERS: threads synthesising flite speech off the RTP pacing thread; 0 = on it. Default 2. */
   fliteWorkers: number;
   maxCalls: number;
@@ -409,6 +412,11 @@ export function loadConfig(env: Env = process.env): Config {
     inboundPromptFile: str(env, "INBOUND_PROMPT_FILE"),
     maxCalls: int(env, "MAX_CALLS", 100, 1, 10_000),
     fliteWorkers: int(env, "FLITE_WORKERS", 2, 0, 64),
+    admission: {
+      cpuPct: int(env, "ADMISSION_CPU_PCT", HEADROOM_DEFAULTS.cpuPct, 0, 6400),
+      pacerP99Ms: int(env, "ADMISSION_PACER_P99_MS", HEADROOM_DEFAULTS.pacerP99Ms, 0, 1000),
+      minCalls: int(env, "ADMISSION_MIN_CALLS", HEADROOM_DEFAULTS.minCalls, 0, 10_000),
+    },
     outbound: outboundConfig(env),
     apiToken,
     dataDir: str(env, "DATA_DIR") ?? "./data",

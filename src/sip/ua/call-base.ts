@@ -96,12 +96,12 @@ export abstract class CallBase<E extends CommonCallEvents = CommonCallEvents> im
     this.sessionTimer = new SessionTimer(ctx.clock, {
       refresh: () => this.refresher.refresh(),
       expire: () => {
-        ctx.log.warn({ callId }, "sip session expired: no refresh from the peer");
+        ctx.log.warn({ sipCallId: callId }, "sip session expired: no refresh from the peer");
         void this.endWithBye("session_expired");
       },
     });
     this.emitter = new Emitter<E>((event, err) =>
-      ctx.log.error({ callId, event, err: String(err) }, "sip call listener threw"),
+      ctx.log.error({ sipCallId: callId, event, err: String(err) }, "sip call listener threw"),
     );
     this.done = new Promise<EndReason>((resolve) => (this.resolveDone = resolve));
   }
@@ -447,7 +447,7 @@ export abstract class CallBase<E extends CommonCallEvents = CommonCallEvents> im
     this.ackWaiters.clear();
     if (opts.keepDialog) this.keepDialogUntilBye = true;
     else this.releaseDialog();
-    this.ctx.log.info({ callId: this.callId, direction: this.direction, reason }, "sip call ended");
+    this.ctx.log.info({ sipCallId: this.callId, direction: this.direction, reason }, "sip call ended");
     this.emitter.emit("ended", ...([reason] as never));
     this.resolveDone(reason);
   }
