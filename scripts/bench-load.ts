@@ -8,6 +8,7 @@
  *
  *   bun run bench:load                                  cloud 20,50,100,150,200 + offline 1,2,4; 20 s each
  *   bun run bench:load --cloud 40,80 --offline "" --hold 30
+ *   bun run bench:load --admission                      keep the agent's headroom admission on (503 when loaded)
  *
  * Needs sipp and dumpcap (scripts/bootstrap.sh --test) and two cores. Stops at the first failing N of a
  * pipeline unless --all. On a shared machine the numbers are noisy: run it when the machine is quiet.
@@ -25,6 +26,7 @@ const { values: opt } = parseArgs({
     rate: { type: "string", default: "20" },
     all: { type: "boolean", default: false },
     "no-pin": { type: "boolean", default: false },
+    admission: { type: "boolean", default: false },
   },
 });
 const list = (s: string) => s.split(",").map((x) => x.trim()).filter(Boolean).map(Number).filter((n) => n > 0);
@@ -33,7 +35,7 @@ const rows: LoadRow[] = [];
 try {
   for (const [pipeline, ns] of [["cloud", list(opt.cloud!)], ["offline", list(opt.offline!)]] as const) {
     for (const calls of ns) {
-      const row = await runLoad({ pipeline, calls, holdS, rate: Number(opt.rate), pin: !opt["no-pin"], progress: (l) => console.log(l) });
+      const row = await runLoad({ pipeline, calls, holdS, rate: Number(opt.rate), pin: !opt["no-pin"], admission: opt.admission, progress: (l) => console.log(l) });
       rows.push(row);
       console.log(loadTable([row]).split("\n")[1]);
       if (gateFailures(row).length && !opt.all) break;

@@ -31,6 +31,7 @@ import type { Admission } from "./admission";
 import { CallMedia, type CallProviders } from "./media";
 import type { CallObserver } from "./observer";
 import { CallSession, newCallRecord } from "./session";
+import { transferHook, type TransferTargets } from "./transfer";
 
 export interface InboundCallsOptions {
   log: Logger;
@@ -59,6 +60,10 @@ export interface InboundCallsOptions {
   rtpTimeout?: { ms: number; holdMs: number };
   /** Which RTP sources a call may latch onto (RTP_LATCH); default `signalled`. */
   latchMode?: LatchMode;
+  /** TRANSFER_TARGETS: names → SIP URI or E.164 (src/call/transfer.ts); none: no transfer_call tool. */
+  transferTargets?: TransferTargets;
+  /** Wait for a REFER's final NOTIFY, ms (TRANSFER_NOTIFY_TIMEOUT_S). */
+  transferNotifyTimeoutMs?: number;
 }
 
 /** One live inbound call and what it holds. */
@@ -211,6 +216,16 @@ export class InboundCalls {
         settings: this.o.settings,
         bargeInMinSpeechMs: this.o.bargeInMinSpeechMs,
         rtpTimeout: this.o.rtpTimeout,
+        transfer: transferHook({
+          call: live.sip,
+          targets: this.o.transferTargets,
+          peerHost: live.sip.remote.host,
+          clock: hooks.clock,
+          notifyTimeoutMs: this.o.transferNotifyTimeoutMs,
+          record,
+          onRecordChanged: hooks.onRecordChanged,
+          log: this.o.log,
+        }),
       });
       return live.media;
     });

@@ -3,11 +3,12 @@
  * RTP session on a leased port → playout on the shared pacer → AgentCall (VAD, STT, LLM, TTS).
  * `close()` releases everything (pacer slot, playout, socket and port); it is idempotent.
  */
-import { AgentCall, type ConversationSettings } from "../pipeline/agent-call";
+import { AgentCall, type AgentCallDeps, type ConversationSettings } from "../pipeline/agent-call";
 import type { CallRecord, TurnRecord } from "../pipeline/call-record";
 import { SileroSpeechDetector } from "../pipeline/speech-detector";
 import { CorrelationEcho } from "../pipeline/echo-correlation";
 import { defaultTools } from "../providers/cloud";
+import { transferCallSpec } from "../providers/tools/transfer-call";
 import { Playout } from "../media/playout";
 import type { SileroVad } from "../media/vad/silero";
 import { DtmfSender, RtpSession, type LatchMode, type Pacer, type PacerSource, type RtpPortLease } from "../rtp";
@@ -71,6 +72,8 @@ export interface CallMediaOptions {
   onError?: (err: unknown) => void;
   /** Record fields changed outside a turn (the serving providers after a fallback). */
   onRecordChanged?: () => void;
+  /** Transfer to a person (transfer_call tool, src/call/transfer.ts); absent: no targets configured. */
+  transfer?: AgentCallDeps["transfer"];
 }
 
 /**
@@ -161,7 +164,8 @@ export class CallMedia implements RenegotiableMedia {
       fallbackStt: o.providers.fallback.stt,
       fallbackLlm: o.providers.fallback.llm,
       system: o.system,
-      tools: defaultTools(),
+      tools: o.transfer ? [...defaultTools(), transferCallSpec(o.transfer.targets)] : defaultTools(),
+      transfer: o.transfer,
       output: this.playout,
       vad: o.vad
         ? new SileroSpeechDetector(o.vad.createStream(), {

@@ -6,6 +6,7 @@
 import { existsSync } from "node:fs";
 import { isIP } from "node:net";
 import { hostname, networkInterfaces } from "node:os";
+import { HEADROOM_DEFAULTS, type HeadroomLimits } from "../call/headroom";
 import { countryCodeOf, PREFIX_PATTERN } from "../outbound/destination-policy";
 // Provider defaults and variable names live in each provider's options module (the single source).
 import { CARTESIA_DEFAULTS, CARTESIA_ENV } from "../providers/cartesia/options";
@@ -14,6 +15,7 @@ import { GEMINI_DEFAULTS, GEMINI_ENV } from "../providers/gemini/options";
 import { OPENAI_ENV } from "../providers/openai/options";
 import { LATCH_MODES, type LatchMode } from "../rtp/symmetric-latch";
 import { parseIpv4Range } from "../util/ip-range";
+import { parseTransferTargets } from "../call/transfer";
 
 export class ConfigError extends Error {
   override readonly name = "ConfigError";
@@ -76,6 +78,10 @@ export interface Config {
   rtpHoldTimeoutMs: number;
   /** RTP_LATCH: which RTP sources a call may latch onto (src/rtp/symmetric-latch.ts): `signalled` or `any`. */
   rtpLatch: LatchMode;
+  /** TRANSFER_TARGETS: names → SIP URI or E.164 number (src/call/transfer.ts); empty = no transfers. */
+  transferTargets: Map<string, string>;
+  /** TRANSFER_NOTIFY_TIMEOUT_S: wait for the final NOTIFY of a REFER, ms. */
+  transferNotifyTimeoutMs: number;
   scriptFile?: string;
   logLevel: "trace" | "debug" | "info" | "warn" | "error" | "fatal" | "silent";
   logPii: boolean;
@@ -92,6 +98,8 @@ export interface Config {
   /** System prompt file for the LLM (inbound). */
   inboundPromptFile?: string;
   /** Maximum simultaneous calls; further INVITEs get 486/503. */
+  /** ADMISSION_CPU_PCT, ADMISSION_PACER_P99_MS, ADMISSION_MIN_CALLS: when a new call gets 503 "overloaded" (src/call/headroom.ts). */
+  admission: HeadroomLimits;
   /** FLITE_WORKERS: threads synthesising flite speech off the RTP pacing thread; 0 = on it. Default 2. */
   fliteWorkers: number;
   maxCalls: number;
@@ -129,6 +137,16 @@ type Env = Record<string, string | undefined>;
 function str(env: Env, name: string): string | undefined {
   const v = env[name];
   return v === undefined || v.trim() === "" ? undefined : v.trim();
+}
+
+function transferTargetsOf(env: Env): Map<string, string> {
+  const v = str(env, "TRANSFER_TARGETS");
+  if (v === undefined) return new Map();
+  try {
+    return parseTransferTargets(v);
+  } catch (err) {
+    throw new ConfigError("TRANSFER_TARGETS", (err as Error).message);
+  }
 }
 
 function int(env: Env, name: string, def: number, min: number, max: number): number {
@@ -378,6 +396,8 @@ export function loadConfig(env: Env = process.env): Config {
     rtpTimeoutMs: int(env, "RTP_TIMEOUT_S", 30, 0, 86_400) * 1000,
     rtpHoldTimeoutMs: int(env, "RTP_HOLD_TIMEOUT_S", 600, 0, 86_400) * 1000,
     rtpLatch: oneOf(env, "RTP_LATCH", LATCH_MODES, "signalled"),
+    transferTargets: transferTargetsOf(env),
+    transferNotifyTimeoutMs: int(env, "TRANSFER_NOTIFY_TIMEOUT_S", 30, 1, 600) * 1000,
     scriptFile: str(env, "SCRIPT_FILE"),
     logLevel: oneOf(env, "LOG_LEVEL", ["trace", "debug", "info", "warn", "error", "fatal", "silent"] as const, "info"),
     logPii: bool(env, "LOG_PII", true),
@@ -392,6 +412,11 @@ export function loadConfig(env: Env = process.env): Config {
     inboundPromptFile: str(env, "INBOUND_PROMPT_FILE"),
     maxCalls: int(env, "MAX_CALLS", 100, 1, 10_000),
     fliteWorkers: int(env, "FLITE_WORKERS", 2, 0, 64),
+    admission: {
+      cpuPct: int(env, "ADMISSION_CPU_PCT", HEADROOM_DEFAULTS.cpuPct, 0, 6400),
+      pacerP99Ms: int(env, "ADMISSION_PACER_P99_MS", HEADROOM_DEFAULTS.pacerP99Ms, 0, 1000),
+      minCalls: int(env, "ADMISSION_MIN_CALLS", HEADROOM_DEFAULTS.minCalls, 0, 10_000),
+    },
     outbound: outboundConfig(env),
     apiToken,
     dataDir: str(env, "DATA_DIR") ?? "./data",

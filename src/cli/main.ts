@@ -44,7 +44,7 @@ function describeConfig(cfg: Config, mode: string, providers: { stt: string; llm
         ];
   return [
     `voice-agent ${VERSION} — mode ${mode}`,
-    `  SIP   udp ${cfg.sipHost}:${cfg.sipPort}, Contact/SDP address ${cfg.publicIp}${cfg.answerDelayMs ? `, rings ${cfg.answerDelayMs} ms` : ""}`,
+    `  SIP   udp${cfg.sipTcp ? " and tcp" : ""} ${cfg.sipHost}:${cfg.sipPort}${cfg.sipTls ? `, tls port ${cfg.sipTls.port}` : ""}, Contact/SDP address ${cfg.publicIp}${cfg.answerDelayMs ? `, rings ${cfg.answerDelayMs} ms` : ""}`,
     `  ACL   ${sipAccess(cfg)}`,
     `  RTP   udp ports ${cfg.rtpPortStart}-${cfg.rtpPortEnd} (${rtpCalls} calls), max ${cfg.maxCalls} simultaneous calls`,
     ...outbound,

@@ -36,6 +36,8 @@ export interface LoadOptions {
   rate?: number;
   /** Pin the agent to CPU 0 and this process to CPU 1. Default false. */
   pin?: boolean;
+  /** Keep the agent's headroom admission (ADMISSION_*) on; default off, so every N is really carried. */
+  admission?: boolean;
   /** More agent environment. */
   env?: Record<string, string>;
   progress?: (line: string) => void;
@@ -153,6 +155,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadRow> {
       MAX_CALLS: String(o.calls + 10),
       SIP_RATE_LIMIT: "0",
       IDLE_PROMPT_S: "600",
+      ...(o.admission ? {} : { ADMISSION_CPU_PCT: "0", ADMISSION_PACER_P99_MS: "0" }),
       ...o.env,
     });
     const pid = agent.proc.pid;
