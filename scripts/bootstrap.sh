@@ -8,7 +8,7 @@ BUN_VERSION=$(node -p "require('./package.json').devDependencies.bun")
 
 apt_pkgs=(pocketsphinx pocketsphinx-en-us)
 if [ "${1:-}" = "--test" ]; then
-  apt_pkgs+=(sip-tester tshark sox libsox-fmt-all flite espeak-ng baresip-core kamailio iproute2 systemd strace sqlite3 postgresql)
+  apt_pkgs+=(sip-tester tshark sox libsox-fmt-all flite espeak-ng baresip-core kamailio iproute2 systemd strace sqlite3 postgresql chromium)
 fi
 missing=()
 for p in "${apt_pkgs[@]}"; do

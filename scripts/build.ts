@@ -38,6 +38,11 @@ function run(cmd: string[]): void {
 }
 
 const entry = resolve(ROOT, arg("--entry") ?? "src/cli/main.ts");
+/**
+ * Worker threads the binary starts: extra entry points of `bun build --compile` (FACTS.md), found at
+ * run time under /$bunfs/root/ by their place below the entries' common folder (src/providers/flite/synth-pool.ts).
+ */
+const WORKER_ENTRIES = ["src/providers/flite/synth-worker.ts"];
 const outfile = resolve(ROOT, arg("--outfile") ?? "dist/voice-agent");
 if (!existsSync(entry)) die(`entry ${entry} does not exist`);
 
@@ -59,7 +64,7 @@ const flags = ["--compile", "--minify", "--no-compile-autoload-bunfig"];
 if (!process.argv.includes("--no-sourcemap")) flags.push("--sourcemap=inline");
 if (process.argv.includes("--bytecode")) flags.push("--bytecode", "--format=esm");
 const t0 = performance.now();
-run([process.execPath, "build", ...flags, entry, "--outfile", outfile]);
+run([process.execPath, "build", ...flags, entry, ...WORKER_ENTRIES.map((w) => resolve(ROOT, w)), "--outfile", outfile]);
 const seconds = (performance.now() - t0) / 1000;
 
 // With --compile the source map is embedded in the binary (stack traces stay mapped after deleting the

@@ -21,7 +21,7 @@ import { randomUUID } from "node:crypto";
 import type { CallRecord } from "../pipeline/call-record";
 import type { ConversationSettings } from "../pipeline/agent-call";
 import { CallSessionDescription, createAnswer, SdpError, SdpSession } from "../sdp";
-import { RtpPortPoolError, type Pacer, type RtpPortPool } from "../rtp";
+import { RtpPortPoolError, type LatchMode, type Pacer, type RtpPortPool } from "../rtp";
 import type { SileroVad } from "../media/vad/silero";
 import type { InboundCall } from "../sip";
 import type { Clock } from "../util/clock";
@@ -31,6 +31,7 @@ import type { Admission } from "./admission";
 import { CallMedia, type CallProviders } from "./media";
 import type { CallObserver } from "./observer";
 import { CallSession, newCallRecord } from "./session";
+import { transferHook, type TransferTargets } from "./transfer";
 
 export interface InboundCallsOptions {
   log: Logger;
@@ -57,6 +58,12 @@ export interface InboundCallsOptions {
   bargeInMinSpeechMs?: number;
   /** RTP inactivity limits (RTP_TIMEOUT_S, RTP_HOLD_TIMEOUT_S), ms. */
   rtpTimeout?: { ms: number; holdMs: number };
+  /** Which RTP sources a call may latch onto (RTP_LATCH); default `signalled`. */
+  latchMode?: LatchMode;
+  /** TRANSFER_TARGETS: names → SIP URI or E.164 (src/call/transfer.ts); none: no transfer_call tool. */
+  transferTargets?: TransferTargets;
+  /** Wait for a REFER's final NOTIFY, ms (TRANSFER_NOTIFY_TIMEOUT_S). */
+  transferNotifyTimeoutMs?: number;
 }
 
 /** One live inbound call and what it holds. */
@@ -136,6 +143,7 @@ export class InboundCalls {
     this.calls.set(id, live);
     sip.on("ended", (reason) => session.release(reason));
     sip.on("confirmed", session.guard("ack", () => this.onConfirmed(live)));
+    sip.on("dtmf", session.guard("dtmf", (key: string) => live.media?.onDtmf(key)));
     this.setUp(live).catch((err) => {
       log.error({ callId: id, err: String(err) }, "call setup failed");
       record.endReason ??= "error";
@@ -199,6 +207,7 @@ export class InboundCalls {
         lease,
         media: pending.sdp.media,
         signallingAddress: live.sip.remote.host,
+        latchMode: this.o.latchMode,
         pacer: this.o.pacer,
         log: this.o.log,
         providers: this.o.providers,
@@ -207,6 +216,16 @@ export class InboundCalls {
         settings: this.o.settings,
         bargeInMinSpeechMs: this.o.bargeInMinSpeechMs,
         rtpTimeout: this.o.rtpTimeout,
+        transfer: transferHook({
+          call: live.sip,
+          targets: this.o.transferTargets,
+          peerHost: live.sip.remote.host,
+          clock: hooks.clock,
+          notifyTimeoutMs: this.o.transferNotifyTimeoutMs,
+          record,
+          onRecordChanged: hooks.onRecordChanged,
+          log: this.o.log,
+        }),
       });
       return live.media;
     });

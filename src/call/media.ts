@@ -3,14 +3,15 @@
  * RTP session on a leased port → playout on the shared pacer → AgentCall (VAD, STT, LLM, TTS).
  * `close()` releases everything (pacer slot, playout, socket and port); it is idempotent.
  */
-import { AgentCall, type ConversationSettings } from "../pipeline/agent-call";
+import { AgentCall, type AgentCallDeps, type ConversationSettings } from "../pipeline/agent-call";
 import type { CallRecord, TurnRecord } from "../pipeline/call-record";
 import { SileroSpeechDetector } from "../pipeline/speech-detector";
 import { CorrelationEcho } from "../pipeline/echo-correlation";
 import { defaultTools } from "../providers/cloud";
+import { transferCallSpec } from "../providers/tools/transfer-call";
 import { Playout } from "../media/playout";
 import type { SileroVad } from "../media/vad/silero";
-import { RtpSession, type Pacer, type PacerSource, type RtpPortLease } from "../rtp";
+import { DtmfSender, RtpSession, type LatchMode, type Pacer, type PacerSource, type RtpPortLease } from "../rtp";
 import { silenceFrame } from "../media/g711";
 import { FRAME_MS, type AudioFrame } from "../media/constants";
 import { RtpWatchdog } from "./rtp-watchdog";
@@ -35,9 +36,11 @@ export interface CallProviders {
 export interface CallMediaOptions {
   record: CallRecord;
   lease: RtpPortLease;
-  media: Pick<NegotiatedMedia, "codec" | "payloadType" | "telephoneEventPt" | "remote" | "direction">;
+  media: Pick<NegotiatedMedia, "codec" | "payloadType" | "telephoneEventPt" | "remote" | "direction" | "rtcpMux">;
   /** Where the signalling came from (INVITE source / trunk): media from it may be latched (RFC 4961). */
   signallingAddress?: string;
+  /** Which sources may latch (RTP_LATCH, src/rtp/symmetric-latch.ts); default `signalled`. */
+  latchMode?: LatchMode;
   pacer: Pacer;
   clock: Clock;
   log: Logger;
@@ -69,6 +72,8 @@ export interface CallMediaOptions {
   onError?: (err: unknown) => void;
   /** Record fields changed outside a turn (the serving providers after a fallback). */
   onRecordChanged?: () => void;
+  /** Transfer to a person (transfer_call tool, src/call/transfer.ts); absent: no targets configured. */
+  transfer?: AgentCallDeps["transfer"];
 }
 
 /**
@@ -79,6 +84,8 @@ export class CallMedia implements RenegotiableMedia {
   readonly session: RtpSession;
   readonly playout: Playout;
   readonly conversation: AgentCall;
+  /** Our DTMF (send_dtmf tool), sent in place of audio frames. */
+  readonly dtmfOut: DtmfSender;
   private started = false;
   private lastCallerFrameAt = 0;
   private readonly silence: AudioFrame;
@@ -90,7 +97,8 @@ export class CallMedia implements RenegotiableMedia {
   private readonly ticker: PacerSource = {
     onTick: () => {
       try {
-        this.playout.onTick();
+        // A DTMF event packet takes this tick's place; the playout's audio waits (dtmf-sender.ts).
+        if (!this.dtmfOut.tick()) this.playout.onTick();
         const now = this.o.clock.now();
         const silentMs = this.watchdog?.check(this.session.packetsReceived, this.held, now);
         if (silentMs !== undefined) return this.rtpTimedOut(silentMs);
@@ -116,6 +124,7 @@ export class CallMedia implements RenegotiableMedia {
       lease: o.lease,
       remote: media.remote,
       signallingAddress: o.signallingAddress,
+      latchMode: o.latchMode,
       codec: media.codec,
       payloadType: media.payloadType,
       telephoneEventPt: media.telephoneEventPt,
@@ -130,9 +139,13 @@ export class CallMedia implements RenegotiableMedia {
           this.failed(err);
         }
       },
-      onDtmf: (ev) => log.info({ callId: record.id, durationMs: ev.durationMs, pii: { key: ev.key } }, "dtmf received"),
+      onDtmf: (ev) => {
+        log.info({ callId: record.id, durationMs: ev.durationMs, endSeen: ev.endSeen, pii: { key: ev.key } }, "dtmf received");
+        this.onDtmf(ev.key);
+      },
     });
     const session = this.session;
+    this.dtmfOut = new DtmfSender(session);
     this.silence = { pcm: new Int16Array(160), payload: silenceFrame(media.codec), codec: media.codec };
     const echo = new CorrelationEcho(media.codec);
     // Every frame that goes out is noted, so the detector can tell our own echo from the caller.
@@ -151,7 +164,8 @@ export class CallMedia implements RenegotiableMedia {
       fallbackStt: o.providers.fallback.stt,
       fallbackLlm: o.providers.fallback.llm,
       system: o.system,
-      tools: defaultTools(),
+      tools: o.transfer ? [...defaultTools(), transferCallSpec(o.transfer.targets)] : defaultTools(),
+      transfer: o.transfer,
       output: this.playout,
       vad: o.vad
         ? new SileroSpeechDetector(o.vad.createStream(), {
@@ -164,6 +178,11 @@ export class CallMedia implements RenegotiableMedia {
       codec: media.codec,
       settings: o.settings,
       hangup: o.hangup,
+      sendDtmf: (keys) => {
+        if (session.telephoneEventPt === undefined) return false;
+        this.dtmfOut.send(keys);
+        return true;
+      },
       onTurn: o.onTurn,
       onBargeIn: o.onBargeIn,
       onInterim: o.onInterim,
@@ -171,6 +190,16 @@ export class CallMedia implements RenegotiableMedia {
       onError: (err) => this.failed(err),
       onRecordChanged: o.onRecordChanged,
     });
+  }
+
+  /** A DTMF key from the far end: RFC 4733 (this session) or SIP INFO (the call's dialog). */
+  onDtmf(key: string): void {
+    if (this.closed || this.held) return;
+    try {
+      this.conversation.onDtmf(key);
+    } catch (err) {
+      this.failed(err);
+    }
   }
 
   /** Hands an unexpected failure to the call boundary, once; the media goes quiet meanwhile. */
@@ -221,20 +250,27 @@ export class CallMedia implements RenegotiableMedia {
     this.o.log.info({ callId: this.o.record.id, direction: media.direction }, held ? "call held by the peer" : "call resumed by the peer");
   }
 
-  /** RTCP on the odd port next to ours (RFC 3550 §11); the call goes on without it if it cannot bind. */
+  /**
+   * RTCP on the odd port next to ours (RFC 3550 §11); the call goes on without it if it cannot bind.
+   * With rtcp-mux negotiated (RFC 5761), on our RTP port instead.
+   */
   private openRtcp(): void {
     const { lease, record, log } = this.o;
-    RtcpSession.open({
-      host: lease.host,
-      port: lease.port + 1,
+    const opts = {
       rtp: this.session,
       clock: this.o.clock,
       cname: `voice-agent@${lease.host}`,
-      onPeerReport: (r) => {
+      onPeerReport: (r: RtcpPeerReport) => {
         record.rtcp = r;
         this.o.onRtcpReport?.(r);
       },
-    }).then(
+    };
+    if (this.o.media.rtcpMux) {
+      this.rtcp = RtcpSession.muxed(opts);
+      this.rtcp.start();
+      return;
+    }
+    RtcpSession.open({ ...opts, host: lease.host, port: lease.port + 1 }).then(
       (rtcp) => {
         if (this.closed) return rtcp.close();
         this.rtcp = rtcp;

@@ -173,9 +173,11 @@ export class CallSession {
       onError: (err) => this.fail(err, "media"),
       onRecordChanged: () => this.reportProviders(),
     };
+    const codec = record.codec;
     try {
       this.media = create(lease, hooks);
       this.lease = null; // the media owns the port now
+      if (record.codec !== codec) observer.callUpdated(record); // the negotiated codec, for the live page
       this.media.start();
       return true;
     } catch (err) {

@@ -20,6 +20,7 @@ import { Pacer, RtpPortPool } from "../rtp";
 import { CallMedia } from "../call/media";
 import { InboundCalls } from "../call/inbound";
 import { Admission, loadHeaderValue } from "../call/admission";
+import { Headroom } from "../call/headroom";
 import { combineObservers, eventsObserver, metricsObserver, storeObserver, type CallObserver } from "../call/observer";
 import { CallEventHub } from "../call/events";
 import { loadSileroVad, type SileroVad } from "../media/vad/silero";
@@ -46,6 +47,8 @@ export class AgentServer {
   private draining = false;
   /** Draining, MAX_CALLS, degraded: one decision for INVITE, OPTIONS and GET /health/ready. */
   readonly admission: Admission;
+  /** CPU and pacer lateness: refuses new calls (degraded, "overloaded") when one more would hurt the live ones. */
+  readonly headroom: Headroom;
   private http: { stop(): void } | null = null;
   /** Live call events for the call page and GET /events. */
   readonly events = new CallEventHub();
@@ -64,15 +67,17 @@ export class AgentServer {
     private readonly vad: SileroVad | null,
     private readonly clock: Clock,
     metrics: Metrics,
+    headroom: Headroom,
   ) {
     this.metrics = metrics;
+    this.headroom = headroom;
     const { cfg, providers, log } = o;
     this.observer = combineObservers(log, storeObserver(store), metricsObserver(metrics), eventsObserver(this.events));
     this.admission = new Admission({
       capacity: cfg.maxCalls,
       active: () => this.activeCalls,
       draining: () => this.draining,
-      degraded: [() => (pool.free === 0 ? "no free RTP port" : undefined)],
+      degraded: [() => (pool.free === 0 ? "no free RTP port" : undefined), () => headroom.check(this.activeCalls)],
     });
     this.inbound = new InboundCalls({
       log,
@@ -90,6 +95,9 @@ export class AgentServer {
       settings: conversationSettings(cfg.conversation),
       bargeInMinSpeechMs: cfg.conversation.bargeInMinSpeechMs,
       rtpTimeout: { ms: cfg.rtpTimeoutMs, holdMs: cfg.rtpHoldTimeoutMs },
+      latchMode: cfg.rtpLatch,
+      transferTargets: cfg.transferTargets,
+      transferNotifyTimeoutMs: cfg.transferNotifyTimeoutMs,
     });
   }
 
@@ -149,9 +157,13 @@ export class AgentServer {
     }
     const pool = new RtpPortPool(cfg.rtpPortStart, cfg.rtpPortEnd, cfg.sipHost);
     const metrics = createMetrics();
+    const headroom = new Headroom({ clock, limits: cfg.admission });
     const pacer = new Pacer({
       clock,
-      onLateness: metrics.pacerLateness,
+      onLateness: (ms) => {
+        metrics.pacerLateness(ms);
+        headroom.recordLateness(ms);
+      },
       onError: (err) => log.error({ err: String(err) }, "pacer source failed"),
     });
     let server!: AgentServer;
@@ -176,7 +188,8 @@ export class AgentServer {
         },
       },
     });
-    server = new AgentServer(o, store, transport, ua, pool, pacer, vad, clock, metrics);
+    server = new AgentServer(o, store, transport, ua, pool, pacer, vad, clock, metrics, headroom);
+    headroom.start();
     const outboundMode = o.mode === "outbound" || o.mode === "all";
     if (outboundMode && cfg.outbound.trunkHost && cfg.outbound.callerId) server.dialer = server.createDialer();
     const app = createApp({
@@ -251,6 +264,7 @@ export class AgentServer {
         new CallMedia({
           ...req, // record, lease, negotiated media, system, and the session's hooks (clock, hang-up, turns, errors)
           signallingAddress: ob.trunkHost,
+          latchMode: cfg.rtpLatch,
           pacer: this.pacer,
           log,
           providers: { ...providers, llm: req.llm },
@@ -278,6 +292,7 @@ export class AgentServer {
     await this.inbound.endAll(8000);
     await outbound;
     this.pacer.stop();
+    this.headroom.stop();
     this.ua.dispose();
     this.transport.close();
     this.events.closeAll();

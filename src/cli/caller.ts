@@ -61,6 +61,10 @@ export async function runCaller(cmd: CallCommand): Promise<number> {
   const right: Int16Array[] = [];
   let lastAgentAudio = -Infinity;
   let agentAudioFrames = 0;
+  // Both channels are placed by the time since the answer (see frameSlot), so a pacer that skips ticks on
+  // a busy machine does not shift one side of the recording against the other.
+  let answeredAt = 0;
+  const slot = (frames: Int16Array[]) => frameSlot(performance.now() - answeredAt, frames.length);
 
   const result: CallerResult = { sipCallId: "", answered: false, phrases: [], agentTurns: [] };
   say(`calling ${cmd.uri} as ${cmd.from} (SIP ${localIp}:${transport.local.port})`);
@@ -71,6 +75,7 @@ export async function runCaller(cmd: CallCommand): Promise<number> {
   const answered = new Promise<boolean>((resolve) => {
     call.on("answered", (sdp) => {
       const media = parseAnswer(sdp);
+      answeredAt = performance.now();
       session = new RtpSession({
         lease,
         remote: media.remote,
@@ -84,20 +89,20 @@ export async function runCaller(cmd: CallCommand): Promise<number> {
             lastAgentAudio = performance.now();
             agentAudioFrames++;
           }
-          right[Math.max(left.length - 1, right.length)] = frame.pcm.slice();
+          right[slot(right)] = frame.pcm.slice();
         },
       });
       const s = session;
       const codec = media.codec;
       const sink: FrameSink = {
         sendFrame: (payload, marker) => {
-          left.push(decodeFrame(payload, codec));
+          left[slot(left)] = decodeFrame(payload, codec);
           return s.sendFrame(payload, marker);
         },
       };
       playout = new Playout({ sink, codec });
       pacer.add(playout);
-      say(`answered (${codec}); the agent is speaking`);
+      say(`answered (${codec}); waiting for the agent to speak`);
       resolve(true);
     });
     call.on("failed", (status, reason) => {
@@ -120,7 +125,10 @@ export async function runCaller(cmd: CallCommand): Promise<number> {
       agentTurnsPrinted.add(t.index);
       if (t.speaker === "caller") say(`agent heard:    "${t.text}"`);
       else {
-        const lat = t.latency?.firstRtpMs !== undefined ? `  (agent-side: end of speech → first RTP ${t.latency.firstRtpMs} ms)` : "";
+        // Without a final transcript the reply answered no caller speech (greeting, prompt, resumed rest):
+        // its latency counts from when the agent started it, not from the end of the caller's speech.
+        const from = t.latency?.finalTranscriptMs !== undefined ? "end of caller speech" : "reply started";
+        const lat = t.latency?.firstRtpMs !== undefined ? `  (agent-side: ${from} → first RTP ${t.latency.firstRtpMs} ms)` : "";
         say(`agent said:     "${t.text}"${t.interrupted ? " [interrupted]" : ""}${lat}`);
       }
     }
@@ -193,10 +201,24 @@ export async function runCaller(cmd: CallCommand): Promise<number> {
   }
   if (cmd.record) {
     await Bun.write(cmd.record, stereoWav(left, right));
-    say(`recording written to ${cmd.record} (${(left.length * 0.02).toFixed(1)} s)`);
+    say(`recording written to ${cmd.record} (${(Math.max(left.length, right.length) * 0.02).toFixed(1)} s)`);
   }
   if (cmd.json) console.log(JSON.stringify(result, null, 2));
   return code;
+}
+
+/** Lag behind the clock (20 ms slots) tolerated before a recording channel jumps ahead with silence. */
+const SLOT_SLACK = 3;
+
+/**
+ * The 20 ms slot of one recording channel for a frame sent or received `elapsedMs` after the answer,
+ * when `length` slots are already filled: the next slot, unless the channel fell more than SLOT_SLACK
+ * slots (60 ms) behind the clock — then the clock's slot, the gap staying silence. Jitter thus never
+ * punches holes, while skipped pacer ticks or lost packets keep both channels on one time line.
+ */
+export function frameSlot(elapsedMs: number, length: number): number {
+  const now = Math.floor(elapsedMs / 20);
+  return now > length + SLOT_SLACK ? now : length;
 }
 
 async function fetchRecord(base: string, sipCallId: string): Promise<CallRecord | undefined> {

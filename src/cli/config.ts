@@ -6,13 +6,16 @@
 import { existsSync } from "node:fs";
 import { isIP } from "node:net";
 import { hostname, networkInterfaces } from "node:os";
+import { HEADROOM_DEFAULTS, type HeadroomLimits } from "../call/headroom";
 import { countryCodeOf, PREFIX_PATTERN } from "../outbound/destination-policy";
 // Provider defaults and variable names live in each provider's options module (the single source).
 import { CARTESIA_DEFAULTS, CARTESIA_ENV } from "../providers/cartesia/options";
 import { DEEPGRAM_DEFAULTS, DEEPGRAM_ENV } from "../providers/deepgram/options";
 import { GEMINI_DEFAULTS, GEMINI_ENV } from "../providers/gemini/options";
 import { OPENAI_ENV } from "../providers/openai/options";
+import { LATCH_MODES, type LatchMode } from "../rtp/symmetric-latch";
 import { parseIpv4Range } from "../util/ip-range";
+import { parseTransferTargets } from "../call/transfer";
 
 export class ConfigError extends Error {
   override readonly name = "ConfigError";
@@ -73,6 +76,12 @@ export interface Config {
   rtpTimeoutMs: number;
   /** RTP_HOLD_TIMEOUT_S in ms: the same while the call is on hold (0 = never). */
   rtpHoldTimeoutMs: number;
+  /** RTP_LATCH: which RTP sources a call may latch onto (src/rtp/symmetric-latch.ts): `signalled` or `any`. */
+  rtpLatch: LatchMode;
+  /** TRANSFER_TARGETS: names → SIP URI or E.164 number (src/call/transfer.ts); empty = no transfers. */
+  transferTargets: Map<string, string>;
+  /** TRANSFER_NOTIFY_TIMEOUT_S: wait for the final NOTIFY of a REFER, ms. */
+  transferNotifyTimeoutMs: number;
   scriptFile?: string;
   logLevel: "trace" | "debug" | "info" | "warn" | "error" | "fatal" | "silent";
   logPii: boolean;
@@ -89,6 +98,10 @@ export interface Config {
   /** System prompt file for the LLM (inbound). */
   inboundPromptFile?: string;
   /** Maximum simultaneous calls; further INVITEs get 486/503. */
+  /** ADMISSION_CPU_PCT, ADMISSION_PACER_P99_MS, ADMISSION_MIN_CALLS: when a new call gets 503 "overloaded" (src/call/headroom.ts). */
+  admission: HeadroomLimits;
+  /** FLITE_WORKERS: threads synthesising flite speech off the RTP pacing thread; 0 = on it. Default 2. */
+  fliteWorkers: number;
   maxCalls: number;
   outbound: OutboundConfig;
   /** API_TOKEN: `Authorization: Bearer <API_TOKEN>` required on the HTTP API; unset = loopback only. */
@@ -124,6 +137,16 @@ type Env = Record<string, string | undefined>;
 function str(env: Env, name: string): string | undefined {
   const v = env[name];
   return v === undefined || v.trim() === "" ? undefined : v.trim();
+}
+
+function transferTargetsOf(env: Env): Map<string, string> {
+  const v = str(env, "TRANSFER_TARGETS");
+  if (v === undefined) return new Map();
+  try {
+    return parseTransferTargets(v);
+  } catch (err) {
+    throw new ConfigError("TRANSFER_TARGETS", (err as Error).message);
+  }
 }
 
 function int(env: Env, name: string, def: number, min: number, max: number): number {
@@ -372,6 +395,9 @@ export function loadConfig(env: Env = process.env): Config {
     sipTls: sipTlsOf(env),
     rtpTimeoutMs: int(env, "RTP_TIMEOUT_S", 30, 0, 86_400) * 1000,
     rtpHoldTimeoutMs: int(env, "RTP_HOLD_TIMEOUT_S", 600, 0, 86_400) * 1000,
+    rtpLatch: oneOf(env, "RTP_LATCH", LATCH_MODES, "signalled"),
+    transferTargets: transferTargetsOf(env),
+    transferNotifyTimeoutMs: int(env, "TRANSFER_NOTIFY_TIMEOUT_S", 30, 1, 600) * 1000,
     scriptFile: str(env, "SCRIPT_FILE"),
     logLevel: oneOf(env, "LOG_LEVEL", ["trace", "debug", "info", "warn", "error", "fatal", "silent"] as const, "info"),
     logPii: bool(env, "LOG_PII", true),
@@ -385,6 +411,12 @@ export function loadConfig(env: Env = process.env): Config {
     cartesia,
     inboundPromptFile: str(env, "INBOUND_PROMPT_FILE"),
     maxCalls: int(env, "MAX_CALLS", 100, 1, 10_000),
+    fliteWorkers: int(env, "FLITE_WORKERS", 2, 0, 64),
+    admission: {
+      cpuPct: int(env, "ADMISSION_CPU_PCT", HEADROOM_DEFAULTS.cpuPct, 0, 6400),
+      pacerP99Ms: int(env, "ADMISSION_PACER_P99_MS", HEADROOM_DEFAULTS.pacerP99Ms, 0, 1000),
+      minCalls: int(env, "ADMISSION_MIN_CALLS", HEADROOM_DEFAULTS.minCalls, 0, 10_000),
+    },
     outbound: outboundConfig(env),
     apiToken,
     dataDir: str(env, "DATA_DIR") ?? "./data",

@@ -44,7 +44,7 @@ function describeConfig(cfg: Config, mode: string, providers: { stt: string; llm
         ];
   return [
     `voice-agent ${VERSION} — mode ${mode}`,
-    `  SIP   udp ${cfg.sipHost}:${cfg.sipPort}, Contact/SDP address ${cfg.publicIp}${cfg.answerDelayMs ? `, rings ${cfg.answerDelayMs} ms` : ""}`,
+    `  SIP   udp${cfg.sipTcp ? " and tcp" : ""} ${cfg.sipHost}:${cfg.sipPort}${cfg.sipTls ? `, tls port ${cfg.sipTls.port}` : ""}, Contact/SDP address ${cfg.publicIp}${cfg.answerDelayMs ? `, rings ${cfg.answerDelayMs} ms` : ""}`,
     `  ACL   ${sipAccess(cfg)}`,
     `  RTP   udp ports ${cfg.rtpPortStart}-${cfg.rtpPortEnd} (${rtpCalls} calls), max ${cfg.maxCalls} simultaneous calls`,
     ...outbound,
@@ -72,6 +72,18 @@ async function run(cmd: Extract<Command, { kind: "run" | "check-config" }>): Pro
   installProcessGuard(log);
   // One agent per DATA_DIR, checked before any socket or calls.db is touched.
   const lock = DataDirLock.acquire(cfg.dataDir, { sip: `udp:${cfg.sipHost}:${cfg.sipPort}`, http: `${cfg.serverHost}:${cfg.serverPort}` });
+  if (cfg.tts === "flite" && providers.flitePool) {
+    // Synthesis threads up before the first call (the compiled binary carries their entry point).
+    const t0 = performance.now();
+    try {
+      await providers.flitePool.start();
+      log.info({ workers: providers.flitePool.live, ms: Math.round(performance.now() - t0) }, "flite workers ready");
+    } catch (err) {
+      lock.release();
+      await flushLog(log);
+      throw new Error(`flite workers failed to start (FLITE_WORKERS=${cfg.fliteWorkers}; 0 runs flite on the main thread): ${String(err)}`, { cause: err });
+    }
+  }
   const { AgentServer } = await import("./agent-server");
   let server: Awaited<ReturnType<typeof AgentServer.start>>;
   try {

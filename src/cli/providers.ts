@@ -5,7 +5,7 @@
 import type { Config } from "./config";
 import type { LlmProvider, SttProvider, TtsProvider } from "../providers/types";
 import { createCartesiaTts, createDeepgramStt, createGeminiLlm, createOpenAiLlm } from "../providers/cloud";
-import { createFliteTts, createPocketsphinxStt, createScriptedLlm, loadScript } from "../providers/offline";
+import { createFliteTts, createPocketsphinxStt, createScriptedLlm, FliteWorkerPool, loadScript } from "../providers/offline";
 
 export interface Providers {
   stt: SttProvider;
@@ -15,12 +15,15 @@ export interface Providers {
   fallback: { stt: SttProvider; llm: LlmProvider; tts: TtsProvider };
   /** One line per stage for the start-up banner and health output. */
   describe: { stt: string; llm: string; tts: string };
+  /** flite's synthesis workers (none with FLITE_WORKERS=0); started at start-up when flite is the TTS, else on first use. */
+  flitePool?: FliteWorkerPool;
 }
 
 /** @throws Error naming SCRIPT_FILE when the dialogue file is invalid. */
 export async function createProviders(cfg: Config): Promise<Providers> {
   const offlineStt = createPocketsphinxStt({});
-  const offlineTts = createFliteTts({});
+  const flitePool = cfg.fliteWorkers > 0 ? new FliteWorkerPool(cfg.fliteWorkers) : undefined;
+  const offlineTts = createFliteTts({ pool: flitePool });
   const stt =
     cfg.stt === "deepgram"
       ? createDeepgramStt({ apiKey: cfg.deepgram.apiKey!, model: cfg.deepgram.model, baseUrl: cfg.deepgram.baseUrl })
@@ -45,6 +48,7 @@ export async function createProviders(cfg: Config): Promise<Providers> {
     llm,
     tts,
     fallback: { stt: offlineStt, llm: offlineLlm, tts: offlineTts },
+    flitePool,
     describe: {
       stt: cfg.stt === "deepgram" ? `deepgram (${cfg.deepgram.model})` : "pocketsphinx (offline)",
       llm:

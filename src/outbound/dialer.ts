@@ -35,6 +35,8 @@ import { nextStatus, type CancelCause } from "./status";
 export interface MediaHandle extends SessionMedia {
   /** Follows a re-INVITE/UPDATE from the trunk (address, hold, codec); absent → the media stays as it is. */
   renegotiate?(media: NegotiatedMedia, previous: NegotiatedMedia): void;
+  /** A DTMF key the callee sent in a SIP INFO (RFC 4733 keys arrive on the RTP side itself). */
+  onDtmf?(key: string): void;
 }
 
 /**
@@ -275,6 +277,7 @@ export class OutboundDialer {
       live.failure = { code, reason };
     });
     sip.on("ended", (reason) => session.release(reason));
+    sip.on("dtmf", session.guard("dtmf", (key: string) => live.media?.onDtmf?.(key)));
     // No answer within RING_TIMEOUT_S → CANCEL (sent once a provisional has arrived, §9.1). With no
     // response at all the trunk is not ringing anything: Timer B (or ICMP) ends the call as unreachable,
     // and a response arriving late gets the CANCEL then.

@@ -18,6 +18,10 @@ import { collapse, NOMINAL_SAMPLES_PER_CHAR } from "./heard-text";
 import { withLlmDeadlines } from "./llm-deadline";
 import { describeError, logProviderError, replyRecovery } from "./provider-failures";
 import { FixedSpeech } from "./fixed-speech";
+import { DigitCollector } from "./digit-collector";
+import { dtmfTurnText } from "../providers/dtmf-text";
+import { sendDtmf } from "../providers/tools/send-dtmf";
+import { transferCall } from "../providers/tools/transfer-call";
 import { fixedSource, SpeechHandle } from "./speech-handle";
 import { StageProviders } from "./stage-providers";
 import { SttInput } from "./stt-input";
@@ -56,6 +60,9 @@ export class AgentCall {
   /** Play-state edge tracking for the VAD's echo rule. */
   private wasPlaying = false;
   private readonly unlisten: () => void;
+  private readonly digits: DigitCollector;
+  /** The transfer_call target asked for by the reply in progress (done once its line has played). */
+  private transferTo: string | null = null;
 
   constructor(private readonly d: AgentCallDeps) {
     this.settings = { ...DEFAULT_CONVERSATION, ...d.settings };
@@ -95,6 +102,7 @@ export class AgentCall {
         this.endPolitely(this.settings.sttLostText);
       },
     });
+    this.digits = new DigitCollector(d.clock, this.settings.digits, (keys) => this.onDigits(keys));
     this.timers = new CallTimers(d.clock, this.settings.idlePromptMs, {
       onIdle: (n) => this.onIdle(n),
       onMaxDuration: () => this.onMaxDuration(),
@@ -172,13 +180,14 @@ export class AgentCall {
     if (r && !r.interrupted && r.spokenText) {
       this.d.output.clearBuffer(); // the finished event fixes exactly what went out
       r.interrupt();
-      this.log.agentTurn(r.heardText(this.samplesPerChar), { interrupted: true, generated: collapse(r.generated) });
+      this.log.agentTurn(r.heardText(this.samplesPerChar), { interrupted: true, generated: collapse(r.generated), latency: r.latency });
     }
     this.unlisten();
     this.state.to("stopped");
     this.callCtl.abort();
     this.reply?.interrupt();
     this.detector.dispose();
+    this.digits.dispose();
     this.timers.dispose();
     this.stt.close();
     this.d.vad?.close?.();
@@ -247,6 +256,47 @@ export class AgentCall {
     if (go && !this.state.is("on-hold")) this.resumeReply("no_words");
   }
 
+  /**
+   * One DTMF key from the caller (RFC 4733 event or SIP INFO). The first key of a group cuts the agent
+   * short (the caller answers the menu); the group (digit-collector.ts) becomes a caller turn
+   * `[keys pressed: …]` that the LLM or the scripted dialogue answers.
+   */
+  onDtmf(key: string): void {
+    if (this.state.is("stopped", "on-hold", "ending")) return;
+    this.d.log.info({ callId: this.d.record.id, pii: { key } }, "dtmf key");
+    this.timers.callerSpoke();
+    if (!this.digits.pending && this.reply && !this.reply.interrupted) this.cut(this.reply, "next-turn");
+    this.digits.press(key);
+  }
+
+  private onDigits(keys: string): void {
+    if (this.state.is("ending", "stopped", "on-hold")) return;
+    const text = dtmfTurnText(keys);
+    this.log.callerTurn(text);
+    this.d.log.info({ callId: this.d.record.id, pii: { keys } }, "caller keys");
+    this.resumable = null;
+    this.startReply(text, null);
+  }
+
+  /** The send_dtmf tool: validates and hands the keys to the RTP side. */
+  private onTool(name: string, args: Record<string, unknown>): boolean {
+    if (name === "transfer_call" && this.d.transfer) {
+      const parsed = transferCall(this.d.transfer.targets).parseArgs(args);
+      if (parsed.ok) this.transferTo = parsed.args.target;
+      else this.d.log.warn({ callId: this.d.record.id, error: parsed.error }, "transfer_call ignored");
+      return true;
+    }
+    if (name !== "send_dtmf" || !this.d.sendDtmf) return false;
+    const parsed = sendDtmf.parseArgs(args);
+    if (!parsed.ok) {
+      this.d.log.warn({ callId: this.d.record.id, error: parsed.error }, "send_dtmf ignored");
+      return true;
+    }
+    const sent = this.d.sendDtmf(parsed.args.digits);
+    this.d.log.info({ callId: this.d.record.id, sent, pii: { keys: parsed.args.digits } }, "send_dtmf");
+    return true;
+  }
+
   private onTurnEnd(turn: TurnEnd): void {
     if (this.state.is("ending", "stopped", "on-hold")) return;
     const now = this.d.clock.now();
@@ -279,6 +329,7 @@ export class AgentCall {
     timing: { speechEndAt: number; finalTranscriptMs: number; now: number } | null,
     fixedText?: string,
   ): void {
+    this.transferTo = null; // asked for by an earlier reply that did not finish
     if (this.reply && !this.reply.interrupted) {
       // A new turn while the previous reply still plays (barge-in off): cut the old one short.
       this.cut(this.reply, "next-turn");
@@ -324,6 +375,7 @@ export class AgentCall {
       output: this.d.output,
       callId: this.d.record.id,
       callSignal: this.callCtl.signal,
+      onTool: (name, args) => this.onTool(name, args),
       onUnknownTool: (tool) => this.d.log.warn({ callId: this.d.record.id, tool }, "unknown tool call ignored"),
     });
     // Learn this voice's rate from a whole reply (at least a sentence's worth of text).
@@ -339,8 +391,24 @@ export class AgentCall {
     this.replied = true;
     if (this.reply === reply) this.reply = null;
     if (reply.endCall) return this.hangupAfterPlayout("end_call");
+    const transferTo = this.transferTo;
+    this.transferTo = null;
+    if (transferTo && this.d.transfer) return this.transfer(transferTo);
     if (this.state.is("greeting", "replying")) this.state.to("listening");
     if (!this.state.is("on-hold")) this.timers.armIdle();
+  }
+
+  /** Hands the caller to `target` (its line has played); on failure says so and listens again. */
+  private async transfer(target: string): Promise<void> {
+    this.d.log.info({ callId: this.d.record.id, target }, "transfer started");
+    const done = await this.d.transfer!.run(target);
+    if (this.state.is("stopped")) return;
+    if (done) {
+      this.state.tryTo("ending");
+      this.d.hangup("transferred");
+      return;
+    }
+    this.say(this.settings.transferFailedText, false);
   }
 
   private async replyFailed(reply: SpeechHandle, error: unknown): Promise<void> {
@@ -376,7 +444,8 @@ export class AgentCall {
       this.d.record.bargeIns++;
       this.d.onBargeIn?.();
     }
-    this.log.agentTurn(heard, { interrupted: true, generated: collapse(reply.generated) });
+    // The stages the cut reply reached are kept (the call page's latency bar, metrics).
+    this.log.agentTurn(heard, { interrupted: true, generated: collapse(reply.generated), latency: reply.latency });
     if (this.reply === reply) this.reply = null;
     const rest = reply.unheardRest(heard);
     if (why !== "next-turn" && rest) this.resumable = { text: rest, endCall: reply.endCall };

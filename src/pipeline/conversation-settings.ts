@@ -5,6 +5,7 @@ import type { Clock } from "../util/clock";
 import type { Logger } from "../util/log";
 import type { CallRecord, TurnRecord } from "./call-record";
 import { DEFAULT_ENDPOINTING, type EndpointingSettings } from "./endpointing";
+import { DEFAULT_DIGIT_COLLECTION, type DigitCollectorSettings } from "./digit-collector";
 
 /** What a speech detector reports. */
 export interface SpeechEvents {
@@ -65,6 +66,10 @@ export interface ConversationSettings {
   llmFirstTokenMs: number;
   /** LLM watchdog: the whole generation of one reply must end within this many ms. */
   llmTotalMs: number;
+  /** Said when a transfer to a person failed (the conversation goes on). */
+  transferFailedText: string;
+  /** How key presses are grouped into one caller input (digit-collector.ts). */
+  digits: DigitCollectorSettings;
 }
 
 export const DEFAULT_CONVERSATION: ConversationSettings = {
@@ -83,6 +88,8 @@ export const DEFAULT_CONVERSATION: ConversationSettings = {
   noWordsResumeMs: 1500,
   llmFirstTokenMs: 3000,
   llmTotalMs: 20_000,
+  digits: DEFAULT_DIGIT_COLLECTION,
+  transferFailedText: "I am sorry, I could not transfer you right now. Is there anything else I can help you with?",
 };
 
 export interface AgentCallDeps {
@@ -107,6 +114,16 @@ export interface AgentCallDeps {
   vad?: SpeechDetector;
   codec: "PCMU" | "PCMA";
   settings?: Partial<ConversationSettings>;
+  /**
+   * Sends DTMF keys (RFC 4733) on the call's RTP (the send_dtmf tool); false when the far end did not
+   * negotiate telephone-event. Absent: the tool is not available.
+   */
+  sendDtmf?: (keys: string) => boolean;
+  /**
+   * Transfer to a person (the transfer_call tool): the configured target names, and the transfer itself,
+   * resolving true when the caller was handed over (the owner then ends the call). Absent: no transfers.
+   */
+  transfer?: { targets: readonly string[]; run(target: string): Promise<boolean> };
   /** Ends the call at the SIP level (BYE). Called after the last packet of the goodbye. */
   hangup: (reason: string) => void;
   /** Receives turn records as they are completed (persistence, metrics). */

@@ -25,7 +25,9 @@ export interface SpeechRun {
   callId: string;
   /** The call's signal (end of call). */
   callSignal: AbortSignal;
-  /** A tool call other than end_call. */
+  /** A tool call other than end_call: true when it was handled (e.g. send_dtmf), else it is unknown. */
+  onTool?: (name: string, args: Record<string, unknown>) => boolean;
+  /** A tool call nobody handled. */
   onUnknownTool?: (name: string) => void;
 }
 
@@ -155,7 +157,7 @@ export class SpeechHandle {
           send(splitter.push(chunk.text));
         } else if (chunk.name === "end_call") {
           this.endCall = true;
-        } else {
+        } else if (!r.onTool?.(chunk.name, chunk.args)) {
           r.onUnknownTool?.(chunk.name);
         }
       }

@@ -6,7 +6,7 @@
  *   createGeminiLlm({ apiKey, model?, baseUrl?, … })                   → LlmProvider  (@google/genai)
  *   createOpenAiLlm({ model, baseUrl?, apiKey?, … })                   → LlmProvider  (openai package)
  *   createCartesiaTts({ apiKey, voiceId, model?, baseUrl?, … })        → TtsProvider  (Cartesia, raw WS)
- *   defaultTools()                                                    → ToolSpec[]   (end_call)
+ *   defaultTools()                                                    → ToolSpec[]   (end_call, send_dtmf)
  */
 
 export { createDeepgramStt, DeepgramStt } from "./deepgram/provider";
@@ -26,4 +26,6 @@ export type { CartesiaTtsStream } from "./cartesia/stream";
 
 export { defaultTools, findTool } from "./tools/registry";
 export { endCall, type EndCallArgs } from "./tools/end-call";
+export { sendDtmf, type SendDtmfArgs } from "./tools/send-dtmf";
+export { dtmfTurnText, dtmfOfTurn, DTMF_SYSTEM_NOTE } from "./dtmf-text";
 export type { ToolDefinition } from "./tools/types";

@@ -12,6 +12,7 @@
  */
 export { createFliteTts, FliteTts, FLITE_TTS_DEFAULTS, splitForSynthesis, type FliteTtsOptions } from "./flite/flite-tts.ts";
 export { FLITE_VOICES, type FliteVoice } from "./flite/engine.ts";
+export { FliteWorkerPool } from "./flite/synth-pool.ts";
 export {
   createPocketsphinxStt,
   PocketsphinxStt,

@@ -26,10 +26,11 @@ export {
   TELEPHONE_EVENT_BYTES,
   type TelephoneEvent,
 } from "./dtmf.ts";
+export { DtmfSender, type DtmfSenderOptions, type EventSink } from "./dtmf-sender.ts";
 export { SequenceUnwrapper } from "./sequence-unwrapper.ts";
 export { JitterEstimator } from "./jitter.ts";
 export { ReceptionStats, type SequenceStep } from "./reception-stats.ts";
-export { SymmetricLatch, DEFAULT_TAKEOVER_SILENCE_MS, type RtpEndpoint, type LatchVerdict } from "./symmetric-latch.ts";
+export { SymmetricLatch, DEFAULT_TAKEOVER_SILENCE_MS, LATCH_MODES, type LatchMode, type RtpEndpoint, type LatchVerdict } from "./symmetric-latch.ts";
 export { MAX_RTP_DATAGRAM_BYTES, rtpDropTotals, type RtpDropReason } from "./drop-counters.ts";
 export { FrameAssembler, FRAME_BYTES } from "./frame-assembler.ts";
 export { RtpPortPool, type RtpPortLease, type RtpSocket, type RtpPacketHandler, type RtpErrorHandler } from "./port-pool.ts";

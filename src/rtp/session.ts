@@ -12,6 +12,8 @@
  * Receiving, per datagram, in this order (steps 1–4 cost constant work and are also counted
  * process-wide in `rtpDropTotals` for metrics):
  *  1. larger than MAX_RTP_DATAGRAM_BYTES (1,500) → dropped unparsed, `oversizeIn`;
+ *  1b. with rtcp-mux (RFC 5761, `onRtcp` set): an RTCP packet (second byte 200–204, §4) goes to
+ *     `onRtcp` when it comes from where we send (the latched source), else dropped, `ignoredSourceIn`;
  *  2. not RTP (RtpParseError) → dropped, `malformedIn`;
  *  3. payload type neither the negotiated audio PT, the telephone-event PT nor CN (13, RFC 3389)
  *     → dropped, `ignoredPayloadIn` (and never latched onto);
@@ -34,12 +36,13 @@ import type { AudioFrame } from "../media/constants.ts";
 import { type Clock, SystemClock } from "../util/clock.ts";
 import { dtmfKey, parseTelephoneEvent } from "./dtmf.ts";
 import { RtpParseError } from "./errors.ts";
+import { isRtcp } from "./rtcp.ts";
 import { FrameAssembler } from "./frame-assembler.ts";
 import { JitterEstimator } from "./jitter.ts";
 import { type RtpPacket, parseRtp, rtpPacketSize, serializeRtp } from "./packet.ts";
 import type { RtpPortLease } from "./port-pool.ts";
 import { ReceptionStats } from "./reception-stats.ts";
-import { type RtpEndpoint, SymmetricLatch } from "./symmetric-latch.ts";
+import { type LatchMode, type RtpEndpoint, SymmetricLatch, normaliseAddress } from "./symmetric-latch.ts";
 import { MAX_RTP_DATAGRAM_BYTES, type RtpDropReason, rtpDropTotals } from "./drop-counters.ts";
 
 /** G.711 clock rate, Hz (RFC 3551 §4.5.14). */
@@ -91,6 +94,8 @@ export interface RtpSessionOptions {
   signallingAddress?: string;
   /** Silence of the latched source (ms) before another allowed source may take over; default 500. */
   takeoverSilenceMs?: number;
+  /** Which sources may latch (RTP_LATCH): `signalled` (default) or `any` (symmetric-latch.ts rule 2). */
+  latchMode?: LatchMode;
   /** Initial SSRC / sequence number / timestamp; random when omitted (tests pin them). */
   initial?: { ssrc?: number; sequenceNumber?: number; timestamp?: number };
 }
@@ -186,6 +191,7 @@ export class RtpSession {
     this.latch = new SymmetricLatch(opts.remote, {
       allowedAddresses: opts.signallingAddress ? [opts.signallingAddress] : [],
       takeoverSilenceMs: opts.takeoverSilenceMs,
+      mode: opts.latchMode,
     });
     this.onAudio = opts.onAudio;
     this.onDtmf = opts.onDtmf;
@@ -256,18 +262,29 @@ export class RtpSession {
     const timestamp = this.ts;
     // The timestamp tracks the sampling clock even when nothing is sent (RFC 3550 §5.1).
     this.ts = (this.ts + payload.length) >>> 0;
+    if (this.codec !== this.mediaCodec) payload = encodeFrame(decodeFrame(payload, this.mediaCodec), this.codec);
+    return this.transmit(this.payloadType, payload, marker, timestamp);
+  }
+
+  /**
+   * Sends one telephone-event packet (RFC 4733 §2.5.1) in place of this tick's audio frame: it carries
+   * `eventTimestamp` (the event's start, §2.5.1.2: "the RTP timestamp ... identifies the beginning of the
+   * event"), while the session's timestamp still advances by `samples` (the tick's 20 ms) so the audio
+   * after the event keeps the sampling clock.
+   * @returns false when no telephone-event PT was negotiated, or as `sendFrame`.
+   */
+  sendEvent(payload: Uint8Array, marker: boolean, eventTimestamp: number, samples = 160): boolean {
+    if (this.closed) return false;
+    this.ts = (this.ts + samples) >>> 0;
+    if (this.telephoneEventPt === undefined) return false;
+    return this.transmit(this.telephoneEventPt, payload, marker, eventTimestamp >>> 0);
+  }
+
+  private transmit(payloadType: number, payload: Uint8Array, marker: boolean, timestamp: number): boolean {
     if (this.direction === "recvonly" || this.direction === "inactive") return false;
     const dest = this.latch.target;
     if (dest.port === 0 || dest.address === "0.0.0.0" || dest.address === "::") return false;
-    if (this.codec !== this.mediaCodec) payload = encodeFrame(decodeFrame(payload, this.mediaCodec), this.codec);
-    const packet = {
-      marker,
-      payloadType: this.payloadType,
-      sequenceNumber: this.seq,
-      timestamp,
-      ssrc: this.ssrc,
-      payload,
-    };
+    const packet = { marker, payloadType, sequenceNumber: this.seq, timestamp, ssrc: this.ssrc, payload };
     // RFC 3550 §5.1: "The sequence number increments by one for each RTP data packet sent".
     this.seq = (this.seq + 1) & 0xffff;
     const size = rtpPacketSize(packet);
@@ -337,10 +354,37 @@ export class RtpSession {
 
   // ---------------------------------------------------------------- receive path
 
+  /**
+   * RTCP multiplexed on this port (RFC 5761 §4): set by a muxed RtcpSession; it gets every RTCP
+   * compound packet from the source we send to. Unset: RTCP here is dropped like any unknown PT.
+   */
+  onRtcp: ((data: Uint8Array) => void) | undefined;
+
+  /**
+   * Sends an RTCP compound packet from our RTP port to where our RTP goes (rtcp-mux, RFC 5761 §4).
+   * @returns false when closed, with nowhere to send, or when the socket refused it.
+   */
+  sendRtcp(bytes: Uint8Array): boolean {
+    const dest = this.latch.target;
+    if (this.closed || dest.port === 0 || dest.address === "0.0.0.0" || dest.address === "::") return false;
+    try {
+      return this.lease.socket.send(bytes, dest.port, dest.address);
+    } catch {
+      return false;
+    }
+  }
+
   /** Handles one datagram (called by the lease; public for tests that feed bytes directly). */
   receive(data: Uint8Array, port: number, address: string): void {
     if (this.closed) return;
     if (data.length > MAX_RTP_DATAGRAM_BYTES) return this.drop("oversize");
+    // RFC 5761 §4: "RTP and RTCP packets are distinguished by the value of the second octet" (the RTCP
+    // packet type 200-204, which RTP payload types 72-76 with M set would collide with; never negotiated).
+    if (this.onRtcp && isRtcp(data)) {
+      const t = this.latch.target;
+      if (!this.latch.latched || t.port !== port || t.address !== normaliseAddress(address)) return this.drop("source");
+      return this.onRtcp(data);
+    }
     let p: RtpPacket;
     try {
       p = parseRtp(data);
@@ -421,3 +465,4 @@ export class RtpSession {
     });
   }
 }
+

@@ -9,7 +9,11 @@
  *  2. Only sources on an *allowed address* are ever latched onto: the address the SDP `c=` line named
  *     or the address the signalling came from (the INVITE's source, the trunk). The port may differ
  *     (NAT rewrites ports; RFC 4961 §4 notes that the port a peer sends from need not be the one its
- *     SDP names when it is not symmetric). Packets from any other address are dropped, always.
+ *     SDP names when it is not symmetric). Packets from any other address are dropped, always —
+ *     in mode `signalled` (the default). In mode `any` (RTP_LATCH=any) the address check is off: a
+ *     caller behind NAT reached through a proxy names a private address in its SDP and signals from
+ *     the proxy, so its media comes from an address neither names; the first source latches, and
+ *     rules 3–5 (takeover only after silence, SSRC changes counted) still hold.
  *  3. Latch: the first packet of an expected payload type (the session filters on that) from an
  *     allowed address fixes the remote to its source address and port.
  *  4. Takeover: a packet from another allowed source is dropped while the latched source is alive; it
@@ -26,7 +30,17 @@ export interface RtpEndpoint {
   port: number;
 }
 
+/**
+ * Which sources may be latched onto: `signalled` = only the SDP address or the signalling source's
+ * address (rule 2); `any` = any source (behind-NAT callers via a proxy), takeover rule unchanged.
+ */
+export type LatchMode = "signalled" | "any";
+
+export const LATCH_MODES: readonly LatchMode[] = ["signalled", "any"];
+
 export interface SymmetricLatchOptions {
+  /** Rule 2 on (`signalled`, default) or off (`any`). */
+  mode?: LatchMode;
   /**
    * Addresses a source may latch from besides the SDP address (the signalling source). The SDP
    * address of `initial` and of every `retarget` is always allowed.
@@ -48,6 +62,7 @@ export class SymmetricLatch {
   private lastSeenAt = 0;
   private readonly allowed = new Set<string>();
   private readonly takeoverSilenceMs: number;
+  private readonly anySource: boolean;
   /** Times the latch moved after the first latch. */
   relatches = 0;
 
@@ -55,6 +70,7 @@ export class SymmetricLatch {
   constructor(initial: RtpEndpoint, opts: SymmetricLatchOptions = {}) {
     this.current = { ...initial };
     this.takeoverSilenceMs = opts.takeoverSilenceMs ?? DEFAULT_TAKEOVER_SILENCE_MS;
+    this.anySource = opts.mode === "any";
     this.allow(initial.address);
     for (const a of opts.allowedAddresses ?? []) this.allow(a);
   }
@@ -96,8 +112,8 @@ export class SymmetricLatch {
    *   used; otherwise why it must be dropped.
    */
   observe(address: string, port: number, now: number): LatchVerdict {
-    const addr = normalise(address);
-    if (!this.allowed.has(addr)) return "foreign_address";
+    const addr = normaliseAddress(address);
+    if (!this.anySource && !this.allowed.has(addr)) return "foreign_address";
     if (this.isLatched && addr === this.current.address && port === this.current.port) {
       this.lastSeenAt = now;
       return "accepted";
@@ -118,13 +134,13 @@ export class SymmetricLatch {
   }
 
   private allow(address: string): void {
-    const a = normalise(address);
+    const a = normaliseAddress(address);
     if (a !== "" && a !== "0.0.0.0" && a !== "::") this.allowed.add(a);
   }
 }
 
 /** IPv4-mapped IPv6 (`::ffff:192.0.2.1`, what a dual-stack socket reports) → plain IPv4; lower case. */
-function normalise(address: string): string {
+export function normaliseAddress(address: string): string {
   const a = address.toLowerCase();
   return a.startsWith("::ffff:") && a.includes(".") ? a.slice(7) : a;
 }

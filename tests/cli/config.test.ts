@@ -47,6 +47,12 @@ describe("loadConfig", () => {
     expect(loadConfig({}).sipTrustedIps).toEqual([]);
   });
 
+  test("RTP_LATCH: signalled by default, any on request", () => {
+    expect(loadConfig({}).rtpLatch).toBe("signalled");
+    expect(loadConfig({ RTP_LATCH: "any" }).rtpLatch).toBe("any");
+    expect(loadConfig({ RTP_LATCH: "Signalled" }).rtpLatch).toBe("signalled");
+  });
+
   test("SIP access control: untrusted policy, rate limit with burst, inbound digest credentials", () => {
     const d = loadConfig({});
     expect([d.sipUntrusted, d.sipRateLimit, d.sipInboundAuth]).toEqual(["reject", { perSecond: 100, burst: 200 }, undefined]);
@@ -93,6 +99,7 @@ describe("loadConfig", () => {
     [{ SIP_TRUSTED_IPS: "52.9.254.127, trunk.example.com" }, "SIP_TRUSTED_IPS", /IPv4 addresses or a.b.c.d\/n ranges, got "trunk.example.com"/],
     [{ SIP_TRUSTED_IPS: "10.0.0.0/33" }, "SIP_TRUSTED_IPS", /got "10.0.0.0\/33"/],
     [{ SIP_UNTRUSTED: "ignore" }, "SIP_UNTRUSTED", /one of reject, drop/],
+    [{ RTP_LATCH: "first" }, "RTP_LATCH", /one of signalled, any, got "first"/],
     [{ SIP_RATE_LIMIT: "-1" }, "SIP_RATE_LIMIT", /integer from 0/],
     [{ SIP_RATE_BURST: "0" }, "SIP_RATE_BURST", /integer from 1/],
     [{ SIP_INBOUND_USERNAME: "pbx" }, "SIP_INBOUND_PASSWORD", /required when SIP_INBOUND_USERNAME is set/],

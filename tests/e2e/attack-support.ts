@@ -186,3 +186,72 @@ export function udpDrops(port: number): number {
   const line = readFileSync("/proc/net/udp", "utf8").split("\n").find((l) => l.trim().split(/\s+/)[1]?.endsWith(hex.trim()));
   return line ? Number(line.trim().split(/\s+/).at(-1)) : -1;
 }
+
+/** Processes below `pid` (children, grandchildren …) whose name matches `name`. */
+export function descendantsNamed(pid: number, name: RegExp): string[] {
+  const parent = new Map<number, number>();
+  const comm = new Map<number, string>();
+  for (const d of readdirSync("/proc")) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = readFileSync(`/proc/${d}/stat`, "utf8");
+      const close = stat.lastIndexOf(")");
+      comm.set(Number(d), stat.slice(stat.indexOf("(") + 1, close));
+      parent.set(Number(d), Number(stat.slice(close + 2).split(" ")[1]));
+    } catch {
+      // the process ended while we looked
+    }
+  }
+  const isBelow = (p: number) => {
+    for (let q = parent.get(p); q !== undefined && q > 1; q = parent.get(q)) if (q === pid) return true;
+    return false;
+  };
+  return [...comm].filter(([p, c]) => name.test(c) && isBelow(p)).map(([p, c]) => `${p} ${c}`);
+}
+
+export const FLOOD_MS = 10_000;
+export const PER_METHOD = 2000;
+
+export interface FloodResult {
+  sent: number;
+  statuses: Map<number, number>;
+  byHost: Map<string, number>;
+}
+
+/**
+ * The issue-10 SIP flood: sends 2,000 INVITEs + 2,000 OPTIONS evenly over FLOOD_MS (10 s), alternating two
+ * source groups: one port on 127.0.0.2 and 50 ports on 127.0.0.3. Counts the answers' status codes.
+ */
+export async function flood(target: { host: string; port: number }): Promise<FloodResult> {
+  const statuses = new Map<number, number>();
+  const byHost = new Map<string, number>();
+  const onData = (host: string) => (_s: unknown, data: Buffer) => {
+    const m = /^SIP\/2\.0 (\d{3})/.exec(data.toString("latin1", 0, 16));
+    if (!m) return;
+    const code = Number(m[1]);
+    statuses.set(code, (statuses.get(code) ?? 0) + 1);
+    byHost.set(host, (byHost.get(host) ?? 0) + 1);
+  };
+  const single = await Bun.udpSocket({ hostname: "127.0.0.2", port: 0, socket: { data: onData("127.0.0.2") } });
+  const many = await Promise.all(
+    Array.from({ length: 50 }, () => Bun.udpSocket({ hostname: "127.0.0.3", port: 0, socket: { data: onData("127.0.0.3") } })),
+  );
+  const total = PER_METHOD * 2;
+  const t0 = performance.now();
+  let sent = 0;
+  while (sent < total) {
+    const due = Math.min(total, Math.floor(((performance.now() - t0) / FLOOD_MS) * total) + 1);
+    for (; sent < due; sent++) {
+      const method = sent % 2 === 0 ? "INVITE" : "OPTIONS";
+      const useSingle = Math.floor(sent / 2) % 2 === 0;
+      const sock = useSingle ? single : many[sent % 50]!;
+      const host = useSingle ? "127.0.0.2" : "127.0.0.3";
+      sock.send(sipRequest(method, { to: target, from: { host, port: sock.port } }), target.port, target.host);
+    }
+    await Bun.sleep(5);
+  }
+  await Bun.sleep(1500); // late answers (rate-limited sends are never answered)
+  single.close();
+  for (const s of many) s.close();
+  return { sent, statuses, byHost };
+}

@@ -10,6 +10,7 @@
  *
  * Two calls run side by side, each with its own fakes and agent: the plain call and the barge-in call.
  */
+import { DTMF_SYSTEM_NOTE } from "../../src/providers/dtmf-text.ts";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { saveArtifactWav } from "../support/wav.ts";
@@ -36,7 +37,8 @@ const GREETING = ["Hello, thank you for calling. ", "How can I help you today?"]
 const REPLY = ["Certainly. ", "A table for two people, at what time would you like to come in tonight?"];
 /** About 6 s of the fake's tone (5 ms per character), streamed slower than real time only a little. */
 const LONG_REPLY = ["Certainly. ", `${"We have many tables free tonight, at six, at seven, at eight and at nine. ".repeat(15)}`];
-const INBOUND_PROMPT = readFileSync("models/prompts/inbound.md", "utf8");
+/** The system instruction: the prompt file plus the note on key presses (src/cli/prompts.ts). */
+const INBOUND_PROMPT = `${readFileSync("models/prompts/inbound.md", "utf8").trimEnd()}\n\n${DTMF_SYSTEM_NOTE}\n`;
 
 /** Switches the Gemini fake's reply once the greeting request has arrived. */
 async function replyAfterGreeting(f: CloudFakes, reply: string[]): Promise<void> {
@@ -107,7 +109,7 @@ describe("a call through SIPp with Deepgram, Gemini and Cartesia fakes", () => {
       expect(r.query.alt).toBe("sse");
       expect(r.headers["x-goog-api-key"]).toBe(FAKE_KEYS.gemini);
       expect(r.body.systemInstruction?.parts?.map((p) => p.text).join("")).toBe(INBOUND_PROMPT);
-      expect(r.body.tools?.[0]?.functionDeclarations?.map((d) => d.name)).toEqual(["end_call"]);
+      expect(r.body.tools?.[0]?.functionDeclarations?.map((d) => d.name)).toEqual(["end_call", "send_dtmf"]);
     }
     const turns = (i: number) => reqs[i]!.body.contents!.map((c) => [c.role, c.parts!.map((p) => p.text).join("")]);
     expect(turns(0)).toEqual([["user", "(call connected)"]]);

@@ -19,57 +19,13 @@ import { streamsByPort } from "../support/rtp-streams.ts";
 import { describeSipp, runSipp } from "../support/sipp.ts";
 import { synthesizeCallerAudio } from "../support/speech.ts";
 import { startAgent, waitFor, type RunningAgent } from "./agent.ts";
-import { metricValue, pacingBound, pacingInWindow, rssKb, sipRequest, udpDrops, waitSteadyRtp } from "./attack-support.ts";
+import { flood, metricValue, pacingBound, pacingInWindow, rssKb, udpDrops, waitSteadyRtp } from "./attack-support.ts";
 
 const missing = missingTools(["sipp", "dumpcap", "flite"]);
 let agent: RunningAgent | undefined;
 afterAll(async () => {
   await agent?.stop();
 });
-
-const FLOOD_MS = 10_000;
-const PER_METHOD = 2000;
-
-interface FloodResult {
-  sent: number;
-  statuses: Map<number, number>;
-  byHost: Map<string, number>;
-}
-
-/** Sends 2,000 INVITEs + 2,000 OPTIONS evenly over FLOOD_MS, alternating the two source groups. */
-async function flood(target: { host: string; port: number }): Promise<FloodResult> {
-  const statuses = new Map<number, number>();
-  const byHost = new Map<string, number>();
-  const onData = (host: string) => (_s: unknown, data: Buffer) => {
-    const m = /^SIP\/2\.0 (\d{3})/.exec(data.toString("latin1", 0, 16));
-    if (!m) return;
-    const code = Number(m[1]);
-    statuses.set(code, (statuses.get(code) ?? 0) + 1);
-    byHost.set(host, (byHost.get(host) ?? 0) + 1);
-  };
-  const single = await Bun.udpSocket({ hostname: "127.0.0.2", port: 0, socket: { data: onData("127.0.0.2") } });
-  const many = await Promise.all(
-    Array.from({ length: 50 }, () => Bun.udpSocket({ hostname: "127.0.0.3", port: 0, socket: { data: onData("127.0.0.3") } })),
-  );
-  const total = PER_METHOD * 2;
-  const t0 = performance.now();
-  let sent = 0;
-  while (sent < total) {
-    const due = Math.min(total, Math.floor(((performance.now() - t0) / FLOOD_MS) * total) + 1);
-    for (; sent < due; sent++) {
-      const method = sent % 2 === 0 ? "INVITE" : "OPTIONS";
-      const useSingle = Math.floor(sent / 2) % 2 === 0;
-      const sock = useSingle ? single : many[sent % 50]!;
-      const host = useSingle ? "127.0.0.2" : "127.0.0.3";
-      sock.send(sipRequest(method, { to: target, from: { host, port: sock.port } }), target.port, target.host);
-    }
-    await Bun.sleep(5);
-  }
-  await Bun.sleep(1500); // late answers (rate-limited sends are never answered)
-  single.close();
-  for (const s of many) s.close();
-  return { sent, statuses, byHost };
-}
 
 describe.skipIf(missing.length > 0)("SIP flood during two calls (compiled binary, loopback)", () => {
   test("4,000 requests in 10 s from 1 and from 50 source ports: calls complete, pacing holds, only bounded 403s, memory back", async () => {

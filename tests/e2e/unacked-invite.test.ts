@@ -9,10 +9,10 @@
  * Control (so the checks can fail): an ACKed call to the offline agent does start a pocketsphinx process.
  */
 import { afterAll, describe, expect, test } from "bun:test";
-import { readdirSync, readFileSync } from "node:fs";
 import { describeSipp, runSipp } from "../support/sipp.ts";
 import { silenceFile } from "../support/speech.ts";
 import { startAgent, waitFor, type RunningAgent } from "./agent.ts";
+import { descendantsNamed } from "./attack-support.ts";
 import { startCloudFakes, type CloudFakes } from "./cloud-support.ts";
 
 const hasTools = !!Bun.which("sipp") && !!Bun.which("pocketsphinx_continuous");
@@ -25,28 +25,6 @@ afterAll(async () => {
   await Promise.all(started.map((a) => a.stop()));
   await fakes?.close();
 }, 30_000);
-
-/** Processes below `pid` (children, grandchildren …) whose name matches `name`. */
-function descendantsNamed(pid: number, name: RegExp): string[] {
-  const parent = new Map<number, number>();
-  const comm = new Map<number, string>();
-  for (const d of readdirSync("/proc")) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const stat = readFileSync(`/proc/${d}/stat`, "utf8");
-      const close = stat.lastIndexOf(")");
-      comm.set(Number(d), stat.slice(stat.indexOf("(") + 1, close));
-      parent.set(Number(d), Number(stat.slice(close + 2).split(" ")[1]));
-    } catch {
-      // the process ended while we looked
-    }
-  }
-  const isBelow = (p: number) => {
-    for (let q = parent.get(p); q !== undefined && q > 1; q = parent.get(q)) if (q === pid) return true;
-    return false;
-  };
-  return [...comm].filter(([p, c]) => name.test(c) && isBelow(p)).map(([p, c]) => `${p} ${c}`);
-}
 
 function fakeTraffic(f: CloudFakes) {
   return {

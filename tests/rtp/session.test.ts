@@ -246,6 +246,31 @@ describe("RtpSession receiving", () => {
     expect(session.remote).toEqual({ address: "127.0.0.3", port: 4002 });
   });
 
+  test("latchMode any (RTP_LATCH=any): the first source latches wherever it is; takeover still needs 500 ms of silence, SSRC changes counted", async () => {
+    // Behind NAT via a proxy: the SDP names a private address, the signalling comes from the proxy,
+    // the media from the NAT's public address, which neither named.
+    const { session, audio, clock } = await setup({ remote: { address: "127.0.0.2", port: 4000 }, signallingAddress: "127.0.0.3", latchMode: "any" });
+    const f = new Uint8Array(160).fill(0xff);
+    session.receive(pkt(1, 0, f, 0, 0x1111), 31000, "127.0.0.9");
+    expect([audio.length, session.stats.ignoredSourceIn, session.latched]).toEqual([1, 0, true]);
+    expect(session.remote).toEqual({ address: "127.0.0.9", port: 31000 });
+    // A second source (even the SDP's own address) while the latched one is alive: dropped.
+    clock.advance(100);
+    session.receive(pkt(7, 800, f, 0, 0x5555), 4000, "127.0.0.2");
+    session.receive(pkt(8, 960, f, 0, 0x5555), 5000, "127.0.0.10");
+    expect([audio.length, session.stats.ignoredSourceIn, session.stats.relatches]).toEqual([1, 2, 0]);
+    session.receive(pkt(2, 160, f, 0, 0x2222), 31000, "127.0.0.9"); // same source, new SSRC
+    expect(session.stats.ssrcChanges).toBe(1);
+    // 499 ms of silence is not enough, 500 ms is.
+    clock.advance(499);
+    session.receive(pkt(9, 1120, f, 0, 0x5555), 5000, "127.0.0.10");
+    expect([audio.length, session.stats.relatches]).toEqual([2, 0]);
+    clock.advance(1);
+    session.receive(pkt(10, 1280, f, 0, 0x5555), 5000, "127.0.0.10");
+    expect([audio.length, session.stats.relatches]).toEqual([3, 1]);
+    expect(session.remote).toEqual({ address: "127.0.0.10", port: 5000 });
+  });
+
   test("an SSRC change on the latched source is counted, not a takeover", async () => {
     const { session, audio } = await setup();
     const f = new Uint8Array(160).fill(0xff);

@@ -137,7 +137,7 @@ describe("UPDATE (RFC 3311)", () => {
   test("OPTIONS and 405 list UPDATE in Allow", () => {
     const { h, ok } = answered();
     h.send(inDialog(trunkInvite(), ok, "OPTIONS", 104, "z9hG4bKo1"));
-    expect(lastResponse(h).headers.get("Allow")).toBe("INVITE, ACK, BYE, CANCEL, OPTIONS, UPDATE");
+    expect(lastResponse(h).headers.get("Allow")).toBe("INVITE, ACK, BYE, CANCEL, OPTIONS, UPDATE, INFO, NOTIFY");
   });
 });
 
@@ -224,4 +224,23 @@ test("a 3.5 KB INVITE with unknown headers and odd whitespace is answered normal
   expect(h.responses(200)).toHaveLength(1);
   void wire;
   void Headers;
+});
+
+describe("INFO with DTMF (RFC 6086)", () => {
+  test("dtmf-relay and dtmf bodies → 200 and a dtmf event; empty → 200; other types 415 + Accept; junk 400", () => {
+    const { h, ok, call } = answered();
+    const keys: Array<[string, number | undefined]> = [];
+    call.on("dtmf", (k, d) => keys.push([k, d]));
+    const info = (seq: number, type: string | undefined, body: string) => {
+      h.send(withBody(inDialog(trunkInvite(), ok, "INFO", seq, `z9hG4bKinfo${seq}`), type, body));
+      return lastResponse(h);
+    };
+    expect(info(104, "application/dtmf-relay", "Signal=5\r\nDuration=160\r\n").status).toBe(200);
+    expect(info(105, "application/dtmf", "#").status).toBe(200);
+    expect(info(106, undefined, "").status).toBe(200);
+    const r415 = info(107, "application/media_control+xml", "<media_control/>");
+    expect([r415.status, r415.headers.get("Accept")]).toEqual([415, "application/dtmf-relay, application/dtmf"]);
+    expect(info(108, "application/dtmf-relay", "Signal=Z").status).toBe(400);
+    expect(keys).toEqual([["5", 160], ["#", undefined]]);
+  });
 });

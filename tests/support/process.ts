@@ -110,6 +110,8 @@ export const TOOL_PACKAGES: Record<string, string> = {
   soxi: "sox",
   baresip: "baresip-core",
   sqlite3: "sqlite3",
+  chromium: "chromium",
+  taskset: "util-linux",
 };
 
 /** The tools among `names` that are not on PATH. */

@@ -82,8 +82,8 @@ function renderLive() {
     const p = c.providers || {};
     const tr = el("tr", { class: "row", onclick: () => openCall(c.id) },
       el("td", {}, c.direction === "inbound" ? "in" : "out"), el("td", {}, c.from), el("td", {}, c.to),
-      el("td", {}, stateOf(c)), el("td", { class: "dur" }, fmtDur(since(c))), el("td", {}, c.codec || ""),
-      el("td", {}, [p.stt, p.llm, p.tts].filter(Boolean).join(" / ")));
+      el("td", {}, stateOf(c)), el("td", { class: "dur" }, fmtDur(since(c))), el("td", { class: "wide" }, c.codec || ""),
+      el("td", { class: "wide" }, [p.stt, p.llm, p.tts].filter(Boolean).join(" / ")));
     tr.dataset.id = c.id;
     rows.append(tr);
   }

@@ -9,17 +9,17 @@
  * it to predict what the caller hears. Synthesis is lazy: a chunk is synthesised when the consumer asks
  * for more audio (natural back-pressure; nothing is buffered ahead beyond one chunk).
  *
- * Synthesis runs on the calling thread (kal16: ~2 ms per second of speech; slt/rms/awb ~10× more) and
- * the stream yields to the event loop between pieces, so `cancel()` takes effect before the next piece.
+ * With a `pool` (synth-pool.ts) each piece is synthesised and resampled in a worker thread, so the
+ * thread that paces RTP never runs flite (issue 13); the samples are the same (render.ts runs in both
+ * places). Without one, synthesis runs on the calling thread (kal16: ~2 ms per second of speech plus
+ * ~12 ms per run; slt/rms/awb ~10× more) with yields to the event loop between resampling slices. Either
+ * way the stream yields between pieces, so `cancel()` takes effect before the next piece.
  */
 import { Resampler } from "../../media/resample.ts";
 import { ProviderError, type TtsProvider, type TtsStream } from "../types.ts";
-import { loadFliteModule, synthesize, type FliteVoice } from "./engine.ts";
-
-/** Pipeline audio rate (Hz). */
-const OUT_HZ = 8000;
-/** Samples (16 kHz) resampled between two yields to the event loop: 0.5 s of audio, ≈ 3 ms of work. */
-const RESAMPLE_SLICE = 8000;
+import { loadFliteModule, type FliteVoice } from "./engine.ts";
+import { OUT_HZ, RenderError, renderPiece8k } from "./render.ts";
+import { PoolRenderError, type FliteWorkerPool } from "./synth-pool.ts";
 /** Text longer than this (characters) is split so one synthesis call stays short (kal16: ≈ 10 ms). */
 export const MAX_CHUNK_CHARS = 240;
 
@@ -28,10 +28,12 @@ export interface FliteTtsOptions {
   voice?: FliteVoice;
   /** Speaking-rate multiplier 0.5..2, default 1. */
   rate?: number;
+  /** Synthesis workers; without one, synthesis runs on the calling thread. */
+  pool?: FliteWorkerPool;
 }
 
 /** Default options, as a typed constant (STYLE habit 8). */
-export const FLITE_TTS_DEFAULTS: Required<FliteTtsOptions> = { voice: "kal16", rate: 1 };
+export const FLITE_TTS_DEFAULTS: Required<Omit<FliteTtsOptions, "pool">> = { voice: "kal16", rate: 1 };
 
 /**
  * Splits text into synthesis pieces of at most ~MAX_CHUNK_CHARS, at sentence ends first, then clause
@@ -66,15 +68,23 @@ const yieldToLoop = () => new Promise<void>((r) => setImmediate(r));
 
 export class FliteTts implements TtsProvider {
   readonly name = "flite";
-  readonly options: Required<FliteTtsOptions>;
+  readonly options: Required<Omit<FliteTtsOptions, "pool">>;
+  readonly pool: FliteWorkerPool | undefined;
 
   constructor(opts: FliteTtsOptions = {}) {
-    this.options = { ...FLITE_TTS_DEFAULTS, ...opts };
+    const { pool, ...rest } = opts;
+    this.options = { ...FLITE_TTS_DEFAULTS, ...rest };
+    this.pool = pool;
   }
 
-  /** Compiles the embedded WASM now (~60 ms) instead of on the first reply. */
+  /** Compiles the embedded WASM now (~60 ms) and starts the pool's workers, instead of on the first reply. */
   async warmup(): Promise<void> {
     await this.module();
+    try {
+      await this.pool?.start();
+    } catch (e) {
+      throw new ProviderError("flite", "tts", "unavailable", `flite workers failed to start: ${String(e)}`, false, undefined, { cause: e });
+    }
   }
 
   /**
@@ -83,7 +93,7 @@ export class FliteTts implements TtsProvider {
    * @throws ProviderError (code "unavailable" if the WASM cannot load, "bad_request" if flite fails).
    */
   async synthesize8k(text: string): Promise<Int16Array> {
-    const rs = await Resampler.create(16000, OUT_HZ);
+    const rs = this.pool ? undefined : await Resampler.create(16000, OUT_HZ);
     try {
       const parts: Int16Array[] = [];
       for (const piece of splitForSynthesis(text)) parts.push(await this.renderPiece(piece, rs));
@@ -95,7 +105,7 @@ export class FliteTts implements TtsProvider {
       }
       return out;
     } finally {
-      rs.close();
+      rs?.close();
     }
   }
 
@@ -113,32 +123,25 @@ export class FliteTts implements TtsProvider {
   }
 
   /** @internal One piece → 8 kHz PCM, independent of earlier pieces (the resampler is reset). */
-  async renderPiece(piece: string, rs: Resampler): Promise<Int16Array> {
+  async renderPiece(piece: string, rs: Resampler | undefined): Promise<Int16Array> {
+    if (this.pool) {
+      try {
+        return await this.pool.render(piece, this.options);
+      } catch (e) {
+        const code = e instanceof PoolRenderError ? e.code : "unavailable";
+        throw new ProviderError("flite", "tts", code, String((e as Error)?.message ?? e), false, undefined, { cause: e });
+      }
+    }
     const mod = await this.module();
-    let native;
+    rs ??= await Resampler.create(16000, OUT_HZ);
     try {
-      native = synthesize(mod, piece, this.options);
+      // Resample in slices with a macrotask between them, so one long piece does not hold the event
+      // loop (and other calls' 20 ms RTP pacing) for the whole conversion.
+      return await renderPiece8k(mod, piece, this.options, rs, yieldToLoop);
     } catch (e) {
-      throw new ProviderError("flite", "tts", "bad_request", `flite synthesis failed: ${String(e)}`, false, undefined, { cause: e });
+      if (e instanceof RenderError) throw new ProviderError("flite", "tts", e.code, e.message, false, undefined, { cause: e });
+      throw e;
     }
-    if (native.sampleRate === OUT_HZ) return native.pcm;
-    if (native.sampleRate !== rs.fromHz) throw new ProviderError("flite", "tts", "protocol", `unexpected flite rate ${native.sampleRate} Hz`, false);
-    rs.reset();
-    // Resample in 0.5 s slices with a macrotask between them, so one long piece does not hold the event
-    // loop (and other calls' 20 ms RTP pacing) for the whole conversion.
-    const parts: Int16Array[] = [];
-    for (let off = 0; off < native.pcm.length; off += RESAMPLE_SLICE) {
-      parts.push(rs.process(native.pcm.subarray(off, off + RESAMPLE_SLICE)));
-      await yieldToLoop();
-    }
-    parts.push(rs.flush());
-    const out = new Int16Array(parts.reduce((n, p) => n + p.length, 0));
-    let k = 0;
-    for (const p of parts) {
-      out.set(p, k);
-      k += p.length;
-    }
-    return out;
   }
 }
 
@@ -195,7 +198,8 @@ class FliteTtsStream implements TtsStream {
 
   private async *generate(): AsyncGenerator<Int16Array> {
     if (this.cancelled) return;
-    const rs = await Resampler.create(16000, OUT_HZ);
+    // Without workers, one resampler per stream on this thread (reset per piece); with them, none here.
+    const rs = this.tts.pool ? undefined : await Resampler.create(16000, OUT_HZ);
     try {
       for (;;) {
         if (this.cancelled) return;
@@ -211,7 +215,7 @@ class FliteTtsStream implements TtsStream {
         if (pcm.length) yield pcm;
       }
     } finally {
-      rs.close();
+      rs?.close();
       this.signal.removeEventListener("abort", this.onAbort);
     }
   }

@@ -15,6 +15,7 @@
 import type { ChatMessage } from "../types.ts";
 import { classifyYesNo, extractName, extractReason, extractText, hasAnyKeyword } from "./extract.ts";
 import type { CaptureKind, Say, Script, State } from "./script.ts";
+import { dtmfOfTurn } from "../dtmf-text.ts";
 
 export const DEFAULT_MAX_RETRIES = 2;
 export const DEFAULT_END_TOOL = "end_call";
@@ -51,7 +52,18 @@ function choose(say: Say, script: Script, slots: Record<string, string>): { text
   return { text: "", set: {} }; // unreachable for a validated script (last branch is the default)
 }
 
+/** Spoken number words a recogniser may write as words, for the "digits" capture. */
+const DIGIT_WORDS: Record<string, string> = { zero: "0", oh: "0", one: "1", two: "2", three: "3", four: "4", five: "5", six: "6", seven: "7", eight: "8", nine: "9" };
+
 function capture(kind: CaptureKind, text: string): string | null {
+  const keys = dtmfOfTurn(text);
+  if (kind === "digits") {
+    if (keys !== null) return keys.replace(/#$/, "") || null;
+    const words = text.toLowerCase().match(/[a-z]+|\d/g) ?? [];
+    const digits = words.map((w) => (/^\d$/.test(w) ? w : (DIGIT_WORDS[w] ?? ""))).join("");
+    return digits || null;
+  }
+  if (keys !== null) return null; // key presses are not a name or a reason
   if (kind === "person_name") return extractName(text);
   if (kind === "reason") return extractReason(text);
   return extractText(text);
@@ -86,7 +98,13 @@ export function replay(script: Script, history: readonly ChatMessage[]): Dialogu
     }
     const l = st.listen;
     let next: string | null = null;
-    if ("intent" in l) {
+    const keys = dtmfOfTurn(m.text);
+    if (keys !== null && l.keys) next = l.keys[keys] ?? l.keys[keys.replace(/#$/, "")] ?? null;
+    if (next !== null) {
+      // a listed key sequence
+    } else if (!("intent" in l) && !("capture" in l)) {
+      // a keypad-only menu: anything else is unusable
+    } else if ("intent" in l) {
       const yn = classifyYesNo(m.text);
       if (yn) next = yn === "yes" ? l.yes : l.no;
     } else {

@@ -28,11 +28,17 @@
  *     }
  *
  * Placeholders `{x}` name a var or a slot (captured by a `listen` or set by a branch). Capture kinds:
- * "person_name", "reason" (free text, echoed in the second person), "text" (the utterance as heard).
+ * "person_name", "reason" (free text, echoed in the second person), "text" (the utterance as heard),
+ * "digits" (keys pressed, without a final #, or digits spoken as numerals or number words).
+ *
+ * Key presses (DTMF): any `listen` may add `"keys": { "1": "sales", "2": "support" }`: a caller turn of
+ * keys (`[keys pressed: 1]`, src/providers/dtmf-text.ts) equal to a listed sequence (a final # ignored)
+ * moves to that state; `{ "keys": {…} }` alone is a keypad-only menu. Keys that match nothing count as
+ * an unusable answer (the retry line).
  */
 import defaultScript from "../../../models/script/receptionist.json";
 
-export type CaptureKind = "person_name" | "reason" | "text";
+export type CaptureKind = "person_name" | "reason" | "text" | "digits";
 
 export interface Condition {
   slot: string;
@@ -52,9 +58,14 @@ export interface SayBranch {
 /** A line, or branches of which the first whose `if` holds is said (the last must have no `if`). */
 export type Say = string | SayBranch[];
 
-export type Listen =
+export type Listen = (
   | { capture: string; as: CaptureKind; next: string }
-  | { intent: "yes_no"; yes: string; no: string };
+  | { intent: "yes_no"; yes: string; no: string }
+  | { keys: Record<string, string> }
+) & {
+  /** Key sequence pressed → state (DTMF menu). */
+  keys?: Record<string, string>;
+};
 
 export interface State {
   say: Say;
@@ -82,7 +93,7 @@ export class ScriptError extends Error {
   override readonly name = "ScriptError";
 }
 
-const CAPTURE_KINDS: readonly CaptureKind[] = ["person_name", "reason", "text"];
+const CAPTURE_KINDS: readonly CaptureKind[] = ["person_name", "reason", "text", "digits"];
 
 /**
  * Loads and validates a dialogue script: the embedded default (models/script/receptionist.json) when
@@ -199,7 +210,15 @@ export function validateScript(json: unknown, where = "script"): Script {
         fail(`${f}.listen`, "must be an object");
         continue;
       }
-      if ("intent" in l) {
+      if (l.keys !== undefined) {
+        for (const [k, to] of Object.entries(strMap(l.keys, `${f}.listen.keys`))) {
+          if (!/^[0-9*#A-D]+$/.test(k)) fail(`${f}.listen.keys`, `"${k}" is not a key sequence (0-9 * # A-D)`);
+          stateRef(to, `${f}.listen.keys.${k}`);
+        }
+      }
+      if (l.keys !== undefined && l.intent === undefined && l.capture === undefined) {
+        // a keypad-only menu
+      } else if ("intent" in l) {
         if (l.intent !== "yes_no") fail(`${f}.listen.intent`, `unknown intent "${String(l.intent)}" (have yes_no)`);
         stateRef(l.yes, `${f}.listen.yes`);
         stateRef(l.no, `${f}.listen.no`);

@@ -5,11 +5,12 @@
 
 import type { ToolSpec } from "../types";
 import { endCall } from "./end-call";
+import { sendDtmf } from "./send-dtmf";
 import type { ToolDefinition } from "./types";
 
-const ALL_TOOLS: readonly ToolDefinition<any>[] = [endCall];
+const ALL_TOOLS: readonly ToolDefinition<any>[] = [endCall, sendDtmf];
 
-/** Specs of the tools offered to the model on every turn (currently: `end_call`). Fresh array each call. */
+/** Specs of the tools offered to the model on every turn (`end_call`, `send_dtmf`). Fresh array each call. */
 export function defaultTools(): ToolSpec[] {
   return ALL_TOOLS.map((t) => structuredClone(t.spec));
 }

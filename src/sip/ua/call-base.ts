@@ -10,6 +10,8 @@ import { OfferAnswerState, retryAfterSeconds, type OfferOutcome, type SessionDes
 import { SessionRefresher } from "./refresh.ts";
 import { SessionTimer, negotiateAsUas } from "./session-timer.ts";
 import { ALLOW_HEADER, type EndReason } from "./types.ts";
+import { DTMF_INFO_CONTENT_TYPES, parseDtmfInfo } from "./dtmf-info.ts";
+import { classifyNotify, type ReferNotify } from "./refer.ts";
 
 /** Every call state; inbound calls use offered/ringing/answered, outbound calls calling/early. */
 export type CallState = "offered" | "ringing" | "answered" | "calling" | "early" | "confirmed" | "ended";
@@ -24,6 +26,10 @@ export interface CommonCallEvents {
    * media delegate applied it; for logs and observers. `method` is the request that did it.
    */
   modified: [method: "INVITE" | "UPDATE"];
+  /** A DTMF key in a SIP INFO (application/dtmf-relay or application/dtmf, dtmf-info.ts); PII. */
+  dtmf: [key: string, durationMs: number | undefined];
+  /** A NOTIFY of our REFER's subscription (RFC 3515 §2.4.4): the sipfrag status, last one or not. */
+  referNotify: [notify: ReferNotify];
   /** Exactly once, whatever ended the call. */
   ended: [reason: EndReason];
 }
@@ -90,12 +96,12 @@ export abstract class CallBase<E extends CommonCallEvents = CommonCallEvents> im
     this.sessionTimer = new SessionTimer(ctx.clock, {
       refresh: () => this.refresher.refresh(),
       expire: () => {
-        ctx.log.warn({ callId }, "sip session expired: no refresh from the peer");
+        ctx.log.warn({ sipCallId: callId }, "sip session expired: no refresh from the peer");
         void this.endWithBye("session_expired");
       },
     });
     this.emitter = new Emitter<E>((event, err) =>
-      ctx.log.error({ callId, event, err: String(err) }, "sip call listener threw"),
+      ctx.log.error({ sipCallId: callId, event, err: String(err) }, "sip call listener threw"),
     );
     this.done = new Promise<EndReason>((resolve) => (this.resolveDone = resolve));
   }
@@ -144,6 +150,15 @@ export abstract class CallBase<E extends CommonCallEvents = CommonCallEvents> im
       case "UPDATE":
         tx.respond(this.onUpdate(req));
         return;
+      case "INFO":
+        return this.onInfo(req, tx);
+      case "NOTIFY": {
+        const v = classifyNotify(req);
+        if (v.respond !== 200) return tx.respond(this.response(req, v.respond, { reason: v.reason }));
+        tx.respond(this.response(req, 200));
+        this.emitter.emit("referNotify", ...([v.notify] as never));
+        return;
+      }
       case "OPTIONS":
         // §11.2: "An OPTIONS request received within a dialog generates a 200 (OK) response that is
         // identical to one constructed outside a dialog and does not have any impact on the dialog."
@@ -154,6 +169,21 @@ export abstract class CallBase<E extends CommonCallEvents = CommonCallEvents> im
         // Allow header field to the 405 (Method Not Allowed) response."
         tx.respond(this.response(req, 405, { headers: [["Allow", ALLOW_HEADER]] }));
     }
+  }
+
+  /**
+   * INFO (RFC 6086) carrying DTMF. §4.2.2: "If a UA receives an INFO request with a message body that
+   * it does not support, it MUST respond with a 415 (Unsupported Media Type) response" (with Accept);
+   * an INFO without a body is answered 200 (legacy keep-alive); a DTMF body naming no key gets 400.
+   */
+  private onInfo(req: SipRequest, tx: { respond(res: SipResponse): void }): void {
+    const info = parseDtmfInfo(req.contentType, req.bodyText);
+    if (info.kind === "unsupported") {
+      return tx.respond(this.response(req, 415, { headers: [["Accept", DTMF_INFO_CONTENT_TYPES.join(", ")]] }));
+    }
+    if (info.kind === "bad") return tx.respond(this.response(req, 400, { reason: info.reason }));
+    tx.respond(this.response(req, 200));
+    if (info.kind === "digit") this.emitter.emit("dtmf", ...([info.key, info.durationMs] as never));
   }
 
   /** Require (§8.2.2.3) and CSeq order (§12.2.2) checks every in-dialog request passes first. */
@@ -371,6 +401,30 @@ export abstract class CallBase<E extends CommonCallEvents = CommonCallEvents> im
     return this.byeInFlight;
   }
 
+  /**
+   * Sends REFER in the dialog (RFC 3515 §2.4.1: "A REFER request MUST contain exactly one Refer-To
+   * header field value"), with Referred-By (RFC 3892). Resolves with the final response status (202
+   * Accepted expected), 408 on timeout, 0 without a usable dialog. `referredBy` defaults to our Contact URI.
+   */
+  refer(referTo: string, referredBy = this.ctx.contactHeader.replace(/^<|>$/g, "")): Promise<number> {
+    const d = this.dialog;
+    if (this.state === "ended" || !d) return Promise.resolve(0);
+    const req = d.createRequest("REFER", {
+      headers: [["Refer-To", `<${referTo}>`], ["Referred-By", `<${referredBy}>`], ["Contact", this.ctx.contactHeader], ["User-Agent", this.ctx.userAgent]],
+    });
+    const dest = safe(() => d.nextHop(req));
+    if (!dest) return Promise.resolve(0);
+    this.ctx.addVia(req);
+    return new Promise<number>((resolve) => {
+      this.ctx.layer.createNonInviteClient(req, dest, {
+        onResponse: (r) => {
+          if (r.status >= 200) resolve(r.status);
+        },
+        onTimeout: () => resolve(408),
+      });
+    });
+  }
+
   /** Ends the call (if not yet) and sends BYE, keeping the dialog until the BYE completes. */
   protected endWithBye(reason: EndReason): Promise<void> {
     this.end(reason, { keepDialog: true });
@@ -393,7 +447,7 @@ export abstract class CallBase<E extends CommonCallEvents = CommonCallEvents> im
     this.ackWaiters.clear();
     if (opts.keepDialog) this.keepDialogUntilBye = true;
     else this.releaseDialog();
-    this.ctx.log.info({ callId: this.callId, direction: this.direction, reason }, "sip call ended");
+    this.ctx.log.info({ sipCallId: this.callId, direction: this.direction, reason }, "sip call ended");
     this.emitter.emit("ended", ...([reason] as never));
     this.resolveDone(reason);
   }

@@ -132,7 +132,7 @@ export class OutboundCall extends CallBase<OutboundCallEvents> {
     if (this.state !== "calling" || this.responded) return;
     if (to.host !== this.destination.host || to.port !== this.destination.port) return;
     if (++this.unreachableReports < 2) return;
-    this.ctx.log.warn({ callId: this.callId, destination: `${to.host}:${to.port}`, code }, "sip destination unreachable: invite abandoned");
+    this.ctx.log.warn({ sipCallId: this.callId, destination: `${to.host}:${to.port}`, code }, "sip destination unreachable: invite abandoned");
     this.tx?.dispose();
     this.end("unreachable");
   }
@@ -220,7 +220,7 @@ export class OutboundCall extends CallBase<OutboundCallEvents> {
     try {
       dialog = Dialog.createUac(this.invite, res);
     } catch (err) {
-      this.ctx.log.warn({ callId: this.callId, code: (err as { code?: string })?.code, pii: { err: String(err) } }, "sip 2xx unusable for a dialog");
+      this.ctx.log.warn({ sipCallId: this.callId, code: (err as { code?: string })?.code, pii: { err: String(err) } }, "sip 2xx unusable for a dialog");
       if (this.state !== "ended") {
         this.emitter.emit("failed", 502, "Bad 2xx");
         this.end("error");

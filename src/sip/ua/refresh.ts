@@ -145,7 +145,7 @@ export class SessionRefresher {
       done: (o) => {
         if (method === "INVITE") h.oa.clientInvitePending = false;
         if (h.ended()) return;
-        h.ctx.log.info({ callId: h.callId, method, outcome: o.kind }, "sip session refresh");
+        h.ctx.log.info({ sipCallId: h.callId, method, outcome: o.kind }, "sip session refresh");
         switch (o.kind) {
           case "ok": {
             const n = negotiateAsUac(o.response);

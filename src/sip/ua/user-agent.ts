@@ -175,7 +175,7 @@ export class UserAgent implements UaContext {
       if (call instanceof OutboundCall) call.receiveStray2xx(res);
       return;
     }
-    this.log.debug({ status: res.status, callId: res.callId }, "sip stray response dropped");
+    this.log.debug({ status: res.status, sipCallId: res.callId }, "sip stray response dropped");
   }
 
   private receiveRequest(req: SipRequest, source: Address): void {
@@ -262,7 +262,7 @@ export class UserAgent implements UaContext {
     if (this.inboundAuth) {
       const verdict = this.inboundAuth.verify(req);
       if (verdict !== "ok") {
-        if (verdict !== "missing") this.log.warn({ callId: req.callId, source, verdict }, "sip inbound invite: digest authentication failed");
+        if (verdict !== "missing") this.log.warn({ sipCallId: req.callId, source, verdict }, "sip inbound invite: digest authentication failed");
         const challenges = this.inboundAuth.challenges(verdict === "stale").map((c): [string, string] => ["WWW-Authenticate", c]);
         this.transport.sendResponse(statelessResponse(req, 401, [...challenges, ["Server", this.userAgent]]));
         return;
@@ -319,11 +319,11 @@ export class UserAgent implements UaContext {
     this.calls.add(call);
     this.byInviteTx.set(tx, call);
     this.inviteKeys.set(mergeKey, call.callId);
-    this.log.info({ callId: call.callId, source, pii: { from: call.from.uri, to: call.to.uri } }, "sip inbound call");
+    this.log.info({ sipCallId: call.callId, source, pii: { from: call.from.uri, to: call.to.uri } }, "sip inbound call");
     try {
       this.delegate.onInvite(call);
     } catch (err) {
-      this.log.error({ callId: call.callId, err: String(err) }, "sip onInvite delegate threw");
+      this.log.error({ sipCallId: call.callId, err: String(err) }, "sip onInvite delegate threw");
       call.fail();
     }
   }

@@ -70,9 +70,9 @@ describe("status → ProviderError mapping", () => {
 });
 
 describe("tool registry", () => {
-  test("defaultTools() offers end_call with a JSON schema; fresh copies each call", () => {
+  test("defaultTools() offers end_call and send_dtmf with a JSON schema; fresh copies each call", () => {
     const a = defaultTools();
-    expect(a.map((t) => t.name)).toEqual(["end_call"]);
+    expect(a.map((t) => t.name)).toEqual(["end_call", "send_dtmf"]);
     expect(a[0].parameters).toEqual({
       type: "object",
       properties: { reason: { type: "string", description: "Short reason for ending the call (for the logs)." } },

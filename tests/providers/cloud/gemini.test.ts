@@ -48,7 +48,7 @@ describe("Gemini LLM against the local fake", () => {
       { role: "user", parts: [{ text: "I'd like to book a table." }] },
     ]);
     const decls = r.body.tools?.[0]?.functionDeclarations ?? [];
-    expect(decls.map((d) => d.name)).toEqual(["end_call"]);
+    expect(decls.map((d) => d.name)).toEqual(["end_call", "send_dtmf"]);
     expect(decls[0].parametersJsonSchema).toEqual(defaultTools()[0].parameters);
     expect(decls[0].description).toContain("goodbye");
   });

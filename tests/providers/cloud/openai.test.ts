@@ -37,9 +37,10 @@ describe("OpenAI-compatible LLM against the local fake", () => {
       { role: "system", content: "Be brief." },
       { role: "user", content: "Book a table" },
     ]);
-    expect(r.body.tools).toEqual([
-      { type: "function", function: { name: "end_call", description: defaultTools()[0].description, parameters: defaultTools()[0].parameters } },
-    ]);
+    expect(r.body.tools).toEqual(
+      defaultTools().map((t) => ({ type: "function", function: { name: t.name, description: t.description, parameters: t.parameters } })),
+    );
+    expect(r.body.tools!.map((t: { function: { name: string } }) => t.function.name)).toEqual(["end_call", "send_dtmf"]);
   });
 
   test("tool-call argument fragments are assembled into one tool_call chunk after the text", async () => {

@@ -1,0 +1,52 @@
+/**
+ * bench-load: how many concurrent calls one core carries with clean audio (issue 13), measured from
+ * outside the compiled agent: SIPp callers looping an utterance, cloud providers faked at realistic
+ * latency, Silero VAD on every call, the agent pinned to CPU 0 and everything else to CPU 1. One row
+ * per N (tests/support/load.ts, load-gate.ts) and the highest N that passes the gate:
+ * every call hears replies; agent CPU < 80 % of its core; gap (inter-arrival − 20 ms) inside phrases
+ * p90 ≤ 5 ms and p99 ≤ 10 ms; no silence frame inside a phrase; SIP OPTIONS answered within 50 ms.
+ *
+ *   bun run bench:load                                  cloud 20,50,100,150,200 + offline 1,2,4; 20 s each
+ *   bun run bench:load --cloud 40,80 --offline "" --hold 30
+ *   bun run bench:load --admission                      keep the agent's headroom admission on (503 when loaded)
+ *
+ * Needs sipp and dumpcap (scripts/bootstrap.sh --test) and two cores. Stops at the first failing N of a
+ * pipeline unless --all. On a shared machine the numbers are noisy: run it when the machine is quiet.
+ */
+import { parseArgs } from "node:util";
+import { gateFailures, highestPassing, loadTable, type LoadRow } from "../tests/support/load-gate.ts";
+import { runLoad } from "../tests/support/load.ts";
+import { stopAllManaged } from "../tests/support/process.ts";
+
+const { values: opt } = parseArgs({
+  options: {
+    cloud: { type: "string", default: "20,50,100,150,200" },
+    offline: { type: "string", default: "1,2,4" },
+    hold: { type: "string", default: "20" },
+    rate: { type: "string", default: "20" },
+    all: { type: "boolean", default: false },
+    "no-pin": { type: "boolean", default: false },
+    admission: { type: "boolean", default: false },
+  },
+});
+const list = (s: string) => s.split(",").map((x) => x.trim()).filter(Boolean).map(Number).filter((n) => n > 0);
+const holdS = Math.max(5, Number(opt.hold));
+const rows: LoadRow[] = [];
+try {
+  for (const [pipeline, ns] of [["cloud", list(opt.cloud!)], ["offline", list(opt.offline!)]] as const) {
+    for (const calls of ns) {
+      const row = await runLoad({ pipeline, calls, holdS, rate: Number(opt.rate), pin: !opt["no-pin"], admission: opt.admission, progress: (l) => console.log(l) });
+      rows.push(row);
+      console.log(loadTable([row]).split("\n")[1]);
+      if (gateFailures(row).length && !opt.all) break;
+    }
+  }
+} finally {
+  await stopAllManaged();
+}
+console.log("");
+console.log(loadTable(rows));
+console.log("");
+for (const p of ["cloud", "offline"] as const) {
+  if (rows.some((r) => r.pipeline === p)) console.log(`${p}: highest N passing the gate on one core: ${highestPassing(rows, p)}`);
+}

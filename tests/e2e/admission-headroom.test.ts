@@ -1,0 +1,70 @@
+/**
+ * Headroom admission on the compiled binary (src/call/headroom.ts through the one admission verdict):
+ * with the limits set so that the agent counts as loaded (ADMISSION_MIN_CALLS=1 and a CPU limit of 1 %
+ * of a core, which a live call with Silero plus the start-up reach), an OPTIONS probe gets 503 +
+ * Retry-After, GET /health/ready says `degraded` with an "overloaded" detail, a new INVITE gets 503,
+ * and the live call goes on to its normal end. With the checks off (0) the same load takes the call.
+ */
+import { afterAll, describe, expect, test } from "bun:test";
+import { describeSipp, runSipp } from "../support/sipp.ts";
+import { silenceFile } from "../support/speech.ts";
+import { parseSipStatusLine, sipHeader, udpExchange } from "../support/udp.ts";
+import { freeUdpPort } from "../support/ports.ts";
+import { missingTools } from "../support/process.ts";
+import { startAgent, waitFor, type RunningAgent } from "./agent.ts";
+
+const started: RunningAgent[] = [];
+afterAll(async () => {
+  await Promise.all(started.map((a) => a.stop().catch(() => null)));
+});
+
+let seq = 0;
+async function probe(agent: RunningAgent) {
+  const n = ++seq;
+  const local = await freeUdpPort();
+  const req = [
+    `OPTIONS sip:127.0.0.1:${agent.sipPort} SIP/2.0`,
+    `Via: SIP/2.0/UDP 127.0.0.1:${local};branch=z9hG4bK-headroom-${process.pid}-${n}`,
+    "Max-Forwards: 70",
+    `From: <sip:probe@localhost>;tag=hr${n}`,
+    `To: <sip:127.0.0.1:${agent.sipPort}>`,
+    `Call-ID: headroom-${process.pid}-${n}@127.0.0.1`,
+    `CSeq: ${n} OPTIONS`,
+    "Content-Length: 0",
+    "",
+    "",
+  ].join("\r\n");
+  const r = await udpExchange({ target: { port: agent.sipPort }, payload: req, localPort: local, timeoutMs: 5000 });
+  const text = r.replies[0]?.text ?? "";
+  return { status: parseSipStatusLine(text)?.code, retryAfter: sipHeader(text, "Retry-After") };
+}
+
+describe.skipIf(missingTools(["sipp"]).length > 0)("headroom admission (compiled agent)", () => {
+  test("loaded beyond ADMISSION_CPU_PCT: OPTIONS 503 + Retry-After, ready says overloaded, a new INVITE 503; the live call ends normally", async () => {
+    const agent = await startAgent({ ADMISSION_MIN_CALLS: "1", ADMISSION_CPU_PCT: "1", ADMISSION_PACER_P99_MS: "0" });
+    started.push(agent);
+    const target = `127.0.0.1:${agent.sipPort}`;
+    expect((await probe(agent)).status).toBe(200); // no live call: below ADMISSION_MIN_CALLS
+    const first = runSipp({ scenario: "inbound-call", target, audioFile: silenceFile(3), pauseMs: 6000, timeoutMs: 40_000 });
+    await waitFor(async () => (await agent.get("/")).activeCalls === 1, 15_000, "one live call");
+    expect(await probe(agent)).toEqual({ status: 503, retryAfter: "30" });
+    const res = await fetch(`http://127.0.0.1:${agent.httpPort}/health/ready`);
+    expect(res.status).toBe(503);
+    const body = (await res.json()) as any;
+    expect(body.reason).toBe("degraded");
+    expect(JSON.stringify(body)).toContain("overloaded: CPU");
+    const second = await runSipp({ scenario: "inbound-call", target, audioFile: silenceFile(1), timeoutMs: 15_000 });
+    expect(second.exitCode).not.toBe(0);
+    expect(second.messages.some((m) => m.direction === "received" && m.status === 503)).toBe(true);
+    const r1 = await first;
+    expect(r1.exitCode, describeSipp(r1)).toBe(0);
+  }, 90_000);
+
+  test("checks off (ADMISSION_CPU_PCT=0, ADMISSION_PACER_P99_MS=0): the same load takes the call", async () => {
+    const agent = await startAgent({ ADMISSION_MIN_CALLS: "0", ADMISSION_CPU_PCT: "0", ADMISSION_PACER_P99_MS: "0" });
+    started.push(agent);
+    const r = await runSipp({ scenario: "inbound-call", target: `127.0.0.1:${agent.sipPort}`, audioFile: silenceFile(1), pauseMs: 1500, timeoutMs: 30_000 });
+    expect(r.exitCode, describeSipp(r)).toBe(0);
+    expect((await probe(agent)).status).toBe(200);
+  }, 60_000);
+});

@@ -1,0 +1,47 @@
+/**
+ * DTMF into the conversation, through the compiled agent (offline pipeline, a keypad SCRIPT_FILE) with
+ * SIPp as the caller (tests/scenarios/dtmf-caller.xml): RFC 4733 events on PT 96 without the marker bit,
+ * a 3 s long press with updates only every 500 ms, end packets ×3 (tests/e2e/dtmf-pcap.ts), then SIP INFO
+ * (dtmf-relay Signal=5, application/dtmf #). Exactly the keys pressed reach the conversation, grouped,
+ * and the scripted dialogue branches on them to its end state (the agent's BYE).
+ */
+import { expect, test } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describeSipp, runSipp } from "../support/sipp.ts";
+import { missingTools } from "../support/process.ts";
+import { startAgent } from "./agent.ts";
+import { dtmfPackets, writeRtpPcap } from "./dtmf-pcap.ts";
+
+const missing = missingTools(["sipp"]);
+// SIPp's play_pcap_audio sends through a raw socket (CAP_NET_RAW).
+const raw = process.getuid?.() === 0;
+
+test.skipIf(missing.length > 0 || !raw)(
+  "RFC 4733 on PT 96 (no marker, long press, triple ends) and SIP INFO: exactly the keys pressed, the script branches on them",
+  async () => {
+    const dir = mkdtempSync(join(tmpdir(), "va-dtmf-"));
+    const pcap = join(dir, "keys.pcap");
+    // 2 held for 3 s (updates every 500 ms), then 1 (normal, 50 ms updates), then # → "21#".
+    writeRtpPcap(pcap, dtmfPackets([{ event: 2, ms: 3000, everyMs: 500 }, { event: 1, ms: 160, everyMs: 50 }, { event: 11, ms: 120, everyMs: 40 }], { payloadType: 96, marker: false, startMs: 1500 }));
+    const agent = await startAgent({ SCRIPT_FILE: "tests/fixtures/dtmf-menu.json", LLM_PROVIDER: "scripted" });
+    try {
+      const r = await runSipp({ scenario: "dtmf-caller", target: `127.0.0.1:${agent.sipPort}`, keys: { dtmf: pcap }, pauseMs: 9000, timeoutMs: 60_000 });
+      expect(r.exitCode, describeSipp(r)).toBe(0);
+      const { recent } = await agent.get("/calls");
+      const record = await agent.get(`/calls/${recent[0].id}`);
+      const turns = record.turns.map((t: any) => `${t.speaker}: ${t.text}`);
+      const callerTurns = record.turns.filter((t: any) => t.speaker === "caller").map((t: any) => t.text);
+      expect(callerTurns, turns.join("\n")).toEqual(["[keys pressed: 21#]", "[keys pressed: 5#]"]);
+      expect(turns.at(-1), turns.join("\n")).toBe("agent: Code 5 received. Goodbye.");
+      const keys = agent.logs().filter((l: any) => l.callId === record.id && l.msg === "dtmf received");
+      expect(keys.map((l: any) => l.endSeen)).toEqual([true, true, true]);
+      expect(keys[0].durationMs).toBe(3000);
+    } finally {
+      await agent.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+  90_000,
+);

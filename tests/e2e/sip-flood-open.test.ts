@@ -1,0 +1,117 @@
+/**
+ * The issue-10 SIP flood against an agent with NO trusted list (SIP_TRUSTED_IPS unset: anyone may
+ * call), during two real calls: 2,000 INVITEs and 2,000 OPTIONS in 10 s, half from one source port
+ * (127.0.0.2) and half from 50 source ports (127.0.0.3). Only the per-source rate limit (default
+ * 100/s, burst 200) stands between the flood and the user agent, so hundreds of flood INVITEs become
+ * real server transactions: answered, admitted or refused (503 when full or out of RTP ports), never
+ * ACKed.
+ *
+ * Must hold: both calls complete; the agent's RTP to each caller keeps its pacing in the flood window
+ * (p99 lateness within the bound of the same calls outside it, capture on lo); the flood starts no
+ * provider session (media and providers start on ACK: no pocketsphinx process beyond the two calls');
+ * the RTP ports the unACKed INVITEs took return after Timer H (64·T1 = 32 s) — UDP sockets back to
+ * the count before the calls and /health/ready accepting again; the agent stays up; RSS comes back.
+ */
+import { afterAll, describe, expect, test } from "bun:test";
+import { RtpCapture } from "../support/capture.ts";
+import { freeUdpPortRange } from "../support/ports.ts";
+import { missingTools } from "../support/process.ts";
+import { streamsByPort } from "../support/rtp-streams.ts";
+import { describeSipp, runSipp } from "../support/sipp.ts";
+import { synthesizeCallerAudio } from "../support/speech.ts";
+import { startAgent, waitFor, type RunningAgent } from "./agent.ts";
+import { descendantsNamed, flood, metricValue, pacingBound, pacingInWindow, rssKb, udpSocketCount, waitSteadyRtp } from "./attack-support.ts";
+
+const missing = missingTools(["sipp", "dumpcap", "flite", "pocketsphinx_continuous"]);
+let agent: RunningAgent | undefined;
+afterAll(async () => {
+  await agent?.stop();
+}, 30_000);
+
+/** RFC 3261 Timer H = 64·T1 with T1 = 500 ms: how long an unACKed 2xx/final response is retransmitted. */
+const TIMER_H_MS = 64 * 500;
+
+describe.skipIf(missing.length > 0)("SIP flood without a trusted list, during two calls (compiled binary, loopback)", () => {
+  test("4,000 requests in 10 s reach the UA: calls complete, pacing holds, no provider session, ports and memory return", async () => {
+    agent = await startAgent({ IDLE_PROMPT_S: "3600" });
+    const pid = agent.proc.pid;
+    const udpBefore = udpSocketCount(pid);
+    const callMs = 32_000; // a slow greeting on a busy machine, then the 10 s flood
+    const caller = await synthesizeCallerAudio([{ silenceMs: callMs }], { leadSilenceMs: 0, trailSilenceMs: 0 });
+    const mediaA = await freeUdpPortRange(4);
+    const mediaB = await freeUdpPortRange(4);
+    const cap = await RtpCapture.start({ portRanges: [[mediaA, mediaA + 3], [mediaB, mediaB + 3], [agent.rtpStart, agent.rtpEnd]] });
+    const call = (media: number) =>
+      runSipp({
+        scenario: "inbound-call",
+        target: `127.0.0.1:${agent!.sipPort}`,
+        mediaPort: media,
+        audioFile: caller.path,
+        pauseMs: callMs,
+        timeoutMs: callMs + 40_000,
+      });
+    const calls = [call(mediaA), call(mediaB)];
+    await waitFor(() => agent!.logs().filter((l) => l.msg === "call answered").length === 2, 20_000, "both calls answered");
+    for (const media of [mediaA, mediaB]) await waitSteadyRtp(() => cap.datagrams(), [agent.rtpStart, agent.rtpEnd], media, 30_000);
+    // Control, so the provider check below can fail: each connected call runs its own recogniser.
+    const sessionsBefore = await waitFor(() => descendantsNamed(pid, /pocketsphinx/).length === 2 && 2, 10_000, "one pocketsphinx per call");
+    const rssBefore = rssKb(pid);
+
+    let maxSessions = 0;
+    const sampler = setInterval(() => (maxSessions = Math.max(maxSessions, descendantsNamed(pid, /pocketsphinx/).length)), 250);
+    const floodFrom = Date.now();
+    const f = await flood({ host: "127.0.0.1", port: agent.sipPort });
+    const floodTo = Date.now();
+    clearInterval(sampler);
+    const rssAfterFlood = rssKb(pid);
+    const udpAfterFlood = udpSocketCount(pid);
+    const metricsAfterFlood = await (await fetch(`http://127.0.0.1:${agent.httpPort}/metrics`)).text();
+
+    const results = await Promise.all(calls);
+    const res = await cap.stop();
+    for (const r of results) expect(r.exitCode, describeSipp(r)).toBe(0);
+
+    // The flood really reached the user agent (no trusted list): INVITE server transactions were made.
+    const invites = metricValue(metricsAfterFlood, "voice_agent_sip_requests_total", { method: "INVITE" }) ?? 0;
+    const refused = (reason: string) => metricValue(metricsAfterFlood, "voice_agent_sip_refused_total", { reason }) ?? 0;
+    console.log(
+      `sip-flood-open: sent ${f.sent}, answers ${JSON.stringify(Object.fromEntries(f.statuses))}, INVITEs at the UA ${invites}, rate-limited ${refused("rate_limited")}; pocketsphinx during flood max ${maxSessions} (before ${sessionsBefore})`,
+    );
+    expect(f.sent).toBe(4000);
+    expect(invites).toBeGreaterThan(100);
+    expect(f.statuses.get(200) ?? 0).toBeGreaterThan(0); // OPTIONS answered (and INVITEs admitted)
+    // No provider session for a call that was never ACKed: only the two real calls' recognisers.
+    expect(maxSessions).toBeLessThanOrEqual(2);
+    // The admitted flood INVITEs took RTP ports (sockets) beyond the two calls' own.
+    expect(udpAfterFlood).toBeGreaterThan(udpBefore + 2);
+
+    // Pacing of the agent's RTP to each caller: inside the flood window vs the same call outside it.
+    for (const media of [mediaA, mediaB]) {
+      const [s] = streamsByPort(res.rtpStreams, media).filter((x) => x.src.port >= agent!.rtpStart && x.src.port <= agent!.rtpEnd);
+      expect(s).toBeDefined();
+      const p = pacingInWindow(s!, floodFrom, floodTo);
+      console.log(`sip-flood-open: call on ${media}: flood window ${JSON.stringify(p.inside)}, outside ${JSON.stringify(p.outside)}`);
+      expect(p.inside.intervals).toBeGreaterThan(200);
+      expect(p.inside.p99LatenessMs).toBeLessThan(pacingBound(p.outside.p99LatenessMs));
+    }
+    const records = (await agent.get("/calls")).recent as any[];
+    expect(records.filter((c) => c.endReason === "remote_bye").length).toBe(2);
+
+    // Ports return: the unACKed calls give theirs back after Timer H; then the agent takes calls again.
+    const settled = await waitFor(
+      async () => {
+        const active = metricValue(await (await fetch(`http://127.0.0.1:${agent!.httpPort}/metrics`)).text(), "voice_agent_active_calls");
+        return active === 0 && udpSocketCount(pid) <= udpBefore && (await fetch(`http://127.0.0.1:${agent!.httpPort}/health/ready`)).status === 200;
+      },
+      Math.max(5_000, floodTo + TIMER_H_MS + 15_000 - Date.now()),
+      "no live call, UDP sockets back to the count before the calls, ready again",
+    );
+    expect(settled).toBe(true);
+    await Bun.sleep(1000);
+    const rssAfter = rssKb(pid);
+    console.log(`sip-flood-open: UDP sockets ${udpBefore} → ${udpAfterFlood} after the flood → ${udpSocketCount(pid)}; RSS before ${rssBefore} kB, after flood ${rssAfterFlood} kB, settled ${rssAfter} kB`);
+    expect(agent.proc.running).toBe(true);
+    expect((await agent.get("/")).status).toBe("ok");
+    expect(rssAfter - rssBefore).toBeLessThan(48 * 1024);
+  }, 150_000);
+});

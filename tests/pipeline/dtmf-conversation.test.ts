@@ -1,0 +1,108 @@
+/** DTMF in the conversation: key groups become caller turns, send_dtmf reaches the RTP side. */
+import { describe, expect, test } from "bun:test";
+import { FakeClock } from "../../src/util/clock";
+import { silentLogger } from "../../src/util/log";
+import { AgentCall } from "../../src/pipeline/agent-call";
+import { DigitCollector } from "../../src/pipeline/digit-collector";
+import { Playout } from "../../src/media/playout";
+import { Pacer } from "../../src/rtp/pacer";
+import type { CallRecord } from "../../src/pipeline/call-record";
+import { FakeLlm, FakeStt, FakeTts, type FakeReply } from "../../src/providers/fake";
+import { dtmfOfTurn, dtmfTurnText } from "../../src/providers/dtmf-text";
+import { sendDtmf } from "../../src/providers/tools/send-dtmf";
+
+describe("DigitCollector", () => {
+  const collect = (settings = {}) => {
+    const clock = new FakeClock();
+    const out: string[] = [];
+    const c = new DigitCollector(clock, { interDigitMs: 2000, maxDigits: 0, terminator: "#", ...settings }, (k) => out.push(k));
+    return { clock, out, c };
+  };
+  test("# ends a group at once (kept), the inter-digit timeout ends another", () => {
+    const { clock, out, c } = collect();
+    for (const k of "12#") c.press(k);
+    expect(out).toEqual(["12#"]);
+    c.press("4");
+    clock.advance(1999);
+    c.press("5");
+    clock.advance(1999);
+    expect(out).toEqual(["12#"]);
+    clock.advance(1);
+    expect(out).toEqual(["12#", "45"]);
+  });
+  test("a length ends a group; flash and junk are ignored", () => {
+    const { out, c } = collect({ maxDigits: 3 });
+    for (const k of ["1", "flash", "x", "2", "3", "4"]) c.press(k);
+    expect(out).toEqual(["123"]);
+    expect(c.pending).toBe("4");
+    c.dispose();
+    expect(c.pending).toBe("");
+  });
+});
+
+describe("DTMF turn text and send_dtmf arguments", () => {
+  test("round trip; spoken text is not keys", () => {
+    expect(dtmfOfTurn(dtmfTurnText("12#"))).toBe("12#");
+    expect(dtmfOfTurn("one two")).toBeNull();
+  });
+  test("send_dtmf validates its digits", () => {
+    expect(sendDtmf.parseArgs({ digits: "1 2-3#" })).toEqual({ ok: true, args: { digits: "123#" } });
+    expect(sendDtmf.parseArgs({ digits: 42 })).toEqual({ ok: true, args: { digits: "42" } });
+    expect(sendDtmf.parseArgs({ digits: "1x" }).ok).toBe(false);
+    expect(sendDtmf.parseArgs({}).ok).toBe(false);
+    expect(sendDtmf.parseArgs({ digits: "1".repeat(33) }).ok).toBe(false);
+  });
+});
+
+function setup(replies: FakeReply[]) {
+  const clock = new FakeClock();
+  const playout = new Playout({ sink: { sendFrame: () => true }, codec: "PCMU" });
+  new Pacer({ clock }).add(playout);
+  const stt = new FakeStt();
+  const llm = new FakeLlm({ replies, clock });
+  const tts = new FakeTts({ clock, msPerChar: 25 });
+  const sent: string[] = [];
+  const record: CallRecord = {
+    id: "c1", sipCallId: "x", direction: "inbound", from: "a", to: "b", state: "connected",
+    startedAt: new Date().toISOString(), turns: [], bargeIns: 0,
+  };
+  const call = new AgentCall({
+    record, clock, log: silentLogger, stt, llm, tts, system: "test", tools: [sendDtmf.spec], output: playout, codec: "PCMU",
+    hangup: () => {},
+    sendDtmf: (k) => (sent.push(k), true),
+  });
+  const run = async (ms: number) => {
+    for (let t = 0; t < ms; t += 10) {
+      clock.advance(10);
+      for (let i = 0; i < 5; i++) await Promise.resolve();
+    }
+  };
+  return { call, llm, tts, record, run, sent };
+}
+
+describe("AgentCall with DTMF", () => {
+  test("keys pressed during the greeting cut it and reach the LLM as one caller turn", async () => {
+    const s = setup(["Hello, press one for sales or two for support, then the pound key.", "Sales it is."]);
+    await s.call.start();
+    await s.run(300); // the greeting is playing
+    s.call.onDtmf("1");
+    await s.run(200);
+    s.call.onDtmf("#");
+    await s.run(2000);
+    expect(s.llm.requests.length).toBe(2);
+    expect(s.llm.requests[1]!.history.at(-1)).toEqual({ role: "user", text: "[keys pressed: 1#]" });
+    expect(s.record.turns.map((t) => [t.speaker, t.text]).slice(1)).toEqual([["caller", "[keys pressed: 1#]"], ["agent", "Sales it is."]]);
+    expect(s.record.turns[0]!.interrupted).toBe(true);
+    s.call.stop();
+  });
+
+  test("the send_dtmf tool hands validated keys to the RTP side", async () => {
+    const s = setup([
+      [{ type: "tool_call", name: "send_dtmf", args: { digits: "2#" } }],
+    ]);
+    await s.call.start();
+    await s.run(500);
+    expect(s.sent).toEqual(["2#"]);
+    s.call.stop();
+  });
+});

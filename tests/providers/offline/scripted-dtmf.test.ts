@@ -1,0 +1,43 @@
+/** The scripted dialogue branching on key presses (DTMF turns, src/providers/dtmf-text.ts). */
+import { describe, expect, test } from "bun:test";
+import { replay } from "../../../src/providers/scripted/engine.ts";
+import { validateScript, ScriptError } from "../../../src/providers/scripted/script.ts";
+import { dtmfTurnText } from "../../../src/providers/dtmf-text.ts";
+import type { ChatMessage } from "../../../src/providers/types.ts";
+
+const script = validateScript({
+  name: "menu",
+  start: "menu",
+  states: {
+    menu: { say: "Press 1 for sales or 2 for support.", listen: { keys: { "1": "sales", "2": "support" } }, retry: "Please press 1 or 2." },
+    sales: { say: "Your account number, then the pound key?", listen: { capture: "account", as: "digits", next: "confirm" } },
+    support: { say: "Is it urgent?", listen: { intent: "yes_no", yes: "bye", no: "bye", keys: { "1": "bye" } } },
+    confirm: { say: "Account {account}. Goodbye.", end: {} },
+    bye: { say: "Goodbye.", end: {} },
+  },
+});
+const user = (text: string): ChatMessage => ({ role: "user", text });
+
+describe("scripted dialogue and DTMF", () => {
+  test("a keypad menu branches on the key; a final # is ignored; other keys and speech retry", () => {
+    expect(replay(script, [user(dtmfTurnText("2"))]).state).toBe("support");
+    expect(replay(script, [user(dtmfTurnText("1#"))]).state).toBe("sales");
+    const miss = replay(script, [user(dtmfTurnText("9"))]);
+    expect([miss.state, miss.text]).toEqual(["menu", "Please press 1 or 2."]);
+    expect(replay(script, [user("sales please")]).state).toBe("menu");
+  });
+  test("digits capture keys (without the #) or spoken digits; keys and yes/no side by side", () => {
+    const t = replay(script, [user(dtmfTurnText("1")), user(dtmfTurnText("4711#"))]);
+    expect([t.state, t.text]).toEqual(["confirm", "Account 4711. Goodbye."]);
+    expect(replay(script, [user(dtmfTurnText("1")), user("four seven 1 one")]).slots.account).toBe("4711");
+    expect(replay(script, [user(dtmfTurnText("2")), user(dtmfTurnText("1"))]).state).toBe("bye");
+    expect(replay(script, [user(dtmfTurnText("2")), user("yes")]).state).toBe("bye");
+  });
+  test("a keys map naming an unknown state or a non-key is refused", () => {
+    const bad = (keys: Record<string, string>) => () =>
+      validateScript({ name: "x", start: "a", states: { a: { say: "hi", listen: { keys } }, b: { say: "b", end: {} } } });
+    expect(bad({ "1": "nowhere" })).toThrow(ScriptError);
+    expect(bad({ x: "b" })).toThrow(/not a key sequence/);
+    expect(bad({ "1": "b" })).not.toThrow();
+  });
+});

@@ -1,0 +1,179 @@
+/**
+ * The load benchmark's gate, measured from outside (the agent's RTP as captured on the wire): pure
+ * functions from captured agent → caller RTP streams to phrases, gaps and silence frames inside
+ * phrases, and the gate verdict of one row. Used by tests/support/load.ts (bench:load and its short
+ * form in tests/e2e/load.test.ts); tested on synthetic streams in tests/tooling/load-gate.test.ts.
+ *
+ * Definitions (plivo agent-transport's load test, plus ours):
+ * - The agent sends one frame every 20 ms for the whole call, silence between replies, and sets the RTP
+ *   marker bit on the first audio frame after a silence frame (RFC 3551 §4.1; src/media/playout.ts).
+ *   So a run of silence payloads followed by a marker frame (or the end of the stream) is *sent
+ *   silence*; silence payloads followed by an unmarked frame are quiet audio inside a talkspurt.
+ * - A phrase is a run of talkspurts separated by less than `phraseGapMs` of sent silence; the sent
+ *   silence frames inside a phrase are underruns ("no silence frame inside a phrase").
+ * - Gap: inter-arrival − 20 ms between consecutive frames (sequence numbers n, n+1) inside a phrase,
+ *   negative values (a frame early after a late one) counted as 0. Frames lost on the wire (a sequence
+ *   jump) are not paired.
+ *
+ * Units: ms; G.711 frames of 160 bytes (20 ms at 8000 Hz).
+ */
+import type { RtpStream } from "./rtp-streams.ts";
+
+export const FRAME_MS = 20;
+/** Sent silence at least this long separates two phrases (the caller speaks ≥ 1.5 s between replies). */
+export const PHRASE_GAP_MS = 1000;
+
+/** The gate (issue 13). */
+export const GATE = { cpuPct: 80, gapP90Ms: 5, gapP99Ms: 10, underruns: 0, optionsMs: 50 } as const;
+
+export interface Phrase {
+  /** Arrival of its first frame, ms (capture clock). */
+  startMs: number;
+  endMs: number;
+  frames: number;
+  /** Sent silence frames inside it. */
+  underruns: number;
+}
+
+export interface StreamPhrases {
+  phrases: Phrase[];
+  /** inter-arrival − 20 ms of consecutive frames inside phrases, ms, ≥ 0. */
+  gaps: number[];
+  underruns: number;
+}
+
+function isSilence(payload: Uint8Array): boolean {
+  const s = payload[0];
+  if (s !== 0xff && s !== 0x7f && s !== 0xd5 && s !== 0x55) return false;
+  for (let i = 1; i < payload.length; i++) if (payload[i] !== s) return false;
+  return true;
+}
+
+/** Phrases, gaps and underruns of one agent → caller stream (audio packets in sequence order). */
+export function phrasesOf(stream: Pick<RtpStream, "audioPackets">, phraseGapMs = PHRASE_GAP_MS): StreamPhrases {
+  const pk = stream.audioPackets;
+  const n = pk.length;
+  // sent[i]: packet i is sent silence (a silence payload in a run that ends at a marker frame or the end).
+  const sent = new Uint8Array(n);
+  for (let i = 0; i < n; ) {
+    if (!isSilence(pk[i]!.payload)) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < n && isSilence(pk[j]!.payload)) j++;
+    const isSent = j >= n || pk[j]!.marker || i === 0;
+    if (isSent) sent.fill(1, i, j);
+    i = j;
+  }
+  // Phrase index ranges [first, last] over audio frames; sent silence shorter than phraseGapMs joins.
+  const ranges: Array<[number, number]> = [];
+  let lastAudio = -1;
+  for (let i = 0; i < n; i++) {
+    if (sent[i]) continue;
+    const r = ranges[ranges.length - 1];
+    if (r && (i - lastAudio - 1) * FRAME_MS < phraseGapMs) r[1] = i;
+    else ranges.push([i, i]);
+    lastAudio = i;
+  }
+  const phrases: Phrase[] = [];
+  const gaps: number[] = [];
+  for (const [first, last] of ranges) {
+    let underruns = 0;
+    for (let k = first; k <= last; k++) {
+      if (sent[k]) underruns++;
+      if (k > first && pk[k]!.extSeq === pk[k - 1]!.extSeq + 1) gaps.push(Math.max(0, pk[k]!.arrivalMs - pk[k - 1]!.arrivalMs - FRAME_MS));
+    }
+    phrases.push({ startMs: pk[first]!.arrivalMs, endMs: pk[last]!.arrivalMs, frames: last - first + 1, underruns });
+  }
+  return { phrases, gaps, underruns: phrases.reduce((s, p) => s + p.underruns, 0) };
+}
+
+/** Percentile `q` (0–1) of `values` (nearest rank on a sorted copy); 0 when empty. */
+export function percentile(values: readonly number[], q: number): number {
+  if (!values.length) return 0;
+  const s = Float64Array.from(values).sort();
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))]!;
+}
+
+/** One row of the benchmark: N calls on one pipeline. */
+export interface LoadRow {
+  pipeline: "cloud" | "offline";
+  calls: number;
+  /** Calls whose RTP reached the caller. */
+  streams: number;
+  /** Calls that heard at least one reply after the greeting. */
+  callsWithReply: number;
+  /** Replies heard (phrases after the greeting), all calls. */
+  replies: number;
+  /** Reply latency (phrase start − end of the caller's utterance), p50 / p90, ms. */
+  replyP50Ms: number;
+  replyP90Ms: number;
+  /** Mean agent CPU over the full-load window, % of one core. */
+  cpuPct: number;
+  /** Peak resident memory, MiB. */
+  rssMiB: number;
+  gapP50Ms: number;
+  gapP90Ms: number;
+  gapP99Ms: number;
+  gapMaxMs: number;
+  underruns: number;
+  /** OPTIONS answer time during load: p99 and max, ms; unanswered probes. */
+  optionsP99Ms: number;
+  optionsMaxMs: number;
+  optionsLost: number;
+  /** The agent's own pacer lateness p99 (from /metrics histogram), ms; -1 unknown. */
+  pacerP99Ms: number;
+}
+
+/** Which parts of the gate a row fails (empty = passes). */
+export function gateFailures(r: LoadRow): string[] {
+  const f: string[] = [];
+  if (r.streams < r.calls || r.callsWithReply < r.calls) f.push(`replies heard on ${r.callsWithReply}/${r.calls} calls`);
+  if (r.cpuPct >= GATE.cpuPct) f.push(`cpu ${r.cpuPct.toFixed(0)} %`);
+  if (r.gapP90Ms > GATE.gapP90Ms) f.push(`gap p90 ${r.gapP90Ms.toFixed(1)} ms`);
+  if (r.gapP99Ms > GATE.gapP99Ms) f.push(`gap p99 ${r.gapP99Ms.toFixed(1)} ms`);
+  if (r.underruns > GATE.underruns) f.push(`${r.underruns} silence frames in phrases`);
+  if (r.optionsMaxMs > GATE.optionsMs || r.optionsLost > 0) f.push(`OPTIONS max ${r.optionsMaxMs.toFixed(0)} ms, ${r.optionsLost} lost`);
+  return f;
+}
+
+const COLUMNS = ["pipeline", "calls", "replied", "replies", "reply p50/p90", "cpu %", "rss MiB", "gap p50", "p90", "p99", "max", "underruns", "OPTIONS p99/max", "pacer p99", "gate"];
+
+/** The printed table, one row per run. */
+export function loadTable(rows: readonly LoadRow[]): string {
+  const f1 = (x: number) => x.toFixed(1);
+  const lines = rows.map((r) => {
+    const fails = gateFailures(r);
+    return [
+      r.pipeline,
+      String(r.calls),
+      `${r.callsWithReply}/${r.calls}`,
+      String(r.replies),
+      `${r.replyP50Ms.toFixed(0)}/${r.replyP90Ms.toFixed(0)}`,
+      f1(r.cpuPct),
+      f1(r.rssMiB),
+      f1(r.gapP50Ms),
+      f1(r.gapP90Ms),
+      f1(r.gapP99Ms),
+      f1(r.gapMaxMs),
+      String(r.underruns),
+      `${f1(r.optionsP99Ms)}/${f1(r.optionsMaxMs)}${r.optionsLost ? ` (${r.optionsLost} lost)` : ""}`,
+      r.pacerP99Ms < 0 ? "?" : f1(r.pacerP99Ms),
+      fails.length ? `FAIL: ${fails.join("; ")}` : "pass",
+    ];
+  });
+  const all = [COLUMNS, ...lines];
+  const width = COLUMNS.map((_, c) => Math.max(...all.map((l) => l[c]!.length)));
+  return all.map((l) => l.map((v, c) => (c === l.length - 1 ? v : v.padStart(width[c]!))).join("  ")).join("\n");
+}
+
+/** The highest N of `pipeline` whose row passes, with every lower N passing too; 0 if none. */
+export function highestPassing(rows: readonly LoadRow[], pipeline: LoadRow["pipeline"]): number {
+  let best = 0;
+  for (const r of [...rows].filter((r) => r.pipeline === pipeline).sort((a, b) => a.calls - b.calls)) {
+    if (gateFailures(r).length) break;
+    best = r.calls;
+  }
+  return best;
+}

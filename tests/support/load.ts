@@ -1,0 +1,249 @@
+/**
+ * Load run: N concurrent SIP calls (SIPp, `rtp_stream` looping a caller utterance) against the compiled
+ * agent, measured from outside: the agent's RTP captured on the wire (dumpcap), its CPU and RSS from
+ * /proc, SIP OPTIONS probes answered during load, and the agent's own pacer lateness (/metrics).
+ * Used by `bun run bench:load` (scripts/bench-load.ts) and the short form tests/e2e/load.test.ts.
+ *
+ *   const row = await runLoad({ pipeline: "cloud", calls: 20, holdS: 20 });
+ *   gateFailures(row)            // tests/support/load-gate.ts
+ *
+ * Cloud pipeline: the provider fakes (tests/fakes) at realistic latency — STT final ~300 ms after speech
+ * ends (Deepgram endpointing 300 ms, the agent's default), LLM first token after 150 ms then a chunk every
+ * 40 ms, TTS first audio after 120 ms then 40 ms of audio every 10 ms (4× faster than real time).
+ * Silero VAD runs on every call (the agent's default). Offline pipeline: pocketsphinx, scripted, flite.
+ * With `pin`, the agent is pinned to CPU 0 and this process (fakes, SIPp, dumpcap are its children) to
+ * CPU 1 (`taskset`).
+ */
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { startAgent, type RunningAgent } from "../e2e/agent.ts";
+import { repeatLine, startCloudFakes, type CloudFakes } from "../e2e/cloud-support.ts";
+import { phrasesOf, percentile, type LoadRow } from "./load-gate.ts";
+import { udpDatagramsFromFile } from "./pcap.ts";
+import { freeUdpPort, freeUdpPortRange } from "./ports.ts";
+import { spawnManaged } from "./process.ts";
+import { rtpStreamsFromDatagrams } from "./rtp-streams.ts";
+import { SCENARIO_DIR } from "./sipp.ts";
+import { synthesizeCallerAudio } from "./speech.ts";
+
+export interface LoadOptions {
+  pipeline: "cloud" | "offline";
+  calls: number;
+  /** Time all calls are up together, s. */
+  holdS: number;
+  /** New calls per second while ramping up. Default 20. */
+  rate?: number;
+  /** Pin the agent to CPU 0 and this process to CPU 1. Default false. */
+  pin?: boolean;
+  /** Keep the agent's headroom admission (ADMISSION_*) on; default off, so every N is really carried. */
+  admission?: boolean;
+  /** More agent environment. */
+  env?: Record<string, string>;
+  progress?: (line: string) => void;
+}
+
+/** The agent's reply (cloud): one LLM chunk per string, about 3 s of audio. */
+export const CLOUD_REPLY = [
+  "Thank you, I can help with that booking. ",
+  "Let me check which tables are still free tonight. ",
+  "We have a table for two at eight o'clock by the window, ",
+  "and another one at half past eight in the garden. ",
+  "Which one would you like?",
+];
+const CALLER_LINE = "I would like to book a table for two tonight, please.";
+const CALLER_LEAD_MS = 3500;
+const CALLER_TRAIL_MS = 5000;
+
+/** One core's clock ticks (utime + stime) of a process. */
+function cpuTicks(pid: number): number {
+  const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+  return Number(f[11]) + Number(f[12]);
+}
+function rssMiB(pid: number): number {
+  const m = /^VmRSS:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+  return m ? Number(m[1]) / 1024 : 0;
+}
+const CLK_TCK = 100;
+
+function taskset(cpu: number, pid: number): void {
+  const r = Bun.spawnSync(["taskset", "-a", "-cp", String(cpu), String(pid)], { stdout: "ignore", stderr: "pipe" });
+  if (r.exitCode !== 0) throw new Error(`taskset ${cpu} ${pid} failed: ${r.stderr.toString()}`);
+}
+
+/** Cumulative bucket counts of the pacer lateness histogram in a /metrics text. */
+function pacerBuckets(text: string): Map<number, number> {
+  const m = new Map<number, number>();
+  for (const x of text.matchAll(/^voice_agent_pacer_lateness_ms_bucket\{[^}]*le="([^"]+)"[^}]*\} (\d+)/gm)) {
+    const le = x[1] === "+Inf" ? Infinity : Number(x[1]);
+    m.set(le, (m.get(le) ?? 0) + Number(x[2]));
+  }
+  return m;
+}
+/** p99 of the difference of two cumulative histograms, as the bucket's upper bound (ms); -1 if empty. */
+function pacerP99(a: Map<number, number>, b: Map<number, number>): number {
+  const les = [...b.keys()].sort((x, y) => x - y);
+  const total = (b.get(Infinity) ?? 0) - (a.get(Infinity) ?? 0);
+  if (total <= 0) return -1;
+  for (const le of les) if ((b.get(le) ?? 0) - (a.get(le) ?? 0) >= 0.99 * total) return le === Infinity ? 999 : le;
+  return -1;
+}
+
+/** SIP OPTIONS probes (RFC 3261 §11) every `everyMs` to the agent; answer times in ms. */
+async function optionsProber(sipPort: number) {
+  const sent = new Map<string, number>();
+  const times: number[] = [];
+  const sock = await Bun.udpSocket({
+    hostname: "127.0.0.1",
+    socket: {
+      data(_s, buf) {
+        const id = /^Call-ID:\s*(\S+)/im.exec(buf.toString())?.[1];
+        const t0 = id ? sent.get(id) : undefined;
+        if (id && t0 !== undefined) {
+          times.push(performance.now() - t0);
+          sent.delete(id);
+        }
+      },
+    },
+  });
+  let n = 0;
+  const probe = () => {
+    const id = `load-probe-${process.pid}-${++n}`;
+    const msg =
+      `OPTIONS sip:agent@127.0.0.1:${sipPort} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:${sock.port};branch=z9hG4bK${id};rport\r\n` +
+      `From: <sip:probe@127.0.0.1>;tag=${n}\r\nTo: <sip:agent@127.0.0.1>\r\nCall-ID: ${id}\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n`;
+    sent.set(id, performance.now());
+    sock.send(msg, sipPort, "127.0.0.1");
+  };
+  return {
+    probe,
+    async finish() {
+      await Bun.sleep(1000);
+      sock.close();
+      return { times, lost: sent.size };
+    },
+  };
+}
+
+/** Runs one row. Starts and stops everything it uses. */
+export async function runLoad(o: LoadOptions): Promise<LoadRow> {
+  const say = o.progress ?? (() => {});
+  const rate = o.rate ?? 20;
+  const rampMs = Math.ceil((o.calls / rate) * 1000);
+  const pauseMs = rampMs + o.holdS * 1000;
+  if (o.pin) taskset(1, process.pid);
+  const work = mkdtempSync(join(tmpdir(), "va-load-"));
+  let fakes: CloudFakes | undefined;
+  let agent: RunningAgent | undefined;
+  try {
+    const caller = await synthesizeCallerAudio([CALLER_LINE], { leadSilenceMs: CALLER_LEAD_MS, trailSilenceMs: CALLER_TRAIL_MS });
+    const utterEndMs = caller.phrases[0]!.endMs;
+    const periodMs = caller.durationMs;
+    let env: Record<string, string> = {};
+    if (o.pipeline === "cloud") {
+      fakes = startCloudFakes({ script: repeatLine("I would like to book a table", 20 * o.calls + 100), reply: CLOUD_REPLY });
+      fakes.gemini.setMode({ headersDelayMs: 150, chunkDelayMs: 40 });
+      fakes.cartesia.setMode({ firstChunkDelayMs: 120, chunkDelayMs: 10 });
+      env = fakes.env({ DEEPGRAM_BASE_URL: fakes.deepgram.url, GEMINI_BASE_URL: fakes.gemini.url, CARTESIA_BASE_URL: fakes.cartesia.url });
+    }
+    const rtpPorts = 4 * o.calls + 40;
+    const rtpStart = await freeUdpPortRange(rtpPorts);
+    agent = await startAgent({
+      ...env,
+      RTP_PORT_START: String(rtpStart),
+      RTP_PORT_END: String(rtpStart + rtpPorts - 1),
+      MAX_CALLS: String(o.calls + 10),
+      SIP_RATE_LIMIT: "0",
+      IDLE_PROMPT_S: "600",
+      ...(o.admission ? {} : { ADMISSION_CPU_PCT: "0", ADMISSION_PACER_P99_MS: "0" }),
+      ...o.env,
+    });
+    const pid = agent.proc.pid;
+    if (o.pin) taskset(0, pid);
+    const pcapPath = join(work, "agent-rtp.pcap");
+    const cap = spawnManaged(["dumpcap", "-q", "-i", "lo", "-B", "64", "-f", `udp and src portrange ${rtpStart}-${rtpStart + rtpPorts - 1}`, "-w", pcapPath], { name: "dumpcap" });
+    await Bun.sleep(1500);
+    const sippPort = await freeUdpPort();
+    const mediaPort = await freeUdpPortRange(4 * o.calls + 8);
+    const sipp = spawnManaged(
+      [
+        "sipp", `127.0.0.1:${agent.sipPort}`, "-sf", `${SCENARIO_DIR}/inbound-call.xml`, "-m", String(o.calls), "-l", String(o.calls),
+        "-r", String(rate), "-rp", "1000", "-i", "127.0.0.1", "-mi", "127.0.0.1", "-p", String(sippPort), "-mp", String(mediaPort),
+        "-key", "audio", `${caller.path},-1,0`, "-d", String(pauseMs), "-nostdin", "-s", "agent",
+        "-timeout", `${Math.ceil(pauseMs / 1000) + 60}s`, "-timeout_error",
+      ],
+      { name: "sipp" },
+    );
+    say(`${o.pipeline}: ${o.calls} calls ramping at ${rate}/s, then ${o.holdS} s all up`);
+    // The full-load window: all calls up (ramp + 2 s) until 1 s before the first BYE.
+    await Bun.sleep(rampMs + 2000);
+    const base = `http://127.0.0.1:${agent.httpPort}`;
+    const metrics0 = pacerBuckets(await (await fetch(`${base}/metrics`)).text());
+    const live = ((await (await fetch(`${base}/`)).json()) as any).activeCalls;
+    const ticks0 = cpuTicks(pid);
+    const w0 = performance.now();
+    const prober = await optionsProber(agent.sipPort);
+    let peakRss = rssMiB(pid);
+    const windowMs = Math.max(1000, o.holdS * 1000 - 3000);
+    while (performance.now() - w0 < windowMs) {
+      prober.probe();
+      peakRss = Math.max(peakRss, rssMiB(pid));
+      await Bun.sleep(250);
+    }
+    const cpuPct = ((cpuTicks(pid) - ticks0) / CLK_TCK / ((performance.now() - w0) / 1000)) * 100;
+    const metrics1 = pacerBuckets(await (await fetch(`${base}/metrics`)).text());
+    const opts = await prober.finish();
+    say(`  ${live} live at the window start, cpu ${cpuPct.toFixed(1)} %, rss ${peakRss.toFixed(0)} MiB`);
+    const sippCode = await sipp.exited;
+    if (sippCode !== 0) say(`  SIPp exit ${sippCode}: ${sipp.stderr().slice(-300)}`);
+    await Bun.sleep(500);
+    await cap.stop({ signal: "SIGINT", graceMs: 5000 });
+
+    const streams = rtpStreamsFromDatagrams(udpDatagramsFromFile(new Uint8Array(readFileSync(pcapPath)))).filter((s) => s.audioPackets.length > 50);
+    const gaps: number[] = [];
+    const latencies: number[] = [];
+    let underruns = 0;
+    let replies = 0;
+    let callsWithReply = 0;
+    for (const s of streams) {
+      const r = phrasesOf(s);
+      for (const g of r.gaps) gaps.push(g);
+      underruns += r.underruns;
+      // The agent starts sending at ACK, when SIPp starts the caller's loop: utterance k ends at t0 + end + k·period.
+      const t0 = s.audioPackets[0]!.arrivalMs;
+      let mine = 0;
+      for (const p of r.phrases) {
+        const since = p.startMs - t0 - utterEndMs;
+        if (since < 0) continue; // the greeting
+        mine++;
+        latencies.push(since % periodMs);
+      }
+      replies += mine;
+      if (mine > 0) callsWithReply++;
+    }
+    return {
+      pipeline: o.pipeline,
+      calls: o.calls,
+      streams: streams.length,
+      callsWithReply,
+      replies,
+      replyP50Ms: percentile(latencies, 0.5),
+      replyP90Ms: percentile(latencies, 0.9),
+      cpuPct,
+      rssMiB: peakRss,
+      gapP50Ms: percentile(gaps, 0.5),
+      gapP90Ms: percentile(gaps, 0.9),
+      gapP99Ms: percentile(gaps, 0.99),
+      gapMaxMs: percentile(gaps, 1),
+      underruns,
+      optionsP99Ms: percentile(opts.times, 0.99),
+      optionsMaxMs: percentile(opts.times, 1),
+      optionsLost: opts.lost,
+      pacerP99Ms: pacerP99(metrics0, metrics1),
+    };
+  } finally {
+    await agent?.stop().catch(() => {});
+    await fakes?.close().catch(() => {});
+    rmSync(work, { recursive: true, force: true });
+  }
+}

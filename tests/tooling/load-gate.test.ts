@@ -1,0 +1,98 @@
+/**
+ * The load benchmark's gate arithmetic (tests/support/load-gate.ts) on synthetic agent streams:
+ * phrases split by sent silence, quiet audio inside a talkspurt not mistaken for silence, underruns
+ * (sent silence inside a phrase, told by the marker bit), gaps as inter-arrival − 20 ms, lost frames
+ * not paired, and the verdict of a row.
+ */
+import { describe, expect, test } from "bun:test";
+import { gateFailures, highestPassing, loadTable, percentile, phrasesOf, type LoadRow } from "../support/load-gate.ts";
+import type { CapturedRtpPacket } from "../support/rtp-streams.ts";
+
+const SIL = 0xff;
+/** One frame per letter: a = audio, q = quiet audio (zero PCM, no marker after), s = sent silence. */
+function stream(pattern: string, arrival: (i: number) => number = (i) => i * 20): { audioPackets: CapturedRtpPacket[] } {
+  const pk: CapturedRtpPacket[] = [];
+  let lastWasAudio = false;
+  for (let i = 0; i < pattern.length; i++) {
+    const c = pattern[i]!;
+    const audio = c !== "s";
+    const payload = new Uint8Array(160).fill(c === "a" ? 0x20 : SIL);
+    pk.push({
+      marker: audio && !lastWasAudio,
+      payloadType: 0,
+      sequenceNumber: i & 0xffff,
+      extSeq: i,
+      timestamp: i * 160,
+      extTimestamp: i * 160,
+      ssrc: 1,
+      csrcs: [],
+      padding: false,
+      extension: undefined,
+      payload,
+      arrivalMs: arrival(i),
+    });
+    lastWasAudio = audio;
+  }
+  return { audioPackets: pk };
+}
+
+const row = (over: Partial<LoadRow>): LoadRow => ({
+  pipeline: "cloud", calls: 10, streams: over.calls ?? 10, callsWithReply: over.calls ?? 10, replies: 20, replyP50Ms: 800, replyP90Ms: 900, cpuPct: 40, rssMiB: 200,
+  gapP50Ms: 0, gapP90Ms: 1, gapP99Ms: 3, gapMaxMs: 8, underruns: 0, optionsP99Ms: 2, optionsMaxMs: 4, optionsLost: 0, pacerP99Ms: 1, ...over,
+});
+
+describe("phrasesOf", () => {
+  test("phrases are separated by ≥ 1 s of sent silence; quiet audio inside a talkspurt is not silence", () => {
+    const r = phrasesOf(stream("s".repeat(10) + "aaaqqqaaa" + "s".repeat(60) + "aaaa" + "s".repeat(5)));
+    expect(r.phrases.map((p) => p.frames)).toEqual([9, 4]);
+    expect(r.underruns).toBe(0);
+    expect(r.gaps.length).toBe(8 + 3);
+    expect(Math.max(...r.gaps)).toBe(0);
+  });
+
+  test("sent silence shorter than the phrase gap inside a phrase counts as underruns", () => {
+    const r = phrasesOf(stream("aaaa" + "sss" + "aaaa"));
+    expect(r.phrases.length).toBe(1);
+    expect(r.underruns).toBe(3);
+  });
+
+  test("gap = inter-arrival − 20 ms inside phrases only; lost frames are not paired", () => {
+    // frame 3 arrives 30 ms late (then frame 4 on time: negative counts as 0); silence is not measured
+    const late = (i: number) => i * 20 + (i === 3 ? 30 : 0) + (i >= 10 ? 500 : 0);
+    const s = stream("aaaaaa" + "s".repeat(55) + "aa", late);
+    const r = phrasesOf(s);
+    expect(r.gaps.slice(0, 5)).toEqual([0, 0, 30, 0, 0]);
+    expect(r.gaps.length).toBe(5 + 1);
+    s.audioPackets.splice(2, 1); // lost on the wire
+    expect(phrasesOf(s).gaps.length).toBe(3 + 1); // (1,2) and (2,3) gone
+  });
+});
+
+describe("gate", () => {
+  test("a clean row passes; each limit fails on its own", () => {
+    expect(gateFailures(row({}))).toEqual([]);
+    expect(gateFailures(row({ callsWithReply: 9 }))[0]).toContain("replies heard on 9/10");
+    expect(gateFailures(row({ cpuPct: 80 }))[0]).toContain("cpu");
+    expect(gateFailures(row({ gapP90Ms: 5.1 }))[0]).toContain("p90");
+    expect(gateFailures(row({ gapP99Ms: 10.5 }))[0]).toContain("p99");
+    expect(gateFailures(row({ underruns: 1 }))[0]).toContain("silence frames");
+    expect(gateFailures(row({ optionsMaxMs: 51 }))[0]).toContain("OPTIONS");
+    expect(gateFailures(row({ optionsLost: 1 }))[0]).toContain("lost");
+  });
+
+  test("highest passing N stops at the first failing N; the table has a row per run", () => {
+    const rows = [row({ calls: 20 }), row({ calls: 50 }), row({ calls: 100, gapP99Ms: 30 }), row({ calls: 150 })];
+    expect(highestPassing(rows, "cloud")).toBe(50);
+    expect(highestPassing(rows, "offline")).toBe(0);
+    const t = loadTable(rows).split("\n");
+    expect(t.length).toBe(5);
+    expect(t[3]).toContain("FAIL: gap p99 30.0 ms");
+  });
+
+  test("percentile is nearest rank", () => {
+    expect(percentile([], 0.9)).toBe(0);
+    expect(percentile([5, 1, 3, 2, 4], 0.5)).toBe(3);
+    expect(percentile(Array.from({ length: 100 }, (_, i) => i + 1), 0.99)).toBe(99);
+    expect(percentile([1, 2, 3], 1)).toBe(3);
+  });
+});
