@@ -37,7 +37,7 @@ export interface CallProviders {
 export interface CallMediaOptions {
   record: CallRecord;
   lease: RtpPortLease;
-  media: Pick<NegotiatedMedia, "codec" | "payloadType" | "telephoneEventPt" | "remote" | "direction">;
+  media: Pick<NegotiatedMedia, "codec" | "payloadType" | "telephoneEventPt" | "remote" | "direction" | "rtcpMux">;
   /** Where the signalling came from (INVITE source / trunk): media from it may be latched (RFC 4961). */
   signallingAddress?: string;
   /** Which sources may latch (RTP_LATCH, src/rtp/symmetric-latch.ts); default `signalled`. */
@@ -273,20 +273,27 @@ export class CallMedia implements RenegotiableMedia {
     this.o.log.info({ callId: this.o.record.id, direction: media.direction }, held ? "call held by the peer" : "call resumed by the peer");
   }
 
-  /** RTCP on the odd port next to ours (RFC 3550 §11); the call goes on without it if it cannot bind. */
+  /**
+   * RTCP on the odd port next to ours (RFC 3550 §11); the call goes on without it if it cannot bind.
+   * With rtcp-mux negotiated (RFC 5761), on our RTP port instead.
+   */
   private openRtcp(): void {
     const { lease, record, log } = this.o;
-    RtcpSession.open({
-      host: lease.host,
-      port: lease.port + 1,
+    const opts = {
       rtp: this.session,
       clock: this.o.clock,
       cname: `voice-agent@${lease.host}`,
-      onPeerReport: (r) => {
+      onPeerReport: (r: RtcpPeerReport) => {
         record.rtcp = r;
         this.o.onRtcpReport?.(r);
       },
-    }).then(
+    };
+    if (this.o.media.rtcpMux) {
+      this.rtcp = RtcpSession.muxed(opts);
+      this.rtcp.start();
+      return;
+    }
+    RtcpSession.open({ ...opts, host: lease.host, port: lease.port + 1 }).then(
       (rtcp) => {
         if (this.closed) return rtcp.close();
         this.rtcp = rtcp;
