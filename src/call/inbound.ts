@@ -31,9 +31,12 @@ import type { Admission } from "./admission";
 import { CallMedia, type CallProviders } from "./media";
 import type { CallObserver } from "./observer";
 import { CallSession, newCallRecord } from "./session";
+import { transferHook, type TransferTargets } from "./transfer";
 
 export interface InboundCallsOptions {
   log: Logger;
+  /** RECORDING=on: where call recordings go (src/call/recording.ts). */
+  recordingsDir?: string;
   clock: Clock;
   /** Store and metrics (src/call/observer.ts). */
   observer: CallObserver;
@@ -59,6 +62,10 @@ export interface InboundCallsOptions {
   rtpTimeout?: { ms: number; holdMs: number };
   /** Which RTP sources a call may latch onto (RTP_LATCH); default `signalled`. */
   latchMode?: LatchMode;
+  /** TRANSFER_TARGETS: names → SIP URI or E.164 (src/call/transfer.ts); none: no transfer_call tool. */
+  transferTargets?: TransferTargets;
+  /** Wait for a REFER's final NOTIFY, ms (TRANSFER_NOTIFY_TIMEOUT_S). */
+  transferNotifyTimeoutMs?: number;
 }
 
 /** One live inbound call and what it holds. */
@@ -211,6 +218,17 @@ export class InboundCalls {
         settings: this.o.settings,
         bargeInMinSpeechMs: this.o.bargeInMinSpeechMs,
         rtpTimeout: this.o.rtpTimeout,
+        recordingsDir: this.o.recordingsDir,
+        transfer: transferHook({
+          call: live.sip,
+          targets: this.o.transferTargets,
+          peerHost: live.sip.remote.host,
+          clock: hooks.clock,
+          notifyTimeoutMs: this.o.transferNotifyTimeoutMs,
+          record,
+          onRecordChanged: hooks.onRecordChanged,
+          log: this.o.log,
+        }),
       });
       return live.media;
     });

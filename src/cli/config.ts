@@ -15,6 +15,7 @@ import { GEMINI_DEFAULTS, GEMINI_ENV } from "../providers/gemini/options";
 import { OPENAI_ENV } from "../providers/openai/options";
 import { LATCH_MODES, type LatchMode } from "../rtp/symmetric-latch";
 import { parseIpv4Range } from "../util/ip-range";
+import { parseTransferTargets } from "../call/transfer";
 
 export class ConfigError extends Error {
   override readonly name = "ConfigError";
@@ -77,6 +78,10 @@ export interface Config {
   rtpHoldTimeoutMs: number;
   /** RTP_LATCH: which RTP sources a call may latch onto (src/rtp/symmetric-latch.ts): `signalled` or `any`. */
   rtpLatch: LatchMode;
+  /** TRANSFER_TARGETS: names → SIP URI or E.164 number (src/call/transfer.ts); empty = no transfers. */
+  transferTargets: Map<string, string>;
+  /** TRANSFER_NOTIFY_TIMEOUT_S: wait for the final NOTIFY of a REFER, ms. */
+  transferNotifyTimeoutMs: number;
   scriptFile?: string;
   logLevel: "trace" | "debug" | "info" | "warn" | "error" | "fatal" | "silent";
   logPii: boolean;
@@ -113,6 +118,8 @@ export interface Config {
   agentId: string;
   /** RECORD_RETENTION_DAYS: ended calls older than this are deleted in the background; unset = keep all. */
   recordRetentionDays?: number;
+  /** RECORDING=on: a stereo WAV per call in DATA_DIR/recordings (caller left, agent right); default off. */
+  recording: boolean;
   /**
    * SIP_TRUSTED_IPS: requests are served only from these source addresses or CIDR ranges (the
    * trunk's); empty = from anyone. Others are refused at the transport, before any transaction.
@@ -134,6 +141,16 @@ type Env = Record<string, string | undefined>;
 function str(env: Env, name: string): string | undefined {
   const v = env[name];
   return v === undefined || v.trim() === "" ? undefined : v.trim();
+}
+
+function transferTargetsOf(env: Env): Map<string, string> {
+  const v = str(env, "TRANSFER_TARGETS");
+  if (v === undefined) return new Map();
+  try {
+    return parseTransferTargets(v);
+  } catch (err) {
+    throw new ConfigError("TRANSFER_TARGETS", (err as Error).message);
+  }
 }
 
 function int(env: Env, name: string, def: number, min: number, max: number): number {
@@ -383,6 +400,8 @@ export function loadConfig(env: Env = process.env): Config {
     rtpTimeoutMs: int(env, "RTP_TIMEOUT_S", 30, 0, 86_400) * 1000,
     rtpHoldTimeoutMs: int(env, "RTP_HOLD_TIMEOUT_S", 600, 0, 86_400) * 1000,
     rtpLatch: oneOf(env, "RTP_LATCH", LATCH_MODES, "signalled"),
+    transferTargets: transferTargetsOf(env),
+    transferNotifyTimeoutMs: int(env, "TRANSFER_NOTIFY_TIMEOUT_S", 30, 1, 600) * 1000,
     scriptFile: str(env, "SCRIPT_FILE"),
     logLevel: oneOf(env, "LOG_LEVEL", ["trace", "debug", "info", "warn", "error", "fatal", "silent"] as const, "info"),
     logPii: bool(env, "LOG_PII", true),
@@ -408,6 +427,7 @@ export function loadConfig(env: Env = process.env): Config {
     dataDir: str(env, "DATA_DIR") ?? "./data",
     databaseUrl: databaseUrl(env),
     agentId: agentId(env),
+    recording: oneOf(env, "RECORDING", ["off", "on"] as const, "off") === "on",
     recordRetentionDays: str(env, "RECORD_RETENTION_DAYS") === undefined ? undefined : int(env, "RECORD_RETENTION_DAYS", 0, 1, 36_500),
     drainTimeoutS: int(env, "DRAIN_TIMEOUT_S", 30, 0, 3600),
     sipTrustedIps: ipRangeList(env, "SIP_TRUSTED_IPS"),

@@ -21,6 +21,7 @@ import { FixedSpeech } from "./fixed-speech";
 import { DigitCollector } from "./digit-collector";
 import { dtmfTurnText } from "../providers/dtmf-text";
 import { sendDtmf } from "../providers/tools/send-dtmf";
+import { transferCall } from "../providers/tools/transfer-call";
 import { fixedSource, SpeechHandle } from "./speech-handle";
 import { StageProviders } from "./stage-providers";
 import { SttInput } from "./stt-input";
@@ -60,6 +61,8 @@ export class AgentCall {
   private wasPlaying = false;
   private readonly unlisten: () => void;
   private readonly digits: DigitCollector;
+  /** The transfer_call target asked for by the reply in progress (done once its line has played). */
+  private transferTo: string | null = null;
 
   constructor(private readonly d: AgentCallDeps) {
     this.settings = { ...DEFAULT_CONVERSATION, ...d.settings };
@@ -277,6 +280,12 @@ export class AgentCall {
 
   /** The send_dtmf tool: validates and hands the keys to the RTP side. */
   private onTool(name: string, args: Record<string, unknown>): boolean {
+    if (name === "transfer_call" && this.d.transfer) {
+      const parsed = transferCall(this.d.transfer.targets).parseArgs(args);
+      if (parsed.ok) this.transferTo = parsed.args.target;
+      else this.d.log.warn({ callId: this.d.record.id, error: parsed.error }, "transfer_call ignored");
+      return true;
+    }
     if (name !== "send_dtmf" || !this.d.sendDtmf) return false;
     const parsed = sendDtmf.parseArgs(args);
     if (!parsed.ok) {
@@ -320,6 +329,7 @@ export class AgentCall {
     timing: { speechEndAt: number; finalTranscriptMs: number; now: number } | null,
     fixedText?: string,
   ): void {
+    this.transferTo = null; // asked for by an earlier reply that did not finish
     if (this.reply && !this.reply.interrupted) {
       // A new turn while the previous reply still plays (barge-in off): cut the old one short.
       this.cut(this.reply, "next-turn");
@@ -367,6 +377,7 @@ export class AgentCall {
       callSignal: this.callCtl.signal,
       onTool: (name, args) => this.onTool(name, args),
       onUnknownTool: (tool) => this.d.log.warn({ callId: this.d.record.id, tool }, "unknown tool call ignored"),
+      onToolCall: (name, args) => this.d.onToolCall?.(name, args),
     });
     // Learn this voice's rate from a whole reply (at least a sentence's worth of text).
     const chars = collapse(reply.spokenText).length;
@@ -381,8 +392,24 @@ export class AgentCall {
     this.replied = true;
     if (this.reply === reply) this.reply = null;
     if (reply.endCall) return this.hangupAfterPlayout("end_call");
+    const transferTo = this.transferTo;
+    this.transferTo = null;
+    if (transferTo && this.d.transfer) return this.transfer(transferTo);
     if (this.state.is("greeting", "replying")) this.state.to("listening");
     if (!this.state.is("on-hold")) this.timers.armIdle();
+  }
+
+  /** Hands the caller to `target` (its line has played); on failure says so and listens again. */
+  private async transfer(target: string): Promise<void> {
+    this.d.log.info({ callId: this.d.record.id, target }, "transfer started");
+    const done = await this.d.transfer!.run(target);
+    if (this.state.is("stopped")) return;
+    if (done) {
+      this.state.tryTo("ending");
+      this.d.hangup("transferred");
+      return;
+    }
+    this.say(this.settings.transferFailedText, false);
   }
 
   private async replyFailed(reply: SpeechHandle, error: unknown): Promise<void> {

@@ -97,6 +97,8 @@ export interface CallRecord {
   /** What the agent reached: the end_call tool's `reason`, else the last agent turn. */
   outcome?: string;
   outcomeSource?: "end_call" | "last_agent_turn";
+  /** A transfer the agent attempted (the last one), see TransferRecord. */
+  transfer?: TransferRecord;
   /** Outbound: caller-supplied key/values, stored and returned as given. */
   metadata?: Record<string, unknown>;
   /** Outbound: why we call; the agent's opening is built from it. */
@@ -186,4 +188,23 @@ export class CallStore implements CallRecordStore {
     const recent = this.recent.filter(keep);
     return { active: [...this.active.values()].filter(keep), recent: opts.limit ? recent.slice(0, opts.limit) : recent };
   }
+}
+
+/**
+ * A transfer to a person (src/call/transfer.ts): `method` "refer" = blind transfer by REFER (RFC 3515).
+ * `outcome`: "transferred" (NOTIFY sipfrag 2xx), "refused" (REFER got a non-2xx, `referStatus`),
+ * "failed" (NOTIFY sipfrag 3xx–6xx, `finalStatus`), "no_notify" (no final NOTIFY in time), "unknown_target".
+ * Times are ISO-8601.
+ */
+export interface TransferRecord {
+  /** The configured name (TRANSFER_TARGETS). */
+  target: string;
+  /** The URI it was sent to. PII. */
+  uri?: string;
+  method: "refer";
+  outcome: "pending" | "transferred" | "refused" | "failed" | "no_notify" | "unknown_target";
+  referStatus?: number;
+  finalStatus?: number;
+  startedAt: string;
+  endedAt?: string;
 }

@@ -66,6 +66,8 @@ export interface ConversationSettings {
   llmFirstTokenMs: number;
   /** LLM watchdog: the whole generation of one reply must end within this many ms. */
   llmTotalMs: number;
+  /** Said when a transfer to a person failed (the conversation goes on). */
+  transferFailedText: string;
   /** How key presses are grouped into one caller input (digit-collector.ts). */
   digits: DigitCollectorSettings;
 }
@@ -87,6 +89,7 @@ export const DEFAULT_CONVERSATION: ConversationSettings = {
   llmFirstTokenMs: 3000,
   llmTotalMs: 20_000,
   digits: DEFAULT_DIGIT_COLLECTION,
+  transferFailedText: "I am sorry, I could not transfer you right now. Is there anything else I can help you with?",
 };
 
 export interface AgentCallDeps {
@@ -116,6 +119,11 @@ export interface AgentCallDeps {
    * negotiate telephone-event. Absent: the tool is not available.
    */
   sendDtmf?: (keys: string) => boolean;
+  /**
+   * Transfer to a person (the transfer_call tool): the configured target names, and the transfer itself,
+   * resolving true when the caller was handed over (the owner then ends the call). Absent: no transfers.
+   */
+  transfer?: { targets: readonly string[]; run(target: string): Promise<boolean> };
   /** Ends the call at the SIP level (BYE). Called after the last packet of the goodbye. */
   hangup: (reason: string) => void;
   /** Receives turn records as they are completed (persistence, metrics). */
@@ -124,6 +132,8 @@ export interface AgentCallDeps {
   onBargeIn?: () => void;
   /** The caller's words so far, not final (STT interim results): for live watchers, never for decisions. */
   onInterim?: (text: string) => void;
+  /** The LLM called a tool (end_call, transfer, send_dtmf…): for live watchers. */
+  onToolCall?: (name: string, args: Record<string, unknown>) => void;
   /**
    * A failure nothing in the conversation handled (a provider breaking its contract, a bug): the owner
    * ends the call (src/call/session.ts). Without it the failure is logged.

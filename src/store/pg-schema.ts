@@ -60,6 +60,8 @@ export const PG_MIGRATIONS: readonly (readonly string[])[] = [
   // 2: durations in ms overflow INTEGER after 24.8 days (a record's clock, a call cut by a restart
   // recovered weeks later); SQLite's INTEGER is 64-bit, so is this now. Read back as a number.
   [`ALTER TABLE calls ALTER COLUMN duration_ms TYPE BIGINT`],
+  // 3: the transfer to a person (JSON of TransferRecord, src/pipeline/call-record.ts).
+  [`ALTER TABLE calls ADD COLUMN transfer TEXT`],
 ];
 
 export const PG_SCHEMA_VERSION = PG_MIGRATIONS.length;

@@ -30,6 +30,7 @@ export interface CallRow {
   metadata: string | null;
   outcome: string | null;
   outcome_source: string | null;
+  transfer: string | null;
   updated_at: string;
 }
 
@@ -72,6 +73,7 @@ export const CALL_COLUMNS = [
   "metadata",
   "outcome",
   "outcome_source",
+  "transfer",
   "updated_at",
 ] as const;
 
@@ -116,6 +118,7 @@ export function callParams(r: CallRecord, updatedAt: string): Record<(typeof CAL
     metadata: json(r.metadata),
     outcome: r.outcome ?? null,
     outcome_source: r.outcomeSource ?? null,
+    transfer: json(r.transfer),
     updated_at: updatedAt,
   };
 }
@@ -182,5 +185,6 @@ export function rowToCall(row: CallRow, turns: TurnRecord[]): CallRecord {
   set("metadata", parseJson(row.metadata));
   set("outcome", opt(row.outcome));
   set("outcomeSource", opt(row.outcome_source) as CallRecord["outcomeSource"]);
+  set("transfer", parseJson(row.transfer));
   return r;
 }

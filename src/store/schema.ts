@@ -55,6 +55,8 @@ export const MIGRATIONS: readonly (readonly string[])[] = [
        PRIMARY KEY (call_id, idx)
      ) WITHOUT ROWID`,
   ],
+  // 2: the transfer to a person (JSON of TransferRecord, src/pipeline/call-record.ts).
+  [`ALTER TABLE calls ADD COLUMN transfer TEXT`],
 ];
 
 /** The version `migrate` brings a database to. */

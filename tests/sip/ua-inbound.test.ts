@@ -46,7 +46,7 @@ describe("INVITE → 100, onInvite, accept → 200 until ACK", () => {
     expect(ok.headers.get("Contact")).toBe("<sip:203.0.113.10:5060>");
     expect(ok.headers.getAll("Record-Route")).toEqual(trunkInvite().headers.getAll("Record-Route"));
     expect(ok.to.tag).toBe(c.localTag);
-    expect(ok.headers.get("Allow")).toBe("INVITE, ACK, BYE, CANCEL, OPTIONS, UPDATE, INFO");
+    expect(ok.headers.get("Allow")).toBe("INVITE, ACK, BYE, CANCEL, OPTIONS, UPDATE, INFO, NOTIFY");
     expect(ok.headers.get("Server")).toBe("voice-agent/test");
     expect(ok.vias).toHaveLength(2);
     h.clock.advance(9000);
@@ -281,7 +281,7 @@ describe("BYE, OPTIONS, other methods, malformed", () => {
     const h = harness();
     h.send(TRUNK_OPTIONS);
     const r = h.responses(200, "OPTIONS")[0]!;
-    expect(r.headers.get("Allow")).toBe("INVITE, ACK, BYE, CANCEL, OPTIONS, UPDATE, INFO");
+    expect(r.headers.get("Allow")).toBe("INVITE, ACK, BYE, CANCEL, OPTIONS, UPDATE, INFO, NOTIFY");
     expect(r.headers.get("Accept")).toBe("application/sdp");
     expect(r.to.tag).toBeDefined();
     expect(h.transport.sent[0]!.to).toEqual(TRUNK);
@@ -294,7 +294,7 @@ describe("BYE, OPTIONS, other methods, malformed", () => {
     });
     h.send(TRUNK_OPTIONS);
     const busy = h.responses(503, "OPTIONS")[0]!;
-    expect([busy.headers.get("Retry-After"), busy.headers.get("X-Calls"), busy.headers.get("Allow")]).toEqual(["30", "2/2", "INVITE, ACK, BYE, CANCEL, OPTIONS, UPDATE, INFO"]);
+    expect([busy.headers.get("Retry-After"), busy.headers.get("X-Calls"), busy.headers.get("Allow")]).toEqual(["30", "2/2", "INVITE, ACK, BYE, CANCEL, OPTIONS, UPDATE, INFO, NOTIFY"]);
     expect(h.responses(200, "OPTIONS")).toHaveLength(0);
     available = true;
     h.send(TRUNK_OPTIONS.replace("z9hG4bK2b4d.0c1f9e3a.0", "z9hG4bK2b4d.0c1f9e3a.1"));
@@ -307,7 +307,7 @@ describe("BYE, OPTIONS, other methods, malformed", () => {
     h.send(request("MESSAGE", { branch: "z9hG4bKm" }));
     h.send(request("FOO", { branch: "z9hG4bKf" }));
     expect(h.sent()).toEqual(["405 MESSAGE", "405 FOO"]);
-    expect(h.responses(405, "FOO")[0]!.headers.get("Allow")).toBe("INVITE, ACK, BYE, CANCEL, OPTIONS, UPDATE, INFO");
+    expect(h.responses(405, "FOO")[0]!.headers.get("Allow")).toBe("INVITE, ACK, BYE, CANCEL, OPTIONS, UPDATE, INFO, NOTIFY");
   });
 
   test("malformed INVITE → 400; the next INVITE is served normally; keep-alives ignored", () => {

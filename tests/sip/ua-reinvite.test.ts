@@ -137,7 +137,7 @@ describe("UPDATE (RFC 3311)", () => {
   test("OPTIONS and 405 list UPDATE in Allow", () => {
     const { h, ok } = answered();
     h.send(inDialog(trunkInvite(), ok, "OPTIONS", 104, "z9hG4bKo1"));
-    expect(lastResponse(h).headers.get("Allow")).toBe("INVITE, ACK, BYE, CANCEL, OPTIONS, UPDATE, INFO");
+    expect(lastResponse(h).headers.get("Allow")).toBe("INVITE, ACK, BYE, CANCEL, OPTIONS, UPDATE, INFO, NOTIFY");
   });
 });
 

@@ -11,6 +11,7 @@ import { SessionRefresher } from "./refresh.ts";
 import { SessionTimer, negotiateAsUas } from "./session-timer.ts";
 import { ALLOW_HEADER, type EndReason } from "./types.ts";
 import { DTMF_INFO_CONTENT_TYPES, parseDtmfInfo } from "./dtmf-info.ts";
+import { classifyNotify, type ReferNotify } from "./refer.ts";
 
 /** Every call state; inbound calls use offered/ringing/answered, outbound calls calling/early. */
 export type CallState = "offered" | "ringing" | "answered" | "calling" | "early" | "confirmed" | "ended";
@@ -27,6 +28,8 @@ export interface CommonCallEvents {
   modified: [method: "INVITE" | "UPDATE"];
   /** A DTMF key in a SIP INFO (application/dtmf-relay or application/dtmf, dtmf-info.ts); PII. */
   dtmf: [key: string, durationMs: number | undefined];
+  /** A NOTIFY of our REFER's subscription (RFC 3515 §2.4.4): the sipfrag status, last one or not. */
+  referNotify: [notify: ReferNotify];
   /** Exactly once, whatever ended the call. */
   ended: [reason: EndReason];
 }
@@ -149,6 +152,13 @@ export abstract class CallBase<E extends CommonCallEvents = CommonCallEvents> im
         return;
       case "INFO":
         return this.onInfo(req, tx);
+      case "NOTIFY": {
+        const v = classifyNotify(req);
+        if (v.respond !== 200) return tx.respond(this.response(req, v.respond, { reason: v.reason }));
+        tx.respond(this.response(req, 200));
+        this.emitter.emit("referNotify", ...([v.notify] as never));
+        return;
+      }
       case "OPTIONS":
         // §11.2: "An OPTIONS request received within a dialog generates a 200 (OK) response that is
         // identical to one constructed outside a dialog and does not have any impact on the dialog."
@@ -389,6 +399,30 @@ export abstract class CallBase<E extends CommonCallEvents = CommonCallEvents> im
       });
     });
     return this.byeInFlight;
+  }
+
+  /**
+   * Sends REFER in the dialog (RFC 3515 §2.4.1: "A REFER request MUST contain exactly one Refer-To
+   * header field value"), with Referred-By (RFC 3892). Resolves with the final response status (202
+   * Accepted expected), 408 on timeout, 0 without a usable dialog. `referredBy` defaults to our Contact URI.
+   */
+  refer(referTo: string, referredBy = this.ctx.contactHeader.replace(/^<|>$/g, "")): Promise<number> {
+    const d = this.dialog;
+    if (this.state === "ended" || !d) return Promise.resolve(0);
+    const req = d.createRequest("REFER", {
+      headers: [["Refer-To", `<${referTo}>`], ["Referred-By", `<${referredBy}>`], ["Contact", this.ctx.contactHeader], ["User-Agent", this.ctx.userAgent]],
+    });
+    const dest = safe(() => d.nextHop(req));
+    if (!dest) return Promise.resolve(0);
+    this.ctx.addVia(req);
+    return new Promise<number>((resolve) => {
+      this.ctx.layer.createNonInviteClient(req, dest, {
+        onResponse: (r) => {
+          if (r.status >= 200) resolve(r.status);
+        },
+        onTimeout: () => resolve(408),
+      });
+    });
   }
 
   /** Ends the call (if not yet) and sends BYE, keeping the dialog until the BYE completes. */

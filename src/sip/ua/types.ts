@@ -34,7 +34,7 @@ export interface Party {
 /**
  * Methods we implement; sent in Allow. §8.2.1: "The Allow header field MUST list the set of methods
  * supported by the UAS generating the message." §13.1: "A UA that supports INVITE MUST also support
- * ACK, CANCEL and BYE." UPDATE: RFC 3311; INFO: RFC 6086, DTMF only (src/sip/ua/dtmf-info.ts).
+ * ACK, CANCEL and BYE." UPDATE: RFC 3311; INFO: RFC 6086, DTMF only (src/sip/ua/dtmf-info.ts); NOTIFY: of our REFER only (src/sip/ua/refer.ts).
  */
-export const ALLOWED_METHODS = ["INVITE", "ACK", "BYE", "CANCEL", "OPTIONS", "UPDATE", "INFO"] as const;
+export const ALLOWED_METHODS = ["INVITE", "ACK", "BYE", "CANCEL", "OPTIONS", "UPDATE", "INFO", "NOTIFY"] as const;
 export const ALLOW_HEADER = ALLOWED_METHODS.join(", ");
