@@ -5,9 +5,10 @@
  * the far end's stream; and the far end's reports about ours read into {@link peer}: fraction lost,
  * cumulative loss, jitter and round-trip time (§6.4.1: RTT = A − LSR − DLSR).
  *
- * rtcp-mux (RFC 5761) is not negotiated: we never put `a=rtcp-mux` in our SDP, so RTCP always has its
- * own port. An RTCP packet arriving on the RTP port is dropped by the RTP session (PT 72–76 is never a
- * negotiated payload type).
+ * With rtcp-mux (RFC 5761: the offer had `a=rtcp-mux`, our answer repeats it) `RtcpSession.muxed`
+ * sends and receives on the RTP port instead: §4 "the RTCP packets are sent to the same port as the RTP
+ * packets"; the RTP session demultiplexes them by the second octet (`RtpSession.onRtcp`). Without it an
+ * RTCP packet arriving on the RTP port is dropped by the RTP session (PT 72–76 is never negotiated).
  */
 import type { udp } from "bun";
 import type { Clock, TimerHandle } from "../util/clock.ts";
@@ -64,9 +65,21 @@ export class RtcpSession {
   private prior = { expected: 0, received: 0 };
 
   private constructor(
-    private readonly o: RtcpSessionOptions,
-    private readonly socket: udp.Socket<"uint8array">,
+    private readonly o: Omit<RtcpSessionOptions, "host" | "port">,
+    /** Sends one compound packet to the far end's RTCP destination; false when it could not. */
+    private readonly transmit: (bytes: Uint8Array) => boolean,
+    private readonly release: () => void,
   ) {}
+
+  /**
+   * RTCP multiplexed on the RTP session's port (RFC 5761 §4): no socket of its own; sends to where the
+   * RTP goes and receives what the RTP session demultiplexes (`rtp.onRtcp`).
+   */
+  static muxed(o: Omit<RtcpSessionOptions, "host" | "port">): RtcpSession {
+    const session = new RtcpSession(o, (bytes) => o.rtp.sendRtcp(bytes), () => (o.rtp.onRtcp = undefined));
+    o.rtp.onRtcp = (data) => session.receive(data);
+    return session;
+  }
 
   /** Binds the RTCP port. @throws the bind error (the call goes on without RTCP then). */
   static async open(o: RtcpSessionOptions): Promise<RtcpSession> {
@@ -80,7 +93,15 @@ export class RtcpSession {
         error: () => {}, // ICMP unreachable for a far end without RTCP: expected, ignored
       },
     });
-    session = new RtcpSession(o, socket);
+    session = new RtcpSession(
+      o,
+      (bytes) => {
+        // §11: the far end's RTCP port is its RTP port + 1.
+        const dest = o.rtp.remote;
+        return socket.send(bytes, dest.port + 1, dest.address);
+      },
+      () => socket.close(),
+    );
     return session;
   }
 
@@ -95,7 +116,7 @@ export class RtcpSession {
     this.timer = this.o.clock.setTimer(every, tick);
   }
 
-  /** Sends one SR now (to the far end's RTP port + 1). Returns false when there is nowhere to send. */
+  /** Sends one SR now (to the far end's RTP port + 1, or its RTP port when muxed). Returns false when there is nowhere to send. */
   sendReport(): boolean {
     if (this.closed) return false;
     const dest = this.o.rtp.remote;
@@ -134,7 +155,7 @@ export class RtcpSession {
       this.o.cname,
     );
     try {
-      this.socket.send(bytes, dest.port + 1, dest.address);
+      if (!this.transmit(bytes)) return false;
       this.srSent++;
       return true;
     } catch {
@@ -177,6 +198,6 @@ export class RtcpSession {
     if (this.closed) return;
     this.closed = true;
     this.o.clock.clearTimer(this.timer);
-    this.socket.close();
+    this.release();
   }
 }

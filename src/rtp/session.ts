@@ -12,6 +12,8 @@
  * Receiving, per datagram, in this order (steps 1–4 cost constant work and are also counted
  * process-wide in `rtpDropTotals` for metrics):
  *  1. larger than MAX_RTP_DATAGRAM_BYTES (1,500) → dropped unparsed, `oversizeIn`;
+ *  1b. with rtcp-mux (RFC 5761, `onRtcp` set): an RTCP packet (second byte 200–204, §4) goes to
+ *     `onRtcp` when it comes from where we send (the latched source), else dropped, `ignoredSourceIn`;
  *  2. not RTP (RtpParseError) → dropped, `malformedIn`;
  *  3. payload type neither the negotiated audio PT, the telephone-event PT nor CN (13, RFC 3389)
  *     → dropped, `ignoredPayloadIn` (and never latched onto);
@@ -34,12 +36,13 @@ import type { AudioFrame } from "../media/constants.ts";
 import { type Clock, SystemClock } from "../util/clock.ts";
 import { dtmfKey, parseTelephoneEvent } from "./dtmf.ts";
 import { RtpParseError } from "./errors.ts";
+import { isRtcp } from "./rtcp.ts";
 import { FrameAssembler } from "./frame-assembler.ts";
 import { JitterEstimator } from "./jitter.ts";
 import { type RtpPacket, parseRtp, rtpPacketSize, serializeRtp } from "./packet.ts";
 import type { RtpPortLease } from "./port-pool.ts";
 import { ReceptionStats } from "./reception-stats.ts";
-import { type LatchMode, type RtpEndpoint, SymmetricLatch } from "./symmetric-latch.ts";
+import { type LatchMode, type RtpEndpoint, SymmetricLatch, normaliseAddress } from "./symmetric-latch.ts";
 import { MAX_RTP_DATAGRAM_BYTES, type RtpDropReason, rtpDropTotals } from "./drop-counters.ts";
 
 /** G.711 clock rate, Hz (RFC 3551 §4.5.14). */
@@ -351,10 +354,37 @@ export class RtpSession {
 
   // ---------------------------------------------------------------- receive path
 
+  /**
+   * RTCP multiplexed on this port (RFC 5761 §4): set by a muxed RtcpSession; it gets every RTCP
+   * compound packet from the source we send to. Unset: RTCP here is dropped like any unknown PT.
+   */
+  onRtcp: ((data: Uint8Array) => void) | undefined;
+
+  /**
+   * Sends an RTCP compound packet from our RTP port to where our RTP goes (rtcp-mux, RFC 5761 §4).
+   * @returns false when closed, with nowhere to send, or when the socket refused it.
+   */
+  sendRtcp(bytes: Uint8Array): boolean {
+    const dest = this.latch.target;
+    if (this.closed || dest.port === 0 || dest.address === "0.0.0.0" || dest.address === "::") return false;
+    try {
+      return this.lease.socket.send(bytes, dest.port, dest.address);
+    } catch {
+      return false;
+    }
+  }
+
   /** Handles one datagram (called by the lease; public for tests that feed bytes directly). */
   receive(data: Uint8Array, port: number, address: string): void {
     if (this.closed) return;
     if (data.length > MAX_RTP_DATAGRAM_BYTES) return this.drop("oversize");
+    // RFC 5761 §4: "RTP and RTCP packets are distinguished by the value of the second octet" (the RTCP
+    // packet type 200-204, which RTP payload types 72-76 with M set would collide with; never negotiated).
+    if (this.onRtcp && isRtcp(data)) {
+      const t = this.latch.target;
+      if (!this.latch.latched || t.port !== port || t.address !== normaliseAddress(address)) return this.drop("source");
+      return this.onRtcp(data);
+    }
     let p: RtpPacket;
     try {
       p = parseRtp(data);
@@ -435,3 +465,4 @@ export class RtpSession {
     });
   }
 }
+

@@ -112,7 +112,7 @@ export class SymmetricLatch {
    *   used; otherwise why it must be dropped.
    */
   observe(address: string, port: number, now: number): LatchVerdict {
-    const addr = normalise(address);
+    const addr = normaliseAddress(address);
     if (!this.anySource && !this.allowed.has(addr)) return "foreign_address";
     if (this.isLatched && addr === this.current.address && port === this.current.port) {
       this.lastSeenAt = now;
@@ -134,13 +134,13 @@ export class SymmetricLatch {
   }
 
   private allow(address: string): void {
-    const a = normalise(address);
+    const a = normaliseAddress(address);
     if (a !== "" && a !== "0.0.0.0" && a !== "::") this.allowed.add(a);
   }
 }
 
 /** IPv4-mapped IPv6 (`::ffff:192.0.2.1`, what a dual-stack socket reports) → plain IPv4; lower case. */
-function normalise(address: string): string {
+export function normaliseAddress(address: string): string {
   const a = address.toLowerCase();
   return a.startsWith("::ffff:") && a.includes(".") ? a.slice(7) : a;
 }

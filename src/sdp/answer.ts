@@ -1,7 +1,8 @@
 /**
  * Our answer to an offer (RFC 3264 §6): exactly one G.711 codec (the first PCMU or PCMA the offer lists,
  * i.e. the offerer's preference, §6.1), plus telephone-event under the offerer's PT number when offered;
- * every other m-line is rejected with port 0 in its original position (§6).
+ * every other m-line is rejected with port 0 in its original position (§6). An offered `a=rtcp-mux` is
+ * accepted (RFC 5761 §5.1.1).
  */
 import { write } from "sdp-transform";
 import type { MediaDescription, SessionDescription } from "sdp-transform";
@@ -70,6 +71,9 @@ export function createAnswer(opts: CreateAnswerOptions): AnswerResult {
     ptime: ANSWER_PTIME_MS,
     direction,
   };
+  // RFC 5761 §5.1.1: "If the answerer wishes to multiplex RTP and RTCP on a single port, it MUST include
+  // an a=rtcp-mux attribute in the answer." We do whenever it is offered (one port fewer through NATs).
+  if (audio.rtcpMux) audioLine.rtcpMux = "rtcp-mux";
   if (te) {
     audioLine.rtp.push({ payload: te.pt, codec: "telephone-event", rate: 8000 });
     audioLine.fmtp.push({ payload: te.pt, config: TELEPHONE_EVENT_FMTP });
@@ -92,6 +96,7 @@ export function createAnswer(opts: CreateAnswerOptions): AnswerResult {
     remote: { address: audio.connection!.address, port: audio.port },
     direction,
     remotePtime: audio.ptime,
+    ...(audio.rtcpMux ? { rtcpMux: true as const } : {}),
   };
 }
 

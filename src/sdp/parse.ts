@@ -161,6 +161,7 @@ function section(
     direction: m.direction ?? sessionDirection ?? "sendrecv",
     ptime: positive(m.ptime),
     maxptime: positive(m.maxptime),
+    ...(m.rtcpMux ? { rtcpMux: true as const } : {}),
   };
 }
 

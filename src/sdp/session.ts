@@ -164,5 +164,6 @@ function pick(m: NegotiatedMedia): NegotiatedMedia {
     remote: { ...m.remote },
     direction: m.direction,
     remotePtime: m.remotePtime,
+    ...(m.rtcpMux ? { rtcpMux: true as const } : {}),
   };
 }

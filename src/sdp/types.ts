@@ -51,6 +51,8 @@ export interface SdpMediaSection {
   ptime?: number;
   /** `a=maxptime` in ms (RFC 4566 §6). */
   maxptime?: number;
+  /** `a=rtcp-mux` (RFC 5761 §5.1.1): RTP and RTCP on one port; absent = not offered. */
+  rtcpMux?: true;
 }
 
 /** The telephone-event format of an audio stream (RFC 4733 §7). */
@@ -97,4 +99,6 @@ export interface NegotiatedMedia {
   direction: SdpDirection;
   /** ptime (ms) the peer asked to receive, if it said; we always send 20 ms. */
   remotePtime?: number;
+  /** RTCP multiplexed on the RTP port (RFC 5761): the offer had `a=rtcp-mux` and our answer too. */
+  rtcpMux?: true;
 }

@@ -115,4 +115,34 @@ describe("RtcpSession", () => {
     expect(rtcp.peer!.jitterMs).toBe(10);
     expect(Math.abs(rtcp.peer!.rttMs! - 10)).toBeLessThan(0.5);
   });
+
+  test("rtcp-mux (RFC 5761 §4): SRs leave from the RTP port to the far end's RTP port; its RR on our RTP port is demultiplexed to RTCP, not audio", async () => {
+    const clock = new FakeClock(0);
+    const got: Uint8Array[] = [];
+    const far = await Bun.udpSocket({ hostname: "127.0.0.1", port: 0, binaryType: "uint8array", socket: { data: (_s, d) => void got.push(d.slice()) } });
+    cleanup.push(() => far.close());
+    const lease = await pool.allocate();
+    const audio: unknown[] = [];
+    const rtp = new RtpSession({ lease, remote: { address: "127.0.0.1", port: far.port }, codec: "PCMU", payloadType: 0, clock, onAudio: (f) => audio.push(f), initial: { ssrc: 0x11223344 } });
+    cleanup.push(() => rtp.close());
+    const rtcp = RtcpSession.muxed({ rtp, clock, cname: "va@test" });
+    cleanup.push(() => rtcp.close());
+    const rr = hex(`81c90007 abcdef01 11223344 0a000001 00000001 00000050 00000000 00000000`);
+    rtp.receive(rr, far.port, "127.0.0.1"); // before any RTP: not latched, not from where we send yet
+    expect(rtcp.reportsIn).toBe(0);
+    rtp.receive(serializeRtp({ marker: false, payloadType: 0, sequenceNumber: 1, timestamp: 160, ssrc: 0xabcdef01, payload: new Uint8Array(160) }), far.port, "127.0.0.1");
+    rtp.receive(rr, far.port + 2, "127.0.0.1"); // another source port: dropped
+    expect([rtcp.reportsIn, rtp.stats.ignoredSourceIn]).toEqual([0, 2]);
+    rtp.receive(rr, far.port, "127.0.0.1");
+    expect(rtcp.reportsIn).toBe(1);
+    expect(rtcp.peer).toMatchObject({ cumulativeLost: 1, jitterMs: 10 });
+    expect([audio.length, rtp.stats.packetsIn, rtp.stats.ignoredPayloadIn]).toEqual([1, 1, 0]);
+    rtcp.start();
+    clock.advance(5000);
+    for (let i = 0; i < 50 && got.length < 1; i++) await Bun.sleep(10);
+    expect(got).toHaveLength(1); // to the RTP port (the far socket), not port + 1
+    expect(parseRtcp(got[0]!)[0]).toMatchObject({ type: "sr", ssrc: 0x11223344 });
+    rtcp.close();
+    expect(rtp.onRtcp).toBeUndefined();
+  });
 });

@@ -139,6 +139,16 @@ describe("createAnswer", () => {
     expect(back.audio.telephoneEvent).toEqual({ pt: 101, clockRate: 8000, events: "0-16" });
   });
 
+  test("a=rtcp-mux offered → answered (RFC 5761 §5.1.1) and negotiated; not offered → absent", () => {
+    const muxed = createAnswer({ offer: offerWith(["m=audio 40000 RTP/AVP 0", "a=rtcp-mux"]), ...LOCAL });
+    expect(muxed.rtcpMux).toBe(true);
+    expect(muxed.sdp).toContain("\r\na=rtcp-mux\r\n");
+    expect(parseOffer(muxed.sdp).audio.rtcpMux).toBe(true);
+    const plain = createAnswer({ offer: PCMA_ONLY, ...LOCAL });
+    expect(plain.rtcpMux).toBeUndefined();
+    expect(plain.sdp).not.toContain("rtcp-mux");
+  });
+
   test("SIPp default offer → PCMU, no telephone-event lines", () => {
     const a = createAnswer({ offer: SIPP_UAC, ...LOCAL });
     expect(a.codec).toBe("PCMU");
