@@ -476,10 +476,12 @@ interface Distractor {
 }
 
 async function liveDistractors(rigs: TurnRig[]): Promise<{ distractors: Distractor[]; backchannels: Distractor }> {
-  const jobs: Array<() => Promise<Distractor>> = [];
+  // Each worker runs its jobs on its own rig: two calls at once on one agent would share its scripted
+  // STT and LLM (and did: the first two echo calls, run together on rigs[0], counted as interrupted).
+  const jobs: Array<(rig: TurnRig) => Promise<Distractor>> = [];
   for (const delayMs of [40, 80, 120, 160, 200]) {
-    jobs.push(async () => {
-      const call = await runTurnCall(rigs[0]!, await buildCallerAudio([], 17000), {
+    jobs.push(async (rig) => {
+      const call = await runTurnCall(rig, await buildCallerAudio([], 17000), {
         replies: [GREETING],
         listenMs: 300,
         echo: { delayMs, gainDb: -20 },
@@ -493,7 +495,7 @@ async function liveDistractors(rigs: TurnRig[]): Promise<{ distractors: Distract
     });
   }
   for (const gainDb of [-3, -15]) {
-    jobs.push(async () => {
+    jobs.push(async (rig) => {
       const items: CallerItem[] = [];
       let t = 1500;
       for (const shape of ["flat", "cough"] as const)
@@ -502,7 +504,7 @@ async function liveDistractors(rigs: TurnRig[]): Promise<{ distractors: Distract
             items.push({ kind: "noise", atMs: t, durMs, color, shape, gainDb });
             t += 1100;
           }
-      const call = await runTurnCall(rigs[1 % rigs.length]!, await buildCallerAudio(items, t + 500), {
+      const call = await runTurnCall(rig, await buildCallerAudio(items, t + 500), {
         replies: [GREETING],
         listenMs: 300,
       });
@@ -516,9 +518,9 @@ async function liveDistractors(rigs: TurnRig[]): Promise<{ distractors: Distract
   const distractors: Distractor[] = [];
   let next = 0;
   await Promise.all(
-    rigs.map(async () => {
+    rigs.map(async (rig) => {
       while (next < jobs.length) {
-        distractors.push(await jobs[next++]!());
+        distractors.push(await jobs[next++]!(rig));
         process.stderr.write(".");
       }
     }),

@@ -23,6 +23,8 @@ import { Admission, loadHeaderValue } from "../call/admission";
 import { Headroom } from "../call/headroom";
 import { combineObservers, eventsObserver, metricsObserver, storeObserver, type CallObserver } from "../call/observer";
 import { CallEventHub } from "../call/events";
+import { pruneRecordings, RECORDINGS_DIR } from "../call/recording";
+import { join } from "node:path";
 import { loadSileroVad, type SileroVad } from "../media/vad/silero";
 import { DigestVerifier, MultiTransport, SourceGate, StreamTransport, UdpTransport, UserAgent, type TimerValues } from "../sip";
 import { SystemClock, type Clock } from "../util/clock";
@@ -95,10 +97,32 @@ export class AgentServer {
       settings: conversationSettings(cfg.conversation),
       bargeInMinSpeechMs: cfg.conversation.bargeInMinSpeechMs,
       rtpTimeout: { ms: cfg.rtpTimeoutMs, holdMs: cfg.rtpHoldTimeoutMs },
+      recordingsDir: this.recordingsDir,
       latchMode: cfg.rtpLatch,
       transferTargets: cfg.transferTargets,
       transferNotifyTimeoutMs: cfg.transferNotifyTimeoutMs,
     });
+  }
+
+  private retentionTimer: ReturnType<typeof setInterval> | undefined;
+
+  /** Recordings follow the records' retention (RECORD_RETENTION_DAYS): pruned at start, then hourly. */
+  private scheduleRecordingRetention(): void {
+    const days = this.o.cfg.recordRetentionDays;
+    if (days === undefined) return;
+    const dir = join(this.o.cfg.dataDir, RECORDINGS_DIR);
+    const prune = () => {
+      const n = pruneRecordings(dir, days);
+      if (n > 0) this.o.log.info({ deleted: n, retentionDays: days }, "old call recordings deleted");
+    };
+    prune();
+    this.retentionTimer = setInterval(prune, 3_600_000);
+    this.retentionTimer.unref?.();
+  }
+
+  /** RECORDING=on: DATA_DIR/recordings; undefined when calls are not recorded. */
+  get recordingsDir(): string | undefined {
+    return this.o.cfg.recording ? join(this.o.cfg.dataDir, RECORDINGS_DIR) : undefined;
   }
 
   /** Binds SIP, HTTP and prepares RTP. @throws when a port cannot be bound. */
@@ -199,6 +223,7 @@ export class AgentServer {
       allowedHosts: cfg.serverHost === "0.0.0.0" ? [] : [cfg.serverHost],
       outbound: server.dialer ?? undefined,
       events: server.events,
+      recordingsDir: join(cfg.dataDir, RECORDINGS_DIR),
       outboundDisabledReason: outboundMode
         ? "outbound calling is not configured: set SIP_TRUNK_HOST and SIP_CALLER_ID"
         : `outbound calling is off: the agent runs with --mode ${o.mode}; use --mode outbound or all`,
@@ -220,6 +245,7 @@ export class AgentServer {
       throw new Error(`SERVER_PORT: cannot listen on ${cfg.serverHost}:${cfg.serverPort}: ${(err as Error).message}`);
     }
     server.http = { stop: () => void app.stop() };
+    server.scheduleRecordingRetention();
     return server;
   }
 
@@ -272,6 +298,7 @@ export class AgentServer {
           settings: conversationSettings(cfg.conversation),
           bargeInMinSpeechMs: cfg.conversation.bargeInMinSpeechMs,
           rtpTimeout: { ms: cfg.rtpTimeoutMs, holdMs: cfg.rtpHoldTimeoutMs },
+          recordingsDir: this.recordingsDir,
           onRtcpReport: this.metrics.rtcpReport,
         }),
     });
@@ -296,6 +323,7 @@ export class AgentServer {
     this.ua.dispose();
     this.transport.close();
     this.events.closeAll();
+    clearInterval(this.retentionTimer);
     this.http?.stop();
     await this.store.close(); // PostgreSQL: what is still queued is written first (up to 5 s)
   }

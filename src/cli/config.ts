@@ -116,6 +116,8 @@ export interface Config {
   agentId: string;
   /** RECORD_RETENTION_DAYS: ended calls older than this are deleted in the background; unset = keep all. */
   recordRetentionDays?: number;
+  /** RECORDING=on: a stereo WAV per call in DATA_DIR/recordings (caller left, agent right); default off. */
+  recording: boolean;
   /**
    * SIP_TRUSTED_IPS: requests are served only from these source addresses or CIDR ranges (the
    * trunk's); empty = from anyone. Others are refused at the transport, before any transaction.
@@ -422,6 +424,7 @@ export function loadConfig(env: Env = process.env): Config {
     dataDir: str(env, "DATA_DIR") ?? "./data",
     databaseUrl: databaseUrl(env),
     agentId: agentId(env),
+    recording: oneOf(env, "RECORDING", ["off", "on"] as const, "off") === "on",
     recordRetentionDays: str(env, "RECORD_RETENTION_DAYS") === undefined ? undefined : int(env, "RECORD_RETENTION_DAYS", 0, 1, 36_500),
     drainTimeoutS: int(env, "DRAIN_TIMEOUT_S", 30, 0, 3600),
     sipTrustedIps: ipRangeList(env, "SIP_TRUSTED_IPS"),
