@@ -26,10 +26,11 @@ import { CallEventHub } from "../call/events";
 import { pruneRecordings, RECORDINGS_DIR } from "../call/recording";
 import { join } from "node:path";
 import { loadSileroVad, type SileroVad } from "../media/vad/silero";
-import { DigestVerifier, MultiTransport, SourceGate, StreamTransport, UdpTransport, UserAgent, type TimerValues } from "../sip";
+import { DigestVerifier, MultiTransport, Registration, SourceGate, StreamTransport, UdpTransport, UserAgent, type TimerValues } from "../sip";
 import { SystemClock, type Clock } from "../util/clock";
 import type { Logger } from "../util/log";
 import { createMetrics, instrumentTransport, type Metrics } from "../metrics";
+import { Gauge } from "prom-client";
 
 export interface AgentServerOptions {
   cfg: Config;
@@ -54,6 +55,8 @@ export class AgentServer {
   private http: { stop(): void } | null = null;
   /** Live call events for the call page and GET /events. */
   readonly events = new CallEventHub();
+  /** SIP_REGISTRAR: our registration, if configured. */
+  registration: Registration | null = null;
   /** Prometheus metrics served at GET /metrics. */
   readonly metrics: Metrics;
   /** Places outbound calls (--mode outbound|all with a trunk configured); null otherwise. */
@@ -132,6 +135,7 @@ export class AgentServer {
     let vad: SileroVad | null = null;
     try {
       vad = await loadSileroVad();
+      vad.batching = cfg.vadBatch;
     } catch (err) {
       log.error({ err: (err as Error).message }, "vad unavailable: barge-in disabled");
     }
@@ -213,6 +217,7 @@ export class AgentServer {
       },
     });
     server = new AgentServer(o, store, transport, ua, pool, pacer, vad, clock, metrics, headroom);
+    server.registration = startRegistration(cfg, ua, metrics, log);
     headroom.start();
     const outboundMode = o.mode === "outbound" || o.mode === "all";
     if (outboundMode && cfg.outbound.trunkHost && cfg.outbound.callerId) server.dialer = server.createDialer();
@@ -232,7 +237,11 @@ export class AgentServer {
         mode: o.mode,
         providers: o.providers.describe,
         sip: { host: cfg.sipHost, port: transport.local.port, publicIp: cfg.publicIp },
-        stats: () => ({ status: server.draining ? "draining" : "ok", rtp: { portsInUse: pool.inUse, portsFree: pool.free } }),
+        stats: () => ({
+          status: server.draining ? "draining" : "ok",
+          rtp: { portsInUse: pool.inUse, portsFree: pool.free },
+          ...(server.registration ? { registration: registrationInfo(server.registration, cfg) } : {}),
+        }),
         ready: () => server.admission.verdict(),
       },
     });
@@ -312,12 +321,15 @@ export class AgentServer {
     this.draining = true;
     // Outbound calls drain like inbound ones: no new calls, live ones may finish, the rest are ended below.
     this.dialer?.drain();
+    // RFC 3261 §10.2.2: remove our binding (Expires: 0) so the registrar stops routing calls here.
+    const unregistered = this.registration?.stop();
     const deadline = Date.now() + drainMs;
     while (this.activeCalls > 0 && Date.now() < deadline) await Bun.sleep(50);
     const outbound = this.dialer?.shutdown(2000); // CANCEL the ringing ones, BYE the others
     // The polite end: each live call hears a goodbye, then gets its BYE after the last packet of it.
     await this.inbound.endAll(8000);
     await outbound;
+    await unregistered;
     this.pacer.stop();
     this.headroom.stop();
     this.ua.dispose();
@@ -341,4 +353,33 @@ export function conversationSettings(c: ConversationConfig): Partial<Conversatio
     llmFirstTokenMs: c.llmFirstTokenMs,
     llmTotalMs: c.llmTotalMs,
   };
+}
+
+/** Starts the registration SIP_REGISTRAR asks for (null without it); its state is a metric and logged. */
+function startRegistration(cfg: Config, ua: UserAgent, metrics: Metrics, log: Logger): Registration | null {
+  const r = cfg.register;
+  if (!r) return null;
+  const creds = cfg.outbound.credentials;
+  const reg = new Registration(ua, {
+    registrar: { host: r.host, port: r.port },
+    aor: r.aor,
+    credentials: creds ? { username: creds.username, password: creds.password, realm: creds.realm } : undefined,
+    expiresS: r.expiresS,
+    onState: (state, d) => (state === "failed" ? log.warn : log.info).call(log, { state, ...d, registrar: `${r.host}:${r.port}` }, "sip registration"),
+  });
+  new Gauge({
+    name: "voice_agent_sip_registration_state",
+    help: "SIP registration (SIP_REGISTRAR): 1 for the current state, 0 for the others.",
+    labelNames: ["state"] as const,
+    registers: [metrics.registry],
+    collect() {
+      for (const s of ["unregistered", "registering", "registered", "failed", "unregistering"] as const) this.set({ state: s }, reg.state === s ? 1 : 0);
+    },
+  });
+  reg.start();
+  return reg;
+}
+
+function registrationInfo(reg: Registration, cfg: Config): Record<string, unknown> {
+  return { state: reg.state, aor: cfg.register!.aor, registrar: `${cfg.register!.host}:${cfg.register!.port}`, expiresS: reg.grantedS, registrations: reg.registrations, lastStatus: reg.lastStatus };
 }

@@ -82,6 +82,11 @@ export interface Config {
   transferTargets: Map<string, string>;
   /** TRANSFER_NOTIFY_TIMEOUT_S: wait for the final NOTIFY of a REFER, ms. */
   transferNotifyTimeoutMs: number;
+  /**
+   * SIP_REGISTRAR (host or host:port; + SIP_USERNAME/SIP_PASSWORD, SIP_REGISTER_EXPIRES): register
+   * `sip:USERNAME@HOST` with our Contact (src/sip/ua/registration.ts); undefined = no registration.
+   */
+  register?: { host: string; port: number; aor: string; expiresS: number };
   scriptFile?: string;
   logLevel: "trace" | "debug" | "info" | "warn" | "error" | "fatal" | "silent";
   logPii: boolean;
@@ -100,6 +105,8 @@ export interface Config {
   /** Maximum simultaneous calls; further INVITEs get 486/503. */
   /** ADMISSION_CPU_PCT, ADMISSION_PACER_P99_MS, ADMISSION_MIN_CALLS: when a new call gets 503 "overloaded" (src/call/headroom.ts). */
   admission: HeadroomLimits;
+  /** VAD_BATCH: score all calls' Silero windows in one model run (same results, less CPU). Default true. */
+  vadBatch: boolean;
   /** FLITE_WORKERS: threads synthesising flite speech off the RTP pacing thread; 0 = on it. Default 2. */
   fliteWorkers: number;
   maxCalls: number;
@@ -139,6 +146,19 @@ type Env = Record<string, string | undefined>;
 function str(env: Env, name: string): string | undefined {
   const v = env[name];
   return v === undefined || v.trim() === "" ? undefined : v.trim();
+}
+
+function registerConfig(env: Env): Config["register"] {
+  const v = str(env, "SIP_REGISTRAR");
+  if (v === undefined) return undefined;
+  const m = /^([^:\s]+)(?::(\d{1,5}))?$/.exec(v);
+  const port = m?.[2] === undefined ? 5060 : Number(m[2]);
+  if (!m || port < 1 || port > 65535) throw new ConfigError("SIP_REGISTRAR", `expected host or host:port, got "${v}"`);
+  const hostName = host({ SIP_REGISTRAR: m[1] }, "SIP_REGISTRAR")!;
+  const user = str(env, "SIP_USERNAME");
+  if (user === undefined) throw new ConfigError("SIP_USERNAME", "required with SIP_REGISTRAR (the user part of the registered address)");
+  if (!/^[A-Za-z0-9+._~-]{1,64}$/.test(user)) throw new ConfigError("SIP_USERNAME", `expected letters, digits, + . _ ~ - for a registered user, got "${user}"`);
+  return { host: hostName, port, aor: `sip:${user}@${hostName}`, expiresS: int(env, "SIP_REGISTER_EXPIRES", 600, 10, 86_400) };
 }
 
 function transferTargetsOf(env: Env): Map<string, string> {
@@ -400,6 +420,7 @@ export function loadConfig(env: Env = process.env): Config {
     rtpLatch: oneOf(env, "RTP_LATCH", LATCH_MODES, "signalled"),
     transferTargets: transferTargetsOf(env),
     transferNotifyTimeoutMs: int(env, "TRANSFER_NOTIFY_TIMEOUT_S", 30, 1, 600) * 1000,
+    register: registerConfig(env),
     scriptFile: str(env, "SCRIPT_FILE"),
     logLevel: oneOf(env, "LOG_LEVEL", ["trace", "debug", "info", "warn", "error", "fatal", "silent"] as const, "info"),
     logPii: bool(env, "LOG_PII", true),
@@ -414,6 +435,7 @@ export function loadConfig(env: Env = process.env): Config {
     inboundPromptFile: str(env, "INBOUND_PROMPT_FILE"),
     maxCalls: int(env, "MAX_CALLS", 100, 1, 10_000),
     fliteWorkers: int(env, "FLITE_WORKERS", 2, 0, 64),
+    vadBatch: bool(env, "VAD_BATCH", true),
     admission: {
       cpuPct: int(env, "ADMISSION_CPU_PCT", HEADROOM_DEFAULTS.cpuPct, 0, 6400),
       pacerP99Ms: int(env, "ADMISSION_PACER_P99_MS", HEADROOM_DEFAULTS.pacerP99Ms, 0, 1000),
