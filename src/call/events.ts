@@ -43,6 +43,8 @@ export type CallEvent =
   | { type: "interim"; callId: string; at: string; text: string }
   | { type: "turn"; callId: string; at: string; turn: TurnRecord }
   | { type: "bargeIn"; callId: string; at: string }
+  | { type: "dtmf"; callId: string; at: string; key: string }
+  | { type: "tool"; callId: string; at: string; name: string; args: Record<string, unknown> }
   | { type: "providerError"; callId: string; at: string; message: string };
 
 /** Events queued per subscriber before it counts as too slow and is dropped. */

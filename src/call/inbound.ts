@@ -35,6 +35,8 @@ import { transferHook, type TransferTargets } from "./transfer";
 
 export interface InboundCallsOptions {
   log: Logger;
+  /** RECORDING=on: where call recordings go (src/call/recording.ts). */
+  recordingsDir?: string;
   clock: Clock;
   /** Store and metrics (src/call/observer.ts). */
   observer: CallObserver;
@@ -216,6 +218,7 @@ export class InboundCalls {
         settings: this.o.settings,
         bargeInMinSpeechMs: this.o.bargeInMinSpeechMs,
         rtpTimeout: this.o.rtpTimeout,
+        recordingsDir: this.o.recordingsDir,
         transfer: transferHook({
           call: live.sip,
           targets: this.o.transferTargets,

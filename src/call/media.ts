@@ -12,7 +12,8 @@ import { transferCallSpec } from "../providers/tools/transfer-call";
 import { Playout } from "../media/playout";
 import type { SileroVad } from "../media/vad/silero";
 import { DtmfSender, RtpSession, type LatchMode, type Pacer, type PacerSource, type RtpPortLease } from "../rtp";
-import { silenceFrame } from "../media/g711";
+import { decodeFrame, silenceFrame } from "../media/g711";
+import { CallRecorder } from "./recording";
 import { FRAME_MS, type AudioFrame } from "../media/constants";
 import { RtpWatchdog } from "./rtp-watchdog";
 import { RtcpSession, type RtcpPeerReport } from "../rtp/rtcp-session";
@@ -57,6 +58,10 @@ export interface CallMediaOptions {
   onBargeIn?: () => void;
   /** The caller's words so far (STT interim results), for live watchers. */
   onInterim?: (text: string) => void;
+  /** A DTMF key from the far end, for live watchers. */
+  onDtmfKey?: (key: string) => void;
+  /** The LLM called a tool, for live watchers. */
+  onToolCall?: (name: string, args: Record<string, unknown>) => void;
   onProviderError?: (err: unknown) => void;
   /**
    * No RTP from the far end for this long (ms) ends the call with "rtp_timeout" (RTP_TIMEOUT_S);
@@ -72,6 +77,8 @@ export interface CallMediaOptions {
   onError?: (err: unknown) => void;
   /** Record fields changed outside a turn (the serving providers after a fallback). */
   onRecordChanged?: () => void;
+  /** RECORDING=on: the folder of the call recordings (src/call/recording.ts); absent = not recorded. */
+  recordingsDir?: string;
   /** Transfer to a person (transfer_call tool, src/call/transfer.ts); absent: no targets configured. */
   transfer?: AgentCallDeps["transfer"];
 }
@@ -114,12 +121,17 @@ export class CallMedia implements RenegotiableMedia {
   };
   private closed = false;
   private watchdog: RtpWatchdog | undefined;
+  /** The call's recording (RECORDING=on), from start to close. */
+  private recorder: CallRecorder | undefined;
+  /** The codec of the frames we send (changes on a renegotiation). */
+  private codec: NegotiatedMedia["codec"];
   /** The peer put the call on hold (our direction no longer lets us send, RFC 3264 §8.4). */
   private held = false;
 
   constructor(private readonly o: CallMediaOptions) {
     const { record, media, log } = o;
     record.codec = media.codec;
+    this.codec = media.codec;
     this.session = new RtpSession({
       lease: o.lease,
       remote: media.remote,
@@ -132,6 +144,7 @@ export class CallMedia implements RenegotiableMedia {
       clock: o.clock,
       onAudio: (frame) => {
         this.lastCallerFrameAt = o.clock.now();
+        this.recorder?.caller(frame.pcm);
         if (this.held) return; // hold music is not the caller
         try {
           this.conversation.onAudioFrame(frame);
@@ -150,7 +163,13 @@ export class CallMedia implements RenegotiableMedia {
     const echo = new CorrelationEcho(media.codec);
     // Every frame that goes out is noted, so the detector can tell our own echo from the caller.
     this.playout = new Playout({
-      sink: { sendFrame: (payload, marker) => (echo.noteSent(payload), session.sendFrame(payload, marker)) },
+      sink: {
+        sendFrame: (payload, marker) => {
+          echo.noteSent(payload);
+          this.recorder?.agent(decodeFrame(payload, this.codec));
+          return session.sendFrame(payload, marker);
+        },
+      },
       codec: media.codec,
     });
     this.conversation = new AgentCall({
@@ -186,6 +205,7 @@ export class CallMedia implements RenegotiableMedia {
       onTurn: o.onTurn,
       onBargeIn: o.onBargeIn,
       onInterim: o.onInterim,
+      onToolCall: o.onToolCall,
       onProviderError: o.onProviderError,
       onError: (err) => this.failed(err),
       onRecordChanged: o.onRecordChanged,
@@ -195,6 +215,7 @@ export class CallMedia implements RenegotiableMedia {
   /** A DTMF key from the far end: RFC 4733 (this session) or SIP INFO (the call's dialog). */
   onDtmf(key: string): void {
     if (this.closed || this.held) return;
+    this.o.onDtmfKey?.(key);
     try {
       this.conversation.onDtmf(key);
     } catch (err) {
@@ -216,6 +237,7 @@ export class CallMedia implements RenegotiableMedia {
     const t = this.o.rtpTimeout;
     if (t && (t.ms > 0 || t.holdMs > 0)) this.watchdog = new RtpWatchdog({ timeoutMs: t.ms, holdTimeoutMs: t.holdMs }, this.o.clock.now());
     this.lastCallerFrameAt = this.o.clock.now();
+    if (this.o.recordingsDir) this.recorder = CallRecorder.open({ dir: this.o.recordingsDir, callId: this.o.record.id, clock: this.o.clock, log: this.o.log });
     this.o.pacer.add(this.ticker);
     this.openRtcp();
     this.conversation.start().catch((err) => this.failed(err));
@@ -238,6 +260,7 @@ export class CallMedia implements RenegotiableMedia {
       payloadType: media.payloadType,
       telephoneEventPt: media.telephoneEventPt,
     });
+    this.codec = media.codec;
     const held = !canSend(media.direction);
     if (held === this.held) return;
     this.held = held;
@@ -297,5 +320,6 @@ export class CallMedia implements RenegotiableMedia {
     this.o.pacer.remove(this.ticker);
     this.playout.close();
     this.session.close();
+    void this.recorder?.close();
   }
 }

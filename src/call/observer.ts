@@ -40,6 +40,10 @@ export interface CallObserver {
   rtcpReport?(record: CallRecord, report: NonNullable<CallRecord["rtcp"]>): void;
   /** The caller's words so far, not final yet (STT interim results); for live watchers only. */
   interim?(record: CallRecord, text: string): void;
+  /** A DTMF key from the far end (RFC 4733 or SIP INFO); for live watchers only. */
+  dtmf?(record: CallRecord, key: string): void;
+  /** The LLM called a tool (end_call, transfer, send_dtmf…); for live watchers only. */
+  toolCall?(record: CallRecord, name: string, args: Record<string, unknown>): void;
   /**
    * The call is over and everything it held is released. Exactly once per `callStarted`. `result` is
    * `record.endReason` when set (more precise), else the SIP layer's end reason.
@@ -91,13 +95,25 @@ export function metricsObserver(metrics: Metrics): CallObserver {
  * skipped: bookkeeping failing (a full disk) never ends a call nor stops the other observers.
  */
 export function combineObservers(log: Logger, ...observers: CallObserver[]): CallObserver {
-  type Required = Exclude<keyof CallObserver, "rtcpReport" | "interim">;
+  type Optional = "rtcpReport" | "interim" | "dtmf" | "toolCall";
+  type Required = Exclude<keyof CallObserver, Optional>;
   const each =
     <K extends Required>(name: K) =>
     (...args: Parameters<CallObserver[K]>): void => {
       for (const o of observers) {
         try {
           (o[name] as (...a: Parameters<CallObserver[K]>) => void)(...args);
+        } catch (err) {
+          log.error({ event: name, err: String(err) }, "call observer failed");
+        }
+      }
+    };
+  const optional =
+    <K extends Optional>(name: K) =>
+    (...args: Parameters<NonNullable<CallObserver[K]>>): void => {
+      for (const o of observers) {
+        try {
+          (o[name] as ((...a: Parameters<NonNullable<CallObserver[K]>>) => void) | undefined)?.(...args);
         } catch (err) {
           log.error({ event: name, err: String(err) }, "call observer failed");
         }
@@ -111,24 +127,10 @@ export function combineObservers(log: Logger, ...observers: CallObserver[]): Cal
     bargeIn: each("bargeIn"),
     providerError: each("providerError"),
     rtpStats: each("rtpStats"),
-    rtcpReport: (record, report) => {
-      for (const o of observers) {
-        try {
-          o.rtcpReport?.(record, report);
-        } catch (err) {
-          log.error({ event: "rtcpReport", err: String(err) }, "call observer failed");
-        }
-      }
-    },
-    interim: (record, text) => {
-      for (const o of observers) {
-        try {
-          o.interim?.(record, text);
-        } catch (err) {
-          log.error({ event: "interim", err: String(err) }, "call observer failed");
-        }
-      }
-    },
+    rtcpReport: optional("rtcpReport"),
+    interim: optional("interim"),
+    dtmf: optional("dtmf"),
+    toolCall: optional("toolCall"),
     callEnded: each("callEnded"),
     callRefused: each("callRefused"),
   };
@@ -147,6 +149,8 @@ export function eventsObserver(hub: CallEventHub): CallObserver {
     callAnswered: (record) => hub.publishCall(record),
     turn: (record, turn) => hub.publish({ type: "turn", callId: record.id, at: turn.at, turn }),
     interim: (record, text) => hub.publish({ type: "interim", callId: record.id, at: now(), text }),
+    dtmf: (record, key) => hub.publish({ type: "dtmf", callId: record.id, at: now(), key }),
+    toolCall: (record, name, args) => hub.publish({ type: "tool", callId: record.id, at: now(), name, args }),
     bargeIn: (record) => hub.publish({ type: "bargeIn", callId: record.id, at: now() }),
     providerError: (record, err) =>
       hub.publish({ type: "providerError", callId: record.id, at: now(), message: err instanceof Error ? err.message : String(err) }),

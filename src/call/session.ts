@@ -50,6 +50,10 @@ export interface MediaHooks {
   onBargeIn(): void;
   /** The caller's words so far (STT interim result). */
   onInterim(text: string): void;
+  /** A DTMF key from the far end. */
+  onDtmfKey(key: string): void;
+  /** The LLM called a tool. */
+  onToolCall(name: string, args: Record<string, unknown>): void;
   onProviderError(err: unknown): void;
   /** The far end's RTCP report about our stream (RFC 3550 §6.4.1). */
   onRtcpReport(report: NonNullable<CallRecord["rtcp"]>): void;
@@ -165,6 +169,8 @@ export class CallSession {
       },
       onBargeIn: () => observer.bargeIn(record),
       onInterim: (text) => observer.interim?.(record, text),
+      onDtmfKey: (key) => observer.dtmf?.(record, key),
+      onToolCall: (name, args) => observer.toolCall?.(record, name, args),
       onProviderError: (err) => {
         observer.providerError(record, err);
         this.reportProviders();

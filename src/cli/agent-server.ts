@@ -23,11 +23,14 @@ import { Admission, loadHeaderValue } from "../call/admission";
 import { Headroom } from "../call/headroom";
 import { combineObservers, eventsObserver, metricsObserver, storeObserver, type CallObserver } from "../call/observer";
 import { CallEventHub } from "../call/events";
+import { pruneRecordings, RECORDINGS_DIR } from "../call/recording";
+import { join } from "node:path";
 import { loadSileroVad, type SileroVad } from "../media/vad/silero";
-import { DigestVerifier, MultiTransport, SourceGate, StreamTransport, UdpTransport, UserAgent, type TimerValues } from "../sip";
+import { DigestVerifier, MultiTransport, Registration, SourceGate, StreamTransport, UdpTransport, UserAgent, type TimerValues } from "../sip";
 import { SystemClock, type Clock } from "../util/clock";
 import type { Logger } from "../util/log";
 import { createMetrics, instrumentTransport, type Metrics } from "../metrics";
+import { Gauge } from "prom-client";
 
 export interface AgentServerOptions {
   cfg: Config;
@@ -52,6 +55,8 @@ export class AgentServer {
   private http: { stop(): void } | null = null;
   /** Live call events for the call page and GET /events. */
   readonly events = new CallEventHub();
+  /** SIP_REGISTRAR: our registration, if configured. */
+  registration: Registration | null = null;
   /** Prometheus metrics served at GET /metrics. */
   readonly metrics: Metrics;
   /** Places outbound calls (--mode outbound|all with a trunk configured); null otherwise. */
@@ -95,10 +100,32 @@ export class AgentServer {
       settings: conversationSettings(cfg.conversation),
       bargeInMinSpeechMs: cfg.conversation.bargeInMinSpeechMs,
       rtpTimeout: { ms: cfg.rtpTimeoutMs, holdMs: cfg.rtpHoldTimeoutMs },
+      recordingsDir: this.recordingsDir,
       latchMode: cfg.rtpLatch,
       transferTargets: cfg.transferTargets,
       transferNotifyTimeoutMs: cfg.transferNotifyTimeoutMs,
     });
+  }
+
+  private retentionTimer: ReturnType<typeof setInterval> | undefined;
+
+  /** Recordings follow the records' retention (RECORD_RETENTION_DAYS): pruned at start, then hourly. */
+  private scheduleRecordingRetention(): void {
+    const days = this.o.cfg.recordRetentionDays;
+    if (days === undefined) return;
+    const dir = join(this.o.cfg.dataDir, RECORDINGS_DIR);
+    const prune = () => {
+      const n = pruneRecordings(dir, days);
+      if (n > 0) this.o.log.info({ deleted: n, retentionDays: days }, "old call recordings deleted");
+    };
+    prune();
+    this.retentionTimer = setInterval(prune, 3_600_000);
+    this.retentionTimer.unref?.();
+  }
+
+  /** RECORDING=on: DATA_DIR/recordings; undefined when calls are not recorded. */
+  get recordingsDir(): string | undefined {
+    return this.o.cfg.recording ? join(this.o.cfg.dataDir, RECORDINGS_DIR) : undefined;
   }
 
   /** Binds SIP, HTTP and prepares RTP. @throws when a port cannot be bound. */
@@ -189,6 +216,7 @@ export class AgentServer {
       },
     });
     server = new AgentServer(o, store, transport, ua, pool, pacer, vad, clock, metrics, headroom);
+    server.registration = startRegistration(cfg, ua, metrics, log);
     headroom.start();
     const outboundMode = o.mode === "outbound" || o.mode === "all";
     if (outboundMode && cfg.outbound.trunkHost && cfg.outbound.callerId) server.dialer = server.createDialer();
@@ -199,6 +227,7 @@ export class AgentServer {
       allowedHosts: cfg.serverHost === "0.0.0.0" ? [] : [cfg.serverHost],
       outbound: server.dialer ?? undefined,
       events: server.events,
+      recordingsDir: join(cfg.dataDir, RECORDINGS_DIR),
       outboundDisabledReason: outboundMode
         ? "outbound calling is not configured: set SIP_TRUNK_HOST and SIP_CALLER_ID"
         : `outbound calling is off: the agent runs with --mode ${o.mode}; use --mode outbound or all`,
@@ -207,7 +236,11 @@ export class AgentServer {
         mode: o.mode,
         providers: o.providers.describe,
         sip: { host: cfg.sipHost, port: transport.local.port, publicIp: cfg.publicIp },
-        stats: () => ({ status: server.draining ? "draining" : "ok", rtp: { portsInUse: pool.inUse, portsFree: pool.free } }),
+        stats: () => ({
+          status: server.draining ? "draining" : "ok",
+          rtp: { portsInUse: pool.inUse, portsFree: pool.free },
+          ...(server.registration ? { registration: registrationInfo(server.registration, cfg) } : {}),
+        }),
         ready: () => server.admission.verdict(),
       },
     });
@@ -220,6 +253,7 @@ export class AgentServer {
       throw new Error(`SERVER_PORT: cannot listen on ${cfg.serverHost}:${cfg.serverPort}: ${(err as Error).message}`);
     }
     server.http = { stop: () => void app.stop() };
+    server.scheduleRecordingRetention();
     return server;
   }
 
@@ -272,6 +306,7 @@ export class AgentServer {
           settings: conversationSettings(cfg.conversation),
           bargeInMinSpeechMs: cfg.conversation.bargeInMinSpeechMs,
           rtpTimeout: { ms: cfg.rtpTimeoutMs, holdMs: cfg.rtpHoldTimeoutMs },
+          recordingsDir: this.recordingsDir,
           onRtcpReport: this.metrics.rtcpReport,
         }),
     });
@@ -285,17 +320,21 @@ export class AgentServer {
     this.draining = true;
     // Outbound calls drain like inbound ones: no new calls, live ones may finish, the rest are ended below.
     this.dialer?.drain();
+    // RFC 3261 §10.2.2: remove our binding (Expires: 0) so the registrar stops routing calls here.
+    const unregistered = this.registration?.stop();
     const deadline = Date.now() + drainMs;
     while (this.activeCalls > 0 && Date.now() < deadline) await Bun.sleep(50);
     const outbound = this.dialer?.shutdown(2000); // CANCEL the ringing ones, BYE the others
     // The polite end: each live call hears a goodbye, then gets its BYE after the last packet of it.
     await this.inbound.endAll(8000);
     await outbound;
+    await unregistered;
     this.pacer.stop();
     this.headroom.stop();
     this.ua.dispose();
     this.transport.close();
     this.events.closeAll();
+    clearInterval(this.retentionTimer);
     this.http?.stop();
     await this.store.close(); // PostgreSQL: what is still queued is written first (up to 5 s)
   }
@@ -313,4 +352,33 @@ export function conversationSettings(c: ConversationConfig): Partial<Conversatio
     llmFirstTokenMs: c.llmFirstTokenMs,
     llmTotalMs: c.llmTotalMs,
   };
+}
+
+/** Starts the registration SIP_REGISTRAR asks for (null without it); its state is a metric and logged. */
+function startRegistration(cfg: Config, ua: UserAgent, metrics: Metrics, log: Logger): Registration | null {
+  const r = cfg.register;
+  if (!r) return null;
+  const creds = cfg.outbound.credentials;
+  const reg = new Registration(ua, {
+    registrar: { host: r.host, port: r.port },
+    aor: r.aor,
+    credentials: creds ? { username: creds.username, password: creds.password, realm: creds.realm } : undefined,
+    expiresS: r.expiresS,
+    onState: (state, d) => (state === "failed" ? log.warn : log.info).call(log, { state, ...d, registrar: `${r.host}:${r.port}` }, "sip registration"),
+  });
+  new Gauge({
+    name: "voice_agent_sip_registration_state",
+    help: "SIP registration (SIP_REGISTRAR): 1 for the current state, 0 for the others.",
+    labelNames: ["state"] as const,
+    registers: [metrics.registry],
+    collect() {
+      for (const s of ["unregistered", "registering", "registered", "failed", "unregistering"] as const) this.set({ state: s }, reg.state === s ? 1 : 0);
+    },
+  });
+  reg.start();
+  return reg;
+}
+
+function registrationInfo(reg: Registration, cfg: Config): Record<string, unknown> {
+  return { state: reg.state, aor: cfg.register!.aor, registrar: `${cfg.register!.host}:${cfg.register!.port}`, expiresS: reg.grantedS, registrations: reg.registrations, lastStatus: reg.lastStatus };
 }

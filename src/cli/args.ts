@@ -46,7 +46,10 @@ Usage:
       --json                print the result as JSON at the end
   voice-agent --help | --version
 
-Configuration comes from the environment and a .env file in the working directory; see README.md.
+Configuration comes from the environment and a .env file in the working directory.
+Documentation: README.md in the source tree this binary was built from (the binary ships without it):
+configuration table, HTTP API, call page, deployment. A running agent also describes its HTTP API at
+GET /openapi and shows its calls at GET /ui.
 `;
 
 const MODES = ["inbound", "outbound", "all"] as const;

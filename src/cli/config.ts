@@ -82,6 +82,11 @@ export interface Config {
   transferTargets: Map<string, string>;
   /** TRANSFER_NOTIFY_TIMEOUT_S: wait for the final NOTIFY of a REFER, ms. */
   transferNotifyTimeoutMs: number;
+  /**
+   * SIP_REGISTRAR (host or host:port; + SIP_USERNAME/SIP_PASSWORD, SIP_REGISTER_EXPIRES): register
+   * `sip:USERNAME@HOST` with our Contact (src/sip/ua/registration.ts); undefined = no registration.
+   */
+  register?: { host: string; port: number; aor: string; expiresS: number };
   scriptFile?: string;
   logLevel: "trace" | "debug" | "info" | "warn" | "error" | "fatal" | "silent";
   logPii: boolean;
@@ -116,6 +121,8 @@ export interface Config {
   agentId: string;
   /** RECORD_RETENTION_DAYS: ended calls older than this are deleted in the background; unset = keep all. */
   recordRetentionDays?: number;
+  /** RECORDING=on: a stereo WAV per call in DATA_DIR/recordings (caller left, agent right); default off. */
+  recording: boolean;
   /**
    * SIP_TRUSTED_IPS: requests are served only from these source addresses or CIDR ranges (the
    * trunk's); empty = from anyone. Others are refused at the transport, before any transaction.
@@ -137,6 +144,19 @@ type Env = Record<string, string | undefined>;
 function str(env: Env, name: string): string | undefined {
   const v = env[name];
   return v === undefined || v.trim() === "" ? undefined : v.trim();
+}
+
+function registerConfig(env: Env): Config["register"] {
+  const v = str(env, "SIP_REGISTRAR");
+  if (v === undefined) return undefined;
+  const m = /^([^:\s]+)(?::(\d{1,5}))?$/.exec(v);
+  const port = m?.[2] === undefined ? 5060 : Number(m[2]);
+  if (!m || port < 1 || port > 65535) throw new ConfigError("SIP_REGISTRAR", `expected host or host:port, got "${v}"`);
+  const hostName = host({ SIP_REGISTRAR: m[1] }, "SIP_REGISTRAR")!;
+  const user = str(env, "SIP_USERNAME");
+  if (user === undefined) throw new ConfigError("SIP_USERNAME", "required with SIP_REGISTRAR (the user part of the registered address)");
+  if (!/^[A-Za-z0-9+._~-]{1,64}$/.test(user)) throw new ConfigError("SIP_USERNAME", `expected letters, digits, + . _ ~ - for a registered user, got "${user}"`);
+  return { host: hostName, port, aor: `sip:${user}@${hostName}`, expiresS: int(env, "SIP_REGISTER_EXPIRES", 600, 10, 86_400) };
 }
 
 function transferTargetsOf(env: Env): Map<string, string> {
@@ -398,6 +418,7 @@ export function loadConfig(env: Env = process.env): Config {
     rtpLatch: oneOf(env, "RTP_LATCH", LATCH_MODES, "signalled"),
     transferTargets: transferTargetsOf(env),
     transferNotifyTimeoutMs: int(env, "TRANSFER_NOTIFY_TIMEOUT_S", 30, 1, 600) * 1000,
+    register: registerConfig(env),
     scriptFile: str(env, "SCRIPT_FILE"),
     logLevel: oneOf(env, "LOG_LEVEL", ["trace", "debug", "info", "warn", "error", "fatal", "silent"] as const, "info"),
     logPii: bool(env, "LOG_PII", true),
@@ -422,6 +443,7 @@ export function loadConfig(env: Env = process.env): Config {
     dataDir: str(env, "DATA_DIR") ?? "./data",
     databaseUrl: databaseUrl(env),
     agentId: agentId(env),
+    recording: oneOf(env, "RECORDING", ["off", "on"] as const, "off") === "on",
     recordRetentionDays: str(env, "RECORD_RETENTION_DAYS") === undefined ? undefined : int(env, "RECORD_RETENTION_DAYS", 0, 1, 36_500),
     drainTimeoutS: int(env, "DRAIN_TIMEOUT_S", 30, 0, 3600),
     sipTrustedIps: ipRangeList(env, "SIP_TRUSTED_IPS"),

@@ -7,6 +7,8 @@
  * With `apiToken`, every route but the public ones needs `Authorization: Bearer <token>` (src/http/auth.ts).
  */
 import { Elysia } from "elysia";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 import { openapi } from "@elysiajs/openapi";
 import type { CallRecordStore } from "../pipeline/call-record";
 import { BEARER_CHALLENGE, checkBearer, hasValidBearer } from "./auth";
@@ -54,11 +56,20 @@ export interface AppDeps {
   /** The outbound dialer; undefined when outbound calling is off (`outboundDisabledReason` says why). */
   outbound?: OutboundApi;
   outboundDisabledReason?: string;
+  /** DATA_DIR/recordings: `GET /calls/:id/recording` serves `<id>.wav` from here (RECORDING=on). */
+  recordingsDir?: string;
   /** Live call events for `GET /events` and the call page (`GET /ui`); without it /events is 404. */
   events?: CallEventHub;
 }
 
 export { HttpError } from "./errors";
+
+/** The recording file of call `id` when it exists; ids are UUIDs, anything else is no file. */
+function recordingOf(dir: string | undefined, id: string): string | undefined {
+  if (!dir || !/^[A-Za-z0-9-]{1,64}$/.test(id)) return undefined;
+  const path = join(dir, `${id}.wav`);
+  return existsSync(path) ? path : undefined;
+}
 
 export function createApp(deps: AppDeps) {
   const startedAt = deps.startedAt ?? Date.now();
@@ -136,7 +147,14 @@ export function createApp(deps: AppDeps) {
     .get("/calls/:id", async ({ params }) => {
       const r = await deps.store.get(params.id);
       if (!r) throw new HttpError(404, "not_found", `no call with id ${params.id}`);
-      return r;
+      const recording = recordingOf(deps.recordingsDir, r.id);
+      return recording ? { ...r, recording: `/calls/${r.id}/recording` } : r;
+    })
+    // The call's stereo WAV (caller left, agent right), when it was recorded (RECORDING=on).
+    .get("/calls/:id/recording", ({ params }) => {
+      const path = recordingOf(deps.recordingsDir, params.id);
+      if (!path) throw new HttpError(404, "not_found", `no recording of call ${params.id}`);
+      return new Response(Bun.file(path), { headers: { "content-type": "audio/wav", "cache-control": "no-store" } });
     })
     .use(callPageRoutes(deps.events))
     .use(outboundRoutes({ store: deps.store, dialer: deps.outbound, disabledReason: deps.outboundDisabledReason }))

@@ -377,6 +377,7 @@ export class AgentCall {
       callSignal: this.callCtl.signal,
       onTool: (name, args) => this.onTool(name, args),
       onUnknownTool: (tool) => this.d.log.warn({ callId: this.d.record.id, tool }, "unknown tool call ignored"),
+      onToolCall: (name, args) => this.d.onToolCall?.(name, args),
     });
     // Learn this voice's rate from a whole reply (at least a sentence's worth of text).
     const chars = collapse(reply.spokenText).length;

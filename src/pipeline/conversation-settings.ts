@@ -132,6 +132,8 @@ export interface AgentCallDeps {
   onBargeIn?: () => void;
   /** The caller's words so far, not final (STT interim results): for live watchers, never for decisions. */
   onInterim?: (text: string) => void;
+  /** The LLM called a tool (end_call, transfer, send_dtmf…): for live watchers. */
+  onToolCall?: (name: string, args: Record<string, unknown>) => void;
   /**
    * A failure nothing in the conversation handled (a provider breaking its contract, a bug): the owner
    * ends the call (src/call/session.ts). Without it the failure is logged.

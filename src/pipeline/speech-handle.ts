@@ -29,6 +29,8 @@ export interface SpeechRun {
   onTool?: (name: string, args: Record<string, unknown>) => boolean;
   /** A tool call nobody handled. */
   onUnknownTool?: (name: string) => void;
+  /** Every tool call the reply made (end_call included), for watchers (the call page). */
+  onToolCall?: (name: string, args: Record<string, unknown>) => void;
 }
 
 export class SpeechHandle {
@@ -155,7 +157,7 @@ export class SpeechHandle {
           if (this.latency.firstTokenMs === undefined) this.latency.firstTokenMs = this.since();
           this.generated += chunk.text;
           send(splitter.push(chunk.text));
-        } else if (chunk.name === "end_call") {
+        } else if ((r.onToolCall?.(chunk.name, chunk.args), chunk.name === "end_call")) {
           this.endCall = true;
         } else if (!r.onTool?.(chunk.name, chunk.args)) {
           r.onUnknownTool?.(chunk.name);

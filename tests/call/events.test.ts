@@ -149,3 +149,22 @@ describe("GET /events and the page", () => {
     expect(((await bad.json()) as any).message).toStartWith("day:");
   });
 });
+
+describe("DTMF and tool calls reach the stream through the combined observer", () => {
+  test("dtmf and tool events, in order; a throwing observer does not stop the others", async () => {
+    const { combineObservers } = await import("../../src/call/observer");
+    const hub = new CallEventHub();
+    const errors: unknown[] = [];
+    const broken = { ...eventsObserver(new CallEventHub()), dtmf: () => { throw new Error("full disk"); } };
+    const obs = combineObservers({ error: (o: unknown) => errors.push(o) } as any, broken, eventsObserver(hub));
+    const a = record("a");
+    obs.callStarted(a);
+    const sub = hub.subscribe({ callId: "a" });
+    await sub.next(); // snapshot
+    obs.dtmf!(a, "5");
+    obs.toolCall!(a, "end_call", { reason: "booked" });
+    expect(parse(await sub.next())).toEqual({ type: "dtmf", data: expect.objectContaining({ callId: "a", key: "5" }) });
+    expect(parse(await sub.next())).toEqual({ type: "tool", data: expect.objectContaining({ name: "end_call", args: { reason: "booked" } }) });
+    expect(errors.length).toBe(1);
+  });
+});

@@ -63,7 +63,8 @@ beforeAll(async () => {
         while (fakes.gemini.requests.length < 1) await Bun.sleep(10);
         fakes.gemini.setReply(LONG_REPLY.map((t) => [{ text: t }]));
       })();
-      page.liveRow = await browser.waitFor(`document.querySelector("#live-rows tr")?.textContent`, 15_000);
+      // The row appears when the INVITE is taken; the codec once the media starts (a `call` update).
+      page.liveRow = await browser.waitFor(`document.querySelector("#live-rows tr")?.textContent.includes("PCMU") && document.querySelector("#live-rows tr").textContent`, 15_000);
       await browser.eval(`document.querySelector("#live-rows tr").click(); true`);
       page.struck = await browser.waitFor(`document.querySelector("#transcript .turn.agent s")?.textContent`, 30_000);
       page.barSpans = await browser.waitFor(`document.querySelector("#transcript .turn.agent s").parentElement.querySelector(".bar")?.children.length`, 10_000);

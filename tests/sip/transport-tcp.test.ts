@@ -94,3 +94,56 @@ test("a request over 1300 bytes to a TCP-listening peer goes over TCP with Via T
   void Headers;
   void SipRequest;
 });
+
+test("inbound connections are bounded per source IP; a closed one frees its place", async () => {
+  const udp = await UdpTransport.bind({ host: "127.0.0.1", port: 0 });
+  const tcp = await StreamTransport.listen({ host: "127.0.0.1", port: udp.local.port, limits: { perSource: 3 } });
+  cleanup.push(() => (tcp.close(), udp.close()));
+  const closed: number[] = [];
+  const open = async (i: number) => {
+    const s = await Bun.connect({ hostname: "127.0.0.1", port: tcp.local.port, socket: { data: () => {}, close: () => void closed.push(i) } });
+    cleanup.push(() => s.end());
+    return s;
+  };
+  const first = [await open(0), await open(1), await open(2)];
+  await until(() => tcp.connections === 3);
+  await open(3);
+  await until(() => closed.includes(3));
+  expect(closed).toEqual([3]);
+  expect(tcp.connections).toBe(3);
+  first[0]!.end();
+  await until(() => tcp.connections === 2);
+  await open(4);
+  await until(() => tcp.connections === 3);
+  await Bun.sleep(100);
+  expect(closed.sort()).toEqual([0, 3]);
+});
+
+test("a connection whose message never completes (slow or silent) is closed at the deadline; one that delivered stays", async () => {
+  const udp = await UdpTransport.bind({ host: "127.0.0.1", port: 0 });
+  const tcp = await StreamTransport.listen({ host: "127.0.0.1", port: udp.local.port, limits: { messageDeadlineMs: 1000 } });
+  cleanup.push(() => (tcp.close(), udp.close()));
+  const got: SipMessage[] = [];
+  tcp.onMessage = (m) => got.push(m);
+  const closed = new Set<string>();
+  const open = async (name: string) => {
+    const s = await Bun.connect({ hostname: "127.0.0.1", port: tcp.local.port, socket: { data: () => {}, close: () => void closed.add(name) } });
+    cleanup.push(() => s.end());
+    return s;
+  };
+  const silent = await open("silent");
+  const slow = await open("slow");
+  const good = await open("good");
+  good.write(TRUNK_OPTIONS);
+  slow.write(TRUNK_INVITE.slice(0, 40));
+  // The slow one keeps trickling bytes (bytes do not reset the deadline: the message as a whole is late).
+  for (let i = 0; i < 20 && !closed.has("slow"); i++) {
+    await Bun.sleep(150);
+    slow.write("X");
+  }
+  await until(() => closed.has("silent") && closed.has("slow"), 3000);
+  expect([...closed].sort()).toEqual(["silent", "slow"]);
+  expect(got).toHaveLength(1);
+  expect(tcp.connections).toBe(1);
+  void silent;
+});

@@ -167,6 +167,8 @@ async function openCall(id) {
         current.interim.textContent = ev.text;
       }
       if (type === "bargeIn") $("transcript").append(el("div", { class: "event" }, "— caller interrupted —"));
+      if (type === "dtmf") $("transcript").append(el("div", { class: "event dtmf" }, "caller pressed " + ev.key));
+      if (type === "tool") $("transcript").append(el("div", { class: "event tool" }, "tool " + ev.name + " " + JSON.stringify(ev.args)));
       if (type === "providerError") $("transcript").append(el("div", { class: "event err" }, "provider error: " + ev.message));
     }, () => current && current.id === id && current.call.state !== "ended" && watch());
   };

@@ -11,6 +11,12 @@
  * between messages are keep-alives (RFC 5626 §3.5.1) and skipped. A message whose header block exceeds
  * {@link MAX_HEADER_BYTES} or whose Content-Length is unreadable closes the connection (it cannot be
  * re-synchronised).
+ *
+ * Connections are a resource an attacker can hold without sending a datagram's worth of anything, so
+ * inbound ones are bounded: at most {@link TCP_LIMITS}.perSource per source IP and .total in all (more
+ * are closed at once), and a connection whose first message, or whose message in progress, has not
+ * arrived whole within .messageDeadlineMs (64·T1, RFC 3261 §17.1.1.2 Timer B) is closed. A connection
+ * that delivered its messages and then stays quiet is kept: it may carry a dialog's later requests.
  */
 import type { Socket, TCPSocketListener } from "bun";
 import { serializeMessage, type SipMessage } from "../message/index.ts";
@@ -23,6 +29,17 @@ import type { Address } from "./types.ts";
 export const MAX_HEADER_BYTES = 16 * 1024;
 /** Body limit per message. */
 export const MAX_BODY_BYTES = 64 * 1024;
+
+/** Bounds on inbound connections (see the file comment); a trunk or proxy needs a handful. */
+export interface TcpLimits {
+  /** Open inbound connections per source IP. */
+  perSource: number;
+  /** Open inbound connections in total. */
+  total: number;
+  /** ms a message may take from its first byte (or from the connection's opening) to its last. */
+  messageDeadlineMs: number;
+}
+export const TCP_LIMITS: TcpLimits = { perSource: 64, total: 1024, messageDeadlineMs: 32_000 };
 
 const CRLFCRLF = new Uint8Array([13, 10, 13, 10]);
 const decoder = new TextDecoder();
@@ -38,6 +55,8 @@ export interface StreamTransportOptions {
    * address is closed at once; a request over the rate is dropped.
    */
   gate?: SourceGate;
+  /** Overrides of {@link TCP_LIMITS} (tests). */
+  limits?: Partial<TcpLimits>;
 }
 
 /** What the stream transport reports upward: a parsed message, with the connection it came on. */
@@ -50,6 +69,12 @@ interface Conn {
 interface ConnData {
   buf: Uint8Array;
   key: string;
+  /** The peer's IP address (what the per-source limit counts). */
+  host: string;
+  /** Opened by a peer (counted against the limits), not by us. */
+  inbound: boolean;
+  /** performance.now() since which a message is awaited (opening, or its first byte); undefined = none. */
+  pendingSince: number | undefined;
 }
 
 /** One listener (TCP or TLS) and its connections, in and out. */
@@ -57,7 +82,12 @@ export class StreamTransport {
   readonly protocol: "TCP" | "TLS";
   onMessage: StreamMessageHandler | undefined;
   private readonly conns = new Map<string, Conn>();
+  /** Open inbound connections per source IP. */
+  private readonly perSource = new Map<string, number>();
+  private inboundCount = 0;
   private closed = false;
+  private readonly limits: TcpLimits;
+  private readonly sweep: ReturnType<typeof setInterval>;
 
   private constructor(
     private listener: TCPSocketListener<ConnData> | undefined,
@@ -65,8 +95,12 @@ export class StreamTransport {
     private readonly log: SipLogger,
     private readonly tls: StreamTransportOptions["tls"],
     private readonly gate: SourceGate | undefined,
+    limits: Partial<TcpLimits> | undefined,
   ) {
     this.protocol = tls ? "TLS" : "TCP";
+    this.limits = { ...TCP_LIMITS, ...limits };
+    this.sweep = setInterval(() => this.closeStalled(), Math.max(50, this.limits.messageDeadlineMs / 4));
+    this.sweep.unref?.();
   }
 
   /** Listens. @throws the listen error (EADDRINUSE, unreadable certificate). */
@@ -79,7 +113,7 @@ export class StreamTransport {
       port: o.port,
       tls,
       socket: {
-        open: (s) => t?.opened(s),
+        open: (s) => t?.opened(s, true),
         data: (s, d) => t?.received(s, d),
         close: (s) => t?.dropped(s),
         error: (s, err) => {
@@ -88,7 +122,7 @@ export class StreamTransport {
         },
       },
     });
-    t = new StreamTransport(listener, { host: listener.hostname, port: listener.port }, log, o.tls, o.gate);
+    t = new StreamTransport(listener, { host: listener.hostname, port: listener.port }, log, o.tls, o.gate, o.limits);
     log.info({ host: listener.hostname, port: listener.port, protocol: t.protocol }, "sip stream transport listening");
     return t;
   }
@@ -129,7 +163,7 @@ export class StreamTransport {
         port: to.port,
         tls: this.tls ? true : undefined,
         socket: {
-          open: (s) => this.opened(s),
+          open: (s) => this.opened(s, false),
           handshake: () => handshaken?.(),
           data: (s, d) => this.received(s, d),
           close: (s) => this.dropped(s),
@@ -148,6 +182,7 @@ export class StreamTransport {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    clearInterval(this.sweep);
     for (const c of this.conns.values()) c.socket.end();
     this.conns.clear();
     this.listener?.stop(true);
@@ -156,20 +191,49 @@ export class StreamTransport {
 
   // ---------------------------------------------------------------- connections
 
-  private opened(s: Socket<ConnData>): void {
+  private opened(s: Socket<ConnData>, inbound: boolean): void {
     const key = `${s.remoteAddress}:${remotePort(s)}`;
-    s.data = { buf: new Uint8Array(0), key };
+    s.data = { buf: new Uint8Array(0), key, host: s.remoteAddress, inbound, pendingSince: inbound ? performance.now() : undefined };
     if (this.gate && !this.gate.isTrusted(s.remoteAddress)) {
       this.log.warn({ source: s.remoteAddress, protocol: this.protocol }, "sip stream connection from an untrusted source closed");
       s.end();
       return;
+    }
+    if (inbound) {
+      const fromSource = this.perSource.get(s.remoteAddress) ?? 0;
+      if (fromSource >= this.limits.perSource || this.inboundCount >= this.limits.total) {
+        this.log.warn(
+          { source: s.remoteAddress, protocol: this.protocol, fromSource, total: this.inboundCount, limits: { perSource: this.limits.perSource, total: this.limits.total } },
+          "sip stream connection refused: too many connections",
+        );
+        s.data.inbound = false; // never counted
+        s.end();
+        return;
+      }
+      this.perSource.set(s.remoteAddress, fromSource + 1);
+      this.inboundCount++;
     }
     this.conns.set(key, { socket: s, key });
   }
 
   private dropped(s: Socket<ConnData>): void {
     const key = s.data?.key;
-    if (key && this.conns.get(key)?.socket === s) this.conns.delete(key);
+    if (!key || this.conns.get(key)?.socket !== s) return;
+    this.conns.delete(key);
+    if (!s.data.inbound) return;
+    this.inboundCount--;
+    const n = (this.perSource.get(s.data.host) ?? 1) - 1;
+    if (n > 0) this.perSource.set(s.data.host, n);
+    else this.perSource.delete(s.data.host);
+  }
+
+  /** Closes inbound connections whose awaited message has not arrived whole within the deadline. */
+  private closeStalled(): void {
+    const limit = performance.now() - this.limits.messageDeadlineMs;
+    for (const c of [...this.conns.values()]) {
+      const since = c.socket.data?.pendingSince;
+      if (since !== undefined && since < limit) this.abort(c.socket, "no complete message within the deadline");
+    }
   }
 
   private received(s: Socket<ConnData>, chunk: Uint8Array): void {
@@ -198,6 +262,10 @@ export class StreamTransport {
       off = total;
     }
     d.buf = buf.slice(off);
+    if (!d.inbound) return;
+    // A message is awaited while bytes of one are buffered; a new one's clock starts at its first byte.
+    if (off > 0) d.pendingSince = d.buf.length > 0 ? performance.now() : undefined;
+    else d.pendingSince ??= performance.now();
   }
 
   private deliver(s: Socket<ConnData>, bytes: Uint8Array, source: Address): void {

@@ -1,5 +1,6 @@
 /** SIP user agent core: inbound and outbound calls over the transaction and dialog layers. */
 export { UserAgent } from "./user-agent.ts";
+export { Registration, grantedExpires, type RegistrationOptions, type RegistrationState } from "./registration.ts";
 export { DigestVerifier, DEFAULT_INBOUND_DIGEST_ALGORITHMS, type DigestVerifierOptions, type DigestVerdict, type InboundDigestAlgorithm } from "./digest-server.ts";
 export { InboundCall, type InboundCallEvents, type ExtraHeaders } from "./inbound-call.ts";
 export { OutboundCall, type OutboundCallEvents, type InviteOptions } from "./outbound-call.ts";
