@@ -16,7 +16,7 @@
  * test settings); `.env` autoload stays on (src/cli/config.ts reads it).
  */
 import { existsSync, readdirSync, statSync, rmSync, mkdirSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
+import { basename, dirname, join, resolve } from "node:path";
 
 const ROOT = resolve(import.meta.dir, "..");
 /** Folder ort-loader.ts imports `libonnxruntime.so.1` from; must match the installed package. */
@@ -70,6 +70,8 @@ const seconds = (performance.now() - t0) / 1000;
 // With --compile the source map is embedded in the binary (stack traces stay mapped after deleting the
 // side file, checked); Bun still writes `<outfile>.map` beside it: remove it so dist/ holds one file.
 rmSync(`${outfile}.map`, { force: true });
+// …and one side map per worker entry (`synth-worker.js.map`), embedded as well.
+for (const w of WORKER_ENTRIES) rmSync(join(dirname(outfile), `${basename(w).replace(/\.ts$/, ".js")}.map`), { force: true });
 // Bun can leave its scratch `.<hash>.bun-build` file next to the output (oven-sh/bun#14020).
 for (const f of readdirSync(dirname(outfile))) {
   if (f.endsWith(".bun-build")) rmSync(join(dirname(outfile), f), { force: true });

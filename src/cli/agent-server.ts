@@ -135,6 +135,7 @@ export class AgentServer {
     let vad: SileroVad | null = null;
     try {
       vad = await loadSileroVad();
+      vad.batching = cfg.vadBatch;
     } catch (err) {
       log.error({ err: (err as Error).message }, "vad unavailable: barge-in disabled");
     }

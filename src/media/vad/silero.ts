@@ -13,6 +13,7 @@
  */
 import { loadOrt, type Ort } from "./ort-loader.ts";
 import { SileroFramer, SILERO_CONTEXT_SAMPLES, SILERO_SAMPLE_RATE } from "./framer.ts";
+import { SileroModel, WindowBatcher, type WindowRunner } from "./batcher.ts";
 import modelPath from "../../../models/silero_vad.onnx" with { type: "file" };
 
 export { SILERO_WINDOW_SAMPLES, SILERO_CONTEXT_SAMPLES, SILERO_SAMPLE_RATE, SILERO_WINDOW_MS } from "./framer.ts";
@@ -21,18 +22,8 @@ export { SILERO_WINDOW_SAMPLES, SILERO_CONTEXT_SAMPLES, SILERO_SAMPLE_RATE, SILE
 export const SILERO_STATE_DIMS = [2, 1, 128] as const;
 const STATE_SIZE = 2 * 1 * 128;
 
-/** Typed VAD failure. `load_failed` is not retryable within the process lifetime in practice. */
-export class VadError extends Error {
-  override readonly name = "VadError";
-  constructor(
-    readonly code: "load_failed" | "inference_failed" | "bad_output",
-    message: string,
-    readonly retryable: boolean,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-  }
-}
+export { VadError } from "./errors.ts";
+import { VadError } from "./errors.ts";
 
 /** The result of one 32 ms window. Times are stream time: ms of audio since stream start/reset. */
 export interface VadWindowResult {
@@ -86,6 +77,13 @@ export interface SileroVad {
   createStream(options?: VadStreamOptions): VadStream;
   /** Wall time of loading onnxruntime and creating the session, ms. */
   readonly loadMs: number;
+  /**
+   * Batch windows of all streams into one model run (default true; VAD_BATCH). Same probabilities,
+   * about 5× less CPU per window at 50 streams (./batcher.ts).
+   */
+  batching: boolean;
+  /** Model runs and windows scored since load (windows / runs = mean batch size). */
+  readonly runs: { runs: number; windows: number };
 }
 
 type Session = Awaited<ReturnType<Ort["InferenceSession"]["create"]>>;
@@ -93,16 +91,14 @@ type Tensor = InstanceType<Ort["Tensor"]>;
 
 class SileroVadStream implements VadStream {
   private readonly framer: SileroFramer;
-  private state: Tensor;
+  private state: Float32Array;
   private tail: Promise<unknown> = Promise.resolve();
   private generation = 0;
   private lastResult: VadWindowResult | null = null;
   private counters: VadStreamStats = { frames: 0, windows: 0, inferenceMsTotal: 0, inferenceMsMax: 0 };
 
   constructor(
-    private readonly ort: Ort,
-    private readonly session: Session,
-    private readonly sr: Tensor,
+    private readonly runner: WindowRunner,
     contextSamples: number,
   ) {
     this.framer = new SileroFramer(contextSamples);
@@ -141,26 +137,15 @@ class SileroVadStream implements VadStream {
     this.counters = { frames: 0, windows: 0, inferenceMsTotal: 0, inferenceMsMax: 0 };
   }
 
-  private zeroState(): Tensor {
-    return new this.ort.Tensor("float32", new Float32Array(STATE_SIZE), [...SILERO_STATE_DIMS]);
+  private zeroState(): Float32Array {
+    return new Float32Array(STATE_SIZE);
   }
 
   private async runWindow(samples: Float32Array, startSample: number, endSample: number, gen: number): Promise<void> {
-    const input = new this.ort.Tensor("float32", samples, [1, samples.length]);
     const t0 = performance.now();
-    let out: Record<string, Tensor>;
-    try {
-      out = (await this.session.run({ input, state: this.state, sr: this.sr })) as Record<string, Tensor>;
-    } catch (cause) {
-      throw new VadError("inference_failed", "Silero VAD session.run failed", true, { cause });
-    }
+    const { p, state: next } = await this.runner.run(samples, this.state);
     const inferenceMs = performance.now() - t0;
     if (gen !== this.generation) return; // reset() while running: drop the stale state
-    const p = out.output?.data[0];
-    const next = out.stateN;
-    if (typeof p !== "number" || !next || next.data.length !== STATE_SIZE) {
-      throw new VadError("bad_output", "Silero VAD returned unexpected outputs", false);
-    }
     this.state = next;
     this.lastResult = {
       probability: p,
@@ -196,12 +181,18 @@ async function load(): Promise<SileroVad> {
   }
   const sr = new ort.Tensor("int64", BigInt64Array.from([BigInt(SILERO_SAMPLE_RATE)]), []);
   const loadMs = performance.now() - t0;
-  return {
+  const model = new SileroModel(ort, session, sr);
+  const batcher = new WindowBatcher(model);
+  const vad: SileroVad = {
     loadMs,
+    batching: true,
+    runs: model.counts,
     createStream(options?: VadStreamOptions): VadStream {
-      return new SileroVadStream(ort, session, sr, options?.contextSamples ?? SILERO_CONTEXT_SAMPLES);
+      const runner: WindowRunner = { run: (samples, state) => (vad.batching ? batcher.run(samples, state) : model.runOne(samples, state)) };
+      return new SileroVadStream(runner, options?.contextSamples ?? SILERO_CONTEXT_SAMPLES);
     },
   };
+  return vad;
 }
 
 /**

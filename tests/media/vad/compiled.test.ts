@@ -29,7 +29,7 @@ beforeAll(async () => {
   if (build.exitCode !== 0) throw new Error(`build failed: ${build.stderr.toString()}${build.stdout.toString()}`);
   expect(build.stdout.toString()).toMatch(/size \d+ B .* sha256 [0-9a-f]{64}/);
   speechPcm = A.concat([A.silence(200), await A.speech(tmp.dir, "slt", "Good morning, how can I help you today?")]);
-});
+}, 120_000); // the compile alone takes 5–20 s on a busy machine
 afterAll(() => tmp?.remove());
 
 /** Run from a directory with no node_modules or models, TMPDIR pointed at a private dir. */
