@@ -62,6 +62,8 @@ export const PG_MIGRATIONS: readonly (readonly string[])[] = [
   [`ALTER TABLE calls ALTER COLUMN duration_ms TYPE BIGINT`],
   // 3: the transfer to a person (JSON of TransferRecord, src/pipeline/call-record.ts).
   [`ALTER TABLE calls ADD COLUMN transfer TEXT`],
+  // 4: the far end's last RTCP report about our stream (JSON, as in SQLite migration 3).
+  [`ALTER TABLE calls ADD COLUMN rtcp TEXT`],
 ];
 
 export const PG_SCHEMA_VERSION = PG_MIGRATIONS.length;

@@ -31,6 +31,7 @@ export interface CallRow {
   outcome: string | null;
   outcome_source: string | null;
   transfer: string | null;
+  rtcp: string | null;
   updated_at: string;
 }
 
@@ -74,6 +75,7 @@ export const CALL_COLUMNS = [
   "outcome",
   "outcome_source",
   "transfer",
+  "rtcp",
   "updated_at",
 ] as const;
 
@@ -119,6 +121,7 @@ export function callParams(r: CallRecord, updatedAt: string): Record<(typeof CAL
     outcome: r.outcome ?? null,
     outcome_source: r.outcomeSource ?? null,
     transfer: json(r.transfer),
+    rtcp: json(r.rtcp),
     updated_at: updatedAt,
   };
 }
@@ -186,5 +189,6 @@ export function rowToCall(row: CallRow, turns: TurnRecord[]): CallRecord {
   set("outcome", opt(row.outcome));
   set("outcomeSource", opt(row.outcome_source) as CallRecord["outcomeSource"]);
   set("transfer", parseJson(row.transfer));
+  set("rtcp", parseJson(row.rtcp));
   return r;
 }

@@ -57,6 +57,9 @@ export const MIGRATIONS: readonly (readonly string[])[] = [
   ],
   // 2: the transfer to a person (JSON of TransferRecord, src/pipeline/call-record.ts).
   [`ALTER TABLE calls ADD COLUMN transfer TEXT`],
+  // 3: the far end's last RTCP report about our stream (JSON: fractionLost, cumulativeLost, jitterMs,
+  // rttMs; RFC 3550 §6.4.1), so loss, jitter and round-trip time outlive the call.
+  [`ALTER TABLE calls ADD COLUMN rtcp TEXT`],
 ];
 
 /** The version `migrate` brings a database to. */

@@ -6,7 +6,9 @@
  *    are sent to the same port as the RTP packets"), nothing goes to the caller's RTP port + 1, and
  *    nothing leaves from the agent's RTP port + 1;
  *  - the caller's receiver report, sent to the agent's RTP port, is demultiplexed as RTCP (§4, by the
- *    second octet): it reaches the agent's RTCP figures (/metrics, the call record), not the audio.
+ *    second octet): it reaches the agent's RTCP figures (/metrics, the call record), not the audio;
+ *  - the report (loss, jitter, RTT) is persisted with the call record: GET /calls/:id shows it, also
+ *    from a new agent process on the same DATA_DIR (calls.db).
  */
 import { afterAll, describe, expect, test } from "bun:test";
 import { ntpMiddle, parseRtcp } from "../../src/rtp/rtcp.ts";
@@ -20,8 +22,10 @@ import { waitForLog } from "./attack-support.ts";
 
 const missing = missingTools(["sipp", "dumpcap", "flite"]);
 let agent: RunningAgent | undefined;
+let reopened: RunningAgent | undefined;
 afterAll(async () => {
   await agent?.stop();
+  await reopened?.stop();
 }, 30_000);
 
 const hex = (s: string) => Uint8Array.from(Buffer.from(s.replace(/\s+/g, ""), "hex"));
@@ -85,7 +89,21 @@ describe.skipIf(missing.length > 0)("rtcp-mux offered by SIPp (compiled binary, 
     expect(datagrams.some((d) => d.srcPort === media && d.dstPort === rtpPort && d.payload[1] === 201)).toBe(true);
     expect(Number(/^voice_agent_rtcp_fraction_lost_count (\d+)/m.exec(metrics)?.[1] ?? 0), "the caller's report counted").toBe(1);
     expect(metrics).not.toMatch(/voice_agent_rtp_dropped_total\{reason="payload_type"\} [1-9]/);
-    const [record] = (await agent.get("/calls")).recent as any[];
-    expect(record?.endReason).toBe("remote_bye");
+    const [listed] = (await agent.get("/calls")).recent as any[];
+    expect(listed?.endReason).toBe("remote_bye");
+    // The caller's report on the record: 2 lost, 5/256 lost in the interval, jitter 80/8 = 10 ms, and a
+    // round-trip time (LSR given, DLSR 0: the time from the agent's SR to our RR's arrival).
+    const expectRtcp = (rec: any) => {
+      expect(rec.rtcp).toMatchObject({ cumulativeLost: 2, fractionLost: 5 / 256, jitterMs: 10 });
+      expect(rec.rtcp.rttMs).toBeGreaterThanOrEqual(0);
+      expect(rec.rtcp.rttMs).toBeLessThan(15_000);
+    };
+    expectRtcp(await agent.get(`/calls/${listed.id}`));
+    // Persisted: a new agent process on the same calls.db reads it back.
+    await agent.proc.stop({ graceMs: 8000 });
+    reopened = await startAgent({ DATA_DIR: agent.dataDir });
+    const back = await reopened.get(`/calls/${listed.id}`);
+    console.log(`rtcp-mux: record ${listed.id} after a restart: rtcp ${JSON.stringify(back.rtcp)}`);
+    expectRtcp(back);
   }, 90_000);
 });

@@ -98,6 +98,7 @@ for (const subject of subjects) {
       r.answeredAt = "2026-11-29T10:00:02.000Z";
       r.codec = "PCMA";
       r.bargeIns = 1;
+      r.rtcp = { fractionLost: 0.0390625, cumulativeLost: 3, jitterMs: 2.5, rttMs: 41.2 };
       a.save(r);
       r.turns.push(turn(0, "agent", "Hello there", { interrupted: true, generatedText: "Hello there, how are you today?" }));
       a.addTurn(r.id, r.turns[0]!);
