@@ -41,6 +41,8 @@ const FRAME_MS = 20;
 const FAKE_KEY = "turn-fake-key";
 /** Deepgram's `endpointing` (ms) as the agent requests it: a final with speech_final comes this long after speech. */
 export const STT_ENDPOINTING_MS = 300;
+/** Audio between two empty interim results from the scripted STT (see SttDriver), ms. */
+const HEARTBEAT_MS = 1000;
 
 // ---------------------------------------------------------------- the rig: fakes + agent
 
@@ -138,12 +140,17 @@ export interface SttCue {
 
 /**
  * Injects Deepgram `Results` (is_final, speech_final) on the rig's newest STT connection when its
- * received audio passes each cue's `atMs`. Polls every 5 ms.
+ * received audio passes each cue's `atMs`. Polls every 5 ms. Between cues it sends an empty interim
+ * `Results` for every `HEARTBEAT_MS` of audio, as the real service keeps answering while audio flows:
+ * a server that says nothing is what the agent's stall watchdog (src/providers/deepgram/stream.ts)
+ * reconnects from, which would leave the cues on a closed connection.
  */
 export class SttDriver {
   private cues: SttCue[] = [];
   private conn: FakeDeepgramConnection | null = null;
   private connIndex = 0;
+  private heartbeatAtMs = 0;
+  private planned = false;
   private readonly timer: ReturnType<typeof setInterval>;
   /** Cues injected: text and the audio position (ms) when they were. */
   readonly injected: Array<{ text: string; atMs: number; posMs: number }> = [];
@@ -157,6 +164,8 @@ export class SttDriver {
     this.cues = [...cues].sort((a, b) => a.atMs - b.atMs);
     this.conn = null;
     this.connIndex = this.dg.connections.length;
+    this.heartbeatAtMs = HEARTBEAT_MS;
+    this.planned = true;
   }
 
   stop(): void {
@@ -164,7 +173,7 @@ export class SttDriver {
   }
 
   private tick(): void {
-    if (!this.cues.length) return;
+    if (!this.planned) return;
     if (!this.conn) {
       this.conn = this.dg.connections[this.connIndex] ?? null;
       if (!this.conn) return;
@@ -173,6 +182,25 @@ export class SttDriver {
     let bytes = 0;
     for (const b of this.conn.binary) bytes += b.length;
     const posMs = bytes / 8;
+    if (posMs >= this.heartbeatAtMs) {
+      this.heartbeatAtMs = posMs + HEARTBEAT_MS;
+      try {
+        this.dg.inject(
+          {
+            type: "Results",
+            channel_index: [0, 1],
+            start: 0,
+            duration: posMs / 1000,
+            is_final: false,
+            speech_final: false,
+            channel: { alternatives: [{ transcript: "", confidence: 0, words: [] }] },
+          },
+          this.conn,
+        );
+      } catch {
+        /* connection gone: the call ended */
+      }
+    }
     while (this.cues.length && this.cues[0]!.atMs <= posMs) {
       const cue = this.cues.shift()!;
       const end = Math.max(0, cue.atMs - STT_ENDPOINTING_MS) / 1000;

@@ -29,7 +29,10 @@
  *
  * Placeholders `{x}` name a var or a slot (captured by a `listen` or set by a branch). Capture kinds:
  * "person_name", "reason" (free text, echoed in the second person), "text" (the utterance as heard),
- * "digits" (keys pressed, without a final #, or digits spoken as numerals or number words).
+ * "digits" (keys pressed, without a final #, or digits spoken as numerals or number words), "category"
+ * (with `"categories": { "appointment": ["appointment", "book", "schedule"], "billing": ["bill", …] }`:
+ * the slot gets the name of the first category one of whose words was heard; nothing heard → the retry
+ * line; the dialogue can then answer with what it matched instead of echoing misrecognised words).
  *
  * Key presses (DTMF): any `listen` may add `"keys": { "1": "sales", "2": "support" }`: a caller turn of
  * keys (`[keys pressed: 1]`, src/providers/dtmf-text.ts) equal to a listed sequence (a final # ignored)
@@ -38,7 +41,7 @@
  */
 import defaultScript from "../../../models/script/receptionist.json";
 
-export type CaptureKind = "person_name" | "reason" | "text" | "digits";
+export type CaptureKind = "person_name" | "reason" | "text" | "digits" | "category";
 
 export interface Condition {
   slot: string;
@@ -59,7 +62,13 @@ export interface SayBranch {
 export type Say = string | SayBranch[];
 
 export type Listen = (
-  | { capture: string; as: CaptureKind; next: string }
+  | {
+      capture: string;
+      as: CaptureKind;
+      next: string;
+      /** For `as: "category"`: category name → words that mean it (plural s/es tolerated). */
+      categories?: Record<string, string[]>;
+    }
   | { intent: "yes_no"; yes: string; no: string }
   | { keys: Record<string, string> }
 ) & {
@@ -93,7 +102,7 @@ export class ScriptError extends Error {
   override readonly name = "ScriptError";
 }
 
-const CAPTURE_KINDS: readonly CaptureKind[] = ["person_name", "reason", "text", "digits"];
+const CAPTURE_KINDS: readonly CaptureKind[] = ["person_name", "reason", "text", "digits", "category"];
 
 /**
  * Loads and validates a dialogue script: the embedded default (models/script/receptionist.json) when
@@ -225,6 +234,14 @@ export function validateScript(json: unknown, where = "script"): Script {
       } else {
         str(l.capture, `${f}.listen.capture`);
         if (!CAPTURE_KINDS.includes(l.as as CaptureKind)) fail(`${f}.listen.as`, `must be one of ${CAPTURE_KINDS.join(", ")}`);
+        if (l.as === "category") {
+          const cats = l.categories;
+          if (!isObj(cats) || Object.keys(cats).length === 0) fail(`${f}.listen.categories`, "must name at least one category with its words");
+          else
+            for (const [k, ws] of Object.entries(cats)) {
+              if (!Array.isArray(ws) || ws.length === 0 || ws.some((w) => typeof w !== "string" || !w.trim())) fail(`${f}.listen.categories.${k}`, "must be a non-empty array of words");
+            }
+        } else if (l.categories !== undefined) fail(`${f}.listen.categories`, 'only with "as": "category"');
         stateRef(l.next, `${f}.listen.next`);
       }
     }
