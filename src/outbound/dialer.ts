@@ -76,6 +76,11 @@ export interface OutboundDialerDeps {
   /** The system instruction for a call's objective (src/cli/prompts.ts). */
   systemPrompt(objective: string): Promise<string>;
   llm: LlmProvider;
+  /**
+   * The LLM for one call, when it depends on the call (the scripted engine's outbound dialogue, filled
+   * with the call's objective and opening); absent → `llm`.
+   */
+  outboundLlm?: (call: { objective: string; opening: string }) => LlmProvider;
   createMedia(req: MediaRequest): MediaHandle;
   /** Numbers calls may go to (OUTBOUND_ALLOW_PREFIXES / OUTBOUND_DENY_PREFIXES); undefined allows all. */
   destinations?: DestinationPolicy;
@@ -261,7 +266,7 @@ export class OutboundDialer {
       sip,
       session,
       lease,
-      llm: new OpeningLlm(this.d.llm, opening),
+      llm: new OpeningLlm(this.d.outboundLlm?.({ objective: req.objective, opening }) ?? this.d.llm, opening),
       system: `${system}\n\nYou have already opened the call by saying: "${opening}"`,
       offer,
       gotProvisional: false,

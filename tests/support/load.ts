@@ -168,6 +168,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadRow> {
       RTP_PORT_END: String(rtpStart + rtpPorts - 1),
       MAX_CALLS: String(o.calls + 10),
       SIP_RATE_LIMIT: "0",
+      SIP_MAX_PENDING_PER_SOURCE: "10000", // one SIPp source sets up every call of the ramp
       IDLE_PROMPT_S: "600",
       ...(o.admission ? {} : { ADMISSION_CPU_PCT: "0", ADMISSION_PACER_P99_MS: "0" }),
       ...o.env,

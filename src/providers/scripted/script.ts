@@ -40,6 +40,7 @@
  * an unusable answer (the retry line).
  */
 import defaultScript from "../../../models/script/receptionist.json";
+import outboundScript_ from "../../../models/script/outbound.json";
 
 export type CaptureKind = "person_name" | "reason" | "text" | "digits" | "category";
 
@@ -109,6 +110,16 @@ const CAPTURE_KINDS: readonly CaptureKind[] = ["person_name", "reason", "text", 
  * `path` is undefined or empty, else the JSON file at `path` (the wiring passes SCRIPT_FILE).
  * @throws ScriptError naming the file and the problem (unreadable, bad JSON, missing/unknown state, …).
  */
+/**
+ * The embedded outbound dialogue (models/script/outbound.json) for one call: `objective` and `opening`
+ * filled in as vars ({objective}, {opening}).
+ */
+export function outboundScript(v: { objective: string; opening: string }): Script {
+  const s = validateScript(structuredClone(outboundScript_) as unknown, "embedded outbound.json");
+  const objective = v.objective.replace(/\s+/g, " ").trim();
+  return { ...s, vars: { ...s.vars, objective: objective && !/[.!?]$/.test(objective) ? `${objective}.` : objective, opening: v.opening } };
+}
+
 export async function loadScript(path?: string): Promise<Script> {
   if (!path) return validateScript(structuredClone(defaultScript) as unknown, "embedded receptionist.json");
   let text: string;

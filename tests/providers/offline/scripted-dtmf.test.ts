@@ -74,3 +74,16 @@ describe("category answers (no echo of what was heard)", () => {
     expect(bad({ capture: "t", as: "text", categories: { a: ["x"] }, next: "b" })).toThrow(/only with/);
   });
 });
+
+describe("the outbound dialogue (models/script/outbound.json)", () => {
+  test("after the opening: yes → the objective as the question → the answer noted → goodbye; no → later", async () => {
+    const { outboundScript } = await import("../../../src/providers/scripted/script.ts");
+    const s = outboundScript({ objective: "Would you like to confirm your appointment tomorrow at 10", opening: "Hello! I'm calling about your appointment. Do you have a moment?" });
+    const opening = { role: "assistant" as const, text: "Hello! I'm calling about your appointment. Do you have a moment?" };
+    const q = replay(s, [opening, user("yes sure")]);
+    expect(q.text).toBe("Thank you. Would you like to confirm your appointment tomorrow at 10. What would you like to do?");
+    const end = replay(s, [opening, user("yes sure"), user("i confirm")]);
+    expect([end.text, end.end]).toEqual(["Thank you, I have noted your answer. Goodbye!", { tool: "end_call", args: { reason: "outbound: callee answered: i confirm" } }]);
+    expect(replay(s, [opening, user("no i'm busy")]).text).toBe("No problem. We will call again another time. Goodbye!");
+  });
+});
