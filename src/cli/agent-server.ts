@@ -97,6 +97,7 @@ export class AgentServer {
       mode: o.mode,
       trustedIps: cfg.sipTrustedIps,
       admission: this.admission,
+      maxPendingPerSource: cfg.sipMaxPendingPerSource,
       publicIp: cfg.publicIp,
       systemPrompt: () => systemPrompt(cfg, "inbound"),
       settings: conversationSettings(cfg.conversation),
