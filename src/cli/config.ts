@@ -57,6 +57,14 @@ export interface OutboundConfig {
   callsPerMinute: number;
 }
 
+/**
+ * MAX_CALLS defaults, from `bun run bench:load` on one core of this machine (see README, Capacity): the
+ * highest number of calls that passed the load gate (every call hears its replies, CPU < 80 %, gap
+ * p90 ≤ 5 ms and p99 ≤ 10 ms, no silence inside a phrase, OPTIONS within 50 ms). Offline = the
+ * pocketsphinx recogniser (one process per call).
+ */
+export const MAX_CALLS_DEFAULTS = { cloud: 100, offline: 4 } as const;
+
 export interface Config {
   sipHost: string;
   sipPort: number;
@@ -435,7 +443,7 @@ export function loadConfig(env: Env = process.env): Config {
     openai,
     cartesia,
     inboundPromptFile: str(env, "INBOUND_PROMPT_FILE"),
-    maxCalls: int(env, "MAX_CALLS", 100, 1, 10_000),
+    maxCalls: int(env, "MAX_CALLS", stt === "pocketsphinx" ? MAX_CALLS_DEFAULTS.offline : MAX_CALLS_DEFAULTS.cloud, 1, 10_000),
     sipMaxPendingPerSource: int(env, "SIP_MAX_PENDING_PER_SOURCE", 10, 1, 10_000),
     fliteWorkers: int(env, "FLITE_WORKERS", 2, 0, 64),
     vadBatch: bool(env, "VAD_BATCH", true),

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { ConfigError, loadConfig, requireOutbound } from "../../src/cli/config";
+import { ConfigError, loadConfig, MAX_CALLS_DEFAULTS, requireOutbound } from "../../src/cli/config";
 import { parseCommand, UsageError } from "../../src/cli/args";
 import { CARTESIA_DEFAULTS } from "../../src/providers/cartesia/options";
 import { DEEPGRAM_DEFAULTS } from "../../src/providers/deepgram/options";
@@ -25,6 +25,23 @@ describe("loadConfig", () => {
     expect(c.cartesia.model).toBe("sonic-2");
     expect(c.conversation).toMatchObject({ llmFirstTokenMs: 3000, llmTotalMs: 20_000 });
     expect(c.cartesia.voiceId).toBe("a0e99841-438c-4a64-b679-ae501e7d6091");
+  });
+
+  test("MAX_CALLS defaults to the measured capacity of the pipeline (offline recogniser or cloud STT); FLITE_WORKERS, VAD_BATCH, ADMISSION_*", () => {
+    expect(loadConfig({ SIP_PUBLIC_IP: "203.0.113.7" }).maxCalls).toBe(MAX_CALLS_DEFAULTS.offline);
+    expect(loadConfig({ SIP_PUBLIC_IP: "203.0.113.7", DEEPGRAM_API_KEY: "k" }).maxCalls).toBe(MAX_CALLS_DEFAULTS.cloud);
+    expect(loadConfig({ SIP_PUBLIC_IP: "203.0.113.7", DEEPGRAM_API_KEY: "k", MAX_CALLS: "7" }).maxCalls).toBe(7);
+    expect(MAX_CALLS_DEFAULTS.cloud).toBeGreaterThan(MAX_CALLS_DEFAULTS.offline);
+    const d = loadConfig({ SIP_PUBLIC_IP: "203.0.113.7" });
+    expect(d).toMatchObject({ fliteWorkers: 2, vadBatch: true, admission: { cpuPct: 85, pacerP99Ms: 10, minCalls: 20 } });
+    expect(loadConfig({ SIP_PUBLIC_IP: "203.0.113.7", FLITE_WORKERS: "0", VAD_BATCH: "false", ADMISSION_CPU_PCT: "0" })).toMatchObject({
+      fliteWorkers: 0,
+      vadBatch: false,
+      admission: { cpuPct: 0 },
+    });
+    for (const bad of [{ FLITE_WORKERS: "-1" }, { ADMISSION_PACER_P99_MS: "x" }, { VAD_BATCH: "maybe" }]) {
+      expect(() => loadConfig({ SIP_PUBLIC_IP: "203.0.113.7", ...bad })).toThrow(Object.keys(bad)[0]!);
+    }
   });
 
   test("the provider defaults come from the providers' options modules (one source)", () => {

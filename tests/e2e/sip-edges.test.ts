@@ -16,7 +16,9 @@ let ringing: RunningAgent;
 let silence: string;
 
 beforeAll(async () => {
-  [agent, ringing] = await Promise.all([startAgent(), startAgent({ ANSWER_DELAY_MS: "3000" })]);
+  // MAX_CALLS above the offline default (4): the back-to-back run keeps 4 calls up, and a call is still
+  // counted for a moment after its BYE while the next one starts.
+  [agent, ringing] = await Promise.all([startAgent({ MAX_CALLS: "10" }), startAgent({ ANSWER_DELAY_MS: "3000" })]);
   silence = silenceFile(1, "mulaw");
 }, 120_000);
 
