@@ -41,6 +41,7 @@ export interface CallSummary {
 export type CallEvent =
   | { type: "call"; at: string; call: CallSummary }
   | { type: "interim"; callId: string; at: string; text: string }
+  | { type: "saying"; callId: string; at: string; text: string }
   | { type: "turn"; callId: string; at: string; turn: TurnRecord }
   | { type: "bargeIn"; callId: string; at: string }
   | { type: "dtmf"; callId: string; at: string; key: string }

@@ -62,6 +62,8 @@ export interface CallMediaOptions {
   onDtmfKey?: (key: string) => void;
   /** The LLM called a tool, for live watchers. */
   onToolCall?: (name: string, args: Record<string, unknown>) => void;
+  /** The reply in progress, as handed to TTS so far, for live watchers. */
+  onSaying?: (text: string) => void;
   onProviderError?: (err: unknown) => void;
   /**
    * No RTP from the far end for this long (ms) ends the call with "rtp_timeout" (RTP_TIMEOUT_S);
@@ -206,6 +208,7 @@ export class CallMedia implements RenegotiableMedia {
       onBargeIn: o.onBargeIn,
       onInterim: o.onInterim,
       onToolCall: o.onToolCall,
+      onSaying: o.onSaying,
       onProviderError: o.onProviderError,
       onError: (err) => this.failed(err),
       onRecordChanged: o.onRecordChanged,

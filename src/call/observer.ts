@@ -44,6 +44,8 @@ export interface CallObserver {
   dtmf?(record: CallRecord, key: string): void;
   /** The LLM called a tool (end_call, transfer, send_dtmf…); for live watchers only. */
   toolCall?(record: CallRecord, name: string, args: Record<string, unknown>): void;
+  /** The agent's reply in progress: its text handed to TTS so far; the `turn` follows. For live watchers only. */
+  saying?(record: CallRecord, text: string): void;
   /**
    * The call is over and everything it held is released. Exactly once per `callStarted`. `result` is
    * `record.endReason` when set (more precise), else the SIP layer's end reason.
@@ -95,7 +97,7 @@ export function metricsObserver(metrics: Metrics): CallObserver {
  * skipped: bookkeeping failing (a full disk) never ends a call nor stops the other observers.
  */
 export function combineObservers(log: Logger, ...observers: CallObserver[]): CallObserver {
-  type Optional = "rtcpReport" | "interim" | "dtmf" | "toolCall";
+  type Optional = "rtcpReport" | "interim" | "dtmf" | "toolCall" | "saying";
   type Required = Exclude<keyof CallObserver, Optional>;
   const each =
     <K extends Required>(name: K) =>
@@ -131,6 +133,7 @@ export function combineObservers(log: Logger, ...observers: CallObserver[]): Cal
     interim: optional("interim"),
     dtmf: optional("dtmf"),
     toolCall: optional("toolCall"),
+    saying: optional("saying"),
     callEnded: each("callEnded"),
     callRefused: each("callRefused"),
   };
@@ -151,6 +154,7 @@ export function eventsObserver(hub: CallEventHub): CallObserver {
     interim: (record, text) => hub.publish({ type: "interim", callId: record.id, at: now(), text }),
     dtmf: (record, key) => hub.publish({ type: "dtmf", callId: record.id, at: now(), key }),
     toolCall: (record, name, args) => hub.publish({ type: "tool", callId: record.id, at: now(), name, args }),
+    saying: (record, text) => hub.publish({ type: "saying", callId: record.id, at: now(), text }),
     bargeIn: (record) => hub.publish({ type: "bargeIn", callId: record.id, at: now() }),
     providerError: (record, err) =>
       hub.publish({ type: "providerError", callId: record.id, at: now(), message: err instanceof Error ? err.message : String(err) }),

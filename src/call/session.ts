@@ -54,6 +54,8 @@ export interface MediaHooks {
   onDtmfKey(key: string): void;
   /** The LLM called a tool. */
   onToolCall(name: string, args: Record<string, unknown>): void;
+  /** The reply in progress (text handed to TTS so far). */
+  onSaying(text: string): void;
   onProviderError(err: unknown): void;
   /** The far end's RTCP report about our stream (RFC 3550 §6.4.1). */
   onRtcpReport(report: NonNullable<CallRecord["rtcp"]>): void;
@@ -171,6 +173,7 @@ export class CallSession {
       onInterim: (text) => observer.interim?.(record, text),
       onDtmfKey: (key) => observer.dtmf?.(record, key),
       onToolCall: (name, args) => observer.toolCall?.(record, name, args),
+      onSaying: (text) => observer.saying?.(record, text),
       onProviderError: (err) => {
         observer.providerError(record, err);
         this.reportProviders();

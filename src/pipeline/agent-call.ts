@@ -378,6 +378,7 @@ export class AgentCall {
       onTool: (name, args) => this.onTool(name, args),
       onUnknownTool: (tool) => this.d.log.warn({ callId: this.d.record.id, tool }, "unknown tool call ignored"),
       onToolCall: (name, args) => this.d.onToolCall?.(name, args),
+      onSaying: (text) => this.d.onSaying?.(text),
     });
     // Learn this voice's rate from a whole reply (at least a sentence's worth of text).
     const chars = collapse(reply.spokenText).length;

@@ -134,6 +134,8 @@ export interface AgentCallDeps {
   onInterim?: (text: string) => void;
   /** The LLM called a tool (end_call, transfer, send_dtmf…): for live watchers. */
   onToolCall?: (name: string, args: Record<string, unknown>) => void;
+  /** The reply in progress: its text handed to TTS so far (a sentence ahead of the audio), for live watchers. */
+  onSaying?: (text: string) => void;
   /**
    * A failure nothing in the conversation handled (a provider breaking its contract, a bug): the owner
    * ends the call (src/call/session.ts). Without it the failure is logged.

@@ -31,6 +31,8 @@ export interface SpeechRun {
   onUnknownTool?: (name: string) => void;
   /** Every tool call the reply made (end_call included), for watchers (the call page). */
   onToolCall?: (name: string, args: Record<string, unknown>) => void;
+  /** The reply's text handed to TTS so far, after each sentence: for watchers (the call page). */
+  onSaying?: (spokenText: string) => void;
 }
 
 export class SpeechHandle {
@@ -150,6 +152,7 @@ export class SpeechHandle {
           this.spokenText += (this.spokenText ? " " : "") + c;
           tts.pushText(c);
         }
+        if (chunks.length > 0) r.onSaying?.(this.spokenText);
       };
       for await (const chunk of r.source(signal)) {
         if (signal.aborted) break;

@@ -163,8 +163,10 @@ describe("DTMF and tool calls reach the stream through the combined observer", (
     await sub.next(); // snapshot
     obs.dtmf!(a, "5");
     obs.toolCall!(a, "end_call", { reason: "booked" });
+    obs.saying!(a, "Certainly.");
     expect(parse(await sub.next())).toEqual({ type: "dtmf", data: expect.objectContaining({ callId: "a", key: "5" }) });
     expect(parse(await sub.next())).toEqual({ type: "tool", data: expect.objectContaining({ name: "end_call", args: { reason: "booked" } }) });
+    expect(parse(await sub.next())).toEqual({ type: "saying", data: expect.objectContaining({ callId: "a", text: "Certainly." }) });
     expect(errors.length).toBe(1);
   });
 });

@@ -113,6 +113,15 @@ describe.skipIf(skip)("the call page in Chromium, during a SIPp call", () => {
     expect(seen.some((s) => s.cls.includes("caller") && s.text.includes("book a table"))).toBe(true);
   });
 
+  test("the agent's reply shows while it is spoken, before its turn is recorded", () => {
+    const cut = (call.record.turns as any[]).find((t) => t.speaker === "agent" && t.interrupted);
+    const seen = page.seen as Array<{ cls: string; text: string; t: number }>;
+    const saying = seen.filter((s) => s.cls.includes("agent") && s.cls.includes("interim"));
+    expect(saying.length).toBeGreaterThanOrEqual(1);
+    // The cut reply was recorded at the barge-in, ~1.5 s after it started: its live text came before.
+    expect(saying.some((s) => s.t < Date.parse(cut.at) - 500)).toBe(true);
+  });
+
   test("interim words are shown greyed when the STT sent any", () => {
     const interims = fakes.deepgram.connections.flatMap((c: any) => c.sent).filter((m: any) => m.type === "Results" && !m.is_final && m.channel?.alternatives?.[0]?.transcript);
     console.log(`interim results sent by the STT fake: ${interims.length}`);

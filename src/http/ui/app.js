@@ -138,6 +138,7 @@ function turnNode(t) {
 function addTurn(t) {
   const box = $("transcript");
   if (t.speaker === "caller") current.interim?.remove(), (current.interim = null);
+  if (t.speaker === "agent") current.saying?.remove(), (current.saying = null);
   box.append(turnNode(t));
   box.scrollTop = box.scrollHeight;
 }
@@ -162,6 +163,13 @@ async function openCall(id) {
       if (!current || current.id !== id) return;
       if (type === "snapshot" && ev.turns) for (const t of ev.turns) { if (!seen.has(t.index)) seen.add(t.index), addTurn(t); }
       if (type === "turn" && !seen.has(ev.turn.index)) { seen.add(ev.turn.index); addTurn(ev.turn); }
+      if (type === "saying") {
+        if (!current.saying) {
+          current.saying = el("div", { class: "turn agent interim" }, el("span", { class: "who" }, "agent · speaking"), el("span", { class: "text" }));
+          $("transcript").append(current.saying);
+        }
+        current.saying.querySelector(".text").textContent = ev.text;
+      }
       if (type === "interim") {
         if (!current.interim) { current.interim = el("div", { class: "turn caller interim" }); $("transcript").append(current.interim); }
         current.interim.textContent = ev.text;
