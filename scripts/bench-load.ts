@@ -9,6 +9,7 @@
  *   bun run bench:load                                  cloud 20,50,100,150,200 + offline 1,2,4; 20 s each
  *   bun run bench:load --cloud 40,80 --offline "" --hold 30
  *   bun run bench:load --env VAD_BATCH=false --env FLITE_WORKERS=0     the "before" (one model run per window, flite inline)
+ *   bun run bench:load --barge-in                       callers interrupt every reply: replies cut, and how fast
  *   bun run bench:load --admission                      keep the agent's headroom admission on (503 when loaded)
  *
  * Needs sipp and dumpcap (scripts/bootstrap.sh --test) and two cores. Stops at the first failing N of a
@@ -28,6 +29,7 @@ const { values: opt } = parseArgs({
     all: { type: "boolean", default: false },
     "no-pin": { type: "boolean", default: false },
     admission: { type: "boolean", default: false },
+    "barge-in": { type: "boolean", default: false },
     env: { type: "string", multiple: true, default: [] },
   },
 });
@@ -40,7 +42,7 @@ const rows: LoadRow[] = [];
 try {
   for (const [pipeline, ns] of [["cloud", list(opt.cloud!)], ["offline", list(opt.offline!)]] as const) {
     for (const calls of ns) {
-      const row = await runLoad({ pipeline, calls, holdS, rate: Number(opt.rate), pin: !opt["no-pin"], admission: opt.admission, env, progress: (l) => console.log(l) });
+      const row = await runLoad({ pipeline, calls, holdS, rate: Number(opt.rate), pin: !opt["no-pin"], admission: opt.admission, bargeIn: opt["barge-in"], env, progress: (l) => console.log(l) });
       rows.push(row);
       console.log(loadTable([row]).split("\n")[1]);
       if (gateFailures(row).length && !opt.all) break;

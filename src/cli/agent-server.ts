@@ -28,6 +28,7 @@ import { join } from "node:path";
 import { loadSileroVad, type SileroVad } from "../media/vad/silero";
 import { DigestVerifier, MultiTransport, Registration, SourceGate, StreamTransport, UdpTransport, UserAgent, type TimerValues } from "../sip";
 import { SystemClock, type Clock } from "../util/clock";
+import { transferHook } from "../call/transfer";
 import { createScriptedLlm, outboundScript } from "../providers/offline";
 import type { Logger } from "../util/log";
 import { createMetrics, instrumentTransport, type Metrics } from "../metrics";
@@ -311,6 +312,16 @@ export class AgentServer {
           settings: conversationSettings(cfg.conversation),
           bargeInMinSpeechMs: cfg.conversation.bargeInMinSpeechMs,
           rtpTimeout: { ms: cfg.rtpTimeoutMs, holdMs: cfg.rtpHoldTimeoutMs },
+          transfer: transferHook({
+            call: req.sipCall,
+            targets: cfg.transferTargets,
+            peerHost: ob.trunkHost!,
+            clock: req.clock,
+            notifyTimeoutMs: cfg.transferNotifyTimeoutMs,
+            record: req.record,
+            onRecordChanged: req.onRecordChanged,
+            log,
+          }),
           recordingsDir: this.recordingsDir,
           onRtcpReport: this.metrics.rtcpReport,
         }),

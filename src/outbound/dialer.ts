@@ -52,6 +52,8 @@ export interface MediaRequest extends MediaHooks {
   system: string;
   /** The LLM to converse with: speaks the opening first (OpeningLlm). */
   llm: LlmProvider;
+  /** The call's SIP side, for a transfer by REFER (src/call/transfer.ts). */
+  sipCall: OutboundCall;
 }
 
 export interface OutboundDialerDeps {
@@ -358,7 +360,7 @@ export class OutboundDialer {
     );
     live.session.startMedia((lease, hooks) => {
       try {
-        const handle = this.d.createMedia({ ...hooks, record, lease, media, system: live.system, llm: live.llm });
+        const handle = this.d.createMedia({ ...hooks, record, lease, media, system: live.system, llm: live.llm, sipCall: sip });
         live.media = handle;
         // The trunk's re-INVITEs/UPDATEs (hold, media moves, codec change) are answered from this call's
         // SDP session, which began with our offer (RFC 3264 §8).
