@@ -8,6 +8,8 @@
  *
  *   bun run bench:load                                  cloud 20,50,100,150,200 + offline 1,2,4; 20 s each
  *   bun run bench:load --cloud 40,80 --offline "" --hold 30
+ *   bun run bench:load --env VAD_BATCH=false --env FLITE_WORKERS=0     the "before" (one model run per window, flite inline)
+ *   bun run bench:load --barge-in                       callers interrupt every reply: replies cut, and how fast
  *   bun run bench:load --admission                      keep the agent's headroom admission on (503 when loaded)
  *
  * Needs sipp and dumpcap (scripts/bootstrap.sh --test) and two cores. Stops at the first failing N of a
@@ -27,15 +29,20 @@ const { values: opt } = parseArgs({
     all: { type: "boolean", default: false },
     "no-pin": { type: "boolean", default: false },
     admission: { type: "boolean", default: false },
+    "barge-in": { type: "boolean", default: false },
+    env: { type: "string", multiple: true, default: [] },
   },
 });
 const list = (s: string) => s.split(",").map((x) => x.trim()).filter(Boolean).map(Number).filter((n) => n > 0);
 const holdS = Math.max(5, Number(opt.hold));
+/** --env KEY=VALUE (repeatable): agent environment, e.g. the "before" of a before/after (VAD_BATCH=false, FLITE_WORKERS=0). */
+const env = Object.fromEntries((opt.env ?? []).map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)]));
+if (Object.keys(env).length) console.log(`agent environment: ${JSON.stringify(env)}`);
 const rows: LoadRow[] = [];
 try {
   for (const [pipeline, ns] of [["cloud", list(opt.cloud!)], ["offline", list(opt.offline!)]] as const) {
     for (const calls of ns) {
-      const row = await runLoad({ pipeline, calls, holdS, rate: Number(opt.rate), pin: !opt["no-pin"], admission: opt.admission, progress: (l) => console.log(l) });
+      const row = await runLoad({ pipeline, calls, holdS, rate: Number(opt.rate), pin: !opt["no-pin"], admission: opt.admission, bargeIn: opt["barge-in"], env, progress: (l) => console.log(l) });
       rows.push(row);
       console.log(loadTable([row]).split("\n")[1]);
       if (gateFailures(row).length && !opt.all) break;

@@ -44,6 +44,11 @@ export interface AdmissionOptions {
 export class Admission {
   constructor(private readonly o: AdmissionOptions) {}
 
+  /** MAX_CALLS. */
+  get capacity(): number {
+    return this.o.capacity;
+  }
+
   /** Would a new call be taken now? Cheap and synchronous: called for every INVITE and OPTIONS. */
   verdict(): AdmissionVerdict {
     const active = this.o.active();

@@ -50,7 +50,13 @@ export interface InboundCallsOptions {
   /** SIP_TRUSTED_IPS: when non-empty, INVITEs from other addresses get 403. */
   trustedIps: readonly string[];
   /** Draining, MAX_CALLS over both directions, degraded: the decision OPTIONS answers share (./admission.ts). */
-  admission: Pick<Admission, "verdict">;
+  admission: Pick<Admission, "verdict" | "capacity">;
+  /**
+   * SIP_MAX_PENDING_PER_SOURCE: calls offered but not yet confirmed by an ACK that one source IP address
+   * may hold at once (default {@link DEFAULT_MAX_PENDING_PER_SOURCE}); further INVITEs from it get 503.
+   * Never more than half of MAX_CALLS (at least 1), see {@link pendingLimitPerSource}.
+   */
+  maxPendingPerSource?: number;
   /** Address in our SDP answer's `c=` line (SIP_PUBLIC_IP). */
   publicIp: string;
   /** The inbound system instruction (src/cli/prompts.ts). */
@@ -68,6 +74,21 @@ export interface InboundCallsOptions {
   transferNotifyTimeoutMs?: number;
 }
 
+/** SIP_MAX_PENDING_PER_SOURCE default: a trunk ACKs our 2xx within milliseconds, so it rarely has more than a few pending. */
+export const DEFAULT_MAX_PENDING_PER_SOURCE = 10;
+/** Retry-After (s) on the 503 for a source over its pending limit: its pending calls resolve within Timer H (32 s). */
+export const PENDING_RETRY_AFTER_S = 5;
+
+/**
+ * How many unconfirmed (offered, answered but not ACKed) calls one source address may hold:
+ * `maxPerSource`, but never more than half of `capacity` (MAX_CALLS), and at least 1. An INVITE that is
+ * answered but never ACKed holds a slot for 64·T1 = 32 s (RFC 3261 §13.3.1.4, Timer H); without this a
+ * single source inside its rate limit could hold every MAX_CALLS slot and get real callers 503.
+ */
+export function pendingLimitPerSource(maxPerSource: number, capacity: number): number {
+  return Math.max(1, Math.min(maxPerSource, Math.floor(capacity / 2)));
+}
+
 /** One live inbound call and what it holds. */
 export interface LiveInbound {
   record: CallRecord;
@@ -81,8 +102,21 @@ export interface LiveInbound {
 
 export class InboundCalls {
   private readonly calls = new Map<string, LiveInbound>();
+  /** Unconfirmed calls (offered, answered, no ACK yet) per source IP address. */
+  private readonly pendingBySource = new Map<string, number>();
 
   constructor(private readonly o: InboundCallsOptions) {}
+
+  /** Unconfirmed calls now held by source address `host`. */
+  pendingFrom(host: string): number {
+    return this.pendingBySource.get(host) ?? 0;
+  }
+
+  private pendingDone(host: string): void {
+    const n = (this.pendingBySource.get(host) ?? 1) - 1;
+    if (n > 0) this.pendingBySource.set(host, n);
+    else this.pendingBySource.delete(host);
+  }
 
   /** Live inbound calls (offered, being set up, or connected). */
   get size(): number {
@@ -112,6 +146,19 @@ export class InboundCalls {
       log.warn({ callId: id, source: sip.remote.host }, "call rejected: source not in SIP_TRUSTED_IPS");
       return;
     }
+    // What an SBC does: one source may hold only a few calls it has not confirmed with an ACK, so that
+    // INVITEs never ACKed (each holds a slot for Timer H, 32 s) cannot fill MAX_CALLS from one address.
+    const source = sip.remote.host;
+    const pendingLimit = pendingLimitPerSource(this.o.maxPendingPerSource ?? DEFAULT_MAX_PENDING_PER_SOURCE, this.o.admission.capacity);
+    if (this.pendingFrom(source) >= pendingLimit) {
+      sip.reject(503, "Service Unavailable", {
+        "Retry-After": String(PENDING_RETRY_AFTER_S),
+        Warning: `399 voice-agent "too many unconfirmed calls from this source (limit ${pendingLimit})"`,
+      });
+      observer.callRefused("inbound", "busy");
+      log.warn({ callId: id, source, pending: this.pendingFrom(source), limit: pendingLimit }, "call rejected: too many unconfirmed calls from this source");
+      return;
+    }
     // RFC 3261 §21.5.4 (503): "The server MAY indicate when the client should retry the request in a
     // Retry-After header field." The same verdict answers OPTIONS probes (src/cli/agent-server.ts).
     const verdict = this.o.admission.verdict();
@@ -127,6 +174,13 @@ export class InboundCalls {
       log.warn({ callId: id }, "call rejected: no sdp offer");
       return;
     }
+    this.pendingBySource.set(source, this.pendingFrom(source) + 1);
+    let pending = true;
+    const confirmedOrGone = () => {
+      if (!pending) return;
+      pending = false;
+      this.pendingDone(source);
+    };
     const record = newCallRecord(
       { direction: "inbound", sipCallId: sip.callId, from: sip.from.uri, to: sip.to.uri, providers: this.o.providers.describe },
       { id },
@@ -139,11 +193,18 @@ export class InboundCalls {
       sip: { hangup: () => sip.hangup() },
       beforeEnded: (reason) =>
         log.info({ callId: id, reason: record.endReason ?? reason, turns: record.turns.length }, "call ended"),
-      onReleased: () => this.calls.delete(id),
+      onReleased: () => {
+        this.calls.delete(id);
+        confirmedOrGone();
+      },
     });
     const live: LiveInbound = { record, sip, session };
     this.calls.set(id, live);
-    sip.on("ended", (reason) => session.release(reason));
+    sip.on("ended", (reason) => {
+      confirmedOrGone();
+      session.release(reason);
+    });
+    sip.on("confirmed", () => confirmedOrGone());
     sip.on("confirmed", session.guard("ack", () => this.onConfirmed(live)));
     sip.on("dtmf", session.guard("dtmf", (key: string) => live.media?.onDtmf(key)));
     this.setUp(live).catch((err) => {

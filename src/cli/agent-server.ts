@@ -28,6 +28,8 @@ import { join } from "node:path";
 import { loadSileroVad, type SileroVad } from "../media/vad/silero";
 import { DigestVerifier, MultiTransport, Registration, SourceGate, StreamTransport, UdpTransport, UserAgent, type TimerValues } from "../sip";
 import { SystemClock, type Clock } from "../util/clock";
+import { transferHook } from "../call/transfer";
+import { createScriptedLlm, outboundScript } from "../providers/offline";
 import type { Logger } from "../util/log";
 import { createMetrics, instrumentTransport, type Metrics } from "../metrics";
 import { Gauge } from "prom-client";
@@ -95,6 +97,7 @@ export class AgentServer {
       mode: o.mode,
       trustedIps: cfg.sipTrustedIps,
       admission: this.admission,
+      maxPendingPerSource: cfg.sipMaxPendingPerSource,
       publicIp: cfg.publicIp,
       systemPrompt: () => systemPrompt(cfg, "inbound"),
       settings: conversationSettings(cfg.conversation),
@@ -289,6 +292,8 @@ export class AgentServer {
       allocatePort: () => this.pool.allocate(),
       systemPrompt: (objective) => systemPrompt(cfg, "outbound", objective),
       llm: providers.llm,
+      // The scripted engine runs the outbound dialogue on outbound calls (SCRIPT_FILE, when set, serves both).
+      outboundLlm: providers.llm.scripted && !cfg.scriptFile ? (c) => createScriptedLlm(outboundScript(c)) : undefined,
       providers: providers.describe,
       // The dialer refuses on its own while draining; full or degraded come from the shared verdict.
       admit: () => {
@@ -307,6 +312,16 @@ export class AgentServer {
           settings: conversationSettings(cfg.conversation),
           bargeInMinSpeechMs: cfg.conversation.bargeInMinSpeechMs,
           rtpTimeout: { ms: cfg.rtpTimeoutMs, holdMs: cfg.rtpHoldTimeoutMs },
+          transfer: transferHook({
+            call: req.sipCall,
+            targets: cfg.transferTargets,
+            peerHost: ob.trunkHost!,
+            clock: req.clock,
+            notifyTimeoutMs: cfg.transferNotifyTimeoutMs,
+            record: req.record,
+            onRecordChanged: req.onRecordChanged,
+            log,
+          }),
           recordingsDir: this.recordingsDir,
           onRtcpReport: this.metrics.rtcpReport,
         }),

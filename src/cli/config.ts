@@ -110,6 +110,8 @@ export interface Config {
   /** FLITE_WORKERS: threads synthesising flite speech off the RTP pacing thread; 0 = on it. Default 2. */
   fliteWorkers: number;
   maxCalls: number;
+  /** SIP_MAX_PENDING_PER_SOURCE: unconfirmed (not yet ACKed) inbound calls per source IP, capped at MAX_CALLS/2. Default 10. */
+  sipMaxPendingPerSource: number;
   outbound: OutboundConfig;
   /** API_TOKEN: `Authorization: Bearer <API_TOKEN>` required on the HTTP API; unset = loopback only. */
   apiToken?: string;
@@ -434,6 +436,7 @@ export function loadConfig(env: Env = process.env): Config {
     cartesia,
     inboundPromptFile: str(env, "INBOUND_PROMPT_FILE"),
     maxCalls: int(env, "MAX_CALLS", 100, 1, 10_000),
+    sipMaxPendingPerSource: int(env, "SIP_MAX_PENDING_PER_SOURCE", 10, 1, 10_000),
     fliteWorkers: int(env, "FLITE_WORKERS", 2, 0, 64),
     vadBatch: bool(env, "VAD_BATCH", true),
     admission: {

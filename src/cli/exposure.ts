@@ -32,16 +32,25 @@ export function publicSipAddress(cfg: Pick<Config, "sipHost" | "publicIp">, inte
  * SIP_INBOUND_USERNAME/SIP_INBOUND_PASSWORD is set; undefined otherwise.
  */
 export function exposureWarning(
-  cfg: Pick<Config, "sipHost" | "sipPort" | "publicIp" | "sipTrustedIps" | "sipInboundAuth">,
+  cfg: Pick<Config, "sipHost" | "sipPort" | "publicIp" | "sipTrustedIps" | "sipInboundAuth"> & Partial<Pick<Config, "sipTcp" | "sipTls">>,
   interfaces?: string[],
 ): string | undefined {
   if (cfg.sipTrustedIps.length > 0 || cfg.sipInboundAuth) return undefined;
   const addr = publicSipAddress(cfg, interfaces);
   if (!addr) return undefined;
+  const listeners = sipListeners(cfg, addr);
   return [
     "!!! WARNING: SIP is open to the internet with no access control !!!",
-    `!!! udp ${addr}:${cfg.sipPort} answers INVITEs from anyone: every call costs STT/LLM/TTS.`,
+    `!!! ${listeners.join(", ")} answer${listeners.length > 1 ? "" : "s"} INVITEs from anyone: every call costs STT/LLM/TTS.`,
     "!!! Set SIP_TRUSTED_IPS to your trunk's addresses (CIDR allowed), or require digest",
     "!!! authentication with SIP_INBOUND_USERNAME and SIP_INBOUND_PASSWORD.",
   ].join("\n");
+}
+
+/** Every SIP listener as `proto addr:port`: UDP always, TCP on SIP_PORT unless SIP_TCP=false, TLS when configured. */
+export function sipListeners(cfg: Pick<Config, "sipPort"> & Partial<Pick<Config, "sipTcp" | "sipTls">>, addr: string): string[] {
+  const out = [`udp ${addr}:${cfg.sipPort}`];
+  if (cfg.sipTcp !== false) out.push(`tcp ${addr}:${cfg.sipPort}`);
+  if (cfg.sipTls) out.push(`tls ${addr}:${cfg.sipTls.port}`);
+  return out;
 }

@@ -52,6 +52,8 @@ export interface MediaRequest extends MediaHooks {
   system: string;
   /** The LLM to converse with: speaks the opening first (OpeningLlm). */
   llm: LlmProvider;
+  /** The call's SIP side, for a transfer by REFER (src/call/transfer.ts). */
+  sipCall: OutboundCall;
 }
 
 export interface OutboundDialerDeps {
@@ -76,6 +78,11 @@ export interface OutboundDialerDeps {
   /** The system instruction for a call's objective (src/cli/prompts.ts). */
   systemPrompt(objective: string): Promise<string>;
   llm: LlmProvider;
+  /**
+   * The LLM for one call, when it depends on the call (the scripted engine's outbound dialogue, filled
+   * with the call's objective and opening); absent → `llm`.
+   */
+  outboundLlm?: (call: { objective: string; opening: string }) => LlmProvider;
   createMedia(req: MediaRequest): MediaHandle;
   /** Numbers calls may go to (OUTBOUND_ALLOW_PREFIXES / OUTBOUND_DENY_PREFIXES); undefined allows all. */
   destinations?: DestinationPolicy;
@@ -261,7 +268,7 @@ export class OutboundDialer {
       sip,
       session,
       lease,
-      llm: new OpeningLlm(this.d.llm, opening),
+      llm: new OpeningLlm(this.d.outboundLlm?.({ objective: req.objective, opening }) ?? this.d.llm, opening),
       system: `${system}\n\nYou have already opened the call by saying: "${opening}"`,
       offer,
       gotProvisional: false,
@@ -353,7 +360,7 @@ export class OutboundDialer {
     );
     live.session.startMedia((lease, hooks) => {
       try {
-        const handle = this.d.createMedia({ ...hooks, record, lease, media, system: live.system, llm: live.llm });
+        const handle = this.d.createMedia({ ...hooks, record, lease, media, system: live.system, llm: live.llm, sipCall: sip });
         live.media = handle;
         // The trunk's re-INVITEs/UPDATEs (hold, media moves, codec change) are answered from this call's
         // SDP session, which began with our offer (RFC 3264 §8).

@@ -22,6 +22,6 @@ export {
 } from "./pocketsphinx/pocketsphinx-stt.ts";
 export { PHONE_CMNINIT, DEBIAN_MODEL_DIR } from "./pocketsphinx/model-dir.ts";
 export { createScriptedLlm, ScriptedLlm } from "./scripted/scripted-llm.ts";
-export { loadScript, validateScript, ScriptError, type Script, type State, type Say, type Listen } from "./scripted/script.ts";
+export { loadScript, outboundScript, validateScript, ScriptError, type Script, type State, type Say, type Listen } from "./scripted/script.ts";
 export { replay, type DialogueTurn } from "./scripted/engine.ts";
 export { Resampler, resample, concatInt16, type ResamplerOptions, type ResamplerQuality } from "../media/resample.ts";

@@ -8,10 +8,18 @@ describe("start-up warning for an open SIP port", () => {
 
   test("public address, no trusted list, no inbound auth → loud warning naming the fix", () => {
     const w = exposureWarning(cfg({ SIP_HOST: "198.51.100.20", SIP_PORT: "5080" }), []);
-    expect(w).toContain("udp 198.51.100.20:5080 answers INVITEs from anyone");
+    expect(w).toContain("udp 198.51.100.20:5080, tcp 198.51.100.20:5080 answer INVITEs from anyone");
     expect(w).toContain("SIP_TRUSTED_IPS");
     expect(w).toContain("SIP_INBOUND_USERNAME");
     expect(w!.split("\n").every((l) => l.startsWith("!!!"))).toBe(true);
+  });
+
+  test("names every SIP listener: UDP alone, UDP+TCP, UDP+TCP+TLS", () => {
+    expect(exposureWarning(cfg({ SIP_HOST: "198.51.100.20", SIP_PORT: "5080", SIP_TCP: "false" }), [])).toContain(
+      "!!! udp 198.51.100.20:5080 answers INVITEs from anyone",
+    );
+    const tls = { ...cfg({ SIP_HOST: "198.51.100.20", SIP_PORT: "5080" }), sipTls: { port: 5081, certFile: "c.pem", keyFile: "k.pem" } };
+    expect(exposureWarning(tls, [])).toContain("!!! udp 198.51.100.20:5080, tcp 198.51.100.20:5080, tls 198.51.100.20:5081 answer INVITEs from anyone");
   });
 
   test("0.0.0.0 is public when SIP_PUBLIC_IP or an interface is", () => {
@@ -44,6 +52,7 @@ describe("the compiled binary's check-config", () => {
     const open = await run({ SIP_HOST: "198.51.100.20" });
     expect(open.code).toBe(0);
     expect(open.err).toContain("!!! WARNING: SIP is open to the internet with no access control !!!");
+    expect(open.err).toMatch(/udp 198\.51\.100\.20:\d+, tcp 198\.51\.100\.20:\d+ answer INVITEs/);
     expect(open.out).toContain("ACL   any source; 100/s per source, burst 200; no inbound auth");
     const closed = await run({ SIP_HOST: "198.51.100.20", SIP_TRUSTED_IPS: "52.9.254.0/24", SIP_UNTRUSTED: "drop" });
     expect(closed.err).not.toContain("WARNING");

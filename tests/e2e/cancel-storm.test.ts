@@ -60,7 +60,7 @@ describe.skipIf(!hasSipp)("INVITE + CANCEL storm (compiled agent)", () => {
     async () => {
       // A 50 ms ring (180, then 200) so most CANCELs land while the call rings with its port held; the
       // rest find the 200 already sent. Past 20 live calls (40 RTP ports) the agent answers 503.
-      agent = await startAgent({ SIP_RATE_LIMIT: "0", MAX_CALLS: "500", ANSWER_DELAY_MS: "50" });
+      agent = await startAgent({ SIP_RATE_LIMIT: "0", SIP_MAX_PENDING_PER_SOURCE: "10000", MAX_CALLS: "500", ANSWER_DELAY_MS: "50" });
       const a = agent;
       // One ordinary call first, so what the first call opens lazily (the database's WAL, the prompt…)
       // is in the baseline.

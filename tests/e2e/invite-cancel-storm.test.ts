@@ -32,6 +32,7 @@ describe("INVITE+CANCEL storm (compiled binary, loopback)", () => {
       TMPDIR: tmp,
       ANSWER_DELAY_MS: "1500", // ring first: CANCELs land while calls ring or are still being set up
       MAX_CALLS: "1000",
+      SIP_MAX_PENDING_PER_SOURCE: "10000", // 200 calls ringing at once from one source, on purpose
       SIP_RATE_LIMIT: "0", // 400 requests in 0.3 s from one source: this test is about set-up paths
       RTP_PORT_START: String(rtpStart),
       RTP_PORT_END: String(rtpStart + 599),

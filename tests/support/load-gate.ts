@@ -124,6 +124,11 @@ export interface LoadRow {
   optionsLost: number;
   /** The agent's own pacer lateness p99 (from /metrics histogram), ms; -1 unknown. */
   pacerP99Ms: number;
+  /**
+   * With interrupting callers: replies that were playing when the interruption began, those cut within
+   * 1 s of it, and the time from the interruption's start to the reply's last frame (p50/p90, ms).
+   */
+  bargeIn?: { overlapped: number; cut: number; p50Ms: number; p90Ms: number };
 }
 
 /** Which parts of the gate a row fails (empty = passes). */
@@ -135,10 +140,11 @@ export function gateFailures(r: LoadRow): string[] {
   if (r.gapP99Ms > GATE.gapP99Ms) f.push(`gap p99 ${r.gapP99Ms.toFixed(1)} ms`);
   if (r.underruns > GATE.underruns) f.push(`${r.underruns} silence frames in phrases`);
   if (r.optionsMaxMs > GATE.optionsMs || r.optionsLost > 0) f.push(`OPTIONS max ${r.optionsMaxMs.toFixed(0)} ms, ${r.optionsLost} lost`);
+  if (r.bargeIn && (r.bargeIn.overlapped === 0 || r.bargeIn.cut < r.bargeIn.overlapped)) f.push(`barge-in cut ${r.bargeIn.cut}/${r.bargeIn.overlapped} replies`);
   return f;
 }
 
-const COLUMNS = ["pipeline", "calls", "replied", "replies", "reply p50/p90", "cpu %", "rss MiB", "gap p50", "p90", "p99", "max", "underruns", "OPTIONS p99/max", "pacer p99", "gate"];
+const COLUMNS = ["pipeline", "calls", "replied", "replies", "reply p50/p90", "cpu %", "rss MiB", "gap p50", "p90", "p99", "max", "underruns", "OPTIONS p99/max", "pacer p99", "barge-in cut p50/p90", "gate"];
 
 /** The printed table, one row per run. */
 export function loadTable(rows: readonly LoadRow[]): string {
@@ -160,6 +166,7 @@ export function loadTable(rows: readonly LoadRow[]): string {
       String(r.underruns),
       `${f1(r.optionsP99Ms)}/${f1(r.optionsMaxMs)}${r.optionsLost ? ` (${r.optionsLost} lost)` : ""}`,
       r.pacerP99Ms < 0 ? "?" : f1(r.pacerP99Ms),
+      r.bargeIn ? `${r.bargeIn.cut}/${r.bargeIn.overlapped} in ${r.bargeIn.p50Ms.toFixed(0)}/${r.bargeIn.p90Ms.toFixed(0)}` : "-",
       fails.length ? `FAIL: ${fails.join("; ")}` : "pass",
     ];
   });

@@ -36,6 +36,11 @@ export interface LoadOptions {
   rate?: number;
   /** Pin the agent to CPU 0 and this process to CPU 1. Default false. */
   pin?: boolean;
+  /**
+   * Callers interrupt: each loop adds "Wait, sorry, one more thing." BARGE_IN_AFTER_MS after the first
+   * utterance ends, i.e. into the agent's reply; the row then says how many replies were cut and how fast.
+   */
+  bargeIn?: boolean;
   /** Keep the agent's headroom admission (ADMISSION_*) on; default off, so every N is really carried. */
   admission?: boolean;
   /** More agent environment. */
@@ -43,17 +48,22 @@ export interface LoadOptions {
   progress?: (line: string) => void;
 }
 
-/** The agent's reply (cloud): one LLM chunk per string, about 3 s of audio. */
+/** The agent's reply (cloud): one LLM chunk per string; the TTS fake speaks 5 ms per character, ~2.3 s. */
 export const CLOUD_REPLY = [
-  "Thank you, I can help with that booking. ",
-  "Let me check which tables are still free tonight. ",
-  "We have a table for two at eight o'clock by the window, ",
-  "and another one at half past eight in the garden. ",
-  "Which one would you like?",
+  "Thank you, I can help with that booking, and I am glad you called us today. ",
+  "Let me check which tables are still free tonight in the main room and outside. ",
+  "We have a table for two at eight o'clock by the window, which is a lovely spot, ",
+  "and another one at half past eight in the garden, if the weather stays this nice. ",
+  "Both come with the set menu. Which one would you like me to book for you?",
 ];
 const CALLER_LINE = "I would like to book a table for two tonight, please.";
+const CALLER_INTERRUPT = "Wait, sorry, one more thing.";
 const CALLER_LEAD_MS = 3500;
 const CALLER_TRAIL_MS = 5000;
+/** With `bargeIn`: the interruption starts this long after the first utterance ends (the reply starts after ~1.2 s). */
+export const BARGE_IN_AFTER_MS = 1900;
+/** A reply that ends within this long after the interruption began was cut by it. */
+const BARGE_IN_CUT_MS = 1000;
 
 /** One core's clock ticks (utime + stime) of a process. */
 function cpuTicks(pid: number): number {
@@ -136,8 +146,12 @@ export async function runLoad(o: LoadOptions): Promise<LoadRow> {
   let fakes: CloudFakes | undefined;
   let agent: RunningAgent | undefined;
   try {
-    const caller = await synthesizeCallerAudio([CALLER_LINE], { leadSilenceMs: CALLER_LEAD_MS, trailSilenceMs: CALLER_TRAIL_MS });
+    const caller = await synthesizeCallerAudio(
+      o.bargeIn ? [CALLER_LINE, { silenceMs: BARGE_IN_AFTER_MS }, CALLER_INTERRUPT] : [CALLER_LINE],
+      { leadSilenceMs: CALLER_LEAD_MS, trailSilenceMs: CALLER_TRAIL_MS },
+    );
     const utterEndMs = caller.phrases[0]!.endMs;
+    const interruptMs = caller.phrases[1]?.startMs;
     const periodMs = caller.durationMs;
     let env: Record<string, string> = {};
     if (o.pipeline === "cloud") {
@@ -154,6 +168,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadRow> {
       RTP_PORT_END: String(rtpStart + rtpPorts - 1),
       MAX_CALLS: String(o.calls + 10),
       SIP_RATE_LIMIT: "0",
+      SIP_MAX_PENDING_PER_SOURCE: "10000", // one SIPp source sets up every call of the ramp
       IDLE_PROMPT_S: "600",
       ...(o.admission ? {} : { ADMISSION_CPU_PCT: "0", ADMISSION_PACER_P99_MS: "0" }),
       ...o.env,
@@ -205,6 +220,8 @@ export async function runLoad(o: LoadOptions): Promise<LoadRow> {
     let underruns = 0;
     let replies = 0;
     let callsWithReply = 0;
+    const cuts: number[] = [];
+    let overlapped = 0;
     for (const s of streams) {
       const r = phrasesOf(s);
       for (const g of r.gaps) gaps.push(g);
@@ -217,6 +234,14 @@ export async function runLoad(o: LoadOptions): Promise<LoadRow> {
         if (since < 0) continue; // the greeting
         mine++;
         latencies.push(since % periodMs);
+        if (interruptMs === undefined) continue;
+        // The interruption of this period: did the reply play over it, and stop soon after it began?
+        const k = Math.floor((p.startMs - t0 - utterEndMs) / periodMs);
+        const at = t0 + interruptMs + k * periodMs;
+        if (p.startMs < at && p.endMs > at) {
+          overlapped++;
+          if (p.endMs - at <= BARGE_IN_CUT_MS) cuts.push(p.endMs - at);
+        }
       }
       replies += mine;
       if (mine > 0) callsWithReply++;
@@ -240,6 +265,9 @@ export async function runLoad(o: LoadOptions): Promise<LoadRow> {
       optionsMaxMs: percentile(opts.times, 1),
       optionsLost: opts.lost,
       pacerP99Ms: pacerP99(metrics0, metrics1),
+      ...(interruptMs === undefined
+        ? {}
+        : { bargeIn: { overlapped, cut: cuts.length, p50Ms: percentile(cuts, 0.5), p90Ms: percentile(cuts, 0.9) } }),
     };
   } finally {
     await agent?.stop().catch(() => {});

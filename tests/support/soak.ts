@@ -189,7 +189,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
   const tempDir = mkdtempSync(join(tmpdir(), "va-soak-tmp-"));
   let agent: RunningAgent | undefined;
   try {
-    agent = await startAgent(fakes.env({ TMPDIR: tempDir, SIP_RATE_LIMIT: "0", MAX_CALLS: String(Math.max(100, o.concurrency * 2)), ...o.env }));
+    agent = await startAgent(fakes.env({ TMPDIR: tempDir, SIP_RATE_LIMIT: "0", SIP_MAX_PENDING_PER_SOURCE: "10000", MAX_CALLS: String(Math.max(100, o.concurrency * 2)), ...o.env }));
     const target = `127.0.0.1:${agent.sipPort}`;
     const pooled = [fakes.relays.gemini.port];
     const sipp = (calls: number, concurrency: number, rate: number) => {

@@ -78,6 +78,9 @@ describe("gate", () => {
     expect(gateFailures(row({ underruns: 1 }))[0]).toContain("silence frames");
     expect(gateFailures(row({ optionsMaxMs: 51 }))[0]).toContain("OPTIONS");
     expect(gateFailures(row({ optionsLost: 1 }))[0]).toContain("lost");
+    expect(gateFailures(row({ bargeIn: { overlapped: 10, cut: 10, p50Ms: 150, p90Ms: 300 } }))).toEqual([]);
+    expect(gateFailures(row({ bargeIn: { overlapped: 10, cut: 9, p50Ms: 150, p90Ms: 300 } }))[0]).toContain("barge-in cut 9/10");
+    expect(gateFailures(row({ bargeIn: { overlapped: 0, cut: 0, p50Ms: 0, p90Ms: 0 } }))[0]).toContain("barge-in cut 0/0");
   });
 
   test("highest passing N stops at the first failing N; the table has a row per run", () => {

@@ -92,6 +92,9 @@ const READ_BLOCK = 2048;
 
 const NAME = "pocketsphinx";
 
+/** Bytes of the recogniser's stderr kept for the error message when it dies. */
+const STDERR_TAIL_BYTES = 4096;
+
 export class PocketsphinxStt implements SttProvider {
   readonly name = NAME;
   private readonly o: PocketsphinxSttOptions;
@@ -189,7 +192,9 @@ class PocketsphinxStream implements SttStream {
   private readonly queue = new AsyncQueue<SttEvent>(256);
   readonly events: AsyncIterable<SttEvent> = this.queue;
   private state: "open" | "ending" | "closed" = "open";
-  private readonly stderrTail: string[] = [];
+  /** The last STDERR_TAIL_BYTES (at least) of the recogniser's stderr, raw chunks. */
+  private readonly stderrChunks: Uint8Array[] = [];
+  private stderrBytes = 0;
   private readonly stdoutDone: Promise<void>;
   private readonly onAbort = () => this.close();
   private pendingBytes = 0;
@@ -210,10 +215,9 @@ class PocketsphinxStream implements SttStream {
     signal.addEventListener("abort", this.onAbort, { once: true });
     const parser = new PocketsphinxOutputParser((u) => this.onUtterance(u));
     this.stdoutDone = this.pump(proc.stdout, (t) => parser.push(t)).then(() => parser.end());
-    void this.pump(proc.stderr, (t) => {
-      for (const l of t.split("\n")) if (l.trim()) this.stderrTail.push(l);
-      if (this.stderrTail.length > 20) this.stderrTail.splice(0, this.stderrTail.length - 20);
-    });
+    // pocketsphinx logs dozens of INFO lines per utterance on stderr: keep only the last bytes, raw,
+    // and decode them if it dies (no per-chunk decoding or line splitting on the thread that paces RTP).
+    void this.keepTail(proc.stderr);
     void proc.exited.then((code) => this.onExit(code));
     void feeder.exited.then(() => {
       if (this.state === "open") this.fail("the audio feeder (cat) exited unexpectedly");
@@ -312,13 +316,33 @@ class PocketsphinxStream implements SttStream {
   private async onExit(code: number | null): Promise<void> {
     await this.stdoutDone.catch(() => undefined);
     if (this.state !== "open") return; // we asked for it
-    this.fail(`pocketsphinx exited (code ${code}) unexpectedly: ${this.stderrTail.slice(-3).join(" | ")}`);
+    this.fail(`pocketsphinx exited (code ${code}) unexpectedly: ${this.stderrLines().slice(-3).join(" | ")}`);
   }
 
   private fail(message: string, cause?: unknown): void {
     if (this.state === "closed") return;
     this.queue.push({ type: "error", error: new ProviderError(NAME, "stt", "unavailable", message, true, undefined, { cause }) });
     this.close();
+  }
+
+  private async keepTail(stream: ReadableStream<Uint8Array>): Promise<void> {
+    try {
+      for await (const chunk of stream) {
+        this.stderrChunks.push(chunk);
+        this.stderrBytes += chunk.length;
+        while (this.stderrChunks.length > 1 && this.stderrBytes - this.stderrChunks[0]!.length >= STDERR_TAIL_BYTES) {
+          this.stderrBytes -= this.stderrChunks.shift()!.length;
+        }
+      }
+    } catch {
+      /* stream torn down by close() */
+    }
+  }
+
+  /** The non-empty lines of the kept stderr tail. */
+  private stderrLines(): string[] {
+    const text = new TextDecoder().decode(Buffer.concat(this.stderrChunks));
+    return text.split("\n").filter((l) => l.trim());
   }
 
   private async pump(stream: ReadableStream<Uint8Array>, sink: (text: string) => void): Promise<void> {

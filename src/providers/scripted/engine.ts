@@ -55,8 +55,12 @@ function choose(say: Say, script: Script, slots: Record<string, string>): { text
 /** Spoken number words a recogniser may write as words, for the "digits" capture. */
 const DIGIT_WORDS: Record<string, string> = { zero: "0", oh: "0", one: "1", two: "2", three: "3", four: "4", five: "5", six: "6", seven: "7", eight: "8", nine: "9" };
 
-function capture(kind: CaptureKind, text: string): string | null {
+function capture(kind: CaptureKind, text: string, categories?: Record<string, string[]>): string | null {
   const keys = dtmfOfTurn(text);
+  if (kind === "category") {
+    if (keys !== null) return null;
+    return Object.entries(categories ?? {}).find(([, words]) => hasAnyKeyword(text, words))?.[0] ?? null;
+  }
   if (kind === "digits") {
     if (keys !== null) return keys.replace(/#$/, "") || null;
     const words = text.toLowerCase().match(/[a-z]+|\d/g) ?? [];
@@ -108,7 +112,7 @@ export function replay(script: Script, history: readonly ChatMessage[]): Dialogu
       const yn = classifyYesNo(m.text);
       if (yn) next = yn === "yes" ? l.yes : l.no;
     } else {
-      const v = capture(l.as, m.text);
+      const v = capture(l.as, m.text, l.categories);
       if (v !== null) {
         slots[l.capture] = v;
         next = l.next;

@@ -29,7 +29,10 @@
  *
  * Placeholders `{x}` name a var or a slot (captured by a `listen` or set by a branch). Capture kinds:
  * "person_name", "reason" (free text, echoed in the second person), "text" (the utterance as heard),
- * "digits" (keys pressed, without a final #, or digits spoken as numerals or number words).
+ * "digits" (keys pressed, without a final #, or digits spoken as numerals or number words), "category"
+ * (with `"categories": { "appointment": ["appointment", "book", "schedule"], "billing": ["bill", …] }`:
+ * the slot gets the name of the first category one of whose words was heard; nothing heard → the retry
+ * line; the dialogue can then answer with what it matched instead of echoing misrecognised words).
  *
  * Key presses (DTMF): any `listen` may add `"keys": { "1": "sales", "2": "support" }`: a caller turn of
  * keys (`[keys pressed: 1]`, src/providers/dtmf-text.ts) equal to a listed sequence (a final # ignored)
@@ -37,8 +40,9 @@
  * an unusable answer (the retry line).
  */
 import defaultScript from "../../../models/script/receptionist.json";
+import outboundScript_ from "../../../models/script/outbound.json";
 
-export type CaptureKind = "person_name" | "reason" | "text" | "digits";
+export type CaptureKind = "person_name" | "reason" | "text" | "digits" | "category";
 
 export interface Condition {
   slot: string;
@@ -59,7 +63,13 @@ export interface SayBranch {
 export type Say = string | SayBranch[];
 
 export type Listen = (
-  | { capture: string; as: CaptureKind; next: string }
+  | {
+      capture: string;
+      as: CaptureKind;
+      next: string;
+      /** For `as: "category"`: category name → words that mean it (plural s/es tolerated). */
+      categories?: Record<string, string[]>;
+    }
   | { intent: "yes_no"; yes: string; no: string }
   | { keys: Record<string, string> }
 ) & {
@@ -93,13 +103,23 @@ export class ScriptError extends Error {
   override readonly name = "ScriptError";
 }
 
-const CAPTURE_KINDS: readonly CaptureKind[] = ["person_name", "reason", "text", "digits"];
+const CAPTURE_KINDS: readonly CaptureKind[] = ["person_name", "reason", "text", "digits", "category"];
 
 /**
  * Loads and validates a dialogue script: the embedded default (models/script/receptionist.json) when
  * `path` is undefined or empty, else the JSON file at `path` (the wiring passes SCRIPT_FILE).
  * @throws ScriptError naming the file and the problem (unreadable, bad JSON, missing/unknown state, …).
  */
+/**
+ * The embedded outbound dialogue (models/script/outbound.json) for one call: `objective` and `opening`
+ * filled in as vars ({objective}, {opening}).
+ */
+export function outboundScript(v: { objective: string; opening: string }): Script {
+  const s = validateScript(structuredClone(outboundScript_) as unknown, "embedded outbound.json");
+  const objective = v.objective.replace(/\s+/g, " ").trim();
+  return { ...s, vars: { ...s.vars, objective: objective && !/[.!?]$/.test(objective) ? `${objective}.` : objective, opening: v.opening } };
+}
+
 export async function loadScript(path?: string): Promise<Script> {
   if (!path) return validateScript(structuredClone(defaultScript) as unknown, "embedded receptionist.json");
   let text: string;
@@ -225,6 +245,14 @@ export function validateScript(json: unknown, where = "script"): Script {
       } else {
         str(l.capture, `${f}.listen.capture`);
         if (!CAPTURE_KINDS.includes(l.as as CaptureKind)) fail(`${f}.listen.as`, `must be one of ${CAPTURE_KINDS.join(", ")}`);
+        if (l.as === "category") {
+          const cats = l.categories;
+          if (!isObj(cats) || Object.keys(cats).length === 0) fail(`${f}.listen.categories`, "must name at least one category with its words");
+          else
+            for (const [k, ws] of Object.entries(cats)) {
+              if (!Array.isArray(ws) || ws.length === 0 || ws.some((w) => typeof w !== "string" || !w.trim())) fail(`${f}.listen.categories.${k}`, "must be a non-empty array of words");
+            }
+        } else if (l.categories !== undefined) fail(`${f}.listen.categories`, 'only with "as": "category"');
         stateRef(l.next, `${f}.listen.next`);
       }
     }

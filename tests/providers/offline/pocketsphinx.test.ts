@@ -137,6 +137,20 @@ describe("PocketsphinxStt", () => {
     expect(err.message).toContain("model broken");
   });
 
+  test.skipIf(!HAVE_PS)("a recogniser that logs a lot before dying: only the tail of stderr is kept, and it names the cause", async () => {
+    const fake = join(tmp, "chatty-dies.sh");
+    // ~40 KB of INFO lines (as pocketsphinx logs per utterance), then the fatal line.
+    writeFileSync(fake, "#!/bin/sh\nfor i in $(seq 1 800); do echo \"INFO: ngram_search.c(123): line $i of the usual chatter\" >&2; done\necho 'FATAL: out of memory' >&2\nexit 4\n");
+    chmodSync(fake, 0o755);
+    const s = await createPocketsphinxStt({ binary: fake }).open({ callId: "c", signal: new AbortController().signal, codec: "PCMU" });
+    const evs = await collect(s);
+    const err = (evs[0] as { error: ProviderError }).error;
+    expect(err.message).toContain("exited (code 4)");
+    expect(err.message).toContain("FATAL: out of memory");
+    expect(err.message).toContain("line 800 of");
+    expect(err.message).not.toContain("line 1 of");
+  });
+
   test.skipIf(!HAVE_PS)("a recogniser that stops reading: audio beyond maxBufferedMs is dropped and counted; end() is bounded", async () => {
     const stuck = join(tmp, "stuck.sh");
     writeFileSync(stuck, "#!/bin/sh\nexec sleep 30\n");

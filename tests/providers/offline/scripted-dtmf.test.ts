@@ -41,3 +41,49 @@ describe("scripted dialogue and DTMF", () => {
     expect(bad({ "1": "b" })).not.toThrow();
   });
 });
+
+describe("category answers (no echo of what was heard)", () => {
+  const s = validateScript({
+    name: "cat",
+    start: "ask",
+    states: {
+      ask: {
+        say: "How can I help?",
+        listen: { capture: "topic", as: "category", categories: { appointment: ["appointment", "book", "schedule"], billing: ["bill", "invoice"] }, next: "confirm" },
+        retry: "Sorry, is it about an appointment or a bill?",
+      },
+      confirm: {
+        say: [
+          { if: { slot: "topic", equals: "appointment" }, text: "You'd like to book an appointment. Goodbye." },
+          { text: "You have a question about a bill. Goodbye." },
+        ],
+        end: {},
+      },
+    },
+  });
+  test("the matched category is answered; misrecognised words are never echoed; nothing matched asks again", () => {
+    expect(replay(s, [user("i'm needing to become appointment")]).text).toBe("You'd like to book an appointment. Goodbye.");
+    expect(replay(s, [user("about my invoices")]).slots.topic).toBe("billing");
+    expect(replay(s, [user("the weather")]).text).toBe("Sorry, is it about an appointment or a bill?");
+    expect(replay(s, [user(dtmfTurnText("1"))]).state).toBe("ask");
+  });
+  test("categories are validated", () => {
+    const bad = (listen: unknown) => () => validateScript({ name: "x", start: "a", states: { a: { say: "hi", listen }, b: { say: "b", end: {} } } });
+    expect(bad({ capture: "t", as: "category", next: "b" })).toThrow(/categories/);
+    expect(bad({ capture: "t", as: "category", categories: { a: [] }, next: "b" })).toThrow(/non-empty/);
+    expect(bad({ capture: "t", as: "text", categories: { a: ["x"] }, next: "b" })).toThrow(/only with/);
+  });
+});
+
+describe("the outbound dialogue (models/script/outbound.json)", () => {
+  test("after the opening: yes → the objective as the question → the answer noted → goodbye; no → later", async () => {
+    const { outboundScript } = await import("../../../src/providers/scripted/script.ts");
+    const s = outboundScript({ objective: "Would you like to confirm your appointment tomorrow at 10", opening: "Hello! I'm calling about your appointment. Do you have a moment?" });
+    const opening = { role: "assistant" as const, text: "Hello! I'm calling about your appointment. Do you have a moment?" };
+    const q = replay(s, [opening, user("yes sure")]);
+    expect(q.text).toBe("Thank you. Would you like to confirm your appointment tomorrow at 10. What would you like to do?");
+    const end = replay(s, [opening, user("yes sure"), user("i confirm")]);
+    expect([end.text, end.end]).toEqual(["Thank you, I have noted your answer. Goodbye!", { tool: "end_call", args: { reason: "outbound: callee answered: i confirm" } }]);
+    expect(replay(s, [opening, user("no i'm busy")]).text).toBe("No problem. We will call again another time. Goodbye!");
+  });
+});

@@ -117,7 +117,7 @@ describe("default receptionist dialogue (every branch)", async () => {
 
   test("appointment branch → confirmation for scheduling; yes → goodbye + end_call", async () => {
     const c = replay(s, history(s, ["it's john", "i am calling about my appointment next week"]));
-    expect(c.text).toBe("So, John, you are calling about your appointment next week. I will pass that to our scheduling team. Is that right?");
+    expect(c.text).toBe("So, John, you are calling about an appointment. I will pass that to our scheduling team. Is that right?");
     expect(c.slots.topic).toBe("appointment");
     const g = await generate(s, ["it's john", "i am calling about my appointment next week", "yes that is right"]);
     expect(g.text).toBe("Thank you, John. Our scheduling team will call you back about your appointment. Goodbye!");
@@ -137,7 +137,7 @@ describe("default receptionist dialogue (every branch)", async () => {
 
   test("other branch", () => {
     const c = replay(s, history(s, ["mary", "can you tell me your opening hours"]));
-    expect(c.text).toBe("So, Mary, you are calling about our opening hours. Is that right?");
+    expect(c.text).toBe("So, Mary, you have a question for our staff. Is that right?");
     expect(c.slots.topic).toBe("other");
     expect(replay(s, history(s, ["mary", "opening hours", "yeah"])).text).toBe("Thank you, Mary. A member of our staff will call you back. Goodbye!");
   });
