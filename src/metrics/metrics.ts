@@ -262,7 +262,7 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
   });
   new Counter({
     name: "voice_agent_sip_refused_total",
-    help: "SIP datagrams refused before any transaction, by reason: rate_limited, untrusted_rejected (403), untrusted_dropped, malformed_rejected (400), malformed_dropped. Process totals.",
+    help: "SIP messages and TCP/TLS connections refused before any transaction, by reason: rate_limited, untrusted_rejected (403), untrusted_dropped, malformed_rejected (400), malformed_dropped, oversize_rejected (513), oversize_dropped, tcp_connection_limit, tcp_untrusted, tcp_message_timeout. Process totals.",
     labelNames: ["reason"] as const,
     registers,
     collect() {

@@ -29,7 +29,8 @@
  *
  * DTMF (RFC 4733 §2.5.1): an event is identified by its RTP timestamp. It is reported once, on the
  * first packet with the E bit; if a new event starts before any end packet of the previous one arrived
- * (all three lost), the previous one is reported then with the last duration seen.
+ * (all three lost), the previous one is reported then with the last duration seen. A press longer
+ * than the 16-bit duration field continues in segments at timestamp + 0xFFFF (§2.5.1.3): one key.
  */
 import { decodeFrame, encodeFrame } from "../media/g711.ts";
 import type { AudioFrame } from "../media/constants.ts";
@@ -162,7 +163,8 @@ export class RtpSession {
   private ts: number;
   private sendBuf = new Uint8Array(12 + 160);
   private closed = false;
-  private dtmf: { ts: number; event: number; duration: number; volume: number; reported: boolean } | undefined;
+  /** The DTMF event in progress; `carried`: duration of its earlier long-event segments (§2.5.1.3). */
+  private dtmf: { ts: number; event: number; duration: number; volume: number; reported: boolean; carried: number } | undefined;
   private readonly counters = {
     packetsOut: 0,
     bytesOut: 0,
@@ -442,9 +444,15 @@ export class RtpSession {
       return;
     }
     const cur = this.dtmf;
-    if (!cur || cur.ts !== p.timestamp || cur.event !== e.event) {
+    if (cur && !cur.reported && cur.event === e.event && p.timestamp === ((cur.ts + 0xffff) >>> 0)) {
+      // §2.5.1.3: an event longer than the duration field holds continues as a new segment whose
+      // "timestamp [is] equal to the previous event's timestamp plus the maximum duration": the same key.
+      cur.carried += 0xffff;
+      cur.ts = p.timestamp;
+      cur.duration = e.duration;
+    } else if (!cur || cur.ts !== p.timestamp || cur.event !== e.event) {
       if (cur && !cur.reported) this.reportDtmf(cur, false);
-      this.dtmf = { ts: p.timestamp, event: e.event, duration: e.duration, volume: e.volume, reported: false };
+      this.dtmf = { ts: p.timestamp, event: e.event, duration: e.duration, volume: e.volume, reported: false, carried: 0 };
     } else {
       cur.duration = Math.max(cur.duration, e.duration);
     }
@@ -458,7 +466,7 @@ export class RtpSession {
     this.onDtmf?.({
       key: dtmfKey(d.event) ?? `event-${d.event}`,
       event: d.event,
-      durationMs: (d.duration * 1000) / G711_CLOCK_RATE,
+      durationMs: ((d.carried + d.duration) * 1000) / G711_CLOCK_RATE,
       volume: d.volume,
       rtpTimestamp: d.ts,
       endSeen,

@@ -313,6 +313,18 @@ describe("RtpSession receiving", () => {
     expect(dtmf.map((d) => [d.key, d.durationMs])).toEqual([["1", 60]]);
   });
 
+  test("a press longer than the duration field (RFC 4733 §2.5.1.3 segments) is one key with the whole duration", async () => {
+    const { session, dtmf } = await setup({ telephoneEventPt: 96 });
+    const ev = (duration: number, end: boolean) => serializeTelephoneEvent({ event: 7, end, volume: 10, duration });
+    let seq = 1;
+    // sparse updates: every 2 s (16000 units); the field saturates at 0xFFFF, then a new segment at ts + 0xFFFF
+    for (const d of [16000, 32000, 48000, 64000, 0xffff]) session.receive(pkt(seq++, 1000, ev(d, false), 96), FROM[1], FROM[0]);
+    for (const [d, e] of [[8000, false], [16000, true], [16000, true], [16000, true]] as const) {
+      session.receive(pkt(seq++, 1000 + 0xffff, ev(d, e), 96), FROM[1], FROM[0]);
+    }
+    expect(dtmf.map((d) => [d.key, d.durationMs, d.endSeen])).toEqual([["7", ((0xffff + 16000) * 1000) / 8000, true]]);
+  });
+
   test("sendonly: media is counted but not delivered", async () => {
     const { session, audio } = await setup({ direction: "sendonly" });
     session.receive(pkt(1, 0, new Uint8Array(160)), FROM[1], FROM[0]);

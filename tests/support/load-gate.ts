@@ -113,6 +113,8 @@ export interface LoadRow {
   cpuPct: number;
   /** Peak resident memory, MiB. */
   rssMiB: number;
+  /** Peak resident memory of the agent's child processes (offline: one recogniser per call), MiB. */
+  childRssMiB?: number;
   gapP50Ms: number;
   gapP90Ms: number;
   gapP99Ms: number;
@@ -144,7 +146,7 @@ export function gateFailures(r: LoadRow): string[] {
   return f;
 }
 
-const COLUMNS = ["pipeline", "calls", "replied", "replies", "reply p50/p90", "cpu %", "rss MiB", "gap p50", "p90", "p99", "max", "underruns", "OPTIONS p99/max", "pacer p99", "barge-in cut p50/p90", "gate"];
+const COLUMNS = ["pipeline", "calls", "replied", "replies", "reply p50/p90", "cpu %", "rss MiB (+children)", "gap p50", "p90", "p99", "max", "underruns", "OPTIONS p99/max", "pacer p99", "barge-in cut p50/p90", "gate"];
 
 /** The printed table, one row per run. */
 export function loadTable(rows: readonly LoadRow[]): string {
@@ -158,7 +160,7 @@ export function loadTable(rows: readonly LoadRow[]): string {
       String(r.replies),
       `${r.replyP50Ms.toFixed(0)}/${r.replyP90Ms.toFixed(0)}`,
       f1(r.cpuPct),
-      f1(r.rssMiB),
+      r.childRssMiB ? `${f1(r.rssMiB)}+${r.childRssMiB.toFixed(0)}` : f1(r.rssMiB),
       f1(r.gapP50Ms),
       f1(r.gapP90Ms),
       f1(r.gapP99Ms),

@@ -14,7 +14,7 @@
  * With `pin`, the agent is pinned to CPU 0 and this process (fakes, SIPp, dumpcap are its children) to
  * CPU 1 (`taskset`).
  */
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startAgent, type RunningAgent } from "../e2e/agent.ts";
@@ -71,8 +71,26 @@ function cpuTicks(pid: number): number {
   return Number(f[11]) + Number(f[12]);
 }
 function rssMiB(pid: number): number {
-  const m = /^VmRSS:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-  return m ? Number(m[1]) / 1024 : 0;
+  try {
+    const m = /^VmRSS:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+    return m ? Number(m[1]) / 1024 : 0;
+  } catch {
+    return 0; // exited meanwhile
+  }
+}
+/** Resident memory of a process's descendants (pocketsphinx and its feeder per offline call), MiB. */
+function childrenRssMiB(pid: number): number {
+  let sum = 0;
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    let kids: string[] = [];
+    try {
+      kids = readFileSync(`/proc/${pid}/task/${tid}/children`, "utf8").trim().split(/\s+/).filter(Boolean);
+    } catch {
+      continue;
+    }
+    for (const k of kids) sum += rssMiB(Number(k)) + childrenRssMiB(Number(k));
+  }
+  return sum;
 }
 const CLK_TCK = 100;
 
@@ -199,10 +217,12 @@ export async function runLoad(o: LoadOptions): Promise<LoadRow> {
     const w0 = performance.now();
     const prober = await optionsProber(agent.sipPort);
     let peakRss = rssMiB(pid);
+    let peakChildRss = childrenRssMiB(pid);
     const windowMs = Math.max(1000, o.holdS * 1000 - 3000);
     while (performance.now() - w0 < windowMs) {
       prober.probe();
       peakRss = Math.max(peakRss, rssMiB(pid));
+      peakChildRss = Math.max(peakChildRss, childrenRssMiB(pid));
       await Bun.sleep(250);
     }
     const cpuPct = ((cpuTicks(pid) - ticks0) / CLK_TCK / ((performance.now() - w0) / 1000)) * 100;
@@ -256,6 +276,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadRow> {
       replyP90Ms: percentile(latencies, 0.9),
       cpuPct,
       rssMiB: peakRss,
+      childRssMiB: peakChildRss,
       gapP50Ms: percentile(gaps, 0.5),
       gapP90Ms: percentile(gaps, 0.9),
       gapP99Ms: percentile(gaps, 0.99),
