@@ -18,7 +18,7 @@ import { TurnDetector, type TurnEnd } from "./endpointing";
 import { collapse, NOMINAL_SAMPLES_PER_CHAR } from "./heard-text";
 import { withLlmDeadlines } from "./llm-deadline";
 import { describeError, logProviderError, replyRecovery } from "./provider-failures";
-import { FixedSpeech } from "./fixed-speech";
+import { FixedSpeech, type PreparedSpeech } from "./fixed-speech";
 import { DigitCollector } from "./digit-collector";
 import { dtmfTurnText } from "../providers/dtmf-text";
 import { sendDtmf } from "../providers/tools/send-dtmf";
@@ -54,6 +54,8 @@ export class AgentCall {
   /** The LLM and TTS serving this call: the configured ones, or the fallbacks after a failure at call start. */
   private readonly providers: StageProviders;
   private readonly fixed: FixedSpeech;
+  /** The idle prompt (or goodbye) being rendered ahead of its time (onIdleSoon), for `say`. */
+  private preparedIdle: PreparedSpeech | null = null;
   /** Audio samples per character of text for this call's voice (measured on completed replies). */
   private samplesPerChar = NOMINAL_SAMPLES_PER_CHAR;
   /** A reply has completed: from now on failures get the apology, not a provider switch. */
@@ -108,6 +110,7 @@ export class AgentCall {
     this.digits = new DigitCollector(d.clock, this.settings.digits, (keys) => this.onDigits(keys));
     this.timers = new CallTimers(d.clock, this.settings.idlePromptMs, {
       onIdle: (n) => this.onIdle(n),
+      onIdleSoon: (n) => this.prepareIdle(n),
       onMaxDuration: () => this.onMaxDuration(),
       onNoWords: () => this.onNoWords(),
     });
@@ -158,6 +161,7 @@ export class AgentCall {
     if (r && !r.interrupted) this.cut(r, "hold");
     this.d.output.clearBuffer(); // a prompt playing stops too
     this.timers.pause();
+    this.dropPreparedIdle();
     this.state.to("on-hold");
     this.d.log.info({ callId: this.d.record.id }, "conversation on hold");
   }
@@ -225,6 +229,7 @@ export class AgentCall {
     if (this.state.is("on-hold")) return;
     this.detector.speechStarted();
     this.timers.callerSpoke();
+    this.dropPreparedIdle();
     const r = this.reply;
     if (!r || this.state.is("ending")) return;
     const decision = onCallerSpeechStart({
@@ -488,8 +493,10 @@ export class AgentCall {
     if (this.state.is("ending", "stopped")) return;
     if (this.reply && !this.reply.interrupted) this.cut(this.reply, "next-turn");
     this.state.to(thenHangup ? "ending" : "replying");
+    const prepared = this.preparedIdle;
+    this.preparedIdle = null;
     void this.fixed
-      .say(text)
+      .say(text, prepared)
       .then(() => (thenHangup ? this.hangupAfterPlayout("agent_goodbye") : this.listenAfterPlayout()))
       .catch((err) => this.unhandled(err));
   }
@@ -515,8 +522,25 @@ export class AgentCall {
   private onIdle(prompt: number): void {
     if (!this.state.is("listening")) return; // replying, on hold, ending: a later playout re-arms it
     if (this.detector.callerSpeaking || this.reply || this.detector.pendingText) return this.timers.rearmIdle();
-    if (prompt > this.settings.idlePromptsBeforeHangup) this.say(this.settings.idleGoodbyeText, true);
-    else this.say(this.settings.idlePromptText, false);
+    const goodbye = prompt > this.settings.idlePromptsBeforeHangup;
+    this.say(goodbye ? this.settings.idleGoodbyeText : this.settings.idlePromptText, goodbye);
+  }
+
+  /**
+   * Shortly before the idle prompt `prompt` is due: render it now (FixedSpeech.prepare), so it starts
+   * when the idle time is over, not one synthesis later. A rendering of the same text is kept.
+   */
+  private prepareIdle(prompt: number): void {
+    if (!this.state.is("listening") || this.reply) return;
+    const text = prompt > this.settings.idlePromptsBeforeHangup ? this.settings.idleGoodbyeText : this.settings.idlePromptText;
+    if (this.preparedIdle?.text === text) return;
+    this.dropPreparedIdle();
+    this.preparedIdle = this.fixed.prepare(text);
+  }
+
+  private dropPreparedIdle(): void {
+    this.preparedIdle?.cancel();
+    this.preparedIdle = null;
   }
 
   private onMaxDuration(): void {
