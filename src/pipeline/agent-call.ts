@@ -10,7 +10,8 @@ import type { AudioFrame } from "../media/constants";
 import type { ChatMessage } from "../providers/types";
 import type { StateMachine } from "../util/state-machine";
 import { CallTimers } from "./call-timers";
-import { ConversationLog } from "./conversation-log";
+import { callUsage, ConversationLog } from "./conversation-log";
+import { SAMPLE_RATE } from "../media/constants";
 import { conversationMachine, type ConversationState } from "./conversation-state";
 import { DEFAULT_CONVERSATION, type AgentCallDeps, type ConversationSettings } from "./conversation-settings";
 import { TurnDetector, type TurnEnd } from "./endpointing";
@@ -57,6 +58,8 @@ export class AgentCall {
   private samplesPerChar = NOMINAL_SAMPLES_PER_CHAR;
   /** A reply has completed: from now on failures get the apology, not a provider switch. */
   private replied = false;
+  /** Caller audio pushed to the STT, ms. */
+  private sttAudioMs = 0;
   /** Play-state edge tracking for the VAD's echo rule. */
   private wasPlaying = false;
   private readonly unlisten: () => void;
@@ -78,7 +81,7 @@ export class AgentCall {
       log: d.log,
       providers: this.providers,
       stopIf: () => this.state.is("on-hold"),
-      onSaid: (text) => this.log.agentTurn(text),
+      onSaid: (text) => this.log.agentTurn(text, { usage: { ttsChars: text.length } }),
     });
     this.state = conversationMachine((from, to) => d.log.debug?.({ callId: d.record.id, from, to }, "conversation state"));
     this.detector = new TurnDetector(
@@ -133,6 +136,9 @@ export class AgentCall {
   onAudioFrame(frame: AudioFrame): void {
     if (this.state.is("stopped", "on-hold")) return;
     this.stt.push(frame);
+    // Caller audio streamed to the STT (never while ringing: media starts on ACK; never on hold: above).
+    this.sttAudioMs += (frame.pcm.length / SAMPLE_RATE) * 1000;
+    if (this.sttAudioMs % 1000 < 20) callUsage(this.d.record).sttAudioS = Math.round(this.sttAudioMs / 10) / 100;
     const playing = this.d.output.isPlaying;
     if (playing !== this.wasPlaying) {
       this.wasPlaying = playing;
@@ -175,12 +181,13 @@ export class AgentCall {
   /** Ends the conversation: aborts work, closes streams. Idempotent. */
   stop(): void {
     if (this.state.is("stopped")) return;
+    if (this.sttAudioMs > 0) callUsage(this.d.record).sttAudioS = Math.round(this.sttAudioMs / 10) / 100;
     // A reply cut by the end of the call is recorded with what the caller heard of it.
     const r = this.reply;
     if (r && !r.interrupted && r.spokenText) {
       this.d.output.clearBuffer(); // the finished event fixes exactly what went out
       r.interrupt();
-      this.log.agentTurn(r.heardText(this.samplesPerChar), { interrupted: true, generated: collapse(r.generated), latency: r.latency });
+      this.log.agentTurn(r.heardText(this.samplesPerChar), { interrupted: true, generated: collapse(r.generated), latency: r.latency, usage: r.usage });
     }
     this.unlisten();
     this.state.to("stopped");
@@ -389,7 +396,7 @@ export class AgentCall {
     // The turn is recorded once it has been heard: a barge-in before then records the heard part instead.
     await this.d.output.waitForPlayout();
     if (this.state.is("stopped") || reply.interrupted) return;
-    this.log.agentTurn(reply.generated.trim(), { latency: reply.latency });
+    this.log.agentTurn(reply.generated.trim(), { latency: reply.latency, usage: reply.usage });
     this.replied = true;
     if (this.reply === reply) this.reply = null;
     if (reply.endCall) return this.hangupAfterPlayout("end_call");
@@ -425,7 +432,7 @@ export class AgentCall {
       this.startReply(reply.userText, null);
       return;
     }
-    this.log.agentTurn(reply.generated, { latency: reply.latency, error: describeError(error) });
+    this.log.agentTurn(reply.generated, { latency: reply.latency, usage: reply.usage, error: describeError(error) });
     await this.speakApology();
   }
 
@@ -447,7 +454,7 @@ export class AgentCall {
       this.d.onBargeIn?.();
     }
     // The stages the cut reply reached are kept (the call page's latency bar, metrics).
-    this.log.agentTurn(heard, { interrupted: true, generated: collapse(reply.generated), latency: reply.latency });
+    this.log.agentTurn(heard, { interrupted: true, generated: collapse(reply.generated), latency: reply.latency, usage: reply.usage });
     if (this.reply === reply) this.reply = null;
     const rest = reply.unheardRest(heard);
     if (why !== "next-turn" && rest) this.resumable = { text: rest, endCall: reply.endCall };
