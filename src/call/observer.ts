@@ -76,7 +76,10 @@ export function metricsObserver(metrics: Metrics): CallObserver {
     callStarted: (record) => metrics.callStarted(record.direction),
     callUpdated: () => {},
     callAnswered: () => {},
-    turn: (_record, turn) => observeTurnLatency(metrics, turn),
+    turn: (record, turn) => {
+      observeTurnLatency(metrics, turn);
+      if (turn.usage) metrics.usage(turn.usage, record.providers);
+    },
     bargeIn: () => metrics.bargeIn(),
     providerError: (_record, err) => {
       if (err instanceof ProviderError) metrics.providerErrorFrom(err);
@@ -87,7 +90,10 @@ export function metricsObserver(metrics: Metrics): CallObserver {
       metrics.rtpPacketsLost(Math.max(0, st.lost));
     },
     rtcpReport: (_record, r) => metrics.rtcpReport(r),
-    callEnded: (record, result) => metrics.callEnded(record.direction, result),
+    callEnded: (record, result) => {
+      metrics.callEnded(record.direction, result);
+      if (record.usage) metrics.usage({ sttAudioS: record.usage.sttAudioS }, record.providers);
+    },
     callRefused: (direction, result) => metrics.callRefused(direction, result),
   };
 }
@@ -136,6 +142,41 @@ export function combineObservers(log: Logger, ...observers: CallObserver[]): Cal
     saying: optional("saying"),
     callEnded: each("callEnded"),
     callRefused: each("callRefused"),
+  };
+}
+
+/**
+ * The log's view of the agent's side: one "agent turn" line per reply as the caller heard it, with its
+ * latency stages (ms from the end of the caller's speech), whether it was cut, and what it cost.
+ * `callId` is our id, `sipCallId` the SIP Call-ID; the words go under `pii` (dropped when LOG_PII=false).
+ */
+export function logObserver(log: Logger): CallObserver {
+  const none = () => {};
+  return {
+    callStarted: none,
+    callUpdated: none,
+    callAnswered: none,
+    turn: (record, turn) => {
+      if (turn.speaker !== "agent") return;
+      log.info(
+        {
+          callId: record.id,
+          sipCallId: record.sipCallId,
+          turn: turn.index,
+          ...(turn.interrupted ? { interrupted: true } : {}),
+          ...(turn.latency && Object.keys(turn.latency).length ? { latencyMs: turn.latency } : {}),
+          ...(turn.usage ? { usage: turn.usage } : {}),
+          ...(turn.error ? { error: turn.error } : {}),
+          pii: { text: turn.text, ...(turn.generatedText ? { generatedText: turn.generatedText } : {}) },
+        },
+        "agent turn",
+      );
+    },
+    bargeIn: none,
+    providerError: none,
+    rtpStats: none,
+    callEnded: none,
+    callRefused: none,
   };
 }
 

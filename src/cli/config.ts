@@ -4,58 +4,24 @@
  * naming the variable and what it accepts, and the process stops before opening any socket.
  */
 import { existsSync } from "node:fs";
-import { isIP } from "node:net";
 import { hostname, networkInterfaces } from "node:os";
 import { HEADROOM_DEFAULTS, type HeadroomLimits } from "../call/headroom";
-import { countryCodeOf, PREFIX_PATTERN } from "../outbound/destination-policy";
 // Provider defaults and variable names live in each provider's options module (the single source).
 import { CARTESIA_DEFAULTS, CARTESIA_ENV } from "../providers/cartesia/options";
 import { DEEPGRAM_DEFAULTS, DEEPGRAM_ENV } from "../providers/deepgram/options";
 import { GEMINI_DEFAULTS, GEMINI_ENV } from "../providers/gemini/options";
 import { OPENAI_ENV } from "../providers/openai/options";
 import { LATCH_MODES, type LatchMode } from "../rtp/symmetric-latch";
-import { parseIpv4Range } from "../util/ip-range";
 import { parseTransferTargets } from "../call/transfer";
+import { bool, ConfigError, host, int, ip, ipRangeList, oneOf, pair, str, url, type Env } from "./env-vars";
+import { outboundConfig, type Mode, type OutboundConfig } from "./outbound-config";
 
-export class ConfigError extends Error {
-  override readonly name = "ConfigError";
-  constructor(
-    readonly variable: string,
-    message: string,
-  ) {
-    super(`${variable}: ${message}`);
-  }
-}
+export { ConfigError } from "./env-vars";
+export { requireOutbound, type Mode, type OutboundConfig } from "./outbound-config";
 
 export type SttChoice = "deepgram" | "pocketsphinx";
 export type LlmChoice = "gemini" | "openai" | "scripted";
 export type TtsChoice = "cartesia" | "flite";
-export type Mode = "inbound" | "outbound" | "all";
-
-/** Outbound calling through a SIP trunk (used with `--mode outbound` or `all`). */
-export interface OutboundConfig {
-  /** SIP_TRUNK_HOST: the trunk's host name or IPv4 address; unset = outbound calling not configured. */
-  trunkHost?: string;
-  /** SIP_TRUNK_PORT (UDP), default 5060. */
-  trunkPort: number;
-  /** SIP_CALLER_ID: the From user part (our number as the trunk knows it), e.g. +14155550123. */
-  callerId?: string;
-  /** Digest credentials (RFC 3261 §22): SIP_USERNAME/SIP_PASSWORD, else PLIVO_AUTH_ID/PLIVO_AUTH_TOKEN. */
-  credentials?: { username: string; password: string; from: "SIP_USERNAME" | "PLIVO_AUTH_ID"; realm?: string };
-  /**
-   * OUTBOUND_ALLOW_PREFIXES: E.164 prefixes outbound calls may go to ("*" = any); default the caller
-   * ID's country code. Undefined when unset and the caller ID is not E.164 (requireOutbound refuses).
-   */
-  allowPrefixes?: string[];
-  /** OUTBOUND_DENY_PREFIXES: E.164 prefixes never called (wins over the allow list); default none. */
-  denyPrefixes: string[];
-  /** RING_TIMEOUT_S: no answer within this → CANCEL, status no_answer. Seconds, default 30. */
-  ringTimeoutS: number;
-  /** MAX_OUTBOUND_CALLS: simultaneous outbound calls, default 10. */
-  maxCalls: number;
-  /** OUTBOUND_CALLS_PER_MINUTE: new outbound calls per sliding minute, default 30. */
-  callsPerMinute: number;
-}
 
 /**
  * MAX_CALLS defaults, from `bun run bench:load` on one core of this machine (see README, Capacity): the
@@ -151,13 +117,6 @@ export interface Config {
   conversation: ConversationConfig;
 }
 
-type Env = Record<string, string | undefined>;
-
-function str(env: Env, name: string): string | undefined {
-  const v = env[name];
-  return v === undefined || v.trim() === "" ? undefined : v.trim();
-}
-
 function registerConfig(env: Env): Config["register"] {
   const v = str(env, "SIP_REGISTRAR");
   if (v === undefined) return undefined;
@@ -181,65 +140,6 @@ function transferTargetsOf(env: Env): Map<string, string> {
   }
 }
 
-function int(env: Env, name: string, def: number, min: number, max: number): number {
-  const v = str(env, name);
-  if (v === undefined) return def;
-  if (!/^-?\d+$/.test(v)) throw new ConfigError(name, `expected an integer from ${min} to ${max}, got "${v}"`);
-  const n = Number(v);
-  if (n < min || n > max) throw new ConfigError(name, `expected an integer from ${min} to ${max}, got ${n}`);
-  return n;
-}
-
-function bool(env: Env, name: string, def: boolean): boolean {
-  const v = str(env, name);
-  if (v === undefined) return def;
-  if (/^(1|true|yes|on)$/i.test(v)) return true;
-  if (/^(0|false|no|off)$/i.test(v)) return false;
-  throw new ConfigError(name, `expected true or false, got "${v}"`);
-}
-
-function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], def: T): T {
-  const v = str(env, name);
-  if (v === undefined) return def;
-  if (!(allowed as readonly string[]).includes(v.toLowerCase()))
-    throw new ConfigError(name, `expected one of ${allowed.join(", ")}, got "${v}"`);
-  return v.toLowerCase() as T;
-}
-
-function ip(env: Env, name: string, def?: string): string | undefined {
-  const v = str(env, name) ?? def;
-  if (v === undefined) return undefined;
-  if (isIP(v) !== 4) throw new ConfigError(name, `expected an IPv4 address, got "${v}"`);
-  return v;
-}
-
-/** A comma-separated list of IPv4 addresses or CIDR ranges (a.b.c.d/n). */
-function ipRangeList(env: Env, name: string): string[] {
-  const v = str(env, name);
-  if (v === undefined) return [];
-  const list = v.split(",").map((x) => x.trim()).filter(Boolean);
-  for (const a of list) {
-    try {
-      parseIpv4Range(a);
-    } catch {
-      throw new ConfigError(name, `expected comma-separated IPv4 addresses or a.b.c.d/n ranges, got "${a}"`);
-    }
-  }
-  return list;
-}
-
-function url(env: Env, name: string): string | undefined {
-  const v = str(env, name);
-  if (v === undefined) return undefined;
-  try {
-    const u = new URL(v);
-    if (!/^(https?|wss?):$/.test(u.protocol)) throw new Error();
-  } catch {
-    throw new ConfigError(name, `expected an http(s):// or ws(s):// URL, got "${v}"`);
-  }
-  return v.replace(/\/+$/, "");
-}
-
 /** DATABASE_URL: a postgres:// or postgresql:// URL with a host. */
 function databaseUrl(env: Env): string | undefined {
   const v = str(env, "DATABASE_URL");
@@ -261,85 +161,6 @@ function agentId(env: Env): string {
   const v = str(env, "AGENT_ID") ?? `${hostname()}:${str(env, "SIP_PORT") ?? "5060"}`;
   if (!/^[A-Za-z0-9._:@-]{1,64}$/.test(v)) throw new ConfigError("AGENT_ID", `expected 1-64 letters, digits or . _ : @ -, got "${v}"`);
   return v;
-}
-
-/** A host name (RFC 1123 labels) or an IPv4 address. */
-function host(env: Env, name: string): string | undefined {
-  const v = str(env, name);
-  if (v === undefined) return undefined;
-  const label = /^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$/;
-  if (isIP(v) === 4 || (v.length <= 253 && v.split(".").every((l) => label.test(l)))) return v;
-  throw new ConfigError(name, `expected a host name or IPv4 address, got "${v}"`);
-}
-
-/** A pair of variables that must be set together; returns both or neither. */
-function pair(env: Env, a: string, b: string): [string, string] | undefined {
-  const x = str(env, a);
-  const y = env[b] === undefined || env[b] === "" ? undefined : env[b]; // passwords keep their spaces
-  if (x !== undefined && y === undefined) throw new ConfigError(b, `required when ${a} is set`);
-  if (x === undefined && y !== undefined) throw new ConfigError(a, `required when ${b} is set`);
-  return x !== undefined ? [x, y!] : undefined;
-}
-
-/** A comma-separated list of E.164 prefixes ("+1,+44"); `star` also accepts "*" alone. */
-function prefixList(env: Env, name: string, star: boolean): string[] | undefined {
-  const v = str(env, name);
-  if (v === undefined) return undefined;
-  const list = v.split(",").map((x) => x.trim()).filter(Boolean);
-  if (star && list.length === 1 && list[0] === "*") return ["*"];
-  if (list.length === 0) throw new ConfigError(name, `expected comma-separated E.164 prefixes such as +1,+44${star ? ' or "*"' : ""}`);
-  for (const p of list) {
-    if (!PREFIX_PATTERN.test(p)) {
-      throw new ConfigError(name, `expected comma-separated E.164 prefixes such as +1,+44 ("+" then 1 to 15 digits)${star ? ' or "*"' : ""}, got "${p}"`);
-    }
-  }
-  return list;
-}
-
-function outboundConfig(env: Env): OutboundConfig {
-  const callerId = str(env, "SIP_CALLER_ID");
-  // RFC 3261 §25.1 user part: unreserved characters and "+" (E.164 numbers, or a trunk account name).
-  if (callerId !== undefined && !/^[A-Za-z0-9+._~-]{1,64}$/.test(callerId)) {
-    throw new ConfigError("SIP_CALLER_ID", `expected a number such as +14155550123 (letters, digits, + . _ ~ -), got "${callerId}"`);
-  }
-  const sip = pair(env, "SIP_USERNAME", "SIP_PASSWORD");
-  const plivo = pair(env, "PLIVO_AUTH_ID", "PLIVO_AUTH_TOKEN");
-  const realm = str(env, "SIP_TRUNK_REALM");
-  if (realm !== undefined && /["\\\r\n]/.test(realm)) throw new ConfigError("SIP_TRUNK_REALM", `expected a realm without quotes or backslashes, got "${realm}"`);
-  const credentials = sip
-    ? { username: sip[0], password: sip[1], from: "SIP_USERNAME" as const, realm }
-    : plivo
-      ? { username: plivo[0], password: plivo[1], from: "PLIVO_AUTH_ID" as const, realm }
-      : undefined;
-  if (realm !== undefined && !credentials) throw new ConfigError("SIP_TRUNK_REALM", "set SIP_USERNAME/SIP_PASSWORD (or PLIVO_AUTH_ID/PLIVO_AUTH_TOKEN) with it");
-  const callerCountry = callerId === undefined ? undefined : countryCodeOf(callerId);
-  return {
-    allowPrefixes: prefixList(env, "OUTBOUND_ALLOW_PREFIXES", true) ?? (callerCountry ? [callerCountry] : undefined),
-    denyPrefixes: prefixList(env, "OUTBOUND_DENY_PREFIXES", false) ?? [],
-    trunkHost: host(env, "SIP_TRUNK_HOST"),
-    trunkPort: int(env, "SIP_TRUNK_PORT", 5060, 1, 65535),
-    callerId,
-    credentials,
-    ringTimeoutS: int(env, "RING_TIMEOUT_S", 30, 1, 600),
-    maxCalls: int(env, "MAX_OUTBOUND_CALLS", 10, 1, 10_000),
-    callsPerMinute: int(env, "OUTBOUND_CALLS_PER_MINUTE", 30, 1, 100_000),
-  };
-}
-
-/**
- * Checks what `--mode outbound|all` needs: SIP_TRUNK_HOST and SIP_CALLER_ID.
- * @throws ConfigError naming the missing variable.
- */
-export function requireOutbound(cfg: Config, mode: Mode): void {
-  if (mode === "inbound") return;
-  if (!cfg.outbound.trunkHost) throw new ConfigError("SIP_TRUNK_HOST", `required with --mode ${mode} (the SIP trunk outbound calls go through)`);
-  if (!cfg.outbound.callerId) throw new ConfigError("SIP_CALLER_ID", `required with --mode ${mode} (the number outbound calls come from)`);
-  if (!cfg.outbound.allowPrefixes) {
-    throw new ConfigError(
-      "OUTBOUND_ALLOW_PREFIXES",
-      `required with --mode ${mode} when SIP_CALLER_ID (${cfg.outbound.callerId}) is not an E.164 number: list the prefixes calls may go to, e.g. +1,+44, or "*" for any`,
-    );
-  }
 }
 
 /**

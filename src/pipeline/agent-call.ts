@@ -10,14 +10,15 @@ import type { AudioFrame } from "../media/constants";
 import type { ChatMessage } from "../providers/types";
 import type { StateMachine } from "../util/state-machine";
 import { CallTimers } from "./call-timers";
-import { ConversationLog } from "./conversation-log";
+import { callUsage, ConversationLog } from "./conversation-log";
+import { SAMPLE_RATE } from "../media/constants";
 import { conversationMachine, type ConversationState } from "./conversation-state";
 import { DEFAULT_CONVERSATION, type AgentCallDeps, type ConversationSettings } from "./conversation-settings";
 import { TurnDetector, type TurnEnd } from "./endpointing";
 import { collapse, NOMINAL_SAMPLES_PER_CHAR } from "./heard-text";
 import { withLlmDeadlines } from "./llm-deadline";
 import { describeError, logProviderError, replyRecovery } from "./provider-failures";
-import { FixedSpeech } from "./fixed-speech";
+import { FixedSpeech, type PreparedSpeech } from "./fixed-speech";
 import { DigitCollector } from "./digit-collector";
 import { dtmfTurnText } from "../providers/dtmf-text";
 import { sendDtmf } from "../providers/tools/send-dtmf";
@@ -53,10 +54,14 @@ export class AgentCall {
   /** The LLM and TTS serving this call: the configured ones, or the fallbacks after a failure at call start. */
   private readonly providers: StageProviders;
   private readonly fixed: FixedSpeech;
+  /** The idle prompt (or goodbye) being rendered ahead of its time (onIdleSoon), for `say`. */
+  private preparedIdle: PreparedSpeech | null = null;
   /** Audio samples per character of text for this call's voice (measured on completed replies). */
   private samplesPerChar = NOMINAL_SAMPLES_PER_CHAR;
   /** A reply has completed: from now on failures get the apology, not a provider switch. */
   private replied = false;
+  /** Caller audio pushed to the STT, ms. */
+  private sttAudioMs = 0;
   /** Play-state edge tracking for the VAD's echo rule. */
   private wasPlaying = false;
   private readonly unlisten: () => void;
@@ -78,7 +83,7 @@ export class AgentCall {
       log: d.log,
       providers: this.providers,
       stopIf: () => this.state.is("on-hold"),
-      onSaid: (text) => this.log.agentTurn(text),
+      onSaid: (text) => this.log.agentTurn(text, { usage: { ttsChars: text.length } }),
     });
     this.state = conversationMachine((from, to) => d.log.debug?.({ callId: d.record.id, from, to }, "conversation state"));
     this.detector = new TurnDetector(
@@ -105,6 +110,7 @@ export class AgentCall {
     this.digits = new DigitCollector(d.clock, this.settings.digits, (keys) => this.onDigits(keys));
     this.timers = new CallTimers(d.clock, this.settings.idlePromptMs, {
       onIdle: (n) => this.onIdle(n),
+      onIdleSoon: (n) => this.prepareIdle(n),
       onMaxDuration: () => this.onMaxDuration(),
       onNoWords: () => this.onNoWords(),
     });
@@ -133,6 +139,9 @@ export class AgentCall {
   onAudioFrame(frame: AudioFrame): void {
     if (this.state.is("stopped", "on-hold")) return;
     this.stt.push(frame);
+    // Caller audio streamed to the STT (never while ringing: media starts on ACK; never on hold: above).
+    this.sttAudioMs += (frame.pcm.length / SAMPLE_RATE) * 1000;
+    if (this.sttAudioMs % 1000 < 20) callUsage(this.d.record).sttAudioS = Math.round(this.sttAudioMs / 10) / 100;
     const playing = this.d.output.isPlaying;
     if (playing !== this.wasPlaying) {
       this.wasPlaying = playing;
@@ -152,6 +161,7 @@ export class AgentCall {
     if (r && !r.interrupted) this.cut(r, "hold");
     this.d.output.clearBuffer(); // a prompt playing stops too
     this.timers.pause();
+    this.dropPreparedIdle();
     this.state.to("on-hold");
     this.d.log.info({ callId: this.d.record.id }, "conversation on hold");
   }
@@ -175,12 +185,13 @@ export class AgentCall {
   /** Ends the conversation: aborts work, closes streams. Idempotent. */
   stop(): void {
     if (this.state.is("stopped")) return;
+    if (this.sttAudioMs > 0) callUsage(this.d.record).sttAudioS = Math.round(this.sttAudioMs / 10) / 100;
     // A reply cut by the end of the call is recorded with what the caller heard of it.
     const r = this.reply;
     if (r && !r.interrupted && r.spokenText) {
       this.d.output.clearBuffer(); // the finished event fixes exactly what went out
       r.interrupt();
-      this.log.agentTurn(r.heardText(this.samplesPerChar), { interrupted: true, generated: collapse(r.generated), latency: r.latency });
+      this.log.agentTurn(r.heardText(this.samplesPerChar), { interrupted: true, generated: collapse(r.generated), latency: r.latency, usage: r.usage });
     }
     this.unlisten();
     this.state.to("stopped");
@@ -218,6 +229,7 @@ export class AgentCall {
     if (this.state.is("on-hold")) return;
     this.detector.speechStarted();
     this.timers.callerSpoke();
+    this.dropPreparedIdle();
     const r = this.reply;
     if (!r || this.state.is("ending")) return;
     const decision = onCallerSpeechStart({
@@ -389,7 +401,7 @@ export class AgentCall {
     // The turn is recorded once it has been heard: a barge-in before then records the heard part instead.
     await this.d.output.waitForPlayout();
     if (this.state.is("stopped") || reply.interrupted) return;
-    this.log.agentTurn(reply.generated.trim(), { latency: reply.latency });
+    this.log.agentTurn(reply.generated.trim(), { latency: reply.latency, usage: reply.usage });
     this.replied = true;
     if (this.reply === reply) this.reply = null;
     if (reply.endCall) return this.hangupAfterPlayout("end_call");
@@ -425,7 +437,7 @@ export class AgentCall {
       this.startReply(reply.userText, null);
       return;
     }
-    this.log.agentTurn(reply.generated, { latency: reply.latency, error: describeError(error) });
+    this.log.agentTurn(reply.generated, { latency: reply.latency, usage: reply.usage, error: describeError(error) });
     await this.speakApology();
   }
 
@@ -447,7 +459,7 @@ export class AgentCall {
       this.d.onBargeIn?.();
     }
     // The stages the cut reply reached are kept (the call page's latency bar, metrics).
-    this.log.agentTurn(heard, { interrupted: true, generated: collapse(reply.generated), latency: reply.latency });
+    this.log.agentTurn(heard, { interrupted: true, generated: collapse(reply.generated), latency: reply.latency, usage: reply.usage });
     if (this.reply === reply) this.reply = null;
     const rest = reply.unheardRest(heard);
     if (why !== "next-turn" && rest) this.resumable = { text: rest, endCall: reply.endCall };
@@ -481,8 +493,10 @@ export class AgentCall {
     if (this.state.is("ending", "stopped")) return;
     if (this.reply && !this.reply.interrupted) this.cut(this.reply, "next-turn");
     this.state.to(thenHangup ? "ending" : "replying");
+    const prepared = this.preparedIdle;
+    this.preparedIdle = null;
     void this.fixed
-      .say(text)
+      .say(text, prepared)
       .then(() => (thenHangup ? this.hangupAfterPlayout("agent_goodbye") : this.listenAfterPlayout()))
       .catch((err) => this.unhandled(err));
   }
@@ -508,8 +522,25 @@ export class AgentCall {
   private onIdle(prompt: number): void {
     if (!this.state.is("listening")) return; // replying, on hold, ending: a later playout re-arms it
     if (this.detector.callerSpeaking || this.reply || this.detector.pendingText) return this.timers.rearmIdle();
-    if (prompt > this.settings.idlePromptsBeforeHangup) this.say(this.settings.idleGoodbyeText, true);
-    else this.say(this.settings.idlePromptText, false);
+    const goodbye = prompt > this.settings.idlePromptsBeforeHangup;
+    this.say(goodbye ? this.settings.idleGoodbyeText : this.settings.idlePromptText, goodbye);
+  }
+
+  /**
+   * Shortly before the idle prompt `prompt` is due: render it now (FixedSpeech.prepare), so it starts
+   * when the idle time is over, not one synthesis later. A rendering of the same text is kept.
+   */
+  private prepareIdle(prompt: number): void {
+    if (!this.state.is("listening") || this.reply) return;
+    const text = prompt > this.settings.idlePromptsBeforeHangup ? this.settings.idleGoodbyeText : this.settings.idlePromptText;
+    if (this.preparedIdle?.text === text) return;
+    this.dropPreparedIdle();
+    this.preparedIdle = this.fixed.prepare(text);
+  }
+
+  private dropPreparedIdle(): void {
+    this.preparedIdle?.cancel();
+    this.preparedIdle = null;
   }
 
   private onMaxDuration(): void {

@@ -8,13 +8,16 @@ export type CallState = "ringing" | "connected" | "ended";
 /**
  * Detailed status of an outbound call (src/outbound/status.ts holds the transition table):
  * initiating → ringing → connected → completed, or one of the unanswered ends no_answer, busy,
- * declined, failed, canceled (a connected call can also end failed, e.g. unusable answer SDP).
+ * declined, failed, canceled (a connected call can also end failed, e.g. unusable answer SDP, or
+ * no_media when not one RTP packet came from the callee).
  */
 export type CallStatus =
   | "initiating"
   | "ringing"
   | "connected"
   | "completed"
+  /** Answered, but not one RTP packet came from the callee (dead media path, silent answering device). */
+  | "no_media"
   | "no_answer"
   | "busy"
   | "declined"
@@ -47,6 +50,24 @@ export interface TurnLatency {
   firstRtpMs?: number;
 }
 
+/** What an agent turn cost: LLM tokens from the provider's usage fields, characters sent to TTS. */
+export interface TurnUsage {
+  llmInputTokens?: number;
+  llmOutputTokens?: number;
+  ttsChars?: number;
+}
+
+/**
+ * What a call cost so far: seconds of caller audio streamed to the STT (none while ringing or on hold),
+ * LLM input/output tokens (provider usage fields), characters sent to TTS.
+ */
+export interface CallUsage {
+  sttAudioS: number;
+  llmInputTokens: number;
+  llmOutputTokens: number;
+  ttsChars: number;
+}
+
 export interface TurnRecord {
   index: number;
   speaker: "caller" | "agent";
@@ -58,6 +79,8 @@ export interface TurnRecord {
   /** Agent turns: the whole reply as generated, when it differs from what was played. */
   generatedText?: string;
   latency?: TurnLatency;
+  /** Agent turns: what the reply cost. */
+  usage?: TurnUsage;
   /** Agent turns that failed and were replaced by the apology. */
   error?: string;
 }
@@ -89,12 +112,19 @@ export interface CallRecord {
   providers?: { stt: string; llm: string; tts: string };
   turns: TurnRecord[];
   bargeIns: number;
+  /** What the call cost so far (see CallUsage); absent before any audio or reply. */
+  usage?: CallUsage;
   /** Outbound calls: detailed status (see CallStatus). */
   status?: CallStatus;
   /** First 180/183 from the far end (outbound). */
   ringingAt?: string;
   hangupCause?: HangupCause;
-  /** What the agent reached: the end_call tool's `reason`, else the last agent turn. */
+  /**
+   * What the agent reached: the end_call tool's `reason`. Never the agent's own last words (they say
+   * nothing about what the callee did); absent when the agent did not end the call with end_call, and
+   * always absent for status no_media. `outcomeSource` "last_agent_turn" is only found in records
+   * written before this rule.
+   */
   outcome?: string;
   outcomeSource?: "end_call" | "last_agent_turn";
   /** A transfer the agent attempted (the last one), see TransferRecord. */

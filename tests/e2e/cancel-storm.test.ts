@@ -1,44 +1,35 @@
 /**
- * 200 INVITE + CANCEL pairs, 1 ms apart, against the compiled agent (issue 10): the CANCEL lands at
- * whatever point of the set-up each call has reached (port being bound, prompt being read, 200 already
- * sent — then the caller ACKs and BYEs, as RFC 3261 §9.2 leaves it; on loopback the set-up is usually
- * faster than the CANCEL, the exact await points are tested with gates in tests/call/inbound.test.ts). Afterwards every RTP port is back
- * in the pool, the process holds no more file descriptors than before, and its TMPDIR holds no new
- * file; every INVITE got exactly one final response, and the agent still answers a call.
+ * INVITE + CANCEL storms against the compiled agent (issue 10): 200 pairs, each CANCEL sent right
+ * after its INVITE, 1 ms between pairs, from a raw UDP socket on 127.0.0.1 speaking RFC 3261 (CANCEL on
+ * the INVITE's branch, §9.1; ACK of a non-2xx on that branch, §17.1.1.3; a 2xx — the CANCEL lost the
+ * race, which §9.2 allows — is ACKed and hung up with BYE; Timer A/E-like resends of what got no answer,
+ * since a burst overflows socket buffers). Three cases:
+ *  - no ring, 40 RTP ports: most CANCELs find the 200 already sent (then ACK and BYE), the rest of the
+ *    burst gets 503 past 20 live calls;
+ *  - ring 50 ms, 40 RTP ports: CANCELs race the answer, so the set-up is interrupted at every point
+ *    (port being bound, prompt being read, 200 already sent — the exact await points are tested with
+ *    gates in tests/call/inbound.test.ts), and past 20 live calls the agent answers 503;
+ *  - ring 1.5 s, 600 RTP ports: almost every CANCEL lands while its call rings with its port held.
+ * Afterwards, in both: one final response per INVITE; every RTP port back in the pool, no live call;
+ * the same file descriptors and UDP sockets as before; no new file in the agent's TMPDIR; the agent
+ * still takes a call (SIPp).
  */
-import type { udp } from "bun";
-import { afterAll, describe, expect, test } from "bun:test";
+import { afterEach, describe, expect, test } from "bun:test";
 import { readdirSync, readlinkSync } from "node:fs";
-import { LOOPBACK } from "../support/ports.ts";
+import { freeUdpPortRange } from "../support/ports.ts";
 import { describeSipp, runSipp } from "../support/sipp.ts";
 import { silenceFile } from "../support/speech.ts";
 import { startAgent, waitFor, type RunningAgent } from "./agent.ts";
+import { sipRequest, udpSocketCount } from "./attack-support.ts";
 
 const PAIRS = 200;
 const hasSipp = !!Bun.which("sipp");
 
 let agent: RunningAgent | undefined;
-afterAll(async () => {
+afterEach(async () => {
   await agent?.stop();
+  agent = undefined;
 }, 15_000);
-
-/** A request of call `n`; CANCEL and the ACK of a non-2xx reuse the INVITE's branch (§9.1, §17.1.1.3). */
-function request(method: string, n: number, agentPort: number, localPort: number, extra: string[] = [], body = "", inviteBranch = method === "CANCEL"): string {
-  return [
-    `${method} sip:agent@127.0.0.1:${agentPort} SIP/2.0`,
-    `Via: SIP/2.0/UDP 127.0.0.1:${localPort};branch=z9hG4bK-storm-${n}${method === "INVITE" || inviteBranch ? "" : `-${method}`}`,
-    "Max-Forwards: 70",
-    `From: <sip:storm@127.0.0.1>;tag=storm${n}`,
-    ...extra,
-    `Call-ID: storm-${n}@127.0.0.1`,
-    `CSeq: ${method === "BYE" ? 2 : 1} ${method}`,
-    `Contact: <sip:storm@127.0.0.1:${localPort}>`,
-    ...(body ? ["Content-Type: application/sdp"] : []),
-    `Content-Length: ${body.length}`,
-    "",
-    body,
-  ].join("\r\n");
-}
 
 /** What the process's file descriptors point at (sockets, files, pipes), sorted. */
 function fds(pid: number): string[] {
@@ -54,99 +45,145 @@ function fds(pid: number): string[] {
     .sort();
 }
 
-describe.skipIf(!hasSipp)("INVITE + CANCEL storm (compiled agent)", () => {
-  test(
-    `${PAIRS} pairs 1 ms apart: one final response each, every port back in the pool, no fd or temp file left`,
-    async () => {
-      // A 50 ms ring (180, then 200) so most CANCELs land while the call rings with its port held; the
-      // rest find the 200 already sent. Past 20 live calls (40 RTP ports) the agent answers 503.
-      agent = await startAgent({ SIP_RATE_LIMIT: "0", SIP_MAX_PENDING_PER_SOURCE: "10000", MAX_CALLS: "500", ANSWER_DELAY_MS: "50" });
+interface StormCall {
+  branch: string;
+  tag: string;
+  provisional: boolean;
+  final?: string;
+  cancelled: boolean;
+  /** The BYE of an answered call, until its 200 arrives. */
+  bye?: string;
+}
+
+/** Sends the storm and plays every caller to the end; returns each call's final status, counted. */
+async function storm(a: RunningAgent): Promise<{ finals: Map<string, number>; responses: Record<string, number> }> {
+  const target = { host: "127.0.0.1", port: a.sipPort };
+  const responses: Record<string, number> = {};
+  const calls = new Map<string, StormCall>();
+  let sock: Bun.udp.Socket<"buffer">;
+  const me = () => ({ host: "127.0.0.1", port: sock.port });
+  const send = (text: string) => sock.send(text, target.port, target.host);
+  sock = await Bun.udpSocket({
+    hostname: "127.0.0.1",
+    port: 0,
+    socket: {
+      data(_s, buf) {
+        const text = buf.toString();
+        const status = /^SIP\/2\.0 (\d{3})/.exec(text)?.[1];
+        const method = /^CSeq:\s*\d+\s+(\w+)/im.exec(text)?.[1];
+        const callId = /^Call-ID:\s*(\S+)/im.exec(text)?.[1];
+        const toTag = /^To:.*;tag=([^;\s]+)/im.exec(text)?.[1];
+        if (!status || !method || !callId) return;
+        responses[`${status} ${method}`] = (responses[`${status} ${method}`] ?? 0) + 1;
+        const call = calls.get(callId);
+        if (!call) return;
+        if (method === "BYE") call.bye = undefined;
+        if (method === "CANCEL") call.cancelled = true; // 200, or 481 when the INVITE was not there yet
+        if (method !== "INVITE") return;
+        call.provisional = true;
+        if (Number(status) < 200) return;
+        // Every final is ACKed, retransmissions too (§17.1.1.3 non-2xx: same branch; §13.2.2.4 2xx: new).
+        const ok = status.startsWith("2");
+        send(sipRequest("ACK", { to: target, from: me(), callId, tag: call.tag, toTag, branch: ok ? undefined : call.branch }));
+        if (call.final !== undefined) return;
+        call.final = status;
+        if (ok) {
+          call.bye = sipRequest("BYE" as "ACK", { to: target, from: me(), callId, tag: call.tag, toTag, cseq: 2 });
+          send(call.bye);
+        }
+      },
+    },
+  });
+  for (let i = 0; i < PAIRS; i++) {
+    const c: StormCall = { branch: `z9hG4bK-storm-${i}-${a.sipPort}`, tag: `storm${i}`, provisional: false, cancelled: false };
+    const callId = `storm-${i}-${a.sipPort}@127.0.0.1`;
+    calls.set(callId, c);
+    send(sipRequest("INVITE", { to: target, from: me(), callId, branch: c.branch, tag: c.tag }));
+    send(sipRequest("CANCEL", { to: target, from: me(), callId, branch: c.branch, tag: c.tag }));
+    await Bun.sleep(1);
+  }
+  // Like any UAC, resend (every 500 ms) what got no answer yet: INVITE (Timer A), CANCEL and BYE (Timer E).
+  const resend = setInterval(() => {
+    for (const [callId, c] of calls) {
+      if (!c.provisional) send(sipRequest("INVITE", { to: target, from: me(), callId, branch: c.branch, tag: c.tag }));
+      if (!c.cancelled) send(sipRequest("CANCEL", { to: target, from: me(), callId, branch: c.branch, tag: c.tag }));
+      if (c.bye) send(c.bye);
+    }
+  }, 500);
+  try {
+    const done = () => [...calls.values()].every((c) => c.final !== undefined && c.bye === undefined);
+    await waitFor(done, 30_000, "a final response to every INVITE and a 200 to every BYE").catch((e) => {
+      throw new Error(`${(e as Error).message}; responses so far ${JSON.stringify(responses)}`);
+    });
+  } finally {
+    clearInterval(resend);
+    sock.close();
+  }
+  const finals = new Map<string, number>();
+  for (const c of calls.values()) finals.set(c.final!, (finals.get(c.final!) ?? 0) + 1);
+  return { finals, responses };
+}
+
+const cases = [
+  { name: "no ring: CANCELs meet answers already sent", env: { ANSWER_DELAY_MS: "0", MAX_CALLS: "500" }, ports: 40, statuses: ["487", "200", "503"], min487: 0, min200: 1 },
+  { name: "ring 50 ms: CANCELs race the answer", env: { ANSWER_DELAY_MS: "50", MAX_CALLS: "500" }, ports: 40, statuses: ["487", "200", "503"], min487: 1 },
+  { name: "ring 1.5 s: CANCELs land while ringing", env: { ANSWER_DELAY_MS: "1500", MAX_CALLS: "1000" }, ports: 600, statuses: ["487", "200"], min487: PAIRS * 0.7 },
+];
+
+describe.skipIf(!hasSipp)("INVITE + CANCEL storm (compiled binary, loopback)", () => {
+  for (const c of cases) {
+    test(`${c.name}: ${PAIRS} pairs, one final each; every port back, no fd, socket or temp file left; still takes a call`, async () => {
+      const rtpStart = await freeUdpPortRange(c.ports);
+      agent = await startAgent({
+        ...c.env,
+        SIP_RATE_LIMIT: "0", // 400 requests in ~0.3 s from one source: this test is about set-up paths
+        SIP_MAX_PENDING_PER_SOURCE: "10000", // up to 200 calls being set up at once from one source, on purpose
+        RTP_PORT_START: String(rtpStart),
+        RTP_PORT_END: String(rtpStart + c.ports - 1),
+        IDLE_PROMPT_S: "3600",
+      });
       const a = agent;
+      const pid = a.proc.pid;
       // One ordinary call first, so what the first call opens lazily (the database's WAL, the prompt…)
       // is in the baseline.
       const warm = await runSipp({ scenario: "inbound-call", target: `127.0.0.1:${a.sipPort}`, audioFile: silenceFile(1), pauseMs: 1000, timeoutMs: 20_000 });
       expect(warm.exitCode, describeSipp(warm)).toBe(0);
       await waitFor(async () => (await a.get("/")).rtp.portsInUse === 0, 10_000, "the warm-up call's port back");
-      const fdsBefore = fds(a.proc.pid);
-      const tmpBefore = readdirSync(a.tmpDir).sort();
-      const finals = new Map<number, number>();
-      const responded = new Set<number>();
-      /** BYEs not answered yet (resent like Timer E until their 200 arrives). */
-      const byes = new Map<number, string>();
-      const sdp = "v=0\r\no=storm 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 9 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n";
-      const dec = new TextDecoder();
-      const to = `To: <sip:agent@127.0.0.1:${a.sipPort}>`;
-      let sock!: udp.Socket<"buffer">;
-      sock = await Bun.udpSocket({
-        hostname: LOOPBACK,
-        port: 0,
-        socket: {
-          data(_s, buf) {
-            const text = dec.decode(buf);
-            const status = Number(/^SIP\/2\.0 (\d{3})/.exec(text)?.[1]);
-            const n = Number(/^Call-ID: storm-(\d+)@/im.exec(text)?.[1]);
-            if (!status || !Number.isFinite(n)) return;
-            if (/^CSeq: 2 BYE/im.test(text)) {
-              byes.delete(n);
-              return;
-            }
-            if (!/^CSeq: 1 INVITE/im.test(text)) return;
-            responded.add(n);
-            if (status < 200) return;
-            const tagged = `To: <sip:agent@127.0.0.1:${a.sipPort}>;tag=${/^To: .*;tag=([^;\s]+)/im.exec(text)![1]}`;
-            // Every final is ACKed (§17.1.1.3 for a non-2xx: same branch; §13.2.2.4 for a 2xx: a new one),
-            // including retransmissions, which are otherwise ignored.
-            sock.send(request("ACK", n, a.sipPort, sock.port, [tagged], "", status !== 200), a.sipPort, LOOPBACK);
-            if (finals.has(n)) return;
-            finals.set(n, status);
-            // A 2xx: the CANCEL came too late (§9.2: it has no effect after a final response); hang up.
-            if (status === 200) {
-              byes.set(n, request("BYE", n, a.sipPort, sock.port, [tagged]));
-              sock.send(byes.get(n)!, a.sipPort, LOOPBACK);
-            }
-          },
-          error() {},
-        },
-      });
-      for (let n = 0; n < PAIRS; n++) {
-        sock.send(request("INVITE", n, a.sipPort, sock.port, [to], sdp), a.sipPort, LOOPBACK);
-        sock.send(request("CANCEL", n, a.sipPort, sock.port, [to]), a.sipPort, LOOPBACK);
-        await Bun.sleep(1);
-      }
-      // Timer A as a real caller has it: an INVITE that got no response at all (a datagram dropped by a
-      // full socket buffer) is sent again, then its CANCEL.
-      for (let round = 0; round < 20 && responded.size < PAIRS; round++) {
-        await Bun.sleep(500);
-        for (let n = 0; n < PAIRS; n++) {
-          if (responded.has(n)) continue;
-          sock.send(request("INVITE", n, a.sipPort, sock.port, [to], sdp), a.sipPort, LOOPBACK);
-          sock.send(request("CANCEL", n, a.sipPort, sock.port, [to]), a.sipPort, LOOPBACK);
-        }
-      }
-      await waitFor(() => finals.size === PAIRS, 20_000, `a final response to each of ${PAIRS} INVITEs`);
-      for (let round = 0; round < 20 && byes.size > 0; round++) {
-        await Bun.sleep(500);
-        for (const text of byes.values()) sock.send(text, a.sipPort, LOOPBACK);
-      }
-      expect(byes.size).toBe(0);
-      await waitFor(async () => {
-        const st = await a.get("/");
-        return st.rtp.portsInUse === 0 && st.activeCalls === 0;
-      }, 20_000, "every port back and no live call");
-      sock.close();
-      const byStatus: Record<number, number> = {};
-      for (const st of finals.values()) byStatus[st] = (byStatus[st] ?? 0) + 1;
-      console.log(`${PAIRS} INVITE+CANCEL pairs: finals ${JSON.stringify(byStatus)} (200 = answered before the CANCEL, then ACK+BYE)`);
-      expect(Object.keys(byStatus).map(Number).every((s) => [487, 200, 503].includes(s))).toBe(true);
-      expect(byStatus[487]).toBeGreaterThan(0);
-      // The sockets of the RTP ports are closed, the records written; nothing else stays open.
-      const same = await waitFor(() => fds(a.proc.pid).join() === fdsBefore.join(), 10_000, "the same file descriptors as before").catch(() => false);
-      if (!same) expect(fds(a.proc.pid)).toEqual(fdsBefore);
-      expect(readdirSync(a.tmpDir).sort()).toEqual(tmpBefore);
+      const before = { fds: fds(pid), udp: udpSocketCount(pid), tmp: readdirSync(a.tmpDir).sort() };
+
+      const { finals, responses } = await storm(a);
+      const health = await waitFor(async () => {
+        const h = await a.get("/");
+        return h.rtp?.portsInUse === 0 && h.activeCalls === 0 && h;
+      }, 30_000, "every RTP port back in the pool and no call left");
+      console.log(`cancel-storm (${c.name}): finals ${JSON.stringify(Object.fromEntries(finals))}; responses ${JSON.stringify(responses)}; pool ${JSON.stringify(health.rtp)}`);
+
+      expect([...finals.keys()].every((s) => c.statuses.includes(s))).toBe(true);
+      expect(finals.get("487") ?? 0).toBeGreaterThanOrEqual(c.min487);
+      expect(finals.get("200") ?? 0).toBeGreaterThanOrEqual(c.min200 ?? 0); // answered, ACKed, hung up
+      expect(health.rtp.portsFree).toBe(c.ports / 2);
+      // The sockets of the RTP ports are closed, the records written; no file or pipe stays open. TCP
+      // sockets may differ by the HTTP keep-alive connections of our own GET / probes (slack 2).
+      // "No more": a child's pidfd of the warm-up call (its recogniser) may have gone meanwhile.
+      const extra = () => {
+        const left = before.fds.filter((t) => !t.startsWith("socket:"));
+        return fds(pid).filter((t) => {
+          if (t.startsWith("socket:")) return false;
+          const i = left.indexOf(t);
+          if (i < 0) return true;
+          left.splice(i, 1);
+          return false;
+        });
+      };
+      const none = await waitFor(() => extra().length === 0, 10_000, "no file or pipe beyond those before").catch(() => false);
+      if (!none) expect(extra()).toEqual([]);
+      expect(udpSocketCount(pid)).toBe(before.udp);
+      expect(fds(pid).length).toBeLessThanOrEqual(before.fds.length + 2);
+      expect(readdirSync(a.tmpDir).sort()).toEqual(before.tmp);
       // And it still takes a call.
       const r = await runSipp({ scenario: "inbound-call", target: `127.0.0.1:${a.sipPort}`, audioFile: silenceFile(2), pauseMs: 2000, timeoutMs: 20_000 });
       expect(r.exitCode, describeSipp(r)).toBe(0);
-    },
-    90_000,
-  );
+      expect(a.proc.running).toBe(true);
+    }, 90_000);
+  }
 });

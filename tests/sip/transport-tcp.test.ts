@@ -4,7 +4,7 @@
  */
 import { afterEach, expect, test } from "bun:test";
 import { Headers, SipRequest, buildResponse, parseMessage, type SipMessage, type SipRequest as Req } from "../../src/sip/message/index.ts";
-import { MultiTransport, StreamTransport, UdpTransport } from "../../src/sip/transport/index.ts";
+import { MultiTransport, StreamTransport, UdpTransport, sipRefusedTotals } from "../../src/sip/transport/index.ts";
 import { freeTcpPort } from "../support/ports.ts";
 import { TRUNK_INVITE, TRUNK_OPTIONS } from "./fixtures.ts";
 
@@ -63,6 +63,7 @@ test("a response goes back over the connection the request came on (§18.2.2), n
 
 test("a header block over 16 KB (no end in sight) closes the connection; nothing is delivered", async () => {
   const { tcp, got } = await setup();
+  const before = sipRefusedTotals.oversize_dropped;
   const c = await client(tcp.local.port);
   c.s.write(`OPTIONS sip:a@b SIP/2.0\r\nX: ${"a".repeat(17_000)}`);
   await Bun.sleep(200);
@@ -70,6 +71,7 @@ test("a header block over 16 KB (no end in sight) closes the connection; nothing
   await Bun.sleep(100);
   expect(got).toHaveLength(0);
   expect(tcp.connections).toBe(0);
+  expect(sipRefusedTotals.oversize_dropped - before).toBe(1); // voice_agent_sip_refused_total{reason="oversize_dropped"}
 });
 
 test("a request over 1300 bytes to a TCP-listening peer goes over TCP with Via TCP; to a peer without TCP, over UDP", async () => {
@@ -105,6 +107,7 @@ test("inbound connections are bounded per source IP; a closed one frees its plac
     cleanup.push(() => s.end());
     return s;
   };
+  const before = sipRefusedTotals.tcp_connection_limit;
   const first = [await open(0), await open(1), await open(2)];
   await until(() => tcp.connections === 3);
   await open(3);
@@ -117,6 +120,7 @@ test("inbound connections are bounded per source IP; a closed one frees its plac
   await until(() => tcp.connections === 3);
   await Bun.sleep(100);
   expect(closed.sort()).toEqual([0, 3]);
+  expect(sipRefusedTotals.tcp_connection_limit - before).toBe(1); // voice_agent_sip_refused_total{reason="tcp_connection_limit"}
 });
 
 test("a connection whose message never completes (slow or silent) is closed at the deadline; one that delivered stays", async () => {
@@ -131,6 +135,7 @@ test("a connection whose message never completes (slow or silent) is closed at t
     cleanup.push(() => s.end());
     return s;
   };
+  const before = sipRefusedTotals.tcp_message_timeout;
   const silent = await open("silent");
   const slow = await open("slow");
   const good = await open("good");
@@ -145,5 +150,6 @@ test("a connection whose message never completes (slow or silent) is closed at t
   expect([...closed].sort()).toEqual(["silent", "slow"]);
   expect(got).toHaveLength(1);
   expect(tcp.connections).toBe(1);
+  expect(sipRefusedTotals.tcp_message_timeout - before).toBe(2); // voice_agent_sip_refused_total{reason="tcp_message_timeout"}
   void silent;
 });

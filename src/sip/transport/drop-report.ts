@@ -10,7 +10,22 @@ import { type Clock, SystemClock, type TimerHandle } from "../../util/clock.ts";
 import type { SipLogger } from "../log.ts";
 import type { Address } from "./types.ts";
 
-export type RefusalReason = "rate_limited" | "untrusted_rejected" | "untrusted_dropped" | "malformed_rejected" | "malformed_dropped";
+export type RefusalReason =
+  | "rate_limited"
+  | "untrusted_rejected"
+  | "untrusted_dropped"
+  | "malformed_rejected"
+  | "malformed_dropped"
+  /** Over the message size limit (./oversize.ts), answered 513 Message Too Large. */
+  | "oversize_rejected"
+  /** Over the message size limit, dropped (no 513 possible), or its TCP/TLS connection closed. */
+  | "oversize_dropped"
+  /** A TCP/TLS connection refused at once: over the per-source or total connection limit. */
+  | "tcp_connection_limit"
+  /** A TCP/TLS connection from a source not in SIP_TRUSTED_IPS, closed at once. */
+  | "tcp_untrusted"
+  /** A TCP/TLS connection closed because a message did not arrive whole within the deadline. */
+  | "tcp_message_timeout";
 
 /** Process-wide totals by reason, for metrics (`voice_agent_sip_refused_total{reason}`). */
 export const sipRefusedTotals: Record<RefusalReason, number> = {
@@ -19,6 +34,11 @@ export const sipRefusedTotals: Record<RefusalReason, number> = {
   untrusted_dropped: 0,
   malformed_rejected: 0,
   malformed_dropped: 0,
+  oversize_rejected: 0,
+  oversize_dropped: 0,
+  tcp_connection_limit: 0,
+  tcp_untrusted: 0,
+  tcp_message_timeout: 0,
 };
 
 /** Distinct sources remembered per interval for the summary; more are counted as one "other". */

@@ -21,14 +21,14 @@
 import type { Socket, TCPSocketListener } from "bun";
 import { serializeMessage, type SipMessage } from "../message/index.ts";
 import { nullLogger, type SipLogger } from "../log.ts";
+import { DropReport, type RefusalReason } from "./drop-report.ts";
 import { processDatagram } from "./inbound.ts";
+import { MAX_BODY_BYTES, MAX_HEADER_BYTES, tooLargeResponse } from "./oversize.ts";
 import type { SourceGate } from "./source-gate.ts";
 import type { Address } from "./types.ts";
 
-/** Header block limit per message (the UDP path is bounded by the datagram; this bounds the stream). */
-export const MAX_HEADER_BYTES = 16 * 1024;
-/** Body limit per message. */
-export const MAX_BODY_BYTES = 64 * 1024;
+/** The one message size limit of every transport (./oversize.ts). */
+export { MAX_BODY_BYTES, MAX_HEADER_BYTES };
 
 /** Bounds on inbound connections (see the file comment); a trunk or proxy needs a handful. */
 export interface TcpLimits {
@@ -88,6 +88,8 @@ export class StreamTransport {
   private closed = false;
   private readonly limits: TcpLimits;
   private readonly sweep: ReturnType<typeof setInterval>;
+  /** Refused and closed connections, refused messages: counted (voice_agent_sip_refused_total), logged as a rate. */
+  private readonly refusals: DropReport;
 
   private constructor(
     private listener: TCPSocketListener<ConnData> | undefined,
@@ -99,6 +101,7 @@ export class StreamTransport {
   ) {
     this.protocol = tls ? "TLS" : "TCP";
     this.limits = { ...TCP_LIMITS, ...limits };
+    this.refusals = new DropReport({ log });
     this.sweep = setInterval(() => this.closeStalled(), Math.max(50, this.limits.messageDeadlineMs / 4));
     this.sweep.unref?.();
   }
@@ -183,6 +186,7 @@ export class StreamTransport {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.sweep);
+    this.refusals.close();
     for (const c of this.conns.values()) c.socket.end();
     this.conns.clear();
     this.listener?.stop(true);
@@ -195,17 +199,20 @@ export class StreamTransport {
     const key = `${s.remoteAddress}:${remotePort(s)}`;
     s.data = { buf: new Uint8Array(0), key, host: s.remoteAddress, inbound, pendingSince: inbound ? performance.now() : undefined };
     if (this.gate && !this.gate.isTrusted(s.remoteAddress)) {
-      this.log.warn({ source: s.remoteAddress, protocol: this.protocol }, "sip stream connection from an untrusted source closed");
+      this.refusals.note("tcp_untrusted", { host: s.remoteAddress, port: remotePort(s) }, {
+        msg: "sip stream connection from an untrusted source closed",
+        fields: { protocol: this.protocol },
+      });
       s.end();
       return;
     }
     if (inbound) {
       const fromSource = this.perSource.get(s.remoteAddress) ?? 0;
       if (fromSource >= this.limits.perSource || this.inboundCount >= this.limits.total) {
-        this.log.warn(
-          { source: s.remoteAddress, protocol: this.protocol, fromSource, total: this.inboundCount, limits: { perSource: this.limits.perSource, total: this.limits.total } },
-          "sip stream connection refused: too many connections",
-        );
+        this.refusals.note("tcp_connection_limit", { host: s.remoteAddress, port: remotePort(s) }, {
+          msg: "sip stream connection refused: too many connections",
+          fields: { protocol: this.protocol, fromSource, total: this.inboundCount, limits: { perSource: this.limits.perSource, total: this.limits.total } },
+        });
         s.data.inbound = false; // never counted
         s.end();
         return;
@@ -232,7 +239,7 @@ export class StreamTransport {
     const limit = performance.now() - this.limits.messageDeadlineMs;
     for (const c of [...this.conns.values()]) {
       const since = c.socket.data?.pendingSince;
-      if (since !== undefined && since < limit) this.abort(c.socket, "no complete message within the deadline");
+      if (since !== undefined && since < limit) this.abort(c.socket, "no complete message within the deadline", "tcp_message_timeout");
     }
   }
 
@@ -248,14 +255,21 @@ export class StreamTransport {
       while (off + 1 < buf.length && buf[off] === 13 && buf[off + 1] === 10) off += 2; // keep-alive CRLFs
       const end = indexOf(buf, CRLFCRLF, off);
       if (end < 0) {
-        if (buf.length - off > MAX_HEADER_BYTES) return this.abort(s, "header block too large");
+        if (buf.length - off > MAX_HEADER_BYTES) return this.abort(s, "header block too large", "oversize_dropped");
         break;
       }
       const head = decoder.decode(buf.subarray(off, end));
       const m = /^(?:content-length|l)[ \t]*:[ \t]*(\d+)[ \t]*$/im.exec(head);
       // §18.3: stream transports MUST carry Content-Length; without it there is no body to wait for.
       const len = m ? Number(m[1]) : 0;
-      if (len > MAX_BODY_BYTES) return this.abort(s, "body too large");
+      if (end - off > MAX_HEADER_BYTES) return this.abort(s, "header block too large", "oversize_dropped");
+      if (len > MAX_BODY_BYTES) {
+        // RFC 3261 §21.5.14: "The server was unable to process the request since the message length
+        // exceeded its capabilities." The headers are whole: answer 513, then close (the body cannot be skipped safely).
+        const response = tooLargeResponse(buf.subarray(off, end + 4), source);
+        if (response) s.write(serializeMessage(response));
+        return this.abort(s, "body too large", response ? "oversize_rejected" : "oversize_dropped");
+      }
       const total = end + 4 + len;
       if (buf.length < total) break;
       this.deliver(s, buf.subarray(off, total), source);
@@ -270,14 +284,23 @@ export class StreamTransport {
 
   private deliver(s: Socket<ConnData>, bytes: Uint8Array, source: Address): void {
     const r = processDatagram(bytes, source);
-    if (r.kind === "message" && this.gate && this.gate.admit(source.host, r.message.kind === "request") !== "pass") return;
+    const verdict = r.kind === "message" && this.gate ? this.gate.admit(source.host, r.message.kind === "request") : "pass";
+    if (verdict !== "pass") {
+      const reason = verdict === "rate_limited" ? "rate_limited" : "untrusted_dropped";
+      return this.refusals.note(reason, source, { msg: "sip stream message dropped", fields: { protocol: this.protocol, verdict } });
+    }
     if (r.kind === "message") this.onMessage?.(r.message, source);
-    else if (r.kind === "reject") s.write(serializeMessage(r.response));
-    else if (r.kind === "drop") this.log.warn({ source, err: r.error.message }, "sip stream message dropped");
+    else if (r.kind === "reject") {
+      this.refusals.note("malformed_rejected", source, { msg: "sip stream request rejected as malformed", fields: { code: r.error.code, pii: { detail: r.error.message } } });
+      s.write(serializeMessage(r.response));
+    } else if (r.kind === "drop") {
+      this.refusals.note("malformed_dropped", source, { msg: "sip stream message dropped", fields: { code: r.error.code, pii: { detail: r.error.message } } });
+    }
   }
 
-  private abort(s: Socket<ConnData>, why: string): void {
-    this.log.warn({ key: s.data?.key, why }, "sip stream connection closed");
+  private abort(s: Socket<ConnData>, why: string, reason: RefusalReason): void {
+    const source = { host: s.data?.host ?? s.remoteAddress, port: remotePort(s) };
+    this.refusals.note(reason, source, { msg: "sip stream connection closed", fields: { key: s.data?.key, why, protocol: this.protocol } });
     this.dropped(s);
     s.end();
   }

@@ -5,6 +5,7 @@ import { nullLogger, type SipLogger } from "../log.ts";
 import type { Clock } from "../../util/clock.ts";
 import { DropReport } from "./drop-report.ts";
 import { processDatagram, type InboundResult } from "./inbound.ts";
+import { oversizeOf, tooLargeResponse } from "./oversize.ts";
 import type { SourceGate } from "./source-gate.ts";
 import { statelessResponse } from "./stateless.ts";
 import { responseDestinationOf } from "./response-address.ts";
@@ -38,6 +39,8 @@ export interface UdpTransportStats {
   untrustedRejected: number;
   /** Datagrams from untrusted sources dropped (SIP_UNTRUSTED=drop, or an ACK/garbage in reject mode). */
   untrustedDropped: number;
+  /** Datagrams over the message size limit (./oversize.ts): answered 513, or dropped. */
+  oversize: number;
   sent: number;
   sendErrors: number;
   /** Socket errors (ICMP unreachable reports and others). */
@@ -72,6 +75,7 @@ export class UdpTransport implements Transport {
     rateLimited: 0,
     untrustedRejected: 0,
     untrustedDropped: 0,
+    oversize: 0,
     sent: 0,
     sendErrors: 0,
     socketErrors: 0,
@@ -226,6 +230,8 @@ export class UdpTransport implements Transport {
         this.stats.untrustedDropped++;
         return this.refusals.note("untrusted_dropped", source, { msg: "sip request dropped: source not trusted", fields: {} });
       }
+      const tooLarge = oversizeOf(data);
+      if (tooLarge) return this.refuseOversize(data, source, tooLarge, verdict === "pass");
       const r = processDatagram(data, source);
       if (verdict === "untrusted_reject") return this.refuseUntrusted(r, source);
       switch (r.kind) {
@@ -256,6 +262,21 @@ export class UdpTransport implements Transport {
     } catch (err) {
       this.log.error({ source, code: (err as { code?: string })?.code, pii: { err: String(err), stack: (err as Error)?.stack } }, "sip receive handler failed");
     }
+  }
+
+  /**
+   * A datagram over the size limit (MAX_HEADER_BYTES of headers, MAX_BODY_BYTES of body), never parsed in
+   * full. RFC 3261 §21.5.14: "The server was unable to process the request since the message length
+   * exceeded its capabilities." A request from a trusted source with the fields a response copies gets
+   * a stateless 513; anything else (responses, ACKs, untrusted sources) is dropped.
+   */
+  private refuseOversize(data: Uint8Array, source: Address, limit: "headers" | "body", answer: boolean): void {
+    this.stats.oversize++;
+    const response = answer ? tooLargeResponse(data, source) : undefined;
+    const fields = { limit, bytes: data.length };
+    if (!response) return this.refusals.note("oversize_dropped", source, { msg: "sip datagram dropped: too large", fields });
+    this.refusals.note("oversize_rejected", source, { msg: "sip request refused 513: too large", fields });
+    this.sendResponse(response);
   }
 
   /**

@@ -1,0 +1,94 @@
+/**
+ * Outbound calling through a SIP trunk: its variables (SIP_TRUNK_*, SIP_CALLER_ID, credentials, E.164
+ * prefix lists, limits) and the check of what `--mode outbound|all` needs.
+ */
+import { countryCodeOf, PREFIX_PATTERN } from "../outbound/destination-policy";
+import { ConfigError, host, int, pair, str, type Env } from "./env-vars";
+
+export type Mode = "inbound" | "outbound" | "all";
+
+/** Outbound calling through a SIP trunk (used with `--mode outbound` or `all`). */
+export interface OutboundConfig {
+  /** SIP_TRUNK_HOST: the trunk's host name or IPv4 address; unset = outbound calling not configured. */
+  trunkHost?: string;
+  /** SIP_TRUNK_PORT (UDP), default 5060. */
+  trunkPort: number;
+  /** SIP_CALLER_ID: the From user part (our number as the trunk knows it), e.g. +14155550123. */
+  callerId?: string;
+  /** Digest credentials (RFC 3261 §22): SIP_USERNAME/SIP_PASSWORD, else PLIVO_AUTH_ID/PLIVO_AUTH_TOKEN. */
+  credentials?: { username: string; password: string; from: "SIP_USERNAME" | "PLIVO_AUTH_ID"; realm?: string };
+  /**
+   * OUTBOUND_ALLOW_PREFIXES: E.164 prefixes outbound calls may go to ("*" = any); default the caller
+   * ID's country code. Undefined when unset and the caller ID is not E.164 (requireOutbound refuses).
+   */
+  allowPrefixes?: string[];
+  /** OUTBOUND_DENY_PREFIXES: E.164 prefixes never called (wins over the allow list); default none. */
+  denyPrefixes: string[];
+  /** RING_TIMEOUT_S: no answer within this → CANCEL, status no_answer. Seconds, default 30. */
+  ringTimeoutS: number;
+  /** MAX_OUTBOUND_CALLS: simultaneous outbound calls, default 10. */
+  maxCalls: number;
+  /** OUTBOUND_CALLS_PER_MINUTE: new outbound calls per sliding minute, default 30. */
+  callsPerMinute: number;
+}
+
+/** A comma-separated list of E.164 prefixes ("+1,+44"); `star` also accepts "*" alone. */
+function prefixList(env: Env, name: string, star: boolean): string[] | undefined {
+  const v = str(env, name);
+  if (v === undefined) return undefined;
+  const list = v.split(",").map((x) => x.trim()).filter(Boolean);
+  if (star && list.length === 1 && list[0] === "*") return ["*"];
+  if (list.length === 0) throw new ConfigError(name, `expected comma-separated E.164 prefixes such as +1,+44${star ? ' or "*"' : ""}`);
+  for (const p of list) {
+    if (!PREFIX_PATTERN.test(p)) {
+      throw new ConfigError(name, `expected comma-separated E.164 prefixes such as +1,+44 ("+" then 1 to 15 digits)${star ? ' or "*"' : ""}, got "${p}"`);
+    }
+  }
+  return list;
+}
+
+export function outboundConfig(env: Env): OutboundConfig {
+  const callerId = str(env, "SIP_CALLER_ID");
+  // RFC 3261 §25.1 user part: unreserved characters and "+" (E.164 numbers, or a trunk account name).
+  if (callerId !== undefined && !/^[A-Za-z0-9+._~-]{1,64}$/.test(callerId)) {
+    throw new ConfigError("SIP_CALLER_ID", `expected a number such as +14155550123 (letters, digits, + . _ ~ -), got "${callerId}"`);
+  }
+  const sip = pair(env, "SIP_USERNAME", "SIP_PASSWORD");
+  const plivo = pair(env, "PLIVO_AUTH_ID", "PLIVO_AUTH_TOKEN");
+  const realm = str(env, "SIP_TRUNK_REALM");
+  if (realm !== undefined && /["\\\r\n]/.test(realm)) throw new ConfigError("SIP_TRUNK_REALM", `expected a realm without quotes or backslashes, got "${realm}"`);
+  const credentials = sip
+    ? { username: sip[0], password: sip[1], from: "SIP_USERNAME" as const, realm }
+    : plivo
+      ? { username: plivo[0], password: plivo[1], from: "PLIVO_AUTH_ID" as const, realm }
+      : undefined;
+  if (realm !== undefined && !credentials) throw new ConfigError("SIP_TRUNK_REALM", "set SIP_USERNAME/SIP_PASSWORD (or PLIVO_AUTH_ID/PLIVO_AUTH_TOKEN) with it");
+  const callerCountry = callerId === undefined ? undefined : countryCodeOf(callerId);
+  return {
+    allowPrefixes: prefixList(env, "OUTBOUND_ALLOW_PREFIXES", true) ?? (callerCountry ? [callerCountry] : undefined),
+    denyPrefixes: prefixList(env, "OUTBOUND_DENY_PREFIXES", false) ?? [],
+    trunkHost: host(env, "SIP_TRUNK_HOST"),
+    trunkPort: int(env, "SIP_TRUNK_PORT", 5060, 1, 65535),
+    callerId,
+    credentials,
+    ringTimeoutS: int(env, "RING_TIMEOUT_S", 30, 1, 600),
+    maxCalls: int(env, "MAX_OUTBOUND_CALLS", 10, 1, 10_000),
+    callsPerMinute: int(env, "OUTBOUND_CALLS_PER_MINUTE", 30, 1, 100_000),
+  };
+}
+
+/**
+ * Checks what `--mode outbound|all` needs: SIP_TRUNK_HOST and SIP_CALLER_ID.
+ * @throws ConfigError naming the missing variable.
+ */
+export function requireOutbound(cfg: { outbound: OutboundConfig }, mode: Mode): void {
+  if (mode === "inbound") return;
+  if (!cfg.outbound.trunkHost) throw new ConfigError("SIP_TRUNK_HOST", `required with --mode ${mode} (the SIP trunk outbound calls go through)`);
+  if (!cfg.outbound.callerId) throw new ConfigError("SIP_CALLER_ID", `required with --mode ${mode} (the number outbound calls come from)`);
+  if (!cfg.outbound.allowPrefixes) {
+    throw new ConfigError(
+      "OUTBOUND_ALLOW_PREFIXES",
+      `required with --mode ${mode} when SIP_CALLER_ID (${cfg.outbound.callerId}) is not an E.164 number: list the prefixes calls may go to, e.g. +1,+44, or "*" for any`,
+    );
+  }
+}
