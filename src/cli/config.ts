@@ -24,12 +24,14 @@ export type LlmChoice = "gemini" | "openai" | "scripted";
 export type TtsChoice = "cartesia" | "flite";
 
 /**
- * MAX_CALLS defaults, from `bun run bench:load` on one core of this machine (see README, Capacity): the
- * highest number of calls that passed the load gate (every call hears its replies, CPU < 80 %, gap
- * p90 ≤ 5 ms and p99 ≤ 10 ms, no silence inside a phrase, OPTIONS within 50 ms). Offline = the
- * pocketsphinx recogniser (one process per call).
+ * MAX_CALLS defaults, from `bun run bench:load` on one core of this machine (README, Capacity; 5 Dec
+ * 2026). Cloud: the highest N that passed the load gate (every call hears its replies, CPU < 80 %, gap
+ * p90 ≤ 5 ms and p99 ≤ 10 ms, no silence inside a phrase, OPTIONS within 50 ms): 50 passed (46 % CPU),
+ * 75 missed the p99 by 1.4 ms, 100 failed (89 % CPU). Offline (one pocketsphinx process per call): no N
+ * passes the strict gate (one stall of 70–100 ms per run even at 1 call); at 4 calls every call is
+ * answered (reply p50 1.8 s), gap p90 7.5 ms, no silence in phrases.
  */
-export const MAX_CALLS_DEFAULTS = { cloud: 100, offline: 4 } as const;
+export const MAX_CALLS_DEFAULTS = { cloud: 50, offline: 4 } as const;
 
 export interface Config {
   sipHost: string;
