@@ -30,6 +30,7 @@ export interface CallSummary {
   codec?: string;
   providers?: CallRecord["providers"];
   bargeIns: number;
+  usage?: CallRecord["usage"];
 }
 
 /**
@@ -67,6 +68,7 @@ export function summarize(r: CallRecord): CallSummary {
     codec: r.codec,
     providers: r.providers ? { ...r.providers } : undefined,
     bargeIns: r.bargeIns,
+    usage: r.usage ? { ...r.usage } : undefined,
   };
 }
 

@@ -76,7 +76,10 @@ export function metricsObserver(metrics: Metrics): CallObserver {
     callStarted: (record) => metrics.callStarted(record.direction),
     callUpdated: () => {},
     callAnswered: () => {},
-    turn: (_record, turn) => observeTurnLatency(metrics, turn),
+    turn: (record, turn) => {
+      observeTurnLatency(metrics, turn);
+      if (turn.usage) metrics.usage(turn.usage, record.providers);
+    },
     bargeIn: () => metrics.bargeIn(),
     providerError: (_record, err) => {
       if (err instanceof ProviderError) metrics.providerErrorFrom(err);
@@ -87,7 +90,10 @@ export function metricsObserver(metrics: Metrics): CallObserver {
       metrics.rtpPacketsLost(Math.max(0, st.lost));
     },
     rtcpReport: (_record, r) => metrics.rtcpReport(r),
-    callEnded: (record, result) => metrics.callEnded(record.direction, result),
+    callEnded: (record, result) => {
+      metrics.callEnded(record.direction, result);
+      if (record.usage) metrics.usage({ sttAudioS: record.usage.sttAudioS }, record.providers);
+    },
     callRefused: (direction, result) => metrics.callRefused(direction, result),
   };
 }

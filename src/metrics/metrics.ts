@@ -16,6 +16,7 @@
  * use label-bound children created once (measured ≈ 0.2 µs per call). Every method is a plain closure:
  * passing one as a callback (`onBargeIn: metrics.bargeIn`) needs no `bind`.
  */
+import { usageCounters, type UsageAmounts } from "./usage";
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import type { ProviderError, ProviderErrorCode, ProviderKind } from "../providers/types.ts";
 import { rtpDropTotals } from "../rtp/drop-counters.ts";
@@ -173,6 +174,8 @@ export interface Metrics {
   turnLatencies(latency: { finalTranscriptMs?: number; firstTokenMs?: number; firstAudioMs?: number; firstRtpMs?: number }): void;
   /** The caller interrupted the agent's reply: barge_ins_total +1. */
   bargeIn(): void;
+  /** What a turn or call cost, by provider (src/metrics/usage.ts); `providers` as on the call record. */
+  usage(u: UsageAmounts, providers?: { stt: string; llm: string; tts: string }): void;
   /** A provider failed: provider_errors_total{provider,kind,code}. `code` = HTTP status or error code. */
   providerError(provider: string, kind: ProviderKind, code: string | number): void;
   /** Same as providerError, taking the fields of a thrown `ProviderError`. */
@@ -392,6 +395,7 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
       if (l.firstRtpMs !== undefined) observeTurn("first_rtp", l.firstRtpMs);
     },
     bargeIn: () => bargeIns.inc(),
+    usage: usageCounters(registers, (p) => providerLabel(p.split(/[\s(]/)[0] ?? p)),
     providerError,
     providerErrorFrom: (err) => providerError(err.provider, err.kind, err.code),
   };

@@ -8,12 +8,12 @@
  * it, nothing polls. One AbortController per call and per reply; retry lives here only (the next turn
  * tries again).
  */
-import type { AudioFrame } from "../media/constants";
+import { SAMPLE_RATE, type AudioFrame } from "../media/constants";
 import type { ChatMessage } from "../providers/types";
 import type { StateMachine } from "../util/state-machine";
 import { AgentSpeech } from "./agent-speech";
 import { CallTimers } from "./call-timers";
-import { ConversationLog } from "./conversation-log";
+import { callUsage, ConversationLog } from "./conversation-log";
 import { conversationMachine, type ConversationState } from "./conversation-state";
 import { DEFAULT_CONVERSATION, type AgentCallDeps, type ConversationSettings } from "./conversation-settings";
 import { TurnDetector, type TurnEnd } from "./endpointing";
@@ -44,6 +44,8 @@ export class AgentCall {
   /** The LLM and TTS serving this call: the configured ones, or the fallbacks after a failure at call start. */
   private readonly providers: StageProviders;
   private readonly fixed: FixedSpeech;
+  /** Caller audio pushed to the STT, ms. */
+  private sttAudioMs = 0;
   /** Play-state edge tracking for the VAD's echo rule. */
   private wasPlaying = false;
   private readonly unlisten: () => void;
@@ -65,7 +67,7 @@ export class AgentCall {
       log: d.log,
       providers: this.providers,
       stopIf: () => this.state.is("on-hold"),
-      onSaid: (text) => this.log.agentTurn(text),
+      onSaid: (text) => this.log.agentTurn(text, { usage: { ttsChars: text.length } }),
     });
     this.state = conversationMachine((from, to) => d.log.debug?.({ callId: d.record.id, from, to }, "conversation state"));
     this.detector = new TurnDetector(
@@ -132,6 +134,9 @@ export class AgentCall {
   onAudioFrame(frame: AudioFrame): void {
     if (this.state.is("stopped", "on-hold")) return;
     this.stt.push(frame);
+    // Caller audio streamed to the STT (never while ringing: media starts on ACK; never on hold: above).
+    this.sttAudioMs += (frame.pcm.length / SAMPLE_RATE) * 1000;
+    if (this.sttAudioMs % 1000 < 20) callUsage(this.d.record).sttAudioS = Math.round(this.sttAudioMs / 10) / 100;
     const playing = this.d.output.isPlaying;
     if (playing !== this.wasPlaying) {
       this.wasPlaying = playing;
@@ -174,6 +179,7 @@ export class AgentCall {
   /** Ends the conversation: aborts work, closes streams. Idempotent. */
   stop(): void {
     if (this.state.is("stopped")) return;
+    if (this.sttAudioMs > 0) callUsage(this.d.record).sttAudioS = Math.round(this.sttAudioMs / 10) / 100;
     // A reply cut by the end of the call is recorded with what the caller heard of it.
     this.speech.endOfCall();
     this.unlisten();

@@ -118,7 +118,7 @@ export class AgentSpeech {
     if (r && !r.interrupted && r.spokenText) {
       this.d.output.clearBuffer(); // the finished event fixes exactly what went out
       r.interrupt();
-      this.log.agentTurn(r.heardText(this.samplesPerChar), { interrupted: true, generated: collapse(r.generated), latency: r.latency });
+      this.log.agentTurn(r.heardText(this.samplesPerChar), { interrupted: true, generated: collapse(r.generated), latency: r.latency, usage: r.usage });
     }
   }
 
@@ -149,7 +149,7 @@ export class AgentSpeech {
     // The turn is recorded once it has been heard: a barge-in before then records the heard part instead.
     await this.d.output.waitForPlayout();
     if (this.state.is("stopped") || reply.interrupted) return;
-    this.log.agentTurn(reply.generated.trim(), { latency: reply.latency });
+    this.log.agentTurn(reply.generated.trim(), { latency: reply.latency, usage: reply.usage });
     this.replied = true;
     if (this.reply === reply) this.reply = null;
     if (reply.endCall) return this.hangupAfterPlayout("end_call");
@@ -204,7 +204,7 @@ export class AgentSpeech {
       this.startReply(reply.userText, null);
       return;
     }
-    this.log.agentTurn(reply.generated, { latency: reply.latency, error: describeError(error) });
+    this.log.agentTurn(reply.generated, { latency: reply.latency, usage: reply.usage, error: describeError(error) });
     await this.speakApology();
   }
 
@@ -226,7 +226,7 @@ export class AgentSpeech {
       this.d.onBargeIn?.();
     }
     // The stages the cut reply reached are kept (the call page's latency bar, metrics).
-    this.log.agentTurn(heard, { interrupted: true, generated: collapse(reply.generated), latency: reply.latency });
+    this.log.agentTurn(heard, { interrupted: true, generated: collapse(reply.generated), latency: reply.latency, usage: reply.usage });
     if (this.reply === reply) this.reply = null;
     const rest = reply.unheardRest(heard);
     if (why !== "next-turn" && rest) this.resumable = { text: rest, endCall: reply.endCall };

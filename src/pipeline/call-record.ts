@@ -47,6 +47,24 @@ export interface TurnLatency {
   firstRtpMs?: number;
 }
 
+/** What an agent turn cost: LLM tokens from the provider's usage fields, characters sent to TTS. */
+export interface TurnUsage {
+  llmInputTokens?: number;
+  llmOutputTokens?: number;
+  ttsChars?: number;
+}
+
+/**
+ * What a call cost so far: seconds of caller audio streamed to the STT (none while ringing or on hold),
+ * LLM input/output tokens (provider usage fields), characters sent to TTS.
+ */
+export interface CallUsage {
+  sttAudioS: number;
+  llmInputTokens: number;
+  llmOutputTokens: number;
+  ttsChars: number;
+}
+
 export interface TurnRecord {
   index: number;
   speaker: "caller" | "agent";
@@ -58,6 +76,8 @@ export interface TurnRecord {
   /** Agent turns: the whole reply as generated, when it differs from what was played. */
   generatedText?: string;
   latency?: TurnLatency;
+  /** Agent turns: what the reply cost. */
+  usage?: TurnUsage;
   /** Agent turns that failed and were replaced by the apology. */
   error?: string;
 }
@@ -89,6 +109,8 @@ export interface CallRecord {
   providers?: { stt: string; llm: string; tts: string };
   turns: TurnRecord[];
   bargeIns: number;
+  /** What the call cost so far (see CallUsage); absent before any audio or reply. */
+  usage?: CallUsage;
   /** Outbound calls: detailed status (see CallStatus). */
   status?: CallStatus;
   /** First 180/183 from the far end (outbound). */

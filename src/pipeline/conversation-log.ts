@@ -3,7 +3,12 @@
  * record's turns, written together so they never disagree; and the provider serving each stage.
  */
 import type { ChatMessage } from "../providers/types";
-import type { CallRecord, TurnLatency, TurnRecord } from "./call-record";
+import type { CallRecord, CallUsage, TurnLatency, TurnRecord, TurnUsage } from "./call-record";
+
+/** The record's usage totals, created at zero on first use. */
+export function callUsage(record: CallRecord): CallUsage {
+  return (record.usage ??= { sttAudioS: 0, llmInputTokens: 0, llmOutputTokens: 0, ttsChars: 0 });
+}
 
 export class ConversationLog {
   readonly history: ChatMessage[] = [];
@@ -41,7 +46,14 @@ export class ConversationLog {
    * An agent reply: `text` is what the caller heard (all of it unless `interrupted`); `generated` the
    * whole reply when it differs.
    */
-  agentTurn(text: string, o: { interrupted?: boolean; latency?: TurnLatency; error?: string; generated?: string } = {}): void {
+  agentTurn(text: string, o: { interrupted?: boolean; latency?: TurnLatency; error?: string; generated?: string; usage?: TurnUsage } = {}): void {
+    const u = o.usage && Object.keys(o.usage).length > 0 ? { ...o.usage } : undefined;
+    if (u) {
+      const total = callUsage(this.record);
+      total.llmInputTokens += u.llmInputTokens ?? 0;
+      total.llmOutputTokens += u.llmOutputTokens ?? 0;
+      total.ttsChars += u.ttsChars ?? 0;
+    }
     if (text || !o.interrupted) this.history.push({ role: "assistant", text: text || "" });
     this.add({
       speaker: "agent",
@@ -49,6 +61,7 @@ export class ConversationLog {
       interrupted: o.interrupted || undefined,
       generatedText: o.generated && o.generated !== text ? o.generated : undefined,
       latency: o.latency,
+      usage: u,
       error: o.error,
     });
   }

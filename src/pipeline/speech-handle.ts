@@ -10,7 +10,7 @@
 import type { AudioOutput, PlaybackFinishedEvent } from "../media/audio-output";
 import { SAMPLES_PER_MS } from "../media/constants";
 import type { LlmChunk, TtsProvider } from "../providers/types";
-import type { TurnLatency } from "./call-record";
+import type { TurnLatency, TurnUsage } from "./call-record";
 import { collapse, expectedSamples, heardPart } from "./heard-text";
 import { SentenceSplitter } from "./sentence-splitter";
 import type { ReplyView } from "./turn-taking";
@@ -58,6 +58,8 @@ export class SpeechHandle {
   /** The text source ran to its end (the whole reply was generated). */
   generationDone = false;
   interrupted = false;
+  /** What this reply cost: LLM tokens (provider usage fields), characters sent to TTS. */
+  readonly usage: TurnUsage = {};
   /** Latency figures, completed as the stages happen (firstRtpMs by the playback-started event). */
   readonly latency: TurnLatency;
 
@@ -150,6 +152,7 @@ export class SpeechHandle {
       const send = (chunks: string[]) => {
         for (const c of chunks) {
           this.spokenText += (this.spokenText ? " " : "") + c;
+          this.usage.ttsChars = (this.usage.ttsChars ?? 0) + c.length;
           tts.pushText(c);
         }
         if (chunks.length > 0) r.onSaying?.(this.spokenText);
@@ -160,6 +163,9 @@ export class SpeechHandle {
           if (this.latency.firstTokenMs === undefined) this.latency.firstTokenMs = this.since();
           this.generated += chunk.text;
           send(splitter.push(chunk.text));
+        } else if (chunk.type === "usage") {
+          this.usage.llmInputTokens = (this.usage.llmInputTokens ?? 0) + chunk.inputTokens;
+          this.usage.llmOutputTokens = (this.usage.llmOutputTokens ?? 0) + chunk.outputTokens;
         } else if ((r.onToolCall?.(chunk.name, chunk.args), chunk.name === "end_call")) {
           this.endCall = true;
         } else if (!r.onTool?.(chunk.name, chunk.args)) {

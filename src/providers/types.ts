@@ -109,7 +109,13 @@ export interface ToolSpec {
 
 export type LlmChunk =
   | { type: "text"; text: string }
-  | { type: "tool_call"; name: string; args: Record<string, unknown> };
+  | { type: "tool_call"; name: string; args: Record<string, unknown> }
+  /**
+   * What the request cost, from the provider's usage fields (Gemini `usageMetadata.promptTokenCount` /
+   * `candidatesTokenCount`, OpenAI `usage.prompt_tokens` / `completion_tokens`): totals for this request,
+   * sent once, after the last text or tool call. Absent when the provider reports none.
+   */
+  | { type: "usage"; inputTokens: number; outputTokens: number };
 
 export interface LlmRequest {
   /** System instruction. */

@@ -64,6 +64,8 @@ export const PG_MIGRATIONS: readonly (readonly string[])[] = [
   [`ALTER TABLE calls ADD COLUMN transfer TEXT`],
   // 4: the far end's last RTCP report about our stream (JSON, as in SQLite migration 3).
   [`ALTER TABLE calls ADD COLUMN rtcp TEXT`],
+  // 5: what the call and each agent turn cost (JSON, as in SQLite migration 4).
+  [`ALTER TABLE calls ADD COLUMN usage TEXT`, `ALTER TABLE turns ADD COLUMN usage TEXT`],
 ];
 
 export const PG_SCHEMA_VERSION = PG_MIGRATIONS.length;

@@ -32,6 +32,7 @@ export interface CallRow {
   outcome_source: string | null;
   transfer: string | null;
   rtcp: string | null;
+  usage?: string | null;
   updated_at: string;
 }
 
@@ -46,6 +47,7 @@ export interface TurnRow {
   generated_text: string | null;
   latency: string | null;
   error: string | null;
+  usage?: string | null;
 }
 
 /** Column names of `calls`, in the order `callParams` fills them. */
@@ -76,10 +78,11 @@ export const CALL_COLUMNS = [
   "outcome_source",
   "transfer",
   "rtcp",
+  "usage",
   "updated_at",
 ] as const;
 
-export const TURN_COLUMNS = ["call_id", "idx", "speaker", "text", "at", "interrupted", "generated_text", "latency", "error"] as const;
+export const TURN_COLUMNS = ["call_id", "idx", "speaker", "text", "at", "interrupted", "generated_text", "latency", "error", "usage"] as const;
 
 const json = (v: unknown): string | null => (v === undefined || v === null ? null : JSON.stringify(v));
 const opt = <T>(v: T | null): T | undefined => (v === null ? undefined : v);
@@ -122,6 +125,7 @@ export function callParams(r: CallRecord, updatedAt: string): Record<(typeof CAL
     outcome_source: r.outcomeSource ?? null,
     transfer: json(r.transfer),
     rtcp: json(r.rtcp),
+    usage: json(r.usage),
     updated_at: updatedAt,
   };
 }
@@ -138,6 +142,7 @@ export function turnParams(callId: string, t: TurnRecord): Record<(typeof TURN_C
     generated_text: t.generatedText ?? null,
     latency: json(t.latency),
     error: t.error ?? null,
+    usage: json(t.usage),
   };
 }
 
@@ -148,6 +153,8 @@ export function rowToTurn(row: TurnRow): TurnRecord {
   const latency = parseJson<TurnRecord["latency"]>(row.latency);
   if (latency) t.latency = latency;
   if (row.error !== null) t.error = row.error;
+  const usage = parseJson<TurnRecord["usage"]>(row.usage ?? null);
+  if (usage) t.usage = usage;
   return t;
 }
 
@@ -190,5 +197,6 @@ export function rowToCall(row: CallRow, turns: TurnRecord[]): CallRecord {
   set("outcomeSource", opt(row.outcome_source) as CallRecord["outcomeSource"]);
   set("transfer", parseJson(row.transfer));
   set("rtcp", parseJson(row.rtcp));
+  set("usage", parseJson(row.usage ?? null));
   return r;
 }

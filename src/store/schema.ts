@@ -60,6 +60,8 @@ export const MIGRATIONS: readonly (readonly string[])[] = [
   // 3: the far end's last RTCP report about our stream (JSON: fractionLost, cumulativeLost, jitterMs,
   // rttMs; RFC 3550 §6.4.1), so loss, jitter and round-trip time outlive the call.
   [`ALTER TABLE calls ADD COLUMN rtcp TEXT`],
+  // 4: what the call and each agent turn cost (JSON of CallUsage / TurnUsage, src/pipeline/call-record.ts).
+  [`ALTER TABLE calls ADD COLUMN usage TEXT`, `ALTER TABLE turns ADD COLUMN usage TEXT`],
 ];
 
 /** The version `migrate` brings a database to. */

@@ -96,3 +96,25 @@ describe.skipIf(skip)("RECORDING=on: a SIPp call's stereo WAV", () => {
     expect(Math.abs(wavMs - call.record.durationMs)).toBeLessThan(500);
   });
 });
+
+describe.skipIf(skip)("what the call cost, on the stored record and in /metrics", () => {
+  test("STT seconds ≈ the caller audio the agent got, LLM tokens from Gemini's usageMetadata, TTS characters of what was said", async () => {
+    const u = call.record.usage;
+    expect(u).toBeDefined();
+    // Media ran from the ACK to the BYE: the STT got about that much caller audio (never while ringing).
+    const mediaS = call.record.durationMs / 1000;
+    expect(u.sttAudioS).toBeGreaterThan(mediaS - 1.5);
+    expect(u.sttAudioS).toBeLessThanOrEqual(mediaS + 0.5);
+    const agentTurns = (call.record.turns as any[]).filter((t) => t.speaker === "agent");
+    const requests = fakes.gemini.requests.length;
+    expect(u.llmInputTokens).toBe(10 * requests); // the fake reports promptTokenCount 10 per request
+    expect(u.llmOutputTokens).toBeGreaterThan(0);
+    expect(u.ttsChars).toBe(agentTurns.reduce((n, t) => n + (t.usage?.ttsChars ?? 0), 0));
+    expect(u.ttsChars).toBeGreaterThanOrEqual("Hello, thank you for calling. How can I help you today?".length - 2);
+    for (const t of agentTurns) expect(t.usage?.llmInputTokens).toBe(10);
+    const metrics = await (await fetch(`http://127.0.0.1:${agent.httpPort}/metrics`)).text();
+    expect(metrics).toContain(`voice_agent_llm_tokens_total{provider="gemini",kind="input"} ${u.llmInputTokens}`);
+    expect(metrics).toContain(`voice_agent_tts_characters_total{provider="cartesia"} ${u.ttsChars}`);
+    expect(metrics).toMatch(/voice_agent_stt_audio_seconds_total\{provider="deepgram"\} [1-9]/);
+  });
+});

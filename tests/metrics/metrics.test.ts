@@ -137,6 +137,9 @@ describe("createMetrics", () => {
       voice_agent_rtcp_rtt_ms: "histogram",
       voice_agent_rtcp_fraction_lost: "histogram",
       voice_agent_rtcp_jitter_ms: "histogram",
+      voice_agent_stt_audio_seconds_total: "counter",
+      voice_agent_llm_tokens_total: "counter",
+      voice_agent_tts_characters_total: "counter",
     };
     expect([...f.keys()].sort()).toEqual(Object.keys(want).sort());
     for (const [name, type] of Object.entries(want)) {
@@ -275,4 +278,17 @@ test("rtcpReport: RTT, fraction lost and jitter land in their histograms (an RR 
   expect(valueOf(f, "voice_agent_rtcp_fraction_lost_count")).toBe(2);
   expect(valueOf(f, "voice_agent_rtcp_fraction_lost_bucket", { le: "0.02" })).toBe(1);
   expect(valueOf(f, "voice_agent_rtcp_jitter_ms_sum")).toBe(4);
+});
+
+test("usage counters: STT seconds, LLM tokens by kind, TTS characters, by provider (first word of its description)", async () => {
+  const m = createMetrics({ defaultMetrics: false });
+  const providers = { stt: "deepgram (nova-2-phonecall)", llm: "gemini (gemini-2.0-flash)", tts: "cartesia (sonic-2)" };
+  m.usage({ llmInputTokens: 120, llmOutputTokens: 30, ttsChars: 64 }, providers);
+  m.usage({ llmInputTokens: 200, llmOutputTokens: 0, ttsChars: 10 }, providers);
+  m.usage({ sttAudioS: 12.5 }, providers);
+  const text = await m.render();
+  expect(text).toContain('voice_agent_llm_tokens_total{provider="gemini",kind="input"} 320');
+  expect(text).toContain('voice_agent_llm_tokens_total{provider="gemini",kind="output"} 30');
+  expect(text).toContain('voice_agent_tts_characters_total{provider="cartesia"} 74');
+  expect(text).toContain('voice_agent_stt_audio_seconds_total{provider="deepgram"} 12.5');
 });

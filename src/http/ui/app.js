@@ -126,12 +126,20 @@ function latencyBar(l) {
   });
   return [bar, el("span", { class: "lat" }, parts.join(" · ") + " ms")];
 }
+function usageText(u) {
+  const parts = [];
+  if (u.sttAudioS) parts.push("STT " + u.sttAudioS + " s");
+  if (u.llmInputTokens || u.llmOutputTokens) parts.push("LLM " + (u.llmInputTokens || 0) + " in / " + (u.llmOutputTokens || 0) + " out tokens");
+  if (u.ttsChars) parts.push("TTS " + u.ttsChars + " chars");
+  return parts.length ? "cost: " + parts.join(", ") : "";
+}
 function turnNode(t) {
   const who = el("span", { class: "who" }, (t.speaker === "agent" ? "agent" : "caller") + " · " + new Date(t.at).toLocaleTimeString());
   const node = el("div", { class: "turn " + t.speaker }, who, el("span", { class: "text" }, t.text));
   const rest = unheardRest(t);
   if (rest) node.append(" ", el("s", { title: "not heard: the caller interrupted" }, rest));
   if (t.error) node.append(el("div", { class: "lat err" }, t.error));
+  if (t.usage && usageText(t.usage)) node.append(el("div", { class: "lat usage" }, usageText(t.usage)));
   if (t.speaker === "agent" && t.latency && Object.keys(t.latency).length) { $("legend").hidden = false; node.append(...latencyBar(t.latency)); }
   return node;
 }
@@ -146,7 +154,7 @@ function renderMeta() {
   const c = current.call; const p = c.providers || {};
   $("call-title").textContent = (c.direction === "inbound" ? "Inbound" : "Outbound") + " call " + c.from + " → " + c.to;
   $("call-meta").textContent = [stateOf(c), c.codec, c.endReason && "ended: " + c.endReason, p.stt && "stt " + p.stt, p.llm && "llm " + p.llm, p.tts && "tts " + p.tts,
-    c.sipCallId && "Call-ID " + c.sipCallId].filter(Boolean).join(" · ");
+    c.sipCallId && "Call-ID " + c.sipCallId, c.usage && usageText(c.usage)].filter(Boolean).join(" · ");
 }
 async function openCall(id) {
   current?.stream?.abort();

@@ -63,15 +63,20 @@ export class GeminiLlm implements LlmProvider {
         }),
       );
       const it = stream[Symbol.asyncIterator]();
+      // Each streamed response carries the totals so far (usageMetadata); the last one is the request's.
+      let usage: LlmChunk | undefined;
       for (;;) {
         const r = await guard.race(it.next());
         if (r.done) break;
         guard.bump();
+        const u = r.value.usageMetadata;
+        if (u) usage = { type: "usage", inputTokens: u.promptTokenCount ?? 0, outputTokens: u.candidatesTokenCount ?? 0 };
         for (const chunk of chunksOf(r.value, this.src)) {
           yield chunk;
           if (guard.reason) throw guard.reason;
         }
       }
+      if (usage) yield usage;
     } catch (e) {
       throw guard.reason ?? mapGeminiError(this.src, e);
     } finally {

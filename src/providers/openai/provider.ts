@@ -42,6 +42,7 @@ export class OpenAiLlm implements LlmProvider {
   async *generate(req: LlmRequest): AsyncGenerator<LlmChunk> {
     const guard = new StreamGuard(req.signal, this.clock, this.opts.idleTimeoutMs ?? OPENAI_DEFAULTS.idleTimeoutMs, this.src);
     const calls = new ToolCallAssembler(this.src);
+    let usage: LlmChunk | undefined;
     try {
       const stream = await guard.race(
         this.client.chat.completions.create(
@@ -49,6 +50,8 @@ export class OpenAiLlm implements LlmProvider {
             model: this.opts.model,
             messages: toMessages(req, this.opts),
             stream: true,
+            // The last chunk then carries `usage` (prompt and completion tokens) with empty `choices`.
+            stream_options: { include_usage: true },
             ...(req.tools.length ? { tools: req.tools.map(toTool) } : {}),
             ...(this.opts.temperature !== undefined ? { temperature: this.opts.temperature } : {}),
             ...(this.opts.maxTokens !== undefined ? { max_tokens: this.opts.maxTokens } : {}),
@@ -61,8 +64,10 @@ export class OpenAiLlm implements LlmProvider {
         const r = await guard.race(it.next());
         if (r.done) break;
         guard.bump();
+        const u = r.value.usage;
+        if (u) usage = { type: "usage", inputTokens: u.prompt_tokens ?? 0, outputTokens: u.completion_tokens ?? 0 };
         const choice = r.value.choices?.[0];
-        if (!choice) continue; // e.g. a usage-only chunk
+        if (!choice) continue; // e.g. the usage-only chunk
         const d = choice.delta;
         if (d?.content) {
           yield { type: "text", text: d.content };
@@ -74,6 +79,7 @@ export class OpenAiLlm implements LlmProvider {
         }
       }
       for (const c of calls.take()) yield c;
+      if (usage) yield usage;
     } catch (e) {
       throw guard.reason ?? mapOpenAiError(this.src, e);
     } finally {

@@ -35,6 +35,8 @@ describe("Gemini LLM against the local fake", () => {
     expect(chunks).toEqual([
       { type: "text", text: "Sure, " },
       { type: "text", text: "one moment." },
+      // The last response's usageMetadata (promptTokenCount, candidatesTokenCount), once, at the end.
+      { type: "usage", inputTokens: 10, outputTokens: 2 },
     ]);
     const r = fake.requests[0];
     expect(r.version).toBe("v1");
@@ -61,6 +63,7 @@ describe("Gemini LLM against the local fake", () => {
     expect(chunks).toEqual<LlmChunk[]>([
       { type: "text", text: "Goodbye, have a nice day!" },
       { type: "tool_call", name: "end_call", args: { reason: "caller said bye" } },
+      { type: "usage", inputTokens: 10, outputTokens: 2 },
     ]);
   });
 
