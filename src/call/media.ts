@@ -247,6 +247,11 @@ export class CallMedia implements RenegotiableMedia {
   }
 
   /** True while the peer holds the call. */
+  /** RTP packets accepted from the far end so far (the RTP session's counter). */
+  get packetsReceived(): number {
+    return this.session.packetsReceived;
+  }
+
   get onHold(): boolean {
     return this.held;
   }

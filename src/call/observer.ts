@@ -146,6 +146,41 @@ export function combineObservers(log: Logger, ...observers: CallObserver[]): Cal
 }
 
 /**
+ * The log's view of the agent's side: one "agent turn" line per reply as the caller heard it, with its
+ * latency stages (ms from the end of the caller's speech), whether it was cut, and what it cost.
+ * `callId` is our id, `sipCallId` the SIP Call-ID; the words go under `pii` (dropped when LOG_PII=false).
+ */
+export function logObserver(log: Logger): CallObserver {
+  const none = () => {};
+  return {
+    callStarted: none,
+    callUpdated: none,
+    callAnswered: none,
+    turn: (record, turn) => {
+      if (turn.speaker !== "agent") return;
+      log.info(
+        {
+          callId: record.id,
+          sipCallId: record.sipCallId,
+          turn: turn.index,
+          ...(turn.interrupted ? { interrupted: true } : {}),
+          ...(turn.latency && Object.keys(turn.latency).length ? { latencyMs: turn.latency } : {}),
+          ...(turn.usage ? { usage: turn.usage } : {}),
+          ...(turn.error ? { error: turn.error } : {}),
+          pii: { text: turn.text, ...(turn.generatedText ? { generatedText: turn.generatedText } : {}) },
+        },
+        "agent turn",
+      );
+    },
+    bargeIn: none,
+    providerError: none,
+    rtpStats: none,
+    callEnded: none,
+    callRefused: none,
+  };
+}
+
+/**
  * The live event stream's view (src/call/events.ts): call state, interim and final transcripts,
  * agent replies (heard part and whole reply on barge-in) with their latency stages, barge-ins, provider
  * errors. Publishing never waits for a watcher.

@@ -21,7 +21,7 @@ import { CallMedia } from "../call/media";
 import { InboundCalls } from "../call/inbound";
 import { Admission, loadHeaderValue } from "../call/admission";
 import { Headroom } from "../call/headroom";
-import { combineObservers, eventsObserver, metricsObserver, storeObserver, type CallObserver } from "../call/observer";
+import { combineObservers, eventsObserver, logObserver, metricsObserver, storeObserver, type CallObserver } from "../call/observer";
 import { CallEventHub } from "../call/events";
 import { pruneRecordings, RECORDINGS_DIR } from "../call/recording";
 import { join } from "node:path";
@@ -79,7 +79,7 @@ export class AgentServer {
     this.metrics = metrics;
     this.headroom = headroom;
     const { cfg, providers, log } = o;
-    this.observer = combineObservers(log, storeObserver(store), metricsObserver(metrics), eventsObserver(this.events));
+    this.observer = combineObservers(log, storeObserver(store), metricsObserver(metrics), eventsObserver(this.events), logObserver(log));
     this.admission = new Admission({
       capacity: cfg.maxCalls,
       active: () => this.activeCalls,

@@ -31,6 +31,19 @@ export interface CallerResult {
   agentTurns: CallRecord["turns"];
 }
 
+/** How the call ended, in plain words for the printout (the SIP layer's reason names stay in --json). */
+export function endedInWords(reason: string): string {
+  const words: Record<string, string> = {
+    remote_bye: "the agent hung up",
+    local_bye: "we hung up",
+    canceled: "the call was cancelled before it was answered",
+    rejected: "the agent refused the call",
+    no_ack: "the call failed: our ACK did not arrive",
+    error: "the call failed",
+  };
+  return words[reason] ?? `the call ended (${reason.replace(/_/g, " ")})`;
+}
+
 export async function runCaller(cmd: CallCommand): Promise<number> {
   const t0 = performance.now();
   const stamp = () => `[${((performance.now() - t0) / 1000).toFixed(1).padStart(5)}s]`;
@@ -183,7 +196,7 @@ export async function runCaller(cmd: CallCommand): Promise<number> {
           say("hanging up");
           await call.hangup();
         }
-      } else say(`the agent hung up (${ended})`);
+      } else say(endedInWords(ended));
       await Bun.sleep(300);
       await printAgentTurns();
     }

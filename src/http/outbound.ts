@@ -196,7 +196,9 @@ export function outboundRoutes(deps: OutboundRoutesDeps) {
           summary: "Place an outbound call",
           description:
             "Sends the INVITE through the SIP trunk and returns at once with status 'initiating'. Follow the call with GET /outbound/call/{id}. " +
-            "Statuses: initiating → ringing → connected → completed, or no_answer, busy, declined, failed, canceled.",
+            "Statuses: initiating → ringing → connected → completed, or no_answer, busy, declined, failed, canceled; " +
+              "a call answered but silent on the wire (not one RTP packet from the callee) ends no_media. " +
+              "`outcome` is the agent's end_call reason only (absent otherwise, and always for no_media).",
           tags: ["outbound"],
           responses: {
             201: { description: "Call placed" },

@@ -37,6 +37,8 @@ export interface MediaHandle extends SessionMedia {
   renegotiate?(media: NegotiatedMedia, previous: NegotiatedMedia): void;
   /** A DTMF key the callee sent in a SIP INFO (RFC 4733 keys arrive on the RTP side itself). */
   onDtmf?(key: string): void;
+  /** RTP packets accepted from the callee so far; absent = not counted (then no no_media status). */
+  readonly packetsReceived?: number;
 }
 
 /**
@@ -397,19 +399,16 @@ export class OutboundDialer {
       cancelled: live.cancelled,
       gotProvisional: live.gotProvisional,
       responded: live.sip.hasResponse,
+      packetsReceived: live.media?.packetsReceived,
     });
     if (reason === "timeout" || reason === "unreachable") record.endReason ??= "trunk_unreachable";
     if (status !== record.status) this.setStatus(record, status);
     record.hangupCause ??= cause;
-    if (record.answeredAt) {
-      const lastAgent = [...record.turns].reverse().find((t) => t.speaker === "agent" && t.text.trim());
-      if (live.llm.endCallReason) {
-        record.outcome = live.llm.endCallReason;
-        record.outcomeSource = "end_call";
-      } else if (lastAgent) {
-        record.outcome = lastAgent.text;
-        record.outcomeSource = "last_agent_turn";
-      }
+    // The outcome is what the agent concluded with end_call, never its own last words (an opening line
+    // spoken to nobody is not a result), and nothing when no audio came from the callee.
+    if (record.answeredAt && status !== "no_media" && live.llm.endCallReason) {
+      record.outcome = live.llm.endCallReason;
+      record.outcomeSource = "end_call";
     }
     this.d.log.info(
       {

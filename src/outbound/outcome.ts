@@ -19,7 +19,12 @@ export interface EndFacts {
   gotProvisional: boolean;
   /** Any response at all arrived (100 Trying included); false = the trunk never answered the INVITE. */
   responded?: boolean;
+  /** RTP packets accepted from the callee over the whole call; undefined = not known (no media started). */
+  packetsReceived?: number;
 }
+
+/** Cause text of an answered call during which the callee sent no RTP at all. */
+export const NO_MEDIA_RECEIVED = "no audio from the callee: not one RTP packet received after the answer";
 
 /** Cause text of a trunk that never answered: Timer B (§17.1.1.2) or ICMP unreachable. */
 export const TRUNK_UNREACHABLE_TIMEOUT = "trunk unreachable: no response to the INVITE within Timer B (64·T1)";
@@ -32,8 +37,13 @@ export function finalOutcome(f: EndFacts): { status: CallStatus; cause: HangupCa
   const { status, failure, cancelled, sipReason: reason } = f;
   if (status === "failed") return { status, cause: { code: null, reason: f.endReason ?? reason, source: "local" } };
   if (status === "connected") {
-    if (reason === "remote_bye") return { status: "completed", cause: { code: null, reason: "BYE from the callee", source: "remote" } };
     if (reason === "error") return { status: "failed", cause: { code: null, reason: "internal error", source: "local" } };
+    // Answered but silent on the wire: not a conversation, whoever hung up.
+    if (f.packetsReceived === 0) {
+      const by = reason === "remote_bye" ? "; BYE from the callee" : `; ${localByeReason(f.endReason)}`;
+      return { status: "no_media", cause: { code: null, reason: NO_MEDIA_RECEIVED + by, source: "remote" } };
+    }
+    if (reason === "remote_bye") return { status: "completed", cause: { code: null, reason: "BYE from the callee", source: "remote" } };
     return { status: "completed", cause: { code: null, reason: localByeReason(f.endReason), source: "local" } };
   }
   // Never answered.

@@ -2,6 +2,7 @@
  * The outbound call status machine and how SIP outcomes map onto it.
  *
  *   initiating ──1xx──▶ ringing ──2xx──▶ connected ──BYE──▶ completed
+ *        │                 │                  ├──────────▶ no_media (not one RTP packet from the callee)
  *        │                 │                  └──────────▶ failed (unusable answer, media failure)
  *        └──────┬──────────┘
  *               ▼
@@ -16,8 +17,9 @@ export type { CallStatus };
 export const STATUS_TRANSITIONS: TransitionTable<CallStatus> = {
   initiating: ["ringing", "connected", "no_answer", "busy", "declined", "failed", "canceled"],
   ringing: ["connected", "no_answer", "busy", "declined", "failed", "canceled"],
-  connected: ["completed", "failed"],
+  connected: ["completed", "no_media", "failed"],
   completed: [],
+  no_media: [],
   no_answer: [],
   busy: [],
   declined: [],

@@ -94,6 +94,7 @@ export class AgentCall {
     this.digits = new DigitCollector(d.clock, this.settings.digits, (keys) => this.onDigits(keys));
     this.timers = new CallTimers(d.clock, this.settings.idlePromptMs, {
       onIdle: (n) => this.onIdle(n),
+      onIdleSoon: (n) => this.prepareIdle(n),
       onMaxDuration: () => this.onMaxDuration(),
       onNoWords: () => this.onNoWords(),
     });
@@ -156,6 +157,7 @@ export class AgentCall {
     if (r && !r.interrupted) this.speech.cut(r, "hold");
     this.d.output.clearBuffer(); // a prompt playing stops too
     this.timers.pause();
+    this.speech.dropPrepared();
     this.state.to("on-hold");
     this.d.log.info({ callId: this.d.record.id }, "conversation on hold");
   }
@@ -218,6 +220,7 @@ export class AgentCall {
     if (this.state.is("on-hold")) return;
     this.detector.speechStarted();
     this.timers.callerSpoke();
+    this.speech.dropPrepared();
     const r = this.speech.reply;
     if (!r || this.state.is("ending")) return;
     const decision = onCallerSpeechStart({
@@ -311,8 +314,17 @@ export class AgentCall {
   private onIdle(prompt: number): void {
     if (!this.state.is("listening")) return; // replying, on hold, ending: a later playout re-arms it
     if (this.detector.callerSpeaking || this.speech.reply || this.detector.pendingText) return this.timers.rearmIdle();
-    if (prompt > this.settings.idlePromptsBeforeHangup) this.speech.say(this.settings.idleGoodbyeText, true);
-    else this.speech.say(this.settings.idlePromptText, false);
+    const goodbye = prompt > this.settings.idlePromptsBeforeHangup;
+    this.speech.say(goodbye ? this.settings.idleGoodbyeText : this.settings.idlePromptText, goodbye);
+  }
+
+  /**
+   * Shortly before the idle prompt `prompt` is due: render it now (AgentSpeech.prepare), so it starts
+   * when the idle time is over, not one synthesis later.
+   */
+  private prepareIdle(prompt: number): void {
+    if (!this.state.is("listening") || this.speech.reply) return;
+    this.speech.prepare(prompt > this.settings.idlePromptsBeforeHangup ? this.settings.idleGoodbyeText : this.settings.idlePromptText);
   }
 
   private onMaxDuration(): void {

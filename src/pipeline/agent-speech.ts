@@ -13,7 +13,7 @@ import type { ConversationLog } from "./conversation-log";
 import type { ConversationState } from "./conversation-state";
 import type { AgentCallDeps, ConversationSettings } from "./conversation-settings";
 import type { TurnDetector } from "./endpointing";
-import type { FixedSpeech } from "./fixed-speech";
+import type { FixedSpeech, PreparedSpeech } from "./fixed-speech";
 import { collapse, NOMINAL_SAMPLES_PER_CHAR } from "./heard-text";
 import { withLlmDeadlines } from "./llm-deadline";
 import { describeError, logProviderError, replyRecovery } from "./provider-failures";
@@ -68,6 +68,8 @@ export class AgentSpeech {
   private replied = false;
   /** The transfer_call target asked for by the reply in progress (done once its line has played). */
   private transferTo: string | null = null;
+  /** Fixed text (the idle prompt or goodbye) being rendered ahead of its time, for `say`. */
+  private prepared: PreparedSpeech | null = null;
 
   constructor(p: AgentSpeechParts) {
     this.d = p.d;
@@ -260,10 +262,28 @@ export class AgentSpeech {
     if (this.state.is("ending", "stopped")) return;
     if (this.reply && !this.reply.interrupted) this.cut(this.reply, "next-turn");
     this.state.to(thenHangup ? "ending" : "replying");
+    const prepared = this.prepared;
+    this.prepared = null;
     void this.fixed
-      .say(text)
+      .say(text, prepared)
       .then(() => (thenHangup ? this.hangupAfterPlayout("agent_goodbye") : this.listenAfterPlayout()))
       .catch((err) => this.unhandled(err));
+  }
+
+  /**
+   * Renders `text` now (FixedSpeech.prepare) so that a later `say(text)` starts when it is due, not one
+   * synthesis later. A rendering of the same text is kept.
+   */
+  prepare(text: string): void {
+    if (this.prepared?.text === text) return;
+    this.dropPrepared();
+    this.prepared = this.fixed.prepare(text);
+  }
+
+  /** Forgets a rendering made ahead (the caller spoke, hold). */
+  dropPrepared(): void {
+    this.prepared?.cancel();
+    this.prepared = null;
   }
 
   /**

@@ -8,13 +8,16 @@ export type CallState = "ringing" | "connected" | "ended";
 /**
  * Detailed status of an outbound call (src/outbound/status.ts holds the transition table):
  * initiating → ringing → connected → completed, or one of the unanswered ends no_answer, busy,
- * declined, failed, canceled (a connected call can also end failed, e.g. unusable answer SDP).
+ * declined, failed, canceled (a connected call can also end failed, e.g. unusable answer SDP, or
+ * no_media when not one RTP packet came from the callee).
  */
 export type CallStatus =
   | "initiating"
   | "ringing"
   | "connected"
   | "completed"
+  /** Answered, but not one RTP packet came from the callee (dead media path, silent answering device). */
+  | "no_media"
   | "no_answer"
   | "busy"
   | "declined"
@@ -116,7 +119,12 @@ export interface CallRecord {
   /** First 180/183 from the far end (outbound). */
   ringingAt?: string;
   hangupCause?: HangupCause;
-  /** What the agent reached: the end_call tool's `reason`, else the last agent turn. */
+  /**
+   * What the agent reached: the end_call tool's `reason`. Never the agent's own last words (they say
+   * nothing about what the callee did); absent when the agent did not end the call with end_call, and
+   * always absent for status no_media. `outcomeSource` "last_agent_turn" is only found in records
+   * written before this rule.
+   */
   outcome?: string;
   outcomeSource?: "end_call" | "last_agent_turn";
   /** A transfer the agent attempted (the last one), see TransferRecord. */

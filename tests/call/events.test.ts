@@ -170,3 +170,30 @@ describe("DTMF and tool calls reach the stream through the combined observer", (
     expect(errors.length).toBe(1);
   });
 });
+
+describe("logObserver", () => {
+  test("one 'agent turn' line per agent reply: our callId, the SIP Call-ID, latency, cut, cost; the words under pii", async () => {
+    const { logObserver } = await import("../../src/call/observer");
+    const lines: Array<[any, string]> = [];
+    const log = { info: (o: any, msg: string) => lines.push([o, msg]) } as any;
+    const obs = logObserver(log);
+    const a = record("a");
+    obs.turn(a, { index: 1, speaker: "caller", text: "hi", at: new Date().toISOString() });
+    obs.turn(a, {
+      index: 2,
+      speaker: "agent",
+      text: "Sure, the",
+      generatedText: "Sure, the shop opens at nine.",
+      interrupted: true,
+      at: new Date().toISOString(),
+      latency: { finalTranscriptMs: 200, firstTokenMs: 500, firstAudioMs: 700, firstRtpMs: 720 },
+      usage: { llmInputTokens: 10, llmOutputTokens: 7, ttsChars: 29 },
+    });
+    expect(lines.length).toBe(1);
+    const [o, msg] = lines[0]!;
+    expect(msg).toBe("agent turn");
+    expect(o).toMatchObject({ callId: "a", sipCallId: "a@127.0.0.1", turn: 2, interrupted: true, latencyMs: { firstRtpMs: 720 }, usage: { ttsChars: 29 } });
+    expect(o.pii).toEqual({ text: "Sure, the", generatedText: "Sure, the shop opens at nine." });
+    expect(JSON.stringify({ ...o, pii: undefined })).not.toContain("shop");
+  });
+});

@@ -11,6 +11,7 @@
  * Two calls run side by side, each with its own fakes and agent: the plain call and the barge-in call.
  */
 import { DTMF_SYSTEM_NOTE } from "../../src/providers/dtmf-text.ts";
+import { PCMU_SILENCE } from "../../src/media/g711.ts";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { saveArtifactWav } from "../support/wav.ts";
@@ -192,12 +193,26 @@ describe("a call through SIPp with Deepgram, Gemini and Cartesia fakes", () => {
 describe("a caller that stops sending RTP while listening (silence suppression)", () => {
   test("the turn still ends: the final transcript is answered though no silent frames follow the speech", () => {
     // RFC 3551 §4.1 lets a sender stop sending during silence (and RFC 3389 comfort noise is optional):
-    // the VAD then never sees the silence that ends speech. Deepgram already said speech_final.
+    // the VAD and the STT would never hear the silence that ends speech. The agent puts silence frames
+    // in place of the missing RTP (src/call/media.ts), so both hear it: Deepgram got more audio than
+    // SIPp sent, ending in that silence.
     const { fakes, call } = dtx;
     expect(call.sipp.exitCode, call.describe).toBe(0);
     const c = fakes.deepgram.connections[0]!;
+    const heard = fakes.deepgram.audioOf(c);
+    const generated = heard.length - call.audio.bytes.length;
+    expect(generated, "bytes Deepgram got beyond what SIPp sent").toBeGreaterThanOrEqual(8 * 1000);
+    expect(heard.subarray(heard.length - 8 * 1000).every((b) => b === PCMU_SILENCE), "the last second Deepgram got is μ-law silence").toBe(true);
+    // The line's final carries an end-of-speech signal: Deepgram's own endpointing heard that silence
+    // (speech_final), or the VAD heard it first and the agent's Finalize got the answer (from_finalize;
+    // Deepgram then sends speech_final false, https://developers.deepgram.com/docs/finalize). Which
+    // comes first is a race between two detectors (the VAD's 160 ms pause, Deepgram's 300 ms
+    // endpointing, each with its own idea of where the speech ended); either way the turn must end.
     const finals = c.sent.filter((m: any) => m.type === "Results" && m.is_final && m.channel.alternatives[0].transcript);
-    expect(finals.map((m: any) => [m.channel.alternatives[0].transcript, m.speech_final])).toEqual([[CALLER_LINE, true]]);
+    const endSignal = (m: any) => (m.speech_final === true ? "speech_final" : m.from_finalize === true ? "from_finalize" : "none");
+    expect(finals.map((m: any) => m.channel.alternatives[0].transcript)).toEqual([CALLER_LINE]);
+    expect(endSignal(finals[0]), JSON.stringify(finals[0])).not.toBe("none");
+    if (endSignal(finals[0]) === "from_finalize") expect(c.text.map((t) => JSON.parse(t).type)).toContain("Finalize");
     expect(call.record.turns.map((t: any) => [t.speaker, t.text]), JSON.stringify(call.record.turns)).toEqual([
       ["agent", GREETING.join("").trim()],
       ["caller", CALLER_LINE],

@@ -118,3 +118,15 @@ describe.skipIf(skip)("what the call cost, on the stored record and in /metrics"
     expect(metrics).toMatch(/voice_agent_stt_audio_seconds_total\{provider="deepgram"\} [1-9]/);
   });
 });
+
+describe.skipIf(skip)("the log of the agent's side", () => {
+  test("one 'agent turn' line per agent reply with its latency, our callId and the SIP Call-ID", () => {
+    const agentTurns = (call.record.turns as any[]).filter((t) => t.speaker === "agent");
+    const lines = agent.logs().filter((l) => l.msg === "agent turn" && l.callId === call.record.id);
+    expect(lines.length).toBe(agentTurns.length);
+    expect(lines.every((l) => l.sipCallId === call.record.sipCallId)).toBe(true);
+    expect(lines.map((l) => l.pii?.text)).toEqual(agentTurns.map((t) => t.text));
+    const reply = lines.find((l) => l.latencyMs?.finalTranscriptMs !== undefined);
+    expect(Object.keys(reply.latencyMs).sort()).toEqual(["finalTranscriptMs", "firstAudioMs", "firstRtpMs", "firstTokenMs"]);
+  });
+});

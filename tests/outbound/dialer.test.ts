@@ -6,7 +6,7 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { CANCELLED_BEFORE_RESPONSE, OutboundError, TRUNK_UNREACHABLE_ICMP, TRUNK_UNREACHABLE_TIMEOUT, type PlaceCallRequest } from "../../src/outbound";
+import { CANCELLED_BEFORE_RESPONSE, NO_MEDIA_RECEIVED, OutboundError, TRUNK_UNREACHABLE_ICMP, TRUNK_UNREACHABLE_TIMEOUT, type PlaceCallRequest } from "../../src/outbound";
 import type { ChatMessage, LlmChunk } from "../../src/providers/types";
 import { SqliteCallStore } from "../../src/store";
 import { CALLEE_SDP, TRUNK, dialerHarness } from "./harness";
@@ -130,6 +130,41 @@ describe("OutboundDialer", () => {
       outcomeSource: "end_call",
       hangupCause: { code: null, reason: "the agent ended the call", source: "local" },
     });
+  });
+
+  test("answered, but not one RTP packet from the callee: no_media, and the agent's opening is not reported as the outcome", async () => {
+    const h = dialerHarness();
+    const rec = await h.dialer.place(REQ);
+    const inv = h.lastInvite();
+    h.respond(inv, 180);
+    h.respond(inv, 200, { body: CALLEE_SDP, headers: [["Contact", "<sip:callee@198.51.100.20:5070>"]] });
+    const m = h.media[0]!;
+    m.packetsReceived = 0;
+    rec.turns.push({ index: 0, speaker: "agent", text: "Hi, this is the clinic calling about your appointment.", at: new Date().toISOString() });
+    m.req.onTurn(rec.turns[0]!);
+    m.req.hangup("rtp_timeout");
+    h.respond(h.requests("BYE")[0]!, 200);
+    const done = h.store.get(rec.id)!;
+    expect(done).toMatchObject({ status: "no_media", endReason: "rtp_timeout", hangupCause: { code: null, source: "remote" } });
+    expect(done.hangupCause!.reason).toStartWith(NO_MEDIA_RECEIVED);
+    expect(done.outcome).toBeUndefined();
+    expect(done.outcomeSource).toBeUndefined();
+  });
+
+  test("the callee spoke, the agent ended the call without end_call: completed, no outcome (never the agent's own words)", async () => {
+    const h = dialerHarness();
+    const rec = await h.dialer.place(REQ);
+    const inv = h.lastInvite();
+    h.respond(inv, 200, { body: CALLEE_SDP, headers: [["Contact", "<sip:callee@198.51.100.20:5070>"]] });
+    const m = h.media[0]!;
+    m.packetsReceived = 500;
+    rec.turns.push({ index: 0, speaker: "agent", text: "Goodbye!", at: new Date().toISOString() });
+    m.req.onTurn(rec.turns[0]!);
+    m.req.hangup("agent_goodbye");
+    h.respond(h.requests("BYE")[0]!, 200);
+    const done = h.store.get(rec.id)!;
+    expect(done.status).toBe("completed");
+    expect(done.outcome).toBeUndefined();
   });
 
   const finals: [number, string, string][] = [

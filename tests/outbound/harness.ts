@@ -64,6 +64,8 @@ export interface FakeMedia {
   req: MediaRequest;
   started: number;
   closed: number;
+  /** What the media handle reports as RTP packets from the callee; undefined = not counted. */
+  packetsReceived?: number;
 }
 
 export function dialerHarness(over: Partial<OutboundDialerDeps> = {}) {
@@ -100,6 +102,9 @@ export function dialerHarness(over: Partial<OutboundDialerDeps> = {}) {
       media.push(m);
       return {
         start: () => void m.started++,
+        get packetsReceived() {
+          return m.packetsReceived;
+        },
         close: () => {
           m.closed++;
           req.lease.release();

@@ -216,8 +216,6 @@ describe("outbound API: calls", () => {
       status: "completed",
       end_reason: "remote_bye",
       hangup_cause: { code: null, reason: "BYE from the callee", source: "remote" },
-      outcome: "Hello! I'm calling about your order 1234.",
-      outcome_source: "last_agent_turn",
       codec: "PCMA",
       turn_count: 2,
       transcript: [
@@ -225,6 +223,9 @@ describe("outbound API: calls", () => {
         { index: 1, speaker: "callee", text: "Oh great.", latency: { final_transcript_ms: 310 } },
       ],
     });
+    // No end_call: no outcome. The agent's own last words are not what the callee did.
+    expect(done.body.outcome).toBeUndefined();
+    expect(done.body.outcome_source).toBeUndefined();
     expect(done.body.duration_ms).toBeGreaterThanOrEqual(3000);
     expect(Date.parse(done.body.ended_at)).toBeGreaterThanOrEqual(Date.parse(done.body.answered_at));
 

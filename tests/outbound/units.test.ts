@@ -9,6 +9,7 @@ import {
   SlidingWindowLimiter,
   buildOpening,
   finalOutcome,
+  NO_MEDIA_RECEIVED,
   type EndFacts,
   isE164,
   isFinalStatus,
@@ -73,7 +74,9 @@ describe("opening", () => {
 
 describe("status", () => {
   test("final statuses have no way out; the happy path and each failure are allowed from the start", () => {
-    expect(CALL_STATUSES.filter(isFinalStatus).sort()).toEqual(["busy", "canceled", "completed", "declined", "failed", "no_answer"]);
+    expect(CALL_STATUSES.filter(isFinalStatus).sort()).toEqual(["busy", "canceled", "completed", "declined", "failed", "no_answer", "no_media"]);
+    expect(nextStatus("connected", "no_media")).toBe("no_media");
+    expect(() => nextStatus("ringing", "no_media")).toThrow(IllegalTransitionError); // only an answered call can be silent
     expect(nextStatus("initiating", "ringing")).toBe("ringing");
     expect(nextStatus("ringing", "connected")).toBe("connected");
     expect(nextStatus("connected", "completed")).toBe("completed");
@@ -134,6 +137,11 @@ describe("finalOutcome", () => {
     [{ ...base, status: "connected", sipReason: "remote_bye" }, "completed", { code: null, reason: "BYE from the callee", source: "remote" }],
     [{ ...base, status: "connected", sipReason: "local_bye", endReason: "end_call" }, "completed", { code: null, reason: "the agent ended the call", source: "local" }],
     [{ ...base, status: "connected", sipReason: "error" }, "failed", { code: null, reason: "internal error", source: "local" }],
+    // Answered, but not one RTP packet from the callee: no_media, whoever hung up (rtp_timeout, callee's BYE).
+    [{ ...base, status: "connected", sipReason: "local_bye", endReason: "rtp_timeout", packetsReceived: 0 }, "no_media", { code: null, reason: `${NO_MEDIA_RECEIVED}; BYE by the agent (rtp_timeout)`, source: "remote" }],
+    [{ ...base, status: "connected", sipReason: "remote_bye", packetsReceived: 0 }, "no_media", { code: null, reason: `${NO_MEDIA_RECEIVED}; BYE from the callee`, source: "remote" }],
+    [{ ...base, status: "connected", sipReason: "local_bye", endReason: "rtp_timeout", packetsReceived: 250 }, "completed", { code: null, reason: "BYE by the agent (rtp_timeout)", source: "local" }],
+    [{ ...base, status: "connected", sipReason: "error", packetsReceived: 0 }, "failed", { code: null, reason: "internal error", source: "local" }],
     [{ ...base, status: "ringing", sipReason: "rejected", failure: { code: 486, reason: "Busy Here" } }, "busy", { code: 486, reason: "Busy Here", source: "remote" }],
     [{ ...base, status: "ringing", sipReason: "canceled", cancelled: "ring_timeout", failure: { code: 487, reason: "Request Terminated" } }, "no_answer", { code: 487, reason: "Request Terminated", source: "remote" }],
     [{ ...base, status: "ringing", sipReason: "canceled", cancelled: "api" }, "canceled", { code: null, reason: "cancelled; no final response to the INVITE", source: "local" }],

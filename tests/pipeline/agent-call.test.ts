@@ -22,10 +22,10 @@ function clockOutput(clock: FakeClock) {
 }
 
 /** The scripted fakes (src/providers/fake) on the fake clock; TTS speech at 25 ms per character. */
-function fakes(clock: FakeClock, replies: FakeReply[]) {
+function fakes(clock: FakeClock, replies: FakeReply[], ttsDelayMs = 0) {
   const stt = new FakeStt();
   const llm = new FakeLlm({ replies, clock });
-  const tts = new FakeTts({ clock, msPerChar: 25 });
+  const tts = new FakeTts({ clock, msPerChar: 25, delayMs: ttsDelayMs });
   /** The caller says `text` (a final with speechFinal on the call's STT stream). */
   const say = (text: string) => stt.streams[0]!.emit({ type: "final", text, speechFinal: true });
   return { stt, llm, tts, say };
@@ -40,10 +40,10 @@ class ScriptedVad implements SpeechDetector {
   push() {}
 }
 
-function setup(replies: FakeReply[], settings = {}) {
+function setup(replies: FakeReply[], settings = {}, ttsDelayMs = 0) {
   const clock = new FakeClock();
   const sink = clockOutput(clock);
-  const { stt, llm, tts, say } = fakes(clock, replies);
+  const { stt, llm, tts, say } = fakes(clock, replies, ttsDelayMs);
   const vad = new ScriptedVad();
   const hangups: string[] = [];
   const record: CallRecord = {
@@ -172,6 +172,46 @@ describe("AgentCall", () => {
     expect(said.filter((t) => t === "Are you still there?")).toHaveLength(2);
     expect(said.at(-1)).toMatch(/Goodbye/);
     expect(s.hangups).toEqual(["agent_goodbye"]);
+  });
+
+  test("a slow TTS: the idle prompt is rendered ahead and starts when the idle time is over", async () => {
+    // 600 ms before each chunk's audio (a TTS on a busy machine); the prompt is due 3 s after the
+    // playback of what the agent said finished (the playbackFinished event), not 3.6 s.
+    const PROMPT = "Are you still there?";
+    const s = setup([[text("Hi.")]], { idlePromptMs: 3000, idlePromptsBeforeHangup: 1 }, 600);
+    const events: string[] = [];
+    const at: { started: number[]; finished: number[] } = { started: [], finished: [] };
+    s.sink.listen({
+      onPlaybackStarted: () => at.started.push(s.clock.now()),
+      onPlaybackFinished: (e) => (at.finished.push(s.clock.now()), events.push(e.interrupted ? "cut" : "done")),
+    });
+    await s.call.start();
+    await s.run(12_000);
+    expect(s.record.turns.map((t) => t.text)).toEqual(["Hi.", PROMPT, "I have not heard from you, so I will end the call now. Goodbye."]);
+    expect(events).toEqual(["done", "done", "done"]);
+    for (const i of [1, 2]) {
+      const gap = at.started[i]! - at.finished[i - 1]!;
+      expect(gap, `gap before segment ${i}`).toBeGreaterThanOrEqual(3000);
+      expect(gap, `gap before segment ${i}`).toBeLessThanOrEqual(3000 + 40); // two pacer ticks
+    }
+    // One TTS context per thing said: nothing rendered twice, nothing cancelled.
+    expect(s.tts.contexts.map((c) => [c.texts.join(" "), c.cancelled])).toEqual([
+      ["Hi.", false],
+      [PROMPT, false],
+      ["I have not heard from you, so I will end the call now. Goodbye.", false],
+    ]);
+    expect(s.hangups).toEqual(["agent_goodbye"]);
+  });
+
+  test("the caller speaks while the idle prompt is being rendered: it is dropped, not said", async () => {
+    const s = setup([[text("Hi.")], [text("Sure.")]], { idlePromptMs: 3000, idlePromptsBeforeHangup: 1 }, 600);
+    await s.call.start();
+    await s.run(700 + 2000); // the greeting has played; the prompt is being rendered (1.5 s before it is due)
+    expect(s.tts.contexts.map((c) => c.texts.join(" "))).toEqual(["Hi.", "Are you still there?"]);
+    s.vadEvent("start");
+    await s.run(1500);
+    expect(s.tts.contexts[1]!.cancelled).toBe(true);
+    expect(s.record.turns.map((t) => t.text)).toEqual(["Hi."]);
   });
 
   test("heardPart cuts at a word boundary proportionally", () => {

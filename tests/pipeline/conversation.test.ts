@@ -287,7 +287,9 @@ describe("LLM watchdog and provider failures", () => {
         };
       },
     };
-    const s = setup({ replies: ["Hi.", "First sentence here. Second sentence here.", "Fine now."], chunkDelayMs: 100, tts: flaky });
+    // No idle prompt in this test: its audio is rendered ahead (FixedSpeech.prepare) on the TTS that
+    // breakNext breaks, and it is the reply's context that must break here.
+    const s = setup({ replies: ["Hi.", "First sentence here. Second sentence here.", "Fine now."], chunkDelayMs: 100, tts: flaky, settings: { idlePromptMs: 60_000 } });
     await s.call.start();
     await s.run(500);
     breakNext = true;

@@ -56,16 +56,24 @@ describe("DigestVerifier", () => {
     expect(v.verify(req(answer(md5, { nc: 3 })))).toBe("ok");
     expect(v.verify(req(answer(sha, { nc: 4, creds: { ...CREDS, password: "wrong" } })))).toBe("bad_response");
     expect(v.verify(req(answer(sha, { nc: 5, creds: { ...CREDS, username: "mallory" } })))).toBe("wrong_user");
-    expect(v.verify(req(answer(sha, { nc: 6, uri: "sip:premium@203.0.113.10" })))).toBe("malformed");
-    expect(v.verify(req(answer(sha, { nc: 6, uri: "sip:203.0.113.66:5060" })))).toBe("malformed");
-    expect(v.verify(req(answer(sha, { nc: 6, uri: "sip:203.0.113.10:5060" })))).toBe("ok"); // host:port only, as SIPp 3.6 sends
+    // RFC 3261 §22.4: a `uri` other than the Request-URI "is not necessarily a failure" (a proxy rewrote
+    // the Request-URI after the UAC signed what it addressed); the digest still has to cover that `uri`.
+    expect(v.verify(req(answer(sha, { nc: 6, uri: "sip:sales@pbx.example.com" })))).toBe("ok");
+    expect(v.verify(req(answer(sha, { nc: 7, uri: "sip:203.0.113.10:5060" })))).toBe("ok"); // host:port only, as SIPp 3.6 sends
+    expect(v.verify(req(answer(sha, { nc: 8, uri: "sips:+14155550100@agent.example" })))).toBe("ok");
+    const signed = answer(sha, { nc: 9, uri: "sip:sales@pbx.example.com" });
+    expect(v.verify(req(signed.replace('uri="sip:sales@pbx.example.com"', 'uri="sip:premium@pbx.example.com"')))).toBe("bad_response");
+    expect(v.verify(req(answer(sha, { nc: 9, uri: "tel:+14155550100" })))).toBe("malformed"); // not a SIP URI
+    expect(v.verify(req(answer(sha, { nc: 9, uri: "http://203.0.113.10/" })))).toBe("malformed");
+    expect(v.verify(req(answer(sha, { nc: 9, uri: "sip:" })))).toBe("malformed");
+    expect(v.verify(req(answer(sha, { nc: 9 })))).toBe("ok"); // none of the refusals above used up nc 9
     expect(v.verify(req(answer({ ...sha, nonce: "1f4.abc.forgedmacforgedmacforgedmac0" }, { nc: 1 })))).toBe("bad_nonce");
     expect(v.verify(req(answer({ ...sha, qop: [] })))).toBe("malformed"); // RFC 2069 style: refused
     expect(v.verify(req("Basic cGJ4Ojc="))).toBe("malformed");
-    expect(v.verify(req(answer(sha, { nc: 7 }), "BYE"))).toBe("bad_response"); // method is in HA2
+    expect(v.verify(req(answer(sha, { nc: 10 }), "BYE"))).toBe("bad_response"); // method is in HA2
     now.t += 60_001; // the nonce expired: right credentials → stale (the client retries without asking)
-    expect(v.verify(req(answer(sha, { nc: 8 })))).toBe("stale");
-    expect(v.verify(req(answer(sha, { nc: 9, creds: { ...CREDS, password: "wrong" } })))).toBe("bad_response");
+    expect(v.verify(req(answer(sha, { nc: 11 })))).toBe("stale");
+    expect(v.verify(req(answer(sha, { nc: 12, creds: { ...CREDS, password: "wrong" } })))).toBe("bad_response");
   });
 
   test("algorithms: the configured order is the challenge order; an algorithm not offered is refused", () => {
@@ -103,6 +111,18 @@ describe("UserAgent with inbound digest auth", () => {
     // The caller ACKs the 401 (same transaction) and sends a new INVITE with credentials, CSeq + 1.
     const auth = buildDigestAuthorization(challenges[0]!, CREDS, "INVITE", RURI, { nc: 1 });
     h.send(invite([`Authorization: ${auth}`], 103, "z9hG4bKauth2"), TRUNK);
+    expect(h.sent()).toEqual(["401 INVITE", "100 INVITE"]);
+    expect(h.calls.length).toBe(1);
+  });
+
+  test("an Authorization whose uri is not the Request-URI (a proxy rewrote it, RFC 3261 §22.4) → a call", () => {
+    const h = harness({ inboundAuth: verifier({ t: 0 }) });
+    h.send(invite());
+    const challenge = parseDigestChallenge(h.responses(401)[0]!.headers.getAll("WWW-Authenticate")[0]!);
+    // The UAC signed the URI it dialled; the proxy in front of us sent the INVITE on to RURI.
+    const auth = buildDigestAuthorization(challenge, CREDS, "INVITE", "sip:sales@pbx.example.com", { nc: 1 });
+    expect(auth).toContain('uri="sip:sales@pbx.example.com"');
+    h.send(invite([`Authorization: ${auth}`], 103, "z9hG4bKauth3"), TRUNK);
     expect(h.sent()).toEqual(["401 INVITE", "100 INVITE"]);
     expect(h.calls.length).toBe(1);
   });

@@ -16,14 +16,16 @@
  *   The map of counts is bounded (oldest nonces forgotten first; a forgotten nonce is still bounded by
  *   its expiry).
  *
- * Only `qop=auth` is accepted (what we offer), with an offered `algorithm`. The `uri` parameter must
- * name the Request-URI: the same URI, or the same scheme, host and port without a user part (what
- * SIPp 3.6 sends). RFC 3261 §22.4 only says "digest-uri-value = Request-URI" and that "a server MAY
- * check that the Request-URI in the Authorization header field value corresponds to a user for whom
- * the server is willing to accept forwarded or direct requests, but it is not necessarily a failure if
- * the two fields are not equivalent"; RFC 2617 §3.2.2.5 asks the server to "assure that the resource
- * designated by the "uri" directive is the same as the resource specified in the Request-Line". A
- * mismatch is challenged again. The digest covers that `uri` either way; the nonce count stops replays.
+ * Only `qop=auth` is accepted (what we offer), with an offered `algorithm`. The `uri` parameter must be
+ * a SIP or SIPS URI; it need not equal the Request-URI. RFC 3261 §22.4 says "digest-uri-value =
+ * Request-URI" for the UAC, but for the server only that it "MAY check that the Request-URI in the
+ * Authorization header field value corresponds to a user for whom the server is willing to accept
+ * forwarded or direct requests, but it is not necessarily a failure if the two fields are not
+ * equivalent": a proxy or SBC in front of us may rewrite the Request-URI after the UAC computed the
+ * digest (Kamailio's dispatcher, a trunk that strips the user part), and SIPp 3.6 sends only host and
+ * port. The digest covers the `uri` as sent (HA2), the nonce is ours and expires, and the nonce count
+ * stops replays, so a `uri` other than the Request-URI gains an attacker nothing the response does not
+ * already prove. A `uri` that is not a SIP/SIPS URI (tel:, http:, garbage) is "malformed".
  */
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import { parseUri, quote, type SipRequest } from "../message/index.ts";
@@ -113,7 +115,7 @@ export class DigestVerifier {
     if (!username || realm === undefined || !nonce || uri === undefined || !response || !algorithm) return "malformed";
     if (qop !== "auth" || !nc || !/^[0-9a-f]{8}$/i.test(nc) || !cnonce) return "malformed";
     if (username !== this.o.username || realm !== this.realm) return "wrong_user";
-    if (!sameTarget(uri, req.uri)) return "malformed";
+    if (!isSipUri(uri)) return "malformed";
     const issued = this.nonceIssuedAt(nonce);
     if (issued === undefined) return "bad_nonce";
     const expected = computeDigestResponse({
@@ -159,18 +161,11 @@ export class DigestVerifier {
   }
 }
 
-/** `uri` (from Authorization) names the Request-URI `ruri`: equal, or same scheme/host/port with no or the same user. */
-function sameTarget(uri: string, ruri: string): boolean {
-  if (uri === ruri || uri.toLowerCase() === ruri.toLowerCase()) return true;
+/** `uri` (from Authorization) is a SIP or SIPS URI (RFC 3261 §19.1), whatever it names. */
+function isSipUri(uri: string): boolean {
   try {
-    const a = parseUri(uri);
-    const b = parseUri(ruri);
-    return (
-      a.scheme === b.scheme &&
-      a.host.toLowerCase() === b.host.toLowerCase() &&
-      (a.port ?? 5060) === (b.port ?? 5060) &&
-      (a.user === undefined || a.user === b.user)
-    );
+    const u = parseUri(uri);
+    return u.scheme === "sip" || u.scheme === "sips";
   } catch {
     return false;
   }
