@@ -23,19 +23,14 @@
  *     first is counted in `ssrcChanges` (not a takeover); a duplicate or late (reordered) packet is
  *     dropped, `lateIn` — there is no jitter buffer, order is arrival order;
  *  6. audio → jitter (A.8), re-cut to 160-byte frames, decoded, `onAudio(frame)`;
- *     telephone-event → `onDtmf(event)` once per event (below); CN → counted only (not audio).
+ *     telephone-event → `onDtmf(event)` once per key press (dtmf-receiver.ts); CN → counted only (not audio).
  * When our direction does not include receiving (sendonly/inactive), steps 1–4 still run but nothing
  * is delivered.
- *
- * DTMF (RFC 4733 §2.5.1): an event is identified by its RTP timestamp. It is reported once, on the
- * first packet with the E bit; if a new event starts before any end packet of the previous one arrived
- * (all three lost), the previous one is reported then with the last duration seen. A press longer
- * than the 16-bit duration field continues in segments at timestamp + 0xFFFF (§2.5.1.3): one key.
  */
 import { decodeFrame, encodeFrame } from "../media/g711.ts";
 import type { AudioFrame } from "../media/constants.ts";
 import { type Clock, SystemClock } from "../util/clock.ts";
-import { dtmfKey, parseTelephoneEvent } from "./dtmf.ts";
+import { type DtmfEvent, DtmfReceiver } from "./dtmf-receiver.ts";
 import { RtpParseError } from "./errors.ts";
 import { isRtcp } from "./rtcp.ts";
 import { FrameAssembler } from "./frame-assembler.ts";
@@ -43,6 +38,7 @@ import { JitterEstimator } from "./jitter.ts";
 import { type RtpPacket, parseRtp, rtpPacketSize, serializeRtp } from "./packet.ts";
 import type { RtpPortLease } from "./port-pool.ts";
 import { ReceptionStats } from "./reception-stats.ts";
+import { newSessionCounters, type RtpSessionStats } from "./session-stats.ts";
 import { type LatchMode, type RtpEndpoint, SymmetricLatch, normaliseAddress } from "./symmetric-latch.ts";
 import { MAX_RTP_DATAGRAM_BYTES, type RtpDropReason, rtpDropTotals } from "./drop-counters.ts";
 
@@ -51,24 +47,11 @@ export const G711_CLOCK_RATE = 8000;
 /** Comfort noise payload type (RFC 3389, RFC 3551 Table 4). */
 export const PT_COMFORT_NOISE = 13;
 
+export type { DtmfEvent } from "./dtmf-receiver.ts";
+export type { RtpSessionStats } from "./session-stats.ts";
+
 /** Our media direction (RFC 3264 §6.1), as negotiated by src/sdp. */
 export type MediaDirection = "sendrecv" | "sendonly" | "recvonly" | "inactive";
-
-/** One DTMF key press received as RFC 4733 events. */
-export interface DtmfEvent {
-  /** "0"–"9", "*", "#", "A"–"D", "flash", or "event-N" for other event codes. */
-  key: string;
-  /** RFC 4733 event code. */
-  event: number;
-  /** Duration in ms (from the event's duration field at 8000 Hz). */
-  durationMs: number;
-  /** Power level, −dBm0 (0–63). */
-  volume: number;
-  /** RTP timestamp of the event start. */
-  rtpTimestamp: number;
-  /** False when the end packets were lost and the event was closed by the next one. */
-  endSeen: boolean;
-}
 
 export interface RtpSessionOptions {
   /** Socket and port from `RtpPortPool.allocate()`; the session owns it and releases it on `close()`. */
@@ -101,35 +84,6 @@ export interface RtpSessionOptions {
   initial?: { ssrc?: number; sequenceNumber?: number; timestamp?: number };
 }
 
-/** Counters; bytes are whole RTP packets (header + payload), without UDP/IP headers. */
-export interface RtpSessionStats {
-  packetsOut: number;
-  bytesOut: number;
-  /** Sends the socket refused (buffer full or bad destination). */
-  sendErrors: number;
-  /** Socket errors reported asynchronously, mostly ICMP port unreachable (ECONNREFUSED) for our sends. */
-  socketErrors: number;
-  packetsIn: number;
-  bytesIn: number;
-  /** Cumulative lost packets from sequence gaps (RFC 3550 A.3). */
-  lost: number;
-  /** Packets the sender numbered (A.3 expected). */
-  expected: number;
-  /** Interarrival jitter, ms (RFC 3550 A.8; audio packets only). */
-  jitterMs: number;
-  /** Datagrams larger than MAX_RTP_DATAGRAM_BYTES, dropped unparsed. */
-  oversizeIn: number;
-  malformedIn: number;
-  ignoredPayloadIn: number;
-  ignoredSourceIn: number;
-  lateIn: number;
-  comfortNoiseIn: number;
-  dtmfEvents: number;
-  relatches: number;
-  /** Times the latched source's SSRC changed (RFC 3550 §8.2; counted, not a takeover signal). */
-  ssrcChanges: number;
-}
-
 /** The wire format of the audio stream: what a re-INVITE's codec change switches (RFC 3264 §8.3.2). */
 export interface RtpFormat {
   codec: "PCMU" | "PCMA";
@@ -158,30 +112,12 @@ export class RtpSession {
   private readonly jitter = new JitterEstimator();
   private readonly assembler = new FrameAssembler();
   private readonly onAudio?: (frame: AudioFrame) => void;
-  private readonly onDtmf?: (event: DtmfEvent) => void;
+  private readonly dtmf: DtmfReceiver;
+  private readonly counters = newSessionCounters();
   private seq: number;
   private ts: number;
   private sendBuf = new Uint8Array(12 + 160);
   private closed = false;
-  /** The DTMF event in progress; `carried`: duration of its earlier long-event segments (§2.5.1.3). */
-  private dtmf: { ts: number; event: number; duration: number; volume: number; reported: boolean; carried: number } | undefined;
-  private readonly counters = {
-    packetsOut: 0,
-    bytesOut: 0,
-    sendErrors: 0,
-    socketErrors: 0,
-    packetsIn: 0,
-    bytesIn: 0,
-    oversizeIn: 0,
-    malformedIn: 0,
-    ignoredPayloadIn: 0,
-    ignoredSourceIn: 0,
-    lateIn: 0,
-    comfortNoiseIn: 0,
-    dtmfEvents: 0,
-    ssrcChanges: 0,
-  };
-
   constructor(opts: RtpSessionOptions) {
     this.lease = opts.lease;
     this.codec = opts.codec;
@@ -196,7 +132,11 @@ export class RtpSession {
       mode: opts.latchMode,
     });
     this.onAudio = opts.onAudio;
-    this.onDtmf = opts.onDtmf;
+    const onDtmf = opts.onDtmf;
+    this.dtmf = new DtmfReceiver((event) => {
+      this.counters.dtmfEvents++;
+      onDtmf?.(event);
+    });
     const rnd = crypto.getRandomValues(new Uint32Array(3));
     this.ssrc = (opts.initial?.ssrc ?? rnd[0]) >>> 0;
     this.seq = (opts.initial?.sequenceNumber ?? rnd[1]) & 0xffff;
@@ -420,7 +360,7 @@ export class RtpSession {
         this.onAudio({ pcm, payload: media, codec: this.mediaCodec });
       }
     } else if (kind === "dtmf") {
-      this.receiveEvent(p);
+      if (!this.dtmf.push(p.timestamp, p.payload)) this.counters.malformedIn++;
     } else {
       this.counters.comfortNoiseIn++;
     }
@@ -433,44 +373,6 @@ export class RtpSession {
     else if (reason === "malformed") this.counters.malformedIn++;
     else if (reason === "payload_type") this.counters.ignoredPayloadIn++;
     else this.counters.ignoredSourceIn++;
-  }
-
-  private receiveEvent(p: RtpPacket): void {
-    let e: ReturnType<typeof parseTelephoneEvent>;
-    try {
-      e = parseTelephoneEvent(p.payload);
-    } catch {
-      this.counters.malformedIn++;
-      return;
-    }
-    const cur = this.dtmf;
-    if (cur && !cur.reported && cur.event === e.event && p.timestamp === ((cur.ts + 0xffff) >>> 0)) {
-      // §2.5.1.3: an event longer than the duration field holds continues as a new segment whose
-      // "timestamp [is] equal to the previous event's timestamp plus the maximum duration": the same key.
-      cur.carried += 0xffff;
-      cur.ts = p.timestamp;
-      cur.duration = e.duration;
-    } else if (!cur || cur.ts !== p.timestamp || cur.event !== e.event) {
-      if (cur && !cur.reported) this.reportDtmf(cur, false);
-      this.dtmf = { ts: p.timestamp, event: e.event, duration: e.duration, volume: e.volume, reported: false, carried: 0 };
-    } else {
-      cur.duration = Math.max(cur.duration, e.duration);
-    }
-    const now = this.dtmf!;
-    if (e.end && !now.reported) this.reportDtmf(now, true);
-  }
-
-  private reportDtmf(d: NonNullable<RtpSession["dtmf"]>, endSeen: boolean): void {
-    d.reported = true;
-    this.counters.dtmfEvents++;
-    this.onDtmf?.({
-      key: dtmfKey(d.event) ?? `event-${d.event}`,
-      event: d.event,
-      durationMs: ((d.carried + d.duration) * 1000) / G711_CLOCK_RATE,
-      volume: d.volume,
-      rtpTimestamp: d.ts,
-      endSeen,
-    });
   }
 }
 

@@ -1,17 +1,18 @@
 import { Dialog } from "../dialog/index.ts";
 import { buildResponse, type SipRequest, type SipResponse } from "../message/index.ts";
-import { sdpBodyOf, type BodyProblem } from "../message/body.ts";
-import type { InviteServerTransaction } from "../transaction/index.ts";
 import { StateMachine, type TransitionTable } from "../../util/state-machine.ts";
 import type { DialogUser, UaContext } from "./context.ts";
 import { Emitter } from "./emitter.ts";
 import { SUPPORTED_ROWS, unsupportedRequired } from "./extensions.ts";
-import { OfferAnswerState, retryAfterSeconds, type OfferOutcome, type SessionDescriptionDelegate } from "./offer-answer.ts";
+import { OfferAnswerState, type SessionDescriptionDelegate } from "./offer-answer.ts";
 import { SessionRefresher } from "./refresh.ts";
 import { SessionTimer, negotiateAsUas } from "./session-timer.ts";
 import { ALLOW_HEADER, type EndReason } from "./types.ts";
 import { DTMF_INFO_CONTENT_TYPES, parseDtmfInfo } from "./dtmf-info.ts";
 import { classifyNotify, type ReferNotify } from "./refer.ts";
+import { safe, SessionModification } from "./session-modification.ts";
+
+export { safe } from "./session-modification.ts";
 
 /** Every call state; inbound calls use offered/ringing/answered, outbound calls calling/early. */
 export type CallState = "offered" | "ringing" | "answered" | "calling" | "early" | "confirmed" | "ended";
@@ -34,16 +35,10 @@ export interface CommonCallEvents {
   ended: [reason: EndReason];
 }
 
-/** A 2xx to a re-INVITE waiting for its ACK; `offered` when that 2xx carried our offer (§14.2). */
-interface AckWaiter {
-  tx: InviteServerTransaction;
-  offered: boolean;
-}
-
 /**
  * What inbound and outbound calls share once a dialog exists: in-dialog request handling (BYE,
- * re-INVITE and UPDATE with offer/answer through {@link SessionDescriptionDelegate}, OPTIONS, others →
- * 405; `Require` → 420 §8.2.2.3; CSeq order check §12.2.2), ACK routing to the INVITE server
+ * re-INVITE and UPDATE with offer/answer through {@link SessionDescriptionDelegate} in
+ * session-modification.ts, OPTIONS, others → 405; `Require` → 420 §8.2.2.3; CSeq order check §12.2.2), ACK routing to the INVITE server
  * transactions waiting for one, BYE sending, and the end-of-call bookkeeping. The call state is a
  * {@link StateMachine} whose table each call kind gives.
  */
@@ -69,8 +64,8 @@ export abstract class CallBase<E extends CommonCallEvents = CommonCallEvents> im
   /** Resolves with the end reason when the call ends. Never rejects. */
   readonly done: Promise<EndReason>;
   private resolveDone!: (r: EndReason) => void;
-  /** 2xx to re-INVITEs waiting for their ACK, by CSeq number. */
-  private readonly ackWaiters = new Map<number, AckWaiter>();
+  /** re-INVITE and UPDATE from the peer (offer/answer), and the ACKs of their 2xx. */
+  private readonly modification: SessionModification;
   private byeInFlight: Promise<void> | undefined;
   private keepDialogUntilBye = false;
 
@@ -104,6 +99,20 @@ export abstract class CallBase<E extends CommonCallEvents = CommonCallEvents> im
       ctx.log.error({ sipCallId: callId, event, err: String(err) }, "sip call listener threw"),
     );
     this.done = new Promise<EndReason>((resolve) => (this.resolveDone = resolve));
+    this.modification = new SessionModification({
+      ctx,
+      oa: this.oa,
+      dialog: () => this.dialog,
+      media: () => this.media,
+      localSdp: () => this.localSdp,
+      setLocalSdp: (sdp) => (this.localSdp = sdp),
+      confirmed: () => this.machine.is("answered", "confirmed"),
+      ended: () => this.state === "ended",
+      response: (req, status, opts) => this.response(req, status, opts),
+      sessionRefreshed: (req) => this.sessionRefreshed(req),
+      modified: (method) => this.emitter.emit("modified", ...([method] as never)),
+      endWithBye: (reason) => void this.endWithBye(reason),
+    });
   }
 
   get state(): CallState {
@@ -130,11 +139,11 @@ export abstract class CallBase<E extends CommonCallEvents = CommonCallEvents> im
     if (req.method === "INVITE") {
       const tx = this.ctx.layer.createInviteServer(req, {
         onAck: (ack) => this.receiveAck(ack),
-        onNoAck: () => this.reinviteNoAck(req.cseq.seq),
+        onNoAck: () => this.modification.noAck(req.cseq.seq),
       });
       const bad = this.precheck(req);
       if (bad) return tx.respond(bad);
-      this.onReinvite(req, tx);
+      this.modification.reinvite(req, tx);
       return;
     }
     const tx = this.ctx.layer.createNonInviteServer(req);
@@ -148,7 +157,7 @@ export abstract class CallBase<E extends CommonCallEvents = CommonCallEvents> im
         this.onRemoteBye();
         return;
       case "UPDATE":
-        tx.respond(this.onUpdate(req));
+        tx.respond(this.modification.update(req));
         return;
       case "INFO":
         return this.onInfo(req, tx);
@@ -202,20 +211,7 @@ export abstract class CallBase<E extends CommonCallEvents = CommonCallEvents> im
    * §13.3.1.4: "Response retransmissions cease when an ACK request for the response is received."
    */
   receiveAck(ack: SipRequest): void {
-    const waiter = this.ackWaiters.get(ack.cseq.seq);
-    if (waiter) {
-      waiter.tx.ackReceived();
-      this.ackWaiters.delete(ack.cseq.seq);
-      if (waiter.offered) {
-        // §13.2.2.4 / RFC 3264 §4: the ACK carries the answer to the offer in our 2xx.
-        this.oa.localOfferPending = false;
-        const body = sdpBodyOf(ack);
-        this.media?.onAnswer(body.kind === "sdp" ? body.sdp : undefined);
-        this.emitter.emit("modified", ...(["INVITE"] as never));
-      }
-      return;
-    }
-    this.onAck(ack);
+    if (!this.modification.ack(ack)) this.onAck(ack);
   }
 
   /** The ACK of the dialog-creating INVITE (inbound calls). */
@@ -258,109 +254,6 @@ export abstract class CallBase<E extends CommonCallEvents = CommonCallEvents> im
     this.peerAllowsUpdate = msg.headers.getAll("Allow").some((v) => v.split(",").some((m) => m.trim().toUpperCase() === "UPDATE"));
   }
 
-
-  /**
-   * re-INVITE inside the dialog (RFC 3261 §14.2). Glare → 491 (500 + Retry-After while our first
-   * INVITE is unanswered); a body without usable SDP → 415; an offer → the media delegate's answer in
-   * a 200, or its 488 with the session unchanged; no offer → our offer in the 200, the answer in the ACK.
-   */
-  private onReinvite(req: SipRequest, tx: InviteServerTransaction): void {
-    if (!this.machine.is("answered", "confirmed")) {
-      // §14.2: "A UAS that receives a second INVITE before it sends the final response to a first INVITE
-      // with a lower CSeq sequence number on the same dialog MUST return a 500 (Server Internal Error)
-      // response to the second INVITE and MUST include a Retry-After header field with a randomly chosen
-      // value of between 0 and 10 seconds."
-      tx.respond(this.response(req, 500, { headers: [["Retry-After", retryAfterSeconds()]] }));
-      return;
-    }
-    // §14.2: "A UAS that receives an INVITE on a dialog while an INVITE it had sent on that dialog is in
-    // progress MUST return a 491 (Request Pending) response to the received INVITE."
-    if (this.oa.checkInvite()) return tx.respond(this.response(req, 491));
-    const body = sdpBodyOf(req);
-    if (body.kind === "problem") return tx.respond(this.bodyProblem(req, body.problem));
-    let offered = false;
-    if (body.kind === "sdp") {
-      const outcome = this.media ? this.media.onOffer(body.sdp, "INVITE") : ({ ok: true, sdp: this.localSdp } as const);
-      if (!outcome.ok) return tx.respond(this.refusal(req, outcome));
-      this.localSdp = outcome.sdp;
-    } else {
-      // §13.3.1.4: "If the INVITE did not contain an offer, the 2xx MUST contain an offer if the UAS had
-      // not yet sent an offer." §14.2: "A UAS providing an offer in a 2xx (because the INVITE did not
-      // contain an offer) SHOULD construct the offer as if the UAS were making a brand new call" — ours,
-      // of the state we want.
-      this.localSdp = this.media ? this.media.createOffer() : this.localSdp;
-      this.oa.localOfferPending = true;
-      offered = true;
-    }
-    const contact = safe(() => req.contact);
-    // §12.2.2: "When a UAS receives a target refresh request, it MUST replace the dialog's remote target
-    // URI with the URI from the Contact header field in that request, if present."
-    if (contact) this.dialog!.updateRemoteTarget(contact.uri);
-    this.ackWaiters.set(req.cseq.seq, { tx, offered });
-    tx.respond(this.okWithSdp(req));
-    if (!offered) this.emitter.emit("modified", ...(["INVITE"] as never));
-  }
-
-  /**
-   * UPDATE (RFC 3311 §5.2) in an early or confirmed dialog: with an offer → glare checks (491/500), the
-   * media delegate's answer in the 200 or its 488; without → 200 (a session refresh, RFC 4028). A
-   * target refresh either way (§5.2: "UPDATE is a target refresh request").
-   */
-  private onUpdate(req: SipRequest): SipResponse {
-    const body = sdpBodyOf(req);
-    if (body.kind === "problem") return this.bodyProblem(req, body.problem);
-    const contact = safe(() => req.contact);
-    if (body.kind === "none") {
-      if (contact) this.dialog!.updateRemoteTarget(contact.uri);
-      return this.response(req, 200, { headers: [["Contact", this.ctx.contactHeader], ...this.sessionRefreshed(req)] });
-    }
-    const glare = this.oa.checkUpdateOffer();
-    if (glare === 491) return this.response(req, 491);
-    if (glare === 500) return this.response(req, 500, { headers: [["Retry-After", retryAfterSeconds()]] });
-    const outcome = this.media ? this.media.onOffer(body.sdp, "UPDATE") : ({ ok: true, sdp: this.localSdp } as const);
-    if (!outcome.ok) return this.refusal(req, outcome);
-    this.localSdp = outcome.sdp;
-    if (contact) this.dialog!.updateRemoteTarget(contact.uri);
-    this.emitter.emit("modified", ...(["UPDATE"] as never));
-    return this.okWithSdp(req);
-  }
-
-  /** 2xx to a re-INVITE/UPDATE: our Contact (target refresh), Allow, Supported, session timer rows, our SDP. */
-  private okWithSdp(req: SipRequest): SipResponse {
-    return this.response(req, 200, {
-      headers: [
-        ["Contact", this.ctx.contactHeader],
-        ["Allow", ALLOW_HEADER],
-        ...SUPPORTED_ROWS,
-        ...this.sessionRefreshed(req),
-      ],
-      body: this.localSdp,
-      contentType: "application/sdp",
-    });
-  }
-
-  /** 415/400 for a body without usable SDP (§21.4.13: with Accept), with the reason in a Warning. */
-  private bodyProblem(req: SipRequest, p: BodyProblem): SipResponse {
-    return this.response(req, p.status, {
-      headers: [["Accept", "application/sdp"], ["Warning", warning(399, p.reason)]],
-    });
-  }
-
-  /** The media delegate refused the offer: its status and a Warning (§20.43), session unchanged. */
-  private refusal(req: SipRequest, o: Extract<OfferOutcome, { ok: false }>): SipResponse {
-    // RFC 3261 §20.43: 305 "Incompatible media format", 399 miscellaneous.
-    const code = /codec|format|payload|PCM[UA]/i.test(o.warning) ? 305 : 399;
-    return this.response(req, o.status, { headers: [["Warning", warning(code, o.warning)]] });
-  }
-
-  private reinviteNoAck(seq: number): void {
-    const w = this.ackWaiters.get(seq);
-    if (!this.ackWaiters.delete(seq) || this.state === "ended") return;
-    if (w?.offered) this.oa.localOfferPending = false;
-    // §14.2: "If a UAS generates a 2xx response and never receives an ACK, it SHOULD generate a BYE to
-    // terminate the dialog." (The 64·T1 wait is that of §13.3.1.4.)
-    void this.endWithBye("no_ack");
-  }
 
   /** A response inside the dialog: our To-tag, a Server header. */
   protected response(req: SipRequest, status: number, opts: Parameters<typeof buildResponse>[2] = {}): SipResponse {
@@ -444,7 +337,7 @@ export abstract class CallBase<E extends CommonCallEvents = CommonCallEvents> im
     this.onEnd();
     this.sessionTimer.stop();
     this.refresher.stop();
-    this.ackWaiters.clear();
+    this.modification.clear();
     if (opts.keepDialog) this.keepDialogUntilBye = true;
     else this.releaseDialog();
     this.ctx.log.info({ sipCallId: this.callId, direction: this.direction, reason }, "sip call ended");
@@ -463,17 +356,3 @@ export abstract class CallBase<E extends CommonCallEvents = CommonCallEvents> im
 }
 
 const ALL_STATES: readonly CallState[] = ["offered", "ringing", "answered", "calling", "early", "confirmed", "ended"];
-
-/** A Warning header value (RFC 3261 §20.43): `code agent "text"`, quotes and line breaks removed. */
-function warning(code: number, text: string): string {
-  return `${code} voice-agent "${text.replace(/["\\\r\n]/g, " ")}"`;
-}
-
-/** Runs `f`, returning undefined instead of throwing (for lazily parsed headers of peer messages). */
-export function safe<T>(f: () => T): T | undefined {
-  try {
-    return f();
-  } catch {
-    return undefined;
-  }
-}
