@@ -121,6 +121,7 @@ function pacerP99(a: Map<number, number>, b: Map<number, number>): number {
 async function optionsProber(sipPort: number) {
   const sent = new Map<string, number>();
   const times: number[] = [];
+  let refused = 0;
   const sock = await Bun.udpSocket({
     hostname: "127.0.0.1",
     socket: {
@@ -129,6 +130,7 @@ async function optionsProber(sipPort: number) {
         const t0 = id ? sent.get(id) : undefined;
         if (id && t0 !== undefined) {
           times.push(performance.now() - t0);
+          if (buf.toString().startsWith("SIP/2.0 503")) refused++;
           sent.delete(id);
         }
       },
@@ -148,7 +150,7 @@ async function optionsProber(sipPort: number) {
     async finish() {
       await Bun.sleep(1000);
       sock.close();
-      return { times, lost: sent.size };
+      return { times, lost: sent.size, refused };
     },
   };
 }
@@ -228,7 +230,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadRow> {
     const cpuPct = ((cpuTicks(pid) - ticks0) / CLK_TCK / ((performance.now() - w0) / 1000)) * 100;
     const metrics1 = pacerBuckets(await (await fetch(`${base}/metrics`)).text());
     const opts = await prober.finish();
-    say(`  ${live} live at the window start, cpu ${cpuPct.toFixed(1)} %, rss ${peakRss.toFixed(0)} MiB`);
+    say(`  ${live} live at the window start, cpu ${cpuPct.toFixed(1)} %, rss ${peakRss.toFixed(0)} MiB, OPTIONS answered 503 (no room): ${opts.refused} of ${opts.times.length}`);
     const sippCode = await sipp.exited;
     if (sippCode !== 0) say(`  SIPp exit ${sippCode}: ${sipp.stderr().slice(-300)}`);
     await Bun.sleep(500);
