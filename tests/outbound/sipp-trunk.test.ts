@@ -28,6 +28,8 @@ describe.skipIf(!hasSipp)("outbound through SIPp as the trunk", () => {
         SIP_PASSWORD: "s3cret",
         RING_TIMEOUT_S: "1",
         OUTBOUND_CALLS_PER_MINUTE: "100",
+        // Ten simultaneous calls below: above the offline pipeline's MAX_CALLS default (4, from bench:load).
+        MAX_CALLS: "10",
       },
     });
     hold.close();
