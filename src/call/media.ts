@@ -77,7 +77,7 @@ export interface CallMediaOptions {
    * boundary: src/call/session.ts ends the call with "error"). Default: rethrown.
    */
   onError?: (err: unknown) => void;
-  /** Record fields changed outside a turn (the serving providers after a fallback). */
+  /** Record fields changed outside a turn (the serving providers after a fallback, hold, a transfer). */
   onRecordChanged?: () => void;
   /** RECORDING=on: the folder of the call recordings (src/call/recording.ts); absent = not recorded. */
   recordingsDir?: string;
@@ -272,6 +272,9 @@ export class CallMedia implements RenegotiableMedia {
     const held = !canSend(media.direction);
     if (held === this.held) return;
     this.held = held;
+    if (held) this.o.record.onHold = true;
+    else delete this.o.record.onHold;
+    this.o.onRecordChanged?.(); // the live page shows "on hold"
     this.watchdog?.reset(this.o.clock.now());
     if (held) this.conversation.hold();
     else {

@@ -129,6 +129,11 @@ export interface CallRecord {
   outcomeSource?: "end_call" | "last_agent_turn";
   /** A transfer the agent attempted (the last one), see TransferRecord. */
   transfer?: TransferRecord;
+  /**
+   * Live only (not stored): true while the peer holds the call (its offer no longer lets us send,
+   * RFC 3264 §8.4); set and cleared by the call's media (src/call/media.ts `renegotiate`).
+   */
+  onHold?: boolean;
   /** Outbound: caller-supplied key/values, stored and returned as given. */
   metadata?: Record<string, unknown>;
   /** Outbound: why we call; the agent's opening is built from it. */
