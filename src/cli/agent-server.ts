@@ -369,6 +369,7 @@ export function conversationSettings(c: ConversationConfig): Partial<Conversatio
     maxCallMs: c.maxCallMs,
     llmFirstTokenMs: c.llmFirstTokenMs,
     llmTotalMs: c.llmTotalMs,
+    digits: { ...c.digits },
   };
 }
 

@@ -338,6 +338,19 @@ export interface ConversationConfig {
   llmFirstTokenMs: number;
   /** LLM watchdog: one reply's generation due within this many ms (LLM_REPLY_TIMEOUT_MS). */
   llmTotalMs: number;
+  /** DTMF_TERMINATOR, DTMF_MAX_DIGITS, DTMF_INTER_DIGIT_MS: how key presses group into one caller turn (src/pipeline/digit-collector.ts). */
+  digits: { terminator: string; maxDigits: number; interDigitMs: number };
+}
+
+/** DTMF_TERMINATOR: one of 0-9 * # A-D, or "none"; default "#" (src/pipeline/digit-collector.ts DEFAULT_DIGIT_COLLECTION). */
+function digitsConfig(env: Env): ConversationConfig["digits"] {
+  const t = str(env, "DTMF_TERMINATOR") ?? "#";
+  if (t !== "none" && !/^[0-9*#A-D]$/.test(t)) throw new ConfigError("DTMF_TERMINATOR", `expected one key (0-9, *, #, A-D) or "none", got "${t}"`);
+  return {
+    terminator: t === "none" ? "" : t,
+    maxDigits: int(env, "DTMF_MAX_DIGITS", 0, 0, 64),
+    interDigitMs: int(env, "DTMF_INTER_DIGIT_MS", 2000, 200, 60_000),
+  };
 }
 
 function conversationConfig(env: Env): ConversationConfig {
@@ -367,6 +380,7 @@ function conversationConfig(env: Env): ConversationConfig {
     // src/pipeline/conversation-settings.ts DEFAULT_CONVERSATION (3 s / 20 s): no first token → apology.
     llmFirstTokenMs: int(env, "LLM_FIRST_TOKEN_MS", 3000, 200, 120_000),
     llmTotalMs: int(env, "LLM_REPLY_TIMEOUT_MS", 20_000, 1000, 600_000),
+    digits: digitsConfig(env),
   };
 }
 

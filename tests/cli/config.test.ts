@@ -68,6 +68,15 @@ describe("loadConfig", () => {
     }
   });
 
+  test("DTMF_TERMINATOR / DTMF_MAX_DIGITS / DTMF_INTER_DIGIT_MS: key grouping without code; bad values name the variable", () => {
+    expect(loadConfig({}).conversation.digits).toEqual({ terminator: "#", maxDigits: 0, interDigitMs: 2000 });
+    expect(loadConfig({ DTMF_TERMINATOR: "*", DTMF_MAX_DIGITS: "4", DTMF_INTER_DIGIT_MS: "3500" }).conversation.digits).toEqual({ terminator: "*", maxDigits: 4, interDigitMs: 3500 });
+    expect(loadConfig({ DTMF_TERMINATOR: "none" }).conversation.digits.terminator).toBe("");
+    expect(() => loadConfig({ DTMF_TERMINATOR: "##" })).toThrow(/^DTMF_TERMINATOR: expected one key .* got "##"$/);
+    expect(() => loadConfig({ DTMF_MAX_DIGITS: "-1" })).toThrow(/^DTMF_MAX_DIGITS/);
+    expect(() => loadConfig({ DTMF_INTER_DIGIT_MS: "50" })).toThrow(/^DTMF_INTER_DIGIT_MS/);
+  });
+
   test("the provider defaults come from the providers' options modules (one source)", () => {
     const c = loadConfig({});
     expect(c.deepgram.model).toBe(DEEPGRAM_DEFAULTS.model);
