@@ -110,6 +110,8 @@ export class CallMedia implements RenegotiableMedia {
       try {
         // A DTMF event packet takes this tick's place; the playout's audio waits (dtmf-sender.ts).
         if (!this.dtmfOut.tick()) this.playout.onTick();
+        // A talkspurt started between ticks is over: back to the shared schedule.
+        if (!this.playout.isPlaying && this.o.pacer.isOwnSchedule(this.ticker)) this.o.pacer.rejoin(this.ticker);
         const now = this.o.clock.now();
         const silentMs = this.watchdog?.check(this.session.packetsReceived, this.held, now);
         if (silentMs !== undefined) return this.rtpTimedOut(silentMs);
@@ -175,6 +177,8 @@ export class CallMedia implements RenegotiableMedia {
         },
       },
       codec: media.codec,
+      // The first frame of a talkspurt goes out now, not at the next shared tick (src/rtp/pacer.ts).
+      onAudioQueued: () => queueMicrotask(() => this.startTalkspurt()),
     });
     this.conversation = new AgentCall({
       record,
@@ -227,6 +231,17 @@ export class CallMedia implements RenegotiableMedia {
     } catch (err) {
       this.failed(err);
     }
+  }
+
+  /**
+   * Audio was queued while only silence went out: its first frame is sent now and the call's packets
+   * follow every 20 ms from it (Pacer.startNow), saving the wait for the next shared tick (up to 20 ms).
+   * Not while a DTMF event is being sent (it owns the ticks) or before the media started.
+   */
+  private startTalkspurt(): void {
+    if (!this.started || this.closed || this.dtmfOut.active) return;
+    if (!this.playout.hasFrame || this.playout.isPlaying) return;
+    this.o.pacer.startNow(this.ticker);
   }
 
   /** Hands an unexpected failure to the call boundary, once; the media goes quiet meanwhile. */
