@@ -8,7 +8,7 @@
  *   --trials N (live interruption trials, default 24), --no-vad (skip bench-vad.ts)
  *   sweep grid: --echo level,xcorr --share 0.5 --quiet-floor 20 --confirm false,true --erl 12
  *   --min-speech 60,80,100,120 --max-gap 0,100,160 --adapt off
- *   --floor 40 --echo-tail true
+ *   --floor 40 --echo-tail true --loud off,6:40 (bargeInLoud within-dB:ms; default: the detector's)
  *
  * Live (the compiled agent, tests/e2e/turn-support.ts): SIPp calls with a 14.7 s greeting (Gemini fake,
  * flite kal16) and one caller interruption each (flite voices slt/rms/awb, varied phrases and offsets;
@@ -194,6 +194,8 @@ export interface SimSetting {
   /** EchoSettings.adaptMarginDb (undefined: the fixed erlDb rule) and adaptFloorDb. */
   adaptDb?: number;
   floorDb?: number;
+  /** DetectorOptions.bargeInLoud (null: off; undefined: the detector's default). */
+  loud?: { withinDb: number; minSpeechMs: number } | null;
 }
 
 /**
@@ -259,6 +261,7 @@ export async function replay(
     bargeInMaxGapMs: set.maxGapMs,
     confirm: set.confirm ? fake(await probs(vad, c, set, true)) : undefined,
     echoTail: set.echoTail,
+    bargeInLoud: set.loud,
   });
   let fired = -1;
   let phantom = false;
@@ -367,9 +370,9 @@ async function tune(): Promise<void> {
     `offline cases: ${nInt} interruptions, ${nDis} distractors, ${nBc} backchannels (${fmt((performance.now() - t0) / 1000, 1)} s to build)\n`,
   );
   console.log(
-    "| echo rule | confirm | echoTail | erlDb | adaptMarginDb | adaptFloorDb | bargeInMinSpeechMs | bargeInMaxGapMs | stop p50 ms | p95 ms | p95 0 dB / −10 dB / quiet callers | p95 no echo / −20 dB echo | max ms | missed | false interruptions | backchannels that interrupt | echo tails taken for speech |",
+    "| echo rule | confirm | echoTail | erlDb | adaptMarginDb | adaptFloorDb | bargeInMinSpeechMs | bargeInMaxGapMs | loud (within dB : ms) | stop p50 ms | p95 ms | p95 0 dB / −10 dB / quiet callers | p95 no echo / −20 dB echo | max ms | missed | false interruptions | backchannels that interrupt | echo tails taken for speech |",
   );
-  console.log("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+  console.log("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
   const list = (f: string, d: string) => (args.includes(f) ? args[args.indexOf(f) + 1]! : d).split(",");
   const grid: SimSetting[] = [];
   for (const echoRule of list("--echo", "level,xcorr") as SimSetting["echoRule"][])
@@ -382,7 +385,9 @@ async function tune(): Promise<void> {
           for (const adapt of list("--adapt", "off"))
             for (const floorDb of list("--floor", "40").map(Number))
               for (const echoTail of list("--echo-tail", "true").map((x) => x === "true"))
+              for (const loudArg of list("--loud", "default"))
                 grid.push({
+                  loud: loudArg === "default" ? undefined : loudArg === "off" ? null : { withinDb: Number(loudArg.split(":")[0]), minSpeechMs: Number(loudArg.split(":")[1]) },
                   echoRule,
                   share,
                   quietFloorDb,
@@ -416,7 +421,7 @@ async function tune(): Promise<void> {
     }
     const some = (xs: string[]) => `${xs.length}${xs.length ? ` (${xs.slice(0, 3).join("; ")})` : ""}`;
     console.log(
-      `| ${set.echoRule}${set.echoRule === "xcorr" ? ` c²≥${set.share}, floor ${set.quietFloorDb} dB` : ""} | ${set.confirm} | ${set.echoTail} | ${set.echoRule === "xcorr" ? "–" : set.erlDb} | ${set.adaptDb ?? "off"} | ${set.adaptDb === undefined ? "–" : set.floorDb} | ${set.minSpeechMs} | ${set.maxGapMs} | ${fmt(quantile(lat, 0.5))} | ${fmt(quantile(lat, 0.95))} | ` +
+      `| ${set.echoRule}${set.echoRule === "xcorr" ? ` c²≥${set.share}, floor ${set.quietFloorDb} dB` : ""} | ${set.confirm} | ${set.echoTail} | ${set.echoRule === "xcorr" ? "–" : set.erlDb} | ${set.adaptDb ?? "off"} | ${set.adaptDb === undefined ? "–" : set.floorDb} | ${set.minSpeechMs} | ${set.maxGapMs} | ${set.loud === undefined ? "default" : set.loud === null ? "off" : `${set.loud.withinDb}:${set.loud.minSpeechMs}`} | ${fmt(quantile(lat, 0.5))} | ${fmt(quantile(lat, 0.95))} | ` +
         `${fmt(quantile(latBy["0"]!, 0.95))} / ${fmt(quantile(latBy["-10"]!, 0.95))} / ${fmt(quantile(latBy.quiet!, 0.95))} | ${fmt(quantile(latBy.clean!, 0.95))} / ${fmt(quantile(latBy.echo!, 0.95))} | ${fmt(Math.max(...lat))} | ${some(missed)} | ${some(falses)} | ${bcs}/${nBc} | ${phantoms}/${nEcho} |`,
     );
   }
