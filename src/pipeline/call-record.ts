@@ -131,6 +131,11 @@ export interface CallRecord {
   transfer?: TransferRecord;
   /** Outbound with answering-machine detection on (AMD): the classification and what was done. */
   amd?: AmdRecord;
+  /**
+   * Live only (not stored): true while the peer holds the call (its offer no longer lets us send,
+   * RFC 3264 §8.4); set and cleared by the call's media (src/call/media.ts `renegotiate`).
+   */
+  onHold?: boolean;
   /** Outbound: caller-supplied key/values, stored and returned as given. */
   metadata?: Record<string, unknown>;
   /** Outbound: why we call; the agent's opening is built from it. */
