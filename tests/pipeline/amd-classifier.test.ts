@@ -14,7 +14,7 @@ function run(events: Ev[], untilMs = 6000, settings = {}): AmdDecision | undefin
       if (e[0] === "start") c.speechStarted(e[1]);
       else if (e[0] === "end") c.speechEnded(e[1]);
       else if (e[0] === "beep") c.beep(t);
-      else c.heard(e[2], e[3], t);
+      else c.heard(e[2] ?? "", e[3] ?? false, t);
     }
     const d = c.tick(t);
     if (d) return d;

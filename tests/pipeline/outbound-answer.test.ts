@@ -42,7 +42,7 @@ function drive(settings: OutboundAnswerSettings, events: Ev[], untilMs = 30_000)
       if (e[0] === "start") a.speechStarted(e[1]);
       else if (e[0] === "end") a.speechEnded(e[1], now);
       else if (e[0] === "beep") beepFrames = tone(1000);
-      else a.heard(e[2], false, now);
+      else a.heard(e[2] ?? "", false, now);
     }
     a.frame(beepFrames.shift() ?? SILENT, now);
   }
