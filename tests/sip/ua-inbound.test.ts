@@ -349,6 +349,23 @@ describe("BYE, OPTIONS, other methods, malformed", () => {
     expect(h.responses(405, "FOO")[0]!.headers.get("Allow")).toBe("INVITE, ACK, BYE, CANCEL, OPTIONS, UPDATE, INFO, NOTIFY");
   });
 
+  test("out-of-dialog UPDATE/INFO/NOTIFY (in Allow, dialog-only) → 481, NOTIFY without Event 400, other package 489; never 405", () => {
+    const h = harness();
+    const allow = (h.send(TRUNK_OPTIONS), h.responses(200, "OPTIONS")[0]!.headers.get("Allow")!.split(", "));
+    h.send(request("UPDATE", { branch: "z9hG4bKu" }));
+    h.send(request("INFO", { branch: "z9hG4bKi" }));
+    h.send(request("NOTIFY", { branch: "z9hG4bKn1", extra: [["Event", "refer"], ["Subscription-State", "terminated"]] }));
+    h.send(request("NOTIFY", { branch: "z9hG4bKn2", extra: [["Event", "dialog"]] }));
+    h.send(request("NOTIFY", { branch: "z9hG4bKn3" }));
+    expect(h.sent()).toEqual(["200 OPTIONS", "481 UPDATE", "481 INFO", "481 NOTIFY", "489 NOTIFY", "400 NOTIFY"]);
+    expect(h.responses(481, "NOTIFY")[0]!.reason).toBe("Subscription does not exist");
+    expect(h.responses(400, "NOTIFY")[0]!.reason).toBe("Missing Event");
+    for (const m of ["UPDATE", "INFO", "NOTIFY"]) expect(allow).toContain(m);
+    // Every method Allow lists gets something other than 405 out of a dialog (ACK and CANCEL have no 405 either).
+    expect(h.responses(405)).toHaveLength(0);
+    expect(h.calls).toHaveLength(0);
+  });
+
   test("malformed INVITE → 400; the next INVITE is served normally; keep-alives ignored", () => {
     const h = harness();
     h.send(SIPP_INVITE.replace(/Content-Length: \d+/, "Content-Length: 9999"), { host: "127.0.1.1", port: 5061 });

@@ -23,6 +23,7 @@ import { SUPPORTED_ROWS, unsupportedRequired } from "./extensions.ts";
 import { DEFAULT_SESSION_EXPIRES_S, negotiateAsUas } from "./session-timer.ts";
 import type { InviteRefusal, UserAgentDelegate, UserAgentOptions } from "./delegate.ts";
 import { ALLOW_HEADER } from "./types.ts";
+import { outOfDialogAnswer } from "./out-of-dialog.ts";
 import type { DigestVerifier } from "./digest-server.ts";
 
 /**
@@ -37,7 +38,8 @@ import type { DigestVerifier } from "./digest-server.ts";
  * - CANCEL → 200 and 487 to the INVITE (§9.2), 481 when nothing matches;
  * - ACK → the dialog's call (2xx ACK); requests with a To-tag → their dialog, 481 when none (§12.2.2);
  * - OPTIONS → 200 with Allow and Accept (§11.2), or 503 + Retry-After when `delegate.optionsStatus()`
- *   says a new call would be refused; anything else → 405 with Allow (§8.2.1).
+ *   says a new call would be refused; UPDATE/INFO/NOTIFY (in Allow, but dialog-only) → 481, or 400/489
+ *   for a NOTIFY without Event or of another package (out-of-dialog.ts); anything else → 405 with Allow (§8.2.1).
  */
 export class UserAgent implements UaContext {
   readonly layer: TransactionLayer;
@@ -215,10 +217,14 @@ export class UserAgent implements UaContext {
         // §15.1.2: "If the BYE does not match an existing dialog, the UAS core SHOULD generate a 481
         // (Call/Transaction Does Not Exist) response".
         return this.respondNonInvite(req, 481);
-      default:
+      default: {
+        // UPDATE, INFO, NOTIFY are in Allow but live only in a dialog: 481/489/400 (out-of-dialog.ts).
+        const answer = outOfDialogAnswer(req);
+        if (answer) return this.respondNonInvite(req, answer.status, [], answer.reason);
         // §8.2.1: "If the UAS recognizes but does not support the method of a request, it MUST generate a
         // 405 (Method Not Allowed) response. [...] The UAS MUST also add an Allow header field".
         return this.respondNonInvite(req, 405, [["Allow", ALLOW_HEADER]]);
+      }
     }
   }
 
@@ -353,12 +359,12 @@ export class UserAgent implements UaContext {
    * Answers a request outside any call: an INVITE through an INVITE server transaction (Timer G resends
    * the final response, the ACK is absorbed); anything else statelessly (§8.2.7).
    */
-  private respondNonInvite(req: SipRequest, status: number, headers: Array<[string, string]> = []): void {
+  private respondNonInvite(req: SipRequest, status: number, headers: Array<[string, string]> = [], reason?: string): void {
     if (req.method !== "INVITE") {
       // Outside any call a non-INVITE request (OPTIONS, a stray BYE or CANCEL, an unknown method) is
       // answered statelessly (§8.2.7): a flood of them leaves no transaction behind for Timer J (64·T1),
       // and a retransmission simply gets the same answer, with the same To tag, again.
-      this.transport.sendResponse(statelessResponse(req, status, [...headers, ["Server", this.userAgent]]));
+      this.transport.sendResponse(statelessResponse(req, status, [...headers, ["Server", this.userAgent]], reason));
       return;
     }
     const res = buildResponse(req, status, { toTag: generateTag(), headers: [...headers, ["Server", this.userAgent]] });
