@@ -64,6 +64,8 @@ export interface InboundCallsOptions {
   /** Turn-taking settings for the conversation. */
   settings?: Partial<ConversationSettings>;
   bargeInMinSpeechMs?: number;
+  /** END_OF_TURN_PAUSE_MS (src/call/media.ts). */
+  vadPauseMs?: number;
   /** RTP inactivity limits (RTP_TIMEOUT_S, RTP_HOLD_TIMEOUT_S), ms. */
   rtpTimeout?: { ms: number; holdMs: number };
   /** Which RTP sources a call may latch onto (RTP_LATCH); default `signalled`. */
@@ -278,6 +280,7 @@ export class InboundCalls {
         system: pending.system,
         settings: this.o.settings,
         bargeInMinSpeechMs: this.o.bargeInMinSpeechMs,
+        vadPauseMs: this.o.vadPauseMs,
         rtpTimeout: this.o.rtpTimeout,
         recordingsDir: this.o.recordingsDir,
         transfer: transferHook({
