@@ -213,6 +213,9 @@ export class AgentServer {
         ? new DigestVerifier({ ...cfg.sipInboundAuth, realm: cfg.sipInboundAuth.realm ?? cfg.publicIp })
         : undefined,
       delegate: {
+        // Refusals before any transaction (503 when full, draining or the source holds too many
+        // unconfirmed calls), sent statelessly: a flood of INVITEs costs no transaction state.
+        screenInvite: (source) => server.inbound.screenInvite(source),
         onInvite: (call) => server.inbound.onInvite(call),
         // What a load balancer's OPTIONS probe gets: the verdict a new INVITE would get, and the load.
         optionsStatus: () => {
