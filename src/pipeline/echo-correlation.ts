@@ -46,6 +46,12 @@ export interface EchoDecision {
    * undefined when we sent nothing audible in that time).
    */
   readonly lastLevelDb?: number;
+  /**
+   * The last `isLikelyEcho` answered true only because the frame was too quiet next to what we are
+   * saying (the quiet floor), not because our audio explains it: a real sound, maybe the soft onset of
+   * the caller's first syllable.
+   */
+  readonly lastQuiet?: boolean;
 }
 
 export interface CorrelationEchoSettings {
@@ -114,6 +120,8 @@ export class CorrelationEcho implements EchoDecision {
   last = { share: 0, lag: -1, gain: 0 };
   /** See EchoDecision.lastLevelDb. */
   lastLevelDb: number | undefined;
+  /** See EchoDecision.lastQuiet. */
+  lastQuiet = false;
 
   constructor(
     codec: "PCMU" | "PCMA",
@@ -150,6 +158,7 @@ export class CorrelationEcho implements EchoDecision {
   isLikelyEcho(pcm: Int16Array, agentTalking = false): boolean {
     this.last = { share: 0, lag: -1, gain: 0 };
     this.lastLevelDb = undefined;
+    this.lastQuiet = false;
     if (pcm.length !== FRAME || this.n < FRAME) return false;
     let maxWindow = 0;
     let maxHold = 0;
@@ -163,7 +172,8 @@ export class CorrelationEcho implements EchoDecision {
     if (maxWindow < SILENT_RMS) {
       const rms = rmsOf(pcm);
       this.lastLevelDb = levelDb(rms);
-      return floor > 0 && rms < floor; // nothing of ours to echo now
+      this.lastQuiet = floor > 0 && rms < floor; // nothing of ours to echo now
+      return this.lastQuiet;
     }
     let ex = 0;
     for (let i = 0; i < FRAME; i++) ex += pcm[i]! * pcm[i]!;
@@ -203,7 +213,8 @@ export class CorrelationEcho implements EchoDecision {
     this.lastLevelDb = levelDb(residual);
     if (explained >= this.settings.minEchoShare) return true;
     // What is left once our echo is out: too quiet next to what we are saying to be the caller.
-    return residual < floor;
+    this.lastQuiet = residual < floor;
+    return this.lastQuiet;
   }
 
   /** Best coarse lags (multiples of DECIMATE, full-rate samples), highest normalized correlation first. */

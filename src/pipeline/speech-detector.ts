@@ -40,6 +40,13 @@ export interface DetectorOptions {
    */
   confirm?: VadStream;
   /**
+   * The confirming stream hears frames taken for echo only by the quiet floor (EchoDecision.lastQuiet:
+   * not explained by what we sent) as they are, not as silence, so a caller's soft onset warms it up
+   * and it agrees as soon as the louder part comes. Such frames still never count towards a barge-in.
+   * Default DEFAULT_CONFIRM_HEARS_QUIET.
+   */
+  confirmHearsQuiet?: boolean;
+  /**
    * Apply the echo rule also after the agent stopped, while the echo reference still holds loud frames
    * it sent (its window, 400 ms), so the tail of our own echo is not taken for the caller starting to
    * speak. Default DEFAULT_ECHO_TAIL.
@@ -83,6 +90,8 @@ export const DEFAULT_BARGE_IN_MIN_SPEECH_MS = 80;
  */
 export const DEFAULT_ECHO_TAIL = true;
 export const DEFAULT_BARGE_IN_MAX_GAP_MS = 160;
+/** Off until measured (see DetectorOptions.confirmHearsQuiet). */
+export const DEFAULT_CONFIRM_HEARS_QUIET = false;
 /** Off until measured (see DetectorOptions.bargeInLoud). */
 export const DEFAULT_BARGE_IN_LOUD: { withinDb: number; minSpeechMs: number } | null = null;
 /**
@@ -161,7 +170,8 @@ export class SileroSpeechDetector implements SpeechDetector {
     const loud = levelDb !== undefined && levelDb >= -this.loudWithinDb;
     const confirm = this.opts.confirm;
     const main = this.vad.process(pcm);
-    const second = confirm ? confirm.process(echo ? new Int16Array(pcm.length) : pcm) : null;
+    const quietOnly = echo && (this.opts.confirmHearsQuiet ?? DEFAULT_CONFIRM_HEARS_QUIET) && this.opts.echo?.lastQuiet === true;
+    const second = confirm ? confirm.process(echo && !quietOnly ? new Int16Array(pcm.length) : pcm) : null;
     void Promise.all([main, second]).then(
       ([p, q]) => this.onProbability(pcm, echo ? 0 : p, confirm ? (echo ? 0 : q) : undefined, agentSpeaking, echo, loud),
       () => {
