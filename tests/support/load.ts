@@ -45,6 +45,8 @@ export interface LoadOptions {
   admission?: boolean;
   /** More agent environment. */
   env?: Record<string, string>;
+  /** Another compiled agent than dist/voice-agent (a before/after's "before" binary). */
+  binary?: string;
   progress?: (line: string) => void;
 }
 
@@ -192,7 +194,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadRow> {
       IDLE_PROMPT_S: "600",
       ...(o.admission ? {} : { ADMISSION_CPU_PCT: "0", ADMISSION_PACER_P99_MS: "0" }),
       ...o.env,
-    });
+    }, undefined, { binary: o.binary });
     const pid = agent.proc.pid;
     if (o.pin) taskset(0, pid);
     const pcapPath = join(work, "agent-rtp.pcap");
