@@ -14,6 +14,7 @@
  *   bun run bench:load --compare /tmp/old-agent --cloud 30 --offline "" --repeat 2
  *        before/after on the same machine minutes apart: each N runs the old binary then dist/voice-agent,
  *        `--repeat` times (rows labelled before/after; the ratio of their CPU is what to quote)
+ *   bun run bench:load --offline 1 --cloud "" --agent-log /tmp/logs    the agent's log of each row, as JSON lines
  *
  * Needs sipp and dumpcap (scripts/bootstrap.sh --test) and two cores. Stops at the first failing N of a
  * pipeline unless --all. On a shared machine the numbers are noisy: run it when the machine is quiet.
@@ -36,6 +37,7 @@ const { values: opt } = parseArgs({
     env: { type: "string", multiple: true, default: [] },
     compare: { type: "string" },
     repeat: { type: "string", default: "1" },
+    "agent-log": { type: "string" },
   },
 });
 const list = (s: string) => s.split(",").map((x) => x.trim()).filter(Boolean).map(Number).filter((n) => n > 0);
@@ -51,7 +53,7 @@ try {
       let failed = false;
       for (let k = 0; k < Math.max(1, Number(opt.repeat)); k++) {
         for (const { binary, label } of runs) {
-          const row = await runLoad({ pipeline, calls, holdS, rate: Number(opt.rate), pin: !opt["no-pin"], admission: opt.admission, bargeIn: opt["barge-in"], env, binary, progress: (l) => console.log(l) });
+          const row = await runLoad({ pipeline, calls, holdS, rate: Number(opt.rate), pin: !opt["no-pin"], admission: opt.admission, bargeIn: opt["barge-in"], env, binary, agentLog: opt["agent-log"] ? `${opt["agent-log"]}/${pipeline}-${calls}-${label ?? "run"}-${k}.jsonl` : undefined, progress: (l) => console.log(l) });
           row.label = label;
           rows.push(row);
           console.log(loadTable([row]).split("\n")[1]);
