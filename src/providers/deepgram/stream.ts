@@ -5,8 +5,9 @@
  * close) → "closed"; "open" → "reconnecting" when the server drops the socket → back to "open" after a
  * successful reconnect, or "closed" with an error event after `maxReconnectAttempts` failures.
  *
- * Audio: each frame's G.711 payload is sent unchanged as one binary message and also kept in a
- * ReplayBuffer until a final result covers it. Deepgram's `start`/`duration` are seconds from the start
+ * Audio: the frames' G.711 payloads are sent unchanged, `chunkMs` of them per binary message (held
+ * ones go out at once before Finalize and CloseStream), and also kept in a ReplayBuffer until a final
+ * result covers them. Deepgram's `start`/`duration` are seconds from the start
  * of the audio of *that connection*; `connBase` maps them to absolute bytes (8000 bytes per second).
  * After a reconnect everything still held (audio since the last final, plus what arrived meanwhile) is
  * sent first, so no words are lost.
@@ -48,6 +49,8 @@ export interface DeepgramStreamConfig {
   /** Stall watchdog (ms without any server message while speech is sent); 0 = off. */
   stallTimeoutMs?: number;
   eventQueueCapacity: number;
+  /** Audio per binary message, ms; default 20 (one message per frame). */
+  chunkMs?: number;
   clock: Clock;
   src: ErrorSource;
   /** Opens a fresh socket for a reconnect (same URL and headers as the first). */
@@ -92,6 +95,9 @@ export class DeepgramStream implements SttStream {
   private st: DeepgramStreamState = "open";
   private ws: WebSocket | null;
   private readonly ring: ReplayBuffer;
+  /** Audio not sent yet, up to one chunk (also in `ring`, so a reconnect's replay covers it). */
+  private readonly chunk: Uint8Array;
+  private chunkLen = 0;
   /** Absolute byte offset that the current connection's time 0 corresponds to. */
   private connBase = 0;
   private lastSendAt: number;
@@ -114,6 +120,7 @@ export class DeepgramStream implements SttStream {
   ) {
     this.events = new AsyncQueue<SttEvent>(cfg.eventQueueCapacity);
     this.ring = new ReplayBuffer(Math.max(1, cfg.replayBufferMs * G711_BYTES_PER_MS));
+    this.chunk = new Uint8Array(Math.max(1, Math.round((cfg.chunkMs ?? 20) * G711_BYTES_PER_MS)));
     this.ws = ws;
     this.lastSendAt = cfg.clock.now();
     this.lastHeardAt = this.lastSendAt;
@@ -140,9 +147,29 @@ export class DeepgramStream implements SttStream {
     if (frame.payload.length === 0) return; // an empty binary message would close the stream (Deepgram docs)
     this.ring.append(frame.payload);
     if (this.st === "open") {
-      this.sendAudio(frame.payload);
+      this.queueAudio(frame.payload);
       this.watchStall(frame.payload);
     }
+  }
+
+  /** Adds a payload to the chunk being filled; a full chunk is sent. */
+  private queueAudio(payload: Uint8Array): void {
+    let i = 0;
+    while (i < payload.length) {
+      const n = Math.min(this.chunk.length - this.chunkLen, payload.length - i);
+      this.chunk.set(payload.subarray(i, i + n), this.chunkLen);
+      this.chunkLen += n;
+      i += n;
+      if (this.chunkLen === this.chunk.length) this.sendHeld();
+    }
+  }
+
+  /** Sends the audio held in the chunk (a copy: the socket may keep it while it drains). */
+  private sendHeld(): void {
+    if (this.chunkLen === 0) return;
+    const bytes = this.chunk.slice(0, this.chunkLen);
+    this.chunkLen = 0;
+    this.sendAudio(bytes);
   }
 
   /** The stall watchdog (see the file comment). */
@@ -177,6 +204,7 @@ export class DeepgramStream implements SttStream {
 
   flush(): void {
     if (this.st === "open") {
+      this.sendHeld();
       this.sendText(FINALIZE);
       this.stats.finalizes++;
     } else if (this.st === "reconnecting") {
@@ -193,6 +221,7 @@ export class DeepgramStream implements SttStream {
     this.endTimer = this.cfg.clock.setTimer(this.cfg.endTimeoutMs, () => this.close());
     this.endRequested = true;
     if (this.st === "open") {
+      this.sendHeld();
       this.sendText(CLOSE_STREAM);
       this.st = "ending";
     }
@@ -354,7 +383,8 @@ export class DeepgramStream implements SttStream {
     this.attach(ws);
     this.st = "open";
     this.stats.reconnects++;
-    // Replay: the new connection's audio starts at the oldest byte still held.
+    // Replay: the new connection's audio starts at the oldest byte still held (the unsent chunk included).
+    this.chunkLen = 0;
     this.connBase = this.ring.startByte;
     for (const chunk of this.ring.held()) this.sendAudio(chunk);
     this.stats.replayedBytes += this.ring.length;
