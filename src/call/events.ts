@@ -31,6 +31,10 @@ export interface CallSummary {
   providers?: CallRecord["providers"];
   bargeIns: number;
   usage?: CallRecord["usage"];
+  /** True while the peer holds the call (the page shows "on hold"). */
+  onHold?: boolean;
+  /** True while a transfer to a person is under way (REFER sent, no final NOTIFY yet) or done until our BYE: "transferring". */
+  transferring?: boolean;
 }
 
 /**
@@ -69,6 +73,9 @@ export function summarize(r: CallRecord): CallSummary {
     providers: r.providers ? { ...r.providers } : undefined,
     bargeIns: r.bargeIns,
     usage: r.usage ? { ...r.usage } : undefined,
+    onHold: r.onHold || undefined,
+    // Pending, or done and the agent is hanging up: the caller is on the target's line, not ours.
+    transferring: ((r.transfer?.outcome === "pending" || r.transfer?.outcome === "transferred") && r.state !== "ended") || undefined,
   };
 }
 

@@ -52,6 +52,8 @@ export interface CallMediaOptions {
   settings?: Partial<ConversationSettings>;
   /** Caller speech (ms) that counts as a barge-in (BARGE_IN_MIN_SPEECH_MS); the detector's default when absent. */
   bargeInMinSpeechMs?: number;
+  /** Silence inside caller speech reported as a pause (END_OF_TURN_PAUSE_MS); the detector's default when absent. */
+  vadPauseMs?: number;
   /** Ends the call at the SIP level; called after the last packet of the goodbye. */
   hangup: (reason: string) => void;
   onTurn?: (turn: TurnRecord) => void;
@@ -77,7 +79,7 @@ export interface CallMediaOptions {
    * boundary: src/call/session.ts ends the call with "error"). Default: rethrown.
    */
   onError?: (err: unknown) => void;
-  /** Record fields changed outside a turn (the serving providers after a fallback). */
+  /** Record fields changed outside a turn (the serving providers after a fallback, hold, a transfer). */
   onRecordChanged?: () => void;
   /** RECORDING=on: the folder of the call recordings (src/call/recording.ts); absent = not recorded. */
   recordingsDir?: string;
@@ -192,6 +194,7 @@ export class CallMedia implements RenegotiableMedia {
         ? new SileroSpeechDetector(o.vad.createStream(), {
             echo,
             bargeInMinSpeechMs: o.bargeInMinSpeechMs,
+            pauseMs: o.vadPauseMs,
             // A second stream that hears silence for echo frames confirms barge-ins (speech-detector.ts).
             confirm: o.vad.createStream(),
           })
@@ -272,6 +275,9 @@ export class CallMedia implements RenegotiableMedia {
     const held = !canSend(media.direction);
     if (held === this.held) return;
     this.held = held;
+    if (held) this.o.record.onHold = true;
+    else delete this.o.record.onHold;
+    this.o.onRecordChanged?.(); // the live page shows "on hold"
     this.watchdog?.reset(this.o.clock.now());
     if (held) this.conversation.hold();
     else {

@@ -46,6 +46,8 @@ export interface AgentServerOptions {
   clock?: Clock;
   /** SIP timer values (tests shorten T1); default RFC 3261 T1 = 500 ms. */
   sipTimers?: TimerValues;
+  /** More views of every call (OpenTelemetry traces, src/call/trace-observer.ts), after the built-in ones. */
+  observers?: CallObserver[];
 }
 
 export class AgentServer {
@@ -82,7 +84,7 @@ export class AgentServer {
     this.metrics = metrics;
     this.headroom = headroom;
     const { cfg, providers, log } = o;
-    this.observer = combineObservers(log, storeObserver(store), metricsObserver(metrics), eventsObserver(this.events), logObserver(log));
+    this.observer = combineObservers(log, storeObserver(store), metricsObserver(metrics), eventsObserver(this.events), logObserver(log), ...(o.observers ?? []));
     this.admission = new Admission({
       capacity: cfg.maxCalls,
       active: () => this.activeCalls,
@@ -105,6 +107,7 @@ export class AgentServer {
       systemPrompt: () => systemPrompt(cfg, "inbound"),
       settings: conversationSettings(cfg.conversation),
       bargeInMinSpeechMs: cfg.conversation.bargeInMinSpeechMs,
+      vadPauseMs: cfg.conversation.endOfTurnPauseMs,
       rtpTimeout: { ms: cfg.rtpTimeoutMs, holdMs: cfg.rtpHoldTimeoutMs },
       recordingsDir: this.recordingsDir,
       latchMode: cfg.rtpLatch,
@@ -215,6 +218,9 @@ export class AgentServer {
         ? new DigestVerifier({ ...cfg.sipInboundAuth, realm: cfg.sipInboundAuth.realm ?? cfg.publicIp })
         : undefined,
       delegate: {
+        // Refusals before any transaction (503 when full, draining or the source holds too many
+        // unconfirmed calls), sent statelessly: a flood of INVITEs costs no transaction state.
+        screenInvite: (source) => server.inbound.screenInvite(source),
         onInvite: (call) => server.inbound.onInvite(call),
         // What a load balancer's OPTIONS probe gets: the verdict a new INVITE would get, and the load.
         optionsStatus: () => {
@@ -316,6 +322,7 @@ export class AgentServer {
           vad: this.vad,
           settings: conversationSettings(cfg.conversation),
           bargeInMinSpeechMs: cfg.conversation.bargeInMinSpeechMs,
+          vadPauseMs: cfg.conversation.endOfTurnPauseMs,
           rtpTimeout: { ms: cfg.rtpTimeoutMs, holdMs: cfg.rtpHoldTimeoutMs },
           transfer: transferHook({
             call: req.sipCall,
@@ -366,12 +373,13 @@ export function conversationSettings(c: ConversationConfig): Partial<Conversatio
   return {
     bargeIn: c.bargeIn,
     backchannel: c.backchannel,
-    endpointing: { minSilenceMs: c.endOfTurnSilenceMs, maxSilenceMs: c.endOfTurnMaxSilenceMs },
+    endpointing: { minSilenceMs: c.endOfTurnSilenceMs, maxSilenceMs: c.endOfTurnMaxSilenceMs, completeSilenceMs: c.endOfTurnCompleteSilenceMs },
     idlePromptMs: c.idlePromptMs,
     idlePromptsBeforeHangup: c.idlePromptsBeforeHangup,
     maxCallMs: c.maxCallMs,
     llmFirstTokenMs: c.llmFirstTokenMs,
     llmTotalMs: c.llmTotalMs,
+    digits: { ...c.digits },
   };
 }
 

@@ -10,6 +10,7 @@ import { describeSipp, runSipp } from "../support/sipp.ts";
 import { silenceFile } from "../support/speech.ts";
 import { missingTools } from "../support/process.ts";
 import { startAgent } from "./agent.ts";
+import { watchLiveStates } from "./live-states.ts";
 
 const missing = missingTools(["sipp"]);
 const HOLD_MS = 6000;
@@ -22,6 +23,8 @@ test.skipIf(missing.length > 0)(
   "held during the greeting for 3× the idle time: no prompt, no goodbye; resumed: the greeting's rest, then the prompt, goodbye and BYE",
   async () => {
     const agent = await startAgent({ IDLE_PROMPT_S: String(IDLE_PROMPT_S), IDLE_PROMPTS: "1" });
+    // The call page's live list, as it sees the call: the `call` events of GET /events (SSE).
+    const live = await watchLiveStates(agent);
     try {
       const r = await runSipp({
         scenario: "hold-idle",
@@ -58,8 +61,11 @@ test.skipIf(missing.length > 0)(
       expect(said.filter((t: any) => t.text === "Are you still there?"), summary).toHaveLength(1);
       const logs = agent.logs().filter((l: any) => l.callId === record.id);
       expect(logs.some((l: any) => l.msg === "conversation on hold")).toBe(true);
+      // The live list showed the hold as it happened, and the resume.
+      expect(await live.stop(), summary).toEqual(["ringing", "talking", "on hold", "talking", "ended"]);
       expect(logs.some((l: any) => l.why === "unhold"), summary).toBe(true);
     } finally {
+      await live.stop();
       await agent.stop();
     }
   },
