@@ -109,6 +109,10 @@ export class AgentCall {
       detector: this.detector,
       callSignal: this.callCtl.signal,
       unhandled: (err) => this.unhandled(err),
+      expect: (e) => {
+        this.stt.expect(e);
+        this.digits.configure({ ...this.settings.digits, ...e?.digits });
+      },
     });
     this.unlisten = d.output.listen({
       onPlaybackStarted: (e) => this.speech.reply?.segmentId === e.segmentId && this.speech.reply.playbackStarted(),
