@@ -94,7 +94,8 @@ function answerConfig(env: Env): Omit<OutboundAnswerSettings, "message"> {
   }
   return {
     amd: oneOf(env, "AMD", AMD_MODES, "off"),
-    classifier: { decisionMs, greetingMs, noSpeechMs: int(env, "OPENING_NO_SPEECH_MS", DEFAULT_AMD_CLASSIFIER.noSpeechMs, 200, 10_000) },
+    // OPENING_NO_SPEECH_MS unset: the call's AMD mode picks (outbound-answer.ts).
+    classifier: { decisionMs, greetingMs, noSpeechMs: str(env, "OPENING_NO_SPEECH_MS") === undefined ? undefined : int(env, "OPENING_NO_SPEECH_MS", 0, 200, 10_000) },
     beepWaitMs: int(env, "AMD_BEEP_WAIT_S", DEFAULT_BEEP_WAIT_MS / 1000, 1, 120) * 1000,
   };
 }

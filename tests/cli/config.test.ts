@@ -198,7 +198,7 @@ describe("outbound, API token and data directory", () => {
   test("defaults: trunk port 5060, ring 30 s, 10 calls, 30 per minute, ./data, loopback HTTP without API_TOKEN", () => {
     const c = loadConfig({ SERVER_HOST: "0.0.0.0" });
     expect(c.outbound).toEqual({ trunkHost: undefined, trunkPort: 5060, callerId: undefined, credentials: undefined, ringTimeoutS: 30, maxCalls: 10, callsPerMinute: 30, denyPrefixes: [],
-      answer: { amd: "off", classifier: { decisionMs: 3500, greetingMs: 2400, noSpeechMs: 2000 }, beepWaitMs: 20_000 },
+      answer: { amd: "off", classifier: { decisionMs: 3500, greetingMs: 2400, noSpeechMs: undefined }, beepWaitMs: 20_000 },
     });
     expect(c.dataDir).toBe("./data");
     expect(c.apiToken).toBeUndefined();
