@@ -53,8 +53,11 @@ export class AgentCall {
   private readonly digits: DigitCollector;
   /** The agent's side: replies, cuts, resuming, fixed speech, hang-up and transfer. */
   private readonly speech: AgentSpeech;
-  /** Outbound calls: holds the opening until the callee's first words ended; answering-machine detection. */
-  private answer: OutboundAnswer | undefined;
+  /**
+   * Outbound calls: holds the opening until the callee's first words ended; answering-machine detection.
+   * Made with the conversation (at the answer), so caller audio that arrives before `start()` counts.
+   */
+  private readonly answer: OutboundAnswer | undefined;
 
   constructor(private readonly d: AgentCallDeps) {
     this.settings = { ...DEFAULT_CONVERSATION, ...d.settings };
@@ -124,6 +127,7 @@ export class AgentCall {
       callSignal: this.callCtl.signal,
       unhandled: (err) => this.unhandled(err),
     });
+    this.answer = d.answer && this.outboundAnswer(d.answer);
     this.unlisten = d.output.listen({
       onPlaybackStarted: (e) => this.speech.reply?.segmentId === e.segmentId && this.speech.reply.playbackStarted(),
       onPlaybackFinished: (e) => this.speech.reply?.segmentId === e.segmentId && this.speech.reply.playbackFinished(e),
@@ -145,10 +149,7 @@ export class AgentCall {
     this.timers.startMaxDuration(this.settings.maxCallMs);
     // The greeting does not wait for the STT handshake: a slow provider must not leave the caller in silence.
     const stt = this.stt.open();
-    if (!this.state.is("stopped")) {
-      if (this.d.answer) this.answer = this.outboundAnswer(this.d.answer);
-      else this.speech.startReply(null, null);
-    }
+    if (!this.state.is("stopped") && !this.answer) this.speech.startReply(null, null);
     await stt;
   }
 
