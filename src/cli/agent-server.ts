@@ -43,6 +43,8 @@ export interface AgentServerOptions {
   clock?: Clock;
   /** SIP timer values (tests shorten T1); default RFC 3261 T1 = 500 ms. */
   sipTimers?: TimerValues;
+  /** More views of every call (OpenTelemetry traces, src/call/trace-observer.ts), after the built-in ones. */
+  observers?: CallObserver[];
 }
 
 export class AgentServer {
@@ -79,7 +81,7 @@ export class AgentServer {
     this.metrics = metrics;
     this.headroom = headroom;
     const { cfg, providers, log } = o;
-    this.observer = combineObservers(log, storeObserver(store), metricsObserver(metrics), eventsObserver(this.events), logObserver(log));
+    this.observer = combineObservers(log, storeObserver(store), metricsObserver(metrics), eventsObserver(this.events), logObserver(log), ...(o.observers ?? []));
     this.admission = new Admission({
       capacity: cfg.maxCalls,
       active: () => this.activeCalls,
@@ -211,6 +213,9 @@ export class AgentServer {
         ? new DigestVerifier({ ...cfg.sipInboundAuth, realm: cfg.sipInboundAuth.realm ?? cfg.publicIp })
         : undefined,
       delegate: {
+        // Refusals before any transaction (503 when full, draining or the source holds too many
+        // unconfirmed calls), sent statelessly: a flood of INVITEs costs no transaction state.
+        screenInvite: (source) => server.inbound.screenInvite(source),
         onInvite: (call) => server.inbound.onInvite(call),
         // What a load balancer's OPTIONS probe gets: the verdict a new INVITE would get, and the load.
         optionsStatus: () => {

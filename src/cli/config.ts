@@ -17,6 +17,8 @@ import { DEFAULT_PAUSE_MS } from "../pipeline/speech-detector";
 import { parseTransferTargets } from "../call/transfer";
 import { bool, ConfigError, host, int, ip, ipRangeList, oneOf, pair, str, url, type Env } from "./env-vars";
 import { outboundConfig, type Mode, type OutboundConfig } from "./outbound-config";
+import { tracingConfig } from "./otel-config";
+import type { TracingConfig } from "../metrics/trace-export";
 
 export { ConfigError } from "./env-vars";
 export { requireOutbound, type Mode, type OutboundConfig } from "./outbound-config";
@@ -70,6 +72,8 @@ export interface Config {
   logPii: boolean;
   /** LOG_RATE_LIMIT: lines per message kind per second before the rest are summarised; 0 = no limit. */
   logRateLimit: number;
+  /** OpenTelemetry traces (the standard OTEL_* variables, src/cli/otel-config.ts); undefined = off. */
+  tracing?: TracingConfig;
   stt: SttChoice;
   llm: LlmChoice;
   tts: TtsChoice;
@@ -260,6 +264,7 @@ export function loadConfig(env: Env = process.env): Config {
     logLevel: oneOf(env, "LOG_LEVEL", ["trace", "debug", "info", "warn", "error", "fatal", "silent"] as const, "info"),
     logPii: bool(env, "LOG_PII", true),
     logRateLimit: int(env, "LOG_RATE_LIMIT", 50, 0, 1_000_000),
+    tracing: tracingConfig(env),
     stt,
     llm,
     tts,

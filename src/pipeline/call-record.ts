@@ -48,6 +48,16 @@ export interface TurnLatency {
   firstAudioMs?: number;
   /** End of caller speech → first RTP packet of the reply (voice-to-voice as far as we can see). */
   firstRtpMs?: number;
+  /** End of caller speech → the LLM request sent (the reply started). Absent for fixed text (a resumed rest). */
+  llmStartMs?: number;
+  /** End of caller speech → the LLM's answer complete (or cut). */
+  llmEndMs?: number;
+  /** End of caller speech → the first text handed to TTS (its first sentence). */
+  ttsStartMs?: number;
+  /** End of caller speech → the last TTS audio received (absent when synthesis was cut). */
+  ttsEndMs?: number;
+  /** End of caller speech → the reply ended: played out, cut, or failed (the turn's whole span). */
+  endMs?: number;
 }
 
 /** What an agent turn cost: LLM tokens from the provider's usage fields, characters sent to TTS. */
