@@ -52,6 +52,8 @@ export interface CallMediaOptions {
   settings?: Partial<ConversationSettings>;
   /** Caller speech (ms) that counts as a barge-in (BARGE_IN_MIN_SPEECH_MS); the detector's default when absent. */
   bargeInMinSpeechMs?: number;
+  /** Silence inside caller speech reported as a pause (END_OF_TURN_PAUSE_MS); the detector's default when absent. */
+  vadPauseMs?: number;
   /** Ends the call at the SIP level; called after the last packet of the goodbye. */
   hangup: (reason: string) => void;
   onTurn?: (turn: TurnRecord) => void;
@@ -83,6 +85,8 @@ export interface CallMediaOptions {
   recordingsDir?: string;
   /** Transfer to a person (transfer_call tool, src/call/transfer.ts); absent: no targets configured. */
   transfer?: AgentCallDeps["transfer"];
+  /** Outbound calls: the opening waits for the callee; answering-machine detection (outbound-answer.ts). */
+  answer?: AgentCallDeps["answer"];
 }
 
 /**
@@ -192,6 +196,7 @@ export class CallMedia implements RenegotiableMedia {
         ? new SileroSpeechDetector(o.vad.createStream(), {
             echo,
             bargeInMinSpeechMs: o.bargeInMinSpeechMs,
+            pauseMs: o.vadPauseMs,
             // A second stream that hears silence for echo frames confirms barge-ins (speech-detector.ts).
             confirm: o.vad.createStream(),
           })
@@ -199,6 +204,7 @@ export class CallMedia implements RenegotiableMedia {
       codec: media.codec,
       settings: o.settings,
       hangup: o.hangup,
+      answer: o.answer,
       sendDtmf: (keys) => {
         if (session.telephoneEventPt === undefined) return false;
         this.dtmfOut.send(keys);

@@ -43,6 +43,8 @@ export interface AgentServerOptions {
   clock?: Clock;
   /** SIP timer values (tests shorten T1); default RFC 3261 T1 = 500 ms. */
   sipTimers?: TimerValues;
+  /** More views of every call (OpenTelemetry traces, src/call/trace-observer.ts), after the built-in ones. */
+  observers?: CallObserver[];
 }
 
 export class AgentServer {
@@ -79,7 +81,7 @@ export class AgentServer {
     this.metrics = metrics;
     this.headroom = headroom;
     const { cfg, providers, log } = o;
-    this.observer = combineObservers(log, storeObserver(store), metricsObserver(metrics), eventsObserver(this.events), logObserver(log));
+    this.observer = combineObservers(log, storeObserver(store), metricsObserver(metrics), eventsObserver(this.events), logObserver(log), ...(o.observers ?? []));
     this.admission = new Admission({
       capacity: cfg.maxCalls,
       active: () => this.activeCalls,
@@ -102,6 +104,7 @@ export class AgentServer {
       systemPrompt: () => systemPrompt(cfg, "inbound"),
       settings: conversationSettings(cfg.conversation),
       bargeInMinSpeechMs: cfg.conversation.bargeInMinSpeechMs,
+      vadPauseMs: cfg.conversation.endOfTurnPauseMs,
       rtpTimeout: { ms: cfg.rtpTimeoutMs, holdMs: cfg.rtpHoldTimeoutMs },
       recordingsDir: this.recordingsDir,
       latchMode: cfg.rtpLatch,
@@ -210,6 +213,9 @@ export class AgentServer {
         ? new DigestVerifier({ ...cfg.sipInboundAuth, realm: cfg.sipInboundAuth.realm ?? cfg.publicIp })
         : undefined,
       delegate: {
+        // Refusals before any transaction (503 when full, draining or the source holds too many
+        // unconfirmed calls), sent statelessly: a flood of INVITEs costs no transaction state.
+        screenInvite: (source) => server.inbound.screenInvite(source),
         onInvite: (call) => server.inbound.onInvite(call),
         // What a load balancer's OPTIONS probe gets: the verdict a new INVITE would get, and the load.
         optionsStatus: () => {
@@ -295,6 +301,7 @@ export class AgentServer {
       // The scripted engine runs the outbound dialogue on outbound calls (SCRIPT_FILE, when set, serves both).
       outboundLlm: providers.llm.scripted && !cfg.scriptFile ? (c) => createScriptedLlm(outboundScript(c)) : undefined,
       providers: providers.describe,
+      answer: ob.answer,
       // The dialer refuses on its own while draining; full or degraded come from the shared verdict.
       admit: () => {
         const v = this.admission.verdict();
@@ -311,6 +318,7 @@ export class AgentServer {
           vad: this.vad,
           settings: conversationSettings(cfg.conversation),
           bargeInMinSpeechMs: cfg.conversation.bargeInMinSpeechMs,
+          vadPauseMs: cfg.conversation.endOfTurnPauseMs,
           rtpTimeout: { ms: cfg.rtpTimeoutMs, holdMs: cfg.rtpHoldTimeoutMs },
           transfer: transferHook({
             call: req.sipCall,
@@ -361,7 +369,7 @@ export function conversationSettings(c: ConversationConfig): Partial<Conversatio
   return {
     bargeIn: c.bargeIn,
     backchannel: c.backchannel,
-    endpointing: { minSilenceMs: c.endOfTurnSilenceMs, maxSilenceMs: c.endOfTurnMaxSilenceMs },
+    endpointing: { minSilenceMs: c.endOfTurnSilenceMs, maxSilenceMs: c.endOfTurnMaxSilenceMs, completeSilenceMs: c.endOfTurnCompleteSilenceMs },
     idlePromptMs: c.idlePromptMs,
     idlePromptsBeforeHangup: c.idlePromptsBeforeHangup,
     maxCallMs: c.maxCallMs,

@@ -4,6 +4,9 @@ import { parseCommand, UsageError } from "../../src/cli/args";
 import { CARTESIA_DEFAULTS } from "../../src/providers/cartesia/options";
 import { DEEPGRAM_DEFAULTS } from "../../src/providers/deepgram/options";
 import { GEMINI_DEFAULTS } from "../../src/providers/gemini/options";
+import { conversationSettings } from "../../src/cli/agent-server";
+import { DEFAULT_ENDPOINTING } from "../../src/pipeline/endpointing";
+import { DEFAULT_PAUSE_MS } from "../../src/pipeline/speech-detector";
 
 describe("loadConfig", () => {
   test("defaults match the documented names and values", () => {
@@ -25,6 +28,27 @@ describe("loadConfig", () => {
     expect(c.cartesia.model).toBe("sonic-2");
     expect(c.conversation).toMatchObject({ llmFirstTokenMs: 3000, llmTotalMs: 20_000 });
     expect(c.cartesia.voiceId).toBe("a0e99841-438c-4a64-b679-ae501e7d6091");
+  });
+
+  test("end-of-turn waits: defaults from the pipeline's measured constants; each variable reaches the conversation's settings", () => {
+    const d = loadConfig({ SIP_PUBLIC_IP: "203.0.113.7" }).conversation;
+    expect(d).toMatchObject({
+      endOfTurnSilenceMs: DEFAULT_ENDPOINTING.minSilenceMs,
+      endOfTurnMaxSilenceMs: DEFAULT_ENDPOINTING.maxSilenceMs,
+      endOfTurnCompleteSilenceMs: DEFAULT_ENDPOINTING.completeSilenceMs,
+      endOfTurnPauseMs: DEFAULT_PAUSE_MS,
+    });
+    const c = loadConfig({
+      SIP_PUBLIC_IP: "203.0.113.7",
+      END_OF_TURN_SILENCE_MS: "700",
+      END_OF_TURN_MAX_SILENCE_MS: "2000",
+      END_OF_TURN_COMPLETE_SILENCE_MS: "120",
+      END_OF_TURN_PAUSE_MS: "240",
+    }).conversation;
+    expect(c).toMatchObject({ endOfTurnSilenceMs: 700, endOfTurnMaxSilenceMs: 2000, endOfTurnCompleteSilenceMs: 120, endOfTurnPauseMs: 240 });
+    expect(conversationSettings(c).endpointing).toEqual({ minSilenceMs: 700, maxSilenceMs: 2000, completeSilenceMs: 120 });
+    // A lower END_OF_TURN_SILENCE_MS pulls the defaults of the shorter waits down with it instead of failing.
+    expect(loadConfig({ SIP_PUBLIC_IP: "203.0.113.7", END_OF_TURN_SILENCE_MS: "100" }).conversation).toMatchObject({ endOfTurnCompleteSilenceMs: Math.min(100, DEFAULT_ENDPOINTING.completeSilenceMs!), endOfTurnPauseMs: 100 });
   });
 
   test("MAX_CALLS defaults to the measured capacity of the pipeline (offline recogniser or cloud STT); FLITE_WORKERS, VAD_BATCH, ADMISSION_*", () => {
@@ -132,6 +156,10 @@ describe("loadConfig", () => {
     [{ SIP_INBOUND_USERNAME: "pbx", SIP_INBOUND_PASSWORD: "pw", SIP_INBOUND_REALM: 'a"b' }, "SIP_INBOUND_REALM", /without "/],
     [{ SIP_INBOUND_USERNAME: "pbx", SIP_INBOUND_PASSWORD: "pw", SIP_INBOUND_DIGEST_ALGORITHMS: "SHA-512" }, "SIP_INBOUND_DIGEST_ALGORITHMS", /got "SHA-512"/],
     [{ END_OF_TURN_SILENCE_MS: "2000", END_OF_TURN_MAX_SILENCE_MS: "1000" }, "END_OF_TURN_MAX_SILENCE_MS", /at least END_OF_TURN_SILENCE_MS/],
+    [{ END_OF_TURN_COMPLETE_SILENCE_MS: "1000" }, "END_OF_TURN_COMPLETE_SILENCE_MS", /at most END_OF_TURN_SILENCE_MS \(900\), got 1000/],
+    [{ END_OF_TURN_COMPLETE_SILENCE_MS: "-1" }, "END_OF_TURN_COMPLETE_SILENCE_MS", /integer from 0/],
+    [{ END_OF_TURN_PAUSE_MS: "10" }, "END_OF_TURN_PAUSE_MS", /from 32/],
+    [{ END_OF_TURN_SILENCE_MS: "300", END_OF_TURN_PAUSE_MS: "400" }, "END_OF_TURN_PAUSE_MS", /at most END_OF_TURN_SILENCE_MS \(300\), got 400/],
     [{ DRAIN_TIMEOUT_S: "abc" }, "DRAIN_TIMEOUT_S", /integer/],
     [{ LLM_FIRST_TOKEN_MS: "0" }, "LLM_FIRST_TOKEN_MS", /from 200/],
     [{ LLM_REPLY_TIMEOUT_MS: "soon" }, "LLM_REPLY_TIMEOUT_MS", /integer/],
@@ -143,6 +171,11 @@ describe("loadConfig", () => {
     [{ RING_TIMEOUT_S: "0" }, "RING_TIMEOUT_S", /from 1 to 600/],
     [{ MAX_OUTBOUND_CALLS: "lots" }, "MAX_OUTBOUND_CALLS", /integer/],
     [{ OUTBOUND_CALLS_PER_MINUTE: "0" }, "OUTBOUND_CALLS_PER_MINUTE", /from 1/],
+    [{ AMD: "yes" }, "AMD", /one of off, hangup, message, got "yes"/],
+    [{ AMD_DECISION_MS: "500" }, "AMD_DECISION_MS", /from 1000 to 30000/],
+    [{ AMD_GREETING_MS: "4000" }, "AMD_GREETING_MS", /shorter than AMD_DECISION_MS \(3500\)/],
+    [{ AMD_BEEP_WAIT_S: "0" }, "AMD_BEEP_WAIT_S", /from 1 to 120/],
+    [{ OPENING_NO_SPEECH_MS: "x" }, "OPENING_NO_SPEECH_MS", /integer/],
     [{ API_TOKEN: "short" }, "API_TOKEN", /at least 16/],
   ];
   for (const [env, variable, msg] of bad) {
@@ -164,7 +197,9 @@ describe("loadConfig", () => {
 describe("outbound, API token and data directory", () => {
   test("defaults: trunk port 5060, ring 30 s, 10 calls, 30 per minute, ./data, loopback HTTP without API_TOKEN", () => {
     const c = loadConfig({ SERVER_HOST: "0.0.0.0" });
-    expect(c.outbound).toEqual({ trunkHost: undefined, trunkPort: 5060, callerId: undefined, credentials: undefined, ringTimeoutS: 30, maxCalls: 10, callsPerMinute: 30, denyPrefixes: [] });
+    expect(c.outbound).toEqual({ trunkHost: undefined, trunkPort: 5060, callerId: undefined, credentials: undefined, ringTimeoutS: 30, maxCalls: 10, callsPerMinute: 30, denyPrefixes: [],
+      answer: { amd: "off", classifier: { decisionMs: 3500, greetingMs: 2400, noSpeechMs: undefined }, beepWaitMs: 20_000 },
+    });
     expect(c.dataDir).toBe("./data");
     expect(c.apiToken).toBeUndefined();
     expect(c.serverHost).toBe("127.0.0.1");
@@ -185,6 +220,8 @@ describe("outbound, API token and data directory", () => {
       DATA_DIR: "/var/lib/va",
     });
     expect(c.outbound).toMatchObject({ trunkHost: "trunk.example.com", trunkPort: 5080, callerId: "+14155550123", ringTimeoutS: 20 });
+    const amd = loadConfig({ AMD: "Message", AMD_DECISION_MS: "4000", AMD_GREETING_MS: "3000", AMD_BEEP_WAIT_S: "30", OPENING_NO_SPEECH_MS: "1500" });
+    expect(amd.outbound.answer).toEqual({ amd: "message", classifier: { decisionMs: 4000, greetingMs: 3000, noSpeechMs: 1500 }, beepWaitMs: 30_000 });
     expect(c.outbound.credentials).toEqual({ username: "MAXXXX", password: "secret", from: "PLIVO_AUTH_ID" });
     expect(c.dataDir).toBe("/var/lib/va");
     const s = loadConfig({ PLIVO_AUTH_ID: "MAXXXX", PLIVO_AUTH_TOKEN: "secret", SIP_USERNAME: "alice", SIP_PASSWORD: "pw with space " });

@@ -167,6 +167,45 @@ describe("rejecting and draining", () => {
     expect(h.calls).toHaveLength(0);
   });
 
+  test("acceptingNewCalls() = false: the 503 is stateless (§8.2.7), never resent, no transaction left", () => {
+    const h = harness({ accepting: () => false });
+    h.send(TRUNK_INVITE);
+    h.clock.advance(40_000);
+    expect(h.sent()).toEqual(["503 INVITE"]);
+    expect(h.ua.layer.size).toBe(0);
+  });
+
+  test("screenInvite refusal → stateless 503 + Retry-After: no 100, no transaction, not resent; a retransmission gets the same To tag; its ACK is dropped", () => {
+    const seen: Array<{ host: string; port: number }> = [];
+    const h = harness({
+      screenInvite: (source) => {
+        seen.push(source);
+        return { status: 503, headers: [["Retry-After", "5"], ["Warning", '399 voice-agent "busy"']] };
+      },
+    });
+    h.send(TRUNK_INVITE);
+    h.send(TRUNK_INVITE); // the caller's retransmission (Timer A): screened again, answered alike
+    h.clock.advance(40_000); // past Timer H: a stateful 503 would have been resent by Timer G
+    expect(h.sent()).toEqual(["503 INVITE", "503 INVITE"]);
+    const [first, second] = h.responses(503);
+    expect(first!.headers.get("Retry-After")).toBe("5");
+    expect(first!.headers.get("Warning")).toBe('399 voice-agent "busy"');
+    expect(first!.to.tag).toBeDefined();
+    expect(second!.to.tag).toBe(first!.to.tag);
+    expect(h.ua.layer.size).toBe(0);
+    expect(h.calls).toHaveLength(0);
+    expect(seen).toEqual([TRUNK, TRUNK]);
+    h.send(ackFor(trunkInvite(), first!, trunkInvite().topVia.branch));
+    expect(h.sent()).toHaveLength(2); // an ACK is never answered
+  });
+
+  test("screenInvite → undefined lets the INVITE through: 100 Trying and onInvite, as without it", () => {
+    const h = harness({ screenInvite: () => undefined });
+    h.send(TRUNK_INVITE);
+    expect(h.sent()).toEqual(["100 INVITE"]);
+    expect(h.calls).toHaveLength(1);
+  });
+
   test("an onInvite that throws gives 500 and ended(error)", () => {
     const h = harness({
       onInvite: () => {
