@@ -112,8 +112,9 @@ export class CallMedia implements RenegotiableMedia {
       try {
         // A DTMF event packet takes this tick's place; the playout's audio waits (dtmf-sender.ts).
         if (!this.dtmfOut.tick()) this.playout.onTick();
-        // A talkspurt started between ticks is over: back to the shared schedule.
-        if (!this.playout.isPlaying && this.o.pacer.isOwnSchedule(this.ticker)) this.o.pacer.rejoin(this.ticker);
+        // A talkspurt started between ticks is over (nothing playing, nothing queued; a segment that
+        // ended with the next one queued goes on without a gap): back to the shared schedule.
+        if (!this.playout.isPlaying && !this.playout.hasFrame && this.o.pacer.isOwnSchedule(this.ticker)) this.o.pacer.rejoin(this.ticker);
         const now = this.o.clock.now();
         const silentMs = this.watchdog?.check(this.session.packetsReceived, this.held, now);
         if (silentMs !== undefined) return this.rtpTimedOut(silentMs);

@@ -91,7 +91,7 @@ describe("Playout over Pacer + RtpSession (loopback)", () => {
     const source = {
       onTick() {
         playout.onTick();
-        if (!playout.isPlaying && pacer.isOwnSchedule(source)) pacer.rejoin(source);
+        if (!playout.isPlaying && !playout.hasFrame && pacer.isOwnSchedule(source)) pacer.rejoin(source);
       },
     };
     let kicks = 0;
@@ -131,13 +131,20 @@ describe("Playout over Pacer + RtpSession (loopback)", () => {
     expect(p.map((x) => x.marker)).toEqual([false, false, true, false, false, false, false, false]);
     // The timestamp keeps its relation to the clock: packet n carries n·160 samples and goes out at n·20 ms.
     expect(sendTimes.map((t, i) => 20 * (i + 1) - t)).toEqual([0, 0, 13, 13, 13, 0, 0, 0]);
-    // A second reply queued while nothing plays starts at once too.
+    // A second reply queued while nothing plays starts at once too; a third segment queued behind it
+    // follows without a gap (the segment boundary is not the end of the talkspurt).
     clock.advance(5); // 165
     playout.push(tone(160));
+    playout.flush();
+    playout.push(tone(320));
     playout.flush();
     await Promise.resolve();
     expect(sendTimes.at(-1)).toBe(165);
     expect(kicks).toBe(2);
+    clock.advance(80); // to 245: the shared 220 is less than a frame after 205, so 240
+    expect(sendTimes.slice(-4)).toEqual([165, 185, 205, 240]);
+    await waitFor(() => rx.got.length === sendTimes.length);
+    expect(rx.got.slice(-4).map((g) => (isSilence(g.packet.payload, 0xff) ? "s" : "A")).join("")).toBe("AAAs");
   });
 
   test("PCMA silence is 0xD5", async () => {
