@@ -219,7 +219,9 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
       const argv = [
         "sipp", target, "-sf", `${SCENARIO_DIR}/${SOAK_SCENARIO}.xml`, "-m", String(calls), "-l", String(concurrency), "-r", String(rate), "-rp", "1000",
         "-i", "127.0.0.1", "-mi", "127.0.0.1", "-d", String(o.callMs), "-nostdin", "-s", "agent",
-        "-timeout", `${Math.ceil(calls / rate + 60)}s`, "-timeout_error",
+        // SIPp's overall limit: the run is paced by `rate` or, when slower, by `concurrency` calls of
+        // callMs plus set-up (~0.5 s on a busy machine) at a time; twice that, plus a minute.
+        "-timeout", `${Math.ceil(2 * Math.max(calls / rate, (calls * (o.callMs + 500)) / 1000 / concurrency) + 60)}s`, "-timeout_error",
       ];
       return { argv, ports: async () => ["-p", String(await freeUdpPort()), "-mp", String(await freeUdpPortRange(4))] };
     };
