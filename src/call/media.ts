@@ -16,6 +16,8 @@ import { decodeFrame, silenceFrame } from "../media/g711";
 import { CallRecorder } from "./recording";
 import { FRAME_MS, type AudioFrame } from "../media/constants";
 import { RtpWatchdog } from "./rtp-watchdog";
+import { RtpBridge } from "./rtp-bridge";
+import type { BridgeLeg } from "./bridge-leg";
 import { RtcpSession, type RtcpPeerReport } from "../rtp/rtcp-session";
 import { canSend, type NegotiatedMedia, type RenegotiableMedia } from "../sdp";
 import type { Clock } from "../util/clock";
@@ -107,11 +109,12 @@ export class CallMedia implements RenegotiableMedia {
     onTick: () => {
       try {
         // A DTMF event packet takes this tick's place; the playout's audio waits (dtmf-sender.ts).
-        if (!this.dtmfOut.tick()) this.playout.onTick();
+        // Bridged, the target's frames go out as they arrive (rtp-bridge.ts): no playout, no conversation.
+        if (!this.dtmfOut.tick() && !this.bridged) this.playout.onTick();
         const now = this.o.clock.now();
         const silentMs = this.watchdog?.check(this.session.packetsReceived, this.held, now);
         if (silentMs !== undefined) return this.rtpTimedOut(silentMs);
-        if (this.held) return;
+        if (this.held || this.bridged) return;
         if (now - this.lastCallerFrameAt >= MISSING_MEDIA_MS) {
           this.lastCallerFrameAt = now - MISSING_MEDIA_MS + FRAME_MS;
           this.conversation.onAudioFrame(this.silence);
@@ -129,6 +132,9 @@ export class CallMedia implements RenegotiableMedia {
   private codec: NegotiatedMedia["codec"];
   /** The peer put the call on hold (our direction no longer lets us send, RFC 3264 §8.4). */
   private held = false;
+  /** Bridged to a transfer target (bridgeTo): the relay and the target's leg. */
+  private bridged: { bridge: RtpBridge; leg: BridgeLeg; end(by: "caller" | "target"): void } | undefined;
+  private readonly closing = new AbortController();
 
   constructor(private readonly o: CallMediaOptions) {
     const { record, media, log } = o;
@@ -147,6 +153,7 @@ export class CallMedia implements RenegotiableMedia {
       onAudio: (frame) => {
         this.lastCallerFrameAt = o.clock.now();
         this.recorder?.caller(frame.pcm);
+        if (this.bridged) return this.bridged.bridge.fromCaller(frame);
         if (this.held) return; // hold music is not the caller
         try {
           this.conversation.onAudioFrame(frame);
@@ -217,7 +224,9 @@ export class CallMedia implements RenegotiableMedia {
 
   /** A DTMF key from the far end: RFC 4733 (this session) or SIP INFO (the call's dialog). */
   onDtmf(key: string): void {
-    if (this.closed || this.held) return;
+    if (this.closed) return;
+    if (this.bridged) return this.bridged.leg.dtmfOut.send(key); // passed on to the target (RFC 4733)
+    if (this.held) return;
     this.o.onDtmfKey?.(key);
     try {
       this.conversation.onDtmf(key);
@@ -246,12 +255,12 @@ export class CallMedia implements RenegotiableMedia {
     this.conversation.start().catch((err) => this.failed(err));
   }
 
-  /** True while the peer holds the call. */
   /** RTP packets accepted from the far end so far (the RTP session's counter). */
   get packetsReceived(): number {
     return this.session.packetsReceived;
   }
 
+  /** True while the peer holds the call. */
   get onHold(): boolean {
     return this.held;
   }
@@ -270,7 +279,7 @@ export class CallMedia implements RenegotiableMedia {
     });
     this.codec = media.codec;
     const held = !canSend(media.direction);
-    if (held === this.held) return;
+    if (held === this.held || this.bridged) return; // bridged: no conversation to pause
     this.held = held;
     this.watchdog?.reset(this.o.clock.now());
     if (held) this.conversation.hold();
@@ -320,9 +329,62 @@ export class CallMedia implements RenegotiableMedia {
     this.o.hangup("rtp_timeout");
   }
 
+  /**
+   * Connects the caller to a transfer target's call (TRANSFER_FALLBACK=bridge, src/call/transfer-bridge.ts):
+   * the conversation stops (no more listening or speaking, providers closed), what the agent still had
+   * queued is dropped, and from now on the caller's frames and keys go to the target's leg and the
+   * target's come back (rtp-bridge.ts). The leg's end hangs up this call (`endReason`
+   * "transfer_target_hangup"); this call's end hangs up the leg. `onEnded` is told once, by whom.
+   * @returns false (and nothing changes) when this call is already over.
+   */
+  bridgeTo(leg: BridgeLeg, onEnded: (by: "caller" | "target") => void): boolean {
+    if (this.closed || this.bridged) return false;
+    this.conversation.stop();
+    this.playout.clearBuffer();
+    const bridge = new RtpBridge(this.session, leg.rtp);
+    let told = false;
+    const end = (by: "caller" | "target") => {
+      if (told) return;
+      told = true;
+      bridge.stop();
+      this.o.log.info({ callId: this.o.record.id, legCallId: leg.record.id, endedBy: by, ...bridge.stats }, "bridge ended");
+      onEnded(by);
+    };
+    this.bridged = { bridge, leg, end };
+    this.o.log.info({ callId: this.o.record.id, legCallId: leg.record.id, codecs: [this.session.mediaCodec, leg.rtp.mediaCodec] }, "bridge up");
+    void leg.ended.then(() => {
+      if (this.closed) return;
+      end("target");
+      this.o.hangup("transfer_target_hangup");
+    });
+    return true;
+  }
+
+  /** The target's audio frames while bridged (the leg's RTP session calls this). */
+  fromTarget(frame: AudioFrame): void {
+    if (!this.bridged || this.closed) return;
+    this.recorder?.agent(frame.pcm);
+    this.bridged.bridge.fromTarget(frame);
+  }
+
+  /** A key the target pressed while bridged: passed on to the caller (RFC 4733 when negotiated). */
+  fromTargetDtmf(key: string): void {
+    if (this.bridged && !this.closed && this.session.telephoneEventPt !== undefined) this.dtmfOut.send(key);
+  }
+
+  /** Aborted when this call's media closes (the call is over): a bridge leg still ringing is cancelled. */
+  get closedSignal(): AbortSignal {
+    return this.closing.signal;
+  }
+
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.closing.abort();
+    if (this.bridged) {
+      this.bridged.end("caller");
+      void this.bridged.leg.end("caller_hangup");
+    }
     this.rtcp?.close();
     this.conversation.stop();
     this.o.pacer.remove(this.ticker);
