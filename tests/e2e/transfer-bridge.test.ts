@@ -126,7 +126,7 @@ function mediaPortOf200(messages: Array<{ direction: string; status?: number; te
 
 /** A SIPp caller against the agent pressing `key` (0: sales, 1: desk, 2: back). */
 function call(scenario: string, key: "0" | "1" | "2", mediaPort: number, audio: string, pauseMs: number) {
-  return runSipp({ scenario, target: `127.0.0.1:${agent.sipPort}`, mediaPort, audioFile: file(audio), pauseMs, keys: { key }, timeoutMs: 30_000 });
+  return runSipp({ scenario, target: `127.0.0.1:${agent.sipPort}`, mediaPort, audioFile: file(audio), pauseMs, keys: { key }, timeoutMs: 45_000 });
 }
 
 /** The busy and no-NOTIFY calls' end: the failure line was said and ≥ 2 s of speech reached the caller after `after`. */
@@ -147,8 +147,8 @@ test.skipIf(missing.length > 0)(
     const [bridged, back, busy, silent] = await Promise.all([
       call("transfer-refused", "0", bridgedMedia, "caller.ulaw", 4000),
       call("transfer-refused-wait", "2", backMedia, "caller.ulaw", 1000),
-      call("transfer-refused", "1", busyMedia, "silence.ulaw", 9000),
-      call("transfer-no-notify", "0", silentMedia, "silence.ulaw", 9000),
+      call("transfer-refused", "1", busyMedia, "silence.ulaw", 10_000),
+      call("transfer-no-notify", "0", silentMedia, "silence.ulaw", 10_000),
     ]);
     const target = await trunk.finish(10_000);
     const res = await cap.stop();
@@ -207,5 +207,5 @@ test.skipIf(missing.length > 0)(
     expect(recs.silent.transfer.legCallId).toBeUndefined(); // no second call when the REFER was accepted
     expectExplained(res, recs.silent, silentMedia, sipTime(res, /^SIP\/2\.0 202 /) + 1000, "no NOTIFY");
   },
-  60_000,
+  90_000,
 );
