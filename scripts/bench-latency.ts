@@ -178,7 +178,7 @@ async function main(): Promise<number> {
   const fakes = startCloudFakes({ script: repeatLine(PHRASE, TURNS * 2 + 10), reply: REPLY });
   const clock = new FakeClock(fakes);
   const passEnv: Record<string, string> = {};
-  for (const k of ["END_OF_TURN_SILENCE_MS", "END_OF_TURN_MAX_SILENCE_MS", "BARGE_IN"]) if (process.env[k]) passEnv[k] = process.env[k]!;
+  for (const k of ["END_OF_TURN_SILENCE_MS", "END_OF_TURN_MAX_SILENCE_MS", "END_OF_TURN_COMPLETE_SILENCE_MS", "END_OF_TURN_PAUSE_MS", "BARGE_IN"]) if (process.env[k]) passEnv[k] = process.env[k]!;
   const agent = await startAgent(fakes.env(passEnv));
   const all: TurnSample[] = [];
   const problems: string[] = [];

@@ -31,6 +31,10 @@ export interface CallSummary {
   providers?: CallRecord["providers"];
   bargeIns: number;
   usage?: CallRecord["usage"];
+  /** True while the peer holds the call (the page shows "on hold"). */
+  onHold?: boolean;
+  /** True while a transfer to a person is under way (REFER sent, no final NOTIFY yet: "transferring"). */
+  transferring?: boolean;
 }
 
 /**
@@ -69,6 +73,8 @@ export function summarize(r: CallRecord): CallSummary {
     providers: r.providers ? { ...r.providers } : undefined,
     bargeIns: r.bargeIns,
     usage: r.usage ? { ...r.usage } : undefined,
+    onHold: r.onHold || undefined,
+    transferring: r.transfer?.outcome === "pending" || undefined,
   };
 }
 

@@ -23,7 +23,7 @@ import type { ConversationSettings } from "../pipeline/agent-call";
 import { CallSessionDescription, createAnswer, SdpError, SdpSession } from "../sdp";
 import { RtpPortPoolError, type LatchMode, type Pacer, type RtpPortPool } from "../rtp";
 import type { SileroVad } from "../media/vad/silero";
-import type { InboundCall } from "../sip";
+import type { Address, InboundCall, InviteRefusal } from "../sip";
 import type { Clock } from "../util/clock";
 import { inRanges, parseIpv4Range } from "../util/ip-range";
 import type { Logger } from "../util/log";
@@ -65,6 +65,8 @@ export interface InboundCallsOptions {
   /** Turn-taking settings for the conversation. */
   settings?: Partial<ConversationSettings>;
   bargeInMinSpeechMs?: number;
+  /** END_OF_TURN_PAUSE_MS (src/call/media.ts). */
+  vadPauseMs?: number;
   /** RTP inactivity limits (RTP_TIMEOUT_S, RTP_HOLD_TIMEOUT_S), ms. */
   rtpTimeout?: { ms: number; holdMs: number };
   /** Which RTP sources a call may latch onto (RTP_LATCH); default `signalled`. */
@@ -131,7 +133,51 @@ export class InboundCalls {
     return [...this.calls.values()];
   }
 
-  /** The UA delegate's `onInvite`: admits or rejects the call, then sets it up in the background. */
+  /**
+   * The UA delegate's `screenInvite`: the 503 a new INVITE from `source` gets before any transaction
+   * exists (sent statelessly by the UA, RFC 3261 §8.2.7), or undefined to let it through to `onInvite`.
+   * Refused, in this order: the source holds its limit of unconfirmed calls (SIP_MAX_PENDING_PER_SOURCE,
+   * Retry-After {@link PENDING_RETRY_AFTER_S}); the admission verdict (draining, full, degraded;
+   * ./admission.ts). Cheap and synchronous; counted in metrics, logged at most a few lines per kind
+   * (the logger's per-message rate limit), so a flood shows as a count, not a line per INVITE.
+   */
+  screenInvite(source: Address): InviteRefusal | undefined {
+    return this.refusal(source.host);
+  }
+
+  private refusal(source: string): InviteRefusal | undefined {
+    const { log, observer } = this.o;
+    // What an SBC does: one source may hold only a few calls it has not confirmed with an ACK, so that
+    // INVITEs never ACKed (each holds a slot for Timer H, 32 s) cannot fill MAX_CALLS from one address.
+    const pendingLimit = pendingLimitPerSource(this.o.maxPendingPerSource ?? DEFAULT_MAX_PENDING_PER_SOURCE, this.o.admission.capacity);
+    const pending = this.pendingFrom(source);
+    if (pending >= pendingLimit) {
+      observer.callRefused("inbound", "busy");
+      log.warn({ source, pending, limit: pendingLimit }, "call rejected: too many unconfirmed calls from this source");
+      return {
+        status: 503,
+        headers: [
+          ["Retry-After", String(PENDING_RETRY_AFTER_S)],
+          ["Warning", `399 voice-agent "too many unconfirmed calls from this source (limit ${pendingLimit})"`],
+        ],
+      };
+    }
+    // RFC 3261 §21.5.4 (503): "The server MAY indicate when the client should retry the request in a
+    // Retry-After header field." The same verdict answers OPTIONS probes (src/cli/agent-server.ts).
+    const verdict = this.o.admission.verdict();
+    if (!verdict.accept) {
+      observer.callRefused("inbound", verdict.reason === "draining" ? "rejected" : "busy");
+      log.warn({ reason: verdict.reason, detail: verdict.detail, source }, "call rejected: not admitted");
+      return { status: 503, headers: [["Retry-After", String(verdict.retryAfterS)]] };
+    }
+    return undefined;
+  }
+
+  /**
+   * The UA delegate's `onInvite`: admits or rejects the call, then sets it up in the background. The
+   * screening of {@link screenInvite} is applied again here (for a UA without that delegate), as a 503
+   * through the INVITE transaction.
+   */
   onInvite(sip: InboundCall): void {
     const { log, observer } = this.o;
     const id = randomUUID();
@@ -149,28 +195,12 @@ export class InboundCalls {
       log.warn({ callId: id, source: sip.remote.host }, "call rejected: source not in SIP_TRUSTED_IPS");
       return;
     }
-    // What an SBC does: one source may hold only a few calls it has not confirmed with an ACK, so that
-    // INVITEs never ACKed (each holds a slot for Timer H, 32 s) cannot fill MAX_CALLS from one address.
+    const refusal = this.refusal(sip.remote.host);
+    if (refusal) {
+      sip.reject(refusal.status, undefined, Object.fromEntries(refusal.headers ?? []));
+      return;
+    }
     const source = sip.remote.host;
-    const pendingLimit = pendingLimitPerSource(this.o.maxPendingPerSource ?? DEFAULT_MAX_PENDING_PER_SOURCE, this.o.admission.capacity);
-    if (this.pendingFrom(source) >= pendingLimit) {
-      sip.reject(503, "Service Unavailable", {
-        "Retry-After": String(PENDING_RETRY_AFTER_S),
-        Warning: `399 voice-agent "too many unconfirmed calls from this source (limit ${pendingLimit})"`,
-      });
-      observer.callRefused("inbound", "busy");
-      log.warn({ callId: id, source, pending: this.pendingFrom(source), limit: pendingLimit }, "call rejected: too many unconfirmed calls from this source");
-      return;
-    }
-    // RFC 3261 §21.5.4 (503): "The server MAY indicate when the client should retry the request in a
-    // Retry-After header field." The same verdict answers OPTIONS probes (src/cli/agent-server.ts).
-    const verdict = this.o.admission.verdict();
-    if (!verdict.accept) {
-      sip.reject(503, "Service Unavailable", { "Retry-After": String(verdict.retryAfterS) });
-      observer.callRefused("inbound", verdict.reason === "draining" ? "rejected" : "busy");
-      log.warn({ callId: id, reason: verdict.reason, detail: verdict.detail }, "call rejected: not admitted");
-      return;
-    }
     if (!sip.offerSdp) {
       sip.reject(488, "Not Acceptable Here", { Warning: '399 voice-agent "an SDP offer in the INVITE is required"' });
       observer.callRefused("inbound", "rejected");
@@ -281,6 +311,7 @@ export class InboundCalls {
         system: pending.system,
         settings: this.o.settings,
         bargeInMinSpeechMs: this.o.bargeInMinSpeechMs,
+        vadPauseMs: this.o.vadPauseMs,
         rtpTimeout: this.o.rtpTimeout,
         recordingsDir: this.o.recordingsDir,
         transfer: transferHook({

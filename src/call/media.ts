@@ -54,6 +54,8 @@ export interface CallMediaOptions {
   settings?: Partial<ConversationSettings>;
   /** Caller speech (ms) that counts as a barge-in (BARGE_IN_MIN_SPEECH_MS); the detector's default when absent. */
   bargeInMinSpeechMs?: number;
+  /** Silence inside caller speech reported as a pause (END_OF_TURN_PAUSE_MS); the detector's default when absent. */
+  vadPauseMs?: number;
   /** Ends the call at the SIP level; called after the last packet of the goodbye. */
   hangup: (reason: string) => void;
   onTurn?: (turn: TurnRecord) => void;
@@ -79,7 +81,7 @@ export interface CallMediaOptions {
    * boundary: src/call/session.ts ends the call with "error"). Default: rethrown.
    */
   onError?: (err: unknown) => void;
-  /** Record fields changed outside a turn (the serving providers after a fallback). */
+  /** Record fields changed outside a turn (the serving providers after a fallback, hold, a transfer). */
   onRecordChanged?: () => void;
   /** RECORDING=on: the folder of the call recordings (src/call/recording.ts); absent = not recorded. */
   recordingsDir?: string;
@@ -199,6 +201,7 @@ export class CallMedia implements RenegotiableMedia {
         ? new SileroSpeechDetector(o.vad.createStream(), {
             echo,
             bargeInMinSpeechMs: o.bargeInMinSpeechMs,
+            pauseMs: o.vadPauseMs,
             // A second stream that hears silence for echo frames confirms barge-ins (speech-detector.ts).
             confirm: o.vad.createStream(),
           })
@@ -281,6 +284,9 @@ export class CallMedia implements RenegotiableMedia {
     const held = !canSend(media.direction);
     if (held === this.held || this.bridged) return; // bridged: no conversation to pause
     this.held = held;
+    if (held) this.o.record.onHold = true;
+    else delete this.o.record.onHold;
+    this.o.onRecordChanged?.(); // the live page shows "on hold"
     this.watchdog?.reset(this.o.clock.now());
     if (held) this.conversation.hold();
     else {
@@ -330,12 +336,10 @@ export class CallMedia implements RenegotiableMedia {
   }
 
   /**
-   * Connects the caller to a transfer target's call (TRANSFER_FALLBACK=bridge, src/call/transfer-bridge.ts):
-   * the conversation stops (no more listening or speaking, providers closed), what the agent still had
-   * queued is dropped, and from now on the caller's frames and keys go to the target's leg and the
-   * target's come back (rtp-bridge.ts). The leg's end hangs up this call (`endReason`
-   * "transfer_target_hangup"); this call's end hangs up the leg. `onEnded` is told once, by whom.
-   * @returns false (and nothing changes) when this call is already over.
+   * Connects the caller to a transfer target's leg (TRANSFER_FALLBACK=bridge, transfer-bridge.ts): the
+   * conversation stops, queued speech is dropped, frames and keys go both ways (rtp-bridge.ts). The
+   * leg's end hangs up this call ("transfer_target_hangup") and this call's end the leg; `onEnded` is
+   * told once, by whom. @returns false (nothing changes) when this call is already over.
    */
   bridgeTo(leg: BridgeLeg, onEnded: (by: "caller" | "target") => void): boolean {
     if (this.closed || this.bridged) return false;

@@ -96,12 +96,12 @@ export class CallSession {
   private media: SessionMedia | null = null;
   private released = false;
   private ending: Promise<void> | null = null;
-  /** `record.providers` as last reported, to notice the conversation switching a stage to a fallback. */
-  private reportedProviders: string;
+  /** The live fields (providers, transfer, hold) as last reported, to notice a change. */
+  private reportedFields: string;
 
   constructor(private readonly o: CallSessionOptions) {
     this.record = o.record;
-    this.reportedProviders = JSON.stringify(o.record.providers ?? null);
+    this.reportedFields = liveFields(o.record);
     this.clock = guardedClock(o.clock, (err) => this.fail(err, "timer"));
     o.observer.callStarted(o.record);
   }
@@ -135,14 +135,15 @@ export class CallSession {
   }
 
   /**
-   * The record names the provider that actually serves each stage (the conversation switches
-   * `record.providers` to the offline one after a fallback and says so through `onRecordChanged`):
-   * persisted as soon as it changed (also checked on each turn and provider error).
+   * Reports the record's live fields as soon as one changed, each told through `onRecordChanged`
+   * (also checked on each turn and provider error): the provider that actually serves each stage (the
+   * conversation switches `record.providers` to the offline one after a fallback), the transfer as it
+   * goes (pending → outcome), and hold (`record.onHold`) — the store persists them, the page shows them.
    */
-  private reportProviders(): void {
-    const now = JSON.stringify(this.record.providers ?? null);
-    if (now === this.reportedProviders) return;
-    this.reportedProviders = now;
+  private reportChanges(): void {
+    const now = liveFields(this.record);
+    if (now === this.reportedFields) return;
+    this.reportedFields = now;
     this.updated();
   }
 
@@ -167,7 +168,7 @@ export class CallSession {
       hangup: (reason) => void this.end(reason),
       onTurn: (turn) => {
         observer.turn(record, turn);
-        this.reportProviders();
+        this.reportChanges();
       },
       onBargeIn: () => observer.bargeIn(record),
       onInterim: (text) => observer.interim?.(record, text),
@@ -176,11 +177,11 @@ export class CallSession {
       onSaying: (text) => observer.saying?.(record, text),
       onProviderError: (err) => {
         observer.providerError(record, err);
-        this.reportProviders();
+        this.reportChanges();
       },
       onRtcpReport: (report) => observer.rtcpReport?.(record, report),
       onError: (err) => this.fail(err, "media"),
-      onRecordChanged: () => this.reportProviders(),
+      onRecordChanged: () => this.reportChanges(),
     };
     const codec = record.codec;
     try {
@@ -256,6 +257,7 @@ export class CallSession {
     }
     this.lease?.release();
     this.lease = null;
+    delete record.onHold; // live only: an ended call is not on hold
     try {
       this.o.beforeEnded?.(sipReason);
     } catch (err) {
@@ -264,6 +266,11 @@ export class CallSession {
     observer.callEnded(record, record.endReason ?? sipReason);
     this.o.onReleased?.();
   }
+}
+
+/** The fields of a live record that change outside turns, as one comparable string. */
+function liveFields(r: CallRecord): string {
+  return JSON.stringify([r.providers ?? null, r.transfer ?? null, r.onHold ?? false]);
 }
 
 /** A clock whose timer callbacks cannot throw past it: a throw goes to `onError`. */

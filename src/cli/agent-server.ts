@@ -44,6 +44,8 @@ export interface AgentServerOptions {
   clock?: Clock;
   /** SIP timer values (tests shorten T1); default RFC 3261 T1 = 500 ms. */
   sipTimers?: TimerValues;
+  /** More views of every call (OpenTelemetry traces, src/call/trace-observer.ts), after the built-in ones. */
+  observers?: CallObserver[];
 }
 
 export class AgentServer {
@@ -82,7 +84,7 @@ export class AgentServer {
     this.metrics = metrics;
     this.headroom = headroom;
     const { cfg, providers, log } = o;
-    this.observer = combineObservers(log, storeObserver(store), metricsObserver(metrics), eventsObserver(this.events), logObserver(log));
+    this.observer = combineObservers(log, storeObserver(store), metricsObserver(metrics), eventsObserver(this.events), logObserver(log), ...(o.observers ?? []));
     this.bridgeLegs = this.createBridgeLegs();
     this.admission = new Admission({
       capacity: cfg.maxCalls,
@@ -106,6 +108,7 @@ export class AgentServer {
       systemPrompt: () => systemPrompt(cfg, "inbound"),
       settings: conversationSettings(cfg.conversation),
       bargeInMinSpeechMs: cfg.conversation.bargeInMinSpeechMs,
+      vadPauseMs: cfg.conversation.endOfTurnPauseMs,
       rtpTimeout: { ms: cfg.rtpTimeoutMs, holdMs: cfg.rtpHoldTimeoutMs },
       recordingsDir: this.recordingsDir,
       latchMode: cfg.rtpLatch,
@@ -241,6 +244,9 @@ export class AgentServer {
         ? new DigestVerifier({ ...cfg.sipInboundAuth, realm: cfg.sipInboundAuth.realm ?? cfg.publicIp })
         : undefined,
       delegate: {
+        // Refusals before any transaction (503 when full, draining or the source holds too many
+        // unconfirmed calls), sent statelessly: a flood of INVITEs costs no transaction state.
+        screenInvite: (source) => server.inbound.screenInvite(source),
         onInvite: (call) => server.inbound.onInvite(call),
         // What a load balancer's OPTIONS probe gets: the verdict a new INVITE would get, and the load.
         optionsStatus: () => {
@@ -342,6 +348,7 @@ export class AgentServer {
           vad: this.vad,
           settings: conversationSettings(cfg.conversation),
           bargeInMinSpeechMs: cfg.conversation.bargeInMinSpeechMs,
+          vadPauseMs: cfg.conversation.endOfTurnPauseMs,
           rtpTimeout: { ms: cfg.rtpTimeoutMs, holdMs: cfg.rtpHoldTimeoutMs },
           transfer: transferHook({
             call: req.sipCall,
@@ -395,12 +402,13 @@ export function conversationSettings(c: ConversationConfig): Partial<Conversatio
   return {
     bargeIn: c.bargeIn,
     backchannel: c.backchannel,
-    endpointing: { minSilenceMs: c.endOfTurnSilenceMs, maxSilenceMs: c.endOfTurnMaxSilenceMs },
+    endpointing: { minSilenceMs: c.endOfTurnSilenceMs, maxSilenceMs: c.endOfTurnMaxSilenceMs, completeSilenceMs: c.endOfTurnCompleteSilenceMs },
     idlePromptMs: c.idlePromptMs,
     idlePromptsBeforeHangup: c.idlePromptsBeforeHangup,
     maxCallMs: c.maxCallMs,
     llmFirstTokenMs: c.llmFirstTokenMs,
     llmTotalMs: c.llmTotalMs,
+    digits: { ...c.digits },
   };
 }
 

@@ -12,9 +12,13 @@ import { DEEPGRAM_DEFAULTS, DEEPGRAM_ENV } from "../providers/deepgram/options";
 import { GEMINI_DEFAULTS, GEMINI_ENV } from "../providers/gemini/options";
 import { OPENAI_ENV } from "../providers/openai/options";
 import { LATCH_MODES, type LatchMode } from "../rtp/symmetric-latch";
+import { DEFAULT_COMPLETE_SILENCE_MS } from "../pipeline/endpointing";
+import { DEFAULT_PAUSE_MS } from "../pipeline/speech-detector";
 import { parseTransferTargets } from "../call/transfer";
 import { bool, ConfigError, host, int, ip, ipRangeList, oneOf, pair, str, url, type Env } from "./env-vars";
 import { outboundConfig, type Mode, type OutboundConfig } from "./outbound-config";
+import { tracingConfig } from "./otel-config";
+import type { TracingConfig } from "../metrics/trace-export";
 
 export { ConfigError } from "./env-vars";
 export { requireOutbound, type Mode, type OutboundConfig } from "./outbound-config";
@@ -73,6 +77,8 @@ export interface Config {
   logPii: boolean;
   /** LOG_RATE_LIMIT: lines per message kind per second before the rest are summarised; 0 = no limit. */
   logRateLimit: number;
+  /** OpenTelemetry traces (the standard OTEL_* variables, src/cli/otel-config.ts); undefined = off. */
+  tracing?: TracingConfig;
   stt: SttChoice;
   llm: LlmChoice;
   tts: TtsChoice;
@@ -274,6 +280,7 @@ export function loadConfig(env: Env = process.env): Config {
     logLevel: oneOf(env, "LOG_LEVEL", ["trace", "debug", "info", "warn", "error", "fatal", "silent"] as const, "info"),
     logPii: bool(env, "LOG_PII", true),
     logRateLimit: int(env, "LOG_RATE_LIMIT", 50, 0, 1_000_000),
+    tracing: tracingConfig(env),
     stt,
     llm,
     tts,
@@ -341,6 +348,10 @@ export interface ConversationConfig {
   backchannel: "resume" | "reply";
   endOfTurnSilenceMs: number;
   endOfTurnMaxSilenceMs: number;
+  /** Silence after a finished sentence once the STT answered our Finalize (END_OF_TURN_COMPLETE_SILENCE_MS), ms. */
+  endOfTurnCompleteSilenceMs: number;
+  /** Silence inside speech that the VAD reports as a pause, which sends Deepgram's Finalize (END_OF_TURN_PAUSE_MS), ms. */
+  endOfTurnPauseMs: number;
   idlePromptMs: number;
   idlePromptsBeforeHangup: number;
   maxCallMs: number;
@@ -348,6 +359,19 @@ export interface ConversationConfig {
   llmFirstTokenMs: number;
   /** LLM watchdog: one reply's generation due within this many ms (LLM_REPLY_TIMEOUT_MS). */
   llmTotalMs: number;
+  /** DTMF_TERMINATOR, DTMF_MAX_DIGITS, DTMF_INTER_DIGIT_MS: how key presses group into one caller turn (src/pipeline/digit-collector.ts). */
+  digits: { terminator: string; maxDigits: number; interDigitMs: number };
+}
+
+/** DTMF_TERMINATOR: one of 0-9 * # A-D, or "none"; default "#" (src/pipeline/digit-collector.ts DEFAULT_DIGIT_COLLECTION). */
+function digitsConfig(env: Env): ConversationConfig["digits"] {
+  const t = str(env, "DTMF_TERMINATOR") ?? "#";
+  if (t !== "none" && !/^[0-9*#A-D]$/.test(t)) throw new ConfigError("DTMF_TERMINATOR", `expected one key (0-9, *, #, A-D) or "none", got "${t}"`);
+  return {
+    terminator: t === "none" ? "" : t,
+    maxDigits: int(env, "DTMF_MAX_DIGITS", 0, 0, 64),
+    interDigitMs: int(env, "DTMF_INTER_DIGIT_MS", 2000, 200, 60_000),
+  };
 }
 
 function conversationConfig(env: Env): ConversationConfig {
@@ -355,6 +379,13 @@ function conversationConfig(env: Env): ConversationConfig {
   const endOfTurnMaxSilenceMs = int(env, "END_OF_TURN_MAX_SILENCE_MS", Math.max(1600, endOfTurnSilenceMs), 100, 30_000);
   if (endOfTurnMaxSilenceMs < endOfTurnSilenceMs)
     throw new ConfigError("END_OF_TURN_MAX_SILENCE_MS", `must be at least END_OF_TURN_SILENCE_MS (${endOfTurnSilenceMs}), got ${endOfTurnMaxSilenceMs}`);
+  // src/pipeline/endpointing.ts DEFAULT_COMPLETE_SILENCE_MS and src/pipeline/speech-detector.ts DEFAULT_PAUSE_MS (measured there).
+  const endOfTurnCompleteSilenceMs = int(env, "END_OF_TURN_COMPLETE_SILENCE_MS", Math.min(DEFAULT_COMPLETE_SILENCE_MS, endOfTurnSilenceMs), 0, 10_000);
+  if (endOfTurnCompleteSilenceMs > endOfTurnSilenceMs)
+    throw new ConfigError("END_OF_TURN_COMPLETE_SILENCE_MS", `must be at most END_OF_TURN_SILENCE_MS (${endOfTurnSilenceMs}), got ${endOfTurnCompleteSilenceMs}`);
+  const endOfTurnPauseMs = int(env, "END_OF_TURN_PAUSE_MS", Math.min(DEFAULT_PAUSE_MS, endOfTurnSilenceMs), 32, 10_000);
+  if (endOfTurnPauseMs > endOfTurnSilenceMs)
+    throw new ConfigError("END_OF_TURN_PAUSE_MS", `must be at most END_OF_TURN_SILENCE_MS (${endOfTurnSilenceMs}), got ${endOfTurnPauseMs}`);
   return {
     bargeIn: bool(env, "BARGE_IN", true),
     // 80 ms: src/pipeline/speech-detector.ts DEFAULT_BARGE_IN_MIN_SPEECH_MS (measured there).
@@ -362,12 +393,15 @@ function conversationConfig(env: Env): ConversationConfig {
     backchannel: oneOf(env, "BACKCHANNEL_MODE", ["resume", "reply"] as const, "resume"),
     endOfTurnSilenceMs,
     endOfTurnMaxSilenceMs,
+    endOfTurnCompleteSilenceMs,
+    endOfTurnPauseMs,
     idlePromptMs: int(env, "IDLE_PROMPT_S", 10, 1, 3600) * 1000,
     idlePromptsBeforeHangup: int(env, "IDLE_PROMPTS", 2, 0, 20),
     maxCallMs: int(env, "MAX_CALL_S", 1800, 10, 86_400) * 1000,
     // src/pipeline/conversation-settings.ts DEFAULT_CONVERSATION (3 s / 20 s): no first token → apology.
     llmFirstTokenMs: int(env, "LLM_FIRST_TOKEN_MS", 3000, 200, 120_000),
     llmTotalMs: int(env, "LLM_REPLY_TIMEOUT_MS", 20_000, 1000, 600_000),
+    digits: digitsConfig(env),
   };
 }
 

@@ -12,6 +12,7 @@ import { redact } from "../store/pg-call-store";
 import { createLogger, flushLog } from "../util/log";
 import { installProcessGuard } from "../util/process-guard";
 import { exposureWarning } from "./exposure";
+import { traceObserver } from "../call/trace-observer";
 
 const VERSION: string = pkg.version;
 
@@ -85,13 +86,21 @@ async function run(cmd: Extract<Command, { kind: "run" | "check-config" }>): Pro
     }
   }
   const { AgentServer } = await import("./agent-server");
+  // OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT: one trace per call; the SDK is loaded only then.
+  const tracing = cfg.tracing ? (await import("../metrics/trace-export")).createTraceExport(cfg.tracing, log) : null;
+  const observers = tracing ? [traceObserver({ tracer: tracing.tracer, pii: cfg.logPii })] : [];
   let server: Awaited<ReturnType<typeof AgentServer.start>>;
   try {
-    server = await AgentServer.start({ cfg, providers, log, version: VERSION, mode: cmd.mode });
+    server = await AgentServer.start({ cfg, providers, log, version: VERSION, mode: cmd.mode, observers });
   } catch (err) {
     lock.release();
     await flushLog(log);
     throw err;
+  }
+  if (tracing && cfg.tracing) {
+    tracing.register(server.metrics.registry);
+    const u = new URL(cfg.tracing.url);
+    log.info({ otlp: `${u.origin}${u.pathname}`, serviceName: cfg.tracing.serviceName, pii: cfg.logPii }, "traces: OTLP/HTTP export on");
   }
   lock.update({ sip: `udp:${cfg.sipHost}:${server.sipPort}` });
   log.info(
@@ -122,6 +131,7 @@ async function run(cmd: Extract<Command, { kind: "run" | "check-config" }>): Pro
       stopping = true;
       log.info({ signal, drainMs: ms, activeCalls: server.activeCalls }, "shutting down");
       void server.shutdown(ms).then(async () => {
+        await tracing?.shutdown(2000); // the last calls' spans, bounded
         log.info({}, "stopped");
         lock.release();
         await flushLog(log);

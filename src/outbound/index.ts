@@ -1,5 +1,7 @@
 /** Outbound calling: dialer, status machine, opening, limits, request validation. */
-export { OutboundDialer, type OutboundDialerDeps, type MediaHandle, type MediaRequest } from "./dialer";
+export { OutboundDialer, type OutboundDialerDeps } from "./dialer";
+export { OutboundAttempt, type AttemptDeps } from "./attempt";
+export type { MediaHandle, MediaRequest } from "./media-request";
 export { DestinationPolicy, countryCodeOf, PREFIX_PATTERN, type DestinationPolicyOptions } from "./destination-policy";
 export { OutboundError, type OutboundErrorCode } from "./errors";
 export { buildOpening, OpeningLlm, OPENING_REASON_MAX } from "./opening";

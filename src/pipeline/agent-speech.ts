@@ -120,7 +120,7 @@ export class AgentSpeech {
     if (r && !r.interrupted && r.spokenText) {
       this.d.output.clearBuffer(); // the finished event fixes exactly what went out
       r.interrupt();
-      this.log.agentTurn(r.heardText(this.samplesPerChar), { interrupted: true, generated: collapse(r.generated), latency: r.latency, usage: r.usage });
+      this.log.agentTurn(r.heardText(this.samplesPerChar), { interrupted: true, generated: collapse(r.generated), latency: r.finish(), usage: r.usage });
     }
   }
 
@@ -133,6 +133,7 @@ export class AgentSpeech {
         fixedText !== undefined
           ? fixedSource(fixedText)
           : withLlmDeadlines(generate, { clock: this.d.clock, provider: llm.name, firstTokenMs, totalMs, signal }),
+      fixedText: fixedText !== undefined,
       tts: this.providers.tts,
       output: this.d.output,
       callId: this.d.record.id,
@@ -151,7 +152,7 @@ export class AgentSpeech {
     // The turn is recorded once it has been heard: a barge-in before then records the heard part instead.
     await this.d.output.waitForPlayout();
     if (this.state.is("stopped") || reply.interrupted) return;
-    this.log.agentTurn(reply.generated.trim(), { latency: reply.latency, usage: reply.usage });
+    this.log.agentTurn(reply.generated.trim(), { latency: reply.finish(), usage: reply.usage });
     this.replied = true;
     if (this.reply === reply) this.reply = null;
     if (reply.endCall) return this.hangupAfterPlayout("end_call");
@@ -206,7 +207,7 @@ export class AgentSpeech {
       this.startReply(reply.userText, null);
       return;
     }
-    this.log.agentTurn(reply.generated, { latency: reply.latency, usage: reply.usage, error: describeError(error) });
+    this.log.agentTurn(reply.generated, { latency: reply.finish(), usage: reply.usage, error: describeError(error) });
     await this.speakApology();
   }
 
@@ -228,7 +229,7 @@ export class AgentSpeech {
       this.d.onBargeIn?.();
     }
     // The stages the cut reply reached are kept (the call page's latency bar, metrics).
-    this.log.agentTurn(heard, { interrupted: true, generated: collapse(reply.generated), latency: reply.latency, usage: reply.usage });
+    this.log.agentTurn(heard, { interrupted: true, generated: collapse(reply.generated), latency: reply.finish(), usage: reply.usage });
     if (this.reply === reply) this.reply = null;
     const rest = reply.unheardRest(heard);
     if (why !== "next-turn" && rest) this.resumable = { text: rest, endCall: reply.endCall };

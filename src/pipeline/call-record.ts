@@ -48,6 +48,16 @@ export interface TurnLatency {
   firstAudioMs?: number;
   /** End of caller speech → first RTP packet of the reply (voice-to-voice as far as we can see). */
   firstRtpMs?: number;
+  /** End of caller speech → the LLM request sent (the reply started). Absent for fixed text (a resumed rest). */
+  llmStartMs?: number;
+  /** End of caller speech → the LLM's answer complete (or cut). */
+  llmEndMs?: number;
+  /** End of caller speech → the first text handed to TTS (its first sentence). */
+  ttsStartMs?: number;
+  /** End of caller speech → the last TTS audio received (absent when synthesis was cut). */
+  ttsEndMs?: number;
+  /** End of caller speech → the reply ended: played out, cut, or failed (the turn's whole span). */
+  endMs?: number;
 }
 
 /** What an agent turn cost: LLM tokens from the provider's usage fields, characters sent to TTS. */
@@ -129,6 +139,13 @@ export interface CallRecord {
   outcomeSource?: "end_call" | "last_agent_turn";
   /** A transfer the agent attempted (the last one), see TransferRecord. */
   transfer?: TransferRecord;
+  /** Outbound with answering-machine detection on (AMD): the classification and what was done. */
+  amd?: AmdRecord;
+  /**
+   * Live only (not stored): true while the peer holds the call (its offer no longer lets us send,
+   * RFC 3264 §8.4); set and cleared by the call's media (src/call/media.ts `renegotiate`).
+   */
+  onHold?: boolean;
   /** Outbound: caller-supplied key/values, stored and returned as given. */
   metadata?: Record<string, unknown>;
   /** Outbound: why we call; the agent's opening is built from it. */
@@ -218,6 +235,27 @@ export class CallStore implements CallRecordStore {
     const recent = this.recent.filter(keep);
     return { active: [...this.active.values()].filter(keep), recent: opts.limit ? recent.slice(0, opts.limit) : recent };
   }
+}
+
+/**
+ * Answering-machine detection on an outbound call (src/pipeline/outbound-answer.ts). `result` human /
+ * machine / unknown with its `reason` (amd-classifier.ts: beep, long_greeting, many_words,
+ * short_greeting, no_speech, timeout), decided `afterMs` after the answer (at `decidedAt`, ISO-8601).
+ * `action`: what a machine got ("hangup" or "message"; "none" when not a machine). `beep*`: the beep
+ * heard (end time, Hz, ms). `messageAfter`: what the message waited for (the beep, silence after the
+ * greeting, or the end of the bounded beep wait); `messageLeft`: the message was played to its end.
+ */
+export interface AmdRecord {
+  result: "human" | "machine" | "unknown";
+  reason: string;
+  decidedAt: string;
+  afterMs: number;
+  action: "hangup" | "message" | "none";
+  beepAt?: string;
+  beepHz?: number;
+  beepMs?: number;
+  messageAfter?: "beep" | "silence" | "beep_wait_over";
+  messageLeft: boolean;
 }
 
 /**

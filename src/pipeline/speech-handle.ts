@@ -29,6 +29,8 @@ export interface SpeechRun {
   onTool?: (name: string, args: Record<string, unknown>) => boolean;
   /** A tool call nobody handled. */
   onUnknownTool?: (name: string) => void;
+  /** The text is fixed (a resumed rest), not an LLM request: no `llmStartMs`/`llmEndMs`. */
+  fixedText?: boolean;
   /** Every tool call the reply made (end_call included), for watchers (the call page). */
   onToolCall?: (name: string, args: Record<string, unknown>) => void;
   /** The reply's text handed to TTS so far, after each sentence: for watchers (the call page). */
@@ -88,6 +90,12 @@ export class SpeechHandle {
     this.latency.firstRtpMs = this.since();
   }
 
+  /** The reply ended (played out, cut or failed): notes `endMs` and returns the latency figures to record. */
+  finish(): TurnLatency {
+    this.latency.endMs ??= this.since();
+    return this.latency;
+  }
+
   /** Our segment finished (played out, or cut by `clearBuffer`). */
   playbackFinished(e: PlaybackFinishedEvent): void {
     this.playedMs = e.playedMs;
@@ -140,6 +148,7 @@ export class SpeechHandle {
     const ttsFailed = new AbortController();
     const signal = AbortSignal.any([this.controller.signal, r.callSignal, ttsFailed.signal]);
     const tts = r.tts.open({ signal, callId: r.callId });
+    if (!r.fixedText) this.latency.llmStartMs = this.since();
     let error: unknown = null;
     let ttsError: unknown = null;
     const audioDone = this.pumpAudio(tts.audio, signal, r.output).catch((e) => {
@@ -151,6 +160,7 @@ export class SpeechHandle {
       const splitter = new SentenceSplitter();
       const send = (chunks: string[]) => {
         for (const c of chunks) {
+          this.latency.ttsStartMs ??= this.since();
           this.spokenText += (this.spokenText ? " " : "") + c;
           this.usage.ttsChars = (this.usage.ttsChars ?? 0) + c.length;
           tts.pushText(c);
@@ -172,6 +182,7 @@ export class SpeechHandle {
           r.onUnknownTool?.(chunk.name);
         }
       }
+      if (!r.fixedText) this.latency.llmEndMs = this.since();
       if (!signal.aborted) {
         this.generationDone = true;
         send(splitter.flush());
@@ -199,6 +210,7 @@ export class SpeechHandle {
       await room;
     }
     this.audioComplete = !signal.aborted && !this.interrupted;
+    if (this.audioComplete) this.latency.ttsEndMs = this.since();
   }
 }
 

@@ -197,3 +197,54 @@ describe("logObserver", () => {
     expect(JSON.stringify({ ...o, pii: undefined })).not.toContain("shop");
   });
 });
+
+describe("the live list's states: on hold and transferring", () => {
+  test("hold, a transfer under way and its end reach the stream as `call` events, in order", async () => {
+    const { CallSession } = await import("../../src/call/session");
+    const { transferHook } = await import("../../src/call/transfer");
+    const { FakeClock } = await import("../../src/util/clock");
+    const { silentLogger } = await import("../../src/util/log");
+    const hub = new CallEventHub();
+    const clock = new FakeClock();
+    const rec = record("a");
+    const { combineObservers, storeObserver } = await import("../../src/call/observer");
+    const observer = combineObservers(silentLogger, storeObserver(new CallStore()), eventsObserver(hub)); // as in agent-server.ts
+    const session = new CallSession({ record: rec, observer, log: silentLogger, clock, sip: { hangup: async () => {} } });
+    const sub = hub.subscribe();
+    await sub.next(); // snapshot
+    session.holdLease({ port: 40000, host: "127.0.0.1", socket: null as never, onPacket: null, onError: null, released: false, release() {} } as never);
+    session.answered();
+    let hooks!: import("../../src/call/session").MediaHooks;
+    session.startMedia((_lease, h) => ((hooks = h), { start() {}, close() {} }));
+    // The peer holds the call (src/call/media.ts renegotiate sets record.onHold), then resumes.
+    rec.onHold = true;
+    hooks.onRecordChanged();
+    delete rec.onHold;
+    hooks.onRecordChanged();
+    hooks.onRecordChanged(); // nothing changed: no event
+    // A transfer by REFER (src/call/transfer.ts): 202, then the final NOTIFY 200.
+    let notify!: (n: { status: number | undefined; terminated: boolean }) => void;
+    const transfer = transferHook({
+      call: { refer: async () => 202, on: (_e, fn) => ((notify = fn), () => {}) },
+      targets: new Map([["desk", "sip:desk@127.0.0.1"]]),
+      peerHost: "127.0.0.1",
+      clock,
+      record: rec,
+      onRecordChanged: hooks.onRecordChanged,
+      log: silentLogger,
+    })!;
+    const done = transfer.run("desk");
+    await Promise.resolve();
+    notify({ status: 200, terminated: true });
+    expect(await done).toBe(true);
+    session.release("remote_bye");
+    const states: string[] = [];
+    for (let f = sub.queued; f > 0; f--) {
+      const c = parse(await sub.next())!.data.call;
+      states.push(c.state === "connected" ? (c.transferring ? "transferring" : c.onHold ? "on hold" : "talking") : c.state);
+    }
+    expect(states).toEqual(["talking", "on hold", "talking", "transferring", "talking", "ended"]);
+    expect(rec.onHold).toBeUndefined();
+    expect(rec.transfer?.outcome).toBe("transferred");
+  });
+});

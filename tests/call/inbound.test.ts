@@ -145,3 +145,55 @@ describe("every path out of set-up releases what it took", () => {
     expect(h.pool.inUse).toBe(0);
   });
 });
+
+describe("screening before any transaction (what a carrier SBC does)", () => {
+  const statelessRefusals = (x: H) => x.transport.sent.filter((r) => r.message.kind === "response" && r.message.status === 503);
+  test("a source at its limit of unconfirmed calls: the next INVITE gets 503 + Retry-After + Warning statelessly, no 100, no transaction", async () => {
+    h = await inboundHarness({ capacity: 6 }); // pendingLimitPerSource(10, 6) = 3 (the pool has ports for 4 calls)
+    const pending = [1, 2, 3].map((n) => invite(20000 + n * 2));
+    for (const inv of pending) h.send(inv);
+    await settle();
+    for (const inv of pending) expect(h.finals(inv)).toEqual([200]);
+    const transactions = h.ua.layer.size;
+    const extra = invite(20100);
+    h.send(extra);
+    expect(h.finals(extra)).toEqual([503]);
+    const res = statelessRefusals(h)[0]!.message as import("../../src/sip").SipResponse;
+    expect(res.headers.get("Retry-After")).toBe("5");
+    expect(res.headers.get("Warning")).toContain("too many unconfirmed calls from this source (limit 3)");
+    expect(h.transport.sent.filter((r) => r.message.kind === "response" && r.message.callId === extra.callId).map((r) => (r.message as import("../../src/sip").SipResponse).status)).toEqual([503]);
+    expect(h.ua.layer.size).toBe(transactions);
+    expect(h.inbound.size).toBe(3);
+    expect(h.observer.events.filter((e) => e.startsWith("refused"))).toEqual(["refused inbound busy"]);
+    // Once one of them is confirmed by its ACK, the source may offer another call.
+    h.ack(pending[0]!);
+    await settle();
+    const next = invite(20102);
+    h.send(next);
+    await settle();
+    expect(h.finals(next)).toEqual([200]);
+  });
+
+  test("the agent full (MAX_CALLS): 503 + Retry-After 30 statelessly; never resent (no Timer G), nothing held", async () => {
+    h = await inboundHarness({ capacity: 2 }); // one unconfirmed call per source, two calls in all
+    const first = invite(20200);
+    h.send(first);
+    await settle();
+    h.ack(first);
+    await settle();
+    const second = invite(20202);
+    h.send(second);
+    await settle();
+    h.ack(second);
+    await settle();
+    expect(h.inbound.size).toBe(2);
+    const third = invite(20204);
+    h.send(third);
+    h.clock.advance(64 * T1);
+    expect(h.finals(third)).toEqual([503]);
+    expect((statelessRefusals(h)[0]!.message as import("../../src/sip").SipResponse).headers.get("Retry-After")).toBe("30");
+    expect(h.inbound.size).toBe(2);
+    expect(h.pool.inUse).toBe(2);
+  });
+});
+

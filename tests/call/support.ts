@@ -109,6 +109,8 @@ export interface InboundHarnessOptions {
   /** The prompt read; default resolves at once. */
   prompt?: () => Promise<string>;
   vad?: ReturnType<typeof countingVad>;
+  /** MAX_CALLS of the admission; default 10 (so 5 unconfirmed calls per source). */
+  capacity?: number;
 }
 
 /** A stand-in for the loaded Silero model that counts the VAD streams created (none hears speech). */
@@ -132,7 +134,8 @@ export function countingVad() {
 export async function inboundHarness(o: InboundHarnessOptions = {}) {
   const observer = recordingObserver();
   let inbound!: InboundCalls;
-  const h = harness({ onInvite: (c) => inbound.onInvite(c) });
+  // Wired as src/cli/agent-server.ts does: screening before any transaction, then onInvite.
+  const h = harness({ onInvite: (c) => inbound.onInvite(c), screenInvite: (source) => inbound.screenInvite(source) });
   const base = await freeUdpPortRange(8);
   const pool = new RtpPortPool(base, base + 7, "127.0.0.1");
   const allocations: Gate<void>[] = [];
@@ -169,7 +172,7 @@ export async function inboundHarness(o: InboundHarnessOptions = {}) {
     },
     mode: "inbound",
     trustedIps: [],
-    admission: new Admission({ capacity: 10, active: () => inbound.size, draining: () => false }),
+    admission: new Admission({ capacity: o.capacity ?? 10, active: () => inbound.size, draining: () => false }),
     publicIp: "127.0.0.1",
     systemPrompt: o.prompt ?? (async () => "You are a test."),
   });

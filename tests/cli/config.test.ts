@@ -4,6 +4,9 @@ import { parseCommand, UsageError } from "../../src/cli/args";
 import { CARTESIA_DEFAULTS } from "../../src/providers/cartesia/options";
 import { DEEPGRAM_DEFAULTS } from "../../src/providers/deepgram/options";
 import { GEMINI_DEFAULTS } from "../../src/providers/gemini/options";
+import { conversationSettings } from "../../src/cli/agent-server";
+import { DEFAULT_ENDPOINTING } from "../../src/pipeline/endpointing";
+import { DEFAULT_PAUSE_MS } from "../../src/pipeline/speech-detector";
 
 describe("loadConfig", () => {
   test("defaults match the documented names and values", () => {
@@ -27,6 +30,27 @@ describe("loadConfig", () => {
     expect(c.cartesia.voiceId).toBe("a0e99841-438c-4a64-b679-ae501e7d6091");
   });
 
+  test("end-of-turn waits: defaults from the pipeline's measured constants; each variable reaches the conversation's settings", () => {
+    const d = loadConfig({ SIP_PUBLIC_IP: "203.0.113.7" }).conversation;
+    expect(d).toMatchObject({
+      endOfTurnSilenceMs: DEFAULT_ENDPOINTING.minSilenceMs,
+      endOfTurnMaxSilenceMs: DEFAULT_ENDPOINTING.maxSilenceMs,
+      endOfTurnCompleteSilenceMs: DEFAULT_ENDPOINTING.completeSilenceMs,
+      endOfTurnPauseMs: DEFAULT_PAUSE_MS,
+    });
+    const c = loadConfig({
+      SIP_PUBLIC_IP: "203.0.113.7",
+      END_OF_TURN_SILENCE_MS: "700",
+      END_OF_TURN_MAX_SILENCE_MS: "2000",
+      END_OF_TURN_COMPLETE_SILENCE_MS: "120",
+      END_OF_TURN_PAUSE_MS: "240",
+    }).conversation;
+    expect(c).toMatchObject({ endOfTurnSilenceMs: 700, endOfTurnMaxSilenceMs: 2000, endOfTurnCompleteSilenceMs: 120, endOfTurnPauseMs: 240 });
+    expect(conversationSettings(c).endpointing).toEqual({ minSilenceMs: 700, maxSilenceMs: 2000, completeSilenceMs: 120 });
+    // A lower END_OF_TURN_SILENCE_MS pulls the defaults of the shorter waits down with it instead of failing.
+    expect(loadConfig({ SIP_PUBLIC_IP: "203.0.113.7", END_OF_TURN_SILENCE_MS: "100" }).conversation).toMatchObject({ endOfTurnCompleteSilenceMs: Math.min(100, DEFAULT_ENDPOINTING.completeSilenceMs!), endOfTurnPauseMs: 100 });
+  });
+
   test("MAX_CALLS defaults to the measured capacity of the pipeline (offline recogniser or cloud STT); FLITE_WORKERS, VAD_BATCH, ADMISSION_*", () => {
     expect(loadConfig({ SIP_PUBLIC_IP: "203.0.113.7" }).maxCalls).toBe(MAX_CALLS_DEFAULTS.offline);
     expect(loadConfig({ SIP_PUBLIC_IP: "203.0.113.7", DEEPGRAM_API_KEY: "k" }).maxCalls).toBe(MAX_CALLS_DEFAULTS.cloud);
@@ -42,6 +66,15 @@ describe("loadConfig", () => {
     for (const bad of [{ FLITE_WORKERS: "-1" }, { ADMISSION_PACER_P99_MS: "x" }, { VAD_BATCH: "maybe" }]) {
       expect(() => loadConfig({ SIP_PUBLIC_IP: "203.0.113.7", ...bad })).toThrow(Object.keys(bad)[0]!);
     }
+  });
+
+  test("DTMF_TERMINATOR / DTMF_MAX_DIGITS / DTMF_INTER_DIGIT_MS: key grouping without code; bad values name the variable", () => {
+    expect(loadConfig({}).conversation.digits).toEqual({ terminator: "#", maxDigits: 0, interDigitMs: 2000 });
+    expect(loadConfig({ DTMF_TERMINATOR: "*", DTMF_MAX_DIGITS: "4", DTMF_INTER_DIGIT_MS: "3500" }).conversation.digits).toEqual({ terminator: "*", maxDigits: 4, interDigitMs: 3500 });
+    expect(loadConfig({ DTMF_TERMINATOR: "none" }).conversation.digits.terminator).toBe("");
+    expect(() => loadConfig({ DTMF_TERMINATOR: "##" })).toThrow(/^DTMF_TERMINATOR: expected one key .* got "##"$/);
+    expect(() => loadConfig({ DTMF_MAX_DIGITS: "-1" })).toThrow(/^DTMF_MAX_DIGITS/);
+    expect(() => loadConfig({ DTMF_INTER_DIGIT_MS: "50" })).toThrow(/^DTMF_INTER_DIGIT_MS/);
   });
 
   test("the provider defaults come from the providers' options modules (one source)", () => {
@@ -123,6 +156,10 @@ describe("loadConfig", () => {
     [{ SIP_INBOUND_USERNAME: "pbx", SIP_INBOUND_PASSWORD: "pw", SIP_INBOUND_REALM: 'a"b' }, "SIP_INBOUND_REALM", /without "/],
     [{ SIP_INBOUND_USERNAME: "pbx", SIP_INBOUND_PASSWORD: "pw", SIP_INBOUND_DIGEST_ALGORITHMS: "SHA-512" }, "SIP_INBOUND_DIGEST_ALGORITHMS", /got "SHA-512"/],
     [{ END_OF_TURN_SILENCE_MS: "2000", END_OF_TURN_MAX_SILENCE_MS: "1000" }, "END_OF_TURN_MAX_SILENCE_MS", /at least END_OF_TURN_SILENCE_MS/],
+    [{ END_OF_TURN_COMPLETE_SILENCE_MS: "1000" }, "END_OF_TURN_COMPLETE_SILENCE_MS", /at most END_OF_TURN_SILENCE_MS \(900\), got 1000/],
+    [{ END_OF_TURN_COMPLETE_SILENCE_MS: "-1" }, "END_OF_TURN_COMPLETE_SILENCE_MS", /integer from 0/],
+    [{ END_OF_TURN_PAUSE_MS: "10" }, "END_OF_TURN_PAUSE_MS", /from 32/],
+    [{ END_OF_TURN_SILENCE_MS: "300", END_OF_TURN_PAUSE_MS: "400" }, "END_OF_TURN_PAUSE_MS", /at most END_OF_TURN_SILENCE_MS \(300\), got 400/],
     [{ DRAIN_TIMEOUT_S: "abc" }, "DRAIN_TIMEOUT_S", /integer/],
     [{ LLM_FIRST_TOKEN_MS: "0" }, "LLM_FIRST_TOKEN_MS", /from 200/],
     [{ LLM_REPLY_TIMEOUT_MS: "soon" }, "LLM_REPLY_TIMEOUT_MS", /integer/],

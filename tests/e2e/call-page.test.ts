@@ -139,7 +139,8 @@ describe.skipIf(skip)("the call page in Chromium, during a SIPp call", () => {
 
   test("the cut reply has its latency bar with one segment per stage (end of speech → transcript → token → audio → RTP)", () => {
     const cut = (call.record.turns as any[]).find((t) => t.speaker === "agent" && t.interrupted);
-    expect(Object.keys(cut.latency).sort()).toEqual(["finalTranscriptMs", "firstAudioMs", "firstRtpMs", "firstTokenMs"]);
+    // The four stages of the bar (the record also keeps the provider requests' times and the end, for traces).
+    expect(Object.keys(cut.latency)).toEqual(expect.arrayContaining(["finalTranscriptMs", "firstAudioMs", "firstRtpMs", "firstTokenMs"]));
     expect(page.barSpans).toBe(4);
   });
 });

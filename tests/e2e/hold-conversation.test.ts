@@ -22,7 +22,30 @@ test.skipIf(missing.length > 0)(
   "held during the greeting for 3× the idle time: no prompt, no goodbye; resumed: the greeting's rest, then the prompt, goodbye and BYE",
   async () => {
     const agent = await startAgent({ IDLE_PROMPT_S: String(IDLE_PROMPT_S), IDLE_PROMPTS: "1" });
+    // The call page's live list, as it sees the call: the `call` events of GET /events (SSE).
+    const events = new AbortController();
+    const liveStates: string[] = [];
+    let subscribed!: () => void;
+    const snapshot = new Promise<void>((r) => (subscribed = r));
+    const watching = (async () => {
+      const res = await fetch(`http://127.0.0.1:${agent.httpPort}/events`, { signal: events.signal });
+      const decoder = new TextDecoder();
+      let buf = "";
+      for await (const chunk of res.body!) {
+        buf += decoder.decode(chunk, { stream: true });
+        for (let i = buf.indexOf("\n\n"); i >= 0; i = buf.indexOf("\n\n")) {
+          const frame = buf.slice(0, i);
+          buf = buf.slice(i + 2);
+          if (frame.startsWith("event: snapshot\n")) subscribed();
+          if (!frame.startsWith("event: call\n")) continue;
+          const c = JSON.parse(frame.slice(frame.indexOf("data: ") + 6)).call;
+          const state = c.state === "connected" ? (c.onHold ? "on hold" : "talking") : c.state;
+          if (liveStates.at(-1) !== state) liveStates.push(state);
+        }
+      }
+    })().catch(() => {});
     try {
+      await snapshot;
       const r = await runSipp({
         scenario: "hold-idle",
         target: `127.0.0.1:${agent.sipPort}`,
@@ -58,8 +81,12 @@ test.skipIf(missing.length > 0)(
       expect(said.filter((t: any) => t.text === "Are you still there?"), summary).toHaveLength(1);
       const logs = agent.logs().filter((l: any) => l.callId === record.id);
       expect(logs.some((l: any) => l.msg === "conversation on hold")).toBe(true);
+      // The live list showed the hold as it happened, and the resume.
+      expect(liveStates, summary).toEqual(["ringing", "talking", "on hold", "talking", "ended"]);
       expect(logs.some((l: any) => l.why === "unhold"), summary).toBe(true);
     } finally {
+      events.abort();
+      await watching;
       await agent.stop();
     }
   },

@@ -84,6 +84,35 @@ describe("SIP edge cases against the compiled agent", () => {
     }
   });
 
+  test("out-of-dialog UPDATE/INFO/NOTIFY, which Allow lists, get 481 (NOTIFY: 400 without Event, 489 for another package), not 405", async () => {
+    const cases: Array<[string, string[], number]> = [
+      ["UPDATE", [], 481],
+      ["INFO", ["Content-Type: application/dtmf-relay"], 481],
+      ["NOTIFY", ["Event: refer", "Subscription-State: terminated"], 481],
+      ["NOTIFY", ["Event: presence"], 489],
+      ["NOTIFY", [], 400],
+    ];
+    const got: number[] = [];
+    for (const [i, [method, extra]] of cases.entries()) {
+      const local = await freeUdpPort();
+      const body = method === "INFO" ? "Signal=5\r\nDuration=160\r\n" : "";
+      const payload = [
+        `${method} sip:agent@127.0.0.1:${agent.sipPort} SIP/2.0`,
+        `Via: SIP/2.0/UDP 127.0.0.1:${local};branch=z9hG4bK-ood-${i}`,
+        "Max-Forwards: 70",
+        `From: <sip:tester@127.0.0.1>;tag=ood${i}`,
+        `To: <sip:agent@127.0.0.1:${agent.sipPort}>`,
+        `Call-ID: out-of-dialog-${i}@127.0.0.1`,
+        `CSeq: 1 ${method}`,
+        ...extra,
+        `Content-Length: ${body.length}`,
+      ].join("\r\n") + `\r\n\r\n${body}`;
+      const ex = await udpExchange({ target: { host: "127.0.0.1", port: agent.sipPort }, payload, localPort: local, timeoutMs: 3000 });
+      got.push(parseSipStatusLine(ex.replies[0]?.text ?? "")?.code ?? 0);
+    }
+    expect(got).toEqual(cases.map((c) => c[2]));
+  });
+
   test("malformed datagrams get 400 (or nothing) and the next call is served normally", async () => {
     for (const c of MALFORMED_CASES) {
       const local = await freeUdpPort();

@@ -23,6 +23,7 @@ export const ANSWER_SDP = "v=0\r\no=agent 1 1 IN IP4 203.0.113.10\r\ns=-\r\nc=IN
 export interface HarnessOptions {
   answerDelayMs?: number;
   accepting?: () => boolean;
+  screenInvite?: UserAgentOptions["delegate"]["screenInvite"];
   optionsStatus?: UserAgentOptions["delegate"]["optionsStatus"];
   onInvite?: (call: InboundCall) => void;
   inboundAuth?: UserAgentOptions["inboundAuth"];
@@ -46,6 +47,7 @@ export function harness(opts: HarnessOptions = {}) {
         opts.onInvite?.(c);
       },
       acceptingNewCalls: opts.accepting,
+      screenInvite: opts.screenInvite,
       optionsStatus: opts.optionsStatus,
     },
   });

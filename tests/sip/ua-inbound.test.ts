@@ -167,6 +167,45 @@ describe("rejecting and draining", () => {
     expect(h.calls).toHaveLength(0);
   });
 
+  test("acceptingNewCalls() = false: the 503 is stateless (§8.2.7), never resent, no transaction left", () => {
+    const h = harness({ accepting: () => false });
+    h.send(TRUNK_INVITE);
+    h.clock.advance(40_000);
+    expect(h.sent()).toEqual(["503 INVITE"]);
+    expect(h.ua.layer.size).toBe(0);
+  });
+
+  test("screenInvite refusal → stateless 503 + Retry-After: no 100, no transaction, not resent; a retransmission gets the same To tag; its ACK is dropped", () => {
+    const seen: Array<{ host: string; port: number }> = [];
+    const h = harness({
+      screenInvite: (source) => {
+        seen.push(source);
+        return { status: 503, headers: [["Retry-After", "5"], ["Warning", '399 voice-agent "busy"']] };
+      },
+    });
+    h.send(TRUNK_INVITE);
+    h.send(TRUNK_INVITE); // the caller's retransmission (Timer A): screened again, answered alike
+    h.clock.advance(40_000); // past Timer H: a stateful 503 would have been resent by Timer G
+    expect(h.sent()).toEqual(["503 INVITE", "503 INVITE"]);
+    const [first, second] = h.responses(503);
+    expect(first!.headers.get("Retry-After")).toBe("5");
+    expect(first!.headers.get("Warning")).toBe('399 voice-agent "busy"');
+    expect(first!.to.tag).toBeDefined();
+    expect(second!.to.tag).toBe(first!.to.tag);
+    expect(h.ua.layer.size).toBe(0);
+    expect(h.calls).toHaveLength(0);
+    expect(seen).toEqual([TRUNK, TRUNK]);
+    h.send(ackFor(trunkInvite(), first!, trunkInvite().topVia.branch));
+    expect(h.sent()).toHaveLength(2); // an ACK is never answered
+  });
+
+  test("screenInvite → undefined lets the INVITE through: 100 Trying and onInvite, as without it", () => {
+    const h = harness({ screenInvite: () => undefined });
+    h.send(TRUNK_INVITE);
+    expect(h.sent()).toEqual(["100 INVITE"]);
+    expect(h.calls).toHaveLength(1);
+  });
+
   test("an onInvite that throws gives 500 and ended(error)", () => {
     const h = harness({
       onInvite: () => {
@@ -308,6 +347,23 @@ describe("BYE, OPTIONS, other methods, malformed", () => {
     h.send(request("FOO", { branch: "z9hG4bKf" }));
     expect(h.sent()).toEqual(["405 MESSAGE", "405 FOO"]);
     expect(h.responses(405, "FOO")[0]!.headers.get("Allow")).toBe("INVITE, ACK, BYE, CANCEL, OPTIONS, UPDATE, INFO, NOTIFY");
+  });
+
+  test("out-of-dialog UPDATE/INFO/NOTIFY (in Allow, dialog-only) → 481, NOTIFY without Event 400, other package 489; never 405", () => {
+    const h = harness();
+    const allow = (h.send(TRUNK_OPTIONS), h.responses(200, "OPTIONS")[0]!.headers.get("Allow")!.split(", "));
+    h.send(request("UPDATE", { branch: "z9hG4bKu" }));
+    h.send(request("INFO", { branch: "z9hG4bKi" }));
+    h.send(request("NOTIFY", { branch: "z9hG4bKn1", extra: [["Event", "refer"], ["Subscription-State", "terminated"]] }));
+    h.send(request("NOTIFY", { branch: "z9hG4bKn2", extra: [["Event", "dialog"]] }));
+    h.send(request("NOTIFY", { branch: "z9hG4bKn3" }));
+    expect(h.sent()).toEqual(["200 OPTIONS", "481 UPDATE", "481 INFO", "481 NOTIFY", "489 NOTIFY", "400 NOTIFY"]);
+    expect(h.responses(481, "NOTIFY")[0]!.reason).toBe("Subscription does not exist");
+    expect(h.responses(400, "NOTIFY")[0]!.reason).toBe("Missing Event");
+    for (const m of ["UPDATE", "INFO", "NOTIFY"]) expect(allow).toContain(m);
+    // Every method Allow lists gets something other than 405 out of a dialog (ACK and CANCEL have no 405 either).
+    expect(h.responses(405)).toHaveLength(0);
+    expect(h.calls).toHaveLength(0);
   });
 
   test("malformed INVITE → 400; the next INVITE is served normally; keep-alives ignored", () => {

@@ -20,6 +20,8 @@ export type RefusalReason =
   | "oversize_rejected"
   /** Over the message size limit, dropped (no 513 possible), or its TCP/TLS connection closed. */
   | "oversize_dropped"
+  /** Dropped unhandled: the receive queue was full (./receive-queue.ts), the agent could not keep up. */
+  | "overloaded"
   /** A TCP/TLS connection refused at once: over the per-source or total connection limit. */
   | "tcp_connection_limit"
   /** A TCP/TLS connection from a source not in SIP_TRUSTED_IPS, closed at once. */
@@ -36,6 +38,7 @@ export const sipRefusedTotals: Record<RefusalReason, number> = {
   malformed_dropped: 0,
   oversize_rejected: 0,
   oversize_dropped: 0,
+  overloaded: 0,
   tcp_connection_limit: 0,
   tcp_untrusted: 0,
   tcp_message_timeout: 0,

@@ -30,6 +30,6 @@ export function statelessToTag(req: SipRequest): string {
  * A final response to `req` for sending without a transaction (`transport.sendResponse`).
  * @throws SipParseError when the request lacks what a response must copy (Via, From, To, Call-ID, CSeq).
  */
-export function statelessResponse(req: SipRequest, status: number, headers: Array<[string, string]> = []): SipResponse {
-  return buildResponse(req, status, { toTag: statelessToTag(req), headers });
+export function statelessResponse(req: SipRequest, status: number, headers: Array<[string, string]> = [], reason?: string): SipResponse {
+  return buildResponse(req, status, { toTag: statelessToTag(req), headers, reason });
 }

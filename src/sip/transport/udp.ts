@@ -5,6 +5,7 @@ import { nullLogger, type SipLogger } from "../log.ts";
 import type { Clock } from "../../util/clock.ts";
 import { DropReport } from "./drop-report.ts";
 import { processDatagram, type InboundResult } from "./inbound.ts";
+import { ReceiveQueue } from "./receive-queue.ts";
 import { oversizeOf, tooLargeResponse } from "./oversize.ts";
 import type { SourceGate } from "./source-gate.ts";
 import { statelessResponse } from "./stateless.ts";
@@ -45,6 +46,8 @@ export interface UdpTransportStats {
   sendErrors: number;
   /** Socket errors (ICMP unreachable reports and others). */
   socketErrors: number;
+  /** Dropped unhandled because the receive queue was full (./receive-queue.ts): the agent could not keep up. */
+  overloaded: number;
 }
 
 /** Same destination and error code: logged once per this window, with the count of the rest, ms. */
@@ -79,11 +82,14 @@ export class UdpTransport implements Transport {
     sent: 0,
     sendErrors: 0,
     socketErrors: 0,
+    overloaded: 0,
   };
   private closed = false;
   private readonly resolved = new Map<string, { ip: string; until: number }>();
   private readonly refusals: DropReport;
   private readonly gate: SourceGate | undefined;
+  /** Datagrams past the gate, handled in slices (./receive-queue.ts). */
+  private readonly queue = new ReceiveQueue<Received>((r) => this.handle(r.data, r.source, r.verdict));
   /** The last datagram sent: where (as given to `send`, and resolved) and when (performance.now()). */
   private lastSend: { to: Address; ip: string; port: number; at: number } | undefined;
   /** `ip:port code` → when it was last logged and how many were not logged since. */
@@ -167,6 +173,7 @@ export class UdpTransport implements Transport {
     this.closed = true;
     this.delegate = undefined;
     this.refusals.close();
+    this.queue.close();
     this.socket.close();
   }
 
@@ -230,6 +237,19 @@ export class UdpTransport implements Transport {
         this.stats.untrustedDropped++;
         return this.refusals.note("untrusted_dropped", source, { msg: "sip request dropped: source not trusted", fields: {} });
       }
+      // Bun may reuse the buffer once this callback returns: the queue keeps a copy.
+      if (this.queue.push({ data: data.slice(), source, verdict })) return;
+      this.stats.overloaded++;
+      return this.refusals.note("overloaded", source, { msg: "sip datagram dropped: receive queue full", fields: { bytes: data.length } });
+    } catch (err) {
+      this.log.error({ source, code: (err as { code?: string })?.code, pii: { err: String(err), stack: (err as Error)?.stack } }, "sip receive handler failed");
+    }
+  }
+
+  /** A datagram the gate let through (`verdict` pass or untrusted_reject), on its turn in the queue. */
+  private handle(data: Uint8Array, source: Address, verdict: "pass" | "untrusted_reject"): void {
+    if (this.closed) return;
+    try {
       const tooLarge = oversizeOf(data);
       if (tooLarge) return this.refuseOversize(data, source, tooLarge, verdict === "pass");
       const r = processDatagram(data, source);
@@ -295,6 +315,12 @@ export class UdpTransport implements Transport {
     this.stats.untrustedDropped++;
     this.refusals.note("untrusted_dropped", source, { msg: "sip datagram dropped: source not trusted", fields: {} });
   }
+}
+
+interface Received {
+  data: Uint8Array;
+  source: Address;
+  verdict: "pass" | "untrusted_reject";
 }
 
 /** True when the datagram starts with a status line ("SIP/2.0 ", case-insensitive, RFC 3261 §7.2). */

@@ -5,7 +5,7 @@
 import type { Clock } from "../../util/clock.ts";
 import type { SipLogger } from "../log.ts";
 import type { TimerValues } from "../transaction/index.ts";
-import type { Transport } from "../transport/index.ts";
+import type { Address, Transport } from "../transport/index.ts";
 import type { InboundCall } from "./inbound-call.ts";
 import type { DigestVerifier } from "./digest-server.ts";
 
@@ -16,14 +16,33 @@ export interface UserAgentDelegate {
    * now or later (e.g. after preparing RTP). Throwing here answers 500 and ends the call with "error".
    */
   onInvite(call: InboundCall): void;
-  /** When it returns false, new INVITEs get 503 Service Unavailable with Retry-After (drain). */
+  /**
+   * When it returns false, new INVITEs get 503 Service Unavailable with Retry-After (drain), statelessly
+   * (RFC 3261 §8.2.7: no transaction, no 100 Trying, never retransmitted).
+   */
   acceptingNewCalls?(): boolean;
+  /**
+   * Screens a new out-of-dialog INVITE from `source` before any transaction exists (after digest
+   * authentication when `inboundAuth` is set): a refusal is sent statelessly (§8.2.7) and the INVITE
+   * never becomes a call; undefined lets it through to `onInvite`. Called for every such INVITE, flood
+   * included: must be cheap and synchronous, must not log per call unboundedly. E.g. 503 + Retry-After
+   * when the agent is full or the source holds too many unconfirmed calls (what a carrier SBC does).
+   */
+  screenInvite?(source: Address): InviteRefusal | undefined;
   /**
    * Our answer to an out-of-dialog OPTIONS (how SIP load balancers probe us): 200 when `available`,
    * else 503 with `Retry-After: retryAfterS`; `headers` are added to either (e.g. `X-Calls: 12/150`).
    * Without it, OPTIONS always gets 200.
    */
   optionsStatus?(): OptionsStatus;
+}
+
+/** See `UserAgentDelegate.screenInvite`: a final response (e.g. 503) and its extra header fields. */
+export interface InviteRefusal {
+  /** A final status, 300–699 (e.g. 503 Service Unavailable, RFC 3261 §21.5.4). */
+  status: number;
+  /** Extra header fields, e.g. `[["Retry-After", "30"]]` (§20.33), a `Warning` (§20.43). */
+  headers?: Array<[string, string]>;
 }
 
 /** See `UserAgentDelegate.optionsStatus`. */

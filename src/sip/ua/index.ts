@@ -8,7 +8,7 @@ export { type CallState, type CallTable, type CommonCallEvents } from "./call-ba
 export { type OfferOutcome, type SessionDescriptionDelegate } from "./offer-answer.ts";
 export { SUPPORTED_OPTIONS, SUPPORTED_HEADER, SUPPORTED_ROWS } from "./extensions.ts";
 export { ALLOW_HEADER, ALLOWED_METHODS, type EndReason, type Party } from "./types.ts";
-export type { OptionsStatus, UserAgentDelegate, UserAgentOptions } from "./delegate.ts";
+export type { InviteRefusal, OptionsStatus, UserAgentDelegate, UserAgentOptions } from "./delegate.ts";
 export {
   DigestError,
   buildDigestAuthorization,

@@ -21,8 +21,9 @@ import { OutboundCall, normaliseAddress, type InviteOptions } from "./outbound-c
 import { sdpBodyOf } from "../message/body.ts";
 import { SUPPORTED_ROWS, unsupportedRequired } from "./extensions.ts";
 import { DEFAULT_SESSION_EXPIRES_S, negotiateAsUas } from "./session-timer.ts";
-import type { UserAgentDelegate, UserAgentOptions } from "./delegate.ts";
+import type { InviteRefusal, UserAgentDelegate, UserAgentOptions } from "./delegate.ts";
 import { ALLOW_HEADER } from "./types.ts";
+import { outOfDialogAnswer } from "./out-of-dialog.ts";
 import type { DigestVerifier } from "./digest-server.ts";
 
 /**
@@ -30,13 +31,15 @@ import type { DigestVerifier } from "./digest-server.ts";
  * responses through the transaction layer, and dispatches the rest:
  *
  * - any request but ACK/CANCEL with a `Require` we do not support → 420 + Unsupported (§8.2.2.3);
- * - INVITE without To-tag → 100 Trying, then `delegate.onInvite(call)` (503 + Retry-After while draining,
- *   415 for a body without SDP — a multipart body is read for its SDP part, RFC 5621 —, 400 without
+ * - INVITE without To-tag → first screened with no transaction: 401 without valid credentials (when
+ *   `inboundAuth`), 503 + Retry-After while draining or when `delegate.screenInvite` refuses, both
+ *   stateless (§8.2.7); then 100 Trying and `delegate.onInvite(call)` (415 for a body without SDP — a multipart body is read for its SDP part, RFC 5621 —, 400 without
  *   Contact, 482 for a merged request);
  * - CANCEL → 200 and 487 to the INVITE (§9.2), 481 when nothing matches;
  * - ACK → the dialog's call (2xx ACK); requests with a To-tag → their dialog, 481 when none (§12.2.2);
  * - OPTIONS → 200 with Allow and Accept (§11.2), or 503 + Retry-After when `delegate.optionsStatus()`
- *   says a new call would be refused; anything else → 405 with Allow (§8.2.1).
+ *   says a new call would be refused; UPDATE/INFO/NOTIFY (in Allow, but dialog-only) → 481, or 400/489
+ *   for a NOTIFY without Event or of another package (out-of-dialog.ts); anything else → 405 with Allow (§8.2.1).
  */
 export class UserAgent implements UaContext {
   readonly layer: TransactionLayer;
@@ -214,10 +217,14 @@ export class UserAgent implements UaContext {
         // §15.1.2: "If the BYE does not match an existing dialog, the UAS core SHOULD generate a 481
         // (Call/Transaction Does Not Exist) response".
         return this.respondNonInvite(req, 481);
-      default:
+      default: {
+        // UPDATE, INFO, NOTIFY are in Allow but live only in a dialog: 481/489/400 (out-of-dialog.ts).
+        const answer = outOfDialogAnswer(req);
+        if (answer) return this.respondNonInvite(req, answer.status, [], answer.reason);
         // §8.2.1: "If the UAS recognizes but does not support the method of a request, it MUST generate a
         // 405 (Method Not Allowed) response. [...] The UAS MUST also add an Allow header field".
         return this.respondNonInvite(req, 405, [["Allow", ALLOW_HEADER]]);
+      }
     }
   }
 
@@ -268,6 +275,18 @@ export class UserAgent implements UaContext {
         return;
       }
     }
+    // Screening before any transaction exists, as a carrier SBC does: an INVITE the agent would refuse
+    // anyway (draining, full, this source holding too many unconfirmed calls) is answered 503 +
+    // Retry-After statelessly (§8.2.7), so a flood of them costs no server transaction, no 100 Trying
+    // and no 503 retransmitted by Timer G until Timer H. §8.2.7: "A stateless UAS MUST NOT send
+    // provisional (1xx) responses." and "MUST NOT retransmit responses."; the caller's ACK for it matches
+    // nothing and is dropped, and a retransmitted INVITE is screened again (same To tag, §8.2.7 "the To
+    // tag MUST be the same for the same request").
+    const refusal = this.screen(source);
+    if (refusal) {
+      this.transport.sendResponse(statelessResponse(req, refusal.status, [...(refusal.headers ?? []), ["Server", this.userAgent]]));
+      return;
+    }
     let owner: InboundCall | undefined;
     const tx = this.layer.createInviteServer(req, {
       onAck: (ack) => owner?.ackOnInviteBranch(ack),
@@ -305,11 +324,6 @@ export class UserAgent implements UaContext {
     // §8.1.1.8: "The Contact header field MUST be present and contain exactly one SIP or SIPS URI in any
     // request that can result in the establishment of a dialog." Without it there is no remote target.
     if (!contactOk) return reply(400, [["Warning", '399 - "missing or malformed Contact"']]);
-    // §21.5.4 (503): "The server MAY indicate when the client should retry the request in a Retry-After
-    // header field."
-    if (this.delegate.acceptingNewCalls && !this.delegate.acceptingNewCalls()) {
-      return reply(503, [["Retry-After", String(this.drainRetryAfterS)]]);
-    }
 
     // §17.2.1: "The server transaction MUST generate a 100 (Trying) response unless it knows that the TU
     // will generate a provisional or final response within 200 ms". The TU (upper layer) may take longer.
@@ -329,15 +343,28 @@ export class UserAgent implements UaContext {
   }
 
   /**
+   * The stateless refusal for a new INVITE from `source`, or undefined to go on: 503 + Retry-After
+   * while `acceptingNewCalls()` is false (drain), else whatever `delegate.screenInvite` says.
+   * §21.5.4 (503): "The server MAY indicate when the client should retry the request in a Retry-After
+   * header field."
+   */
+  private screen(source: Address): InviteRefusal | undefined {
+    if (this.delegate.acceptingNewCalls && !this.delegate.acceptingNewCalls()) {
+      return { status: 503, headers: [["Retry-After", String(this.drainRetryAfterS)]] };
+    }
+    return this.delegate.screenInvite?.(source);
+  }
+
+  /**
    * Answers a request outside any call: an INVITE through an INVITE server transaction (Timer G resends
    * the final response, the ACK is absorbed); anything else statelessly (§8.2.7).
    */
-  private respondNonInvite(req: SipRequest, status: number, headers: Array<[string, string]> = []): void {
+  private respondNonInvite(req: SipRequest, status: number, headers: Array<[string, string]> = [], reason?: string): void {
     if (req.method !== "INVITE") {
       // Outside any call a non-INVITE request (OPTIONS, a stray BYE or CANCEL, an unknown method) is
       // answered statelessly (§8.2.7): a flood of them leaves no transaction behind for Timer J (64·T1),
       // and a retransmission simply gets the same answer, with the same To tag, again.
-      this.transport.sendResponse(statelessResponse(req, status, [...headers, ["Server", this.userAgent]]));
+      this.transport.sendResponse(statelessResponse(req, status, [...headers, ["Server", this.userAgent]], reason));
       return;
     }
     const res = buildResponse(req, status, { toTag: generateTag(), headers: [...headers, ["Server", this.userAgent]] });

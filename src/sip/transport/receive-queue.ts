@@ -1,0 +1,104 @@
+/**
+ * Received SIP datagrams waiting to be parsed and handled, drained in slices: what a carrier SBC's
+ * receive path does under overload. Bun hands every datagram of a socket read to the data callback in
+ * one go; handled there, a backlog of a few hundred flood requests (parse, screen, answer: ~0.1–0.3 ms
+ * each) would hold the event loop for tens to hundreds of milliseconds, and the 20 ms RTP pacer with
+ * it. Queued instead, they are handled at most `sliceMs` at a time, with a turn of the event loop
+ * (due timers: the pacer) between slices.
+ *
+ * Bounded: at most `max` datagrams wait; when the agent cannot keep up (a flood on a starved machine)
+ * the newest are dropped and counted by the caller (`push` returns false), never queued without end.
+ * FIFO: signalling keeps its order.
+ *
+ *   const q = new ReceiveQueue((d) => handle(d), { max: 1024, sliceMs: 1 });
+ *   if (!q.push(datagram)) dropped++;
+ */
+
+/** Datagrams that may wait at once (about 1.5 MB of SIP at most; ~0.1–0.3 s of work). */
+export const RECEIVE_QUEUE_MAX = 1024;
+/** Longest run of handling before the event loop gets a turn, ms (the pacer must never wait > 1–2 ms). */
+export const RECEIVE_SLICE_MS = 1;
+
+export interface ReceiveQueueOptions {
+  /** Default {@link RECEIVE_QUEUE_MAX}. */
+  max?: number;
+  /** Default {@link RECEIVE_SLICE_MS}. */
+  sliceMs?: number;
+  /** Runs `fn` on a later turn of the event loop; default setImmediate. */
+  schedule?: (fn: () => void) => void;
+  /** Monotonic ms; default performance.now. */
+  now?: () => number;
+}
+
+export class ReceiveQueue<T> {
+  private items: Array<T | undefined> = [];
+  private head = 0;
+  private scheduled = false;
+  private closed = false;
+  private readonly max: number;
+  private readonly sliceMs: number;
+  private readonly schedule: (fn: () => void) => void;
+  private readonly now: () => number;
+
+  /** `handle` gets each item once, in order; it must not throw (a throw is swallowed, the rest go on). */
+  constructor(
+    private readonly handle: (item: T) => void,
+    o: ReceiveQueueOptions = {},
+  ) {
+    this.max = Math.max(1, o.max ?? RECEIVE_QUEUE_MAX);
+    this.sliceMs = Math.max(0, o.sliceMs ?? RECEIVE_SLICE_MS);
+    this.schedule = o.schedule ?? ((fn) => void setImmediate(fn));
+    this.now = o.now ?? (() => performance.now());
+  }
+
+  /** Items waiting. */
+  get length(): number {
+    return this.items.length - this.head;
+  }
+
+  /** Queues `item` for handling on a later turn; false (not queued) when `max` are already waiting or closed. */
+  push(item: T): boolean {
+    if (this.closed || this.length >= this.max) return false;
+    this.items.push(item);
+    if (!this.scheduled) {
+      this.scheduled = true;
+      this.schedule(() => this.drain());
+    }
+    return true;
+  }
+
+  /** Drops everything waiting; later pushes are refused. */
+  close(): void {
+    this.closed = true;
+    this.items = [];
+    this.head = 0;
+  }
+
+  private drain(): void {
+    this.scheduled = false;
+    if (this.closed) return;
+    const until = this.now() + this.sliceMs;
+    // At least one item per slice, so a slow handler still makes progress.
+    do {
+      const item = this.items[this.head] as T;
+      this.items[this.head++] = undefined;
+      try {
+        this.handle(item);
+      } catch {
+        /* the handler reports its own failures */
+      }
+    } while (this.head < this.items.length && !this.closed && this.now() < until);
+    if (this.closed) return;
+    if (this.head >= this.items.length) {
+      this.items = [];
+      this.head = 0;
+      return;
+    }
+    if (this.head > 256) {
+      this.items = this.items.slice(this.head);
+      this.head = 0;
+    }
+    this.scheduled = true;
+    this.schedule(() => this.drain());
+  }
+}
