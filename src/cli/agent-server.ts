@@ -332,6 +332,7 @@ export class AgentServer {
       // The scripted engine runs the outbound dialogue on outbound calls (SCRIPT_FILE, when set, serves both).
       outboundLlm: providers.llm.scripted && !cfg.scriptFile ? (c) => createScriptedLlm(outboundScript(c)) : undefined,
       providers: providers.describe,
+      answer: ob.answer,
       // The dialer refuses on its own while draining; full or degraded come from the shared verdict.
       admit: () => {
         const v = this.admission.verdict();

@@ -12,6 +12,7 @@ import { freeUdpPortRange } from "../support/ports.ts";
 import { missingTools } from "../support/process.ts";
 import { describeSipp, runSipp, type SippResult } from "../support/sipp.ts";
 import { synthesizeCallerAudio } from "../support/speech.ts";
+import { attr, startOtlpCollector, type OtlpSpan } from "../support/otlp-collector.ts";
 import { repeatLine, startCloudFakes, type CloudFakes } from "./cloud-support.ts";
 import { startAgent, waitFor, type RunningAgent } from "./agent.ts";
 
@@ -19,46 +20,10 @@ const CALLER_LINE = "I would like to book a table for two";
 const CALLEE = "+15550001111";
 const skip = missingTools(["sipp", "flite"]).length > 0;
 
-interface OtlpSpan {
-  traceId: string;
-  spanId: string;
-  parentSpanId?: string;
-  name: string;
-  kind: number;
-  startTimeUnixNano: string;
-  endTimeUnixNano: string;
-  attributes?: { key: string; value: Record<string, unknown> }[];
-  events?: { name: string; attributes?: { key: string; value: Record<string, unknown> }[] }[];
-}
-interface Received {
-  headers: Headers;
-  body: { resourceSpans: { resource: { attributes: OtlpSpan["attributes"] }; scopeSpans: { spans: OtlpSpan[] }[] }[] };
-}
-
-/** A minimal OTLP/HTTP collector: keeps every request, answers 200 with an empty JSON response. */
-function startCollector() {
-  const got: Received[] = [];
-  const server = Bun.serve({
-    hostname: "127.0.0.1",
-    port: 0,
-    async fetch(req) {
-      if (req.method !== "POST" || new URL(req.url).pathname !== "/v1/traces") return new Response("not found", { status: 404 });
-      got.push({ headers: req.headers, body: (await req.json()) as Received["body"] });
-      return Response.json({});
-    },
-  });
-  const spans = () => got.flatMap((r) => r.body.resourceSpans.flatMap((rs) => rs.scopeSpans.flatMap((s) => s.spans)));
-  return { url: `http://127.0.0.1:${server.port}`, got, spans, stop: () => server.stop(true) };
-}
-
-const attr = (s: OtlpSpan, key: string) => {
-  const v = s.attributes?.find((a) => a.key === key)?.value;
-  return v ? (Object.values(v)[0] as unknown) : undefined;
-};
 const ns = (t: string) => BigInt(t);
 
 interface Run {
-  collector: ReturnType<typeof startCollector>;
+  collector: ReturnType<typeof startOtlpCollector>;
   agent: RunningAgent;
   sipp?: SippResult;
   record?: any;
@@ -94,7 +59,7 @@ beforeAll(async () => {
   if (skip) return;
   fakes = startCloudFakes({ script: repeatLine(CALLER_LINE, 10), reply: ["Hello, thank you for calling. ", "How can I help you today?"] });
   for (const [name, pii] of [["private", "false"], ["open", "true"]] as const) {
-    const collector = startCollector();
+    const collector = startOtlpCollector();
     const agent = await startAgent({
       ...fakes.env(),
       LOG_PII: pii,
