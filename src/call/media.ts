@@ -16,7 +16,7 @@ import { decodeFrame, silenceFrame } from "../media/g711";
 import { CallRecorder } from "./recording";
 import { FRAME_MS, type AudioFrame } from "../media/constants";
 import { RtpWatchdog } from "./rtp-watchdog";
-import { RtpBridge } from "./rtp-bridge";
+import { BridgeLink } from "./transfer-bridge";
 import type { BridgeLeg } from "./bridge-leg";
 import { RtcpSession, type RtcpPeerReport } from "../rtp/rtcp-session";
 import { canSend, type NegotiatedMedia, type RenegotiableMedia } from "../sdp";
@@ -137,8 +137,10 @@ export class CallMedia implements RenegotiableMedia {
   /** The peer put the call on hold (our direction no longer lets us send, RFC 3264 §8.4). */
   private held = false;
   /** Bridged to a transfer target (bridgeTo): the relay and the target's leg. */
-  private bridged: { bridge: RtpBridge; leg: BridgeLeg; end(by: "caller" | "target"): void } | undefined;
+  private bridged: BridgeLink | undefined;
   private readonly closing = new AbortController();
+  /** Aborted when this call's media closes (the call is over): a bridge leg still ringing is cancelled. */
+  readonly closedSignal = this.closing.signal;
 
   constructor(private readonly o: CallMediaOptions) {
     const { record, media, log } = o;
@@ -157,7 +159,7 @@ export class CallMedia implements RenegotiableMedia {
       onAudio: (frame) => {
         this.lastCallerFrameAt = o.clock.now();
         this.recorder?.caller(frame.pcm);
-        if (this.bridged) return this.bridged.bridge.fromCaller(frame);
+        if (this.bridged) return this.bridged.relay.fromCaller(frame);
         if (this.held) return; // hold music is not the caller
         try {
           this.conversation.onAudioFrame(frame);
@@ -348,22 +350,7 @@ export class CallMedia implements RenegotiableMedia {
     if (this.closed || this.bridged) return false;
     this.conversation.stop();
     this.playout.clearBuffer();
-    const bridge = new RtpBridge(this.session, leg.rtp);
-    let told = false;
-    const end = (by: "caller" | "target") => {
-      if (told) return;
-      told = true;
-      bridge.stop();
-      this.o.log.info({ callId: this.o.record.id, legCallId: leg.record.id, endedBy: by, ...bridge.stats }, "bridge ended");
-      onEnded(by);
-    };
-    this.bridged = { bridge, leg, end };
-    this.o.log.info({ callId: this.o.record.id, legCallId: leg.record.id, codecs: [this.session.mediaCodec, leg.rtp.mediaCodec] }, "bridge up");
-    void leg.ended.then(() => {
-      if (this.closed) return;
-      end("target");
-      this.o.hangup("transfer_target_hangup");
-    });
+    this.bridged = new BridgeLink(leg, this.session, { callId: this.o.record.id, log: this.o.log, onEnded, hangupCaller: this.o.hangup, isOver: () => this.closed });
     return true;
   }
 
@@ -371,7 +358,7 @@ export class CallMedia implements RenegotiableMedia {
   fromTarget(frame: AudioFrame): void {
     if (!this.bridged || this.closed) return;
     this.recorder?.agent(frame.pcm);
-    this.bridged.bridge.fromTarget(frame);
+    this.bridged.relay.fromTarget(frame);
   }
 
   /** A key the target pressed while bridged: passed on to the caller (RFC 4733 when negotiated). */
@@ -379,19 +366,12 @@ export class CallMedia implements RenegotiableMedia {
     if (this.bridged && !this.closed && this.session.telephoneEventPt !== undefined) this.dtmfOut.send(key);
   }
 
-  /** Aborted when this call's media closes (the call is over): a bridge leg still ringing is cancelled. */
-  get closedSignal(): AbortSignal {
-    return this.closing.signal;
-  }
 
   close(): void {
     if (this.closed) return;
     this.closed = true;
     this.closing.abort();
-    if (this.bridged) {
-      this.bridged.end("caller");
-      void this.bridged.leg.end("caller_hangup");
-    }
+    this.bridged?.callerGone();
     this.rtcp?.close();
     this.conversation.stop();
     this.o.pacer.remove(this.ticker);

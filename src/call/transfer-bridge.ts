@@ -16,6 +16,7 @@ import type { AudioFrame } from "../media/constants";
 import type { CallRecord, TransferRecord } from "../pipeline/call-record";
 import type { Logger } from "../util/log";
 import type { BridgeLeg, BridgeLegs } from "./bridge-leg";
+import { RtpBridge, type BridgeSink } from "./rtp-bridge";
 
 /** What the bridge needs of the caller's call media (CallMedia). */
 export interface BridgeableMedia {
@@ -107,4 +108,41 @@ export async function bridgeTransfer(o: BridgeTransferOptions): Promise<boolean>
   rec.bridgedAt = now();
   o.onRecord(rec);
   return true;
+}
+
+/**
+ * A caller's call bridged to a target's leg (CallMedia.bridgeTo): the relay both ways, the leg's end
+ * hanging up the caller, the caller's end hanging up the leg; `onEnded` told once, with who ended it.
+ */
+export class BridgeLink {
+  readonly relay: RtpBridge;
+  private ended = false;
+
+  constructor(
+    readonly leg: BridgeLeg,
+    caller: BridgeSink,
+    private readonly o: { callId: string; log: Logger; onEnded(by: "caller" | "target"): void; hangupCaller(reason: string): void; isOver(): boolean },
+  ) {
+    this.relay = new RtpBridge(caller, leg.rtp);
+    o.log.info({ callId: o.callId, legCallId: leg.record.id, codecs: [caller.mediaCodec, leg.rtp.mediaCodec] }, "bridge up");
+    void leg.ended.then(() => {
+      if (o.isOver()) return;
+      this.end("target");
+      o.hangupCaller("transfer_target_hangup");
+    });
+  }
+
+  /** The caller's call is over: the target's leg gets its BYE. */
+  callerGone(): void {
+    this.end("caller");
+    void this.leg.end("caller_hangup");
+  }
+
+  private end(by: "caller" | "target"): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.relay.stop();
+    this.o.log.info({ callId: this.o.callId, legCallId: this.leg.record.id, endedBy: by, ...this.relay.stats }, "bridge ended");
+    this.o.onEnded(by);
+  }
 }
