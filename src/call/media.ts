@@ -85,6 +85,8 @@ export interface CallMediaOptions {
   recordingsDir?: string;
   /** Transfer to a person (transfer_call tool, src/call/transfer.ts); absent: no targets configured. */
   transfer?: AgentCallDeps["transfer"];
+  /** Outbound calls: the opening waits for the callee; answering-machine detection (outbound-answer.ts). */
+  answer?: AgentCallDeps["answer"];
 }
 
 /**
@@ -202,6 +204,7 @@ export class CallMedia implements RenegotiableMedia {
       codec: media.codec,
       settings: o.settings,
       hangup: o.hangup,
+      answer: o.answer,
       sendDtmf: (keys) => {
         if (session.telephoneEventPt === undefined) return false;
         this.dtmfOut.send(keys);

@@ -26,13 +26,14 @@ import { CallEventHub } from "../call/events";
 import { pruneRecordings, RECORDINGS_DIR } from "../call/recording";
 import { join } from "node:path";
 import { loadSileroVad, type SileroVad } from "../media/vad/silero";
-import { DigestVerifier, MultiTransport, Registration, SourceGate, StreamTransport, UdpTransport, UserAgent, type TimerValues } from "../sip";
+import { DigestVerifier, MultiTransport, Registration, UserAgent, type TimerValues } from "../sip";
+import { listenSip } from "./sip-listeners";
+import { registrationInfo, startRegistration } from "./registration";
 import { SystemClock, type Clock } from "../util/clock";
 import { transferHook } from "../call/transfer";
 import { createScriptedLlm, outboundScript } from "../providers/offline";
 import type { Logger } from "../util/log";
 import { createMetrics, instrumentTransport, type Metrics } from "../metrics";
-import { Gauge } from "prom-client";
 
 export interface AgentServerOptions {
   cfg: Config;
@@ -146,39 +147,7 @@ export class AgentServer {
       log.error({ err: (err as Error).message }, "vad unavailable: barge-in disabled");
     }
     // SIP first: a second instance on the same port stops here, before it touches the call records.
-    let udp: UdpTransport;
-    // Trust and per-source rate limit before any parsing or transaction (SIP_TRUSTED_IPS, SIP_RATE_LIMIT).
-    const gate = new SourceGate({
-      trusted: cfg.sipTrustedIps,
-      untrusted: cfg.sipUntrusted,
-      ratePerSecond: cfg.sipRateLimit.perSecond,
-      burst: cfg.sipRateLimit.burst,
-    });
-    try {
-      udp = await UdpTransport.bind({ host: cfg.sipHost, port: cfg.sipPort, log, gate });
-    } catch (err) {
-      throw new Error(`SIP_PORT: cannot bind udp ${cfg.sipHost}:${cfg.sipPort}: ${(err as Error).message}`);
-    }
-    // SIP over TCP on the same port (RFC 3261 §18: "All SIP elements MUST implement UDP and TCP"), and
-    // TLS on SIP_TLS_PORT when configured.
-    const streams: StreamTransport[] = [];
-    if (cfg.sipTcp) {
-      try {
-        streams.push(await StreamTransport.listen({ host: cfg.sipHost, port: udp.local.port, log, gate }));
-      } catch (err) {
-        log.warn({ port: udp.local.port, err: (err as Error).message }, "sip tcp unavailable on SIP_PORT: udp only");
-      }
-    }
-    if (cfg.sipTls) {
-      try {
-        streams.push(await StreamTransport.listen({ host: cfg.sipHost, port: cfg.sipTls.port, log, gate, tls: cfg.sipTls }));
-      } catch (err) {
-        for (const s of streams) s.close();
-        udp.close();
-        throw new Error(`SIP_TLS_PORT: cannot listen on tls ${cfg.sipHost}:${cfg.sipTls.port}: ${(err as Error).message}`);
-      }
-    }
-    const transport = new MultiTransport(udp, streams, log);
+    const transport = await listenSip(cfg, log);
     let store: AgentStore;
     try {
       // DATABASE_URL: one PostgreSQL database for a fleet of agents; else SQLite in DATA_DIR.
@@ -301,6 +270,7 @@ export class AgentServer {
       // The scripted engine runs the outbound dialogue on outbound calls (SCRIPT_FILE, when set, serves both).
       outboundLlm: providers.llm.scripted && !cfg.scriptFile ? (c) => createScriptedLlm(outboundScript(c)) : undefined,
       providers: providers.describe,
+      answer: ob.answer,
       // The dialer refuses on its own while draining; full or degraded come from the shared verdict.
       admit: () => {
         const v = this.admission.verdict();
@@ -376,33 +346,4 @@ export function conversationSettings(c: ConversationConfig): Partial<Conversatio
     llmTotalMs: c.llmTotalMs,
     digits: { ...c.digits },
   };
-}
-
-/** Starts the registration SIP_REGISTRAR asks for (null without it); its state is a metric and logged. */
-function startRegistration(cfg: Config, ua: UserAgent, metrics: Metrics, log: Logger): Registration | null {
-  const r = cfg.register;
-  if (!r) return null;
-  const creds = cfg.outbound.credentials;
-  const reg = new Registration(ua, {
-    registrar: { host: r.host, port: r.port },
-    aor: r.aor,
-    credentials: creds ? { username: creds.username, password: creds.password, realm: creds.realm } : undefined,
-    expiresS: r.expiresS,
-    onState: (state, d) => (state === "failed" ? log.warn : log.info).call(log, { state, ...d, registrar: `${r.host}:${r.port}` }, "sip registration"),
-  });
-  new Gauge({
-    name: "voice_agent_sip_registration_state",
-    help: "SIP registration (SIP_REGISTRAR): 1 for the current state, 0 for the others.",
-    labelNames: ["state"] as const,
-    registers: [metrics.registry],
-    collect() {
-      for (const s of ["unregistered", "registering", "registered", "failed", "unregistering"] as const) this.set({ state: s }, reg.state === s ? 1 : 0);
-    },
-  });
-  reg.start();
-  return reg;
-}
-
-function registrationInfo(reg: Registration, cfg: Config): Record<string, unknown> {
-  return { state: reg.state, aor: cfg.register!.aor, registrar: `${cfg.register!.host}:${cfg.register!.port}`, expiresS: reg.grantedS, registrations: reg.registrations, lastStatus: reg.lastStatus };
 }

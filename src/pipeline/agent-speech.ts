@@ -258,8 +258,11 @@ export class AgentSpeech {
     await this.listenAfterPlayout();
   }
 
-  /** Speaks fixed text (prompts, goodbyes) outside the LLM; optionally hangs up after it played. */
-  say(text: string, thenHangup: boolean): void {
+  /**
+   * Speaks fixed text (prompts, goodbyes, a message left on a machine) outside the LLM; optionally hangs
+   * up after it played, with `hangupReason`.
+   */
+  say(text: string, thenHangup: boolean, hangupReason = "agent_goodbye"): void {
     if (this.state.is("ending", "stopped")) return;
     if (this.reply && !this.reply.interrupted) this.cut(this.reply, "next-turn");
     this.state.to(thenHangup ? "ending" : "replying");
@@ -267,7 +270,7 @@ export class AgentSpeech {
     this.prepared = null;
     void this.fixed
       .say(text, prepared)
-      .then(() => (thenHangup ? this.hangupAfterPlayout("agent_goodbye") : this.listenAfterPlayout()))
+      .then(() => (thenHangup ? this.hangupAfterPlayout(hangupReason) : this.listenAfterPlayout()))
       .catch((err) => this.unhandled(err));
   }
 

@@ -6,6 +6,7 @@ import type { Logger } from "../util/log";
 import type { CallRecord, TurnRecord } from "./call-record";
 import { DEFAULT_ENDPOINTING, type EndpointingSettings } from "./endpointing";
 import { DEFAULT_DIGIT_COLLECTION, type DigitCollectorSettings } from "./digit-collector";
+import type { OutboundAnswerSettings } from "./outbound-answer";
 
 /** What a speech detector reports. */
 export interface SpeechEvents {
@@ -126,6 +127,11 @@ export interface AgentCallDeps {
   transfer?: { targets: readonly string[]; run(target: string): Promise<boolean> };
   /** Ends the call at the SIP level (BYE). Called after the last packet of the goodbye. */
   hangup: (reason: string) => void;
+  /**
+   * Outbound calls: the opening waits for the callee's first words to end, and answering-machine
+   * detection (src/pipeline/outbound-answer.ts). Absent (inbound): the agent greets at once.
+   */
+  answer?: OutboundAnswerSettings;
   /** Receives turn records as they are completed (persistence, metrics). */
   onTurn?: (turn: TurnRecord) => void;
   /** A barge-in happened. */

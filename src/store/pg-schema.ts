@@ -66,6 +66,8 @@ export const PG_MIGRATIONS: readonly (readonly string[])[] = [
   [`ALTER TABLE calls ADD COLUMN rtcp TEXT`],
   // 5: what the call and each agent turn cost (JSON, as in SQLite migration 4).
   [`ALTER TABLE calls ADD COLUMN usage TEXT`, `ALTER TABLE turns ADD COLUMN usage TEXT`],
+  // 6: answering-machine detection on outbound calls (JSON, as in SQLite migration 5).
+  [`ALTER TABLE calls ADD COLUMN amd TEXT`],
 ];
 
 export const PG_SCHEMA_VERSION = PG_MIGRATIONS.length;

@@ -62,6 +62,8 @@ export const MIGRATIONS: readonly (readonly string[])[] = [
   [`ALTER TABLE calls ADD COLUMN rtcp TEXT`],
   // 4: what the call and each agent turn cost (JSON of CallUsage / TurnUsage, src/pipeline/call-record.ts).
   [`ALTER TABLE calls ADD COLUMN usage TEXT`, `ALTER TABLE turns ADD COLUMN usage TEXT`],
+  // 5: answering-machine detection on outbound calls (JSON of AmdRecord, src/pipeline/call-record.ts).
+  [`ALTER TABLE calls ADD COLUMN amd TEXT`],
 ];
 
 /** The version `migrate` brings a database to. */
