@@ -193,6 +193,17 @@ export interface CallList {
 }
 
 /** Keeps active calls and a bounded list of recent ones (oldest dropped first), in memory only. */
+/**
+ * Marks a record ended at `now`: state "ended", `endReason` unless one is set, `endedAt`, and
+ * `durationMs` from the answer (from the start when never answered) to `now`, ms.
+ */
+export function markEnded(r: CallRecord, reason: string, now: Date): void {
+  r.state = "ended";
+  r.endReason ??= reason;
+  r.endedAt = now.toISOString();
+  r.durationMs = now.getTime() - Date.parse(r.answeredAt ?? r.startedAt);
+}
+
 export class CallStore implements CallRecordStore {
   private readonly active = new Map<string, CallRecord>();
   private readonly recent: CallRecord[] = [];
@@ -218,10 +229,7 @@ export class CallStore implements CallRecordStore {
     const r = this.active.get(id);
     if (!r) return;
     this.active.delete(id);
-    r.state = "ended";
-    r.endReason ??= reason;
-    r.endedAt = now.toISOString();
-    r.durationMs = now.getTime() - Date.parse(r.answeredAt ?? r.startedAt);
+    markEnded(r, reason, now);
     this.recent.unshift(r);
     if (this.recent.length > this.keepRecent) this.recent.length = this.keepRecent;
   }
