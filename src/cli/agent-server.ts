@@ -36,6 +36,9 @@ import { createScriptedLlm, outboundScript } from "../providers/offline";
 import type { Logger } from "../util/log";
 import { createMetrics, instrumentTransport, type Metrics } from "../metrics";
 
+/** A pacer tick at least this late (ms) is logged ("pacer tick late"; the log's rate limit bounds the lines). */
+export const PACER_STALL_LOG_MS = 50;
+
 export interface AgentServerOptions {
   cfg: Config;
   providers: Providers;
@@ -197,6 +200,8 @@ export class AgentServer {
       onLateness: (ms) => {
         metrics.pacerLateness(ms);
         headroom.recordLateness(ms);
+        // A gap every caller hears: logged with when it happened, to find what held the thread.
+        if (ms >= PACER_STALL_LOG_MS) log.warn({ lateMs: Math.round(ms), calls: pacer.size }, "pacer tick late");
       },
       onError: (err) => log.error({ err: String(err) }, "pacer source failed"),
     });
