@@ -33,7 +33,7 @@ export interface CallSummary {
   usage?: CallRecord["usage"];
   /** True while the peer holds the call (the page shows "on hold"). */
   onHold?: boolean;
-  /** True while a transfer to a person is under way (REFER sent, no final NOTIFY yet: "transferring"). */
+  /** True while a transfer to a person is under way (REFER sent, no final NOTIFY yet) or done until our BYE: "transferring". */
   transferring?: boolean;
 }
 
@@ -74,7 +74,8 @@ export function summarize(r: CallRecord): CallSummary {
     bargeIns: r.bargeIns,
     usage: r.usage ? { ...r.usage } : undefined,
     onHold: r.onHold || undefined,
-    transferring: r.transfer?.outcome === "pending" || undefined,
+    // Pending, or done and the agent is hanging up: the caller is on the target's line, not ours.
+    transferring: ((r.transfer?.outcome === "pending" || r.transfer?.outcome === "transferred") && r.state !== "ended") || undefined,
   };
 }
 

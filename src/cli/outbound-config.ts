@@ -3,7 +3,9 @@
  * prefix lists, limits) and the check of what `--mode outbound|all` needs.
  */
 import { countryCodeOf, PREFIX_PATTERN } from "../outbound/destination-policy";
-import { ConfigError, host, int, pair, str, type Env } from "./env-vars";
+import { AMD_MODES, DEFAULT_BEEP_WAIT_MS, type OutboundAnswerSettings } from "../pipeline/outbound-answer";
+import { DEFAULT_AMD_CLASSIFIER } from "../pipeline/amd-classifier";
+import { ConfigError, host, int, oneOf, pair, str, type Env } from "./env-vars";
 
 export type Mode = "inbound" | "outbound" | "all";
 
@@ -30,6 +32,12 @@ export interface OutboundConfig {
   maxCalls: number;
   /** OUTBOUND_CALLS_PER_MINUTE: new outbound calls per sliding minute, default 30. */
   callsPerMinute: number;
+  /**
+   * The opening's wait and answering-machine detection (src/pipeline/outbound-answer.ts): AMD
+   * (off|hangup|message, default off), AMD_DECISION_MS, AMD_GREETING_MS, AMD_BEEP_WAIT_S,
+   * OPENING_NO_SPEECH_MS.
+   */
+  answer: Omit<OutboundAnswerSettings, "message">;
 }
 
 /** A comma-separated list of E.164 prefixes ("+1,+44"); `star` also accepts "*" alone. */
@@ -74,6 +82,21 @@ export function outboundConfig(env: Env): OutboundConfig {
     ringTimeoutS: int(env, "RING_TIMEOUT_S", 30, 1, 600),
     maxCalls: int(env, "MAX_OUTBOUND_CALLS", 10, 1, 10_000),
     callsPerMinute: int(env, "OUTBOUND_CALLS_PER_MINUTE", 30, 1, 100_000),
+    answer: answerConfig(env),
+  };
+}
+
+function answerConfig(env: Env): Omit<OutboundAnswerSettings, "message"> {
+  const decisionMs = int(env, "AMD_DECISION_MS", DEFAULT_AMD_CLASSIFIER.decisionMs, 1000, 30_000);
+  const greetingMs = int(env, "AMD_GREETING_MS", DEFAULT_AMD_CLASSIFIER.greetingMs, 500, 30_000);
+  if (greetingMs >= decisionMs) {
+    throw new ConfigError("AMD_GREETING_MS", `must be shorter than AMD_DECISION_MS (${decisionMs}), got ${greetingMs}: a long greeting could never be told apart`);
+  }
+  return {
+    amd: oneOf(env, "AMD", AMD_MODES, "off"),
+    // OPENING_NO_SPEECH_MS unset: the call's AMD mode picks (outbound-answer.ts).
+    classifier: { decisionMs, greetingMs, noSpeechMs: str(env, "OPENING_NO_SPEECH_MS") === undefined ? undefined : int(env, "OPENING_NO_SPEECH_MS", 0, 200, 10_000) },
+    beepWaitMs: int(env, "AMD_BEEP_WAIT_S", DEFAULT_BEEP_WAIT_MS / 1000, 1, 120) * 1000,
   };
 }
 

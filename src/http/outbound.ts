@@ -62,6 +62,21 @@ export interface OutboundCallView {
   end_reason?: string;
   outcome?: string;
   outcome_source?: "end_call" | "last_agent_turn";
+  /** Answering-machine detection found a machine (false when AMD was off or found none). */
+  machine_detected: boolean;
+  /** A message was played to a machine to its end (AMD "message"). */
+  message_left: boolean;
+  /** AMD's classification and what was done; absent when AMD was off for the call. */
+  amd?: {
+    result: "human" | "machine" | "unknown";
+    reason: string;
+    decided_at: string;
+    after_ms: number;
+    action: "hangup" | "message" | "none";
+    beep_at?: string;
+    beep_hz?: number;
+    message_after?: "beep" | "silence" | "beep_wait_over";
+  };
   sip_call_id: string;
   codec?: string;
   barge_ins: number;
@@ -109,6 +124,18 @@ export function outboundView(r: CallRecord, detail: boolean, now = Date.now()): 
     end_reason: r.endReason,
     outcome: r.outcome,
     outcome_source: r.outcomeSource,
+    machine_detected: r.amd?.result === "machine",
+    message_left: r.amd?.messageLeft === true,
+    amd: r.amd && {
+      result: r.amd.result,
+      reason: r.amd.reason,
+      decided_at: r.amd.decidedAt,
+      after_ms: r.amd.afterMs,
+      action: r.amd.action,
+      beep_at: r.amd.beepAt,
+      beep_hz: r.amd.beepHz,
+      message_after: r.amd.messageAfter,
+    },
     sip_call_id: r.sipCallId,
     codec: r.codec,
     barge_ins: r.bargeIns,
@@ -151,6 +178,20 @@ const PlaceBody = t.Object({
   }),
   // Checked by the dialer (an object, at most METADATA_MAX_BYTES): Elysia would coerce "x" into {"0":"x"}.
   metadata: t.Optional(t.Unknown({ description: `An object of free key/values stored with the call (at most ${METADATA_MAX_BYTES} bytes as JSON).` })),
+  amd: t.Optional(
+    t.Union([t.Literal("off"), t.Literal("hangup"), t.Literal("message")], {
+      description:
+        "Answering-machine detection for this call (default: the AMD variable). 'hangup': hang up on a machine; 'message': wait for the beep and leave voicemail_message.",
+      error: "amd: expected one of off, hangup, message",
+    }),
+  ),
+  voicemail_message: t.Optional(
+    t.String({
+      minLength: 1,
+      maxLength: OPENING_REASON_MAX,
+      description: "What to say to an answering machine after the beep (amd 'message'); default: built from opening_reason, with a request to call back.",
+    }),
+  ),
 });
 
 const ErrorBody = t.Object({ error: t.String(), message: t.String(), field: t.Optional(t.String()) });
@@ -176,6 +217,8 @@ export function outboundRoutes(deps: OutboundRoutesDeps) {
             openingReason: body.opening_reason,
             objective: body.objective,
             metadata: body.metadata,
+            amd: body.amd,
+            voicemailMessage: body.voicemail_message,
           });
           set.status = 201;
           set.headers["location"] = `/outbound/call/${rec.id}`;

@@ -8,95 +8,31 @@
  * recommended seconds because every latency in the project (call records, logs, config) is in ms and
  * the buckets read naturally; the suffix says so.
  *
- * Label values are bounded at this edge: a label taken from the network (a SIP method we received, a
- * response code) or from a caller of this API that falls outside the known set becomes `other`, so a
- * peer sending `FOO` requests cannot grow the series count without limit.
+ * Label values are bounded at this edge (./labels.ts); the process-wide drop/refusal/error totals are
+ * read at scrape time (./process-totals.ts).
  *
  * Hot paths (`rtpPacketIn`/`rtpPacketOut`, `pacerLateness`: 50 calls per second per call and direction)
  * use label-bound children created once (measured ≈ 0.2 µs per call). Every method is a plain closure:
  * passing one as a callback (`onBargeIn: metrics.bargeIn`) needs no `bind`.
  */
-import { usageCounters, type UsageAmounts } from "./usage";
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
-import type { ProviderError, ProviderErrorCode, ProviderKind } from "../providers/types.ts";
-import { rtpDropTotals } from "../rtp/drop-counters.ts";
-import { sipRefusedTotals } from "../sip/transport/drop-report.ts";
-import { logTotals } from "../util/log-totals.ts";
-import { processErrorTotals } from "../util/process-guard.ts";
-import { storeTotals } from "../store/write-queue.ts";
+import type { ProviderError, ProviderKind } from "../providers/types.ts";
+import {
+  bounded,
+  CALL_RESULTS,
+  PROVIDER_KINDS,
+  providerCodeLabel,
+  providerLabel,
+  SIP_METHODS,
+  statusLabel,
+  type CallDirection,
+  type CallResult,
+  type TurnStage,
+} from "./labels.ts";
+import { processTotalCounters } from "./process-totals.ts";
+import { usageCounters, type UsageAmounts } from "./usage";
 
-/** Which side placed the call. */
-export type CallDirection = "inbound" | "outbound";
-
-/**
- * How a call ended: the call record's `endReason` when set (it is more precise), else the SIP user
- * agent's `EndReason`. Values:
- * - SIP (src/sip/ua/types.ts `EndReason`): remote_bye, local_bye, canceled, no_ack, rejected, timeout, error,
- *   session_expired (RFC 4028);
- * - rtp_timeout: no RTP from the far end for RTP_TIMEOUT_S (RTP_HOLD_TIMEOUT_S on hold);
- * - ours: shutdown (drain at SIGTERM), end_call (the LLM's end_call tool), agent_goodbye (silence or
- *   time limit), api_hangup, api_cancel, ring_timeout, trunk_unreachable (no response or ICMP unreachable),
- *   stt_failed (speech recognition failed for good; the caller was told) (src/outbound, src/pipeline);
- * - busy: refused before it started (MAX_CALLS reached, no RTP port) — use with `callRefused`.
- * Anything else is counted as `other`.
- */
-export type CallResult =
-  | "remote_bye"
-  | "local_bye"
-  | "canceled"
-  | "no_ack"
-  | "rejected"
-  | "timeout"
-  | "error"
-  | "session_expired"
-  | "rtp_timeout"
-  | "shutdown"
-  | "end_call"
-  | "agent_goodbye"
-  | "api_hangup"
-  | "api_cancel"
-  | "ring_timeout"
-  | "trunk_unreachable"
-  | "stt_failed"
-  | "busy";
-
-/** Pipeline stages of `voice_agent_turn_latency_ms`, each measured from the end of caller speech. */
-export type TurnStage = "final_transcript" | "first_token" | "first_audio" | "first_rtp";
-
-export const CALL_RESULTS: readonly CallResult[] = [
-  "remote_bye",
-  "local_bye",
-  "canceled",
-  "no_ack",
-  "rejected",
-  "timeout",
-  "error",
-  "session_expired",
-  "rtp_timeout",
-  "shutdown",
-  "end_call",
-  "agent_goodbye",
-  "api_hangup",
-  "api_cancel",
-  "ring_timeout",
-  "trunk_unreachable",
-  "stt_failed",
-  "busy",
-];
-
-/**
- * SIP methods kept as label values (RFC 3261 §27.4 plus the extensions registered by IANA that a trunk
- * may plausibly send); any other method name is counted as `other`.
- */
-export const SIP_METHODS: readonly string[] = [
-  "INVITE", "ACK", "BYE", "CANCEL", "OPTIONS", "REGISTER", // RFC 3261
-  "PRACK", "UPDATE", "INFO", "SUBSCRIBE", "NOTIFY", "REFER", "MESSAGE", "PUBLISH", // RFCs 3262/3311/6086/6665/3515/3428/3903
-];
-
-const PROVIDER_KINDS: readonly ProviderKind[] = ["stt", "llm", "tts"];
-const PROVIDER_CODES: readonly ProviderErrorCode[] = [
-  "auth", "rate_limited", "unavailable", "timeout", "bad_request", "protocol", "aborted",
-];
+export { CALL_RESULTS, SIP_METHODS, type CallDirection, type CallResult, type TurnStage } from "./labels.ts";
 
 /** Upper bounds, ms, of `voice_agent_pacer_lateness_ms` (tick lateness after its 20 ms deadline). */
 export const PACER_LATENESS_BUCKETS_MS: readonly number[] = [0.5, 1, 2, 5, 10, 20, 40];
@@ -182,27 +118,6 @@ export interface Metrics {
   providerErrorFrom(err: Pick<ProviderError, "provider" | "kind" | "code">): void;
 }
 
-function bounded<T extends string>(value: string, allowed: readonly T[]): T | "other" {
-  return (allowed as readonly string[]).includes(value) ? (value as T) : "other";
-}
-
-/** SIP status codes are 100–699 (RFC 3261 §7.2, §21); anything else is `other`. */
-function statusLabel(code: number): string {
-  return Number.isInteger(code) && code >= 100 && code <= 699 ? String(code) : "other";
-}
-
-/** Provider names are our own configuration words; keep them short identifiers. */
-function providerLabel(name: string): string {
-  return /^[a-z][a-z0-9_-]{0,31}$/i.test(name) ? name.toLowerCase() : "other";
-}
-
-/** Provider error codes: our `ProviderErrorCode` words or a 3-digit HTTP status. */
-function providerCodeLabel(code: string | number): string {
-  const s = String(code);
-  if (/^[1-5]\d\d$/.test(s)) return s;
-  return bounded(s, PROVIDER_CODES);
-}
-
 /**
  * Creates the metrics of one agent on a new private registry.
  *
@@ -248,58 +163,7 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     help: "RTP packets lost on the way to us (RFC 3550 6.4.1 cumulative loss, summed over calls).",
     registers,
   });
-  // Read at scrape time from the process-wide totals the RTP sessions and the SIP transport keep as they
-  // drop (constant work per datagram there; no metrics call on the attack path).
-  new Counter({
-    name: "voice_agent_rtp_dropped_total",
-    help: "RTP datagrams dropped unprocessed, by reason: oversize (> 1500 bytes), malformed, payload_type (not negotiated), source (refused by the latch). Process totals.",
-    labelNames: ["reason"] as const,
-    registers,
-    collect() {
-      this.reset();
-      for (const [reason, n] of Object.entries(rtpDropTotals)) this.inc({ reason }, n);
-    },
-  });
-  new Counter({
-    name: "voice_agent_sip_refused_total",
-    help: "SIP messages and TCP/TLS connections refused before any transaction, by reason: rate_limited, untrusted_rejected (403), untrusted_dropped, malformed_rejected (400), malformed_dropped, oversize_rejected (513), oversize_dropped, tcp_connection_limit, tcp_untrusted, tcp_message_timeout. Process totals.",
-    labelNames: ["reason"] as const,
-    registers,
-    collect() {
-      this.reset();
-      for (const [reason, n] of Object.entries(sipRefusedTotals)) this.inc({ reason }, n);
-    },
-  });
-  new Counter({
-    name: "voice_agent_process_errors_total",
-    help: "Errors no call boundary caught, handled by the process-level guard (the process kept running), by kind: unhandled_rejection, uncaught_exception. Process totals.",
-    labelNames: ["kind"] as const,
-    registers,
-    collect() {
-      this.reset();
-      for (const [kind, n] of Object.entries(processErrorTotals)) this.inc({ kind }, n);
-    },
-  });
-  new Counter({
-    name: "voice_agent_log_lines_lost_total",
-    help: "Log lines not written, by outcome: suppressed (over the per-message rate limit, summarised), dropped (stdout not read, buffer full). Process totals.",
-    labelNames: ["outcome"] as const,
-    registers,
-    collect() {
-      this.reset();
-      for (const [outcome, n] of Object.entries(logTotals)) this.inc({ outcome }, n);
-    },
-  });
-  new Counter({
-    name: "voice_agent_store_writes_total",
-    help: "Call store (calls.db) writes by outcome: written, queued (the database was locked, full or failing; retried), overflow (queue full: lost), failed (lost for good). Process totals.",
-    labelNames: ["outcome"] as const,
-    registers,
-    collect() {
-      this.reset();
-      for (const [outcome, n] of Object.entries(storeTotals)) this.inc({ outcome }, n);
-    },
-  });
+  processTotalCounters(registers);
   const rtcpRtt = new Histogram({
     name: "voice_agent_rtcp_rtt_ms",
     help: "Round-trip time to the far end from its RTCP reports (RFC 3550 6.4.1: A - LSR - DLSR), ms.",

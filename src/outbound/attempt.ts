@@ -22,7 +22,8 @@ import { CallSession, newCallRecord } from "../call/session";
 import type { CallObserver } from "../call/observer";
 import { OutboundError } from "./errors";
 import type { MediaHandle, MediaRequest } from "./media-request";
-import { OpeningLlm, buildOpening } from "./opening";
+import type { OutboundAnswerSettings } from "../pipeline/outbound-answer";
+import { OpeningLlm, buildOpening, buildVoicemailMessage } from "./opening";
 import type { ValidPlaceCallRequest } from "./request";
 import { finalOutcome } from "./outcome";
 import { nextStatus, type CancelCause } from "./status";
@@ -51,6 +52,8 @@ export interface AttemptDeps {
   outboundLlm?: (call: { objective: string; opening: string }) => LlmProvider;
   createMedia(req: MediaRequest): MediaHandle;
   providers?: { stt: string; llm: string; tts: string };
+  /** Answering-machine detection defaults (AMD, AMD_* variables); absent → AMD off, default timings. */
+  answer?: Omit<OutboundAnswerSettings, "message">;
 }
 
 export class OutboundAttempt {
@@ -67,6 +70,8 @@ export class OutboundAttempt {
   /** SDP of a 183 (early media); used if the 2xx repeats none. */
   private earlySdp?: string;
   private earlyPackets = 0;
+  /** The opening's wait and AMD for this call (defaults, the request's `amd`, the message). */
+  private answer: OutboundAnswerSettings = { amd: "off" };
 
   private constructor(
     private readonly d: AttemptDeps,
@@ -120,6 +125,8 @@ export class OutboundAttempt {
     const llm = new OpeningLlm(d.outboundLlm?.({ objective: req.objective, opening }) ?? d.llm, opening);
     const withOpening = `${system}\n\nYou have already opened the call by saying: "${opening}"`;
     const attempt: OutboundAttempt = new OutboundAttempt(d, record, sip, lease, offer, llm, withOpening, () => onReleased(attempt));
+    const amd = req.amd ?? d.answer?.amd ?? "off";
+    attempt.answer = { ...d.answer, amd, message: amd === "message" ? (req.voicemailMessage ?? buildVoicemailMessage(req.openingReason)) : undefined };
     d.log.info({ callId: record.id, sipCallId: sip.callId, trunk: hostPort, pii: { to: req.phoneNumber } }, "outbound call placed");
     attempt.follow();
     return attempt;
@@ -230,7 +237,7 @@ export class OutboundAttempt {
     this.log.info({ callId: record.id, codec: media.codec, remote: media.remote, earlyMediaPackets: this.earlyPackets }, "outbound call answered");
     this.session.startMedia((lease, hooks) => {
       try {
-        const handle = this.d.createMedia({ ...hooks, record, lease, media, system: this.system, llm: this.llm, sipCall: sip });
+        const handle = this.d.createMedia({ ...hooks, record, lease, media, system: this.system, llm: this.llm, sipCall: sip, answer: this.answer });
         this.media = handle;
         // The trunk's re-INVITEs/UPDATEs (hold, media moves, codec change) are answered from this call's
         // SDP session, which began with our offer (RFC 3264 §8).

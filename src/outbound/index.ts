@@ -4,7 +4,7 @@ export { OutboundAttempt, type AttemptDeps } from "./attempt";
 export type { MediaHandle, MediaRequest } from "./media-request";
 export { DestinationPolicy, countryCodeOf, PREFIX_PATTERN, type DestinationPolicyOptions } from "./destination-policy";
 export { OutboundError, type OutboundErrorCode } from "./errors";
-export { buildOpening, OpeningLlm, OPENING_REASON_MAX } from "./opening";
+export { buildOpening, buildVoicemailMessage, OpeningLlm, OPENING_REASON_MAX } from "./opening";
 export { E164_PATTERN, isE164, e164Problem } from "./phone-number";
 export { validatePlaceRequest, OBJECTIVE_MAX, METADATA_MAX_BYTES, type PlaceCallRequest, type ValidPlaceCallRequest } from "./request";
 export { SlidingWindowLimiter, RATE_WINDOW_MS, type RateDecision } from "./rate-limit";

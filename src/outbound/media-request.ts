@@ -4,6 +4,7 @@
  * production, src/call/media.ts).
  */
 import type { CallRecord } from "../pipeline/call-record";
+import type { OutboundAnswerSettings } from "../pipeline/outbound-answer";
 import type { LlmProvider } from "../providers/types";
 import type { RtpPortLease } from "../rtp";
 import type { NegotiatedMedia } from "../sdp";
@@ -35,4 +36,6 @@ export interface MediaRequest extends MediaHooks {
   llm: LlmProvider;
   /** The call's SIP side, for a transfer by REFER (src/call/transfer.ts). */
   sipCall: OutboundCall;
+  /** The opening waits for the callee's first words; answering-machine detection (src/pipeline/outbound-answer.ts). */
+  answer: OutboundAnswerSettings;
 }

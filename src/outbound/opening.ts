@@ -33,6 +33,17 @@ export function buildOpening(openingReason: string): string {
   return `Hello! I'm calling ${phrase}. Do you have a moment?`;
 }
 
+/**
+ * The message left on an answering machine (AMD=message) when the request gave no `voicemail_message`:
+ * the opening's first sentence, built from `opening_reason` as in `buildOpening`, then a request to call
+ * back — never the `objective`, which is an instruction to the agent, not words for the callee.
+ * "your order 1234" → "Hello! I'm calling about your order 1234. Please call us back when you can. Thank you, goodbye."
+ */
+export function buildVoicemailMessage(openingReason: string): string {
+  const first = buildOpening(openingReason).replace(/ Do you have a moment\?$/, "");
+  return `${first} Please call us back when you can. Thank you, goodbye.`;
+}
+
 /** An LlmProvider that speaks `opening` first, then delegates; records the end_call reason. */
 export class OpeningLlm implements LlmProvider {
   readonly name: string;

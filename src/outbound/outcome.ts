@@ -79,6 +79,10 @@ export function localByeReason(endReason: string | undefined): string {
       return "the agent ended the call (silence or time limit)";
     case "api_hangup":
       return "hung up through the API";
+    case "machine_detected":
+      return "an answering machine answered: hung up (AMD=hangup)";
+    case "voicemail_message":
+      return "an answering machine answered: message left, then BYE (AMD=message)";
     case "shutdown":
       return "the agent shut down";
     case "ring_timeout":

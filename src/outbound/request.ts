@@ -3,6 +3,7 @@
  * mirrors these rules for the OpenAPI description; this check also guards callers that are not HTTP).
  */
 import { OutboundError } from "./errors";
+import { AMD_MODES, type AmdMode } from "../pipeline/outbound-answer";
 import { OPENING_REASON_MAX } from "./opening";
 import { e164Problem } from "./phone-number";
 
@@ -20,6 +21,10 @@ export interface PlaceCallRequest {
   objective: unknown;
   /** Free key/values stored with the call and returned as given. */
   metadata?: unknown;
+  /** Answering-machine detection for this call: "off", "hangup" or "message"; absent → AMD (config). */
+  amd?: unknown;
+  /** What to leave on a machine (AMD "message"); absent → built from opening_reason. */
+  voicemailMessage?: unknown;
 }
 
 export interface ValidPlaceCallRequest {
@@ -27,6 +32,8 @@ export interface ValidPlaceCallRequest {
   openingReason: string;
   objective: string;
   metadata?: Record<string, unknown>;
+  amd?: AmdMode;
+  voicemailMessage?: string;
 }
 
 const invalid = (field: string, message: string) => new OutboundError("invalid_request", `${field}: ${message}`, { field });
@@ -54,5 +61,10 @@ export function validatePlaceRequest(r: PlaceCallRequest): ValidPlaceCallRequest
     if (size > METADATA_MAX_BYTES) throw invalid("metadata", `at most ${METADATA_MAX_BYTES} bytes as JSON, got ${size}`);
     out.metadata = r.metadata as Record<string, unknown>;
   }
+  if (r.amd !== undefined && r.amd !== null) {
+    if (typeof r.amd !== "string" || !(AMD_MODES as readonly string[]).includes(r.amd)) throw invalid("amd", `expected one of ${AMD_MODES.join(", ")}`);
+    out.amd = r.amd as AmdMode;
+  }
+  if (r.voicemailMessage !== undefined && r.voicemailMessage !== null) out.voicemailMessage = text("voicemail_message", r.voicemailMessage, OPENING_REASON_MAX);
   return out;
 }

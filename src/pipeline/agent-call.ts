@@ -24,6 +24,7 @@ import { dtmfTurnText } from "../providers/dtmf-text";
 import { StageProviders } from "./stage-providers";
 import { SttInput } from "./stt-input";
 import { onCallerSpeechStart, onCallerTurn, resumeAfterNoWords } from "./turn-taking";
+import { OutboundAnswer } from "./outbound-answer";
 
 export { isBackchannel } from "./backchannel";
 export { heardPart } from "./heard-text";
@@ -52,6 +53,11 @@ export class AgentCall {
   private readonly digits: DigitCollector;
   /** The agent's side: replies, cuts, resuming, fixed speech, hang-up and transfer. */
   private readonly speech: AgentSpeech;
+  /**
+   * Outbound calls: holds the opening until the callee's first words ended; answering-machine detection.
+   * Made with the conversation (at the answer), so caller audio that arrives before `start()` counts.
+   */
+  private readonly answer: OutboundAnswer | undefined;
 
   constructor(private readonly d: AgentCallDeps) {
     this.settings = { ...DEFAULT_CONVERSATION, ...d.settings };
@@ -67,7 +73,10 @@ export class AgentCall {
       log: d.log,
       providers: this.providers,
       stopIf: () => this.state.is("on-hold"),
-      onSaid: (text) => this.log.agentTurn(text, { usage: { ttsChars: text.length } }),
+      onSaid: (text) => {
+        this.log.agentTurn(text, { usage: { ttsChars: text.length } });
+        this.answer?.said(text);
+      },
     });
     this.state = conversationMachine((from, to) => d.log.debug?.({ callId: d.record.id, from, to }, "conversation state"));
     this.detector = new TurnDetector(
@@ -80,9 +89,17 @@ export class AgentCall {
       ...d,
       callId: d.record.id,
       signal: this.callCtl.signal,
-      onFinal: (text, speechFinal, fromFinalize) => this.live && this.detector.final(text, speechFinal, fromFinalize),
+      onFinal: (text, speechFinal, fromFinalize) => {
+        if (!this.live) return;
+        this.answer?.heard(text, true, d.clock.now());
+        this.detector.final(text, speechFinal, fromFinalize);
+      },
       onUtteranceEnd: () => this.live && this.detector.utteranceEnd(),
-      onInterim: (text) => this.live && d.onInterim?.(text),
+      onInterim: (text) => {
+        if (!this.live) return;
+        this.answer?.heard(text, false, d.clock.now());
+        d.onInterim?.(text);
+      },
       onFallback: (p) => this.noteServing("stt", p.name),
       // Recognition is gone for good (a recogniser that keeps crashing): say so and end politely.
       onGiveUp: () => {
@@ -109,7 +126,12 @@ export class AgentCall {
       detector: this.detector,
       callSignal: this.callCtl.signal,
       unhandled: (err) => this.unhandled(err),
+      expect: (e) => {
+        this.stt.expect(e);
+        this.digits.configure({ ...this.settings.digits, ...e?.digits });
+      },
     });
+    this.answer = d.answer && this.outboundAnswer(d.answer);
     this.unlisten = d.output.listen({
       onPlaybackStarted: (e) => this.speech.reply?.segmentId === e.segmentId && this.speech.reply.playbackStarted(),
       onPlaybackFinished: (e) => this.speech.reply?.segmentId === e.segmentId && this.speech.reply.playbackFinished(e),
@@ -122,13 +144,34 @@ export class AgentCall {
     });
   }
 
-  /** Opens the STT stream and speaks the greeting. Resolves once the STT is open. */
+  /**
+   * Opens the STT stream and speaks the greeting — on an outbound call (`answer` set) once the callee's
+   * first words ended, or not at all when a machine answered (src/pipeline/outbound-answer.ts).
+   * Resolves once the STT is open.
+   */
   async start(): Promise<void> {
     this.timers.startMaxDuration(this.settings.maxCallMs);
     // The greeting does not wait for the STT handshake: a slow provider must not leave the caller in silence.
     const stt = this.stt.open();
-    if (!this.state.is("stopped")) this.speech.startReply(null, null);
+    if (!this.state.is("stopped") && !this.answer) this.speech.startReply(null, null);
     await stt;
+  }
+
+  private outboundAnswer(settings: NonNullable<AgentCallDeps["answer"]>): OutboundAnswer {
+    const { d } = this;
+    return new OutboundAnswer(settings, d.clock.now(), {
+      record: d.record,
+      log: d.log,
+      actions: {
+        open: () => !this.state.is("ending", "stopped") && this.speech.startReply(null, null),
+        hangup: () => {
+          if (!this.state.tryTo("ending")) return;
+          d.hangup("machine_detected");
+        },
+        leaveMessage: (text) => this.speech.say(text, true, "voicemail_message"),
+        changed: () => d.onRecordChanged?.(),
+      },
+    });
   }
 
   /** One 20 ms frame of caller audio. Never throws. Not fed to STT/VAD while the call is on hold. */
@@ -144,6 +187,7 @@ export class AgentCall {
       this.d.vad?.setAgentSpeaking?.(playing);
     }
     this.d.vad?.push(frame.pcm);
+    if (this.answer?.pending) this.answer.frame(frame.pcm, this.d.clock.now());
   }
 
   /**
@@ -218,6 +262,7 @@ export class AgentCall {
 
   private onSpeechStart(onsetAgoMs: number): void {
     if (this.state.is("on-hold")) return;
+    this.answer?.speechStarted(this.d.clock.now() - onsetAgoMs);
     this.detector.speechStarted();
     this.timers.callerSpoke();
     this.speech.dropPrepared();
@@ -235,6 +280,7 @@ export class AgentCall {
 
   private onSpeechEnd(silenceMs: number): void {
     if (this.state.is("on-hold")) return;
+    this.answer?.speechEnded(this.d.clock.now() - silenceMs, this.d.clock.now());
     this.detector.speechEnded(this.d.clock.now() - silenceMs);
     if (!this.speech.resumable) {
       // Speech start stopped the idle timer; a sound that brings no turn (a "hmm" without words, the
@@ -265,7 +311,7 @@ export class AgentCall {
    * `[keys pressed: …]` that the LLM or the scripted dialogue answers.
    */
   onDtmf(key: string): void {
-    if (this.state.is("stopped", "on-hold", "ending")) return;
+    if (this.state.is("stopped", "on-hold", "ending") || this.answer?.pending) return;
     this.d.log.info({ callId: this.d.record.id, pii: { key } }, "dtmf key");
     this.timers.callerSpoke();
     if (!this.digits.pending && this.speech.reply && !this.speech.reply.interrupted) this.speech.cut(this.speech.reply, "next-turn");
@@ -286,6 +332,8 @@ export class AgentCall {
     const now = this.d.clock.now();
     this.log.callerTurn(turn.text);
     this.d.log.info({ callId: this.d.record.id, pii: { text: turn.text } }, "caller turn");
+    // Before the outbound opening ("Hello?", a machine's greeting): on the record, but no reply to it.
+    if (this.answer?.pending) return;
     const decision = onCallerTurn({
       text: turn.text,
       backchannel: this.settings.backchannel,

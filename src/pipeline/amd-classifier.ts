@@ -72,7 +72,8 @@ export class AmdClassifier {
     private readonly answeredAtMs: number,
     settings: Partial<AmdClassifierSettings> = {},
   ) {
-    this.s = { ...DEFAULT_AMD_CLASSIFIER, ...settings };
+    this.s = { ...DEFAULT_AMD_CLASSIFIER };
+    for (const [k, v] of Object.entries(settings)) if (v !== undefined) this.s[k as keyof AmdClassifierSettings] = v;
     for (const [k, v] of Object.entries(this.s)) if (!(v > 0)) throw new RangeError(`AMD setting ${k} must be > 0, got ${v}`);
   }
 

@@ -1,7 +1,8 @@
 /**
  * What happens between the callee's answer and the agent's first words on an outbound call:
  *  - the opening never starts while the callee is saying "Hello?": it waits for their first words to
- *    end (silenceAfterSpeechMs of silence) or, when they say nothing, for `noSpeechMs` of silence;
+ *    end (silenceAfterSpeechMs of silence) or, when they say nothing, for `noSpeechMs` of silence
+ *    (OPENING_NO_SPEECH_MS; default 1000 ms with AMD off, 2000 ms with it on);
  *  - with answering-machine detection on (AMD=hangup|message), the call is classified human / machine /
  *    unknown (amd-classifier.ts, beep detector in src/media/beep-detector.ts) and on a machine the
  *    agent hangs up, or waits for the beep (at most `beepWaitMs`; no beep → after `messageSilenceMs` of
@@ -12,7 +13,7 @@
 import { BeepDetector } from "../media/beep-detector";
 import { FRAME_MS } from "../media/constants";
 import type { Logger } from "../util/log";
-import { AmdClassifier, type AmdClassifierSettings, type AmdDecision } from "./amd-classifier";
+import { AmdClassifier, DEFAULT_AMD_CLASSIFIER, type AmdClassifierSettings, type AmdDecision } from "./amd-classifier";
 import type { AmdRecord, CallRecord } from "./call-record";
 
 /** Answering-machine detection: off, or on with the action on a machine. */
@@ -67,7 +68,9 @@ export class OutboundAnswer {
     private readonly answeredAtMs: number,
     private readonly o: { record: CallRecord; log: Logger; actions: OutboundAnswerActions },
   ) {
-    this.classifier = new AmdClassifier(answeredAtMs, s.classifier);
+    // A person says something within about a second; a machine may take longer to start its greeting.
+    const noSpeechMs = s.classifier?.noSpeechMs ?? (s.amd === "off" ? 1000 : DEFAULT_AMD_CLASSIFIER.noSpeechMs);
+    this.classifier = new AmdClassifier(answeredAtMs, { ...s.classifier, noSpeechMs });
     this.beeps = s.amd === "off" ? undefined : new BeepDetector();
     this.lastSpeechEnd = answeredAtMs;
     this.beepWaitMs = s.beepWaitMs ?? DEFAULT_BEEP_WAIT_MS;

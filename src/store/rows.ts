@@ -33,6 +33,7 @@ export interface CallRow {
   transfer: string | null;
   rtcp: string | null;
   usage?: string | null;
+  amd?: string | null;
   updated_at: string;
 }
 
@@ -79,6 +80,7 @@ export const CALL_COLUMNS = [
   "transfer",
   "rtcp",
   "usage",
+  "amd",
   "updated_at",
 ] as const;
 
@@ -126,6 +128,7 @@ export function callParams(r: CallRecord, updatedAt: string): Record<(typeof CAL
     transfer: json(r.transfer),
     rtcp: json(r.rtcp),
     usage: json(r.usage),
+    amd: json(r.amd),
     updated_at: updatedAt,
   };
 }
@@ -198,5 +201,6 @@ export function rowToCall(row: CallRow, turns: TurnRecord[]): CallRecord {
   set("transfer", parseJson(row.transfer));
   set("rtcp", parseJson(row.rtcp));
   set("usage", parseJson(row.usage ?? null));
+  set("amd", parseJson(row.amd ?? null));
   return r;
 }

@@ -243,8 +243,14 @@ describe("the live list's states: on hold and transferring", () => {
       const c = parse(await sub.next())!.data.call;
       states.push(c.state === "connected" ? (c.transferring ? "transferring" : c.onHold ? "on hold" : "talking") : c.state);
     }
-    expect(states).toEqual(["talking", "on hold", "talking", "transferring", "talking", "ended"]);
+    // Transferred: "transferring" until the call ends (the agent hangs up at once).
+    expect(states).toEqual(["talking", "on hold", "talking", "transferring", "transferring", "ended"]);
     expect(rec.onHold).toBeUndefined();
     expect(rec.transfer?.outcome).toBe("transferred");
+    // A transfer that failed leaves the caller with the agent: talking again.
+    const { summarize } = await import("../../src/call/events");
+    const failed = record("b", { state: "connected", transfer: { target: "desk", method: "refer", outcome: "failed", finalStatus: 486, startedAt: new Date().toISOString() } });
+    expect(summarize(failed).transferring).toBeUndefined();
+    expect(summarize({ ...failed, transfer: { ...failed.transfer!, outcome: "pending" } }).transferring).toBe(true);
   });
 });

@@ -171,6 +171,11 @@ describe("loadConfig", () => {
     [{ RING_TIMEOUT_S: "0" }, "RING_TIMEOUT_S", /from 1 to 600/],
     [{ MAX_OUTBOUND_CALLS: "lots" }, "MAX_OUTBOUND_CALLS", /integer/],
     [{ OUTBOUND_CALLS_PER_MINUTE: "0" }, "OUTBOUND_CALLS_PER_MINUTE", /from 1/],
+    [{ AMD: "yes" }, "AMD", /one of off, hangup, message, got "yes"/],
+    [{ AMD_DECISION_MS: "500" }, "AMD_DECISION_MS", /from 1000 to 30000/],
+    [{ AMD_GREETING_MS: "4000" }, "AMD_GREETING_MS", /shorter than AMD_DECISION_MS \(3500\)/],
+    [{ AMD_BEEP_WAIT_S: "0" }, "AMD_BEEP_WAIT_S", /from 1 to 120/],
+    [{ OPENING_NO_SPEECH_MS: "x" }, "OPENING_NO_SPEECH_MS", /integer/],
     [{ API_TOKEN: "short" }, "API_TOKEN", /at least 16/],
   ];
   for (const [env, variable, msg] of bad) {
@@ -192,7 +197,9 @@ describe("loadConfig", () => {
 describe("outbound, API token and data directory", () => {
   test("defaults: trunk port 5060, ring 30 s, 10 calls, 30 per minute, ./data, loopback HTTP without API_TOKEN", () => {
     const c = loadConfig({ SERVER_HOST: "0.0.0.0" });
-    expect(c.outbound).toEqual({ trunkHost: undefined, trunkPort: 5060, callerId: undefined, credentials: undefined, ringTimeoutS: 30, maxCalls: 10, callsPerMinute: 30, denyPrefixes: [] });
+    expect(c.outbound).toEqual({ trunkHost: undefined, trunkPort: 5060, callerId: undefined, credentials: undefined, ringTimeoutS: 30, maxCalls: 10, callsPerMinute: 30, denyPrefixes: [],
+      answer: { amd: "off", classifier: { decisionMs: 3500, greetingMs: 2400, noSpeechMs: undefined }, beepWaitMs: 20_000 },
+    });
     expect(c.dataDir).toBe("./data");
     expect(c.apiToken).toBeUndefined();
     expect(c.serverHost).toBe("127.0.0.1");
@@ -213,6 +220,8 @@ describe("outbound, API token and data directory", () => {
       DATA_DIR: "/var/lib/va",
     });
     expect(c.outbound).toMatchObject({ trunkHost: "trunk.example.com", trunkPort: 5080, callerId: "+14155550123", ringTimeoutS: 20 });
+    const amd = loadConfig({ AMD: "Message", AMD_DECISION_MS: "4000", AMD_GREETING_MS: "3000", AMD_BEEP_WAIT_S: "30", OPENING_NO_SPEECH_MS: "1500" });
+    expect(amd.outbound.answer).toEqual({ amd: "message", classifier: { decisionMs: 4000, greetingMs: 3000, noSpeechMs: 1500 }, beepWaitMs: 30_000 });
     expect(c.outbound.credentials).toEqual({ username: "MAXXXX", password: "secret", from: "PLIVO_AUTH_ID" });
     expect(c.dataDir).toBe("/var/lib/va");
     const s = loadConfig({ PLIVO_AUTH_ID: "MAXXXX", PLIVO_AUTH_TOKEN: "secret", SIP_USERNAME: "alice", SIP_PASSWORD: "pw with space " });

@@ -10,6 +10,7 @@ import { describeSipp, runSipp } from "../support/sipp.ts";
 import { silenceFile } from "../support/speech.ts";
 import { missingTools } from "../support/process.ts";
 import { startAgent } from "./agent.ts";
+import { watchLiveStates } from "./live-states.ts";
 
 const missing = missingTools(["sipp"]);
 const HOLD_MS = 6000;
@@ -23,29 +24,8 @@ test.skipIf(missing.length > 0)(
   async () => {
     const agent = await startAgent({ IDLE_PROMPT_S: String(IDLE_PROMPT_S), IDLE_PROMPTS: "1" });
     // The call page's live list, as it sees the call: the `call` events of GET /events (SSE).
-    const events = new AbortController();
-    const liveStates: string[] = [];
-    let subscribed!: () => void;
-    const snapshot = new Promise<void>((r) => (subscribed = r));
-    const watching = (async () => {
-      const res = await fetch(`http://127.0.0.1:${agent.httpPort}/events`, { signal: events.signal });
-      const decoder = new TextDecoder();
-      let buf = "";
-      for await (const chunk of res.body!) {
-        buf += decoder.decode(chunk, { stream: true });
-        for (let i = buf.indexOf("\n\n"); i >= 0; i = buf.indexOf("\n\n")) {
-          const frame = buf.slice(0, i);
-          buf = buf.slice(i + 2);
-          if (frame.startsWith("event: snapshot\n")) subscribed();
-          if (!frame.startsWith("event: call\n")) continue;
-          const c = JSON.parse(frame.slice(frame.indexOf("data: ") + 6)).call;
-          const state = c.state === "connected" ? (c.onHold ? "on hold" : "talking") : c.state;
-          if (liveStates.at(-1) !== state) liveStates.push(state);
-        }
-      }
-    })().catch(() => {});
+    const live = await watchLiveStates(agent);
     try {
-      await snapshot;
       const r = await runSipp({
         scenario: "hold-idle",
         target: `127.0.0.1:${agent.sipPort}`,
@@ -82,11 +62,10 @@ test.skipIf(missing.length > 0)(
       const logs = agent.logs().filter((l: any) => l.callId === record.id);
       expect(logs.some((l: any) => l.msg === "conversation on hold")).toBe(true);
       // The live list showed the hold as it happened, and the resume.
-      expect(liveStates, summary).toEqual(["ringing", "talking", "on hold", "talking", "ended"]);
+      expect(await live.stop(), summary).toEqual(["ringing", "talking", "on hold", "talking", "ended"]);
       expect(logs.some((l: any) => l.why === "unhold"), summary).toBe(true);
     } finally {
-      events.abort();
-      await watching;
+      await live.stop();
       await agent.stop();
     }
   },

@@ -139,6 +139,8 @@ describe("outbound API: validation", () => {
     ["missing objective", { phone_number: "+14155550100", opening_reason: "x" }, "objective", /^objective: required/],
     ["empty opening_reason", { ...GOOD, opening_reason: "" }, "opening_reason", /^opening_reason: /],
     ["metadata not an object", { ...GOOD, metadata: "x" }, "metadata", /^metadata: /],
+    ["amd not a mode", { ...GOOD, amd: "maybe" }, "amd", /^amd: expected one of off, hangup, message/],
+    ["empty voicemail_message", { ...GOOD, voicemail_message: "" }, "voicemail_message", /^voicemail_message: /],
   ];
   for (const [name, body, field, msg] of cases) {
     test(`${name} → 422 naming ${field}`, async () => {
@@ -151,6 +153,22 @@ describe("outbound API: validation", () => {
       expect(h.transport.sent).toHaveLength(0);
     });
   }
+
+  test("amd and voicemail_message reach the call's media request; without them AMD is the default (off), no message", async () => {
+    const { call, h } = setup();
+    expect((await call("POST", "/outbound/call", { ...GOOD, amd: "message", voicemail_message: "Call Acme back, please." })).status).toBe(201);
+    expect((await call("POST", "/outbound/call", { ...GOOD, amd: "message" })).status).toBe(201);
+    const plain = await call("POST", "/outbound/call", GOOD);
+    expect(plain.body).toMatchObject({ machine_detected: false, message_left: false });
+    expect(plain.body.amd).toBeUndefined();
+    for (const inv of h.requests("INVITE")) h.respond(inv, 200, { body: CALLEE_SDP, headers: [["Contact", "<sip:callee@198.51.100.20:5070>"]] });
+    await h.settle();
+    const answers = h.media.map((m) => m.req.answer);
+    expect(answers).toHaveLength(3);
+    expect(answers[0]).toMatchObject({ amd: "message", message: "Call Acme back, please." });
+    expect(answers[1]).toMatchObject({ amd: "message", message: "Hello! I'm calling about your order 1234. Please call us back when you can. Thank you, goodbye." });
+    expect(answers[2]).toEqual({ amd: "off", message: undefined });
+  });
 
   test("whitespace-only opening_reason passes the schema but the dialer names the field (422)", async () => {
     const { call } = setup();

@@ -87,7 +87,7 @@ function turn(index: number, speaker: "agent" | "caller", text: string, extra: P
 
 for (const subject of subjects) {
   describe.skipIf(subject.skip)(`call store behaviour: ${subject.name}`, () => {
-    test("a record reads back field for field after reopening (metadata, cause, latency, interrupted turns)", async () => {
+    test("a record reads back field for field after reopening (metadata, cause, latency, interrupted turns, AMD)", async () => {
       const where = await subject.fresh();
       const a = await subject.open(where);
       const r = outbound("c2");
@@ -99,6 +99,18 @@ for (const subject of subjects) {
       r.codec = "PCMA";
       r.bargeIns = 1;
       r.rtcp = { fractionLost: 0.0390625, cumulativeLost: 3, jitterMs: 2.5, rttMs: 41.2 };
+      r.amd = {
+        result: "machine",
+        reason: "long_greeting",
+        decidedAt: "2026-11-29T10:00:05.000Z",
+        afterMs: 2900,
+        action: "message",
+        beepAt: "2026-11-29T10:00:11.000Z",
+        beepHz: 1000,
+        beepMs: 400,
+        messageAfter: "beep",
+        messageLeft: true,
+      };
       a.save(r);
       r.turns.push(turn(0, "agent", "Hello there", { interrupted: true, generatedText: "Hello there, how are you today?" }));
       a.addTurn(r.id, r.turns[0]!);

@@ -5,8 +5,9 @@
  * close) → "closed"; "open" → "reconnecting" when the server drops the socket → back to "open" after a
  * successful reconnect, or "closed" with an error event after `maxReconnectAttempts` failures.
  *
- * Audio: each frame's G.711 payload is sent unchanged as one binary message and also kept in a
- * ReplayBuffer until a final result covers it. Deepgram's `start`/`duration` are seconds from the start
+ * Audio: the frames' G.711 payloads are sent unchanged, `chunkMs` of them per binary message (held
+ * ones go out at once before Finalize and CloseStream), and also kept in a ReplayBuffer until a final
+ * result covers them. Deepgram's `start`/`duration` are seconds from the start
  * of the audio of *that connection*; `connBase` maps them to absolute bytes (8000 bytes per second).
  * After a reconnect everything still held (audio since the last final, plus what arrived meanwhile) is
  * sent first, so no words are lost.
@@ -14,11 +15,11 @@
  * Keep-alive: `{"type":"KeepAlive"}` after `keepAliveMs` without sending anything
  * (https://developers.deepgram.com/docs/audio-keep-alive; the server closes with NET-0001 after 10 s).
  *
- * Stall watchdog: a socket can stay open and take audio while the server has stopped answering. When
- * nothing at all has come back for `stallTimeoutMs` while at least STALL_MIN_SPEECH_MS of the caller's
- * speech (frames above STALL_SPEECH_LEVEL) went out, the socket is closed and the stream reconnects with
- * replay like after a drop (the same attempt budget: a server that stalls every time ends in an error
- * event). Checked as frames are pushed: no timer, constant work per frame.
+ * Stall watchdog (./stall-watchdog.ts): when nothing at all has come back for `stallTimeoutMs` while the
+ * caller's speech went out, the socket is closed and the stream reconnects with replay like after a drop
+ * (the same attempt budget: a server that stalls every time ends in an error event).
+ *
+ * Transcript messages become SttEvents in ./results.ts.
  */
 
 import { AsyncQueue } from "../../util/async-queue";
@@ -28,12 +29,11 @@ import { ProviderError, type AudioFrame, type SttEvent, type SttStream } from ".
 import { CLOSE_STREAM, FINALIZE, KEEP_ALIVE, parseServerMessage } from "./messages";
 import { G711_BYTES_PER_MS } from "./options";
 import { ReplayBuffer } from "./replay-buffer";
-import { ALAW_DECODE, ULAW_DECODE } from "../../media/g711";
+import { AudioChunker } from "./chunker";
+import { TranscriptSegments } from "./results";
+import { StallWatchdog } from "./stall-watchdog";
 
-/** Caller speech sent without any answer that arms the stall watchdog, ms. */
-export const STALL_MIN_SPEECH_MS = 1000;
-/** Mean absolute sample value of a frame counted as speech (≈ −36 dBFS; line noise is far below). */
-export const STALL_SPEECH_LEVEL = 500;
+export { STALL_MIN_SPEECH_MS, STALL_SPEECH_LEVEL } from "./stall-watchdog";
 
 export type DeepgramStreamState = "open" | "reconnecting" | "ending" | "closed";
 
@@ -48,6 +48,8 @@ export interface DeepgramStreamConfig {
   /** Stall watchdog (ms without any server message while speech is sent); 0 = off. */
   stallTimeoutMs?: number;
   eventQueueCapacity: number;
+  /** Audio per binary message, ms; default 20 (one message per frame). */
+  chunkMs?: number;
   clock: Clock;
   src: ErrorSource;
   /** Opens a fresh socket for a reconnect (same URL and headers as the first). */
@@ -85,21 +87,19 @@ export class DeepgramStream implements SttStream {
     stalls: 0,
     requestIds: [],
   };
-  /** When the current connection last said anything (or was opened), clock ms. */
-  private lastHeardAt: number;
-  /** Speech sent on the current connection since it last said anything, ms. */
-  private speechSinceHeardMs = 0;
+  private readonly stall: StallWatchdog;
+  private readonly segments = new TranscriptSegments();
   private st: DeepgramStreamState = "open";
   private ws: WebSocket | null;
   private readonly ring: ReplayBuffer;
+  /** Audio not sent yet, up to one message (also in `ring`, so a reconnect's replay covers it). */
+  private readonly chunker: AudioChunker;
   /** Absolute byte offset that the current connection's time 0 corresponds to. */
   private connBase = 0;
   private lastSendAt: number;
   private attempts = 0;
   private pendingFinalize = false;
   private endRequested = false;
-  /** A non-empty final arrived since the last speech_final (so an empty speech_final still matters). */
-  private openSegment = false;
   private keepAliveTimer: TimerHandle | undefined;
   private reconnectTimer: TimerHandle | undefined;
   private endTimer: TimerHandle | undefined;
@@ -114,9 +114,10 @@ export class DeepgramStream implements SttStream {
   ) {
     this.events = new AsyncQueue<SttEvent>(cfg.eventQueueCapacity);
     this.ring = new ReplayBuffer(Math.max(1, cfg.replayBufferMs * G711_BYTES_PER_MS));
+    this.chunker = new AudioChunker((cfg.chunkMs ?? 20) * G711_BYTES_PER_MS, (m) => this.sendAudio(m));
     this.ws = ws;
     this.lastSendAt = cfg.clock.now();
-    this.lastHeardAt = this.lastSendAt;
+    this.stall = new StallWatchdog(cfg.clock, cfg.codec, cfg.stallTimeoutMs ?? 0);
     this.attach(ws);
     this.armKeepAlive();
     signal.addEventListener("abort", this.onAbort, { once: true });
@@ -140,27 +141,27 @@ export class DeepgramStream implements SttStream {
     if (frame.payload.length === 0) return; // an empty binary message would close the stream (Deepgram docs)
     this.ring.append(frame.payload);
     if (this.st === "open") {
-      this.sendAudio(frame.payload);
+      this.chunker.push(frame.payload);
       this.watchStall(frame.payload);
     }
   }
 
-  /** The stall watchdog (see the file comment). */
+  /** Audio held in the chunker goes out now (before Finalize and CloseStream). */
+  private sendHeld(): void {
+    const rest = this.chunker.take();
+    if (rest) this.sendAudio(rest);
+  }
+
+  /** The stall watchdog (see the file comment): a stall drops the socket and reconnects with replay. */
   private watchStall(payload: Uint8Array): void {
-    const limit = this.cfg.stallTimeoutMs ?? 0;
-    if (limit <= 0) return;
-    const table = this.cfg.codec === "PCMU" ? ULAW_DECODE : ALAW_DECODE;
-    let sum = 0;
-    for (let i = 0; i < payload.length; i++) sum += Math.abs(table[payload[i]!]!);
-    if (sum / payload.length >= STALL_SPEECH_LEVEL) this.speechSinceHeardMs += payload.length / G711_BYTES_PER_MS;
-    const silentFor = this.cfg.clock.now() - this.lastHeardAt;
-    if (silentFor < limit || this.speechSinceHeardMs < STALL_MIN_SPEECH_MS) return;
+    const stall = this.stall.sent(payload);
+    if (!stall) return;
     this.stats.stalls++;
     const err = new ProviderError(
       this.cfg.src.provider,
       "stt",
       "timeout",
-      `${this.cfg.src.provider}: no message for ${Math.round(silentFor)} ms while ${Math.round(this.speechSinceHeardMs)} ms of speech was sent; reconnecting`,
+      `${this.cfg.src.provider}: no message for ${Math.round(stall.silentForMs)} ms while ${Math.round(stall.speechMs)} ms of speech was sent; reconnecting`,
       true,
     );
     const ws = this.ws;
@@ -177,6 +178,7 @@ export class DeepgramStream implements SttStream {
 
   flush(): void {
     if (this.st === "open") {
+      this.sendHeld();
       this.sendText(FINALIZE);
       this.stats.finalizes++;
     } else if (this.st === "reconnecting") {
@@ -193,6 +195,7 @@ export class DeepgramStream implements SttStream {
     this.endTimer = this.cfg.clock.setTimer(this.cfg.endTimeoutMs, () => this.close());
     this.endRequested = true;
     if (this.st === "open") {
+      this.sendHeld();
       this.sendText(CLOSE_STREAM);
       this.st = "ending";
     }
@@ -224,12 +227,10 @@ export class DeepgramStream implements SttStream {
   // ---------------------------------------------------------------- socket events
 
   private attach(ws: WebSocket): void {
-    this.lastHeardAt = this.cfg.clock.now();
-    this.speechSinceHeardMs = 0;
+    this.stall.heard();
     ws.onmessage = (ev) => {
       if (ws !== this.ws) return;
-      this.lastHeardAt = this.cfg.clock.now();
-      this.speechSinceHeardMs = 0;
+      this.stall.heard();
       if (typeof ev.data !== "string") return;
       this.onText(ev.data);
     };
@@ -253,34 +254,16 @@ export class DeepgramStream implements SttStream {
     switch (m.type) {
       case "Results": {
         this.attempts = 0; // the connection works: a later drop gets the full reconnect budget again
-        const text = m.transcript.trim();
-        if (!m.isFinal) {
-          if (text) this.events.push({ type: "interim", text });
-          return;
+        if (m.isFinal) {
+          // The range up to start+duration is final: its audio will never be needed again.
+          this.ring.trimBefore(this.connBase + Math.round((m.start + m.duration) * 1000 * G711_BYTES_PER_MS));
         }
-        // The range up to start+duration is final: its audio will never be needed again.
-        const endByte = this.connBase + Math.round((m.start + m.duration) * 1000 * G711_BYTES_PER_MS);
-        this.ring.trimBefore(endByte);
-        if (text) {
-          const ev: SttEvent = { type: "final", text, speechFinal: m.speechFinal, confidence: m.confidence };
-          if (m.fromFinalize) ev.fromFinalize = true;
-          this.events.push(ev);
-          this.openSegment = !m.speechFinal && !m.fromFinalize;
-        } else if (m.fromFinalize) {
-          // The answer to our Finalize with nothing new in it: still the end of what was heard
-          // (https://developers.deepgram.com/docs/finalize: "the server will process all remaining audio
-          // data and return the final results").
-          this.events.push({ type: "final", text: "", speechFinal: m.speechFinal, fromFinalize: true });
-          this.openSegment = false;
-        } else if (m.speechFinal && this.openSegment) {
-          this.events.push({ type: "final", text: "", speechFinal: true });
-          this.openSegment = false;
-        }
+        const ev = this.segments.results(m);
+        if (ev) this.events.push(ev);
         return;
       }
       case "UtteranceEnd":
-        this.events.push({ type: "utterance_end" });
-        this.openSegment = false;
+        this.events.push(this.segments.utteranceEnd());
         return;
       case "SpeechStarted":
         this.stats.speechStarted++;
@@ -354,7 +337,8 @@ export class DeepgramStream implements SttStream {
     this.attach(ws);
     this.st = "open";
     this.stats.reconnects++;
-    // Replay: the new connection's audio starts at the oldest byte still held.
+    // Replay: the new connection's audio starts at the oldest byte still held (the unsent chunk included).
+    this.chunker.clear();
     this.connBase = this.ring.startByte;
     for (const chunk of this.ring.held()) this.sendAudio(chunk);
     this.stats.replayedBytes += this.ring.length;

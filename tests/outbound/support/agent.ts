@@ -107,6 +107,9 @@ export async function startTestAgent(o: { env: Record<string, string>; mode?: "o
     API_TOKEN,
     SIP_CALLER_ID: "+14155550123",
     LOG_LEVEL: "silent",
+    // These callees are silent for seconds before they speak: the opening starts 300 ms after the answer,
+    // as it did before it learnt to wait for "Hello?" (tests/e2e/amd.test.ts covers that wait).
+    OPENING_NO_SPEECH_MS: "300",
     ...o.env,
   });
   const tts = createFliteTts();
