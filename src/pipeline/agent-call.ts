@@ -25,6 +25,7 @@ import { StageProviders } from "./stage-providers";
 import { SttInput } from "./stt-input";
 import { onCallerSpeechStart, onCallerTurn, resumeAfterNoWords } from "./turn-taking";
 import { OutboundAnswer } from "./outbound-answer";
+import { PrerenderedTts } from "./prerendered-tts";
 
 export { isBackchannel } from "./backchannel";
 export { heardPart } from "./heard-text";
@@ -149,7 +150,12 @@ export class AgentCall {
     this.timers.startMaxDuration(this.settings.maxCallMs);
     // The greeting does not wait for the STT handshake: a slow provider must not leave the caller in silence.
     const stt = this.stt.open();
-    if (!this.state.is("stopped") && !this.answer) this.speech.startReply(null, null);
+    if (this.state.is("stopped")) return void (await stt);
+    if (!this.answer) this.speech.startReply(null, null);
+    else if (this.d.answer?.opening && this.answer.pending) {
+      // Rendered while the callee says "Hello?", so it starts as soon as they are done.
+      this.speech.openingTts = PrerenderedTts.render(this.providers.tts, this.d.answer.opening, { signal: this.callCtl.signal, callId: this.d.record.id });
+    }
     await stt;
   }
 
@@ -161,10 +167,14 @@ export class AgentCall {
       actions: {
         open: () => !this.state.is("ending", "stopped") && this.speech.startReply(null, null),
         hangup: () => {
+          this.speech.openingTts?.discard();
           if (!this.state.tryTo("ending")) return;
           d.hangup("machine_detected");
         },
-        leaveMessage: (text) => this.speech.say(text, true, "voicemail_message"),
+        leaveMessage: (text) => {
+          this.speech.openingTts?.discard();
+          this.speech.say(text, true, "voicemail_message");
+        },
         changed: () => d.onRecordChanged?.(),
       },
     });

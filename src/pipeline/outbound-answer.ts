@@ -24,6 +24,8 @@ export interface OutboundAnswerSettings {
   amd: AmdMode;
   /** What is left on a machine (AMD=message); built from the call's opening_reason (src/outbound/opening.ts). */
   message?: string;
+  /** The opening's text, rendered while the agent waits (prerendered-tts.ts); absent → synthesised when due. */
+  opening?: string;
   /** Classifier timings (AMD_DECISION_MS, AMD_GREETING_MS, OPENING_NO_SPEECH_MS). */
   classifier?: Partial<AmdClassifierSettings>;
   /** AMD=message: after a machine was detected, wait at most this long for the beep, ms. Default 20 000. */

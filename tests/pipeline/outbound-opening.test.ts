@@ -21,13 +21,13 @@ class ScriptedVad implements SpeechDetector {
   push() {}
 }
 
-function setup(answer: OutboundAnswerSettings) {
+function setup(answer: OutboundAnswerSettings, ttsDelayMs = 0) {
   const clock = new FakeClock();
   const playout = new Playout({ sink: { sendFrame: () => true }, codec: "PCMU" });
   new Pacer({ clock }).add(playout);
   const stt = new FakeStt();
   const llm = new FakeLlm({ replies: [[{ type: "text", text: "Hello! I'm calling about your order." }]], clock });
-  const tts = new FakeTts({ clock, msPerChar: 10 });
+  const tts = new FakeTts({ clock, msPerChar: 10, delayMs: ttsDelayMs });
   const vad = new ScriptedVad();
   const hangups: Array<[string, number]> = [];
   const record = { id: "o1", sipCallId: "x", direction: "outbound", from: "a", to: "b", state: "connected", startedAt: "", turns: [], bargeIns: 0 } as CallRecord;
@@ -87,6 +87,23 @@ describe("outbound opening", () => {
       ["agent", "Hello! I'm calling about your order."],
     ]);
     expect(s.record.amd).toBeUndefined();
+    s.call.stop();
+  });
+
+  test("the opening is rendered during the wait: its audio starts at once when the wait ends (TTS takes 600 ms)", async () => {
+    const opening = "Hello! I'm calling about your order.";
+    const s = setup({ amd: "off", opening }, 600);
+    await s.call.start();
+    expect(s.tts.texts).toEqual([opening]); // rendering from the answer on
+    await s.run(300);
+    s.vad.ev!.onSpeechStart(0);
+    await s.run(400);
+    s.vad.ev!.onSpeechEnd(0);
+    await s.run(3000);
+    expect(s.tts.texts).toEqual([opening]); // not synthesised a second time
+    const turn = s.record.turns.find((t) => t.speaker === "agent")!;
+    expect(turn.text).toBe(opening);
+    expect(turn.latency!.firstAudioMs!).toBeLessThan(100);
     s.call.stop();
   });
 
