@@ -92,13 +92,13 @@ export class AgentCall {
       signal: this.callCtl.signal,
       onFinal: (text, speechFinal, fromFinalize) => {
         if (!this.live) return;
-        this.answer?.heard(text, true, d.clock.now());
+        this.answer?.heard(text, true);
         this.detector.final(text, speechFinal, fromFinalize);
       },
       onUtteranceEnd: () => this.live && this.detector.utteranceEnd(),
       onInterim: (text) => {
         if (!this.live) return;
-        this.answer?.heard(text, false, d.clock.now());
+        this.answer?.heard(text, false);
         d.onInterim?.(text);
       },
       onFallback: (p) => this.noteServing("stt", p.name),
@@ -161,7 +161,7 @@ export class AgentCall {
 
   private outboundAnswer(settings: NonNullable<AgentCallDeps["answer"]>): OutboundAnswer {
     const { d } = this;
-    return new OutboundAnswer(settings, d.clock.now(), {
+    return new OutboundAnswer(settings, {
       record: d.record,
       log: d.log,
       actions: {
@@ -193,7 +193,7 @@ export class AgentCall {
       this.d.vad?.setAgentSpeaking?.(playing);
     }
     this.d.vad?.push(frame.pcm);
-    if (this.answer?.pending) this.answer.frame(frame.pcm, this.d.clock.now());
+    if (this.answer?.pending) this.answer.frame(frame.pcm);
   }
 
   /**
@@ -268,7 +268,6 @@ export class AgentCall {
 
   private onSpeechStart(onsetAgoMs: number): void {
     if (this.state.is("on-hold")) return;
-    this.answer?.speechStarted(this.d.clock.now() - onsetAgoMs);
     this.detector.speechStarted();
     this.timers.callerSpoke();
     this.speech.dropPrepared();
@@ -286,7 +285,6 @@ export class AgentCall {
 
   private onSpeechEnd(silenceMs: number): void {
     if (this.state.is("on-hold")) return;
-    this.answer?.speechEnded(this.d.clock.now() - silenceMs, this.d.clock.now());
     this.detector.speechEnded(this.d.clock.now() - silenceMs);
     if (!this.speech.resumable) {
       // Speech start stopped the idle timer; a sound that brings no turn (a "hmm" without words, the
