@@ -26,13 +26,18 @@ import { CallEventHub } from "../call/events";
 import { pruneRecordings, RECORDINGS_DIR } from "../call/recording";
 import { join } from "node:path";
 import { loadSileroVad, type SileroVad } from "../media/vad/silero";
-import { DigestVerifier, MultiTransport, Registration, SourceGate, StreamTransport, UdpTransport, UserAgent, type TimerValues } from "../sip";
+import { DigestVerifier, MultiTransport, Registration, UserAgent, type TimerValues } from "../sip";
+import { listenSip } from "./sip-listeners";
+import { registrationInfo, startRegistration } from "./registration";
 import { SystemClock, type Clock } from "../util/clock";
 import { transferHook } from "../call/transfer";
+import { BridgeLegs } from "../call/bridge-leg";
 import { createScriptedLlm, outboundScript } from "../providers/offline";
 import type { Logger } from "../util/log";
 import { createMetrics, instrumentTransport, type Metrics } from "../metrics";
-import { Gauge } from "prom-client";
+
+/** A pacer tick at least this late (ms) is logged ("pacer tick late"; the log's rate limit bounds the lines). */
+export const PACER_STALL_LOG_MS = 50;
 
 export interface AgentServerOptions {
   cfg: Config;
@@ -65,6 +70,8 @@ export class AgentServer {
   readonly metrics: Metrics;
   /** Places outbound calls (--mode outbound|all with a trunk configured); null otherwise. */
   dialer: OutboundDialer | null = null;
+  /** TRANSFER_FALLBACK=bridge: the transfer targets' calls; undefined otherwise. */
+  private readonly bridgeLegs: BridgeLegs | undefined;
 
   private constructor(
     private readonly o: AgentServerOptions,
@@ -82,6 +89,7 @@ export class AgentServer {
     this.headroom = headroom;
     const { cfg, providers, log } = o;
     this.observer = combineObservers(log, storeObserver(store), metricsObserver(metrics), eventsObserver(this.events), logObserver(log), ...(o.observers ?? []));
+    this.bridgeLegs = this.createBridgeLegs();
     this.admission = new Admission({
       capacity: cfg.maxCalls,
       active: () => this.activeCalls,
@@ -110,6 +118,33 @@ export class AgentServer {
       latchMode: cfg.rtpLatch,
       transferTargets: cfg.transferTargets,
       transferNotifyTimeoutMs: cfg.transferNotifyTimeoutMs,
+      bridgeLegs: this.bridgeLegs,
+    });
+  }
+
+  /**
+   * TRANSFER_FALLBACK=bridge: places the calls to transfer targets when the trunk refuses a REFER
+   * (src/call/transfer-bridge.ts), through the trunk with its credentials and the outbound prefix lists.
+   */
+  private createBridgeLegs(): BridgeLegs | undefined {
+    const { cfg, log } = this.o;
+    const ob = cfg.outbound;
+    if (cfg.transferFallback !== "bridge" || !ob.trunkHost || !ob.callerId) return undefined;
+    const destinations = new DestinationPolicy({ allow: ob.allowPrefixes ?? [], deny: ob.denyPrefixes });
+    return new BridgeLegs({
+      ua: this.ua,
+      trunk: { host: ob.trunkHost, port: ob.trunkPort },
+      callerId: ob.callerId,
+      credentials: ob.credentials ? { username: ob.credentials.username, password: ob.credentials.password, realm: ob.credentials.realm } : undefined,
+      mediaAddress: cfg.publicIp,
+      allocatePort: () => this.pool.allocate(),
+      checkDestination: (n) => destinations.check(n),
+      ringTimeoutMs: ob.ringTimeoutS * 1000,
+      pacer: this.pacer,
+      latchMode: cfg.rtpLatch,
+      observer: this.observer,
+      log,
+      clock: this.clock,
     });
   }
 
@@ -146,39 +181,7 @@ export class AgentServer {
       log.error({ err: (err as Error).message }, "vad unavailable: barge-in disabled");
     }
     // SIP first: a second instance on the same port stops here, before it touches the call records.
-    let udp: UdpTransport;
-    // Trust and per-source rate limit before any parsing or transaction (SIP_TRUSTED_IPS, SIP_RATE_LIMIT).
-    const gate = new SourceGate({
-      trusted: cfg.sipTrustedIps,
-      untrusted: cfg.sipUntrusted,
-      ratePerSecond: cfg.sipRateLimit.perSecond,
-      burst: cfg.sipRateLimit.burst,
-    });
-    try {
-      udp = await UdpTransport.bind({ host: cfg.sipHost, port: cfg.sipPort, log, gate });
-    } catch (err) {
-      throw new Error(`SIP_PORT: cannot bind udp ${cfg.sipHost}:${cfg.sipPort}: ${(err as Error).message}`);
-    }
-    // SIP over TCP on the same port (RFC 3261 §18: "All SIP elements MUST implement UDP and TCP"), and
-    // TLS on SIP_TLS_PORT when configured.
-    const streams: StreamTransport[] = [];
-    if (cfg.sipTcp) {
-      try {
-        streams.push(await StreamTransport.listen({ host: cfg.sipHost, port: udp.local.port, log, gate }));
-      } catch (err) {
-        log.warn({ port: udp.local.port, err: (err as Error).message }, "sip tcp unavailable on SIP_PORT: udp only");
-      }
-    }
-    if (cfg.sipTls) {
-      try {
-        streams.push(await StreamTransport.listen({ host: cfg.sipHost, port: cfg.sipTls.port, log, gate, tls: cfg.sipTls }));
-      } catch (err) {
-        for (const s of streams) s.close();
-        udp.close();
-        throw new Error(`SIP_TLS_PORT: cannot listen on tls ${cfg.sipHost}:${cfg.sipTls.port}: ${(err as Error).message}`);
-      }
-    }
-    const transport = new MultiTransport(udp, streams, log);
+    const transport = await listenSip(cfg, log);
     let store: AgentStore;
     try {
       // DATABASE_URL: one PostgreSQL database for a fleet of agents; else SQLite in DATA_DIR.
@@ -197,6 +200,8 @@ export class AgentServer {
       onLateness: (ms) => {
         metrics.pacerLateness(ms);
         headroom.recordLateness(ms);
+        // A gap every caller hears: logged with when it happened, to find what held the thread.
+        if (ms >= PACER_STALL_LOG_MS) log.warn({ lateMs: Math.round(ms), calls: pacer.size }, "pacer tick late");
       },
       onError: (err) => log.error({ err: String(err) }, "pacer source failed"),
     });
@@ -274,7 +279,7 @@ export class AgentServer {
 
   /** Live calls of both directions. */
   get activeCalls(): number {
-    return this.inbound.size + (this.dialer?.activeCalls ?? 0);
+    return this.inbound.size + (this.dialer?.activeCalls ?? 0) + (this.bridgeLegs?.active ?? 0);
   }
 
   /** The outbound dialer: INVITEs through the trunk, media and conversation through CallMedia. */
@@ -307,8 +312,8 @@ export class AgentServer {
         const v = this.admission.verdict();
         return v.accept || v.reason === "draining" ? undefined : new OutboundError("at_capacity", v.detail);
       },
-      createMedia: (req) =>
-        new CallMedia({
+      createMedia: (req) => {
+        const media: CallMedia = new CallMedia({
           ...req, // record, lease, negotiated media, system, and the session's hooks (clock, hang-up, turns, errors)
           signallingAddress: ob.trunkHost,
           latchMode: cfg.rtpLatch,
@@ -329,10 +334,13 @@ export class AgentServer {
             record: req.record,
             onRecordChanged: req.onRecordChanged,
             log,
+            fallback: this.bridgeLegs ? { legs: this.bridgeLegs, media: () => media } : undefined,
           }),
           recordingsDir: this.recordingsDir,
           onRtcpReport: this.metrics.rtcpReport,
-        }),
+        });
+        return media;
+      },
     });
   }
 
@@ -377,33 +385,4 @@ export function conversationSettings(c: ConversationConfig): Partial<Conversatio
     llmTotalMs: c.llmTotalMs,
     digits: { ...c.digits },
   };
-}
-
-/** Starts the registration SIP_REGISTRAR asks for (null without it); its state is a metric and logged. */
-function startRegistration(cfg: Config, ua: UserAgent, metrics: Metrics, log: Logger): Registration | null {
-  const r = cfg.register;
-  if (!r) return null;
-  const creds = cfg.outbound.credentials;
-  const reg = new Registration(ua, {
-    registrar: { host: r.host, port: r.port },
-    aor: r.aor,
-    credentials: creds ? { username: creds.username, password: creds.password, realm: creds.realm } : undefined,
-    expiresS: r.expiresS,
-    onState: (state, d) => (state === "failed" ? log.warn : log.info).call(log, { state, ...d, registrar: `${r.host}:${r.port}` }, "sip registration"),
-  });
-  new Gauge({
-    name: "voice_agent_sip_registration_state",
-    help: "SIP registration (SIP_REGISTRAR): 1 for the current state, 0 for the others.",
-    labelNames: ["state"] as const,
-    registers: [metrics.registry],
-    collect() {
-      for (const s of ["unregistered", "registering", "registered", "failed", "unregistering"] as const) this.set({ state: s }, reg.state === s ? 1 : 0);
-    },
-  });
-  reg.start();
-  return reg;
-}
-
-function registrationInfo(reg: Registration, cfg: Config): Record<string, unknown> {
-  return { state: reg.state, aor: cfg.register!.aor, registrar: `${cfg.register!.host}:${cfg.register!.port}`, expiresS: reg.grantedS, registrations: reg.registrations, lastStatus: reg.lastStatus };
 }

@@ -3,7 +3,6 @@
  * before our code runs). Every variable is validated at start-up; a bad value throws `ConfigError`
  * naming the variable and what it accepts, and the process stops before opening any socket.
  */
-import { existsSync } from "node:fs";
 import { hostname, networkInterfaces } from "node:os";
 import { HEADROOM_DEFAULTS, type HeadroomLimits } from "../call/headroom";
 // Provider defaults and variable names live in each provider's options module (the single source).
@@ -18,10 +17,12 @@ import { parseTransferTargets } from "../call/transfer";
 import { bool, ConfigError, host, int, ip, ipRangeList, oneOf, pair, str, url, type Env } from "./env-vars";
 import { outboundConfig, type Mode, type OutboundConfig } from "./outbound-config";
 import { tracingConfig } from "./otel-config";
+import { inboundAuth, rateLimit, registerConfig, sipTlsOf, type InboundAuthConfig, type RateLimitConfig, type RegisterConfig, type SipTlsConfig } from "./sip-config";
 import type { TracingConfig } from "../metrics/trace-export";
 
 export { ConfigError } from "./env-vars";
 export { requireOutbound, type Mode, type OutboundConfig } from "./outbound-config";
+export type { InboundAuthConfig, RateLimitConfig, RegisterConfig, SipTlsConfig } from "./sip-config";
 
 export type SttChoice = "deepgram" | "pocketsphinx";
 export type LlmChoice = "gemini" | "openai" | "scripted";
@@ -51,7 +52,7 @@ export interface Config {
   /** SIP_TCP: listen on TCP on SIP_PORT too (default true). */
   sipTcp: boolean;
   /** SIP_TLS_PORT with SIP_TLS_CERT_FILE and SIP_TLS_KEY_FILE (PEM): SIP over TLS; undefined = off. */
-  sipTls?: { port: number; certFile: string; keyFile: string };
+  sipTls?: SipTlsConfig;
   /** RTP_TIMEOUT_S in ms: no RTP from the far end this long ends the call (0 = never). */
   rtpTimeoutMs: number;
   /** RTP_HOLD_TIMEOUT_S in ms: the same while the call is on hold (0 = never). */
@@ -63,10 +64,15 @@ export interface Config {
   /** TRANSFER_NOTIFY_TIMEOUT_S: wait for the final NOTIFY of a REFER, ms. */
   transferNotifyTimeoutMs: number;
   /**
+   * TRANSFER_FALLBACK: when the trunk refuses the REFER, `bridge` calls the target through the trunk and
+   * bridges the two calls (src/call/transfer-bridge.ts); `none` (default) tells the caller it failed.
+   */
+  transferFallback: "bridge" | "none";
+  /**
    * SIP_REGISTRAR (host or host:port; + SIP_USERNAME/SIP_PASSWORD, SIP_REGISTER_EXPIRES): register
    * `sip:USERNAME@HOST` with our Contact (src/sip/ua/registration.ts); undefined = no registration.
    */
-  register?: { host: string; port: number; aor: string; expiresS: number };
+  register?: RegisterConfig;
   scriptFile?: string;
   logLevel: "trace" | "debug" | "info" | "warn" | "error" | "fatal" | "silent";
   logPii: boolean;
@@ -117,25 +123,21 @@ export interface Config {
   /** SIP_UNTRUSTED: requests from untrusted sources get a stateless 403 (`reject`) or nothing (`drop`). */
   sipUntrusted: "reject" | "drop";
   /** SIP_RATE_LIMIT: datagrams per second per source IP (0 = off); SIP_RATE_BURST: bucket size. */
-  sipRateLimit: { perSecond: number; burst: number };
+  sipRateLimit: RateLimitConfig;
   /** SIP_INBOUND_USERNAME/SIP_INBOUND_PASSWORD: digest credentials inbound INVITEs must present. */
-  sipInboundAuth?: { username: string; password: string; realm?: string; algorithms: ("SHA-256" | "MD5")[] };
+  sipInboundAuth?: InboundAuthConfig;
   /** SIGTERM: how long live calls may go on before they are ended politely, s. */
   drainTimeoutS: number;
   conversation: ConversationConfig;
 }
 
-function registerConfig(env: Env): Config["register"] {
-  const v = str(env, "SIP_REGISTRAR");
-  if (v === undefined) return undefined;
-  const m = /^([^:\s]+)(?::(\d{1,5}))?$/.exec(v);
-  const port = m?.[2] === undefined ? 5060 : Number(m[2]);
-  if (!m || port < 1 || port > 65535) throw new ConfigError("SIP_REGISTRAR", `expected host or host:port, got "${v}"`);
-  const hostName = host({ SIP_REGISTRAR: m[1] }, "SIP_REGISTRAR")!;
-  const user = str(env, "SIP_USERNAME");
-  if (user === undefined) throw new ConfigError("SIP_USERNAME", "required with SIP_REGISTRAR (the user part of the registered address)");
-  if (!/^[A-Za-z0-9+._~-]{1,64}$/.test(user)) throw new ConfigError("SIP_USERNAME", `expected letters, digits, + . _ ~ - for a registered user, got "${user}"`);
-  return { host: hostName, port, aor: `sip:${user}@${hostName}`, expiresS: int(env, "SIP_REGISTER_EXPIRES", 600, 10, 86_400) };
+/** TRANSFER_FALLBACK=bridge places calls through the trunk: it needs SIP_TRUNK_HOST and SIP_CALLER_ID. */
+function transferFallbackOf(env: Env, outbound: OutboundConfig): "bridge" | "none" {
+  const v = oneOf(env, "TRANSFER_FALLBACK", ["none", "bridge"] as const, "none");
+  if (v === "bridge" && (!outbound.trunkHost || !outbound.callerId)) {
+    throw new ConfigError("TRANSFER_FALLBACK", "bridge calls the target through the trunk: set SIP_TRUNK_HOST and SIP_CALLER_ID too");
+  }
+  return v;
 }
 
 function transferTargetsOf(env: Env): Map<string, string> {
@@ -240,6 +242,7 @@ export function loadConfig(env: Env = process.env): Config {
     throw new ConfigError("API_TOKEN", "expected at least 16 printable characters without spaces");
   }
   const serverHostRequested = ip(env, "SERVER_HOST", "0.0.0.0")!;
+  const outbound = outboundConfig(env);
 
   return {
     sipHost,
@@ -259,6 +262,7 @@ export function loadConfig(env: Env = process.env): Config {
     rtpLatch: oneOf(env, "RTP_LATCH", LATCH_MODES, "signalled"),
     transferTargets: transferTargetsOf(env),
     transferNotifyTimeoutMs: int(env, "TRANSFER_NOTIFY_TIMEOUT_S", 30, 1, 600) * 1000,
+    transferFallback: transferFallbackOf(env, outbound),
     register: registerConfig(env),
     scriptFile: str(env, "SCRIPT_FILE"),
     logLevel: oneOf(env, "LOG_LEVEL", ["trace", "debug", "info", "warn", "error", "fatal", "silent"] as const, "info"),
@@ -282,7 +286,7 @@ export function loadConfig(env: Env = process.env): Config {
       pacerP99Ms: int(env, "ADMISSION_PACER_P99_MS", HEADROOM_DEFAULTS.pacerP99Ms, 0, 1000),
       minCalls: int(env, "ADMISSION_MIN_CALLS", HEADROOM_DEFAULTS.minCalls, 0, 10_000),
     },
-    outbound: outboundConfig(env),
+    outbound,
     apiToken,
     dataDir: str(env, "DATA_DIR") ?? "./data",
     databaseUrl: databaseUrl(env),
@@ -296,33 +300,6 @@ export function loadConfig(env: Env = process.env): Config {
     sipInboundAuth: inboundAuth(env),
     conversation: conversationConfig(env),
   };
-}
-
-/** SIP_RATE_LIMIT (default 100/s per source IP, 0 = off) and SIP_RATE_BURST (default 2 × the rate). */
-function rateLimit(env: Env): { perSecond: number; burst: number } {
-  const perSecond = int(env, "SIP_RATE_LIMIT", 100, 0, 1_000_000);
-  const burst = int(env, "SIP_RATE_BURST", Math.max(1, perSecond * 2), 1, 10_000_000);
-  return { perSecond, burst };
-}
-
-/** SIP_INBOUND_USERNAME / SIP_INBOUND_PASSWORD (set together), SIP_INBOUND_REALM (default: SIP_PUBLIC_IP). */
-function inboundAuth(env: Env): Config["sipInboundAuth"] {
-  const p = pair(env, "SIP_INBOUND_USERNAME", "SIP_INBOUND_PASSWORD");
-  if (!p) return undefined;
-  const realm = str(env, "SIP_INBOUND_REALM");
-  // A quoted-string without quotes or backslashes (RFC 3261 §25.1 realm-value), so it needs no escaping.
-  if (realm !== undefined && !/^[\x20\x21\x23-\x5b\x5d-\x7e]{1,128}$/.test(realm)) {
-    throw new ConfigError("SIP_INBOUND_REALM", `expected up to 128 printable characters without " or \\, got "${realm}"`);
-  }
-  // SIP_INBOUND_DIGEST_ALGORITHMS: challenge order (RFC 8760 §2.4); MD5 first for UACs that answer only the first.
-  const list = (str(env, "SIP_INBOUND_DIGEST_ALGORITHMS") ?? "SHA-256,MD5").split(",").map((a) => a.trim().toUpperCase()).filter(Boolean);
-  const algorithms: ("SHA-256" | "MD5")[] = [];
-  for (const a of list) {
-    if (a !== "SHA-256" && a !== "MD5") throw new ConfigError("SIP_INBOUND_DIGEST_ALGORITHMS", `expected SHA-256 and/or MD5 in order of preference, got "${a}"`);
-    if (!algorithms.includes(a)) algorithms.push(a);
-  }
-  if (algorithms.length === 0) throw new ConfigError("SIP_INBOUND_DIGEST_ALGORITHMS", "expected SHA-256 and/or MD5 in order of preference");
-  return { username: p[0], password: p[1], realm, algorithms };
 }
 
 /** Turn-taking settings (src/pipeline/agent-call.ts, endpointing.ts, speech-detector.ts). */
@@ -387,18 +364,4 @@ function conversationConfig(env: Env): ConversationConfig {
     llmTotalMs: int(env, "LLM_REPLY_TIMEOUT_MS", 20_000, 1000, 600_000),
     digits: digitsConfig(env),
   };
-}
-
-/** SIP_TLS_PORT (0 or unset: off) and the two PEM files it needs; a startup error names what is missing. */
-function sipTlsOf(env: Env): Config["sipTls"] {
-  const port = int(env, "SIP_TLS_PORT", 0, 0, 65535);
-  if (port === 0) return undefined;
-  const certFile = str(env, "SIP_TLS_CERT_FILE");
-  const keyFile = str(env, "SIP_TLS_KEY_FILE");
-  if (!certFile) throw new ConfigError("SIP_TLS_CERT_FILE", "required with SIP_TLS_PORT (PEM certificate chain)");
-  if (!keyFile) throw new ConfigError("SIP_TLS_KEY_FILE", "required with SIP_TLS_PORT (PEM private key)");
-  for (const [name, path] of [["SIP_TLS_CERT_FILE", certFile], ["SIP_TLS_KEY_FILE", keyFile]] as const) {
-    if (!existsSync(path)) throw new ConfigError(name, `file not found: ${path}`);
-  }
-  return { port, certFile, keyFile };
 }

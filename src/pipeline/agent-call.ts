@@ -127,6 +127,10 @@ export class AgentCall {
       detector: this.detector,
       callSignal: this.callCtl.signal,
       unhandled: (err) => this.unhandled(err),
+      expect: (e) => {
+        this.stt.expect(e);
+        this.digits.configure({ ...this.settings.digits, ...e?.digits });
+      },
     });
     this.answer = d.answer && this.outboundAnswer(d.answer);
     this.unlisten = d.output.listen({

@@ -7,6 +7,7 @@
  */
 import type { PrerenderedTts } from "./prerendered-tts";
 import type { StateMachine } from "../util/state-machine";
+import type { TurnExpectation } from "../providers/types";
 import { sendDtmf } from "../providers/tools/send-dtmf";
 import { transferCall } from "../providers/tools/transfer-call";
 import type { CallTimers } from "./call-timers";
@@ -36,6 +37,8 @@ export interface AgentSpeechParts {
   callSignal: AbortSignal;
   /** A failure that escaped the conversation's own handling. */
   unhandled: (err: unknown) => void;
+  /** What the caller's answer to the reply being generated is expected to be (LlmProvider.expectation). */
+  expect?: (e: TurnExpectation | undefined) => void;
 }
 
 /** Timing of the caller turn a reply answers (ms on the call's clock). */
@@ -56,6 +59,7 @@ export class AgentSpeech {
   private readonly detector: TurnDetector;
   private readonly callSignal: AbortSignal;
   private readonly unhandled: (err: unknown) => void;
+  private readonly expect: ((e: TurnExpectation | undefined) => void) | undefined;
   /** The reply (or resumed rest) in progress. */
   reply: SpeechHandle | null = null;
   /**
@@ -83,6 +87,7 @@ export class AgentSpeech {
     this.detector = p.detector;
     this.callSignal = p.callSignal;
     this.unhandled = p.unhandled;
+    this.expect = p.expect;
   }
 
   /** A new reply: to a caller turn (`userText`), the greeting (null), or fixed text (a resumed rest). */
@@ -141,6 +146,8 @@ export class AgentSpeech {
     const openingTts = this.takeOpeningTts(reply);
     const { llmFirstTokenMs: firstTokenMs, llmTotalMs: totalMs } = this.settings;
     const generate = (s: AbortSignal) => llm.generate({ system: this.d.system, history: [...this.log.history], tools: this.d.tools, signal: s });
+    // A scripted step knows what it asks for: tell the recogniser and the key grouping before the caller answers.
+    if (fixedText === undefined && llm.expectation) this.expect?.(llm.expectation([...this.log.history]));
     const { error } = await reply.run({
       source: (signal) =>
         fixedText !== undefined
@@ -198,8 +205,8 @@ export class AgentSpeech {
   /** Hands the caller to `target` (its line has played); on failure says so and listens again. */
   private async transfer(target: string): Promise<void> {
     this.d.log.info({ callId: this.d.record.id, target }, "transfer started");
-    const done = await this.d.transfer!.run(target);
-    if (this.state.is("stopped")) return;
+    const done = await this.d.transfer!.run(target, { bridging: () => this.say(this.settings.transferBridgingText, false) });
+    if (this.state.is("stopped") || done === "bridged") return; // bridged: the owner stopped the conversation
     if (done) {
       this.state.tryTo("ending");
       this.d.hangup("transferred");

@@ -23,9 +23,14 @@ export class DigitCollector {
 
   constructor(
     private readonly clock: Clock,
-    private readonly settings: DigitCollectorSettings,
+    private settings: DigitCollectorSettings,
     private readonly onComplete: (keys: string) => void,
   ) {}
+
+  /** New settings (a dialogue step's own grouping); applies from the next key. */
+  configure(settings: DigitCollectorSettings): void {
+    this.settings = settings;
+  }
 
   /** Keys pressed and not yet handed on. */
   get pending(): string {

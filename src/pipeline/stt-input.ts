@@ -9,7 +9,7 @@
  * caller and ends the call politely instead of listening to nothing.
  */
 import type { AudioFrame } from "../media/constants";
-import type { SttProvider, SttStream } from "../providers/types";
+import type { SttProvider, SttStream, TurnExpectation } from "../providers/types";
 import type { Logger } from "../util/log";
 import { logProviderError, sttRecovery } from "./provider-failures";
 
@@ -48,6 +48,7 @@ export class SttInput {
   /** Times the stream was re-opened after dying. */
   restarts = 0;
   private gaveUp = false;
+  private expectation: TurnExpectation | undefined;
 
   constructor(private readonly d: SttInputDeps) {}
 
@@ -59,6 +60,12 @@ export class SttInput {
   /** Queues one caller frame (dropped while no stream is open). */
   push(frame: AudioFrame): void {
     this.stream?.push(frame);
+  }
+
+  /** What the next answer is expected to contain (SttStream.expect); kept for a stream opened later. */
+  expect(e: TurnExpectation | undefined): void {
+    this.expectation = e;
+    this.stream?.expect?.(e);
   }
 
   /** Asks the provider to finalize what it heard (end of turn decided by our endpointing). */
@@ -91,6 +98,7 @@ export class SttInput {
         }
         this.stream = stream;
         this.provider = provider;
+        if (this.expectation) stream.expect?.(this.expectation);
         if (provider !== this.d.stt) {
           this.d.log.warn({ callId: this.d.callId, provider: provider.name }, "stt fallback in use");
           this.d.onFallback(provider);

@@ -78,6 +78,22 @@ export interface SttStream {
   close(): void;
   /** Results. Ends after `end()`/`close()` or an error event. */
   readonly events: AsyncIterable<SttEvent>;
+  /**
+   * What the caller's next answer is expected to contain (undefined: anything), for recognisers that
+   * can be told (pocketsphinx: a per-step grammar). Optional capability; never blocks.
+   */
+  expect?(expectation: TurnExpectation | undefined): void;
+}
+
+/**
+ * What a dialogue step expects of the caller's next turn: from the scripted dialogue
+ * (src/providers/scripted), for the recogniser and the key-press grouping.
+ */
+export interface TurnExpectation {
+  /** Words the answer is matched on (category synonyms, yes/no words, digit words); empty: any words. */
+  words: string[];
+  /** Key-press grouping for this step (src/pipeline/digit-collector.ts): each field overrides the call's. */
+  digits?: { terminator?: string; maxDigits?: number; interDigitMs?: number };
 }
 
 export interface SttOpenOptions {
@@ -132,6 +148,11 @@ export interface LlmProvider {
   readonly scripted?: boolean;
   /** Streams the reply. Throws ProviderError (also mid-stream). Stops promptly when `signal` aborts. */
   generate(req: LlmRequest): AsyncIterable<LlmChunk>;
+  /**
+   * What the caller's answer to the reply generated from `history` is expected to be (scripted
+   * dialogues know it from the step reached); undefined when open. Pure, cheap, synchronous.
+   */
+  expectation?(history: readonly ChatMessage[]): TurnExpectation | undefined;
 }
 
 // ---------------------------------------------------------------- TTS

@@ -10,6 +10,9 @@ import type { CallRecord } from "../../src/pipeline/call-record";
 import { FakeLlm, FakeStt, FakeTts, type FakeReply } from "../../src/providers/fake";
 import { dtmfOfTurn, dtmfTurnText } from "../../src/providers/dtmf-text";
 import { sendDtmf } from "../../src/providers/tools/send-dtmf";
+import { createScriptedLlm } from "../../src/providers/scripted/scripted-llm";
+import { validateScript } from "../../src/providers/scripted/script";
+import type { LlmProvider } from "../../src/providers/types";
 
 describe("DigitCollector", () => {
   const collect = (settings = {}) => {
@@ -54,12 +57,13 @@ describe("DTMF turn text and send_dtmf arguments", () => {
   });
 });
 
-function setup(replies: FakeReply[]) {
+function setup(replies: FakeReply[], scripted?: LlmProvider) {
   const clock = new FakeClock();
   const playout = new Playout({ sink: { sendFrame: () => true }, codec: "PCMU" });
   new Pacer({ clock }).add(playout);
   const stt = new FakeStt();
-  const llm = new FakeLlm({ replies, clock });
+  const fake = new FakeLlm({ replies, clock });
+  const llm = scripted ?? fake;
   const tts = new FakeTts({ clock, msPerChar: 25 });
   const sent: string[] = [];
   const record: CallRecord = {
@@ -77,7 +81,7 @@ function setup(replies: FakeReply[]) {
       for (let i = 0; i < 5; i++) await Promise.resolve();
     }
   };
-  return { call, llm, tts, record, run, sent };
+  return { call, llm: fake, stt, tts, record, run, sent };
 }
 
 describe("AgentCall with DTMF", () => {
@@ -103,6 +107,38 @@ describe("AgentCall with DTMF", () => {
     await s.call.start();
     await s.run(500);
     expect(s.sent).toEqual(["2#"]);
+    s.call.stop();
+  });
+});
+
+describe("a dialogue step's expectation reaches the recogniser and the key grouping", () => {
+  const script = validateScript({
+    name: "t",
+    start: "menu",
+    states: {
+      menu: {
+        say: "Sales or support?",
+        listen: { capture: "topic", as: "category", next: "code", categories: { sales: ["buy", "price"], support: ["broken", "help"] }, keys: { "1": "code" } },
+      },
+      code: { say: "Your four digit code.", listen: { capture: "code", as: "digits", next: "ok", dtmf: { terminator: "none", maxDigits: 4 } } },
+      ok: { say: "Code {code}. Goodbye.", end: {} },
+    },
+  });
+
+  test("category words for the first step; digit words and a 4-key group without terminator for the next", async () => {
+    const s = setup(["unused"], createScriptedLlm(script));
+    await s.call.start();
+    await s.run(200);
+    expect(s.stt.streams[0]!.expectations).toEqual([{ words: ["buy", "price", "broken", "help"] }]);
+    s.call.onDtmf("1");
+    await s.run(2500); // "1" alone ends by the 2 s default timeout → the code step
+    const code = s.stt.streams[0]!.expectations.at(-1)!;
+    expect(code.digits).toEqual({ terminator: "", maxDigits: 4 });
+    expect(code.words).toContain("seven");
+    await s.run(2000);
+    for (const k of "12#4") s.call.onDtmf(k); // "#" is an ordinary key here; the 4th key ends the group
+    await s.run(300);
+    expect(s.record.turns.filter((t) => t.speaker === "caller").map((t) => t.text)).toEqual(["[keys pressed: 1]", "[keys pressed: 12#4]"]);
     s.call.stop();
   });
 });

@@ -6,7 +6,7 @@
  *     // … pipeline pushes 50 frames → the final is emitted; stt.streams[0].frames === 50
  */
 import { AsyncQueue } from "../../util/async-queue.ts";
-import type { AudioFrame, ProviderError, SttEvent, SttOpenOptions, SttProvider, SttStream } from "../types.ts";
+import type { AudioFrame, ProviderError, SttEvent, SttOpenOptions, SttProvider, SttStream, TurnExpectation } from "../types.ts";
 
 export interface FakeUtterance {
   /** Emit `events` once this many frames (cumulative, per stream) have been pushed. */
@@ -33,7 +33,13 @@ export class FakeSttStream implements SttStream {
   flushes = 0;
   ended = false;
   closed = false;
+  /** Every `expect()` call, in order (what the dialogue told the recogniser). */
+  readonly expectations: (TurnExpectation | undefined)[] = [];
   private readonly pending: FakeUtterance[];
+
+  expect(e: TurnExpectation | undefined): void {
+    this.expectations.push(e);
+  }
 
   constructor(
     readonly opts: SttOpenOptions,

@@ -61,13 +61,15 @@ export class PocketsphinxOutputParser {
     const m = SEGMENT.exec(line.trim());
     if (m && this.cur) {
       const [, word, s, e, p] = m;
-      if (word === "<s>") this.cur.start = Number(s);
+      // An n-gram search brackets the segments with <s> … </s>; a JSGF grammar search (-jsgf) has
+      // neither (it starts with <sil> and has "(NULL)" transitions): its first and last segments bound it.
+      this.cur.start ??= Number(s);
+      this.cur.end = Number(e);
       if (word === "</s>") {
-        this.cur.end = Number(e);
         this.emit();
         return;
       }
-      if (!isFiller(word!)) this.cur.confs.push(Math.min(1, Math.max(0, Number(p))));
+      if (!isFiller(word!) && word !== "(NULL)") this.cur.confs.push(Math.min(1, Math.max(0, Number(p))));
       return;
     }
     this.emit(); // a new hypothesis line closes any utterance still open

@@ -12,8 +12,8 @@
  *
  * A blank caller turn (silence) counts as an unusable answer. Turns after an end state replay the end.
  */
-import type { ChatMessage } from "../types.ts";
-import { classifyYesNo, extractName, extractReason, extractText, hasAnyKeyword } from "./extract.ts";
+import type { ChatMessage, TurnExpectation } from "../types.ts";
+import { classifyYesNo, extractName, extractReason, extractText, hasAnyKeyword, YES_NO_WORDS } from "./extract.ts";
 import type { CaptureKind, Say, Script, State } from "./script.ts";
 import { dtmfOfTurn } from "../dtmf-text.ts";
 
@@ -136,4 +136,22 @@ export function replay(script: Script, history: readonly ChatMessage[]): Dialogu
     turn.end = { tool: st.end.tool ?? DEFAULT_END_TOOL, args };
   }
   return turn;
+}
+
+/**
+ * What the step reached by `history` expects of the caller's next turn: the words its `listen` matches
+ * on (category synonyms; yes/no words; digit words for a digits capture) and its `dtmf` grouping.
+ * Undefined for an open step (name, reason, text) without `dtmf`, and for end states.
+ */
+export function expectationOf(script: Script, history: readonly ChatMessage[]): TurnExpectation | undefined {
+  const l = script.states[replay(script, history).state]!.listen;
+  if (!l) return undefined;
+  let words: string[] = [];
+  if ("intent" in l) words = [...YES_NO_WORDS];
+  else if ("capture" in l && l.as === "category") words = Object.values(l.categories ?? {}).flat();
+  else if ("capture" in l && l.as === "digits") words = Object.keys(DIGIT_WORDS);
+  const d = l.dtmf;
+  const digits = d && { ...d, ...(d.terminator === "none" ? { terminator: "" } : {}) };
+  if (words.length === 0 && !digits) return undefined;
+  return digits ? { words, digits } : { words };
 }

@@ -180,6 +180,8 @@ export function extractText(text: string): string | null {
 
 const YES = new Set(["yes", "yeah", "yep", "yup", "yea", "ya", "correct", "right", "exactly", "absolutely", "sure", "affirmative", "definitely", "indeed", "ok", "okay", "true"]);
 const NO = new Set(["no", "nope", "nah", "not", "wrong", "incorrect", "isn't", "isnt", "negative"]);
+/** The words classifyYesNo answers on (for a recogniser told what to expect). */
+export const YES_NO_WORDS: readonly string[] = [...YES, ...NO];
 
 /**
  * Yes/no from an answer to a confirmation question: "yes" | "no" | null (unclear).

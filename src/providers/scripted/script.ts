@@ -37,7 +37,11 @@
  * Key presses (DTMF): any `listen` may add `"keys": { "1": "sales", "2": "support" }`: a caller turn of
  * keys (`[keys pressed: 1]`, src/providers/dtmf-text.ts) equal to a listed sequence (a final # ignored)
  * moves to that state; `{ "keys": {…} }` alone is a keypad-only menu. Keys that match nothing count as
- * an unusable answer (the retry line).
+ * an unusable answer (the retry line). `"dtmf": { "terminator": "none", "maxDigits": 4, "interDigitMs":
+ * 3000 }` on a `listen` changes how keys are grouped while that step listens (each field optional).
+ *
+ * What a step expects (category words, yes/no words, digit words, its dtmf grouping) is handed to the
+ * pipeline (engine.ts `expectationOf`), which tells the recogniser and the key grouping.
  */
 import defaultScript from "../../../models/script/receptionist.json";
 import outboundScript_ from "../../../models/script/outbound.json";
@@ -62,6 +66,16 @@ export interface SayBranch {
 /** A line, or branches of which the first whose `if` holds is said (the last must have no `if`). */
 export type Say = string | SayBranch[];
 
+/** Key-press grouping for one step (overrides DTMF_TERMINATOR / DTMF_MAX_DIGITS / DTMF_INTER_DIGIT_MS). */
+export interface StepDtmf {
+  /** One key that ends the group at once, or "none". */
+  terminator?: string;
+  /** The group ends with this many keys (0 = no limit). */
+  maxDigits?: number;
+  /** The group ends this many ms after its last key. */
+  interDigitMs?: number;
+}
+
 export type Listen = (
   | {
       capture: string;
@@ -75,6 +89,8 @@ export type Listen = (
 ) & {
   /** Key sequence pressed → state (DTMF menu). */
   keys?: Record<string, string>;
+  /** How key presses are grouped while this step listens. */
+  dtmf?: StepDtmf;
 };
 
 export interface State {
@@ -236,6 +252,7 @@ export function validateScript(json: unknown, where = "script"): Script {
           stateRef(to, `${f}.listen.keys.${k}`);
         }
       }
+      if (l.dtmf !== undefined) stepDtmf(l.dtmf, `${f}.listen.dtmf`, fail);
       if (l.keys !== undefined && l.intent === undefined && l.capture === undefined) {
         // a keypad-only menu
       } else if ("intent" in l) {
@@ -258,4 +275,14 @@ export function validateScript(json: unknown, where = "script"): Script {
     }
   }
   return json as unknown as Script;
+}
+
+/** Checks a `listen.dtmf` object (see StepDtmf); `fail` throws. */
+function stepDtmf(v: unknown, field: string, fail: (field: string, problem: string) => never): void {
+  if (typeof v !== "object" || v === null || Array.isArray(v)) return fail(field, "must be an object with terminator, maxDigits and/or interDigitMs");
+  const d = v as Record<string, unknown>;
+  for (const k of Object.keys(d)) if (!["terminator", "maxDigits", "interDigitMs"].includes(k)) fail(`${field}.${k}`, "unknown field (have terminator, maxDigits, interDigitMs)");
+  if (d.terminator !== undefined && !(typeof d.terminator === "string" && /^([0-9*#A-D]|none)$/.test(d.terminator))) fail(`${field}.terminator`, 'must be one key (0-9 * # A-D) or "none"');
+  if (d.maxDigits !== undefined && !(Number.isInteger(d.maxDigits) && (d.maxDigits as number) >= 0 && (d.maxDigits as number) <= 64)) fail(`${field}.maxDigits`, "must be an integer 0-64");
+  if (d.interDigitMs !== undefined && !(Number.isInteger(d.interDigitMs) && (d.interDigitMs as number) >= 200 && (d.interDigitMs as number) <= 60_000)) fail(`${field}.interDigitMs`, "must be an integer 200-60000 (ms)");
 }

@@ -9,8 +9,8 @@
  * offers that tool, or offers no tools at all.
  */
 import { abortedError } from "../errors.ts";
-import type { LlmChunk, LlmProvider, LlmRequest } from "../types.ts";
-import { replay, type DialogueTurn } from "./engine.ts";
+import type { ChatMessage, LlmChunk, LlmProvider, LlmRequest, TurnExpectation } from "../types.ts";
+import { expectationOf, replay, type DialogueTurn } from "./engine.ts";
 import type { Script } from "./script.ts";
 
 const SRC = { provider: "scripted", kind: "llm" } as const;
@@ -29,6 +29,11 @@ export class ScriptedLlm implements LlmProvider {
   /** The turn the next `generate` would produce for `history` (for tests and logs). */
   peek(history: LlmRequest["history"]): DialogueTurn {
     return replay(this.script, history);
+  }
+
+  /** What the step the reply to `history` reaches expects of the caller (engine.ts expectationOf). */
+  expectation(history: readonly ChatMessage[]): TurnExpectation | undefined {
+    return expectationOf(this.script, history);
   }
 
   /**

@@ -48,6 +48,13 @@ describe("pocketsphinx output parser", () => {
     expect(u[1]).toEqual({ text: "yes", confidence: 0.25, startS: 7.13, endS: 8.57 });
   });
 
+  test("a JSGF grammar search (-jsgf: no <s>/</s>, (NULL) transitions): times from its first and last segments, (NULL) not a word", () => {
+    const jsgf = ["i bill it", "<sil> 4.000 4.200 1.000000", "i 4.210 4.430 0.5", "(NULL) 4.430 4.430 1.000000", "bill 5.890 6.050 0.7", "(NULL) 6.050 6.050 1.000000", "it 6.060 6.140 0.9", "no", "<sil> 9.000 9.100 1.0", "no 9.110 9.300 0.6", ""].join("\n");
+    const u = parse(jsgf);
+    expect(u.map((x) => [x.text, x.startS, x.endS])).toEqual([["i bill it", 4, 6.14], ["no", 9, 9.3]]);
+    expect(u[0]!.confidence).toBeCloseTo((0.5 + 0.7 + 0.9) / 3, 6);
+  });
+
   test("same result when stdout arrives in ragged pieces", () => {
     expect(parse(sample, 37)).toEqual(parse(sample));
   });

@@ -1,6 +1,6 @@
 /** The scripted dialogue branching on key presses (DTMF turns, src/providers/dtmf-text.ts). */
 import { describe, expect, test } from "bun:test";
-import { replay } from "../../../src/providers/scripted/engine.ts";
+import { expectationOf, replay } from "../../../src/providers/scripted/engine.ts";
 import { validateScript, ScriptError } from "../../../src/providers/scripted/script.ts";
 import { dtmfTurnText } from "../../../src/providers/dtmf-text.ts";
 import type { ChatMessage } from "../../../src/providers/types.ts";
@@ -39,6 +39,28 @@ describe("scripted dialogue and DTMF", () => {
     expect(bad({ "1": "nowhere" })).toThrow(ScriptError);
     expect(bad({ x: "b" })).toThrow(/not a key sequence/);
     expect(bad({ "1": "b" })).not.toThrow();
+  });
+});
+
+describe("what a step expects (for the recogniser and the key grouping)", () => {
+  test("keypad-only menu: nothing; digits: digit words; yes/no: yes and no words; end state: nothing", () => {
+    expect(expectationOf(script, [])).toBeUndefined();
+    expect(expectationOf(script, [user(dtmfTurnText("1"))])!.words).toEqual(["zero", "oh", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]);
+    const yn = expectationOf(script, [user(dtmfTurnText("2"))])!.words;
+    expect(yn).toContain("yes");
+    expect(yn).toContain("no");
+    expect(expectationOf(script, [user(dtmfTurnText("2")), user(dtmfTurnText("1"))])).toBeUndefined();
+  });
+
+  test("listen.dtmf: per-step grouping (\"none\" → no terminator), validated with the field named", () => {
+    const one = (dtmf: unknown) =>
+      validateScript({ name: "x", start: "a", states: { a: { say: "code?", listen: { capture: "c", as: "text", next: "b", dtmf } }, b: { say: "b", end: {} } } });
+    expect(expectationOf(one({ terminator: "none", maxDigits: 6, interDigitMs: 4000 }), [])).toEqual({ words: [], digits: { terminator: "", maxDigits: 6, interDigitMs: 4000 } });
+    expect(expectationOf(one({ terminator: "*" }), [])).toEqual({ words: [], digits: { terminator: "*" } });
+    expect(() => one({ terminator: "##" })).toThrow(/states\.a\.listen\.dtmf\.terminator: must be one key/);
+    expect(() => one({ maxDigits: 99 })).toThrow(/listen\.dtmf\.maxDigits/);
+    expect(() => one({ interDigitMs: 10 })).toThrow(/listen\.dtmf\.interDigitMs/);
+    expect(() => one({ max: 3 })).toThrow(/listen\.dtmf\.max: unknown field/);
   });
 });
 

@@ -1,0 +1,49 @@
+/**
+ * The agent's SIP listeners: UDP on SIP_PORT, TCP on the same port (SIP_TCP) and TLS on SIP_TLS_PORT,
+ * all behind one source gate (SIP_TRUSTED_IPS, SIP_UNTRUSTED, SIP_RATE_LIMIT/SIP_RATE_BURST) that
+ * screens every datagram and connection before any parsing or transaction.
+ */
+import { MultiTransport, SourceGate, StreamTransport, UdpTransport } from "../sip";
+import type { Logger } from "../util/log";
+import type { Config } from "./config";
+
+/**
+ * Binds UDP, then TCP and TLS when configured. A TCP listener that cannot bind is logged and skipped
+ * (UDP only); what is already bound is closed when a later step fails.
+ * @throws Error naming SIP_PORT (UDP bind) or SIP_TLS_PORT (TLS listen).
+ */
+export async function listenSip(cfg: Config, log: Logger): Promise<MultiTransport> {
+  let udp: UdpTransport;
+  // Trust and per-source rate limit before any parsing or transaction (SIP_TRUSTED_IPS, SIP_RATE_LIMIT).
+  const gate = new SourceGate({
+    trusted: cfg.sipTrustedIps,
+    untrusted: cfg.sipUntrusted,
+    ratePerSecond: cfg.sipRateLimit.perSecond,
+    burst: cfg.sipRateLimit.burst,
+  });
+  try {
+    udp = await UdpTransport.bind({ host: cfg.sipHost, port: cfg.sipPort, log, gate });
+  } catch (err) {
+    throw new Error(`SIP_PORT: cannot bind udp ${cfg.sipHost}:${cfg.sipPort}: ${(err as Error).message}`);
+  }
+  // SIP over TCP on the same port (RFC 3261 §18: "All SIP elements MUST implement UDP and TCP"), and
+  // TLS on SIP_TLS_PORT when configured.
+  const streams: StreamTransport[] = [];
+  if (cfg.sipTcp) {
+    try {
+      streams.push(await StreamTransport.listen({ host: cfg.sipHost, port: udp.local.port, log, gate }));
+    } catch (err) {
+      log.warn({ port: udp.local.port, err: (err as Error).message }, "sip tcp unavailable on SIP_PORT: udp only");
+    }
+  }
+  if (cfg.sipTls) {
+    try {
+      streams.push(await StreamTransport.listen({ host: cfg.sipHost, port: cfg.sipTls.port, log, gate, tls: cfg.sipTls }));
+    } catch (err) {
+      for (const s of streams) s.close();
+      udp.close();
+      throw new Error(`SIP_TLS_PORT: cannot listen on tls ${cfg.sipHost}:${cfg.sipTls.port}: ${(err as Error).message}`);
+    }
+  }
+  return new MultiTransport(udp, streams, log);
+}
