@@ -104,7 +104,7 @@ describe.skipIf(!tools)("answering-machine detection (compiled agent, SIPp calle
     const helloEndMs = hello.phrases[0]!.endMs;
     const r = await callee(hello.pcm, {}, async (id) => {
       // Let the opening play, then hang up through the API (the callee says nothing more).
-      await waitFor(async () => ((await agent!.get(`/outbound/call/${id}`)).transcript.some((t: any) => t.speaker === "agent") ? true : undefined), 15_000, "the opening");
+      await waitFor(async () => ((await agent!.get(`/outbound/call/${id}`)).transcript.some((t: any) => t.speaker === "agent" && !t.interrupted) ? true : undefined), 20_000, "the opening");
       await fetch(`http://127.0.0.1:${agent!.httpPort}/outbound/call/${id}/hangup`, { method: "POST" });
     });
     expect(r.sippResult.exitCode).toBe(0);
