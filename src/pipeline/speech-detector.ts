@@ -59,6 +59,11 @@ export interface DetectorOptions {
    * has to agree). Default DEFAULT_BARGE_IN_LOUD; null: off.
    */
   bargeInLoud?: { withinDb: number; minSpeechMs: number } | null;
+  /**
+   * Confident speech confirms a barge-in sooner: `minSpeechMs` of frames whose probability reaches `p`
+   * in the main stream and in the confirming stream. Default DEFAULT_BARGE_IN_STRONG; null: off.
+   */
+  bargeInStrong?: { p: number; minSpeechMs: number } | null;
   /** Silence inside speech after which a pause is reported, ms. Default DEFAULT_PAUSE_MS. */
   pauseMs?: number;
   /** Speech after a reported pause that counts as the caller going on (a new start), ms. Default DEFAULT_RESUME_MS. */
@@ -90,6 +95,8 @@ export const DEFAULT_BARGE_IN_MIN_SPEECH_MS = 80;
  */
 export const DEFAULT_ECHO_TAIL = true;
 export const DEFAULT_BARGE_IN_MAX_GAP_MS = 160;
+/** Off until measured (see DetectorOptions.bargeInStrong). */
+export const DEFAULT_BARGE_IN_STRONG: { p: number; minSpeechMs: number } | null = null;
 /** Off until measured (see DetectorOptions.confirmHearsQuiet). */
 export const DEFAULT_CONFIRM_HEARS_QUIET = false;
 /** Off until measured (see DetectorOptions.bargeInLoud). */
@@ -125,6 +132,10 @@ export class SileroSpeechDetector implements SpeechDetector {
   private fastLoud = 0;
   private readonly loudFrames: number;
   private readonly loudWithinDb: number;
+  /** Frames of the current run confident in both streams (see DetectorOptions.bargeInStrong). */
+  private fastStrong = 0;
+  private readonly strongFrames: number;
+  private readonly strongP: number;
   private fastFired = false;
   /** A pause was reported inside the current speech; `resumeRun` counts speech frames since. */
   private paused = false;
@@ -159,6 +170,9 @@ export class SileroSpeechDetector implements SpeechDetector {
     const loud = opts.bargeInLoud === undefined ? DEFAULT_BARGE_IN_LOUD : opts.bargeInLoud;
     this.loudFrames = loud ? Math.max(1, Math.ceil(loud.minSpeechMs / SEGMENTER_FRAME_MS)) : Infinity;
     this.loudWithinDb = loud?.withinDb ?? 0;
+    const strong = opts.bargeInStrong === undefined ? DEFAULT_BARGE_IN_STRONG : opts.bargeInStrong;
+    this.strongFrames = strong ? Math.max(1, Math.ceil(strong.minSpeechMs / SEGMENTER_FRAME_MS)) : Infinity;
+    this.strongP = strong?.p ?? 1;
     this.low = this.threshold - this.segmenter.options.hysteresis;
     this.pauseFrames = Math.max(1, Math.ceil((opts.pauseMs ?? DEFAULT_PAUSE_MS) / SEGMENTER_FRAME_MS));
     this.resumeFrames = Math.max(1, Math.ceil((opts.resumeMs ?? DEFAULT_RESUME_MS) / SEGMENTER_FRAME_MS));
@@ -259,18 +273,20 @@ export class SileroSpeechDetector implements SpeechDetector {
         if (this.fastRun === 0) {
           this.fastStart = frame;
           this.fastConfirmed = q === undefined;
-          this.fastLoud = 0;
+          this.fastLoud = this.fastStrong = 0;
         }
         this.fastRun++;
         if (loud) this.fastLoud++;
+        if (p >= this.strongP && (q === undefined || (q !== null && q >= this.strongP))) this.fastStrong++;
         this.fastGap = 0;
       } else if (this.fastRun > 0 && (echo || (p ?? 0) >= this.low) && this.fastGap < this.maxGapFrames) {
         this.fastGap++;
       } else {
-        this.fastRun = this.fastGap = this.fastLoud = 0;
+        this.fastRun = this.fastGap = this.fastLoud = this.fastStrong = 0;
       }
       if (this.fastRun > 0 && q !== undefined && q !== null && q >= this.threshold) this.fastConfirmed = true;
-      if ((this.fastRun >= this.bargeInFrames || this.fastLoud >= this.loudFrames) && this.fastConfirmed) {
+      const early = this.fastLoud >= this.loudFrames || this.fastStrong >= this.strongFrames;
+      if ((this.fastRun >= this.bargeInFrames || early) && this.fastConfirmed) {
         this.fastFired = true;
         this.start((frame - this.fastStart) * SEGMENTER_FRAME_MS);
       }
