@@ -195,7 +195,7 @@ export interface SimSetting {
   adaptDb?: number;
   floorDb?: number;
   /** DetectorOptions.bargeInStrong (null: off; undefined: the detector's default). */
-  strong?: { p: number; minSpeechMs: number } | null;
+  strong?: { p: number; minSpeechMs: number; withinDb?: number } | null;
   /** DetectorOptions.confirmHearsQuiet (undefined: the detector's default). */
   confirmQuiet?: boolean;
   /** DetectorOptions.bargeInLoud (null: off; undefined: the detector's default). */
@@ -397,7 +397,7 @@ async function tune(): Promise<void> {
               for (const cq of list("--confirm-quiet", "default"))
               for (const st of list("--strong", "default"))
                 grid.push({
-                  strong: st === "default" ? undefined : st === "off" ? null : { p: Number(st.split(":")[0]), minSpeechMs: Number(st.split(":")[1]) },
+                  strong: st === "default" ? undefined : st === "off" ? null : { p: Number(st.split(":")[0]), minSpeechMs: Number(st.split(":")[1]), withinDb: st.split(":")[2] ? Number(st.split(":")[2]) : undefined },
                   confirmQuiet: cq === "default" ? undefined : cq === "true",
                   loud: loudArg === "default" ? undefined : loudArg === "off" ? null : { withinDb: Number(loudArg.split(":")[0]), minSpeechMs: Number(loudArg.split(":")[1]) },
                   echoRule,
@@ -433,7 +433,7 @@ async function tune(): Promise<void> {
     }
     const some = (xs: string[]) => `${xs.length}${xs.length ? ` (${xs.slice(0, 3).join("; ")})` : ""}`;
     console.log(
-      `| ${set.echoRule}${set.echoRule === "xcorr" ? ` c²≥${set.share}, floor ${set.quietFloorDb} dB` : ""} | ${set.confirm} | ${set.echoTail} | ${set.echoRule === "xcorr" ? "–" : set.erlDb} | ${set.adaptDb ?? "off"} | ${set.adaptDb === undefined ? "–" : set.floorDb} | ${set.minSpeechMs} | ${set.maxGapMs} | ${set.loud === undefined ? "default" : set.loud === null ? "off" : `${set.loud.withinDb}:${set.loud.minSpeechMs}`} | ${set.confirmQuiet ?? "default"} | ${set.strong === undefined ? "default" : set.strong === null ? "off" : `${set.strong.p}:${set.strong.minSpeechMs}`} | ${fmt(quantile(lat, 0.5))} | ${fmt(quantile(lat, 0.95))} | ` +
+      `| ${set.echoRule}${set.echoRule === "xcorr" ? ` c²≥${set.share}, floor ${set.quietFloorDb} dB` : ""} | ${set.confirm} | ${set.echoTail} | ${set.echoRule === "xcorr" ? "–" : set.erlDb} | ${set.adaptDb ?? "off"} | ${set.adaptDb === undefined ? "–" : set.floorDb} | ${set.minSpeechMs} | ${set.maxGapMs} | ${set.loud === undefined ? "default" : set.loud === null ? "off" : `${set.loud.withinDb}:${set.loud.minSpeechMs}`} | ${set.confirmQuiet ?? "default"} | ${set.strong === undefined ? "default" : set.strong === null ? "off" : `${set.strong.p}:${set.strong.minSpeechMs}${set.strong.withinDb === undefined ? "" : `:${set.strong.withinDb}`}`} | ${fmt(quantile(lat, 0.5))} | ${fmt(quantile(lat, 0.95))} | ` +
         `${fmt(quantile(latBy["0"]!, 0.95))} / ${fmt(quantile(latBy["-10"]!, 0.95))} / ${fmt(quantile(latBy.quiet!, 0.95))} | ${fmt(quantile(latBy.clean!, 0.95))} / ${fmt(quantile(latBy.echo!, 0.95))} | ${fmt(Math.max(...lat))} | ${some(missed)} | ${some(falses)} | ${bcs}/${nBc} | ${phantoms}/${nEcho} |`,
     );
   }

@@ -61,9 +61,11 @@ export interface DetectorOptions {
   bargeInLoud?: { withinDb: number; minSpeechMs: number } | null;
   /**
    * Confident speech confirms a barge-in sooner: `minSpeechMs` of frames whose probability reaches `p`
-   * in the main stream and in the confirming stream. Default DEFAULT_BARGE_IN_STRONG; null: off.
+   * in the main stream and in the confirming stream and, with `withinDb`, whose level (our echo taken
+   * out) is within that of the loudest frame we sent in the last 2 s (a background voice is confident
+   * speech too, but quiet). Default DEFAULT_BARGE_IN_STRONG; null: off.
    */
-  bargeInStrong?: { p: number; minSpeechMs: number } | null;
+  bargeInStrong?: { p: number; minSpeechMs: number; withinDb?: number } | null;
   /** Silence inside speech after which a pause is reported, ms. Default DEFAULT_PAUSE_MS. */
   pauseMs?: number;
   /** Speech after a reported pause that counts as the caller going on (a new start), ms. Default DEFAULT_RESUME_MS. */
@@ -96,7 +98,7 @@ export const DEFAULT_BARGE_IN_MIN_SPEECH_MS = 80;
 export const DEFAULT_ECHO_TAIL = true;
 export const DEFAULT_BARGE_IN_MAX_GAP_MS = 160;
 /** Off until measured (see DetectorOptions.bargeInStrong). */
-export const DEFAULT_BARGE_IN_STRONG: { p: number; minSpeechMs: number } | null = null;
+export const DEFAULT_BARGE_IN_STRONG: { p: number; minSpeechMs: number; withinDb?: number } | null = null;
 /** Off until measured (see DetectorOptions.confirmHearsQuiet). */
 export const DEFAULT_CONFIRM_HEARS_QUIET = false;
 /** Off until measured (see DetectorOptions.bargeInLoud). */
@@ -136,6 +138,7 @@ export class SileroSpeechDetector implements SpeechDetector {
   private fastStrong = 0;
   private readonly strongFrames: number;
   private readonly strongP: number;
+  private readonly strongWithinDb: number;
   private fastFired = false;
   /** A pause was reported inside the current speech; `resumeRun` counts speech frames since. */
   private paused = false;
@@ -173,6 +176,7 @@ export class SileroSpeechDetector implements SpeechDetector {
     const strong = opts.bargeInStrong === undefined ? DEFAULT_BARGE_IN_STRONG : opts.bargeInStrong;
     this.strongFrames = strong ? Math.max(1, Math.ceil(strong.minSpeechMs / SEGMENTER_FRAME_MS)) : Infinity;
     this.strongP = strong?.p ?? 1;
+    this.strongWithinDb = strong?.withinDb ?? Infinity;
     this.low = this.threshold - this.segmenter.options.hysteresis;
     this.pauseFrames = Math.max(1, Math.ceil((opts.pauseMs ?? DEFAULT_PAUSE_MS) / SEGMENTER_FRAME_MS));
     this.resumeFrames = Math.max(1, Math.ceil((opts.resumeMs ?? DEFAULT_RESUME_MS) / SEGMENTER_FRAME_MS));
@@ -192,8 +196,7 @@ export class SileroSpeechDetector implements SpeechDetector {
     // Decide echo now, against what was sent up to this moment, not when inference returns.
     const echo = (this.agentSpeaking || (this.opts.echoTail ?? DEFAULT_ECHO_TAIL)) && this.opts.echo?.isLikelyEcho(pcm, this.agentSpeaking) === true;
     const agentSpeaking = this.agentSpeaking;
-    const levelDb = agentSpeaking && this.loudFrames !== Infinity ? this.opts.echo?.lastLevelDb : undefined;
-    const loud = levelDb !== undefined && levelDb >= -this.loudWithinDb;
+    const levelDb = agentSpeaking ? this.opts.echo?.lastLevelDb : undefined;
     const confirm = this.opts.confirm;
     // An echo frame taken only by the quiet floor: the confirming stream hears it as it is (confirmHearsQuiet).
     const quietOnly = echo && (this.opts.confirmHearsQuiet ?? DEFAULT_CONFIRM_HEARS_QUIET) && this.opts.echo?.lastQuiet === true;
@@ -210,8 +213,8 @@ export class SileroSpeechDetector implements SpeechDetector {
     this.delivered = Promise.all([this.delivered, main, second]).then(
       ([, p, q]) => {
         try {
-          if (!both) return this.onProbability(pcm, echo ? 0 : p, confirm ? (echo ? 0 : p) : undefined, agentSpeaking, echo, loud);
-          this.onProbability(pcm, echo ? 0 : p, echo ? 0 : q, agentSpeaking, echo, loud);
+          if (!both) return this.onProbability(pcm, echo ? 0 : p, confirm ? (echo ? 0 : p) : undefined, agentSpeaking, echo, levelDb);
+          this.onProbability(pcm, echo ? 0 : p, echo ? 0 : q, agentSpeaking, echo, levelDb);
         } catch (err) {
           void Promise.reject(err); // reported as an unhandled rejection, as before; the chain goes on
         }
@@ -231,7 +234,7 @@ export class SileroSpeechDetector implements SpeechDetector {
    * @param p main stream's probability (0 for echo frames)
    * @param q the confirming stream's probability (0 for echo frames), undefined without one
    */
-  private onProbability(pcm: Int16Array, p: number | null, q: number | null | undefined, agentSpeaking: boolean, echo: boolean, loud = false): void {
+  private onProbability(pcm: Int16Array, p: number | null, q: number | null | undefined, agentSpeaking: boolean, echo: boolean, levelDb?: number): void {
     if (this.closed) return;
     if (echo) this.echoFrames++;
     for (const ev of this.segmenter.push(pcm, q === undefined ? p : q)) {
@@ -276,8 +279,9 @@ export class SileroSpeechDetector implements SpeechDetector {
           this.fastLoud = this.fastStrong = 0;
         }
         this.fastRun++;
-        if (loud) this.fastLoud++;
-        if (p >= this.strongP && (q === undefined || (q !== null && q >= this.strongP))) this.fastStrong++;
+        if (levelDb !== undefined && levelDb >= -this.loudWithinDb) this.fastLoud++;
+        const levelOk = this.strongWithinDb === Infinity || (levelDb !== undefined && levelDb >= -this.strongWithinDb);
+        if (p >= this.strongP && (q === undefined || (q !== null && q >= this.strongP)) && levelOk) this.fastStrong++;
         this.fastGap = 0;
       } else if (this.fastRun > 0 && (echo || (p ?? 0) >= this.low) && this.fastGap < this.maxGapFrames) {
         this.fastGap++;
