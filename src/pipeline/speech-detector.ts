@@ -97,10 +97,26 @@ export const DEFAULT_BARGE_IN_MIN_SPEECH_MS = 80;
  */
 export const DEFAULT_ECHO_TAIL = true;
 export const DEFAULT_BARGE_IN_MAX_GAP_MS = 160;
-/** Off until measured (see DetectorOptions.bargeInStrong). */
-export const DEFAULT_BARGE_IN_STRONG: { p: number; minSpeechMs: number; withinDb?: number } | null = null;
-/** Off until measured (see DetectorOptions.confirmHearsQuiet). */
-export const DEFAULT_CONFIRM_HEARS_QUIET = false;
+/**
+ * Where the stop latency went (offline, 144 interruptions at 0/−10 dB, quiet floor 17 dB, ms after the
+ * caller's onset, p50/p95): Silero's main stream reached 0.5 at 20/60, the first frame that counts (not
+ * taken for echo or the quiet floor) at 40/60, the confirming stream at 60/180, the barge-in at 100/220.
+ * The confirming stream was the lag: it heard silence for every frame below the quiet floor, i.e. for
+ * the soft onset of the caller's first syllable, and started cold. Measured with
+ * `bun run scripts/bench-bargein.ts --tune-only --echo xcorr --confirm true --min-speech 80 --max-gap 160
+ * --loud off --confirm-quiet … --strong …` (216 interruptions, 133 distractors, 15 backchannels):
+ *   before (confirm hears silence, no strong rule): p50 100, p95 220 (0 dB 200, −10 dB 240, quiet 220), 1 missed, 1 false
+ *   confirmHearsQuiet:                               p50 100, p95 220 (0 dB 200, −10 dB 200, quiet 220), 0 missed, 1 false
+ *   + bargeInStrong 0.9 / 40 ms / within 10 dB:      p50 100, p95 220 (0 dB 140, −10 dB 200, quiet 220), 0 missed, 1 false
+ *   + bargeInStrong 0.9 / 40 ms, no level condition: p95 180 (0 dB 140) but 3 false (background voices at −20 dB)
+ *   bargeInMinSpeechMs 60 instead:                   p95 200, 1 missed, 2 false (background voices)
+ *   bargeInLoud (level alone, 3–10 dB, 40 ms):        p95 220 unchanged (the count was not the lag)
+ * The false interruption left in every setting is the same background voice ("Wait, stop." 20 dB below
+ * the agent), as before.
+ */
+export const DEFAULT_BARGE_IN_STRONG: { p: number; minSpeechMs: number; withinDb?: number } | null = { p: 0.9, minSpeechMs: 40, withinDb: 10 };
+/** On: see DEFAULT_BARGE_IN_STRONG for the measurement. */
+export const DEFAULT_CONFIRM_HEARS_QUIET = true;
 /** Off until measured (see DetectorOptions.bargeInLoud). */
 export const DEFAULT_BARGE_IN_LOUD: { withinDb: number; minSpeechMs: number } | null = null;
 /**

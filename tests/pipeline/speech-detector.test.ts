@@ -55,7 +55,7 @@ describe("SileroSpeechDetector", () => {
   test("bargeInLoud: speech about as loud as what we send interrupts after its shorter minimum; quieter speech needs the full one", async () => {
     // A stand-in for the echo decision: no echo, and the level of each frame relative to a reference of 8000.
     const levelEcho = { noteSent() {}, lastLevelDb: undefined as number | undefined, isLikelyEcho(pcm: Int16Array) { this.lastLevelDb = 20 * Math.log10(rms(pcm) / 8000); return false; } };
-    const opts = { echo: levelEcho, bargeInMinSpeechMs: 80, bargeInLoud: { withinDb: 6, minSpeechMs: 40 } };
+    const opts = { echo: levelEcho, bargeInMinSpeechMs: 80, bargeInLoud: { withinDb: 6, minSpeechMs: 40 }, bargeInStrong: null };
     const loud = new SileroSpeechDetector(levelVad(), opts);
     const evLoud = collect(loud);
     loud.setAgentSpeaking(true);
