@@ -42,7 +42,6 @@ interface CallTrace {
   turns: number;
 }
 
-const time = (iso: string | undefined): Date => (iso ? new Date(iso) : new Date());
 
 /**
  * The stages of a reply in the order they happen: each span runs from the end of the previous stage
@@ -60,20 +59,27 @@ export interface TraceObserverOptions {
   tracer: Tracer;
   /** LOG_PII: numbers, transcripts and replies as attributes. */
   pii: boolean;
+  /**
+   * When the event being handled happened, epoch ms (default: now). The tracing worker sets it to the
+   * time the call side posted the event, so hold, barge-in and other event times are not the worker's.
+   */
+  now?: () => number;
 }
 
 /** The tracing view of calls (see the file comment for the spans). */
 export function traceObserver(o: TraceObserverOptions): CallObserver {
   const { tracer, pii } = o;
+  const now = () => new Date(o.now ? o.now() : Date.now());
+  const time = (iso: string | undefined): Date => (iso ? new Date(iso) : now());
   const live = new Map<string, CallTrace>();
   const child = (t: CallTrace, name: string, start: Date, attributes: Attributes = {}, kind = SpanKind.INTERNAL, parent = t.ctx) =>
     tracer.startSpan(name, { startTime: start, attributes, kind }, parent);
 
   function onUpdated(t: CallTrace, r: CallRecord): void {
     if (r.codec) t.root.setAttribute("voice_agent.codec", r.codec);
-    if (r.onHold && !t.hold) t.hold = child(t, "hold", new Date());
+    if (r.onHold && !t.hold) t.hold = child(t, "hold", now());
     else if (!r.onHold && t.hold) {
-      t.hold.end();
+      t.hold.end(now());
       t.hold = undefined;
     }
     const tr = r.transfer;
@@ -138,7 +144,7 @@ export function traceObserver(o: TraceObserverOptions): CallObserver {
   }
 
   function event(r: CallRecord, name: string, attributes: Attributes = {}): void {
-    live.get(r.id)?.root.addEvent(name, attributes);
+    live.get(r.id)?.root.addEvent(name, attributes, now());
   }
 
   return {
@@ -215,7 +221,8 @@ export function traceObserver(o: TraceObserverOptions): CallObserver {
       t.root.end(end);
     },
     callRefused(direction, result) {
-      tracer.startSpan("call.refused", { kind: direction === "inbound" ? SpanKind.SERVER : SpanKind.CLIENT, attributes: { "voice_agent.call.direction": direction, "voice_agent.call.end_reason": result } }).end();
+      const at = now();
+      tracer.startSpan("call.refused", { startTime: at, kind: direction === "inbound" ? SpanKind.SERVER : SpanKind.CLIENT, attributes: { "voice_agent.call.direction": direction, "voice_agent.call.end_reason": result } }).end(at);
     },
   };
 }

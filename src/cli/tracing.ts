@@ -79,7 +79,7 @@ export function startTracing(cfg: TracingConfig, o: { pii: boolean; log: Logger 
     }
   };
   post({ kind: "init", cfg, pii: o.pii });
-  const event = (m: keyof CallObserver, ...a: unknown[]) => post({ kind: "event", m, a });
+  const event = (m: keyof CallObserver, ...a: unknown[]) => post({ kind: "event", m, a, at: Date.now() });
   const observer: CallObserver = {
     callStarted: (r) => event("callStarted", lean(r)),
     callUpdated: (r) => event("callUpdated", lean(r)),
