@@ -192,8 +192,8 @@ export class AgentSpeech {
   /** Hands the caller to `target` (its line has played); on failure says so and listens again. */
   private async transfer(target: string): Promise<void> {
     this.d.log.info({ callId: this.d.record.id, target }, "transfer started");
-    const done = await this.d.transfer!.run(target);
-    if (this.state.is("stopped")) return;
+    const done = await this.d.transfer!.run(target, { bridging: () => this.say(this.settings.transferBridgingText, false) });
+    if (this.state.is("stopped") || done === "bridged") return; // bridged: the owner stopped the conversation
     if (done) {
       this.state.tryTo("ending");
       this.d.hangup("transferred");
