@@ -13,7 +13,7 @@
  *   │  ├─ llm.request                     request sent → answer complete (CLIENT)
  *   │  └─ tts.request                     first sentence sent → last audio received (CLIENT)
  *   ├─ hold                               the peer held the call → resumed
- *   └─ transfer                           REFER sent → final NOTIFY / refusal / timeout
+ *   └─ transfer                           REFER sent → final NOTIFY / refusal / timeout (bridge: → target answered)
  *
  * Barge-ins, DTMF keys, tool calls and provider errors are events on the root span. Numbers (From/To),
  * transcripts, replies, keys and tool arguments are attributes only when `pii` is true (LOG_PII).
@@ -90,13 +90,16 @@ export function traceObserver(o: TraceObserverOptions): CallObserver {
     }
     if (tr.outcome === "pending" || !t.transfer?.isRecording()) return;
     t.transfer.setAttributes({
+      "voice_agent.transfer.method": tr.method,
       "voice_agent.transfer.outcome": tr.outcome,
+      ...(tr.failureReason ? { "voice_agent.transfer.failure_reason": tr.failureReason } : {}),
       ...(tr.referStatus !== undefined ? { "voice_agent.transfer.refer_status": tr.referStatus } : {}),
       ...(tr.finalStatus !== undefined ? { "voice_agent.transfer.final_status": tr.finalStatus } : {}),
       ...(pii && tr.uri ? { "voice_agent.transfer.uri": tr.uri } : {}),
     });
-    if (tr.outcome !== "transferred") t.transfer.setStatus({ code: SpanStatusCode.ERROR, message: tr.outcome });
-    t.transfer.end(time(tr.endedAt));
+    if (tr.outcome !== "transferred" && tr.outcome !== "bridged") t.transfer.setStatus({ code: SpanStatusCode.ERROR, message: tr.outcome });
+    // A bridge ends the transfer span when the target answers (the bridged talk is the rest of the call).
+    t.transfer.end(time(tr.outcome === "bridged" ? tr.bridgedAt : tr.endedAt));
   }
 
   function agentTurn(t: CallTrace, r: CallRecord, turn: TurnRecord): void {
