@@ -5,7 +5,8 @@
  * target behind it (tests/scenarios/bridge-callee-*.xml, answering in PCMA while the callers are PCMU).
  * - Bridged: a 500 Hz tone from the caller arrives at the target and a 1400 Hz tone from the target at
  *   the caller (Goertzel per 20 ms packet in a capture), each leg with its own SSRC; the caller's BYE
- *   ends the target's leg with BYE; the target's BYE ends the caller's call with BYE.
+ *   ends the target's leg with BYE; the target's BYE ends the caller's call with BYE; a key the caller
+ *   presses (SIP INFO) reaches the target as RFC 4733 events.
  * - Not bridged, the call goes on and the caller hears the explanation: the target busy (486), and a
  *   REFER accepted with no NOTIFY within TRANSFER_NOTIFY_TIMEOUT_S (no fallback then: documented in
  *   src/call/transfer-bridge.ts). NOTIFY 486 / REFER 202 → NOTIFY 200 are in transfer.test.ts.
@@ -141,7 +142,7 @@ test.skipIf(missing.length > 0)(
   "four callers at once: REFER 403 → bridged both ways (tones) and ended by either side's BYE; a busy target or a REFER with no NOTIFY → the call goes on and the caller hears why",
   async () => {
     const [bridgedMedia, backMedia, busyMedia, silentMedia] = [await freeUdpPortRange(4), await freeUdpPortRange(4), await freeUdpPortRange(4), await freeUdpPortRange(4)];
-    const trunk = await startSippUas({ scenario: "bridge-trunk", port: trunkPort, calls: 3, pauseMs: 1500, keys: { audio: `${file("target.alaw")},1,8` } });
+    const trunk = await startSippUas({ scenario: "bridge-trunk", port: trunkPort, calls: 3, pauseMs: 2500, keys: { audio: `${file("target.alaw")},1,8` } });
     const cap = await RtpCapture.start({ ports: [agent.sipPort, trunkPort], portRanges: [[agent.rtpStart, agent.rtpEnd]] });
     // SIPp fails on a BYE it does not expect: the agent must not hang up the busy and no-NOTIFY calls before SIPp does.
     const [bridged, back, busy, silent] = await Promise.all([
@@ -180,6 +181,14 @@ test.skipIf(missing.length > 0)(
     expect(recs.back.transfer).toMatchObject({ method: "bridge", outcome: "bridged", endedBy: "target" });
     expect(recs.back.endReason).toBe("transfer_target_hangup");
     expect(legOf(recs.back)).toMatchObject({ status: "completed", metadata: { bridge_of: recs.back.id } });
+
+    // The back caller pressed 5 (SIP INFO) while bridged: the target got it as RFC 4733 events (§2.5.1:
+    // one event, the last packet with E set sent three times).
+    const backInvite = invites.find((m) => m.firstLine.includes("sip:back@"))!;
+    const backLegPort = Number(/m=audio (\d+)/.exec(backInvite.text)![1]);
+    const events = res.rtpStreams.filter((x) => x.src.port === backLegPort).flatMap((x) => x.packets.filter((p) => p.payloadType === 101));
+    expect(new Set(events.map((p) => p.payload[0])), "event codes").toEqual(new Set([5]));
+    expect(events.filter((p) => (p.payload[1]! & 0x80) !== 0).length).toBe(3);
 
     // Audio of the sales bridge: each side's tone reaches the other, each leg with our own SSRC.
     const salesInvite = invites.find((m) => m.firstLine.includes("sip:sales@"))!;
