@@ -11,6 +11,10 @@
  *   bun run bench:load --env VAD_BATCH=false --env FLITE_WORKERS=0     the "before" (one model run per window, flite inline)
  *   bun run bench:load --barge-in                       callers interrupt every reply: replies cut, and how fast
  *   bun run bench:load --admission                      keep the agent's headroom admission on (503 when loaded)
+ *   bun run bench:load --compare /tmp/old-agent --cloud 30 --offline "" --repeat 2
+ *        before/after on the same machine minutes apart: each N runs the old binary then dist/voice-agent,
+ *        `--repeat` times (rows labelled before/after; the ratio of their CPU is what to quote)
+ *   bun run bench:load --offline 1 --cloud "" --agent-log /tmp/logs    the agent's log of each row, as JSON lines
  *
  * Needs sipp and dumpcap (scripts/bootstrap.sh --test) and two cores. Stops at the first failing N of a
  * pipeline unless --all. On a shared machine the numbers are noisy: run it when the machine is quiet.
@@ -31,6 +35,9 @@ const { values: opt } = parseArgs({
     admission: { type: "boolean", default: false },
     "barge-in": { type: "boolean", default: false },
     env: { type: "string", multiple: true, default: [] },
+    compare: { type: "string" },
+    repeat: { type: "string", default: "1" },
+    "agent-log": { type: "string" },
   },
 });
 const list = (s: string) => s.split(",").map((x) => x.trim()).filter(Boolean).map(Number).filter((n) => n > 0);
@@ -42,10 +49,18 @@ const rows: LoadRow[] = [];
 try {
   for (const [pipeline, ns] of [["cloud", list(opt.cloud!)], ["offline", list(opt.offline!)]] as const) {
     for (const calls of ns) {
-      const row = await runLoad({ pipeline, calls, holdS, rate: Number(opt.rate), pin: !opt["no-pin"], admission: opt.admission, bargeIn: opt["barge-in"], env, progress: (l) => console.log(l) });
-      rows.push(row);
-      console.log(loadTable([row]).split("\n")[1]);
-      if (gateFailures(row).length && !opt.all) break;
+      const runs: { binary?: string; label?: string }[] = opt.compare ? [{ binary: opt.compare, label: "before" }, { label: "after" }] : [{}];
+      let failed = false;
+      for (let k = 0; k < Math.max(1, Number(opt.repeat)); k++) {
+        for (const { binary, label } of runs) {
+          const row = await runLoad({ pipeline, calls, holdS, rate: Number(opt.rate), pin: !opt["no-pin"], admission: opt.admission, bargeIn: opt["barge-in"], env, binary, agentLog: opt["agent-log"] ? `${opt["agent-log"]}/${pipeline}-${calls}-${label ?? "run"}-${k}.jsonl` : undefined, progress: (l) => console.log(l) });
+          row.label = label;
+          rows.push(row);
+          console.log(loadTable([row]).split("\n")[1]);
+          if (gateFailures(row).length && label !== "before") failed = true;
+        }
+      }
+      if (failed && !opt.all) break;
     }
   }
 } finally {

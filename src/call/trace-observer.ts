@@ -13,17 +13,17 @@
  *   │  ├─ llm.request                     request sent → answer complete (CLIENT)
  *   │  └─ tts.request                     first sentence sent → last audio received (CLIENT)
  *   ├─ hold                               the peer held the call → resumed
- *   └─ transfer                           REFER sent → final NOTIFY / refusal / timeout
+ *   └─ transfer                           REFER sent → final NOTIFY / refusal / timeout (bridge: → target answered)
  *
  * Barge-ins, DTMF keys, tool calls and provider errors are events on the root span. Numbers (From/To),
  * transcripts, replies, keys and tool arguments are attributes only when `pii` is true (LOG_PII).
  * Refused calls (no `callStarted`) are one `call.refused` span each.
  *
- * Every method is synchronous and cheap: spans go to the SDK's batch queue (src/metrics/trace-export.ts).
+ * Runs in the tracing worker (src/cli/trace-worker.ts), off the thread that paces RTP: the call side only
+ * posts the events (src/cli/tracing.ts); spans go to the SDK's batch queue (src/metrics/trace-export.ts).
  */
 import { SpanKind, SpanStatusCode, context, trace, type Attributes, type Context, type Span, type Tracer } from "@opentelemetry/api";
 import type { CallRecord, TurnLatency, TurnRecord } from "../pipeline/call-record";
-import { ProviderError } from "../providers/types";
 import type { CallObserver } from "./observer";
 
 /** What one live call keeps: its root span and the spans still open. */
@@ -38,9 +38,10 @@ interface CallTrace {
   transferAt?: string;
   /** The caller's last final turn, for the next reply's span (PII). */
   callerText?: string;
+  /** Turns seen (the records this observer gets may come without their turns: src/cli/tracing.ts). */
+  turns: number;
 }
 
-const time = (iso: string | undefined): Date => (iso ? new Date(iso) : new Date());
 
 /**
  * The stages of a reply in the order they happen: each span runs from the end of the previous stage
@@ -58,20 +59,27 @@ export interface TraceObserverOptions {
   tracer: Tracer;
   /** LOG_PII: numbers, transcripts and replies as attributes. */
   pii: boolean;
+  /**
+   * When the event being handled happened, epoch ms (default: now). The tracing worker sets it to the
+   * time the call side posted the event, so hold, barge-in and other event times are not the worker's.
+   */
+  now?: () => number;
 }
 
 /** The tracing view of calls (see the file comment for the spans). */
 export function traceObserver(o: TraceObserverOptions): CallObserver {
   const { tracer, pii } = o;
+  const now = () => new Date(o.now ? o.now() : Date.now());
+  const time = (iso: string | undefined): Date => (iso ? new Date(iso) : now());
   const live = new Map<string, CallTrace>();
   const child = (t: CallTrace, name: string, start: Date, attributes: Attributes = {}, kind = SpanKind.INTERNAL, parent = t.ctx) =>
     tracer.startSpan(name, { startTime: start, attributes, kind }, parent);
 
   function onUpdated(t: CallTrace, r: CallRecord): void {
     if (r.codec) t.root.setAttribute("voice_agent.codec", r.codec);
-    if (r.onHold && !t.hold) t.hold = child(t, "hold", new Date());
+    if (r.onHold && !t.hold) t.hold = child(t, "hold", now());
     else if (!r.onHold && t.hold) {
-      t.hold.end();
+      t.hold.end(now());
       t.hold = undefined;
     }
     const tr = r.transfer;
@@ -82,13 +90,16 @@ export function traceObserver(o: TraceObserverOptions): CallObserver {
     }
     if (tr.outcome === "pending" || !t.transfer?.isRecording()) return;
     t.transfer.setAttributes({
+      "voice_agent.transfer.method": tr.method,
       "voice_agent.transfer.outcome": tr.outcome,
+      ...(tr.failureReason ? { "voice_agent.transfer.failure_reason": tr.failureReason } : {}),
       ...(tr.referStatus !== undefined ? { "voice_agent.transfer.refer_status": tr.referStatus } : {}),
       ...(tr.finalStatus !== undefined ? { "voice_agent.transfer.final_status": tr.finalStatus } : {}),
       ...(pii && tr.uri ? { "voice_agent.transfer.uri": tr.uri } : {}),
     });
-    if (tr.outcome !== "transferred") t.transfer.setStatus({ code: SpanStatusCode.ERROR, message: tr.outcome });
-    t.transfer.end(time(tr.endedAt));
+    if (tr.outcome !== "transferred" && tr.outcome !== "bridged") t.transfer.setStatus({ code: SpanStatusCode.ERROR, message: tr.outcome });
+    // A bridge ends the transfer span when the target answers (the bridged talk is the rest of the call).
+    t.transfer.end(time(tr.outcome === "bridged" ? tr.bridgedAt : tr.endedAt));
   }
 
   function agentTurn(t: CallTrace, r: CallRecord, turn: TurnRecord): void {
@@ -136,7 +147,7 @@ export function traceObserver(o: TraceObserverOptions): CallObserver {
   }
 
   function event(r: CallRecord, name: string, attributes: Attributes = {}): void {
-    live.get(r.id)?.root.addEvent(name, attributes);
+    live.get(r.id)?.root.addEvent(name, attributes, now());
   }
 
   return {
@@ -151,7 +162,7 @@ export function traceObserver(o: TraceObserverOptions): CallObserver {
           ...(pii ? { "sip.from": r.from, "sip.to": r.to } : {}),
         },
       });
-      const t: CallTrace = { root, ctx: trace.setSpan(context.active(), root) };
+      const t: CallTrace = { root, ctx: trace.setSpan(context.active(), root), turns: 0 };
       t.setup = child(t, "sip.setup", time(r.startedAt), { "sip.method": "INVITE" });
       live.set(r.id, t);
     },
@@ -169,13 +180,16 @@ export function traceObserver(o: TraceObserverOptions): CallObserver {
     turn(r, turn) {
       const t = live.get(r.id);
       if (!t) return;
+      t.turns++;
       if (turn.speaker === "caller") t.callerText = turn.text;
       else agentTurn(t, r, turn);
     },
     bargeIn: (r) => event(r, "barge-in"),
     providerError(r, err) {
-      const p = err instanceof ProviderError ? { "voice_agent.provider": err.provider, "voice_agent.provider.kind": err.kind, "error.type": String(err.code) } : {};
-      event(r, "provider error", { ...p, "exception.message": err instanceof Error ? err.message : String(err) });
+      // A ProviderError, or its fields as posted to a worker (src/cli/tracing.ts): provider, kind, code, message.
+      const e = (typeof err === "object" && err !== null ? err : {}) as { provider?: string; kind?: string; code?: unknown; message?: string };
+      const p = e.provider !== undefined ? { "voice_agent.provider": e.provider, "voice_agent.provider.kind": String(e.kind), "error.type": String(e.code) } : {};
+      event(r, "provider error", { ...p, "exception.message": e.message ?? String(err) });
     },
     dtmf: (r, key) => event(r, "dtmf", pii ? { "voice_agent.dtmf.key": key } : {}),
     toolCall: (r, name, args) => event(r, "tool call", { "voice_agent.tool.name": name, ...(pii ? { "voice_agent.tool.args": JSON.stringify(args) } : {}) }),
@@ -201,7 +215,7 @@ export function traceObserver(o: TraceObserverOptions): CallObserver {
       t.root.setAttributes({
         "voice_agent.call.end_reason": result,
         "voice_agent.call.barge_ins": r.bargeIns,
-        "voice_agent.call.turns": r.turns.length,
+        "voice_agent.call.turns": t.turns,
         ...(r.status ? { "voice_agent.call.status": r.status } : {}),
         ...(r.hangupCause?.code ? { "sip.response.status_code": r.hangupCause.code } : {}),
         ...(u ? { "gen_ai.usage.input_tokens": u.llmInputTokens, "gen_ai.usage.output_tokens": u.llmOutputTokens, "voice_agent.tts.chars": u.ttsChars } : {}),
@@ -210,7 +224,8 @@ export function traceObserver(o: TraceObserverOptions): CallObserver {
       t.root.end(end);
     },
     callRefused(direction, result) {
-      tracer.startSpan("call.refused", { kind: direction === "inbound" ? SpanKind.SERVER : SpanKind.CLIENT, attributes: { "voice_agent.call.direction": direction, "voice_agent.call.end_reason": result } }).end();
+      const at = now();
+      tracer.startSpan("call.refused", { startTime: at, kind: direction === "inbound" ? SpanKind.SERVER : SpanKind.CLIENT, attributes: { "voice_agent.call.direction": direction, "voice_agent.call.end_reason": result } }).end(at);
     },
   };
 }

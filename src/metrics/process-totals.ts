@@ -10,56 +10,52 @@ import { logTotals } from "../util/log-totals.ts";
 import { processErrorTotals } from "../util/process-guard.ts";
 import { storeTotals } from "../store/write-queue.ts";
 
-/** Registers voice_agent_{rtp_dropped,sip_refused,process_errors,log_lines_lost,store_writes}_total. */
-export function processTotalCounters(registers: Registry[]): void {
-  new Counter({
+/** The counters: name, help, the one label, and the process-wide totals object it reads. */
+const PROCESS_TOTALS: readonly { name: string; help: string; label: string; totals: Readonly<Record<string, number>> }[] = [
+  {
     name: "voice_agent_rtp_dropped_total",
     help: "RTP datagrams dropped unprocessed, by reason: oversize (> 1500 bytes), malformed, payload_type (not negotiated), source (refused by the latch). Process totals.",
-    labelNames: ["reason"] as const,
-    registers,
-    collect() {
-      this.reset();
-      for (const [reason, n] of Object.entries(rtpDropTotals)) this.inc({ reason }, n);
-    },
-  });
-  new Counter({
+    label: "reason",
+    totals: rtpDropTotals,
+  },
+  {
     name: "voice_agent_sip_refused_total",
     help: "SIP messages and TCP/TLS connections refused before any transaction, by reason: rate_limited, untrusted_rejected (403), untrusted_dropped, malformed_rejected (400), malformed_dropped, oversize_rejected (513), oversize_dropped, tcp_connection_limit, tcp_untrusted, tcp_message_timeout. Process totals.",
-    labelNames: ["reason"] as const,
-    registers,
-    collect() {
-      this.reset();
-      for (const [reason, n] of Object.entries(sipRefusedTotals)) this.inc({ reason }, n);
-    },
-  });
-  new Counter({
+    label: "reason",
+    totals: sipRefusedTotals,
+  },
+  {
     name: "voice_agent_process_errors_total",
     help: "Errors no call boundary caught, handled by the process-level guard (the process kept running), by kind: unhandled_rejection, uncaught_exception. Process totals.",
-    labelNames: ["kind"] as const,
-    registers,
-    collect() {
-      this.reset();
-      for (const [kind, n] of Object.entries(processErrorTotals)) this.inc({ kind }, n);
-    },
-  });
-  new Counter({
+    label: "kind",
+    totals: processErrorTotals,
+  },
+  {
     name: "voice_agent_log_lines_lost_total",
     help: "Log lines not written, by outcome: suppressed (over the per-message rate limit, summarised), dropped (stdout not read, buffer full). Process totals.",
-    labelNames: ["outcome"] as const,
-    registers,
-    collect() {
-      this.reset();
-      for (const [outcome, n] of Object.entries(logTotals)) this.inc({ outcome }, n);
-    },
-  });
-  new Counter({
+    label: "outcome",
+    totals: logTotals,
+  },
+  {
     name: "voice_agent_store_writes_total",
     help: "Call store (calls.db) writes by outcome: written, queued (the database was locked, full or failing; retried), overflow (queue full: lost), failed (lost for good). Process totals.",
-    labelNames: ["outcome"] as const,
-    registers,
-    collect() {
-      this.reset();
-      for (const [outcome, n] of Object.entries(storeTotals)) this.inc({ outcome }, n);
-    },
-  });
+    label: "outcome",
+    totals: storeTotals,
+  },
+];
+
+/** Registers voice_agent_{rtp_dropped,sip_refused,process_errors,log_lines_lost,store_writes}_total. */
+export function processTotalCounters(registers: Registry[]): void {
+  for (const { name, help, label, totals } of PROCESS_TOTALS) {
+    new Counter({
+      name,
+      help,
+      labelNames: [label],
+      registers,
+      collect() {
+        this.reset();
+        for (const [value, n] of Object.entries(totals)) this.inc({ [label]: value }, n);
+      },
+    });
+  }
 }

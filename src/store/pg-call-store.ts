@@ -18,7 +18,7 @@
  *   const store = await PgCallStore.open({ url: cfg.databaseUrl, agentId: cfg.agentId, log });
  */
 import { SQL } from "bun";
-import type { CallListOptions, CallRecord, CallRecordStore, TurnRecord } from "../pipeline/call-record";
+import { markEnded, type CallListOptions, type CallRecord, type CallRecordStore, type TurnRecord } from "../pipeline/call-record";
 import type { Logger } from "../util/log";
 import { migratePg } from "./pg-schema";
 import { CALL_COLUMNS, TURN_COLUMNS, callParams, rowToCall, rowToTurn, turnParams, type CallRow, type TurnRow } from "./rows";
@@ -136,10 +136,7 @@ export class PgCallStore implements CallRecordStore {
     const r = this.active.get(id);
     if (!r) return;
     this.active.delete(id);
-    r.state = "ended";
-    r.endReason ??= reason;
-    r.endedAt = now.toISOString();
-    r.durationMs = now.getTime() - Date.parse(r.answeredAt ?? r.startedAt);
+    markEnded(r, reason, now);
     this.queue.discard(`turn:${id}:`);
     const turns = [...r.turns];
     this.ending.set(id, r);

@@ -3,71 +3,22 @@
  * fleet, versioned in `voice_agent_schema` (one row per applied version) and migrated at start-up under
  * a transaction-scoped advisory lock, so agents starting together apply each version exactly once.
  *
- * The columns are SQLite's (src/store/schema.ts, read by the same src/store/rows.ts), plus `agent`: the
- * AGENT_ID of the agent that holds the call, so restart recovery ends only that agent's own live calls.
- * Times are ISO-8601 UTC text (they sort as text, as in SQLite). Add migrations at the end; never edit one.
+ * The columns are SQLite's (both rendered from src/store/ddl.ts, read by the same src/store/rows.ts),
+ * plus `agent`: the AGENT_ID of the agent that holds the call, so restart recovery ends only that
+ * agent's own live calls. Add migrations at the end; never edit one.
  */
 import type { SQL } from "bun";
+import { firstVersion, laterColumnMigrations } from "./ddl";
 import { StoreError } from "./schema";
 
-/** Statements per version; index 0 takes an empty database to version 1. */
+/** Statements per version; index 0 takes an empty database to version 1 (src/store/ddl.ts). */
 export const PG_MIGRATIONS: readonly (readonly string[])[] = [
-  [
-    `CREATE TABLE calls (
-       id             TEXT PRIMARY KEY,
-       agent          TEXT NOT NULL,
-       sip_call_id    TEXT NOT NULL,
-       direction      TEXT NOT NULL CHECK (direction IN ('inbound', 'outbound')),
-       from_uri       TEXT NOT NULL,
-       to_uri         TEXT NOT NULL,
-       state          TEXT NOT NULL CHECK (state IN ('ringing', 'connected', 'ended')),
-       status         TEXT,
-       started_at     TEXT NOT NULL,
-       ringing_at     TEXT,
-       answered_at    TEXT,
-       ended_at       TEXT,
-       duration_ms    INTEGER,
-       end_reason     TEXT,
-       hangup_code    INTEGER,
-       hangup_reason  TEXT,
-       hangup_source  TEXT,
-       codec          TEXT,
-       providers      TEXT,
-       barge_ins      INTEGER NOT NULL DEFAULT 0,
-       opening_reason TEXT,
-       objective      TEXT,
-       metadata       TEXT,
-       outcome        TEXT,
-       outcome_source TEXT,
-       updated_at     TEXT NOT NULL
-     )`,
-    `CREATE INDEX calls_by_start ON calls (started_at DESC)`,
-    `CREATE INDEX calls_by_direction ON calls (direction, started_at DESC)`,
-    `CREATE INDEX calls_live ON calls (agent) WHERE state <> 'ended'`,
-    `CREATE TABLE turns (
-       call_id        TEXT NOT NULL REFERENCES calls (id) ON DELETE CASCADE,
-       idx            INTEGER NOT NULL,
-       speaker        TEXT NOT NULL CHECK (speaker IN ('caller', 'agent')),
-       text           TEXT NOT NULL,
-       at             TEXT NOT NULL,
-       interrupted    INTEGER,
-       generated_text TEXT,
-       latency        TEXT,
-       error          TEXT,
-       PRIMARY KEY (call_id, idx)
-     )`,
-  ],
+  firstVersion("pg"),
   // 2: durations in ms overflow INTEGER after 24.8 days (a record's clock, a call cut by a restart
   // recovered weeks later); SQLite's INTEGER is 64-bit, so is this now. Read back as a number.
   [`ALTER TABLE calls ALTER COLUMN duration_ms TYPE BIGINT`],
-  // 3: the transfer to a person (JSON of TransferRecord, src/pipeline/call-record.ts).
-  [`ALTER TABLE calls ADD COLUMN transfer TEXT`],
-  // 4: the far end's last RTCP report about our stream (JSON, as in SQLite migration 3).
-  [`ALTER TABLE calls ADD COLUMN rtcp TEXT`],
-  // 5: what the call and each agent turn cost (JSON, as in SQLite migration 4).
-  [`ALTER TABLE calls ADD COLUMN usage TEXT`, `ALTER TABLE turns ADD COLUMN usage TEXT`],
-  // 6: answering-machine detection on outbound calls (JSON, as in SQLite migration 5).
-  [`ALTER TABLE calls ADD COLUMN amd TEXT`],
+  // 3 onwards: the columns added later, as in SQLite's migrations 2 onwards.
+  ...laterColumnMigrations(),
 ];
 
 export const PG_SCHEMA_VERSION = PG_MIGRATIONS.length;

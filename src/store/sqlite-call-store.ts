@@ -24,7 +24,7 @@
 import { Database, type Statement } from "bun:sqlite";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import type { CallListOptions, CallRecord, CallRecordStore, TurnRecord } from "../pipeline/call-record";
+import { markEnded, type CallListOptions, type CallRecord, type CallRecordStore, type TurnRecord } from "../pipeline/call-record";
 import type { Logger } from "../util/log";
 import { migrate, StoreError } from "./schema";
 import { WriteQueue } from "./write-queue";
@@ -177,10 +177,7 @@ export class SqliteCallStore implements CallRecordStore {
     const r = this.active.get(id);
     if (!r) return;
     this.active.delete(id);
-    r.state = "ended";
-    r.endReason ??= reason;
-    r.endedAt = now.toISOString();
-    r.durationMs = now.getTime() - Date.parse(r.answeredAt ?? r.startedAt);
+    markEnded(r, reason, now);
     this.queue.discard(`turn:${id}:`); // the end writes every turn
     this.write(`call:${id}`, "end", id, () =>
       this.db.transaction(() => {

@@ -42,16 +42,24 @@ export interface RunningAgent {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-export async function startAgent(env: Record<string, string> = {}, args: string[] = ["--mode", "inbound"]): Promise<RunningAgent> {
-  const fromSource = process.env.VOICE_AGENT_E2E === "source";
-  if (!fromSource) await ensureBinary();
+/**
+ * @param opts.binary another compiled agent to run instead of dist/voice-agent (bench:load --compare:
+ *   the "before" binary of a before/after measured back to back).
+ */
+export async function startAgent(
+  env: Record<string, string> = {},
+  args: string[] = ["--mode", "inbound"],
+  opts: { binary?: string } = {},
+): Promise<RunningAgent> {
+  const fromSource = process.env.VOICE_AGENT_E2E === "source" && !opts.binary;
+  if (!fromSource && !opts.binary) await ensureBinary();
   const sipPort = await freeUdpPort();
   const httpPort = await freeTcpPort();
   const rtpStart = await freeUdpPortRange(40);
   const rtpEnd = rtpStart + 39;
   const dataDir = mkdtempSync(join(tmpdir(), "va-e2e-data-"));
   const tmpDir = mkdtempSync(join(tmpdir(), "va-e2e-tmp-"));
-  const argv = fromSource ? ["bun", "run", "src/cli/main.ts", ...args] : [BINARY, ...args];
+  const argv = fromSource ? ["bun", "run", "src/cli/main.ts", ...args] : [opts.binary ?? BINARY, ...args];
   const proc = spawnManaged(argv, {
     name: "voice-agent",
     env: {

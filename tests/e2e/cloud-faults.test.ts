@@ -141,7 +141,7 @@ const geminiRequest = (f: CloudFakes, m: Mark, n: number) =>
 
 /** The Deepgram connection of this call has carried `ms` of audio. */
 const deepgramAudio = (f: CloudFakes, m: Mark, ms: number) =>
-  waitUntil(`${ms} ms of audio at deepgram`, () => (f.deepgram.connections[m.dg]?.binary.length ?? 0) >= ms / 20);
+  waitUntil(`${ms} ms of audio at deepgram`, () => (f.deepgram.connections[m.dg]?.binary.reduce((n, b) => n + b.length, 0) ?? 0) >= ms * 8);
 
 interface Heard {
   /** Capture time of each occurrence of the apology in what the caller heard. */

@@ -99,6 +99,8 @@ export function percentile(values: readonly number[], q: number): number {
 /** One row of the benchmark: N calls on one pipeline. */
 export interface LoadRow {
   pipeline: "cloud" | "offline";
+  /** Which agent ran the row in a before/after (bench:load --compare): "before" / "after"; absent otherwise. */
+  label?: string;
   calls: number;
   /** Calls whose RTP reached the caller. */
   streams: number;
@@ -154,7 +156,7 @@ export function loadTable(rows: readonly LoadRow[]): string {
   const lines = rows.map((r) => {
     const fails = gateFailures(r);
     return [
-      r.pipeline,
+      r.label ? `${r.pipeline} ${r.label}` : r.pipeline,
       String(r.calls),
       `${r.callsWithReply}/${r.calls}`,
       String(r.replies),

@@ -14,7 +14,7 @@
  * With `pin`, the agent is pinned to CPU 0 and this process (fakes, SIPp, dumpcap are its children) to
  * CPU 1 (`taskset`).
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startAgent, type RunningAgent } from "../e2e/agent.ts";
@@ -45,6 +45,10 @@ export interface LoadOptions {
   admission?: boolean;
   /** More agent environment. */
   env?: Record<string, string>;
+  /** Another compiled agent than dist/voice-agent (a before/after's "before" binary). */
+  binary?: string;
+  /** Writes the agent's log (JSON lines) to this file when the row ends (finding what caused a gap). */
+  agentLog?: string;
   progress?: (line: string) => void;
 }
 
@@ -192,7 +196,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadRow> {
       IDLE_PROMPT_S: "600",
       ...(o.admission ? {} : { ADMISSION_CPU_PCT: "0", ADMISSION_PACER_P99_MS: "0" }),
       ...o.env,
-    });
+    }, undefined, { binary: o.binary });
     const pid = agent.proc.pid;
     if (o.pin) taskset(0, pid);
     const pcapPath = join(work, "agent-rtp.pcap");
@@ -293,6 +297,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadRow> {
         : { bargeIn: { overlapped, cut: cuts.length, p50Ms: percentile(cuts, 0.5), p90Ms: percentile(cuts, 0.9) } }),
     };
   } finally {
+    if (o.agentLog && agent) writeFileSync(o.agentLog, agent.logs().map((l) => JSON.stringify(l)).join("\n") + "\n");
     await agent?.stop().catch(() => {});
     await fakes?.close().catch(() => {});
     rmSync(work, { recursive: true, force: true });

@@ -73,6 +73,15 @@ export class SileroFramer {
     return out;
   }
 
+  /** Takes over another framer's buffered samples, context and position (a stream forked from another). */
+  copyFrom(other: SileroFramer): void {
+    if (other.contextSamples !== this.contextSamples) throw new RangeError("framers of different context sizes");
+    this.pending.set(other.pending);
+    this.pendingLen = other.pendingLen;
+    this.context.set(other.context);
+    this.consumed = other.consumed;
+  }
+
   /** Forgets buffered samples, context and position (start of a new stream). */
   reset(): void {
     this.pendingLen = 0;

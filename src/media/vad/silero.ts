@@ -69,6 +69,14 @@ export interface VadStream {
   readonly stats: Readonly<VadStreamStats>;
   /** Forgets buffered audio, context, model state and counters; in-flight results are discarded. */
   reset(): void;
+  /**
+   * Makes this stream continue from where `other` (a stream of the same model) is now: its buffered
+   * samples and context at once, its model state once the windows `other` has been given so far were
+   * scored (this stream's next windows wait for that). From then on the two run independently on what
+   * each is fed; fed the same frames they give the same probabilities. Optional: a speech detector
+   * without it feeds its confirming stream every frame (src/pipeline/speech-detector.ts).
+   */
+  copyFrom?(other: VadStream): void;
 }
 
 /** The loaded model: one per process. */
@@ -127,6 +135,22 @@ class SileroVadStream implements VadStream {
     });
     this.tail = run.catch(() => undefined);
     return run;
+  }
+
+  copyFrom(other: VadStream): void {
+    if (!(other instanceof SileroVadStream)) throw new TypeError("copyFrom needs a Silero stream");
+    this.generation++;
+    const gen = this.generation;
+    this.framer.copyFrom(other.framer);
+    this.lastResult = other.lastResult;
+    // The other stream's state is final once the windows chained before now have run.
+    const copied = Promise.all([this.tail, other.tail]).then(() => {
+      if (gen === this.generation) {
+        this.state = other.state.slice();
+        this.lastResult = other.lastResult;
+      }
+    });
+    this.tail = copied;
   }
 
   reset(): void {

@@ -59,6 +59,13 @@ export interface DeepgramOptions {
   stallTimeoutMs?: number;
   /** Capacity of the events queue; the oldest event is dropped beyond it. Default 1000. */
   eventQueueCapacity?: number;
+  /**
+   * Audio per binary message, ms (a multiple of the 20 ms frames; 20 = one message per frame). Default
+   * 100, inside Deepgram's advice ("we recommend sending between 20ms and 250ms of data at once",
+   * https://github.com/orgs/deepgram/discussions/224); five frames per message: 5× fewer sends per call.
+   * What is held is sent at once before a Finalize or CloseStream, so a turn's end never waits for it.
+   */
+  chunkMs?: number;
   /** Time source for keep-alive, timeouts and backoff. Default: the system clock. */
   clock?: Clock;
 }
@@ -79,6 +86,7 @@ export const DEEPGRAM_DEFAULTS = {
   // Deepgram answers every second or so of audio with interim results; 5 s of speech without a word back
   // means the socket is stuck.
   stallTimeoutMs: 5000,
+  chunkMs: 100,
   eventQueueCapacity: 1000,
 } as const;
 

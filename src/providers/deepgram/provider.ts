@@ -52,6 +52,7 @@ export class DeepgramStt implements SttProvider {
         reconnectBackoffMs: this.opts.reconnectBackoffMs ?? d.reconnectBackoffMs,
         replayBufferMs: this.opts.replayBufferMs ?? d.replayBufferMs,
         stallTimeoutMs: this.opts.stallTimeoutMs ?? d.stallTimeoutMs,
+        chunkMs: this.opts.chunkMs ?? d.chunkMs,
         eventQueueCapacity: this.opts.eventQueueCapacity ?? d.eventQueueCapacity,
         clock,
         src: this.src,

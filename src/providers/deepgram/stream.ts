@@ -5,8 +5,9 @@
  * close) → "closed"; "open" → "reconnecting" when the server drops the socket → back to "open" after a
  * successful reconnect, or "closed" with an error event after `maxReconnectAttempts` failures.
  *
- * Audio: each frame's G.711 payload is sent unchanged as one binary message and also kept in a
- * ReplayBuffer until a final result covers it. Deepgram's `start`/`duration` are seconds from the start
+ * Audio: the frames' G.711 payloads are sent unchanged, `chunkMs` of them per binary message (held
+ * ones go out at once before Finalize and CloseStream), and also kept in a ReplayBuffer until a final
+ * result covers them. Deepgram's `start`/`duration` are seconds from the start
  * of the audio of *that connection*; `connBase` maps them to absolute bytes (8000 bytes per second).
  * After a reconnect everything still held (audio since the last final, plus what arrived meanwhile) is
  * sent first, so no words are lost.
@@ -28,6 +29,7 @@ import { ProviderError, type AudioFrame, type SttEvent, type SttStream } from ".
 import { CLOSE_STREAM, FINALIZE, KEEP_ALIVE, parseServerMessage } from "./messages";
 import { G711_BYTES_PER_MS } from "./options";
 import { ReplayBuffer } from "./replay-buffer";
+import { AudioChunker } from "./chunker";
 import { TranscriptSegments } from "./results";
 import { StallWatchdog } from "./stall-watchdog";
 
@@ -46,6 +48,8 @@ export interface DeepgramStreamConfig {
   /** Stall watchdog (ms without any server message while speech is sent); 0 = off. */
   stallTimeoutMs?: number;
   eventQueueCapacity: number;
+  /** Audio per binary message, ms; default 20 (one message per frame). */
+  chunkMs?: number;
   clock: Clock;
   src: ErrorSource;
   /** Opens a fresh socket for a reconnect (same URL and headers as the first). */
@@ -88,6 +92,8 @@ export class DeepgramStream implements SttStream {
   private st: DeepgramStreamState = "open";
   private ws: WebSocket | null;
   private readonly ring: ReplayBuffer;
+  /** Audio not sent yet, up to one message (also in `ring`, so a reconnect's replay covers it). */
+  private readonly chunker: AudioChunker;
   /** Absolute byte offset that the current connection's time 0 corresponds to. */
   private connBase = 0;
   private lastSendAt: number;
@@ -108,6 +114,7 @@ export class DeepgramStream implements SttStream {
   ) {
     this.events = new AsyncQueue<SttEvent>(cfg.eventQueueCapacity);
     this.ring = new ReplayBuffer(Math.max(1, cfg.replayBufferMs * G711_BYTES_PER_MS));
+    this.chunker = new AudioChunker((cfg.chunkMs ?? 20) * G711_BYTES_PER_MS, (m) => this.sendAudio(m));
     this.ws = ws;
     this.lastSendAt = cfg.clock.now();
     this.stall = new StallWatchdog(cfg.clock, cfg.codec, cfg.stallTimeoutMs ?? 0);
@@ -134,9 +141,15 @@ export class DeepgramStream implements SttStream {
     if (frame.payload.length === 0) return; // an empty binary message would close the stream (Deepgram docs)
     this.ring.append(frame.payload);
     if (this.st === "open") {
-      this.sendAudio(frame.payload);
+      this.chunker.push(frame.payload);
       this.watchStall(frame.payload);
     }
+  }
+
+  /** Audio held in the chunker goes out now (before Finalize and CloseStream). */
+  private sendHeld(): void {
+    const rest = this.chunker.take();
+    if (rest) this.sendAudio(rest);
   }
 
   /** The stall watchdog (see the file comment): a stall drops the socket and reconnects with replay. */
@@ -165,6 +178,7 @@ export class DeepgramStream implements SttStream {
 
   flush(): void {
     if (this.st === "open") {
+      this.sendHeld();
       this.sendText(FINALIZE);
       this.stats.finalizes++;
     } else if (this.st === "reconnecting") {
@@ -181,6 +195,7 @@ export class DeepgramStream implements SttStream {
     this.endTimer = this.cfg.clock.setTimer(this.cfg.endTimeoutMs, () => this.close());
     this.endRequested = true;
     if (this.st === "open") {
+      this.sendHeld();
       this.sendText(CLOSE_STREAM);
       this.st = "ending";
     }
@@ -322,7 +337,8 @@ export class DeepgramStream implements SttStream {
     this.attach(ws);
     this.st = "open";
     this.stats.reconnects++;
-    // Replay: the new connection's audio starts at the oldest byte still held.
+    // Replay: the new connection's audio starts at the oldest byte still held (the unsent chunk included).
+    this.chunker.clear();
     this.connBase = this.ring.startByte;
     for (const chunk of this.ring.held()) this.sendAudio(chunk);
     this.stats.replayedBytes += this.ring.length;

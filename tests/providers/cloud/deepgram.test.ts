@@ -21,8 +21,9 @@ afterEach(async () => {
   await fake?.close();
 });
 
+/** A provider sending one binary message per 20 ms frame (chunkMs 20), which these tests count; chunking has its own tests. */
 function stt(extra: Partial<ConstructorParameters<typeof DeepgramStt>[0]> = {}): DeepgramStt {
-  return new DeepgramStt({ apiKey: "test-key", baseUrl: fake.url, ...extra });
+  return new DeepgramStt({ apiKey: "test-key", baseUrl: fake.url, chunkMs: 20, ...extra });
 }
 
 async function openStream(p: DeepgramStt, codec: "PCMU" | "PCMA" = "PCMU", signal = new AbortController().signal) {

@@ -1,0 +1,54 @@
+/**
+ * Gathers the caller's 20 ms G.711 frames into binary messages of `bytes` each (DeepgramOptions.chunkMs:
+ * 100 ms = 800 bytes at 8000 Hz), so a call sends 10 messages per second instead of 50. Bytes are kept
+ * in order and unchanged; `take()` hands over what is held early (before Finalize or CloseStream).
+ *
+ *   const c = new AudioChunker(800, (m) => ws.send(m));   // each full message (a fresh copy)
+ *   c.push(payload);
+ *   const rest = c.take();                                // held bytes (a fresh copy) or null
+ */
+export class AudioChunker {
+  private readonly buf: Uint8Array;
+  private len = 0;
+
+  /**
+   * @param bytes message size, bytes (≥ 1).
+   * @param onMessage gets each full message (a copy: the socket may keep it while it drains).
+   */
+  constructor(
+    bytes: number,
+    private readonly onMessage: (message: Uint8Array) => void,
+  ) {
+    this.buf = new Uint8Array(Math.max(1, Math.round(bytes)));
+  }
+
+  /** Bytes held, not yet handed over. */
+  get held(): number {
+    return this.len;
+  }
+
+  /** Adds a payload; each message it completes goes to `onMessage`. */
+  push(payload: Uint8Array): void {
+    let i = 0;
+    while (i < payload.length) {
+      const n = Math.min(this.buf.length - this.len, payload.length - i);
+      this.buf.set(payload.subarray(i, i + n), this.len);
+      this.len += n;
+      i += n;
+      if (this.len === this.buf.length) this.onMessage(this.take()!);
+    }
+  }
+
+  /** What is held, as one message (a copy), or null when nothing is. */
+  take(): Uint8Array | null {
+    if (this.len === 0) return null;
+    const bytes = this.buf.slice(0, this.len);
+    this.len = 0;
+    return bytes;
+  }
+
+  /** Forgets what is held (a reconnect replays it from the replay buffer instead). */
+  clear(): void {
+    this.len = 0;
+  }
+}

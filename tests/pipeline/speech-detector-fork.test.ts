@@ -1,0 +1,121 @@
+/**
+ * One Silero stream per call until the confirming stream is needed (src/pipeline/speech-detector.ts,
+ * `forked`; src/media/vad/silero.ts `copyFrom`), with the real model: a stream continued from another
+ * gives that stream's probabilities bit for bit; a detector whose confirming stream is forked lazily
+ * reports exactly the events of one feeding both streams every frame, runs no second stream while no
+ * echo frame other than digital silence was heard, and runs it from the first one on.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { loadSileroVad, type SileroVad, type VadStream } from "../../src/media/vad/silero.ts";
+import { SileroSpeechDetector } from "../../src/pipeline/speech-detector.ts";
+import type { EchoDecision } from "../../src/pipeline/echo-correlation.ts";
+import * as A from "../media/vad/audio-fixtures.ts";
+
+const tools = A.haveAudioTools();
+let tmp: { dir: string; remove: () => void };
+let vad: SileroVad;
+let caller: Int16Array;
+let agent: Int16Array;
+
+beforeAll(async () => {
+  if (!tools) return;
+  tmp = A.makeTempDir("vad-fork-");
+  vad = await loadSileroVad();
+  caller = await A.speech(tmp.dir, "kal16", "I would like to book a table for two tonight, please.");
+  agent = await A.speech(tmp.dir, "slt", "Thank you, I can help with that booking, and I am glad you called.");
+});
+afterAll(() => tmp?.remove());
+
+/** `pcm` attenuated by `db` (an echo of it). */
+function gain(pcm: Int16Array, db: number): Int16Array {
+  const g = Math.pow(10, db / 20);
+  return pcm.map((v) => Math.round(v * g)) as Int16Array;
+}
+
+/** The confirming stream the old way: no `copyFrom`, so the detector feeds it every frame. */
+function everyFrame(s: VadStream): VadStream {
+  return { process: (f) => s.process(f), reset: () => s.reset(), get last() { return s.last; }, get stats() { return s.stats; } };
+}
+
+interface Run {
+  events: string[];
+  confirmFrames: number;
+}
+
+/**
+ * Feeds one detector: the caller speaks, then the agent speaks (`agentSpeaking`) while the line returns
+ * `during` (frames the echo decision takes for echo), then the caller speaks again over the agent.
+ */
+async function run(lazy: boolean, during: Int16Array[]): Promise<Run> {
+  const main = vad.createStream();
+  const confirm = vad.createStream();
+  const echoFrames = new Set(during);
+  const echo: EchoDecision = { noteSent: () => {}, isLikelyEcho: (pcm) => echoFrames.has(pcm) };
+  const d = new SileroSpeechDetector(main, { echo, confirm: lazy ? confirm : everyFrame(confirm) });
+  const events: string[] = [];
+  d.listen({
+    onSpeechStart: (ago) => events.push(`start ${ago}`),
+    onSpeechEnd: (ago) => events.push(`end ${ago}`),
+    onSpeechPause: (ms) => events.push(`pause ${ms}`),
+    onSpeechActivity: () => events.push("activity"),
+  });
+  const feed = async (frames: Int16Array[]) => {
+    for (const f of frames) {
+      d.push(f);
+      await Bun.sleep(0);
+    }
+  };
+  await feed(A.frames160(A.concat([A.silence(300), caller, A.silence(700)])));
+  d.setAgentSpeaking(true);
+  await feed(during);
+  await feed(A.frames160(A.concat([caller, A.silence(200)])));
+  d.setAgentSpeaking(false);
+  await feed(A.frames160(A.silence(800)));
+  const confirmFrames = confirm.stats.frames;
+  // An empty frame resolves once every window before it was scored; then the detector's handlers run.
+  await Promise.all([main.process(new Int16Array(0)), confirm.process(new Int16Array(0))]);
+  await Bun.sleep(20);
+  d.close();
+  return { events, confirmFrames };
+}
+
+describe("one Silero stream per call until an echo frame", () => {
+  test.skipIf(!tools)("copyFrom with windows in flight: the copy continues with the original's probabilities, bit for bit", async () => {
+    const frames = A.frames160(A.concat([A.silence(200), caller, A.silence(300)]));
+    const a = vad.createStream();
+    const b = vad.createStream();
+    await b.process(frames[0]!); // b has a history of its own, dropped by the copy
+    const half = frames.length >> 1;
+    for (let i = 0; i < half; i++) void a.process(frames[i]!); // not awaited: windows still in flight
+    b.copyFrom!(a);
+    const pa: (number | null)[] = [];
+    const pb: (number | null)[] = [];
+    for (let i = half; i < frames.length; i++) {
+      const [x, y] = await Promise.all([a.process(frames[i]!), b.process(frames[i]!)]);
+      pa.push(x);
+      pb.push(y);
+    }
+    expect(pa.some((p) => p !== null && p > 0.5)).toBe(true); // the rest holds speech
+    expect(pb).toEqual(pa);
+  });
+
+  test.skipIf(!tools)("echo frames of digital silence: no second stream runs, and the events are those of two streams", async () => {
+    const silent = A.frames160(A.silence(1500));
+    const lazy = await run(true, silent);
+    const both = await run(false, silent);
+    expect(lazy.events.some((e) => e.startsWith("start"))).toBe(true);
+    expect(lazy.events).toEqual(both.events);
+    expect(lazy.confirmFrames).toBe(0);
+    expect(both.confirmFrames).toBeGreaterThan(200);
+  });
+
+  test.skipIf(!tools)("a real echo frame forks the second stream; the events stay those of two streams fed every frame", async () => {
+    const echo = A.frames160(gain(agent, -20)).slice(0, 100);
+    const lazy = await run(true, echo);
+    const both = await run(false, echo);
+    expect(lazy.events.some((e) => e.startsWith("start"))).toBe(true);
+    expect(lazy.events).toEqual(both.events);
+    expect(lazy.confirmFrames).toBeGreaterThan(100); // from the first echo frame to the end of the call
+    expect(lazy.confirmFrames).toBeLessThan(both.confirmFrames);
+  });
+});
