@@ -47,6 +47,13 @@ export class PrerenderedTts implements TtsProvider {
     return p;
   }
 
+  /** Samples rendered so far (8 kHz). */
+  get renderedSamples(): number {
+    let n = 0;
+    for (const c of this.chunks) n += c.length;
+    return n;
+  }
+
   /** The rendering is no longer wanted (a machine answered): stop it. */
   discard(): void {
     this.used = true;
