@@ -6,8 +6,9 @@
  *
  *   bun run bench:fuzz [--count 1000000] [--seed 1] [--rate 2000]
  *
- * The agent runs with SIP_RATE_LIMIT=0 so every datagram reaches the parser; the kernel may still drop
- * some at the agent's socket when it falls behind (counted: /proc/net/udp).
+ * The agent runs with SIP_RATE_LIMIT=0 so every datagram reaches the parser; when it falls behind, the
+ * kernel may drop some at the agent's socket (counted: /proc/net/udp) and the agent's bounded receive
+ * queue drops the newest (counted: voice_agent_sip_refused_total{reason="overloaded"}).
  */
 import { parseArgs } from "node:util";
 import { startAgent } from "../tests/e2e/agent.ts";
@@ -57,6 +58,7 @@ const rows: [string, string][] = [
   ["seed / rate", `${seed} / ${rate} per s`],
   ["datagrams sent", `${f.sent} in ${f.seconds.toFixed(1)} s (${f.skipped} mutants skipped: new call or maddr)`],
   ["dropped by the kernel at the agent", String(udpDrops(agent.sipPort))],
+  ["dropped by the agent: receive queue full", String(refused("overloaded"))],
   ["requests parsed and handled by the UA", String(requests)],
   ["malformed: answered 400/505 / dropped", `${refused("malformed_rejected")} / ${refused("malformed_dropped")}`],
   ["answers received", JSON.stringify(Object.fromEntries(f.answers))],

@@ -4,13 +4,17 @@
  * file descriptors and sockets, RTP ports in use, child processes, temp files, threads, RSS. A leak
  * shows as an end above the start. Not part of `bun test` (tests/e2e/soak.test.ts runs 200 calls).
  *
- *   bun run bench:soak                                   10,000 calls, 8 at a time, 20 per second
- *   bun run bench:soak --calls 2000 --concurrency 16 --rate 40 --call-ms 500
+ *   bun run bench:soak                                   1,000 warm-up calls, then 10,000, 8 at a time, 20 per second
+ *   bun run bench:soak --calls 2000 --concurrency 16 --rate 40 --call-ms 500 --warm-calls 100
+ *
+ * Memory: RSS is compared with its level after the warm-up calls (allocator arenas, JIT code and pools
+ * that every call shares are then in place), and its growth over the second half of the run is printed
+ * per 1,000 calls (least squares over the ~5 s samples): about 0 is a plateau, a steady slope a leak.
  *
  * Needs sipp. On a shared 2-core machine a full run takes about 10 minutes at 20 calls/s.
  */
 import { parseArgs } from "node:util";
-import { runSoak, soakTable } from "../tests/support/soak.ts";
+import { growthPer1000Calls, runSoak, soakTable } from "../tests/support/soak.ts";
 import { stopAllManaged } from "../tests/support/process.ts";
 
 const { values: opt } = parseArgs({
@@ -19,20 +23,27 @@ const { values: opt } = parseArgs({
     concurrency: { type: "string", default: "8" },
     rate: { type: "string", default: "20" },
     "call-ms": { type: "string", default: "300" },
+    "warm-calls": { type: "string", default: "1000" },
   },
 });
 const calls = Math.max(1, Number(opt.calls));
 const concurrency = Math.max(1, Number(opt.concurrency));
 const rate = Math.max(1, Number(opt.rate));
 const callMs = Math.max(0, Number(opt["call-ms"]));
+const warmCalls = Math.max(1, Number(opt["warm-calls"]));
 
-console.log(`soak: ${calls} calls, ${concurrency} at a time, ${rate}/s, ${callMs} ms each, compiled agent with cloud fakes`);
+console.log(`soak: ${warmCalls} warm-up calls, then ${calls} calls, ${concurrency} at a time, ${rate}/s, ${callMs} ms each, compiled agent with cloud fakes`);
 try {
-  const r = await runSoak({ calls, concurrency, rate, callMs, progress: (l) => console.log(`  ${l}`) });
+  const r = await runSoak({ calls, concurrency, rate, callMs, warmCalls, progress: (l) => console.log(`  ${l}`) });
   console.log("");
   console.log(soakTable(r));
   console.log("");
   console.log(`calls completed (BYE from the caller): ${r.completed} of ${calls}; SIPp exit ${r.sippExit}; ${(r.elapsedMs / 1000).toFixed(1)} s (${(r.completed / (r.elapsedMs / 1000)).toFixed(1)} calls/s)`);
+  const rssGrowth = growthPer1000Calls(r.samples, "rssMiB");
+  const heapGrowth = growthPer1000Calls(r.samples, "heapUsedMiB");
+  const per1000 = (g: number | undefined) => (g === undefined ? "n/a (too few samples)" : `${g >= 0 ? "+" : ""}${g.toFixed(2)} MiB per 1,000 calls`);
+  console.log(`memory: RSS fresh ${r.fresh.rssMiB} MiB → after ${warmCalls} warm-up calls ${r.start.rssMiB} MiB → end ${r.end.rssMiB} MiB; JS heap ${r.fresh.heapUsedMiB} → ${r.start.heapUsedMiB} → ${r.end.heapUsedMiB} MiB`);
+  console.log(`memory growth over the second half of the run: RSS ${per1000(rssGrowth)}, JS heap ${per1000(heapGrowth)} (a leak of 1 KiB per call would be +0.98)`);
   if (r.errors.length) console.log(`agent error lines (first ${r.errors.length}):\n${r.errors.map((e) => `  ${JSON.stringify(e)}`).join("\n")}`);
   const pooledGrowth = r.end.pooledHttp - r.start.pooledHttp;
   const leaked =

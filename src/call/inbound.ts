@@ -32,6 +32,7 @@ import { CallMedia, type CallProviders } from "./media";
 import type { CallObserver } from "./observer";
 import { CallSession, newCallRecord } from "./session";
 import { transferHook, type TransferTargets } from "./transfer";
+import type { BridgeLegs } from "./bridge-leg";
 
 export interface InboundCallsOptions {
   log: Logger;
@@ -74,6 +75,8 @@ export interface InboundCallsOptions {
   transferTargets?: TransferTargets;
   /** Wait for a REFER's final NOTIFY, ms (TRANSFER_NOTIFY_TIMEOUT_S). */
   transferNotifyTimeoutMs?: number;
+  /** TRANSFER_FALLBACK=bridge: a refused REFER is followed by a bridged call (src/call/transfer-bridge.ts). */
+  bridgeLegs?: BridgeLegs;
 }
 
 /** SIP_MAX_PENDING_PER_SOURCE default: a trunk ACKs our 2xx within milliseconds, so it rarely has more than a few pending. */
@@ -320,6 +323,7 @@ export class InboundCalls {
           record,
           onRecordChanged: hooks.onRecordChanged,
           log: this.o.log,
+          fallback: this.o.bridgeLegs ? { legs: this.o.bridgeLegs, media: () => live.media } : undefined,
         }),
       });
       return live.media;

@@ -16,6 +16,8 @@ import { decodeFrame, silenceFrame } from "../media/g711";
 import { CallRecorder } from "./recording";
 import { FRAME_MS, type AudioFrame } from "../media/constants";
 import { RtpWatchdog } from "./rtp-watchdog";
+import { BridgeLink } from "./transfer-bridge";
+import type { BridgeLeg } from "./bridge-leg";
 import { RtcpSession, type RtcpPeerReport } from "../rtp/rtcp-session";
 import { canSend, type NegotiatedMedia, type RenegotiableMedia } from "../sdp";
 import type { Clock } from "../util/clock";
@@ -111,11 +113,12 @@ export class CallMedia implements RenegotiableMedia {
     onTick: () => {
       try {
         // A DTMF event packet takes this tick's place; the playout's audio waits (dtmf-sender.ts).
-        if (!this.dtmfOut.tick()) this.playout.onTick();
+        // Bridged, the target's frames go out as they arrive (rtp-bridge.ts): no playout, no conversation.
+        if (!this.dtmfOut.tick() && !this.bridged) this.playout.onTick();
         const now = this.o.clock.now();
         const silentMs = this.watchdog?.check(this.session.packetsReceived, this.held, now);
         if (silentMs !== undefined) return this.rtpTimedOut(silentMs);
-        if (this.held) return;
+        if (this.held || this.bridged) return;
         if (now - this.lastCallerFrameAt >= MISSING_MEDIA_MS) {
           this.lastCallerFrameAt = now - MISSING_MEDIA_MS + FRAME_MS;
           this.conversation.onAudioFrame(this.silence);
@@ -133,6 +136,11 @@ export class CallMedia implements RenegotiableMedia {
   private codec: NegotiatedMedia["codec"];
   /** The peer put the call on hold (our direction no longer lets us send, RFC 3264 §8.4). */
   private held = false;
+  /** Bridged to a transfer target (bridgeTo): the relay and the target's leg. */
+  private bridged: BridgeLink | undefined;
+  private readonly closing = new AbortController();
+  /** Aborted when this call's media closes (the call is over): a bridge leg still ringing is cancelled. */
+  readonly closedSignal = this.closing.signal;
 
   constructor(private readonly o: CallMediaOptions) {
     const { record, media, log } = o;
@@ -151,6 +159,7 @@ export class CallMedia implements RenegotiableMedia {
       onAudio: (frame) => {
         this.lastCallerFrameAt = o.clock.now();
         this.recorder?.caller(frame.pcm);
+        if (this.bridged) return this.bridged.relay.fromCaller(frame);
         if (this.held) return; // hold music is not the caller
         try {
           this.conversation.onAudioFrame(frame);
@@ -223,7 +232,9 @@ export class CallMedia implements RenegotiableMedia {
 
   /** A DTMF key from the far end: RFC 4733 (this session) or SIP INFO (the call's dialog). */
   onDtmf(key: string): void {
-    if (this.closed || this.held) return;
+    if (this.closed) return;
+    if (this.bridged) return this.bridged.leg.dtmfOut.send(key); // passed on to the target (RFC 4733)
+    if (this.held) return;
     this.o.onDtmfKey?.(key);
     try {
       this.conversation.onDtmf(key);
@@ -252,12 +263,12 @@ export class CallMedia implements RenegotiableMedia {
     this.conversation.start().catch((err) => this.failed(err));
   }
 
-  /** True while the peer holds the call. */
   /** RTP packets accepted from the far end so far (the RTP session's counter). */
   get packetsReceived(): number {
     return this.session.packetsReceived;
   }
 
+  /** True while the peer holds the call. */
   get onHold(): boolean {
     return this.held;
   }
@@ -276,7 +287,7 @@ export class CallMedia implements RenegotiableMedia {
     });
     this.codec = media.codec;
     const held = !canSend(media.direction);
-    if (held === this.held) return;
+    if (held === this.held || this.bridged) return; // bridged: no conversation to pause
     this.held = held;
     if (held) this.o.record.onHold = true;
     else delete this.o.record.onHold;
@@ -329,9 +340,38 @@ export class CallMedia implements RenegotiableMedia {
     this.o.hangup("rtp_timeout");
   }
 
+  /**
+   * Connects the caller to a transfer target's leg (TRANSFER_FALLBACK=bridge, transfer-bridge.ts): the
+   * conversation stops, queued speech is dropped, frames and keys go both ways (rtp-bridge.ts). The
+   * leg's end hangs up this call ("transfer_target_hangup") and this call's end the leg; `onEnded` is
+   * told once, by whom. @returns false (nothing changes) when this call is already over.
+   */
+  bridgeTo(leg: BridgeLeg, onEnded: (by: "caller" | "target") => void): boolean {
+    if (this.closed || this.bridged) return false;
+    this.conversation.stop();
+    this.playout.clearBuffer();
+    this.bridged = new BridgeLink(leg, this.session, { callId: this.o.record.id, log: this.o.log, onEnded, hangupCaller: this.o.hangup, isOver: () => this.closed });
+    return true;
+  }
+
+  /** The target's audio frames while bridged (the leg's RTP session calls this). */
+  fromTarget(frame: AudioFrame): void {
+    if (!this.bridged || this.closed) return;
+    this.recorder?.agent(frame.pcm);
+    this.bridged.relay.fromTarget(frame);
+  }
+
+  /** A key the target pressed while bridged: passed on to the caller (RFC 4733 when negotiated). */
+  fromTargetDtmf(key: string): void {
+    if (this.bridged && !this.closed && this.session.telephoneEventPt !== undefined) this.dtmfOut.send(key);
+  }
+
+
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.closing.abort();
+    this.bridged?.callerGone();
     this.rtcp?.close();
     this.conversation.stop();
     this.o.pacer.remove(this.ticker);

@@ -19,11 +19,11 @@
  * transcripts, replies, keys and tool arguments are attributes only when `pii` is true (LOG_PII).
  * Refused calls (no `callStarted`) are one `call.refused` span each.
  *
- * Every method is synchronous and cheap: spans go to the SDK's batch queue (src/metrics/trace-export.ts).
+ * Runs in the tracing worker (src/cli/trace-worker.ts), off the thread that paces RTP: the call side only
+ * posts the events (src/cli/tracing.ts); spans go to the SDK's batch queue (src/metrics/trace-export.ts).
  */
 import { SpanKind, SpanStatusCode, context, trace, type Attributes, type Context, type Span, type Tracer } from "@opentelemetry/api";
 import type { CallRecord, TurnLatency, TurnRecord } from "../pipeline/call-record";
-import { ProviderError } from "../providers/types";
 import type { CallObserver } from "./observer";
 
 /** What one live call keeps: its root span and the spans still open. */
@@ -38,6 +38,8 @@ interface CallTrace {
   transferAt?: string;
   /** The caller's last final turn, for the next reply's span (PII). */
   callerText?: string;
+  /** Turns seen (the records this observer gets may come without their turns: src/cli/tracing.ts). */
+  turns: number;
 }
 
 const time = (iso: string | undefined): Date => (iso ? new Date(iso) : new Date());
@@ -151,7 +153,7 @@ export function traceObserver(o: TraceObserverOptions): CallObserver {
           ...(pii ? { "sip.from": r.from, "sip.to": r.to } : {}),
         },
       });
-      const t: CallTrace = { root, ctx: trace.setSpan(context.active(), root) };
+      const t: CallTrace = { root, ctx: trace.setSpan(context.active(), root), turns: 0 };
       t.setup = child(t, "sip.setup", time(r.startedAt), { "sip.method": "INVITE" });
       live.set(r.id, t);
     },
@@ -169,13 +171,16 @@ export function traceObserver(o: TraceObserverOptions): CallObserver {
     turn(r, turn) {
       const t = live.get(r.id);
       if (!t) return;
+      t.turns++;
       if (turn.speaker === "caller") t.callerText = turn.text;
       else agentTurn(t, r, turn);
     },
     bargeIn: (r) => event(r, "barge-in"),
     providerError(r, err) {
-      const p = err instanceof ProviderError ? { "voice_agent.provider": err.provider, "voice_agent.provider.kind": err.kind, "error.type": String(err.code) } : {};
-      event(r, "provider error", { ...p, "exception.message": err instanceof Error ? err.message : String(err) });
+      // A ProviderError, or its fields as posted to a worker (src/cli/tracing.ts): provider, kind, code, message.
+      const e = (typeof err === "object" && err !== null ? err : {}) as { provider?: string; kind?: string; code?: unknown; message?: string };
+      const p = e.provider !== undefined ? { "voice_agent.provider": e.provider, "voice_agent.provider.kind": String(e.kind), "error.type": String(e.code) } : {};
+      event(r, "provider error", { ...p, "exception.message": e.message ?? String(err) });
     },
     dtmf: (r, key) => event(r, "dtmf", pii ? { "voice_agent.dtmf.key": key } : {}),
     toolCall: (r, name, args) => event(r, "tool call", { "voice_agent.tool.name": name, ...(pii ? { "voice_agent.tool.args": JSON.stringify(args) } : {}) }),
@@ -201,7 +206,7 @@ export function traceObserver(o: TraceObserverOptions): CallObserver {
       t.root.setAttributes({
         "voice_agent.call.end_reason": result,
         "voice_agent.call.barge_ins": r.bargeIns,
-        "voice_agent.call.turns": r.turns.length,
+        "voice_agent.call.turns": t.turns,
         ...(r.status ? { "voice_agent.call.status": r.status } : {}),
         ...(r.hangupCause?.code ? { "sip.response.status_code": r.hangupCause.code } : {}),
         ...(u ? { "gen_ai.usage.input_tokens": u.llmInputTokens, "gen_ai.usage.output_tokens": u.llmOutputTokens, "voice_agent.tts.chars": u.ttsChars } : {}),

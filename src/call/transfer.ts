@@ -9,8 +9,10 @@
  * E.164 number (`+14155550123`), which is sent as `sip:+14155550123@HOST` with HOST the peer's host
  * (the trunk routes it).
  */
-import type { TransferRecord } from "../pipeline/call-record";
+import type { CallRecord, TransferRecord } from "../pipeline/call-record";
 import type { Clock } from "../util/clock";
+import type { Logger } from "../util/log";
+import { bridgeTransfer, type BridgeFallback } from "./transfer-bridge";
 
 /** Name → SIP URI or E.164 number. */
 export type TransferTargets = ReadonlyMap<string, string>;
@@ -93,8 +95,16 @@ export async function blindTransfer(o: TransferOptions): Promise<TransferRecord>
 }
 
 /**
+ * What `run` resolves with: true = handed over by REFER (the conversation hangs up), "bridged" = the
+ * REFER was refused and the caller is now bridged to the target (the conversation has stopped), false =
+ * the transfer failed (the conversation tells the caller and goes on).
+ */
+export type TransferResult = boolean | "bridged";
+
+/**
  * The conversation's `transfer` dependency for one call (AgentCallDeps.transfer): undefined without
- * targets. `peerHost` is the host E.164 targets are sent to (the trunk's).
+ * targets. `peerHost` is the host E.164 targets are sent to (the trunk's). With `fallback`
+ * (TRANSFER_FALLBACK=bridge) a refused REFER is followed by a bridged call (src/call/transfer-bridge.ts).
  */
 export function transferHook(o: {
   call: ReferringCall;
@@ -102,15 +112,20 @@ export function transferHook(o: {
   peerHost: string;
   clock: Clock;
   notifyTimeoutMs?: number;
-  record: { transfer?: TransferRecord; id: string };
+  record: CallRecord;
   onRecordChanged(): void;
-  log: { info(obj: object, msg: string): void };
-}): { targets: readonly string[]; run(target: string): Promise<boolean> } | undefined {
+  log: Logger;
+  fallback?: BridgeFallback;
+}): { targets: readonly string[]; run(target: string, hooks?: { bridging?(): void }): Promise<TransferResult> } | undefined {
   const targets = o.targets;
   if (!targets || targets.size === 0) return undefined;
+  const onRecord = (r: TransferRecord) => {
+    o.record.transfer = { ...r };
+    o.onRecordChanged();
+  };
   return {
     targets: [...targets.keys()],
-    async run(target) {
+    async run(target, hooks) {
       const t = targets.get(target);
       if (t === undefined) return false;
       const rec = await blindTransfer({
@@ -119,12 +134,14 @@ export function transferHook(o: {
         target,
         clock: o.clock,
         notifyTimeoutMs: o.notifyTimeoutMs,
-        onRecord: (r) => {
-          o.record.transfer = { ...r };
-          o.onRecordChanged();
-        },
+        onRecord,
       });
       o.log.info({ callId: o.record.id, target, outcome: rec.outcome, referStatus: rec.referStatus, finalStatus: rec.finalStatus }, "transfer ended");
+      const media = rec.outcome === "refused" ? o.fallback?.media() : undefined;
+      if (media && o.fallback) {
+        const bridged = await bridgeTransfer({ legs: o.fallback.legs, media, parent: o.record, rec, uri: o.fallback.legs.requestUri(t), onRecord, bridging: hooks?.bridging, log: o.log });
+        return bridged ? "bridged" : false;
+      }
       return rec.outcome === "transferred";
     },
   };

@@ -31,6 +31,7 @@ import { listenSip } from "./sip-listeners";
 import { registrationInfo, startRegistration } from "./registration";
 import { SystemClock, type Clock } from "../util/clock";
 import { transferHook } from "../call/transfer";
+import { BridgeLegs } from "../call/bridge-leg";
 import { createScriptedLlm, outboundScript } from "../providers/offline";
 import type { Logger } from "../util/log";
 import { createMetrics, instrumentTransport, type Metrics } from "../metrics";
@@ -69,6 +70,8 @@ export class AgentServer {
   readonly metrics: Metrics;
   /** Places outbound calls (--mode outbound|all with a trunk configured); null otherwise. */
   dialer: OutboundDialer | null = null;
+  /** TRANSFER_FALLBACK=bridge: the transfer targets' calls; undefined otherwise. */
+  private readonly bridgeLegs: BridgeLegs | undefined;
 
   private constructor(
     private readonly o: AgentServerOptions,
@@ -86,6 +89,7 @@ export class AgentServer {
     this.headroom = headroom;
     const { cfg, providers, log } = o;
     this.observer = combineObservers(log, storeObserver(store), metricsObserver(metrics), eventsObserver(this.events), logObserver(log), ...(o.observers ?? []));
+    this.bridgeLegs = this.createBridgeLegs();
     this.admission = new Admission({
       capacity: cfg.maxCalls,
       active: () => this.activeCalls,
@@ -114,6 +118,33 @@ export class AgentServer {
       latchMode: cfg.rtpLatch,
       transferTargets: cfg.transferTargets,
       transferNotifyTimeoutMs: cfg.transferNotifyTimeoutMs,
+      bridgeLegs: this.bridgeLegs,
+    });
+  }
+
+  /**
+   * TRANSFER_FALLBACK=bridge: places the calls to transfer targets when the trunk refuses a REFER
+   * (src/call/transfer-bridge.ts), through the trunk with its credentials and the outbound prefix lists.
+   */
+  private createBridgeLegs(): BridgeLegs | undefined {
+    const { cfg, log } = this.o;
+    const ob = cfg.outbound;
+    if (cfg.transferFallback !== "bridge" || !ob.trunkHost || !ob.callerId) return undefined;
+    const destinations = new DestinationPolicy({ allow: ob.allowPrefixes ?? [], deny: ob.denyPrefixes });
+    return new BridgeLegs({
+      ua: this.ua,
+      trunk: { host: ob.trunkHost, port: ob.trunkPort },
+      callerId: ob.callerId,
+      credentials: ob.credentials ? { username: ob.credentials.username, password: ob.credentials.password, realm: ob.credentials.realm } : undefined,
+      mediaAddress: cfg.publicIp,
+      allocatePort: () => this.pool.allocate(),
+      checkDestination: (n) => destinations.check(n),
+      ringTimeoutMs: ob.ringTimeoutS * 1000,
+      pacer: this.pacer,
+      latchMode: cfg.rtpLatch,
+      observer: this.observer,
+      log,
+      clock: this.clock,
     });
   }
 
@@ -248,7 +279,7 @@ export class AgentServer {
 
   /** Live calls of both directions. */
   get activeCalls(): number {
-    return this.inbound.size + (this.dialer?.activeCalls ?? 0);
+    return this.inbound.size + (this.dialer?.activeCalls ?? 0) + (this.bridgeLegs?.active ?? 0);
   }
 
   /** The outbound dialer: INVITEs through the trunk, media and conversation through CallMedia. */
@@ -281,8 +312,8 @@ export class AgentServer {
         const v = this.admission.verdict();
         return v.accept || v.reason === "draining" ? undefined : new OutboundError("at_capacity", v.detail);
       },
-      createMedia: (req) =>
-        new CallMedia({
+      createMedia: (req) => {
+        const media: CallMedia = new CallMedia({
           ...req, // record, lease, negotiated media, system, and the session's hooks (clock, hang-up, turns, errors)
           signallingAddress: ob.trunkHost,
           latchMode: cfg.rtpLatch,
@@ -303,10 +334,13 @@ export class AgentServer {
             record: req.record,
             onRecordChanged: req.onRecordChanged,
             log,
+            fallback: this.bridgeLegs ? { legs: this.bridgeLegs, media: () => media } : undefined,
           }),
           recordingsDir: this.recordingsDir,
           onRtcpReport: this.metrics.rtcpReport,
-        }),
+        });
+        return media;
+      },
     });
   }
 

@@ -64,6 +64,11 @@ export interface Config {
   /** TRANSFER_NOTIFY_TIMEOUT_S: wait for the final NOTIFY of a REFER, ms. */
   transferNotifyTimeoutMs: number;
   /**
+   * TRANSFER_FALLBACK: when the trunk refuses the REFER, `bridge` calls the target through the trunk and
+   * bridges the two calls (src/call/transfer-bridge.ts); `none` (default) tells the caller it failed.
+   */
+  transferFallback: "bridge" | "none";
+  /**
    * SIP_REGISTRAR (host or host:port; + SIP_USERNAME/SIP_PASSWORD, SIP_REGISTER_EXPIRES): register
    * `sip:USERNAME@HOST` with our Contact (src/sip/ua/registration.ts); undefined = no registration.
    */
@@ -124,6 +129,15 @@ export interface Config {
   /** SIGTERM: how long live calls may go on before they are ended politely, s. */
   drainTimeoutS: number;
   conversation: ConversationConfig;
+}
+
+/** TRANSFER_FALLBACK=bridge places calls through the trunk: it needs SIP_TRUNK_HOST and SIP_CALLER_ID. */
+function transferFallbackOf(env: Env, outbound: OutboundConfig): "bridge" | "none" {
+  const v = oneOf(env, "TRANSFER_FALLBACK", ["none", "bridge"] as const, "none");
+  if (v === "bridge" && (!outbound.trunkHost || !outbound.callerId)) {
+    throw new ConfigError("TRANSFER_FALLBACK", "bridge calls the target through the trunk: set SIP_TRUNK_HOST and SIP_CALLER_ID too");
+  }
+  return v;
 }
 
 function transferTargetsOf(env: Env): Map<string, string> {
@@ -228,6 +242,7 @@ export function loadConfig(env: Env = process.env): Config {
     throw new ConfigError("API_TOKEN", "expected at least 16 printable characters without spaces");
   }
   const serverHostRequested = ip(env, "SERVER_HOST", "0.0.0.0")!;
+  const outbound = outboundConfig(env);
 
   return {
     sipHost,
@@ -247,6 +262,7 @@ export function loadConfig(env: Env = process.env): Config {
     rtpLatch: oneOf(env, "RTP_LATCH", LATCH_MODES, "signalled"),
     transferTargets: transferTargetsOf(env),
     transferNotifyTimeoutMs: int(env, "TRANSFER_NOTIFY_TIMEOUT_S", 30, 1, 600) * 1000,
+    transferFallback: transferFallbackOf(env, outbound),
     register: registerConfig(env),
     scriptFile: str(env, "SCRIPT_FILE"),
     logLevel: oneOf(env, "LOG_LEVEL", ["trace", "debug", "info", "warn", "error", "fatal", "silent"] as const, "info"),
@@ -270,7 +286,7 @@ export function loadConfig(env: Env = process.env): Config {
       pacerP99Ms: int(env, "ADMISSION_PACER_P99_MS", HEADROOM_DEFAULTS.pacerP99Ms, 0, 1000),
       minCalls: int(env, "ADMISSION_MIN_CALLS", HEADROOM_DEFAULTS.minCalls, 0, 10_000),
     },
-    outbound: outboundConfig(env),
+    outbound,
     apiToken,
     dataDir: str(env, "DATA_DIR") ?? "./data",
     databaseUrl: databaseUrl(env),

@@ -12,7 +12,8 @@ import { redact } from "../store/pg-call-store";
 import { createLogger, flushLog } from "../util/log";
 import { installProcessGuard } from "../util/process-guard";
 import { exposureWarning } from "./exposure";
-import { traceObserver } from "../call/trace-observer";
+import { registerTraceCounter } from "../metrics/trace-counter";
+import { startTracing } from "./tracing";
 
 const VERSION: string = pkg.version;
 
@@ -93,9 +94,9 @@ async function run(cmd: Extract<Command, { kind: "run" | "check-config" }>): Pro
     if (n !== undefined) log.info({ resamplers: n, ms: Math.round(performance.now() - t0) }, "stt resamplers ready");
   }
   const { AgentServer } = await import("./agent-server");
-  // OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT: one trace per call; the SDK is loaded only then.
-  const tracing = cfg.tracing ? (await import("../metrics/trace-export")).createTraceExport(cfg.tracing, log) : null;
-  const observers = tracing ? [traceObserver({ tracer: tracing.tracer, pii: cfg.logPii })] : [];
+  // OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT: one trace per call, built and sent by a worker thread.
+  const tracing = cfg.tracing ? startTracing(cfg.tracing, { pii: cfg.logPii, log }) : null;
+  const observers = tracing ? [tracing.observer] : [];
   let server: Awaited<ReturnType<typeof AgentServer.start>>;
   try {
     server = await AgentServer.start({ cfg, providers, log, version: VERSION, mode: cmd.mode, observers });
@@ -105,7 +106,7 @@ async function run(cmd: Extract<Command, { kind: "run" | "check-config" }>): Pro
     throw err;
   }
   if (tracing && cfg.tracing) {
-    tracing.register(server.metrics.registry);
+    registerTraceCounter(server.metrics.registry, tracing.counts);
     const u = new URL(cfg.tracing.url);
     log.info({ otlp: `${u.origin}${u.pathname}`, serviceName: cfg.tracing.serviceName, pii: cfg.logPii }, "traces: OTLP/HTTP export on");
   }
@@ -138,7 +139,7 @@ async function run(cmd: Extract<Command, { kind: "run" | "check-config" }>): Pro
       stopping = true;
       log.info({ signal, drainMs: ms, activeCalls: server.activeCalls }, "shutting down");
       void server.shutdown(ms).then(async () => {
-        await tracing?.shutdown(2000); // the last calls' spans, bounded
+        await tracing?.stop(2000); // the last calls' spans, bounded
         log.info({}, "stopped");
         lock.release();
         await flushLog(log);

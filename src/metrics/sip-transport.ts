@@ -66,6 +66,10 @@ class InstrumentedTransport implements Transport {
     this.inner.sendResponse(response);
   }
 
+  prioritize(peer: Address): void {
+    this.inner.prioritize?.(peer);
+  }
+
   close(): void {
     this.inner.close();
   }

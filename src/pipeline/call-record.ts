@@ -267,20 +267,32 @@ export interface AmdRecord {
 }
 
 /**
- * A transfer to a person (src/call/transfer.ts): `method` "refer" = blind transfer by REFER (RFC 3515).
+ * A transfer to a person (src/call/transfer.ts): `method` "refer" = blind transfer by REFER (RFC 3515);
+ * "bridge" = the REFER was refused and the agent called the target itself and bridged the two calls
+ * (TRANSFER_FALLBACK=bridge, src/call/transfer-bridge.ts; `referStatus` keeps the REFER's refusal).
  * `outcome`: "transferred" (NOTIFY sipfrag 2xx), "refused" (REFER got a non-2xx, `referStatus`),
- * "failed" (NOTIFY sipfrag 3xx–6xx, `finalStatus`), "no_notify" (no final NOTIFY in time), "unknown_target".
- * Times are ISO-8601.
+ * "failed" (NOTIFY sipfrag 3xx–6xx, `finalStatus`; for a bridge: the target's leg was not answered,
+ * `finalStatus` its SIP status when it had one), "no_notify" (no final NOTIFY in time), "bridged" (the
+ * target answered and the two calls were connected), "unknown_target". Times are ISO-8601; for a bridge
+ * `bridgedAt` is when the target answered and `endedAt` when the bridge (or the attempt) ended.
  */
 export interface TransferRecord {
   /** The configured name (TRANSFER_TARGETS). */
   target: string;
   /** The URI it was sent to. PII. */
   uri?: string;
-  method: "refer";
-  outcome: "pending" | "transferred" | "refused" | "failed" | "no_notify" | "unknown_target";
+  method: "refer" | "bridge";
+  outcome: "pending" | "transferred" | "refused" | "failed" | "no_notify" | "bridged" | "unknown_target";
   referStatus?: number;
   finalStatus?: number;
+  /** Bridge: the call record id of the agent's call to the target (its `metadata.bridge_of` is this call). */
+  legCallId?: string;
+  /** Bridge: the target answered. */
+  bridgedAt?: string;
+  /** Bridge: which side hung up first. */
+  endedBy?: "caller" | "target";
+  /** Bridge: why the leg did not connect (SIP status and reason, no port, destination not allowed). */
+  failureReason?: string;
   startedAt: string;
   endedAt?: string;
 }

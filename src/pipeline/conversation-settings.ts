@@ -69,6 +69,8 @@ export interface ConversationSettings {
   llmTotalMs: number;
   /** Said when a transfer to a person failed (the conversation goes on). */
   transferFailedText: string;
+  /** Said when the trunk refused the REFER and the agent calls the target to bridge them (TRANSFER_FALLBACK=bridge). */
+  transferBridgingText: string;
   /** How key presses are grouped into one caller input (digit-collector.ts). */
   digits: DigitCollectorSettings;
 }
@@ -91,6 +93,7 @@ export const DEFAULT_CONVERSATION: ConversationSettings = {
   llmTotalMs: 20_000,
   digits: DEFAULT_DIGIT_COLLECTION,
   transferFailedText: "I am sorry, I could not transfer you right now. Is there anything else I can help you with?",
+  transferBridgingText: "Please hold while I connect you.",
 };
 
 export interface AgentCallDeps {
@@ -122,9 +125,11 @@ export interface AgentCallDeps {
   sendDtmf?: (keys: string) => boolean;
   /**
    * Transfer to a person (the transfer_call tool): the configured target names, and the transfer itself,
-   * resolving true when the caller was handed over (the owner then ends the call). Absent: no transfers.
+   * resolving true when the caller was handed over (the owner then ends the call), "bridged" when the
+   * owner connected the caller to the target itself (the conversation has stopped; `hooks.bridging` was
+   * called before the target's phone rang, for a short line), false when it failed. Absent: no transfers.
    */
-  transfer?: { targets: readonly string[]; run(target: string): Promise<boolean> };
+  transfer?: { targets: readonly string[]; run(target: string, hooks?: { bridging?(): void }): Promise<boolean | "bridged"> };
   /** Ends the call at the SIP level (BYE). Called after the last packet of the goodbye. */
   hangup: (reason: string) => void;
   /**

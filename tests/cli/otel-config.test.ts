@@ -31,7 +31,7 @@ describe("tracingConfig", () => {
     expect(c.serviceName).toBe("agent-eu");
     expect(c.timeoutMs).toBe(3000);
     expect(c.scheduledDelayMs).toBe(500);
-    expect([c.maxQueueSize, c.maxExportBatchSize]).toEqual([2048, 64]);
+    expect([c.maxQueueSize, c.maxExportBatchSize]).toEqual([2048, 16]);
     expect(tracingConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://c:4318" })!.serviceName).toBe("voice-agent");
   });
 

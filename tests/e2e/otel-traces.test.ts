@@ -3,8 +3,9 @@
  * OTLP/HTTP receiver (JSON bodies on POST /v1/traces, as the OTLP specification's "OTLP/HTTP" section
  * describes) gets one trace per real SIPp call, with SIP set-up, the STT session and each turn with its
  * stages in order (end of speech → final transcript → first token → first audio → first RTP) and the
- * LLM/TTS requests; numbers and transcripts only with LOG_PII=true. Two agents (LOG_PII=false and true)
- * take one call each, at the same time, so the file costs one call's time. Cloud providers are the
+ * LLM/TTS requests; numbers and transcripts only with LOG_PII=true. Three agents (LOG_PII=false, true,
+ * and one whose collector is unreachable) take one call each, at the same time, so the file costs one
+ * call's time. Cloud providers are the
  * local protocol fakes.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
@@ -32,6 +33,9 @@ interface Run {
 let fakes: CloudFakes;
 const runs: Record<"private" | "open", Run> = {} as never;
 
+/** An agent whose collector is gone (its port closed): the call must not notice. */
+let dark: Run;
+
 async function callOnce(run: Run, audioPath: string, durationMs: number): Promise<void> {
   const media = await freeUdpPortRange(4);
   run.sipp = await runSipp({
@@ -48,6 +52,7 @@ async function callOnce(run: Run, audioPath: string, durationMs: number): Promis
     return l.recent?.length ? l : undefined;
   }, 5000, "the ended call");
   run.record = await run.agent.get(`/calls/${recent[0].id}`);
+  if (run === dark) return;
   // The root span is sent when the call ends (batches every 200 ms here).
   run.spans = await waitFor(() => {
     const s = run.collector.spans();
@@ -70,14 +75,17 @@ beforeAll(async () => {
     });
     runs[name] = { collector, agent, spans: [] };
   }
+  const gone = startOtlpCollector();
+  gone.stop();
+  dark = { collector: gone, agent: await startAgent({ ...fakes.env(), OTEL_EXPORTER_OTLP_ENDPOINT: gone.url, OTEL_EXPORTER_OTLP_TIMEOUT: "1500", OTEL_BSP_SCHEDULE_DELAY: "200" }), spans: [] };
   const audio = await synthesizeCallerAudio([`${CALLER_LINE}.`], { leadSilenceMs: 2500, trailSilenceMs: 3000 });
-  await Promise.all(Object.values(runs).map((r) => callOnce(r, audio.path, audio.durationMs)));
+  await Promise.all([...Object.values(runs), dark].map((r) => callOnce(r, audio.path, audio.durationMs)));
 }, 90_000);
 
 afterAll(async () => {
-  for (const r of Object.values(runs)) {
-    await r.agent?.stop();
-    r.collector?.stop();
+  for (const r of [...Object.values(runs), dark]) {
+    await r?.agent?.stop();
+    r?.collector?.stop();
   }
   await fakes?.close();
 });
@@ -148,9 +156,24 @@ describe.skipIf(skip)("OTLP/HTTP traces from the binary", () => {
   });
 
   test("the agent counts what it exported (voice_agent_trace_spans_total)", async () => {
-    const text = await (await fetch(`http://127.0.0.1:${runs.private.agent.httpPort}/metrics`)).text();
-    const exported = Number(/voice_agent_trace_spans_total\{result="exported"\} (\d+)/.exec(text)?.[1]);
-    expect(exported).toBeGreaterThanOrEqual(runs.private.spans.length);
+    // The tracing worker reports its totals to the main thread at most once a second.
+    const text = await waitFor(async () => {
+      const t = await (await fetch(`http://127.0.0.1:${runs.private.agent.httpPort}/metrics`)).text();
+      const exported = Number(/voice_agent_trace_spans_total\{result="exported"\} (\d+)/.exec(t)?.[1]);
+      return exported >= runs.private.spans.length ? t : undefined;
+    }, 5000, "the exported spans counted");
     expect(text).toMatch(/voice_agent_trace_spans_total\{result="dropped"\} 0/);
+  });
+
+  test("an unreachable collector: the call goes as usual (the reply heard), the spans are dropped and counted", async () => {
+    expect(dark.sipp!.exitCode, describeSipp(dark.sipp!)).toBe(0);
+    const reply = dark.record.turns.find((t: any) => t.speaker === "agent" && t.latency?.finalTranscriptMs !== undefined);
+    expect(reply?.latency.firstRtpMs).toBeGreaterThan(0);
+    const text = await waitFor(async () => {
+      const t = await (await fetch(`http://127.0.0.1:${dark.agent.httpPort}/metrics`)).text();
+      return Number(/voice_agent_trace_spans_total\{result="dropped"\} (\d+)/.exec(t)?.[1]) >= 10 ? t : undefined;
+    }, 10_000, "the dropped spans counted");
+    expect(text).toMatch(/voice_agent_trace_spans_total\{result="exported"\} 0/);
+    expect(dark.agent.logs().some((l: any) => l.msg === "trace export failed; spans dropped")).toBe(true);
   });
 });

@@ -39,7 +39,7 @@ function record(): CallRecord {
   return { id: "c", sipCallId: "s", direction: "inbound", from: "a", to: "b", state: "connected", startedAt: new Date().toISOString(), turns: [], bargeIns: 0 };
 }
 
-function setup(o: { replies: FakeReply[]; firstTokenDelayMs?: number; chunkDelayMs?: number; tts?: TtsProvider; fallbackLlm?: FakeLlm; settings?: object }) {
+function setup(o: { replies: FakeReply[]; firstTokenDelayMs?: number; chunkDelayMs?: number; tts?: TtsProvider; fallbackLlm?: FakeLlm; settings?: object; transfer?: ConstructorParameters<typeof AgentCall>[0]["transfer"] }) {
   const clock = new FakeClock();
   const out = output(clock);
   const stt = new FakeStt();
@@ -63,6 +63,7 @@ function setup(o: { replies: FakeReply[]; firstTokenDelayMs?: number; chunkDelay
     codec: "PCMU",
     settings: { idlePromptMs: 2000, idlePromptsBeforeHangup: 2, ...o.settings },
     hangup: (r) => hangups.push(r),
+    transfer: o.transfer,
   });
   /** The caller says `text` (a final with speechFinal; no VAD, so the turn ends on the STT alone). */
   const say = (text: string) => stt.streams[0]!.emit({ type: "final", text, speechFinal: true });
@@ -300,5 +301,47 @@ describe("LLM watchdog and provider failures", () => {
     s.say("again");
     await s.run(3000);
     expect(s.rec.turns.at(-1)).toMatchObject({ speaker: "agent", text: "Fine now." });
+  });
+});
+
+describe("transfer with the bridge fallback (TRANSFER_FALLBACK=bridge)", () => {
+  /** A transfer hook whose REFER was refused: it says the bridging line, then the target rings until `answer`. */
+  function bridgingHook() {
+    const ring = Promise.withResolvers<boolean | "bridged">();
+    return { ring, hook: { targets: ["sales"], run: async (_t: string, hooks?: { bridging?(): void }) => (hooks?.bridging?.(), ring.promise) } };
+  }
+  const replies: FakeReply[] = ["Hello.", [{ type: "text", text: "Connecting you." }, { type: "tool_call", name: "transfer_call", args: { target: "sales" } }]];
+
+  test("while the target rings: the line is said, no idle prompt, no hang-up; bridged: the agent says nothing more", async () => {
+    const { hook, ring } = bridgingHook();
+    const t = setup({ replies, transfer: hook });
+    t.call.start();
+    await t.run(500);
+    t.say("Sales please.");
+    await t.run(10_000); // five times the idle time (2 s): the target still rings
+    const said = () => t.rec.turns.filter((x) => x.speaker === "agent").map((x) => x.text);
+    expect(said()).toEqual(["Hello.", "Connecting you.", "Please hold while I connect you."]);
+    expect(t.hangups).toEqual([]);
+    t.call.stop(); // what CallMedia.bridgeTo does once the target answered
+    ring.resolve("bridged");
+    await t.run(5000);
+    expect(said()).toEqual(["Hello.", "Connecting you.", "Please hold while I connect you."]);
+    expect(t.hangups).toEqual([]);
+  });
+
+  test("the target's leg failed: the caller hears why and the conversation goes on", async () => {
+    const { hook, ring } = bridgingHook();
+    const t = setup({ replies: [...replies, "Anything else?"], transfer: hook });
+    t.call.start();
+    await t.run(500);
+    t.say("Sales please.");
+    await t.run(3000);
+    ring.resolve(false);
+    await t.run(1000);
+    expect(t.rec.turns.at(-1)).toMatchObject({ speaker: "agent", text: "I am sorry, I could not transfer you right now. Is there anything else I can help you with?" });
+    t.say("No thanks.");
+    await t.run(1000);
+    expect(t.rec.turns.at(-1)).toMatchObject({ speaker: "agent", text: "Anything else?" });
+    expect(t.hangups).toEqual([]);
   });
 });

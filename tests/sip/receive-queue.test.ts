@@ -72,6 +72,18 @@ describe("ReceiveQueue", () => {
     expect(q.push(5)).toBe(true);
   });
 
+  test("urgent lane: handled before the ordinary backlog, with room of its own when that is full", () => {
+    const l = loop();
+    const seen: string[] = [];
+    const q = new ReceiveQueue<string>((x) => seen.push(x), { schedule: l.schedule, now: l.now, max: 2, maxUrgent: 1 });
+    expect([q.push("a"), q.push("b"), q.push("c")]).toEqual([true, true, false]); // ordinary lane full
+    expect(q.push("BYE", true)).toBe(true); // a live call's request still gets in
+    expect(q.push("BYE2", true)).toBe(false); // the urgent lane is bounded too
+    expect(q.length).toBe(3);
+    l.turn();
+    expect(seen).toEqual(["BYE", "a", "b"]);
+  });
+
   test("a throwing handler does not stop the others; close drops the backlog and refuses more", () => {
     const l = loop();
     const seen: number[] = [];

@@ -206,6 +206,19 @@ describe("rejecting and draining", () => {
     expect(h.calls).toHaveLength(1);
   });
 
+  test("the ACK and in-dialog requests mark their source as a live peer (transport.prioritize); an INVITE does not", () => {
+    const h = harness({ onInvite: (c) => c.accept(ANSWER_SDP) });
+    const peers: Array<{ host: string; port: number }> = [];
+    (h.transport as { prioritize?: (p: { host: string; port: number }) => void }).prioritize = (p) => void peers.push(p);
+    h.send(TRUNK_INVITE);
+    expect(peers).toEqual([]);
+    const ok = h.responses(200)[0]!;
+    h.send(ackFor(trunkInvite(), ok));
+    expect(peers).toEqual([TRUNK]);
+    h.send(inDialog(trunkInvite(), ok, "BYE", 2, "z9hG4bKbye-prio"));
+    expect(peers).toEqual([TRUNK, TRUNK]);
+  });
+
   test("an onInvite that throws gives 500 and ended(error)", () => {
     const h = harness({
       onInvite: () => {

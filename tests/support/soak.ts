@@ -45,6 +45,8 @@ export interface ProcessSnapshot {
   threads: number;
   /** Resident set size, MiB. */
   rssMiB: number;
+  /** JavaScript heap in use, MiB (`nodejs_heap_size_used_bytes` of /metrics; -1 when absent). */
+  heapUsedMiB: number;
   /** "localPort→remotePort" of each TCP connection (diagnostics, not compared). */
   tcpPeers?: string[];
 }
@@ -132,6 +134,8 @@ export async function snapshot(agent: RunningAgent, tempDir: string, pooledPorts
   const status = readFileSync(`/proc/${pid}/status`, "utf8");
   const field = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+)`, "m").exec(status)?.[1] ?? 0);
   const health = (await (await fetch(`http://127.0.0.1:${agent.httpPort}/`, { headers: { connection: "close" } })).json()) as any;
+  const metrics = await (await fetch(`http://127.0.0.1:${agent.httpPort}/metrics`, { headers: { connection: "close" } })).text();
+  const heap = /^nodejs_heap_size_used_bytes (\S+)/m.exec(metrics)?.[1];
   return {
     fds,
     sockets,
@@ -145,6 +149,7 @@ export async function snapshot(agent: RunningAgent, tempDir: string, pooledPorts
     tcpPeers,
     threads: field("Threads"),
     rssMiB: Math.round((field("VmRSS") / 1024) * 10) / 10,
+    heapUsedMiB: heap === undefined ? -1 : Math.round((Number(heap) / 1048576) * 10) / 10,
   };
 }
 
@@ -160,10 +165,28 @@ export interface SoakOptions {
   progress?: (line: string) => void;
   /** More agent environment. */
   env?: Record<string, string>;
+  /**
+   * Calls run first (same concurrency and rate) before the `start` snapshot, so that what every call
+   * shares once loaded (allocator arenas, JIT code, pools, caches) is in the baseline. Default 3.
+   */
+  warmCalls?: number;
+}
+
+/** One sample of the agent's memory while calls run. */
+export interface MemorySample {
+  /** Calls completed (caller's BYE) so far, warm-up included. */
+  calls: number;
+  rssMiB: number;
+  heapUsedMiB: number;
 }
 
 export interface SoakResult {
+  /** Right after start-up, before any call. */
+  fresh: ProcessSnapshot;
+  /** After the warm-up calls: the baseline `end` is compared with. */
   start: ProcessSnapshot;
+  /** RSS and heap every ~5 s during the main run. */
+  samples: MemorySample[];
   /** After the last call ended and the agent settled. */
   end: ProcessSnapshot;
   /** Largest values seen while calls ran. */
@@ -196,7 +219,9 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
       const argv = [
         "sipp", target, "-sf", `${SCENARIO_DIR}/${SOAK_SCENARIO}.xml`, "-m", String(calls), "-l", String(concurrency), "-r", String(rate), "-rp", "1000",
         "-i", "127.0.0.1", "-mi", "127.0.0.1", "-d", String(o.callMs), "-nostdin", "-s", "agent",
-        "-timeout", `${Math.ceil(calls / rate + 60)}s`, "-timeout_error",
+        // SIPp's overall limit: the run is paced by `rate` or, when slower, by `concurrency` calls of
+        // callMs plus set-up (~0.5 s on a busy machine) at a time; twice that, plus a minute.
+        "-timeout", `${Math.ceil(2 * Math.max(calls / rate, (calls * (o.callMs + 500)) / 1000 / concurrency) + 60)}s`, "-timeout_error",
       ];
       return { argv, ports: async () => ["-p", String(await freeUdpPort()), "-mp", String(await freeUdpPortRange(4))] };
     };
@@ -209,12 +234,16 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
       await waitFor(async () => (await snapshot(agent!, tempDir, pooled)).activeCalls === 0, 60_000, "no live call");
       await Bun.sleep(2000);
     };
-    // Warm-up: the first call loads what every call shares (VAD model, provider clients, JIT).
-    const warm = await run(3, 1, 3);
+    const fresh = await snapshot(agent, tempDir, pooled);
+    say(`fresh: ${JSON.stringify(fresh)}`);
+    // Warm-up: the first calls load what every call shares (VAD model, provider clients, JIT, allocator).
+    const warmCalls = Math.max(1, o.warmCalls ?? 3);
+    const warm = warmCalls <= 3 ? await run(warmCalls, 1, warmCalls) : await run(warmCalls, o.concurrency, o.rate);
     await warm.exited;
     await settle();
     const start = await snapshot(agent, tempDir, pooled);
-    say(`start: ${JSON.stringify(start)}`);
+    say(`after ${warmCalls} warm-up calls: ${JSON.stringify(start)}`);
+    const samples: MemorySample[] = [];
     const peak = { ...start };
     const t0 = performance.now();
     const main = await run(o.calls, o.concurrency, o.rate);
@@ -224,7 +253,8 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
       if (!s) continue;
       for (const k of Object.keys(peak) as (keyof ProcessSnapshot)[]) if (k !== "tcpPeers") (peak as any)[k] = Math.max(peak[k] as number, s[k] as number);
       const done = COUNTED.exec(await (await fetch(`http://127.0.0.1:${agent.httpPort}/metrics`, { headers: { connection: "close" } })).text())?.[1];
-      say(`${Math.round((performance.now() - t0) / 1000)} s: ${done ?? "?"} calls done, live ${s.activeCalls}, fds ${s.fds}, rss ${s.rssMiB} MiB`);
+      if (done !== undefined) samples.push({ calls: Number(done), rssMiB: s.rssMiB, heapUsedMiB: s.heapUsedMiB });
+      say(`${Math.round((performance.now() - t0) / 1000)} s: ${done ?? "?"} calls done, live ${s.activeCalls}, fds ${s.fds}, rss ${s.rssMiB} MiB, heap ${s.heapUsedMiB} MiB`);
     }
     const sippExit = await main.exited;
     const elapsedMs = performance.now() - t0;
@@ -240,9 +270,9 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
     }
     const text = await (await fetch(`http://127.0.0.1:${agent.httpPort}/metrics`, { headers: { connection: "close" } })).text();
     say(`fakes: deepgram ${fakes.relays.deepgram.port}, gemini ${fakes.relays.gemini.port}, cartesia ${fakes.relays.cartesia.port}, http ${agent.httpPort}; tcp at start ${JSON.stringify(start.tcpPeers)}, at end ${JSON.stringify(end.tcpPeers)}`);
-    const completed = Number(COUNTED.exec(text)?.[1] ?? 0) - 3;
+    const completed = Number(COUNTED.exec(text)?.[1] ?? 0) - warmCalls;
     const errors = agent.logs().filter((l) => l.level === "error" || l.level === "fatal").slice(0, 20);
-    return { start, end, peak, sippExit, completed, elapsedMs, errors };
+    return { fresh, start, samples, end, peak, sippExit, completed, elapsedMs, errors };
   } finally {
     await agent?.stop().catch(() => null);
     await fakes.close();
@@ -250,7 +280,22 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
   }
 }
 
-/** The markdown table of a soak: one row per measure, start / peak / end / end − start. */
+/**
+ * Growth of `key` (MiB) per 1,000 calls over the second half of the samples (least squares): about 0
+ * for a plateau, the leak per 1,000 calls otherwise. Undefined with fewer than 4 samples there.
+ */
+export function growthPer1000Calls(samples: readonly MemorySample[], key: "rssMiB" | "heapUsedMiB"): number | undefined {
+  const half = samples.slice(Math.floor(samples.length / 2)).filter((s) => s[key] >= 0);
+  if (half.length < 4) return undefined;
+  const n = half.length;
+  const mx = half.reduce((a, s) => a + s.calls, 0) / n;
+  const my = half.reduce((a, s) => a + s[key], 0) / n;
+  const sxx = half.reduce((a, s) => a + (s.calls - mx) ** 2, 0);
+  if (sxx === 0) return undefined;
+  return (half.reduce((a, s) => a + (s.calls - mx) * (s[key] - my), 0) / sxx) * 1000;
+}
+
+/** The markdown table of a soak: one row per measure, fresh / start (after warm-up) / peak / end / end − start. */
 export function soakTable(r: SoakResult): string {
   const rows: Array<[string, Exclude<keyof ProcessSnapshot, "tcpPeers">]> = [
     ["file descriptors", "fds"],
@@ -264,14 +309,15 @@ export function soakTable(r: SoakResult): string {
     ["temp files (TMPDIR)", "tempFiles"],
     ["threads", "threads"],
     ["RSS (MiB)", "rssMiB"],
+    ["JS heap in use (MiB)", "heapUsedMiB"],
   ];
   const fmt = (n: number) => (Number.isInteger(n) ? String(n) : n.toFixed(1));
   return [
-    "| measure | start | peak | end | end − start |",
-    "|---|---:|---:|---:|---:|",
+    "| measure | fresh | start (after warm-up) | peak | end | end − start |",
+    "|---|---:|---:|---:|---:|---:|",
     ...rows.map(([name, k]) => {
-      const [a, p, e] = [r.start[k], r.peak[k], r.end[k]] as number[];
-      return `| ${name} | ${fmt(a!)} | ${fmt(p!)} | ${fmt(e!)} | ${fmt(e! - a!)} |`;
+      const [f, a, p, e] = [r.fresh[k], r.start[k], r.peak[k], r.end[k]] as number[];
+      return `| ${name} | ${fmt(f!)} | ${fmt(a!)} | ${fmt(p!)} | ${fmt(e!)} | ${fmt(e! - a!)} |`;
     }),
   ].join("\n");
 }

@@ -89,6 +89,10 @@ export class MultiTransport implements Transport {
     this.udp.sendResponse(response);
   }
 
+  prioritize(peer: Address): void {
+    this.udp.prioritize?.(peer);
+  }
+
   close(): void {
     for (const s of this.streams) s.close();
     this.udp.close();

@@ -8,20 +8,26 @@
  *
  * Bounded: at most `max` datagrams wait; when the agent cannot keep up (a flood on a starved machine)
  * the newest are dropped and counted by the caller (`push` returns false), never queued without end.
- * FIFO: signalling keeps its order.
+ * Two lanes, each FIFO: `urgent` items (responses to our requests, requests of a confirmed dialog —
+ * the live calls) have their own bound (`maxUrgent`) and are handled before the others, so a flood
+ * filling the ordinary lane does not drop a live call's BYE.
  *
  *   const q = new ReceiveQueue((d) => handle(d), { max: 1024, sliceMs: 1 });
- *   if (!q.push(datagram)) dropped++;
+ *   if (!q.push(datagram, fromLivePeer)) dropped++;
  */
 
 /** Datagrams that may wait at once (about 1.5 MB of SIP at most; ~0.1–0.3 s of work). */
 export const RECEIVE_QUEUE_MAX = 1024;
+/** Urgent datagrams that may wait at once. */
+export const RECEIVE_QUEUE_MAX_URGENT = 256;
 /** Longest run of handling before the event loop gets a turn, ms (the pacer must never wait > 1–2 ms). */
 export const RECEIVE_SLICE_MS = 1;
 
 export interface ReceiveQueueOptions {
   /** Default {@link RECEIVE_QUEUE_MAX}. */
   max?: number;
+  /** Default {@link RECEIVE_QUEUE_MAX_URGENT}. */
+  maxUrgent?: number;
   /** Default {@link RECEIVE_SLICE_MS}. */
   sliceMs?: number;
   /** Runs `fn` on a later turn of the event loop; default setImmediate. */
@@ -30,12 +36,45 @@ export interface ReceiveQueueOptions {
   now?: () => number;
 }
 
-export class ReceiveQueue<T> {
+/** One FIFO lane: an array consumed from `head`, compacted now and then. */
+class Lane<T> {
   private items: Array<T | undefined> = [];
   private head = 0;
+
+  get length(): number {
+    return this.items.length - this.head;
+  }
+
+  push(item: T): void {
+    this.items.push(item);
+  }
+
+  shift(): T {
+    const item = this.items[this.head] as T;
+    this.items[this.head++] = undefined;
+    if (this.head === this.items.length) {
+      this.items = [];
+      this.head = 0;
+    } else if (this.head > 256) {
+      this.items = this.items.slice(this.head);
+      this.head = 0;
+    }
+    return item;
+  }
+
+  clear(): void {
+    this.items = [];
+    this.head = 0;
+  }
+}
+
+export class ReceiveQueue<T> {
+  private readonly normal = new Lane<T>();
+  private readonly urgent = new Lane<T>();
   private scheduled = false;
   private closed = false;
   private readonly max: number;
+  private readonly maxUrgent: number;
   private readonly sliceMs: number;
   private readonly schedule: (fn: () => void) => void;
   private readonly now: () => number;
@@ -46,20 +85,26 @@ export class ReceiveQueue<T> {
     o: ReceiveQueueOptions = {},
   ) {
     this.max = Math.max(1, o.max ?? RECEIVE_QUEUE_MAX);
+    this.maxUrgent = Math.max(1, o.maxUrgent ?? RECEIVE_QUEUE_MAX_URGENT);
     this.sliceMs = Math.max(0, o.sliceMs ?? RECEIVE_SLICE_MS);
     this.schedule = o.schedule ?? ((fn) => void setImmediate(fn));
     this.now = o.now ?? (() => performance.now());
   }
 
-  /** Items waiting. */
+  /** Items waiting, both lanes. */
   get length(): number {
-    return this.items.length - this.head;
+    return this.normal.length + this.urgent.length;
   }
 
-  /** Queues `item` for handling on a later turn; false (not queued) when `max` are already waiting or closed. */
-  push(item: T): boolean {
-    if (this.closed || this.length >= this.max) return false;
-    this.items.push(item);
+  /**
+   * Queues `item` for handling on a later turn, in the urgent lane when `urgent`; false (not queued)
+   * when that lane's bound is reached or the queue is closed.
+   */
+  push(item: T, urgent = false): boolean {
+    if (this.closed) return false;
+    const lane = urgent ? this.urgent : this.normal;
+    if (lane.length >= (urgent ? this.maxUrgent : this.max)) return false;
+    lane.push(item);
     if (!this.scheduled) {
       this.scheduled = true;
       this.schedule(() => this.drain());
@@ -70,34 +115,24 @@ export class ReceiveQueue<T> {
   /** Drops everything waiting; later pushes are refused. */
   close(): void {
     this.closed = true;
-    this.items = [];
-    this.head = 0;
+    this.normal.clear();
+    this.urgent.clear();
   }
 
   private drain(): void {
     this.scheduled = false;
-    if (this.closed) return;
+    if (this.closed || this.length === 0) return;
     const until = this.now() + this.sliceMs;
-    // At least one item per slice, so a slow handler still makes progress.
+    // At least one item per slice, so a slow handler still makes progress; urgent ones first.
     do {
-      const item = this.items[this.head] as T;
-      this.items[this.head++] = undefined;
+      const item = this.urgent.length > 0 ? this.urgent.shift() : this.normal.shift();
       try {
         this.handle(item);
       } catch {
         /* the handler reports its own failures */
       }
-    } while (this.head < this.items.length && !this.closed && this.now() < until);
-    if (this.closed) return;
-    if (this.head >= this.items.length) {
-      this.items = [];
-      this.head = 0;
-      return;
-    }
-    if (this.head > 256) {
-      this.items = this.items.slice(this.head);
-      this.head = 0;
-    }
+    } while (this.length > 0 && !this.closed && this.now() < until);
+    if (this.closed || this.length === 0) return;
     this.scheduled = true;
     this.schedule(() => this.drain());
   }

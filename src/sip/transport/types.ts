@@ -39,4 +39,10 @@ export interface Transport {
   sendResponse(response: SipResponse): void;
   /** Closes the socket; later sends are dropped. Idempotent. */
   close(): void;
+  /**
+   * `peer` (address and port) takes part in a confirmed dialog: under overload its datagrams are
+   * handled before, and dropped after, those of unknown sources (UdpTransport's receive queue), for a
+   * while after the last call. Optional: a transport without a receive queue ignores it.
+   */
+  prioritize?(peer: Address): void;
 }

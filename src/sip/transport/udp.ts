@@ -52,6 +52,10 @@ export interface UdpTransportStats {
 
 /** Same destination and error code: logged once per this window, with the count of the rest, ms. */
 export const SOCKET_ERROR_LOG_WINDOW_MS = 60_000;
+/** How long a peer of a confirmed dialog stays prioritized after the last `prioritize` call, ms. */
+export const PEER_PRIORITY_MS = 10 * 60_000;
+/** Prioritized peers remembered at most (least recently prioritized forgotten first). */
+export const MAX_PRIORITY_PEERS = 4096;
 /** A socket error this long after the last send is not attributed to that send's destination, ms. */
 export const UNREACHABLE_ATTRIBUTION_MS = 2_000;
 
@@ -88,6 +92,8 @@ export class UdpTransport implements Transport {
   private readonly resolved = new Map<string, { ip: string; until: number }>();
   private readonly refusals: DropReport;
   private readonly gate: SourceGate | undefined;
+  /** `host:port` of confirmed dialogs' peers → until when (performance.now() ms) they are urgent. */
+  private readonly peers = new Map<string, number>();
   /** Datagrams past the gate, handled in slices (./receive-queue.ts). */
   private readonly queue = new ReceiveQueue<Received>((r) => this.handle(r.data, r.source, r.verdict));
   /** The last datagram sent: where (as given to `send`, and resolved) and when (performance.now()). */
@@ -168,6 +174,17 @@ export class UdpTransport implements Transport {
     this.send(response, to);
   }
 
+  /**
+   * Datagrams from `peer` go to the receive queue's urgent lane for {@link PEER_PRIORITY_MS}: a flood
+   * that fills the ordinary lane does not drop a live call's in-dialog requests (its BYE, re-INVITE).
+   */
+  prioritize(peer: Address): void {
+    const key = `${peer.host}:${peer.port}`;
+    this.peers.delete(key); // re-inserted last: the Map's order is the order of recency
+    this.peers.set(key, performance.now() + PEER_PRIORITY_MS);
+    if (this.peers.size > MAX_PRIORITY_PEERS) this.peers.delete(this.peers.keys().next().value!);
+  }
+
   close(): void {
     if (this.closed) return;
     this.closed = true;
@@ -228,7 +245,8 @@ export class UdpTransport implements Transport {
     if (this.closed) return;
     this.stats.received++;
     try {
-      const verdict = this.gate ? this.gate.admit(source.host, !isResponse(data)) : "pass";
+      const response = isResponse(data);
+      const verdict = this.gate ? this.gate.admit(source.host, !response) : "pass";
       if (verdict === "rate_limited") {
         this.stats.rateLimited++;
         return this.refusals.note("rate_limited", source, { msg: "sip datagram dropped: source over its rate limit", fields: {} });
@@ -237,8 +255,11 @@ export class UdpTransport implements Transport {
         this.stats.untrustedDropped++;
         return this.refusals.note("untrusted_dropped", source, { msg: "sip request dropped: source not trusted", fields: {} });
       }
-      // Bun may reuse the buffer once this callback returns: the queue keeps a copy.
-      if (this.queue.push({ data: data.slice(), source, verdict })) return;
+      // Responses (they can only complete our own transactions) and datagrams of live calls' peers are
+      // urgent: handled first, with room of their own. Bun may reuse the buffer: the queue keeps a copy.
+      const until = response || this.peers.size === 0 ? undefined : this.peers.get(`${source.host}:${source.port}`);
+      const urgent = response || (until !== undefined && until > performance.now());
+      if (this.queue.push({ data: data.slice(), source, verdict }, urgent)) return;
       this.stats.overloaded++;
       return this.refusals.note("overloaded", source, { msg: "sip datagram dropped: receive queue full", fields: { bytes: data.length } });
     } catch (err) {

@@ -192,14 +192,20 @@ export class UserAgent implements UaContext {
       // the response is received." An ACK is never answered (§17: "a response to ACK" is disallowed).
       const key = dialogKeyOfRequest(req);
       const call = key && this.dialogs.get(key);
-      if (call) call.receiveAck(req);
+      if (call) {
+        this.transport.prioritize?.(source); // a confirmed dialog's peer: first under overload
+        call.receiveAck(req);
+      }
       return; // an unmatched ACK is dropped, never answered
     }
     if (req.method === "CANCEL") return this.receiveCancel(req);
     const key = dialogKeyOfRequest(req);
     if (key !== undefined) {
       const call = this.dialogs.get(key);
-      if (call) return call.receiveRequest(req);
+      if (call) {
+        this.transport.prioritize?.(source);
+        return call.receiveRequest(req);
+      }
       // §12.2.2: "If the UAS wishes to reject the request because it does not wish to recreate the
       // dialog, it MUST respond to the request with a 481 (Call/Transaction Does Not Exist)".
       return this.respondNonInvite(req, 481);
