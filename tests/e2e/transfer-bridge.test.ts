@@ -20,7 +20,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describeSipp, runSipp, type SippResult } from "../support/sipp.ts";
 import { missingTools } from "../support/process.ts";
-import { freeUdpPort, freeUdpPortRange } from "../support/ports.ts";
+import { freeUdpPortRange } from "../support/ports.ts";
 import { RtpCapture, type CaptureResult } from "../support/capture.ts";
 import { decodeG711, encodeG711, lawOfPayloadType } from "../support/g711.ts";
 import { streamsByPort, type RtpStream } from "../support/rtp-streams.ts";
@@ -38,6 +38,8 @@ const FAILED_TEXT = "I am sorry, I could not transfer you right now. Is there an
 let agent: RunningAgent;
 let fakes: CloudFakes;
 let trunkPort: number;
+/** SIPp as the trunk and the targets behind it (tests/scenarios/bridge-trunk.xml), for the agent's legs. */
+let trunk: SippUas;
 let dir: string;
 const file = (name: string) => join(dir, name);
 
@@ -93,7 +95,9 @@ beforeAll(async () => {
   writeFileSync(file("caller.ulaw"), tone(CALLER_HZ, 6, "mulaw"));
   writeFileSync(file("target.alaw"), tone(TARGET_HZ, 6, "alaw"));
   writeFileSync(file("silence.ulaw"), new Uint8Array(8000 * 8).fill(0xff));
-  trunkPort = await freeUdpPort();
+  // The trunk binds its port before the agent starts (a port only picked could be taken meanwhile).
+  trunk = await startSippUas({ scenario: "bridge-trunk", calls: 3, pauseMs: 2500, keys: { audio: `${file("target.alaw")},1,8` } });
+  trunkPort = trunk.port;
   fakes = startCloudFakes({ script: repeatLine("hello", 20) });
   agent = await startAgent(
     fakes.env({
@@ -111,6 +115,7 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
+  await trunk?.proc.stop({ signal: "SIGKILL", graceMs: 0 });
   await agent?.stop();
   await fakes?.close();
   if (dir) rmSync(dir, { recursive: true, force: true });
@@ -142,7 +147,6 @@ test.skipIf(missing.length > 0)(
   "four callers at once: REFER 403 → bridged both ways (tones) and ended by either side's BYE; a busy target or a REFER with no NOTIFY → the call goes on and the caller hears why",
   async () => {
     const [bridgedMedia, backMedia, busyMedia, silentMedia] = [await freeUdpPortRange(4), await freeUdpPortRange(4), await freeUdpPortRange(4), await freeUdpPortRange(4)];
-    const trunk = await startSippUas({ scenario: "bridge-trunk", port: trunkPort, calls: 3, pauseMs: 2500, keys: { audio: `${file("target.alaw")},1,8` } });
     const cap = await RtpCapture.start({ ports: [agent.sipPort, trunkPort], portRanges: [[agent.rtpStart, agent.rtpEnd]] });
     // SIPp fails on a BYE it does not expect: the agent must not hang up the busy and no-NOTIFY calls before SIPp does.
     const [bridged, back, busy, silent] = await Promise.all([
