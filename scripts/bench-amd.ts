@@ -5,7 +5,7 @@
  *   bun run bench:amd
  *
  * 1. Cost per frame (µs, p50/p99 over batches of 1000 frames) of the beep detector alone and of the
- *    whole OutboundAnswer.frame (detector + classifier tick) on speech, silence, a tone; heap growth over
+ *    whole OutboundAnswer.frame (energy speech detector + beep detector + classifier tick) on speech, silence, a tone; heap growth over
  *    the run (nothing is allocated per frame, so it should stay flat).
  * 2. Beeps found in flite speech in every Debian voice (false beeps: must be 0) and in greetings + a
  *    beep at 400–2000 Hz and −30…−6 dBFS through μ-law (must all be found).
@@ -47,9 +47,10 @@ async function costTable(): Promise<void> {
       for (let i = 0; i < 1000; i++) d.push(fs[i % fs.length]!);
       det.push(((performance.now() - t0) * 1000) / 1000);
       // A fresh controller per batch that never decides (huge timings), so every frame runs the detector.
-      const a = new OutboundAnswer({ amd: "message", classifier: { decisionMs: 1e9, noSpeechMs: 1e9 } }, 0, { record, log: silentLogger, actions: noop });
+      const never = { decisionMs: 1e9, greetingMs: 1e9, noSpeechMs: 1e9, silenceAfterSpeechMs: 1e9, machineWords: 1e9 };
+      const a = new OutboundAnswer({ amd: "message", classifier: never }, { record, log: silentLogger, actions: noop });
       t0 = performance.now();
-      for (let i = 0; i < 1000; i++) a.frame(fs[i % fs.length]!, i * 20);
+      for (let i = 0; i < 1000; i++) a.frame(fs[i % fs.length]!);
       whole.push(((performance.now() - t0) * 1000) / 1000);
     }
     det.sort((x, y) => x - y);

@@ -115,6 +115,8 @@ export class CallMedia implements RenegotiableMedia {
         // A DTMF event packet takes this tick's place; the playout's audio waits (dtmf-sender.ts).
         // Bridged, the target's frames go out as they arrive (rtp-bridge.ts): no playout, no conversation.
         if (!this.dtmfOut.tick() && !this.bridged) this.playout.onTick();
+        // A talkspurt started between ticks is over (nothing playing or queued): back to the shared ticks.
+        if (!this.playout.isPlaying && !this.playout.hasFrame && this.o.pacer.isOwnSchedule(this.ticker)) this.o.pacer.rejoin(this.ticker);
         const now = this.o.clock.now();
         const silentMs = this.watchdog?.check(this.session.packetsReceived, this.held, now);
         if (silentMs !== undefined) return this.rtpTimedOut(silentMs);
@@ -186,6 +188,8 @@ export class CallMedia implements RenegotiableMedia {
         },
       },
       codec: media.codec,
+      // The first frame of a talkspurt goes out now, not at the next shared tick (src/rtp/pacer.ts).
+      onAudioQueued: () => queueMicrotask(() => this.startTalkspurt()),
     });
     this.conversation = new AgentCall({
       record,
@@ -241,6 +245,15 @@ export class CallMedia implements RenegotiableMedia {
     } catch (err) {
       this.failed(err);
     }
+  }
+
+  /**
+   * Audio queued while only silence went out: its first frame goes now, the next ones every 20 ms from
+   * it (Pacer.startNow). Not before the media started, while bridged, or while DTMF owns the ticks.
+   */
+  private startTalkspurt(): void {
+    if (!this.started || this.closed || this.bridged || this.dtmfOut.active || !this.playout.hasFrame || this.playout.isPlaying) return;
+    this.o.pacer.startNow(this.ticker);
   }
 
   /** Hands an unexpected failure to the call boundary, once; the media goes quiet meanwhile. */

@@ -126,7 +126,12 @@ export class OutboundAttempt {
     const withOpening = `${system}\n\nYou have already opened the call by saying: "${opening}"`;
     const attempt: OutboundAttempt = new OutboundAttempt(d, record, sip, lease, offer, llm, withOpening, () => onReleased(attempt));
     const amd = req.amd ?? d.answer?.amd ?? "off";
-    attempt.answer = { ...d.answer, amd, message: amd === "message" ? (req.voicemailMessage ?? buildVoicemailMessage(req.openingReason)) : undefined };
+    attempt.answer = {
+      ...d.answer,
+      amd,
+      message: amd === "message" ? (req.voicemailMessage ?? buildVoicemailMessage(req.openingReason)) : undefined,
+      opening, // OpeningLlm's first reply: rendered while the callee says "Hello?"
+    };
     d.log.info({ callId: record.id, sipCallId: sip.callId, trunk: hostPort, pii: { to: req.phoneNumber } }, "outbound call placed");
     attempt.follow();
     return attempt;

@@ -25,6 +25,7 @@ import { StageProviders } from "./stage-providers";
 import { SttInput } from "./stt-input";
 import { onCallerSpeechStart, onCallerTurn, resumeAfterNoWords } from "./turn-taking";
 import { OutboundAnswer } from "./outbound-answer";
+import { PrerenderedTts } from "./prerendered-tts";
 
 export { isBackchannel } from "./backchannel";
 export { heardPart } from "./heard-text";
@@ -91,13 +92,13 @@ export class AgentCall {
       signal: this.callCtl.signal,
       onFinal: (text, speechFinal, fromFinalize) => {
         if (!this.live) return;
-        this.answer?.heard(text, true, d.clock.now());
+        this.answer?.heard(text, true);
         this.detector.final(text, speechFinal, fromFinalize);
       },
       onUtteranceEnd: () => this.live && this.detector.utteranceEnd(),
       onInterim: (text) => {
         if (!this.live) return;
-        this.answer?.heard(text, false, d.clock.now());
+        this.answer?.heard(text, false);
         d.onInterim?.(text);
       },
       onFallback: (p) => this.noteServing("stt", p.name),
@@ -153,22 +154,31 @@ export class AgentCall {
     this.timers.startMaxDuration(this.settings.maxCallMs);
     // The greeting does not wait for the STT handshake: a slow provider must not leave the caller in silence.
     const stt = this.stt.open();
-    if (!this.state.is("stopped") && !this.answer) this.speech.startReply(null, null);
+    if (this.state.is("stopped")) return void (await stt);
+    if (!this.answer) this.speech.startReply(null, null);
+    else if (this.d.answer?.opening && this.answer.pending) {
+      // Rendered while the callee says "Hello?", so it starts as soon as they are done.
+      this.speech.openingTts = PrerenderedTts.render(this.providers.tts, this.d.answer.opening, { signal: this.callCtl.signal, callId: this.d.record.id });
+    }
     await stt;
   }
 
   private outboundAnswer(settings: NonNullable<AgentCallDeps["answer"]>): OutboundAnswer {
     const { d } = this;
-    return new OutboundAnswer(settings, d.clock.now(), {
+    return new OutboundAnswer(settings, {
       record: d.record,
       log: d.log,
       actions: {
         open: () => !this.state.is("ending", "stopped") && this.speech.startReply(null, null),
         hangup: () => {
+          this.speech.openingTts?.discard();
           if (!this.state.tryTo("ending")) return;
           d.hangup("machine_detected");
         },
-        leaveMessage: (text) => this.speech.say(text, true, "voicemail_message"),
+        leaveMessage: (text) => {
+          this.speech.openingTts?.discard();
+          this.speech.say(text, true, "voicemail_message");
+        },
         changed: () => d.onRecordChanged?.(),
       },
     });
@@ -187,7 +197,7 @@ export class AgentCall {
       this.d.vad?.setAgentSpeaking?.(playing);
     }
     this.d.vad?.push(frame.pcm);
-    if (this.answer?.pending) this.answer.frame(frame.pcm, this.d.clock.now());
+    if (this.answer?.pending) this.answer.frame(frame.pcm);
   }
 
   /**
@@ -262,7 +272,6 @@ export class AgentCall {
 
   private onSpeechStart(onsetAgoMs: number): void {
     if (this.state.is("on-hold")) return;
-    this.answer?.speechStarted(this.d.clock.now() - onsetAgoMs);
     this.detector.speechStarted();
     this.timers.callerSpoke();
     this.speech.dropPrepared();
@@ -280,7 +289,6 @@ export class AgentCall {
 
   private onSpeechEnd(silenceMs: number): void {
     if (this.state.is("on-hold")) return;
-    this.answer?.speechEnded(this.d.clock.now() - silenceMs, this.d.clock.now());
     this.detector.speechEnded(this.d.clock.now() - silenceMs);
     if (!this.speech.resumable) {
       // Speech start stopped the idle timer; a sound that brings no turn (a "hmm" without words, the

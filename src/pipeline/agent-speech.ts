@@ -5,6 +5,7 @@
  * (prompts, apology, goodbyes), the LLM's tool calls (send_dtmf, transfer_call) and the hang-up or
  * transfer once the last packet has played.
  */
+import type { PrerenderedTts } from "./prerendered-tts";
 import type { StateMachine } from "../util/state-machine";
 import type { TurnExpectation } from "../providers/types";
 import { sendDtmf } from "../providers/tools/send-dtmf";
@@ -129,8 +130,23 @@ export class AgentSpeech {
     }
   }
 
+  /** The outbound opening rendered ahead (prerendered-tts.ts): the TTS of the first reply, when still the serving one. */
+  openingTts: PrerenderedTts | null = null;
+
+  private takeOpeningTts(reply: SpeechHandle): PrerenderedTts | null {
+    const o = this.openingTts;
+    this.openingTts = null;
+    if (o && reply.userText === null && o.inner === this.providers.tts) {
+      this.d.log.info({ callId: this.d.record.id, renderedMs: Math.round(o.renderedSamples / 8) }, "outbound opening rendered ahead");
+      return o;
+    }
+    o?.discard();
+    return null;
+  }
+
   private async runReply(reply: SpeechHandle, fixedText?: string): Promise<void> {
     const llm = this.providers.llm;
+    const openingTts = this.takeOpeningTts(reply);
     const { llmFirstTokenMs: firstTokenMs, llmTotalMs: totalMs } = this.settings;
     const generate = (s: AbortSignal) => llm.generate({ system: this.d.system, history: [...this.log.history], tools: this.d.tools, signal: s });
     // A scripted step knows what it asks for: tell the recogniser and the key grouping before the caller answers.
@@ -141,7 +157,7 @@ export class AgentSpeech {
           ? fixedSource(fixedText)
           : withLlmDeadlines(generate, { clock: this.d.clock, provider: llm.name, firstTokenMs, totalMs, signal }),
       fixedText: fixedText !== undefined,
-      tts: this.providers.tts,
+      tts: openingTts ?? this.providers.tts,
       output: this.d.output,
       callId: this.d.record.id,
       callSignal: this.callSignal,

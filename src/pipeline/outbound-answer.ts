@@ -8,9 +8,14 @@
  *    agent hangs up, or waits for the beep (at most `beepWaitMs`; no beep → after `messageSilenceMs` of
  *    silence) and leaves `message`, then hangs up.
  * The outcome goes on the call record (`amd`, see AmdRecord). Driven by the call's 20 ms frames (`frame`)
- * and the VAD/STT events the conversation forwards; nothing is allocated per frame.
+ * and the STT's words. Time is the audio's own: 20 ms per frame from the answer (the conversation gets a
+ * frame every 20 ms, silence when RTP is missing), and speech is timed by frame energy
+ * (src/media/energy-speech.ts), not by the Silero VAD, whose asynchronous inference reports late on a
+ * starved machine — a late report would make "no speech yet" a wrong decision. Nothing is allocated per
+ * frame.
  */
 import { BeepDetector } from "../media/beep-detector";
+import { EnergySpeech, SpeechEdge } from "../media/energy-speech";
 import { FRAME_MS } from "../media/constants";
 import type { Logger } from "../util/log";
 import { AmdClassifier, DEFAULT_AMD_CLASSIFIER, type AmdClassifierSettings, type AmdDecision } from "./amd-classifier";
@@ -24,6 +29,8 @@ export interface OutboundAnswerSettings {
   amd: AmdMode;
   /** What is left on a machine (AMD=message); built from the call's opening_reason (src/outbound/opening.ts). */
   message?: string;
+  /** The opening's text, rendered while the agent waits (prerendered-tts.ts); absent → synthesised when due. */
+  opening?: string;
   /** Classifier timings (AMD_DECISION_MS, AMD_GREETING_MS, OPENING_NO_SPEECH_MS). */
   classifier?: Partial<AmdClassifierSettings>;
   /** AMD=message: after a machine was detected, wait at most this long for the beep, ms. Default 20 000. */
@@ -58,21 +65,22 @@ export class OutboundAnswer {
   private readonly classifier: AmdClassifier;
   private readonly beeps: BeepDetector | undefined;
   private phase: Phase = "classifying";
-  private lastSpeechEnd: number;
+  private readonly speech = new EnergySpeech();
+  /** Audio time: ms of callee audio since the answer (20 per frame). */
+  private audioMs = 0;
+  private lastSpeechEnd = 0;
   private decidedAt = 0;
   private readonly beepWaitMs: number;
   private readonly messageSilenceMs: number;
 
   constructor(
     private readonly s: OutboundAnswerSettings,
-    private readonly answeredAtMs: number,
     private readonly o: { record: CallRecord; log: Logger; actions: OutboundAnswerActions },
   ) {
     // A person says something within about a second; a machine may take longer to start its greeting.
     const noSpeechMs = s.classifier?.noSpeechMs ?? (s.amd === "off" ? 1000 : DEFAULT_AMD_CLASSIFIER.noSpeechMs);
-    this.classifier = new AmdClassifier(answeredAtMs, { ...s.classifier, noSpeechMs });
+    this.classifier = new AmdClassifier(0, { ...s.classifier, noSpeechMs });
     this.beeps = s.amd === "off" ? undefined : new BeepDetector();
-    this.lastSpeechEnd = answeredAtMs;
     this.beepWaitMs = s.beepWaitMs ?? DEFAULT_BEEP_WAIT_MS;
     this.messageSilenceMs = s.messageSilenceMs ?? DEFAULT_MESSAGE_SILENCE_MS;
   }
@@ -82,30 +90,25 @@ export class OutboundAnswer {
     return this.phase !== "done";
   }
 
-  /** One 20 ms frame of callee audio at `nowMs`. */
-  frame(pcm: Int16Array, nowMs: number): void {
+  /** The next 20 ms frame of callee audio (160 samples, 8 kHz). */
+  frame(pcm: Int16Array): void {
     if (this.phase === "done") return;
-    if (this.beeps && this.beeps.push(pcm) > 0) this.onBeep(nowMs);
-    this.step(nowMs);
+    this.audioMs += FRAME_MS;
+    const edge = this.speech.push(pcm);
+    if (edge === SpeechEdge.Start) this.classifier.speechStarted(this.speech.startedAtMs);
+    else if (edge === SpeechEdge.End) {
+      this.classifier.speechEnded(this.speech.endedAtMs);
+      this.lastSpeechEnd = this.speech.endedAtMs;
+    }
+    if (this.beeps && this.beeps.push(pcm) > 0) this.onBeep(this.audioMs);
+    this.step(this.audioMs);
   }
 
-  speechStarted(atMs: number): void {
-    if (this.phase === "done") return;
-    this.classifier.speechStarted(atMs);
-  }
-
-  speechEnded(atMs: number, nowMs: number): void {
-    if (this.phase === "done") return;
-    this.classifier.speechEnded(atMs);
-    this.lastSpeechEnd = atMs;
-    this.step(nowMs);
-  }
-
-  /** Recognised words (STT interim or final). */
-  heard(text: string, final: boolean, nowMs: number): void {
+  /** Recognised words (STT interim or final), counted towards "many_words". */
+  heard(text: string, final: boolean): void {
     if (this.phase !== "classifying") return;
-    this.classifier.heard(text, final, nowMs);
-    this.step(nowMs);
+    this.classifier.heard(text, final, this.audioMs);
+    this.step(this.audioMs);
   }
 
   /** The conversation said `text` to the end (a fixed-speech line): marks the message left. */
@@ -125,7 +128,7 @@ export class OutboundAnswer {
         return;
       }
       case "waiting_to_open":
-        if (!this.classifier.calleeSpeaking || nowMs - this.answeredAtMs >= OPENING_HARD_CAP_MS) this.open(nowMs);
+        if (!this.classifier.calleeSpeaking || nowMs >= OPENING_HARD_CAP_MS) this.open(nowMs);
         return;
       case "awaiting_beep": {
         const silentMs = this.classifier.calleeSpeaking ? 0 : nowMs - this.lastSpeechEnd;
@@ -195,7 +198,7 @@ export class OutboundAnswer {
 
   private open(nowMs: number): void {
     this.phase = "done";
-    this.o.log.info({ callId: this.o.record.id, afterAnswerMs: Math.round(nowMs - this.answeredAtMs) }, "outbound opening starts");
+    this.o.log.info({ callId: this.o.record.id, afterAnswerMs: Math.round(nowMs) }, "outbound opening starts");
     this.o.actions.open();
   }
 }

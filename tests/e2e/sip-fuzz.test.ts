@@ -39,18 +39,24 @@ describe.skipIf(missing.length > 0)("SIP fuzz against the compiled agent (loopba
       .split("\n")
       .filter((l) => l.startsWith("voice_agent_sip_requests_total{"))
       .reduce((n, l) => n + Number(l.split(" ").at(-1)), 0);
+    const kernelDrops = udpDrops(agent.sipPort);
+    // What the agent shed itself when it fell behind (its bounded receive queue, src/sip/transport/receive-queue.ts).
+    const shed = refused("overloaded");
+    const handled = f.sent - kernelDrops - shed;
     console.log(
       `sip-fuzz: seed ${SEED}, sent ${f.sent} in ${f.seconds.toFixed(1)} s (skipped ${f.skipped}), answers ${JSON.stringify(Object.fromEntries(f.answers))}, ` +
-        `kernel drops at the agent's socket ${udpDrops(agent.sipPort)}, requests parsed ${requests}, malformed rejected ${refused("malformed_rejected")}, dropped ${refused("malformed_dropped")}`,
+        `kernel drops at the agent's socket ${kernelDrops}, shed by the receive queue ${shed}, handled ${handled}, requests parsed ${requests}, malformed rejected ${refused("malformed_rejected")}, dropped ${refused("malformed_dropped")}`,
     );
     expect(agent.proc.running, agent.proc.stderr().slice(-2000)).toBe(true);
     expect(r1.exitCode, describeSipp(r1)).toBe(0);
     expect(r2.exitCode, describeSipp(r2)).toBe(0);
     expect(f.sent).toBe(COUNT);
-    // The mutants reached the parser and the UA (not all absorbed, not all lost in the kernel).
-    // (On a busy machine the kernel drops part of a 2,000/s stream at the agent's socket; see the log.)
-    expect(refused("malformed_rejected") + refused("malformed_dropped")).toBeGreaterThan(COUNT * 0.1);
-    expect(requests).toBeGreaterThan(COUNT * 0.01);
+    // The mutants reached the parser and the UA (not all absorbed, not all lost). On a busy machine the
+    // agent cannot take a 2,000/s stream: the kernel drops part at its socket and the receive queue sheds
+    // more (both counted, see the log; at load ~20 about 4,000–6,000 of the 20,000 were handled).
+    expect(handled).toBeGreaterThan(COUNT * 0.05);
+    expect(refused("malformed_rejected") + refused("malformed_dropped")).toBeGreaterThan(handled * 0.1);
+    expect(requests).toBeGreaterThan(handled * 0.01);
     expect((await agent.get("/")).status).toBe("ok");
   }, 120_000);
 });

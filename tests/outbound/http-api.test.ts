@@ -167,7 +167,7 @@ describe("outbound API: validation", () => {
     expect(answers).toHaveLength(3);
     expect(answers[0]).toMatchObject({ amd: "message", message: "Call Acme back, please." });
     expect(answers[1]).toMatchObject({ amd: "message", message: "Hello! I'm calling about your order 1234. Please call us back when you can. Thank you, goodbye." });
-    expect(answers[2]).toEqual({ amd: "off", message: undefined });
+    expect(answers[2]).toEqual({ amd: "off", message: undefined, opening: "Hello! I'm calling about your order 1234. Do you have a moment?" });
   });
 
   test("whitespace-only opening_reason passes the schema but the dialer names the field (422)", async () => {

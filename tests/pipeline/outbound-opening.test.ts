@@ -21,13 +21,13 @@ class ScriptedVad implements SpeechDetector {
   push() {}
 }
 
-function setup(answer: OutboundAnswerSettings) {
+function setup(answer: OutboundAnswerSettings, ttsDelayMs = 0) {
   const clock = new FakeClock();
   const playout = new Playout({ sink: { sendFrame: () => true }, codec: "PCMU" });
   new Pacer({ clock }).add(playout);
   const stt = new FakeStt();
   const llm = new FakeLlm({ replies: [[{ type: "text", text: "Hello! I'm calling about your order." }]], clock });
-  const tts = new FakeTts({ clock, msPerChar: 10 });
+  const tts = new FakeTts({ clock, msPerChar: 10, delayMs: ttsDelayMs });
   const vad = new ScriptedVad();
   const hangups: Array<[string, number]> = [];
   const record = { id: "o1", sipCallId: "x", direction: "outbound", from: "a", to: "b", state: "connected", startedAt: "", turns: [], bargeIns: 0 } as CallRecord;
@@ -56,15 +56,18 @@ function setup(answer: OutboundAnswerSettings) {
       for (let i = 0; i < 5; i++) await Promise.resolve();
     }
   };
-  const beep = (ms: number) => {
+  /** Queues `ms` of a sine: 1000 Hz is a beep, 300 Hz stands for a voice (loud, below the beep band). */
+  const tone = (hz: number, ms: number) => {
     for (let f = 0; f < ms / 20; f++) {
       const pcm = new Int16Array(160);
-      for (let i = 0; i < 160; i++) pcm[i] = Math.round(8000 * Math.sin((2 * Math.PI * 1000 * (f * 160 + i)) / 8000));
+      for (let i = 0; i < 160; i++) pcm[i] = Math.round(8000 * Math.sin((2 * Math.PI * hz * (f * 160 + i)) / 8000));
       frames.push(pcm);
     }
   };
+  const beep = (ms: number) => tone(1000, ms);
+  const voice = (ms: number) => tone(300, ms);
   const firstTts = () => tts.texts[0];
-  return { clock, call, vad, stt, llm, tts, hangups, record, run, beep, firstTts };
+  return { clock, call, vad, stt, llm, tts, hangups, record, run, beep, voice, firstTts };
 }
 
 describe("outbound opening", () => {
@@ -72,9 +75,8 @@ describe("outbound opening", () => {
     const s = setup({ amd: "off" });
     await s.call.start();
     await s.run(300);
-    s.vad.ev!.onSpeechStart(0);
+    s.voice(500);
     await s.run(500); // "Hello?" 300 → 800 ms
-    s.vad.ev!.onSpeechEnd(0);
     s.stt.streams[0]!.emit({ type: "final", text: "Hello?", speechFinal: true });
     await s.run(600);
     expect(s.llm.requests.length).toBe(0); // 1400 ms: still waiting (700 ms of silence needed)
@@ -87,6 +89,22 @@ describe("outbound opening", () => {
       ["agent", "Hello! I'm calling about your order."],
     ]);
     expect(s.record.amd).toBeUndefined();
+    s.call.stop();
+  });
+
+  test("the opening is rendered during the wait: its audio starts at once when the wait ends (TTS takes 600 ms)", async () => {
+    const opening = "Hello! I'm calling about your order.";
+    const s = setup({ amd: "off", opening }, 600);
+    await s.call.start();
+    expect(s.tts.texts).toEqual([opening]); // rendering from the answer on
+    await s.run(300);
+    s.voice(400);
+    await s.run(400);
+    await s.run(3000);
+    expect(s.tts.texts).toEqual([opening]); // not synthesised a second time
+    const turn = s.record.turns.find((t) => t.speaker === "agent")!;
+    expect(turn.text).toBe(opening);
+    expect(turn.latency!.firstAudioMs!).toBeLessThan(100);
     s.call.stop();
   });
 
@@ -106,7 +124,7 @@ describe("answering-machine detection in the conversation", () => {
     const s = setup({ amd: "hangup" });
     await s.call.start();
     await s.run(400);
-    s.vad.ev!.onSpeechStart(0);
+    s.voice(3000);
     await s.run(3000);
     expect(s.hangups.map((h) => h[0])).toEqual(["machine_detected"]);
     expect(s.hangups[0]![1]).toBeGreaterThanOrEqual(2800);
@@ -120,9 +138,8 @@ describe("answering-machine detection in the conversation", () => {
     const s = setup({ amd: "message", message: "Hi, please call us back." });
     await s.call.start();
     await s.run(400);
-    s.vad.ev!.onSpeechStart(0);
+    s.voice(5000);
     await s.run(5000); // machine decided at ~2.8 s; the greeting goes on
-    s.vad.ev!.onSpeechEnd(0);
     expect(s.tts.texts).toEqual([]);
     await s.run(400);
     s.beep(400);
@@ -142,10 +159,9 @@ describe("answering-machine detection in the conversation", () => {
     const s = setup({ amd: "message", message: "m" });
     await s.call.start();
     await s.run(300);
-    s.vad.ev!.onSpeechStart(0);
+    s.voice(400);
     await s.run(400);
-    s.vad.ev!.onSpeechEnd(0);
-    await s.run(800);
+    await s.run(900);
     expect(s.record.amd).toMatchObject({ result: "human", reason: "short_greeting", action: "none", messageLeft: false });
     expect(s.record.amd!.afterMs).toBeLessThan(3000);
     expect(s.llm.requests.length).toBe(1);
