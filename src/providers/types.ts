@@ -107,6 +107,11 @@ export interface SttProvider {
   readonly name: string;
   /** Opens one live stream for a call. Throws ProviderError when the provider is unreachable. */
   open(opts: SttOpenOptions): Promise<SttStream>;
+  /**
+   * Optional: prepares per-call state for `calls` streams before any call (start-up), so that opening
+   * a stream does no slow synchronous work. Resolves with how many are ready.
+   */
+  prewarm?(calls: number): Promise<number>;
 }
 
 // ---------------------------------------------------------------- LLM

@@ -103,6 +103,14 @@ export class PocketsphinxStt implements SttProvider {
     this.o = opts;
   }
 
+  /**
+   * Builds the 8 kHz → 16 kHz converters of `calls` streams ahead of time (src/media/resample.ts pool),
+   * so no call's start holds the event loop building one (60–300 ms each). Resolves with the pool size.
+   */
+  prewarm(calls: number): Promise<number> {
+    return Resampler.prewarm(8000, MODEL_HZ, calls);
+  }
+
   /** Resolved VAD settings. */
   get vad(): PocketsphinxVad {
     return { ...POCKETSPHINX_DEFAULTS.vad, ...this.o.vad };
