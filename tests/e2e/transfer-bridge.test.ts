@@ -230,7 +230,11 @@ async function checkAll(o: {
   expect(toTarget.lost + toCaller.lost).toBe(0);
   const callerToneAtTarget = toneTimes(toTarget, CALLER_HZ);
   const targetToneAtCaller = toneTimes(toCaller, TARGET_HZ);
-  console.log(`bridge: caller tone → target ${callerToneAtTarget.length} packets, target tone → caller ${targetToneAtCaller.length} packets`);
+  // Time through the bridge (printed, not asserted): each forwarded packet after the caller's packet it carries.
+  const fromCaller = res.rtpStreams.filter((x) => x.src.port === bridgedMedia).flatMap((x) => x.audioPackets.map((p) => p.arrivalMs)).sort((a, b) => a - b);
+  const through = toTarget.audioPackets.map((p) => p.arrivalMs - (fromCaller.filter((t) => t <= p.arrivalMs).at(-1) ?? NaN)).filter((d) => d >= 0).sort((a, b) => a - b);
+  const pct = (q: number) => through[Math.min(through.length - 1, Math.floor(q * through.length))]!.toFixed(2);
+  console.log(`bridge: caller tone → target ${callerToneAtTarget.length} packets, target tone → caller ${targetToneAtCaller.length} packets; relay delay p50 ${pct(0.5)} ms, p99 ${pct(0.99)} ms, max ${pct(1)} ms`);
   expect(callerToneAtTarget.length).toBeGreaterThan(75); // > 1.5 s of the ~2.8 s bridged
   expect(targetToneAtCaller.length).toBeGreaterThan(75);
   // The caller hears the target only after the target answered (no tone leaks before the 200).
