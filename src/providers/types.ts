@@ -90,6 +90,8 @@ export interface SttStream {
  * (src/providers/scripted), for the recogniser and the key-press grouping.
  */
 export interface TurnExpectation {
+  /** What kind of answer the step matches `words` for; absent when it matches none (open words). */
+  kind?: "category" | "yes_no" | "digits";
   /** Words the answer is matched on (category synonyms, yes/no words, digit words); empty: any words. */
   words: string[];
   /** Key-press grouping for this step (src/pipeline/digit-collector.ts): each field overrides the call's. */
