@@ -299,12 +299,13 @@ export function growthPer1000Calls(samples: readonly MemorySample[], key: "rssMi
  * Memory at the start and at the end of the main run, robust to the garbage collector's sawtooth: the
  * mean RSS and the lowest JS heap sample (the floor the heap falls back to after a collection) over the
  * first and over the last `window` calls. A leak raises both floors; allocator and JIT warm-up does not
- * move the heap floor. Undefined when a window has no sample.
+ * move the heap floor. Undefined when the samples span fewer than 2 × `window` calls.
  */
 export function memoryWindows(samples: readonly MemorySample[], window = 1000): { first: { rssMeanMiB: number; heapFloorMiB: number }; last: { rssMeanMiB: number; heapFloorMiB: number }; callsApart: number } | undefined {
   if (samples.length === 0) return undefined;
   const lo = samples[0]!.calls;
   const hi = samples[samples.length - 1]!.calls;
+  if (hi - lo < 2 * window) return undefined; // the two windows would overlap
   const of = (xs: readonly MemorySample[]) =>
     xs.length === 0
       ? undefined
