@@ -8,7 +8,7 @@
  *   --trials N (live interruption trials, default 24), --no-vad (skip bench-vad.ts)
  *   sweep grid: --echo level,xcorr --share 0.5 --quiet-floor 20 --confirm false,true --erl 12
  *   --min-speech 60,80,100,120 --max-gap 0,100,160 --adapt off
- *   --floor 40 --echo-tail true
+ *   --floor 40 --echo-tail true --confirm-quiet false,true --loud off,6:40 (bargeInLoud within-dB:ms; default: the detector's)
  *
  * Live (the compiled agent, tests/e2e/turn-support.ts): SIPp calls with a 14.7 s greeting (Gemini fake,
  * flite kal16) and one caller interruption each (flite voices slt/rms/awb, varied phrases and offsets;
@@ -32,7 +32,7 @@
 import { existsSync, statSync } from "node:fs";
 import { resolve } from "node:path";
 import { loadSileroVad, type VadStream } from "../src/media/vad/silero.ts";
-import { SileroSpeechDetector } from "../src/pipeline/speech-detector.ts";
+import { DEFAULT_CONFIRM_HEARS_QUIET, SileroSpeechDetector } from "../src/pipeline/speech-detector.ts";
 import { EchoReference } from "../src/pipeline/echo-reference.ts";
 import { CorrelationEcho, DEFAULT_CORRELATION_ECHO, type EchoDecision } from "../src/pipeline/echo-correlation.ts";
 import { decodeG711, encodeG711 } from "../tests/support/g711.ts";
@@ -194,6 +194,10 @@ export interface SimSetting {
   /** EchoSettings.adaptMarginDb (undefined: the fixed erlDb rule) and adaptFloorDb. */
   adaptDb?: number;
   floorDb?: number;
+  /** DetectorOptions.confirmHearsQuiet (undefined: the detector's default). */
+  confirmQuiet?: boolean;
+  /** DetectorOptions.bargeInLoud (null: off; undefined: the detector's default). */
+  loud?: { withinDb: number; minSpeechMs: number } | null;
 }
 
 /**
@@ -207,7 +211,8 @@ export async function probs(
   set: SimSetting,
   silenceEcho: boolean,
 ): Promise<(number | null)[]> {
-  const key = `${set.echoRule}|${set.share}|${set.quietFloorDb}|${set.erlDb}|${set.adaptDb}|${set.floorDb}|${set.echoTail}|${silenceEcho}`;
+  const hearsQuiet = silenceEcho && (set.confirmQuiet ?? DEFAULT_CONFIRM_HEARS_QUIET);
+  const key = `${set.echoRule}|${set.share}|${set.quietFloorDb}|${set.erlDb}|${set.adaptDb}|${set.floorDb}|${set.echoTail}|${silenceEcho}|${hearsQuiet}`;
   const hit = c.p.get(key);
   if (hit) return hit;
   const echoRef = echoDecision(set);
@@ -217,7 +222,8 @@ export async function probs(
     echoRef.noteSent(c.sent[f] ?? SILENCE_FRAME);
     const speaking = f < c.sent.length;
     const echo = (speaking || set.echoTail) && echoRef.isLikelyEcho(c.frames[f]!, speaking);
-    out.push(await s.process(echo && silenceEcho ? new Int16Array(160) : c.frames[f]!));
+    const quietOnly = echo && hearsQuiet && echoRef.lastQuiet === true;
+    out.push(await s.process(echo && silenceEcho && !quietOnly ? new Int16Array(160) : c.frames[f]!));
   }
   c.p.set(key, out);
   return out;
@@ -259,6 +265,8 @@ export async function replay(
     bargeInMaxGapMs: set.maxGapMs,
     confirm: set.confirm ? fake(await probs(vad, c, set, true)) : undefined,
     echoTail: set.echoTail,
+    bargeInLoud: set.loud,
+    confirmHearsQuiet: set.confirmQuiet,
   });
   let fired = -1;
   let phantom = false;
@@ -367,9 +375,9 @@ async function tune(): Promise<void> {
     `offline cases: ${nInt} interruptions, ${nDis} distractors, ${nBc} backchannels (${fmt((performance.now() - t0) / 1000, 1)} s to build)\n`,
   );
   console.log(
-    "| echo rule | confirm | echoTail | erlDb | adaptMarginDb | adaptFloorDb | bargeInMinSpeechMs | bargeInMaxGapMs | stop p50 ms | p95 ms | p95 0 dB / −10 dB / quiet callers | p95 no echo / −20 dB echo | max ms | missed | false interruptions | backchannels that interrupt | echo tails taken for speech |",
+    "| echo rule | confirm | echoTail | erlDb | adaptMarginDb | adaptFloorDb | bargeInMinSpeechMs | bargeInMaxGapMs | loud (within dB : ms) | confirm hears quiet | stop p50 ms | p95 ms | p95 0 dB / −10 dB / quiet callers | p95 no echo / −20 dB echo | max ms | missed | false interruptions | backchannels that interrupt | echo tails taken for speech |",
   );
-  console.log("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+  console.log("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
   const list = (f: string, d: string) => (args.includes(f) ? args[args.indexOf(f) + 1]! : d).split(",");
   const grid: SimSetting[] = [];
   for (const echoRule of list("--echo", "level,xcorr") as SimSetting["echoRule"][])
@@ -382,7 +390,11 @@ async function tune(): Promise<void> {
           for (const adapt of list("--adapt", "off"))
             for (const floorDb of list("--floor", "40").map(Number))
               for (const echoTail of list("--echo-tail", "true").map((x) => x === "true"))
+              for (const loudArg of list("--loud", "default"))
+              for (const cq of list("--confirm-quiet", "default"))
                 grid.push({
+                  confirmQuiet: cq === "default" ? undefined : cq === "true",
+                  loud: loudArg === "default" ? undefined : loudArg === "off" ? null : { withinDb: Number(loudArg.split(":")[0]), minSpeechMs: Number(loudArg.split(":")[1]) },
                   echoRule,
                   share,
                   quietFloorDb,
@@ -416,7 +428,7 @@ async function tune(): Promise<void> {
     }
     const some = (xs: string[]) => `${xs.length}${xs.length ? ` (${xs.slice(0, 3).join("; ")})` : ""}`;
     console.log(
-      `| ${set.echoRule}${set.echoRule === "xcorr" ? ` c²≥${set.share}, floor ${set.quietFloorDb} dB` : ""} | ${set.confirm} | ${set.echoTail} | ${set.echoRule === "xcorr" ? "–" : set.erlDb} | ${set.adaptDb ?? "off"} | ${set.adaptDb === undefined ? "–" : set.floorDb} | ${set.minSpeechMs} | ${set.maxGapMs} | ${fmt(quantile(lat, 0.5))} | ${fmt(quantile(lat, 0.95))} | ` +
+      `| ${set.echoRule}${set.echoRule === "xcorr" ? ` c²≥${set.share}, floor ${set.quietFloorDb} dB` : ""} | ${set.confirm} | ${set.echoTail} | ${set.echoRule === "xcorr" ? "–" : set.erlDb} | ${set.adaptDb ?? "off"} | ${set.adaptDb === undefined ? "–" : set.floorDb} | ${set.minSpeechMs} | ${set.maxGapMs} | ${set.loud === undefined ? "default" : set.loud === null ? "off" : `${set.loud.withinDb}:${set.loud.minSpeechMs}`} | ${set.confirmQuiet ?? "default"} | ${fmt(quantile(lat, 0.5))} | ${fmt(quantile(lat, 0.95))} | ` +
         `${fmt(quantile(latBy["0"]!, 0.95))} / ${fmt(quantile(latBy["-10"]!, 0.95))} / ${fmt(quantile(latBy.quiet!, 0.95))} | ${fmt(quantile(latBy.clean!, 0.95))} / ${fmt(quantile(latBy.echo!, 0.95))} | ${fmt(Math.max(...lat))} | ${some(missed)} | ${some(falses)} | ${bcs}/${nBc} | ${phantoms}/${nEcho} |`,
     );
   }

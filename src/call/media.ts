@@ -16,7 +16,7 @@ import { decodeFrame, silenceFrame } from "../media/g711";
 import { CallRecorder } from "./recording";
 import { FRAME_MS, type AudioFrame } from "../media/constants";
 import { RtpWatchdog } from "./rtp-watchdog";
-import { BridgeLink } from "./transfer-bridge";
+import { BridgeLink, passKey } from "./transfer-bridge";
 import type { BridgeLeg } from "./bridge-leg";
 import { RtcpSession, type RtcpPeerReport } from "../rtp/rtcp-session";
 import { canSend, type NegotiatedMedia, type RenegotiableMedia } from "../sdp";
@@ -115,6 +115,8 @@ export class CallMedia implements RenegotiableMedia {
         // A DTMF event packet takes this tick's place; the playout's audio waits (dtmf-sender.ts).
         // Bridged, the target's frames go out as they arrive (rtp-bridge.ts): no playout, no conversation.
         if (!this.dtmfOut.tick() && !this.bridged) this.playout.onTick();
+        // A talkspurt started between ticks is over (nothing playing or queued): back to the shared ticks.
+        if (!this.playout.isPlaying && !this.playout.hasFrame && this.o.pacer.isOwnSchedule(this.ticker)) this.o.pacer.rejoin(this.ticker);
         const now = this.o.clock.now();
         const silentMs = this.watchdog?.check(this.session.packetsReceived, this.held, now);
         if (silentMs !== undefined) return this.rtpTimedOut(silentMs);
@@ -186,6 +188,8 @@ export class CallMedia implements RenegotiableMedia {
         },
       },
       codec: media.codec,
+      // The first frame of a talkspurt goes out now, not at the next shared tick (src/rtp/pacer.ts).
+      onAudioQueued: () => queueMicrotask(() => this.startTalkspurt()),
     });
     this.conversation = new AgentCall({
       record,
@@ -233,7 +237,7 @@ export class CallMedia implements RenegotiableMedia {
   /** A DTMF key from the far end: RFC 4733 (this session) or SIP INFO (the call's dialog). */
   onDtmf(key: string): void {
     if (this.closed) return;
-    if (this.bridged) return this.bridged.leg.dtmfOut.send(key); // passed on to the target (RFC 4733)
+    if (this.bridged) return void passKey(this.bridged.leg.dtmfOut, key); // to the target (RFC 4733)
     if (this.held) return;
     this.o.onDtmfKey?.(key);
     try {
@@ -241,6 +245,15 @@ export class CallMedia implements RenegotiableMedia {
     } catch (err) {
       this.failed(err);
     }
+  }
+
+  /**
+   * Audio queued while only silence went out: its first frame goes now, the next ones every 20 ms from
+   * it (Pacer.startNow). Not before the media started, while bridged, or while DTMF owns the ticks.
+   */
+  private startTalkspurt(): void {
+    if (!this.started || this.closed || this.bridged || this.dtmfOut.active || !this.playout.hasFrame || this.playout.isPlaying) return;
+    this.o.pacer.startNow(this.ticker);
   }
 
   /** Hands an unexpected failure to the call boundary, once; the media goes quiet meanwhile. */
@@ -363,7 +376,7 @@ export class CallMedia implements RenegotiableMedia {
 
   /** A key the target pressed while bridged: passed on to the caller (RFC 4733 when negotiated). */
   fromTargetDtmf(key: string): void {
-    if (this.bridged && !this.closed && this.session.telephoneEventPt !== undefined) this.dtmfOut.send(key);
+    if (this.bridged && !this.closed && this.session.telephoneEventPt !== undefined) passKey(this.dtmfOut, key);
   }
 
 

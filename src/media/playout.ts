@@ -17,6 +17,10 @@
  * `interrupted: true`). `isPlaying` is true only between sending a real audio frame and the next
  * silence frame, finish or clear — not while audio merely waits in the queue.
  *
+ * Starting between ticks: `onAudioQueued` reports the moment a whole frame is queued while the output
+ * is idle (the last frame sent was silence), so the owner can have the pacer tick it at once
+ * (`Pacer.startNow`) instead of at the next shared tick.
+ *
  * Bounds: `captureFrame` resolves once less than `highWaterMs` (default 2 s) is queued; overflow rule
  * drop-newest: at most `maxQueuedMs` (default 300 000 = 5 min) is held, samples beyond are dropped and
  * counted in `overflowSamples`.
@@ -51,6 +55,11 @@ export interface PlayoutOptions {
   maxQueuedMs?: number;
   /** `captureFrame` resolves once less than this is queued, ms; default `AUDIO_OUTPUT_HIGH_WATER_MS` (2000). */
   highWaterMs?: number;
+  /**
+   * A whole audio frame is queued while the output is idle (nothing queued, the last frame sent was
+   * silence): a talkspurt can start now. Called synchronously from `push`/`captureFrame`/`flush`.
+   */
+  onAudioQueued?: () => void;
 }
 
 interface Segment {
@@ -72,6 +81,7 @@ export class Playout implements AudioOutput {
   private readonly highWaterSamples: number;
   private readonly silence: Uint8Array;
   private readonly encodeBuf = new Uint8Array(PLAYOUT_FRAME_SAMPLES);
+  private readonly onAudioQueued: (() => void) | undefined;
 
   private queue: Entry[] = [];
   private head = 0;
@@ -109,6 +119,12 @@ export class Playout implements AudioOutput {
     this.maxFrames = Math.max(1, Math.floor((opts.maxQueuedMs ?? 300_000) / 20));
     this.highWaterSamples = (opts.highWaterMs ?? AUDIO_OUTPUT_HIGH_WATER_MS) * SAMPLES_PER_MS;
     this.silence = silenceFrame(opts.codec);
+    this.onAudioQueued = opts.onAudioQueued;
+  }
+
+  /** A whole audio frame waits to be sent (the next tick sends audio, not silence). */
+  get hasFrame(): boolean {
+    return this.audioQueued > 0;
   }
 
   /** True while real audio frames are being sent (see the class comment). */
@@ -261,6 +277,7 @@ export class Playout implements AudioOutput {
     this.pendingFill = 0;
     this.audioQueued++;
     this.enqueuedFrames++;
+    if (this.audioQueued === 1 && !this.lastWasAudio) this.onAudioQueued?.();
   }
 
   private finishEndedAtHead(): void {

@@ -40,6 +40,18 @@ export interface EchoDecision {
    * `agentTalking`, is too quiet next to what we are saying to be the caller talking to us.
    */
   isLikelyEcho(pcm: Int16Array, agentTalking?: boolean): boolean;
+  /**
+   * For the frame of the last `isLikelyEcho`: its level once our echo is taken out, relative to the
+   * loudest frame we sent in the last 2 s, dB (0 = as loud as we were; −Infinity for digital silence;
+   * undefined when we sent nothing audible in that time).
+   */
+  readonly lastLevelDb?: number;
+  /**
+   * The last `isLikelyEcho` answered true only because the frame was too quiet next to what we are
+   * saying (the quiet floor), not because our audio explains it: a real sound, maybe the soft onset of
+   * the caller's first syllable.
+   */
+  readonly lastQuiet?: boolean;
 }
 
 export interface CorrelationEchoSettings {
@@ -106,6 +118,10 @@ export class CorrelationEcho implements EchoDecision {
   private readonly xd = new Float32Array(FRAME / DECIMATE);
   /** Diagnostics: the last decision's best correlation², delay (samples) and gain. */
   last = { share: 0, lag: -1, gain: 0 };
+  /** See EchoDecision.lastLevelDb. */
+  lastLevelDb: number | undefined;
+  /** See EchoDecision.lastQuiet. */
+  lastQuiet = false;
 
   constructor(
     codec: "PCMU" | "PCMA",
@@ -141,6 +157,8 @@ export class CorrelationEcho implements EchoDecision {
 
   isLikelyEcho(pcm: Int16Array, agentTalking = false): boolean {
     this.last = { share: 0, lag: -1, gain: 0 };
+    this.lastLevelDb = undefined;
+    this.lastQuiet = false;
     if (pcm.length !== FRAME || this.n < FRAME) return false;
     let maxWindow = 0;
     let maxHold = 0;
@@ -150,9 +168,16 @@ export class CorrelationEcho implements EchoDecision {
       if (k < this.windowFrames && v > maxWindow) maxWindow = v;
     }
     const floor = agentTalking && maxHold >= SILENT_RMS ? maxHold * this.quietRatio : 0;
-    if (maxWindow < SILENT_RMS) return floor > 0 && rmsOf(pcm) < floor; // nothing of ours to echo now
+    const levelDb = (rms: number) => (maxHold >= SILENT_RMS ? 20 * Math.log10(rms / maxHold) : undefined);
+    if (maxWindow < SILENT_RMS) {
+      const rms = rmsOf(pcm);
+      this.lastLevelDb = levelDb(rms);
+      this.lastQuiet = floor > 0 && rms < floor; // nothing of ours to echo now
+      return this.lastQuiet;
+    }
     let ex = 0;
     for (let i = 0; i < FRAME; i++) ex += pcm[i]! * pcm[i]!;
+    this.lastLevelDb = levelDb(Math.sqrt(ex / FRAME));
     if (ex === 0) return false;
     // The frame's samples correspond to sent samples [end - FRAME - L, end - L) for lag L.
     const end = this.n;
@@ -184,9 +209,12 @@ export class CorrelationEcho implements EchoDecision {
     }
     this.last = { share: best, lag: bestLag, gain: bestGain };
     const explained = bestGain <= this.maxGain ? best : 0;
+    const residual = Math.sqrt((ex * (1 - explained)) / FRAME);
+    this.lastLevelDb = levelDb(residual);
     if (explained >= this.settings.minEchoShare) return true;
     // What is left once our echo is out: too quiet next to what we are saying to be the caller.
-    return Math.sqrt((ex * (1 - explained)) / FRAME) < floor;
+    this.lastQuiet = residual < floor;
+    return this.lastQuiet;
   }
 
   /** Best coarse lags (multiples of DECIMATE, full-rate samples), highest normalized correlation first. */

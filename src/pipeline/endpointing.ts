@@ -17,9 +17,14 @@
  *  - `minSilenceMs` when the STT signalled end of speech and the text is neither finished nor dangling;
  *  - `maxSilenceMs` when the text dangles ("I'd like to book a"), or the STT never signalled the end.
  * When the VAD reports a pause and the STT has not yet signalled the end of this speech, the STT is
- * asked to finalize at once (`onFlush` → SttStream.flush() → Deepgram `{"type":"Finalize"}`; only for
- * streams whose flush adds nothing, SttStream.finalizesOnly), so its answer does not wait for the
- * service's own endpointing.
+ * asked to finalize (`onFlush` → SttStream.flush() → Deepgram `{"type":"Finalize"}`; only for streams
+ * whose flush adds nothing, SttStream.finalizesOnly), so its answer does not wait for the service's own
+ * endpointing. The request is timed so that the answer arrives when the finished-sentence wait
+ * (`completeSilenceMs`) is over: it goes out at that much silence minus the Finalize round trip
+ * measured on this call (the largest of the last `FINALIZE_RTT_SAMPLES`), or at once while no round
+ * trip has been measured yet or when the round trip is longer than the wait. A turn therefore ends as
+ * soon as the final text arrives, not one wait after it, and the moment it ends is unchanged: the
+ * caller's silence decides it, the Finalize answer only has to be there by then.
  *
  * A pause shorter than the wait for its text never ends the turn; speech resuming within it continues
  * the same turn (the pending text is kept and joined).
@@ -57,6 +62,9 @@ export const DEFAULT_ENDPOINTING: EndpointingSettings = {
   completeSilenceMs: DEFAULT_COMPLETE_SILENCE_MS,
 };
 
+/** Finalize round trips (request → `from_finalize` answer) remembered per call; the estimate is their maximum. */
+export const FINALIZE_RTT_SAMPLES = 8;
+
 export interface TurnEnd {
   text: string;
   /** Clock time (ms) the caller stopped speaking, per the VAD, or when the final arrived without VAD. */
@@ -78,6 +86,12 @@ export class TurnDetector {
   private flushed = false;
   private lastFinalAt = 0;
   private timer: TimerHandle | undefined;
+  /** A Finalize due later in the current silence (see the file comment). */
+  private flushTimer: TimerHandle | undefined;
+  /** Clock time the last Finalize went out, until its answer arrives. */
+  private flushSentAt: number | undefined;
+  /** Finalize round trips measured on this call, ms (newest last). */
+  private readonly flushRtts: number[] = [];
 
   /**
    * @param onFlush asks the STT to finalize what it heard (SttStream.flush()); called at most once per
@@ -105,6 +119,7 @@ export class TurnDetector {
     this.sttEnded = this.sttHeardSilence = false;
     this.flushed = false;
     this.clock.clearTimer(this.timer);
+    this.cancelFlush();
   }
 
   /**
@@ -114,6 +129,7 @@ export class TurnDetector {
   speechActivity(): void {
     this.speaking = true;
     this.clock.clearTimer(this.timer);
+    this.cancelFlush();
   }
 
   /**
@@ -139,7 +155,15 @@ export class TurnDetector {
     if (t) this.pending.push(t);
     this.lastFinalAt = this.clock.now();
     if (speechFinal) this.sttEnded = this.sttHeardSilence = true;
-    if (fromFinalize) this.sttEnded = true;
+    if (fromFinalize) {
+      this.sttEnded = true;
+      if (this.flushSentAt !== undefined) {
+        this.flushRtts.push(this.lastFinalAt - this.flushSentAt);
+        if (this.flushRtts.length > FINALIZE_RTT_SAMPLES) this.flushRtts.shift();
+        this.flushSentAt = undefined;
+      }
+    }
+    if (this.sttEnded) this.cancelFlush();
     this.check();
   }
 
@@ -153,26 +177,57 @@ export class TurnDetector {
     if (text.trim()) this.pending.unshift(text.trim());
   }
 
+  /** The Finalize round trip this call's timing uses, ms; undefined until one was measured. */
+  get finalizeRttMs(): number | undefined {
+    return this.flushRtts.length ? Math.max(...this.flushRtts) : undefined;
+  }
+
   dispose(): void {
     this.clock.clearTimer(this.timer);
+    this.cancelFlush();
   }
 
   private silence(at: number): void {
     const wasSpeaking = this.speaking;
     this.speaking = false;
     if (wasSpeaking || !Number.isFinite(this.lastSpeechEnd)) this.lastSpeechEnd = Math.max(at, Number.isFinite(this.lastSpeechEnd) ? this.lastSpeechEnd : at);
-    if (!this.sttEnded && !this.flushed && this.onFlush) {
-      this.flushed = true;
-      this.onFlush();
-    }
+    if (!this.sttEnded && !this.flushed && this.onFlush) this.scheduleFlush();
     this.check();
+  }
+
+  /** Asks for the Finalize so that its answer lands when the finished-sentence wait is over (file comment). */
+  private scheduleFlush(): void {
+    this.cancelFlush();
+    const rtt = this.finalizeRttMs;
+    const wait = rtt === undefined ? 0 : this.lastSpeechEnd + this.completeWait() - rtt - this.clock.now();
+    if (wait <= 0) return this.flushNow();
+    this.flushTimer = this.clock.setTimer(wait, () => {
+      this.flushTimer = undefined;
+      if (!this.speaking && !this.sttEnded && !this.flushed) this.flushNow();
+    });
+  }
+
+  private flushNow(): void {
+    this.flushed = true;
+    this.flushSentAt = this.clock.now();
+    this.onFlush?.();
+  }
+
+  private cancelFlush(): void {
+    this.clock.clearTimer(this.flushTimer);
+    this.flushTimer = undefined;
+  }
+
+  /** Silence a finished sentence needs once the Finalize answered, ms. */
+  private completeWait(): number {
+    return Math.min(this.settings.completeSilenceMs ?? DEFAULT_COMPLETE_SILENCE_MS, this.settings.minSilenceMs);
   }
 
   /** Silence (ms) the current text needs before the turn may end. */
   private need(completion: Completion): number {
     const s = this.settings;
     if (!this.sttEnded || completion === "incomplete") return s.maxSilenceMs;
-    if (completion === "complete") return this.sttHeardSilence ? 0 : Math.min(s.completeSilenceMs ?? DEFAULT_COMPLETE_SILENCE_MS, s.minSilenceMs);
+    if (completion === "complete") return this.sttHeardSilence ? 0 : this.completeWait();
     return s.minSilenceMs;
   }
 

@@ -40,11 +40,25 @@ export interface DetectorOptions {
    */
   confirm?: VadStream;
   /**
+   * The confirming stream hears frames taken for echo only by the quiet floor (EchoDecision.lastQuiet:
+   * not explained by what we sent) as they are, not as silence, so a caller's soft onset warms it up
+   * and it agrees as soon as the louder part comes. Such frames still never count towards a barge-in.
+   * Default DEFAULT_CONFIRM_HEARS_QUIET.
+   */
+  confirmHearsQuiet?: boolean;
+  /**
    * Apply the echo rule also after the agent stopped, while the echo reference still holds loud frames
    * it sent (its window, 400 ms), so the tail of our own echo is not taken for the caller starting to
    * speak. Default DEFAULT_ECHO_TAIL.
    */
   echoTail?: boolean;
+  /**
+   * Loud speech confirms a barge-in sooner: frames whose sound, our echo taken out, is within `withinDb`
+   * of the loudest frame we sent in the last 2 s (EchoDecision.lastLevelDb) — a caller talking to us as
+   * loud as we talk, not a distant voice — need only `minSpeechMs` of them (the confirming stream still
+   * has to agree). Default DEFAULT_BARGE_IN_LOUD; null: off.
+   */
+  bargeInLoud?: { withinDb: number; minSpeechMs: number } | null;
   /** Silence inside speech after which a pause is reported, ms. Default DEFAULT_PAUSE_MS. */
   pauseMs?: number;
   /** Speech after a reported pause that counts as the caller going on (a new start), ms. Default DEFAULT_RESUME_MS. */
@@ -76,6 +90,10 @@ export const DEFAULT_BARGE_IN_MIN_SPEECH_MS = 80;
  */
 export const DEFAULT_ECHO_TAIL = true;
 export const DEFAULT_BARGE_IN_MAX_GAP_MS = 160;
+/** Off until measured (see DetectorOptions.confirmHearsQuiet). */
+export const DEFAULT_CONFIRM_HEARS_QUIET = false;
+/** Off until measured (see DetectorOptions.bargeInLoud). */
+export const DEFAULT_BARGE_IN_LOUD: { withinDb: number; minSpeechMs: number } | null = null;
 /**
  * 160 ms: Silero's probability falls below the band within one or two 32 ms windows of the last
  * syllable; the pauses at commas measured 220–280 ms (segmenter.ts), so a pause report is frequent
@@ -103,6 +121,10 @@ export class SileroSpeechDetector implements SpeechDetector {
   private fastGap = 0;
   /** The confirming stream reached the threshold during the current run (always true without one). */
   private fastConfirmed = false;
+  /** Frames of the current run that were speech and loud (see DetectorOptions.bargeInLoud). */
+  private fastLoud = 0;
+  private readonly loudFrames: number;
+  private readonly loudWithinDb: number;
   private fastFired = false;
   /** A pause was reported inside the current speech; `resumeRun` counts speech frames since. */
   private paused = false;
@@ -134,6 +156,9 @@ export class SileroSpeechDetector implements SpeechDetector {
     this.threshold = this.segmenter.options.threshold;
     this.bargeInFrames = Math.ceil((opts.bargeInMinSpeechMs ?? DEFAULT_BARGE_IN_MIN_SPEECH_MS) / SEGMENTER_FRAME_MS);
     this.maxGapFrames = Math.floor((opts.bargeInMaxGapMs ?? DEFAULT_BARGE_IN_MAX_GAP_MS) / SEGMENTER_FRAME_MS);
+    const loud = opts.bargeInLoud === undefined ? DEFAULT_BARGE_IN_LOUD : opts.bargeInLoud;
+    this.loudFrames = loud ? Math.max(1, Math.ceil(loud.minSpeechMs / SEGMENTER_FRAME_MS)) : Infinity;
+    this.loudWithinDb = loud?.withinDb ?? 0;
     this.low = this.threshold - this.segmenter.options.hysteresis;
     this.pauseFrames = Math.max(1, Math.ceil((opts.pauseMs ?? DEFAULT_PAUSE_MS) / SEGMENTER_FRAME_MS));
     this.resumeFrames = Math.max(1, Math.ceil((opts.resumeMs ?? DEFAULT_RESUME_MS) / SEGMENTER_FRAME_MS));
@@ -145,7 +170,7 @@ export class SileroSpeechDetector implements SpeechDetector {
 
   setAgentSpeaking(speaking: boolean): void {
     this.agentSpeaking = speaking;
-    if (!speaking) this.fastRun = this.fastGap = 0;
+    if (!speaking) this.fastRun = this.fastGap = this.fastLoud = 0;
   }
 
   push(pcm: Int16Array): void {
@@ -153,22 +178,26 @@ export class SileroSpeechDetector implements SpeechDetector {
     // Decide echo now, against what was sent up to this moment, not when inference returns.
     const echo = (this.agentSpeaking || (this.opts.echoTail ?? DEFAULT_ECHO_TAIL)) && this.opts.echo?.isLikelyEcho(pcm, this.agentSpeaking) === true;
     const agentSpeaking = this.agentSpeaking;
+    const levelDb = agentSpeaking && this.loudFrames !== Infinity ? this.opts.echo?.lastLevelDb : undefined;
+    const loud = levelDb !== undefined && levelDb >= -this.loudWithinDb;
     const confirm = this.opts.confirm;
-    // The confirming stream differs from the main one only from the first echo frame that is not
-    // digital silence (for which silence in its place is the same input); see `forked`.
-    if (confirm && echo && !this.forked && confirm.copyFrom && !isZero(pcm)) {
+    // An echo frame taken only by the quiet floor: the confirming stream hears it as it is (confirmHearsQuiet).
+    const quietOnly = echo && (this.opts.confirmHearsQuiet ?? DEFAULT_CONFIRM_HEARS_QUIET) && this.opts.echo?.lastQuiet === true;
+    // The confirming stream differs from the main one only from the first echo frame it hears as
+    // silence that is not digital silence (for which silence in its place is the same input); see `forked`.
+    if (confirm && echo && !quietOnly && !this.forked && confirm.copyFrom && !isZero(pcm)) {
       confirm.copyFrom(this.vad); // before the main stream takes this frame
       this.forked = true;
     }
     const both = confirm !== undefined && (this.forked || !confirm.copyFrom);
     const main = this.vad.process(pcm);
-    const second = both ? confirm.process(echo ? this.zeros(pcm.length) : pcm) : null;
+    const second = both ? confirm.process(echo && !quietOnly ? this.zeros(pcm.length) : pcm) : null;
     // Chained on the previous frame's delivery: frames are handled in arrival order whichever streams ran.
     this.delivered = Promise.all([this.delivered, main, second]).then(
       ([, p, q]) => {
         try {
-          if (!both) return this.onProbability(pcm, echo ? 0 : p, confirm ? (echo ? 0 : p) : undefined, agentSpeaking, echo);
-          this.onProbability(pcm, echo ? 0 : p, echo ? 0 : q, agentSpeaking, echo);
+          if (!both) return this.onProbability(pcm, echo ? 0 : p, confirm ? (echo ? 0 : p) : undefined, agentSpeaking, echo, loud);
+          this.onProbability(pcm, echo ? 0 : p, echo ? 0 : q, agentSpeaking, echo, loud);
         } catch (err) {
           void Promise.reject(err); // reported as an unhandled rejection, as before; the chain goes on
         }
@@ -188,7 +217,7 @@ export class SileroSpeechDetector implements SpeechDetector {
    * @param p main stream's probability (0 for echo frames)
    * @param q the confirming stream's probability (0 for echo frames), undefined without one
    */
-  private onProbability(pcm: Int16Array, p: number | null, q: number | null | undefined, agentSpeaking: boolean, echo: boolean): void {
+  private onProbability(pcm: Int16Array, p: number | null, q: number | null | undefined, agentSpeaking: boolean, echo: boolean, loud = false): void {
     if (this.closed) return;
     if (echo) this.echoFrames++;
     for (const ev of this.segmenter.push(pcm, q === undefined ? p : q)) {
@@ -230,17 +259,18 @@ export class SileroSpeechDetector implements SpeechDetector {
         if (this.fastRun === 0) {
           this.fastStart = frame;
           this.fastConfirmed = q === undefined;
+          this.fastLoud = 0;
         }
         this.fastRun++;
+        if (loud) this.fastLoud++;
         this.fastGap = 0;
       } else if (this.fastRun > 0 && (echo || (p ?? 0) >= this.low) && this.fastGap < this.maxGapFrames) {
         this.fastGap++;
       } else {
-        this.fastRun = 0;
-        this.fastGap = 0;
+        this.fastRun = this.fastGap = this.fastLoud = 0;
       }
       if (this.fastRun > 0 && q !== undefined && q !== null && q >= this.threshold) this.fastConfirmed = true;
-      if (this.fastRun >= this.bargeInFrames && this.fastConfirmed) {
+      if ((this.fastRun >= this.bargeInFrames || this.fastLoud >= this.loudFrames) && this.fastConfirmed) {
         this.fastFired = true;
         this.start((frame - this.fastStart) * SEGMENTER_FRAME_MS);
       }
@@ -257,7 +287,7 @@ export class SileroSpeechDetector implements SpeechDetector {
     this.inSpeech = true;
     this.paused = this.active = false;
     this.resumeRun = 0;
-    this.fastRun = this.fastGap = 0;
+    this.fastRun = this.fastGap = this.fastLoud = 0;
     this.events?.onSpeechStart(onsetAgoMs);
   }
 

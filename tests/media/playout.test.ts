@@ -80,6 +80,73 @@ describe("Playout over Pacer + RtpSession (loopback)", () => {
     expect(playout.playedSamples).toBe(400 + 320);
   });
 
+  test("a talkspurt queued between ticks starts at once (Pacer.startNow, as src/call/media.ts wires it): +160 per packet, marker, 20 ms spacing, no drift after it", async () => {
+    const clock = new FakeClock(0);
+    const pacer = new Pacer({ clock });
+    const rx = await rtpReceiver();
+    const lease = await pool.allocate();
+    const session = new RtpSession({ lease, remote: { address: "127.0.0.1", port: rx.port }, codec: "PCMU", payloadType: 0 });
+    const sendTimes: number[] = [];
+    let playout!: Playout;
+    const source = {
+      onTick() {
+        playout.onTick();
+        if (!playout.isPlaying && !playout.hasFrame && pacer.isOwnSchedule(source)) pacer.rejoin(source);
+      },
+    };
+    let kicks = 0;
+    playout = new Playout({
+      sink: { sendFrame: (payload, marker) => (sendTimes.push(clock.now()), session.sendFrame(payload, marker)) },
+      codec: "PCMU",
+      onAudioQueued: () => {
+        kicks++;
+        queueMicrotask(() => !playout.isPlaying && playout.hasFrame && pacer.startNow(source));
+      },
+    });
+    pacer.add(source);
+    cleanup.push(() => {
+      pacer.stop();
+      playout.close();
+      session.close();
+      rx.socket.close();
+    });
+    clock.advance(47); // silence at 20, 40
+    playout.push(tone(100)); // not a whole frame yet: nothing starts
+    await Promise.resolve();
+    expect(kicks).toBe(0);
+    playout.push(tone(380)); // 480 samples = 3 frames, the first complete now (at 47)
+    playout.flush();
+    await Promise.resolve();
+    expect(kicks).toBe(1);
+    expect(sendTimes).toEqual([20, 40, 47]);
+    clock.advance(113); // to 160
+    await waitFor(() => rx.got.length === sendTimes.length);
+    // Audio at 47, 67, 87 (its own schedule); the segment finished with the last frame, so the source
+    // rejoins the shared ticks at the first one at least a frame after 87: 120 (the gap of 33 ms takes
+    // back the 13 ms the talkspurt started early).
+    expect(sendTimes).toEqual([20, 40, 47, 67, 87, 120, 140, 160]);
+    const p = rx.got.map((g) => g.packet);
+    for (let i = 1; i < p.length; i++) expect((p[i].timestamp - p[i - 1].timestamp) >>> 0).toBe(160);
+    expect(p.map((x) => (isSilence(x.payload, 0xff) ? "s" : "A")).join("")).toBe("ssAAAsss");
+    expect(p.map((x) => x.marker)).toEqual([false, false, true, false, false, false, false, false]);
+    // The timestamp keeps its relation to the clock: packet n carries n·160 samples and goes out at n·20 ms.
+    expect(sendTimes.map((t, i) => 20 * (i + 1) - t)).toEqual([0, 0, 13, 13, 13, 0, 0, 0]);
+    // A second reply queued while nothing plays starts at once too; a third segment queued behind it
+    // follows without a gap (the segment boundary is not the end of the talkspurt).
+    clock.advance(5); // 165
+    playout.push(tone(160));
+    playout.flush();
+    playout.push(tone(320));
+    playout.flush();
+    await Promise.resolve();
+    expect(sendTimes.at(-1)).toBe(165);
+    expect(kicks).toBe(2);
+    clock.advance(80); // to 245: the shared 220 is less than a frame after 205, so 240
+    expect(sendTimes.slice(-4)).toEqual([165, 185, 205, 240]);
+    await waitFor(() => rx.got.length === sendTimes.length);
+    expect(rx.got.slice(-4).map((g) => (isSilence(g.packet.payload, 0xff) ? "s" : "A")).join("")).toBe("AAAs");
+  });
+
   test("PCMA silence is 0xD5", async () => {
     const { clock, rx } = await chain("PCMA");
     clock.advance(60);

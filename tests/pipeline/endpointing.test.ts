@@ -176,6 +176,68 @@ describe("TurnDetector", () => {
     expect(turns.map((t) => t.text)).toEqual(["Can I book a study room?"]);
   });
 
+  test("once a Finalize round trip is known, the Finalize goes out so that its answer lands when the finished-sentence wait ends", () => {
+    const clock = new FakeClock(1000);
+    const turns: TurnEnd[] = [];
+    const flushedAt: number[] = [];
+    const d = new TurnDetector(clock, { minSilenceMs: 900, maxSilenceMs: 1600, completeSilenceMs: 300 }, (t) => turns.push(t), () => flushedAt.push(clock.now()));
+    // Turn 1: no round trip measured yet, so the Finalize goes out at the pause (160 ms of silence).
+    d.speechStarted();
+    clock.advance(1160);
+    d.speechPaused(clock.now() - 160); // silence since 2000
+    expect(flushedAt).toEqual([2160]);
+    expect(d.finalizeRttMs).toBeUndefined();
+    clock.advance(25);
+    d.final("A table for two, please.", false, true); // answered after 25 ms
+    expect(d.finalizeRttMs).toBe(25);
+    expect(turns).toHaveLength(0); // 185 ms of silence: the finished sentence waits for 300
+    clock.advance(115);
+    expect(turns.map((t) => t.finalAt - t.speechEndAt)).toEqual([185]);
+    // Turn 2: Finalize at 300 − 25 = 275 ms of silence; the answer (25 ms later) ends the turn at once.
+    d.speechStarted();
+    clock.advance(1000);
+    d.speechPaused(clock.now() - 160); // silence since 3140
+    expect(flushedAt).toHaveLength(1);
+    clock.advance(114);
+    expect(flushedAt).toHaveLength(1);
+    clock.advance(1);
+    expect(flushedAt.at(-1)).toBe(3140 + 275);
+    clock.advance(25);
+    expect(turns).toHaveLength(1);
+    d.final("Two people at eight.", false, true);
+    expect(turns.map((t) => [t.text, t.speechEndAt, t.finalAt])).toEqual([
+      ["A table for two, please.", 2000, 2185],
+      ["Two people at eight.", 3140, 3440],
+    ]);
+  });
+
+  test("speech going on before a delayed Finalize cancels it; the next pause schedules it again", () => {
+    const clock = new FakeClock(1000);
+    const flushedAt: number[] = [];
+    const turns: TurnEnd[] = [];
+    const d = new TurnDetector(clock, { minSilenceMs: 900, maxSilenceMs: 1600, completeSilenceMs: 300 }, (t) => turns.push(t), () => flushedAt.push(clock.now()));
+    d.speechStarted();
+    clock.advance(500);
+    d.speechPaused(clock.now() - 160);
+    clock.advance(10);
+    d.final("Yes.", false, true); // round trip 10 ms
+    clock.advance(200);
+    expect(turns).toHaveLength(1);
+    d.speechStarted();
+    clock.advance(500);
+    d.speechPaused(clock.now() - 160); // Finalize due at 290 ms of silence, 130 ms from now
+    clock.advance(60);
+    d.speechActivity(); // the caller goes on (a comma pause)
+    clock.advance(200);
+    expect(flushedAt).toHaveLength(1);
+    d.speechPaused(clock.now() - 160);
+    clock.advance(129);
+    expect(flushedAt).toHaveLength(1);
+    clock.advance(1);
+    expect(flushedAt).toHaveLength(2);
+    d.dispose();
+  });
+
   test("no Finalize when the STT already signalled the end", () => {
     const clock = new FakeClock(1000);
     let flushes = 0;

@@ -123,6 +123,84 @@ describe("Pacer", () => {
     expect(clock.pending).toBe(0);
   });
 
+  test("startNow ticks a source at once and then every 20 ms from that tick; rejoin returns it to the shared ticks one frame after its last own tick", () => {
+    const clock = new FakeClock(0);
+    const pacer = new Pacer({ clock });
+    const a = recorder(clock);
+    const b = recorder(clock);
+    pacer.add(a);
+    pacer.add(b);
+    clock.advance(47); // shared ticks at 20, 40
+    pacer.startNow(a); // a talkspurt starting 7 ms after the shared tick at 40
+    expect(a.times).toEqual([20, 40, 47]);
+    expect(pacer.isOwnSchedule(a)).toBe(true);
+    clock.advance(60); // to 107
+    expect(a.times).toEqual([20, 40, 47, 67, 87, 107]); // its own schedule, one frame apart
+    expect(b.times).toEqual([20, 40, 60, 80, 100]); // the others keep the shared one
+    pacer.startNow(a); // already on its own schedule: nothing extra
+    expect(a.times.at(-1)).toBe(107);
+    pacer.rejoin(a);
+    expect(pacer.isOwnSchedule(a)).toBe(false);
+    clock.advance(40); // to 147: shared 120 is < 107 + 20, so a's next tick is the shared 140
+    expect(a.times.slice(6)).toEqual([140]);
+    expect(b.times.slice(5)).toEqual([120, 140]);
+    // Packets sent by a: 2 on the shared schedule, 4 on its own, then shared again. Its n-th packet's
+    // timestamp (n·160 samples) against the time it went out: ahead by 13 ms while on its own
+    // schedule, back to the shared relation after the rejoin (no drift over talkspurts).
+    const offsets = a.times.map((t, i) => 20 * (i + 1) - t);
+    expect(offsets).toEqual([0, 0, 13, 13, 13, 13, 0]);
+    expect(clock.pending).toBe(1); // the shared timer only: no own timer left behind
+    pacer.stop();
+    expect(clock.pending).toBe(0);
+  });
+
+  test("startNow while rejoining: within a frame of its last own tick it resumes that schedule, later it starts a new one", () => {
+    const clock = new FakeClock(0);
+    const pacer = new Pacer({ clock });
+    const a = recorder(clock);
+    pacer.add(a);
+    clock.advance(25);
+    pacer.startNow(a); // own schedule 25, 45, 65…
+    clock.advance(20); // 45
+    pacer.rejoin(a);
+    clock.advance(5); // 50: less than a frame after 45
+    pacer.startNow(a);
+    expect(a.times).toEqual([20, 25, 45]); // no packet now
+    clock.advance(15); // 65: the schedule it left
+    expect(a.times).toEqual([20, 25, 45, 65]);
+    pacer.rejoin(a);
+    clock.advance(15); // 80: a shared deadline, but not one frame after 65
+    expect(a.times.at(-1)).toBe(65);
+    clock.advance(6); // 86: a frame and more after 65, before the shared 100
+    pacer.startNow(a);
+    expect(a.times.at(-1)).toBe(86);
+    clock.advance(20);
+    expect(a.times.slice(-2)).toEqual([86, 106]);
+    pacer.remove(a);
+    expect(clock.pending).toBe(0);
+  });
+
+  test("a source's own timer follows the lateness rule; remove() inside its own tick is safe", () => {
+    const fake = new FakeClock(0);
+    const clock = new SkewedClock(fake, () => (fake.now() === 50 ? 45 : 0));
+    const pacer = new Pacer({ clock });
+    const a = recorder(clock);
+    pacer.add(a);
+    fake.advance(30);
+    pacer.startNow(a); // own: 30, 50, 70, 90…
+    fake.advance(100);
+    // The timer armed at 50 for 70 fires at 115: 70, 90, 110 are caught up at once.
+    expect(a.times.slice(0, 3)).toEqual([20, 30, 50]);
+    expect(a.times.slice(3, 6)).toEqual([115, 115, 115]);
+    expect(pacer.catchUpTicks).toBe(2);
+    const selfRemoving: PacerSource = { onTick: () => pacer.remove(selfRemoving) };
+    pacer.add(selfRemoving);
+    pacer.startNow(selfRemoving);
+    expect(pacer.size).toBe(1);
+    pacer.stop();
+    expect(fake.pending).toBe(0);
+  });
+
   test("a throwing source does not stop the others; removal inside onTick is safe", () => {
     const clock = new FakeClock(0);
     const errors: unknown[] = [];
