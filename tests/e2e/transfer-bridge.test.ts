@@ -5,8 +5,8 @@
  * target behind it (tests/scenarios/bridge-callee-*.xml, answering in PCMA while the callers are PCMU).
  * - Bridged: a 500 Hz tone from the caller arrives at the target and a 1400 Hz tone from the target at
  *   the caller (Goertzel per 20 ms packet in a capture), each leg with its own SSRC; the caller's BYE
- *   ends the target's leg with BYE; the target's BYE ends the caller's call with BYE; a key the caller
- *   presses (SIP INFO) reaches the target as RFC 4733 events.
+ *   ends the target's leg with BYE; the target's BYE ends the caller's call with BYE; keys pressed (SIP
+ *   INFO) on either side reach the other as RFC 4733 events.
  * - Not bridged, the call goes on and the caller hears the explanation: the target busy (486), and a
  *   REFER accepted with no NOTIFY within TRANSFER_NOTIFY_TIMEOUT_S, and a NOTIFY sipfrag 486 (no fallback
  *   for these two: documented in src/call/transfer-bridge.ts). REFER 202 → NOTIFY 200 and the 400/489
@@ -161,7 +161,7 @@ test.skipIf(missing.length > 0)(
     const target = await trunk.finish(10_000);
     const res = await cap.stop();
     try {
-      await checkAll({ bridged, back, busy, silent, notify486, target, res, bridgedMedia, busyMedia, silentMedia, notifyMedia });
+      await checkAll({ bridged, back, busy, silent, notify486, target, res, bridgedMedia, backMedia, busyMedia, silentMedia, notifyMedia });
     } catch (err) {
       // What the agent and the trunk saw, for a failure on someone else's machine.
       console.log(agent.logs().filter((l) => !/rtcp|pacer/.test(l.msg)).map((l) => JSON.stringify(l)).join("\n"));
@@ -181,11 +181,12 @@ async function checkAll(o: {
   target: Awaited<ReturnType<SippUas["finish"]>>;
   res: CaptureResult;
   bridgedMedia: number;
+  backMedia: number;
   busyMedia: number;
   silentMedia: number;
   notifyMedia: number;
 }): Promise<void> {
-  const { bridged, back, busy, silent, notify486, target, res, bridgedMedia, busyMedia, silentMedia, notifyMedia } = o;
+  const { bridged, back, busy, silent, notify486, target, res, bridgedMedia, backMedia, busyMedia, silentMedia, notifyMedia } = o;
   for (const r of [bridged, back, busy, silent, notify486]) expect(r.exitCode, describeSipp(r)).toBe(0);
   expect(target.exitCode, `${target.errors}\n${target.messages.map((m) => m.firstLine).join("\n")}`).toBe(0);
   const invites = target.messages.filter((m) => m.direction === "received" && m.method === "INVITE");
@@ -224,6 +225,10 @@ async function checkAll(o: {
   const events = res.rtpStreams.filter((x) => x.src.port === backLegPort).flatMap((x) => x.packets.filter((p) => p.payloadType === 101));
   expect(new Set(events.map((p) => p.payload[0])), "event codes").toEqual(new Set([5]));
   expect(events.filter((p) => (p.payload[1]! & 0x80) !== 0).length).toBe(3);
+  // … and the target's 7 (SIP INFO) reached the caller the same way.
+  const toBackCaller = agentStreamTo(res, backMedia).packets.filter((p) => p.payloadType === 101);
+  expect(new Set(toBackCaller.map((p) => p.payload[0])), "event codes to the caller").toEqual(new Set([7]));
+  expect(toBackCaller.filter((p) => (p.payload[1]! & 0x80) !== 0).length).toBe(3);
 
   // Audio of the sales bridge: each side's tone reaches the other, each leg with our own SSRC.
   const salesInvite = invites.find((m) => m.firstLine.includes("sip:sales@"))!;
