@@ -4,9 +4,12 @@
 # records the call), prints the conversation with each turn's delay, and stops the agent.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+echo "demo: 1/3 installing what the agent needs (scripts/bootstrap.sh)"
 bash scripts/bootstrap.sh
 export PATH="$PWD/node_modules/.bin:$PATH"
+echo "demo: 2/3 building dist/voice-agent (one executable; 5-30 s)"
 bun run build
+echo "demo: 3/3 starting the agent and calling it"
 
 export SIP_HOST=127.0.0.1 SIP_PORT="${DEMO_SIP_PORT:-5060}" SERVER_PORT="${DEMO_HTTP_PORT:-8000}"
 export RTP_PORT_START="${RTP_PORT_START:-10000}" RTP_PORT_END="${RTP_PORT_END:-20000}"

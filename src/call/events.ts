@@ -35,6 +35,8 @@ export interface CallSummary {
   onHold?: boolean;
   /** True while a transfer to a person is under way (REFER sent, no final NOTIFY yet) or done until our BYE: "transferring". */
   transferring?: boolean;
+  /** True while the caller is bridged to the transfer target through us (TRANSFER_FALLBACK=bridge): "bridged". */
+  bridged?: boolean;
 }
 
 /**
@@ -76,6 +78,7 @@ export function summarize(r: CallRecord): CallSummary {
     onHold: r.onHold || undefined,
     // Pending, or done and the agent is hanging up: the caller is on the target's line, not ours.
     transferring: ((r.transfer?.outcome === "pending" || r.transfer?.outcome === "transferred") && r.state !== "ended") || undefined,
+    bridged: (r.transfer?.outcome === "bridged" && !r.transfer.endedAt && r.state !== "ended") || undefined,
   };
 }
 

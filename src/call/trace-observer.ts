@@ -13,7 +13,7 @@
  *   │  ├─ llm.request                     request sent → answer complete (CLIENT)
  *   │  └─ tts.request                     first sentence sent → last audio received (CLIENT)
  *   ├─ hold                               the peer held the call → resumed
- *   └─ transfer                           REFER sent → final NOTIFY / refusal / timeout
+ *   └─ transfer                           REFER sent → final NOTIFY / refusal / timeout (bridge: → target answered)
  *
  * Barge-ins, DTMF keys, tool calls and provider errors are events on the root span. Numbers (From/To),
  * transcripts, replies, keys and tool arguments are attributes only when `pii` is true (LOG_PII).
@@ -42,7 +42,6 @@ interface CallTrace {
   turns: number;
 }
 
-const time = (iso: string | undefined): Date => (iso ? new Date(iso) : new Date());
 
 /**
  * The stages of a reply in the order they happen: each span runs from the end of the previous stage
@@ -60,20 +59,27 @@ export interface TraceObserverOptions {
   tracer: Tracer;
   /** LOG_PII: numbers, transcripts and replies as attributes. */
   pii: boolean;
+  /**
+   * When the event being handled happened, epoch ms (default: now). The tracing worker sets it to the
+   * time the call side posted the event, so hold, barge-in and other event times are not the worker's.
+   */
+  now?: () => number;
 }
 
 /** The tracing view of calls (see the file comment for the spans). */
 export function traceObserver(o: TraceObserverOptions): CallObserver {
   const { tracer, pii } = o;
+  const now = () => new Date(o.now ? o.now() : Date.now());
+  const time = (iso: string | undefined): Date => (iso ? new Date(iso) : now());
   const live = new Map<string, CallTrace>();
   const child = (t: CallTrace, name: string, start: Date, attributes: Attributes = {}, kind = SpanKind.INTERNAL, parent = t.ctx) =>
     tracer.startSpan(name, { startTime: start, attributes, kind }, parent);
 
   function onUpdated(t: CallTrace, r: CallRecord): void {
     if (r.codec) t.root.setAttribute("voice_agent.codec", r.codec);
-    if (r.onHold && !t.hold) t.hold = child(t, "hold", new Date());
+    if (r.onHold && !t.hold) t.hold = child(t, "hold", now());
     else if (!r.onHold && t.hold) {
-      t.hold.end();
+      t.hold.end(now());
       t.hold = undefined;
     }
     const tr = r.transfer;
@@ -84,13 +90,16 @@ export function traceObserver(o: TraceObserverOptions): CallObserver {
     }
     if (tr.outcome === "pending" || !t.transfer?.isRecording()) return;
     t.transfer.setAttributes({
+      "voice_agent.transfer.method": tr.method,
       "voice_agent.transfer.outcome": tr.outcome,
+      ...(tr.failureReason ? { "voice_agent.transfer.failure_reason": tr.failureReason } : {}),
       ...(tr.referStatus !== undefined ? { "voice_agent.transfer.refer_status": tr.referStatus } : {}),
       ...(tr.finalStatus !== undefined ? { "voice_agent.transfer.final_status": tr.finalStatus } : {}),
       ...(pii && tr.uri ? { "voice_agent.transfer.uri": tr.uri } : {}),
     });
-    if (tr.outcome !== "transferred") t.transfer.setStatus({ code: SpanStatusCode.ERROR, message: tr.outcome });
-    t.transfer.end(time(tr.endedAt));
+    if (tr.outcome !== "transferred" && tr.outcome !== "bridged") t.transfer.setStatus({ code: SpanStatusCode.ERROR, message: tr.outcome });
+    // A bridge ends the transfer span when the target answers (the bridged talk is the rest of the call).
+    t.transfer.end(time(tr.outcome === "bridged" ? tr.bridgedAt : tr.endedAt));
   }
 
   function agentTurn(t: CallTrace, r: CallRecord, turn: TurnRecord): void {
@@ -138,7 +147,7 @@ export function traceObserver(o: TraceObserverOptions): CallObserver {
   }
 
   function event(r: CallRecord, name: string, attributes: Attributes = {}): void {
-    live.get(r.id)?.root.addEvent(name, attributes);
+    live.get(r.id)?.root.addEvent(name, attributes, now());
   }
 
   return {
@@ -215,7 +224,8 @@ export function traceObserver(o: TraceObserverOptions): CallObserver {
       t.root.end(end);
     },
     callRefused(direction, result) {
-      tracer.startSpan("call.refused", { kind: direction === "inbound" ? SpanKind.SERVER : SpanKind.CLIENT, attributes: { "voice_agent.call.direction": direction, "voice_agent.call.end_reason": result } }).end();
+      const at = now();
+      tracer.startSpan("call.refused", { startTime: at, kind: direction === "inbound" ? SpanKind.SERVER : SpanKind.CLIENT, attributes: { "voice_agent.call.direction": direction, "voice_agent.call.end_reason": result } }).end(at);
     },
   };
 }

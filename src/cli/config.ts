@@ -81,6 +81,8 @@ export interface Config {
   /** OpenTelemetry traces (the standard OTEL_* variables, src/cli/otel-config.ts); undefined = off. */
   tracing?: TracingConfig;
   stt: SttChoice;
+  /** STT_STEP_GRAMMAR: scripted step kinds whose expected words become a pocketsphinx grammar (default category; [] = off). */
+  sttStepGrammar: ("category" | "yes_no" | "digits")[];
   llm: LlmChoice;
   tts: TtsChoice;
   deepgram: { apiKey?: string; model: string; baseUrl?: string };
@@ -270,6 +272,7 @@ export function loadConfig(env: Env = process.env): Config {
     logRateLimit: int(env, "LOG_RATE_LIMIT", 50, 0, 1_000_000),
     tracing: tracingConfig(env),
     stt,
+    sttStepGrammar: stepGrammarKinds(env),
     llm,
     tts,
     deepgram,
@@ -322,6 +325,15 @@ export interface ConversationConfig {
   llmTotalMs: number;
   /** DTMF_TERMINATOR, DTMF_MAX_DIGITS, DTMF_INTER_DIGIT_MS: how key presses group into one caller turn (src/pipeline/digit-collector.ts). */
   digits: { terminator: string; maxDigits: number; interDigitMs: number };
+}
+
+/** STT_STEP_GRAMMAR: "off", or comma-separated step kinds (category, yes_no, digits); default "category" (bench stt-grammar.ts). */
+function stepGrammarKinds(env: Env): Config["sttStepGrammar"] {
+  const v = str(env, "STT_STEP_GRAMMAR") ?? "category";
+  if (v === "off") return [];
+  const kinds = v.split(",").map((k) => k.trim());
+  for (const k of kinds) if (k !== "category" && k !== "yes_no" && k !== "digits") throw new ConfigError("STT_STEP_GRAMMAR", `expected "off" or comma-separated category, yes_no, digits, got "${k}"`);
+  return [...new Set(kinds)] as Config["sttStepGrammar"];
 }
 
 /** DTMF_TERMINATOR: one of 0-9 * # A-D, or "none"; default "#" (src/pipeline/digit-collector.ts DEFAULT_DIGIT_COLLECTION). */

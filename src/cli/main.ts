@@ -86,6 +86,13 @@ async function run(cmd: Extract<Command, { kind: "run" | "check-config" }>): Pro
       throw new Error(`flite workers failed to start (FLITE_WORKERS=${cfg.fliteWorkers}; 0 runs flite on the main thread): ${String(err)}`, { cause: err });
     }
   }
+  {
+    // The recogniser's resamplers built before any call (each build held the thread 60–300 ms): one per
+    // call up to MAX_CALLS when pocketsphinx is the STT, one for a cloud call's fallback otherwise.
+    const t0 = performance.now();
+    const n = await providers.fallback.stt.prewarm?.(cfg.stt === "pocketsphinx" ? cfg.maxCalls : 1);
+    if (n !== undefined) log.info({ resamplers: n, ms: Math.round(performance.now() - t0) }, "stt resamplers ready");
+  }
   const { AgentServer } = await import("./agent-server");
   // OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT: one trace per call, built and sent by a worker thread.
   const tracing = cfg.tracing ? startTracing(cfg.tracing, { pii: cfg.logPii, log }) : null;

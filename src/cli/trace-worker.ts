@@ -6,7 +6,7 @@
  *
  * Protocol (src/cli/tracing.ts is the other side):
  *   main → worker  { kind: "init", cfg, pii }   once, first
- *                  { kind: "event", m, a }      a CallObserver method and its arguments (records without turns)
+ *                  { kind: "event", m, a, at }  a CallObserver method, its arguments (records without turns), epoch ms
  *                  { kind: "stop", id, ms }     send what is queued and stop (bounded by ms)
  *   worker → main  { kind: "counts", counts }   exported/dropped span totals, when they changed (≤ 1/s)
  *                  { kind: "log", obj, msg }    a warning for the agent's log
@@ -18,7 +18,7 @@ import { createTraceExport, type TraceExport, type TraceExportCounts, type Traci
 
 export type TraceRequest =
   | { kind: "init"; cfg: TracingConfig; pii: boolean }
-  | { kind: "event"; m: keyof CallObserver; a: unknown[] }
+  | { kind: "event"; m: keyof CallObserver; a: unknown[]; at: number }
   | { kind: "stop"; id: number; ms: number };
 
 export type TraceReply =
@@ -30,6 +30,8 @@ declare const self: Worker;
 
 let exporter: TraceExport | undefined;
 let observer: CallObserver | undefined;
+/** When the event being handled happened (posted by the call side), epoch ms. */
+let eventAt = Date.now();
 let sent = "";
 const post = (m: TraceReply) => self.postMessage(m);
 const reportCounts = () => {
@@ -44,9 +46,10 @@ self.onmessage = async (ev: MessageEvent<TraceRequest>) => {
   const m = ev.data;
   if (m.kind === "init") {
     exporter = createTraceExport(m.cfg, { warn: (obj, msg) => post({ kind: "log", obj, msg }) });
-    observer = traceObserver({ tracer: exporter.tracer, pii: m.pii });
+    observer = traceObserver({ tracer: exporter.tracer, pii: m.pii, now: () => eventAt });
     setInterval(reportCounts, 1000);
   } else if (m.kind === "event") {
+    eventAt = m.at;
     try {
       (observer?.[m.m] as ((...a: unknown[]) => void) | undefined)?.(...m.a);
     } catch (err) {

@@ -2,8 +2,12 @@
  * OpenTelemetry traces, main-thread side: starts the tracing worker (src/cli/trace-worker.ts) and gives
  * the agent a CallObserver that only posts each call event to it — the records without their turns
  * (each turn is posted as it happens), errors as plain fields — so the call path pays one postMessage
- * per event (microseconds) and never builds, serializes or sends a span itself. A worker that fails is
- * logged once; the calls go on untraced.
+ * per event and never builds, serializes or sends a span itself. A worker that fails is logged once;
+ * the calls go on untraced.
+ *
+ * Measured (2 cores at load average ~20, 50 turns/s ≈ 350 spans/s, collector in another process): one
+ * posted turn p50 0.06 ms, p99 0.4–0.6 ms on the call's thread; with spans built in-thread instead,
+ * p99 6–8 ms and 1 ms event-loop lateness p99 4.5–7 ms (vs 2–3 without tracing).
  *
  *   const tracing = startTracing(cfg.tracing, { pii: cfg.logPii, log });
  *   AgentServer.start({ …, observers: [tracing.observer] });
@@ -79,7 +83,7 @@ export function startTracing(cfg: TracingConfig, o: { pii: boolean; log: Logger 
     }
   };
   post({ kind: "init", cfg, pii: o.pii });
-  const event = (m: keyof CallObserver, ...a: unknown[]) => post({ kind: "event", m, a });
+  const event = (m: keyof CallObserver, ...a: unknown[]) => post({ kind: "event", m, a, at: Date.now() });
   const observer: CallObserver = {
     callStarted: (r) => event("callStarted", lean(r)),
     callUpdated: (r) => event("callUpdated", lean(r)),

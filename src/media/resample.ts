@@ -15,10 +15,38 @@
  *
  * Latency: the sinc filter holds back a few ms of input (about 46 samples at 8 kHz output); `flush()`
  * releases it at the end of a stream.
+ *
+ * Converters are pooled: libsamplerate-js builds a new WebAssembly instance (its ~1.3 MB module compiled
+ * again, synchronously) for every converter, which held the thread that paces RTP 60–300 ms at each
+ * offline call's start (measured here: the "offline stall" of issue 13). `close()` puts the converter
+ * back in a pool per rate pair and quality (at most POOL_MAX_PER_KIND kept, ~5.7 MiB each), `create()`
+ * takes one from it and resets it (src_delete + src_new, ~2.6 ms, the same output as a new one), and
+ * `Resampler.prewarm()` fills the pool at start-up, before any call.
  */
 import { create, ConverterType } from "@alexanderolsen/libsamplerate-js";
 
 type Src = Awaited<ReturnType<typeof create>>;
+
+/** Converters kept per rate pair and quality after `close()`; more are destroyed. */
+export const POOL_MAX_PER_KIND = 16;
+const pool = new Map<string, Src[]>();
+const kindOf = (fromHz: number, toHz: number, converterType: number) => `${fromHz}>${toHz}:${converterType}`;
+/** Converters built (each a WebAssembly instance; the costly part) and taken from the pool, since start. */
+export const resamplerCounts = { built: 0, reused: 0 };
+
+/** A converter for the kind: a pooled one, reset to a fresh stream, or a new one (slow, synchronous). */
+async function acquire(fromHz: number, toHz: number, converterType: number): Promise<Src> {
+  const free = pool.get(kindOf(fromHz, toHz, converterType));
+  const src = free?.pop();
+  if (src) {
+    resamplerCounts.reused++;
+    // libsamplerate-js re-runs src_delete + src_new when a parameter is (re)assigned: a fresh stream.
+    src.converterType = src.converterType;
+    return src;
+  }
+  resamplerCounts.built++;
+  return create(1, fromHz, toHz, { converterType: converterType as never });
+}
 
 /** Converter quality. "medium" is the default: ample for telephone band and 3× cheaper than "best". */
 export type ResamplerQuality = "best" | "medium" | "fastest";
@@ -65,8 +93,27 @@ export class Resampler {
       if (!Number.isInteger(r) || r < 1 || r > 192000) throw new RangeError(`sample rate ${r} Hz out of range 1..192000`);
     }
     if (fromHz === toHz) return new Resampler(fromHz, toHz, null);
-    const src = await create(1, fromHz, toHz, { converterType: QUALITY[opts.quality ?? "medium"] as never });
+    const src = await acquire(fromHz, toHz, QUALITY[opts.quality ?? "medium"]);
     return new Resampler(fromHz, toHz, src);
+  }
+
+  /**
+   * Builds `count` converters for `fromHz` → `toHz` into the pool (at start-up, so no call pays for
+   * building one), yielding to the event loop between them. Resolves with how many the pool now holds.
+   */
+  static async prewarm(fromHz: number, toHz: number, count: number, opts: ResamplerOptions = {}): Promise<number> {
+    const type = QUALITY[opts.quality ?? "medium"];
+    const key = kindOf(fromHz, toHz, type);
+    const want = Math.min(count, POOL_MAX_PER_KIND);
+    while ((pool.get(key)?.length ?? 0) < want) {
+      resamplerCounts.built++;
+      const src = await create(1, fromHz, toHz, { converterType: type as never });
+      const free = pool.get(key) ?? [];
+      free.push(src);
+      pool.set(key, free);
+      await new Promise((r) => setTimeout(r, 0));
+    }
+    return pool.get(key)?.length ?? 0;
   }
 
   /** Converts the next chunk. Returns the output samples available so far (may be empty). */
@@ -124,11 +171,17 @@ export class Resampler {
     if (this.src) this.src.converterType = this.src.converterType;
   }
 
-  /** Frees the WASM converter state. Idempotent. */
+  /** Ends this stream; its converter goes back to the pool (or is freed when the pool is full). Idempotent. */
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    this.src?.destroy();
+    const src = this.src;
+    if (!src) return;
+    const key = kindOf(this.fromHz, this.toHz, src.converterType);
+    const free = pool.get(key) ?? [];
+    if (free.length >= POOL_MAX_PER_KIND) return src.destroy();
+    free.push(src);
+    pool.set(key, free);
   }
 }
 

@@ -136,7 +136,10 @@ export class AgentSpeech {
   private takeOpeningTts(reply: SpeechHandle): PrerenderedTts | null {
     const o = this.openingTts;
     this.openingTts = null;
-    if (o && reply.userText === null && o.inner === this.providers.tts) return o;
+    if (o && reply.userText === null && o.inner === this.providers.tts) {
+      this.d.log.info({ callId: this.d.record.id, renderedMs: Math.round(o.renderedSamples / 8) }, "outbound opening rendered ahead");
+      return o;
+    }
     o?.discard();
     return null;
   }

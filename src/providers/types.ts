@@ -90,6 +90,8 @@ export interface SttStream {
  * (src/providers/scripted), for the recogniser and the key-press grouping.
  */
 export interface TurnExpectation {
+  /** What kind of answer the step matches `words` for; absent when it matches none (open words). */
+  kind?: "category" | "yes_no" | "digits";
   /** Words the answer is matched on (category synonyms, yes/no words, digit words); empty: any words. */
   words: string[];
   /** Key-press grouping for this step (src/pipeline/digit-collector.ts): each field overrides the call's. */
@@ -107,6 +109,11 @@ export interface SttProvider {
   readonly name: string;
   /** Opens one live stream for a call. Throws ProviderError when the provider is unreachable. */
   open(opts: SttOpenOptions): Promise<SttStream>;
+  /**
+   * Optional: prepares per-call state for `calls` streams before any call (start-up), so that opening
+   * a stream does no slow synchronous work. Resolves with how many are ready.
+   */
+  prewarm?(calls: number): Promise<number>;
 }
 
 // ---------------------------------------------------------------- LLM

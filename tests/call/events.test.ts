@@ -252,5 +252,9 @@ describe("the live list's states: on hold and transferring", () => {
     const failed = record("b", { state: "connected", transfer: { target: "desk", method: "refer", outcome: "failed", finalStatus: 486, startedAt: new Date().toISOString() } });
     expect(summarize(failed).transferring).toBeUndefined();
     expect(summarize({ ...failed, transfer: { ...failed.transfer!, outcome: "pending" } }).transferring).toBe(true);
+    // REFER refused, the agent bridged the caller to the target (TRANSFER_FALLBACK=bridge): "bridged" until the bridge ends.
+    const bridged = { ...failed, transfer: { ...failed.transfer!, method: "bridge" as const, outcome: "bridged" as const, bridgedAt: new Date().toISOString() } };
+    expect(summarize(bridged)).toMatchObject({ bridged: true, transferring: undefined });
+    expect(summarize({ ...bridged, transfer: { ...bridged.transfer, endedAt: new Date().toISOString() } }).bridged).toBeUndefined();
   });
 });

@@ -9,10 +9,13 @@ import { traceObserver } from "../../src/call/trace-observer";
 import type { CallRecord, TurnRecord } from "../../src/pipeline/call-record";
 import { ProviderError } from "../../src/providers/types";
 
+/** The time of the event being handled (as the tracing worker gets it from the call side), ms after T0. */
+let eventMs = 0;
+
 function setup(pii: boolean) {
   const exporter = new InMemorySpanExporter();
   const provider = new TracerProvider({ spanProcessors: [new SimpleSpanProcessor({ exporter })] });
-  const obs = traceObserver({ tracer: provider.getTracer("test"), pii });
+  const obs = traceObserver({ tracer: provider.getTracer("test"), pii, now: () => T0 + eventMs });
   return { obs, spans: () => exporter.getFinishedSpans() };
 }
 
@@ -51,11 +54,14 @@ function playCall(obs: ReturnType<typeof traceObserver>) {
   const reply: TurnRecord = { index: 1, speaker: "agent", text: "Certainly, at what time?", at: iso(4000), latency, usage: { llmInputTokens: 30, llmOutputTokens: 6, ttsChars: 24 } };
   r.turns.push(reply);
   obs.turn(r, reply);
+  eventMs = 3000;
   obs.bargeIn(r);
   obs.providerError(r, new ProviderError("deepgram", "stt", "unavailable", "socket closed", true));
   r.onHold = true;
+  eventMs = 5000;
   obs.callUpdated(r);
   delete r.onHold;
+  eventMs = 5500;
   obs.callUpdated(r);
   r.transfer = { target: "desk", uri: "sip:desk@pbx.example", method: "refer", outcome: "pending", startedAt: iso(6000) };
   obs.callUpdated(r);
@@ -100,6 +106,8 @@ describe("traceObserver", () => {
     expect(transfer.status.code).toBe(2); // ERROR: refused
     expect([ms(transfer, "startTime"), ms(transfer, "endTime")]).toEqual([6000, 6100]);
     expect(root.events.map((e) => e.name)).toEqual(["barge-in", "provider error"]);
+    expect(root.events[0]!.time[0] * 1000 + root.events[0]!.time[1] / 1e6 - T0).toBe(3000);
+    expect([ms(byName("hold"), "startTime"), ms(byName("hold"), "endTime")]).toEqual([5000, 5500]);
     expect(root.attributes).toMatchObject({ "voice_agent.call.end_reason": "remote_bye", "rtp.packets_in": 400, "sip.call_id": "abc@127.0.0.1" });
     expect(ms(root, "endTime")).toBe(9000);
     expect(all.every((s) => s.ended)).toBe(true);

@@ -77,6 +77,13 @@ describe("loadConfig", () => {
     expect(() => loadConfig({ DTMF_INTER_DIGIT_MS: "50" })).toThrow(/^DTMF_INTER_DIGIT_MS/);
   });
 
+  test("STT_STEP_GRAMMAR: category by default, off, or a list of step kinds; anything else names the variable", () => {
+    expect(loadConfig({}).sttStepGrammar).toEqual(["category"]);
+    expect(loadConfig({ STT_STEP_GRAMMAR: "off" }).sttStepGrammar).toEqual([]);
+    expect(loadConfig({ STT_STEP_GRAMMAR: "category, yes_no,digits" }).sttStepGrammar).toEqual(["category", "yes_no", "digits"]);
+    expect(() => loadConfig({ STT_STEP_GRAMMAR: "names" })).toThrow(/^STT_STEP_GRAMMAR: expected "off" or comma-separated .* got "names"$/);
+  });
+
   test("the provider defaults come from the providers' options modules (one source)", () => {
     const c = loadConfig({});
     expect(c.deepgram.model).toBe(DEEPGRAM_DEFAULTS.model);

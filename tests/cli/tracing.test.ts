@@ -1,7 +1,7 @@
 /**
  * The main-thread side of tracing (src/cli/tracing.ts): call events posted to the tracing worker come
- * back from a local OTLP collector as one trace; counts are mirrored; posting costs microseconds and
- * never throws into the call; stop is bounded.
+ * back from a local OTLP collector as one trace; counts are mirrored; posting never throws into the
+ * call; stop is bounded. (What posting costs is measured, not asserted: see the report in src/cli/tracing.ts.)
  */
 import { describe, expect, test } from "bun:test";
 import { startTracing } from "../../src/cli/tracing";
@@ -19,23 +19,17 @@ describe("startTracing", () => {
       const tracing = startTracing(cfg(collector.url), { pii: false, log: silentLogger });
       const r: CallRecord = { id: "c1", sipCallId: "s1@h", direction: "outbound", from: "sip:+1555@h", to: "sip:+1666@h", state: "ringing", startedAt: new Date(Date.now() - 3000).toISOString(), turns: [], bargeIns: 0 };
       const o = tracing.observer;
-      const post: number[] = [];
-      const timed = (fn: () => void) => {
-        const a = performance.now();
-        fn();
-        post.push(performance.now() - a);
-      };
-      timed(() => o.callStarted(r));
+      o.callStarted(r);
       r.answeredAt = new Date(Date.now() - 2500).toISOString();
-      timed(() => o.callAnswered(r));
+      o.callAnswered(r);
       const turn: TurnRecord = { index: 0, speaker: "agent", text: "Hello, this is the clinic.", at: new Date(Date.now() - 1000).toISOString(), latency: { llmStartMs: 3, firstTokenMs: 90, ttsStartMs: 95, firstAudioMs: 140, firstRtpMs: 150, llmEndMs: 120, ttsEndMs: 400, endMs: 1200 } };
       r.turns.push(turn);
-      timed(() => o.turn(r, turn));
-      timed(() => o.providerError(r, new ProviderError("cartesia", "tts", "unavailable", "socket closed", true)));
-      timed(() => o.toolCall!(r, "end_call", { reason: "done" }));
+      o.turn(r, turn);
+      o.providerError(r, new ProviderError("cartesia", "tts", "unavailable", "socket closed", true));
+      o.toolCall!(r, "end_call", { reason: "done" });
       r.endedAt = new Date().toISOString();
-      timed(() => o.callEnded(r, "end_call"));
-      await tracing.stop(3000);
+      o.callEnded(r, "end_call");
+      await tracing.stop(10_000); // resolves as soon as the worker has sent everything
       const spans = collector.spans();
       expect(spans.map((s) => s.name).sort()).toEqual(["call", "sip.setup", "stage.first_audio", "stage.first_rtp", "stage.first_token", "stt.session", "tts.request", "llm.request", "turn"].sort());
       const root = spans.find((s) => s.name === "call")!;
@@ -45,9 +39,6 @@ describe("startTracing", () => {
       expect(root.events![0]!.attributes).toEqual(expect.arrayContaining([{ key: "voice_agent.provider", value: { stringValue: "cartesia" } }]));
       expect(JSON.stringify(spans)).not.toContain("+1555");
       expect(tracing.counts).toEqual({ exported: spans.length, dropped: 0 });
-      // The call path only posts: well under a millisecond per event (measured p50 ≈ 0.01 ms).
-      post.sort((a, b) => a - b);
-      expect(post[Math.floor(post.length / 2)]!).toBeLessThan(1);
     } finally {
       collector.stop();
     }

@@ -3,13 +3,15 @@
  * (tests/scenarios/hold-idle.xml): the caller holds the call (re-INVITE a=sendonly) during the greeting
  * for longer than the idle prompts would take, then resumes. On hold the conversation says nothing and
  * prompts nothing (no "are you still there", no goodbye, no BYE); on resume it goes on where it was —
- * the rest of the greeting — and only then does the idle time count.
+ * the rest of the greeting — and only then does the idle time count. The call page's live list shows
+ * "on hold" meanwhile, and the call's trace has a `hold` span at the times SIPp held and resumed.
  */
 import { expect, test } from "bun:test";
 import { describeSipp, runSipp } from "../support/sipp.ts";
 import { silenceFile } from "../support/speech.ts";
 import { missingTools } from "../support/process.ts";
-import { startAgent } from "./agent.ts";
+import { startOtlpCollector } from "../support/otlp-collector.ts";
+import { startAgent, waitFor } from "./agent.ts";
 import { watchLiveStates } from "./live-states.ts";
 
 const missing = missingTools(["sipp"]);
@@ -22,7 +24,8 @@ const IDLE_PROMPT_S = 2;
 test.skipIf(missing.length > 0)(
   "held during the greeting for 3× the idle time: no prompt, no goodbye; resumed: the greeting's rest, then the prompt, goodbye and BYE",
   async () => {
-    const agent = await startAgent({ IDLE_PROMPT_S: String(IDLE_PROMPT_S), IDLE_PROMPTS: "1" });
+    const collector = startOtlpCollector();
+    const agent = await startAgent({ IDLE_PROMPT_S: String(IDLE_PROMPT_S), IDLE_PROMPTS: "1", OTEL_EXPORTER_OTLP_ENDPOINT: collector.url, OTEL_BSP_SCHEDULE_DELAY: "200" });
     // The call page's live list, as it sees the call: the `call` events of GET /events (SSE).
     const live = await watchLiveStates(agent);
     try {
@@ -63,10 +66,18 @@ test.skipIf(missing.length > 0)(
       expect(logs.some((l: any) => l.msg === "conversation on hold")).toBe(true);
       // The live list showed the hold as it happened, and the resume.
       expect(await live.stop(), summary).toEqual(["ringing", "talking", "on hold", "talking", "ended"]);
+      // The trace has the hold as a span, from the re-INVITE that held to the one that resumed (SIPp's clock).
+      const spans = await waitFor(() => (collector.spans().some((x) => x.name === "call") ? collector.spans() : undefined), 10_000, "the trace");
+      const hold = spans.find((x) => x.name === "hold")!;
+      const heldMs = Number(BigInt(hold.startTimeUnixNano) / 1_000_000n);
+      const resumedMs = Number(BigInt(hold.endTimeUnixNano) / 1_000_000n);
+      expect(Math.abs(heldMs - heldAt), summary).toBeLessThan(500);
+      expect(Math.abs(resumedMs - resumedAt), summary).toBeLessThan(500);
       expect(logs.some((l: any) => l.why === "unhold"), summary).toBe(true);
     } finally {
       await live.stop();
       await agent.stop();
+      collector.stop();
     }
   },
   120_000,

@@ -63,21 +63,27 @@ async function callOnce(run: Run, audioPath: string, durationMs: number): Promis
 beforeAll(async () => {
   if (skip) return;
   fakes = startCloudFakes({ script: repeatLine(CALLER_LINE, 10), reply: ["Hello, thank you for calling. ", "How can I help you today?"] });
-  for (const [name, pii] of [["private", "false"], ["open", "true"]] as const) {
+  const gone = startOtlpCollector();
+  gone.stop();
+  // The three agents start at the same time.
+  const started = (["private", "open"] as const).map(async (name) => {
     const collector = startOtlpCollector();
     const agent = await startAgent({
       ...fakes.env(),
-      LOG_PII: pii,
+      LOG_PII: name === "open" ? "true" : "false",
       OTEL_EXPORTER_OTLP_ENDPOINT: collector.url,
       OTEL_EXPORTER_OTLP_HEADERS: "x-collector-key=abc%20123",
       OTEL_SERVICE_NAME: `voice-agent-${name}`,
       OTEL_BSP_SCHEDULE_DELAY: "200",
     });
     runs[name] = { collector, agent, spans: [] };
+  });
+  const darkAgent = startAgent({ ...fakes.env(), OTEL_EXPORTER_OTLP_ENDPOINT: gone.url, OTEL_EXPORTER_OTLP_TIMEOUT: "1500", OTEL_BSP_SCHEDULE_DELAY: "200" });
+  try {
+    await Promise.all(started);
+  } finally {
+    dark = { collector: gone, agent: await darkAgent, spans: [] }; // stopped by afterAll whatever happened
   }
-  const gone = startOtlpCollector();
-  gone.stop();
-  dark = { collector: gone, agent: await startAgent({ ...fakes.env(), OTEL_EXPORTER_OTLP_ENDPOINT: gone.url, OTEL_EXPORTER_OTLP_TIMEOUT: "1500", OTEL_BSP_SCHEDULE_DELAY: "200" }), spans: [] };
   const audio = await synthesizeCallerAudio([`${CALLER_LINE}.`], { leadSilenceMs: 2500, trailSilenceMs: 3000 });
   await Promise.all([...Object.values(runs), dark].map((r) => callOnce(r, audio.path, audio.durationMs)));
 }, 90_000);

@@ -58,10 +58,8 @@ describe("createTraceExport", () => {
     const t = createTraceExport(config(`http://127.0.0.1:${port}/v1/traces`), silentLogger);
     const registry = new Registry();
     registerTraceCounter(registry, t.counts);
-    const t0 = performance.now();
     for (let i = 0; i < 200; i++) t.tracer.startSpan(`s${i}`).end();
-    const perSpanMs = (performance.now() - t0) / 200;
-    expect(perSpanMs).toBeLessThan(1); // no network on the caller's path (measured ~0.01 ms)
+    expect(t.counts).toEqual({ exported: 0, dropped: 0 }); // ending a span never waits for the network
     // Each batch fails on its own (after the exporter's bounded retries): wait until all are accounted for.
     const until = Date.now() + 20_000;
     await t.flush(1000);

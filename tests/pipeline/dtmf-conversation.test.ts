@@ -129,7 +129,7 @@ describe("a dialogue step's expectation reaches the recogniser and the key group
     const s = setup(["unused"], createScriptedLlm(script));
     await s.call.start();
     await s.run(200);
-    expect(s.stt.streams[0]!.expectations).toEqual([{ words: ["buy", "price", "broken", "help"] }]);
+    expect(s.stt.streams[0]!.expectations).toEqual([{ kind: "category", words: ["buy", "price", "broken", "help"] }]);
     s.call.onDtmf("1");
     await s.run(2500); // "1" alone ends by the 2 s default timeout → the code step
     const code = s.stt.streams[0]!.expectations.at(-1)!;

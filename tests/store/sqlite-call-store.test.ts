@@ -284,28 +284,45 @@ describe("SqliteCallStore", () => {
     const saves: number[] = [];
     const turns: number[] = [];
     const cpu: number[] = [];
+    // Wall time of a write is the least of three writes of the same kind (a save of the call's row; a
+    // new turn row): a write that blocks (an fsync, a lock wait) blocks all three, while this process
+    // being descheduled on a loaded machine (seen: one write of 40 ms at load 25) rarely hits all three.
+    const wall = (write: (k: number) => void): number => {
+      let best = Infinity;
+      for (let k = 0; k < 3; k++) {
+        const t0 = performance.now();
+        write(k);
+        best = Math.min(best, performance.now() - t0);
+      }
+      return best;
+    };
+    const text = "Hello, this is a turn of ordinary length for a phone call.";
     for (let i = 0; i < 200; i++) {
       const r = outbound(`p${i}`);
       s.add(r);
-      let t0 = performance.now();
       r.state = "connected";
-      s.save(r);
-      saves.push(performance.now() - t0);
-      const tr = turn(0, "agent", "Hello, this is a turn of ordinary length for a phone call.", { latency: { firstAudioMs: 10 } });
-      r.turns.push(tr);
-      t0 = performance.now();
+      saves.push(wall(() => s.save(r)));
+      const first = turn(0, "agent", text, { latency: { firstAudioMs: 10 } });
+      r.turns.push(first);
       const c0 = process.cpuUsage();
-      s.addTurn(r.id, tr);
+      s.addTurn(r.id, first);
       const c1 = process.cpuUsage(c0);
-      turns.push(performance.now() - t0);
       cpu.push((c1.user + c1.system) / 1000);
+      turns.push(
+        wall((k) => {
+          const tr = turn(k + 1, "agent", text, { latency: { firstAudioMs: 10 } });
+          r.turns.push(tr);
+          s.addTurn(r.id, tr);
+        }),
+      );
       s.end(r.id, "remote_bye");
     }
     const p = (a: number[], q: number) => [...a].sort((x, y) => x - y)[Math.floor(q * (a.length - 1))]!;
     console.log(`store write ms: save p50 ${p(saves, 0.5).toFixed(3)} p99 ${p(saves, 0.99).toFixed(3)}; turn p50 ${p(turns, 0.5).toFixed(3)} p99 ${p(turns, 0.99).toFixed(3)}; cpu p99 ${p(cpu, 0.99).toFixed(3)}`);
     // Idle machine: p50 0.06 / p99 0.5 ms. On a loaded 2-core box the wall-clock tail is the process
-    // being descheduled (seen: p99 12 ms at load 13), so the tail is bounded in CPU time spent by this
-    // thread (what a write takes from the pacer), and in wall time by one 20 ms frame.
+    // being descheduled (seen: p99 12 ms at load 13, 40 ms at load 25 for single writes), so the tail is
+    // bounded in CPU time spent by this thread (what a write takes from the pacer), and in wall time (least
+    // of three, above) by one 20 ms frame.
     expect(p(saves, 0.5)).toBeLessThan(1);
     expect(p(turns, 0.5)).toBeLessThan(1);
     expect(p(cpu, 0.99)).toBeLessThan(5);

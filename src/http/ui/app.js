@@ -73,7 +73,7 @@ const since = (c) => Date.now() - Date.parse(c.answeredAt || c.startedAt);
 function stateOf(c) {
   if (c.state === "ringing") return "ringing";
   if (c.state === "ended") return "ended";
-  return c.transferring ? "transferring" : c.onHold ? "on hold" : "talking";
+  return c.transferring ? "transferring" : c.bridged ? "bridged" : c.onHold ? "on hold" : "talking";
 }
 
 function renderLive() {

@@ -28,11 +28,12 @@ const isFiller = (w: string) => w.startsWith("<") || w.startsWith("[") || w.star
 
 /**
  * Incremental parser: feed stdout text in arbitrary pieces; it calls `onUtterance` once an utterance is
- * complete (its `</s>` line seen, or the next hypothesis line begins, or `end()` is called).
+ * complete (its `</s>` line seen, or the next hypothesis line begins, or `end()` is called; for a JSGF
+ * search, which prints no <s>/</s>, when a piece of input ends after its segment lines).
  */
 export class PocketsphinxOutputParser {
   private buf = "";
-  private cur: { text: string; confs: number[]; start?: number; end?: number } | null = null;
+  private cur: { text: string; confs: number[]; start?: number; end?: number; bracketed?: boolean } | null = null;
 
   constructor(private readonly onUtterance: (u: Utterance) => void) {}
 
@@ -45,6 +46,9 @@ export class PocketsphinxOutputParser {
       this.buf = this.buf.slice(nl + 1);
       this.line(line);
     }
+    // A grammar search's block has no </s>: pocketsphinx writes a whole block and flushes, so an
+    // utterance whose segment lines have come is complete when the input stops at a line end.
+    if (this.buf === "" && this.cur && !this.cur.bracketed && this.cur.end !== undefined) this.emit();
   }
 
   /** Input finished: completes a pending utterance (and a last line without newline). */
@@ -59,8 +63,10 @@ export class PocketsphinxOutputParser {
 
   private line(line: string): void {
     const m = SEGMENT.exec(line.trim());
+    if (m && !this.cur) return; // the rest of a block already reported
     if (m && this.cur) {
       const [, word, s, e, p] = m;
+      if (word === "<s>") this.cur.bracketed = true;
       // An n-gram search brackets the segments with <s> … </s>; a JSGF grammar search (-jsgf) has
       // neither (it starts with <sil> and has "(NULL)" transitions): its first and last segments bound it.
       this.cur.start ??= Number(s);

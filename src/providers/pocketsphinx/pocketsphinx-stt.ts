@@ -12,18 +12,26 @@
  * of a `cat` that we feed. Both are direct children of this process, so Bun reaps them (no zombie); if
  * either exits the other is killed; close() kills both.
  *
+ * Per-step grammar (`expect()`, src/providers/types.ts TurnExpectation): when a scripted step expects
+ * answers of a kind listed in `grammarFor` (default: categories), the stream starts a second process
+ * with that step's JSGF grammar (grammar.ts: the expected words plus a loop of common words), sends
+ * the audio to it from then on and retires the previous one (which still reports what it heard); an
+ * open step swaps back to the n-gram LM. Measured: `bun tests/providers/offline/bench/stt-grammar.ts`.
+ *
  * `flush()`: pocketsphinx has no "finalize now" command; we feed it enough digital silence to trip its
  * end-of-speech detector (post-speech frames + one 2048-sample read block + margin). If no utterance is in
  * progress nothing is reported.
  */
 import { Resampler } from "../../media/resample.ts";
 import { AsyncQueue } from "../../util/async-queue.ts";
-import { ProviderError, type AudioFrame, type SttEvent, type SttOpenOptions, type SttProvider, type SttStream } from "../types.ts";
+import { ProviderError, type AudioFrame, type SttEvent, type SttOpenOptions, type SttProvider, type SttStream, type TurnExpectation } from "../types.ts";
 import { BandFill } from "./band-fill.ts";
+import { loadDictionaryWords, stepGrammar } from "./grammar.ts";
 import { DEBIAN_MODEL_DIR, hmmWithCmnInit, PHONE_CMNINIT } from "./model-dir.ts";
-import { makeFifo } from "./fifo.ts";
-import { PocketsphinxOutputParser, type Utterance } from "./output-parser.ts";
-import { existsSync } from "node:fs";
+import type { Utterance } from "./output-parser.ts";
+import { RecogniserProcess } from "./recogniser-process.ts";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 /** pocketsphinx VAD settings, in 10 ms frames (its `-frate 100`). */
@@ -72,7 +80,17 @@ export interface PocketsphinxSttOptions {
   endTimeoutMs?: number;
   /** Extra `-option value` pairs, appended last; each replaces our own option of the same name. */
   extraArgs?: string[];
+  /** Step kinds whose expected words become a JSGF grammar (`expect()`); [] = always the LM. Default ["category"]. */
+  grammarFor?: readonly NonNullable<TurnExpectation["kind"]>[];
+  /** Extra arguments for a step-grammar process only (e.g. `-wip`). Default STEP_GRAMMAR_ARGS. */
+  grammarArgs?: string[];
 }
+
+/**
+ * Word insertion penalty for step grammars: the grammar's loop of common words otherwise fills an
+ * answer with short words (bench stt-grammar.ts: "jsgf" vs "jsgf-wip").
+ */
+export const STEP_GRAMMAR_ARGS = ["-wip", "1e-3"];
 
 /** Typed defaults (STYLE habit 8). VAD values are pocketsphinx's own, which suit phone turns (0.5 s). */
 export const POCKETSPHINX_DEFAULTS = {
@@ -83,17 +101,17 @@ export const POCKETSPHINX_DEFAULTS = {
   removeNoise: false,
   maxBufferedMs: 30_000,
   endTimeoutMs: 5000,
+  grammarFor: ["category"],
 } as const;
 
 /** Input rate the en-us model expects (Hz). */
 const MODEL_HZ = 16000;
+/** How long a retired recogniser may take to report its last utterance before it is killed (ms). */
+const RETIRE_GRACE_MS = 5000;
 /** continuous.c reads its input in blocks of 2048 samples; a flush must fill at least one. */
 const READ_BLOCK = 2048;
 
 const NAME = "pocketsphinx";
-
-/** Bytes of the recogniser's stderr kept for the error message when it dies. */
-const STDERR_TAIL_BYTES = 4096;
 
 export class PocketsphinxStt implements SttProvider {
   readonly name = NAME;
@@ -103,21 +121,36 @@ export class PocketsphinxStt implements SttProvider {
     this.o = opts;
   }
 
+  /**
+   * Builds the 8 kHz → 16 kHz converters of `calls` streams ahead of time (src/media/resample.ts pool),
+   * so no call's start holds the event loop building one (60–300 ms each). Resolves with the pool size.
+   */
+  prewarm(calls: number): Promise<number> {
+    return Resampler.prewarm(8000, MODEL_HZ, calls);
+  }
+
   /** Resolved VAD settings. */
   get vad(): PocketsphinxVad {
     return { ...POCKETSPHINX_DEFAULTS.vad, ...this.o.vad };
   }
 
+  /** The pronunciation dictionary in use. */
+  get dict(): string {
+    return this.o.dict ?? join(this.o.modelDir ?? POCKETSPHINX_DEFAULTS.modelDir, "cmudict-en-us.dict");
+  }
+
   /**
-   * The recogniser's argv (without the binary), for logs and tests.
+   * The recogniser's argv (without the binary), for logs and tests; `stepJsgf`: a step grammar file
+   * instead of the configured LM/grammar (with `grammarArgs`).
    * @throws ProviderError "bad_request" when a model file is missing.
    */
-  args(): string[] {
+  args(stepJsgf?: string): string[] {
     const modelDir = this.o.modelDir ?? POCKETSPHINX_DEFAULTS.modelDir;
     const hmm = this.o.hmm ?? join(modelDir, "en-us");
-    const dict = this.o.dict ?? join(modelDir, "cmudict-en-us.dict");
+    const dict = this.dict;
     const lm = this.o.lm ?? join(modelDir, "en-us.lm.bin");
-    const need = [hmm, dict, this.o.jsgf ?? lm];
+    const jsgf = stepJsgf ?? this.o.jsgf;
+    const need = [hmm, dict, jsgf ?? lm];
     for (const p of need) {
       if (!existsSync(p)) {
         throw new ProviderError(NAME, "stt", "bad_request", `pocketsphinx model file missing: ${p} (apt-get install pocketsphinx-en-us)`, false);
@@ -129,7 +162,7 @@ export class PocketsphinxStt implements SttProvider {
       "-infile", "/dev/stdin",
       "-hmm", cmninit ? hmmWithCmnInit(hmm, cmninit) : hmm,
       "-dict", dict,
-      ...(this.o.jsgf ? ["-jsgf", this.o.jsgf] : ["-lm", lm]),
+      ...(jsgf ? ["-jsgf", jsgf] : ["-lm", lm]),
       "-samprate", String(MODEL_HZ),
       "-time", "yes",
       "-remove_noise", (this.o.removeNoise ?? POCKETSPHINX_DEFAULTS.removeNoise) ? "yes" : "no",
@@ -139,7 +172,7 @@ export class PocketsphinxStt implements SttProvider {
       "-vad_threshold", String(v.threshold),
     ];
     // An option given twice makes pocketsphinx exit at start: extraArgs replace ours of the same name.
-    const extra = this.o.extraArgs ?? [];
+    const extra = [...(this.o.extraArgs ?? []), ...(stepJsgf ? (this.o.grammarArgs ?? STEP_GRAMMAR_ARGS) : [])];
     const overridden = new Set(extra.filter((a, i) => i % 2 === 0 && a.startsWith("-")));
     const out: string[] = [];
     for (let i = 0; i < base.length; i += 2) if (!overridden.has(base[i]!)) out.push(base[i]!, base[i + 1]!);
@@ -160,51 +193,55 @@ export class PocketsphinxStt implements SttProvider {
     if (opts.signal.aborted) throw new ProviderError(NAME, "stt", "aborted", "aborted before open", false);
     const args = this.args();
     const resampler = await Resampler.create(8000, MODEL_HZ);
-    let rec: Bun.Subprocess<number, "pipe", "pipe"> | undefined;
-    let feeder: Bun.Subprocess<"pipe", number, "ignore">;
+    const grammarFor = new Set(this.o.grammarFor ?? POCKETSPHINX_DEFAULTS.grammarFor);
+    const spawner: Spawner = {
+      spawn: (events, jsgf) => RecogniserProcess.spawn(exe, jsgf ? this.args(jsgf) : args, events),
+      grammarOf: (e) => (e?.kind && grammarFor.has(e.kind) ? stepGrammar(e.words, loadDictionaryWords(this.dict)) : null),
+    };
     try {
-      const fifo = makeFifo();
-      try {
-        rec = Bun.spawn([exe, ...args], { stdin: fifo.readFd, stdout: "pipe", stderr: "pipe" });
-        feeder = Bun.spawn(["cat"], { stdin: "pipe", stdout: fifo.writeFd, stderr: "ignore" });
-      } finally {
-        fifo.closeOurs();
-      }
+      return new PocketsphinxStream(
+        spawner,
+        resampler,
+        new BandFill(this.o.bandFill ?? 0),
+        this.vad,
+        this.o.endTimeoutMs ?? POCKETSPHINX_DEFAULTS.endTimeoutMs,
+        opts.signal,
+        ((this.o.maxBufferedMs ?? POCKETSPHINX_DEFAULTS.maxBufferedMs) * MODEL_HZ * 2) / 1000,
+      );
     } catch (e) {
-      rec?.kill("SIGKILL");
       resampler.close();
       throw new ProviderError(NAME, "stt", "unavailable", `cannot start ${binary}: ${String(e)}`, false, undefined, { cause: e });
     }
-    return new PocketsphinxStream(
-      rec,
-      feeder,
-      resampler,
-      new BandFill(this.o.bandFill ?? 0),
-      this.vad,
-      this.o.endTimeoutMs ?? POCKETSPHINX_DEFAULTS.endTimeoutMs,
-      opts.signal,
-      ((this.o.maxBufferedMs ?? POCKETSPHINX_DEFAULTS.maxBufferedMs) * MODEL_HZ * 2) / 1000,
-    );
   }
+}
+
+/** How a stream starts recogniser processes and turns an expectation into grammar text (null: the LM). */
+interface Spawner {
+  spawn(events: { onUtterance(u: Utterance): void; onDied(message: string): void }, jsgfPath?: string): RecogniserProcess;
+  grammarOf(e: TurnExpectation | undefined): string | null;
 }
 
 class PocketsphinxStream implements SttStream {
   private readonly queue = new AsyncQueue<SttEvent>(256);
   readonly events: AsyncIterable<SttEvent> = this.queue;
   private state: "open" | "ending" | "closed" = "open";
-  /** The last STDERR_TAIL_BYTES (at least) of the recogniser's stderr, raw chunks. */
-  private readonly stderrChunks: Uint8Array[] = [];
-  private stderrBytes = 0;
-  private readonly stdoutDone: Promise<void>;
   private readonly onAbort = () => this.close();
   private pendingBytes = 0;
   private flushSeq = 0;
   /** 16 kHz samples dropped by the overflow rule (recogniser not keeping up). */
   droppedSamples = 0;
+  /** The process audio goes to; earlier ones retired by `expect()` finish on their own. */
+  private rec: RecogniserProcess;
+  private readonly retired = new Set<RecogniserProcess>();
+  /** The grammar text `rec` runs (null: the n-gram LM). */
+  private grammar: string | null = null;
+  private grammarDir: string | undefined;
+  private grammarSeq = 0;
+  /** Processes started for step grammars (for tests and logs). */
+  grammarSwaps = 0;
 
   constructor(
-    private readonly proc: Bun.Subprocess<number, "pipe", "pipe">,
-    private readonly feeder: Bun.Subprocess<"pipe", number, "ignore">,
+    private readonly spawner: Spawner,
     private readonly resampler: Resampler,
     private readonly fill: BandFill,
     private readonly vad: PocketsphinxVad,
@@ -212,21 +249,13 @@ class PocketsphinxStream implements SttStream {
     private readonly signal: AbortSignal,
     private readonly maxPendingBytes: number,
   ) {
+    this.rec = this.start();
     signal.addEventListener("abort", this.onAbort, { once: true });
-    const parser = new PocketsphinxOutputParser((u) => this.onUtterance(u));
-    this.stdoutDone = this.pump(proc.stdout, (t) => parser.push(t)).then(() => parser.end());
-    // pocketsphinx logs dozens of INFO lines per utterance on stderr: keep only the last bytes, raw,
-    // and decode them if it dies (no per-chunk decoding or line splitting on the thread that paces RTP).
-    void this.keepTail(proc.stderr);
-    void proc.exited.then((code) => this.onExit(code));
-    void feeder.exited.then(() => {
-      if (this.state === "open") this.fail("the audio feeder (cat) exited unexpectedly");
-    });
   }
 
-  /** Process ids of the recogniser and of the feeding `cat`, for diagnostics and tests. */
+  /** Process ids of the current recogniser and of its feeding `cat`, for diagnostics and tests. */
   get pids(): { recogniser: number; feeder: number } {
-    return { recogniser: this.proc.pid, feeder: this.feeder.pid };
+    return { recogniser: this.rec.proc.pid, feeder: this.rec.feeder.pid };
   }
 
   push(frame: AudioFrame): void {
@@ -241,19 +270,46 @@ class PocketsphinxStream implements SttStream {
     this.write(new Int16Array(samples));
   }
 
+  /**
+   * A step expecting answers of a grammar kind gets a recogniser with its grammar; other steps the LM.
+   * The swap happens only when the grammar changes; a grammar that cannot start leaves the current one.
+   */
+  expect(e: TurnExpectation | undefined): void {
+    if (this.state !== "open") return;
+    const grammar = this.spawner.grammarOf(e);
+    if (grammar === this.grammar) return;
+    let next: RecogniserProcess;
+    try {
+      let path: string | undefined;
+      if (grammar !== null) {
+        this.grammarDir ??= mkdtempSync(join(tmpdir(), "voice-agent-jsgf-"));
+        path = join(this.grammarDir, `step${++this.grammarSeq}.jsgf`);
+        writeFileSync(path, grammar);
+      }
+      next = this.start(path);
+    } catch {
+      return; // keep listening with what runs now
+    }
+    const old = this.rec;
+    this.rec = next;
+    this.grammar = grammar;
+    if (grammar !== null) this.grammarSwaps++;
+    this.pendingBytes = 0;
+    this.retired.add(old);
+    old.retire(RETIRE_GRACE_MS);
+    void old.finished().then(() => this.retired.delete(old));
+  }
+
   async end(): Promise<void> {
     if (this.state !== "open") return;
     this.state = "ending";
     this.write(this.resampler.flush(), true);
-    try {
-      this.feeder.stdin.end(); // cat exits after copying the rest → the recogniser reads EOF and finishes
-    } catch {
-      /* already gone */
-    }
+    this.rec.endInput(); // cat exits after copying the rest → the recogniser reads EOF and finishes
+    for (const r of this.retired) r.endInput();
     let timer: ReturnType<typeof setTimeout> | undefined;
-    // Bounded wait for the last result; past the limit close() kills the process and drops it.
+    // Bounded wait for the last results; past the limit close() kills the processes and drops them.
     await Promise.race([
-      Promise.all([this.proc.exited, this.stdoutDone]),
+      Promise.all([this.rec.finished(), ...[...this.retired].map((r) => r.finished())]),
       new Promise<void>((r) => (timer = setTimeout(r, this.endTimeoutMs))),
     ]);
     clearTimeout(timer);
@@ -264,19 +320,21 @@ class PocketsphinxStream implements SttStream {
     if (this.state === "closed") return;
     this.state = "closed";
     this.signal.removeEventListener("abort", this.onAbort);
-    try {
-      this.feeder.stdin.end();
-    } catch {
-      /* already closed */
-    }
-    for (const p of [this.feeder, this.proc] as Bun.Subprocess[]) {
-      if (p.exitCode !== null || p.signalCode !== null) continue;
-      p.kill("SIGTERM");
-      const t = setTimeout(() => p.kill("SIGKILL"), 2000);
-      void p.exited.then(() => clearTimeout(t));
-    }
+    for (const r of [this.rec, ...this.retired]) r.kill();
+    if (this.grammarDir) rmSync(this.grammarDir, { recursive: true, force: true });
     this.resampler.close();
     this.queue.close();
+  }
+
+  private start(jsgfPath?: string): RecogniserProcess {
+    const events = {
+      onUtterance: (u: Utterance) => this.onUtterance(u),
+      onDied: (message: string) => {
+        if (this.state === "open" && this.rec === proc) this.fail(message);
+      },
+    };
+    const proc: RecogniserProcess = this.spawner.spawn(events, jsgfPath);
+    return proc;
   }
 
   private write(pcm16k: Int16Array, force = false): void {
@@ -289,9 +347,8 @@ class PocketsphinxStream implements SttStream {
     }
     this.fill.apply(pcm16k);
     try {
-      this.feeder.stdin.write(new Uint8Array(pcm16k.buffer, pcm16k.byteOffset, pcm16k.byteLength));
+      const f = this.rec.write(new Uint8Array(pcm16k.buffer, pcm16k.byteOffset, pcm16k.byteLength));
       this.pendingBytes += pcm16k.byteLength;
-      const f = this.feeder.stdin.flush();
       if (f instanceof Promise) {
         const mark = ++this.flushSeq;
         f.then(
@@ -313,45 +370,10 @@ class PocketsphinxStream implements SttStream {
     this.queue.push(ev);
   }
 
-  private async onExit(code: number | null): Promise<void> {
-    await this.stdoutDone.catch(() => undefined);
-    if (this.state !== "open") return; // we asked for it
-    this.fail(`pocketsphinx exited (code ${code}) unexpectedly: ${this.stderrLines().slice(-3).join(" | ")}`);
-  }
-
   private fail(message: string, cause?: unknown): void {
     if (this.state === "closed") return;
     this.queue.push({ type: "error", error: new ProviderError(NAME, "stt", "unavailable", message, true, undefined, { cause }) });
     this.close();
-  }
-
-  private async keepTail(stream: ReadableStream<Uint8Array>): Promise<void> {
-    try {
-      for await (const chunk of stream) {
-        this.stderrChunks.push(chunk);
-        this.stderrBytes += chunk.length;
-        while (this.stderrChunks.length > 1 && this.stderrBytes - this.stderrChunks[0]!.length >= STDERR_TAIL_BYTES) {
-          this.stderrBytes -= this.stderrChunks.shift()!.length;
-        }
-      }
-    } catch {
-      /* stream torn down by close() */
-    }
-  }
-
-  /** The non-empty lines of the kept stderr tail. */
-  private stderrLines(): string[] {
-    const text = new TextDecoder().decode(Buffer.concat(this.stderrChunks));
-    return text.split("\n").filter((l) => l.trim());
-  }
-
-  private async pump(stream: ReadableStream<Uint8Array>, sink: (text: string) => void): Promise<void> {
-    const dec = new TextDecoder();
-    try {
-      for await (const chunk of stream) sink(dec.decode(chunk, { stream: true }));
-    } catch {
-      /* stream torn down by close() */
-    }
   }
 }
 

@@ -147,11 +147,12 @@ export function expectationOf(script: Script, history: readonly ChatMessage[]): 
   const l = script.states[replay(script, history).state]!.listen;
   if (!l) return undefined;
   let words: string[] = [];
-  if ("intent" in l) words = [...YES_NO_WORDS];
-  else if ("capture" in l && l.as === "category") words = Object.values(l.categories ?? {}).flat();
-  else if ("capture" in l && l.as === "digits") words = Object.keys(DIGIT_WORDS);
+  let kind: TurnExpectation["kind"];
+  if ("intent" in l) [kind, words] = ["yes_no", [...YES_NO_WORDS]];
+  else if ("capture" in l && l.as === "category") [kind, words] = ["category", Object.values(l.categories ?? {}).flat()];
+  else if ("capture" in l && l.as === "digits") [kind, words] = ["digits", Object.keys(DIGIT_WORDS)];
   const d = l.dtmf;
   const digits = d && { ...d, ...(d.terminator === "none" ? { terminator: "" } : {}) };
-  if (words.length === 0 && !digits) return undefined;
-  return digits ? { words, digits } : { words };
+  if (!kind && !digits) return undefined;
+  return { ...(kind ? { kind } : {}), words, ...(digits ? { digits } : {}) };
 }

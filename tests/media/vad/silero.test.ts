@@ -25,7 +25,7 @@ beforeAll(async () => {
   for (const voice of A.FLITE_VOICES) {
     for (const text of SENTENCES) speechPcm.push({ voice, pcm: await A.speech(tmp.dir, voice, text) });
   }
-});
+}, 60_000); // ten flite syntheses and the model load: well over the 5 s default on a busy machine
 afterAll(() => tmp?.remove());
 
 /** Probability per 20 ms frame (null → 0). */

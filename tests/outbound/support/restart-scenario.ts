@@ -5,8 +5,8 @@
  * API afterwards: the completed call and its transcript are all there, the call that was live is ended
  * ("restart", status failed), nothing is left live.
  *
- * Used by restart-*.test.ts with different entries (`bun run src/cli/main.ts`, dist/voice-agent, the test
- * entry with test providers).
+ * Used by restart-main.test.ts with two entries: `bun run src/cli/main.ts` and the compiled dist/voice-agent
+ * (bun:sqlite inside the single executable).
  */
 import { expect } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -54,6 +54,8 @@ export async function runRestartScenario(argv: string[], name: string): Promise<
     SIP_PASSWORD: "s3cret",
     LOG_LEVEL: "info",
     DRAIN_TIMEOUT_S: "1",
+    // The callee is silent: the opening starts 300 ms after the answer (as in tests/outbound/support/agent.ts).
+    OPENING_NO_SPEECH_MS: "300",
   };
   for (const v of CLOUD_VARS) delete env[v];
   const base = `http://127.0.0.1:${httpPort}`;
@@ -89,9 +91,11 @@ export async function runRestartScenario(argv: string[], name: string): Promise<
   };
 
   try {
-    // 1. A call that completes: digest challenge, answer, the opening, the callee's BYE.
+    // 1. A call that completes: digest challenge, answer, the opening, the callee's BYE. The opening
+    // (~3.5 s of speech) starts OPENING_NO_SPEECH_MS (300 ms here) after the answer of a silent callee, and its
+    // synthesis took over 2 s at load 15: the callee stays 9 s so the whole opening is heard.
     let agent = await start();
-    const trunk1 = await startSippUas({ scenario: "outbound-trunk-auth", port: trunkPort, pauseMs: 6500, keys: { user: "alice", pass: "s3cret" }, audioFile: silenceFile(7) });
+    const trunk1 = await startSippUas({ scenario: "outbound-trunk-auth", port: trunkPort, pauseMs: 9000, keys: { user: "alice", pass: "s3cret" }, audioFile: silenceFile(9) });
     const first = await api("POST", "/outbound/call", CALL);
     expect(first.status).toBe(201);
     const id1 = first.body.call_id as string;

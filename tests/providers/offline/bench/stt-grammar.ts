@@ -3,7 +3,7 @@
  * answers recognised with the open language model vs a per-step JSGF grammar
  * (src/providers/pocketsphinx/grammar.ts), over flite/espeak-ng voices at two speaking rates.
  *
- *   bun tests/providers/offline/bench/stt-grammar.ts [--voices kal16,slt] [--modes lm,jsgf] [--show]
+ *   bun run bench:grammar [--voices kal16,slt] [--modes lm,jsgf] [--show]   (~5 min per voice on a busy machine)
  *
  * Steps (as a dialogue file would name them): a category step (appointment / billing / hours, with
  * synonyms) and a yes/no step. Each answer is classified exactly as the scripted engine does
@@ -12,7 +12,7 @@
  * false match). Modes:
  *   lm         the open n-gram LM (what calls use today)
  *   jsgf       the step grammar (expected words + a loop of common words), pocketsphinx defaults
- *   jsgf-wip   the same with a stronger word-insertion penalty (-wip 1e-3)
+ *   jsgf-wip   the same with a stronger word-insertion penalty (STEP_GRAMMAR_ARGS, -wip 1e-3): what calls use
  *   lm+jsgf    the LM's class when it found one, else the grammar's (two recognisers per call)
  * All answers of a step go through one recogniser process (the provider's own arguments and upsampler)
  * and each utterance is attributed by its segment times. wall/audio = recogniser wall time / audio time
@@ -21,7 +21,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createPocketsphinxStt } from "../../../../src/providers/pocketsphinx/pocketsphinx-stt.ts";
+import { createPocketsphinxStt, STEP_GRAMMAR_ARGS } from "../../../../src/providers/pocketsphinx/pocketsphinx-stt.ts";
 import { loadDictionaryWords, stepGrammar } from "../../../../src/providers/pocketsphinx/grammar.ts";
 import { classifyYesNo, hasAnyKeyword } from "../../../../src/providers/scripted/extract.ts";
 import { PocketsphinxOutputParser } from "../../../../src/providers/pocketsphinx/output-parser.ts";
@@ -168,7 +168,7 @@ try {
     const audio = steps.map((s) => s.answers.map((a) => phoneAudio(a.text, c, dir)));
     for (const mode of modes.filter((m) => m !== "lm+jsgf")) {
       for (const [si, s] of steps.entries()) {
-        const r = await recogniseAll(audio[si]!, mode === "lm" ? undefined : grammarFiles[si], mode === "jsgf-wip" ? ["-wip", "1e-3"] : [], dir);
+        const r = await recogniseAll(audio[si]!, mode === "lm" ? undefined : grammarFiles[si], mode === "jsgf-wip" ? STEP_GRAMMAR_ARGS : [], dir);
         for (const [ai, a] of s.answers.entries()) ((heardOf(a)[c.name] ??= {})[mode] = r.texts[ai]!);
         const b = busy.get(mode) ?? { ms: 0, audioMs: 0 };
         b.ms += r.wallMs;
