@@ -8,7 +8,7 @@
  *   --trials N (live interruption trials, default 24), --no-vad (skip bench-vad.ts)
  *   sweep grid: --echo level,xcorr --share 0.5 --quiet-floor 20 --confirm false,true --erl 12
  *   --min-speech 60,80,100,120 --max-gap 0,100,160 --adapt off
- *   --floor 40 --echo-tail true --confirm-quiet false,true --loud off,6:40 --strong off,0.9:40 (bargeInLoud within-dB:ms; default: the detector's)
+ *   --floor 40 --echo-tail true --confirm-quiet false,true --strong off,0.9:40:10 (bargeInStrong p:ms[:within dB]; default: the detector's)
  *
  * Live (the compiled agent, tests/e2e/turn-support.ts): SIPp calls with a 14.7 s greeting (Gemini fake,
  * flite kal16) and one caller interruption each (flite voices slt/rms/awb, varied phrases and offsets;
@@ -198,8 +198,6 @@ export interface SimSetting {
   strong?: { p: number; minSpeechMs: number; withinDb?: number } | null;
   /** DetectorOptions.confirmHearsQuiet (undefined: the detector's default). */
   confirmQuiet?: boolean;
-  /** DetectorOptions.bargeInLoud (null: off; undefined: the detector's default). */
-  loud?: { withinDb: number; minSpeechMs: number } | null;
 }
 
 /**
@@ -267,7 +265,6 @@ export async function replay(
     bargeInMaxGapMs: set.maxGapMs,
     confirm: set.confirm ? fake(await probs(vad, c, set, true)) : undefined,
     echoTail: set.echoTail,
-    bargeInLoud: set.loud,
     confirmHearsQuiet: set.confirmQuiet,
     bargeInStrong: set.strong,
   });
@@ -378,9 +375,9 @@ async function tune(): Promise<void> {
     `offline cases: ${nInt} interruptions, ${nDis} distractors, ${nBc} backchannels (${fmt((performance.now() - t0) / 1000, 1)} s to build)\n`,
   );
   console.log(
-    "| echo rule | confirm | echoTail | erlDb | adaptMarginDb | adaptFloorDb | bargeInMinSpeechMs | bargeInMaxGapMs | loud (within dB : ms) | confirm hears quiet | strong (p : ms) | stop p50 ms | p95 ms | p95 0 dB / −10 dB / quiet callers | p95 no echo / −20 dB echo | max ms | missed | false interruptions | backchannels that interrupt | echo tails taken for speech |",
+    "| echo rule | confirm | echoTail | erlDb | adaptMarginDb | adaptFloorDb | bargeInMinSpeechMs | bargeInMaxGapMs | confirm hears quiet | strong (p : ms) | stop p50 ms | p95 ms | p95 0 dB / −10 dB / quiet callers | p95 no echo / −20 dB echo | max ms | missed | false interruptions | backchannels that interrupt | echo tails taken for speech |",
   );
-  console.log("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+  console.log("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
   const list = (f: string, d: string) => (args.includes(f) ? args[args.indexOf(f) + 1]! : d).split(",");
   const grid: SimSetting[] = [];
   for (const echoRule of list("--echo", "level,xcorr") as SimSetting["echoRule"][])
@@ -393,13 +390,11 @@ async function tune(): Promise<void> {
           for (const adapt of list("--adapt", "off"))
             for (const floorDb of list("--floor", "40").map(Number))
               for (const echoTail of list("--echo-tail", "true").map((x) => x === "true"))
-              for (const loudArg of list("--loud", "default"))
               for (const cq of list("--confirm-quiet", "default"))
               for (const st of list("--strong", "default"))
                 grid.push({
                   strong: st === "default" ? undefined : st === "off" ? null : { p: Number(st.split(":")[0]), minSpeechMs: Number(st.split(":")[1]), withinDb: st.split(":")[2] ? Number(st.split(":")[2]) : undefined },
                   confirmQuiet: cq === "default" ? undefined : cq === "true",
-                  loud: loudArg === "default" ? undefined : loudArg === "off" ? null : { withinDb: Number(loudArg.split(":")[0]), minSpeechMs: Number(loudArg.split(":")[1]) },
                   echoRule,
                   share,
                   quietFloorDb,
@@ -433,7 +428,7 @@ async function tune(): Promise<void> {
     }
     const some = (xs: string[]) => `${xs.length}${xs.length ? ` (${xs.slice(0, 3).join("; ")})` : ""}`;
     console.log(
-      `| ${set.echoRule}${set.echoRule === "xcorr" ? ` c²≥${set.share}, floor ${set.quietFloorDb} dB` : ""} | ${set.confirm} | ${set.echoTail} | ${set.echoRule === "xcorr" ? "–" : set.erlDb} | ${set.adaptDb ?? "off"} | ${set.adaptDb === undefined ? "–" : set.floorDb} | ${set.minSpeechMs} | ${set.maxGapMs} | ${set.loud === undefined ? "default" : set.loud === null ? "off" : `${set.loud.withinDb}:${set.loud.minSpeechMs}`} | ${set.confirmQuiet ?? "default"} | ${set.strong === undefined ? "default" : set.strong === null ? "off" : `${set.strong.p}:${set.strong.minSpeechMs}${set.strong.withinDb === undefined ? "" : `:${set.strong.withinDb}`}`} | ${fmt(quantile(lat, 0.5))} | ${fmt(quantile(lat, 0.95))} | ` +
+      `| ${set.echoRule}${set.echoRule === "xcorr" ? ` c²≥${set.share}, floor ${set.quietFloorDb} dB` : ""} | ${set.confirm} | ${set.echoTail} | ${set.echoRule === "xcorr" ? "–" : set.erlDb} | ${set.adaptDb ?? "off"} | ${set.adaptDb === undefined ? "–" : set.floorDb} | ${set.minSpeechMs} | ${set.maxGapMs} | ${set.confirmQuiet ?? "default"} | ${set.strong === undefined ? "default" : set.strong === null ? "off" : `${set.strong.p}:${set.strong.minSpeechMs}${set.strong.withinDb === undefined ? "" : `:${set.strong.withinDb}`}`} | ${fmt(quantile(lat, 0.5))} | ${fmt(quantile(lat, 0.95))} | ` +
         `${fmt(quantile(latBy["0"]!, 0.95))} / ${fmt(quantile(latBy["-10"]!, 0.95))} / ${fmt(quantile(latBy.quiet!, 0.95))} | ${fmt(quantile(latBy.clean!, 0.95))} / ${fmt(quantile(latBy.echo!, 0.95))} | ${fmt(Math.max(...lat))} | ${some(missed)} | ${some(falses)} | ${bcs}/${nBc} | ${phantoms}/${nEcho} |`,
     );
   }

@@ -53,13 +53,6 @@ export interface DetectorOptions {
    */
   echoTail?: boolean;
   /**
-   * Loud speech confirms a barge-in sooner: frames whose sound, our echo taken out, is within `withinDb`
-   * of the loudest frame we sent in the last 2 s (EchoDecision.lastLevelDb) — a caller talking to us as
-   * loud as we talk, not a distant voice — need only `minSpeechMs` of them (the confirming stream still
-   * has to agree). Default DEFAULT_BARGE_IN_LOUD; null: off.
-   */
-  bargeInLoud?: { withinDb: number; minSpeechMs: number } | null;
-  /**
    * Confident speech confirms a barge-in sooner: `minSpeechMs` of frames whose probability reaches `p`
    * in the main stream and in the confirming stream and, with `withinDb`, whose level (our echo taken
    * out) is within that of the loudest frame we sent in the last 2 s (a background voice is confident
@@ -104,21 +97,19 @@ export const DEFAULT_BARGE_IN_MAX_GAP_MS = 160;
  * The confirming stream was the lag: it heard silence for every frame below the quiet floor, i.e. for
  * the soft onset of the caller's first syllable, and started cold. Measured with
  * `bun run scripts/bench-bargein.ts --tune-only --echo xcorr --confirm true --min-speech 80 --max-gap 160
- * --loud off --confirm-quiet … --strong …` (216 interruptions, 133 distractors, 15 backchannels):
+ * --confirm-quiet … --strong …` (216 interruptions, 133 distractors, 15 backchannels):
  *   before (confirm hears silence, no strong rule): p50 100, p95 220 (0 dB 200, −10 dB 240, quiet 220), 1 missed, 1 false
  *   confirmHearsQuiet:                               p50 100, p95 220 (0 dB 200, −10 dB 200, quiet 220), 0 missed, 1 false
  *   + bargeInStrong 0.9 / 40 ms / within 10 dB:      p50 100, p95 220 (0 dB 140, −10 dB 200, quiet 220), 0 missed, 1 false
  *   + bargeInStrong 0.9 / 40 ms, no level condition: p95 180 (0 dB 140) but 3 false (background voices at −20 dB)
  *   bargeInMinSpeechMs 60 instead:                   p95 200, 1 missed, 2 false (background voices)
- *   bargeInLoud (level alone, 3–10 dB, 40 ms):        p95 220 unchanged (the count was not the lag)
+ *   a level rule alone (frames within 3–10 dB of our loudest count after 40 ms): p95 220 unchanged
  * The false interruption left in every setting is the same background voice ("Wait, stop." 20 dB below
  * the agent), as before.
  */
 export const DEFAULT_BARGE_IN_STRONG: { p: number; minSpeechMs: number; withinDb?: number } | null = { p: 0.9, minSpeechMs: 40, withinDb: 10 };
 /** On: see DEFAULT_BARGE_IN_STRONG for the measurement. */
 export const DEFAULT_CONFIRM_HEARS_QUIET = true;
-/** Off until measured (see DetectorOptions.bargeInLoud). */
-export const DEFAULT_BARGE_IN_LOUD: { withinDb: number; minSpeechMs: number } | null = null;
 /**
  * 160 ms: Silero's probability falls below the band within one or two 32 ms windows of the last
  * syllable; the pauses at commas measured 220–280 ms (segmenter.ts), so a pause report is frequent
@@ -146,10 +137,6 @@ export class SileroSpeechDetector implements SpeechDetector {
   private fastGap = 0;
   /** The confirming stream reached the threshold during the current run (always true without one). */
   private fastConfirmed = false;
-  /** Frames of the current run that were speech and loud (see DetectorOptions.bargeInLoud). */
-  private fastLoud = 0;
-  private readonly loudFrames: number;
-  private readonly loudWithinDb: number;
   /** Frames of the current run confident in both streams (see DetectorOptions.bargeInStrong). */
   private fastStrong = 0;
   private readonly strongFrames: number;
@@ -186,9 +173,6 @@ export class SileroSpeechDetector implements SpeechDetector {
     this.threshold = this.segmenter.options.threshold;
     this.bargeInFrames = Math.ceil((opts.bargeInMinSpeechMs ?? DEFAULT_BARGE_IN_MIN_SPEECH_MS) / SEGMENTER_FRAME_MS);
     this.maxGapFrames = Math.floor((opts.bargeInMaxGapMs ?? DEFAULT_BARGE_IN_MAX_GAP_MS) / SEGMENTER_FRAME_MS);
-    const loud = opts.bargeInLoud === undefined ? DEFAULT_BARGE_IN_LOUD : opts.bargeInLoud;
-    this.loudFrames = loud ? Math.max(1, Math.ceil(loud.minSpeechMs / SEGMENTER_FRAME_MS)) : Infinity;
-    this.loudWithinDb = loud?.withinDb ?? 0;
     const strong = opts.bargeInStrong === undefined ? DEFAULT_BARGE_IN_STRONG : opts.bargeInStrong;
     this.strongFrames = strong ? Math.max(1, Math.ceil(strong.minSpeechMs / SEGMENTER_FRAME_MS)) : Infinity;
     this.strongP = strong?.p ?? 1;
@@ -204,7 +188,7 @@ export class SileroSpeechDetector implements SpeechDetector {
 
   setAgentSpeaking(speaking: boolean): void {
     this.agentSpeaking = speaking;
-    if (!speaking) this.fastRun = this.fastGap = this.fastLoud = 0;
+    if (!speaking) this.fastRun = this.fastGap = this.fastStrong = 0;
   }
 
   push(pcm: Int16Array): void {
@@ -292,21 +276,19 @@ export class SileroSpeechDetector implements SpeechDetector {
         if (this.fastRun === 0) {
           this.fastStart = frame;
           this.fastConfirmed = q === undefined;
-          this.fastLoud = this.fastStrong = 0;
+          this.fastStrong = 0;
         }
         this.fastRun++;
-        if (levelDb !== undefined && levelDb >= -this.loudWithinDb) this.fastLoud++;
         const levelOk = this.strongWithinDb === Infinity || (levelDb !== undefined && levelDb >= -this.strongWithinDb);
         if (p >= this.strongP && (q === undefined || (q !== null && q >= this.strongP)) && levelOk) this.fastStrong++;
         this.fastGap = 0;
       } else if (this.fastRun > 0 && (echo || (p ?? 0) >= this.low) && this.fastGap < this.maxGapFrames) {
         this.fastGap++;
       } else {
-        this.fastRun = this.fastGap = this.fastLoud = this.fastStrong = 0;
+        this.fastRun = this.fastGap = this.fastStrong = 0;
       }
       if (this.fastRun > 0 && q !== undefined && q !== null && q >= this.threshold) this.fastConfirmed = true;
-      const early = this.fastLoud >= this.loudFrames || this.fastStrong >= this.strongFrames;
-      if ((this.fastRun >= this.bargeInFrames || early) && this.fastConfirmed) {
+      if ((this.fastRun >= this.bargeInFrames || this.fastStrong >= this.strongFrames) && this.fastConfirmed) {
         this.fastFired = true;
         this.start((frame - this.fastStart) * SEGMENTER_FRAME_MS);
       }
@@ -323,7 +305,7 @@ export class SileroSpeechDetector implements SpeechDetector {
     this.inSpeech = true;
     this.paused = this.active = false;
     this.resumeRun = 0;
-    this.fastRun = this.fastGap = this.fastLoud = 0;
+    this.fastRun = this.fastGap = this.fastStrong = 0;
     this.events?.onSpeechStart(onsetAgoMs);
   }
 
