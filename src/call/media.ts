@@ -16,7 +16,7 @@ import { decodeFrame, silenceFrame } from "../media/g711";
 import { CallRecorder } from "./recording";
 import { FRAME_MS, type AudioFrame } from "../media/constants";
 import { RtpWatchdog } from "./rtp-watchdog";
-import { BridgeLink } from "./transfer-bridge";
+import { BridgeLink, passKey } from "./transfer-bridge";
 import type { BridgeLeg } from "./bridge-leg";
 import { RtcpSession, type RtcpPeerReport } from "../rtp/rtcp-session";
 import { canSend, type NegotiatedMedia, type RenegotiableMedia } from "../sdp";
@@ -237,7 +237,7 @@ export class CallMedia implements RenegotiableMedia {
   /** A DTMF key from the far end: RFC 4733 (this session) or SIP INFO (the call's dialog). */
   onDtmf(key: string): void {
     if (this.closed) return;
-    if (this.bridged) return this.bridged.leg.dtmfOut.send(key); // passed on to the target (RFC 4733)
+    if (this.bridged) return void passKey(this.bridged.leg.dtmfOut, key); // to the target (RFC 4733)
     if (this.held) return;
     this.o.onDtmfKey?.(key);
     try {
@@ -376,7 +376,7 @@ export class CallMedia implements RenegotiableMedia {
 
   /** A key the target pressed while bridged: passed on to the caller (RFC 4733 when negotiated). */
   fromTargetDtmf(key: string): void {
-    if (this.bridged && !this.closed && this.session.telephoneEventPt !== undefined) this.dtmfOut.send(key);
+    if (this.bridged && !this.closed && this.session.telephoneEventPt !== undefined) passKey(this.dtmfOut, key);
   }
 
 

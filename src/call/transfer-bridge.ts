@@ -146,3 +146,14 @@ export class BridgeLink {
     this.o.onEnded(by);
   }
 }
+
+/**
+ * Passes a key to the other leg as RFC 4733 events (DtmfSender). A key it cannot send as a tone (a hook
+ * flash, event 16) is dropped rather than thrown: it must not end the call.
+ * @returns whether the key was queued
+ */
+export function passKey(out: { send(keys: string): void }, key: string): boolean {
+  if (!/^[0-9*#A-D]$/i.test(key)) return false;
+  out.send(key);
+  return true;
+}

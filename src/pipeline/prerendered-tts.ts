@@ -10,6 +10,7 @@
  * so this costs nothing there).
  */
 import type { TtsProvider, TtsStream } from "../providers/types";
+import { SentenceSplitter } from "./sentence-splitter";
 
 const norm = (s: string) => s.replace(/\s+/g, " ").trim();
 
@@ -36,7 +37,10 @@ export class PrerenderedTts implements TtsProvider {
     const p = new PrerenderedTts(inner, text);
     try {
       p.ahead = inner.open(opts);
-      p.ahead.pushText(text);
+      // Pushed in the chunks a reply pushes (speech-handle.ts), so the audio is the one the reply would
+      // get (a TTS may render one long push differently from sentence by sentence).
+      const splitter = new SentenceSplitter();
+      for (const chunk of [...splitter.push(text), ...splitter.flush()]) p.ahead.pushText(chunk);
       p.ahead.end();
       void p.collect(p.ahead);
     } catch (err) {

@@ -1,6 +1,7 @@
 /**
- * CallRecord / TurnRecord ↔ SQLite rows (src/store/schema.ts). Pure functions; JSON columns are parsed
- * leniently (a damaged value reads as undefined rather than failing the whole listing).
+ * CallRecord / TurnRecord ↔ rows of the calls and turns tables (src/store/ddl.ts; SQLite and PostgreSQL).
+ * Pure functions; JSON columns are parsed leniently (a damaged value reads as undefined rather than
+ * failing the whole listing).
  */
 import type { CallRecord, CallStatus, HangupCause, TurnRecord } from "../pipeline/call-record";
 

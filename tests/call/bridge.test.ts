@@ -8,7 +8,8 @@
 import { describe, expect, test } from "bun:test";
 import { FrameRelay, RtpBridge } from "../../src/call/rtp-bridge";
 import { BridgeLegs, type DialRequest } from "../../src/call/bridge-leg";
-import { bridgeTransfer, type BridgeableMedia } from "../../src/call/transfer-bridge";
+import { bridgeTransfer, passKey, type BridgeableMedia } from "../../src/call/transfer-bridge";
+import { DtmfSender } from "../../src/rtp";
 import { transferHook } from "../../src/call/transfer";
 import { decodeFrame, encodeFrame } from "../../src/media/g711";
 import { Pacer, RtpPortPool, RtpSession } from "../../src/rtp";
@@ -261,6 +262,17 @@ describe("transferHook with TRANSFER_FALLBACK=bridge", () => {
     expect(await t.h.run("desk")).toBe(false);
     expect(t.dialled).toEqual([]);
     expect(t.record.transfer).toMatchObject({ method: "refer", outcome: "failed", finalStatus: 486 });
+  });
+});
+
+describe("keys across the bridge", () => {
+  test("tones pass on as RFC 4733; a hook flash (event 16) is dropped, never thrown (it would end the call)", () => {
+    const sent: number[] = [];
+    const out = new DtmfSender({ next: { timestamp: 0 }, sendEvent: (p) => (sent.push(p[0]!), true) });
+    expect(passKey(out, "flash")).toBe(false);
+    expect(["5", "#", "a"].map((k) => passKey(out, k))).toEqual([true, true, true]);
+    for (let i = 0; i < 60; i++) out.tick();
+    expect([...new Set(sent)]).toEqual([5, 11, 12]);
   });
 });
 

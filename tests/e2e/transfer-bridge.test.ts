@@ -5,26 +5,27 @@
  * target behind it (tests/scenarios/bridge-callee-*.xml, answering in PCMA while the callers are PCMU).
  * - Bridged: a 500 Hz tone from the caller arrives at the target and a 1400 Hz tone from the target at
  *   the caller (Goertzel per 20 ms packet in a capture), each leg with its own SSRC; the caller's BYE
- *   ends the target's leg with BYE; the target's BYE ends the caller's call with BYE; a key the caller
- *   presses (SIP INFO) reaches the target as RFC 4733 events.
+ *   ends the target's leg with BYE; the target's BYE ends the caller's call with BYE; keys pressed (SIP
+ *   INFO) on either side reach the other as RFC 4733 events.
  * - Not bridged, the call goes on and the caller hears the explanation: the target busy (486), and a
- *   REFER accepted with no NOTIFY within TRANSFER_NOTIFY_TIMEOUT_S (no fallback then: documented in
- *   src/call/transfer-bridge.ts). NOTIFY 486 / REFER 202 → NOTIFY 200 are in transfer.test.ts.
+ *   REFER accepted with no NOTIFY within TRANSFER_NOTIFY_TIMEOUT_S, and a NOTIFY sipfrag 486 (no fallback
+ *   for these two: documented in src/call/transfer-bridge.ts). REFER 202 → NOTIFY 200 and the 400/489
+ *   answers to bad NOTIFYs are in transfer.test.ts.
  * Providers: the Deepgram and Cartesia protocol fakes (tests/fakes; Cartesia "speaks" 5 ms of 440 Hz per
- * character, so the explanation is a known tone of known length) and the scripted dialogue, so four calls
- * at once cost little CPU. One agent, four callers at once; about 15 s with the agent's start.
+ * character, so the explanation is a known tone of known length) and the scripted dialogue, so five calls
+ * at once cost little CPU. One agent, five callers at once; about 15 s with the agent's start.
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describeSipp, runSipp } from "../support/sipp.ts";
+import { describeSipp, runSipp, type SippResult } from "../support/sipp.ts";
 import { missingTools } from "../support/process.ts";
-import { freeUdpPort, freeUdpPortRange } from "../support/ports.ts";
+import { freeUdpPortRange } from "../support/ports.ts";
 import { RtpCapture, type CaptureResult } from "../support/capture.ts";
 import { decodeG711, encodeG711, lawOfPayloadType } from "../support/g711.ts";
 import { streamsByPort, type RtpStream } from "../support/rtp-streams.ts";
-import { startSippUas } from "../outbound/support/sipp-uas.ts";
+import { startSippUas, type SippUas } from "../outbound/support/sipp-uas.ts";
 import { startAgent, waitFor, type RunningAgent } from "./agent.ts";
 import { repeatLine, startCloudFakes, type CloudFakes } from "./cloud-support.ts";
 
@@ -38,6 +39,8 @@ const FAILED_TEXT = "I am sorry, I could not transfer you right now. Is there an
 let agent: RunningAgent;
 let fakes: CloudFakes;
 let trunkPort: number;
+/** SIPp as the trunk and the targets behind it (tests/scenarios/bridge-trunk.xml), for the agent's legs. */
+let trunk: SippUas;
 let dir: string;
 const file = (name: string) => join(dir, name);
 
@@ -93,7 +96,9 @@ beforeAll(async () => {
   writeFileSync(file("caller.ulaw"), tone(CALLER_HZ, 6, "mulaw"));
   writeFileSync(file("target.alaw"), tone(TARGET_HZ, 6, "alaw"));
   writeFileSync(file("silence.ulaw"), new Uint8Array(8000 * 8).fill(0xff));
-  trunkPort = await freeUdpPort();
+  // The trunk binds its port before the agent starts (a port only picked could be taken meanwhile).
+  trunk = await startSippUas({ scenario: "bridge-trunk", calls: 3, pauseMs: 2500, keys: { audio: `${file("target.alaw")},1,8` } });
+  trunkPort = trunk.port;
   fakes = startCloudFakes({ script: repeatLine("hello", 20) });
   agent = await startAgent(
     fakes.env({
@@ -111,6 +116,7 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
+  await trunk?.proc.stop({ signal: "SIGKILL", graceMs: 0 });
   await agent?.stop();
   await fakes?.close();
   if (dir) rmSync(dir, { recursive: true, force: true });
@@ -139,87 +145,128 @@ function expectExplained(res: CaptureResult, rec: any, media: number, after: num
 }
 
 test.skipIf(missing.length > 0)(
-  "four callers at once: REFER 403 → bridged both ways (tones) and ended by either side's BYE; a busy target or a REFER with no NOTIFY → the call goes on and the caller hears why",
+  "five callers at once: REFER 403 → bridged both ways (tones) and ended by either side's BYE; a busy target, a REFER with no NOTIFY or a NOTIFY 486 → the call goes on and the caller hears why",
   async () => {
-    const [bridgedMedia, backMedia, busyMedia, silentMedia] = [await freeUdpPortRange(4), await freeUdpPortRange(4), await freeUdpPortRange(4), await freeUdpPortRange(4)];
-    const trunk = await startSippUas({ scenario: "bridge-trunk", port: trunkPort, calls: 3, pauseMs: 2500, keys: { audio: `${file("target.alaw")},1,8` } });
+    const [bridgedMedia, backMedia, busyMedia, silentMedia, notifyMedia] = await Promise.all([1, 2, 3, 4, 5].map(() => freeUdpPortRange(4)));
     const cap = await RtpCapture.start({ ports: [agent.sipPort, trunkPort], portRanges: [[agent.rtpStart, agent.rtpEnd]] });
     // SIPp fails on a BYE it does not expect: the agent must not hang up the busy and no-NOTIFY calls before SIPp does.
-    const [bridged, back, busy, silent] = await Promise.all([
+    const [bridged, back, busy, silent, notify486] = await Promise.all([
       call("transfer-refused", "0", bridgedMedia, "caller.ulaw", 3000),
       call("transfer-refused-wait", "2", backMedia, "caller.ulaw", 1000),
       call("transfer-refused", "1", busyMedia, "silence.ulaw", 3500),
       call("transfer-no-notify", "0", silentMedia, "silence.ulaw", 4000),
+      // REFER 202, NOTIFY sipfrag 486 (tests/scenarios/transfer-busy.xml, key 0 by INFO): no fallback.
+      runSipp({ scenario: "transfer-busy", target: `127.0.0.1:${agent.sipPort}`, mediaPort: notifyMedia, pauseMs: 3000, timeoutMs: 45_000 }),
     ]);
     const target = await trunk.finish(10_000);
     const res = await cap.stop();
-    if ([bridged, back, busy, silent].some((r) => r.exitCode !== 0)) {
+    try {
+      await checkAll({ bridged, back, busy, silent, notify486, target, res, bridgedMedia, backMedia, busyMedia, silentMedia, notifyMedia });
+    } catch (err) {
+      // What the agent and the trunk saw, for a failure on someone else's machine.
       console.log(agent.logs().filter((l) => !/rtcp|pacer/.test(l.msg)).map((l) => JSON.stringify(l)).join("\n"));
       console.log(`trunk:\n${target.messages.map((m) => `${m.time} ${m.direction} ${m.firstLine}`).join("\n")}\n${target.errors}`);
+      throw err;
     }
-    for (const r of [bridged, back, busy, silent]) expect(r.exitCode, describeSipp(r)).toBe(0);
-    expect(target.exitCode, `${target.errors}\n${target.messages.map((m) => m.firstLine).join("\n")}`).toBe(0);
-    const invites = target.messages.filter((m) => m.direction === "received" && m.method === "INVITE");
-    expect(invites.map((m) => m.firstLine).sort()).toEqual(["back", "desk", "sales"].map((t) => `INVITE sip:${t}@127.0.0.1:${trunkPort} SIP/2.0`));
-    for (const m of invites) expect(m.text).toMatch(/^From: <sip:\+14155550100@127\.0\.0\.1>;tag=/m);
-
-    const recs = await waitFor(async () => {
-      const all = await records();
-      const byTarget = (t: string) => all.find((r) => r.direction === "inbound" && r.transfer?.target === t && r.transfer.referStatus === 403 && r.transfer.outcome !== "pending" && r.endedAt);
-      const found = { sales: byTarget("sales"), back: byTarget("back"), desk: byTarget("desk"), silent: all.find((r) => r.transfer?.outcome === "no_notify" && r.endedAt) };
-      const legsDone = all.filter((r) => r.direction === "outbound" && r.endedAt).length === 3;
-      return Object.values(found).every(Boolean) && legsDone ? { ...found, all } : undefined;
-    }, 5000, "the four callers' and three legs' records");
-    const legOf = (parent: any) => recs.all.find((r: any) => r.id === parent.transfer.legCallId);
-
-    // The caller hung up: the target's leg got our BYE (SIPp waits for it).
-    expect(recs.sales.transfer, JSON.stringify(recs.sales.transfer)).toMatchObject({ method: "bridge", outcome: "bridged", referStatus: 403, endedBy: "caller" });
-    expect(Date.parse(recs.sales.transfer.bridgedAt)).toBeGreaterThanOrEqual(Date.parse(recs.sales.transfer.startedAt));
-    expect(legOf(recs.sales)).toMatchObject({ direction: "outbound", status: "completed", codec: "PCMA", to: `sip:sales@127.0.0.1:${trunkPort}`, metadata: { bridge_of: recs.sales.id, transfer_target: "sales" } });
-    expect(recs.sales.turns.map((t: any) => t.text)).not.toContain(FAILED_TEXT); // the conversation stopped at the bridge
-    // The target hung up: the caller got our BYE (its SIPp waits for it).
-    expect(recs.back.transfer).toMatchObject({ method: "bridge", outcome: "bridged", endedBy: "target" });
-    expect(recs.back.endReason).toBe("transfer_target_hangup");
-    expect(legOf(recs.back)).toMatchObject({ status: "completed", metadata: { bridge_of: recs.back.id } });
-
-    // The back caller pressed 5 (SIP INFO) while bridged: the target got it as RFC 4733 events (§2.5.1:
-    // one event, the last packet with E set sent three times).
-    const backInvite = invites.find((m) => m.firstLine.includes("sip:back@"))!;
-    const backLegPort = Number(/m=audio (\d+)/.exec(backInvite.text)![1]);
-    const events = res.rtpStreams.filter((x) => x.src.port === backLegPort).flatMap((x) => x.packets.filter((p) => p.payloadType === 101));
-    expect(new Set(events.map((p) => p.payload[0])), "event codes").toEqual(new Set([5]));
-    expect(events.filter((p) => (p.payload[1]! & 0x80) !== 0).length).toBe(3);
-
-    // Audio of the sales bridge: each side's tone reaches the other, each leg with our own SSRC.
-    const salesInvite = invites.find((m) => m.firstLine.includes("sip:sales@"))!;
-    const callId = /^Call-ID: *(.+)$/m.exec(salesInvite.text)![1]!.trim();
-    const calleeMedia = mediaPortOf200(target.messages.filter((m) => m.text.includes(callId)));
-    // SIPp gives every call the same media port: the leg's stream is the one from the port our INVITE offered.
-    const legPort = Number(/m=audio (\d+)/.exec(salesInvite.text)![1]);
-    const toTarget = agentStreamTo(res, calleeMedia, legPort);
-    const toCaller = agentStreamTo(res, bridgedMedia);
-    expect(toTarget.payloadTypes).toEqual([8]); // the target's law: transcoded from the caller's PCMU
-    expect(toCaller.payloadTypes[0]).toBe(0);
-    const theirs = res.rtpStreams.filter((x) => x.dst.port >= agent.rtpStart && x.dst.port <= agent.rtpEnd).map((x) => x.ssrc);
-    expect(toTarget.ssrc).not.toBe(toCaller.ssrc);
-    for (const ours of [toTarget.ssrc, toCaller.ssrc]) expect(theirs).not.toContain(ours);
-    expect(toTarget.lost + toCaller.lost).toBe(0);
-    const callerToneAtTarget = toneTimes(toTarget, CALLER_HZ);
-    const targetToneAtCaller = toneTimes(toCaller, TARGET_HZ);
-    console.log(`bridge: caller tone → target ${callerToneAtTarget.length} packets, target tone → caller ${targetToneAtCaller.length} packets`);
-    expect(callerToneAtTarget.length).toBeGreaterThan(75); // > 1.5 s of the ~2.8 s bridged
-    expect(targetToneAtCaller.length).toBeGreaterThan(75);
-    // The caller hears the target only after the target answered (no tone leaks before the 200).
-    const answeredAt = res.datagrams.find((g) => g.srcPort === trunkPort && /^SIP\/2\.0 200 OK[\s\S]*m=audio/.test(new TextDecoder().decode(g.payload)) && new TextDecoder().decode(g.payload).includes(callId))!.timeMs;
-    expect(Math.min(...targetToneAtCaller)).toBeGreaterThanOrEqual(answeredAt);
-
-    // Not bridged: the busy target and the REFER that never got its NOTIFY.
-    expect(recs.desk.transfer).toMatchObject({ method: "bridge", outcome: "failed", referStatus: 403, finalStatus: 486 });
-    expect(legOf(recs.desk)).toMatchObject({ direction: "outbound", status: "busy", metadata: { bridge_of: recs.desk.id } });
-    expectExplained(res, recs.desk, busyMedia, sipTime(res, /^SIP\/2\.0 486 /), "target busy");
-    expect(recs.silent.transfer).toMatchObject({ method: "refer", referStatus: 202 });
-    expect(recs.silent.transfer.legCallId).toBeUndefined(); // no second call when the REFER was accepted
-    expectExplained(res, recs.silent, silentMedia, sipTime(res, /^SIP\/2\.0 202 /) + 1000, "no NOTIFY");
   },
   90_000,
 );
+
+async function checkAll(o: {
+  bridged: SippResult;
+  back: SippResult;
+  busy: SippResult;
+  silent: SippResult;
+  notify486: SippResult;
+  target: Awaited<ReturnType<SippUas["finish"]>>;
+  res: CaptureResult;
+  bridgedMedia: number;
+  backMedia: number;
+  busyMedia: number;
+  silentMedia: number;
+  notifyMedia: number;
+}): Promise<void> {
+  const { bridged, back, busy, silent, notify486, target, res, bridgedMedia, backMedia, busyMedia, silentMedia, notifyMedia } = o;
+  for (const r of [bridged, back, busy, silent, notify486]) expect(r.exitCode, describeSipp(r)).toBe(0);
+  expect(target.exitCode, `${target.errors}\n${target.messages.map((m) => m.firstLine).join("\n")}`).toBe(0);
+  const invites = target.messages.filter((m) => m.direction === "received" && m.method === "INVITE");
+  expect(invites.map((m) => m.firstLine).sort()).toEqual(["back", "desk", "sales"].map((t) => `INVITE sip:${t}@127.0.0.1:${trunkPort} SIP/2.0`));
+  for (const m of invites) expect(m.text).toMatch(/^From: <sip:\+14155550100@127\.0\.0\.1>;tag=/m);
+
+  const recs = await waitFor(async () => {
+    const all = await records();
+    const byTarget = (t: string) => all.find((r) => r.direction === "inbound" && r.transfer?.target === t && r.transfer.referStatus === 403 && r.transfer.outcome !== "pending" && r.endedAt);
+    const found = {
+      sales: byTarget("sales"),
+      back: byTarget("back"),
+      desk: byTarget("desk"),
+      silent: all.find((r) => r.transfer?.outcome === "no_notify" && r.endedAt),
+      notified: all.find((r) => r.transfer?.method === "refer" && r.transfer.finalStatus === 486 && r.endedAt),
+    };
+    const legsDone = all.filter((r) => r.direction === "outbound" && r.endedAt).length === 3;
+    return Object.values(found).every(Boolean) && legsDone ? { ...found, all } : undefined;
+  }, 5000, "the five callers' and three legs' records");
+  const legOf = (parent: any) => recs.all.find((r: any) => r.id === parent.transfer.legCallId);
+
+  // The caller hung up: the target's leg got our BYE (SIPp waits for it).
+  expect(recs.sales.transfer, JSON.stringify(recs.sales.transfer)).toMatchObject({ method: "bridge", outcome: "bridged", referStatus: 403, endedBy: "caller" });
+  expect(Date.parse(recs.sales.transfer.bridgedAt)).toBeGreaterThanOrEqual(Date.parse(recs.sales.transfer.startedAt));
+  expect(legOf(recs.sales)).toMatchObject({ direction: "outbound", status: "completed", codec: "PCMA", to: `sip:sales@127.0.0.1:${trunkPort}`, metadata: { bridge_of: recs.sales.id, transfer_target: "sales" } });
+  expect(recs.sales.turns.map((t: any) => t.text)).not.toContain(FAILED_TEXT); // the conversation stopped at the bridge
+  // The target hung up: the caller got our BYE (its SIPp waits for it).
+  expect(recs.back.transfer).toMatchObject({ method: "bridge", outcome: "bridged", endedBy: "target" });
+  expect(recs.back.endReason).toBe("transfer_target_hangup");
+  expect(legOf(recs.back)).toMatchObject({ status: "completed", metadata: { bridge_of: recs.back.id } });
+
+  // The back caller pressed 5 (SIP INFO) while bridged: the target got it as RFC 4733 events (§2.5.1:
+  // one event, the last packet with E set sent three times).
+  const backInvite = invites.find((m) => m.firstLine.includes("sip:back@"))!;
+  const backLegPort = Number(/m=audio (\d+)/.exec(backInvite.text)![1]);
+  const events = res.rtpStreams.filter((x) => x.src.port === backLegPort).flatMap((x) => x.packets.filter((p) => p.payloadType === 101));
+  expect(new Set(events.map((p) => p.payload[0])), "event codes").toEqual(new Set([5]));
+  expect(events.filter((p) => (p.payload[1]! & 0x80) !== 0).length).toBe(3);
+  // … and the target's 7 (SIP INFO) reached the caller the same way.
+  const toBackCaller = agentStreamTo(res, backMedia).packets.filter((p) => p.payloadType === 101);
+  expect(new Set(toBackCaller.map((p) => p.payload[0])), "event codes to the caller").toEqual(new Set([7]));
+  expect(toBackCaller.filter((p) => (p.payload[1]! & 0x80) !== 0).length).toBe(3);
+
+  // Audio of the sales bridge: each side's tone reaches the other, each leg with our own SSRC.
+  const salesInvite = invites.find((m) => m.firstLine.includes("sip:sales@"))!;
+  const callId = /^Call-ID: *(.+)$/m.exec(salesInvite.text)![1]!.trim();
+  const calleeMedia = mediaPortOf200(target.messages.filter((m) => m.text.includes(callId)));
+  // SIPp gives every call the same media port: the leg's stream is the one from the port our INVITE offered.
+  const legPort = Number(/m=audio (\d+)/.exec(salesInvite.text)![1]);
+  const toTarget = agentStreamTo(res, calleeMedia, legPort);
+  const toCaller = agentStreamTo(res, bridgedMedia);
+  expect(toTarget.payloadTypes).toEqual([8]); // the target's law: transcoded from the caller's PCMU
+  expect(toCaller.payloadTypes[0]).toBe(0);
+  const theirs = res.rtpStreams.filter((x) => x.dst.port >= agent.rtpStart && x.dst.port <= agent.rtpEnd).map((x) => x.ssrc);
+  expect(toTarget.ssrc).not.toBe(toCaller.ssrc);
+  for (const ours of [toTarget.ssrc, toCaller.ssrc]) expect(theirs).not.toContain(ours);
+  expect(toTarget.lost + toCaller.lost).toBe(0);
+  const callerToneAtTarget = toneTimes(toTarget, CALLER_HZ);
+  const targetToneAtCaller = toneTimes(toCaller, TARGET_HZ);
+  // Time through the bridge (printed, not asserted): each forwarded packet after the caller's packet it carries.
+  const fromCaller = res.rtpStreams.filter((x) => x.src.port === bridgedMedia).flatMap((x) => x.audioPackets.map((p) => p.arrivalMs)).sort((a, b) => a - b);
+  const through = toTarget.audioPackets.map((p) => p.arrivalMs - (fromCaller.filter((t) => t <= p.arrivalMs).at(-1) ?? NaN)).filter((d) => d >= 0).sort((a, b) => a - b);
+  const pct = (q: number) => through[Math.min(through.length - 1, Math.floor(q * through.length))]!.toFixed(2);
+  console.log(`bridge: caller tone → target ${callerToneAtTarget.length} packets, target tone → caller ${targetToneAtCaller.length} packets; relay delay p50 ${pct(0.5)} ms, p99 ${pct(0.99)} ms, max ${pct(1)} ms`);
+  expect(callerToneAtTarget.length).toBeGreaterThan(75); // > 1.5 s of the ~2.8 s bridged
+  expect(targetToneAtCaller.length).toBeGreaterThan(75);
+  // The caller hears the target only after the target answered (no tone leaks before the 200).
+  const answeredAt = res.datagrams.find((g) => g.srcPort === trunkPort && /^SIP\/2\.0 200 OK[\s\S]*m=audio/.test(new TextDecoder().decode(g.payload)) && new TextDecoder().decode(g.payload).includes(callId))!.timeMs;
+  expect(Math.min(...targetToneAtCaller)).toBeGreaterThanOrEqual(answeredAt);
+
+  // Not bridged: the busy target and the REFER that never got its NOTIFY.
+  expect(recs.desk.transfer).toMatchObject({ method: "bridge", outcome: "failed", referStatus: 403, finalStatus: 486 });
+  expect(legOf(recs.desk)).toMatchObject({ direction: "outbound", status: "busy", metadata: { bridge_of: recs.desk.id } });
+  expectExplained(res, recs.desk, busyMedia, sipTime(res, /^SIP\/2\.0 486 /), "target busy");
+  expect(recs.silent.transfer).toMatchObject({ method: "refer", referStatus: 202 });
+  expect(recs.silent.transfer.legCallId).toBeUndefined(); // no second call when the REFER was accepted
+  expectExplained(res, recs.silent, silentMedia, sipTime(res, /^SIP\/2\.0 202 /) + 1000, "no NOTIFY");
+  // NOTIFY sipfrag 486 (the target itself refused): no second call, the caller hears why.
+  expect(recs.notified.transfer).toMatchObject({ method: "refer", outcome: "failed", referStatus: 202, finalStatus: 486 });
+  expect(recs.notified.transfer.legCallId).toBeUndefined();
+  const notifiedAt = res.datagrams.find((g) => g.srcPort === notify486.localPort && /^NOTIFY [\s\S]*SIP\/2\.0 486 Busy Here/.test(new TextDecoder().decode(g.payload)))!.timeMs;
+  expectExplained(res, recs.notified, notifyMedia, notifiedAt, "NOTIFY 486");
+}

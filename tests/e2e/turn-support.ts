@@ -142,7 +142,7 @@ export interface SttCue {
  * Injects Deepgram `Results` (is_final, speech_final) on the rig's newest STT connection when its
  * received audio passes each cue's `atMs`. Polls every 5 ms. Between cues it sends an empty interim
  * `Results` for every `HEARTBEAT_MS` of audio, as the real service keeps answering while audio flows:
- * a server that says nothing is what the agent's stall watchdog (src/providers/deepgram/stream.ts)
+ * a server that says nothing is what the agent's stall watchdog (src/providers/deepgram/stall-watchdog.ts)
  * reconnects from, which would leave the cues on a closed connection.
  */
 export class SttDriver {

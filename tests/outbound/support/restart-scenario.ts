@@ -54,6 +54,8 @@ export async function runRestartScenario(argv: string[], name: string): Promise<
     SIP_PASSWORD: "s3cret",
     LOG_LEVEL: "info",
     DRAIN_TIMEOUT_S: "1",
+    // The callee is silent: the opening starts 300 ms after the answer (as in tests/outbound/support/agent.ts).
+    OPENING_NO_SPEECH_MS: "300",
   };
   for (const v of CLOUD_VARS) delete env[v];
   const base = `http://127.0.0.1:${httpPort}`;
@@ -90,7 +92,7 @@ export async function runRestartScenario(argv: string[], name: string): Promise<
 
   try {
     // 1. A call that completes: digest challenge, answer, the opening, the callee's BYE. The opening
-    // (~3.5 s of speech) starts OPENING_NO_SPEECH_MS (1 s) after the answer of a silent callee, and its
+    // (~3.5 s of speech) starts OPENING_NO_SPEECH_MS (300 ms here) after the answer of a silent callee, and its
     // synthesis took over 2 s at load 15: the callee stays 9 s so the whole opening is heard.
     let agent = await start();
     const trunk1 = await startSippUas({ scenario: "outbound-trunk-auth", port: trunkPort, pauseMs: 9000, keys: { user: "alice", pass: "s3cret" }, audioFile: silenceFile(9) });

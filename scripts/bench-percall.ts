@@ -1,0 +1,116 @@
+/**
+ * bench-percall: the CPU one call's media costs the agent, part by part, measured as CPU time (not wall
+ * time), so it holds on a shared machine where bench:load's CPU share does not (a starved agent skips
+ * work). Each part runs 40 calls in lock-step, the way they share the process, old way and new way:
+ *   - VAD: Silero + speech detector + echo decision per caller frame; the confirming stream fed every
+ *     frame (before) or forked at the first echo frame (after; src/pipeline/speech-detector.ts);
+ *   - Deepgram: 20 ms (before) or 100 ms (after) of audio per WebSocket message, to the local fake
+ *     (in-process, so its receiving is counted too);
+ *   - resampler: building a converter (before) or taking one from the pool (after; src/media/resample.ts).
+ *
+ *   bun run bench:percall [--calls 40] [--seconds 10] [--rounds 2]
+ */
+import { parseArgs } from "node:util";
+import { loadSileroVad, type VadStream } from "../src/media/vad/silero.ts";
+import { SileroSpeechDetector } from "../src/pipeline/speech-detector.ts";
+import { CorrelationEcho } from "../src/pipeline/echo-correlation.ts";
+import { DeepgramStt } from "../src/providers/deepgram/provider.ts";
+import { Resampler } from "../src/media/resample.ts";
+import { speechPcm8k } from "../tests/support/speech.ts";
+import { startFakeDeepgram } from "../tests/fakes/deepgram.ts";
+import { run as bytesOf, toFrames } from "../tests/fakes/g711-frames.ts";
+
+const { values: opt } = parseArgs({ options: { calls: { type: "string", default: "40" }, seconds: { type: "string", default: "10" }, rounds: { type: "string", default: "2" } } });
+const calls = Number(opt.calls);
+const seconds = Number(opt.seconds);
+const frames = seconds * 50;
+const cpuMs = () => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+};
+const turn = () => new Promise((r) => setImmediate(r));
+const rows: string[] = [];
+const row = (part: string, how: string, msPerCallS: number, extra: string) =>
+  rows.push(`| ${part} | ${how} | ${msPerCallS.toFixed(2)} | ${(msPerCallS / 10).toFixed(3)} | ${extra} |`);
+
+const vad = await loadSileroVad();
+const speech = await speechPcm8k("I would like to book a table for two tonight, please.", { voice: "kal16" });
+const line = new Int16Array(frames * 160);
+line.set(speech.subarray(0, Math.min(speech.length, line.length - 8000)), 8000); // 1 s of digital silence, the caller, silence
+/** The confirming stream without `copyFrom`: the detector feeds it every frame (the old way). */
+const everyFrame = (s: VadStream): VadStream => ({ process: (f) => s.process(f), reset: () => s.reset(), get last() { return s.last; }, get stats() { return s.stats; } });
+
+async function vadPart(lazy: boolean): Promise<void> {
+  const ds = Array.from({ length: calls }, () => {
+    const d = new SileroSpeechDetector(vad.createStream(), { echo: new CorrelationEcho("PCMU"), confirm: lazy ? vad.createStream() : everyFrame(vad.createStream()) });
+    d.listen({ onSpeechStart() {}, onSpeechEnd() {} });
+    return d;
+  });
+  const w0 = vad.runs.windows;
+  const c0 = cpuMs();
+  for (let k = 0; k < frames; k++) {
+    const f = line.subarray(k * 160, k * 160 + 160);
+    for (const d of ds) {
+      d.setAgentSpeaking(k > frames / 2); // the agent talks in the second half (the line returns silence)
+      d.push(f);
+    }
+    await turn();
+  }
+  for (let w = -1; w !== vad.runs.windows; ) {
+    w = vad.runs.windows;
+    await Bun.sleep(100);
+  }
+  const per = (cpuMs() - c0) / (calls * seconds);
+  row("VAD (Silero, detector, echo decision)", lazy ? "after: one stream until an echo frame" : "before: two streams", per, `${((vad.runs.windows - w0) / (calls * seconds)).toFixed(1)} windows/call-s`);
+  for (const d of ds) d.close();
+}
+
+const fake = startFakeDeepgram({ vocabulary: {} });
+const dgFrames = toFrames(bytesOf(0xff, seconds * 1000));
+async function deepgramPart(chunkMs: number): Promise<void> {
+  const p = new DeepgramStt({ apiKey: "test-key", baseUrl: fake.url, chunkMs });
+  const ss = await Promise.all(Array.from({ length: calls }, (_, i) => p.open({ callId: `c${i}`, signal: new AbortController().signal, codec: "PCMU" })));
+  await Bun.sleep(200);
+  const sent0 = fake.connections.reduce((n, c) => n + c.binary.length, 0);
+  const c0 = cpuMs();
+  for (const f of dgFrames) {
+    for (const s of ss) s.push(f);
+    await turn();
+  }
+  await Bun.sleep(300);
+  const per = (cpuMs() - c0 - 0) / (calls * seconds);
+  const msgs = fake.connections.reduce((n, c) => n + c.binary.length, 0) - sent0;
+  row("Deepgram audio (incl. the fake's receiving)", `${chunkMs === 20 ? "before" : "after"}: ${chunkMs} ms per message`, per, `${(msgs / (calls * seconds)).toFixed(0)} messages/call-s`);
+  for (const s of ss) s.close();
+  await Bun.sleep(200);
+}
+
+async function resamplerPart(pooled: boolean): Promise<void> {
+  if (pooled) await Resampler.prewarm(8000, 16000, 5);
+  const xs: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    // A new rate pair each time is never in the pool: a converter is built.
+    const c0 = cpuMs();
+    const r = await Resampler.create(8000, pooled ? 16000 : 20000 + 1000 * i + Math.floor(Math.random() * 900));
+    r.process(new Int16Array(160));
+    xs.push(cpuMs() - c0);
+    if (pooled) r.close();
+  }
+  xs.sort((a, b) => a - b);
+  rows.push(`| resampler at an offline call's start | ${pooled ? "after: from the pool" : "before: built"} | – | – | ${xs[2]!.toFixed(1)} ms CPU (median of 5), synchronous |`);
+}
+
+for (let r = 0; r < Number(opt.rounds); r++) {
+  await vadPart(false);
+  await vadPart(true);
+  await deepgramPart(20);
+  await deepgramPart(100);
+}
+await resamplerPart(false);
+await resamplerPart(true);
+await fake.close();
+console.log(`\n${calls} calls in lock-step, ${seconds} s each; CPU time of this process\n`);
+console.log("| part | how | ms CPU per call-second | % of a core per call | |");
+console.log("|---|---|---|---|---|");
+for (const l of rows) console.log(l);
+process.exit(0);
