@@ -10,11 +10,13 @@
  * Memory: RSS is compared with its level after the warm-up calls (allocator arenas, JIT code and pools
  * that every call shares are then in place), and its growth over the second half of the run is printed
  * per 1,000 calls (least squares over the ~5 s samples): about 0 is a plateau, a steady slope a leak.
+ * The end snapshot may fall on a peak of the garbage collector's sawtooth (JS heap 40–100 MiB here), so
+ * the mean RSS and the JS heap floor of the first and last 1,000 calls are printed too.
  *
  * Needs sipp. On a shared 2-core machine a full run takes about 10 minutes at 20 calls/s.
  */
 import { parseArgs } from "node:util";
-import { growthPer1000Calls, runSoak, soakTable } from "../tests/support/soak.ts";
+import { growthPer1000Calls, memoryWindows, runSoak, soakTable } from "../tests/support/soak.ts";
 import { stopAllManaged } from "../tests/support/process.ts";
 
 const { values: opt } = parseArgs({
@@ -44,6 +46,14 @@ try {
   const per1000 = (g: number | undefined) => (g === undefined ? "n/a (too few samples)" : `${g >= 0 ? "+" : ""}${g.toFixed(2)} MiB per 1,000 calls`);
   console.log(`memory: RSS fresh ${r.fresh.rssMiB} MiB → after ${warmCalls} warm-up calls ${r.start.rssMiB} MiB → end ${r.end.rssMiB} MiB; JS heap ${r.fresh.heapUsedMiB} → ${r.start.heapUsedMiB} → ${r.end.heapUsedMiB} MiB`);
   console.log(`memory growth over the second half of the run: RSS ${per1000(rssGrowth)}, JS heap ${per1000(heapGrowth)} (a leak of 1 KiB per call would be +0.98)`);
+  const w = memoryWindows(r.samples);
+  if (w) {
+    const f = (n: number) => n.toFixed(1);
+    console.log(
+      `memory, first vs last 1,000 calls of the run (${w.callsApart} calls apart): RSS mean ${f(w.first.rssMeanMiB)} → ${f(w.last.rssMeanMiB)} MiB, ` +
+        `JS heap floor (lowest sample, after a collection) ${f(w.first.heapFloorMiB)} → ${f(w.last.heapFloorMiB)} MiB`,
+    );
+  }
   if (r.errors.length) console.log(`agent error lines (first ${r.errors.length}):\n${r.errors.map((e) => `  ${JSON.stringify(e)}`).join("\n")}`);
   const pooledGrowth = r.end.pooledHttp - r.start.pooledHttp;
   const leaked =

@@ -59,6 +59,13 @@ export interface DetectorOptions {
    * has to agree). Default DEFAULT_BARGE_IN_LOUD; null: off.
    */
   bargeInLoud?: { withinDb: number; minSpeechMs: number } | null;
+  /**
+   * Confident speech confirms a barge-in sooner: `minSpeechMs` of frames whose probability reaches `p`
+   * in the main stream and in the confirming stream and, with `withinDb`, whose level (our echo taken
+   * out) is within that of the loudest frame we sent in the last 2 s (a background voice is confident
+   * speech too, but quiet). Default DEFAULT_BARGE_IN_STRONG; null: off.
+   */
+  bargeInStrong?: { p: number; minSpeechMs: number; withinDb?: number } | null;
   /** Silence inside speech after which a pause is reported, ms. Default DEFAULT_PAUSE_MS. */
   pauseMs?: number;
   /** Speech after a reported pause that counts as the caller going on (a new start), ms. Default DEFAULT_RESUME_MS. */
@@ -90,8 +97,26 @@ export const DEFAULT_BARGE_IN_MIN_SPEECH_MS = 80;
  */
 export const DEFAULT_ECHO_TAIL = true;
 export const DEFAULT_BARGE_IN_MAX_GAP_MS = 160;
-/** Off until measured (see DetectorOptions.confirmHearsQuiet). */
-export const DEFAULT_CONFIRM_HEARS_QUIET = false;
+/**
+ * Where the stop latency went (offline, 144 interruptions at 0/−10 dB, quiet floor 17 dB, ms after the
+ * caller's onset, p50/p95): Silero's main stream reached 0.5 at 20/60, the first frame that counts (not
+ * taken for echo or the quiet floor) at 40/60, the confirming stream at 60/180, the barge-in at 100/220.
+ * The confirming stream was the lag: it heard silence for every frame below the quiet floor, i.e. for
+ * the soft onset of the caller's first syllable, and started cold. Measured with
+ * `bun run scripts/bench-bargein.ts --tune-only --echo xcorr --confirm true --min-speech 80 --max-gap 160
+ * --loud off --confirm-quiet … --strong …` (216 interruptions, 133 distractors, 15 backchannels):
+ *   before (confirm hears silence, no strong rule): p50 100, p95 220 (0 dB 200, −10 dB 240, quiet 220), 1 missed, 1 false
+ *   confirmHearsQuiet:                               p50 100, p95 220 (0 dB 200, −10 dB 200, quiet 220), 0 missed, 1 false
+ *   + bargeInStrong 0.9 / 40 ms / within 10 dB:      p50 100, p95 220 (0 dB 140, −10 dB 200, quiet 220), 0 missed, 1 false
+ *   + bargeInStrong 0.9 / 40 ms, no level condition: p95 180 (0 dB 140) but 3 false (background voices at −20 dB)
+ *   bargeInMinSpeechMs 60 instead:                   p95 200, 1 missed, 2 false (background voices)
+ *   bargeInLoud (level alone, 3–10 dB, 40 ms):        p95 220 unchanged (the count was not the lag)
+ * The false interruption left in every setting is the same background voice ("Wait, stop." 20 dB below
+ * the agent), as before.
+ */
+export const DEFAULT_BARGE_IN_STRONG: { p: number; minSpeechMs: number; withinDb?: number } | null = { p: 0.9, minSpeechMs: 40, withinDb: 10 };
+/** On: see DEFAULT_BARGE_IN_STRONG for the measurement. */
+export const DEFAULT_CONFIRM_HEARS_QUIET = true;
 /** Off until measured (see DetectorOptions.bargeInLoud). */
 export const DEFAULT_BARGE_IN_LOUD: { withinDb: number; minSpeechMs: number } | null = null;
 /**
@@ -125,6 +150,11 @@ export class SileroSpeechDetector implements SpeechDetector {
   private fastLoud = 0;
   private readonly loudFrames: number;
   private readonly loudWithinDb: number;
+  /** Frames of the current run confident in both streams (see DetectorOptions.bargeInStrong). */
+  private fastStrong = 0;
+  private readonly strongFrames: number;
+  private readonly strongP: number;
+  private readonly strongWithinDb: number;
   private fastFired = false;
   /** A pause was reported inside the current speech; `resumeRun` counts speech frames since. */
   private paused = false;
@@ -159,6 +189,10 @@ export class SileroSpeechDetector implements SpeechDetector {
     const loud = opts.bargeInLoud === undefined ? DEFAULT_BARGE_IN_LOUD : opts.bargeInLoud;
     this.loudFrames = loud ? Math.max(1, Math.ceil(loud.minSpeechMs / SEGMENTER_FRAME_MS)) : Infinity;
     this.loudWithinDb = loud?.withinDb ?? 0;
+    const strong = opts.bargeInStrong === undefined ? DEFAULT_BARGE_IN_STRONG : opts.bargeInStrong;
+    this.strongFrames = strong ? Math.max(1, Math.ceil(strong.minSpeechMs / SEGMENTER_FRAME_MS)) : Infinity;
+    this.strongP = strong?.p ?? 1;
+    this.strongWithinDb = strong?.withinDb ?? Infinity;
     this.low = this.threshold - this.segmenter.options.hysteresis;
     this.pauseFrames = Math.max(1, Math.ceil((opts.pauseMs ?? DEFAULT_PAUSE_MS) / SEGMENTER_FRAME_MS));
     this.resumeFrames = Math.max(1, Math.ceil((opts.resumeMs ?? DEFAULT_RESUME_MS) / SEGMENTER_FRAME_MS));
@@ -178,8 +212,7 @@ export class SileroSpeechDetector implements SpeechDetector {
     // Decide echo now, against what was sent up to this moment, not when inference returns.
     const echo = (this.agentSpeaking || (this.opts.echoTail ?? DEFAULT_ECHO_TAIL)) && this.opts.echo?.isLikelyEcho(pcm, this.agentSpeaking) === true;
     const agentSpeaking = this.agentSpeaking;
-    const levelDb = agentSpeaking && this.loudFrames !== Infinity ? this.opts.echo?.lastLevelDb : undefined;
-    const loud = levelDb !== undefined && levelDb >= -this.loudWithinDb;
+    const levelDb = agentSpeaking ? this.opts.echo?.lastLevelDb : undefined;
     const confirm = this.opts.confirm;
     // An echo frame taken only by the quiet floor: the confirming stream hears it as it is (confirmHearsQuiet).
     const quietOnly = echo && (this.opts.confirmHearsQuiet ?? DEFAULT_CONFIRM_HEARS_QUIET) && this.opts.echo?.lastQuiet === true;
@@ -196,8 +229,8 @@ export class SileroSpeechDetector implements SpeechDetector {
     this.delivered = Promise.all([this.delivered, main, second]).then(
       ([, p, q]) => {
         try {
-          if (!both) return this.onProbability(pcm, echo ? 0 : p, confirm ? (echo ? 0 : p) : undefined, agentSpeaking, echo, loud);
-          this.onProbability(pcm, echo ? 0 : p, echo ? 0 : q, agentSpeaking, echo, loud);
+          if (!both) return this.onProbability(pcm, echo ? 0 : p, confirm ? (echo ? 0 : p) : undefined, agentSpeaking, echo, levelDb);
+          this.onProbability(pcm, echo ? 0 : p, echo ? 0 : q, agentSpeaking, echo, levelDb);
         } catch (err) {
           void Promise.reject(err); // reported as an unhandled rejection, as before; the chain goes on
         }
@@ -217,7 +250,7 @@ export class SileroSpeechDetector implements SpeechDetector {
    * @param p main stream's probability (0 for echo frames)
    * @param q the confirming stream's probability (0 for echo frames), undefined without one
    */
-  private onProbability(pcm: Int16Array, p: number | null, q: number | null | undefined, agentSpeaking: boolean, echo: boolean, loud = false): void {
+  private onProbability(pcm: Int16Array, p: number | null, q: number | null | undefined, agentSpeaking: boolean, echo: boolean, levelDb?: number): void {
     if (this.closed) return;
     if (echo) this.echoFrames++;
     for (const ev of this.segmenter.push(pcm, q === undefined ? p : q)) {
@@ -259,18 +292,21 @@ export class SileroSpeechDetector implements SpeechDetector {
         if (this.fastRun === 0) {
           this.fastStart = frame;
           this.fastConfirmed = q === undefined;
-          this.fastLoud = 0;
+          this.fastLoud = this.fastStrong = 0;
         }
         this.fastRun++;
-        if (loud) this.fastLoud++;
+        if (levelDb !== undefined && levelDb >= -this.loudWithinDb) this.fastLoud++;
+        const levelOk = this.strongWithinDb === Infinity || (levelDb !== undefined && levelDb >= -this.strongWithinDb);
+        if (p >= this.strongP && (q === undefined || (q !== null && q >= this.strongP)) && levelOk) this.fastStrong++;
         this.fastGap = 0;
       } else if (this.fastRun > 0 && (echo || (p ?? 0) >= this.low) && this.fastGap < this.maxGapFrames) {
         this.fastGap++;
       } else {
-        this.fastRun = this.fastGap = this.fastLoud = 0;
+        this.fastRun = this.fastGap = this.fastLoud = this.fastStrong = 0;
       }
       if (this.fastRun > 0 && q !== undefined && q !== null && q >= this.threshold) this.fastConfirmed = true;
-      if ((this.fastRun >= this.bargeInFrames || this.fastLoud >= this.loudFrames) && this.fastConfirmed) {
+      const early = this.fastLoud >= this.loudFrames || this.fastStrong >= this.strongFrames;
+      if ((this.fastRun >= this.bargeInFrames || early) && this.fastConfirmed) {
         this.fastFired = true;
         this.start((frame - this.fastStart) * SEGMENTER_FRAME_MS);
       }

@@ -2,7 +2,8 @@
  * The offline (no cloud key) providers, in one place:
  *
  *   createPocketsphinxStt(opts?: PocketsphinxSttOptions)  → PocketsphinxStt  (SttProvider "pocketsphinx")
- *       Debian pocketsphinx_continuous, one process per call, 8 → 16 kHz, US-English general LM.
+ *       Debian pocketsphinx_continuous, one process per call (swapped for one with a step's JSGF grammar
+ *       while a scripted category step listens, grammar.ts), 8 → 16 kHz, US-English general LM.
  *   createFliteTts(opts?: FliteTtsOptions)                 → FliteTts         (TtsProvider "flite")
  *       flite WASM embedded in the binary, voice kal16 by default, 16 → 8 kHz; synthesize8k(text).
  *   createScriptedLlm(script: Script)                      → ScriptedLlm      (LlmProvider "scripted", scripted: true)

@@ -5,14 +5,15 @@
  * target behind it (tests/scenarios/bridge-callee-*.xml, answering in PCMA while the callers are PCMU).
  * - Bridged: a 500 Hz tone from the caller arrives at the target and a 1400 Hz tone from the target at
  *   the caller (Goertzel per 20 ms packet in a capture), each leg with its own SSRC; the caller's BYE
- *   ends the target's leg with BYE; the target's BYE ends the caller's call with BYE; a key the caller
- *   presses (SIP INFO) reaches the target as RFC 4733 events.
+ *   ends the target's leg with BYE; the target's BYE ends the caller's call with BYE; keys pressed (SIP
+ *   INFO) on either side reach the other as RFC 4733 events.
  * - Not bridged, the call goes on and the caller hears the explanation: the target busy (486), and a
- *   REFER accepted with no NOTIFY within TRANSFER_NOTIFY_TIMEOUT_S (no fallback then: documented in
- *   src/call/transfer-bridge.ts). NOTIFY 486 / REFER 202 → NOTIFY 200 are in transfer.test.ts.
+ *   REFER accepted with no NOTIFY within TRANSFER_NOTIFY_TIMEOUT_S, and a NOTIFY sipfrag 486 (no fallback
+ *   for these two: documented in src/call/transfer-bridge.ts). REFER 202 → NOTIFY 200 and the 400/489
+ *   answers to bad NOTIFYs are in transfer.test.ts.
  * Providers: the Deepgram and Cartesia protocol fakes (tests/fakes; Cartesia "speaks" 5 ms of 440 Hz per
- * character, so the explanation is a known tone of known length) and the scripted dialogue, so four calls
- * at once cost little CPU. One agent, four callers at once; about 15 s with the agent's start.
+ * character, so the explanation is a known tone of known length) and the scripted dialogue, so five calls
+ * at once cost little CPU. One agent, five callers at once; about 15 s with the agent's start.
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -144,21 +145,23 @@ function expectExplained(res: CaptureResult, rec: any, media: number, after: num
 }
 
 test.skipIf(missing.length > 0)(
-  "four callers at once: REFER 403 → bridged both ways (tones) and ended by either side's BYE; a busy target or a REFER with no NOTIFY → the call goes on and the caller hears why",
+  "five callers at once: REFER 403 → bridged both ways (tones) and ended by either side's BYE; a busy target, a REFER with no NOTIFY or a NOTIFY 486 → the call goes on and the caller hears why",
   async () => {
-    const [bridgedMedia, backMedia, busyMedia, silentMedia] = [await freeUdpPortRange(4), await freeUdpPortRange(4), await freeUdpPortRange(4), await freeUdpPortRange(4)];
+    const [bridgedMedia, backMedia, busyMedia, silentMedia, notifyMedia] = await Promise.all([1, 2, 3, 4, 5].map(() => freeUdpPortRange(4)));
     const cap = await RtpCapture.start({ ports: [agent.sipPort, trunkPort], portRanges: [[agent.rtpStart, agent.rtpEnd]] });
     // SIPp fails on a BYE it does not expect: the agent must not hang up the busy and no-NOTIFY calls before SIPp does.
-    const [bridged, back, busy, silent] = await Promise.all([
+    const [bridged, back, busy, silent, notify486] = await Promise.all([
       call("transfer-refused", "0", bridgedMedia, "caller.ulaw", 3000),
       call("transfer-refused-wait", "2", backMedia, "caller.ulaw", 1000),
       call("transfer-refused", "1", busyMedia, "silence.ulaw", 3500),
       call("transfer-no-notify", "0", silentMedia, "silence.ulaw", 4000),
+      // REFER 202, NOTIFY sipfrag 486 (tests/scenarios/transfer-busy.xml, key 0 by INFO): no fallback.
+      runSipp({ scenario: "transfer-busy", target: `127.0.0.1:${agent.sipPort}`, mediaPort: notifyMedia, pauseMs: 3000, timeoutMs: 45_000 }),
     ]);
     const target = await trunk.finish(10_000);
     const res = await cap.stop();
     try {
-      await checkAll({ bridged, back, busy, silent, target, res, bridgedMedia, busyMedia, silentMedia });
+      await checkAll({ bridged, back, busy, silent, notify486, target, res, bridgedMedia, backMedia, busyMedia, silentMedia, notifyMedia });
     } catch (err) {
       // What the agent and the trunk saw, for a failure on someone else's machine.
       console.log(agent.logs().filter((l) => !/rtcp|pacer/.test(l.msg)).map((l) => JSON.stringify(l)).join("\n"));
@@ -174,14 +177,17 @@ async function checkAll(o: {
   back: SippResult;
   busy: SippResult;
   silent: SippResult;
+  notify486: SippResult;
   target: Awaited<ReturnType<SippUas["finish"]>>;
   res: CaptureResult;
   bridgedMedia: number;
+  backMedia: number;
   busyMedia: number;
   silentMedia: number;
+  notifyMedia: number;
 }): Promise<void> {
-  const { bridged, back, busy, silent, target, res, bridgedMedia, busyMedia, silentMedia } = o;
-  for (const r of [bridged, back, busy, silent]) expect(r.exitCode, describeSipp(r)).toBe(0);
+  const { bridged, back, busy, silent, notify486, target, res, bridgedMedia, backMedia, busyMedia, silentMedia, notifyMedia } = o;
+  for (const r of [bridged, back, busy, silent, notify486]) expect(r.exitCode, describeSipp(r)).toBe(0);
   expect(target.exitCode, `${target.errors}\n${target.messages.map((m) => m.firstLine).join("\n")}`).toBe(0);
   const invites = target.messages.filter((m) => m.direction === "received" && m.method === "INVITE");
   expect(invites.map((m) => m.firstLine).sort()).toEqual(["back", "desk", "sales"].map((t) => `INVITE sip:${t}@127.0.0.1:${trunkPort} SIP/2.0`));
@@ -190,10 +196,16 @@ async function checkAll(o: {
   const recs = await waitFor(async () => {
     const all = await records();
     const byTarget = (t: string) => all.find((r) => r.direction === "inbound" && r.transfer?.target === t && r.transfer.referStatus === 403 && r.transfer.outcome !== "pending" && r.endedAt);
-    const found = { sales: byTarget("sales"), back: byTarget("back"), desk: byTarget("desk"), silent: all.find((r) => r.transfer?.outcome === "no_notify" && r.endedAt) };
+    const found = {
+      sales: byTarget("sales"),
+      back: byTarget("back"),
+      desk: byTarget("desk"),
+      silent: all.find((r) => r.transfer?.outcome === "no_notify" && r.endedAt),
+      notified: all.find((r) => r.transfer?.method === "refer" && r.transfer.finalStatus === 486 && r.endedAt),
+    };
     const legsDone = all.filter((r) => r.direction === "outbound" && r.endedAt).length === 3;
     return Object.values(found).every(Boolean) && legsDone ? { ...found, all } : undefined;
-  }, 5000, "the four callers' and three legs' records");
+  }, 5000, "the five callers' and three legs' records");
   const legOf = (parent: any) => recs.all.find((r: any) => r.id === parent.transfer.legCallId);
 
   // The caller hung up: the target's leg got our BYE (SIPp waits for it).
@@ -213,6 +225,10 @@ async function checkAll(o: {
   const events = res.rtpStreams.filter((x) => x.src.port === backLegPort).flatMap((x) => x.packets.filter((p) => p.payloadType === 101));
   expect(new Set(events.map((p) => p.payload[0])), "event codes").toEqual(new Set([5]));
   expect(events.filter((p) => (p.payload[1]! & 0x80) !== 0).length).toBe(3);
+  // … and the target's 7 (SIP INFO) reached the caller the same way.
+  const toBackCaller = agentStreamTo(res, backMedia).packets.filter((p) => p.payloadType === 101);
+  expect(new Set(toBackCaller.map((p) => p.payload[0])), "event codes to the caller").toEqual(new Set([7]));
+  expect(toBackCaller.filter((p) => (p.payload[1]! & 0x80) !== 0).length).toBe(3);
 
   // Audio of the sales bridge: each side's tone reaches the other, each leg with our own SSRC.
   const salesInvite = invites.find((m) => m.firstLine.includes("sip:sales@"))!;
@@ -248,4 +264,9 @@ async function checkAll(o: {
   expect(recs.silent.transfer).toMatchObject({ method: "refer", referStatus: 202 });
   expect(recs.silent.transfer.legCallId).toBeUndefined(); // no second call when the REFER was accepted
   expectExplained(res, recs.silent, silentMedia, sipTime(res, /^SIP\/2\.0 202 /) + 1000, "no NOTIFY");
+  // NOTIFY sipfrag 486 (the target itself refused): no second call, the caller hears why.
+  expect(recs.notified.transfer).toMatchObject({ method: "refer", outcome: "failed", referStatus: 202, finalStatus: 486 });
+  expect(recs.notified.transfer.legCallId).toBeUndefined();
+  const notifiedAt = res.datagrams.find((g) => g.srcPort === notify486.localPort && /^NOTIFY [\s\S]*SIP\/2\.0 486 Busy Here/.test(new TextDecoder().decode(g.payload)))!.timeMs;
+  expectExplained(res, recs.notified, notifyMedia, notifiedAt, "NOTIFY 486");
 }

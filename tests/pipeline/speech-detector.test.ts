@@ -55,7 +55,7 @@ describe("SileroSpeechDetector", () => {
   test("bargeInLoud: speech about as loud as what we send interrupts after its shorter minimum; quieter speech needs the full one", async () => {
     // A stand-in for the echo decision: no echo, and the level of each frame relative to a reference of 8000.
     const levelEcho = { noteSent() {}, lastLevelDb: undefined as number | undefined, isLikelyEcho(pcm: Int16Array) { this.lastLevelDb = 20 * Math.log10(rms(pcm) / 8000); return false; } };
-    const opts = { echo: levelEcho, bargeInMinSpeechMs: 80, bargeInLoud: { withinDb: 6, minSpeechMs: 40 } };
+    const opts = { echo: levelEcho, bargeInMinSpeechMs: 80, bargeInLoud: { withinDb: 6, minSpeechMs: 40 }, bargeInStrong: null };
     const loud = new SileroSpeechDetector(levelVad(), opts);
     const evLoud = collect(loud);
     loud.setAgentSpeaking(true);
@@ -75,6 +75,30 @@ describe("SileroSpeechDetector", () => {
     off.setAgentSpeaking(true);
     await feed(off, Array(3).fill(tone(7000)));
     expect(evOff).toEqual([]);
+  });
+
+  test("bargeInStrong: confident speech in both streams, loud enough, interrupts after its shorter minimum; a confident but quiet voice does not", async () => {
+    const levelEcho = { noteSent() {}, lastLevelDb: undefined as number | undefined, isLikelyEcho(pcm: Int16Array) { this.lastLevelDb = 20 * Math.log10(rms(pcm) / 8000); return false; } };
+    const confidentVad = () => ({ process: async (pcm: Int16Array) => (rms(pcm) > 100 ? 0.97 : 0.01) }) as unknown as VadStream;
+    const opts = { echo: levelEcho, bargeInMinSpeechMs: 80, bargeInStrong: { p: 0.9, minSpeechMs: 40, withinDb: 10 }, confirm: confidentVad() };
+    const caller = new SileroSpeechDetector(confidentVad(), opts);
+    const ev = collect(caller);
+    caller.setAgentSpeaking(true);
+    await feed(caller, Array(2).fill(tone(6000))); // ≈ −5 dB next to what we send: 40 ms suffice
+    expect(ev).toEqual(["start"]);
+    const background = new SileroSpeechDetector(confidentVad(), { ...opts, confirm: confidentVad() });
+    const evBg = collect(background);
+    background.setAgentSpeaking(true);
+    await feed(background, Array(3).fill(tone(1500))); // ≈ −17 dB: the full 80 ms applies
+    expect(evBg).toEqual([]);
+    await feed(background, [tone(1500)]);
+    expect(evBg).toEqual(["start"]);
+    // Not confident enough (p 0.95 < 0.97 needed): the full minimum too.
+    const unsure = new SileroSpeechDetector(levelVad(), { ...opts, bargeInStrong: { p: 0.97, minSpeechMs: 40 }, confirm: levelVad() });
+    const evU = collect(unsure);
+    unsure.setAgentSpeaking(true);
+    await feed(unsure, Array(3).fill(tone(6000)));
+    expect(evU).toEqual([]);
   });
 
   test("an early start that never becomes confirmed speech reports an end", async () => {

@@ -295,6 +295,27 @@ export function growthPer1000Calls(samples: readonly MemorySample[], key: "rssMi
   return (half.reduce((a, s) => a + (s.calls - mx) * (s[key] - my), 0) / sxx) * 1000;
 }
 
+/**
+ * Memory at the start and at the end of the main run, robust to the garbage collector's sawtooth: the
+ * mean RSS and the lowest JS heap sample (the floor the heap falls back to after a collection) over the
+ * first and over the last `window` calls. A leak raises both floors; allocator and JIT warm-up does not
+ * move the heap floor. Undefined when the samples span fewer than 2 × `window` calls.
+ */
+export function memoryWindows(samples: readonly MemorySample[], window = 1000): { first: { rssMeanMiB: number; heapFloorMiB: number }; last: { rssMeanMiB: number; heapFloorMiB: number }; callsApart: number } | undefined {
+  if (samples.length === 0) return undefined;
+  const lo = samples[0]!.calls;
+  const hi = samples[samples.length - 1]!.calls;
+  if (hi - lo < 2 * window) return undefined; // the two windows would overlap
+  const of = (xs: readonly MemorySample[]) =>
+    xs.length === 0
+      ? undefined
+      : { rssMeanMiB: xs.reduce((a, x) => a + x.rssMiB, 0) / xs.length, heapFloorMiB: Math.min(...xs.map((x) => x.heapUsedMiB)) };
+  const first = of(samples.filter((x) => x.calls <= lo + window));
+  const last = of(samples.filter((x) => x.calls >= hi - window));
+  if (!first || !last) return undefined;
+  return { first, last, callsApart: hi - lo - window };
+}
+
 /** The markdown table of a soak: one row per measure, fresh / start (after warm-up) / peak / end / end − start. */
 export function soakTable(r: SoakResult): string {
   const rows: Array<[string, Exclude<keyof ProcessSnapshot, "tcpPeers">]> = [
