@@ -39,6 +39,8 @@ export function endedInWords(reason: string): string {
     canceled: "the call was cancelled before it was answered",
     rejected: "the agent refused the call",
     no_ack: "the call failed: our ACK did not arrive",
+    unreachable: "nobody answers SIP at that address (ICMP port unreachable)",
+    timeout: "no SIP response at all (Timer B, 32 s)",
     error: "the call failed",
   };
   return words[reason] ?? `the call ended (${reason.replace(/_/g, " ")})`;
@@ -118,11 +120,17 @@ export async function runCaller(cmd: CallCommand): Promise<number> {
       say(`answered (${codec}); waiting for the agent to speak`);
       resolve(true);
     });
+    let failed = false;
     call.on("failed", (status, reason) => {
+      failed = true;
       say(`call failed: ${status} ${reason}`);
       resolve(false);
     });
-    call.on("ended", () => resolve(false));
+    // Ended before any answer or final response (ICMP unreachable, Timer B): say why, never exit silently.
+    call.on("ended", (reason) => {
+      if (!failed && !result.answered) say(`call failed: ${endedInWords(reason)}`);
+      resolve(false);
+    });
   });
   let ended: EndReason | undefined;
   void call.done.then((r) => (ended = r));
@@ -165,6 +173,7 @@ export async function runCaller(cmd: CallCommand): Promise<number> {
     const ok = await Promise.race([answered, Bun.sleep(30_000).then(() => false)]);
     if (!ok) {
       code = 1;
+      if (ended === undefined) say("no answer within 30 s: cancelling the call");
       call.cancel();
     } else {
       result.answered = true;

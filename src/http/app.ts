@@ -71,9 +71,20 @@ function recordingOf(dir: string | undefined, id: string): string | undefined {
   return existsSync(path) ? path : undefined;
 }
 
+/**
+ * Largest request body accepted, bytes. The biggest legitimate body, `POST /outbound/call` with its
+ * `metadata`, is a few KB; reading and parsing a 100 MB body would hold the thread that paces RTP for
+ * seconds (measured: 450 ms gaps in a live call's audio), so larger ones get 413 before the body is read
+ * (RFC 9110 §15.5.14): by `Content-Length`, after the Host and token checks, with a JSON message. Above
+ * `MAX_STREAMED_BODY_BYTES` (declared, or sent chunked without a length) Bun itself answers a bare 413.
+ */
+export const MAX_BODY_BYTES = 64 * 1024;
+/** Bun's hard limit (`maxRequestBodySize`), bytes; above MAX_BODY_BYTES so that the JSON 413 answers first. */
+export const MAX_STREAMED_BODY_BYTES = 1024 * 1024;
+
 export function createApp(deps: AppDeps) {
   const startedAt = deps.startedAt ?? Date.now();
-  return new Elysia()
+  return new Elysia({ serve: { maxRequestBodySize: MAX_STREAMED_BODY_BYTES } })
     .onRequest(({ request, set }) => {
       const badHost = checkHost(request, { apiToken: deps.apiToken, allowed: deps.allowedHosts });
       if (badHost) {
@@ -81,10 +92,17 @@ export function createApp(deps: AppDeps) {
         return badHost;
       }
       const denied = checkBearer(request, deps.apiToken);
-      if (!denied) return;
-      set.status = 401;
-      set.headers["www-authenticate"] = BEARER_CHALLENGE;
-      return denied;
+      if (denied) {
+        set.status = 401;
+        set.headers["www-authenticate"] = BEARER_CHALLENGE;
+        return denied;
+      }
+      const length = Number(request.headers.get("content-length") ?? 0);
+      if (length > MAX_BODY_BYTES) {
+        set.status = 413;
+        set.headers.connection = "close";
+        return { error: "payload_too_large", message: `request body of ${length} bytes; at most ${MAX_BODY_BYTES} are accepted` };
+      }
     })
     .onError(({ error, code, set }) => {
       if (error instanceof HttpError) {

@@ -12,6 +12,8 @@ export type SdpErrorCode =
   | "no_audio"
   /** Audio only over a transport we do not speak (e.g. RTP/SAVP, UDP/TLS/RTP/SAVPF). → 488 */
   | "unsupported_transport"
+  /** A `c=` address we cannot send to: a host name, multicast (224/4, ff00::/8) or broadcast. → 488 */
+  | "unsupported_address"
   /** Neither PCMU nor PCMA offered (or answered). → 488 Not Acceptable Here (RFC 3261 §21.4.26) */
   | "no_common_codec"
   /** The answerer rejected our audio stream with port 0 (RFC 3264 §6). → end the call */

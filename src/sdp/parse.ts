@@ -4,6 +4,7 @@
  * payload-type ranges, and the effective values RFC 4566/3264 define (media-level `c=` and direction
  * override session-level ones; static payload types need no rtpmap).
  */
+import { isIP } from "node:net";
 import { parse as tokenize } from "sdp-transform";
 import type { MediaDescription, SessionDescription } from "sdp-transform";
 import { SdpError } from "./errors.ts";
@@ -105,10 +106,14 @@ export function pickAudio(media: SdpMediaSection[]): SdpAudio {
   return toAudio(rtp);
 }
 
-/** Adds the G.711 and telephone-event views to an audio section. @throws SdpError "no_connection". */
+/**
+ * Adds the G.711 and telephone-event views to an audio section.
+ * @throws SdpError "no_connection" | "unsupported_address" (a host name, multicast or broadcast `c=`).
+ */
 export function toAudio(m: SdpMediaSection): SdpAudio {
   // RFC 4566 §5.7: a c= in every media description or one at session level.
   if (!m.connection) throw new SdpError("no_connection", `no c= for m-line ${m.index} nor at session level`);
+  checkUnicast(m.connection.address);
   const g711: SdpAudio["g711"] = [];
   let telephoneEvent: SdpTelephoneEvent | undefined;
   for (const p of m.payloads) {
@@ -187,6 +192,19 @@ function payloadOf(pt: number, m: MediaDescription): SdpPayload {
 function connectionOf(c: { version: number; ip: string } | undefined): SdpConnection | undefined {
   if (!c || !c.ip) return undefined;
   return { address: c.ip.split("/")[0], ipVersion: Number(c.version) === 6 ? 6 : 4 };
+}
+
+/**
+ * RFC 4566 §5.7: "If the session is not multicast, then the connection address contains the unicast IP
+ * address of the expected data source or data relay or data sink". We send only to a unicast IP literal:
+ * a host name would need a DNS lookup (and every packet sent to it failed), and multicast or broadcast
+ * destinations would turn the agent into a reflector of its audio. 0.0.0.0 / :: (hold) stay allowed.
+ */
+function checkUnicast(address: string): void {
+  const v = isIP(address);
+  if (v === 0) throw new SdpError("unsupported_address", `c= address "${clip(address)}" is not an IP address (host names are not resolved)`);
+  const multicast = v === 4 ? Number(address.split(".")[0]) >= 224 : /^ff/i.test(address);
+  if (multicast) throw new SdpError("unsupported_address", `c= address ${address} is multicast, broadcast or reserved; only unicast media is supported`);
 }
 
 function positive(v: unknown): number | undefined {

@@ -113,6 +113,38 @@ describe("SIP edge cases against the compiled agent", () => {
     expect(got).toEqual(cases.map((c) => c[2]));
   });
 
+  test("an offer whose c= is a host name, multicast or broadcast gets 488 with a Warning naming it", async () => {
+    // Else the agent answered and sent its audio to 224.0.0.1 / 255.255.255.255 (a reflector: 726 bytes
+    // of SIP bought ~100 KB of RTP towards the address in 12 s), or to a name it never resolves.
+    const cases: Array<[string, string]> = [
+      ["224.0.0.1", "224.0.0.1 is multicast"],
+      ["255.255.255.255", "is multicast, broadcast or reserved"],
+      ["media.example.com", "not an IP address"],
+    ];
+    for (const [i, [address, warning]] of cases.entries()) {
+      const local = await freeUdpPort();
+      const sdp = ["v=0", "o=- 1 1 IN IP4 127.0.0.1", "s=-", `c=IN IP4 ${address}`, "t=0 0", "m=audio 40000 RTP/AVP 0", ""].join("\r\n");
+      const head = (method: string, toTag = "") =>
+        [
+          `${method} sip:agent@127.0.0.1:${agent.sipPort} SIP/2.0`,
+          `Via: SIP/2.0/UDP 127.0.0.1:${local};branch=z9hG4bK-caddr-${i}`,
+          "Max-Forwards: 70",
+          `From: <sip:tester@127.0.0.1>;tag=cad${i}`,
+          `To: <sip:agent@127.0.0.1:${agent.sipPort}>${toTag}`,
+          `Call-ID: c-address-${i}@127.0.0.1`,
+          `CSeq: 1 ${method}`,
+        ];
+      const invite = [...head("INVITE"), `Contact: <sip:tester@127.0.0.1:${local}>`, "Content-Type: application/sdp", `Content-Length: ${sdp.length}`].join("\r\n") + `\r\n\r\n${sdp}`;
+      const target = { host: "127.0.0.1", port: agent.sipPort };
+      const ex = await udpExchange({ target, payload: invite, localPort: local, expectCount: 2, timeoutMs: 5000 });
+      const final = ex.replies.map((r) => r.text).find((t) => !t.startsWith("SIP/2.0 1"));
+      expect(final, `${address}: ${ex.replies.map((r) => r.text.split("\r\n")[0]).join(" | ")}`).toMatch(/^SIP\/2.0 488 /);
+      expect(final).toContain(warning);
+      const toTag = /^To:.*(;tag=[^;\r\n]+)/im.exec(final!)?.[1] ?? "";
+      await udpExchange({ target, payload: [...head("ACK", toTag), "Content-Length: 0"].join("\r\n") + "\r\n\r\n", localPort: local, timeoutMs: 50 });
+    }
+  });
+
   test("malformed datagrams get 400 (or nothing) and the next call is served normally", async () => {
     for (const c of MALFORMED_CASES) {
       const local = await freeUdpPort();

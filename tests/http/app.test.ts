@@ -1,5 +1,5 @@
-import { describe, expect, test } from "bun:test";
-import { createApp } from "../../src/http/app";
+import { afterAll, describe, expect, test } from "bun:test";
+import { createApp, MAX_BODY_BYTES } from "../../src/http/app";
 import { CallStore, type CallRecord } from "../../src/pipeline/call-record";
 
 function record(id: string): CallRecord {
@@ -95,5 +95,60 @@ describe("health for orchestrators: /health/live and /health/ready", () => {
 
   test("other routes still need the token", async () => {
     expect((await get("/calls")).status).toBe(401);
+  });
+});
+
+// A 100 MB body read and parsed on the thread that paces RTP stalled a live call's audio for ~450 ms:
+// bodies over MAX_BODY_BYTES are refused with 413 before they are read, on a real listening server.
+describe("request body size limit", () => {
+  const token = "0123456789abcdef0123";
+  const app = createApp({
+    store: new CallStore(2),
+    apiToken: token,
+    outboundDisabledReason: "off in this test",
+    health: { version: "9.9.9", mode: "inbound", providers: { stt: "x", llm: "y", tts: "z" } },
+  });
+  app.listen({ hostname: "127.0.0.1", port: 0, reusePort: false });
+  afterAll(() => app.stop(true));
+  const post = (body: string | ReadableStream<Uint8Array>, auth = true) =>
+    fetch(`http://127.0.0.1:${app.server!.port}/outbound/call`, {
+      method: "POST",
+      headers: { "content-type": "application/json", ...(auth ? { authorization: `Bearer ${token}` } : {}) },
+      body,
+    });
+  const json = (pad: number) =>
+    JSON.stringify({ phone_number: "+14155550123", opening_reason: "a test", objective: "none", metadata: { pad: "a".repeat(pad) } });
+
+  test("a body within the limit reaches the route", async () => {
+    const res = await post(json(MAX_BODY_BYTES - 200));
+    expect(res.status).toBe(403);
+    expect(((await res.json()) as { error: string }).error).toBe("outbound_disabled");
+  });
+
+  test("a larger body with Content-Length gets 413 and a message naming the limit", async () => {
+    const res = await post(json(MAX_BODY_BYTES + 1));
+    expect(res.status).toBe(413);
+    expect(await res.json()).toEqual({
+      error: "payload_too_large",
+      message: `request body of ${json(MAX_BODY_BYTES + 1).length} bytes; at most ${MAX_BODY_BYTES} are accepted`,
+    });
+  });
+
+  test("a larger chunked body (no Content-Length) is refused too", async () => {
+    const chunk = new TextEncoder().encode("a".repeat(16 * 1024));
+    let sent = 0;
+    const stream = new ReadableStream<Uint8Array>({
+      pull(c) {
+        if (sent++ < 4 * 1024) c.enqueue(chunk);
+        else c.close();
+      },
+    });
+    const res = await post(stream);
+    expect(res.status).toBe(413);
+    expect(sent).toBeLessThan(4 * 1024); // the 64 MB were not all read
+  });
+
+  test("without the token: 401 first", async () => {
+    expect((await post(json(MAX_BODY_BYTES + 1), false)).status).toBe(401);
   });
 });

@@ -97,7 +97,17 @@ describe("parseOffer", () => {
     ["video only", offerWith(["m=video 4000 RTP/AVP 96", "a=rtpmap:96 H264/90000"]), "no_audio", "no audio"],
     ["audio port 0", offerWith(["m=audio 0 RTP/AVP 0"]), "no_audio", "no audio"],
     ["SRTP only", offerWith(["m=audio 4000 RTP/SAVP 0", "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:x"]), "unsupported_transport", "RTP/SAVP"],
+    // Media we could never send (every packet to a host name failed), or would reflect to many hosts.
+    ["a host name in c=", offerWith(["m=audio 4000 RTP/AVP 0"], ["c=IN IP4 media.example.com"]), "unsupported_address", "not an IP address"],
+    ["a multicast c=", offerWith(["m=audio 4000 RTP/AVP 0"], ["c=IN IP4 224.0.0.1/127"]), "unsupported_address", "224.0.0.1 is multicast"],
+    ["the broadcast c=", offerWith(["m=audio 4000 RTP/AVP 0"], ["c=IN IP4 255.255.255.255"]), "unsupported_address", "broadcast"],
+    ["an IPv6 multicast c=", offerWith(["m=audio 4000 RTP/AVP 0"], ["c=IN IP6 ff02::1"]), "unsupported_address", "ff02::1 is multicast"],
+    ["a media-level host name", offerWith(["m=audio 4000 RTP/AVP 0", "c=IN IP4 evil.example"]), "unsupported_address", "evil.example"],
   ];
+  test("0.0.0.0 (RFC 2543 hold) and unicast literals are still accepted", () => {
+    expect(parseOffer(offerWith(["m=audio 4000 RTP/AVP 0"], ["c=IN IP4 0.0.0.0"])).audio.connection?.address).toBe("0.0.0.0");
+    expect(parseOffer(offerWith(["m=audio 4000 RTP/AVP 0"], ["c=IN IP4 223.255.255.254"])).audio.port).toBe(4000);
+  });
   for (const [name, body, code, fragment] of BAD) {
     test(`rejects ${name} with ${code}`, () => {
       const e = sdpError(() => parseOffer(body));

@@ -11,6 +11,7 @@ import { AgentServer } from "../../../src/cli/agent-server";
 import { loadConfig } from "../../../src/cli/config";
 import type { Providers } from "../../../src/cli/providers";
 import { createFliteTts } from "../../../src/providers/flite/flite-tts";
+import { FliteWorkerPool } from "../../../src/providers/flite/synth-pool";
 import type { LlmChunk, LlmProvider, LlmRequest, SttEvent, SttProvider } from "../../../src/providers/types";
 import { AsyncQueue } from "../../../src/util/async-queue";
 import { createLogger, silentLogger } from "../../../src/util/log";
@@ -112,7 +113,11 @@ export async function startTestAgent(o: { env: Record<string, string>; mode?: "o
     OPENING_NO_SPEECH_MS: "300",
     ...o.env,
   });
-  const tts = createFliteTts();
+  // Synthesis in worker threads, as the agent runs it (src/cli/providers.ts): on this thread, ten
+  // openings rendered at once stall the loop for seconds and the 180s of other calls wait behind them.
+  const flitePool = new FliteWorkerPool(2);
+  await flitePool.start();
+  const tts = createFliteTts({ pool: flitePool });
   const stt = o.stt ?? energyStt();
   const llm = o.llm ?? goodbyeLlm();
   const providers: Providers = {
@@ -162,6 +167,7 @@ export async function startTestAgent(o: { env: Record<string, string>; mode?: "o
     },
     async stop() {
       await server.shutdown(2000);
+      flitePool.close();
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
