@@ -23,7 +23,7 @@ import { DigitCollector } from "./digit-collector";
 import { dtmfTurnText } from "../providers/dtmf-text";
 import { StageProviders } from "./stage-providers";
 import { SttInput } from "./stt-input";
-import { onCallerSpeechStart, onCallerTurn, resumeAfterNoWords } from "./turn-taking";
+import { NoWordsWatch, onCallerSpeechStart, onCallerTurn } from "./turn-taking";
 import { OutboundAnswer } from "./outbound-answer";
 import { PrerenderedTts } from "./prerendered-tts";
 
@@ -48,6 +48,8 @@ export class AgentCall {
   private readonly fixed: FixedSpeech;
   /** Caller audio pushed to the STT, ms. */
   private sttAudioMs = 0;
+  /** The caller's speech since a barge-in, for resuming after no words. */
+  private readonly noWords = new NoWordsWatch();
   /** Play-state edge tracking for the VAD's echo rule. */
   private wasPlaying = false;
   private readonly unlisten: () => void;
@@ -220,6 +222,7 @@ export class AgentCall {
   resume(): void {
     if (!this.state.is("on-hold")) return;
     this.d.log.info({ callId: this.d.record.id }, "conversation resumed");
+    this.noWords.clear();
     if (this.speech.resumable) return this.speech.resumeReply("unhold");
     this.state.to("listening");
     this.timers.armIdle();
@@ -272,6 +275,7 @@ export class AgentCall {
 
   private onSpeechStart(onsetAgoMs: number): void {
     if (this.state.is("on-hold")) return;
+    this.noWords.speechStarted(this.d.clock.now() - onsetAgoMs);
     this.detector.speechStarted();
     this.timers.callerSpoke();
     this.speech.dropPrepared();
@@ -284,7 +288,10 @@ export class AgentCall {
       agentAudible: this.d.output.isPlaying,
     });
     if (decision === "continue_turn") this.speech.abandonReply(r);
-    else if (decision === "barge_in") this.speech.cut(r, "barge-in");
+    else if (decision === "barge_in") {
+      this.speech.cut(r, "barge-in");
+      this.noWords.bargedIn();
+    }
   }
 
   private onSpeechEnd(silenceMs: number): void {
@@ -300,17 +307,26 @@ export class AgentCall {
       return;
     }
     // A barge-in that carries no words (a cough the VAD took for speech, a noise): go on talking.
+    this.noWords.speechEnded(this.d.clock.now() - silenceMs);
     this.timers.armNoWords(this.settings.noWordsResumeMs - silenceMs);
   }
 
+  /** The no-words wait after a barge-in is over: resume, wait longer for a slow recogniser, or nothing (turn-taking.ts). */
   private onNoWords(): void {
-    const go = resumeAfterNoWords({
+    const { decision, recheckMs, speechMs, firstWait } = this.noWords.decide(this.d.clock.now(), {
       resumable: !!this.speech.resumable,
       replying: !!this.speech.reply,
       callerSpeaking: this.detector.callerSpeaking,
       pendingText: this.detector.pendingText,
+      lastFinalAt: this.detector.lastFinalTime,
+      resumeMs: this.settings.noWordsResumeMs,
+      maxWaitMs: this.settings.noWordsMaxWaitMs,
     });
-    if (go && !this.state.is("on-hold")) this.speech.resumeReply("no_words");
+    if (decision === "wait") {
+      if (firstWait) this.d.log.info({ callId: this.d.record.id, speechMs: Math.round(speechMs) }, "no words yet: waiting for the recogniser before resuming");
+      return this.timers.armNoWords(recheckMs);
+    }
+    if (decision === "resume" && !this.state.is("on-hold")) this.speech.resumeReply("no_words");
   }
 
   /**
@@ -338,6 +354,7 @@ export class AgentCall {
   private onTurnEnd(turn: TurnEnd): void {
     if (this.state.is("ending", "stopped", "on-hold")) return;
     const now = this.d.clock.now();
+    this.noWords.clear(); // the words came
     this.log.callerTurn(turn.text);
     this.d.log.info({ callId: this.d.record.id, pii: { text: turn.text } }, "caller turn");
     // Before the outbound opening ("Hello?", a machine's greeting): on the record, but no reply to it.

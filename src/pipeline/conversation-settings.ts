@@ -61,6 +61,12 @@ export interface ConversationSettings {
   /** After a barge-in, if no words arrive within this many ms of the caller's speech ending, resume. */
   noWordsResumeMs: number;
   /**
+   * After a barge-in by speech long enough to be words (turn-taking.ts LIKELY_WORDS_SPEECH_MS) that the
+   * recogniser has not answered yet, the resume waits for it up to this many ms of the caller's silence;
+   * words arriving later still become a caller turn (the resumed rest is cut by it).
+   */
+  noWordsMaxWaitMs: number;
+  /**
    * LLM watchdog (src/pipeline/llm-deadline.ts): no first token within this many ms → the reply fails
    * with a retryable timeout and the caller hears the apology.
    */
@@ -89,6 +95,7 @@ export const DEFAULT_CONVERSATION: ConversationSettings = {
   sttLostText: "I am sorry, I cannot hear you properly right now. Please call again later. Goodbye.",
   backchannel: "resume",
   noWordsResumeMs: 1500,
+  noWordsMaxWaitMs: 6000,
   llmFirstTokenMs: 3000,
   llmTotalMs: 20_000,
   digits: DEFAULT_DIGIT_COLLECTION,

@@ -109,6 +109,11 @@ export class TurnDetector {
     return this.speaking;
   }
 
+  /** Clock time (ms) the last final transcript arrived, empty ones included; 0 before any. */
+  get lastFinalTime(): number {
+    return this.lastFinalAt;
+  }
+
   /** Final text not yet handed out as a turn. */
   get pendingText(): string {
     return this.pending.join(" ");

@@ -70,7 +70,88 @@ export function onCallerTurn(x: {
   return "reply";
 }
 
-/** After a barge-in, the caller's speech ended and no words came: resume when nothing else is going on. */
-export function resumeAfterNoWords(x: { resumable: boolean; replying: boolean; callerSpeaking: boolean; pendingText: string }): boolean {
-  return x.resumable && !x.replying && !x.callerSpeaking && !x.pendingText;
+/**
+ * Caller speech after a barge-in at least this long (ms, VAD onset of the interrupting speech → end of
+ * the caller's speech) is taken to carry words even while the recogniser has not reported any: a
+ * cough, a bump or an "mm" is shorter (the noise bursts of tests/e2e/turn-scenarios.test.ts are
+ * 90–200 ms; a "Hmm." ~400 ms), a sentence is longer.
+ */
+export const LIKELY_WORDS_SPEECH_MS = 800;
+
+/** Re-check interval (ms) while the no-words resume waits for a recogniser that still owes an answer. */
+export const NO_WORDS_RECHECK_MS = 250;
+
+export type NoWordsDecision = "resume" | "wait" | "none";
+
+/**
+ * After a barge-in, the caller's speech ended `silentMs` ago (`noWordsResumeMs` or more) and no words came.
+ *  - none: nothing to resume, or something else is going on (the caller speaks again, words are
+ *    pending as a turn, a reply already plays);
+ *  - wait: the speech was long enough to be words (`speechMs` ≥ LIKELY_WORDS_SPEECH_MS) and the
+ *    recogniser has not answered anything since it ended (`sttAnswered`: a final, even an empty one such
+ *    as Deepgram's answer to Finalize) — it is slow, not empty-handed; check again, up to `maxWaitMs`
+ *    of silence. Resuming here talked over the caller: pocketsphinx on a loaded machine reported a 5 s
+ *    sentence 2–6 s after it ended, so the rest of the greeting went out first and the words came
+ *    in over it (talkover brief, session 3);
+ *  - resume: go on with the cut reply's unheard rest.
+ */
+export function afterNoWords(x: {
+  resumable: boolean;
+  replying: boolean;
+  callerSpeaking: boolean;
+  pendingText: string;
+  speechMs: number;
+  silentMs: number;
+  sttAnswered: boolean;
+  maxWaitMs: number;
+}): NoWordsDecision {
+  if (!x.resumable || x.replying || x.callerSpeaking || x.pendingText) return "none";
+  if (!x.sttAnswered && x.speechMs >= LIKELY_WORDS_SPEECH_MS && x.silentMs < x.maxWaitMs) return "wait";
+  return "resume";
+}
+
+/**
+ * The caller's speech since the barge-in that cut the reply now resumable (AgentCall keeps one per
+ * call): how long it was and when it ended, for `afterNoWords`.
+ */
+export class NoWordsWatch {
+  private onsetAt = 0;
+  private span: { onsetAt: number; endAt: number } | null = null;
+
+  /** Caller speech began at clock time `at` (ms, the VAD's onset). */
+  speechStarted(at: number): void {
+    this.onsetAt = at;
+  }
+
+  /** The speech that began last cut the reply (a barge-in). */
+  bargedIn(): void {
+    this.span = { onsetAt: this.onsetAt, endAt: this.onsetAt };
+  }
+
+  /** The caller's speech ended at clock time `at` (ms) while a cut reply may resume. */
+  speechEnded(at: number): void {
+    this.span = { onsetAt: this.span?.onsetAt ?? this.onsetAt, endAt: at };
+  }
+
+  /** Words came (a turn), or the reply resumed. */
+  clear(): void {
+    this.span = null;
+  }
+
+  /**
+   * The decision at clock time `now` (afterNoWords); `recheckMs` when it is "wait", `firstWait` on the
+   * first wait after `resumeMs` (for a log line). `lastFinalAt`: when the recogniser last answered.
+   */
+  decide(
+    now: number,
+    x: { resumable: boolean; replying: boolean; callerSpeaking: boolean; pendingText: string; lastFinalAt: number; resumeMs: number; maxWaitMs: number },
+  ): { decision: NoWordsDecision; recheckMs: number; speechMs: number; firstWait: boolean } {
+    const sp = this.span;
+    const silentMs = sp ? now - sp.endAt : Infinity;
+    const speechMs = sp ? sp.endAt - sp.onsetAt : 0;
+    const decision = afterNoWords({ ...x, speechMs, silentMs, sttAnswered: !!sp && x.lastFinalAt >= sp.endAt });
+    if (decision === "resume") this.span = null;
+    const recheckMs = Math.min(NO_WORDS_RECHECK_MS, x.maxWaitMs - silentMs);
+    return { decision, recheckMs, speechMs, firstWait: silentMs - x.resumeMs < NO_WORDS_RECHECK_MS };
+  }
 }

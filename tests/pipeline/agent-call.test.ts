@@ -260,6 +260,61 @@ describe("AgentCall after a barge-in", () => {
     expect(s.llm.requests[1].history.at(-1)).toEqual({ role: "user", text: "what are your opening hours" });
   });
 
+  /** Talks over the reply for `speechMs` (a barge-in), then is silent. */
+  async function bargeIn(s: ReturnType<typeof setup>, speechMs: number) {
+    await s.call.start();
+    await s.run(400);
+    s.vadEvent("start");
+    await s.run(speechMs);
+    s.vadEvent("end");
+  }
+  const resumes = (s: ReturnType<typeof setup>) => s.tts.texts.filter((t) => t !== long && long.endsWith(t));
+
+  test("a recogniser slower than noWordsResumeMs: no resume over a sentence still being recognised; its words are the turn", async () => {
+    const s = setup([[text(long)], [text("Sure, tell me more.")]]);
+    await bargeIn(s, 3000); // a 3 s sentence
+    await s.run(2500); // pocketsphinx on a loaded machine: the words come 2.5 s after the speech ended
+    expect(resumes(s)).toEqual([]); // before: "resuming interrupted reply" (no_words) at 1.5 s
+    s.say("I need an appointment");
+    await s.run(3000);
+    expect(s.record.turns.map((t) => t.speaker)).toEqual(["agent", "caller", "agent"]);
+    expect(s.llm.requests[1].history.at(-1)).toEqual({ role: "user", text: "I need an appointment" });
+    expect(resumes(s)).toEqual([]);
+  });
+
+  test("long speech the recogniser never answers: resumes after noWordsMaxWaitMs of silence", async () => {
+    const s = setup([[text(long)]], { noWordsMaxWaitMs: 4000 });
+    await bargeIn(s, 3000);
+    await s.run(3800);
+    expect(resumes(s)).toEqual([]);
+    await s.run(500);
+    expect(resumes(s)).toHaveLength(1);
+    expect(s.llm.requests).toHaveLength(1);
+  });
+
+  test("long speech the recogniser answered with no words (Deepgram's empty Finalize answer): resumes at noWordsResumeMs", async () => {
+    const s = setup([[text(long)]]);
+    await bargeIn(s, 3000);
+    await s.run(200);
+    s.stt.streams[0]!.emit({ type: "final", text: "", speechFinal: false, fromFinalize: true });
+    await s.run(1400);
+    expect(resumes(s)).toHaveLength(1);
+  });
+
+  test("words that arrive after a no-words resume become a caller turn and cut the resumed rest", async () => {
+    const s = setup([[text(long)], [text("Sure, tell me more.")]], { noWordsMaxWaitMs: 1500 });
+    await bargeIn(s, 3000);
+    await s.run(1600);
+    expect(resumes(s)).toHaveLength(1);
+    await s.run(200); // the rest plays
+    s.say("I need an appointment");
+    await s.run(3000);
+    const turns = s.record.turns.map((t) => [t.speaker, !!t.interrupted]);
+    // The caller turn is recorded first, then the rest it cut (with what of it was heard), then the reply.
+    expect(turns).toEqual([["agent", true], ["caller", false], ["agent", true], ["agent", false]]);
+    expect(s.llm.requests[1].history.at(-1)).toEqual({ role: "user", text: "I need an appointment" });
+  });
+
   test("isBackchannel", async () => {
     const { isBackchannel } = await import("../../src/pipeline/agent-call");
     for (const t of ["uh-huh", "Okay.", "yeah yeah", "mm hmm", "right"]) expect(isBackchannel(t), t).toBe(true);
