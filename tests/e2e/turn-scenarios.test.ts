@@ -9,7 +9,8 @@
  *   B  interruption during a long reply, then goodbye and the agent's BYE; a mid-sentence pause
  *   C  echo of the agent's audio at −20 dB with 40 ms and 200 ms delay (live echo path); a 700 ms pause
  *      after a dangling word ("I'd like to book a …")
- *   D  echo at −20 dB / 120 ms with the caller talking over it; 90–200 ms noise and cough-like bursts
+ *   D  echo at −20 dB / 120 ms with the caller talking over it; an interruption whose words the STT
+ *      reports 3 s late (no resume over the caller); 90–200 ms noise and cough-like bursts
  *   E  a silent caller: idle prompts, goodbye, BYE (IDLE_PROMPT_S=3); one who only says "Hmm." (no
  *      words); a silent caller over a line with echo
  * The table of expected and observed events is printed at the end.
@@ -45,6 +46,10 @@ const ANSWER = "Of course. Which day would you like?";
 const GOODBYE = "You are welcome. Goodbye.";
 const PAUSE_ANSWER = "Certainly. Tomorrow afternoon is free.";
 const IDLE_PROMPT = "Are you still there?";
+/** An interruption of ~3 s whose words the STT reports late (a recogniser slower than noWordsResumeMs, 1.5 s). */
+const SLOW_WORDS = "Sorry, can I book a study room for tomorrow afternoon?";
+/** How much later than the STT's endpointing its words come: 3 s after the speech ended in all. */
+const SLOW_STT_EXTRA_MS = 2700;
 const IDLE_GOODBYE = "I have not heard from you, so I will end the call now. Goodbye.";
 
 /** Barge-in stop latency accepted here (calls run concurrently on 2 cores); the benchmark reports p50/p95. */
@@ -192,6 +197,15 @@ beforeAll(async () => {
         replies: [GREETING_LONG, ANSWER],
         listenMs: 4000,
         echo: { delayMs: 120, gainDb: -20 },
+      }),
+    );
+    // pocketsphinx on a loaded machine reported a 5 s sentence 2–6 s after it ended; the agent resumed
+    // the cut greeting after 1.5 s and talked over the caller (talkover brief, session 3).
+    const slow = await buildCallerAudio([{ kind: "speech", atMs: 5000, text: SLOW_WORDS }], 12000);
+    await scenario("slow recogniser", async () =>
+      runTurnCall(rigs.D!, { ...slow, stt: slow.stt.map((c) => ({ ...c, atMs: c.atMs + SLOW_STT_EXTRA_MS })) }, {
+        replies: [GREETING_LONG, ANSWER],
+        listenMs: 3000,
       }),
     );
     const items: CallerItem[] = [];
@@ -444,6 +458,29 @@ describe("turn-taking over real calls", () => {
     ]);
     expect(r.turns[2].text).toBe(ANSWER);
     row("echo −20 dB, 120 ms + caller speech", "cut < 300 ms, 1 barge-in, 1 answer", call, a, stop);
+  });
+
+  test("a recogniser slower than noWordsResumeMs: the agent does not resume over the caller; the late words are the turn", () => {
+    const call = callOf("slow recogniser");
+    const a = analyseCall(call);
+    expect(call.sipp.exitCode, describeSipp(call.sipp)).toBe(0);
+    const r = call.record;
+    expect(r.bargeIns).toBe(1);
+    // Before: "resuming interrupted reply" (why no_words) 1.5 s after the speech, then the words cut the rest.
+    expect(call.logs.filter((l) => l.msg === "resuming interrupted reply")).toEqual([]);
+    expect(call.logs.filter((l) => l.msg === "no words yet: waiting for the recogniser before resuming")).toHaveLength(1);
+    expect(r.turns.map((t: any) => [t.speaker, !!t.interrupted])).toEqual([
+      ["agent", true],
+      ["caller", false],
+      ["agent", false],
+    ]);
+    expect(r.turns[1].text).toBe(SLOW_WORDS);
+    expect(r.turns[2].text).toBe(ANSWER);
+    expect(call.llmRequests).toBe(2);
+    // Capture: the greeting stopped, and nothing went out until the answer.
+    expect(a.agentSpurts).toHaveLength(2);
+    const stop = a.stopAfter(call.caller.items[0]!.onsetMs)!;
+    row("interruption whose words come 3 s late (slow STT)", "cut, no resume before the words, 1 answer", call, a, stop);
   });
 
   test("90–200 ms noise and cough-like bursts neither interrupt the agent nor make a turn", async () => {
