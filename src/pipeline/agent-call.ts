@@ -355,6 +355,7 @@ export class AgentCall {
     if (this.state.is("ending", "stopped", "on-hold")) return;
     const now = this.d.clock.now();
     this.noWords.clear(); // the words came
+    this.noWords.recogniserLag(turn.finalAt - turn.speechEndAt);
     this.log.callerTurn(turn.text);
     this.d.log.info({ callId: this.d.record.id, pii: { text: turn.text } }, "caller turn");
     // Before the outbound opening ("Hello?", a machine's greeting): on the record, but no reply to it.

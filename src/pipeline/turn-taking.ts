@@ -81,6 +81,13 @@ export const LIKELY_WORDS_SPEECH_MS = 800;
 /** Re-check interval (ms) while the no-words resume waits for a recogniser that still owes an answer. */
 export const NO_WORDS_RECHECK_MS = 250;
 
+/**
+ * The no-words wait also covers 1.5 × the slowest recogniser answer seen on the call (speech end → its
+ * final, ms), up to this many ms: on this machine under load pocketsphinx answered a 4.5–5 s sentence
+ * 4.8 s after it ended (tests/e2e repro in the talkover report), near the 6 s default.
+ */
+export const NO_WORDS_MAX_ADAPTIVE_MS = 15_000;
+
 export type NoWordsDecision = "resume" | "wait" | "none";
 
 /**
@@ -90,7 +97,7 @@ export type NoWordsDecision = "resume" | "wait" | "none";
  *  - wait: the speech was long enough to be words (`speechMs` ≥ LIKELY_WORDS_SPEECH_MS) and the
  *    recogniser has not answered anything since it ended (`sttAnswered`: a final, even an empty one such
  *    as Deepgram's answer to Finalize) — it is slow, not empty-handed; check again, up to `maxWaitMs`
- *    of silence. Resuming here talked over the caller: pocketsphinx on a loaded machine reported a 5 s
+ *    of silence (NoWordsWatch raises it to 1.5 × the slowest answer seen on the call). Resuming here talked over the caller: pocketsphinx on a loaded machine reported a 5 s
  *    sentence 2–6 s after it ended, so the rest of the greeting went out first and the words came
  *    in over it (talkover brief, session 3);
  *  - resume: go on with the cut reply's unheard rest.
@@ -117,6 +124,8 @@ export function afterNoWords(x: {
 export class NoWordsWatch {
   private onsetAt = 0;
   private span: { onsetAt: number; endAt: number } | null = null;
+  /** The slowest recogniser answer on this call: caller speech end → final, ms. */
+  private lagMs = 0;
 
   /** Caller speech began at clock time `at` (ms, the VAD's onset). */
   speechStarted(at: number): void {
@@ -133,6 +142,11 @@ export class NoWordsWatch {
     this.span = { onsetAt: this.span?.onsetAt ?? this.onsetAt, endAt: at };
   }
 
+  /** A caller turn's final came `ms` after its speech ended. */
+  recogniserLag(ms: number): void {
+    if (Number.isFinite(ms)) this.lagMs = Math.max(this.lagMs, ms);
+  }
+
   /** Words came (a turn), or the reply resumed. */
   clear(): void {
     this.span = null;
@@ -147,11 +161,12 @@ export class NoWordsWatch {
     x: { resumable: boolean; replying: boolean; callerSpeaking: boolean; pendingText: string; lastFinalAt: number; resumeMs: number; maxWaitMs: number },
   ): { decision: NoWordsDecision; recheckMs: number; speechMs: number; firstWait: boolean } {
     const sp = this.span;
+    const maxWaitMs = Math.min(NO_WORDS_MAX_ADAPTIVE_MS, Math.max(x.maxWaitMs, 1.5 * this.lagMs));
     const silentMs = sp ? now - sp.endAt : Infinity;
     const speechMs = sp ? sp.endAt - sp.onsetAt : 0;
-    const decision = afterNoWords({ ...x, speechMs, silentMs, sttAnswered: !!sp && x.lastFinalAt >= sp.endAt });
+    const decision = afterNoWords({ ...x, maxWaitMs, speechMs, silentMs, sttAnswered: !!sp && x.lastFinalAt >= sp.endAt });
     if (decision === "resume") this.span = null;
-    const recheckMs = Math.min(NO_WORDS_RECHECK_MS, x.maxWaitMs - silentMs);
+    const recheckMs = Math.min(NO_WORDS_RECHECK_MS, maxWaitMs - silentMs);
     return { decision, recheckMs, speechMs, firstWait: silentMs - x.resumeMs < NO_WORDS_RECHECK_MS };
   }
 }

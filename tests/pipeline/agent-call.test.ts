@@ -292,6 +292,25 @@ describe("AgentCall after a barge-in", () => {
     expect(s.llm.requests).toHaveLength(1);
   });
 
+  test("the wait grows with the slowest recogniser answer seen on the call (1.5 ×)", async () => {
+    const s = setup([[text("Hello.")], [text(long)]], { noWordsMaxWaitMs: 4000 });
+    await s.call.start();
+    await s.run(1000);
+    s.vadEvent("start");
+    await s.run(2000);
+    s.vadEvent("end");
+    await s.run(5000); // this call's recogniser: the words 5 s after the speech ended
+    s.say("I need an appointment");
+    await s.run(600); // the reply plays
+    s.vadEvent("start");
+    await s.run(3000);
+    s.vadEvent("end");
+    await s.run(7000); // < 1.5 × 5 s
+    expect(resumes(s)).toEqual([]);
+    await s.run(800);
+    expect(resumes(s)).toHaveLength(1);
+  });
+
   test("long speech the recogniser answered with no words (Deepgram's empty Finalize answer): resumes at noWordsResumeMs", async () => {
     const s = setup([[text(long)]]);
     await bargeIn(s, 3000);
