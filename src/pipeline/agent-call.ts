@@ -24,8 +24,8 @@ import { dtmfTurnText } from "../providers/dtmf-text";
 import { StageProviders } from "./stage-providers";
 import { SttInput } from "./stt-input";
 import { NoWordsWatch, onCallerSpeechStart, onCallerTurn } from "./turn-taking";
-import { OutboundAnswer } from "./outbound-answer";
-import { PrerenderedTts } from "./prerendered-tts";
+import type { OutboundAnswer } from "./outbound-answer";
+import { outboundAnswerFor, prerenderOpening } from "./outbound-opening";
 
 export { isBackchannel } from "./backchannel";
 export { heardPart } from "./heard-text";
@@ -134,7 +134,7 @@ export class AgentCall {
         this.digits.configure({ ...this.settings.digits, ...e?.digits });
       },
     });
-    this.answer = d.answer && this.outboundAnswer(d.answer);
+    this.answer = d.answer && outboundAnswerFor(d, d.answer, this.speech, this.state);
     this.unlisten = d.output.listen({
       onPlaybackStarted: (e) => this.speech.reply?.segmentId === e.segmentId && this.speech.reply.playbackStarted(),
       onPlaybackFinished: (e) => this.speech.reply?.segmentId === e.segmentId && this.speech.reply.playbackFinished(e),
@@ -158,32 +158,8 @@ export class AgentCall {
     const stt = this.stt.open();
     if (this.state.is("stopped")) return void (await stt);
     if (!this.answer) this.speech.startReply(null, null);
-    else if (this.d.answer?.opening && this.answer.pending) {
-      // Rendered while the callee says "Hello?", so it starts as soon as they are done.
-      this.speech.openingTts = PrerenderedTts.render(this.providers.tts, this.d.answer.opening, { signal: this.callCtl.signal, callId: this.d.record.id });
-    }
+    else prerenderOpening(this.d, this.answer, this.speech, this.providers, this.callCtl.signal);
     await stt;
-  }
-
-  private outboundAnswer(settings: NonNullable<AgentCallDeps["answer"]>): OutboundAnswer {
-    const { d } = this;
-    return new OutboundAnswer(settings, {
-      record: d.record,
-      log: d.log,
-      actions: {
-        open: () => !this.state.is("ending", "stopped") && this.speech.startReply(null, null),
-        hangup: () => {
-          this.speech.openingTts?.discard();
-          if (!this.state.tryTo("ending")) return;
-          d.hangup("machine_detected");
-        },
-        leaveMessage: (text) => {
-          this.speech.openingTts?.discard();
-          this.speech.say(text, true, "voicemail_message");
-        },
-        changed: () => d.onRecordChanged?.(),
-      },
-    });
   }
 
   /** One 20 ms frame of caller audio. Never throws. Not fed to STT/VAD while the call is on hold. */
