@@ -17,6 +17,7 @@
 import { decodeFrame, encodeFrame } from "../media/g711.ts";
 import { rtpPacketSize, serializeRtp } from "./packet.ts";
 import type { RtpEndpoint } from "./symmetric-latch.ts";
+import type { PacedStream } from "./worker/frame-ring.ts";
 
 /** Our media direction (RFC 3264 §6.1), as negotiated by src/sdp. */
 export type MediaDirection = "sendrecv" | "sendonly" | "recvonly" | "inactive";
@@ -44,6 +45,8 @@ export interface RtpSendPath {
   /** Sequence number and timestamp the next packet will carry (the worker's: as last published, ≤ 20 ms old). */
   readonly next: { sequenceNumber: number; timestamp: number };
   readonly counters: SendCounters;
+  /** The worker's paced stream (MEDIA_WORKER=on): the call's playout writes its frames ahead into it. */
+  readonly paced?: PacedStream;
   /**
    * One audio frame (payload in `mediaCodec`; transcoded to the wire law when they differ).
    * @returns false when it did not go out (or, for the worker, could not be handed over).

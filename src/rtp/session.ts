@@ -37,6 +37,7 @@ import { isRtcp } from "./rtcp.ts";
 import { FrameAssembler } from "./frame-assembler.ts";
 import { JitterEstimator } from "./jitter.ts";
 import { type RtpPacket, parseRtp } from "./packet.ts";
+import type { PacedStream } from "./worker/frame-ring.ts";
 import type { RtpPortLease } from "./port-pool.ts";
 import { ReceptionStats } from "./reception-stats.ts";
 import { newSessionCounters, type RtpSessionStats } from "./session-stats.ts";
@@ -205,6 +206,11 @@ export class RtpSession {
     if (t.address === this.dest.address && t.port === this.dest.port) return;
     this.dest = t;
     this.out.setDest(t);
+  }
+
+  /** The media worker's paced stream for this session, when the worker owns the port (MEDIA_WORKER=on). */
+  get paced(): PacedStream | undefined {
+    return this.out.paced;
   }
 
   /** True once the caller's media has been seen (symmetric RTP in effect). */
