@@ -117,10 +117,7 @@ export class CallMedia implements RenegotiableMedia {
     onTick: () => {
       try {
         // The media worker sends (paced-output.ts); bridged, only our keys are left to send from here.
-        if (this.paced) {
-          if (this.bridged) this.dtmfOut.tick();
-          else this.paced.fill(this.dtmfOut);
-        }
+        if (this.paced) void (this.bridged ? this.dtmfOut.tick() : this.paced.fill(this.dtmfOut));
         // A DTMF event packet takes this tick's place; the playout's audio waits (dtmf-sender.ts).
         // Bridged, the target's frames go out as they arrive (rtp-bridge.ts): no playout, no conversation.
         else if (!this.dtmfOut.tick() && !this.bridged) this.playout.onTick();
@@ -203,8 +200,10 @@ export class CallMedia implements RenegotiableMedia {
         },
       },
       codec: media.codec,
-      // The first frame of a talkspurt goes out now, not at the next shared tick (src/rtp/pacer.ts).
-      onAudioQueued: () => queueMicrotask(() => this.startTalkspurt()),
+      // The first frame of a talkspurt goes out now, not at the next shared tick (src/rtp/pacer.ts);
+      // with the worker every frame is handed over as it comes (paced-output.ts).
+      onAudioQueued: paced ? undefined : () => queueMicrotask(() => this.startTalkspurt()),
+      onFrameQueued: paced ? () => this.paced!.soon(() => this.startTalkspurt()) : undefined,
       onCleared: () => this.paced?.clear(),
     });
     this.paced = paced ? new PacedOutput(paced, this.playout) : undefined;

@@ -1,6 +1,6 @@
 /**
  * A call's playout feeding the media worker (MEDIA_WORKER=on): the call thread writes the playout's
- * next frames *ahead* into the stream's FrameRing (up to LEAD_FRAMES), the worker sends one per 20 ms
+ * next frames *ahead* into the stream's FrameRing (up to LEAD_FRAMES, 300 ms), as soon as the playout queues them,, the worker sends one per 20 ms
  * tick, and the playout learns afterwards what went out (`reconcile`), so its events stay true to the
  * wire: `playbackStarted` after the first frame was sent, `playbackFinished` after the last, `playedMs`,
  * `waitForPlayout`, and the echo reference notes each frame once it was sent.
@@ -16,15 +16,15 @@
  *   clear():     the playout's `clearBuffer()` (barge-in) discards the ring at once (FrameRing.discard):
  *                the worker sends none of it, except a frame it was sending at that instant.
  *
- * While the call thread is late by up to LEAD_FRAMES × 20 ms the caller still hears every frame on
+ * While the call thread is late by up to LEAD_FRAMES × 20 ms (once the reply is that far ahead) the caller still hears every frame on
  * time; events are reported at the next reconcile (the call thread's next 20 ms tick).
  */
 import type { Playout } from "../media/playout.ts";
 import type { DtmfSender } from "../rtp/dtmf-sender.ts";
 import { FRAME_AUDIO, FRAME_EVENT, FRAME_SILENCE, type PacedStream, RING_CAPACITY } from "../rtp/worker/frame-ring.ts";
 
-/** Frames kept written ahead of the worker: 200 ms of the call thread being late costs nothing audible. */
-export const LEAD_FRAMES = 10;
+/** Frames kept written ahead of the worker: 300 ms of the call thread being late costs nothing audible. */
+export const LEAD_FRAMES = 15;
 
 const NO_PAYLOAD = new Uint8Array(0);
 
@@ -39,6 +39,7 @@ export class PacedOutput {
   /** What each ring slot holds, by position % capacity (only audio is reconciled with the playout). */
   private readonly kinds = new Uint8Array(RING_CAPACITY);
   private readonly buf = new Uint8Array(160);
+  private fillQueued = false;
   /** Silence ticks the worker sent while the playout held audio not yet written (the call thread was late). */
   lateSilence = 0;
 
@@ -61,6 +62,16 @@ export class PacedOutput {
       if (!this.writeAudio()) break;
     }
     if (wasEmpty && ring.pending > 0) this.stream.kick();
+  }
+
+  /** Runs `fill` (through the owner's checks) once, after the current task: a burst of pushes costs one fill. */
+  soon(fill: () => void): void {
+    if (this.fillQueued) return;
+    this.fillQueued = true;
+    queueMicrotask(() => {
+      this.fillQueued = false;
+      fill();
+    });
   }
 
   /** A telephone-event packet from the call's DtmfSender, in the ring's order. */

@@ -60,6 +60,8 @@ export interface PlayoutOptions {
    * silence): a talkspurt can start now. Called synchronously from `push`/`captureFrame`/`flush`.
    */
   onAudioQueued?: () => void;
+  /** Any whole frame was queued (an output writing frames ahead hands it over at once). Called synchronously. */
+  onFrameQueued?: () => void;
   /** `clearBuffer()` ran (barge-in, bridge, close): an owner holding frames handed ahead drops them. */
   onCleared?: () => void;
 }
@@ -85,6 +87,7 @@ export class Playout implements AudioOutput {
   private readonly encodeBuf = new Uint8Array(PLAYOUT_FRAME_SAMPLES);
   private readonly onAudioQueued: (() => void) | undefined;
   private readonly onCleared: (() => void) | undefined;
+  private readonly onFrameQueued: (() => void) | undefined;
 
   private queue: Entry[] = [];
   private head = 0;
@@ -124,6 +127,7 @@ export class Playout implements AudioOutput {
     this.silence = silenceFrame(opts.codec);
     this.onAudioQueued = opts.onAudioQueued;
     this.onCleared = opts.onCleared;
+    this.onFrameQueued = opts.onFrameQueued;
   }
 
   /** A whole audio frame waits to be sent (the next tick sends audio, not silence). */
@@ -301,6 +305,7 @@ export class Playout implements AudioOutput {
     this.audioQueued++;
     this.enqueuedFrames++;
     if (this.audioQueued === 1 && !this.lastWasAudio) this.onAudioQueued?.();
+    this.onFrameQueued?.();
   }
 
   private finishEndedAtHead(): void {

@@ -143,6 +143,7 @@ function handle(m: PlaneRequest): void {
 }
 
 self.onmessage = (ev: MessageEvent<PlaneRequest>) => handle(ev.data);
+post({ t: "ready" });
 
 setInterval(() => {
   if (late.length === 0) return;

@@ -9,10 +9,11 @@
  *   …
  *   await plane.stop(1000);
  *
- * A worker that dies is reported through `onFailure` once: its calls lose their audio (the agent logs
+ * A worker that dies is logged once: its calls lose their audio (the agent logs
  * it); nothing restarts it.
  */
 import { existsSync } from "node:fs";
+import type { Logger } from "../../util/log.ts";
 import type { RtpBinder, RtpBound, RtpErrorHandler, RtpPacketHandler, RtpSocket } from "../port-pool.ts";
 import type { PlaneReply, PlaneRequest } from "./protocol.ts";
 import { RX_META_FIELDS } from "./protocol.ts";
@@ -34,8 +35,8 @@ export function mediaWorkerEntry(): string {
 export interface MediaPlaneOptions {
   /** Lateness (ms after the deadline) of each paced tick in the worker. */
   onLateness?: (ms: number) => void;
-  /** The worker failed or exited: told once. */
-  onFailure?: (why: string) => void;
+  /** Logs "media worker ready" (with the ms it took to start) and, once, a failure. */
+  log?: Logger;
 }
 
 interface PortHandlers {
@@ -61,9 +62,13 @@ export class MediaPlane {
 
   /** Starts the worker. @throws Error when the entry is not embedded in a compiled binary. */
   static start(o: MediaPlaneOptions = {}): MediaPlane {
+    const t0 = performance.now();
     const worker = new Worker(mediaWorkerEntry());
     const plane = new MediaPlane(worker, o);
-    worker.onmessage = (ev: MessageEvent<PlaneReply>) => plane.onReply(ev.data);
+    worker.onmessage = (ev: MessageEvent<PlaneReply>) => {
+      if (ev.data.t === "ready") o.log?.info({ ms: Math.round(performance.now() - t0) }, "media worker ready");
+      else plane.onReply(ev.data);
+    };
     worker.onerror = (ev: ErrorEvent) => plane.fail(ev.message);
     worker.addEventListener("close", () => plane.fail("exited"));
     worker.unref();
@@ -140,6 +145,8 @@ export class MediaPlane {
         return;
       case "stopped":
         return this.stopped?.();
+      case "ready":
+        return;
     }
   }
 
@@ -160,6 +167,6 @@ export class MediaPlane {
     for (const r of this.binds.values()) r({ t: "bound", id: 0, ok: false, code: "EWORKER", message: `media worker ${why}` });
     this.binds.clear();
     this.stopped?.();
-    this.o.onFailure?.(why);
+    this.o.log?.error({ err: why }, "media worker failed: calls have no audio");
   }
 }

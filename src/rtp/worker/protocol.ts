@@ -32,7 +32,9 @@ export type PlaneReply =
   | { t: "err"; port: number; message: string }
   /** Lateness (ms after the deadline) of each paced tick since the last report. */
   | { t: "late"; values: Float64Array }
-  | { t: "stopped" };
+  | { t: "stopped" }
+  /** The worker's script ran: it takes requests. */
+  | { t: "ready" };
 
 /** What a send path needs of the plane: posting a request to the worker. */
 export interface PlanePoster {
