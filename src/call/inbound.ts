@@ -23,7 +23,7 @@ import type { ConversationSettings } from "../pipeline/agent-call";
 import { CallSessionDescription, createAnswer, SdpError, SdpSession } from "../sdp";
 import { RtpPortPoolError, type LatchMode, type Pacer, type RtpPortPool } from "../rtp";
 import type { SileroVad } from "../media/vad/silero";
-import type { Address, InboundCall, InviteRefusal } from "../sip";
+import { warningValue, type Address, type InboundCall, type InviteRefusal } from "../sip";
 import type { Clock } from "../util/clock";
 import { inRanges, parseIpv4Range } from "../util/ip-range";
 import type { Logger } from "../util/log";
@@ -158,7 +158,7 @@ export class InboundCalls {
         status: 503,
         headers: [
           ["Retry-After", String(PENDING_RETRY_AFTER_S)],
-          ["Warning", `399 voice-agent "too many unconfirmed calls from this source (limit ${pendingLimit})"`],
+          ["Warning", warningValue(399, `too many unconfirmed calls from this source (limit ${pendingLimit})`)],
         ],
       };
     }
@@ -274,8 +274,8 @@ export class InboundCalls {
       answer = createAnswer({ offer: sip.offerSdp, localAddress: this.o.publicIp, localPort: lease.port });
     } catch (err) {
       if (err instanceof SdpError) {
-        const warning = err.code === "no_common_codec" ? `305 voice-agent "${err.message}"` : `399 voice-agent "${err.message}"`;
-        sip.reject(488, "Not Acceptable Here", { Warning: warning.replace(/[\r\n]/g, " ") });
+        // §20.43: 305 "Incompatible media format", else 399 "Miscellaneous warning"; the text may quote the offer.
+        sip.reject(488, "Not Acceptable Here", { Warning: warningValue(err.code === "no_common_codec" ? 305 : 399, err.message) });
         log.warn({ callId: record.id, code: err.code, reason: err.message }, "call rejected: sdp");
         return;
       }
