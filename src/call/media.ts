@@ -236,6 +236,7 @@ export class CallMedia implements RenegotiableMedia {
       answer: o.answer,
       sendDtmf: (keys) => {
         if (session.telephoneEventPt === undefined) return false;
+        if (!this.dtmfOut.active) this.paced?.rewind(); // the keys go before the audio written ahead
         this.dtmfOut.send(keys);
         return true;
       },

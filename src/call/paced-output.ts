@@ -1,6 +1,6 @@
 /**
  * A call's playout feeding the media worker (MEDIA_WORKER=on): the call thread writes the playout's
- * next frames *ahead* into the stream's FrameRing (up to LEAD_FRAMES, 300 ms), as soon as the playout queues them,, the worker sends one per 20 ms
+ * next frames *ahead* into the stream's FrameRing (up to LEAD_FRAMES, 1 s), as soon as the playout queues them,, the worker sends one per 20 ms
  * tick, and the playout learns afterwards what went out (`reconcile`), so its events stay true to the
  * wire: `playbackStarted` after the first frame was sent, `playbackFinished` after the last, `playedMs`,
  * `waitForPlayout`, and the echo reference notes each frame once it was sent.
@@ -23,8 +23,12 @@ import type { Playout } from "../media/playout.ts";
 import type { DtmfSender } from "../rtp/dtmf-sender.ts";
 import { FRAME_AUDIO, FRAME_EVENT, FRAME_SILENCE, type PacedStream, RING_CAPACITY } from "../rtp/worker/frame-ring.ts";
 
-/** Frames kept written ahead of the worker: 300 ms of the call thread being late costs nothing audible. */
-export const LEAD_FRAMES = 15;
+/**
+ * Frames kept written ahead of the worker: once a reply is that far ahead (TTS is faster than real
+ * time), the call thread may be held up to 1 s without a gap on the wire. A barge-in still stops the
+ * audio at once (the ring is discarded), so the lead costs nothing there.
+ */
+export const LEAD_FRAMES = 50;
 
 const NO_PAYLOAD = new Uint8Array(0);
 
@@ -94,6 +98,16 @@ export class PacedOutput {
       if (this.playout.hasFrame) this.lateSilence++;
       else this.playout.onTick();
     }
+  }
+
+  /**
+   * Takes back the frames written and not yet sent, the playout keeps them (they were only peeked):
+   * our DTMF keys go out next instead of after the lead (RFC 4733 packets take the audio's ticks). The
+   * frame the worker may be sending at that instant goes out twice (20 ms repeated).
+   */
+  rewind(): void {
+    this.reconcile();
+    this.clear();
   }
 
   /** The playout was cleared: nothing written so far is sent (the worker skips it). */

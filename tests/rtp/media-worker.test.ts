@@ -148,7 +148,7 @@ describe("PacedOutput (the playout written ahead into the worker's ring)", () =>
 
   test("a clear (barge-in) drops what was written ahead at once: no audio after it, no sequence gap, playedMs is what went out", () => {
     const t = pair();
-    t.playout.push(new Int16Array(160 * 50).fill(3000));
+    t.playout.push(new Int16Array(160 * 100).fill(3000));
     t.playout.flush();
     t.clock.advance(100); // 5 frames out, LEAD_FRAMES more written ahead
     expect(t.out["stream"].ring.pending).toBeGreaterThanOrEqual(LEAD_FRAMES - 1);
@@ -172,6 +172,24 @@ describe("PacedOutput (the playout written ahead into the worker's ring)", () =>
     expect(ev.length).toBe(10); // 160 ms of tone (8 packets, the last one E) + 2 repeats of the end
     expect(new Set(ev.map((p) => p.timestamp)).size).toBe(1);
     expect(ev[0]!.marker).toBe(true);
+  });
+});
+
+describe("PacedOutput rewind (our keys before the audio written ahead)", () => {
+  test("the keys go out next; the audio taken back follows them whole, none lost", () => {
+    const t = pair();
+    t.playout.push(new Int16Array(160 * 60).fill(3000));
+    t.playout.flush();
+    t.clock.advance(100); // 5 frames out, a second more written ahead
+    t.out.rewind();
+    t.dtmf.send("1");
+    t.out.fill(t.dtmf);
+    t.clock.advance(2000);
+    const kinds = t.sock.sent.map((p) => (p.payloadType === 101 ? "E" : p.payload[0] === 0xff ? "-" : "A")).join("");
+    // Silence until the first tick after the push, 4 frames, the key (8 packets + 2 repeated ends), then
+    // the rest of the reply (the gap after a key is ordinary audio, dtmf-sender.ts).
+    expect(kinds).toMatch(/^-A{4}E{10}A{56}-+$/);
+    expect(t.events.at(-1)).toMatch(/^finished 1 1200 false/); // all 60 frames, each once
   });
 });
 

@@ -21,8 +21,8 @@
  * counters (50 per second: 497 days).
  */
 
-/** Slots in the ring: 640 ms at 20 ms per frame (the writer keeps at most its lead written ahead). */
-export const RING_CAPACITY = 32;
+/** Slots in the ring: 1.28 s at 20 ms per frame (the writer keeps at most its lead written ahead). */
+export const RING_CAPACITY = 64;
 /** Bytes per slot: 4 of header, 160 of payload (one 20 ms G.711 frame), padded to 8. */
 export const SLOT_BYTES = 168;
 /** Largest payload a slot holds, bytes. */
