@@ -6,7 +6,8 @@
  *
  * Per port: one Bun UDP socket (symmetric RTP: the one socket sends and receives, RFC 4961) and, once
  * a session opens it, a WorkerStream (worker-stream.ts) reading the call's FrameRing on each tick.
- * Received datagrams are copied into a batch buffer and posted to the call thread every RX_FLUSH_MS
+ * Received datagrams up to MAX_RTP_DATAGRAM_BYTES are copied into a batch buffer (larger ones only
+ * reported, for the session's drop counters) and posted to the call thread every RX_FLUSH_MS
  * (one transferred ArrayBuffer per batch): the call thread runs today's RtpSession receive rules on
  * them. Tick lateness goes back every LATE_REPORT_MS for the pacer_lateness_ms histogram.
  */
@@ -14,7 +15,7 @@ import type { udp } from "bun";
 import { SystemClock } from "../../util/clock.ts";
 import { Pacer, type PacerSource } from "../pacer.ts";
 import type { PlaneReply, PlaneRequest } from "./protocol.ts";
-import { RX_META_FIELDS } from "./protocol.ts";
+import { MAX_RTP_DATAGRAM_BYTES } from "../drop-counters.ts";
 import { WorkerStream } from "./worker-stream.ts";
 
 declare const self: Worker;
@@ -59,6 +60,13 @@ function flushRx(): void {
 }
 
 function received(localPort: number, data: Uint8Array, rport: number, address: string): void {
+  // Larger than any RTP we take: not copied, only reported (length −1) so the session counts the drop.
+  if (data.length > MAX_RTP_DATAGRAM_BYTES) {
+    rxMeta.push(localPort, rport, rxUsed, -1);
+    rxAddrs.push(address);
+    if (rxAddrs.length === 1) rxTimer = setTimeout(flushRx, RX_FLUSH_MS);
+    return;
+  }
   if (rxUsed + data.length > rxBuf.length) {
     flushRx();
     if (data.length > rxBuf.length) rxBuf = new Uint8Array(data.length);
@@ -67,7 +75,7 @@ function received(localPort: number, data: Uint8Array, rport: number, address: s
   rxMeta.push(localPort, rport, rxUsed, data.length);
   rxAddrs.push(address);
   rxUsed += data.length;
-  if (rxMeta.length / RX_META_FIELDS === 1) rxTimer = setTimeout(flushRx, RX_FLUSH_MS);
+  if (rxAddrs.length === 1) rxTimer = setTimeout(flushRx, RX_FLUSH_MS);
 }
 
 // ---------------------------------------------------------------- control

@@ -17,7 +17,11 @@ import type { Logger } from "../../util/log.ts";
 import type { RtpBinder, RtpBound, RtpErrorHandler, RtpPacketHandler, RtpSocket } from "../port-pool.ts";
 import type { PlaneReply, PlaneRequest } from "./protocol.ts";
 import { RX_META_FIELDS } from "./protocol.ts";
+import { MAX_RTP_DATAGRAM_BYTES } from "../drop-counters.ts";
 import { WorkerSendPath } from "./send-path-worker.ts";
+
+/** Stands for a datagram the worker did not copy (over MAX_RTP_DATAGRAM_BYTES): RtpSession drops it as oversize. */
+const OVERSIZE = new Uint8Array(MAX_RTP_DATAGRAM_BYTES + 1);
 
 /** Where the compiled binary keeps the worker entry (scripts/build.ts: entries' common folder src/ or the repo). */
 const BUNFS_CANDIDATES = ["/$bunfs/root/rtp/worker/media-worker.js", "/$bunfs/root/src/rtp/worker/media-worker.js"];
@@ -157,7 +161,8 @@ export class MediaPlane {
       const h = this.ports.get(meta[i]!);
       if (!h) continue;
       this.received++;
-      h.onData(new Uint8Array(buf, meta[i + 2]!, meta[i + 3]!), meta[i + 1]!, addrs[k]!);
+      const len = meta[i + 3]!;
+      h.onData(len < 0 ? OVERSIZE : new Uint8Array(buf, meta[i + 2]!, len), meta[i + 1]!, addrs[k]!);
     }
   }
 
