@@ -158,7 +158,7 @@ export class InboundCalls {
         status: 503,
         headers: [
           ["Retry-After", String(PENDING_RETRY_AFTER_S)],
-          ["Warning", `399 voice-agent "too many unconfirmed calls from this source (limit ${pendingLimit})"`],
+          ["Warning", warningValue(399, `too many unconfirmed calls from this source (limit ${pendingLimit})`)],
         ],
       };
     }
@@ -280,7 +280,7 @@ export class InboundCalls {
       answer = createAnswer({ offer: sip.offerSdp, localAddress: this.o.publicIp, localPort: lease.port });
     } catch (err) {
       if (err instanceof SdpError) {
-        // §20.43: 305 "Incompatible media format", 399 "Miscellaneous warning".
+        // §20.43: 305 "Incompatible media format", else 399 "Miscellaneous warning"; the text may quote the offer.
         sip.reject(488, "Not Acceptable Here", { Warning: warningValue(err.code === "no_common_codec" ? 305 : 399, err.message) });
         log.warn({ callId: record.id, code: err.code, reason: err.message }, "call rejected: sdp");
         return;

@@ -37,10 +37,13 @@ export async function settle(ms = 20): Promise<void> {
 
 let callSeq = 0;
 
-/** An INVITE from the trunk with an SDP offer naming `rtpPort` on 127.0.0.1 (nothing listens there). */
-export function invite(rtpPort: number): Req {
+/**
+ * An INVITE from the trunk with an SDP offer naming `rtpPort` on 127.0.0.1 (nothing listens there);
+ * `body` replaces the offer when given.
+ */
+export function invite(rtpPort: number, body?: string): Req {
   const n = ++callSeq;
-  const sdp = [
+  const sdp = body ?? [
     "v=0",
     "o=trunk 1 1 IN IP4 127.0.0.1",
     "s=-",

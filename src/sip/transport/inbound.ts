@@ -104,4 +104,3 @@ function parses(via: string): boolean {
     return false;
   }
 }
-

@@ -6,7 +6,7 @@
 import type { Dialog } from "../dialog/index.ts";
 import type { buildResponse, SipRequest, SipResponse } from "../message/index.ts";
 import { sdpBodyOf, type BodyProblem } from "../message/body.ts";
-import { warningValue } from "../message/warning.ts";
+import { warningValue as warning } from "../message/warning.ts";
 import type { InviteServerTransaction } from "../transaction/index.ts";
 import type { UaContext } from "./context.ts";
 import { SUPPORTED_ROWS } from "./extensions.ts";
@@ -153,7 +153,7 @@ export class SessionModification {
   /** 415/400 for a body without usable SDP (§21.4.13: with Accept), with the reason in a Warning. */
   private bodyProblem(req: SipRequest, p: BodyProblem): SipResponse {
     return this.c.response(req, p.status, {
-      headers: [["Accept", "application/sdp"], ["Warning", warningValue(399, p.reason)]],
+      headers: [["Accept", "application/sdp"], ["Warning", warning(399, p.reason)]],
     });
   }
 
@@ -161,7 +161,7 @@ export class SessionModification {
   private refusal(req: SipRequest, o: Extract<OfferOutcome, { ok: false }>): SipResponse {
     // RFC 3261 §20.43: 305 "Incompatible media format", 399 miscellaneous.
     const code = /codec|format|payload|PCM[UA]/i.test(o.warning) ? 305 : 399;
-    return this.c.response(req, o.status, { headers: [["Warning", warningValue(code, o.warning)]] });
+    return this.c.response(req, o.status, { headers: [["Warning", warning(code, o.warning)]] });
   }
 
   /** No ACK came for our 2xx to the re-INVITE with CSeq `seq` (64·T1, §13.3.1.4). */
@@ -174,7 +174,6 @@ export class SessionModification {
     this.c.endWithBye("no_ack");
   }
 }
-
 
 /** Runs `f`, returning undefined instead of throwing (for lazily parsed headers of peer messages). */
 export function safe<T>(f: () => T): T | undefined {
