@@ -32,6 +32,12 @@ function sipAccess(cfg: Config): string {
   return `${who}; ${rate}; ${auth}`;
 }
 
+/** The deny list for check-config: the default one by what it holds (25 prefixes), a user's list in full. */
+function denied(ob: Config["outbound"]): string {
+  if (ob.denyIsDefault) return ` except premium rate and +1 numbers billed as international (default OUTBOUND_DENY_PREFIXES, ${ob.denyPrefixes.length} prefixes)`;
+  return ob.denyPrefixes.length ? ` except ${ob.denyPrefixes.join(" ")}` : "";
+}
+
 function describeConfig(cfg: Config, mode: string, providers: { stt: string; llm: string; tts: string }): string {
   const rtpCalls = Math.floor((cfg.rtpPortEnd - cfg.rtpPortStart + 1) / 2);
   const ob = cfg.outbound;
@@ -41,7 +47,7 @@ function describeConfig(cfg: Config, mode: string, providers: { stt: string; llm
       : [
           `  OUT   trunk udp ${ob.trunkHost}:${ob.trunkPort}, caller ID ${ob.callerId}, ` +
             `${ob.credentials ? `digest auth as ${ob.credentials.username} (${ob.credentials.from})${ob.credentials.realm ? ` for realm "${ob.credentials.realm}" only` : ""}` : "no digest credentials"}, ` +
-            `to ${ob.allowPrefixes?.join(" ") ?? "(none)"}${ob.denyPrefixes.length ? ` except ${ob.denyPrefixes.join(" ")}` : ""}, ` +
+            `to ${ob.allowPrefixes?.join(" ") ?? "(none)"}${denied(ob)}, ` +
             `ring ${ob.ringTimeoutS} s, max ${ob.maxCalls} calls, ${ob.callsPerMinute}/min`,
         ];
   return [
