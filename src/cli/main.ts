@@ -70,7 +70,10 @@ async function run(cmd: Extract<Command, { kind: "run" | "check-config" }>): Pro
   const providers = await createProviders(cfg);
   const exposed = exposureWarning(cfg);
   if (cmd.kind === "check-config") {
+    // The agent creates and locks DATA_DIR at start (also with DATABASE_URL: the lock and recordings live there).
+    const inUse = DataDirLock.check(cfg.dataDir);
     console.log(describeConfig(cfg, cmd.mode, providers.describe));
+    if (inUse) console.error(`voice-agent: note: DATA_DIR: ${inUse}; the agent refuses to start until it stops`);
     if (exposed) console.error(exposed);
     console.log("configuration ok");
     return 0;
