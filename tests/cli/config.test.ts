@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { ConfigError, loadConfig, MAX_CALLS_DEFAULTS, requireOutbound } from "../../src/cli/config";
+import { DEFAULT_DENY_PREFIXES } from "../../src/outbound/destination-policy";
 import { parseCommand, UsageError } from "../../src/cli/args";
 import { CARTESIA_DEFAULTS } from "../../src/providers/cartesia/options";
 import { DEEPGRAM_DEFAULTS } from "../../src/providers/deepgram/options";
@@ -222,7 +223,7 @@ describe("loadConfig", () => {
 describe("outbound, API token and data directory", () => {
   test("defaults: trunk port 5060, ring 30 s, 10 calls, 30 per minute, ./data, loopback HTTP without API_TOKEN", () => {
     const c = loadConfig({ SERVER_HOST: "0.0.0.0" });
-    expect(c.outbound).toEqual({ trunkHost: undefined, trunkPort: 5060, callerId: undefined, credentials: undefined, ringTimeoutS: 30, maxCalls: 10, callsPerMinute: 30, denyPrefixes: [],
+    expect(c.outbound).toEqual({ trunkHost: undefined, trunkPort: 5060, callerId: undefined, credentials: undefined, ringTimeoutS: 30, maxCalls: 10, callsPerMinute: 30, denyPrefixes: [...DEFAULT_DENY_PREFIXES], denyIsDefault: true,
       answer: { amd: "off", classifier: { decisionMs: 3500, greetingMs: 2400, noSpeechMs: undefined }, beepWaitMs: 20_000 },
     });
     expect(c.dataDir).toBe("./data");
@@ -275,11 +276,20 @@ describe("outbound destinations and the trunk realm", () => {
     const c = loadConfig({ ...trunk, SIP_CALLER_ID: "+14155550123", OUTBOUND_ALLOW_PREFIXES: "+1, +44", OUTBOUND_DENY_PREFIXES: "+1900,+1976" });
     expect(c.outbound.allowPrefixes).toEqual(["+1", "+44"]);
     expect(c.outbound.denyPrefixes).toEqual(["+1900", "+1976"]);
+    expect(c.outbound.denyIsDefault).toBe(false);
     expect(loadConfig({ OUTBOUND_ALLOW_PREFIXES: "*" }).outbound.allowPrefixes).toEqual(["*"]);
     expect(() => loadConfig({ OUTBOUND_ALLOW_PREFIXES: "1,44" })).toThrow(/^OUTBOUND_ALLOW_PREFIXES: expected comma-separated E.164 prefixes .* got "1"$/);
     expect(() => loadConfig({ OUTBOUND_ALLOW_PREFIXES: "+1,*" })).toThrow(/^OUTBOUND_ALLOW_PREFIXES: .* got "\*"$/);
     expect(() => loadConfig({ OUTBOUND_DENY_PREFIXES: "*" })).toThrow(/^OUTBOUND_DENY_PREFIXES: /);
     expect(() => loadConfig({ OUTBOUND_DENY_PREFIXES: "+0" })).toThrow(/^OUTBOUND_DENY_PREFIXES: .* got "\+0"$/);
+  });
+  test("OUTBOUND_DENY_PREFIXES unset: premium rate and +1 area codes billed as international are denied; 'none' clears it", () => {
+    const c = loadConfig({ ...trunk, SIP_CALLER_ID: "+14155550123" });
+    expect(c.outbound.denyIsDefault).toBe(true);
+    for (const p of ["+1900", "+1876", "+1809", "+1242", "+1284", "+449", "+4470"]) expect(c.outbound.denyPrefixes).toContain(p);
+    for (const p of ["+1787", "+1415", "+1212", "+1416"]) expect(c.outbound.denyPrefixes).not.toContain(p); // Puerto Rico, US, Canada
+    expect(loadConfig({ ...trunk, OUTBOUND_DENY_PREFIXES: "none" }).outbound).toMatchObject({ denyPrefixes: [], denyIsDefault: false });
+    expect(loadConfig({ ...trunk, OUTBOUND_DENY_PREFIXES: " None " }).outbound.denyPrefixes).toEqual([]);
   });
   test("a caller ID that is not E.164 has no default: outbound mode asks for OUTBOUND_ALLOW_PREFIXES", () => {
     const c = loadConfig({ ...trunk, SIP_CALLER_ID: "agent-account" });

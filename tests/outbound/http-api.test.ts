@@ -5,15 +5,16 @@
 import { describe, expect, test } from "bun:test";
 import { createApp } from "../../src/http/app";
 import { DestinationPolicy } from "../../src/outbound";
+import { DEFAULT_DENY_PREFIXES } from "../../src/outbound/destination-policy";
 import { CALLEE_SDP, dialerHarness } from "./harness";
 
 const TOKEN = "test-token-0123456789abcdef";
 
-function setup(opts: { token?: string | null; disabled?: boolean; maxCalls?: number; perMinute?: number; allow?: string[]; deny?: string[] } = {}) {
+function setup(opts: { token?: string | null; disabled?: boolean; maxCalls?: number; perMinute?: number; allow?: string[]; deny?: string[]; denyIsDefault?: boolean } = {}) {
   const h = dialerHarness({
     maxCalls: opts.maxCalls ?? 10,
     callsPerMinute: opts.perMinute ?? 100,
-    destinations: opts.allow ? new DestinationPolicy({ allow: opts.allow, deny: opts.deny }) : undefined,
+    destinations: opts.allow ? new DestinationPolicy({ allow: opts.allow, deny: opts.deny, denyIsDefault: opts.denyIsDefault }) : undefined,
   });
   const app = createApp({
     store: h.store,
@@ -127,6 +128,24 @@ describe("outbound API: destinations (OUTBOUND_ALLOW_PREFIXES / OUTBOUND_DENY_PR
     expect(premium.body.message).toBe("phone_number: +19005550100 is in OUTBOUND_DENY_PREFIXES (+1900)");
     expect(h.transport.sent).toHaveLength(0);
     expect((await call("POST", "/outbound/call", GOOD)).status).toBe(201);
+  });
+});
+
+describe("outbound API: the default deny list (OUTBOUND_DENY_PREFIXES unset)", () => {
+  test("with the caller ID's +1 allowed, +1900 and Jamaica's +1876 → 422 saying how to change the list; +1415 is called", async () => {
+    // Before: only the allow list (+1) applied by default, so a leaked token could call premium rate and Caribbean numbers.
+    const { call, h } = setup({ allow: ["+1"], deny: [...DEFAULT_DENY_PREFIXES], denyIsDefault: true });
+    const premium = await call("POST", "/outbound/call", { ...GOOD, phone_number: "+19005550123" });
+    expect(premium.status).toBe(422);
+    expect(premium.body).toEqual({
+      error: "destination_not_allowed",
+      field: "phone_number",
+      message:
+        "phone_number: +19005550123 is in the default OUTBOUND_DENY_PREFIXES (+1900: premium rate or billed as international); set OUTBOUND_DENY_PREFIXES to your own list, or none, to call it",
+    });
+    expect((await call("POST", "/outbound/call", { ...GOOD, phone_number: "+18765550123" })).status).toBe(422);
+    expect(h.transport.sent).toHaveLength(0);
+    expect((await call("POST", "/outbound/call", { ...GOOD, phone_number: "+14155550123" })).status).toBe(201);
   });
 });
 
