@@ -21,6 +21,7 @@ import { CallMedia } from "../call/media";
 import { InboundCalls } from "../call/inbound";
 import { Admission, loadHeaderValue } from "../call/admission";
 import { Headroom } from "../call/headroom";
+import { IdleCollector } from "../util/idle-collector";
 import { combineObservers, eventsObserver, logObserver, metricsObserver, storeObserver, type CallObserver } from "../call/observer";
 import { CallEventHub } from "../call/events";
 import { pruneRecordings, RECORDINGS_DIR } from "../call/recording";
@@ -61,6 +62,7 @@ export class AgentServer {
   readonly admission: Admission;
   /** CPU and pacer lateness: refuses new calls (degraded, "overloaded") when one more would hurt the live ones. */
   readonly headroom: Headroom;
+  private readonly idle: IdleCollector;
   private http: { stop(): void } | null = null;
   /** Live call events for the call page and GET /events. */
   readonly events = new CallEventHub();
@@ -88,7 +90,10 @@ export class AgentServer {
     this.metrics = metrics;
     this.headroom = headroom;
     const { cfg, providers, log } = o;
-    this.observer = combineObservers(log, storeObserver(store), metricsObserver(metrics), eventsObserver(this.events), logObserver(log), ...(o.observers ?? []));
+    const observer = combineObservers(log, storeObserver(store), metricsObserver(metrics), eventsObserver(this.events), logObserver(log), ...(o.observers ?? []));
+    // IDLE_GC_S: with no call live for that long, one full collection gives the last calls' garbage back.
+    this.idle = new IdleCollector({ clock, idleMs: cfg.idleGcS * 1000, active: () => this.activeCalls, onCollected: (r) => log.info(r, "memory collected while idle") });
+    this.observer = cfg.idleGcS > 0 ? { ...observer, callEnded: (record, result) => (observer.callEnded(record, result), this.idle.callEnded()) } : observer;
     this.bridgeLegs = this.createBridgeLegs();
     this.admission = new Admission({
       capacity: cfg.maxCalls,
@@ -363,6 +368,7 @@ export class AgentServer {
     await unregistered;
     this.pacer.stop();
     this.headroom.stop();
+    this.idle.stop();
     this.ua.dispose();
     this.transport.close();
     this.events.closeAll();
