@@ -383,6 +383,9 @@ export function conversationSettings(c: ConversationConfig): Partial<Conversatio
   return {
     bargeIn: c.bargeIn,
     backchannel: c.backchannel,
+    continuationGraceMs: c.continuationGraceMs,
+    noWordsResumeMs: c.noWordsResumeMs,
+    noWordsMaxWaitMs: c.noWordsMaxWaitMs,
     endpointing: { minSilenceMs: c.endOfTurnSilenceMs, maxSilenceMs: c.endOfTurnMaxSilenceMs, completeSilenceMs: c.endOfTurnCompleteSilenceMs },
     idlePromptMs: c.idlePromptMs,
     idlePromptsBeforeHangup: c.idlePromptsBeforeHangup,

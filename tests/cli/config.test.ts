@@ -7,6 +7,7 @@ import { DEEPGRAM_DEFAULTS } from "../../src/providers/deepgram/options";
 import { GEMINI_DEFAULTS } from "../../src/providers/gemini/options";
 import { conversationSettings } from "../../src/cli/agent-server";
 import { DEFAULT_ENDPOINTING } from "../../src/pipeline/endpointing";
+import { DEFAULT_CONVERSATION } from "../../src/pipeline/conversation-settings";
 import { DEFAULT_PAUSE_MS } from "../../src/pipeline/speech-detector";
 
 describe("loadConfig", () => {
@@ -50,6 +51,19 @@ describe("loadConfig", () => {
     expect(conversationSettings(c).endpointing).toEqual({ minSilenceMs: 700, maxSilenceMs: 2000, completeSilenceMs: 120 });
     // A lower END_OF_TURN_SILENCE_MS pulls the defaults of the shorter waits down with it instead of failing.
     expect(loadConfig({ SIP_PUBLIC_IP: "203.0.113.7", END_OF_TURN_SILENCE_MS: "100" }).conversation).toMatchObject({ endOfTurnCompleteSilenceMs: Math.min(100, DEFAULT_ENDPOINTING.completeSilenceMs!), endOfTurnPauseMs: 100 });
+  });
+
+  test("CONTINUATION_GRACE_MS, NO_WORDS_RESUME_MS, NO_WORDS_MAX_WAIT_MS reach the conversation's settings; defaults are the conversation's own", () => {
+    const def = loadConfig({ SIP_PUBLIC_IP: "203.0.113.7" }).conversation;
+    expect(conversationSettings(def)).toMatchObject({
+      continuationGraceMs: DEFAULT_CONVERSATION.continuationGraceMs,
+      noWordsResumeMs: DEFAULT_CONVERSATION.noWordsResumeMs,
+      noWordsMaxWaitMs: DEFAULT_CONVERSATION.noWordsMaxWaitMs,
+    });
+    const c = loadConfig({ SIP_PUBLIC_IP: "203.0.113.7", CONTINUATION_GRACE_MS: "0", NO_WORDS_RESUME_MS: "800", NO_WORDS_MAX_WAIT_MS: "9000" }).conversation;
+    expect(conversationSettings(c)).toMatchObject({ continuationGraceMs: 0, noWordsResumeMs: 800, noWordsMaxWaitMs: 9000 });
+    // A resume wait above the default maximum wait pulls the maximum up with it instead of failing.
+    expect(loadConfig({ SIP_PUBLIC_IP: "203.0.113.7", NO_WORDS_RESUME_MS: "7000" }).conversation.noWordsMaxWaitMs).toBe(7000);
   });
 
   test("MAX_CALLS defaults to the measured capacity of the pipeline (offline recogniser or cloud STT); FLITE_WORKERS, VAD_BATCH, ADMISSION_*", () => {
@@ -168,6 +182,10 @@ describe("loadConfig", () => {
     [{ END_OF_TURN_COMPLETE_SILENCE_MS: "-1" }, "END_OF_TURN_COMPLETE_SILENCE_MS", /integer from 0/],
     [{ END_OF_TURN_PAUSE_MS: "10" }, "END_OF_TURN_PAUSE_MS", /from 32/],
     [{ END_OF_TURN_SILENCE_MS: "300", END_OF_TURN_PAUSE_MS: "400" }, "END_OF_TURN_PAUSE_MS", /at most END_OF_TURN_SILENCE_MS \(300\), got 400/],
+    [{ CONTINUATION_GRACE_MS: "2500" }, "CONTINUATION_GRACE_MS", /from 0 to 2000, got 2500/],
+    [{ NO_WORDS_RESUME_MS: "soon" }, "NO_WORDS_RESUME_MS", /integer/],
+    [{ NO_WORDS_RESUME_MS: "2000", NO_WORDS_MAX_WAIT_MS: "1000" }, "NO_WORDS_MAX_WAIT_MS", /at least NO_WORDS_RESUME_MS \(2000\), got 1000/],
+    [{ NO_WORDS_MAX_WAIT_MS: "20000" }, "NO_WORDS_MAX_WAIT_MS", /from 200 to 15000/],
     [{ DRAIN_TIMEOUT_S: "abc" }, "DRAIN_TIMEOUT_S", /integer/],
     [{ LLM_FIRST_TOKEN_MS: "0" }, "LLM_FIRST_TOKEN_MS", /from 200/],
     [{ LLM_REPLY_TIMEOUT_MS: "soon" }, "LLM_REPLY_TIMEOUT_MS", /integer/],

@@ -154,7 +154,8 @@ describe("outbound API: validation", () => {
     ["bad phone number", { ...GOOD, phone_number: "555-0100" }, "phone_number", /^phone_number: expected E\.164/],
     ["phone number with spaces", { ...GOOD, phone_number: "+1 415 555 0100" }, "phone_number", /^phone_number: /],
     ["phone number as a number", { ...GOOD, phone_number: 14155550100 }, "phone_number", /^phone_number: /],
-    ["missing phone number", { opening_reason: "x", objective: "y" }, "phone_number", /^phone_number: /],
+    ["missing phone number", { opening_reason: "x", objective: "y" }, "phone_number", /^phone_number: required$/],
+    ["a JSON array", [1, 2], "phone_number", /^phone_number: required$/],
     ["missing objective", { phone_number: "+14155550100", opening_reason: "x" }, "objective", /^objective: required/],
     ["empty opening_reason", { ...GOOD, opening_reason: "" }, "opening_reason", /^opening_reason: /],
     ["metadata not an object", { ...GOOD, metadata: "x" }, "metadata", /^metadata: /],
@@ -172,6 +173,22 @@ describe("outbound API: validation", () => {
       expect(h.transport.sent).toHaveLength(0);
     });
   }
+
+  test("a body that is not JSON by its Content-Type → 415 naming the type, with Accept; nothing is dialled", async () => {
+    // Before: text/plain or a form body was parsed as such and failed with "phone_number: expected E.164 …".
+    const { call, h, app } = setup();
+    const json = JSON.stringify(GOOD);
+    for (const [type, shown] of [["text/plain", '"text/plain"'], ["application/x-www-form-urlencoded", '"application/x-www-form-urlencoded"'], [undefined, "(no Content-Type)"]] as const) {
+      const headers: Record<string, string> = { authorization: `Bearer ${TOKEN}`, ...(type ? { "content-type": type } : {}) };
+      // Bytes, not a string: a string body would get "text/plain;charset=UTF-8" from Request itself.
+      const res = await app.handle(new Request("http://localhost/outbound/call", { method: "POST", headers, body: new TextEncoder().encode(json) }));
+      expect(res.status).toBe(415);
+      expect(res.headers.get("accept")).toBe("application/json");
+      expect(await res.json()).toEqual({ error: "unsupported_media_type", message: `request body of type ${shown}; send JSON with Content-Type: application/json` });
+    }
+    expect(h.transport.sent).toHaveLength(0);
+    expect((await call("POST", "/outbound/call", json, { authorization: `Bearer ${TOKEN}`, "content-type": "application/json; charset=utf-8" })).status).toBe(201);
+  });
 
   test("amd and voicemail_message reach the call's media request; without them AMD is the default (off), no message", async () => {
     const { call, h } = setup();
