@@ -298,6 +298,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
       say(`${Math.round((performance.now() - t0) / 1000)} s: ${done ?? "?"} calls done, live ${s.activeCalls}, fds ${s.fds}, rss ${s.rssMiB} MiB, heap ${s.heapUsedMiB} MiB`);
     }
     const sippExit = await main.exited;
+    const logAtRunEnd = agent.proc.stdout().length; // the end's idle collection is the first one after this
     const elapsedMs = performance.now() - t0;
     await settle();
     // Give SIP transactions (Timer J/K, 64·T1) and sockets in TIME_WAIT-like states time to go.
@@ -312,7 +313,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
     let idle: SoakResult["idle"];
     if (idleStart) {
       say(`waiting for the agent's idle collection after the run…`);
-      const idleEnd = await nextIdleCollection(agent, idleStart.end, (idleS + 60) * 1000);
+      const idleEnd = await nextIdleCollection(agent, Math.max(idleStart.end, logAtRunEnd), (idleS + 60) * 1000);
       say(`idle collection after the run: ${JSON.stringify(idleEnd.line)}`);
       end = await snapshot(agent, tempDir, pooled);
       idle = { start: idleStart.line, end: idleEnd.line };
