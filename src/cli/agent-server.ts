@@ -25,7 +25,7 @@ import { Headroom } from "../call/headroom";
 import { IdleCollector } from "../util/idle-collector";
 import { combineObservers, eventsObserver, logObserver, metricsObserver, storeObserver, type CallObserver } from "../call/observer";
 import { CallEventHub } from "../call/events";
-import { pruneRecordings, RECORDINGS_DIR } from "../call/recording";
+import { RECORDINGS_DIR, scheduleRecordingRetention } from "../call/recording";
 import { join } from "node:path";
 import { loadSileroVad, type SileroVad } from "../media/vad/silero";
 import { DigestVerifier, MultiTransport, Registration, UserAgent, type TimerValues } from "../sip";
@@ -156,21 +156,8 @@ export class AgentServer {
     });
   }
 
-  private retentionTimer: ReturnType<typeof setInterval> | undefined;
-
-  /** Recordings follow the records' retention (RECORD_RETENTION_DAYS): pruned at start, then hourly. */
-  private scheduleRecordingRetention(): void {
-    const days = this.o.cfg.recordRetentionDays;
-    if (days === undefined) return;
-    const dir = join(this.o.cfg.dataDir, RECORDINGS_DIR);
-    const prune = () => {
-      const n = pruneRecordings(dir, days);
-      if (n > 0) this.o.log.info({ deleted: n, retentionDays: days }, "old call recordings deleted");
-    };
-    prune();
-    this.retentionTimer = setInterval(prune, 3_600_000);
-    this.retentionTimer.unref?.();
-  }
+  /** Stops the hourly prune of recordings (RECORD_RETENTION_DAYS). */
+  private stopRecordingRetention: (() => void) | undefined;
 
   /** RECORDING=on: DATA_DIR/recordings; undefined when calls are not recorded. */
   get recordingsDir(): string | undefined {
@@ -280,7 +267,8 @@ export class AgentServer {
       throw new Error(`SERVER_PORT: cannot listen on ${cfg.serverHost}:${cfg.serverPort}: ${(err as Error).message}`);
     }
     server.http = { stop: () => void app.stop() };
-    server.scheduleRecordingRetention();
+    const days = cfg.recordRetentionDays;
+    if (days !== undefined) server.stopRecordingRetention = scheduleRecordingRetention(join(cfg.dataDir, RECORDINGS_DIR), days, log);
     return server;
   }
 
@@ -380,7 +368,7 @@ export class AgentServer {
     this.ua.dispose();
     this.transport.close();
     this.events.closeAll();
-    clearInterval(this.retentionTimer);
+    this.stopRecordingRetention?.();
     this.http?.stop();
     await this.store.close(); // PostgreSQL: what is still queued is written first (up to 5 s)
   }
