@@ -17,6 +17,12 @@ import { VadError } from "./errors.ts";
 type Session = Awaited<ReturnType<Ort["InferenceSession"]["create"]>>;
 type Tensor = InstanceType<Ort["Tensor"]>;
 
+/**
+ * Process totals of the Silero work (all models; one per process): model runs and windows scored.
+ * windows / runs is the mean batch size. Read at scrape time (voice_agent_vad_total); nothing per frame.
+ */
+export const vadTotals: { runs: number; windows: number } = { runs: 0, windows: 0 };
+
 /** State per stream: [2, 1, 128] float32. */
 const STATE_HALF = 128;
 const STATE_SIZE = 2 * STATE_HALF;
@@ -121,6 +127,8 @@ export class SileroModel {
     }
     this.counts.runs++;
     this.counts.windows += b;
+    vadTotals.runs++;
+    vadTotals.windows += b;
     for (let i = 0; i < b; i++) {
       const s = states[i]!;
       const o0 = i * STATE_HALF;
