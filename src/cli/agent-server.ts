@@ -130,7 +130,7 @@ export class AgentServer {
     const { cfg, log } = this.o;
     const ob = cfg.outbound;
     if (cfg.transferFallback !== "bridge" || !ob.trunkHost || !ob.callerId) return undefined;
-    const destinations = new DestinationPolicy({ allow: ob.allowPrefixes ?? [], deny: ob.denyPrefixes });
+    const destinations = new DestinationPolicy({ allow: ob.allowPrefixes ?? [], deny: ob.denyPrefixes, denyIsDefault: ob.denyIsDefault });
     return new BridgeLegs({
       ua: this.ua,
       trunk: { host: ob.trunkHost, port: ob.trunkPort },
@@ -295,7 +295,7 @@ export class AgentServer {
       trunk: { host: ob.trunkHost!, port: ob.trunkPort },
       callerId: ob.callerId!,
       credentials: ob.credentials ? { username: ob.credentials.username, password: ob.credentials.password, realm: ob.credentials.realm } : undefined,
-      destinations: new DestinationPolicy({ allow: ob.allowPrefixes ?? [], deny: ob.denyPrefixes }),
+      destinations: new DestinationPolicy({ allow: ob.allowPrefixes ?? [], deny: ob.denyPrefixes, denyIsDefault: ob.denyIsDefault }),
       mediaAddress: cfg.publicIp,
       ringTimeoutMs: ob.ringTimeoutS * 1000,
       maxCalls: ob.maxCalls,
@@ -377,6 +377,9 @@ export function conversationSettings(c: ConversationConfig): Partial<Conversatio
   return {
     bargeIn: c.bargeIn,
     backchannel: c.backchannel,
+    continuationGraceMs: c.continuationGraceMs,
+    noWordsResumeMs: c.noWordsResumeMs,
+    noWordsMaxWaitMs: c.noWordsMaxWaitMs,
     endpointing: { minSilenceMs: c.endOfTurnSilenceMs, maxSilenceMs: c.endOfTurnMaxSilenceMs, completeSilenceMs: c.endOfTurnCompleteSilenceMs },
     idlePromptMs: c.idlePromptMs,
     idlePromptsBeforeHangup: c.idlePromptsBeforeHangup,

@@ -323,6 +323,11 @@ export interface ConversationConfig {
   llmFirstTokenMs: number;
   /** LLM watchdog: one reply's generation due within this many ms (LLM_REPLY_TIMEOUT_MS). */
   llmTotalMs: number;
+  /** CONTINUATION_GRACE_MS: caller speech this soon (ms) after a reply's first audio continues the caller's turn. */
+  continuationGraceMs: number;
+  /** NO_WORDS_RESUME_MS / NO_WORDS_MAX_WAIT_MS: after a barge-in without words, resume after this much silence / wait at most this long for a slow recogniser, ms. */
+  noWordsResumeMs: number;
+  noWordsMaxWaitMs: number;
   /** DTMF_TERMINATOR, DTMF_MAX_DIGITS, DTMF_INTER_DIGIT_MS: how key presses group into one caller turn (src/pipeline/digit-collector.ts). */
   digits: { terminator: string; maxDigits: number; interDigitMs: number };
 }
@@ -359,6 +364,11 @@ function conversationConfig(env: Env): ConversationConfig {
   const endOfTurnPauseMs = int(env, "END_OF_TURN_PAUSE_MS", Math.min(DEFAULT_PAUSE_MS, endOfTurnSilenceMs), 32, 10_000);
   if (endOfTurnPauseMs > endOfTurnSilenceMs)
     throw new ConfigError("END_OF_TURN_PAUSE_MS", `must be at most END_OF_TURN_SILENCE_MS (${endOfTurnSilenceMs}), got ${endOfTurnPauseMs}`);
+  // src/pipeline/conversation-settings.ts DEFAULT_CONVERSATION (200 ms, 1.5 s, 6 s; measured where each is defined).
+  const noWordsResumeMs = int(env, "NO_WORDS_RESUME_MS", 1500, 200, 15_000);
+  const noWordsMaxWaitMs = int(env, "NO_WORDS_MAX_WAIT_MS", Math.max(6000, noWordsResumeMs), 200, 15_000);
+  if (noWordsMaxWaitMs < noWordsResumeMs)
+    throw new ConfigError("NO_WORDS_MAX_WAIT_MS", `must be at least NO_WORDS_RESUME_MS (${noWordsResumeMs}), got ${noWordsMaxWaitMs}`);
   return {
     bargeIn: bool(env, "BARGE_IN", true),
     // 80 ms: src/pipeline/speech-detector.ts DEFAULT_BARGE_IN_MIN_SPEECH_MS (measured there).
@@ -368,6 +378,9 @@ function conversationConfig(env: Env): ConversationConfig {
     endOfTurnMaxSilenceMs,
     endOfTurnCompleteSilenceMs,
     endOfTurnPauseMs,
+    continuationGraceMs: int(env, "CONTINUATION_GRACE_MS", 200, 0, 2000),
+    noWordsResumeMs,
+    noWordsMaxWaitMs,
     idlePromptMs: int(env, "IDLE_PROMPT_S", 10, 1, 3600) * 1000,
     idlePromptsBeforeHangup: int(env, "IDLE_PROMPTS", 2, 0, 20),
     maxCallMs: int(env, "MAX_CALL_S", 1800, 10, 86_400) * 1000,

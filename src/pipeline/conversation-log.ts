@@ -18,9 +18,14 @@ export class ConversationLog {
     private readonly onTurn?: (turn: TurnRecord) => void,
   ) {}
 
-  /** A caller turn, as recognised. */
-  callerTurn(text: string): void {
-    this.add({ speaker: "caller", text });
+  /**
+   * A caller turn, as recognised. With `notify: false` it is on the record at once but its observers
+   * hear of it only through the returned function (the reply's LLM request goes out first: see
+   * AgentCall.onTurnEnd).
+   */
+  callerTurn(text: string, o: { notify?: boolean } = {}): () => void {
+    const turn = this.add({ speaker: "caller", text }, o.notify ?? true);
+    return () => this.onTurn?.(turn);
   }
 
   /** The caller's turn goes to the LLM history (when a reply to it starts). */
@@ -74,9 +79,10 @@ export class ConversationLog {
     this.record.providers = { ...(this.record.providers ?? configured), [stage]: name };
   }
 
-  private add(t: Omit<TurnRecord, "index" | "at">): void {
+  private add(t: Omit<TurnRecord, "index" | "at">, notify = true): TurnRecord {
     const turn: TurnRecord = { index: this.record.turns.length, at: new Date().toISOString(), ...t };
     this.record.turns.push(turn);
-    this.onTurn?.(turn);
+    if (notify) this.onTurn?.(turn);
+    return turn;
   }
 }

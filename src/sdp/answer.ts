@@ -11,7 +11,7 @@ import { SdpError } from "./errors.ts";
 import { SDP_USERNAME, ipVersionOf, newSessionId } from "./origin.ts";
 import { parseOffer } from "./parse.ts";
 import { TELEPHONE_EVENT_FMTP } from "./payload-types.ts";
-import type { G711Name, NegotiatedMedia, SdpDescription, SdpMediaSection } from "./types.ts";
+import type { G711Name, NegotiatedMedia, SdpDescription, SdpMediaSection, SdpPayload } from "./types.ts";
 
 /** Packet duration we ask for and send, ms (RFC 3551 §4.2: default packetization interval 20 ms). */
 export const ANSWER_PTIME_MS = 20;
@@ -51,8 +51,9 @@ export function createAnswer(opts: CreateAnswerOptions): AnswerResult {
   const audio = offer.audio;
   const chosen = audio.g711.find((c) => c.codec === opts.preferCodec) ?? audio.g711[0];
   if (!chosen) {
-    const listed = audio.payloads.map((p) => p.encoding || String(p.pt)).join(", ");
-    throw new SdpError("no_common_codec", `offer lists no PCMU/PCMA (has: ${listed})`);
+    // Name what was offered as the offer wrote it: PCMU at 16000 Hz or in stereo is not G.711 (RFC 3551 §4.5.14).
+    const listed = audio.payloads.map(describePayload).join(", ");
+    throw new SdpError("no_common_codec", `offer lists no PCMU/PCMA at 8000 Hz mono (has: ${listed})`);
   }
   const te = audio.telephoneEvent;
   const direction = mirrorDirection(effectiveOfferDirection(audio.direction, audio.connection?.address));
@@ -103,4 +104,12 @@ export function createAnswer(opts: CreateAnswerOptions): AnswerResult {
 /** RFC 3264 §6: a rejected stream keeps its position with port 0 and at least one offered format. */
 function rejectedLine(m: SdpMediaSection): MediaDescription {
   return { type: m.type, port: 0, protocol: m.protocol, payloads: m.formats || "0", rtp: [], fmtp: [] };
+}
+
+/** "PCMU", or "PCMU/16000", "PCMA/8000/2" when not 8000 Hz mono, or the bare payload type when unknown. */
+function describePayload(p: SdpPayload): string {
+  if (!p.encoding) return String(p.pt);
+  const g711 = /^PCM[UA]$/i.test(p.encoding);
+  if (!g711 || (p.clockRate === 8000 && p.channels === 1)) return p.encoding;
+  return `${p.encoding}/${p.clockRate}${p.channels === 1 ? "" : `/${p.channels}`}`;
 }
