@@ -277,7 +277,7 @@ export class InboundCalls {
     if (session.isReleased) return; // ended while the prompt was read
     let answer;
     try {
-      answer = createAnswer({ offer: sip.offerSdp, localAddress: this.o.publicIp, localPort: lease.port });
+      answer = createAnswer({ offer: sip.offerSdp, localAddress: this.o.publicIp, localPort: lease.port, bindAddress: lease.host });
     } catch (err) {
       if (err instanceof SdpError) {
         // §20.43: 305 "Incompatible media format", else 399 "Miscellaneous warning"; the text may quote the offer.
@@ -290,7 +290,7 @@ export class InboundCalls {
     // re-INVITE/UPDATE offers (hold, resume, moved media, codec change) are answered from the call's
     // SDP session and applied to its media once it runs (RFC 3264 §8); the media starts from the
     // session's current state, so an offer taken before the ACK is not lost.
-    const sdp = SdpSession.fromAnswer(answer, { localAddress: this.o.publicIp, localPort: lease.port });
+    const sdp = SdpSession.fromAnswer(answer, { localAddress: this.o.publicIp, localPort: lease.port, bindAddress: lease.host });
     sip.media = new CallSessionDescription(sdp, { renegotiate: (m, prev) => live.media?.renegotiate(m, prev) }, log, record.id);
     live.pending = { sdp, port: lease.port, system };
     if (!sip.accept(answer.sdp)) void session.end("error");

@@ -43,4 +43,11 @@ describe("488 Warning for a refused offer", () => {
     expect(r.status).toBe(488);
     expect(r.warning).toBe('305 voice-agent "offer lists no PCMU/PCMA at 8000 Hz mono (has: PCMU/16000, telephone-event)"');
   });
+
+  test("c=IN IP6 to an agent whose RTP socket is IPv4: 488 naming both families (was 200, then no audio ever reached the caller)", async () => {
+    const sdp = ["v=0", "o=- 1 1 IN IP6 ::1", "s=-", "c=IN IP6 ::1", "t=0 0", "m=audio 4000 RTP/AVP 0", ""].join("\r\n");
+    const r = await refusal(sdp);
+    expect(r.status).toBe(488);
+    expect(r.warning).toBe('399 voice-agent "c= address ::1 is IPv6; this agent sends media over IPv4 only"');
+  });
 });
