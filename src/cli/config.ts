@@ -95,6 +95,8 @@ export interface Config {
   /** Maximum simultaneous calls; further INVITEs get 486/503. */
   /** ADMISSION_CPU_PCT, ADMISSION_PACER_P99_MS, ADMISSION_MIN_CALLS: when a new call gets 503 "overloaded" (src/call/headroom.ts). */
   admission: HeadroomLimits;
+  /** MEDIA_WORKER: RTP sockets and the 20 ms pacer in a worker thread of their own (src/rtp/worker/). Default false. */
+  mediaWorker: boolean;
   /** VAD_BATCH: score all calls' Silero windows in one model run (same results, less CPU). Default true. */
   vadBatch: boolean;
   /** FLITE_WORKERS: threads synthesising flite speech off the RTP pacing thread; 0 = on it. Default 2. */
@@ -284,6 +286,7 @@ export function loadConfig(env: Env = process.env): Config {
     sipMaxPendingPerSource: int(env, "SIP_MAX_PENDING_PER_SOURCE", 10, 1, 10_000),
     fliteWorkers: int(env, "FLITE_WORKERS", 2, 0, 64),
     vadBatch: bool(env, "VAD_BATCH", true),
+    mediaWorker: bool(env, "MEDIA_WORKER", false),
     admission: {
       cpuPct: int(env, "ADMISSION_CPU_PCT", HEADROOM_DEFAULTS.cpuPct, 0, 6400),
       pacerP99Ms: int(env, "ADMISSION_PACER_P99_MS", HEADROOM_DEFAULTS.pacerP99Ms, 0, 1000),
