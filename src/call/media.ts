@@ -127,7 +127,7 @@ export class CallMedia implements RenegotiableMedia {
         const silentMs = this.watchdog?.check(this.session.packetsReceived, this.held, now);
         if (silentMs !== undefined) return this.rtpTimedOut(silentMs);
         if (this.held || this.bridged) return;
-        if (now - this.lastCallerFrameAt >= MISSING_MEDIA_MS) {
+        if (now - this.lastCallerFrameAt >= MISSING_MEDIA_MS && !this.paced?.heardWithin(MISSING_MEDIA_MS)) {
           this.lastCallerFrameAt = now - MISSING_MEDIA_MS + FRAME_MS;
           this.conversation.onAudioFrame(this.silence);
         }
