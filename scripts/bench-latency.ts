@@ -7,6 +7,10 @@
  *   bun run scripts/bench-latency.ts --turns 40 --per-call 8
  *   END_OF_TURN_SILENCE_MS=500 bun run scripts/bench-latency.ts    (passed to the agent)
  *   --pauses N   repetitions of the pause cases (default 2; 0 skips them)
+ *   --binary PATH   another compiled agent (a "before" build, for same-hour before/after pairs)
+ *   --relay         reach the fakes through the test relays (tests/e2e/cloud-support.ts), as the bench did
+ *                   before December 2026: each relay hop adds a pass through this process's event loop
+ *   --dump FILE     the per-turn wire timestamps as JSON lines (for a closer look)
  *
  * Two independent views per turn:
  *  - wire: timestamps taken in this process when a fake sent the final transcript, received the LLM
@@ -25,6 +29,8 @@
  * Prints markdown tables (p50, p99, mean, max in ms). Needs sipp, dumpcap (tshark), flite, sox.
  * Not part of `bun test`.
  */
+import { appendFileSync } from "node:fs";
+import { loadavg } from "node:os";
 import { parseArgs } from "node:util";
 import { startAgent, type RunningAgent } from "../tests/e2e/agent.ts";
 import {
@@ -46,8 +52,13 @@ const { values: opt } = parseArgs({
     turns: { type: "string", default: "24" },
     "per-call": { type: "string", default: "6" },
     pauses: { type: "string", default: "2" },
+    binary: { type: "string" },
+    relay: { type: "boolean", default: false },
+    dump: { type: "string" },
   },
 });
+const AGENT_OPTS = opt.binary ? { binary: opt.binary } : {};
+const loadAvg = () => loadavg().map((x) => x.toFixed(1)).join(" ");
 const TURNS = Math.max(1, Number(opt.turns));
 const PER_CALL = Math.max(1, Number(opt["per-call"]));
 const PAUSE_REPEATS = Math.max(0, Number(opt.pauses));
@@ -161,6 +172,10 @@ async function runCall(agent: RunningAgent, f: CloudFakes, clock: FakeClock, tur
       finalToRtp: spurts[i]!.startMs - finals[i]!,
       rec: l,
     });
+    if (opt.dump) {
+      const line = { final: finals[i], request: requests[i], ttsText: text, chunk, rtp: spurts[i]!.startMs, turnAt, rec: l };
+      appendFileSync(opt.dump, JSON.stringify(line) + "\n");
+    }
   }
   return { samples, problems };
 }
@@ -175,11 +190,12 @@ async function main(): Promise<number> {
   const phraseMs = (await synthesizeCallerAudio(PHRASE, { leadSilenceMs: 0, trailSilenceMs: 0 })).durationMs;
   const calls = Math.ceil(TURNS / PER_CALL);
   console.error(`bench-latency: ${TURNS} turns in ${calls} call(s), phrase ${phraseMs.toFixed(0)} ms, gap ${GAP_MS} ms`);
-  const fakes = startCloudFakes({ script: repeatLine(PHRASE, TURNS * 2 + 10), reply: REPLY });
+  const load0 = loadAvg();
+  const fakes = startCloudFakes({ script: repeatLine(PHRASE, TURNS * 2 + 10), reply: REPLY, direct: !opt.relay });
   const clock = new FakeClock(fakes);
   const passEnv: Record<string, string> = {};
   for (const k of ["END_OF_TURN_SILENCE_MS", "END_OF_TURN_MAX_SILENCE_MS", "END_OF_TURN_COMPLETE_SILENCE_MS", "END_OF_TURN_PAUSE_MS", "BARGE_IN"]) if (process.env[k]) passEnv[k] = process.env[k]!;
-  const agent = await startAgent(fakes.env(passEnv));
+  const agent = await startAgent(fakes.env(passEnv), undefined, AGENT_OPTS);
   const all: TurnSample[] = [];
   const problems: string[] = [];
   try {
@@ -199,7 +215,8 @@ async function main(): Promise<number> {
   const rec = (fn: (r: TurnSample["rec"]) => number) => all.map((s) => fn(s.rec));
   const eot = passEnv.END_OF_TURN_SILENCE_MS ?? "900 (default)";
   console.log(`\n## Our latency per turn, final transcript → first RTP packet of the reply (${all.length} turns, fakes answer at once)\n`);
-  console.log(`END_OF_TURN_SILENCE_MS = ${eot}. Wire view: timestamps in the benchmark process and the capture.\n`);
+  console.log(`END_OF_TURN_SILENCE_MS = ${eot}. Wire view: timestamps in the benchmark process and the capture.`);
+  console.log(`Agent: ${opt.binary ?? "dist/voice-agent"}; fakes ${opt.relay ? "through the test relays" : "reached directly"}; load average (1/5/15 min) ${load0} at the start, ${loadAvg()} at the end (2-core machine).\n`);
   console.log("| part (wire view) | p50 ms | p99 ms | mean ms | max ms |\n| --- | ---: | ---: | ---: | ---: |");
   console.log(row("**final transcript → first RTP (ours, total)**", col("finalToRtp")));
   console.log(row("final → LLM request received", col("finalToRequest")));
@@ -235,8 +252,8 @@ async function pauseCases(passEnv: Record<string, string>, problems: string[]): 
     let split = 0;
     const lat: number[] = [];
     for (let i = 0; i < PAUSE_REPEATS; i++) {
-      const fakes = startCloudFakes({ script: [...c.parts, ...c.parts], reply: REPLY });
-      const agent = await startAgent(fakes.env(passEnv));
+      const fakes = startCloudFakes({ script: [...c.parts, ...c.parts], reply: REPLY, direct: !opt.relay });
+      const agent = await startAgent(fakes.env(passEnv), undefined, AGENT_OPTS);
       try {
         const [a, b] = await Promise.all(c.parts.map((t) => speechPcm8k(t)));
         // Explicit silence so that audible end → audible start is PAUSE_MS (flite pads its output).

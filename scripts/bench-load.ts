@@ -15,6 +15,8 @@
  *        before/after on the same machine minutes apart: each N runs the old binary then dist/voice-agent,
  *        `--repeat` times (rows labelled before/after; the ratio of their CPU is what to quote)
  *   bun run bench:load --offline 1 --cloud "" --agent-log /tmp/logs    the agent's log of each row, as JSON lines
+ *   bun run bench:load --cloud 50,75,100 --offline "" --versus MEDIA_WORKER=on --all
+ *        same binary, each N without then with the --versus environment (rows labelled off/on, next to each other)
  *
  * Needs sipp and dumpcap (scripts/bootstrap.sh --test) and two cores. Stops at the first failing N of a
  * pipeline unless --all. On a shared machine the numbers are noisy: run it when the machine is quiet.
@@ -36,6 +38,7 @@ const { values: opt } = parseArgs({
     "barge-in": { type: "boolean", default: false },
     env: { type: "string", multiple: true, default: [] },
     compare: { type: "string" },
+    versus: { type: "string", multiple: true, default: [] },
     repeat: { type: "string", default: "1" },
     "agent-log": { type: "string" },
   },
@@ -43,21 +46,28 @@ const { values: opt } = parseArgs({
 const list = (s: string) => s.split(",").map((x) => x.trim()).filter(Boolean).map(Number).filter((n) => n > 0);
 const holdS = Math.max(5, Number(opt.hold));
 /** --env KEY=VALUE (repeatable): agent environment, e.g. the "before" of a before/after (VAD_BATCH=false, FLITE_WORKERS=0). */
-const env = Object.fromEntries((opt.env ?? []).map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)]));
+const kvs = (l: string[] | undefined) => Object.fromEntries((l ?? []).map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)]));
+const env = kvs(opt.env);
+/** --versus KEY=VALUE (repeatable): each N runs without, then with this environment (labels off/on). */
+const versus = kvs(opt.versus);
 if (Object.keys(env).length) console.log(`agent environment: ${JSON.stringify(env)}`);
 const rows: LoadRow[] = [];
 try {
   for (const [pipeline, ns] of [["cloud", list(opt.cloud!)], ["offline", list(opt.offline!)]] as const) {
     for (const calls of ns) {
-      const runs: { binary?: string; label?: string }[] = opt.compare ? [{ binary: opt.compare, label: "before" }, { label: "after" }] : [{}];
+      const runs: { binary?: string; label?: string; extra?: Record<string, string> }[] = opt.compare
+        ? [{ binary: opt.compare, label: "before" }, { label: "after" }]
+        : Object.keys(versus).length
+          ? [{ label: "off" }, { label: "on", extra: versus }]
+          : [{}];
       let failed = false;
       for (let k = 0; k < Math.max(1, Number(opt.repeat)); k++) {
-        for (const { binary, label } of runs) {
-          const row = await runLoad({ pipeline, calls, holdS, rate: Number(opt.rate), pin: !opt["no-pin"], admission: opt.admission, bargeIn: opt["barge-in"], env, binary, agentLog: opt["agent-log"] ? `${opt["agent-log"]}/${pipeline}-${calls}-${label ?? "run"}-${k}.jsonl` : undefined, progress: (l) => console.log(l) });
+        for (const { binary, label, extra } of runs) {
+          const row = await runLoad({ pipeline, calls, holdS, rate: Number(opt.rate), pin: !opt["no-pin"], admission: opt.admission, bargeIn: opt["barge-in"], env: { ...env, ...extra }, binary, agentLog: opt["agent-log"] ? `${opt["agent-log"]}/${pipeline}-${calls}-${label ?? "run"}-${k}.jsonl` : undefined, progress: (l) => console.log(l) });
           row.label = label;
           rows.push(row);
           console.log(loadTable([row]).split("\n")[1]);
-          if (gateFailures(row).length && label !== "before") failed = true;
+          if (gateFailures(row).length && label !== "before" && label !== "off") failed = true;
         }
       }
       if (failed && !opt.all) break;

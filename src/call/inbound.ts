@@ -23,7 +23,7 @@ import type { ConversationSettings } from "../pipeline/agent-call";
 import { CallSessionDescription, createAnswer, SdpError, SdpSession } from "../sdp";
 import { RtpPortPoolError, type LatchMode, type Pacer, type RtpPortPool } from "../rtp";
 import type { SileroVad } from "../media/vad/silero";
-import type { Address, InboundCall, InviteRefusal } from "../sip";
+import { warningValue, type Address, type InboundCall, type InviteRefusal } from "../sip";
 import type { Clock } from "../util/clock";
 import { inRanges, parseIpv4Range } from "../util/ip-range";
 import type { Logger } from "../util/log";
@@ -158,7 +158,7 @@ export class InboundCalls {
         status: 503,
         headers: [
           ["Retry-After", String(PENDING_RETRY_AFTER_S)],
-          ["Warning", `399 voice-agent "too many unconfirmed calls from this source (limit ${pendingLimit})"`],
+          ["Warning", warningValue(399, `too many unconfirmed calls from this source (limit ${pendingLimit})`)],
         ],
       };
     }
@@ -182,10 +182,13 @@ export class InboundCalls {
     const { log, observer } = this.o;
     const id = randomUUID();
     log.info({ callId: id, sipCallId: sip.callId, pii: { from: sip.from.uri, to: sip.to.uri } }, "call offered");
+    // Every "call offered" line gets its "call ended", also for a call refused before it had a session.
+    const endedRefused = (status: number) => log.info({ callId: id, reason: "rejected", status, turns: 0 }, "call ended");
     if (this.o.mode === "outbound") {
       sip.reject(403, "Forbidden", { Warning: '399 voice-agent "inbound calls are off (--mode outbound)"' });
       observer.callRefused("inbound", "rejected");
       log.warn({ callId: id }, "call rejected: inbound calls are off in outbound mode");
+      endedRefused(403);
       return;
     }
     // The transport's SourceGate refuses untrusted requests before they get here; this is a second line.
@@ -193,11 +196,13 @@ export class InboundCalls {
       sip.reject(403, "Forbidden");
       observer.callRefused("inbound", "rejected");
       log.warn({ callId: id, source: sip.remote.host }, "call rejected: source not in SIP_TRUSTED_IPS");
+      endedRefused(403);
       return;
     }
     const refusal = this.refusal(sip.remote.host);
     if (refusal) {
       sip.reject(refusal.status, undefined, Object.fromEntries(refusal.headers ?? []));
+      endedRefused(refusal.status);
       return;
     }
     const source = sip.remote.host;
@@ -205,6 +210,7 @@ export class InboundCalls {
       sip.reject(488, "Not Acceptable Here", { Warning: '399 voice-agent "an SDP offer in the INVITE is required"' });
       observer.callRefused("inbound", "rejected");
       log.warn({ callId: id }, "call rejected: no sdp offer");
+      endedRefused(488);
       return;
     }
     this.pendingBySource.set(source, this.pendingFrom(source) + 1);
@@ -255,6 +261,7 @@ export class InboundCalls {
   private async setUp(live: LiveInbound): Promise<void> {
     const { log } = this.o;
     const { sip, record, session } = live;
+    this.o.providers.llm.prepare?.(); // the greeting's request goes out at the ACK: no handshake then
     let lease;
     try {
       lease = await this.o.pool.allocate();
@@ -271,11 +278,11 @@ export class InboundCalls {
     if (session.isReleased) return; // ended while the prompt was read
     let answer;
     try {
-      answer = createAnswer({ offer: sip.offerSdp, localAddress: this.o.publicIp, localPort: lease.port });
+      answer = createAnswer({ offer: sip.offerSdp, localAddress: this.o.publicIp, localPort: lease.port, bindAddress: lease.host });
     } catch (err) {
       if (err instanceof SdpError) {
-        const warning = err.code === "no_common_codec" ? `305 voice-agent "${err.message}"` : `399 voice-agent "${err.message}"`;
-        sip.reject(488, "Not Acceptable Here", { Warning: warning.replace(/[\r\n]/g, " ") });
+        // §20.43: 305 "Incompatible media format", else 399 "Miscellaneous warning"; the text may quote the offer.
+        sip.reject(488, "Not Acceptable Here", { Warning: warningValue(err.code === "no_common_codec" ? 305 : 399, err.message) });
         log.warn({ callId: record.id, code: err.code, reason: err.message }, "call rejected: sdp");
         return;
       }
@@ -284,7 +291,7 @@ export class InboundCalls {
     // re-INVITE/UPDATE offers (hold, resume, moved media, codec change) are answered from the call's
     // SDP session and applied to its media once it runs (RFC 3264 §8); the media starts from the
     // session's current state, so an offer taken before the ACK is not lost.
-    const sdp = SdpSession.fromAnswer(answer, { localAddress: this.o.publicIp, localPort: lease.port });
+    const sdp = SdpSession.fromAnswer(answer, { localAddress: this.o.publicIp, localPort: lease.port, bindAddress: lease.host });
     sip.media = new CallSessionDescription(sdp, { renegotiate: (m, prev) => live.media?.renegotiate(m, prev) }, log, record.id);
     live.pending = { sdp, port: lease.port, system };
     if (!sip.accept(answer.sdp)) void session.end("error");

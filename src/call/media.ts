@@ -12,13 +12,15 @@ import { transferCallSpec } from "../providers/tools/transfer-call";
 import { Playout } from "../media/playout";
 import type { SileroVad } from "../media/vad/silero";
 import { DtmfSender, RtpSession, type LatchMode, type Pacer, type PacerSource, type RtpPortLease } from "../rtp";
+import { PacedOutput } from "./paced-output";
 import { decodeFrame, silenceFrame } from "../media/g711";
 import { CallRecorder } from "./recording";
 import { FRAME_MS, type AudioFrame } from "../media/constants";
 import { RtpWatchdog } from "./rtp-watchdog";
 import { BridgeLink, passKey } from "./transfer-bridge";
 import type { BridgeLeg } from "./bridge-leg";
-import { RtcpSession, type RtcpPeerReport } from "../rtp/rtcp-session";
+import type { RtcpSession, RtcpPeerReport } from "../rtp/rtcp-session";
+import { openCallRtcp } from "./call-rtcp";
 import { canSend, type NegotiatedMedia, type RenegotiableMedia } from "../sdp";
 import type { Clock } from "../util/clock";
 import type { Logger } from "../util/log";
@@ -101,6 +103,8 @@ export class CallMedia implements RenegotiableMedia {
   readonly conversation: AgentCall;
   /** Our DTMF (send_dtmf tool), sent in place of audio frames. */
   readonly dtmfOut: DtmfSender;
+  /** MEDIA_WORKER=on: the playout's frames go ahead into the media worker's ring (paced-output.ts). */
+  private readonly paced: PacedOutput | undefined;
   private started = false;
   private lastCallerFrameAt = 0;
   private readonly silence: AudioFrame;
@@ -112,9 +116,11 @@ export class CallMedia implements RenegotiableMedia {
   private readonly ticker: PacerSource = {
     onTick: () => {
       try {
+        // The media worker sends (paced-output.ts); bridged, only our keys are left to send from here.
+        if (this.paced) void (this.bridged ? this.dtmfOut.tick() : this.paced.fill(this.dtmfOut));
         // A DTMF event packet takes this tick's place; the playout's audio waits (dtmf-sender.ts).
         // Bridged, the target's frames go out as they arrive (rtp-bridge.ts): no playout, no conversation.
-        if (!this.dtmfOut.tick() && !this.bridged) this.playout.onTick();
+        else if (!this.dtmfOut.tick() && !this.bridged) this.playout.onTick();
         // A talkspurt started between ticks is over (nothing playing or queued): back to the shared ticks.
         if (!this.playout.isPlaying && !this.playout.hasFrame && this.o.pacer.isOwnSchedule(this.ticker)) this.o.pacer.rejoin(this.ticker);
         const now = this.o.clock.now();
@@ -175,7 +181,13 @@ export class CallMedia implements RenegotiableMedia {
       },
     });
     const session = this.session;
-    this.dtmfOut = new DtmfSender(session);
+    const paced = session.paced;
+    // With the worker, our keys go into the ring in tick order; bridged (no ticks there), one by one.
+    this.dtmfOut = new DtmfSender(
+      paced
+        ? { next: session.next, sendEvent: (p, m, ts, n) => (this.bridged ? session.sendEvent(p, m, ts, n) : this.paced!.writeEvent(p, m)) }
+        : session,
+    );
     this.silence = { pcm: new Int16Array(160), payload: silenceFrame(media.codec), codec: media.codec };
     const echo = new CorrelationEcho(media.codec);
     // Every frame that goes out is noted, so the detector can tell our own echo from the caller.
@@ -184,13 +196,17 @@ export class CallMedia implements RenegotiableMedia {
         sendFrame: (payload, marker) => {
           echo.noteSent(payload);
           this.recorder?.agent(decodeFrame(payload, this.codec));
-          return session.sendFrame(payload, marker);
+          return paced ? true : session.sendFrame(payload, marker); // the worker sent it already
         },
       },
       codec: media.codec,
-      // The first frame of a talkspurt goes out now, not at the next shared tick (src/rtp/pacer.ts).
-      onAudioQueued: () => queueMicrotask(() => this.startTalkspurt()),
+      // The first frame of a talkspurt goes out now, not at the next shared tick (src/rtp/pacer.ts);
+      // with the worker every frame is handed over as it comes (paced-output.ts).
+      onAudioQueued: paced ? undefined : () => queueMicrotask(() => this.startTalkspurt()),
+      onFrameQueued: paced ? () => this.paced!.soon(() => this.startTalkspurt()) : undefined,
+      onCleared: () => this.paced?.clear(),
     });
+    this.paced = paced ? new PacedOutput(paced, this.playout) : undefined;
     this.conversation = new AgentCall({
       record,
       clock: o.clock,
@@ -221,6 +237,7 @@ export class CallMedia implements RenegotiableMedia {
       answer: o.answer,
       sendDtmf: (keys) => {
         if (session.telephoneEventPt === undefined) return false;
+        if (!this.dtmfOut.active) this.paced?.rewind(); // the keys go before the audio written ahead
         this.dtmfOut.send(keys);
         return true;
       },
@@ -253,7 +270,9 @@ export class CallMedia implements RenegotiableMedia {
    * it (Pacer.startNow). Not before the media started, while bridged, or while DTMF owns the ticks.
    */
   private startTalkspurt(): void {
-    if (!this.started || this.closed || this.bridged || this.dtmfOut.active || !this.playout.hasFrame || this.playout.isPlaying) return;
+    if (!this.started || this.closed || this.bridged) return;
+    if (this.paced) return this.paced.fill(this.dtmfOut); // the worker starts it (Pacer.startNow there)
+    if (this.dtmfOut.active || !this.playout.hasFrame || this.playout.isPlaying) return;
     this.o.pacer.startNow(this.ticker);
   }
 
@@ -273,6 +292,7 @@ export class CallMedia implements RenegotiableMedia {
     this.lastCallerFrameAt = this.o.clock.now();
     if (this.o.recordingsDir) this.recorder = CallRecorder.open({ dir: this.o.recordingsDir, callId: this.o.record.id, clock: this.o.clock, log: this.o.log });
     this.o.pacer.add(this.ticker);
+    this.paced?.stream.pace(true);
     this.openRtcp();
     this.conversation.start().catch((err) => this.failed(err));
   }
@@ -315,34 +335,17 @@ export class CallMedia implements RenegotiableMedia {
     this.o.log.info({ callId: this.o.record.id, direction: media.direction }, held ? "call held by the peer" : "call resumed by the peer");
   }
 
-  /**
-   * RTCP on the odd port next to ours (RFC 3550 §11); the call goes on without it if it cannot bind.
-   * With rtcp-mux negotiated (RFC 5761), on our RTP port instead.
-   */
+  /** RTCP beside the RTP (call-rtcp.ts); the call goes on without it if it cannot bind. */
   private openRtcp(): void {
-    const { lease, record, log } = this.o;
-    const opts = {
-      rtp: this.session,
-      clock: this.o.clock,
-      cname: `voice-agent@${lease.host}`,
-      onPeerReport: (r: RtcpPeerReport) => {
-        record.rtcp = r;
-        this.o.onRtcpReport?.(r);
-      },
-    };
-    if (this.o.media.rtcpMux) {
-      this.rtcp = RtcpSession.muxed(opts);
-      this.rtcp.start();
-      return;
-    }
-    RtcpSession.open({ ...opts, host: lease.host, port: lease.port + 1 }).then(
-      (rtcp) => {
-        if (this.closed) return rtcp.close();
-        this.rtcp = rtcp;
-        rtcp.start();
-      },
-      (err) => log.warn({ callId: record.id, port: lease.port + 1, err: String(err) }, "rtcp port unavailable: no rtcp on this call"),
-    );
+    const { lease, record, log, media } = this.o;
+    openCallRtcp({ rtp: this.session, clock: this.o.clock, lease, mux: !!media.rtcpMux, callId: record.id, log }, (r) => {
+      record.rtcp = r;
+      this.o.onRtcpReport?.(r);
+    }, (rtcp) => {
+      if (this.closed) return rtcp.close();
+      this.rtcp = rtcp;
+      rtcp.start();
+    });
   }
 
   private rtcp: RtcpSession | undefined;
@@ -364,6 +367,7 @@ export class CallMedia implements RenegotiableMedia {
     if (this.closed || this.bridged) return false;
     this.conversation.stop();
     this.playout.clearBuffer();
+    this.paced?.stream.pace(false); // the relay sends the target's frames as they come
     this.bridged = new BridgeLink(leg, this.session, { callId: this.o.record.id, log: this.o.log, onEnded, hangupCaller: this.o.hangup, isOver: () => this.closed });
     return true;
   }

@@ -17,6 +17,7 @@ import { PgCallStore, SqliteCallStore } from "../store";
 export type AgentStore = SqliteCallStore | PgCallStore;
 import { DestinationPolicy, OutboundDialer, OutboundError } from "../outbound";
 import { Pacer, RtpPortPool } from "../rtp";
+import { MediaPlane } from "../rtp/worker/plane";
 import { CallMedia } from "../call/media";
 import { InboundCalls } from "../call/inbound";
 import { Admission, loadHeaderValue } from "../call/admission";
@@ -70,6 +71,8 @@ export class AgentServer {
   readonly metrics: Metrics;
   /** Places outbound calls (--mode outbound|all with a trunk configured); null otherwise. */
   dialer: OutboundDialer | null = null;
+  /** MEDIA_WORKER=on: the worker owning the RTP sockets and the pacer. */
+  mediaPlane: MediaPlane | undefined;
   /** TRANSFER_FALLBACK=bridge: the transfer targets' calls; undefined otherwise. */
   private readonly bridgeLegs: BridgeLegs | undefined;
 
@@ -130,7 +133,7 @@ export class AgentServer {
     const { cfg, log } = this.o;
     const ob = cfg.outbound;
     if (cfg.transferFallback !== "bridge" || !ob.trunkHost || !ob.callerId) return undefined;
-    const destinations = new DestinationPolicy({ allow: ob.allowPrefixes ?? [], deny: ob.denyPrefixes });
+    const destinations = new DestinationPolicy({ allow: ob.allowPrefixes ?? [], deny: ob.denyPrefixes, denyIsDefault: ob.denyIsDefault });
     return new BridgeLegs({
       ua: this.ua,
       trunk: { host: ob.trunkHost, port: ob.trunkPort },
@@ -192,16 +195,19 @@ export class AgentServer {
       transport.close();
       throw err;
     }
-    const pool = new RtpPortPool(cfg.rtpPortStart, cfg.rtpPortEnd, cfg.sipHost);
     const metrics = createMetrics();
     const headroom = new Headroom({ clock, limits: cfg.admission });
+    // A late tick is a gap every caller hears: logged with when it happened, to find what held the thread.
+    const late = (ms: number, where: string) => ms >= PACER_STALL_LOG_MS && log.warn({ lateMs: Math.round(ms), calls: pacer.size, where }, "pacer tick late");
+    // MEDIA_WORKER=on: pacer_lateness_ms is the worker's (it sends every packet); this thread's pacer tells the headroom how busy we are.
+    const plane = cfg.mediaWorker ? MediaPlane.start({ onLateness: (ms) => (metrics.pacerLateness(ms), late(ms, "media worker")), log }) : undefined;
+    const pool = new RtpPortPool(cfg.rtpPortStart, cfg.rtpPortEnd, cfg.sipHost, plane?.binder);
     const pacer = new Pacer({
       clock,
       onLateness: (ms) => {
-        metrics.pacerLateness(ms);
+        if (!plane) metrics.pacerLateness(ms);
         headroom.recordLateness(ms);
-        // A gap every caller hears: logged with when it happened, to find what held the thread.
-        if (ms >= PACER_STALL_LOG_MS) log.warn({ lateMs: Math.round(ms), calls: pacer.size }, "pacer tick late");
+        late(ms, "call thread");
       },
       onError: (err) => log.error({ err: String(err) }, "pacer source failed"),
     });
@@ -231,6 +237,7 @@ export class AgentServer {
       },
     });
     server = new AgentServer(o, store, transport, ua, pool, pacer, vad, clock, metrics, headroom);
+    server.mediaPlane = plane;
     server.registration = startRegistration(cfg, ua, metrics, log);
     headroom.start();
     const outboundMode = o.mode === "outbound" || o.mode === "all";
@@ -295,7 +302,7 @@ export class AgentServer {
       trunk: { host: ob.trunkHost!, port: ob.trunkPort },
       callerId: ob.callerId!,
       credentials: ob.credentials ? { username: ob.credentials.username, password: ob.credentials.password, realm: ob.credentials.realm } : undefined,
-      destinations: new DestinationPolicy({ allow: ob.allowPrefixes ?? [], deny: ob.denyPrefixes }),
+      destinations: new DestinationPolicy({ allow: ob.allowPrefixes ?? [], deny: ob.denyPrefixes, denyIsDefault: ob.denyIsDefault }),
       mediaAddress: cfg.publicIp,
       ringTimeoutMs: ob.ringTimeoutS * 1000,
       maxCalls: ob.maxCalls,
@@ -362,6 +369,7 @@ export class AgentServer {
     await outbound;
     await unregistered;
     this.pacer.stop();
+    await this.mediaPlane?.stop(1000);
     this.headroom.stop();
     this.ua.dispose();
     this.transport.close();
@@ -377,6 +385,9 @@ export function conversationSettings(c: ConversationConfig): Partial<Conversatio
   return {
     bargeIn: c.bargeIn,
     backchannel: c.backchannel,
+    continuationGraceMs: c.continuationGraceMs,
+    noWordsResumeMs: c.noWordsResumeMs,
+    noWordsMaxWaitMs: c.noWordsMaxWaitMs,
     endpointing: { minSilenceMs: c.endOfTurnSilenceMs, maxSilenceMs: c.endOfTurnMaxSilenceMs, completeSilenceMs: c.endOfTurnCompleteSilenceMs },
     idlePromptMs: c.idlePromptMs,
     idlePromptsBeforeHangup: c.idlePromptsBeforeHangup,

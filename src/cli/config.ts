@@ -95,6 +95,8 @@ export interface Config {
   /** Maximum simultaneous calls; further INVITEs get 486/503. */
   /** ADMISSION_CPU_PCT, ADMISSION_PACER_P99_MS, ADMISSION_MIN_CALLS: when a new call gets 503 "overloaded" (src/call/headroom.ts). */
   admission: HeadroomLimits;
+  /** MEDIA_WORKER: RTP sockets and the 20 ms pacer in a worker thread of their own (src/rtp/worker/). Default false. */
+  mediaWorker: boolean;
   /** VAD_BATCH: score all calls' Silero windows in one model run (same results, less CPU). Default true. */
   vadBatch: boolean;
   /** FLITE_WORKERS: threads synthesising flite speech off the RTP pacing thread; 0 = on it. Default 2. */
@@ -284,6 +286,7 @@ export function loadConfig(env: Env = process.env): Config {
     sipMaxPendingPerSource: int(env, "SIP_MAX_PENDING_PER_SOURCE", 10, 1, 10_000),
     fliteWorkers: int(env, "FLITE_WORKERS", 2, 0, 64),
     vadBatch: bool(env, "VAD_BATCH", true),
+    mediaWorker: bool(env, "MEDIA_WORKER", false),
     admission: {
       cpuPct: int(env, "ADMISSION_CPU_PCT", HEADROOM_DEFAULTS.cpuPct, 0, 6400),
       pacerP99Ms: int(env, "ADMISSION_PACER_P99_MS", HEADROOM_DEFAULTS.pacerP99Ms, 0, 1000),
@@ -323,6 +326,11 @@ export interface ConversationConfig {
   llmFirstTokenMs: number;
   /** LLM watchdog: one reply's generation due within this many ms (LLM_REPLY_TIMEOUT_MS). */
   llmTotalMs: number;
+  /** CONTINUATION_GRACE_MS: caller speech this soon (ms) after a reply's first audio continues the caller's turn. */
+  continuationGraceMs: number;
+  /** NO_WORDS_RESUME_MS / NO_WORDS_MAX_WAIT_MS: after a barge-in without words, resume after this much silence / wait at most this long for a slow recogniser, ms. */
+  noWordsResumeMs: number;
+  noWordsMaxWaitMs: number;
   /** DTMF_TERMINATOR, DTMF_MAX_DIGITS, DTMF_INTER_DIGIT_MS: how key presses group into one caller turn (src/pipeline/digit-collector.ts). */
   digits: { terminator: string; maxDigits: number; interDigitMs: number };
 }
@@ -359,6 +367,11 @@ function conversationConfig(env: Env): ConversationConfig {
   const endOfTurnPauseMs = int(env, "END_OF_TURN_PAUSE_MS", Math.min(DEFAULT_PAUSE_MS, endOfTurnSilenceMs), 32, 10_000);
   if (endOfTurnPauseMs > endOfTurnSilenceMs)
     throw new ConfigError("END_OF_TURN_PAUSE_MS", `must be at most END_OF_TURN_SILENCE_MS (${endOfTurnSilenceMs}), got ${endOfTurnPauseMs}`);
+  // src/pipeline/conversation-settings.ts DEFAULT_CONVERSATION (200 ms, 1.5 s, 6 s; measured where each is defined).
+  const noWordsResumeMs = int(env, "NO_WORDS_RESUME_MS", 1500, 200, 15_000);
+  const noWordsMaxWaitMs = int(env, "NO_WORDS_MAX_WAIT_MS", Math.max(6000, noWordsResumeMs), 200, 15_000);
+  if (noWordsMaxWaitMs < noWordsResumeMs)
+    throw new ConfigError("NO_WORDS_MAX_WAIT_MS", `must be at least NO_WORDS_RESUME_MS (${noWordsResumeMs}), got ${noWordsMaxWaitMs}`);
   return {
     bargeIn: bool(env, "BARGE_IN", true),
     // 80 ms: src/pipeline/speech-detector.ts DEFAULT_BARGE_IN_MIN_SPEECH_MS (measured there).
@@ -368,6 +381,9 @@ function conversationConfig(env: Env): ConversationConfig {
     endOfTurnMaxSilenceMs,
     endOfTurnCompleteSilenceMs,
     endOfTurnPauseMs,
+    continuationGraceMs: int(env, "CONTINUATION_GRACE_MS", 200, 0, 2000),
+    noWordsResumeMs,
+    noWordsMaxWaitMs,
     idlePromptMs: int(env, "IDLE_PROMPT_S", 10, 1, 3600) * 1000,
     idlePromptsBeforeHangup: int(env, "IDLE_PROMPTS", 2, 0, 20),
     maxCallMs: int(env, "MAX_CALL_S", 1800, 10, 86_400) * 1000,

@@ -32,6 +32,12 @@ function sipAccess(cfg: Config): string {
   return `${who}; ${rate}; ${auth}`;
 }
 
+/** The deny list for check-config: the default one by what it holds (25 prefixes), a user's list in full. */
+function denied(ob: Config["outbound"]): string {
+  if (ob.denyIsDefault) return ` except premium rate and +1 numbers billed as international (default OUTBOUND_DENY_PREFIXES, ${ob.denyPrefixes.length} prefixes)`;
+  return ob.denyPrefixes.length ? ` except ${ob.denyPrefixes.join(" ")}` : "";
+}
+
 function describeConfig(cfg: Config, mode: string, providers: { stt: string; llm: string; tts: string }): string {
   const rtpCalls = Math.floor((cfg.rtpPortEnd - cfg.rtpPortStart + 1) / 2);
   const ob = cfg.outbound;
@@ -41,7 +47,7 @@ function describeConfig(cfg: Config, mode: string, providers: { stt: string; llm
       : [
           `  OUT   trunk udp ${ob.trunkHost}:${ob.trunkPort}, caller ID ${ob.callerId}, ` +
             `${ob.credentials ? `digest auth as ${ob.credentials.username} (${ob.credentials.from})${ob.credentials.realm ? ` for realm "${ob.credentials.realm}" only` : ""}` : "no digest credentials"}, ` +
-            `to ${ob.allowPrefixes?.join(" ") ?? "(none)"}${ob.denyPrefixes.length ? ` except ${ob.denyPrefixes.join(" ")}` : ""}, ` +
+            `to ${ob.allowPrefixes?.join(" ") ?? "(none)"}${denied(ob)}, ` +
             `ring ${ob.ringTimeoutS} s, max ${ob.maxCalls} calls, ${ob.callsPerMinute}/min`,
         ];
   return [
@@ -64,7 +70,10 @@ async function run(cmd: Extract<Command, { kind: "run" | "check-config" }>): Pro
   const providers = await createProviders(cfg);
   const exposed = exposureWarning(cfg);
   if (cmd.kind === "check-config") {
+    // The agent creates and locks DATA_DIR at start (also with DATABASE_URL: the lock and recordings live there).
+    const inUse = DataDirLock.check(cfg.dataDir);
     console.log(describeConfig(cfg, cmd.mode, providers.describe));
+    if (inUse) console.error(`voice-agent: note: DATA_DIR: ${inUse}; the agent refuses to start until it stops`);
     if (exposed) console.error(exposed);
     console.log("configuration ok");
     return 0;

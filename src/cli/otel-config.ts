@@ -21,7 +21,18 @@
 import type { TracingConfig } from "../metrics/trace-export";
 import { ConfigError, int, str, type Env } from "./env-vars";
 
-/** Parses `key=value,key2=value2` (values percent-decoded). @throws ConfigError naming `name`. */
+/** RFC 9110 §5.6.2 token: what a header name or a resource attribute key may be made of. */
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+/** Printable ASCII but `"`, `;` and `\` (W3C Baggage's value octets, plus the space most SDKs accept). */
+const RAW_VALUE = /^[\x20\x21\x23-\x3a\x3c-\x5b\x5d-\x7e]*$/;
+
+/**
+ * Parses `key=value,key2=value2` (W3C Baggage list form, as the OpenTelemetry environment variable
+ * specification asks for OTEL_RESOURCE_ATTRIBUTES and OTEL_EXPORTER_OTLP_HEADERS): keys are tokens,
+ * values printable ASCII, percent-decoded. "If any invalid … the entire environment variable SHOULD be
+ * discarded and an error reported": here the error stops the start-up.
+ * @throws ConfigError naming `name` and the first bad pair.
+ */
 function pairs(env: Env, name: string): Record<string, string> {
   const out: Record<string, string> = {};
   const v = str(env, name);
@@ -30,8 +41,13 @@ function pairs(env: Env, name: string): Record<string, string> {
     const eq = part.indexOf("=");
     const key = eq > 0 ? part.slice(0, eq).trim() : "";
     if (!key) throw new ConfigError(name, `expected key=value pairs separated by commas, got "${part}"`);
+    if (!TOKEN.test(key)) throw new ConfigError(name, `"${key}": a key is letters, digits and !#$%&'*+-.^_\`|~ only (no spaces, quotes or non-ASCII)`);
+    const raw = part.slice(eq + 1).trim();
+    if (!RAW_VALUE.test(raw)) {
+      throw new ConfigError(name, `"${key}": the value "${raw}" has a character that must be percent-encoded (";", a quote, a backslash or non-ASCII); pairs are separated by commas`);
+    }
     try {
-      out[key] = decodeURIComponent(part.slice(eq + 1).trim());
+      out[key] = decodeURIComponent(raw);
     } catch {
       throw new ConfigError(name, `"${key}": the value is not valid percent-encoding`);
     }
@@ -54,6 +70,8 @@ function httpUrl(name: string, v: string): URL {
 export function tracingConfig(env: Env): TracingConfig | undefined {
   const disabled = str(env, "OTEL_SDK_DISABLED");
   if (disabled !== undefined && !/^(true|false)$/i.test(disabled)) throw new ConfigError("OTEL_SDK_DISABLED", `expected true or false, got "${disabled}"`);
+  // Checked even with tracing off, so a mistake shows at the first start, not the day an endpoint is set.
+  const resourceAttributes = pairs(env, "OTEL_RESOURCE_ATTRIBUTES");
   const perSignal = str(env, "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT");
   const base = str(env, "OTEL_EXPORTER_OTLP_ENDPOINT");
   if ((perSignal === undefined && base === undefined) || disabled?.toLowerCase() === "true") return undefined;
@@ -78,7 +96,7 @@ export function tracingConfig(env: Env): TracingConfig | undefined {
     headers: { ...pairs(env, "OTEL_EXPORTER_OTLP_HEADERS"), ...pairs(env, "OTEL_EXPORTER_OTLP_TRACES_HEADERS") },
     timeoutMs: int(env, timeoutName, 10_000, 1, 600_000),
     serviceName: str(env, "OTEL_SERVICE_NAME") ?? "voice-agent",
-    resourceAttributes: pairs(env, "OTEL_RESOURCE_ATTRIBUTES"),
+    resourceAttributes,
     scheduledDelayMs: int(env, "OTEL_BSP_SCHEDULE_DELAY", 1000, 1, 600_000),
     maxQueueSize,
     maxExportBatchSize,

@@ -2,7 +2,7 @@
  * Outbound calling through a SIP trunk: its variables (SIP_TRUNK_*, SIP_CALLER_ID, credentials, E.164
  * prefix lists, limits) and the check of what `--mode outbound|all` needs.
  */
-import { countryCodeOf, PREFIX_PATTERN } from "../outbound/destination-policy";
+import { countryCodeOf, DEFAULT_DENY_PREFIXES, PREFIX_PATTERN } from "../outbound/destination-policy";
 import { AMD_MODES, DEFAULT_BEEP_WAIT_MS, type OutboundAnswerSettings } from "../pipeline/outbound-answer";
 import { DEFAULT_AMD_CLASSIFIER } from "../pipeline/amd-classifier";
 import { ConfigError, host, int, oneOf, pair, str, type Env } from "./env-vars";
@@ -24,8 +24,13 @@ export interface OutboundConfig {
    * ID's country code. Undefined when unset and the caller ID is not E.164 (requireOutbound refuses).
    */
   allowPrefixes?: string[];
-  /** OUTBOUND_DENY_PREFIXES: E.164 prefixes never called (wins over the allow list); default none. */
+  /**
+   * OUTBOUND_DENY_PREFIXES: E.164 prefixes never called (wins over the allow list); unset =
+   * DEFAULT_DENY_PREFIXES (premium rate, +1 area codes billed as international), "none" = no deny list.
+   */
   denyPrefixes: string[];
+  /** Whether denyPrefixes is the default list (OUTBOUND_DENY_PREFIXES unset). */
+  denyIsDefault: boolean;
   /** RING_TIMEOUT_S: no answer within this → CANCEL, status no_answer. Seconds, default 30. */
   ringTimeoutS: number;
   /** MAX_OUTBOUND_CALLS: simultaneous outbound calls, default 10. */
@@ -46,13 +51,20 @@ function prefixList(env: Env, name: string, star: boolean): string[] | undefined
   if (v === undefined) return undefined;
   const list = v.split(",").map((x) => x.trim()).filter(Boolean);
   if (star && list.length === 1 && list[0] === "*") return ["*"];
-  if (list.length === 0) throw new ConfigError(name, `expected comma-separated E.164 prefixes such as +1,+44${star ? ' or "*"' : ""}`);
+  if (list.length === 0) throw new ConfigError(name, `expected comma-separated E.164 prefixes such as +1,+44${star ? ' or "*"' : ' or "none"'}`);
   for (const p of list) {
     if (!PREFIX_PATTERN.test(p)) {
-      throw new ConfigError(name, `expected comma-separated E.164 prefixes such as +1,+44 ("+" then 1 to 15 digits)${star ? ' or "*"' : ""}, got "${p}"`);
+      throw new ConfigError(name, `expected comma-separated E.164 prefixes such as +1,+44 ("+" then 1 to 15 digits)${star ? ' or "*"' : ' or "none"'}, got "${p}"`);
     }
   }
   return list;
+}
+
+/** OUTBOUND_DENY_PREFIXES: a list, "none", or unset (the default list). */
+function denyList(env: Env): { denyPrefixes: string[]; denyIsDefault: boolean } {
+  if (str(env, "OUTBOUND_DENY_PREFIXES")?.trim().toLowerCase() === "none") return { denyPrefixes: [], denyIsDefault: false };
+  const list = prefixList(env, "OUTBOUND_DENY_PREFIXES", false);
+  return list ? { denyPrefixes: list, denyIsDefault: false } : { denyPrefixes: [...DEFAULT_DENY_PREFIXES], denyIsDefault: true };
 }
 
 export function outboundConfig(env: Env): OutboundConfig {
@@ -74,7 +86,7 @@ export function outboundConfig(env: Env): OutboundConfig {
   const callerCountry = callerId === undefined ? undefined : countryCodeOf(callerId);
   return {
     allowPrefixes: prefixList(env, "OUTBOUND_ALLOW_PREFIXES", true) ?? (callerCountry ? [callerCountry] : undefined),
-    denyPrefixes: prefixList(env, "OUTBOUND_DENY_PREFIXES", false) ?? [],
+    ...denyList(env),
     trunkHost: host(env, "SIP_TRUNK_HOST"),
     trunkPort: int(env, "SIP_TRUNK_PORT", 5060, 1, 65535),
     callerId,

@@ -82,6 +82,25 @@ export const MAX_BODY_BYTES = 64 * 1024;
 /** Bun's hard limit (`maxRequestBodySize`), bytes; above MAX_BODY_BYTES so that the JSON 413 answers first. */
 export const MAX_STREAMED_BODY_BYTES = 1024 * 1024;
 
+/**
+ * Every body we read is JSON: a body of another type would be parsed as text or a form and then fail
+ * validation with a misleading message ("phone_number: expected E.164" for a number that is there).
+ * RFC 9110 §15.5.16: "The 415 (Unsupported Media Type) status code indicates that the origin server is
+ * refusing to service the request because the content is in a format not supported by this method on the
+ * target resource." We send `Accept` with it, as RFC 9110 §12.5.1 suggests for a POST.
+ */
+function checkJsonBody(request: Request, length: number): { error: string; message: string } | undefined {
+  // A declared length, a chunked body, or (a Request built in-process) a body stream without a length.
+  const hasBody = length > 0 || request.headers.has("transfer-encoding") || (request.body !== null && !request.headers.has("content-length"));
+  if (!hasBody || request.method === "GET" || request.method === "HEAD") return undefined;
+  const type = (request.headers.get("content-type") ?? "").split(";")[0]!.trim().toLowerCase();
+  if (type === "application/json" || /^application\/[\w.+-]+\+json$/.test(type)) return undefined;
+  return {
+    error: "unsupported_media_type",
+    message: `request body of type ${type ? `"${type.slice(0, 80)}"` : "(no Content-Type)"}; send JSON with Content-Type: application/json`,
+  };
+}
+
 export function createApp(deps: AppDeps) {
   const startedAt = deps.startedAt ?? Date.now();
   return new Elysia({ serve: { maxRequestBodySize: MAX_STREAMED_BODY_BYTES } })
@@ -102,6 +121,12 @@ export function createApp(deps: AppDeps) {
         set.status = 413;
         set.headers.connection = "close";
         return { error: "payload_too_large", message: `request body of ${length} bytes; at most ${MAX_BODY_BYTES} are accepted` };
+      }
+      const unsupported = checkJsonBody(request, length);
+      if (unsupported) {
+        set.status = 415;
+        set.headers.accept = "application/json";
+        return unsupported;
       }
     })
     .onError(({ error, code, set }) => {

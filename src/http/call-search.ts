@@ -20,7 +20,7 @@ export async function searchCalls(store: CallRecordStore, query: Record<string, 
     max = Number(limit);
     if (!Number.isInteger(max) || max < 1 || max > 1000) throw new HttpError(400, "bad_request", "limit: expected an integer 1..1000");
   }
-  if (day !== undefined && day !== "" && !/^\d{4}-\d{2}-\d{2}$/.test(day)) throw new HttpError(400, "bad_request", "day: expected YYYY-MM-DD");
+  if (day !== undefined && day !== "" && !isCalendarDay(day)) throw new HttpError(400, "bad_request", `day: expected a date YYYY-MM-DD, got "${day.slice(0, 40)}"`);
   const filtering = !!(q?.trim() || day);
   const list = await store.list({ direction: direction as CallDirection | undefined, limit: filtering ? SEARCH_SCAN_LIMIT : max });
   if (!filtering) return list;
@@ -31,4 +31,11 @@ export async function searchCalls(store: CallRecordStore, query: Record<string, 
     (!day || r.startedAt.slice(0, 10) === day);
   const recent = list.recent.filter(keep);
   return { active: list.active.filter(keep), recent: max ? recent.slice(0, max) : recent };
+}
+
+/** "2026-12-05" → true; "2026-13-45", "2026-02-30", "5 Dec" → false (a real UTC calendar day). */
+function isCalendarDay(day: string): boolean {
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(day)) return false;
+  const d = new Date(`${day}T00:00:00Z`);
+  return !Number.isNaN(d.getTime()) && d.toISOString().slice(0, 10) === day;
 }

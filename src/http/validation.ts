@@ -7,6 +7,8 @@ interface ValueErrorLike {
   path?: string;
   message?: string;
   summary?: string;
+  /** The offending value; undefined for a missing property. */
+  value?: unknown;
 }
 
 /** `/metadata/x` → `metadata.x`; "" for the body itself. */
@@ -26,10 +28,12 @@ export function describeValidation(err: unknown): { field?: string; message: str
   const custom = typeof e.customError === "string" ? e.customError : undefined;
   // A query/param value is validated alone (path ""): the custom message names its field.
   const field = fieldOfPath(first?.path) || (custom ? /^([A-Za-z_][\w.]*):/.exec(custom)?.[1] : undefined);
-  if (custom && (!field || custom.startsWith(`${field}:`))) return { field, message: custom };
   const detail = first?.summary || first?.message || "invalid value";
+  // TypeBox says "Expected property 'x' to be string but found: undefined" for a missing field; a field
+  // with its own message (phone_number's "expected E.164 …") is then missing, not malformed.
+  const missing = /to be \w+ but found: undefined$/.test(detail) || (!!first?.path && first !== undefined && "value" in first && first.value === undefined);
+  if (field && missing) return { field, message: `${field}: required` };
+  if (custom && (!field || custom.startsWith(`${field}:`))) return { field, message: custom };
   if (!field) return { message: `request body: ${detail}` };
-  // TypeBox says "Expected property 'x' to be string but found: undefined" for a missing field.
-  const missing = /to be \w+ but found: undefined$/.test(detail);
   return { field, message: `${field}: ${missing ? "required" : detail.replace(/^Expected/, "expected")}` };
 }

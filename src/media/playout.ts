@@ -60,6 +60,10 @@ export interface PlayoutOptions {
    * silence): a talkspurt can start now. Called synchronously from `push`/`captureFrame`/`flush`.
    */
   onAudioQueued?: () => void;
+  /** Any whole frame was queued (an output writing frames ahead hands it over at once). Called synchronously. */
+  onFrameQueued?: () => void;
+  /** `clearBuffer()` ran (barge-in, bridge, close): an owner holding frames handed ahead drops them. */
+  onCleared?: () => void;
 }
 
 interface Segment {
@@ -82,6 +86,8 @@ export class Playout implements AudioOutput {
   private readonly silence: Uint8Array;
   private readonly encodeBuf = new Uint8Array(PLAYOUT_FRAME_SAMPLES);
   private readonly onAudioQueued: (() => void) | undefined;
+  private readonly onCleared: (() => void) | undefined;
+  private readonly onFrameQueued: (() => void) | undefined;
 
   private queue: Entry[] = [];
   private head = 0;
@@ -120,6 +126,8 @@ export class Playout implements AudioOutput {
     this.highWaterSamples = (opts.highWaterMs ?? AUDIO_OUTPUT_HIGH_WATER_MS) * SAMPLES_PER_MS;
     this.silence = silenceFrame(opts.codec);
     this.onAudioQueued = opts.onAudioQueued;
+    this.onCleared = opts.onCleared;
+    this.onFrameQueued = opts.onFrameQueued;
   }
 
   /** A whole audio frame waits to be sent (the next tick sends audio, not silence). */
@@ -201,6 +209,7 @@ export class Playout implements AudioOutput {
    * this returns. Pending `waitForPlayout()` and `captureFrame()` promises resolve.
    */
   clearBuffer(): void {
+    this.onCleared?.();
     this.queue = [];
     this.head = 0;
     this.audioQueued = 0;
@@ -225,6 +234,24 @@ export class Playout implements AudioOutput {
     const { promise, resolve } = Promise.withResolvers<void>();
     this.waiters.push({ target, resolve });
     return promise;
+  }
+
+  /**
+   * Encodes the `index`-th whole audio frame still queued (0: the one the next `onTick` sends) into
+   * `out` (160 bytes) without taking it, for an output that hands frames over ahead of their tick (the
+   * media worker's ring, src/call/paced-output.ts). @returns false when fewer frames are queued.
+   */
+  peekFrame(index: number, out: Uint8Array): boolean {
+    if (index >= this.audioQueued) return false;
+    for (let i = this.head, k = 0; i < this.queue.length; i++) {
+      const e = this.queue[i]!;
+      if (e.kind !== "audio") continue;
+      if (k++ === index) {
+        encodeFrame(e.pcm, this.codec, out);
+        return true;
+      }
+    }
+    return false;
   }
 
   /** Sends exactly one frame (called by the Pacer every 20 ms). */
@@ -278,6 +305,7 @@ export class Playout implements AudioOutput {
     this.audioQueued++;
     this.enqueuedFrames++;
     if (this.audioQueued === 1 && !this.lastWasAudio) this.onAudioQueued?.();
+    this.onFrameQueued?.();
   }
 
   private finishEndedAtHead(): void {

@@ -29,7 +29,6 @@ import { outboundAnswerFor, prerenderOpening } from "./outbound-opening";
 
 export { isBackchannel } from "./backchannel";
 export { heardPart } from "./heard-text";
-export { CONTINUATION_GRACE_MS } from "./turn-taking";
 export { DEFAULT_CONVERSATION, type ConversationSettings, type SpeechDetector, type SpeechEvents } from "./conversation-settings";
 export type { ConversationState } from "./conversation-state";
 export type { AgentCallDeps } from "./conversation-settings";
@@ -262,6 +261,7 @@ export class AgentCall {
       onsetAgoMs,
       bargeIn: this.settings.bargeIn,
       agentAudible: this.d.output.isPlaying,
+      graceMs: this.settings.continuationGraceMs,
     });
     if (decision === "continue_turn") this.speech.abandonReply(r);
     else if (decision === "barge_in") {
@@ -332,8 +332,18 @@ export class AgentCall {
     const now = this.d.clock.now();
     this.noWords.clear(); // the words came
     this.noWords.recogniserLag(turn.finalAt - turn.speechEndAt);
-    this.log.callerTurn(turn.text);
-    this.d.log.info({ callId: this.d.record.id, pii: { text: turn.text } }, "caller turn");
+    // Observers and the log line hear of it once the reply's first audio went out (ConversationLog.flush),
+    // unless a reply plays: its cut turn is recorded first, in order.
+    const logged = () => this.d.log.info({ callId: this.d.record.id, pii: { text: turn.text } }, "caller turn");
+    this.log.callerTurn(turn.text, { defer: !this.speech.reply, then: logged });
+    try {
+      this.decideTurn(turn, now);
+    } finally {
+      if (!this.speech.reply) this.log.flush(); // no reply started (e.g. before the outbound opening)
+    }
+  }
+
+  private decideTurn(turn: TurnEnd, now: number): void {
     // Before the outbound opening ("Hello?", a machine's greeting): on the record, but no reply to it.
     if (this.answer?.pending) return;
     const decision = onCallerTurn({

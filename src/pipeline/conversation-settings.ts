@@ -7,6 +7,7 @@ import type { CallRecord, TurnRecord } from "./call-record";
 import { DEFAULT_ENDPOINTING, type EndpointingSettings } from "./endpointing";
 import { DEFAULT_DIGIT_COLLECTION, type DigitCollectorSettings } from "./digit-collector";
 import type { OutboundAnswerSettings } from "./outbound-answer";
+import { CONTINUATION_GRACE_MS } from "./turn-taking";
 
 /** What a speech detector reports. */
 export interface SpeechEvents {
@@ -58,6 +59,12 @@ export interface ConversationSettings {
    * with the rest of the interrupted reply, "reply" treats it as a new turn.
    */
   backchannel: "resume" | "reply";
+  /**
+   * Caller speech that begins at most this long (ms) after a reply's first audio continues the caller's
+   * turn (the reply is abandoned, the turns merge) instead of interrupting it (turn-taking.ts
+   * CONTINUATION_GRACE_MS, the default).
+   */
+  continuationGraceMs: number;
   /** After a barge-in, if no words arrive within this many ms of the caller's speech ending, resume. */
   noWordsResumeMs: number;
   /**
@@ -94,6 +101,7 @@ export const DEFAULT_CONVERSATION: ConversationSettings = {
   shutdownText: "I am sorry, I have to end the call now. Please call again later. Goodbye.",
   sttLostText: "I am sorry, I cannot hear you properly right now. Please call again later. Goodbye.",
   backchannel: "resume",
+  continuationGraceMs: CONTINUATION_GRACE_MS,
   noWordsResumeMs: 1500,
   noWordsMaxWaitMs: 6000,
   llmFirstTokenMs: 3000,

@@ -50,7 +50,7 @@ export interface EndpointingSettings {
  * turn before the "s", which then restarted the reply (2 of 6 turns abandoned a reply after 80–160 ms
  * of audio). 300 ms is Deepgram's own endpointing silence; its speech_final needs no extra wait. A caller
  * who goes on within ~200 ms of the reply's first audio still merges into one turn
- * (CONTINUATION_GRACE_MS in agent-call.ts); later, it is a barge-in and a new turn. Unfinished and
+ * (CONTINUATION_GRACE_MS, turn-taking.ts); later, it is a barge-in and a new turn. Unfinished and
  * dangling texts keep the longer waits (900 / 1600 ms), so "I would like to book a study room … for
  * tomorrow" with a 700 ms pause stays one turn.
  */

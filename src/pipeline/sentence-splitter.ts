@@ -3,6 +3,12 @@
  * reply a clause (after a comma/semicolon/colon) once it is long enough, so the first audio starts early
  * without cutting words. Chunks keep their trailing punctuation (it drives prosody).
  *
+ * A sentence (or first clause) that ends exactly where a streamed piece of text ends goes out with that
+ * piece, not with the next one: an LLM streams pieces tens to hundreds of ms apart, and the whitespace
+ * that confirms the end would only come with the next. Only when the end is unambiguous: the word
+ * before the mark is letters only (no digit: "costs 3." may go on "50"; no inner dot, "@" or "/":
+ * "www.example." may go on "com") and not an abbreviation ("Dr."); otherwise the next piece decides.
+ *
  *   const s = new SentenceSplitter();
  *   for (const token of tokens) for (const chunk of s.push(token)) tts.pushText(chunk);
  *   for (const chunk of s.flush()) tts.pushText(chunk);
@@ -57,16 +63,30 @@ export class SentenceSplitter {
       if (c === "." || c === "!" || c === "?") {
         // "Dr. Smith", "e.g. this": a single capital or lower-case abbreviation before "." is not an end.
         const word = /(\S+)$/.exec(b.slice(0, i))?.[1] ?? "";
-        if (c === "." && /^(mr|mrs|ms|dr|st|vs|etc|e\.g|i\.e|no)$/i.test(word)) continue;
+        if (c === "." && ABBREVIATION.test(word)) continue;
         if (c === "." && /^\d+$/.test(word) && /\d/.test(b[i + 2] ?? "")) continue;
         return i + 2;
       }
       if (this.emitted === 0 && (c === "," || c === ";" || c === ":") && i + 1 >= this.minClauseChars) return i + 2;
     }
+    if (this.endsSpeakably(b)) return b.length;
     if (b.length > this.maxChars) {
       const sp = b.lastIndexOf(" ", this.maxChars);
       if (sp > 0) return sp + 1;
     }
     return -1;
   }
+
+  /** The buffer ends with a sentence end (or a long enough first clause) that no further text can undo (class comment). */
+  private endsSpeakably(b: string): boolean {
+    const m = /(\S+)([.!?]+|[,;:])$/.exec(b);
+    if (!m) return false;
+    const clause = !/[.!?]/.test(m[2]!);
+    if (clause && (this.emitted > 0 || b.trim().length < this.minClauseChars)) return false;
+    if (!/^\p{L}+$/u.test(m[1]!)) return false; // digits, inner dots, "@", "/", quotes: wait for the next piece
+    return !(m[2] === "." && ABBREVIATION.test(m[1]!));
+  }
 }
+
+/** Words before a "." that do not end a sentence. */
+const ABBREVIATION = /^(mr|mrs|ms|dr|st|vs|etc|e\.g|i\.e|no)$/i;

@@ -40,10 +40,12 @@ export function onCallerSpeechStart(x: {
   onsetAgoMs: number;
   bargeIn: boolean;
   agentAudible: boolean;
+  /** The grace, ms (CONTINUATION_GRACE_MS env variable); default CONTINUATION_GRACE_MS. */
+  graceMs?: number;
 }): SpeechStartDecision {
   const r = x.reply;
   if (!r || r.interrupted) return "none";
-  if (r.userText !== null && r.heardMs - x.onsetAgoMs <= CONTINUATION_GRACE_MS) return "continue_turn";
+  if (r.userText !== null && r.heardMs - x.onsetAgoMs <= (x.graceMs ?? CONTINUATION_GRACE_MS)) return "continue_turn";
   if (x.bargeIn && x.agentAudible) return "barge_in";
   return "none";
 }

@@ -15,9 +15,40 @@
  */
 import type { udp } from "bun";
 import { RtpPortPoolError } from "./errors.ts";
+import type { MediaDirection, RtpSendPath, SendFormat } from "./send-path.ts";
+import type { RtpEndpoint } from "./symmetric-latch.ts";
 
-/** The socket type the pool hands out: datagrams arrive as Uint8Array. */
-export type RtpSocket = udp.Socket<"uint8array">;
+/** What a lease's socket offers: send a datagram, close. A Bun UDP socket, or the media worker's proxy. */
+export interface RtpSocket {
+  send(data: Uint8Array, port: number, address: string): boolean;
+  close(): void;
+  readonly closed: boolean;
+}
+
+/** A Bun UDP socket delivering datagrams as Uint8Array (the in-thread binder's). */
+export type BunRtpSocket = udp.Socket<"uint8array">;
+
+/**
+ * Binds `host:port` and delivers datagrams and errors to the handlers. Rejects with an error carrying
+ * the system `code` (EADDRINUSE, EACCES, …). Default: a Bun UDP socket in this thread; MEDIA_WORKER=on
+ * binds in the media worker (src/rtp/worker/plane.ts).
+ */
+export type RtpBinder = (host: string, port: number, onData: RtpPacketHandler, onError: RtpErrorHandler) => Promise<RtpBound>;
+
+/** A bound port: its socket, and (media worker) a way to open the RTP send path on it. */
+export interface RtpBound {
+  socket: RtpSocket;
+  openSendPath?: RtpLeaseSendPathFactory;
+}
+
+/** Opens the worker-side send path of a session on this port (see RtpSession, send-path.ts). */
+export type RtpLeaseSendPathFactory = (
+  ssrc: number,
+  initial: { sequenceNumber: number; timestamp: number },
+  format: SendFormat,
+  dest: RtpEndpoint,
+) => RtpSendPath;
+export type { MediaDirection };
 
 /** Receives every datagram arriving on a leased port. `address` is the sender's IP, `port` its port. */
 export type RtpPacketHandler = (data: Uint8Array, port: number, address: string) => void;
@@ -36,6 +67,8 @@ export interface RtpPortLease {
   /** Local address the socket is bound to. */
   readonly host: string;
   readonly socket: RtpSocket;
+  /** Present when the port lives in the media worker: the session numbers and sends through it. */
+  readonly openSendPath?: RtpLeaseSendPathFactory;
   /** Datagram sink; the RtpSession sets it. Packets arriving while it is null are dropped. */
   onPacket: RtpPacketHandler | null;
   /** Socket error sink (ICMP unreachable and the like); the RtpSession counts them. Null: ignored. */
@@ -65,6 +98,7 @@ export class RtpPortPool {
     readonly start: number,
     readonly end: number,
     readonly host = "0.0.0.0",
+    private readonly binder: RtpBinder = bindInThread,
   ) {
     const first = start % 2 === 0 ? start : start + 1;
     for (let p = Math.max(first, 2); p + 1 <= Math.min(end, 65535); p += 2) this.ports.push(p);
@@ -98,9 +132,9 @@ export class RtpPortPool {
         const port = this.takeRandomIdle();
         this.pending.add(port);
         const slot: { lease?: RtpPortLease } = {};
-        let socket: RtpSocket;
+        let bound: RtpBound;
         try {
-          socket = await bind(
+          bound = await this.binder(
             this.host,
             port,
             (data, rport, address) => slot.lease?.onPacket?.(data, rport, address),
@@ -117,7 +151,7 @@ export class RtpPortPool {
           continue;
         }
         this.pending.delete(port);
-        const lease = this.makeLease(port, socket);
+        const lease = this.makeLease(port, bound);
         slot.lease = lease;
         this.leased.set(port, lease);
         return lease;
@@ -154,13 +188,15 @@ export class RtpPortPool {
     for (const l of [...this.leased.values()]) l.release();
   }
 
-  private makeLease(port: number, socket: RtpSocket): RtpPortLease {
+  private makeLease(port: number, bound: RtpBound): RtpPortLease {
     const pool = this;
+    const socket = bound.socket;
     let released = false;
     return {
       port,
       host: this.host,
       socket,
+      openSendPath: bound.openSendPath,
       onPacket: null,
       onError: null,
       get released() {
@@ -179,8 +215,8 @@ export class RtpPortPool {
   }
 }
 
-function bind(host: string, port: number, onData: RtpPacketHandler, onError: RtpErrorHandler): Promise<RtpSocket> {
-  return Bun.udpSocket({
+async function bindInThread(host: string, port: number, onData: RtpPacketHandler, onError: RtpErrorHandler): Promise<RtpBound> {
+  const socket: BunRtpSocket = await Bun.udpSocket({
     hostname: host,
     port,
     binaryType: "uint8array",
@@ -193,4 +229,5 @@ function bind(host: string, port: number, onData: RtpPacketHandler, onError: Rtp
       },
     },
   });
+  return { socket };
 }

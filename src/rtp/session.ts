@@ -28,6 +28,7 @@
  * is delivered.
  */
 import { decodeFrame, encodeFrame } from "../media/g711.ts";
+import { LocalSendPath, type MediaDirection, type RtpSendPath, type SendFormat, unusableDest } from "./send-path.ts";
 import type { AudioFrame } from "../media/constants.ts";
 import { type Clock, SystemClock } from "../util/clock.ts";
 import { type DtmfEvent, DtmfReceiver } from "./dtmf-receiver.ts";
@@ -35,7 +36,8 @@ import { RtpParseError } from "./errors.ts";
 import { isRtcp } from "./rtcp.ts";
 import { FrameAssembler } from "./frame-assembler.ts";
 import { JitterEstimator } from "./jitter.ts";
-import { type RtpPacket, parseRtp, rtpPacketSize, serializeRtp } from "./packet.ts";
+import { type RtpPacket, parseRtp } from "./packet.ts";
+import type { PacedStream } from "./worker/frame-ring.ts";
 import type { RtpPortLease } from "./port-pool.ts";
 import { ReceptionStats } from "./reception-stats.ts";
 import { newSessionCounters, type RtpSessionStats } from "./session-stats.ts";
@@ -50,8 +52,7 @@ export const PT_COMFORT_NOISE = 13;
 export type { DtmfEvent } from "./dtmf-receiver.ts";
 export type { RtpSessionStats } from "./session-stats.ts";
 
-/** Our media direction (RFC 3264 §6.1), as negotiated by src/sdp. */
-export type MediaDirection = "sendrecv" | "sendonly" | "recvonly" | "inactive";
+export type { MediaDirection } from "./send-path.ts";
 
 export interface RtpSessionOptions {
   /** Socket and port from `RtpPortPool.allocate()`; the session owns it and releases it on `close()`. */
@@ -103,7 +104,7 @@ export class RtpSession {
   payloadType: number;
   telephoneEventPt: number | undefined;
   readonly ssrc: number;
-  direction: MediaDirection;
+  private dir: MediaDirection;
 
   private readonly lease: RtpPortLease;
   private readonly clock: Clock;
@@ -114,9 +115,10 @@ export class RtpSession {
   private readonly onAudio?: (frame: AudioFrame) => void;
   private readonly dtmf: DtmfReceiver;
   private readonly counters = newSessionCounters();
-  private seq: number;
-  private ts: number;
-  private sendBuf = new Uint8Array(12 + 160);
+  /** Numbering and sending: in this thread, or the media worker's (src/rtp/send-path.ts). */
+  private readonly out: RtpSendPath;
+  /** The destination last given to `out` (pushed again whenever the latch moves it). */
+  private dest: RtpEndpoint;
   private closed = false;
   constructor(opts: RtpSessionOptions) {
     this.lease = opts.lease;
@@ -124,7 +126,7 @@ export class RtpSession {
     this.mediaCodec = opts.codec;
     this.payloadType = opts.payloadType;
     this.telephoneEventPt = opts.telephoneEventPt;
-    this.direction = opts.direction ?? "sendrecv";
+    this.dir = opts.direction ?? "sendrecv";
     this.clock = opts.clock ?? new SystemClock();
     this.latch = new SymmetricLatch(opts.remote, {
       allowedAddresses: opts.signallingAddress ? [opts.signallingAddress] : [],
@@ -139,12 +141,25 @@ export class RtpSession {
     });
     const rnd = crypto.getRandomValues(new Uint32Array(3));
     this.ssrc = (opts.initial?.ssrc ?? rnd[0]) >>> 0;
-    this.seq = (opts.initial?.sequenceNumber ?? rnd[1]) & 0xffff;
-    this.ts = (opts.initial?.timestamp ?? rnd[2]) >>> 0;
+    const initial = { sequenceNumber: (opts.initial?.sequenceNumber ?? rnd[1]) & 0xffff, timestamp: (opts.initial?.timestamp ?? rnd[2]) >>> 0 };
+    this.dest = this.latch.target;
+    const lease = this.lease;
+    this.out =
+      lease.openSendPath?.(this.ssrc, initial, this.format, this.dest) ??
+      new LocalSendPath(lease.socket, this.ssrc, initial, this.format, this.dest);
     this.lease.onPacket = (data, port, address) => this.receive(data, port, address);
     this.lease.onError = () => {
       this.counters.socketErrors++;
     };
+  }
+
+  /** Our direction (RFC 3264 §6.1); setting it takes effect with the next packet. */
+  get direction(): MediaDirection {
+    return this.dir;
+  }
+  set direction(d: MediaDirection) {
+    this.dir = d;
+    this.out?.configure(this.format);
   }
 
   /** Our local RTP port. */
@@ -175,6 +190,27 @@ export class RtpSession {
       this.assembler.reset();
     }
     if (format) this.telephoneEventPt = format.telephoneEventPt;
+    this.out.configure(this.format);
+    this.syncDest();
+  }
+
+  /** The send path's view of the negotiated stream. */
+  private get format(): SendFormat {
+    const { codec, mediaCodec, payloadType, telephoneEventPt, direction } = this;
+    return { codec, mediaCodec, payloadType, telephoneEventPt, direction };
+  }
+
+  /** Gives the send path the latch's target when it moved (latching, takeover, a re-INVITE). */
+  private syncDest(): void {
+    const t = this.latch.target;
+    if (t.address === this.dest.address && t.port === this.dest.port) return;
+    this.dest = t;
+    this.out.setDest(t);
+  }
+
+  /** The media worker's paced stream for this session, when the worker owns the port (MEDIA_WORKER=on). */
+  get paced(): PacedStream | undefined {
+    return this.out.paced;
   }
 
   /** True once the caller's media has been seen (symmetric RTP in effect). */
@@ -184,7 +220,7 @@ export class RtpSession {
 
   /** Sequence number and timestamp the next packet will carry. */
   get next(): { sequenceNumber: number; timestamp: number } {
-    return { sequenceNumber: this.seq, timestamp: this.ts };
+    return this.out.next;
   }
 
   get isClosed(): boolean {
@@ -201,11 +237,7 @@ export class RtpSession {
    */
   sendFrame(payload: Uint8Array, marker: boolean): boolean {
     if (this.closed) return false;
-    const timestamp = this.ts;
-    // The timestamp tracks the sampling clock even when nothing is sent (RFC 3550 §5.1).
-    this.ts = (this.ts + payload.length) >>> 0;
-    if (this.codec !== this.mediaCodec) payload = encodeFrame(decodeFrame(payload, this.mediaCodec), this.codec);
-    return this.transmit(this.payloadType, payload, marker, timestamp);
+    return this.out.sendAudio(payload, marker);
   }
 
   /**
@@ -217,35 +249,7 @@ export class RtpSession {
    */
   sendEvent(payload: Uint8Array, marker: boolean, eventTimestamp: number, samples = 160): boolean {
     if (this.closed) return false;
-    this.ts = (this.ts + samples) >>> 0;
-    if (this.telephoneEventPt === undefined) return false;
-    return this.transmit(this.telephoneEventPt, payload, marker, eventTimestamp >>> 0);
-  }
-
-  private transmit(payloadType: number, payload: Uint8Array, marker: boolean, timestamp: number): boolean {
-    if (this.direction === "recvonly" || this.direction === "inactive") return false;
-    const dest = this.latch.target;
-    if (dest.port === 0 || dest.address === "0.0.0.0" || dest.address === "::") return false;
-    const packet = { marker, payloadType, sequenceNumber: this.seq, timestamp, ssrc: this.ssrc, payload };
-    // RFC 3550 §5.1: "The sequence number increments by one for each RTP data packet sent".
-    this.seq = (this.seq + 1) & 0xffff;
-    const size = rtpPacketSize(packet);
-    if (this.sendBuf.length < size) this.sendBuf = new Uint8Array(size);
-    // sendto(2) copies synchronously, so one buffer is reused for every packet.
-    const bytes = serializeRtp(packet, this.sendBuf);
-    let ok = false;
-    try {
-      ok = this.lease.socket.send(bytes, dest.port, dest.address);
-    } catch {
-      ok = false;
-    }
-    if (ok) {
-      this.counters.packetsOut++;
-      this.counters.bytesOut += size;
-    } else {
-      this.counters.sendErrors++;
-    }
-    return ok;
+    return this.out.sendEvent(payload, marker, eventTimestamp, samples);
   }
 
   /**
@@ -262,12 +266,13 @@ export class RtpSession {
     /** RTP timestamp of the next packet (≈ now on the media clock). */
     rtpTimestamp: number;
   } {
+    const sent = this.out.counters;
     return {
       reception: this.reception.snapshot(),
       jitter: this.jitter.jitter,
-      packetsSent: this.counters.packetsOut,
-      octetsSent: this.counters.bytesOut - 12 * this.counters.packetsOut,
-      rtpTimestamp: this.ts,
+      packetsSent: sent.packetsOut,
+      octetsSent: sent.bytesOut - 12 * sent.packetsOut,
+      rtpTimestamp: this.out.next.timestamp,
     };
   }
 
@@ -280,6 +285,7 @@ export class RtpSession {
   get stats(): RtpSessionStats {
     return {
       ...this.counters,
+      ...this.out.counters,
       lost: this.reception.lost,
       expected: this.reception.expected,
       jitterMs: this.jitter.jitterMs(G711_CLOCK_RATE),
@@ -291,6 +297,7 @@ export class RtpSession {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.out.close();
     this.lease.release();
   }
 
@@ -308,12 +315,8 @@ export class RtpSession {
    */
   sendRtcp(bytes: Uint8Array): boolean {
     const dest = this.latch.target;
-    if (this.closed || dest.port === 0 || dest.address === "0.0.0.0" || dest.address === "::") return false;
-    try {
-      return this.lease.socket.send(bytes, dest.port, dest.address);
-    } catch {
-      return false;
-    }
+    if (this.closed || unusableDest(dest)) return false;
+    return this.out.sendRaw(bytes, dest);
   }
 
   /** Handles one datagram (called by the lease; public for tests that feed bytes directly). */
@@ -339,6 +342,7 @@ export class RtpSession {
       pt === this.payloadType ? "audio" : pt === this.telephoneEventPt ? "dtmf" : pt === PT_COMFORT_NOISE ? "cn" : null;
     if (!kind) return this.drop("payload_type");
     if (this.latch.observe(address, port, this.clock.now()) !== "accepted") return this.drop("source");
+    this.syncDest();
     this.counters.packetsIn++;
     this.counters.bytesIn += data.length;
     const step = this.reception.record(p.ssrc, p.sequenceNumber);

@@ -4,6 +4,7 @@
  * every other m-line is rejected with port 0 in its original position (§6). An offered `a=rtcp-mux` is
  * accepted (RFC 5761 §5.1.1).
  */
+import { isIP } from "node:net";
 import { write } from "sdp-transform";
 import type { MediaDescription, SessionDescription } from "sdp-transform";
 import { effectiveOfferDirection, mirrorDirection } from "./direction.ts";
@@ -11,7 +12,7 @@ import { SdpError } from "./errors.ts";
 import { SDP_USERNAME, ipVersionOf, newSessionId } from "./origin.ts";
 import { parseOffer } from "./parse.ts";
 import { TELEPHONE_EVENT_FMTP } from "./payload-types.ts";
-import type { G711Name, NegotiatedMedia, SdpDescription, SdpMediaSection } from "./types.ts";
+import type { G711Name, NegotiatedMedia, SdpDescription, SdpMediaSection, SdpPayload } from "./types.ts";
 
 /** Packet duration we ask for and send, ms (RFC 3551 §4.2: default packetization interval 20 ms). */
 export const ANSWER_PTIME_MS = 20;
@@ -21,6 +22,12 @@ export interface CreateAnswerOptions {
   offer: string | SdpDescription;
   /** Our RTP address for `c=`/`o=` (IPv4 or IPv6 literal). */
   localAddress: string;
+  /**
+   * The address our RTP socket is bound to ("0.0.0.0", "::", or a literal). When given, an offer whose
+   * `c=` is of an address family that socket cannot send to (IPv6 from an IPv4 socket, or the reverse) is
+   * refused with "unsupported_address" instead of answered with a call whose audio never arrives.
+   */
+  bindAddress?: string;
   /** Our RTP port (even, RFC 3550 §11). */
   localPort: number;
   /** `o=` session id; random when omitted. Keep it for later answers in the same dialog. */
@@ -49,10 +56,12 @@ export interface AnswerResult extends NegotiatedMedia {
 export function createAnswer(opts: CreateAnswerOptions): AnswerResult {
   const offer = typeof opts.offer === "string" ? parseOffer(opts.offer) : opts.offer;
   const audio = offer.audio;
+  if (opts.bindAddress !== undefined) checkReachable(audio.connection?.address, opts.bindAddress);
   const chosen = audio.g711.find((c) => c.codec === opts.preferCodec) ?? audio.g711[0];
   if (!chosen) {
-    const listed = audio.payloads.map((p) => p.encoding || String(p.pt)).join(", ");
-    throw new SdpError("no_common_codec", `offer lists no PCMU/PCMA (has: ${listed})`);
+    // Name what was offered as the offer wrote it: PCMU at 16000 Hz or in stereo is not G.711 (RFC 3551 §4.5.14).
+    const listed = audio.payloads.map(describePayload).join(", ");
+    throw new SdpError("no_common_codec", `offer lists no PCMU/PCMA at 8000 Hz mono (has: ${listed})`);
   }
   const te = audio.telephoneEvent;
   const direction = mirrorDirection(effectiveOfferDirection(audio.direction, audio.connection?.address));
@@ -103,4 +112,26 @@ export function createAnswer(opts: CreateAnswerOptions): AnswerResult {
 /** RFC 3264 §6: a rejected stream keeps its position with port 0 and at least one offered format. */
 function rejectedLine(m: SdpMediaSection): MediaDescription {
   return { type: m.type, port: 0, protocol: m.protocol, payloads: m.formats || "0", rtp: [], fmtp: [] };
+}
+
+/**
+ * RFC 4566 §5.7: `c=` is "the unicast IP address of the expected data source or data relay or data sink";
+ * we must be able to send to it. A socket bound to an IPv4 address (or 0.0.0.0) cannot reach an IPv6 one
+ * and the reverse; "::" is dual-stack and reaches both. Hold addresses (0.0.0.0, ::) receive nothing.
+ * @throws SdpError "unsupported_address" naming both families (→ SIP 488 with a Warning)
+ */
+function checkReachable(remote: string | undefined, bindAddress: string): void {
+  if (!remote || remote === "0.0.0.0" || remote === "::") return;
+  const theirs = isIP(remote);
+  const ours = bindAddress === "::" ? 0 : isIP(bindAddress) || 4;
+  if (theirs === 0 || ours === 0 || theirs === ours) return;
+  throw new SdpError("unsupported_address", `c= address ${remote} is IPv${theirs}; this agent sends media over IPv${ours} only`);
+}
+
+/** "PCMU", or "PCMU/16000", "PCMA/8000/2" when not 8000 Hz mono, or the bare payload type when unknown. */
+function describePayload(p: SdpPayload): string {
+  if (!p.encoding) return String(p.pt);
+  const g711 = /^PCM[UA]$/i.test(p.encoding);
+  if (!g711 || (p.clockRate === 8000 && p.channels === 1)) return p.encoding;
+  return `${p.encoding}/${p.clockRate}${p.channels === 1 ? "" : `/${p.channels}`}`;
 }

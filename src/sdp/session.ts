@@ -19,6 +19,8 @@ export interface SdpSessionEndpoint {
   localAddress: string;
   /** Our RTP port. */
   localPort: number;
+  /** Where our RTP socket is bound: re-offers naming a family it cannot reach are refused (createAnswer). */
+  bindAddress?: string;
 }
 
 /** The result of answering a re-offer. */
@@ -92,6 +94,7 @@ export class SdpSession {
         offer,
         localAddress: this.endpoint.localAddress,
         localPort: this.endpoint.localPort,
+        bindAddress: this.endpoint.bindAddress,
         sessionId: this.sessionId,
         sessionVersion,
         preferCodec: previous.codec,

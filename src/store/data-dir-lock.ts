@@ -13,8 +13,8 @@
  * library cannot be loaded, the lock falls back to the file's pid: refused only while that pid is alive.
  */
 import { dlopen, FFIType } from "bun:ffi";
-import { closeSync, ftruncateSync, mkdirSync, openSync, readFileSync, writeSync } from "node:fs";
-import { join } from "node:path";
+import { closeSync, ftruncateSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmdirSync, statSync, writeSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
 import { AgentError } from "../util/errors";
 
 /** File name inside DATA_DIR. */
@@ -115,6 +115,57 @@ export class DataDirLock {
     ftruncateSync(fd, 0);
     writeSync(fd, `${JSON.stringify(holder)}\n`, 0);
     return new DataDirLock(path, fd);
+  }
+
+  /**
+   * What `acquire` would meet, without keeping anything (`voice-agent check-config`): the directory, or
+   * when it does not exist yet its nearest existing parent, must be a directory this process can create
+   * entries in (probed with an empty directory, removed at once).
+   * @returns "DIR is in use by another voice-agent (pid …)" when another live agent holds the lock now
+   *   (not an error: a new configuration is often checked while the old agent still runs), else undefined.
+   * @throws DataDirLockError "lock_failed" with the message `acquire` would give (the path and why).
+   */
+  static check(dir: string): string | undefined {
+    const path = join(dir, LOCK_FILE);
+    let p = resolve(dir);
+    for (;;) {
+      let isDir: boolean;
+      try {
+        isDir = statSync(p).isDirectory();
+      } catch (err) {
+        const parent = dirname(p);
+        if ((err as NodeJS.ErrnoException).code === "ENOENT" && parent !== p) {
+          p = parent;
+          continue;
+        }
+        throw new DataDirLockError("lock_failed", `cannot create ${path}: ${(err as Error).message}`, { cause: err });
+      }
+      if (!isDir) throw new DataDirLockError("lock_failed", `cannot create ${path}: ${p} is not a directory`);
+      try {
+        // A probe directory, made and removed at once: the only test that also holds for root on a
+        // read-only mount, /proc or /sys, where permission bits say yes and mkdir fails.
+        rmdirSync(mkdtempSync(join(p, ".voice-agent-check-")));
+      } catch (err) {
+        throw new DataDirLockError("lock_failed", `cannot create ${path}: ${p} is not writable (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, { cause: err });
+      }
+      break;
+    }
+    let fd: number;
+    try {
+      fd = openSync(path, "r");
+    } catch {
+      return undefined; // no lock file yet, or unreadable: nobody we could name holds it
+    }
+    try {
+      const flock = loadFlock();
+      const busy = flock ? flock(fd, LOCK_EX | LOCK_NB) !== 0 : (() => {
+        const h = readHolder(path);
+        return h !== undefined && alive(h.pid);
+      })();
+      return busy ? `${dir} is in use by ${describe(readHolder(path))}` : undefined;
+    } finally {
+      closeSync(fd); // also drops the flock taken just now, if it was ours
+    }
   }
 
   /** Adds facts known later (e.g. the bound ports) to the lock file. */

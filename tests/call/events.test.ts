@@ -147,6 +147,12 @@ describe("GET /events and the page", () => {
     const bad = await req("/calls?day=yesterday");
     expect(bad.status).toBe(400);
     expect(((await bad.json()) as any).message).toStartWith("day:");
+    // Shaped like a date but not one: 400 too (it was 200 with an empty list, as if no call matched).
+    for (const d of ["2026-13-45", "2026-02-30", "2026-00-10"]) {
+      const r = await req(`/calls?day=${d}`);
+      expect(r.status).toBe(400);
+      expect(((await r.json()) as any).message).toBe(`day: expected a date YYYY-MM-DD, got "${d}"`);
+    }
   });
 });
 

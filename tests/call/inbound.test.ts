@@ -5,8 +5,10 @@
  * provider that fails to open) releases the port and the provider sessions.
  */
 import { afterEach, describe, expect, test } from "bun:test";
-import { FakeStt, FakeTts } from "../../src/providers/fake";
+import { FakeLlm, FakeStt, FakeTts } from "../../src/providers/fake";
 import { ProviderError } from "../../src/providers/types";
+import { parseMessage, serializeMessage, SipRequest } from "../../src/sip";
+import { createLogger } from "../../src/util/log";
 import { cancelFor, countingVad, inboundHarness, invite, settle, T1 } from "./support.ts";
 
 type H = Awaited<ReturnType<typeof inboundHarness>>;
@@ -46,10 +48,15 @@ describe("media and providers start on the ACK", () => {
 
   test("the ACK starts them: STT opened, VAD streams made, the greeting generated and synthesised, record connected", async () => {
     const vad = countingVad();
-    h = await inboundHarness({ vad });
+    let prepared = 0;
+    const llm = Object.assign(new FakeLlm({ replies: ["Hello, how can I help?"] }), { prepare: () => void prepared++ });
+    h = await inboundHarness({ vad, llm });
     const inv = invite(11);
     h.send(inv);
     await settle();
+    // The LLM's connection is opened while the call is set up (before the ACK): the greeting needs no handshake.
+    expect(prepared).toBe(1);
+    expect(llm.requests).toHaveLength(0);
     expect((h.stt as FakeStt).streams).toHaveLength(0);
     expect(vad.created).toBe(0);
     h.ack(inv);
@@ -197,3 +204,30 @@ describe("screening before any transaction (what a carrier SBC does)", () => {
   });
 });
 
+describe("the log pairs every \"call offered\" with a \"call ended\"", () => {
+  test("an INVITE refused for having no SDP offer: 488, then \"call ended\" (reason rejected, status 488) for the same call", async () => {
+    const lines: any[] = [];
+    h = await inboundHarness({ log: createLogger({ level: "info", destination: { write: (s: string) => void lines.push(JSON.parse(s)) } as never }) });
+    const withSdp = invite(20300);
+    const noSdp = parseMessage(serializeMessage(new SipRequest("INVITE", withSdp.uri, withSdp.headers.clone(), ""))) as typeof withSdp;
+    noSdp.headers.delete("Content-Type");
+    h.send(noSdp);
+    await settle();
+    expect(h.finals(noSdp)).toEqual([488]);
+    const offered = lines.filter((l) => l.msg === "call offered");
+    const ended = lines.filter((l) => l.msg === "call ended");
+    expect(offered).toHaveLength(1);
+    expect(ended).toHaveLength(1);
+    expect(ended[0]).toMatchObject({ callId: offered[0].callId, reason: "rejected", status: 488, turns: 0 });
+    // An answered call's pair, for comparison: one more of each.
+    const ok = invite(20302);
+    h.send(ok);
+    await settle();
+    h.ack(ok);
+    await settle();
+    h.bye(ok);
+    await settle();
+    expect(lines.filter((l) => l.msg === "call offered")).toHaveLength(2);
+    expect(lines.filter((l) => l.msg === "call ended").map((l) => l.reason)).toEqual(["rejected", "remote_bye"]);
+  });
+});

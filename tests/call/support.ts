@@ -10,7 +10,7 @@ import type { CallProviders } from "../../src/call/media";
 import { FakeLlm, FakeStt, FakeTts } from "../../src/providers/fake";
 import type { SttProvider, TtsProvider, LlmProvider } from "../../src/providers/types";
 import { Pacer, RtpPortPool, type RtpPortLease } from "../../src/rtp";
-import { silentLogger } from "../../src/util/log";
+import { silentLogger, type Logger } from "../../src/util/log";
 import { Headers, SipRequest, parseMessage, serializeMessage, type SipRequest as Req, type SipResponse } from "../../src/sip";
 import { freeUdpPortRange } from "../support/ports.ts";
 import { ackFor, harness, inDialog, TRUNK } from "../sip/ua-harness.ts";
@@ -37,10 +37,13 @@ export async function settle(ms = 20): Promise<void> {
 
 let callSeq = 0;
 
-/** An INVITE from the trunk with an SDP offer naming `rtpPort` on 127.0.0.1 (nothing listens there). */
-export function invite(rtpPort: number): Req {
+/**
+ * An INVITE from the trunk with an SDP offer naming `rtpPort` on 127.0.0.1 (nothing listens there);
+ * `body` replaces the offer when given.
+ */
+export function invite(rtpPort: number, body?: string): Req {
   const n = ++callSeq;
-  const sdp = [
+  const sdp = body ?? [
     "v=0",
     "o=trunk 1 1 IN IP4 127.0.0.1",
     "s=-",
@@ -111,6 +114,8 @@ export interface InboundHarnessOptions {
   vad?: ReturnType<typeof countingVad>;
   /** MAX_CALLS of the admission; default 10 (so 5 unconfirmed calls per source). */
   capacity?: number;
+  /** The agent's logger; default silent. */
+  log?: Logger;
 }
 
 /** A stand-in for the loaded Silero model that counts the VAD streams created (none hears speech). */
@@ -157,7 +162,7 @@ export async function inboundHarness(o: InboundHarnessOptions = {}) {
   const tts = o.tts ?? new FakeTts({ clock: h.clock });
   const llm = o.llm ?? new FakeLlm({ replies: ["Hello, how can I help?"], clock: h.clock });
   inbound = new InboundCalls({
-    log: silentLogger,
+    log: o.log ?? silentLogger,
     clock: h.clock,
     observer,
     pool: gatedPool,

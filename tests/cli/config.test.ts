@@ -1,11 +1,13 @@
 import { describe, expect, test } from "bun:test";
 import { ConfigError, loadConfig, MAX_CALLS_DEFAULTS, requireOutbound } from "../../src/cli/config";
+import { DEFAULT_DENY_PREFIXES } from "../../src/outbound/destination-policy";
 import { parseCommand, UsageError } from "../../src/cli/args";
 import { CARTESIA_DEFAULTS } from "../../src/providers/cartesia/options";
 import { DEEPGRAM_DEFAULTS } from "../../src/providers/deepgram/options";
 import { GEMINI_DEFAULTS } from "../../src/providers/gemini/options";
 import { conversationSettings } from "../../src/cli/agent-server";
 import { DEFAULT_ENDPOINTING } from "../../src/pipeline/endpointing";
+import { DEFAULT_CONVERSATION } from "../../src/pipeline/conversation-settings";
 import { DEFAULT_PAUSE_MS } from "../../src/pipeline/speech-detector";
 
 describe("loadConfig", () => {
@@ -49,6 +51,19 @@ describe("loadConfig", () => {
     expect(conversationSettings(c).endpointing).toEqual({ minSilenceMs: 700, maxSilenceMs: 2000, completeSilenceMs: 120 });
     // A lower END_OF_TURN_SILENCE_MS pulls the defaults of the shorter waits down with it instead of failing.
     expect(loadConfig({ SIP_PUBLIC_IP: "203.0.113.7", END_OF_TURN_SILENCE_MS: "100" }).conversation).toMatchObject({ endOfTurnCompleteSilenceMs: Math.min(100, DEFAULT_ENDPOINTING.completeSilenceMs!), endOfTurnPauseMs: 100 });
+  });
+
+  test("CONTINUATION_GRACE_MS, NO_WORDS_RESUME_MS, NO_WORDS_MAX_WAIT_MS reach the conversation's settings; defaults are the conversation's own", () => {
+    const def = loadConfig({ SIP_PUBLIC_IP: "203.0.113.7" }).conversation;
+    expect(conversationSettings(def)).toMatchObject({
+      continuationGraceMs: DEFAULT_CONVERSATION.continuationGraceMs,
+      noWordsResumeMs: DEFAULT_CONVERSATION.noWordsResumeMs,
+      noWordsMaxWaitMs: DEFAULT_CONVERSATION.noWordsMaxWaitMs,
+    });
+    const c = loadConfig({ SIP_PUBLIC_IP: "203.0.113.7", CONTINUATION_GRACE_MS: "0", NO_WORDS_RESUME_MS: "800", NO_WORDS_MAX_WAIT_MS: "9000" }).conversation;
+    expect(conversationSettings(c)).toMatchObject({ continuationGraceMs: 0, noWordsResumeMs: 800, noWordsMaxWaitMs: 9000 });
+    // A resume wait above the default maximum wait pulls the maximum up with it instead of failing.
+    expect(loadConfig({ SIP_PUBLIC_IP: "203.0.113.7", NO_WORDS_RESUME_MS: "7000" }).conversation.noWordsMaxWaitMs).toBe(7000);
   });
 
   test("MAX_CALLS defaults to the measured capacity of the pipeline (offline recogniser or cloud STT); FLITE_WORKERS, VAD_BATCH, ADMISSION_*", () => {
@@ -167,6 +182,10 @@ describe("loadConfig", () => {
     [{ END_OF_TURN_COMPLETE_SILENCE_MS: "-1" }, "END_OF_TURN_COMPLETE_SILENCE_MS", /integer from 0/],
     [{ END_OF_TURN_PAUSE_MS: "10" }, "END_OF_TURN_PAUSE_MS", /from 32/],
     [{ END_OF_TURN_SILENCE_MS: "300", END_OF_TURN_PAUSE_MS: "400" }, "END_OF_TURN_PAUSE_MS", /at most END_OF_TURN_SILENCE_MS \(300\), got 400/],
+    [{ CONTINUATION_GRACE_MS: "2500" }, "CONTINUATION_GRACE_MS", /from 0 to 2000, got 2500/],
+    [{ NO_WORDS_RESUME_MS: "soon" }, "NO_WORDS_RESUME_MS", /integer/],
+    [{ NO_WORDS_RESUME_MS: "2000", NO_WORDS_MAX_WAIT_MS: "1000" }, "NO_WORDS_MAX_WAIT_MS", /at least NO_WORDS_RESUME_MS \(2000\), got 1000/],
+    [{ NO_WORDS_MAX_WAIT_MS: "20000" }, "NO_WORDS_MAX_WAIT_MS", /from 200 to 15000/],
     [{ DRAIN_TIMEOUT_S: "abc" }, "DRAIN_TIMEOUT_S", /integer/],
     [{ LLM_FIRST_TOKEN_MS: "0" }, "LLM_FIRST_TOKEN_MS", /from 200/],
     [{ LLM_REPLY_TIMEOUT_MS: "soon" }, "LLM_REPLY_TIMEOUT_MS", /integer/],
@@ -204,7 +223,7 @@ describe("loadConfig", () => {
 describe("outbound, API token and data directory", () => {
   test("defaults: trunk port 5060, ring 30 s, 10 calls, 30 per minute, ./data, loopback HTTP without API_TOKEN", () => {
     const c = loadConfig({ SERVER_HOST: "0.0.0.0" });
-    expect(c.outbound).toEqual({ trunkHost: undefined, trunkPort: 5060, callerId: undefined, credentials: undefined, ringTimeoutS: 30, maxCalls: 10, callsPerMinute: 30, denyPrefixes: [],
+    expect(c.outbound).toEqual({ trunkHost: undefined, trunkPort: 5060, callerId: undefined, credentials: undefined, ringTimeoutS: 30, maxCalls: 10, callsPerMinute: 30, denyPrefixes: [...DEFAULT_DENY_PREFIXES], denyIsDefault: true,
       answer: { amd: "off", classifier: { decisionMs: 3500, greetingMs: 2400, noSpeechMs: undefined }, beepWaitMs: 20_000 },
     });
     expect(c.dataDir).toBe("./data");
@@ -257,11 +276,20 @@ describe("outbound destinations and the trunk realm", () => {
     const c = loadConfig({ ...trunk, SIP_CALLER_ID: "+14155550123", OUTBOUND_ALLOW_PREFIXES: "+1, +44", OUTBOUND_DENY_PREFIXES: "+1900,+1976" });
     expect(c.outbound.allowPrefixes).toEqual(["+1", "+44"]);
     expect(c.outbound.denyPrefixes).toEqual(["+1900", "+1976"]);
+    expect(c.outbound.denyIsDefault).toBe(false);
     expect(loadConfig({ OUTBOUND_ALLOW_PREFIXES: "*" }).outbound.allowPrefixes).toEqual(["*"]);
     expect(() => loadConfig({ OUTBOUND_ALLOW_PREFIXES: "1,44" })).toThrow(/^OUTBOUND_ALLOW_PREFIXES: expected comma-separated E.164 prefixes .* got "1"$/);
     expect(() => loadConfig({ OUTBOUND_ALLOW_PREFIXES: "+1,*" })).toThrow(/^OUTBOUND_ALLOW_PREFIXES: .* got "\*"$/);
     expect(() => loadConfig({ OUTBOUND_DENY_PREFIXES: "*" })).toThrow(/^OUTBOUND_DENY_PREFIXES: /);
-    expect(() => loadConfig({ OUTBOUND_DENY_PREFIXES: "+0" })).toThrow(/^OUTBOUND_DENY_PREFIXES: .* got "\+0"$/);
+    expect(() => loadConfig({ OUTBOUND_DENY_PREFIXES: "+0" })).toThrow(/^OUTBOUND_DENY_PREFIXES: .* or "none", got "\+0"$/);
+  });
+  test("OUTBOUND_DENY_PREFIXES unset: premium rate and +1 area codes billed as international are denied; 'none' clears it", () => {
+    const c = loadConfig({ ...trunk, SIP_CALLER_ID: "+14155550123" });
+    expect(c.outbound.denyIsDefault).toBe(true);
+    for (const p of ["+1900", "+1876", "+1809", "+1242", "+1284", "+449", "+4470"]) expect(c.outbound.denyPrefixes).toContain(p);
+    for (const p of ["+1787", "+1415", "+1212", "+1416"]) expect(c.outbound.denyPrefixes).not.toContain(p); // Puerto Rico, US, Canada
+    expect(loadConfig({ ...trunk, OUTBOUND_DENY_PREFIXES: "none" }).outbound).toMatchObject({ denyPrefixes: [], denyIsDefault: false });
+    expect(loadConfig({ ...trunk, OUTBOUND_DENY_PREFIXES: " None " }).outbound.denyPrefixes).toEqual([]);
   });
   test("a caller ID that is not E.164 has no default: outbound mode asks for OUTBOUND_ALLOW_PREFIXES", () => {
     const c = loadConfig({ ...trunk, SIP_CALLER_ID: "agent-account" });

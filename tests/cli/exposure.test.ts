@@ -1,4 +1,7 @@
 import { describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
 import { exposureWarning, publicSipAddress } from "../../src/cli/exposure.ts";
 import { loadConfig } from "../../src/cli/config.ts";
 import { BINARY, ensureBinary } from "../e2e/agent.ts";
@@ -57,5 +60,15 @@ describe("the compiled binary's check-config", () => {
     const closed = await run({ SIP_HOST: "198.51.100.20", SIP_TRUSTED_IPS: "52.9.254.0/24", SIP_UNTRUSTED: "drop" });
     expect(closed.err).not.toContain("WARNING");
     expect(closed.out).toContain("ACL   trusted 52.9.254.0/24 (others: dropped)");
+  }, 60_000);
+
+  test("refuses a DATA_DIR the agent would refuse (exit 2, naming the variable and why)", async () => {
+    const file = join(mkdtempSync(join(tmpdir(), "va-check-")), "not-a-dir");
+    writeFileSync(file, "");
+    const r = await run({ DATA_DIR: file });
+    expect(r.code).toBe(2);
+    expect(r.err).toContain(`voice-agent: configuration error: DATA_DIR: cannot create ${file}/voice-agent.lock: ${file} is not a directory`);
+    expect(r.out).not.toContain("configuration ok");
+    rmSync(dirname(file), { recursive: true, force: true });
   }, 60_000);
 });

@@ -35,6 +35,14 @@ describe("tracingConfig", () => {
     expect(tracingConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://c:4318" })!.serviceName).toBe("voice-agent");
   });
 
+  test("resource attributes: values percent-decoded (non-ASCII that way), '=' in a value kept, empty pairs skipped; loadConfig refuses garbage with tracing off", () => {
+    const c = tracingConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://c:4318", OTEL_RESOURCE_ATTRIBUTES: "team=voice%20ops, ,note=a=b,city=M%C3%BCnchen" })!;
+    expect(c.resourceAttributes).toEqual({ team: "voice ops", note: "a=b", city: "München" });
+    const base = { STT_PROVIDER: "pocketsphinx", LLM_PROVIDER: "scripted", TTS_PROVIDER: "flite", SIP_PUBLIC_IP: "127.0.0.1" };
+    expect(() => loadConfig({ ...base, OTEL_RESOURCE_ATTRIBUTES: "env:prod" })).toThrow(/^OTEL_RESOURCE_ATTRIBUTES: expected key=value pairs separated by commas, got "env:prod"$/);
+    expect(() => loadConfig({ ...base, OTEL_RESOURCE_ATTRIBUTES: "env=prod;x=y" })).toThrow('OTEL_RESOURCE_ATTRIBUTES: "env": the value "prod;x=y" has a character that must be percent-encoded');
+  });
+
   test.each([
     [{ OTEL_EXPORTER_OTLP_ENDPOINT: "collector:4318" }, "OTEL_EXPORTER_OTLP_ENDPOINT"],
     [{ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: "grpc://c:4317" }, "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"],
@@ -45,6 +53,14 @@ describe("tracingConfig", () => {
     [{ OTEL_EXPORTER_OTLP_ENDPOINT: "http://c:4318", OTEL_EXPORTER_OTLP_TIMEOUT: "soon" }, "OTEL_EXPORTER_OTLP_TIMEOUT"],
     [{ OTEL_EXPORTER_OTLP_ENDPOINT: "http://c:4318", OTEL_BSP_MAX_QUEUE_SIZE: "10", OTEL_BSP_MAX_EXPORT_BATCH_SIZE: "20" }, "OTEL_BSP_MAX_EXPORT_BATCH_SIZE"],
     [{ OTEL_SDK_DISABLED: "yes" }, "OTEL_SDK_DISABLED"],
+    // Resource attributes are checked with tracing off too (no endpoint): garbage is never silent.
+    [{ OTEL_RESOURCE_ATTRIBUTES: "garbage" }, "OTEL_RESOURCE_ATTRIBUTES"],
+    [{ OTEL_RESOURCE_ATTRIBUTES: "env=prod;team=voice" }, "OTEL_RESOURCE_ATTRIBUTES"],
+    [{ OTEL_RESOURCE_ATTRIBUTES: "service name=x" }, "OTEL_RESOURCE_ATTRIBUTES"],
+    [{ OTEL_RESOURCE_ATTRIBUTES: '"env"="prod"' }, "OTEL_RESOURCE_ATTRIBUTES"],
+    [{ OTEL_RESOURCE_ATTRIBUTES: "umgebung=prüfung" }, "OTEL_RESOURCE_ATTRIBUTES"],
+    [{ OTEL_RESOURCE_ATTRIBUTES: "env=%E0%A4%A" }, "OTEL_RESOURCE_ATTRIBUTES"],
+    [{ OTEL_EXPORTER_OTLP_ENDPOINT: "http://c:4318", OTEL_RESOURCE_ATTRIBUTES: "a=1,=2" }, "OTEL_RESOURCE_ATTRIBUTES"],
   ] as const)("%j → ConfigError naming %s", (env, variable) => {
     let err: unknown;
     try {

@@ -74,6 +74,8 @@ export async function startAgent(
       RTP_PORT_END: String(rtpEnd),
       DATA_DIR: dataDir,
       LOG_LEVEL: "info",
+      // `MEDIA_WORKER=on bun test tests/e2e/…` runs a file with the media worker (src/rtp/worker/).
+      ...(process.env.MEDIA_WORKER ? { MEDIA_WORKER: process.env.MEDIA_WORKER } : {}),
       ...env,
     },
   });

@@ -50,6 +50,9 @@ const SLOW_DEADLINE_MS = 16_500;
 const SLOW_MS = 20_000;
 
 let apology: { pcm: Int16Array; ulaw: Uint8Array; ms: number };
+/** What the record names for each stage while the configured (cloud) providers serve it (as tests/e2e/cloud-call.test.ts). */
+const CONFIGURED = { stt: "deepgram (nova-2-phonecall)", llm: "gemini (gemini-2.0-flash)", tts: "cartesia (sonic-2)" };
+
 /** REPLY's first sentence as the offline TTS (flite) says it, μ-law: what a TTS fallback sends. */
 let fliteFirstSentence: Uint8Array;
 
@@ -512,11 +515,15 @@ for (const provider of ["deepgram", "gemini", "cartesia"] as const) {
               expect(answer.some((t) => t >= faultAt - 50 && t <= deadline), `apology within the deadline: ${summary}`).toBe(true);
             } else if (cell.fault === "slow") {
               expect(logsWith(lane.agent, "stt fallback in use").filter((l) => l.callId === run.call.record?.id), summary).toHaveLength(1);
+              expect(run.call.record.providers, "the record names the STT that served the rest of the call").toEqual({ ...CONFIGURED, stt: "pocketsphinx (fallback)" });
             } else {
               // Turn A was being spoken when the STT failed: it is answered (replayed), or — on the
               // fallback — at least turn B is.
               if (cell.transient) expect(h.replies.some((t) => t > run.aEnd && t < run.bStart), `turn A answered: ${summary}`).toBe(true);
-              else expect(logsWith(lane.agent, "stt fallback in use").filter((l) => l.callId === run.call.record?.id), summary).toHaveLength(1);
+              else {
+                expect(logsWith(lane.agent, "stt fallback in use").filter((l) => l.callId === run.call.record?.id), summary).toHaveLength(1);
+                expect(run.call.record.providers, "the record names the STT that served the rest of the call").toEqual({ ...CONFIGURED, stt: "pocketsphinx (fallback)" });
+              }
             }
             if (cell.transient || cell.hears === "reply") {
               expect(h.replies.some((t) => t > run.bEnd), `turn B answered: ${summary}`).toBe(true);
@@ -579,8 +586,8 @@ describe("a provider unreachable at call start is replaced by the offline one fo
     () =>
       startCall("deepgram", (lane, call, m) => {
         expect(logsWith(lane.agent, "stt fallback in use").filter((l) => l.callId === call.record.id)).toHaveLength(1);
-        // The record names the provider that actually served the stage.
-        expect(call.record.providers?.stt).toBe("pocketsphinx (fallback)");
+        // The record names the provider that actually served each stage: the offline one for STT only.
+        expect(call.record.providers).toEqual({ ...CONFIGURED, stt: "pocketsphinx (fallback)" });
         const h = heard(call, lane.fakes);
         expect(h.replies.some((t) => t > phraseTimes(call, 0).endMs), JSON.stringify(call.record.turns)).toBe(true);
       }),
@@ -591,7 +598,7 @@ describe("a provider unreachable at call start is replaced by the offline one fo
     "cartesia unreachable: the greeting and the reply are spoken by flite, not replaced by the apology",
     () =>
       startCall("cartesia", async (lane, call) => {
-        expect(call.record.providers?.tts).toBe("flite (fallback)");
+        expect(call.record.providers).toEqual({ ...CONFIGURED, tts: "flite (fallback)" });
         const greeting = await new FliteTts().synthesize8k(REPLY[0]!.trim());
         const h = heard(call, lane.fakes);
         expect(h.apologies, JSON.stringify(call.record.turns)).toHaveLength(0);
@@ -609,7 +616,7 @@ describe("a provider unreachable at call start is replaced by the offline one fo
     "gemini unreachable: the offline dialogue speaks instead of an apology",
     () =>
       startCall("gemini", (lane, call, m) => {
-        expect(call.record.providers?.llm).toBe("scripted (fallback)");
+        expect(call.record.providers).toEqual({ ...CONFIGURED, llm: "scripted (fallback)" });
         const h = heard(call, lane.fakes);
         expect(h.apologies, JSON.stringify(call.record.turns)).toHaveLength(0);
         const agentTurns = call.record.turns.filter((t: any) => t.speaker === "agent");

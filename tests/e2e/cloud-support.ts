@@ -51,6 +51,12 @@ export interface CloudFakeOptions {
   reply?: string[];
   /** Cartesia audio bytes per chunk message. */
   chunkBytes?: number;
+  /**
+   * `env()` points the agent at the fakes themselves instead of through the relays (the relays still
+   * run, but carry nothing): for benchmarks, where each relay hop adds a pass through this process's
+   * event loop to every request and reply. Tests that kill a provider need the relays (default false).
+   */
+  direct?: boolean;
 }
 
 /** Starts the three protocol fakes on free loopback ports. */
@@ -64,6 +70,9 @@ export function startCloudFakes(o: CloudFakeOptions): CloudFakes {
     gemini: KillableRelay.start(portOf(gemini.url)),
     cartesia: KillableRelay.start(portOf(cartesia.url)),
   };
+  const to = o.direct
+    ? { deepgram: deepgram.port, gemini: portOf(gemini.url), cartesia: portOf(cartesia.url) }
+    : { deepgram: relays.deepgram.port, gemini: relays.gemini.port, cartesia: relays.cartesia.port };
   return {
     deepgram,
     gemini,
@@ -71,12 +80,12 @@ export function startCloudFakes(o: CloudFakeOptions): CloudFakes {
     relays,
     env: (over = {}) => ({
       DEEPGRAM_API_KEY: FAKE_KEYS.deepgram,
-      DEEPGRAM_BASE_URL: `ws://127.0.0.1:${relays.deepgram.port}`,
+      DEEPGRAM_BASE_URL: `ws://127.0.0.1:${to.deepgram}`,
       GEMINI_API_KEY: FAKE_KEYS.gemini,
-      GEMINI_BASE_URL: `http://127.0.0.1:${relays.gemini.port}`,
+      GEMINI_BASE_URL: `http://127.0.0.1:${to.gemini}`,
       CARTESIA_API_KEY: FAKE_KEYS.cartesia,
       CARTESIA_VOICE_ID: FAKE_VOICE_ID,
-      CARTESIA_BASE_URL: `ws://127.0.0.1:${relays.cartesia.port}`,
+      CARTESIA_BASE_URL: `ws://127.0.0.1:${to.cartesia}`,
       ...over,
     }),
     close: async () => {

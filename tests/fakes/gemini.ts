@@ -30,6 +30,8 @@ export type FakeGeminiMode = FaultMode<{ status: number }>;
 
 export interface FakeGeminiRequest extends StreamProgress {
   path: string;
+  /** The client's TCP port: equal ports on consecutive requests = one kept-alive connection. */
+  remotePort: number | undefined;
   version: string;
   model: string;
   query: Record<string, string>;
@@ -86,6 +88,7 @@ export function startFakeGemini(opts: FakeGeminiOptions = {}): FakeGemini {
       if (req.method !== "POST" || !m) return jsonError(404, `no route ${req.method} ${u.pathname}`);
       const rec: FakeGeminiRequest = {
         path: u.pathname,
+        remotePort: server.requestIP(req)?.port,
         version: m[1],
         model: m[2],
         query: Object.fromEntries(u.searchParams),

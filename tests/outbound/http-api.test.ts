@@ -5,15 +5,16 @@
 import { describe, expect, test } from "bun:test";
 import { createApp } from "../../src/http/app";
 import { DestinationPolicy } from "../../src/outbound";
+import { DEFAULT_DENY_PREFIXES } from "../../src/outbound/destination-policy";
 import { CALLEE_SDP, dialerHarness } from "./harness";
 
 const TOKEN = "test-token-0123456789abcdef";
 
-function setup(opts: { token?: string | null; disabled?: boolean; maxCalls?: number; perMinute?: number; allow?: string[]; deny?: string[] } = {}) {
+function setup(opts: { token?: string | null; disabled?: boolean; maxCalls?: number; perMinute?: number; allow?: string[]; deny?: string[]; denyIsDefault?: boolean } = {}) {
   const h = dialerHarness({
     maxCalls: opts.maxCalls ?? 10,
     callsPerMinute: opts.perMinute ?? 100,
-    destinations: opts.allow ? new DestinationPolicy({ allow: opts.allow, deny: opts.deny }) : undefined,
+    destinations: opts.allow ? new DestinationPolicy({ allow: opts.allow, deny: opts.deny, denyIsDefault: opts.denyIsDefault }) : undefined,
   });
   const app = createApp({
     store: h.store,
@@ -130,12 +131,31 @@ describe("outbound API: destinations (OUTBOUND_ALLOW_PREFIXES / OUTBOUND_DENY_PR
   });
 });
 
+describe("outbound API: the default deny list (OUTBOUND_DENY_PREFIXES unset)", () => {
+  test("with the caller ID's +1 allowed, +1900 and Jamaica's +1876 → 422 saying how to change the list; +1415 is called", async () => {
+    // Before: only the allow list (+1) applied by default, so a leaked token could call premium rate and Caribbean numbers.
+    const { call, h } = setup({ allow: ["+1"], deny: [...DEFAULT_DENY_PREFIXES], denyIsDefault: true });
+    const premium = await call("POST", "/outbound/call", { ...GOOD, phone_number: "+19005550123" });
+    expect(premium.status).toBe(422);
+    expect(premium.body).toEqual({
+      error: "destination_not_allowed",
+      field: "phone_number",
+      message:
+        "phone_number: +19005550123 is in the default OUTBOUND_DENY_PREFIXES (+1900: premium rate or billed as international); set OUTBOUND_DENY_PREFIXES to your own list, or none, to call it",
+    });
+    expect((await call("POST", "/outbound/call", { ...GOOD, phone_number: "+18765550123" })).status).toBe(422);
+    expect(h.transport.sent).toHaveLength(0);
+    expect((await call("POST", "/outbound/call", { ...GOOD, phone_number: "+14155550123" })).status).toBe(201);
+  });
+});
+
 describe("outbound API: validation", () => {
   const cases: [string, unknown, string, RegExp][] = [
     ["bad phone number", { ...GOOD, phone_number: "555-0100" }, "phone_number", /^phone_number: expected E\.164/],
     ["phone number with spaces", { ...GOOD, phone_number: "+1 415 555 0100" }, "phone_number", /^phone_number: /],
     ["phone number as a number", { ...GOOD, phone_number: 14155550100 }, "phone_number", /^phone_number: /],
-    ["missing phone number", { opening_reason: "x", objective: "y" }, "phone_number", /^phone_number: /],
+    ["missing phone number", { opening_reason: "x", objective: "y" }, "phone_number", /^phone_number: required$/],
+    ["a JSON array", [1, 2], "phone_number", /^phone_number: required$/],
     ["missing objective", { phone_number: "+14155550100", opening_reason: "x" }, "objective", /^objective: required/],
     ["empty opening_reason", { ...GOOD, opening_reason: "" }, "opening_reason", /^opening_reason: /],
     ["metadata not an object", { ...GOOD, metadata: "x" }, "metadata", /^metadata: /],
@@ -153,6 +173,22 @@ describe("outbound API: validation", () => {
       expect(h.transport.sent).toHaveLength(0);
     });
   }
+
+  test("a body that is not JSON by its Content-Type → 415 naming the type, with Accept; nothing is dialled", async () => {
+    // Before: text/plain or a form body was parsed as such and failed with "phone_number: expected E.164 …".
+    const { call, h, app } = setup();
+    const json = JSON.stringify(GOOD);
+    for (const [type, shown] of [["text/plain", '"text/plain"'], ["application/x-www-form-urlencoded", '"application/x-www-form-urlencoded"'], [undefined, "(no Content-Type)"]] as const) {
+      const headers: Record<string, string> = { authorization: `Bearer ${TOKEN}`, ...(type ? { "content-type": type } : {}) };
+      // Bytes, not a string: a string body would get "text/plain;charset=UTF-8" from Request itself.
+      const res = await app.handle(new Request("http://localhost/outbound/call", { method: "POST", headers, body: new TextEncoder().encode(json) }));
+      expect(res.status).toBe(415);
+      expect(res.headers.get("accept")).toBe("application/json");
+      expect(await res.json()).toEqual({ error: "unsupported_media_type", message: `request body of type ${shown}; send JSON with Content-Type: application/json` });
+    }
+    expect(h.transport.sent).toHaveLength(0);
+    expect((await call("POST", "/outbound/call", json, { authorization: `Bearer ${TOKEN}`, "content-type": "application/json; charset=utf-8" })).status).toBe(201);
+  });
 
   test("amd and voicemail_message reach the call's media request; without them AMD is the default (off), no message", async () => {
     const { call, h } = setup();

@@ -214,6 +214,26 @@ describe("AgentCall", () => {
     expect(s.record.turns.map((t) => t.text)).toEqual(["Hi."]);
   });
 
+  test("continuationGraceMs: speech 100 ms into a reply continues the turn under the 200 ms default, interrupts with 0", async () => {
+    for (const [settings, bargeIns] of [[{}, 0], [{ continuationGraceMs: 0 }, 1]] as const) {
+      const s = setup([[text("Hello. ")], [text("Sure, a table for two tonight at eight.")], [text("Noted.")]], settings);
+      await s.call.start();
+      await s.run(1500);
+      s.vadEvent("start");
+      await s.run(500);
+      s.vadEvent("end");
+      s.say("A table for two, please."); // a finished sentence with speech_final: the turn ends at once
+      await s.run(120); // the reply's first audio went out ~100 ms ago
+      expect(s.sink.isPlaying).toBe(true);
+      s.vadEvent("start");
+      await s.run(20);
+      expect(s.record.bargeIns).toBe(bargeIns);
+      // Continued: the reply to the first part is forgotten (no agent turn for it); cut: recorded as interrupted.
+      expect(s.record.turns.filter((t) => t.speaker === "agent").length).toBe(1 + bargeIns);
+      s.call.stop();
+    }
+  });
+
   test("heardPart cuts at a word boundary proportionally", () => {
     expect(heardPart("one two three four", 0, 100)).toBe("");
     expect(heardPart("one two three four", 50, 100)).toBe("one two");
@@ -378,5 +398,36 @@ test("an LLM unreachable at call start is replaced by the fallback for the rest 
   }
   expect(failing.requests).toHaveLength(1);
   expect(tts.texts.at(-1)).toBe("Offline reply.");
+  call.stop();
+});
+
+test("a caller turn is on the record at once; its observers hear of it once the reply's first audio went out", async () => {
+  const clock = new FakeClock();
+  const sink = clockOutput(clock);
+  const { stt, llm, tts, say } = fakes(clock, [[text("Hello. ")], [text("Sure.")]]);
+  const order: string[] = [];
+  const record: CallRecord = { id: "c3", sipCallId: "z", direction: "inbound", from: "a", to: "b", state: "connected", startedAt: new Date().toISOString(), turns: [], bargeIns: 0 };
+  let framesBefore = 0;
+  const call = new AgentCall({
+    record, clock, log: silentLogger, stt, tts, system: "s", tools: [], output: sink, codec: "PCMU", hangup: () => {},
+    llm: { name: llm.name, generate: (req) => (order.push(`llm request (record: ${record.turns.map((t) => t.speaker).join(",")})`), llm.generate(req)) },
+    onTurn: (t) => order.push(`observer: ${t.speaker} #${t.index}, reply audio out: ${sink.audioFrames > framesBefore}`),
+  });
+  await call.start();
+  for (let t = 0; t < 2000; t += 10) {
+    clock.advance(10);
+    for (let i = 0; i < 5; i++) await Promise.resolve();
+  }
+  order.length = 0;
+  framesBefore = sink.audioFrames;
+  say("A table for two, please.");
+  for (let i = 0; i < 5; i++) await Promise.resolve();
+  expect(order).toEqual(["llm request (record: agent,caller)"]);
+  expect(record.turns.at(-1)).toMatchObject({ speaker: "caller", text: "A table for two, please." });
+  for (let t = 0; t < 100; t += 10) {
+    clock.advance(10);
+    for (let i = 0; i < 5; i++) await Promise.resolve();
+  }
+  expect(order).toEqual(["llm request (record: agent,caller)", "observer: caller #1, reply audio out: true"]);
   call.stop();
 });

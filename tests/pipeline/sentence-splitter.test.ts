@@ -27,11 +27,32 @@ describe("SentenceSplitter", () => {
     expect(run(["Dr. Smith costs 3.50 dollars. Okay."])).toEqual(["Dr. Smith costs 3.50 dollars.", "Okay."]);
   });
 
-  test("a sentence end is only cut once the next token shows whitespace", () => {
+  test("a sentence that ends where a streamed piece ends goes out with that piece", () => {
     const s = new SentenceSplitter();
-    expect(s.push("Wait.")).toEqual([]);
-    expect(s.push(" Next")).toEqual(["Wait."]);
-    expect(s.flush()).toEqual(["Next"]);
+    expect(s.push("Certainly")).toEqual([]);
+    expect(s.push(".")).toEqual(["Certainly."]);
+    expect(s.push(" What time")).toEqual([]);
+    expect(s.push(" would you like?")).toEqual(["What time would you like?"]);
+    expect(s.flush()).toEqual([]);
+  });
+
+  test("a long enough first clause ending a piece goes out with it; later clauses wait for their sentence", () => {
+    const s = new SentenceSplitter();
+    expect(s.push("Thank you for calling the clinic,")).toEqual(["Thank you for calling the clinic,"]);
+    expect(s.push(" this is the receptionist,")).toEqual([]);
+    expect(s.push(" how may I help?")).toEqual(["this is the receptionist, how may I help?"]);
+    expect(new SentenceSplitter().push("Sure,")).toEqual([]); // too short a clause
+  });
+
+  test.each([
+    ["It costs 3.", "50 dollars.", "It costs 3.50 dollars."],
+    ["Visit www.example.", "com today.", "Visit www.example.com today."],
+    ["Ask Dr.", " Smith.", "Ask Dr. Smith."],
+    ["Mail bob@example.", "org now.", "Mail bob@example.org now."],
+  ])("an end at the end of a piece that the next piece may undo waits for it: %p + %p", (a, b, whole) => {
+    const s = new SentenceSplitter();
+    expect(s.push(a)).toEqual([]);
+    expect([...s.push(b), ...s.flush()]).toEqual([whole]);
   });
 
   test("run-on text without punctuation is cut at a space before maxChars", () => {

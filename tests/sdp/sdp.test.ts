@@ -233,6 +233,28 @@ describe("createAnswer", () => {
     expect(a.sdp).toContain(`o=voice-agent ${a.sessionId} 1 IN IP6 2001:db8::5\r\n`);
     expect(a.sdp).toContain("c=IN IP6 2001:db8::5\r\n");
   });
+
+  test("bindAddress: an offer whose c= family our RTP socket cannot send to is refused, naming both", () => {
+    const v6 = offerWith(["m=audio 4000 RTP/AVP 0"], ["c=IN IP6 2001:db8::7"]);
+    const v4 = offerWith(["m=audio 4000 RTP/AVP 0"]);
+    const hold6 = offerWith(["m=audio 4000 RTP/AVP 0"], ["c=IN IP6 ::"]);
+    const refused = (offer: string, bindAddress: string) => {
+      try {
+        createAnswer({ offer, ...LOCAL, bindAddress });
+        return undefined;
+      } catch (err) {
+        return err instanceof SdpError ? `${err.code}: ${err.message}` : String(err);
+      }
+    };
+    expect(refused(v6, "0.0.0.0")).toBe("unsupported_address: c= address 2001:db8::7 is IPv6; this agent sends media over IPv4 only");
+    expect(refused(v6, "127.0.0.1")).toStartWith("unsupported_address: ");
+    expect(refused(v4, "2001:db8::5")).toBe("unsupported_address: c= address 203.0.113.7 is IPv4; this agent sends media over IPv6 only");
+    expect(refused(v6, "::")).toBeUndefined(); // dual-stack
+    expect(refused(v4, "::")).toBeUndefined();
+    expect(refused(v4, "0.0.0.0")).toBeUndefined();
+    expect(refused(hold6, "0.0.0.0")).toBeUndefined(); // a hold address receives nothing
+    expect(createAnswer({ offer: v6, ...LOCAL }).sdp).toContain("m=audio 20000"); // without bindAddress: unchanged
+  });
 });
 
 describe("createOffer / parseAnswer (UAC side)", () => {

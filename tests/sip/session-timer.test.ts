@@ -30,6 +30,7 @@ describe("UAS (inbound calls)", () => {
     h.send(withTimer("30"));
     const r = h.responses(422)[0]!;
     expect(r.headers.get("Min-SE")).toBe("90");
+    expect(r.reason).toBe("Session Interval Too Small"); // RFC 4028 §6 (was an empty phrase: "SIP/2.0 422 ")
     expect(h.calls).toHaveLength(0);
   });
 

@@ -57,6 +57,9 @@ describe("processDatagram (§18.2.1, RFC 3581 §4)", () => {
     const r = processDatagram(enc.encode(noCallId), src("52.9.254.127", 5060));
     expect(r.kind === "reject" && r.response.status).toBe(400);
     expect(r.kind === "reject" && r.response.headers.get("Warning")).toMatch(/^399 - "/);
+    // A parse error that quotes the bad value: its quotes go out as ' (src/sip/message/warning.ts), never as '?'.
+    const badCSeq = processDatagram(enc.encode(TRUNK_OPTIONS.replace("CSeq: 10 OPTIONS", 'CSeq: "x"')), src("52.9.254.127", 5060));
+    expect(badCSeq.kind === "reject" && badCSeq.response.headers.get("Warning")).toBe(`399 - "cseq: bad CSeq ''x''"`);
   });
 
   test("SIP/3.0 request → 505", () => {

@@ -373,6 +373,7 @@ describe("BYE, OPTIONS, other methods, malformed", () => {
     expect(h.sent()).toEqual(["200 OPTIONS", "481 UPDATE", "481 INFO", "481 NOTIFY", "489 NOTIFY", "400 NOTIFY"]);
     expect(h.responses(481, "NOTIFY")[0]!.reason).toBe("Subscription does not exist");
     expect(h.responses(400, "NOTIFY")[0]!.reason).toBe("Missing Event");
+    expect(h.responses(489, "NOTIFY")[0]!.reason).toBe("Bad Event"); // RFC 6665 §8.3.1 (was empty)
     for (const m of ["UPDATE", "INFO", "NOTIFY"]) expect(allow).toContain(m);
     // Every method Allow lists gets something other than 405 out of a dialog (ACK and CANCEL have no 405 either).
     expect(h.responses(405)).toHaveLength(0);

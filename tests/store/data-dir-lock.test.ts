@@ -3,7 +3,7 @@
  * and the refusal names the directory and the holder.
  */
 import { afterAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DataDirLock, DataDirLockError, LOCK_FILE } from "../../src/store";
@@ -74,5 +74,40 @@ describe("DataDirLock", () => {
     })();
     expect(err?.code).toBe("lock_failed");
     expect(err?.message).toMatch(/cannot create \/proc\/voice-agent-cannot-exist\/voice-agent.lock/);
+  });
+
+  describe("check (check-config): what acquire would meet, leaving nothing behind", () => {
+    const code = (fn: () => unknown) => {
+      try {
+        fn();
+      } catch (e) {
+        return e as DataDirLockError;
+      }
+    };
+    test("a file, a path under a file, /proc and /sys → lock_failed with the message acquire gives", () => {
+      const file = join(fresh(), "calls-here");
+      writeFileSync(file, "x");
+      for (const dir of [file, join(file, "sub"), "/proc/voice-agent-cannot-exist", "/sys/voice-agent-cannot-exist"]) {
+        const checked = code(() => DataDirLock.check(dir));
+        const acquired = code(() => DataDirLock.acquire(dir));
+        expect(acquired?.code).toBe("lock_failed"); // the agent refuses it…
+        expect(checked?.code).toBe("lock_failed"); // …so check-config does too
+        expect(checked?.message).toStartWith(`cannot create ${join(dir, LOCK_FILE)}: `);
+      }
+      expect(code(() => DataDirLock.check(file))?.message).toContain(`${file} is not a directory`);
+      expect(code(() => DataDirLock.check("/proc/voice-agent-cannot-exist"))?.message).toContain("/proc is not writable");
+    });
+
+    test("a directory still to be made passes and is not made; a held one is named, not refused", () => {
+      const root = fresh();
+      const dir = join(root, "a", "b");
+      expect(DataDirLock.check(dir)).toBeUndefined();
+      expect(readdirSync(root)).toEqual([]); // no probe or lock file left
+      const lock = DataDirLock.acquire(dir, { sip: "udp:127.0.0.1:5998" });
+      expect(DataDirLock.check(dir)).toContain(`${dir} is in use by another voice-agent (pid ${process.pid}, sip udp:127.0.0.1:5998`);
+      lock.release();
+      expect(DataDirLock.check(dir)).toBeUndefined();
+      expect(readdirSync(dir)).toEqual([LOCK_FILE]);
+    });
   });
 });

@@ -2,7 +2,11 @@ import { Headers } from "./headers.ts";
 import { SipResponse, type SipRequest } from "./message.ts";
 import { parseNameAddr } from "./name-addr.ts";
 
-/** Default reason phrases (RFC 3261 §21; 199/204/412/489 etc. from later RFCs not needed here). */
+/**
+ * Default reason phrases: RFC 3261 §21, plus the codes of later RFCs that we send — 422 (RFC 4028 §6,
+ * Session-Expires below our Min-SE) and 489 (RFC 6665 §8.3.1, an event package we do not know).
+ * A status we send must be in here: an empty phrase ("SIP/2.0 422 ") is legal but says nothing.
+ */
 export const REASON_PHRASES: Readonly<Record<number, string>> = {
   100: "Trying",
   180: "Ringing",
@@ -28,6 +32,8 @@ export const REASON_PHRASES: Readonly<Record<number, string>> = {
   416: "Unsupported URI Scheme",
   420: "Bad Extension",
   421: "Extension Required",
+  422: "Session Interval Too Small",
+  423: "Interval Too Brief",
   480: "Temporarily Unavailable",
   481: "Call/Transaction Does Not Exist",
   482: "Loop Detected",
@@ -36,6 +42,7 @@ export const REASON_PHRASES: Readonly<Record<number, string>> = {
   486: "Busy Here",
   487: "Request Terminated",
   488: "Not Acceptable Here",
+  489: "Bad Event",
   491: "Request Pending",
   500: "Server Internal Error",
   501: "Not Implemented",

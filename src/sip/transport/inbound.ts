@@ -7,6 +7,7 @@ import {
   parseMessage,
   parseNameAddr,
   parseVia,
+  warningValue,
   type Headers,
   type SipMessage,
   type SipResponse,
@@ -87,7 +88,7 @@ function badRequestFor(error: SipParseError, source: Address): SipResponse | und
   if (!vias.every((v) => parses(v))) headers.setAll("Via", [top]); // answer the previous hop at least
   stampVia(headers, source);
   const status = error.code === "version" ? 505 : 400;
-  const warning: [string, string] = ["Warning", `399 - "${sanitize(`${error.code}: ${error.message}`)}"`];
+  const warning: [string, string] = ["Warning", warningValue(399, `${error.code}: ${error.message}`, "-")];
   try {
     return buildResponseFromHeaders(headers, status, { toTag: generateTag(), headers: [warning] });
   } catch {
@@ -102,9 +103,4 @@ function parses(via: string): boolean {
   } catch {
     return false;
   }
-}
-
-/** Printable ASCII only, without `"` and `\`, for a quoted warn-text. */
-function sanitize(s: string): string {
-  return s.replace(/[^\x20-\x7e]|["\\]/g, "?").slice(0, 120);
 }

@@ -6,6 +6,7 @@
 import type { Dialog } from "../dialog/index.ts";
 import type { buildResponse, SipRequest, SipResponse } from "../message/index.ts";
 import { sdpBodyOf, type BodyProblem } from "../message/body.ts";
+import { warningValue as warning } from "../message/warning.ts";
 import type { InviteServerTransaction } from "../transaction/index.ts";
 import type { UaContext } from "./context.ts";
 import { SUPPORTED_ROWS } from "./extensions.ts";
@@ -172,11 +173,6 @@ export class SessionModification {
     // terminate the dialog." (The 64·T1 wait is that of §13.3.1.4.)
     this.c.endWithBye("no_ack");
   }
-}
-
-/** A Warning header value (RFC 3261 §20.43): `code agent "text"`, quotes and line breaks removed. */
-function warning(code: number, text: string): string {
-  return `${code} voice-agent "${text.replace(/["\\\r\n]/g, " ")}"`;
 }
 
 /** Runs `f`, returning undefined instead of throwing (for lazily parsed headers of peer messages). */

@@ -19,6 +19,7 @@ import type { DialogUser, UaContext } from "./context.ts";
 import { InboundCall } from "./inbound-call.ts";
 import { OutboundCall, normaliseAddress, type InviteOptions } from "./outbound-call.ts";
 import { sdpBodyOf } from "../message/body.ts";
+import { warningValue } from "../message/warning.ts";
 import { SUPPORTED_ROWS, unsupportedRequired } from "./extensions.ts";
 import { DEFAULT_SESSION_EXPIRES_S, negotiateAsUas } from "./session-timer.ts";
 import type { InviteRefusal, UserAgentDelegate, UserAgentOptions } from "./delegate.ts";
@@ -319,7 +320,7 @@ export class UserAgent implements UaContext {
     // contain an Accept header field". We understand SDP, alone or as a part of multipart/mixed (RFC 5621).
     const body = sdpBodyOf(req);
     if (body.kind === "problem") {
-      return reply(body.problem.status, [["Accept", "application/sdp"], ["Warning", `399 voice-agent "${body.problem.reason.replace(/"/g, "'")}"`]]);
+      return reply(body.problem.status, [["Accept", "application/sdp"], ["Warning", warningValue(399, body.problem.reason)]]);
     }
     let contactOk = false;
     try {

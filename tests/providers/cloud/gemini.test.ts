@@ -1,12 +1,14 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { normalizeTurns, SILENCE_PROMPT, SPEAK_FIRST_PROMPT } from "../../../src/providers/gemini/history";
-import { GeminiLlm } from "../../../src/providers/gemini/provider";
+import { GeminiLlm, mapGeminiError } from "../../../src/providers/gemini/provider";
+import { GEMINI_DEFAULTS } from "../../../src/providers/gemini/options";
 import { defaultTools } from "../../../src/providers/tools/registry";
 import { ProviderError, type ChatMessage, type LlmChunk, type LlmRequest } from "../../../src/providers/types";
 import { FakeClock } from "../../../src/util/clock";
 import { startFakeGemini, type FakeGemini } from "../../fakes/gemini";
 import { LLM_HTTP_FAULTS } from "../../fakes/sse";
 import { collect, waitUntil } from "../../fakes/wait";
+import { KillableRelay } from "../../e2e/cloud-support";
 
 let fake: FakeGemini;
 afterEach(async () => {
@@ -53,6 +55,44 @@ describe("Gemini LLM against the local fake", () => {
     expect(decls.map((d) => d.name)).toEqual(["end_call", "send_dtmf"]);
     expect(decls[0].parametersJsonSchema).toEqual(defaultTools()[0].parameters);
     expect(decls[0].description).toContain("goodbye");
+  });
+
+  test("consecutive requests reuse one kept-alive connection (no new TCP/TLS handshake per turn)", async () => {
+    fake = startFakeGemini();
+    const g = llm();
+    for (let i = 0; i < 3; i++) await collect(g.generate(req([{ role: "user", text: `turn ${i}` }])));
+    const ports = fake.requests.map((r) => r.remotePort);
+    expect(ports).toHaveLength(3);
+    expect(ports[0]).toBeNumber();
+    expect(new Set(ports).size, `client ports ${ports.join(", ")}`).toBe(1);
+  });
+
+  test("prepare() opens the connection the first request then uses (one TCP accept in all)", async () => {
+    fake = startFakeGemini();
+    const relay = KillableRelay.start(Number(new URL(fake.url).port));
+    try {
+      const g = new GeminiLlm({ apiKey: "test-key", baseUrl: `http://127.0.0.1:${relay.port}` });
+      g.prepare();
+      await waitUntil(() => relay.accepted === 1, "the prepared connection accepted");
+      await collect(g.generate(req([{ role: "user", text: "hi" }])));
+      g.prepare(); // one is pooled: nothing new
+      await collect(g.generate(req([{ role: "user", text: "again" }])));
+      expect(fake.requests).toHaveLength(2);
+      expect(relay.accepted).toBe(1);
+      new GeminiLlm({ apiKey: "k", baseUrl: "not a url" }).prepare(); // never throws
+    } finally {
+      relay.kill();
+    }
+  });
+
+  test("request body: generationConfig only with temperature/maxOutputTokens set; the model in the path", async () => {
+    fake = startFakeGemini();
+    await collect(llm({ model: "gemini-x", temperature: 0.2, maxOutputTokens: 64 }).generate(req([{ role: "user", text: "hi" }], undefined, [])));
+    await collect(llm().generate(req([{ role: "user", text: "hi" }], undefined, [])));
+    expect(fake.requests[0].model).toBe("gemini-x");
+    expect(fake.requests[0].body.generationConfig).toEqual({ temperature: 0.2, maxOutputTokens: 64 });
+    expect(fake.requests[1].body.generationConfig).toBeUndefined();
+    expect(fake.requests[1].model).toBe(GEMINI_DEFAULTS.model);
   });
 
   test("functionCall parts become tool_call chunks, text around them kept in order", async () => {
@@ -146,6 +186,16 @@ describe("Gemini LLM against the local fake", () => {
     const err = await collect(llm().generate(req([{ role: "user", text: "hi" }]))).catch((e) => e);
     expect(err).toBeInstanceOf(ProviderError);
     expect(err).toMatchObject({ code: "unavailable", retryable: true });
+  });
+
+  test("an event that is not JSON → 'protocol', not retryable", () => {
+    let e: unknown;
+    try {
+      JSON.parse("{not json");
+    } catch (err) {
+      e = err;
+    }
+    expect(mapGeminiError({ provider: "gemini", kind: "llm" }, e)).toMatchObject({ code: "protocol", retryable: false });
   });
 
   test("server not listening → 'unavailable', retryable", async () => {

@@ -1,0 +1,165 @@
+/**
+ * The sending half of an RtpSession (RFC 3550 §5.1): who numbers the packets and puts them on the socket.
+ *
+ * Two implementations behind one seam:
+ *  - {@link LocalSendPath} (this file): the session's own thread assigns sequence number and timestamp
+ *    and calls `socket.send` at once — today's behaviour, and the one tests use.
+ *  - `WorkerSendPath` (src/rtp/worker/stream-handle.ts, MEDIA_WORKER=on): the media worker owns the
+ *    socket and the numbering; this thread only posts payloads, so the paced stream (the playout's
+ *    frames, written ahead into a shared ring) never waits for this thread.
+ *
+ * Numbering rules, the same for both: each packet sent advances the sequence number by 1 ("The sequence
+ * number increments by one for each RTP data packet sent"); an audio frame advances the timestamp by its
+ * sample count even when it is not sent (direction excludes sending, no destination: §5.1 "the timestamp
+ * ... reflects the sampling instant"); a telephone-event packet carries its event's start timestamp
+ * (RFC 4733 §2.5.1.2) while the stream's timestamp still advances by the tick's samples.
+ */
+import { decodeFrame, encodeFrame } from "../media/g711.ts";
+import { rtpPacketSize, serializeRtp } from "./packet.ts";
+import type { RtpEndpoint } from "./symmetric-latch.ts";
+import type { PacedStream } from "./worker/frame-ring.ts";
+
+/** Our media direction (RFC 3264 §6.1), as negotiated by src/sdp. */
+export type MediaDirection = "sendrecv" | "sendonly" | "recvonly" | "inactive";
+
+/** What the send path needs to know of the negotiated stream; changed by a re-INVITE (RFC 3264 §8). */
+export interface SendFormat {
+  /** The G.711 law on the wire. */
+  codec: "PCMU" | "PCMA";
+  /** The law of the payloads handed to `sendAudio` (the codec the call started with). */
+  mediaCodec: "PCMU" | "PCMA";
+  payloadType: number;
+  telephoneEventPt: number | undefined;
+  direction: MediaDirection;
+}
+
+/** Packets the path sent; bytes are whole RTP packets (header + payload). */
+export interface SendCounters {
+  packetsOut: number;
+  bytesOut: number;
+  /** Sends the socket refused. */
+  sendErrors: number;
+}
+
+export interface RtpSendPath {
+  /** Sequence number and timestamp the next packet will carry (the worker's: as last published, ≤ 20 ms old). */
+  readonly next: { sequenceNumber: number; timestamp: number };
+  readonly counters: SendCounters;
+  /** The worker's paced stream (MEDIA_WORKER=on): the call's playout writes its frames ahead into it. */
+  readonly paced?: PacedStream;
+  /**
+   * One audio frame (payload in `mediaCodec`; transcoded to the wire law when they differ).
+   * @returns false when it did not go out (or, for the worker, could not be handed over).
+   */
+  sendAudio(payload: Uint8Array, marker: boolean): boolean;
+  /**
+   * One telephone-event packet: `eventTimestamp` is the event's start; the worker path ignores it and
+   * takes the timestamp of the packet with `marker` set (the first of the event, RFC 4733 §2.5.1.1).
+   */
+  sendEvent(payload: Uint8Array, marker: boolean, eventTimestamp: number, samples: number): boolean;
+  /** A raw datagram (RTCP multiplexed, RFC 5761) to `dest` from our RTP port. */
+  sendRaw(bytes: Uint8Array, dest: RtpEndpoint): boolean;
+  /** A renegotiated format/direction; takes effect with the next packet. */
+  configure(format: SendFormat): void;
+  /** Where packets go now (the SDP address, then the latched source). */
+  setDest(dest: RtpEndpoint): void;
+  close(): void;
+}
+
+/** The socket part the local path uses (a Bun UDP socket). */
+export interface DatagramSender {
+  send(data: Uint8Array, port: number, address: string): boolean;
+}
+
+/** No usable destination: port 0 or the unspecified address (RFC 3264 §8.4 hold). */
+export function unusableDest(d: RtpEndpoint): boolean {
+  return d.port === 0 || d.address === "0.0.0.0" || d.address === "::";
+}
+
+/** The in-thread send path: numbering and `sendto(2)` on the caller's thread. */
+export class LocalSendPath implements RtpSendPath {
+  readonly counters: SendCounters = { packetsOut: 0, bytesOut: 0, sendErrors: 0 };
+  private seq: number;
+  private ts: number;
+  private sendBuf = new Uint8Array(12 + 160);
+  private closed = false;
+
+  constructor(
+    private readonly socket: DatagramSender,
+    private readonly ssrc: number,
+    initial: { sequenceNumber: number; timestamp: number },
+    private format: SendFormat,
+    private dest: RtpEndpoint,
+  ) {
+    this.seq = initial.sequenceNumber & 0xffff;
+    this.ts = initial.timestamp >>> 0;
+  }
+
+  get next(): { sequenceNumber: number; timestamp: number } {
+    return { sequenceNumber: this.seq, timestamp: this.ts };
+  }
+
+  configure(format: SendFormat): void {
+    this.format = format;
+  }
+
+  setDest(dest: RtpEndpoint): void {
+    this.dest = dest;
+  }
+
+  sendAudio(payload: Uint8Array, marker: boolean): boolean {
+    if (this.closed) return false;
+    const timestamp = this.ts;
+    this.ts = (this.ts + payload.length) >>> 0;
+    const f = this.format;
+    if (f.codec !== f.mediaCodec) payload = encodeFrame(decodeFrame(payload, f.mediaCodec), f.codec);
+    return this.transmit(f.payloadType, payload, marker, timestamp);
+  }
+
+  sendEvent(payload: Uint8Array, marker: boolean, eventTimestamp: number, samples: number): boolean {
+    if (this.closed) return false;
+    this.ts = (this.ts + samples) >>> 0;
+    if (this.format.telephoneEventPt === undefined) return false;
+    return this.transmit(this.format.telephoneEventPt, payload, marker, eventTimestamp >>> 0);
+  }
+
+  sendRaw(bytes: Uint8Array, dest: RtpEndpoint): boolean {
+    if (this.closed || unusableDest(dest)) return false;
+    try {
+      return this.socket.send(bytes, dest.port, dest.address);
+    } catch {
+      return false;
+    }
+  }
+
+  close(): void {
+    this.closed = true;
+  }
+
+  private transmit(payloadType: number, payload: Uint8Array, marker: boolean, timestamp: number): boolean {
+    const dir = this.format.direction;
+    if (dir === "recvonly" || dir === "inactive") return false;
+    const dest = this.dest;
+    if (unusableDest(dest)) return false;
+    const packet = { marker, payloadType, sequenceNumber: this.seq, timestamp, ssrc: this.ssrc, payload };
+    // RFC 3550 §5.1: "The sequence number increments by one for each RTP data packet sent".
+    this.seq = (this.seq + 1) & 0xffff;
+    const size = rtpPacketSize(packet);
+    if (this.sendBuf.length < size) this.sendBuf = new Uint8Array(size);
+    // sendto(2) copies synchronously, so one buffer is reused for every packet.
+    const bytes = serializeRtp(packet, this.sendBuf);
+    let ok = false;
+    try {
+      ok = this.socket.send(bytes, dest.port, dest.address);
+    } catch {
+      ok = false;
+    }
+    if (ok) {
+      this.counters.packetsOut++;
+      this.counters.bytesOut += size;
+    } else {
+      this.counters.sendErrors++;
+    }
+    return ok;
+  }
+}

@@ -1,0 +1,177 @@
+/**
+ * The call thread's side of the media worker (MEDIA_WORKER=on, media-worker.ts): starts the worker,
+ * binds RTP ports in it for the RtpPortPool (`binder`), hands each port's received datagrams to its
+ * lease's `onPacket` (so RtpSession's receive rules run here unchanged), and gives sessions the
+ * worker's send path (WorkerSendPath: sequence numbers, timestamps and the socket are the worker's).
+ *
+ *   const plane = MediaPlane.start({ onLateness: (ms) => metrics.pacerLateness(ms) });
+ *   const pool = new RtpPortPool(start, end, host, plane.binder);
+ *   …
+ *   await plane.stop(1000);
+ *
+ * A worker that dies is logged once: its calls lose their audio (the agent logs
+ * it); nothing restarts it.
+ */
+import { existsSync } from "node:fs";
+import type { Logger } from "../../util/log.ts";
+import type { RtpBinder, RtpBound, RtpErrorHandler, RtpPacketHandler, RtpSocket } from "../port-pool.ts";
+import type { PlaneReply, PlaneRequest } from "./protocol.ts";
+import { RX_META_FIELDS } from "./protocol.ts";
+import { MAX_RTP_DATAGRAM_BYTES } from "../drop-counters.ts";
+import { WorkerSendPath } from "./send-path-worker.ts";
+
+/** Stands for a datagram the worker did not copy (over MAX_RTP_DATAGRAM_BYTES): RtpSession drops it as oversize. */
+const OVERSIZE = new Uint8Array(MAX_RTP_DATAGRAM_BYTES + 1);
+
+/** Where the compiled binary keeps the worker entry (scripts/build.ts: entries' common folder src/ or the repo). */
+const BUNFS_CANDIDATES = ["/$bunfs/root/rtp/worker/media-worker.js", "/$bunfs/root/src/rtp/worker/media-worker.js"];
+
+/** The worker entry: the embedded one inside a compiled binary, else the source file. */
+export function mediaWorkerEntry(): string {
+  if (import.meta.url.includes("$bunfs")) {
+    const hit = BUNFS_CANDIDATES.find((p) => existsSync(p));
+    if (!hit) throw new Error(`media worker entry not embedded (looked for ${BUNFS_CANDIDATES.join(", ")}): build with scripts/build.ts`);
+    return hit;
+  }
+  return new URL("./media-worker.ts", import.meta.url).href;
+}
+
+export interface MediaPlaneOptions {
+  /** Lateness (ms after the deadline) of each paced tick in the worker. */
+  onLateness?: (ms: number) => void;
+  /** Logs "media worker ready" (with the ms it took to start) and, once, a failure. */
+  log?: Logger;
+}
+
+interface PortHandlers {
+  onData: RtpPacketHandler;
+  onError: RtpErrorHandler;
+}
+
+export class MediaPlane {
+  private readonly ports = new Map<number, PortHandlers>();
+  private readonly binds = new Map<number, (r: Extract<PlaneReply, { t: "bound" }>) => void>();
+  private nextId = 1;
+  private dead = false;
+  private stopped: (() => void) | undefined;
+  /** Datagrams delivered from the worker. */
+  received = 0;
+  /** `rx` batches delivered. */
+  batches = 0;
+
+  private constructor(
+    private readonly worker: Worker,
+    private readonly o: MediaPlaneOptions,
+  ) {}
+
+  /** Starts the worker. @throws Error when the entry is not embedded in a compiled binary. */
+  static start(o: MediaPlaneOptions = {}): MediaPlane {
+    const t0 = performance.now();
+    const worker = new Worker(mediaWorkerEntry());
+    const plane = new MediaPlane(worker, o);
+    worker.onmessage = (ev: MessageEvent<PlaneReply>) => {
+      if (ev.data.t === "ready") o.log?.info({ ms: Math.round(performance.now() - t0) }, "media worker ready");
+      else plane.onReply(ev.data);
+    };
+    worker.onerror = (ev: ErrorEvent) => plane.fail(ev.message);
+    worker.addEventListener("close", () => plane.fail("exited"));
+    worker.unref();
+    return plane;
+  }
+
+  /** The RtpPortPool binder: ports bound in the worker. */
+  readonly binder: RtpBinder = (host, port, onData, onError) => this.bind(host, port, onData, onError);
+
+  /** Closes every socket and ends the worker; resolves within `ms` whatever happens. */
+  async stop(ms = 1000): Promise<void> {
+    if (this.dead) return;
+    const { promise, resolve } = Promise.withResolvers<void>();
+    this.stopped = resolve;
+    this.post({ t: "stop" });
+    const t = setTimeout(resolve, ms);
+    await promise;
+    clearTimeout(t);
+    this.dead = true;
+    this.worker.terminate();
+  }
+
+  post(m: PlaneRequest, transfer?: ArrayBuffer[]): void {
+    if (this.dead) return;
+    this.worker.postMessage(m, transfer ? { transfer } : undefined);
+  }
+
+  private async bind(host: string, port: number, onData: RtpPacketHandler, onError: RtpErrorHandler): Promise<RtpBound> {
+    if (this.dead) throw Object.assign(new Error("media worker is not running"), { code: "EWORKER" });
+    const id = this.nextId++;
+    const { promise, resolve } = Promise.withResolvers<Extract<PlaneReply, { t: "bound" }>>();
+    this.binds.set(id, resolve);
+    this.post({ t: "bind", id, host, port });
+    const r = await promise;
+    if (!r.ok) throw Object.assign(new Error(r.message), { code: r.code });
+    this.ports.set(port, { onData, onError });
+    const plane = this;
+    let closed = false;
+    const socket: RtpSocket = {
+      send(data, dport, address) {
+        if (closed) return false;
+        plane.post({ t: "raw", port, bytes: data.slice(), dest: { address, port: dport } });
+        return true;
+      },
+      close() {
+        if (closed) return;
+        closed = true;
+        plane.ports.delete(port);
+        plane.post({ t: "close", port });
+      },
+      get closed() {
+        return closed;
+      },
+    };
+    return {
+      socket,
+      openSendPath: (ssrc, initial, format, dest) => new WorkerSendPath(this, port, ssrc, initial, format, dest),
+    };
+  }
+
+  private onReply(m: PlaneReply): void {
+    switch (m.t) {
+      case "bound": {
+        const r = this.binds.get(m.id);
+        this.binds.delete(m.id);
+        return r?.(m);
+      }
+      case "rx":
+        return this.deliver(m.buf, m.meta, m.addrs);
+      case "err":
+        return this.ports.get(m.port)?.onError(new Error(m.message));
+      case "late":
+        if (this.o.onLateness) for (const v of m.values) this.o.onLateness(v);
+        return;
+      case "stopped":
+        return this.stopped?.();
+      case "ready":
+        return;
+    }
+  }
+
+  /** One batch: each datagram to its port's handler, as a view of the transferred buffer (never reused). */
+  private deliver(buf: ArrayBuffer, meta: Int32Array, addrs: string[]): void {
+    this.batches++;
+    for (let i = 0, k = 0; k < addrs.length; i += RX_META_FIELDS, k++) {
+      const h = this.ports.get(meta[i]!);
+      if (!h) continue;
+      this.received++;
+      const len = meta[i + 3]!;
+      h.onData(len < 0 ? OVERSIZE : new Uint8Array(buf, meta[i + 2]!, len), meta[i + 1]!, addrs[k]!);
+    }
+  }
+
+  private fail(why: string): void {
+    if (this.dead) return;
+    this.dead = true;
+    for (const r of this.binds.values()) r({ t: "bound", id: 0, ok: false, code: "EWORKER", message: `media worker ${why}` });
+    this.binds.clear();
+    this.stopped?.();
+    this.o.log?.error({ err: why }, "media worker failed: calls have no audio");
+  }
+}

@@ -1,0 +1,42 @@
+/**
+ * Messages between the call thread's MediaPlane (plane.ts) and the media worker (media-worker.ts).
+ * Per packet there is no message: outgoing paced frames go through each stream's FrameRing, incoming
+ * datagrams travel in batches (one transferred buffer per batch).
+ */
+import type { SendFormat } from "../send-path.ts";
+import type { RtpEndpoint } from "../symmetric-latch.ts";
+
+export type PlaneRequest =
+  | { t: "bind"; id: number; host: string; port: number }
+  /** Closes the socket on `port` (and its stream). */
+  | { t: "close"; port: number }
+  | { t: "open"; port: number; ssrc: number; sequenceNumber: number; timestamp: number; format: SendFormat; dest: RtpEndpoint; sab: SharedArrayBuffer }
+  | { t: "config"; port: number; format: SendFormat }
+  | { t: "dest"; port: number; dest: RtpEndpoint }
+  | { t: "now"; port: number; kind: "audio" | "event"; payload: Uint8Array; marker: boolean }
+  | { t: "raw"; port: number; bytes: Uint8Array; dest: RtpEndpoint }
+  /** Starts (on) or stops the stream's paced ticks. */
+  | { t: "pace"; port: number; on: boolean }
+  /** A frame was written into an empty ring: start the talkspurt now if the stream is idle (Pacer.startNow). */
+  | { t: "kick"; port: number }
+  | { t: "stop" };
+
+/** Per datagram in an `rx` batch: local port, remote port, byte offset, length (Int32 each). */
+export const RX_META_FIELDS = 4;
+
+export type PlaneReply =
+  | { t: "bound"; id: number; ok: true }
+  | { t: "bound"; id: number; ok: false; code: string; message: string }
+  /** Datagrams received: `meta` holds RX_META_FIELDS ints per datagram, `addrs` the source addresses. */
+  | { t: "rx"; buf: ArrayBuffer; meta: Int32Array; addrs: string[] }
+  | { t: "err"; port: number; message: string }
+  /** Lateness (ms after the deadline) of each paced tick since the last report. */
+  | { t: "late"; values: Float64Array }
+  | { t: "stopped" }
+  /** The worker's script ran: it takes requests. */
+  | { t: "ready" };
+
+/** What a send path needs of the plane: posting a request to the worker. */
+export interface PlanePoster {
+  post(m: PlaneRequest): void;
+}

@@ -1,0 +1,172 @@
+/**
+ * The media worker's side of one call's outgoing RTP stream: it numbers and sends packets (RFC 3550
+ * §5.1) on the call's socket, from two sources:
+ *  - paced (`onTick`, one per 20 ms tick of the worker's Pacer while `paced`): the next frame of the
+ *    call's FrameRing — audio, a telephone-event packet or a held silence tick — or, when the ring is
+ *    empty, a silence frame of its own, so the carrier never sees a gap and the timestamp advances 160
+ *    per frame through silence;
+ *  - immediate (`sendNow`): frames the call's thread sends as they come (a bridge relays on arrival),
+ *    and raw datagrams (RTCP multiplexed, RFC 5761).
+ *
+ * Marker bit (RFC 3551 §4.1): on the first audio frame after a frame that was not audio (start of a
+ * talkspurt, also after an underrun). Telephone events carry the marker the ring gives them (the first
+ * packet of an event, RFC 4733 §2.5.1.1) and the timestamp of that first packet (§2.5.1.2: "the RTP
+ * timestamp ... identifies the beginning of the event"); the stream's timestamp still advances 160 per
+ * event packet. Nothing is sent while the direction excludes sending or the destination is unusable
+ * (port 0, 0.0.0.0: hold, RFC 3264 §8.4); the timestamp advances anyway and the sequence does not.
+ */
+import { decodeFrame, encodeFrame, silenceFrame } from "../../media/g711.ts";
+import { rtpPacketSize, serializeRtp } from "../packet.ts";
+import type { PacerSource } from "../pacer.ts";
+import type { DatagramSender, SendFormat } from "../send-path.ts";
+import { unusableDest } from "../send-path.ts";
+import type { RtpEndpoint } from "../symmetric-latch.ts";
+import {
+  C_BYTES_OUT,
+  C_NEXT_SEQ,
+  C_NEXT_TS,
+  C_PACKETS_OUT,
+  C_SEND_ERRORS,
+  FRAME_AUDIO,
+  FRAME_EVENT,
+  FrameRing,
+} from "./frame-ring.ts";
+
+/** Samples per 20 ms tick at 8000 Hz. */
+const TICK_SAMPLES = 160;
+
+export interface WorkerStreamInit {
+  ssrc: number;
+  sequenceNumber: number;
+  timestamp: number;
+  format: SendFormat;
+  dest: RtpEndpoint;
+}
+
+export class WorkerStream implements PacerSource {
+  readonly ring: FrameRing;
+  private format: SendFormat;
+  private dest: RtpEndpoint;
+  private seq: number;
+  private ts: number;
+  private eventTs = 0;
+  private lastWasAudio = false;
+  private silence: Uint8Array;
+  private sendBuf = new Uint8Array(12 + 160);
+  /** True when the last paced tick found the ring empty. */
+  idle = true;
+
+  constructor(
+    private readonly socket: DatagramSender,
+    private readonly ssrc: number,
+    init: WorkerStreamInit,
+    sab: SharedArrayBuffer,
+  ) {
+    this.ring = new FrameRing(sab);
+    this.format = init.format;
+    this.dest = init.dest;
+    this.seq = init.sequenceNumber & 0xffff;
+    this.ts = init.timestamp >>> 0;
+    this.silence = silenceFrame(init.format.codec);
+    this.publish();
+  }
+
+  configure(format: SendFormat): void {
+    if (format.codec !== this.format.codec) this.silence = silenceFrame(format.codec);
+    this.format = format;
+  }
+
+  setDest(dest: RtpEndpoint): void {
+    this.dest = dest;
+  }
+
+  /** True when the last frame sent was audio (a frame queued now would not start a talkspurt). */
+  get playing(): boolean {
+    return this.lastWasAudio;
+  }
+
+  /** One paced tick: the ring's next frame, else silence. */
+  onTick(): void {
+    const f = this.ring.take();
+    if (!f) {
+      this.idle = true;
+      this.audio(this.silence, false, true);
+      this.lastWasAudio = false;
+      this.ring.noteIdle();
+      return;
+    }
+    this.idle = false;
+    if (f.kind === FRAME_AUDIO) {
+      this.audio(f.payload, !this.lastWasAudio, false);
+      this.lastWasAudio = true;
+    } else if (f.kind === FRAME_EVENT) {
+      this.event(f.payload, f.marker);
+      this.lastWasAudio = false;
+    } else {
+      this.audio(this.silence, false, true);
+      this.lastWasAudio = false;
+    }
+    this.ring.release(f);
+  }
+
+  /** A frame sent as it comes (not paced): audio (`samples` = its length) or a telephone event. */
+  sendNow(kind: "audio" | "event", payload: Uint8Array, marker: boolean): void {
+    if (kind === "event") this.event(payload, marker);
+    else this.audio(payload, marker, false);
+  }
+
+  /** A raw datagram from our port (RTCP muxed). */
+  sendRaw(bytes: Uint8Array, dest: RtpEndpoint): void {
+    if (unusableDest(dest)) return;
+    try {
+      this.socket.send(bytes, dest.port, dest.address);
+    } catch {
+      // counted by the RTCP session's own view (nothing here)
+    }
+  }
+
+  /** `wire`: the payload is already in the wire law (our silence). */
+  private audio(payload: Uint8Array, marker: boolean, wire: boolean): void {
+    const timestamp = this.ts;
+    this.ts = (this.ts + payload.length) >>> 0;
+    const f = this.format;
+    if (!wire && f.codec !== f.mediaCodec) payload = encodeFrame(decodeFrame(payload, f.mediaCodec), f.codec);
+    this.transmit(f.payloadType, payload, marker, timestamp);
+  }
+
+  private event(payload: Uint8Array, first: boolean): void {
+    if (first) this.eventTs = this.ts;
+    this.ts = (this.ts + TICK_SAMPLES) >>> 0;
+    const pt = this.format.telephoneEventPt;
+    if (pt === undefined) return this.publish();
+    this.transmit(pt, payload, first, this.eventTs);
+  }
+
+  private transmit(payloadType: number, payload: Uint8Array, marker: boolean, timestamp: number): void {
+    const dir = this.format.direction;
+    if (dir === "recvonly" || dir === "inactive" || unusableDest(this.dest)) return this.publish();
+    const packet = { marker, payloadType, sequenceNumber: this.seq, timestamp, ssrc: this.ssrc, payload };
+    this.seq = (this.seq + 1) & 0xffff;
+    const size = rtpPacketSize(packet);
+    if (this.sendBuf.length < size) this.sendBuf = new Uint8Array(size);
+    const bytes = serializeRtp(packet, this.sendBuf);
+    let ok = false;
+    try {
+      ok = this.socket.send(bytes, this.dest.port, this.dest.address);
+    } catch {
+      ok = false;
+    }
+    const c = this.ring.counters;
+    if (ok) {
+      c[C_PACKETS_OUT]++;
+      c[C_BYTES_OUT] += size;
+    } else c[C_SEND_ERRORS]++;
+    this.publish();
+  }
+
+  /** Publishes the next sequence number and timestamp (RTCP SR, DTMF start, stats). */
+  private publish(): void {
+    this.ring.counters[C_NEXT_SEQ] = this.seq;
+    this.ring.counters[C_NEXT_TS] = this.ts;
+  }
+}
