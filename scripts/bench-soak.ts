@@ -7,13 +7,16 @@
  *   bun run bench:soak                                   1,000 warm-up calls, then 10,000, 8 at a time, 20 per second
  *   bun run bench:soak --calls 2000 --concurrency 16 --rate 40 --call-ms 500 --warm-calls 100
  *
- * Memory: RSS is compared with its level after the warm-up calls (allocator arenas, JIT code and pools
- * that every call shares are then in place), and its growth over the second half of the run is printed
- * per 1,000 calls (least squares over the ~5 s samples): about 0 is a plateau, a steady slope a leak.
- * The end snapshot may fall on a peak of the garbage collector's sawtooth (JS heap 40–100 MiB here), so
- * the mean RSS and the JS heap floor of the first and last 1,000 calls are printed too.
+ * Memory: the start and end snapshots are both taken after the agent's own idle collection
+ * (IDLE_GC_S, 40 s after the last call: src/util/idle-collector.ts), i.e. what a quiet agent holds, once
+ * after the warm-up calls (allocator arenas, JIT code and pools that every call shares are then in
+ * place) and once after the run. Without it the numbers are points of the garbage collector's sawtooth:
+ * JavaScriptCore does not collect an idle heap, and 40 s after 1,000 calls 60–75 MiB of garbage were
+ * still resident. The verdict line compares the two (MiB and KiB per call); the growth of the sampled
+ * RSS over the second half of the run (least squares per 1,000 calls, about 0 for a plateau) and the
+ * mean RSS / JS heap floor of the first and last 1,000 calls are printed too.
  *
- * Needs sipp. On a shared 2-core machine a full run takes about 10 minutes at 20 calls/s.
+ * Needs sipp. On a shared 2-core machine a full run takes about 11 minutes at 20 calls/s.
  */
 import { parseArgs } from "node:util";
 import { growthPer1000Calls, memoryWindows, runSoak, soakTable } from "../tests/support/soak.ts";
@@ -26,6 +29,8 @@ const { values: opt } = parseArgs({
     rate: { type: "string", default: "20" },
     "call-ms": { type: "string", default: "300" },
     "warm-calls": { type: "string", default: "1000" },
+    /** RSS after the idle collection may end this much above its start and count as "back", MiB. */
+    "rss-tolerance-mib": { type: "string", default: "10" },
   },
 });
 const calls = Math.max(1, Number(opt.calls));
@@ -33,10 +38,11 @@ const concurrency = Math.max(1, Number(opt.concurrency));
 const rate = Math.max(1, Number(opt.rate));
 const callMs = Math.max(0, Number(opt["call-ms"]));
 const warmCalls = Math.max(1, Number(opt["warm-calls"]));
+const rssToleranceMiB = Math.max(0, Number(opt["rss-tolerance-mib"]));
 
 console.log(`soak: ${warmCalls} warm-up calls, then ${calls} calls, ${concurrency} at a time, ${rate}/s, ${callMs} ms each, compiled agent with cloud fakes`);
 try {
-  const r = await runSoak({ calls, concurrency, rate, callMs, warmCalls, progress: (l) => console.log(`  ${l}`) });
+  const r = await runSoak({ calls, concurrency, rate, callMs, warmCalls, idleCollection: true, progress: (l) => console.log(`  ${l}`) });
   console.log("");
   console.log(soakTable(r));
   console.log("");
@@ -54,6 +60,19 @@ try {
         `JS heap floor (lowest sample, after a collection) ${f(w.first.heapFloorMiB)} → ${f(w.last.heapFloorMiB)} MiB`,
     );
   }
+  let rssBack = true;
+  if (r.idle) {
+    const { start: a, end: b } = r.idle;
+    const d = b.rssAfterMiB - a.rssAfterMiB;
+    rssBack = d <= rssToleranceMiB;
+    console.log(
+      `memory verdict (after the agent's idle collection, ${warmCalls} warm-up calls vs ${r.completed} calls later): ` +
+        `RSS ${a.rssAfterMiB} → ${b.rssAfterMiB} MiB (${d >= 0 ? "+" : ""}${d.toFixed(1)} MiB, ${((d * 1024) / Math.max(1, r.completed)).toFixed(2)} KiB per call), ` +
+        `JS heap in use ${a.heapUsedMiB} → ${b.heapUsedMiB} MiB; peak RSS while calls ran ${r.peak.rssMiB} MiB; ` +
+        `the collections took ${a.ms} and ${b.ms} ms and gave back ${(a.rssBeforeMiB - a.rssAfterMiB).toFixed(1)} and ${(b.rssBeforeMiB - b.rssAfterMiB).toFixed(1)} MiB`,
+    );
+    console.log(rssBack ? `RSS: back to its start level (within ${rssToleranceMiB} MiB)` : `RSS: ${d.toFixed(1)} MiB above its start level (tolerance ${rssToleranceMiB} MiB)`);
+  }
   if (r.errors.length) console.log(`agent error lines (first ${r.errors.length}):\n${r.errors.map((e) => `  ${JSON.stringify(e)}`).join("\n")}`);
   const pooledGrowth = r.end.pooledHttp - r.start.pooledHttp;
   const leaked =
@@ -68,7 +87,7 @@ try {
       ? "RESULT: something was not given back (see end − start)"
       : `RESULT: descriptors (but ${pooledGrowth} pooled keep-alive connection(s) to the LLM), ports, children and temp files back to their start level`,
   );
-  process.exitCode = leaked || r.completed < calls ? 1 : 0;
+  process.exitCode = leaked || !rssBack || r.completed < calls ? 1 : 0;
 } finally {
   await stopAllManaged();
 }

@@ -170,6 +170,20 @@ export interface SoakOptions {
    * shares once loaded (allocator arenas, JIT code, pools, caches) is in the baseline. Default 3.
    */
   warmCalls?: number;
+  /**
+   * Take the start and end snapshots after the agent's idle collection (IDLE_GC_S, default 40 s after
+   * the last call: src/util/idle-collector.ts), so both are what a quiet agent holds — not a point of the
+   * garbage collector's sawtooth. Adds ~2 × IDLE_GC_S to the run; bench:soak sets it.
+   */
+  idleCollection?: boolean;
+}
+
+/** The agent's "memory collected while idle" line. */
+export interface IdleCollectionLine {
+  ms: number;
+  rssBeforeMiB: number;
+  rssAfterMiB: number;
+  heapUsedMiB: number;
 }
 
 /** One sample of the agent's memory while calls run. */
@@ -197,6 +211,26 @@ export interface SoakResult {
   elapsedMs: number;
   /** Lines the agent logged at error level (first 20). */
   errors: any[];
+  /** With `idleCollection`: the agent's idle collections before `start` and before `end`. */
+  idle?: { start: IdleCollectionLine; end: IdleCollectionLine };
+}
+
+/** Waits for the agent's next "memory collected while idle" line after `from` (an offset in its stdout). */
+async function nextIdleCollection(agent: RunningAgent, from: number, timeoutMs: number): Promise<{ line: IdleCollectionLine; end: number }> {
+  const mark = '"msg":"memory collected while idle"';
+  const found = await waitFor(
+    () => {
+      const out = agent.proc.stdout();
+      const i = out.indexOf(mark, from);
+      if (i < 0) return undefined;
+      const start = out.lastIndexOf("\n", i) + 1;
+      const end = out.indexOf("\n", i);
+      return { line: JSON.parse(out.slice(start, end < 0 ? undefined : end)) as IdleCollectionLine, end: end < 0 ? out.length : end };
+    },
+    timeoutMs,
+    "the agent's idle collection (IDLE_GC_S)",
+  );
+  return found;
 }
 
 const COUNTED = /^voice_agent_calls_total\{direction="inbound",result="remote_bye"\} (\d+)/m;
@@ -241,6 +275,13 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
     const warm = warmCalls <= 3 ? await run(warmCalls, 1, warmCalls) : await run(warmCalls, o.concurrency, o.rate);
     await warm.exited;
     await settle();
+    const idleS = Number(o.env?.IDLE_GC_S ?? 40);
+    let idleStart: { line: IdleCollectionLine; end: number } | undefined;
+    if (o.idleCollection) {
+      say(`waiting for the agent's idle collection (IDLE_GC_S=${idleS} s after the last call)…`);
+      idleStart = await nextIdleCollection(agent, 0, (idleS + 60) * 1000);
+      say(`idle collection after warm-up: ${JSON.stringify(idleStart.line)}`);
+    }
     const start = await snapshot(agent, tempDir, pooled);
     say(`after ${warmCalls} warm-up calls: ${JSON.stringify(start)}`);
     const samples: MemorySample[] = [];
@@ -257,6 +298,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
       say(`${Math.round((performance.now() - t0) / 1000)} s: ${done ?? "?"} calls done, live ${s.activeCalls}, fds ${s.fds}, rss ${s.rssMiB} MiB, heap ${s.heapUsedMiB} MiB`);
     }
     const sippExit = await main.exited;
+    const logAtRunEnd = agent.proc.stdout().length; // the end's idle collection is the first one after this
     const elapsedMs = performance.now() - t0;
     await settle();
     // Give SIP transactions (Timer J/K, 64·T1) and sockets in TIME_WAIT-like states time to go.
@@ -268,11 +310,19 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
       await Bun.sleep(1000);
       end = await snapshot(agent, tempDir, pooled);
     }
+    let idle: SoakResult["idle"];
+    if (idleStart) {
+      say(`waiting for the agent's idle collection after the run…`);
+      const idleEnd = await nextIdleCollection(agent, Math.max(idleStart.end, logAtRunEnd), (idleS + 60) * 1000);
+      say(`idle collection after the run: ${JSON.stringify(idleEnd.line)}`);
+      end = await snapshot(agent, tempDir, pooled);
+      idle = { start: idleStart.line, end: idleEnd.line };
+    }
     const text = await (await fetch(`http://127.0.0.1:${agent.httpPort}/metrics`, { headers: { connection: "close" } })).text();
     say(`fakes: deepgram ${fakes.relays.deepgram.port}, gemini ${fakes.relays.gemini.port}, cartesia ${fakes.relays.cartesia.port}, http ${agent.httpPort}; tcp at start ${JSON.stringify(start.tcpPeers)}, at end ${JSON.stringify(end.tcpPeers)}`);
     const completed = Number(COUNTED.exec(text)?.[1] ?? 0) - warmCalls;
     const errors = agent.logs().filter((l) => l.level === "error" || l.level === "fatal").slice(0, 20);
-    return { fresh, start, samples, end, peak, sippExit, completed, elapsedMs, errors };
+    return { fresh, start, samples, end, peak, sippExit, completed, elapsedMs, errors, idle };
   } finally {
     await agent?.stop().catch(() => null);
     await fakes.close();
