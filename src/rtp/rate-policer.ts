@@ -15,8 +15,13 @@
 
 /** Packets per second a stream may keep up: 1.5× a 10 ms ptime (100/s), 3× the usual 20 ms (50/s). */
 export const RTP_POLICE_RATE_PPS = 150;
-/** Packets a stream may send at once above that rate: 2 s of 20 ms packets (a stall's backlog). */
-export const RTP_POLICE_BURST = 100;
+/**
+ * Packets a stream may send at once above that rate: 5 s of 20 ms packets. Also the backlog a caller's
+ * stream may bring after this thread stalled (the kernel queues the datagrams and hands them over at
+ * once): a stall longer than that loses the caller's audio beyond 5 s — such a stall has already broken
+ * the call. The price: a flood costs up to this many decoded packets once, then 3× a normal stream.
+ */
+export const RTP_POLICE_BURST = 250;
 
 export class RatePolicer {
   private tokens: number;

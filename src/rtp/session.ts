@@ -19,7 +19,7 @@
  *     → dropped, `ignoredPayloadIn` (and never latched onto);
  *  4. source the latch refuses (another address than the SDP's or the signalling's, or a second
  *     source while the latched one is alive) → dropped, `ignoredSourceIn` (rule in symmetric-latch.ts);
- *  4b. the accepted source above 150 packets/s beyond a burst of 100 → dropped, `rateLimitedIn`
+ *  4b. the accepted source above 150 packets/s beyond a burst of 250 → dropped, `rateLimitedIn`
  *     (rate-policer.ts: a flood of valid packets would otherwise be decoded and analysed one by one);
  *  5. counted in `packetsIn`/`bytesIn`, sequence/loss bookkeeping (RFC 3550 A.3); a new SSRC after the
  *     first is counted in `ssrcChanges` (not a takeover); a duplicate or late (reordered) packet is

@@ -5,8 +5,8 @@ import { RTP_POLICE_BURST, RTP_POLICE_RATE_PPS, RatePolicer } from "../../src/rt
 const admitted = (p: RatePolicer, n: number, at: number) => Array.from({ length: n }, () => p.admit(at)).filter(Boolean).length;
 
 describe("RatePolicer", () => {
-  test("defaults: 150 packets/s, burst 100 — at least 3× a 20 ms stream, 1.5× a 10 ms one", () => {
-    expect([RTP_POLICE_RATE_PPS, RTP_POLICE_BURST]).toEqual([150, 100]);
+  test("defaults: 150 packets/s, burst 250 — at least 3× a 20 ms stream, 1.5× a 10 ms one; 5 s of backlog", () => {
+    expect([RTP_POLICE_RATE_PPS, RTP_POLICE_BURST]).toEqual([150, 250]);
     expect(RTP_POLICE_RATE_PPS).toBeGreaterThanOrEqual(3 * 50);
   });
 
