@@ -228,6 +228,7 @@ export class CallMedia implements RenegotiableMedia {
             pauseMs: o.vadPauseMs,
             // A second stream that hears silence for echo frames confirms barge-ins (speech-detector.ts).
             confirm: o.vad.createStream(),
+            onBargeInDecision: (t) => log.info({ callId: record.id, rule: t.rule, runMs: t.runMs, lagMs: Math.round(t.lagMs * 10) / 10 }, "barge-in decision"),
           })
         : undefined,
       codec: media.codec,
