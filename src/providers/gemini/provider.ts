@@ -37,6 +37,15 @@ export class GeminiLlm implements LlmProvider {
     this.clock = opts.clock ?? new SystemClock();
   }
 
+  /** Opens the connection the next request will use (Bun's `fetch.preconnect`; a no-op when one is pooled). */
+  prepare(): void {
+    try {
+      (fetch as typeof fetch & { preconnect?: (url: string) => void }).preconnect?.(this.target.baseUrl);
+    } catch {
+      // an unusable base URL: the request itself reports it
+    }
+  }
+
   /**
    * Streams the reply as text and tool_call chunks. Throws ProviderError (before or mid-stream):
    * "auth" (401/403, or 400 API_KEY_INVALID), "rate_limited" (429), "unavailable" (5xx, network),
