@@ -35,8 +35,6 @@ export type TtsChoice = "cartesia" | "flite";
  * 75 missed the p99 by 1.4 ms, 100 failed (89 % CPU). Offline (one pocketsphinx process per call): no N
  * passes the strict gate (one stall of 70–100 ms per run even at 1 call); at 4 calls every call is
  * answered (reply p50 1.8 s), gap p90 7.5 ms, no silence in phrases.
- * Session 4: per-call CPU went down (README, bench:percall) but no row could pass the gate on the shared
- * machine (load average 16–27: old and new agents missed replies at 40–50 calls), so 50 stays.
  */
 export const MAX_CALLS_DEFAULTS = { cloud: 50, offline: 4 } as const;
 
