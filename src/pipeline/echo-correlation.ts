@@ -85,6 +85,12 @@ export interface CorrelationEchoSettings {
  * (peak −22 dBFS ≈ −35 dBFS active) and such a voice (≈ −38 dBFS) differ by a few dB only. Echo, noise
  * and coughs interrupted in none of the settings. minEchoShare 0.5: echo alone scores c² 0.9–1.0.
  * maxDelayMs 300 covers the 40–200 ms test delays plus a frame of arrival jitter with margin.
+ * Session 4, by active speech level relative to the agent's (kal16, −27 dBFS): the quiet callers lie
+ * from +1 to −10 dB, the background voice that interrupts at −11 dB (flite kal, 20 dB under its native
+ * level); the second-loudest counted frame of the first 200 ms puts them within 2 dB of each other, with
+ * overlap (scripts/bench-bargein.ts --set tune,holdout). No per-frame level floor separates them on the
+ * greeting; a caller's own level learned on the call (after their first turn) would be the reference
+ * that can, and is not done yet.
  */
 export const DEFAULT_CORRELATION_ECHO: CorrelationEchoSettings = { maxDelayMs: 300, minEchoShare: 0.5, minLossDb: 3, quietFloorDb: 17 };
 
