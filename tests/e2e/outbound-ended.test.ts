@@ -25,7 +25,7 @@ describe.skipIf(!hasSipp)("an ended outbound call (compiled agent, SIPp trunk)",
     agent = await startAgent({ SIP_TRUNK_HOST: "127.0.0.1", SIP_TRUNK_PORT: String(trunkPort), SIP_CALLER_ID: "+14155550123" }, ["--mode", "outbound"]);
     const sipp = await startSippUas({ scenario: "outbound-resent-200", port: trunkPort });
     const api = (method: string, path: string, body?: unknown) =>
-      fetch(`http://127.0.0.1:${agent!.httpPort}${path}`, { method, headers: { "content-type": "application/json" }, body: body && JSON.stringify(body) });
+      fetch(`http://127.0.0.1:${agent!.httpPort}${path}`, { method, headers: { "content-type": "application/json" }, body: body === undefined ? undefined : JSON.stringify(body) });
     const placed = await api("POST", "/outbound/call", { phone_number: "+14155550100", opening_reason: "about your order", objective: "Tell them it ships tomorrow." });
     expect(placed.status, await placed.clone().text()).toBe(201);
     const id = ((await placed.json()) as { call_id: string }).call_id;
