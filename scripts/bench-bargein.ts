@@ -8,7 +8,7 @@
  *   --trials N (live interruption trials, default 24), --no-vad (skip bench-vad.ts)
  *   sweep grid: --echo level,xcorr --share 0.5 --quiet-floor 20 --confirm false,true --erl 12
  *   --min-speech 60,80,100,120 --max-gap 0,100,160 --adapt off
- *   --floor 40 --echo-tail true --confirm-quiet false,true --strong off,0.9:40:10 (bargeInStrong p:ms[:within dB]; default: the detector's)
+ *   --floor 40 --echo-tail true --confirm-quiet false,true --strong off,0.9:40:10:0.9 (bargeInStrong p:ms[:within dB[:q]]; default: the detector's)
  *
  * Live (the compiled agent, tests/e2e/turn-support.ts): SIPp calls with a 14.7 s greeting (Gemini fake,
  * flite kal16) and one caller interruption each (flite voices slt/rms/awb, varied phrases and offsets;
@@ -31,348 +31,46 @@
  */
 import { existsSync, statSync } from "node:fs";
 import { resolve } from "node:path";
-import { loadSileroVad, type VadStream } from "../src/media/vad/silero.ts";
-import { DEFAULT_CONFIRM_HEARS_QUIET, SileroSpeechDetector } from "../src/pipeline/speech-detector.ts";
-import { EchoReference } from "../src/pipeline/echo-reference.ts";
-import { CorrelationEcho, DEFAULT_CORRELATION_ECHO, type EchoDecision } from "../src/pipeline/echo-correlation.ts";
-import { decodeG711, encodeG711 } from "../tests/support/g711.ts";
-import { speechPcm8k, type FliteVoice } from "../tests/support/speech.ts";
+import { loadSileroVad } from "../src/media/vad/silero.ts";
+import { DEFAULT_CORRELATION_ECHO } from "../src/pipeline/echo-correlation.ts";
+import { SEGMENTER_FRAME_MS } from "../src/media/vad/segmenter.ts";
 import {
   agentSpeech,
   analyseCall,
   buildCallerAudio,
-  noiseBurst,
-  onsetOf,
   quantile,
   runTurnCall,
   startTurnRig,
   type CallerItem,
   type TurnRig,
+  wireSpanMs,
 } from "../tests/e2e/turn-support.ts";
+import { BACKCHANNELS, buildCases, GREETING, peakNormalise, PHRASES, replay, rng, trace, VOICES, type SimCase, type SimSetting } from "./bargein-sim.ts";
+import { speechPcm8k } from "../tests/support/speech.ts";
 
 const ROOT = resolve(import.meta.dir, "..");
 if (import.meta.main) process.chdir(ROOT); // SIPp scenarios and dist/ are found from the repository root
 
-export const GREETING =
-  "Hello and thank you for calling the city library. I can help you renew books, find opening hours, and reserve a study room. " +
-  "Our main branch is open every day from nine in the morning until eight in the evening. What can I do for you today?";
 const ANSWER = "Of course.";
-export const PHRASES = [
-  "Thanks, that is all I needed.",
-  "Wait, stop.",
-  "Sorry, can I book a study room?",
-  "Hold on a second.",
-  "No, that is not what I meant.",
-  "Excuse me.",
-  "Actually, I have to go.",
-  "Can you repeat that?",
-  "Hello?",
-  "I want to renew a book.",
-  "What time do you close today?",
-  "Yes, please.",
-];
-export const VOICES: FliteVoice[] = ["slt", "rms", "awb"];
-export const BACKCHANNELS = ["Uh huh.", "Mhm.", "Okay.", "Yeah.", "Right."];
-/** Short quiet interruptions (the ones a level rule took for echo), in voices beyond the project's own. */
-export const QUIET_PHRASES = ["Sorry.", "Sorry, can I ask something?"];
-export const QUIET_VOICES: Array<{ engine: "flite" | "espeak-ng"; voice: string }> = [
-  { engine: "flite", voice: "slt" },
-  { engine: "flite", voice: "kal16" },
-  { engine: "flite", voice: "awb" },
-  { engine: "flite", voice: "rms" },
-  { engine: "espeak-ng", voice: "en-us" },
-  { engine: "espeak-ng", voice: "en+f3" },
-];
-
-/** Scales `pcm` so that its peak sample is at `peakDb` dBFS (as `sox norm` does). */
-export function peakNormalise(pcm: Int16Array, peakDb: number): Int16Array {
-  let peak = 1;
-  for (const v of pcm) peak = Math.max(peak, Math.abs(v));
-  const g = (32767 * Math.pow(10, peakDb / 20)) / peak;
-  return Int16Array.from(pcm, (v) => Math.round(v * g));
-}
 
 const args = process.argv.slice(2);
 const flag = (f: string) => args.includes(f);
 const num = (f: string, d: number) => (args.includes(f) ? Number(args[args.indexOf(f) + 1]) : d);
 const fmt = (x: number, d = 0) => (Number.isFinite(x) ? x.toFixed(d) : "–");
 
-/** Deterministic pseudo-random numbers (mulberry32), so runs are comparable. */
-export function rng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 // =====================================================================================  offline sweep
 
-export interface SimCase {
-  kind: "interrupt" | "distractor" | "backchannel";
-  label: string;
-  /** Interruptions: the caller's level group ("0", "-10" dB relative to the agent's voice, "quiet" = peak −18…−22 dBFS). */
-  group?: string;
-  /** Caller sound (PCM 8 kHz) and the frame it starts at; empty for echo alone. */
-  caller: Int16Array;
-  atFrame: number;
-  /** Frame of the caller sound's audible onset. */
-  onsetFrame: number;
-  /** Echo of the agent's audio: delay, level, and from which ms of the call on (default 0). */
-  echo: { delayMs: number; gainDb: number; fromMs?: number } | null;
-  /** Silero probability per frame as it would be without any barge-in, per VAD-input setting (see `probs`). */
-  p: Map<string, (number | null)[]>;
-  /** What the caller side sent per frame (μ-law round-tripped mixture). */
-  frames: Int16Array[];
-  /** What the agent sent per frame (μ-law payloads). */
-  sent: Uint8Array[];
-  /** Last frame to simulate. */
-  endFrame: number;
-}
-
-const SILENCE_FRAME = new Uint8Array(160).fill(0xff);
-
-/** Mixes agent speech (with its echo) and a caller sound as a call would deliver them. */
-export async function makeCase(
-  agent: Int16Array,
-  kind: SimCase["kind"],
-  label: string,
-  caller: Int16Array,
-  atMs: number,
-  echo: SimCase["echo"],
-  spanMs: number,
-): Promise<SimCase> {
-  const agentFrames = Math.floor(agent.length / 160);
-  const sent: Uint8Array[] = [];
-  for (let f = 0; f < agentFrames; f++) sent.push(encodeG711(agent.subarray(f * 160, f * 160 + 160), "mulaw"));
-  const atFrame = Math.round(atMs / 20);
-  const endFrame = Math.min(agentFrames + 50, atFrame + Math.round(spanMs / 20));
-  const delay = echo ? Math.round(echo.delayMs * 8) : 0;
-  const g = echo ? Math.pow(10, echo.gainDb / 20) : 0;
-  const sentPcm = decodeG711(Buffer.concat(sent), "mulaw");
-  const frames: Int16Array[] = [];
-  for (let f = 0; f <= endFrame; f++) {
-    const out = new Int16Array(160);
-    for (let i = 0; i < 160; i++) {
-      const n = f * 160 + i;
-      let v = 0;
-      if (echo && n - delay >= 0 && n - delay < sentPcm.length && n >= (echo.fromMs ?? 0) * 8) v += sentPcm[n - delay]! * g;
-      const c = n - atFrame * 160;
-      if (c >= 0 && c < caller.length) v += caller[c]!;
-      out[i] = Math.max(-32768, Math.min(32767, Math.round(v)));
-    }
-    frames.push(decodeG711(encodeG711(out, "mulaw"), "mulaw"));
-  }
-  return {
-    kind,
-    label,
-    caller,
-    atFrame,
-    onsetFrame: atFrame + Math.floor(onsetOf(caller) / 20),
-    echo,
-    p: new Map(),
-    frames,
-    sent,
-    endFrame,
-  };
-}
-
-export interface SimSetting {
-  /** The echo decision: "level" (EchoReference, the Geigel-style rule) or "xcorr" (CorrelationEcho). */
-  echoRule: "level" | "xcorr";
-  /** CorrelationEcho.minEchoShare and quietFloorDb (xcorr only). */
-  share?: number;
-  quietFloorDb?: number;
-  minSpeechMs: number;
-  maxGapMs: number;
-  erlDb: number;
-  /** With the confirming stream (echo frames heard as silence). */
-  confirm: boolean;
-  /** The echo rule also after the agent stopped (DetectorOptions.echoTail). */
-  echoTail: boolean;
-  /** EchoSettings.adaptMarginDb (undefined: the fixed erlDb rule) and adaptFloorDb. */
-  adaptDb?: number;
-  floorDb?: number;
-  /** DetectorOptions.bargeInStrong (null: off; undefined: the detector's default). */
-  strong?: { p: number; minSpeechMs: number; withinDb?: number } | null;
-  /** DetectorOptions.confirmHearsQuiet (undefined: the detector's default). */
-  confirmQuiet?: boolean;
-}
-
-/**
- * Silero's probabilities for a case as one of the detector's streams hears it (`silenceEcho`: frames
- * taken for echo replaced by silence, as the confirming stream hears them), as long as no barge-in
- * happened. Cached per setting.
- */
-export async function probs(
-  vad: Awaited<ReturnType<typeof loadSileroVad>>,
-  c: SimCase,
-  set: SimSetting,
-  silenceEcho: boolean,
-): Promise<(number | null)[]> {
-  const hearsQuiet = silenceEcho && (set.confirmQuiet ?? DEFAULT_CONFIRM_HEARS_QUIET);
-  const key = `${set.echoRule}|${set.share}|${set.quietFloorDb}|${set.erlDb}|${set.adaptDb}|${set.floorDb}|${set.echoTail}|${silenceEcho}|${hearsQuiet}`;
-  const hit = c.p.get(key);
-  if (hit) return hit;
-  const echoRef = echoDecision(set);
-  const s = vad.createStream();
-  const out: (number | null)[] = [];
-  for (let f = 0; f <= c.endFrame; f++) {
-    echoRef.noteSent(c.sent[f] ?? SILENCE_FRAME);
-    const speaking = f < c.sent.length;
-    const echo = (speaking || set.echoTail) && echoRef.isLikelyEcho(c.frames[f]!, speaking);
-    const quietOnly = echo && hearsQuiet && echoRef.lastQuiet === true;
-    out.push(await s.process(echo && silenceEcho && !quietOnly ? new Int16Array(160) : c.frames[f]!));
-  }
-  c.p.set(key, out);
-  return out;
-}
-
-/** The echo decision a setting names. */
-export function echoDecision(set: SimSetting): EchoDecision {
-  if (set.echoRule === "xcorr")
-    return new CorrelationEcho("PCMU", {
-      ...DEFAULT_CORRELATION_ECHO,
-      minEchoShare: set.share ?? DEFAULT_CORRELATION_ECHO.minEchoShare,
-      quietFloorDb: set.quietFloorDb ?? DEFAULT_CORRELATION_ECHO.quietFloorDb,
-    });
-  return new EchoReference("PCMU", { erlDb: set.erlDb, windowMs: 400, adaptMarginDb: set.adaptDb, adaptFloorDb: set.floorDb });
-}
-
-/**
- * Replays a case through the detector with `set`: the frame the caller's speech start fires at while
- * the agent plays (a barge-in), or −1; and whether a start fired after the agent stopped (phantom).
- */
-export async function replay(
-  vad: Awaited<ReturnType<typeof loadSileroVad>>,
-  c: SimCase,
-  set: SimSetting,
-): Promise<{ fired: number; phantom: boolean }> {
-  const fake = (p: (number | null)[]): VadStream => {
-    let i = 0;
-    return {
-      process: () => Promise.resolve(p[i++] ?? null),
-      last: null,
-      stats: { frames: 0, windows: 0, inferenceMsTotal: 0, inferenceMsMax: 0 },
-      reset() {},
-    };
-  };
-  const echoRef = echoDecision(set);
-  const det = new SileroSpeechDetector(fake(await probs(vad, c, set, false)), {
-    echo: echoRef,
-    bargeInMinSpeechMs: set.minSpeechMs,
-    bargeInMaxGapMs: set.maxGapMs,
-    confirm: set.confirm ? fake(await probs(vad, c, set, true)) : undefined,
-    echoTail: set.echoTail,
-    confirmHearsQuiet: set.confirmQuiet,
-    bargeInStrong: set.strong,
-  });
-  let fired = -1;
-  let phantom = false;
-  let f = 0;
-  det.listen({
-    onSpeechStart: () => {
-      if (f < c.sent.length) fired = f;
-      else phantom = true;
-    },
-    onSpeechEnd: () => {},
-  });
-  for (f = 0; f <= c.endFrame && fired < 0; f++) {
-    const frame = c.sent[f] ?? SILENCE_FRAME;
-    echoRef.noteSent(frame);
-    det.setAgentSpeaking(f < c.sent.length);
-    det.push(c.frames[f]!);
-    for (let k = 0; k < 4; k++) await Promise.resolve();
-  }
-  return { fired, phantom };
-}
-
-async function tune(): Promise<void> {
+async function tune(which: "tune" | "holdout"): Promise<void> {
   const vad = await loadSileroVad();
-  const agent = await agentSpeech(GREETING);
-  const r = rng(7);
-  const cases: SimCase[] = [];
   const t0 = performance.now();
-  // Interruptions: every phrase in every voice, at 0 dB and 10 dB below the agent, on a line without
-  // echo and over −20 dB echo.
-  for (const withEcho of [false, true]) {
-    for (const text of PHRASES) {
-      for (const voice of VOICES) {
-        for (const gainDb of [0, -10]) {
-          const pcm = scale(await speechPcm8k(text, { voice }), gainDb);
-          const at = 2000 + Math.round(r() * 9000);
-          const echo = withEcho ? { delayMs: 40 + Math.round(r() * 160), gainDb: -20 } : null;
-          const c = await makeCase(agent, "interrupt", `${voice} ${gainDb} dB${withEcho ? " echo" : ""} "${text}"`, pcm, at, echo, 2500);
-          c.group = String(gainDb);
-          cases.push(c);
-        }
-      }
-    }
-  }
-  // Short quiet interruptions in more voices (flite and espeak-ng), peak-normalised to −18/−20/−22
-  // dBFS, on a line without echo and over −20 dB echo.
-  for (const withEcho of [false, true]) {
-    for (const text of QUIET_PHRASES) {
-      for (const v of QUIET_VOICES) {
-        for (const peakDb of [-18, -20, -22]) {
-          const pcm = peakNormalise(await speechPcm8k(text, { engine: v.engine, voice: v.voice }), peakDb);
-          const at = 2000 + Math.round(r() * 9000);
-          const echo = withEcho ? { delayMs: 40 + Math.round(r() * 160), gainDb: -20 } : null;
-          const c = await makeCase(agent, "interrupt", `${v.voice} quiet ${peakDb} dBFS${withEcho ? " echo" : ""} "${text}"`, pcm, at, echo, 2500);
-          c.group = "quiet";
-          cases.push(c);
-        }
-      }
-    }
-  }
-  // Distractors: echo alone over the whole greeting; noise and cough-like bursts alone and over −20 dB echo.
-  for (const delayMs of [40, 80, 120, 160, 200]) {
-    for (const gainDb of [-20, -15, -12]) {
-      cases.push(await makeCase(agent, "distractor", `echo ${delayMs} ms ${gainDb} dB`, new Int16Array(0), 0, { delayMs, gainDb }, 20_000));
-    }
-    // Echo that appears 6 s into the agent's speech (the caller switches to a speakerphone).
-    for (const gainDb of [-20, -15]) {
-      const late = { delayMs, gainDb, fromMs: 6000 };
-      cases.push(await makeCase(agent, "distractor", `echo ${delayMs} ms ${gainDb} dB from 6 s`, new Int16Array(0), 0, late, 20_000));
-    }
-  }
-  for (const withEcho of [false, true]) {
-    for (const shape of ["flat", "cough"] as const) {
-      for (const color of ["white", "pink", "brown"] as const) {
-        for (const dur of [90, 120, 150, 200]) {
-          for (const gainDb of [-3, -15]) {
-            const pcm = await noiseBurst(dur, color, shape, gainDb);
-            const at = 2000 + Math.round(r() * 10000);
-            const label = `${shape} ${color} ${dur} ms ${gainDb} dBFS${withEcho ? " + echo" : ""}`;
-            cases.push(await makeCase(agent, "distractor", label, pcm, at, withEcho ? { delayMs: 120, gainDb: -20 } : null, 1500));
-          }
-        }
-      }
-    }
-  }
-  // Background voices (another talker, a TV) well below the caller: 20 and 30 dB under the agent's level.
-  for (const [i, text] of PHRASES.slice(0, 6).entries()) {
-    for (const gainDb of [-20, -30]) {
-      const pcm = scale(await speechPcm8k(text, { voice: i % 2 ? "kal" : "rms" }), gainDb);
-      cases.push(await makeCase(agent, "distractor", `background "${text}" ${gainDb} dB`, pcm, 2000 + Math.round(r() * 9000), null, 2500));
-    }
-  }
-  for (const text of BACKCHANNELS) {
-    for (const voice of VOICES) {
-      const pcm = await speechPcm8k(text, { voice });
-      cases.push(
-        await makeCase(agent, "backchannel", `${voice} "${text}"`, pcm, 2000 + Math.round(r() * 9000), { delayMs: 120, gainDb: -20 }, 1500),
-      );
-    }
-  }
+  const cases = await buildCases(which);
   const nInt = cases.filter((c) => c.kind === "interrupt").length;
   if (flag("--only-quiet")) cases.splice(0, cases.length, ...cases.filter((c) => c.group === "quiet" || c.kind !== "interrupt"));
   const nDis = cases.filter((c) => c.kind === "distractor").length;
   const nBc = cases.filter((c) => c.kind === "backchannel").length;
   const nEcho = cases.filter((c) => c.label.startsWith("echo")).length;
   console.log(
-    `offline cases: ${nInt} interruptions, ${nDis} distractors, ${nBc} backchannels (${fmt((performance.now() - t0) / 1000, 1)} s to build)\n`,
+    `offline cases (${which} set): ${nInt} interruptions, ${nDis} distractors, ${nBc} backchannels (${fmt((performance.now() - t0) / 1000, 1)} s to build)\n`,
   );
   console.log(
     "| echo rule | confirm | echoTail | erlDb | adaptMarginDb | adaptFloorDb | bargeInMinSpeechMs | bargeInMaxGapMs | confirm hears quiet | strong (p : ms) | stop p50 ms | p95 ms | p95 0 dB / −10 dB / quiet callers | p95 no echo / −20 dB echo | max ms | missed | false interruptions | backchannels that interrupt | echo tails taken for speech |",
@@ -393,7 +91,7 @@ async function tune(): Promise<void> {
               for (const cq of list("--confirm-quiet", "default"))
               for (const st of list("--strong", "default"))
                 grid.push({
-                  strong: st === "default" ? undefined : st === "off" ? null : { p: Number(st.split(":")[0]), minSpeechMs: Number(st.split(":")[1]), withinDb: st.split(":")[2] ? Number(st.split(":")[2]) : undefined },
+                  strong: st === "default" ? undefined : st === "off" ? null : { p: Number(st.split(":")[0]), minSpeechMs: Number(st.split(":")[1]), withinDb: st.split(":")[2] ? Number(st.split(":")[2]) : undefined, q: st.split(":")[3] ? Number(st.split(":")[3]) : undefined },
                   confirmQuiet: cq === "default" ? undefined : cq === "true",
                   echoRule,
                   share,
@@ -428,17 +126,58 @@ async function tune(): Promise<void> {
     }
     const some = (xs: string[]) => `${xs.length}${xs.length ? ` (${xs.slice(0, 3).join("; ")})` : ""}`;
     console.log(
-      `| ${set.echoRule}${set.echoRule === "xcorr" ? ` c²≥${set.share}, floor ${set.quietFloorDb} dB` : ""} | ${set.confirm} | ${set.echoTail} | ${set.echoRule === "xcorr" ? "–" : set.erlDb} | ${set.adaptDb ?? "off"} | ${set.adaptDb === undefined ? "–" : set.floorDb} | ${set.minSpeechMs} | ${set.maxGapMs} | ${set.confirmQuiet ?? "default"} | ${set.strong === undefined ? "default" : set.strong === null ? "off" : `${set.strong.p}:${set.strong.minSpeechMs}${set.strong.withinDb === undefined ? "" : `:${set.strong.withinDb}`}`} | ${fmt(quantile(lat, 0.5))} | ${fmt(quantile(lat, 0.95))} | ` +
+      `| ${set.echoRule}${set.echoRule === "xcorr" ? ` c²≥${set.share}, floor ${set.quietFloorDb} dB` : ""} | ${set.confirm} | ${set.echoTail} | ${set.echoRule === "xcorr" ? "–" : set.erlDb} | ${set.adaptDb ?? "off"} | ${set.adaptDb === undefined ? "–" : set.floorDb} | ${set.minSpeechMs} | ${set.maxGapMs} | ${set.confirmQuiet ?? "default"} | ${set.strong === undefined ? "default" : set.strong === null ? "off" : `${set.strong.p}:${set.strong.minSpeechMs}${set.strong.withinDb === undefined ? "" : `:${set.strong.withinDb}`}${set.strong.q === undefined ? "" : `:${set.strong.q}`}`} | ${fmt(quantile(lat, 0.5))} | ${fmt(quantile(lat, 0.95))} | ` +
         `${fmt(quantile(latBy["0"]!, 0.95))} / ${fmt(quantile(latBy["-10"]!, 0.95))} / ${fmt(quantile(latBy.quiet!, 0.95))} | ${fmt(quantile(latBy.clean!, 0.95))} / ${fmt(quantile(latBy.echo!, 0.95))} | ${fmt(Math.max(...lat))} | ${some(missed)} | ${some(falses)} | ${bcs}/${nBc} | ${phantoms}/${nEcho} |`,
     );
   }
   console.log();
 }
 
-export function scale(pcm: Int16Array, gainDb: number): Int16Array {
-  if (!gainDb) return pcm;
-  const g = Math.pow(10, gainDb / 20);
-  return Int16Array.from(pcm, (v) => Math.max(-32768, Math.min(32767, Math.round(v * g))));
+/**
+ * Where the stop latency goes (`--stages`), with the detector's defaults: per interruption, ms from the
+ * caller's onset to the first frame where the main stream reaches 0.5 (as heard, echo included), the
+ * first frame that counts (≥ 0.5, not taken for echo or the quiet floor), the confirming stream's first
+ * ≥ 0.5, the first confident frame (strong rule), and the barge-in; p50/p95/max of each, then the
+ * slowest cases frame by frame (p/q ×10, E echo, Q quiet floor, level dB under our loudest frame).
+ */
+async function stages(which: "tune" | "holdout"): Promise<void> {
+  const vad = await loadSileroVad();
+  const cases = (await buildCases(which)).filter((c) => c.kind === "interrupt");
+  const set: SimSetting = { echoRule: "xcorr", minSpeechMs: 80, maxGapMs: 160, erlDb: 12, confirm: true, echoTail: true };
+  const cols = ["main ≥ 0.5", "counts", "confirm ≥ 0.5", "strong", "barge-in"] as const;
+  const at: Record<string, number[]> = Object.fromEntries(cols.map((k) => [k, []]));
+  const rows: Array<{ c: SimCase; ms: number; line: string }> = [];
+  const rel = (f: number, c: SimCase) => (f - c.onsetFrame + 1) * SEGMENTER_FRAME_MS;
+  for (const c of cases) {
+    const { fired } = await replay(vad, c, set);
+    const from = c.onsetFrame - 3;
+    const tr = await trace(vad, c, set, from, c.onsetFrame + 40);
+    const first = (pred: (t: (typeof tr)[number]) => boolean) => {
+      for (let i = 3; i < tr.length; i++) if (pred(tr[i]!)) return rel(from + i, c);
+      return NaN;
+    };
+    at["main ≥ 0.5"]!.push(first((t) => (t.p ?? 0) >= 0.5));
+    at["counts"]!.push(first((t) => (t.p ?? 0) >= 0.5 && !t.echo));
+    at["confirm ≥ 0.5"]!.push(first((t) => (t.q ?? 0) >= 0.5 && !t.echo));
+    at["strong"]!.push(first((t) => (t.p ?? 0) >= 0.9 && (t.q ?? 0) >= 0.9 && !t.echo && (t.levelDb ?? -99) >= -10));
+    at["barge-in"]!.push(fired >= 0 ? rel(fired, c) : NaN);
+    const line = tr
+      .slice(0, Math.max(8, (fired >= 0 ? fired - from : 20) + 2))
+      .map((t) => `${Math.round((t.p ?? 0) * 9)}${Math.round((t.q ?? 0) * 9)}${t.echo ? (t.quiet ? "Q" : "E") : "."}${t.levelDb === undefined ? "" : Math.round(-t.levelDb)}`)
+      .join(" ");
+    rows.push({ c, ms: fired >= 0 ? rel(fired, c) : Infinity, line });
+  }
+  console.log(`## Stages (${which} set, ${cases.length} interruptions, ms after the caller's onset)\n`);
+  console.log("| stage | p50 | p95 | p95 0 dB / −10 dB / quiet | max | never |\n|---|---|---|---|---|---|");
+  for (const k of cols) {
+    const xs = at[k]!.filter(Number.isFinite);
+    const by = (g: string) => fmt(quantile(at[k]!.filter((x, i) => Number.isFinite(x) && cases[i]!.group === g), 0.95));
+    console.log(`| ${k} | ${fmt(quantile(xs, 0.5))} | ${fmt(quantile(xs, 0.95))} | ${by("0")} / ${by("-10")} / ${by("quiet")} | ${fmt(Math.max(...xs))} | ${at[k]!.length - xs.length} |`);
+  }
+  console.log("\nslowest (frames from onset − 3; each: p q ×9, E echo / Q quiet floor / . counts, level dB under our loudest):\n");
+  rows.sort((a, b) => b.ms - a.ms);
+  for (const r of rows.slice(0, num("--show", 15))) console.log(`${fmt(r.ms)} ms  ${r.c.label}\n    ${r.line}`);
+  console.log();
 }
 
 // =====================================================================================  live calls
@@ -447,6 +186,12 @@ interface Trial {
   label: string;
   stopMs: number | null;
   bargeIns: number;
+  /**
+   * From the agent's "barge-in decision" log line (speech-detector.ts onBargeInDecision): onset packet →
+   * decision (wall clock, ms), decision → last agent packet, the caller audio the rule counted (runMs) and
+   * the deciding frame's wait for inference (lagMs); undefined without such a line.
+   */
+  decision?: { atMs: number; afterMs: number; rule: string; runMs: number; lagMs: number };
 }
 
 async function liveInterruptions(rigs: TurnRig[], n: number): Promise<Trial[]> {
@@ -468,10 +213,14 @@ async function liveInterruptions(rigs: TurnRig[], n: number): Promise<Trial[]> {
         const a = analyseCall(call);
         const onset = caller.items[0]!.onsetMs;
         const playing = a.spurtAt(a.arrivalOfFileMs(onset));
+        const stopMs = playing ? a.stopAfter(onset) : null;
+        const onsetAt = a.t0 + a.arrivalOfFileMs(onset);
+        const d = call.logs.find((l) => l.msg === "barge-in decision" && Date.parse(l.time) >= onsetAt - 100);
         trials.push({
           label: `${p.voice} "${p.text}" at ${p.atMs} ms${p.echo ? `, echo ${p.echo.delayMs} ms −20 dB` : ""}`,
-          stopMs: playing ? a.stopAfter(onset) : null,
+          stopMs,
           bargeIns: call.record.bargeIns,
+          decision: d && stopMs !== null ? { atMs: Date.parse(d.time) - onsetAt, afterMs: stopMs - (Date.parse(d.time) - onsetAt), rule: d.rule, runMs: d.runMs, lagMs: d.lagMs } : undefined,
         });
         process.stderr.write(".");
       }
@@ -572,6 +321,64 @@ function countStops(call: Awaited<ReturnType<typeof runTurnCall>>, n: number): n
   return Math.max(stops, call.record.bargeIns);
 }
 
+/**
+ * Short quiet interruptions in voices the offline sets and the live trials above do not use (espeak-ng
+ * en-gb/en+m3/en-us+f2/en-gb-x-rp, flite kal), peak-normalised to −18/−20/−22 dBFS, one per call over
+ * the greeting: how long the agent goes on talking.
+ */
+async function liveQuiet(rigs: TurnRig[]): Promise<Trial[]> {
+  const voices = [
+    { engine: "espeak-ng", voice: "en-gb" },
+    { engine: "espeak-ng", voice: "en+m3" },
+    { engine: "espeak-ng", voice: "en-us+f2" },
+    { engine: "espeak-ng", voice: "en-gb-x-rp" },
+    { engine: "flite", voice: "kal" },
+  ] as const;
+  const r = rng(23);
+  const plans: Array<{ text: string; v: (typeof voices)[number]; peakDb: number; atMs: number }> = [];
+  for (const [i, text] of ["Sorry.", "Sorry, can I ask something?", "Excuse me, sorry."].entries())
+    for (const [j, v] of voices.entries()) plans.push({ text, v, peakDb: [-18, -20, -22][(i + j) % 3]!, atMs: 3000 + Math.round(r() * 6000) });
+  const trials: Trial[] = [];
+  let next = 0;
+  await Promise.all(
+    rigs.map(async (rig) => {
+      while (next < plans.length) {
+        const p = plans[next++]!;
+        const pcm = peakNormalise(await speechPcm8k(p.text, p.v), p.peakDb);
+        const label = `${p.v.voice} "${p.text}" peak ${p.peakDb} dBFS`;
+        const caller = await buildCallerAudio([{ kind: "pcm", atMs: p.atMs, pcm, label }], p.atMs + 4000);
+        const call = await runTurnCall(rig, caller, { replies: [GREETING, ANSWER], listenMs: 1500 });
+        const a = analyseCall(call);
+        const onset = caller.items[0]!.onsetMs;
+        trials.push({ label, stopMs: a.spurtAt(a.arrivalOfFileMs(onset)) ? a.stopAfter(onset) : null, bargeIns: call.record.bargeIns });
+        process.stderr.write(".");
+      }
+    }),
+  );
+  process.stderr.write("\n");
+  return trials;
+}
+
+/**
+ * Loud (−3 dBFS) 120 ms bursts over the greeting, white/pink/brown × flat/cough: a false stop shows as
+ * a barge-in, or as a pause in the greeting — its span on the wire (RTP timestamps, first to last audio
+ * packet) longer than the greeting's audio.
+ */
+async function liveLoudBursts(rig: TurnRig): Promise<{ events: number; bargeIns: number; pausedMs: number }> {
+  const items: CallerItem[] = [];
+  let t = 1500;
+  for (const shape of ["flat", "cough"] as const)
+    for (const color of ["white", "pink", "brown"] as const) {
+      items.push({ kind: "noise", atMs: t, durMs: 120, color, shape, gainDb: -3 });
+      t += 1300;
+    }
+  const call = await runTurnCall(rig, await buildCallerAudio(items, t + 500), { replies: [GREETING], listenMs: 300 });
+  const a = analyseCall(call);
+  const whole = wireSpanMs(await agentSpeech(GREETING));
+  const span = a.agentSpurts.length ? a.agentSpurts[a.agentSpurts.length - 1]!.endMs - a.agentSpurts[0]!.startMs + 20 : 0;
+  return { events: items.length, bargeIns: call.record.bargeIns, pausedMs: Math.max(0, Math.round(span - whole)) };
+}
+
 async function live(): Promise<void> {
   const nTrials = num("--trials", 24);
   const t0 = performance.now();
@@ -581,6 +388,8 @@ async function live(): Promise<void> {
     await Promise.all(rigs.map((r) => runTurnCall(r, warm, { replies: [ANSWER], listenMs: 0 })));
     const trials = await liveInterruptions(rigs, nTrials);
     const { distractors, backchannels } = await liveDistractors(rigs);
+    const quiet = flag("--no-quiet") ? [] : await liveQuiet(rigs);
+    const bursts = flag("--no-quiet") ? null : await liveLoudBursts(rigs[0]!);
     const lat = trials.filter((t) => t.stopMs !== null).map((t) => t.stopMs!);
     console.log(`## Live calls (compiled agent, 2 calls at a time, ${fmt((performance.now() - t0) / 1000)} s)\n`);
     console.log("| barge-in stop latency (first caller speech packet → last agent audio packet, on lo) | value |\n|---|---|");
@@ -595,9 +404,21 @@ async function live(): Promise<void> {
       const xs = trials.filter((t) => t.stopMs !== null && t.label.includes("echo") === echo).map((t) => t.stopMs!);
       console.log(`| ${name}: trials, p50 / p95 | ${xs.length}, ${fmt(quantile(xs, 0.5))} / ${fmt(quantile(xs, 0.95))} ms |`);
     }
-    console.log(`| trials without a barge-in in the record | ${trials.filter((t) => t.bargeIns !== 1).length} |\n`);
-    console.log("| trial | stop ms |\n|---|---|");
-    for (const t of trials) console.log(`| ${t.label} | ${t.stopMs === null ? "agent not playing" : fmt(t.stopMs)} |`);
+    console.log(`| trials without a barge-in in the record | ${trials.filter((t) => t.bargeIns !== 1).length} |`);
+    const ds = trials.map((t) => t.decision).filter((d) => d !== undefined);
+    const col = (f: (d: NonNullable<Trial["decision"]>) => number) => `${fmt(quantile(ds.map(f), 0.5))} / ${fmt(quantile(ds.map(f), 0.95))} / ${fmt(Math.max(...ds.map(f)))}`;
+    console.log(`| split (${ds.length} trials with the decision logged), p50 / p95 / max: onset packet → decision | ${col((d) => d.atMs)} ms |`);
+    console.log(`| — caller audio the deciding rule counted (runMs) | ${col((d) => d.runMs)} ms |`);
+    console.log(`| — deciding frame's arrival → decision (inference, queue: lagMs) | ${col((d) => d.lagMs)} ms |`);
+    console.log(`| — decision → last agent audio packet | ${col((d) => d.afterMs)} ms |`);
+    console.log(`| — rule: strong / count / segment | ${["strong", "count", "segment"].map((r) => ds.filter((d) => d.rule === r).length).join(" / ")} |\n`);
+    console.log("| trial | stop ms | onset → decision ms | rule, runMs, lagMs | decision → last packet ms |\n|---|---|---|---|---|");
+    for (const t of trials) {
+      const d = t.decision;
+      console.log(
+        `| ${t.label} | ${t.stopMs === null ? "agent not playing" : fmt(t.stopMs)} | ${d ? fmt(d.atMs) : "–"} | ${d ? `${d.rule}, ${d.runMs}, ${fmt(d.lagMs, 1)}` : "–"} | ${d ? fmt(d.afterMs) : "–"} |`,
+      );
+    }
     console.log("\n| distractor | events | false interruptions |\n|---|---|---|");
     for (const d of distractors) console.log(`| ${d.label} | ${d.events} | ${d.falseInterruptions} |`);
     const total = distractors.reduce((k, d) => k + d.falseInterruptions, 0);
@@ -605,6 +426,14 @@ async function live(): Promise<void> {
     console.log(
       `| (${backchannels.label}: interruptions, resumed by design) | ${backchannels.events} | ${backchannels.falseInterruptions} |\n`,
     );
+    if (bursts) {
+      const q = quiet.filter((t) => t.stopMs !== null).map((t) => t.stopMs!);
+      console.log("| short quiet interruptions, other voices (espeak-ng, flite kal), peak −18…−22 dBFS | value |\n|---|---|");
+      console.log(`| trials (agent playing at the onset) / with a barge-in | ${q.length} of ${quiet.length} / ${quiet.filter((t) => t.bargeIns > 0).length} |`);
+      console.log(`| agent talking after the onset: p50 / p95 / max | ${fmt(quantile(q, 0.5))} / ${fmt(quantile(q, 0.95))} / ${fmt(Math.max(...q))} ms |`);
+      for (const t of quiet) console.log(`| ${t.label} | ${t.stopMs === null ? "agent not playing" : `${fmt(t.stopMs)} ms`}${t.bargeIns ? "" : ", no barge-in"} |`);
+      console.log(`| ${bursts.events} loud 120 ms bursts (−3 dBFS) over the greeting: barge-ins / greeting paused | ${bursts.bargeIns} / ${bursts.pausedMs} ms |\n`);
+    }
   } finally {
     await Promise.all(rigs.map((r) => r.stop()));
   }
@@ -639,8 +468,10 @@ async function binaryAndVad(): Promise<void> {
 }
 
 if (import.meta.main) {
-  if (flag("--tune") || flag("--tune-only")) await tune();
-  if (!flag("--tune-only")) {
+  const sets = (args.includes("--set") ? args[args.indexOf("--set") + 1]! : "tune").split(",") as Array<"tune" | "holdout">;
+  if (flag("--stages")) for (const s of sets) await stages(s);
+  else if (flag("--tune") || flag("--tune-only")) for (const s of sets) await tune(s);
+  if (!flag("--tune-only") && !flag("--stages")) {
     await live();
     await binaryAndVad();
   }

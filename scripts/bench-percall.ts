@@ -6,21 +6,27 @@
  *     frame (before) or forked at the first echo frame (after; src/pipeline/speech-detector.ts);
  *   - Deepgram: 20 ms (before) or 100 ms (after) of audio per WebSocket message, to the local fake
  *     (in-process, so its receiving is counted too);
- *   - resampler: building a converter (before) or taking one from the pool (after; src/media/resample.ts).
+ *   - resampler: building a converter (before) or taking one from the pool (after; src/media/resample.ts);
+ *   - echo decision alone, per second of the agent talking (every caller frame is then correlated with
+ *     the last 300 ms we sent): the plain form (before; tests/support/echo-correlation-plain.ts) and
+ *     src/pipeline/echo-correlation.ts (after), on the agent's speech coming back at −20 dB, 120 ms late.
  *
- *   bun run bench:percall [--calls 40] [--seconds 10] [--rounds 2]
+ *   bun run bench:percall [--calls 40] [--seconds 10] [--rounds 2] [--parts echo,vad,deepgram,resampler]
  */
 import { parseArgs } from "node:util";
 import { loadSileroVad, type VadStream } from "../src/media/vad/silero.ts";
 import { SileroSpeechDetector } from "../src/pipeline/speech-detector.ts";
-import { CorrelationEcho } from "../src/pipeline/echo-correlation.ts";
+import { CorrelationEcho, type EchoDecision } from "../src/pipeline/echo-correlation.ts";
+import { PlainCorrelationEcho } from "../tests/support/echo-correlation-plain.ts";
+import { decodeG711, encodeG711 } from "../tests/support/g711.ts";
 import { DeepgramStt } from "../src/providers/deepgram/provider.ts";
 import { Resampler } from "../src/media/resample.ts";
 import { speechPcm8k } from "../tests/support/speech.ts";
 import { startFakeDeepgram } from "../tests/fakes/deepgram.ts";
 import { run as bytesOf, toFrames } from "../tests/fakes/g711-frames.ts";
 
-const { values: opt } = parseArgs({ options: { calls: { type: "string", default: "40" }, seconds: { type: "string", default: "10" }, rounds: { type: "string", default: "2" } } });
+const { values: opt } = parseArgs({ options: { calls: { type: "string", default: "40" }, seconds: { type: "string", default: "10" }, rounds: { type: "string", default: "2" }, parts: { type: "string", default: "echo,vad,deepgram,resampler" } } });
+const parts = new Set(opt.parts!.split(","));
 const calls = Number(opt.calls);
 const seconds = Number(opt.seconds);
 const frames = seconds * 50;
@@ -100,14 +106,52 @@ async function resamplerPart(pooled: boolean): Promise<void> {
   rows.push(`| resampler at an offline call's start | ${pooled ? "after: from the pool" : "before: built"} | – | – | ${xs[2]!.toFixed(1)} ms CPU (median of 5), synchronous |`);
 }
 
-for (let r = 0; r < Number(opt.rounds); r++) {
-  await vadPart(false);
-  await vadPart(true);
-  await deepgramPart(20);
-  await deepgramPart(100);
+/** The agent's speech as sent (μ-law) and the line: its echo at −20 dB, 120 ms late, plus low noise, μ-law round trip. */
+const agentPcm = await speechPcm8k("Thank you, I can help with that booking. Let me check which tables are still free tonight.", { voice: "kal16" });
+const sentUlaw = encodeG711(agentPcm.subarray(0, Math.floor(agentPcm.length / 160) * 160), "mulaw");
+const echoLine = (() => {
+  const back = decodeG711(sentUlaw, "mulaw");
+  const mix = new Int16Array(back.length);
+  for (let i = 0; i < mix.length; i++) mix[i] = Math.round((i >= 960 ? back[i - 960]! * 0.1 : 0) + (((i * 7919) % 13) - 6));
+  return decodeG711(encodeG711(mix, "mulaw"), "mulaw");
+})();
+async function echoPart(plain: boolean): Promise<void> {
+  const es: EchoDecision[] = Array.from({ length: calls }, () => (plain ? new PlainCorrelationEcho("PCMU") : new CorrelationEcho("PCMU")));
+  const nf = sentUlaw.length / 160;
+  let echoes = 0;
+  const c0 = cpuMs();
+  for (let k = 0; k < frames; k++) {
+    const at = (k % nf) * 160;
+    const sentFrame = sentUlaw.subarray(at, at + 160);
+    const lineFrame = echoLine.subarray(at, at + 160);
+    for (const e of es) {
+      e.noteSent(sentFrame);
+      if (e.isLikelyEcho(lineFrame, true)) echoes++;
+    }
+    if (k % 50 === 49) await turn();
+  }
+  const per = (cpuMs() - c0) / (calls * seconds);
+  row("echo decision, the agent talking", plain ? "before: plain correlation" : "after: contiguous rings, energies kept, 4 sums", per, `${((per * 1000) / 50).toFixed(1)} µs per caller frame; ${((100 * echoes) / (calls * frames)).toFixed(0)} % echo`);
 }
-await resamplerPart(false);
-await resamplerPart(true);
+
+for (let r = 0; r < Number(opt.rounds); r++) {
+  if (parts.has("echo")) {
+    await echoPart(true);
+    await echoPart(false);
+  }
+  if (parts.has("vad")) {
+    await vadPart(false);
+    await vadPart(true);
+  }
+  if (parts.has("deepgram")) {
+    await deepgramPart(20);
+    await deepgramPart(100);
+  }
+}
+if (parts.has("resampler")) {
+  await resamplerPart(false);
+  await resamplerPart(true);
+}
 await fake.close();
 console.log(`\n${calls} calls in lock-step, ${seconds} s each; CPU time of this process\n`);
 console.log("| part | how | ms CPU per call-second | % of a core per call | |");

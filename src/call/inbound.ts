@@ -261,6 +261,7 @@ export class InboundCalls {
   private async setUp(live: LiveInbound): Promise<void> {
     const { log } = this.o;
     const { sip, record, session } = live;
+    this.o.providers.llm.prepare?.(); // the greeting's request goes out at the ACK: no handshake then
     let lease;
     try {
       lease = await this.o.pool.allocate();

@@ -207,3 +207,18 @@ export function pruneRecordings(dir: string, days: number, now = Date.now()): nu
   }
   return n;
 }
+
+/**
+ * Recordings follow the records' retention (RECORD_RETENTION_DAYS): pruned now, then hourly (an
+ * unref'd timer). @returns a function that stops the hourly prune.
+ */
+export function scheduleRecordingRetention(dir: string, days: number, log: Logger): () => void {
+  const prune = () => {
+    const n = pruneRecordings(dir, days);
+    if (n > 0) log.info({ deleted: n, retentionDays: days }, "old call recordings deleted");
+  };
+  prune();
+  const timer = setInterval(prune, 3_600_000);
+  timer.unref?.();
+  return () => clearInterval(timer);
+}

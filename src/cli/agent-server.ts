@@ -22,9 +22,10 @@ import { CallMedia } from "../call/media";
 import { InboundCalls } from "../call/inbound";
 import { Admission, loadHeaderValue } from "../call/admission";
 import { Headroom } from "../call/headroom";
+import { IdleCollector } from "../util/idle-collector";
 import { combineObservers, eventsObserver, logObserver, metricsObserver, storeObserver, type CallObserver } from "../call/observer";
 import { CallEventHub } from "../call/events";
-import { pruneRecordings, RECORDINGS_DIR } from "../call/recording";
+import { RECORDINGS_DIR, scheduleRecordingRetention } from "../call/recording";
 import { join } from "node:path";
 import { loadSileroVad, type SileroVad } from "../media/vad/silero";
 import { DigestVerifier, MultiTransport, Registration, UserAgent, type TimerValues } from "../sip";
@@ -62,6 +63,7 @@ export class AgentServer {
   readonly admission: Admission;
   /** CPU and pacer lateness: refuses new calls (degraded, "overloaded") when one more would hurt the live ones. */
   readonly headroom: Headroom;
+  private readonly idle: IdleCollector;
   private http: { stop(): void } | null = null;
   /** Live call events for the call page and GET /events. */
   readonly events = new CallEventHub();
@@ -91,7 +93,10 @@ export class AgentServer {
     this.metrics = metrics;
     this.headroom = headroom;
     const { cfg, providers, log } = o;
-    this.observer = combineObservers(log, storeObserver(store), metricsObserver(metrics), eventsObserver(this.events), logObserver(log), ...(o.observers ?? []));
+    const observer = combineObservers(log, storeObserver(store), metricsObserver(metrics), eventsObserver(this.events), logObserver(log), ...(o.observers ?? []));
+    // IDLE_GC_S: with no call live for that long, one full collection gives the last calls' garbage back.
+    this.idle = new IdleCollector({ clock, idleMs: cfg.idleGcS * 1000, active: () => this.activeCalls, onCollected: (r) => log.info(r, "memory collected while idle") });
+    this.observer = cfg.idleGcS > 0 ? { ...observer, callEnded: (record, result) => (observer.callEnded(record, result), this.idle.callEnded()) } : observer;
     this.bridgeLegs = this.createBridgeLegs();
     this.admission = new Admission({
       capacity: cfg.maxCalls,
@@ -151,21 +156,8 @@ export class AgentServer {
     });
   }
 
-  private retentionTimer: ReturnType<typeof setInterval> | undefined;
-
-  /** Recordings follow the records' retention (RECORD_RETENTION_DAYS): pruned at start, then hourly. */
-  private scheduleRecordingRetention(): void {
-    const days = this.o.cfg.recordRetentionDays;
-    if (days === undefined) return;
-    const dir = join(this.o.cfg.dataDir, RECORDINGS_DIR);
-    const prune = () => {
-      const n = pruneRecordings(dir, days);
-      if (n > 0) this.o.log.info({ deleted: n, retentionDays: days }, "old call recordings deleted");
-    };
-    prune();
-    this.retentionTimer = setInterval(prune, 3_600_000);
-    this.retentionTimer.unref?.();
-  }
+  /** Stops the hourly prune of recordings (RECORD_RETENTION_DAYS). */
+  private stopRecordingRetention: (() => void) | undefined;
 
   /** RECORDING=on: DATA_DIR/recordings; undefined when calls are not recorded. */
   get recordingsDir(): string | undefined {
@@ -275,7 +267,8 @@ export class AgentServer {
       throw new Error(`SERVER_PORT: cannot listen on ${cfg.serverHost}:${cfg.serverPort}: ${(err as Error).message}`);
     }
     server.http = { stop: () => void app.stop() };
-    server.scheduleRecordingRetention();
+    const days = cfg.recordRetentionDays;
+    if (days !== undefined) server.stopRecordingRetention = scheduleRecordingRetention(join(cfg.dataDir, RECORDINGS_DIR), days, log);
     return server;
   }
 
@@ -371,10 +364,11 @@ export class AgentServer {
     this.pacer.stop();
     await this.mediaPlane?.stop(1000);
     this.headroom.stop();
+    this.idle.stop();
     this.ua.dispose();
     this.transport.close();
     this.events.closeAll();
-    clearInterval(this.retentionTimer);
+    this.stopRecordingRetention?.();
     this.http?.stop();
     await this.store.close(); // PostgreSQL: what is still queued is written first (up to 5 s)
   }

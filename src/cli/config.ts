@@ -132,6 +132,8 @@ export interface Config {
   sipInboundAuth?: InboundAuthConfig;
   /** SIGTERM: how long live calls may go on before they are ended politely, s. */
   drainTimeoutS: number;
+  /** IDLE_GC_S: a full garbage collection after this long with no live call, s (0 = never; src/util/idle-collector.ts). */
+  idleGcS: number;
   conversation: ConversationConfig;
 }
 
@@ -300,6 +302,7 @@ export function loadConfig(env: Env = process.env): Config {
     recording: oneOf(env, "RECORDING", ["off", "on"] as const, "off") === "on",
     recordRetentionDays: str(env, "RECORD_RETENTION_DAYS") === undefined ? undefined : int(env, "RECORD_RETENTION_DAYS", 0, 1, 36_500),
     drainTimeoutS: int(env, "DRAIN_TIMEOUT_S", 30, 0, 3600),
+    idleGcS: int(env, "IDLE_GC_S", 40, 0, 86_400),
     sipTrustedIps: ipRangeList(env, "SIP_TRUSTED_IPS"),
     sipUntrusted: oneOf(env, "SIP_UNTRUSTED", ["reject", "drop"] as const, "reject"),
     sipRateLimit: rateLimit(env),

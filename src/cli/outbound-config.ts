@@ -51,10 +51,10 @@ function prefixList(env: Env, name: string, star: boolean): string[] | undefined
   if (v === undefined) return undefined;
   const list = v.split(",").map((x) => x.trim()).filter(Boolean);
   if (star && list.length === 1 && list[0] === "*") return ["*"];
-  if (list.length === 0) throw new ConfigError(name, `expected comma-separated E.164 prefixes such as +1,+44${star ? ' or "*"' : ""}`);
+  if (list.length === 0) throw new ConfigError(name, `expected comma-separated E.164 prefixes such as +1,+44${star ? ' or "*"' : ' or "none"'}`);
   for (const p of list) {
     if (!PREFIX_PATTERN.test(p)) {
-      throw new ConfigError(name, `expected comma-separated E.164 prefixes such as +1,+44 ("+" then 1 to 15 digits)${star ? ' or "*"' : ""}, got "${p}"`);
+      throw new ConfigError(name, `expected comma-separated E.164 prefixes such as +1,+44 ("+" then 1 to 15 digits)${star ? ' or "*"' : ' or "none"'}, got "${p}"`);
     }
   }
   return list;

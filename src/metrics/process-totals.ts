@@ -9,12 +9,13 @@ import { sipRefusedTotals } from "../sip/transport/drop-report.ts";
 import { logTotals } from "../util/log-totals.ts";
 import { processErrorTotals } from "../util/process-guard.ts";
 import { storeTotals } from "../store/write-queue.ts";
+import { vadTotals } from "../media/vad/batcher.ts";
 
 /** The counters: name, help, the one label, and the process-wide totals object it reads. */
 const PROCESS_TOTALS: readonly { name: string; help: string; label: string; totals: Readonly<Record<string, number>> }[] = [
   {
     name: "voice_agent_rtp_dropped_total",
-    help: "RTP datagrams dropped unprocessed, by reason: oversize (> 1500 bytes), malformed, payload_type (not negotiated), source (refused by the latch). Process totals.",
+    help: "RTP datagrams dropped unprocessed, by reason: oversize (> 1500 bytes), malformed, payload_type (not negotiated), source (refused by the latch), rate (the accepted source above 150 packets/s after a burst of 250). Process totals.",
     label: "reason",
     totals: rtpDropTotals,
   },
@@ -42,9 +43,15 @@ const PROCESS_TOTALS: readonly { name: string; help: string; label: string; tota
     label: "outcome",
     totals: storeTotals,
   },
+  {
+    name: "voice_agent_vad_total",
+    help: "Silero VAD work, by what: windows (32 ms windows scored), runs (model runs; windows/runs = mean batch size, the larger the cheaper per window). Process totals.",
+    label: "what",
+    totals: vadTotals,
+  },
 ];
 
-/** Registers voice_agent_{rtp_dropped,sip_refused,process_errors,log_lines_lost,store_writes}_total. */
+/** Registers voice_agent_{rtp_dropped,sip_refused,process_errors,log_lines_lost,store_writes,vad}_total. */
 export function processTotalCounters(registers: Registry[]): void {
   for (const { name, help, label, totals } of PROCESS_TOTALS) {
     new Counter({

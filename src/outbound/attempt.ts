@@ -110,6 +110,7 @@ export class OutboundAttempt {
     const requestUri = `sip:${req.phoneNumber}@${hostPort}`;
     const from = `sip:${callerId}@${trunk.host}`;
     const offer = createOffer({ localAddress: d.mediaAddress, localPort: lease.port });
+    d.llm.prepare?.(); // while it rings: the opening's request then needs no handshake
     let sip: OutboundCall;
     try {
       sip = d.ua.invite({ requestUri, from, offerSdp: offer.sdp, proxy: { host: trunk.host, port: trunk.port }, credentials: d.credentials });

@@ -332,15 +332,14 @@ export class AgentCall {
     const now = this.d.clock.now();
     this.noWords.clear(); // the words came
     this.noWords.recogniserLag(turn.finalAt - turn.speechEndAt);
-    // Observers (store, metrics, page, traces) hear of it after the reply's LLM request went out (fetch is
-    // called inside startReply), unless a reply plays: its cut turn is recorded first, in order.
-    const quiet = !this.speech.reply;
-    const notify = this.log.callerTurn(turn.text, { notify: !quiet });
+    // Observers and the log line hear of it once the reply's first audio went out (ConversationLog.flush),
+    // unless a reply plays: its cut turn is recorded first, in order.
+    const logged = () => this.d.log.info({ callId: this.d.record.id, pii: { text: turn.text } }, "caller turn");
+    this.log.callerTurn(turn.text, { defer: !this.speech.reply, then: logged });
     try {
       this.decideTurn(turn, now);
     } finally {
-      if (quiet) notify();
-      this.d.log.info({ callId: this.d.record.id, pii: { text: turn.text } }, "caller turn");
+      if (!this.speech.reply) this.log.flush(); // no reply started (e.g. before the outbound opening)
     }
   }
 

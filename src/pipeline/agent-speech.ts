@@ -100,7 +100,9 @@ export class AgentSpeech {
     // The greeting (also restarted on a fallback provider) keeps the greeting state; all else is a reply.
     this.state.to(userText === null && fixedText === undefined && !this.replied && this.state.is("greeting") ? "greeting" : "replying");
     if (userText !== null) this.log.userAsked(userText);
-    const handle = new SpeechHandle(userText, () => this.d.clock.now(), timing?.speechEndAt ?? this.d.clock.now(), timing?.finalTranscriptMs);
+    const handle = new SpeechHandle(userText, () => this.d.clock.now(), timing?.speechEndAt ?? this.d.clock.now(), timing?.finalTranscriptMs, () =>
+      this.log.flush(),
+    );
     this.reply = handle;
     this.runReply(handle, fixedText).catch((err) => this.unhandled(err));
   }
@@ -122,6 +124,7 @@ export class AgentSpeech {
 
   /** The call ends: a reply cut by it is recorded with what the caller heard of it, then aborted. */
   endOfCall(): void {
+    this.log.flush();
     const r = this.reply;
     if (r && !r.interrupted && r.spokenText) {
       this.d.output.clearBuffer(); // the finished event fixes exactly what went out

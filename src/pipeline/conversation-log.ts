@@ -12,6 +12,8 @@ export function callUsage(record: CallRecord): CallUsage {
 
 export class ConversationLog {
   readonly history: ChatMessage[] = [];
+  /** Notifications held back (`callerTurn` with `defer`), in order; `flush()` sends them. */
+  private deferred: (() => void)[] = [];
 
   constructor(
     private readonly record: CallRecord,
@@ -19,13 +21,21 @@ export class ConversationLog {
   ) {}
 
   /**
-   * A caller turn, as recognised. With `notify: false` it is on the record at once but its observers
-   * hear of it only through the returned function (the reply's LLM request goes out first: see
-   * AgentCall.onTurnEnd).
+   * A caller turn, as recognised; `then` runs after its observers were told. With `defer` it is on the
+   * record at once, but the observers (store, metrics, live page, traces) hear of it only at `flush()`
+   * — called when the reply's first audio went out, or by the next turn added — so that their work is
+   * not on the path from the caller's last word to the agent's first (AgentCall.onTurnEnd).
    */
-  callerTurn(text: string, o: { notify?: boolean } = {}): () => void {
-    const turn = this.add({ speaker: "caller", text }, o.notify ?? true);
-    return () => this.onTurn?.(turn);
+  callerTurn(text: string, o: { defer?: boolean; then?: () => void } = {}): void {
+    const turn = this.add({ speaker: "caller", text }, !o.defer);
+    const notify = () => (this.onTurn?.(turn), o.then?.());
+    if (o.defer) this.deferred.push(notify);
+    else o.then?.();
+  }
+
+  /** Sends the notifications held back by `callerTurn({ defer })`, in order. */
+  flush(): void {
+    for (const n of this.deferred.splice(0)) n();
   }
 
   /** The caller's turn goes to the LLM history (when a reply to it starts). */
@@ -40,6 +50,7 @@ export class ConversationLog {
 
   /** The caller went on talking before the reply to `text` was heard: the turn merges with what follows. */
   mergeTurn(text: string): void {
+    this.flush();
     const last = this.history.at(-1);
     if (last?.role === "user" && last.text === text) this.history.pop();
     const turns = this.record.turns;
@@ -80,6 +91,7 @@ export class ConversationLog {
   }
 
   private add(t: Omit<TurnRecord, "index" | "at">, notify = true): TurnRecord {
+    if (notify) this.flush(); // observers hear of turns in the record's order
     const turn: TurnRecord = { index: this.record.turns.length, at: new Date().toISOString(), ...t };
     this.record.turns.push(turn);
     if (notify) this.onTurn?.(turn);

@@ -85,11 +85,19 @@ export interface CorrelationEchoSettings {
  * (peak −22 dBFS ≈ −35 dBFS active) and such a voice (≈ −38 dBFS) differ by a few dB only. Echo, noise
  * and coughs interrupted in none of the settings. minEchoShare 0.5: echo alone scores c² 0.9–1.0.
  * maxDelayMs 300 covers the 40–200 ms test delays plus a frame of arrival jitter with margin.
+ * Session 4, by active speech level relative to the agent's (kal16, −27 dBFS): the quiet callers lie
+ * from +1 to −10 dB, the background voice that interrupts at −11 dB (flite kal, 20 dB under its native
+ * level); the second-loudest counted frame of the first 200 ms puts them within 2 dB of each other, with
+ * overlap (scripts/bench-bargein.ts --set tune,holdout). No per-frame level floor separates them on the
+ * greeting; a caller's own level learned on the call (after their first turn) would be the reference
+ * that can, and is not done yet.
  */
 export const DEFAULT_CORRELATION_ECHO: CorrelationEchoSettings = { maxDelayMs: 300, minEchoShare: 0.5, minLossDb: 3, quietFloorDb: 17 };
 
 const FRAME = 160;
 const DECIMATE = 4;
+/** Decimated samples per caller frame. */
+const FRAME_D = FRAME / DECIMATE;
 /** Coarse candidates refined at full rate. */
 const REFINE_CANDIDATES = 3;
 /** Refinement half-width, samples (one coarse step). */
@@ -99,14 +107,35 @@ const SILENT_RMS = 30;
 /** How long the level of what we said sets the quiet floor, in frames (2 s): covers pauses between sentences. */
 const HOLD_FRAMES = 100;
 
+/**
+ * Cost (what runs per caller frame while our audio is in the window; bench:percall "echo decision"):
+ * the sent rings are written twice (at i and i + cap), so every stretch the search reads is contiguous
+ * (no modulo in the inner loops); the energies <y, y> of the stretches are kept per start position,
+ * updated as samples are sent, not summed again for every lag of every caller frame; the inner loops
+ * are one multiply-add per sample, four at a time.
+ * Exactness: every sum here is exact in float64, whatever its order — samples are integers (G.711
+ * decodes to integers, PCM16 is), decimated ones multiples of 1/4 (exact in float32), so products are
+ * multiples of 1/16 below 2^31 and sums of at most 160 of them below 2^39, far inside the 53 bits of a
+ * double. Decisions are therefore bit-identical to the plain form's
+ * (tests/support/echo-correlation-plain.ts; tests/pipeline/echo-correlation-exact.test.ts).
+ */
 export class CorrelationEcho implements EchoDecision {
   private readonly table: Int16Array | readonly number[];
   private readonly maxLag: number;
   private readonly cap: number;
-  /** Sent samples, ring; `sent[(n) % cap]` is sample n. */
+  /** Sent samples; sample n at `n % cap` and again at `n % cap + cap`. */
   private readonly sent: Float32Array;
-  /** 4:1 decimated sent samples (means of 4), ring of cap/4. */
-  private readonly sentD: Float32Array;
+  /** 4:1 decimated sent samples (means of 4), ring of `capD` written twice like `sent`. */
+  private readonly sentD: Float64Array;
+  private readonly capD: number;
+  /** <y, y> of the decimated stretch of FRAME_D samples starting at decimated sample s, at `s % capD`. */
+  private readonly yyD: Float64Array;
+  /** Decimated stretches whose <y, y> is in `yyD` (starts 0 … yyDone − 1). */
+  private yyDone = 0;
+  /** <y, y> of the full-rate stretch of FRAME samples starting at sample s, at `s % cap`. */
+  private readonly yyF: Float64Array;
+  /** Full-rate stretches whose <y, y> is in `yyF` (starts 0 … yyFDone − 1). */
+  private yyFDone = 0;
   /** RMS of the sent frames of the last HOLD_FRAMES (ring). */
   private readonly sentRms = new Float32Array(HOLD_FRAMES);
   /** Frames of the search window (the newest of `sentRms`). */
@@ -115,9 +144,11 @@ export class CorrelationEcho implements EchoDecision {
   private frames = 0;
   private readonly maxGain: number;
   private readonly quietRatio: number;
-  private readonly xd = new Float32Array(FRAME / DECIMATE);
-  /** Diagnostics: the last decision's best correlation², delay (samples) and gain. */
-  last = { share: 0, lag: -1, gain: 0 };
+  private readonly xd = new Float64Array(FRAME_D);
+  private readonly top = new Int32Array(REFINE_CANDIDATES);
+  private readonly topScore = new Float64Array(REFINE_CANDIDATES);
+  /** Diagnostics: the last decision's best correlation², delay (samples) and gain (updated in place). */
+  readonly last = { share: 0, lag: -1, gain: 0 };
   /** See EchoDecision.lastLevelDb. */
   lastLevelDb: number | undefined;
   /** See EchoDecision.lastQuiet. */
@@ -131,32 +162,77 @@ export class CorrelationEcho implements EchoDecision {
     this.maxLag = Math.round(settings.maxDelayMs * 8);
     // Ring big enough for the window, the frame and the refinement margin, rounded to whole frames.
     this.cap = Math.ceil((this.maxLag + 2 * FRAME + 2 * REFINE_SPAN) / FRAME) * FRAME;
-    this.sent = new Float32Array(this.cap);
-    this.sentD = new Float32Array(this.cap / DECIMATE);
+    this.capD = this.cap / DECIMATE;
+    this.sent = new Float32Array(2 * this.cap);
+    this.sentD = new Float64Array(2 * this.capD);
+    this.yyD = new Float64Array(this.capD);
+    this.yyF = new Float64Array(this.cap);
     this.windowFrames = this.cap / FRAME;
     this.maxGain = Math.pow(10, -settings.minLossDb / 20);
     this.quietRatio = Math.pow(10, -settings.quietFloorDb / 20);
   }
 
   noteSent(payload: Uint8Array): void {
+    const cap = this.cap;
+    const sent = this.sent;
     let e = 0;
     for (let i = 0; i < payload.length; i++) {
       const v = this.table[payload[i]!]!;
-      this.sent[(this.n + i) % this.cap] = v;
+      const j = (this.n + i) % cap;
+      sent[j] = v;
+      sent[j + cap] = v;
       e += v * v;
     }
+    const capD = this.capD;
+    const sentD = this.sentD;
     for (let k = 0; k < payload.length; k += DECIMATE) {
-      const b = this.n + k;
+      const b = (this.n + k) % cap;
       let s = 0;
-      for (let j = 0; j < DECIMATE; j++) s += this.sent[(b + j) % this.cap]!;
-      this.sentD[(b / DECIMATE) % this.sentD.length] = s / DECIMATE;
+      for (let j = 0; j < DECIMATE; j++) s += sent[b + j]!;
+      const d = (this.n + k) / DECIMATE;
+      // A fractional d (a payload whose length is not a multiple of 4) writes nothing, as typed arrays do.
+      if (Number.isInteger(d)) {
+        sentD[d % capD] = s / DECIMATE;
+        sentD[(d % capD) + capD] = s / DECIMATE;
+      }
     }
     this.sentRms[this.frames++ % HOLD_FRAMES] = payload.length ? Math.sqrt(e / payload.length) : 0;
     this.n += payload.length;
+    // <y, y> of every decimated stretch that is now complete.
+    const lastStart = Math.floor(this.n / DECIMATE) - FRAME_D;
+    for (let s = Math.max(this.yyDone, lastStart - capD + 1); s <= lastStart; s++) {
+      const i0 = s % capD;
+      let yy = 0;
+      for (let k = 0; k < FRAME_D; k++) {
+        const y = sentD[i0 + k]!;
+        yy += y * y;
+      }
+      this.yyD[i0] = yy;
+    }
+    if (lastStart + 1 > this.yyDone) this.yyDone = lastStart + 1;
+    // Full rate: each stretch's <y, y> from the one before it (one sample out, one in; exact).
+    const yyF = this.yyF;
+    const lastF = this.n - FRAME;
+    for (let s = Math.max(this.yyFDone, lastF - cap + 1); s <= lastF; s++) {
+      const i0 = s % cap;
+      if (s === 0 || s !== this.yyFDone || this.n - s > cap) {
+        let yy = 0;
+        for (let i = 0; i < FRAME; i++) yy += sent[i0 + i]! * sent[i0 + i]!;
+        yyF[i0] = yy;
+      } else {
+        const out = sent[i0 + cap - 1]!; // sample s − 1
+        const inn = sent[i0 + FRAME - 1]!; // sample s + FRAME − 1
+        yyF[i0] = yyF[(s - 1) % cap]! - out * out + inn * inn;
+      }
+      this.yyFDone = s + 1;
+    }
   }
 
   isLikelyEcho(pcm: Int16Array, agentTalking = false): boolean {
-    this.last = { share: 0, lag: -1, gain: 0 };
+    const last = this.last;
+    last.share = 0;
+    last.lag = -1;
+    last.gain = 0;
     this.lastLevelDb = undefined;
     this.lastQuiet = false;
     if (pcm.length !== FRAME || this.n < FRAME) return false;
@@ -168,37 +244,45 @@ export class CorrelationEcho implements EchoDecision {
       if (k < this.windowFrames && v > maxWindow) maxWindow = v;
     }
     const floor = agentTalking && maxHold >= SILENT_RMS ? maxHold * this.quietRatio : 0;
-    const levelDb = (rms: number) => (maxHold >= SILENT_RMS ? 20 * Math.log10(rms / maxHold) : undefined);
     if (maxWindow < SILENT_RMS) {
       const rms = rmsOf(pcm);
-      this.lastLevelDb = levelDb(rms);
+      this.lastLevelDb = levelDb(rms, maxHold);
       this.lastQuiet = floor > 0 && rms < floor; // nothing of ours to echo now
       return this.lastQuiet;
     }
     let ex = 0;
     for (let i = 0; i < FRAME; i++) ex += pcm[i]! * pcm[i]!;
-    this.lastLevelDb = levelDb(Math.sqrt(ex / FRAME));
+    this.lastLevelDb = levelDb(Math.sqrt(ex / FRAME), maxHold);
     if (ex === 0) return false;
     // The frame's samples correspond to sent samples [end - FRAME - L, end - L) for lag L.
     const end = this.n;
     const maxLag = Math.min(this.maxLag, end - FRAME);
-    const cands = this.coarse(pcm, end, maxLag);
+    const found = this.coarse(pcm, end, maxLag);
+    const cap = this.cap;
+    const sent = this.sent;
     let best = 0;
     let bestLag = -1;
     let bestGain = 0;
-    for (const c of cands) {
-      const from = Math.max(0, c - REFINE_SPAN);
-      const to = Math.min(maxLag, c + REFINE_SPAN);
+    for (let c = 0; c < found; c++) {
+      const cand = this.top[c]!;
+      const from = Math.max(0, cand - REFINE_SPAN);
+      const to = Math.min(maxLag, cand + REFINE_SPAN);
       for (let lag = from; lag <= to; lag++) {
-        let xy = 0;
-        let yy = 0;
-        const start = end - FRAME - lag;
-        for (let i = 0; i < FRAME; i++) {
-          const y = this.sent[(start + i) % this.cap]!;
-          xy += pcm[i]! * y;
-          yy += y * y;
+        const i0 = (end - FRAME - lag) % cap;
+        const yy = this.yyF[i0]!;
+        if (yy <= 0) continue;
+        let a = 0;
+        let b = 0;
+        let c2 = 0;
+        let d = 0;
+        for (let i = 0; i < FRAME; i += 4) {
+          a += pcm[i]! * sent[i0 + i]!;
+          b += pcm[i + 1]! * sent[i0 + i + 1]!;
+          c2 += pcm[i + 2]! * sent[i0 + i + 2]!;
+          d += pcm[i + 3]! * sent[i0 + i + 3]!;
         }
-        if (yy <= 0 || xy <= 0) continue;
+        const xy = a + b + c2 + d;
+        if (xy <= 0) continue;
         const share = (xy * xy) / (ex * yy);
         if (share > best) {
           best = share;
@@ -207,19 +291,24 @@ export class CorrelationEcho implements EchoDecision {
         }
       }
     }
-    this.last = { share: best, lag: bestLag, gain: bestGain };
+    last.share = best;
+    last.lag = bestLag;
+    last.gain = bestGain;
     const explained = bestGain <= this.maxGain ? best : 0;
     const residual = Math.sqrt((ex * (1 - explained)) / FRAME);
-    this.lastLevelDb = levelDb(residual);
+    this.lastLevelDb = levelDb(residual, maxHold);
     if (explained >= this.settings.minEchoShare) return true;
     // What is left once our echo is out: too quiet next to what we are saying to be the caller.
     this.lastQuiet = residual < floor;
     return this.lastQuiet;
   }
 
-  /** Best coarse lags (multiples of DECIMATE, full-rate samples), highest normalized correlation first. */
-  private coarse(pcm: Int16Array, end: number, maxLag: number): number[] {
-    const m = FRAME / DECIMATE;
+  /**
+   * Best coarse lags (multiples of DECIMATE, full-rate samples), highest normalized correlation first,
+   * into `top`; returns how many (0 … REFINE_CANDIDATES).
+   */
+  private coarse(pcm: Int16Array, end: number, maxLag: number): number {
+    const m = FRAME_D;
     const xd = this.xd;
     let xx = 0;
     for (let k = 0; k < m; k++) {
@@ -228,37 +317,55 @@ export class CorrelationEcho implements EchoDecision {
       xd[k] = s / DECIMATE;
       xx += xd[k]! * xd[k]!;
     }
-    const top: number[] = [];
-    const topScore: number[] = [];
-    if (xx === 0) return top;
+    if (xx === 0) return 0;
+    const top = this.top;
+    const topScore = this.topScore;
+    let count = 0;
     const ring = this.sentD;
-    const rn = ring.length;
+    const yyD = this.yyD;
+    const capD = this.capD;
     // end is a multiple of FRAME, hence of DECIMATE.
     const endD = end / DECIMATE;
     for (let lagD = 0; lagD * DECIMATE <= maxLag; lagD++) {
       const start = endD - m - lagD;
-      let xy = 0;
-      let yy = 0;
-      for (let k = 0; k < m; k++) {
-        const y = ring[(start + k) % rn]!;
-        xy += xd[k]! * y;
-        yy += y * y;
+      const i0 = start % capD;
+      const yy = yyD[i0]!;
+      if (yy <= 0) continue;
+      let a = 0;
+      let b = 0;
+      let c = 0;
+      let d = 0;
+      for (let k = 0; k < m; k += 4) {
+        a += xd[k]! * ring[i0 + k]!;
+        b += xd[k + 1]! * ring[i0 + k + 1]!;
+        c += xd[k + 2]! * ring[i0 + k + 2]!;
+        d += xd[k + 3]! * ring[i0 + k + 3]!;
       }
-      if (yy <= 0 || xy <= 0) continue;
+      const xy = a + b + c + d;
+      if (xy <= 0) continue;
       const score = (xy * xy) / yy; // ∝ c² (xx is the same for every lag)
-      if (top.length < REFINE_CANDIDATES || score > topScore[topScore.length - 1]!) {
-        let i = top.length < REFINE_CANDIDATES ? top.length : REFINE_CANDIDATES - 1;
+      if (count < REFINE_CANDIDATES || score > topScore[count - 1]!) {
+        let i = count < REFINE_CANDIDATES ? count++ : REFINE_CANDIDATES - 1;
         top[i] = lagD * DECIMATE;
         topScore[i] = score;
         while (i > 0 && topScore[i]! > topScore[i - 1]!) {
-          [top[i], top[i - 1]] = [top[i - 1]!, top[i]!];
-          [topScore[i], topScore[i - 1]] = [topScore[i - 1]!, topScore[i]!];
+          const t = top[i]!;
+          top[i] = top[i - 1]!;
+          top[i - 1] = t;
+          const ts = topScore[i]!;
+          topScore[i] = topScore[i - 1]!;
+          topScore[i - 1] = ts;
           i--;
         }
       }
     }
-    return top;
+    return count;
   }
+}
+
+/** `rms` relative to the loudest frame we sent in the hold time, dB; undefined when we sent nothing audible. */
+function levelDb(rms: number, maxHold: number): number | undefined {
+  return maxHold >= SILENT_RMS ? 20 * Math.log10(rms / maxHold) : undefined;
 }
 
 function rmsOf(pcm: Int16Array): number {

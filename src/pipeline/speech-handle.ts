@@ -74,6 +74,8 @@ export class SpeechHandle {
     private readonly now: () => number,
     private readonly origin: number,
     finalTranscriptMs?: number,
+    /** Called once its first frame went out (the critical path of the turn is over). */
+    private readonly onStarted?: () => void,
   ) {
     this.latency = finalTranscriptMs === undefined ? {} : { finalTranscriptMs };
   }
@@ -88,6 +90,7 @@ export class SpeechHandle {
     if (this.startedAt !== undefined) return;
     this.startedAt = this.now();
     this.latency.firstRtpMs = this.since();
+    this.onStarted?.();
   }
 
   /** The reply ended (played out, cut or failed): notes `endMs` and returns the latency figures to record. */

@@ -160,6 +160,12 @@ export interface LlmProvider {
    * dialogues know it from the step reached); undefined when open. Pure, cheap, synchronous.
    */
   expectation?(history: readonly ChatMessage[]): TurnExpectation | undefined;
+  /**
+   * Opens a connection to the service ahead of the first request (DNS, TCP, TLS), e.g. while a call is
+   * being set up, so that the greeting's request needs no handshake; nothing when one is open already.
+   * Never throws, never waits.
+   */
+  prepare?(): void;
 }
 
 // ---------------------------------------------------------------- TTS

@@ -5,7 +5,7 @@
  * provider that fails to open) releases the port and the provider sessions.
  */
 import { afterEach, describe, expect, test } from "bun:test";
-import { FakeStt, FakeTts } from "../../src/providers/fake";
+import { FakeLlm, FakeStt, FakeTts } from "../../src/providers/fake";
 import { ProviderError } from "../../src/providers/types";
 import { parseMessage, serializeMessage, SipRequest } from "../../src/sip";
 import { createLogger } from "../../src/util/log";
@@ -48,10 +48,15 @@ describe("media and providers start on the ACK", () => {
 
   test("the ACK starts them: STT opened, VAD streams made, the greeting generated and synthesised, record connected", async () => {
     const vad = countingVad();
-    h = await inboundHarness({ vad });
+    let prepared = 0;
+    const llm = Object.assign(new FakeLlm({ replies: ["Hello, how can I help?"] }), { prepare: () => void prepared++ });
+    h = await inboundHarness({ vad, llm });
     const inv = invite(11);
     h.send(inv);
     await settle();
+    // The LLM's connection is opened while the call is set up (before the ACK): the greeting needs no handshake.
+    expect(prepared).toBe(1);
+    expect(llm.requests).toHaveLength(0);
     expect((h.stt as FakeStt).streams).toHaveLength(0);
     expect(vad.created).toBe(0);
     h.ack(inv);

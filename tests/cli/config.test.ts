@@ -281,7 +281,7 @@ describe("outbound destinations and the trunk realm", () => {
     expect(() => loadConfig({ OUTBOUND_ALLOW_PREFIXES: "1,44" })).toThrow(/^OUTBOUND_ALLOW_PREFIXES: expected comma-separated E.164 prefixes .* got "1"$/);
     expect(() => loadConfig({ OUTBOUND_ALLOW_PREFIXES: "+1,*" })).toThrow(/^OUTBOUND_ALLOW_PREFIXES: .* got "\*"$/);
     expect(() => loadConfig({ OUTBOUND_DENY_PREFIXES: "*" })).toThrow(/^OUTBOUND_DENY_PREFIXES: /);
-    expect(() => loadConfig({ OUTBOUND_DENY_PREFIXES: "+0" })).toThrow(/^OUTBOUND_DENY_PREFIXES: .* got "\+0"$/);
+    expect(() => loadConfig({ OUTBOUND_DENY_PREFIXES: "+0" })).toThrow(/^OUTBOUND_DENY_PREFIXES: .* or "none", got "\+0"$/);
   });
   test("OUTBOUND_DENY_PREFIXES unset: premium rate and +1 area codes billed as international are denied; 'none' clears it", () => {
     const c = loadConfig({ ...trunk, SIP_CALLER_ID: "+14155550123" });

@@ -134,6 +134,7 @@ describe("createMetrics", () => {
       voice_agent_process_errors_total: "counter",
       voice_agent_log_lines_lost_total: "counter",
       voice_agent_store_writes_total: "counter",
+      voice_agent_vad_total: "counter",
       voice_agent_rtcp_rtt_ms: "histogram",
       voice_agent_rtcp_fraction_lost: "histogram",
       voice_agent_rtcp_jitter_ms: "histogram",
@@ -156,6 +157,7 @@ describe("createMetrics", () => {
     for (const reason of ["rate_limited", "untrusted_rejected", "untrusted_dropped", "malformed_rejected", "malformed_dropped"]) {
       expect(valueOf(f, "voice_agent_sip_refused_total", { reason })).toBeGreaterThanOrEqual(0);
     }
+    for (const what of ["windows", "runs"]) expect(valueOf(f, "voice_agent_vad_total", { what })).toBeGreaterThanOrEqual(0);
   });
 
   test("RTP drops and SIP refusals are read from the process totals at scrape time", async () => {

@@ -401,16 +401,17 @@ test("an LLM unreachable at call start is replaced by the fallback for the rest 
   call.stop();
 });
 
-test("a caller turn is on the record at once, but its observers hear of it after the reply's LLM request went out", async () => {
+test("a caller turn is on the record at once; its observers hear of it once the reply's first audio went out", async () => {
   const clock = new FakeClock();
   const sink = clockOutput(clock);
   const { stt, llm, tts, say } = fakes(clock, [[text("Hello. ")], [text("Sure.")]]);
   const order: string[] = [];
   const record: CallRecord = { id: "c3", sipCallId: "z", direction: "inbound", from: "a", to: "b", state: "connected", startedAt: new Date().toISOString(), turns: [], bargeIns: 0 };
+  let framesBefore = 0;
   const call = new AgentCall({
     record, clock, log: silentLogger, stt, tts, system: "s", tools: [], output: sink, codec: "PCMU", hangup: () => {},
     llm: { name: llm.name, generate: (req) => (order.push(`llm request (record: ${record.turns.map((t) => t.speaker).join(",")})`), llm.generate(req)) },
-    onTurn: (t) => order.push(`observer: ${t.speaker} #${t.index}`),
+    onTurn: (t) => order.push(`observer: ${t.speaker} #${t.index}, reply audio out: ${sink.audioFrames > framesBefore}`),
   });
   await call.start();
   for (let t = 0; t < 2000; t += 10) {
@@ -418,8 +419,15 @@ test("a caller turn is on the record at once, but its observers hear of it after
     for (let i = 0; i < 5; i++) await Promise.resolve();
   }
   order.length = 0;
+  framesBefore = sink.audioFrames;
   say("A table for two, please.");
   for (let i = 0; i < 5; i++) await Promise.resolve();
-  expect(order).toEqual(["llm request (record: agent,caller)", "observer: caller #1"]);
+  expect(order).toEqual(["llm request (record: agent,caller)"]);
+  expect(record.turns.at(-1)).toMatchObject({ speaker: "caller", text: "A table for two, please." });
+  for (let t = 0; t < 100; t += 10) {
+    clock.advance(10);
+    for (let i = 0; i < 5; i++) await Promise.resolve();
+  }
+  expect(order).toEqual(["llm request (record: agent,caller)", "observer: caller #1, reply audio out: true"]);
   call.stop();
 });

@@ -76,6 +76,35 @@ describe("SileroSpeechDetector", () => {
     expect(evU).toEqual([]);
   });
 
+  test("bargeInStrong with q: a loud frame needs only the main stream, once the confirming stream has called the run speech; a loud sound it never calls speech does not interrupt", async () => {
+    const levelEcho = { noteSent() {}, lastLevelDb: undefined as number | undefined, isLikelyEcho(pcm: Int16Array) { this.lastLevelDb = 20 * Math.log10(rms(pcm) / 8000); return false; } };
+    /** The confirming stream: probabilities in order, one per frame. */
+    const scripted = (ps: number[]) => {
+      let i = 0;
+      return { process: async () => ps[Math.min(i++, ps.length - 1)]! } as unknown as VadStream;
+    };
+    const opts = { echo: levelEcho, bargeInMinSpeechMs: 80, bargeInStrong: { p: 0.5, q: 0, minSpeechMs: 20, withinDb: 12 } };
+    const traces: Array<{ rule: string; runMs: number; lagMs: number }> = [];
+    // Loud speech; the confirming stream (cold after echo) reaches 0.5 on the second frame.
+    const voice = new SileroSpeechDetector(levelVad(), { ...opts, confirm: scripted([0.3, 0.6, 0.9]), onBargeInDecision: (t) => traces.push(t) });
+    const ev = collect(voice);
+    voice.setAgentSpeaking(true);
+    await feed(voice, [tone(6000)]);
+    expect(ev).toEqual([]);
+    await feed(voice, [tone(6000)]);
+    expect(ev).toEqual(["start"]); // 40 ms, not the 80 ms of the counted run
+    expect(traces).toHaveLength(1);
+    expect(traces[0]!.rule).toBe("strong");
+    expect(traces[0]!.runMs).toBe(40);
+    expect(traces[0]!.lagMs).toBeGreaterThanOrEqual(0);
+    // A loud cough over our echo: the main stream says 1.0, the confirming stream never reaches 0.5.
+    const cough = new SileroSpeechDetector(levelVad(), { ...opts, confirm: scripted([0.1]) });
+    const evC = collect(cough);
+    cough.setAgentSpeaking(true);
+    await feed(cough, Array(8).fill(tone(9000)));
+    expect(evC).toEqual([]);
+  });
+
   test("an early start that never becomes confirmed speech reports an end", async () => {
     const d = new SileroSpeechDetector(levelVad(), { bargeInMinSpeechMs: 120 });
     const ev = collect(d);

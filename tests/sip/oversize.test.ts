@@ -92,4 +92,40 @@ describe("the limit on real sockets", () => {
     expect(sipRefusedTotals.oversize_rejected - before.oversize_rejected).toBe(1);
     expect(sipRefusedTotals.oversize_dropped - before.oversize_dropped).toBe(1);
   });
+
+  test("TCP: a 20 KB header after the ones a response copies gets 513 then the close — whole, or cut mid-header across segments", async () => {
+    const tcp = await StreamTransport.listen({ host: "127.0.0.1", port: 0 });
+    cleanup.push(() => tcp.close());
+    const got: SipMessage[] = [];
+    tcp.onMessage = (m) => got.push(m);
+    const before = { ...sipRefusedTotals };
+    const late = (pad: number) => TRUNK_INVITE.replace("\r\nContent-Type:", `\r\nX-Pad: ${"a".repeat(pad)}\r\nContent-Type:`);
+    const open = async () => {
+      const s = { text: "", closed: false };
+      const sock = await Bun.connect({
+        hostname: "127.0.0.1",
+        port: tcp.local.port,
+        socket: { data: (_s, d) => void (s.text += new TextDecoder().decode(d)), close: () => void (s.closed = true) },
+      });
+      cleanup.push(() => sock.end());
+      return { s, sock };
+    };
+    const whole = await open();
+    whole.sock.write(late(20_000)); // header block 20 KB, ended, with its body
+    const cut = await open();
+    const bytes = late(40_000);
+    cut.sock.write(bytes.slice(0, 9000)); // no blank line yet: the header block goes past 16 KB unfinished
+    await Bun.sleep(50);
+    cut.sock.write(bytes.slice(9000, 25_000));
+    for (let i = 0; i < 150 && !(whole.s.closed && cut.s.closed); i++) await Bun.sleep(20);
+    expect(whole.s.closed && cut.s.closed).toBe(true);
+    for (const c of [whole, cut]) {
+      const r = parseMessage(enc.encode(c.s.text)) as { status: number; headers: { get(n: string): string | undefined } };
+      expect(r.status).toBe(513);
+      expect(r.headers.get("Call-ID")).toBe("4c5b0b5e-ab7e-123a-9a5b-0242ac110002");
+      expect(r.headers.get("Warning")).toContain("message larger than 16384 bytes of headers");
+    }
+    expect(got).toHaveLength(0);
+    expect(sipRefusedTotals.oversize_rejected - before.oversize_rejected).toBe(2);
+  });
 });

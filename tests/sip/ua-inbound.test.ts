@@ -463,3 +463,34 @@ describe("hangup()", () => {
     expect(h.calls[0]!.endReason).toBe("rejected");
   });
 });
+
+describe("what an ended call leaves behind", () => {
+  /** One answered, ACKed and BYEd call; only a WeakRef to it leaves this function. */
+  function endedCall(h: ReturnType<typeof harness>, ballast: { bytes?: Uint8Array }): WeakRef<InboundCall> {
+    h.send(TRUNK_INVITE);
+    const c = h.calls.pop()!;
+    c.accept(ANSWER_SDP);
+    const ok = h.responses(200)[0]!;
+    h.send(ackFor(trunkInvite(), ok));
+    c.on("ended", () => void ballast.bytes); // what the layer above hangs on the call (media, sockets…)
+    h.send(inDialog(trunkInvite(), ok, "BYE", 103, "z9hG4bKbyeleft1"));
+    expect(c.state).toBe("ended");
+    return new WeakRef(c);
+  }
+
+  test("its INVITE transaction (Timer L, 64·T1 after the 200) no longer keeps the call and what hangs on it", async () => {
+    const h = harness();
+    const ref = endedCall(h, { bytes: new Uint8Array(1 << 20) });
+    const transactions = h.ua.layer.size;
+    expect(transactions).toBeGreaterThan(0); // the INVITE (Accepted, RFC 6026) and BYE server transactions live on
+    await Bun.sleep(0); // a WeakRef's target is kept until the end of the job that made it
+    for (let i = 0; i < 3 && ref.deref(); i++) {
+      Bun.gc(true);
+      await Bun.sleep(0);
+    }
+    expect(ref.deref()).toBeUndefined(); // was kept until Timer L fired, 32 s later
+    expect(h.ua.layer.size).toBe(transactions);
+    h.clock.advance(64 * 500);
+    expect(h.ua.layer.size).toBe(0);
+  });
+});

@@ -128,6 +128,8 @@ export interface LoadRow {
   optionsLost: number;
   /** The agent's own pacer lateness p99 (from /metrics histogram), ms; -1 unknown. */
   pacerP99Ms: number;
+  /** Silero windows per model run in the window (voice_agent_vad_total), the mean batch size; absent when unknown. */
+  vadBatch?: number;
   /**
    * With interrupting callers: replies that were playing when the interruption began, those cut within
    * 1 s of it, and the time from the interruption's start to the reply's last frame (p50/p90, ms).
@@ -148,7 +150,7 @@ export function gateFailures(r: LoadRow): string[] {
   return f;
 }
 
-const COLUMNS = ["pipeline", "calls", "replied", "replies", "reply p50/p90", "cpu %", "rss MiB (+children)", "gap p50", "p90", "p99", "max", "underruns", "OPTIONS p99/max", "pacer p99", "barge-in cut p50/p90", "gate"];
+const COLUMNS = ["pipeline", "calls", "replied", "replies", "reply p50/p90", "cpu %", "cpu ms/call-s", "rss MiB (+children)", "gap p50", "p90", "p99", "max", "underruns", "OPTIONS p99/max", "pacer p99", "vad batch", "barge-in cut p50/p90", "gate"];
 
 /** The printed table, one row per run. */
 export function loadTable(rows: readonly LoadRow[]): string {
@@ -162,6 +164,8 @@ export function loadTable(rows: readonly LoadRow[]): string {
       String(r.replies),
       `${r.replyP50Ms.toFixed(0)}/${r.replyP90Ms.toFixed(0)}`,
       f1(r.cpuPct),
+      // CPU time per call per second of wall time (10 ms = 1 % of a core): what holds on a shared machine.
+      (r.calls ? (r.cpuPct * 10) / r.calls : 0).toFixed(2),
       r.childRssMiB ? `${f1(r.rssMiB)}+${r.childRssMiB.toFixed(0)}` : f1(r.rssMiB),
       f1(r.gapP50Ms),
       f1(r.gapP90Ms),
@@ -170,6 +174,7 @@ export function loadTable(rows: readonly LoadRow[]): string {
       String(r.underruns),
       `${f1(r.optionsP99Ms)}/${f1(r.optionsMaxMs)}${r.optionsLost ? ` (${r.optionsLost} lost)` : ""}`,
       r.pacerP99Ms < 0 ? "?" : f1(r.pacerP99Ms),
+      r.vadBatch === undefined ? "-" : f1(r.vadBatch),
       r.bargeIn ? `${r.bargeIn.cut}/${r.bargeIn.overlapped} in ${r.bargeIn.p50Ms.toFixed(0)}/${r.bargeIn.p90Ms.toFixed(0)}` : "-",
       fails.length ? `FAIL: ${fails.join("; ")}` : "pass",
     ];

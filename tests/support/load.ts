@@ -112,6 +112,12 @@ function pacerBuckets(text: string): Map<number, number> {
   }
   return m;
 }
+/** voice_agent_vad_total{what="windows"|"runs"} in a /metrics text. */
+function vadCounts(text: string): { windows: number; runs: number } {
+  const v = (what: string) => Number(new RegExp(`^voice_agent_vad_total\\{what="${what}"\\} (\\d+)`, "m").exec(text)?.[1] ?? NaN);
+  return { windows: v("windows"), runs: v("runs") };
+}
+
 /** p99 of the difference of two cumulative histograms, as the bucket's upper bound (ms); -1 if empty. */
 function pacerP99(a: Map<number, number>, b: Map<number, number>): number {
   const les = [...b.keys()].sort((x, y) => x - y);
@@ -217,7 +223,9 @@ export async function runLoad(o: LoadOptions): Promise<LoadRow> {
     // The full-load window: all calls up (ramp + 2 s) until 1 s before the first BYE.
     await Bun.sleep(rampMs + 2000);
     const base = `http://127.0.0.1:${agent.httpPort}`;
-    const metrics0 = pacerBuckets(await (await fetch(`${base}/metrics`)).text());
+    const text0 = await (await fetch(`${base}/metrics`)).text();
+    const metrics0 = pacerBuckets(text0);
+    const vad0 = vadCounts(text0);
     const live = ((await (await fetch(`${base}/`)).json()) as any).activeCalls;
     const ticks0 = cpuTicks(pid);
     const w0 = performance.now();
@@ -232,7 +240,10 @@ export async function runLoad(o: LoadOptions): Promise<LoadRow> {
       await Bun.sleep(250);
     }
     const cpuPct = ((cpuTicks(pid) - ticks0) / CLK_TCK / ((performance.now() - w0) / 1000)) * 100;
-    const metrics1 = pacerBuckets(await (await fetch(`${base}/metrics`)).text());
+    const text1 = await (await fetch(`${base}/metrics`)).text();
+    const metrics1 = pacerBuckets(text1);
+    const vad1 = vadCounts(text1);
+    const vadRuns = vad1.runs - vad0.runs;
     const opts = await prober.finish();
     say(`  ${live} live at the window start, cpu ${cpuPct.toFixed(1)} %, rss ${peakRss.toFixed(0)} MiB, OPTIONS answered 503 (no room): ${opts.refused} of ${opts.times.length}`);
     const sippCode = await sipp.exited;
@@ -292,6 +303,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadRow> {
       optionsMaxMs: percentile(opts.times, 1),
       optionsLost: opts.lost,
       pacerP99Ms: pacerP99(metrics0, metrics1),
+      ...(vadRuns > 0 ? { vadBatch: (vad1.windows - vad0.windows) / vadRuns } : {}),
       ...(interruptMs === undefined
         ? {}
         : { bargeIn: { overlapped, cut: cuts.length, p50Ms: percentile(cuts, 0.5), p90Ms: percentile(cuts, 0.9) } }),

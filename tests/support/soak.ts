@@ -170,7 +170,31 @@ export interface SoakOptions {
    * shares once loaded (allocator arenas, JIT code, pools, caches) is in the baseline. Default 3.
    */
   warmCalls?: number;
+  /**
+   * Take the start and end snapshots after the agent's idle collection (IDLE_GC_S, default 40 s after
+   * the last call: src/util/idle-collector.ts), so both are what a quiet agent holds — not a point of the
+   * garbage collector's sawtooth. Adds ~2 × IDLE_GC_S to the run; bench:soak sets it.
+   */
+  idleCollection?: boolean;
+  /** With `idleCollection`: pause half-way through the calls for one more idle collection (~+IDLE_GC_S). */
+  idleHalfway?: boolean;
 }
+
+/** The agent's "memory collected while idle" line, and the RSS a few seconds later. */
+export interface IdleCollectionLine {
+  ms: number;
+  rssBeforeMiB: number;
+  rssAfterMiB: number;
+  heapUsedMiB: number;
+  /**
+   * RSS {@link SETTLE_AFTER_COLLECTION_MS} after the collection, MiB: the allocator gives freed pages
+   * back over a few seconds (e.g. 195.8 at the collection's end → 187.8), so this is the level compared.
+   */
+  rssSettledMiB: number;
+}
+
+/** How long after an idle collection its RSS is read. */
+export const SETTLE_AFTER_COLLECTION_MS = 3000;
 
 /** One sample of the agent's memory while calls run. */
 export interface MemorySample {
@@ -197,6 +221,29 @@ export interface SoakResult {
   elapsedMs: number;
   /** Lines the agent logged at error level (first 20). */
   errors: any[];
+  /** With `idleCollection`: the agent's idle collections before `start`, half-way through the calls, and before `end`. */
+  idle?: { start: IdleCollectionLine; mid?: IdleCollectionLine; end: IdleCollectionLine };
+}
+
+/** Waits for the agent's next "memory collected while idle" line after `from` (an offset in its stdout). */
+async function nextIdleCollection(agent: RunningAgent, from: number, timeoutMs: number, settleMs: number): Promise<{ line: IdleCollectionLine; end: number }> {
+  const mark = '"msg":"memory collected while idle"';
+  const found = await waitFor(
+    () => {
+      const out = agent.proc.stdout();
+      const i = out.indexOf(mark, from);
+      if (i < 0) return undefined;
+      const start = out.lastIndexOf("\n", i) + 1;
+      const end = out.indexOf("\n", i);
+      return { line: JSON.parse(out.slice(start, end < 0 ? undefined : end)) as IdleCollectionLine, end: end < 0 ? out.length : end };
+    },
+    timeoutMs,
+    "the agent's idle collection (IDLE_GC_S)",
+  );
+  await Bun.sleep(settleMs);
+  const status = readFileSync(`/proc/${agent.proc.pid}/status`, "utf8");
+  found.line.rssSettledMiB = Math.round((Number(/^VmRSS:\s+(\d+)/m.exec(status)?.[1] ?? 0) / 1024) * 10) / 10;
+  return found;
 }
 
 const COUNTED = /^voice_agent_calls_total\{direction="inbound",result="remote_bye"\} (\d+)/m;
@@ -241,23 +288,50 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
     const warm = warmCalls <= 3 ? await run(warmCalls, 1, warmCalls) : await run(warmCalls, o.concurrency, o.rate);
     await warm.exited;
     await settle();
+    const idleS = Number(o.env?.IDLE_GC_S ?? 40);
+    const settleMs = o.idleHalfway ? SETTLE_AFTER_COLLECTION_MS : 0; // only the bench compares RSS
+    let idleStart: { line: IdleCollectionLine; end: number } | undefined;
+    if (o.idleCollection) {
+      say(`waiting for the agent's idle collection (IDLE_GC_S=${idleS} s after the last call)…`);
+      idleStart = await nextIdleCollection(agent, 0, (idleS + 60) * 1000, settleMs);
+      say(`idle collection after warm-up: ${JSON.stringify(idleStart.line)}`);
+    }
     const start = await snapshot(agent, tempDir, pooled);
     say(`after ${warmCalls} warm-up calls: ${JSON.stringify(start)}`);
     const samples: MemorySample[] = [];
     const peak = { ...start };
     const t0 = performance.now();
-    const main = await run(o.calls, o.concurrency, o.rate);
-    while (main.running) {
-      await Promise.race([main.exited, Bun.sleep(5000)]);
-      const s = await snapshot(agent, tempDir, pooled).catch(() => undefined);
-      if (!s) continue;
-      for (const k of Object.keys(peak) as (keyof ProcessSnapshot)[]) if (k !== "tcpPeers") (peak as any)[k] = Math.max(peak[k] as number, s[k] as number);
-      const done = COUNTED.exec(await (await fetch(`http://127.0.0.1:${agent.httpPort}/metrics`, { headers: { connection: "close" } })).text())?.[1];
-      if (done !== undefined) samples.push({ calls: Number(done), rssMiB: s.rssMiB, heapUsedMiB: s.heapUsedMiB });
-      say(`${Math.round((performance.now() - t0) / 1000)} s: ${done ?? "?"} calls done, live ${s.activeCalls}, fds ${s.fds}, rss ${s.rssMiB} MiB, heap ${s.heapUsedMiB} MiB`);
-    }
-    const sippExit = await main.exited;
-    const elapsedMs = performance.now() - t0;
+    let idleMs = 0;
+    const drive = async (calls: number) => {
+      const main = await run(calls, o.concurrency, o.rate);
+      while (main.running) {
+        await Promise.race([main.exited, Bun.sleep(5000)]);
+        const s = await snapshot(agent!, tempDir, pooled).catch(() => undefined);
+        if (!s) continue;
+        for (const k of Object.keys(peak) as (keyof ProcessSnapshot)[]) if (k !== "tcpPeers") (peak as any)[k] = Math.max(peak[k] as number, s[k] as number);
+        const done = COUNTED.exec(await (await fetch(`http://127.0.0.1:${agent!.httpPort}/metrics`, { headers: { connection: "close" } })).text())?.[1];
+        if (done !== undefined) samples.push({ calls: Number(done), rssMiB: s.rssMiB, heapUsedMiB: s.heapUsedMiB });
+        say(`${Math.round((performance.now() - t0 - idleMs) / 1000)} s: ${done ?? "?"} calls done, live ${s.activeCalls}, fds ${s.fds}, rss ${s.rssMiB} MiB, heap ${s.heapUsedMiB} MiB`);
+      }
+      return await main.exited;
+    };
+    let sippExit: number | null;
+    let mid: IdleCollectionLine | undefined;
+    if (idleStart && o.idleHalfway && o.calls >= 2) {
+      // Two halves with an idle collection between: start → middle is what the first calls leave in the
+      // allocator; middle → end tells a plateau (about 0) from a leak (about the same again).
+      const first = await drive(Math.floor(o.calls / 2));
+      const logAtHalf = agent.proc.stdout().length;
+      const w0 = performance.now();
+      say(`half-way: waiting for the agent's idle collection…`);
+      mid = (await nextIdleCollection(agent, Math.max(idleStart.end, logAtHalf), (idleS + 60) * 1000, settleMs)).line;
+      say(`idle collection half-way: ${JSON.stringify(mid)}`);
+      idleMs = performance.now() - w0;
+      const second = await drive(o.calls - Math.floor(o.calls / 2));
+      sippExit = first !== 0 ? first : second;
+    } else sippExit = await drive(o.calls);
+    const logAtRunEnd = agent.proc.stdout().length; // the end's idle collection is the first one after this
+    const elapsedMs = performance.now() - t0 - idleMs;
     await settle();
     // Give SIP transactions (Timer J/K, 64·T1) and sockets in TIME_WAIT-like states time to go.
     let end = await snapshot(agent, tempDir, pooled);
@@ -268,11 +342,19 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
       await Bun.sleep(1000);
       end = await snapshot(agent, tempDir, pooled);
     }
+    let idle: SoakResult["idle"];
+    if (idleStart) {
+      say(`waiting for the agent's idle collection after the run…`);
+      const idleEnd = await nextIdleCollection(agent, Math.max(idleStart.end, logAtRunEnd), (idleS + 60) * 1000, settleMs);
+      say(`idle collection after the run: ${JSON.stringify(idleEnd.line)}`);
+      end = await snapshot(agent, tempDir, pooled);
+      idle = { start: idleStart.line, mid, end: idleEnd.line };
+    }
     const text = await (await fetch(`http://127.0.0.1:${agent.httpPort}/metrics`, { headers: { connection: "close" } })).text();
     say(`fakes: deepgram ${fakes.relays.deepgram.port}, gemini ${fakes.relays.gemini.port}, cartesia ${fakes.relays.cartesia.port}, http ${agent.httpPort}; tcp at start ${JSON.stringify(start.tcpPeers)}, at end ${JSON.stringify(end.tcpPeers)}`);
     const completed = Number(COUNTED.exec(text)?.[1] ?? 0) - warmCalls;
     const errors = agent.logs().filter((l) => l.level === "error" || l.level === "fatal").slice(0, 20);
-    return { fresh, start, samples, end, peak, sippExit, completed, elapsedMs, errors };
+    return { fresh, start, samples, end, peak, sippExit, completed, elapsedMs, errors, idle };
   } finally {
     await agent?.stop().catch(() => null);
     await fakes.close();

@@ -167,10 +167,11 @@ class SileroVadStream implements VadStream {
 
   private async runWindow(samples: Float32Array, startSample: number, endSample: number, gen: number): Promise<void> {
     const t0 = performance.now();
-    const { p, state: next } = await this.runner.run(samples, this.state);
+    // The next state is written into this.state in place; reset()/copyFrom() give the stream a new
+    // array, so a run in flight across them updates only the stale one.
+    const p = await this.runner.run(samples, this.state);
     const inferenceMs = performance.now() - t0;
     if (gen !== this.generation) return; // reset() while running: drop the stale state
-    this.state = next;
     this.lastResult = {
       probability: p,
       startMs: (startSample * 1000) / SILERO_SAMPLE_RATE,

@@ -32,7 +32,7 @@ export class AudioChunker {
     let i = 0;
     while (i < payload.length) {
       const n = Math.min(this.buf.length - this.len, payload.length - i);
-      this.buf.set(payload.subarray(i, i + n), this.len);
+      this.buf.set(i === 0 && n === payload.length ? payload : payload.subarray(i, i + n), this.len); // no view for a whole frame
       this.len += n;
       i += n;
       if (this.len === this.buf.length) this.onMessage(this.take()!);

@@ -6,8 +6,17 @@
  * 8 bytes = 1 ms). Bounded: past `capacityBytes` the oldest bytes are dropped and counted in
  * `droppedBytes` (words in them can no longer be recovered).
  */
+/** Bytes per storage block (512 ms of G.711): a call's audio is copied into blocks, not kept per frame. */
+const BLOCK_BYTES = 4096;
+/** Emptied blocks kept for reuse, so a call in steady state allocates none. */
+const SPARE_BLOCKS = 2;
+
 export class ReplayBuffer {
-  private chunks: Uint8Array[] = [];
+  /** Storage, oldest first; the first's bytes start at `head`, the last's end at `tailLen`. */
+  private blocks: Uint8Array[] = [];
+  private head = 0;
+  private tailLen = 0;
+  private readonly spare: Uint8Array[] = [];
   private size = 0;
   private start = 0;
   /** Bytes dropped because the buffer was full (not those trimmed after a final). */
@@ -30,10 +39,21 @@ export class ReplayBuffer {
     return this.size;
   }
 
-  /** Appends a copy of `bytes` (callers may reuse their buffers). */
+  /** Appends a copy of `bytes` (callers may reuse their buffers); allocates only when a block fills. */
   append(bytes: Uint8Array): void {
     if (bytes.length === 0) return;
-    this.chunks.push(bytes.slice());
+    let i = 0;
+    while (i < bytes.length) {
+      if (this.blocks.length === 0 || this.tailLen === BLOCK_BYTES) {
+        this.blocks.push(this.spare.pop() ?? new Uint8Array(BLOCK_BYTES));
+        this.tailLen = 0;
+      }
+      const last = this.blocks[this.blocks.length - 1]!;
+      const n = Math.min(BLOCK_BYTES - this.tailLen, bytes.length - i);
+      last.set(i === 0 && n === bytes.length ? bytes : bytes.subarray(i, i + n), this.tailLen);
+      this.tailLen += n;
+      i += n;
+    }
     this.size += bytes.length;
     const over = this.size - this.capacityBytes;
     if (over > 0) {
@@ -48,24 +68,30 @@ export class ReplayBuffer {
     if (n > 0) this.dropFront(n);
   }
 
-  /** The held bytes, oldest first, as the stored chunks (do not modify). */
+  /** The held bytes, oldest first, in pieces of up to a block (copies: a socket may keep them while it drains). */
   held(): readonly Uint8Array[] {
-    return this.chunks;
+    const last = this.blocks.length - 1;
+    const out: Uint8Array[] = [];
+    for (let k = 0; k <= last; k++) {
+      const from = k === 0 ? this.head : 0;
+      const to = k === last ? this.tailLen : BLOCK_BYTES;
+      if (to > from) out.push(this.blocks[k]!.slice(from, to));
+    }
+    return out;
   }
 
   private dropFront(n: number): void {
-    let left = n;
-    while (left > 0 && this.chunks.length > 0) {
-      const c = this.chunks[0];
-      if (c.length <= left) {
-        this.chunks.shift();
-        left -= c.length;
-      } else {
-        this.chunks[0] = c.subarray(left);
-        left = 0;
-      }
-    }
     this.size -= n;
     this.start += n;
+    this.head += n;
+    // Whole blocks before the new oldest byte go (to the spares).
+    while (this.blocks.length > 0) {
+      const used = this.blocks.length === 1 ? this.tailLen : BLOCK_BYTES;
+      if (this.head < used) break;
+      this.head -= used;
+      const b = this.blocks.shift()!;
+      if (this.spare.length < SPARE_BLOCKS) this.spare.push(b);
+      if (this.blocks.length === 0) this.tailLen = this.head = 0;
+    }
   }
 }

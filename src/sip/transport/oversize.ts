@@ -36,11 +36,14 @@ export function oversizeOf(data: Uint8Array): "headers" | "body" | undefined {
 /**
  * The stateless 513 Message Too Large for an oversized request (`head`: its bytes, at least the start
  * line and the header fields a response copies), or undefined when it cannot or must not be answered.
+ * `head` may stop inside the header block (a stream whose headers went past the limit): its last,
+ * unfinished line is then not used.
  * The top Via gets `received`/`rport` from `source` (RFC 3261 §18.2.1, RFC 3581 §4). Never throws.
  */
 export function tooLargeResponse(head: Uint8Array, source: Address): SipResponse | undefined {
   const end = headerEnd(head, head.length);
   const lines = decoder.decode(end >= 0 ? head.subarray(0, end) : head).split(/\r?\n/);
+  if (end < 0) lines.pop(); // cut mid-line (or empty after the last CRLF)
   const start = lines[0] ?? "";
   if (/^SIP\//i.test(start) || /^ACK /i.test(start)) return undefined;
   const kept = lines.slice(1).filter((l) => l.length <= MAX_COPIED_LINE && COPIED.test(l));

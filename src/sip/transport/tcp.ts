@@ -8,9 +8,10 @@
  * Framing (§18.3): "In the case of stream-oriented transports such as TCP, the Content-Length header
  * field indicates the size of the body. The Content-Length header field MUST be used with stream
  * oriented transports."; CRLFs
- * between messages are keep-alives (RFC 5626 §3.5.1) and skipped. A message whose header block exceeds
- * {@link MAX_HEADER_BYTES} or whose Content-Length is unreadable closes the connection (it cannot be
- * re-synchronised).
+ * between messages are keep-alives (RFC 5626 §3.5.1) and skipped. A request whose header block exceeds
+ * {@link MAX_HEADER_BYTES} or whose body exceeds {@link MAX_BODY_BYTES} gets a 513 when what a response
+ * copies (start line, Via, From, To, Call-ID, CSeq) came within the first 16 KB, and its connection is
+ * closed either way (it cannot be re-synchronised).
  *
  * Connections are a resource an attacker can hold without sending a datagram's worth of anything, so
  * inbound ones are bounded: at most {@link TCP_LIMITS}.perSource per source IP and .total in all (more
@@ -255,21 +256,15 @@ export class StreamTransport {
       while (off + 1 < buf.length && buf[off] === 13 && buf[off + 1] === 10) off += 2; // keep-alive CRLFs
       const end = indexOf(buf, CRLFCRLF, off);
       if (end < 0) {
-        if (buf.length - off > MAX_HEADER_BYTES) return this.abort(s, "header block too large", "oversize_dropped");
+        if (buf.length - off > MAX_HEADER_BYTES) return this.tooLarge(s, buf.subarray(off, off + MAX_HEADER_BYTES), source, "header block too large");
         break;
       }
       const head = decoder.decode(buf.subarray(off, end));
       const m = /^(?:content-length|l)[ \t]*:[ \t]*(\d+)[ \t]*$/im.exec(head);
       // §18.3: stream transports MUST carry Content-Length; without it there is no body to wait for.
       const len = m ? Number(m[1]) : 0;
-      if (end - off > MAX_HEADER_BYTES) return this.abort(s, "header block too large", "oversize_dropped");
-      if (len > MAX_BODY_BYTES) {
-        // RFC 3261 §21.5.14: "The server was unable to process the request since the message length
-        // exceeded its capabilities." The headers are whole: answer 513, then close (the body cannot be skipped safely).
-        const response = tooLargeResponse(buf.subarray(off, end + 4), source);
-        if (response) s.write(serializeMessage(response));
-        return this.abort(s, "body too large", response ? "oversize_rejected" : "oversize_dropped");
-      }
+      if (end - off > MAX_HEADER_BYTES) return this.tooLarge(s, buf.subarray(off, off + MAX_HEADER_BYTES), source, "header block too large");
+      if (len > MAX_BODY_BYTES) return this.tooLarge(s, buf.subarray(off, end + 4), source, "body too large");
       const total = end + 4 + len;
       if (buf.length < total) break;
       this.deliver(s, buf.subarray(off, total), source);
@@ -296,6 +291,17 @@ export class StreamTransport {
     } else if (r.kind === "drop") {
       this.refusals.note("malformed_dropped", source, { msg: "sip stream message dropped", fields: { code: r.error.code, pii: { detail: r.error.message } } });
     }
+  }
+
+  /**
+   * RFC 3261 §21.5.14 (513): "The server was unable to process the request since the message length
+   * exceeded its capabilities." Answered from `head` (the headers, or their first 16 KB) when it holds
+   * what a response copies, then the connection is closed: the rest of the message cannot be skipped safely.
+   */
+  private tooLarge(s: Socket<ConnData>, head: Uint8Array, source: Address, why: string): void {
+    const response = tooLargeResponse(head, source);
+    if (response) s.write(serializeMessage(response));
+    return this.abort(s, why, response ? "oversize_rejected" : "oversize_dropped");
   }
 
   private abort(s: Socket<ConnData>, why: string, reason: RefusalReason): void {

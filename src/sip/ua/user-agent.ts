@@ -294,10 +294,11 @@ export class UserAgent implements UaContext {
       this.transport.sendResponse(statelessResponse(req, refusal.status, [...(refusal.headers ?? []), ["Server", this.userAgent]]));
       return;
     }
-    let owner: InboundCall | undefined;
-    const tx = this.layer.createInviteServer(req, {
-      onAck: (ack) => owner?.ackOnInviteBranch(ack),
-      onNoAck: () => owner?.noAck(),
+    // The call is looked up, not captured: the transaction outlives it by up to 64·T1 (Timer L, RFC 6026
+    // §8.7) and would otherwise keep everything the ended call held (media, sockets, providers) that long.
+    const tx: InviteServerTransaction = this.layer.createInviteServer(req, {
+      onAck: (ack) => this.byInviteTx.get(tx)?.ackOnInviteBranch(ack),
+      onNoAck: () => this.byInviteTx.get(tx)?.noAck(),
     });
     const reply = (status: number, headers: Array<[string, string]> = []) =>
       tx.respond(buildResponse(req, status, { toTag: generateTag(), headers: [...headers, ["Server", this.userAgent]] }));
@@ -336,7 +337,6 @@ export class UserAgent implements UaContext {
     // will generate a provisional or final response within 200 ms". The TU (upper layer) may take longer.
     tx.respond(buildResponse(req, 100));
     const call = new InboundCall(this, req, tx, source);
-    owner = call;
     this.calls.add(call);
     this.byInviteTx.set(tx, call);
     this.inviteKeys.set(mergeKey, call.callId);

@@ -6,6 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { loadSileroVad, type SileroVad } from "../../../src/media/vad/silero.ts";
+import { vadTotals } from "../../../src/media/vad/batcher.ts";
 import * as A from "./audio-fixtures.ts";
 
 let tmp: { dir: string; remove: () => void };
@@ -48,9 +49,12 @@ describe("batched Silero runs", () => {
   test("40 streams in lock-step: the same probabilities as one window per run, in far fewer runs", async () => {
     const single = await lockStep(40, false);
     const r0 = { ...vad.runs };
+    const t0 = { ...vadTotals };
     const batched = await lockStep(40, true);
     const runs = vad.runs.runs - r0.runs;
     const windows = vad.runs.windows - r0.windows;
+    // The process totals behind voice_agent_vad_total{what} move with them.
+    expect([vadTotals.runs - t0.runs, vadTotals.windows - t0.windows]).toEqual([runs, windows]);
     expect(batched).toEqual(single);
     expect(windows).toBeGreaterThan(40 * 50);
     expect(windows / runs).toBeGreaterThan(10); // mean batch size

@@ -38,6 +38,41 @@ describe("ReplayBuffer", () => {
   test("rejects a non-positive capacity", () => {
     expect(() => new ReplayBuffer(0)).toThrow(RangeError);
   });
+
+  test("over minutes of frames, trims and overflows (crossing its storage blocks): holds exactly the bytes a plain list would", () => {
+    let seed = 7;
+    const rnd = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32);
+    const cap = 30_000;
+    const r = new ReplayBuffer(cap);
+    let model: Uint8Array = new Uint8Array(0);
+    let start = 0;
+    let total = 0;
+    let dropped = 0;
+    for (let k = 0; k < 6000; k++) {
+      const len = rnd() < 0.05 ? Math.floor(rnd() * 9000) : 160; // now and then a large append
+      const f = new Uint8Array(len).map((_, i) => (total + i) & 0xff);
+      r.append(f);
+      total += len;
+      model = concat([model, f]);
+      if (model.length > cap) {
+        dropped += model.length - cap;
+        start += model.length - cap;
+        model = model.slice(model.length - cap);
+      }
+      if (rnd() < 0.03) {
+        const to = start + Math.floor(rnd() * (model.length + 500)) - 100; // also before the start and past the end
+        r.trimBefore(to);
+        const n = Math.min(Math.max(0, to - start), model.length);
+        start += n;
+        model = model.slice(n);
+      }
+      if (k % 97 === 0 || k === 5999) {
+        expect([r.startByte, r.endByte, r.length, r.droppedBytes]).toEqual([start, start + model.length, model.length, dropped]);
+        expect(concat([...r.held()])).toEqual(model);
+      }
+    }
+    expect(dropped).toBeGreaterThan(0);
+  });
 });
 
 describe("parseServerMessage (Deepgram text frames)", () => {

@@ -8,6 +8,7 @@ import { FakeClock } from "../../../src/util/clock";
 import { startFakeGemini, type FakeGemini } from "../../fakes/gemini";
 import { LLM_HTTP_FAULTS } from "../../fakes/sse";
 import { collect, waitUntil } from "../../fakes/wait";
+import { KillableRelay } from "../../e2e/cloud-support";
 
 let fake: FakeGemini;
 afterEach(async () => {
@@ -66,13 +67,32 @@ describe("Gemini LLM against the local fake", () => {
     expect(new Set(ports).size, `client ports ${ports.join(", ")}`).toBe(1);
   });
 
+  test("prepare() opens the connection the first request then uses (one TCP accept in all)", async () => {
+    fake = startFakeGemini();
+    const relay = KillableRelay.start(Number(new URL(fake.url).port));
+    try {
+      const g = new GeminiLlm({ apiKey: "test-key", baseUrl: `http://127.0.0.1:${relay.port}` });
+      g.prepare();
+      await waitUntil(() => relay.accepted === 1, "the prepared connection accepted");
+      await collect(g.generate(req([{ role: "user", text: "hi" }])));
+      g.prepare(); // one is pooled: nothing new
+      await collect(g.generate(req([{ role: "user", text: "again" }])));
+      expect(fake.requests).toHaveLength(2);
+      expect(relay.accepted).toBe(1);
+      new GeminiLlm({ apiKey: "k", baseUrl: "not a url" }).prepare(); // never throws
+    } finally {
+      relay.kill();
+    }
+  });
+
   test("request body: generationConfig only with temperature/maxOutputTokens set; the model in the path", async () => {
     fake = startFakeGemini();
     await collect(llm({ model: "gemini-x", temperature: 0.2, maxOutputTokens: 64 }).generate(req([{ role: "user", text: "hi" }], undefined, [])));
     await collect(llm().generate(req([{ role: "user", text: "hi" }], undefined, [])));
     expect(fake.requests[0].model).toBe("gemini-x");
     expect(fake.requests[0].body.generationConfig).toEqual({ temperature: 0.2, maxOutputTokens: 64 });
-    expect(fake.requests[1].body.generationConfig).toBeUndefined();
+    // Unset → not sent (the SDK sends an empty generationConfig object; Gemini's defaults apply).
+    expect(fake.requests[1].body.generationConfig ?? {}).toEqual({});
     expect(fake.requests[1].model).toBe(GEMINI_DEFAULTS.model);
   });
 

@@ -1,0 +1,139 @@
+/**
+ * The fast echo correlation (src/pipeline/echo-correlation.ts: contiguous rings, <y, y> once per sent
+ * stretch) decides exactly as its plain form (tests/support/echo-correlation-plain.ts): same decision,
+ * same quiet-floor flag, same level, same best share/lag/gain — bit for bit, frame by frame, over
+ * minutes of synthetic calls (speech-like bursts, pauses, digital silence, echo at several delays and
+ * losses, a caller talking over it, line noise), both codecs, other settings and sent frame sizes.
+ */
+import { describe, expect, test } from "bun:test";
+import { CorrelationEcho, DEFAULT_CORRELATION_ECHO, type CorrelationEchoSettings } from "../../src/pipeline/echo-correlation";
+import { PlainCorrelationEcho } from "../support/echo-correlation-plain";
+import { decodeG711, encodeG711 } from "../support/g711";
+
+/** Seeded PRNG (mulberry32), so a failure names a reproducible case. */
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Speech-like audio: voiced bursts (harmonics under a syllable envelope) of random level, pauses, digital silence. */
+function speechLike(samples: number, r: () => number): Int16Array {
+  const out = new Int16Array(samples);
+  let i = 0;
+  while (i < samples) {
+    const kind = r();
+    const len = Math.floor(800 + r() * 4000);
+    if (kind < 0.15) {
+      i += len; // digital silence
+      continue;
+    }
+    const amp = kind < 0.3 ? 20 + r() * 60 : 500 + r() * 12000; // near-silence or a syllable
+    const f0 = 90 + r() * 180;
+    for (let k = 0; k < len && i < samples; k++, i++) {
+      const env = Math.sin((Math.PI * k) / len);
+      let v = 0;
+      for (let h = 1; h <= 5; h++) v += Math.sin((2 * Math.PI * f0 * h * i) / 8000) / h;
+      out[i] = Math.max(-32768, Math.min(32767, Math.round(amp * env * v + (r() - 0.5) * amp * 0.2)));
+    }
+  }
+  return out;
+}
+
+interface Case {
+  name: string;
+  seed: number;
+  codec: "PCMU" | "PCMA";
+  settings?: CorrelationEchoSettings;
+  /** Samples per sent payload (160 = 20 ms; 240 = a 30 ms ptime). */
+  sentFrame?: number;
+  echo: { delayMs: number; db: number } | null;
+  callerDb: number | null;
+  noiseRms: number;
+}
+
+function compare(c: Case, seconds: number): { frames: number; echo: number; quiet: number } {
+  const r = rng(c.seed);
+  const n = seconds * 8000;
+  const agent = speechLike(n, r);
+  const caller = c.callerDb === null ? null : speechLike(n, r);
+  const law = c.codec === "PCMU" ? "mulaw" : "alaw";
+  const sent = encodeG711(agent, law);
+  const sentPcm = decodeG711(sent, law);
+  const fast = new CorrelationEcho(c.codec, c.settings);
+  const plain = new PlainCorrelationEcho(c.codec, c.settings);
+  const step = c.sentFrame ?? 160;
+  const d = c.echo ? Math.round(c.echo.delayMs * 8) : 0;
+  const g = c.echo ? Math.pow(10, c.echo.db / 20) : 0;
+  const cg = c.callerDb === null ? 0 : Math.pow(10, c.callerDb / 20);
+  let sentUpTo = 0;
+  let echo = 0;
+  let quiet = 0;
+  let frames = 0;
+  for (let at = 0; at + 160 <= n; at += 160) {
+    while (sentUpTo < at + 160) {
+      const p = sent.subarray(sentUpTo, Math.min(n, sentUpTo + step));
+      fast.noteSent(p);
+      plain.noteSent(p);
+      sentUpTo += p.length;
+    }
+    const mix = new Int16Array(160);
+    for (let i = 0; i < 160; i++) {
+      const k = at + i;
+      let v = c.echo && k - d >= 0 ? sentPcm[k - d]! * g : 0;
+      if (caller) v += caller[k]! * cg;
+      v += (r() - 0.5) * 2 * c.noiseRms;
+      mix[i] = Math.max(-32768, Math.min(32767, Math.round(v)));
+    }
+    const line = decodeG711(encodeG711(mix, law), law);
+    const talking = r() < 0.8;
+    const a = fast.isLikelyEcho(line, talking);
+    const b = plain.isLikelyEcho(line, talking);
+    const where = `${c.name}, frame ${frames}`;
+    expect(a, where).toBe(b);
+    expect(fast.lastQuiet, where).toBe(plain.lastQuiet);
+    expect(fast.lastLevelDb, where).toBe(plain.lastLevelDb);
+    expect(fast.last, where).toEqual(plain.last);
+    frames++;
+    if (a) echo++;
+    if (a && fast.lastQuiet) quiet++;
+  }
+  return { frames, echo, quiet };
+}
+
+const CASES: Case[] = [
+  { name: "echo −20 dB 120 ms, no caller", seed: 1, codec: "PCMU", echo: { delayMs: 120, db: -20 }, callerDb: null, noiseRms: 3 },
+  { name: "echo −12 dB 40 ms, caller over it", seed: 2, codec: "PCMU", echo: { delayMs: 40, db: -12 }, callerDb: -6, noiseRms: 0 },
+  { name: "echo −6 dB 280 ms, quiet caller", seed: 3, codec: "PCMA", echo: { delayMs: 280, db: -6 }, callerDb: -25, noiseRms: 8 },
+  { name: "no echo, caller, noise", seed: 4, codec: "PCMA", echo: null, callerDb: 0, noiseRms: 20 },
+  { name: "echo louder than sent (+3 dB), 0 ms", seed: 5, codec: "PCMU", echo: { delayMs: 0, db: 3 }, callerDb: null, noiseRms: 0 },
+  { name: "30 ms sent frames, echo −15 dB 200 ms", seed: 6, codec: "PCMU", sentFrame: 240, echo: { delayMs: 200, db: -15 }, callerDb: -10, noiseRms: 2 },
+  {
+    name: "other settings (100 ms window, share 0.6, loss 6 dB, floor 10 dB)",
+    seed: 7,
+    codec: "PCMU",
+    settings: { ...DEFAULT_CORRELATION_ECHO, maxDelayMs: 100, minEchoShare: 0.6, minLossDb: 6, quietFloorDb: 10 },
+    echo: { delayMs: 60, db: -10 },
+    callerDb: -20,
+    noiseRms: 5,
+  },
+];
+
+describe("CorrelationEcho (fast) decides exactly as the plain form", () => {
+  for (const c of CASES) {
+    test(c.name, () => {
+      const { frames, echo, quiet } = compare(c, 20);
+      expect(frames).toBe(1000);
+      // The cases exercise what they name: echo found (where there is echo), the quiet floor used.
+      if (c.echo && c.echo.db <= -6) expect(echo - quiet).toBeGreaterThan(300);
+      if (c.echo && c.echo.db > -3) expect(echo - quiet).toBe(0); // louder than any echo (minLossDb)
+      if (c.echo === null) expect(echo - quiet).toBeLessThan(100); // chance matches of harmonic bursts
+      expect(quiet).toBeGreaterThan(0);
+    });
+  }
+});
