@@ -3,16 +3,19 @@
 # tools, Bun and the project's packages), builds the compiled binary the end-to-end tests call, and runs
 # the whole suite with `bun test`.
 #
-# Two files at a time: most of an end-to-end file's time is a call happening in real time (a greeting,
-# pauses, Timer H, a 10 s flood), with the CPU mostly idle, so `bun test --parallel=2` runs two files at
-# once in two worker processes (each file in a fresh global; ports and temp dirs are per test), slowest
-# first by tests/timings.json (per-file ms; refresh it with `npm test -- --refresh-timings`). The files in
-# SERIAL below hold absolute time bounds meant for an otherwise idle machine: they run afterwards, alone.
-# The last lines are the counts of both runs together, in bun's own format (` N pass`, ` N fail`).
+# TEST_WORKERS=2 runs two files at a time: most of an end-to-end file's time is a call happening in real
+# time (a greeting, pauses, Timer H, a 10 s flood) with the CPU mostly idle (the whole suite used about
+# 0.5 of one core on average), so `bun test --parallel=2` runs two files at once in two worker processes
+# (each file in a fresh global; ports and temp dirs are per test), slowest first by tests/timings.json
+# (per-file ms; refresh it with `npm test -- --refresh-timings`). The files in SERIAL below hold absolute
+# time bounds meant for an otherwise idle machine: they run afterwards, alone. The default stays one file
+# at a time until a full two-at-a-time run has passed on a quiet machine (on a machine already at load
+# 15-25 it saved a third of the time but more timing checks failed than one at a time). The last lines
+# are the counts of both runs together, in bun's own format (` N pass`, ` N fail`).
 #
-#   npm test                          the whole suite (about 13 min on 2 cores)
+#   npm test                          the whole suite, one file after another (about 20 min on 2 cores)
+#   TEST_WORKERS=2 npm test           two files at a time, then the SERIAL ones alone
 #   npm test -- tests/e2e/amd.test.ts extra arguments: one plain `bun test` run with them (e.g. a path filter)
-#   TEST_WORKERS=1 npm test           the whole suite one file after another (about 20 min)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,7 +25,7 @@ SERIAL=(
   tests/e2e/load.test.ts           # 20 calls: CPU, pacer and gaps measured under the load it makes itself
 )
 TIMINGS=tests/timings.json
-workers=${TEST_WORKERS:-2}
+workers=${TEST_WORKERS:-1}
 [[ $workers =~ ^[1-9][0-9]*$ ]] || { echo "test: TEST_WORKERS must be a whole number ≥ 1, got '$workers'"; exit 2; }
 refresh=0
 if [ "${1:-}" = "--refresh-timings" ]; then refresh=1; shift; fi
@@ -46,7 +49,7 @@ for f in "${all[@]}"; do
   [[ " ${SERIAL[*]} " == *" $f "* ]] || parallel+=("$f")
 done
 if [ "$workers" -eq 1 ]; then parallel_flags=(); else parallel_flags=(--parallel="$workers" --timings="$TIMINGS"); fi
-[ "$refresh" -eq 1 ] && parallel_flags+=(--update-timings)
+[ "$refresh" -eq 1 ] && parallel_flags+=(--timings="$TIMINGS" --update-timings)
 
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
