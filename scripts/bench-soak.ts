@@ -20,10 +20,19 @@
  * floor of the first and last 1,000 calls are printed too (both move with the collector's sawtooth).
  *
  * Needs sipp. On a shared 2-core machine a full run takes about 12 minutes at 20 calls/s.
+ *
+ *   bun run bench:soak --outbound --calls 300 --concurrency 8 --call-ms 300 --warm-calls 50 --idle-gc-s 5
+ *
+ * --outbound: outbound calls instead, placed through the HTTP API, SIPp as the trunk (answers, BYE after
+ * --call-ms; tests/support/soak-outbound.ts); JS heap and RSS after the idle collection before and after
+ * the calls. --binary runs another compiled agent (a "before" build). With --idle-gc-s below 32 the
+ * collection runs while the last calls' INVITE transactions (Timer M, 64·T1) live: what they keep of
+ * an ended call shows in the JS heap (before 4fd6592/ce81d36: the whole call, ~70 KiB of heap each).
  */
 import { parseArgs } from "node:util";
 import { growthPer1000Calls, memoryWindows, runSoak, soakTable } from "../tests/support/soak.ts";
 import { stopAllManaged } from "../tests/support/process.ts";
+import { runOutboundSoak } from "../tests/support/soak-outbound.ts";
 
 const { values: opt } = parseArgs({
   options: {
@@ -36,6 +45,8 @@ const { values: opt } = parseArgs({
     "rss-tolerance-mib": { type: "string", default: "10" },
     /** The agent's IDLE_GC_S; below 33 the last calls' SIP transactions (64·T1) are still alive at the collection. */
     "idle-gc-s": { type: "string", default: "40" },
+    outbound: { type: "boolean", default: false },
+    binary: { type: "string" },
   },
 });
 const calls = Math.max(1, Number(opt.calls));
@@ -44,6 +55,29 @@ const rate = Math.max(1, Number(opt.rate));
 const callMs = Math.max(0, Number(opt["call-ms"]));
 const warmCalls = Math.max(1, Number(opt["warm-calls"]));
 const rssToleranceMiB = Math.max(0, Number(opt["rss-tolerance-mib"]));
+
+if (opt.outbound) {
+  try {
+    const idleGcS = Math.max(1, Number(opt["idle-gc-s"]));
+    console.log(`soak --outbound: ${warmCalls} warm-up calls, then ${calls} outbound calls via the HTTP API, ${concurrency} at a time, ${callMs} ms each, IDLE_GC_S=${idleGcS}, ${opt.binary ?? "dist/voice-agent"}`);
+    const r = await runOutboundSoak({ calls, concurrency, callMs, warmCalls, idleGcS, binary: opt.binary, progress: (l) => console.log(`  ${l}`) });
+    const { start: a, end: b } = r;
+    const perCall = (x: number) => ((x * 1024) / Math.max(1, calls)).toFixed(1);
+    console.log("");
+    console.log("| after the idle collection | warm-up | after the calls | difference | per call |");
+    console.log("|---|---|---|---|---|");
+    console.log(`| JS heap in use, MiB | ${a.idle.heapUsedMiB} | ${b.idle.heapUsedMiB} | ${(b.idle.heapUsedMiB - a.idle.heapUsedMiB).toFixed(1)} | ${perCall(b.idle.heapUsedMiB - a.idle.heapUsedMiB)} KiB |`);
+    console.log(`| RSS settled, MiB | ${a.idle.rssSettledMiB} | ${b.idle.rssSettledMiB} | ${(b.idle.rssSettledMiB - a.idle.rssSettledMiB).toFixed(1)} | ${perCall(b.idle.rssSettledMiB - a.idle.rssSettledMiB)} KiB |`);
+    console.log(`| file descriptors / UDP sockets | ${a.snap.fds} / ${a.snap.udpSockets} | ${b.snap.fds} / ${b.snap.udpSockets} | | |`);
+    console.log(`| collection pause, ms | ${a.idle.ms} | ${b.idle.ms} | | |`);
+    console.log("");
+    console.log(`calls ended by the callee's BYE: ${r.completed} of ${calls} (end reasons ${JSON.stringify(r.reasons)}) in ${(r.elapsedMs / 1000).toFixed(1)} s; SIPp exit ${r.sippExit}`);
+    process.exitCode = r.completed < calls ? 1 : 0;
+  } finally {
+    await stopAllManaged();
+  }
+  process.exit();
+}
 
 console.log(`soak: ${warmCalls} warm-up calls, then ${calls} calls, ${concurrency} at a time, ${rate}/s, ${callMs} ms each, compiled agent with cloud fakes`);
 try {

@@ -226,7 +226,7 @@ export interface SoakResult {
 }
 
 /** Waits for the agent's next "memory collected while idle" line after `from` (an offset in its stdout). */
-async function nextIdleCollection(agent: RunningAgent, from: number, timeoutMs: number, settleMs: number): Promise<{ line: IdleCollectionLine; end: number }> {
+export async function nextIdleCollection(agent: RunningAgent, from: number, timeoutMs: number, settleMs: number): Promise<{ line: IdleCollectionLine; end: number }> {
   const mark = '"msg":"memory collected while idle"';
   const found = await waitFor(
     () => {
