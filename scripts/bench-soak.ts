@@ -12,7 +12,7 @@
  * after the warm-up calls (allocator arenas, JIT code and pools that every call shares are then in
  * place), once half-way through the calls and once after them. Without it the numbers are points of
  * the garbage collector's sawtooth: JavaScriptCore does not collect an idle heap, and 40 s after 1,000
- * calls 60–75 MiB of garbage were still resident. The verdict compares start and end (MiB, KiB per
+ * calls 48–76 MiB of garbage were still resident. The verdict compares start and end (MiB, KiB per
  * call; exit 1 above --rss-tolerance-mib); the plateau check splits that into the two halves: a leak
  * grows in both, pages the allocator keeps from the first busy minutes (measured here: +7–21 MiB over
  * the first 1,000 calls, then flat) in the first only, and the run passes when the second half stays

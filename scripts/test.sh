@@ -1,15 +1,73 @@
 #!/usr/bin/env bash
 # The test command: installs what the tests need (Debian packages for the real SIP peers and audio
 # tools, Bun and the project's packages), builds the compiled binary the end-to-end tests call, and runs
-# the whole suite with `bun test`. Extra arguments go to `bun test` (e.g. a path filter).
+# the whole suite with `bun test`.
+#
+# TEST_WORKERS=2 runs two files at a time: most of an end-to-end file's time is a call happening in real
+# time (a greeting, pauses, Timer H, a 10 s flood) with the CPU mostly idle (the whole suite used about
+# 0.5 of one core on average), so `bun test --parallel=2` runs two files at once in two worker processes
+# (each file in a fresh global; ports and temp dirs are per test), slowest first by tests/timings.json
+# (per-file ms; refresh it with `npm test -- --refresh-timings`). The files in SERIAL below hold absolute
+# time bounds meant for an otherwise idle machine: they run afterwards, alone. The default stays one file
+# at a time until a full two-at-a-time run has passed on a quiet machine (on a machine already at load
+# 15-25 it saved a third of the time but more timing checks failed than one at a time). The last lines
+# are the counts of both runs together, in bun's own format (` N pass`, ` N fail`).
+#
+#   npm test                          the whole suite, one file after another (about 20 min on 2 cores)
+#   TEST_WORKERS=2 npm test           two files at a time, then the SERIAL ones alone
+#   npm test -- tests/e2e/amd.test.ts extra arguments: one plain `bun test` run with them (e.g. a path filter)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+# Absolute time bounds that a second file running beside them would eat into (see each file's header).
+SERIAL=(
+  tests/e2e/turn-scenarios.test.ts # the agent stops its reply within 300 ms of a barge-in
+  tests/e2e/load.test.ts           # 20 calls: CPU, pacer and gaps measured under the load it makes itself
+)
+TIMINGS=tests/timings.json
+workers=${TEST_WORKERS:-1}
+[[ $workers =~ ^[1-9][0-9]*$ ]] || { echo "test: TEST_WORKERS must be a whole number ≥ 1, got '$workers'"; exit 2; }
+refresh=0
+if [ "${1:-}" = "--refresh-timings" ]; then refresh=1; shift; fi
+
 echo "test: 1/3 installing what the tests need (scripts/bootstrap.sh --test)"
 bash scripts/bootstrap.sh --test
 export PATH="$PWD/node_modules/.bin:$PATH"
 echo "test: 2/3 building dist/voice-agent (the end-to-end tests run the compiled binary; 5-30 s)"
 bun run build
-echo "test: 3/3 bun test: $(find tests -name '*.test.ts' | wc -l) files, one after another (about 20 min on 2 cores); each test's result prints as it ends"
+
 # --timeout: Bun 1.4 ignores `timeout` in bunfig.toml (the default stays 5 s, too short for the e2e files
 # on a busy 2-core machine); the flag is what sets the per-test default.
-exec bun test --timeout 60000 "$@"
+if [ $# -gt 0 ]; then
+  echo "test: 3/3 bun test $*"
+  exec bun test --timeout 60000 "$@"
+fi
+
+mapfile -t all < <(find tests -name '*.test.ts' | sort)
+parallel=()
+for f in "${all[@]}"; do
+  [[ " ${SERIAL[*]} " == *" $f "* ]] || parallel+=("$f")
+done
+if [ "$workers" -eq 1 ]; then parallel_flags=(); else parallel_flags=(--parallel="$workers" --timings="$TIMINGS"); fi
+[ "$refresh" -eq 1 ] && parallel_flags+=(--timings="$TIMINGS" --update-timings)
+
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+rc=0
+echo "test: 3/3 bun test: ${#parallel[@]} files, $workers at a time, then ${#SERIAL[@]} alone; each test's result prints as it ends"
+bun test --timeout 60000 "${parallel_flags[@]}" "${parallel[@]}" 2>&1 | tee "$log" || rc=1
+echo "test: the files that run alone: ${SERIAL[*]}"
+bun test --timeout 60000 "${SERIAL[@]}" 2>&1 | tee -a "$log" || rc=1
+
+# Both runs' counts summed, printed last in bun's format (.ci/run reads the last ` N pass` / ` N fail`).
+sum() { grep -E "^ *[0-9]+ $1\$" "$log" | awk '{ n += $1 } END { print n + 0 }'; }
+files=$(grep -oE '^Ran [0-9]+ tests? across [0-9]+ files?' "$log" | awk '{ t += $2; f += $5 } END { print t + 0, f + 0 }')
+echo
+echo "test: both runs together:"
+echo " $(sum pass) pass"
+[ "$(sum skip)" -gt 0 ] && echo " $(sum skip) skip"
+[ "$(sum todo)" -gt 0 ] && echo " $(sum todo) todo"
+echo " $(sum fail) fail"
+[ "$(sum 'errors?')" -gt 0 ] && echo " $(sum 'errors?') errors"
+echo "Ran ${files% *} tests across ${files#* } files. [${SECONDS} s since the start of npm test]"
+exit "$rc"

@@ -127,7 +127,7 @@ export class CallMedia implements RenegotiableMedia {
         const silentMs = this.watchdog?.check(this.session.packetsReceived, this.held, now);
         if (silentMs !== undefined) return this.rtpTimedOut(silentMs);
         if (this.held || this.bridged) return;
-        if (now - this.lastCallerFrameAt >= MISSING_MEDIA_MS) {
+        if (now - this.lastCallerFrameAt >= MISSING_MEDIA_MS && !this.paced?.heardWithin(MISSING_MEDIA_MS)) {
           this.lastCallerFrameAt = now - MISSING_MEDIA_MS + FRAME_MS;
           this.conversation.onAudioFrame(this.silence);
         }
@@ -183,11 +183,8 @@ export class CallMedia implements RenegotiableMedia {
     const session = this.session;
     const paced = session.paced;
     // With the worker, our keys go into the ring in tick order; bridged (no ticks there), one by one.
-    this.dtmfOut = new DtmfSender(
-      paced
-        ? { next: session.next, sendEvent: (p, m, ts, n) => (this.bridged ? session.sendEvent(p, m, ts, n) : this.paced!.writeEvent(p, m)) }
-        : session,
-    );
+    const keysToRing = { next: session.next, sendEvent: (p: Uint8Array, m: boolean, ts: number, n?: number) => (this.bridged ? session.sendEvent(p, m, ts, n) : this.paced!.writeEvent(p, m)) };
+    this.dtmfOut = new DtmfSender(paced ? keysToRing : session);
     this.silence = { pcm: new Int16Array(160), payload: silenceFrame(media.codec), codec: media.codec };
     const echo = new CorrelationEcho(media.codec);
     // Every frame that goes out is noted, so the detector can tell our own echo from the caller.

@@ -78,6 +78,14 @@ export class PacedOutput {
     });
   }
 
+  /**
+   * True when the worker received a datagram on the call's port within `ms`: caller audio may still be
+   * on its way here (a batch in flight), so the call must not take the line for silent yet.
+   */
+  heardWithin(ms: number): boolean {
+    return this.stream.ring.sinceLastReceived() < ms;
+  }
+
   /** A telephone-event packet from the call's DtmfSender, in the ring's order. */
   writeEvent(payload: Uint8Array, marker: boolean): boolean {
     return this.write(FRAME_EVENT, payload, marker) >= 0;

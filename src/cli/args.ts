@@ -49,7 +49,7 @@ Usage:
 Configuration comes from the environment and a .env file in the working directory.
 Documentation: README.md in the source tree this binary was built from (the binary ships without it):
 configuration table, HTTP API, call page, deployment. A running agent also describes its HTTP API at
-GET /openapi and shows its calls at GET /ui.
+GET /openapi/json and shows its calls at GET /ui.
 `;
 
 const MODES = ["inbound", "outbound", "all"] as const;

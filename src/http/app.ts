@@ -1,6 +1,7 @@
 /**
  * The HTTP API (Elysia): health, call records, outbound calls (src/http/outbound.ts), the OpenAPI
- * description (`/openapi/json`, browsable at `/openapi`). `createApp(deps)` returns the app without
+ * description (`/openapi/json`; no browsable page: the library's page loads an unpinned script from a
+ * CDN onto the API's own origin, where the call page keeps the API token). `createApp(deps)` returns the app without
  * opening a port, so tests use `app.handle(new Request(...))`. Errors become JSON `{ error, message }`
  * (plus `field` for validation) with a 4xx status here, at the edge, and nowhere else. The call page
  * (`/ui`) and its live events (`/events`) are in src/http/call-page.ts.
@@ -203,6 +204,10 @@ export function createApp(deps: AppDeps) {
     .use(outboundRoutes({ store: deps.store, dialer: deps.outbound, disabledReason: deps.outboundDisabledReason }))
     .use(
       openapi({
+        // The description only, as JSON. The default provider (Scalar) serves a page at /openapi that loads
+        // `@scalar/api-reference@latest` from cdn.jsdelivr.net: third-party script, unpinned, on the origin whose
+        // sessionStorage holds the call page's API token, and nothing offline. Any OpenAPI viewer reads the JSON.
+        provider: null,
         documentation: {
           info: { title: "voice-agent", version: deps.health.version, description: "Telephone AI agent: call records and outbound calls." },
           components: { securitySchemes: { bearer: { type: "http", scheme: "bearer", description: "API_TOKEN" } } },

@@ -9,7 +9,7 @@ import { createHash, timingSafeEqual } from "node:crypto";
  * Routes open without a token: health (for probes and orchestrators), the API description, and the call
  * page's static shell and script (src/http/call-page.ts: they hold no data; the page asks for the token).
  */
-export const PUBLIC_PATHS: ReadonlySet<string> = new Set(["/", "/health/live", "/health/ready", "/openapi", "/openapi/json", "/ui", "/ui/app.js"]);
+export const PUBLIC_PATHS: ReadonlySet<string> = new Set(["/", "/health/live", "/health/ready", "/openapi/json", "/ui", "/ui/app.js"]);
 
 /** `WWW-Authenticate` value sent with a 401 (RFC 6750 §3). */
 export const BEARER_CHALLENGE = 'Bearer realm="voice-agent"';

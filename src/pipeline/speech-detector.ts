@@ -145,7 +145,7 @@ export const DEFAULT_BARGE_IN_MAX_GAP_MS = 160;
  * agreement once (fastConfirmed) as every barge-in does, which is what keeps noise over echo out (main
  * stream 1.0 for every −3/−15 dBFS burst over echo, confirming stream ≤ 0.13). Grid p 0.5/0.7/0.8/0.9,
  * q 0/0.5/0.9, 1–3 frames, within 6–14 dB, on both sets (tune: 216 interruptions, 133 distractors;
- * holdout: 96 interruptions, 91 distractors):
+ * holdout: 112 interruptions, 75 distractors, 12 backchannels):
  *   0.9 / q 0.9 / 40 ms / 10 dB (before): tune p50 100, p95 220 (0 dB 140), 0 missed, 1 false;
  *                                         holdout p50 120, p95 360 (0 dB 140), 3 missed, 5 false
  *   0.5 / q 0   / 20 ms / 12 dB (these):  tune p50  60, p95 160 (0 dB 120), 0 missed, 1 false;

@@ -7,9 +7,10 @@
  * - `oversize`: larger than {@link MAX_RTP_DATAGRAM_BYTES} (checked before parsing);
  * - `malformed`: not RTP (RtpParseError);
  * - `payload_type`: a payload type we did not negotiate;
- * - `source`: from a source the symmetric latch refuses (symmetric-latch.ts).
+ * - `source`: from a source the symmetric latch refuses (symmetric-latch.ts);
+ * - `rate`: from the accepted source, above its packet-rate limit (rate-policer.ts).
  */
-export type RtpDropReason = "oversize" | "malformed" | "payload_type" | "source";
+export type RtpDropReason = "oversize" | "malformed" | "payload_type" | "source" | "rate";
 
 /**
  * Largest datagram we treat as RTP, bytes: an Ethernet MTU. One 20 ms G.711 packet is 172 bytes;
@@ -19,4 +20,4 @@ export type RtpDropReason = "oversize" | "malformed" | "payload_type" | "source"
  */
 export const MAX_RTP_DATAGRAM_BYTES = 1500;
 
-export const rtpDropTotals: Record<RtpDropReason, number> = { oversize: 0, malformed: 0, payload_type: 0, source: 0 };
+export const rtpDropTotals: Record<RtpDropReason, number> = { oversize: 0, malformed: 0, payload_type: 0, source: 0, rate: 0 };

@@ -21,6 +21,8 @@ export interface RtpSessionStats {
   malformedIn: number;
   ignoredPayloadIn: number;
   ignoredSourceIn: number;
+  /** Packets of the accepted source above its rate limit (rate-policer.ts), dropped before decoding. */
+  rateLimitedIn: number;
   lateIn: number;
   comfortNoiseIn: number;
   dtmfEvents: number;
@@ -42,6 +44,7 @@ export function newSessionCounters() {
     malformedIn: 0,
     ignoredPayloadIn: 0,
     ignoredSourceIn: 0,
+    rateLimitedIn: 0,
     lateIn: 0,
     comfortNoiseIn: 0,
     dtmfEvents: 0,

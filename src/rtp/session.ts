@@ -19,6 +19,8 @@
  *     → dropped, `ignoredPayloadIn` (and never latched onto);
  *  4. source the latch refuses (another address than the SDP's or the signalling's, or a second
  *     source while the latched one is alive) → dropped, `ignoredSourceIn` (rule in symmetric-latch.ts);
+ *  4b. the accepted source above 150 packets/s beyond a burst of 250 → dropped, `rateLimitedIn`
+ *     (rate-policer.ts: a flood of valid packets would otherwise be decoded and analysed one by one);
  *  5. counted in `packetsIn`/`bytesIn`, sequence/loss bookkeeping (RFC 3550 A.3); a new SSRC after the
  *     first is counted in `ssrcChanges` (not a takeover); a duplicate or late (reordered) packet is
  *     dropped, `lateIn` — there is no jitter buffer, order is arrival order;
@@ -39,6 +41,7 @@ import { JitterEstimator } from "./jitter.ts";
 import { type RtpPacket, parseRtp } from "./packet.ts";
 import type { PacedStream } from "./worker/frame-ring.ts";
 import type { RtpPortLease } from "./port-pool.ts";
+import { RatePolicer } from "./rate-policer.ts";
 import { ReceptionStats } from "./reception-stats.ts";
 import { newSessionCounters, type RtpSessionStats } from "./session-stats.ts";
 import { type LatchMode, type RtpEndpoint, SymmetricLatch, normaliseAddress } from "./symmetric-latch.ts";
@@ -111,6 +114,7 @@ export class RtpSession {
   private readonly latch: SymmetricLatch;
   private readonly reception = new ReceptionStats();
   private readonly jitter = new JitterEstimator();
+  private readonly policer = new RatePolicer();
   private readonly assembler = new FrameAssembler();
   private readonly onAudio?: (frame: AudioFrame) => void;
   private readonly dtmf: DtmfReceiver;
@@ -341,7 +345,9 @@ export class RtpSession {
     const kind =
       pt === this.payloadType ? "audio" : pt === this.telephoneEventPt ? "dtmf" : pt === PT_COMFORT_NOISE ? "cn" : null;
     if (!kind) return this.drop("payload_type");
-    if (this.latch.observe(address, port, this.clock.now()) !== "accepted") return this.drop("source");
+    const now = this.clock.now();
+    if (this.latch.observe(address, port, now) !== "accepted") return this.drop("source");
+    if (!this.policer.admit(now)) return this.drop("rate");
     this.syncDest();
     this.counters.packetsIn++;
     this.counters.bytesIn += data.length;
@@ -376,6 +382,7 @@ export class RtpSession {
     if (reason === "oversize") this.counters.oversizeIn++;
     else if (reason === "malformed") this.counters.malformedIn++;
     else if (reason === "payload_type") this.counters.ignoredPayloadIn++;
+    else if (reason === "rate") this.counters.rateLimitedIn++;
     else this.counters.ignoredSourceIn++;
   }
 }

@@ -5,7 +5,12 @@
  * 127.0.0.0/8.
  */
 import { readdirSync, readFileSync, readlinkSync } from "node:fs";
-import { G711_RATE, type RtpStream } from "../support/rtp-streams.ts";
+import { RtpCapture, type CaptureResult } from "../support/capture.ts";
+import { freeUdpPortRange } from "../support/ports.ts";
+import { G711_RATE, streamsByPort, type RtpStream } from "../support/rtp-streams.ts";
+import { runSipp, type SippResult } from "../support/sipp.ts";
+import { synthesizeCallerAudio } from "../support/speech.ts";
+import { waitFor, type RunningAgent } from "./agent.ts";
 
 let seq = 0;
 
@@ -254,4 +259,41 @@ export async function flood(target: { host: string; port: number }): Promise<Flo
   single.close();
   for (const s of many) s.close();
   return { sent, statuses, byHost };
+}
+
+/** Two SIPp callers connected to the agent, their RTP captured on lo: the scene of the flood tests. */
+export interface CapturedCalls {
+  /** Each caller's media port (SIPp `-mp`, the port its offer names). */
+  media: [number, number];
+  cap: RtpCapture;
+  /** The two SIPp runs; each ends with the caller's BYE after `callMs`. */
+  calls: Promise<SippResult>[];
+  /** The agent's RTP stream to the caller on `media` in a finished capture. */
+  toCaller(res: CaptureResult, media: number): RtpStream | undefined;
+}
+
+/**
+ * Starts two `inbound-call` SIPp callers (silence for `callMs`) at `agent` under one capture, and
+ * returns once both calls are answered and the agent's RTP to each flows steadily (so an attack timed
+ * after this measures the pacer, not a greeting's synthesis).
+ *
+ * @param answerTimeoutMs how long both answers may take (a busy machine answers slowly).
+ * @throws Error when the calls are not answered or their RTP is not steady in time.
+ */
+export async function twoCapturedCalls(agent: RunningAgent, callMs: number, answerTimeoutMs: number): Promise<CapturedCalls> {
+  const caller = await synthesizeCallerAudio([{ silenceMs: callMs }], { leadSilenceMs: 0, trailSilenceMs: 0 });
+  const media: [number, number] = [await freeUdpPortRange(4), await freeUdpPortRange(4)];
+  const range: [number, number] = [agent.rtpStart, agent.rtpEnd];
+  const cap = await RtpCapture.start({ portRanges: [[media[0], media[0] + 3], [media[1], media[1] + 3], range] });
+  const calls = media.map((m) =>
+    runSipp({ scenario: "inbound-call", target: `127.0.0.1:${agent.sipPort}`, mediaPort: m, audioFile: caller.path, pauseMs: callMs, timeoutMs: callMs + 40_000 }),
+  );
+  await waitFor(() => agent.logs().filter((l) => l.msg === "call answered").length === 2, answerTimeoutMs, "both calls answered");
+  for (const m of media) await waitSteadyRtp(() => cap.datagrams(), range, m, 30_000);
+  return {
+    media,
+    cap,
+    calls,
+    toCaller: (res, m) => streamsByPort(res.rtpStreams, m).find((s) => s.src.port >= range[0] && s.src.port <= range[1]),
+  };
 }

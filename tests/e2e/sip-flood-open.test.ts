@@ -16,14 +16,10 @@
  * /health/ready accepting again; the agent stays up; RSS comes back.
  */
 import { afterAll, describe, expect, test } from "bun:test";
-import { RtpCapture } from "../support/capture.ts";
-import { freeUdpPortRange } from "../support/ports.ts";
 import { missingTools } from "../support/process.ts";
-import { streamsByPort } from "../support/rtp-streams.ts";
-import { describeSipp, runSipp } from "../support/sipp.ts";
-import { synthesizeCallerAudio } from "../support/speech.ts";
+import { describeSipp } from "../support/sipp.ts";
 import { startAgent, waitFor, type RunningAgent } from "./agent.ts";
-import { descendantsNamed, flood, metricValue, pacingBound, pacingInWindow, rssKb, udpSocketCount, waitSteadyRtp } from "./attack-support.ts";
+import { descendantsNamed, flood, metricValue, pacingBound, pacingInWindow, rssKb, twoCapturedCalls, udpSocketCount } from "./attack-support.ts";
 
 const missing = missingTools(["sipp", "dumpcap", "flite", "pocketsphinx_continuous"]);
 let agent: RunningAgent | undefined;
@@ -42,22 +38,7 @@ describe.skipIf(missing.length > 0)("SIP flood without a trusted list, during tw
     const pid = agent.proc.pid;
     const udpBefore = udpSocketCount(pid);
     const callMs = 32_000; // a slow greeting on a busy machine, then the 10 s flood
-    const caller = await synthesizeCallerAudio([{ silenceMs: callMs }], { leadSilenceMs: 0, trailSilenceMs: 0 });
-    const mediaA = await freeUdpPortRange(4);
-    const mediaB = await freeUdpPortRange(4);
-    const cap = await RtpCapture.start({ portRanges: [[mediaA, mediaA + 3], [mediaB, mediaB + 3], [agent.rtpStart, agent.rtpEnd]] });
-    const call = (media: number) =>
-      runSipp({
-        scenario: "inbound-call",
-        target: `127.0.0.1:${agent!.sipPort}`,
-        mediaPort: media,
-        audioFile: caller.path,
-        pauseMs: callMs,
-        timeoutMs: callMs + 40_000,
-      });
-    const calls = [call(mediaA), call(mediaB)];
-    await waitFor(() => agent!.logs().filter((l) => l.msg === "call answered").length === 2, 40_000, "both calls answered"); // slow on a loaded machine
-    for (const media of [mediaA, mediaB]) await waitSteadyRtp(() => cap.datagrams(), [agent.rtpStart, agent.rtpEnd], media, 30_000);
+    const { media, cap, calls, toCaller } = await twoCapturedCalls(agent, callMs, 40_000); // answers slow on a loaded machine
     // Control, so the provider check below can fail: each connected call runs its own recogniser.
     const sessionsBefore = await waitFor(() => descendantsNamed(pid, /pocketsphinx/).length === 2 && 2, 10_000, "one pocketsphinx per call");
     const rssBefore = rssKb(pid);
@@ -97,11 +78,11 @@ describe.skipIf(missing.length > 0)("SIP flood without a trusted list, during tw
     expect(udpAfterFlood).toBeGreaterThan(udpBefore + 2);
 
     // Pacing of the agent's RTP to each caller: inside the flood window vs the same call outside it.
-    for (const media of [mediaA, mediaB]) {
-      const [s] = streamsByPort(res.rtpStreams, media).filter((x) => x.src.port >= agent!.rtpStart && x.src.port <= agent!.rtpEnd);
+    for (const m of media) {
+      const s = toCaller(res, m);
       expect(s).toBeDefined();
       const p = pacingInWindow(s!, floodFrom, floodTo);
-      console.log(`sip-flood-open: call on ${media}: flood window ${JSON.stringify(p.inside)}, outside ${JSON.stringify(p.outside)}`);
+      console.log(`sip-flood-open: call on ${m}: flood window ${JSON.stringify(p.inside)}, outside ${JSON.stringify(p.outside)}`);
       console.log(`sip-flood-open: p99 in the flood ${p.inside.p99LatenessMs.toFixed(1)} ms vs bound ${pacingBound(p.outside.p99LatenessMs).toFixed(1)} ms`);
       // The same gate as the trusted-list flood (sip-flood.test.ts).
       expect(p.inside.intervals).toBeGreaterThan(200);

@@ -12,14 +12,10 @@
  * not a line per packet.
  */
 import { afterAll, describe, expect, test } from "bun:test";
-import { RtpCapture } from "../support/capture.ts";
-import { freeUdpPortRange } from "../support/ports.ts";
 import { missingTools } from "../support/process.ts";
-import { streamsByPort } from "../support/rtp-streams.ts";
-import { describeSipp, runSipp } from "../support/sipp.ts";
-import { synthesizeCallerAudio } from "../support/speech.ts";
-import { startAgent, waitFor, type RunningAgent } from "./agent.ts";
-import { flood, metricValue, pacingBound, pacingInWindow, rssKb, udpDrops, waitSteadyRtp } from "./attack-support.ts";
+import { describeSipp } from "../support/sipp.ts";
+import { startAgent, type RunningAgent } from "./agent.ts";
+import { flood, metricValue, pacingBound, pacingInWindow, rssKb, twoCapturedCalls, udpDrops } from "./attack-support.ts";
 
 const missing = missingTools(["sipp", "dumpcap", "flite"]);
 let agent: RunningAgent | undefined;
@@ -33,22 +29,7 @@ describe.skipIf(missing.length > 0)("SIP flood during two calls (compiled binary
     // window measures the pacer against the flood, not a synthesis that blocks on a busy machine.
     agent = await startAgent({ SIP_TRUSTED_IPS: "127.0.0.1/32", IDLE_PROMPT_S: "3600" });
     const callMs = 40_000; // long enough for a slow greeting on a busy machine plus the 10 s flood
-    const caller = await synthesizeCallerAudio([{ silenceMs: callMs }], { leadSilenceMs: 0, trailSilenceMs: 0 });
-    const mediaA = await freeUdpPortRange(4);
-    const mediaB = await freeUdpPortRange(4);
-    const cap = await RtpCapture.start({ portRanges: [[mediaA, mediaA + 3], [mediaB, mediaB + 3], [agent.rtpStart, agent.rtpEnd]] });
-    const call = (media: number) =>
-      runSipp({
-        scenario: "inbound-call",
-        target: `127.0.0.1:${agent!.sipPort}`,
-        mediaPort: media,
-        audioFile: caller.path,
-        pauseMs: callMs,
-        timeoutMs: callMs + 40_000,
-      });
-    const calls = [call(mediaA), call(mediaB)];
-    await waitFor(() => agent!.logs().filter((l) => l.msg === "call answered").length === 2, 20_000, "both calls answered");
-    for (const media of [mediaA, mediaB]) await waitSteadyRtp(() => cap.datagrams(), [agent.rtpStart, agent.rtpEnd], media, 30_000);
+    const { media, cap, calls, toCaller } = await twoCapturedCalls(agent, callMs, 20_000);
     const rssBefore = rssKb(agent.proc.pid);
     const floodFrom = Date.now();
     const f = await flood({ host: "127.0.0.1", port: agent.sipPort });
@@ -66,11 +47,11 @@ describe.skipIf(missing.length > 0)("SIP flood during two calls (compiled binary
     expect(records.filter((c) => c.endReason === "remote_bye").length).toBe(2);
 
     // Pacing of the agent's RTP to each caller: inside the flood window vs the same call outside it.
-    for (const media of [mediaA, mediaB]) {
-      const [s] = streamsByPort(res.rtpStreams, media).filter((x) => x.src.port >= agent!.rtpStart && x.src.port <= agent!.rtpEnd);
+    for (const m of media) {
+      const s = toCaller(res, m);
       expect(s).toBeDefined();
       const p = pacingInWindow(s!, floodFrom, floodTo);
-      console.log(`sip-flood: call on ${media}: flood window ${JSON.stringify(p.inside)}, outside ${JSON.stringify(p.outside)}`);
+      console.log(`sip-flood: call on ${m}: flood window ${JSON.stringify(p.inside)}, outside ${JSON.stringify(p.outside)}`);
       expect(p.inside.intervals).toBeGreaterThan(200);
       expect(p.inside.p99LatenessMs).toBeLessThan(pacingBound(p.outside.p99LatenessMs));
     }

@@ -479,8 +479,12 @@ export class EchoPeer {
         payload: encodeG711(out, law),
       });
       this.ts += out.length;
-      this.sock.send(pkt, port, addr);
-      this.sent++;
+      try {
+        this.sock.send(pkt, port, addr);
+        this.sent++;
+      } catch {
+        // ECONNREFUSED: the agent closed its RTP port (the call ended) while echo was still delayed.
+      }
     }, this.o.delayMs);
     this.timers.add(t);
   }

@@ -109,7 +109,11 @@ describe("outbound API: access", () => {
     expect(schema.required).toEqual(expect.arrayContaining(["phone_number", "opening_reason", "objective"]));
     expect(schema.properties.phone_number.pattern).toBe("^\\+[1-9][0-9]{1,14}$");
     expect(r.body.components.securitySchemes.bearer).toMatchObject({ type: "http", scheme: "bearer" });
-    expect((await call("GET", "/openapi", undefined, {})).status).toBe(200);
+    // No browsable page: the library's default one loads an unpinned third-party script (cdn.jsdelivr.net).
+    expect((await call("GET", "/openapi", undefined, {})).status).toBe(401);
+    const page = await call("GET", "/openapi");
+    expect(page.status).toBe(404);
+    expect(JSON.stringify(page.body ?? "")).not.toContain("cdn.jsdelivr.net");
   });
 });
 

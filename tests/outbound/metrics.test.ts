@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { stopAllManaged } from "../support/process.ts";
 import { silenceFile } from "../support/speech.ts";
 import { parseExposition, valueOf } from "../metrics/exposition-parser.ts";
-import { startTestAgent, type TestAgent } from "./support/agent.ts";
+import { startTestAgent, startTrunkAgent, type TestAgent } from "./support/agent.ts";
 import { startSippUas } from "./support/sipp-uas.ts";
 
 const hasSipp = !!Bun.which("sipp");
@@ -18,12 +18,7 @@ describe.skipIf(!hasSipp)("outbound calls in /metrics (dialer, SIPp as the trunk
   let agent: TestAgent;
   let trunkPort: number;
   beforeAll(async () => {
-    const hold = await Bun.udpSocket({ hostname: "127.0.0.1", port: 0 });
-    trunkPort = hold.port;
-    agent = await startTestAgent({
-      env: { SIP_TRUNK_HOST: "127.0.0.1", SIP_TRUNK_PORT: String(trunkPort), SIP_USERNAME: "alice", SIP_PASSWORD: "s3cret" },
-    });
-    hold.close();
+    ({ agent, trunkPort } = await startTrunkAgent({ SIP_USERNAME: "alice", SIP_PASSWORD: "s3cret" }));
   });
   afterAll(async () => {
     await agent?.stop();

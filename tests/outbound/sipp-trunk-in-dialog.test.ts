@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { RtpCapture } from "../support/capture.ts";
 import { missingTools, stopAllManaged } from "../support/process.ts";
 import { silenceFile } from "../support/speech.ts";
-import { startTestAgent, type TestAgent } from "./support/agent.ts";
+import { startTrunkAgent, type TestAgent } from "./support/agent.ts";
 import { startSippUas } from "./support/sipp-uas.ts";
 
 const missing = missingTools(["sipp", "dumpcap"]);
@@ -19,10 +19,7 @@ describe.skipIf(missing.length > 0)("UPDATE, codec changes and an offer-less re-
   let agent: TestAgent;
   let trunkPort: number;
   beforeAll(async () => {
-    const hold = await Bun.udpSocket({ hostname: "127.0.0.1", port: 0 });
-    trunkPort = hold.port;
-    agent = await startTestAgent({ env: { SIP_TRUNK_HOST: "127.0.0.1", SIP_TRUNK_PORT: String(trunkPort), RING_TIMEOUT_S: "5", OUTBOUND_CALLS_PER_MINUTE: "100" } });
-    hold.close();
+    ({ agent, trunkPort } = await startTrunkAgent({ RING_TIMEOUT_S: "5", OUTBOUND_CALLS_PER_MINUTE: "100" }));
   });
   afterAll(async () => {
     await agent?.stop();

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { stopAllManaged } from "../support/process.ts";
 import { silenceFile, synthesizeCallerAudio } from "../support/speech.ts";
 import { CANCELLED_BEFORE_RESPONSE, TRUNK_UNREACHABLE_ICMP, TRUNK_UNREACHABLE_TIMEOUT } from "../../src/outbound";
-import { startTestAgent, type TestAgent } from "./support/agent.ts";
+import { startTestAgent, startTrunkAgent, type TestAgent } from "./support/agent.ts";
 import { flowOf, startSippUas } from "./support/sipp-uas.ts";
 
 const hasSipp = !!Bun.which("sipp");
@@ -17,22 +17,14 @@ describe.skipIf(!hasSipp)("outbound through SIPp as the trunk", () => {
   let agent: TestAgent;
   let trunkPort: number;
   beforeAll(async () => {
-    // Hold the trunk's port while the agent picks its own, so the two cannot coincide.
-    const hold = await Bun.udpSocket({ hostname: "127.0.0.1", port: 0 });
-    trunkPort = hold.port;
-    agent = await startTestAgent({
-      env: {
-        SIP_TRUNK_HOST: "127.0.0.1",
-        SIP_TRUNK_PORT: String(trunkPort),
-        SIP_USERNAME: "alice",
-        SIP_PASSWORD: "s3cret",
-        RING_TIMEOUT_S: "1",
-        OUTBOUND_CALLS_PER_MINUTE: "100",
-        // Ten simultaneous calls below: above the offline pipeline's MAX_CALLS default (4, from bench:load).
-        MAX_CALLS: "10",
-      },
-    });
-    hold.close();
+    ({ agent, trunkPort } = await startTrunkAgent({
+      SIP_USERNAME: "alice",
+      SIP_PASSWORD: "s3cret",
+      RING_TIMEOUT_S: "1",
+      OUTBOUND_CALLS_PER_MINUTE: "100",
+      // Ten simultaneous calls below: above the offline pipeline's MAX_CALLS default (4, from bench:load).
+      MAX_CALLS: "10",
+    }));
   });
   afterAll(async () => {
     await agent?.stop();
@@ -161,10 +153,8 @@ describe.skipIf(!hasSipp)("outbound through SIPp as the trunk", () => {
 
 describe.skipIf(!hasSipp)("outbound to an unreachable trunk", () => {
   test("nothing listens (ICMP port unreachable): failed as trunk unreachable after the first retransmission, long before Timer B", async () => {
-    const hold = await Bun.udpSocket({ hostname: "127.0.0.1", port: 0 });
-    const deadPort = hold.port;
-    const agent = await startTestAgent({ env: { SIP_TRUNK_HOST: "127.0.0.1", SIP_TRUNK_PORT: String(deadPort) }, sipT1Ms: 200, captureLogs: true });
-    hold.close(); // nothing listens any more: ICMP port unreachable, no SIP response
+    // Nothing listens on the trunk's port: ICMP port unreachable, no SIP response.
+    const { agent, trunkPort: deadPort } = await startTrunkAgent({}, { sipT1Ms: 200, captureLogs: true });
     try {
       const t0 = performance.now();
       const id = (await agent.api("POST", "/outbound/call", CALL)).body.call_id;
@@ -227,10 +217,7 @@ describe.skipIf(!hasSipp)("outbound to an unreachable trunk", () => {
 
 describe.skipIf(!hasSipp)("outbound calls when the agent stops", () => {
   test("shutdown drains: new calls get 503, the live call may go on for the drain time, then BYE; status completed", async () => {
-    const hold = await Bun.udpSocket({ hostname: "127.0.0.1", port: 0 });
-    const agent = await startTestAgent({ env: { SIP_TRUNK_HOST: "127.0.0.1", SIP_TRUNK_PORT: String(hold.port) } });
-    const port = hold.port;
-    hold.close();
+    const { agent, trunkPort: port } = await startTrunkAgent();
     const sipp = await startSippUas({ scenario: "outbound-answer", port, audioFile: silenceFile(20) });
     const id = (await agent.api("POST", "/outbound/call", CALL)).body.call_id;
     await agent.waitForCall(id, (c) => c.status === "connected", 5000);
@@ -253,10 +240,7 @@ describe.skipIf(!hasSipp)("in-dialog requests from the trunk on an outbound call
   let agent: TestAgent;
   let trunkPort: number;
   beforeAll(async () => {
-    const hold = await Bun.udpSocket({ hostname: "127.0.0.1", port: 0 });
-    trunkPort = hold.port;
-    agent = await startTestAgent({ env: { SIP_TRUNK_HOST: "127.0.0.1", SIP_TRUNK_PORT: String(trunkPort), RING_TIMEOUT_S: "5", OUTBOUND_CALLS_PER_MINUTE: "100" } });
-    hold.close();
+    ({ agent, trunkPort } = await startTrunkAgent({ RING_TIMEOUT_S: "5", OUTBOUND_CALLS_PER_MINUTE: "100" }));
   });
   afterAll(async () => {
     await agent?.stop();

@@ -222,6 +222,11 @@ describe("MediaPlane (the real worker thread)", () => {
       peer.socket.send(pkt, lease.port, "127.0.0.1");
       await waitFor(() => heard.length === 1);
       expect(heard).toEqual([0x33]);
+      expect(paced.ring.sinceLastReceived()).toBeLessThan(5_000); // the worker's own arrival time
+      // Over 1,500 bytes: not copied across, still counted as an oversize drop by the session.
+      peer.socket.send(new Uint8Array(2000), lease.port, "127.0.0.1");
+      await waitFor(() => session.stats.oversizeIn === 1);
+      expect(heard.length).toBe(1);
       expect(session.stats.packetsOut).toBeGreaterThanOrEqual(5);
       session.close();
       expect(pool.inUse).toBe(0);

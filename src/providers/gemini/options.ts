@@ -1,7 +1,7 @@
 /**
- * Gemini (Google AI, Gemini API) options and defaults. Calls are
- * `POST {baseUrl}/{apiVersion}/models/{model}:streamGenerateContent?alt=sse` with the key in the
- * `x-goog-api-key` header (rest.ts). REST reference:
+ * Gemini (Google AI, Gemini API) options and defaults. Calls go through @google/genai 3.3.0
+ * (`models.generateContentStream` → `POST {baseUrl}/v1/models/{model}:streamGenerateContent?alt=sse`,
+ * key in the `x-goog-api-key` header). REST reference:
  * https://ai.google.dev/api/generate-content#method:-models.streamgeneratecontent
  */
 
@@ -21,7 +21,7 @@ export interface GeminiOptions {
   model?: string;
   /** Base URL (scheme://host[:port]). Default https://generativelanguage.googleapis.com. */
   baseUrl?: string;
-  /** API version path segment. Default "v1" (what @google/genai 3.x calls, used here until December 2026). */
+  /** API version path segment; the SDK's default ("v1" in 3.x) if unset. */
   apiVersion?: string;
   /** Sampling temperature, sent only when set. */
   temperature?: number;
@@ -37,7 +37,7 @@ export interface GeminiOptions {
 
 export const GEMINI_DEFAULTS = {
   model: "gemini-2.0-flash",
+  /** The SDK's own default base URL; named here for `prepare()` (the connection opened ahead). */
   baseUrl: "https://generativelanguage.googleapis.com",
-  apiVersion: "v1",
   idleTimeoutMs: 15_000,
 } as const;

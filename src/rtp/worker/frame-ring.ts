@@ -10,7 +10,8 @@
  *           3 SENT      position + 1 of the last ring frame the worker sent
  *           4 IDLE      frames the worker sent from nothing (ring empty: silence)
  *           5 KICKS     (unused by the ring; the stream's counters live in `counters`)
- *   counters Float64 × 8 at byte 32: packetsOut, bytesOut, sendErrors, next seq, next timestamp
+ *   counters Float64 × 8 at byte 32: packetsOut, bytesOut, sendErrors, next seq, next timestamp,
+ *            last datagram received (epoch ms)
  *   slots   CAPACITY × SLOT_BYTES at byte 96: [kind u8, flags u8, length u16 LE, payload ≤ 160 B]
  *
  * Rules: the writer never holds more than CAPACITY unread frames (W − R < CAPACITY), so a slot is
@@ -54,6 +55,8 @@ export const C_BYTES_OUT = 1;
 export const C_SEND_ERRORS = 2;
 export const C_NEXT_SEQ = 3;
 export const C_NEXT_TS = 4;
+/** When the worker last received a datagram on the stream's port: ms since the epoch (performance.timeOrigin + now). */
+export const C_LAST_RX = 5;
 
 /** A frame taken by the worker; `payload` is a view into the ring, valid until the next `take`. */
 export interface TakenFrame {
@@ -120,6 +123,15 @@ export class FrameRing {
   /** Position + 1 of the last ring frame the worker sent. */
   get sentPosition(): number {
     return Atomics.load(this.h, SENT);
+  }
+
+  /**
+   * Ms (on this thread's performance.now() scale) since the worker last received a datagram on the
+   * stream's port — possibly one still on its way to this thread. Infinity before the first.
+   */
+  sinceLastReceived(): number {
+    const at = this.counters[C_LAST_RX]!;
+    return at === 0 ? Infinity : performance.timeOrigin + performance.now() - at;
   }
 
   /** Frames the worker sent with the ring empty (silence). */

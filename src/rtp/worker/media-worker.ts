@@ -17,6 +17,7 @@ import { Pacer, type PacerSource } from "../pacer.ts";
 import type { PlaneReply, PlaneRequest } from "./protocol.ts";
 import { MAX_RTP_DATAGRAM_BYTES } from "../drop-counters.ts";
 import { WorkerStream } from "./worker-stream.ts";
+import { C_LAST_RX } from "./frame-ring.ts";
 
 declare const self: Worker;
 
@@ -60,6 +61,8 @@ function flushRx(): void {
 }
 
 function received(localPort: number, data: Uint8Array, rport: number, address: string): void {
+  const ring = ports.get(localPort)?.stream?.ring;
+  if (ring) ring.counters[C_LAST_RX] = performance.timeOrigin + performance.now();
   // Larger than any RTP we take: not copied, only reported (length −1) so the session counts the drop.
   if (data.length > MAX_RTP_DATAGRAM_BYTES) {
     rxMeta.push(localPort, rport, rxUsed, -1);

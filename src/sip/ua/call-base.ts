@@ -284,12 +284,7 @@ export abstract class CallBase<E extends CommonCallEvents = CommonCallEvents> im
         resolve();
         if (this.keepDialogUntilBye) this.releaseDialog();
       };
-      this.ctx.layer.createNonInviteClient(bye, dest, {
-        onResponse: (r) => {
-          if (r.status >= 200) finish();
-        },
-        onTimeout: finish,
-      });
+      this.ctx.layer.createNonInviteClient(bye, dest, once(finish));
     });
     return this.byeInFlight;
   }
@@ -353,6 +348,21 @@ export abstract class CallBase<E extends CommonCallEvents = CommonCallEvents> im
     if (this.dialog) this.ctx.unregisterDialog(this.dialog.key);
     this.ctx.forget(this);
   }
+}
+
+/**
+ * A non-INVITE client transaction's user that calls `done` on the final response or the timeout, once,
+ * and then lets go of it: the transaction lives on after its final response (Timer K, T4 = 5 s on UDP,
+ * §17.1.2.2) and would otherwise keep the ended call that `done` refers to.
+ */
+function once(done: () => void): { onResponse(r: SipResponse): void; onTimeout(): void } {
+  let pending: (() => void) | undefined = done;
+  const fire = () => {
+    const f = pending;
+    pending = undefined;
+    f?.();
+  };
+  return { onResponse: (r) => void (r.status >= 200 && fire()), onTimeout: fire };
 }
 
 const ALL_STATES: readonly CallState[] = ["offered", "ringing", "answered", "calling", "early", "confirmed", "ended"];

@@ -1,13 +1,12 @@
-import type { TimerHandle } from "../../util/clock.ts";
 import { Dialog } from "../dialog/index.ts";
-import { Headers, SipRequest, type SipResponse, parseNameAddr } from "../message/index.ts";
-import type { InviteClientTransaction } from "../transaction/index.ts";
+import { type SipRequest, type SipResponse, parseNameAddr } from "../message/index.ts";
 import type { Address } from "../transport/index.ts";
 import { CallBase, safe, type CallState, type CommonCallEvents } from "./call-base.ts";
 import type { UaContext } from "./context.ts";
 import { DigestError, buildDigestAuthorization, parseDigestChallenge, type DigestCredentials } from "./digest.ts";
 import { minSeOf, negotiateAsUac } from "./session-timer.ts";
 import type { Party } from "./types.ts";
+import { UacInvite, type UacInviteOwner } from "./uac-invite.ts";
 
 /** Events of an outbound call. */
 export interface OutboundCallEvents extends CommonCallEvents {
@@ -49,28 +48,22 @@ const TABLE: Partial<Record<CallState, readonly CallState[]>> = {
  * An outbound call (UAC side of an INVITE, RFC 3261 §13.2). States: calling ─1xx─▶ early ─2xx─▶
  * confirmed (ACK sent) ─BYE─▶ ended; calling/early ─300-699 / Timer B / CANCEL─▶ ended.
  */
-export class OutboundCall extends CallBase<OutboundCallEvents> {
+export class OutboundCall extends CallBase<OutboundCallEvents> implements UacInviteOwner {
   readonly direction = "outbound" as const;
   readonly requestUri: string;
   readonly from: Party;
   readonly to: Party;
   /** The callee's SDP once answered. */
   remoteSdp: string | undefined;
-  private invite: SipRequest;
-  private tx: InviteClientTransaction | undefined;
-  private readonly destination: Address;
-  private gotProvisional = false;
+  /**
+   * The INVITE transaction's side (ACKs, CANCEL); what the transaction holds. Detached at the end so
+   * that the transaction, living on for Timer M/D, keeps none of this call (see UacInvite).
+   */
+  private readonly leg: UacInvite;
   /** Any response at all to the INVITE (of any attempt). */
   private responded = false;
   /** ICMP unreachable reports for our destination while no response had arrived. */
   private unreachableReports = 0;
-  /** ACKs of 2xx responses that came after the call ended (by To-tag), re-sent on retransmissions. */
-  private readonly lateAcks = new Map<string, { ack: SipRequest; to: Address }>();
-  private cancelRequested = false;
-  private cancelSent = false;
-  private cancelGuard: TimerHandle | undefined;
-  private ack: SipRequest | undefined;
-  private ackDestination: Address | undefined;
   private authAttempts = 0;
 
   /** @internal Built by `UserAgent.invite`, which then calls start(). */
@@ -81,8 +74,7 @@ export class OutboundCall extends CallBase<OutboundCallEvents> {
     private readonly credentials: DigestCredentials | undefined,
   ) {
     super(ctx, invite.callId, "calling", TABLE);
-    this.invite = invite;
-    this.destination = destination;
+    this.leg = new UacInvite(ctx, invite, destination, this);
     this.requestUri = invite.uri;
     const f = invite.from;
     const t = invite.to;
@@ -93,10 +85,7 @@ export class OutboundCall extends CallBase<OutboundCallEvents> {
 
   /** @internal Sends the INVITE (INVITE client transaction: Timer A retransmits, Timer B = 64·T1). */
   start(): void {
-    this.tx = this.ctx.layer.createInviteClient(this.invite, this.destination, {
-      onResponse: (r) => this.onResponse(r),
-      onTimeout: () => this.onTimeout(),
-    });
+    this.leg.start();
   }
 
   /** Whether any response (even 100 Trying) has arrived for the INVITE. */
@@ -115,9 +104,9 @@ export class OutboundCall extends CallBase<OutboundCallEvents> {
    */
   cancel(): void {
     if (this.state !== "calling" && this.state !== "early") return;
-    if (this.cancelRequested) return;
-    this.cancelRequested = true;
-    if (this.gotProvisional) this.sendCancel();
+    if (this.leg.cancelRequested) return;
+    this.leg.cancelRequested = true;
+    if (this.leg.gotProvisional) this.leg.sendCancel();
     else if (!this.responded) this.end("canceled");
   }
 
@@ -130,10 +119,11 @@ export class OutboundCall extends CallBase<OutboundCallEvents> {
    */
   destinationUnreachable(to: Address, code: string): void {
     if (this.state !== "calling" || this.responded) return;
-    if (to.host !== this.destination.host || to.port !== this.destination.port) return;
+    const d = this.leg.destination;
+    if (to.host !== d.host || to.port !== d.port) return;
     if (++this.unreachableReports < 2) return;
     this.ctx.log.warn({ sipCallId: this.callId, destination: `${to.host}:${to.port}`, code }, "sip destination unreachable: invite abandoned");
-    this.tx?.dispose();
+    this.leg.tx?.dispose();
     this.end("unreachable");
   }
 
@@ -157,7 +147,7 @@ export class OutboundCall extends CallBase<OutboundCallEvents> {
    * that triggered the ACK arrives."
    */
   receiveStray2xx(res: SipResponse): void {
-    if (this.ack && this.ackDestination && res.to.tag === this.dialog?.remoteTag) this.ctx.transport.send(this.ack, this.ackDestination);
+    if (this.dialog && res.to.tag === this.dialog.remoteTag) this.leg.resendAck(this.dialog.remoteTag);
   }
 
   protected onRemoteBye(): void {
@@ -165,18 +155,18 @@ export class OutboundCall extends CallBase<OutboundCallEvents> {
   }
 
   protected override onEnd(): void {
-    this.ctx.clock.clearTimer(this.cancelGuard);
-    this.cancelGuard = undefined;
+    this.leg.detach();
   }
 
-  private onResponse(res: SipResponse): void {
+  /** @internal The INVITE transaction's responses while the call lives (see UacInvite). */
+  onInviteResponse(res: SipResponse): void {
     const first = !this.responded;
     this.responded = true;
     if (res.status < 200) {
-      this.gotProvisional = true;
+      this.leg.gotProvisional = true;
       // §9.1: "If no provisional response has been received, the CANCEL request MUST NOT be sent; rather,
       // the client MUST wait for the arrival of a provisional response before sending the request."
-      if (this.cancelRequested && !this.cancelSent) this.sendCancel();
+      if (this.leg.cancelRequested && !this.leg.cancelSent) this.leg.sendCancel();
       if (res.status === 100 && first && this.state !== "ended") this.emitter.emit("trying");
       if (res.status > 100 && this.state !== "ended") {
         if (this.state === "calling") this.transition("early");
@@ -187,51 +177,42 @@ export class OutboundCall extends CallBase<OutboundCallEvents> {
     if (res.status < 300) return this.on2xx(res);
     // §8.1.3.5: "If a 401 (Unauthorized) or 407 (Proxy Authentication Required) response is received,
     // the UAC SHOULD follow the authorization procedures of Section 22.2 and Section 22.3".
-    if ((res.status === 401 || res.status === 407) && !this.cancelRequested && this.retryWithAuth(res)) return;
-    if (res.status === 422 && !this.cancelRequested && this.retryWithMinSe(res)) return;
+    if ((res.status === 401 || res.status === 407) && !this.leg.cancelRequested && this.retryWithAuth(res)) return;
+    if (res.status === 422 && !this.leg.cancelRequested && this.retryWithMinSe(res)) return;
     // §13.2.2.3: "Subsequent final responses (which would only arrive under error conditions) MUST be
     // ignored."
     if (this.state === "ended") return;
     this.emitter.emit("failed", res.status, res.reason);
-    this.end(this.cancelRequested && res.status === 487 ? "canceled" : "rejected");
+    this.end(this.leg.cancelRequested && res.status === 487 ? "canceled" : "rejected");
   }
 
   /**
    * §13.2.2.4: "The UAC core MUST generate an ACK request for each 2xx received from the transaction
    * layer." A 2xx with another To-tag (a forked INVITE) is a second dialog: "If, after acknowledging any
    * 2xx response to an INVITE, the UAC does not want to continue with that dialog, then the UAC MUST
-   * terminate the dialog by sending a BYE request".
+   * terminate the dialog by sending a BYE request". (After the end, UacInvite does this without the call.)
    */
   private on2xx(res: SipResponse): void {
-    const toTag = safe(() => res.to.tag);
-    if (!this.dialog && this.state === "ended") {
-      // Cancelled before any response (see cancel()); the callee answered anyway. §15: "The UAC MAY
-      // continue with the sessions established by any 2xx responses, or MAY terminate them with BYE."
-      this.ackAndBye(res);
-      return;
-    }
     if (this.dialog) {
-      if (toTag === this.dialog.remoteTag) {
-        if (this.ack && this.ackDestination) this.ctx.transport.send(this.ack, this.ackDestination);
-      } else this.ackAndBye(res);
+      const toTag = safe(() => res.to.tag);
+      if (toTag !== this.dialog.remoteTag) this.leg.ackAndBye(res);
+      else this.leg.resendAck(toTag);
       return;
     }
     let dialog: Dialog;
     try {
-      dialog = Dialog.createUac(this.invite, res);
+      dialog = Dialog.createUac(this.leg.invite, res);
     } catch (err) {
       this.ctx.log.warn({ sipCallId: this.callId, code: (err as { code?: string })?.code, pii: { err: String(err) } }, "sip 2xx unusable for a dialog");
-      if (this.state !== "ended") {
-        this.emitter.emit("failed", 502, "Bad 2xx");
-        this.end("error");
-      }
+      this.emitter.emit("failed", 502, "Bad 2xx");
+      this.end("error");
       return;
     }
     this.dialog = dialog;
     dialog.state = "confirmed";
     this.ctx.registerDialog(dialog.key, this);
-    this.sendAck(dialog);
-    if (this.cancelRequested || this.state === "ended") {
+    this.leg.sendAck(dialog);
+    if (this.leg.cancelRequested) {
       // The CANCEL lost the race with a 2xx. §15: "If the INVITE results in 2xx final response(s) to the
       // INVITE, this means that a UAS accepted the invitation while the CANCEL was in progress. The UAC
       // MAY continue with the sessions established by any 2xx responses, or MAY terminate them with BYE."
@@ -239,7 +220,7 @@ export class OutboundCall extends CallBase<OutboundCallEvents> {
       return;
     }
     this.transition("confirmed");
-    this.localSdp = this.invite.bodyText;
+    this.localSdp = this.leg.invite.bodyText;
     this.notePeerCapabilities(res);
     // RFC 4028 §7.2: the 2xx's Session-Expires starts the session timer, its refresher says who refreshes.
     const timer = negotiateAsUac(res);
@@ -248,78 +229,19 @@ export class OutboundCall extends CallBase<OutboundCallEvents> {
     this.emitter.emit("answered", this.remoteSdp);
   }
 
-  /**
-   * §13.2.2.4: the ACK is built as any in-dialog request, with the INVITE's CSeq number ("The sequence
-   * number of the CSeq header field MUST be the same as the INVITE being acknowledged, but the CSeq
-   * method MUST be ACK"), and "the request is passed to the transport layer directly for transmission,
-   * rather than a client transaction."
-   */
-  private sendAck(dialog: Dialog): void {
-    const ack = dialog.createRequest("ACK", { ackFor: this.invite.cseq.seq, headers: [["User-Agent", this.ctx.userAgent]] });
-    this.ctx.addVia(ack);
-    this.ack = ack;
-    this.ackDestination = safe(() => dialog.nextHop(ack)) ?? this.destination;
-    this.ctx.transport.send(ack, this.ackDestination);
-  }
-
-  private ackAndBye(res: SipResponse): void {
-    const toTag = safe(() => res.to.tag) ?? "";
-    const acked = this.lateAcks.get(toTag);
-    if (acked) {
-      // A retransmission of a 2xx already ACKed and BYEd: §13.2.2.4, ACK again, no second BYE.
-      this.ctx.transport.send(acked.ack, acked.to);
-      return;
-    }
-    const other = safe(() => Dialog.createUac(this.invite, res));
-    if (!other) return;
-    const ack = other.createRequest("ACK", { ackFor: this.invite.cseq.seq });
-    this.ctx.addVia(ack);
-    const dest = safe(() => other.nextHop(ack)) ?? this.destination;
-    if (this.lateAcks.size < 16) this.lateAcks.set(toTag, { ack, to: dest });
-    this.ctx.transport.send(ack, dest);
-    const bye = other.createRequest("BYE");
-    this.ctx.addVia(bye);
-    this.ctx.layer.createNonInviteClient(bye, dest, { onResponse: () => {} });
-  }
-
-  private onTimeout(): void {
+  /** @internal Timer B fired with no response (while the call lives). */
+  onInviteTimeout(): void {
     if (this.state === "ended") return;
-    if (this.cancelRequested) return this.end("canceled");
+    if (this.leg.cancelRequested) return this.end("canceled");
     // §13.2.2: "If the INVITE client transaction returns a timeout rather than a response the TU acts as
     // if a 408 (Request Timeout) response had been received".
     this.emitter.emit("failed", 408, "Request Timeout");
     this.end("timeout");
   }
 
-  /**
-   * §9.1: "The Request-URI, Call-ID, To, the numeric part of CSeq, and From header fields in the CANCEL
-   * request MUST be identical to those in the request being cancelled, including tags. A CANCEL
-   * constructed by a client MUST have only a single Via header field value matching the top Via value in
-   * the request being cancelled." "If the request being cancelled contains a Route header field, the
-   * CANCEL request MUST include that Route header field's values." "The destination address, port, and
-   * transport for the CANCEL MUST be identical to those used to send the original request."
-   */
-  private sendCancel(): void {
-    this.cancelSent = true;
-    const inv = this.invite;
-    const h = new Headers();
-    h.append("Via", inv.headers.get("Via")!);
-    for (const r of inv.headers.getAll("Route")) h.append("Route", r);
-    h.append("Max-Forwards", "70");
-    h.append("From", inv.headers.get("From")!);
-    h.append("To", inv.headers.get("To")!);
-    h.append("Call-ID", inv.callId);
-    h.append("CSeq", `${inv.cseq.seq} CANCEL`);
-    h.append("User-Agent", this.ctx.userAgent);
-    this.ctx.layer.createNonInviteClient(new SipRequest("CANCEL", inv.uri, h), this.destination, { onResponse: () => {} });
-    // §9.1: "If there is no final response for the original request in 64*T1 seconds [...], the client
-    // SHOULD then consider the original transaction cancelled and SHOULD destroy the client transaction
-    // handling the original request."
-    this.cancelGuard = this.ctx.clock.setTimer(this.ctx.layer.timers.B, () => {
-      this.cancelGuard = undefined;
-      this.tx?.dispose();
-      this.end("canceled");
-    });
+  /** @internal No final response 64·T1 after the CANCEL (§9.1): the INVITE transaction was dropped. */
+  onCancelGivenUp(): void {
+    this.end("canceled");
   }
 
   /**
@@ -338,14 +260,14 @@ export class OutboundCall extends CallBase<OutboundCallEvents> {
     const minSe = minSeOf(res);
     if (minSe === undefined || this.minSeRetried || minSe > 86_400) return false;
     this.minSeRetried = true;
-    const next = this.invite.clone();
+    const next = this.leg.invite.clone();
     next.headers.delete("Via");
-    next.headers.set("CSeq", `${this.invite.cseq.seq + 1} INVITE`);
+    next.headers.set("CSeq", `${this.leg.invite.cseq.seq + 1} INVITE`);
     next.headers.set("Session-Expires", String(minSe));
     next.headers.set("Min-SE", String(minSe));
     this.ctx.addVia(next);
-    this.invite = next;
-    this.gotProvisional = false;
+    this.leg.invite = next;
+    this.leg.gotProvisional = false;
     this.start();
     return true;
   }
@@ -372,13 +294,13 @@ export class OutboundCall extends CallBase<OutboundCallEvents> {
     if (this.authAttempts >= 1 && !challenge.stale) return false; // the credentials were refused
     if (this.authAttempts >= 3) return false;
     this.authAttempts++;
-    const next = this.invite.clone();
+    const next = this.leg.invite.clone();
     next.headers.delete("Via");
-    next.headers.set("CSeq", `${this.invite.cseq.seq + 1} INVITE`);
+    next.headers.set("CSeq", `${this.leg.invite.cseq.seq + 1} INVITE`);
     next.headers.set(answerHeader, buildDigestAuthorization(challenge, this.credentials, "INVITE", next.uri, { body: next.body }));
     this.ctx.addVia(next);
-    this.invite = next;
-    this.gotProvisional = false;
+    this.leg.invite = next;
+    this.leg.gotProvisional = false;
     this.start();
     return true;
   }

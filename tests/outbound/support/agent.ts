@@ -172,3 +172,23 @@ export async function startTestAgent(o: { env: Record<string, string>; mode?: "o
     },
   };
 }
+
+/**
+ * A test agent whose SIP trunk is 127.0.0.1:`trunkPort`, a port that was free while the agent picked its
+ * own (held until the agent is up, so the two cannot coincide) and that nothing listens on afterwards:
+ * the SIPp trunk binds it next, or it stays closed (ICMP port unreachable). `env` adds to the trunk's
+ * SIP_TRUNK_HOST/SIP_TRUNK_PORT.
+ */
+export async function startTrunkAgent(
+  env: Record<string, string> = {},
+  o: Omit<Parameters<typeof startTestAgent>[0], "env"> = {},
+): Promise<{ agent: TestAgent; trunkPort: number }> {
+  const hold = await Bun.udpSocket({ hostname: "127.0.0.1", port: 0 });
+  const trunkPort = hold.port;
+  try {
+    const agent = await startTestAgent({ ...o, env: { SIP_TRUNK_HOST: "127.0.0.1", SIP_TRUNK_PORT: String(trunkPort), ...env } });
+    return { agent, trunkPort };
+  } finally {
+    hold.close();
+  }
+}
