@@ -59,10 +59,6 @@ COPY --chmod=0755 dist/voice-agent /voice-agent
 COPY --from=gcr.io/distroless/cc-debian12:nonroot --chown=65532:65532 /home/nonroot /data
 USER nonroot
 ENV DATA_DIR=/data
-# Bun's allocator (mimalloc) keeps freed pages instead of returning them to the kernel at once: ~10 % less
-# CPU under load (fewer page faults and madvise TLB shootdowns; README, Benchmarks), RSS stays at its
-# high-water mark. -e MIMALLOC_PURGE_DELAY=100 restores the default.
-ENV MIMALLOC_PURGE_DELAY=-1
 # SIP (UDP), HTTP API, RTP media (UDP; must equal RTP_PORT_START-RTP_PORT_END).
 EXPOSE 5060/udp 8000/tcp 10000-20000/udp
 ENTRYPOINT ["/voice-agent"]
@@ -80,10 +76,6 @@ COPY --from=build /src/dist/voice-agent /voice-agent
 COPY --from=gcr.io/distroless/cc-debian12:nonroot --chown=65532:65532 /home/nonroot /data
 USER nonroot
 ENV DATA_DIR=/data
-# Bun's allocator (mimalloc) keeps freed pages instead of returning them to the kernel at once: ~10 % less
-# CPU under load (fewer page faults and madvise TLB shootdowns; README, Benchmarks), RSS stays at its
-# high-water mark. -e MIMALLOC_PURGE_DELAY=100 restores the default.
-ENV MIMALLOC_PURGE_DELAY=-1
 # SIP (UDP), HTTP API, RTP media (UDP; must equal RTP_PORT_START-RTP_PORT_END).
 EXPOSE 5060/udp 8000/tcp 10000-20000/udp
 ENTRYPOINT ["/voice-agent"]

@@ -11,6 +11,7 @@
  *   --relay         reach the fakes through the test relays (tests/e2e/cloud-support.ts), as the bench did
  *                   before December 2026: each relay hop adds a pass through this process's event loop
  *   --dump FILE     the per-turn wire timestamps as JSON lines (for a closer look)
+ *   --agent-env K=V more environment for the agent (repeatable), e.g. --agent-env MEDIA_WORKER=on
  *
  * Two independent views per turn:
  *  - wire: timestamps taken in this process when a fake sent the final transcript, received the LLM
@@ -55,6 +56,7 @@ const { values: opt } = parseArgs({
     binary: { type: "string" },
     relay: { type: "boolean", default: false },
     dump: { type: "string" },
+    "agent-env": { type: "string", multiple: true },
   },
 });
 const AGENT_OPTS = opt.binary ? { binary: opt.binary } : {};
@@ -195,6 +197,11 @@ async function main(): Promise<number> {
   const clock = new FakeClock(fakes);
   const passEnv: Record<string, string> = {};
   for (const k of ["END_OF_TURN_SILENCE_MS", "END_OF_TURN_MAX_SILENCE_MS", "END_OF_TURN_COMPLETE_SILENCE_MS", "END_OF_TURN_PAUSE_MS", "BARGE_IN"]) if (process.env[k]) passEnv[k] = process.env[k]!;
+  for (const kv of opt["agent-env"] ?? []) {
+    const i = kv.indexOf("=");
+    if (i <= 0) throw new Error(`--agent-env wants K=V, got "${kv}"`);
+    passEnv[kv.slice(0, i)] = kv.slice(i + 1);
+  }
   const agent = await startAgent(fakes.env(passEnv), undefined, AGENT_OPTS);
   const all: TurnSample[] = [];
   const problems: string[] = [];
@@ -216,7 +223,7 @@ async function main(): Promise<number> {
   const eot = passEnv.END_OF_TURN_SILENCE_MS ?? "900 (default)";
   console.log(`\n## Our latency per turn, final transcript → first RTP packet of the reply (${all.length} turns, fakes answer at once)\n`);
   console.log(`END_OF_TURN_SILENCE_MS = ${eot}. Wire view: timestamps in the benchmark process and the capture.`);
-  console.log(`Agent: ${opt.binary ?? "dist/voice-agent"}; fakes ${opt.relay ? "through the test relays" : "reached directly"}; load average (1/5/15 min) ${load0} at the start, ${loadAvg()} at the end (2-core machine).\n`);
+  console.log(`Agent: ${opt.binary ?? "dist/voice-agent"}${opt["agent-env"]?.length ? ` with ${opt["agent-env"].join(" ")}` : ""}; fakes ${opt.relay ? "through the test relays" : "reached directly"}; load average (1/5/15 min) ${load0} at the start, ${loadAvg()} at the end (2-core machine).\n`);
   console.log("| part (wire view) | p50 ms | p99 ms | mean ms | max ms |\n| --- | ---: | ---: | ---: | ---: |");
   console.log(row("**final transcript → first RTP (ours, total)**", col("finalToRtp")));
   console.log(row("final → LLM request received", col("finalToRequest")));

@@ -32,8 +32,10 @@ export type SpeechStartDecision = "continue_turn" | "barge_in" | "none";
  * The caller started speaking (`onsetAgoMs` ago: the VAD's confirmation delay).
  *  - continue_turn: the reply answers a caller turn and played at most CONTINUATION_GRACE_MS before the
  *    speech began: abandon it, the caller's turns merge;
- *  - barge_in: barge-in is on and our audio is going out: stop the reply, keep what was heard;
- *  - none: nothing to interrupt.
+ *  - barge_in: barge-in is on and our audio is going out, or the reply has started and waits for its
+ *    next sentence (the output ran dry between two sentences: the caller who speaks into that gap is
+ *    interrupting too, and the rest must not start over them): stop the reply, keep what was heard;
+ *  - none: nothing to interrupt (no reply, or one not yet started and not answering a caller turn).
  */
 export function onCallerSpeechStart(x: {
   reply: ReplyView | null;
@@ -46,7 +48,7 @@ export function onCallerSpeechStart(x: {
   const r = x.reply;
   if (!r || r.interrupted) return "none";
   if (r.userText !== null && r.heardMs - x.onsetAgoMs <= (x.graceMs ?? CONTINUATION_GRACE_MS)) return "continue_turn";
-  if (x.bargeIn && x.agentAudible) return "barge_in";
+  if (x.bargeIn && (x.agentAudible || r.started)) return "barge_in";
   return "none";
 }
 

@@ -70,8 +70,7 @@ describe("the template is the single unit plus per-instance files", () => {
   test("instance identity: its own env file (required), state directory and DATA_DIR", () => {
     expect(t.get("EnvironmentFile")).toEqual(["-/etc/voice-agent/env", "/etc/voice-agent/%i.env"]);
     expect(t.get("StateDirectory")).toEqual(["voice-agent/%i"]);
-    expect(t.get("Environment")).toEqual(["DATA_DIR=/var/lib/voice-agent/%i", "MIMALLOC_PURGE_DELAY=-1"]);
-    expect(s.get("Environment")).toEqual(["DATA_DIR=/var/lib/voice-agent", "MIMALLOC_PURGE_DELAY=-1"]);
+    expect(t.get("Environment")).toEqual(["DATA_DIR=/var/lib/voice-agent/%i"]);
     expect(t.get("Description")?.[0]).toContain("%i");
   });
   test("every other setting is the single unit's (same hardening, same drain on SIGTERM)", () => {

@@ -22,9 +22,9 @@ function clockOutput(clock: FakeClock) {
 }
 
 /** The scripted fakes (src/providers/fake) on the fake clock; TTS speech at 25 ms per character. */
-function fakes(clock: FakeClock, replies: FakeReply[], ttsDelayMs = 0) {
+function fakes(clock: FakeClock, replies: FakeReply[], ttsDelayMs = 0, llmChunkDelayMs = 0) {
   const stt = new FakeStt();
-  const llm = new FakeLlm({ replies, clock });
+  const llm = new FakeLlm({ replies, clock, chunkDelayMs: llmChunkDelayMs });
   const tts = new FakeTts({ clock, msPerChar: 25, delayMs: ttsDelayMs });
   /** The caller says `text` (a final with speechFinal on the call's STT stream). */
   const say = (text: string) => stt.streams[0]!.emit({ type: "final", text, speechFinal: true });
@@ -40,10 +40,10 @@ class ScriptedVad implements SpeechDetector {
   push() {}
 }
 
-function setup(replies: FakeReply[], settings = {}, ttsDelayMs = 0) {
+function setup(replies: FakeReply[], settings = {}, ttsDelayMs = 0, llmChunkDelayMs = 0) {
   const clock = new FakeClock();
   const sink = clockOutput(clock);
-  const { stt, llm, tts, say } = fakes(clock, replies, ttsDelayMs);
+  const { stt, llm, tts, say } = fakes(clock, replies, ttsDelayMs, llmChunkDelayMs);
   const vad = new ScriptedVad();
   const hangups: string[] = [];
   const record: CallRecord = {
@@ -115,6 +115,24 @@ describe("AgentCall", () => {
     const lat = s.record.turns[2].latency!;
     expect(lat.firstTokenMs).toBeGreaterThanOrEqual(900); // endpointing silence
     expect(lat.firstRtpMs).toBeGreaterThanOrEqual(lat.firstAudioMs!);
+    s.call.stop();
+  });
+
+  test("the caller starting while a reply waits for its next sentence (playout ran dry) is a barge-in: the rest is not said over them", async () => {
+    // "Yes." is 100 ms of audio; the next sentence comes from the LLM 1.5 s later.
+    const s = setup([[text("Yes. "), text("And here is the rest of what I wanted to say.")]], {}, 0, 1500);
+    await s.call.start();
+    await s.run(600);
+    expect(s.tts.texts).toEqual(["Yes."]);
+    expect(s.sink.isPlaying).toBe(false); // between sentences: nothing queued, silence going out
+    s.vadEvent("start");
+    await s.run(2000);
+    expect(s.record.bargeIns).toBe(1);
+    expect(s.tts.texts).toEqual(["Yes."]); // the second sentence was never synthesised
+    const agent = s.record.turns[0]!;
+    expect(agent.interrupted).toBe(true);
+    expect(agent.generatedText).toBe("Yes.");
+    expect("Yes.".startsWith(agent.text)).toBe(true); // heard: estimated at the nominal rate (the fake speaks faster)
     s.call.stop();
   });
 
