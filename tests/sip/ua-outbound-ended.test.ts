@@ -1,6 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import type { OutboundCall, SipRequest } from "../../src/sip/index.ts";
 import { ANSWER_SDP, harness, reply } from "./ua-harness.ts";
+import { IN_GC_PROBE, runInFreshProcess } from "../support/gc-probe";
 
 // What an ended outbound call leaves behind: its INVITE client transaction lives on (Timer M = 64·T1 after
 // a 2xx, RFC 6026 §7.2; Timer D = 32 s after a 300-699, RFC 3261 §17.1.1.2) to ACK retransmissions, but
@@ -33,7 +34,15 @@ async function collected(play: () => OutboundCall): Promise<boolean> {
   return ref.deref() === undefined;
 }
 
-describe("an ended outbound call is collectable at once", () => {
+const COLLECTABLE = "an ended outbound call is collectable at once";
+
+test.skipIf(IN_GC_PROBE)(`${COLLECTABLE}: checked in a fresh process (tests/support/gc-probe.ts)`, async () => {
+  const r = await runInFreshProcess(import.meta.path, COLLECTABLE);
+  expect(r.failed, r.output).toBe(0);
+  expect(r.passed, r.output).toBe(3);
+});
+
+describe.skipIf(!IN_GC_PROBE)(COLLECTABLE, () => {
   test("answered, local BYE: collected while Timer M runs; a 200 resent after the BYE is still ACKed (§13.2.2.4)", async () => {
     const h = harness();
     let answer!: ReturnType<typeof ok>;
