@@ -171,6 +171,10 @@ export class PgCallStore implements CallRecordStore {
    */
   async list(opts: CallListOptions = {}): Promise<{ active: CallRecord[]; recent: CallRecord[] }> {
     const keep = (r: CallRecord) => (!opts.direction || r.direction === opts.direction) && (!opts.status || r.status === opts.status);
+    // The calls whose final write is still queued, taken before the queries: one whose write lands while
+    // they run is then shown from memory — read after them, it was in neither (gone from `ending`, not yet
+    // in the queries' snapshot).
+    const ending = new Map(this.ending);
     const limit = Math.min(Math.max(1, Math.floor(opts.limit ?? DEFAULT_LIST_LIMIT)), MAX_LIST_LIMIT);
     const where: string[] = [];
     const args: (string | number)[] = [];
@@ -186,11 +190,11 @@ export class PgCallStore implements CallRecordStore {
     const turns = await this.turnsOf([...others, ...ended].map((r) => r.id));
     const toCall = (row: CallRow) => rowToCall(fromPg(row), turns.get(row.id) ?? []);
     // Calls this agent ended whose final write is still queued are shown from memory, not as stored.
-    const pendingEnded = [...this.ending.values()].filter(keep);
-    const recent = [...pendingEnded, ...ended.filter((r) => !this.ending.has(r.id)).map(toCall)]
+    const pendingEnded = [...ending.values()].filter(keep);
+    const recent = [...pendingEnded, ...ended.filter((r) => !ending.has(r.id)).map(toCall)]
       .sort((a, b) => (a.startedAt < b.startedAt ? 1 : a.startedAt > b.startedAt ? -1 : a.id < b.id ? -1 : 1))
       .slice(0, limit);
-    const mine = (id: string) => this.active.has(id) || this.ending.has(id);
+    const mine = (id: string) => this.active.has(id) || ending.has(id) || this.ending.has(id);
     return { active: [...[...this.active.values()].filter(keep), ...others.filter((r) => !mine(r.id)).map(toCall)], recent };
   }
 
