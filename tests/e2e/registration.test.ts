@@ -9,7 +9,7 @@ import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { spawnManaged } from "../support/process.ts";
-import { freeUdpPort, isUdpPortFree } from "../support/ports.ts";
+import { freeUdpPort, waitUdpPortBound } from "../support/ports.ts";
 import { describeSipp, runSipp } from "../support/sipp.ts";
 import { silenceFile } from "../support/speech.ts";
 import { startAgent, waitFor } from "./agent.ts";
@@ -67,12 +67,7 @@ request_route {
   const cfgPath = join(dir, "kamailio.cfg");
   await Bun.write(cfgPath, cfg);
   const proc = spawnManaged(["kamailio", "-f", cfgPath, "-DD", "-E", "-Y", run, "-P", join(run, "k.pid")], { cwd: dir, name: "kamailio" });
-  const deadline = performance.now() + 5000;
-  while (await isUdpPortFree(port)) {
-    if (!proc.running) throw new Error(`kamailio exited at start:\n${proc.stderr().slice(-2000)}`);
-    if (performance.now() > deadline) throw new Error(`kamailio did not bind ${port}`);
-    await Bun.sleep(20);
-  }
+  await waitUdpPortBound(port, { name: "kamailio", running: () => proc.running, detail: () => proc.stderr().slice(-2000), pollMs: 20 });
   const registers = () =>
     [...(proc.stderr() + proc.stdout()).matchAll(/KAM-REQ REGISTER ruri=\S+ expires=\[([^\]]*)\] auth=\[([^\]]*)\]/g)].map((m) => ({ expires: m[1]!, auth: m[2] !== "<null>" && m[2] !== "" }));
   return { port, proc, registers, log: () => proc.stderr(), stop: async () => (await proc.stop({ graceMs: 1000 }), rmSync(dir, { recursive: true, force: true })) };

@@ -14,7 +14,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { startAgent, type RunningAgent } from "../e2e/agent.ts";
 import { startCloudFakes, repeatLine, type CloudFakes } from "../e2e/cloud-support.ts";
-import { freeTcpPort, freeUdpPort, freeUdpPortRange, isUdpPortFree } from "../support/ports.ts";
+import { freeTcpPort, freeUdpPort, freeUdpPortRange, waitUdpPortBound } from "../support/ports.ts";
 import { spawnManaged, type ManagedProcess } from "../support/process.ts";
 
 export const KAMAILIO_CFG = resolve(import.meta.dir, "../../deploy/kamailio/kamailio.cfg");
@@ -133,12 +133,7 @@ export async function startFleet(o: FleetOptions): Promise<Fleet> {
     ],
     { cwd: dir, name: "kamailio" },
   );
-  const deadline = performance.now() + 10_000;
-  while (await isUdpPortFree(port)) {
-    if (!kamailio.running) throw new Error(`kamailio exited at start:\n${kamailio.stderr().slice(-3000)}`);
-    if (performance.now() > deadline) throw new Error(`kamailio did not bind ${port}:\n${kamailio.stderr().slice(-3000)}`);
-    await Bun.sleep(20);
-  }
+  await waitUdpPortBound(port, { name: "kamailio", running: () => kamailio.running, detail: () => kamailio.stderr().slice(-3000), timeoutMs: 10_000, pollMs: 20 });
   const log = () => kamailio.stderr() + kamailio.stdout();
   const byUri = (uri: string) => slots.findIndex((s) => s.uri === uri || uri.startsWith(`${s.uri};`));
 

@@ -7,6 +7,7 @@
  *
  * The process helper (spawn, readiness line, group kill) lives in `./process.ts`.
  */
+import { readFile } from "node:fs/promises";
 import { createServer } from "node:net";
 
 /** Loopback address every test binds to. */
@@ -43,6 +44,42 @@ export async function isUdpPortFree(port: number): Promise<boolean> {
     return true;
   } catch {
     return false;
+  }
+}
+
+/**
+ * True when some socket has UDP `port` bound (any local address), read from the kernel's socket tables
+ * (/proc/net/udp and udp6: `local_address` is `HEXIP:HEXPORT`). Unlike `isUdpPortFree` this never binds
+ * the port itself, so it can poll for a child process's readiness without racing that process's own
+ * bind (a probe that binds makes SIPp or Kamailio fail with "address in use" if it binds in that window).
+ */
+export async function isUdpPortBound(port: number): Promise<boolean> {
+  const hex = `:${port.toString(16).toUpperCase().padStart(4, "0")}`;
+  for (const table of ["/proc/net/udp", "/proc/net/udp6"]) {
+    // readFile, not Bun.file: /proc files report size 0 and Bun.file reads nothing from them.
+    const text = await readFile(table, "utf8").catch(() => "");
+    for (const line of text.split("\n").slice(1)) {
+      const local = line.trim().split(/\s+/)[1];
+      if (local?.endsWith(hex)) return true;
+    }
+  }
+  return false;
+}
+
+/**
+ * Waits until `port` is bound (`isUdpPortBound`), polling every `pollMs`. Throws when `running()` turns
+ * false first ("NAME exited at start") or after `timeoutMs` ("NAME did not bind PORT"), with `detail()`
+ * (the process's stderr tail) in the message.
+ */
+export async function waitUdpPortBound(
+  port: number,
+  o: { name: string; running: () => boolean; detail?: () => string; timeoutMs?: number; pollMs?: number },
+): Promise<void> {
+  const deadline = performance.now() + (o.timeoutMs ?? 5000);
+  while (!(await isUdpPortBound(port))) {
+    if (!o.running()) throw new Error(`${o.name} exited at start:\n${o.detail?.() ?? ""}`);
+    if (performance.now() > deadline) throw new Error(`${o.name} did not bind ${port}:\n${o.detail?.() ?? ""}`);
+    await Bun.sleep(o.pollMs ?? 10);
   }
 }
 

@@ -3,7 +3,7 @@
  */
 import { afterAll, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
-import { freeUdpPort, freeTcpPort, freeUdpPortRange, isUdpPortFree } from "../support/ports.ts";
+import { freeUdpPort, freeTcpPort, freeUdpPortRange, isUdpPortBound, isUdpPortFree, waitUdpPortBound } from "../support/ports.ts";
 import { spawnManaged, stopAllManaged, liveManagedCount, missingTools } from "../support/process.ts";
 
 afterAll(async () => {
@@ -32,6 +32,19 @@ describe("ports", () => {
     const held = await Bun.udpSocket({ hostname: "127.0.0.1", port: u });
     expect(await isUdpPortFree(u)).toBe(false);
     held.close();
+  });
+
+  test("isUdpPortBound sees a port another process binds, without binding it (no race with that bind)", async () => {
+    const port = await freeUdpPort();
+    expect(await isUdpPortBound(port)).toBe(false);
+    // A child binds the port 300 ms after start; polling all the while must never make its bind fail.
+    const child = spawnManaged(["python3", "-c", `import socket,time\ntime.sleep(0.3)\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\ns.bind(("127.0.0.1",${port}))\nprint("bound",flush=True)\ntime.sleep(30)`]);
+    await waitUdpPortBound(port, { name: "python", running: () => child.running, detail: () => child.stderr(), timeoutMs: 10_000, pollMs: 1 });
+    expect(await isUdpPortBound(port)).toBe(true);
+    expect(await isUdpPortFree(port)).toBe(false);
+    await child.stop({ signal: "SIGKILL", graceMs: 0 });
+    const dead = spawnManaged(["sh", "-c", "exit 3"]);
+    await expect(waitUdpPortBound(await freeUdpPort(), { name: "dead", running: () => dead.running, timeoutMs: 5000 })).rejects.toThrow("dead exited at start");
   });
 
   test("freeUdpPortRange returns an even base with all ports free", async () => {

@@ -9,7 +9,7 @@ import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { spawnManaged, type ManagedProcess } from "../../support/process.ts";
-import { freeUdpPort, isUdpPortFree } from "../../support/ports.ts";
+import { freeUdpPort, waitUdpPortBound } from "../../support/ports.ts";
 
 export const KAMAILIO_MODULES = "/usr/lib/x86_64-linux-gnu/kamailio/modules/";
 
@@ -63,12 +63,7 @@ request_route {
   const cfgPath = join(dir, "kamailio.cfg");
   await Bun.write(cfgPath, cfg);
   const proc = spawnManaged(["kamailio", "-f", cfgPath, "-DD", "-E", "-Y", run, "-P", join(run, "k.pid")], { cwd: dir, name: "kamailio" });
-  const deadline = performance.now() + 5000;
-  while (await isUdpPortFree(port)) {
-    if (!proc.running) throw new Error(`kamailio exited at start:\n${proc.stderr().slice(-2000)}`);
-    if (performance.now() > deadline) throw new Error(`kamailio did not bind ${port}:\n${proc.stderr().slice(-2000)}`);
-    await Bun.sleep(20);
-  }
+  await waitUdpPortBound(port, { name: "kamailio", running: () => proc.running, detail: () => proc.stderr().slice(-2000), pollMs: 20 });
   return {
     port,
     proc,

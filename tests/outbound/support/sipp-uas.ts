@@ -10,7 +10,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { spawnManaged, type ManagedProcess } from "../../support/process.ts";
-import { freeUdpPort, freeUdpPortRange, isUdpPortFree, LOOPBACK } from "../../support/ports.ts";
+import { freeUdpPort, freeUdpPortRange, waitUdpPortBound, LOOPBACK } from "../../support/ports.ts";
 import { parseSippMessageLog, scenarioPath, type SippMessage } from "../../support/sipp.ts";
 
 export interface SippUasOptions {
@@ -71,12 +71,7 @@ export async function startSippUas(o: SippUasOptions): Promise<SippUas> {
   for (const [k, v] of Object.entries(keys)) argv.push("-key", k, v);
   const proc = spawnManaged(argv, { cwd: dir, name: `sipp-uas ${o.scenario}` });
   // Ready when its SIP socket is bound (SIPp prints nothing useful with -nostdin).
-  const deadline = performance.now() + 5000;
-  while (await isUdpPortFree(port)) {
-    if (!proc.running) throw new Error(`sipp exited at start: ${proc.stderr()}`);
-    if (performance.now() > deadline) throw new Error(`sipp did not bind ${port}: ${proc.stderr()}`);
-    await Bun.sleep(10);
-  }
+  await waitUdpPortBound(port, { name: "sipp", running: () => proc.running, detail: () => proc.stderr() });
   return {
     port,
     mediaPort,
