@@ -15,7 +15,9 @@
  *    tick runs for the most recent deadline, and the schedule continues from there. Sources are not
  *    told: no audio is lost, the RTP timestamps continue without a jump, and the receiver sees one
  *    pause in arrivals instead of a burst of up to `missed` frames.
- * Lateness (ms after its own deadline) of every tick that runs goes to `lateness` and `onLateness`.
+ * Lateness (ms after its own deadline) of every tick that runs goes to `lateness` and `onLateness`: once
+ * per shared tick, and once per deadline of a phase (the sources on it share the deadline and the timer),
+ * not once per source — the hook is a metrics histogram, kept off the per-packet path.
  *
  * The timer runs only while at least one source is registered.
  *
@@ -89,6 +91,8 @@ export class Pacer {
    * they left: no shared deadline before its next own deadline ticks them.
    */
   private readonly rejoining = new Map<PacerSource, OwnSchedule>();
+  /** The own-schedule deadline whose lateness the running phase timer recorded last. */
+  private recordedDeadline = NaN;
 
   /** Ticks run (each tick calls every source once). */
   ticks = 0;
@@ -294,6 +298,7 @@ export class Pacer {
   private firePhase(phase: number): void {
     this.phaseTimers[phase] = undefined;
     const now = this.clock.now();
+    this.recordedDeadline = NaN;
     for (const [source, sched] of [...this.own]) if (sched.phase === phase) this.fireOwn(source, sched, now);
     if (this.phaseTimers[phase] === undefined) this.armPhase(phase);
   }
@@ -310,10 +315,14 @@ export class Pacer {
     const runs = missed > this.maxCatchUp ? 1 : missed + 1;
     for (let i = 0; i < runs && this.own.get(source) === sched; i++) {
       if (i > 0) this.catchUpTicks++;
-      const lateMs = now - (sched.t0 + sched.n * this.frameMs);
+      const deadline = sched.t0 + sched.n * this.frameMs;
       sched.n++;
-      this.lateness.record(lateMs);
-      this.onLateness?.(lateMs);
+      if (!(deadline <= this.recordedDeadline)) {
+        // The phase's other sources on this deadline were late by as much: one record for all of them.
+        this.recordedDeadline = deadline;
+        this.lateness.record(now - deadline);
+        this.onLateness?.(now - deadline);
+      }
       this.runSource(source);
     }
   }

@@ -246,9 +246,10 @@ describe("Pacer", () => {
     pacer.stop();
   });
 
-  test("sources talking on the same phase share one timer: 40 talkspurts started at random moments wake the clock at most 5 times per frame", () => {
+  test("sources talking on the same phase share one timer: 40 talkspurts started at random moments wake the clock at most 5 times per frame, and report lateness as often", () => {
     const clock = new FakeClock(0);
-    const pacer = new Pacer({ clock });
+    let lateCalls = 0;
+    const pacer = new Pacer({ clock, onLateness: () => lateCalls++ });
     const rnd = mulberry32(3);
     const srcs = Array.from({ length: 40 }, () => recorder(clock));
     for (const s of srcs) pacer.add(s);
@@ -263,7 +264,10 @@ describe("Pacer", () => {
     }
     expect(clock.pending).toBeLessThanOrEqual(5); // the shared timer and one per phase (4)
     const from = clock.now();
+    lateCalls = 0;
     clock.advance(200);
+    // Lateness is reported once per deadline (the shared one and each phase's), not once per source.
+    expect(lateCalls).toBeLessThanOrEqual(5 * 10);
     for (const s of srcs) {
       const own = s.times.filter((x) => x > from);
       expect(own.length).toBe(10);
