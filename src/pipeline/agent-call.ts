@@ -75,8 +75,8 @@ export class AgentCall {
       log: d.log,
       providers: this.providers,
       stopIf: () => this.state.is("on-hold"),
-      onSaid: (text) => {
-        this.log.agentTurn(text, { usage: { ttsChars: text.length } });
+      onSaid: (text, tts) => {
+        this.log.agentTurn(text, { usage: { ttsChars: text.length }, tts });
         this.answer?.said(text);
       },
     });

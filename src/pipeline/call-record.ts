@@ -93,6 +93,12 @@ export interface TurnRecord {
   usage?: TurnUsage;
   /** Agent turns that failed and were replaced by the apology. */
   error?: string;
+  /**
+   * Agent turns spoken by a TTS other than the call's serving one (`CallRecord.providers.tts`): the
+   * apology after a mid-call TTS failure, or a prompt the serving TTS failed on, is said by the offline
+   * voice, named "<name> (fallback)". Absent when the serving TTS spoke the turn.
+   */
+  tts?: string;
 }
 
 export interface CallRecord {

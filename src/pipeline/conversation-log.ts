@@ -62,7 +62,10 @@ export class ConversationLog {
    * An agent reply: `text` is what the caller heard (all of it unless `interrupted`); `generated` the
    * whole reply when it differs.
    */
-  agentTurn(text: string, o: { interrupted?: boolean; latency?: TurnLatency; error?: string; generated?: string; usage?: TurnUsage } = {}): void {
+  agentTurn(
+    text: string,
+    o: { interrupted?: boolean; latency?: TurnLatency; error?: string; generated?: string; usage?: TurnUsage; tts?: string } = {},
+  ): void {
     const u = o.usage && Object.keys(o.usage).length > 0 ? { ...o.usage } : undefined;
     if (u) {
       const total = callUsage(this.record);
@@ -79,6 +82,7 @@ export class ConversationLog {
       latency: o.latency,
       usage: u,
       error: o.error,
+      tts: o.tts,
     });
   }
 

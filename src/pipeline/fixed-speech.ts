@@ -23,8 +23,12 @@ export interface FixedSpeechDeps {
   providers: StageProviders;
   /** The call went on hold: stop queuing. */
   stopIf: () => boolean;
-  /** All of `text` was queued (record it). */
-  onSaid: (text: string) => void;
+  /**
+   * All of `text` was queued (record it). `tts` names the provider that spoke it when that is not the
+   * call's serving TTS (`providers.tts`): the offline voice saying the apology or a prompt the serving
+   * TTS failed on, as "<name> (fallback)"; undefined when the serving TTS spoke it.
+   */
+  onSaid: (text: string, tts?: string) => void;
 }
 
 /** Fixed text being rendered ahead of time by the serving TTS (FixedSpeech.prepare). */
@@ -135,7 +139,9 @@ export class FixedSpeech {
   }
 
   private async speak(text: string, provider: TtsProvider): Promise<void> {
-    if (await playFixedText(text, provider, this.d.output, this.d.signal, this.d.callId, this.d.stopIf)) this.d.onSaid(text);
+    // Which provider spoke is decided before playing: the serving one may switch meanwhile.
+    const other = provider === this.d.providers.tts ? undefined : `${provider.name} (fallback)`;
+    if (await playFixedText(text, provider, this.d.output, this.d.signal, this.d.callId, this.d.stopIf)) this.d.onSaid(text, other);
   }
 }
 

@@ -50,7 +50,7 @@ export interface RtpPacket {
   timestamp: number;
   /** 32-bit synchronization source. */
   ssrc: number;
-  /** Contributing sources (0–15 entries). */
+  /** Contributing sources (0–15 entries; parsed with CC = 0, a shared frozen empty array). */
   csrc: number[];
   extension?: RtpExtension;
   /** Payload bytes (view into the parsed buffer), padding excluded. */
@@ -58,6 +58,13 @@ export interface RtpPacket {
   /** Padding bytes after the payload including the count octet; 0 = P bit clear. */
   paddingSize: number;
 }
+
+/** The CSRC list of the usual packet (CC = 0): one shared, frozen empty array. */
+const NO_CSRC: number[] = Object.freeze([]) as unknown as number[];
+
+/** Big-endian (network order) 16 / 32-bit unsigned reads. */
+const u16 = (b: Uint8Array, o: number): number => (b[o]! << 8) | b[o + 1]!;
+const u32 = (b: Uint8Array, o: number): number => ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0;
 
 /**
  * Parses one RTP packet.
@@ -75,22 +82,23 @@ export function parseRtp(buf: Uint8Array): RtpPacket {
   const hasExtension = (b0 & 0x10) !== 0;
   const cc = b0 & 0x0f;
   const b1 = buf[1];
-  const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  // Fields are read byte by byte: a DataView (and `buf.buffer`, which makes the engine give the
+  // datagram's bytes an ArrayBuffer object of their own) would cost two allocations per packet.
 
   let offset = RTP_HEADER_BYTES;
   if (buf.length < offset + 4 * cc) {
     throw new RtpParseError("truncated_csrc", `CC=${cc} needs ${offset + 4 * cc} bytes, packet has ${buf.length}`);
   }
-  const csrc: number[] = [];
-  for (let i = 0; i < cc; i++, offset += 4) csrc.push(view.getUint32(offset));
+  const csrc: number[] = cc === 0 ? NO_CSRC : [];
+  for (let i = 0; i < cc; i++, offset += 4) csrc.push(u32(buf, offset));
 
   let extension: RtpExtension | undefined;
   if (hasExtension) {
     if (buf.length < offset + 4) {
       throw new RtpParseError("truncated_extension", `extension header needs ${offset + 4} bytes, packet has ${buf.length}`);
     }
-    const profile = view.getUint16(offset);
-    const words = view.getUint16(offset + 2);
+    const profile = u16(buf, offset);
+    const words = u16(buf, offset + 2);
     const end = offset + 4 + 4 * words;
     if (buf.length < end) {
       throw new RtpParseError("truncated_extension", `extension of ${words} words needs ${end} bytes, packet has ${buf.length}`);
@@ -113,9 +121,9 @@ export function parseRtp(buf: Uint8Array): RtpPacket {
   return {
     marker: (b1 & 0x80) !== 0,
     payloadType: b1 & 0x7f,
-    sequenceNumber: view.getUint16(2),
-    timestamp: view.getUint32(4),
-    ssrc: view.getUint32(8),
+    sequenceNumber: u16(buf, 2),
+    timestamp: u32(buf, 4),
+    ssrc: u32(buf, 8),
     csrc,
     extension,
     payload: buf.subarray(offset, end),
@@ -178,4 +186,71 @@ export function serializeRtp(p: RtpPacketInit, out?: Uint8Array): Uint8Array {
     buf[o + pad - 1] = pad;
   }
   return buf;
+}
+
+/** Where `RtpPacketWriter.send` puts a packet (a Bun UDP socket; sendto(2) copies the bytes at once). */
+export interface RtpDatagramSender {
+  send(data: Uint8Array, port: number, address: string): boolean;
+}
+
+/**
+ * Numbers and sends the packets of one outgoing stream (RFC 3550 §5.1) with the fixed header only (no
+ * CSRC, extension or padding): the one packet writer of the in-thread send path (send-path.ts) and the
+ * media worker's (worker/worker-stream.ts). One buffer is reused for every packet — the socket copies
+ * the bytes synchronously — and nothing is allocated per packet.
+ *
+ *   const w = new RtpPacketWriter(ssrc, firstSequenceNumber);
+ *   const bytes = w.send(socket, 0, payload, marker, timestamp, 4000, "192.0.2.1"); // 172, or 0 refused
+ */
+export class RtpPacketWriter {
+  /** Sequence number of the next packet (16 bits). */
+  seq: number;
+  private buf = new Uint8Array(RTP_HEADER_BYTES + 160);
+  /** `buf` cut to the last packet's size (the same size every 20 ms frame: no new view per packet). */
+  private view = this.buf.subarray(0, 0);
+
+  constructor(
+    readonly ssrc: number,
+    sequenceNumber: number,
+  ) {
+    this.seq = sequenceNumber & 0xffff;
+  }
+
+  /**
+   * Writes one packet and hands it to `socket`. The sequence number advances whether or not the socket
+   * takes it — RFC 3550 §5.1: "The sequence number increments by one for each RTP data packet sent".
+   * @param payloadType 0–127 (not checked: a negotiated PT).
+   * @param timestamp RTP timestamp, clock-rate units (taken modulo 2^32).
+   * @returns bytes sent (12 + payload bytes), or 0 when the socket refused or threw.
+   */
+  send(socket: RtpDatagramSender, payloadType: number, payload: Uint8Array, marker: boolean, timestamp: number, port: number, address: string): number {
+    const size = RTP_HEADER_BYTES + payload.length;
+    if (this.buf.length < size) {
+      this.buf = new Uint8Array(size);
+      this.view = this.buf.subarray(0, 0);
+    }
+    if (this.view.length !== size) this.view = this.buf.subarray(0, size);
+    const b = this.buf;
+    const seq = this.seq;
+    this.seq = (seq + 1) & 0xffff;
+    b[0] = RTP_VERSION << 6; // P = 0, X = 0, CC = 0
+    b[1] = (marker ? 0x80 : 0) | (payloadType & 0x7f);
+    b[2] = seq >>> 8;
+    b[3] = seq & 0xff;
+    b[4] = timestamp >>> 24;
+    b[5] = (timestamp >>> 16) & 0xff;
+    b[6] = (timestamp >>> 8) & 0xff;
+    b[7] = timestamp & 0xff;
+    const ssrc = this.ssrc;
+    b[8] = ssrc >>> 24;
+    b[9] = (ssrc >>> 16) & 0xff;
+    b[10] = (ssrc >>> 8) & 0xff;
+    b[11] = ssrc & 0xff;
+    b.set(payload, RTP_HEADER_BYTES);
+    try {
+      return socket.send(this.view, port, address) ? size : 0;
+    } catch {
+      return 0;
+    }
+  }
 }

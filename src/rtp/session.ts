@@ -36,7 +36,7 @@ import { type Clock, SystemClock } from "../util/clock.ts";
 import { type DtmfEvent, DtmfReceiver } from "./dtmf-receiver.ts";
 import { RtpParseError } from "./errors.ts";
 import { isRtcp } from "./rtcp.ts";
-import { FrameAssembler } from "./frame-assembler.ts";
+import { FRAME_BYTES, FrameAssembler } from "./frame-assembler.ts";
 import { JitterEstimator } from "./jitter.ts";
 import { type RtpPacket, parseRtp } from "./packet.ts";
 import type { PacedStream } from "./worker/frame-ring.ts";
@@ -362,18 +362,23 @@ export class RtpSession {
     if (step !== "in_order") this.assembler.reset();
     if (this.direction === "sendonly" || this.direction === "inactive") return;
     if (kind === "audio") {
-      this.jitter.update(this.clock.now() * (G711_CLOCK_RATE / 1000), p.timestamp);
+      this.jitter.update(now * (G711_CLOCK_RATE / 1000), p.timestamp);
       if (!this.onAudio) return;
-      for (const payload of this.assembler.push(p.payload)) {
-        const pcm = decodeFrame(payload, this.codec);
-        const media = this.codec === this.mediaCodec ? payload : encodeFrame(pcm, this.mediaCodec);
-        this.onAudio({ pcm, payload: media, codec: this.mediaCodec });
-      }
+      // The usual packet is one whole 20 ms frame: delivered without the assembler's list.
+      if (this.assembler.buffered === 0 && p.payload.length === FRAME_BYTES) this.deliver(p.payload.slice());
+      else for (const payload of this.assembler.push(p.payload)) this.deliver(payload);
     } else if (kind === "dtmf") {
       if (!this.dtmf.push(p.timestamp, p.payload)) this.counters.malformedIn++;
     } else {
       this.counters.comfortNoiseIn++;
     }
+  }
+
+  /** One 160-byte frame of caller audio (a copy, safe to keep) to `onAudio`, decoded. */
+  private deliver(payload: Uint8Array): void {
+    const pcm = decodeFrame(payload, this.codec);
+    const media = this.codec === this.mediaCodec ? payload : encodeFrame(pcm, this.mediaCodec);
+    this.onAudio!({ pcm, payload: media, codec: this.mediaCodec });
   }
 
   /** Counts a dropped datagram in this session and in the process-wide totals. */

@@ -76,6 +76,12 @@ export const LATER_COLUMNS: readonly { tables: readonly ("calls" | "turns")[]; c
   },
   { tables: ["calls", "turns"], column: "usage", type: "TEXT", what: "what the call and each agent turn cost (CallUsage / TurnUsage, src/pipeline/call-record.ts)" },
   { tables: ["calls"], column: "amd", type: "TEXT", what: "answering-machine detection on outbound calls (AmdRecord, src/pipeline/call-record.ts)" },
+  {
+    tables: ["turns"],
+    column: "tts",
+    type: "TEXT",
+    what: "the TTS that spoke an agent turn when it was not the call's serving one (the apology by the offline voice; TurnRecord.tts), plain text",
+  },
 ];
 
 const table = (name: string, columns: readonly Column[], tail: string[] = []): string =>

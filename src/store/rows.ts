@@ -50,6 +50,7 @@ export interface TurnRow {
   latency: string | null;
   error: string | null;
   usage?: string | null;
+  tts?: string | null;
 }
 
 /** Column names of `calls`, in the order `callParams` fills them. */
@@ -85,7 +86,7 @@ export const CALL_COLUMNS = [
   "updated_at",
 ] as const;
 
-export const TURN_COLUMNS = ["call_id", "idx", "speaker", "text", "at", "interrupted", "generated_text", "latency", "error", "usage"] as const;
+export const TURN_COLUMNS = ["call_id", "idx", "speaker", "text", "at", "interrupted", "generated_text", "latency", "error", "usage", "tts"] as const;
 
 const json = (v: unknown): string | null => (v === undefined || v === null ? null : JSON.stringify(v));
 const opt = <T>(v: T | null): T | undefined => (v === null ? undefined : v);
@@ -147,6 +148,7 @@ export function turnParams(callId: string, t: TurnRecord): Record<(typeof TURN_C
     latency: json(t.latency),
     error: t.error ?? null,
     usage: json(t.usage),
+    tts: t.tts ?? null,
   };
 }
 
@@ -159,6 +161,7 @@ export function rowToTurn(row: TurnRow): TurnRecord {
   if (row.error !== null) t.error = row.error;
   const usage = parseJson<TurnRecord["usage"]>(row.usage ?? null);
   if (usage) t.usage = usage;
+  if (row.tts != null) t.tts = row.tts;
   return t;
 }
 

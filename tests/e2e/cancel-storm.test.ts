@@ -155,7 +155,8 @@ describe.skipIf(!hasSipp)("INVITE + CANCEL storm (compiled binary, loopback)", (
       const health = await waitFor(async () => {
         const h = await a.get("/");
         return h.rtp?.portsInUse === 0 && h.activeCalls === 0 && h;
-        // 45 s: a call whose 200 met a lost ACK (the burst overflows socket buffers) is released by Timer H, 32 s.
+        // Within ms since a retransmitted INVITE no longer turns a refused one into a call nobody ACKs or hangs
+        // up (./src/sip/ua/refused-invites.ts); 45 s covers 64·T1 (32 s) for a 200 whose ACK was still lost.
       }, 45_000, "every RTP port back in the pool and no call left");
       console.log(`cancel-storm (${c.name}): finals ${JSON.stringify(Object.fromEntries(finals))}; responses ${JSON.stringify(responses)}; pool ${JSON.stringify(health.rtp)}`);
 

@@ -298,9 +298,14 @@ describe("LLM watchdog and provider failures", () => {
     await s.run(3000);
     expect(s.fallbackTts.texts).toEqual([APOLOGY]);
     expect(s.rec.turns.find((t) => t.error)?.error).toMatch(/flaky-tts unavailable/);
+    // The record names who spoke: the apology by the offline voice, the call's TTS still the serving one.
+    const apology = s.rec.turns.find((t) => t.text === APOLOGY);
+    expect(apology).toMatchObject({ speaker: "agent", tts: "offline-tts (fallback)" });
+    expect(s.rec.providers?.tts ?? "flaky-tts").toBe("flaky-tts");
     s.say("again");
     await s.run(3000);
     expect(s.rec.turns.at(-1)).toMatchObject({ speaker: "agent", text: "Fine now." });
+    expect(s.rec.turns.at(-1)!.tts).toBeUndefined();
   });
 });
 

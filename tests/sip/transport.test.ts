@@ -33,6 +33,19 @@ describe("processDatagram (§18.2.1, RFC 3581 §4)", () => {
     expect((nat as { message: SipMessage }).message.headers.get("Via")).toBe("SIP/2.0/UDP 127.0.1.1:5061;branch=z9hG4bK-4242-1-0;received=198.51.100.9");
   });
 
+  test("a received the sender wrote itself is replaced by the source address (no reflection)", () => {
+    // sent-by = the real source, so no received would be added; the forged one must not survive
+    const forged = SIPP_INVITE.replace("branch=z9hG4bK-4242-1-0", "received=203.0.113.66;branch=z9hG4bK-4242-1-0");
+    const r = processDatagram(enc.encode(forged), src("127.0.1.1", 5061));
+    const via = (r as { message: SipMessage }).message.headers.get("Via")!;
+    expect(via).toBe("SIP/2.0/UDP 127.0.1.1:5061;received=127.0.1.1;branch=z9hG4bK-4242-1-0");
+    expect(responseDestination(parseVia(via))).toEqual({ host: "127.0.1.1", port: 5061 });
+    // with maddr too: the response still goes to the source
+    const maddr = SIPP_INVITE.replace("branch=z9hG4bK-4242-1-0", "maddr=203.0.113.66;branch=z9hG4bK-4242-1-0");
+    const m = processDatagram(enc.encode(maddr), src("198.51.100.9", 40000));
+    expect(responseDestination(parseVia((m as { message: SipMessage }).message.headers.get("Via")!))).toEqual({ host: "198.51.100.9", port: 5061 });
+  });
+
   test("responses are not stamped", () => {
     const r = processDatagram(enc.encode(OPTIONS_200), src("9.9.9.9", 1234));
     expect((r as { message: SipMessage }).message.headers.get("Via")).toContain(";received=52.9.254.127;rport=5060");
@@ -87,7 +100,9 @@ describe("responseDestination (§18.2.2, RFC 3581 §4)", () => {
     ["SIP/2.0/UDP 10.0.0.1;branch=z9hG4bKa;received=203.0.113.7", { host: "203.0.113.7", port: 5060 }],
     ["SIP/2.0/UDP 10.0.0.1:5070;branch=z9hG4bKa", { host: "10.0.0.1", port: 5070 }],
     ["SIP/2.0/UDP pbx.example.com;branch=z9hG4bKa", { host: "pbx.example.com", port: 5060 }],
-    ["SIP/2.0/UDP 10.0.0.1:5070;branch=z9hG4bKa;maddr=224.0.1.75;received=1.1.1.1", { host: "224.0.1.75", port: 5070 }],
+    // maddr is never followed (a reflection lever; see response-address.ts): back to the source
+    ["SIP/2.0/UDP 10.0.0.1:5070;branch=z9hG4bKa;maddr=224.0.1.75;received=1.1.1.1", { host: "1.1.1.1", port: 5070 }],
+    ["SIP/2.0/UDP 10.0.0.1:5070;branch=z9hG4bKa;maddr=victim.example;rport=5071", { host: "10.0.0.1", port: 5071 }],
     ["SIP/2.0/UDP [2001:db8::5]:5080;branch=z9hG4bKa", { host: "2001:db8::5", port: 5080 }],
   ];
   for (const [via, want] of table) test(via, () => expect(responseDestination(parseVia(via))).toEqual(want));

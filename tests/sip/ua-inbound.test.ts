@@ -185,7 +185,7 @@ describe("rejecting and draining", () => {
       },
     });
     h.send(TRUNK_INVITE);
-    h.send(TRUNK_INVITE); // the caller's retransmission (Timer A): screened again, answered alike
+    h.send(TRUNK_INVITE); // the caller's retransmission (Timer A): answered alike, not screened again
     h.clock.advance(40_000); // past Timer H: a stateful 503 would have been resent by Timer G
     expect(h.sent()).toEqual(["503 INVITE", "503 INVITE"]);
     const [first, second] = h.responses(503);
@@ -195,9 +195,36 @@ describe("rejecting and draining", () => {
     expect(second!.to.tag).toBe(first!.to.tag);
     expect(h.ua.layer.size).toBe(0);
     expect(h.calls).toHaveLength(0);
-    expect(seen).toEqual([TRUNK, TRUNK]);
+    expect(seen).toEqual([TRUNK]);
     h.send(ackFor(trunkInvite(), first!, trunkInvite().topVia.branch));
     expect(h.sent()).toHaveLength(2); // an ACK is never answered
+  });
+
+  test("a retransmission of a refused INVITE is refused alike even once screening would let it through (§8.2.7: the same response for the same request); after 64·T1, or on a new branch, it is screened afresh", () => {
+    let full = true;
+    const h = harness({
+      screenInvite: () => (full ? { status: 503, headers: [["Retry-After", "7"]] } : undefined),
+      onInvite: (c) => c.accept(ANSWER_SDP),
+    });
+    h.send(TRUNK_INVITE);
+    full = false; // a call ended meanwhile: a new INVITE would be let in
+    h.clock.advance(500);
+    h.send(TRUNK_INVITE); // Timer A's copy, queued behind a burst: must not become a call the caller never ACKs
+    h.clock.advance(31_000);
+    h.send(TRUNK_INVITE);
+    expect(h.sent()).toEqual(["503 INVITE", "503 INVITE", "503 INVITE"]);
+    expect(h.responses(503).map((r) => r.headers.get("Retry-After"))).toEqual(["7", "7", "7"]);
+    expect(h.calls).toHaveLength(0);
+    // Another INVITE (new branch, new Call-ID) is screened now: let in.
+    const other = trunkInvite();
+    other.headers.set("Call-ID", "another-call@52.9.254.127");
+    other.headers.set("Via", "SIP/2.0/UDP 52.9.254.127:5060;branch=z9hG4bK-another;rport");
+    h.send(other);
+    expect(h.calls).toHaveLength(1);
+    // 64·T1 (32 s) after the last refusal the memory is gone: the same request is screened again.
+    h.clock.advance(32_000);
+    h.send(TRUNK_INVITE);
+    expect(h.calls).toHaveLength(2);
   });
 
   test("screenInvite → undefined lets the INVITE through: 100 Trying and onInvite, as without it", () => {

@@ -111,6 +111,7 @@ describe("SqliteCallStore", () => {
     r.turns.push(turn(0, "agent", "Hello there", { interrupted: true, generatedText: "Hello there, how are you today?" }));
     r.turns.push(turn(1, "caller", "Busy", { latency: { finalTranscriptMs: 120 } }));
     r.turns.push(turn(2, "agent", "Sorry", { error: "llm unavailable: 503", latency: { firstTokenMs: 5 } }));
+    r.turns.push(turn(3, "agent", "Sorry, I had a problem just now.", { tts: "flite (fallback)" }));
     r.hangupCause = { code: 486, reason: "Busy Here", source: "remote" };
     r.status = "busy";
     a.end("c2", "rejected", new Date("2026-11-29T10:00:12.000Z"));

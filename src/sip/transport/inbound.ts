@@ -48,6 +48,11 @@ export function processDatagram(data: Uint8Array, source: Address): InboundResul
  * RFC 3261 §18.2.1 and RFC 3581 §4 on the top Via of a received request: add `received=<source IP>`
  * when the sent-by host differs from the source address; when `rport` is present (without value) set
  * it to the source port and always add `received`. A no-op when the top Via does not parse.
+ * A `received` the sender wrote itself is replaced by the source address (§18.2.1: "the server
+ * MUST add a 'received' parameter to that Via header field value" — the parameter is the server's to
+ * set): responses go to `received` (§18.2.2), so a forged `received=<victim>` on a Via whose sent-by is
+ * the real source would aim our responses — a 200 retransmitted until Timer H, a stateless 403 — at
+ * any address.
  */
 export function stampVia(headers: Headers, source: Address): void {
   const top = headers.get("Via");
@@ -63,7 +68,7 @@ export function stampVia(headers: Headers, source: Address): void {
   if (via.params.has("rport")) {
     via.params.set("rport", String(source.port));
     via.params.set("received", source.host);
-  } else if (hostDiffers) {
+  } else if (hostDiffers || via.params.has("received")) {
     via.params.set("received", source.host);
   } else return;
   headers.setFirst("Via", via.toString());

@@ -6,16 +6,20 @@ export const DEFAULT_SIP_PORT = 5060;
 
 /**
  * Where a response goes over UDP (RFC 3261 §18.2.2, RFC 3581 §4), from the top Via:
- * 1. `maddr` present → that address, port from sent-by or 5060;
- * 2. `received` present → that address, port from `rport` if it has a value (RFC 3581), else sent-by
+ * 1. `received` present → that address, port from `rport` if it has a value (RFC 3581), else sent-by
  *    port, else 5060;
- * 3. otherwise sent-by host and port (5060 by default).
+ * 2. otherwise sent-by host and port (5060 by default).
  * Host names are returned as is (the transport resolves them); IPv6 brackets are removed.
+ *
+ * `maddr` is ignored, as a carrier SBC does. §18.2.2 says "if the topmost Via header field value
+ * contains a 'maddr' parameter, the response MUST be forwarded to the address listed there" — meant
+ * for multicast, which we never use; honoured, one datagram with `maddr=<victim>` (or a host name we
+ * would then look up) aims our responses — a 200 retransmitted until Timer H, a stateless 403 — at any
+ * address. A received request's top Via always has `received` unless its sent-by host is the
+ * source address itself (`stampVia`, inbound.ts), so responses go back where the request came from.
  */
 export function responseDestination(via: Via): Address {
-  const maddr = via.params.get("maddr");
   const unbracket = (h: string) => (h.startsWith("[") && h.endsWith("]") ? h.slice(1, -1) : h);
-  if (maddr) return { host: unbracket(maddr), port: via.port ?? DEFAULT_SIP_PORT };
   const rport = via.rport;
   if (via.received) {
     return { host: unbracket(via.received), port: typeof rport === "number" ? rport : (via.port ?? DEFAULT_SIP_PORT) };

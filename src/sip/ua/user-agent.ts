@@ -13,7 +13,7 @@ import {
   type SipMessage,
   type SipResponse,
 } from "../message/index.ts";
-import { TransactionLayer, type InviteServerTransaction } from "../transaction/index.ts";
+import { TransactionLayer, serverTransactionKey, type InviteServerTransaction } from "../transaction/index.ts";
 import { statelessResponse, type Address, type Transport } from "../transport/index.ts";
 import type { DialogUser, UaContext } from "./context.ts";
 import { InboundCall } from "./inbound-call.ts";
@@ -26,6 +26,7 @@ import type { InviteRefusal, UserAgentDelegate, UserAgentOptions } from "./deleg
 import { ALLOW_HEADER } from "./types.ts";
 import { outOfDialogAnswer } from "./out-of-dialog.ts";
 import type { DigestVerifier } from "./digest-server.ts";
+import { RefusedInvites } from "./refused-invites.ts";
 
 /**
  * The user agent core (RFC 3261 §8.2, §12–§15, §17): receives from the transport, runs requests and
@@ -60,6 +61,8 @@ export class UserAgent implements UaContext {
   private readonly byInviteTx = new Map<InviteServerTransaction, InboundCall>();
   /** `Call-ID|From-tag|CSeq` of live inbound INVITEs, for merged-request detection (§8.2.2.2). */
   private readonly inviteKeys = new Map<string, string>();
+  /** Screening's stateless refusals, so a retransmitted INVITE gets the same one (§8.2.7). */
+  private readonly refused: RefusedInvites;
   private disposed = false;
 
   constructor(opts: UserAgentOptions) {
@@ -75,6 +78,7 @@ export class UserAgent implements UaContext {
     const host = this.contact.host.includes(":") ? `[${this.contact.host}]` : this.contact.host;
     this.contactHeader = `<sip:${this.contact.user ? `${this.contact.user}@` : ""}${host}:${this.contact.port}>`;
     this.layer = new TransactionLayer({ transport: this.transport, clock: this.clock, log: this.log, timers: opts.timers });
+    this.refused = new RefusedInvites(() => this.clock.now(), this.layer.timers.B);
     this.transport.delegate = {
       onMessage: (m, source) => this.receive(m, source),
       onUnreachable: (to, code) => {
@@ -127,6 +131,7 @@ export class UserAgent implements UaContext {
     this.calls.clear();
     this.byInviteTx.clear();
     this.inviteKeys.clear();
+    this.refused.clear();
   }
 
   // ---------------------------------------------------------------- UaContext
@@ -287,10 +292,12 @@ export class UserAgent implements UaContext {
     // Retry-After statelessly (§8.2.7), so a flood of them costs no server transaction, no 100 Trying
     // and no 503 retransmitted by Timer G until Timer H. §8.2.7: "A stateless UAS MUST NOT send
     // provisional (1xx) responses." and "MUST NOT retransmit responses."; the caller's ACK for it matches
-    // nothing and is dropped, and a retransmitted INVITE is screened again (same To tag, §8.2.7 "the To
-    // tag MUST be the same for the same request").
-    const refusal = this.screen(source);
+    // nothing and is dropped. A retransmitted INVITE gets the same refusal (same To tag, §8.2.7 "the To
+    // tag MUST be the same for the same request"), not a new screening: ./refused-invites.ts.
+    const txKey = serverTransactionKey(req);
+    const refusal = this.refused.get(txKey) ?? this.screen(source);
     if (refusal) {
+      this.refused.remember(txKey, refusal);
       this.transport.sendResponse(statelessResponse(req, refusal.status, [...(refusal.headers ?? []), ["Server", this.userAgent]]));
       return;
     }
