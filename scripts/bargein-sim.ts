@@ -238,8 +238,6 @@ export interface SimSetting {
   confirmQuiet?: boolean;
   /** DetectorOptions.callerLevel's marginDb (null: off; undefined: the detector's default). */
   callerMargin?: number | null;
-  /** Experiment: what the confirming stream hears in place of echo frames (default digital silence). */
-  echoFill?: "zeros" | "dither";
 }
 
 /** The echo decision a setting names. */
@@ -291,8 +289,7 @@ export async function probs(vad: Vad, c: SimCase, set: SimSetting, silenceEcho: 
   const share = xcorr ? (set.share ?? DEFAULT_CORRELATION_ECHO.minEchoShare) : undefined;
   const quietFloorDb = xcorr ? (set.quietFloorDb ?? DEFAULT_CORRELATION_ECHO.quietFloorDb) : undefined;
   const level = xcorr ? "" : `${set.erlDb}|${set.adaptDb}|${set.floorDb}`;
-  const fill = silenceEcho && set.echoFill === "dither" ? "|dither" : "";
-  const key = `${set.echoRule}|${share}|${quietFloorDb}|${level}|${set.echoTail}|${silenceEcho}|${hearsQuiet}${fill}`;
+  const key = `${set.echoRule}|${share}|${quietFloorDb}|${level}|${set.echoTail}|${silenceEcho}|${hearsQuiet}`;
   const hit = c.p.get(key);
   if (hit) return hit;
   const diskKey = new Bun.CryptoHasher("sha256").update(`${c.hash}|${key}|${ECHO_SOURCE_HASH}`).digest("hex").slice(0, 40);
@@ -309,18 +306,12 @@ export async function probs(vad: Vad, c: SimCase, set: SimSetting, silenceEcho: 
     const speaking = f >= c.agentFrom && f < c.sent.length;
     const echo = (speaking || set.echoTail) && echoRef.isLikelyEcho(c.frames[f]!, speaking);
     const quietOnly = echo && hearsQuiet && echoRef.lastQuiet === true;
-    out.push(await s.process(echo && silenceEcho && !quietOnly ? (fill ? DITHER : new Int16Array(160)) : c.frames[f]!));
+    out.push(await s.process(echo && silenceEcho && !quietOnly ? new Int16Array(160) : c.frames[f]!));
   }
   c.p.set(key, out);
   cacheWrite(diskKey, out);
   return out;
 }
-
-/** Line-noise-like fill (±2 LSB, about −80 dBFS), see SimSetting.echoFill. */
-const DITHER = (() => {
-  const r = rng(99);
-  return Int16Array.from({ length: 160 }, () => Math.round((r() - 0.5) * 4));
-})();
 
 /** A VadStream that replays precomputed probabilities. */
 function replayStream(p: (number | null)[]): VadStream {
