@@ -14,9 +14,13 @@
  *     packet per tick on a real loopback UDP socket: a timer per talking call (before: `ownPhases` 1000)
  *     or one per 5 ms phase (after: the default 4), wall-clock timers (SystemClock);
  *   - RTP send: building the packet — an object, `serializeRtp` with its DataView (before) or
- *     RtpPacketWriter (after) — on a socket that only counts, 50 packets per call-second.
+ *     RtpPacketWriter (after) — on a socket that only counts, 50 packets per call-second;
+ *   - RTP receive: reading a fresh datagram (as Bun hands each one over) and copying its payload out —
+ *     `parseRtp` (an object, a CSRC list, a payload view) then `slice` (before), or `parseRtpHeader`
+ *     into the session's own object then one `slice` of the datagram (after; src/rtp/session.ts).
  *
  *   bun run bench:percall [--calls 40] [--seconds 10] [--rounds 2] [--parts echo,vad,deepgram,resampler,pacer,rtp]
+ *     [--dg-chunks 20,100]   (Deepgram message sizes compared, ms; the first is the "before")
  */
 import { parseArgs } from "node:util";
 import { loadSileroVad, type VadStream } from "../src/media/vad/silero.ts";
@@ -30,10 +34,12 @@ import { speechPcm8k } from "../tests/support/speech.ts";
 import { startFakeDeepgram } from "../tests/fakes/deepgram.ts";
 import { run as bytesOf, toFrames } from "../tests/fakes/g711-frames.ts";
 import { Pacer } from "../src/rtp/pacer.ts";
-import { RtpPacketWriter, rtpPacketSize, serializeRtp } from "../src/rtp/packet.ts";
+import { RtpPacketWriter, newRtpHeader, parseRtp, parseRtpHeader, rtpPacketSize, serializeRtp } from "../src/rtp/packet.ts";
 import { SystemClock } from "../src/util/clock.ts";
 
-const { values: opt } = parseArgs({ options: { calls: { type: "string", default: "40" }, seconds: { type: "string", default: "10" }, rounds: { type: "string", default: "2" }, parts: { type: "string", default: "echo,vad,deepgram,resampler,pacer,rtp" } } });
+const { values: opt } = parseArgs({ options: { calls: { type: "string", default: "40" }, seconds: { type: "string", default: "10" }, rounds: { type: "string", default: "2" }, parts: { type: "string", default: "echo,vad,deepgram,resampler,pacer,rtp" }, "dg-chunks": { type: "string", default: "20,100" } } });
+/** Deepgram message sizes compared, ms (--dg-chunks 100,200): the first is the "before". */
+const dgChunks = opt["dg-chunks"]!.split(",").map(Number);
 const parts = new Set(opt.parts!.split(","));
 const calls = Number(opt.calls);
 const seconds = Number(opt.seconds);
@@ -94,7 +100,7 @@ async function deepgramPart(chunkMs: number): Promise<void> {
   await Bun.sleep(300);
   const per = (cpuMs() - c0 - 0) / (calls * seconds);
   const msgs = fake.connections.reduce((n, c) => n + c.binary.length, 0) - sent0;
-  row("Deepgram audio (incl. the fake's receiving)", `${chunkMs === 20 ? "before" : "after"}: ${chunkMs} ms per message`, per, `${(msgs / (calls * seconds)).toFixed(0)} messages/call-s`);
+  row("Deepgram audio (incl. the fake's receiving)", `${chunkMs === dgChunks[0] ? "before" : "after"}: ${chunkMs} ms per message`, per, `${(msgs / (calls * seconds)).toFixed(0)} messages/call-s`);
   for (const s of ss) s.close();
   await Bun.sleep(200);
 }
@@ -194,6 +200,27 @@ function rtpSendPart(writer: boolean): void {
   row("RTP send: building the packet (socket stubbed)", writer ? "after: RtpPacketWriter" : "before: object + serializeRtp (DataView)", per, `${((per * 1000) / 50).toFixed(2)} µs per packet`);
 }
 
+function rtpReceivePart(inPlace: boolean): void {
+  const packets = Array.from({ length: calls }, (_, i) => serializeRtp({ marker: false, payloadType: 0, sequenceNumber: i, timestamp: 0, ssrc: i + 1, payload: new Uint8Array(160).fill(0x55) }));
+  const h = newRtpHeader();
+  let sum = 0;
+  const c0 = cpuMs();
+  for (let k = 0; k < frames; k++) {
+    for (let i = 0; i < calls; i++) {
+      const data = new Uint8Array(packets[i]!); // a datagram of its own, as Bun's socket gives it
+      if (inPlace) {
+        parseRtpHeader(data, h);
+        sum += data.slice(h.payloadOffset, h.payloadEnd)[0]! + h.sequenceNumber;
+      } else {
+        const p = parseRtp(data);
+        sum += p.payload.slice()[0]! + p.sequenceNumber;
+      }
+    }
+  }
+  const per = (cpuMs() - c0) / (calls * seconds);
+  row("RTP receive: parse + payload copy (a fresh datagram each)", inPlace ? "after: parseRtpHeader in place + slice" : "before: parseRtp + payload view + slice", per, `${((per * 1000) / 50).toFixed(2)} µs per packet${sum < 0 ? "" : ""}`);
+}
+
 for (let r = 0; r < Number(opt.rounds); r++) {
   if (parts.has("pacer")) {
     await pacerPart(1000);
@@ -202,6 +229,8 @@ for (let r = 0; r < Number(opt.rounds); r++) {
   if (parts.has("rtp")) {
     rtpSendPart(false);
     rtpSendPart(true);
+    rtpReceivePart(false);
+    rtpReceivePart(true);
   }
   if (parts.has("echo")) {
     await echoPart(true);
@@ -212,8 +241,7 @@ for (let r = 0; r < Number(opt.rounds); r++) {
     await vadPart(true);
   }
   if (parts.has("deepgram")) {
-    await deepgramPart(20);
-    await deepgramPart(100);
+    for (const ms of dgChunks) await deepgramPart(ms);
   }
 }
 if (parts.has("resampler")) {

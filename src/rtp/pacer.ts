@@ -299,7 +299,9 @@ export class Pacer {
     this.phaseTimers[phase] = undefined;
     const now = this.clock.now();
     this.recordedDeadline = NaN;
-    for (const [source, sched] of [...this.own]) if (sched.phase === phase) this.fireOwn(source, sched, now);
+    // No copy of the map per tick: a source removed meanwhile is skipped (fireOwn checks), one started
+    // meanwhile has its first deadline still ahead.
+    this.own.forEach((sched, source) => sched.phase === phase && this.fireOwn(source, sched, now));
     if (this.phaseTimers[phase] === undefined) this.armPhase(phase);
   }
 

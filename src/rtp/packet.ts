@@ -67,67 +67,109 @@ const u16 = (b: Uint8Array, o: number): number => (b[o]! << 8) | b[o + 1]!;
 const u32 = (b: Uint8Array, o: number): number => ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0;
 
 /**
- * Parses one RTP packet.
+ * The fields of one packet's header and where its payload lies, as `parseRtpHeader` writes them into an
+ * object the caller keeps (the receive path: nothing allocated per packet, not even a view).
+ */
+export interface RtpHeader {
+  marker: boolean;
+  payloadType: number;
+  sequenceNumber: number;
+  timestamp: number;
+  ssrc: number;
+  /** CSRC count (CC); the identifiers are the 4·CC bytes at offset 12. */
+  csrcCount: number;
+  /** Offset of the header extension's first word ("defined by profile"), or −1 without one (X = 0). */
+  extensionOffset: number;
+  /** The payload is `buf[payloadOffset, payloadEnd)`, padding excluded. */
+  payloadOffset: number;
+  payloadEnd: number;
+  /** Padding bytes after the payload including the count octet; 0 = P bit clear. */
+  paddingSize: number;
+}
+
+/** A fresh RtpHeader to pass to `parseRtpHeader` again and again. */
+export function newRtpHeader(): RtpHeader {
+  return { marker: false, payloadType: 0, sequenceNumber: 0, timestamp: 0, ssrc: 0, csrcCount: 0, extensionOffset: -1, payloadOffset: 0, payloadEnd: 0, paddingSize: 0 };
+}
+
+/**
+ * Checks one RTP packet and writes its header fields into `out` (RFC 3550 §5.1, §5.3.1).
+ * Fields are read byte by byte: a DataView (and `buf.buffer`, which makes the engine give the datagram's
+ * bytes an ArrayBuffer object of their own) would cost allocations per packet.
  * @param buf a whole UDP payload.
+ * @returns `out`.
  * @throws RtpParseError "too_short" | "bad_version" | "truncated_csrc" | "truncated_extension" | "bad_padding".
  */
-export function parseRtp(buf: Uint8Array): RtpPacket {
+export function parseRtpHeader(buf: Uint8Array, out: RtpHeader): RtpHeader {
   if (buf.length < RTP_HEADER_BYTES) {
     throw new RtpParseError("too_short", `RTP packet of ${buf.length} bytes, fixed header is ${RTP_HEADER_BYTES}`);
   }
-  const b0 = buf[0];
+  const b0 = buf[0]!;
   const version = b0 >> 6;
   if (version !== RTP_VERSION) throw new RtpParseError("bad_version", `RTP version ${version}, expected 2`);
-  const hasPadding = (b0 & 0x20) !== 0;
-  const hasExtension = (b0 & 0x10) !== 0;
   const cc = b0 & 0x0f;
-  const b1 = buf[1];
-  // Fields are read byte by byte: a DataView (and `buf.buffer`, which makes the engine give the
-  // datagram's bytes an ArrayBuffer object of their own) would cost two allocations per packet.
-
-  let offset = RTP_HEADER_BYTES;
-  if (buf.length < offset + 4 * cc) {
-    throw new RtpParseError("truncated_csrc", `CC=${cc} needs ${offset + 4 * cc} bytes, packet has ${buf.length}`);
+  let offset = RTP_HEADER_BYTES + 4 * cc;
+  if (buf.length < offset) {
+    throw new RtpParseError("truncated_csrc", `CC=${cc} needs ${offset} bytes, packet has ${buf.length}`);
   }
-  const csrc: number[] = cc === 0 ? NO_CSRC : [];
-  for (let i = 0; i < cc; i++, offset += 4) csrc.push(u32(buf, offset));
-
-  let extension: RtpExtension | undefined;
-  if (hasExtension) {
+  out.extensionOffset = -1;
+  if ((b0 & 0x10) !== 0) {
     if (buf.length < offset + 4) {
       throw new RtpParseError("truncated_extension", `extension header needs ${offset + 4} bytes, packet has ${buf.length}`);
     }
-    const profile = u16(buf, offset);
     const words = u16(buf, offset + 2);
     const end = offset + 4 + 4 * words;
     if (buf.length < end) {
       throw new RtpParseError("truncated_extension", `extension of ${words} words needs ${end} bytes, packet has ${buf.length}`);
     }
-    extension = { profile, data: buf.subarray(offset + 4, end) };
+    out.extensionOffset = offset;
     offset = end;
   }
-
   let end = buf.length;
   let paddingSize = 0;
-  if (hasPadding) {
+  if ((b0 & 0x20) !== 0) {
     // RFC 3550 §5.1: "The last octet of the padding contains a count of how many padding octets should
     // be ignored, including itself."
-    paddingSize = buf[buf.length - 1];
+    paddingSize = buf[buf.length - 1]!;
     if (paddingSize === 0 || paddingSize > buf.length - offset) {
       throw new RtpParseError("bad_padding", `padding count ${paddingSize} with ${buf.length - offset} bytes after the header`);
     }
     end -= paddingSize;
   }
+  const b1 = buf[1]!;
+  out.marker = (b1 & 0x80) !== 0;
+  out.payloadType = b1 & 0x7f;
+  out.sequenceNumber = u16(buf, 2);
+  out.timestamp = u32(buf, 4);
+  out.ssrc = u32(buf, 8);
+  out.csrcCount = cc;
+  out.payloadOffset = offset;
+  out.payloadEnd = end;
+  out.paddingSize = paddingSize;
+  return out;
+}
+
+/**
+ * Parses one RTP packet (`parseRtpHeader`, then the CSRC list, extension and payload as values/views).
+ * @param buf a whole UDP payload.
+ * @throws RtpParseError as `parseRtpHeader`.
+ */
+export function parseRtp(buf: Uint8Array): RtpPacket {
+  const h = parseRtpHeader(buf, newRtpHeader());
+  const csrc: number[] = h.csrcCount === 0 ? NO_CSRC : [];
+  for (let i = 0; i < h.csrcCount; i++) csrc.push(u32(buf, RTP_HEADER_BYTES + 4 * i));
+  const x = h.extensionOffset;
+  const extension: RtpExtension | undefined = x < 0 ? undefined : { profile: u16(buf, x), data: buf.subarray(x + 4, x + 4 + 4 * u16(buf, x + 2)) };
   return {
-    marker: (b1 & 0x80) !== 0,
-    payloadType: b1 & 0x7f,
-    sequenceNumber: u16(buf, 2),
-    timestamp: u32(buf, 4),
-    ssrc: u32(buf, 8),
+    marker: h.marker,
+    payloadType: h.payloadType,
+    sequenceNumber: h.sequenceNumber,
+    timestamp: h.timestamp,
+    ssrc: h.ssrc,
     csrc,
     extension,
-    payload: buf.subarray(offset, end),
-    paddingSize,
+    payload: buf.subarray(h.payloadOffset, h.payloadEnd),
+    paddingSize: h.paddingSize,
   };
 }
 
