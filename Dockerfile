@@ -25,11 +25,13 @@
 # - HTTP API: without API_TOKEN the agent listens on 127.0.0.1 only (anyone reaching the port could
 #   place calls), i.e. NOT reachable through -p 8000:8000. Set API_TOKEN (16+ printable characters) to
 #   listen on SERVER_HOST (default 0.0.0.0); clients then send `Authorization: Bearer <API_TOKEN>`.
-# - Health: the image has no shell or curl. Probe HTTP GET / on port 8000 from the orchestrator
-#   (Kubernetes httpGet with the Authorization header), and scrape /metrics the same way.
+# - Health: the image has no shell or curl. Probe from the orchestrator over HTTP on port 8000:
+#   GET /health/live and GET /health/ready need no token (Kubernetes httpGet liveness/readiness; ready
+#   is 503 + Retry-After while draining, full or degraded); scrape /metrics with the Authorization header.
 # - Offline speech-to-text is NOT in this image: it runs Debian's pocketsphinx_continuous, a separate
 #   program (plus its 16 kHz acoustic model, ~30 MB) that distroless does not carry. This image is meant
-#   for the cloud providers (DEEPGRAM_API_KEY for STT; Gemini or an OpenAI-compatible endpoint for the
+#   for the cloud providers (DEEPGRAM_API_KEY for STT — without it the agent refuses to start here,
+#   "STT_PROVIDER: pocketsphinx … cannot run here"; Gemini or an OpenAI-compatible endpoint for the
 #   LLM; Cartesia or the built-in flite for TTS — flite is compiled into the binary as WebAssembly and
 #   works here). For fully offline STT, run the binary on Debian with `apt-get install pocketsphinx
 #   pocketsphinx-en-us` (scripts/deploy/voice-agent.service) or base a variant on debian:12-slim with

@@ -9,9 +9,18 @@
  *   - resampler: building a converter (before) or taking one from the pool (after; src/media/resample.ts);
  *   - echo decision alone, per second of the agent talking (every caller frame is then correlated with
  *     the last 300 ms we sent): the plain form (before; tests/support/echo-correlation-plain.ts) and
- *     src/pipeline/echo-correlation.ts (after), on the agent's speech coming back at −20 dB, 120 ms late.
+ *     src/pipeline/echo-correlation.ts (after), on the agent's speech coming back at −20 dB, 120 ms late;
+ *   - pacer: every call talking, each on its own schedule (Pacer.startNow at a random moment), one RTP
+ *     packet per tick on a real loopback UDP socket: a timer per talking call (before: `ownPhases` 1000)
+ *     or one per 5 ms phase (after: the default 4), wall-clock timers (SystemClock);
+ *   - RTP send: building the packet — an object, `serializeRtp` with its DataView (before) or
+ *     RtpPacketWriter (after) — on a socket that only counts, 50 packets per call-second;
+ *   - RTP receive: reading a fresh datagram (as Bun hands each one over) and copying its payload out —
+ *     `parseRtp` (an object, a CSRC list, a payload view) then `slice` (before), or `parseRtpHeader`
+ *     into the session's own object then one `slice` of the datagram (after; src/rtp/session.ts).
  *
- *   bun run bench:percall [--calls 40] [--seconds 10] [--rounds 2] [--parts echo,vad,deepgram,resampler]
+ *   bun run bench:percall [--calls 40] [--seconds 10] [--rounds 2] [--parts echo,vad,deepgram,resampler,pacer,rtp]
+ *     [--dg-chunks 20,100]   (Deepgram message sizes compared, ms; the first is the "before")
  */
 import { parseArgs } from "node:util";
 import { loadSileroVad, type VadStream } from "../src/media/vad/silero.ts";
@@ -24,8 +33,13 @@ import { Resampler } from "../src/media/resample.ts";
 import { speechPcm8k } from "../tests/support/speech.ts";
 import { startFakeDeepgram } from "../tests/fakes/deepgram.ts";
 import { run as bytesOf, toFrames } from "../tests/fakes/g711-frames.ts";
+import { Pacer } from "../src/rtp/pacer.ts";
+import { RtpPacketWriter, newRtpHeader, parseRtp, parseRtpHeader, rtpPacketSize, serializeRtp } from "../src/rtp/packet.ts";
+import { SystemClock } from "../src/util/clock.ts";
 
-const { values: opt } = parseArgs({ options: { calls: { type: "string", default: "40" }, seconds: { type: "string", default: "10" }, rounds: { type: "string", default: "2" }, parts: { type: "string", default: "echo,vad,deepgram,resampler" } } });
+const { values: opt } = parseArgs({ options: { calls: { type: "string", default: "40" }, seconds: { type: "string", default: "10" }, rounds: { type: "string", default: "2" }, parts: { type: "string", default: "echo,vad,deepgram,resampler,pacer,rtp" }, "dg-chunks": { type: "string", default: "20,100" } } });
+/** Deepgram message sizes compared, ms (--dg-chunks 100,200): the first is the "before". */
+const dgChunks = opt["dg-chunks"]!.split(",").map(Number);
 const parts = new Set(opt.parts!.split(","));
 const calls = Number(opt.calls);
 const seconds = Number(opt.seconds);
@@ -86,7 +100,7 @@ async function deepgramPart(chunkMs: number): Promise<void> {
   await Bun.sleep(300);
   const per = (cpuMs() - c0 - 0) / (calls * seconds);
   const msgs = fake.connections.reduce((n, c) => n + c.binary.length, 0) - sent0;
-  row("Deepgram audio (incl. the fake's receiving)", `${chunkMs === 20 ? "before" : "after"}: ${chunkMs} ms per message`, per, `${(msgs / (calls * seconds)).toFixed(0)} messages/call-s`);
+  row("Deepgram audio (incl. the fake's receiving)", `${chunkMs === dgChunks[0] ? "before" : "after"}: ${chunkMs} ms per message`, per, `${(msgs / (calls * seconds)).toFixed(0)} messages/call-s`);
   for (const s of ss) s.close();
   await Bun.sleep(200);
 }
@@ -134,7 +148,90 @@ async function echoPart(plain: boolean): Promise<void> {
   row("echo decision, the agent talking", plain ? "before: plain correlation" : "after: contiguous rings, energies kept, 4 sums", per, `${((per * 1000) / 50).toFixed(1)} µs per caller frame; ${((100 * echoes) / (calls * frames)).toFixed(0)} % echo`);
 }
 
+async function pacerPart(ownPhases: number): Promise<void> {
+  let received = 0;
+  const sink = await Bun.udpSocket({ hostname: "127.0.0.1", socket: { data: () => void received++ } });
+  const out = await Bun.udpSocket({ hostname: "127.0.0.1" });
+  const pacer = new Pacer({ clock: new SystemClock(), ownPhases });
+  const payload = new Uint8Array(160).fill(0xff);
+  const sources = Array.from({ length: calls }, (_, i) => {
+    const w = new RtpPacketWriter(i + 1, i);
+    let ts = 0;
+    return { onTick: () => void w.send(out, 0, payload, false, (ts += 160), sink.port, "127.0.0.1") };
+  });
+  for (const s of sources) pacer.add(s);
+  await Bun.sleep(30);
+  for (const s of sources) {
+    await Bun.sleep(Math.random() * 2); // talkspurts start at random moments, as replies do
+    pacer.startNow(s);
+  }
+  await Bun.sleep(200);
+  const r0 = received;
+  const c0 = cpuMs();
+  const t0 = performance.now();
+  await Bun.sleep(seconds * 1000);
+  const per = (cpuMs() - c0) / (calls * seconds);
+  const rate = ((received - r0) * 1000) / (calls * (performance.now() - t0));
+  pacer.stop();
+  sink.close();
+  out.close();
+  row("pacer: every call talking, own schedules, 1 packet per tick", ownPhases > 100 ? "before: a timer per talking call" : `after: a timer per ${20 / ownPhases} ms phase`, per, `${rate.toFixed(1)} packets/call-s received`);
+}
+
+function rtpSendPart(writer: boolean): void {
+  let n = 0;
+  const socket = { send: (d: Uint8Array) => ((n += d.length), true) };
+  const payload = new Uint8Array(160).fill(0xff);
+  const ws = Array.from({ length: calls }, (_, i) => new RtpPacketWriter(i + 1, i));
+  const bufs = Array.from({ length: calls }, () => new Uint8Array(172));
+  const c0 = cpuMs();
+  for (let k = 0; k < frames; k++) {
+    for (let i = 0; i < calls; i++) {
+      if (writer) ws[i]!.send(socket, 0, payload, false, k * 160, 4000, "127.0.0.1");
+      else {
+        // What LocalSendPath.transmit did before RtpPacketWriter.
+        const packet = { marker: false, payloadType: 0, sequenceNumber: k & 0xffff, timestamp: k * 160, ssrc: i + 1, payload };
+        const size = rtpPacketSize(packet);
+        socket.send(serializeRtp(packet, bufs[i]!.length < size ? new Uint8Array(size) : bufs[i]));
+      }
+    }
+  }
+  const per = (cpuMs() - c0) / (calls * seconds);
+  row("RTP send: building the packet (socket stubbed)", writer ? "after: RtpPacketWriter" : "before: object + serializeRtp (DataView)", per, `${((per * 1000) / 50).toFixed(2)} µs per packet`);
+}
+
+function rtpReceivePart(inPlace: boolean): void {
+  const packets = Array.from({ length: calls }, (_, i) => serializeRtp({ marker: false, payloadType: 0, sequenceNumber: i, timestamp: 0, ssrc: i + 1, payload: new Uint8Array(160).fill(0x55) }));
+  const h = newRtpHeader();
+  let sum = 0;
+  const c0 = cpuMs();
+  for (let k = 0; k < frames; k++) {
+    for (let i = 0; i < calls; i++) {
+      const data = new Uint8Array(packets[i]!); // a datagram of its own, as Bun's socket gives it
+      if (inPlace) {
+        parseRtpHeader(data, h);
+        sum += data.slice(h.payloadOffset, h.payloadEnd)[0]! + h.sequenceNumber;
+      } else {
+        const p = parseRtp(data);
+        sum += p.payload.slice()[0]! + p.sequenceNumber;
+      }
+    }
+  }
+  const per = (cpuMs() - c0) / (calls * seconds);
+  row("RTP receive: parse + payload copy (a fresh datagram each)", inPlace ? "after: parseRtpHeader in place + slice" : "before: parseRtp + payload view + slice", per, `${((per * 1000) / 50).toFixed(2)} µs per packet${sum < 0 ? "" : ""}`);
+}
+
 for (let r = 0; r < Number(opt.rounds); r++) {
+  if (parts.has("pacer")) {
+    await pacerPart(1000);
+    await pacerPart(4);
+  }
+  if (parts.has("rtp")) {
+    rtpSendPart(false);
+    rtpSendPart(true);
+    rtpReceivePart(false);
+    rtpReceivePart(true);
+  }
   if (parts.has("echo")) {
     await echoPart(true);
     await echoPart(false);
@@ -144,8 +241,7 @@ for (let r = 0; r < Number(opt.rounds); r++) {
     await vadPart(true);
   }
   if (parts.has("deepgram")) {
-    await deepgramPart(20);
-    await deepgramPart(100);
+    for (const ms of dgChunks) await deepgramPart(ms);
   }
 }
 if (parts.has("resampler")) {

@@ -1,5 +1,5 @@
 /**
- * Inbound call set-up: admission (mode, trusted sources, draining/capacity/degraded, SDP offer), an RTP port, the system
+ * Inbound call set-up: admission (mode, trusted sources, draining/capacity/degraded), an RTP port, the system
  * prompt, the SDP answer (RFC 3264 §6) and our 2xx; media and providers start only when the ACK
  * confirms the dialog. Each call lives in a `CallSession` (record, port, media, end, observer).
  *
@@ -12,7 +12,9 @@
  *
  * Every path out of set-up releases what it took: CANCEL or BYE at any await point (the session is
  * released by the SIP "ended" event and each await is followed by a check), a failing prompt read (500),
- * an unusable offer (488), media that fails to start (BYE, reason "error").
+ * an unusable offer (488), media that fails to start (BYE, reason "error"). An INVITE without an offer
+ * gets ours in the 200 and the media starts from the answer in the ACK (./late-offer.ts; none usable →
+ * BYE, reason "bad_answer_sdp").
  *
  *   const inbound = new InboundCalls({ … });
  *   ua delegate: onInvite: (call) => inbound.onInvite(call)
@@ -20,7 +22,8 @@
 import { randomUUID } from "node:crypto";
 import type { CallRecord } from "../pipeline/call-record";
 import type { ConversationSettings } from "../pipeline/agent-call";
-import { CallSessionDescription, createAnswer, SdpError, SdpSession } from "../sdp";
+import { CallSessionDescription, createAnswer, SdpError, SdpSession, type OfferResult } from "../sdp";
+import { lateOffer, sessionFromAck } from "./late-offer";
 import { RtpPortPoolError, type LatchMode, type Pacer, type RtpPortPool } from "../rtp";
 import type { SileroVad } from "../media/vad/silero";
 import { warningValue, type Address, type InboundCall, type InviteRefusal } from "../sip";
@@ -101,8 +104,11 @@ export interface LiveInbound {
   session: CallSession;
   /** The media, once the ACK started it. */
   media?: CallMedia;
-  /** Our answer and the prompt, from our 2xx until the ACK. */
-  pending?: { sdp: SdpSession; port: number; system: string };
+  /**
+   * Our answer and the prompt, from our 2xx until the ACK. A late-offer INVITE has our `offer` instead:
+   * the session is made from the answer in the ACK (./late-offer.ts).
+   */
+  pending?: { sdp?: SdpSession; offer?: OfferResult; port: number; system: string };
 }
 
 export class InboundCalls {
@@ -206,13 +212,6 @@ export class InboundCalls {
       return;
     }
     const source = sip.remote.host;
-    if (!sip.offerSdp) {
-      sip.reject(488, "Not Acceptable Here", { Warning: '399 voice-agent "an SDP offer in the INVITE is required"' });
-      observer.callRefused("inbound", "rejected");
-      log.warn({ callId: id }, "call rejected: no sdp offer");
-      endedRefused(488);
-      return;
-    }
     this.pendingBySource.set(source, this.pendingFrom(source) + 1);
     let pending = true;
     const confirmedOrGone = () => {
@@ -244,7 +243,7 @@ export class InboundCalls {
       session.release(reason);
     });
     sip.on("confirmed", () => confirmedOrGone());
-    sip.on("confirmed", session.guard("ack", () => this.onConfirmed(live)));
+    sip.on("confirmed", session.guard("ack", (ackSdp: string | undefined) => this.onConfirmed(live, ackSdp)));
     sip.on("dtmf", session.guard("dtmf", (key: string) => live.media?.onDtmf(key)));
     this.setUp(live).catch((err) => {
       log.error({ callId: id, err: String(err) }, "call setup failed");
@@ -276,6 +275,13 @@ export class InboundCalls {
     if (!session.holdLease(lease)) return; // ended while the port was bound
     const system = await this.o.systemPrompt();
     if (session.isReleased) return; // ended while the prompt was read
+    if (!sip.offerSdp) {
+      // Late offer: ours goes in the 200, the caller's answer comes in the ACK (./late-offer.ts).
+      const offer = lateOffer(this.o.publicIp, lease.port);
+      live.pending = { offer, port: lease.port, system };
+      if (!sip.accept(offer.sdp)) void session.end("error");
+      return;
+    }
     let answer;
     try {
       answer = createAnswer({ offer: sip.offerSdp, localAddress: this.o.publicIp, localPort: lease.port, bindAddress: lease.host });
@@ -298,17 +304,30 @@ export class InboundCalls {
   }
 
   /** The ACK confirmed the dialog: the call is connected; media and providers start now. */
-  private onConfirmed(live: LiveInbound): void {
+  private onConfirmed(live: LiveInbound, ackSdp: string | undefined): void {
     const { record, session, pending } = live;
     if (!pending) return;
+    if (pending.offer) {
+      try {
+        pending.sdp = sessionFromAck(pending.offer, ackSdp, { localAddress: this.o.publicIp, localPort: pending.port });
+      } catch (err) {
+        if (!(err instanceof SdpError)) throw err;
+        this.o.log.warn({ callId: record.id, code: err.code, reason: err.message }, "late-offer call: no usable answer in the ack: bye");
+        record.endReason = "bad_answer_sdp";
+        return void session.end("bad_answer_sdp");
+      }
+      const sdp = pending.sdp;
+      live.sip.media = new CallSessionDescription(sdp, { renegotiate: (m, prev) => live.media?.renegotiate(m, prev) }, this.o.log, record.id);
+    }
+    const sdp = pending.sdp!;
     session.answered();
-    this.o.log.info({ callId: record.id, codec: pending.sdp.media.codec, rtpPort: pending.port }, "call answered");
+    this.o.log.info({ callId: record.id, codec: sdp.media.codec, rtpPort: pending.port, lateOffer: !!pending.offer || undefined }, "call answered");
     session.startMedia((lease, hooks) => {
       live.media = new CallMedia({
         ...hooks,
         record,
         lease,
-        media: pending.sdp.media,
+        media: sdp.media,
         signallingAddress: live.sip.remote.host,
         latchMode: this.o.latchMode,
         pacer: this.o.pacer,

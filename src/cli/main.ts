@@ -68,6 +68,11 @@ async function run(cmd: Extract<Command, { kind: "run" | "check-config" }>): Pro
   const cfg = loadConfig();
   requireOutbound(cfg, cmd.mode as Mode);
   const providers = await createProviders(cfg);
+  if (cfg.stt === "pocketsphinx" && providers.offlineSttMissing) {
+    // Without it every call would be answered and greeted, then never hear the caller.
+    const why = process.env.STT_PROVIDER ? "" : " (the offline default: DEEPGRAM_API_KEY is not set)";
+    throw new ConfigError("STT_PROVIDER", `pocketsphinx${why} cannot run here: ${providers.offlineSttMissing}; or set DEEPGRAM_API_KEY for cloud STT`);
+  }
   const exposed = exposureWarning(cfg);
   if (cmd.kind === "check-config") {
     // The agent creates and locks DATA_DIR at start (also with DATABASE_URL: the lock and recordings live there).
@@ -81,6 +86,7 @@ async function run(cmd: Extract<Command, { kind: "run" | "check-config" }>): Pro
   const log = createLogger({ level: cfg.logLevel, pii: cfg.logPii, rateLimit: { burst: cfg.logRateLimit } });
   // Whatever no call boundary caught is logged and counted; the other calls go on.
   installProcessGuard(log);
+  if (providers.offlineSttMissing) log.warn({ reason: providers.offlineSttMissing }, "offline stt fallback unavailable: a call whose STT fails to open will not hear the caller");
   // One agent per DATA_DIR, checked before any socket or calls.db is touched.
   const lock = DataDirLock.acquire(cfg.dataDir, { sip: `udp:${cfg.sipHost}:${cfg.sipPort}`, http: `${cfg.serverHost}:${cfg.serverPort}` });
   if (cfg.tts === "flite" && providers.flitePool) {

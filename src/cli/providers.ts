@@ -5,7 +5,7 @@
 import type { Config } from "./config";
 import type { LlmProvider, SttProvider, TtsProvider } from "../providers/types";
 import { createCartesiaTts, createDeepgramStt, createGeminiLlm, createOpenAiLlm } from "../providers/cloud";
-import { createFliteTts, createPocketsphinxStt, createScriptedLlm, FliteWorkerPool, loadScript } from "../providers/offline";
+import { createFliteTts, createPocketsphinxStt, createScriptedLlm, FliteWorkerPool, loadScript, missingPocketsphinx } from "../providers/offline";
 
 export interface Providers {
   stt: SttProvider;
@@ -17,6 +17,8 @@ export interface Providers {
   describe: { stt: string; llm: string; tts: string };
   /** flite's synthesis workers (none with FLITE_WORKERS=0); started at start-up when flite is the TTS, else on first use. */
   flitePool?: FliteWorkerPool;
+  /** Why the offline recogniser (the STT, or the cloud STT's fallback) cannot start here; undefined when it can. */
+  offlineSttMissing?: string;
 }
 
 /** @throws Error naming SCRIPT_FILE when the dialogue file is invalid. */
@@ -49,6 +51,7 @@ export async function createProviders(cfg: Config): Promise<Providers> {
     tts,
     fallback: { stt: offlineStt, llm: offlineLlm, tts: offlineTts },
     flitePool,
+    offlineSttMissing: missingPocketsphinx(),
     describe: {
       stt: cfg.stt === "deepgram" ? `deepgram (${cfg.deepgram.model})` : "pocketsphinx (offline)",
       llm:

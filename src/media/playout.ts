@@ -341,6 +341,10 @@ export class Playout implements AudioOutput {
       for (const r of this.roomWaiters.splice(0)) r();
     }
     if (this.waiters.length === 0) return;
+    // Called every tick: nothing is allocated until a waiter is due.
+    let due = false;
+    for (const w of this.waiters) if (this.doneFrames >= w.target) due = true;
+    if (!due) return;
     const still: typeof this.waiters = [];
     for (const w of this.waiters) {
       if (this.doneFrames >= w.target) w.resolve();

@@ -6,6 +6,7 @@
 import { Counter, type Registry } from "prom-client";
 import { rtpDropTotals } from "../rtp/drop-counters.ts";
 import { sipRefusedTotals } from "../sip/transport/drop-report.ts";
+import { sipUdpTotals } from "../sip/transport/udp.ts";
 import { logTotals } from "../util/log-totals.ts";
 import { processErrorTotals } from "../util/process-guard.ts";
 import { storeTotals } from "../store/write-queue.ts";
@@ -24,6 +25,12 @@ const PROCESS_TOTALS: readonly { name: string; help: string; label: string; tota
     help: "SIP messages and TCP/TLS connections refused before any transaction, by reason: rate_limited, untrusted_rejected (403), untrusted_dropped, malformed_rejected (400), malformed_dropped, oversize_rejected (513), oversize_dropped, tcp_connection_limit, tcp_untrusted, tcp_message_timeout. Process totals.",
     label: "reason",
     totals: sipRefusedTotals,
+  },
+  {
+    name: "voice_agent_sip_udp_datagrams_total",
+    help: "SIP datagrams the agent sent over UDP, by outcome: sent (taken by the kernel), not_sent (the socket would block, send buffer full: dropped unsent), error (the send failed). Process totals.",
+    label: "outcome",
+    totals: sipUdpTotals,
   },
   {
     name: "voice_agent_process_errors_total",
@@ -51,7 +58,7 @@ const PROCESS_TOTALS: readonly { name: string; help: string; label: string; tota
   },
 ];
 
-/** Registers voice_agent_{rtp_dropped,sip_refused,process_errors,log_lines_lost,store_writes,vad}_total. */
+/** Registers voice_agent_{rtp_dropped,sip_refused,sip_udp_datagrams,process_errors,log_lines_lost,store_writes,vad}_total. */
 export function processTotalCounters(registers: Registry[]): void {
   for (const { name, help, label, totals } of PROCESS_TOTALS) {
     new Counter({

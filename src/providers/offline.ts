@@ -21,7 +21,7 @@ export {
   type PocketsphinxSttOptions,
   type PocketsphinxVad,
 } from "./pocketsphinx/pocketsphinx-stt.ts";
-export { PHONE_CMNINIT, DEBIAN_MODEL_DIR } from "./pocketsphinx/model-dir.ts";
+export { PHONE_CMNINIT, DEBIAN_MODEL_DIR, missingPocketsphinx } from "./pocketsphinx/model-dir.ts";
 export { createScriptedLlm, ScriptedLlm } from "./scripted/scripted-llm.ts";
 export { loadScript, outboundScript, validateScript, ScriptError, type Script, type State, type Say, type Listen } from "./scripted/script.ts";
 export { replay, type DialogueTurn } from "./scripted/engine.ts";

@@ -15,7 +15,7 @@
  * (RFC 4733 §2.5.1.2) while the stream's timestamp still advances by the tick's samples.
  */
 import { decodeFrame, encodeFrame } from "../media/g711.ts";
-import { rtpPacketSize, serializeRtp } from "./packet.ts";
+import { RtpPacketWriter } from "./packet.ts";
 import type { RtpEndpoint } from "./symmetric-latch.ts";
 import type { PacedStream } from "./worker/frame-ring.ts";
 
@@ -79,9 +79,8 @@ export function unusableDest(d: RtpEndpoint): boolean {
 /** The in-thread send path: numbering and `sendto(2)` on the caller's thread. */
 export class LocalSendPath implements RtpSendPath {
   readonly counters: SendCounters = { packetsOut: 0, bytesOut: 0, sendErrors: 0 };
-  private seq: number;
+  private readonly writer: RtpPacketWriter;
   private ts: number;
-  private sendBuf = new Uint8Array(12 + 160);
   private closed = false;
 
   constructor(
@@ -91,12 +90,12 @@ export class LocalSendPath implements RtpSendPath {
     private format: SendFormat,
     private dest: RtpEndpoint,
   ) {
-    this.seq = initial.sequenceNumber & 0xffff;
+    this.writer = new RtpPacketWriter(ssrc, initial.sequenceNumber);
     this.ts = initial.timestamp >>> 0;
   }
 
   get next(): { sequenceNumber: number; timestamp: number } {
-    return { sequenceNumber: this.seq, timestamp: this.ts };
+    return { sequenceNumber: this.writer.seq, timestamp: this.ts };
   }
 
   configure(format: SendFormat): void {
@@ -141,25 +140,13 @@ export class LocalSendPath implements RtpSendPath {
     if (dir === "recvonly" || dir === "inactive") return false;
     const dest = this.dest;
     if (unusableDest(dest)) return false;
-    const packet = { marker, payloadType, sequenceNumber: this.seq, timestamp, ssrc: this.ssrc, payload };
-    // RFC 3550 §5.1: "The sequence number increments by one for each RTP data packet sent".
-    this.seq = (this.seq + 1) & 0xffff;
-    const size = rtpPacketSize(packet);
-    if (this.sendBuf.length < size) this.sendBuf = new Uint8Array(size);
-    // sendto(2) copies synchronously, so one buffer is reused for every packet.
-    const bytes = serializeRtp(packet, this.sendBuf);
-    let ok = false;
-    try {
-      ok = this.socket.send(bytes, dest.port, dest.address);
-    } catch {
-      ok = false;
-    }
-    if (ok) {
+    const size = this.writer.send(this.socket, payloadType, payload, marker, timestamp, dest.port, dest.address);
+    if (size > 0) {
       this.counters.packetsOut++;
       this.counters.bytesOut += size;
     } else {
       this.counters.sendErrors++;
     }
-    return ok;
+    return size > 0;
   }
 }

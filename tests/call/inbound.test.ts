@@ -7,7 +7,6 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { FakeLlm, FakeStt, FakeTts } from "../../src/providers/fake";
 import { ProviderError } from "../../src/providers/types";
-import { parseMessage, serializeMessage, SipRequest } from "../../src/sip";
 import { createLogger } from "../../src/util/log";
 import { cancelFor, countingVad, inboundHarness, invite, settle, T1 } from "./support.ts";
 
@@ -205,20 +204,19 @@ describe("screening before any transaction (what a carrier SBC does)", () => {
 });
 
 describe("the log pairs every \"call offered\" with a \"call ended\"", () => {
-  test("an INVITE refused for having no SDP offer: 488, then \"call ended\" (reason rejected, status 488) for the same call", async () => {
+  test("an INVITE refused for its offer (no common codec): 488, then \"call ended\" (reason rejected) for the same call", async () => {
     const lines: any[] = [];
     h = await inboundHarness({ log: createLogger({ level: "info", destination: { write: (s: string) => void lines.push(JSON.parse(s)) } as never }) });
-    const withSdp = invite(20300);
-    const noSdp = parseMessage(serializeMessage(new SipRequest("INVITE", withSdp.uri, withSdp.headers.clone(), ""))) as typeof withSdp;
-    noSdp.headers.delete("Content-Type");
-    h.send(noSdp);
+    const g722 = ["v=0", "o=- 1 1 IN IP4 127.0.0.1", "s=-", "c=IN IP4 127.0.0.1", "t=0 0", "m=audio 20300 RTP/AVP 9", "a=rtpmap:9 G722/8000", ""];
+    const refused = invite(20300, g722.join("\r\n"));
+    h.send(refused);
     await settle();
-    expect(h.finals(noSdp)).toEqual([488]);
+    expect(h.finals(refused)).toEqual([488]);
     const offered = lines.filter((l) => l.msg === "call offered");
     const ended = lines.filter((l) => l.msg === "call ended");
     expect(offered).toHaveLength(1);
     expect(ended).toHaveLength(1);
-    expect(ended[0]).toMatchObject({ callId: offered[0].callId, reason: "rejected", status: 488, turns: 0 });
+    expect(ended[0]).toMatchObject({ callId: offered[0].callId, reason: "rejected", turns: 0 });
     // An answered call's pair, for comparison: one more of each.
     const ok = invite(20302);
     h.send(ok);

@@ -184,11 +184,16 @@ export async function waitSteadyRtp(
   throw new Error(`agent RTP to port ${dstPort} not steady within ${timeoutMs} ms`);
 }
 
-/** The kernel's drop counter of the UDP socket bound to local `port` (/proc/net/udp last column), or -1. */
-export function udpDrops(port: number): number {
-  const hex = `:${port.toString(16).toUpperCase().padStart(4, "0")} `;
+/**
+ * The kernel's drop counter of the UDP socket bound to local `port` (and IPv4 `host`, when given:
+ * several sockets may share a port on different addresses) (/proc/net/udp last column), or -1.
+ */
+export function udpDrops(port: number, host?: string): number {
+  const hexPort = port.toString(16).toUpperCase().padStart(4, "0");
+  // /proc/net/udp writes the IPv4 address as the hex of its little-endian 32-bit value: 127.0.0.2 → 0200007F.
+  const want = host ? `${host.split(".").reverse().map((b) => Number(b).toString(16).toUpperCase().padStart(2, "0")).join("")}:${hexPort}` : `:${hexPort}`;
   // Columns: sl, local_address (HEXIP:HEXPORT), rem_address, … drops (last); sl may or may not be padded.
-  const line = readFileSync("/proc/net/udp", "utf8").split("\n").find((l) => l.trim().split(/\s+/)[1]?.endsWith(hex.trim()));
+  const line = readFileSync("/proc/net/udp", "utf8").split("\n").find((l) => l.trim().split(/\s+/)[1]?.endsWith(want));
   return line ? Number(line.trim().split(/\s+/).at(-1)) : -1;
 }
 
@@ -221,16 +226,36 @@ export interface FloodResult {
   sent: number;
   statuses: Map<number, number>;
   byHost: Map<string, number>;
+  /** Answers the kernel dropped at the flooder's own sockets (receive buffer full), read before closing them. */
+  lostAtFlooder: number;
+  /** ms from the last request sent to the last answer received. */
+  lastAnswerAfterMs: number;
+  /** ms from the first request to the last (FLOOD_MS, or longer when the flooder itself was starved). */
+  sendingMs: number;
 }
+
+/** The longest the flooder listens after its last request for the agent's answers to settle, ms. */
+export const FLOOD_SETTLE_MAX_MS = 30_000;
 
 /**
  * The issue-10 SIP flood: sends 2,000 INVITEs + 2,000 OPTIONS evenly over FLOOD_MS (10 s), alternating two
  * source groups: one port on 127.0.0.2 and 50 ports on 127.0.0.3. Counts the answers' status codes.
+ *
+ * After the last request it listens at least 1.5 s, and with `settled` (the agent's own count of what it
+ * answered, e.g. from /metrics) until that count and the answers received have both stood still for 1 s
+ * (at most FLOOD_SETTLE_MAX_MS): an agent starved of CPU works through its receive queue seconds after
+ * the flood, and an answer sent after the flooder closed its sockets is lost (ICMP port unreachable) —
+ * the flooder would count fewer answers than the agent sent. Before closing, it reads its sockets' kernel
+ * drop counters (`lostAtFlooder`), so every answer is accounted for.
  */
-export async function flood(target: { host: string; port: number }): Promise<FloodResult> {
+export async function flood(target: { host: string; port: number }, o: { settled?: () => Promise<number> } = {}): Promise<FloodResult> {
   const statuses = new Map<number, number>();
   const byHost = new Map<string, number>();
+  let answers = 0;
+  let lastAnswerAt = 0;
   const onData = (host: string) => (_s: unknown, data: Buffer) => {
+    answers++;
+    lastAnswerAt = performance.now();
     const m = /^SIP\/2\.0 (\d{3})/.exec(data.toString("latin1", 0, 16));
     if (!m) return;
     const code = Number(m[1]);
@@ -255,10 +280,21 @@ export async function flood(target: { host: string; port: number }): Promise<Flo
     }
     await Bun.sleep(5);
   }
+  const lastSentAt = performance.now();
   await Bun.sleep(1500); // late answers (rate-limited sends are never answered)
+  if (o.settled) {
+    let prev = [await o.settled(), answers];
+    for (let still = 0; still < 4 && performance.now() - lastSentAt < FLOOD_SETTLE_MAX_MS; ) {
+      await Bun.sleep(250);
+      const now = [await o.settled(), answers];
+      still = now[0] === prev[0] && now[1] === prev[1] ? still + 1 : 0;
+      prev = now;
+    }
+  }
+  const lostAtFlooder = [single, ...many].reduce((n, s) => n + Math.max(0, udpDrops(s.port, s.hostname)), 0);
   single.close();
   for (const s of many) s.close();
-  return { sent, statuses, byHost };
+  return { sent, statuses, byHost, lostAtFlooder, lastAnswerAfterMs: lastAnswerAt > 0 ? lastAnswerAt - lastSentAt : 0, sendingMs: lastSentAt - t0 };
 }
 
 /** Two SIPp callers connected to the agent, their RTP captured on lo: the scene of the flood tests. */

@@ -60,6 +60,15 @@ describe("SIP edge cases against the compiled agent", () => {
     expect(sdpOf(r, 200)).toMatch(/a=ptime:20/);
   });
 
+  test("a late-offer INVITE (no SDP): our offer in the 200, the ACK's answer (PCMA) runs the call", async () => {
+    const r = await runSipp({ scenario: "late-offer", target: target(), audioFile: silenceFile(1, "alaw"), timeoutMs: 20_000, pauseMs: 1000 });
+    expect(r.exitCode, describeSipp(r)).toBe(0);
+    const callId = /^Call-ID:\s*(\S+)/im.exec(sdpOf(r, 200))?.[1];
+    const call = (await agent.get("/calls")).recent.find((c: { sipCallId: string }) => c.sipCallId === callId);
+    expect(call).toMatchObject({ codec: "PCMA", endReason: "remote_bye" });
+    expect(call.answeredAt).toBeDefined();
+  });
+
   test("an offer of only G.729 gets 488", async () => {
     const r = await runSipp({ scenario: "bad-codec", target: target(), timeoutMs: 20_000 });
     expect(r.exitCode, describeSipp(r)).toBe(0);

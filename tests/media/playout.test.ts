@@ -80,7 +80,7 @@ describe("Playout over Pacer + RtpSession (loopback)", () => {
     expect(playout.playedSamples).toBe(400 + 320);
   });
 
-  test("a talkspurt queued between ticks starts at once (Pacer.startNow, as src/call/media.ts wires it): +160 per packet, marker, 20 ms spacing, no drift after it", async () => {
+  test("a talkspurt queued between ticks starts at once (Pacer.startNow, as src/call/media.ts wires it): +160 per packet, marker, 20 ms spacing after its second packet, no drift after it", async () => {
     const clock = new FakeClock(0);
     const pacer = new Pacer({ clock });
     const rx = await rtpReceiver();
@@ -121,16 +121,16 @@ describe("Playout over Pacer + RtpSession (loopback)", () => {
     expect(sendTimes).toEqual([20, 40, 47]);
     clock.advance(113); // to 160
     await waitFor(() => rx.got.length === sendTimes.length);
-    // Audio at 47, 67, 87 (its own schedule); the segment finished with the last frame, so the source
-    // rejoins the shared ticks at the first one at least a frame after 87: 120 (the gap of 33 ms takes
-    // back the 13 ms the talkspurt started early).
-    expect(sendTimes).toEqual([20, 40, 47, 67, 87, 120, 140, 160]);
+    // Audio at 47, 65, 85 (its own schedule, on the 5 ms phase at 45); the segment finished with the
+    // last frame, so the source rejoins the shared ticks at the first one at least a frame after 85: 120
+    // (the gap of 35 ms takes back the 15 ms the talkspurt went early).
+    expect(sendTimes).toEqual([20, 40, 47, 65, 85, 120, 140, 160]);
     const p = rx.got.map((g) => g.packet);
     for (let i = 1; i < p.length; i++) expect((p[i].timestamp - p[i - 1].timestamp) >>> 0).toBe(160);
     expect(p.map((x) => (isSilence(x.payload, 0xff) ? "s" : "A")).join("")).toBe("ssAAAsss");
     expect(p.map((x) => x.marker)).toEqual([false, false, true, false, false, false, false, false]);
     // The timestamp keeps its relation to the clock: packet n carries n·160 samples and goes out at n·20 ms.
-    expect(sendTimes.map((t, i) => 20 * (i + 1) - t)).toEqual([0, 0, 13, 13, 13, 0, 0, 0]);
+    expect(sendTimes.map((t, i) => 20 * (i + 1) - t)).toEqual([0, 0, 13, 15, 15, 0, 0, 0]);
     // A second reply queued while nothing plays starts at once too; a third segment queued behind it
     // follows without a gap (the segment boundary is not the end of the talkspurt).
     clock.advance(5); // 165

@@ -131,6 +131,7 @@ describe("createMetrics", () => {
       voice_agent_provider_errors_total: "counter",
       voice_agent_rtp_dropped_total: "counter",
       voice_agent_sip_refused_total: "counter",
+      voice_agent_sip_udp_datagrams_total: "counter",
       voice_agent_process_errors_total: "counter",
       voice_agent_log_lines_lost_total: "counter",
       voice_agent_store_writes_total: "counter",
@@ -163,14 +164,18 @@ describe("createMetrics", () => {
   test("RTP drops and SIP refusals are read from the process totals at scrape time", async () => {
     const { rtpDropTotals } = await import("../../src/rtp/drop-counters.ts");
     const { sipRefusedTotals } = await import("../../src/sip/transport/drop-report.ts");
+    const { sipUdpTotals } = await import("../../src/sip/transport/udp.ts");
     const m = createMetrics({ defaultMetrics: false });
     const before = await scrape(m);
     rtpDropTotals.oversize += 3;
     sipRefusedTotals.rate_limited += 5;
+    sipUdpTotals.not_sent += 2;
     const after = await scrape(m);
     const d = (name: string, reason: string) => valueOf(after, name, { reason })! - valueOf(before, name, { reason })!;
     expect(d("voice_agent_rtp_dropped_total", "oversize")).toBe(3);
     expect(d("voice_agent_sip_refused_total", "rate_limited")).toBe(5);
+    const sends = (f: typeof after, outcome: string) => valueOf(f, "voice_agent_sip_udp_datagrams_total", { outcome }) ?? 0;
+    expect(sends(after, "not_sent") - sends(before, "not_sent")).toBe(2);
     expect(d("voice_agent_rtp_dropped_total", "source")).toBe(0);
   });
 

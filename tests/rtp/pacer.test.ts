@@ -123,7 +123,7 @@ describe("Pacer", () => {
     expect(clock.pending).toBe(0);
   });
 
-  test("startNow ticks a source at once and then every 20 ms from that tick; rejoin returns it to the shared ticks one frame after its last own tick", () => {
+  test("startNow ticks a source at once and then every 20 ms on the last 5 ms phase at or before that tick; rejoin returns it to the shared ticks one frame after its last own tick", () => {
     const clock = new FakeClock(0);
     const pacer = new Pacer({ clock });
     const a = recorder(clock);
@@ -135,20 +135,22 @@ describe("Pacer", () => {
     expect(a.times).toEqual([20, 40, 47]);
     expect(pacer.isOwnSchedule(a)).toBe(true);
     clock.advance(60); // to 107
-    expect(a.times).toEqual([20, 40, 47, 67, 87, 107]); // its own schedule, one frame apart
+    // Its own schedule on the phase at 45 (the shared ticks' + 5 ms): the second packet 18 ms after the
+    // first, then one frame apart.
+    expect(a.times).toEqual([20, 40, 47, 65, 85, 105]);
     expect(b.times).toEqual([20, 40, 60, 80, 100]); // the others keep the shared one
     pacer.startNow(a); // already on its own schedule: nothing extra
-    expect(a.times.at(-1)).toBe(107);
+    expect(a.times.at(-1)).toBe(105);
     pacer.rejoin(a);
     expect(pacer.isOwnSchedule(a)).toBe(false);
-    clock.advance(40); // to 147: shared 120 is < 107 + 20, so a's next tick is the shared 140
+    clock.advance(40); // to 147: shared 120 is < 105 + 20, so a's next tick is the shared 140
     expect(a.times.slice(6)).toEqual([140]);
     expect(b.times.slice(5)).toEqual([120, 140]);
     // Packets sent by a: 2 on the shared schedule, 4 on its own, then shared again. Its n-th packet's
-    // timestamp (n·160 samples) against the time it went out: ahead by 13 ms while on its own
+    // timestamp (n·160 samples) against the time it went out: ahead by 13, then 15 ms while on its own
     // schedule, back to the shared relation after the rejoin (no drift over talkspurts).
     const offsets = a.times.map((t, i) => 20 * (i + 1) - t);
-    expect(offsets).toEqual([0, 0, 13, 13, 13, 13, 0]);
+    expect(offsets).toEqual([0, 0, 13, 15, 15, 15, 0]);
     expect(clock.pending).toBe(1); // the shared timer only: no own timer left behind
     pacer.stop();
     expect(clock.pending).toBe(0);
@@ -175,7 +177,7 @@ describe("Pacer", () => {
     pacer.startNow(a);
     expect(a.times.at(-1)).toBe(86);
     clock.advance(20);
-    expect(a.times.slice(-2)).toEqual([86, 106]);
+    expect(a.times.slice(-2)).toEqual([86, 105]); // on the phase at 85
     pacer.remove(a);
     expect(clock.pending).toBe(0);
   });
@@ -242,5 +244,42 @@ describe("Pacer", () => {
     expect(pacer.lateness.quantile(0.5)).toBe(0.5);
     expect(pacer.lateness.quantile(1)).toBe(20);
     pacer.stop();
+  });
+
+  test("sources talking on the same phase share one timer: 40 talkspurts started at random moments wake the clock at most 5 times per frame, and report lateness as often", () => {
+    const clock = new FakeClock(0);
+    let lateCalls = 0;
+    const pacer = new Pacer({ clock, onLateness: () => lateCalls++ });
+    const rnd = mulberry32(3);
+    const srcs = Array.from({ length: 40 }, () => recorder(clock));
+    for (const s of srcs) pacer.add(s);
+    clock.advance(20);
+    let t = 20;
+    const startedAt = new Map<PacerSource, number>();
+    for (const s of srcs) {
+      t += rnd() * 1.5; // starts spread over ~30 ms
+      clock.advance(t - clock.now());
+      startedAt.set(s, clock.now());
+      pacer.startNow(s);
+    }
+    expect(clock.pending).toBeLessThanOrEqual(5); // the shared timer and one per phase (4)
+    const from = clock.now();
+    lateCalls = 0;
+    clock.advance(200);
+    // Lateness is reported once per deadline (the shared one and each phase's), not once per source.
+    expect(lateCalls).toBeLessThanOrEqual(5 * 10);
+    for (const s of srcs) {
+      const own = s.times.filter((x) => x > from);
+      expect(own.length).toBe(10);
+      for (let i = 1; i < own.length; i++) expect(own[i]! - own[i - 1]!).toBeCloseTo(20, 6);
+      // The second packet of its talkspurt: less than a phase (5 ms) early, never late.
+      const start = startedAt.get(s)!;
+      expect(s.times).toContain(start); // ticked at once
+      const gap = s.times.find((x) => x > start)! - start;
+      expect(gap).toBeGreaterThan(15);
+      expect(gap).toBeLessThanOrEqual(20);
+    }
+    pacer.stop();
+    expect(clock.pending).toBe(0);
   });
 });

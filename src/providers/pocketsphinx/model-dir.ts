@@ -51,3 +51,19 @@ export function hmmWithCmnInit(hmm: string, cmninit: string): string {
   }
   return dir;
 }
+
+/**
+ * What keeps the offline recogniser from starting on this machine, or undefined when it can: the
+ * `pocketsphinx_continuous` program on PATH (Debian `pocketsphinx`) and the model's acoustic model,
+ * dictionary and language model under `modelDir` (Debian `pocketsphinx-en-us`) — the files
+ * PocketsphinxStt's `args()` needs. Checked at start-up so an agent whose STT is pocketsphinx does not
+ * answer calls it cannot hear (the container image carries neither).
+ */
+export function missingPocketsphinx(binary = "pocketsphinx_continuous", modelDir = DEBIAN_MODEL_DIR): string | undefined {
+  if (!Bun.which(binary)) return `${binary} not found on PATH (apt-get install pocketsphinx pocketsphinx-en-us)`;
+  for (const f of ["en-us", "cmudict-en-us.dict", "en-us.lm.bin"]) {
+    const p = join(modelDir, f);
+    if (!existsSync(p)) return `pocketsphinx model file missing: ${p} (apt-get install pocketsphinx-en-us)`;
+  }
+  return undefined;
+}

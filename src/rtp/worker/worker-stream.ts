@@ -16,7 +16,7 @@
  * (port 0, 0.0.0.0: hold, RFC 3264 §8.4); the timestamp advances anyway and the sequence does not.
  */
 import { decodeFrame, encodeFrame, silenceFrame } from "../../media/g711.ts";
-import { rtpPacketSize, serializeRtp } from "../packet.ts";
+import { RtpPacketWriter } from "../packet.ts";
 import type { PacerSource } from "../pacer.ts";
 import type { DatagramSender, SendFormat } from "../send-path.ts";
 import { unusableDest } from "../send-path.ts";
@@ -47,25 +47,24 @@ export class WorkerStream implements PacerSource {
   readonly ring: FrameRing;
   private format: SendFormat;
   private dest: RtpEndpoint;
-  private seq: number;
+  private readonly writer: RtpPacketWriter;
   private ts: number;
   private eventTs = 0;
   private lastWasAudio = false;
   private silence: Uint8Array;
-  private sendBuf = new Uint8Array(12 + 160);
   /** True when the last paced tick found the ring empty. */
   idle = true;
 
   constructor(
     private readonly socket: DatagramSender,
-    private readonly ssrc: number,
+    ssrc: number,
     init: WorkerStreamInit,
     sab: SharedArrayBuffer,
   ) {
     this.ring = new FrameRing(sab);
     this.format = init.format;
     this.dest = init.dest;
-    this.seq = init.sequenceNumber & 0xffff;
+    this.writer = new RtpPacketWriter(ssrc, init.sequenceNumber);
     this.ts = init.timestamp >>> 0;
     this.silence = silenceFrame(init.format.codec);
     this.publish();
@@ -145,19 +144,9 @@ export class WorkerStream implements PacerSource {
   private transmit(payloadType: number, payload: Uint8Array, marker: boolean, timestamp: number): void {
     const dir = this.format.direction;
     if (dir === "recvonly" || dir === "inactive" || unusableDest(this.dest)) return this.publish();
-    const packet = { marker, payloadType, sequenceNumber: this.seq, timestamp, ssrc: this.ssrc, payload };
-    this.seq = (this.seq + 1) & 0xffff;
-    const size = rtpPacketSize(packet);
-    if (this.sendBuf.length < size) this.sendBuf = new Uint8Array(size);
-    const bytes = serializeRtp(packet, this.sendBuf);
-    let ok = false;
-    try {
-      ok = this.socket.send(bytes, this.dest.port, this.dest.address);
-    } catch {
-      ok = false;
-    }
+    const size = this.writer.send(this.socket, payloadType, payload, marker, timestamp, this.dest.port, this.dest.address);
     const c = this.ring.counters;
-    if (ok) {
+    if (size > 0) {
       c[C_PACKETS_OUT]++;
       c[C_BYTES_OUT] += size;
     } else c[C_SEND_ERRORS]++;
@@ -166,7 +155,7 @@ export class WorkerStream implements PacerSource {
 
   /** Publishes the next sequence number and timestamp (RTCP SR, DTMF start, stats). */
   private publish(): void {
-    this.ring.counters[C_NEXT_SEQ] = this.seq;
+    this.ring.counters[C_NEXT_SEQ] = this.writer.seq;
     this.ring.counters[C_NEXT_TS] = this.ts;
   }
 }

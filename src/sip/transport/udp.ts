@@ -42,13 +42,22 @@ export interface UdpTransportStats {
   untrustedDropped: number;
   /** Datagrams over the message size limit (./oversize.ts): answered 513, or dropped. */
   oversize: number;
+  /** Datagrams the kernel took (`send` returned true). */
   sent: number;
+  /** Datagrams `send` refused without an error (would block: send buffer full), not sent. */
+  notSent: number;
   sendErrors: number;
   /** Socket errors (ICMP unreachable reports and others). */
   socketErrors: number;
   /** Dropped unhandled because the receive queue was full (./receive-queue.ts): the agent could not keep up. */
   overloaded: number;
 }
+
+/**
+ * Process-wide outcomes of UDP SIP sends, for metrics (`voice_agent_sip_udp_datagrams_total{outcome}`):
+ * sent (the kernel took it), not_sent (would block: dropped unsent), error (the send threw).
+ */
+export const sipUdpTotals = { sent: 0, not_sent: 0, error: 0 };
 
 /** Same destination and error code: logged once per this window, with the count of the rest, ms. */
 export const SOCKET_ERROR_LOG_WINDOW_MS = 60_000;
@@ -84,6 +93,7 @@ export class UdpTransport implements Transport {
     untrustedDropped: 0,
     oversize: 0,
     sent: 0,
+    notSent: 0,
     sendErrors: 0,
     socketErrors: 0,
     overloaded: 0,
@@ -194,14 +204,28 @@ export class UdpTransport implements Transport {
     this.socket.close();
   }
 
+  /**
+   * Hands one datagram to the kernel. Counted as `sent` only when it was: Bun's `send` returns false
+   * when the socket would block (EAGAIN: its send buffer is full, e.g. a slow interface under a flood)
+   * and the datagram is then not sent at all — counted as `notSent` (and in
+   * `voice_agent_sip_udp_datagrams_total{outcome="not_sent"}`), logged once per destination per window.
+   * UDP gives no delivery guarantee (RFC 3261 §17: retransmission is the transactions' job).
+   */
   private sendBytes(bytes: Uint8Array, host: string, port: number, to: Address): void {
     if (this.closed) return;
     try {
-      this.socket.send(bytes, port, host);
+      if (!this.socket.send(bytes, port, host)) {
+        this.stats.notSent++;
+        sipUdpTotals.not_sent++;
+        this.logSocketError(`${host}:${port}`, "EAGAIN", { host, port, bytes: bytes.length }, "sip udp datagram not sent: socket send buffer full");
+        return;
+      }
       this.stats.sent++;
+      sipUdpTotals.sent++;
       this.lastSend = { to, ip: host, port, at: performance.now() };
     } catch (err) {
       this.stats.sendErrors++;
+      sipUdpTotals.error++;
       this.logSocketError(`${host}:${port}`, (err as { code?: string }).code ?? "send", { host, port, err: String(err) }, "sip udp send failed");
     }
   }
