@@ -121,3 +121,19 @@ test.skipIf(missing.length > 0)("a call over TLS on SIP_TLS_PORT (test certifica
   }, 10_000, "the TLS call in /calls");
   expect(done.endReason).toBe("remote_bye");
 }, 60_000);
+
+test.skipIf(missing.length > 0)("a TCP request whose Via has no rport (sent-by: the peer's listening port) is answered over its connection (§18.2.2)", async () => {
+  let text = "";
+  const s = await Bun.connect({ hostname: "127.0.0.1", port: agent.sipPort, socket: { data: (_s, d) => void (text += new TextDecoder().decode(d)) } });
+  try {
+    s.write(
+      `OPTIONS sip:agent@127.0.0.1:${agent.sipPort} SIP/2.0\r\nVia: SIP/2.0/TCP 127.0.0.1:5070;branch=z9hG4bKnorport1\r\n` +
+        `From: <sip:pbx@127.0.0.1>;tag=1\r\nTo: <sip:agent@127.0.0.1>\r\nCall-ID: norport-${Date.now()}\r\nCSeq: 1 OPTIONS\r\n` +
+        "Max-Forwards: 70\r\nContent-Length: 0\r\n\r\n",
+    );
+    await waitFor(() => text.length > 0, 5000, "the 200 over the TCP connection");
+    expect(text).toMatch(/^SIP\/2\.0 200 OK\r\n/);
+  } finally {
+    s.end();
+  }
+});
