@@ -126,6 +126,13 @@ export interface SimCase {
   label: string;
   /** Interruptions: the caller's level group ("0", "-10" dB relative to the agent's voice, "quiet" = peak −18…−22 dBFS). */
   group?: string;
+  /**
+   * The caller spoke a turn before the agent started (src/pipeline/caller-level.ts learns their level
+   * from it): frames [10, 10 + its length) hold that turn, the agent starts 1 s after it (`agentFrom`).
+   */
+  prior?: boolean;
+  /** Frame the agent starts speaking at (0 without a prior caller turn). */
+  agentFrom: number;
   /** Caller sound (PCM 8 kHz) and the frame it starts at; empty for echo alone. */
   caller: Int16Array;
   atFrame: number;
@@ -137,7 +144,7 @@ export interface SimCase {
   p: Map<string, (number | null)[]>;
   /** What the caller side sent per frame (μ-law round-tripped mixture). */
   frames: Int16Array[];
-  /** What the agent sent per frame (μ-law payloads). */
+  /** What the agent sent per frame (μ-law payloads; silence before `agentFrom`). */
   sent: Uint8Array[];
   /** Last frame to simulate. */
   endFrame: number;
@@ -147,7 +154,11 @@ export interface SimCase {
 
 const SILENCE_FRAME = new Uint8Array(160).fill(0xff);
 
-/** Mixes agent speech (with its echo) and a caller sound as a call would deliver them. */
+/**
+ * Mixes agent speech (with its echo) and a caller sound as a call would deliver them. With `prior`, the
+ * caller first says that turn while the agent is silent (from 200 ms), and the agent starts 1 s after
+ * it; `atMs` stays relative to the agent's start.
+ */
 export function makeCase(
   agent: Int16Array,
   kind: SimCase["kind"],
@@ -156,11 +167,15 @@ export function makeCase(
   atMs: number,
   echo: SimCase["echo"],
   spanMs: number,
+  prior?: Int16Array,
 ): SimCase {
-  const agentFrames = Math.floor(agent.length / 160);
+  const PRIOR_AT = 10;
+  const agentFrom = prior ? PRIOR_AT + Math.ceil(prior.length / 160) + 50 : 0;
+  const agentFrames = agentFrom + Math.floor(agent.length / 160);
   const sent: Uint8Array[] = [];
-  for (let f = 0; f < agentFrames; f++) sent.push(encodeG711(agent.subarray(f * 160, f * 160 + 160), "mulaw"));
-  const atFrame = Math.round(atMs / 20);
+  for (let f = 0; f < agentFrom; f++) sent.push(SILENCE_FRAME);
+  for (let f = agentFrom; f < agentFrames; f++) sent.push(encodeG711(agent.subarray((f - agentFrom) * 160, (f - agentFrom) * 160 + 160), "mulaw"));
+  const atFrame = agentFrom + Math.round(atMs / 20);
   const endFrame = Math.min(agentFrames + 50, atFrame + Math.round(spanMs / 20));
   const delay = echo ? Math.round(echo.delayMs * 8) : 0;
   const g = echo ? Math.pow(10, echo.gainDb / 20) : 0;
@@ -175,6 +190,8 @@ export function makeCase(
       if (echo && n - delay >= 0 && n - delay < sentPcm.length && n >= (echo.fromMs ?? 0) * 8) v += sentPcm[n - delay]! * g;
       const c = n - atFrame * 160;
       if (c >= 0 && c < caller.length) v += caller[c]!;
+      const pc = n - PRIOR_AT * 160;
+      if (prior && pc >= 0 && pc < prior.length) v += prior[pc]!;
       out[i] = Math.max(-32768, Math.min(32767, Math.round(v)));
     }
     const fr = decodeG711(encodeG711(out, "mulaw"), "mulaw");
@@ -184,7 +201,9 @@ export function makeCase(
   for (const s of sent) h.update(s);
   return {
     kind,
-    label,
+    label: prior ? `${label} (spoke before)` : label,
+    prior: prior !== undefined || undefined,
+    agentFrom,
     caller,
     atFrame,
     onsetFrame: atFrame + Math.floor(onsetOf(caller) / 20),
@@ -217,6 +236,8 @@ export interface SimSetting {
   strong?: StrongSpeech | null;
   /** DetectorOptions.confirmHearsQuiet (undefined: the detector's default). */
   confirmQuiet?: boolean;
+  /** DetectorOptions.callerLevel's marginDb (null: off; undefined: the detector's default). */
+  callerMargin?: number | null;
 }
 
 /** The echo decision a setting names. */
@@ -282,7 +303,7 @@ export async function probs(vad: Vad, c: SimCase, set: SimSetting, silenceEcho: 
   const out: (number | null)[] = [];
   for (let f = 0; f <= c.endFrame; f++) {
     echoRef.noteSent(c.sent[f] ?? SILENCE_FRAME);
-    const speaking = f < c.sent.length;
+    const speaking = f >= c.agentFrom && f < c.sent.length;
     const echo = (speaking || set.echoTail) && echoRef.isLikelyEcho(c.frames[f]!, speaking);
     const quietOnly = echo && hearsQuiet && echoRef.lastQuiet === true;
     out.push(await s.process(echo && silenceEcho && !quietOnly ? new Int16Array(160) : c.frames[f]!));
@@ -317,12 +338,14 @@ export async function replay(vad: Vad, c: SimCase, set: SimSetting): Promise<{ f
     echoTail: set.echoTail,
     confirmHearsQuiet: set.confirmQuiet,
     bargeInStrong: set.strong,
+    callerLevel: set.callerMargin === null ? null : set.callerMargin === undefined ? undefined : { marginDb: set.callerMargin },
   });
   let fired = -1;
   let phantom = false;
   let f = 0;
   det.listen({
     onSpeechStart: () => {
+      if (f < c.agentFrom) return; // the caller's earlier turn
       if (f < c.sent.length) fired = f;
       else phantom = true;
     },
@@ -331,7 +354,7 @@ export async function replay(vad: Vad, c: SimCase, set: SimSetting): Promise<{ f
   for (f = 0; f <= c.endFrame && fired < 0; f++) {
     const frame = c.sent[f] ?? SILENCE_FRAME;
     echoRef.noteSent(frame);
-    det.setAgentSpeaking(f < c.sent.length);
+    det.setAgentSpeaking(f >= c.agentFrom && f < c.sent.length);
     det.push(c.frames[f]!);
     for (let k = 0; k < 4; k++) await Promise.resolve();
   }
@@ -356,7 +379,7 @@ export async function trace(vad: Vad, c: SimCase, set: SimSetting, from: number,
   const out: FrameTrace[] = [];
   for (let f = 0; f <= Math.min(to, c.endFrame); f++) {
     echoRef.noteSent(c.sent[f] ?? SILENCE_FRAME);
-    const speaking = f < c.sent.length;
+    const speaking = f >= c.agentFrom && f < c.sent.length;
     const echo = (speaking || set.echoTail) && echoRef.isLikelyEcho(c.frames[f]!, speaking);
     if (f >= from) {
       out.push({
@@ -451,7 +474,96 @@ async function tuneCases(): Promise<SimCase[]> {
       cases.push(makeCase(agent, "backchannel", `${voice} "${text}"`, pcm, 2000 + Math.round(r() * 9000), { delayMs: 120, gainDb: -20 }, 1500));
     }
   }
+  await spokeBefore(cases, agent, r, {
+    priorText: PRIOR_TURN,
+    phrases: PHRASES,
+    voices: VOICES.map((voice) => ({ engine: "flite" as const, voice })),
+    gains: [0, -10],
+    quiet: QUIET_VOICES.flatMap((v) => QUIET_PHRASES.map((text) => ({ v, text }))),
+    quietPeaks: [-18, -22],
+    background: PHRASES.slice(0, 6).map((text, i) => ({ text, v: { engine: "flite" as const, voice: i % 2 ? "kal" : "rms" } as Required<VoiceOptions> })),
+    backgroundDb: [-12, -18],
+    echo: () => ({ delayMs: 40 + Math.round(r() * 160), gainDb: -20 }),
+    at: () => 2000 + Math.round(r() * 9000),
+  });
   return cases;
+}
+
+/** What the caller says before the agent starts, in the cases of callers who spoke before (tune set). */
+export const PRIOR_TURN = "Hi, I would like to ask about the opening hours on Saturday.";
+/** The same in the held-out set. */
+export const HOLDOUT_PRIOR_TURN = "Hello, this is Sam, I am calling about my check-up next week.";
+
+/**
+ * Cases of a caller who spoke a turn before the agent started (src/pipeline/caller-level.ts learns
+ * their level from it), added to a set:
+ *  - interruptions: every phrase/voice pair once, the earlier turn in the same voice at the same level
+ *    (level cycling through `gains`, relative to the agent as in the set), echo on every other case;
+ *  - softer: the first half of those phrases said 6 dB softer than the caller's earlier turn (the
+ *    trade-off: a caller who interrupts much softer than they spoke is near the background rule);
+ *  - quiet: the short quiet interruptions, the earlier turn peak-normalised to the same peak;
+ *  - background: a caller (voices and levels in turn) spoke before; then another voice, `backgroundDb`
+ *    under that caller's active speech level, talks over the agent (a false interruption if it stops it).
+ */
+async function spokeBefore(
+  cases: SimCase[],
+  agent: Int16Array,
+  r: () => number,
+  o: {
+    priorText: string;
+    phrases: string[];
+    voices: Array<Required<VoiceOptions>>;
+    gains: number[];
+    quiet: Array<{ v: Required<VoiceOptions>; text: string }>;
+    quietPeaks: number[];
+    background: Array<{ text: string; v: Required<VoiceOptions> }>;
+    backgroundDb: number[];
+    echo: () => NonNullable<SimCase["echo"]>;
+    at: () => number;
+    /** How a caller's `gains` entry is applied (default: scaled from the voice's native level). */
+    levelOf?: (pcm: Int16Array, gainDb: number) => Int16Array;
+  },
+): Promise<void> {
+  const level = o.levelOf ?? scale;
+  const name = (v: Required<VoiceOptions>) => (v.engine === "flite" ? v.voice : `espeak ${v.voice}`);
+  let k = 0;
+  for (const [i, text] of o.phrases.entries()) {
+    for (const [j, v] of o.voices.entries()) {
+      const gainDb = o.gains[(i + j) % o.gains.length]!;
+      const raw = await speechPcm8k(o.priorText, v);
+      const prior = level(raw, gainDb);
+      // The interruption gets the gain the earlier turn got: the caller speaks as loud as before.
+      const pcm = scale(await speechPcm8k(text, v), activeLevelDb(prior) - activeLevelDb(raw));
+      const echo = k++ % 2 ? o.echo() : null;
+      const c = makeCase(agent, "interrupt", `${name(v)} ${gainDb} dB${echo ? " echo" : ""} "${text}"`, pcm, o.at(), echo, 2500, prior);
+      c.group = gainDb === 0 ? "0" : "-10";
+      cases.push(c);
+      if (i < o.phrases.length / 2) {
+        const soft = makeCase(agent, "interrupt", `${name(v)} ${gainDb} dB, 6 dB softer${echo ? " echo" : ""} "${text}"`, scale(pcm, -6), o.at(), echo, 2500, prior);
+        soft.group = "softer";
+        cases.push(soft);
+      }
+    }
+  }
+  for (const [i, { v, text }] of o.quiet.entries()) {
+    const peakDb = o.quietPeaks[i % o.quietPeaks.length]!;
+    const prior = peakNormalise(await speechPcm8k(o.priorText, v), peakDb);
+    const echo = i % 2 ? o.echo() : null;
+    const c = makeCase(agent, "interrupt", `${name(v)} quiet ${peakDb} dBFS${echo ? " echo" : ""} "${text}"`, peakNormalise(await speechPcm8k(text, v), peakDb), o.at(), echo, 2500, prior);
+    c.group = "quiet";
+    cases.push(c);
+  }
+  for (const [i, { text, v }] of o.background.entries()) {
+    for (const [j, underDb] of o.backgroundDb.entries()) {
+      const cv = o.voices[(i + j) % o.voices.length]!;
+      const gainDb = o.gains[(i + j) % o.gains.length]!;
+      const prior = level(await speechPcm8k(o.priorText, cv), gainDb);
+      const pcm = toActive(await speechPcm8k(text, v), activeLevelDb(prior), underDb);
+      const echo = (i + j) % 2 ? o.echo() : null;
+      const label = `background ${name(v)} "${text}" ${underDb} dB under the caller (${name(cv)} ${gainDb} dB)${echo ? " + echo" : ""}`;
+      cases.push(makeCase(agent, "distractor", label, pcm, o.at(), echo, 2500, prior));
+    }
+  }
 }
 
 /** Active speech level of `pcm` (energy mean of its 20 ms frames above −45 dBFS), dBFS. */
@@ -548,5 +660,19 @@ async function holdoutCases(): Promise<SimCase[]> {
       cases.push(makeCase(agent, "backchannel", `${name(v)} "${text}"`, pcm, at(), { delayMs: 100, gainDb: -18 }, 1500));
     }
   }
+  // Callers who spoke before: levels by active speech level as above (the toActive gains, relative to the agent's).
+  await spokeBefore(cases, agent, r, {
+    priorText: HOLDOUT_PRIOR_TURN,
+    phrases: HOLDOUT_PHRASES,
+    voices: HOLDOUT_VOICES,
+    gains: [0, -5, -10],
+    quiet: HOLDOUT_QUIET_VOICES.flatMap((v) => HOLDOUT_QUIET_PHRASES.map((text) => ({ v, text }))),
+    quietPeaks: [-19, -21],
+    background: HOLDOUT_PHRASES.slice(0, 6).map((text, i) => ({ text, v: bgVoices[i % 3]! })),
+    backgroundDb: [-12, -16],
+    echo: () => ({ delayMs: 60 + Math.round(r() * 160), gainDb: -18 }),
+    at,
+    levelOf: (pcm, gainDb) => toActive(pcm, agentDb, gainDb),
+  });
   return cases;
 }

@@ -9,6 +9,7 @@
  *   sweep grid: --echo level,xcorr --share 0.5 --quiet-floor 20 --confirm false,true --erl 12
  *   --min-speech 60,80,100,120 --max-gap 0,100,160 --adapt off
  *   --floor 40 --echo-tail true --confirm-quiet false,true --strong off,0.9:40:10:0.9 (bargeInStrong p:ms[:within dB[:q]]; default: the detector's)
+ *   --caller-margin off,4,6,8 (DetectorOptions.callerLevel marginDb; default: the detector's)
  *
  * Live (the compiled agent, tests/e2e/turn-support.ts): SIPp calls with a 14.7 s greeting (Gemini fake,
  * flite kal16) and one caller interruption each (flite voices slt/rms/awb, varied phrases and offsets;
@@ -73,9 +74,9 @@ async function tune(which: "tune" | "holdout"): Promise<void> {
     `offline cases (${which} set): ${nInt} interruptions, ${nDis} distractors, ${nBc} backchannels (${fmt((performance.now() - t0) / 1000, 1)} s to build)\n`,
   );
   console.log(
-    "| echo rule | confirm | echoTail | erlDb | adaptMarginDb | adaptFloorDb | bargeInMinSpeechMs | bargeInMaxGapMs | confirm hears quiet | strong (p : ms) | stop p50 ms | p95 ms | p95 0 dB / −10 dB / quiet callers | p95 no echo / −20 dB echo | max ms | missed | false interruptions | backchannels that interrupt | echo tails taken for speech |",
+    "| echo rule | confirm | echoTail | erlDb | adaptMarginDb | adaptFloorDb | bargeInMinSpeechMs | bargeInMaxGapMs | confirm hears quiet | strong (p : ms) | caller level margin dB | stop p50 ms | p95 ms | p95 0 dB / −10 dB / quiet callers | p95 no echo / −20 dB echo | p95 first turn / spoke before / 6 dB softer | max ms | missed | false interruptions | false: background first turn / after the caller spoke / other | backchannels that interrupt | echo tails taken for speech |",
   );
-  console.log("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+  console.log("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
   const list = (f: string, d: string) => (args.includes(f) ? args[args.indexOf(f) + 1]! : d).split(",");
   const grid: SimSetting[] = [];
   for (const echoRule of list("--echo", "level,xcorr") as SimSetting["echoRule"][])
@@ -90,7 +91,9 @@ async function tune(which: "tune" | "holdout"): Promise<void> {
               for (const echoTail of list("--echo-tail", "true").map((x) => x === "true"))
               for (const cq of list("--confirm-quiet", "default"))
               for (const st of list("--strong", "default"))
+              for (const cm of list("--caller-margin", "default"))
                 grid.push({
+                  callerMargin: cm === "default" ? undefined : cm === "off" ? null : Number(cm),
                   strong: st === "default" ? undefined : st === "off" ? null : { p: Number(st.split(":")[0]), minSpeechMs: Number(st.split(":")[1]), withinDb: st.split(":")[2] ? Number(st.split(":")[2]) : undefined, q: st.split(":")[3] ? Number(st.split(":")[3]) : undefined },
                   confirmQuiet: cq === "default" ? undefined : cq === "true",
                   echoRule,
@@ -106,11 +109,12 @@ async function tune(which: "tune" | "holdout"): Promise<void> {
                 });
   for (const set of grid) {
     const lat: number[] = [];
-    const latBy: Record<string, number[]> = { "0": [], "-10": [], quiet: [], echo: [], clean: [] };
+    const latBy: Record<string, number[]> = { "0": [], "-10": [], quiet: [], softer: [], echo: [], clean: [], first: [], prior: [] };
     const missed: string[] = [];
     const falses: string[] = [];
     let bcs = 0;
     let phantoms = 0;
+    const falseBy = [0, 0, 0];
     for (const c of cases) {
       const { fired, phantom } = await replay(vad, c, set);
       if (phantom && c.label.startsWith("echo")) phantoms++;
@@ -120,14 +124,18 @@ async function tune(which: "tune" | "holdout"): Promise<void> {
           lat.push((fired - c.onsetFrame + 1) * 20);
           latBy[c.group ?? "0"]!.push((fired - c.onsetFrame + 1) * 20);
           latBy[c.echo ? "echo" : "clean"]!.push((fired - c.onsetFrame + 1) * 20);
+          if (c.group !== "softer") latBy[c.prior ? "prior" : "first"]!.push((fired - c.onsetFrame + 1) * 20);
         }
-      } else if (c.kind === "distractor" && fired >= 0) falses.push(c.label);
+      } else if (c.kind === "distractor" && fired >= 0) {
+        falses.push(c.label);
+        falseBy[!c.label.startsWith("background") ? 2 : c.prior ? 1 : 0]++;
+      }
       else if (c.kind === "backchannel" && fired >= 0) bcs++;
     }
     const some = (xs: string[]) => `${xs.length}${xs.length ? ` (${xs.slice(0, 3).join("; ")})` : ""}`;
     console.log(
-      `| ${set.echoRule}${set.echoRule === "xcorr" ? ` c²≥${set.share}, floor ${set.quietFloorDb} dB` : ""} | ${set.confirm} | ${set.echoTail} | ${set.echoRule === "xcorr" ? "–" : set.erlDb} | ${set.adaptDb ?? "off"} | ${set.adaptDb === undefined ? "–" : set.floorDb} | ${set.minSpeechMs} | ${set.maxGapMs} | ${set.confirmQuiet ?? "default"} | ${set.strong === undefined ? "default" : set.strong === null ? "off" : `${set.strong.p}:${set.strong.minSpeechMs}${set.strong.withinDb === undefined ? "" : `:${set.strong.withinDb}`}${set.strong.q === undefined ? "" : `:${set.strong.q}`}`} | ${fmt(quantile(lat, 0.5))} | ${fmt(quantile(lat, 0.95))} | ` +
-        `${fmt(quantile(latBy["0"]!, 0.95))} / ${fmt(quantile(latBy["-10"]!, 0.95))} / ${fmt(quantile(latBy.quiet!, 0.95))} | ${fmt(quantile(latBy.clean!, 0.95))} / ${fmt(quantile(latBy.echo!, 0.95))} | ${fmt(Math.max(...lat))} | ${some(missed)} | ${some(falses)} | ${bcs}/${nBc} | ${phantoms}/${nEcho} |`,
+      `| ${set.echoRule}${set.echoRule === "xcorr" ? ` c²≥${set.share}, floor ${set.quietFloorDb} dB` : ""} | ${set.confirm} | ${set.echoTail} | ${set.echoRule === "xcorr" ? "–" : set.erlDb} | ${set.adaptDb ?? "off"} | ${set.adaptDb === undefined ? "–" : set.floorDb} | ${set.minSpeechMs} | ${set.maxGapMs} | ${set.confirmQuiet ?? "default"} | ${set.strong === undefined ? "default" : set.strong === null ? "off" : `${set.strong.p}:${set.strong.minSpeechMs}${set.strong.withinDb === undefined ? "" : `:${set.strong.withinDb}`}${set.strong.q === undefined ? "" : `:${set.strong.q}`}`} | ${set.callerMargin === undefined ? "default" : set.callerMargin ?? "off"} | ${fmt(quantile(lat, 0.5))} | ${fmt(quantile(lat, 0.95))} | ` +
+        `${fmt(quantile(latBy["0"]!, 0.95))} / ${fmt(quantile(latBy["-10"]!, 0.95))} / ${fmt(quantile(latBy.quiet!, 0.95))} | ${fmt(quantile(latBy.clean!, 0.95))} / ${fmt(quantile(latBy.echo!, 0.95))} | ${fmt(quantile(latBy.first!, 0.95))} / ${fmt(quantile(latBy.prior!, 0.95))} / ${fmt(quantile(latBy.softer!, 0.95))} | ${fmt(Math.max(...lat))} | ${some(missed)} | ${some(falses)} | ${falseBy.join(" / ")} | ${bcs}/${nBc} | ${phantoms}/${nEcho} |`,
     );
   }
   console.log();

@@ -19,6 +19,20 @@ import { SpeechSegmenter, SEGMENTER_FRAME_MS, type SegmenterOptions } from "../m
 import type { VadStream } from "../media/vad/silero";
 import type { SpeechDetector, SpeechEvents } from "./agent-call";
 import type { EchoDecision } from "./echo-correlation";
+import { CallerLevel, DEFAULT_CALLER_LEVEL, frameDbfs, type CallerLevelSettings } from "./caller-level";
+import {
+  DEFAULT_BARGE_IN_MAX_GAP_MS,
+  DEFAULT_BARGE_IN_MIN_SPEECH_MS,
+  DEFAULT_BARGE_IN_STRONG,
+  DEFAULT_CONFIRM_HEARS_QUIET,
+  DEFAULT_ECHO_TAIL,
+  DEFAULT_PAUSE_MS,
+  DEFAULT_RESUME_MS,
+  type BargeInTrace,
+  type StrongSpeech,
+} from "./barge-in-defaults";
+
+export * from "./barge-in-defaults";
 
 export interface DetectorOptions {
   segmenter?: Partial<SegmenterOptions>;
@@ -59,6 +73,13 @@ export interface DetectorOptions {
    * speech too, but quiet). Default DEFAULT_BARGE_IN_STRONG; null: off.
    */
   bargeInStrong?: StrongSpeech | null;
+  /**
+   * Background voices: once the caller has spoken while the agent was silent, speech heard while the
+   * agent talks interrupts only when some frame of it reaches the caller's own level (less
+   * `marginDb`); see src/pipeline/caller-level.ts. Until the caller has spoken, nothing changes (their
+   * first words still interrupt the greeting). Default DEFAULT_CALLER_LEVEL; null: off.
+   */
+  callerLevel?: Partial<CallerLevelSettings> | null;
   /** Silence inside speech after which a pause is reported, ms. Default DEFAULT_PAUSE_MS. */
   pauseMs?: number;
   /** Speech after a reported pause that counts as the caller going on (a new start), ms. Default DEFAULT_RESUME_MS. */
@@ -70,102 +91,6 @@ export interface DetectorOptions {
   onBargeInDecision?: (t: BargeInTrace) => void;
 }
 
-/**
- * DetectorOptions.bargeInStrong: frames whose main-stream probability reaches `p`, whose confirming-stream
- * probability reaches `q` (default `p`), and whose level once our echo is taken out is within `withinDb`
- * of the loudest frame we sent in the last 2 s (EchoDecision.lastLevelDb) confirm a barge-in after
- * `minSpeechMs` of them. The run still needs the confirming stream to have called it speech once
- * (≥ the segmenter's threshold): that is what tells a loud cough over our echo from a voice.
- */
-export interface StrongSpeech {
-  p: number;
-  q?: number;
-  minSpeechMs: number;
-  withinDb?: number;
-}
-
-/** Where a barge-in decision's time went (DetectorOptions.onBargeInDecision). */
-export interface BargeInTrace {
-  /** Which rule fired: confident loud speech ("strong"), the counted run ("count"), or the segmenter ("segment"). */
-  rule: "strong" | "count" | "segment";
-  /** Caller audio from the first frame of the run to the deciding frame, ms. */
-  runMs: number;
-  /** The deciding frame's arrival (`push`) → the decision: inference and queueing, ms. */
-  lagMs: number;
-}
-
-/**
- * Barge-in defaults, from `bun run scripts/bench-bargein.ts --tune-only` (144 interruptions: 12 phrases ×
- * flite slt/rms/awb × caller at 0 and −10 dB relative to the agent × no echo / −20 dB echo at 40–200 ms;
- * 133 distractors: echo alone at −20/−15/−12 dB and 40–200 ms or appearing mid-call, 90–200 ms
- * white/pink/brown noise and cough-like bursts at −3/−15 dBFS alone and over echo, background voices 20
- * and 30 dB below the agent; 15 backchannels). Latency = caller onset → the frame that triggers.
- *   old defaults (120 ms, no gap, no confirming stream): p50 140, p95 460 ms, 1 missed, 32 false;
- *   these (80 ms, 160 ms gap, confirming stream):        p50 100, p95 220 ms, 0 missed, 3 false
- *   (all 3 background voices; none from echo, noise or coughs).
- *   - The confirming stream (`confirm`): false interruptions 32–53 → 2–6 at every setting (what is left
- *     is background voices), latency unchanged.
- *   - bargeInMinSpeechMs 80: with 60 ms, p50 80 / p95 200 ms but 6 background voices interrupt; with
- *     100/120 ms, p95 440/460 ms and "Wait, stop." 10 dB below the agent is missed.
- *   - bargeInMaxGapMs 160: a caller's quiet frames (taken for echo) or band frames inside a word no
- *     longer restart the count: p95 320 → 220 ms at 80 ms. A live call had stopped 589 ms after
- *     "Thanks, that is all I needed." because the pause after "Thanks" reset it.
- */
-export const DEFAULT_BARGE_IN_MIN_SPEECH_MS = 80;
-/**
- * On: a silent caller on a line echoing the agent at −20 dB / 200 ms had the echo's tail taken for
- * speech after every utterance of the agent, which pushed each idle prompt ~0.7 s later (3.78 s instead
- * of 3 s; tests/e2e/turn-scenarios.test.ts); `--tune` counts such tails (see its last column).
- */
-export const DEFAULT_ECHO_TAIL = true;
-export const DEFAULT_BARGE_IN_MAX_GAP_MS = 160;
-/**
- * Where the stop latency went (offline, 144 interruptions at 0/−10 dB, quiet floor 17 dB, ms after the
- * caller's onset, p50/p95): Silero's main stream reached 0.5 at 20/60, the first frame that counts (not
- * taken for echo or the quiet floor) at 40/60, the confirming stream at 60/180, the barge-in at 100/220.
- * The confirming stream was the lag: it heard silence for every frame below the quiet floor, i.e. for
- * the soft onset of the caller's first syllable, and started cold. Measured with
- * `bun run scripts/bench-bargein.ts --tune-only --echo xcorr --confirm true --min-speech 80 --max-gap 160
- * --confirm-quiet … --strong …` (216 interruptions, 133 distractors, 15 backchannels):
- *   before (confirm hears silence, no strong rule): p50 100, p95 220 (0 dB 200, −10 dB 240, quiet 220), 1 missed, 1 false
- *   confirmHearsQuiet:                               p50 100, p95 220 (0 dB 200, −10 dB 200, quiet 220), 0 missed, 1 false
- *   + bargeInStrong 0.9 / 40 ms / within 10 dB:      p50 100, p95 220 (0 dB 140, −10 dB 200, quiet 220), 0 missed, 1 false
- *   + bargeInStrong 0.9 / 40 ms, no level condition: p95 180 (0 dB 140) but 3 false (background voices at −20 dB)
- *   bargeInMinSpeechMs 60 instead:                   p95 200, 1 missed, 2 false (background voices)
- *   a level rule alone (frames within 3–10 dB of our loudest count after 40 ms): p95 220 unchanged
- * The false interruption left in every setting is the same background voice ("Wait, stop." 20 dB below
- * the agent), as before.
- *
- * Session 4 (`bun run scripts/bench-bargein.ts --stages` splits the latency per stage; `--set holdout`
- * is a second case set of other phrases, voices, levels, echo paths and agent text, kept out of the
- * tuning): the confirming stream was the lag again for loud callers over echo — it hears silence for
- * echo frames, so for the first 100–200 ms of a caller louder than the agent it stays at 0.2–0.4 while
- * the main stream says 0.9. Asking it for 0.9 frame by frame made loud speech wait for it twice; now a
- * loud frame only needs the main stream's threshold, and the run needs the confirming stream's
- * agreement once (fastConfirmed) as every barge-in does, which is what keeps noise over echo out (main
- * stream 1.0 for every −3/−15 dBFS burst over echo, confirming stream ≤ 0.13). Grid p 0.5/0.7/0.8/0.9,
- * q 0/0.5/0.9, 1–3 frames, within 6–14 dB, on both sets (tune: 216 interruptions, 133 distractors;
- * holdout: 112 interruptions, 75 distractors, 12 backchannels):
- *   0.9 / q 0.9 / 40 ms / 10 dB (before): tune p50 100, p95 220 (0 dB 140), 0 missed, 1 false;
- *                                         holdout p50 120, p95 360 (0 dB 140), 3 missed, 5 false
- *   0.5 / q 0   / 20 ms / 12 dB (these):  tune p50  60, p95 160 (0 dB 120), 0 missed, 1 false;
- *                                         holdout p50  80, p95 360 (0 dB 120), 1 missed, 5 false
- *   within 14 dB: one more false interruption (a background voice); within 6–10 dB: p95 200–220.
- * The false interruptions are background voices in both settings (see DEFAULT_CORRELATION_ECHO).
- */
-export const DEFAULT_BARGE_IN_STRONG: StrongSpeech | null = { p: 0.5, q: 0, minSpeechMs: 20, withinDb: 12 };
-/** On: see DEFAULT_BARGE_IN_STRONG for the measurement. */
-export const DEFAULT_CONFIRM_HEARS_QUIET = true;
-/**
- * 160 ms: Silero's probability falls below the band within one or two 32 ms windows of the last
- * syllable; the pauses at commas measured 220–280 ms (segmenter.ts), so a pause report is frequent
- * inside sentences and only asks endpointing to look (it decides by the text; see endpointing.ts).
- * With Deepgram's endpointing at 300 ms of its own silence, its speech_final arrived 178 ms (p50) after
- * our VAD's end of speech (bench-latency): a pause reported by then lets the final end the turn at once.
- */
-export const DEFAULT_PAUSE_MS = 160;
-/** 80 ms, as for a barge-in: breath and lip noise after a sentence rarely hold p ≥ 0.5 that long. */
-export const DEFAULT_RESUME_MS = 80;
 
 export class SileroSpeechDetector implements SpeechDetector {
   private readonly segmenter: SpeechSegmenter;
@@ -190,6 +115,14 @@ export class SileroSpeechDetector implements SpeechDetector {
   private readonly strongQ: number;
   private readonly strongWithinDb: number;
   private fastFired = false;
+  /** The caller's own level (DetectorOptions.callerLevel); null when off. */
+  readonly callerLevel: CallerLevel | null;
+  /** The current run had a frame at the caller's level (always true while that level is unknown). */
+  private fastLoud = false;
+  /** Segmenter frame of the last speech frame at the caller's level. */
+  private lastLoudFrame = -1;
+  /** A segmenter start while the agent talked was not at the caller's level: held until the agent stops. */
+  private held = false;
   /** A pause was reported inside the current speech; `resumeRun` counts speech frames since. */
   private paused = false;
   /** During a pause: a frame at or above the segmenter's band was heard (reported as activity). */
@@ -230,6 +163,7 @@ export class SileroSpeechDetector implements SpeechDetector {
     this.low = this.threshold - this.segmenter.options.hysteresis;
     this.pauseFrames = Math.max(1, Math.ceil((opts.pauseMs ?? DEFAULT_PAUSE_MS) / SEGMENTER_FRAME_MS));
     this.resumeFrames = Math.max(1, Math.ceil((opts.resumeMs ?? DEFAULT_RESUME_MS) / SEGMENTER_FRAME_MS));
+    this.callerLevel = opts.callerLevel === null ? null : new CallerLevel({ ...DEFAULT_CALLER_LEVEL, ...opts.callerLevel });
   }
 
   listen(events: SpeechEvents): void {
@@ -247,6 +181,7 @@ export class SileroSpeechDetector implements SpeechDetector {
     const echo = (this.agentSpeaking || (this.opts.echoTail ?? DEFAULT_ECHO_TAIL)) && this.opts.echo?.isLikelyEcho(pcm, this.agentSpeaking) === true;
     const agentSpeaking = this.agentSpeaking;
     const levelDb = agentSpeaking ? this.opts.echo?.lastLevelDb : undefined;
+    const dbfs = this.callerLevel ? frameDbfs(pcm) : 0;
     const confirm = this.opts.confirm;
     // An echo frame taken only by the quiet floor: the confirming stream hears it as it is (confirmHearsQuiet).
     const quietOnly = echo && (this.opts.confirmHearsQuiet ?? DEFAULT_CONFIRM_HEARS_QUIET) && this.opts.echo?.lastQuiet === true;
@@ -265,8 +200,8 @@ export class SileroSpeechDetector implements SpeechDetector {
       ([, p, q]) => {
         try {
           this.pushedAt = pushedAt;
-          if (!both) return this.onProbability(pcm, echo ? 0 : p, confirm ? (echo ? 0 : p) : undefined, agentSpeaking, echo, levelDb);
-          this.onProbability(pcm, echo ? 0 : p, echo ? 0 : q, agentSpeaking, echo, levelDb);
+          if (!both) return this.onProbability(pcm, echo ? 0 : p, confirm ? (echo ? 0 : p) : undefined, agentSpeaking, echo, levelDb, dbfs);
+          this.onProbability(pcm, echo ? 0 : p, echo ? 0 : q, agentSpeaking, echo, levelDb, dbfs);
         } catch (err) {
           void Promise.reject(err); // reported as an unhandled rejection, as before; the chain goes on
         }
@@ -285,23 +220,38 @@ export class SileroSpeechDetector implements SpeechDetector {
   /**
    * @param p main stream's probability (0 for echo frames)
    * @param q the confirming stream's probability (0 for echo frames), undefined without one
+   * @param dbfs the frame's level (frameDbfs), dBFS; 0 without callerLevel
    */
-  private onProbability(pcm: Int16Array, p: number | null, q: number | null | undefined, agentSpeaking: boolean, echo: boolean, levelDb?: number): void {
+  private onProbability(pcm: Int16Array, p: number | null, q: number | null | undefined, agentSpeaking: boolean, echo: boolean, levelDb: number | undefined, dbfs: number): void {
     if (this.closed) return;
     if (echo) this.echoFrames++;
+    const voiced = p !== null && p >= this.threshold; // p is 0 for echo frames
+    const atLevel = this.callerLevel === null || this.callerLevel.atCallerLevel(dbfs);
+    if (voiced && atLevel) this.lastLoudFrame = this.segmenter.frameCount;
+    if (voiced && !agentSpeaking) this.callerLevel?.learn(dbfs);
     for (const ev of this.segmenter.push(pcm, q === undefined ? p : q)) {
       if (ev.type === "speech_start") {
         this.fastFired = false;
+        if (agentSpeaking && !this.inSpeech && this.callerLevel?.levelDb !== undefined && this.lastLoudFrame < ev.onsetFrame) {
+          this.held = true; // below the caller's level (callerLevel): background, unless they go on
+          continue;
+        }
         if (!this.inSpeech) {
           if (agentSpeaking) this.traceDecision("segment", (ev.confirmFrame - ev.onsetFrame) * SEGMENTER_FRAME_MS);
           this.start((ev.confirmFrame - ev.onsetFrame) * SEGMENTER_FRAME_MS);
         }
-      } else if (this.inSpeech) {
+      } else if (this.held) this.held = false;
+      else if (this.inSpeech) {
         this.inSpeech = false;
         this.paused = this.active = false;
         this.fastFired = false;
         this.events?.onSpeechEnd((this.segmenter.frameCount - ev.endFrame) * SEGMENTER_FRAME_MS);
       }
+    }
+    if (this.held && !agentSpeaking && this.segmenter.state === "speech") {
+      // Speech held as background while the agent talked goes on after it stopped: the caller's turn.
+      this.held = false;
+      this.start(0);
     }
     if (this.inSpeech && this.segmenter.state === "speech") {
       const silent = this.segmenter.silentFrames;
@@ -332,7 +282,9 @@ export class SileroSpeechDetector implements SpeechDetector {
           this.fastStart = frame;
           this.fastConfirmed = q === undefined;
           this.fastStrong = 0;
+          this.fastLoud = false;
         }
+        if (atLevel) this.fastLoud = true;
         this.fastRun++;
         const levelOk = this.strongWithinDb === Infinity || (levelDb !== undefined && levelDb >= -this.strongWithinDb);
         if (p >= this.strongP && (q === undefined || (q ?? 0) >= this.strongQ) && levelOk) this.fastStrong++;
@@ -343,7 +295,7 @@ export class SileroSpeechDetector implements SpeechDetector {
         this.fastRun = this.fastGap = this.fastStrong = 0;
       }
       if (this.fastRun > 0 && q !== undefined && q !== null && q >= this.threshold) this.fastConfirmed = true;
-      if ((this.fastRun >= this.bargeInFrames || this.fastStrong >= this.strongFrames) && this.fastConfirmed) {
+      if ((this.fastRun >= this.bargeInFrames || this.fastStrong >= this.strongFrames) && this.fastConfirmed && this.fastLoud) {
         this.fastFired = true;
         this.traceDecision(this.fastStrong >= this.strongFrames ? "strong" : "count", (frame - this.fastStart + 1) * SEGMENTER_FRAME_MS);
         this.start((frame - this.fastStart) * SEGMENTER_FRAME_MS);
@@ -363,6 +315,7 @@ export class SileroSpeechDetector implements SpeechDetector {
   /** @param onsetAgoMs how long ago the speech began (the confirmation delay), ms. */
   private start(onsetAgoMs: number): void {
     this.inSpeech = true;
+    this.held = false;
     this.paused = this.active = false;
     this.resumeRun = 0;
     this.fastRun = this.fastGap = this.fastStrong = 0;

@@ -133,6 +133,7 @@ describe("createMetrics", () => {
       voice_agent_rtp_dropped_total: "counter",
       voice_agent_sip_refused_total: "counter",
       voice_agent_sip_udp_datagrams_total: "counter",
+      voice_agent_media_worker_frames_total: "counter",
       voice_agent_process_errors_total: "counter",
       voice_agent_log_lines_lost_total: "counter",
       voice_agent_store_writes_total: "counter",
