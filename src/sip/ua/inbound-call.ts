@@ -90,6 +90,11 @@ export class InboundCall extends CallBase<InboundCallEvents> {
     if (this.state !== "offered" || this.tx.state !== "proceeding") return false;
     this.localSdp = answerSdp;
     this.dialog = Dialog.createUas(this.invite, this.localTag); // Contact checked by the UA (400 otherwise)
+    if (/^(TCP|TLS)$/i.test(this.invite.topVia.transport)) {
+      // Our BYE, REFER, refreshes go back over the caller's connection while it is open (Dialog.connection).
+      const peer = this.remote;
+      this.dialog.connection = { peer, open: () => this.ctx.transport.connected?.(peer) ?? false };
+    }
     this.ctx.registerDialog(this.dialog.key, this);
     const delay = this.ctx.answerDelayMs;
     if (delay > 0) {
