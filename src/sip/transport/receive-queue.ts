@@ -33,7 +33,7 @@ export const RECEIVE_SLICE_MS = 1;
 /** Longest wait in the queue, ms: well under T4 (5 s, RFC 3261 §17.1.2.2), above T1 (a sender's first resend). */
 export const RECEIVE_MAX_AGE_MS = 2000;
 
-export interface ReceiveQueueOptions {
+export interface ReceiveQueueOptions<T = unknown> {
   /** Default {@link RECEIVE_QUEUE_MAX}. */
   max?: number;
   /** Default {@link RECEIVE_QUEUE_MAX_URGENT}. */
@@ -104,7 +104,7 @@ export class ReceiveQueue<T> {
   /** `handle` gets each item once, in order; it must not throw (a throw is swallowed, the rest go on). */
   constructor(
     private readonly handle: (item: T) => void,
-    o: ReceiveQueueOptions = {},
+    o: ReceiveQueueOptions<T> = {},
   ) {
     this.max = Math.max(1, o.max ?? RECEIVE_QUEUE_MAX);
     this.maxUrgent = Math.max(1, o.maxUrgent ?? RECEIVE_QUEUE_MAX_URGENT);
