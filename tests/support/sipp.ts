@@ -204,7 +204,8 @@ export function describeSipp(r: SippResult): string {
 }
 
 /**
- * Tells a SIPp caller running tests/scenarios/inbound-call-until-info.xml to hang up now: one INFO with
+ * Tells a SIPp caller running tests/scenarios/inbound-call-until-info.xml to hang up now (or one running
+ * inbound-call-turns.xml to take its next step: the next phrase, then the BYE): one INFO with
  * the call's Call-ID to SIPp's SIP port (SIPp matches a call by Call-ID alone; it answers 200 and sends
  * its BYE). Start that SIPp with `localPort` and `extraArgs: ["-cid_str", id]` so both are known (the
  * first call's Call-ID is `id` with `%u` = 1, `%s` = the local IP). On loopback one datagram does; if it
