@@ -1,6 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { ProviderError } from "../../src/providers/types.ts";
 import { CALL_RESULTS, createMetrics } from "../../src/metrics/index.ts";
+import { HEAP_WALKING_METRICS } from "../../src/metrics/metrics.ts";
 import { ExpositionError, parseExposition, valueOf } from "./exposition-parser.ts";
 
 async function scrape(m: ReturnType<typeof createMetrics>) {
@@ -273,6 +274,10 @@ describe("createMetrics", () => {
     expect(valueOf(f, "process_cpu_seconds_total")).toBeGreaterThan(0);
     expect(f.get("nodejs_eventloop_lag_seconds")?.type).toBe("gauge");
     expect(valueOf(f, "voice_agent_active_calls", { role: "inbound" })).toBe(0);
+    // The heap's size is there; the per-space gauges, whose collection walks the heap (40–80 ms on the
+    // RTP pacing thread with a ~100 MB heap), are not.
+    expect(valueOf(f, "nodejs_heap_size_used_bytes", { role: "inbound" })).toBeGreaterThan(0);
+    for (const name of HEAP_WALKING_METRICS) expect(f.has(name)).toBe(false);
   });
 });
 
