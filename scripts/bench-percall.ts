@@ -10,6 +10,8 @@
  *   - echo decision alone, per second of the agent talking (every caller frame is then correlated with
  *     the last 300 ms we sent): the plain form (before; tests/support/echo-correlation-plain.ts) and
  *     src/pipeline/echo-correlation.ts (after), on the agent's speech coming back at −20 dB, 120 ms late;
+ *   - echo reference, the agent silent: `noteSent` of the silence frame every 20 ms, the full ring
+ *     update (before) or its silence shortcut (after; src/pipeline/echo-correlation.ts);
  *   - pacer: every call talking, each on its own schedule (Pacer.startNow at a random moment), one RTP
  *     packet per tick on a real loopback UDP socket: a timer per talking call (before: `ownPhases` 1000)
  *     or one per 5 ms phase (after: the default 4), wall-clock timers (SystemClock);
@@ -148,6 +150,17 @@ async function echoPart(plain: boolean): Promise<void> {
   row("echo decision, the agent talking", plain ? "before: plain correlation" : "after: contiguous rings, energies kept, 4 sums", per, `${((per * 1000) / 50).toFixed(1)} µs per caller frame; ${((100 * echoes) / (calls * frames)).toFixed(0)} % echo`);
 }
 
+function echoSilentPart(shortcut: boolean): void {
+  const es = Array.from({ length: calls }, () => new CorrelationEcho("PCMU"));
+  const silence = new Uint8Array(160).fill(0xff);
+  // The full update alone: what noteSent did for every frame before the shortcut (a private method).
+  const full = (e: CorrelationEcho) => (e as unknown as { noteSentFully(p: Uint8Array): void }).noteSentFully(silence);
+  const c0 = cpuMs();
+  for (let k = 0; k < frames; k++) for (const e of es) shortcut ? e.noteSent(silence) : full(e);
+  const per = (cpuMs() - c0) / (calls * seconds);
+  row("echo reference, the agent silent (noteSent)", shortcut ? "after: silence shortcut" : "before: full ring update", per, `${((per * 1000) / 50).toFixed(2)} µs per sent frame`);
+}
+
 async function pacerPart(ownPhases: number): Promise<void> {
   let received = 0;
   const sink = await Bun.udpSocket({ hostname: "127.0.0.1", socket: { data: () => void received++ } });
@@ -235,6 +248,8 @@ for (let r = 0; r < Number(opt.rounds); r++) {
   if (parts.has("echo")) {
     await echoPart(true);
     await echoPart(false);
+    echoSilentPart(false);
+    echoSilentPart(true);
   }
   if (parts.has("vad")) {
     await vadPart(false);

@@ -22,6 +22,7 @@
 import type { Playout } from "../media/playout.ts";
 import type { DtmfSender } from "../rtp/dtmf-sender.ts";
 import { FRAME_AUDIO, FRAME_EVENT, FRAME_SILENCE, type PacedStream, RING_CAPACITY } from "../rtp/worker/frame-ring.ts";
+import { mediaWorkerTotals } from "../rtp/worker/plane.ts";
 
 /**
  * Frames kept written ahead of the worker: once a reply is that far ahead (TTS is faster than real
@@ -43,8 +44,11 @@ export class PacedOutput {
   /** What each ring slot holds, by position % capacity (only audio is reconciled with the playout). */
   private readonly kinds = new Uint8Array(RING_CAPACITY);
   private readonly buf = new Uint8Array(160);
+  private readonly scratch = new Uint8Array(160);
+  /** The worker's idle ticks below this count were sent before the playout's current audio was queued. */
+  private idleBeforeAudio = 0;
   private fillQueued = false;
-  /** Silence ticks the worker sent while the playout held audio not yet written (the call thread was late). */
+  /** Silence ticks the worker sent while the playout held audio not yet written (the call thread was late; metric late_silence). */
   lateSilence = 0;
 
   constructor(
@@ -71,6 +75,9 @@ export class PacedOutput {
   /** Runs `fill` (through the owner's checks) once, after the current task: a burst of pushes costs one fill. */
   soon(fill: () => void): void {
     if (this.fillQueued) return;
+    // The frame just queued is the only one not written ahead: the silence the worker sent so far went
+    // out while there was nothing to send — not late (reconcile would see this frame and think so).
+    if (!this.playout.peekFrame(this.inRing + 1, this.scratch)) this.idleBeforeAudio = this.stream.ring.idleSent;
     this.fillQueued = true;
     queueMicrotask(() => {
       this.fillQueued = false;
@@ -98,13 +105,17 @@ export class PacedOutput {
     for (let p = Math.max(this.confirmed, this.genStart); p < sent; p++) {
       if (this.kinds[p % RING_CAPACITY] !== FRAME_AUDIO) continue;
       this.inRing--;
+      mediaWorkerTotals.audio++;
       this.playout.onTick();
     }
     if (sent > this.confirmed) this.confirmed = sent;
     const idle = ring.idleSent;
     for (; this.idleSeen < idle; this.idleSeen++) {
-      if (this.playout.hasFrame) this.lateSilence++;
-      else this.playout.onTick();
+      if (!this.playout.hasFrame) this.playout.onTick();
+      else if (this.idleSeen >= this.idleBeforeAudio) {
+        this.lateSilence++;
+        mediaWorkerTotals.late_silence++;
+      }
     }
   }
 

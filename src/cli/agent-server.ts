@@ -211,7 +211,7 @@ export class AgentServer {
       answerDelayMs: cfg.answerDelayMs,
       userAgent: `voice-agent/${o.version}`,
       log,
-      timers: o.sipTimers,
+      timers: o.sipTimers ?? cfg.sipTimers,
       inboundAuth: cfg.sipInboundAuth
         ? new DigestVerifier({ ...cfg.sipInboundAuth, realm: cfg.sipInboundAuth.realm ?? cfg.publicIp })
         : undefined,

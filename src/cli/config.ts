@@ -17,9 +17,8 @@ import { parseTransferTargets } from "../call/transfer";
 import { bool, ConfigError, host, int, ip, ipRangeList, oneOf, pair, str, url, type Env } from "./env-vars";
 import { outboundConfig, type Mode, type OutboundConfig } from "./outbound-config";
 import { tracingConfig } from "./otel-config";
-import { inboundAuth, rateLimit, registerConfig, sipTlsOf, type InboundAuthConfig, type RateLimitConfig, type RegisterConfig, type SipTlsConfig } from "./sip-config";
+import { inboundAuth, rateLimit, registerConfig, sipTimersOf, sipTlsOf, type InboundAuthConfig, type RateLimitConfig, type RegisterConfig, type SipTlsConfig, type TimerValues } from "./sip-config";
 import type { TracingConfig } from "../metrics/trace-export";
-
 export { ConfigError } from "./env-vars";
 export { requireOutbound, type Mode, type OutboundConfig } from "./outbound-config";
 export type { InboundAuthConfig, RateLimitConfig, RegisterConfig, SipTlsConfig } from "./sip-config";
@@ -130,6 +129,8 @@ export interface Config {
   sipRateLimit: RateLimitConfig;
   /** SIP_INBOUND_USERNAME/SIP_INBOUND_PASSWORD: digest credentials inbound INVITEs must present. */
   sipInboundAuth?: InboundAuthConfig;
+  /** SIP_T1_MS: RFC 3261 T1 and every timer derived from it (./sip-config.ts); undefined = T1 500 ms. */
+  sipTimers?: TimerValues;
   /** SIGTERM: how long live calls may go on before they are ended politely, s. */
   drainTimeoutS: number;
   /** IDLE_GC_S: a full garbage collection after this long with no live call, s (0 = never; src/util/idle-collector.ts). */
@@ -307,6 +308,7 @@ export function loadConfig(env: Env = process.env): Config {
     sipUntrusted: oneOf(env, "SIP_UNTRUSTED", ["reject", "drop"] as const, "reject"),
     sipRateLimit: rateLimit(env),
     sipInboundAuth: inboundAuth(env),
+    sipTimers: sipTimersOf(env),
     conversation: conversationConfig(env),
   };
 }

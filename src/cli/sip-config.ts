@@ -4,7 +4,10 @@
  * the variable.
  */
 import { existsSync } from "node:fs";
+import { T1, T2, timerValues, type TimerValues } from "../sip/transaction/index.ts";
 import { ConfigError, host, int, pair, str, type Env } from "./env-vars";
+
+export type { TimerValues };
 
 /** SIP_REGISTRAR: where and as whom we register (RFC 3261 §10). */
 export interface RegisterConfig {
@@ -92,4 +95,17 @@ export function sipTlsOf(env: Env): SipTlsConfig | undefined {
     if (!existsSync(path)) throw new ConfigError(name, `file not found: ${path}`);
   }
   return { port, certFile, keyFile };
+}
+
+/**
+ * SIP_T1_MS: RFC 3261 T1, the round-trip estimate every SIP transaction timer derives from (Table 4:
+ * A, E, G start at T1; B, F, H, J, L, M are 64·T1), default 500 ms; T2 (4 s) and T4 (5 s) stay.
+ * §17.1.1.1: "Elements MAY (though it is NOT RECOMMENDED) use smaller values of T1 within closed, private
+ * networks that do not permit general Internet connection. T1 MAY be chosen larger, and this is
+ * RECOMMENDED if it is known in advance (such as on high latency access links) that the RTT is larger."
+ * A lab knob below 500 (the end-to-end tests wait out 64·T1 in seconds); undefined = the defaults.
+ */
+export function sipTimersOf(env: Env): TimerValues | undefined {
+  const t1 = int(env, "SIP_T1_MS", T1, 10, T2);
+  return t1 === T1 ? undefined : timerValues(t1);
 }

@@ -7,6 +7,7 @@ import { Counter, type Registry } from "prom-client";
 import { rtpDropTotals } from "../rtp/drop-counters.ts";
 import { sipRefusedTotals } from "../sip/transport/drop-report.ts";
 import { sipUdpTotals } from "../sip/transport/udp.ts";
+import { mediaWorkerTotals } from "../rtp/worker/plane.ts";
 import { logTotals } from "../util/log-totals.ts";
 import { processErrorTotals } from "../util/process-guard.ts";
 import { storeTotals } from "../store/write-queue.ts";
@@ -31,6 +32,12 @@ const PROCESS_TOTALS: readonly { name: string; help: string; label: string; tota
     help: "SIP datagrams the agent sent over UDP, by outcome: sent (taken by the kernel), not_sent (the socket would block, send buffer full: dropped unsent), error (the send failed). Process totals.",
     label: "outcome",
     totals: sipUdpTotals,
+  },
+  {
+    name: "voice_agent_media_worker_frames_total",
+    help: "Frames the media worker (MEDIA_WORKER=on) sent from the calls' playouts, by kind: audio, late_silence (a silence frame sent while the call's playout already held audio not yet written ahead: the call thread was late by more than the write-ahead). Process totals; 0 with the worker off.",
+    label: "kind",
+    totals: mediaWorkerTotals,
   },
   {
     name: "voice_agent_process_errors_total",
@@ -58,7 +65,7 @@ const PROCESS_TOTALS: readonly { name: string; help: string; label: string; tota
   },
 ];
 
-/** Registers voice_agent_{rtp_dropped,sip_refused,sip_udp_datagrams,process_errors,log_lines_lost,store_writes,vad}_total. */
+/** Registers voice_agent_{rtp_dropped,sip_refused,sip_udp_datagrams,media_worker_frames,process_errors,log_lines_lost,store_writes,vad}_total. */
 export function processTotalCounters(registers: Registry[]): void {
   for (const { name, help, label, totals } of PROCESS_TOTALS) {
     new Counter({

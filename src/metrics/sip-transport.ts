@@ -70,6 +70,10 @@ class InstrumentedTransport implements Transport {
     this.inner.prioritize?.(peer);
   }
 
+  connected(peer: Address): boolean {
+    return this.inner.connected?.(peer) ?? false;
+  }
+
   close(): void {
     this.inner.close();
   }

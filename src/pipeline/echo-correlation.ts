@@ -30,6 +30,9 @@
  * Units: samples at 8000 Hz, PCM16 values; `noteSent` takes the G.711 payload exactly as it went out.
  */
 import { ALAW_DECODE, ULAW_DECODE } from "../media/g711";
+import { type CorrelationEchoSettings, DEFAULT_CORRELATION_ECHO } from "./echo-correlation-settings";
+
+export { type CorrelationEchoSettings, DEFAULT_CORRELATION_ECHO } from "./echo-correlation-settings";
 
 /** What a speech detector needs from an echo decision (src/pipeline/speech-detector.ts). */
 export interface EchoDecision {
@@ -53,46 +56,6 @@ export interface EchoDecision {
    */
   readonly lastQuiet?: boolean;
 }
-
-export interface CorrelationEchoSettings {
-  /** Longest echo delay searched, ms (the echo path including both jitter buffers). */
-  maxDelayMs: number;
-  /** Share of the frame's energy our delayed audio must explain (c²) for the frame to be echo. */
-  minEchoShare: number;
-  /** Echo is at least this much quieter than what we sent, dB (G.168: ≥ 6 dB; see the file comment). */
-  minLossDb: number;
-  /**
-   * While we talk, what is left of a frame once our echo is taken out must be at most this much quieter
-   * than the loudest frame we sent in the last `HOLD_MS` (2 s), dB; quieter sound (a distant voice, a
-   * television) is not the caller talking to us and counts as echo. Not applied once we stopped, so a
-   * quiet caller's answer is heard in full.
-   */
-  quietFloorDb: number;
-}
-
-/**
- * From `bun run scripts/bench-bargein.ts --tune-only --echo level,xcorr --quiet-floor … --confirm true
- * --min-speech 80 --max-gap 160` (216 interruptions incl. 72 short quiet ones — "Sorry." / "Sorry, can I
- * ask something?" peaking at −18/−20/−22 dBFS in flite slt/kal16/awb/rms and espeak-ng en-us/en+f3 —
- * over no echo and −20 dB echo; 133 distractors: echo at −20/−15/−12 dB and 40–200 ms, echo appearing
- * 6 s in, noise and cough bursts alone and over echo, background voices 20/30 dB below the agent):
- *   level rule (erlDb 12):           p50 120, p95 560 ms (quiet callers 700), 9 missed, 3 false
- *   correlation, no quiet floor:     p50  80, p95 140 ms (quiet 160),        0 missed, 12 false
- *   correlation, quietFloorDb 15:    p95 320 ms, 17 missed, 1 false
- *   correlation, quietFloorDb 17:    p50 100, p95 220 ms (quiet 220),        1 missed, 1 false
- *   correlation, quietFloorDb 19:    p50 100, p95 200 ms (quiet 220),        0 missed, 5 false
- * Every false interruption left is a background voice 20 dB below the agent: a quiet caller's "Sorry."
- * (peak −22 dBFS ≈ −35 dBFS active) and such a voice (≈ −38 dBFS) differ by a few dB only. Echo, noise
- * and coughs interrupted in none of the settings. minEchoShare 0.5: echo alone scores c² 0.9–1.0.
- * maxDelayMs 300 covers the 40–200 ms test delays plus a frame of arrival jitter with margin.
- * Session 4, by active speech level relative to the agent's (kal16, −27 dBFS): the quiet callers lie
- * from +1 to −10 dB, the background voice that interrupts at −11 dB (flite kal, 20 dB under its native
- * level); the second-loudest counted frame of the first 200 ms puts them within 2 dB of each other, with
- * overlap (scripts/bench-bargein.ts --set tune,holdout). No per-frame level floor separates them on the
- * greeting; a caller's own level learned on the call (after their first turn) would be the reference
- * that can, and is not done yet.
- */
-export const DEFAULT_CORRELATION_ECHO: CorrelationEchoSettings = { maxDelayMs: 300, minEchoShare: 0.5, minLossDb: 3, quietFloorDb: 17 };
 
 const FRAME = 160;
 const DECIMATE = 4;
@@ -147,6 +110,11 @@ export class CorrelationEcho implements EchoDecision {
   private readonly xd = new Float64Array(FRAME_D);
   private readonly top = new Int32Array(REFINE_CANDIDATES);
   private readonly topScore = new Float64Array(REFINE_CANDIDATES);
+  /** The one value of the last `uniformRun` sent samples, all written the full way (NaN: none). */
+  private uniformValue = NaN;
+  private uniformRun = 0;
+  /** Diagnostics: sent frames taken by the silence shortcut of `noteSent`. */
+  shortcutFrames = 0;
   /** Diagnostics: the last decision's best correlation², delay (samples) and gain (updated in place). */
   readonly last = { share: 0, lag: -1, gain: 0 };
   /** See EchoDecision.lastLevelDb. */
@@ -172,7 +140,36 @@ export class CorrelationEcho implements EchoDecision {
     this.quietRatio = Math.pow(10, -settings.quietFloorDb / 20);
   }
 
+  /**
+   * Shortcut for silence (most of what a call sends: every frame while the agent is not talking): once
+   * more than the rings hold (`cap` + a frame) has been one repeated sample value v, written the full way,
+   * every ring slot holds v, every <y, y> is the exact sum of v², and another frame of v changes none of
+   * them — only the stream position and the frame's RMS move. Bit-identical (tests/pipeline/
+   * echo-correlation-exact.test.ts counts `shortcutFrames`).
+   */
   noteSent(payload: Uint8Array): void {
+    const len = payload.length;
+    let uniform = len > 0 && len % DECIMATE === 0 && this.n % DECIMATE === 0;
+    const b = payload[0]!;
+    for (let i = 1; uniform && i < len; i++) if (payload[i] !== b) uniform = false;
+    const v = uniform ? this.table[b]! : NaN;
+    if (uniform && v === this.uniformValue && this.uniformRun >= this.cap + FRAME) {
+      this.sentRms[this.frames++ % HOLD_FRAMES] = Math.sqrt((len * v * v) / len);
+      this.n += len;
+      this.yyDone = Math.floor(this.n / DECIMATE) - FRAME_D + 1;
+      this.yyFDone = this.n - FRAME + 1;
+      this.uniformRun += len;
+      this.shortcutFrames++;
+      return;
+    }
+    this.noteSentFully(payload);
+    if (!uniform) this.uniformRun = 0;
+    else if (v === this.uniformValue) this.uniformRun += len;
+    else this.uniformRun = len;
+    this.uniformValue = uniform ? v : NaN;
+  }
+
+  private noteSentFully(payload: Uint8Array): void {
     const cap = this.cap;
     const capD = this.capD;
     const sent = this.sent;

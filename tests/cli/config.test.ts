@@ -140,6 +140,14 @@ describe("loadConfig", () => {
     expect(loadConfig({ SIP_RATE_LIMIT: "10", SIP_RATE_BURST: "15" }).sipRateLimit).toEqual({ perSecond: 10, burst: 15 });
   });
 
+  test("SIP_T1_MS: RFC 3261 T1 and every timer derived from it (64·T1 for B, F, H, L, M); T2, T4 and Timer D stay", () => {
+    expect(loadConfig({}).sipTimers).toBeUndefined();
+    expect(loadConfig({ SIP_T1_MS: "500" }).sipTimers).toBeUndefined();
+    const t = loadConfig({ SIP_T1_MS: "100" }).sipTimers!;
+    expect([t.T1, t.A, t.B, t.E, t.F, t.G, t.H, t.J, t.L, t.M]).toEqual([100, 100, 6400, 100, 6400, 100, 6400, 6400, 6400, 6400]);
+    expect([t.T2, t.T4, t.D, t.I, t.K]).toEqual([4000, 5000, 32_000, 5000, 5000]);
+  });
+
   test("a bound SIP_HOST is the public address unless SIP_PUBLIC_IP is set", () => {
     expect(loadConfig({ SIP_HOST: "127.0.0.1" }).publicIp).toBe("127.0.0.1");
     expect(loadConfig({ SIP_HOST: "127.0.0.1", SIP_PUBLIC_IP: "198.51.100.2" }).publicIp).toBe("198.51.100.2");
@@ -174,6 +182,8 @@ describe("loadConfig", () => {
     [{ RTP_LATCH: "first" }, "RTP_LATCH", /one of signalled, any, got "first"/],
     [{ SIP_RATE_LIMIT: "-1" }, "SIP_RATE_LIMIT", /integer from 0/],
     [{ SIP_RATE_BURST: "0" }, "SIP_RATE_BURST", /integer from 1/],
+    [{ SIP_T1_MS: "5" }, "SIP_T1_MS", /from 10 to 4000, got 5/],
+    [{ SIP_T1_MS: "5000" }, "SIP_T1_MS", /from 10 to 4000/],
     [{ SIP_INBOUND_USERNAME: "pbx" }, "SIP_INBOUND_PASSWORD", /required when SIP_INBOUND_USERNAME is set/],
     [{ SIP_INBOUND_USERNAME: "pbx", SIP_INBOUND_PASSWORD: "pw", SIP_INBOUND_REALM: 'a"b' }, "SIP_INBOUND_REALM", /without "/],
     [{ SIP_INBOUND_USERNAME: "pbx", SIP_INBOUND_PASSWORD: "pw", SIP_INBOUND_DIGEST_ALGORITHMS: "SHA-512" }, "SIP_INBOUND_DIGEST_ALGORITHMS", /got "SHA-512"/],

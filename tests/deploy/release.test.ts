@@ -12,16 +12,21 @@ import { join, resolve } from "node:path";
 const REPO = resolve(import.meta.dir, "../..");
 let root = "";
 
-/** Compiles a stand-in binary printing `version` for --version into the scratch dist/. */
-function standIn(version: string): void {
+/**
+ * Compiles (once: each `bun build --compile` costs seconds) a stand-in binary into the scratch dist/
+ * that prints $STAND_IN_VERSION for --version.
+ */
+function standIn(): void {
   const entry = join(root, "stand-in.ts");
-  writeFileSync(entry, `if (process.argv[2] === "--version") console.log(${JSON.stringify(version)});\n`);
+  writeFileSync(entry, `if (process.argv[2] === "--version") console.log(process.env.STAND_IN_VERSION);\n`);
   const r = Bun.spawnSync({ cmd: [process.execPath, "build", "--compile", entry, "--outfile", join(root, "dist/voice-agent")], stdout: "pipe", stderr: "pipe" });
   if (r.exitCode !== 0) throw new Error(r.stderr.toString());
 }
 
-function release(): { code: number | null; out: string } {
-  const r = Bun.spawnSync({ cmd: ["bash", join(root, "scripts/deploy/release.sh"), "--no-build"], stdout: "pipe", stderr: "pipe" });
+/** Runs release.sh --no-build with the stand-in answering `version` to --version. */
+function release(version: string): { code: number | null; out: string } {
+  const env = { ...process.env, STAND_IN_VERSION: version };
+  const r = Bun.spawnSync({ cmd: ["bash", join(root, "scripts/deploy/release.sh"), "--no-build"], env, stdout: "pipe", stderr: "pipe" });
   return { code: r.exitCode, out: r.stdout.toString() + r.stderr.toString() };
 }
 
@@ -32,14 +37,14 @@ beforeAll(() => {
   copyFileSync(join(REPO, "scripts/deploy/release.sh"), join(root, "scripts/deploy/release.sh"));
   writeFileSync(join(root, "package.json"), JSON.stringify({ name: "voice-agent", version: "9.8.7" }));
   symlinkSync(join(REPO, "node_modules"), join(root, "node_modules"));
-});
+  standIn();
+}, 60_000);
 afterAll(() => {
   Bun.spawnSync({ cmd: ["rm", "-rf", "--one-file-system", root] });
 });
 
 test("prints version, size, links and sha256; writes a checksum file sha256sum -c accepts", () => {
-  standIn("9.8.7");
-  const r = release();
+  const r = release("9.8.7");
   expect(r.code, r.out).toBe(0);
   const bin = join(root, "dist/voice-agent");
   const sha = new Bun.CryptoHasher("sha256").update(readFileSync(bin)).digest("hex");
@@ -55,11 +60,9 @@ test("prints version, size, links and sha256; writes a checksum file sha256sum -
 });
 
 test("a binary whose --version differs from package.json is refused (exit 1, checksum not rewritten)", () => {
-  standIn("9.8.7");
-  expect(release().code).toBe(0);
+  expect(release("9.8.7").code).toBe(0);
   const before = readFileSync(join(root, "dist/voice-agent.sha256"), "utf8");
-  standIn("0.0.1");
-  const r = release();
+  const r = release("0.0.1");
   expect(r.code).toBe(1);
   expect(r.out).toContain("printed '0.0.1', package.json says '9.8.7'");
   expect(readFileSync(join(root, "dist/voice-agent.sha256"), "utf8")).toBe(before);

@@ -6,9 +6,9 @@
  */
 import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { RtpCapture, type CaptureResult } from "../support/capture.ts";
-import { freeUdpPortRange } from "../support/ports.ts";
+import { freeUdpPort, freeUdpPortRange } from "../support/ports.ts";
 import { G711_RATE, streamsByPort, type RtpStream } from "../support/rtp-streams.ts";
-import { runSipp, type SippResult } from "../support/sipp.ts";
+import { runSipp, tellSippToHangUp, type SippResult } from "../support/sipp.ts";
 import { synthesizeCallerAudio } from "../support/speech.ts";
 import { waitFor, type RunningAgent } from "./agent.ts";
 
@@ -302,8 +302,10 @@ export interface CapturedCalls {
   /** Each caller's media port (SIPp `-mp`, the port its offer names). */
   media: [number, number];
   cap: RtpCapture;
-  /** The two SIPp runs; each ends with the caller's BYE after `callMs`. */
+  /** The two SIPp runs; each ends with the caller's BYE when told (`hangUp`), after 45 s at the latest. */
   calls: Promise<SippResult>[];
+  /** Both callers hang up now (BYE): an attack's test need not wait out a call length sized for a slow start. */
+  hangUp(): Promise<void>;
   /** The agent's RTP stream to the caller on `media` in a finished capture. */
   toCaller(res: CaptureResult, media: number): RtpStream | undefined;
 }
@@ -321,8 +323,18 @@ export async function twoCapturedCalls(agent: RunningAgent, callMs: number, answ
   const media: [number, number] = [await freeUdpPortRange(4), await freeUdpPortRange(4)];
   const range: [number, number] = [agent.rtpStart, agent.rtpEnd];
   const cap = await RtpCapture.start({ portRanges: [[media[0], media[0] + 3], [media[1], media[1] + 3], range] });
-  const calls = media.map((m) =>
-    runSipp({ scenario: "inbound-call", target: `127.0.0.1:${agent.sipPort}`, mediaPort: m, audioFile: caller.path, pauseMs: callMs, timeoutMs: callMs + 40_000 }),
+  const sippPorts = [await freeUdpPort(), await freeUdpPort()];
+  const callId = (port: number) => `attack-${port}-%u@%s`;
+  const calls = media.map((m, i) =>
+    runSipp({
+      scenario: "inbound-call-until-info",
+      target: `127.0.0.1:${agent.sipPort}`,
+      localPort: sippPorts[i],
+      mediaPort: m,
+      audioFile: caller.path,
+      timeoutMs: 45_000 + 40_000,
+      extraArgs: ["-cid_str", callId(sippPorts[i]!)],
+    }),
   );
   await waitFor(() => agent.logs().filter((l) => l.msg === "call answered").length === 2, answerTimeoutMs, "both calls answered");
   for (const m of media) await waitSteadyRtp(() => cap.datagrams(), range, m, 30_000);
@@ -330,6 +342,9 @@ export async function twoCapturedCalls(agent: RunningAgent, callMs: number, answ
     media,
     cap,
     calls,
+    hangUp: async () => {
+      for (const p of sippPorts) await tellSippToHangUp(p, callId(p).replace("%u", "1").replace("%s", "127.0.0.1"));
+    },
     toCaller: (res, m) => streamsByPort(res.rtpStreams, m).find((s) => s.src.port >= range[0] && s.src.port <= range[1]),
   };
 }

@@ -6,16 +6,17 @@
  * greeting and the scripted replies — compared with the synthesis of their text, not just "not silent".
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { resolve } from "node:path";
 import { createFliteTts } from "../../src/providers/offline";
 import { SentenceSplitter } from "../../src/pipeline/sentence-splitter";
 import { RtpCapture } from "../support/capture.ts";
-import { describeSipp, runSipp, type SippResult } from "../support/sipp.ts";
-import { synthesizeCallerAudio } from "../support/speech.ts";
+import { describeSipp, runSipp, tellSippToHangUp, type SippResult } from "../support/sipp.ts";
+import { silenceFile, synthesizeCallerAudio } from "../support/speech.ts";
 import { assembleByTimestamp, streamsByPort } from "../support/rtp-streams.ts";
 import { g711RoundTrip } from "../support/g711.ts";
 import { matchAudio, segmentTalkspurts } from "../support/audio-match.ts";
 import { saveArtifactWav } from "../support/wav.ts";
-import { freeUdpPortRange } from "../support/ports.ts";
+import { freeUdpPort, freeUdpPortRange } from "../support/ports.ts";
 import { startAgent, waitFor, type RunningAgent } from "./agent.ts";
 
 const GREETING =
@@ -48,26 +49,33 @@ async function agentVoice(text: string): Promise<Int16Array> {
 beforeAll(async () => {
   // IDLE_PROMPT_S: the long silences below must not draw "Are you still there?" (default 10 s).
   agent = await startAgent({ IDLE_PROMPT_S: "60" });
-  // The greeting takes about 7 s; each reply about 3–6 s plus the agent's turn-taking delay. The caller
-  // speaks only after generous silences: on a loaded 2-core machine (load average 8) the offline
-  // synthesis stalled 3 s between greeting sentences, so the greeting ran to ~11.5 s and a caller who
-  // spoke at 9.5 s cut it short (a barge-in: correct behaviour, but not what this test is about). With
-  // two such runs at once (load average 12) a reply took over 12 s to finish, and the last one was cut
-  // off by the BYE that ends the scripted call.
-  const caller = await synthesizeCallerAudio(
-    [{ silenceMs: 16_000 }, "My name is John Smith.", { silenceMs: 15_000 }, "I have a question about my bill.", { silenceMs: 16_000 }],
-    { voice: "awb", leadSilenceMs: 0, trailSilenceMs: 0 },
-  );
+  // The caller takes turns (tests/scenarios/inbound-call-turns.xml): silent through the greeting, each
+  // phrase once the agent's turn before it is over ("agent turn" is logged when a reply has been played),
+  // the BYE after the third reply. Timed by the agent, not by fixed silences: on a loaded 2-core machine
+  // the offline synthesis stalled 3 s between greeting sentences (a caller at a fixed 9.5 s cut the
+  // greeting short) and a reply took over 12 s to finish.
+  const say = (text: string) => synthesizeCallerAudio([text], { voice: "awb", leadSilenceMs: 0, trailSilenceMs: 60_000 });
+  const [phrase1, phrase2] = [await say("My name is John Smith."), await say("I have a question about my bill.")];
   const media = await freeUdpPortRange(4);
   const cap = await RtpCapture.start({ portRanges: [[media, media + 3], [agent.rtpStart, agent.rtpEnd]], ports: [agent.sipPort] });
-  sipp = await runSipp({
-    scenario: "inbound-call",
+  const sippPort = await freeUdpPort();
+  const run = runSipp({
+    scenario: "inbound-call-turns",
     target: `127.0.0.1:${agent.sipPort}`,
+    localPort: sippPort,
     mediaPort: media,
-    audioFile: caller.path,
-    pauseMs: caller.durationMs + 500,
-    timeoutMs: caller.durationMs + 30_000,
+    audioFile: silenceFile(60),
+    keys: { phrase1: `${resolve(phrase1.path)},1,0`, phrase2: `${resolve(phrase2.path)},1,0` },
+    timeoutMs: 150_000,
+    extraArgs: ["-cid_str", `inbound-${sippPort}-%u@%s`],
   });
+  const nextStep = () => tellSippToHangUp(sippPort, `inbound-${sippPort}-1@127.0.0.1`);
+  for (let turn = 1; turn <= 3; turn++) {
+    await waitFor(() => agent.logs().filter((l) => l.msg === "agent turn").length >= turn, 45_000, `the agent's turn ${turn} played`);
+    await Bun.sleep(800);
+    await nextStep(); // phrase 1, phrase 2, then the BYE
+  }
+  sipp = await run;
   const res = await cap.stop();
   const toCaller = streamsByPort(res.rtpStreams, media).filter((s) => s.src.port >= agent.rtpStart && s.src.port <= agent.rtpEnd);
   const fromCaller = streamsByPort(res.rtpStreams, media, { from: true });
@@ -79,7 +87,7 @@ beforeAll(async () => {
     return c.recent.length > 0 && c;
   }, 10_000, "the call to end");
   record = calls.recent[0];
-}, 120_000);
+}, 160_000);
 
 afterAll(async () => {
   await agent?.stop();
@@ -95,9 +103,13 @@ describe("a call to the compiled agent (offline pipeline)", () => {
     expect(record.endReason).toBe("remote_bye");
   });
 
-  test("audio flows both ways", () => {
-    expect(sentByCaller.length / 8000).toBeGreaterThan(25);
-    expect(heard.length / 8000).toBeGreaterThan(25);
+  test("audio flows both ways, for the whole call", () => {
+    // From the caller's ACK to its BYE (SIPp's own clock), as the greeting and two replies took.
+    const at = (re: RegExp) => Date.parse(sipp.messages.find((m) => m.direction === "sent" && re.test(m.firstLine))!.time.replace(" ", "T") + "Z");
+    const callS = (at(/^BYE /) - at(/^ACK /)) / 1000;
+    expect(callS).toBeGreaterThan(10); // greeting ~7 s, two replies of 3–6 s
+    expect(sentByCaller.length / 8000).toBeGreaterThan(callS * 0.8);
+    expect(heard.length / 8000).toBeGreaterThan(callS * 0.8);
     expect(segmentTalkspurts(heard).length).toBeGreaterThanOrEqual(3);
   });
 

@@ -14,9 +14,9 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { ntpMiddle, parseRtcp } from "../../src/rtp/rtcp.ts";
 import { serializeRtp } from "../../src/rtp/packet.ts";
 import { RtpCapture } from "../support/capture.ts";
-import { freeUdpPortRange } from "../support/ports.ts";
+import { freeUdpPort, freeUdpPortRange } from "../support/ports.ts";
 import { missingTools } from "../support/process.ts";
-import { describeSipp, runSipp } from "../support/sipp.ts";
+import { describeSipp, runSipp, tellSippToHangUp } from "../support/sipp.ts";
 import { startAgent, waitFor, type RunningAgent } from "./agent.ts";
 import { waitForLog } from "./attack-support.ts";
 
@@ -43,12 +43,14 @@ describe.skipIf(missing.length > 0)("rtcp-mux offered by SIPp (compiled binary, 
       socket: { data: (_s, d) => void (d[1] === 200 && srs.push(d.slice())) },
     });
     const cap = await RtpCapture.start({ portRanges: [[media, media + 1], [agent.rtpStart, agent.rtpEnd]] });
+    const sippPort = await freeUdpPort();
     const sipp = runSipp({
-      scenario: "rtcp-mux-call",
+      scenario: "rtcp-mux-call", // hangs up when told (below), once the reports have been exchanged
       target: `127.0.0.1:${agent.sipPort}`,
+      localPort: sippPort,
       keys: { sdp_ip: "127.0.0.1", sdp_port: String(media) },
-      pauseMs: 14_000,
-      timeoutMs: 45_000,
+      timeoutMs: 60_000,
+      extraArgs: ["-cid_str", `rtcp-${sippPort}-%u@%s`],
     });
     const answered = await waitForLog(() => agent!.logs(), (l) => l.msg === "call answered", 20_000, "the call to be answered");
     const rtpPort: number = answered.rtpPort;
@@ -71,6 +73,7 @@ describe.skipIf(missing.length > 0)("rtcp-mux offered by SIPp (compiled binary, 
       clearInterval(timer);
     }
     const metrics = await (await fetch(`http://127.0.0.1:${agent.httpPort}/metrics`)).text();
+    await tellSippToHangUp(sippPort, `rtcp-${sippPort}-1@127.0.0.1`);
     const r = await sipp;
     const { datagrams } = await cap.stop();
     caller.close();

@@ -14,7 +14,7 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { serializeRtp } from "../../src/rtp/packet.ts";
 import { freeUdpPort } from "../support/ports.ts";
 import { missingTools } from "../support/process.ts";
-import { describeSipp, runSipp } from "../support/sipp.ts";
+import { describeSipp, runSipp, tellSippToHangUp } from "../support/sipp.ts";
 import { startAgent, type RunningAgent } from "./agent.ts";
 import { metricValue, waitForLog } from "./attack-support.ts";
 
@@ -67,15 +67,19 @@ async function call(mode: "signalled" | "any") {
   const sdp = await listener(SDP_IP, sdpPort);
   const nat = await listener("127.0.0.5");
   const other = await listener("127.0.0.6");
-  const sipp = runSipp({
-    scenario: "nat-call",
+  // The caller hangs up when told (tests/scenarios/nat-call-until-info.xml), once the checks are done.
+  const sippPort = await freeUdpPort();
+  const run = runSipp({
+    scenario: "nat-call-until-info",
     target: `127.0.0.1:${agent.sipPort}`,
+    localPort: sippPort,
     keys: { sdp_ip: SDP_IP, sdp_port: String(sdpPort) },
-    pauseMs: 14_000,
-    timeoutMs: 40_000,
+    timeoutMs: 60_000,
+    extraArgs: ["-cid_str", `nat-${sippPort}-%u@%s`],
   });
+  const hangUp = async () => (await tellSippToHangUp(sippPort, `nat-${sippPort}-1@127.0.0.1`), run);
   const answered = await waitForLog(() => agent!.logs(), (l) => l.msg === "call answered", 20_000, "the call to be answered");
-  return { sipp, sdp, nat, other, rtpPort: answered.rtpPort as number };
+  return { hangUp, sdp, nat, other, rtpPort: answered.rtpPort as number };
 }
 
 const dropsBySource = async (a: RunningAgent) =>
@@ -83,7 +87,7 @@ const dropsBySource = async (a: RunningAgent) =>
 
 describe.skipIf(missing.length > 0)("RTP latching behind NAT via a proxy (compiled binary, loopback)", () => {
   test("RTP_LATCH=signalled (default): media from an address neither the SDP nor the signalling named is never latched", async () => {
-    const { sipp, sdp, nat, rtpPort } = await call("signalled");
+    const { hangUp, sdp, nat, rtpPort } = await call("signalled");
     const caller = stream(nat, rtpPort, 0x1234);
     await steady(sdp, rtpPort);
     const from = Date.now();
@@ -91,7 +95,7 @@ describe.skipIf(missing.length > 0)("RTP latching behind NAT via a proxy (compil
     caller.stop();
     const [toNat, toSdp] = [nat.since(from, rtpPort), sdp.since(from, rtpPort)];
     const drops = await dropsBySource(agent!);
-    const r = await sipp;
+    const r = await hangUp();
     expect(r.exitCode, describeSipp(r)).toBe(0);
     console.log(`rtp-latch signalled: in 3 s ${toNat} to the NAT address, ${toSdp} to the SDP address; dropped by source ${drops}`);
     expect(toNat).toBe(0); // not latched
@@ -101,7 +105,7 @@ describe.skipIf(missing.length > 0)("RTP latching behind NAT via a proxy (compil
   }, 60_000);
 
   test("RTP_LATCH=any: the first source latches; a second one takes over only after 500 ms of silence", async () => {
-    const { sipp, sdp, nat, other, rtpPort } = await call("any");
+    const { hangUp, sdp, nat, other, rtpPort } = await call("any");
     const caller = stream(nat, rtpPort, 0x1234);
     // Latched, and the call's first seconds (greeting set-up, which can pause the agent's sending) over.
     await steady(nat, rtpPort);
@@ -126,7 +130,7 @@ describe.skipIf(missing.length > 0)("RTP latching behind NAT via a proxy (compil
     mover.stop();
     const toOther = other.since(t2 + 300, rtpPort);
     const toNatAfter = nat.since(t2 + 300, rtpPort);
-    const r = await sipp;
+    const r = await hangUp();
     expect(r.exitCode, describeSipp(r)).toBe(0);
     console.log(
       `rtp-latch any: latched ${toNat} to NAT / ${toSdp} to SDP in 2 s; second source during talk got ${toOtherWhileCallerTalks} (drops ${dropsAfterBurst}); after silence ${toOther} to it, ${toNatAfter} to NAT`,

@@ -27,7 +27,9 @@ beforeAll(async () => {
   ]);
   if (gen.exitCode !== 0) throw new Error(`openssl: ${gen.stderr.toString()}`);
   tlsPort = await freeTcpPort();
-  agent = await startAgent({ SIP_TLS_PORT: String(tlsPort), SIP_TLS_CERT_FILE: join(dir, "cert.pem"), SIP_TLS_KEY_FILE: join(dir, "key.pem") });
+  // RTP_TIMEOUT_S 4: the agent's own BYE (no RTP) in the connection-reuse test; the other calls send RTP
+  // or end sooner.
+  agent = await startAgent({ SIP_TLS_PORT: String(tlsPort), SIP_TLS_CERT_FILE: join(dir, "cert.pem"), SIP_TLS_KEY_FILE: join(dir, "key.pem"), RTP_TIMEOUT_S: "4" });
 }, 120_000);
 
 afterAll(async () => {
@@ -120,4 +122,48 @@ test.skipIf(missing.length > 0)("a call over TLS on SIP_TLS_PORT (test certifica
     return x.recent.find((r: any) => r.sipCallId === "tls-call-1@127.0.0.1") ?? false;
   }, 10_000, "the TLS call in /calls");
   expect(done.endReason).toBe("remote_bye");
+}, 60_000);
+
+test.skipIf(missing.length > 0)("a TCP request whose Via has no rport (sent-by: the peer's listening port) is answered over its connection (§18.2.2)", async () => {
+  let text = "";
+  const s = await Bun.connect({ hostname: "127.0.0.1", port: agent.sipPort, socket: { data: (_s, d) => void (text += new TextDecoder().decode(d)) } });
+  try {
+    s.write(
+      `OPTIONS sip:agent@127.0.0.1:${agent.sipPort} SIP/2.0\r\nVia: SIP/2.0/TCP 127.0.0.1:5070;branch=z9hG4bKnorport1\r\n` +
+        `From: <sip:pbx@127.0.0.1>;tag=1\r\nTo: <sip:agent@127.0.0.1>\r\nCall-ID: norport-${Date.now()}\r\nCSeq: 1 OPTIONS\r\n` +
+        "Max-Forwards: 70\r\nContent-Length: 0\r\n\r\n",
+    );
+    await waitFor(() => text.length > 0, 5000, "the 200 over the TCP connection");
+    expect(text).toMatch(/^SIP\/2\.0 200 OK\r\n/);
+  } finally {
+    s.end();
+  }
+});
+
+test.skipIf(missing.length > 0)("the agent's own BYE in a call that came over TCP goes over the caller's connection, not to its Contact over UDP", async () => {
+  // A PBX behind NAT, or one listening on TCP only: its Contact (here a port where nothing listens) is
+  // not reachable; the connection it opened is. The agent ends the call itself (no RTP for RTP_TIMEOUT_S).
+  let text = "";
+  const s = await Bun.connect({ hostname: "127.0.0.1", port: agent.sipPort, socket: { data: (_s, d) => void (text += new TextDecoder().decode(d)) } });
+  const unreachable = await freeTcpPort();
+  const callId = `tcp-bye-${Date.now()}`;
+  const head = (method: string, cseq: number, to: string) =>
+    `${method} sip:agent@127.0.0.1:${agent.sipPort};transport=tcp SIP/2.0\r\nVia: SIP/2.0/TCP 127.0.0.1:${unreachable};branch=z9hG4bK${method}${cseq}\r\n` +
+    `From: <sip:pbx@127.0.0.1>;tag=pbx1\r\n${to}\r\nCall-ID: ${callId}\r\nCSeq: ${cseq} ${method}\r\n` +
+    `Contact: <sip:pbx@127.0.0.1:${unreachable};transport=tcp>\r\nMax-Forwards: 70\r\n`;
+  const sdp = "v=0\r\no=p 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 9 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n";
+  try {
+    s.write(`${head("INVITE", 1, "To: <sip:agent@127.0.0.1>")}Content-Type: application/sdp\r\nContent-Length: ${sdp.length}\r\n\r\n${sdp}`);
+    await waitFor(() => /^SIP\/2\.0 200 /m.test(text), 5000, "the 200 over the TCP connection");
+    const to = /^To:.*$/m.exec(text.slice(text.search(/^SIP\/2\.0 200 /m)))![0];
+    s.write(`${head("ACK", 1, to)}Content-Length: 0\r\n\r\n`);
+    await waitFor(() => /^BYE sip:/m.test(text), 15_000, "the agent's BYE over the TCP connection");
+    const bye = text.slice(text.search(/^BYE sip:/m));
+    expect(bye).toMatch(/^Via: SIP\/2\.0\/TCP /m);
+    s.write(`SIP/2.0 200 OK\r\n${bye.split("\r\n").filter((l) => /^(Via|From|To|Call-ID|CSeq):/i.test(l)).join("\r\n")}\r\nContent-Length: 0\r\n\r\n`);
+    const done = await waitFor(async () => (await agent.get("/calls")).recent.find((r: any) => r.sipCallId === callId) ?? false, 10_000, "the call in /calls");
+    expect(done.endReason).toBe("rtp_timeout");
+  } finally {
+    s.end();
+  }
 }, 60_000);

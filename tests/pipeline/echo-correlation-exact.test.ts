@@ -23,12 +23,16 @@ function rng(seed: number): () => number {
 }
 
 /** Speech-like audio: voiced bursts (harmonics under a syllable envelope) of random level, pauses, digital silence. */
-function speechLike(samples: number, r: () => number): Int16Array {
+function speechLike(samples: number, r: () => number, longPauses = false): Int16Array {
   const out = new Int16Array(samples);
   let i = 0;
   while (i < samples) {
     const kind = r();
     const len = Math.floor(800 + r() * 4000);
+    if (longPauses && kind < 0.4) {
+      i += Math.floor(4000 + r() * 20000); // 0.5–3 s of digital silence: the agent listening
+      continue;
+    }
     if (kind < 0.15) {
       i += len; // digital silence
       continue;
@@ -55,12 +59,14 @@ interface Case {
   echo: { delayMs: number; db: number } | null;
   callerDb: number | null;
   noiseRms: number;
+  /** The agent pauses 0.5–3 s at a time (noteSent's silence shortcut then runs). */
+  longPauses?: boolean;
 }
 
-function compare(c: Case, seconds: number): { frames: number; echo: number; quiet: number } {
+function compare(c: Case, seconds: number): { frames: number; echo: number; quiet: number; shortcut: number } {
   const r = rng(c.seed);
   const n = seconds * 8000;
-  const agent = speechLike(n, r);
+  const agent = speechLike(n, r, c.longPauses);
   const caller = c.callerDb === null ? null : speechLike(n, r);
   const law = c.codec === "PCMU" ? "mulaw" : "alaw";
   const sent = encodeG711(agent, law);
@@ -103,7 +109,7 @@ function compare(c: Case, seconds: number): { frames: number; echo: number; quie
     if (a) echo++;
     if (a && fast.lastQuiet) quiet++;
   }
-  return { frames, echo, quiet };
+  return { frames, echo, quiet, shortcut: fast.shortcutFrames };
 }
 
 const CASES: Case[] = [
@@ -122,15 +128,18 @@ const CASES: Case[] = [
     callerDb: -20,
     noiseRms: 5,
   },
+  { name: "agent pausing 0.5–3 s, echo −20 dB 120 ms, caller over it (silence shortcut)", seed: 8, codec: "PCMU", echo: { delayMs: 120, db: -20 }, callerDb: -10, noiseRms: 3, longPauses: true },
+  { name: "agent pausing 0.5–3 s, A-law (silence decodes to +8), echo −12 dB 250 ms", seed: 9, codec: "PCMA", echo: { delayMs: 250, db: -12 }, callerDb: null, noiseRms: 2, longPauses: true },
 ];
 
 describe("CorrelationEcho (fast) decides exactly as the plain form", () => {
   for (const c of CASES) {
     test(c.name, () => {
-      const { frames, echo, quiet } = compare(c, 20);
+      const { frames, echo, quiet, shortcut } = compare(c, 20);
       expect(frames).toBe(1000);
+      if (c.longPauses) expect(shortcut).toBeGreaterThan(200); // the shortcut ran, and decided the same
       // The cases exercise what they name: echo found (where there is echo), the quiet floor used.
-      if (c.echo && c.echo.db <= -6) expect(echo - quiet).toBeGreaterThan(300);
+      if (c.echo && c.echo.db <= -6) expect(echo - quiet).toBeGreaterThan(c.longPauses ? 100 : 300); // less speech to echo with pauses
       if (c.echo && c.echo.db > -3) expect(echo - quiet).toBe(0); // louder than any echo (minLossDb)
       if (c.echo === null) expect(echo - quiet).toBeLessThan(100); // chance matches of harmonic bursts
       expect(quiet).toBeGreaterThan(0);

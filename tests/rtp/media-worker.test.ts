@@ -14,7 +14,7 @@ import { parseRtp, serializeRtp, type RtpPacket } from "../../src/rtp/packet.ts"
 import { FakeClock } from "../../src/util/clock.ts";
 import { decodeFrame, encodeFrame, silenceFrame } from "../../src/media/g711.ts";
 import type { SendFormat } from "../../src/rtp/send-path.ts";
-import { MediaPlane } from "../../src/rtp/worker/plane.ts";
+import { MediaPlane, mediaWorkerTotals } from "../../src/rtp/worker/plane.ts";
 import { RtpPortPool } from "../../src/rtp/port-pool.ts";
 import { RtpSession } from "../../src/rtp/session.ts";
 import { rtpReceiver, waitFor } from "./helpers.ts";
@@ -104,7 +104,7 @@ describe("WorkerStream", () => {
 });
 
 /** The call thread's output and the worker's stream on one FakeClock, the ring between them. */
-function pair() {
+function pair(o: { callThreadTicks?: boolean; fillOnQueue?: boolean } = {}) {
   const clock = new FakeClock(0);
   const sock = fakeSocket();
   const ring = new FrameRing();
@@ -118,12 +118,13 @@ function pair() {
     onPlaybackStarted: (e) => events.push(`started ${e.segmentId} @${clock.now()}`),
     onPlaybackFinished: (e) => events.push(`finished ${e.segmentId} ${e.playedMs} ${e.interrupted} @${clock.now()}`),
     onCleared: () => out.clear(),
+    onFrameQueued: o.fillOnQueue ? () => out.soon(() => out.fill(dtmf)) : undefined,
   });
   const out: PacedOutput = new PacedOutput({ ring: new FrameRing(ring.sab), pace: () => {}, kick: () => void kicks++ }, playout);
   const dtmf = new DtmfSender({ next: { timestamp: 0 }, sendEvent: (p, m) => out.writeEvent(p, m) });
   workerPacer.add(stream);
   const mainPacer = new Pacer({ clock });
-  mainPacer.add({ onTick: () => out.fill(dtmf) });
+  if (o.callThreadTicks !== false) mainPacer.add({ onTick: () => out.fill(dtmf) });
   return { clock, sock, playout, out, dtmf, events, kicks: () => kicks };
 }
 
@@ -172,6 +173,37 @@ describe("PacedOutput (the playout written ahead into the worker's ring)", () =>
     expect(ev.length).toBe(10); // 160 ms of tone (8 packets, the last one E) + 2 repeats of the end
     expect(new Set(ev.map((p) => p.timestamp)).size).toBe(1);
     expect(ev[0]!.marker).toBe(true);
+  });
+});
+
+describe("PacedOutput when the call thread is later than the write-ahead", () => {
+  test("silence sent while the playout holds audio not yet written is counted late_silence; the reply then goes on whole", () => {
+    const t = pair({ callThreadTicks: false }); // the call thread is starved: it fills once, then not for 1.4 s
+    const before = { ...mediaWorkerTotals };
+    t.playout.push(new Int16Array(160 * (LEAD_FRAMES + 30)).fill(3000));
+    t.playout.flush();
+    t.out.fill(t.dtmf);
+    t.clock.advance(20 * (LEAD_FRAMES + 20));
+    const isAudio = (p: RtpPacket) => p.payload[0] !== silenceFrame("PCMU")[0];
+    expect(t.sock.sent.filter(isAudio).length).toBe(LEAD_FRAMES); // all the lead, then silence
+    t.out.fill(t.dtmf); // the call thread runs again: it learns what went out
+    expect(t.out.lateSilence).toBe(20);
+    expect(mediaWorkerTotals.late_silence - before.late_silence).toBe(20);
+    expect(mediaWorkerTotals.audio - before.audio).toBe(LEAD_FRAMES);
+    t.clock.advance(20 * 40);
+    expect(t.sock.sent.filter(isAudio).length).toBe(LEAD_FRAMES + 30); // none of the reply lost, only late
+  });
+
+  test("silence sent before a reply's audio was queued is not counted late", async () => {
+    const t = pair({ callThreadTicks: false, fillOnQueue: true });
+    t.clock.advance(100); // 5 idle ticks: nothing to send
+    t.playout.push(new Int16Array(160 * 10).fill(3000));
+    t.playout.flush();
+    await Promise.resolve(); // the fill queued by the push (a microtask) writes the reply ahead
+    t.clock.advance(300);
+    t.out.fill(t.dtmf);
+    expect(t.sock.sent.filter((p) => p.payload[0] !== silenceFrame("PCMU")[0]).length).toBe(10);
+    expect(t.out.lateSilence).toBe(0);
   });
 });
 

@@ -23,6 +23,16 @@ describe("UAS dialog (§12.1.1)", () => {
     expect(dialogKeyOfRequest(parseMessage(TRUNK_BYE) as SipRequest)).toBe(d.key);
   });
 
+  test("a dialog created over a TCP/TLS connection sends over it while it is open, then by its route set", () => {
+    const d = Dialog.createUas(trunkInvite(), "t");
+    let open = true;
+    d.connection = { peer: { host: "52.9.254.127", port: 40123 }, open: () => open };
+    const bye = d.createRequest("BYE");
+    expect(d.nextHop(bye)).toEqual({ host: "52.9.254.127", port: 40123 });
+    open = false;
+    expect(d.nextHop(bye)).toEqual({ host: "52.9.254.127", port: 5060 });
+  });
+
   test("BYE: Request-URI = remote target, Route = route set (loose), CSeq grows, next hop = first route", () => {
     const d = Dialog.createUas(trunkInvite(), "8d2f0c1b9e7a6d54");
     const bye = d.createRequest("BYE", { headers: [["Reason", "Q.850;cause=16"]] });

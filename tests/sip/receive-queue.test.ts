@@ -4,7 +4,7 @@
  * and the event-loop turn are injected, so the slicing is exact.
  */
 import { describe, expect, test } from "bun:test";
-import { ReceiveQueue } from "../../src/sip/transport/receive-queue.ts";
+import { RECEIVE_MAX_AGE_MS, ReceiveQueue } from "../../src/sip/transport/receive-queue.ts";
 
 /** A fake event loop: `schedule` records turns, `turn()` runs the next one. */
 function loop() {
@@ -106,6 +106,32 @@ describe("ReceiveQueue", () => {
     expect(q.push(5)).toBe(false);
   });
 
+  test("an item that waited longer than maxAgeMs is dropped unhandled and reported with its wait; fresher ones are handled, in order", () => {
+    const l = loop();
+    const seen: number[] = [];
+    const expired: Array<[number, number]> = [];
+    // Each item costs 400 ms of (fake) time: a starved agent working through a burst.
+    const q = new ReceiveQueue<number>((n) => (seen.push(n), l.advance(400)), {
+      schedule: l.schedule,
+      now: l.now,
+      sliceMs: 1,
+      maxAgeMs: 1000,
+      onExpired: (n, waited) => expired.push([n, waited]),
+    });
+    for (let i = 0; i < 5; i++) q.push(i, i === 4); // the last one urgent: it goes first, but ages all the same
+    for (let t = 0; t < 10 && l.pending() > 0; t++) l.turn();
+    expect(seen).toEqual([4, 0, 1]); // handled at 0, 400, 800 ms after queueing
+    expect(expired).toEqual([[2, 1200], [3, 1200]]); // 1,200 ms > 1,000: dropped without their cost
+    q.push(5);
+    l.turn();
+    expect(seen).toEqual([4, 0, 1, 5]); // a new item waits for nothing of the old backlog
+  });
+
+  test("the default maxAgeMs is under T4 (5 s: RFC 3261 Table 4, a message's longest life in the network)", () => {
+    expect(RECEIVE_MAX_AGE_MS).toBeLessThan(5000);
+    expect(RECEIVE_MAX_AGE_MS).toBeGreaterThan(500); // above T1: a sender resends before we drop
+  });
+
   test("real event loop: a timer due during a long backlog runs between slices, not after the whole backlog", async () => {
     const order: string[] = [];
     const q = new ReceiveQueue<number>(
@@ -116,7 +142,7 @@ describe("ReceiveQueue", () => {
         }
         order.push("d");
       },
-      { sliceMs: 1 },
+      { sliceMs: 1, maxAgeMs: 60_000 }, // about slicing: no item expires on a starved machine
     );
     setTimeout(() => order.push("timer"), 0);
     for (let i = 0; i < 200; i++) q.push(i); // ~100 ms of work

@@ -61,6 +61,22 @@ test("a response goes back over the connection the request came on (§18.2.2), n
   expect(c.text()).toMatch(/CSeq: \d+ OPTIONS/);
 });
 
+test("…also when the Via has no rport: its sent-by port (the client's listening port) is not the connection's", async () => {
+  // Asterisk, Kamailio and SBCs over TCP/TLS often send `Via: SIP/2.0/TCP <their address>:5060;branch=…`
+  // from an ephemeral port, without rport: the response went out over UDP to sent-by instead.
+  const { tcp, multi, got } = await setup();
+  for (const via of ["SIP/2.0/TCP 127.0.0.1:5070;branch=z9hG4bKtcp2", "SIP/2.0/TCP 192.0.2.7:5060;branch=z9hG4bKtcp3"]) {
+    const c = await client(tcp.local.port);
+    c.s.write(TRUNK_OPTIONS.replace(/Via: SIP\/2\.0\/UDP [^\r\n]+/, `Via: ${via}`));
+    await until(() => got.length === 1);
+    const req = got.pop()!.m as Req;
+    expect(req.headers.get("Via")).toBe(`${via};rport=${c.local};received=127.0.0.1`);
+    multi.sendResponse(buildResponse(req, 200, { toTag: "x" }));
+    await until(() => c.text().length > 0);
+    expect(c.text()).toMatch(/^SIP\/2\.0 200 OK\r\n/);
+  }
+});
+
 test("a header block over 16 KB (no end in sight) closes the connection; nothing is delivered", async () => {
   const { tcp, got } = await setup();
   const before = sipRefusedTotals.oversize_dropped;

@@ -132,6 +132,20 @@ describe("INVITE → 100, onInvite, accept → 200 until ACK", () => {
     h.send(ackFor(noSdp, h.responses(200)[0]!, "z9hG4bKack9", "v=0\r\n"));
     expect(ackSdp).toBe("v=0\r\n");
   });
+
+  test("late offer: an UPDATE with an offer before the ACK answered our offer → 491 (RFC 3311 §5.2); after it, taken", () => {
+    const h = harness();
+    const noSdp = request("INVITE", { branch: "z9hG4bKlate2" });
+    h.send(noSdp);
+    const c = h.calls[0]!;
+    c.accept(ANSWER_SDP);
+    const ok = h.responses(200)[0]!;
+    h.send(inDialog(noSdp, ok, "UPDATE", 2, "z9hG4bKupd1", TRUNK_SDP));
+    expect(h.responses(491, "UPDATE")).toHaveLength(1);
+    h.send(ackFor(noSdp, ok, "z9hG4bKack10", TRUNK_SDP));
+    h.send(inDialog(noSdp, ok, "UPDATE", 3, "z9hG4bKupd2", TRUNK_SDP));
+    expect(h.responses(200, "UPDATE")).toHaveLength(1);
+  });
 });
 
 describe("rejecting and draining", () => {

@@ -122,6 +122,8 @@ export interface LoadRow {
   gapP99Ms: number;
   gapMaxMs: number;
   underruns: number;
+  /** Silence frames the media worker sent while a call's playout held audio not yet written ahead (its metric; 0 with the worker off). */
+  lateSilence?: number;
   /** OPTIONS answer time during load: p99 and max, ms; unanswered probes. */
   optionsP99Ms: number;
   optionsMaxMs: number;
@@ -150,7 +152,7 @@ export function gateFailures(r: LoadRow): string[] {
   return f;
 }
 
-const COLUMNS = ["pipeline", "calls", "replied", "replies", "reply p50/p90", "cpu %", "cpu ms/call-s", "rss MiB (+children)", "gap p50", "p90", "p99", "max", "underruns", "OPTIONS p99/max", "pacer p99", "vad batch", "barge-in cut p50/p90", "gate"];
+const COLUMNS = ["pipeline", "calls", "replied", "replies", "reply p50/p90", "cpu %", "cpu ms/call-s", "rss MiB (+children)", "gap p50", "p90", "p99", "max", "underruns (late)", "OPTIONS p99/max", "pacer p99", "vad batch", "barge-in cut p50/p90", "gate"];
 
 /** The printed table, one row per run. */
 export function loadTable(rows: readonly LoadRow[]): string {
@@ -171,7 +173,7 @@ export function loadTable(rows: readonly LoadRow[]): string {
       f1(r.gapP90Ms),
       f1(r.gapP99Ms),
       f1(r.gapMaxMs),
-      String(r.underruns),
+      r.lateSilence ? `${r.underruns} (${r.lateSilence})` : String(r.underruns),
       `${f1(r.optionsP99Ms)}/${f1(r.optionsMaxMs)}${r.optionsLost ? ` (${r.optionsLost} lost)` : ""}`,
       r.pacerP99Ms < 0 ? "?" : f1(r.pacerP99Ms),
       r.vadBatch === undefined ? "-" : f1(r.vadBatch),

@@ -112,6 +112,10 @@ function pacerBuckets(text: string): Map<number, number> {
   }
   return m;
 }
+/** voice_agent_media_worker_frames_total{kind="late_silence"} in a /metrics text (0 with the worker off). */
+function lateSilence(text: string): number {
+  return Number(/^voice_agent_media_worker_frames_total\{kind="late_silence"\} (\d+)/m.exec(text)?.[1] ?? 0);
+}
 /** voice_agent_vad_total{what="windows"|"runs"} in a /metrics text. */
 function vadCounts(text: string): { windows: number; runs: number } {
   const v = (what: string) => Number(new RegExp(`^voice_agent_vad_total\\{what="${what}"\\} (\\d+)`, "m").exec(text)?.[1] ?? NaN);
@@ -299,6 +303,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadRow> {
       gapP99Ms: percentile(gaps, 0.99),
       gapMaxMs: percentile(gaps, 1),
       underruns,
+      lateSilence: lateSilence(text1) - lateSilence(text0),
       optionsP99Ms: percentile(opts.times, 0.99),
       optionsMaxMs: percentile(opts.times, 1),
       optionsLost: opts.lost,

@@ -202,3 +202,33 @@ export function describeSipp(r: SippResult): string {
   const flow = r.messages.map((m) => `${m.direction === "sent" ? ">>" : "<<"} ${m.firstLine}`).join("\n");
   return `sipp exit=${r.exitCode} timedOut=${r.timedOut} ${r.durationMs.toFixed(0)} ms\n${flow}\n${r.errors.slice(-1500)}\n${r.stderr.slice(-1500)}`;
 }
+
+/**
+ * Tells a SIPp caller running tests/scenarios/inbound-call-until-info.xml to hang up now (or one running
+ * inbound-call-turns.xml to take its next step: the next phrase, then the BYE): one INFO with
+ * the call's Call-ID to SIPp's SIP port (SIPp matches a call by Call-ID alone; it answers 200 and sends
+ * its BYE). Start that SIPp with `localPort` and `extraArgs: ["-cid_str", id]` so both are known (the
+ * first call's Call-ID is `id` with `%u` = 1, `%s` = the local IP). On loopback one datagram does; if it
+ * were lost, the scenario hangs up after its own 45 s.
+ */
+export async function tellSippToHangUp(sippPort: number, callId: string): Promise<void> {
+  const sock = await Bun.udpSocket({ hostname: LOOPBACK, port: 0 });
+  try {
+    const info = [
+      `INFO sip:caller@${LOOPBACK}:${sippPort} SIP/2.0`,
+      `Via: SIP/2.0/UDP ${LOOPBACK}:${sock.port};branch=z9hG4bK-hangup-${sock.port};rport`,
+      `From: <sip:test@${LOOPBACK}:${sock.port}>;tag=hangup${sock.port}`,
+      `To: <sip:caller@${LOOPBACK}:${sippPort}>`,
+      `Call-ID: ${callId}`,
+      "CSeq: 1 INFO",
+      "Max-Forwards: 70",
+      "Content-Length: 0",
+      "",
+      "",
+    ].join("\r\n");
+    sock.send(info, sippPort, LOOPBACK);
+    await Bun.sleep(50); // let the datagram leave before the socket closes
+  } finally {
+    sock.close();
+  }
+}

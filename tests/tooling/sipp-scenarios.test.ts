@@ -5,7 +5,8 @@
  */
 import { afterAll, afterEach, describe, expect, test } from "bun:test";
 import { readdirSync, readFileSync } from "node:fs";
-import { runSipp, describeSipp, parseSippMessageLog, type SippResult } from "../support/sipp.ts";
+import { runSipp, describeSipp, parseSippMessageLog, tellSippToHangUp, type SippResult } from "../support/sipp.ts";
+import { freeUdpPort } from "../support/ports.ts";
 import { silenceFile } from "../support/speech.ts";
 import { stopAllManaged, liveManagedCount } from "../support/process.ts";
 import { StandinUas } from "./standin-uas.ts";
@@ -59,6 +60,32 @@ describe("SIPp scenarios against the stand-in UAS", () => {
     expect(s.received).toEqual(["INVITE", "ACK", "BYE"]);
     expect(s.rtpIn).toBeGreaterThanOrEqual(25); // ~600 ms of 20 ms packets
   }, 15_000);
+
+  test("inbound-call-until-info: talks until told (an INFO on its Call-ID gets 200), then BYE with the 200's To tag", async () => {
+    const s = await standin();
+    const port = await freeUdpPort();
+    const t0 = performance.now();
+    const run = runSipp({
+      scenario: "inbound-call-until-info",
+      target: `127.0.0.1:${s.sipPort}`,
+      localPort: port,
+      audioFile: silenceFile(30),
+      timeoutMs: 20_000,
+      extraArgs: ["-cid_str", `told-${port}-%u@%s`],
+    });
+    const deadline = Date.now() + 10_000;
+    while (!s.received.includes("ACK") && Date.now() < deadline) await Bun.sleep(50);
+    await Bun.sleep(500);
+    expect(s.received).toEqual(["INVITE", "ACK"]); // still talking: no BYE before it is told
+    await tellSippToHangUp(port, `told-${port}-1@127.0.0.1`);
+    const r = await run;
+    expect(r.exitCode, describeSipp(r)).toBe(0);
+    expect(performance.now() - t0).toBeLessThan(15_000); // not the scenario's own 45 s
+    expect(flow(r)).toEqual(["> INVITE", "< 100", "< 180", "< 200", "> ACK", "< INFO", "> 200", "> BYE", "< 200"]);
+    expect(header(r, 7, "To")).toBe(header(r, 3, "To"));
+    expect(header(r, 7, "To")).toMatch(/;tag=standin\d+/);
+    expect(s.received).toEqual(["INVITE", "ACK", "BYE"]);
+  }, 25_000);
 
   test("pcma-only: succeeds when the answer is PCMA", async () => {
     const s = await standin();

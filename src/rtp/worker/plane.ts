@@ -20,6 +20,14 @@ import { RX_META_FIELDS } from "./protocol.ts";
 import { MAX_RTP_DATAGRAM_BYTES } from "../drop-counters.ts";
 import { WorkerSendPath } from "./send-path-worker.ts";
 
+/**
+ * Process-wide counts of what the media worker sent from the calls' playouts, as the call thread learns
+ * it (src/call/paced-output.ts reconcile), for `voice_agent_media_worker_frames_total{kind}`: `audio`
+ * (playout frames sent), `late_silence` (silence frames sent while the call's playout already held
+ * audio not yet written ahead: the call thread was late by more than the lead).
+ */
+export const mediaWorkerTotals = { audio: 0, late_silence: 0 };
+
 /** Stands for a datagram the worker did not copy (over MAX_RTP_DATAGRAM_BYTES): RtpSession drops it as oversize. */
 const OVERSIZE = new Uint8Array(MAX_RTP_DATAGRAM_BYTES + 1);
 

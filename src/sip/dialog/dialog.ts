@@ -176,6 +176,7 @@ export class Dialog {
    * route set). `maddr` wins over the host; the port defaults to 5060.
    */
   nextHop(req: SipRequest): Address {
+    if (this.connection?.open()) return this.connection.peer;
     const first = this.routeSet[0];
     if (first !== undefined) {
       const u = parseNameAddr(first).uri;
@@ -183,6 +184,14 @@ export class Dialog {
     }
     return uriAddress(parseUri(req.uri));
   }
+
+  /**
+   * The TCP/TLS connection the dialog-creating request came on: while it is open, every in-dialog
+   * request goes over it (what the README promises: "responses and the dialog stay on the caller's
+   * connection"; RFC 5923 §1 on why: a peer's Contact is often unreachable from here — behind NAT, or
+   * listening on TLS only — while the connection it opened is not). Closed → route set / remote target.
+   */
+  connection: { peer: Address; open(): boolean } | undefined;
 
   /** §12.2.1.2 / §12.2.2: a target-refresh request or its 2xx updates the remote target. */
   updateRemoteTarget(contact: SipUri): void {

@@ -31,11 +31,11 @@ export type InboundResult =
  * - A malformed request (not ACK) with a routable top Via and From/To that parse → `reject` with 400 Bad Request (505 for another SIP version), its detail in a Warning header
  *   (§21.4.1, §20.43). Anything else malformed → `drop` (responses are never answered, §18.1.2).
  */
-export function processDatagram(data: Uint8Array, source: Address): InboundResult {
+export function processDatagram(data: Uint8Array, source: Address, reliable = false): InboundResult {
   if (isKeepAlive(data)) return { kind: "keepalive" };
   try {
     const message = parseMessage(data);
-    if (message.kind === "request") stampVia(message.headers, source);
+    if (message.kind === "request") stampVia(message.headers, source, reliable);
     return { kind: "message", message };
   } catch (e) {
     const error = e instanceof SipParseError ? e : new SipParseError("empty", String(e));
@@ -53,8 +53,13 @@ export function processDatagram(data: Uint8Array, source: Address): InboundResul
  * set): responses go to `received` (§18.2.2), so a forged `received=<victim>` on a Via whose sent-by is
  * the real source would aim our responses — a 200 retransmitted until Timer H, a stateless 403 — at
  * any address.
+ * `reliable` (a TCP/TLS connection): `received` and `rport` are always set to the connection's far end,
+ * as if `rport` had been asked for. §18.2.2: "the response MUST be sent using the existing connection
+ * to the source of the original request" — the stream transport finds that connection by the address
+ * the Via yields; without `rport` it yielded the sent-by port (a client's listening port, never the
+ * ephemeral port it connected from), no connection matched and the response went out over UDP.
  */
-export function stampVia(headers: Headers, source: Address): void {
+export function stampVia(headers: Headers, source: Address, reliable = false): void {
   const top = headers.get("Via");
   if (top === undefined) return;
   let via;
@@ -65,7 +70,7 @@ export function stampVia(headers: Headers, source: Address): void {
   }
   const sourceHost = source.host.includes(":") ? `[${source.host}]` : source.host;
   const hostDiffers = via.host.toLowerCase() !== sourceHost.toLowerCase();
-  if (via.params.has("rport")) {
+  if (reliable || via.params.has("rport")) {
     via.params.set("rport", String(source.port));
     via.params.set("received", source.host);
   } else if (hostDiffers || via.params.has("received")) {

@@ -89,6 +89,10 @@ export class MultiTransport implements Transport {
     this.udp.sendResponse(response);
   }
 
+  connected(peer: Address): boolean {
+    return this.streams.some((s) => s.has(peer));
+  }
+
   prioritize(peer: Address): void {
     this.udp.prioritize?.(peer);
   }

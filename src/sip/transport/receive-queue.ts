@@ -12,6 +12,14 @@
  * the live calls) have their own bound (`maxUrgent`) and are handled before the others, so a flood
  * filling the ordinary lane does not drop a live call's BYE.
  *
+ * Bounded in age too: an item that waited longer than `maxAgeMs` is dropped unhandled (`onExpired`).
+ * RFC 3261 §17 sizes the transaction timers for how long a message may live in the network — Table 4:
+ * T4, "Maximum duration a message will remain in the network", 5 s; Timer I = T4 is how long a completed
+ * INVITE server transaction absorbs copies of its INVITE. A datagram queued here longer than that is
+ * a message the network held too long: a CANCEL storm's INVITE copies waited up to 7 s on a busy
+ * machine, met no transaction any more and became new calls (a 487 and then a 200 to one INVITE).
+ * A sender retransmits what it got no answer for, so a stale datagram is dropped work, not lost work.
+ *
  *   const q = new ReceiveQueue((d) => handle(d), { max: 1024, sliceMs: 1 });
  *   if (!q.push(datagram, fromLivePeer)) dropped++;
  */
@@ -22,14 +30,20 @@ export const RECEIVE_QUEUE_MAX = 1024;
 export const RECEIVE_QUEUE_MAX_URGENT = 256;
 /** Longest run of handling before the event loop gets a turn, ms (the pacer must never wait > 1–2 ms). */
 export const RECEIVE_SLICE_MS = 1;
+/** Longest wait in the queue, ms: well under T4 (5 s, RFC 3261 §17.1.2.2), above T1 (a sender's first resend). */
+export const RECEIVE_MAX_AGE_MS = 2000;
 
-export interface ReceiveQueueOptions {
+export interface ReceiveQueueOptions<T = unknown> {
   /** Default {@link RECEIVE_QUEUE_MAX}. */
   max?: number;
   /** Default {@link RECEIVE_QUEUE_MAX_URGENT}. */
   maxUrgent?: number;
   /** Default {@link RECEIVE_SLICE_MS}. */
   sliceMs?: number;
+  /** Default {@link RECEIVE_MAX_AGE_MS}. */
+  maxAgeMs?: number;
+  /** Told of each item dropped for waiting longer than `maxAgeMs`, with its wait (ms). */
+  onExpired?: (item: T, waitedMs: number) => void;
   /** Runs `fn` on a later turn of the event loop; default setImmediate. */
   schedule?: (fn: () => void) => void;
   /** Monotonic ms; default performance.now. */
@@ -68,25 +82,35 @@ class Lane<T> {
   }
 }
 
+/** A queued item and when it was queued (`now()` ms). */
+interface Entry<T> {
+  item: T;
+  at: number;
+}
+
 export class ReceiveQueue<T> {
-  private readonly normal = new Lane<T>();
-  private readonly urgent = new Lane<T>();
+  private readonly normal = new Lane<Entry<T>>();
+  private readonly urgent = new Lane<Entry<T>>();
   private scheduled = false;
   private closed = false;
   private readonly max: number;
   private readonly maxUrgent: number;
   private readonly sliceMs: number;
+  private readonly maxAgeMs: number;
+  private readonly onExpired: ((item: T, waitedMs: number) => void) | undefined;
   private readonly schedule: (fn: () => void) => void;
   private readonly now: () => number;
 
   /** `handle` gets each item once, in order; it must not throw (a throw is swallowed, the rest go on). */
   constructor(
     private readonly handle: (item: T) => void,
-    o: ReceiveQueueOptions = {},
+    o: ReceiveQueueOptions<T> = {},
   ) {
     this.max = Math.max(1, o.max ?? RECEIVE_QUEUE_MAX);
     this.maxUrgent = Math.max(1, o.maxUrgent ?? RECEIVE_QUEUE_MAX_URGENT);
     this.sliceMs = Math.max(0, o.sliceMs ?? RECEIVE_SLICE_MS);
+    this.maxAgeMs = Math.max(0, o.maxAgeMs ?? RECEIVE_MAX_AGE_MS);
+    this.onExpired = o.onExpired;
     this.schedule = o.schedule ?? ((fn) => void setImmediate(fn));
     this.now = o.now ?? (() => performance.now());
   }
@@ -104,7 +128,7 @@ export class ReceiveQueue<T> {
     if (this.closed) return false;
     const lane = urgent ? this.urgent : this.normal;
     if (lane.length >= (urgent ? this.maxUrgent : this.max)) return false;
-    lane.push(item);
+    lane.push({ item, at: this.now() });
     if (!this.scheduled) {
       this.scheduled = true;
       this.schedule(() => this.drain());
@@ -125,9 +149,11 @@ export class ReceiveQueue<T> {
     const until = this.now() + this.sliceMs;
     // At least one item per slice, so a slow handler still makes progress; urgent ones first.
     do {
-      const item = this.urgent.length > 0 ? this.urgent.shift() : this.normal.shift();
+      const e = this.urgent.length > 0 ? this.urgent.shift() : this.normal.shift();
+      const waited = this.now() - e.at;
       try {
-        this.handle(item);
+        if (waited > this.maxAgeMs) this.onExpired?.(e.item, waited);
+        else this.handle(e.item);
       } catch {
         /* the handler reports its own failures */
       }

@@ -278,7 +278,7 @@ export class StreamTransport {
   }
 
   private deliver(s: Socket<ConnData>, bytes: Uint8Array, source: Address): void {
-    const r = processDatagram(bytes, source);
+    const r = processDatagram(bytes, source, true); // received/rport = this connection (§18.2.2)
     const verdict = r.kind === "message" && this.gate ? this.gate.admit(source.host, r.message.kind === "request") : "pass";
     if (verdict !== "pass") {
       const reason = verdict === "rate_limited" ? "rate_limited" : "untrusted_dropped";

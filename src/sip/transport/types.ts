@@ -45,4 +45,9 @@ export interface Transport {
    * while after the last call. Optional: a transport without a receive queue ignores it.
    */
   prioritize?(peer: Address): void;
+  /**
+   * True while a TCP/TLS connection with `peer` (its address and port) is open, so that `send(…, peer)`
+   * goes over it. Optional: a UDP-only transport has none.
+   */
+  connected?(peer: Address): boolean;
 }

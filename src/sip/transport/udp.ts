@@ -49,7 +49,7 @@ export interface UdpTransportStats {
   sendErrors: number;
   /** Socket errors (ICMP unreachable reports and others). */
   socketErrors: number;
-  /** Dropped unhandled because the receive queue was full (./receive-queue.ts): the agent could not keep up. */
+  /** Dropped unhandled because the receive queue was full or held it over RECEIVE_MAX_AGE_MS (./receive-queue.ts): the agent could not keep up. */
   overloaded: number;
 }
 
@@ -105,7 +105,12 @@ export class UdpTransport implements Transport {
   /** `host:port` of confirmed dialogs' peers → until when (performance.now() ms) they are urgent. */
   private readonly peers = new Map<string, number>();
   /** Datagrams past the gate, handled in slices (./receive-queue.ts). */
-  private readonly queue = new ReceiveQueue<Received>((r) => this.handle(r.data, r.source, r.verdict));
+  private readonly queue = new ReceiveQueue<Received>((r) => this.handle(r.data, r.source, r.verdict), {
+    onExpired: (r, waitedMs) => {
+      this.stats.overloaded++;
+      this.refusals.note("overloaded", r.source, { msg: "sip datagram dropped: waited too long in the receive queue", fields: { waitedMs: Math.round(waitedMs) } });
+    },
+  });
   /** The last datagram sent: where (as given to `send`, and resolved) and when (performance.now()). */
   private lastSend: { to: Address; ip: string; port: number; at: number } | undefined;
   /** `ip:port code` → when it was last logged and how many were not logged since. */

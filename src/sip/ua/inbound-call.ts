@@ -89,7 +89,17 @@ export class InboundCall extends CallBase<InboundCallEvents> {
   accept(answerSdp: string): boolean {
     if (this.state !== "offered" || this.tx.state !== "proceeding") return false;
     this.localSdp = answerSdp;
+    // A late-offer INVITE: our 200 carries the offer; until the ACK brings the answer a new offer from the
+    // peer is glare (RFC 3311 §5.2: "If an UPDATE is received that contains an offer, and the UAS has
+    // generated an offer (in an UPDATE, PRACK or INVITE) to which it has not yet received an answer, the
+    // UAS MUST reject the UPDATE with a 491 response").
+    if (this.offerSdp === "") this.oa.localOfferPending = true;
     this.dialog = Dialog.createUas(this.invite, this.localTag); // Contact checked by the UA (400 otherwise)
+    if (/^(TCP|TLS)$/i.test(this.invite.topVia.transport)) {
+      // Our BYE, REFER, refreshes go back over the caller's connection while it is open (Dialog.connection).
+      const peer = this.remote;
+      this.dialog.connection = { peer, open: () => this.ctx.transport.connected?.(peer) ?? false };
+    }
     this.ctx.registerDialog(this.dialog.key, this);
     const delay = this.ctx.answerDelayMs;
     if (delay > 0) {
@@ -213,6 +223,7 @@ export class InboundCall extends CallBase<InboundCallEvents> {
     if (this.state !== "answered") return;
     this.transition("confirmed");
     this.dialog!.state = "confirmed";
+    this.oa.localOfferPending = false; // a late offer's answer is in this ACK
     // Late offer: §13.2.2.4 "If the 2xx contains an offer (based on the rules above), the ACK MUST carry
     // an answer in its body."
     this.emitter.emit("confirmed", ack.body.length > 0 ? ack.bodyText : undefined);
