@@ -92,7 +92,9 @@ async function tune(which: "tune" | "holdout"): Promise<void> {
               for (const cq of list("--confirm-quiet", "default"))
               for (const st of list("--strong", "default"))
               for (const cm of list("--caller-margin", "default"))
+              for (const ce of list("--caller-ease", "default"))
                 grid.push({
+                  callerEase: ce === "default" ? undefined : ce === "true",
                   callerMargin: cm === "default" ? undefined : cm === "off" ? null : Number(cm),
                   strong: st === "default" ? undefined : st === "off" ? null : { p: Number(st.split(":")[0]), minSpeechMs: Number(st.split(":")[1]), withinDb: st.split(":")[2] ? Number(st.split(":")[2]) : undefined, q: st.split(":")[3] ? Number(st.split(":")[3]) : undefined },
                   confirmQuiet: cq === "default" ? undefined : cq === "true",

@@ -277,7 +277,9 @@ export class SileroSpeechDetector implements SpeechDetector {
     }
     if (agentSpeaking && (!this.inSpeech || this.paused)) {
       const frame = this.segmenter.frameCount - 1;
-      if (p !== null && p >= this.threshold) {
+      const cl = this.callerLevel;
+      const min = cl?.settings.ease && cl.levelDb !== undefined && atLevel ? this.low : this.threshold;
+      if (p !== null && p >= min) {
         if (this.fastRun === 0) {
           this.fastStart = frame;
           this.fastConfirmed = q === undefined;
@@ -294,7 +296,7 @@ export class SileroSpeechDetector implements SpeechDetector {
       } else {
         this.fastRun = this.fastGap = this.fastStrong = 0;
       }
-      if (this.fastRun > 0 && q !== undefined && q !== null && q >= this.threshold) this.fastConfirmed = true;
+      if (this.fastRun > 0 && q !== undefined && q !== null && q >= min) this.fastConfirmed = true;
       if ((this.fastRun >= this.bargeInFrames || this.fastStrong >= this.strongFrames) && this.fastConfirmed && this.fastLoud) {
         this.fastFired = true;
         this.traceDecision(this.fastStrong >= this.strongFrames ? "strong" : "count", (frame - this.fastStart + 1) * SEGMENTER_FRAME_MS);
