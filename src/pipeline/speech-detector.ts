@@ -123,6 +123,8 @@ export class SileroSpeechDetector implements SpeechDetector {
   private lastLoudFrame = -1;
   /** A segmenter start while the agent talked was not at the caller's level: held until the agent stops. */
   private held = false;
+  /** Levels of the two frames before this one (frameDbfs), dBFS. */
+  private readonly prevDb = [-Infinity, -Infinity];
   /** A pause was reported inside the current speech; `resumeRun` counts speech frames since. */
   private paused = false;
   /** During a pause: a frame at or above the segmenter's band was heard (reported as activity). */
@@ -226,7 +228,12 @@ export class SileroSpeechDetector implements SpeechDetector {
     if (this.closed) return;
     if (echo) this.echoFrames++;
     const voiced = p !== null && p >= this.threshold; // p is 0 for echo frames
-    const atLevel = this.callerLevel === null || this.callerLevel.atCallerLevel(dbfs);
+    // Silero's probability lags the audio by a window or so (32 ms, with context): the frames it calls
+    // speech can be the quieter tail of a loud syllable, so the level is that of the last 60 ms.
+    const recent = Math.max(dbfs, this.prevDb[0], this.prevDb[1]);
+    this.prevDb[1] = this.prevDb[0];
+    this.prevDb[0] = dbfs;
+    const atLevel = this.callerLevel === null || this.callerLevel.atCallerLevel(recent);
     if (voiced && atLevel) this.lastLoudFrame = this.segmenter.frameCount;
     if (voiced && !agentSpeaking) this.callerLevel?.learn(dbfs);
     for (const ev of this.segmenter.push(pcm, q === undefined ? p : q)) {

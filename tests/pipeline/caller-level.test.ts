@@ -134,6 +134,22 @@ describe("SileroSpeechDetector callerLevel (background voices)", () => {
     }
   });
 
+  test("Silero's lag: speech frames right after a loud syllable (within 60 ms) count as at the caller's level", async () => {
+    // Frames marked with sample 0 = 2 get p 0.01: the loud syllable Silero has not called speech yet.
+    const lagging = (pcm: Int16Array) => (pcm[0] === 2 ? 0.01 : rms(pcm) > 100 ? 0.95 : 0.01);
+    const vad = () => ({ process: async (pcm: Int16Array) => lagging(pcm) }) as unknown as VadStream;
+    const loudUnheard = (n: number) => frames(n, 8000).map((f) => ((f[0] = 2), f));
+    const d = new SileroSpeechDetector(vad(), { bargeInMinSpeechMs: 80 });
+    const ev: string[] = [];
+    d.listen({ onSpeechStart: () => ev.push("start"), onSpeechEnd: () => ev.push("end") });
+    await callerTurn(d, 8000);
+    d.setAgentSpeaking(true);
+    await feed(d, [...loudUnheard(2), ...frames(3, 2000)]);
+    expect(ev).toEqual(["start", "end"]);
+    await feed(d, frames(1, 2000)); // the 4th counted frame: the run had a frame within 60 ms of the loud one
+    expect(ev).toEqual(["start", "end", "start"]);
+  });
+
   test("the level follows the caller: after they spoke 12 dB softer for a while, that level interrupts", async () => {
     const { d, ev } = detector();
     await callerTurn(d, 8000);
