@@ -17,7 +17,7 @@ import { vadTotals } from "../media/vad/batcher.ts";
 const PROCESS_TOTALS: readonly { name: string; help: string; label: string; totals: Readonly<Record<string, number>> }[] = [
   {
     name: "voice_agent_rtp_dropped_total",
-    help: "RTP datagrams dropped unprocessed, by reason: oversize (> 1500 bytes), malformed, payload_type (not negotiated), source (refused by the latch), rate (the accepted source above 150 packets/s after a burst of 250). Process totals.",
+    help: "RTP datagrams dropped unprocessed, by reason: oversize (> 1500 bytes), malformed, payload_type (not negotiated), source (refused by the latch), rate (the accepted source above 150 packets/s after a burst of 250), backlog (MEDIA_WORKER=on: the call thread so late that the worker's 1 MiB backlog was full). Process totals.",
     label: "reason",
     totals: rtpDropTotals,
   },

@@ -8,9 +8,11 @@
  * - `malformed`: not RTP (RtpParseError);
  * - `payload_type`: a payload type we did not negotiate;
  * - `source`: from a source the symmetric latch refuses (symmetric-latch.ts);
- * - `rate`: from the accepted source, above its packet-rate limit (rate-policer.ts).
+ * - `rate`: from the accepted source, above its packet-rate limit (rate-policer.ts);
+ * - `backlog`: MEDIA_WORKER=on, received by the media worker while the call thread was so late that
+ *   its backlog was full (src/rtp/worker/media-worker.ts; the in-thread kernel socket buffer's drop).
  */
-export type RtpDropReason = "oversize" | "malformed" | "payload_type" | "source" | "rate";
+export type RtpDropReason = "oversize" | "malformed" | "payload_type" | "source" | "rate" | "backlog";
 
 /**
  * Largest datagram we treat as RTP, bytes: an Ethernet MTU. One 20 ms G.711 packet is 172 bytes;
@@ -20,4 +22,4 @@ export type RtpDropReason = "oversize" | "malformed" | "payload_type" | "source"
  */
 export const MAX_RTP_DATAGRAM_BYTES = 1500;
 
-export const rtpDropTotals: Record<RtpDropReason, number> = { oversize: 0, malformed: 0, payload_type: 0, source: 0, rate: 0 };
+export const rtpDropTotals: Record<RtpDropReason, number> = { oversize: 0, malformed: 0, payload_type: 0, source: 0, rate: 0, backlog: 0 };

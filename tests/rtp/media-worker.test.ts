@@ -267,4 +267,36 @@ describe("MediaPlane (the real worker thread)", () => {
       await plane.stop(1000);
     }
   });
+
+  test("a late call thread finds one batch waiting, not a queue of messages: every datagram, in order", async () => {
+    const plane = MediaPlane.start();
+    const [port] = [await freeUdpPortRange(1)];
+    const peer = await rtpReceiver();
+    const got: number[] = [];
+    try {
+      const bound = await plane.binder("127.0.0.1", port, (data) => got.push(data[0]! | (data[1]! << 8)), () => {});
+      const datagram = (i: number) => new Uint8Array([i & 0xff, i >> 8, 0, 0]);
+      peer.socket.send(datagram(0), port, "127.0.0.1");
+      await waitFor(() => got.length === 1);
+      const before = plane.batches;
+      // The call thread busy for 300 ms while a datagram arrives every ~1 ms (the worker flushes every 2 ms).
+      let sent = 1;
+      const until = performance.now() + 300;
+      let next = performance.now();
+      while (performance.now() < until) {
+        if (performance.now() >= next) {
+          peer.socket.send(datagram(sent++), port, "127.0.0.1");
+          next += 1;
+        }
+      }
+      await waitFor(() => got.length === sent);
+      expect(got).toEqual(Array.from({ length: sent }, (_, i) => i));
+      // Without flow control: one message per 2 ms flush (~150). With it: the one in flight, then the rest.
+      expect(plane.batches - before).toBeLessThanOrEqual(4);
+      bound.socket.close();
+    } finally {
+      peer.socket.close();
+      await plane.stop(1000);
+    }
+  });
 });

@@ -8,8 +8,9 @@
  * a session opens it, a WorkerStream (worker-stream.ts) reading the call's FrameRing on each tick.
  * Received datagrams up to MAX_RTP_DATAGRAM_BYTES are copied into a batch buffer (larger ones only
  * reported, for the session's drop counters) and posted to the call thread every RX_FLUSH_MS
- * (one transferred ArrayBuffer per batch): the call thread runs today's RtpSession receive rules on
- * them. Tick lateness goes back every LATE_REPORT_MS for the pacer_lateness_ms histogram.
+ * (one transferred ArrayBuffer per batch), one batch at a time: the next is posted once the call
+ * thread delivered the last (flow control, below). The call thread runs today's RtpSession receive
+ * rules on them. Tick lateness goes back every LATE_REPORT_MS for the pacer_lateness_ms histogram.
  */
 import type { udp } from "bun";
 import { SystemClock } from "../../util/clock.ts";
@@ -23,8 +24,12 @@ declare const self: Worker;
 
 /** Received datagrams wait at most this long (ms) before their batch goes to the call thread. */
 const RX_FLUSH_MS = 2;
-/** A batch is posted at once when its buffer holds this much. */
+/** Bytes of datagrams per batch (≤ MAX_RTP_DATAGRAM_BYTES each, so one always fits). */
 const RX_BATCH_BYTES = 64 * 1024;
+/** Batches posted to the call thread and not yet delivered there, at most. */
+const RX_IN_FLIGHT = 1;
+/** Datagram bytes kept for a late call thread, at most: ~1.2 s of 100 calls' G.711 (172-byte packets). */
+const RX_BACKLOG_BYTES = 1024 * 1024;
 /** Tick lateness is reported this often, ms. */
 const LATE_REPORT_MS = 250;
 
@@ -42,43 +47,75 @@ const pacer = new Pacer({ clock, onLateness: (ms) => late.push(ms) });
 const post = (m: PlaneReply, transfer?: ArrayBuffer[]) => self.postMessage(m, transfer ? { transfer } : undefined);
 
 // ---------------------------------------------------------------- receive batches
-let rxBuf = new Uint8Array(RX_BATCH_BYTES);
-let rxUsed = 0;
-let rxMeta: number[] = [];
-let rxAddrs: string[] = [];
+// Flow control: at most RX_IN_FLIGHT batches posted and not yet delivered (the call thread counts the
+// ones it delivered in `rxAck`). A late call thread thus never finds a queue of messages in front of its
+// timers and sockets (Bun runs a message backlog before them: SIP, providers and the playout's fill
+// starved for seconds, issue 13); the worker keeps gathering instead, in batches of RX_BATCH_BYTES,
+// up to RX_BACKLOG_BYTES, beyond which datagrams are dropped (counted, like a full socket buffer).
+interface RxBatch {
+  buf: Uint8Array;
+  used: number;
+  meta: number[];
+  addrs: string[];
+}
+const rxAckSab = new SharedArrayBuffer(4);
+const rxAck = new Int32Array(rxAckSab);
+let rxPosted = 0;
+let rxDropped = 0;
+/** Full batches waiting for the call thread, oldest first; `rxCur` is the one being filled. */
+const rxQueue: RxBatch[] = [];
+let rxQueuedBytes = 0;
+const newBatch = (): RxBatch => ({ buf: new Uint8Array(RX_BATCH_BYTES), used: 0, meta: [], addrs: [] });
+let rxCur = newBatch();
 let rxTimer: ReturnType<typeof setTimeout> | undefined;
 
-function flushRx(): void {
+function postBatch(b: RxBatch): void {
+  const buf = b.buf.buffer.slice(0, b.used) as ArrayBuffer;
+  const meta = Int32Array.from(b.meta);
+  post({ t: "rx", buf, meta, addrs: b.addrs, at: performance.timeOrigin + performance.now(), dropped: rxDropped }, [buf, meta.buffer]);
+  rxDropped = 0;
+  rxPosted++;
+}
+
+/** Posts what waits while the call thread has room (`force`: regardless, at stop); re-arms otherwise. */
+function flushRx(force = false): void {
   if (rxTimer !== undefined) clearTimeout(rxTimer);
   rxTimer = undefined;
-  if (rxAddrs.length === 0) return;
-  const buf = rxBuf.buffer.slice(0, rxUsed) as ArrayBuffer;
-  const meta = Int32Array.from(rxMeta);
-  post({ t: "rx", buf, meta, addrs: rxAddrs }, [buf, meta.buffer]);
-  rxUsed = 0;
-  rxMeta = [];
-  rxAddrs = [];
+  while (force || rxPosted - Atomics.load(rxAck, 0) < RX_IN_FLIGHT) {
+    const b = rxQueue.shift();
+    if (b) {
+      rxQueuedBytes -= b.used;
+      postBatch(b);
+      continue;
+    }
+    if (rxCur.addrs.length > 0) {
+      postBatch(rxCur);
+      rxCur = newBatch();
+    }
+    break;
+  }
+  if (rxQueue.length > 0 || rxCur.addrs.length > 0) rxTimer = setTimeout(flushRx, RX_FLUSH_MS);
 }
 
 function received(localPort: number, data: Uint8Array, rport: number, address: string): void {
   const ring = ports.get(localPort)?.stream?.ring;
   if (ring) ring.counters[C_LAST_RX] = performance.timeOrigin + performance.now();
   // Larger than any RTP we take: not copied, only reported (length −1) so the session counts the drop.
-  if (data.length > MAX_RTP_DATAGRAM_BYTES) {
-    rxMeta.push(localPort, rport, rxUsed, -1);
-    rxAddrs.push(address);
-    if (rxAddrs.length === 1) rxTimer = setTimeout(flushRx, RX_FLUSH_MS);
+  const len = data.length > MAX_RTP_DATAGRAM_BYTES ? -1 : data.length;
+  if (rxCur.used + Math.max(0, len) > RX_BATCH_BYTES) {
+    rxQueue.push(rxCur);
+    rxQueuedBytes += rxCur.used;
+    rxCur = newBatch();
+  }
+  if (rxQueuedBytes + rxCur.used + Math.max(0, len) > RX_BACKLOG_BYTES) {
+    rxDropped++;
     return;
   }
-  if (rxUsed + data.length > rxBuf.length) {
-    flushRx();
-    if (data.length > rxBuf.length) rxBuf = new Uint8Array(data.length);
-  }
-  rxBuf.set(data, rxUsed);
-  rxMeta.push(localPort, rport, rxUsed, data.length);
-  rxAddrs.push(address);
-  rxUsed += data.length;
-  if (rxAddrs.length === 1) rxTimer = setTimeout(flushRx, RX_FLUSH_MS);
+  if (len > 0) rxCur.buf.set(data, rxCur.used);
+  rxCur.meta.push(localPort, rport, rxCur.used, len);
+  rxCur.addrs.push(address);
+  if (len > 0) rxCur.used += len;
+  if (rxTimer === undefined) rxTimer = setTimeout(flushRx, RX_FLUSH_MS);
 }
 
 // ---------------------------------------------------------------- control
@@ -113,7 +150,7 @@ function handle(m: PlaneRequest): void {
   if (m.t === "stop") {
     for (const port of [...ports.keys()]) close(port);
     pacer.stop();
-    flushRx();
+    flushRx(true);
     return post({ t: "stopped" });
   }
   const p = ports.get(m.port);
@@ -154,7 +191,7 @@ function handle(m: PlaneRequest): void {
 }
 
 self.onmessage = (ev: MessageEvent<PlaneRequest>) => handle(ev.data);
-post({ t: "ready" });
+post({ t: "ready", rxAck: rxAckSab });
 
 setInterval(() => {
   if (late.length === 0) return;

@@ -17,7 +17,7 @@ import type { Logger } from "../../util/log.ts";
 import type { RtpBinder, RtpBound, RtpErrorHandler, RtpPacketHandler, RtpSocket } from "../port-pool.ts";
 import type { PlaneReply, PlaneRequest } from "./protocol.ts";
 import { RX_META_FIELDS } from "./protocol.ts";
-import { MAX_RTP_DATAGRAM_BYTES } from "../drop-counters.ts";
+import { MAX_RTP_DATAGRAM_BYTES, rtpDropTotals } from "../drop-counters.ts";
 import { WorkerSendPath } from "./send-path-worker.ts";
 
 /**
@@ -27,6 +27,9 @@ import { WorkerSendPath } from "./send-path-worker.ts";
  * audio not yet written ahead: the call thread was late by more than the lead).
  */
 export const mediaWorkerTotals = { audio: 0, late_silence: 0 };
+
+/** The "media worker rx" debug report's period, ms. */
+const RX_REPORT_MS = 10_000;
 
 /** Stands for a datagram the worker did not copy (over MAX_RTP_DATAGRAM_BYTES): RtpSession drops it as oversize. */
 const OVERSIZE = new Uint8Array(MAX_RTP_DATAGRAM_BYTES + 1);
@@ -60,12 +63,17 @@ export class MediaPlane {
   private readonly ports = new Map<number, PortHandlers>();
   private readonly binds = new Map<number, (r: Extract<PlaneReply, { t: "bound" }>) => void>();
   private nextId = 1;
+  /** `rx` batches delivered, read by the worker (from its "ready"). */
+  private rxAck: Int32Array | undefined;
   private dead = false;
   private stopped: (() => void) | undefined;
   /** Datagrams delivered from the worker. */
   received = 0;
   /** `rx` batches delivered. */
   batches = 0;
+  /** Since the last debug report: batches, their age on arrival (ms since the worker posted them), ms spent delivering. */
+  private rx = { batches: 0, datagrams: 0, ageSum: 0, ageMax: 0, deliverMs: 0 };
+  private report: ReturnType<typeof setInterval> | undefined;
 
   private constructor(
     private readonly worker: Worker,
@@ -78,12 +86,16 @@ export class MediaPlane {
     const worker = new Worker(mediaWorkerEntry());
     const plane = new MediaPlane(worker, o);
     worker.onmessage = (ev: MessageEvent<PlaneReply>) => {
-      if (ev.data.t === "ready") o.log?.info({ ms: Math.round(performance.now() - t0) }, "media worker ready");
-      else plane.onReply(ev.data);
+      if (ev.data.t === "ready") {
+        plane.rxAck = new Int32Array(ev.data.rxAck);
+        o.log?.info({ ms: Math.round(performance.now() - t0) }, "media worker ready");
+      } else plane.onReply(ev.data);
     };
     worker.onerror = (ev: ErrorEvent) => plane.fail(ev.message);
     worker.addEventListener("close", () => plane.fail("exited"));
     worker.unref();
+    plane.report = setInterval(() => plane.reportRx(), RX_REPORT_MS);
+    plane.report.unref();
     return plane;
   }
 
@@ -99,6 +111,7 @@ export class MediaPlane {
     const t = setTimeout(resolve, ms);
     await promise;
     clearTimeout(t);
+    clearInterval(this.report);
     this.dead = true;
     this.worker.terminate();
   }
@@ -148,8 +161,24 @@ export class MediaPlane {
         this.binds.delete(m.id);
         return r?.(m);
       }
-      case "rx":
-        return this.deliver(m.buf, m.meta, m.addrs);
+      case "rx": {
+        const t0 = performance.now();
+        const age = performance.timeOrigin + t0 - m.at;
+        const rx = this.rx;
+        if (age > rx.ageMax) rx.ageMax = age;
+        rx.ageSum += age;
+        rx.batches++;
+        rx.datagrams += m.addrs.length;
+        rtpDropTotals.backlog += m.dropped;
+        try {
+          this.deliver(m.buf, m.meta, m.addrs);
+        } finally {
+          // The worker posts the next batch only after this (protocol.ts, media-worker.ts flow control).
+          if (this.rxAck) Atomics.add(this.rxAck, 0, 1);
+        }
+        rx.deliverMs += performance.now() - t0;
+        return;
+      }
       case "err":
         return this.ports.get(m.port)?.onError(new Error(m.message));
       case "late":
@@ -174,8 +203,23 @@ export class MediaPlane {
     }
   }
 
+  /**
+   * Debug log every RX_REPORT_MS: how late received datagrams reach this thread (a growing `ageMaxMs`
+   * means the call thread is behind the worker) and how long their delivery took here.
+   */
+  private reportRx(): void {
+    const rx = this.rx;
+    if (rx.batches === 0) return;
+    this.o.log?.debug(
+      { batches: rx.batches, datagrams: rx.datagrams, ageMeanMs: +(rx.ageSum / rx.batches).toFixed(1), ageMaxMs: +rx.ageMax.toFixed(1), deliverMs: Math.round(rx.deliverMs) },
+      "media worker rx",
+    );
+    this.rx = { batches: 0, datagrams: 0, ageSum: 0, ageMax: 0, deliverMs: 0 };
+  }
+
   private fail(why: string): void {
     if (this.dead) return;
+    clearInterval(this.report);
     this.dead = true;
     for (const r of this.binds.values()) r({ t: "bound", id: 0, ok: false, code: "EWORKER", message: `media worker ${why}` });
     this.binds.clear();

@@ -27,14 +27,14 @@ export const RX_META_FIELDS = 4;
 export type PlaneReply =
   | { t: "bound"; id: number; ok: true }
   | { t: "bound"; id: number; ok: false; code: string; message: string }
-  /** Datagrams received: `meta` holds RX_META_FIELDS ints per datagram, `addrs` the source addresses. */
-  | { t: "rx"; buf: ArrayBuffer; meta: Int32Array; addrs: string[] }
+  /** Datagrams received: `meta` holds RX_META_FIELDS ints per datagram, `addrs` the source addresses, `at` when the batch was posted (epoch ms), `dropped` datagrams dropped since the last batch (the backlog was full). */
+  | { t: "rx"; buf: ArrayBuffer; meta: Int32Array; addrs: string[]; at: number; dropped: number }
   | { t: "err"; port: number; message: string }
   /** Lateness (ms after the deadline) of each paced tick since the last report. */
   | { t: "late"; values: Float64Array }
   | { t: "stopped" }
-  /** The worker's script ran: it takes requests. */
-  | { t: "ready" };
+  /** The worker's script ran: it takes requests. `rxAck` (Int32 × 1): `rx` batches delivered, counted by the call thread. */
+  | { t: "ready"; rxAck: SharedArrayBuffer };
 
 /** What a send path needs of the plane: posting a request to the worker. */
 export interface PlanePoster {
