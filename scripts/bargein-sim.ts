@@ -238,6 +238,8 @@ export interface SimSetting {
   confirmQuiet?: boolean;
   /** DetectorOptions.callerLevel's marginDb (null: off; undefined: the detector's default). */
   callerMargin?: number | null;
+  /** DetectorOptions.callerLevel's ease (undefined: the detector's default). */
+  callerEase?: boolean;
 }
 
 /** The echo decision a setting names. */
@@ -338,7 +340,7 @@ export async function replay(vad: Vad, c: SimCase, set: SimSetting): Promise<{ f
     echoTail: set.echoTail,
     confirmHearsQuiet: set.confirmQuiet,
     bargeInStrong: set.strong,
-    callerLevel: set.callerMargin === null ? null : set.callerMargin === undefined ? undefined : { marginDb: set.callerMargin },
+    callerLevel: set.callerMargin === null ? null : { ...(set.callerMargin === undefined ? {} : { marginDb: set.callerMargin }), ...(set.callerEase === undefined ? {} : { ease: set.callerEase }) },
   });
   let fired = -1;
   let phantom = false;
@@ -562,6 +564,18 @@ async function spokeBefore(
       const echo = (i + j) % 2 ? o.echo() : null;
       const label = `background ${name(v)} "${text}" ${underDb} dB under the caller (${name(cv)} ${gainDb} dB)${echo ? " + echo" : ""}`;
       cases.push(makeCase(agent, "distractor", label, pcm, o.at(), echo, 2500, prior));
+    }
+  }
+  // Noise and cough-like bursts after the caller spoke (the caller-level rules must not let them in).
+  for (const [i, shape] of (["flat", "cough"] as const).entries()) {
+    for (const [j, color] of (["white", "pink", "brown"] as const).entries()) {
+      for (const gainDb of [-3, -15]) {
+        const cv = o.voices[(i + j) % o.voices.length]!;
+        const prior = level(await speechPcm8k(o.priorText, cv), o.gains[j % o.gains.length]!);
+        const echo = (i + j) % 2 ? o.echo() : null;
+        const label = `${shape} ${color} 150 ms ${gainDb} dBFS${echo ? " + echo" : ""}`;
+        cases.push(makeCase(agent, "distractor", label, await noiseBurst(150, color, shape, gainDb), o.at(), echo, 1500, prior));
+      }
     }
   }
 }

@@ -46,7 +46,7 @@ import {
   type TurnRig,
   wireSpanMs,
 } from "../tests/e2e/turn-support.ts";
-import { BACKCHANNELS, buildCases, GREETING, peakNormalise, PHRASES, replay, rng, trace, VOICES, type SimCase, type SimSetting } from "./bargein-sim.ts";
+import { activeLevelDb, BACKCHANNELS, buildCases, GREETING, peakNormalise, PHRASES, replay, rng, scale, trace, VOICES, type SimCase, type SimSetting } from "./bargein-sim.ts";
 import { speechPcm8k } from "../tests/support/speech.ts";
 
 const ROOT = resolve(import.meta.dir, "..");
@@ -92,7 +92,9 @@ async function tune(which: "tune" | "holdout"): Promise<void> {
               for (const cq of list("--confirm-quiet", "default"))
               for (const st of list("--strong", "default"))
               for (const cm of list("--caller-margin", "default"))
+              for (const ce of list("--caller-ease", "default"))
                 grid.push({
+                  callerEase: ce === "default" ? undefined : ce === "true",
                   callerMargin: cm === "default" ? undefined : cm === "off" ? null : Number(cm),
                   strong: st === "default" ? undefined : st === "off" ? null : { p: Number(st.split(":")[0]), minSpeechMs: Number(st.split(":")[1]), withinDb: st.split(":")[2] ? Number(st.split(":")[2]) : undefined, q: st.split(":")[3] ? Number(st.split(":")[3]) : undefined },
                   confirmQuiet: cq === "default" ? undefined : cq === "true",
@@ -368,6 +370,62 @@ async function liveQuiet(rigs: TurnRig[]): Promise<Trial[]> {
 }
 
 /**
+ * A caller who spoke before (src/pipeline/caller-level.ts): after a short greeting the caller asks a
+ * question (flite slt/rms/awb at 0 or −10 dB); during the 14.7 s reply either the same caller
+ * interrupts at the same level (`n` trials: stop latency; every other one through the live echo path at
+ * −20 dB, 120 ms) or another voice (kal, rms) talks `underDb`
+ * under the caller's active level (`n` trials: a false interruption is a barge-in in the record or the
+ * reply stopping within 1 s of it).
+ */
+async function liveSpokeBefore(rigs: TurnRig[], n: number): Promise<{ trials: Trial[]; background: Array<{ label: string; stops: number }> }> {
+  const r = rng(31);
+  const FIRST = "Can I book a study room?";
+  const plans = Array.from({ length: 2 * n }, (_, i) => ({
+    voice: VOICES[i % VOICES.length]!,
+    gainDb: [0, -10][Math.floor(i / 3) % 2]!,
+    atMs: 9500 + Math.round(r() * 3000),
+    background: i % 2 === 1 ? { voice: (i % 4 === 1 ? "kal" : "rms") as "kal" | "rms", underDb: i % 4 === 1 ? -12 : -18 } : null,
+    text: PHRASES[i % PHRASES.length]!,
+    echo: i % 4 === 2,
+  }));
+  const trials: Trial[] = [];
+  const background: Array<{ label: string; stops: number }> = [];
+  let next = 0;
+  await Promise.all(
+    rigs.map(async (rig) => {
+      while (next < plans.length) {
+        const p = plans[next++]!;
+        const first: CallerItem = { kind: "speech", atMs: 4500, text: FIRST, voice: p.voice, gainDb: p.gainDb };
+        const callerDb = activeLevelDb(scale(await speechPcm8k(FIRST, { voice: p.voice }), p.gainDb));
+        let second: CallerItem;
+        let label: string;
+        if (p.background) {
+          const bg = await speechPcm8k(p.text, { voice: p.background.voice });
+          label = `${p.background.voice} "${p.text}" ${p.background.underDb} dB under the caller (${p.voice} ${p.gainDb} dB)`;
+          second = { kind: "pcm", atMs: p.atMs, pcm: scale(bg, callerDb + p.background.underDb - activeLevelDb(bg)), label };
+        } else {
+          label = `${p.voice} ${p.gainDb} dB "${p.text}" at ${p.atMs} ms`;
+          second = { kind: "speech", atMs: p.atMs, text: p.text, voice: p.voice, gainDb: p.gainDb };
+        }
+        const caller = await buildCallerAudio([first, second], p.atMs + 4000);
+        const echo = !p.background && p.echo ? { delayMs: 120, gainDb: -20 } : undefined;
+        if (echo) label += ", echo 120 ms −20 dB";
+        const call = await runTurnCall(rig, caller, { replies: [SHORT_GREETING, GREETING, ANSWER], listenMs: 1500, echo });
+        const a = analyseCall(call);
+        const onset = caller.items[1]!.onsetMs;
+        const playing = a.spurtAt(a.arrivalOfFileMs(onset));
+        if (p.background) background.push({ label: playing ? label : `${label} (reply not playing)`, stops: playing ? countStops(call, 2) : 0 });
+        else trials.push({ label, stopMs: playing ? a.stopAfter(onset) : null, bargeIns: call.record.bargeIns });
+        process.stderr.write(".");
+      }
+    }),
+  );
+  process.stderr.write("\n");
+  return { trials, background };
+}
+const SHORT_GREETING = "Hello, this is the city library. How can I help you?";
+
+/**
  * Loud (−3 dBFS) 120 ms bursts over the greeting, white/pink/brown × flat/cough: a false stop shows as
  * a barge-in, or as a pause in the greeting — its span on the wire (RTP timestamps, first to last audio
  * packet) longer than the greeting's audio.
@@ -394,10 +452,15 @@ async function live(): Promise<void> {
   try {
     const warm = await buildCallerAudio([], 1500);
     await Promise.all(rigs.map((r) => runTurnCall(r, warm, { replies: [ANSWER], listenMs: 0 })));
+    if (flag("--only-spoke-before")) {
+      const b = await liveSpokeBefore(rigs, num("--spoke-before", 12));
+      return printSpokeBefore(b);
+    }
     const trials = await liveInterruptions(rigs, nTrials);
     const { distractors, backchannels } = await liveDistractors(rigs);
     const quiet = flag("--no-quiet") ? [] : await liveQuiet(rigs);
     const bursts = flag("--no-quiet") ? null : await liveLoudBursts(rigs[0]!);
+    const before = flag("--no-spoke-before") ? null : await liveSpokeBefore(rigs, num("--spoke-before", 12));
     const lat = trials.filter((t) => t.stopMs !== null).map((t) => t.stopMs!);
     console.log(`## Live calls (compiled agent, 2 calls at a time, ${fmt((performance.now() - t0) / 1000)} s)\n`);
     console.log("| barge-in stop latency (first caller speech packet → last agent audio packet, on lo) | value |\n|---|---|");
@@ -442,9 +505,22 @@ async function live(): Promise<void> {
       for (const t of quiet) console.log(`| ${t.label} | ${t.stopMs === null ? "agent not playing" : `${fmt(t.stopMs)} ms`}${t.bargeIns ? "" : ", no barge-in"} |`);
       console.log(`| ${bursts.events} loud 120 ms bursts (−3 dBFS) over the greeting: barge-ins / greeting paused | ${bursts.bargeIns} / ${bursts.pausedMs} ms |\n`);
     }
+    if (before) printSpokeBefore(before);
   } finally {
     await Promise.all(rigs.map((r) => r.stop()));
   }
+}
+
+function printSpokeBefore(before: Awaited<ReturnType<typeof liveSpokeBefore>>): void {
+  const x = before.trials.filter((t) => t.stopMs !== null).map((t) => t.stopMs!);
+  console.log("| a caller who spoke before (first turn, then the reply) | value |\n|---|---|");
+  console.log(`| same caller interrupts the reply: trials (reply playing) / with a barge-in | ${x.length} of ${before.trials.length} / ${before.trials.filter((t) => t.bargeIns > 0).length} |`);
+  console.log(`| — stop latency p50 / p95 / max | ${fmt(quantile(x, 0.5))} / ${fmt(quantile(x, 0.95))} / ${fmt(Math.max(...x))} ms |`);
+  for (const t of before.trials) console.log(`| ${t.label} | ${t.stopMs === null ? "reply not playing" : `${fmt(t.stopMs)} ms`}${t.bargeIns ? "" : ", no barge-in"} |`);
+  const played = before.background.filter((b) => !b.label.endsWith("(reply not playing)"));
+  console.log(`| background voice 12/18 dB under that caller over the reply: false interruptions | ${played.reduce((k, b) => k + b.stops, 0)} of ${played.length} |`);
+  for (const b of before.background) console.log(`| ${b.label} | ${b.stops ? "interrupted" : "—"} |`);
+  console.log();
 }
 
 // =====================================================================================  binary and VAD

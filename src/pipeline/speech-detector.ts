@@ -123,6 +123,8 @@ export class SileroSpeechDetector implements SpeechDetector {
   private lastLoudFrame = -1;
   /** A segmenter start while the agent talked was not at the caller's level: held until the agent stops. */
   private held = false;
+  /** Levels of the two frames before this one (frameDbfs), dBFS. */
+  private readonly prevDb = [-Infinity, -Infinity];
   /** A pause was reported inside the current speech; `resumeRun` counts speech frames since. */
   private paused = false;
   /** During a pause: a frame at or above the segmenter's band was heard (reported as activity). */
@@ -226,7 +228,12 @@ export class SileroSpeechDetector implements SpeechDetector {
     if (this.closed) return;
     if (echo) this.echoFrames++;
     const voiced = p !== null && p >= this.threshold; // p is 0 for echo frames
-    const atLevel = this.callerLevel === null || this.callerLevel.atCallerLevel(dbfs);
+    // Silero's probability lags the audio by a window or so (32 ms, with context): the frames it calls
+    // speech can be the quieter tail of a loud syllable, so the level is that of the last 60 ms.
+    const recent = Math.max(dbfs, this.prevDb[0], this.prevDb[1]);
+    this.prevDb[1] = this.prevDb[0];
+    this.prevDb[0] = dbfs;
+    const atLevel = this.callerLevel === null || this.callerLevel.atCallerLevel(recent);
     if (voiced && atLevel) this.lastLoudFrame = this.segmenter.frameCount;
     if (voiced && !agentSpeaking) this.callerLevel?.learn(dbfs);
     for (const ev of this.segmenter.push(pcm, q === undefined ? p : q)) {
@@ -277,7 +284,9 @@ export class SileroSpeechDetector implements SpeechDetector {
     }
     if (agentSpeaking && (!this.inSpeech || this.paused)) {
       const frame = this.segmenter.frameCount - 1;
-      if (p !== null && p >= this.threshold) {
+      const cl = this.callerLevel;
+      const min = cl?.settings.ease && cl.levelDb !== undefined && atLevel ? this.low : this.threshold;
+      if (p !== null && p >= min) {
         if (this.fastRun === 0) {
           this.fastStart = frame;
           this.fastConfirmed = q === undefined;
@@ -294,7 +303,7 @@ export class SileroSpeechDetector implements SpeechDetector {
       } else {
         this.fastRun = this.fastGap = this.fastStrong = 0;
       }
-      if (this.fastRun > 0 && q !== undefined && q !== null && q >= this.threshold) this.fastConfirmed = true;
+      if (this.fastRun > 0 && q !== undefined && q !== null && q >= min) this.fastConfirmed = true;
       if ((this.fastRun >= this.bargeInFrames || this.fastStrong >= this.strongFrames) && this.fastConfirmed && this.fastLoud) {
         this.fastFired = true;
         this.traceDecision(this.fastStrong >= this.strongFrames ? "strong" : "count", (frame - this.fastStart + 1) * SEGMENTER_FRAME_MS);

@@ -39,14 +39,14 @@ async function callerTurn(d: SileroSpeechDetector, amplitude: number) {
 
 describe("CallerLevel", () => {
   test("unknown until minSpeechMs of speech; then the power mean of the frames, in dBFS", () => {
-    const l = new CallerLevel({ marginDb: 6, minSpeechMs: 100, floorDbfs: -55 });
+    const l = new CallerLevel({ marginDb: 6, minSpeechMs: 100, floorDbfs: -55, ease: false });
     for (let i = 0; i < 4; i++) l.learn(-20);
     expect(l.levelDb).toBeUndefined();
     expect(l.atCallerLevel(-60)).toBe(true); // nothing is judged before the caller spoke
     l.learn(-20);
     expect(l.levelDb!).toBeCloseTo(-20, 1);
     // Power mean, not dB mean: −20 and −30 dBFS frames in equal numbers → −22.6 dBFS.
-    const m = new CallerLevel({ marginDb: 6, minSpeechMs: 20, floorDbfs: -55 });
+    const m = new CallerLevel({ marginDb: 6, minSpeechMs: 20, floorDbfs: -55, ease: false });
     m.learn(-20);
     m.learn(-30);
     expect(m.levelDb!).toBeCloseTo(10 * Math.log10((0.01 + 0.001) / 2), 1);
@@ -55,7 +55,7 @@ describe("CallerLevel", () => {
   });
 
   test("frames under the floor are not learned from; frameDbfs of a full-scale sine is −3 dBFS", () => {
-    const l = new CallerLevel({ marginDb: 6, minSpeechMs: 20, floorDbfs: -55 });
+    const l = new CallerLevel({ marginDb: 6, minSpeechMs: 20, floorDbfs: -55, ease: false });
     l.learn(-70);
     l.learn(-Infinity);
     expect(l.levelDb).toBeUndefined();
@@ -113,6 +113,41 @@ describe("SileroSpeechDetector callerLevel (background voices)", () => {
     expect(ev).toEqual(["start", "end", "start"]);
     await feed(d, frames(40, 0));
     expect(ev).toEqual(["start", "end", "start", "end"]);
+  });
+
+  test("ease: at the caller's level, speech Silero is unsure of (p in the hysteresis band) counts; below it, it does not", async () => {
+    // Frames marked with sample 0 = 1 get p 0.4 (in the band [0.35, 0.5)), as Silero gives some loud first syllables.
+    const unsure = (pcm: Int16Array) => (pcm[0] === 1 ? 0.4 : rms(pcm) > 100 ? 0.95 : 0.01);
+    const vad = () => ({ process: async (pcm: Int16Array) => unsure(pcm) }) as unknown as VadStream;
+    const marked = (n: number, amplitude: number) => frames(n, amplitude).map((f) => ((f[0] = 1), f));
+    for (const ease of [true, false]) {
+      const d = new SileroSpeechDetector(vad(), { bargeInMinSpeechMs: 80, confirm: vad(), callerLevel: { ease } });
+      const ev: string[] = [];
+      d.listen({ onSpeechStart: () => ev.push("start"), onSpeechEnd: () => ev.push("end") });
+      await callerTurn(d, 8000);
+      d.setAgentSpeaking(true);
+      await feed(d, marked(4, 2000)); // unsure and 12 dB under the caller: never
+      await feed(d, frames(10, 0));
+      expect(ev).toEqual(["start", "end"]);
+      await feed(d, marked(4, 8000)); // unsure at the caller's level: 80 ms with ease
+      expect(ev).toEqual(ease ? ["start", "end", "start"] : ["start", "end"]);
+    }
+  });
+
+  test("Silero's lag: speech frames right after a loud syllable (within 60 ms) count as at the caller's level", async () => {
+    // Frames marked with sample 0 = 2 get p 0.01: the loud syllable Silero has not called speech yet.
+    const lagging = (pcm: Int16Array) => (pcm[0] === 2 ? 0.01 : rms(pcm) > 100 ? 0.95 : 0.01);
+    const vad = () => ({ process: async (pcm: Int16Array) => lagging(pcm) }) as unknown as VadStream;
+    const loudUnheard = (n: number) => frames(n, 8000).map((f) => ((f[0] = 2), f));
+    const d = new SileroSpeechDetector(vad(), { bargeInMinSpeechMs: 80 });
+    const ev: string[] = [];
+    d.listen({ onSpeechStart: () => ev.push("start"), onSpeechEnd: () => ev.push("end") });
+    await callerTurn(d, 8000);
+    d.setAgentSpeaking(true);
+    await feed(d, [...loudUnheard(2), ...frames(3, 2000)]);
+    expect(ev).toEqual(["start", "end"]);
+    await feed(d, frames(1, 2000)); // the 4th counted frame: the run had a frame within 60 ms of the loud one
+    expect(ev).toEqual(["start", "end", "start"]);
   });
 
   test("the level follows the caller: after they spoke 12 dB softer for a while, that level interrupts", async () => {
