@@ -210,6 +210,13 @@ interface Cell {
 
 const now = () => Date.now();
 
+/**
+ * How long the caller listens after its last phrase when the offline recogniser (pocketsphinx) must hear
+ * it: its final came 1–2 s after the phrase alone, but in CI runs beside the other lanes no reply came
+ * within 3.5–5 s (2 of 25 runs of this file alone, 3 cells in 2 of 2 full runs).
+ */
+const FALLBACK_LISTEN_MS = 9000;
+
 const CELLS: Cell[] = [
   // Deepgram: the stream is dropped while the caller speaks turn A (after 600 ms of the phrase).
   {
@@ -468,8 +475,10 @@ async function runCell(lane: Lane, cell: Cell): Promise<CellRun> {
       phrases: [PHRASE, PHRASE],
       leadSilenceMs: cell.leadMs ?? 1500,
       gapMs: gap,
-      // Turn B of a lasting fault gets the apology again: listen until it has played.
-      listenMs: !cell.transient && cell.hears === "apology" ? gap : 3500,
+      // Turn B of a lasting fault gets the apology again: listen until it has played. A lasting STT fault
+      // is answered through pocketsphinx (a process per call, slower to its final than the fake Deepgram,
+      // and slower still beside three other lanes on two cores): listen longer for its reply.
+      listenMs: !cell.transient && cell.hears === "apology" ? gap : !cell.transient ? FALLBACK_LISTEN_MS : 3500,
       during: async () => {
         faultAt = await cell.inject(f, m);
       },
@@ -571,8 +580,10 @@ describe("a provider unreachable at call start is replaced by the offline one fo
       lane.fakes.relays[provider].kill();
       let call: PlacedCall;
       try {
-        // 4 s before the caller speaks: the greeting restarted on the offline provider ends first even on a loaded machine.
-        call = await placeCall(lane.agent, { phrases: [PHRASE], leadSilenceMs: 4000, listenMs: 5000 });
+        // 6 s before the caller speaks: the greeting restarted on the offline provider ends first even on a
+        // loaded machine (flite's first audio came 2.6 s after the answer beside three other lanes in one CI
+        // run, and a phrase at 4 s then cut it); the offline STT's reply gets FALLBACK_LISTEN_MS.
+        call = await placeCall(lane.agent, { phrases: [PHRASE], leadSilenceMs: 6000, listenMs: FALLBACK_LISTEN_MS });
       } finally {
         lane.fakes.relays[provider].revive();
       }
