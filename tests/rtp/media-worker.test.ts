@@ -289,7 +289,7 @@ describe("MediaPlane (the real worker thread)", () => {
           next += 1;
         }
       }
-      await waitFor(() => got.length === sent);
+      await waitFor(() => got.length === sent, 5000);
       expect(got).toEqual(Array.from({ length: sent }, (_, i) => i));
       // Without flow control: one message per 2 ms flush (~150). With it: the one in flight, then the rest.
       expect(plane.batches - before).toBeLessThanOrEqual(4);
