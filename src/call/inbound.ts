@@ -31,7 +31,7 @@ import type { Clock } from "../util/clock";
 import { inRanges, parseIpv4Range } from "../util/ip-range";
 import type { Logger } from "../util/log";
 import type { Admission } from "./admission";
-import { CallMedia, type CallProviders } from "./media";
+import { CallMedia, type CallMediaOptions, type CallProviders } from "./media";
 import type { CallObserver } from "./observer";
 import { CallSession, newCallRecord } from "./session";
 import { transferHook, type TransferTargets } from "./transfer";
@@ -67,9 +67,8 @@ export interface InboundCallsOptions {
   systemPrompt(): Promise<string>;
   /** Turn-taking settings for the conversation. */
   settings?: Partial<ConversationSettings>;
-  bargeInMinSpeechMs?: number;
-  /** END_OF_TURN_PAUSE_MS (src/call/media.ts). */
-  vadPauseMs?: number;
+  /** The caller-speech detector's configured options (src/call/media.ts). */
+  detector?: CallMediaOptions["detector"];
   /** RTP inactivity limits (RTP_TIMEOUT_S, RTP_HOLD_TIMEOUT_S), ms. */
   rtpTimeout?: { ms: number; holdMs: number };
   /** Which RTP sources a call may latch onto (RTP_LATCH); default `signalled`. */
@@ -336,8 +335,7 @@ export class InboundCalls {
         vad: this.o.vad,
         system: pending.system,
         settings: this.o.settings,
-        bargeInMinSpeechMs: this.o.bargeInMinSpeechMs,
-        vadPauseMs: this.o.vadPauseMs,
+        detector: this.o.detector,
         rtpTimeout: this.o.rtpTimeout,
         recordingsDir: this.o.recordingsDir,
         transfer: transferHook({

@@ -5,7 +5,7 @@
  */
 import { AgentCall, type AgentCallDeps, type ConversationSettings } from "../pipeline/agent-call";
 import type { CallRecord, TurnRecord } from "../pipeline/call-record";
-import { SileroSpeechDetector } from "../pipeline/speech-detector";
+import { SileroSpeechDetector, type DetectorOptions } from "../pipeline/speech-detector";
 import { CorrelationEcho } from "../pipeline/echo-correlation";
 import { defaultTools } from "../providers/cloud";
 import { transferCallSpec } from "../providers/tools/transfer-call";
@@ -54,10 +54,11 @@ export interface CallMediaOptions {
   system: string;
   /** Turn-taking settings (from the configuration, src/cli/config.ts); defaults when absent. */
   settings?: Partial<ConversationSettings>;
-  /** Caller speech (ms) that counts as a barge-in (BARGE_IN_MIN_SPEECH_MS); the detector's default when absent. */
-  bargeInMinSpeechMs?: number;
-  /** Silence inside caller speech reported as a pause (END_OF_TURN_PAUSE_MS); the detector's default when absent. */
-  vadPauseMs?: number;
+  /**
+   * The caller-speech detector's configured options (src/cli/config-turns.ts detectorOptions: BARGE_IN_MIN_SPEECH_MS,
+   * END_OF_TURN_PAUSE_MS, BARGE_IN_CALLER_MARGIN_DB); the detector's defaults where absent.
+   */
+  detector?: Pick<DetectorOptions, "bargeInMinSpeechMs" | "pauseMs" | "callerLevel">;
   /** Ends the call at the SIP level; called after the last packet of the goodbye. */
   hangup: (reason: string) => void;
   onTurn?: (turn: TurnRecord) => void;
@@ -220,9 +221,8 @@ export class CallMedia implements RenegotiableMedia {
       output: this.playout,
       vad: o.vad
         ? new SileroSpeechDetector(o.vad.createStream(), {
+            ...o.detector,
             echo,
-            bargeInMinSpeechMs: o.bargeInMinSpeechMs,
-            pauseMs: o.vadPauseMs,
             // A second stream that hears silence for echo frames confirms barge-ins (speech-detector.ts).
             confirm: o.vad.createStream(),
             onBargeInDecision: (t) => log.info({ callId: record.id, rule: t.rule, runMs: t.runMs, lagMs: Math.round(t.lagMs * 10) / 10 }, "barge-in decision"),

@@ -7,6 +7,7 @@
  *   await server.shutdown(30_000);
  */
 import type { Config, ConversationConfig } from "./config";
+import { detectorOptions } from "./config-turns";
 import type { Providers } from "./providers";
 import { systemPrompt } from "./prompts";
 import { createApp } from "../http/app";
@@ -119,8 +120,7 @@ export class AgentServer {
       publicIp: cfg.publicIp,
       systemPrompt: () => systemPrompt(cfg, "inbound"),
       settings: conversationSettings(cfg.conversation),
-      bargeInMinSpeechMs: cfg.conversation.bargeInMinSpeechMs,
-      vadPauseMs: cfg.conversation.endOfTurnPauseMs,
+      detector: detectorOptions(cfg.conversation),
       rtpTimeout: { ms: cfg.rtpTimeoutMs, holdMs: cfg.rtpHoldTimeoutMs },
       recordingsDir: this.recordingsDir,
       latchMode: cfg.rtpLatch,
@@ -322,8 +322,7 @@ export class AgentServer {
           providers: { ...providers, llm: req.llm },
           vad: this.vad,
           settings: conversationSettings(cfg.conversation),
-          bargeInMinSpeechMs: cfg.conversation.bargeInMinSpeechMs,
-          vadPauseMs: cfg.conversation.endOfTurnPauseMs,
+          detector: detectorOptions(cfg.conversation),
           rtpTimeout: { ms: cfg.rtpTimeoutMs, holdMs: cfg.rtpHoldTimeoutMs },
           transfer: transferHook({
             call: req.sipCall,

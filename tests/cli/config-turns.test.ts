@@ -1,0 +1,67 @@
+import { describe, expect, test } from "bun:test";
+import { ConfigError, loadConfig } from "../../src/cli/config";
+import { detectorOptions } from "../../src/cli/config-turns";
+import { DEFAULT_CALLER_LEVEL } from "../../src/pipeline/caller-level";
+import { SileroSpeechDetector } from "../../src/pipeline/speech-detector";
+import type { VadStream } from "../../src/media/vad/silero";
+
+const base = { SIP_PUBLIC_IP: "203.0.113.7" };
+const silentVad = { process: async () => 0.01 } as unknown as VadStream;
+
+function configError(env: Record<string, string>): ConfigError {
+  try {
+    loadConfig({ ...base, ...env });
+  } catch (err) {
+    return err as ConfigError;
+  }
+  throw new Error("loadConfig accepted " + JSON.stringify(env));
+}
+
+describe("BARGE_IN_CALLER_MARGIN_DB", () => {
+  test("default 4 dB, the caller-level rule's measured default", () => {
+    expect(loadConfig(base).conversation.bargeInCallerMarginDb).toBe(4);
+    expect(DEFAULT_CALLER_LEVEL.marginDb).toBe(4);
+    expect(detectorOptions(loadConfig(base).conversation).callerLevel).toEqual({ marginDb: 4 });
+  });
+
+  test("a value from 0 to 20 is taken; 0 turns the rule off (callerLevel null)", () => {
+    expect(loadConfig({ ...base, BARGE_IN_CALLER_MARGIN_DB: "10" }).conversation.bargeInCallerMarginDb).toBe(10);
+    expect(loadConfig({ ...base, BARGE_IN_CALLER_MARGIN_DB: "20" }).conversation.bargeInCallerMarginDb).toBe(20);
+    const off = loadConfig({ ...base, BARGE_IN_CALLER_MARGIN_DB: "0" }).conversation;
+    expect(off.bargeInCallerMarginDb).toBe(0);
+    expect(detectorOptions(off).callerLevel).toBeNull();
+  });
+
+  test.each([
+    ["21", /from 0 to 20, got 21/],
+    ["-1", /from 0 to 20, got -1/],
+    ["4.5", /integer from 0 to 20, got "4.5"/],
+    ["loud", /integer from 0 to 20, got "loud"/],
+  ])("%p is a start-up error naming the variable", (value, message) => {
+    const err = configError({ BARGE_IN_CALLER_MARGIN_DB: value });
+    expect(err).toBeInstanceOf(ConfigError);
+    expect(err.variable).toBe("BARGE_IN_CALLER_MARGIN_DB");
+    expect(err.message).toMatch(message);
+  });
+});
+
+describe("detectorOptions: the configured values reach the speech detector", () => {
+  test("margin, barge-in speech and pause reach SileroSpeechDetector; the margin decides which frames are the caller's", () => {
+    const c = loadConfig({ ...base, BARGE_IN_CALLER_MARGIN_DB: "8", BARGE_IN_MIN_SPEECH_MS: "120", END_OF_TURN_PAUSE_MS: "300" }).conversation;
+    expect(detectorOptions(c)).toEqual({ bargeInMinSpeechMs: 120, pauseMs: 300, callerLevel: { marginDb: 8 } });
+    const d = new SileroSpeechDetector(silentVad, detectorOptions(c));
+    const level = d.callerLevel!;
+    expect(level.settings).toEqual({ ...DEFAULT_CALLER_LEVEL, marginDb: 8 });
+    // The caller spoke at −20 dBFS for the rule's minimum speech (400 ms = 20 frames of 20 ms).
+    for (let i = 0; i < DEFAULT_CALLER_LEVEL.minSpeechMs / 20; i++) level.learn(-20);
+    expect(level.levelDb).toBeCloseTo(-20, 6);
+    expect(level.atCallerLevel(-27.9)).toBe(true); // within 8 dB (the default 4 dB would refuse it)
+    expect(level.atCallerLevel(-28.1)).toBe(false);
+  });
+
+  test("BARGE_IN_CALLER_MARGIN_DB=0: the detector has no caller-level rule", () => {
+    const c = loadConfig({ ...base, BARGE_IN_CALLER_MARGIN_DB: "0" }).conversation;
+    expect(new SileroSpeechDetector(silentVad, detectorOptions(c)).callerLevel).toBeNull();
+    expect(new SileroSpeechDetector(silentVad, detectorOptions(loadConfig(base).conversation)).callerLevel).not.toBeNull();
+  });
+});
