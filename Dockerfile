@@ -8,7 +8,7 @@
 #   docker run --rm --name va --env-file ./agent.env -v va-data:/data \
 #     -e API_TOKEN=change-me-to-a-long-secret \
 #     -e SIP_PUBLIC_IP=203.0.113.10 -e RTP_PORT_START=10000 -e RTP_PORT_END=10199 \
-#     -p 5060:5060/udp -p 8000:8000/tcp -p 10000-10199:10000-10199/udp \
+#     -p 5060:5060/udp -p 5060:5060/tcp -p 8000:8000/tcp -p 10000-10199:10000-10199/udp \
 #     --stop-timeout 45 --read-only --tmpfs /tmp:exec,mode=1777 voice-agent
 #
 # Notes that matter in production:
@@ -62,7 +62,7 @@ COPY --from=gcr.io/distroless/cc-debian12:nonroot --chown=65532:65532 /home/nonr
 USER nonroot
 ENV DATA_DIR=/data
 # SIP (UDP), HTTP API, RTP media (UDP; must equal RTP_PORT_START-RTP_PORT_END).
-EXPOSE 5060/udp 8000/tcp 10000-20000/udp
+EXPOSE 5060/udp 5060/tcp 8000/tcp 10000-20000/udp
 ENTRYPOINT ["/voice-agent"]
 CMD ["--mode", "inbound"]
 
@@ -79,6 +79,6 @@ COPY --from=gcr.io/distroless/cc-debian12:nonroot --chown=65532:65532 /home/nonr
 USER nonroot
 ENV DATA_DIR=/data
 # SIP (UDP), HTTP API, RTP media (UDP; must equal RTP_PORT_START-RTP_PORT_END).
-EXPOSE 5060/udp 8000/tcp 10000-20000/udp
+EXPOSE 5060/udp 5060/tcp 8000/tcp 10000-20000/udp
 ENTRYPOINT ["/voice-agent"]
 CMD ["--mode", "inbound"]

@@ -79,10 +79,11 @@ describe.each(["runtime", "prebuilt"])("stage %s", (name) => {
     expect(parseCommand(cmd)).toEqual({ kind: "run", mode: "inbound" });
   });
 
-  test("EXPOSE = the configuration defaults: SIP UDP, HTTP TCP, the whole RTP range", () => {
+  test("EXPOSE = the configuration defaults: SIP UDP and TCP (SIP_TCP is on by default), HTTP TCP, the whole RTP range", () => {
     const cfg = loadConfig({ SIP_PUBLIC_IP: "192.0.2.1" });
+    expect(cfg.sipTcp).toBe(true);
     const exposed = ops(s, "EXPOSE").flatMap((i) => i.args.split(/\s+/));
-    expect(exposed).toEqual([`${cfg.sipPort}/udp`, `${cfg.serverPort}/tcp`, `${cfg.rtpPortStart}-${cfg.rtpPortEnd}/udp`]);
+    expect(exposed).toEqual([`${cfg.sipPort}/udp`, `${cfg.sipPort}/tcp`, `${cfg.serverPort}/tcp`, `${cfg.rtpPortStart}-${cfg.rtpPortEnd}/udp`]);
   });
 });
 
