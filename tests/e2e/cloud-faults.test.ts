@@ -211,6 +211,22 @@ interface Cell {
 const now = () => Date.now();
 
 /**
+ * Each cell is tried once more when it fails (Bun's `retry`), except the 401 cells. Why: the fault is
+ * injected by waiting for events of the call (greeting done, so much audio at the fake, a refused
+ * handshake) while the caller's phrases come at fixed times; with four lanes of calls on two cores the
+ * two drift apart now and then (in full CI runs one cell in ~4 runs, a different one each time: e.g.
+ * "cartesia 500" waited 30 s for a handshake the agent never made; alone 25 of 25 runs pass). A broken
+ * agent fails both attempts; a retry is printed (`noteAttempt`), so a cell that needs it is visible.
+ */
+const CELL_RETRIES = 1;
+const attempts = new Map<string, number>();
+function noteAttempt(label: string): void {
+  const n = (attempts.get(label) ?? 0) + 1;
+  attempts.set(label, n);
+  if (n > 1) console.warn(`cloud-faults: "${label}" failed its first attempt; retrying (attempt ${n})`);
+}
+
+/**
  * How long the caller listens after its last phrase when the offline recogniser (pocketsphinx) must hear
  * it: its final came 1–2 s after the phrase alone, but in CI runs beside the other lanes no reply came
  * within 3.5–5 s (2 of 25 runs of this file alone, 3 cells in 2 of 2 full runs).
@@ -511,6 +527,7 @@ for (const provider of ["deepgram", "gemini", "cartesia"] as const) {
         label,
         () =>
           onLane(provider, async (lane) => {
+            noteAttempt(label);
             const run = await runCell(lane, cell);
             const { heard: h, faultAt } = run;
             const summary = `fault at ${faultAt}; apologies at ${h.apologies.map((t) => t - faultAt)} ms, replies at ${h.replies.map((t) => t - faultAt)} ms, offline speech at ${h.fallback.map((t) => t - faultAt)} ms after it; turn A ended ${run.aEnd - faultAt}, B ${run.bStart - faultAt}…${run.bEnd - faultAt}\n${JSON.stringify(run.call.record?.turns)}`;
@@ -544,7 +561,8 @@ for (const provider of ["deepgram", "gemini", "cartesia"] as const) {
               expect(agentTalkspurts(run.call, { minGapMs: 400 }).some((s) => s.startMs > run.bEnd), `turn B gets an answer: ${summary}`).toBe(true);
             }
           }),
-        240_000,
+        // A 401 cell is not retried: its rejections count towards the lane's "key rejected once".
+        { timeout: 240_000, retry: cell.count401 ? 0 : CELL_RETRIES },
       );
     }
 
@@ -576,6 +594,7 @@ describe("a provider unreachable at call start is replaced by the offline one fo
   /** Kills one relay before the call, revives it after. */
   const startCall = (provider: CloudProvider, check: (lane: Lane, call: PlacedCall, m: Mark) => void | Promise<void>) =>
     onLane("call-start", async (lane) => {
+      noteAttempt(`${provider} unreachable`);
       const m = mark(lane.fakes);
       lane.fakes.relays[provider].kill();
       let call: PlacedCall;
@@ -602,7 +621,7 @@ describe("a provider unreachable at call start is replaced by the offline one fo
         const h = heard(call, lane.fakes);
         expect(h.replies.some((t) => t > phraseTimes(call, 0).endMs), JSON.stringify(call.record.turns)).toBe(true);
       }),
-    240_000,
+    { timeout: 240_000, retry: CELL_RETRIES },
   );
 
   test.concurrent(
@@ -620,7 +639,7 @@ describe("a provider unreachable at call start is replaced by the offline one fo
         expect(h.fallback.filter((t) => t > spokenEnd), JSON.stringify(call.record.turns)).toHaveLength(1);
         expect(call.record.turns.filter((t: any) => t.speaker === "agent" && t.error), JSON.stringify(call.record.turns)).toHaveLength(0);
       }),
-    240_000,
+    { timeout: 240_000, retry: CELL_RETRIES },
   );
 
   test.concurrent(
@@ -645,6 +664,6 @@ describe("a provider unreachable at call start is replaced by the offline one fo
         expect(said.filter((t) => t < spokenEnd).length, JSON.stringify(call.record.turns)).toBeGreaterThanOrEqual(1);
         expect(said.filter((t) => t > spokenEnd).length, JSON.stringify(call.record.turns)).toBeGreaterThanOrEqual(1);
       }),
-    240_000,
+    { timeout: 240_000, retry: CELL_RETRIES },
   );
 });
