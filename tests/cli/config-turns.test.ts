@@ -67,10 +67,10 @@ describe("detectorOptions: the configured values reach the speech detector", () 
 });
 
 describe("BARGE_IN_FIRST_TURN_FLOOR_DBFS", () => {
-  test("default −32 dBFS, the first-turn floor's measured default", () => {
-    expect(loadConfig(base).conversation.bargeInFirstTurnFloorDbfs).toBe(-32);
-    expect(DEFAULT_FIRST_TURN_FLOOR_DBFS).toBe(-32);
-    expect(detectorOptions(loadConfig(base).conversation).firstTurnFloorDbfs).toBe(-32);
+  test("default 0: the rule off, as DEFAULT_FIRST_TURN_FLOOR_DBFS (null) says", () => {
+    expect(loadConfig(base).conversation.bargeInFirstTurnFloorDbfs).toBe(0);
+    expect(DEFAULT_FIRST_TURN_FLOOR_DBFS).toBeNull();
+    expect(detectorOptions(loadConfig(base).conversation).firstTurnFloorDbfs).toBeNull();
   });
 
   test("a value from −60 to 0 is taken and reaches the detector's options; 0 turns the rule off (null)", () => {
