@@ -247,7 +247,8 @@ export async function runLoad(o: LoadOptions): Promise<LoadRow> {
       peakChildRss = Math.max(peakChildRss, childrenRssMiB(pid));
       await Bun.sleep(250);
     }
-    const cpuPct = ((cpuTicks(pid) - ticks0) / CLK_TCK / ((performance.now() - w0) / 1000)) * 100;
+    const windowS = (performance.now() - w0) / 1000;
+    const cpuPct = ((cpuTicks(pid) - ticks0) / CLK_TCK / windowS) * 100;
     const text1 = await (await fetch(`${base}/metrics`)).text();
     const metrics1 = pacerBuckets(text1);
     const vad1 = vadCounts(text1);
@@ -314,7 +315,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadRow> {
       optionsMaxMs: percentile(opts.times, 1),
       optionsLost: opts.lost,
       pacerP99Ms: pacerP99(metrics0, metrics1),
-      ...(vadRuns > 0 ? { vadBatch: (vad1.windows - vad0.windows) / vadRuns } : {}),
+      ...(vadRuns > 0 ? { vadBatch: (vad1.windows - vad0.windows) / vadRuns, vadWindowsPerCallS: (vad1.windows - vad0.windows) / (o.calls * windowS) } : {}),
       ...(interruptMs === undefined
         ? {}
         : { bargeIn: { overlapped, cut: cuts.length, p50Ms: percentile(cuts, 0.5), p90Ms: percentile(cuts, 0.9) } }),
