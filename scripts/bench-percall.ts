@@ -21,8 +21,14 @@
  *     `parseRtp` (an object, a CSRC list, a payload view) then `slice` (before), or `parseRtpHeader`
  *     into the session's own object then one `slice` of the datagram (after; src/rtp/session.ts).
  *
- *   bun run bench:percall [--calls 40] [--seconds 10] [--rounds 2] [--parts echo,vad,deepgram,resampler,pacer,rtp]
+ *   - VAD cadence: the calls' frames arrive spread over each 20 ms (each call on its own phase, wall
+ *     clock), as real calls' packets do, so one event-loop turn holds few windows; Silero windows batched
+ *     per turn only (VAD_BATCH_MS=0, before) or after waiting up to N ms for other calls' windows
+ *     (after; src/media/vad/batcher.ts). Prints the mean batch and how long a window waited for its result.
+ *
+ *   bun run bench:percall [--calls 40] [--seconds 10] [--rounds 2] [--parts echo,vad,cadence,deepgram,resampler,pacer,rtp]
  *     [--dg-chunks 20,100]   (Deepgram message sizes compared, ms; the first is the "before")
+ *     [--vad-wait 0,4]       (VAD_BATCH_MS values compared by the cadence part, ms; the first is the "before")
  */
 import { parseArgs } from "node:util";
 import { loadSileroVad, type VadStream } from "../src/media/vad/silero.ts";
@@ -39,7 +45,7 @@ import { Pacer } from "../src/rtp/pacer.ts";
 import { RtpPacketWriter, newRtpHeader, parseRtp, parseRtpHeader, rtpPacketSize, serializeRtp } from "../src/rtp/packet.ts";
 import { SystemClock } from "../src/util/clock.ts";
 
-const { values: opt } = parseArgs({ options: { calls: { type: "string", default: "40" }, seconds: { type: "string", default: "10" }, rounds: { type: "string", default: "2" }, parts: { type: "string", default: "echo,vad,deepgram,resampler,pacer,rtp" }, "dg-chunks": { type: "string", default: "20,100" } } });
+const { values: opt } = parseArgs({ options: { calls: { type: "string", default: "40" }, seconds: { type: "string", default: "10" }, rounds: { type: "string", default: "2" }, parts: { type: "string", default: "echo,vad,cadence,deepgram,resampler,pacer,rtp" }, "dg-chunks": { type: "string", default: "20,100" }, "vad-wait": { type: "string", default: "0,4" } } });
 /** Deepgram message sizes compared, ms (--dg-chunks 100,200): the first is the "before". */
 const dgChunks = opt["dg-chunks"]!.split(",").map(Number);
 const parts = new Set(opt.parts!.split(","));
@@ -85,6 +91,63 @@ async function vadPart(lazy: boolean): Promise<void> {
   const per = (cpuMs() - c0) / (calls * seconds);
   row("VAD (Silero, detector, echo decision)", lazy ? "after: one stream until an echo frame" : "before: two streams", per, `${((vad.runs.windows - w0) / (calls * seconds)).toFixed(1)} windows/call-s`);
   for (const d of ds) d.close();
+}
+
+/** VAD_BATCH_MS values the cadence part compares (--vad-wait 0,4), ms. */
+const vadWaits = opt["vad-wait"]!.split(",").map(Number);
+async function vadCadencePart(waitMs: number): Promise<void> {
+  vad.batchWaitMs = waitMs;
+  const waits: number[] = [];
+  /** The detector's stream, timing each frame from push to its probability (frames completing a window). */
+  const timed = (s: VadStream): VadStream =>
+    Object.assign(Object.create(s), {
+      process(f: Int16Array) {
+        const w0 = s.stats.windows;
+        const t0 = performance.now();
+        const p = s.process(f);
+        void p.then(() => s.stats.windows > w0 && waits.push(performance.now() - t0));
+        return p;
+      },
+      copyFrom: (o: VadStream) => s.copyFrom?.(o),
+    });
+  const ds = Array.from({ length: calls }, () => {
+    const d = new SileroSpeechDetector(timed(vad.createStream()), { echo: new CorrelationEcho("PCMU"), confirm: vad.createStream() });
+    d.listen({ onSpeechStart() {}, onSpeechEnd() {} });
+    return d;
+  });
+  const phase = ds.map((_, i) => (i * 20) / calls); // call i's packets arrive at i·20/N ms past each 20 ms
+  const next = ds.map(() => 0); // frames pushed per call
+  const w0 = vad.runs.windows;
+  const r0 = vad.runs.runs;
+  const c0 = cpuMs();
+  const t0 = performance.now();
+  while (next.some((n) => n < frames)) {
+    const now = performance.now() - t0;
+    for (let i = 0; i < ds.length; i++) {
+      while (next[i]! < frames && next[i]! * 20 + phase[i]! <= now) {
+        const k = next[i]!++;
+        ds[i]!.setAgentSpeaking(k > frames / 2);
+        ds[i]!.push(line.subarray(k * 160, k * 160 + 160));
+      }
+    }
+    await Bun.sleep(1);
+  }
+  for (let w = -1; w !== vad.runs.windows; ) {
+    w = vad.runs.windows;
+    await Bun.sleep(100);
+  }
+  const per = (cpuMs() - c0) / (calls * seconds);
+  const windows = vad.runs.windows - w0;
+  waits.sort((a, b) => a - b);
+  const q = (f: number) => waits[Math.min(waits.length - 1, Math.floor(f * waits.length))]!.toFixed(1);
+  row(
+    "VAD, calls on their own phases (wall clock)",
+    `${waitMs === vadWaits[0] ? "before" : "after"}: VAD_BATCH_MS=${waitMs}`,
+    per,
+    `${(windows / (calls * seconds)).toFixed(1)} windows/call-s, batch ${(windows / (vad.runs.runs - r0)).toFixed(1)}, push→probability p50/p99 ${q(0.5)}/${q(0.99)} ms`,
+  );
+  for (const d of ds) d.close();
+  vad.batchWaitMs = 0;
 }
 
 const fake = startFakeDeepgram({ vocabulary: {} });
@@ -254,6 +317,9 @@ for (let r = 0; r < Number(opt.rounds); r++) {
   if (parts.has("vad")) {
     await vadPart(false);
     await vadPart(true);
+  }
+  if (parts.has("cadence")) {
+    for (const ms of vadWaits) await vadCadencePart(ms);
   }
   if (parts.has("deepgram")) {
     for (const ms of dgChunks) await deepgramPart(ms);

@@ -172,6 +172,7 @@ export class AgentServer {
     try {
       vad = await loadSileroVad();
       vad.batching = cfg.vadBatch;
+      vad.batchWaitMs = cfg.vadBatchMs;
     } catch (err) {
       log.error({ err: (err as Error).message }, "vad unavailable: barge-in disabled");
     }

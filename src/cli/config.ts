@@ -10,6 +10,7 @@ import { CARTESIA_DEFAULTS, CARTESIA_ENV } from "../providers/cartesia/options";
 import { DEEPGRAM_DEFAULTS, DEEPGRAM_ENV } from "../providers/deepgram/options";
 import { GEMINI_DEFAULTS, GEMINI_ENV } from "../providers/gemini/options";
 import { OPENAI_ENV } from "../providers/openai/options";
+import { DEFAULT_BATCH_WAIT_MS } from "../media/vad/batcher";
 import { LATCH_MODES, type LatchMode } from "../rtp/symmetric-latch";
 import { parseTransferTargets } from "../call/transfer";
 import { conversationConfig, type ConversationConfig } from "./config-turns";
@@ -98,6 +99,8 @@ export interface Config {
   mediaWorker: boolean;
   /** VAD_BATCH: score all calls' Silero windows in one model run (same results, less CPU). Default true. */
   vadBatch: boolean;
+  /** VAD_BATCH_MS: longest a Silero window waits for other calls' windows to share its run, ms (0–20; 0 = the event-loop turn only). */
+  vadBatchMs: number;
   /** FLITE_WORKERS: threads synthesising flite speech off the RTP pacing thread; 0 = on it. Default 2. */
   fliteWorkers: number;
   maxCalls: number;
@@ -289,6 +292,7 @@ export function loadConfig(env: Env = process.env): Config {
     sipMaxPendingPerSource: int(env, "SIP_MAX_PENDING_PER_SOURCE", 10, 1, 10_000),
     fliteWorkers: int(env, "FLITE_WORKERS", 2, 0, 64),
     vadBatch: bool(env, "VAD_BATCH", true),
+    vadBatchMs: int(env, "VAD_BATCH_MS", DEFAULT_BATCH_WAIT_MS, 0, 20),
     mediaWorker: bool(env, "MEDIA_WORKER", false),
     admission: {
       cpuPct: int(env, "ADMISSION_CPU_PCT", HEADROOM_DEFAULTS.cpuPct, 0, 6400),

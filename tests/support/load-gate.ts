@@ -132,6 +132,8 @@ export interface LoadRow {
   pacerP99Ms: number;
   /** Silero windows per model run in the window (voice_agent_vad_total), the mean batch size; absent when unknown. */
   vadBatch?: number;
+  /** Silero windows per call per second of the window (31.25 per stream: one per 32 ms), absent when unknown. */
+  vadWindowsPerCallS?: number;
   /**
    * With interrupting callers: replies that were playing when the interruption began, those cut within
    * 1 s of it, and the time from the interruption's start to the reply's last frame (p50/p90, ms).
@@ -152,7 +154,7 @@ export function gateFailures(r: LoadRow): string[] {
   return f;
 }
 
-const COLUMNS = ["pipeline", "calls", "replied", "replies", "reply p50/p90", "cpu %", "cpu ms/call-s", "rss MiB (+children)", "gap p50", "p90", "p99", "max", "underruns (late)", "OPTIONS p99/max", "pacer p99", "vad batch", "barge-in cut p50/p90", "gate"];
+const COLUMNS = ["pipeline", "calls", "replied", "replies", "reply p50/p90", "cpu %", "cpu ms/call-s", "rss MiB (+children)", "gap p50", "p90", "p99", "max", "underruns (late)", "OPTIONS p99/max", "pacer p99", "vad batch (windows/call-s)", "barge-in cut p50/p90", "gate"];
 
 /** The printed table, one row per run. */
 export function loadTable(rows: readonly LoadRow[]): string {
@@ -176,7 +178,7 @@ export function loadTable(rows: readonly LoadRow[]): string {
       r.lateSilence ? `${r.underruns} (${r.lateSilence})` : String(r.underruns),
       `${f1(r.optionsP99Ms)}/${f1(r.optionsMaxMs)}${r.optionsLost ? ` (${r.optionsLost} lost)` : ""}`,
       r.pacerP99Ms < 0 ? "?" : f1(r.pacerP99Ms),
-      r.vadBatch === undefined ? "-" : f1(r.vadBatch),
+      (r.vadBatch === undefined ? "-" : f1(r.vadBatch)) + (r.vadWindowsPerCallS === undefined ? "" : ` (${f1(r.vadWindowsPerCallS)})`),
       r.bargeIn ? `${r.bargeIn.cut}/${r.bargeIn.overlapped} in ${r.bargeIn.p50Ms.toFixed(0)}/${r.bargeIn.p90Ms.toFixed(0)}` : "-",
       fails.length ? `FAIL: ${fails.join("; ")}` : "pass",
     ];

@@ -4,8 +4,9 @@
  * measured here (onnxruntime-node 1.30, one thread), one window alone costs 0.15 ms of CPU, a window in
  * a batch of 50 0.03 ms, with bit-identical probabilities. The run happens on the main thread
  * (onnxruntime-node's `run` is synchronous inside a setImmediate), hence MAX_BATCH. All calls' VAD streams therefore go through
- * one WindowBatcher: a window waits at most until the run in flight finishes (or the current event-loop
- * turn ends), and every window queued by then goes into the next run.
+ * one WindowBatcher: a window waits until the current event-loop turn ends, or with a cadence
+ * (BatcherOptions.waitMs) until the oldest queued window has waited that long, and at least until the
+ * run in flight finishes; every window queued by then goes into the next run.
  *
  * Order: a stream has at most one window in flight (silero.ts chains its windows), so batching never
  * reorders one stream's windows; state goes in with the window and the next state is written back into
@@ -147,29 +148,80 @@ interface Queued {
   state: Float32Array;
   resolve(p: number): void;
   reject(e: unknown): void;
+  /** performance.now() when queued, ms. */
+  at: number;
+}
+
+/**
+ * Windows queued together before a run: once this many wait, the run starts without waiting longer
+ * for the cadence. Measured (onnxruntime-node, one thread; `bun run scripts/bench-vad-batch.ts`): CPU per
+ * window 175 µs alone, 50 µs in a batch of 4, 29 µs of 16, 27 µs of 32, 24 µs of 64 — past ~16 a larger
+ * batch saves little and holds the event loop longer (a run of 32 ~0.8 ms, of 64 ~1.5 ms).
+ */
+export const FLUSH_AT = 32;
+
+/** The agent's VAD_BATCH_MS by default, ms (a loaded model starts at 0: tests and simulations feed frames as fast as they can). */
+export const DEFAULT_BATCH_WAIT_MS = 4;
+
+/** Options of a WindowBatcher. */
+export interface BatcherOptions {
+  /**
+   * Longest a window waits for windows of other streams before its run starts, ms (VAD_BATCH_MS).
+   * 0: until the end of the current event-loop turn only (the windows of the packets read in that
+   * turn share a run). Calls' 20 ms frames arrive spread over time, so a turn holds few windows unless
+   * the loop is busy; a few ms of waiting gathers the windows of many calls into one run. The wait is
+   * added to the speech detector's decision time (barge-in), so keep it a few ms.
+   */
+  waitMs: number;
 }
 
 /** Gathers windows from all streams into batched runs, one run in flight at a time. */
 export class WindowBatcher implements WindowRunner {
   private queue: Queued[] = [];
   private running = false;
-  private scheduled = false;
+  /** A flush is scheduled: "turn" (setImmediate) or "timer" (setTimeout for the cadence). */
+  private scheduled: "turn" | "timer" | null = null;
+  private timer: ReturnType<typeof setTimeout> | null = null;
+  /** See BatcherOptions.waitMs; may be changed at any time (next window on). */
+  waitMs: number;
 
-  constructor(private readonly model: SileroModel) {}
+  constructor(
+    private readonly model: SileroModel,
+    options: BatcherOptions = { waitMs: 0 },
+  ) {
+    this.waitMs = options.waitMs;
+  }
 
   run(samples: Float32Array, state: Float32Array): Promise<number> {
     const { promise, resolve, reject } = Promise.withResolvers<number>();
-    this.queue.push({ samples, state, resolve, reject });
+    this.queue.push({ samples, state, resolve, reject, at: this.waitMs > 0 ? performance.now() : 0 });
     this.schedule();
     return promise;
   }
 
-  /** Runs after the current event-loop turn, so the windows of every packet read in it share the run. */
+  /**
+   * Runs after the current event-loop turn, so the windows of every packet read in it share the run;
+   * with `waitMs`, once the oldest queued window has waited that long (or FLUSH_AT windows wait).
+   */
   private schedule(): void {
-    if (this.running || this.scheduled) return;
-    this.scheduled = true;
+    if (this.running) return;
+    const wait = this.waitMs > 0 && this.queue.length < FLUSH_AT ? this.queue[0]!.at + this.waitMs - performance.now() : 0;
+    if (wait >= 1) {
+      if (this.scheduled) return;
+      this.scheduled = "timer";
+      this.timer = setTimeout(() => {
+        this.timer = null;
+        this.scheduled = null;
+        void this.flush();
+      }, wait);
+      return;
+    }
+    if (this.scheduled === "turn") return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    this.scheduled = "turn";
     setImmediate(() => {
-      this.scheduled = false;
+      this.scheduled = null;
       void this.flush();
     });
   }

@@ -90,6 +90,11 @@ export interface SileroVad {
    * about 5× less CPU per window at 50 streams (./batcher.ts).
    */
   batching: boolean;
+  /**
+   * With batching, the longest a window waits for other streams' windows before its run, ms
+   * (0 when loaded: the end of the current event-loop turn; the agent sets VAD_BATCH_MS). See BatcherOptions.waitMs.
+   */
+  batchWaitMs: number;
   /** Model runs and windows scored since load (windows / runs = mean batch size). */
   readonly runs: { runs: number; windows: number };
 }
@@ -207,10 +212,17 @@ async function load(): Promise<SileroVad> {
   const sr = new ort.Tensor("int64", BigInt64Array.from([BigInt(SILERO_SAMPLE_RATE)]), []);
   const loadMs = performance.now() - t0;
   const model = new SileroModel(ort, session, sr);
-  const batcher = new WindowBatcher(model);
+  const batcher = new WindowBatcher(model, { waitMs: 0 });
   const vad: SileroVad = {
     loadMs,
     batching: true,
+    get batchWaitMs() {
+      return batcher.waitMs;
+    },
+    set batchWaitMs(ms: number) {
+      if (!Number.isFinite(ms) || ms < 0) throw new RangeError(`batchWaitMs must be a number of ms >= 0, got ${ms}`);
+      batcher.waitMs = ms;
+    },
     runs: model.counts,
     createStream(options?: VadStreamOptions): VadStream {
       const runner: WindowRunner = { run: (samples, state) => (vad.batching ? batcher.run(samples, state) : model.runOne(samples, state)) };

@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { loadSileroVad, type SileroVad } from "../../../src/media/vad/silero.ts";
-import { vadTotals } from "../../../src/media/vad/batcher.ts";
+import { FLUSH_AT, vadTotals } from "../../../src/media/vad/batcher.ts";
 import * as A from "./audio-fixtures.ts";
 
 let tmp: { dir: string; remove: () => void };
@@ -85,4 +85,88 @@ describe("batched Silero runs", () => {
     }
     expect(pa).toEqual(pb);
   }, 60_000);
+});
+
+/**
+ * `n` streams whose frames arrive spread over each 20 ms (stream i at i·20/n ms past it, wall clock, one
+ * event-loop turn per arrival), as real calls' packets do; probabilities per stream, and for each window
+ * the time from `process()` to its probability, ms.
+ */
+async function staggered(n: number, waitMs: number, framesPerStream: number): Promise<{ probs: number[][]; waits: number[] }> {
+  vad.batching = true;
+  vad.batchWaitMs = waitMs;
+  try {
+    const streams = Array.from({ length: n }, () => vad.createStream());
+    const frames = A.frames160(speech).slice(0, framesPerStream);
+    const probs: number[][] = streams.map(() => []);
+    const waits: number[] = [];
+    const pending: Promise<unknown>[] = [];
+    const t0 = performance.now();
+    for (let k = 0; k < frames.length; k++) {
+      for (let i = 0; i < n; i++) {
+        const due = t0 + k * 20 + (i * 20) / n;
+        while (performance.now() < due) await Bun.sleep(Math.max(0, due - performance.now()));
+        const s = streams[i]!;
+        const w = s.stats.windows;
+        const at = performance.now();
+        pending.push(
+          s.process(frames[k]!).then((p) => {
+            probs[i]![k] = p ?? -1;
+            if (s.stats.windows > w) waits.push(performance.now() - at);
+          }),
+        );
+      }
+    }
+    await Promise.all(pending);
+    return { probs, waits };
+  } finally {
+    vad.batchWaitMs = 0;
+  }
+}
+
+describe("batching on a cadence (VAD_BATCH_MS)", () => {
+  test("windows arriving apart within the wait share runs, with the same probabilities; each waits about the cadence", async () => {
+    const n = 8;
+    const frames = 50; // 1 s of audio: 31 windows per stream
+    const r0 = { ...vad.runs };
+    const turnOnly = await staggered(n, 0, frames);
+    const r1 = { ...vad.runs };
+    const cadence = await staggered(n, 15, frames);
+    const r2 = { ...vad.runs };
+    const batch = (a: typeof r0, b: typeof r0) => (b.windows - a.windows) / (b.runs - a.runs);
+    expect(cadence.probs).toEqual(turnOnly.probs);
+    expect(r2.windows - r1.windows).toBe(r1.windows - r0.windows);
+    // 8 streams 2.5 ms apart: a 15 ms wait gathers several of them (one per turn gathers ~1).
+    expect(batch(r1, r2)).toBeGreaterThan(2.5);
+    expect(batch(r1, r2)).toBeGreaterThan(1.5 * batch(r0, r1));
+    cadence.waits.sort((a, b) => a - b);
+    // No window is run before the cadence unless others filled the batch (not here: 8 < FLUSH_AT) —
+    // the first of a run waits the full 15 ms, the later ones less; the median is well above zero.
+    expect(cadence.waits[Math.floor(cadence.waits.length / 2)]!).toBeGreaterThan(3);
+    expect(cadence.waits[cadence.waits.length - 1]!).toBeGreaterThanOrEqual(12);
+  }, 60_000);
+
+  test("FLUSH_AT windows waiting run at once, without waiting for the cadence", async () => {
+    vad.batching = true;
+    vad.batchWaitMs = 1000;
+    try {
+      const streams = Array.from({ length: FLUSH_AT }, () => vad.createStream());
+      const window = A.frames160(speech).slice(0, 2); // 320 samples: the second frame completes a window
+      await Promise.all(streams.map((s) => s.process(window[0]!)));
+      const t0 = performance.now();
+      const r0 = { ...vad.runs };
+      await Promise.all(streams.map((s) => s.process(window[1]!)));
+      expect(vad.runs.windows - r0.windows).toBe(FLUSH_AT);
+      expect(vad.runs.runs - r0.runs).toBe(1);
+      expect(performance.now() - t0).toBeLessThan(500); // a 32-window run is ~1 ms; no 1 s wait
+    } finally {
+      vad.batchWaitMs = 0;
+    }
+  }, 30_000);
+
+  test("batchWaitMs rejects a negative or non-finite value", () => {
+    expect(() => (vad.batchWaitMs = -1)).toThrow(RangeError);
+    expect(() => (vad.batchWaitMs = Number.NaN)).toThrow(RangeError);
+    expect(vad.batchWaitMs).toBe(0);
+  });
 });
