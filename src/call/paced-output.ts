@@ -5,7 +5,9 @@
  * wire: `playbackStarted` after the first frame was sent, `playbackFinished` after the last, `playedMs`,
  * `waitForPlayout`, and the echo reference notes each frame once it was sent.
  *
- *   fill():      reconcile, then write frames while fewer than LEAD_FRAMES wait in the ring: the DTMF
+ *   fill():      reconcile, tell the worker whether more of the talkspurt is coming (the playout's
+ *                segment is open: a reply still arriving; FrameRing.moreExpected, the worker's hold in
+ *                worker-stream.ts), then write frames while fewer than LEAD_FRAMES wait in the ring: the DTMF
  *                sender's packets first while it is active (its gap ticks: audio if queued, else a held
  *                silence tick), else the playout's queued audio (peeked, not taken); a write into an
  *                empty ring asks the worker to start the talkspurt now (Pacer.startNow there).
@@ -21,7 +23,7 @@
  */
 import type { Playout } from "../media/playout.ts";
 import type { DtmfSender } from "../rtp/dtmf-sender.ts";
-import { FRAME_AUDIO, FRAME_EVENT, FRAME_SILENCE, type PacedStream, RING_CAPACITY } from "../rtp/worker/frame-ring.ts";
+import { C_HELD, C_HELD_SILENCE, FRAME_AUDIO, FRAME_EVENT, FRAME_SILENCE, type PacedStream, RING_CAPACITY } from "../rtp/worker/frame-ring.ts";
 import { mediaWorkerTotals } from "../rtp/worker/plane.ts";
 
 /**
@@ -41,6 +43,8 @@ export class PacedOutput {
   /** Playout audio frames written to the ring and not yet reconciled (the playout still holds them). */
   private inRing = 0;
   private idleSeen = 0;
+  private heldSeen = 0;
+  private heldSilenceSeen = 0;
   /** What each ring slot holds, by position % capacity (only audio is reconciled with the playout). */
   private readonly kinds = new Uint8Array(RING_CAPACITY);
   private readonly buf = new Uint8Array(160);
@@ -60,6 +64,7 @@ export class PacedOutput {
   fill(dtmf: DtmfSender): void {
     this.reconcile();
     const ring = this.stream.ring;
+    ring.moreExpected = this.playout.capturingSegment !== 0;
     const wasEmpty = ring.pending === 0;
     while (ring.pending < LEAD_FRAMES && ring.space > 0) {
       if (dtmf.active) {
@@ -109,6 +114,12 @@ export class PacedOutput {
       this.playout.onTick();
     }
     if (sent > this.confirmed) this.confirmed = sent;
+    const held = ring.counters[C_HELD]!;
+    const heldSilence = ring.counters[C_HELD_SILENCE]!;
+    mediaWorkerTotals.held += held - this.heldSeen;
+    mediaWorkerTotals.held_silence += heldSilence - this.heldSilenceSeen;
+    this.heldSeen = held;
+    this.heldSilenceSeen = heldSilence;
     const idle = ring.idleSent;
     for (; this.idleSeen < idle; this.idleSeen++) {
       if (!this.playout.hasFrame) this.playout.onTick();
@@ -131,6 +142,7 @@ export class PacedOutput {
 
   /** The playout was cleared: nothing written so far is sent (the worker skips it). */
   clear(): void {
+    this.stream.ring.moreExpected = false; // the reply is dropped: no hold for it
     this.genStart = this.stream.ring.discard();
     this.confirmed = this.genStart;
     this.inRing = 0;

@@ -35,7 +35,7 @@ const PROCESS_TOTALS: readonly { name: string; help: string; label: string; tota
   },
   {
     name: "voice_agent_media_worker_frames_total",
-    help: "Frames the media worker (MEDIA_WORKER=on) sent from the calls' playouts, by kind: audio, late_silence (a silence frame sent while the call's playout already held audio not yet written ahead: the call thread was late by more than the write-ahead). Process totals; 0 with the worker off.",
+    help: "Frames the media worker (MEDIA_WORKER=on) sent from the calls' playouts, by kind: audio, late_silence (a silence frame sent while the call's playout already held audio not yet written ahead: the call thread was late by more than the write-ahead), held (a tick found the ring empty inside a reply still arriving and waited up to 15 ms for its frame instead of sending silence), held_silence (held, and nothing came: silence). Process totals; 0 with the worker off.",
     label: "kind",
     totals: mediaWorkerTotals,
   },

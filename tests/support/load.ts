@@ -114,7 +114,11 @@ function pacerBuckets(text: string): Map<number, number> {
 }
 /** voice_agent_media_worker_frames_total{kind="late_silence"} in a /metrics text (0 with the worker off). */
 function lateSilence(text: string): number {
-  return Number(/^voice_agent_media_worker_frames_total\{kind="late_silence"\} (\d+)/m.exec(text)?.[1] ?? 0);
+  return workerFrames(text, "late_silence");
+}
+/** voice_agent_media_worker_frames_total{kind} in a /metrics text (0 with the worker off). */
+function workerFrames(text: string, kind: string): number {
+  return Number(new RegExp(`^voice_agent_media_worker_frames_total\\{kind="${kind}"\\} (\\d+)`, "m").exec(text)?.[1] ?? 0);
 }
 /** voice_agent_vad_total{what="windows"|"runs"} in a /metrics text. */
 function vadCounts(text: string): { windows: number; runs: number } {
@@ -250,6 +254,8 @@ export async function runLoad(o: LoadOptions): Promise<LoadRow> {
     const vad1 = vadCounts(text1);
     const vadRuns = vad1.runs - vad0.runs;
     const opts = await prober.finish();
+    const held = workerFrames(text1, "held") - workerFrames(text0, "held");
+    if (held > 0) say(`  media worker: ${held} ticks held for audio still arriving, ${workerFrames(text1, "held_silence") - workerFrames(text0, "held_silence")} of them ended in silence`);
     say(`  ${live} live at the window start, cpu ${cpuPct.toFixed(1)} %, rss ${peakRss.toFixed(0)} MiB, OPTIONS answered 503 (no room): ${opts.refused} of ${opts.times.length}`);
     const sippCode = await sipp.exited;
     if (sippCode !== 0) say(`  SIPp exit ${sippCode}: ${sipp.stderr().slice(-300)}`);

@@ -9,9 +9,10 @@
  *           2 DISCARD   positions below it are dropped unsent (main: `discard()`, barge-in)
  *           3 SENT      position + 1 of the last ring frame the worker sent
  *           4 IDLE      frames the worker sent from nothing (ring empty: silence)
- *           5 KICKS     (unused by the ring; the stream's counters live in `counters`)
+ *           5 MORE      1 while the call thread is still writing the current talkspurt (its playout's
+ *                       segment is open: a reply still arriving from TTS), else 0 (main)
  *   counters Float64 × 8 at byte 32: packetsOut, bytesOut, sendErrors, next seq, next timestamp,
- *            last datagram received (epoch ms)
+ *            last datagram received (epoch ms), held ticks, held ticks that ended in silence
  *   slots   CAPACITY × SLOT_BYTES at byte 96: [kind u8, flags u8, length u16 LE, payload ≤ 160 B]
  *
  * Rules: the writer never holds more than CAPACITY unread frames (W − R < CAPACITY), so a slot is
@@ -45,6 +46,7 @@ const R = 1;
 const DISCARD = 2;
 const SENT = 3;
 const IDLE = 4;
+const MORE = 5;
 const HEADER_BYTES = 32;
 const COUNTERS_BYTES = 64;
 const SLOTS_OFFSET = HEADER_BYTES + COUNTERS_BYTES;
@@ -57,6 +59,10 @@ export const C_NEXT_SEQ = 3;
 export const C_NEXT_TS = 4;
 /** When the worker last received a datagram on the stream's port: ms since the epoch (performance.timeOrigin + now). */
 export const C_LAST_RX = 5;
+/** Paced ticks the worker held (ring empty inside a talkspurt the call was still writing; worker-stream.ts). */
+export const C_HELD = 6;
+/** Held ticks that ended in silence (nothing came within the hold). */
+export const C_HELD_SILENCE = 7;
 
 /** A frame taken by the worker; `payload` is a view into the ring, valid until the next `take`. */
 export interface TakenFrame {
@@ -132,6 +138,18 @@ export class FrameRing {
   sinceLastReceived(): number {
     const at = this.counters[C_LAST_RX]!;
     return at === 0 ? Infinity : performance.timeOrigin + performance.now() - at;
+  }
+
+  /**
+   * Whether the call thread is still writing the current talkspurt (more of it will come): set by the
+   * writer, read by the worker when a tick finds the ring empty right after audio.
+   */
+  get moreExpected(): boolean {
+    return Atomics.load(this.h, MORE) !== 0;
+  }
+
+  set moreExpected(v: boolean) {
+    Atomics.store(this.h, MORE, v ? 1 : 0);
   }
 
   /** Frames the worker sent with the ring empty (silence). */

@@ -141,6 +141,7 @@ function close(port: number): void {
   const p = ports.get(port);
   if (!p) return;
   if (p.source) pacer.remove(p.source);
+  p.stream?.stop();
   p.socket.close();
   ports.delete(port);
 }
@@ -159,13 +160,16 @@ function handle(m: PlaneRequest): void {
     case "close":
       return close(m.port);
     case "open": {
-      const stream = new WorkerStream(p.socket, m.ssrc, m, m.sab);
+      // A talkspurt started between ticks is over: back to the shared ticks (pacer.ts).
+      const rejoinIfIdle = () => {
+        if (stream.idle && pacer.isOwnSchedule(source)) pacer.rejoin(source);
+      };
+      const stream = new WorkerStream(p.socket, m.ssrc, m, m.sab, { clock, onSettled: rejoinIfIdle });
       p.stream = stream;
       const source: PacerSource = {
         onTick: () => {
           stream.onTick();
-          // A talkspurt started between ticks is over: back to the shared ticks (pacer.ts).
-          if (stream.idle && pacer.isOwnSchedule(source)) pacer.rejoin(source);
+          rejoinIfIdle();
         },
       };
       p.source = source;
@@ -182,9 +186,14 @@ function handle(m: PlaneRequest): void {
     case "pace":
       if (!p.source) return;
       if (m.on) pacer.add(p.source);
-      else pacer.remove(p.source);
+      else {
+        pacer.remove(p.source);
+        p.stream?.stop();
+      }
       return;
     case "kick":
+      // A held tick (worker-stream.ts) goes out now with the frame just written; an idle stream starts its talkspurt.
+      if (p.stream?.held) return p.stream.settle();
       if (p.source && p.stream && !p.stream.playing && !pacer.isOwnSchedule(p.source)) pacer.startNow(p.source);
       return;
   }

@@ -24,9 +24,11 @@ import { WorkerSendPath } from "./send-path-worker.ts";
  * Process-wide counts of what the media worker sent from the calls' playouts, as the call thread learns
  * it (src/call/paced-output.ts reconcile), for `voice_agent_media_worker_frames_total{kind}`: `audio`
  * (playout frames sent), `late_silence` (silence frames sent while the call's playout already held
- * audio not yet written ahead: the call thread was late by more than the lead).
+ * audio not yet written ahead: the call thread was late by more than the lead), `held` (ticks that found
+ * the ring empty inside a talkspurt still being written and waited up to HOLD_MS, worker-stream.ts),
+ * `held_silence` (held ticks that ended in silence after all).
  */
-export const mediaWorkerTotals = { audio: 0, late_silence: 0 };
+export const mediaWorkerTotals = { audio: 0, late_silence: 0, held: 0, held_silence: 0 };
 
 /** The "media worker rx" debug report's period, ms. */
 const RX_REPORT_MS = 10_000;

@@ -17,7 +17,7 @@ export type PlaneRequest =
   | { t: "raw"; port: number; bytes: Uint8Array; dest: RtpEndpoint }
   /** Starts (on) or stops the stream's paced ticks. */
   | { t: "pace"; port: number; on: boolean }
-  /** A frame was written into an empty ring: start the talkspurt now if the stream is idle (Pacer.startNow). */
+  /** A frame was written into an empty ring: a held tick sends it now; an idle stream starts its talkspurt (Pacer.startNow). */
   | { t: "kick"; port: number }
   | { t: "stop" };
 

@@ -8,6 +8,15 @@
  *  - immediate (`sendNow`): frames the call's thread sends as they come (a bridge relays on arrival),
  *    and raw datagrams (RTCP multiplexed, RFC 5761).
  *
+ * Hold (a jitter allowance): a tick that finds the ring empty right after an audio frame, while the
+ * call thread says more of the talkspurt is coming (`FrameRing.moreExpected`: a reply still arriving
+ * from TTS), waits up to HOLD_MS for it instead of sending silence at once. The call thread's next
+ * write kicks the stream (`settle`): the frame goes out then, late by the wait, with the timestamp it
+ * would have had — a receiver's jitter buffer plays it on time; a silence frame would have put 20 ms
+ * of silence into the word and shifted the rest of the reply by a frame. Nothing within HOLD_MS:
+ * silence, as before. At bench:load's 100 calls every silence frame inside a reply was such a spot: the
+ * first chunk of the next sentence's TTS audio reaching the call thread 0–28 ms after the tick (issue 13).
+ *
  * Marker bit (RFC 3551 §4.1): on the first audio frame after a frame that was not audio (start of a
  * talkspurt, also after an underrun). Telephone events carry the marker the ring gives them (the first
  * packet of an event, RFC 4733 §2.5.1.1) and the timestamp of that first packet (§2.5.1.2: "the RTP
@@ -16,6 +25,7 @@
  * (port 0, 0.0.0.0: hold, RFC 3264 §8.4); the timestamp advances anyway and the sequence does not.
  */
 import { decodeFrame, encodeFrame, silenceFrame } from "../../media/g711.ts";
+import { type Clock, SystemClock, type TimerHandle } from "../../util/clock.ts";
 import { RtpPacketWriter } from "../packet.ts";
 import type { PacerSource } from "../pacer.ts";
 import type { DatagramSender, SendFormat } from "../send-path.ts";
@@ -23,6 +33,8 @@ import { unusableDest } from "../send-path.ts";
 import type { RtpEndpoint } from "../symmetric-latch.ts";
 import {
   C_BYTES_OUT,
+  C_HELD,
+  C_HELD_SILENCE,
   C_NEXT_SEQ,
   C_NEXT_TS,
   C_PACKETS_OUT,
@@ -30,10 +42,23 @@ import {
   FRAME_AUDIO,
   FRAME_EVENT,
   FrameRing,
+  type TakenFrame,
 } from "./frame-ring.ts";
 
 /** Samples per 20 ms tick at 8000 Hz. */
 const TICK_SAMPLES = 160;
+
+/** How long a tick inside a talkspurt waits for a frame the call thread is still writing, ms (file comment). */
+export const HOLD_MS = 15;
+
+export interface WorkerStreamOptions {
+  /** The hold, ms (0: none); default HOLD_MS. */
+  holdMs?: number;
+  /** The hold's timer; default the system clock. */
+  clock?: Clock;
+  /** A held tick went out after its timer (not a kick): the owner may rejoin the shared schedule if `idle`. */
+  onSettled?: () => void;
+}
 
 export interface WorkerStreamInit {
   ssrc: number;
@@ -54,13 +79,22 @@ export class WorkerStream implements PacerSource {
   private silence: Uint8Array;
   /** True when the last paced tick found the ring empty. */
   idle = true;
+  private readonly holdMs: number;
+  private readonly clock: Clock;
+  private readonly onSettled: (() => void) | undefined;
+  private holdTimer: TimerHandle | undefined;
+  private holding = false;
 
   constructor(
     private readonly socket: DatagramSender,
     ssrc: number,
     init: WorkerStreamInit,
     sab: SharedArrayBuffer,
+    opts: WorkerStreamOptions = {},
   ) {
+    this.holdMs = opts.holdMs ?? HOLD_MS;
+    this.clock = opts.clock ?? new SystemClock();
+    this.onSettled = opts.onSettled;
     this.ring = new FrameRing(sab);
     this.format = init.format;
     this.dest = init.dest;
@@ -84,16 +118,57 @@ export class WorkerStream implements PacerSource {
     return this.lastWasAudio;
   }
 
-  /** One paced tick: the ring's next frame, else silence. */
+  /** True while a tick is held (see the file comment). */
+  get held(): boolean {
+    return this.holding;
+  }
+
+  /** One paced tick: the ring's next frame, else silence (or, inside a talkspurt still being written, a hold). */
   onTick(): void {
+    if (this.holding) this.settle(); // the next tick came first: the held one goes out now, with what there is
     const f = this.ring.take();
-    if (!f) {
-      this.idle = true;
-      this.audio(this.silence, false, true);
-      this.lastWasAudio = false;
-      this.ring.noteIdle();
+    if (f) return this.sendTaken(f);
+    if (this.lastWasAudio && this.holdMs > 0 && this.ring.moreExpected) {
+      this.holding = true;
+      this.idle = false;
+      this.ring.counters[C_HELD]++;
+      this.holdTimer = this.clock.setTimer(this.holdMs, () => {
+        this.holdTimer = undefined;
+        this.settle();
+        this.onSettled?.();
+      });
       return;
     }
+    this.sendIdle();
+  }
+
+  /** Sends the held tick's frame now: the ring's next one (the call thread's write kicked us), else silence. */
+  settle(): void {
+    if (!this.holding) return;
+    this.holding = false;
+    this.clock.clearTimer(this.holdTimer);
+    this.holdTimer = undefined;
+    const f = this.ring.take();
+    if (f) return this.sendTaken(f);
+    this.ring.counters[C_HELD_SILENCE]++;
+    this.sendIdle();
+  }
+
+  /** The stream stops being paced (or closes): a held tick is dropped unsent. */
+  stop(): void {
+    this.clock.clearTimer(this.holdTimer);
+    this.holdTimer = undefined;
+    this.holding = false;
+  }
+
+  private sendIdle(): void {
+    this.idle = true;
+    this.audio(this.silence, false, true);
+    this.lastWasAudio = false;
+    this.ring.noteIdle();
+  }
+
+  private sendTaken(f: TakenFrame): void {
     this.idle = false;
     if (f.kind === FRAME_AUDIO) {
       this.audio(f.payload, !this.lastWasAudio, false);
