@@ -9,6 +9,8 @@
  *    an end is reported (the conversation resumes its reply).
  *  - confirmation (`confirm`): a second Silero stream hears silence in place of echo frames; a barge-in
  *    also needs it to call the sound speech, so a noise burst over the echo does not interrupt.
+ *  - background voices (`callerLevel`, `firstTurnFloorDbfs`): speech well under the caller's own level,
+ *    or before that is known under a fixed floor, is held instead of interrupting (caller-level.ts).
  *  - pauses: `pauseMs` of silence inside a speech segment is reported (`onSpeechPause`) long before the
  *    segmenter ends the segment (its 500 ms), so endpointing can decide early; speech resuming within
  *    the segment (`resumeMs` of it) is reported as a new start.
@@ -19,7 +21,7 @@ import { SpeechSegmenter, SEGMENTER_FRAME_MS, type SegmenterOptions } from "../m
 import type { VadStream } from "../media/vad/silero";
 import type { SpeechDetector, SpeechEvents } from "./agent-call";
 import type { EchoDecision } from "./echo-correlation";
-import { CallerLevel, DEFAULT_CALLER_LEVEL, frameDbfs, type CallerLevelSettings } from "./caller-level";
+import { CallerLevel, DEFAULT_CALLER_LEVEL, DEFAULT_FIRST_TURN_FLOOR_DBFS, frameDbfs, type CallerLevelSettings } from "./caller-level";
 import {
   DEFAULT_BARGE_IN_MAX_GAP_MS,
   DEFAULT_BARGE_IN_MIN_SPEECH_MS,
@@ -76,8 +78,8 @@ export interface DetectorOptions {
   /**
    * Background voices: once the caller has spoken while the agent was silent, speech heard while the
    * agent talks interrupts only when some frame of it reaches the caller's own level (less
-   * `marginDb`); see src/pipeline/caller-level.ts. Until the caller has spoken, nothing changes (their
-   * first words still interrupt the greeting). Default DEFAULT_CALLER_LEVEL; null: off.
+   * `marginDb`); see src/pipeline/caller-level.ts. Until the caller has spoken, `firstTurnFloorDbfs`
+   * judges instead. Default DEFAULT_CALLER_LEVEL; null: off.
    */
   callerLevel?: Partial<CallerLevelSettings> | null;
   /**
@@ -89,6 +91,14 @@ export interface DetectorOptions {
    * null: never (both run to the end of the call).
    */
   rejoinMs?: number | null;
+  /**
+   * Background voices before the caller's first words (their level not known yet, see `callerLevel`):
+   * speech heard while the agent talks interrupts only when some frame of it (its level = the highest
+   * of the last 60 ms, as for `callerLevel`) reaches this level; below it, it is held as background
+   * and becomes the caller's turn if it goes on after the agent stopped. See src/pipeline/caller-level.ts
+   * DEFAULT_FIRST_TURN_FLOOR_DBFS, dBFS. Default that; null: off.
+   */
+  firstTurnFloorDbfs?: number | null;
   /** Silence inside speech after which a pause is reported, ms. Default DEFAULT_PAUSE_MS. */
   pauseMs?: number;
   /** Speech after a reported pause that counts as the caller going on (a new start), ms. Default DEFAULT_RESUME_MS. */
@@ -102,13 +112,8 @@ export interface DetectorOptions {
 
 
 /**
- * DetectorOptions.rejoinMs by default, ms: beyond the echo tail (the echo reference's 400 ms window).
- * `bun run scripts/bench-vad-rejoin.ts` (every barge-in simulation case as the second agent turn of a
- * call, live Silero): tune set 454 cases and holdout 291, rejoin 500 ms (and 20 ms) vs never — no
- * decision or latency changed, though the main stream's probability differs by > 0.01 in 15–19 % of
- * the second turns' frames (max 0.93): a barge-in also needs the confirming stream, which is unchanged.
- * `bun run bench:percall --parts conversation` (5.7 s agent turns over −20 dB echo, 4.2 s caller turns):
- * Silero windows per call-second 60.7 → 50.0, VAD CPU per call-second 4.6–5.6 → 3.3–4.1 ms.
+ * DetectorOptions.rejoinMs by default, ms (beyond the echo reference's 400 ms). Measured (scripts/bench-vad-rejoin.ts,
+ * bench:percall --parts conversation): no barge-in decision changed in 745 sim cases; windows 60.7 → 50.0/call-s.
  */
 export const DEFAULT_REJOIN_MS = 500;
 
@@ -137,7 +142,7 @@ export class SileroSpeechDetector implements SpeechDetector {
   private fastFired = false;
   /** The caller's own level (DetectorOptions.callerLevel); null when off. */
   readonly callerLevel: CallerLevel | null;
-  /** The current run had a frame at the caller's level (always true while that level is unknown). */
+  /** The current run had a frame at the caller's level, or over the first-turn floor while that level is unknown. */
   private fastLoud = false;
   /** Segmenter frame of the last speech frame at the caller's level. */
   private lastLoudFrame = -1;
@@ -145,6 +150,8 @@ export class SileroSpeechDetector implements SpeechDetector {
   private held = false;
   /** Levels of the two frames before this one (frameDbfs), dBFS. */
   private readonly prevDb = [-Infinity, -Infinity];
+  /** DetectorOptions.firstTurnFloorDbfs, dBFS; null when off. */
+  private readonly firstTurnFloorDbfs: number | null;
   /** A pause was reported inside the current speech; `resumeRun` counts speech frames since. */
   private paused = false;
   /** During a pause: a frame at or above the segmenter's band was heard (reported as activity). */
@@ -192,6 +199,7 @@ export class SileroSpeechDetector implements SpeechDetector {
     this.resumeFrames = Math.max(1, Math.ceil((opts.resumeMs ?? DEFAULT_RESUME_MS) / SEGMENTER_FRAME_MS));
     this.rejoinFrames = opts.rejoinMs === null ? Infinity : Math.max(1, Math.ceil((opts.rejoinMs ?? DEFAULT_REJOIN_MS) / SEGMENTER_FRAME_MS));
     this.callerLevel = opts.callerLevel === null ? null : new CallerLevel({ ...DEFAULT_CALLER_LEVEL, ...opts.callerLevel });
+    this.firstTurnFloorDbfs = opts.firstTurnFloorDbfs === undefined ? DEFAULT_FIRST_TURN_FLOOR_DBFS : opts.firstTurnFloorDbfs;
   }
 
   listen(events: SpeechEvents): void {
@@ -209,7 +217,7 @@ export class SileroSpeechDetector implements SpeechDetector {
     const echo = (this.agentSpeaking || (this.opts.echoTail ?? DEFAULT_ECHO_TAIL)) && this.opts.echo?.isLikelyEcho(pcm, this.agentSpeaking) === true;
     const agentSpeaking = this.agentSpeaking;
     const levelDb = agentSpeaking ? this.opts.echo?.lastLevelDb : undefined;
-    const dbfs = this.callerLevel ? frameDbfs(pcm) : 0;
+    const dbfs = this.callerLevel || this.firstTurnFloorDbfs !== null ? frameDbfs(pcm) : 0;
     const confirm = this.opts.confirm;
     // An echo frame taken only by the quiet floor: the confirming stream hears it as it is (confirmHearsQuiet).
     const quietOnly = echo && (this.opts.confirmHearsQuiet ?? DEFAULT_CONFIRM_HEARS_QUIET) && this.opts.echo?.lastQuiet === true;
@@ -264,14 +272,18 @@ export class SileroSpeechDetector implements SpeechDetector {
     const recent = Math.max(dbfs, this.prevDb[0], this.prevDb[1]);
     this.prevDb[1] = this.prevDb[0];
     this.prevDb[0] = dbfs;
-    const atLevel = this.callerLevel === null || this.callerLevel.atCallerLevel(recent);
+    // Who is judged by level while the agent talks: a caller whose level is known (callerLevel), else
+    // everyone by the first-turn floor (firstTurnFloorDbfs).
+    const known = this.callerLevel?.levelDb !== undefined;
+    const floorOn = !known && this.firstTurnFloorDbfs !== null;
+    const atLevel = known ? this.callerLevel!.atCallerLevel(recent) : !floorOn || !agentSpeaking || recent >= this.firstTurnFloorDbfs!;
     if (voiced && atLevel) this.lastLoudFrame = this.segmenter.frameCount;
     if (voiced && !agentSpeaking) this.callerLevel?.learn(dbfs);
     for (const ev of this.segmenter.push(pcm, q === undefined ? p : q)) {
       if (ev.type === "speech_start") {
         this.fastFired = false;
-        if (agentSpeaking && !this.inSpeech && this.callerLevel?.levelDb !== undefined && this.lastLoudFrame < ev.onsetFrame) {
-          this.held = true; // below the caller's level (callerLevel): background, unless they go on
+        if (agentSpeaking && !this.inSpeech && (known || floorOn) && this.lastLoudFrame < ev.onsetFrame) {
+          this.held = true; // below the caller's level or the first-turn floor: background, unless they go on
           continue;
         }
         if (!this.inSpeech) {
