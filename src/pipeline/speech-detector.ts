@@ -148,6 +148,8 @@ export class SileroSpeechDetector implements SpeechDetector {
   private lastLoudFrame = -1;
   /** A segmenter start while the agent talked was not at the caller's level: held until the agent stops. */
   private held = false;
+  /** See SpeechDetector.heldBackground: set with `held`, cleared by the next reported start. */
+  heldBackground = false;
   /** Levels of the two frames before this one (frameDbfs), dBFS. */
   private readonly prevDb = [-Infinity, -Infinity];
   /** DetectorOptions.firstTurnFloorDbfs, dBFS; null when off. */
@@ -283,7 +285,7 @@ export class SileroSpeechDetector implements SpeechDetector {
       if (ev.type === "speech_start") {
         this.fastFired = false;
         if (agentSpeaking && !this.inSpeech && (known || floorOn) && this.lastLoudFrame < ev.onsetFrame) {
-          this.held = true; // below the caller's level or the first-turn floor: background, unless they go on
+          this.held = this.heldBackground = true; // below the caller's level or the first-turn floor: background, unless they go on
           continue;
         }
         if (!this.inSpeech) {
@@ -367,7 +369,7 @@ export class SileroSpeechDetector implements SpeechDetector {
   /** @param onsetAgoMs how long ago the speech began (the confirmation delay), ms. */
   private start(onsetAgoMs: number): void {
     this.inSpeech = true;
-    this.held = false;
+    this.held = this.heldBackground = false;
     this.paused = this.active = false;
     this.resumeRun = 0;
     this.fastRun = this.fastGap = this.fastStrong = 0;

@@ -103,11 +103,14 @@ describe("SileroSpeechDetector firstTurnFloorDbfs (background voices before the 
 
   test("held as background, it becomes the caller's turn when it goes on after the agent stopped", async () => {
     const { d, ev } = greeting();
+    expect(d.heldBackground).toBe(false);
     await feed(d, frames(20, UNDER)); // confirmed by the segmenter while the agent talks: held
     expect(ev).toEqual([]);
+    expect(d.heldBackground).toBe(true); // its words are not a turn (turn-taking.ts backgroundWords)
     d.setAgentSpeaking(false);
     await feed(d, frames(2, UNDER));
     expect(ev).toEqual(["start"]);
+    expect(d.heldBackground).toBe(false);
     await feed(d, frames(40, 0));
     expect(ev).toEqual(["start", "end"]);
   });
