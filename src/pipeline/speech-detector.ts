@@ -83,6 +83,15 @@ export interface DetectorOptions {
    */
   callerLevel?: Partial<CallerLevelSettings> | null;
   /**
+   * Once the confirming stream is forked, the agent silent and no frame heard by it as silence for this
+   * long, the main stream continues from the confirming one (`VadStream.copyFrom`) and one stream runs
+   * again until the next such frame, ms. The confirming stream's probabilities (what the segmenter
+   * follows) are unchanged by it; the main stream's then start each agent turn from the confirming
+   * stream's state instead of one that heard the previous turns' echo. Default DEFAULT_REJOIN_MS;
+   * null: never (both run to the end of the call).
+   */
+  rejoinMs?: number | null;
+  /**
    * Background voices before the caller's first words (their level not known yet, see `callerLevel`):
    * speech heard while the agent talks interrupts only when some frame of it (its level = the highest
    * of the last 60 ms, as for `callerLevel`) reaches this level; below it, it is held as background
@@ -101,6 +110,12 @@ export interface DetectorOptions {
   onBargeInDecision?: (t: BargeInTrace) => void;
 }
 
+
+/**
+ * DetectorOptions.rejoinMs by default, ms (beyond the echo reference's 400 ms). Measured (scripts/bench-vad-rejoin.ts,
+ * bench:percall --parts conversation): no barge-in decision changed in 745 sim cases; windows 60.7 → 50.0/call-s.
+ */
+export const DEFAULT_REJOIN_MS = 500;
 
 export class SileroSpeechDetector implements SpeechDetector {
   private readonly segmenter: SpeechSegmenter;
@@ -152,11 +167,16 @@ export class SileroSpeechDetector implements SpeechDetector {
    * The confirming stream runs. Until the first echo frame that is not digital silence, it would be fed
    * exactly what the main stream is fed, from the same (zero) state, and give the same probabilities, so
    * the main stream's stand for both and one Silero stream runs per call. From that frame on it is
-   * forked (`VadStream.copyFrom`, the main stream's state so far) and both run to the end of the call:
-   * measured, their probabilities still differ by up to 0.1–0.2 inside speech 30 s after the last echo
-   * frame (Silero's state does not forget it), so rejoining them would change decisions.
+   * forked (`VadStream.copyFrom`, the main stream's state so far) and both run while the agent talks;
+   * their probabilities still differ by up to 0.1–0.2 inside speech 30 s after the last echo frame
+   * (Silero's state does not forget it), so the confirming stream is never rejoined to the main one:
+   * with `rejoinMs`, the main stream is rejoined to the confirming one (its probabilities change; the
+   * confirming stream's, which the segmenter follows, do not).
    */
   private forked = false;
+  /** Frames since the confirming stream last heard silence in place of a frame; see DetectorOptions.rejoinMs. */
+  private sinceSilenced = 0;
+  private readonly rejoinFrames: number;
   /** The last pushed frame's handling (each frame's waits for the one before). */
   private delivered: Promise<unknown> = Promise.resolve();
   private zeroFrame = new Int16Array(160);
@@ -179,6 +199,7 @@ export class SileroSpeechDetector implements SpeechDetector {
     this.low = this.threshold - this.segmenter.options.hysteresis;
     this.pauseFrames = Math.max(1, Math.ceil((opts.pauseMs ?? DEFAULT_PAUSE_MS) / SEGMENTER_FRAME_MS));
     this.resumeFrames = Math.max(1, Math.ceil((opts.resumeMs ?? DEFAULT_RESUME_MS) / SEGMENTER_FRAME_MS));
+    this.rejoinFrames = opts.rejoinMs === null ? Infinity : Math.max(1, Math.ceil((opts.rejoinMs ?? DEFAULT_REJOIN_MS) / SEGMENTER_FRAME_MS));
     this.callerLevel = opts.callerLevel === null ? null : new CallerLevel({ ...DEFAULT_CALLER_LEVEL, ...opts.callerLevel });
     this.firstTurnFloorDbfs = opts.firstTurnFloorDbfs === undefined ? DEFAULT_FIRST_TURN_FLOOR_DBFS : opts.firstTurnFloorDbfs;
   }
@@ -207,6 +228,11 @@ export class SileroSpeechDetector implements SpeechDetector {
     if (confirm && echo && !quietOnly && !this.forked && confirm.copyFrom && !isZero(pcm)) {
       confirm.copyFrom(this.vad); // before the main stream takes this frame
       this.forked = true;
+    }
+    this.sinceSilenced = echo && !quietOnly ? 0 : this.sinceSilenced + 1;
+    if (this.forked && !agentSpeaking && this.sinceSilenced >= this.rejoinFrames && this.vad.copyFrom) {
+      this.vad.copyFrom(confirm!); // rejoinMs: the confirming stream goes on alone, standing for both
+      this.forked = false;
     }
     const both = confirm !== undefined && (this.forked || !confirm.copyFrom);
     const pushedAt = performance.now();
