@@ -92,7 +92,7 @@ export class AgentCall {
       callId: d.record.id,
       signal: this.callCtl.signal,
       onFinal: (text, speechFinal, fromFinalize) => {
-        if (!this.live || backgroundWords(d, text)) return;
+        if (!this.live) return;
         this.answer?.heard(text, true);
         this.detector.final(text, speechFinal, fromFinalize);
       },
@@ -358,6 +358,7 @@ export class AgentCall {
       this.d.log.info({ callId: this.d.record.id }, "backchannel while the agent speaks");
       return;
     }
+    if (backgroundWords(this.d, turn.text)) return; // on the record, not answered, the agent goes on
     this.speech.resumable = null;
     this.speech.startReply(turn.text, {
       speechEndAt: turn.speechEndAt,

@@ -94,11 +94,9 @@ export interface DetectorOptions {
    */
   rejoinMs?: number | null;
   /**
-   * Background voices before the caller's first words (their level not known yet, see `callerLevel`):
-   * speech heard while the agent talks interrupts only when some frame of it (its level = the highest
-   * of the last 60 ms, as for `callerLevel`) reaches this level; below it, it is held as background
-   * and becomes the caller's turn if it goes on after the agent stopped. See src/pipeline/caller-level.ts
-   * DEFAULT_FIRST_TURN_FLOOR_DBFS, dBFS. Default that; null: off.
+   * Before the caller's level is known (`callerLevel`), speech over the agent interrupts only with a frame
+   * (its 60 ms level) at this level or above; else it is held as background (caller-level.ts
+   * DEFAULT_FIRST_TURN_FLOOR_DBFS), dBFS. Default that; null: off.
    */
   firstTurnFloorDbfs?: number | null;
   /** Silence inside speech after which a pause is reported, ms. Default DEFAULT_PAUSE_MS. */
@@ -150,7 +148,7 @@ export class SileroSpeechDetector implements SpeechDetector {
   private lastLoudFrame = -1;
   /** A segmenter start while the agent talked was not at the caller's level: held until the agent stops. */
   private held = false;
-  /** Segmenter frame where the last held speech ended (Infinity: it goes on; −Infinity: none since the last start). */
+  /** Frame the last held speech (or quiet-floor speech) ended at; Infinity: it goes on; −Infinity: none since a start. */
   private heldEnd = -Infinity;
   /** SpeechDetector.heldBackground: from a hold to the next reported start, ≤ HELD_WORDS_MS after it ended. */
   get heldBackground(): boolean {
@@ -249,6 +247,8 @@ export class SileroSpeechDetector implements SpeechDetector {
       ([, p, q]) => {
         try {
           this.pushedAt = pushedAt;
+          // Speech the quiet floor kept out while the agent talks is background too (heldBackground).
+          if (quietOnly && agentSpeaking && (both ? q : p)! >= this.threshold) this.heldEnd = Math.max(this.heldEnd, this.segmenter.frameCount);
           if (!both) return this.onProbability(pcm, echo ? 0 : p, confirm ? (echo ? 0 : p) : undefined, agentSpeaking, echo, levelDb, dbfs);
           this.onProbability(pcm, echo ? 0 : p, echo ? 0 : q, agentSpeaking, echo, levelDb, dbfs);
         } catch (err) {

@@ -176,18 +176,19 @@ export class NoWordsWatch {
 }
 
 /**
- * Words the recogniser heard while the agent talks, from speech the VAD held as background
- * (SpeechDetector.heldBackground: under the caller's own level, or the first-turn floor) with no caller
- * speech since: not a caller turn, so they neither cut the agent nor get a reply (logged; the text only
- * under `pii`). Empty finals pass (they carry the end of speech). Returns true when the words were taken
- * for background.
+ * A caller turn's words, heard while the agent talks, from speech the VAD took for background
+ * (SpeechDetector.heldBackground: held under the caller's own level or the first-turn floor, or speech
+ * the echo decision's quiet floor kept out) with no caller speech reported since: they stay on the record
+ * as the caller's words (as a backchannel over the agent does) but neither cut the agent nor get a reply
+ * (logged; the text only under `pii`). Returns true when the words were taken for background.
  *
  * Why: a real STT transcribes background voices too (bench-bargein's carry no words). Live, on the
- * compiled agent with the first-turn floor on, a voice 12–18 dB under the agent over the greeting did not
- * stop it, but its final cut the greeting 1.4–1.6 s after the voice ended and the agent answered it.
- * Scope, measured offline (tune set): this covers speech the detector confirmed as a segment and held —
- * 4 of the 12 background voices after the caller spoke; none of the 12 over the greeting, whose frames the
- * echo decision's quiet floor takes (no segment starts), so their words still cut the agent.
+ * compiled agent, a voice 12–18 dB under the agent over the greeting that the VAD kept out still cut the
+ * greeting through its transcript, 1.4–1.6 s after the voice ended, and the agent answered it; with
+ * this, 15 and 18 dB under: greeting whole, no reply. Offline, the words of background voices that did
+ * not interrupt would be taken for background in tune 11/12 over the greeting, 10/12 after the caller
+ * spoke (held-out 7/12, 9/12); the cost: interruptions the VAD missed entirely (held-out 1 of 112 first
+ * turns, 4 of 68 after the caller spoke; tune none) no longer cut the agent late through their words.
  */
 export function backgroundWords(
   d: {
@@ -199,6 +200,6 @@ export function backgroundWords(
   text: string,
 ): boolean {
   if (!d.vad?.heldBackground || !d.output.isPlaying || !text.trim()) return false;
-  d.log.info({ callId: d.record.id, pii: { text } }, "words of speech held as background while the agent talks: not a turn");
+  d.log.info({ callId: d.record.id, pii: { text } }, "words of background speech while the agent talks: not answered");
   return true;
 }

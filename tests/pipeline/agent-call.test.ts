@@ -253,7 +253,7 @@ describe("AgentCall", () => {
     }
   });
 
-  test("words of speech the VAD held as background neither cut the agent nor get a reply; the caller's words after a start do", async () => {
+  test("words of speech the VAD took for background stay on the record but neither cut the agent nor get a reply; the caller's words after a start do", async () => {
     const long = "one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen.";
     const s = setup([[text(long)], [text("Sure.")]]);
     await s.call.start();
@@ -264,7 +264,8 @@ describe("AgentCall", () => {
     await s.run(2000);
     expect(s.sink.isPlaying).toBe(true); // the greeting goes on
     expect(s.llm.requests).toHaveLength(1);
-    expect(s.record.turns.filter((t) => t.speaker === "caller")).toEqual([]);
+    expect(s.sink.cleared).toBe(0); // not cut
+    expect(s.record.turns.filter((t) => t.speaker === "caller").map((t) => t.text)).toEqual(["what time do you close today"]); // on the record
     // The caller's own speech (a reported start) clears it: their words are a turn again.
     s.vad.heldBackground = false;
     s.vadEvent("start");
@@ -273,7 +274,8 @@ describe("AgentCall", () => {
     s.say("can I book a room");
     await s.run(3000);
     expect(s.llm.requests).toHaveLength(2);
-    expect(s.record.turns.filter((t) => t.speaker === "caller").map((t) => t.text)).toEqual(["can I book a room"]);
+    expect(s.llm.requests[1].history.filter((m) => m.role === "user").at(-1)).toEqual({ role: "user", text: "can I book a room" });
+    expect(s.record.turns.filter((t) => t.speaker === "caller").map((t) => t.text)).toEqual(["what time do you close today", "can I book a room"]);
     s.call.stop();
   });
 

@@ -9,6 +9,7 @@ import { DEFAULT_FIRST_TURN_FLOOR_DBFS, frameDbfs } from "../../src/pipeline/cal
 import { HELD_WORDS_MS, SileroSpeechDetector, type DetectorOptions } from "../../src/pipeline/speech-detector";
 import { rms } from "../../src/pipeline/echo-reference";
 import type { VadStream } from "../../src/media/vad/silero";
+import type { EchoDecision } from "../../src/pipeline/echo-correlation";
 
 /** A VAD that calls every frame above a low level speech (p 0.95), as Silero does for any voice. */
 function levelVad(): VadStream {
@@ -151,5 +152,41 @@ describe("SileroSpeechDetector firstTurnFloorDbfs (background voices before the 
     d.setAgentSpeaking(true);
     await feed(d, frames(18, UNDER)); // the segmenter confirms it now
     expect(ev).toEqual(["start"]);
+  });
+});
+
+describe("SileroSpeechDetector heldBackground: speech the echo decision's quiet floor keeps out", () => {
+  /** An echo decision that takes every frame under `rmsFloor` for too quiet to be the caller (lastQuiet), as CorrelationEcho's quiet floor does. */
+  const quietFloor = (rmsFloor: number): EchoDecision => {
+    const e = {
+      lastQuiet: false,
+      noteSent() {},
+      isLikelyEcho(pcm: Int16Array) {
+        e.lastQuiet = rms(pcm) < rmsFloor;
+        return e.lastQuiet;
+      },
+    };
+    return e;
+  };
+
+  test("marks it as background while the agent talks (its words are not a turn); a reported start clears it", async () => {
+    const { d, ev } = greeting({ echo: quietFloor(800), firstTurnFloorDbfs: null });
+    await feed(d, frames(25, UNDER)); // speech-like (p 0.95) but under the quiet floor: never counted
+    expect(ev).toEqual([]);
+    expect(d.heldBackground).toBe(true);
+    await feed(d, frames(4, OVER)); // the caller, over the quiet floor: a barge-in
+    expect(ev).toEqual(["start"]);
+    expect(d.heldBackground).toBe(false);
+  });
+
+  test("not while the agent is silent, and not for frames Silero does not call speech", async () => {
+    const quietVad = { process: async () => 0.1 } as unknown as VadStream;
+    const a = greeting({ echo: quietFloor(800), firstTurnFloorDbfs: null }, quietVad);
+    await feed(a.d, frames(25, UNDER));
+    expect(a.d.heldBackground).toBe(false);
+    const b = greeting({ echo: quietFloor(800), firstTurnFloorDbfs: null });
+    b.d.setAgentSpeaking(false);
+    await feed(b.d, frames(25, UNDER)); // the echo tail rule still takes it for quiet, but the agent is silent
+    expect(b.d.heldBackground).toBe(false);
   });
 });
