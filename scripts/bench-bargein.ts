@@ -425,7 +425,13 @@ async function liveSpokeBefore(rigs: TurnRig[], n: number): Promise<{ trials: Tr
         const onset = caller.items[1]!.onsetMs;
         const playing = a.spurtAt(a.arrivalOfFileMs(onset));
         if (p.background) background.push({ label: playing ? label : `${label} (reply not playing)`, stops: playing ? countStops(call, 2) : 0 });
-        else trials.push({ label, stopMs: playing ? a.stopAfter(onset) : null, bargeIns: call.record.bargeIns });
+        else {
+          const stopMs = playing ? a.stopAfter(onset) : null;
+          const onsetAt = a.t0 + a.arrivalOfFileMs(onset);
+          const d = call.logs.find((l) => l.msg === "barge-in decision" && Date.parse(l.time) >= onsetAt - 100);
+          const decision = d && stopMs !== null ? { atMs: Date.parse(d.time) - onsetAt, afterMs: stopMs - (Date.parse(d.time) - onsetAt), rule: d.rule, runMs: d.runMs, lagMs: d.lagMs } : undefined;
+          trials.push({ label, stopMs, bargeIns: call.record.bargeIns, decision });
+        }
         process.stderr.write(".");
       }
     }),
@@ -587,7 +593,10 @@ function printSpokeBefore(before: Awaited<ReturnType<typeof liveSpokeBefore>>): 
   console.log("| a caller who spoke before (first turn, then the reply) | value |\n|---|---|");
   console.log(`| same caller interrupts the reply: trials (reply playing) / with a barge-in | ${x.length} of ${before.trials.length} / ${before.trials.filter((t) => t.bargeIns > 0).length} |`);
   console.log(`| — stop latency p50 / p95 / max | ${fmt(quantile(x, 0.5))} / ${fmt(quantile(x, 0.95))} / ${fmt(Math.max(...x))} ms |`);
-  for (const t of before.trials) console.log(`| ${t.label} | ${t.stopMs === null ? "reply not playing" : `${fmt(t.stopMs)} ms`}${t.bargeIns ? "" : ", no barge-in"} |`);
+  for (const t of before.trials) {
+    const d = t.decision ? ` (onset → decision ${fmt(t.decision.atMs)} ms: ${t.decision.rule}, runMs ${t.decision.runMs}, lagMs ${fmt(t.decision.lagMs, 1)})` : "";
+    console.log(`| ${t.label} | ${t.stopMs === null ? "reply not playing" : `${fmt(t.stopMs)} ms`}${t.bargeIns ? "" : ", no barge-in"}${d} |`);
+  }
   const played = before.background.filter((b) => !b.label.endsWith("(reply not playing)"));
   console.log(`| background voice 12/18 dB under that caller over the reply: false interruptions | ${played.reduce((k, b) => k + b.stops, 0)} of ${played.length} |`);
   for (const b of before.background) console.log(`| ${b.label} | ${b.stops ? "interrupted" : "—"} |`);

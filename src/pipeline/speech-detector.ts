@@ -23,6 +23,7 @@ import type { SpeechDetector, SpeechEvents } from "./agent-call";
 import type { EchoDecision } from "./echo-correlation";
 import { CallerLevel, DEFAULT_CALLER_LEVEL, DEFAULT_FIRST_TURN_FLOOR_DBFS, frameDbfs, type CallerLevelSettings } from "./caller-level";
 import {
+  HELD_WORDS_MS,
   DEFAULT_BARGE_IN_MAX_GAP_MS,
   DEFAULT_BARGE_IN_MIN_SPEECH_MS,
   DEFAULT_BARGE_IN_STRONG,
@@ -35,6 +36,7 @@ import {
 } from "./barge-in-defaults";
 
 export * from "./barge-in-defaults";
+
 
 export interface DetectorOptions {
   segmenter?: Partial<SegmenterOptions>;
@@ -148,8 +150,12 @@ export class SileroSpeechDetector implements SpeechDetector {
   private lastLoudFrame = -1;
   /** A segmenter start while the agent talked was not at the caller's level: held until the agent stops. */
   private held = false;
-  /** See SpeechDetector.heldBackground: set with `held`, cleared by the next reported start. */
-  heldBackground = false;
+  /** Segmenter frame where the last held speech ended (Infinity: it goes on; −Infinity: none since the last start). */
+  private heldEnd = -Infinity;
+  /** SpeechDetector.heldBackground: from a hold to the next reported start, ≤ HELD_WORDS_MS after it ended. */
+  get heldBackground(): boolean {
+    return (this.segmenter.frameCount - this.heldEnd) * SEGMENTER_FRAME_MS <= HELD_WORDS_MS;
+  }
   /** Levels of the two frames before this one (frameDbfs), dBFS. */
   private readonly prevDb = [-Infinity, -Infinity];
   /** DetectorOptions.firstTurnFloorDbfs, dBFS; null when off. */
@@ -285,14 +291,18 @@ export class SileroSpeechDetector implements SpeechDetector {
       if (ev.type === "speech_start") {
         this.fastFired = false;
         if (agentSpeaking && !this.inSpeech && (known || floorOn) && this.lastLoudFrame < ev.onsetFrame) {
-          this.held = this.heldBackground = true; // below the caller's level or the first-turn floor: background, unless they go on
+          this.held = true; // below the caller's level or the first-turn floor: background, unless they go on
+          this.heldEnd = Infinity;
           continue;
         }
         if (!this.inSpeech) {
           if (agentSpeaking) this.traceDecision("segment", (ev.confirmFrame - ev.onsetFrame) * SEGMENTER_FRAME_MS);
           this.start((ev.confirmFrame - ev.onsetFrame) * SEGMENTER_FRAME_MS);
         }
-      } else if (this.held) this.held = false;
+      } else if (this.held) {
+        this.held = false;
+        this.heldEnd = ev.endFrame;
+      }
       else if (this.inSpeech) {
         this.inSpeech = false;
         this.paused = this.active = false;
@@ -369,7 +379,8 @@ export class SileroSpeechDetector implements SpeechDetector {
   /** @param onsetAgoMs how long ago the speech began (the confirmation delay), ms. */
   private start(onsetAgoMs: number): void {
     this.inSpeech = true;
-    this.held = this.heldBackground = false;
+    this.held = false;
+    this.heldEnd = -Infinity;
     this.paused = this.active = false;
     this.resumeRun = 0;
     this.fastRun = this.fastGap = this.fastStrong = 0;

@@ -6,7 +6,7 @@
  */
 import { describe, expect, test } from "bun:test";
 import { DEFAULT_FIRST_TURN_FLOOR_DBFS, frameDbfs } from "../../src/pipeline/caller-level";
-import { SileroSpeechDetector, type DetectorOptions } from "../../src/pipeline/speech-detector";
+import { HELD_WORDS_MS, SileroSpeechDetector, type DetectorOptions } from "../../src/pipeline/speech-detector";
 import { rms } from "../../src/pipeline/echo-reference";
 import type { VadStream } from "../../src/media/vad/silero";
 
@@ -113,6 +113,17 @@ describe("SileroSpeechDetector firstTurnFloorDbfs (background voices before the 
     expect(d.heldBackground).toBe(false);
     await feed(d, frames(40, 0));
     expect(ev).toEqual(["start", "end"]);
+  });
+
+  test("the held mark outlives the held speech by HELD_WORDS_MS (time for its transcript), no longer", async () => {
+    const { d } = greeting();
+    await feed(d, frames(20, UNDER)); // held
+    await feed(d, frames(30, 0)); // the segmenter ends it (500 ms of silence)
+    expect(d.heldBackground).toBe(true);
+    await feed(d, frames(HELD_WORDS_MS / 20 - 30 - 5, 0)); // a few frames short of HELD_WORDS_MS after its end
+    expect(d.heldBackground).toBe(true);
+    await feed(d, frames(10, 0));
+    expect(d.heldBackground).toBe(false);
   });
 
   test("once the caller's own level is known, it decides instead: a caller who spoke quietly interrupts at that level", async () => {
