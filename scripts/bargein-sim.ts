@@ -240,6 +240,8 @@ export interface SimSetting {
   callerMargin?: number | null;
   /** DetectorOptions.callerLevel's ease (undefined: the detector's default). */
   callerEase?: boolean;
+  /** DetectorOptions.firstTurnFloorDbfs (null: off; undefined: the detector's default). */
+  firstTurnFloor?: number | null;
 }
 
 /** The echo decision a setting names. */
@@ -341,6 +343,7 @@ export async function replay(vad: Vad, c: SimCase, set: SimSetting): Promise<{ f
     confirmHearsQuiet: set.confirmQuiet,
     bargeInStrong: set.strong,
     callerLevel: set.callerMargin === null ? null : { ...(set.callerMargin === undefined ? {} : { marginDb: set.callerMargin }), ...(set.callerEase === undefined ? {} : { ease: set.callerEase }) },
+    firstTurnFloorDbfs: set.firstTurnFloor,
   });
   let fired = -1;
   let phantom = false;

@@ -6,10 +6,13 @@
  *   bun run scripts/bench-bargein.ts --tune         also the offline sweep behind the barge-in defaults
  *   bun run scripts/bench-bargein.ts --tune-only    only the offline sweep
  *   --trials N (live interruption trials, default 24), --no-vad (skip bench-vad.ts)
+ *   --only-main (the main table only), --only-first-turn (background voices and quiet callers over the
+ *   greeting, --first-turn N of the former), --first-turn-floor-live N (agents with BARGE_IN_FIRST_TURN_FLOOR_DBFS=N, 0 = off)
  *   sweep grid: --echo level,xcorr --share 0.5 --quiet-floor 20 --confirm false,true --erl 12
  *   --min-speech 60,80,100,120 --max-gap 0,100,160 --adapt off
  *   --floor 40 --echo-tail true --confirm-quiet false,true --strong off,0.9:40:10:0.9 (bargeInStrong p:ms[:within dB[:q]]; default: the detector's)
  *   --caller-margin off,4,6,8 (DetectorOptions.callerLevel marginDb; default: the detector's)
+ *   --first-turn-floor off,-32,-35 (DetectorOptions.firstTurnFloorDbfs; default: the detector's)
  *
  * Live (the compiled agent, tests/e2e/turn-support.ts): SIPp calls with a 14.7 s greeting (Gemini fake,
  * flite kal16) and one caller interruption each (flite voices slt/rms/awb, varied phrases and offsets;
@@ -69,14 +72,15 @@ async function tune(which: "tune" | "holdout"): Promise<void> {
   if (flag("--only-quiet")) cases.splice(0, cases.length, ...cases.filter((c) => c.group === "quiet" || c.kind !== "interrupt"));
   const nDis = cases.filter((c) => c.kind === "distractor").length;
   const nBc = cases.filter((c) => c.kind === "backchannel").length;
+  const nFirst = cases.filter((c) => c.kind === "interrupt" && !c.prior).length;
   const nEcho = cases.filter((c) => c.label.startsWith("echo")).length;
   console.log(
     `offline cases (${which} set): ${nInt} interruptions, ${nDis} distractors, ${nBc} backchannels (${fmt((performance.now() - t0) / 1000, 1)} s to build)\n`,
   );
   console.log(
-    "| echo rule | confirm | echoTail | erlDb | adaptMarginDb | adaptFloorDb | bargeInMinSpeechMs | bargeInMaxGapMs | confirm hears quiet | strong (p : ms) | caller level margin dB | stop p50 ms | p95 ms | p95 0 dB / −10 dB / quiet callers | p95 no echo / −20 dB echo | p95 first turn / spoke before / 6 dB softer | max ms | missed | false interruptions | false: background first turn / after the caller spoke / other | backchannels that interrupt | echo tails taken for speech |",
+    "| echo rule | confirm | echoTail | erlDb | adaptMarginDb | adaptFloorDb | bargeInMinSpeechMs | bargeInMaxGapMs | confirm hears quiet | strong (p : ms) | caller level margin dB | first-turn floor dBFS | stop p50 ms | p95 ms | p95 0 dB / −10 dB / quiet callers | p95 no echo / −20 dB echo | p95 first turn / spoke before / 6 dB softer | max ms | missed | missed first turn (of) / spoke before | false interruptions | false: background first turn / after the caller spoke / other | backchannels that interrupt | echo tails taken for speech |",
   );
-  console.log("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+  console.log("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
   const list = (f: string, d: string) => (args.includes(f) ? args[args.indexOf(f) + 1]! : d).split(",");
   const grid: SimSetting[] = [];
   for (const echoRule of list("--echo", "level,xcorr") as SimSetting["echoRule"][])
@@ -93,7 +97,9 @@ async function tune(which: "tune" | "holdout"): Promise<void> {
               for (const st of list("--strong", "default"))
               for (const cm of list("--caller-margin", "default"))
               for (const ce of list("--caller-ease", "default"))
+              for (const ft of list("--first-turn-floor", "default"))
                 grid.push({
+                  firstTurnFloor: ft === "default" ? undefined : ft === "off" ? null : Number(ft),
                   callerEase: ce === "default" ? undefined : ce === "true",
                   callerMargin: cm === "default" ? undefined : cm === "off" ? null : Number(cm),
                   strong: st === "default" ? undefined : st === "off" ? null : { p: Number(st.split(":")[0]), minSpeechMs: Number(st.split(":")[1]), withinDb: st.split(":")[2] ? Number(st.split(":")[2]) : undefined, q: st.split(":")[3] ? Number(st.split(":")[3]) : undefined },
@@ -113,6 +119,7 @@ async function tune(which: "tune" | "holdout"): Promise<void> {
     const lat: number[] = [];
     const latBy: Record<string, number[]> = { "0": [], "-10": [], quiet: [], softer: [], echo: [], clean: [], first: [], prior: [] };
     const missed: string[] = [];
+    const missedBy = [0, 0];
     const falses: string[] = [];
     let bcs = 0;
     let phantoms = 0;
@@ -121,7 +128,10 @@ async function tune(which: "tune" | "holdout"): Promise<void> {
       const { fired, phantom } = await replay(vad, c, set);
       if (phantom && c.label.startsWith("echo")) phantoms++;
       if (c.kind === "interrupt") {
-        if (fired < 0) missed.push(c.label);
+        if (fired < 0) {
+          missed.push(c.label);
+          missedBy[c.prior ? 1 : 0]!++;
+        }
         else {
           lat.push((fired - c.onsetFrame + 1) * 20);
           latBy[c.group ?? "0"]!.push((fired - c.onsetFrame + 1) * 20);
@@ -136,8 +146,8 @@ async function tune(which: "tune" | "holdout"): Promise<void> {
     }
     const some = (xs: string[]) => `${xs.length}${xs.length ? ` (${xs.slice(0, 3).join("; ")})` : ""}`;
     console.log(
-      `| ${set.echoRule}${set.echoRule === "xcorr" ? ` c²≥${set.share}, floor ${set.quietFloorDb} dB` : ""} | ${set.confirm} | ${set.echoTail} | ${set.echoRule === "xcorr" ? "–" : set.erlDb} | ${set.adaptDb ?? "off"} | ${set.adaptDb === undefined ? "–" : set.floorDb} | ${set.minSpeechMs} | ${set.maxGapMs} | ${set.confirmQuiet ?? "default"} | ${set.strong === undefined ? "default" : set.strong === null ? "off" : `${set.strong.p}:${set.strong.minSpeechMs}${set.strong.withinDb === undefined ? "" : `:${set.strong.withinDb}`}${set.strong.q === undefined ? "" : `:${set.strong.q}`}`} | ${set.callerMargin === undefined ? "default" : set.callerMargin ?? "off"} | ${fmt(quantile(lat, 0.5))} | ${fmt(quantile(lat, 0.95))} | ` +
-        `${fmt(quantile(latBy["0"]!, 0.95))} / ${fmt(quantile(latBy["-10"]!, 0.95))} / ${fmt(quantile(latBy.quiet!, 0.95))} | ${fmt(quantile(latBy.clean!, 0.95))} / ${fmt(quantile(latBy.echo!, 0.95))} | ${fmt(quantile(latBy.first!, 0.95))} / ${fmt(quantile(latBy.prior!, 0.95))} / ${fmt(quantile(latBy.softer!, 0.95))} | ${fmt(Math.max(...lat))} | ${some(missed)} | ${some(falses)} | ${falseBy.join(" / ")} | ${bcs}/${nBc} | ${phantoms}/${nEcho} |`,
+      `| ${set.echoRule}${set.echoRule === "xcorr" ? ` c²≥${set.share}, floor ${set.quietFloorDb} dB` : ""} | ${set.confirm} | ${set.echoTail} | ${set.echoRule === "xcorr" ? "–" : set.erlDb} | ${set.adaptDb ?? "off"} | ${set.adaptDb === undefined ? "–" : set.floorDb} | ${set.minSpeechMs} | ${set.maxGapMs} | ${set.confirmQuiet ?? "default"} | ${set.strong === undefined ? "default" : set.strong === null ? "off" : `${set.strong.p}:${set.strong.minSpeechMs}${set.strong.withinDb === undefined ? "" : `:${set.strong.withinDb}`}${set.strong.q === undefined ? "" : `:${set.strong.q}`}`} | ${set.callerMargin === undefined ? "default" : set.callerMargin ?? "off"} | ${set.firstTurnFloor === undefined ? "default" : set.firstTurnFloor ?? "off"} | ${fmt(quantile(lat, 0.5))} | ${fmt(quantile(lat, 0.95))} | ` +
+        `${fmt(quantile(latBy["0"]!, 0.95))} / ${fmt(quantile(latBy["-10"]!, 0.95))} / ${fmt(quantile(latBy.quiet!, 0.95))} | ${fmt(quantile(latBy.clean!, 0.95))} / ${fmt(quantile(latBy.echo!, 0.95))} | ${fmt(quantile(latBy.first!, 0.95))} / ${fmt(quantile(latBy.prior!, 0.95))} / ${fmt(quantile(latBy.softer!, 0.95))} | ${fmt(Math.max(...lat))} | ${some(missed)} | ${missedBy[0]} (${nFirst}) / ${missedBy[1]} | ${some(falses)} | ${falseBy.join(" / ")} | ${bcs}/${nBc} | ${phantoms}/${nEcho} |`,
     );
   }
   console.log();
@@ -415,7 +425,13 @@ async function liveSpokeBefore(rigs: TurnRig[], n: number): Promise<{ trials: Tr
         const onset = caller.items[1]!.onsetMs;
         const playing = a.spurtAt(a.arrivalOfFileMs(onset));
         if (p.background) background.push({ label: playing ? label : `${label} (reply not playing)`, stops: playing ? countStops(call, 2) : 0 });
-        else trials.push({ label, stopMs: playing ? a.stopAfter(onset) : null, bargeIns: call.record.bargeIns });
+        else {
+          const stopMs = playing ? a.stopAfter(onset) : null;
+          const onsetAt = a.t0 + a.arrivalOfFileMs(onset);
+          const d = call.logs.find((l) => l.msg === "barge-in decision" && Date.parse(l.time) >= onsetAt - 100);
+          const decision = d && stopMs !== null ? { atMs: Date.parse(d.time) - onsetAt, afterMs: stopMs - (Date.parse(d.time) - onsetAt), rule: d.rule, runMs: d.runMs, lagMs: d.lagMs } : undefined;
+          trials.push({ label, stopMs, bargeIns: call.record.bargeIns, decision });
+        }
         process.stderr.write(".");
       }
     }),
@@ -424,6 +440,56 @@ async function liveSpokeBefore(rigs: TurnRig[], n: number): Promise<{ trials: Tr
   return { trials, background };
 }
 const SHORT_GREETING = "Hello, this is the city library. How can I help you?";
+
+/**
+ * Background voices before the caller's first words (src/pipeline/caller-level.ts
+ * DEFAULT_FIRST_TURN_FLOOR_DBFS): over the greeting, another voice (flite kal, rms) says one of the
+ * phrases at `underDb` (−12/−15/−18 in turn) under the agent's active speech level, every other call
+ * through the live echo path at −20 dB, 120 ms. A false interruption is a barge-in in the record or
+ * the greeting stopping within 1 s of it.
+ */
+async function liveFirstTurnBackground(rigs: TurnRig[], n: number): Promise<Array<{ label: string; stops: number }>> {
+  const r = rng(41);
+  const agentDb = activeLevelDb(await agentSpeech(GREETING));
+  const plans = Array.from({ length: n }, (_, i) => ({
+    text: PHRASES[i % PHRASES.length]!,
+    voice: (i % 2 ? "kal" : "rms") as "kal" | "rms",
+    underDb: [-12, -15, -18][i % 3]!,
+    atMs: 2500 + Math.round(r() * 8000),
+    echo: Math.floor(i / 3) % 2 === 1,
+  }));
+  const out: Array<{ label: string; stops: number }> = [];
+  let next = 0;
+  await Promise.all(
+    rigs.map(async (rig) => {
+      while (next < plans.length) {
+        const p = plans[next++]!;
+        const bg = await speechPcm8k(p.text, { voice: p.voice });
+        const label = `${p.voice} "${p.text}" ${p.underDb} dB under the agent at ${p.atMs} ms${p.echo ? ", echo 120 ms −20 dB" : ""}`;
+        const caller = await buildCallerAudio([{ kind: "pcm", atMs: p.atMs, pcm: scale(bg, agentDb + p.underDb - activeLevelDb(bg)), label }], p.atMs + 3000);
+        const call = await runTurnCall(rig, caller, { replies: [GREETING, ANSWER], listenMs: 300, echo: p.echo ? { delayMs: 120, gainDb: -20 } : undefined });
+        const a = analyseCall(call);
+        const playing = a.spurtAt(a.arrivalOfFileMs(caller.items[0]!.onsetMs));
+        out.push({ label: playing ? label : `${label} (greeting not playing)`, stops: playing ? countStops(call, 1) : 0 });
+        process.stderr.write(".");
+      }
+    }),
+  );
+  process.stderr.write("\n");
+  return out;
+}
+
+function printFirstTurn(bg: Array<{ label: string; stops: number }>, quiet: Trial[]): void {
+  const played = bg.filter((b) => !b.label.endsWith("(greeting not playing)"));
+  console.log("| before the caller's first words (over the greeting) | value |\n|---|---|");
+  console.log(`| background voice 12/15/18 dB under the agent: false interruptions | ${played.reduce((k, b) => k + b.stops, 0)} of ${played.length} |`);
+  for (const b of bg) console.log(`| ${b.label} | ${b.stops ? "interrupted" : "—"} |`);
+  const q = quiet.filter((t) => t.stopMs !== null).map((t) => t.stopMs!);
+  console.log(`| short quiet interruptions, peak −18…−22 dBFS: trials (greeting playing) / with a barge-in | ${q.length} of ${quiet.length} / ${quiet.filter((t) => t.bargeIns > 0).length} |`);
+  console.log(`| — agent talking after the onset: p50 / p95 / max | ${fmt(quantile(q, 0.5))} / ${fmt(quantile(q, 0.95))} / ${fmt(Math.max(...q))} ms |`);
+  for (const t of quiet) console.log(`| ${t.label} | ${t.stopMs === null ? "agent not playing" : `${fmt(t.stopMs)} ms`}${t.bargeIns ? "" : ", no barge-in"} |`);
+  console.log();
+}
 
 /**
  * Loud (−3 dBFS) 120 ms bursts over the greeting, white/pink/brown × flat/cough: a false stop shows as
@@ -448,10 +514,17 @@ async function liveLoudBursts(rig: TurnRig): Promise<{ events: number; bargeIns:
 async function live(): Promise<void> {
   const nTrials = num("--trials", 24);
   const t0 = performance.now();
-  const rigs = await Promise.all([0, 1].map(() => startTurnRig({ env: { IDLE_PROMPT_S: "60" } })));
+  // --first-turn-floor-live N: the agents run with BARGE_IN_FIRST_TURN_FLOOR_DBFS=N (0 = the rule off).
+  const floor: Record<string, string> = args.includes("--first-turn-floor-live") ? { BARGE_IN_FIRST_TURN_FLOOR_DBFS: args[args.indexOf("--first-turn-floor-live") + 1]! } : {};
+  const rigs = await Promise.all([0, 1].map(() => startTurnRig({ env: { IDLE_PROMPT_S: "60", ...floor } })));
   try {
     const warm = await buildCallerAudio([], 1500);
     await Promise.all(rigs.map((r) => runTurnCall(r, warm, { replies: [ANSWER], listenMs: 0 })));
+    if (flag("--only-first-turn")) {
+      const bg = await liveFirstTurnBackground(rigs, num("--first-turn", 12));
+      return printFirstTurn(bg, await liveQuiet(rigs));
+    }
+    if (flag("--only-main")) return printMain(await liveInterruptions(rigs, nTrials), t0);
     if (flag("--only-spoke-before")) {
       const b = await liveSpokeBefore(rigs, num("--spoke-before", 12));
       return printSpokeBefore(b);
@@ -461,35 +534,7 @@ async function live(): Promise<void> {
     const quiet = flag("--no-quiet") ? [] : await liveQuiet(rigs);
     const bursts = flag("--no-quiet") ? null : await liveLoudBursts(rigs[0]!);
     const before = flag("--no-spoke-before") ? null : await liveSpokeBefore(rigs, num("--spoke-before", 12));
-    const lat = trials.filter((t) => t.stopMs !== null).map((t) => t.stopMs!);
-    console.log(`## Live calls (compiled agent, 2 calls at a time, ${fmt((performance.now() - t0) / 1000)} s)\n`);
-    console.log("| barge-in stop latency (first caller speech packet → last agent audio packet, on lo) | value |\n|---|---|");
-    console.log(`| trials (agent was playing at the onset) | ${lat.length} of ${trials.length} |`);
-    console.log(`| p50 | ${fmt(quantile(lat, 0.5))} ms |`);
-    console.log(`| p95 | ${fmt(quantile(lat, 0.95))} ms |`);
-    console.log(`| min / max | ${fmt(Math.min(...lat))} / ${fmt(Math.max(...lat))} ms |`);
-    for (const [name, echo] of [
-      ["without echo", false],
-      ["over −20 dB echo", true],
-    ] as const) {
-      const xs = trials.filter((t) => t.stopMs !== null && t.label.includes("echo") === echo).map((t) => t.stopMs!);
-      console.log(`| ${name}: trials, p50 / p95 | ${xs.length}, ${fmt(quantile(xs, 0.5))} / ${fmt(quantile(xs, 0.95))} ms |`);
-    }
-    console.log(`| trials without a barge-in in the record | ${trials.filter((t) => t.bargeIns !== 1).length} |`);
-    const ds = trials.map((t) => t.decision).filter((d) => d !== undefined);
-    const col = (f: (d: NonNullable<Trial["decision"]>) => number) => `${fmt(quantile(ds.map(f), 0.5))} / ${fmt(quantile(ds.map(f), 0.95))} / ${fmt(Math.max(...ds.map(f)))}`;
-    console.log(`| split (${ds.length} trials with the decision logged), p50 / p95 / max: onset packet → decision | ${col((d) => d.atMs)} ms |`);
-    console.log(`| — caller audio the deciding rule counted (runMs) | ${col((d) => d.runMs)} ms |`);
-    console.log(`| — deciding frame's arrival → decision (inference, queue: lagMs) | ${col((d) => d.lagMs)} ms |`);
-    console.log(`| — decision → last agent audio packet | ${col((d) => d.afterMs)} ms |`);
-    console.log(`| — rule: strong / count / segment | ${["strong", "count", "segment"].map((r) => ds.filter((d) => d.rule === r).length).join(" / ")} |\n`);
-    console.log("| trial | stop ms | onset → decision ms | rule, runMs, lagMs | decision → last packet ms |\n|---|---|---|---|---|");
-    for (const t of trials) {
-      const d = t.decision;
-      console.log(
-        `| ${t.label} | ${t.stopMs === null ? "agent not playing" : fmt(t.stopMs)} | ${d ? fmt(d.atMs) : "–"} | ${d ? `${d.rule}, ${d.runMs}, ${fmt(d.lagMs, 1)}` : "–"} | ${d ? fmt(d.afterMs) : "–"} |`,
-      );
-    }
+    printMain(trials, t0);
     console.log("\n| distractor | events | false interruptions |\n|---|---|---|");
     for (const d of distractors) console.log(`| ${d.label} | ${d.events} | ${d.falseInterruptions} |`);
     const total = distractors.reduce((k, d) => k + d.falseInterruptions, 0);
@@ -511,12 +556,47 @@ async function live(): Promise<void> {
   }
 }
 
+function printMain(trials: Trial[], t0: number): void {
+  const lat = trials.filter((t) => t.stopMs !== null).map((t) => t.stopMs!);
+  console.log(`## Live calls (compiled agent, 2 calls at a time, ${fmt((performance.now() - t0) / 1000)} s)\n`);
+  console.log("| barge-in stop latency (first caller speech packet → last agent audio packet, on lo) | value |\n|---|---|");
+  console.log(`| trials (agent was playing at the onset) | ${lat.length} of ${trials.length} |`);
+  console.log(`| p50 | ${fmt(quantile(lat, 0.5))} ms |`);
+  console.log(`| p95 | ${fmt(quantile(lat, 0.95))} ms |`);
+  console.log(`| min / max | ${fmt(Math.min(...lat))} / ${fmt(Math.max(...lat))} ms |`);
+  for (const [name, echo] of [
+    ["without echo", false],
+    ["over −20 dB echo", true],
+  ] as const) {
+    const xs = trials.filter((t) => t.stopMs !== null && t.label.includes("echo") === echo).map((t) => t.stopMs!);
+    console.log(`| ${name}: trials, p50 / p95 | ${xs.length}, ${fmt(quantile(xs, 0.5))} / ${fmt(quantile(xs, 0.95))} ms |`);
+  }
+  console.log(`| trials without a barge-in in the record | ${trials.filter((t) => t.bargeIns !== 1).length} |`);
+  const ds = trials.map((t) => t.decision).filter((d) => d !== undefined);
+  const col = (f: (d: NonNullable<Trial["decision"]>) => number) => `${fmt(quantile(ds.map(f), 0.5))} / ${fmt(quantile(ds.map(f), 0.95))} / ${fmt(Math.max(...ds.map(f)))}`;
+  console.log(`| split (${ds.length} trials with the decision logged), p50 / p95 / max: onset packet → decision | ${col((d) => d.atMs)} ms |`);
+  console.log(`| — caller audio the deciding rule counted (runMs) | ${col((d) => d.runMs)} ms |`);
+  console.log(`| — deciding frame's arrival → decision (inference, queue: lagMs) | ${col((d) => d.lagMs)} ms |`);
+  console.log(`| — decision → last agent audio packet | ${col((d) => d.afterMs)} ms |`);
+  console.log(`| — rule: strong / count / segment | ${["strong", "count", "segment"].map((r) => ds.filter((d) => d.rule === r).length).join(" / ")} |\n`);
+  console.log("| trial | stop ms | onset → decision ms | rule, runMs, lagMs | decision → last packet ms |\n|---|---|---|---|---|");
+  for (const t of trials) {
+    const d = t.decision;
+    console.log(
+      `| ${t.label} | ${t.stopMs === null ? "agent not playing" : fmt(t.stopMs)} | ${d ? fmt(d.atMs) : "–"} | ${d ? `${d.rule}, ${d.runMs}, ${fmt(d.lagMs, 1)}` : "–"} | ${d ? fmt(d.afterMs) : "–"} |`,
+    );
+  }
+}
+
 function printSpokeBefore(before: Awaited<ReturnType<typeof liveSpokeBefore>>): void {
   const x = before.trials.filter((t) => t.stopMs !== null).map((t) => t.stopMs!);
   console.log("| a caller who spoke before (first turn, then the reply) | value |\n|---|---|");
   console.log(`| same caller interrupts the reply: trials (reply playing) / with a barge-in | ${x.length} of ${before.trials.length} / ${before.trials.filter((t) => t.bargeIns > 0).length} |`);
   console.log(`| — stop latency p50 / p95 / max | ${fmt(quantile(x, 0.5))} / ${fmt(quantile(x, 0.95))} / ${fmt(Math.max(...x))} ms |`);
-  for (const t of before.trials) console.log(`| ${t.label} | ${t.stopMs === null ? "reply not playing" : `${fmt(t.stopMs)} ms`}${t.bargeIns ? "" : ", no barge-in"} |`);
+  for (const t of before.trials) {
+    const d = t.decision ? ` (onset → decision ${fmt(t.decision.atMs)} ms: ${t.decision.rule}, runMs ${t.decision.runMs}, lagMs ${fmt(t.decision.lagMs, 1)})` : "";
+    console.log(`| ${t.label} | ${t.stopMs === null ? "reply not playing" : `${fmt(t.stopMs)} ms`}${t.bargeIns ? "" : ", no barge-in"}${d} |`);
+  }
   const played = before.background.filter((b) => !b.label.endsWith("(reply not playing)"));
   console.log(`| background voice 12/18 dB under that caller over the reply: false interruptions | ${played.reduce((k, b) => k + b.stops, 0)} of ${played.length} |`);
   for (const b of before.background) console.log(`| ${b.label} | ${b.stops ? "interrupted" : "—"} |`);
@@ -557,6 +637,6 @@ if (import.meta.main) {
   else if (flag("--tune") || flag("--tune-only")) for (const s of sets) await tune(s);
   if (!flag("--tune-only") && !flag("--stages")) {
     await live();
-    await binaryAndVad();
+    if (!args.some((a) => a.startsWith("--only-"))) await binaryAndVad();
   }
 }

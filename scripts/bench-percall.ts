@@ -21,12 +21,16 @@
  *     `parseRtp` (an object, a CSRC list, a payload view) then `slice` (before), or `parseRtpHeader`
  *     into the session's own object then one `slice` of the datagram (after; src/rtp/session.ts).
  *
+ *   - VAD in a conversation over an echoing line: agent turns (its speech sent, the line returning its
+ *     echo at −20 dB, 120 ms late) alternating with caller turns (the agent silent), the calls staggered
+ *     by one turn's fraction; the confirming stream, once forked, runs to the end of the call (before:
+ *     rejoinMs null) or stops 500 ms after each agent turn (after: DetectorOptions.rejoinMs default).
  *   - VAD cadence: the calls' frames arrive spread over each 20 ms (each call on its own phase, wall
  *     clock), as real calls' packets do, so one event-loop turn holds few windows; Silero windows batched
  *     per turn only (VAD_BATCH_MS=0, before) or after waiting up to N ms for other calls' windows
  *     (after; src/media/vad/batcher.ts). Prints the mean batch and how long a window waited for its result.
  *
- *   bun run bench:percall [--calls 40] [--seconds 10] [--rounds 2] [--parts echo,vad,cadence,deepgram,resampler,pacer,rtp]
+ *   bun run bench:percall [--calls 40] [--seconds 10] [--rounds 2] [--parts echo,vad,conversation,cadence,deepgram,resampler,pacer,rtp]
  *     [--dg-chunks 20,100]   (Deepgram message sizes compared, ms; the first is the "before")
  *     [--vad-wait 0,4]       (VAD_BATCH_MS values compared by the cadence part, ms; the first is the "before")
  */
@@ -45,7 +49,7 @@ import { Pacer } from "../src/rtp/pacer.ts";
 import { RtpPacketWriter, newRtpHeader, parseRtp, parseRtpHeader, rtpPacketSize, serializeRtp } from "../src/rtp/packet.ts";
 import { SystemClock } from "../src/util/clock.ts";
 
-const { values: opt } = parseArgs({ options: { calls: { type: "string", default: "40" }, seconds: { type: "string", default: "10" }, rounds: { type: "string", default: "2" }, parts: { type: "string", default: "echo,vad,cadence,deepgram,resampler,pacer,rtp" }, "dg-chunks": { type: "string", default: "20,100" }, "vad-wait": { type: "string", default: "0,4" } } });
+const { values: opt } = parseArgs({ options: { calls: { type: "string", default: "40" }, seconds: { type: "string", default: "10" }, rounds: { type: "string", default: "2" }, parts: { type: "string", default: "echo,vad,conversation,cadence,deepgram,resampler,pacer,rtp" }, "dg-chunks": { type: "string", default: "20,100" }, "vad-wait": { type: "string", default: "0,4" } } });
 /** Deepgram message sizes compared, ms (--dg-chunks 100,200): the first is the "before". */
 const dgChunks = opt["dg-chunks"]!.split(",").map(Number);
 const parts = new Set(opt.parts!.split(","));
@@ -194,6 +198,40 @@ const echoLine = (() => {
   for (let i = 0; i < mix.length; i++) mix[i] = Math.round((i >= 960 ? back[i - 960]! * 0.1 : 0) + (((i * 7919) % 13) - 6));
   return decodeG711(encodeG711(mix, "mulaw"), "mulaw");
 })();
+async function conversationPart(rejoin: boolean): Promise<void> {
+  const agentFrames = sentUlaw.length / 160;
+  const callerFrames = Math.ceil(speech.length / 160) + 25; // the caller's sentence, then 500 ms
+  const period = agentFrames + callerFrames;
+  const ds = Array.from({ length: calls }, () => {
+    const echo = new CorrelationEcho("PCMU");
+    const d = new SileroSpeechDetector(vad.createStream(), { echo, confirm: vad.createStream(), ...(rejoin ? {} : { rejoinMs: null }) });
+    d.listen({ onSpeechStart() {}, onSpeechEnd() {} });
+    return { d, echo };
+  });
+  const silent = new Uint8Array(160).fill(0xff);
+  const w0 = vad.runs.windows;
+  const c0 = cpuMs();
+  for (let k = 0; k < frames; k++) {
+    for (let i = 0; i < ds.length; i++) {
+      const t = (k + Math.floor((i * period) / ds.length)) % period;
+      const { d, echo } = ds[i]!;
+      const talking = t < agentFrames;
+      echo.noteSent(talking ? sentUlaw.subarray(t * 160, t * 160 + 160) : silent);
+      d.setAgentSpeaking(talking);
+      const c = (t - agentFrames) * 160;
+      d.push(talking ? echoLine.subarray(t * 160, t * 160 + 160) : c + 160 <= speech.length ? speech.subarray(c, c + 160) : new Int16Array(160));
+    }
+    await turn();
+  }
+  for (let w = -1; w !== vad.runs.windows; ) {
+    w = vad.runs.windows;
+    await Bun.sleep(100);
+  }
+  const per = (cpuMs() - c0) / (calls * seconds);
+  row("VAD in a conversation over an echoing line", rejoin ? "after: rejoinMs 500 (default)" : "before: both streams to the end", per, `${((vad.runs.windows - w0) / (calls * seconds)).toFixed(1)} windows/call-s; agent ${((agentFrames * 20) / 1000).toFixed(1)} s, caller ${((callerFrames * 20) / 1000).toFixed(1)} s per exchange`);
+  for (const { d } of ds) d.close();
+}
+
 async function echoPart(plain: boolean): Promise<void> {
   const es: EchoDecision[] = Array.from({ length: calls }, () => (plain ? new PlainCorrelationEcho("PCMU") : new CorrelationEcho("PCMU")));
   const nf = sentUlaw.length / 160;
@@ -317,6 +355,10 @@ for (let r = 0; r < Number(opt.rounds); r++) {
   if (parts.has("vad")) {
     await vadPart(false);
     await vadPart(true);
+  }
+  if (parts.has("conversation")) {
+    await conversationPart(false);
+    await conversationPart(true);
   }
   if (parts.has("cadence")) {
     for (const ms of vadWaits) await vadCadencePart(ms);

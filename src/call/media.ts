@@ -56,9 +56,9 @@ export interface CallMediaOptions {
   settings?: Partial<ConversationSettings>;
   /**
    * The caller-speech detector's configured options (src/cli/config-turns.ts detectorOptions: BARGE_IN_MIN_SPEECH_MS,
-   * END_OF_TURN_PAUSE_MS, BARGE_IN_CALLER_MARGIN_DB); the detector's defaults where absent.
+   * END_OF_TURN_PAUSE_MS, BARGE_IN_CALLER_MARGIN_DB, BARGE_IN_FIRST_TURN_FLOOR_DBFS); the detector's defaults where absent.
    */
-  detector?: Pick<DetectorOptions, "bargeInMinSpeechMs" | "pauseMs" | "callerLevel">;
+  detector?: Pick<DetectorOptions, "bargeInMinSpeechMs" | "pauseMs" | "callerLevel" | "firstTurnFloorDbfs">;
   /** Ends the call at the SIP level; called after the last packet of the goodbye. */
   hangup: (reason: string) => void;
   onTurn?: (turn: TurnRecord) => void;

@@ -5,7 +5,7 @@
  */
 import { DEFAULT_COMPLETE_SILENCE_MS } from "../pipeline/endpointing";
 import { DEFAULT_PAUSE_MS, type DetectorOptions } from "../pipeline/speech-detector";
-import { DEFAULT_CALLER_LEVEL } from "../pipeline/caller-level";
+import { DEFAULT_CALLER_LEVEL, DEFAULT_FIRST_TURN_FLOOR_DBFS } from "../pipeline/caller-level";
 import { bool, ConfigError, int, oneOf, str, type Env } from "./env-vars";
 
 /** Turn-taking settings (src/pipeline/agent-call.ts, endpointing.ts, speech-detector.ts). */
@@ -18,6 +18,12 @@ export interface ConversationConfig {
    * (src/pipeline/caller-level.ts CallerLevelSettings.marginDb), dB; 0 = that rule off.
    */
   bargeInCallerMarginDb: number;
+  /**
+   * BARGE_IN_FIRST_TURN_FLOOR_DBFS: before the caller's level is known (their first words), speech over
+   * the agent interrupts only with a frame at this level or above (src/pipeline/caller-level.ts
+   * DEFAULT_FIRST_TURN_FLOOR_DBFS), dBFS, −60 to 0; 0 = that rule off.
+   */
+  bargeInFirstTurnFloorDbfs: number;
   backchannel: "resume" | "reply";
   endOfTurnSilenceMs: number;
   endOfTurnMaxSilenceMs: number;
@@ -75,6 +81,8 @@ export function conversationConfig(env: Env): ConversationConfig {
     bargeInMinSpeechMs: int(env, "BARGE_IN_MIN_SPEECH_MS", 80, 20, 2000),
     // 4 dB: src/pipeline/caller-level.ts DEFAULT_CALLER_LEVEL.marginDb (measured there).
     bargeInCallerMarginDb: int(env, "BARGE_IN_CALLER_MARGIN_DB", DEFAULT_CALLER_LEVEL.marginDb, 0, 20),
+    // src/pipeline/caller-level.ts DEFAULT_FIRST_TURN_FLOOR_DBFS (measured there; null there = 0 here).
+    bargeInFirstTurnFloorDbfs: int(env, "BARGE_IN_FIRST_TURN_FLOOR_DBFS", DEFAULT_FIRST_TURN_FLOOR_DBFS ?? 0, -60, 0),
     backchannel: oneOf(env, "BACKCHANNEL_MODE", ["resume", "reply"] as const, "resume"),
     endOfTurnSilenceMs,
     endOfTurnMaxSilenceMs,
@@ -94,13 +102,17 @@ export function conversationConfig(env: Env): ConversationConfig {
 }
 
 /** The caller-speech detector's options the configuration sets (src/call/media.ts passes them to SileroSpeechDetector). */
-export type ConfiguredDetectorOptions = Pick<DetectorOptions, "bargeInMinSpeechMs" | "pauseMs" | "callerLevel">;
+export type ConfiguredDetectorOptions = Pick<DetectorOptions, "bargeInMinSpeechMs" | "pauseMs" | "callerLevel" | "firstTurnFloorDbfs">;
 
-/** Maps the configuration's barge-in variables onto the detector's options; margin 0 turns the caller-level rule off (`callerLevel: null`). */
+/**
+ * Maps the configuration's barge-in variables onto the detector's options; margin 0 turns the
+ * caller-level rule off (`callerLevel: null`), floor 0 the first-turn floor (`firstTurnFloorDbfs: null`).
+ */
 export function detectorOptions(c: ConversationConfig): ConfiguredDetectorOptions {
   return {
     bargeInMinSpeechMs: c.bargeInMinSpeechMs,
     pauseMs: c.endOfTurnPauseMs,
     callerLevel: c.bargeInCallerMarginDb === 0 ? null : { marginDb: c.bargeInCallerMarginDb },
+    firstTurnFloorDbfs: c.bargeInFirstTurnFloorDbfs === 0 ? null : c.bargeInFirstTurnFloorDbfs,
   };
 }

@@ -23,7 +23,7 @@ import { DigitCollector } from "./digit-collector";
 import { dtmfTurnText } from "../providers/dtmf-text";
 import { StageProviders } from "./stage-providers";
 import { SttInput } from "./stt-input";
-import { NoWordsWatch, onCallerSpeechStart, onCallerTurn } from "./turn-taking";
+import { backgroundWords, NoWordsWatch, onCallerSpeechStart, onCallerTurn } from "./turn-taking";
 import type { OutboundAnswer } from "./outbound-answer";
 import { outboundAnswerFor, prerenderOpening } from "./outbound-opening";
 
@@ -92,7 +92,7 @@ export class AgentCall {
       callId: d.record.id,
       signal: this.callCtl.signal,
       onFinal: (text, speechFinal, fromFinalize) => {
-        if (!this.live) return;
+        if (!this.live || backgroundWords(d, text)) return;
         this.answer?.heard(text, true);
         this.detector.final(text, speechFinal, fromFinalize);
       },

@@ -34,6 +34,11 @@ export interface SpeechDetector {
   push(pcm: Int16Array): void;
   /** The agent is (not) playing audio: lets the detector tighten its rule against echo. */
   setAgentSpeaking?(speaking: boolean): void;
+  /**
+   * The last speech heard while the agent talked was held as background (src/pipeline/caller-level.ts:
+   * under the caller's own level, or the first-turn floor), and no caller speech was reported since.
+   */
+  readonly heldBackground?: boolean;
   close?(): void;
 }
 

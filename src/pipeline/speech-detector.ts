@@ -9,6 +9,8 @@
  *    an end is reported (the conversation resumes its reply).
  *  - confirmation (`confirm`): a second Silero stream hears silence in place of echo frames; a barge-in
  *    also needs it to call the sound speech, so a noise burst over the echo does not interrupt.
+ *  - background voices (`callerLevel`, `firstTurnFloorDbfs`): speech well under the caller's own level,
+ *    or before that is known under a fixed floor, is held instead of interrupting (caller-level.ts).
  *  - pauses: `pauseMs` of silence inside a speech segment is reported (`onSpeechPause`) long before the
  *    segmenter ends the segment (its 500 ms), so endpointing can decide early; speech resuming within
  *    the segment (`resumeMs` of it) is reported as a new start.
@@ -19,20 +21,23 @@ import { SpeechSegmenter, SEGMENTER_FRAME_MS, type SegmenterOptions } from "../m
 import type { VadStream } from "../media/vad/silero";
 import type { SpeechDetector, SpeechEvents } from "./agent-call";
 import type { EchoDecision } from "./echo-correlation";
-import { CallerLevel, DEFAULT_CALLER_LEVEL, frameDbfs, type CallerLevelSettings } from "./caller-level";
+import { CallerLevel, DEFAULT_CALLER_LEVEL, DEFAULT_FIRST_TURN_FLOOR_DBFS, frameDbfs, type CallerLevelSettings } from "./caller-level";
 import {
+  HELD_WORDS_MS,
   DEFAULT_BARGE_IN_MAX_GAP_MS,
   DEFAULT_BARGE_IN_MIN_SPEECH_MS,
   DEFAULT_BARGE_IN_STRONG,
   DEFAULT_CONFIRM_HEARS_QUIET,
   DEFAULT_ECHO_TAIL,
   DEFAULT_PAUSE_MS,
+  DEFAULT_REJOIN_MS,
   DEFAULT_RESUME_MS,
   type BargeInTrace,
   type StrongSpeech,
 } from "./barge-in-defaults";
 
 export * from "./barge-in-defaults";
+
 
 export interface DetectorOptions {
   segmenter?: Partial<SegmenterOptions>;
@@ -76,10 +81,24 @@ export interface DetectorOptions {
   /**
    * Background voices: once the caller has spoken while the agent was silent, speech heard while the
    * agent talks interrupts only when some frame of it reaches the caller's own level (less
-   * `marginDb`); see src/pipeline/caller-level.ts. Until the caller has spoken, nothing changes (their
-   * first words still interrupt the greeting). Default DEFAULT_CALLER_LEVEL; null: off.
+   * `marginDb`); see src/pipeline/caller-level.ts. Until the caller has spoken, `firstTurnFloorDbfs`
+   * judges instead. Default DEFAULT_CALLER_LEVEL; null: off.
    */
   callerLevel?: Partial<CallerLevelSettings> | null;
+  /**
+   * Once the confirming stream is forked, the agent silent and no frame silenced for it for this long,
+   * ms: the main stream continues from the confirming one (`copyFrom`), one stream runs until the next
+   * such frame. The confirming stream's probabilities do not change. Default DEFAULT_REJOIN_MS; null: never.
+   */
+  rejoinMs?: number | null;
+  /**
+   * Background voices before the caller's first words (their level not known yet, see `callerLevel`):
+   * speech heard while the agent talks interrupts only when some frame of it (its level = the highest
+   * of the last 60 ms, as for `callerLevel`) reaches this level; below it, it is held as background
+   * and becomes the caller's turn if it goes on after the agent stopped. See src/pipeline/caller-level.ts
+   * DEFAULT_FIRST_TURN_FLOOR_DBFS, dBFS. Default that; null: off.
+   */
+  firstTurnFloorDbfs?: number | null;
   /** Silence inside speech after which a pause is reported, ms. Default DEFAULT_PAUSE_MS. */
   pauseMs?: number;
   /** Speech after a reported pause that counts as the caller going on (a new start), ms. Default DEFAULT_RESUME_MS. */
@@ -117,14 +136,22 @@ export class SileroSpeechDetector implements SpeechDetector {
   private fastFired = false;
   /** The caller's own level (DetectorOptions.callerLevel); null when off. */
   readonly callerLevel: CallerLevel | null;
-  /** The current run had a frame at the caller's level (always true while that level is unknown). */
+  /** The current run had a frame at the caller's level, or over the first-turn floor while that level is unknown. */
   private fastLoud = false;
   /** Segmenter frame of the last speech frame at the caller's level. */
   private lastLoudFrame = -1;
   /** A segmenter start while the agent talked was not at the caller's level: held until the agent stops. */
   private held = false;
+  /** Segmenter frame where the last held speech ended (Infinity: it goes on; −Infinity: none since the last start). */
+  private heldEnd = -Infinity;
+  /** SpeechDetector.heldBackground: from a hold to the next reported start, ≤ HELD_WORDS_MS after it ended. */
+  get heldBackground(): boolean {
+    return (this.segmenter.frameCount - this.heldEnd) * SEGMENTER_FRAME_MS <= HELD_WORDS_MS;
+  }
   /** Levels of the two frames before this one (frameDbfs), dBFS. */
   private readonly prevDb = [-Infinity, -Infinity];
+  /** DetectorOptions.firstTurnFloorDbfs, dBFS; null when off. */
+  private readonly firstTurnFloorDbfs: number | null;
   /** A pause was reported inside the current speech; `resumeRun` counts speech frames since. */
   private paused = false;
   /** During a pause: a frame at or above the segmenter's band was heard (reported as activity). */
@@ -138,11 +165,16 @@ export class SileroSpeechDetector implements SpeechDetector {
    * The confirming stream runs. Until the first echo frame that is not digital silence, it would be fed
    * exactly what the main stream is fed, from the same (zero) state, and give the same probabilities, so
    * the main stream's stand for both and one Silero stream runs per call. From that frame on it is
-   * forked (`VadStream.copyFrom`, the main stream's state so far) and both run to the end of the call:
-   * measured, their probabilities still differ by up to 0.1–0.2 inside speech 30 s after the last echo
-   * frame (Silero's state does not forget it), so rejoining them would change decisions.
+   * forked (`VadStream.copyFrom`, the main stream's state so far) and both run while the agent talks;
+   * their probabilities still differ by up to 0.1–0.2 inside speech 30 s after the last echo frame
+   * (Silero's state does not forget it), so the confirming stream is never rejoined to the main one:
+   * with `rejoinMs`, the main stream is rejoined to the confirming one (its probabilities change; the
+   * confirming stream's, which the segmenter follows, do not).
    */
   private forked = false;
+  /** Frames since the confirming stream last heard silence in place of a frame; see DetectorOptions.rejoinMs. */
+  private sinceSilenced = 0;
+  private readonly rejoinFrames: number;
   /** The last pushed frame's handling (each frame's waits for the one before). */
   private delivered: Promise<unknown> = Promise.resolve();
   private zeroFrame = new Int16Array(160);
@@ -165,7 +197,9 @@ export class SileroSpeechDetector implements SpeechDetector {
     this.low = this.threshold - this.segmenter.options.hysteresis;
     this.pauseFrames = Math.max(1, Math.ceil((opts.pauseMs ?? DEFAULT_PAUSE_MS) / SEGMENTER_FRAME_MS));
     this.resumeFrames = Math.max(1, Math.ceil((opts.resumeMs ?? DEFAULT_RESUME_MS) / SEGMENTER_FRAME_MS));
+    this.rejoinFrames = opts.rejoinMs === null ? Infinity : Math.max(1, Math.ceil((opts.rejoinMs ?? DEFAULT_REJOIN_MS) / SEGMENTER_FRAME_MS));
     this.callerLevel = opts.callerLevel === null ? null : new CallerLevel({ ...DEFAULT_CALLER_LEVEL, ...opts.callerLevel });
+    this.firstTurnFloorDbfs = opts.firstTurnFloorDbfs === undefined ? DEFAULT_FIRST_TURN_FLOOR_DBFS : opts.firstTurnFloorDbfs;
   }
 
   listen(events: SpeechEvents): void {
@@ -183,7 +217,7 @@ export class SileroSpeechDetector implements SpeechDetector {
     const echo = (this.agentSpeaking || (this.opts.echoTail ?? DEFAULT_ECHO_TAIL)) && this.opts.echo?.isLikelyEcho(pcm, this.agentSpeaking) === true;
     const agentSpeaking = this.agentSpeaking;
     const levelDb = agentSpeaking ? this.opts.echo?.lastLevelDb : undefined;
-    const dbfs = this.callerLevel ? frameDbfs(pcm) : 0;
+    const dbfs = this.callerLevel || this.firstTurnFloorDbfs !== null ? frameDbfs(pcm) : 0;
     const confirm = this.opts.confirm;
     // An echo frame taken only by the quiet floor: the confirming stream hears it as it is (confirmHearsQuiet).
     const quietOnly = echo && (this.opts.confirmHearsQuiet ?? DEFAULT_CONFIRM_HEARS_QUIET) && this.opts.echo?.lastQuiet === true;
@@ -192,6 +226,11 @@ export class SileroSpeechDetector implements SpeechDetector {
     if (confirm && echo && !quietOnly && !this.forked && confirm.copyFrom && !isZero(pcm)) {
       confirm.copyFrom(this.vad); // before the main stream takes this frame
       this.forked = true;
+    }
+    this.sinceSilenced = echo && !quietOnly ? 0 : this.sinceSilenced + 1;
+    if (this.forked && !agentSpeaking && this.sinceSilenced >= this.rejoinFrames && this.vad.copyFrom) {
+      this.vad.copyFrom(confirm!); // rejoinMs: the confirming stream goes on alone, standing for both
+      this.forked = false;
     }
     const both = confirm !== undefined && (this.forked || !confirm.copyFrom);
     const pushedAt = performance.now();
@@ -233,21 +272,29 @@ export class SileroSpeechDetector implements SpeechDetector {
     const recent = Math.max(dbfs, this.prevDb[0], this.prevDb[1]);
     this.prevDb[1] = this.prevDb[0];
     this.prevDb[0] = dbfs;
-    const atLevel = this.callerLevel === null || this.callerLevel.atCallerLevel(recent);
+    // Who is judged by level while the agent talks: a caller whose level is known (callerLevel), else
+    // everyone by the first-turn floor (firstTurnFloorDbfs).
+    const known = this.callerLevel?.levelDb !== undefined;
+    const floorOn = !known && this.firstTurnFloorDbfs !== null;
+    const atLevel = known ? this.callerLevel!.atCallerLevel(recent) : !floorOn || !agentSpeaking || recent >= this.firstTurnFloorDbfs!;
     if (voiced && atLevel) this.lastLoudFrame = this.segmenter.frameCount;
     if (voiced && !agentSpeaking) this.callerLevel?.learn(dbfs);
     for (const ev of this.segmenter.push(pcm, q === undefined ? p : q)) {
       if (ev.type === "speech_start") {
         this.fastFired = false;
-        if (agentSpeaking && !this.inSpeech && this.callerLevel?.levelDb !== undefined && this.lastLoudFrame < ev.onsetFrame) {
-          this.held = true; // below the caller's level (callerLevel): background, unless they go on
+        if (agentSpeaking && !this.inSpeech && (known || floorOn) && this.lastLoudFrame < ev.onsetFrame) {
+          this.held = true; // below the caller's level or the first-turn floor: background, unless they go on
+          this.heldEnd = Infinity;
           continue;
         }
         if (!this.inSpeech) {
           if (agentSpeaking) this.traceDecision("segment", (ev.confirmFrame - ev.onsetFrame) * SEGMENTER_FRAME_MS);
           this.start((ev.confirmFrame - ev.onsetFrame) * SEGMENTER_FRAME_MS);
         }
-      } else if (this.held) this.held = false;
+      } else if (this.held) {
+        this.held = false;
+        this.heldEnd = ev.endFrame;
+      }
       else if (this.inSpeech) {
         this.inSpeech = false;
         this.paused = this.active = false;
@@ -325,6 +372,7 @@ export class SileroSpeechDetector implements SpeechDetector {
   private start(onsetAgoMs: number): void {
     this.inSpeech = true;
     this.held = false;
+    this.heldEnd = -Infinity;
     this.paused = this.active = false;
     this.resumeRun = 0;
     this.fastRun = this.fastGap = this.fastStrong = 0;

@@ -174,3 +174,31 @@ export class NoWordsWatch {
     return { decision, recheckMs, speechMs, firstWait: silentMs - x.resumeMs < NO_WORDS_RECHECK_MS };
   }
 }
+
+/**
+ * Words the recogniser heard while the agent talks, from speech the VAD held as background
+ * (SpeechDetector.heldBackground: under the caller's own level, or the first-turn floor) with no caller
+ * speech since: not a caller turn, so they neither cut the agent nor get a reply (logged; the text only
+ * under `pii`). Empty finals pass (they carry the end of speech). Returns true when the words were taken
+ * for background.
+ *
+ * Why: a real STT transcribes background voices too (bench-bargein's carry no words). Live, on the
+ * compiled agent with the first-turn floor on, a voice 12–18 dB under the agent over the greeting did not
+ * stop it, but its final cut the greeting 1.4–1.6 s after the voice ended and the agent answered it.
+ * Scope, measured offline (tune set): this covers speech the detector confirmed as a segment and held —
+ * 4 of the 12 background voices after the caller spoke; none of the 12 over the greeting, whose frames the
+ * echo decision's quiet floor takes (no segment starts), so their words still cut the agent.
+ */
+export function backgroundWords(
+  d: {
+    vad?: { readonly heldBackground?: boolean } | null;
+    output: { readonly isPlaying: boolean };
+    log: { info(fields: Record<string, unknown>, msg: string): void };
+    record: { id: string };
+  },
+  text: string,
+): boolean {
+  if (!d.vad?.heldBackground || !d.output.isPlaying || !text.trim()) return false;
+  d.log.info({ callId: d.record.id, pii: { text } }, "words of speech held as background while the agent talks: not a turn");
+  return true;
+}

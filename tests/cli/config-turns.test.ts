@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { ConfigError, loadConfig } from "../../src/cli/config";
 import { detectorOptions } from "../../src/cli/config-turns";
-import { DEFAULT_CALLER_LEVEL } from "../../src/pipeline/caller-level";
+import { DEFAULT_CALLER_LEVEL, DEFAULT_FIRST_TURN_FLOOR_DBFS } from "../../src/pipeline/caller-level";
 import { SileroSpeechDetector } from "../../src/pipeline/speech-detector";
 import type { VadStream } from "../../src/media/vad/silero";
 
@@ -48,7 +48,7 @@ describe("BARGE_IN_CALLER_MARGIN_DB", () => {
 describe("detectorOptions: the configured values reach the speech detector", () => {
   test("margin, barge-in speech and pause reach SileroSpeechDetector; the margin decides which frames are the caller's", () => {
     const c = loadConfig({ ...base, BARGE_IN_CALLER_MARGIN_DB: "8", BARGE_IN_MIN_SPEECH_MS: "120", END_OF_TURN_PAUSE_MS: "300" }).conversation;
-    expect(detectorOptions(c)).toEqual({ bargeInMinSpeechMs: 120, pauseMs: 300, callerLevel: { marginDb: 8 } });
+    expect(detectorOptions(c)).toEqual({ bargeInMinSpeechMs: 120, pauseMs: 300, callerLevel: { marginDb: 8 }, firstTurnFloorDbfs: DEFAULT_FIRST_TURN_FLOOR_DBFS });
     const d = new SileroSpeechDetector(silentVad, detectorOptions(c));
     const level = d.callerLevel!;
     expect(level.settings).toEqual({ ...DEFAULT_CALLER_LEVEL, marginDb: 8 });
@@ -63,5 +63,33 @@ describe("detectorOptions: the configured values reach the speech detector", () 
     const c = loadConfig({ ...base, BARGE_IN_CALLER_MARGIN_DB: "0" }).conversation;
     expect(new SileroSpeechDetector(silentVad, detectorOptions(c)).callerLevel).toBeNull();
     expect(new SileroSpeechDetector(silentVad, detectorOptions(loadConfig(base).conversation)).callerLevel).not.toBeNull();
+  });
+});
+
+describe("BARGE_IN_FIRST_TURN_FLOOR_DBFS", () => {
+  test("default 0: the rule off, as DEFAULT_FIRST_TURN_FLOOR_DBFS (null) says", () => {
+    expect(loadConfig(base).conversation.bargeInFirstTurnFloorDbfs).toBe(0);
+    expect(DEFAULT_FIRST_TURN_FLOOR_DBFS).toBeNull();
+    expect(detectorOptions(loadConfig(base).conversation).firstTurnFloorDbfs).toBeNull();
+  });
+
+  test("a value from −60 to 0 is taken and reaches the detector's options; 0 turns the rule off (null)", () => {
+    const c = loadConfig({ ...base, BARGE_IN_FIRST_TURN_FLOOR_DBFS: "-40" }).conversation;
+    expect(c.bargeInFirstTurnFloorDbfs).toBe(-40);
+    expect(detectorOptions(c).firstTurnFloorDbfs).toBe(-40);
+    expect(detectorOptions(loadConfig({ ...base, BARGE_IN_FIRST_TURN_FLOOR_DBFS: "-60" }).conversation).firstTurnFloorDbfs).toBe(-60);
+    expect(detectorOptions(loadConfig({ ...base, BARGE_IN_FIRST_TURN_FLOOR_DBFS: "0" }).conversation).firstTurnFloorDbfs).toBeNull();
+  });
+
+  test.each([
+    ["-61", /from -60 to 0, got -61/],
+    ["5", /from -60 to 0, got 5/],
+    ["-32.5", /integer from -60 to 0, got "-32.5"/],
+    ["quiet", /integer from -60 to 0, got "quiet"/],
+  ])("%p is a start-up error naming the variable", (value, message) => {
+    const err = configError({ BARGE_IN_FIRST_TURN_FLOOR_DBFS: value });
+    expect(err).toBeInstanceOf(ConfigError);
+    expect(err.variable).toBe("BARGE_IN_FIRST_TURN_FLOOR_DBFS");
+    expect(err.message).toMatch(message);
   });
 });

@@ -34,6 +34,7 @@ function fakes(clock: FakeClock, replies: FakeReply[], ttsDelayMs = 0, llmChunkD
 /** VAD driven by the test. */
 class ScriptedVad implements SpeechDetector {
   ev: SpeechEvents | null = null;
+  heldBackground = false;
   listen(e: SpeechEvents) {
     this.ev = e;
   }
@@ -85,7 +86,7 @@ function setup(replies: FakeReply[], settings = {}, ttsDelayMs = 0, llmChunkDela
       for (let i = 0; i < 5; i++) await Promise.resolve();
     }
   };
-  return { clock, sink, tts, say, stt, llm, vadEvent, hangups, record, call, run };
+  return { clock, sink, tts, say, stt, llm, vad, vadEvent, hangups, record, call, run };
 }
 
 const text = (t: string): LlmChunk => ({ type: "text", text: t });
@@ -250,6 +251,42 @@ describe("AgentCall", () => {
       expect(s.record.turns.filter((t) => t.speaker === "agent").length).toBe(1 + bargeIns);
       s.call.stop();
     }
+  });
+
+  test("words of speech the VAD held as background neither cut the agent nor get a reply; the caller's words after a start do", async () => {
+    const long = "one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen.";
+    const s = setup([[text(long)], [text("Sure.")]]);
+    await s.call.start();
+    await s.run(400);
+    expect(s.sink.isPlaying).toBe(true);
+    s.vad.heldBackground = true; // e.g. a voice under the first-turn floor over the greeting
+    s.say("what time do you close today");
+    await s.run(2000);
+    expect(s.sink.isPlaying).toBe(true); // the greeting goes on
+    expect(s.llm.requests).toHaveLength(1);
+    expect(s.record.turns.filter((t) => t.speaker === "caller")).toEqual([]);
+    // The caller's own speech (a reported start) clears it: their words are a turn again.
+    s.vad.heldBackground = false;
+    s.vadEvent("start");
+    await s.run(300);
+    s.vadEvent("end");
+    s.say("can I book a room");
+    await s.run(3000);
+    expect(s.llm.requests).toHaveLength(2);
+    expect(s.record.turns.filter((t) => t.speaker === "caller").map((t) => t.text)).toEqual(["can I book a room"]);
+    s.call.stop();
+  });
+
+  test("the same words without a held voice cut the agent and are answered (what the rule above changes)", async () => {
+    const long = "one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen.";
+    const s = setup([[text(long)], [text("Sure.")]]);
+    await s.call.start();
+    await s.run(400);
+    s.say("what time do you close today");
+    await s.run(2000);
+    expect(s.llm.requests).toHaveLength(2);
+    expect(s.record.turns.find((t) => t.speaker === "agent")!.interrupted).toBe(true); // the greeting, cut
+    s.call.stop();
   });
 
   test("heardPart cuts at a word boundary proportionally", () => {

@@ -3,7 +3,9 @@
  * `forked`; src/media/vad/silero.ts `copyFrom`), with the real model: a stream continued from another
  * gives that stream's probabilities bit for bit; a detector whose confirming stream is forked lazily
  * reports exactly the events of one feeding both streams every frame, runs no second stream while no
- * echo frame other than digital silence was heard, and runs it from the first one on.
+ * echo frame other than digital silence was heard, and runs it from the first one on (with the default
+ * rejoinMs, until 500 ms after the agent stopped); with rejoinMs, the confirming stream's probabilities
+ * are those it gives running to the end of the call, frame by frame.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { loadSileroVad, type SileroVad, type VadStream } from "../../src/media/vad/silero.ts";
@@ -118,4 +120,93 @@ describe("one Silero stream per call until an echo frame", () => {
     expect(lazy.confirmFrames).toBeGreaterThan(100); // from the first echo frame to the end of the call
     expect(lazy.confirmFrames).toBeLessThan(both.confirmFrames);
   });
+});
+
+/** Which stream scored each frame and with what (frame index → probability), per stream. */
+interface Recorded {
+  stream: VadStream;
+  scored: Map<number, number | null>;
+}
+const inner = new WeakMap<VadStream, VadStream>();
+function recorded(s: VadStream, frame: () => number): Recorded {
+  const scored = new Map<number, number | null>();
+  const stream: VadStream = {
+    process(f) {
+      const k = frame();
+      const p = s.process(f);
+      void p.then((x) => f.length && scored.set(k, x), () => undefined);
+      return p;
+    },
+    copyFrom: (o) => s.copyFrom!(inner.get(o) ?? o),
+    reset: () => s.reset(),
+    get last() {
+      return s.last;
+    },
+    get stats() {
+      return s.stats;
+    },
+  };
+  inner.set(stream, s);
+  return { stream, scored };
+}
+
+/**
+ * A call of two agent turns over an echoing line, the caller answering between them and talking over
+ * the second: per frame, the probability the confirming stream stands for (its own while it runs, the
+ * main stream's while one stream stands for both), the events, and the frames each stream scored.
+ */
+async function twoTurns(rejoinMs: number | null, backlog = false) {
+  let k = 0;
+  const main = recorded(vad.createStream(), () => k);
+  const confirm = recorded(vad.createStream(), () => k);
+  const echoLine = A.frames160(gain(agent, -20));
+  const echoSet = new Set(echoLine);
+  const echo: EchoDecision = { noteSent: () => {}, isLikelyEcho: (pcm) => echoSet.has(pcm) };
+  const d = new SileroSpeechDetector(main.stream, { echo, confirm: confirm.stream, rejoinMs });
+  const events: string[] = [];
+  d.listen({ onSpeechStart: (ago) => events.push(`${k} start ${ago}`), onSpeechEnd: (ago) => events.push(`${k} end ${ago}`) });
+  const feed = async (frames: Int16Array[], speaking: boolean) => {
+    d.setAgentSpeaking(speaking);
+    for (const f of frames) {
+      d.push(f);
+      // backlog: frames come faster than they are scored (a busy call thread), windows in flight at each fork and rejoin
+      if (!backlog) await Promise.all([main.stream.process(new Int16Array(0)), confirm.stream.process(new Int16Array(0))]);
+      if (!backlog || k % 8 === 0) await Bun.sleep(0);
+      k++;
+    }
+  };
+  await feed(A.frames160(A.concat([A.silence(300), caller, A.silence(500)])), false);
+  await feed(echoLine.slice(0, 120), true); // the agent's first turn: its echo
+  await feed(A.frames160(A.concat([A.silence(700), caller, A.silence(700)])), false); // the caller answers
+  await feed(echoLine, true); // the second turn: echo ...
+  await feed(A.frames160(A.concat([caller, A.silence(200)])), true); // ... then the caller talks over it
+  await feed(A.frames160(A.silence(800)), false);
+  await Promise.all([main.stream.process(new Int16Array(0)), confirm.stream.process(new Int16Array(0))]);
+  await Bun.sleep(20);
+  d.close();
+  const q = Array.from({ length: k }, (_, i) => (confirm.scored.has(i) ? confirm.scored.get(i)! : main.scored.get(i)!));
+  return { q, events, mainFrames: main.scored.size, confirmFrames: confirm.scored.size };
+}
+
+describe("rejoinMs: one stream again once the agent is silent", () => {
+  test.skipIf(!tools)("the confirming stream's probabilities are those it gives running to the end, frame by frame, with fewer windows", async () => {
+    const never = await twoTurns(null);
+    const rejoin = await twoTurns(500);
+    expect(never.events.some((e) => e.includes("start"))).toBe(true);
+    expect(rejoin.q).toEqual(never.q); // bit for bit, every frame of the call
+    expect(rejoin.events).toEqual(never.events);
+    // The confirming stream sat out the caller's answer (it rejoined after 500 ms) and forked again.
+    expect(never.confirmFrames - rejoin.confirmFrames).toBeGreaterThan(50);
+    expect(rejoin.confirmFrames).toBeGreaterThan(200); // it ran again through the second turn
+    expect(rejoin.mainFrames).toBe(never.mainFrames);
+  }, 60_000);
+
+  test.skipIf(!tools)("the same with frames coming faster than they are scored (windows in flight at the fork and the rejoin)", async () => {
+    const never = await twoTurns(null, true);
+    const rejoin = await twoTurns(500, true);
+    expect(rejoin.q).toEqual(never.q);
+    expect(rejoin.q.slice(1).every((p) => typeof p === "number")).toBe(true); // no frame lost its result to a copy (the first has none yet)
+    expect(rejoin.events).toEqual(never.events);
+    expect(never.confirmFrames - rejoin.confirmFrames).toBeGreaterThan(50);
+  }, 60_000);
 });

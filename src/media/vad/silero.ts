@@ -10,6 +10,10 @@
  * window, so `process()` runs the model zero or one time (no batching) and resolves with the latest
  * probability. Calls on one stream are serialized internally (state is sequential); streams of
  * different calls run independently on the shared session.
+ *
+ * Every window is run, digital silence too: the state keeps moving on zeros (no fixed point within 400
+ * windows, so skipping is not exact), and skipping all-zero windows (state kept, probability 0) changed
+ * 106 of 454 barge-in sim cases' decisions, false interruptions 1 → 6 (session 6, live Silero).
  */
 import { loadOrt, type Ort } from "./ort-loader.ts";
 import { SileroFramer, SILERO_CONTEXT_SAMPLES, SILERO_SAMPLE_RATE } from "./framer.ts";
@@ -72,8 +76,9 @@ export interface VadStream {
   /**
    * Makes this stream continue from where `other` (a stream of the same model) is now: its buffered
    * samples and context at once, its model state once the windows `other` has been given so far were
-   * scored (this stream's next windows wait for that). From then on the two run independently on what
-   * each is fed; fed the same frames they give the same probabilities. Optional: a speech detector
+   * scored (this stream's next windows wait for that). Frames this stream was given before resolve with
+   * their own results. From then on the two run independently on what each is fed; fed the same frames
+   * they give the same probabilities. Optional: a speech detector
    * without it feeds its confirming stream every frame (src/pipeline/speech-detector.ts).
    */
   copyFrom?(other: VadStream): void;
@@ -144,11 +149,11 @@ class SileroVadStream implements VadStream {
 
   copyFrom(other: VadStream): void {
     if (!(other instanceof SileroVadStream)) throw new TypeError("copyFrom needs a Silero stream");
-    this.generation++;
+    // Windows this stream was given before still run, on its own state, and their frames resolve with
+    // their own results (a detector rejoining its main stream to the confirming one still needs them);
+    // the other stream's state is final once the windows chained before now have run.
     const gen = this.generation;
     this.framer.copyFrom(other.framer);
-    this.lastResult = other.lastResult;
-    // The other stream's state is final once the windows chained before now have run.
     const copied = Promise.all([this.tail, other.tail]).then(() => {
       if (gen === this.generation) {
         this.state = other.state.slice();

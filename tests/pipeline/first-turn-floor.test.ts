@@ -1,0 +1,155 @@
+/**
+ * The first-turn floor (src/pipeline/caller-level.ts DEFAULT_FIRST_TURN_FLOOR_DBFS, DetectorOptions.firstTurnFloorDbfs):
+ * before the caller's level is known, speech over the agent interrupts only with a frame (the highest of
+ * the last 60 ms) at the floor or above; below it, it is held as background and becomes the caller's turn
+ * if it goes on after the agent stopped.
+ */
+import { describe, expect, test } from "bun:test";
+import { DEFAULT_FIRST_TURN_FLOOR_DBFS, frameDbfs } from "../../src/pipeline/caller-level";
+import { HELD_WORDS_MS, SileroSpeechDetector, type DetectorOptions } from "../../src/pipeline/speech-detector";
+import { rms } from "../../src/pipeline/echo-reference";
+import type { VadStream } from "../../src/media/vad/silero";
+
+/** A VAD that calls every frame above a low level speech (p 0.95), as Silero does for any voice. */
+function levelVad(): VadStream {
+  return { process: async (pcm: Int16Array) => (rms(pcm) > 100 ? 0.95 : 0.01) } as unknown as VadStream;
+}
+
+function tone(amplitude: number, hz = 440): Int16Array {
+  const f = new Int16Array(160);
+  for (let i = 0; i < 160; i++) f[i] = Math.round(amplitude * Math.sin((2 * Math.PI * hz * i) / 8000));
+  return f;
+}
+
+const frames = (n: number, amplitude: number) => Array.from({ length: n }, () => tone(amplitude));
+/** −36.4 dBFS: under a −32 dBFS floor. */
+const UNDER = 700;
+/** −30.4 dBFS: over it. */
+const OVER = 1400;
+
+async function feed(d: SileroSpeechDetector, fs: Int16Array[]) {
+  for (const f of fs) {
+    d.push(f);
+    await Bun.sleep(0);
+  }
+}
+
+/** The agent is talking (its greeting); the floor at −32 dBFS unless `opts` says otherwise. */
+function greeting(opts: DetectorOptions = {}, vad = levelVad()) {
+  const d = new SileroSpeechDetector(vad, { bargeInMinSpeechMs: 80, firstTurnFloorDbfs: -32, ...opts });
+  const ev: string[] = [];
+  d.listen({ onSpeechStart: () => ev.push("start"), onSpeechEnd: () => ev.push("end") });
+  d.setAgentSpeaking(true);
+  return { d, ev };
+}
+
+describe("SileroSpeechDetector firstTurnFloorDbfs (background voices before the caller's first words)", () => {
+  test("the test levels lie either side of −32 dBFS", () => {
+    expect(frameDbfs(tone(UNDER))).toBeLessThan(-36);
+    expect(frameDbfs(tone(OVER))).toBeGreaterThan(-31);
+  });
+
+  test("a voice under the floor, over the greeting for 1 s, interrupts neither by the counted run nor by the segmenter", async () => {
+    const { d, ev } = greeting();
+    await feed(d, frames(50, UNDER));
+    expect(ev).toEqual([]);
+  });
+
+  test("off by default (DEFAULT_FIRST_TURN_FLOOR_DBFS null: the trade-off it measures): the quiet voice interrupts", async () => {
+    expect(DEFAULT_FIRST_TURN_FLOOR_DBFS).toBeNull();
+    const { d, ev } = greeting({ firstTurnFloorDbfs: undefined });
+    await feed(d, frames(4, UNDER));
+    expect(ev).toEqual(["start"]);
+  });
+
+  test("independent of the caller-level rule: with callerLevel off (null) the floor still holds the voice", async () => {
+    const { d, ev } = greeting({ callerLevel: null });
+    await feed(d, frames(50, UNDER));
+    expect(ev).toEqual([]);
+  });
+
+  test("off (null): the same voice interrupts the greeting — the floor is what keeps it out", async () => {
+    const { d, ev } = greeting({ firstTurnFloorDbfs: null });
+    await feed(d, frames(4, UNDER));
+    expect(ev).toEqual(["start"]);
+  });
+
+  test("a caller over the floor interrupts after the usual 80 ms, as without it", async () => {
+    const { d, ev } = greeting();
+    await feed(d, frames(3, OVER));
+    expect(ev).toEqual([]);
+    await feed(d, frames(1, OVER));
+    expect(ev).toEqual(["start"]);
+  });
+
+  test("a voice that starts under the floor and reaches it within the run interrupts when it does", async () => {
+    const { d, ev } = greeting();
+    await feed(d, frames(6, UNDER));
+    expect(ev).toEqual([]);
+    await feed(d, [tone(OVER)]);
+    expect(ev).toEqual(["start"]);
+  });
+
+  test("Silero's lag: speech frames within 60 ms after a frame over the floor count as over it", async () => {
+    // Frames marked with sample 0 = 2 get p 0.01: the louder syllable Silero has not called speech yet.
+    const vad = { process: async (pcm: Int16Array) => (pcm[0] === 2 ? 0.01 : rms(pcm) > 100 ? 0.95 : 0.01) } as unknown as VadStream;
+    const { d, ev } = greeting({}, vad);
+    const overUnheard = frames(2, OVER).map((f) => ((f[0] = 2), f));
+    await feed(d, [...overUnheard, ...frames(3, UNDER)]);
+    expect(ev).toEqual([]);
+    await feed(d, frames(1, UNDER)); // the 4th counted frame: the run had a frame within 60 ms of the louder one
+    expect(ev).toEqual(["start"]);
+  });
+
+  test("held as background, it becomes the caller's turn when it goes on after the agent stopped", async () => {
+    const { d, ev } = greeting();
+    expect(d.heldBackground).toBe(false);
+    await feed(d, frames(20, UNDER)); // confirmed by the segmenter while the agent talks: held
+    expect(ev).toEqual([]);
+    expect(d.heldBackground).toBe(true); // its words are not a turn (turn-taking.ts backgroundWords)
+    d.setAgentSpeaking(false);
+    await feed(d, frames(2, UNDER));
+    expect(ev).toEqual(["start"]);
+    expect(d.heldBackground).toBe(false);
+    await feed(d, frames(40, 0));
+    expect(ev).toEqual(["start", "end"]);
+  });
+
+  test("the held mark outlives the held speech by HELD_WORDS_MS (time for its transcript), no longer", async () => {
+    const { d } = greeting();
+    await feed(d, frames(20, UNDER)); // held
+    await feed(d, frames(30, 0)); // the segmenter ends it (500 ms of silence)
+    expect(d.heldBackground).toBe(true);
+    await feed(d, frames(HELD_WORDS_MS / 20 - 30 - 5, 0)); // a few frames short of HELD_WORDS_MS after its end
+    expect(d.heldBackground).toBe(true);
+    await feed(d, frames(10, 0));
+    expect(d.heldBackground).toBe(false);
+  });
+
+  test("once the caller's own level is known, it decides instead: a caller who spoke quietly interrupts at that level", async () => {
+    const { d, ev } = greeting();
+    d.setAgentSpeaking(false);
+    await feed(d, frames(50, UNDER)); // their first turn, 1 s at the quiet level: learned (400 ms needed)
+    await feed(d, frames(50, 0));
+    expect(ev).toEqual(["start", "end"]);
+    d.setAgentSpeaking(true);
+    await feed(d, frames(4, UNDER)); // under the floor, but at the caller's own level
+    expect(ev).toEqual(["start", "end", "start"]);
+  });
+
+  test("speech while the agent is silent is the caller's turn whatever its level", async () => {
+    const { d, ev } = greeting();
+    d.setAgentSpeaking(false);
+    await feed(d, frames(20, 300)); // −43.8 dBFS
+    expect(ev).toEqual(["start"]);
+  });
+
+  test("speech that began while the agent was silent stays the caller's when the agent starts over it", async () => {
+    const { d, ev } = greeting();
+    d.setAgentSpeaking(false);
+    await feed(d, frames(2, UNDER)); // its onset, before the agent's first frame
+    d.setAgentSpeaking(true);
+    await feed(d, frames(18, UNDER)); // the segmenter confirms it now
+    expect(ev).toEqual(["start"]);
+  });
+});
