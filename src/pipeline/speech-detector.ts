@@ -30,6 +30,7 @@ import {
   DEFAULT_CONFIRM_HEARS_QUIET,
   DEFAULT_ECHO_TAIL,
   DEFAULT_PAUSE_MS,
+  DEFAULT_REJOIN_MS,
   DEFAULT_RESUME_MS,
   type BargeInTrace,
   type StrongSpeech,
@@ -85,12 +86,9 @@ export interface DetectorOptions {
    */
   callerLevel?: Partial<CallerLevelSettings> | null;
   /**
-   * Once the confirming stream is forked, the agent silent and no frame heard by it as silence for this
-   * long, the main stream continues from the confirming one (`VadStream.copyFrom`) and one stream runs
-   * again until the next such frame, ms. The confirming stream's probabilities (what the segmenter
-   * follows) are unchanged by it; the main stream's then start each agent turn from the confirming
-   * stream's state instead of one that heard the previous turns' echo. Default DEFAULT_REJOIN_MS;
-   * null: never (both run to the end of the call).
+   * Once the confirming stream is forked, the agent silent and no frame silenced for it for this long,
+   * ms: the main stream continues from the confirming one (`copyFrom`), one stream runs until the next
+   * such frame. The confirming stream's probabilities do not change. Default DEFAULT_REJOIN_MS; null: never.
    */
   rejoinMs?: number | null;
   /**
@@ -110,12 +108,6 @@ export interface DetectorOptions {
   onBargeInDecision?: (t: BargeInTrace) => void;
 }
 
-
-/**
- * DetectorOptions.rejoinMs by default, ms (beyond the echo reference's 400 ms). Measured (scripts/bench-vad-rejoin.ts,
- * bench:percall --parts conversation): no barge-in decision changed in 745 sim cases; windows 60.7 → 50.0/call-s.
- */
-export const DEFAULT_REJOIN_MS = 500;
 
 export class SileroSpeechDetector implements SpeechDetector {
   private readonly segmenter: SpeechSegmenter;

@@ -156,9 +156,11 @@ interface Queued {
  * Windows queued together before a run: once this many wait, the run starts without waiting longer
  * for the cadence. Measured (onnxruntime-node, one thread; `bun run scripts/bench-vad-batch.ts`): CPU per
  * window 175 µs alone, 50 µs in a batch of 4, 29 µs of 16, 27 µs of 32, 24 µs of 64 — past ~16 a larger
- * batch saves little and holds the event loop longer (a run of 32 ~0.8 ms, of 64 ~1.5 ms).
+ * batch saves little and holds the event loop longer (a run of 16 ~0.45 ms, of 32 ~0.8 ms, of 64 ~1.5 ms).
+ * bench:load's SIPp callers send in bursts, so a turn already holds 12–20 windows at 60 calls: flushing
+ * there at once (16, not 32) keeps the cadence from adding a wait where it gains nothing.
  */
-export const FLUSH_AT = 32;
+export const FLUSH_AT = 16;
 
 /** The agent's VAD_BATCH_MS by default, ms (a loaded model starts at 0: tests and simulations feed frames as fast as they can). */
 export const DEFAULT_BATCH_WAIT_MS = 4;

@@ -10,6 +10,10 @@
  * window, so `process()` runs the model zero or one time (no batching) and resolves with the latest
  * probability. Calls on one stream are serialized internally (state is sequential); streams of
  * different calls run independently on the shared session.
+ *
+ * Every window is run, digital silence too: the state keeps moving on zeros (no fixed point within 400
+ * windows, so skipping is not exact), and skipping all-zero windows (state kept, probability 0) changed
+ * 106 of 454 barge-in sim cases' decisions, false interruptions 1 → 6 (session 6, live Silero).
  */
 import { loadOrt, type Ort } from "./ort-loader.ts";
 import { SileroFramer, SILERO_CONTEXT_SAMPLES, SILERO_SAMPLE_RATE } from "./framer.ts";
