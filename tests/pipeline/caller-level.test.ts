@@ -1,28 +1,9 @@
 import { describe, expect, test } from "bun:test";
 import { CallerLevel, frameDbfs } from "../../src/pipeline/caller-level";
 import { SileroSpeechDetector, type DetectorOptions } from "../../src/pipeline/speech-detector";
+import { feed, frames, levelVad, tone } from "./support/level-detector";
 import { rms } from "../../src/pipeline/echo-reference";
 import type { VadStream } from "../../src/media/vad/silero";
-
-/** A VAD that calls every frame above a low level speech (p 0.95), as Silero does for any voice. */
-function levelVad(): VadStream {
-  return { process: async (pcm: Int16Array) => (rms(pcm) > 100 ? 0.95 : 0.01) } as unknown as VadStream;
-}
-
-function tone(amplitude: number, hz = 440): Int16Array {
-  const f = new Int16Array(160);
-  for (let i = 0; i < 160; i++) f[i] = Math.round(amplitude * Math.sin((2 * Math.PI * hz * i) / 8000));
-  return f;
-}
-
-const frames = (n: number, amplitude: number) => Array.from({ length: n }, () => tone(amplitude));
-
-async function feed(d: SileroSpeechDetector, fs: Int16Array[]) {
-  for (const f of fs) {
-    d.push(f);
-    await Bun.sleep(0);
-  }
-}
 
 function detector(opts: DetectorOptions = {}) {
   const d = new SileroSpeechDetector(levelVad(), { bargeInMinSpeechMs: 80, ...opts });

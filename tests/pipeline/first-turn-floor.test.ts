@@ -7,33 +7,15 @@
 import { describe, expect, test } from "bun:test";
 import { DEFAULT_FIRST_TURN_FLOOR_DBFS, frameDbfs } from "../../src/pipeline/caller-level";
 import { HELD_WORDS_MS, SileroSpeechDetector, type DetectorOptions } from "../../src/pipeline/speech-detector";
+import { feed, frames, levelVad, tone } from "./support/level-detector";
 import { rms } from "../../src/pipeline/echo-reference";
 import type { VadStream } from "../../src/media/vad/silero";
 import type { EchoDecision } from "../../src/pipeline/echo-correlation";
 
-/** A VAD that calls every frame above a low level speech (p 0.95), as Silero does for any voice. */
-function levelVad(): VadStream {
-  return { process: async (pcm: Int16Array) => (rms(pcm) > 100 ? 0.95 : 0.01) } as unknown as VadStream;
-}
-
-function tone(amplitude: number, hz = 440): Int16Array {
-  const f = new Int16Array(160);
-  for (let i = 0; i < 160; i++) f[i] = Math.round(amplitude * Math.sin((2 * Math.PI * hz * i) / 8000));
-  return f;
-}
-
-const frames = (n: number, amplitude: number) => Array.from({ length: n }, () => tone(amplitude));
 /** −36.4 dBFS: under a −32 dBFS floor. */
 const UNDER = 700;
 /** −30.4 dBFS: over it. */
 const OVER = 1400;
-
-async function feed(d: SileroSpeechDetector, fs: Int16Array[]) {
-  for (const f of fs) {
-    d.push(f);
-    await Bun.sleep(0);
-  }
-}
 
 /** The agent is talking (its greeting); the floor at −32 dBFS unless `opts` says otherwise. */
 function greeting(opts: DetectorOptions = {}, vad = levelVad()) {
