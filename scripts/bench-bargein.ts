@@ -13,6 +13,7 @@
  *   --floor 40 --echo-tail true --confirm-quiet false,true --strong off,0.9:40:10:0.9 (bargeInStrong p:ms[:within dB[:q]]; default: the detector's)
  *   --caller-margin off,4,6,8 (DetectorOptions.callerLevel marginDb; default: the detector's)
  *   --first-turn-floor off,-32,-35 (DetectorOptions.firstTurnFloorDbfs; default: the detector's)
+ *   --first-turn-tilt 0,0.5 (DetectorOptions.firstTurnTilt, the floor's pre-emphasis; default: the detector's)
  *
  * Live (the compiled agent, tests/e2e/turn-support.ts): SIPp calls with a 14.7 s greeting (Gemini fake,
  * flite kal16) and one caller interruption each (flite voices slt/rms/awb, varied phrases and offsets;
@@ -78,7 +79,7 @@ async function tune(which: "tune" | "holdout"): Promise<void> {
     `offline cases (${which} set): ${nInt} interruptions, ${nDis} distractors, ${nBc} backchannels (${fmt((performance.now() - t0) / 1000, 1)} s to build)\n`,
   );
   console.log(
-    "| echo rule | confirm | echoTail | erlDb | adaptMarginDb | adaptFloorDb | bargeInMinSpeechMs | bargeInMaxGapMs | confirm hears quiet | strong (p : ms) | caller level margin dB | first-turn floor dBFS | stop p50 ms | p95 ms | p95 0 dB / −10 dB / quiet callers | p95 no echo / −20 dB echo | p95 first turn / spoke before / 6 dB softer | max ms | missed | missed first turn (of) / spoke before | false interruptions | false: background first turn / after the caller spoke / other | backchannels that interrupt | echo tails taken for speech |",
+    "| echo rule | confirm | echoTail | erlDb | adaptMarginDb | adaptFloorDb | bargeInMinSpeechMs | bargeInMaxGapMs | confirm hears quiet | strong (p : ms) | caller level margin dB | first-turn floor dBFS (tilt) | stop p50 ms | p95 ms | p95 0 dB / −10 dB / quiet callers | p95 no echo / −20 dB echo | p95 first turn / spoke before / 6 dB softer | max ms | missed | missed first turn (of) / spoke before | false interruptions | false: background first turn / after the caller spoke / other | backchannels that interrupt | echo tails taken for speech |",
   );
   console.log("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
   const list = (f: string, d: string) => (args.includes(f) ? args[args.indexOf(f) + 1]! : d).split(",");
@@ -98,7 +99,9 @@ async function tune(which: "tune" | "holdout"): Promise<void> {
               for (const cm of list("--caller-margin", "default"))
               for (const ce of list("--caller-ease", "default"))
               for (const ft of list("--first-turn-floor", "default"))
+              for (const tl of list("--first-turn-tilt", "default"))
                 grid.push({
+                  firstTurnTilt: tl === "default" ? undefined : Number(tl),
                   firstTurnFloor: ft === "default" ? undefined : ft === "off" ? null : Number(ft),
                   callerEase: ce === "default" ? undefined : ce === "true",
                   callerMargin: cm === "default" ? undefined : cm === "off" ? null : Number(cm),
@@ -146,7 +149,7 @@ async function tune(which: "tune" | "holdout"): Promise<void> {
     }
     const some = (xs: string[]) => `${xs.length}${xs.length ? ` (${xs.slice(0, 3).join("; ")})` : ""}`;
     console.log(
-      `| ${set.echoRule}${set.echoRule === "xcorr" ? ` c²≥${set.share}, floor ${set.quietFloorDb} dB` : ""} | ${set.confirm} | ${set.echoTail} | ${set.echoRule === "xcorr" ? "–" : set.erlDb} | ${set.adaptDb ?? "off"} | ${set.adaptDb === undefined ? "–" : set.floorDb} | ${set.minSpeechMs} | ${set.maxGapMs} | ${set.confirmQuiet ?? "default"} | ${set.strong === undefined ? "default" : set.strong === null ? "off" : `${set.strong.p}:${set.strong.minSpeechMs}${set.strong.withinDb === undefined ? "" : `:${set.strong.withinDb}`}${set.strong.q === undefined ? "" : `:${set.strong.q}`}`} | ${set.callerMargin === undefined ? "default" : set.callerMargin ?? "off"} | ${set.firstTurnFloor === undefined ? "default" : set.firstTurnFloor ?? "off"} | ${fmt(quantile(lat, 0.5))} | ${fmt(quantile(lat, 0.95))} | ` +
+      `| ${set.echoRule}${set.echoRule === "xcorr" ? ` c²≥${set.share}, floor ${set.quietFloorDb} dB` : ""} | ${set.confirm} | ${set.echoTail} | ${set.echoRule === "xcorr" ? "–" : set.erlDb} | ${set.adaptDb ?? "off"} | ${set.adaptDb === undefined ? "–" : set.floorDb} | ${set.minSpeechMs} | ${set.maxGapMs} | ${set.confirmQuiet ?? "default"} | ${set.strong === undefined ? "default" : set.strong === null ? "off" : `${set.strong.p}:${set.strong.minSpeechMs}${set.strong.withinDb === undefined ? "" : `:${set.strong.withinDb}`}${set.strong.q === undefined ? "" : `:${set.strong.q}`}`} | ${set.callerMargin === undefined ? "default" : set.callerMargin ?? "off"} | ${set.firstTurnFloor === undefined ? "default" : set.firstTurnFloor ?? "off"} (${set.firstTurnTilt ?? "default"}) | ${fmt(quantile(lat, 0.5))} | ${fmt(quantile(lat, 0.95))} | ` +
         `${fmt(quantile(latBy["0"]!, 0.95))} / ${fmt(quantile(latBy["-10"]!, 0.95))} / ${fmt(quantile(latBy.quiet!, 0.95))} | ${fmt(quantile(latBy.clean!, 0.95))} / ${fmt(quantile(latBy.echo!, 0.95))} | ${fmt(quantile(latBy.first!, 0.95))} / ${fmt(quantile(latBy.prior!, 0.95))} / ${fmt(quantile(latBy.softer!, 0.95))} | ${fmt(Math.max(...lat))} | ${some(missed)} | ${missedBy[0]} (${nFirst}) / ${missedBy[1]} | ${some(falses)} | ${falseBy.join(" / ")} | ${bcs}/${nBc} | ${phantoms}/${nEcho} |`,
     );
   }

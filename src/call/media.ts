@@ -10,6 +10,7 @@ import { CorrelationEcho } from "../pipeline/echo-correlation";
 import { defaultTools } from "../providers/cloud";
 import { transferCallSpec } from "../providers/tools/transfer-call";
 import { Playout } from "../media/playout";
+import { PLAYOUT_HOLD_FRAMES } from "../media/playout-hold";
 import type { SileroVad } from "../media/vad/silero";
 import { DtmfSender, RtpSession, type LatchMode, type Pacer, type PacerSource, type RtpPortLease } from "../rtp";
 import { PacedOutput } from "./paced-output";
@@ -203,6 +204,7 @@ export class CallMedia implements RenegotiableMedia {
       onAudioQueued: paced ? undefined : () => queueMicrotask(() => this.startTalkspurt()),
       onFrameQueued: paced ? () => this.paced!.soon(() => this.startTalkspurt()) : undefined,
       onCleared: () => this.paced?.clear(),
+      holdFrames: paced ? 0 : PLAYOUT_HOLD_FRAMES, // audio still arriving: a late frame, not silence (playout-hold.ts)
     });
     this.paced = paced ? new PacedOutput(paced, this.playout) : undefined;
     this.conversation = new AgentCall({

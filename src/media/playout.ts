@@ -11,6 +11,13 @@
  * gap and the RTP timestamp advances 160 per frame through silence. The marker bit is set on the first
  * audio frame after silence (start of a talkspurt, RFC 3551 §4.1), including after an underrun.
  *
+ * Hold (`holdFrames`, src/media/playout-hold.ts): a tick that finds nothing queued inside a talkspurt
+ * whose segment is still open sends nothing and owes its frame, up to `holdFrames` ticks in a row; audio
+ * queued meanwhile goes out at once, owed frames first (late, with the timestamps they would have had:
+ * the receiver's jitter buffer plays them on time, where a silence frame would be a 20 ms gap in the
+ * reply). Past the allowance, or once the segment ended, the next tick sends every owed frame as silence
+ * with its own (`clearBuffer` at once), and later audio starts a new talkspurt (marker).
+ *
  * Segments (one reply or prompt each): samples captured between one `flush()` (or `clearBuffer()`, or
  * the start) and the next `flush()`. Per segment, `playbackStarted` right after its first frame was
  * sent and `playbackFinished` exactly once (after its last frame, or at `clearBuffer()`/`close()` with
@@ -34,6 +41,7 @@ import {
 } from "./audio-output.ts";
 import { FRAME_SAMPLES, SAMPLES_PER_MS } from "./constants.ts";
 import { type G711Codec, encodeFrame, silenceFrame } from "./g711.ts";
+import { playoutHoldTotals } from "./playout-hold.ts";
 
 export type { PlaybackFinishedEvent, PlaybackStartedEvent } from "./audio-output.ts";
 
@@ -64,6 +72,8 @@ export interface PlayoutOptions {
   onFrameQueued?: () => void;
   /** `clearBuffer()` ran (barge-in, bridge, close): an owner holding frames handed ahead drops them. */
   onCleared?: () => void;
+  /** The hold (class comment), ticks; default 0 (none). Not under the media worker: its stream holds (worker-stream.ts). */
+  holdFrames?: number;
 }
 
 interface Segment {
@@ -88,6 +98,8 @@ export class Playout implements AudioOutput {
   private readonly onAudioQueued: (() => void) | undefined;
   private readonly onCleared: (() => void) | undefined;
   private readonly onFrameQueued: (() => void) | undefined;
+  private readonly holdFrames: number;
+  private owed = 0; // ticks held (the hold), each owing a frame
 
   private queue: Entry[] = [];
   private head = 0;
@@ -115,6 +127,9 @@ export class Playout implements AudioOutput {
   silenceFrames = 0;
   /** Samples dropped by the hard queue bound (overflow rule drop-newest). */
   overflowSamples = 0;
+  /** Ticks held for audio still arriving (the hold), and those sent as silence after all. */
+  heldTicks = 0;
+  heldSilence = 0;
 
   constructor(opts: PlayoutOptions) {
     this.sink = opts.sink;
@@ -128,6 +143,7 @@ export class Playout implements AudioOutput {
     this.onAudioQueued = opts.onAudioQueued;
     this.onCleared = opts.onCleared;
     this.onFrameQueued = opts.onFrameQueued;
+    this.holdFrames = Math.max(0, Math.floor(opts.holdFrames ?? 0));
   }
 
   /** A whole audio frame waits to be sent (the next tick sends audio, not silence). */
@@ -135,7 +151,7 @@ export class Playout implements AudioOutput {
     return this.audioQueued > 0;
   }
 
-  /** True while real audio frames are being sent (see the class comment). */
+  /** True while real audio frames are being sent (see the class comment), a hold included. */
   get isPlaying(): boolean {
     return this.playing !== undefined;
   }
@@ -217,6 +233,7 @@ export class Playout implements AudioOutput {
     this.open = undefined;
     this.playing = undefined;
     this.lastWasAudio = false;
+    for (; this.owed > 0; this.owed--) this.sendNext(true); // held ticks: the reply they waited for is dropped
     const live = this.live;
     this.live = [];
     for (const u of live) this.finish(u, true);
@@ -254,10 +271,35 @@ export class Playout implements AudioOutput {
     return false;
   }
 
-  /** Sends exactly one frame (called by the Pacer every 20 ms). */
+  /** One tick (the Pacer, every 20 ms): sends one frame — or, holding, none yet; owed frames first (class comment). */
   onTick(): void {
     if (this.closed) return;
     this.finishEndedAtHead();
+    if (this.audioQueued === 0 && this.owed < this.holdFrames && this.playing !== undefined && this.playing === this.open) {
+      // Inside a talkspurt whose segment is still open: its next audio is on its way (TTS).
+      this.owed++;
+      this.heldTicks++;
+      playoutHoldTotals.held++;
+      return;
+    }
+    for (; this.owed > 0; this.owed--) this.sendNext(true);
+    this.sendNext(false);
+    this.finishEndedAtHead();
+    this.compact();
+    this.resolveWaiters();
+  }
+
+  /** Stops for good: like `clearBuffer()`, and later ticks send nothing. Idempotent. */
+  close(): void {
+    if (this.closed) return;
+    this.clearBuffer();
+    this.closed = true;
+  }
+
+  // ---------------------------------------------------------------- internals
+
+  /** Sends the head audio frame, else silence. `owed`: for a held tick (counted when it is silence). */
+  private sendNext(owed: boolean): void {
     const e = this.queue[this.head];
     if (e && e.kind === "audio") {
       this.head++;
@@ -274,25 +316,27 @@ export class Playout implements AudioOutput {
         e.seg.started = true;
         this.emitStarted({ segmentId: e.seg.id });
       }
-    } else {
-      this.sink.sendFrame(this.silence, false);
-      this.lastWasAudio = false;
-      this.playing = undefined;
-      this.silenceFrames++;
+      return;
     }
-    this.finishEndedAtHead();
+    this.sink.sendFrame(this.silence, false);
+    this.lastWasAudio = false;
+    this.playing = undefined;
+    this.silenceFrames++;
+    if (owed) {
+      this.heldSilence++;
+      playoutHoldTotals.held_silence++;
+    }
+  }
+
+  /** Audio was queued while ticks are held: it goes out now, as many frames as are owed (late, in step). */
+  private sendHeld(): void {
+    while (this.owed > 0 && this.audioQueued > 0) {
+      this.owed--;
+      this.sendNext(true);
+    }
     this.compact();
     this.resolveWaiters();
   }
-
-  /** Stops for good: like `clearBuffer()`, and later ticks send nothing. Idempotent. */
-  close(): void {
-    if (this.closed) return;
-    this.clearBuffer();
-    this.closed = true;
-  }
-
-  // ---------------------------------------------------------------- internals
 
   private get queuedSamples(): number {
     return this.audioQueued * PLAYOUT_FRAME_SAMPLES + this.pendingFill;
@@ -304,7 +348,8 @@ export class Playout implements AudioOutput {
     this.pendingFill = 0;
     this.audioQueued++;
     this.enqueuedFrames++;
-    if (this.audioQueued === 1 && !this.lastWasAudio) this.onAudioQueued?.();
+    if (this.owed > 0) this.sendHeld(); // the frame a held tick waits for (class comment)
+    else if (this.audioQueued === 1 && !this.lastWasAudio) this.onAudioQueued?.();
     this.onFrameQueued?.();
   }
 

@@ -8,6 +8,7 @@ import { rtpDropTotals } from "../rtp/drop-counters.ts";
 import { sipRefusedTotals } from "../sip/transport/drop-report.ts";
 import { sipUdpTotals } from "../sip/transport/udp.ts";
 import { mediaWorkerTotals } from "../rtp/worker/plane.ts";
+import { playoutHoldTotals } from "../media/playout-hold.ts";
 import { logTotals } from "../util/log-totals.ts";
 import { processErrorTotals } from "../util/process-guard.ts";
 import { storeTotals } from "../store/write-queue.ts";
@@ -35,9 +36,15 @@ const PROCESS_TOTALS: readonly { name: string; help: string; label: string; tota
   },
   {
     name: "voice_agent_media_worker_frames_total",
-    help: "Frames the media worker (MEDIA_WORKER=on) sent from the calls' playouts, by kind: audio, late_silence (a silence frame sent while the call's playout already held audio not yet written ahead: the call thread was late by more than the write-ahead), held (a tick found the ring empty inside a reply still arriving and waited up to 15 ms for its frame instead of sending silence), held_silence (held, and nothing came: silence). Process totals; 0 with the worker off.",
+    help: "Frames the media worker (MEDIA_WORKER=on) sent from the calls' playouts, by kind: audio, late_silence (a silence frame sent while the call's playout already held audio not yet written ahead: the call thread was late by more than the write-ahead), held (a tick found the ring empty inside a reply still arriving and waited up to 40 ms for its frame instead of sending silence, src/media/playout-hold.ts), held_silence (held, and nothing came: silence). Process totals; 0 with the worker off.",
     label: "kind",
     totals: mediaWorkerTotals,
+  },
+  {
+    name: "voice_agent_playout_held_total",
+    help: "Ticks a call's playout (MEDIA_WORKER=off) held inside a reply still arriving from TTS instead of sending a silence frame (the frame went out late, when it came, up to 40 ms; src/media/playout-hold.ts), by kind: held, held_silence (nothing came within the hold: silence after all). Process totals; 0 with the worker on (see voice_agent_media_worker_frames_total).",
+    label: "kind",
+    totals: playoutHoldTotals,
   },
   {
     name: "voice_agent_process_errors_total",
@@ -65,7 +72,7 @@ const PROCESS_TOTALS: readonly { name: string; help: string; label: string; tota
   },
 ];
 
-/** Registers voice_agent_{rtp_dropped,sip_refused,sip_udp_datagrams,media_worker_frames,process_errors,log_lines_lost,store_writes,vad}_total. */
+/** Registers voice_agent_{rtp_dropped,sip_refused,sip_udp_datagrams,media_worker_frames,playout_held,process_errors,log_lines_lost,store_writes,vad}_total. */
 export function processTotalCounters(registers: Registry[]): void {
   for (const { name, help, label, totals } of PROCESS_TOTALS) {
     new Counter({

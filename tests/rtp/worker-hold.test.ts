@@ -1,8 +1,8 @@
 /**
- * The media worker's hold (src/rtp/worker/worker-stream.ts): a tick that finds the ring empty inside a
- * talkspurt the call thread is still writing waits up to HOLD_MS for the frame instead of sending
- * silence; the call thread's write (its kick) sends it then, late but with the timestamp it would have
- * had. On a FakeClock: the stream alone, and with the call's PacedOutput writing a reply that arrives
+ * The media worker's hold (src/rtp/worker/worker-stream.ts): ticks that find the ring empty inside a
+ * talkspurt the call thread is still writing wait up to HOLD_MS for their frames instead of sending
+ * silence; the call thread's write (its kick) sends them then, late but with the timestamps they would
+ * have had. On a FakeClock: the stream alone, and with the call's PacedOutput writing a reply that arrives
  * in two pieces (TTS's next sentence reaching the call thread just after the tick).
  */
 import { describe, expect, test } from "bun:test";
@@ -67,26 +67,48 @@ describe("WorkerStream hold", () => {
     expect(t.clock.pending).toBe(0); // the hold's timer is gone
   });
 
-  test("nothing within HOLD_MS: silence then, and the next audio starts a new talkspurt (marker)", () => {
+  test("nothing within HOLD_MS: the owed ticks go out as silence then, and the next audio starts a new talkspurt (marker)", () => {
     const t = stream();
     t.ring.moreExpected = true;
     t.ring.write(FRAME_AUDIO, frame(0x11));
-    t.s.onTick();
+    t.s.onTick(); // @0: audio
     t.clock.advance(20);
-    t.s.onTick();
-    t.clock.advance(HOLD_MS);
+    t.s.onTick(); // @20: held
+    t.clock.advance(20);
+    t.s.onTick(); // @40: still within HOLD_MS of the first: held too
+    expect(t.sock.sent.length).toBe(1);
+    t.clock.advance(HOLD_MS - 20); // @60 = 20 + HOLD_MS: the hold's timer
     expect(t.s.held).toBe(false);
     expect(t.settledByTimer()).toBe(1);
     expect(t.s.idle).toBe(true); // the owner may rejoin the shared schedule
     t.ring.write(FRAME_AUDIO, frame(0x12));
-    t.clock.advance(20 - HOLD_MS);
-    t.s.onTick();
+    t.s.onTick(); // @60, this tick's own
     const p = t.sock.sent;
-    expect(p.map((x) => x.at)).toEqual([0, 20 + HOLD_MS, 40]);
-    expect(p[1]!.p.payload[0]).toBe(SILENCE);
-    expect(p.map((x) => x.p.marker)).toEqual([true, false, true]);
-    expect(p.map((x) => x.p.timestamp)).toEqual([0, 160, 320]);
-    expect([t.ring.counters[C_HELD], t.ring.counters[C_HELD_SILENCE], t.ring.idleSent]).toEqual([1, 1, 1]);
+    expect(p.map((x) => x.at)).toEqual([0, 20 + HOLD_MS, 20 + HOLD_MS, 60]);
+    expect(p.map((x) => x.p.payload[0] === SILENCE)).toEqual([false, true, true, false]);
+    expect(p.map((x) => x.p.marker)).toEqual([true, false, false, true]);
+    expect(p.map((x) => x.p.timestamp)).toEqual([0, 160, 320, 480]);
+    expect([t.ring.counters[C_HELD], t.ring.counters[C_HELD_SILENCE], t.ring.idleSent]).toEqual([2, 2, 2]);
+  });
+
+  test("30 ms late (longer than a frame): two ticks held, both frames out back to back at the kick, in step after", () => {
+    const t = stream();
+    t.ring.moreExpected = true;
+    t.ring.write(FRAME_AUDIO, frame(0x11));
+    t.s.onTick(); // @0
+    t.clock.advance(20);
+    t.s.onTick(); // @20 held
+    t.clock.advance(20);
+    t.s.onTick(); // @40 held
+    t.clock.advance(10);
+    for (const v of [0x12, 0x13, 0x14]) t.ring.write(FRAME_AUDIO, frame(v));
+    t.s.settle(); // @50, the kick
+    t.clock.advance(10);
+    t.s.onTick(); // @60
+    const p = t.sock.sent;
+    expect(p.map((x) => [x.at, x.p.payload[0], x.p.timestamp, x.p.marker])).toEqual([[0, 0x11, 0, true], [50, 0x12, 160, false], [50, 0x13, 320, false], [60, 0x14, 480, false]]);
+    expect([t.ring.counters[C_HELD], t.ring.counters[C_HELD_SILENCE], t.ring.idleSent]).toEqual([2, 0, 0]);
+    expect(t.clock.pending).toBe(0);
   });
 
   test("no hold when no more audio is expected (the reply is whole), after silence, or with holdMs 0", () => {
@@ -105,7 +127,7 @@ describe("WorkerStream hold", () => {
   });
 
   test("the next tick while still held sends the held one first (what there is), then its own; stop drops a hold unsent", () => {
-    const t = stream(30); // longer than a frame, so the next tick comes first
+    const t = stream(); // longer than a frame, so the next tick comes first
     t.ring.moreExpected = true;
     t.ring.write(FRAME_AUDIO, frame(0x11));
     t.s.onTick();

@@ -143,6 +143,10 @@ function lateSilence(text: string): number {
 function workerFrames(text: string, kind: string): number {
   return Number(new RegExp(`^voice_agent_media_worker_frames_total\\{kind="${kind}"\\} (\\d+)`, "m").exec(text)?.[1] ?? 0);
 }
+/** voice_agent_playout_held_total{kind} in a /metrics text (the call thread's hold; 0 with the worker on). */
+function playoutHeld(text: string, kind: string): number {
+  return Number(new RegExp(`^voice_agent_playout_held_total\\{kind="${kind}"\\} (\\d+)`, "m").exec(text)?.[1] ?? 0);
+}
 /** voice_agent_vad_total{what="windows"|"runs"} in a /metrics text. */
 function vadCounts(text: string): { windows: number; runs: number } {
   const v = (what: string) => Number(new RegExp(`^voice_agent_vad_total\\{what="${what}"\\} (\\d+)`, "m").exec(text)?.[1] ?? NaN);
@@ -287,6 +291,8 @@ export async function runLoad(o: LoadOptions): Promise<LoadRow> {
     const opts = await prober.finish();
     const held = workerFrames(text1, "held") - workerFrames(text0, "held");
     if (held > 0) say(`  media worker: ${held} ticks held for audio still arriving, ${workerFrames(text1, "held_silence") - workerFrames(text0, "held_silence")} of them ended in silence`);
+    const pHeld = playoutHeld(text1, "held") - playoutHeld(text0, "held");
+    if (pHeld > 0) say(`  playout: ${pHeld} ticks held for audio still arriving, ${playoutHeld(text1, "held_silence") - playoutHeld(text0, "held_silence")} of them ended in silence`);
     say(`  ${live} live at the window start, cpu ${cpuPct.toFixed(1)} %, rss ${peakRss.toFixed(0)} MiB, OPTIONS answered 503 (no room): ${opts.refused} of ${opts.times.length}`);
     const sippCode = await sipp.exited;
     if (sippCode !== 0) say(`  SIPp exit ${sippCode}: ${sipp.stderr().slice(-300)}`);

@@ -8,14 +8,16 @@
  *  - immediate (`sendNow`): frames the call's thread sends as they come (a bridge relays on arrival),
  *    and raw datagrams (RTCP multiplexed, RFC 5761).
  *
- * Hold (a jitter allowance): a tick that finds the ring empty right after an audio frame, while the
- * call thread says more of the talkspurt is coming (`FrameRing.moreExpected`: a reply still arriving
- * from TTS), waits up to HOLD_MS for it instead of sending silence at once. The call thread's next
- * write kicks the stream (`settle`): the frame goes out then, late by the wait, with the timestamp it
- * would have had — a receiver's jitter buffer plays it on time; a silence frame would have put 20 ms
- * of silence into the word and shifted the rest of the reply by a frame. Nothing within HOLD_MS:
- * silence, as before. At bench:load's 100 calls every silence frame inside a reply was such a spot: the
- * first chunk of the next sentence's TTS audio reaching the call thread 0–28 ms after the tick (issue 13).
+ * Hold (a jitter allowance, src/media/playout-hold.ts): a tick that finds the ring empty right after an
+ * audio frame, while the call thread says more of the talkspurt is coming (`FrameRing.moreExpected`: a
+ * reply still arriving from TTS), sends nothing and owes its frame; so do the ticks after it, up to
+ * HOLD_MS after the first. The call thread's next write kicks the stream (`settle`): the owed frames go
+ * out then, back to back, late by their wait, with the timestamps they would have had — a receiver's
+ * jitter buffer plays them on time; a silence frame would have put 20 ms of silence into the reply.
+ * Nothing within HOLD_MS: every owed tick goes out as silence at once (the timestamp keeps its step),
+ * and the audio that comes later starts a new talkspurt. At bench:load's 100–150 calls every silence
+ * frame inside a reply was such a spot: the next sentence's first TTS audio reaching the call thread
+ * 0–37 ms after the tick (issue 13).
  *
  * Marker bit (RFC 3551 §4.1): on the first audio frame after a frame that was not audio (start of a
  * talkspurt, also after an underrun). Telephone events carry the marker the ring gives them (the first
@@ -25,6 +27,7 @@
  * (port 0, 0.0.0.0: hold, RFC 3264 §8.4); the timestamp advances anyway and the sequence does not.
  */
 import { decodeFrame, encodeFrame, silenceFrame } from "../../media/g711.ts";
+import { PLAYOUT_HOLD_MS } from "../../media/playout-hold.ts";
 import { type Clock, SystemClock, type TimerHandle } from "../../util/clock.ts";
 import { RtpPacketWriter } from "../packet.ts";
 import type { PacerSource } from "../pacer.ts";
@@ -48,8 +51,8 @@ import {
 /** Samples per 20 ms tick at 8000 Hz. */
 const TICK_SAMPLES = 160;
 
-/** How long a tick inside a talkspurt waits for a frame the call thread is still writing, ms (file comment). */
-export const HOLD_MS = 15;
+/** How long ticks inside a talkspurt wait for frames the call thread is still writing, ms, from the first held one (file comment). */
+export const HOLD_MS = PLAYOUT_HOLD_MS;
 
 export interface WorkerStreamOptions {
   /** The hold, ms (0: none); default HOLD_MS. */
@@ -83,7 +86,10 @@ export class WorkerStream implements PacerSource {
   private readonly clock: Clock;
   private readonly onSettled: (() => void) | undefined;
   private holdTimer: TimerHandle | undefined;
-  private holding = false;
+  /** Ticks held, each owing a frame (file comment). */
+  private owed = 0;
+  /** When the first of them was due (clock ms). */
+  private heldSince = 0;
 
   constructor(
     private readonly socket: DatagramSender,
@@ -118,23 +124,32 @@ export class WorkerStream implements PacerSource {
     return this.lastWasAudio;
   }
 
-  /** True while a tick is held (see the file comment). */
+  /** True while ticks are held (see the file comment). */
   get held(): boolean {
-    return this.holding;
+    return this.owed > 0;
   }
 
   /** One paced tick: the ring's next frame, else silence (or, inside a talkspurt still being written, a hold). */
   onTick(): void {
-    if (this.holding) this.settle(); // the next tick came first: the held one goes out now, with what there is
+    if (this.owed > 0) this.sendOwed(); // written meanwhile, its kick not here yet
+    if (this.owed > 0) {
+      if (this.ring.moreExpected && this.clock.now() - this.heldSince < this.holdMs) {
+        this.owed++;
+        this.ring.counters[C_HELD]++;
+        return;
+      }
+      this.expire();
+    }
     const f = this.ring.take();
     if (f) return this.sendTaken(f);
     if (this.lastWasAudio && this.holdMs > 0 && this.ring.moreExpected) {
-      this.holding = true;
+      this.owed = 1;
+      this.heldSince = this.clock.now();
       this.idle = false;
       this.ring.counters[C_HELD]++;
       this.holdTimer = this.clock.setTimer(this.holdMs, () => {
         this.holdTimer = undefined;
-        this.settle();
+        this.expire();
         this.onSettled?.();
       });
       return;
@@ -142,23 +157,40 @@ export class WorkerStream implements PacerSource {
     this.sendIdle();
   }
 
-  /** Sends the held tick's frame now: the ring's next one (the call thread's write kicked us), else silence. */
+  /** The call thread wrote (its kick): the owed frames go out now, as many as the ring holds. */
   settle(): void {
-    if (!this.holding) return;
-    this.holding = false;
-    this.clock.clearTimer(this.holdTimer);
-    this.holdTimer = undefined;
-    const f = this.ring.take();
-    if (f) return this.sendTaken(f);
-    this.ring.counters[C_HELD_SILENCE]++;
-    this.sendIdle();
+    this.sendOwed();
   }
 
-  /** The stream stops being paced (or closes): a held tick is dropped unsent. */
+  /** The stream stops being paced (or closes): held ticks are dropped unsent. */
   stop(): void {
+    this.endHold();
+  }
+
+  private sendOwed(): void {
+    while (this.owed > 0) {
+      const f = this.ring.take();
+      if (!f) return;
+      this.owed--;
+      this.sendTaken(f);
+    }
+    this.endHold();
+  }
+
+  /** Past the hold: what was written goes out, the rest of the owed ticks as silence. */
+  private expire(): void {
+    this.sendOwed();
+    for (; this.owed > 0; this.owed--) {
+      this.ring.counters[C_HELD_SILENCE]++;
+      this.sendIdle();
+    }
+    this.endHold();
+  }
+
+  private endHold(): void {
+    this.owed = 0;
     this.clock.clearTimer(this.holdTimer);
     this.holdTimer = undefined;
-    this.holding = false;
   }
 
   private sendIdle(): void {
