@@ -214,7 +214,7 @@ interface Trial {
    * decision (wall clock, ms), decision → last agent packet, the caller audio the rule counted (runMs) and
    * the deciding frame's wait for inference (lagMs); undefined without such a line.
    */
-  decision?: { atMs: number; afterMs: number; rule: string; runMs: number; lagMs: number };
+  decision?: { atMs: number; afterMs: number; rule: string; runMs: number; lagMs: number; frames?: string };
 }
 
 async function liveInterruptions(rigs: TurnRig[], n: number): Promise<Trial[]> {
@@ -243,7 +243,7 @@ async function liveInterruptions(rigs: TurnRig[], n: number): Promise<Trial[]> {
           label: `${p.voice} "${p.text}" at ${p.atMs} ms${p.echo ? `, echo ${p.echo.delayMs} ms −20 dB` : ""}`,
           stopMs,
           bargeIns: call.record.bargeIns,
-          decision: d && stopMs !== null ? { atMs: Date.parse(d.time) - onsetAt, afterMs: stopMs - (Date.parse(d.time) - onsetAt), rule: d.rule, runMs: d.runMs, lagMs: d.lagMs } : undefined,
+          decision: d && stopMs !== null ? { atMs: Date.parse(d.time) - onsetAt, afterMs: stopMs - (Date.parse(d.time) - onsetAt), rule: d.rule, runMs: d.runMs, lagMs: d.lagMs, frames: d.frames } : undefined,
         });
         process.stderr.write(".");
       }
@@ -432,7 +432,7 @@ async function liveSpokeBefore(rigs: TurnRig[], n: number): Promise<{ trials: Tr
           const stopMs = playing ? a.stopAfter(onset) : null;
           const onsetAt = a.t0 + a.arrivalOfFileMs(onset);
           const d = call.logs.find((l) => l.msg === "barge-in decision" && Date.parse(l.time) >= onsetAt - 100);
-          const decision = d && stopMs !== null ? { atMs: Date.parse(d.time) - onsetAt, afterMs: stopMs - (Date.parse(d.time) - onsetAt), rule: d.rule, runMs: d.runMs, lagMs: d.lagMs } : undefined;
+          const decision = d && stopMs !== null ? { atMs: Date.parse(d.time) - onsetAt, afterMs: stopMs - (Date.parse(d.time) - onsetAt), rule: d.rule, runMs: d.runMs, lagMs: d.lagMs, frames: d.frames } : undefined;
           trials.push({ label, stopMs, bargeIns: call.record.bargeIns, decision });
         }
         process.stderr.write(".");
@@ -589,6 +589,19 @@ function printMain(trials: Trial[], t0: number): void {
       `| ${t.label} | ${t.stopMs === null ? "agent not playing" : fmt(t.stopMs)} | ${d ? fmt(d.atMs) : "–"} | ${d ? `${d.rule}, ${d.runMs}, ${fmt(d.lagMs, 1)}` : "–"} | ${d ? fmt(d.afterMs) : "–"} |`,
     );
   }
+  printSlowFrames(trials);
+}
+
+/**
+ * Trials that stopped the agent 300 ms or more after the onset: the frames the agent's detector judged in
+ * the 800 ms before its decision (the "barge-in decision" log line's `frames`, src/pipeline/barge-in-trace.ts).
+ */
+function printSlowFrames(trials: Trial[]): void {
+  const slow = trials.filter((t) => t.stopMs !== null && t.stopMs >= 300 && t.decision?.frames);
+  if (!slow.length) return;
+  console.log("\nslow stops, the agent's last 800 ms of frames before its decision (p q ×9, E echo / . counted, ~ agent silent, −dBFS):\n");
+  for (const t of slow) console.log(`${t.label}: ${fmt(t.stopMs!)} ms\n    ${t.decision!.frames}`);
+  console.log();
 }
 
 function printSpokeBefore(before: Awaited<ReturnType<typeof liveSpokeBefore>>): void {
@@ -603,6 +616,7 @@ function printSpokeBefore(before: Awaited<ReturnType<typeof liveSpokeBefore>>): 
   const played = before.background.filter((b) => !b.label.endsWith("(reply not playing)"));
   console.log(`| background voice 12/18 dB under that caller over the reply: false interruptions | ${played.reduce((k, b) => k + b.stops, 0)} of ${played.length} |`);
   for (const b of before.background) console.log(`| ${b.label} | ${b.stops ? "interrupted" : "—"} |`);
+  printSlowFrames(before.trials);
   console.log();
 }
 

@@ -75,6 +75,14 @@ export interface CallerLevelSettings {
  * frame below the caller's level). With `ease` and the last 60 ms: background 0 of 12, interruptions
  * 12/12, p50/p95 77/539 ms — the 539 ms trial ("Thanks, …" 11.2 s into the file) was 147 ms with the
  * rule off, and 146 ms with the rule on when that call is run alone: not explained yet.
+ * Explained in session 7 (the decision's frame trace, barge-in-trace.ts; live 531 ms again, at 11218 ms):
+ * not this rule. Over the ten frames of "Thanks," (−8…−14 dBFS) the main stream said 0.2–0.7 and the
+ * confirming stream 0–0.1, so the run was never confirmed; "that" decided. Silero v5 is slow on an onset
+ * after a long silence that followed speech: offline, slt "Thanks, …" after "Can I book a study room?",
+ * first window ≥ 0.5 after 1–2 frames with 1–1.5 s of silence between, 3–10 frames with 3–5 s, depending
+ * on the onset's phase in the 32 ms windows; a fresh stream (state reset) after 5 s of zeros: 1–3 frames.
+ * The confirming stream, which heard zeros for every echo frame, is the slowest. Not changed yet (a
+ * state reset after ~2 s of silence is the candidate; it needs the sim's probabilities recomputed).
  */
 export const DEFAULT_CALLER_LEVEL: CallerLevelSettings = { marginDb: 4, minSpeechMs: 400, floorDbfs: -55, ease: true };
 
