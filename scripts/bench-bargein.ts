@@ -7,7 +7,7 @@
  *   bun run scripts/bench-bargein.ts --tune-only    only the offline sweep
  *   --trials N (live interruption trials, default 24), --no-vad (skip bench-vad.ts)
  *   --only-main (the main table only), --only-first-turn (background voices and quiet callers over the
- *   greeting, --first-turn N of the former), --first-turn-floor-live N (agents with BARGE_IN_FIRST_TURN_FLOOR_DBFS=N, 0 = off)
+ *   greeting, --first-turn N of the former, --first-turn-voices rms,kal,espeak-ng:en-gb…, --no-quiet), --first-turn-floor-live N (agents with BARGE_IN_FIRST_TURN_FLOOR_DBFS=N, 0 = off)
  *   sweep grid: --echo level,xcorr --share 0.5 --quiet-floor 20 --confirm false,true --erl 12
  *   --min-speech 60,80,100,120 --max-gap 0,100,160 --adapt off
  *   --floor 40 --echo-tail true --confirm-quiet false,true --strong off,0.9:40:10:0.9 (bargeInStrong p:ms[:within dB[:q]]; default: the detector's)
@@ -51,7 +51,7 @@ import {
   wireSpanMs,
 } from "../tests/e2e/turn-support.ts";
 import { activeLevelDb, BACKCHANNELS, buildCases, GREETING, peakNormalise, PHRASES, replay, rng, scale, trace, VOICES, type SimCase, type SimSetting } from "./bargein-sim.ts";
-import { speechPcm8k } from "../tests/support/speech.ts";
+import { speechPcm8k, type VoiceOptions } from "../tests/support/speech.ts";
 
 const ROOT = resolve(import.meta.dir, "..");
 if (import.meta.main) process.chdir(ROOT); // SIPp scenarios and dist/ are found from the repository root
@@ -446,17 +446,19 @@ const SHORT_GREETING = "Hello, this is the city library. How can I help you?";
 
 /**
  * Background voices before the caller's first words (src/pipeline/caller-level.ts
- * DEFAULT_FIRST_TURN_FLOOR_DBFS): over the greeting, another voice (flite kal, rms) says one of the
- * phrases at `underDb` (−12/−15/−18 in turn) under the agent's active speech level, every other call
- * through the live echo path at −20 dB, 120 ms. A false interruption is a barge-in in the record or
- * the greeting stopping within 1 s of it.
+ * DEFAULT_FIRST_TURN_FLOOR_DBFS): over the greeting, another voice (flite rms, kal in turn; others with
+ * `--first-turn-voices rms,kal,slt,espeak-ng:en-us+f2,…`) says one of the phrases at `underDb`
+ * (−12/−15/−18 in turn) under the agent's active speech level, every other call through the live echo
+ * path at −20 dB, 120 ms. A false interruption is a barge-in in the record or the greeting stopping
+ * within 1 s of it.
  */
 async function liveFirstTurnBackground(rigs: TurnRig[], n: number): Promise<Array<{ label: string; stops: number }>> {
   const r = rng(41);
   const agentDb = activeLevelDb(await agentSpeech(GREETING));
+  const voices = (args.includes("--first-turn-voices") ? args[args.indexOf("--first-turn-voices") + 1]! : "rms,kal").split(",");
   const plans = Array.from({ length: n }, (_, i) => ({
     text: PHRASES[i % PHRASES.length]!,
-    voice: (i % 2 ? "kal" : "rms") as "kal" | "rms",
+    voice: voices[i % voices.length]!,
     underDb: [-12, -15, -18][i % 3]!,
     atMs: 2500 + Math.round(r() * 8000),
     echo: Math.floor(i / 3) % 2 === 1,
@@ -467,7 +469,8 @@ async function liveFirstTurnBackground(rigs: TurnRig[], n: number): Promise<Arra
     rigs.map(async (rig) => {
       while (next < plans.length) {
         const p = plans[next++]!;
-        const bg = await speechPcm8k(p.text, { voice: p.voice });
+        const [engine, name] = p.voice.includes(":") ? p.voice.split(":") : ["flite", p.voice];
+        const bg = await speechPcm8k(p.text, { engine, voice: name } as VoiceOptions);
         const label = `${p.voice} "${p.text}" ${p.underDb} dB under the agent at ${p.atMs} ms${p.echo ? ", echo 120 ms −20 dB" : ""}`;
         const caller = await buildCallerAudio([{ kind: "pcm", atMs: p.atMs, pcm: scale(bg, agentDb + p.underDb - activeLevelDb(bg)), label }], p.atMs + 3000);
         const call = await runTurnCall(rig, caller, { replies: [GREETING, ANSWER], listenMs: 300, echo: p.echo ? { delayMs: 120, gainDb: -20 } : undefined });
@@ -525,7 +528,7 @@ async function live(): Promise<void> {
     await Promise.all(rigs.map((r) => runTurnCall(r, warm, { replies: [ANSWER], listenMs: 0 })));
     if (flag("--only-first-turn")) {
       const bg = await liveFirstTurnBackground(rigs, num("--first-turn", 12));
-      return printFirstTurn(bg, await liveQuiet(rigs));
+      return printFirstTurn(bg, flag("--no-quiet") ? [] : await liveQuiet(rigs));
     }
     if (flag("--only-main")) return printMain(await liveInterruptions(rigs, nTrials), t0);
     if (flag("--only-spoke-before")) {

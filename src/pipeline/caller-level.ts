@@ -189,12 +189,16 @@ export class CallerLevel {
  *
  * Live, compiled agent (`bun run scripts/bench-bargein.ts --only-first-turn`, `--only-main --trials 32`,
  * `--first-turn-floor-live N`), session 7, tilted −36 (session 6, other hours: plain −32 and off in brackets):
- *   background voices 12/15/18 dB under the agent over the greeting: 0 of 12 interrupt (−32: 0; off: 4);
+ *   background voices 12/15/18 dB under the agent over the greeting: 0 of 12 interrupt (−32: 0; off: 4,
+ *   also 4 in this session's hour);
  *   short quiet interruptions (espeak-ng and flite kal, peaks −18…−22 dBFS): 15/15 barge-ins (−32: 13/15,
  *   the other two held to the greeting's end, 5.1–5.4 s), agent talking after the onset p50/p95/max
  *   48/1259/1259 ms: 12 within 164 ms, three cut at a later word (656, 978, 1259 ms: en-gb "Sorry, can I
  *   ask something?" −20, en-gb "Excuse me, sorry." −22, kal "Excuse me, sorry." −18);
  *   main table (32 trials, loud callers): p50/p95/max 24/111/120 ms (−32: 19/176/195; off: 22/116/121).
+ *   The same 12 placements in other voices (`--first-turn-voices slt,awb,espeak-ng:en-us+f2,espeak-ng:en+m3
+ *   --no-quiet`, same hour): off 4 of 12 interrupt → tilted −36 1 of 12 (espeak-ng en+m3 "Hold on a
+ *   second." 12 dB under the agent, over −20 dB echo), as the bound above says.
  * Offline (`--tune-only --set tune,holdout --echo xcorr --confirm true --min-speech 80 --max-gap 160
  * --first-turn-floor off,-36,… --first-turn-tilt 0,0.5`), missed first-turn interruptions, false
  * interruptions by background voices over the greeting (other kinds: 0 in every row):
