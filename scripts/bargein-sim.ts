@@ -242,6 +242,8 @@ export interface SimSetting {
   callerEase?: boolean;
   /** DetectorOptions.firstTurnFloorDbfs (null: off; undefined: the detector's default). */
   firstTurnFloor?: number | null;
+  /** DetectorOptions.firstTurnTilt (undefined: the detector's default). */
+  firstTurnTilt?: number;
 }
 
 /** The echo decision a setting names. */
@@ -344,6 +346,7 @@ export async function replay(vad: Vad, c: SimCase, set: SimSetting): Promise<{ f
     bargeInStrong: set.strong,
     callerLevel: set.callerMargin === null ? null : { ...(set.callerMargin === undefined ? {} : { marginDb: set.callerMargin }), ...(set.callerEase === undefined ? {} : { ease: set.callerEase }) },
     firstTurnFloorDbfs: set.firstTurnFloor,
+    firstTurnTilt: set.firstTurnTilt,
   });
   let fired = -1;
   let phantom = false;

@@ -193,7 +193,7 @@ export class AgentServer {
     // A late tick is a gap every caller hears: logged with when it happened, to find what held the thread.
     const late = (ms: number, where: string) => ms >= PACER_STALL_LOG_MS && log.warn({ lateMs: Math.round(ms), calls: pacer.size, where }, "pacer tick late");
     // MEDIA_WORKER=on: pacer_lateness_ms is the worker's (it sends every packet); this thread's pacer tells the headroom how busy we are.
-    const plane = cfg.mediaWorker ? MediaPlane.start({ onLateness: (ms) => (metrics.pacerLateness(ms), late(ms, "media worker")), log }) : undefined;
+    const plane = cfg.mediaWorker ? MediaPlane.start({ onLateness: (ms) => (metrics.pacerLateness(ms), late(ms, "media worker")), log, sliceUs: cfg.mediaWorkerSliceUs, callThreadNice: cfg.mediaWorkerCallNice }) : undefined;
     const pool = new RtpPortPool(cfg.rtpPortStart, cfg.rtpPortEnd, cfg.sipHost, plane?.binder);
     const pacer = new Pacer({
       clock,

@@ -20,8 +20,9 @@ export interface ConversationConfig {
   bargeInCallerMarginDb: number;
   /**
    * BARGE_IN_FIRST_TURN_FLOOR_DBFS: before the caller's level is known (their first words), speech over
-   * the agent interrupts only with a frame at this level or above (src/pipeline/caller-level.ts
-   * DEFAULT_FIRST_TURN_FLOOR_DBFS), dBFS, −60 to 0; 0 = that rule off.
+   * the agent interrupts only with a frame at this level or above, its level pre-emphasised
+   * (src/pipeline/caller-level.ts DEFAULT_FIRST_TURN_FLOOR_DBFS: off; −36 suggested there), dBFS, −60 to 0;
+   * 0 = that rule off.
    */
   bargeInFirstTurnFloorDbfs: number;
   backchannel: "resume" | "reply";

@@ -97,6 +97,10 @@ export interface Config {
   admission: HeadroomLimits;
   /** MEDIA_WORKER: RTP sockets and the 20 ms pacer in a worker thread of their own (src/rtp/worker/). Default false. */
   mediaWorker: boolean;
+  /** MEDIA_WORKER_SLICE_US: the media worker thread's time slice, µs (0 = the kernel's; 100–100,000). */
+  mediaWorkerSliceUs: number;
+  /** MEDIA_WORKER_CALL_NICE: raise the call thread's nice value by this much when the media worker runs (0 = unchanged; 0–19). */
+  mediaWorkerCallNice: number;
   /** VAD_BATCH: score all calls' Silero windows in one model run (same results, less CPU). Default true. */
   vadBatch: boolean;
   /** VAD_BATCH_MS: longest a Silero window waits for other calls' windows to share its run, ms (0–20; 0 = the event-loop turn only). */
@@ -294,6 +298,8 @@ export function loadConfig(env: Env = process.env): Config {
     vadBatch: bool(env, "VAD_BATCH", true),
     vadBatchMs: int(env, "VAD_BATCH_MS", DEFAULT_BATCH_WAIT_MS, 0, 20),
     mediaWorker: bool(env, "MEDIA_WORKER", false),
+    mediaWorkerSliceUs: int(env, "MEDIA_WORKER_SLICE_US", 0, 0, 100_000),
+    mediaWorkerCallNice: int(env, "MEDIA_WORKER_CALL_NICE", 0, 0, 19),
     admission: {
       cpuPct: int(env, "ADMISSION_CPU_PCT", HEADROOM_DEFAULTS.cpuPct, 0, 6400),
       pacerP99Ms: int(env, "ADMISSION_PACER_P99_MS", HEADROOM_DEFAULTS.pacerP99Ms, 0, 1000),

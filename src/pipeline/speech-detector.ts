@@ -21,19 +21,11 @@ import { SpeechSegmenter, SEGMENTER_FRAME_MS, type SegmenterOptions } from "../m
 import type { VadStream } from "../media/vad/silero";
 import type { SpeechDetector, SpeechEvents } from "./agent-call";
 import type { EchoDecision } from "./echo-correlation";
-import { CallerLevel, DEFAULT_CALLER_LEVEL, DEFAULT_FIRST_TURN_FLOOR_DBFS, frameDbfs, type CallerLevelSettings } from "./caller-level";
+import { FrameTrace } from "./barge-in-trace";
+import { CallerLevel, DEFAULT_CALLER_LEVEL, DEFAULT_FIRST_TURN_FLOOR_DBFS, DEFAULT_FIRST_TURN_TILT, frameDbfs, max60, tiltedDbfs, type CallerLevelSettings } from "./caller-level";
 import {
-  HELD_WORDS_MS,
-  DEFAULT_BARGE_IN_MAX_GAP_MS,
-  DEFAULT_BARGE_IN_MIN_SPEECH_MS,
-  DEFAULT_BARGE_IN_STRONG,
-  DEFAULT_CONFIRM_HEARS_QUIET,
-  DEFAULT_ECHO_TAIL,
-  DEFAULT_PAUSE_MS,
-  DEFAULT_REJOIN_MS,
-  DEFAULT_RESUME_MS,
-  type BargeInTrace,
-  type StrongSpeech,
+  HELD_WORDS_MS, DEFAULT_BARGE_IN_MAX_GAP_MS, DEFAULT_BARGE_IN_MIN_SPEECH_MS, DEFAULT_BARGE_IN_STRONG, DEFAULT_CONFIRM_HEARS_QUIET,
+  DEFAULT_ECHO_TAIL, DEFAULT_PAUSE_MS, DEFAULT_REJOIN_MS, DEFAULT_RESUME_MS, type BargeInTrace, type StrongSpeech,
 } from "./barge-in-defaults";
 
 export * from "./barge-in-defaults";
@@ -97,6 +89,8 @@ export interface DetectorOptions {
    * DEFAULT_FIRST_TURN_FLOOR_DBFS), dBFS. Default that; null: off.
    */
   firstTurnFloorDbfs?: number | null;
+  /** The floor's level measure: pre-emphasis coefficient (caller-level.ts tiltedDbfs), 0…1; 0: plain frameDbfs. Default DEFAULT_FIRST_TURN_TILT. */
+  firstTurnTilt?: number;
   /** Silence inside speech after which a pause is reported, ms. Default DEFAULT_PAUSE_MS. */
   pauseMs?: number;
   /** Speech after a reported pause that counts as the caller going on (a new start), ms. Default DEFAULT_RESUME_MS. */
@@ -146,8 +140,11 @@ export class SileroSpeechDetector implements SpeechDetector {
   get heldBackground(): boolean {
     return (this.segmenter.frameCount - this.heldEnd) * SEGMENTER_FRAME_MS <= HELD_WORDS_MS;
   }
-  /** Levels of the two frames before this one (frameDbfs), dBFS. */
+  /** Levels of the two frames before this one (frameDbfs; tiltedDbfs for the first-turn floor), dBFS. */
   private readonly prevDb = [-Infinity, -Infinity];
+  private readonly prevTilt = [-Infinity, -Infinity];
+  /** The last sample pushed (tiltedDbfs's `prev`). */
+  private lastSample = 0;
   /** DetectorOptions.firstTurnFloorDbfs, dBFS; null when off. */
   private readonly firstTurnFloorDbfs: number | null;
   /** A pause was reported inside the current speech; `resumeRun` counts speech frames since. */
@@ -176,8 +173,9 @@ export class SileroSpeechDetector implements SpeechDetector {
   /** The last pushed frame's handling (each frame's waits for the one before). */
   private delivered: Promise<unknown> = Promise.resolve();
   private zeroFrame = new Int16Array(160);
-  /** When the frame being handled was pushed (performance.now(), ms). */
+  /** When the frame being handled was pushed (performance.now(), ms); the last frames judged (BargeInTrace.frames). */
   private pushedAt = 0;
+  private readonly frameTrace = new FrameTrace();
 
   constructor(
     private readonly vad: VadStream,
@@ -216,6 +214,8 @@ export class SileroSpeechDetector implements SpeechDetector {
     const agentSpeaking = this.agentSpeaking;
     const levelDb = agentSpeaking ? this.opts.echo?.lastLevelDb : undefined;
     const dbfs = this.callerLevel || this.firstTurnFloorDbfs !== null ? frameDbfs(pcm) : 0;
+    const tilt = this.firstTurnFloorDbfs !== null ? tiltedDbfs(pcm, this.lastSample, this.opts.firstTurnTilt ?? DEFAULT_FIRST_TURN_TILT) : 0;
+    this.lastSample = pcm[pcm.length - 1] ?? 0;
     const confirm = this.opts.confirm;
     // An echo frame taken only by the quiet floor: the confirming stream hears it as it is (confirmHearsQuiet).
     const quietOnly = echo && (this.opts.confirmHearsQuiet ?? DEFAULT_CONFIRM_HEARS_QUIET) && this.opts.echo?.lastQuiet === true;
@@ -241,8 +241,8 @@ export class SileroSpeechDetector implements SpeechDetector {
           this.pushedAt = pushedAt;
           // Speech the quiet floor kept out while the agent talks is background too (heldBackground).
           if (quietOnly && agentSpeaking && (both ? q : p)! >= this.threshold) this.heldEnd = Math.max(this.heldEnd, this.segmenter.frameCount);
-          if (!both) return this.onProbability(pcm, echo ? 0 : p, confirm ? (echo ? 0 : p) : undefined, agentSpeaking, echo, levelDb, dbfs);
-          this.onProbability(pcm, echo ? 0 : p, echo ? 0 : q, agentSpeaking, echo, levelDb, dbfs);
+          if (!both) return this.onProbability(pcm, echo ? 0 : p, confirm ? (echo ? 0 : p) : undefined, agentSpeaking, echo, levelDb, dbfs, tilt);
+          this.onProbability(pcm, echo ? 0 : p, echo ? 0 : q, agentSpeaking, echo, levelDb, dbfs, tilt);
         } catch (err) {
           void Promise.reject(err); // reported as an unhandled rejection, as before; the chain goes on
         }
@@ -261,22 +261,22 @@ export class SileroSpeechDetector implements SpeechDetector {
   /**
    * @param p main stream's probability (0 for echo frames)
    * @param q the confirming stream's probability (0 for echo frames), undefined without one
-   * @param dbfs the frame's level (frameDbfs), dBFS; 0 without callerLevel
+   * @param dbfs the frame's level (frameDbfs), dBFS; 0 without callerLevel; `tilt` the same by tiltedDbfs (first-turn floor)
    */
-  private onProbability(pcm: Int16Array, p: number | null, q: number | null | undefined, agentSpeaking: boolean, echo: boolean, levelDb: number | undefined, dbfs: number): void {
+  private onProbability(pcm: Int16Array, p: number | null, q: number | null | undefined, agentSpeaking: boolean, echo: boolean, levelDb: number | undefined, dbfs: number, tilt: number): void {
     if (this.closed) return;
     if (echo) this.echoFrames++;
+    this.frameTrace.note(p, q, echo, agentSpeaking, dbfs);
     const voiced = p !== null && p >= this.threshold; // p is 0 for echo frames
     // Silero's probability lags the audio by a window or so (32 ms, with context): the frames it calls
     // speech can be the quieter tail of a loud syllable, so the level is that of the last 60 ms.
-    const recent = Math.max(dbfs, this.prevDb[0], this.prevDb[1]);
-    this.prevDb[1] = this.prevDb[0];
-    this.prevDb[0] = dbfs;
+    const recent = max60(this.prevDb, dbfs);
+    const recentTilt = max60(this.prevTilt, tilt);
     // Who is judged by level while the agent talks: a caller whose level is known (callerLevel), else
     // everyone by the first-turn floor (firstTurnFloorDbfs).
     const known = this.callerLevel?.levelDb !== undefined;
     const floorOn = !known && this.firstTurnFloorDbfs !== null;
-    const atLevel = known ? this.callerLevel!.atCallerLevel(recent) : !floorOn || !agentSpeaking || recent >= this.firstTurnFloorDbfs!;
+    const atLevel = known ? this.callerLevel!.atCallerLevel(recent) : !floorOn || !agentSpeaking || recentTilt >= this.firstTurnFloorDbfs!;
     if (voiced && atLevel) this.lastLoudFrame = this.segmenter.frameCount;
     if (voiced && !agentSpeaking) this.callerLevel?.learn(dbfs);
     for (const ev of this.segmenter.push(pcm, q === undefined ? p : q)) {
@@ -365,7 +365,7 @@ export class SileroSpeechDetector implements SpeechDetector {
   }
 
   private traceDecision(rule: BargeInTrace["rule"], runMs: number): void {
-    this.opts.onBargeInDecision?.({ rule, runMs, lagMs: performance.now() - this.pushedAt });
+    this.opts.onBargeInDecision?.({ rule, runMs, lagMs: performance.now() - this.pushedAt, frames: this.frameTrace.text() });
   }
 
   /** @param onsetAgoMs how long ago the speech began (the confirmation delay), ms. */

@@ -7,9 +7,12 @@
  *    timestamps +160 per packet (the worker numbers at send time), one packet per 20 ms on average;
  *  - the greeting is heard: non-silent frames, the first of them with the marker bit (RFC 3551 §4.1);
  *  - the caller's packets reach the call (received through the worker's batches): RTP counters in
- *    /metrics move, and the call ends normally (BYE 200, port released).
+ *    /metrics move, and the call ends normally (BYE 200, port released);
+ *  - MEDIA_WORKER_SLICE_US / MEDIA_WORKER_CALL_NICE (bun:ffi inside the binary): the worker thread's
+ *    slice and the call thread's nice value are what the kernel reports in /proc.
  */
 import { afterAll, describe, expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
 import { parseRtp, serializeRtp, type RtpPacket } from "../../src/rtp/packet.ts";
 import { freeUdpPortRange } from "../support/ports.ts";
 import { missingTools } from "../support/process.ts";
@@ -25,7 +28,7 @@ afterAll(async () => {
 
 describe.skipIf(missing.length > 0)("the media worker inside the compiled binary (MEDIA_WORKER=on, SIPp, loopback)", () => {
   test("starts, and carries a call: one gapless stream from the agent's port, the greeting heard, the caller's RTP received", async () => {
-    agent = await startAgent({ MEDIA_WORKER: "on", IDLE_PROMPT_S: "3600" });
+    agent = await startAgent({ MEDIA_WORKER: "on", IDLE_PROMPT_S: "3600", MEDIA_WORKER_SLICE_US: "400", MEDIA_WORKER_CALL_NICE: "1" });
     await waitForLog(() => agent!.logs(), (l) => l.msg === "media worker ready", 10_000, "the media worker to start");
     const media = await freeUdpPortRange(2);
     const got: { p: RtpPacket; at: number; from: number }[] = [];
@@ -79,4 +82,17 @@ describe.skipIf(missing.length > 0)("the media worker inside the compiled binary
     const packetsOut = Number(/^voice_agent_rtp_packets_total\{direction="out"\} (\d+)/m.exec(metrics)?.[1] ?? "NaN");
     expect(packetsOut).toBeGreaterThanOrEqual(got.length); // the worker's counters, read by the call thread
   }, 60_000);
+
+  test("the worker thread runs with MEDIA_WORKER_SLICE_US as its slice, the call thread one nice step lower (/proc)", async () => {
+    expect(agent, "the first test started the agent").toBeDefined();
+    const pid = agent!.proc.pid;
+    const sliced = await waitForLog(() => agent!.logs(), (l) => l.msg === "media worker time slice set", 10_000, "the worker's slice");
+    const niced = await waitForLog(() => agent!.logs(), (l) => l.msg === "call thread nice value raised", 10_000, "the call thread's nice value");
+    const task = (tid: number, f: string) => readFileSync(`/proc/${pid}/task/${tid}/${f}`, "utf8");
+    const nice = (tid: number) => Number(task(tid, "stat").slice(task(tid, "stat").lastIndexOf(") ") + 2).split(" ")[16]);
+    expect(sliced.tid).not.toBe(pid);
+    expect(Number(/^se\.slice\s*:\s*(\d+)/m.exec(task(sliced.tid, "sched"))?.[1])).toBe(400_000);
+    expect(niced.tid).toBe(pid);
+    expect(nice(pid)).toBe(nice(sliced.tid) + 1);
+  });
 });

@@ -1,25 +1,26 @@
 /**
  * The first-turn floor (src/pipeline/caller-level.ts DEFAULT_FIRST_TURN_FLOOR_DBFS, DetectorOptions.firstTurnFloorDbfs):
  * before the caller's level is known, speech over the agent interrupts only with a frame (the highest of
- * the last 60 ms) at the floor or above; below it, it is held as background and becomes the caller's turn
- * if it goes on after the agent stopped.
+ * the last 60 ms, its level after the pre-emphasis of tiltedDbfs) at the floor or above; below it, it is
+ * held as background and becomes the caller's turn if it goes on after the agent stopped.
  */
 import { describe, expect, test } from "bun:test";
-import { DEFAULT_FIRST_TURN_FLOOR_DBFS, frameDbfs } from "../../src/pipeline/caller-level";
+import { DEFAULT_FIRST_TURN_FLOOR_DBFS, DEFAULT_FIRST_TURN_TILT, frameDbfs, tiltedDbfs } from "../../src/pipeline/caller-level";
 import { HELD_WORDS_MS, SileroSpeechDetector, type DetectorOptions } from "../../src/pipeline/speech-detector";
 import { feed, frames, levelVad, tone } from "./support/level-detector";
 import { rms } from "../../src/pipeline/echo-reference";
 import type { VadStream } from "../../src/media/vad/silero";
 import type { EchoDecision } from "../../src/pipeline/echo-correlation";
 
-/** −36.4 dBFS: under a −32 dBFS floor. */
+/** A 440 Hz tone at −36.4 dBFS, −41.5 after the pre-emphasis: under the −36 dBFS floor. */
 const UNDER = 700;
-/** −30.4 dBFS: over it. */
-const OVER = 1400;
+/** −29.2 dBFS, −34.3 after the pre-emphasis: over it. */
+const OVER = 1600;
+const FLOOR = -36;
 
-/** The agent is talking (its greeting); the floor at −32 dBFS unless `opts` says otherwise. */
+/** The agent is talking (its greeting); the floor at −36 dBFS (the setting the README suggests) unless `opts` says otherwise. */
 function greeting(opts: DetectorOptions = {}, vad = levelVad()) {
-  const d = new SileroSpeechDetector(vad, { bargeInMinSpeechMs: 80, firstTurnFloorDbfs: -32, ...opts });
+  const d = new SileroSpeechDetector(vad, { bargeInMinSpeechMs: 80, firstTurnFloorDbfs: FLOOR, ...opts });
   const ev: string[] = [];
   d.listen({ onSpeechStart: () => ev.push("start"), onSpeechEnd: () => ev.push("end") });
   d.setAgentSpeaking(true);
@@ -27,9 +28,44 @@ function greeting(opts: DetectorOptions = {}, vad = levelVad()) {
 }
 
 describe("SileroSpeechDetector firstTurnFloorDbfs (background voices before the caller's first words)", () => {
-  test("the test levels lie either side of −32 dBFS", () => {
-    expect(frameDbfs(tone(UNDER))).toBeLessThan(-36);
-    expect(frameDbfs(tone(OVER))).toBeGreaterThan(-31);
+  test("the test levels lie either side of the −36 dBFS floor, as the floor measures them (pre-emphasised)", () => {
+    expect(tiltedDbfs(tone(UNDER), 0)).toBeLessThan(FLOOR - 5);
+    expect(tiltedDbfs(tone(OVER), 0)).toBeGreaterThan(FLOOR + 1.5);
+  });
+
+  test("tiltedDbfs: frameDbfs with a = 0; −5 dB at 440 Hz, +3 dB at 3 kHz; continuous across frames through `prev`", () => {
+    const sine = (hz: number, n: number) => Int16Array.from({ length: n }, (_, i) => Math.round(8000 * Math.sin((2 * Math.PI * hz * i) / 8000)));
+    const f = tone(1000);
+    expect(tiltedDbfs(f, 0, 0)).toBeCloseTo(frameDbfs(f), 9);
+    const low = sine(440, 320).subarray(160);
+    const high = sine(3000, 320).subarray(160);
+    expect(tiltedDbfs(low, sine(440, 160)[159]!) - frameDbfs(low)).toBeCloseTo(10 * Math.log10(1.25 - Math.cos((2 * Math.PI * 440) / 8000)), 1);
+    expect(tiltedDbfs(high, sine(3000, 160)[159]!) - frameDbfs(high)).toBeCloseTo(10 * Math.log10(1.25 - Math.cos((2 * Math.PI * 3000) / 8000)), 1);
+    // Without the previous frame's last sample the first output sample is wrong (a step): the level differs.
+    const loud = sine(440, 320);
+    expect(tiltedDbfs(loud.subarray(160), 0)).not.toBeCloseTo(tiltedDbfs(loud.subarray(160), loud[159]!), 2);
+    expect(DEFAULT_FIRST_TURN_TILT).toBe(0.5);
+  });
+
+  test("the floor weighs a fricative-like (3 kHz) onset up and a low (300 Hz) voice down, as the plain level (firstTurnTilt 0) does not", async () => {
+    const hi = (amp: number) => tone(amp, 3000);
+    const lo = (amp: number) => tone(amp, 300);
+    expect(frameDbfs(hi(600))).toBeLessThan(FLOOR); // −37.7 dBFS plain, −34.8 pre-emphasised
+    expect(tiltedDbfs(hi(600), 0)).toBeGreaterThan(FLOOR + 1);
+    expect(frameDbfs(lo(1200))).toBeGreaterThan(FLOOR + 4); // −31.7 dBFS plain, −37.3 pre-emphasised
+    expect(tiltedDbfs(lo(1200), 0)).toBeLessThan(FLOOR - 1);
+    const a = greeting();
+    await feed(a.d, Array.from({ length: 4 }, () => hi(600)));
+    expect(a.ev).toEqual(["start"]);
+    const b = greeting({ firstTurnTilt: 0 });
+    await feed(b.d, Array.from({ length: 50 }, () => hi(600)));
+    expect(b.ev).toEqual([]);
+    const c = greeting();
+    await feed(c.d, Array.from({ length: 50 }, () => lo(1200)));
+    expect(c.ev).toEqual([]);
+    const e = greeting({ firstTurnTilt: 0 });
+    await feed(e.d, Array.from({ length: 4 }, () => lo(1200)));
+    expect(e.ev).toEqual(["start"]);
   });
 
   test("a voice under the floor, over the greeting for 1 s, interrupts neither by the counted run nor by the segmenter", async () => {

@@ -242,7 +242,7 @@ describe("Pacer", () => {
     expect(s.count).toBe(pacer.ticks);
     expect(s.counts.reduce((a, b) => a + b, 0)).toBe(s.count);
     expect(pacer.lateness.quantile(0.5)).toBe(0.5);
-    expect(pacer.lateness.quantile(1)).toBe(20);
+    expect(pacer.lateness.quantile(1)).toBe(15);
     pacer.stop();
   });
 

@@ -166,9 +166,10 @@ describe("FrameAssembler", () => {
 describe("LatenessHistogram", () => {
   test("buckets by upper bound", () => {
     const h = new LatenessHistogram();
-    for (const v of [-1, 0, 0.5, 0.7, 3, 19, 200]) h.record(v);
+    for (const v of [-1, 0, 0.5, 0.7, 3, 4.2, 19, 200]) h.record(v);
     const s = h.snapshot();
-    expect(s.counts).toEqual([3, 1, 0, 1, 0, 1, 0, 0, 1]);
+    // 1 ms resolution up to 6 ms: a p99 at or under the 5 ms line shows as ≤ 5, not as the next bound 10.
+    expect(s.counts).toEqual([3, 1, 0, 1, 0, 1, 0, 0, 0, 0, 1, 0, 0, 1]);
     expect(s.maxMs).toBe(200);
     expect(h.quantile(0.5)).toBe(1);
     expect(h.quantile(1)).toBe(Infinity);

@@ -113,6 +113,11 @@ export interface LoadRow {
   replyP90Ms: number;
   /** Mean agent CPU over the full-load window, % of one core. */
   cpuPct: number;
+  /** Of `cpuPct`: the agent's main (call) thread, and its Worker threads (the media worker, flite workers), %. */
+  mainThreadPct?: number;
+  workerThreadPct?: number;
+  /** Busy time of the agent's core (CPU 0, pinned runs) that was not the agent's: others' work, % of the core. */
+  otherCpu0Pct?: number;
   /** Peak resident memory, MiB. */
   rssMiB: number;
   /** Peak resident memory of the agent's child processes (offline: one recogniser per call), MiB. */
@@ -154,7 +159,7 @@ export function gateFailures(r: LoadRow): string[] {
   return f;
 }
 
-const COLUMNS = ["pipeline", "calls", "replied", "replies", "reply p50/p90", "cpu %", "cpu ms/call-s", "rss MiB (+children)", "gap p50", "p90", "p99", "max", "underruns (late)", "OPTIONS p99/max", "pacer p99", "vad batch (windows/call-s)", "barge-in cut p50/p90", "gate"];
+const COLUMNS = ["pipeline", "calls", "replied", "replies", "reply p50/p90", "cpu %", "main/workers %", "cpu0 others %", "cpu ms/call-s", "rss MiB (+children)", "gap p50", "p90", "p99", "max", "underruns (late)", "OPTIONS p99/max", "pacer p99", "vad batch (windows/call-s)", "barge-in cut p50/p90", "gate"];
 
 /** The printed table, one row per run. */
 export function loadTable(rows: readonly LoadRow[]): string {
@@ -168,6 +173,8 @@ export function loadTable(rows: readonly LoadRow[]): string {
       String(r.replies),
       `${r.replyP50Ms.toFixed(0)}/${r.replyP90Ms.toFixed(0)}`,
       f1(r.cpuPct),
+      r.mainThreadPct === undefined ? "-" : `${f1(r.mainThreadPct)}/${f1(r.workerThreadPct ?? 0)}`,
+      r.otherCpu0Pct === undefined ? "-" : f1(r.otherCpu0Pct),
       // CPU time per call per second of wall time (10 ms = 1 % of a core): what holds on a shared machine.
       (r.calls ? (r.cpuPct * 10) / r.calls : 0).toFixed(2),
       r.childRssMiB ? `${f1(r.rssMiB)}+${r.childRssMiB.toFixed(0)}` : f1(r.rssMiB),

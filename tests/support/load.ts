@@ -104,6 +104,29 @@ function childrenRssMiB(pid: number): number {
 }
 const CLK_TCK = 100;
 
+/** CPU ticks of each of a process's threads by name (comm); the main thread (tid = pid) is "main". */
+function threadTicks(pid: number): Map<string, number> {
+  const m = new Map<string, number>();
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8");
+      const name = tid === String(pid) ? "main" : stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+      const f = stat.slice(stat.lastIndexOf(") ") + 2).split(" ");
+      m.set(name, (m.get(name) ?? 0) + Number(f[11]) + Number(f[12]));
+    } catch {
+      // the thread ended meanwhile
+    }
+  }
+  return m;
+}
+/** Busy ticks (all but idle and iowait) of one CPU, from /proc/stat; NaN when not listed. */
+function cpuBusyTicks(cpu: number): number {
+  const line = readFileSync("/proc/stat", "utf8").split("\n").find((l) => l.startsWith(`cpu${cpu} `));
+  if (!line) return NaN;
+  const v = line.trim().split(/\s+/).slice(1).map(Number);
+  return v.reduce((a, b) => a + b, 0) - v[3]! - v[4]!;
+}
+
 function taskset(cpu: number, pid: number): void {
   const r = Bun.spawnSync(["taskset", "-a", "-cp", String(cpu), String(pid)], { stdout: "ignore", stderr: "pipe" });
   if (r.exitCode !== 0) throw new Error(`taskset ${cpu} ${pid} failed: ${r.stderr.toString()}`);
@@ -246,6 +269,8 @@ export async function runLoad(o: LoadOptions): Promise<LoadRow> {
     const vad0 = vadCounts(text0);
     const live = ((await (await fetch(`${base}/`)).json()) as any).activeCalls;
     const ticks0 = cpuTicks(pid);
+    const threads0 = threadTicks(pid);
+    const cpu00 = cpuBusyTicks(0);
     const w0 = performance.now();
     const prober = await optionsProber(agent.sipPort);
     let peakRss = rssMiB(pid);
@@ -258,7 +283,13 @@ export async function runLoad(o: LoadOptions): Promise<LoadRow> {
       await Bun.sleep(250);
     }
     const windowS = (performance.now() - w0) / 1000;
-    const cpuPct = ((cpuTicks(pid) - ticks0) / CLK_TCK / windowS) * 100;
+    const agentTicks = cpuTicks(pid) - ticks0;
+    const cpuPct = (agentTicks / CLK_TCK / windowS) * 100;
+    const pct = (ticks: number) => (ticks / CLK_TCK / windowS) * 100;
+    const threads1 = threadTicks(pid);
+    const threadPct = (name: string) => pct((threads1.get(name) ?? 0) - (threads0.get(name) ?? 0));
+    // Others' work on the agent's core (pinned runs): what makes two runs of the same binary differ.
+    const otherCpu0Pct = o.pin ? Math.max(0, pct(cpuBusyTicks(0) - cpu00 - agentTicks)) : undefined;
     const text1 = await (await fetch(`${base}/metrics`)).text();
     const metrics1 = pacerBuckets(text1);
     const vad1 = vadCounts(text1);
@@ -315,6 +346,9 @@ export async function runLoad(o: LoadOptions): Promise<LoadRow> {
       replyP50Ms: percentile(latencies, 0.5),
       replyP90Ms: percentile(latencies, 0.9),
       cpuPct,
+      mainThreadPct: threadPct("main"),
+      workerThreadPct: threadPct("Worker"),
+      ...(otherCpu0Pct === undefined ? {} : { otherCpu0Pct }),
       rssMiB: peakRss,
       childRssMiB: peakChildRss,
       gapP50Ms: percentile(gaps, 0.5),

@@ -19,6 +19,7 @@ import type { PlaneReply, PlaneRequest } from "./protocol.ts";
 import { MAX_RTP_DATAGRAM_BYTES } from "../drop-counters.ts";
 import { WorkerStream } from "./worker-stream.ts";
 import { C_LAST_RX } from "./frame-ring.ts";
+import { setThreadSlice } from "../../util/thread-sched.ts";
 
 declare const self: Worker;
 
@@ -52,27 +53,41 @@ const post = (m: PlaneReply, transfer?: ArrayBuffer[]) => self.postMessage(m, tr
 // timers and sockets (Bun runs a message backlog before them: SIP, providers and the playout's fill
 // starved for seconds, issue 13); the worker keeps gathering instead, in batches of RX_BATCH_BYTES,
 // up to RX_BACKLOG_BYTES, beyond which datagrams are dropped (counted, like a full socket buffer).
+/** A batch ready to post: the datagrams' bytes back to back (exactly sized, transferred), their meta, their source addresses. */
 interface RxBatch {
-  buf: Uint8Array;
-  used: number;
-  meta: number[];
+  buf: ArrayBuffer;
+  meta: Int32Array;
   addrs: string[];
 }
 const rxAckSab = new SharedArrayBuffer(4);
 const rxAck = new Int32Array(rxAckSab);
 let rxPosted = 0;
 let rxDropped = 0;
-/** Full batches waiting for the call thread, oldest first; `rxCur` is the one being filled. */
+/** Sealed batches waiting for the call thread, oldest first. */
 const rxQueue: RxBatch[] = [];
 let rxQueuedBytes = 0;
-const newBatch = (): RxBatch => ({ buf: new Uint8Array(RX_BATCH_BYTES), used: 0, meta: [], addrs: [] });
-let rxCur = newBatch();
+/**
+ * The batch being filled, in one buffer allocated once: sealing copies the used bytes into an exactly
+ * sized buffer (transferred to the call thread), so no 64 KiB buffer is allocated — zeroed, page-faulted
+ * in — per batch (up to 500 a second at RX_FLUSH_MS).
+ */
+const rxBuf = new Uint8Array(RX_BATCH_BYTES);
+let rxUsed = 0;
+let rxMeta: number[] = [];
+let rxAddrs: string[] = [];
 let rxTimer: ReturnType<typeof setTimeout> | undefined;
 
+/** The batch being filled, as a postable batch; empties it. */
+function seal(): RxBatch {
+  const b = { buf: rxBuf.buffer.slice(0, rxUsed) as ArrayBuffer, meta: Int32Array.from(rxMeta), addrs: rxAddrs };
+  rxUsed = 0;
+  rxMeta = [];
+  rxAddrs = [];
+  return b;
+}
+
 function postBatch(b: RxBatch): void {
-  const buf = b.buf.buffer.slice(0, b.used) as ArrayBuffer;
-  const meta = Int32Array.from(b.meta);
-  post({ t: "rx", buf, meta, addrs: b.addrs, at: performance.timeOrigin + performance.now(), dropped: rxDropped }, [buf, meta.buffer]);
+  post({ t: "rx", buf: b.buf, meta: b.meta, addrs: b.addrs, at: performance.timeOrigin + performance.now(), dropped: rxDropped }, [b.buf, b.meta.buffer as ArrayBuffer]);
   rxDropped = 0;
   rxPosted++;
 }
@@ -84,17 +99,14 @@ function flushRx(force = false): void {
   while (force || rxPosted - Atomics.load(rxAck, 0) < RX_IN_FLIGHT) {
     const b = rxQueue.shift();
     if (b) {
-      rxQueuedBytes -= b.used;
+      rxQueuedBytes -= b.buf.byteLength;
       postBatch(b);
       continue;
     }
-    if (rxCur.addrs.length > 0) {
-      postBatch(rxCur);
-      rxCur = newBatch();
-    }
+    if (rxAddrs.length > 0) postBatch(seal());
     break;
   }
-  if (rxQueue.length > 0 || rxCur.addrs.length > 0) rxTimer = setTimeout(flushRx, RX_FLUSH_MS);
+  if (rxQueue.length > 0 || rxAddrs.length > 0) rxTimer = setTimeout(flushRx, RX_FLUSH_MS);
 }
 
 function received(localPort: number, data: Uint8Array, rport: number, address: string): void {
@@ -102,19 +114,19 @@ function received(localPort: number, data: Uint8Array, rport: number, address: s
   if (ring) ring.counters[C_LAST_RX] = performance.timeOrigin + performance.now();
   // Larger than any RTP we take: not copied, only reported (length −1) so the session counts the drop.
   const len = data.length > MAX_RTP_DATAGRAM_BYTES ? -1 : data.length;
-  if (rxCur.used + Math.max(0, len) > RX_BATCH_BYTES) {
-    rxQueue.push(rxCur);
-    rxQueuedBytes += rxCur.used;
-    rxCur = newBatch();
+  if (rxUsed + Math.max(0, len) > RX_BATCH_BYTES) {
+    const b = seal();
+    rxQueue.push(b);
+    rxQueuedBytes += b.buf.byteLength;
   }
-  if (rxQueuedBytes + rxCur.used + Math.max(0, len) > RX_BACKLOG_BYTES) {
+  if (rxQueuedBytes + rxUsed + Math.max(0, len) > RX_BACKLOG_BYTES) {
     rxDropped++;
     return;
   }
-  if (len > 0) rxCur.buf.set(data, rxCur.used);
-  rxCur.meta.push(localPort, rport, rxCur.used, len);
-  rxCur.addrs.push(address);
-  if (len > 0) rxCur.used += len;
+  if (len > 0) rxBuf.set(data, rxUsed);
+  rxMeta.push(localPort, rport, rxUsed, len);
+  rxAddrs.push(address);
+  if (len > 0) rxUsed += len;
   if (rxTimer === undefined) rxTimer = setTimeout(flushRx, RX_FLUSH_MS);
 }
 
@@ -148,6 +160,10 @@ function close(port: number): void {
 
 function handle(m: PlaneRequest): void {
   if (m.t === "bind") return void bind(m.id, m.host, m.port);
+  if (m.t === "sched") {
+    const r = setThreadSlice(m.sliceUs);
+    return post(r.ok ? { t: "sched", sliceUs: m.sliceUs, ok: true, tid: r.tid } : { t: "sched", sliceUs: m.sliceUs, ok: false, error: r.error });
+  }
   if (m.t === "stop") {
     for (const port of [...ports.keys()]) close(port);
     pacer.stop();

@@ -19,6 +19,7 @@ import type { PlaneReply, PlaneRequest } from "./protocol.ts";
 import { RX_META_FIELDS } from "./protocol.ts";
 import { MAX_RTP_DATAGRAM_BYTES, rtpDropTotals } from "../drop-counters.ts";
 import { WorkerSendPath } from "./send-path-worker.ts";
+import { raiseThreadNice } from "../../util/thread-sched.ts";
 
 /**
  * Process-wide counts of what the media worker sent from the calls' playouts, as the call thread learns
@@ -54,6 +55,16 @@ export interface MediaPlaneOptions {
   onLateness?: (ms: number) => void;
   /** Logs "media worker ready" (with the ms it took to start) and, once, a failure. */
   log?: Logger;
+  /**
+   * The worker thread's time slice, µs (MEDIA_WORKER_SLICE_US; 0 = the kernel's): shorter than the call
+   * thread's, its ticks preempt the call thread at once on a shared core (util/thread-sched.ts).
+   */
+  sliceUs?: number;
+  /**
+   * Raises the call thread's nice value by this much (this thread only, once the worker runs;
+   * MEDIA_WORKER_CALL_NICE; 0 = unchanged): the worker then gets a larger share of a shared core.
+   */
+  callThreadNice?: number;
 }
 
 interface PortHandlers {
@@ -91,11 +102,13 @@ export class MediaPlane {
       if (ev.data.t === "ready") {
         plane.rxAck = new Int32Array(ev.data.rxAck);
         o.log?.info({ ms: Math.round(performance.now() - t0) }, "media worker ready");
+        if (o.callThreadNice) plane.raiseNice(o.callThreadNice);
       } else plane.onReply(ev.data);
     };
     worker.onerror = (ev: ErrorEvent) => plane.fail(ev.message);
     worker.addEventListener("close", () => plane.fail("exited"));
     worker.unref();
+    if (o.sliceUs) plane.post({ t: "sched", sliceUs: o.sliceUs });
     plane.report = setInterval(() => plane.reportRx(), RX_REPORT_MS);
     plane.report.unref();
     return plane;
@@ -188,6 +201,10 @@ export class MediaPlane {
         return;
       case "stopped":
         return this.stopped?.();
+      case "sched":
+        if (m.ok) this.o.log?.info({ sliceUs: m.sliceUs, tid: m.tid }, "media worker time slice set");
+        else this.o.log?.warn({ sliceUs: m.sliceUs, err: m.error }, "media worker time slice not set");
+        return;
       case "ready":
         return;
     }
@@ -217,6 +234,13 @@ export class MediaPlane {
       "media worker rx",
     );
     this.rx = { batches: 0, datagrams: 0, ageSum: 0, ageMax: 0, deliverMs: 0 };
+  }
+
+  /** Once the worker's thread runs (threads inherit their creator's nice value, and it must not). */
+  private raiseNice(by: number): void {
+    const r = raiseThreadNice(by);
+    if (r.ok) this.o.log?.info({ by, nice: r.nice, tid: r.tid }, "call thread nice value raised");
+    else this.o.log?.warn({ by, err: r.error }, "call thread nice value not raised");
   }
 
   private fail(why: string): void {

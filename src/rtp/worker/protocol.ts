@@ -19,6 +19,8 @@ export type PlaneRequest =
   | { t: "pace"; port: number; on: boolean }
   /** A frame was written into an empty ring: a held tick sends it now; an idle stream starts its talkspurt (Pacer.startNow). */
   | { t: "kick"; port: number }
+  /** Scheduling of the worker's thread: its time slice, µs (util/thread-sched.ts). */
+  | { t: "sched"; sliceUs: number }
   | { t: "stop" };
 
 /** Per datagram in an `rx` batch: local port, remote port, byte offset, length (Int32 each). */
@@ -33,6 +35,8 @@ export type PlaneReply =
   /** Lateness (ms after the deadline) of each paced tick since the last report. */
   | { t: "late"; values: Float64Array }
   | { t: "stopped" }
+  /** The answer to a `sched` request: the worker thread's id, or why the slice was not set. */
+  | { t: "sched"; sliceUs: number; ok: boolean; tid?: number; error?: string }
   /** The worker's script ran: it takes requests. `rxAck` (Int32 × 1): `rx` batches delivered, counted by the call thread. */
   | { t: "ready"; rxAck: SharedArrayBuffer };
 

@@ -1,0 +1,101 @@
+/**
+ * How the kernel schedules the calling OS thread (Linux, through bun:ffi and libc): used by the media
+ * worker so its 20 ms ticks are not queued behind the call thread when both share one core.
+ *
+ *   setThreadSlice(500)   // this thread asks for a 500 µs slice: sched_setattr(2), SCHED_OTHER, sched_runtime
+ *   raiseThreadNice(5)    // this thread only (not the process): nice + 5, setpriority(2) on its thread id
+ *
+ * Why a slice: under EEVDF (Linux ≥ 6.6) a task's virtual deadline is its eligible time plus its slice
+ * (weighted), and a waking task preempts the running one when its deadline is earlier; since 6.12 a
+ * custom slice shorter than the running task's lets it preempt at wake-up even while the running task is
+ * protected to run to parity (sched_setattr(2): "sched_runtime … for SCHED_OTHER … the time slice"; the
+ * kernel clamps it to 0.1–100 ms). Neither call needs privileges: a slice for SCHED_OTHER is not
+ * checked, and raising one's own nice value never is (setpriority(2): "lower … requires CAP_SYS_NICE").
+ *
+ * Both return a result instead of throwing: the worker runs without them where they are unavailable
+ * (not Linux, an older kernel: EINVAL/E2BIG, a seccomp filter: EPERM/ENOSYS).
+ */
+import { dlopen, FFIType, ptr, read } from "bun:ffi";
+
+export type SchedResult = { ok: true; tid: number } | { ok: false; error: string };
+
+/** Syscall numbers (arch/x86/entry/syscalls/syscall_64.tbl, include/uapi/asm-generic/unistd.h for arm64). */
+const SYS: Record<string, { gettid: number; sched_setattr: number }> = {
+  x64: { gettid: 186, sched_setattr: 314 },
+  arm64: { gettid: 178, sched_setattr: 274 },
+};
+/** sizeof(struct sched_attr), SCHED_ATTR_SIZE_VER1 (include/uapi/linux/sched/types.h). */
+const SCHED_ATTR_SIZE = 56;
+const SCHED_OTHER = 0;
+/** setpriority(2) `which`: the id names a process — on Linux a thread id names that one thread. */
+const PRIO_PROCESS = 0;
+
+type Libc = ReturnType<typeof openLibc>;
+let libc: Libc | undefined;
+let libcError: string | undefined;
+
+function openLibc() {
+  return dlopen("libc.so.6", {
+    syscall: { args: [FFIType.i64, FFIType.i64, FFIType.ptr, FFIType.i64, FFIType.i64], returns: FFIType.i64 },
+    setpriority: { args: [FFIType.i32, FFIType.u32, FFIType.i32], returns: FFIType.i32 },
+    getpriority: { args: [FFIType.i32, FFIType.u32], returns: FFIType.i32 },
+    __errno_location: { args: [], returns: FFIType.ptr },
+  }).symbols;
+}
+
+/** libc and this architecture's syscall numbers, or why not. */
+function sys(): { c: Libc; n: { gettid: number; sched_setattr: number } } | string {
+  const n = SYS[process.arch];
+  if (process.platform !== "linux" || !n) return `unsupported platform ${process.platform}/${process.arch}`;
+  if (!libc && !libcError) {
+    try {
+      libc = openLibc();
+    } catch (err) {
+      libcError = `libc.so.6: ${String(err)}`;
+    }
+  }
+  return libc ? { c: libc, n } : libcError!;
+}
+
+function errno(c: Libc): string {
+  const p = c.__errno_location();
+  return p ? `errno ${read.i32(p, 0)}` : "errno unknown";
+}
+
+/** The calling OS thread's id (gettid(2)); -1 when unavailable. */
+export function threadId(): number {
+  const s = sys();
+  return typeof s === "string" ? -1 : Number(s.c.syscall(s.n.gettid, 0, null, 0, 0));
+}
+
+/**
+ * Sets the calling thread's time slice (sched_setattr(2), SCHED_OTHER with `sched_runtime`), µs.
+ * The thread's nice value is kept (sched_setattr sets both). `us` is clamped by the kernel to 100–100,000.
+ */
+export function setThreadSlice(us: number): SchedResult {
+  const s = sys();
+  if (typeof s === "string") return { ok: false, error: s };
+  const nice = s.c.getpriority(PRIO_PROCESS, threadId());
+  const attr = new ArrayBuffer(SCHED_ATTR_SIZE);
+  const v = new DataView(attr);
+  v.setUint32(0, SCHED_ATTR_SIZE, true); // size
+  v.setUint32(4, SCHED_OTHER, true); // sched_policy
+  v.setBigUint64(8, 0n, true); // sched_flags
+  v.setInt32(16, nice, true); // sched_nice
+  v.setBigUint64(24, BigInt(Math.round(us * 1000)), true); // sched_runtime, ns
+  const r = Number(s.c.syscall(s.n.sched_setattr, 0, ptr(attr), 0, 0));
+  return r === 0 ? { ok: true, tid: threadId() } : { ok: false, error: `sched_setattr: ${errno(s.c)}` };
+}
+
+/**
+ * Raises the calling thread's nice value by `by` (capped at 19), this thread only: raising needs no
+ * privilege, whatever nice value the process was started with. Threads it creates later inherit it.
+ */
+export function raiseThreadNice(by: number): SchedResult & { nice?: number } {
+  const s = sys();
+  if (typeof s === "string") return { ok: false, error: s };
+  const tid = threadId();
+  const nice = Math.min(19, s.c.getpriority(PRIO_PROCESS, tid) + by);
+  const r = s.c.setpriority(PRIO_PROCESS, tid, nice);
+  return r === 0 ? { ok: true, tid, nice } : { ok: false, error: `setpriority: ${errno(s.c)}` };
+}

@@ -1,0 +1,68 @@
+/**
+ * util/thread-sched.ts on this Linux kernel: the calling thread's slice and nice value change, as the
+ * kernel reports them in /proc (se.slice in /proc/PID/task/TID/sched, nice in …/stat field 19), and only
+ * that thread's (run in a Worker, so the test process's own thread keeps its values).
+ */
+import { describe, expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
+import { raiseThreadNice, setThreadSlice, threadId } from "../../src/util/thread-sched.ts";
+
+const linux = process.platform === "linux" && (process.arch === "x64" || process.arch === "arm64");
+const task = (tid: number, f: string) => readFileSync(`/proc/${process.pid}/task/${tid}/${f}`, "utf8");
+const sliceNs = (tid: number) => Number(/^se\.slice\s*:\s*(\d+)/m.exec(task(tid, "sched"))?.[1] ?? NaN);
+const nice = (tid: number) => Number(task(tid, "stat").slice(task(tid, "stat").lastIndexOf(") ") + 2).split(" ")[16]);
+const hasSlice = linux && Number.isFinite(sliceNs(process.pid));
+
+/** Runs `code` (a module body with these imports) in a Worker; `check` gets what it posts while its thread still runs. */
+async function inWorker(code: string, check: (posted: any) => void): Promise<void> {
+  const src = `import { raiseThreadNice, setThreadSlice, threadId } from ${JSON.stringify(new URL("../../src/util/thread-sched.ts", import.meta.url).pathname)};\n${code}`;
+  const url = URL.createObjectURL(new Blob([src], { type: "application/typescript" }));
+  const w = new Worker(url);
+  try {
+    check(
+      await new Promise((resolve, reject) => {
+        w.onmessage = (e) => resolve(e.data);
+        w.onerror = (e) => reject(new Error(e.message));
+      }),
+    );
+  } finally {
+    w.terminate();
+  }
+}
+
+describe.skipIf(!hasSlice)("thread-sched (Linux, /proc)", () => {
+  test("threadId is this thread's id: the main thread's is the process id", () => {
+    expect(threadId()).toBe(process.pid);
+  });
+
+  test("setThreadSlice sets the calling thread's slice (µs → ns in /proc), keeps its nice value, and no other thread's", async () => {
+    const mainSlice = sliceNs(process.pid);
+    await inWorker(
+      `postMessage({ r: setThreadSlice(350), tid: threadId() });
+       await new Promise((r) => setTimeout(r, 10_000));`,
+      (r) => {
+        expect(r.r).toEqual({ ok: true, tid: r.tid });
+        expect(r.tid).not.toBe(process.pid);
+        expect(sliceNs(r.tid)).toBe(350_000);
+        expect(nice(r.tid)).toBe(nice(process.pid));
+      },
+    );
+    expect(sliceNs(process.pid)).toBe(mainSlice);
+  });
+
+  test("raiseThreadNice raises the calling thread's nice value by the amount given (capped at 19), that thread only", async () => {
+    const base = nice(process.pid);
+    await inWorker(
+      `const a = raiseThreadNice(2);
+       const b = raiseThreadNice(40);
+       postMessage({ a, b, tid: threadId() });
+       await new Promise((r) => setTimeout(r, 10_000));`,
+      (r) => {
+        expect(r.a).toEqual({ ok: true, tid: r.tid, nice: Math.min(19, base + 2) });
+        expect(r.b.nice).toBe(19);
+        expect(nice(r.tid)).toBe(19);
+      },
+    );
+    expect(nice(process.pid)).toBe(base);
+  });
+});
