@@ -7,7 +7,7 @@
  *   bun run scripts/bench-bargein.ts --tune-only    only the offline sweep
  *   --trials N (live interruption trials, default 24), --no-vad (skip bench-vad.ts)
  *   --only-main (the main table only), --only-first-turn (background voices and quiet callers over the
- *   greeting, --first-turn N of the former), --first-turn-floor-live N (agents with BARGE_IN_FIRST_TURN_FLOOR_DBFS=N, 0 = off)
+ *   greeting, --first-turn N of the former, --first-turn-voices rms,kal,espeak-ng:en-gb…, --no-quiet), --first-turn-floor-live N (agents with BARGE_IN_FIRST_TURN_FLOOR_DBFS=N, 0 = off)
  *   sweep grid: --echo level,xcorr --share 0.5 --quiet-floor 20 --confirm false,true --erl 12
  *   --min-speech 60,80,100,120 --max-gap 0,100,160 --adapt off
  *   --floor 40 --echo-tail true --confirm-quiet false,true --strong off,0.9:40:10:0.9 (bargeInStrong p:ms[:within dB[:q]]; default: the detector's)
@@ -51,7 +51,7 @@ import {
   wireSpanMs,
 } from "../tests/e2e/turn-support.ts";
 import { activeLevelDb, BACKCHANNELS, buildCases, GREETING, peakNormalise, PHRASES, replay, rng, scale, trace, VOICES, type SimCase, type SimSetting } from "./bargein-sim.ts";
-import { speechPcm8k } from "../tests/support/speech.ts";
+import { speechPcm8k, type VoiceOptions } from "../tests/support/speech.ts";
 
 const ROOT = resolve(import.meta.dir, "..");
 if (import.meta.main) process.chdir(ROOT); // SIPp scenarios and dist/ are found from the repository root
@@ -214,7 +214,7 @@ interface Trial {
    * decision (wall clock, ms), decision → last agent packet, the caller audio the rule counted (runMs) and
    * the deciding frame's wait for inference (lagMs); undefined without such a line.
    */
-  decision?: { atMs: number; afterMs: number; rule: string; runMs: number; lagMs: number };
+  decision?: { atMs: number; afterMs: number; rule: string; runMs: number; lagMs: number; frames?: string };
 }
 
 async function liveInterruptions(rigs: TurnRig[], n: number): Promise<Trial[]> {
@@ -243,7 +243,7 @@ async function liveInterruptions(rigs: TurnRig[], n: number): Promise<Trial[]> {
           label: `${p.voice} "${p.text}" at ${p.atMs} ms${p.echo ? `, echo ${p.echo.delayMs} ms −20 dB` : ""}`,
           stopMs,
           bargeIns: call.record.bargeIns,
-          decision: d && stopMs !== null ? { atMs: Date.parse(d.time) - onsetAt, afterMs: stopMs - (Date.parse(d.time) - onsetAt), rule: d.rule, runMs: d.runMs, lagMs: d.lagMs } : undefined,
+          decision: d && stopMs !== null ? { atMs: Date.parse(d.time) - onsetAt, afterMs: stopMs - (Date.parse(d.time) - onsetAt), rule: d.rule, runMs: d.runMs, lagMs: d.lagMs, frames: d.frames } : undefined,
         });
         process.stderr.write(".");
       }
@@ -432,7 +432,7 @@ async function liveSpokeBefore(rigs: TurnRig[], n: number): Promise<{ trials: Tr
           const stopMs = playing ? a.stopAfter(onset) : null;
           const onsetAt = a.t0 + a.arrivalOfFileMs(onset);
           const d = call.logs.find((l) => l.msg === "barge-in decision" && Date.parse(l.time) >= onsetAt - 100);
-          const decision = d && stopMs !== null ? { atMs: Date.parse(d.time) - onsetAt, afterMs: stopMs - (Date.parse(d.time) - onsetAt), rule: d.rule, runMs: d.runMs, lagMs: d.lagMs } : undefined;
+          const decision = d && stopMs !== null ? { atMs: Date.parse(d.time) - onsetAt, afterMs: stopMs - (Date.parse(d.time) - onsetAt), rule: d.rule, runMs: d.runMs, lagMs: d.lagMs, frames: d.frames } : undefined;
           trials.push({ label, stopMs, bargeIns: call.record.bargeIns, decision });
         }
         process.stderr.write(".");
@@ -446,17 +446,19 @@ const SHORT_GREETING = "Hello, this is the city library. How can I help you?";
 
 /**
  * Background voices before the caller's first words (src/pipeline/caller-level.ts
- * DEFAULT_FIRST_TURN_FLOOR_DBFS): over the greeting, another voice (flite kal, rms) says one of the
- * phrases at `underDb` (−12/−15/−18 in turn) under the agent's active speech level, every other call
- * through the live echo path at −20 dB, 120 ms. A false interruption is a barge-in in the record or
- * the greeting stopping within 1 s of it.
+ * DEFAULT_FIRST_TURN_FLOOR_DBFS): over the greeting, another voice (flite rms, kal in turn; others with
+ * `--first-turn-voices rms,kal,slt,espeak-ng:en-us+f2,…`) says one of the phrases at `underDb`
+ * (−12/−15/−18 in turn) under the agent's active speech level, every other call through the live echo
+ * path at −20 dB, 120 ms. A false interruption is a barge-in in the record or the greeting stopping
+ * within 1 s of it.
  */
 async function liveFirstTurnBackground(rigs: TurnRig[], n: number): Promise<Array<{ label: string; stops: number }>> {
   const r = rng(41);
   const agentDb = activeLevelDb(await agentSpeech(GREETING));
+  const voices = (args.includes("--first-turn-voices") ? args[args.indexOf("--first-turn-voices") + 1]! : "rms,kal").split(",");
   const plans = Array.from({ length: n }, (_, i) => ({
     text: PHRASES[i % PHRASES.length]!,
-    voice: (i % 2 ? "kal" : "rms") as "kal" | "rms",
+    voice: voices[i % voices.length]!,
     underDb: [-12, -15, -18][i % 3]!,
     atMs: 2500 + Math.round(r() * 8000),
     echo: Math.floor(i / 3) % 2 === 1,
@@ -467,7 +469,8 @@ async function liveFirstTurnBackground(rigs: TurnRig[], n: number): Promise<Arra
     rigs.map(async (rig) => {
       while (next < plans.length) {
         const p = plans[next++]!;
-        const bg = await speechPcm8k(p.text, { voice: p.voice });
+        const [engine, name] = p.voice.includes(":") ? p.voice.split(":") : ["flite", p.voice];
+        const bg = await speechPcm8k(p.text, { engine, voice: name } as VoiceOptions);
         const label = `${p.voice} "${p.text}" ${p.underDb} dB under the agent at ${p.atMs} ms${p.echo ? ", echo 120 ms −20 dB" : ""}`;
         const caller = await buildCallerAudio([{ kind: "pcm", atMs: p.atMs, pcm: scale(bg, agentDb + p.underDb - activeLevelDb(bg)), label }], p.atMs + 3000);
         const call = await runTurnCall(rig, caller, { replies: [GREETING, ANSWER], listenMs: 300, echo: p.echo ? { delayMs: 120, gainDb: -20 } : undefined });
@@ -525,7 +528,7 @@ async function live(): Promise<void> {
     await Promise.all(rigs.map((r) => runTurnCall(r, warm, { replies: [ANSWER], listenMs: 0 })));
     if (flag("--only-first-turn")) {
       const bg = await liveFirstTurnBackground(rigs, num("--first-turn", 12));
-      return printFirstTurn(bg, await liveQuiet(rigs));
+      return printFirstTurn(bg, flag("--no-quiet") ? [] : await liveQuiet(rigs));
     }
     if (flag("--only-main")) return printMain(await liveInterruptions(rigs, nTrials), t0);
     if (flag("--only-spoke-before")) {
@@ -589,6 +592,19 @@ function printMain(trials: Trial[], t0: number): void {
       `| ${t.label} | ${t.stopMs === null ? "agent not playing" : fmt(t.stopMs)} | ${d ? fmt(d.atMs) : "–"} | ${d ? `${d.rule}, ${d.runMs}, ${fmt(d.lagMs, 1)}` : "–"} | ${d ? fmt(d.afterMs) : "–"} |`,
     );
   }
+  printSlowFrames(trials);
+}
+
+/**
+ * Trials that stopped the agent 300 ms or more after the onset: the frames the agent's detector judged in
+ * the 800 ms before its decision (the "barge-in decision" log line's `frames`, src/pipeline/barge-in-trace.ts).
+ */
+function printSlowFrames(trials: Trial[]): void {
+  const slow = trials.filter((t) => t.stopMs !== null && t.stopMs >= 300 && t.decision?.frames);
+  if (!slow.length) return;
+  console.log("\nslow stops, the agent's last 800 ms of frames before its decision (p q ×9, E echo / . counted, ~ agent silent, −dBFS):\n");
+  for (const t of slow) console.log(`${t.label}: ${fmt(t.stopMs!)} ms\n    ${t.decision!.frames}`);
+  console.log();
 }
 
 function printSpokeBefore(before: Awaited<ReturnType<typeof liveSpokeBefore>>): void {
@@ -603,6 +619,7 @@ function printSpokeBefore(before: Awaited<ReturnType<typeof liveSpokeBefore>>): 
   const played = before.background.filter((b) => !b.label.endsWith("(reply not playing)"));
   console.log(`| background voice 12/18 dB under that caller over the reply: false interruptions | ${played.reduce((k, b) => k + b.stops, 0)} of ${played.length} |`);
   for (const b of before.background) console.log(`| ${b.label} | ${b.stops ? "interrupted" : "—"} |`);
+  printSlowFrames(before.trials);
   console.log();
 }
 

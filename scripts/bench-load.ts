@@ -15,6 +15,8 @@
  *        before/after on the same machine minutes apart: each N runs the old binary then dist/voice-agent,
  *        `--repeat` times (rows labelled before/after; the ratio of their CPU is what to quote)
  *   bun run bench:load --offline 1 --cloud "" --agent-log /tmp/logs    the agent's log of each row, as JSON lines
+ *   bun run bench:load --tts-continuations overlap      the TTS fake counts each sentence's time to first audio from
+ *        its arrival (Cartesia streams text in and audio out at once) instead of after the previous sentence's audio
  *   bun run bench:load --cloud 50,75,100 --offline "" --versus MEDIA_WORKER=on --all
  *        same binary, each N without then with the --versus environment (rows labelled off/on, next to each other)
  *
@@ -41,10 +43,13 @@ const { values: opt } = parseArgs({
     versus: { type: "string", multiple: true, default: [] },
     repeat: { type: "string", default: "1" },
     "agent-log": { type: "string" },
+    "tts-continuations": { type: "string", default: "serial" },
   },
 });
 const list = (s: string) => s.split(",").map((x) => x.trim()).filter(Boolean).map(Number).filter((n) => n > 0);
 const holdS = Math.max(5, Number(opt.hold));
+const ttsContinuations = opt["tts-continuations"];
+if (ttsContinuations !== "serial" && ttsContinuations !== "overlap") throw new Error(`--tts-continuations must be serial or overlap, not ${ttsContinuations}`);
 /** --env KEY=VALUE (repeatable): agent environment, e.g. the "before" of a before/after (VAD_BATCH=false, FLITE_WORKERS=0). */
 const kvs = (l: string[] | undefined) => Object.fromEntries((l ?? []).map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)]));
 const env = kvs(opt.env);
@@ -63,7 +68,7 @@ try {
       let failed = false;
       for (let k = 0; k < Math.max(1, Number(opt.repeat)); k++) {
         for (const { binary, label, extra } of runs) {
-          const row = await runLoad({ pipeline, calls, holdS, rate: Number(opt.rate), pin: !opt["no-pin"], admission: opt.admission, bargeIn: opt["barge-in"], env: { ...env, ...extra }, binary, agentLog: opt["agent-log"] ? `${opt["agent-log"]}/${pipeline}-${calls}-${label ?? "run"}-${k}.jsonl` : undefined, progress: (l) => console.log(l) });
+          const row = await runLoad({ pipeline, calls, holdS, rate: Number(opt.rate), pin: !opt["no-pin"], admission: opt.admission, bargeIn: opt["barge-in"], ttsContinuations, env: { ...env, ...extra }, binary, agentLog: opt["agent-log"] ? `${opt["agent-log"]}/${pipeline}-${calls}-${label ?? "run"}-${k}.jsonl` : undefined, progress: (l) => console.log(l) });
           row.label = label;
           rows.push(row);
           console.log(loadTable([row]).split("\n")[1]);

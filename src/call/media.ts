@@ -227,7 +227,7 @@ export class CallMedia implements RenegotiableMedia {
             echo,
             // A second stream that hears silence for echo frames confirms barge-ins (speech-detector.ts).
             confirm: o.vad.createStream(),
-            onBargeInDecision: (t) => log.info({ callId: record.id, rule: t.rule, runMs: t.runMs, lagMs: Math.round(t.lagMs * 10) / 10 }, "barge-in decision"),
+            onBargeInDecision: (t) => log.info({ callId: record.id, rule: t.rule, runMs: t.runMs, lagMs: Math.round(t.lagMs * 10) / 10, frames: t.frames }, "barge-in decision"),
           })
         : undefined,
       codec: media.codec,

@@ -24,6 +24,8 @@ export interface BargeInTrace {
   runMs: number;
   /** The deciding frame's arrival (`push`) → the decision: inference and queueing, ms. */
   lagMs: number;
+  /** The last 800 ms of frames judged before the decision (barge-in-trace.ts FrameTrace.text). */
+  frames: string;
 }
 
 /**

@@ -75,6 +75,14 @@ export interface CallerLevelSettings {
  * frame below the caller's level). With `ease` and the last 60 ms: background 0 of 12, interruptions
  * 12/12, p50/p95 77/539 ms — the 539 ms trial ("Thanks, …" 11.2 s into the file) was 147 ms with the
  * rule off, and 146 ms with the rule on when that call is run alone: not explained yet.
+ * Explained in session 7 (the decision's frame trace, barge-in-trace.ts; live 531 ms again, at 11218 ms):
+ * not this rule. Over the ten frames of "Thanks," (−8…−14 dBFS) the main stream said 0.2–0.7 and the
+ * confirming stream 0–0.1, so the run was never confirmed; "that" decided. Silero v5 is slow on an onset
+ * after a long silence that followed speech: offline, slt "Thanks, …" after "Can I book a study room?",
+ * first window ≥ 0.5 after 1–2 frames with 1–1.5 s of silence between, 3–10 frames with 3–5 s, depending
+ * on the onset's phase in the 32 ms windows; a fresh stream (state reset) after 5 s of zeros: 1–3 frames.
+ * The confirming stream, which heard zeros for every echo frame, is the slowest. Not changed yet (a
+ * state reset after ~2 s of silence is the candidate; it needs the sim's probabilities recomputed).
  */
 export const DEFAULT_CALLER_LEVEL: CallerLevelSettings = { marginDb: 4, minSpeechMs: 400, floorDbfs: -55, ease: true };
 
@@ -181,12 +189,16 @@ export class CallerLevel {
  *
  * Live, compiled agent (`bun run scripts/bench-bargein.ts --only-first-turn`, `--only-main --trials 32`,
  * `--first-turn-floor-live N`), session 7, tilted −36 (session 6, other hours: plain −32 and off in brackets):
- *   background voices 12/15/18 dB under the agent over the greeting: 0 of 12 interrupt (−32: 0; off: 4);
+ *   background voices 12/15/18 dB under the agent over the greeting: 0 of 12 interrupt (−32: 0; off: 4,
+ *   also 4 in this session's hour);
  *   short quiet interruptions (espeak-ng and flite kal, peaks −18…−22 dBFS): 15/15 barge-ins (−32: 13/15,
  *   the other two held to the greeting's end, 5.1–5.4 s), agent talking after the onset p50/p95/max
  *   48/1259/1259 ms: 12 within 164 ms, three cut at a later word (656, 978, 1259 ms: en-gb "Sorry, can I
  *   ask something?" −20, en-gb "Excuse me, sorry." −22, kal "Excuse me, sorry." −18);
  *   main table (32 trials, loud callers): p50/p95/max 24/111/120 ms (−32: 19/176/195; off: 22/116/121).
+ *   The same 12 placements in other voices (`--first-turn-voices slt,awb,espeak-ng:en-us+f2,espeak-ng:en+m3
+ *   --no-quiet`, same hour): off 4 of 12 interrupt → tilted −36 1 of 12 (espeak-ng en+m3 "Hold on a
+ *   second." 12 dB under the agent, over −20 dB echo), as the bound above says.
  * Offline (`--tune-only --set tune,holdout --echo xcorr --confirm true --min-speech 80 --max-gap 160
  * --first-turn-floor off,-36,… --first-turn-tilt 0,0.5`), missed first-turn interruptions, false
  * interruptions by background voices over the greeting (other kinds: 0 in every row):

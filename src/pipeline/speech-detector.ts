@@ -21,19 +21,11 @@ import { SpeechSegmenter, SEGMENTER_FRAME_MS, type SegmenterOptions } from "../m
 import type { VadStream } from "../media/vad/silero";
 import type { SpeechDetector, SpeechEvents } from "./agent-call";
 import type { EchoDecision } from "./echo-correlation";
+import { FrameTrace } from "./barge-in-trace";
 import { CallerLevel, DEFAULT_CALLER_LEVEL, DEFAULT_FIRST_TURN_FLOOR_DBFS, DEFAULT_FIRST_TURN_TILT, frameDbfs, max60, tiltedDbfs, type CallerLevelSettings } from "./caller-level";
 import {
-  HELD_WORDS_MS,
-  DEFAULT_BARGE_IN_MAX_GAP_MS,
-  DEFAULT_BARGE_IN_MIN_SPEECH_MS,
-  DEFAULT_BARGE_IN_STRONG,
-  DEFAULT_CONFIRM_HEARS_QUIET,
-  DEFAULT_ECHO_TAIL,
-  DEFAULT_PAUSE_MS,
-  DEFAULT_REJOIN_MS,
-  DEFAULT_RESUME_MS,
-  type BargeInTrace,
-  type StrongSpeech,
+  HELD_WORDS_MS, DEFAULT_BARGE_IN_MAX_GAP_MS, DEFAULT_BARGE_IN_MIN_SPEECH_MS, DEFAULT_BARGE_IN_STRONG, DEFAULT_CONFIRM_HEARS_QUIET,
+  DEFAULT_ECHO_TAIL, DEFAULT_PAUSE_MS, DEFAULT_REJOIN_MS, DEFAULT_RESUME_MS, type BargeInTrace, type StrongSpeech,
 } from "./barge-in-defaults";
 
 export * from "./barge-in-defaults";
@@ -181,8 +173,9 @@ export class SileroSpeechDetector implements SpeechDetector {
   /** The last pushed frame's handling (each frame's waits for the one before). */
   private delivered: Promise<unknown> = Promise.resolve();
   private zeroFrame = new Int16Array(160);
-  /** When the frame being handled was pushed (performance.now(), ms). */
+  /** When the frame being handled was pushed (performance.now(), ms); the last frames judged (BargeInTrace.frames). */
   private pushedAt = 0;
+  private readonly frameTrace = new FrameTrace();
 
   constructor(
     private readonly vad: VadStream,
@@ -273,6 +266,7 @@ export class SileroSpeechDetector implements SpeechDetector {
   private onProbability(pcm: Int16Array, p: number | null, q: number | null | undefined, agentSpeaking: boolean, echo: boolean, levelDb: number | undefined, dbfs: number, tilt: number): void {
     if (this.closed) return;
     if (echo) this.echoFrames++;
+    this.frameTrace.note(p, q, echo, agentSpeaking, dbfs);
     const voiced = p !== null && p >= this.threshold; // p is 0 for echo frames
     // Silero's probability lags the audio by a window or so (32 ms, with context): the frames it calls
     // speech can be the quieter tail of a loud syllable, so the level is that of the last 60 ms.
@@ -371,7 +365,7 @@ export class SileroSpeechDetector implements SpeechDetector {
   }
 
   private traceDecision(rule: BargeInTrace["rule"], runMs: number): void {
-    this.opts.onBargeInDecision?.({ rule, runMs, lagMs: performance.now() - this.pushedAt });
+    this.opts.onBargeInDecision?.({ rule, runMs, lagMs: performance.now() - this.pushedAt, frames: this.frameTrace.text() });
   }
 
   /** @param onsetAgoMs how long ago the speech began (the confirmation delay), ms. */

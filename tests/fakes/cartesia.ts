@@ -29,8 +29,19 @@ export interface FakeCartesiaMode {
   rejectWith: number | null;
   /** Delay (ms) before each chunk (slow synthesis). */
   chunkDelayMs: number;
-  /** Delay (ms) before the first chunk of each transcript. */
+  /** Delay (ms) before the first chunk of each transcript (time to first audio). */
   firstChunkDelayMs: number;
+  /**
+   * How a context's later transcripts (continuations) are timed. "serial" (default): each waits for the
+   * previous one's last chunk, then `firstChunkDelayMs` more — a fresh time to first audio at every
+   * sentence, counted from when the previous audio ended. "overlap": the time to first audio counts from
+   * when the transcript arrived, so a continuation sent while earlier audio was still being generated
+   * follows it at the generation rate (`chunkDelayMs`); the audio still comes out in order. Cartesia:
+   * "Using the Cartesia Websocket API allows you to simultaneously stream text input and audio output"
+   * (realtime TTS quickstart), and a context's inputs come back as "seamless speech"
+   * (https://docs.cartesia.ai/use-the-api/tts-websocket/contexts).
+   */
+  continuations: "serial" | "overlap";
   /** The next generation request gets this error reply instead of audio. */
   errorNext: { status: number; message: string; withContext: boolean } | null;
   /** Terminate the socket (no close frame) after this many chunks on it. */
@@ -100,7 +111,7 @@ interface WsData {
 export function startFakeCartesia(opts: FakeCartesiaOptions = {}): FakeCartesia {
   const apiKey = opts.apiKey ?? "test-key";
   const chunkBytes = opts.chunkBytes ?? 320;
-  const mode: FakeCartesiaMode = { rejectWith: null, chunkDelayMs: 0, firstChunkDelayMs: 0, errorNext: null, dropAfterChunks: null };
+  const mode: FakeCartesiaMode = { rejectWith: null, chunkDelayMs: 0, firstChunkDelayMs: 0, continuations: "serial", errorNext: null, dropAfterChunks: null };
   const connections: FakeCartesiaConnection[] = [];
   const refused: number[] = [];
   let nextId = 1;
@@ -117,13 +128,15 @@ export function startFakeCartesia(opts: FakeCartesiaOptions = {}): FakeCartesia 
   };
 
   /** Streams the audio for one transcript piece, then `done` if the context is finished. */
-  const synth = async (ws: ServerWebSocket<WsData>, c: FakeCartesiaContext, req: Record<string, unknown>): Promise<void> => {
+  const synth = async (ws: ServerWebSocket<WsData>, c: FakeCartesiaContext, req: Record<string, unknown>, receivedAt: number): Promise<void> => {
     const fmt = req.output_format as { encoding: string };
     const text = String(req.transcript ?? "");
     const bytes = encode(fakeSpeech(text), fmt.encoding);
     let first = true;
     for (let o = 0; o < bytes.length; o += chunkBytes) {
-      const delay = first ? mode.firstChunkDelayMs + mode.chunkDelayMs : mode.chunkDelayMs;
+      // The time to first audio: from now (serial), or from the transcript's arrival (overlap).
+      const ttfa = mode.continuations === "overlap" ? Math.max(0, receivedAt + mode.firstChunkDelayMs - performance.now()) : mode.firstChunkDelayMs;
+      const delay = first ? ttfa + mode.chunkDelayMs : mode.chunkDelayMs;
       first = false;
       if (delay > 0) await Bun.sleep(delay);
       else await Promise.resolve();
@@ -198,10 +211,11 @@ export function startFakeCartesia(opts: FakeCartesiaOptions = {}): FakeCartesia 
     c.requests.push(m);
     c.transcripts.push(m.transcript);
     const ctx = c;
+    const receivedAt = performance.now();
     const prev = ws.data.pumps.get(ctxId) ?? Promise.resolve();
     ws.data.pumps.set(
       ctxId,
-      prev.then(() => synth(ws, ctx, m)),
+      prev.then(() => synth(ws, ctx, m, receivedAt)),
     );
   };
 

@@ -84,7 +84,7 @@ describe("SileroSpeechDetector", () => {
       return { process: async () => ps[Math.min(i++, ps.length - 1)]! } as unknown as VadStream;
     };
     const opts = { echo: levelEcho, bargeInMinSpeechMs: 80, bargeInStrong: { p: 0.5, q: 0, minSpeechMs: 20, withinDb: 12 } };
-    const traces: Array<{ rule: string; runMs: number; lagMs: number }> = [];
+    const traces: Array<{ rule: string; runMs: number; lagMs: number; frames: string }> = [];
     // Loud speech; the confirming stream (cold after echo) reaches 0.5 on the second frame.
     const voice = new SileroSpeechDetector(levelVad(), { ...opts, confirm: scripted([0.3, 0.6, 0.9]), onBargeInDecision: (t) => traces.push(t) });
     const ev = collect(voice);
@@ -97,6 +97,8 @@ describe("SileroSpeechDetector", () => {
     expect(traces[0]!.rule).toBe("strong");
     expect(traces[0]!.runMs).toBe(40);
     expect(traces[0]!.lagMs).toBeGreaterThanOrEqual(0);
+    // The two frames judged: p and q ×9 (q 0.3 → 3, 0.6 → 5), counted, the agent talking, −17.7 dBFS.
+    expect(traces[0]!.frames).toBe("93.18 95.18");
     // A loud cough over our echo: the main stream says 1.0, the confirming stream never reaches 0.5.
     const cough = new SileroSpeechDetector(levelVad(), { ...opts, confirm: scripted([0.1]) });
     const evC = collect(cough);

@@ -41,6 +41,12 @@ export interface LoadOptions {
    * utterance ends, i.e. into the agent's reply; the row then says how many replies were cut and how fast.
    */
   bargeIn?: boolean;
+  /**
+   * How the TTS fake times a reply's later sentences (tests/fakes/cartesia.ts `continuations`): "serial"
+   * (default) — a fresh 120 ms to first audio after the previous sentence's audio; "overlap" — counted
+   * from the sentence's arrival.
+   */
+  ttsContinuations?: "serial" | "overlap";
   /** Keep the agent's headroom admission (ADMISSION_*) on; default off, so every N is really carried. */
   admission?: boolean;
   /** More agent environment. */
@@ -222,7 +228,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadRow> {
     if (o.pipeline === "cloud") {
       fakes = startCloudFakes({ script: repeatLine("I would like to book a table", 20 * o.calls + 100), reply: CLOUD_REPLY });
       fakes.gemini.setMode({ headersDelayMs: 150, chunkDelayMs: 40 });
-      fakes.cartesia.setMode({ firstChunkDelayMs: 120, chunkDelayMs: 10 });
+      fakes.cartesia.setMode({ firstChunkDelayMs: 120, chunkDelayMs: 10, continuations: o.ttsContinuations ?? "serial" });
       env = fakes.env({ DEEPGRAM_BASE_URL: fakes.deepgram.url, GEMINI_BASE_URL: fakes.gemini.url, CARTESIA_BASE_URL: fakes.cartesia.url });
     }
     const rtpPorts = 4 * o.calls + 40;

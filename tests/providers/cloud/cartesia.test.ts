@@ -152,6 +152,24 @@ describe("Cartesia streaming TTS against the local fake", () => {
     expect(fake.connections[0]?.received ?? []).toEqual([]);
   });
 
+  test("the fake's continuations: serial waits a fresh time to first audio after each transcript; overlap counts it from the transcript's arrival", async () => {
+    const gaps: Record<string, number> = {};
+    for (const continuations of ["serial", "overlap"] as const) {
+      fake = startFakeCartesia();
+      fake.setMode({ firstChunkDelayMs: 150, chunkDelayMs: 5, continuations });
+      const s = tts().open({ signal: sig(), callId: "c" });
+      s.pushText("Hello there."); // 12 characters: 480 μ-law bytes, two chunks
+      s.pushText("How are you?"); // sent at once, as the LLM completed both
+      s.end();
+      const at: number[] = [];
+      for await (const _ of s.audio) at.push(performance.now());
+      gaps[continuations] = at[2]! - at[1]!; // sentence 1's last chunk → sentence 2's first
+      await fake.close();
+    }
+    expect(gaps.serial).toBeGreaterThanOrEqual(140);
+    expect(gaps.overlap).toBeLessThan(100);
+  });
+
   test("time to first audio is recorded per context (FakeClock) and reported once", async () => {
     fake = startFakeCartesia();
     fake.setMode({ firstChunkDelayMs: 30 });
