@@ -29,7 +29,7 @@ export type LlmChoice = "gemini" | "openai" | "scripted";
 export type TtsChoice = "cartesia" | "flite";
 
 /**
- * MAX_CALLS defaults, from `bun run bench:load` on one core of this machine (README, Capacity; 5 Dec
+ * MAX_CALLS defaults, from `bun run bench:load` on one core of this machine (README, Benchmarks; 5 Dec
  * 2026). Cloud: the highest N that passed the load gate (every call hears its replies, CPU < 80 %, gap
  * p90 ≤ 5 ms and p99 ≤ 10 ms, no silence inside a phrase, OPTIONS within 50 ms): 50 passed (46 % CPU),
  * 75 missed the p99 by 1.4 ms, 100 failed (89 % CPU). Offline (one pocketsphinx process per call): no N
