@@ -175,6 +175,7 @@ export class AgentServer {
       vad = await loadSileroVad();
       vad.batching = cfg.vadBatch;
       vad.batchWaitMs = cfg.vadBatchMs;
+      vad.maxLagMs = cfg.vadMaxLagMs || Infinity; // 0: never shed
     } catch (err) {
       log.error({ err: (err as Error).message }, "vad unavailable: barge-in disabled");
     }

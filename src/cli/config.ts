@@ -10,7 +10,7 @@ import { CARTESIA_DEFAULTS, CARTESIA_ENV } from "../providers/cartesia/options";
 import { DEEPGRAM_DEFAULTS, DEEPGRAM_ENV } from "../providers/deepgram/options";
 import { GEMINI_DEFAULTS, GEMINI_ENV } from "../providers/gemini/options";
 import { OPENAI_ENV } from "../providers/openai/options";
-import { DEFAULT_BATCH_WAIT_MS } from "../media/vad/batcher";
+import { DEFAULT_BATCH_WAIT_MS, DEFAULT_MAX_LAG_MS } from "../media/vad/batcher";
 import { LATCH_MODES, type LatchMode } from "../rtp/symmetric-latch";
 import { parseTransferTargets } from "../call/transfer";
 import { PACER_STALL_LOG_MS } from "./pacer-stall-log";
@@ -30,7 +30,7 @@ export type LlmChoice = "gemini" | "openai" | "scripted";
 export type TtsChoice = "cartesia" | "flite";
 
 /**
- * MAX_CALLS defaults, from `bun run bench:load` on one core of this machine (README, Capacity; 5 Dec
+ * MAX_CALLS defaults, from `bun run bench:load` on one core of this machine (README, Benchmarks; 5 Dec
  * 2026). Cloud: the highest N that passed the load gate (every call hears its replies, CPU < 80 %, gap
  * p90 ≤ 5 ms and p99 ≤ 10 ms, no silence inside a phrase, OPTIONS within 50 ms): 50 passed (46 % CPU),
  * 75 missed the p99 by 1.4 ms, 100 failed (89 % CPU). Offline (one pocketsphinx process per call): no N
@@ -110,6 +110,8 @@ export interface Config {
   vadBatch: boolean;
   /** VAD_BATCH_MS: longest a Silero window waits for other calls' windows to share its run, ms (0–20; 0 = the event-loop turn only). */
   vadBatchMs: number;
+  /** VAD_MAX_LAG_MS: a call's VAD more than this far behind its audio skips windows (overload shedding), ms (0–10,000; 0 = never). */
+  vadMaxLagMs: number;
   /** FLITE_WORKERS: threads synthesising flite speech off the RTP pacing thread; 0 = on it. Default 2. */
   fliteWorkers: number;
   maxCalls: number;
@@ -302,6 +304,7 @@ export function loadConfig(env: Env = process.env): Config {
     fliteWorkers: int(env, "FLITE_WORKERS", 2, 0, 64),
     vadBatch: bool(env, "VAD_BATCH", true),
     vadBatchMs: int(env, "VAD_BATCH_MS", DEFAULT_BATCH_WAIT_MS, 0, 20),
+    vadMaxLagMs: int(env, "VAD_MAX_LAG_MS", DEFAULT_MAX_LAG_MS, 0, 10_000),
     mediaWorker: bool(env, "MEDIA_WORKER", false),
     mediaWorkerSliceUs: int(env, "MEDIA_WORKER_SLICE_US", 0, 0, 100_000),
     mediaWorkerCallNice: int(env, "MEDIA_WORKER_CALL_NICE", 0, 0, 19),

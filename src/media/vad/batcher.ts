@@ -21,10 +21,29 @@ type Session = Awaited<ReturnType<Ort["InferenceSession"]["create"]>>;
 type Tensor = InstanceType<Ort["Tensor"]>;
 
 /**
- * Process totals of the Silero work (all models; one per process): model runs and windows scored.
- * windows / runs is the mean batch size. Read at scrape time (voice_agent_vad_total); nothing per frame.
+ * Process totals of the Silero work (all models; one per process): model runs, windows scored, and
+ * windows skipped unscored by overload shedding (silero.ts, SileroVad.maxLagMs). windows / runs is the
+ * mean batch size. Read at scrape time (voice_agent_vad_total); nothing per frame.
  */
-export const vadTotals: { runs: number; windows: number } = { runs: 0, windows: 0 };
+export const vadTotals: { runs: number; windows: number; skipped: number } = { runs: 0, windows: 0, skipped: 0 };
+
+/**
+ * The VAD backlog, process-wide (silero.ts keeps it; /metrics reads it): `waiting` windows given to
+ * streams and not yet taken for scoring (all streams; each is 32 ms of a caller's audio), and
+ * `maxBehindMs`, the most audio any stream had queued behind a window it scored when that window's turn
+ * came (how far a call's speech decisions lagged its audio, ms; skipped windows do not count), since
+ * the last `takeMaxBehindMs()`.
+ */
+export const vadBacklog = {
+  waiting: 0,
+  maxBehindMs: 0,
+  /** Reads and clears `maxBehindMs` (a scrape: the most since the previous one), ms. */
+  takeMaxBehindMs(): number {
+    const m = this.maxBehindMs;
+    this.maxBehindMs = 0;
+    return m;
+  },
+};
 
 /** State per stream: [2, 1, 128] float32. */
 const STATE_HALF = 128;
@@ -164,6 +183,14 @@ interface Queued {
  */
 export const FLUSH_AT = 16;
 
+/**
+ * The agent's VAD_MAX_LAG_MS by default, ms: a call's VAD more than this far behind its audio skips
+ * windows (overload shedding, silero.ts). Well above what a stream has queued when the model keeps up
+ * (measured max at 150 calls in bench:load: see the README's Benchmarks), well below the 500 ms in
+ * which a turn's end is judged, so a lag this large is overload, not jitter.
+ */
+export const DEFAULT_MAX_LAG_MS = 256;
+
 /** The agent's VAD_BATCH_MS by default, ms (a loaded model starts at 0: tests and simulations feed frames as fast as they can). */
 export const DEFAULT_BATCH_WAIT_MS = 4;
 
@@ -253,7 +280,14 @@ export class WindowBatcher implements WindowRunner {
       stalls.note(STALL_VAD, t0, performance.now());
       pacePoint(); // a pacer tick due during the run goes out now (util/pace-point.ts)
       this.running = false;
-      if (this.queue.length) this.schedule();
+      // Behind (FLUSH_AT or more windows already wait): the next run starts now. onnxruntime-node runs it
+      // in a setImmediate of its own, so the loop still turns between runs (one run of ≤ MAX_BATCH per
+      // turn), but a run no longer waits a turn for our setImmediate too: twice the windows per second
+      // the batcher can score when the loop is busy (issue 13: at 220 calls every run was a full 64 and
+      // the streams fell behind). Windows that the runs just resolved queue their successors a few
+      // microtasks later; they join the run after.
+      if (this.queue.length >= FLUSH_AT) void this.flush();
+      else if (this.queue.length) this.schedule();
     }
   }
 }
