@@ -94,7 +94,7 @@ export interface Config {
   /** System prompt file for the LLM (inbound). */
   inboundPromptFile?: string;
   /** Maximum simultaneous calls; further INVITEs get 486/503. */
-  /** ADMISSION_CPU_PCT, ADMISSION_PACER_P99_MS, ADMISSION_MIN_CALLS: when a new call gets 503 "overloaded" (src/call/headroom.ts). */
+  /** ADMISSION_CPU_PCT, ADMISSION_PACER_P99_MS, ADMISSION_VAD_SKIP_PCT, ADMISSION_MIN_CALLS: when a new call gets 503 "overloaded" (src/call/headroom.ts). */
   admission: HeadroomLimits;
   /** MEDIA_WORKER: RTP sockets and the 20 ms pacer in a worker thread of their own (src/rtp/worker/). Default false. */
   mediaWorker: boolean;
@@ -313,6 +313,7 @@ export function loadConfig(env: Env = process.env): Config {
     admission: {
       cpuPct: int(env, "ADMISSION_CPU_PCT", HEADROOM_DEFAULTS.cpuPct, 0, 6400),
       pacerP99Ms: int(env, "ADMISSION_PACER_P99_MS", HEADROOM_DEFAULTS.pacerP99Ms, 0, 1000),
+      vadSkipPct: int(env, "ADMISSION_VAD_SKIP_PCT", HEADROOM_DEFAULTS.vadSkipPct, 0, 100),
       minCalls: int(env, "ADMISSION_MIN_CALLS", HEADROOM_DEFAULTS.minCalls, 0, 10_000),
     },
     outbound,

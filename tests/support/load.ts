@@ -242,7 +242,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadRow> {
       SIP_RATE_LIMIT: "0",
       SIP_MAX_PENDING_PER_SOURCE: "10000", // one SIPp source sets up every call of the ramp
       IDLE_PROMPT_S: "600",
-      ...(o.admission ? {} : { ADMISSION_CPU_PCT: "0", ADMISSION_PACER_P99_MS: "0" }),
+      ...(o.admission ? {} : { ADMISSION_CPU_PCT: "0", ADMISSION_PACER_P99_MS: "0", ADMISSION_VAD_SKIP_PCT: "0" }),
       ...o.env,
     }, undefined, { binary: o.binary });
     const pid = agent.proc.pid;
