@@ -52,8 +52,12 @@ export type RtpLeaseSendPathFactory = (
 ) => RtpSendPath;
 export type { MediaDirection };
 
-/** Receives every datagram arriving on a leased port. `address` is the sender's IP, `port` its port. */
-export type RtpPacketHandler = (data: Uint8Array, port: number, address: string) => void;
+/**
+ * Receives every datagram arriving on a leased port. `address` is the sender's IP, `port` its port;
+ * `arrivedAt`: when the datagram reached the process (performance.now() ms on this thread), when that
+ * was earlier than this call (the media worker's receive batches, MEDIA_WORKER=on); undefined: now.
+ */
+export type RtpPacketHandler = (data: Uint8Array, port: number, address: string, arrivedAt?: number) => void;
 
 /**
  * Receives socket errors. On Linux an ICMP "port unreachable" for an earlier send (the peer's port is
@@ -139,7 +143,7 @@ export class RtpPortPool {
           bound = await this.binder(
             this.host,
             port,
-            (data, rport, address) => slot.lease?.onPacket?.(data, rport, address),
+            (data, rport, address, arrivedAt) => slot.lease?.onPacket?.(data, rport, address, arrivedAt),
             (err) => slot.lease?.onError?.(err),
           );
         } catch (err) {
