@@ -172,7 +172,6 @@ export class CallMedia implements RenegotiableMedia {
         if (this.bridged) return this.bridged.relay.fromCaller(frame);
         if (this.held) return; // hold music is not the caller
         try {
-          this.paced?.reconcile(); // the worker's sends before this frame came are noted first (echo, agent talking)
           this.conversation.onAudioFrame(frame);
         } catch (err) {
           this.failed(err);

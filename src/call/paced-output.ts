@@ -11,8 +11,7 @@
  *                sender's packets first while it is active (its gap ticks: audio if queued, else a held
  *                silence tick), else the playout's queued audio (peeked, not taken); a write into an
  *                empty ring asks the worker to start the talkspurt now (Pacer.startNow there).
- *   reconcile(): (at each fill, and before each caller frame goes to the conversation: call/media.ts)
- *                each ring audio frame the worker sent since → `playout.onTick()` (the playout takes
+ *   reconcile(): each ring audio frame the worker sent since → `playout.onTick()` (the playout takes
  *                the frame it peeked; its sink notes it for the echo reference and the recording);
  *                each silence frame the worker sent from an empty ring → `playout.onTick()` too when
  *                the playout has nothing queued (its silence bookkeeping: segment ends, isPlaying).

@@ -281,7 +281,7 @@ describe("MediaPlane (the real worker thread)", () => {
       peer.socket.send(datagram(0), port, "127.0.0.1");
       await waitFor(() => got.length === 1);
       const before = plane.batches;
-      // The call thread busy for 300 ms while a datagram arrives every ~1 ms (the worker flushes every 6 ms).
+      // The call thread busy for 300 ms while a datagram arrives every ~1 ms (the worker flushes every 2 ms).
       let sent = 1;
       const sentAt: number[] = [performance.now()];
       const until = performance.now() + 300;

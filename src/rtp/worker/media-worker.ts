@@ -25,12 +25,12 @@ declare const self: Worker;
 
 /**
  * Received datagrams wait at most this long (ms) before their batch goes to the call thread. Each
- * carries when it arrived (jitter, RFC 3550 A.8, is computed from that), and the call thread notes what
- * the worker sent before handing a caller frame to the conversation (call/media.ts), so the wait changes
- * no decision. Fewer, larger batches cost less: 6 ms instead of 2 saved 3.4–3.8 points of a core at 150
- * calls (session 7).
+ * carries when it arrived (jitter, RFC 3550 A.8, is computed from that, not from when the batch is
+ * handled). 6 ms (fewer, larger batches; with the call thread reconciling what the worker sent before
+ * each caller frame) measured worse on 6 Dec 2026: two bench:load pairs at 150 calls, 59.3 → 86.5 and
+ * 73.8 → 85.2 % CPU, the call thread's Silero falling behind (lag max 32 → 256 ms). Kept at 2.
  */
-const RX_FLUSH_MS = 6;
+const RX_FLUSH_MS = 2;
 /** Bytes of datagrams per batch (≤ MAX_RTP_DATAGRAM_BYTES each, so one always fits). */
 const RX_BATCH_BYTES = 64 * 1024;
 /** Batches posted to the call thread and not yet delivered there, at most. */
