@@ -18,7 +18,7 @@ import { PgCallStore, SqliteCallStore } from "../store";
 export type AgentStore = SqliteCallStore | PgCallStore;
 import type { OutboundDialer } from "../outbound";
 import { Pacer, RtpPortPool } from "../rtp";
-import { MediaPlane } from "../rtp/worker/plane";
+import type { MediaPlane } from "../rtp/worker/plane";
 import { InboundCalls } from "../call/inbound";
 import { Admission, loadHeaderValue } from "../call/admission";
 import { Headroom } from "../call/headroom";
@@ -35,9 +35,7 @@ import { SystemClock, type Clock } from "../util/clock";
 import type { BridgeLegs } from "../call/bridge-leg";
 import type { Logger } from "../util/log";
 import { createMetrics, instrumentTransport, type Metrics } from "../metrics";
-
-/** A pacer tick at least this late (ms) is logged ("pacer tick late"; the log's rate limit bounds the lines). */
-export const PACER_STALL_LOG_MS = 50;
+import { startPacing } from "./call-pacer";
 
 export interface AgentServerOptions {
   cfg: Config;
@@ -73,6 +71,8 @@ export class AgentServer {
   dialer: OutboundDialer | null = null;
   /** MEDIA_WORKER=on: the worker owning the RTP sockets and the pacer. */
   mediaPlane: MediaPlane | undefined;
+  /** Unsets the process's pace point (pacer.poll) at shutdown. */
+  private unpace: (() => void) | undefined;
   /** TRANSFER_FALLBACK=bridge: the transfer targets' calls; undefined otherwise. */
   private readonly bridgeLegs: BridgeLegs | undefined;
 
@@ -168,20 +168,9 @@ export class AgentServer {
     }
     const metrics = createMetrics();
     const headroom = new Headroom({ clock, limits: cfg.admission });
-    // A late tick is a gap every caller hears: logged with when it happened, to find what held the thread.
-    const late = (ms: number, where: string) => ms >= PACER_STALL_LOG_MS && log.warn({ lateMs: Math.round(ms), calls: pacer.size, where }, "pacer tick late");
-    // MEDIA_WORKER=on: pacer_lateness_ms is the worker's (it sends every packet); this thread's pacer tells the headroom how busy we are.
-    const plane = cfg.mediaWorker ? MediaPlane.start({ onLateness: (ms) => (metrics.pacerLateness(ms), late(ms, "media worker")), log, sliceUs: cfg.mediaWorkerSliceUs, callThreadNice: cfg.mediaWorkerCallNice }) : undefined;
+    // The media worker (MEDIA_WORKER=on) and this thread's pacer, late ticks logged (call-pacer.ts).
+    const { plane, pacer, unpace } = startPacing({ cfg, clock, log, metrics, headroom });
     const pool = new RtpPortPool(cfg.rtpPortStart, cfg.rtpPortEnd, cfg.sipHost, plane?.binder);
-    const pacer = new Pacer({
-      clock,
-      onLateness: (ms) => {
-        if (!plane) metrics.pacerLateness(ms);
-        headroom.recordLateness(ms);
-        late(ms, "call thread");
-      },
-      onError: (err) => log.error({ err: String(err) }, "pacer source failed"),
-    });
     let server!: AgentServer;
     const ua = new UserAgent({
       transport: instrumentTransport(transport, metrics),
@@ -209,6 +198,7 @@ export class AgentServer {
     });
     server = new AgentServer(o, store, transport, ua, pool, pacer, vad, clock, metrics, headroom);
     server.mediaPlane = plane;
+    server.unpace = unpace;
     server.registration = startRegistration(cfg, ua, metrics, log);
     headroom.start();
     const outboundMode = o.mode === "outbound" || o.mode === "all";
@@ -290,6 +280,7 @@ export class AgentServer {
     await outbound;
     await unregistered;
     this.pacer.stop();
+    this.unpace?.();
     await this.mediaPlane?.stop(1000);
     this.headroom.stop();
     this.idle.stop();
