@@ -13,6 +13,7 @@ import { OPENAI_ENV } from "../providers/openai/options";
 import { DEFAULT_BATCH_WAIT_MS, DEFAULT_MAX_LAG_MS } from "../media/vad/batcher";
 import { LATCH_MODES, type LatchMode } from "../rtp/symmetric-latch";
 import { parseTransferTargets } from "../call/transfer";
+import { PACER_STALL_LOG_MS } from "./pacer-stall-log";
 import { conversationConfig, type ConversationConfig } from "./config-turns";
 import { bool, ConfigError, host, int, ip, ipRangeList, oneOf, pair, str, url, type Env } from "./env-vars";
 import { outboundConfig, type Mode, type OutboundConfig } from "./outbound-config";
@@ -101,6 +102,10 @@ export interface Config {
   mediaWorkerSliceUs: number;
   /** MEDIA_WORKER_CALL_NICE: raise the call thread's nice value by this much when the media worker runs (0 = unchanged; 0–19). */
   mediaWorkerCallNice: number;
+  /** PACER_STALL_LOG_MS: pacer ticks at least this late are logged with what held the thread, ms (pacer-stall-log.ts). */
+  pacerStallLogMs: number;
+  /** RUNTIME_THREADS_NICE: the runtime's helper threads run this much nicer than the call thread (0 = unchanged; call-pacer.ts). */
+  runtimeThreadsNice: number;
   /** VAD_BATCH: score all calls' Silero windows in one model run (same results, less CPU). Default true. */
   vadBatch: boolean;
   /** VAD_BATCH_MS: longest a Silero window waits for other calls' windows to share its run, ms (0–20; 0 = the event-loop turn only). */
@@ -303,6 +308,8 @@ export function loadConfig(env: Env = process.env): Config {
     mediaWorker: bool(env, "MEDIA_WORKER", false),
     mediaWorkerSliceUs: int(env, "MEDIA_WORKER_SLICE_US", 0, 0, 100_000),
     mediaWorkerCallNice: int(env, "MEDIA_WORKER_CALL_NICE", 0, 0, 19),
+    pacerStallLogMs: int(env, "PACER_STALL_LOG_MS", PACER_STALL_LOG_MS, 1, 60_000),
+    runtimeThreadsNice: int(env, "RUNTIME_THREADS_NICE", 0, 0, 19),
     admission: {
       cpuPct: int(env, "ADMISSION_CPU_PCT", HEADROOM_DEFAULTS.cpuPct, 0, 6400),
       pacerP99Ms: int(env, "ADMISSION_PACER_P99_MS", HEADROOM_DEFAULTS.pacerP99Ms, 0, 1000),

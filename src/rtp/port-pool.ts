@@ -17,6 +17,8 @@ import type { udp } from "bun";
 import { RtpPortPoolError } from "./errors.ts";
 import type { MediaDirection, RtpSendPath, SendFormat } from "./send-path.ts";
 import type { RtpEndpoint } from "./symmetric-latch.ts";
+import { STALL_RX, stalls } from "../util/stall-recorder.ts";
+import { pacePoint } from "../util/pace-point.ts";
 
 /** What a lease's socket offers: send a datagram, close. A Bun UDP socket, or the media worker's proxy. */
 export interface RtpSocket {
@@ -222,7 +224,10 @@ async function bindInThread(host: string, port: number, onData: RtpPacketHandler
     binaryType: "uint8array",
     socket: {
       data(_s, data, rport, address) {
+        const t0 = performance.now();
         onData(data, rport, address);
+        stalls.note(STALL_RX, t0, performance.now()); // what held the thread when a tick is late (stall-recorder.ts)
+        pacePoint(); // a tick due meanwhile runs now, not after the rest of the burst
       },
       error(_s, err) {
         onError(err);

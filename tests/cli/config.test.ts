@@ -6,7 +6,7 @@ import { parseCommand, UsageError } from "../../src/cli/args";
 import { CARTESIA_DEFAULTS } from "../../src/providers/cartesia/options";
 import { DEEPGRAM_DEFAULTS } from "../../src/providers/deepgram/options";
 import { GEMINI_DEFAULTS } from "../../src/providers/gemini/options";
-import { conversationSettings } from "../../src/cli/agent-server";
+import { conversationSettings } from "../../src/cli/config-turns";
 import { DEFAULT_ENDPOINTING } from "../../src/pipeline/endpointing";
 import { DEFAULT_CONVERSATION } from "../../src/pipeline/conversation-settings";
 import { DEFAULT_PAUSE_MS } from "../../src/pipeline/speech-detector";

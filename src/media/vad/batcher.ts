@@ -14,6 +14,8 @@
  */
 import type { Ort } from "./ort-loader.ts";
 import { VadError } from "./errors.ts";
+import { STALL_VAD, stalls } from "../../util/stall-recorder.ts";
+import { pacePoint } from "../../util/pace-point.ts";
 
 type Session = Awaited<ReturnType<Ort["InferenceSession"]["create"]>>;
 type Tensor = InstanceType<Ort["Tensor"]>;
@@ -276,6 +278,7 @@ export class WindowBatcher implements WindowRunner {
     const cap = this.queue.length > MAX_BATCH ? MAX_BATCH_BEHIND : MAX_BATCH;
     for (const q of this.queue) (q.samples.length === len && batch.length < cap ? batch : rest).push(q);
     this.queue = rest;
+    const t0 = performance.now();
     try {
       const res = await this.model.runBatch(
         batch.map((q) => q.samples),
@@ -285,6 +288,9 @@ export class WindowBatcher implements WindowRunner {
     } catch (err) {
       for (const q of batch) q.reject(err);
     } finally {
+      // From the run's start to its result: onnxruntime-node runs it in a setImmediate of this thread (stall-recorder.ts).
+      stalls.note(STALL_VAD, t0, performance.now());
+      pacePoint(); // a pacer tick due during the run goes out now (util/pace-point.ts)
       this.running = false;
       // Behind (FLUSH_AT or more windows already wait): the next run starts now. onnxruntime-node runs it
       // in a setImmediate of its own, so the loop still turns between runs (one run of ≤ MAX_BATCH_BEHIND per

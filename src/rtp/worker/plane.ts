@@ -20,6 +20,8 @@ import { RX_META_FIELDS } from "./protocol.ts";
 import { MAX_RTP_DATAGRAM_BYTES, rtpDropTotals } from "../drop-counters.ts";
 import { WorkerSendPath } from "./send-path-worker.ts";
 import { raiseThreadNice } from "../../util/thread-sched.ts";
+import { STALL_RX, stalls } from "../../util/stall-recorder.ts";
+import { pacePoint } from "../../util/pace-point.ts";
 
 /**
  * Process-wide counts of what the media worker sent from the calls' playouts, as the call thread learns
@@ -191,7 +193,9 @@ export class MediaPlane {
           // The worker posts the next batch only after this (protocol.ts, media-worker.ts flow control).
           if (this.rxAck) Atomics.add(this.rxAck, 0, 1);
         }
-        rx.deliverMs += performance.now() - t0;
+        const t1 = performance.now();
+        rx.deliverMs += t1 - t0;
+        stalls.note(STALL_RX, t0, t1);
         return;
       }
       case "err":
@@ -219,6 +223,7 @@ export class MediaPlane {
       this.received++;
       const len = meta[i + 3]!;
       h.onData(len < 0 ? OVERSIZE : new Uint8Array(buf, meta[i + 2]!, len), meta[i + 1]!, addrs[k]!);
+      pacePoint(); // the call thread's tick (fill, reconcile) due meanwhile runs now
     }
   }
 
