@@ -7,25 +7,24 @@
 
 /** Concatenates PCM16 chunks (samples). */
 export function concatInt16(parts: readonly Int16Array[]): Int16Array {
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Int16Array(n);
-  let k = 0;
-  for (const p of parts) {
-    out.set(p, k);
-    k += p.length;
-  }
-  return out;
+  return fill(new Int16Array(total(parts)), parts);
 }
 
 /** Concatenates byte chunks. */
 export function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
+  return fill(new Uint8Array(total(parts)), parts);
+}
+
+function total(parts: readonly { length: number }[]): number {
   let n = 0;
   for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
+  return n;
+}
+
+function fill<T extends Int16Array | Uint8Array>(out: T, parts: readonly T[]): T {
   let k = 0;
   for (const p of parts) {
-    out.set(p, k);
+    out.set(p as ArrayLike<number>, k);
     k += p.length;
   }
   return out;

@@ -153,8 +153,9 @@ async function greetingEnded(agent: RunningAgent, timeoutMs = 20_000): Promise<v
   const end = performance.now() + timeoutMs;
   for (;;) {
     const list = await agent.get("/calls");
-    const live = (list.active ?? []).filter((c: any) => c.state !== "ended");
-    if (live.length === 1 && (live[0].turns ?? []).some((t: any) => t.speaker === "agent")) return;
+    // This call is up (`during` runs once its RTP flows): the newest live one on the lane's agent.
+    const live = (list.active ?? []).filter((c: any) => c.state !== "ended").sort((a: any, b: any) => (a.startedAt < b.startedAt ? -1 : 1));
+    if ((live.at(-1)?.turns ?? []).some((t: any) => t.speaker === "agent")) return;
     if (performance.now() > end) throw new Error(`fault script: timed out waiting for the agent's greeting turn (live calls: ${JSON.stringify(live.map((c: any) => c.turns))})`);
     await Bun.sleep(20);
   }

@@ -56,6 +56,17 @@ const STATE_SIZE = 2 * STATE_HALF;
  */
 export const MAX_BATCH = 64;
 
+/**
+ * Windows per model run at most when more than MAX_BATCH wait (the model is behind). A stream scores
+ * one window per run and the batcher makes one run per event-loop turn, so the windows a turn can score
+ * are capped by the run size while the windows a turn brings grow with its length: at 200 calls (~260
+ * streams, ~8,100 windows/s) a cap of 64 keeps up only while turns last under ~8 ms. Past that edge the
+ * streams fell behind for good (issue 13). Behind, a run of up to 128 (~3–4 ms of loop, cheaper per
+ * window) doubles what a turn can score; the loop is late anyway then, and shedding (silero.ts) bounds
+ * what is left.
+ */
+export const MAX_BATCH_BEHIND = 128;
+
 /** Scores one window (samples with context) given the stream's state. */
 export interface WindowRunner {
   /**
@@ -264,7 +275,8 @@ export class WindowBatcher implements WindowRunner {
     const len = this.queue[0]!.samples.length;
     const batch: Queued[] = [];
     const rest: Queued[] = [];
-    for (const q of this.queue) (q.samples.length === len && batch.length < MAX_BATCH ? batch : rest).push(q);
+    const cap = this.queue.length > MAX_BATCH ? MAX_BATCH_BEHIND : MAX_BATCH;
+    for (const q of this.queue) (q.samples.length === len && batch.length < cap ? batch : rest).push(q);
     this.queue = rest;
     const t0 = performance.now();
     try {
@@ -281,7 +293,7 @@ export class WindowBatcher implements WindowRunner {
       pacePoint(); // a pacer tick due during the run goes out now (util/pace-point.ts)
       this.running = false;
       // Behind (FLUSH_AT or more windows already wait): the next run starts now. onnxruntime-node runs it
-      // in a setImmediate of its own, so the loop still turns between runs (one run of ≤ MAX_BATCH per
+      // in a setImmediate of its own, so the loop still turns between runs (one run of ≤ MAX_BATCH_BEHIND per
       // turn), but a run no longer waits a turn for our setImmediate too: twice the windows per second
       // the batcher can score when the loop is busy (issue 13: at 220 calls every run was a full 64 and
       // the streams fell behind). Windows that the runs just resolved queue their successors a few

@@ -8,7 +8,7 @@
  */
 import { describe, expect, test } from "bun:test";
 import { createStreamOn, type VadLagLimit } from "../../../src/media/vad/silero.ts";
-import { FLUSH_AT, MAX_BATCH, SileroModel, WindowBatcher, vadBacklog, vadTotals, type WindowRunner } from "../../../src/media/vad/batcher.ts";
+import { FLUSH_AT, MAX_BATCH, MAX_BATCH_BEHIND, SileroModel, WindowBatcher, vadBacklog, vadTotals, type WindowRunner } from "../../../src/media/vad/batcher.ts";
 import { SILERO_CONTEXT_SAMPLES, SILERO_WINDOW_MS } from "../../../src/media/vad/framer.ts";
 
 /** A runner that records each window's first sample (context excluded) and finishes runs on `release()`. */
@@ -147,11 +147,12 @@ describe("the batcher when behind", () => {
     return { model, sizes };
   }
 
-  test("windows still waiting after a run go into the next run without another loop turn", async () => {
+  test("behind, runs take up to MAX_BATCH_BEHIND windows, and windows still waiting after a run go into the next one without another loop turn", async () => {
     const { model, sizes } = fakeModel();
     const b = new WindowBatcher(model, { waitMs: 0 });
-    // 2·MAX_BATCH + FLUSH_AT windows of different streams at once: three runs.
-    const n = 2 * MAX_BATCH + FLUSH_AT;
+    // MAX_BATCH_BEHIND + MAX_BATCH + FLUSH_AT windows of different streams at once: two runs, both
+    // behind (more than MAX_BATCH waiting), so of up to MAX_BATCH_BEHIND windows.
+    const n = MAX_BATCH_BEHIND + MAX_BATCH + FLUSH_AT;
     const done = Array.from({ length: n }, () => b.run(new Float32Array(288), new Float32Array(256)));
     // Count loop turns (our own setImmediate chain) until every window is scored.
     let turns = 0;
@@ -161,9 +162,9 @@ describe("the batcher when behind", () => {
       await new Promise((r) => setImmediate(r));
       turns++;
     }
-    expect(sizes).toEqual([MAX_BATCH, MAX_BATCH, FLUSH_AT]);
-    // One turn for the first run's scheduling, then one per run (onnxruntime's own setImmediate): 4.
-    // Waiting a turn of ours before each following run as well took 6.
-    expect(turns).toBeLessThanOrEqual(4);
+    expect(sizes).toEqual([MAX_BATCH_BEHIND, MAX_BATCH + FLUSH_AT]);
+    // One turn for the first run's scheduling, then one per run (onnxruntime's own setImmediate): 3.
+    // Waiting a turn of ours before each following run as well took 4.
+    expect(turns).toBeLessThanOrEqual(3);
   });
 });
