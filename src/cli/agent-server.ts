@@ -6,20 +6,19 @@
  *   …
  *   await server.shutdown(30_000);
  */
-import type { Config, ConversationConfig } from "./config";
-import { detectorOptions } from "./config-turns";
+import type { Config } from "./config";
+import { conversationSettings, detectorOptions } from "./config-turns";
+import { createBridgeLegs, createDialer, type OutboundWiring } from "./outbound-wiring";
 import type { Providers } from "./providers";
 import { systemPrompt } from "./prompts";
 import { createApp } from "../http/app";
-import type { ConversationSettings } from "../pipeline/agent-call";
 import { PgCallStore, SqliteCallStore } from "../store";
 
 /** Where the agent keeps its call records: SQLite (default) or PostgreSQL (DATABASE_URL). */
 export type AgentStore = SqliteCallStore | PgCallStore;
-import { DestinationPolicy, OutboundDialer, OutboundError } from "../outbound";
+import type { OutboundDialer } from "../outbound";
 import { Pacer, RtpPortPool } from "../rtp";
-import { MediaPlane } from "../rtp/worker/plane";
-import { CallMedia } from "../call/media";
+import type { MediaPlane } from "../rtp/worker/plane";
 import { InboundCalls } from "../call/inbound";
 import { Admission, loadHeaderValue } from "../call/admission";
 import { Headroom } from "../call/headroom";
@@ -33,14 +32,10 @@ import { DigestVerifier, MultiTransport, Registration, UserAgent, type TimerValu
 import { listenSip } from "./sip-listeners";
 import { registrationInfo, startRegistration } from "./registration";
 import { SystemClock, type Clock } from "../util/clock";
-import { transferHook } from "../call/transfer";
-import { BridgeLegs } from "../call/bridge-leg";
-import { createScriptedLlm, outboundScript } from "../providers/offline";
+import type { BridgeLegs } from "../call/bridge-leg";
 import type { Logger } from "../util/log";
 import { createMetrics, instrumentTransport, type Metrics } from "../metrics";
-
-/** A pacer tick at least this late (ms) is logged ("pacer tick late"; the log's rate limit bounds the lines). */
-export const PACER_STALL_LOG_MS = 50;
+import { startPacing } from "./call-pacer";
 
 export interface AgentServerOptions {
   cfg: Config;
@@ -76,6 +71,8 @@ export class AgentServer {
   dialer: OutboundDialer | null = null;
   /** MEDIA_WORKER=on: the worker owning the RTP sockets and the pacer. */
   mediaPlane: MediaPlane | undefined;
+  /** Unsets the process's pace point (pacer.poll) at shutdown. */
+  private unpace: (() => void) | undefined;
   /** TRANSFER_FALLBACK=bridge: the transfer targets' calls; undefined otherwise. */
   private readonly bridgeLegs: BridgeLegs | undefined;
 
@@ -98,7 +95,7 @@ export class AgentServer {
     // IDLE_GC_S: with no call live for that long, one full collection gives the last calls' garbage back.
     this.idle = new IdleCollector({ clock, idleMs: cfg.idleGcS * 1000, active: () => this.activeCalls, onCollected: (r) => log.info(r, "memory collected while idle") });
     this.observer = cfg.idleGcS > 0 ? { ...observer, callEnded: (record, result) => (observer.callEnded(record, result), this.idle.callEnded()) } : observer;
-    this.bridgeLegs = this.createBridgeLegs();
+    this.bridgeLegs = createBridgeLegs(this.wiring);
     this.admission = new Admission({
       capacity: cfg.maxCalls,
       active: () => this.activeCalls,
@@ -130,30 +127,10 @@ export class AgentServer {
     });
   }
 
-  /**
-   * TRANSFER_FALLBACK=bridge: places the calls to transfer targets when the trunk refuses a REFER
-   * (src/call/transfer-bridge.ts), through the trunk with its credentials and the outbound prefix lists.
-   */
-  private createBridgeLegs(): BridgeLegs | undefined {
+  /** What the outbound parts (./outbound-wiring.ts) share with inbound calls. */
+  private get wiring(): OutboundWiring {
     const { cfg, log } = this.o;
-    const ob = cfg.outbound;
-    if (cfg.transferFallback !== "bridge" || !ob.trunkHost || !ob.callerId) return undefined;
-    const destinations = new DestinationPolicy({ allow: ob.allowPrefixes ?? [], deny: ob.denyPrefixes, denyIsDefault: ob.denyIsDefault });
-    return new BridgeLegs({
-      ua: this.ua,
-      trunk: { host: ob.trunkHost, port: ob.trunkPort },
-      callerId: ob.callerId,
-      credentials: ob.credentials ? { username: ob.credentials.username, password: ob.credentials.password, realm: ob.credentials.realm } : undefined,
-      mediaAddress: cfg.publicIp,
-      allocatePort: () => this.pool.allocate(),
-      checkDestination: (n) => destinations.check(n),
-      ringTimeoutMs: ob.ringTimeoutS * 1000,
-      pacer: this.pacer,
-      latchMode: cfg.rtpLatch,
-      observer: this.observer,
-      log,
-      clock: this.clock,
-    });
+    return { cfg, log, clock: this.clock, ua: this.ua, pool: this.pool, pacer: this.pacer, observer: this.observer };
   }
 
   /** Stops the hourly prune of recordings (RECORD_RETENTION_DAYS). */
@@ -173,6 +150,7 @@ export class AgentServer {
       vad = await loadSileroVad();
       vad.batching = cfg.vadBatch;
       vad.batchWaitMs = cfg.vadBatchMs;
+      vad.maxLagMs = cfg.vadMaxLagMs || Infinity; // 0: never shed
     } catch (err) {
       log.error({ err: (err as Error).message }, "vad unavailable: barge-in disabled");
     }
@@ -190,20 +168,9 @@ export class AgentServer {
     }
     const metrics = createMetrics();
     const headroom = new Headroom({ clock, limits: cfg.admission });
-    // A late tick is a gap every caller hears: logged with when it happened, to find what held the thread.
-    const late = (ms: number, where: string) => ms >= PACER_STALL_LOG_MS && log.warn({ lateMs: Math.round(ms), calls: pacer.size, where }, "pacer tick late");
-    // MEDIA_WORKER=on: pacer_lateness_ms is the worker's (it sends every packet); this thread's pacer tells the headroom how busy we are.
-    const plane = cfg.mediaWorker ? MediaPlane.start({ onLateness: (ms) => (metrics.pacerLateness(ms), late(ms, "media worker")), log, sliceUs: cfg.mediaWorkerSliceUs, callThreadNice: cfg.mediaWorkerCallNice }) : undefined;
+    // The media worker (MEDIA_WORKER=on) and this thread's pacer, late ticks logged (call-pacer.ts).
+    const { plane, pacer, unpace } = startPacing({ cfg, clock, log, metrics, headroom });
     const pool = new RtpPortPool(cfg.rtpPortStart, cfg.rtpPortEnd, cfg.sipHost, plane?.binder);
-    const pacer = new Pacer({
-      clock,
-      onLateness: (ms) => {
-        if (!plane) metrics.pacerLateness(ms);
-        headroom.recordLateness(ms);
-        late(ms, "call thread");
-      },
-      onError: (err) => log.error({ err: String(err) }, "pacer source failed"),
-    });
     let server!: AgentServer;
     const ua = new UserAgent({
       transport: instrumentTransport(transport, metrics),
@@ -231,10 +198,22 @@ export class AgentServer {
     });
     server = new AgentServer(o, store, transport, ua, pool, pacer, vad, clock, metrics, headroom);
     server.mediaPlane = plane;
+    server.unpace = unpace;
     server.registration = startRegistration(cfg, ua, metrics, log);
     headroom.start();
     const outboundMode = o.mode === "outbound" || o.mode === "all";
-    if (outboundMode && cfg.outbound.trunkHost && cfg.outbound.callerId) server.dialer = server.createDialer();
+    if (outboundMode && cfg.outbound.trunkHost && cfg.outbound.callerId) {
+      server.dialer = createDialer({
+        ...server.wiring,
+        providers: o.providers,
+        store,
+        vad,
+        admission: server.admission,
+        metrics,
+        recordingsDir: server.recordingsDir,
+        bridgeLegs: server.bridgeLegs,
+      });
+    }
     const app = createApp({
       store,
       metrics,
@@ -283,67 +262,6 @@ export class AgentServer {
     return this.inbound.size + (this.dialer?.activeCalls ?? 0) + (this.bridgeLegs?.active ?? 0);
   }
 
-  /** The outbound dialer: INVITEs through the trunk, media and conversation through CallMedia. */
-  private createDialer(): OutboundDialer {
-    const { cfg, log, providers } = this.o;
-    const ob = cfg.outbound;
-    return new OutboundDialer({
-      ua: this.ua,
-      store: this.store,
-      observer: this.observer,
-      clock: this.clock,
-      log,
-      trunk: { host: ob.trunkHost!, port: ob.trunkPort },
-      callerId: ob.callerId!,
-      credentials: ob.credentials ? { username: ob.credentials.username, password: ob.credentials.password, realm: ob.credentials.realm } : undefined,
-      destinations: new DestinationPolicy({ allow: ob.allowPrefixes ?? [], deny: ob.denyPrefixes, denyIsDefault: ob.denyIsDefault }),
-      mediaAddress: cfg.publicIp,
-      ringTimeoutMs: ob.ringTimeoutS * 1000,
-      maxCalls: ob.maxCalls,
-      callsPerMinute: ob.callsPerMinute,
-      allocatePort: () => this.pool.allocate(),
-      systemPrompt: (objective) => systemPrompt(cfg, "outbound", objective),
-      llm: providers.llm,
-      // The scripted engine runs the outbound dialogue on outbound calls (SCRIPT_FILE, when set, serves both).
-      outboundLlm: providers.llm.scripted && !cfg.scriptFile ? (c) => createScriptedLlm(outboundScript(c)) : undefined,
-      providers: providers.describe,
-      answer: ob.answer,
-      // The dialer refuses on its own while draining; full or degraded come from the shared verdict.
-      admit: () => {
-        const v = this.admission.verdict();
-        return v.accept || v.reason === "draining" ? undefined : new OutboundError("at_capacity", v.detail);
-      },
-      createMedia: (req) => {
-        const media: CallMedia = new CallMedia({
-          ...req, // record, lease, negotiated media, system, and the session's hooks (clock, hang-up, turns, errors)
-          signallingAddress: ob.trunkHost,
-          latchMode: cfg.rtpLatch,
-          pacer: this.pacer,
-          log,
-          providers: { ...providers, llm: req.llm },
-          vad: this.vad,
-          settings: conversationSettings(cfg.conversation),
-          detector: detectorOptions(cfg.conversation),
-          rtpTimeout: { ms: cfg.rtpTimeoutMs, holdMs: cfg.rtpHoldTimeoutMs },
-          transfer: transferHook({
-            call: req.sipCall,
-            targets: cfg.transferTargets,
-            peerHost: ob.trunkHost!,
-            clock: req.clock,
-            notifyTimeoutMs: cfg.transferNotifyTimeoutMs,
-            record: req.record,
-            onRecordChanged: req.onRecordChanged,
-            log,
-            fallback: this.bridgeLegs ? { legs: this.bridgeLegs, media: () => media } : undefined,
-          }),
-          recordingsDir: this.recordingsDir,
-          onRtcpReport: this.metrics.rtcpReport,
-        });
-        return media;
-      },
-    });
-  }
-
   /**
    * Stops taking calls (new INVITEs and OPTIONS probes get 503), lets live calls finish for up to `drainMs`, then says a
    * short goodbye on the calls still up, hangs them up (BYE) and closes every socket.
@@ -362,6 +280,7 @@ export class AgentServer {
     await outbound;
     await unregistered;
     this.pacer.stop();
+    this.unpace?.();
     await this.mediaPlane?.stop(1000);
     this.headroom.stop();
     this.idle.stop();
@@ -372,22 +291,4 @@ export class AgentServer {
     this.http?.stop();
     await this.store.close(); // PostgreSQL: what is still queued is written first (up to 5 s)
   }
-}
-
-/** Maps the configuration's turn-taking variables onto the conversation's settings. */
-export function conversationSettings(c: ConversationConfig): Partial<ConversationSettings> {
-  return {
-    bargeIn: c.bargeIn,
-    backchannel: c.backchannel,
-    continuationGraceMs: c.continuationGraceMs,
-    noWordsResumeMs: c.noWordsResumeMs,
-    noWordsMaxWaitMs: c.noWordsMaxWaitMs,
-    endpointing: { minSilenceMs: c.endOfTurnSilenceMs, maxSilenceMs: c.endOfTurnMaxSilenceMs, completeSilenceMs: c.endOfTurnCompleteSilenceMs },
-    idlePromptMs: c.idlePromptMs,
-    idlePromptsBeforeHangup: c.idlePromptsBeforeHangup,
-    maxCallMs: c.maxCallMs,
-    llmFirstTokenMs: c.llmFirstTokenMs,
-    llmTotalMs: c.llmTotalMs,
-    digits: { ...c.digits },
-  };
 }

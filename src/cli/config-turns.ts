@@ -1,11 +1,13 @@
 /**
  * The turn-taking, barge-in and end-of-turn variables of the configuration (src/cli/config.ts reads
- * them through `conversationConfig`), and their mapping onto the caller-speech detector's options.
+ * them through `conversationConfig`), and their mapping onto the caller-speech detector's options and
+ * the conversation's settings.
  * A bad value throws `ConfigError` naming the variable.
  */
 import { DEFAULT_COMPLETE_SILENCE_MS } from "../pipeline/endpointing";
 import { DEFAULT_PAUSE_MS, type DetectorOptions } from "../pipeline/speech-detector";
 import { DEFAULT_CALLER_LEVEL, DEFAULT_FIRST_TURN_FLOOR_DBFS, DEFAULT_FLOOR_ALWAYS } from "../pipeline/caller-level";
+import type { ConversationSettings } from "../pipeline/agent-call";
 import { bool, ConfigError, int, oneOf, str, type Env } from "./env-vars";
 
 /** Turn-taking settings (src/pipeline/agent-call.ts, endpointing.ts, speech-detector.ts). */
@@ -119,5 +121,23 @@ export function detectorOptions(c: ConversationConfig): ConfiguredDetectorOption
     callerLevel: c.bargeInCallerMarginDb === 0 ? null : { marginDb: c.bargeInCallerMarginDb },
     firstTurnFloorDbfs: c.bargeInFirstTurnFloorDbfs === 0 ? null : c.bargeInFirstTurnFloorDbfs,
     floorAlways: c.bargeInFloorAfterFirstTurn,
+  };
+}
+
+/** Maps the configuration's turn-taking variables onto the conversation's settings. */
+export function conversationSettings(c: ConversationConfig): Partial<ConversationSettings> {
+  return {
+    bargeIn: c.bargeIn,
+    backchannel: c.backchannel,
+    continuationGraceMs: c.continuationGraceMs,
+    noWordsResumeMs: c.noWordsResumeMs,
+    noWordsMaxWaitMs: c.noWordsMaxWaitMs,
+    endpointing: { minSilenceMs: c.endOfTurnSilenceMs, maxSilenceMs: c.endOfTurnMaxSilenceMs, completeSilenceMs: c.endOfTurnCompleteSilenceMs },
+    idlePromptMs: c.idlePromptMs,
+    idlePromptsBeforeHangup: c.idlePromptsBeforeHangup,
+    maxCallMs: c.maxCallMs,
+    llmFirstTokenMs: c.llmFirstTokenMs,
+    llmTotalMs: c.llmTotalMs,
+    digits: { ...c.digits },
   };
 }

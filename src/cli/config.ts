@@ -10,9 +10,10 @@ import { CARTESIA_DEFAULTS, CARTESIA_ENV } from "../providers/cartesia/options";
 import { DEEPGRAM_DEFAULTS, DEEPGRAM_ENV } from "../providers/deepgram/options";
 import { GEMINI_DEFAULTS, GEMINI_ENV } from "../providers/gemini/options";
 import { OPENAI_ENV } from "../providers/openai/options";
-import { DEFAULT_BATCH_WAIT_MS } from "../media/vad/batcher";
+import { DEFAULT_BATCH_WAIT_MS, DEFAULT_MAX_LAG_MS } from "../media/vad/batcher";
 import { LATCH_MODES, type LatchMode } from "../rtp/symmetric-latch";
 import { parseTransferTargets } from "../call/transfer";
+import { PACER_STALL_LOG_MS } from "./pacer-stall-log";
 import { conversationConfig, type ConversationConfig } from "./config-turns";
 import { bool, ConfigError, host, int, ip, ipRangeList, oneOf, pair, str, url, type Env } from "./env-vars";
 import { outboundConfig, type Mode, type OutboundConfig } from "./outbound-config";
@@ -93,7 +94,7 @@ export interface Config {
   /** System prompt file for the LLM (inbound). */
   inboundPromptFile?: string;
   /** Maximum simultaneous calls; further INVITEs get 486/503. */
-  /** ADMISSION_CPU_PCT, ADMISSION_PACER_P99_MS, ADMISSION_MIN_CALLS: when a new call gets 503 "overloaded" (src/call/headroom.ts). */
+  /** ADMISSION_CPU_PCT, ADMISSION_PACER_P99_MS, ADMISSION_VAD_SKIP_PCT, ADMISSION_MIN_CALLS: when a new call gets 503 "overloaded" (src/call/headroom.ts). */
   admission: HeadroomLimits;
   /** MEDIA_WORKER: RTP sockets and the 20 ms pacer in a worker thread of their own (src/rtp/worker/). Default false. */
   mediaWorker: boolean;
@@ -101,10 +102,16 @@ export interface Config {
   mediaWorkerSliceUs: number;
   /** MEDIA_WORKER_CALL_NICE: raise the call thread's nice value by this much when the media worker runs (0 = unchanged; 0–19). */
   mediaWorkerCallNice: number;
+  /** PACER_STALL_LOG_MS: pacer ticks at least this late are logged with what held the thread, ms (pacer-stall-log.ts). */
+  pacerStallLogMs: number;
+  /** RUNTIME_THREADS_NICE: the runtime's helper threads run this much nicer than the call thread (0 = unchanged; call-pacer.ts). */
+  runtimeThreadsNice: number;
   /** VAD_BATCH: score all calls' Silero windows in one model run (same results, less CPU). Default true. */
   vadBatch: boolean;
   /** VAD_BATCH_MS: longest a Silero window waits for other calls' windows to share its run, ms (0–20; 0 = the event-loop turn only). */
   vadBatchMs: number;
+  /** VAD_MAX_LAG_MS: a call's VAD more than this far behind its audio skips windows (overload shedding), ms (0–10,000; 0 = never). */
+  vadMaxLagMs: number;
   /** FLITE_WORKERS: threads synthesising flite speech off the RTP pacing thread; 0 = on it. Default 2. */
   fliteWorkers: number;
   maxCalls: number;
@@ -297,12 +304,16 @@ export function loadConfig(env: Env = process.env): Config {
     fliteWorkers: int(env, "FLITE_WORKERS", 2, 0, 64),
     vadBatch: bool(env, "VAD_BATCH", true),
     vadBatchMs: int(env, "VAD_BATCH_MS", DEFAULT_BATCH_WAIT_MS, 0, 20),
+    vadMaxLagMs: int(env, "VAD_MAX_LAG_MS", DEFAULT_MAX_LAG_MS, 0, 10_000),
     mediaWorker: bool(env, "MEDIA_WORKER", false),
     mediaWorkerSliceUs: int(env, "MEDIA_WORKER_SLICE_US", 0, 0, 100_000),
     mediaWorkerCallNice: int(env, "MEDIA_WORKER_CALL_NICE", 0, 0, 19),
+    pacerStallLogMs: int(env, "PACER_STALL_LOG_MS", PACER_STALL_LOG_MS, 1, 60_000),
+    runtimeThreadsNice: int(env, "RUNTIME_THREADS_NICE", 0, 0, 19),
     admission: {
       cpuPct: int(env, "ADMISSION_CPU_PCT", HEADROOM_DEFAULTS.cpuPct, 0, 6400),
       pacerP99Ms: int(env, "ADMISSION_PACER_P99_MS", HEADROOM_DEFAULTS.pacerP99Ms, 0, 1000),
+      vadSkipPct: int(env, "ADMISSION_VAD_SKIP_PCT", HEADROOM_DEFAULTS.vadSkipPct, 0, 100),
       minCalls: int(env, "ADMISSION_MIN_CALLS", HEADROOM_DEFAULTS.minCalls, 0, 10_000),
     },
     outbound,

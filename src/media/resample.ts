@@ -24,6 +24,7 @@
  * `Resampler.prewarm()` fills the pool at start-up, before any call.
  */
 import { create, ConverterType } from "@alexanderolsen/libsamplerate-js";
+import { concatInt16 } from "../util/concat";
 
 type Src = Awaited<ReturnType<typeof create>>;
 
@@ -209,15 +210,4 @@ function toInt16(parts: Float32Array[]): Int16Array {
   return out;
 }
 
-/** Concatenates PCM chunks. */
-export function concatInt16(parts: Int16Array[]): Int16Array {
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Int16Array(n);
-  let k = 0;
-  for (const p of parts) {
-    out.set(p, k);
-    k += p.length;
-  }
-  return out;
-}
+export { concatInt16 } from "../util/concat";

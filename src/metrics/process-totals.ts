@@ -3,7 +3,7 @@
  * process guard, the logger and the store write queue keep as they go (constant work on those paths,
  * no metrics call on the attack path). Each is reset and refilled from its totals object on `collect`.
  */
-import { Counter, type Registry } from "prom-client";
+import { Counter, Gauge, type Registry } from "prom-client";
 import { rtpDropTotals } from "../rtp/drop-counters.ts";
 import { sipRefusedTotals } from "../sip/transport/drop-report.ts";
 import { sipUdpTotals } from "../sip/transport/udp.ts";
@@ -12,7 +12,7 @@ import { playoutHoldTotals } from "../media/playout-hold.ts";
 import { logTotals } from "../util/log-totals.ts";
 import { processErrorTotals } from "../util/process-guard.ts";
 import { storeTotals } from "../store/write-queue.ts";
-import { vadTotals } from "../media/vad/batcher.ts";
+import { vadBacklog, vadTotals } from "../media/vad/batcher.ts";
 
 /** The counters: name, help, the one label, and the process-wide totals object it reads. */
 const PROCESS_TOTALS: readonly { name: string; help: string; label: string; totals: Readonly<Record<string, number>> }[] = [
@@ -66,14 +66,33 @@ const PROCESS_TOTALS: readonly { name: string; help: string; label: string; tota
   },
   {
     name: "voice_agent_vad_total",
-    help: "Silero VAD work, by what: windows (32 ms windows scored), runs (model runs; windows/runs = mean batch size, the larger the cheaper per window). Process totals.",
+    help: "Silero VAD work, by what: windows (32 ms windows scored), runs (model runs; windows/runs = mean batch size, the larger the cheaper per window), skipped (windows left unscored because their call's VAD was more than VAD_MAX_LAG_MS behind its audio: overload shedding). Process totals.",
     label: "what",
     totals: vadTotals,
   },
 ];
 
-/** Registers voice_agent_{rtp_dropped,sip_refused,sip_udp_datagrams,media_worker_frames,playout_held,process_errors,log_lines_lost,store_writes,vad}_total. */
+/**
+ * Registers voice_agent_{rtp_dropped,sip_refused,sip_udp_datagrams,media_worker_frames,playout_held,process_errors,log_lines_lost,store_writes,vad}_total,
+ * and the VAD backlog gauges voice_agent_vad_backlog_windows and voice_agent_vad_lag_max_ms.
+ */
 export function processTotalCounters(registers: Registry[]): void {
+  new Gauge({
+    name: "voice_agent_vad_backlog_windows",
+    help: "Silero windows (32 ms of a caller's audio each) waiting to be scored, all calls together, at the scrape. Near the number of VAD streams or below when the model keeps up.",
+    registers,
+    collect() {
+      this.set(vadBacklog.waiting);
+    },
+  });
+  new Gauge({
+    name: "voice_agent_vad_lag_max_ms",
+    help: "The most audio any call's VAD had queued behind a window when that window was scored, since the previous scrape, ms: how far speech decisions lagged the caller's audio. At most VAD_MAX_LAG_MS: windows further behind are skipped (voice_agent_vad_total{what=\"skipped\"}).",
+    registers,
+    collect() {
+      this.set(vadBacklog.takeMaxBehindMs());
+    },
+  });
   for (const { name, help, label, totals } of PROCESS_TOTALS) {
     new Counter({
       name,

@@ -60,6 +60,8 @@ export interface PacerOptions {
   onLateness?: (ms: number) => void;
   /** A source's `onTick` threw; the pacer keeps going. Default: ignored (counted in `errors`). */
   onError?: (err: unknown, source: PacerSource) => void;
+  /** After each timer's run (a shared tick with its catch-ups, or a phase's sources): its start and end, clock ms. */
+  onRan?: (start: number, end: number) => void;
 }
 
 /** A source on its own schedule (`startNow`): deadlines `t0 + n·frameMs`, `t0` the start of its phase. */
@@ -79,8 +81,15 @@ export class Pacer {
   private readonly phaseTimers: (TimerHandle | undefined)[];
   private readonly onLateness?: (ms: number) => void;
   private readonly onError?: (err: unknown, source: PacerSource) => void;
+  private readonly onRan?: (start: number, end: number) => void;
   private readonly sources = new Set<PacerSource>();
   private timer: TimerHandle | undefined;
+  /** When the earliest armed timer (shared or a phase's) is due, clock ms; Infinity when none (`poll`). */
+  private dueAt = Infinity;
+  /** Each phase's armed deadline, clock ms (Infinity: not armed). */
+  private readonly phaseDue: number[];
+  /** A phase's sources are being ticked (`poll` does not re-enter). */
+  private firingPhase = false;
   private t0 = 0;
   private n = 0;
   private firing = false;
@@ -111,8 +120,10 @@ export class Pacer {
     this.maxCatchUp = opts.maxCatchUpFrames ?? 3;
     this.ownPhases = Math.max(1, Math.floor(opts.ownPhases ?? 4));
     this.phaseTimers = new Array<TimerHandle | undefined>(this.ownPhases).fill(undefined);
+    this.phaseDue = new Array<number>(this.ownPhases).fill(Infinity);
     this.onLateness = opts.onLateness;
     this.onError = opts.onError;
+    this.onRan = opts.onRan;
   }
 
   /** Registers a source; it gets its first tick at the next deadline. Starts the clock if idle. */
@@ -189,6 +200,29 @@ export class Pacer {
     return this.t0 + this.n * this.frameMs;
   }
 
+  /**
+   * Runs at once whatever is due — the shared tick, a phase's sources — instead of when its timer gets
+   * its turn: a thread's timers wait until the event loop has run everything that was ready before them
+   * (a burst of received datagrams, a Silero batch). Called between such units of work (util/pace-point.ts),
+   * it bounds a tick's lateness by one unit instead of the whole burst. Its timer is cleared and re-armed
+   * as if it had fired. Cheap when nothing is due: one clock read and a comparison. Does nothing inside a
+   * tick (a source's onTick may reach a caller of `poll`).
+   */
+  poll(): void {
+    if (this.firing || this.firingPhase) return;
+    const now = this.clock.now();
+    if (now < this.dueAt) return;
+    if (this.timer !== undefined && now >= this.nextDeadline) {
+      this.clock.clearTimer(this.timer);
+      this.fire();
+    }
+    for (let p = 0; p < this.ownPhases; p++) {
+      if (this.phaseTimers[p] === undefined || now < this.phaseDue[p]!) continue;
+      this.clock.clearTimer(this.phaseTimers[p]);
+      this.firePhase(p);
+    }
+  }
+
   /** Removes every source and stops. */
   stop(): void {
     this.sources.clear();
@@ -197,24 +231,37 @@ export class Pacer {
     for (let p = 0; p < this.ownPhases; p++) {
       this.clock.clearTimer(this.phaseTimers[p]);
       this.phaseTimers[p] = undefined;
+      this.phaseDue[p] = Infinity;
     }
     this.own.clear();
     this.rejoining.clear();
+    this.refreshDue();
   }
 
   private arm(): void {
     this.timer = this.clock.setTimer(Math.max(0, this.nextDeadline - this.clock.now()), () => this.fire());
+    this.refreshDue();
+  }
+
+  /** `dueAt`: the earliest armed deadline. */
+  private refreshDue(): void {
+    let due = this.timer === undefined ? Infinity : this.nextDeadline;
+    for (let p = 0; p < this.ownPhases; p++) if (this.phaseTimers[p] !== undefined && this.phaseDue[p]! < due) due = this.phaseDue[p]!;
+    this.dueAt = due;
   }
 
   private fire(): void {
     this.timer = undefined;
+    this.refreshDue();
     this.firing = true;
+    const start = this.onRan ? this.clock.now() : 0;
     try {
       this.runDue();
     } finally {
       this.firing = false;
     }
     if (this.sources.size > 0 && this.timer === undefined) this.arm();
+    this.onRan?.(start, this.clock.now());
   }
 
   private runDue(): void {
@@ -285,6 +332,8 @@ export class Pacer {
     for (const sched of this.own.values()) if (sched.phase === phase) due = Math.min(due, this.ownDeadline(sched));
     this.clock.clearTimer(this.phaseTimers[phase]);
     this.phaseTimers[phase] = due === Infinity ? undefined : this.clock.setTimer(Math.max(0, due - this.clock.now()), () => this.firePhase(phase));
+    this.phaseDue[phase] = due;
+    this.refreshDue();
   }
 
   /** Clears a phase's timer once no source is on that phase. */
@@ -292,17 +341,26 @@ export class Pacer {
     for (const sched of this.own.values()) if (sched.phase === phase) return;
     this.clock.clearTimer(this.phaseTimers[phase]);
     this.phaseTimers[phase] = undefined;
+    this.phaseDue[phase] = Infinity;
+    this.refreshDue();
   }
 
   /** A phase's timer: each of its sources by the shared lateness rule (catch up, or skip ahead), alone. */
   private firePhase(phase: number): void {
     this.phaseTimers[phase] = undefined;
+    this.phaseDue[phase] = Infinity;
     const now = this.clock.now();
     this.recordedDeadline = NaN;
     // No copy of the map per tick: a source removed meanwhile is skipped (fireOwn checks), one started
     // meanwhile has its first deadline still ahead.
-    this.own.forEach((sched, source) => sched.phase === phase && this.fireOwn(source, sched, now));
+    this.firingPhase = true;
+    try {
+      this.own.forEach((sched, source) => sched.phase === phase && this.fireOwn(source, sched, now));
+    } finally {
+      this.firingPhase = false;
+    }
     if (this.phaseTimers[phase] === undefined) this.armPhase(phase);
+    this.onRan?.(now, this.clock.now());
   }
 
   private fireOwn(source: PacerSource, sched: OwnSchedule, now: number): void {

@@ -17,6 +17,8 @@ import type { udp } from "bun";
 import { RtpPortPoolError } from "./errors.ts";
 import type { MediaDirection, RtpSendPath, SendFormat } from "./send-path.ts";
 import type { RtpEndpoint } from "./symmetric-latch.ts";
+import { STALL_RX, stalls } from "../util/stall-recorder.ts";
+import { pacePoint } from "../util/pace-point.ts";
 
 /** What a lease's socket offers: send a datagram, close. A Bun UDP socket, or the media worker's proxy. */
 export interface RtpSocket {
@@ -50,8 +52,12 @@ export type RtpLeaseSendPathFactory = (
 ) => RtpSendPath;
 export type { MediaDirection };
 
-/** Receives every datagram arriving on a leased port. `address` is the sender's IP, `port` its port. */
-export type RtpPacketHandler = (data: Uint8Array, port: number, address: string) => void;
+/**
+ * Receives every datagram arriving on a leased port. `address` is the sender's IP, `port` its port;
+ * `arrivedAt`: when the datagram reached the process (performance.now() ms on this thread), when that
+ * was earlier than this call (the media worker's receive batches, MEDIA_WORKER=on); undefined: now.
+ */
+export type RtpPacketHandler = (data: Uint8Array, port: number, address: string, arrivedAt?: number) => void;
 
 /**
  * Receives socket errors. On Linux an ICMP "port unreachable" for an earlier send (the peer's port is
@@ -137,7 +143,7 @@ export class RtpPortPool {
           bound = await this.binder(
             this.host,
             port,
-            (data, rport, address) => slot.lease?.onPacket?.(data, rport, address),
+            (data, rport, address, arrivedAt) => slot.lease?.onPacket?.(data, rport, address, arrivedAt),
             (err) => slot.lease?.onError?.(err),
           );
         } catch (err) {
@@ -222,7 +228,10 @@ async function bindInThread(host: string, port: number, onData: RtpPacketHandler
     binaryType: "uint8array",
     socket: {
       data(_s, data, rport, address) {
+        const t0 = performance.now();
         onData(data, rport, address);
+        stalls.note(STALL_RX, t0, performance.now()); // what held the thread when a tick is late (stall-recorder.ts)
+        pacePoint(); // a tick due meanwhile runs now, not after the rest of the burst
       },
       error(_s, err) {
         onError(err);

@@ -153,7 +153,7 @@ export class RtpSession {
     this.out =
       lease.openSendPath?.(this.ssrc, initial, this.format, this.dest) ??
       new LocalSendPath(lease.socket, this.ssrc, initial, this.format, this.dest);
-    this.lease.onPacket = (data, port, address) => this.receive(data, port, address);
+    this.lease.onPacket = (data, port, address, arrivedAt) => this.receive(data, port, address, arrivedAt);
     this.lease.onError = () => {
       this.counters.socketErrors++;
     };
@@ -326,7 +326,7 @@ export class RtpSession {
   }
 
   /** Handles one datagram (called by the lease; public for tests that feed bytes directly). */
-  receive(data: Uint8Array, port: number, address: string): void {
+  receive(data: Uint8Array, port: number, address: string, arrivedAt?: number): void {
     if (this.closed) return;
     if (data.length > MAX_RTP_DATAGRAM_BYTES) return this.drop("oversize");
     // RFC 5761 §4: "RTP and RTCP packets are distinguished by the value of the second octet" (the RTCP
@@ -347,7 +347,7 @@ export class RtpSession {
     const kind =
       pt === this.payloadType ? "audio" : pt === this.telephoneEventPt ? "dtmf" : pt === PT_COMFORT_NOISE ? "cn" : null;
     if (!kind) return this.drop("payload_type");
-    const now = this.clock.now();
+    const now = arrivedAt ?? this.clock.now(); // the media worker's receive time: jitter without its batching (RFC 3550 A.8)
     if (this.latch.observe(address, port, now) !== "accepted") return this.drop("source");
     if (!this.policer.admit(now)) return this.drop("rate");
     this.syncDest();

@@ -5,50 +5,24 @@
  * checked in systemd.test.ts, sandbox.test.ts and syscalls.test.ts holds for it too.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { hasSystemdAnalyze, settings, UnitAnalyzer } from "./systemd-support.ts";
 
 const DEPLOY = resolve(import.meta.dir, "../../scripts/deploy");
 const TEMPLATE = readFileSync(join(DEPLOY, "voice-agent@.service"), "utf8");
 const SINGLE = readFileSync(join(DEPLOY, "voice-agent.service"), "utf8");
 const EXAMPLE = readFileSync(join(DEPLOY, "instance.env.example"), "utf8");
-const EXEC = "/usr/local/bin/voice-agent";
-const hasAnalyze = Bun.spawnSync({ cmd: ["sh", "-c", "command -v systemd-analyze"] }).exitCode === 0;
-let dir = "";
-let standIn = "";
+const hasAnalyze = hasSystemdAnalyze();
+let units: UnitAnalyzer;
 
 beforeAll(() => {
-  dir = mkdtempSync(join(tmpdir(), "va-systemd-tpl-"));
-  standIn = join(dir, "bin", "voice-agent");
-  mkdirSync(join(dir, "bin"));
-  writeFileSync(standIn, "#!/bin/sh\nexit 0\n");
-  chmodSync(standIn, 0o755);
+  units = UnitAnalyzer.create("va-systemd-tpl-");
 });
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+afterAll(() => units?.remove());
 
-let n = 0;
-/** Writes `text` as the unit file `voice-agent@2.service` (an instance of the template) and runs systemd-analyze. */
-function analyze(text: string, args: string[]): { exitCode: number; output: string } {
-  const sub = join(dir, `u${n++}`);
-  mkdirSync(sub);
-  const file = join(sub, "voice-agent@2.service");
-  writeFileSync(file, text.replaceAll(EXEC, standIn));
-  const r = Bun.spawnSync({ cmd: ["systemd-analyze", ...args, file], stdout: "pipe", stderr: "pipe", env: { ...process.env, SYSTEMD_COLORS: "0" } });
-  return { exitCode: r.exitCode ?? -1, output: (r.stdout.toString() + r.stderr.toString()).trim() };
-}
-
-/** key → values in order (comments and sections dropped). */
-function settings(text: string): Map<string, string[]> {
-  const m = new Map<string, string[]>();
-  for (const raw of text.split("\n")) {
-    const line = raw.trim();
-    if (line === "" || line.startsWith("#") || line.startsWith("[")) continue;
-    const eq = line.indexOf("=");
-    m.set(line.slice(0, eq), [...(m.get(line.slice(0, eq)) ?? []), line.slice(eq + 1)]);
-  }
-  return m;
-}
+/** Runs a systemd-analyze command on `text` as the unit file `voice-agent@2.service` (an instance of the template). */
+const analyze = (text: string, args: string[]) => units.analyze(text, args, "voice-agent@2.service");
 
 describe.skipIf(!hasAnalyze)("systemd-analyze on an instance (voice-agent@2)", () => {
   test("verifies with exit 0 and no output; exposure below 2.0", () => {

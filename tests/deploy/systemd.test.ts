@@ -9,37 +9,21 @@
  * at a stand-in executable in a temp dir.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { readFileSync } from "node:fs";
+import { resolve } from "node:path";
+import { hasSystemdAnalyze, settings, UnitAnalyzer } from "./systemd-support.ts";
 
 const UNIT = readFileSync(resolve(import.meta.dir, "../../scripts/deploy/voice-agent.service"), "utf8");
-const EXEC = "/usr/local/bin/voice-agent";
-let dir = "";
-let standIn = "";
+let units: UnitAnalyzer;
 
 beforeAll(() => {
-  const which = Bun.spawnSync({ cmd: ["sh", "-c", "command -v systemd-analyze"] });
-  if (which.exitCode !== 0) throw new Error("systemd-analyze not found: apt-get install systemd (Debian package 'systemd')");
-  dir = mkdtempSync(join(tmpdir(), "va-systemd-"));
-  standIn = join(dir, "bin", "voice-agent");
-  mkdirSync(join(dir, "bin"));
-  writeFileSync(standIn, "#!/bin/sh\nexit 0\n");
-  chmodSync(standIn, 0o755);
+  if (!hasSystemdAnalyze()) throw new Error("systemd-analyze not found: apt-get install systemd (Debian package 'systemd')");
+  units = UnitAnalyzer.create("va-systemd-");
 });
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+afterAll(() => units?.remove());
 
-let n = 0;
-/** Writes `text` (ExecStart rewritten to the stand-in) as a unit file and runs a systemd-analyze command on it. */
-function analyze(text: string, args: string[]): { exitCode: number; output: string } {
-  const sub = join(dir, `u${n++}`);
-  mkdirSync(sub);
-  const file = join(sub, "voice-agent.service");
-  writeFileSync(file, text.replaceAll(EXEC, standIn));
-  const r = Bun.spawnSync({ cmd: ["systemd-analyze", ...args, file], stdout: "pipe", stderr: "pipe", env: { ...process.env, SYSTEMD_COLORS: "0" } });
-  return { exitCode: r.exitCode ?? -1, output: (r.stdout.toString() + r.stderr.toString()).trim() };
-}
-
+/** Runs a systemd-analyze command on `text` as voice-agent.service. */
+const analyze = (text: string, args: string[]) => units.analyze(text, args, "voice-agent.service");
 const verify = (text: string) => analyze(text, ["verify", "--man=no"]);
 
 /** Replaces exactly one line matching `re` (fails the test if it is absent, so a mutation cannot be a no-op). */
@@ -48,19 +32,6 @@ function mutate(re: RegExp, replacement: string): string {
   const hits = lines.filter((l) => re.test(l));
   expect(hits.length).toBe(1);
   return lines.map((l) => (re.test(l) ? replacement : l)).join("\n");
-}
-
-/** The unit's assignments, last one wins except list-valued keys which accumulate. */
-function settings(text: string): Map<string, string[]> {
-  const m = new Map<string, string[]>();
-  for (const raw of text.split("\n")) {
-    const line = raw.trim();
-    if (line === "" || line.startsWith("#") || line.startsWith("[")) continue;
-    const eq = line.indexOf("=");
-    const key = line.slice(0, eq);
-    m.set(key, [...(m.get(key) ?? []), line.slice(eq + 1)]);
-  }
-  return m;
 }
 
 describe("systemd-analyze verify", () => {

@@ -60,8 +60,8 @@ describe.skipIf(missingTools(["sipp"]).length > 0)("headroom admission (compiled
     expect(r1.exitCode, describeSipp(r1)).toBe(0);
   }, 90_000);
 
-  test("checks off (ADMISSION_CPU_PCT=0, ADMISSION_PACER_P99_MS=0): the same load takes the call", async () => {
-    const agent = await startAgent({ ADMISSION_MIN_CALLS: "0", ADMISSION_CPU_PCT: "0", ADMISSION_PACER_P99_MS: "0" });
+  test("checks off (ADMISSION_CPU_PCT=0, ADMISSION_PACER_P99_MS=0, ADMISSION_VAD_SKIP_PCT=0): the same load takes the call", async () => {
+    const agent = await startAgent({ ADMISSION_MIN_CALLS: "0", ADMISSION_CPU_PCT: "0", ADMISSION_PACER_P99_MS: "0", ADMISSION_VAD_SKIP_PCT: "0" });
     started.push(agent);
     const r = await runSipp({ scenario: "inbound-call", target: `127.0.0.1:${agent.sipPort}`, audioFile: silenceFile(1), pauseMs: 1500, timeoutMs: 30_000 });
     expect(r.exitCode, describeSipp(r)).toBe(0);

@@ -53,6 +53,32 @@ export async function startAgent(
 ): Promise<RunningAgent> {
   const fromSource = process.env.VOICE_AGENT_E2E === "source" && !opts.binary;
   if (!fromSource && !opts.binary) await ensureBinary();
+  // A port picked free can be bound by another process before the agent binds it (other tests on the
+  // machine, or another agent of the same file probing its RTP range): the agent then stops at start
+  // ("SIP_PORT: cannot bind udp …: EADDRINUSE"). That is the harness's race, not the agent's fault: start
+  // again on fresh ports, unless the caller chose the ports.
+  const pinned = ["SIP_PORT", "SERVER_PORT", "RTP_PORT_START"].some((k) => k in env);
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startAgentOnce(env, args, opts, fromSource);
+    } catch (err) {
+      const msg = String((err as Error)?.message ?? err);
+      if (pinned || attempt >= START_ATTEMPTS || !PORT_TAKEN.test(msg)) throw err;
+      console.warn(`startAgent: a picked port was taken before the agent bound it; starting again on fresh ports (attempt ${attempt + 1})\n${msg.split("\n").find((l) => PORT_TAKEN.test(l))}`);
+    }
+  }
+}
+
+/** Start-up failures that mean a port picked free was taken meanwhile (src/cli: SIP listeners, HTTP listen). */
+const PORT_TAKEN = /(SIP_PORT|SERVER_PORT)\b[^\n]*(cannot bind|cannot listen)/;
+const START_ATTEMPTS = 3;
+
+async function startAgentOnce(
+  env: Record<string, string>,
+  args: string[],
+  opts: { binary?: string },
+  fromSource: boolean,
+): Promise<RunningAgent> {
   const sipPort = await freeUdpPort();
   const httpPort = await freeTcpPort();
   const rtpStart = await freeUdpPortRange(40);
@@ -79,7 +105,14 @@ export async function startAgent(
       ...env,
     },
   });
-  await proc.waitForLine(/"voice-agent started"/, { timeoutMs: 30_000 });
+  try {
+    await proc.waitForLine(/"voice-agent started"/, { timeoutMs: 30_000 });
+  } catch (err) {
+    await proc.stop({ signal: "SIGKILL", graceMs: 1000 }).catch(() => undefined);
+    rmSync(dataDir, { recursive: true, force: true });
+    rmSync(tmpDir, { recursive: true, force: true });
+    throw err;
+  }
   const base = `http://127.0.0.1:${httpPort}`;
   return {
     proc,

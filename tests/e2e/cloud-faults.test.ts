@@ -138,6 +138,29 @@ async function greetingDone(f: CloudFakes, m: Mark): Promise<void> {
   await waitUntil("greeting audio", () => allContexts(f.cartesia).slice(m.contexts).some((c) => c.ctx.done));
 }
 
+/**
+ * The agent itself has ended the greeting: its record of the live call holds the greeting's agent turn
+ * (written once the reply played out, or was cut). A fault that drops the TTS socket waits for this, not
+ * only for the fake's `done` (greetingDone): the fake marks its context done as it sends `done`, and a
+ * relay kill (connections reset) in the next few ms loses that message on its way. The agent then sees its
+ * greeting fail before any reply completed, which is the call-start rule (provider-failures.ts
+ * `replyRecovery`): flite serves the rest of the call, the greeting restarts in flite, and no Cartesia
+ * handshake ever comes — the 30 s wait "for a refused handshake" of the "cartesia 401" and "cartesia 500"
+ * cells in ~1 of 4 full runs. Killing right after the fake's `done` reproduced it in 6 of 6 calls; after
+ * this wait, 0 of 6.
+ */
+async function greetingEnded(agent: RunningAgent, timeoutMs = 20_000): Promise<void> {
+  const end = performance.now() + timeoutMs;
+  for (;;) {
+    const list = await agent.get("/calls");
+    // This call is up (`during` runs once its RTP flows): the newest live one on the lane's agent.
+    const live = (list.active ?? []).filter((c: any) => c.state !== "ended").sort((a: any, b: any) => (a.startedAt < b.startedAt ? -1 : 1));
+    if ((live.at(-1)?.turns ?? []).some((t: any) => t.speaker === "agent")) return;
+    if (performance.now() > end) throw new Error(`fault script: timed out waiting for the agent's greeting turn (live calls: ${JSON.stringify(live.map((c: any) => c.turns))})`);
+    await Bun.sleep(20);
+  }
+}
+
 /** Gemini's n-th request of this call (1 = greeting) has arrived. */
 const geminiRequest = (f: CloudFakes, m: Mark, n: number) =>
   waitUntil(`gemini request ${n}`, () => f.gemini.requests.length >= m.gemini + n, 30_000);
@@ -199,7 +222,7 @@ interface Cell {
   gapMs?: number;
   leadMs?: number;
   /** Runs during the call; resolves with the capture time (epoch ms) the failure hit the agent. */
-  inject(f: CloudFakes, m: Mark): Promise<number>;
+  inject(f: CloudFakes, m: Mark, agent: RunningAgent): Promise<number>;
   /** Undoes the fault after the call. */
   heal(f: CloudFakes): void;
   /** 401 cells: how many requests were rejected during the call. */
@@ -217,6 +240,8 @@ const now = () => Date.now();
  * two drift apart now and then (in full CI runs one cell in ~4 runs, a different one each time: e.g.
  * "cartesia 500" waited 30 s for a handshake the agent never made; alone 25 of 25 runs pass). A broken
  * agent fails both attempts; a retry is printed (`noteAttempt`), so a cell that needs it is visible.
+ * (That "cartesia 500" wait, and the same on "cartesia 401", had a cause of its own, now closed: see
+ * greetingEnded.)
  */
 const CELL_RETRIES = 1;
 const attempts = new Map<string, number>();
@@ -416,8 +441,9 @@ const CELLS: Cell[] = [
     // gets 401 (turn A, turn B). (A 401 at call start is the call-start fallback case, below.)
     provider: "cartesia", fault: "401", transient: false, hears: "apology",
     count401: (f, m) => f.cartesia.refused.filter((x) => x === 401).length - m.ct401,
-    inject: async (f, m) => {
+    inject: async (f, m, agent) => {
       await greetingDone(f, m);
+      await greetingEnded(agent);
       f.cartesia.setMode({ rejectWith: 401 });
       f.relays.cartesia.kill();
       f.relays.cartesia.revive();
@@ -442,8 +468,9 @@ const CELLS: Cell[] = [
     // At the handshake: after the greeting the call's socket goes, turn A's new one is refused with 500,
     // turn B connects again.
     provider: "cartesia", fault: "500", transient: true, hears: "apology",
-    inject: async (f, m) => {
+    inject: async (f, m, agent) => {
       await greetingDone(f, m);
+      await greetingEnded(agent);
       f.cartesia.setMode({ rejectWith: 500 });
       f.relays.cartesia.kill();
       f.relays.cartesia.revive();
@@ -496,7 +523,7 @@ async function runCell(lane: Lane, cell: Cell): Promise<CellRun> {
       // and slower still beside three other lanes on two cores): listen longer for its reply.
       listenMs: !cell.transient && cell.hears === "apology" ? gap : !cell.transient ? FALLBACK_LISTEN_MS : 3500,
       during: async () => {
-        faultAt = await cell.inject(f, m);
+        faultAt = await cell.inject(f, m, lane.agent);
       },
     });
     const name = `cloud-faults-${cell.provider}-${cell.fault}`;

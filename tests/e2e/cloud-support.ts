@@ -14,6 +14,7 @@
  */
 import type { Socket, TCPSocketListener } from "bun";
 import { decodeFrame } from "../../src/media/g711";
+import { concatBytes } from "../../src/util/concat";
 import { startFakeCartesia, type FakeCartesia, type FakeCartesiaContext, type FakeCartesiaConnection } from "../fakes/cartesia.ts";
 import { startFakeDeepgram, type FakeDeepgram } from "../fakes/deepgram.ts";
 import { startFakeGemini, type FakeGemini } from "../fakes/gemini.ts";
@@ -233,15 +234,7 @@ export function agentTalkspurts(call: PlacedCall, opts: { minGapMs?: number } = 
   return out;
 }
 
-export function concatBytes(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
+export { concatBytes };
 
 /** First index of `needle` in `hay` at or after `from`, or −1 (naive search; fine for seconds of audio). */
 export function indexOfBytes(hay: Uint8Array, needle: Uint8Array, from = 0): number {

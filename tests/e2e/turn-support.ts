@@ -34,6 +34,7 @@ import { describeSipp, runSipp, type SippResult } from "../support/sipp.ts";
 import { speechPcm8k, writeG711File, type FliteVoice } from "../support/speech.ts";
 import { createFliteTts } from "../../src/providers/flite/flite-tts.ts";
 import { SentenceSplitter } from "../../src/pipeline/sentence-splitter.ts";
+import { concatInt16 } from "../../src/util/concat.ts";
 import { startAgent, waitFor, type RunningAgent } from "./agent.ts";
 
 export const RATE = 8000;
@@ -381,13 +382,7 @@ export async function agentSpeech(text: string, opts: { fixed?: boolean } = {}):
   const chunks = opts.fixed ? [text] : [...s.push(text), ...s.flush()];
   const parts: Int16Array[] = [];
   for (const c of chunks) parts.push(await flite.synthesize8k(c));
-  const out = new Int16Array(parts.reduce((k, p) => k + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
+  return concatInt16(parts);
 }
 
 /**
@@ -739,12 +734,5 @@ export function quantile(xs: number[], p: number): number {
 /** PCM16 of the agent's RTP, by timestamp (what the caller heard). */
 export function agentPcm(call: Pick<TurnCall, "fromAgent">): Int16Array {
   const pk = call.fromAgent.audioPackets;
-  const parts = pk.map((p) => decodeG711(p.payload, p.payloadType === 8 ? "alaw" : "mulaw"));
-  const out = new Int16Array(parts.reduce((k, p) => k + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
+  return concatInt16(pk.map((p) => decodeG711(p.payload, p.payloadType === 8 ? "alaw" : "mulaw")));
 }

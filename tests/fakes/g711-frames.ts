@@ -12,15 +12,7 @@ export function run(value: number, ms: number): Uint8Array {
   return new Uint8Array(ms * 8).fill(value);
 }
 
-export function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
+export { concatBytes as concat } from "../../src/util/concat.ts";
 
 /** Splits G.711 bytes into 160-byte frames (the last one may be shorter). */
 export function toFrames(bytes: Uint8Array, codec: "PCMU" | "PCMA" = "PCMU"): AudioFrame[] {

@@ -139,6 +139,8 @@ describe("createMetrics", () => {
       voice_agent_log_lines_lost_total: "counter",
       voice_agent_store_writes_total: "counter",
       voice_agent_vad_total: "counter",
+      voice_agent_vad_backlog_windows: "gauge",
+      voice_agent_vad_lag_max_ms: "gauge",
       voice_agent_rtcp_rtt_ms: "histogram",
       voice_agent_rtcp_fraction_lost: "histogram",
       voice_agent_rtcp_jitter_ms: "histogram",
@@ -161,7 +163,22 @@ describe("createMetrics", () => {
     for (const reason of ["rate_limited", "untrusted_rejected", "untrusted_dropped", "malformed_rejected", "malformed_dropped"]) {
       expect(valueOf(f, "voice_agent_sip_refused_total", { reason })).toBeGreaterThanOrEqual(0);
     }
-    for (const what of ["windows", "runs"]) expect(valueOf(f, "voice_agent_vad_total", { what })).toBeGreaterThanOrEqual(0);
+    for (const what of ["windows", "runs", "skipped"]) expect(valueOf(f, "voice_agent_vad_total", { what })).toBeGreaterThanOrEqual(0);
+  });
+
+  test("the VAD backlog gauges read the process-wide backlog; the lag maximum is per scrape", async () => {
+    const { vadBacklog } = await import("../../src/media/vad/batcher.ts");
+    const m = createMetrics({ defaultMetrics: false });
+    vadBacklog.waiting += 7;
+    vadBacklog.maxBehindMs = Math.max(vadBacklog.maxBehindMs, 192);
+    try {
+      const f = await scrape(m);
+      expect(valueOf(f, "voice_agent_vad_backlog_windows")).toBeGreaterThanOrEqual(7);
+      expect(valueOf(f, "voice_agent_vad_lag_max_ms")).toBeGreaterThanOrEqual(192);
+      expect(valueOf(await scrape(m), "voice_agent_vad_lag_max_ms")).toBe(0); // taken by the first scrape
+    } finally {
+      vadBacklog.waiting -= 7;
+    }
   });
 
   test("RTP drops and SIP refusals are read from the process totals at scrape time", async () => {

@@ -9,6 +9,7 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { createFliteTts } from "../../src/providers/flite/flite-tts";
 import { SentenceSplitter } from "../../src/pipeline/sentence-splitter";
+import { concatInt16 } from "../../src/util/concat";
 import { matchAudio, segmentTalkspurts, trimSilence } from "../support/audio-match.ts";
 import { g711RoundTrip } from "../support/g711.ts";
 import { stopAllManaged } from "../support/process.ts";
@@ -22,15 +23,7 @@ const OPENING = "Hello! I'm calling about your order. Do you have a moment?";
 const CALL = { phone_number: "+14155550100", opening_reason: "about your order", objective: "Tell them it ships tomorrow." };
 
 const silence = (ms: number) => new Int16Array((ms * 8000) / 1000);
-function concat(...parts: Int16Array[]): Int16Array {
-  const out = new Int16Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
+const concat = (...parts: Int16Array[]): Int16Array => concatInt16(parts);
 
 /**
  * What the agent's audio for `text` must look like at the far end: the reply is cut into chunks by the

@@ -268,29 +268,41 @@ describe("MediaPlane (the real worker thread)", () => {
     }
   });
 
-  test("a late call thread finds one batch waiting, not a queue of messages: every datagram, in order", async () => {
+  test("a late call thread finds one batch waiting, not a queue of messages: every datagram, in order, with when it arrived", async () => {
     const plane = MediaPlane.start();
     const [port] = [await freeUdpPortRange(1)];
     const peer = await rtpReceiver();
     const got: number[] = [];
+    const arrived: number[] = [];
+    const handled: number[] = [];
     try {
-      const bound = await plane.binder("127.0.0.1", port, (data) => got.push(data[0]! | (data[1]! << 8)), () => {});
+      const bound = await plane.binder("127.0.0.1", port, (data, _p, _a, at) => (got.push(data[0]! | (data[1]! << 8)), arrived.push(at!), handled.push(performance.now())), () => {});
       const datagram = (i: number) => new Uint8Array([i & 0xff, i >> 8, 0, 0]);
       peer.socket.send(datagram(0), port, "127.0.0.1");
       await waitFor(() => got.length === 1);
       const before = plane.batches;
       // The call thread busy for 300 ms while a datagram arrives every ~1 ms (the worker flushes every 2 ms).
       let sent = 1;
+      const sentAt: number[] = [performance.now()];
       const until = performance.now() + 300;
       let next = performance.now();
       while (performance.now() < until) {
         if (performance.now() >= next) {
+          sentAt.push(performance.now());
           peer.socket.send(datagram(sent++), port, "127.0.0.1");
           next += 1;
         }
       }
       await waitFor(() => got.length === sent, 5000);
       expect(got).toEqual(Array.from({ length: sent }, (_, i) => i));
+      // Each carries when the worker received it (this thread's clock), not when this thread got to it.
+      for (let i = 1; i < sent; i++) {
+        expect(arrived[i]!).toBeGreaterThanOrEqual(arrived[i - 1]! - 0.01);
+        expect(arrived[i]!).toBeGreaterThanOrEqual(sentAt[i]! - 1);
+        expect(arrived[i]!).toBeLessThanOrEqual(handled[i]! + 0.01);
+      }
+      const firstHalf = Math.floor(sent / 2);
+      expect(handled[firstHalf]! - arrived[firstHalf]!).toBeGreaterThan(100); // held ~150 ms by the busy thread
       // Without flow control: one message per 2 ms flush (~150). With it: the one in flight, then the rest.
       expect(plane.batches - before).toBeLessThanOrEqual(4);
       bound.socket.close();

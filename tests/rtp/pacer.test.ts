@@ -21,6 +21,72 @@ describe("Pacer", () => {
     pacer.stop();
   });
 
+  test("onRan reports each timer's run with its start and end on the clock", () => {
+    const clock = new FakeClock(0);
+    const runs: [number, number][] = [];
+    const pacer = new Pacer({ clock, onRan: (s, e) => runs.push([s, e]) });
+    // A source that holds the thread 3 ms (the fake clock moves only when told).
+    pacer.add({ onTick: () => void ((clock as unknown as { t: number }).t += 3) });
+    clock.advance(40);
+    expect(runs).toEqual([
+      [20, 23],
+      [40, 43],
+    ]);
+    pacer.stop();
+  });
+
+  test("poll runs a due tick at once (its timer waits behind other work) and re-arms; nothing before the deadline", () => {
+    const clock = new FakeClock(0);
+    const pacer = new Pacer({ clock });
+    const src = recorder(clock);
+    pacer.add(src);
+    const t = clock as unknown as { t: number };
+    t.t = 19.9; // the thread ran something else up to here, without its timers
+    pacer.poll();
+    expect(src.times).toEqual([]);
+    t.t = 21.5;
+    pacer.poll(); // due at 20: runs now, 1.5 ms late, not when the loop reaches the timer
+    expect(src.times).toEqual([21.5]);
+    expect(pacer.lateness.snapshot().count).toBe(1);
+    pacer.poll(); // nothing more is due
+    clock.advance(0); // the cleared timer does not tick again
+    expect(src.times).toEqual([21.5]);
+    clock.advance(40 - 21.5);
+    expect(src.times).toEqual([21.5, 40]); // the schedule goes on from its deadlines
+    expect(clock.pending).toBe(1);
+    pacer.stop();
+  });
+
+  test("poll runs a due phase of the own schedules; a poll from inside a tick does nothing", () => {
+    const clock = new FakeClock(0);
+    const pacer = new Pacer({ clock });
+    const shared = recorder(clock);
+    pacer.add(shared);
+    let inner = 0;
+    const talker: PacerSource & { times: number[] } = {
+      times: [],
+      onTick() {
+        this.times.push(clock.now());
+        pacer.poll(); // re-entry is ignored
+        inner++;
+      },
+    };
+    pacer.add(talker);
+    clock.advance(26); // shared ticks at 20 (both sources)
+    pacer.startNow(talker); // ticks at 26, then on the 25 ms phase: 45, 65, …
+    expect(talker.times).toEqual([20, 26]);
+    const t = clock as unknown as { t: number };
+    t.t = 47;
+    pacer.poll(); // the shared tick of 40 and the phase of 45 are both due
+    expect(shared.times).toEqual([20, 47]);
+    expect(talker.times).toEqual([20, 26, 47]);
+    clock.advance(65 - 47);
+    expect(talker.times).toEqual([20, 26, 47, 65]);
+    expect(inner).toBe(4);
+    expect(clock.pending).toBe(2); // one shared, one phase timer: none left behind by poll
+    pacer.stop();
+  });
+
   test("no drift over 1000 ticks with timers firing 0–7 ms late", () => {
     const fake = new FakeClock(0);
     const rnd = mulberry32(7);

@@ -208,6 +208,15 @@ describe("RtpSession receiving", () => {
     expect(session.stats.jitterMs).toBeCloseTo(4.541015625 / 8, 9);
   });
 
+  test("jitter from the arrival times a receive batch carries (media worker), not from when the batch is handled", async () => {
+    const { session, clock } = await setup();
+    const f = new Uint8Array(160).fill(0xff);
+    // The same arrivals as above (0, 25, 40, 60 ms), all handled at once 70 ms later: the jitter is theirs.
+    clock.advance(70);
+    [0, 25, 40, 60].forEach((t, i) => session.receive(pkt(10 + i, i * 160, f), FROM[1], FROM[0], t));
+    expect(session.stats.jitterMs).toBeCloseTo(4.541015625 / 8, 9);
+  });
+
   test("unknown payload types, malformed packets and comfort noise are not audio", async () => {
     const { session, audio } = await setup();
     session.receive(pkt(1, 0, new Uint8Array(20), 18), FROM[1], FROM[0]); // G.729: not negotiated

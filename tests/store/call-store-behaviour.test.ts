@@ -11,7 +11,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SQL } from "bun";
-import type { CallRecord, TurnRecord } from "../../src/pipeline/call-record";
+import type { CallRecord } from "../../src/pipeline/call-record";
+import { outbound, turn } from "./records";
 import { PgCallStore, PG_SCHEMA_VERSION, SqliteCallStore, StoreError, storeTotals } from "../../src/store";
 import { hasPostgres, startPostgres, type TestPostgres } from "../support/postgres.ts";
 import { freeTcpPort } from "../support/ports.ts";
@@ -61,29 +62,6 @@ const subjects: Subject[] = [
     },
   },
 ];
-
-function outbound(id: string, startedAt = "2026-11-29T10:00:00.000Z"): CallRecord {
-  return {
-    id,
-    sipCallId: `${id}@127.0.0.1`,
-    direction: "outbound",
-    from: "sip:+14155550123@trunk.example",
-    to: "sip:+14155550100@trunk.example",
-    state: "ringing",
-    status: "initiating",
-    startedAt,
-    turns: [],
-    bargeIns: 0,
-    providers: { stt: "s", llm: "l", tts: "t" },
-    openingReason: "about your dentist appointment tomorrow",
-    objective: "confirm or reschedule",
-    metadata: { customer: 42, tags: ["a", "b"], nested: { ok: true } },
-  };
-}
-
-function turn(index: number, speaker: "agent" | "caller", text: string, extra: Partial<TurnRecord> = {}): TurnRecord {
-  return { index, speaker, text, at: `2026-11-29T10:00:0${index}.000Z`, ...extra };
-}
 
 for (const subject of subjects) {
   describe.skipIf(subject.skip)(`call store behaviour: ${subject.name}`, () => {

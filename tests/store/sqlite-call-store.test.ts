@@ -3,7 +3,7 @@ import { Database } from "bun:sqlite";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { CallRecord, TurnRecord } from "../../src/pipeline/call-record";
+import { outbound, turn } from "./records";
 import { SqliteCallStore, StoreError, DB_FILE, SCHEMA_VERSION } from "../../src/store";
 
 const dirs: string[] = [];
@@ -14,29 +14,6 @@ function tempDir(): string {
   const d = mkdtempSync(join(tmpdir(), "va-store-"));
   dirs.push(d);
   return d;
-}
-
-function outbound(id: string, startedAt = "2026-11-29T10:00:00.000Z"): CallRecord {
-  return {
-    id,
-    sipCallId: `${id}@127.0.0.1`,
-    direction: "outbound",
-    from: "sip:+14155550123@trunk.example",
-    to: "sip:+14155550100@trunk.example",
-    state: "ringing",
-    status: "initiating",
-    startedAt,
-    turns: [],
-    bargeIns: 0,
-    providers: { stt: "s", llm: "l", tts: "t" },
-    openingReason: "about your dentist appointment tomorrow",
-    objective: "confirm or reschedule",
-    metadata: { customer: 42, tags: ["a", "b"], nested: { ok: true } },
-  };
-}
-
-function turn(index: number, speaker: "agent" | "caller", text: string, extra: Partial<TurnRecord> = {}): TurnRecord {
-  return { index, speaker, text, at: `2026-11-29T10:00:0${index}.000Z`, ...extra };
 }
 
 describe("SqliteCallStore", () => {
@@ -97,118 +74,8 @@ describe("SqliteCallStore", () => {
     store.close();
   });
 
-  test("a record reads back field for field after reopening (metadata, cause, latency, interrupted turns)", () => {
-    const dir = tempDir();
-    const a = SqliteCallStore.open({ dir });
-    const r = outbound("c2");
-    a.add(r);
-    r.state = "connected";
-    r.status = "connected";
-    r.ringingAt = "2026-11-29T10:00:01.000Z";
-    r.answeredAt = "2026-11-29T10:00:02.000Z";
-    r.codec = "PCMA";
-    r.bargeIns = 1;
-    r.turns.push(turn(0, "agent", "Hello there", { interrupted: true, generatedText: "Hello there, how are you today?" }));
-    r.turns.push(turn(1, "caller", "Busy", { latency: { finalTranscriptMs: 120 } }));
-    r.turns.push(turn(2, "agent", "Sorry", { error: "llm unavailable: 503", latency: { firstTokenMs: 5 } }));
-    r.turns.push(turn(3, "agent", "Sorry, I had a problem just now.", { tts: "flite (fallback)" }));
-    r.hangupCause = { code: 486, reason: "Busy Here", source: "remote" };
-    r.status = "busy";
-    a.end("c2", "rejected", new Date("2026-11-29T10:00:12.000Z"));
-    const live = structuredClone(r);
-    a.close();
-
-    const b = SqliteCallStore.open({ dir });
-    expect(b.get("c2")).toEqual(live);
-    expect(b.get("nope")).toBeUndefined();
-    b.close();
-  });
-
-  test("end() stores exactly the final transcript (a turn the conversation withdrew is removed)", () => {
-    const dir = tempDir();
-    const s = SqliteCallStore.open({ dir });
-    const r = outbound("c3");
-    s.add(r);
-    const t = [turn(0, "agent", "Hi"), turn(1, "caller", "so I was")];
-    for (const x of t) {
-      r.turns.push(x);
-      s.addTurn(r.id, x);
-    }
-    r.turns.pop(); // AgentCall merges a caller turn into a longer one: the record drops it
-    s.end("c3", "local_bye");
-    expect(s.get("c3")!.turns.map((x) => x.text)).toEqual(["Hi"]);
-    s.close();
-  });
-
-  test("list: live calls first, ended calls newest first, filters and limit; both directions", () => {
-    const s = SqliteCallStore.open({ dir: tempDir() });
-    for (let i = 0; i < 5; i++) {
-      const r = outbound(`o${i}`, `2026-11-29T10:0${i}:00.000Z`);
-      s.add(r);
-      r.status = i % 2 ? "busy" : "completed";
-      s.end(r.id, "x");
-    }
-    const inbound: CallRecord = { ...outbound("in1", "2026-11-29T11:00:00.000Z"), direction: "inbound", status: undefined };
-    s.add(inbound);
-    s.end("in1", "remote_bye");
-    const live = outbound("live", "2026-11-29T12:00:00.000Z");
-    s.add(live);
-    expect(s.list().active.map((r) => r.id)).toEqual(["live"]);
-    expect(s.list().recent.map((r) => r.id)).toEqual(["in1", "o4", "o3", "o2", "o1", "o0"]);
-    expect(s.list({ direction: "outbound", limit: 2 }).recent.map((r) => r.id)).toEqual(["o4", "o3"]);
-    expect(s.list({ status: "busy" }).recent.map((r) => r.id)).toEqual(["o3", "o1"]);
-    expect(s.list({ direction: "inbound" }).active).toEqual([]);
-    expect(s.count()).toBe(7);
-    s.close();
-  });
-
-  test("calls left live by a process that never closed the store are ended with reason restart", () => {
-    const dir = tempDir();
-    const clock = { t: Date.parse("2026-11-29T10:00:00.000Z") };
-    const now = () => new Date(clock.t);
-    const a = SqliteCallStore.open({ dir, now });
-    const ringing = outbound("ringing");
-    a.add(ringing);
-    const connected = outbound("connected");
-    a.add(connected);
-    clock.t += 2000;
-    connected.state = "connected";
-    connected.status = "connected";
-    connected.answeredAt = now().toISOString();
-    a.save(connected);
-    clock.t += 7000;
-    const t0 = turn(0, "agent", "Hello");
-    connected.turns.push(t0);
-    a.addTurn("connected", t0); // last write: 10:00:09
-    const done = outbound("done");
-    a.add(done);
-    done.status = "completed";
-    a.end("done", "remote_bye", now());
-    // No close(): the process "dies" here.
-
-    clock.t += 60_000;
-    const b = SqliteCallStore.open({ dir, now });
-    expect(b.recovery.ended.sort()).toEqual(["connected", "ringing"]);
-    expect(b.activeCount).toBe(0);
-    const c = b.get("connected")!;
-    expect(c).toMatchObject({
-      state: "ended",
-      status: "failed",
-      endReason: "restart",
-      hangupCause: { code: null, reason: "the agent restarted during the call", source: "local" },
-    });
-    expect(c.endedAt).toBe("2026-11-29T10:00:09.000Z"); // the last write, not the restart time
-    expect(c.durationMs).toBe(7000);
-    expect(c.turns.map((t) => t.text)).toEqual(["Hello"]);
-    expect(b.get("ringing")).toMatchObject({ state: "ended", status: "failed", endReason: "restart" });
-    expect(b.get("done")).toMatchObject({ state: "ended", status: "completed", endReason: "remote_bye" });
-    // A second restart finds nothing more to recover.
-    b.close();
-    const c2 = SqliteCallStore.open({ dir, now });
-    expect(c2.recovery.ended).toEqual([]);
-    c2.close();
-    a.close();
-  });
+  // Read-back field for field, end() keeping the final transcript, list() and restart recovery are in
+  // call-store-behaviour.test.ts, which runs them on SQLite and on PostgreSQL.
 
   test("kill -9 of a writing process: every committed call and turn is there after reopening", async () => {
     const dir = tempDir();

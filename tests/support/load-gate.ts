@@ -139,6 +139,10 @@ export interface LoadRow {
   vadBatch?: number;
   /** Silero windows per call per second of the window (31.25 per stream: one per 32 ms), absent when unknown. */
   vadWindowsPerCallS?: number;
+  /** Silero windows skipped by overload shedding (VAD_MAX_LAG_MS) per call per second of the window; absent when unknown. */
+  vadSkippedPerCallS?: number;
+  /** The most audio any call's VAD had queued behind a window during the window (voice_agent_vad_lag_max_ms), ms; absent when unknown. */
+  vadLagMaxMs?: number;
   /**
    * With interrupting callers: replies that were playing when the interruption began, those cut within
    * 1 s of it, and the time from the interruption's start to the reply's last frame (p50/p90, ms).
@@ -159,7 +163,7 @@ export function gateFailures(r: LoadRow): string[] {
   return f;
 }
 
-const COLUMNS = ["pipeline", "calls", "replied", "replies", "reply p50/p90", "cpu %", "main/workers %", "cpu0 others %", "cpu ms/call-s", "rss MiB (+children)", "gap p50", "p90", "p99", "max", "underruns (late)", "OPTIONS p99/max", "pacer p99", "vad batch (windows/call-s)", "barge-in cut p50/p90", "gate"];
+const COLUMNS = ["pipeline", "calls", "replied", "replies", "reply p50/p90", "cpu %", "main/workers %", "cpu0 others %", "cpu ms/call-s", "rss MiB (+children)", "gap p50", "p90", "p99", "max", "underruns (late)", "OPTIONS p99/max", "pacer p99", "vad batch (windows/call-s) [skipped/call-s, lag max ms]", "barge-in cut p50/p90", "gate"];
 
 /** The printed table, one row per run. */
 export function loadTable(rows: readonly LoadRow[]): string {
@@ -185,7 +189,8 @@ export function loadTable(rows: readonly LoadRow[]): string {
       r.lateSilence ? `${r.underruns} (${r.lateSilence})` : String(r.underruns),
       `${f1(r.optionsP99Ms)}/${f1(r.optionsMaxMs)}${r.optionsLost ? ` (${r.optionsLost} lost)` : ""}`,
       r.pacerP99Ms < 0 ? "?" : f1(r.pacerP99Ms),
-      (r.vadBatch === undefined ? "-" : f1(r.vadBatch)) + (r.vadWindowsPerCallS === undefined ? "" : ` (${f1(r.vadWindowsPerCallS)})`),
+      (r.vadBatch === undefined ? "-" : f1(r.vadBatch)) + (r.vadWindowsPerCallS === undefined ? "" : ` (${f1(r.vadWindowsPerCallS)})`) +
+        (r.vadLagMaxMs === undefined ? "" : ` [${f1(r.vadSkippedPerCallS ?? 0)}, ${r.vadLagMaxMs.toFixed(0)}]`),
       r.bargeIn ? `${r.bargeIn.cut}/${r.bargeIn.overlapped} in ${r.bargeIn.p50Ms.toFixed(0)}/${r.bargeIn.p90Ms.toFixed(0)}` : "-",
       fails.length ? `FAIL: ${fails.join("; ")}` : "pass",
     ];

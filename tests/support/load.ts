@@ -153,10 +153,11 @@ function workerFrames(text: string, kind: string): number {
 function playoutHeld(text: string, kind: string): number {
   return Number(new RegExp(`^voice_agent_playout_held_total\\{kind="${kind}"\\} (\\d+)`, "m").exec(text)?.[1] ?? 0);
 }
-/** voice_agent_vad_total{what="windows"|"runs"} in a /metrics text. */
-function vadCounts(text: string): { windows: number; runs: number } {
+/** voice_agent_vad_total{what="windows"|"runs"|"skipped"} and voice_agent_vad_lag_max_ms (NaN: an agent without them) in a /metrics text. */
+function vadCounts(text: string): { windows: number; runs: number; skipped: number; lagMaxMs: number } {
   const v = (what: string) => Number(new RegExp(`^voice_agent_vad_total\\{what="${what}"\\} (\\d+)`, "m").exec(text)?.[1] ?? NaN);
-  return { windows: v("windows"), runs: v("runs") };
+  const lagMaxMs = Number(/^voice_agent_vad_lag_max_ms (\d+)/m.exec(text)?.[1] ?? NaN);
+  return { windows: v("windows"), runs: v("runs"), skipped: v("skipped"), lagMaxMs };
 }
 
 /** p99 of the difference of two cumulative histograms, as the bucket's upper bound (ms); -1 if empty. */
@@ -241,7 +242,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadRow> {
       SIP_RATE_LIMIT: "0",
       SIP_MAX_PENDING_PER_SOURCE: "10000", // one SIPp source sets up every call of the ramp
       IDLE_PROMPT_S: "600",
-      ...(o.admission ? {} : { ADMISSION_CPU_PCT: "0", ADMISSION_PACER_P99_MS: "0" }),
+      ...(o.admission ? {} : { ADMISSION_CPU_PCT: "0", ADMISSION_PACER_P99_MS: "0", ADMISSION_VAD_SKIP_PCT: "0" }),
       ...o.env,
     }, undefined, { binary: o.binary });
     const pid = agent.proc.pid;
@@ -362,6 +363,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadRow> {
       optionsLost: opts.lost,
       pacerP99Ms: pacerP99(metrics0, metrics1),
       ...(vadRuns > 0 ? { vadBatch: (vad1.windows - vad0.windows) / vadRuns, vadWindowsPerCallS: (vad1.windows - vad0.windows) / (o.calls * windowS) } : {}),
+      ...(Number.isFinite(vad1.lagMaxMs) ? { vadLagMaxMs: vad1.lagMaxMs, vadSkippedPerCallS: ((vad1.skipped - vad0.skipped) || 0) / (o.calls * windowS) } : {}),
       ...(interruptMs === undefined
         ? {}
         : { bargeIn: { overlapped, cut: cuts.length, p50Ms: percentile(cuts, 0.5), p90Ms: percentile(cuts, 0.9) } }),

@@ -14,20 +14,12 @@ import { freeUdpPortRange, LOOPBACK } from "../support/ports.ts";
 import { stopAllManaged, liveManagedCount } from "../support/process.ts";
 import { udpDatagramsFromFile } from "../support/pcap.ts";
 import { StandinUas } from "./standin-uas.ts";
+import { concatBytes } from "../../src/util/concat.ts";
 
 afterAll(async () => {
   await stopAllManaged();
 });
 
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
 
 describe("capture of a real SIPp call", () => {
   test("both RTP directions decode to the audio that was sent", async () => {
@@ -63,7 +55,7 @@ describe("capture of a real SIPp call", () => {
     expect(up!.src.port).toBe(media);
     expect(up!.payloadTypes).toEqual([0]);
     expect(up!.lost).toBe(0);
-    const upBytes = concat(up!.audioPackets.map((p) => p.payload));
+    const upBytes = concatBytes(up!.audioPackets.map((p) => p.payload));
     expect(upBytes.length).toBeGreaterThanOrEqual(caller.bytes.length - 160);
     expect(upBytes.subarray(0, caller.bytes.length)).toEqual(caller.bytes.subarray(0, upBytes.length));
     const upPcm = assembleByTimestamp(up!);

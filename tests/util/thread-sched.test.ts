@@ -65,4 +65,35 @@ describe.skipIf(!hasSlice)("thread-sched (Linux, /proc)", () => {
     );
     expect(nice(process.pid)).toBe(base);
   });
+
+  test("raiseHelperThreadsNice raises the runtime's helper threads' nice value, not the caller's nor a Worker's; a repeat skips the threads done", () => {
+    // In a child process: the test runner's own threads keep their values.
+    const mod = JSON.stringify(new URL("../../src/util/thread-sched.ts", import.meta.url).pathname);
+    const script = `import { raiseHelperThreadsNice } from ${mod};
+      import { readdirSync, readFileSync } from "node:fs";
+      const w = new Worker(URL.createObjectURL(new Blob(["setInterval(() => {}, 1000)"])));
+      await Bun.sleep(300);
+      const threads = () => readdirSync("/proc/self/task").map((t) => {
+        const stat = readFileSync("/proc/self/task/" + t + "/stat", "utf8");
+        return { tid: Number(t), name: readFileSync("/proc/self/task/" + t + "/comm", "utf8").trim(), nice: Number(stat.slice(stat.lastIndexOf(") ") + 2).split(" ")[16]) };
+      });
+      const before = threads();
+      const done = new Set();
+      const first = raiseHelperThreadsNice(3, done);
+      const again = raiseHelperThreadsNice(3, done);
+      console.log(JSON.stringify({ pid: process.pid, before, after: threads(), first, again }));
+      w.terminate();
+      process.exit(0);`;
+    const r = Bun.spawnSync([process.execPath, "-e", script], { stdout: "pipe", stderr: "pipe" });
+    expect(r.exitCode, r.stderr.toString()).toBe(0);
+    const o = JSON.parse(r.stdout.toString().trim().split("\n").pop()!);
+    const was = new Map<number, number>(o.before.map((t: any) => [t.tid, t.nice]));
+    const helpers = o.after.filter((t: any) => t.tid !== o.pid && t.name !== "Worker" && was.has(t.tid));
+    expect(helpers.length).toBeGreaterThan(0); // JITWorker, mi-scavenger, … (Bun's runtime threads)
+    for (const t of helpers) expect(t.nice).toBe(Math.min(19, was.get(t.tid)! + 3));
+    for (const t of o.after.filter((t: any) => t.tid === o.pid || t.name === "Worker")) expect(t.nice).toBe(was.get(t.tid));
+    expect(o.after.some((t: any) => t.name === "Worker")).toBe(true);
+    expect(o.first.changed.length).toBe(helpers.length);
+    expect(o.again.changed.length).toBeLessThanOrEqual(o.after.length - o.before.length); // only threads started meanwhile
+  });
 });

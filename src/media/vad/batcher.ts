@@ -14,15 +14,36 @@
  */
 import type { Ort } from "./ort-loader.ts";
 import { VadError } from "./errors.ts";
+import { STALL_VAD, stalls } from "../../util/stall-recorder.ts";
+import { pacePoint } from "../../util/pace-point.ts";
 
 type Session = Awaited<ReturnType<Ort["InferenceSession"]["create"]>>;
 type Tensor = InstanceType<Ort["Tensor"]>;
 
 /**
- * Process totals of the Silero work (all models; one per process): model runs and windows scored.
- * windows / runs is the mean batch size. Read at scrape time (voice_agent_vad_total); nothing per frame.
+ * Process totals of the Silero work (all models; one per process): model runs, windows scored, and
+ * windows skipped unscored by overload shedding (silero.ts, SileroVad.maxLagMs). windows / runs is the
+ * mean batch size. Read at scrape time (voice_agent_vad_total); nothing per frame.
  */
-export const vadTotals: { runs: number; windows: number } = { runs: 0, windows: 0 };
+export const vadTotals: { runs: number; windows: number; skipped: number } = { runs: 0, windows: 0, skipped: 0 };
+
+/**
+ * The VAD backlog, process-wide (silero.ts keeps it; /metrics reads it): `waiting` windows given to
+ * streams and not yet taken for scoring (all streams; each is 32 ms of a caller's audio), and
+ * `maxBehindMs`, the most audio any stream had queued behind a window it scored when that window's turn
+ * came (how far a call's speech decisions lagged its audio, ms; skipped windows do not count), since
+ * the last `takeMaxBehindMs()`.
+ */
+export const vadBacklog = {
+  waiting: 0,
+  maxBehindMs: 0,
+  /** Reads and clears `maxBehindMs` (a scrape: the most since the previous one), ms. */
+  takeMaxBehindMs(): number {
+    const m = this.maxBehindMs;
+    this.maxBehindMs = 0;
+    return m;
+  },
+};
 
 /** State per stream: [2, 1, 128] float32. */
 const STATE_HALF = 128;
@@ -34,6 +55,17 @@ const STATE_SIZE = 2 * STATE_HALF;
  * 256 ~7.4 ms (beyond the pacer's 5 ms lateness budget). 64 trades ~25 % of VAD CPU for that bound.
  */
 export const MAX_BATCH = 64;
+
+/**
+ * Windows per model run at most when more than MAX_BATCH wait (the model is behind). A stream scores
+ * one window per run and the batcher makes one run per event-loop turn, so the windows a turn can score
+ * are capped by the run size while the windows a turn brings grow with its length: at 200 calls (~260
+ * streams, ~8,100 windows/s) a cap of 64 keeps up only while turns last under ~8 ms. Past that edge the
+ * streams fell behind for good (issue 13). Behind, a run of up to 128 (~3–4 ms of loop, cheaper per
+ * window) doubles what a turn can score; the loop is late anyway then, and shedding (silero.ts) bounds
+ * what is left.
+ */
+export const MAX_BATCH_BEHIND = 128;
 
 /** Scores one window (samples with context) given the stream's state. */
 export interface WindowRunner {
@@ -162,6 +194,14 @@ interface Queued {
  */
 export const FLUSH_AT = 16;
 
+/**
+ * The agent's VAD_MAX_LAG_MS by default, ms: a call's VAD more than this far behind its audio skips
+ * windows (overload shedding, silero.ts). Well above what a stream has queued when the model keeps up
+ * (measured max at 150 calls in bench:load: see the README's Benchmarks), well below the 500 ms in
+ * which a turn's end is judged, so a lag this large is overload, not jitter.
+ */
+export const DEFAULT_MAX_LAG_MS = 256;
+
 /** The agent's VAD_BATCH_MS by default, ms (a loaded model starts at 0: tests and simulations feed frames as fast as they can). */
 export const DEFAULT_BATCH_WAIT_MS = 4;
 
@@ -235,8 +275,10 @@ export class WindowBatcher implements WindowRunner {
     const len = this.queue[0]!.samples.length;
     const batch: Queued[] = [];
     const rest: Queued[] = [];
-    for (const q of this.queue) (q.samples.length === len && batch.length < MAX_BATCH ? batch : rest).push(q);
+    const cap = this.queue.length > MAX_BATCH ? MAX_BATCH_BEHIND : MAX_BATCH;
+    for (const q of this.queue) (q.samples.length === len && batch.length < cap ? batch : rest).push(q);
     this.queue = rest;
+    const t0 = performance.now();
     try {
       const res = await this.model.runBatch(
         batch.map((q) => q.samples),
@@ -246,8 +288,18 @@ export class WindowBatcher implements WindowRunner {
     } catch (err) {
       for (const q of batch) q.reject(err);
     } finally {
+      // From the run's start to its result: onnxruntime-node runs it in a setImmediate of this thread (stall-recorder.ts).
+      stalls.note(STALL_VAD, t0, performance.now());
+      pacePoint(); // a pacer tick due during the run goes out now (util/pace-point.ts)
       this.running = false;
-      if (this.queue.length) this.schedule();
+      // Behind (FLUSH_AT or more windows already wait): the next run starts now. onnxruntime-node runs it
+      // in a setImmediate of its own, so the loop still turns between runs (one run of ≤ MAX_BATCH_BEHIND per
+      // turn), but a run no longer waits a turn for our setImmediate too: twice the windows per second
+      // the batcher can score when the loop is busy (issue 13: at 220 calls every run was a full 64 and
+      // the streams fell behind). Windows that the runs just resolved queue their successors a few
+      // microtasks later; they join the run after.
+      if (this.queue.length >= FLUSH_AT) void this.flush();
+      else if (this.queue.length) this.schedule();
     }
   }
 }

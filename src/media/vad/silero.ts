@@ -14,10 +14,17 @@
  * Every window is run, digital silence too: the state keeps moving on zeros (no fixed point within 400
  * windows, so skipping is not exact), and skipping all-zero windows (state kept, probability 0) changed
  * 106 of 454 barge-in sim cases' decisions, false interruptions 1 → 6 (session 6, live Silero).
+ *
+ * The one exception is overload (`SileroVad.maxLagMs`, VAD_MAX_LAG_MS): a stream scores one window per
+ * model run, so when the process cannot run the model ~31 times a second per stream, a stream's windows
+ * queue behind each other and, unbounded, its decisions fall further behind the audio every second
+ * (issue 13: the agent near 200 calls). With a limit, a window that has more than `maxLagMs` of audio
+ * queued behind it when its turn comes is skipped (not scored, counted in `vadTotals.skipped`): the
+ * stream catches up with the newest audio, and its frames resolve with the last probability scored.
  */
 import { loadOrt, type Ort } from "./ort-loader.ts";
-import { SileroFramer, SILERO_CONTEXT_SAMPLES, SILERO_SAMPLE_RATE } from "./framer.ts";
-import { SileroModel, WindowBatcher, type WindowRunner } from "./batcher.ts";
+import { SileroFramer, SILERO_CONTEXT_SAMPLES, SILERO_SAMPLE_RATE, SILERO_WINDOW_MS } from "./framer.ts";
+import { SileroModel, WindowBatcher, vadBacklog, vadTotals, type WindowRunner } from "./batcher.ts";
 import modelPath from "../../../models/silero_vad.onnx" with { type: "file" };
 
 export { SILERO_WINDOW_SAMPLES, SILERO_CONTEXT_SAMPLES, SILERO_SAMPLE_RATE, SILERO_WINDOW_MS } from "./framer.ts";
@@ -47,6 +54,8 @@ export interface VadStreamStats {
   frames: number;
   /** Model runs (256-sample windows). */
   windows: number;
+  /** Windows skipped unscored because the stream was more than `maxLagMs` behind (overload shedding); absent: none. */
+  skipped?: number;
   /** Sum and maximum of `inferenceMs` over all windows, ms. */
   inferenceMsTotal: number;
   inferenceMsMax: number;
@@ -102,6 +111,18 @@ export interface SileroVad {
   batchWaitMs: number;
   /** Model runs and windows scored since load (windows / runs = mean batch size). */
   readonly runs: { runs: number; windows: number };
+  /**
+   * Overload shedding (VAD_MAX_LAG_MS): a window with more than this much audio queued behind it in its
+   * stream when its turn comes is skipped, so no stream falls further behind than this, ms (a multiple
+   * of 32 in effect). Infinity when loaded (tests and simulations feed frames faster than real time);
+   * the agent sets it. @throws RangeError when set to a negative number or NaN
+   */
+  maxLagMs: number;
+}
+
+/** Settings every stream of one model reads at each window (SileroVad.maxLagMs). */
+export interface VadLagLimit {
+  maxMs: number;
 }
 
 type Session = Awaited<ReturnType<Ort["InferenceSession"]["create"]>>;
@@ -113,11 +134,14 @@ class SileroVadStream implements VadStream {
   private tail: Promise<unknown> = Promise.resolve();
   private generation = 0;
   private lastResult: VadWindowResult | null = null;
-  private counters: VadStreamStats = { frames: 0, windows: 0, inferenceMsTotal: 0, inferenceMsMax: 0 };
+  private counters: VadStreamStats = { frames: 0, windows: 0, skipped: 0, inferenceMsTotal: 0, inferenceMsMax: 0 };
+  /** Windows given to `process()` and not yet taken for scoring or skipping (this stream's backlog). */
+  private waiting = 0;
 
   constructor(
     private readonly runner: WindowRunner,
     contextSamples: number,
+    private readonly lag: VadLagLimit = { maxMs: Infinity },
   ) {
     this.framer = new SileroFramer(contextSamples);
     this.state = this.zeroState();
@@ -136,9 +160,27 @@ class SileroVadStream implements VadStream {
     // Framing is synchronous, in call order; only model runs are chained.
     const windows = this.framer.push(frame);
     const gen = this.generation;
+    this.waiting += windows.length;
+    vadBacklog.waiting += windows.length;
     const run = this.tail.then(async () => {
-      for (const w of windows) {
-        if (gen !== this.generation) break;
+      for (let i = 0; i < windows.length; i++) {
+        this.waiting--;
+        vadBacklog.waiting--;
+        if (gen !== this.generation) {
+          this.waiting -= windows.length - i - 1;
+          vadBacklog.waiting -= windows.length - i - 1;
+          break;
+        }
+        // Audio queued behind this window in this stream: how far its decisions lag the caller, ms.
+        const behindMs = this.waiting * SILERO_WINDOW_MS;
+        if (behindMs > this.lag.maxMs) {
+          // Overload: skip the stale window, unscored (see the file's comment); its frame keeps the last probability.
+          this.counters.skipped = (this.counters.skipped ?? 0) + 1;
+          vadTotals.skipped++;
+          continue;
+        }
+        if (behindMs > vadBacklog.maxBehindMs) vadBacklog.maxBehindMs = behindMs;
+        const w = windows[i]!;
         await this.runWindow(w.input, w.startSample, w.endSample, gen);
       }
       return gen === this.generation ? (this.lastResult?.probability ?? null) : null;
@@ -168,7 +210,7 @@ class SileroVadStream implements VadStream {
     this.framer.reset();
     this.state = this.zeroState();
     this.lastResult = null;
-    this.counters = { frames: 0, windows: 0, inferenceMsTotal: 0, inferenceMsMax: 0 };
+    this.counters = { frames: 0, windows: 0, skipped: 0, inferenceMsTotal: 0, inferenceMsMax: 0 };
   }
 
   private zeroState(): Float32Array {
@@ -218,6 +260,7 @@ async function load(): Promise<SileroVad> {
   const loadMs = performance.now() - t0;
   const model = new SileroModel(ort, session, sr);
   const batcher = new WindowBatcher(model, { waitMs: 0 });
+  const lag: VadLagLimit = { maxMs: Infinity };
   const vad: SileroVad = {
     loadMs,
     batching: true,
@@ -229,9 +272,16 @@ async function load(): Promise<SileroVad> {
       batcher.waitMs = ms;
     },
     runs: model.counts,
+    get maxLagMs() {
+      return lag.maxMs;
+    },
+    set maxLagMs(ms: number) {
+      if (Number.isNaN(ms) || ms < 0) throw new RangeError(`maxLagMs must be a number of ms >= 0, got ${ms}`);
+      lag.maxMs = ms;
+    },
     createStream(options?: VadStreamOptions): VadStream {
       const runner: WindowRunner = { run: (samples, state) => (vad.batching ? batcher.run(samples, state) : model.runOne(samples, state)) };
-      return new SileroVadStream(runner, options?.contextSamples ?? SILERO_CONTEXT_SAMPLES);
+      return new SileroVadStream(runner, options?.contextSamples ?? SILERO_CONTEXT_SAMPLES, lag);
     },
   };
   return vad;
@@ -250,6 +300,14 @@ export function loadSileroVad(): Promise<SileroVad> {
     });
   }
   return loading;
+}
+
+/**
+ * A stream on any WindowRunner (a fake one in tests: the shedding rule without onnxruntime), with its
+ * lag limit (`lag.maxMs`, ms; read at each window).
+ */
+export function createStreamOn(runner: WindowRunner, lag: VadLagLimit, options?: VadStreamOptions): VadStream {
+  return new SileroVadStream(runner, options?.contextSamples ?? SILERO_CONTEXT_SAMPLES, lag);
 }
 
 /** Convenience: `(await loadSileroVad()).createStream(options)`. */

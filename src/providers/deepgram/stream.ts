@@ -12,8 +12,8 @@
  * After a reconnect everything still held (audio since the last final, plus what arrived meanwhile) is
  * sent first, so no words are lost.
  *
- * Keep-alive: `{"type":"KeepAlive"}` after `keepAliveMs` without sending anything
- * (https://developers.deepgram.com/docs/audio-keep-alive; the server closes with NET-0001 after 10 s).
+ * Keep-alive (./keep-alive.ts): `{"type":"KeepAlive"}` after `keepAliveMs` without sending anything.
+ * Reconnect attempts, their backoff and the error once they are spent: ./reconnect-budget.ts.
  *
  * Stall watchdog (./stall-watchdog.ts): when nothing at all has come back for `stallTimeoutMs` while the
  * caller's speech went out, the socket is closed and the stream reconnects with replay like after a drop
@@ -32,6 +32,8 @@ import { ReplayBuffer } from "./replay-buffer";
 import { AudioChunker } from "./chunker";
 import { TranscriptSegments } from "./results";
 import { StallWatchdog } from "./stall-watchdog";
+import { ReconnectBudget } from "./reconnect-budget";
+import { KeepAlive } from "./keep-alive";
 
 export { STALL_MIN_SPEECH_MS, STALL_SPEECH_LEVEL } from "./stall-watchdog";
 
@@ -96,11 +98,10 @@ export class DeepgramStream implements SttStream {
   private readonly chunker: AudioChunker;
   /** Absolute byte offset that the current connection's time 0 corresponds to. */
   private connBase = 0;
-  private lastSendAt: number;
-  private attempts = 0;
+  private readonly keepAlive: KeepAlive;
+  private readonly budget: ReconnectBudget;
   private pendingFinalize = false;
   private endRequested = false;
-  private keepAliveTimer: TimerHandle | undefined;
   private reconnectTimer: TimerHandle | undefined;
   private endTimer: TimerHandle | undefined;
   private endPromise: Promise<void> | null = null;
@@ -116,10 +117,14 @@ export class DeepgramStream implements SttStream {
     this.ring = new ReplayBuffer(Math.max(1, cfg.replayBufferMs * G711_BYTES_PER_MS));
     this.chunker = new AudioChunker((cfg.chunkMs ?? 20) * G711_BYTES_PER_MS, (m) => this.sendAudio(m));
     this.ws = ws;
-    this.lastSendAt = cfg.clock.now();
+    this.keepAlive = new KeepAlive(cfg.clock, cfg.keepAliveMs, () => this.st === "open", () => {
+      this.sendText(KEEP_ALIVE);
+      this.stats.keepAlives++;
+    });
+    this.budget = new ReconnectBudget(cfg.maxReconnectAttempts, cfg.reconnectBackoffMs, cfg.src);
     this.stall = new StallWatchdog(cfg.clock, cfg.codec, cfg.stallTimeoutMs ?? 0);
     this.attach(ws);
-    this.armKeepAlive();
+    this.keepAlive.arm();
     signal.addEventListener("abort", this.onAbort, { once: true });
   }
 
@@ -172,7 +177,7 @@ export class DeepgramStream implements SttStream {
       // already closing
     }
     this.st = "reconnecting";
-    this.cfg.clock.clearTimer(this.keepAliveTimer);
+    this.keepAlive.stop();
     this.scheduleReconnect(err);
   }
 
@@ -207,7 +212,7 @@ export class DeepgramStream implements SttStream {
     if (this.st === "closed") return;
     this.st = "closed";
     const c = this.cfg.clock;
-    c.clearTimer(this.keepAliveTimer);
+    this.keepAlive.stop();
     c.clearTimer(this.reconnectTimer);
     c.clearTimer(this.endTimer);
     this.signal.removeEventListener("abort", this.onAbort);
@@ -253,7 +258,7 @@ export class DeepgramStream implements SttStream {
     if (!m) return;
     switch (m.type) {
       case "Results": {
-        this.attempts = 0; // the connection works: a later drop gets the full reconnect budget again
+        this.budget.reset(); // the connection works: a later drop gets the full reconnect budget again
         if (m.isFinal) {
           // The range up to start+duration is final: its audio will never be needed again.
           this.ring.trimBefore(this.connBase + Math.round((m.start + m.duration) * 1000 * G711_BYTES_PER_MS));
@@ -289,7 +294,7 @@ export class DeepgramStream implements SttStream {
       return;
     }
     this.st = "reconnecting";
-    this.cfg.clock.clearTimer(this.keepAliveTimer);
+    this.keepAlive.stop();
     this.scheduleReconnect(wsCloseError(this.cfg.src, code, reason));
   }
 
@@ -297,24 +302,9 @@ export class DeepgramStream implements SttStream {
 
   private scheduleReconnect(last: ProviderError): void {
     if (this.st !== "reconnecting") return;
-    if (this.attempts >= this.cfg.maxReconnectAttempts) {
-      this.fail(
-        new ProviderError(
-          this.cfg.src.provider,
-          "stt",
-          "unavailable",
-          `${this.cfg.src.provider}: connection lost, ${this.attempts} reconnect attempts failed (${last.message})`,
-          true,
-          last.status,
-          { cause: last },
-        ),
-      );
-      return;
-    }
-    const b = this.cfg.reconnectBackoffMs;
-    const delay = b.length ? b[Math.min(this.attempts, b.length - 1)] : 0;
-    this.attempts++;
-    this.reconnectTimer = this.cfg.clock.setTimer(delay, () => void this.tryReconnect());
+    const next = this.budget.next(last);
+    if ("error" in next) return this.fail(next.error);
+    this.reconnectTimer = this.cfg.clock.setTimer(next.delayMs, () => void this.tryReconnect());
   }
 
   private async tryReconnect(): Promise<void> {
@@ -352,7 +342,7 @@ export class DeepgramStream implements SttStream {
       this.st = "ending";
       return;
     }
-    this.armKeepAlive();
+    this.keepAlive.arm();
   }
 
   private fail(err: ProviderError): void {
@@ -368,27 +358,13 @@ export class DeepgramStream implements SttStream {
     if (!ws || ws.readyState !== WebSocket.OPEN) return; // held in the ring; replayed after reconnect
     ws.send(bytes);
     this.stats.bytesSent += bytes.length;
-    this.lastSendAt = this.cfg.clock.now();
+    this.keepAlive.sent();
   }
 
   private sendText(msg: string): void {
     const ws = this.ws;
     if (!ws || ws.readyState !== WebSocket.OPEN) return;
     ws.send(msg);
-    this.lastSendAt = this.cfg.clock.now();
-  }
-
-  private armKeepAlive(): void {
-    const c = this.cfg.clock;
-    c.clearTimer(this.keepAliveTimer);
-    const due = Math.max(1, this.cfg.keepAliveMs - (c.now() - this.lastSendAt));
-    this.keepAliveTimer = c.setTimer(due, () => {
-      if (this.st !== "open") return;
-      if (c.now() - this.lastSendAt >= this.cfg.keepAliveMs) {
-        this.sendText(KEEP_ALIVE);
-        this.stats.keepAlives++;
-      }
-      this.armKeepAlive();
-    });
+    this.keepAlive.sent();
   }
 }

@@ -16,6 +16,7 @@
  * way the stream yields between pieces, so `cancel()` takes effect before the next piece.
  */
 import { Resampler } from "../../media/resample.ts";
+import { concatInt16 } from "../../util/concat.ts";
 import { ProviderError, type TtsProvider, type TtsStream } from "../types.ts";
 import { loadFliteModule, type FliteVoice } from "./engine.ts";
 import { OUT_HZ, RenderError, renderPiece8k } from "./render.ts";
@@ -97,13 +98,7 @@ export class FliteTts implements TtsProvider {
     try {
       const parts: Int16Array[] = [];
       for (const piece of splitForSynthesis(text)) parts.push(await this.renderPiece(piece, rs));
-      const out = new Int16Array(parts.reduce((n, p) => n + p.length, 0));
-      let k = 0;
-      for (const p of parts) {
-        out.set(p, k);
-        k += p.length;
-      }
-      return out;
+      return concatInt16(parts);
     } finally {
       rs?.close();
     }

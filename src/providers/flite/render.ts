@@ -8,6 +8,7 @@
  * thread a macrotask yield so a long piece does not hold the event loop, in a worker nothing.
  */
 import type { Resampler } from "../../media/resample.ts";
+import { concatInt16 } from "../../util/concat.ts";
 import { synthesize, type FliteSynthOptions } from "./engine.ts";
 
 /** Pipeline audio rate (Hz). */
@@ -52,11 +53,5 @@ export async function renderPiece8k(
     if (between) await between();
   }
   parts.push(rs.flush());
-  const out = new Int16Array(parts.reduce((n, p) => n + p.length, 0));
-  let k = 0;
-  for (const p of parts) {
-    out.set(p, k);
-    k += p.length;
-  }
-  return out;
+  return concatInt16(parts);
 }

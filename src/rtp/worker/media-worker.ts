@@ -7,7 +7,7 @@
  * Per port: one Bun UDP socket (symmetric RTP: the one socket sends and receives, RFC 4961) and, once
  * a session opens it, a WorkerStream (worker-stream.ts) reading the call's FrameRing on each tick.
  * Received datagrams up to MAX_RTP_DATAGRAM_BYTES are copied into a batch buffer (larger ones only
- * reported, for the session's drop counters) and posted to the call thread every RX_FLUSH_MS
+ * reported, for the session's drop counters) with their arrival time, and posted to the call thread every RX_FLUSH_MS
  * (one transferred ArrayBuffer per batch), one batch at a time: the next is posted once the call
  * thread delivered the last (flow control, below). The call thread runs today's RtpSession receive
  * rules on them. Tick lateness goes back every LATE_REPORT_MS for the pacer_lateness_ms histogram.
@@ -23,7 +23,13 @@ import { setThreadSlice } from "../../util/thread-sched.ts";
 
 declare const self: Worker;
 
-/** Received datagrams wait at most this long (ms) before their batch goes to the call thread. */
+/**
+ * Received datagrams wait at most this long (ms) before their batch goes to the call thread. Each
+ * carries when it arrived (jitter, RFC 3550 A.8, is computed from that, not from when the batch is
+ * handled). 6 ms (fewer, larger batches; with the call thread reconciling what the worker sent before
+ * each caller frame) measured worse on 6 Dec 2026: two bench:load pairs at 150 calls, 59.3 → 86.5 and
+ * 73.8 → 85.2 % CPU, the call thread's Silero falling behind (lag max 32 → 256 ms). Kept at 2.
+ */
 const RX_FLUSH_MS = 2;
 /** Bytes of datagrams per batch (≤ MAX_RTP_DATAGRAM_BYTES each, so one always fits). */
 const RX_BATCH_BYTES = 64 * 1024;
@@ -58,6 +64,8 @@ interface RxBatch {
   buf: ArrayBuffer;
   meta: Int32Array;
   addrs: string[];
+  /** When its first datagram arrived, epoch ms (each datagram's meta holds µs after it). */
+  t0: number;
 }
 const rxAckSab = new SharedArrayBuffer(4);
 const rxAck = new Int32Array(rxAckSab);
@@ -75,11 +83,12 @@ const rxBuf = new Uint8Array(RX_BATCH_BYTES);
 let rxUsed = 0;
 let rxMeta: number[] = [];
 let rxAddrs: string[] = [];
+let rxT0 = 0;
 let rxTimer: ReturnType<typeof setTimeout> | undefined;
 
 /** The batch being filled, as a postable batch; empties it. */
 function seal(): RxBatch {
-  const b = { buf: rxBuf.buffer.slice(0, rxUsed) as ArrayBuffer, meta: Int32Array.from(rxMeta), addrs: rxAddrs };
+  const b = { buf: rxBuf.buffer.slice(0, rxUsed) as ArrayBuffer, meta: Int32Array.from(rxMeta), addrs: rxAddrs, t0: rxT0 };
   rxUsed = 0;
   rxMeta = [];
   rxAddrs = [];
@@ -87,7 +96,7 @@ function seal(): RxBatch {
 }
 
 function postBatch(b: RxBatch): void {
-  post({ t: "rx", buf: b.buf, meta: b.meta, addrs: b.addrs, at: performance.timeOrigin + performance.now(), dropped: rxDropped }, [b.buf, b.meta.buffer as ArrayBuffer]);
+  post({ t: "rx", buf: b.buf, meta: b.meta, addrs: b.addrs, t0: b.t0, at: performance.timeOrigin + performance.now(), dropped: rxDropped }, [b.buf, b.meta.buffer as ArrayBuffer]);
   rxDropped = 0;
   rxPosted++;
 }
@@ -110,8 +119,9 @@ function flushRx(force = false): void {
 }
 
 function received(localPort: number, data: Uint8Array, rport: number, address: string): void {
+  const arrived = performance.timeOrigin + performance.now();
   const ring = ports.get(localPort)?.stream?.ring;
-  if (ring) ring.counters[C_LAST_RX] = performance.timeOrigin + performance.now();
+  if (ring) ring.counters[C_LAST_RX] = arrived;
   // Larger than any RTP we take: not copied, only reported (length −1) so the session counts the drop.
   const len = data.length > MAX_RTP_DATAGRAM_BYTES ? -1 : data.length;
   if (rxUsed + Math.max(0, len) > RX_BATCH_BYTES) {
@@ -124,7 +134,8 @@ function received(localPort: number, data: Uint8Array, rport: number, address: s
     return;
   }
   if (len > 0) rxBuf.set(data, rxUsed);
-  rxMeta.push(localPort, rport, rxUsed, len);
+  if (rxAddrs.length === 0) rxT0 = arrived;
+  rxMeta.push(localPort, rport, rxUsed, len, Math.round((arrived - rxT0) * 1000));
   rxAddrs.push(address);
   if (len > 0) rxUsed += len;
   if (rxTimer === undefined) rxTimer = setTimeout(flushRx, RX_FLUSH_MS);

@@ -20,6 +20,8 @@ import { RX_META_FIELDS } from "./protocol.ts";
 import { MAX_RTP_DATAGRAM_BYTES, rtpDropTotals } from "../drop-counters.ts";
 import { WorkerSendPath } from "./send-path-worker.ts";
 import { raiseThreadNice } from "../../util/thread-sched.ts";
+import { STALL_RX, stalls } from "../../util/stall-recorder.ts";
+import { pacePoint } from "../../util/pace-point.ts";
 
 /**
  * Process-wide counts of what the media worker sent from the calls' playouts, as the call thread learns
@@ -186,12 +188,14 @@ export class MediaPlane {
         rx.datagrams += m.addrs.length;
         rtpDropTotals.backlog += m.dropped;
         try {
-          this.deliver(m.buf, m.meta, m.addrs);
+          this.deliver(m.buf, m.meta, m.addrs, m.t0 - performance.timeOrigin);
         } finally {
           // The worker posts the next batch only after this (protocol.ts, media-worker.ts flow control).
           if (this.rxAck) Atomics.add(this.rxAck, 0, 1);
         }
-        rx.deliverMs += performance.now() - t0;
+        const t1 = performance.now();
+        rx.deliverMs += t1 - t0;
+        stalls.note(STALL_RX, t0, t1);
         return;
       }
       case "err":
@@ -210,15 +214,19 @@ export class MediaPlane {
     }
   }
 
-  /** One batch: each datagram to its port's handler, as a view of the transferred buffer (never reused). */
-  private deliver(buf: ArrayBuffer, meta: Int32Array, addrs: string[]): void {
+  /**
+   * One batch: each datagram to its port's handler, as a view of the transferred buffer (never reused),
+   * with when it reached the worker on this thread's clock (`t0`: the first's, performance.now() ms).
+   */
+  private deliver(buf: ArrayBuffer, meta: Int32Array, addrs: string[], t0: number): void {
     this.batches++;
     for (let i = 0, k = 0; k < addrs.length; i += RX_META_FIELDS, k++) {
       const h = this.ports.get(meta[i]!);
       if (!h) continue;
       this.received++;
       const len = meta[i + 3]!;
-      h.onData(len < 0 ? OVERSIZE : new Uint8Array(buf, meta[i + 2]!, len), meta[i + 1]!, addrs[k]!);
+      h.onData(len < 0 ? OVERSIZE : new Uint8Array(buf, meta[i + 2]!, len), meta[i + 1]!, addrs[k]!, t0 + meta[i + 4]! / 1000);
+      pacePoint(); // the call thread's tick (fill, reconcile) due meanwhile runs now
     }
   }
 

@@ -23,14 +23,14 @@ export type PlaneRequest =
   | { t: "sched"; sliceUs: number }
   | { t: "stop" };
 
-/** Per datagram in an `rx` batch: local port, remote port, byte offset, length (Int32 each). */
-export const RX_META_FIELDS = 4;
+/** Per datagram in an `rx` batch: local port, remote port, byte offset, length, µs after the batch's first datagram arrived (Int32 each). */
+export const RX_META_FIELDS = 5;
 
 export type PlaneReply =
   | { t: "bound"; id: number; ok: true }
   | { t: "bound"; id: number; ok: false; code: string; message: string }
-  /** Datagrams received: `meta` holds RX_META_FIELDS ints per datagram, `addrs` the source addresses, `at` when the batch was posted (epoch ms), `dropped` datagrams dropped since the last batch (the backlog was full). */
-  | { t: "rx"; buf: ArrayBuffer; meta: Int32Array; addrs: string[]; at: number; dropped: number }
+  /** Datagrams received: `meta` holds RX_META_FIELDS ints per datagram, `addrs` the source addresses, `t0` when the first of them arrived and `at` when the batch was posted (epoch ms), `dropped` datagrams dropped since the last batch (the backlog was full). */
+  | { t: "rx"; buf: ArrayBuffer; meta: Int32Array; addrs: string[]; t0: number; at: number; dropped: number }
   | { t: "err"; port: number; message: string }
   /** Lateness (ms after the deadline) of each paced tick since the last report. */
   | { t: "late"; values: Float64Array }

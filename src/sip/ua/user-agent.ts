@@ -13,30 +13,27 @@ import {
   type SipMessage,
   type SipResponse,
 } from "../message/index.ts";
-import { TransactionLayer, serverTransactionKey, type InviteServerTransaction } from "../transaction/index.ts";
+import { TransactionLayer } from "../transaction/index.ts";
 import { statelessResponse, type Address, type Transport } from "../transport/index.ts";
 import type { DialogUser, UaContext } from "./context.ts";
 import { InboundCall } from "./inbound-call.ts";
+import { InboundInvites } from "./inbound-invite.ts";
 import { OutboundCall, normaliseAddress, type InviteOptions } from "./outbound-call.ts";
-import { sdpBodyOf } from "../message/body.ts";
-import { warningValue } from "../message/warning.ts";
 import { SUPPORTED_ROWS, unsupportedRequired } from "./extensions.ts";
-import { DEFAULT_SESSION_EXPIRES_S, negotiateAsUas } from "./session-timer.ts";
+import { DEFAULT_SESSION_EXPIRES_S } from "./session-timer.ts";
 import type { InviteRefusal, UserAgentDelegate, UserAgentOptions } from "./delegate.ts";
 import { ALLOW_HEADER } from "./types.ts";
 import { outOfDialogAnswer } from "./out-of-dialog.ts";
-import type { DigestVerifier } from "./digest-server.ts";
-import { RefusedInvites } from "./refused-invites.ts";
 
 /**
  * The user agent core (RFC 3261 §8.2, §12–§15, §17): receives from the transport, runs requests and
  * responses through the transaction layer, and dispatches the rest:
  *
  * - any request but ACK/CANCEL with a `Require` we do not support → 420 + Unsupported (§8.2.2.3);
- * - INVITE without To-tag → first screened with no transaction: 401 without valid credentials (when
- *   `inboundAuth`), 503 + Retry-After while draining or when `delegate.screenInvite` refuses, both
- *   stateless (§8.2.7); then 100 Trying and `delegate.onInvite(call)` (415 for a body without SDP — a multipart body is read for its SDP part, RFC 5621 —, 400 without
- *   Contact, 482 for a merged request);
+ * - INVITE without To-tag → ./inbound-invite.ts: screened with no transaction (401 without valid
+ *   credentials when `inboundAuth`, 503 + Retry-After while draining or when `delegate.screenInvite`
+ *   refuses, both stateless, §8.2.7), then checked (482, 420, 422, 415, 400), 100 Trying and
+ *   `delegate.onInvite(call)`;
  * - CANCEL → 200 and 487 to the INVITE (§9.2), 481 when nothing matches;
  * - ACK → the dialog's call (2xx ACK); requests with a To-tag → their dialog, 481 when none (§12.2.2);
  * - OPTIONS → 200 with Allow and Accept (§11.2), or 503 + Retry-After when `delegate.optionsStatus()`
@@ -54,15 +51,10 @@ export class UserAgent implements UaContext {
   private readonly contact: { host: string; port: number; user?: string };
   private readonly delegate: UserAgentDelegate;
   private readonly drainRetryAfterS: number;
-  private readonly inboundAuth: DigestVerifier | undefined;
   private readonly dialogs = new Map<string, DialogUser>();
   private readonly calls = new Set<DialogUser>();
-  /** Inbound INVITE transactions → their call, for CANCEL (§9.2). */
-  private readonly byInviteTx = new Map<InviteServerTransaction, InboundCall>();
-  /** `Call-ID|From-tag|CSeq` of live inbound INVITEs, for merged-request detection (§8.2.2.2). */
-  private readonly inviteKeys = new Map<string, string>();
-  /** Screening's stateless refusals, so a retransmitted INVITE gets the same one (§8.2.7). */
-  private readonly refused: RefusedInvites;
+  /** New inbound INVITEs (screening, checks, the 100 Trying) and their CANCELs: ./inbound-invite.ts. */
+  private readonly invites: InboundInvites;
   private disposed = false;
 
   constructor(opts: UserAgentOptions) {
@@ -74,11 +66,15 @@ export class UserAgent implements UaContext {
     this.contact = { ...opts.contact };
     this.delegate = opts.delegate;
     this.drainRetryAfterS = opts.drainRetryAfterS ?? 10;
-    this.inboundAuth = opts.inboundAuth;
     const host = this.contact.host.includes(":") ? `[${this.contact.host}]` : this.contact.host;
     this.contactHeader = `<sip:${this.contact.user ? `${this.contact.user}@` : ""}${host}:${this.contact.port}>`;
     this.layer = new TransactionLayer({ transport: this.transport, clock: this.clock, log: this.log, timers: opts.timers });
-    this.refused = new RefusedInvites(() => this.clock.now(), this.layer.timers.B);
+    this.invites = new InboundInvites({
+      ctx: this,
+      inboundAuth: opts.inboundAuth,
+      screen: (source) => this.screen(source),
+      onCall: (call, source) => this.newInboundCall(call, source),
+    });
     this.transport.delegate = {
       onMessage: (m, source) => this.receive(m, source),
       onUnreachable: (to, code) => {
@@ -129,9 +125,7 @@ export class UserAgent implements UaContext {
     if (this.transport.delegate) this.transport.delegate = undefined;
     this.dialogs.clear();
     this.calls.clear();
-    this.byInviteTx.clear();
-    this.inviteKeys.clear();
-    this.refused.clear();
+    this.invites.clear();
   }
 
   // ---------------------------------------------------------------- UaContext
@@ -154,10 +148,7 @@ export class UserAgent implements UaContext {
 
   forget(call: DialogUser): void {
     this.calls.delete(call);
-    if (call instanceof InboundCall) {
-      for (const [tx, c] of this.byInviteTx) if (c === call) this.byInviteTx.delete(tx);
-      for (const [k, id] of this.inviteKeys) if (id === call.callId) this.inviteKeys.delete(k);
-    }
+    if (call instanceof InboundCall) this.invites.forget(call);
   }
 
   // ---------------------------------------------------------------- receive path
@@ -222,7 +213,7 @@ export class UserAgent implements UaContext {
     if (unsupported.length > 0) return this.respondNonInvite(req, 420, [["Unsupported", unsupported.join(", ")]]);
     switch (req.method) {
       case "INVITE":
-        return this.receiveInvite(req, source);
+        return this.invites.receive(req, source);
       case "OPTIONS":
         return this.receiveOptions(req);
       case "BYE":
@@ -259,8 +250,7 @@ export class UserAgent implements UaContext {
   }
 
   private receiveCancel(cancel: SipRequest): void {
-    const inviteTx = this.layer.findInviteForCancel(cancel);
-    const call = inviteTx && this.byInviteTx.get(inviteTx);
+    const call = this.invites.callOf(this.layer.findInviteForCancel(cancel));
     // §9.2: "If the UAS did not find a matching transaction for the CANCEL according to the procedure
     // above, it SHOULD respond to the CANCEL with a 481 (Call Leg/Transaction Does Not Exist)."
     if (!call) return this.respondNonInvite(cancel, 481);
@@ -272,81 +262,9 @@ export class UserAgent implements UaContext {
     call.receiveCancel();
   }
 
-  private receiveInvite(req: SipRequest, source: Address): void {
-    // §22.2: "If no credentials (in the Authorization header field) are provided in the request, the
-    // UAS can challenge the originator to provide credentials by rejecting the request with a 401
-    // (Unauthorized) status code." Bad or replayed credentials are challenged the same way (§22.4, RFC 8760).
-    // First, and statelessly (§8.2.7): an unauthenticated INVITE costs no transaction and no timer, so a
-    // flood of them leaves nothing behind; the caller's ACK for the 401 matches nothing and is dropped.
-    if (this.inboundAuth) {
-      const verdict = this.inboundAuth.verify(req);
-      if (verdict !== "ok") {
-        if (verdict !== "missing") this.log.warn({ sipCallId: req.callId, source, verdict }, "sip inbound invite: digest authentication failed");
-        const challenges = this.inboundAuth.challenges(verdict === "stale").map((c): [string, string] => ["WWW-Authenticate", c]);
-        this.transport.sendResponse(statelessResponse(req, 401, [...challenges, ["Server", this.userAgent]]));
-        return;
-      }
-    }
-    // Screening before any transaction exists, as a carrier SBC does: an INVITE the agent would refuse
-    // anyway (draining, full, this source holding too many unconfirmed calls) is answered 503 +
-    // Retry-After statelessly (§8.2.7), so a flood of them costs no server transaction, no 100 Trying
-    // and no 503 retransmitted by Timer G until Timer H. §8.2.7: "A stateless UAS MUST NOT send
-    // provisional (1xx) responses." and "MUST NOT retransmit responses."; the caller's ACK for it matches
-    // nothing and is dropped. A retransmitted INVITE gets the same refusal (same To tag, §8.2.7 "the To
-    // tag MUST be the same for the same request"), not a new screening: ./refused-invites.ts.
-    const txKey = serverTransactionKey(req);
-    const refusal = this.refused.get(txKey) ?? this.screen(source);
-    if (refusal) {
-      this.refused.remember(txKey, refusal);
-      this.transport.sendResponse(statelessResponse(req, refusal.status, [...(refusal.headers ?? []), ["Server", this.userAgent]]));
-      return;
-    }
-    // The call is looked up, not captured: the transaction outlives it by up to 64·T1 (Timer L, RFC 6026
-    // §8.7) and would otherwise keep everything the ended call held (media, sockets, providers) that long.
-    const tx: InviteServerTransaction = this.layer.createInviteServer(req, {
-      onAck: (ack) => this.byInviteTx.get(tx)?.ackOnInviteBranch(ack),
-      onNoAck: () => this.byInviteTx.get(tx)?.noAck(),
-    });
-    const reply = (status: number, headers: Array<[string, string]> = []) =>
-      tx.respond(buildResponse(req, status, { toTag: generateTag(), headers: [...headers, ["Server", this.userAgent]] }));
-
-    // §8.2.2.2: "If the From tag, Call-ID, and CSeq exactly match those associated with an ongoing
-    // transaction, but the request does not match that transaction [...], the UAS core SHOULD generate
-    // a 482 (Loop Detected) response". (A retransmission was matched by the layer above, so any hit
-    // here came on another branch.)
-    const mergeKey = `${req.callId}|${req.from.tag ?? ""}|${req.cseq.seq}`;
-    if (this.inviteKeys.has(mergeKey)) return reply(482);
-    // §8.2.2.3 after authentication (§8.2: "starting with authentication, then inspecting the method, the
-    // header fields, and so on"): an option-tag we do not understand → 420 + Unsupported.
-    const unsupported = unsupportedRequired(req);
-    if (unsupported.length > 0) return reply(420, [["Unsupported", unsupported.join(", ")]]);
-    // RFC 4028 §9: a Session-Expires below our minimum → "422 … MUST include the Min-SE header field".
-    const timer = negotiateAsUas(req);
-    if (timer.kind === "too_small") return reply(422, [["Min-SE", String(timer.minSe)]]);
-    // §8.2.3: bodies of a type not understood:
-    // "the UAS MUST reject the request with a 415 (Unsupported Media Type) response. The response MUST
-    // contain an Accept header field". We understand SDP, alone or as a part of multipart/mixed (RFC 5621).
-    const body = sdpBodyOf(req);
-    if (body.kind === "problem") {
-      return reply(body.problem.status, [["Accept", "application/sdp"], ["Warning", warningValue(399, body.problem.reason)]]);
-    }
-    let contactOk = false;
-    try {
-      contactOk = req.contact !== undefined;
-    } catch {
-      contactOk = false;
-    }
-    // §8.1.1.8: "The Contact header field MUST be present and contain exactly one SIP or SIPS URI in any
-    // request that can result in the establishment of a dialog." Without it there is no remote target.
-    if (!contactOk) return reply(400, [["Warning", '399 - "missing or malformed Contact"']]);
-
-    // §17.2.1: "The server transaction MUST generate a 100 (Trying) response unless it knows that the TU
-    // will generate a provisional or final response within 200 ms". The TU (upper layer) may take longer.
-    tx.respond(buildResponse(req, 100));
-    const call = new InboundCall(this, req, tx, source);
+  /** A new inbound call, checked and answered 100 Trying (inbound-invite.ts): up to the delegate. */
+  private newInboundCall(call: InboundCall, source: Address): void {
     this.calls.add(call);
-    this.byInviteTx.set(tx, call);
-    this.inviteKeys.set(mergeKey, call.callId);
     this.log.info({ sipCallId: call.callId, source, pii: { from: call.from.uri, to: call.to.uri } }, "sip inbound call");
     try {
       this.delegate.onInvite(call);

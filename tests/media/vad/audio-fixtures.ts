@@ -53,15 +53,7 @@ export function silence(ms: number): Int16Array {
 }
 
 /** Concatenates PCM chunks. */
-export function concat(parts: Int16Array[]): Int16Array {
-  const out = new Int16Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
+export { concatInt16 as concat } from "../../../src/util/concat.ts";
 
 /** Splits PCM into whole 160-sample frames (a trailing partial frame is dropped). */
 export function frames160(pcm: Int16Array): Int16Array[] {

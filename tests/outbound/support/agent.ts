@@ -124,7 +124,7 @@ export async function startTestAgent(o: { env: Record<string, string>; mode?: "o
     stt,
     llm,
     tts,
-    fallback: { stt, tts },
+    fallback: { stt, llm, tts }, // the same LLM: a failure is answered with the apology, as before (StageProviders.useFallback)
     describe: { stt: "energy (test)", llm: "goodbye (test)", tts: "flite (offline)" },
   };
   const lines: string[] = [];

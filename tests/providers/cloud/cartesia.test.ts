@@ -5,6 +5,7 @@ import type { FirstAudioInfo } from "../../../src/providers/cartesia/options";
 import { CartesiaTts } from "../../../src/providers/cartesia/provider";
 import { ProviderError } from "../../../src/providers/types";
 import { FakeClock } from "../../../src/util/clock";
+import { concatInt16 } from "../../../src/util/concat";
 import { fakeSpeech, startFakeCartesia, type FakeCartesia } from "../../fakes/cartesia";
 import { collect, waitUntil } from "../../fakes/wait";
 
@@ -22,15 +23,6 @@ function tts(extra: Partial<ConstructorParameters<typeof CartesiaTts>[0]> = {}):
 }
 const sig = (): AbortSignal => new AbortController().signal;
 
-function concatPcm(parts: Int16Array[]): Int16Array {
-  const out = new Int16Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
 /** What the fake's speech for `text` looks like after a μ-law round trip. */
 const viaUlaw = (text: string): Int16Array => decodeFrame(encodeFrame(fakeSpeech(text), "PCMU"), "PCMU");
 
@@ -41,7 +33,7 @@ describe("Cartesia streaming TTS against the local fake", () => {
     s.pushText("Hello there.");
     s.pushText("How can I help?");
     s.end();
-    const pcm = concatPcm(await collect(s.audio));
+    const pcm = concatInt16(await collect(s.audio));
     const c = fake.connections[0];
     expect(c.params).toEqual({ api_key: "test-key", cartesia_version: "2025-04-16" });
     expect(c.received.map((m) => [m.transcript, m.continue])).toEqual([
@@ -56,7 +48,7 @@ describe("Cartesia streaming TTS against the local fake", () => {
       language: "en",
       output_format: { container: "raw", encoding: "pcm_mulaw", sample_rate: 8000 },
     });
-    expect(pcm).toEqual(concatPcm([viaUlaw("Hello there."), viaUlaw(" How can I help?")]));
+    expect(pcm).toEqual(concatInt16([viaUlaw("Hello there."), viaUlaw(" How can I help?")]));
     expect(s.state).toBe("done");
     expect(s.bytesReceived).toBe(pcm.length); // μ-law: one byte per sample
   });
@@ -66,7 +58,7 @@ describe("Cartesia streaming TTS against the local fake", () => {
     const s = tts({ encoding: "pcm_s16le" }).open({ signal: sig(), callId: "c" });
     s.pushText("Odd chunk sizes.");
     s.end();
-    const pcm = concatPcm(await collect(s.audio));
+    const pcm = concatInt16(await collect(s.audio));
     expect(fake.connections[0].received[0].output_format).toEqual({ container: "raw", encoding: "pcm_s16le", sample_rate: 8000 });
     expect(pcm).toEqual(fakeSpeech("Odd chunk sizes."));
   });
@@ -255,7 +247,7 @@ describe("Cartesia streaming TTS against the local fake", () => {
     const t = p.open({ signal: sig(), callId: "c" });
     t.pushText("Again.");
     t.end();
-    expect(concatPcm(await collect(t.audio))).toEqual(viaUlaw("Again."));
+    expect(concatInt16(await collect(t.audio))).toEqual(viaUlaw("Again."));
     expect(fake.connections).toHaveLength(2);
   });
 

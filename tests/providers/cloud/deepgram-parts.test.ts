@@ -1,7 +1,7 @@
 /**
- * The two pure parts of the Deepgram stream, alone: the transcript-segment rules (which Results give
- * which SttEvent) and the stall watchdog on a fake clock. The stream itself is tested against the
- * fake server in deepgram.test.ts.
+ * The pure parts of the Deepgram stream, alone: the transcript-segment rules (which Results give
+ * which SttEvent), the stall watchdog, the keep-alive timer and the reconnect budget, on a fake clock.
+ * The stream itself is tested against the fake server in deepgram.test.ts.
  */
 import { describe, expect, test } from "bun:test";
 import { encodeFrame } from "../../../src/media/g711";
@@ -9,6 +9,9 @@ import type { DgResults } from "../../../src/providers/deepgram/messages";
 import { TranscriptSegments } from "../../../src/providers/deepgram/results";
 import { STALL_MIN_SPEECH_MS, STALL_SPEECH_LEVEL, StallWatchdog } from "../../../src/providers/deepgram/stall-watchdog";
 import { FakeClock } from "../../../src/util/clock";
+import { KeepAlive } from "../../../src/providers/deepgram/keep-alive";
+import { ReconnectBudget } from "../../../src/providers/deepgram/reconnect-budget";
+import { ProviderError } from "../../../src/providers/types";
 
 const results = (o: Partial<DgResults>): DgResults => ({
   type: "Results",
@@ -83,5 +86,58 @@ describe("StallWatchdog", () => {
     const off = new StallWatchdog(clock, "PCMU", 0);
     clock.advance(60_000);
     for (let i = 0; i < 100; i++) expect(off.sent(speech)).toBeUndefined();
+  });
+});
+
+describe("KeepAlive", () => {
+  test("sent once the interval passed with nothing sent, counted from the last send; stops when not open", () => {
+    const clock = new FakeClock();
+    let open = true;
+    const at: number[] = [];
+    const ka = new KeepAlive(clock, 5000, () => open, () => (at.push(clock.now()), ka.sent()));
+    ka.arm();
+    clock.advance(3000);
+    ka.sent(); // audio at 3 s: the next keep-alive is due at 8 s, not 5 s
+    clock.advance(9000);
+    expect(at).toEqual([8000]);
+    open = false; // dropped: the timer stops by itself…
+    clock.advance(20_000);
+    expect(at).toEqual([8000]);
+    expect(clock.pending).toBe(0);
+    open = true; // …and a reconnect re-arms it, after its replay went out
+    ka.sent();
+    ka.arm();
+    clock.advance(5000);
+    expect(at).toEqual([8000, 37_000]);
+    ka.stop();
+    clock.advance(20_000);
+    expect(at).toHaveLength(2);
+  });
+});
+
+describe("ReconnectBudget", () => {
+  const src = { provider: "deepgram", kind: "stt" } as const;
+  const drop = new ProviderError("deepgram", "stt", "unavailable", "deepgram: WebSocket closed 1006", true, 503);
+
+  test("the backoff per attempt (its last value repeated), then a retryable error naming the attempts", () => {
+    const b = new ReconnectBudget(4, [100, 300], src);
+    expect([b.next(drop), b.next(drop), b.next(drop), b.next(drop)]).toEqual([{ delayMs: 100 }, { delayMs: 300 }, { delayMs: 300 }, { delayMs: 300 }]);
+    const out = b.next(drop);
+    expect("error" in out).toBe(true);
+    const err = (out as { error: ProviderError }).error;
+    expect(err.code).toBe("unavailable");
+    expect(err.retryable).toBe(true);
+    expect(err.status).toBe(503);
+    expect(err.cause).toBe(drop);
+    expect(err.message).toBe("deepgram: connection lost, 4 reconnect attempts failed (deepgram: WebSocket closed 1006)");
+  });
+
+  test("reset gives the whole budget again; no backoff list means no wait; max 0 gives up at once", () => {
+    const b = new ReconnectBudget(2, [], src);
+    expect(b.next(drop)).toEqual({ delayMs: 0 });
+    expect(b.next(drop)).toEqual({ delayMs: 0 });
+    b.reset();
+    expect(b.next(drop)).toEqual({ delayMs: 0 });
+    expect("error" in new ReconnectBudget(0, [100], src).next(drop)).toBe(true);
   });
 });

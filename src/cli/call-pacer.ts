@@ -1,0 +1,72 @@
+/**
+ * The agent's pacing: the call thread's Pacer and, with MEDIA_WORKER=on, the media worker (which then
+ * sends every packet on its own pacer; this thread's ticks fill and reconcile the calls' rings).
+ *
+ *  - `pacer_lateness_ms` is the lateness of the pacer that sends: the worker's when it runs, else this one's;
+ *    this thread's lateness always feeds the headroom (how busy the call thread is).
+ *  - Ticks at least PACER_STALL_LOG_MS late are logged with what held the thread (pacer-stall-log.ts).
+ *  - Due ticks run between received datagrams and Silero runs, not after them (util/pace-point.ts): the
+ *    returned `unpace` unsets that at shutdown.
+ *  - RUNTIME_THREADS_NICE: the runtime's helper threads (JIT compiler, allocator, HTTP client, thread pool)
+ *    get a higher nice value than the call thread, so they run in its idle time rather than taking the
+ *    core from it (util/thread-sched.ts); threads created later are caught every HELPER_RESCAN_MS.
+ */
+import type { Config } from "./config";
+import type { Headroom } from "../call/headroom";
+import type { Metrics } from "../metrics";
+import { Pacer } from "../rtp";
+import { MediaPlane } from "../rtp/worker/plane";
+import type { Clock } from "../util/clock";
+import type { Logger } from "../util/log";
+import { setPacePoint } from "../util/pace-point";
+import { STALL_TICK, stalls } from "../util/stall-recorder";
+import { raiseHelperThreadsNice } from "../util/thread-sched";
+import { pacerStallLog } from "./pacer-stall-log";
+
+/** How often threads created since are given RUNTIME_THREADS_NICE, ms. */
+const HELPER_RESCAN_MS = 10_000;
+
+export interface PacingDeps {
+  cfg: Config;
+  clock: Clock;
+  log: Logger;
+  metrics: Metrics;
+  headroom: Headroom;
+}
+
+export function startPacing(d: PacingDeps): { plane: MediaPlane | undefined; pacer: Pacer; unpace: () => void } {
+  const { cfg, clock, log, metrics, headroom } = d;
+  const late = pacerStallLog({ log, thresholdMs: cfg.pacerStallLogMs, calls: () => pacer.size });
+  const plane = cfg.mediaWorker
+    ? MediaPlane.start({ onLateness: (ms) => (metrics.pacerLateness(ms), late(ms, "media worker")), log, sliceUs: cfg.mediaWorkerSliceUs, callThreadNice: cfg.mediaWorkerCallNice })
+    : undefined;
+  const pacer = new Pacer({
+    clock,
+    onLateness: (ms) => {
+      if (!plane) metrics.pacerLateness(ms);
+      headroom.recordLateness(ms);
+      late(ms, "call thread");
+    },
+    onError: (err) => log.error({ err: String(err) }, "pacer source failed"),
+    onRan: (start, end) => stalls.note(STALL_TICK, start, end),
+  });
+  const unpace = setPacePoint(() => pacer.poll());
+  const stopNice = cfg.runtimeThreadsNice > 0 ? lowerHelpers(cfg.runtimeThreadsNice, log) : () => {};
+  return { plane, pacer, unpace: () => (unpace(), stopNice()) };
+}
+
+/** RUNTIME_THREADS_NICE: now and every HELPER_RESCAN_MS for new threads; @returns the stop. */
+function lowerHelpers(by: number, log: Logger): () => void {
+  const done = new Set<number>();
+  const run = () => {
+    const r = raiseHelperThreadsNice(by, done);
+    if ("error" in r) {
+      log.warn({ by, err: r.error }, "helper threads' nice value not raised");
+      clearInterval(t);
+    } else if (r.changed.length > 0) log.info({ by, threads: r.changed }, "helper threads' nice value raised");
+  };
+  const t = setInterval(run, HELPER_RESCAN_MS);
+  t.unref();
+  run();
+  return () => clearInterval(t);
+}

@@ -1,0 +1,27 @@
+/**
+ * Pace points: places on the call thread's hot paths — after each received RTP datagram is handled,
+ * after each Silero batch run — where a pacer tick that has come due runs at once (Pacer.poll), instead
+ * of after everything the event loop had ready before its timer. Measured at bench:load's 200 calls
+ * (issue 13): in the windows of late ticks the thread was handling received datagrams ~7.5 ms on
+ * average (one loop turn handles every datagram that arrived meanwhile), Silero runs up to ~3 ms.
+ *
+ *   setPacePoint(() => pacer.poll());   // the agent, once (src/cli/agent-server.ts)
+ *   pacePoint();                         // between units of work: one call, a clock read when wired
+ */
+let hook: (() => void) | undefined;
+
+/** A unit of work ended: a due pacer tick runs now. Does nothing until `setPacePoint`. */
+export function pacePoint(): void {
+  hook?.();
+}
+
+/**
+ * What `pacePoint` runs (the process's pacer's `poll`). One per process: a later call replaces it.
+ * @returns a release that unsets it (only if it was not replaced meanwhile).
+ */
+export function setPacePoint(fn: () => void): () => void {
+  hook = fn;
+  return () => {
+    if (hook === fn) hook = undefined;
+  };
+}
