@@ -22,7 +22,7 @@ const amp = (db: number) => Math.round(32768 * Math.pow(10, db / 20));
 const UNDER = amp(FLOOR - 1);
 const OVER = amp(FLOOR + 1);
 
-/** The agent talks; the peak floor at −23 dBFS and the default second floor (tilted level −32 dBFS). */
+/** The agent talks; the floor at −23 dBFS (the setting the README gives) by the peak measure and the default second floor (tilted level −32 dBFS). */
 function greeting(opts: DetectorOptions = {}, vad: VadStream = levelVad()) {
   const d = new SileroSpeechDetector(vad, { bargeInMinSpeechMs: 80, firstTurnFloorDbfs: FLOOR, firstTurnMeasure: "peak", ...opts });
   const ev: string[] = [];
@@ -37,9 +37,9 @@ function toneAt(a: number, hz: number, n0: number): Int16Array {
 }
 
 describe("first-turn floor, peak measure", () => {
-  test("on by default, at the peak measure, with the tilted level's second floor at −32 dBFS, after the first turn too", () => {
+  test("the floor's defaults: off (a setting, BARGE_IN_FIRST_TURN_FLOOR_DBFS); when set, the peak measure, the tilted second floor at −32 dBFS, after the first turn too", () => {
     expect(DEFAULT_FIRST_TURN_MEASURE).toBe("peak");
-    expect(DEFAULT_FIRST_TURN_FLOOR_DBFS).toBe(FLOOR);
+    expect(DEFAULT_FIRST_TURN_FLOOR_DBFS).toBeNull();
     expect(DEFAULT_TILT_FLOOR_DBFS).toBe(-32);
     expect(DEFAULT_FLOOR_ALWAYS).toBe(true);
     expect(tiltedDbfs(tone(UNDER), 0)).toBeLessThan(-32); // the tone under the peak floor is under the second floor too
@@ -88,7 +88,7 @@ describe("first-turn floor, peak measure", () => {
   });
 
   test("floorAlways (default): once the caller's level is known, a voice under the floor is held even at that level; over it, at that level, it interrupts", async () => {
-    const { d, ev } = greeting({ firstTurnFloorDbfs: undefined, firstTurnMeasure: undefined, floorAlways: undefined });
+    const { d, ev } = greeting({ firstTurnMeasure: undefined, floorAlways: undefined });
     const quiet = amp(-26);
     d.setAgentSpeaking(false);
     await feed(d, Array.from({ length: 50 }, () => tone(quiet))); // the caller's first turn, quiet: level learned
