@@ -186,10 +186,10 @@ export class CallerLevel {
  * What a level can promise. Issue 9 asks that short quiet interruptions of about −18…−22 dBFS (peak) be
  * cut, and that background voices never interrupt. A background voice as loud as such a caller cannot be
  * told from one by level; one honestly background — quieter than the quietest caller we must hear —
- * can. With the defaults (floor off), offline: below −30 dBFS peak never (−33: 0 of 48; −30: 1 of 48, over
- * −12 dB echo; −27: 7 of 48; −24: 25 of 48); between −30 and the quiet-caller level it depends on
- * BARGE_IN_FIRST_TURN_FLOOR_DBFS — at −23, below −24 dBFS never (the table below); over −22 dBFS a voice
- * is a caller by the issue's own measure.
+ * can. With the defaults (floor off) no level is safe over the greeting: offline −33: 0 of 48, −30: 1,
+ * −27: 7, −24: 25; live 8 of 24 at −24…−33 (−33: 1 of 7, over echo); after the caller spoke 0 of 32 live.
+ * With BARGE_IN_FIRST_TURN_FLOOR_DBFS at −23, below −24 dBFS never (the table below); over −22 dBFS a
+ * voice is a caller by the issue's own measure.
  * Why both floors: the peak floor alone holds every voice ≤ −24 but waits for the vowel of a loud caller
  * whose first syllable is a fricative (awb "Sorry, …": 180 ms of /s/ at −42…−34 dBFS): live main-table
  * p95 162 ms (3 such trials at 160–188), and en+m3 "Sorry, can I ask something?" (−22) was held. The
