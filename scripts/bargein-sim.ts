@@ -244,6 +244,12 @@ export interface SimSetting {
   firstTurnFloor?: number | null;
   /** DetectorOptions.firstTurnTilt (undefined: the detector's default). */
   firstTurnTilt?: number;
+  /** DetectorOptions.firstTurnMeasure (undefined: the detector's default). */
+  firstTurnMeasure?: "peak" | "tilt";
+  /** DetectorOptions.floorAlways (undefined: the detector's default). */
+  floorAlways?: boolean;
+  /** DetectorOptions.tiltFloorDbfs (null: off; undefined: default). */
+  tiltFloor?: number | null;
 }
 
 /** The echo decision a setting names. */
@@ -347,6 +353,9 @@ export async function replay(vad: Vad, c: SimCase, set: SimSetting): Promise<{ f
     callerLevel: set.callerMargin === null ? null : { ...(set.callerMargin === undefined ? {} : { marginDb: set.callerMargin }), ...(set.callerEase === undefined ? {} : { ease: set.callerEase }) },
     firstTurnFloorDbfs: set.firstTurnFloor,
     firstTurnTilt: set.firstTurnTilt,
+    firstTurnMeasure: set.firstTurnMeasure,
+    floorAlways: set.floorAlways,
+    tiltFloorDbfs: set.tiltFloor,
   });
   let fired = -1;
   let phantom = false;

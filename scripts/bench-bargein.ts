@@ -6,7 +6,9 @@
  *   bun run scripts/bench-bargein.ts --tune         also the offline sweep behind the barge-in defaults
  *   bun run scripts/bench-bargein.ts --tune-only    only the offline sweep
  *   --trials N (live interruption trials, default 24), --no-vad (skip bench-vad.ts)
- *   --only-main (the main table only), --only-first-turn (background voices and quiet callers over the
+ *   --only-main (the main table only), --only-background-peaks (background voices by peak level over the greeting and a later
+ *   reply, scripts/bargein-background.ts: --bg-peaks -24,-27,-30,-33 --bg-positions greeting,"later turn" --bg-caller-peak -12),
+ *   --background-peaks (the same offline, with --first-turn-floor/--first-turn-measure/--strong/--caller-margin grids), --only-first-turn (background voices and quiet callers over the
  *   greeting, --first-turn N of the former, --first-turn-voices rms,kal,espeak-ng:en-gb…, --no-quiet), --first-turn-floor-live N (agents with BARGE_IN_FIRST_TURN_FLOOR_DBFS=N, 0 = off)
  *   sweep grid: --echo level,xcorr --share 0.5 --quiet-floor 20 --confirm false,true --erl 12
  *   --min-speech 60,80,100,120 --max-gap 0,100,160 --adapt off
@@ -52,6 +54,7 @@ import {
 } from "../tests/e2e/turn-support.ts";
 import { activeLevelDb, BACKCHANNELS, buildCases, GREETING, peakNormalise, PHRASES, replay, rng, scale, trace, VOICES, type SimCase, type SimSetting } from "./bargein-sim.ts";
 import { speechPcm8k, type VoiceOptions } from "../tests/support/speech.ts";
+import { backgroundCases, BACKGROUND_PEAKS, liveBackgroundPeaks, printLiveBackground, type BackgroundCase } from "./bargein-background.ts";
 
 const ROOT = resolve(import.meta.dir, "..");
 if (import.meta.main) process.chdir(ROOT); // SIPp scenarios and dist/ are found from the repository root
@@ -100,7 +103,13 @@ async function tune(which: "tune" | "holdout"): Promise<void> {
               for (const ce of list("--caller-ease", "default"))
               for (const ft of list("--first-turn-floor", "default"))
               for (const tl of list("--first-turn-tilt", "default"))
+              for (const fm of list("--first-turn-measure", "default"))
+              for (const fa of list("--floor-always", "default"))
+              for (const tf of list("--tilt-floor", "default"))
                 grid.push({
+                  tiltFloor: tf === "default" ? undefined : tf === "off" ? null : Number(tf),
+                  floorAlways: fa === "default" ? undefined : fa === "true",
+                  firstTurnMeasure: fm === "default" ? undefined : (fm as "peak" | "tilt"),
                   firstTurnTilt: tl === "default" ? undefined : Number(tl),
                   firstTurnFloor: ft === "default" ? undefined : ft === "off" ? null : Number(ft),
                   callerEase: ce === "default" ? undefined : ce === "true",
@@ -149,11 +158,61 @@ async function tune(which: "tune" | "holdout"): Promise<void> {
     }
     const some = (xs: string[]) => `${xs.length}${xs.length ? ` (${xs.slice(0, 3).join("; ")})` : ""}`;
     console.log(
-      `| ${set.echoRule}${set.echoRule === "xcorr" ? ` c²≥${set.share}, floor ${set.quietFloorDb} dB` : ""} | ${set.confirm} | ${set.echoTail} | ${set.echoRule === "xcorr" ? "–" : set.erlDb} | ${set.adaptDb ?? "off"} | ${set.adaptDb === undefined ? "–" : set.floorDb} | ${set.minSpeechMs} | ${set.maxGapMs} | ${set.confirmQuiet ?? "default"} | ${set.strong === undefined ? "default" : set.strong === null ? "off" : `${set.strong.p}:${set.strong.minSpeechMs}${set.strong.withinDb === undefined ? "" : `:${set.strong.withinDb}`}${set.strong.q === undefined ? "" : `:${set.strong.q}`}`} | ${set.callerMargin === undefined ? "default" : set.callerMargin ?? "off"} | ${set.firstTurnFloor === undefined ? "default" : set.firstTurnFloor ?? "off"} (${set.firstTurnTilt ?? "default"}) | ${fmt(quantile(lat, 0.5))} | ${fmt(quantile(lat, 0.95))} | ` +
+      `| ${set.echoRule}${set.echoRule === "xcorr" ? ` c²≥${set.share}, floor ${set.quietFloorDb} dB` : ""} | ${set.confirm} | ${set.echoTail} | ${set.echoRule === "xcorr" ? "–" : set.erlDb} | ${set.adaptDb ?? "off"} | ${set.adaptDb === undefined ? "–" : set.floorDb} | ${set.minSpeechMs} | ${set.maxGapMs} | ${set.confirmQuiet ?? "default"} | ${set.strong === undefined ? "default" : set.strong === null ? "off" : `${set.strong.p}:${set.strong.minSpeechMs}${set.strong.withinDb === undefined ? "" : `:${set.strong.withinDb}`}${set.strong.q === undefined ? "" : `:${set.strong.q}`}`} | ${set.callerMargin === undefined ? "default" : set.callerMargin ?? "off"} | ${set.firstTurnFloor === undefined ? "default" : set.firstTurnFloor ?? "off"} (${set.firstTurnMeasure ?? "default"}${set.floorAlways === undefined ? "" : set.floorAlways ? ", always" : ", first turn"}${set.tiltFloor === undefined ? "" : `, tilt floor ${set.tiltFloor}`}${set.firstTurnMeasure === "tilt" ? ` ${set.firstTurnTilt ?? "default"}` : ""}) | ${fmt(quantile(lat, 0.5))} | ${fmt(quantile(lat, 0.95))} | ` +
         `${fmt(quantile(latBy["0"]!, 0.95))} / ${fmt(quantile(latBy["-10"]!, 0.95))} / ${fmt(quantile(latBy.quiet!, 0.95))} | ${fmt(quantile(latBy.clean!, 0.95))} / ${fmt(quantile(latBy.echo!, 0.95))} | ${fmt(quantile(latBy.first!, 0.95))} / ${fmt(quantile(latBy.prior!, 0.95))} / ${fmt(quantile(latBy.softer!, 0.95))} | ${fmt(Math.max(...lat))} | ${some(missed)} | ${missedBy[0]} (${nFirst}) / ${missedBy[1]} | ${some(falses)} | ${falseBy.join(" / ")} | ${bcs}/${nBc} | ${phantoms}/${nEcho} |`,
     );
   }
   console.log();
+}
+
+/**
+ * Background voices by their own peak level (`--background-peaks`, scripts/bargein-background.ts), with
+ * the detector's defaults unless `--first-turn-floor …` / `--strong …` / `--caller-margin …` name others
+ * (one table per setting): interrupts / trials per placement, position (over the greeting / a later turn
+ * after the caller spoke) and echo; then every case that interrupted.
+ */
+async function backgroundPeaks(): Promise<void> {
+  const vad = await loadSileroVad();
+  const list = (f: string, d: string) => (args.includes(f) ? args[args.indexOf(f) + 1]! : d).split(",");
+  const peaks = list("--bg-peaks", BACKGROUND_PEAKS.join(",")).map(Number);
+  const echoes = list("--bg-echo", "none,-20,-12").map((e) => (e === "none" ? null : Number(e)));
+  const t0 = performance.now();
+  const cases = await backgroundCases(peaks, echoes);
+  console.log(`## Background voices by peak level (offline, ${cases.length} cases, ${fmt((performance.now() - t0) / 1000, 1)} s to build)\n`);
+  const cols = (["greeting", "later turn"] as const).flatMap((pos) => echoes.map((e) => ({ pos, e })));
+  for (const ft of list("--first-turn-floor", "default"))
+  for (const fm of list("--first-turn-measure", "default"))
+  for (const fa of list("--floor-always", "default"))
+  for (const tf of list("--tilt-floor", "default"))
+  for (const st of list("--strong", "default"))
+  for (const cm of list("--caller-margin", "default")) {
+    const set: SimSetting = {
+      echoRule: "xcorr", minSpeechMs: 80, maxGapMs: 160, erlDb: 12, confirm: true, echoTail: true,
+      firstTurnFloor: ft === "default" ? undefined : ft === "off" ? null : Number(ft),
+      firstTurnMeasure: fm === "default" ? undefined : (fm as "peak" | "tilt"),
+      floorAlways: fa === "default" ? undefined : fa === "true",
+      tiltFloor: tf === "default" ? undefined : tf === "off" ? null : Number(tf),
+      strong: st === "default" ? undefined : st === "off" ? null : { p: Number(st.split(":")[0]), minSpeechMs: Number(st.split(":")[1]), withinDb: st.split(":")[2] ? Number(st.split(":")[2]) : undefined, q: st.split(":")[3] ? Number(st.split(":")[3]) : undefined },
+      callerMargin: cm === "default" ? undefined : cm === "off" ? null : Number(cm),
+    };
+    const t1 = performance.now();
+    const fired = new Map<BackgroundCase, boolean>();
+    for (const c of cases) fired.set(c, (await replay(vad, c, set)).fired >= 0);
+    console.log(`first-turn floor ${ft} (${fm}, always ${fa}, tilt floor ${tf}), strong ${st}, caller margin ${cm} (${fmt((performance.now() - t1) / 1000, 1)} s)\n`);
+    console.log(`| placement | peak dBFS (min…max) | ${cols.map((c) => `${c.pos}, ${c.e === null ? "no echo" : `echo ${c.e} dB`}`).join(" | ")} | all |`);
+    console.log(`|---|---|${cols.map(() => "---|").join("")}---|`);
+    const placements = [...new Set(cases.map((c) => c.placement))];
+    for (const pl of placements) {
+      const mine = cases.filter((c) => c.placement === pl);
+      const cell = (xs: BackgroundCase[]) => `${xs.filter((c) => fired.get(c)).length}/${xs.length}`;
+      const pk = mine.map((c) => c.peakDb);
+      console.log(`| ${pl} | ${fmt(Math.min(...pk), 1)}…${fmt(Math.max(...pk), 1)} | ${cols.map((col) => cell(mine.filter((c) => c.position === col.pos && c.echoDb === col.e))).join(" | ")} | ${cell(mine)} |`);
+    }
+    const under = cases.filter((c) => c.peakDb <= -24 + 1e-9);
+    console.log(`| **every case ≤ −24 dBFS peak** | | ${cols.map((col) => { const xs = under.filter((c) => c.position === col.pos && c.echoDb === col.e); return `${xs.filter((c) => fired.get(c)).length}/${xs.length}`; }).join(" | ")} | **${under.filter((c) => fired.get(c)).length}/${under.length}** |\n`);
+    const bad = cases.filter((c) => fired.get(c)).sort((a, b) => a.peakDb - b.peakDb);
+    if (bad.length) console.log(`interrupted (quietest first):\n${bad.map((c) => `  ${c.peakDb.toFixed(1)} dBFS  ${c.position}: ${c.label}`).join("\n")}\n`);
+  }
 }
 
 /**
@@ -531,6 +590,12 @@ async function live(): Promise<void> {
       return printFirstTurn(bg, flag("--no-quiet") ? [] : await liveQuiet(rigs));
     }
     if (flag("--only-main")) return printMain(await liveInterruptions(rigs, nTrials), t0);
+    if (flag("--only-background-peaks")) {
+      const peaks = (args.includes("--bg-peaks") ? args[args.indexOf("--bg-peaks") + 1]! : "-24,-27,-30,-33").split(",").map(Number);
+      const positions = (args.includes("--bg-positions") ? args[args.indexOf("--bg-positions") + 1]! : "greeting,later turn").split(",") as Array<"greeting" | "later turn">;
+      const bs = await liveBackgroundPeaks(rigs, { peaks, positions, greeting: GREETING, shortGreeting: SHORT_GREETING, answer: ANSWER, callerPeakDb: num("--bg-caller-peak", -12) });
+      return printLiveBackground(bs);
+    }
     if (flag("--only-spoke-before")) {
       const b = await liveSpokeBefore(rigs, num("--spoke-before", 12));
       return printSpokeBefore(b);
@@ -653,9 +718,10 @@ async function binaryAndVad(): Promise<void> {
 
 if (import.meta.main) {
   const sets = (args.includes("--set") ? args[args.indexOf("--set") + 1]! : "tune").split(",") as Array<"tune" | "holdout">;
-  if (flag("--stages")) for (const s of sets) await stages(s);
+  if (flag("--background-peaks")) await backgroundPeaks();
+  else if (flag("--stages")) for (const s of sets) await stages(s);
   else if (flag("--tune") || flag("--tune-only")) for (const s of sets) await tune(s);
-  if (!flag("--tune-only") && !flag("--stages")) {
+  if (!flag("--tune-only") && !flag("--stages") && !flag("--background-peaks")) {
     await live();
     if (!args.some((a) => a.startsWith("--only-"))) await binaryAndVad();
   }

@@ -6,7 +6,7 @@
  */
 import { DEFAULT_COMPLETE_SILENCE_MS } from "../pipeline/endpointing";
 import { DEFAULT_PAUSE_MS, type DetectorOptions } from "../pipeline/speech-detector";
-import { DEFAULT_CALLER_LEVEL, DEFAULT_FIRST_TURN_FLOOR_DBFS } from "../pipeline/caller-level";
+import { DEFAULT_CALLER_LEVEL, DEFAULT_FIRST_TURN_FLOOR_DBFS, DEFAULT_FLOOR_ALWAYS } from "../pipeline/caller-level";
 import type { ConversationSettings } from "../pipeline/agent-call";
 import { bool, ConfigError, int, oneOf, str, type Env } from "./env-vars";
 
@@ -21,12 +21,14 @@ export interface ConversationConfig {
    */
   bargeInCallerMarginDb: number;
   /**
-   * BARGE_IN_FIRST_TURN_FLOOR_DBFS: before the caller's level is known (their first words), speech over
-   * the agent interrupts only with a frame at this level or above, its level pre-emphasised
-   * (src/pipeline/caller-level.ts DEFAULT_FIRST_TURN_FLOOR_DBFS: off; −36 suggested there), dBFS, −60 to 0;
-   * 0 = that rule off.
+   * BARGE_IN_FIRST_TURN_FLOOR_DBFS: speech over the agent interrupts only when the peak sample of some
+   * frame of it (our echo taken out) reaches this level (src/pipeline/caller-level.ts
+   * DEFAULT_FIRST_TURN_FLOOR_DBFS: off; −23 measured there), before the caller's first words and, with
+   * `bargeInFloorAfterFirstTurn`, after them too; dBFS, −60 to 0; 0 = that rule off.
    */
   bargeInFirstTurnFloorDbfs: number;
+  /** BARGE_IN_FLOOR_AFTER_FIRST_TURN: the floor above also once the caller's level is known (DEFAULT_FLOOR_ALWAYS). */
+  bargeInFloorAfterFirstTurn: boolean;
   backchannel: "resume" | "reply";
   endOfTurnSilenceMs: number;
   endOfTurnMaxSilenceMs: number;
@@ -86,6 +88,7 @@ export function conversationConfig(env: Env): ConversationConfig {
     bargeInCallerMarginDb: int(env, "BARGE_IN_CALLER_MARGIN_DB", DEFAULT_CALLER_LEVEL.marginDb, 0, 20),
     // src/pipeline/caller-level.ts DEFAULT_FIRST_TURN_FLOOR_DBFS (measured there; null there = 0 here).
     bargeInFirstTurnFloorDbfs: int(env, "BARGE_IN_FIRST_TURN_FLOOR_DBFS", DEFAULT_FIRST_TURN_FLOOR_DBFS ?? 0, -60, 0),
+    bargeInFloorAfterFirstTurn: bool(env, "BARGE_IN_FLOOR_AFTER_FIRST_TURN", DEFAULT_FLOOR_ALWAYS),
     backchannel: oneOf(env, "BACKCHANNEL_MODE", ["resume", "reply"] as const, "resume"),
     endOfTurnSilenceMs,
     endOfTurnMaxSilenceMs,
@@ -105,7 +108,7 @@ export function conversationConfig(env: Env): ConversationConfig {
 }
 
 /** The caller-speech detector's options the configuration sets (src/call/media.ts passes them to SileroSpeechDetector). */
-export type ConfiguredDetectorOptions = Pick<DetectorOptions, "bargeInMinSpeechMs" | "pauseMs" | "callerLevel" | "firstTurnFloorDbfs">;
+export type ConfiguredDetectorOptions = Pick<DetectorOptions, "bargeInMinSpeechMs" | "pauseMs" | "callerLevel" | "firstTurnFloorDbfs" | "floorAlways">;
 
 /**
  * Maps the configuration's barge-in variables onto the detector's options; margin 0 turns the
@@ -117,6 +120,7 @@ export function detectorOptions(c: ConversationConfig): ConfiguredDetectorOption
     pauseMs: c.endOfTurnPauseMs,
     callerLevel: c.bargeInCallerMarginDb === 0 ? null : { marginDb: c.bargeInCallerMarginDb },
     firstTurnFloorDbfs: c.bargeInFirstTurnFloorDbfs === 0 ? null : c.bargeInFirstTurnFloorDbfs,
+    floorAlways: c.bargeInFloorAfterFirstTurn,
   };
 }
 

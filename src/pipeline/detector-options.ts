@@ -62,12 +62,22 @@ export interface DetectorOptions {
    */
   rejoinMs?: number | null;
   /**
-   * Before the caller's level is known (`callerLevel`), speech over the agent interrupts only with a frame
-   * (its 60 ms level) at this level or above; else it is held as background (caller-level.ts
-   * DEFAULT_FIRST_TURN_FLOOR_DBFS), dBFS. Default that; null: off.
+   * Before the caller's level is known (`callerLevel`; with `floorAlways` after too), speech over the agent
+   * interrupts only with a frame (the highest of the last 60 ms, by `firstTurnMeasure`) at this level or
+   * above; else it is held as background (caller-level.ts DEFAULT_FIRST_TURN_FLOOR_DBFS), dBFS. Default
+   * that; null: off.
    */
   firstTurnFloorDbfs?: number | null;
-  /** The floor's level measure: pre-emphasis coefficient (caller-level.ts tiltedDbfs), 0…1; 0: plain frameDbfs. Default DEFAULT_FIRST_TURN_TILT. */
+  /**
+   * The floor's level measure: "peak" (the frame's peak sample, our echo taken out) or "tilt" (its level
+   * after the pre-emphasis `firstTurnTilt`, caller-level.ts tiltedDbfs). Default DEFAULT_FIRST_TURN_MEASURE.
+   */
+  firstTurnMeasure?: "peak" | "tilt";
+  /** The first-turn floor judges also once the caller's level is known (with that rule). Default DEFAULT_FLOOR_ALWAYS. */
+  floorAlways?: boolean;
+  /** A second floor: a frame whose tiltedDbfs (60 ms) reaches this passes the floor too, dBFS. Default DEFAULT_TILT_FLOOR_DBFS; null: off. */
+  tiltFloorDbfs?: number | null;
+  /** The "tilt" measure's pre-emphasis coefficient, 0…1; 0: plain frameDbfs. Default DEFAULT_FIRST_TURN_TILT. */
   firstTurnTilt?: number;
   /** Silence inside speech after which a pause is reported, ms. Default DEFAULT_PAUSE_MS. */
   pauseMs?: number;

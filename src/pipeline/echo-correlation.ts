@@ -31,6 +31,8 @@
  */
 import { ALAW_DECODE, ULAW_DECODE } from "../media/g711";
 import { type CorrelationEchoSettings, DEFAULT_CORRELATION_ECHO } from "./echo-correlation-settings";
+import { frameDbfs, peakDbfs } from "./caller-level";
+import { EchoResidual } from "./echo-residual";
 
 export { type CorrelationEchoSettings, DEFAULT_CORRELATION_ECHO } from "./echo-correlation-settings";
 
@@ -55,6 +57,12 @@ export interface EchoDecision {
    * the caller's first syllable.
    */
   readonly lastQuiet?: boolean;
+  /**
+   * The last frame once our echo (the best-fitting delayed, scaled stretch we sent) is taken out: level and
+   * peak sample, dBFS (−Infinity: digital silence), for the level rules (level-gate.ts); undefined: not known.
+   */
+  readonly lastResidualDbfs?: number;
+  readonly lastResidualPeakDbfs?: number;
 }
 
 const FRAME = 160;
@@ -67,6 +75,7 @@ const REFINE_CANDIDATES = 3;
 const REFINE_SPAN = DECIMATE;
 /** Sent frames quieter than this RMS (≈ −61 dBFS) count as silence: nothing to echo. */
 const SILENT_RMS = 30;
+const PATH_SHARE = 0.9; // c² of a frame that sets the echo path (echo-residual.ts): echo alone 0.9–1.0, a voice over it 0.5–0.85
 /** How long the level of what we said sets the quiet floor, in frames (2 s): covers pauses between sentences. */
 const HOLD_FRAMES = 100;
 
@@ -121,6 +130,10 @@ export class CorrelationEcho implements EchoDecision {
   lastLevelDb: number | undefined;
   /** See EchoDecision.lastQuiet. */
   lastQuiet = false;
+  /** See EchoDecision.lastResidualDbfs / lastResidualPeakDbfs (the echo path of the last frame explained). */
+  lastResidualDbfs: number | undefined;
+  lastResidualPeakDbfs: number | undefined;
+  private readonly residual = new EchoResidual();
 
   constructor(
     codec: "PCMU" | "PCMA",
@@ -242,6 +255,8 @@ export class CorrelationEcho implements EchoDecision {
     last.gain = 0;
     this.lastLevelDb = undefined;
     this.lastQuiet = false;
+    this.lastResidualDbfs = frameDbfs(pcm); // until an echo path is known: the frame as it is
+    this.lastResidualPeakDbfs = peakDbfs(pcm);
     if (pcm.length !== FRAME || this.n < FRAME) return false;
     let maxWindow = 0;
     let maxHold = 0;
@@ -260,7 +275,9 @@ export class CorrelationEcho implements EchoDecision {
     let ex = 0;
     for (let i = 0; i < FRAME; i++) ex += pcm[i]! * pcm[i]!;
     this.lastLevelDb = levelDb(Math.sqrt(ex / FRAME), maxHold);
-    if (ex === 0) return false;
+    // Digital silence holds no caller sound; while we talk it is below any quiet floor (as in our own
+    // pauses above), so Silero's lagging "speech" for the frames after a quiet voice does not count.
+    if (ex === 0) return (this.lastQuiet = floor > 0);
     // The frame's samples correspond to sent samples [end - FRAME - L, end - L) for lag L.
     const end = this.n;
     const maxLag = Math.min(this.maxLag, end - FRAME);
@@ -304,6 +321,10 @@ export class CorrelationEcho implements EchoDecision {
     const explained = bestGain <= this.maxGain ? best : 0;
     const residual = Math.sqrt((ex * (1 - explained)) / FRAME);
     this.lastLevelDb = levelDb(residual, maxHold);
+    if (explained >= PATH_SHARE) this.residual.note(bestLag, bestGain);
+    this.residual.measure(pcm, sent, cap, end, maxLag, REFINE_SPAN);
+    this.lastResidualDbfs = this.residual.dbfs;
+    this.lastResidualPeakDbfs = this.residual.peakDbfs;
     if (explained >= this.settings.minEchoShare) return true;
     // What is left once our echo is out: too quiet next to what we are saying to be the caller.
     this.lastQuiet = residual < floor;
@@ -375,8 +396,5 @@ function levelDb(rms: number, maxHold: number): number | undefined {
   return maxHold >= SILENT_RMS ? 20 * Math.log10(rms / maxHold) : undefined;
 }
 
-function rmsOf(pcm: Int16Array): number {
-  let e = 0;
-  for (let i = 0; i < pcm.length; i++) e += pcm[i]! * pcm[i]!;
-  return pcm.length ? Math.sqrt(e / pcm.length) : 0;
-}
+/** RMS of a frame (PCM16 values). */
+const rmsOf = (pcm: Int16Array): number => Math.sqrt(pcm.reduce((e, v) => e + v * v, 0) / (pcm.length || 1));

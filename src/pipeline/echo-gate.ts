@@ -29,6 +29,9 @@ export interface GatedFrame {
   quietOnly: boolean;
   /** EchoDecision.lastLevelDb while the agent talks (the frame's level with our echo taken out), dB; else undefined. */
   levelDb: number | undefined;
+  /** EchoDecision.lastResidualDbfs / lastResidualPeakDbfs (the frame with our echo taken out), dBFS; undefined: not judged. */
+  residualDbfs: number | undefined;
+  residualPeakDbfs: number | undefined;
   /** The main stream's probability (null: no window ended). */
   main: Promise<number | null>;
   /** The confirming stream's, when it runs separately (`both`); else null. */
@@ -55,8 +58,11 @@ export class EchoGate {
   frame(pcm: Int16Array, agentSpeaking: boolean): GatedFrame {
     const o = this.opts;
     // Decide echo now, against what was sent up to this moment, not when inference returns.
-    const echo = (agentSpeaking || (o.echoTail ?? DEFAULT_ECHO_TAIL)) && o.echo?.isLikelyEcho(pcm, agentSpeaking) === true;
+    const judged = (agentSpeaking || (o.echoTail ?? DEFAULT_ECHO_TAIL)) && o.echo !== undefined;
+    const echo = judged && o.echo!.isLikelyEcho(pcm, agentSpeaking) === true;
     const levelDb = agentSpeaking ? o.echo?.lastLevelDb : undefined;
+    const residualDbfs = judged ? o.echo!.lastResidualDbfs : undefined;
+    const residualPeakDbfs = judged ? o.echo!.lastResidualPeakDbfs : undefined;
     const confirm = o.confirm;
     const quietOnly = echo && (o.confirmHearsQuiet ?? DEFAULT_CONFIRM_HEARS_QUIET) && o.echo?.lastQuiet === true;
     // The confirming stream differs from the main one only from the first echo frame it hears as
@@ -73,7 +79,7 @@ export class EchoGate {
     const both = confirm !== undefined && (this.forked || !confirm.copyFrom);
     const main = this.vad.process(pcm);
     const second = both ? confirm.process(echo && !quietOnly ? this.zeros(pcm.length) : pcm) : null;
-    return { echo, quietOnly, levelDb, main, second, both };
+    return { echo, quietOnly, levelDb, residualDbfs, residualPeakDbfs, main, second, both };
   }
 
   private zeros(n: number): Int16Array {

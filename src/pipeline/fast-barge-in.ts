@@ -9,7 +9,9 @@
  *    our loudest sent frame), and
  *  - the confirming stream called it speech once (`fastConfirmed`: what tells a cough over our echo
  *    from a voice), and
- *  - some frame of it passed the level rules (level-gate.ts: `fastLoud`).
+ *  - some frame of it passed the level rules (level-gate.ts: `loud`): a counted frame, or any frame the
+ *    VAD called speech from 1 s before the run on — also one the echo rule's quiet floor kept from
+ *    counting (a quiet caller's frames can be under that floor yet peak over the level floor).
  * Defaults and measurements: barge-in-defaults.ts. Units: 20 ms frames (segmenter frame count), ms.
  */
 import { SEGMENTER_FRAME_MS } from "../media/vad/segmenter";
@@ -36,11 +38,21 @@ export interface FastFrame {
   echo: boolean;
   /** The level rules passed this frame (LevelJudgement.atLevel). */
   atLevel: boolean;
+  /** Frame index of the last frame called speech (quiet-floor frames included) that passed the level rules. */
+  lastLoudFrame: number;
   /** EchoDecision.lastLevelDb (level with our echo taken out, relative to our loudest frame), dB. */
   levelDb: number | undefined;
   /** The probability a frame needs to count: the segmenter's threshold, or its band's lower edge (ease). */
   min: number;
 }
+
+/**
+ * A loud frame up to this many frames (1 s) before the run's first counted frame still makes it loud: a
+ * quiet caller's frames are mostly under the echo rule's quiet floor, so the counted frames of their
+ * words can come a few hundred ms after the one syllable that reached the level floor (offline: espeak-ng
+ * en-us "Sorry, can I ask something?" peaking at −22 dBFS, loud at "So-", counted from "ask" on).
+ */
+const LOUD_BEFORE_FRAMES = 50;
 
 export class FastBargeIn {
   private readonly bargeInFrames: number;
@@ -89,7 +101,7 @@ export class FastBargeIn {
         this.strong = 0;
         this.loud = false;
       }
-      if (f.atLevel) this.loud = true;
+      if (f.atLevel || f.lastLoudFrame >= this.start - LOUD_BEFORE_FRAMES) this.loud = true;
       this.run++;
       const levelOk = this.strongWithinDb === Infinity || (f.levelDb !== undefined && f.levelDb >= -this.strongWithinDb);
       if (p >= this.strongP && (q === undefined || (q ?? 0) >= this.strongQ) && levelOk) this.strong++;

@@ -2,17 +2,26 @@
  * The speech detector's level rules (src/pipeline/speech-detector.ts; the rules and their measurements
  * are in caller-level.ts): while the agent talks, speech interrupts only when some frame of it is
  *  - at the caller's own level (CallerLevel, learned while the agent was silent), once that is known;
- *  - before that, at or over the first-turn floor (DetectorOptions.firstTurnFloorDbfs; its level measure
- *    pre-emphasised by `firstTurnTilt`), when the floor is on.
+ *  - at or over the first-turn floor (DetectorOptions.firstTurnFloorDbfs), when the floor is on: before
+ *    the caller's level is known, and with `floorAlways` after that too (both rules then); measured by `firstTurnMeasure`: the peak sample ("peak"), or the level pre-emphasised by
+ *    `firstTurnTilt` ("tilt").
  * A frame's level is the highest of the last 60 ms (Silero's probability lags the audio by a window).
+ * While the agent talks, levels are those of the frame with our echo taken out (EchoDecision's residual)
+ * where the echo decision gives them: our echo summed with a quiet voice must not lift it over a rule.
  * Units: PCM16 frames at 8000 Hz (160 samples), dBFS.
  */
-import { CallerLevel, DEFAULT_CALLER_LEVEL, DEFAULT_FIRST_TURN_FLOOR_DBFS, DEFAULT_FIRST_TURN_TILT, frameDbfs, max60, tiltedDbfs } from "./caller-level";
+import {
+  CallerLevel, DEFAULT_CALLER_LEVEL, DEFAULT_FIRST_TURN_FLOOR_DBFS, DEFAULT_FIRST_TURN_MEASURE, DEFAULT_FIRST_TURN_TILT, DEFAULT_FLOOR_ALWAYS, DEFAULT_TILT_FLOOR_DBFS, frameDbfs, max60, peakDbfs, tiltedDbfs,
+} from "./caller-level";
 import type { DetectorOptions } from "./detector-options";
 
-/** A frame's levels, measured when it is pushed (frameDbfs; tiltedDbfs for the first-turn floor), dBFS; 0 when not needed. */
+/** A frame's levels, measured when it is pushed, dBFS; 0 when not needed. */
 export interface FrameLevels {
+  /** Energy mean (frameDbfs), our echo taken out where known. */
   dbfs: number;
+  /** The first-turn floor's measure: peak sample (echo taken out where known) or tiltedDbfs. */
+  floor: number;
+  /** tiltedDbfs, for the second floor (DetectorOptions.tiltFloorDbfs); 0 when off. */
   tilt: number;
 }
 
@@ -31,34 +40,48 @@ export class LevelGate {
   readonly callerLevel: CallerLevel | null;
   /** DetectorOptions.firstTurnFloorDbfs, dBFS; null when off. */
   private readonly floorDbfs: number | null;
-  private readonly tilt: number;
+  private readonly tilt: number | null;
+  /** DetectorOptions.floorAlways. */
+  private readonly floorAlways: boolean;
   /** Levels of the two frames before this one, dBFS. */
   private readonly prevDb = [-Infinity, -Infinity];
+  private readonly prevFloor = [-Infinity, -Infinity];
   private readonly prevTilt = [-Infinity, -Infinity];
+  /** DetectorOptions.tiltFloorDbfs, dBFS; null when off. */
+  private readonly tiltFloorDbfs: number | null;
   /** The last sample measured (tiltedDbfs's `prev`). */
   private lastSample = 0;
 
-  constructor(opts: Pick<DetectorOptions, "callerLevel" | "firstTurnFloorDbfs" | "firstTurnTilt">) {
+  constructor(opts: Pick<DetectorOptions, "callerLevel" | "firstTurnFloorDbfs" | "firstTurnMeasure" | "firstTurnTilt" | "floorAlways" | "tiltFloorDbfs">) {
+    this.floorAlways = opts.floorAlways ?? DEFAULT_FLOOR_ALWAYS;
+    this.tiltFloorDbfs = opts.tiltFloorDbfs === undefined ? DEFAULT_TILT_FLOOR_DBFS : opts.tiltFloorDbfs;
     this.callerLevel = opts.callerLevel === null ? null : new CallerLevel({ ...DEFAULT_CALLER_LEVEL, ...opts.callerLevel });
     this.floorDbfs = opts.firstTurnFloorDbfs === undefined ? DEFAULT_FIRST_TURN_FLOOR_DBFS : opts.firstTurnFloorDbfs;
-    this.tilt = opts.firstTurnTilt ?? DEFAULT_FIRST_TURN_TILT;
+    this.tilt = (opts.firstTurnMeasure ?? DEFAULT_FIRST_TURN_MEASURE) === "tilt" ? (opts.firstTurnTilt ?? DEFAULT_FIRST_TURN_TILT) : null;
   }
 
-  /** Measures a frame as it is pushed (in arrival order). */
-  measure(pcm: Int16Array): FrameLevels {
-    const dbfs = this.callerLevel || this.floorDbfs !== null ? frameDbfs(pcm) : 0;
-    const tilt = this.floorDbfs !== null ? tiltedDbfs(pcm, this.lastSample, this.tilt) : 0;
+  /**
+   * Measures a frame as it is pushed (in arrival order).
+   * @param residualDbfs, residualPeakDbfs the frame with our echo taken out (EchoDecision), when known
+   */
+  measure(pcm: Int16Array, residualDbfs?: number, residualPeakDbfs?: number): FrameLevels {
+    const dbfs = this.callerLevel || this.floorDbfs !== null ? (residualDbfs ?? frameDbfs(pcm)) : 0;
+    let floor = 0;
+    if (this.floorDbfs !== null) floor = this.tilt === null ? (residualPeakDbfs ?? peakDbfs(pcm)) : tiltedDbfs(pcm, this.lastSample, this.tilt);
+    const tilt = this.floorDbfs !== null && this.tiltFloorDbfs !== null ? tiltedDbfs(pcm, this.lastSample, DEFAULT_FIRST_TURN_TILT) : 0;
     this.lastSample = pcm[pcm.length - 1] ?? 0;
-    return { dbfs, tilt };
+    return { dbfs, floor, tilt };
   }
 
   /** Judges a frame when its probabilities arrive (in arrival order; every frame, to keep the 60 ms levels). */
   judge(l: FrameLevels, agentSpeaking: boolean): LevelJudgement {
     const recent = max60(this.prevDb, l.dbfs);
+    const recentFloor = max60(this.prevFloor, l.floor);
     const recentTilt = max60(this.prevTilt, l.tilt);
     const known = this.callerLevel?.levelDb !== undefined;
-    const floorOn = !known && this.floorDbfs !== null;
-    const atLevel = known ? this.callerLevel!.atCallerLevel(recent) : !floorOn || !agentSpeaking || recentTilt >= this.floorDbfs!;
+    const floorOn = (!known || this.floorAlways) && this.floorDbfs !== null;
+    const overFloor = !floorOn || !agentSpeaking || recentFloor >= this.floorDbfs! || (this.tiltFloorDbfs !== null && recentTilt >= this.tiltFloorDbfs);
+    const atLevel = overFloor && (!known || this.callerLevel!.atCallerLevel(recent));
     return { atLevel, judged: known || floorOn, known };
   }
 

@@ -49,7 +49,7 @@ export class SileroSpeechDetector implements SpeechDetector {
     return this.levels.callerLevel;
   }
   /** Segmenter frame of the last speech frame that passed the level rules. */
-  private lastLoudFrame = -1;
+  private lastLoudFrame = -Infinity;
   /** A segmenter start while the agent talked did not pass the level rules: held until the agent stops. */
   private held = false;
   /** Frame the last held speech (or quiet-floor speech) ended at; Infinity: it goes on; −Infinity: none since a start. */
@@ -100,7 +100,7 @@ export class SileroSpeechDetector implements SpeechDetector {
     if (this.closed) return;
     const agentSpeaking = this.agentSpeaking;
     const g = this.echoGate.frame(pcm, agentSpeaking);
-    const levels = this.levels.measure(pcm);
+    const levels = this.levels.measure(pcm, g.residualDbfs, g.residualPeakDbfs);
     const pushedAt = performance.now();
     const { echo, quietOnly, both } = g;
     const confirming = this.opts.confirm !== undefined;
@@ -111,8 +111,9 @@ export class SileroSpeechDetector implements SpeechDetector {
           this.pushedAt = pushedAt;
           // Speech the quiet floor kept out while the agent talks is background too (heldBackground).
           if (quietOnly && agentSpeaking && (both ? q : p)! >= this.threshold) this.heldEnd = Math.max(this.heldEnd, this.segmenter.frameCount);
-          if (!both) return this.onProbability(pcm, echo ? 0 : p, confirming ? (echo ? 0 : p) : undefined, agentSpeaking, echo, g.levelDb, levels);
-          this.onProbability(pcm, echo ? 0 : p, echo ? 0 : q, agentSpeaking, echo, g.levelDb, levels);
+          const heardP = quietOnly ? p : null; // what the quiet floor kept out, for the level rules
+          if (!both) return this.onProbability(pcm, echo ? 0 : p, confirming ? (echo ? 0 : p) : undefined, agentSpeaking, echo, g.levelDb, levels, heardP);
+          this.onProbability(pcm, echo ? 0 : p, echo ? 0 : q, agentSpeaking, echo, g.levelDb, levels, heardP);
         } catch (err) {
           void Promise.reject(err); // reported as an unhandled rejection, as before; the chain goes on
         }
@@ -127,8 +128,9 @@ export class SileroSpeechDetector implements SpeechDetector {
    * @param p main stream's probability (0 for echo frames)
    * @param q the confirming stream's probability (0 for echo frames), undefined without one
    * @param levels the frame's levels (LevelGate.measure)
+   * @param quietP for a frame the echo rule's quiet floor took for echo, the main stream's probability (else null)
    */
-  private onProbability(pcm: Int16Array, p: number | null, q: number | null | undefined, agentSpeaking: boolean, echo: boolean, levelDb: number | undefined, levels: FrameLevels): void {
+  private onProbability(pcm: Int16Array, p: number | null, q: number | null | undefined, agentSpeaking: boolean, echo: boolean, levelDb: number | undefined, levels: FrameLevels, quietP: number | null): void {
     if (this.closed) return;
     if (echo) this.echoFrames++;
     this.frameTrace.note(p, q, echo, agentSpeaking, levels.dbfs);
@@ -137,7 +139,8 @@ export class SileroSpeechDetector implements SpeechDetector {
     // everyone by the first-turn floor.
     const judgement = this.levels.judge(levels, agentSpeaking);
     const atLevel = judgement.atLevel;
-    if (voiced && atLevel) this.lastLoudFrame = this.segmenter.frameCount;
+    // Speech that passed the level rules, also where the quiet floor kept it from counting (fast-barge-in.ts).
+    if ((voiced || (quietP !== null && quietP >= this.threshold)) && atLevel) this.lastLoudFrame = this.segmenter.frameCount;
     if (voiced && !agentSpeaking) this.levels.learn(levels);
     for (const ev of this.segmenter.push(pcm, q === undefined ? p : q)) {
       if (ev.type === "speech_start") {
@@ -191,7 +194,7 @@ export class SileroSpeechDetector implements SpeechDetector {
     }
     if (agentSpeaking && (!this.inSpeech || this.paused)) {
       const min = this.levels.eases(judgement) ? this.low : this.threshold;
-      const fire = this.fast.frame({ frame: this.segmenter.frameCount - 1, p, q, echo, atLevel, levelDb, min });
+      const fire = this.fast.frame({ frame: this.segmenter.frameCount - 1, p, q, echo, atLevel, lastLoudFrame: this.lastLoudFrame, levelDb, min });
       if (fire) {
         this.fastFired = true;
         this.traceDecision(fire.rule, fire.runMs);

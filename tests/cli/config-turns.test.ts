@@ -48,7 +48,7 @@ describe("BARGE_IN_CALLER_MARGIN_DB", () => {
 describe("detectorOptions: the configured values reach the speech detector", () => {
   test("margin, barge-in speech and pause reach SileroSpeechDetector; the margin decides which frames are the caller's", () => {
     const c = loadConfig({ ...base, BARGE_IN_CALLER_MARGIN_DB: "8", BARGE_IN_MIN_SPEECH_MS: "120", END_OF_TURN_PAUSE_MS: "300" }).conversation;
-    expect(detectorOptions(c)).toEqual({ bargeInMinSpeechMs: 120, pauseMs: 300, callerLevel: { marginDb: 8 }, firstTurnFloorDbfs: DEFAULT_FIRST_TURN_FLOOR_DBFS });
+    expect(detectorOptions(c)).toEqual({ bargeInMinSpeechMs: 120, pauseMs: 300, callerLevel: { marginDb: 8 }, firstTurnFloorDbfs: DEFAULT_FIRST_TURN_FLOOR_DBFS, floorAlways: true });
     const d = new SileroSpeechDetector(silentVad, detectorOptions(c));
     const level = d.callerLevel!;
     expect(level.settings).toEqual({ ...DEFAULT_CALLER_LEVEL, marginDb: 8 });
@@ -71,6 +71,12 @@ describe("BARGE_IN_FIRST_TURN_FLOOR_DBFS", () => {
     expect(loadConfig(base).conversation.bargeInFirstTurnFloorDbfs).toBe(0);
     expect(DEFAULT_FIRST_TURN_FLOOR_DBFS).toBeNull();
     expect(detectorOptions(loadConfig(base).conversation).firstTurnFloorDbfs).toBeNull();
+  });
+
+  test("BARGE_IN_FLOOR_AFTER_FIRST_TURN: default true (the floor also after the caller's first words); false reaches the detector", () => {
+    expect(detectorOptions(loadConfig(base).conversation).floorAlways).toBe(true);
+    expect(detectorOptions(loadConfig({ ...base, BARGE_IN_FLOOR_AFTER_FIRST_TURN: "false" }).conversation).floorAlways).toBe(false);
+    expect(configError({ BARGE_IN_FLOOR_AFTER_FIRST_TURN: "sometimes" }).message).toContain("BARGE_IN_FLOOR_AFTER_FIRST_TURN");
   });
 
   test("a value from −60 to 0 is taken and reaches the detector's options; 0 turns the rule off (null)", () => {

@@ -5,8 +5,9 @@ import { feed, frames, levelVad, tone } from "./support/level-detector";
 import { rms } from "../../src/pipeline/echo-reference";
 import type { VadStream } from "../../src/media/vad/silero";
 
+/** The caller-level rule alone: the absolute floor (on by default; first-turn-peak.test.ts) off unless `opts` says otherwise. */
 function detector(opts: DetectorOptions = {}) {
-  const d = new SileroSpeechDetector(levelVad(), { bargeInMinSpeechMs: 80, ...opts });
+  const d = new SileroSpeechDetector(levelVad(), { bargeInMinSpeechMs: 80, firstTurnFloorDbfs: null, ...opts });
   const ev: string[] = [];
   d.listen({ onSpeechStart: () => ev.push("start"), onSpeechEnd: () => ev.push("end") });
   return { d, ev };

@@ -18,9 +18,12 @@ const UNDER = 700;
 const OVER = 1600;
 const FLOOR = -36;
 
-/** The agent is talking (its greeting); the floor at −36 dBFS (the setting the README suggests) unless `opts` says otherwise. */
+/**
+ * The agent is talking (its greeting); the floor at −36 dBFS measured after the pre-emphasis ("tilt",
+ * session 7's measure) unless `opts` says otherwise (the "peak" measure: first-turn-peak.test.ts).
+ */
 function greeting(opts: DetectorOptions = {}, vad = levelVad()) {
-  const d = new SileroSpeechDetector(vad, { bargeInMinSpeechMs: 80, firstTurnFloorDbfs: FLOOR, ...opts });
+  const d = new SileroSpeechDetector(vad, { bargeInMinSpeechMs: 80, firstTurnFloorDbfs: FLOOR, firstTurnMeasure: "tilt", ...opts });
   const ev: string[] = [];
   d.listen({ onSpeechStart: () => ev.push("start"), onSpeechEnd: () => ev.push("end") });
   d.setAgentSpeaking(true);
@@ -145,8 +148,8 @@ describe("SileroSpeechDetector firstTurnFloorDbfs (background voices before the 
     expect(d.heldBackground).toBe(false);
   });
 
-  test("once the caller's own level is known, it decides instead: a caller who spoke quietly interrupts at that level", async () => {
-    const { d, ev } = greeting();
+  test("once the caller's own level is known, it decides instead (floorAlways false): a caller who spoke quietly interrupts at that level", async () => {
+    const { d, ev } = greeting({ floorAlways: false });
     d.setAgentSpeaking(false);
     await feed(d, frames(50, UNDER)); // their first turn, 1 s at the quiet level: learned (400 ms needed)
     await feed(d, frames(50, 0));

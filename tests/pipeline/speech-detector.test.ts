@@ -55,7 +55,8 @@ describe("SileroSpeechDetector", () => {
   test("bargeInStrong: confident speech in both streams, loud enough, interrupts after its shorter minimum; a confident but quiet voice does not", async () => {
     const levelEcho = { noteSent() {}, lastLevelDb: undefined as number | undefined, isLikelyEcho(pcm: Int16Array) { this.lastLevelDb = 20 * Math.log10(rms(pcm) / 8000); return false; } };
     const confidentVad = () => ({ process: async (pcm: Int16Array) => (rms(pcm) > 100 ? 0.97 : 0.01) }) as unknown as VadStream;
-    const opts = { echo: levelEcho, bargeInMinSpeechMs: 80, bargeInStrong: { p: 0.9, minSpeechMs: 40, withinDb: 10 }, confirm: confidentVad() };
+    // The strong rule alone: the absolute floor (first-turn-peak.test.ts) would hold the quiet voice by itself.
+    const opts = { echo: levelEcho, bargeInMinSpeechMs: 80, bargeInStrong: { p: 0.9, minSpeechMs: 40, withinDb: 10 }, confirm: confidentVad(), firstTurnFloorDbfs: null };
     const caller = new SileroSpeechDetector(confidentVad(), opts);
     const ev = collect(caller);
     caller.setAgentSpeaking(true);

@@ -97,7 +97,7 @@ export class PlainCorrelationEcho implements EchoDecision {
     let ex = 0;
     for (let i = 0; i < FRAME; i++) ex += pcm[i]! * pcm[i]!;
     this.lastLevelDb = levelDb(Math.sqrt(ex / FRAME));
-    if (ex === 0) return false;
+    if (ex === 0) return (this.lastQuiet = floor > 0); // digital silence while we talk: under any quiet floor
     // The frame's samples correspond to sent samples [end - FRAME - L, end - L) for lag L.
     const end = this.n;
     const maxLag = Math.min(this.maxLag, end - FRAME);

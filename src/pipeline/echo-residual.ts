@@ -1,0 +1,57 @@
+/**
+ * What is left of a caller frame once our echo is taken out, for the level rules (level-gate.ts): the
+ * echo decision (echo-correlation.ts) remembers the echo path of the last frame it confidently explained
+ * by our audio — its delay L (samples) and gain g — and each frame x is then judged as x − g·y_L, with L
+ * refined within ±`span` samples (the path drifts with jitter) by the largest <x, y_L>. The gain is the
+ * path's, not fitted again: with a voice over the echo, a fit would take part of the voice for echo, or
+ * pick a lag where we sent little and an implausible gain (measured: g ≈ 40 at a wrong lag for a voice
+ * over −12 dB echo, where the path's gain is 0.25).
+ * Units: PCM16 values, samples at 8000 Hz, dBFS (−Infinity for digital silence).
+ */
+export class EchoResidual {
+  /** The echo path: delay (samples; −1 none yet) and gain (echo ÷ sent). */
+  lag = -1;
+  gain = 0;
+  /** The last `measure`: energy mean and peak sample of x − g·y, dBFS. */
+  dbfs = -Infinity;
+  peakDbfs = -Infinity;
+
+  /** Notes a frame explained by our audio at `lag` with gain `gain`. */
+  note(lag: number, gain: number): void {
+    this.lag = lag;
+    this.gain = gain;
+  }
+
+  /**
+   * Measures x − g·y against the sent ring (`sent`, each sample at i and i + cap, as echo-correlation.ts
+   * keeps it): the frame's samples correspond to sent samples from `end − x.length − L`. Without a known
+   * path, the frame as it is. Results in `dbfs` and `peakDbfs`.
+   */
+  measure(x: Int16Array, sent: Float32Array, cap: number, end: number, maxLag: number, span: number): void {
+    const n = x.length;
+    let best = -1;
+    let bestXy = -Infinity;
+    if (this.lag >= 0) {
+      for (let lag = Math.max(0, this.lag - span); lag <= Math.min(maxLag, this.lag + span); lag++) {
+        const i0 = (end - n - lag) % cap;
+        let xy = 0;
+        for (let i = 0; i < n; i++) xy += x[i]! * sent[i0 + i]!;
+        if (xy > bestXy) {
+          bestXy = xy;
+          best = lag;
+        }
+      }
+    }
+    const g = best >= 0 ? this.gain : 0;
+    const i0 = best >= 0 ? (end - n - best) % cap : 0;
+    let e = 0;
+    let pk = 0;
+    for (let i = 0; i < n; i++) {
+      const r = x[i]! - (g ? g * sent[i0 + i]! : 0);
+      e += r * r;
+      pk = Math.max(pk, Math.abs(r));
+    }
+    this.dbfs = e > 0 ? 10 * Math.log10(e / n / (32768 * 32768)) : -Infinity;
+    this.peakDbfs = pk > 0 ? 20 * Math.log10(pk / 32768) : -Infinity;
+  }
+}
