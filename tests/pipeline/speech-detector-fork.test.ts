@@ -23,6 +23,7 @@ beforeAll(async () => {
   if (!tools) return;
   tmp = A.makeTempDir("vad-fork-");
   vad = await loadSileroVad();
+  vad.maxLagMs = Infinity; // the shared model: an agent started earlier in this process (bun test runs files in one) sets VAD_MAX_LAG_MS on it, and these tests feed frames faster than real time
   caller = await A.speech(tmp.dir, "kal16", "I would like to book a table for two tonight, please.");
   agent = await A.speech(tmp.dir, "slt", "Thank you, I can help with that booking, and I am glad you called.");
 });

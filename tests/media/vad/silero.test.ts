@@ -22,6 +22,7 @@ beforeAll(async () => {
   if (!A.haveAudioTools()) throw new Error("flite and sox are required (apt-get install flite sox)");
   tmp = A.makeTempDir("vad-test-");
   vad = await loadSileroVad();
+  vad.maxLagMs = Infinity; // the shared model: an agent started earlier in this process (bun test runs files in one) sets VAD_MAX_LAG_MS on it, and these tests feed frames faster than real time
   for (const voice of A.FLITE_VOICES) {
     for (const text of SENTENCES) speechPcm.push({ voice, pcm: await A.speech(tmp.dir, voice, text) });
   }
