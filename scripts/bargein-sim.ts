@@ -251,6 +251,9 @@ export interface SimSetting {
   floorAlways?: boolean;
   /** DetectorOptions.tiltFloorDbfs (null: off; undefined: default). */
   tiltFloor?: number | null;
+  /** DetectorOptions.floorWindowMs and quietCountsOverFloor (undefined: the detector's defaults). */
+  floorWindowMs?: number;
+  quietCounts?: boolean;
 }
 
 /** The echo decision a setting names. */
@@ -357,6 +360,8 @@ export async function replay(vad: Vad, c: SimCase, set: SimSetting): Promise<{ f
     firstTurnMeasure: set.firstTurnMeasure,
     floorAlways: set.floorAlways,
     tiltFloorDbfs: set.tiltFloor,
+    floorWindowMs: set.floorWindowMs,
+    quietCountsOverFloor: set.quietCounts,
   });
   let fired = -1;
   let phantom = false;
