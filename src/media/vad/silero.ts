@@ -11,10 +11,9 @@
  * probability. Calls on one stream are serialized internally (state is sequential); streams of
  * different calls run independently on the shared session.
  *
- * Every window is run, digital silence too: the state keeps moving on zeros (no fixed point within 400
- * windows, so skipping is not exact), and skipping all-zero windows (state kept, probability 0) changed
- * 106 of 454 barge-in sim cases' decisions, false interruptions 1 → 6 (session 6, live Silero).
- *
+ * Windows are run, digital silence too: the state keeps moving on zeros (no fixed point within 400
+ * windows, so skipping is not exact), and skipping all-zero windows with the state kept (probability 0)
+ * changed 106 of 454 barge-in sim cases' decisions, false interruptions 1 → 6 (session 6, live Silero).
  * Two exceptions. Quiet (`SileroVad.silenceFloorDbfs`, VAD_SILENCE_FLOOR_DBFS, −60 dBFS by default): once
  * QUIET_RESET_WINDOWS windows in a row (256 ms) were under the floor, the stream's model state is reset
  * (Silero's own advice between segments, `reset_states`) and further windows under the floor are not
@@ -23,6 +22,8 @@
  * Up to the reset every window is scored, so a stream that never spends 256 ms under the floor gives
  * the same probabilities bit for bit as without the rule. A caller is silent for much of a call (line
  * noise is about −60…−70 dBFS), and onnxruntime was the largest part of the agent's CPU (issue 13).
+ * With the reset (unlike the skipping above) the offline barge-in sweep's row with the defaults is the
+ * same on and off (session 9: 216 interruptions, p50/p95 60/240 ms, 0 missed, 1 false).
  *
  * The other is overload (`SileroVad.maxLagMs`, VAD_MAX_LAG_MS): a stream scores one window per
  * model run, so when the process cannot run the model ~31 times a second per stream, a stream's windows
