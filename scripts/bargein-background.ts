@@ -18,7 +18,10 @@
  */
 import { speechPcm8k, type VoiceOptions } from "../tests/support/speech.ts";
 import { agentSpeech, analyseCall, buildCallerAudio, runTurnCall, type CallerItem, type TurnRig } from "../tests/e2e/turn-support.ts";
-import { activeLevelDb, GREETING, makeCase, peakNormalise, PHRASES, PRIOR_TURN, rng, scale, type SimCase } from "./bargein-sim.ts";
+import { loadSileroVad } from "../src/media/vad/silero.ts";
+import { GREETING, makeCase, peakNormalise, PHRASES, replay, rng, scale, type SimCase, type SimSetting } from "./bargein-sim.ts";
+import { args, fmt, list, strongArg } from "./bargein-args.ts";
+import { activeLevelDb, PRIOR_TURN } from "./bargein-cases.ts";
 
 export const BACKGROUND_VOICES: Array<Required<VoiceOptions>> = [
   { engine: "flite", voice: "rms" },
@@ -92,6 +95,55 @@ export async function backgroundCases(peaks = BACKGROUND_PEAKS, echoes: Array<nu
     }
   }
   return out;
+}
+
+/**
+ * Background voices by their own peak level (`bench-bargein.ts --background-peaks`), with
+ * the detector's defaults unless `--first-turn-floor …` / `--strong …` / `--caller-margin …` name others
+ * (one table per setting): interrupts / trials per placement, position (over the greeting / a later turn
+ * after the caller spoke) and echo; then every case that interrupted.
+ */
+export async function backgroundPeaks(): Promise<void> {
+  const vad = await loadSileroVad();
+  const peaks = list("--bg-peaks", BACKGROUND_PEAKS.join(",")).map(Number);
+  const echoes = list("--bg-echo", "none,-20,-12").map((e) => (e === "none" ? null : Number(e)));
+  const t0 = performance.now();
+  const cases = await backgroundCases(peaks, echoes);
+  console.log(`## Background voices by peak level (offline, ${cases.length} cases, ${fmt((performance.now() - t0) / 1000, 1)} s to build)\n`);
+  const cols = (["greeting", "later turn"] as const).flatMap((pos) => echoes.map((e) => ({ pos, e })));
+  for (const ft of list("--first-turn-floor", "default"))
+  for (const fm of list("--first-turn-measure", "default"))
+  for (const fa of list("--floor-always", "default"))
+  for (const tf of list("--tilt-floor", "default"))
+  for (const st of list("--strong", "default"))
+  for (const cm of list("--caller-margin", "default")) {
+    const set: SimSetting = {
+      echoRule: "xcorr", minSpeechMs: 80, maxGapMs: 160, erlDb: 12, confirm: true, echoTail: true,
+      firstTurnFloor: ft === "default" ? undefined : ft === "off" ? null : Number(ft),
+      firstTurnMeasure: fm === "default" ? undefined : (fm as "peak" | "tilt"),
+      floorAlways: fa === "default" ? undefined : fa === "true",
+      tiltFloor: tf === "default" ? undefined : tf === "off" ? null : Number(tf),
+      strong: strongArg(st),
+      callerMargin: cm === "default" ? undefined : cm === "off" ? null : Number(cm),
+    };
+    const t1 = performance.now();
+    const fired = new Map<BackgroundCase, boolean>();
+    for (const c of cases) fired.set(c, (await replay(vad, c, set)).fired >= 0);
+    console.log(`first-turn floor ${ft} (${fm}, always ${fa}, tilt floor ${tf}), strong ${st}, caller margin ${cm} (${fmt((performance.now() - t1) / 1000, 1)} s)\n`);
+    console.log(`| placement | peak dBFS (min…max) | ${cols.map((c) => `${c.pos}, ${c.e === null ? "no echo" : `echo ${c.e} dB`}`).join(" | ")} | all |`);
+    console.log(`|---|---|${cols.map(() => "---|").join("")}---|`);
+    const placements = [...new Set(cases.map((c) => c.placement))];
+    for (const pl of placements) {
+      const mine = cases.filter((c) => c.placement === pl);
+      const cell = (xs: BackgroundCase[]) => `${xs.filter((c) => fired.get(c)).length}/${xs.length}`;
+      const pk = mine.map((c) => c.peakDb);
+      console.log(`| ${pl} | ${fmt(Math.min(...pk), 1)}…${fmt(Math.max(...pk), 1)} | ${cols.map((col) => cell(mine.filter((c) => c.position === col.pos && c.echoDb === col.e))).join(" | ")} | ${cell(mine)} |`);
+    }
+    const under = cases.filter((c) => c.peakDb <= -24 + 1e-9);
+    console.log(`| **every case ≤ −24 dBFS peak** | | ${cols.map((col) => { const xs = under.filter((c) => c.position === col.pos && c.echoDb === col.e); return `${xs.filter((c) => fired.get(c)).length}/${xs.length}`; }).join(" | ")} | **${under.filter((c) => fired.get(c)).length}/${under.length}** |\n`);
+    const bad = cases.filter((c) => fired.get(c)).sort((a, b) => a.peakDb - b.peakDb);
+    if (bad.length) console.log(`interrupted (quietest first):\n${bad.map((c) => `  ${c.peakDb.toFixed(1)} dBFS  ${c.position}: ${c.label}`).join("\n")}\n`);
+  }
 }
 
 // ------------------------------------------------------------------------------------------  live

@@ -52,19 +52,17 @@ import {
   type TurnRig,
   wireSpanMs,
 } from "../tests/e2e/turn-support.ts";
-import { activeLevelDb, BACKCHANNELS, buildCases, GREETING, peakNormalise, PHRASES, replay, rng, scale, trace, VOICES, type SimCase, type SimSetting } from "./bargein-sim.ts";
+import { BACKCHANNELS, GREETING, peakNormalise, PHRASES, replay, rng, scale, trace, VOICES, type SimCase, type SimSetting } from "./bargein-sim.ts";
+import { activeLevelDb, buildCases } from "./bargein-cases.ts";
 import { speechPcm8k, type VoiceOptions } from "../tests/support/speech.ts";
-import { backgroundCases, BACKGROUND_PEAKS, liveBackgroundPeaks, printLiveBackground, type BackgroundCase } from "./bargein-background.ts";
+import { backgroundPeaks, liveBackgroundPeaks, printLiveBackground } from "./bargein-background.ts";
+import { args, flag, fmt, list, num, strongArg } from "./bargein-args.ts";
 
 const ROOT = resolve(import.meta.dir, "..");
 if (import.meta.main) process.chdir(ROOT); // SIPp scenarios and dist/ are found from the repository root
 
 const ANSWER = "Of course.";
 
-const args = process.argv.slice(2);
-const flag = (f: string) => args.includes(f);
-const num = (f: string, d: number) => (args.includes(f) ? Number(args[args.indexOf(f) + 1]) : d);
-const fmt = (x: number, d = 0) => (Number.isFinite(x) ? x.toFixed(d) : "–");
 
 // =====================================================================================  offline sweep
 
@@ -85,7 +83,6 @@ async function tune(which: "tune" | "holdout"): Promise<void> {
     "| echo rule | confirm | echoTail | erlDb | adaptMarginDb | adaptFloorDb | bargeInMinSpeechMs | bargeInMaxGapMs | confirm hears quiet | strong (p : ms) | caller level margin dB | first-turn floor dBFS (tilt) | stop p50 ms | p95 ms | p95 0 dB / −10 dB / quiet callers | p95 no echo / −20 dB echo | p95 first turn / spoke before / 6 dB softer | max ms | missed | missed first turn (of) / spoke before | false interruptions | false: background first turn / after the caller spoke / other | backchannels that interrupt | echo tails taken for speech |",
   );
   console.log("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
-  const list = (f: string, d: string) => (args.includes(f) ? args[args.indexOf(f) + 1]! : d).split(",");
   const grid: SimSetting[] = [];
   for (const echoRule of list("--echo", "level,xcorr") as SimSetting["echoRule"][])
   for (const share of echoRule === "xcorr" ? list("--share", String(DEFAULT_CORRELATION_ECHO.minEchoShare)).map(Number) : [undefined])
@@ -114,7 +111,7 @@ async function tune(which: "tune" | "holdout"): Promise<void> {
                   firstTurnFloor: ft === "default" ? undefined : ft === "off" ? null : Number(ft),
                   callerEase: ce === "default" ? undefined : ce === "true",
                   callerMargin: cm === "default" ? undefined : cm === "off" ? null : Number(cm),
-                  strong: st === "default" ? undefined : st === "off" ? null : { p: Number(st.split(":")[0]), minSpeechMs: Number(st.split(":")[1]), withinDb: st.split(":")[2] ? Number(st.split(":")[2]) : undefined, q: st.split(":")[3] ? Number(st.split(":")[3]) : undefined },
+                  strong: strongArg(st),
                   confirmQuiet: cq === "default" ? undefined : cq === "true",
                   echoRule,
                   share,
@@ -163,56 +160,6 @@ async function tune(which: "tune" | "holdout"): Promise<void> {
     );
   }
   console.log();
-}
-
-/**
- * Background voices by their own peak level (`--background-peaks`, scripts/bargein-background.ts), with
- * the detector's defaults unless `--first-turn-floor …` / `--strong …` / `--caller-margin …` name others
- * (one table per setting): interrupts / trials per placement, position (over the greeting / a later turn
- * after the caller spoke) and echo; then every case that interrupted.
- */
-async function backgroundPeaks(): Promise<void> {
-  const vad = await loadSileroVad();
-  const list = (f: string, d: string) => (args.includes(f) ? args[args.indexOf(f) + 1]! : d).split(",");
-  const peaks = list("--bg-peaks", BACKGROUND_PEAKS.join(",")).map(Number);
-  const echoes = list("--bg-echo", "none,-20,-12").map((e) => (e === "none" ? null : Number(e)));
-  const t0 = performance.now();
-  const cases = await backgroundCases(peaks, echoes);
-  console.log(`## Background voices by peak level (offline, ${cases.length} cases, ${fmt((performance.now() - t0) / 1000, 1)} s to build)\n`);
-  const cols = (["greeting", "later turn"] as const).flatMap((pos) => echoes.map((e) => ({ pos, e })));
-  for (const ft of list("--first-turn-floor", "default"))
-  for (const fm of list("--first-turn-measure", "default"))
-  for (const fa of list("--floor-always", "default"))
-  for (const tf of list("--tilt-floor", "default"))
-  for (const st of list("--strong", "default"))
-  for (const cm of list("--caller-margin", "default")) {
-    const set: SimSetting = {
-      echoRule: "xcorr", minSpeechMs: 80, maxGapMs: 160, erlDb: 12, confirm: true, echoTail: true,
-      firstTurnFloor: ft === "default" ? undefined : ft === "off" ? null : Number(ft),
-      firstTurnMeasure: fm === "default" ? undefined : (fm as "peak" | "tilt"),
-      floorAlways: fa === "default" ? undefined : fa === "true",
-      tiltFloor: tf === "default" ? undefined : tf === "off" ? null : Number(tf),
-      strong: st === "default" ? undefined : st === "off" ? null : { p: Number(st.split(":")[0]), minSpeechMs: Number(st.split(":")[1]), withinDb: st.split(":")[2] ? Number(st.split(":")[2]) : undefined, q: st.split(":")[3] ? Number(st.split(":")[3]) : undefined },
-      callerMargin: cm === "default" ? undefined : cm === "off" ? null : Number(cm),
-    };
-    const t1 = performance.now();
-    const fired = new Map<BackgroundCase, boolean>();
-    for (const c of cases) fired.set(c, (await replay(vad, c, set)).fired >= 0);
-    console.log(`first-turn floor ${ft} (${fm}, always ${fa}, tilt floor ${tf}), strong ${st}, caller margin ${cm} (${fmt((performance.now() - t1) / 1000, 1)} s)\n`);
-    console.log(`| placement | peak dBFS (min…max) | ${cols.map((c) => `${c.pos}, ${c.e === null ? "no echo" : `echo ${c.e} dB`}`).join(" | ")} | all |`);
-    console.log(`|---|---|${cols.map(() => "---|").join("")}---|`);
-    const placements = [...new Set(cases.map((c) => c.placement))];
-    for (const pl of placements) {
-      const mine = cases.filter((c) => c.placement === pl);
-      const cell = (xs: BackgroundCase[]) => `${xs.filter((c) => fired.get(c)).length}/${xs.length}`;
-      const pk = mine.map((c) => c.peakDb);
-      console.log(`| ${pl} | ${fmt(Math.min(...pk), 1)}…${fmt(Math.max(...pk), 1)} | ${cols.map((col) => cell(mine.filter((c) => c.position === col.pos && c.echoDb === col.e))).join(" | ")} | ${cell(mine)} |`);
-    }
-    const under = cases.filter((c) => c.peakDb <= -24 + 1e-9);
-    console.log(`| **every case ≤ −24 dBFS peak** | | ${cols.map((col) => { const xs = under.filter((c) => c.position === col.pos && c.echoDb === col.e); return `${xs.filter((c) => fired.get(c)).length}/${xs.length}`; }).join(" | ")} | **${under.filter((c) => fired.get(c)).length}/${under.length}** |\n`);
-    const bad = cases.filter((c) => fired.get(c)).sort((a, b) => a.peakDb - b.peakDb);
-    if (bad.length) console.log(`interrupted (quietest first):\n${bad.map((c) => `  ${c.peakDb.toFixed(1)} dBFS  ${c.position}: ${c.label}`).join("\n")}\n`);
-  }
 }
 
 /**

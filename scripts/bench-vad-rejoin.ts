@@ -14,7 +14,8 @@ import { parseArgs } from "node:util";
 import { loadSileroVad, type VadStream } from "../src/media/vad/silero.ts";
 import { SileroSpeechDetector } from "../src/pipeline/speech-detector.ts";
 import { CorrelationEcho, DEFAULT_CORRELATION_ECHO } from "../src/pipeline/echo-correlation.ts";
-import { buildCases, type SimCase } from "./bargein-sim.ts";
+import { type SimCase } from "./bargein-sim.ts";
+import { buildCases } from "./bargein-cases.ts";
 
 const { values: opt } = parseArgs({ options: { set: { type: "string", default: "tune" }, rejoin: { type: "string", default: "500" }, parallel: { type: "string", default: "16" }, limit: { type: "string" } } });
 const vad = await loadSileroVad();

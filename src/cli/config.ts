@@ -117,6 +117,8 @@ export interface Config {
   vadSilenceFloorDbfs: number;
   /** FLITE_WORKERS: threads synthesising flite speech off the RTP pacing thread; 0 = on it. Default 2. */
   fliteWorkers: number;
+  /** FLITE_FALLBACK_WARM: with a cloud TTS, start flite's workers (the fallback voice) in the background after start-up, not on the first fallback. Default true. */
+  fliteFallbackWarm: boolean;
   maxCalls: number;
   /** SIP_MAX_PENDING_PER_SOURCE: unconfirmed (not yet ACKed) inbound calls per source IP, capped at MAX_CALLS/2. Default 10. */
   sipMaxPendingPerSource: number;
@@ -305,6 +307,7 @@ export function loadConfig(env: Env = process.env): Config {
     maxCalls: int(env, "MAX_CALLS", stt === "pocketsphinx" ? MAX_CALLS_DEFAULTS.offline : MAX_CALLS_DEFAULTS.cloud, 1, 10_000),
     sipMaxPendingPerSource: int(env, "SIP_MAX_PENDING_PER_SOURCE", 10, 1, 10_000),
     fliteWorkers: int(env, "FLITE_WORKERS", 2, 0, 64),
+    fliteFallbackWarm: bool(env, "FLITE_FALLBACK_WARM", true),
     vadBatch: bool(env, "VAD_BATCH", true),
     vadBatchMs: int(env, "VAD_BATCH_MS", DEFAULT_BATCH_WAIT_MS, 0, 20),
     vadMaxLagMs: int(env, "VAD_MAX_LAG_MS", DEFAULT_MAX_LAG_MS, 0, 10_000),

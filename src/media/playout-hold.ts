@@ -30,3 +30,54 @@ export const PLAYOUT_HOLD_FRAMES = PLAYOUT_HOLD_MS / 20;
 
 /** Process-wide, the call thread's playouts: ticks held (`held`), held ticks sent as silence after all (`held_silence`). */
 export const playoutHoldTotals = { held: 0, held_silence: 0 };
+
+/**
+ * The hold's bookkeeping, the one implementation both senders use (Playout in the call thread, counting
+ * its own 20 ms ticks as time; WorkerStream under the media worker, on its clock): which ticks are owed,
+ * since when, and whether one more may wait. Each sender decides when a tick may wait at all (a
+ * talkspurt whose reply is still arriving) and how it sends; this decides how long, and pays in order.
+ */
+export class TalkspurtHold {
+  /** Ticks held, each owing a frame. */
+  owed = 0;
+  /** When the first of them was due, ms (the owner's time). */
+  private since = 0;
+
+  /** @param allowanceMs PLAYOUT_HOLD_MS by default; 0: never hold. */
+  constructor(readonly allowanceMs = PLAYOUT_HOLD_MS) {}
+
+  get held(): boolean {
+    return this.owed > 0;
+  }
+
+  /**
+   * A tick due at `now` (ms) found nothing to send inside a talkspurt still arriving: it waits (true,
+   * owed) while `now` is within the allowance of the first owed tick; false: past it (or no allowance),
+   * the owner pays what is owed (`pay`) and sends this tick as usual.
+   */
+  hold(now: number): boolean {
+    if (this.owed === 0) {
+      if (this.allowanceMs <= 0) return false;
+      this.since = now;
+    } else if (now - this.since >= this.allowanceMs) return false;
+    this.owed++;
+    return true;
+  }
+
+  /**
+   * Pays the owed ticks in order, one `send()` each, while `more()` says there is something to send
+   * (default: every owed tick). What `send` sends — a late frame, or silence past the allowance — is the
+   * owner's; the ticks left owed keep waiting.
+   */
+  pay(send: () => void, more: () => boolean = () => true): void {
+    while (this.owed > 0 && more()) {
+      this.owed--; // before sending: a listener the send wakes sees what is still owed
+      send();
+    }
+  }
+
+  /** Drops the owed ticks unsent (the stream stops being paced). */
+  drop(): void {
+    this.owed = 0;
+  }
+}

@@ -11,12 +11,12 @@
  * gap and the RTP timestamp advances 160 per frame through silence. The marker bit is set on the first
  * audio frame after silence (start of a talkspurt, RFC 3551 §4.1), including after an underrun.
  *
- * Hold (`holdFrames`, src/media/playout-hold.ts): a tick that finds nothing queued inside a talkspurt
- * whose segment is still open sends nothing and owes its frame, up to `holdFrames` ticks in a row; audio
- * queued meanwhile goes out at once, owed frames first (late, with the timestamps they would have had:
- * the receiver's jitter buffer plays them on time, where a silence frame would be a 20 ms gap in the
- * reply). Past the allowance, or once the segment ended, the next tick sends every owed frame as silence
- * with its own (`clearBuffer` at once), and later audio starts a new talkspurt (marker).
+ * Hold (`holdFrames`; src/media/playout-hold.ts `TalkspurtHold`, the bookkeeping the media worker's
+ * stream shares, with this playout's ticks as its time): a tick that finds nothing queued inside a
+ * talkspurt whose segment is still open sends nothing and owes its frame, up to `holdFrames` ticks in a
+ * row; audio queued meanwhile goes out at once, owed frames first (late, with the timestamps they would
+ * have had). Past the allowance, or once the segment ended, the next tick sends every owed frame as
+ * silence with its own (`clearBuffer` at once), and later audio starts a new talkspurt (marker).
  *
  * Segments (one reply or prompt each): samples captured between one `flush()` (or `clearBuffer()`, or
  * the start) and the next `flush()`. Per segment, `playbackStarted` right after its first frame was
@@ -39,9 +39,11 @@ import {
   type PlaybackListener,
   type PlaybackStartedEvent,
 } from "./audio-output.ts";
-import { FRAME_SAMPLES, SAMPLES_PER_MS } from "./constants.ts";
+import { FRAME_MS, FRAME_SAMPLES, SAMPLES_PER_MS } from "./constants.ts";
 import { type G711Codec, encodeFrame, silenceFrame } from "./g711.ts";
-import { playoutHoldTotals } from "./playout-hold.ts";
+import { playoutHoldTotals, TalkspurtHold } from "./playout-hold.ts";
+import { PlaybackSegments, type Segment } from "./playout-segments.ts";
+import { PlayoutWaiters } from "./playout-waiters.ts";
 
 export type { PlaybackFinishedEvent, PlaybackStartedEvent } from "./audio-output.ts";
 
@@ -76,13 +78,6 @@ export interface PlayoutOptions {
   holdFrames?: number;
 }
 
-interface Segment {
-  id: number;
-  started: boolean;
-  finished: boolean;
-  playedSamples: number;
-}
-
 type Entry =
   | { kind: "audio"; pcm: Int16Array; samples: number; seg: Segment }
   | { kind: "end"; seg: Segment };
@@ -90,7 +85,7 @@ type Entry =
 export class Playout implements AudioOutput {
   private readonly sink: FrameSink;
   private readonly codec: G711Codec;
-  private readonly listeners = new Set<PlaybackListener>();
+  private readonly segments = new PlaybackSegments();
   private readonly maxFrames: number;
   private readonly highWaterSamples: number;
   private readonly silence: Uint8Array;
@@ -98,8 +93,10 @@ export class Playout implements AudioOutput {
   private readonly onAudioQueued: (() => void) | undefined;
   private readonly onCleared: (() => void) | undefined;
   private readonly onFrameQueued: (() => void) | undefined;
-  private readonly holdFrames: number;
-  private owed = 0; // ticks held (the hold), each owing a frame
+  /** The hold (class comment); its time is `ticks` × 20 ms. */
+  private readonly hold: TalkspurtHold;
+  /** `onTick` calls so far. */
+  private ticks = 0;
 
   private queue: Entry[] = [];
   private head = 0;
@@ -107,16 +104,11 @@ export class Playout implements AudioOutput {
   private pending = new Int16Array(PLAYOUT_FRAME_SAMPLES);
   private pendingFill = 0;
   private open: Segment | undefined;
-  private live: Segment[] = [];
   private playing: Segment | undefined;
   private lastWasAudio = false;
-  private nextSegmentId = 1;
   private enqueuedFrames = 0;
   private doneFrames = 0;
-  /** `waitForPlayout` promises: resolved once `doneFrames` reaches `target`. */
-  private waiters: { target: number; resolve: () => void }[] = [];
-  /** `captureFrame` promises waiting for room below the high-water mark. */
-  private roomWaiters: (() => void)[] = [];
+  private readonly waiters = new PlayoutWaiters();
   private closed = false;
 
   /** Real audio samples sent so far, all segments (what the caller actually heard; padding excluded). */
@@ -135,7 +127,7 @@ export class Playout implements AudioOutput {
     this.sink = opts.sink;
     this.codec = opts.codec;
     if (opts.onPlaybackStarted || opts.onPlaybackFinished) {
-      this.listeners.add({ onPlaybackStarted: opts.onPlaybackStarted, onPlaybackFinished: opts.onPlaybackFinished });
+      this.segments.listen({ onPlaybackStarted: opts.onPlaybackStarted, onPlaybackFinished: opts.onPlaybackFinished });
     }
     this.maxFrames = Math.max(1, Math.floor((opts.maxQueuedMs ?? 300_000) / 20));
     this.highWaterSamples = (opts.highWaterMs ?? AUDIO_OUTPUT_HIGH_WATER_MS) * SAMPLES_PER_MS;
@@ -143,7 +135,7 @@ export class Playout implements AudioOutput {
     this.onAudioQueued = opts.onAudioQueued;
     this.onCleared = opts.onCleared;
     this.onFrameQueued = opts.onFrameQueued;
-    this.holdFrames = Math.max(0, Math.floor(opts.holdFrames ?? 0));
+    this.hold = new TalkspurtHold(Math.max(0, Math.floor(opts.holdFrames ?? 0)) * FRAME_MS);
   }
 
   /** A whole audio frame waits to be sent (the next tick sends audio, not silence). */
@@ -166,8 +158,7 @@ export class Playout implements AudioOutput {
   }
 
   listen(listener: PlaybackListener): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+    return this.segments.listen(listener);
   }
 
   /**
@@ -177,9 +168,7 @@ export class Playout implements AudioOutput {
   captureFrame(pcm: Int16Array): Promise<void> {
     this.push(pcm);
     if (this.closed || this.queuedSamples < this.highWaterSamples) return Promise.resolve();
-    const { promise, resolve } = Promise.withResolvers<void>();
-    this.roomWaiters.push(resolve);
-    return promise;
+    return this.waiters.forRoom();
   }
 
   /**
@@ -188,11 +177,7 @@ export class Playout implements AudioOutput {
    */
   push(pcm: Int16Array): number {
     if (this.closed || pcm.length === 0) return 0;
-    if (!this.open) {
-      this.open = { id: this.nextSegmentId++, started: false, finished: false, playedSamples: 0 };
-      this.live.push(this.open);
-    }
-    const seg = this.open;
+    const seg = (this.open ??= this.segments.open());
     let i = 0;
     while (i < pcm.length) {
       if (this.audioQueued >= this.maxFrames) {
@@ -233,10 +218,8 @@ export class Playout implements AudioOutput {
     this.open = undefined;
     this.playing = undefined;
     this.lastWasAudio = false;
-    for (; this.owed > 0; this.owed--) this.sendNext(true); // held ticks: the reply they waited for is dropped
-    const live = this.live;
-    this.live = [];
-    for (const u of live) this.finish(u, true);
+    this.hold.pay(() => this.sendNext(true)); // held ticks: the reply they waited for is dropped
+    this.segments.interruptAll();
     this.doneFrames = this.enqueuedFrames;
     this.resolveWaiters();
   }
@@ -248,9 +231,7 @@ export class Playout implements AudioOutput {
   waitForPlayout(): Promise<void> {
     const target = this.enqueuedFrames;
     if (this.closed || this.doneFrames >= target) return Promise.resolve();
-    const { promise, resolve } = Promise.withResolvers<void>();
-    this.waiters.push({ target, resolve });
-    return promise;
+    return this.waiters.forFrames(target);
   }
 
   /**
@@ -274,15 +255,15 @@ export class Playout implements AudioOutput {
   /** One tick (the Pacer, every 20 ms): sends one frame — or, holding, none yet; owed frames first (class comment). */
   onTick(): void {
     if (this.closed) return;
+    const now = this.ticks++ * FRAME_MS;
     this.finishEndedAtHead();
-    if (this.audioQueued === 0 && this.owed < this.holdFrames && this.playing !== undefined && this.playing === this.open) {
-      // Inside a talkspurt whose segment is still open: its next audio is on its way (TTS).
-      this.owed++;
+    // Inside a talkspurt whose segment is still open: its next audio is on its way (TTS).
+    if (this.audioQueued === 0 && this.playing !== undefined && this.playing === this.open && this.hold.hold(now)) {
       this.heldTicks++;
       playoutHoldTotals.held++;
       return;
     }
-    for (; this.owed > 0; this.owed--) this.sendNext(true);
+    this.hold.pay(() => this.sendNext(true));
     this.sendNext(false);
     this.finishEndedAtHead();
     this.compact();
@@ -310,12 +291,8 @@ export class Playout implements AudioOutput {
       this.playing = e.seg;
       this.audioFrames++;
       this.playedSamples += e.samples;
-      e.seg.playedSamples += e.samples;
       this.doneFrames++;
-      if (!e.seg.started) {
-        e.seg.started = true;
-        this.emitStarted({ segmentId: e.seg.id });
-      }
+      this.segments.played(e.seg, e.samples);
       return;
     }
     this.sink.sendFrame(this.silence, false);
@@ -330,10 +307,10 @@ export class Playout implements AudioOutput {
 
   /** Audio was queued while ticks are held: it goes out now, as many frames as are owed (late, in step). */
   private sendHeld(): void {
-    while (this.owed > 0 && this.audioQueued > 0) {
-      this.owed--;
-      this.sendNext(true);
-    }
+    this.hold.pay(
+      () => this.sendNext(true),
+      () => this.audioQueued > 0,
+    );
     this.compact();
     this.resolveWaiters();
   }
@@ -348,7 +325,7 @@ export class Playout implements AudioOutput {
     this.pendingFill = 0;
     this.audioQueued++;
     this.enqueuedFrames++;
-    if (this.owed > 0) this.sendHeld(); // the frame a held tick waits for (class comment)
+    if (this.hold.held) this.sendHeld(); // the frame a held tick waits for (class comment)
     else if (this.audioQueued === 1 && !this.lastWasAudio) this.onAudioQueued?.();
     this.onFrameQueued?.();
   }
@@ -356,22 +333,9 @@ export class Playout implements AudioOutput {
   private finishEndedAtHead(): void {
     for (let e = this.queue[this.head]; e && e.kind === "end"; e = this.queue[this.head]) {
       this.head++;
-      this.finish(e.seg, false);
+      if (this.playing === e.seg) this.playing = undefined;
+      this.segments.finish(e.seg, false);
     }
-  }
-
-  private finish(u: Segment, interrupted: boolean): void {
-    if (u.finished) return;
-    u.finished = true;
-    const i = this.live.indexOf(u);
-    if (i >= 0) this.live.splice(i, 1);
-    if (this.playing === u) this.playing = undefined;
-    const e: PlaybackFinishedEvent = { segmentId: u.id, playedMs: u.playedSamples / SAMPLES_PER_MS, interrupted };
-    for (const l of [...this.listeners]) l.onPlaybackFinished?.(e);
-  }
-
-  private emitStarted(e: PlaybackStartedEvent): void {
-    for (const l of [...this.listeners]) l.onPlaybackStarted?.(e);
   }
 
   private compact(): void {
@@ -382,19 +346,6 @@ export class Playout implements AudioOutput {
   }
 
   private resolveWaiters(): void {
-    if (this.roomWaiters.length > 0 && (this.closed || this.queuedSamples < this.highWaterSamples)) {
-      for (const r of this.roomWaiters.splice(0)) r();
-    }
-    if (this.waiters.length === 0) return;
-    // Called every tick: nothing is allocated until a waiter is due.
-    let due = false;
-    for (const w of this.waiters) if (this.doneFrames >= w.target) due = true;
-    if (!due) return;
-    const still: typeof this.waiters = [];
-    for (const w of this.waiters) {
-      if (this.doneFrames >= w.target) w.resolve();
-      else still.push(w);
-    }
-    this.waiters = still;
+    this.waiters.settle(this.doneFrames, this.closed || this.queuedSamples < this.highWaterSamples);
   }
 }

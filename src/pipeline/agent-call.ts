@@ -1,8 +1,9 @@
 /**
  * The conversation of one call: caller audio → VAD + STT → endpointing → LLM → sentences → TTS → the
  * call's audio output. Barge-in, prompts, time limit, hold, and the agent's own hang-up (BYE after the
- * last packet of the goodbye). This file is the caller's side and the call's lifecycle; the agent's side
- * (replies, cuts, resuming, fixed speech) is agent-speech.ts. A state machine (conversation-state.ts)
+ * last packet of the goodbye). This file is the call's lifecycle and wiring, hold and the timers'
+ * prompts; the caller's side (speech, turns, keys) is caller-side.ts, the agent's side (replies, cuts,
+ * resuming, fixed speech) agent-speech.ts. A state machine (conversation-state.ts)
  * with a SpeechHandle per reply (speech-handle.ts); decisions in turn-taking.ts, timers in
  * call-timers.ts, failures in provider-failures.ts; playback events (src/media/audio-output.ts) drive
  * it, nothing polls. One AbortController per call and per reply; retry lives here only (the next turn
@@ -20,10 +21,9 @@ import { TurnDetector, type TurnEnd } from "./endpointing";
 import { describeError } from "./provider-failures";
 import { FixedSpeech } from "./fixed-speech";
 import { DigitCollector } from "./digit-collector";
-import { dtmfTurnText } from "../providers/dtmf-text";
+import { CallerSide } from "./caller-side";
 import { StageProviders } from "./stage-providers";
 import { SttInput } from "./stt-input";
-import { backgroundWords, NoWordsWatch, onCallerSpeechStart, onCallerTurn } from "./turn-taking";
 import type { OutboundAnswer } from "./outbound-answer";
 import { outboundAnswerFor, prerenderOpening } from "./outbound-opening";
 
@@ -47,14 +47,14 @@ export class AgentCall {
   private readonly fixed: FixedSpeech;
   /** Caller audio pushed to the STT, ms. */
   private sttAudioMs = 0;
-  /** The caller's speech since a barge-in, for resuming after no words. */
-  private readonly noWords = new NoWordsWatch();
   /** Play-state edge tracking for the VAD's echo rule. */
   private wasPlaying = false;
   private readonly unlisten: () => void;
   private readonly digits: DigitCollector;
   /** The agent's side: replies, cuts, resuming, fixed speech, hang-up and transfer. */
   private readonly speech: AgentSpeech;
+  /** The caller's side: speech start/end, turns, keys (caller-side.ts). */
+  private readonly caller: CallerSide;
   /**
    * Outbound calls: holds the opening until the callee's first words ended; answering-machine detection.
    * Made with the conversation (at the answer), so caller audio that arrives before `start()` counts.
@@ -84,7 +84,7 @@ export class AgentCall {
     this.detector = new TurnDetector(
       d.clock,
       this.settings.endpointing,
-      (t) => this.onTurnEnd(t),
+      (t) => this.caller.onTurnEnd(t),
       () => this.stt.finalizeAtPause(),
     );
     this.stt = new SttInput({
@@ -110,12 +110,12 @@ export class AgentCall {
         this.endPolitely(this.settings.sttLostText);
       },
     });
-    this.digits = new DigitCollector(d.clock, this.settings.digits, (keys) => this.onDigits(keys));
+    this.digits = new DigitCollector(d.clock, this.settings.digits, (keys) => this.caller.onDigits(keys));
     this.timers = new CallTimers(d.clock, this.settings.idlePromptMs, {
       onIdle: (n) => this.onIdle(n),
       onIdleSoon: (n) => this.prepareIdle(n),
       onMaxDuration: () => this.onMaxDuration(),
-      onNoWords: () => this.onNoWords(),
+      onNoWords: () => this.caller.onNoWords(),
     });
     this.speech = new AgentSpeech({
       d,
@@ -134,13 +134,24 @@ export class AgentCall {
       },
     });
     this.answer = d.answer && outboundAnswerFor(d, d.answer, this.speech, this.state);
+    this.caller = new CallerSide({
+      d,
+      settings: this.settings,
+      state: this.state,
+      log: this.log,
+      detector: this.detector,
+      timers: this.timers,
+      speech: this.speech,
+      digits: this.digits,
+      answer: this.answer,
+    });
     this.unlisten = d.output.listen({
       onPlaybackStarted: (e) => this.speech.reply?.segmentId === e.segmentId && this.speech.reply.playbackStarted(),
       onPlaybackFinished: (e) => this.speech.reply?.segmentId === e.segmentId && this.speech.reply.playbackFinished(e),
     });
     d.vad?.listen({
-      onSpeechStart: (onsetAgoMs) => this.live && this.onSpeechStart(onsetAgoMs ?? 0),
-      onSpeechEnd: (silenceMs) => this.live && this.onSpeechEnd(silenceMs),
+      onSpeechStart: (onsetAgoMs) => this.live && this.caller.onSpeechStart(onsetAgoMs ?? 0),
+      onSpeechEnd: (silenceMs) => this.live && this.caller.onSpeechEnd(silenceMs),
       onSpeechPause: (silenceMs) => this.live && this.detector.speechPaused(this.d.clock.now() - silenceMs),
       onSpeechActivity: () => this.live && this.detector.speechActivity(),
     });
@@ -197,7 +208,7 @@ export class AgentCall {
   resume(): void {
     if (!this.state.is("on-hold")) return;
     this.d.log.info({ callId: this.d.record.id }, "conversation resumed");
-    this.noWords.clear();
+    this.caller.noWords.clear();
     if (this.speech.resumable) return this.speech.resumeReply("unhold");
     this.state.to("listening");
     this.timers.armIdle();
@@ -246,125 +257,13 @@ export class AgentCall {
     return !this.state.is("stopped");
   }
 
-  // ------------------------------------------------------------------ caller side
-
-  private onSpeechStart(onsetAgoMs: number): void {
-    if (this.state.is("on-hold")) return;
-    this.noWords.speechStarted(this.d.clock.now() - onsetAgoMs);
-    this.detector.speechStarted();
-    this.timers.callerSpoke();
-    this.speech.dropPrepared();
-    const r = this.speech.reply;
-    if (!r || this.state.is("ending")) return;
-    const decision = onCallerSpeechStart({
-      reply: r.view(),
-      onsetAgoMs,
-      bargeIn: this.settings.bargeIn,
-      agentAudible: this.d.output.isPlaying,
-      graceMs: this.settings.continuationGraceMs,
-    });
-    if (decision === "continue_turn") this.speech.abandonReply(r);
-    else if (decision === "barge_in") {
-      this.speech.cut(r, "barge-in");
-      this.noWords.bargedIn();
-    }
-  }
-
-  private onSpeechEnd(silenceMs: number): void {
-    if (this.state.is("on-hold")) return;
-    this.detector.speechEnded(this.d.clock.now() - silenceMs);
-    if (!this.speech.resumable) {
-      // Speech start stopped the idle timer; a sound that brings no turn (a "hmm" without words, the
-      // tail of our own echo) must not leave the call without one: without this, a caller who only
-      // said "Hmm." after the greeting was never prompted and the call never ended
-      // (tests/e2e/turn-scenarios.test.ts "hesitation").
-      // (While a prompt plays, its own end arms the timer.)
-      if (!this.speech.reply && !this.state.is("ending") && !this.d.output.isPlaying) this.timers.armIdle();
-      return;
-    }
-    // A barge-in that carries no words (a cough the VAD took for speech, a noise): go on talking.
-    this.noWords.speechEnded(this.d.clock.now() - silenceMs);
-    this.timers.armNoWords(this.settings.noWordsResumeMs - silenceMs);
-  }
-
-  /** The no-words wait after a barge-in is over: resume, wait longer for a slow recogniser, or nothing (turn-taking.ts). */
-  private onNoWords(): void {
-    const { decision, recheckMs, speechMs, firstWait } = this.noWords.decide(this.d.clock.now(), {
-      resumable: !!this.speech.resumable,
-      replying: !!this.speech.reply,
-      callerSpeaking: this.detector.callerSpeaking,
-      pendingText: this.detector.pendingText,
-      lastFinalAt: this.detector.lastFinalTime,
-      resumeMs: this.settings.noWordsResumeMs,
-      maxWaitMs: this.settings.noWordsMaxWaitMs,
-    });
-    if (decision === "wait") {
-      if (firstWait) this.d.log.info({ callId: this.d.record.id, speechMs: Math.round(speechMs) }, "no words yet: waiting for the recogniser before resuming");
-      return this.timers.armNoWords(recheckMs);
-    }
-    if (decision === "resume" && !this.state.is("on-hold")) this.speech.resumeReply("no_words");
-  }
-
   /**
    * One DTMF key from the caller (RFC 4733 event or SIP INFO). The first key of a group cuts the agent
    * short (the caller answers the menu); the group (digit-collector.ts) becomes a caller turn
    * `[keys pressed: …]` that the LLM or the scripted dialogue answers.
    */
   onDtmf(key: string): void {
-    if (this.state.is("stopped", "on-hold", "ending") || this.answer?.pending) return;
-    this.d.log.info({ callId: this.d.record.id, pii: { key } }, "dtmf key");
-    this.timers.callerSpoke();
-    if (!this.digits.pending && this.speech.reply && !this.speech.reply.interrupted) this.speech.cut(this.speech.reply, "next-turn");
-    this.digits.press(key);
-  }
-
-  private onDigits(keys: string): void {
-    if (this.state.is("ending", "stopped", "on-hold")) return;
-    const text = dtmfTurnText(keys);
-    this.log.callerTurn(text);
-    this.d.log.info({ callId: this.d.record.id, pii: { keys } }, "caller keys");
-    this.speech.resumable = null;
-    this.speech.startReply(text, null);
-  }
-
-  private onTurnEnd(turn: TurnEnd): void {
-    if (this.state.is("ending", "stopped", "on-hold")) return;
-    const now = this.d.clock.now();
-    this.noWords.clear(); // the words came
-    this.noWords.recogniserLag(turn.finalAt - turn.speechEndAt);
-    // Observers and the log line hear of it once the reply's first audio went out (ConversationLog.flush),
-    // unless a reply plays: its cut turn is recorded first, in order.
-    const logged = () => this.d.log.info({ callId: this.d.record.id, pii: { text: turn.text } }, "caller turn");
-    this.log.callerTurn(turn.text, { defer: !this.speech.reply, then: logged });
-    try {
-      this.decideTurn(turn, now);
-    } finally {
-      if (!this.speech.reply) this.log.flush(); // no reply started (e.g. before the outbound opening)
-    }
-  }
-
-  private decideTurn(turn: TurnEnd, now: number): void {
-    // Before the outbound opening ("Hello?", a machine's greeting): on the record, but no reply to it.
-    if (this.answer?.pending) return;
-    const decision = onCallerTurn({
-      text: turn.text,
-      backchannel: this.settings.backchannel,
-      resumable: !!this.speech.resumable,
-      reply: this.speech.reply && this.speech.reply.view(),
-    });
-    if (decision === "resume") return this.speech.resumeReply("backchannel");
-    if (decision === "ignore_backchannel") {
-      // "uh-huh" over the agent, too short to interrupt it: the caller is listening, the reply goes on.
-      this.d.log.info({ callId: this.d.record.id }, "backchannel while the agent speaks");
-      return;
-    }
-    if (backgroundWords(this.d, turn.text)) return; // on the record, not answered, the agent goes on
-    this.speech.resumable = null;
-    this.speech.startReply(turn.text, {
-      speechEndAt: turn.speechEndAt,
-      finalTranscriptMs: Math.max(0, Math.round(turn.finalAt - turn.speechEndAt)),
-      now,
-    });
+    this.caller.onDtmf(key);
   }
 
   private noteServing(stage: "stt" | "llm" | "tts", name: string): void {

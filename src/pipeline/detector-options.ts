@@ -5,7 +5,7 @@
  */
 import type { SegmenterOptions } from "../media/vad/segmenter";
 import type { VadStream } from "../media/vad/silero";
-import type { EchoDecision } from "./echo-correlation";
+import type { EchoDecision } from "./echo-decision";
 import type { CallerLevelSettings } from "./caller-level";
 import type { BargeInTrace, StrongSpeech } from "./barge-in-defaults";
 

@@ -32,38 +32,11 @@
 import { ALAW_DECODE, ULAW_DECODE } from "../media/g711";
 import { type CorrelationEchoSettings, DEFAULT_CORRELATION_ECHO } from "./echo-correlation-settings";
 import { frameDbfs, peakDbfs } from "./caller-level";
+import type { EchoDecision } from "./echo-decision";
 import { EchoResidual } from "./echo-residual";
 
 export { type CorrelationEchoSettings, DEFAULT_CORRELATION_ECHO } from "./echo-correlation-settings";
-
-/** What a speech detector needs from an echo decision (src/pipeline/speech-detector.ts). */
-export interface EchoDecision {
-  /** Notes one frame we sent (G.711 payload as it went out; silence frames too). */
-  noteSent(payload: Uint8Array): void;
-  /**
-   * True when `pcm` (a caller frame, 160 samples) is explained by our own audio coming back — or, with
-   * `agentTalking`, is too quiet next to what we are saying to be the caller talking to us.
-   */
-  isLikelyEcho(pcm: Int16Array, agentTalking?: boolean): boolean;
-  /**
-   * For the frame of the last `isLikelyEcho`: its level once our echo is taken out, relative to the
-   * loudest frame we sent in the last 2 s, dB (0 = as loud as we were; −Infinity for digital silence;
-   * undefined when we sent nothing audible in that time).
-   */
-  readonly lastLevelDb?: number;
-  /**
-   * The last `isLikelyEcho` answered true only because the frame was too quiet next to what we are
-   * saying (the quiet floor), not because our audio explains it: a real sound, maybe the soft onset of
-   * the caller's first syllable.
-   */
-  readonly lastQuiet?: boolean;
-  /**
-   * The last frame once our echo (the best-fitting delayed, scaled stretch we sent) is taken out: level and
-   * peak sample, dBFS (−Infinity: digital silence), for the level rules (level-gate.ts); undefined: not known.
-   */
-  readonly lastResidualDbfs?: number;
-  readonly lastResidualPeakDbfs?: number;
-}
+export type { EchoDecision } from "./echo-decision";
 
 const FRAME = 160;
 const DECIMATE = 4;
@@ -133,6 +106,7 @@ export class CorrelationEcho implements EchoDecision {
   /** See EchoDecision.lastResidualDbfs / lastResidualPeakDbfs (the echo path of the last frame explained). */
   lastResidualDbfs: number | undefined;
   lastResidualPeakDbfs: number | undefined;
+  lastResidualTiltDbfs: number | undefined;
   private readonly residual = new EchoResidual();
 
   constructor(
@@ -257,6 +231,7 @@ export class CorrelationEcho implements EchoDecision {
     this.lastQuiet = false;
     this.lastResidualDbfs = frameDbfs(pcm); // until an echo path is known: the frame as it is
     this.lastResidualPeakDbfs = peakDbfs(pcm);
+    this.lastResidualTiltDbfs = this.residual.tiltOf(pcm);
     if (pcm.length !== FRAME || this.n < FRAME) return false;
     let maxWindow = 0;
     let maxHold = 0;
@@ -325,6 +300,7 @@ export class CorrelationEcho implements EchoDecision {
     this.residual.measure(pcm, sent, cap, end, maxLag, REFINE_SPAN);
     this.lastResidualDbfs = this.residual.dbfs;
     this.lastResidualPeakDbfs = this.residual.peakDbfs;
+    this.lastResidualTiltDbfs = this.residual.tiltDbfs;
     if (explained >= this.settings.minEchoShare) return true;
     // What is left once our echo is out: too quiet next to what we are saying to be the caller.
     this.lastQuiet = residual < floor;
@@ -397,4 +373,8 @@ function levelDb(rms: number, maxHold: number): number | undefined {
 }
 
 /** RMS of a frame (PCM16 values). */
-const rmsOf = (pcm: Int16Array): number => Math.sqrt(pcm.reduce((e, v) => e + v * v, 0) / (pcm.length || 1));
+function rmsOf(pcm: Int16Array): number {
+  let e = 0;
+  for (let i = 0; i < pcm.length; i++) e += pcm[i]! * pcm[i]!;
+  return Math.sqrt(e / (pcm.length || 1));
+}

@@ -6,8 +6,12 @@
  * path's, not fitted again: with a voice over the echo, a fit would take part of the voice for echo, or
  * pick a lag where we sent little and an implausible gain (measured: g ≈ 40 at a wrong lag for a voice
  * over −12 dB echo, where the path's gain is 0.25).
+ * The residual's tilted level (pre-emphasis y[n] = r[n] − a·r[n−1], a = DEFAULT_FIRST_TURN_TILT) is kept
+ * too, so the level floor's second measure (level-gate.ts) also judges the frame without our echo.
  * Units: PCM16 values, samples at 8000 Hz, dBFS (−Infinity for digital silence).
  */
+import { DEFAULT_FIRST_TURN_TILT, tiltedDbfs } from "./caller-level";
+
 export class EchoResidual {
   /** The echo path: delay (samples; −1 none yet) and gain (echo ÷ sent). */
   lag = -1;
@@ -15,6 +19,21 @@ export class EchoResidual {
   /** The last `measure`: energy mean and peak sample of x − g·y, dBFS. */
   dbfs = -Infinity;
   peakDbfs = -Infinity;
+  /** The last `measure`'s tilted level of x − g·y, dBFS. */
+  tiltDbfs = -Infinity;
+  /** The last residual sample (the pre-emphasis's r[−1] for the next frame), and its value before the current frame. */
+  private prev = 0;
+  private before = 0;
+
+  /**
+   * The tilted level of a frame taken as it is (no echo path, or before `measure`): dBFS. Call once per
+   * frame, before `measure` when that runs for the same frame.
+   */
+  tiltOf(x: Int16Array): number {
+    this.before = this.prev;
+    this.prev = x.length ? x[x.length - 1]! : this.prev;
+    return tiltedDbfs(x, this.before, DEFAULT_FIRST_TURN_TILT);
+  }
 
   /** Notes a frame explained by our audio at `lag` with gain `gain`. */
   note(lag: number, gain: number): void {
@@ -25,7 +44,7 @@ export class EchoResidual {
   /**
    * Measures x − g·y against the sent ring (`sent`, each sample at i and i + cap, as echo-correlation.ts
    * keeps it): the frame's samples correspond to sent samples from `end − x.length − L`. Without a known
-   * path, the frame as it is. Results in `dbfs` and `peakDbfs`.
+   * path, the frame as it is. Results in `dbfs`, `peakDbfs` and `tiltDbfs` (after `tiltOf` for this frame).
    */
   measure(x: Int16Array, sent: Float32Array, cap: number, end: number, maxLag: number, span: number): void {
     const n = x.length;
@@ -44,14 +63,22 @@ export class EchoResidual {
     }
     const g = best >= 0 ? this.gain : 0;
     const i0 = best >= 0 ? (end - n - best) % cap : 0;
+    const a = DEFAULT_FIRST_TURN_TILT;
     let e = 0;
+    let et = 0;
     let pk = 0;
+    let prev = this.before;
     for (let i = 0; i < n; i++) {
       const r = x[i]! - (g ? g * sent[i0 + i]! : 0);
       e += r * r;
+      const t = r - a * prev;
+      et += t * t;
+      prev = r;
       pk = Math.max(pk, Math.abs(r));
     }
+    this.prev = prev;
     this.dbfs = e > 0 ? 10 * Math.log10(e / n / (32768 * 32768)) : -Infinity;
     this.peakDbfs = pk > 0 ? 20 * Math.log10(pk / 32768) : -Infinity;
+    this.tiltDbfs = et > 0 ? 10 * Math.log10(et / n / (32768 * 32768)) : -Infinity;
   }
 }

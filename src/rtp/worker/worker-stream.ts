@@ -8,11 +8,11 @@
  *  - immediate (`sendNow`): frames the call's thread sends as they come (a bridge relays on arrival),
  *    and raw datagrams (RTCP multiplexed, RFC 5761).
  *
- * Hold (a jitter allowance, src/media/playout-hold.ts): a tick that finds the ring empty right after an
- * audio frame, while the call thread says more of the talkspurt is coming (`FrameRing.moreExpected`: a
- * reply still arriving from TTS), sends nothing and owes its frame; so do the ticks after it, up to
- * HOLD_MS after the first. The call thread's next write kicks the stream (`settle`): the owed frames go
- * out then, back to back, late by their wait, with the timestamps they would have had — a receiver's
+ * Hold (a jitter allowance; src/media/playout-hold.ts `TalkspurtHold`, the bookkeeping the call thread's
+ * Playout shares): a tick that finds the ring empty right after an audio frame, while the call thread
+ * says more of the talkspurt is coming (`FrameRing.moreExpected`: a reply still arriving from TTS), sends
+ * nothing and owes its frame; so do the ticks after it, up to HOLD_MS after the first. The call
+ * thread's next write kicks the stream (`settle`): the owed frames go out then, back to back, late by their wait, with the timestamps they would have had — a receiver's
  * jitter buffer plays them on time; a silence frame would have put 20 ms of silence into the reply.
  * Nothing within HOLD_MS: every owed tick goes out as silence at once (the timestamp keeps its step),
  * and the audio that comes later starts a new talkspurt. At bench:load's 100–150 calls every silence
@@ -27,7 +27,7 @@
  * (port 0, 0.0.0.0: hold, RFC 3264 §8.4); the timestamp advances anyway and the sequence does not.
  */
 import { decodeFrame, encodeFrame, silenceFrame } from "../../media/g711.ts";
-import { PLAYOUT_HOLD_MS } from "../../media/playout-hold.ts";
+import { PLAYOUT_HOLD_MS, TalkspurtHold } from "../../media/playout-hold.ts";
 import { type Clock, SystemClock, type TimerHandle } from "../../util/clock.ts";
 import { RtpPacketWriter } from "../packet.ts";
 import type { PacerSource } from "../pacer.ts";
@@ -82,14 +82,11 @@ export class WorkerStream implements PacerSource {
   private silence: Uint8Array;
   /** True when the last paced tick found the ring empty. */
   idle = true;
-  private readonly holdMs: number;
   private readonly clock: Clock;
   private readonly onSettled: (() => void) | undefined;
   private holdTimer: TimerHandle | undefined;
-  /** Ticks held, each owing a frame (file comment). */
-  private owed = 0;
-  /** When the first of them was due (clock ms). */
-  private heldSince = 0;
+  /** Ticks held, each owing a frame (file comment), on `clock`'s time. */
+  private readonly hold: TalkspurtHold;
 
   constructor(
     private readonly socket: DatagramSender,
@@ -98,7 +95,7 @@ export class WorkerStream implements PacerSource {
     sab: SharedArrayBuffer,
     opts: WorkerStreamOptions = {},
   ) {
-    this.holdMs = opts.holdMs ?? HOLD_MS;
+    this.hold = new TalkspurtHold(opts.holdMs ?? HOLD_MS);
     this.clock = opts.clock ?? new SystemClock();
     this.onSettled = opts.onSettled;
     this.ring = new FrameRing(sab);
@@ -126,15 +123,14 @@ export class WorkerStream implements PacerSource {
 
   /** True while ticks are held (see the file comment). */
   get held(): boolean {
-    return this.owed > 0;
+    return this.hold.held;
   }
 
   /** One paced tick: the ring's next frame, else silence (or, inside a talkspurt still being written, a hold). */
   onTick(): void {
-    if (this.owed > 0) this.sendOwed(); // written meanwhile, its kick not here yet
-    if (this.owed > 0) {
-      if (this.ring.moreExpected && this.clock.now() - this.heldSince < this.holdMs) {
-        this.owed++;
+    if (this.hold.held) this.sendOwed(); // written meanwhile, its kick not here yet
+    if (this.hold.held) {
+      if (this.ring.moreExpected && this.hold.hold(this.clock.now())) {
         this.ring.counters[C_HELD]++;
         return;
       }
@@ -142,12 +138,10 @@ export class WorkerStream implements PacerSource {
     }
     const f = this.ring.take();
     if (f) return this.sendTaken(f);
-    if (this.lastWasAudio && this.holdMs > 0 && this.ring.moreExpected) {
-      this.owed = 1;
-      this.heldSince = this.clock.now();
+    if (this.lastWasAudio && this.ring.moreExpected && this.hold.hold(this.clock.now())) {
       this.idle = false;
       this.ring.counters[C_HELD]++;
-      this.holdTimer = this.clock.setTimer(this.holdMs, () => {
+      this.holdTimer = this.clock.setTimer(this.hold.allowanceMs, () => {
         this.holdTimer = undefined;
         this.expire();
         this.onSettled?.();
@@ -168,27 +162,26 @@ export class WorkerStream implements PacerSource {
   }
 
   private sendOwed(): void {
-    while (this.owed > 0) {
-      const f = this.ring.take();
-      if (!f) return;
-      this.owed--;
-      this.sendTaken(f);
-    }
-    this.endHold();
+    let f: TakenFrame | null = null;
+    this.hold.pay(
+      () => this.sendTaken(f!),
+      () => (f = this.ring.take()) !== null,
+    );
+    if (!this.hold.held) this.endHold();
   }
 
   /** Past the hold: what was written goes out, the rest of the owed ticks as silence. */
   private expire(): void {
     this.sendOwed();
-    for (; this.owed > 0; this.owed--) {
+    this.hold.pay(() => {
       this.ring.counters[C_HELD_SILENCE]++;
       this.sendIdle();
-    }
+    });
     this.endHold();
   }
 
   private endHold(): void {
-    this.owed = 0;
+    this.hold.drop();
     this.clock.clearTimer(this.holdTimer);
     this.holdTimer = undefined;
   }
