@@ -14,6 +14,8 @@ import { installProcessGuard } from "../util/process-guard";
 import { exposureWarning } from "./exposure";
 import { registerTraceCounter } from "../metrics/trace-counter";
 import { startTracing } from "./tracing";
+import { warmFliteFallback } from "./flite-warm";
+import { DEFAULT_CONVERSATION } from "../pipeline/conversation-settings";
 
 const VERSION: string = pkg.version;
 
@@ -126,6 +128,8 @@ async function run(cmd: Extract<Command, { kind: "run" | "check-config" }>): Pro
     log.info({ otlp: `${u.origin}${u.pathname}`, serviceName: cfg.tracing.serviceName, pii: cfg.logPii }, "traces: OTLP/HTTP export on");
   }
   lock.update({ sip: `udp:${cfg.sipHost}:${server.sipPort}` });
+  // A cloud TTS's fallback voice ready before the first outage, not ~2.5 s into it (flite-warm.ts).
+  if (cfg.tts !== "flite" && cfg.fliteFallbackWarm) void warmFliteFallback(providers.flite, DEFAULT_CONVERSATION.apologyText, log);
   log.info(
     {
       version: VERSION,

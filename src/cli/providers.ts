@@ -5,7 +5,7 @@
 import type { Config } from "./config";
 import type { LlmProvider, SttProvider, TtsProvider } from "../providers/types";
 import { createCartesiaTts, createDeepgramStt, createGeminiLlm, createOpenAiLlm } from "../providers/cloud";
-import { createFliteTts, createPocketsphinxStt, createScriptedLlm, FliteWorkerPool, loadScript, missingPocketsphinx } from "../providers/offline";
+import { createFliteTts, createPocketsphinxStt, createScriptedLlm, FliteWorkerPool, loadScript, missingPocketsphinx, type FliteTts } from "../providers/offline";
 
 export interface Providers {
   stt: SttProvider;
@@ -13,6 +13,8 @@ export interface Providers {
   tts: TtsProvider;
   /** Offline providers used when a cloud one fails (apology, call-start fallback). */
   fallback: { stt: SttProvider; llm: LlmProvider; tts: TtsProvider };
+  /** The offline TTS (flite): `tts` when no cloud TTS is configured, else `fallback.tts`. */
+  flite: FliteTts;
   /** One line per stage for the start-up banner and health output. */
   describe: { stt: string; llm: string; tts: string };
   /** flite's synthesis workers (none with FLITE_WORKERS=0); started at start-up when flite is the TTS, else on first use. */
@@ -50,6 +52,7 @@ export async function createProviders(cfg: Config): Promise<Providers> {
     llm,
     tts,
     fallback: { stt: offlineStt, llm: offlineLlm, tts: offlineTts },
+    flite: offlineTts,
     flitePool,
     offlineSttMissing: missingPocketsphinx(),
     describe: {

@@ -67,22 +67,32 @@ describe("loadConfig", () => {
     expect(loadConfig({ SIP_PUBLIC_IP: "203.0.113.7", NO_WORDS_RESUME_MS: "7000" }).conversation.noWordsMaxWaitMs).toBe(7000);
   });
 
-  test("MAX_CALLS defaults to the measured capacity of the pipeline (offline recogniser or cloud STT); FLITE_WORKERS, VAD_BATCH, VAD_BATCH_MS, VAD_MAX_LAG_MS, ADMISSION_*", () => {
+  test("MAX_CALLS defaults to the measured capacity of the pipeline (offline recogniser or cloud STT); FLITE_WORKERS, FLITE_FALLBACK_WARM, VAD_BATCH, VAD_BATCH_MS, VAD_MAX_LAG_MS, ADMISSION_*", () => {
     expect(loadConfig({ SIP_PUBLIC_IP: "203.0.113.7" }).maxCalls).toBe(MAX_CALLS_DEFAULTS.offline);
     expect(loadConfig({ SIP_PUBLIC_IP: "203.0.113.7", DEEPGRAM_API_KEY: "k" }).maxCalls).toBe(MAX_CALLS_DEFAULTS.cloud);
     expect(loadConfig({ SIP_PUBLIC_IP: "203.0.113.7", DEEPGRAM_API_KEY: "k", MAX_CALLS: "7" }).maxCalls).toBe(7);
     expect(MAX_CALLS_DEFAULTS.cloud).toBeGreaterThan(MAX_CALLS_DEFAULTS.offline);
     const d = loadConfig({ SIP_PUBLIC_IP: "203.0.113.7" });
-    expect(d).toMatchObject({ fliteWorkers: 2, vadBatch: true, vadBatchMs: DEFAULT_BATCH_WAIT_MS, vadMaxLagMs: DEFAULT_MAX_LAG_MS, admission: { cpuPct: 85, pacerP99Ms: 10, vadSkipPct: 1, minCalls: 20 } });
-    expect(loadConfig({ SIP_PUBLIC_IP: "203.0.113.7", FLITE_WORKERS: "0", VAD_BATCH: "false", VAD_BATCH_MS: "0", VAD_MAX_LAG_MS: "0", ADMISSION_CPU_PCT: "0" })).toMatchObject({
+    expect(d).toMatchObject({ fliteWorkers: 2, fliteFallbackWarm: true, vadBatch: true, vadBatchMs: DEFAULT_BATCH_WAIT_MS, vadMaxLagMs: DEFAULT_MAX_LAG_MS, admission: { cpuPct: 85, pacerP99Ms: 10, vadSkipPct: 1, minCalls: 20 } });
+    expect(loadConfig({ SIP_PUBLIC_IP: "203.0.113.7", FLITE_WORKERS: "0", FLITE_FALLBACK_WARM: "false", VAD_BATCH: "false", VAD_BATCH_MS: "0", VAD_MAX_LAG_MS: "0", ADMISSION_CPU_PCT: "0" })).toMatchObject({
       fliteWorkers: 0,
+      fliteFallbackWarm: false,
       vadBatch: false,
       vadBatchMs: 0,
       vadMaxLagMs: 0,
       admission: { cpuPct: 0 },
     });
-    for (const bad of [{ FLITE_WORKERS: "-1" }, { ADMISSION_PACER_P99_MS: "x" }, { VAD_BATCH: "maybe" }, { VAD_BATCH_MS: "21" }, { VAD_BATCH_MS: "-1" }, { VAD_MAX_LAG_MS: "-5" }, { VAD_MAX_LAG_MS: "10001" }, { ADMISSION_VAD_SKIP_PCT: "101" }]) {
+    for (const bad of [{ FLITE_WORKERS: "-1" }, { ADMISSION_PACER_P99_MS: "x" }, { VAD_BATCH: "maybe" }, { FLITE_FALLBACK_WARM: "sometimes" }, { VAD_BATCH_MS: "21" }, { VAD_BATCH_MS: "-1" }, { VAD_MAX_LAG_MS: "-5" }, { VAD_MAX_LAG_MS: "10001" }, { ADMISSION_VAD_SKIP_PCT: "101" }]) {
       expect(() => loadConfig({ SIP_PUBLIC_IP: "203.0.113.7", ...bad })).toThrow(Object.keys(bad)[0]!);
+    }
+  });
+
+  test("VAD_SILENCE_FLOOR_DBFS: −60 by default, a level from −120 to 0, or off; a bad value names the variable", () => {
+    expect(loadConfig({ SIP_PUBLIC_IP: "203.0.113.7" }).vadSilenceFloorDbfs).toBe(-60);
+    expect(loadConfig({ SIP_PUBLIC_IP: "203.0.113.7", VAD_SILENCE_FLOOR_DBFS: "-70" }).vadSilenceFloorDbfs).toBe(-70);
+    expect(loadConfig({ SIP_PUBLIC_IP: "203.0.113.7", VAD_SILENCE_FLOOR_DBFS: "off" }).vadSilenceFloorDbfs).toBe(-Infinity);
+    for (const bad of ["5", "-121", "quiet", "-60.5"]) {
+      expect(() => loadConfig({ SIP_PUBLIC_IP: "203.0.113.7", VAD_SILENCE_FLOOR_DBFS: bad })).toThrow("VAD_SILENCE_FLOOR_DBFS");
     }
   });
 

@@ -125,6 +125,7 @@ export async function startTestAgent(o: { env: Record<string, string>; mode?: "o
     llm,
     tts,
     fallback: { stt, llm, tts }, // the same LLM: a failure is answered with the apology, as before (StageProviders.useFallback)
+    flite: tts,
     describe: { stt: "energy (test)", llm: "goodbye (test)", tts: "flite (offline)" },
   };
   const lines: string[] = [];
