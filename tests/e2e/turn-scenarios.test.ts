@@ -298,7 +298,7 @@ describe("turn-taking over real calls", () => {
     expect(stop).toBeGreaterThan(0);
     expect(stop).toBeLessThan(MAX_STOP_MS);
     const r = call.record;
-    expect(r.bargeIns).toBe(1);
+    expect(r.bargeIns, JSON.stringify(r.turns)).toBe(1);
     expect(r.turns.map((t: any) => [t.speaker, !!t.interrupted])).toEqual([
       ["agent", true],
       ["caller", false],
@@ -332,7 +332,7 @@ describe("turn-taking over real calls", () => {
     expect(stop).toBeGreaterThan(0);
     expect(stop).toBeLessThan(MAX_STOP_MS);
     const r = call.record;
-    expect(r.bargeIns).toBe(1);
+    expect(r.bargeIns, JSON.stringify(r.turns)).toBe(1);
     expect(r.turns.map((t: any) => [t.speaker, !!t.interrupted])).toEqual([
       ["agent", true],
       ["caller", false],
@@ -357,7 +357,7 @@ describe("turn-taking over real calls", () => {
     expect(stop).toBeGreaterThan(0);
     expect(stop).toBeLessThan(MAX_STOP_MS);
     const r = call.record;
-    expect(r.bargeIns).toBe(1);
+    expect(r.bargeIns, JSON.stringify(r.turns)).toBe(1);
     expect(r.turns.map((t: any) => [t.speaker, !!t.interrupted])).toEqual([
       ["agent", false],
       ["caller", false],
@@ -388,7 +388,7 @@ describe("turn-taking over real calls", () => {
     expect(call.sipp.exitCode, describeSipp(call.sipp)).toBe(0);
     expect(p2!.onsetMs - p1!.offsetMs).toBe(PAUSE_MS);
     const r = call.record;
-    expect(r.bargeIns).toBe(0);
+    expect(r.bargeIns, JSON.stringify(r.turns)).toBe(0);
     expect(callerTurns(r).map((t) => t.text)).toEqual(["I would like to book a study room for tomorrow afternoon."]);
     expect(agentTurns(r).map((t) => [t.text, !!t.interrupted])).toEqual([
       [SHORT_GREETING, false],
@@ -411,7 +411,7 @@ describe("turn-taking over real calls", () => {
     expect(call.sipp.exitCode, describeSipp(call.sipp)).toBe(0);
     expect(p2!.onsetMs - p1!.offsetMs).toBe(PAUSE_MS);
     const r = call.record;
-    expect(r.bargeIns).toBe(0);
+    expect(r.bargeIns, JSON.stringify(r.turns)).toBe(0);
     expect(callerTurns(r).map((t) => t.text)).toEqual(["I'd like to book a study room for tomorrow."]);
     expect(agentTurns(r).map((t) => [t.text, !!t.interrupted])).toEqual([
       [SHORT_GREETING, false],
@@ -437,9 +437,10 @@ describe("turn-taking over real calls", () => {
         .slice(0, Math.min(ag.length, ca.length))
         .map((p, i) => ca[i]!.arrivalMs - p.arrivalMs)
         .sort((x, y) => x - y);
-      expect(Math.abs(delays[delays.length >> 1]! - d)).toBeLessThan(10);
+      // (Within 20 ms: the echo is made in this test's process, 12.7 ms off once on one loaded core; 40 and 200 stay apart.)
+      expect(Math.abs(delays[delays.length >> 1]! - d)).toBeLessThan(20);
       const r = call.record;
-      expect(r.bargeIns).toBe(0);
+      expect(r.bargeIns, JSON.stringify(r.turns)).toBe(0);
       expect(r.turns.map((t: any) => [t.speaker, t.text, !!t.interrupted])).toEqual([["agent", GREETING_LONG, false]]);
       expect(call.llmRequests).toBe(1);
       // One unbroken talkspurt: the whole greeting.
@@ -459,7 +460,7 @@ describe("turn-taking over real calls", () => {
     expect(stop).toBeGreaterThan(0);
     expect(stop).toBeLessThan(MAX_STOP_MS);
     const r = call.record;
-    expect(r.bargeIns).toBe(1);
+    expect(r.bargeIns, JSON.stringify(r.turns)).toBe(1);
     expect(r.turns.map((t: any) => [t.speaker, !!t.interrupted])).toEqual([
       ["agent", true],
       ["caller", false],
@@ -474,7 +475,7 @@ describe("turn-taking over real calls", () => {
     const a = analyseCall(call);
     expect(call.sipp.exitCode, describeSipp(call.sipp)).toBe(0);
     const r = call.record;
-    expect(r.bargeIns).toBe(1);
+    expect(r.bargeIns, JSON.stringify(r.turns)).toBe(1);
     // Before: "resuming interrupted reply" (why no_words) 1.5 s after the speech, then the words cut the rest.
     expect(call.logs.filter((l) => l.msg === "resuming interrupted reply")).toEqual([]);
     expect(call.logs.filter((l) => l.msg === "no words yet: waiting for the recogniser before resuming")).toHaveLength(1);
@@ -501,7 +502,7 @@ describe("turn-taking over real calls", () => {
     for (const b of bursts.slice(0, -2)) expect(a.spurtAt(a.arrivalOfFileMs(b.onsetMs)), b.label).toBeDefined();
     for (const b of bursts.slice(-2)) expect(a.spurtAt(a.arrivalOfFileMs(b.onsetMs)), b.label).toBeUndefined();
     const r = call.record;
-    expect(r.bargeIns).toBe(0);
+    expect(r.bargeIns, JSON.stringify(r.turns)).toBe(0);
     expect(r.turns.map((t: any) => [t.speaker, t.text, !!t.interrupted])).toEqual([["agent", GREETING_LONG, false]]);
     expect(call.llmRequests).toBe(1);
     expect(a.agentSpurts).toHaveLength(1);
@@ -521,7 +522,7 @@ describe("turn-taking over real calls", () => {
     expect(a.stopAfter(mhm!.onsetMs)!).toBeGreaterThan(1000);
     const stop = a.stopAfter(okay!.onsetMs)!;
     expect(stop).toBeLessThan(MAX_STOP_MS);
-    expect(r.bargeIns).toBe(1);
+    expect(r.bargeIns, JSON.stringify(r.turns)).toBe(1);
     expect(callerTurns(r).map((t) => t.text)).toEqual(["mhm", "okay"]);
     const ag = agentTurns(r);
     expect(ag.map((t) => !!t.interrupted)).toEqual([true, false]);
@@ -550,7 +551,7 @@ describe("turn-taking over real calls", () => {
       const r = call.record;
       expect(agentTurns(r).map((t) => t.text)).toEqual([SHORT_GREETING, IDLE_PROMPT, IDLE_PROMPT, IDLE_GOODBYE]);
       expect(callerTurns(r)).toEqual([]);
-      expect(r.bargeIns).toBe(0);
+      expect(r.bargeIns, JSON.stringify(r.turns)).toBe(0);
       expect(r.endReason).toBe("agent_goodbye");
       expect(call.llmRequests).toBe(1);
       expect(a.agentSpurts).toHaveLength(4);
