@@ -17,6 +17,8 @@
  *   bun run bench:load --offline 1 --cloud "" --agent-log /tmp/logs    the agent's log of each row, as JSON lines
  *   bun run bench:load --tts-continuations overlap      the TTS fake counts each sentence's time to first audio from
  *        its arrival (Cartesia streams text in and audio out at once) instead of after the previous sentence's audio
+ *   bun run bench:load --caller-noise -65                the callers' audio carries white noise at −65 dBFS (RMS), so
+ *        their silences are line noise, not digital zero (what VAD_SILENCE_FLOOR_DBFS gains must hold for both)
  *   bun run bench:load --cloud 50,75,100 --offline "" --versus MEDIA_WORKER=on --all
  *        same binary, each N without then with the --versus environment (rows labelled off/on, next to each other)
  *
@@ -44,6 +46,7 @@ const { values: opt } = parseArgs({
     repeat: { type: "string", default: "1" },
     "agent-log": { type: "string" },
     "tts-continuations": { type: "string", default: "serial" },
+    "caller-noise": { type: "string" },
   },
 });
 const list = (s: string) => s.split(",").map((x) => x.trim()).filter(Boolean).map(Number).filter((n) => n > 0);
@@ -53,6 +56,9 @@ if (ttsContinuations !== "serial" && ttsContinuations !== "overlap") throw new E
 /** --env KEY=VALUE (repeatable): agent environment, e.g. the "before" of a before/after (VAD_BATCH=false, FLITE_WORKERS=0). */
 const kvs = (l: string[] | undefined) => Object.fromEntries((l ?? []).map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)]));
 const env = kvs(opt.env);
+const callerNoiseDbfs = opt["caller-noise"] === undefined ? undefined : Number(opt["caller-noise"]);
+if (callerNoiseDbfs !== undefined && !(callerNoiseDbfs <= 0)) throw new Error(`--caller-noise must be a level in dBFS <= 0, not ${opt["caller-noise"]}`);
+if (callerNoiseDbfs !== undefined) console.log(`callers' audio: white noise at ${callerNoiseDbfs} dBFS under the whole loop`);
 /** --versus KEY=VALUE (repeatable): each N runs without, then with this environment (labels off/on). */
 const versus = kvs(opt.versus);
 if (Object.keys(env).length) console.log(`agent environment: ${JSON.stringify(env)}`);
@@ -68,7 +74,7 @@ try {
       let failed = false;
       for (let k = 0; k < Math.max(1, Number(opt.repeat)); k++) {
         for (const { binary, label, extra } of runs) {
-          const row = await runLoad({ pipeline, calls, holdS, rate: Number(opt.rate), pin: !opt["no-pin"], admission: opt.admission, bargeIn: opt["barge-in"], ttsContinuations, env: { ...env, ...extra }, binary, agentLog: opt["agent-log"] ? `${opt["agent-log"]}/${pipeline}-${calls}-${label ?? "run"}-${k}.jsonl` : undefined, progress: (l) => console.log(l) });
+          const row = await runLoad({ pipeline, calls, holdS, rate: Number(opt.rate), pin: !opt["no-pin"], admission: opt.admission, bargeIn: opt["barge-in"], ttsContinuations, callerNoiseDbfs, env: { ...env, ...extra }, binary, agentLog: opt["agent-log"] ? `${opt["agent-log"]}/${pipeline}-${calls}-${label ?? "run"}-${k}.jsonl` : undefined, progress: (l) => console.log(l) });
           row.label = label;
           rows.push(row);
           console.log(loadTable([row]).split("\n")[1]);

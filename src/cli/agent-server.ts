@@ -151,6 +151,7 @@ export class AgentServer {
       vad.batching = cfg.vadBatch;
       vad.batchWaitMs = cfg.vadBatchMs;
       vad.maxLagMs = cfg.vadMaxLagMs || Infinity; // 0: never shed
+      vad.silenceFloorDbfs = cfg.vadSilenceFloorDbfs;
     } catch (err) {
       log.error({ err: (err as Error).message }, "vad unavailable: barge-in disabled");
     }

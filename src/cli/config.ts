@@ -11,6 +11,7 @@ import { DEEPGRAM_DEFAULTS, DEEPGRAM_ENV } from "../providers/deepgram/options";
 import { GEMINI_DEFAULTS, GEMINI_ENV } from "../providers/gemini/options";
 import { OPENAI_ENV } from "../providers/openai/options";
 import { DEFAULT_BATCH_WAIT_MS, DEFAULT_MAX_LAG_MS } from "../media/vad/batcher";
+import { DEFAULT_SILENCE_FLOOR_DBFS } from "../media/vad/framer";
 import { LATCH_MODES, type LatchMode } from "../rtp/symmetric-latch";
 import { parseTransferTargets } from "../call/transfer";
 import { PACER_STALL_LOG_MS } from "./pacer-stall-log";
@@ -112,6 +113,8 @@ export interface Config {
   vadBatchMs: number;
   /** VAD_MAX_LAG_MS: a call's VAD more than this far behind its audio skips windows (overload shedding), ms (0–10,000; 0 = never). */
   vadMaxLagMs: number;
+  /** VAD_SILENCE_FLOOR_DBFS: Silero windows under this level after 256 ms under it are not scored (probability 0; the call's VAD state resets), dBFS (−120…0, or off). */
+  vadSilenceFloorDbfs: number;
   /** FLITE_WORKERS: threads synthesising flite speech off the RTP pacing thread; 0 = on it. Default 2. */
   fliteWorkers: number;
   /** FLITE_FALLBACK_WARM: with a cloud TTS, start flite's workers (the fallback voice) in the background after start-up, not on the first fallback. Default true. */
@@ -308,6 +311,7 @@ export function loadConfig(env: Env = process.env): Config {
     vadBatch: bool(env, "VAD_BATCH", true),
     vadBatchMs: int(env, "VAD_BATCH_MS", DEFAULT_BATCH_WAIT_MS, 0, 20),
     vadMaxLagMs: int(env, "VAD_MAX_LAG_MS", DEFAULT_MAX_LAG_MS, 0, 10_000),
+    vadSilenceFloorDbfs: str(env, "VAD_SILENCE_FLOOR_DBFS")?.toLowerCase() === "off" ? -Infinity : int(env, "VAD_SILENCE_FLOOR_DBFS", DEFAULT_SILENCE_FLOOR_DBFS, -120, 0),
     mediaWorker: bool(env, "MEDIA_WORKER", false),
     mediaWorkerSliceUs: int(env, "MEDIA_WORKER_SLICE_US", 0, 0, 100_000),
     mediaWorkerCallNice: int(env, "MEDIA_WORKER_CALL_NICE", 0, 0, 19),

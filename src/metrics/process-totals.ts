@@ -66,7 +66,7 @@ const PROCESS_TOTALS: readonly { name: string; help: string; label: string; tota
   },
   {
     name: "voice_agent_vad_total",
-    help: "Silero VAD work, by what: windows (32 ms windows scored), runs (model runs; windows/runs = mean batch size, the larger the cheaper per window), skipped (windows left unscored because their call's VAD was more than VAD_MAX_LAG_MS behind its audio: overload shedding). Process totals.",
+    help: "Silero VAD work, by what: windows (32 ms windows scored), runs (model runs; windows/runs = mean batch size, the larger the cheaper per window), skipped (windows left unscored because their call's VAD was more than VAD_MAX_LAG_MS behind its audio: overload shedding), quiet (windows left unscored under VAD_SILENCE_FLOOR_DBFS after 256 ms under it: probability 0, the call's VAD state reset). Process totals.",
     label: "what",
     totals: vadTotals,
   },

@@ -87,6 +87,15 @@ describe("loadConfig", () => {
     }
   });
 
+  test("VAD_SILENCE_FLOOR_DBFS: −60 by default, a level from −120 to 0, or off; a bad value names the variable", () => {
+    expect(loadConfig({ SIP_PUBLIC_IP: "203.0.113.7" }).vadSilenceFloorDbfs).toBe(-60);
+    expect(loadConfig({ SIP_PUBLIC_IP: "203.0.113.7", VAD_SILENCE_FLOOR_DBFS: "-70" }).vadSilenceFloorDbfs).toBe(-70);
+    expect(loadConfig({ SIP_PUBLIC_IP: "203.0.113.7", VAD_SILENCE_FLOOR_DBFS: "off" }).vadSilenceFloorDbfs).toBe(-Infinity);
+    for (const bad of ["5", "-121", "quiet", "-60.5"]) {
+      expect(() => loadConfig({ SIP_PUBLIC_IP: "203.0.113.7", VAD_SILENCE_FLOOR_DBFS: bad })).toThrow("VAD_SILENCE_FLOOR_DBFS");
+    }
+  });
+
   test("DTMF_TERMINATOR / DTMF_MAX_DIGITS / DTMF_INTER_DIGIT_MS: key grouping without code; bad values name the variable", () => {
     expect(loadConfig({}).conversation.digits).toEqual({ terminator: "#", maxDigits: 0, interDigitMs: 2000 });
     expect(loadConfig({ DTMF_TERMINATOR: "*", DTMF_MAX_DIGITS: "4", DTMF_INTER_DIGIT_MS: "3500" }).conversation.digits).toEqual({ terminator: "*", maxDigits: 4, interDigitMs: 3500 });

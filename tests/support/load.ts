@@ -25,7 +25,7 @@ import { freeUdpPort, freeUdpPortRange } from "./ports.ts";
 import { spawnManaged } from "./process.ts";
 import { rtpStreamsFromDatagrams } from "./rtp-streams.ts";
 import { SCENARIO_DIR } from "./sipp.ts";
-import { synthesizeCallerAudio } from "./speech.ts";
+import { synthesizeCallerAudio, writeG711File } from "./speech.ts";
 
 export interface LoadOptions {
   pipeline: "cloud" | "offline";
@@ -47,6 +47,12 @@ export interface LoadOptions {
    * from the sentence's arrival.
    */
   ttsContinuations?: "serial" | "overlap";
+  /**
+   * Line noise under the callers' audio, dBFS (RMS; 0 = a full-scale square wave): white noise of this
+   * level is added to the whole loop, so its silences are not digital zero (a real line's are about
+   * −60…−70 dBFS). Default: none (3.5 s of digital silence before and 5 s after each utterance).
+   */
+  callerNoiseDbfs?: number;
   /** Keep the agent's headroom admission (ADMISSION_*) on; default off, so every N is really carried. */
   admission?: boolean;
   /** More agent environment. */
@@ -207,6 +213,24 @@ async function optionsProber(sipPort: number) {
   };
 }
 
+/** `pcm` plus white Gaussian noise of `dbfs` RMS (a fixed seed: every run's loop is the same), clipped to int16. */
+export function withNoise(pcm: Int16Array, dbfs: number): Int16Array {
+  const sigma = 32768 * 10 ** (dbfs / 20);
+  let seed = 0x2545f491;
+  const uniform = () => {
+    seed ^= seed << 13;
+    seed ^= seed >>> 17;
+    seed ^= seed << 5;
+    return ((seed >>> 0) + 0.5) / 4294967296;
+  };
+  const out = new Int16Array(pcm.length);
+  for (let i = 0; i < pcm.length; i++) {
+    const g = Math.sqrt(-2 * Math.log(uniform())) * Math.cos(2 * Math.PI * uniform()); // Box–Muller
+    out[i] = Math.max(-32768, Math.min(32767, Math.round(pcm[i]! + sigma * g)));
+  }
+  return out;
+}
+
 /** Runs one row. Starts and stops everything it uses. */
 export async function runLoad(o: LoadOptions): Promise<LoadRow> {
   const say = o.progress ?? (() => {});
@@ -222,6 +246,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadRow> {
       o.bargeIn ? [CALLER_LINE, { silenceMs: BARGE_IN_AFTER_MS }, CALLER_INTERRUPT] : [CALLER_LINE],
       { leadSilenceMs: CALLER_LEAD_MS, trailSilenceMs: CALLER_TRAIL_MS },
     );
+    const callerPath = o.callerNoiseDbfs === undefined ? caller.path : writeG711File(withNoise(caller.pcm, o.callerNoiseDbfs));
     const utterEndMs = caller.phrases[0]!.endMs;
     const interruptMs = caller.phrases[1]?.startMs;
     const periodMs = caller.durationMs;
@@ -256,7 +281,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadRow> {
       [
         "sipp", `127.0.0.1:${agent.sipPort}`, "-sf", `${SCENARIO_DIR}/inbound-call.xml`, "-m", String(o.calls), "-l", String(o.calls),
         "-r", String(rate), "-rp", "1000", "-i", "127.0.0.1", "-mi", "127.0.0.1", "-p", String(sippPort), "-mp", String(mediaPort),
-        "-key", "audio", `${caller.path},-1,0`, "-d", String(pauseMs), "-nostdin", "-s", "agent",
+        "-key", "audio", `${callerPath},-1,0`, "-d", String(pauseMs), "-nostdin", "-s", "agent",
         "-timeout", `${Math.ceil(pauseMs / 1000) + 60}s`, "-timeout_error",
       ],
       { name: "sipp" },

@@ -22,10 +22,11 @@ type Tensor = InstanceType<Ort["Tensor"]>;
 
 /**
  * Process totals of the Silero work (all models; one per process): model runs, windows scored, and
- * windows skipped unscored by overload shedding (silero.ts, SileroVad.maxLagMs). windows / runs is the
+ * windows skipped unscored by overload shedding (silero.ts, SileroVad.maxLagMs), and windows left unscored
+ * under the silence floor (silero.ts, SileroVad.silenceFloorDbfs). windows / runs is the
  * mean batch size. Read at scrape time (voice_agent_vad_total); nothing per frame.
  */
-export const vadTotals: { runs: number; windows: number; skipped: number } = { runs: 0, windows: 0, skipped: 0 };
+export const vadTotals: { runs: number; windows: number; skipped: number; quiet: number } = { runs: 0, windows: 0, skipped: 0, quiet: 0 };
 
 /**
  * The VAD backlog, process-wide (silero.ts keeps it; /metrics reads it): `waiting` windows given to

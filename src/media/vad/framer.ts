@@ -19,6 +19,14 @@ export const SILERO_SAMPLE_RATE = 8000;
 /** One window's duration, ms. */
 export const SILERO_WINDOW_MS = (SILERO_WINDOW_SAMPLES * 1000) / SILERO_SAMPLE_RATE; // 32
 
+/**
+ * VAD_SILENCE_FLOOR_DBFS by default (silero.ts, the quiet rule): a window under it is not speech; line
+ * noise on a phone call is about −60…−70 dBFS, speech −15…−40, dBFS (0 = a full-scale square wave).
+ */
+export const DEFAULT_SILENCE_FLOOR_DBFS = -60;
+/** Windows in a row under the silence floor after which a stream's state resets and scoring stops (8 × 32 ms = 256 ms). */
+export const QUIET_RESET_WINDOWS = 8;
+
 /** A model input ready to run: `input.length === contextSamples + 256`. */
 export interface SileroWindow {
   /** Float32 samples in [-1, 1): context then window. */
@@ -27,6 +35,11 @@ export interface SileroWindow {
   startSample: number;
   /** Stream position just after the window's last sample, samples since stream start. */
   endSample: number;
+  /**
+   * Mean square of the window's 256 samples (context excluded) on the [-1, 1) scale: its level is
+   * 10·log10(meanSquare) dBFS (0 dBFS = a full-scale square wave; 0 for digital silence).
+   */
+  meanSquare: number;
 }
 
 /**
@@ -36,6 +49,8 @@ export interface SileroWindow {
 export class SileroFramer {
   private readonly pending = new Float32Array(SILERO_WINDOW_SAMPLES);
   private pendingLen = 0;
+  /** Sum of squares of the pending samples (float scale). */
+  private pendingEnergy = 0;
   private readonly context: Float32Array;
   private consumed = 0;
 
@@ -65,7 +80,13 @@ export class SileroFramer {
     let i = 0;
     while (i < pcm.length) {
       const take = Math.min(SILERO_WINDOW_SAMPLES - this.pendingLen, pcm.length - i);
-      for (let k = 0; k < take; k++) this.pending[this.pendingLen + k] = pcm[i + k] / 32768;
+      let energy = this.pendingEnergy;
+      for (let k = 0; k < take; k++) {
+        const v = pcm[i + k]! / 32768;
+        this.pending[this.pendingLen + k] = v;
+        energy += v * v;
+      }
+      this.pendingEnergy = energy;
       this.pendingLen += take;
       i += take;
       if (this.pendingLen === SILERO_WINDOW_SAMPLES) out.push(this.emit());
@@ -78,6 +99,7 @@ export class SileroFramer {
     if (other.contextSamples !== this.contextSamples) throw new RangeError("framers of different context sizes");
     this.pending.set(other.pending);
     this.pendingLen = other.pendingLen;
+    this.pendingEnergy = other.pendingEnergy;
     this.context.set(other.context);
     this.consumed = other.consumed;
   }
@@ -85,6 +107,7 @@ export class SileroFramer {
   /** Forgets buffered samples, context and position (start of a new stream). */
   reset(): void {
     this.pendingLen = 0;
+    this.pendingEnergy = 0;
     this.context.fill(0);
     this.consumed = 0;
   }
@@ -98,6 +121,8 @@ export class SileroFramer {
     const startSample = this.consumed;
     this.consumed += SILERO_WINDOW_SAMPLES;
     this.pendingLen = 0;
-    return { input, startSample, endSample: this.consumed };
+    const meanSquare = this.pendingEnergy / SILERO_WINDOW_SAMPLES;
+    this.pendingEnergy = 0;
+    return { input, startSample, endSample: this.consumed, meanSquare };
   }
 }

@@ -11,11 +11,21 @@
  * probability. Calls on one stream are serialized internally (state is sequential); streams of
  * different calls run independently on the shared session.
  *
- * Every window is run, digital silence too: the state keeps moving on zeros (no fixed point within 400
- * windows, so skipping is not exact), and skipping all-zero windows (state kept, probability 0) changed
- * 106 of 454 barge-in sim cases' decisions, false interruptions 1 → 6 (session 6, live Silero).
+ * Windows are run, digital silence too: the state keeps moving on zeros (no fixed point within 400
+ * windows, so skipping is not exact), and skipping all-zero windows with the state kept (probability 0)
+ * changed 106 of 454 barge-in sim cases' decisions, false interruptions 1 → 6 (session 6, live Silero).
+ * Two exceptions. Quiet (`SileroVad.silenceFloorDbfs`, VAD_SILENCE_FLOOR_DBFS, −60 dBFS by default): once
+ * QUIET_RESET_WINDOWS windows in a row (256 ms) were under the floor, the stream's model state is reset
+ * (Silero's own advice between segments, `reset_states`) and further windows under the floor are not
+ * scored: probability 0, counted (`stats.quiet`, voice_agent_vad_total{what="quiet"}), until a window
+ * at or over the floor, which is scored from the fresh state as a new stream's first window would be.
+ * Up to the reset every window is scored, so a stream that never spends 256 ms under the floor gives
+ * the same probabilities bit for bit as without the rule. A caller is silent for much of a call (line
+ * noise is about −60…−70 dBFS), and onnxruntime was the largest part of the agent's CPU (issue 13).
+ * With the reset (unlike the skipping above) the offline barge-in sweep's row with the defaults is the
+ * same on and off (session 9: 216 interruptions, p50/p95 60/240 ms, 0 missed, 1 false).
  *
- * The one exception is overload (`SileroVad.maxLagMs`, VAD_MAX_LAG_MS): a stream scores one window per
+ * The other is overload (`SileroVad.maxLagMs`, VAD_MAX_LAG_MS): a stream scores one window per
  * model run, so when the process cannot run the model ~31 times a second per stream, a stream's windows
  * queue behind each other and, unbounded, its decisions fall further behind the audio every second
  * (issue 13: the agent near 200 calls). With a limit, a window that has more than `maxLagMs` of audio
@@ -23,11 +33,11 @@
  * stream catches up with the newest audio, and its frames resolve with the last probability scored.
  */
 import { loadOrt, type Ort } from "./ort-loader.ts";
-import { SileroFramer, SILERO_CONTEXT_SAMPLES, SILERO_SAMPLE_RATE, SILERO_WINDOW_MS } from "./framer.ts";
+import { DEFAULT_SILENCE_FLOOR_DBFS, QUIET_RESET_WINDOWS, SileroFramer, SILERO_CONTEXT_SAMPLES, SILERO_SAMPLE_RATE, SILERO_WINDOW_MS } from "./framer.ts";
 import { SileroModel, WindowBatcher, vadBacklog, vadTotals, type WindowRunner } from "./batcher.ts";
 import modelPath from "../../../models/silero_vad.onnx" with { type: "file" };
 
-export { SILERO_WINDOW_SAMPLES, SILERO_CONTEXT_SAMPLES, SILERO_SAMPLE_RATE, SILERO_WINDOW_MS } from "./framer.ts";
+export { SILERO_WINDOW_SAMPLES, SILERO_CONTEXT_SAMPLES, SILERO_SAMPLE_RATE, SILERO_WINDOW_MS, DEFAULT_SILENCE_FLOOR_DBFS, QUIET_RESET_WINDOWS } from "./framer.ts";
 
 /** Size of the Silero v5 recurrent state: [2, 1, 128] float32. */
 export const SILERO_STATE_DIMS = [2, 1, 128] as const;
@@ -56,6 +66,8 @@ export interface VadStreamStats {
   windows: number;
   /** Windows skipped unscored because the stream was more than `maxLagMs` behind (overload shedding); absent: none. */
   skipped?: number;
+  /** Windows left unscored under the silence floor after the state was reset (SileroVad.silenceFloorDbfs); absent: none. */
+  quiet?: number;
   /** Sum and maximum of `inferenceMs` over all windows, ms. */
   inferenceMsTotal: number;
   inferenceMsMax: number;
@@ -118,11 +130,34 @@ export interface SileroVad {
    * the agent sets it. @throws RangeError when set to a negative number or NaN
    */
   maxLagMs: number;
+  /**
+   * The silence floor (VAD_SILENCE_FLOOR_DBFS): after QUIET_RESET_WINDOWS windows in a row whose level
+   * (mean square of the window, 0 dBFS = a full-scale square wave) is under it, a stream's state resets
+   * and its windows under the floor are not scored (probability 0) until one at or over it (see the
+   * file's comment), dBFS. DEFAULT_SILENCE_FLOOR_DBFS when loaded; −Infinity: off (every window scored).
+   * @throws RangeError when set to NaN or above 0
+   */
+  silenceFloorDbfs: number;
 }
 
 /** Settings every stream of one model reads at each window (SileroVad.maxLagMs). */
 export interface VadLagLimit {
   maxMs: number;
+}
+
+/**
+ * The quiet rule's setting, shared by a model's streams and read at each window: a window whose mean
+ * square (float scale) is under `floorMeanSquare` is under the floor (0: off; nothing is under it).
+ */
+export interface VadQuietRule {
+  floorMeanSquare: number;
+}
+
+
+/** `floorMeanSquare` of a floor in dBFS (−Infinity: 0, off). @throws RangeError for NaN or a floor above 0 dBFS */
+export function quietRuleOf(floorDbfs: number): VadQuietRule {
+  if (Number.isNaN(floorDbfs) || floorDbfs > 0) throw new RangeError(`silenceFloorDbfs must be a number of dBFS <= 0 or -Infinity, got ${floorDbfs}`);
+  return { floorMeanSquare: floorDbfs === -Infinity ? 0 : 10 ** (floorDbfs / 10) };
 }
 
 type Session = Awaited<ReturnType<Ort["InferenceSession"]["create"]>>;
@@ -134,14 +169,19 @@ class SileroVadStream implements VadStream {
   private tail: Promise<unknown> = Promise.resolve();
   private generation = 0;
   private lastResult: VadWindowResult | null = null;
-  private counters: VadStreamStats = { frames: 0, windows: 0, skipped: 0, inferenceMsTotal: 0, inferenceMsMax: 0 };
+  private counters: VadStreamStats = { frames: 0, windows: 0, skipped: 0, quiet: 0, inferenceMsTotal: 0, inferenceMsMax: 0 };
   /** Windows given to `process()` and not yet taken for scoring or skipping (this stream's backlog). */
   private waiting = 0;
+  /** Windows in a row under the silence floor, up to the last one taken (VadQuietRule). */
+  private quietRun = 0;
+  /** The state is zero and no window was scored since (a reset by the quiet rule, or a new stream). */
+  private fresh = true;
 
   constructor(
     private readonly runner: WindowRunner,
     contextSamples: number,
     private readonly lag: VadLagLimit = { maxMs: Infinity },
+    private readonly quiet: VadQuietRule = { floorMeanSquare: 0 },
   ) {
     this.framer = new SileroFramer(contextSamples);
     this.state = this.zeroState();
@@ -171,6 +211,19 @@ class SileroVadStream implements VadStream {
           vadBacklog.waiting -= windows.length - i - 1;
           break;
         }
+        const w = windows[i]!;
+        // The quiet rule (see the file's comment): counted in window order, whether scored or shed.
+        this.quietRun = w.meanSquare < this.quiet.floorMeanSquare ? this.quietRun + 1 : 0;
+        if (this.quietRun > QUIET_RESET_WINDOWS) {
+          if (!this.fresh) {
+            this.state.fill(0); // nothing of this stream is in flight: its windows run one after another
+            this.fresh = true;
+          }
+          this.lastResult = { probability: 0, startMs: (w.startSample * 1000) / SILERO_SAMPLE_RATE, endMs: (w.endSample * 1000) / SILERO_SAMPLE_RATE, inferenceMs: 0 };
+          this.counters.quiet = (this.counters.quiet ?? 0) + 1;
+          vadTotals.quiet++;
+          continue;
+        }
         // Audio queued behind this window in this stream: how far its decisions lag the caller, ms.
         const behindMs = this.waiting * SILERO_WINDOW_MS;
         if (behindMs > this.lag.maxMs) {
@@ -180,7 +233,7 @@ class SileroVadStream implements VadStream {
           continue;
         }
         if (behindMs > vadBacklog.maxBehindMs) vadBacklog.maxBehindMs = behindMs;
-        const w = windows[i]!;
+        this.fresh = false;
         await this.runWindow(w.input, w.startSample, w.endSample, gen);
       }
       return gen === this.generation ? (this.lastResult?.probability ?? null) : null;
@@ -200,6 +253,8 @@ class SileroVadStream implements VadStream {
       if (gen === this.generation) {
         this.state = other.state.slice();
         this.lastResult = other.lastResult;
+        this.quietRun = other.quietRun;
+        this.fresh = other.fresh;
       }
     });
     this.tail = copied;
@@ -210,7 +265,9 @@ class SileroVadStream implements VadStream {
     this.framer.reset();
     this.state = this.zeroState();
     this.lastResult = null;
-    this.counters = { frames: 0, windows: 0, skipped: 0, inferenceMsTotal: 0, inferenceMsMax: 0 };
+    this.counters = { frames: 0, windows: 0, skipped: 0, quiet: 0, inferenceMsTotal: 0, inferenceMsMax: 0 };
+    this.quietRun = 0;
+    this.fresh = true;
   }
 
   private zeroState(): Float32Array {
@@ -261,6 +318,8 @@ async function load(): Promise<SileroVad> {
   const model = new SileroModel(ort, session, sr);
   const batcher = new WindowBatcher(model, { waitMs: 0 });
   const lag: VadLagLimit = { maxMs: Infinity };
+  let floorDbfs = DEFAULT_SILENCE_FLOOR_DBFS;
+  const quiet: VadQuietRule = quietRuleOf(floorDbfs);
   const vad: SileroVad = {
     loadMs,
     batching: true,
@@ -279,9 +338,16 @@ async function load(): Promise<SileroVad> {
       if (Number.isNaN(ms) || ms < 0) throw new RangeError(`maxLagMs must be a number of ms >= 0, got ${ms}`);
       lag.maxMs = ms;
     },
+    get silenceFloorDbfs() {
+      return floorDbfs;
+    },
+    set silenceFloorDbfs(dbfs: number) {
+      quiet.floorMeanSquare = quietRuleOf(dbfs).floorMeanSquare;
+      floorDbfs = dbfs;
+    },
     createStream(options?: VadStreamOptions): VadStream {
       const runner: WindowRunner = { run: (samples, state) => (vad.batching ? batcher.run(samples, state) : model.runOne(samples, state)) };
-      return new SileroVadStream(runner, options?.contextSamples ?? SILERO_CONTEXT_SAMPLES, lag);
+      return new SileroVadStream(runner, options?.contextSamples ?? SILERO_CONTEXT_SAMPLES, lag, quiet);
     },
   };
   return vad;
@@ -303,11 +369,11 @@ export function loadSileroVad(): Promise<SileroVad> {
 }
 
 /**
- * A stream on any WindowRunner (a fake one in tests: the shedding rule without onnxruntime), with its
- * lag limit (`lag.maxMs`, ms; read at each window).
+ * A stream on any WindowRunner (a fake one in tests: the shedding and quiet rules without onnxruntime),
+ * with its lag limit (`lag.maxMs`, ms) and quiet rule (off unless given; both read at each window).
  */
-export function createStreamOn(runner: WindowRunner, lag: VadLagLimit, options?: VadStreamOptions): VadStream {
-  return new SileroVadStream(runner, options?.contextSamples ?? SILERO_CONTEXT_SAMPLES, lag);
+export function createStreamOn(runner: WindowRunner, lag: VadLagLimit, options?: VadStreamOptions, quiet?: VadQuietRule): VadStream {
+  return new SileroVadStream(runner, options?.contextSamples ?? SILERO_CONTEXT_SAMPLES, lag, quiet);
 }
 
 /** Convenience: `(await loadSileroVad()).createStream(options)`. */

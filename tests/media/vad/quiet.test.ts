@@ -1,0 +1,159 @@
+/**
+ * The quiet rule of a Silero stream (src/media/vad/silero.ts, SileroVad.silenceFloorDbfs /
+ * VAD_SILENCE_FLOOR_DBFS): windows under the floor are scored until QUIET_RESET_WINDOWS of them came in
+ * a row; then the stream's state resets and further quiet windows are not scored (probability 0,
+ * counted) until a window at or over the floor, which is scored from the zero state. On a fake runner
+ * (what is scored, with which state) and on the real model (bit for bit: the same as without the rule
+ * while no reset happened; after one, the same as a new stream).
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { createStreamOn, loadSileroVad, quietRuleOf, type SileroVad, type VadStream } from "../../../src/media/vad/silero.ts";
+import { vadTotals, type WindowRunner } from "../../../src/media/vad/batcher.ts";
+import { DEFAULT_SILENCE_FLOOR_DBFS, QUIET_RESET_WINDOWS, SILERO_CONTEXT_SAMPLES, SILERO_WINDOW_SAMPLES } from "../../../src/media/vad/framer.ts";
+import * as A from "./audio-fixtures.ts";
+
+/** A runner that records each window's first sample and the state it was given, and marks the state it returns. */
+function recordingRunner() {
+  const seen: { first: number; stateZero: boolean }[] = [];
+  const runner: WindowRunner = {
+    async run(samples, state) {
+      seen.push({ first: Math.round(samples[SILERO_CONTEXT_SAMPLES]! * 32768), stateZero: state.every((x) => x === 0) });
+      state.fill(0.25); // any next state that is not zero
+      return 0.9;
+    },
+  };
+  return { runner, seen };
+}
+
+/** 32 ms windows of 256 samples, each filled with `value` (±: a square wave of that amplitude). */
+function windowsOf(value: number, n: number): Int16Array {
+  const pcm = new Int16Array(n * SILERO_WINDOW_SAMPLES);
+  for (let i = 0; i < pcm.length; i++) pcm[i] = i % 2 ? value : -value;
+  return pcm;
+}
+
+/** Feeds PCM in 128-sample pieces (two per window, none left over); the stream's result per 32 ms window, in order. */
+async function perWindow(s: VadStream, pcm: Int16Array): Promise<number[]> {
+  const out: number[] = [];
+  let lastEnd = -1;
+  for (let i = 0; i + 128 <= pcm.length; i += 128) {
+    await s.process(pcm.subarray(i, i + 128));
+    const r = s.last;
+    if (r && r.endMs !== lastEnd) {
+      out.push(r.probability);
+      lastEnd = r.endMs;
+    }
+  }
+  return out;
+}
+
+describe("quiet rule on a fake runner", () => {
+  // −60 dBFS is a square wave of amplitude 32.8: 20 is under the floor, 100 over it.
+  const quiet = quietRuleOf(DEFAULT_SILENCE_FLOOR_DBFS);
+
+  test("quiet windows are scored up to the reset, then not: probability 0, counted; the next loud window starts from zero state", async () => {
+    const { runner, seen } = recordingRunner();
+    const s = createStreamOn(runner, { maxMs: Infinity }, undefined, quiet);
+    const quiet0 = vadTotals.quiet;
+    const pcm = A.concat([windowsOf(100, 3), windowsOf(20, 20), windowsOf(300, 4)]);
+    const p = await perWindow(s, pcm);
+    expect(p.length).toBe(27);
+    // Scored: 3 loud, the first QUIET_RESET_WINDOWS quiet ones, then the 4 loud ones after the run.
+    expect(seen.map((x) => x.first)).toEqual([
+      ...Array(3).fill(-100),
+      ...Array(QUIET_RESET_WINDOWS).fill(-20),
+      ...Array(4).fill(-300),
+    ]);
+    expect(p.slice(3 + QUIET_RESET_WINDOWS, 23)).toEqual(Array(20 - QUIET_RESET_WINDOWS).fill(0));
+    expect(p.slice(0, 3 + QUIET_RESET_WINDOWS)).toEqual(Array(3 + QUIET_RESET_WINDOWS).fill(0.9));
+    expect(p.slice(23)).toEqual(Array(4).fill(0.9));
+    // The state: zero for the very first window and for the first loud one after the reset only.
+    expect(seen.map((x) => x.stateZero)).toEqual([true, ...Array(2 + QUIET_RESET_WINDOWS).fill(false), true, false, false, false]);
+    expect(s.stats.quiet).toBe(20 - QUIET_RESET_WINDOWS);
+    expect(s.stats.windows).toBe(3 + QUIET_RESET_WINDOWS + 4);
+    expect(vadTotals.quiet - quiet0).toBe(20 - QUIET_RESET_WINDOWS);
+  });
+
+  test("a quiet run shorter than the reset changes nothing; the count restarts after a loud window", async () => {
+    const { runner, seen } = recordingRunner();
+    const s = createStreamOn(runner, { maxMs: Infinity }, undefined, quiet);
+    const run = QUIET_RESET_WINDOWS; // exactly the reset length: all scored, no reset yet
+    const pcm = A.concat([windowsOf(100, 1), windowsOf(20, run), windowsOf(100, 1), windowsOf(0, run), windowsOf(100, 1)]);
+    await perWindow(s, pcm);
+    expect(seen.length).toBe(3 + 2 * run);
+    expect(seen.filter((x) => x.stateZero).length).toBe(1);
+    expect(s.stats.quiet ?? 0).toBe(0);
+  });
+
+  test("off (no rule, or a floor of −Infinity): digital silence is scored like any window", async () => {
+    for (const rule of [undefined, quietRuleOf(-Infinity)]) {
+      const { runner, seen } = recordingRunner();
+      const s = createStreamOn(runner, { maxMs: Infinity }, undefined, rule);
+      await perWindow(s, windowsOf(0, 30));
+      expect(seen.length).toBe(30);
+      expect(s.stats.quiet ?? 0).toBe(0);
+    }
+  });
+
+  test("a floor above 0 dBFS or NaN is refused", () => {
+    expect(() => quietRuleOf(3)).toThrow(RangeError);
+    expect(() => quietRuleOf(Number.NaN)).toThrow(RangeError);
+  });
+});
+
+describe.skipIf(!A.haveAudioTools())("quiet rule on the real model", () => {
+  let tmp: { dir: string; remove: () => void };
+  let vad: SileroVad;
+  let a: Int16Array;
+  let b: Int16Array;
+  /** Speech from its first to its last sample over ±1000 (flite's own lead and tail cut), padded with digital silence to whole 256-sample windows. */
+  const trimmed = (pcm: Int16Array) => {
+    const loud = (x: number) => Math.abs(x) > 1000;
+    const from = pcm.findIndex(loud);
+    const to = pcm.findLastIndex(loud) + 1;
+    const n = Math.ceil((to - from) / SILERO_WINDOW_SAMPLES) * SILERO_WINDOW_SAMPLES;
+    return A.concat([pcm.subarray(from, to), new Int16Array(n - (to - from))]);
+  };
+
+  beforeAll(async () => {
+    tmp = A.makeTempDir("vad-quiet-test-");
+    vad = await loadSileroVad();
+    vad.maxLagMs = Infinity; // see silero.test.ts: an agent earlier in this process may have set it
+    a = trimmed(await A.speech(tmp.dir, "slt", "Hello, I would like to book a table."));
+    b = trimmed(await A.speech(tmp.dir, "kal16", "Thanks, that is all I needed."));
+  }, 60_000);
+  afterAll(() => {
+    vad.silenceFloorDbfs = DEFAULT_SILENCE_FLOOR_DBFS;
+    tmp?.remove();
+  });
+
+  /** Per-window probabilities of `pcm` on a new stream with the floor at `floorDbfs`. */
+  async function run(pcm: Int16Array, floorDbfs: number): Promise<{ p: number[]; quiet: number }> {
+    vad.silenceFloorDbfs = floorDbfs;
+    const s = vad.createStream();
+    const p = await perWindow(s, pcm);
+    return { p, quiet: s.stats.quiet ?? 0 };
+  }
+
+  test("no window under the floor for 256 ms in a row: the same probabilities, bit for bit, as with the rule off", async () => {
+    // Speech, a 192 ms pause of digital silence (6 windows), speech: loud windows everywhere else.
+    const pcm = A.concat([a, new Int16Array(6 * SILERO_WINDOW_SAMPLES), b]);
+    const on = await run(pcm, DEFAULT_SILENCE_FLOOR_DBFS);
+    const off = await run(pcm, -Infinity);
+    expect(on.quiet).toBe(0); // the precondition: no reset happened (else flite's own pauses were long)
+    expect(on.p).toEqual(off.p);
+    expect(Math.max(...on.p)).toBeGreaterThan(0.8);
+  });
+
+  test("after a long silence the stream scores the next speech exactly as a new stream would", async () => {
+    const gap = new Int16Array(40 * SILERO_WINDOW_SAMPLES); // 1.28 s of digital silence
+    const joined = await run(A.concat([a, gap, b]), DEFAULT_SILENCE_FLOOR_DBFS);
+    const fresh = await run(b, DEFAULT_SILENCE_FLOOR_DBFS);
+    const before = (a.length + gap.length) / SILERO_WINDOW_SAMPLES;
+    expect(joined.quiet).toBeGreaterThanOrEqual(40 - QUIET_RESET_WINDOWS);
+    expect(joined.p.slice(before)).toEqual(fresh.p);
+    // Within the silence: 0 once the reset came.
+    expect(joined.p.slice(before - 40 + QUIET_RESET_WINDOWS, before)).toEqual(Array(40 - QUIET_RESET_WINDOWS).fill(0));
+    expect(Math.max(...fresh.p)).toBeGreaterThan(0.8);
+  });
+});
