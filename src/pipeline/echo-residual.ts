@@ -44,6 +44,26 @@ export class EchoResidual {
     this.gain = gain;
   }
 
+  /** The last `refine`: the lag with the largest <x, y_L> (−1: none in range) and that product. */
+  private bestLag = -1;
+  private bestXy = -Infinity;
+
+  /** The lag within ±`span` of `centre` (clamped to [0, maxLag]) with the largest <x, y_L>, into bestLag / bestXy. */
+  private refine(x: Int16Array, sent: Float32Array, cap: number, end: number, maxLag: number, span: number, centre: number): void {
+    const n = x.length;
+    this.bestLag = -1;
+    this.bestXy = -Infinity;
+    for (let lag = Math.max(0, centre - span); lag <= Math.min(maxLag, centre + span); lag++) {
+      const i0 = (end - n - lag) % cap;
+      let xy = 0;
+      for (let i = 0; i < n; i++) xy += x[i]! * sent[i0 + i]!;
+      if (xy > this.bestXy) {
+        this.bestXy = xy;
+        this.bestLag = lag;
+      }
+    }
+  }
+
   /**
    * Measures x − g·y against the sent ring (`sent`, each sample at i and i + cap, as echo-correlation.ts
    * keeps it): the frame's samples correspond to sent samples from `end − x.length − L`. Without a known
@@ -52,19 +72,25 @@ export class EchoResidual {
   measure(x: Int16Array, sent: Float32Array, cap: number, end: number, maxLag: number, span: number): void {
     const n = x.length;
     let best = -1;
-    let bestXy = -Infinity;
-    // The path's delay, and the same ± 1 and 2 frames: each caller frame is judged against what we had
-    // sent when it arrived, so arrival jitter moves the echo by whole frames (live, session 9: a voice at
-    // −24 dBFS peak over −20 dB echo read over the floor once, the echo taken out at a stale delay).
-    for (let k = -JUMP_FRAMES; k <= JUMP_FRAMES && this.lag >= 0; k++) {
-      const centre = this.lag + k * n;
-      for (let lag = Math.max(0, centre - span); lag <= Math.min(maxLag, centre + span); lag++) {
-        const i0 = (end - n - lag) % cap;
-        let xy = 0;
-        for (let i = 0; i < n; i++) xy += x[i]! * sent[i0 + i]!;
-        if (xy > bestXy) {
-          bestXy = xy;
-          best = lag;
+    if (this.lag >= 0) {
+      this.refine(x, sent, cap, end, maxLag, span, this.lag);
+      best = this.bestLag;
+      // Each caller frame is judged against what we had sent when it arrived, so arrival jitter moves the
+      // echo by whole frames (live, session 9: a voice at −24 dBFS peak over −20 dB echo read over the
+      // floor once, the echo taken out at a stale delay). When the path's delay explains less than half
+      // of the echo it should (<x, y> under g·<y, y> / 2), the same ± 1 and 2 frames are tried too.
+      let yy = 0;
+      const j0 = best >= 0 ? (end - n - best) % cap : 0;
+      for (let i = 0; best >= 0 && i < n; i++) yy += sent[j0 + i]! * sent[j0 + i]!;
+      if (best >= 0 && this.bestXy < 0.5 * this.gain * yy) {
+        let xy = this.bestXy;
+        for (let k = -JUMP_FRAMES; k <= JUMP_FRAMES; k++) {
+          if (k === 0) continue;
+          this.refine(x, sent, cap, end, maxLag, span, this.lag + k * n);
+          if (this.bestLag >= 0 && this.bestXy > xy) {
+            xy = this.bestXy;
+            best = this.bestLag;
+          }
         }
       }
     }
