@@ -11,7 +11,7 @@ import { DEEPGRAM_DEFAULTS, DEEPGRAM_ENV } from "../providers/deepgram/options";
 import { GEMINI_DEFAULTS, GEMINI_ENV } from "../providers/gemini/options";
 import { OPENAI_ENV } from "../providers/openai/options";
 import { DEFAULT_BATCH_WAIT_MS, DEFAULT_MAX_LAG_MS } from "../media/vad/batcher";
-import { DEFAULT_SILENCE_FLOOR_DBFS } from "../media/vad/framer";
+import { DEFAULT_SILENCE_FLOOR_DBFS } from "../media/vad/quiet";
 import { LATCH_MODES, type LatchMode } from "../rtp/symmetric-latch";
 import { parseTransferTargets } from "../call/transfer";
 import { PACER_STALL_LOG_MS } from "./pacer-stall-log";

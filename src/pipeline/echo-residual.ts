@@ -2,7 +2,7 @@
  * What is left of a caller frame once our echo is taken out, for the level rules (level-gate.ts): the
  * echo decision (echo-correlation.ts) remembers the echo path of the last frame it confidently explained
  * by our audio — its delay L (samples) and gain g — and each frame x is then judged as x − g·y_L, with L
- * refined within ±`span` samples (the path drifts with jitter) by the largest <x, y_L>. The gain is the
+ * refined within ±`span` samples (the path drifts with jitter), and ± 1–2 whole frames (arrival jitter), by the largest <x, y_L>. The gain is the
  * path's, not fitted again: with a voice over the echo, a fit would take part of the voice for echo, or
  * pick a lag where we sent little and an implausible gain (measured: g ≈ 40 at a wrong lag for a voice
  * over −12 dB echo, where the path's gain is 0.25).
@@ -11,6 +11,9 @@
  * Units: PCM16 values, samples at 8000 Hz, dBFS (−Infinity for digital silence).
  */
 import { DEFAULT_FIRST_TURN_TILT, tiltedDbfs } from "./caller-level";
+
+/** Whole-frame shifts of the echo path's delay also tried (arrival jitter), frames either way. */
+const JUMP_FRAMES = 2;
 
 export class EchoResidual {
   /** The echo path: delay (samples; −1 none yet) and gain (echo ÷ sent). */
@@ -50,8 +53,12 @@ export class EchoResidual {
     const n = x.length;
     let best = -1;
     let bestXy = -Infinity;
-    if (this.lag >= 0) {
-      for (let lag = Math.max(0, this.lag - span); lag <= Math.min(maxLag, this.lag + span); lag++) {
+    // The path's delay, and the same ± 1 and 2 frames: each caller frame is judged against what we had
+    // sent when it arrived, so arrival jitter moves the echo by whole frames (live, session 9: a voice at
+    // −24 dBFS peak over −20 dB echo read over the floor once, the echo taken out at a stale delay).
+    for (let k = -JUMP_FRAMES; k <= JUMP_FRAMES && this.lag >= 0; k++) {
+      const centre = this.lag + k * n;
+      for (let lag = Math.max(0, centre - span); lag <= Math.min(maxLag, centre + span); lag++) {
         const i0 = (end - n - lag) % cap;
         let xy = 0;
         for (let i = 0; i < n; i++) xy += x[i]! * sent[i0 + i]!;

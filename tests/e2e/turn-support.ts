@@ -376,14 +376,25 @@ let flite: ReturnType<typeof createFliteTts> | null = null;
  * stream does: an LLM reply (arriving as one LLM event) in the pipeline's sentence chunks; with
  * `fixed`, text the agent speaks outside the LLM (idle prompts, goodbyes) as one chunk.
  */
-export async function agentSpeech(text: string, opts: { fixed?: boolean } = {}): Promise<Int16Array> {
-  flite ??= createFliteTts({});
-  const s = new SentenceSplitter();
-  const chunks = opts.fixed ? [text] : [...s.push(text), ...s.flush()];
-  const parts: Int16Array[] = [];
-  for (const c of chunks) parts.push(await flite.synthesize8k(c));
-  return concatInt16(parts);
+export function agentSpeech(text: string, opts: { fixed?: boolean } = {}): Promise<Int16Array> {
+  // Rendered once per text: flite on the test's thread took > 5 s for the long greeting on a loaded core
+  // (a test's whole default time), so files render what they compare against in beforeAll.
+  const key = `${opts.fixed ? "fixed" : "split"}:${text}`;
+  let pcm = speechCache.get(key);
+  if (!pcm) {
+    pcm = (async () => {
+      flite ??= createFliteTts({});
+      const s = new SentenceSplitter();
+      const chunks = opts.fixed ? [text] : [...s.push(text), ...s.flush()];
+      const parts: Int16Array[] = [];
+      for (const c of chunks) parts.push(await flite.synthesize8k(c));
+      return concatInt16(parts);
+    })();
+    speechCache.set(key, pcm);
+  }
+  return pcm;
 }
+const speechCache = new Map<string, Promise<Int16Array>>();
 
 /**
  * How long a talkspurt of `pcm` (agent audio, sent from a frame boundary) lasts on the wire as

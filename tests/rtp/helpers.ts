@@ -2,6 +2,7 @@
 import type { udp } from "bun";
 import { parseRtp, type RtpPacket } from "../../src/rtp/packet.ts";
 import type { Clock, FakeClock, TimerHandle } from "../../src/util/clock.ts";
+export { mulberry32 } from "../support/prng.ts";
 
 /** Polls `cond` every 2 ms (real time: network delivery, not timer logic) until true or `ms` pass. */
 export async function waitFor(cond: () => boolean, ms = 2000): Promise<void> {
@@ -67,14 +68,3 @@ export async function holdEvenPort(): Promise<udp.Socket<"uint8array">> {
   }
 }
 
-/** Seeded PRNG (mulberry32) so fuzz and jitter failures reproduce. Returns values in [0, 1). */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}

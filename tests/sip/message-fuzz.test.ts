@@ -1,18 +1,7 @@
 import { expect, test } from "bun:test";
 import { SipParseError, buildResponse, parseMessage, serializeMessage, type SipMessage } from "../../src/sip/message/index.ts";
 import { CANONICAL_FIXTURES, COMPACT_INVITE, TRUNK_INVITE_JOINED } from "./fixtures.ts";
-
-/** mulberry32: a small seeded PRNG so failures reproduce. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 as rng } from "../support/prng.ts";
 
 const enc = new TextEncoder();
 const TOKENS = ["\r\n", "\r", "\n", ":", ",", ";", '"', "<", ">", " ", "\t", "\0", "@", "=", "\\", "[", "]", "?",

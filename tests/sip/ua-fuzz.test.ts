@@ -3,17 +3,7 @@ import { FakeClock } from "../../src/util/clock.ts";
 import { MemoryTransport, UserAgent, type SipLogger } from "../../src/sip/index.ts";
 import { CANONICAL_FIXTURES, COMPACT_INVITE, TRUNK_INVITE_JOINED } from "./fixtures.ts";
 import { ANSWER_SDP, TRUNK } from "./ua-harness.ts";
-
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 as rng } from "../support/prng.ts";
 
 const SNIPPETS = [";tag=", ";tag=x", "<", ">", '"', ",", ";lr", "\r\n", ":", " ", "@", "sip:", ";branch=z9hG4bK1", ";rport", ";received=", "Contact: *\r\n", "Require: x\r\n", "CANCEL", "BYE", "ACK", "INVITE", "0", "9999999999"];
 

@@ -12,18 +12,7 @@
 import { parseMessage } from "../../src/sip/message/index.ts";
 import { MALFORMED_CASES } from "../fixtures/sip-malformed.ts";
 import { CANONICAL_FIXTURES, TRUNK_INVITE_JOINED, COMPACT_INVITE } from "../sip/fixtures.ts";
-
-/** mulberry32: a small seeded PRNG. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 as rng } from "./prng.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();

@@ -19,14 +19,6 @@ export const SILERO_SAMPLE_RATE = 8000;
 /** One window's duration, ms. */
 export const SILERO_WINDOW_MS = (SILERO_WINDOW_SAMPLES * 1000) / SILERO_SAMPLE_RATE; // 32
 
-/**
- * VAD_SILENCE_FLOOR_DBFS by default (silero.ts, the quiet rule): a window under it is not speech; line
- * noise on a phone call is about −60…−70 dBFS, speech −15…−40, dBFS (0 = a full-scale square wave).
- */
-export const DEFAULT_SILENCE_FLOOR_DBFS = -60;
-/** Windows in a row under the silence floor after which a stream's state resets and scoring stops (8 × 32 ms = 256 ms). */
-export const QUIET_RESET_WINDOWS = 8;
-
 /** A model input ready to run: `input.length === contextSamples + 256`. */
 export interface SileroWindow {
   /** Float32 samples in [-1, 1): context then window. */

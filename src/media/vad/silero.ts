@@ -33,11 +33,13 @@
  * stream catches up with the newest audio, and its frames resolve with the last probability scored.
  */
 import { loadOrt, type Ort } from "./ort-loader.ts";
-import { DEFAULT_SILENCE_FLOOR_DBFS, QUIET_RESET_WINDOWS, SileroFramer, SILERO_CONTEXT_SAMPLES, SILERO_SAMPLE_RATE, SILERO_WINDOW_MS } from "./framer.ts";
+import { SileroFramer, SILERO_CONTEXT_SAMPLES, SILERO_SAMPLE_RATE, SILERO_WINDOW_MS, type SileroWindow } from "./framer.ts";
+import { DEFAULT_SILENCE_FLOOR_DBFS, QUIET_RESET_WINDOWS, quietRuleOf, type VadQuietRule } from "./quiet.ts";
 import { SileroModel, WindowBatcher, vadBacklog, vadTotals, type WindowRunner } from "./batcher.ts";
 import modelPath from "../../../models/silero_vad.onnx" with { type: "file" };
 
-export { SILERO_WINDOW_SAMPLES, SILERO_CONTEXT_SAMPLES, SILERO_SAMPLE_RATE, SILERO_WINDOW_MS, DEFAULT_SILENCE_FLOOR_DBFS, QUIET_RESET_WINDOWS } from "./framer.ts";
+export { SILERO_WINDOW_SAMPLES, SILERO_CONTEXT_SAMPLES, SILERO_SAMPLE_RATE, SILERO_WINDOW_MS } from "./framer.ts";
+export { DEFAULT_SILENCE_FLOOR_DBFS, QUIET_RESET_WINDOWS, quietRuleOf, type VadQuietRule } from "./quiet.ts";
 
 /** Size of the Silero v5 recurrent state: [2, 1, 128] float32. */
 export const SILERO_STATE_DIMS = [2, 1, 128] as const;
@@ -66,7 +68,7 @@ export interface VadStreamStats {
   windows: number;
   /** Windows skipped unscored because the stream was more than `maxLagMs` behind (overload shedding); absent: none. */
   skipped?: number;
-  /** Windows left unscored under the silence floor after the state was reset (SileroVad.silenceFloorDbfs); absent: none. */
+  /** Windows left unscored by the quiet rule (SileroVad.silenceFloorDbfs); absent: none. */
   quiet?: number;
   /** Sum and maximum of `inferenceMs` over all windows, ms. */
   inferenceMsTotal: number;
@@ -131,11 +133,8 @@ export interface SileroVad {
    */
   maxLagMs: number;
   /**
-   * The silence floor (VAD_SILENCE_FLOOR_DBFS): after QUIET_RESET_WINDOWS windows in a row whose level
-   * (mean square of the window, 0 dBFS = a full-scale square wave) is under it, a stream's state resets
-   * and its windows under the floor are not scored (probability 0) until one at or over it (see the
-   * file's comment), dBFS. DEFAULT_SILENCE_FLOOR_DBFS when loaded; −Infinity: off (every window scored).
-   * @throws RangeError when set to NaN or above 0
+   * The silence floor of the quiet rule (see the file's comment; quiet.ts), dBFS: VAD_SILENCE_FLOOR_DBFS.
+   * DEFAULT_SILENCE_FLOOR_DBFS when loaded; −Infinity: off. @throws RangeError when set to NaN or above 0
    */
   silenceFloorDbfs: number;
 }
@@ -144,22 +143,6 @@ export interface SileroVad {
 export interface VadLagLimit {
   maxMs: number;
 }
-
-/**
- * The quiet rule's setting, shared by a model's streams and read at each window: a window whose mean
- * square (float scale) is under `floorMeanSquare` is under the floor (0: off; nothing is under it).
- */
-export interface VadQuietRule {
-  floorMeanSquare: number;
-}
-
-
-/** `floorMeanSquare` of a floor in dBFS (−Infinity: 0, off). @throws RangeError for NaN or a floor above 0 dBFS */
-export function quietRuleOf(floorDbfs: number): VadQuietRule {
-  if (Number.isNaN(floorDbfs) || floorDbfs > 0) throw new RangeError(`silenceFloorDbfs must be a number of dBFS <= 0 or -Infinity, got ${floorDbfs}`);
-  return { floorMeanSquare: floorDbfs === -Infinity ? 0 : 10 ** (floorDbfs / 10) };
-}
-
 type Session = Awaited<ReturnType<Ort["InferenceSession"]["create"]>>;
 type Tensor = InstanceType<Ort["Tensor"]>;
 
@@ -172,6 +155,8 @@ class SileroVadStream implements VadStream {
   private counters: VadStreamStats = { frames: 0, windows: 0, skipped: 0, quiet: 0, inferenceMsTotal: 0, inferenceMsMax: 0 };
   /** Windows given to `process()` and not yet taken for scoring or skipping (this stream's backlog). */
   private waiting = 0;
+  /** process() chains and copies not yet finished: while any is, a frame's windows wait their turn in the chain. */
+  private inFlight = 0;
   /** Windows in a row under the silence floor, up to the last one taken (VadQuietRule). */
   private quietRun = 0;
   /** The state is zero and no window was scored since (a reset by the quiet rule, or a new stream). */
@@ -200,46 +185,77 @@ class SileroVadStream implements VadStream {
     // Framing is synchronous, in call order; only model runs are chained.
     const windows = this.framer.push(frame);
     const gen = this.generation;
+    if (this.inFlight === 0 && this.allQuiet(windows)) {
+      // Nothing of this stream is pending and no window of this frame is to be scored: no chain.
+      for (const w of windows) this.takeQuiet(w);
+      return Promise.resolve(this.lastResult?.probability ?? null);
+    }
     this.waiting += windows.length;
     vadBacklog.waiting += windows.length;
+    this.inFlight++;
     const run = this.tail.then(async () => {
-      for (let i = 0; i < windows.length; i++) {
-        this.waiting--;
-        vadBacklog.waiting--;
-        if (gen !== this.generation) {
-          this.waiting -= windows.length - i - 1;
-          vadBacklog.waiting -= windows.length - i - 1;
-          break;
-        }
-        const w = windows[i]!;
-        // The quiet rule (see the file's comment): counted in window order, whether scored or shed.
-        this.quietRun = w.meanSquare < this.quiet.floorMeanSquare ? this.quietRun + 1 : 0;
-        if (this.quietRun > QUIET_RESET_WINDOWS) {
-          if (!this.fresh) {
-            this.state.fill(0); // nothing of this stream is in flight: its windows run one after another
-            this.fresh = true;
-          }
-          this.lastResult = { probability: 0, startMs: (w.startSample * 1000) / SILERO_SAMPLE_RATE, endMs: (w.endSample * 1000) / SILERO_SAMPLE_RATE, inferenceMs: 0 };
-          this.counters.quiet = (this.counters.quiet ?? 0) + 1;
-          vadTotals.quiet++;
-          continue;
-        }
-        // Audio queued behind this window in this stream: how far its decisions lag the caller, ms.
-        const behindMs = this.waiting * SILERO_WINDOW_MS;
-        if (behindMs > this.lag.maxMs) {
-          // Overload: skip the stale window, unscored (see the file's comment); its frame keeps the last probability.
-          this.counters.skipped = (this.counters.skipped ?? 0) + 1;
-          vadTotals.skipped++;
-          continue;
-        }
-        if (behindMs > vadBacklog.maxBehindMs) vadBacklog.maxBehindMs = behindMs;
-        this.fresh = false;
-        await this.runWindow(w.input, w.startSample, w.endSample, gen);
+      try {
+        return await this.take(windows, gen);
+      } finally {
+        this.inFlight--;
       }
-      return gen === this.generation ? (this.lastResult?.probability ?? null) : null;
     });
     this.tail = run.catch(() => undefined);
     return run;
+  }
+
+  /** True when the quiet rule leaves every one of `windows` unscored (none: true), taken in order after those before. */
+  private allQuiet(windows: readonly SileroWindow[]): boolean {
+    let run = this.quietRun;
+    for (const w of windows) {
+      run = w.meanSquare < this.quiet.floorMeanSquare ? run + 1 : 0;
+      if (run <= QUIET_RESET_WINDOWS) return false;
+    }
+    return true;
+  }
+
+  /** A window the quiet rule leaves unscored: probability 0, the state reset once (see the file's comment). */
+  private takeQuiet(w: SileroWindow): void {
+    this.quietRun++;
+    if (!this.fresh) {
+      this.state.fill(0); // nothing of this stream is in flight: its windows run one after another
+      this.fresh = true;
+    }
+    this.lastResult = { probability: 0, startMs: (w.startSample * 1000) / SILERO_SAMPLE_RATE, endMs: (w.endSample * 1000) / SILERO_SAMPLE_RATE, inferenceMs: 0 };
+    this.counters.quiet = (this.counters.quiet ?? 0) + 1;
+    vadTotals.quiet++;
+  }
+
+  /** Scores, sheds or passes over one frame's windows in order; resolves with the latest probability. */
+  private async take(windows: readonly SileroWindow[], gen: number): Promise<number | null> {
+    for (let i = 0; i < windows.length; i++) {
+      this.waiting--;
+      vadBacklog.waiting--;
+      if (gen !== this.generation) {
+        this.waiting -= windows.length - i - 1;
+        vadBacklog.waiting -= windows.length - i - 1;
+        break;
+      }
+      const w = windows[i]!;
+      // The quiet rule (see the file's comment): counted in window order, whether scored or shed.
+      if (w.meanSquare < this.quiet.floorMeanSquare && this.quietRun >= QUIET_RESET_WINDOWS) {
+        this.takeQuiet(w);
+        continue;
+      }
+      this.quietRun = w.meanSquare < this.quiet.floorMeanSquare ? this.quietRun + 1 : 0;
+      // Audio queued behind this window in this stream: how far its decisions lag the caller, ms.
+      const behindMs = this.waiting * SILERO_WINDOW_MS;
+      if (behindMs > this.lag.maxMs) {
+        // Overload: skip the stale window, unscored (see the file's comment); its frame keeps the last probability.
+        this.counters.skipped = (this.counters.skipped ?? 0) + 1;
+        vadTotals.skipped++;
+        continue;
+      }
+      if (behindMs > vadBacklog.maxBehindMs) vadBacklog.maxBehindMs = behindMs;
+      this.fresh = false;
+      await this.runWindow(w.input, w.startSample, w.endSample, gen);
+    }
+    return gen === this.generation ? (this.lastResult?.probability ?? null) : null;
   }
 
   copyFrom(other: VadStream): void {
@@ -249,7 +265,9 @@ class SileroVadStream implements VadStream {
     // the other stream's state is final once the windows chained before now have run.
     const gen = this.generation;
     this.framer.copyFrom(other.framer);
+    this.inFlight++;
     const copied = Promise.all([this.tail, other.tail]).then(() => {
+      this.inFlight--;
       if (gen === this.generation) {
         this.state = other.state.slice();
         this.lastResult = other.lastResult;

@@ -9,7 +9,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createStreamOn, loadSileroVad, quietRuleOf, type SileroVad, type VadStream } from "../../../src/media/vad/silero.ts";
 import { vadTotals, type WindowRunner } from "../../../src/media/vad/batcher.ts";
-import { DEFAULT_SILENCE_FLOOR_DBFS, QUIET_RESET_WINDOWS, SILERO_CONTEXT_SAMPLES, SILERO_WINDOW_SAMPLES } from "../../../src/media/vad/framer.ts";
+import { SILERO_CONTEXT_SAMPLES, SILERO_WINDOW_SAMPLES } from "../../../src/media/vad/framer.ts";
+import { DEFAULT_SILENCE_FLOOR_DBFS, QUIET_RESET_WINDOWS } from "../../../src/media/vad/quiet.ts";
 import * as A from "./audio-fixtures.ts";
 
 /** A runner that records each window's first sample and the state it was given, and marks the state it returns. */

@@ -1,0 +1,29 @@
+/**
+ * The quiet rule's settings (silero.ts, SileroVad.silenceFloorDbfs / VAD_SILENCE_FLOOR_DBFS): after
+ * QUIET_RESET_WINDOWS Silero windows in a row under the floor, a stream's state resets and its windows
+ * under the floor are not scored until one at or over it. Pure: no model, no I/O (config.ts reads the
+ * default from here without loading onnxruntime).
+ * Levels in dBFS: 10·log10(mean square of the window on the [-1, 1) scale); 0 dBFS = a full-scale square wave.
+ */
+
+/**
+ * VAD_SILENCE_FLOOR_DBFS by default: a window under it is not speech; line noise on a phone call is
+ * about −60…−70 dBFS, speech −15…−40, dBFS.
+ */
+export const DEFAULT_SILENCE_FLOOR_DBFS = -60;
+/** Windows in a row under the silence floor after which a stream's state resets and scoring stops (8 × 32 ms = 256 ms). */
+export const QUIET_RESET_WINDOWS = 8;
+
+/**
+ * The rule's setting, shared by a model's streams and read at each window: a window whose mean square
+ * (SileroWindow.meanSquare) is under `floorMeanSquare` is under the floor (0: off; nothing is under it).
+ */
+export interface VadQuietRule {
+  floorMeanSquare: number;
+}
+
+/** `floorMeanSquare` of a floor in dBFS (−Infinity: 0, off). @throws RangeError for NaN or a floor above 0 dBFS */
+export function quietRuleOf(floorDbfs: number): VadQuietRule {
+  if (Number.isNaN(floorDbfs) || floorDbfs > 0) throw new RangeError(`silenceFloorDbfs must be a number of dBFS <= 0 or -Infinity, got ${floorDbfs}`);
+  return { floorMeanSquare: floorDbfs === -Infinity ? 0 : 10 ** (floorDbfs / 10) };
+}
