@@ -60,6 +60,13 @@ const IDLE_GOODBYE = "I have not heard from you, so I will end the call now. Goo
  * seconds of the greeting or reply unplayed, so 1 s keeps that proof.
  */
 const MAX_STOP_MS = 1000;
+/**
+ * When callers who talk after SHORT_GREETING (~3 s) first speak, ms into the call. It was 5.5 s: with the
+ * file on one loaded core the greeting's first audio came 2.5 s late once, so it still played at 5.5 s and
+ * the caller's words cut it — a barge-in the scenario does not expect (bargeIns 2 in "long reply", 1 in
+ * "dangling pause"). Group E's 30 s calls set the file's length, so the later start costs no time.
+ */
+const AFTER_SHORT_GREETING_MS = 7500;
 /** The mid-sentence pause (audible end of the first part → audible start of the second), ms. */
 const PAUSE_MS = 700;
 const IDLE_PROMPT_S = 3;
@@ -161,10 +168,10 @@ beforeAll(async () => {
         rigs.B!,
         await buildCallerAudio(
           [
-            { kind: "speech", atMs: 5500, text: "Can I book a study room?" },
-            { kind: "speech", atMs: 12500, text: "Thanks, that is all I needed." },
+            { kind: "speech", atMs: AFTER_SHORT_GREETING_MS, text: "Can I book a study room?" },
+            { kind: "speech", atMs: AFTER_SHORT_GREETING_MS + 7000, text: "Thanks, that is all I needed." },
           ],
-          15000,
+          AFTER_SHORT_GREETING_MS + 9500,
         ),
         { replies: [SHORT_GREETING, LONG_REPLY, { text: GOODBYE, endCall: true }], hangup: "agent", timeoutMs: 40_000 },
       ),
@@ -173,8 +180,8 @@ beforeAll(async () => {
       runTurnCall(
         rigs.B!,
         await buildCallerAudio(
-          await twoPartSentence(5500, "I would like to book a study room", "for tomorrow afternoon.", PAUSE_MS),
-          11500,
+          await twoPartSentence(AFTER_SHORT_GREETING_MS, "I would like to book a study room", "for tomorrow afternoon.", PAUSE_MS),
+          AFTER_SHORT_GREETING_MS + 6000,
         ),
         { replies: [SHORT_GREETING, PAUSE_ANSWER], listenMs: 3000 },
       ),
@@ -182,7 +189,7 @@ beforeAll(async () => {
   };
   const C = async () => {
     await scenario("dangling pause", async () =>
-      runTurnCall(rigs.C!, await buildCallerAudio(await twoPartSentence(5500, "I'd like to book a", "study room for tomorrow.", PAUSE_MS), 11500), {
+      runTurnCall(rigs.C!, await buildCallerAudio(await twoPartSentence(AFTER_SHORT_GREETING_MS, "I'd like to book a", "study room for tomorrow.", PAUSE_MS), AFTER_SHORT_GREETING_MS + 6000), {
         replies: [SHORT_GREETING, PAUSE_ANSWER],
         listenMs: 3000,
       }),
