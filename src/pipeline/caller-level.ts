@@ -241,9 +241,10 @@ export class CallerLevel {
  * (17 dB under our loudest frame), which only paused the count: 3 frames, one short of 80 ms (hence
  * DEFAULT_QUIET_COUNTS_OVER_FLOOR, before the caller's level is known). And the tilted floor now judges the
  * frame with our echo taken out (EchoDecision.lastResidualTiltDbfs): offline ≤ −24 dBFS 1 → 0 of 305.
- * Offline, the live set of 15 quiet callers × no echo/−20 dB echo: cut 27 → 30 of 30 (p50/p95 100/1,060
- * ms; floor off: 29 of 30). Tune / held-out sets, floor off → these defaults: missed 0 → 2 / 6 → 12,
- * p95 240 → 260 / 440 → 480 ms, false interruptions 1 → 1 / 2 → 0 (session 8's floor: missed 3 / 14).
+ * Offline, the live set of 15 quiet callers × no echo/−20 dB echo: cut 27 (session 8's floor) → 30 of 30.
+ * With Silero's quiet rule (silero.ts, merged the same day), floor off → these defaults: quiet callers 30 →
+ * 30 of 30, p50/p95 80/1,000 → 100/1,260 ms; tune / held-out sets missed 2 → 3 / 7 → 10, p95 200 → 220 /
+ * 480 → 480 ms, false interruptions 1 → 1 / 3 → 0; background ≤ −24 dBFS 46 → 0 of 305.
  * Live (compiled agent, 6 Dec, these defaults): main table p50/p95/max 23/115/123 ms (32 trials); background
  * voices −24…−33 dBFS 0 of 64, quiet callers and held-out voices: README (barge-in part).
  * Session 7's floor (tilted −36, first turn only; `firstTurnMeasure: "tilt"`) held the suite's quiet

@@ -135,4 +135,23 @@ describe("level floor: window and quiet-floor frames", () => {
     }
     expect(residualPeak).toBeLessThan(-38); // the voice (−40) and G.711 noise, not our echo (−35) too
   });
+
+  test("taking our echo out never makes a frame louder: where the echo stops, a voice is judged as it is", () => {
+    let seed = 11;
+    const rnd = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31) * 2 - 1;
+    const sent: Int16Array[] = Array.from({ length: 50 }, () => Int16Array.from({ length: 160 }, () => Math.round(amp(-15) * rnd())));
+    const sentPcm = new Int16Array(50 * 160);
+    sent.forEach((f, i) => sentPcm.set(f, i * 160));
+    const echo = new CorrelationEcho("PCMU");
+    const voice = Int16Array.from({ length: 160 }, (_, i) => Math.round(amp(-40) * Math.sin((2 * Math.PI * 300 * i) / 8000)));
+    let residualPeak = 0;
+    for (let f = 0; f < 45; f++) {
+      echo.noteSent(encodeG711(sent[f]!, "mulaw"));
+      // The echo (−20 dB, 80 ms) for 40 frames, then the line goes quiet but for the voice.
+      const x = f < 40 ? Int16Array.from({ length: 160 }, (_, i) => Math.round(f * 160 + i >= 640 ? sentPcm[f * 160 + i - 640]! * 0.1 : 0)) : voice;
+      echo.isLikelyEcho(x, true);
+      if (f === 42) residualPeak = echo.lastResidualPeakDbfs!;
+    }
+    expect(residualPeak).toBeLessThan(-39.5); // the voice's −40 dBFS, not the voice plus our stale echo (−35)
+  });
 });
