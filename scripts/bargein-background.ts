@@ -34,6 +34,15 @@ export const BACKGROUND_VOICES: Array<Required<VoiceOptions>> = [
   { engine: "espeak-ng", voice: "en-us" },
 ];
 export const BACKGROUND_PEAKS = [-18, -20, -22, -24, -27, -30, -33];
+/**
+ * Voices none of the level rules were tuned on (session 9), for the live table held out
+ * (`bench-bargein.ts --only-background-peaks --bg-voices held-out`).
+ */
+export const HELD_OUT_BACKGROUND_VOICES: Array<Required<VoiceOptions>> = [
+  { engine: "espeak-ng", voice: "en-us+m7" },
+  { engine: "espeak-ng", voice: "en-gb-scotland+f5" },
+  { engine: "flite", voice: "kal16" },
+];
 /** The caller's earlier turn in "later turn" cases, peak dBFS (cycled). */
 export const PRIOR_PEAKS = [-6, -12, -18, -22];
 export const PRIOR_VOICES: Array<Required<VoiceOptions>> = [
@@ -115,6 +124,8 @@ export async function backgroundPeaks(): Promise<void> {
   for (const fm of list("--first-turn-measure", "default"))
   for (const fa of list("--floor-always", "default"))
   for (const tf of list("--tilt-floor", "default"))
+  for (const fw of list("--floor-window", "default"))
+  for (const qc of list("--quiet-counts", "default"))
   for (const st of list("--strong", "default"))
   for (const cm of list("--caller-margin", "default")) {
     const set: SimSetting = {
@@ -125,11 +136,13 @@ export async function backgroundPeaks(): Promise<void> {
       tiltFloor: tf === "default" ? undefined : tf === "off" ? null : Number(tf),
       strong: strongArg(st),
       callerMargin: cm === "default" ? undefined : cm === "off" ? null : Number(cm),
+      floorWindowMs: fw === "default" ? undefined : Number(fw),
+      quietCounts: qc === "default" ? undefined : qc === "true",
     };
     const t1 = performance.now();
     const fired = new Map<BackgroundCase, boolean>();
     for (const c of cases) fired.set(c, (await replay(vad, c, set)).fired >= 0);
-    console.log(`first-turn floor ${ft} (${fm}, always ${fa}, tilt floor ${tf}), strong ${st}, caller margin ${cm} (${fmt((performance.now() - t1) / 1000, 1)} s)\n`);
+    console.log(`first-turn floor ${ft} (${fm}, always ${fa}, tilt floor ${tf}, window ${fw} ms, quiet counts ${qc}), strong ${st}, caller margin ${cm} (${fmt((performance.now() - t1) / 1000, 1)} s)\n`);
     console.log(`| placement | peak dBFS (min…max) | ${cols.map((c) => `${c.pos}, ${c.e === null ? "no echo" : `echo ${c.e} dB`}`).join(" | ")} | all |`);
     console.log(`|---|---|${cols.map(() => "---|").join("")}---|`);
     const placements = [...new Set(cases.map((c) => c.placement))];
@@ -158,26 +171,28 @@ export interface LiveBackground {
   playing: boolean;
   /** The agent stopped within 1 s of its onset, or the record counts a barge-in for it. */
   stopped: boolean;
+  /** For a stop: the agent's "barge-in decision" log line after the onset (rule, runMs, the frames it judged). */
+  decision?: string;
 }
 
 /**
  * Live, on the compiled agent (tests/e2e/turn-support.ts rigs): background voices by peak level over the
  * greeting (14.7 s; the caller never speaks) and over a later reply (a short greeting, the caller's
  * question in flite slt at peak `callerPeakDb`, then the 14.7 s reply). Three utterances per call,
- * ~4 s apart, each a voice of BACKGROUND_VOICES at one of `peaks` in turn; every other call through the
+ * ~4 s apart, each a voice of BACKGROUND_VOICES (or `voices`) at one of `peaks` in turn; every other call through the
  * live echo path at −20 dB, 120 ms. A false interruption: the call record's barge-ins, or agent audio
  * ending within 1 s of the utterance's onset (not the last talkspurt).
  */
 export async function liveBackgroundPeaks(
   rigs: TurnRig[],
-  o: { peaks: number[]; greeting: string; shortGreeting: string; answer: string; callerPeakDb: number; positions: Array<"greeting" | "later turn"> },
+  o: { peaks: number[]; greeting: string; shortGreeting: string; answer: string; callerPeakDb: number; positions: Array<"greeting" | "later turn">; voices?: Array<Required<VoiceOptions>> },
 ): Promise<LiveBackground[]> {
   const r = rng(59);
   type Plan = { position: "greeting" | "later turn"; echo: boolean; items: Array<{ v: Required<VoiceOptions>; text: string; peakDb: number }> };
   const plans: Plan[] = [];
   let k = 0;
   for (const position of o.positions) {
-    const slots = BACKGROUND_VOICES.flatMap((v, vi) => o.peaks.map((peakDb, pi) => ({ v, peakDb, text: PHRASES[(vi * 5 + pi * 7 + (position === "greeting" ? 0 : 3)) % PHRASES.length]! })));
+    const slots = (o.voices ?? BACKGROUND_VOICES).flatMap((v, vi) => o.peaks.map((peakDb, pi) => ({ v, peakDb, text: PHRASES[(vi * 5 + pi * 7 + (position === "greeting" ? 0 : 3)) % PHRASES.length]! })));
     for (let i = 0; i < slots.length; i += 3) plans.push({ position, echo: k++ % 2 === 1, items: slots.slice(i, i + 3) });
   }
   const FIRST = "Can I book a study room?";
@@ -209,7 +224,8 @@ export async function liveBackgroundPeaks(
           const t = a.arrivalOfFileMs(it.onsetMs);
           const s = a.spurtAt(t);
           const stopped = !!s && s.endMs - t < 1000 && s !== a.agentSpurts[a.agentSpurts.length - 1];
-          out.push({ label: it.label, peakDb: p.items[i]!.peakDb, position: p.position, echo: p.echo, playing: !!s, stopped });
+          const d = stopped ? call.logs.find((l) => l.msg === "barge-in decision" && Date.parse(l.time) >= a.t0 + t - 100) : undefined;
+          out.push({ label: it.label, peakDb: p.items[i]!.peakDb, position: p.position, echo: p.echo, playing: !!s, stopped, decision: d ? `${d.rule}, runMs ${d.runMs}: ${d.frames}` : undefined });
         }
         // A barge-in the talkspurts do not show (the agent resumed within a frame) still counts, once per call.
         const shown = out.slice(-placed.length).filter((b) => b.stopped).length;
@@ -239,7 +255,7 @@ export function printLiveBackground(bs: LiveBackground[]): void {
   }
   console.log(`| **all** | ${cols.map((c) => cell(bs.filter((b) => b.position === c.pos && b.echo === c.echo))).join(" | ")} | **${cell(bs)}** |\n`);
   const bad = bs.filter((b) => b.playing && b.stopped);
-  if (bad.length) console.log(`interrupted:\n${bad.map((b) => `  ${b.position}: ${b.label}`).join("\n")}\n`);
+  if (bad.length) console.log(`interrupted:\n${bad.map((b) => `  ${b.position}: ${b.label}${b.decision ? `\n    decision: ${b.decision}` : ""}`).join("\n")}\n`);
   const off = bs.filter((b) => !b.playing).length;
   if (off) console.log(`(${off} utterances came while the agent was not talking: not trials)\n`);
 }

@@ -251,6 +251,9 @@ export interface SimSetting {
   floorAlways?: boolean;
   /** DetectorOptions.tiltFloorDbfs (null: off; undefined: default). */
   tiltFloor?: number | null;
+  /** DetectorOptions.floorWindowMs and quietCountsOverFloor (undefined: the detector's defaults). */
+  floorWindowMs?: number;
+  quietCounts?: boolean;
 }
 
 /** The echo decision a setting names. */
@@ -266,12 +269,13 @@ export function echoDecision(set: SimSetting): EchoDecision {
 
 /**
  * The on-disk cache of Silero probabilities: keyed by the case's audio, the stream setting and the
- * source of the echo decisions (a change to them invalidates it). `$TMPDIR/voice-agent-bargein-cache/`.
+ * source of the echo decisions and of Silero's streams (silero.ts, framer.ts: e.g. the quiet rule; a
+ * change to them invalidates it). `$TMPDIR/voice-agent-bargein-cache/`.
  */
 const CACHE_DIR = join(tmpdir(), "voice-agent-bargein-cache");
 const ECHO_SOURCE_HASH = (() => {
   const h = new Bun.CryptoHasher("sha256");
-  for (const f of ["echo-correlation.ts", "echo-reference.ts"]) h.update(readFileSync(resolve(import.meta.dir, "../src/pipeline", f)));
+  for (const f of ["pipeline/echo-correlation.ts", "pipeline/echo-reference.ts", "media/vad/silero.ts", "media/vad/framer.ts"]) h.update(readFileSync(resolve(import.meta.dir, "../src", f)));
   return h.digest("hex").slice(0, 16);
 })();
 
@@ -357,6 +361,8 @@ export async function replay(vad: Vad, c: SimCase, set: SimSetting): Promise<{ f
     firstTurnMeasure: set.firstTurnMeasure,
     floorAlways: set.floorAlways,
     tiltFloorDbfs: set.tiltFloor,
+    floorWindowMs: set.floorWindowMs,
+    quietCountsOverFloor: set.quietCounts,
   });
   let fired = -1;
   let phantom = false;

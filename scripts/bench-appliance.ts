@@ -11,25 +11,12 @@ import { statSync, existsSync, readFileSync, mkdtempSync, rmSync } from "node:fs
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freeTcpPort, freeUdpPort, freeUdpPortRange } from "../tests/support/ports.ts";
+import { optionsRequest } from "../tests/support/sip-options.ts";
 
 const BIN = "dist/voice-agent";
 const runs = Number(process.argv[process.argv.indexOf("--runs") + 1] || 5) || 5;
 
 
-function options(port: number, local: number, n: number): string {
-  return [
-    `OPTIONS sip:agent@127.0.0.1:${port} SIP/2.0`,
-    `Via: SIP/2.0/UDP 127.0.0.1:${local};branch=z9hG4bK-bench-${n}-${Date.now()}`,
-    "Max-Forwards: 70",
-    `From: <sip:bench@127.0.0.1>;tag=b${n}`,
-    `To: <sip:agent@127.0.0.1:${port}>`,
-    `Call-ID: bench-${n}-${Date.now()}@127.0.0.1`,
-    "CSeq: 1 OPTIONS",
-    "Content-Length: 0",
-    "",
-    "",
-  ].join("\r\n");
-}
 
 /** Cloud keys pointing at a closed port: the agent runs its cloud pipeline's start-up, and no call comes. */
 const CLOUD = {
@@ -71,6 +58,7 @@ async function once(n: number, extraEnv: Record<string, string> = {}): Promise<{
       },
     },
   });
+  let sent = 0;
   const t0 = performance.now();
   const proc = Bun.spawn([BIN, "--mode", "inbound"], {
     env: {
@@ -88,7 +76,7 @@ async function once(n: number, extraEnv: Record<string, string> = {}): Promise<{
     stderr: "pipe",
   });
   while (!answered && performance.now() - t0 < 20_000) {
-    sock.send(options(sipPort, sock.port, n), sipPort, "127.0.0.1");
+    sock.send(optionsRequest(sipPort, sock.port, `bench${n}`, ++sent), sipPort, "127.0.0.1");
     await Promise.race([got, Bun.sleep(5)]);
   }
   const optionsMs = performance.now() - t0;

@@ -7,7 +7,7 @@
  *   bun run scripts/bench-bargein.ts --tune-only    only the offline sweep
  *   --trials N (live interruption trials, default 24), --no-vad (skip bench-vad.ts)
  *   --only-main (the main table only), --only-background-peaks (background voices by peak level over the greeting and a later
- *   reply, scripts/bargein-background.ts: --bg-peaks -24,-27,-30,-33 --bg-positions greeting,"later turn" --bg-caller-peak -12),
+ *   reply, scripts/bargein-background.ts: --bg-peaks -24,-27,-30,-33 --bg-positions greeting,"later turn" --bg-caller-peak -12 --bg-voices held-out),
  *   --background-peaks (the same offline, with --first-turn-floor/--first-turn-measure/--strong/--caller-margin grids), --only-first-turn (background voices and quiet callers over the
  *   greeting, --first-turn N of the former, --first-turn-voices rms,kal,espeak-ng:en-gb…, --no-quiet), --first-turn-floor-live N (agents with BARGE_IN_FIRST_TURN_FLOOR_DBFS=N, 0 = off)
  *   sweep grid: --echo level,xcorr --share 0.5 --quiet-floor 20 --confirm false,true --erl 12
@@ -16,6 +16,8 @@
  *   --caller-margin off,4,6,8 (DetectorOptions.callerLevel marginDb; default: the detector's)
  *   --first-turn-floor off,-32,-35 (DetectorOptions.firstTurnFloorDbfs; default: the detector's)
  *   --first-turn-tilt 0,0.5 (DetectorOptions.firstTurnTilt, the floor's pre-emphasis; default: the detector's)
+ *   --floor-window 60,200 --quiet-counts false,true (DetectorOptions.floorWindowMs / quietCountsOverFloor; default: the detector's)
+ *   --quiet-callers: the live set of 15 short quiet interruptions (scripts/bargein-quiet.ts) offline, over no echo and −20 dB echo
  *
  * Live (the compiled agent, tests/e2e/turn-support.ts): SIPp calls with a 14.7 s greeting (Gemini fake,
  * flite kal16) and one caller interruption each (flite voices slt/rms/awb, varied phrases and offsets;
@@ -55,8 +57,9 @@ import {
 import { BACKCHANNELS, GREETING, peakNormalise, PHRASES, replay, rng, scale, trace, VOICES, type SimCase, type SimSetting } from "./bargein-sim.ts";
 import { activeLevelDb, buildCases } from "./bargein-cases.ts";
 import { speechPcm8k, type VoiceOptions } from "../tests/support/speech.ts";
-import { backgroundPeaks, liveBackgroundPeaks, printLiveBackground } from "./bargein-background.ts";
+import { backgroundPeaks, HELD_OUT_BACKGROUND_VOICES, liveBackgroundPeaks, printLiveBackground } from "./bargein-background.ts";
 import { args, flag, fmt, list, num, strongArg } from "./bargein-args.ts";
+import { offlineQuiet, quietPlans } from "./bargein-quiet.ts";
 
 const ROOT = resolve(import.meta.dir, "..");
 if (import.meta.main) process.chdir(ROOT); // SIPp scenarios and dist/ are found from the repository root
@@ -103,7 +106,11 @@ async function tune(which: "tune" | "holdout"): Promise<void> {
               for (const fm of list("--first-turn-measure", "default"))
               for (const fa of list("--floor-always", "default"))
               for (const tf of list("--tilt-floor", "default"))
+              for (const fw of list("--floor-window", "default"))
+              for (const qc of list("--quiet-counts", "default"))
                 grid.push({
+                  floorWindowMs: fw === "default" ? undefined : Number(fw),
+                  quietCounts: qc === "default" ? undefined : qc === "true",
                   tiltFloor: tf === "default" ? undefined : tf === "off" ? null : Number(tf),
                   floorAlways: fa === "default" ? undefined : fa === "true",
                   firstTurnMeasure: fm === "default" ? undefined : (fm as "peak" | "tilt"),
@@ -155,7 +162,7 @@ async function tune(which: "tune" | "holdout"): Promise<void> {
     }
     const some = (xs: string[]) => `${xs.length}${xs.length ? ` (${xs.slice(0, 3).join("; ")})` : ""}`;
     console.log(
-      `| ${set.echoRule}${set.echoRule === "xcorr" ? ` c²≥${set.share}, floor ${set.quietFloorDb} dB` : ""} | ${set.confirm} | ${set.echoTail} | ${set.echoRule === "xcorr" ? "–" : set.erlDb} | ${set.adaptDb ?? "off"} | ${set.adaptDb === undefined ? "–" : set.floorDb} | ${set.minSpeechMs} | ${set.maxGapMs} | ${set.confirmQuiet ?? "default"} | ${set.strong === undefined ? "default" : set.strong === null ? "off" : `${set.strong.p}:${set.strong.minSpeechMs}${set.strong.withinDb === undefined ? "" : `:${set.strong.withinDb}`}${set.strong.q === undefined ? "" : `:${set.strong.q}`}`} | ${set.callerMargin === undefined ? "default" : set.callerMargin ?? "off"} | ${set.firstTurnFloor === undefined ? "default" : set.firstTurnFloor ?? "off"} (${set.firstTurnMeasure ?? "default"}${set.floorAlways === undefined ? "" : set.floorAlways ? ", always" : ", first turn"}${set.tiltFloor === undefined ? "" : `, tilt floor ${set.tiltFloor}`}${set.firstTurnMeasure === "tilt" ? ` ${set.firstTurnTilt ?? "default"}` : ""}) | ${fmt(quantile(lat, 0.5))} | ${fmt(quantile(lat, 0.95))} | ` +
+      `| ${set.echoRule}${set.echoRule === "xcorr" ? ` c²≥${set.share}, floor ${set.quietFloorDb} dB` : ""} | ${set.confirm} | ${set.echoTail} | ${set.echoRule === "xcorr" ? "–" : set.erlDb} | ${set.adaptDb ?? "off"} | ${set.adaptDb === undefined ? "–" : set.floorDb} | ${set.minSpeechMs} | ${set.maxGapMs} | ${set.confirmQuiet ?? "default"} | ${set.strong === undefined ? "default" : set.strong === null ? "off" : `${set.strong.p}:${set.strong.minSpeechMs}${set.strong.withinDb === undefined ? "" : `:${set.strong.withinDb}`}${set.strong.q === undefined ? "" : `:${set.strong.q}`}`} | ${set.callerMargin === undefined ? "default" : set.callerMargin ?? "off"} | ${set.firstTurnFloor === undefined ? "default" : set.firstTurnFloor ?? "off"} (${set.firstTurnMeasure ?? "default"}${set.floorAlways === undefined ? "" : set.floorAlways ? ", always" : ", first turn"}${set.tiltFloor === undefined ? "" : `, tilt floor ${set.tiltFloor}`}${set.floorWindowMs === undefined ? "" : `, window ${set.floorWindowMs} ms`}${set.quietCounts === undefined ? "" : `, quiet counts ${set.quietCounts}`}${set.firstTurnMeasure === "tilt" ? ` ${set.firstTurnTilt ?? "default"}` : ""}) | ${fmt(quantile(lat, 0.5))} | ${fmt(quantile(lat, 0.95))} | ` +
         `${fmt(quantile(latBy["0"]!, 0.95))} / ${fmt(quantile(latBy["-10"]!, 0.95))} / ${fmt(quantile(latBy.quiet!, 0.95))} | ${fmt(quantile(latBy.clean!, 0.95))} / ${fmt(quantile(latBy.echo!, 0.95))} | ${fmt(quantile(latBy.first!, 0.95))} / ${fmt(quantile(latBy.prior!, 0.95))} / ${fmt(quantile(latBy.softer!, 0.95))} | ${fmt(Math.max(...lat))} | ${some(missed)} | ${missedBy[0]} (${nFirst}) / ${missedBy[1]} | ${some(falses)} | ${falseBy.join(" / ")} | ${bcs}/${nBc} | ${phantoms}/${nEcho} |`,
     );
   }
@@ -356,17 +363,7 @@ function countStops(call: Awaited<ReturnType<typeof runTurnCall>>, n: number): n
  * the greeting: how long the agent goes on talking.
  */
 async function liveQuiet(rigs: TurnRig[]): Promise<Trial[]> {
-  const voices = [
-    { engine: "espeak-ng", voice: "en-gb" },
-    { engine: "espeak-ng", voice: "en+m3" },
-    { engine: "espeak-ng", voice: "en-us+f2" },
-    { engine: "espeak-ng", voice: "en-gb-x-rp" },
-    { engine: "flite", voice: "kal" },
-  ] as const;
-  const r = rng(23);
-  const plans: Array<{ text: string; v: (typeof voices)[number]; peakDb: number; atMs: number }> = [];
-  for (const [i, text] of ["Sorry.", "Sorry, can I ask something?", "Excuse me, sorry."].entries())
-    for (const [j, v] of voices.entries()) plans.push({ text, v, peakDb: [-18, -20, -22][(i + j) % 3]!, atMs: 3000 + Math.round(r() * 6000) });
+  const plans = quietPlans();
   const trials: Trial[] = [];
   let next = 0;
   await Promise.all(
@@ -540,7 +537,8 @@ async function live(): Promise<void> {
     if (flag("--only-background-peaks")) {
       const peaks = (args.includes("--bg-peaks") ? args[args.indexOf("--bg-peaks") + 1]! : "-24,-27,-30,-33").split(",").map(Number);
       const positions = (args.includes("--bg-positions") ? args[args.indexOf("--bg-positions") + 1]! : "greeting,later turn").split(",") as Array<"greeting" | "later turn">;
-      const bs = await liveBackgroundPeaks(rigs, { peaks, positions, greeting: GREETING, shortGreeting: SHORT_GREETING, answer: ANSWER, callerPeakDb: num("--bg-caller-peak", -12) });
+      const voices = args.includes("--bg-voices") && args[args.indexOf("--bg-voices") + 1] === "held-out" ? HELD_OUT_BACKGROUND_VOICES : undefined;
+      const bs = await liveBackgroundPeaks(rigs, { peaks, positions, greeting: GREETING, shortGreeting: SHORT_GREETING, answer: ANSWER, callerPeakDb: num("--bg-caller-peak", -12), voices });
       return printLiveBackground(bs);
     }
     if (flag("--only-spoke-before")) {
@@ -666,9 +664,10 @@ async function binaryAndVad(): Promise<void> {
 if (import.meta.main) {
   const sets = (args.includes("--set") ? args[args.indexOf("--set") + 1]! : "tune").split(",") as Array<"tune" | "holdout">;
   if (flag("--background-peaks")) await backgroundPeaks();
+  else if (flag("--quiet-callers")) await offlineQuiet();
   else if (flag("--stages")) for (const s of sets) await stages(s);
   else if (flag("--tune") || flag("--tune-only")) for (const s of sets) await tune(s);
-  if (!flag("--tune-only") && !flag("--stages") && !flag("--background-peaks")) {
+  if (!flag("--tune-only") && !flag("--stages") && !flag("--background-peaks") && !flag("--quiet-callers")) {
     await live();
     if (!args.some((a) => a.startsWith("--only-"))) await binaryAndVad();
   }

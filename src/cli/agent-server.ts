@@ -181,6 +181,7 @@ export class AgentServer {
       userAgent: `voice-agent/${o.version}`,
       log,
       timers: o.sipTimers ?? cfg.sipTimers,
+      dialogPeerOnly: cfg.sipDialogPeerOnly && cfg.sipTrustedIps.length === 0,
       inboundAuth: cfg.sipInboundAuth
         ? new DigestVerifier({ ...cfg.sipInboundAuth, realm: cfg.sipInboundAuth.realm ?? cfg.publicIp })
         : undefined,

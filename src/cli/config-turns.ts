@@ -23,7 +23,7 @@ export interface ConversationConfig {
   /**
    * BARGE_IN_FIRST_TURN_FLOOR_DBFS: speech over the agent interrupts only when the peak sample of some
    * frame of it (our echo taken out) reaches this level (src/pipeline/caller-level.ts
-   * DEFAULT_FIRST_TURN_FLOOR_DBFS: off; −23 measured there), before the caller's first words and, with
+   * DEFAULT_FIRST_TURN_FLOOR_DBFS: −23, measured there), before the caller's first words and, with
    * `bargeInFloorAfterFirstTurn`, after them too; dBFS, −60 to 0; 0 = that rule off.
    */
   bargeInFirstTurnFloorDbfs: number;

@@ -144,6 +144,13 @@ export interface Config {
   sipTrustedIps: string[];
   /** SIP_UNTRUSTED: requests from untrusted sources get a stateless 403 (`reject`) or nothing (`drop`). */
   sipUntrusted: "reject" | "drop";
+  /**
+   * SIP_DIALOG_PEER_ONLY: in-dialog requests (BYE, re-INVITE, UPDATE, INFO, REFER, ACK) only from the
+   * dialog's signalling peer address; others get 403 (sip/ua/delegate.ts `dialogPeerOnly`). Applies
+   * when SIP_TRUSTED_IPS is empty (a trusted list already limits the senders, and a carrier may send a
+   * dialog's requests from any of its addresses). Default true.
+   */
+  sipDialogPeerOnly: boolean;
   /** SIP_RATE_LIMIT: datagrams per second per source IP (0 = off); SIP_RATE_BURST: bucket size. */
   sipRateLimit: RateLimitConfig;
   /** SIP_INBOUND_USERNAME/SIP_INBOUND_PASSWORD: digest credentials inbound INVITEs must present. */
@@ -334,6 +341,7 @@ export function loadConfig(env: Env = process.env): Config {
     idleGcS: int(env, "IDLE_GC_S", 40, 0, 86_400),
     sipTrustedIps: ipRangeList(env, "SIP_TRUSTED_IPS"),
     sipUntrusted: oneOf(env, "SIP_UNTRUSTED", ["reject", "drop"] as const, "reject"),
+    sipDialogPeerOnly: bool(env, "SIP_DIALOG_PEER_ONLY", true),
     sipRateLimit: rateLimit(env),
     sipInboundAuth: inboundAuth(env),
     sipTimers: sipTimersOf(env),

@@ -63,7 +63,7 @@ export interface DetectorOptions {
   rejoinMs?: number | null;
   /**
    * Before the caller's level is known (`callerLevel`; with `floorAlways` after too), speech over the agent
-   * interrupts only with a frame (the highest of the last 60 ms, by `firstTurnMeasure`) at this level or
+   * interrupts only with a frame (the highest of the last `floorWindowMs`, by `firstTurnMeasure`) at this level or
    * above; else it is held as background (caller-level.ts DEFAULT_FIRST_TURN_FLOOR_DBFS), dBFS. Default
    * that; null: off.
    */
@@ -75,8 +75,17 @@ export interface DetectorOptions {
   firstTurnMeasure?: "peak" | "tilt";
   /** The first-turn floor judges also once the caller's level is known (with that rule). Default DEFAULT_FLOOR_ALWAYS. */
   floorAlways?: boolean;
-  /** A second floor: a frame whose tiltedDbfs (60 ms) reaches this passes the floor too, dBFS. Default DEFAULT_TILT_FLOOR_DBFS; null: off. */
+  /** A second floor: a frame whose tiltedDbfs (our echo taken out, the same window) reaches this passes the floor too, dBFS. Default DEFAULT_TILT_FLOOR_DBFS; null: off. */
   tiltFloorDbfs?: number | null;
+  /** The floor takes the highest level of this much audio up to the judged frame, ms (20…; level-gate.ts). Default DEFAULT_FLOOR_WINDOW_MS. */
+  floorWindowMs?: number;
+  /**
+   * Once a run of speech over the agent passed the floor, before the caller's level is known (the floor
+   * judges alone), frames the echo rule's quiet floor took (EchoDecision.lastQuiet) that Silero calls
+   * speech count towards the fast barge-in (fast-barge-in.ts) instead of only pausing it. Default
+   * DEFAULT_QUIET_COUNTS_OVER_FLOOR.
+   */
+  quietCountsOverFloor?: boolean;
   /** The "tilt" measure's pre-emphasis coefficient, 0…1; 0: plain frameDbfs. Default DEFAULT_FIRST_TURN_TILT. */
   firstTurnTilt?: number;
   /** Silence inside speech after which a pause is reported, ms. Default DEFAULT_PAUSE_MS. */

@@ -32,6 +32,8 @@ export interface GatedFrame {
   /** EchoDecision.lastResidualDbfs / lastResidualPeakDbfs (the frame with our echo taken out), dBFS; undefined: not judged. */
   residualDbfs: number | undefined;
   residualPeakDbfs: number | undefined;
+  /** EchoDecision.lastResidualTiltDbfs; undefined: not judged. */
+  residualTiltDbfs: number | undefined;
   /** The main stream's probability (null: no window ended). */
   main: Promise<number | null>;
   /** The confirming stream's, when it runs separately (`both`); else null. */
@@ -63,6 +65,7 @@ export class EchoGate {
     const levelDb = agentSpeaking ? o.echo?.lastLevelDb : undefined;
     const residualDbfs = judged ? o.echo!.lastResidualDbfs : undefined;
     const residualPeakDbfs = judged ? o.echo!.lastResidualPeakDbfs : undefined;
+    const residualTiltDbfs = judged ? o.echo!.lastResidualTiltDbfs : undefined;
     const confirm = o.confirm;
     const quietOnly = echo && (o.confirmHearsQuiet ?? DEFAULT_CONFIRM_HEARS_QUIET) && o.echo?.lastQuiet === true;
     // The confirming stream differs from the main one only from the first echo frame it hears as
@@ -79,7 +82,7 @@ export class EchoGate {
     const both = confirm !== undefined && (this.forked || !confirm.copyFrom);
     const main = this.vad.process(pcm);
     const second = both ? confirm.process(echo && !quietOnly ? this.zeros(pcm.length) : pcm) : null;
-    return { echo, quietOnly, levelDb, residualDbfs, residualPeakDbfs, main, second, both };
+    return { echo, quietOnly, levelDb, residualDbfs, residualPeakDbfs, residualTiltDbfs, main, second, both };
   }
 
   private zeros(n: number): Int16Array {

@@ -2,7 +2,7 @@
  * What is left of a caller frame once our echo is taken out, for the level rules (level-gate.ts): the
  * echo decision (echo-correlation.ts) remembers the echo path of the last frame it confidently explained
  * by our audio — its delay L (samples) and gain g — and each frame x is then judged as x − g·y_L, with L
- * refined within ±`span` samples (the path drifts with jitter) by the largest <x, y_L>. The gain is the
+ * refined within ±`span` samples (the path drifts with jitter), and ± 1–2 whole frames (arrival jitter), by the largest <x, y_L>. The gain is the
  * path's, not fitted again: with a voice over the echo, a fit would take part of the voice for echo, or
  * pick a lag where we sent little and an implausible gain (measured: g ≈ 40 at a wrong lag for a voice
  * over −12 dB echo, where the path's gain is 0.25).
@@ -11,6 +11,9 @@
  * Units: PCM16 values, samples at 8000 Hz, dBFS (−Infinity for digital silence).
  */
 import { DEFAULT_FIRST_TURN_TILT, tiltedDbfs } from "./caller-level";
+
+/** Whole-frame shifts of the echo path's delay also tried (arrival jitter), frames either way. */
+const JUMP_FRAMES = 2;
 
 export class EchoResidual {
   /** The echo path: delay (samples; −1 none yet) and gain (echo ÷ sent). */
@@ -41,6 +44,38 @@ export class EchoResidual {
     this.gain = gain;
   }
 
+  /** The last `refine`: the lag with the largest <x, y_L> (−1: none in range) and that product. */
+  private bestLag = -1;
+  private bestXy = -Infinity;
+
+  /** How much taking g·y_L out lowers the frame's energy, 2g<x, y> − g²<y, y> (PCM16² units). */
+  private lowers(x: Int16Array, sent: Float32Array, cap: number, end: number, lag: number): number {
+    const i0 = (end - x.length - lag) % cap;
+    let xy = 0;
+    let yy = 0;
+    for (let i = 0; i < x.length; i++) {
+      xy += x[i]! * sent[i0 + i]!;
+      yy += sent[i0 + i]! * sent[i0 + i]!;
+    }
+    return 2 * this.gain * xy - this.gain * this.gain * yy;
+  }
+
+  /** The lag within ±`span` of `centre` (clamped to [0, maxLag]) with the largest <x, y_L>, into bestLag / bestXy. */
+  private refine(x: Int16Array, sent: Float32Array, cap: number, end: number, maxLag: number, span: number, centre: number): void {
+    const n = x.length;
+    this.bestLag = -1;
+    this.bestXy = -Infinity;
+    for (let lag = Math.max(0, centre - span); lag <= Math.min(maxLag, centre + span); lag++) {
+      const i0 = (end - n - lag) % cap;
+      let xy = 0;
+      for (let i = 0; i < n; i++) xy += x[i]! * sent[i0 + i]!;
+      if (xy > this.bestXy) {
+        this.bestXy = xy;
+        this.bestLag = lag;
+      }
+    }
+  }
+
   /**
    * Measures x − g·y against the sent ring (`sent`, each sample at i and i + cap, as echo-correlation.ts
    * keeps it): the frame's samples correspond to sent samples from `end − x.length − L`. Without a known
@@ -49,17 +84,26 @@ export class EchoResidual {
   measure(x: Int16Array, sent: Float32Array, cap: number, end: number, maxLag: number, span: number): void {
     const n = x.length;
     let best = -1;
-    let bestXy = -Infinity;
     if (this.lag >= 0) {
-      for (let lag = Math.max(0, this.lag - span); lag <= Math.min(maxLag, this.lag + span); lag++) {
-        const i0 = (end - n - lag) % cap;
-        let xy = 0;
-        for (let i = 0; i < n; i++) xy += x[i]! * sent[i0 + i]!;
-        if (xy > bestXy) {
-          bestXy = xy;
-          best = lag;
+      // Taking g·y_L out lowers the frame's energy by 2g<x, y_L> − g²<y_L, y_L>: > 0 where our echo is.
+      this.refine(x, sent, cap, end, maxLag, span, this.lag);
+      best = this.bestLag;
+      let gain = best >= 0 ? this.lowers(x, sent, cap, end, best) : 0;
+      // Each caller frame is judged against what we had sent when it arrived, so arrival jitter moves the
+      // echo by whole frames (live, session 9: a voice at −24 dBFS peak over −20 dB echo read over the
+      // floor once, the echo taken out at a stale delay). Where the path's delay does not lower the
+      // frame, the same ± 1 and 2 frames are tried; one is taken only if it does.
+      for (let k = -JUMP_FRAMES; k <= JUMP_FRAMES && best >= 0 && gain <= 0; k++) {
+        if (k === 0) continue;
+        this.refine(x, sent, cap, end, maxLag, span, this.lag + k * n);
+        const g = this.bestLag >= 0 ? this.lowers(x, sent, cap, end, this.bestLag) : 0;
+        if (g > gain) {
+          gain = g;
+          best = this.bestLag;
         }
       }
+      // Our echo taken out never makes a frame louder: where no delay lowers it, it is judged as it is.
+      if (gain <= 0) best = -1;
     }
     const g = best >= 0 ? this.gain : 0;
     const i0 = best >= 0 ? (end - n - best) % cap : 0;

@@ -44,6 +44,12 @@ export interface FastFrame {
   levelDb: number | undefined;
   /** The probability a frame needs to count: the segmenter's threshold, or its band's lower edge (ease). */
   min: number;
+  /**
+   * For a frame the echo rule's quiet floor took, while the level floor judges and with
+   * DetectorOptions.quietCountsOverFloor: the main stream's probability (it counts in a run that passed
+   * the level rules); else null.
+   */
+  quietP?: number | null;
 }
 
 /**
@@ -93,7 +99,10 @@ export class FastBargeIn {
 
   /** Counts one frame heard while the agent talks (and no speech is reported, or it paused); a fire or null. */
   frame(f: FastFrame): FastFire | null {
-    const { p, q, min } = f;
+    const { q, min } = f;
+    // A quiet-floor frame of a run that passed the level floor is the same voice: it counts.
+    const quietCounts = this.run > 0 && this.loud && f.quietP != null && f.quietP >= min;
+    const p = quietCounts ? f.quietP! : f.p;
     if (p !== null && p >= min) {
       if (this.run === 0) {
         this.start = f.frame;

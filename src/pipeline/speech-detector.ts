@@ -22,7 +22,7 @@ import type { VadStream } from "../media/vad/silero";
 import type { SpeechDetector, SpeechEvents } from "./agent-call";
 import { FrameTrace } from "./barge-in-trace";
 import { HELD_WORDS_MS, DEFAULT_PAUSE_MS, DEFAULT_RESUME_MS, type BargeInTrace } from "./barge-in-defaults";
-import type { CallerLevel } from "./caller-level";
+import { DEFAULT_QUIET_COUNTS_OVER_FLOOR, type CallerLevel } from "./caller-level";
 import type { DetectorOptions } from "./detector-options";
 import { EchoGate } from "./echo-gate";
 import { FastBargeIn } from "./fast-barge-in";
@@ -38,6 +38,8 @@ export class SileroSpeechDetector implements SpeechDetector {
   private readonly echoGate: EchoGate;
   private readonly fast: FastBargeIn;
   private readonly levels: LevelGate;
+  /** DetectorOptions.quietCountsOverFloor. */
+  private readonly quietCounts: boolean;
   private events: SpeechEvents | null = null;
   private closed = false;
   private agentSpeaking = false;
@@ -83,6 +85,7 @@ export class SileroSpeechDetector implements SpeechDetector {
     this.echoGate = new EchoGate(vad, opts);
     this.fast = new FastBargeIn(opts, this.low);
     this.levels = new LevelGate(opts);
+    this.quietCounts = opts.quietCountsOverFloor ?? DEFAULT_QUIET_COUNTS_OVER_FLOOR;
     this.pauseFrames = Math.max(1, Math.ceil((opts.pauseMs ?? DEFAULT_PAUSE_MS) / SEGMENTER_FRAME_MS));
     this.resumeFrames = Math.max(1, Math.ceil((opts.resumeMs ?? DEFAULT_RESUME_MS) / SEGMENTER_FRAME_MS));
   }
@@ -100,7 +103,7 @@ export class SileroSpeechDetector implements SpeechDetector {
     if (this.closed) return;
     const agentSpeaking = this.agentSpeaking;
     const g = this.echoGate.frame(pcm, agentSpeaking);
-    const levels = this.levels.measure(pcm, g.residualDbfs, g.residualPeakDbfs);
+    const levels = this.levels.measure(pcm, g.residualDbfs, g.residualPeakDbfs, g.residualTiltDbfs);
     const pushedAt = performance.now();
     const { echo, quietOnly, both } = g;
     const confirming = this.opts.confirm !== undefined;
@@ -194,7 +197,9 @@ export class SileroSpeechDetector implements SpeechDetector {
     }
     if (agentSpeaking && (!this.inSpeech || this.paused)) {
       const min = this.levels.eases(judgement) ? this.low : this.threshold;
-      const fire = this.fast.frame({ frame: this.segmenter.frameCount - 1, p, q, echo, atLevel, lastLoudFrame: this.lastLoudFrame, levelDb, min });
+      // Only while the floor judges alone (the caller's level not known yet): see DetectorOptions.quietCountsOverFloor.
+      const quiet = this.quietCounts && quietP !== null && judgement.floorOn && !judgement.known ? quietP : null;
+      const fire = this.fast.frame({ frame: this.segmenter.frameCount - 1, p, q, echo, atLevel, lastLoudFrame: this.lastLoudFrame, levelDb, min, quietP: quiet });
       if (fire) {
         this.fastFired = true;
         this.traceDecision(fire.rule, fire.runMs);

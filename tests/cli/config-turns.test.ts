@@ -67,10 +67,11 @@ describe("detectorOptions: the configured values reach the speech detector", () 
 });
 
 describe("BARGE_IN_FIRST_TURN_FLOOR_DBFS", () => {
-  test("default 0: the rule off, as DEFAULT_FIRST_TURN_FLOOR_DBFS (null) says", () => {
-    expect(loadConfig(base).conversation.bargeInFirstTurnFloorDbfs).toBe(0);
-    expect(DEFAULT_FIRST_TURN_FLOOR_DBFS).toBeNull();
-    expect(detectorOptions(loadConfig(base).conversation).firstTurnFloorDbfs).toBeNull();
+  test("default −23 (DEFAULT_FIRST_TURN_FLOOR_DBFS, on since session 9); 0 turns the rule off", () => {
+    expect(DEFAULT_FIRST_TURN_FLOOR_DBFS).toBe(-23);
+    expect(loadConfig(base).conversation.bargeInFirstTurnFloorDbfs).toBe(-23);
+    expect(detectorOptions(loadConfig(base).conversation).firstTurnFloorDbfs).toBe(-23);
+    expect(detectorOptions(loadConfig({ ...base, BARGE_IN_FIRST_TURN_FLOOR_DBFS: "0" }).conversation).firstTurnFloorDbfs).toBeNull();
   });
 
   test("BARGE_IN_FLOOR_AFTER_FIRST_TURN: default true (the floor also after the caller's first words); false reaches the detector", () => {

@@ -8,8 +8,7 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { describeSipp, runSipp } from "../support/sipp.ts";
 import { silenceFile } from "../support/speech.ts";
-import { parseSipStatusLine, sipHeader, udpExchange } from "../support/udp.ts";
-import { freeUdpPort } from "../support/ports.ts";
+import { optionsProbe } from "../support/sip-options.ts";
 import { missingTools } from "../support/process.ts";
 import { startAgent, waitFor, type RunningAgent } from "./agent.ts";
 
@@ -18,25 +17,10 @@ afterAll(async () => {
   await Promise.all(started.map((a) => a.stop().catch(() => null)));
 });
 
-let seq = 0;
+/** One OPTIONS probe; the reply's status and Retry-After. */
 async function probe(agent: RunningAgent) {
-  const n = ++seq;
-  const local = await freeUdpPort();
-  const req = [
-    `OPTIONS sip:127.0.0.1:${agent.sipPort} SIP/2.0`,
-    `Via: SIP/2.0/UDP 127.0.0.1:${local};branch=z9hG4bK-headroom-${process.pid}-${n}`,
-    "Max-Forwards: 70",
-    `From: <sip:probe@localhost>;tag=hr${n}`,
-    `To: <sip:127.0.0.1:${agent.sipPort}>`,
-    `Call-ID: headroom-${process.pid}-${n}@127.0.0.1`,
-    `CSeq: ${n} OPTIONS`,
-    "Content-Length: 0",
-    "",
-    "",
-  ].join("\r\n");
-  const r = await udpExchange({ target: { port: agent.sipPort }, payload: req, localPort: local, timeoutMs: 5000 });
-  const text = r.replies[0]?.text ?? "";
-  return { status: parseSipStatusLine(text)?.code, retryAfter: sipHeader(text, "Retry-After") };
+  const { status, retryAfter } = await optionsProbe(agent.sipPort, "headroom");
+  return { status, retryAfter };
 }
 
 describe.skipIf(missingTools(["sipp"]).length > 0)("headroom admission (compiled agent)", () => {

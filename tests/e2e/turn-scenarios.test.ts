@@ -60,6 +60,13 @@ const IDLE_GOODBYE = "I have not heard from you, so I will end the call now. Goo
  * seconds of the greeting or reply unplayed, so 1 s keeps that proof.
  */
 const MAX_STOP_MS = 1000;
+/**
+ * When callers who talk after SHORT_GREETING (~3 s) first speak, ms into the call. It was 5.5 s: with the
+ * file on one loaded core the greeting's first audio came 2.5 s late once, so it still played at 5.5 s and
+ * the caller's words cut it — a barge-in the scenario does not expect (bargeIns 2 in "long reply", 1 in
+ * "dangling pause"). Group E's 30 s calls set the file's length, so the later start costs no time.
+ */
+const AFTER_SHORT_GREETING_MS = 7500;
 /** The mid-sentence pause (audible end of the first part → audible start of the second), ms. */
 const PAUSE_MS = 700;
 const IDLE_PROMPT_S = 3;
@@ -161,10 +168,10 @@ beforeAll(async () => {
         rigs.B!,
         await buildCallerAudio(
           [
-            { kind: "speech", atMs: 5500, text: "Can I book a study room?" },
-            { kind: "speech", atMs: 12500, text: "Thanks, that is all I needed." },
+            { kind: "speech", atMs: AFTER_SHORT_GREETING_MS, text: "Can I book a study room?" },
+            { kind: "speech", atMs: AFTER_SHORT_GREETING_MS + 7000, text: "Thanks, that is all I needed." },
           ],
-          15000,
+          AFTER_SHORT_GREETING_MS + 9500,
         ),
         { replies: [SHORT_GREETING, LONG_REPLY, { text: GOODBYE, endCall: true }], hangup: "agent", timeoutMs: 40_000 },
       ),
@@ -173,8 +180,8 @@ beforeAll(async () => {
       runTurnCall(
         rigs.B!,
         await buildCallerAudio(
-          await twoPartSentence(5500, "I would like to book a study room", "for tomorrow afternoon.", PAUSE_MS),
-          11500,
+          await twoPartSentence(AFTER_SHORT_GREETING_MS, "I would like to book a study room", "for tomorrow afternoon.", PAUSE_MS),
+          AFTER_SHORT_GREETING_MS + 6000,
         ),
         { replies: [SHORT_GREETING, PAUSE_ANSWER], listenMs: 3000 },
       ),
@@ -182,7 +189,7 @@ beforeAll(async () => {
   };
   const C = async () => {
     await scenario("dangling pause", async () =>
-      runTurnCall(rigs.C!, await buildCallerAudio(await twoPartSentence(5500, "I'd like to book a", "study room for tomorrow.", PAUSE_MS), 11500), {
+      runTurnCall(rigs.C!, await buildCallerAudio(await twoPartSentence(AFTER_SHORT_GREETING_MS, "I'd like to book a", "study room for tomorrow.", PAUSE_MS), AFTER_SHORT_GREETING_MS + 6000), {
         replies: [SHORT_GREETING, PAUSE_ANSWER],
         listenMs: 3000,
       }),
@@ -319,7 +326,7 @@ describe("turn-taking over real calls", () => {
     // Capture: the greeting cut, then the answer after the caller finished.
     expect(a.agentSpurts).toHaveLength(2);
     expect(a.agentSpurts[1]!.startMs).toBeGreaterThan(a.arrivalOfFileMs(said.offsetMs));
-    row("interruption during the greeting", "cut < 300 ms, 1 barge-in, heard part kept, 1 answer", call, a, stop);
+    row("interruption during the greeting", `cut < ${MAX_STOP_MS} ms, 1 barge-in, heard part kept, 1 answer`, call, a, stop);
   });
 
   test("a short quiet interruption (“Sorry.” peaking at −22 dBFS) stops the agent too", () => {
@@ -342,7 +349,7 @@ describe("turn-taking over real calls", () => {
     expect(r.turns[1].text).toBe("Sorry.");
     expect(r.turns[2].text).toBe(ANSWER);
     expect(a.agentSpurts).toHaveLength(2);
-    row(`short quiet interruption (peak ${QUIET_PEAK_DBFS} dBFS)`, "cut < 300 ms, 1 barge-in, 1 answer", call, a, stop);
+    row(`short quiet interruption (peak ${QUIET_PEAK_DBFS} dBFS)`, `cut < ${MAX_STOP_MS} ms, 1 barge-in, 1 answer`, call, a, stop);
   });
 
   test("interruption during a long reply, then the goodbye and the agent's BYE after its last packet", async () => {
@@ -378,7 +385,7 @@ describe("turn-taking over real calls", () => {
     expect(a.agentByeMs).toBeDefined();
     expect(a.agentByeMs!).toBeGreaterThan(last.endMs);
     expect(a.agentByeMs! - last.endMs).toBeLessThan(1000);
-    row("interruption during a long reply + goodbye", "cut < 300 ms, 1 barge-in, goodbye whole, then BYE", call, a, stop);
+    row("interruption during a long reply + goodbye", `cut < ${MAX_STOP_MS} ms, 1 barge-in, goodbye whole, then BYE`, call, a, stop);
   });
 
   test("a mid-sentence pause does not end the caller's turn", () => {
@@ -467,7 +474,7 @@ describe("turn-taking over real calls", () => {
       ["agent", false],
     ]);
     expect(r.turns[2].text).toBe(ANSWER);
-    row("echo −20 dB, 120 ms + caller speech", "cut < 300 ms, 1 barge-in, 1 answer", call, a, stop);
+    row("echo −20 dB, 120 ms + caller speech", `cut < ${MAX_STOP_MS} ms, 1 barge-in, 1 answer`, call, a, stop);
   });
 
   test("a recogniser slower than noWordsResumeMs: the agent does not resume over the caller; the late words are the turn", () => {
@@ -535,7 +542,7 @@ describe("turn-taking over real calls", () => {
     // that resumed it; on one loaded core the gap was 2.08 s once, against a bound of 2 s).
     expect(a.agentSpurts).toHaveLength(2);
     expect(a.agentSpurts[1]!.startMs - a.agentSpurts[0]!.endMs).toBeLessThan(3000);
-    row("backchannels “mhm” (STT only), “okay”", "1st ignored; 2nd cut < 300 ms then resumed, no new reply", call, a, stop);
+    row("backchannels “mhm” (STT only), “okay”", `1st ignored; 2nd cut < ${MAX_STOP_MS} ms then resumed, no new reply`, call, a, stop);
   });
 
   const SILENT: Record<string, string> = {

@@ -77,11 +77,11 @@ describe("SileroSpeechDetector firstTurnFloorDbfs (background voices before the 
     expect(ev).toEqual([]);
   });
 
-  test("off by default (DEFAULT_FIRST_TURN_FLOOR_DBFS null: the trade-off it measures): the quiet voice interrupts", async () => {
-    expect(DEFAULT_FIRST_TURN_FLOOR_DBFS).toBeNull();
-    const { d, ev } = greeting({ firstTurnFloorDbfs: undefined });
-    await feed(d, frames(4, UNDER));
-    expect(ev).toEqual(["start"]);
+  test("on by default (DEFAULT_FIRST_TURN_FLOOR_DBFS −23 dBFS peak, session 9): the quiet voice (peak −33.4 dBFS) is held for 1 s", async () => {
+    expect(DEFAULT_FIRST_TURN_FLOOR_DBFS).toBe(-23);
+    const { d, ev } = greeting({ firstTurnFloorDbfs: undefined, firstTurnMeasure: undefined });
+    await feed(d, frames(50, UNDER));
+    expect(ev).toEqual([]);
   });
 
   test("independent of the caller-level rule: with callerLevel off (null) the floor still holds the voice", async () => {

@@ -37,9 +37,9 @@ function toneAt(a: number, hz: number, n0: number): Int16Array {
 }
 
 describe("first-turn floor, peak measure", () => {
-  test("the floor's defaults: off (a setting, BARGE_IN_FIRST_TURN_FLOOR_DBFS); when set, the peak measure, the tilted second floor at −32 dBFS, after the first turn too", () => {
+  test("the floor's defaults: on at −23 dBFS (BARGE_IN_FIRST_TURN_FLOOR_DBFS; session 9), the peak measure, the tilted second floor at −32 dBFS, after the first turn too", () => {
     expect(DEFAULT_FIRST_TURN_MEASURE).toBe("peak");
-    expect(DEFAULT_FIRST_TURN_FLOOR_DBFS).toBeNull();
+    expect(DEFAULT_FIRST_TURN_FLOOR_DBFS).toBe(-23);
     expect(DEFAULT_TILT_FLOOR_DBFS).toBe(-32);
     expect(DEFAULT_FLOOR_ALWAYS).toBe(true);
     expect(tiltedDbfs(tone(UNDER), 0)).toBeLessThan(-32); // the tone under the peak floor is under the second floor too

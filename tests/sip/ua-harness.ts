@@ -27,6 +27,8 @@ export interface HarnessOptions {
   optionsStatus?: UserAgentOptions["delegate"]["optionsStatus"];
   onInvite?: (call: InboundCall) => void;
   inboundAuth?: UserAgentOptions["inboundAuth"];
+  dialogPeerOnly?: boolean;
+  log?: UserAgentOptions["log"];
 }
 
 /** A UserAgent on a MemoryTransport and a FakeClock, with helpers to play the peer. */
@@ -41,6 +43,8 @@ export function harness(opts: HarnessOptions = {}) {
     answerDelayMs: opts.answerDelayMs ?? 0,
     userAgent: "voice-agent/test",
     inboundAuth: opts.inboundAuth,
+    dialogPeerOnly: opts.dialogPeerOnly,
+    log: opts.log,
     delegate: {
       onInvite: (c) => {
         calls.push(c);

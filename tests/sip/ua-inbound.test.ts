@@ -396,12 +396,13 @@ describe("BYE, OPTIONS, other methods, malformed", () => {
     expect([ok.headers.get("X-Calls"), ok.headers.get("Retry-After")]).toEqual(["1/2", undefined]);
   });
 
-  test("unsupported and unknown methods → 405 with Allow", () => {
+  test("recognised but unsupported methods → 405, unknown ones → 501, both with Allow", () => {
     const h = harness();
     h.send(request("MESSAGE", { branch: "z9hG4bKm" }));
     h.send(request("FOO", { branch: "z9hG4bKf" }));
-    expect(h.sent()).toEqual(["405 MESSAGE", "405 FOO"]);
-    expect(h.responses(405, "FOO")[0]!.headers.get("Allow")).toBe("INVITE, ACK, BYE, CANCEL, OPTIONS, UPDATE, INFO, NOTIFY");
+    expect(h.sent()).toEqual(["405 MESSAGE", "501 FOO"]);
+    expect(h.responses(405, "MESSAGE")[0]!.headers.get("Allow")).toBe("INVITE, ACK, BYE, CANCEL, OPTIONS, UPDATE, INFO, NOTIFY");
+    expect(h.responses(501, "FOO")[0]!.headers.get("Allow")).toBe("INVITE, ACK, BYE, CANCEL, OPTIONS, UPDATE, INFO, NOTIFY");
   });
 
   test("out-of-dialog UPDATE/INFO/NOTIFY (in Allow, dialog-only) → 481, NOTIFY without Event 400, other package 489; never 405", () => {

@@ -41,6 +41,13 @@ export interface LoadOptions {
    * utterance ends, i.e. into the agent's reply; the row then says how many replies were cut and how fast.
    */
   bargeIn?: boolean;
+  /** With `bargeIn`: when the interruption starts after the first utterance ends, ms; default BARGE_IN_AFTER_MS. */
+  bargeInAfterMs?: number;
+  /**
+   * The cloud LLM's reply to callers' turns, one chunk per string, from the moment every call's greeting
+   * was requested; default CLOUD_REPLY for both (~1.95 s of the TTS fake's speech).
+   */
+  turnReply?: string[];
   /**
    * How the TTS fake times a reply's later sentences (tests/fakes/cartesia.ts `continuations`): "serial"
    * (default) — a fresh 120 ms to first audio after the previous sentence's audio; "overlap" — counted
@@ -243,7 +250,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadRow> {
   let agent: RunningAgent | undefined;
   try {
     const caller = await synthesizeCallerAudio(
-      o.bargeIn ? [CALLER_LINE, { silenceMs: BARGE_IN_AFTER_MS }, CALLER_INTERRUPT] : [CALLER_LINE],
+      o.bargeIn ? [CALLER_LINE, { silenceMs: o.bargeInAfterMs ?? BARGE_IN_AFTER_MS }, CALLER_INTERRUPT] : [CALLER_LINE],
       { leadSilenceMs: CALLER_LEAD_MS, trailSilenceMs: CALLER_TRAIL_MS },
     );
     const callerPath = o.callerNoiseDbfs === undefined ? caller.path : writeG711File(withNoise(caller.pcm, o.callerNoiseDbfs));
@@ -254,6 +261,15 @@ export async function runLoad(o: LoadOptions): Promise<LoadRow> {
     if (o.pipeline === "cloud") {
       fakes = startCloudFakes({ script: repeatLine("I would like to book a table", 20 * o.calls + 100), reply: CLOUD_REPLY });
       fakes.gemini.setMode({ headersDelayMs: 150, chunkDelayMs: 40 });
+      if (o.turnReply) {
+        // The greetings are the first request of each call, all made during the ramp (callers speak after 3.5 s).
+        const gemini = fakes.gemini;
+        const turnReply = o.turnReply.map((text) => [{ text }]);
+        void (async () => {
+          while (gemini.requests.length < o.calls) await Bun.sleep(20);
+          gemini.setReply(turnReply);
+        })();
+      }
       fakes.cartesia.setMode({ firstChunkDelayMs: 120, chunkDelayMs: 10, continuations: o.ttsContinuations ?? "serial" });
       env = fakes.env({ DEEPGRAM_BASE_URL: fakes.deepgram.url, GEMINI_BASE_URL: fakes.gemini.url, CARTESIA_BASE_URL: fakes.cartesia.url });
     }

@@ -6,7 +6,7 @@
  * Warning we send: §25.1 `quoted-string = SWS DQUOTE *(qdtext / quoted-pair ) DQUOTE` with
  * `qdtext = LWS / %x21 / %x23-5B / %x5D-7E / UTF8-NONASCII`. A `"` or `\` inside would end or escape the
  * string early, and control characters (NUL, ESC, CR, LF) are not allowed at all. We keep printable ASCII,
- * write `"` as `'`, and every other character (control, `\`, non-ASCII) as `?`; at most 200 characters.
+ * write `"` as `'`, `§` as `section `, and every other character (control, `\`, non-ASCII) as `?`; at most 200 characters.
  */
 
 /** Longest warn-text we send (characters, after cleaning); longer texts end in "...". */
@@ -25,8 +25,8 @@ export function warningValue(code: number, text: string, agent: string = WARN_AG
   return `${code} ${agent} "${warnText(text)}"`;
 }
 
-/** The cleaned warn-text alone (printable ASCII, `"` → `'`, others → `?`, ≤ MAX_WARN_TEXT). */
+/** The cleaned warn-text alone (printable ASCII, `"` → `'`, `§` → `section `, others → `?`, ≤ MAX_WARN_TEXT). */
 export function warnText(text: string): string {
-  const clean = text.replace(/"/g, "'").replace(/[^\x20-\x7e]|\\/g, "?");
+  const clean = text.replace(/"/g, "'").replace(/§/g, "section ").replace(/[^\x20-\x7e]|\\/g, "?");
   return clean.length > MAX_WARN_TEXT ? `${clean.slice(0, MAX_WARN_TEXT - 3)}...` : clean;
 }

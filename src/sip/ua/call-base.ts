@@ -7,7 +7,8 @@ import { SUPPORTED_ROWS, unsupportedRequired } from "./extensions.ts";
 import { OfferAnswerState, type SessionDescriptionDelegate } from "./offer-answer.ts";
 import { SessionRefresher } from "./refresh.ts";
 import { SessionTimer, negotiateAsUas } from "./session-timer.ts";
-import { ALLOW_HEADER, type EndReason } from "./types.ts";
+import { ALLOW_HEADER, unhandledMethodStatus, type EndReason } from "./types.ts";
+import { dialogPeerHosts } from "./dialog-peer.ts";
 import { DTMF_INFO_CONTENT_TYPES, parseDtmfInfo } from "./dtmf-info.ts";
 import { classifyNotify, type ReferNotify } from "./refer.ts";
 import { safe, SessionModification } from "./session-modification.ts";
@@ -38,12 +39,18 @@ export interface CommonCallEvents {
 /**
  * What inbound and outbound calls share once a dialog exists: in-dialog request handling (BYE,
  * re-INVITE and UPDATE with offer/answer through {@link SessionDescriptionDelegate} in
- * session-modification.ts, OPTIONS, others → 405; `Require` → 420 §8.2.2.3; CSeq order check §12.2.2), ACK routing to the INVITE server
+ * session-modification.ts, OPTIONS, others → 405 (unknown methods 501); `Require` → 420 §8.2.2.3; CSeq order check §12.2.2), ACK routing to the INVITE server
  * transactions waiting for one, BYE sending, and the end-of-call bookkeeping. The call state is a
  * {@link StateMachine} whose table each call kind gives.
  */
 export abstract class CallBase<E extends CommonCallEvents = CommonCallEvents> implements DialogUser {
   abstract readonly direction: "inbound" | "outbound";
+  /** The INVITE's source host (inbound) or destination host (outbound): dialog-peer.ts's base. */
+  protected abstract readonly peerBase: string | undefined;
+  /** DialogUser.peerHosts (dialog-peer.ts). */
+  peerHosts(): readonly string[] | undefined {
+    return dialogPeerHosts(this.peerBase, this.dialog);
+  }
   /**
    * The media layer: builds answers to the peer's in-dialog offers and offers for offer-less re-INVITEs.
    * Unset (tests, a call without media), an offer is answered with our current SDP unchanged.
@@ -175,8 +182,8 @@ export abstract class CallBase<E extends CommonCallEvents = CommonCallEvents> im
         return;
       default:
         // §8.2.1: "it MUST generate a 405 (Method Not Allowed) response. [...] The UAS MUST also add an
-        // Allow header field to the 405 (Method Not Allowed) response."
-        tx.respond(this.response(req, 405, { headers: [["Allow", ALLOW_HEADER]] }));
+        // Allow header field to the 405 (Method Not Allowed) response." Unknown methods: 501 (types.ts).
+        tx.respond(this.response(req, unhandledMethodStatus(req.method), { headers: [["Allow", ALLOW_HEADER]] }));
     }
   }
 

@@ -26,6 +26,12 @@ export interface UaContext {
 export interface DialogUser {
   readonly callId: string;
   readonly dialogKey: string | undefined;
+  /**
+   * The IP addresses that may send requests in this dialog (its signalling peer and nearest hop,
+   * dialog-peer.ts); undefined when unknown (a host name among them). In-dialog requests from other
+   * addresses are refused when the UA's `dialogPeerOnly`.
+   */
+  peerHosts(): readonly string[] | undefined;
   /** A request with our To-tag, other than ACK and CANCEL. */
   receiveRequest(req: SipRequest): void;
   /** An ACK for a 2xx in this dialog. */

@@ -44,6 +44,10 @@ export class InboundCall extends CallBase<InboundCallEvents> {
   readonly requestUri: string;
   /** Where the INVITE came from (the trunk's signalling address). */
   readonly remote: Address;
+  /** dialog-peer.ts's base: the INVITE's source host. */
+  protected get peerBase(): string {
+    return this.remote.host;
+  }
   /**
    * The caller's SDP offer (the SDP part of a multipart body, RFC 5621); "" for a late-offer INVITE
    * (then accept() sends our offer).

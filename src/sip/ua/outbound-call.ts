@@ -88,6 +88,11 @@ export class OutboundCall extends CallBase<OutboundCallEvents> implements UacInv
     this.leg.start();
   }
 
+  /** dialog-peer.ts's base: where the INVITE was sent (the trunk or outbound proxy). */
+  protected get peerBase(): string {
+    return this.leg.destination.host;
+  }
+
   /** Whether any response (even 100 Trying) has arrived for the INVITE. */
   get hasResponse(): boolean {
     return this.responded;

@@ -38,3 +38,20 @@ export interface Party {
  */
 export const ALLOWED_METHODS = ["INVITE", "ACK", "BYE", "CANCEL", "OPTIONS", "UPDATE", "INFO", "NOTIFY"] as const;
 export const ALLOW_HEADER = ALLOWED_METHODS.join(", ");
+
+/**
+ * SIP methods registered with IANA ("Session Initiation Protocol (SIP) Parameters", Methods): the ones a
+ * UAS recognises even where it does not support them (405), against a method it has never heard of
+ * (501, RFC 3261 §21.5.2: "the appropriate response when a UAS does not recognize the request method").
+ */
+const KNOWN_METHODS = new Set(["ACK", "BYE", "CANCEL", "INFO", "INVITE", "MESSAGE", "NOTIFY", "OPTIONS", "PRACK", "PUBLISH", "REFER", "REGISTER", "SUBSCRIBE", "UPDATE"]);
+
+/**
+ * The answer to a method we do not handle: §8.2.1 "If the UAS recognizes but does not support the
+ * method of a request, it MUST generate a 405 (Method Not Allowed) response. [...] The UAS MUST also
+ * add an Allow header field to the 405"; a method it does not recognise gets 501 (Not Implemented,
+ * §21.5.2), with our Allow too so the sender learns what would work.
+ */
+export function unhandledMethodStatus(method: string): 405 | 501 {
+  return KNOWN_METHODS.has(method) ? 405 : 501;
+}

@@ -10,6 +10,7 @@ import {
   generateCallId,
   generateTag,
   parseUri,
+  warningValue,
   type SipMessage,
   type SipResponse,
 } from "../message/index.ts";
@@ -22,7 +23,7 @@ import { OutboundCall, normaliseAddress, type InviteOptions } from "./outbound-c
 import { SUPPORTED_ROWS, unsupportedRequired } from "./extensions.ts";
 import { DEFAULT_SESSION_EXPIRES_S } from "./session-timer.ts";
 import type { InviteRefusal, UserAgentDelegate, UserAgentOptions } from "./delegate.ts";
-import { ALLOW_HEADER } from "./types.ts";
+import { ALLOW_HEADER, unhandledMethodStatus } from "./types.ts";
 import { outOfDialogAnswer } from "./out-of-dialog.ts";
 
 /**
@@ -38,7 +39,8 @@ import { outOfDialogAnswer } from "./out-of-dialog.ts";
  * - ACK → the dialog's call (2xx ACK); requests with a To-tag → their dialog, 481 when none (§12.2.2);
  * - OPTIONS → 200 with Allow and Accept (§11.2), or 503 + Retry-After when `delegate.optionsStatus()`
  *   says a new call would be refused; UPDATE/INFO/NOTIFY (in Allow, but dialog-only) → 481, or 400/489
- *   for a NOTIFY without Event or of another package (out-of-dialog.ts); anything else → 405 with Allow (§8.2.1).
+ *   for a NOTIFY without Event or of another package (out-of-dialog.ts); other known methods → 405 with
+ *   Allow (§8.2.1), unknown ones → 501 with Allow (§21.5.2).
  */
 export class UserAgent implements UaContext {
   readonly layer: TransactionLayer;
@@ -51,6 +53,9 @@ export class UserAgent implements UaContext {
   private readonly contact: { host: string; port: number; user?: string };
   private readonly delegate: UserAgentDelegate;
   private readonly drainRetryAfterS: number;
+  private readonly dialogPeerOnly: boolean;
+  /** Calls for which a request from a stranger was already logged at warn (later ones at debug). */
+  private readonly strangersLogged = new WeakSet<DialogUser>();
   private readonly dialogs = new Map<string, DialogUser>();
   private readonly calls = new Set<DialogUser>();
   /** New inbound INVITEs (screening, checks, the 100 Trying) and their CANCELs: ./inbound-invite.ts. */
@@ -66,6 +71,7 @@ export class UserAgent implements UaContext {
     this.contact = { ...opts.contact };
     this.delegate = opts.delegate;
     this.drainRetryAfterS = opts.drainRetryAfterS ?? 10;
+    this.dialogPeerOnly = opts.dialogPeerOnly ?? false;
     const host = this.contact.host.includes(":") ? `[${this.contact.host}]` : this.contact.host;
     this.contactHeader = `<sip:${this.contact.user ? `${this.contact.user}@` : ""}${host}:${this.contact.port}>`;
     this.layer = new TransactionLayer({ transport: this.transport, clock: this.clock, log: this.log, timers: opts.timers });
@@ -189,6 +195,7 @@ export class UserAgent implements UaContext {
       // the response is received." An ACK is never answered (§17: "a response to ACK" is disallowed).
       const key = dialogKeyOfRequest(req);
       const call = key && this.dialogs.get(key);
+      if (call && this.fromStranger(call, req, source)) return; // an ACK is never answered
       if (call) {
         this.transport.prioritize?.(source); // a confirmed dialog's peer: first under overload
         call.receiveAck(req);
@@ -199,6 +206,10 @@ export class UserAgent implements UaContext {
     const key = dialogKeyOfRequest(req);
     if (key !== undefined) {
       const call = this.dialogs.get(key);
+      if (call && this.fromStranger(call, req, source)) {
+        // §21.4.4: "403 Forbidden: The server understood the request, but is refusing to fulfill it."
+        return this.respondNonInvite(req, 403, [["Warning", warningValue(399, "not from this dialog's peer")]]);
+      }
       if (call) {
         this.transport.prioritize?.(source);
         return call.receiveRequest(req);
@@ -226,9 +237,26 @@ export class UserAgent implements UaContext {
         if (answer) return this.respondNonInvite(req, answer.status, [], answer.reason);
         // §8.2.1: "If the UAS recognizes but does not support the method of a request, it MUST generate a
         // 405 (Method Not Allowed) response. [...] The UAS MUST also add an Allow header field".
-        return this.respondNonInvite(req, 405, [["Allow", ALLOW_HEADER]]);
+        // §21.5.2: 501 is "the appropriate response when a UAS does not recognize the request method".
+        return this.respondNonInvite(req, unhandledMethodStatus(req.method), [["Allow", ALLOW_HEADER]]);
       }
     }
+  }
+
+  /**
+   * With `dialogPeerOnly`: whether an in-dialog request came from an address other than the dialog's
+   * signalling peer (then it is refused; logged once per call at warn, with the source).
+   */
+  private fromStranger(call: DialogUser, req: SipRequest, source: Address): boolean {
+    if (!this.dialogPeerOnly) return false;
+    const hosts = call.peerHosts();
+    if (hosts === undefined || hosts.includes(source.host)) return false;
+    const first = !this.strangersLogged.has(call);
+    this.strangersLogged.add(call);
+    const fields = { sipCallId: call.callId, method: req.method, source: `${source.host}:${source.port}`, peers: hosts };
+    if (first) this.log.warn(fields, "sip in-dialog request from another address refused");
+    else this.log.debug(fields, "sip in-dialog request from another address refused");
+    return true;
   }
 
   /**
