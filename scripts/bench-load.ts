@@ -17,7 +17,7 @@
  *   bun run bench:load --offline 1 --cloud "" --agent-log /tmp/logs    the agent's log of each row, as JSON lines
  *   bun run bench:load --tts-continuations overlap      the TTS fake counts each sentence's time to first audio from
  *        its arrival (Cartesia streams text in and audio out at once) instead of after the previous sentence's audio
- *   bun run bench:load --caller-noise -65                the callers' audio carries white noise at −65 dBFS (RMS), so
+ *   bun run bench:load --caller-noise=-65               the callers' audio carries white noise at −65 dBFS (RMS), so
  *        their silences are line noise, not digital zero (what VAD_SILENCE_FLOOR_DBFS gains must hold for both)
  *   bun run bench:load --cloud 50,75,100 --offline "" --versus MEDIA_WORKER=on --all
  *        same binary, each N without then with the --versus environment (rows labelled off/on, next to each other)

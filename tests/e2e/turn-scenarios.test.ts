@@ -326,7 +326,7 @@ describe("turn-taking over real calls", () => {
     // Capture: the greeting cut, then the answer after the caller finished.
     expect(a.agentSpurts).toHaveLength(2);
     expect(a.agentSpurts[1]!.startMs).toBeGreaterThan(a.arrivalOfFileMs(said.offsetMs));
-    row("interruption during the greeting", "cut < 300 ms, 1 barge-in, heard part kept, 1 answer", call, a, stop);
+    row("interruption during the greeting", `cut < ${MAX_STOP_MS} ms, 1 barge-in, heard part kept, 1 answer`, call, a, stop);
   });
 
   test("a short quiet interruption (“Sorry.” peaking at −22 dBFS) stops the agent too", () => {
@@ -349,7 +349,7 @@ describe("turn-taking over real calls", () => {
     expect(r.turns[1].text).toBe("Sorry.");
     expect(r.turns[2].text).toBe(ANSWER);
     expect(a.agentSpurts).toHaveLength(2);
-    row(`short quiet interruption (peak ${QUIET_PEAK_DBFS} dBFS)`, "cut < 300 ms, 1 barge-in, 1 answer", call, a, stop);
+    row(`short quiet interruption (peak ${QUIET_PEAK_DBFS} dBFS)`, `cut < ${MAX_STOP_MS} ms, 1 barge-in, 1 answer`, call, a, stop);
   });
 
   test("interruption during a long reply, then the goodbye and the agent's BYE after its last packet", async () => {
@@ -385,7 +385,7 @@ describe("turn-taking over real calls", () => {
     expect(a.agentByeMs).toBeDefined();
     expect(a.agentByeMs!).toBeGreaterThan(last.endMs);
     expect(a.agentByeMs! - last.endMs).toBeLessThan(1000);
-    row("interruption during a long reply + goodbye", "cut < 300 ms, 1 barge-in, goodbye whole, then BYE", call, a, stop);
+    row("interruption during a long reply + goodbye", `cut < ${MAX_STOP_MS} ms, 1 barge-in, goodbye whole, then BYE`, call, a, stop);
   });
 
   test("a mid-sentence pause does not end the caller's turn", () => {
@@ -474,7 +474,7 @@ describe("turn-taking over real calls", () => {
       ["agent", false],
     ]);
     expect(r.turns[2].text).toBe(ANSWER);
-    row("echo −20 dB, 120 ms + caller speech", "cut < 300 ms, 1 barge-in, 1 answer", call, a, stop);
+    row("echo −20 dB, 120 ms + caller speech", `cut < ${MAX_STOP_MS} ms, 1 barge-in, 1 answer`, call, a, stop);
   });
 
   test("a recogniser slower than noWordsResumeMs: the agent does not resume over the caller; the late words are the turn", () => {
@@ -542,7 +542,7 @@ describe("turn-taking over real calls", () => {
     // that resumed it; on one loaded core the gap was 2.08 s once, against a bound of 2 s).
     expect(a.agentSpurts).toHaveLength(2);
     expect(a.agentSpurts[1]!.startMs - a.agentSpurts[0]!.endMs).toBeLessThan(3000);
-    row("backchannels “mhm” (STT only), “okay”", "1st ignored; 2nd cut < 300 ms then resumed, no new reply", call, a, stop);
+    row("backchannels “mhm” (STT only), “okay”", `1st ignored; 2nd cut < ${MAX_STOP_MS} ms then resumed, no new reply`, call, a, stop);
   });
 
   const SILENT: Record<string, string> = {
