@@ -275,7 +275,7 @@ export function echoDecision(set: SimSetting): EchoDecision {
 const CACHE_DIR = join(tmpdir(), "voice-agent-bargein-cache");
 const ECHO_SOURCE_HASH = (() => {
   const h = new Bun.CryptoHasher("sha256");
-  for (const f of ["pipeline/echo-correlation.ts", "pipeline/echo-reference.ts", "media/vad/silero.ts", "media/vad/framer.ts"]) h.update(readFileSync(resolve(import.meta.dir, "../src", f)));
+  for (const f of ["pipeline/echo-correlation.ts", "pipeline/echo-reference.ts", "media/vad/silero.ts", "media/vad/framer.ts", "media/vad/quiet.ts", "media/vad/quiet-state.ts"]) h.update(readFileSync(resolve(import.meta.dir, "../src", f)));
   return h.digest("hex").slice(0, 16);
 })();
 

@@ -16,14 +16,12 @@
  * changed 106 of 454 barge-in sim cases' decisions, false interruptions 1 → 6 (session 6, live Silero).
  * Two exceptions. Quiet (`SileroVad.silenceFloorDbfs`, VAD_SILENCE_FLOOR_DBFS, −60 dBFS by default): once
  * QUIET_RESET_WINDOWS windows in a row (256 ms) were under the floor, the stream's model state is reset
- * (Silero's own advice between segments, `reset_states`) and further windows under the floor are not
- * scored: probability 0, counted (`stats.quiet`, voice_agent_vad_total{what="quiet"}), until a window
- * at or over the floor, which is scored from the fresh state as a new stream's first window would be.
+ * to the state Silero reaches on ~5 s of digital silence (quiet-state.ts) and further windows under the
+ * floor are not scored: probability 0, counted (`stats.quiet`, voice_agent_vad_total{what="quiet"}),
+ * until a window at or over the floor, scored from that state.
  * Up to the reset every window is scored, so a stream that never spends 256 ms under the floor gives
  * the same probabilities bit for bit as without the rule. A caller is silent for much of a call (line
  * noise is about −60…−70 dBFS), and onnxruntime was the largest part of the agent's CPU (issue 13).
- * With the reset (unlike the skipping above) the offline barge-in sweep's row with the defaults is the
- * same on and off (session 9: 216 interruptions, p50/p95 60/240 ms, 0 missed, 1 false).
  *
  * The other is overload (`SileroVad.maxLagMs`, VAD_MAX_LAG_MS): a stream scores one window per
  * model run, so when the process cannot run the model ~31 times a second per stream, a stream's windows
@@ -35,6 +33,7 @@
 import { loadOrt, type Ort } from "./ort-loader.ts";
 import { SileroFramer, SILERO_CONTEXT_SAMPLES, SILERO_SAMPLE_RATE, SILERO_WINDOW_MS, type SileroWindow } from "./framer.ts";
 import { DEFAULT_SILENCE_FLOOR_DBFS, QUIET_RESET_WINDOWS, quietRuleOf, type VadQuietRule } from "./quiet.ts";
+import { quietState } from "./quiet-state.ts";
 import { SileroModel, WindowBatcher, vadBacklog, vadTotals, type WindowRunner } from "./batcher.ts";
 import modelPath from "../../../models/silero_vad.onnx" with { type: "file" };
 
@@ -218,7 +217,9 @@ class SileroVadStream implements VadStream {
   private takeQuiet(w: SileroWindow): void {
     this.quietRun++;
     if (!this.fresh) {
-      this.state.fill(0); // nothing of this stream is in flight: its windows run one after another
+      // Nothing of this stream is in flight: its windows run one after another.
+      if (this.quiet.state) this.state.set(this.quiet.state);
+      else this.state.fill(0);
       this.fresh = true;
     }
     this.lastResult = { probability: 0, startMs: (w.startSample * 1000) / SILERO_SAMPLE_RATE, endMs: (w.endSample * 1000) / SILERO_SAMPLE_RATE, inferenceMs: 0 };
@@ -314,6 +315,7 @@ class SileroVadStream implements VadStream {
 
 let loading: Promise<SileroVad> | null = null;
 
+
 async function load(): Promise<SileroVad> {
   const t0 = performance.now();
   let ort: Ort;
@@ -338,6 +340,7 @@ async function load(): Promise<SileroVad> {
   const lag: VadLagLimit = { maxMs: Infinity };
   let floorDbfs = DEFAULT_SILENCE_FLOOR_DBFS;
   const quiet: VadQuietRule = quietRuleOf(floorDbfs);
+  quiet.state = await quietState(model);
   const vad: SileroVad = {
     loadMs,
     batching: true,

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createStreamOn, loadSileroVad, quietRuleOf, type SileroVad, type VadStream } from "../../../src/media/vad/silero.ts";
 import { vadTotals, type WindowRunner } from "../../../src/media/vad/batcher.ts";
 import { SILERO_CONTEXT_SAMPLES, SILERO_WINDOW_SAMPLES } from "../../../src/media/vad/framer.ts";
-import { DEFAULT_SILENCE_FLOOR_DBFS, QUIET_RESET_WINDOWS } from "../../../src/media/vad/quiet.ts";
+import { DEFAULT_SILENCE_FLOOR_DBFS, QUIET_RESET_WINDOWS, QUIET_STATE_WINDOWS } from "../../../src/media/vad/quiet.ts";
 import * as A from "./audio-fixtures.ts";
 
 /** A runner that records each window's first sample and the state it was given, and marks the state it returns. */
@@ -146,15 +146,20 @@ describe.skipIf(!A.haveAudioTools())("quiet rule on the real model", () => {
     expect(Math.max(...on.p)).toBeGreaterThan(0.8);
   });
 
-  test("after a long silence the stream scores the next speech exactly as a new stream would", async () => {
+  test("after a long silence the stream scores the next speech exactly as a new stream that heard QUIET_STATE_WINDOWS windows of silence", async () => {
     const gap = new Int16Array(40 * SILERO_WINDOW_SAMPLES); // 1.28 s of digital silence
     const joined = await run(A.concat([a, gap, b]), DEFAULT_SILENCE_FLOOR_DBFS);
-    const fresh = await run(b, DEFAULT_SILENCE_FLOOR_DBFS);
+    // The quiet state (quiet-state.ts): a new stream with the rule off, QUIET_STATE_WINDOWS windows of digital silence, then b.
+    const lead = QUIET_STATE_WINDOWS * SILERO_WINDOW_SAMPLES;
+    const settled = await run(A.concat([new Int16Array(lead), b]), -Infinity);
     const before = (a.length + gap.length) / SILERO_WINDOW_SAMPLES;
     expect(joined.quiet).toBeGreaterThanOrEqual(40 - QUIET_RESET_WINDOWS);
-    expect(joined.p.slice(before)).toEqual(fresh.p);
+    expect(joined.p.slice(before)).toEqual(settled.p.slice(QUIET_STATE_WINDOWS));
     // Within the silence: 0 once the reset came.
     expect(joined.p.slice(before - 40 + QUIET_RESET_WINDOWS, before)).toEqual(Array(40 - QUIET_RESET_WINDOWS).fill(0));
+    // Not the zero state: a stream that starts with b scores it otherwise (Silero's onset after a reset is later).
+    const fresh = await run(b, -Infinity);
+    expect(joined.p.slice(before)).not.toEqual(fresh.p);
     expect(Math.max(...fresh.p)).toBeGreaterThan(0.8);
   });
 });
