@@ -21,17 +21,15 @@ export const QUIET_RESET_WINDOWS = 8;
 export interface VadQuietRule {
   floorMeanSquare: number;
   /**
-   * The model state a stream takes on at the rule's reset ([2, 1, 128] float32, read only; absent:
-   * zeros): silero.ts sets it to the state Silero reaches on QUIET_STATE_WINDOWS windows of digital
-   * silence from a reset, so the first sound after a quiet run is scored as after that long a
-   * silence. From zeros, Silero called fricative onsets speech ~80 ms later (awb "Sorry, can I …":
-   * stop 108–123 → 191–205 ms in bench-bargein's main table, p95 115 → 198 ms).
+   * `states[k]`: Silero's state after k windows of digital silence from a reset ([2, 1, 128] float32
+   * each, read only; k = 0 … QUIET_STATE_WINDOWS; quiet-state.ts). The first window scored after a
+   * quiet run of k windows starts from `states[min(k, last)]`; absent: from zeros.
    */
-  state?: Float32Array;
+  states?: readonly Float32Array[];
 }
 
-/** Windows of digital silence (from a reset) that make the quiet state (150 × 32 ms = 4.8 s). */
-export const QUIET_STATE_WINDOWS = 150;
+/** Quiet-run lengths the rule's states cover exactly, windows (500 × 32 ms = 16 s; 0.5 MB of states). */
+export const QUIET_STATE_WINDOWS = 500;
 
 /** `floorMeanSquare` of a floor in dBFS (−Infinity: 0, off). @throws RangeError for NaN or a floor above 0 dBFS */
 export function quietRuleOf(floorDbfs: number): VadQuietRule {

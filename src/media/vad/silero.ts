@@ -33,7 +33,7 @@
 import { loadOrt, type Ort } from "./ort-loader.ts";
 import { SileroFramer, SILERO_CONTEXT_SAMPLES, SILERO_SAMPLE_RATE, SILERO_WINDOW_MS, type SileroWindow } from "./framer.ts";
 import { DEFAULT_SILENCE_FLOOR_DBFS, QUIET_RESET_WINDOWS, quietRuleOf, type VadQuietRule } from "./quiet.ts";
-import { quietState } from "./quiet-state.ts";
+import { quietStates } from "./quiet-state.ts";
 import { SileroModel, WindowBatcher, vadBacklog, vadTotals, type WindowRunner } from "./batcher.ts";
 import modelPath from "../../../models/silero_vad.onnx" with { type: "file" };
 
@@ -158,7 +158,7 @@ class SileroVadStream implements VadStream {
   private inFlight = 0;
   /** Windows in a row under the silence floor, up to the last one taken (VadQuietRule). */
   private quietRun = 0;
-  /** The state is zero and no window was scored since (a reset by the quiet rule, or a new stream). */
+  /** No window was scored since the quiet rule's reset or the stream's start: the next one resumes (`resume`). */
   private fresh = true;
 
   constructor(
@@ -216,12 +216,7 @@ class SileroVadStream implements VadStream {
   /** A window the quiet rule leaves unscored: probability 0, the state reset once (see the file's comment). */
   private takeQuiet(w: SileroWindow): void {
     this.quietRun++;
-    if (!this.fresh) {
-      // Nothing of this stream is in flight: its windows run one after another.
-      if (this.quiet.state) this.state.set(this.quiet.state);
-      else this.state.fill(0);
-      this.fresh = true;
-    }
+    this.fresh = true; // the next window scored starts from the quiet run's state (resume)
     this.lastResult = { probability: 0, startMs: (w.startSample * 1000) / SILERO_SAMPLE_RATE, endMs: (w.endSample * 1000) / SILERO_SAMPLE_RATE, inferenceMs: 0 };
     this.counters.quiet = (this.counters.quiet ?? 0) + 1;
     vadTotals.quiet++;
@@ -243,6 +238,7 @@ class SileroVadStream implements VadStream {
         this.takeQuiet(w);
         continue;
       }
+      const quietBefore = this.quietRun;
       this.quietRun = w.meanSquare < this.quiet.floorMeanSquare ? this.quietRun + 1 : 0;
       // Audio queued behind this window in this stream: how far its decisions lag the caller, ms.
       const behindMs = this.waiting * SILERO_WINDOW_MS;
@@ -253,7 +249,7 @@ class SileroVadStream implements VadStream {
         continue;
       }
       if (behindMs > vadBacklog.maxBehindMs) vadBacklog.maxBehindMs = behindMs;
-      this.fresh = false;
+      if (this.fresh) this.resume(quietBefore);
       await this.runWindow(w.input, w.startSample, w.endSample, gen);
     }
     return gen === this.generation ? (this.lastResult?.probability ?? null) : null;
@@ -287,6 +283,14 @@ class SileroVadStream implements VadStream {
     this.counters = { frames: 0, windows: 0, skipped: 0, quiet: 0, inferenceMsTotal: 0, inferenceMsMax: 0 };
     this.quietRun = 0;
     this.fresh = true;
+  }
+
+  /** Before the first window scored after a quiet run of `k` windows (or a new stream's first, k = 0): its state. */
+  private resume(k: number): void {
+    const states = this.quiet.states;
+    if (states) this.state.set(states[Math.min(k, states.length - 1)]!);
+    else this.state.fill(0);
+    this.fresh = false;
   }
 
   private zeroState(): Float32Array {
@@ -340,7 +344,7 @@ async function load(): Promise<SileroVad> {
   const lag: VadLagLimit = { maxMs: Infinity };
   let floorDbfs = DEFAULT_SILENCE_FLOOR_DBFS;
   const quiet: VadQuietRule = quietRuleOf(floorDbfs);
-  quiet.state = await quietState(model);
+  quiet.states = await quietStates(model);
   const vad: SileroVad = {
     loadMs,
     batching: true,

@@ -18,7 +18,7 @@ function recordingRunner() {
   const seen: { first: number; stateZero: boolean }[] = [];
   const runner: WindowRunner = {
     async run(samples, state) {
-      seen.push({ first: Math.round(samples[SILERO_CONTEXT_SAMPLES]! * 32768), stateZero: state.every((x) => x === 0) });
+      seen.push({ first: Math.round(samples[SILERO_CONTEXT_SAMPLES]! * 32768), stateZero: state.every((x) => x === 0), state0: state[0]! });
       state.fill(0.25); // any next state that is not zero
       return 0.9;
     },
@@ -73,6 +73,19 @@ describe("quiet rule on a fake runner", () => {
     expect(s.stats.quiet).toBe(20 - QUIET_RESET_WINDOWS);
     expect(s.stats.windows).toBe(3 + QUIET_RESET_WINDOWS + 4);
     expect(vadTotals.quiet - quiet0).toBe(20 - QUIET_RESET_WINDOWS);
+  });
+
+  test("with the rule's states: the first loud window after a quiet run of k windows starts from states[k] (the last one past the table)", async () => {
+    const states = Array.from({ length: 31 }, (_, k) => new Float32Array(256).fill(k)); // states[k] = k everywhere
+    for (const [run, want] of [[20, 20], [45, 30]] as const) {
+      const { runner, seen } = recordingRunner();
+      const s = createStreamOn(runner, { maxMs: Infinity }, undefined, { ...quiet, states });
+      await perWindow(s, A.concat([windowsOf(100, 3), windowsOf(20, run), windowsOf(300, 2)]));
+      const resumed = seen.findIndex((x) => x.first === -300);
+      expect(seen[resumed]!.state0).toBe(want);
+      expect(seen[resumed + 1]!.state0).toBe(0.25); // then the runner's own next state
+      expect(seen[0]!.state0).toBe(0); // a new stream's first window: states[0]
+    }
   });
 
   test("a quiet run shorter than the reset changes nothing; the count restarts after a loud window", async () => {
@@ -146,20 +159,30 @@ describe.skipIf(!A.haveAudioTools())("quiet rule on the real model", () => {
     expect(Math.max(...on.p)).toBeGreaterThan(0.8);
   });
 
-  test("after a long silence the stream scores the next speech exactly as a new stream that heard QUIET_STATE_WINDOWS windows of silence", async () => {
+  test("after speech and a long silence the stream resumes as if the silence had followed a reset", async () => {
     const gap = new Int16Array(40 * SILERO_WINDOW_SAMPLES); // 1.28 s of digital silence
     const joined = await run(A.concat([a, gap, b]), DEFAULT_SILENCE_FLOOR_DBFS);
-    // The quiet state (quiet-state.ts): a new stream with the rule off, QUIET_STATE_WINDOWS windows of digital silence, then b.
-    const lead = QUIET_STATE_WINDOWS * SILERO_WINDOW_SAMPLES;
-    const settled = await run(A.concat([new Int16Array(lead), b]), -Infinity);
+    // A new stream with the rule off: the same 40 windows of silence, then b (states[40], quiet-state.ts).
+    const afterReset = await run(A.concat([gap, b]), -Infinity);
     const before = (a.length + gap.length) / SILERO_WINDOW_SAMPLES;
     expect(joined.quiet).toBeGreaterThanOrEqual(40 - QUIET_RESET_WINDOWS);
-    expect(joined.p.slice(before)).toEqual(settled.p.slice(QUIET_STATE_WINDOWS));
+    expect(joined.p.slice(before)).toEqual(afterReset.p.slice(40));
     // Within the silence: 0 once the reset came.
     expect(joined.p.slice(before - 40 + QUIET_RESET_WINDOWS, before)).toEqual(Array(40 - QUIET_RESET_WINDOWS).fill(0));
-    // Not the zero state: a stream that starts with b scores it otherwise (Silero's onset after a reset is later).
+    // Not from zeros: a stream that starts with b scores it otherwise (Silero's onset after a reset is later).
     const fresh = await run(b, -Infinity);
     expect(joined.p.slice(before)).not.toEqual(fresh.p);
     expect(Math.max(...fresh.p)).toBeGreaterThan(0.8);
+  });
+
+  test("a caller silent since the call began (over the greeting): speech scored bit for bit as with the rule off", async () => {
+    // 6.4 s of digital silence (200 windows, within QUIET_STATE_WINDOWS), then speech: the rule skips 192 windows.
+    const pcm = A.concat([new Int16Array(200 * SILERO_WINDOW_SAMPLES), b]);
+    const on = await run(pcm, DEFAULT_SILENCE_FLOOR_DBFS);
+    const off = await run(pcm, -Infinity);
+    expect(on.quiet).toBe(200 - QUIET_RESET_WINDOWS);
+    expect(on.p.slice(200)).toEqual(off.p.slice(200));
+    expect(QUIET_STATE_WINDOWS).toBeGreaterThanOrEqual(200);
+    expect(Math.max(...on.p)).toBeGreaterThan(0.8);
   });
 });
