@@ -22,8 +22,8 @@
  * Up to the reset every window is scored, so a stream that never spends 256 ms under the floor gives
  * the same probabilities bit for bit as without the rule. A caller is silent for much of a call (line
  * noise is about −60…−70 dBFS), and onnxruntime was the largest part of the agent's CPU (issue 13).
- * With the reset (unlike the skipping above) the offline barge-in sweep's row with the defaults is the
- * same on and off (session 9: 216 interruptions, p50/p95 60/240 ms, 0 missed, 1 false).
+ * Offline barge-in sweep, defaults, tune set (session 9): off → on p95 260 → 240 ms, missed 2 → 2, false 1 → 1;
+ * on for the confirming stream too (it hears zeros for echo) missed a third ("Sorry." at −22 dBFS): it is off there.
  *
  * The other is overload (`SileroVad.maxLagMs`, VAD_MAX_LAG_MS): a stream scores one window per
  * model run, so when the process cannot run the model ~31 times a second per stream, a stream's windows
@@ -71,14 +71,15 @@ export interface VadStreamStats {
   /** Windows left unscored by the quiet rule (SileroVad.silenceFloorDbfs); absent: none. */
   quiet?: number;
   /** Sum and maximum of `inferenceMs` over all windows, ms. */
-  inferenceMsTotal: number;
-  inferenceMsMax: number;
+  inferenceMsTotal: number; inferenceMsMax: number;
 }
 
 /** Options for one stream. */
 export interface VadStreamOptions {
   /** Context samples prepended to each window. Default 32 (correct for v5 at 8 kHz); tests only. */
   contextSamples?: number;
+  /** false: this stream scores every window, the quiet rule aside (a confirming stream that hears silence for echo). */
+  quietRule?: boolean;
 }
 
 /** Per-call VAD state. Not shared between calls. */
@@ -92,8 +93,7 @@ export interface VadStream {
   process(frame: Int16Array): Promise<number | null>;
   /** The most recent window's result (probability and timing), or null before the first window. */
   readonly last: VadWindowResult | null;
-  /** Counters since creation/reset. */
-  readonly stats: Readonly<VadStreamStats>;
+  readonly stats: Readonly<VadStreamStats>; // counters since creation/reset
   /** Forgets buffered audio, context, model state and counters; in-flight results are discarded. */
   reset(): void;
   /**
@@ -365,7 +365,7 @@ async function load(): Promise<SileroVad> {
     },
     createStream(options?: VadStreamOptions): VadStream {
       const runner: WindowRunner = { run: (samples, state) => (vad.batching ? batcher.run(samples, state) : model.runOne(samples, state)) };
-      return new SileroVadStream(runner, options?.contextSamples ?? SILERO_CONTEXT_SAMPLES, lag, quiet);
+      return new SileroVadStream(runner, options?.contextSamples ?? SILERO_CONTEXT_SAMPLES, lag, options?.quietRule === false ? undefined : quiet);
     },
   };
   return vad;

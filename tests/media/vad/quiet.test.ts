@@ -157,4 +157,13 @@ describe.skipIf(!A.haveAudioTools())("quiet rule on the real model", () => {
     expect(joined.p.slice(before - 40 + QUIET_RESET_WINDOWS, before)).toEqual(Array(40 - QUIET_RESET_WINDOWS).fill(0));
     expect(Math.max(...fresh.p)).toBeGreaterThan(0.8);
   });
+
+  test("a stream made with quietRule: false (the agent's confirming stream) scores every window whatever the floor", async () => {
+    const pcm = A.concat([a, new Int16Array(40 * SILERO_WINDOW_SAMPLES), b]);
+    const off = await run(pcm, -Infinity);
+    vad.silenceFloorDbfs = DEFAULT_SILENCE_FLOOR_DBFS;
+    const s = vad.createStream({ quietRule: false });
+    expect(await perWindow(s, pcm)).toEqual(off.p);
+    expect(s.stats.quiet ?? 0).toBe(0);
+  });
 });
