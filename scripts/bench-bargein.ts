@@ -525,7 +525,9 @@ async function live(): Promise<void> {
   const t0 = performance.now();
   // --first-turn-floor-live N: the agents run with BARGE_IN_FIRST_TURN_FLOOR_DBFS=N (0 = the rule off).
   const floor: Record<string, string> = args.includes("--first-turn-floor-live") ? { BARGE_IN_FIRST_TURN_FLOOR_DBFS: args[args.indexOf("--first-turn-floor-live") + 1]! } : {};
-  const rigs = await Promise.all([0, 1].map(() => startTurnRig({ env: { IDLE_PROMPT_S: "60", ...floor } })));
+  // --agent-env K=V[,K=V]: more agent variables (e.g. VAD_SILENCE_FLOOR_DBFS=off).
+  const extra = args.includes("--agent-env") ? Object.fromEntries(args[args.indexOf("--agent-env") + 1]!.split(",").map((kv) => kv.split("=") as [string, string])) : {};
+  const rigs = await Promise.all([0, 1].map(() => startTurnRig({ env: { IDLE_PROMPT_S: "60", ...floor, ...extra } })));
   try {
     const warm = await buildCallerAudio([], 1500);
     await Promise.all(rigs.map((r) => runTurnCall(r, warm, { replies: [ANSWER], listenMs: 0 })));
