@@ -316,7 +316,7 @@ export async function probs(vad: Vad, c: SimCase, set: SimSetting, silenceEcho: 
     return cached;
   }
   const echoRef = echoDecision(set);
-  const s = vad.createStream();
+  const s = vad.createStream(silenceEcho ? { quietRule: false } : undefined); // as the agent's confirming stream (src/call/media.ts)
   const out: (number | null)[] = [];
   for (let f = 0; f <= c.endFrame; f++) {
     echoRef.noteSent(c.sent[f] ?? SILENCE_FRAME);

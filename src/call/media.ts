@@ -226,7 +226,7 @@ export class CallMedia implements RenegotiableMedia {
             ...o.detector,
             echo,
             // A second stream that hears silence for echo frames confirms barge-ins (speech-detector.ts).
-            confirm: o.vad.createStream(),
+            confirm: o.vad.createStream({ quietRule: false }),
             onBargeInDecision: (t) => log.info({ callId: record.id, rule: t.rule, runMs: t.runMs, lagMs: Math.round(t.lagMs * 10) / 10, frames: t.frames }, "barge-in decision"),
           })
         : undefined,

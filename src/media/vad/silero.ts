@@ -11,17 +11,15 @@
  * probability. Calls on one stream are serialized internally (state is sequential); streams of
  * different calls run independently on the shared session.
  *
- * Windows are run, digital silence too: the state keeps moving on zeros (no fixed point within 400
- * windows, so skipping is not exact), and skipping all-zero windows with the state kept (probability 0)
- * changed 106 of 454 barge-in sim cases' decisions, false interruptions 1 → 6 (session 6, live Silero).
- * Two exceptions. Quiet (`SileroVad.silenceFloorDbfs`, VAD_SILENCE_FLOOR_DBFS, −60 dBFS by default): once
- * QUIET_RESET_WINDOWS windows in a row (256 ms) were under the floor, the stream's model state is reset
- * to the state Silero reaches on ~5 s of digital silence (quiet-state.ts) and further windows under the
- * floor are not scored: probability 0, counted (`stats.quiet`, voice_agent_vad_total{what="quiet"}),
- * until a window at or over the floor, scored from that state.
- * Up to the reset every window is scored, so a stream that never spends 256 ms under the floor gives
- * the same probabilities bit for bit as without the rule. A caller is silent for much of a call (line
- * noise is about −60…−70 dBFS), and onnxruntime was the largest part of the agent's CPU (issue 13).
+ * Windows are run, digital silence too (the state keeps moving on zeros; skipping them with the state
+ * kept changed 106 of 454 barge-in sim decisions, false interruptions 1 → 6, session 6). Two exceptions.
+ * Quiet (`SileroVad.silenceFloorDbfs`, VAD_SILENCE_FLOOR_DBFS, −60 dBFS): after QUIET_RESET_WINDOWS
+ * windows in a row (256 ms) under the floor, further windows under it are not scored (probability 0,
+ * `stats.quiet`, voice_agent_vad_total{what="quiet"}); the next window over it starts from Silero's state
+ * after that many windows of silence from a reset (quiet-state.ts: exact for a caller silent since the
+ * stream began). Up to the reset every window is scored, bit for bit as without the rule. Callers are
+ * silent for much of a call, and onnxruntime was the largest part of the agent's CPU (issue 13). The
+ * barge-in confirming stream (it hears zeros for echo) runs without it: with it a quiet "Sorry." was missed.
  *
  * The other is overload (`SileroVad.maxLagMs`, VAD_MAX_LAG_MS): a stream scores one window per
  * model run, so when the process cannot run the model ~31 times a second per stream, a stream's windows
@@ -70,14 +68,15 @@ export interface VadStreamStats {
   /** Windows left unscored by the quiet rule (SileroVad.silenceFloorDbfs); absent: none. */
   quiet?: number;
   /** Sum and maximum of `inferenceMs` over all windows, ms. */
-  inferenceMsTotal: number;
-  inferenceMsMax: number;
+  inferenceMsTotal: number; inferenceMsMax: number;
 }
 
 /** Options for one stream. */
 export interface VadStreamOptions {
   /** Context samples prepended to each window. Default 32 (correct for v5 at 8 kHz); tests only. */
   contextSamples?: number;
+  /** false: this stream scores every window, the quiet rule aside (a confirming stream that hears silence for echo). */
+  quietRule?: boolean;
 }
 
 /** Per-call VAD state. Not shared between calls. */
@@ -91,8 +90,7 @@ export interface VadStream {
   process(frame: Int16Array): Promise<number | null>;
   /** The most recent window's result (probability and timing), or null before the first window. */
   readonly last: VadWindowResult | null;
-  /** Counters since creation/reset. */
-  readonly stats: Readonly<VadStreamStats>;
+  readonly stats: Readonly<VadStreamStats>; // counters since creation/reset
   /** Forgets buffered audio, context, model state and counters; in-flight results are discarded. */
   reset(): void;
   /**
@@ -168,7 +166,7 @@ class SileroVadStream implements VadStream {
     private readonly quiet: VadQuietRule = { floorMeanSquare: 0 },
   ) {
     this.framer = new SileroFramer(contextSamples);
-    this.state = this.zeroState();
+    this.state = new Float32Array(STATE_SIZE);
   }
 
   get last(): VadWindowResult | null {
@@ -213,7 +211,7 @@ class SileroVadStream implements VadStream {
     return true;
   }
 
-  /** A window the quiet rule leaves unscored: probability 0, the state reset once (see the file's comment). */
+  /** A window the quiet rule leaves unscored: probability 0; the next one scored resumes (`resume`). */
   private takeQuiet(w: SileroWindow): void {
     this.quietRun++;
     this.fresh = true; // the next window scored starts from the quiet run's state (resume)
@@ -278,7 +276,7 @@ class SileroVadStream implements VadStream {
   reset(): void {
     this.generation++;
     this.framer.reset();
-    this.state = this.zeroState();
+    this.state = new Float32Array(STATE_SIZE);
     this.lastResult = null;
     this.counters = { frames: 0, windows: 0, skipped: 0, quiet: 0, inferenceMsTotal: 0, inferenceMsMax: 0 };
     this.quietRun = 0;
@@ -291,10 +289,6 @@ class SileroVadStream implements VadStream {
     if (states) this.state.set(states[Math.min(k, states.length - 1)]!);
     else this.state.fill(0);
     this.fresh = false;
-  }
-
-  private zeroState(): Float32Array {
-    return new Float32Array(STATE_SIZE);
   }
 
   private async runWindow(samples: Float32Array, startSample: number, endSample: number, gen: number): Promise<void> {
@@ -372,7 +366,7 @@ async function load(): Promise<SileroVad> {
     },
     createStream(options?: VadStreamOptions): VadStream {
       const runner: WindowRunner = { run: (samples, state) => (vad.batching ? batcher.run(samples, state) : model.runOne(samples, state)) };
-      return new SileroVadStream(runner, options?.contextSamples ?? SILERO_CONTEXT_SAMPLES, lag, quiet);
+      return new SileroVadStream(runner, options?.contextSamples ?? SILERO_CONTEXT_SAMPLES, lag, options?.quietRule === false ? undefined : quiet);
     },
   };
   return vad;
@@ -393,10 +387,7 @@ export function loadSileroVad(): Promise<SileroVad> {
   return loading;
 }
 
-/**
- * A stream on any WindowRunner (a fake one in tests: the shedding and quiet rules without onnxruntime),
- * with its lag limit (`lag.maxMs`, ms) and quiet rule (off unless given; both read at each window).
- */
+/** A stream on any WindowRunner (a fake one in tests), its lag limit (ms) and quiet rule (off unless given), read at each window. */
 export function createStreamOn(runner: WindowRunner, lag: VadLagLimit, options?: VadStreamOptions, quiet?: VadQuietRule): VadStream {
   return new SileroVadStream(runner, options?.contextSamples ?? SILERO_CONTEXT_SAMPLES, lag, quiet);
 }

@@ -15,7 +15,7 @@ import * as A from "./audio-fixtures.ts";
 
 /** A runner that records each window's first sample and the state it was given, and marks the state it returns. */
 function recordingRunner() {
-  const seen: { first: number; stateZero: boolean }[] = [];
+  const seen: { first: number; stateZero: boolean; state0: number }[] = [];
   const runner: WindowRunner = {
     async run(samples, state) {
       seen.push({ first: Math.round(samples[SILERO_CONTEXT_SAMPLES]! * 32768), stateZero: state.every((x) => x === 0), state0: state[0]! });
@@ -184,5 +184,14 @@ describe.skipIf(!A.haveAudioTools())("quiet rule on the real model", () => {
     expect(on.p.slice(200)).toEqual(off.p.slice(200));
     expect(QUIET_STATE_WINDOWS).toBeGreaterThanOrEqual(200);
     expect(Math.max(...on.p)).toBeGreaterThan(0.8);
+  });
+
+  test("a stream made with quietRule: false (the agent's confirming stream) scores every window whatever the floor", async () => {
+    const pcm = A.concat([a, new Int16Array(40 * SILERO_WINDOW_SAMPLES), b]);
+    const off = await run(pcm, -Infinity);
+    vad.silenceFloorDbfs = DEFAULT_SILENCE_FLOOR_DBFS;
+    const s = vad.createStream({ quietRule: false });
+    expect(await perWindow(s, pcm)).toEqual(off.p);
+    expect(s.stats.quiet ?? 0).toBe(0);
   });
 });
