@@ -1,17 +1,19 @@
 /**
  * The quiet rule's settings (silero.ts, SileroVad.silenceFloorDbfs / VAD_SILENCE_FLOOR_DBFS): after
- * QUIET_RESET_WINDOWS Silero windows in a row under the floor, a stream's state resets and its windows
- * under the floor are not scored until one at or over it. Pure: no model, no I/O (config.ts reads the
+ * QUIET_RESET_WINDOWS Silero windows in a row under the floor, a stream's windows under the floor are not
+ * scored until one at or over it, which starts from `states` (quiet-state.ts). Pure: no model, no I/O (config.ts reads the
  * default from here without loading onnxruntime).
  * Levels in dBFS: 10·log10(mean square of the window on the [-1, 1) scale); 0 dBFS = a full-scale square wave.
  */
 
 /**
- * VAD_SILENCE_FLOOR_DBFS by default: a window under it is not speech; line noise on a phone call is
- * about −60…−70 dBFS, speech −15…−40, dBFS.
+ * VAD_SILENCE_FLOOR_DBFS by default, dBFS: windows under it are not scored after a quiet run. −80: near
+ * digital silence only. At −60 (under typical line noise, −60…−70) Silero missed the quiet start of a
+ * fricative onset it otherwise scores (awb "Sorry, can I …" rises through −80…−60 dBFS): bench-bargein's
+ * main table p95 113 ms at −80 against 198 at −60, same build and hour (rule off: 121).
  */
-export const DEFAULT_SILENCE_FLOOR_DBFS = -60;
-/** Windows in a row under the silence floor after which a stream's state resets and scoring stops (8 × 32 ms = 256 ms). */
+export const DEFAULT_SILENCE_FLOOR_DBFS = -80;
+/** Windows in a row under the silence floor after which scoring stops (8 × 32 ms = 256 ms). */
 export const QUIET_RESET_WINDOWS = 8;
 
 /**

@@ -13,7 +13,7 @@
  *
  * Windows are run, digital silence too (the state keeps moving on zeros; skipping them with the state
  * kept changed 106 of 454 barge-in sim decisions, false interruptions 1 → 6, session 6). Two exceptions.
- * Quiet (`SileroVad.silenceFloorDbfs`, VAD_SILENCE_FLOOR_DBFS, −60 dBFS): after QUIET_RESET_WINDOWS
+ * Quiet (`SileroVad.silenceFloorDbfs`, VAD_SILENCE_FLOOR_DBFS, −80 dBFS): after QUIET_RESET_WINDOWS
  * windows in a row (256 ms) under the floor, further windows under it are not scored (probability 0,
  * `stats.quiet`, voice_agent_vad_total{what="quiet"}); the next window over it starts from Silero's state
  * after that many windows of silence from a reset (quiet-state.ts: exact for a caller silent since the

@@ -50,7 +50,7 @@ async function perWindow(s: VadStream, pcm: Int16Array): Promise<number[]> {
 
 describe("quiet rule on a fake runner", () => {
   // −60 dBFS is a square wave of amplitude 32.8: 20 is under the floor, 100 over it.
-  const quiet = quietRuleOf(DEFAULT_SILENCE_FLOOR_DBFS);
+  const quiet = quietRuleOf(-60);
 
   test("quiet windows are scored up to the reset, then not: probability 0, counted; the next loud window starts from zero state", async () => {
     const { runner, seen } = recordingRunner();
