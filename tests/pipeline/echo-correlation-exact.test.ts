@@ -9,18 +9,10 @@ import { describe, expect, test } from "bun:test";
 import { CorrelationEcho, DEFAULT_CORRELATION_ECHO, type CorrelationEchoSettings } from "../../src/pipeline/echo-correlation";
 import { PlainCorrelationEcho } from "../support/echo-correlation-plain";
 import { decodeG711, encodeG711 } from "../support/g711";
+import { mulberry32 } from "../support/prng";
 
-/** Seeded PRNG (mulberry32), so a failure names a reproducible case. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Seeded PRNG (tests/support/prng.ts), so a failure names a reproducible case. */
+const rng = mulberry32;
 
 /** Speech-like audio: voiced bursts (harmonics under a syllable envelope) of random level, pauses, digital silence. */
 function speechLike(samples: number, r: () => number, longPauses = false): Int16Array {
