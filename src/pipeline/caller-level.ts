@@ -246,8 +246,8 @@ export class CallerLevel {
  * 30 of 30, p50/p95 80/1,000 → 100/1,260 ms; tune / held-out sets missed 2 → 3 / 7 → 10, p95 200 → 220 /
  * 480 → 480 ms, false interruptions 1 → 1 / 3 → 0; background ≤ −24 dBFS 46 → 0 of 305.
  * Live (compiled agent, 6 Dec, these defaults): main table p50/p95/max 23/115/123 ms (32 trials); with
- * Silero's quiet rule (VAD_SILENCE_FLOOR_DBFS) 36/198/198, the same binary with it off 24/121/126 (its
- * awb "Sorry, …" onsets come later, floor or not); background voices −24…−33 dBFS 0 of 64, held-out
+ * Silero's quiet rule at −60 dBFS (VAD_SILENCE_FLOOR_DBFS) 36/198/198, the same binary with it off 24/121/126
+ * (its awb "Sorry, …" onsets, rising through −80…−60 dBFS, went unscored); at −80, the default since, 24/113/124; background voices −24…−33 dBFS 0 of 64, held-out
  * voices 0 of 30, quiet callers 15 of 15: README (barge-in part).
  * Session 7's floor (tilted −36, first turn only; `firstTurnMeasure: "tilt"`) held the suite's quiet
  * "Sorry." (awb, peak −22, tilted −36.8) and let 14 of 48 voices at −24 through (bg set above).
