@@ -49,8 +49,9 @@ const KNOWN_METHODS = new Set(["ACK", "BYE", "CANCEL", "INFO", "INVITE", "MESSAG
 /**
  * The answer to a method we do not handle: §8.2.1 "If the UAS recognizes but does not support the
  * method of a request, it MUST generate a 405 (Method Not Allowed) response. [...] The UAS MUST also
- * add an Allow header field to the 405"; a method it does not recognise gets 501 (Not Implemented,
- * §21.5.2), with our Allow too so the sender learns what would work.
+ * add an Allow header field to the 405"; a method it does not recognise gets 501 (§21.5.2: "the
+ * appropriate response when a UAS does not recognize the request method"), with our Allow too so the
+ * sender learns what would work.
  */
 export function unhandledMethodStatus(method: string): 405 | 501 {
   return KNOWN_METHODS.has(method) ? 405 : 501;
