@@ -13,10 +13,11 @@ import { Playout } from "../media/playout";
 import { PLAYOUT_HOLD_FRAMES } from "../media/playout-hold";
 import type { SileroVad } from "../media/vad/silero";
 import { DtmfSender, RtpSession, type LatchMode, type Pacer, type PacerSource, type RtpPortLease } from "../rtp";
+import { MissingMedia } from "../rtp/missing-media";
 import { PacedOutput } from "./paced-output";
 import { decodeFrame, silenceFrame } from "../media/g711";
 import { CallRecorder } from "./recording";
-import { FRAME_MS, type AudioFrame } from "../media/constants";
+import type { AudioFrame } from "../media/constants";
 import { RtpWatchdog } from "./rtp-watchdog";
 import { BridgeLink, passKey } from "./transfer-bridge";
 import type { BridgeLeg } from "./bridge-leg";
@@ -27,8 +28,6 @@ import type { Clock } from "../util/clock";
 import type { Logger } from "../util/log";
 import type { LlmProvider, SttProvider, TtsProvider } from "../providers/types";
 
-/** No caller RTP for this long (ms) and the conversation gets silence frames in its place. */
-const MISSING_MEDIA_MS = 60;
 
 /** The providers one call converses with: the chosen one per stage and the offline fallbacks. */
 export interface CallProviders {
@@ -108,13 +107,9 @@ export class CallMedia implements RenegotiableMedia {
   /** MEDIA_WORKER=on: the playout's frames go ahead into the media worker's ring (paced-output.ts). */
   private readonly paced: PacedOutput | undefined;
   private started = false;
-  private lastCallerFrameAt = 0;
+  private readonly missing: MissingMedia;
   private readonly silence: AudioFrame;
-  /**
-   * What the pacer drives every 20 ms: our outgoing frame, and — when the caller sends no RTP (silence
-   * suppression, VAD on the far end, a stalled stream) — a silence frame for the conversation, so the
-   * VAD and endpointing still see time pass and the caller's turn can end.
-   */
+  /** What the pacer drives every 20 ms: our outgoing frame, and the check for missing caller RTP (rtp/missing-media.ts). */
   private readonly ticker: PacerSource = {
     onTick: () => {
       try {
@@ -129,10 +124,7 @@ export class CallMedia implements RenegotiableMedia {
         const silentMs = this.watchdog?.check(this.session.packetsReceived, this.held, now);
         if (silentMs !== undefined) return this.rtpTimedOut(silentMs);
         if (this.held || this.bridged) return;
-        if (now - this.lastCallerFrameAt >= MISSING_MEDIA_MS && !this.paced?.heardWithin(MISSING_MEDIA_MS)) {
-          this.lastCallerFrameAt = now - MISSING_MEDIA_MS + FRAME_MS;
-          this.conversation.onAudioFrame(this.silence);
-        }
+        this.missing.tick(now); // no caller RTP for a while: silence frames in its place (rtp/missing-media.ts)
       } catch (err) {
         this.failed(err);
       }
@@ -167,7 +159,7 @@ export class CallMedia implements RenegotiableMedia {
       direction: media.direction,
       clock: o.clock,
       onAudio: (frame) => {
-        this.lastCallerFrameAt = o.clock.now();
+        this.missing.heard(o.clock.now());
         this.recorder?.caller(frame.pcm);
         if (this.bridged) return this.bridged.relay.fromCaller(frame);
         if (this.held) return; // hold music is not the caller
@@ -188,6 +180,14 @@ export class CallMedia implements RenegotiableMedia {
     const keysToRing = { next: session.next, sendEvent: (p: Uint8Array, m: boolean, ts: number, n?: number) => (this.bridged ? session.sendEvent(p, m, ts, n) : this.paced!.writeEvent(p, m)) };
     this.dtmfOut = new DtmfSender(paced ? keysToRing : session);
     this.silence = { pcm: new Int16Array(160), payload: silenceFrame(media.codec), codec: media.codec };
+    const fill = () => {
+      try {
+        this.conversation.onAudioFrame(this.silence);
+      } catch (err) {
+        this.failed(err);
+      }
+    };
+    this.missing = new MissingMedia({ clock: o.clock, fill, heardElsewhere: (ms) => this.paced?.heardWithin(ms) ?? false, active: () => !this.closed && !this.held && !this.bridged });
     const echo = new CorrelationEcho(media.codec);
     // Every frame that goes out is noted, so the detector can tell our own echo from the caller.
     this.playout = new Playout({
@@ -289,7 +289,7 @@ export class CallMedia implements RenegotiableMedia {
     this.started = true;
     const t = this.o.rtpTimeout;
     if (t && (t.ms > 0 || t.holdMs > 0)) this.watchdog = new RtpWatchdog({ timeoutMs: t.ms, holdTimeoutMs: t.holdMs }, this.o.clock.now());
-    this.lastCallerFrameAt = this.o.clock.now();
+    this.missing.heard(this.o.clock.now());
     if (this.o.recordingsDir) this.recorder = CallRecorder.open({ dir: this.o.recordingsDir, callId: this.o.record.id, clock: this.o.clock, log: this.o.log });
     this.o.pacer.add(this.ticker);
     this.paced?.stream.pace(true);
@@ -329,7 +329,7 @@ export class CallMedia implements RenegotiableMedia {
     this.watchdog?.reset(this.o.clock.now());
     if (held) this.conversation.hold();
     else {
-      this.lastCallerFrameAt = this.o.clock.now();
+      this.missing.heard(this.o.clock.now());
       this.conversation.resume();
     }
     this.o.log.info({ callId: this.o.record.id, direction: media.direction }, held ? "call held by the peer" : "call resumed by the peer");

@@ -48,9 +48,9 @@ class InstrumentedTransport implements Transport {
   set delegate(d: TransportDelegate | undefined) {
     this.outer = d;
     this.inner.delegate = d && {
-      onMessage: (message, source) => {
+      onMessage: (message, source, protocol) => {
         if (message.kind === "request") this.counters.sipRequestReceived(message.method);
-        d.onMessage(message, source);
+        d.onMessage(message, source, protocol);
       },
       onUnreachable: (to, code) => d.onUnreachable?.(to, code),
     };

@@ -76,6 +76,18 @@ export function unusableDest(d: RtpEndpoint): boolean {
   return d.port === 0 || d.address === "0.0.0.0" || d.address === "::";
 }
 
+/**
+ * Whether an RTP packet may go out now: our negotiated direction lets us send (sendrecv or sendonly;
+ * recvonly and inactive do not, RFC 3264 §6.1) and the destination is usable — not port 0 nor the
+ * unspecified address a peer puts on hold with (RFC 3264 §8.4: "placing a user on hold was accomplished
+ * by setting the connection address to 0.0.0.0"). The one rule of every send path: the in-thread one
+ * (LocalSendPath), the media worker's (worker/worker-stream.ts) and the call thread's view of it
+ * (worker/send-path-worker.ts), so a frame is counted as sent exactly when the worker sends it.
+ */
+export function mayTransmit(direction: MediaDirection, dest: RtpEndpoint): boolean {
+  return (direction === "sendrecv" || direction === "sendonly") && !unusableDest(dest);
+}
+
 /** The in-thread send path: numbering and `sendto(2)` on the caller's thread. */
 export class LocalSendPath implements RtpSendPath {
   readonly counters: SendCounters = { packetsOut: 0, bytesOut: 0, sendErrors: 0 };
@@ -136,10 +148,8 @@ export class LocalSendPath implements RtpSendPath {
   }
 
   private transmit(payloadType: number, payload: Uint8Array, marker: boolean, timestamp: number): boolean {
-    const dir = this.format.direction;
-    if (dir === "recvonly" || dir === "inactive") return false;
     const dest = this.dest;
-    if (unusableDest(dest)) return false;
+    if (!mayTransmit(this.format.direction, dest)) return false;
     const size = this.writer.send(this.socket, payloadType, payload, marker, timestamp, dest.port, dest.address);
     if (size > 0) {
       this.counters.packetsOut++;

@@ -183,7 +183,7 @@ describe.skipIf(!hasSipp)("INVITE + CANCEL storm (compiled binary, loopback)", (
       expect(fds(pid).length).toBeLessThanOrEqual(before.fds.length + 2);
       expect(readdirSync(a.tmpDir).sort()).toEqual(before.tmp);
       // And it still takes a call.
-      const r = await runSipp({ scenario: "inbound-call", target: `127.0.0.1:${a.sipPort}`, audioFile: silenceFile(2), pauseMs: 2000, timeoutMs: 20_000 });
+      const r = await runSipp({ scenario: "inbound-call", target: `127.0.0.1:${a.sipPort}`, audioFile: silenceFile(1), pauseMs: 1000, timeoutMs: 20_000 });
       expect(r.exitCode, describeSipp(r)).toBe(0);
       expect(a.proc.running).toBe(true);
     }, 90_000);

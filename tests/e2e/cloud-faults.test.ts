@@ -9,7 +9,13 @@
  *
  * Cost: one agent and one set of fakes per lane (deepgram, gemini, cartesia, call start); a lane's
  * calls run one after another, the lanes side by side. Each call: the greeting, turn A (the fault
- * hits), a pause long enough for the apology, turn B, listening.
+ * hits), a pause long enough for the apology, turn B, listening. The file takes as long as its longest
+ * lane, so the lanes are balanced: the deepgram and cartesia "slow" cells run on the call-start lane
+ * (which has three calls of its own), each lane ~105–125 s of calls (6 Dec 2026, CPU 1: the file took
+ * 146 s when the cartesia lane held 144 s of it and the call-start lane 58 s). Bun starts at most 20
+ * `test.concurrent` tests at once (`--max-concurrency`, default 20); the rest start as the first ones
+ * end (~20 s in) and queue on their lane, so every lane's first cell must be among the first 20
+ * registered (the two slow cells are, as #6 and #21 — the latter joins a lane still busy with #6).
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { DEFAULT_CONVERSATION } from "../../src/pipeline/agent-call.ts";
@@ -44,10 +50,21 @@ const REPLY = ["Hello, thanks for calling. ", "How can I help you?"];
 const REPLY_TEXT = REPLY.join("").trim();
 /** Failures are answered within this long (ms) of hitting the agent; "slow" ones within the agent's own timeout + this. */
 const PROMPT_MS = 3000;
-/** The slowest provider timeout in the agent (Gemini: 15 s without a chunk) plus synthesis and one frame. */
-const SLOW_DEADLINE_MS = 16_500;
-/** How long the slow fakes hold back (beyond every timeout the agent should have). */
-const SLOW_MS = 20_000;
+/**
+ * "Slow" faults are answered within this long (ms): the longest watchdog they meet — Cartesia's 5 s
+ * without audio (cartesia/options.ts `audioTimeoutMs`; Gemini's slow headers meet LLM_FIRST_TOKEN_MS,
+ * 3 s; Deepgram's slow handshake its 5 s `connectTimeoutMs`) — plus 6 s for synthesis and a loaded
+ * machine. Measured with four lanes on two cores (6 Dec 2026): the apology began 7.6 s (cartesia) and
+ * 5.4 s (gemini) after the fault. (It was 16.5 s, sized for Gemini's 15 s idle timeout, which no slow
+ * cell reaches: the first-token watchdog fires first.)
+ */
+const SLOW_DEADLINE_MS = 11_000;
+/**
+ * How long the slow fakes hold back: past every watchdog in play and SLOW_DEADLINE_MS, and short of the
+ * caller's next phrase (the gap of a slow cell is SLOW_DEADLINE_MS + 6 s), so the late answer lands in
+ * the pause, as it did when both were longer.
+ */
+const SLOW_MS = 14_000;
 
 let apology: { pcm: Int16Array; ulaw: Uint8Array; ms: number };
 /** What the record names for each stage while the configured (cloud) providers serve it (as tests/e2e/cloud-call.test.ts). */
@@ -221,6 +238,11 @@ interface Cell {
   /** Pause between turn A and turn B (ms): room for the apology, or for the timeout and the apology. */
   gapMs?: number;
   leadMs?: number;
+  /**
+   * The lane it runs on when not its provider's (see "Cost" above): any cell but a 401 one (the lane's "key
+   * rejected once" check counts those) can run on any lane, each lane being an agent with a full set of fakes.
+   */
+  lane?: string;
   /** Runs during the call; resolves with the capture time (epoch ms) the failure hit the agent. */
   inject(f: CloudFakes, m: Mark, agent: RunningAgent): Promise<number>;
   /** Undoes the fault after the call. */
@@ -306,7 +328,7 @@ const CELLS: Cell[] = [
   ),
   {
     // The handshake takes longer than the agent's connect timeout (5 s): the call starts on the fallback.
-    provider: "deepgram", fault: "slow", transient: false, hears: "reply", leadMs: 7000,
+    provider: "deepgram", fault: "slow", transient: false, hears: "reply", leadMs: 7000, lane: "call-start",
     inject: async (f) => {
       f.deepgram.setMode({ handshakeDelayMs: 6000 });
       const at = now();
@@ -483,7 +505,7 @@ const CELLS: Cell[] = [
     heal: (f) => f.cartesia.setMode({ rejectWith: null }),
   },
   {
-    provider: "cartesia", fault: "slow", transient: true, hears: "apology", gapMs: SLOW_DEADLINE_MS + 6000,
+    provider: "cartesia", fault: "slow", transient: true, hears: "apology", gapMs: SLOW_DEADLINE_MS + 6000, lane: "call-start",
     inject: async (f, m) => {
       await greetingDone(f, m);
       f.cartesia.setMode({ firstChunkDelayMs: SLOW_MS });
@@ -553,7 +575,7 @@ for (const provider of ["deepgram", "gemini", "cartesia"] as const) {
       test.concurrent(
         label,
         () =>
-          onLane(provider, async (lane) => {
+          onLane(cell.lane ?? provider, async (lane) => {
             noteAttempt(label);
             const run = await runCell(lane, cell);
             const { heard: h, faultAt } = run;

@@ -1,8 +1,10 @@
 /**
- * Fuzzed SIP at the compiled agent, short form (issue 10): 20,000 mutated datagrams of real captures
+ * Fuzzed SIP at the compiled agent, short form (issue 10): 10,000 mutated datagrams of real captures
  * and fixtures (tests/support/sip-fuzz.ts) from 8 loopback ports while a SIPp call is connected, then
  * a second call. The agent must not crash, the live call must complete, the next call must be served.
- * The long form is `bun run bench:fuzz` (10⁶ datagrams, scripts/bench-fuzz.ts).
+ * The long form is `bun run bench:fuzz` (10⁶ datagrams, scripts/bench-fuzz.ts). (It was 20,000 at
+ * 2,000/s, 10 s of fuzz inside a 14 s call: the file took 17.8 s on CPU 1, 6 Dec 2026. Half the stream
+ * checks the same things — no crash, both calls complete, mutants reach the parser — in 5 s.)
  */
 import { afterAll, describe, expect, test } from "bun:test";
 import { missingTools } from "../support/process.ts";
@@ -18,19 +20,23 @@ afterAll(async () => {
   await agent?.stop();
 });
 
-const COUNT = Number(process.env.SIP_FUZZ_COUNT ?? 20_000);
+const COUNT = Number(process.env.SIP_FUZZ_COUNT ?? 10_000);
 const SEED = Number(process.env.SIP_FUZZ_SEED ?? 10);
+/** Datagrams per second of the fuzz stream. */
+const RATE = 2000;
+/** The live call lasts the fuzz stream plus 4 s (the stream starts once the call is answered), ms. */
+const LIVE_CALL_MS = Math.ceil(COUNT / RATE) * 1000 + 4000;
 
 describe.skipIf(missing.length > 0)("SIP fuzz against the compiled agent (loopback)", () => {
   test(`${COUNT} mutated datagrams during a live call: no crash, the call completes, the next call is served`, async () => {
     // No rate limit: every fuzzed datagram must reach the parser and the UA.
     agent = await startAgent({ SIP_RATE_LIMIT: "0", IDLE_PROMPT_S: "3600" });
-    const silence = await synthesizeCallerAudio([{ silenceMs: 14_000 }], { leadSilenceMs: 0, trailSilenceMs: 0 });
+    const silence = await synthesizeCallerAudio([{ silenceMs: LIVE_CALL_MS }], { leadSilenceMs: 0, trailSilenceMs: 0 });
     const call = (pauseMs: number) =>
       runSipp({ scenario: "inbound-call", target: `127.0.0.1:${agent!.sipPort}`, audioFile: silence.path, pauseMs, timeoutMs: pauseMs + 40_000 });
-    const during = call(14_000);
+    const during = call(LIVE_CALL_MS);
     await waitFor(() => agent!.logs().some((l) => l.msg === "call answered"), 20_000, "the live call to be answered");
-    const f = await runFuzz({ target: { host: "127.0.0.1", port: agent.sipPort }, count: COUNT, seed: SEED, rate: 2000 });
+    const f = await runFuzz({ target: { host: "127.0.0.1", port: agent.sipPort }, count: COUNT, seed: SEED, rate: RATE });
     const r1 = await during;
     const r2 = await call(2000);
     const metrics = await (await fetch(`http://127.0.0.1:${agent.httpPort}/metrics`)).text();
@@ -53,7 +59,7 @@ describe.skipIf(missing.length > 0)("SIP fuzz against the compiled agent (loopba
     expect(f.sent).toBe(COUNT);
     // The mutants reached the parser and the UA (not all absorbed, not all lost). On a busy machine the
     // agent cannot take a 2,000/s stream: the kernel drops part at its socket and the receive queue sheds
-    // more (both counted, see the log; at load ~20 about 4,000–6,000 of the 20,000 were handled).
+    // more (both counted, see the log; at load ~20 about 4,000–6,000 of 20,000 were handled).
     expect(handled).toBeGreaterThan(COUNT * 0.05);
     expect(refused("malformed_rejected") + refused("malformed_dropped")).toBeGreaterThan(handled * 0.1);
     expect(requests).toBeGreaterThan(handled * 0.01);

@@ -7,10 +7,11 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { freeTcpPort } from "../support/ports.ts";
+import { freeTcpPort, freeUdpPort } from "../support/ports.ts";
 import { missingTools } from "../support/process.ts";
 import { describeSipp, runSipp } from "../support/sipp.ts";
 import { silenceFile } from "../support/speech.ts";
+import { udpExchange } from "../support/udp.ts";
 import { startAgent, waitFor, type RunningAgent } from "./agent.ts";
 
 const missing = missingTools(["sipp", "openssl"]);
@@ -123,6 +124,18 @@ test.skipIf(missing.length > 0)("a call over TLS on SIP_TLS_PORT (test certifica
   }, 10_000, "the TLS call in /calls");
   expect(done.endReason).toBe("remote_bye");
 }, 60_000);
+
+test.skipIf(missing.length > 0)("a sips: INVITE over UDP → 416 Unsupported URI Scheme (§8.2.2.1, §26.2.2: it did not come over TLS; the TLS call above is taken)", async () => {
+  const port = agent.sipPort;
+  const invite = (local: number) =>
+    `INVITE sips:agent@127.0.0.1:${port} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:${local};branch=z9hG4bKsipsudp1;rport\r\n` +
+    `From: <sip:caller@127.0.0.1>;tag=su1\r\nTo: <sips:agent@127.0.0.1>\r\nCall-ID: sips-udp-${Date.now()}@127.0.0.1\r\n` +
+    `CSeq: 1 INVITE\r\nContact: <sip:caller@127.0.0.1:${local}>\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n`;
+  const local = await freeUdpPort();
+  const r = await udpExchange({ target: { port }, payload: invite(local), timeoutMs: 5000, localPort: local });
+  expect(r.replies.map((x) => x.text.split("\r\n")[0])).toEqual(["SIP/2.0 416 Unsupported URI Scheme"]);
+  expect((await agent.get("/calls")).active ?? []).toHaveLength(0);
+}, 30_000);
 
 test.skipIf(missing.length > 0)("a TCP request whose Via has no rport (sent-by: the peer's listening port) is answered over its connection (§18.2.2)", async () => {
   let text = "";

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { IN_GC_PROBE, runInFreshProcess } from "../support/gc-probe";
-import { parseMessage, type EndReason, type InboundCall, type SipRequest, type SipResponse } from "../../src/sip/index.ts";
+import { parseMessage, serializeMessage, type EndReason, type InboundCall, type SipRequest, type SipResponse } from "../../src/sip/index.ts";
 import { SIPP_INVITE, TRUNK_INVITE, TRUNK_SDP, TRUNK_OPTIONS } from "./fixtures.ts";
 import { request } from "./helpers.ts";
 import { ANSWER_SDP, TRUNK, ackFor, harness, inDialog, reply } from "./ua-harness.ts";
@@ -288,6 +288,31 @@ describe("rejecting and draining", () => {
     h.send(request("INVITE", { branch: "z9hG4bKm2", callId: "m" })); // same Call-ID/From-tag/CSeq, new branch
     expect(h.responses(482)).toHaveLength(1);
     expect(h.calls).toHaveLength(1);
+  });
+});
+
+describe("a sips: Request-URI (RFC 3261 §8.2.2.1, §26.2.2)", () => {
+  const sipsUri = "sips:agent@203.0.113.10:5061";
+  test("over UDP or plain TCP: INVITE → 416 through its transaction (no 100, no call), OPTIONS → 416; the same over TLS is taken", () => {
+    const h = harness();
+    h.send(request("INVITE", { branch: "z9hG4bKs1", callId: "s1", uri: sipsUri, body: TRUNK_SDP }));
+    expect(h.sent()).toEqual(["416 INVITE"]);
+    expect(h.responses(416)[0]!.reason).toBe("Unsupported URI Scheme");
+    expect(h.calls).toHaveLength(0);
+    h.transport.receive(serializeMessage(request("INVITE", { branch: "z9hG4bKs2", callId: "s2", uri: sipsUri, body: TRUNK_SDP })), TRUNK, "TCP");
+    expect(h.responses(416)).toHaveLength(2);
+    h.send(request("OPTIONS", { branch: "z9hG4bKs3", callId: "s3", uri: sipsUri }));
+    expect(h.responses(416, "OPTIONS")).toHaveLength(1);
+    expect(h.calls).toHaveLength(0);
+    // The same requests over TLS: 100 Trying and a call; OPTIONS → 200.
+    h.transport.clear();
+    h.transport.receive(serializeMessage(request("INVITE", { branch: "z9hG4bKs4", callId: "s4", uri: sipsUri, body: TRUNK_SDP })), TRUNK, "TLS");
+    h.transport.receive(serializeMessage(request("OPTIONS", { branch: "z9hG4bKs5", callId: "s5", uri: sipsUri })), TRUNK, "TLS");
+    expect(h.sent()).toEqual(["100 INVITE", "200 OPTIONS"]);
+    expect(h.calls).toHaveLength(1);
+    // And a sip: URI over UDP is unaffected.
+    h.send(request("INVITE", { branch: "z9hG4bKs6", callId: "s6", body: TRUNK_SDP }));
+    expect(h.calls).toHaveLength(2);
   });
 });
 

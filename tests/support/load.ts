@@ -166,6 +166,10 @@ function workerFrames(text: string, kind: string): number {
 function playoutHeld(text: string, kind: string): number {
   return Number(new RegExp(`^voice_agent_playout_held_total\\{kind="${kind}"\\} (\\d+)`, "m").exec(text)?.[1] ?? 0);
 }
+/** voice_agent_missing_media_frames_total{kind} in a /metrics text (0: an agent without it). */
+function missingMedia(text: string, kind: string): number {
+  return Number(new RegExp(`^voice_agent_missing_media_frames_total\\{kind="${kind}"\\} (\\d+)`, "m").exec(text)?.[1] ?? 0);
+}
 /** voice_agent_vad_total{what="windows"|"runs"|"skipped"} and voice_agent_vad_lag_max_ms (NaN: an agent without them) in a /metrics text. */
 function vadCounts(text: string): { windows: number; runs: number; skipped: number; lagMaxMs: number } {
   const v = (what: string) => Number(new RegExp(`^voice_agent_vad_total\\{what="${what}"\\} (\\d+)`, "m").exec(text)?.[1] ?? NaN);
@@ -248,6 +252,8 @@ export async function runLoad(o: LoadOptions): Promise<LoadRow> {
   const work = mkdtempSync(join(tmpdir(), "va-load-"));
   let fakes: CloudFakes | undefined;
   let agent: RunningAgent | undefined;
+  let stderrMarks: ReturnType<typeof setInterval> | undefined;
+  const marks: string[] = [];
   try {
     const caller = await synthesizeCallerAudio(
       o.bargeIn ? [CALLER_LINE, { silenceMs: o.bargeInAfterMs ?? BARGE_IN_AFTER_MS }, CALLER_INTERRUPT] : [CALLER_LINE],
@@ -287,6 +293,10 @@ export async function runLoad(o: LoadOptions): Promise<LoadRow> {
       ...o.env,
     }, undefined, { binary: o.binary });
     const pid = agent.proc.pid;
+    // With agentLog: where the agent's stderr stood every 50 ms (wall clock ms, chars), so its untimed
+    // runtime diagnostics (`--env BUN_JSC_logGC=1`) can be placed next to its log lines.
+    const running = agent;
+    if (o.agentLog) stderrMarks = setInterval(() => marks.push(`${Date.now()} ${running.proc.stderr().length}`), 50);
     if (o.pin) taskset(0, pid);
     const pcapPath = join(work, "agent-rtp.pcap");
     const cap = spawnManaged(["dumpcap", "-q", "-i", "lo", "-B", "64", "-f", `udp and src portrange ${rtpStart}-${rtpStart + rtpPorts - 1}`, "-w", pcapPath], { name: "dumpcap" });
@@ -313,6 +323,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadRow> {
     const ticks0 = cpuTicks(pid);
     const threads0 = threadTicks(pid);
     const cpu00 = cpuBusyTicks(0);
+    const cpu10 = cpuBusyTicks(1);
     const w0 = performance.now();
     const prober = await optionsProber(agent.sipPort);
     let peakRss = rssMiB(pid);
@@ -332,6 +343,9 @@ export async function runLoad(o: LoadOptions): Promise<LoadRow> {
     const threadPct = (name: string) => pct((threads1.get(name) ?? 0) - (threads0.get(name) ?? 0));
     // Others' work on the agent's core (pinned runs): what makes two runs of the same binary differ.
     const otherCpu0Pct = o.pin ? Math.max(0, pct(cpuBusyTicks(0) - cpu00 - agentTicks)) : undefined;
+    // CPU 1 carries the callers (SIPp), the fakes and the capture: near 100 % they run late, and late TTS
+    // audio shows as silence inside the agent's phrases that is not the agent's doing.
+    const cpu1Pct = o.pin ? pct(cpuBusyTicks(1) - cpu10) : NaN;
     const text1 = await (await fetch(`${base}/metrics`)).text();
     const metrics1 = pacerBuckets(text1);
     const vad1 = vadCounts(text1);
@@ -341,7 +355,10 @@ export async function runLoad(o: LoadOptions): Promise<LoadRow> {
     if (held > 0) say(`  media worker: ${held} ticks held for audio still arriving, ${workerFrames(text1, "held_silence") - workerFrames(text0, "held_silence")} of them ended in silence`);
     const pHeld = playoutHeld(text1, "held") - playoutHeld(text0, "held");
     if (pHeld > 0) say(`  playout: ${pHeld} ticks held for audio still arriving, ${playoutHeld(text1, "held_silence") - playoutHeld(text0, "held_silence")} of them ended in silence`);
-    say(`  ${live} live at the window start, cpu ${cpuPct.toFixed(1)} %, rss ${peakRss.toFixed(0)} MiB, OPTIONS answered 503 (no room): ${opts.refused} of ${opts.times.length}`);
+    const filled = missingMedia(text1, "filled") - missingMedia(text0, "filled");
+    const withdrawn = missingMedia(text1, "withdrawn") - missingMedia(text0, "withdrawn");
+    if (filled + withdrawn > 0) say(`  missing caller RTP: ${filled} silence frames filled in, ${withdrawn} fills withdrawn (frames were waiting in the socket)`);
+    say(`  ${live} live at the window start, cpu ${cpuPct.toFixed(1)} %, cpu1 (callers, fakes) busy ${cpu1Pct.toFixed(0)} %, rss ${peakRss.toFixed(0)} MiB, OPTIONS answered 503 (no room): ${opts.refused} of ${opts.times.length}`);
     const sippCode = await sipp.exited;
     if (sippCode !== 0) say(`  SIPp exit ${sippCode}: ${sipp.stderr().slice(-300)}`);
     await Bun.sleep(500);
@@ -410,7 +427,14 @@ export async function runLoad(o: LoadOptions): Promise<LoadRow> {
         : { bargeIn: { overlapped, cut: cuts.length, p50Ms: percentile(cuts, 0.5), p90Ms: percentile(cuts, 0.9) } }),
     };
   } finally {
-    if (o.agentLog && agent) writeFileSync(o.agentLog, agent.logs().map((l) => JSON.stringify(l)).join("\n") + "\n");
+    clearInterval(stderrMarks);
+    if (o.agentLog && agent) {
+      writeFileSync(o.agentLog, agent.logs().map((l) => JSON.stringify(l)).join("\n") + "\n");
+      // The runtime's own diagnostics (e.g. `--env BUN_JSC_logGC=1`) go to stderr.
+      const err = agent.proc.stderr();
+      if (err) writeFileSync(`${o.agentLog}.stderr`, err);
+      if (err) writeFileSync(`${o.agentLog}.stderr-marks`, marks.join("\n") + "\n");
+    }
     await agent?.stop().catch(() => {});
     await fakes?.close().catch(() => {});
     rmSync(work, { recursive: true, force: true });

@@ -6,7 +6,7 @@
  * Counters, sequence number and timestamp are the ones the worker published last.
  */
 import type { PlanePoster } from "./protocol.ts";
-import { type RtpSendPath, type SendCounters, type SendFormat, unusableDest } from "../send-path.ts";
+import { mayTransmit, type RtpSendPath, type SendCounters, type SendFormat, unusableDest } from "../send-path.ts";
 import type { RtpEndpoint } from "../symmetric-latch.ts";
 import { C_BYTES_OUT, C_NEXT_SEQ, C_NEXT_TS, C_PACKETS_OUT, C_SEND_ERRORS, FrameRing, type PacedStream } from "./frame-ring.ts";
 
@@ -44,8 +44,7 @@ export class WorkerSendPath implements RtpSendPath, PacedStream {
 
   /** Whether a frame handed over now would go out (the worker applies the same rule). */
   private get sending(): boolean {
-    const d = this.format.direction;
-    return !this.closed && d !== "recvonly" && d !== "inactive" && !unusableDest(this.dest);
+    return !this.closed && mayTransmit(this.format.direction, this.dest);
   }
 
   sendAudio(payload: Uint8Array, marker: boolean): boolean {

@@ -32,7 +32,7 @@ import { type Clock, SystemClock, type TimerHandle } from "../../util/clock.ts";
 import { RtpPacketWriter } from "../packet.ts";
 import type { PacerSource } from "../pacer.ts";
 import type { DatagramSender, SendFormat } from "../send-path.ts";
-import { unusableDest } from "../send-path.ts";
+import { mayTransmit, unusableDest } from "../send-path.ts";
 import type { RtpEndpoint } from "../symmetric-latch.ts";
 import {
   C_BYTES_OUT,
@@ -242,8 +242,7 @@ export class WorkerStream implements PacerSource {
   }
 
   private transmit(payloadType: number, payload: Uint8Array, marker: boolean, timestamp: number): void {
-    const dir = this.format.direction;
-    if (dir === "recvonly" || dir === "inactive" || unusableDest(this.dest)) return this.publish();
+    if (!mayTransmit(this.format.direction, this.dest)) return this.publish();
     const size = this.writer.send(this.socket, payloadType, payload, marker, timestamp, this.dest.port, this.dest.address);
     const c = this.ring.counters;
     if (size > 0) {

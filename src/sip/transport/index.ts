@@ -1,5 +1,5 @@
 /** SIP transport layer: UDP datagrams, TCP/TLS streams, and the choice between them (RFC 3261 §18, RFC 3581). */
-export type { Address, Transport, TransportDelegate } from "./types.ts";
+export type { Address, ArrivalProtocol, Transport, TransportDelegate } from "./types.ts";
 export { DEFAULT_SIP_PORT, responseDestination, responseDestinationOf } from "./response-address.ts";
 export { processDatagram, stampVia, type InboundResult } from "./inbound.ts";
 export { UdpTransport, type UdpTransportOptions, type UdpTransportStats } from "./udp.ts";

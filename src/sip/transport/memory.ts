@@ -2,7 +2,7 @@ import { parseMessage, serializeMessage, type SipMessage, type SipResponse } fro
 import type { Clock } from "../../util/clock.ts";
 import { processDatagram, type InboundResult } from "./inbound.ts";
 import { responseDestinationOf } from "./response-address.ts";
-import type { Address, Transport, TransportDelegate } from "./types.ts";
+import type { Address, ArrivalProtocol, Transport, TransportDelegate } from "./types.ts";
 
 /** One message handed to a MemoryTransport: what would have gone on the wire. */
 export interface SentRecord {
@@ -52,13 +52,16 @@ export class MemoryTransport implements Transport {
     this.delegate?.onUnreachable?.(to, code);
   }
 
-  /** Injects a datagram as if received from `from`; returns what the receive path decided. */
-  receive(data: string | Uint8Array, from: Address): InboundResult {
+  /**
+   * Injects a datagram as if received from `from` (over `protocol`, UDP unless said: a test can play a
+   * message that came over TLS); returns what the receive path decided.
+   */
+  receive(data: string | Uint8Array, from: Address, protocol?: ArrivalProtocol): InboundResult {
     const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
     const r = processDatagram(bytes, from);
     if (this.closed) return r;
     if (r.kind === "reject") this.sendResponse(r.response);
-    if (r.kind === "message") this.delegate?.onMessage(r.message, from);
+    if (r.kind === "message") this.delegate?.onMessage(r.message, from, protocol);
     return r;
   }
 

@@ -34,7 +34,7 @@ export class MultiTransport implements Transport {
     private readonly streams: StreamTransport[],
     private readonly log: SipLogger = nullLogger,
   ) {
-    for (const s of streams) s.onMessage = (m, source) => this.outer?.onMessage(m, source);
+    for (const s of streams) s.onMessage = (m, source) => this.outer?.onMessage(m, source, s.protocol);
   }
 
   get local(): Address {

@@ -6,13 +6,18 @@ export interface Address {
   port: number;
 }
 
+/** The transport a message arrived over (RFC 3261 §18): a datagram, a TCP connection or a TLS one. */
+export type ArrivalProtocol = "UDP" | "TCP" | "TLS";
+
 /** Upward report of the transport layer. */
 export interface TransportDelegate {
   /**
    * A parsed message. Requests already carry `received`/`rport` on their top Via (RFC 3261 §18.2.1,
    * RFC 3581 §4), so a response built from them goes back to where the request came from.
+   * `protocol`: what it arrived over (omitted = UDP), so the UA core can tell a request secured by TLS
+   * from one that is not (RFC 3261 §26.2.2, a `sips:` Request-URI).
    */
-  onMessage(message: SipMessage, source: Address): void;
+  onMessage(message: SipMessage, source: Address, protocol?: ArrivalProtocol): void;
   /**
    * The kernel reported the destination unreachable (an ICMP port or host unreachable came back,
    * ECONNREFUSED / EHOSTUNREACH on the socket) after a send to `to`: the address as given to `send`.

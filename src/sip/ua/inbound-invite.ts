@@ -5,7 +5,8 @@
  * - first, with no transaction: 401 without valid credentials (when `inboundAuth`), then 503 +
  *   Retry-After when `screen(source)` refuses (draining, full, the source's pending cap), both stateless
  *   (§8.2.7), a retransmission refused the same way (refused-invites.ts);
- * - then an INVITE server transaction: 482 for a merged request (§8.2.2.2), 420 for a Require we do not
+ * - then an INVITE server transaction: 416 for a `sips:` Request-URI that came without TLS (§8.2.2.1,
+ *   request-uri.ts), 482 for a merged request (§8.2.2.2), 420 for a Require we do not
  *   support (§8.2.2.3), 422 for a Session-Expires below our minimum (RFC 4028 §9), 415 for a body
  *   without SDP (§8.2.3; a multipart body is read for its SDP part, RFC 5621), 400 without Contact
  *   (§8.1.1.8); else 100 Trying and a new InboundCall handed to `onCall`;
@@ -15,7 +16,7 @@
  *   invites.receive(req, source);        // an out-of-dialog INVITE the transaction layer did not match
  *   invites.callOf(layer.findInviteForCancel(cancel));
  */
-import type { Address } from "../transport/index.ts";
+import type { Address, ArrivalProtocol } from "../transport/index.ts";
 import { statelessResponse } from "../transport/index.ts";
 import { buildResponse, generateTag, type SipRequest } from "../message/index.ts";
 import { sdpBodyOf } from "../message/body.ts";
@@ -25,6 +26,7 @@ import type { UaContext } from "./context.ts";
 import type { InviteRefusal } from "./delegate.ts";
 import type { DigestVerifier } from "./digest-server.ts";
 import { unsupportedRequired } from "./extensions.ts";
+import { sipsOverInsecureTransport } from "./request-uri.ts";
 import { InboundCall } from "./inbound-call.ts";
 import { RefusedInvites } from "./refused-invites.ts";
 import { negotiateAsUas } from "./session-timer.ts";
@@ -69,7 +71,7 @@ export class InboundInvites {
   }
 
   /** An out-of-dialog INVITE that matched no server transaction (not a retransmission). */
-  receive(req: SipRequest, source: Address): void {
+  receive(req: SipRequest, source: Address, protocol: ArrivalProtocol = "UDP"): void {
     const { ctx, inboundAuth } = this.o;
     // §22.2: "If no credentials (in the Authorization header field) are provided in the request, the
     // UAS can challenge the originator to provide credentials by rejecting the request with a 401
@@ -108,6 +110,9 @@ export class InboundInvites {
     const reply = (status: number, headers: Array<[string, string]> = []) =>
       tx.respond(buildResponse(req, status, { toTag: generateTag(), headers: [...headers, ["Server", ctx.userAgent]] }));
 
+    // §8.2.2.1 (the Request-URI, inspected before the merge check of §8.2.2.2): a `sips:` URI that
+    // reached us over UDP or plain TCP → "416 (Unsupported URI Scheme)" (request-uri.ts, RFC 3261 §26.2.2).
+    if (sipsOverInsecureTransport(req, protocol)) return reply(416);
     // §8.2.2.2: "If the From tag, Call-ID, and CSeq exactly match those associated with an ongoing
     // transaction, but the request does not match that transaction [...], the UAS core SHOULD generate
     // a 482 (Loop Detected) response". (A retransmission was matched by the layer above, so any hit

@@ -15,7 +15,7 @@ import {
   type SipResponse,
 } from "../message/index.ts";
 import { TransactionLayer } from "../transaction/index.ts";
-import { statelessResponse, type Address, type Transport } from "../transport/index.ts";
+import { statelessResponse, type Address, type ArrivalProtocol, type Transport } from "../transport/index.ts";
 import type { DialogUser, UaContext } from "./context.ts";
 import { InboundCall } from "./inbound-call.ts";
 import { InboundInvites } from "./inbound-invite.ts";
@@ -25,11 +25,13 @@ import { DEFAULT_SESSION_EXPIRES_S } from "./session-timer.ts";
 import type { InviteRefusal, UserAgentDelegate, UserAgentOptions } from "./delegate.ts";
 import { ALLOW_HEADER, unhandledMethodStatus } from "./types.ts";
 import { outOfDialogAnswer } from "./out-of-dialog.ts";
+import { sipsOverInsecureTransport } from "./request-uri.ts";
 
 /**
  * The user agent core (RFC 3261 §8.2, §12–§15, §17): receives from the transport, runs requests and
  * responses through the transaction layer, and dispatches the rest:
  *
+ * - a `sips:` Request-URI that arrived without TLS → 416 (§8.2.2.1, §26.2.2: ./request-uri.ts);
  * - any request but ACK/CANCEL with a `Require` we do not support → 420 + Unsupported (§8.2.2.3);
  * - INVITE without To-tag → ./inbound-invite.ts: screened with no transaction (401 without valid
  *   credentials when `inboundAuth`, 503 + Retry-After while draining or when `delegate.screenInvite`
@@ -82,7 +84,7 @@ export class UserAgent implements UaContext {
       onCall: (call, source) => this.newInboundCall(call, source),
     });
     this.transport.delegate = {
-      onMessage: (m, source) => this.receive(m, source),
+      onMessage: (m, source, protocol) => this.receive(m, source, protocol ?? "UDP"),
       onUnreachable: (to, code) => {
         for (const call of [...this.calls]) if (call instanceof OutboundCall) call.destinationUnreachable(to, code);
       },
@@ -159,11 +161,11 @@ export class UserAgent implements UaContext {
 
   // ---------------------------------------------------------------- receive path
 
-  private receive(msg: SipMessage, source: Address): void {
+  private receive(msg: SipMessage, source: Address, protocol: ArrivalProtocol): void {
     if (this.disposed) return;
     try {
       if (msg.kind === "response") this.receiveResponse(msg);
-      else this.receiveRequest(msg, source);
+      else this.receiveRequest(msg, source, protocol);
     } catch (err) {
       // A malformed optional header (read lazily) or an upper-layer bug: never let it escape.
       // A parse error's text may quote a header or URI (a caller's number): under pii.
@@ -184,7 +186,7 @@ export class UserAgent implements UaContext {
     this.log.debug({ status: res.status, sipCallId: res.callId }, "sip stray response dropped");
   }
 
-  private receiveRequest(req: SipRequest, source: Address): void {
+  private receiveRequest(req: SipRequest, source: Address, protocol: ArrivalProtocol): void {
     // §17: "The server transaction filters any request retransmissions from the network" and, for
     // INVITE, "absorbs the ACK request for any final response excepting a 2xx response" (§17.2.3 match).
     if (this.layer.receiveRequest(req)) return;
@@ -218,13 +220,16 @@ export class UserAgent implements UaContext {
       // dialog, it MUST respond to the request with a 481 (Call/Transaction Does Not Exist)".
       return this.respondNonInvite(req, 481);
     }
+    // §8.2.2.1: a `sips:` Request-URI that reached us without TLS → 416 (request-uri.ts; INVITE: after
+    // its authentication and screening, in inbound-invite.ts).
+    if (req.method !== "INVITE" && sipsOverInsecureTransport(req, protocol)) return this.respondNonInvite(req, 416);
     // §8.2.2.3: a Require we do not understand → 420 + Unsupported, for every method but ACK/CANCEL
     // (INVITE: after its authentication, in receiveInvite).
     const unsupported = req.method === "INVITE" ? [] : unsupportedRequired(req);
     if (unsupported.length > 0) return this.respondNonInvite(req, 420, [["Unsupported", unsupported.join(", ")]]);
     switch (req.method) {
       case "INVITE":
-        return this.invites.receive(req, source);
+        return this.invites.receive(req, source, protocol);
       case "OPTIONS":
         return this.receiveOptions(req);
       case "BYE":
