@@ -543,9 +543,12 @@ describe("turn-taking over real calls", () => {
     expect(call.logs.filter((l) => l.msg === "resuming interrupted reply")).toEqual([]);
     expect(call.logs.filter((l) => l.msg === "backchannel while the agent speaks")).toHaveLength(2);
     // Capture: the greeting paused, then went on within 3 s (timing slack for a loaded core; the
-    // benchmark reports the gap), every audio frame of it once and in order — the same sample on.
-    expect(a.agentSpurts).toHaveLength(2);
-    expect(a.agentSpurts[1]!.startMs - a.agentSpurts[0]!.endMs).toBeLessThan(3000);
+    // benchmark reports the gap), every audio frame of it once and in order — the same sample on. (The
+    // talkspurt count is not asserted: on a loaded core a late sentence from TTS splits one more, 3
+    // instead of 2 once with bench:load running beside it.)
+    const paused = a.agentSpurts.indexOf(a.spurtAt(a.arrivalOfFileMs(okay!.onsetMs))!);
+    const story = JSON.stringify({ spurts: a.agentSpurts, pauses: call.logs.filter((l) => l.msg.startsWith("barge-in")).map((l) => [l.msg, l.time]) });
+    expect(a.agentSpurts[paused + 1]!.startMs - a.agentSpurts[paused]!.endMs, story).toBeLessThan(3000);
     const silence = G711_SILENCE.mulaw;
     const ref = encodeG711(await agentSpeech(GREETING_LONG), "mulaw");
     const want: string[] = [];
@@ -555,7 +558,7 @@ describe("turn-taking over real calls", () => {
       if (fr.some((b) => b !== silence)) want.push(fr.join(","));
     }
     const sent = [...call.fromAgent.audioPackets].sort((x, y) => x.extSeq - y.extSeq).filter((p) => p.payload.some((b) => b !== silence));
-    expect(sent.map((p) => p.payload.join(",")).findIndex((k, i) => k !== want[i])).toBe(-1);
+    expect(sent.map((p) => p.payload.join(",")).findIndex((k, i) => k !== want[i]), story).toBe(-1);
     expect(sent).toHaveLength(want.length);
     row("backchannels “mhm” (STT only), “okay”", `1st ignored; 2nd paused < ${MAX_STOP_MS} ms, then on from the same sample, no barge-in`, call, a, stop);
   });
