@@ -204,6 +204,7 @@ export class CallMedia implements RenegotiableMedia {
       onAudioQueued: paced ? undefined : () => queueMicrotask(() => this.startTalkspurt()),
       onFrameQueued: paced ? () => this.paced!.soon(() => this.startTalkspurt()) : undefined,
       onCleared: () => this.paced?.clear(),
+      onPaused: () => void (!this.dtmfOut.active && this.paced?.rewind()), // a paused reply: frames written ahead go back
       holdFrames: paced ? 0 : PLAYOUT_HOLD_FRAMES, // audio still arriving: a late frame, not silence (playout-hold.ts)
     });
     this.paced = paced ? new PacedOutput(paced, this.playout) : undefined;

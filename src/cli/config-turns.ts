@@ -5,6 +5,7 @@
  * A bad value throws `ConfigError` naming the variable.
  */
 import { DEFAULT_COMPLETE_SILENCE_MS } from "../pipeline/endpointing";
+import { DEFAULT_PAUSE_WORDS_WAIT_MS } from "../pipeline/barge-in-pause";
 import { DEFAULT_PAUSE_MS, type DetectorOptions } from "../pipeline/speech-detector";
 import { DEFAULT_CALLER_LEVEL, DEFAULT_FIRST_TURN_FLOOR_DBFS, DEFAULT_FLOOR_ALWAYS } from "../pipeline/caller-level";
 import type { ConversationSettings } from "../pipeline/agent-call";
@@ -30,6 +31,8 @@ export interface ConversationConfig {
   /** BARGE_IN_FLOOR_AFTER_FIRST_TURN: the floor above also once the caller's level is known (DEFAULT_FLOOR_ALWAYS). */
   bargeInFloorAfterFirstTurn: boolean;
   backchannel: "resume" | "reply";
+  /** BARGE_IN_PAUSE_WAIT_MS: a barge-in pauses the reply; a sound the VAD ended without words lets it go on this long after its onset, ms; null ("off"): cut at once. */
+  bargeInPauseWaitMs: number | null;
   endOfTurnSilenceMs: number;
   endOfTurnMaxSilenceMs: number;
   /** Silence after a finished sentence once the STT answered our Finalize (END_OF_TURN_COMPLETE_SILENCE_MS), ms. */
@@ -63,6 +66,14 @@ function digitsConfig(env: Env): ConversationConfig["digits"] {
   };
 }
 
+/** BARGE_IN_PAUSE_WAIT_MS: "off", or 0–3000 ms; default src/pipeline/barge-in-pause.ts DEFAULT_PAUSE_WORDS_WAIT_MS (900). */
+function pauseWait(env: Env): number | null {
+  const v = str(env, "BARGE_IN_PAUSE_WAIT_MS");
+  if (v === "off") return null;
+  if (v !== undefined && (!/^\d+$/.test(v) || Number(v) > 3000)) throw new ConfigError("BARGE_IN_PAUSE_WAIT_MS", `expected "off" or an integer from 0 to 3000, got "${v}"`);
+  return v === undefined ? DEFAULT_PAUSE_WORDS_WAIT_MS : Number(v);
+}
+
 export function conversationConfig(env: Env): ConversationConfig {
   const endOfTurnSilenceMs = int(env, "END_OF_TURN_SILENCE_MS", 900, 100, 10_000);
   const endOfTurnMaxSilenceMs = int(env, "END_OF_TURN_MAX_SILENCE_MS", Math.max(1600, endOfTurnSilenceMs), 100, 30_000);
@@ -90,6 +101,8 @@ export function conversationConfig(env: Env): ConversationConfig {
     bargeInFirstTurnFloorDbfs: int(env, "BARGE_IN_FIRST_TURN_FLOOR_DBFS", DEFAULT_FIRST_TURN_FLOOR_DBFS ?? 0, -60, 0),
     bargeInFloorAfterFirstTurn: bool(env, "BARGE_IN_FLOOR_AFTER_FIRST_TURN", DEFAULT_FLOOR_ALWAYS),
     backchannel: oneOf(env, "BACKCHANNEL_MODE", ["resume", "reply"] as const, "resume"),
+    // src/pipeline/barge-in-pause.ts DEFAULT_PAUSE_WORDS_WAIT_MS (900 ms, measured there); "off": cut at the onset.
+    bargeInPauseWaitMs: pauseWait(env),
     endOfTurnSilenceMs,
     endOfTurnMaxSilenceMs,
     endOfTurnCompleteSilenceMs,
@@ -129,6 +142,7 @@ export function conversationSettings(c: ConversationConfig): Partial<Conversatio
   return {
     bargeIn: c.bargeIn,
     backchannel: c.backchannel,
+    bargeInPauseWaitMs: c.bargeInPauseWaitMs,
     continuationGraceMs: c.continuationGraceMs,
     noWordsResumeMs: c.noWordsResumeMs,
     noWordsMaxWaitMs: c.noWordsMaxWaitMs,

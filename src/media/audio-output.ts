@@ -59,6 +59,18 @@ export interface AudioOutput {
    * `waitForPlayout` promises resolve.
    */
   clearBuffer(): void;
+  /**
+   * Stops sending audio at the next 20 ms frame without dropping any: the queue, its position and the
+   * open segment stay (captureFrame keeps queuing under the same back-pressure), no playback event, and
+   * `isPlaying` is false. `resume()` goes on from the same sample; `clearBuffer()` drops the held audio
+   * and ends the pause. Idempotent. (agents-js `AudioOutput.pause()`/`resume()`, used for its
+   * false-interruption resume.)
+   */
+  pause(): void;
+  /** Ends `pause()`: the held audio goes out from the sample where it stopped. No-op when not paused. */
+  resume(): void;
+  /** Between `pause()` and `resume()`/`clearBuffer()`. */
+  readonly isPaused: boolean;
   /** Resolves once every flushed segment has finished (played out or cleared). */
   waitForPlayout(): Promise<void>;
   /** Subscribes to playback events; returns the unsubscribe function. */

@@ -24,6 +24,9 @@
  * `interrupted: true`). `isPlaying` is true only between sending a real audio frame and the next
  * silence frame, finish or clear — not while audio merely waits in the queue.
  *
+ * Pause (`pause()`/`resume()`, a barge-in not yet confirmed): ticks send silence and leave the queue, its
+ * position and the open segment alone; `resume()` goes on from the same sample as a new talkspurt.
+ *
  * Starting between ticks: `onAudioQueued` reports the moment a whole frame is queued while the output
  * is idle (the last frame sent was silence), so the owner can have the pacer tick it at once
  * (`Pacer.startNow`) instead of at the next shared tick.
@@ -74,6 +77,8 @@ export interface PlayoutOptions {
   onFrameQueued?: () => void;
   /** `clearBuffer()` ran (barge-in, bridge, close): an owner holding frames handed ahead drops them. */
   onCleared?: () => void;
+  /** `pause()` ran: an owner holding frames handed ahead takes back those not yet sent (the playout keeps them). */
+  onPaused?: () => void;
   /** The hold (class comment), ticks; default 0 (none). Not under the media worker: its stream holds (worker-stream.ts). */
   holdFrames?: number;
 }
@@ -110,6 +115,9 @@ export class Playout implements AudioOutput {
   private doneFrames = 0;
   private readonly waiters = new PlayoutWaiters();
   private closed = false;
+  /** pause(): ticks send silence and leave the queue alone. */
+  private paused = false;
+  private readonly onPaused: (() => void) | undefined;
 
   /** Real audio samples sent so far, all segments (what the caller actually heard; padding excluded). */
   playedSamples = 0;
@@ -135,12 +143,44 @@ export class Playout implements AudioOutput {
     this.onAudioQueued = opts.onAudioQueued;
     this.onCleared = opts.onCleared;
     this.onFrameQueued = opts.onFrameQueued;
+    this.onPaused = opts.onPaused;
     this.hold = new TalkspurtHold(Math.max(0, Math.floor(opts.holdFrames ?? 0)) * FRAME_MS);
   }
 
   /** A whole audio frame waits to be sent (the next tick sends audio, not silence). */
   get hasFrame(): boolean {
-    return this.audioQueued > 0;
+    return this.audioQueued > 0 && !this.paused;
+  }
+
+  /** `pause()` holds the queue (see there). */
+  get isPaused(): boolean {
+    return this.paused;
+  }
+
+  /**
+   * Stops sending audio at the next tick without dropping anything (a barge-in not yet confirmed,
+   * src/pipeline/barge-in-pause.ts): ticks send silence, the queue, its position and the open segment
+   * stay, `captureFrame` keeps queuing under the same back-pressure; no playback event. Ticks held for
+   * audio still arriving are paid as silence now. `resume()` goes on from the same sample (a new
+   * talkspurt: marker bit); `clearBuffer()` drops the held audio as usual and ends the pause. Idempotent.
+   */
+  pause(): void {
+    if (this.closed || this.paused) return;
+    this.onPaused?.(); // before: frames an owner already sent are taken through onTick as usual
+    this.paused = true;
+    this.hold.pay(() => this.sendNext(true, true));
+    this.playing = undefined;
+    this.lastWasAudio = false;
+  }
+
+  /** Ends `pause()`: the held audio goes out from where it stopped (asks for a tick at once, as queuing into an idle output does). */
+  resume(): void {
+    if (!this.paused) return;
+    this.paused = false;
+    if (this.audioQueued > 0) {
+      this.onAudioQueued?.();
+      this.onFrameQueued?.();
+    }
   }
 
   /** True while real audio frames are being sent (see the class comment), a hold included. */
@@ -211,6 +251,7 @@ export class Playout implements AudioOutput {
    */
   clearBuffer(): void {
     this.onCleared?.();
+    this.paused = false;
     this.queue = [];
     this.head = 0;
     this.audioQueued = 0;
@@ -240,7 +281,7 @@ export class Playout implements AudioOutput {
    * media worker's ring, src/call/paced-output.ts). @returns false when fewer frames are queued.
    */
   peekFrame(index: number, out: Uint8Array): boolean {
-    if (index >= this.audioQueued) return false;
+    if (index >= this.audioQueued || this.paused) return false;
     for (let i = this.head, k = 0; i < this.queue.length; i++) {
       const e = this.queue[i]!;
       if (e.kind !== "audio") continue;
@@ -256,6 +297,7 @@ export class Playout implements AudioOutput {
   onTick(): void {
     if (this.closed) return;
     const now = this.ticks++ * FRAME_MS;
+    if (this.paused) return this.sendNext(false, true);
     this.finishEndedAtHead();
     // Inside a talkspurt whose segment is still open: its next audio is on its way (TTS).
     if (this.audioQueued === 0 && this.playing !== undefined && this.playing === this.open && this.hold.hold(now)) {
@@ -279,10 +321,10 @@ export class Playout implements AudioOutput {
 
   // ---------------------------------------------------------------- internals
 
-  /** Sends the head audio frame, else silence. `owed`: for a held tick (counted when it is silence). */
-  private sendNext(owed: boolean): void {
+  /** Sends the head audio frame, else (or `silent`: paused) silence. `owed`: for a held tick (counted when it is silence). */
+  private sendNext(owed: boolean, silent = false): void {
     const e = this.queue[this.head];
-    if (e && e.kind === "audio") {
+    if (!silent && e && e.kind === "audio") {
       this.head++;
       this.audioQueued--;
       const marker = !this.lastWasAudio;
@@ -325,6 +367,7 @@ export class Playout implements AudioOutput {
     this.pendingFill = 0;
     this.audioQueued++;
     this.enqueuedFrames++;
+    if (this.paused) return; // resume() starts it
     if (this.hold.held) this.sendHeld(); // the frame a held tick waits for (class comment)
     else if (this.audioQueued === 1 && !this.lastWasAudio) this.onAudioQueued?.();
     this.onFrameQueued?.();

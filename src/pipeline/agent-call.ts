@@ -94,12 +94,14 @@ export class AgentCall {
       onFinal: (text, speechFinal, fromFinalize) => {
         if (!this.live) return;
         this.answer?.heard(text, true);
+        this.caller.onWords(text, true); // a paused barge-in is decided before the turn is
         this.detector.final(text, speechFinal, fromFinalize);
       },
       onUtteranceEnd: () => this.live && this.detector.utteranceEnd(),
       onInterim: (text) => {
         if (!this.live) return;
         this.answer?.heard(text, false);
+        this.caller.onWords(text, false);
         d.onInterim?.(text);
       },
       onFallback: (p) => this.noteServing("stt", p.name),
@@ -152,7 +154,11 @@ export class AgentCall {
     d.vad?.listen({
       onSpeechStart: (onsetAgoMs) => this.live && this.caller.onSpeechStart(onsetAgoMs ?? 0),
       onSpeechEnd: (silenceMs) => this.live && this.caller.onSpeechEnd(silenceMs),
-      onSpeechPause: (silenceMs) => this.live && this.detector.speechPaused(this.d.clock.now() - silenceMs),
+      onSpeechPause: (silenceMs) => {
+        if (!this.live) return;
+        this.caller.onSpeechPause(silenceMs);
+        this.detector.speechPaused(this.d.clock.now() - silenceMs);
+      },
       onSpeechActivity: () => this.live && this.detector.speechActivity(),
     });
   }
@@ -179,7 +185,9 @@ export class AgentCall {
     // Caller audio streamed to the STT (never while ringing: media starts on ACK; never on hold: above).
     this.sttAudioMs += (frame.pcm.length / SAMPLE_RATE) * 1000;
     if (this.sttAudioMs % 1000 < 20) callUsage(this.d.record).sttAudioS = Math.round(this.sttAudioMs / 10) / 100;
-    const playing = this.d.output.isPlaying;
+    // Paused (barge-in-pause.ts): still "speaking" to the VAD, so its barge-in rules keep watching a
+    // quiet caller who goes on (the segmenter alone missed one live and the reply went on over them).
+    const playing = this.d.output.isPlaying || this.d.output.isPaused;
     if (playing !== this.wasPlaying) {
       this.wasPlaying = playing;
       this.d.vad?.setAgentSpeaking?.(playing);

@@ -266,6 +266,21 @@ export class AgentSpeech {
     if (this.state.is("greeting", "replying")) this.state.to("listening");
   }
 
+  /**
+   * A barge-in not yet known to be one (barge-in-pause.ts): the reply's audio stops at the next frame
+   * but nothing is dropped; generation and synthesis go on under the output's back-pressure.
+   */
+  pause(reply: SpeechHandle): void {
+    this.d.output.pause();
+    this.d.log.info({ callId: this.d.record.id, playedMs: Math.round(reply.heardMs()) }, "barge-in: reply paused");
+  }
+
+  /** The paused reply goes on from the same sample (it was a backchannel, a cough, a noise). */
+  unpause(why: string, pausedMs: number): void {
+    this.d.output.resume();
+    this.d.log.info({ callId: this.d.record.id, why, pausedMs: Math.round(pausedMs) }, "barge-in: reply goes on");
+  }
+
   /** The caller continued before any reply audio played: forget the reply, merge the turns. */
   abandonReply(reply: SpeechHandle): void {
     this.d.log.info({ callId: this.d.record.id }, "reply abandoned: the caller went on");

@@ -17,6 +17,8 @@ import type { TurnDetector, TurnEnd } from "./endpointing";
 import type { OutboundAnswer } from "./outbound-answer";
 import { dtmfTurnText } from "../providers/dtmf-text";
 import { backgroundWords, NoWordsWatch, onCallerSpeechStart, onCallerTurn } from "./turn-taking";
+import { BargeInPause } from "./barge-in-pause";
+import type { SpeechHandle } from "./speech-handle";
 
 export interface CallerSideDeps {
   d: AgentCallDeps;
@@ -42,6 +44,11 @@ export class CallerSide {
   private readonly speech: AgentSpeech;
   private readonly digits: DigitCollector;
   private readonly answer: OutboundAnswer | undefined;
+  /** A barge-in pauses the reply until its sound is known (barge-in-pause.ts); null: it cuts at once. */
+  private readonly pause: BargeInPause | null;
+  /** The reply the pause holds (or held, for words arriving late). */
+  private pausedReply: SpeechHandle | null = null;
+  private pausedAt = 0;
 
   constructor(o: CallerSideDeps) {
     this.d = o.d;
@@ -53,6 +60,33 @@ export class CallerSide {
     this.speech = o.speech;
     this.digits = o.digits;
     this.answer = o.answer;
+    const wait = o.settings.bargeInPauseWaitMs;
+    this.pause =
+      wait === null || wait === undefined
+        ? null
+        : new BargeInPause(o.d.clock, wait, {
+            unpause: (why) => {
+              const r = this.pausedReply;
+              if (r && r === this.speech.reply && !r.interrupted) this.speech.unpause(why, this.d.clock.now() - this.pausedAt);
+            },
+            cut: (why) => {
+              const r = this.pausedReply;
+              this.pausedReply = null;
+              if (!r || r !== this.speech.reply || r.interrupted) return;
+              this.d.log.info({ callId: this.d.record.id, why }, "barge-in confirmed");
+              this.speech.cut(r, "barge-in");
+              this.noWords.bargedIn();
+            },
+          });
+  }
+
+  /** A reply is paused by a barge-in not yet decided (and still the reply in progress, still paused). */
+  private get paused(): boolean {
+    if (!this.pause?.active) return false;
+    const r = this.pausedReply;
+    if (r && r === this.speech.reply && !r.interrupted && this.d.output.isPaused) return true;
+    this.pause.clear(); // cut, abandoned or replaced some other way (hold, keys, the next turn, a prompt)
+    return false;
   }
 
   /** The VAD heard the caller start speaking `onsetAgoMs` ago: barge-in, a continued turn, or nothing (turn-taking.ts). */
@@ -64,6 +98,7 @@ export class CallerSide {
     this.speech.dropPrepared();
     const r = this.speech.reply;
     if (!r || this.state.is("ending")) return;
+    if (this.paused) return this.pause!.speechStarted(); // the same sound goes on, or more of it
     const decision = onCallerSpeechStart({
       reply: r.view(),
       onsetAgoMs,
@@ -72,15 +107,31 @@ export class CallerSide {
       graceMs: this.settings.continuationGraceMs,
     });
     if (decision === "continue_turn") this.speech.abandonReply(r);
-    else if (decision === "barge_in") {
+    else if (decision === "barge_in" && this.pause) {
+      this.pausedReply = r;
+      this.pausedAt = this.d.clock.now();
+      this.speech.pause(r);
+      this.pause.start(this.pausedAt - onsetAgoMs);
+    } else if (decision === "barge_in") {
       this.speech.cut(r, "barge-in");
       this.noWords.bargedIn();
     }
   }
 
+  /** The VAD heard `silenceMs` of silence inside the caller's speech (a pause, not yet its end). */
+  onSpeechPause(silenceMs: number): void {
+    if (this.paused) this.pause!.speechStopped(this.d.clock.now() - silenceMs, false);
+  }
+
+  /** The recogniser's words (an interim hypothesis or a final), before the turn logic sees them: they decide a paused barge-in. */
+  onWords(text: string, final: boolean): void {
+    if (this.paused || this.pause?.active === false) this.pause?.words(text, final);
+  }
+
   /** The VAD heard the caller stop `silenceMs` ago. */
   onSpeechEnd(silenceMs: number): void {
     if (this.state.is("on-hold")) return;
+    if (this.paused) this.pause!.speechStopped(this.d.clock.now() - silenceMs, true);
     this.detector.speechEnded(this.d.clock.now() - silenceMs);
     if (!this.speech.resumable) {
       // Speech start stopped the idle timer; a sound that brings no turn (a "hmm" without words, the

@@ -70,6 +70,13 @@ export interface ConversationSettings {
    * CONTINUATION_GRACE_MS, the default).
    */
   continuationGraceMs: number;
+  /**
+   * Barge-in pauses the reply instead of cutting it, until the caller's sound is known to be an
+   * interruption (src/pipeline/barge-in-pause.ts): a sound the VAD ended without words lets the reply
+   * go on this many ms after its onset (BARGE_IN_PAUSE_WAIT_MS, default there DEFAULT_PAUSE_WORDS_WAIT_MS).
+   * null: a barge-in cuts at once (the default here, so scripted tests see the cut at the onset).
+   */
+  bargeInPauseWaitMs: number | null;
   /** After a barge-in, if no words arrive within this many ms of the caller's speech ending, resume. */
   noWordsResumeMs: number;
   /**
@@ -106,6 +113,7 @@ export const DEFAULT_CONVERSATION: ConversationSettings = {
   shutdownText: "I am sorry, I have to end the call now. Please call again later. Goodbye.",
   sttLostText: "I am sorry, I cannot hear you properly right now. Please call again later. Goodbye.",
   backchannel: "resume",
+  bargeInPauseWaitMs: null,
   continuationGraceMs: CONTINUATION_GRACE_MS,
   noWordsResumeMs: 1500,
   noWordsMaxWaitMs: 6000,

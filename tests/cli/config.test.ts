@@ -63,6 +63,10 @@ describe("loadConfig", () => {
     });
     const c = loadConfig({ SIP_PUBLIC_IP: "203.0.113.7", CONTINUATION_GRACE_MS: "0", NO_WORDS_RESUME_MS: "800", NO_WORDS_MAX_WAIT_MS: "9000" }).conversation;
     expect(conversationSettings(c)).toMatchObject({ continuationGraceMs: 0, noWordsResumeMs: 800, noWordsMaxWaitMs: 9000 });
+    // BARGE_IN_PAUSE_WAIT_MS: 900 by default (src/pipeline/barge-in-pause.ts), "off" = cut at the onset.
+    expect(conversationSettings(def).bargeInPauseWaitMs).toBe(900);
+    expect(conversationSettings(loadConfig({ SIP_PUBLIC_IP: "203.0.113.7", BARGE_IN_PAUSE_WAIT_MS: "off" }).conversation).bargeInPauseWaitMs).toBeNull();
+    expect(conversationSettings(loadConfig({ SIP_PUBLIC_IP: "203.0.113.7", BARGE_IN_PAUSE_WAIT_MS: "0" }).conversation).bargeInPauseWaitMs).toBe(0);
     // A resume wait above the default maximum wait pulls the maximum up with it instead of failing.
     expect(loadConfig({ SIP_PUBLIC_IP: "203.0.113.7", NO_WORDS_RESUME_MS: "7000" }).conversation.noWordsMaxWaitMs).toBe(7000);
   });
@@ -207,6 +211,8 @@ describe("loadConfig", () => {
     [{ END_OF_TURN_SILENCE_MS: "300", END_OF_TURN_PAUSE_MS: "400" }, "END_OF_TURN_PAUSE_MS", /at most END_OF_TURN_SILENCE_MS \(300\), got 400/],
     [{ CONTINUATION_GRACE_MS: "2500" }, "CONTINUATION_GRACE_MS", /from 0 to 2000, got 2500/],
     [{ NO_WORDS_RESUME_MS: "soon" }, "NO_WORDS_RESUME_MS", /integer/],
+    [{ BARGE_IN_PAUSE_WAIT_MS: "4000" }, "BARGE_IN_PAUSE_WAIT_MS", /"off" or an integer from 0 to 3000, got "4000"/],
+    [{ BARGE_IN_PAUSE_WAIT_MS: "soon" }, "BARGE_IN_PAUSE_WAIT_MS", /"off" or an integer/],
     [{ NO_WORDS_RESUME_MS: "2000", NO_WORDS_MAX_WAIT_MS: "1000" }, "NO_WORDS_MAX_WAIT_MS", /at least NO_WORDS_RESUME_MS \(2000\), got 1000/],
     [{ NO_WORDS_MAX_WAIT_MS: "20000" }, "NO_WORDS_MAX_WAIT_MS", /from 200 to 15000/],
     [{ DRAIN_TIMEOUT_S: "abc" }, "DRAIN_TIMEOUT_S", /integer/],

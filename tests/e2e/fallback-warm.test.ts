@@ -61,7 +61,9 @@ test(
     const call = await placeCall(agent, {
       phrases: [PHRASE],
       leadSilenceMs: 1500,
-      listenMs: 7000,
+      // Turn A's error comes ~1 s after the phrase and the apology within APOLOGY_BOUND_MS of it; its first
+      // 600 ms are what is matched: 5.5 s of listening hold that with 2 s to spare (it was 7 s).
+      listenMs: 5500,
       during: async () => {
         // The greeting's audio has been sent in full; the next text (turn A's reply) gets the error.
         await waitUntil("the greeting's audio", () => allContexts(fakes.cartesia).slice(contexts).some((c) => c.ctx.done));

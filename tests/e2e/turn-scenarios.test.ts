@@ -5,7 +5,8 @@
  * scenario's expected events are checked from the call record (GET /calls/:id) and the capture on lo.
  *
  * Scenarios (one agent per group, groups run concurrently, calls of a group one after the other):
- *   A  interruption during the greeting; backchannels over the greeting; a short quiet interruption
+ *   A  interruption during the greeting; backchannels over the greeting (a pause, not a barge-in); a
+ *      short quiet interruption
  *   B  interruption during a long reply, then goodbye and the agent's BYE; a mid-sentence pause
  *   C  echo of the agent's audio at −20 dB with 40 ms and 200 ms delay (live echo path); a 700 ms pause
  *      after a dangling word ("I'd like to book a …")
@@ -18,6 +19,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { describeSipp } from "../support/sipp.ts";
 import { speechPcm8k } from "../support/speech.ts";
+import { encodeG711, G711_SILENCE } from "../support/g711.ts";
 import {
   agentSpeech,
   agentTurns,
@@ -517,7 +519,7 @@ describe("turn-taking over real calls", () => {
     row(`${bursts.length} noise/cough bursts 90–200 ms, −3 dBFS`, "no barge-in, greeting whole, no turn", call, a, null);
   });
 
-  test("backchannels: one the VAD misses is ignored; one that interrupts → the agent resumes where it stopped", () => {
+  test("backchannels: one the VAD misses is ignored; one the VAD hears pauses the agent, which goes on from the same sample", async () => {
     const call = callOf("backchannel");
     const a = analyseCall(call);
     const [mhm, okay] = call.caller.items;
@@ -527,22 +529,38 @@ describe("turn-taking over real calls", () => {
     const r = call.record;
     // The soft "mhm" does not stop the agent, and its transcript does not start a new reply.
     expect(a.stopAfter(mhm!.onsetMs)!).toBeGreaterThan(1000);
+    // The "okay" stops the agent's audio as fast as a barge-in did (src/pipeline/barge-in-pause.ts)…
     const stop = a.stopAfter(okay!.onsetMs)!;
     expect(stop).toBeLessThan(MAX_STOP_MS);
-    expect(r.bargeIns, JSON.stringify(r.turns)).toBe(1);
+    // …but it is no barge-in: no cut, no resumed rest, no new reply (session 9: cut, then the rest re-synthesised).
+    expect(r.bargeIns, JSON.stringify(r.turns)).toBe(0);
     expect(callerTurns(r).map((t) => t.text)).toEqual(["mhm", "okay"]);
     const ag = agentTurns(r);
-    expect(ag.map((t) => !!t.interrupted)).toEqual([true, false]);
-    // No new reply was generated: the interrupted greeting went on from where the caller stopped it.
+    expect(ag.map((t) => [t.text, !!t.interrupted])).toEqual([[GREETING_LONG, false]]);
     expect(call.llmRequests).toBe(1);
-    expect(`${ag[0].text} ${ag[1].text}`).toBe(GREETING_LONG);
-    expect(call.logs.filter((l) => l.msg === "resuming interrupted reply").map((l) => l.why)).toEqual(["backchannel"]);
-    expect(call.logs.filter((l) => l.msg === "backchannel while the agent speaks")).toHaveLength(1);
-    // Capture: the greeting stopped, then went on within 3 s (the logs above say it was the backchannel
-    // that resumed it; on one loaded core the gap was 2.08 s once, against a bound of 2 s).
-    expect(a.agentSpurts).toHaveLength(2);
-    expect(a.agentSpurts[1]!.startMs - a.agentSpurts[0]!.endMs).toBeLessThan(3000);
-    row("backchannels “mhm” (STT only), “okay”", `1st ignored; 2nd cut < ${MAX_STOP_MS} ms then resumed, no new reply`, call, a, stop);
+    // Its words, or (the scripted final comes 520 ms after slt's last sound) the words wait without them.
+    expect(call.logs.filter((l) => l.msg === "barge-in: reply goes on")).toHaveLength(1);
+    expect(call.logs.filter((l) => l.msg === "resuming interrupted reply")).toEqual([]);
+    expect(call.logs.filter((l) => l.msg === "backchannel while the agent speaks")).toHaveLength(2);
+    // Capture: the greeting paused, then went on within 3 s (timing slack for a loaded core; the
+    // benchmark reports the gap), every audio frame of it once and in order — the same sample on. (The
+    // talkspurt count is not asserted: on a loaded core a late sentence from TTS splits one more, 3
+    // instead of 2 once with bench:load running beside it.)
+    const paused = a.agentSpurts.indexOf(a.spurtAt(a.arrivalOfFileMs(okay!.onsetMs))!);
+    const story = JSON.stringify({ spurts: a.agentSpurts, pauses: call.logs.filter((l) => l.msg.startsWith("barge-in")).map((l) => [l.msg, l.time]) });
+    expect(a.agentSpurts[paused + 1]!.startMs - a.agentSpurts[paused]!.endMs, story).toBeLessThan(3000);
+    const silence = G711_SILENCE.mulaw;
+    const ref = encodeG711(await agentSpeech(GREETING_LONG), "mulaw");
+    const want: string[] = [];
+    for (let f = 0; f * 160 < ref.length; f++) {
+      const fr = new Uint8Array(160).fill(silence);
+      fr.set(ref.subarray(f * 160, f * 160 + 160));
+      if (fr.some((b) => b !== silence)) want.push(fr.join(","));
+    }
+    const sent = [...call.fromAgent.audioPackets].sort((x, y) => x.extSeq - y.extSeq).filter((p) => p.payload.some((b) => b !== silence));
+    expect(sent.map((p) => p.payload.join(",")).findIndex((k, i) => k !== want[i]), story).toBe(-1);
+    expect(sent).toHaveLength(want.length);
+    row("backchannels “mhm” (STT only), “okay”", `1st ignored; 2nd paused < ${MAX_STOP_MS} ms, then on from the same sample, no barge-in`, call, a, stop);
   });
 
   const SILENT: Record<string, string> = {

@@ -242,7 +242,8 @@ export type CallerItem =
       label?: string;
     }
   /** Any PCM, e.g. the agent's greeting as echo. */
-  | { kind: "pcm"; atMs: number; pcm: Int16Array; gainDb?: number; label: string };
+  /** Prepared audio; `words`: what the STT "recognises" (default nothing). */
+  | { kind: "pcm"; atMs: number; pcm: Int16Array; gainDb?: number; label: string; words?: string | null };
 
 export interface PlacedItem {
   label: string;
@@ -345,6 +346,7 @@ export async function buildCallerAudio(items: CallerItem[], totalMs: number): Pr
       label = it.label ?? `${it.shape ?? "flat"} ${it.color ?? "pink"} ${it.durMs} ms`;
     } else {
       pcm = scale(it.pcm, it.gainDb ?? 0);
+      words = it.words ?? null;
       label = it.label;
     }
     const at = Math.round((it.atMs * RATE) / 1000);

@@ -1,0 +1,199 @@
+/**
+ * A barge-in that pauses the reply until its sound is known (src/pipeline/barge-in-pause.ts): the
+ * decision as a table, and the conversation on the scripted fakes (src/providers/fake), the real audio
+ * output (Playout on the Pacer) and a fake clock — a backchannel or a sound without words goes on from
+ * the same sample, words or long speech cut as a barge-in did before.
+ */
+import { describe, expect, test } from "bun:test";
+import { FakeClock } from "../../src/util/clock";
+import { silentLogger } from "../../src/util/log";
+import { AgentCall, type SpeechDetector, type SpeechEvents } from "../../src/pipeline/agent-call";
+import { BACKCHANNEL_MAX_SPEECH_MS, duringPause, PAUSE_MAX_MS } from "../../src/pipeline/barge-in-pause";
+import { Playout } from "../../src/media/playout";
+import { Pacer } from "../../src/rtp/pacer";
+import type { CallRecord } from "../../src/pipeline/call-record";
+import { FakeLlm, FakeStt, FakeTts } from "../../src/providers/fake";
+import type { LlmChunk } from "../../src/providers/types";
+
+describe("duringPause", () => {
+  const base = { speechMs: 400, callerSpeaking: false, silentMs: 0, sinceOnsetMs: 500, ended: false, words: "", pausedMs: 400, wordsWaitMs: 900 };
+  test.each([
+    ["words that are not a backchannel cut at once, even mid-speech", { callerSpeaking: true, words: "wait" }, "cut"],
+    ["an interim that grows past a backchannel cuts", { words: "okay so what" }, "cut"],
+    ["speech longer than a backchannel cuts, words or not", { callerSpeaking: true, speechMs: BACKCHANNEL_MAX_SPEECH_MS + 1 }, "cut"],
+    ["a backchannel that goes on too long cuts", { speechMs: BACKCHANNEL_MAX_SPEECH_MS + 1, words: "uh huh" }, "cut"],
+    ["the pause at its limit cuts", { pausedMs: PAUSE_MAX_MS }, "cut"],
+    ["still speaking, short, no words: wait", { callerSpeaking: true }, "wait"],
+    ["still speaking, a backchannel so far: wait for the end", { callerSpeaking: true, words: "yeah" }, "wait"],
+    ["quiet, a backchannel: go on at once", { silentMs: 10, words: "uh huh" }, "unpause"],
+    ["quiet, a backchannel, the speech not ended yet (a pause): go on at once", { silentMs: 160, words: "okay" }, "unpause"],
+    ["ended, no words yet, within the words wait from the onset: wait", { silentMs: 400, sinceOnsetMs: 899, ended: true }, "wait"],
+    ["ended, no words, the words wait over: go on", { silentMs: 500, sinceOnsetMs: 900, ended: true }, "unpause"],
+    ["a pause in the speech without words (a comma): wait, however long", { silentMs: 700, sinceOnsetMs: 1100 }, "wait"],
+  ] as const)("%s", (_, x, want) => {
+    expect(duringPause({ ...base, ...x })).toBe(want);
+  });
+});
+
+class ScriptedVad implements SpeechDetector {
+  ev: SpeechEvents | null = null;
+  heldBackground = false;
+  agentSpeaking = false;
+  setAgentSpeaking(v: boolean) {
+    this.agentSpeaking = v;
+  }
+  listen(e: SpeechEvents) {
+    this.ev = e;
+  }
+  push() {}
+}
+
+const GREETING = "one two three four five six seven eight nine ten eleven twelve thirteen fourteen.";
+const text = (t: string): LlmChunk => ({ type: "text", text: t });
+
+/** The greeting (25 ms of audio per character: 2 s), a reply; barge-in pauses with a 900 ms words wait. */
+function setup() {
+  const clock = new FakeClock();
+  const sent: number[] = []; // per tick: 1 audio, 0 silence
+  const playout = new Playout({ sink: { sendFrame: (p) => (sent.push(p.some((b) => b !== 0xff) ? 1 : 0), true) }, codec: "PCMU" });
+  const pacer = new Pacer({ clock });
+  pacer.add(playout);
+  const stt = new FakeStt();
+  const llm = new FakeLlm({ replies: [[text(GREETING)], [text("Of course.")]], clock });
+  const tts = new FakeTts({ clock, msPerChar: 25 });
+  const vad = new ScriptedVad();
+  const record: CallRecord = { id: "c1", sipCallId: "x", direction: "inbound", from: "a", to: "b", state: "connected", startedAt: "", turns: [], bargeIns: 0 };
+  const call = new AgentCall({
+    record,
+    clock,
+    log: silentLogger,
+    stt,
+    llm,
+    tts,
+    system: "test",
+    tools: [],
+    output: playout,
+    vad,
+    codec: "PCMU",
+    settings: { endpointing: { minSilenceMs: 900, maxSilenceMs: 1600 }, bargeInPauseWaitMs: 900 },
+    hangup: () => {},
+  });
+  const frame = { pcm: new Int16Array(160), payload: new Uint8Array(160), codec: "PCMU" as const };
+  const run = async (ms: number) => {
+    for (let t = 0; t < ms; t += 10) {
+      clock.advance(10);
+      call.onAudioFrame(frame);
+      for (let i = 0; i < 5; i++) await Promise.resolve();
+    }
+  };
+  const final = (t: string) => stt.streams[0]!.emit({ type: "final", text: t, speechFinal: true });
+  const interim = (t: string) => stt.streams[0]!.emit({ type: "interim", text: t });
+  const audioMs = () => sent.reduce((a, b) => a + b, 0) * 20;
+  return { clock, playout, pacer, stt, llm, vad, record, call, run, final, interim, audioMs, sent };
+}
+
+describe("a paused barge-in in the conversation", () => {
+  test("a backchannel: paused at the onset, on again at its end from the same sample; no barge-in, no reply, the whole greeting heard", async () => {
+    const s = setup();
+    await s.call.start();
+    await s.run(600);
+    const before = s.audioMs();
+    s.vad.ev!.onSpeechStart(80);
+    await s.run(20);
+    expect(s.playout.isPaused).toBe(true);
+    const atPause = s.audioMs();
+    expect(atPause - before).toBeLessThanOrEqual(40); // at most the frame on its way
+    await s.run(300); // "uh-huh" goes on
+    expect(s.audioMs()).toBe(atPause);
+    // Paused is still "speaking" to the VAD: its barge-in rules keep watching a caller who goes on.
+    expect(s.vad.agentSpeaking).toBe(true);
+    s.final("Uh huh."); // the recogniser's words, then the VAD's pause (160 ms of silence)
+    await s.run(10);
+    expect(s.playout.isPaused).toBe(true);
+    s.vad.ev!.onSpeechPause!(160);
+    expect(s.playout.isPaused).toBe(false);
+    await s.run(3000);
+    s.vad.ev!.onSpeechEnd(500);
+    await s.run(2000);
+    expect(s.record.bargeIns).toBe(0);
+    expect(s.llm.requests).toHaveLength(1);
+    const agent = s.record.turns.find((t) => t.speaker === "agent")!;
+    expect(agent.interrupted).toBeFalsy();
+    expect(agent.text).toBe(GREETING);
+    expect(s.audioMs()).toBe(Math.ceil((GREETING.length * 25) / 20) * 20); // every frame once
+    s.call.stop();
+    s.pacer.stop();
+  });
+
+  test("a sound without words: on again once the VAD ended it and the words wait (900 ms from its onset) is over", async () => {
+    const s = setup();
+    await s.call.start();
+    await s.run(600);
+    const onset = s.clock.now() - 80;
+    s.vad.ev!.onSpeechStart(80);
+    await s.run(200);
+    s.vad.ev!.onSpeechEnd(0); // a 280 ms cough
+    await s.run(onset + 890 - s.clock.now());
+    expect(s.playout.isPaused).toBe(true);
+    await s.run(20);
+    expect(s.playout.isPaused).toBe(false);
+    await s.run(3000);
+    expect(s.record.bargeIns).toBe(0);
+    expect(s.record.turns[0]!.text).toBe(GREETING);
+    s.call.stop();
+    s.pacer.stop();
+  });
+
+  test("words that are not a backchannel (an interim) cut it: a barge-in, heard = what went out before the pause", async () => {
+    const s = setup();
+    await s.call.start();
+    await s.run(600);
+    s.vad.ev!.onSpeechStart(80);
+    await s.run(20);
+    const heardMs = s.audioMs();
+    await s.run(200);
+    s.interim("wait I");
+    await s.run(10);
+    expect(s.playout.isPaused).toBe(false); // cut: the output was cleared
+    expect(s.record.bargeIns).toBe(1);
+    await s.run(500);
+    expect(s.audioMs()).toBe(heardMs);
+    const agent = s.record.turns[0]!;
+    expect(agent.interrupted).toBe(true);
+    expect(GREETING.startsWith(agent.text)).toBe(true);
+    expect(agent.text.length).toBeLessThan(GREETING.length / 2);
+    s.call.stop();
+    s.pacer.stop();
+  });
+
+  test("speech longer than a backchannel cuts it without words", async () => {
+    const s = setup();
+    await s.call.start();
+    await s.run(600);
+    s.vad.ev!.onSpeechStart(80);
+    await s.run(BACKCHANNEL_MAX_SPEECH_MS - 100);
+    expect(s.record.bargeIns).toBe(0);
+    await s.run(40);
+    expect(s.record.bargeIns).toBe(1);
+    s.call.stop();
+    s.pacer.stop();
+  });
+
+  test("words arriving after it went on for want of words still cut it at once", async () => {
+    const s = setup();
+    await s.call.start();
+    await s.run(600);
+    s.vad.ev!.onSpeechStart(80);
+    await s.run(300);
+    s.vad.ev!.onSpeechEnd(0);
+    await s.run(700);
+    expect(s.playout.isPaused).toBe(false);
+    expect(s.playout.isPlaying).toBe(true);
+    s.final("Sorry, one question.");
+    await s.run(10);
+    expect(s.record.bargeIns).toBe(1);
+    expect(s.playout.isPlaying).toBe(false);
+    s.call.stop();
+    s.pacer.stop();
+  });
+});
