@@ -66,11 +66,11 @@ function digitsConfig(env: Env): ConversationConfig["digits"] {
   };
 }
 
-/** BARGE_IN_PAUSE_WAIT_MS: "off", or 0–3000 ms; default src/pipeline/barge-in-pause.ts DEFAULT_PAUSE_WORDS_WAIT_MS (900). */
+/** BARGE_IN_PAUSE_WAIT_MS: "off", or 0–2000 ms (barge-in-pause.ts PAUSE_MAX_MS); default src/pipeline/barge-in-pause.ts DEFAULT_PAUSE_WORDS_WAIT_MS (900). */
 function pauseWait(env: Env): number | null {
   const v = str(env, "BARGE_IN_PAUSE_WAIT_MS");
   if (v === "off") return null;
-  if (v !== undefined && (!/^\d+$/.test(v) || Number(v) > 3000)) throw new ConfigError("BARGE_IN_PAUSE_WAIT_MS", `expected "off" or an integer from 0 to 3000, got "${v}"`);
+  if (v !== undefined && (!/^\d+$/.test(v) || Number(v) > 2000)) throw new ConfigError("BARGE_IN_PAUSE_WAIT_MS", `expected "off" or an integer from 0 to 2000, got "${v}"`);
   return v === undefined ? DEFAULT_PAUSE_WORDS_WAIT_MS : Number(v);
 }
 

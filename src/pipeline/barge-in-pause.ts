@@ -37,7 +37,7 @@ import { isBackchannel } from "./backchannel";
  */
 export const BACKCHANNEL_MAX_SPEECH_MS = 1200;
 
-/** A pause is never longer than this (ms): then it is a cut. */
+/** A pause is never longer than this (ms): then it is a cut (so BARGE_IN_PAUSE_WAIT_MS is at most this). */
 export const PAUSE_MAX_MS = 2000;
 
 /**
@@ -61,8 +61,6 @@ export function duringPause(x: {
   /** Caller speech so far (speaking) or onset → its end, ms. */
   speechMs: number;
   callerSpeaking: boolean;
-  /** Since the caller went quiet, ms (0 while speaking). */
-  silentMs: number;
   /** Since the onset of the caller's sound, ms. */
   sinceOnsetMs: number;
   /** The VAD ended the caller's speech (not only a pause in it). */
@@ -174,7 +172,6 @@ export class BargeInPause {
     const x = {
       speechMs: (speaking ? now : this.quietAt) - this.onsetAt,
       callerSpeaking: speaking,
-      silentMs: speaking ? 0 : now - this.quietAt,
       sinceOnsetMs: now - this.onsetAt,
       ended: this.ended,
       words,

@@ -211,7 +211,7 @@ describe("loadConfig", () => {
     [{ END_OF_TURN_SILENCE_MS: "300", END_OF_TURN_PAUSE_MS: "400" }, "END_OF_TURN_PAUSE_MS", /at most END_OF_TURN_SILENCE_MS \(300\), got 400/],
     [{ CONTINUATION_GRACE_MS: "2500" }, "CONTINUATION_GRACE_MS", /from 0 to 2000, got 2500/],
     [{ NO_WORDS_RESUME_MS: "soon" }, "NO_WORDS_RESUME_MS", /integer/],
-    [{ BARGE_IN_PAUSE_WAIT_MS: "4000" }, "BARGE_IN_PAUSE_WAIT_MS", /"off" or an integer from 0 to 3000, got "4000"/],
+    [{ BARGE_IN_PAUSE_WAIT_MS: "2500" }, "BARGE_IN_PAUSE_WAIT_MS", /"off" or an integer from 0 to 2000, got "2500"/],
     [{ BARGE_IN_PAUSE_WAIT_MS: "soon" }, "BARGE_IN_PAUSE_WAIT_MS", /"off" or an integer/],
     [{ NO_WORDS_RESUME_MS: "2000", NO_WORDS_MAX_WAIT_MS: "1000" }, "NO_WORDS_MAX_WAIT_MS", /at least NO_WORDS_RESUME_MS \(2000\), got 1000/],
     [{ NO_WORDS_MAX_WAIT_MS: "20000" }, "NO_WORDS_MAX_WAIT_MS", /from 200 to 15000/],

@@ -16,7 +16,7 @@ import { FakeLlm, FakeStt, FakeTts } from "../../src/providers/fake";
 import type { LlmChunk } from "../../src/providers/types";
 
 describe("duringPause", () => {
-  const base = { speechMs: 400, callerSpeaking: false, silentMs: 0, sinceOnsetMs: 500, ended: false, words: "", pausedMs: 400, wordsWaitMs: 900 };
+  const base = { speechMs: 400, callerSpeaking: false, sinceOnsetMs: 500, ended: false, words: "", pausedMs: 400, wordsWaitMs: 900 };
   test.each([
     ["words that are not a backchannel cut at once, even mid-speech", { callerSpeaking: true, words: "wait" }, "cut"],
     ["an interim that grows past a backchannel cuts", { words: "okay so what" }, "cut"],
@@ -25,11 +25,11 @@ describe("duringPause", () => {
     ["the pause at its limit cuts", { pausedMs: PAUSE_MAX_MS }, "cut"],
     ["still speaking, short, no words: wait", { callerSpeaking: true }, "wait"],
     ["still speaking, a backchannel so far: wait for the end", { callerSpeaking: true, words: "yeah" }, "wait"],
-    ["quiet, a backchannel: go on at once", { silentMs: 10, words: "uh huh" }, "unpause"],
-    ["quiet, a backchannel, the speech not ended yet (a pause): go on at once", { silentMs: 160, words: "okay" }, "unpause"],
-    ["ended, no words yet, within the words wait from the onset: wait", { silentMs: 400, sinceOnsetMs: 899, ended: true }, "wait"],
-    ["ended, no words, the words wait over: go on", { silentMs: 500, sinceOnsetMs: 900, ended: true }, "unpause"],
-    ["a pause in the speech without words (a comma): wait, however long", { silentMs: 700, sinceOnsetMs: 1100 }, "wait"],
+    ["quiet, a backchannel: go on at once", { words: "uh huh" }, "unpause"],
+    ["quiet, a backchannel, the speech not ended yet (a pause): go on at once", { words: "okay" }, "unpause"],
+    ["ended, no words yet, within the words wait from the onset: wait", { sinceOnsetMs: 899, ended: true }, "wait"],
+    ["ended, no words, the words wait over: go on", { sinceOnsetMs: 900, ended: true }, "unpause"],
+    ["a pause in the speech without words (a comma): wait, however long", { sinceOnsetMs: 1100 }, "wait"],
   ] as const)("%s", (_, x, want) => {
     expect(duringPause({ ...base, ...x })).toBe(want);
   });
