@@ -13,7 +13,8 @@
  *   bun run bench:load --admission                      keep the agent's headroom admission on (503 when loaded)
  *   bun run bench:load --compare /tmp/old-agent --cloud 30 --offline "" --repeat 2
  *        before/after on the same machine minutes apart: each N runs the old binary then dist/voice-agent,
- *        `--repeat` times (rows labelled before/after; the ratio of their CPU is what to quote)
+ *        `--repeat` times, every other repeat in the other order (rows labelled before/after; the ratio of
+ *        their CPU, over an even number of repeats, is what to quote)
  *   bun run bench:load --offline 1 --cloud "" --agent-log /tmp/logs    the agent's log of each row, as JSON lines
  *   bun run bench:load --tts-continuations overlap      the TTS fake counts each sentence's time to first audio from
  *        its arrival (Cartesia streams text in and audio out at once) instead of after the previous sentence's audio
@@ -73,7 +74,9 @@ try {
           : [{}];
       let failed = false;
       for (let k = 0; k < Math.max(1, Number(opt.repeat)); k++) {
-        for (const { binary, label, extra } of runs) {
+        // Every other repeat runs the pair the other way round: the row run second cost more CPU in 7 of 8
+        // pairs at 200 calls (6 Dec 2026), whichever binary it was: one order alone biases the ratio.
+        for (const { binary, label, extra } of k % 2 === 1 ? [...runs].reverse() : runs) {
           const row = await runLoad({ pipeline, calls, holdS, rate: Number(opt.rate), pin: !opt["no-pin"], admission: opt.admission, bargeIn: opt["barge-in"], ttsContinuations, callerNoiseDbfs, env: { ...env, ...extra }, binary, agentLog: opt["agent-log"] ? `${opt["agent-log"]}/${pipeline}-${calls}-${label ?? "run"}-${k}.jsonl` : undefined, progress: (l) => console.log(l) });
           row.label = label;
           rows.push(row);
