@@ -190,7 +190,7 @@ export class BargeInPause {
     }
     const noWords = !words.trim();
     this.clear();
-    if (d === "cut") return this.act.cut(words.trim() ? "words" : "long_speech");
+    if (d === "cut") return this.act.cut(words.trim() && !isBackchannel(words) ? "words" : "long_speech");
     if (noWords) this.lateUntil = now + LATE_WORDS_MS;
     this.act.unpause(noWords ? "no_words" : "backchannel");
   }

@@ -49,6 +49,14 @@ export class CallerSide {
   /** The reply the pause holds (or held, for words arriving late). */
   private pausedReply: SpeechHandle | null = null;
   private pausedAt = 0;
+  /**
+   * A paused barge-in was confirmed as an interruption (words, or speech longer than a backchannel): the
+   * words that follow are this caller's, not background (`backgroundWords`), until a turn that is not a
+   * backchannel is answered. Without it, "okay" and a question 100 ms after it (one sound to the VAD,
+   * confirmed at 1.2 s) resumed the reply on the "okay" final and then took the question, heard while the
+   * resumed rest played, for background: never answered (session 10 probe, compiled binary, 3 of 4 calls).
+   */
+  private confirmedCaller = false;
 
   constructor(o: CallerSideDeps) {
     this.d = o.d;
@@ -74,6 +82,7 @@ export class CallerSide {
               this.pausedReply = null;
               if (!r || r !== this.speech.reply || r.interrupted) return;
               this.d.log.info({ callId: this.d.record.id, why }, "barge-in confirmed");
+              this.confirmedCaller = true;
               this.speech.cut(r, "barge-in");
               this.noWords.bargedIn();
             },
@@ -216,7 +225,9 @@ export class CallerSide {
       this.d.log.info({ callId: this.d.record.id }, "backchannel while the agent speaks");
       return;
     }
-    if (backgroundWords(this.d, turn.text)) return; // on the record, not answered, the agent goes on
+    // On the record, not answered, the agent goes on — unless the caller's interruption was confirmed.
+    if (!this.confirmedCaller && backgroundWords(this.d, turn.text)) return;
+    this.confirmedCaller = false;
     this.speech.resumable = null;
     this.speech.startReply(turn.text, {
       speechEndAt: turn.speechEndAt,

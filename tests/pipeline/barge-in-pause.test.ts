@@ -196,4 +196,25 @@ describe("a paused barge-in in the conversation", () => {
     s.call.stop();
     s.pacer.stop();
   });
+  test("a backchannel run straight into a question: confirmed, and the question is answered though the VAD held it as background", async () => {
+    const s = setup();
+    await s.call.start();
+    await s.run(600);
+    s.vad.ev!.onSpeechStart(80);
+    await s.run(BACKCHANNEL_MAX_SPEECH_MS); // "Okay" and, 100 ms on, a question: one sound, past a backchannel's length
+    expect(s.record.bargeIns).toBe(1);
+    s.final("Okay."); // its own final: a backchannel turn resumes the cut reply's rest (as without the pause)
+    s.vad.ev!.onSpeechEnd(0);
+    await s.run(300);
+    expect(s.playout.isPlaying).toBe(true); // the rest (1.4 s of audio) plays
+    // The question's words, while the resumed rest plays, from speech the VAD held as background (live:
+    // the caller-level rule during the pause). Before the fix: "not answered".
+    s.vad.heldBackground = true;
+    s.final("Can I renew a book by phone?");
+    await s.run(2500);
+    expect(s.llm.requests).toHaveLength(2);
+    expect(s.record.turns.some((t) => t.speaker === "agent" && t.text === "Of course.")).toBe(true);
+    s.call.stop();
+    s.pacer.stop();
+  });
 });
