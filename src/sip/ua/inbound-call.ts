@@ -3,7 +3,7 @@ import { Dialog } from "../dialog/index.ts";
 import { buildResponse, generateTag, type NameAddr, type SipRequest, type SipResponse } from "../message/index.ts";
 import type { InviteServerTransaction } from "../transaction/index.ts";
 import type { Address } from "../transport/index.ts";
-import { CallBase, type CallState, type CommonCallEvents } from "./call-base.ts";
+import { CallBase, safe, type CallState, type CommonCallEvents } from "./call-base.ts";
 import type { UaContext } from "./context.ts";
 import { sdpBodyOf } from "../message/body.ts";
 import { SUPPORTED_ROWS } from "./extensions.ts";
@@ -213,6 +213,34 @@ export class InboundCall extends CallBase<InboundCallEvents> {
     }
     if (this.state !== "answered") return;
     void this.endWithBye("no_ack");
+  }
+
+  /**
+   * Gives up waiting for the ACK of our 2xx before 64·T1, because the agent needs the place for a new
+   * call (src/call/inbound.ts decides when). Only in "answered" (200 sent, no ACK yet); returns false and
+   * does nothing otherwise. Stops the 2xx retransmissions, sends one BYE and ends the call with
+   * "no_ack".
+   *
+   * §13.3.1.4: "If the server retransmits the 2xx response for 64*T1 seconds without receiving an ACK,
+   * the dialog is confirmed, but the session SHOULD be terminated. This is accomplished with a BYE" —
+   * the same end, sooner. The BYE goes out once and is not retransmitted (no client transaction, no
+   * Timer E): a peer that never ACKed has not shown it asked for this call (UDP sources are forged), so
+   * the address it names gets at most this one datagram more, never a retransmission schedule. A real
+   * caller whose ACKs were lost learns from it that the call is over; its answer (200 or 481) matches no
+   * transaction and is dropped.
+   */
+  giveUp(): boolean {
+    if (this.state !== "answered") return false;
+    this.tx.stopRetransmitting();
+    const d = this.dialog;
+    const bye = d?.createRequest("BYE", { headers: [["User-Agent", this.ctx.userAgent]] });
+    const dest = bye && safe(() => d!.nextHop(bye));
+    if (bye && dest) {
+      this.ctx.addVia(bye);
+      this.ctx.transport.send(bye, dest);
+    }
+    this.end("no_ack");
+    return true;
   }
 
   protected override onAck(ack: SipRequest): void {
