@@ -84,7 +84,8 @@ export class InboundCall extends CallBase<InboundCallEvents> {
   /**
    * Answers with `answerSdp`. With `answerDelayMs > 0`, sends 180 Ringing (To-tag, Contact,
    * Record-Route) and waits that long first. The 200 OK (same To-tag, Contact, Record-Route copied,
-   * SDP) is retransmitted T1, 2T1 … ≤ T2 until the ACK; no ACK within 64·T1 → BYE, ended("no_ack").
+   * SDP) is retransmitted T1, 2T1 … ≤ T2 until the ACK; no ACK within 64·T1 → one BYE (not
+   * retransmitted), ended("no_ack").
    * Returns false (and does nothing) unless the call is still "offered".
    * §13.3.1.4: "If the INVITE request contained an offer, and the UAS had not yet sent an answer, the
    * 2xx MUST contain an answer. If the INVITE did not contain an offer, the 2xx MUST contain an offer"
@@ -204,15 +205,22 @@ export class InboundCall extends CallBase<InboundCallEvents> {
   /**
    * @internal INVITE server transaction: 64·T1 without ACK for our 200. §13.3.1.4: "If the server
    * retransmits the 2xx response for 64*T1 seconds without receiving an ACK, the dialog is confirmed,
-   * but the session SHOULD be terminated. This is accomplished with a BYE".
+   * but the session SHOULD be terminated. This is accomplished with a BYE". The BYE goes out once, not
+   * retransmitted (see {@link giveUp}: a peer that never ACKed may be a forged address).
    */
   noAck(): void {
     if (this.pendingBye) {
-      this.sendPendingBye();
+      // We hung up before the ACK (§15) and it never came: the same single BYE, then done.
+      const resolve = this.pendingBye;
+      this.pendingBye = undefined;
+      this.byeOnce();
+      this.releaseDialog();
+      resolve();
       return;
     }
     if (this.state !== "answered") return;
-    void this.endWithBye("no_ack");
+    this.byeOnce();
+    this.end("no_ack");
   }
 
   /**
@@ -232,15 +240,23 @@ export class InboundCall extends CallBase<InboundCallEvents> {
   giveUp(): boolean {
     if (this.state !== "answered") return false;
     this.tx.stopRetransmitting();
+    this.byeOnce();
+    this.end("no_ack");
+    return true;
+  }
+
+  /**
+   * One BYE in the dialog straight to the transport: no client transaction, so no Timer E retransmission
+   * and no Timer F wait; its answer matches nothing and is dropped. Only for a dialog whose 2xx was never
+   * ACKed (§13.3.1.4's BYE), where the peer may not exist or may be someone else's forged address.
+   */
+  private byeOnce(): void {
     const d = this.dialog;
     const bye = d?.createRequest("BYE", { headers: [["User-Agent", this.ctx.userAgent]] });
     const dest = bye && safe(() => d!.nextHop(bye));
-    if (bye && dest) {
-      this.ctx.addVia(bye);
-      this.ctx.transport.send(bye, dest);
-    }
-    this.end("no_ack");
-    return true;
+    if (!bye || !dest) return;
+    this.ctx.addVia(bye);
+    this.ctx.transport.send(bye, dest);
   }
 
   protected override onAck(ack: SipRequest): void {
