@@ -8,7 +8,8 @@
  * with an interval that starts at T1 seconds and doubles for each retransmission until it reaches T2
  * seconds"; "If the server retransmits the 2xx response for 64*T1 seconds without receiving an ACK, the
  * dialog is confirmed, but the session SHOULD be terminated"). The port then returns to the pool when
- * the SIP layer ends the call ("no_ack", Timer H = 64·T1).
+ * the SIP layer ends the call ("no_ack", Timer H = 64·T1), or sooner when a new INVITE needs its place
+ * ("ack_given_up", ./unconfirmed.ts).
  *
  * Every path out of set-up releases what it took: CANCEL or BYE at any await point (the session is
  * released by the SIP "ended" event and each await is followed by a check), a failing prompt read (500),
@@ -36,6 +37,8 @@ import type { CallObserver } from "./observer";
 import { CallSession, newCallRecord } from "./session";
 import { transferHook, type TransferTargets } from "./transfer";
 import type { BridgeLegs } from "./bridge-leg";
+import { ackGraceMs, DEFAULT_MAX_PENDING_PER_SOURCE, PENDING_RETRY_AFTER_S, pendingLimitPerSource, UnconfirmedCalls } from "./unconfirmed";
+import { T1 } from "../sip";
 
 export interface InboundCallsOptions {
   log: Logger;
@@ -53,8 +56,17 @@ export interface InboundCallsOptions {
   mode: string;
   /** SIP_TRUSTED_IPS: when non-empty, INVITEs from other addresses get 403. */
   trustedIps: readonly string[];
-  /** Draining, MAX_CALLS over both directions, degraded: the decision OPTIONS answers share (./admission.ts). */
+  /**
+   * Draining, MAX_CALLS over both directions, degraded: the decision OPTIONS answers share (./admission.ts).
+   * Its `active` must count confirmed calls only, not {@link InboundCalls.unconfirmed} ones: those take
+   * the places left and are given up for a new INVITE (./unconfirmed.ts).
+   */
   admission: Pick<Admission, "verdict" | "capacity">;
+  /**
+   * How long (ms) after our 2xx an unconfirmed call keeps its place against a new INVITE; default
+   * {@link ackGraceMs}(T1) = 4 s (the agent passes 8·SIP_T1_MS).
+   */
+  ackGraceMs?: number;
   /**
    * SIP_MAX_PENDING_PER_SOURCE: calls offered but not yet confirmed by an ACK that one source IP address
    * may hold at once (default {@link DEFAULT_MAX_PENDING_PER_SOURCE}); further INVITEs from it get 503.
@@ -81,21 +93,6 @@ export interface InboundCallsOptions {
   bridgeLegs?: BridgeLegs;
 }
 
-/** SIP_MAX_PENDING_PER_SOURCE default: a trunk ACKs our 2xx within milliseconds, so it rarely has more than a few pending. */
-export const DEFAULT_MAX_PENDING_PER_SOURCE = 10;
-/** Retry-After (s) on the 503 for a source over its pending limit: its pending calls resolve within Timer H (32 s). */
-export const PENDING_RETRY_AFTER_S = 5;
-
-/**
- * How many unconfirmed (offered, answered but not ACKed) calls one source address may hold:
- * `maxPerSource`, but never more than half of `capacity` (MAX_CALLS), and at least 1. An INVITE that is
- * answered but never ACKed holds a slot for 64·T1 = 32 s (RFC 3261 §13.3.1.4, Timer H); without this a
- * single source inside its rate limit could hold every MAX_CALLS slot and get real callers 503.
- */
-export function pendingLimitPerSource(maxPerSource: number, capacity: number): number {
-  return Math.max(1, Math.min(maxPerSource, Math.floor(capacity / 2)));
-}
-
 /** One live inbound call and what it holds. */
 export interface LiveInbound {
   record: CallRecord;
@@ -112,20 +109,21 @@ export interface LiveInbound {
 
 export class InboundCalls {
   private readonly calls = new Map<string, LiveInbound>();
-  /** Unconfirmed calls (offered, answered, no ACK yet) per source IP address. */
-  private readonly pendingBySource = new Map<string, number>();
+  /** Calls admitted and not yet confirmed by an ACK (./unconfirmed.ts). */
+  private readonly pending: UnconfirmedCalls;
 
-  constructor(private readonly o: InboundCallsOptions) {}
-
-  /** Unconfirmed calls now held by source address `host`. */
-  pendingFrom(host: string): number {
-    return this.pendingBySource.get(host) ?? 0;
+  constructor(private readonly o: InboundCallsOptions) {
+    this.pending = new UnconfirmedCalls({ clock: o.clock, graceMs: o.ackGraceMs ?? ackGraceMs(T1) });
   }
 
-  private pendingDone(host: string): void {
-    const n = (this.pendingBySource.get(host) ?? 1) - 1;
-    if (n > 0) this.pendingBySource.set(host, n);
-    else this.pendingBySource.delete(host);
+  /** Inbound calls admitted but not yet confirmed by an ACK (being set up, or our 2xx awaiting its ACK). */
+  get unconfirmed(): number {
+    return this.pending.size;
+  }
+
+  /** Unconfirmed calls given up for want of an ACK since start (a new INVITE needed the place). */
+  get givenUp(): number {
+    return this.pending.givenUp;
   }
 
   /** Live inbound calls (offered, being set up, or connected). */
@@ -142,8 +140,10 @@ export class InboundCalls {
    * The UA delegate's `screenInvite`: the 503 a new INVITE from `source` gets before any transaction
    * exists (sent statelessly by the UA, RFC 3261 §8.2.7), or undefined to let it through to `onInvite`.
    * Refused, in this order: the source holds its limit of unconfirmed calls (SIP_MAX_PENDING_PER_SOURCE,
-   * Retry-After {@link PENDING_RETRY_AFTER_S}); the admission verdict (draining, full, degraded;
-   * ./admission.ts). Cheap and synchronous; counted in metrics, logged at most a few lines per kind
+   * Retry-After {@link PENDING_RETRY_AFTER_S}); the admission verdict on the confirmed calls (draining,
+   * full, degraded; ./admission.ts); no place left beside the confirmed calls and no unconfirmed call old
+   * enough to give up for this one (./unconfirmed.ts; Retry-After: until one is). When one is old enough,
+   * it is given up here (one BYE, reason "ack_given_up") and this INVITE takes its place. Cheap and synchronous; counted in metrics, logged at most a few lines per kind
    * (the logger's per-message rate limit), so a flood shows as a count, not a line per INVITE.
    */
   screenInvite(source: Address): InviteRefusal | undefined {
@@ -155,7 +155,7 @@ export class InboundCalls {
     // What an SBC does: one source may hold only a few calls it has not confirmed with an ACK, so that
     // INVITEs never ACKed (each holds a slot for Timer H, 32 s) cannot fill MAX_CALLS from one address.
     const pendingLimit = pendingLimitPerSource(this.o.maxPendingPerSource ?? DEFAULT_MAX_PENDING_PER_SOURCE, this.o.admission.capacity);
-    const pending = this.pendingFrom(source);
+    const pending = this.pending.from(source);
     if (pending >= pendingLimit) {
       observer.callRefused("inbound", "busy");
       log.warn({ source, pending, limit: pendingLimit }, "call rejected: too many unconfirmed calls from this source");
@@ -174,6 +174,23 @@ export class InboundCalls {
       observer.callRefused("inbound", verdict.reason === "draining" ? "rejected" : "busy");
       log.warn({ reason: verdict.reason, detail: verdict.detail, source }, "call rejected: not admitted");
       return { status: 503, headers: [["Retry-After", String(verdict.retryAfterS)]] };
+    }
+    // Every place beside the confirmed calls is held by a call awaiting its ACK: the oldest past the grace
+    // is given up for this INVITE (§13.3.1.4's BYE for a 2xx never ACKed, sooner), else 503 until one is.
+    if (verdict.active + this.pending.size >= verdict.capacity) {
+      const room = this.pending.makeRoom();
+      if (!room.freed) {
+        observer.callRefused("inbound", "busy");
+        log.warn({ source, unconfirmed: this.pending.size, confirmed: verdict.active, retryAfterS: room.retryAfterS }, "call rejected: every place awaits an ack");
+        return {
+          status: 503,
+          headers: [
+            ["Retry-After", String(room.retryAfterS)],
+            ["Warning", warningValue(399, `${this.pending.size} answered calls await their ACK (MAX_CALLS ${verdict.capacity})`)],
+          ],
+        };
+      }
+      log.warn({ callId: room.id, ageMs: Math.round(room.ageMs), source }, "call given up: no ack, a new call needed its place");
     }
     return undefined;
   }
@@ -210,14 +227,6 @@ export class InboundCalls {
       endedRefused(refusal.status);
       return;
     }
-    const source = sip.remote.host;
-    this.pendingBySource.set(source, this.pendingFrom(source) + 1);
-    let pending = true;
-    const confirmedOrGone = () => {
-      if (!pending) return;
-      pending = false;
-      this.pendingDone(source);
-    };
     const record = newCallRecord(
       { direction: "inbound", sipCallId: sip.callId, from: sip.from.uri, to: sip.to.uri, providers: this.o.providers.describe },
       { id },
@@ -232,16 +241,23 @@ export class InboundCalls {
         log.info({ callId: id, reason: record.endReason ?? reason, turns: record.turns.length }, "call ended"),
       onReleased: () => {
         this.calls.delete(id);
-        confirmedOrGone();
+        this.pending.done(id);
       },
     });
     const live: LiveInbound = { record, sip, session };
     this.calls.set(id, live);
+    this.pending.add(id, sip.remote.host, () => {
+      record.endReason = "ack_given_up"; // more precise than the SIP layer's "no_ack" (metrics, store)
+      if (sip.giveUp()) return true;
+      record.endReason = undefined;
+      return false;
+    });
+    sip.on("answered", () => this.pending.answered(id));
     sip.on("ended", (reason) => {
-      confirmedOrGone();
+      this.pending.done(id);
       session.release(reason);
     });
-    sip.on("confirmed", () => confirmedOrGone());
+    sip.on("confirmed", () => this.pending.done(id));
     sip.on("confirmed", session.guard("ack", (ackSdp: string | undefined) => this.onConfirmed(live, ackSdp)));
     sip.on("dtmf", session.guard("dtmf", (key: string) => live.media?.onDtmf(key)));
     this.setUp(live).catch((err) => {

@@ -21,6 +21,7 @@ import { Pacer, RtpPortPool } from "../rtp";
 import type { MediaPlane } from "../rtp/worker/plane";
 import { InboundCalls } from "../call/inbound";
 import { Admission, loadHeaderValue } from "../call/admission";
+import { ackGraceMs } from "../call/unconfirmed";
 import { Headroom } from "../call/headroom";
 import { IdleCollector } from "../util/idle-collector";
 import { combineObservers, eventsObserver, logObserver, metricsObserver, storeObserver, type CallObserver } from "../call/observer";
@@ -28,7 +29,7 @@ import { CallEventHub } from "../call/events";
 import { RECORDINGS_DIR, scheduleRecordingRetention } from "../call/recording";
 import { join } from "node:path";
 import { loadSileroVad, type SileroVad } from "../media/vad/silero";
-import { DigestVerifier, MultiTransport, Registration, UserAgent, type TimerValues } from "../sip";
+import { DigestVerifier, MultiTransport, Registration, T1, UserAgent, type TimerValues } from "../sip";
 import { listenSip } from "./sip-listeners";
 import { registrationInfo, startRegistration } from "./registration";
 import { SystemClock, type Clock } from "../util/clock";
@@ -96,11 +97,14 @@ export class AgentServer {
     this.idle = new IdleCollector({ clock, idleMs: cfg.idleGcS * 1000, active: () => this.activeCalls, onCollected: (r) => log.info(r, "memory collected while idle") });
     this.observer = cfg.idleGcS > 0 ? { ...observer, callEnded: (record, result) => (observer.callEnded(record, result), this.idle.callEnded()) } : observer;
     this.bridgeLegs = createBridgeLegs(this.wiring);
+    // MAX_CALLS counts confirmed calls: an inbound call awaiting its ACK takes a place left beside them and
+    // is given up for a new INVITE after the ACK grace (src/call/unconfirmed.ts), so forged INVITEs never
+    // make an OPTIONS probe or /health/ready read "full".
     this.admission = new Admission({
       capacity: cfg.maxCalls,
-      active: () => this.activeCalls,
+      active: () => this.confirmedCalls,
       draining: () => this.draining,
-      degraded: [() => (pool.free === 0 ? "no free RTP port" : undefined), () => headroom.check(this.activeCalls)],
+      degraded: [() => (pool.free === 0 ? "no free RTP port" : undefined), () => headroom.check(this.confirmedCalls)],
     });
     this.inbound = new InboundCalls({
       log,
@@ -114,6 +118,7 @@ export class AgentServer {
       trustedIps: cfg.sipTrustedIps,
       admission: this.admission,
       maxPendingPerSource: cfg.sipMaxPendingPerSource,
+      ackGraceMs: ackGraceMs((o.sipTimers ?? cfg.sipTimers)?.T1 ?? T1),
       publicIp: cfg.publicIp,
       systemPrompt: () => systemPrompt(cfg, "inbound"),
       settings: conversationSettings(cfg.conversation),
@@ -199,6 +204,7 @@ export class AgentServer {
       },
     });
     server = new AgentServer(o, store, transport, ua, pool, pacer, vad, clock, metrics, headroom);
+    metrics.readUnconfirmedCalls(() => server.inbound.unconfirmed);
     server.mediaPlane = plane;
     server.unpace = unpace;
     server.registration = startRegistration(cfg, ua, metrics, log);
@@ -211,6 +217,7 @@ export class AgentServer {
         store,
         vad,
         admission: server.admission,
+        unconfirmedInbound: () => server.inbound.unconfirmed,
         metrics,
         recordingsDir: server.recordingsDir,
         bridgeLegs: server.bridgeLegs,
@@ -262,6 +269,16 @@ export class AgentServer {
   /** Live calls of both directions. */
   get activeCalls(): number {
     return this.inbound.size + (this.dialer?.activeCalls ?? 0) + (this.bridgeLegs?.active ?? 0);
+  }
+
+  /** Live calls less the inbound ones awaiting their ACK: what MAX_CALLS counts. */
+  get confirmedCalls(): number {
+    return this.activeCalls - this.inbound.unconfirmed;
+  }
+
+  /** Inbound calls awaiting their ACK (set up, or our 2xx sent), and those given up for a new INVITE. */
+  get unconfirmedCalls(): { now: number; givenUp: number } {
+    return { now: this.inbound.unconfirmed, givenUp: this.inbound.givenUp };
   }
 
   /**

@@ -63,7 +63,16 @@ function describeConfig(cfg: Config, mode: string, providers: { stt: string; llm
     `  STT   ${providers.stt}`,
     `  LLM   ${providers.llm}`,
     `  TTS   ${providers.tts}`,
+    `  TURN  ${bargeInSummary(cfg.conversation)}`,
   ].join("\n");
+}
+
+/** The barge-in settings as check-config prints them (BARGE_IN*, BACKCHANNEL_MODE; README, Configuration). */
+function bargeInSummary(c: Config["conversation"]): string {
+  if (!c.bargeIn) return "barge-in off (BARGE_IN=false): the caller cannot interrupt the agent";
+  const floor = c.bargeInFirstTurnFloorDbfs === 0 ? "no level floor" : `floor ${c.bargeInFirstTurnFloorDbfs} dBFS peak ${c.bargeInFloorAfterFirstTurn ? "always" : "until the caller's first turn"}`;
+  const pause = c.bargeInPauseWaitMs === null ? "cut at once (pause off)" : `paused, words awaited ${c.bargeInPauseWaitMs} ms`;
+  return `barge-in after ${c.bargeInMinSpeechMs} ms of speech, ${floor}, caller margin ${c.bargeInCallerMarginDb} dB; ${pause}; backchannels ${c.backchannel}`;
 }
 
 async function run(cmd: Extract<Command, { kind: "run" | "check-config" }>): Promise<number> {

@@ -86,6 +86,8 @@ export function createDialer(
     metrics: Metrics;
     recordingsDir: string | undefined;
     bridgeLegs: BridgeLegs | undefined;
+    /** Inbound calls awaiting their ACK: they hold MAX_CALLS places the verdict (confirmed calls) leaves free. */
+    unconfirmedInbound?: () => number;
   },
 ): OutboundDialer {
   const { cfg, log, providers } = w;
@@ -114,7 +116,12 @@ export function createDialer(
     // The dialer refuses on its own while draining; full or degraded come from the shared verdict.
     admit: () => {
       const v = w.admission.verdict();
-      return v.accept || v.reason === "draining" ? undefined : new OutboundError("at_capacity", v.detail);
+      if (!v.accept) return v.reason === "draining" ? undefined : new OutboundError("at_capacity", v.detail);
+      // Our INVITE's call counts as soon as it is placed: it may not take a place an unconfirmed inbound call holds.
+      const unconfirmed = w.unconfirmedInbound?.() ?? 0;
+      return v.active + unconfirmed >= v.capacity
+        ? new OutboundError("at_capacity", `${v.active} calls are live and ${unconfirmed} inbound calls await their ACK (MAX_CALLS ${v.capacity})`)
+        : undefined;
     },
     createMedia: (req) => {
       const media: CallMedia = new CallMedia({

@@ -13,6 +13,8 @@ export type CallDirection = "inbound" | "outbound";
  * agent's `EndReason`. Values:
  * - SIP (src/sip/ua/types.ts `EndReason`): remote_bye, local_bye, canceled, no_ack, rejected, timeout, error,
  *   session_expired (RFC 4028);
+ * - ack_given_up: our 2xx had no ACK after the ACK grace (8·T1) and a new INVITE needed its place
+ *   (src/call/unconfirmed.ts); one BYE was sent;
  * - rtp_timeout: no RTP from the far end for RTP_TIMEOUT_S (RTP_HOLD_TIMEOUT_S on hold);
  * - ours: shutdown (drain at SIGTERM), end_call (the LLM's end_call tool), agent_goodbye (silence or
  *   time limit), api_hangup, api_cancel, ring_timeout, trunk_unreachable (no response or ICMP unreachable),
@@ -25,6 +27,7 @@ export type CallResult =
   | "local_bye"
   | "canceled"
   | "no_ack"
+  | "ack_given_up"
   | "rejected"
   | "timeout"
   | "error"
@@ -48,6 +51,7 @@ export const CALL_RESULTS: readonly CallResult[] = [
   "local_bye",
   "canceled",
   "no_ack",
+  "ack_given_up",
   "rejected",
   "timeout",
   "error",

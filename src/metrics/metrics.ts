@@ -60,6 +60,11 @@ export interface Metrics {
   /** The exposition text (Prometheus text format 0.0.4) of every metric. */
   render(): Promise<string>;
 
+  /**
+   * Where `voice_agent_unconfirmed_calls` reads, at each scrape, the inbound calls admitted but not yet
+   * confirmed by an ACK (src/call/unconfirmed.ts). Unset: 0.
+   */
+  readUnconfirmedCalls(read: () => number): void;
   /** A call exists (INVITE received and accepted for processing / our INVITE sent): active_calls +1. */
   callStarted(direction: CallDirection): void;
   /**
@@ -145,6 +150,15 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     name: "voice_agent_active_calls",
     help: "Calls in progress (ringing or connected).",
     registers,
+  });
+  let unconfirmed: () => number = () => 0;
+  new Gauge({
+    name: "voice_agent_unconfirmed_calls",
+    help: "Inbound calls admitted but not yet confirmed by an ACK (being set up, or our 200 awaiting its ACK), at the scrape. Counted in voice_agent_active_calls but not against MAX_CALLS; given up for a new INVITE after 8*T1 without ACK (voice_agent_calls_total{result=\"ack_given_up\"}).",
+    registers,
+    collect() {
+      this.set(unconfirmed());
+    },
   });
   const callsTotal = new Counter({
     name: "voice_agent_calls_total",
@@ -240,6 +254,7 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     registry,
     contentType: registry.contentType,
     render: () => registry.metrics(),
+    readUnconfirmedCalls: (read) => void (unconfirmed = read),
     callStarted: () => activeCalls.inc(),
     callEnded(direction, result) {
       activeCalls.dec();

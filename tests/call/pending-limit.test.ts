@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { pendingLimitPerSource } from "../../src/call/inbound";
+import { pendingLimitPerSource } from "../../src/call/unconfirmed";
 
 describe("pendingLimitPerSource", () => {
   test("SIP_MAX_PENDING_PER_SOURCE, capped at half of MAX_CALLS, at least 1", () => {

@@ -177,7 +177,7 @@ export async function inboundHarness(o: InboundHarnessOptions = {}) {
     },
     mode: "inbound",
     trustedIps: [],
-    admission: new Admission({ capacity: o.capacity ?? 10, active: () => inbound.size, draining: () => false }),
+    admission: new Admission({ capacity: o.capacity ?? 10, active: () => inbound.size - inbound.unconfirmed, draining: () => false }),
     publicIp: "127.0.0.1",
     systemPrompt: o.prompt ?? (async () => "You are a test."),
   });

@@ -57,9 +57,14 @@ describe("the compiled binary's check-config", () => {
     expect(open.err).toContain("!!! WARNING: SIP is open to the internet with no access control !!!");
     expect(open.err).toMatch(/udp 198\.51\.100\.20:\d+, tcp 198\.51\.100\.20:\d+ answer INVITEs/);
     expect(open.out).toContain("ACL   any source; 100/s per source, burst 200; no inbound auth");
+    // The barge-in settings, defaults and as set (README, Configuration: BARGE_IN_*, BACKCHANNEL_MODE).
+    expect(open.out).toContain("TURN  barge-in after 80 ms of speech, floor -23 dBFS peak always, caller margin 4 dB; paused, words awaited 900 ms; backchannels resume");
     const closed = await run({ SIP_HOST: "198.51.100.20", SIP_TRUSTED_IPS: "52.9.254.0/24", SIP_UNTRUSTED: "drop" });
     expect(closed.err).not.toContain("WARNING");
     expect(closed.out).toContain("ACL   trusted 52.9.254.0/24 (others: dropped)");
+    const tuned = await run({ BARGE_IN_FIRST_TURN_FLOOR_DBFS: "0", BARGE_IN_PAUSE_WAIT_MS: "off", BACKCHANNEL_MODE: "reply", BARGE_IN_MIN_SPEECH_MS: "120" });
+    expect(tuned.out).toContain("TURN  barge-in after 120 ms of speech, no level floor, caller margin 4 dB; cut at once (pause off); backchannels reply");
+    expect((await run({ BARGE_IN: "false" })).out).toContain("TURN  barge-in off (BARGE_IN=false)");
   }, 60_000);
 
   test("refuses a DATA_DIR the agent would refuse (exit 2, naming the variable and why)", async () => {

@@ -121,6 +121,7 @@ describe("createMetrics", () => {
     const f = await scrape(createMetrics({ defaultMetrics: false }));
     const want: Record<string, string> = {
       voice_agent_active_calls: "gauge",
+      voice_agent_unconfirmed_calls: "gauge",
       voice_agent_calls_total: "counter",
       voice_agent_sip_responses_total: "counter",
       voice_agent_sip_requests_total: "counter",

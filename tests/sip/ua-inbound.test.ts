@@ -89,6 +89,53 @@ describe("INVITE → 100, onInvite, accept → 200 until ACK", () => {
     expect(h.clock.pending).toBe(0);
   });
 
+  test("no ACK and no answer to the BYE either: that one BYE is never retransmitted (a forged source gets no Timer E schedule)", async () => {
+    const h = harness();
+    h.send(TRUNK_INVITE);
+    const c = h.calls[0]!;
+    c.accept(ANSWER_SDP);
+    h.clock.advance(32_000 + 64 * 500);
+    expect(h.times("BYE")).toEqual([32_000]);
+    expect(await c.done).toBe("no_ack");
+    expect(h.ua.activeCalls).toBe(0);
+    expect(h.clock.pending).toBe(0);
+  });
+
+  test("giveUp() before 64·T1: the 200 is no longer resent, one BYE at once and never again, ended(no_ack); a late ACK changes nothing", async () => {
+    const h = harness();
+    h.send(TRUNK_INVITE);
+    const c = h.calls[0]!;
+    const reasons = ended(c);
+    expect(c.giveUp()).toBe(false); // not answered yet
+    c.accept(ANSWER_SDP);
+    h.clock.advance(4000);
+    expect(c.giveUp()).toBe(true);
+    expect(reasons).toEqual(["no_ack"]);
+    expect(h.times("BYE")).toEqual([4000]);
+    expect(h.requests("BYE")[0]!.to.tag).toBe("as4f2a1b3c");
+    h.send(ackFor(trunkInvite(), h.responses(200)[0]!));
+    h.clock.advance(64 * 500);
+    expect(h.times("200 INVITE")).toEqual([0, 500, 1500, 3500]);
+    expect(h.times("BYE")).toEqual([4000]);
+    expect(c.state).toBe("ended");
+    expect(c.giveUp()).toBe(false);
+    expect(h.ua.activeCalls).toBe(0);
+    expect(h.clock.pending).toBe(0);
+  });
+
+  test("hung up before the ACK, which never comes: one BYE at 64·T1, hangup() resolves", async () => {
+    const h = harness({ onInvite: (c) => c.accept(ANSWER_SDP) });
+    h.send(TRUNK_INVITE);
+    const c = h.calls[0]!;
+    let resolved = false;
+    void c.hangup().then(() => (resolved = true));
+    h.clock.advance(32_000 + 64 * 500);
+    await Promise.resolve();
+    expect(resolved).toBe(true);
+    expect(h.times("BYE")).toEqual([32_000]);
+    expect(h.clock.pending).toBe(0);
+  });
+
   test("answerDelayMs: 180 Ringing with the same To-tag first, 200 after the delay", () => {
     const h = harness({ answerDelayMs: 2000 });
     h.send(TRUNK_INVITE);

@@ -3,7 +3,7 @@ import { Dialog } from "../dialog/index.ts";
 import { buildResponse, generateTag, type NameAddr, type SipRequest, type SipResponse } from "../message/index.ts";
 import type { InviteServerTransaction } from "../transaction/index.ts";
 import type { Address } from "../transport/index.ts";
-import { CallBase, type CallState, type CommonCallEvents } from "./call-base.ts";
+import { CallBase, safe, type CallState, type CommonCallEvents } from "./call-base.ts";
 import type { UaContext } from "./context.ts";
 import { sdpBodyOf } from "../message/body.ts";
 import { SUPPORTED_ROWS } from "./extensions.ts";
@@ -84,7 +84,8 @@ export class InboundCall extends CallBase<InboundCallEvents> {
   /**
    * Answers with `answerSdp`. With `answerDelayMs > 0`, sends 180 Ringing (To-tag, Contact,
    * Record-Route) and waits that long first. The 200 OK (same To-tag, Contact, Record-Route copied,
-   * SDP) is retransmitted T1, 2T1 … ≤ T2 until the ACK; no ACK within 64·T1 → BYE, ended("no_ack").
+   * SDP) is retransmitted T1, 2T1 … ≤ T2 until the ACK; no ACK within 64·T1 → one BYE (not
+   * retransmitted), ended("no_ack").
    * Returns false (and does nothing) unless the call is still "offered".
    * §13.3.1.4: "If the INVITE request contained an offer, and the UAS had not yet sent an answer, the
    * 2xx MUST contain an answer. If the INVITE did not contain an offer, the 2xx MUST contain an offer"
@@ -204,15 +205,58 @@ export class InboundCall extends CallBase<InboundCallEvents> {
   /**
    * @internal INVITE server transaction: 64·T1 without ACK for our 200. §13.3.1.4: "If the server
    * retransmits the 2xx response for 64*T1 seconds without receiving an ACK, the dialog is confirmed,
-   * but the session SHOULD be terminated. This is accomplished with a BYE".
+   * but the session SHOULD be terminated. This is accomplished with a BYE". The BYE goes out once, not
+   * retransmitted (see {@link giveUp}: a peer that never ACKed may be a forged address).
    */
   noAck(): void {
     if (this.pendingBye) {
-      this.sendPendingBye();
+      // We hung up before the ACK (§15) and it never came: the same single BYE, then done.
+      const resolve = this.pendingBye;
+      this.pendingBye = undefined;
+      this.byeOnce();
+      this.releaseDialog();
+      resolve();
       return;
     }
     if (this.state !== "answered") return;
-    void this.endWithBye("no_ack");
+    this.byeOnce();
+    this.end("no_ack");
+  }
+
+  /**
+   * Gives up waiting for the ACK of our 2xx before 64·T1, because the agent needs the place for a new
+   * call (src/call/inbound.ts decides when). Only in "answered" (200 sent, no ACK yet); returns false and
+   * does nothing otherwise. Stops the 2xx retransmissions, sends one BYE and ends the call with
+   * "no_ack".
+   *
+   * §13.3.1.4: "If the server retransmits the 2xx response for 64*T1 seconds without receiving an ACK,
+   * the dialog is confirmed, but the session SHOULD be terminated. This is accomplished with a BYE" —
+   * the same end, sooner. The BYE goes out once and is not retransmitted (no client transaction, no
+   * Timer E): a peer that never ACKed has not shown it asked for this call (UDP sources are forged), so
+   * the address it names gets at most this one datagram more, never a retransmission schedule. A real
+   * caller whose ACKs were lost learns from it that the call is over; its answer (200 or 481) matches no
+   * transaction and is dropped.
+   */
+  giveUp(): boolean {
+    if (this.state !== "answered") return false;
+    this.tx.stopRetransmitting();
+    this.byeOnce();
+    this.end("no_ack");
+    return true;
+  }
+
+  /**
+   * One BYE in the dialog straight to the transport: no client transaction, so no Timer E retransmission
+   * and no Timer F wait; its answer matches nothing and is dropped. Only for a dialog whose 2xx was never
+   * ACKed (§13.3.1.4's BYE), where the peer may not exist or may be someone else's forged address.
+   */
+  private byeOnce(): void {
+    const d = this.dialog;
+    const bye = d?.createRequest("BYE", { headers: [["User-Agent", this.ctx.userAgent]] });
+    const dest = bye && safe(() => d!.nextHop(bye));
+    if (!bye || !dest) return;
+    this.ctx.addVia(bye);
+    this.ctx.transport.send(bye, dest);
   }
 
   protected override onAck(ack: SipRequest): void {

@@ -2,7 +2,8 @@
  * Why a call ended.
  * - `remote_bye`: the peer sent BYE.  `local_bye`: we hung up (BYE, or CANCEL of our outbound call's
  *   2xx race).  `canceled`: the caller CANCELled before answer (inbound) / we cancelled (outbound).
- * - `no_ack`: our 2xx got no ACK within 64·T1 (§13.3.1.4); a BYE was sent.
+ * - `no_ack`: our 2xx got no ACK within 64·T1 (§13.3.1.4), or sooner when the agent gave it up for a new
+ *   call (`InboundCall.giveUp`); one BYE was sent, never retransmitted.
  * - `rejected`: a final non-2xx ended it (we rejected an inbound call, or the callee rejected ours).
  * - `timeout`: an outbound INVITE got no response at all (Timer B).
  * - `unreachable`: an outbound INVITE got no response, and ICMP unreachable came back for it (sooner
