@@ -52,6 +52,8 @@ export type { PlaybackFinishedEvent, PlaybackStartedEvent } from "./audio-output
 
 /** Samples per 20 ms frame at 8000 Hz. */
 export const PLAYOUT_FRAME_SAMPLES = FRAME_SAMPLES;
+/** Sent frames' arrays kept for reuse (issue 13: a fresh 320-byte array per 20 ms was garbage). */
+const SPARE_FRAMES = 8;
 
 /** Where frames go; `RtpSession` implements it. `payload` is only valid during the call. */
 export interface FrameSink {
@@ -106,7 +108,9 @@ export class Playout implements AudioOutput {
   private queue: Entry[] = [];
   private head = 0;
   private audioQueued = 0;
-  private pending = new Int16Array(PLAYOUT_FRAME_SAMPLES);
+  private pending: Int16Array = new Int16Array(PLAYOUT_FRAME_SAMPLES);
+  /** Arrays of frames already sent: nothing reads a frame behind the head again, so the next frames are queued in them. */
+  private readonly spare: Int16Array[] = [];
   private pendingFill = 0;
   private open: Segment | undefined;
   private playing: Segment | undefined;
@@ -225,7 +229,7 @@ export class Playout implements AudioOutput {
         break;
       }
       const n = Math.min(PLAYOUT_FRAME_SAMPLES - this.pendingFill, pcm.length - i);
-      this.pending.set(pcm.subarray(i, i + n), this.pendingFill);
+      for (let k = 0, o = this.pendingFill, d = this.pending; k < n; k++) d[o + k] = pcm[i + k]!; // no subarray view per frame
       this.pendingFill += n;
       i += n;
       if (this.pendingFill === PLAYOUT_FRAME_SAMPLES) this.enqueuePending(seg);
@@ -329,6 +333,7 @@ export class Playout implements AudioOutput {
       this.audioQueued--;
       const marker = !this.lastWasAudio;
       this.sink.sendFrame(encodeFrame(e.pcm, this.codec, this.encodeBuf), marker);
+      if (this.spare.length < SPARE_FRAMES) this.spare.push(e.pcm);
       this.lastWasAudio = true;
       this.playing = e.seg;
       this.audioFrames++;
@@ -363,7 +368,7 @@ export class Playout implements AudioOutput {
 
   private enqueuePending(seg: Segment): void {
     this.queue.push({ kind: "audio", pcm: this.pending, samples: this.pendingFill, seg });
-    this.pending = new Int16Array(PLAYOUT_FRAME_SAMPLES);
+    this.pending = this.spare.pop() ?? new Int16Array(PLAYOUT_FRAME_SAMPLES);
     this.pendingFill = 0;
     this.audioQueued++;
     this.enqueuedFrames++;

@@ -414,7 +414,9 @@ describe("AgentCall after a barge-in", () => {
   test("isBackchannel", async () => {
     const { isBackchannel } = await import("../../src/pipeline/agent-call");
     for (const t of ["uh-huh", "Okay.", "yeah yeah", "mm hmm", "right"]) expect(isBackchannel(t), t).toBe(true);
-    for (const t of ["", "okay but what time", "no", "stop", "I need an appointment"]) expect(isBackchannel(t), t).toBe(false);
+    // The common ones as a recogniser spells them (Deepgram punctuates and capitalises).
+    for (const t of ["Uh-huh.", "Mm-hmm.", "Mhmm.", "Yeah.", "Yes.", "Yup.", "Right.", "Okay.", "Sure.", "I see.", "Got it.", "Oh, okay."]) expect(isBackchannel(t), t).toBe(true);
+    for (const t of ["", "okay but what time", "no", "stop", "I need an appointment", "Oh wait.", "Sorry.", "Wait."]) expect(isBackchannel(t), t).toBe(false);
   });
 });
 

@@ -13,6 +13,7 @@ import { Playout } from "../../src/media/playout";
 import { Pacer } from "../../src/rtp/pacer";
 import type { CallRecord } from "../../src/pipeline/call-record";
 import { FakeLlm, FakeStt, FakeTts } from "../../src/providers/fake";
+import type { FakeSttOptions } from "../../src/providers/fake/fake-stt";
 import type { LlmChunk } from "../../src/providers/types";
 
 describe("duringPause", () => {
@@ -52,13 +53,13 @@ const GREETING = "one two three four five six seven eight nine ten eleven twelve
 const text = (t: string): LlmChunk => ({ type: "text", text: t });
 
 /** The greeting (25 ms of audio per character: 2 s), a reply; barge-in pauses with a 900 ms words wait. */
-function setup() {
+function setup(sttOpts: FakeSttOptions = {}) {
   const clock = new FakeClock();
   const sent: number[] = []; // per tick: 1 audio, 0 silence
   const playout = new Playout({ sink: { sendFrame: (p) => (sent.push(p.some((b) => b !== 0xff) ? 1 : 0), true) }, codec: "PCMU" });
   const pacer = new Pacer({ clock });
   pacer.add(playout);
-  const stt = new FakeStt();
+  const stt = new FakeStt(sttOpts);
   const llm = new FakeLlm({ replies: [[text(GREETING)], [text("Of course.")]], clock });
   const tts = new FakeTts({ clock, msPerChar: 25 });
   const vad = new ScriptedVad();
@@ -125,6 +126,47 @@ describe("a paused barge-in in the conversation", () => {
     s.pacer.stop();
   });
 
+  test("the caller's pause while paused asks for the words at once (Deepgram Finalize), and a backchannel answer lets the reply go on", async () => {
+    const s = setup({ finalizesOnly: true });
+    await s.call.start();
+    await s.run(600);
+    const fin = (t: string) => s.stt.streams[0]!.emit({ type: "final", text: t, speechFinal: false, fromFinalize: true });
+    // A first backchannel: its Finalize answered 10 ms later, so endpointing now times a Finalize for
+    // ~290 ms into a silence (its answer due when a finished sentence's 300 ms are over).
+    s.vad.ev!.onSpeechStart(80);
+    await s.run(200);
+    s.vad.ev!.onSpeechPause!(80);
+    expect(s.stt.streams[0]!.flushes).toBe(1);
+    await s.run(10);
+    fin("Okay.");
+    await s.run(10);
+    expect(s.playout.isPaused).toBe(false);
+    await s.run(300);
+    s.vad.ev!.onSpeechEnd(500);
+    await s.run(100);
+    // The second: the Finalize goes out at the pause, not 210 ms later.
+    s.vad.ev!.onSpeechStart(80);
+    await s.run(300);
+    expect(s.playout.isPaused).toBe(true);
+    s.vad.ev!.onSpeechPause!(80);
+    expect(s.stt.streams[0]!.flushes).toBe(2);
+    await s.run(150);
+    expect(s.playout.isPaused).toBe(true);
+    fin("Uh huh.");
+    await s.run(10);
+    expect(s.playout.isPaused).toBe(false);
+    await s.run(3000);
+    s.vad.ev!.onSpeechEnd(500);
+    await s.run(2000);
+    expect(s.record.bargeIns).toBe(0);
+    expect(s.llm.requests).toHaveLength(1);
+    expect(s.audioMs()).toBe(Math.ceil((GREETING.length * 25) / 20) * 20); // every frame once
+    // On the record: two pauses, both resumed (pause → the answer's run step: 220 and 460 ms).
+    expect(s.record.bargeInPauses).toEqual({ resumed: 2, cut: 0, resumedMs: 220 + 460, maxResumedMs: 460 });
+    s.call.stop();
+    s.pacer.stop();
+  });
+
   test("a sound without words: on again once the VAD ended it and the words wait (900 ms from its onset) is over", async () => {
     const s = setup();
     await s.call.start();
@@ -175,6 +217,7 @@ describe("a paused barge-in in the conversation", () => {
     expect(s.record.bargeIns).toBe(0);
     await s.run(40);
     expect(s.record.bargeIns).toBe(1);
+    expect(s.record.bargeInPauses).toEqual({ resumed: 0, cut: 1, resumedMs: 0, maxResumedMs: 0 });
     s.call.stop();
     s.pacer.stop();
   });

@@ -38,7 +38,14 @@ export interface SileroWindow {
  * Accumulates int16 PCM of any length and emits complete windows with their context.
  * `contextSamples` other than 32 exists only to prove the framing (tests); production uses the default.
  */
+/** What `push` returns when the frame completes no window: shared, never written. */
+const NO_WINDOWS: readonly SileroWindow[] = Object.freeze([]);
+/** Inputs given back (`recycle`) kept for the next windows; a stream has at most this many in use at once in the usual case. */
+const SPARE_INPUTS = 4;
+
 export class SileroFramer {
+  /** Inputs given back by the stream once scored or passed over (`recycle`): the next windows are written into them. */
+  private readonly spare: Float32Array[] = [];
   private readonly pending = new Float32Array(SILERO_WINDOW_SAMPLES);
   private pendingLen = 0;
   /** Sum of squares of the pending samples (float scale). */
@@ -64,11 +71,13 @@ export class SileroFramer {
   }
 
   /**
-   * Appends PCM and returns every window it completes (for a 160-sample frame: zero or one).
-   * The returned `input` arrays are fresh and owned by the caller.
+   * Appends PCM and returns every window it completes (for a 160-sample frame: zero or one; the empty
+   * list is shared, never write to it). Each `input` is the caller's until it gives it back with
+   * `recycle` (an array given back may be the next window's: issue 13, a fresh 1,152-byte array per
+   * window was a third of the call thread's garbage).
    */
-  push(pcm: Int16Array): SileroWindow[] {
-    const out: SileroWindow[] = [];
+  push(pcm: Int16Array): readonly SileroWindow[] {
+    let out: SileroWindow[] | undefined;
     let i = 0;
     while (i < pcm.length) {
       const take = Math.min(SILERO_WINDOW_SAMPLES - this.pendingLen, pcm.length - i);
@@ -81,9 +90,18 @@ export class SileroFramer {
       this.pendingEnergy = energy;
       this.pendingLen += take;
       i += take;
-      if (this.pendingLen === SILERO_WINDOW_SAMPLES) out.push(this.emit());
+      if (this.pendingLen === SILERO_WINDOW_SAMPLES) (out ??= []).push(this.emit());
     }
-    return out;
+    return out ?? NO_WINDOWS;
+  }
+
+  /**
+   * Gives back a window's `input` the caller is done with (scored, shed or dropped): a later window may
+   * be written into it. Never give back an array still in use (a model run reads it until it resolves)
+   * or the same array twice. Arrays of another length are ignored.
+   */
+  recycle(input: Float32Array): void {
+    if (input.length === this.contextSamples + SILERO_WINDOW_SAMPLES && this.spare.length < SPARE_INPUTS) this.spare.push(input);
   }
 
   /** Takes over another framer's buffered samples, context and position (a stream forked from another). */
@@ -106,7 +124,7 @@ export class SileroFramer {
 
   private emit(): SileroWindow {
     const c = this.contextSamples;
-    const input = new Float32Array(c + SILERO_WINDOW_SAMPLES);
+    const input = this.spare.pop() ?? new Float32Array(c + SILERO_WINDOW_SAMPLES);
     input.set(this.context, 0);
     input.set(this.pending, c);
     if (c > 0) this.context.set(this.pending.subarray(SILERO_WINDOW_SAMPLES - c));

@@ -211,8 +211,9 @@ class SileroVadStream implements VadStream {
     return true;
   }
 
-  /** A window the quiet rule leaves unscored: probability 0; the next one scored resumes (`resume`). */
+  /** A window the quiet rule leaves unscored: probability 0; the next one scored resumes (`resume`); its input is given back. */
   private takeQuiet(w: SileroWindow): void {
+    this.framer.recycle(w.input);
     this.quietRun++;
     this.fresh = true; // the next window scored starts from the quiet run's state (resume)
     this.lastResult = { probability: 0, startMs: (w.startSample * 1000) / SILERO_SAMPLE_RATE, endMs: (w.endSample * 1000) / SILERO_SAMPLE_RATE, inferenceMs: 0 };
@@ -244,11 +245,13 @@ class SileroVadStream implements VadStream {
         // Overload: skip the stale window, unscored (see the file's comment); its frame keeps the last probability.
         this.counters.skipped = (this.counters.skipped ?? 0) + 1;
         vadTotals.skipped++;
+        this.framer.recycle(w.input);
         continue;
       }
       if (behindMs > vadBacklog.maxBehindMs) vadBacklog.maxBehindMs = behindMs;
       if (this.fresh) this.resume(quietBefore);
       await this.runWindow(w.input, w.startSample, w.endSample, gen);
+      this.framer.recycle(w.input); // the run has read it (a run that throws leaves it to the collector)
     }
     return gen === this.generation ? (this.lastResult?.probability ?? null) : null;
   }
@@ -312,7 +315,6 @@ class SileroVadStream implements VadStream {
 }
 
 let loading: Promise<SileroVad> | null = null;
-
 
 async function load(): Promise<SileroVad> {
   const t0 = performance.now();
