@@ -5,7 +5,9 @@
  *   bun run scripts/bench-bargein.ts                live calls + VAD cost/size/start-up (bench-vad.ts)
  *   bun run scripts/bench-bargein.ts --tune         also the offline sweep behind the barge-in defaults
  *   bun run scripts/bench-bargein.ts --tune-only    only the offline sweep
- *   --trials N (live interruption trials, default 24), --no-vad (skip bench-vad.ts)
+ *   --trials N (live interruption trials, default 24), --no-vad (skip bench-vad.ts), --finalize-rtt N|off (the
+ *   scripted STT answers the agent's Finalize N ms later with the words heard whole, default 150; off: words only at cues),
+ *   --binary PATH (another compiled agent than dist/voice-agent, e.g. a "before" build)
  *   --only-main (the main table only), --only-distractors (distractors, backchannels, quiet callers, loud bursts; --no-quiet: the first three), --only-background-peaks (background voices by peak level over the greeting and a later
  *   reply, scripts/bargein-background.ts: --bg-peaks -24,-27,-30,-33 --bg-positions greeting,"later turn" --bg-caller-peak -12 --bg-voices held-out),
  *   --background-peaks (the same offline, with --first-turn-floor/--first-turn-measure/--strong/--caller-margin grids), --only-first-turn (background voices and quiet callers over the
@@ -54,7 +56,7 @@ import {
   type TurnRig,
   wireSpanMs,
 } from "../tests/e2e/turn-support.ts";
-import { BACKCHANNELS, GREETING, peakNormalise, PHRASES, replay, rng, scale, trace, VOICES, type SimCase, type SimSetting } from "./bargein-sim.ts";
+import { BACKCHANNELS, GREETING, HOLDOUT_BACKCHANNELS, peakNormalise, PHRASES, replay, rng, scale, trace, VOICES, type SimCase, type SimSetting } from "./bargein-sim.ts";
 import { activeLevelDb, buildCases } from "./bargein-cases.ts";
 import { speechPcm8k, type VoiceOptions } from "../tests/support/speech.ts";
 import { backgroundPeaks, HELD_OUT_BACKGROUND_VOICES, liveBackgroundPeaks, printLiveBackground } from "./bargein-background.ts";
@@ -66,6 +68,8 @@ const ROOT = resolve(import.meta.dir, "..");
 if (import.meta.main) process.chdir(ROOT); // SIPp scenarios and dist/ are found from the repository root
 
 const ANSWER = "Of course.";
+/** The scripted STT's Finalize round trip in live calls, ms (--finalize-rtt; SttDriver). */
+const FINALIZE_RTT_MS = 150;
 
 
 // =====================================================================================  offline sweep
@@ -223,6 +227,8 @@ interface Trial {
   label: string;
   stopMs: number | null;
   bargeIns: number;
+  /** The caller's words got a reply (an LLM request after the greeting); set for the quiet set only. */
+  answered?: boolean;
   /**
    * From the agent's "barge-in decision" log line (speech-detector.ts onBargeInDecision): onset packet →
    * decision (wall clock, ms), decision → last agent packet, the caller audio the rule counted (runMs) and
@@ -275,7 +281,8 @@ interface Distractor {
 
 /** Backchannels over the greeting: per event the pause they put in it (scripts/bargein-continuity.ts), and whether it went on from the same sample. */
 interface Backchannels extends Distractor {
-  effects: Array<{ text: string; voice: string; pauseMs: number; onsetToAudioMs: number | null; approx?: boolean }>;
+  /** Per backchannel; `soundMs`: its audible length (first to last frame above −45 dBFS), ms. */
+  effects: Array<{ text: string; voice: string; soundMs: number; pauseMs: number; onsetToAudioMs: number | null; approx?: boolean }>;
   continuity: Continuity;
   /** Caller turns in the record that got a reply (the reply was ended by a backchannel). */
   replies: number;
@@ -334,27 +341,50 @@ async function liveDistractors(rigs: TurnRig[]): Promise<{ distractors: Distract
     }),
   );
   process.stderr.write("\n");
-  // Backchannels over the greeting: may interrupt (the agent then resumes), reported separately.
-  const items: CallerItem[] = BACKCHANNELS.map((text, i) => ({
+  // Backchannels over the greeting: may interrupt (the agent then resumes), reported separately. The
+  // project's five on rigs[0] and the held-out four (bargein-sim.ts) on rigs[1], at the same time.
+  const sets = [BACKCHANNELS, HOLDOUT_BACKCHANNELS];
+  const runs = await Promise.all(sets.map((set, k) => backchannelCall(rigs[k]!, set, k)));
+  const effects = runs.flatMap((r) => r.effects);
+  const events = effects.length;
+  // Counted as the lead asked (session 10): a barge-in in the record, a pause over 1 s, or the reply ended.
+  const replies = runs.reduce((n, r) => n + r.replies, 0);
+  const bargeIns = runs.reduce((n, r) => n + r.bargeIns, 0);
+  const falseInterruptions = Math.max(bargeIns, effects.filter((e) => e.pauseMs > 1000).length + runs.filter((r) => !r.continuity.intact).length);
+  const continuity = {
+    intact: runs.every((r) => r.continuity.intact),
+    matched: runs.reduce((n, r) => n + r.continuity.matched, 0),
+    sent: runs.reduce((n, r) => n + r.continuity.sent, 0),
+    reference: runs.reduce((n, r) => n + r.continuity.reference, 0),
+    events: runs.flatMap((r) => r.continuity.events),
+  } as Continuity;
+  return {
+    distractors,
+    backchannels: { label: `${events} backchannels (${sets.flat().join(" ")})`, events, falseInterruptions, effects, continuity, replies },
+  };
+}
+
+/** One call with the backchannels `set` over the greeting, 2.6 s apart; voices rotate from `k`. */
+async function backchannelCall(rig: TurnRig, set: string[], k: number) {
+  const items: CallerItem[] = set.map((text, i) => ({
     kind: "speech",
     atMs: 2000 + i * 2600,
     text,
-    voice: VOICES[i % VOICES.length],
+    voice: VOICES[(i + k) % VOICES.length],
     words: text.toLowerCase().replace(/[.]/g, ""),
   }));
-  const caller = await buildCallerAudio(items, 2000 + BACKCHANNELS.length * 2600 + 6000);
-  const call = await runTurnCall(rigs[0]!, caller, { replies: [GREETING, ANSWER], listenMs: 300 });
+  const caller = await buildCallerAudio(items, 2000 + set.length * 2600 + 6000);
+  const call = await runTurnCall(rig, caller, { replies: [GREETING, ANSWER], listenMs: 300 });
   const a = analyseCall(call);
   const onsets = caller.items.map((it) => a.arrivalOfFileMs(it.onsetMs));
   const continuity = replyContinuity(call, await agentSpeech(GREETING), a.t0, onsets);
-  const effects = continuity.events.map((e, i) => ({ text: BACKCHANNELS[i]!, voice: VOICES[i % VOICES.length]!, ...e }));
-  // Counted as the lead asked (session 10): a barge-in in the record, a pause over 1 s, or the reply ended.
-  const replies = Math.max(0, call.llmRequests - 1);
-  const falseInterruptions = Math.max(call.record.bargeIns, effects.filter((e) => e.pauseMs > 1000).length + (continuity.intact ? 0 : 1));
-  return {
-    distractors,
-    backchannels: { label: `${BACKCHANNELS.length} backchannels (${BACKCHANNELS.join(" ")})`, events: items.length, falseInterruptions, effects, continuity, replies },
-  };
+  const effects = continuity.events.map((e, i) => ({
+    text: set[i]!,
+    voice: VOICES[(i + k) % VOICES.length]!,
+    soundMs: caller.items[i]!.offsetMs - caller.items[i]!.onsetMs,
+    ...e,
+  }));
+  return { effects, continuity, replies: Math.max(0, call.llmRequests - 1), bargeIns: call.record.bargeIns as number };
 }
 
 /** Distractor events after which agent audio stopped within 1 s (only the items placed while it played). */
@@ -390,7 +420,7 @@ async function liveQuiet(rigs: TurnRig[]): Promise<Trial[]> {
         const call = await runTurnCall(rig, caller, { replies: [GREETING, ANSWER], listenMs: 1500 });
         const a = analyseCall(call);
         const onset = caller.items[0]!.onsetMs;
-        trials.push({ label, stopMs: a.spurtAt(a.arrivalOfFileMs(onset)) ? a.stopAfter(onset) : null, bargeIns: call.record.bargeIns });
+        trials.push({ label, stopMs: a.spurtAt(a.arrivalOfFileMs(onset)) ? a.stopAfter(onset) : null, bargeIns: call.record.bargeIns, answered: call.llmRequests > 1 });
         process.stderr.write(".");
       }
     }),
@@ -541,7 +571,15 @@ async function live(): Promise<void> {
   const floor: Record<string, string> = args.includes("--first-turn-floor-live") ? { BARGE_IN_FIRST_TURN_FLOOR_DBFS: args[args.indexOf("--first-turn-floor-live") + 1]! } : {};
   // --agent-env K=V[,K=V]: more agent variables (e.g. VAD_SILENCE_FLOOR_DBFS=off).
   const extra = args.includes("--agent-env") ? Object.fromEntries(args[args.indexOf("--agent-env") + 1]!.split(",").map((kv) => kv.split("=") as [string, string])) : {};
-  const rigs = await Promise.all([0, 1].map(() => startTurnRig({ env: { IDLE_PROMPT_S: "60", ...floor, ...extra } })));
+  // --finalize-rtt N|off: the scripted STT answers the agent's Finalize N ms later with the words heard whole
+  // (as Deepgram does; SttDriver in tests/e2e/turn-support.ts); off: only at each sound's cue (end of its audio + 300 ms).
+  const rtt = args.includes("--finalize-rtt") ? args[args.indexOf("--finalize-rtt") + 1]! : String(FINALIZE_RTT_MS);
+  const finalizeRttMs = rtt === "off" ? null : Number(rtt);
+  console.log(`Scripted STT: ${finalizeRttMs === null ? "words at each sound's cue only (Finalize answered empty at once)" : `Finalize answered ${finalizeRttMs} ms later with the words heard whole`}.\n`);
+  // --binary PATH: another compiled agent (e.g. the start-of-session one, for a before/after in the same hour).
+  const binary = args.includes("--binary") ? resolve(args[args.indexOf("--binary") + 1]!) : undefined;
+  if (binary) console.log(`Agent: ${binary}\n`);
+  const rigs = await Promise.all([0, 1].map(() => startTurnRig({ env: { IDLE_PROMPT_S: "60", ...floor, ...extra }, finalizeRttMs, binary })));
   try {
     const warm = await buildCallerAudio([], 1500);
     await Promise.all(rigs.map((r) => runTurnCall(r, warm, { replies: [ANSWER], listenMs: 0 })));
@@ -576,9 +614,9 @@ async function live(): Promise<void> {
     if (bursts) {
       const q = quiet.filter((t) => t.stopMs !== null).map((t) => t.stopMs!);
       console.log("| short quiet interruptions, other voices (espeak-ng, flite kal), peak −18…−22 dBFS | value |\n|---|---|");
-      console.log(`| trials (agent playing at the onset) / with a barge-in | ${q.length} of ${quiet.length} / ${quiet.filter((t) => t.bargeIns > 0).length} |`);
+      console.log(`| trials (agent playing at the onset) / with a barge-in (cut) / answered | ${q.length} of ${quiet.length} / ${quiet.filter((t) => t.bargeIns > 0).length} / ${quiet.filter((t) => t.answered).length} |`);
       console.log(`| agent talking after the onset: p50 / p95 / max | ${fmt(quantile(q, 0.5))} / ${fmt(quantile(q, 0.95))} / ${fmt(Math.max(...q))} ms |`);
-      for (const t of quiet) console.log(`| ${t.label} | ${t.stopMs === null ? "agent not playing" : `${fmt(t.stopMs)} ms`}${t.bargeIns ? "" : ", no barge-in"} |`);
+      for (const t of quiet) console.log(`| ${t.label} | ${t.stopMs === null ? "agent not playing" : `${fmt(t.stopMs)} ms`}${t.bargeIns ? "" : ", no barge-in"}${t.answered ? "" : ", not answered"} |`);
       console.log(`| ${bursts.events} loud 120 ms bursts (−3 dBFS) over the greeting: barge-ins / greeting paused | ${bursts.bargeIns} / ${bursts.pausedMs} ms |\n`);
     }
     if (before) printSpokeBefore(before);
@@ -596,7 +634,9 @@ function printBackchannels(b: Backchannels): void {
   console.log(`| onset → greeting audio again, p50 / max (paused ones) | ${fmt(quantile(gaps, 0.5))} / ${fmt(Math.max(...gaps))} ms |`);
   console.log(`| greeting from the same sample (every frame once, in order) | ${b.continuity.intact ? "yes" : "no"}: ${b.continuity.matched} of ${b.continuity.sent} frames sent matched, reference ${b.continuity.reference} |`);
   console.log(`| replies to a backchannel (LLM requests after the greeting) | ${b.replies} |`);
-  for (const e of b.effects) console.log(`| ${e.voice} "${e.text}" | ${e.pauseMs ? `paused ${e.pauseMs} ms, audio again ${fmt(e.onsetToAudioMs ?? NaN)} ms after the onset${e.approx ? " (approx.: re-synthesised)" : ""}` : "no pause"} |`);
+  const over = paused.filter((e) => (e.onsetToAudioMs ?? Infinity) > e.soundMs + 250).length;
+  console.log(`| onset → audio again over the backchannel's length + 250 ms | ${over} of ${paused.length} |`);
+  for (const e of b.effects) console.log(`| ${e.voice} "${e.text}" (${e.soundMs} ms of sound) | ${e.pauseMs ? `paused ${e.pauseMs} ms, audio again ${fmt(e.onsetToAudioMs ?? NaN)} ms after the onset${e.approx ? " (approx.: re-synthesised)" : ""}` : "no pause"} |`);
   console.log();
 }
 

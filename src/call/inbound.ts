@@ -37,7 +37,7 @@ import type { CallObserver } from "./observer";
 import { CallSession, newCallRecord } from "./session";
 import { transferHook, type TransferTargets } from "./transfer";
 import type { BridgeLegs } from "./bridge-leg";
-import { ackGraceMs, DEFAULT_MAX_PENDING_PER_SOURCE, PENDING_RETRY_AFTER_S, pendingLimitPerSource, UnconfirmedCalls } from "./unconfirmed";
+import { ackGraceMs, DEFAULT_MAX_PENDING_PER_SOURCE, PENDING_RETRY_AFTER_S, pendingLimitPerSource, UnconfirmedCalls, type RoomResult } from "./unconfirmed";
 import { T1 } from "../sip";
 
 export interface InboundCallsOptions {
@@ -47,8 +47,8 @@ export interface InboundCallsOptions {
   clock: Clock;
   /** Store and metrics (src/call/observer.ts). */
   observer: CallObserver;
-  /** Where RTP ports come from (the agent's RtpPortPool). */
-  pool: Pick<RtpPortPool, "allocate">;
+  /** Where RTP ports come from (the agent's RtpPortPool); `free` = ports not leased. */
+  pool: Pick<RtpPortPool, "allocate" | "free">;
   pacer: Pacer;
   vad: SileroVad | null;
   providers: CallProviders & { describe: { stt: string; llm: string; tts: string } };
@@ -100,30 +100,17 @@ export interface LiveInbound {
   session: CallSession;
   /** The media, once the ACK started it. */
   media?: CallMedia;
-  /**
-   * Our answer and the prompt, from our 2xx until the ACK. A late-offer INVITE has our `offer` instead:
-   * the session is made from the answer in the ACK (./late-offer.ts).
-   */
+  /** Our answer (a late-offer INVITE: our `offer`, answered in the ACK, ./late-offer.ts) and the prompt, 2xx to ACK. */
   pending?: { sdp?: SdpSession; offer?: OfferResult; port: number; system: string };
 }
 
 export class InboundCalls {
   private readonly calls = new Map<string, LiveInbound>();
-  /** Calls admitted and not yet confirmed by an ACK (./unconfirmed.ts). */
-  private readonly pending: UnconfirmedCalls;
+  /** Calls admitted and not yet confirmed by an ACK: being set up, or our 2xx awaiting it (./unconfirmed.ts). */
+  readonly unconfirmed: UnconfirmedCalls;
 
   constructor(private readonly o: InboundCallsOptions) {
-    this.pending = new UnconfirmedCalls({ clock: o.clock, graceMs: o.ackGraceMs ?? ackGraceMs(T1) });
-  }
-
-  /** Inbound calls admitted but not yet confirmed by an ACK (being set up, or our 2xx awaiting its ACK). */
-  get unconfirmed(): number {
-    return this.pending.size;
-  }
-
-  /** Unconfirmed calls given up for want of an ACK since start (a new INVITE needed the place). */
-  get givenUp(): number {
-    return this.pending.givenUp;
+    this.unconfirmed = new UnconfirmedCalls({ clock: o.clock, graceMs: o.ackGraceMs ?? ackGraceMs(T1) });
   }
 
   /** Live inbound calls (offered, being set up, or connected). */
@@ -143,8 +130,9 @@ export class InboundCalls {
    * Retry-After {@link PENDING_RETRY_AFTER_S}); the admission verdict on the confirmed calls (draining,
    * full, degraded; ./admission.ts); no place left beside the confirmed calls and no unconfirmed call old
    * enough to give up for this one (./unconfirmed.ts; Retry-After: until one is). When one is old enough,
-   * it is given up here (one BYE, reason "ack_given_up") and this INVITE takes its place. Cheap and synchronous; counted in metrics, logged at most a few lines per kind
-   * (the logger's per-message rate limit), so a flood shows as a count, not a line per INVITE.
+   * it is given up here (one BYE, reason "ack_given_up") and this INVITE takes its place; the same when
+   * every RTP port is held. Cheap and synchronous; counted in metrics, logged at most a few lines per
+   * kind (the logger's per-message rate limit), so a flood shows as a count, not a line per INVITE.
    */
   screenInvite(source: Address): InviteRefusal | undefined {
     return this.refusal(source.host);
@@ -155,44 +143,51 @@ export class InboundCalls {
     // What an SBC does: one source may hold only a few calls it has not confirmed with an ACK, so that
     // INVITEs never ACKed (each holds a slot for Timer H, 32 s) cannot fill MAX_CALLS from one address.
     const pendingLimit = pendingLimitPerSource(this.o.maxPendingPerSource ?? DEFAULT_MAX_PENDING_PER_SOURCE, this.o.admission.capacity);
-    const pending = this.pending.from(source);
+    const pending = this.unconfirmed.from(source);
     if (pending >= pendingLimit) {
       observer.callRefused("inbound", "busy");
       log.warn({ source, pending, limit: pendingLimit }, "call rejected: too many unconfirmed calls from this source");
-      return {
-        status: 503,
-        headers: [
-          ["Retry-After", String(PENDING_RETRY_AFTER_S)],
-          ["Warning", warningValue(399, `too many unconfirmed calls from this source (limit ${pendingLimit})`)],
-        ],
-      };
+      const warning = warningValue(399, `too many unconfirmed calls from this source (limit ${pendingLimit})`);
+      return { status: 503, headers: [["Retry-After", String(PENDING_RETRY_AFTER_S)], ["Warning", warning]] };
     }
     // RFC 3261 §21.5.4 (503): "The server MAY indicate when the client should retry the request in a
     // Retry-After header field." The same verdict answers OPTIONS probes (src/cli/agent-server.ts).
+    let wait: number | undefined; // s until a call awaiting its ACK may be given up
+    if (this.o.pool.free === 0 && this.unconfirmed.size > 0) {
+      // Every RTP port held (a range for fewer calls than MAX_CALLS), some by calls awaiting their ACK: one goes the same way.
+      const room = this.makeRoom(source);
+      if (!room.freed) wait = room.retryAfterS;
+    }
     const verdict = this.o.admission.verdict();
     if (!verdict.accept) {
       observer.callRefused("inbound", verdict.reason === "draining" ? "rejected" : "busy");
       log.warn({ reason: verdict.reason, detail: verdict.detail, source }, "call rejected: not admitted");
-      return { status: 503, headers: [["Retry-After", String(verdict.retryAfterS)]] };
+      return { status: 503, headers: [["Retry-After", String(wait ?? verdict.retryAfterS)]] };
     }
     // Every place beside the confirmed calls is held by a call awaiting its ACK: the oldest past the grace
     // is given up for this INVITE (§13.3.1.4's BYE for a 2xx never ACKed, sooner), else 503 until one is.
-    if (verdict.active + this.pending.size >= verdict.capacity) {
-      const room = this.pending.makeRoom();
+    if (verdict.active + this.unconfirmed.size >= verdict.capacity) {
+      const room = this.makeRoom(source);
       if (!room.freed) {
         observer.callRefused("inbound", "busy");
-        log.warn({ source, unconfirmed: this.pending.size, confirmed: verdict.active, retryAfterS: room.retryAfterS }, "call rejected: every place awaits an ack");
+        log.warn({ source, unconfirmed: this.unconfirmed.size, confirmed: verdict.active, retryAfterS: room.retryAfterS }, "call rejected: every place awaits an ack");
         return {
           status: 503,
           headers: [
             ["Retry-After", String(room.retryAfterS)],
-            ["Warning", warningValue(399, `${this.pending.size} answered calls await their ACK (MAX_CALLS ${verdict.capacity})`)],
+            ["Warning", warningValue(399, `${this.unconfirmed.size} answered calls await their ACK (MAX_CALLS ${verdict.capacity})`)],
           ],
         };
       }
-      log.warn({ callId: room.id, ageMs: Math.round(room.ageMs), source }, "call given up: no ack, a new call needed its place");
     }
     return undefined;
+  }
+
+  /** Gives the unconfirmed call answered longest ago up for a new INVITE from `source`, if past the ACK grace. */
+  private makeRoom(source: string): RoomResult {
+    const room = this.unconfirmed.makeRoom();
+    if (room.freed) this.o.log.warn({ callId: room.id, ageMs: Math.round(room.ageMs), source }, "call given up: no ack, a new call needed its place");
+    return room;
   }
 
   /**
@@ -241,23 +236,23 @@ export class InboundCalls {
         log.info({ callId: id, reason: record.endReason ?? reason, turns: record.turns.length }, "call ended"),
       onReleased: () => {
         this.calls.delete(id);
-        this.pending.done(id);
+        this.unconfirmed.done(id);
       },
     });
     const live: LiveInbound = { record, sip, session };
     this.calls.set(id, live);
-    this.pending.add(id, sip.remote.host, () => {
+    this.unconfirmed.add(id, sip.remote.host, () => {
       record.endReason = "ack_given_up"; // more precise than the SIP layer's "no_ack" (metrics, store)
       if (sip.giveUp()) return true;
       record.endReason = undefined;
       return false;
     });
-    sip.on("answered", () => this.pending.answered(id));
+    sip.on("answered", () => this.unconfirmed.answered(id));
     sip.on("ended", (reason) => {
-      this.pending.done(id);
+      this.unconfirmed.done(id);
       session.release(reason);
     });
-    sip.on("confirmed", () => this.pending.done(id));
+    sip.on("confirmed", () => this.unconfirmed.done(id));
     sip.on("confirmed", session.guard("ack", (ackSdp: string | undefined) => this.onConfirmed(live, ackSdp)));
     sip.on("dtmf", session.guard("dtmf", (key: string) => live.media?.onDtmf(key)));
     this.setUp(live).catch((err) => {

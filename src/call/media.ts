@@ -38,7 +38,7 @@ export interface CallProviders {
   fallback: { stt: SttProvider; llm: LlmProvider; tts: TtsProvider };
 }
 
-export interface CallMediaOptions {
+export interface CallMediaOptions extends Pick<AgentCallDeps, "onBargeIn" | "onBargeInPause"> {
   record: CallRecord;
   lease: RtpPortLease;
   media: Pick<NegotiatedMedia, "codec" | "payloadType" | "telephoneEventPt" | "remote" | "direction" | "rtcpMux">;
@@ -62,7 +62,6 @@ export interface CallMediaOptions {
   /** Ends the call at the SIP level; called after the last packet of the goodbye. */
   hangup: (reason: string) => void;
   onTurn?: (turn: TurnRecord) => void;
-  onBargeIn?: () => void;
   /** The caller's words so far (STT interim results), for live watchers. */
   onInterim?: (text: string) => void;
   /** A DTMF key from the far end, for live watchers. */
@@ -243,6 +242,7 @@ export class CallMedia implements RenegotiableMedia {
       },
       onTurn: o.onTurn,
       onBargeIn: o.onBargeIn,
+      onBargeInPause: o.onBargeInPause,
       onInterim: o.onInterim,
       onToolCall: o.onToolCall,
       onSaying: o.onSaying,

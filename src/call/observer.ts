@@ -32,6 +32,8 @@ export interface CallObserver {
   turn(record: CallRecord, turn: TurnRecord): void;
   /** The caller interrupted the agent. */
   bargeIn(record: CallRecord): void;
+  /** A barge-in that paused the reply was decided (record.bargeInPauses is updated): resumed or cut after `pausedMs`. */
+  bargeInPause?(record: CallRecord, result: "resumed" | "cut", pausedMs: number | null): void;
   /** A provider failed (the conversation may have recovered). */
   providerError(record: CallRecord, err: unknown): void;
   /** The call's RTP counters, once, just before `callEnded` (only when media ran). */
@@ -81,6 +83,7 @@ export function metricsObserver(metrics: Metrics): CallObserver {
       if (turn.usage) metrics.usage(turn.usage, record.providers);
     },
     bargeIn: () => metrics.bargeIn(),
+    bargeInPause: (_record, result, ms) => metrics.bargeInPause(result, ms),
     providerError: (_record, err) => {
       if (err instanceof ProviderError) metrics.providerErrorFrom(err);
     },
@@ -103,7 +106,7 @@ export function metricsObserver(metrics: Metrics): CallObserver {
  * skipped: bookkeeping failing (a full disk) never ends a call nor stops the other observers.
  */
 export function combineObservers(log: Logger, ...observers: CallObserver[]): CallObserver {
-  type Optional = "rtcpReport" | "interim" | "dtmf" | "toolCall" | "saying";
+  type Optional = "rtcpReport" | "interim" | "dtmf" | "toolCall" | "saying" | "bargeInPause";
   type Required = Exclude<keyof CallObserver, Optional>;
   const each =
     <K extends Required>(name: K) =>
@@ -133,6 +136,7 @@ export function combineObservers(log: Logger, ...observers: CallObserver[]): Cal
     callAnswered: each("callAnswered"),
     turn: each("turn"),
     bargeIn: each("bargeIn"),
+    bargeInPause: optional("bargeInPause"),
     providerError: each("providerError"),
     rtpStats: each("rtpStats"),
     rtcpReport: optional("rtcpReport"),

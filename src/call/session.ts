@@ -48,6 +48,8 @@ export interface MediaHooks {
   hangup(reason: string): void;
   onTurn(turn: TurnRecord): void;
   onBargeIn(): void;
+  /** A barge-in that paused the reply was decided (AgentCallDeps.onBargeInPause). */
+  onBargeInPause(result: "resumed" | "cut", pausedMs: number | null): void;
   /** The caller's words so far (STT interim result). */
   onInterim(text: string): void;
   /** A DTMF key from the far end. */
@@ -171,6 +173,10 @@ export class CallSession {
         this.reportChanges();
       },
       onBargeIn: () => observer.bargeIn(record),
+      onBargeInPause: (result, ms) => {
+        observer.bargeInPause?.(record, result, ms);
+        this.reportChanges();
+      },
       onInterim: (text) => observer.interim?.(record, text),
       onDtmfKey: (key) => observer.dtmf?.(record, key),
       onToolCall: (name, args) => observer.toolCall?.(record, name, args),

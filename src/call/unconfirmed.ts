@@ -103,6 +103,14 @@ export class UnconfirmedCalls {
     else this.bySource.delete(e.source);
   }
 
+  /** Unconfirmed calls whose 2xx went out at least the grace ago: each would be given up for a new INVITE. O(size). */
+  reclaimable(): number {
+    const since = this.o.clock.now() - this.o.graceMs;
+    let n = 0;
+    for (const e of this.entries.values()) if (e.answeredAt !== undefined && e.answeredAt <= since) n++;
+    return n;
+  }
+
   /**
    * Makes one place for a new INVITE: gives up the unconfirmed call whose 2xx went out longest ago, if
    * that was at least the grace ago (its `giveUp` ends it, and the owner's `done` removes it); else

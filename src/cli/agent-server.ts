@@ -104,7 +104,8 @@ export class AgentServer {
       capacity: cfg.maxCalls,
       active: () => this.confirmedCalls,
       draining: () => this.draining,
-      degraded: [() => (pool.free === 0 ? "no free RTP port" : undefined), () => headroom.check(this.confirmedCalls)],
+      // No free RTP port counts only when none is held by a call a new INVITE could take it from (src/call/unconfirmed.ts).
+      degraded: [() => (pool.free === 0 && this.inbound.unconfirmed.reclaimable() === 0 ? "no free RTP port" : undefined), () => headroom.check(this.confirmedCalls)],
     });
     this.inbound = new InboundCalls({
       log,
@@ -204,7 +205,7 @@ export class AgentServer {
       },
     });
     server = new AgentServer(o, store, transport, ua, pool, pacer, vad, clock, metrics, headroom);
-    metrics.readUnconfirmedCalls(() => server.inbound.unconfirmed);
+    metrics.readUnconfirmedCalls(() => server.inbound.unconfirmed.size);
     server.mediaPlane = plane;
     server.unpace = unpace;
     server.registration = startRegistration(cfg, ua, metrics, log);
@@ -217,7 +218,7 @@ export class AgentServer {
         store,
         vad,
         admission: server.admission,
-        unconfirmedInbound: () => server.inbound.unconfirmed,
+        unconfirmedInbound: () => server.inbound.unconfirmed.size,
         metrics,
         recordingsDir: server.recordingsDir,
         bridgeLegs: server.bridgeLegs,
@@ -273,13 +274,9 @@ export class AgentServer {
 
   /** Live calls less the inbound ones awaiting their ACK: what MAX_CALLS counts. */
   get confirmedCalls(): number {
-    return this.activeCalls - this.inbound.unconfirmed;
+    return this.activeCalls - this.inbound.unconfirmed.size;
   }
 
-  /** Inbound calls awaiting their ACK (set up, or our 2xx sent), and those given up for a new INVITE. */
-  get unconfirmedCalls(): { now: number; givenUp: number } {
-    return { now: this.inbound.unconfirmed, givenUp: this.inbound.givenUp };
-  }
 
   /**
    * Stops taking calls (new INVITEs and OPTIONS probes get 503), lets live calls finish for up to `drainMs`, then says a

@@ -38,6 +38,8 @@ export { CALL_RESULTS, SIP_METHODS, type CallDirection, type CallResult, type Tu
 export const PACER_LATENESS_BUCKETS_MS: readonly number[] = [0.5, 1, 2, 3, 4, 5, 6, 8, 10, 15, 20, 40];
 /** Upper bounds, ms, of `voice_agent_turn_latency_ms`. */
 export const TURN_LATENCY_BUCKETS_MS: readonly number[] = [50, 100, 200, 300, 500, 750, 1000, 1500, 2000, 3000, 5000];
+/** barge_in_pause_ms buckets, ms: a pause ends by 2 s (barge-in-pause.ts PAUSE_MAX_MS). */
+export const BARGE_IN_PAUSE_BUCKETS_MS: readonly number[] = [100, 200, 300, 400, 500, 600, 800, 1000, 1500, 2000];
 
 export interface MetricsOptions {
   /**
@@ -116,6 +118,14 @@ export interface Metrics {
   turnLatencies(latency: { finalTranscriptMs?: number; firstTokenMs?: number; firstAudioMs?: number; firstRtpMs?: number }): void;
   /** The caller interrupted the agent's reply: barge_ins_total +1. */
   bargeIn(): void;
+  /**
+   * A barge-in paused the reply until its sound was known (src/pipeline/barge-in-pause.ts) and was
+   * decided: `resumed` (the reply went on from the same sample: a backchannel, a cough) or `cut` (an
+   * interruption, also counted in barge_ins_total), after `pausedMs` of silence in the agent's audio:
+   * barge_in_pauses_total{result} +1 and barge_in_pause_ms{result} (not observed when null: a cut by
+   * words that came after the reply went on, its silence already observed as resumed).
+   */
+  bargeInPause(result: "resumed" | "cut", pausedMs: number | null): void;
   /** What a turn or call cost, by provider (src/metrics/usage.ts); `providers` as on the call record. */
   usage(u: UsageAmounts, providers?: { stt: string; llm: string; tts: string }): void;
   /** A provider failed: provider_errors_total{provider,kind,code}. `code` = HTTP status or error code. */
@@ -226,6 +236,23 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     help: "Agent replies interrupted by the caller.",
     registers,
   });
+  const pauses = new Counter({
+    name: "voice_agent_barge_in_pauses_total",
+    help: "Barge-ins that paused the agent's reply until the sound was known, by how they ended: resumed (backchannel, noise) or cut.",
+    labelNames: ["result"] as const,
+    registers,
+  });
+  const pauseMs = new Histogram({
+    name: "voice_agent_barge_in_pause_ms",
+    help: "Silence a paused barge-in put in the agent's audio (pause to resume or cut), ms, by result.",
+    labelNames: ["result"] as const,
+    buckets: [...BARGE_IN_PAUSE_BUCKETS_MS],
+    registers,
+  });
+  for (const result of ["resumed", "cut"] as const) {
+    pauses.inc({ result }, 0);
+    pauseMs.zero({ result });
+  }
   const providerErrors = new Counter({
     name: "voice_agent_provider_errors_total",
     help: "Provider failures by provider, kind (stt, llm, tts) and code (error code or HTTP status).",
@@ -286,6 +313,10 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
       if (l.firstRtpMs !== undefined) observeTurn("first_rtp", l.firstRtpMs);
     },
     bargeIn: () => bargeIns.inc(),
+    bargeInPause(result, ms) {
+      pauses.inc({ result });
+      if (ms !== null && Number.isFinite(ms) && ms >= 0) pauseMs.observe({ result }, ms);
+    },
     usage: usageCounters(registers, (p) => providerLabel(p.split(/[\s(]/)[0] ?? p)),
     providerError,
     providerErrorFrom: (err) => providerError(err.provider, err.kind, err.code),

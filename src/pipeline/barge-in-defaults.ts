@@ -98,6 +98,15 @@ export const DEFAULT_CONFIRM_HEARS_QUIET = true;
  * our VAD's end of speech (bench-latency): a pause reported by then lets the final end the turn at once.
  */
 export const DEFAULT_PAUSE_MS = 160;
+/**
+ * The pause report while the agent is still "speaking" to the VAD, i.e. its reply is paused by a barge-in
+ * not yet decided (barge-in-pause.ts), ms. The reply waits in silence for this sound's words, and they are
+ * asked for at the pause (Deepgram Finalize), so every ms here is a ms of hole for a backchannel;
+ * endpointing is not hurried by it (it counts the silence itself). A pause inside the caller's words
+ * only asks for the words so far: "Sorry," cuts, a backchannel's first half brings none, and the fast
+ * barge-in rule reports the rest as the same sound going on.
+ */
+export const DEFAULT_PAUSED_REPLY_PAUSE_MS = 80;
 /** 80 ms, as for a barge-in: breath and lip noise after a sentence rarely hold p ≥ 0.5 that long. */
 export const DEFAULT_RESUME_MS = 80;
 

@@ -101,6 +101,16 @@ export interface TurnRecord {
   tts?: string;
 }
 
+/** CallRecord.bargeInPauses. */
+export interface BargeInPauses {
+  resumed: number;
+  cut: number;
+  /** ms */
+  resumedMs: number;
+  /** ms */
+  maxResumedMs: number;
+}
+
 export interface CallRecord {
   id: string;
   sipCallId: string;
@@ -128,6 +138,13 @@ export interface CallRecord {
   providers?: { stt: string; llm: string; tts: string };
   turns: TurnRecord[];
   bargeIns: number;
+  /**
+   * Barge-ins that paused the agent's reply until their sound was known (src/pipeline/barge-in-pause.ts):
+   * how many let it go on from the same sample (`resumed`: a backchannel, a cough) and how many were
+   * confirmed and cut it (`cut`, also counted in `bargeIns`); the silence the resumed ones put in the
+   * agent's audio, ms (`resumedMs` in all, `maxResumedMs` the longest). Absent before the first pause.
+   */
+  bargeInPauses?: BargeInPauses;
   /** What the call cost so far (see CallUsage); absent before any audio or reply. */
   usage?: CallUsage;
   /** Outbound calls: detailed status (see CallStatus). */

@@ -75,18 +75,36 @@ export class CallerSide {
         : new BargeInPause(o.d.clock, wait, {
             unpause: (why) => {
               const r = this.pausedReply;
-              if (r && r === this.speech.reply && !r.interrupted) this.speech.unpause(why, this.d.clock.now() - this.pausedAt);
+              if (!r || r !== this.speech.reply || r.interrupted) return;
+              const ms = this.d.clock.now() - this.pausedAt;
+              this.speech.unpause(why, ms);
+              this.notePause("resumed", ms);
             },
             cut: (why) => {
               const r = this.pausedReply;
               this.pausedReply = null;
               if (!r || r !== this.speech.reply || r.interrupted) return;
               this.d.log.info({ callId: this.d.record.id, why }, "barge-in confirmed");
+              // Late words cut a reply that already went on: that pause was counted as resumed, its length with it.
+              this.notePause("cut", why === "late_words" ? null : this.d.clock.now() - this.pausedAt);
               this.confirmedCaller = true;
               this.speech.cut(r, "barge-in");
               this.noWords.bargedIn();
             },
           });
+  }
+
+  /** A paused barge-in was decided: on the record (CallRecord.bargeInPauses) and to the owner (metrics). */
+  private notePause(result: "resumed" | "cut", pausedMs: number | null): void {
+    const ms = pausedMs === null ? null : Math.max(0, Math.round(pausedMs));
+    const p = (this.d.record.bargeInPauses ??= { resumed: 0, cut: 0, resumedMs: 0, maxResumedMs: 0 });
+    if (result === "cut") p.cut++;
+    else {
+      p.resumed++;
+      p.resumedMs += ms ?? 0;
+      p.maxResumedMs = Math.max(p.maxResumedMs, ms ?? 0);
+    }
+    this.d.onBargeInPause?.(result, ms);
   }
 
   /** A reply is paused by a barge-in not yet decided (and still the reply in progress, still paused). */
@@ -129,7 +147,10 @@ export class CallerSide {
 
   /** The VAD heard `silenceMs` of silence inside the caller's speech (a pause, not yet its end). */
   onSpeechPause(silenceMs: number): void {
-    if (this.paused) this.pause!.speechStopped(this.d.clock.now() - silenceMs, false);
+    if (!this.paused) return;
+    this.pause!.speechStopped(this.d.clock.now() - silenceMs, false);
+    // Still paused: the words decide it, so ask for them now (Deepgram Finalize), not when endpointing would.
+    if (this.paused) this.detector.finalizeNow();
   }
 
   /** The recogniser's words (an interim hypothesis or a final), before the turn logic sees them: they decide a paused barge-in. */
@@ -141,6 +162,7 @@ export class CallerSide {
   onSpeechEnd(silenceMs: number): void {
     if (this.state.is("on-hold")) return;
     if (this.paused) this.pause!.speechStopped(this.d.clock.now() - silenceMs, true);
+    if (this.paused) this.detector.finalizeNow(); // as at a pause (onSpeechPause)
     this.detector.speechEnded(this.d.clock.now() - silenceMs);
     if (!this.speech.resumable) {
       // Speech start stopped the idle timer; a sound that brings no turn (a "hmm" without words, the

@@ -169,6 +169,12 @@ export interface AgentCallDeps {
   onTurn?: (turn: TurnRecord) => void;
   /** A barge-in happened. */
   onBargeIn?: () => void;
+  /**
+   * A barge-in that paused the reply (barge-in-pause.ts) was decided: the reply went on (`resumed`) or
+   * was cut, after `pausedMs` of silence (null: words that came after it went on cut it, the silence was
+   * counted with the resume); `record.bargeInPauses` is already updated.
+   */
+  onBargeInPause?: (result: "resumed" | "cut", pausedMs: number | null) => void;
   /** The caller's words so far, not final (STT interim results): for live watchers, never for decisions. */
   onInterim?: (text: string) => void;
   /** The LLM called a tool (end_call, transfer, send_dtmf…): for live watchers. */

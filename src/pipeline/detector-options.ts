@@ -90,6 +90,8 @@ export interface DetectorOptions {
   firstTurnTilt?: number;
   /** Silence inside speech after which a pause is reported, ms. Default DEFAULT_PAUSE_MS. */
   pauseMs?: number;
+  /** The same while the agent is speaking (its reply paused by a barge-in), ms. Default DEFAULT_PAUSED_REPLY_PAUSE_MS. */
+  pausedReplyPauseMs?: number;
   /** Speech after a reported pause that counts as the caller going on (a new start), ms. Default DEFAULT_RESUME_MS. */
   resumeMs?: number;
   /**

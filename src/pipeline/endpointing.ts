@@ -84,6 +84,8 @@ export class TurnDetector {
   private sttHeardSilence = false;
   /** A Finalize was requested for the current silence. */
   private flushed = false;
+  /** Speech (a start, or sound in a pause) was heard since the last Finalize: finalizeNow asks again. */
+  private heardSinceFlush = false;
   private lastFinalAt = 0;
   private timer: TimerHandle | undefined;
   /** A Finalize due later in the current silence (see the file comment). */
@@ -121,6 +123,7 @@ export class TurnDetector {
 
   speechStarted(): void {
     this.speaking = true;
+    this.heardSinceFlush = true;
     this.sttEnded = this.sttHeardSilence = false;
     this.flushed = false;
     this.clock.clearTimer(this.timer);
@@ -133,6 +136,7 @@ export class TurnDetector {
    */
   speechActivity(): void {
     this.speaking = true;
+    this.heardSinceFlush = true;
     this.clock.clearTimer(this.timer);
     this.cancelFlush();
   }
@@ -159,7 +163,10 @@ export class TurnDetector {
     const t = text.trim();
     if (t) this.pending.push(t);
     this.lastFinalAt = this.clock.now();
-    if (speechFinal) this.sttEnded = this.sttHeardSilence = true;
+    if (speechFinal) {
+      this.sttEnded = this.sttHeardSilence = true;
+      this.heardSinceFlush = false; // it heard the silence after all of it
+    }
     if (fromFinalize) {
       this.sttEnded = true;
       if (this.flushSentAt !== undefined) {
@@ -180,6 +187,19 @@ export class TurnDetector {
   /** Puts text back in front of the pending text (a reply was abandoned because the caller went on). */
   restore(text: string): void {
     if (text.trim()) this.pending.unshift(text.trim());
+  }
+
+  /**
+   * Asks the STT to finalize now, whatever the timing above (a paused reply waits for these words,
+   * barge-in-pause.ts), unless it was asked or signalled the end since the caller last made a sound: a
+   * sound in a pause that did not become a new start (speechActivity) asks again, or the second half of
+   * a backchannel (a Finalize at the gap inside "I see" answered nothing) waited for the STT's own
+   * endpointing (live: 899 ms paused instead of ~500).
+   */
+  finalizeNow(): void {
+    if (!this.onFlush || (!this.heardSinceFlush && (this.sttEnded || this.flushed))) return;
+    this.cancelFlush();
+    this.flushNow();
   }
 
   /** The Finalize round trip this call's timing uses, ms; undefined until one was measured. */
@@ -214,6 +234,7 @@ export class TurnDetector {
 
   private flushNow(): void {
     this.flushed = true;
+    this.heardSinceFlush = false;
     this.flushSentAt = this.clock.now();
     this.onFlush?.();
   }

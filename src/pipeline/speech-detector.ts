@@ -12,7 +12,8 @@
  *  - level rules (level-gate.ts, caller-level.ts): speech well under the caller's own level, or before
  *    that is known under the first-turn floor, is held as background instead of interrupting;
  *  - pauses (here): `pauseMs` of silence inside a speech segment is reported (`onSpeechPause`) long
- *    before the segmenter ends the segment (its 500 ms), so endpointing can decide early; speech
+ *    before the segmenter ends the segment (its 500 ms), so endpointing can decide early (while the
+ *    agent speaks, i.e. its reply is paused by this speech, `pausedReplyPauseMs`); speech
  *    resuming within the segment (`resumeMs` of it) is reported as a new start.
  * Frames are processed strictly in arrival order; inference is asynchronous, so events are delivered
  * through callbacks.
@@ -21,7 +22,7 @@ import { SpeechSegmenter, SEGMENTER_FRAME_MS } from "../media/vad/segmenter";
 import type { VadStream } from "../media/vad/silero";
 import type { SpeechDetector, SpeechEvents } from "./agent-call";
 import { FrameTrace } from "./barge-in-trace";
-import { HELD_WORDS_MS, DEFAULT_PAUSE_MS, DEFAULT_RESUME_MS, type BargeInTrace } from "./barge-in-defaults";
+import { HELD_WORDS_MS, DEFAULT_PAUSE_MS, DEFAULT_PAUSED_REPLY_PAUSE_MS, DEFAULT_RESUME_MS, type BargeInTrace } from "./barge-in-defaults";
 import { DEFAULT_QUIET_COUNTS_OVER_FLOOR, type CallerLevel } from "./caller-level";
 import type { DetectorOptions } from "./detector-options";
 import { EchoGate } from "./echo-gate";
@@ -66,6 +67,8 @@ export class SileroSpeechDetector implements SpeechDetector {
   private active = false;
   private resumeRun = 0;
   private readonly pauseFrames: number;
+  /** pauseFrames while the agent speaks (its reply paused by a barge-in): DetectorOptions.pausedReplyPauseMs. */
+  private readonly agentPauseFrames: number;
   private readonly resumeFrames: number;
   /** Frames taken for echo (diagnostics). */
   echoFrames = 0;
@@ -88,6 +91,7 @@ export class SileroSpeechDetector implements SpeechDetector {
     this.quietCounts = opts.quietCountsOverFloor ?? DEFAULT_QUIET_COUNTS_OVER_FLOOR;
     this.pauseFrames = Math.max(1, Math.ceil((opts.pauseMs ?? DEFAULT_PAUSE_MS) / SEGMENTER_FRAME_MS));
     this.resumeFrames = Math.max(1, Math.ceil((opts.resumeMs ?? DEFAULT_RESUME_MS) / SEGMENTER_FRAME_MS));
+    this.agentPauseFrames = Math.max(1, Math.ceil((opts.pausedReplyPauseMs ?? DEFAULT_PAUSED_REPLY_PAUSE_MS) / SEGMENTER_FRAME_MS));
   }
 
   listen(events: SpeechEvents): void {
@@ -175,7 +179,7 @@ export class SileroSpeechDetector implements SpeechDetector {
     }
     if (this.inSpeech && this.segmenter.state === "speech") {
       const silent = this.segmenter.silentFrames;
-      if ((!this.paused || this.active) && silent >= this.pauseFrames) {
+      if ((!this.paused || this.active) && silent >= (agentSpeaking ? this.agentPauseFrames : this.pauseFrames)) {
         // A pause, or the pause again after a sound that did not become speech.
         this.paused = true;
         this.active = false;

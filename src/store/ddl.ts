@@ -82,6 +82,7 @@ export const LATER_COLUMNS: readonly { tables: readonly ("calls" | "turns")[]; c
     type: "TEXT",
     what: "the TTS that spoke an agent turn when it was not the call's serving one (the apology by the offline voice; TurnRecord.tts), plain text",
   },
+  { tables: ["calls"], column: "barge_in_pauses", type: "TEXT", what: "barge-ins that paused the reply, resumed or cut, and the silence they cost (BargeInPauses, src/pipeline/call-record.ts)" },
 ];
 
 const table = (name: string, columns: readonly Column[], tail: string[] = []): string =>

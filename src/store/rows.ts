@@ -35,6 +35,7 @@ export interface CallRow {
   rtcp: string | null;
   usage?: string | null;
   amd?: string | null;
+  barge_in_pauses?: string | null;
   updated_at: string;
 }
 
@@ -83,6 +84,7 @@ export const CALL_COLUMNS = [
   "rtcp",
   "usage",
   "amd",
+  "barge_in_pauses",
   "updated_at",
 ] as const;
 
@@ -131,6 +133,7 @@ export function callParams(r: CallRecord, updatedAt: string): Record<(typeof CAL
     rtcp: json(r.rtcp),
     usage: json(r.usage),
     amd: json(r.amd),
+    barge_in_pauses: json(r.bargeInPauses),
     updated_at: updatedAt,
   };
 }
@@ -206,5 +209,6 @@ export function rowToCall(row: CallRow, turns: TurnRecord[]): CallRecord {
   set("rtcp", parseJson(row.rtcp));
   set("usage", parseJson(row.usage ?? null));
   set("amd", parseJson(row.amd ?? null));
+  set("bargeInPauses", parseJson(row.barge_in_pauses ?? null));
   return r;
 }

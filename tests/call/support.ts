@@ -114,6 +114,8 @@ export interface InboundHarnessOptions {
   vad?: ReturnType<typeof countingVad>;
   /** MAX_CALLS of the admission; default 10 (so 5 unconfirmed calls per source). */
   capacity?: number;
+  /** RTP ports in the pool (even ones serve calls); default 8, i.e. 4 calls. */
+  rtpPorts?: number;
   /** The agent's logger; default silent. */
   log?: Logger;
 }
@@ -141,11 +143,15 @@ export async function inboundHarness(o: InboundHarnessOptions = {}) {
   let inbound!: InboundCalls;
   // Wired as src/cli/agent-server.ts does: screening before any transaction, then onInvite.
   const h = harness({ onInvite: (c) => inbound.onInvite(c), screenInvite: (source) => inbound.screenInvite(source) });
-  const base = await freeUdpPortRange(8);
-  const pool = new RtpPortPool(base, base + 7, "127.0.0.1");
+  const ports = o.rtpPorts ?? 8;
+  const base = await freeUdpPortRange(ports);
+  const pool = new RtpPortPool(base, base + ports - 1, "127.0.0.1");
   const allocations: Gate<void>[] = [];
   const leases: RtpPortLease[] = [];
   const gatedPool = {
+    get free() {
+      return pool.free;
+    },
     allocate: async () => {
       if (o.gateAllocation) {
         const g = gate<void>();
@@ -177,7 +183,13 @@ export async function inboundHarness(o: InboundHarnessOptions = {}) {
     },
     mode: "inbound",
     trustedIps: [],
-    admission: new Admission({ capacity: o.capacity ?? 10, active: () => inbound.size - inbound.unconfirmed, draining: () => false }),
+    // As src/cli/agent-server.ts: confirmed calls only, and "degraded" when no RTP port is free.
+    admission: new Admission({
+      capacity: o.capacity ?? 10,
+      active: () => inbound.size - inbound.unconfirmed.size,
+      draining: () => false,
+      degraded: [() => (pool.free === 0 && inbound.unconfirmed.reclaimable() === 0 ? "no free RTP port" : undefined)],
+    }),
     publicIp: "127.0.0.1",
     systemPrompt: o.prompt ?? (async () => "You are a test."),
   });

@@ -37,7 +37,9 @@ describe("UnconfirmedCalls", () => {
     expect(u.makeRoom()).toEqual({ freed: false, retryAfterS: 3 }); // b is 1.5 s old: 2.5 s to go, rounded up
     clock.advance(2499);
     expect(u.makeRoom()).toEqual({ freed: false, retryAfterS: 1 });
+    expect(u.reclaimable()).toBe(0);
     clock.advance(1);
+    expect(u.reclaimable()).toBe(1);
     expect(u.makeRoom()).toEqual({ freed: true, id: "b", ageMs: 4000 });
     expect(gaveUp).toEqual(["b"]);
     expect(u.size).toBe(2);
@@ -72,7 +74,7 @@ function status(x: H, callId: string): { status: number; retryAfter?: string; wa
 
 describe("a flood of INVITEs never ACKed (MAX_CALLS 4)", () => {
   test("fills the places, but a new caller waits at most the grace: the oldest is given up for it with one BYE", async () => {
-    h = await inboundHarness({ capacity: 4 });
+    h = await inboundHarness({ capacity: 4, rtpPorts: 16 }); // ports for 8 calls: MAX_CALLS is what fills
     const forged = FORGED.map((_, i) => invite(21000 + 2 * i));
     for (let i = 0; i < 4; i++) {
       h.send(forged[i]!, FORGED[i]);
@@ -80,7 +82,7 @@ describe("a flood of INVITEs never ACKed (MAX_CALLS 4)", () => {
       h.clock.advance(100); // …100 ms apart
     }
     for (const inv of forged) expect(h.finals(inv)).toEqual([200]);
-    expect(h.inbound.unconfirmed).toBe(4);
+    expect(h.inbound.unconfirmed.size).toBe(4);
 
     // A real caller 0.5 s after the last forged 200 (the oldest is 0.8 s old): 503, Retry-After = until it is 8·T1 old.
     h.clock.advance(100);
@@ -105,21 +107,21 @@ describe("a flood of INVITEs never ACKed (MAX_CALLS 4)", () => {
     expect(byes).toHaveLength(1);
     expect(h.requests("BYE")).toHaveLength(byesBefore + 1);
     expect(h.observer.events).toContain("ended ack_given_up");
-    expect(h.inbound.givenUp).toBe(1);
-    expect(h.inbound.unconfirmed).toBe(4); // three forged, one real
+    expect(h.inbound.unconfirmed.givenUp).toBe(1);
+    expect(h.inbound.unconfirmed.size).toBe(4); // three forged, one real
     expect(h.pool.inUse).toBe(4);
 
     // The real caller ACKs: confirmed, never given up. The given-up call gets nothing more: no 2xx, no BYE retransmission.
     h.ack(retry);
     await settle();
-    expect(h.inbound.unconfirmed).toBe(3);
+    expect(h.inbound.unconfirmed.size).toBe(3);
     h.clock.advance(64 * T1);
     expect(h.responses(200).filter((r) => r.callId === forged[0]!.callId)).toHaveLength(okBeforeRetry);
     expect(h.requests("BYE").filter((r) => r.callId === forged[0]!.callId)).toHaveLength(1);
     // The other three reached Timer H (64·T1) without a new INVITE needing them: ended no_ack as before.
     expect(h.observer.events.filter((e) => e.startsWith("ended")).sort()).toEqual(["ended ack_given_up", "ended no_ack", "ended no_ack", "ended no_ack"]);
     expect(h.inbound.size).toBe(1);
-    expect(h.inbound.unconfirmed).toBe(0);
+    expect(h.inbound.unconfirmed.size).toBe(0);
   });
 
   test("confirmed calls are never given up: full of confirmed calls stays full (503, Retry-After 30)", async () => {
@@ -144,6 +146,27 @@ describe("a flood of INVITEs never ACKed (MAX_CALLS 4)", () => {
     h.send(d, FORGED[2]);
     await settle();
     expect(status(h, d.callId)).toEqual([{ status: 503, retryAfter: "30", warning: undefined }]);
+    expect(h.requests("BYE")).toHaveLength(1);
+  });
+
+  test("every RTP port held by calls awaiting their ACK (a port range for fewer calls than MAX_CALLS): the oldest past the grace is given up the same way", async () => {
+    h = await inboundHarness({ capacity: 10 }); // the harness pool has ports for 4 calls
+    const forged = FORGED.map((_, i) => invite(21300 + 2 * i));
+    for (let i = 0; i < 4; i++) h.send(forged[i]!, FORGED[i]);
+    await settle();
+    for (const inv of forged) expect(h.finals(inv)).toEqual([200]);
+    expect(h.pool.free).toBe(0);
+    const early = invite(21400);
+    h.send(early, REAL);
+    await settle();
+    // Degraded (no free RTP port), none old enough yet: Retry-After until the oldest is.
+    expect(status(h, early.callId)).toEqual([{ status: 503, retryAfter: String(GRACE_MS / 1000), warning: undefined }]);
+    h.clock.advance(GRACE_MS);
+    const retry = invite(21402);
+    h.send(retry, REAL);
+    await settle();
+    expect(h.finals(retry)).toEqual([200]);
+    expect(h.inbound.unconfirmed.givenUp).toBe(1);
     expect(h.requests("BYE")).toHaveLength(1);
   });
 });

@@ -67,6 +67,15 @@ export interface TurnRigOptions {
   replies?: Reply[];
   /** More agent environment (wins over the rig's). */
   env?: Record<string, string>;
+  /**
+   * The scripted STT answers the agent's `Finalize` as the service does (SttDriver): this long after it
+   * (ms), a final with `from_finalize: true` and the words of every caller sound heard whole by then.
+   * Default null: the fake's recogniser answers at once with an empty final, the words come only at
+   * their cue (end of the item's audio + STT_ENDPOINTING_MS), as the e2e scenarios were written for.
+   */
+  finalizeRttMs?: number | null;
+  /** Another compiled agent instead of dist/voice-agent (a "before" binary measured in the same hour). */
+  binary?: string;
 }
 
 function geminiParts(r: Reply) {
@@ -101,13 +110,13 @@ export async function startTurnRig(o: TurnRigOptions = {}): Promise<TurnRig> {
       TTS_PROVIDER: "flite",
       LOG_LEVEL: "debug",
       ...o.env,
-    });
+    }, undefined, { binary: o.binary });
   } catch (e) {
     clearInterval(replyTimer);
     await Promise.all([gemini.close(), deepgram.close()]);
     throw e;
   }
-  const stt = new SttDriver(deepgram);
+  const stt = new SttDriver(deepgram, o.finalizeRttMs ?? null);
   return {
     agent,
     gemini,
@@ -137,6 +146,8 @@ export async function startTurnRig(o: TurnRigOptions = {}): Promise<TurnRig> {
 export interface SttCue {
   atMs: number;
   text: string;
+  /** End of the sound's last audible frame in the file, ms: from then on a Finalize returns its words. */
+  voiceEndMs?: number;
 }
 
 /**
@@ -145,6 +156,16 @@ export interface SttCue {
  * `Results` for every `HEARTBEAT_MS` of audio, as the real service keeps answering while audio flows:
  * a server that says nothing is what the agent's stall watchdog (src/providers/deepgram/stall-watchdog.ts)
  * reconnects from, which would leave the cues on a closed connection.
+ *
+ * With `finalizeRttMs` (not null) it also answers the agent's `{"type":"Finalize"}` as Deepgram does
+ * ("Upon receiving the Finalize message, the server will process all remaining audio data and return the
+ * final results. You may receive a response with the from_finalize attribute set to true",
+ * https://developers.deepgram.com/docs/finalize): `finalizeRttMs` later, one final (`is_final`,
+ * `speech_final` false, `from_finalize` true) with the words of every cue whose sound was received whole
+ * when the Finalize came (`voiceEndMs` ≤ audio position), else an empty one; those cues are then done.
+ * A Finalize in the middle of a sound returns nothing for it (its cue stays): the pessimistic choice for
+ * an interruption, whose words then come at the cue. The round trip is not in Deepgram's documentation;
+ * 150 ms (the bench's default) is network plus processing of a few hundred ms of buffered audio, assumed.
  */
 export class SttDriver {
   private cues: SttCue[] = [];
@@ -154,10 +175,46 @@ export class SttDriver {
   private planned = false;
   private readonly timer: ReturnType<typeof setInterval>;
   /** Cues injected: text and the audio position (ms) when they were. */
-  readonly injected: Array<{ text: string; atMs: number; posMs: number }> = [];
+  readonly injected: Array<{ text: string; atMs: number; posMs: number; fromFinalize?: boolean }> = [];
+  /** Finalize answers still on their way. */
+  private readonly answers = new Set<ReturnType<typeof setTimeout>>();
 
-  constructor(private readonly dg: FakeDeepgram) {
+  constructor(
+    private readonly dg: FakeDeepgram,
+    private readonly finalizeRttMs: number | null = null,
+  ) {
     this.timer = setInterval(() => this.tick(), 5);
+    if (finalizeRttMs !== null) dg.onFinalize((c, bytes) => this.finalize(c, bytes / 8));
+  }
+
+  /** The agent asked to finalize on `c` with `posMs` of audio received (class comment). */
+  private finalize(c: FakeDeepgramConnection, posMs: number): void {
+    const heard = c === this.conn ? this.cues.filter((q) => q.voiceEndMs !== undefined && q.voiceEndMs <= posMs) : [];
+    if (heard.length) this.cues = this.cues.filter((q) => !heard.includes(q));
+    const text = heard.map((q) => q.text).join(" ");
+    const t = setTimeout(() => {
+      this.answers.delete(t);
+      if (c.closed) return;
+      try {
+        this.dg.inject(
+          {
+            type: "Results",
+            channel_index: [0, 1],
+            start: 0,
+            duration: posMs / 1000,
+            is_final: true,
+            speech_final: false,
+            from_finalize: true,
+            channel: { alternatives: [{ transcript: text, confidence: text ? 0.98 : 0, words: [] }] },
+          },
+          c,
+        );
+        for (const q of heard) this.injected.push({ text: q.text, atMs: q.atMs, posMs, fromFinalize: true });
+      } catch {
+        /* connection gone: the call ended */
+      }
+    }, this.finalizeRttMs!);
+    this.answers.add(t);
   }
 
   /** Cues for the next call's STT connection (the next one the fake accepts). */
@@ -171,6 +228,8 @@ export class SttDriver {
 
   stop(): void {
     clearInterval(this.timer);
+    for (const t of this.answers) clearTimeout(t);
+    this.dg.onFinalize(null);
   }
 
   private tick(): void {
@@ -365,7 +424,7 @@ export async function buildCallerAudio(items: CallerItem[], totalMs: number): Pr
   }
   const pcm = new Int16Array(n);
   for (let i = 0; i < n; i++) pcm[i] = Math.max(-32768, Math.min(32767, Math.round(mix[i]!)));
-  const stt = placed.filter((p) => p.words).map((p) => ({ atMs: Math.ceil(p.endMs + STT_ENDPOINTING_MS), text: p.words! }));
+  const stt = placed.filter((p) => p.words).map((p) => ({ atMs: Math.ceil(p.endMs + STT_ENDPOINTING_MS), text: p.words!, voiceEndMs: p.offsetMs }));
   return { path: writeG711File(pcm, "mulaw"), pcm, durationMs: totalMs, items: placed, stt };
 }
 

@@ -73,6 +73,12 @@ export interface FakeDeepgram {
   inject(msg: Record<string, unknown>, c?: FakeDeepgramConnection): void;
   /** Drops a live connection now (default: the newest open one) the way `how` says. */
   drop(c?: FakeDeepgramConnection, how?: "terminate" | "close1011"): void;
+  /**
+   * Answers to `Finalize` come from `h` instead of the recogniser (null: the recogniser's again). The
+   * handler is told of each Finalize (connection, audio received so far in bytes) and answers with
+   * `inject`, e.g. a scripted final with `from_finalize: true` after a round trip (tests/e2e/turn-support.ts).
+   */
+  onFinalize(h: ((c: FakeDeepgramConnection, audioBytes: number) => void) | null): void;
   /** All audio a connection received, concatenated. */
   audioOf(c: FakeDeepgramConnection): Uint8Array;
   close(): Promise<void>;
@@ -105,6 +111,7 @@ export function startFakeDeepgram(opts: FakeDeepgramOptions = {}): FakeDeepgram 
   let dropPlanFor: FakeDeepgramConnection | null = null;
   let dropAfter = 0;
   let nextId = 1;
+  let finalizeHandler: ((c: FakeDeepgramConnection, audioBytes: number) => void) | null = null;
   const live = new Map<number, ServerWebSocket<WsData>>();
 
   const refuse = (status: number, body: Record<string, unknown>, extra: Record<string, string> = {}): Response => {
@@ -248,7 +255,9 @@ export function startFakeDeepgram(opts: FakeDeepgramOptions = {}): FakeDeepgram 
           ws.close(1008, "DATA-0000");
           return;
         }
-        if (type === "Finalize") {
+        if (type === "Finalize" && finalizeHandler) {
+          finalizeHandler(c, c.binary.reduce((n, b) => n + b.length, 0));
+        } else if (type === "Finalize") {
           emit(ws, ws.data.rec.finalize());
         } else if (type === "CloseStream") {
           // Only words: an empty from_finalize answer is what a Finalize gets, not a CloseStream.
@@ -300,6 +309,9 @@ export function startFakeDeepgram(opts: FakeDeepgramOptions = {}): FakeDeepgram 
       conn.dropped = true;
       if (how === "terminate") ws.terminate();
       else ws.close(1011, "NET-0000");
+    },
+    onFinalize(h) {
+      finalizeHandler = h;
     },
     audioOf(c) {
       const total = c.binary.reduce((n, b) => n + b.length, 0);

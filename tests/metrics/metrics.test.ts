@@ -80,6 +80,10 @@ describe("createMetrics", () => {
     m.rtpPacketsLost(-2); // ignored
     m.bargeIn();
     m.bargeIn();
+    m.bargeInPause("resumed", 240);
+    m.bargeInPause("resumed", 460);
+    m.bargeInPause("cut", 90);
+    m.bargeInPause("cut", null); // late words after a resume: counted, no second observation
     m.providerError("deepgram", "stt", "unavailable");
     m.providerErrorFrom(new ProviderError("gemini", "llm", "rate_limited", "429", true, 429));
     m.providerError("cartesia", "tts", 503);
@@ -104,6 +108,11 @@ describe("createMetrics", () => {
     expect(valueOf(f, "voice_agent_rtp_packets_total", { direction: "out" })).toBe(250);
     expect(valueOf(f, "voice_agent_rtp_packets_lost_total")).toBe(3);
     expect(valueOf(f, "voice_agent_barge_ins_total")).toBe(2);
+    expect(valueOf(f, "voice_agent_barge_in_pauses_total", { result: "resumed" })).toBe(2);
+    expect(valueOf(f, "voice_agent_barge_in_pauses_total", { result: "cut" })).toBe(2);
+    expect(valueOf(f, "voice_agent_barge_in_pause_ms_sum", { result: "resumed" })).toBe(700);
+    expect(valueOf(f, "voice_agent_barge_in_pause_ms_count", { result: "cut" })).toBe(1);
+    expect(valueOf(f, "voice_agent_barge_in_pause_ms_bucket", { result: "resumed", le: "300" })).toBe(1);
     expect(valueOf(f, "voice_agent_provider_errors_total", { provider: "deepgram", kind: "stt", code: "unavailable" })).toBe(1);
     expect(valueOf(f, "voice_agent_provider_errors_total", { provider: "gemini", kind: "llm", code: "rate_limited" })).toBe(1);
     expect(valueOf(f, "voice_agent_provider_errors_total", { provider: "cartesia", kind: "tts", code: "503" })).toBe(1);
@@ -130,6 +139,8 @@ describe("createMetrics", () => {
       voice_agent_pacer_lateness_ms: "histogram",
       voice_agent_turn_latency_ms: "histogram",
       voice_agent_barge_ins_total: "counter",
+      voice_agent_barge_in_pauses_total: "counter",
+      voice_agent_barge_in_pause_ms: "histogram",
       voice_agent_provider_errors_total: "counter",
       voice_agent_rtp_dropped_total: "counter",
       voice_agent_sip_refused_total: "counter",

@@ -6,14 +6,13 @@
  */
 import { describe, expect, test } from "bun:test";
 import { FakeClock } from "../../src/util/clock";
-import { silentLogger } from "../../src/util/log";
-import { AgentCall, type SpeechDetector, type SpeechEvents } from "../../src/pipeline/agent-call";
 import { BACKCHANNEL_MAX_SPEECH_MS, duringPause, PAUSE_MAX_MS } from "../../src/pipeline/barge-in-pause";
 import { Playout } from "../../src/media/playout";
 import { Pacer } from "../../src/rtp/pacer";
-import type { CallRecord } from "../../src/pipeline/call-record";
 import { FakeLlm, FakeStt, FakeTts } from "../../src/providers/fake";
+import type { FakeSttOptions } from "../../src/providers/fake/fake-stt";
 import type { LlmChunk } from "../../src/providers/types";
+import { ScriptedVad, testAgentCall, testRecord } from "./support/agent-call";
 
 describe("duringPause", () => {
   const base = { speechMs: 400, callerSpeaking: false, sinceOnsetMs: 500, ended: false, words: "", pausedMs: 400, wordsWaitMs: 900 };
@@ -35,49 +34,24 @@ describe("duringPause", () => {
   });
 });
 
-class ScriptedVad implements SpeechDetector {
-  ev: SpeechEvents | null = null;
-  heldBackground = false;
-  agentSpeaking = false;
-  setAgentSpeaking(v: boolean) {
-    this.agentSpeaking = v;
-  }
-  listen(e: SpeechEvents) {
-    this.ev = e;
-  }
-  push() {}
-}
 
 const GREETING = "one two three four five six seven eight nine ten eleven twelve thirteen fourteen.";
 const text = (t: string): LlmChunk => ({ type: "text", text: t });
 
 /** The greeting (25 ms of audio per character: 2 s), a reply; barge-in pauses with a 900 ms words wait. */
-function setup() {
+function setup(sttOpts: FakeSttOptions = {}) {
   const clock = new FakeClock();
   const sent: number[] = []; // per tick: 1 audio, 0 silence
   const playout = new Playout({ sink: { sendFrame: (p) => (sent.push(p.some((b) => b !== 0xff) ? 1 : 0), true) }, codec: "PCMU" });
   const pacer = new Pacer({ clock });
   pacer.add(playout);
-  const stt = new FakeStt();
+  const stt = new FakeStt(sttOpts);
   const llm = new FakeLlm({ replies: [[text(GREETING)], [text("Of course.")]], clock });
   const tts = new FakeTts({ clock, msPerChar: 25 });
   const vad = new ScriptedVad();
-  const record: CallRecord = { id: "c1", sipCallId: "x", direction: "inbound", from: "a", to: "b", state: "connected", startedAt: "", turns: [], bargeIns: 0 };
-  const call = new AgentCall({
-    record,
-    clock,
-    log: silentLogger,
-    stt,
-    llm,
-    tts,
-    system: "test",
-    tools: [],
-    output: playout,
-    vad,
-    codec: "PCMU",
-    settings: { endpointing: { minSilenceMs: 900, maxSilenceMs: 1600 }, bargeInPauseWaitMs: 900 },
-    hangup: () => {},
-  });
+  const record = testRecord({ startedAt: "" });
+  const settings = { endpointing: { minSilenceMs: 900, maxSilenceMs: 1600 }, bargeInPauseWaitMs: 900 };
+  const call = testAgentCall({ record, clock, stt, llm, tts, output: playout, vad, settings });
   const frame = { pcm: new Int16Array(160), payload: new Uint8Array(160), codec: "PCMU" as const };
   const run = async (ms: number) => {
     for (let t = 0; t < ms; t += 10) {
@@ -121,6 +95,47 @@ describe("a paused barge-in in the conversation", () => {
     expect(agent.interrupted).toBeFalsy();
     expect(agent.text).toBe(GREETING);
     expect(s.audioMs()).toBe(Math.ceil((GREETING.length * 25) / 20) * 20); // every frame once
+    s.call.stop();
+    s.pacer.stop();
+  });
+
+  test("the caller's pause while paused asks for the words at once (Deepgram Finalize), and a backchannel answer lets the reply go on", async () => {
+    const s = setup({ finalizesOnly: true });
+    await s.call.start();
+    await s.run(600);
+    const fin = (t: string) => s.stt.streams[0]!.emit({ type: "final", text: t, speechFinal: false, fromFinalize: true });
+    // A first backchannel: its Finalize answered 10 ms later, so endpointing now times a Finalize for
+    // ~290 ms into a silence (its answer due when a finished sentence's 300 ms are over).
+    s.vad.ev!.onSpeechStart(80);
+    await s.run(200);
+    s.vad.ev!.onSpeechPause!(80);
+    expect(s.stt.streams[0]!.flushes).toBe(1);
+    await s.run(10);
+    fin("Okay.");
+    await s.run(10);
+    expect(s.playout.isPaused).toBe(false);
+    await s.run(300);
+    s.vad.ev!.onSpeechEnd(500);
+    await s.run(100);
+    // The second: the Finalize goes out at the pause, not 210 ms later.
+    s.vad.ev!.onSpeechStart(80);
+    await s.run(300);
+    expect(s.playout.isPaused).toBe(true);
+    s.vad.ev!.onSpeechPause!(80);
+    expect(s.stt.streams[0]!.flushes).toBe(2);
+    await s.run(150);
+    expect(s.playout.isPaused).toBe(true);
+    fin("Uh huh.");
+    await s.run(10);
+    expect(s.playout.isPaused).toBe(false);
+    await s.run(3000);
+    s.vad.ev!.onSpeechEnd(500);
+    await s.run(2000);
+    expect(s.record.bargeIns).toBe(0);
+    expect(s.llm.requests).toHaveLength(1);
+    expect(s.audioMs()).toBe(Math.ceil((GREETING.length * 25) / 20) * 20); // every frame once
+    // On the record: two pauses, both resumed (pause → the answer's run step: 220 and 460 ms).
+    expect(s.record.bargeInPauses).toEqual({ resumed: 2, cut: 0, resumedMs: 220 + 460, maxResumedMs: 460 });
     s.call.stop();
     s.pacer.stop();
   });
@@ -175,6 +190,7 @@ describe("a paused barge-in in the conversation", () => {
     expect(s.record.bargeIns).toBe(0);
     await s.run(40);
     expect(s.record.bargeIns).toBe(1);
+    expect(s.record.bargeInPauses).toEqual({ resumed: 0, cut: 1, resumedMs: 0, maxResumedMs: 0 });
     s.call.stop();
     s.pacer.stop();
   });

@@ -211,6 +211,40 @@ describe("TurnDetector", () => {
     ]);
   });
 
+  test("finalizeNow asks at once even when the round trip would time it later; once per silence, not after the STT's end signal", () => {
+    const clock = new FakeClock(1000);
+    const flushedAt: number[] = [];
+    const d = new TurnDetector(clock, { minSilenceMs: 900, maxSilenceMs: 1600, completeSilenceMs: 300 }, () => {}, () => flushedAt.push(clock.now()));
+    d.speechStarted();
+    clock.advance(500);
+    d.speechPaused(clock.now() - 160);
+    clock.advance(20);
+    d.final("Yes.", false, true); // round trip 20 ms: the next Finalize is timed for 280 ms of silence
+    clock.advance(400);
+    d.speechStarted(); // a barge-in; its reply is paused
+    clock.advance(300);
+    d.finalizeNow(); // the VAD's pause while the reply waits for these words
+    expect(flushedAt).toEqual([1500, 2220]);
+    d.speechPaused(clock.now() - 80);
+    d.finalizeNow();
+    clock.advance(300);
+    expect(flushedAt).toHaveLength(2); // the timed one is not sent as well
+    // Its answer came empty (asked at a gap inside the word); more of the sound, not a new start, and
+    // the VAD's pause again: asked again.
+    d.final("", false, true);
+    clock.advance(60);
+    d.speechActivity();
+    clock.advance(100);
+    d.finalizeNow();
+    expect(flushedAt).toEqual([1500, 2220, 2680]);
+    d.speechStarted();
+    clock.advance(200);
+    d.final("uh huh", true); // speech_final: the STT itself ended this speech
+    d.finalizeNow();
+    expect(flushedAt).toHaveLength(3);
+    d.dispose();
+  });
+
   test("speech going on before a delayed Finalize cancels it; the next pause schedules it again", () => {
     const clock = new FakeClock(1000);
     const flushedAt: number[] = [];

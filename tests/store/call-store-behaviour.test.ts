@@ -76,6 +76,7 @@ for (const subject of subjects) {
       r.answeredAt = "2026-11-29T10:00:02.000Z";
       r.codec = "PCMA";
       r.bargeIns = 1;
+      r.bargeInPauses = { resumed: 2, cut: 1, resumedMs: 610, maxResumedMs: 340 };
       r.rtcp = { fractionLost: 0.0390625, cumulativeLost: 3, jitterMs: 2.5, rttMs: 41.2 };
       r.amd = {
         result: "machine",

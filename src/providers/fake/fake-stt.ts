@@ -21,6 +21,8 @@ export interface FakeSttOptions {
   onFlush?: SttEvent[];
   /** When set, `open()` rejects with it (e.g. to test fallback). */
   openError?: ProviderError;
+  /** The streams declare `finalizesOnly` (flush() only asks for the words, as Deepgram's Finalize). */
+  finalizesOnly?: boolean;
 }
 
 export class FakeSttStream implements SttStream {
@@ -31,6 +33,8 @@ export class FakeSttStream implements SttStream {
   /** Samples (8 kHz) pushed so far. */
   samples = 0;
   flushes = 0;
+  /** SttStream.finalizesOnly: FakeSttOptions.finalizesOnly. */
+  readonly finalizesOnly: boolean;
   ended = false;
   closed = false;
   /** Every `expect()` call, in order (what the dialogue told the recogniser). */
@@ -46,6 +50,7 @@ export class FakeSttStream implements SttStream {
     private readonly o: FakeSttOptions,
   ) {
     this.pending = [...(o.utterances ?? [])].sort((a, b) => a.afterFrames - b.afterFrames);
+    this.finalizesOnly = o.finalizesOnly === true;
     opts.signal.addEventListener("abort", () => this.close(), { once: true });
   }
 
