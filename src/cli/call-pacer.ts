@@ -38,7 +38,7 @@ export function startPacing(d: PacingDeps): { plane: MediaPlane | undefined; pac
   const { cfg, clock, log, metrics, headroom } = d;
   const late = pacerStallLog({ log, thresholdMs: cfg.pacerStallLogMs, calls: () => pacer.size });
   const plane = cfg.mediaWorker
-    ? MediaPlane.start({ onLateness: (ms) => (metrics.pacerLateness(ms), late(ms, "media worker")), log, sliceUs: cfg.mediaWorkerSliceUs, callThreadNice: cfg.mediaWorkerCallNice })
+    ? MediaPlane.start({ onLateness: (ms) => (metrics.pacerLateness(ms), late(ms, "media worker")), onSkipped: metrics.pacerSkippedTicks, log, sliceUs: cfg.mediaWorkerSliceUs, callThreadNice: cfg.mediaWorkerCallNice })
     : undefined;
   const pacer = new Pacer({
     clock,
@@ -47,6 +47,7 @@ export function startPacing(d: PacingDeps): { plane: MediaPlane | undefined; pac
       headroom.recordLateness(ms);
       late(ms, "call thread");
     },
+    onSkipped: (ticks) => void (!plane && metrics.pacerSkippedTicks(ticks)),
     onError: (err) => log.error({ err: String(err) }, "pacer source failed"),
     onRan: (start, end) => stalls.note(STALL_TICK, start, end),
   });

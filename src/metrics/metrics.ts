@@ -102,6 +102,8 @@ export interface Metrics {
   rtpPacketsLost(count: number): void;
   /** One pacer tick, `ms` after its deadline (negative counts as 0): pacer_lateness_ms. */
   pacerLateness(ms: number): void;
+  /** Adds `ticks` pacer deadlines dropped by a skip ahead (a stall past the catch-up window): pacer_skipped_ticks_total. */
+  pacerSkippedTicks(ticks: number): void;
   /**
    * A far end's RTCP report about our stream (RFC 3550 §6.4.1): rtcp_rtt_ms (when it carried our last
    * SR), rtcp_fraction_lost (0–1) and rtcp_jitter_ms.
@@ -224,6 +226,11 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     buckets: [...PACER_LATENESS_BUCKETS_MS],
     registers,
   });
+  const pacerSkipped = new Counter({
+    name: "voice_agent_pacer_skipped_ticks_total",
+    help: "20 ms pacer deadlines dropped because the pacer's timer fired over 80 ms late (a stall): no packet was sent for them.",
+    registers,
+  });
   const turnLatency = new Histogram({
     name: "voice_agent_turn_latency_ms",
     help: "Time from the end of caller speech to each stage of the agent's reply, ms.",
@@ -300,6 +307,7 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
       if (count > 0) rtpLost.inc(count);
     },
     pacerLateness: (ms) => pacer.observe(ms > 0 ? ms : 0),
+    pacerSkippedTicks: (ticks) => void (ticks > 0 && pacerSkipped.inc(ticks)),
     rtcpReport: (r) => {
       if (r.rttMs !== undefined && Number.isFinite(r.rttMs)) rtcpRtt.observe(Math.max(0, r.rttMs));
       if (Number.isFinite(r.fractionLost)) rtcpLoss.observe(Math.min(1, Math.max(0, r.fractionLost)));

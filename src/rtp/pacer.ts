@@ -17,7 +17,10 @@
  *    pause in arrivals instead of a burst of up to `missed` frames.
  * Lateness (ms after its own deadline) of every tick that runs goes to `lateness` and `onLateness`: once
  * per shared tick, and once per deadline of a phase (the sources on it share the deadline and the timer),
- * not once per source — the hook is a metrics histogram, kept off the per-packet path.
+ * not once per source — the hook is a metrics histogram, kept off the per-packet path. After a skip
+ * ahead the tick that runs reports the lateness from the first missed deadline (a timer 1,000 ms late
+ * reports ~1,000, not the 0–20 ms after the skip), and `onSkipped` gets the deadlines dropped: a stall
+ * longer than the catch-up window is seen by the metric, the stall log and the admission headroom.
  *
  * The timer runs only while at least one source is registered.
  *
@@ -58,6 +61,8 @@ export interface PacerOptions {
   ownPhases?: number;
   /** Called with each tick's lateness in ms (for a metrics histogram). */
   onLateness?: (ms: number) => void;
+  /** Called with the number of deadlines dropped by a skip ahead (for a counter). */
+  onSkipped?: (ticks: number) => void;
   /** A source's `onTick` threw; the pacer keeps going. Default: ignored (counted in `errors`). */
   onError?: (err: unknown, source: PacerSource) => void;
   /** After each timer's run (a shared tick with its catch-ups, or a phase's sources): its start and end, clock ms. */
@@ -80,6 +85,7 @@ export class Pacer {
   /** One timer per phase of the own schedules (index = phase). */
   private readonly phaseTimers: (TimerHandle | undefined)[];
   private readonly onLateness?: (ms: number) => void;
+  private readonly onSkipped?: (ticks: number) => void;
   private readonly onError?: (err: unknown, source: PacerSource) => void;
   private readonly onRan?: (start: number, end: number) => void;
   private readonly sources = new Set<PacerSource>();
@@ -122,6 +128,7 @@ export class Pacer {
     this.phaseTimers = new Array<TimerHandle | undefined>(this.ownPhases).fill(undefined);
     this.phaseDue = new Array<number>(this.ownPhases).fill(Infinity);
     this.onLateness = opts.onLateness;
+    this.onSkipped = opts.onSkipped;
     this.onError = opts.onError;
     this.onRan = opts.onRan;
   }
@@ -272,7 +279,8 @@ export class Pacer {
     if (missed > this.maxCatchUp) {
       this.n += missed;
       this.skippedTicks += missed;
-      this.tick(now);
+      this.onSkipped?.(missed);
+      this.tick(now, late);
     } else {
       for (let i = 0; i <= missed; i++) {
         if (i > 0) this.catchUpTicks++;
@@ -282,9 +290,9 @@ export class Pacer {
     }
   }
 
-  private tick(now: number): void {
+  /** `lateMs`: given after a skip ahead (lateness from the first missed deadline), else from this tick's. */
+  private tick(now: number, lateMs = now - this.nextDeadline): void {
     const deadline = this.nextDeadline;
-    const lateMs = now - deadline;
     this.n++;
     this.ticks++;
     this.lateness.record(lateMs);
@@ -368,11 +376,13 @@ export class Pacer {
     const late = now - (sched.t0 + sched.n * this.frameMs);
     if (late < 0) return; // not due yet (the phase's timer is re-armed for it)
     const missed = Math.floor(late / this.frameMs);
-    if (missed > this.maxCatchUp) {
+    const skipped = missed > this.maxCatchUp;
+    if (skipped) {
       sched.n += missed;
       this.skippedTicks += missed;
+      this.onSkipped?.(missed);
     }
-    const runs = missed > this.maxCatchUp ? 1 : missed + 1;
+    const runs = skipped ? 1 : missed + 1;
     for (let i = 0; i < runs && this.own.get(source) === sched; i++) {
       if (i > 0) this.catchUpTicks++;
       const deadline = sched.t0 + sched.n * this.frameMs;
@@ -380,8 +390,9 @@ export class Pacer {
       if (!(deadline <= this.recordedDeadline)) {
         // The phase's other sources on this deadline were late by as much: one record for all of them.
         this.recordedDeadline = deadline;
-        this.lateness.record(now - deadline);
-        this.onLateness?.(now - deadline);
+        const lateMs = skipped ? late : now - deadline; // after a skip: from the first missed deadline
+        this.lateness.record(lateMs);
+        this.onLateness?.(lateMs);
       }
       this.runSource(source);
     }

@@ -78,6 +78,8 @@ describe("createMetrics", () => {
     m.rtpPacketsLost(3);
     m.rtpPacketsLost(0);
     m.rtpPacketsLost(-2); // ignored
+    m.pacerSkippedTicks(50); // a 1 s stall
+    m.pacerSkippedTicks(0);
     m.bargeIn();
     m.bargeIn();
     m.bargeInPause("resumed", 240);
@@ -107,6 +109,7 @@ describe("createMetrics", () => {
     expect(valueOf(f, "voice_agent_rtp_packets_total", { direction: "in" })).toBe(250);
     expect(valueOf(f, "voice_agent_rtp_packets_total", { direction: "out" })).toBe(250);
     expect(valueOf(f, "voice_agent_rtp_packets_lost_total")).toBe(3);
+    expect(valueOf(f, "voice_agent_pacer_skipped_ticks_total")).toBe(50);
     expect(valueOf(f, "voice_agent_barge_ins_total")).toBe(2);
     expect(valueOf(f, "voice_agent_barge_in_pauses_total", { result: "resumed" })).toBe(2);
     expect(valueOf(f, "voice_agent_barge_in_pauses_total", { result: "cut" })).toBe(2);
@@ -137,6 +140,7 @@ describe("createMetrics", () => {
       voice_agent_rtp_packets_total: "counter",
       voice_agent_rtp_packets_lost_total: "counter",
       voice_agent_pacer_lateness_ms: "histogram",
+      voice_agent_pacer_skipped_ticks_total: "counter",
       voice_agent_turn_latency_ms: "histogram",
       voice_agent_barge_ins_total: "counter",
       voice_agent_barge_in_pauses_total: "counter",

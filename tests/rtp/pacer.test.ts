@@ -146,6 +146,25 @@ describe("Pacer", () => {
     pacer.stop();
   });
 
+  test("a stall past the catch-up window reports its true lateness (from the first missed deadline) and the dropped deadlines", () => {
+    const fake = new FakeClock(0);
+    // The timer armed at t=40 (for deadline 60) fires 1,000 ms late, at 1,060: a 1 s stall.
+    const clock = new SkewedClock(fake, () => (fake.now() === 40 ? 1000 : 0));
+    const lateness: number[] = [];
+    const skipped: number[] = [];
+    const pacer = new Pacer({ clock, onLateness: (ms) => lateness.push(ms), onSkipped: (n) => skipped.push(n) });
+    const src = recorder(clock);
+    pacer.add(src);
+    fake.advance(1100);
+    expect(src.times).toEqual([20, 40, 1060, 1080, 1100]);
+    // Before: [0, 0, 0, 0, 0] — the 1 s stall was measured after the skip and read 0.
+    expect(lateness).toEqual([0, 0, 1000, 0, 0]);
+    expect(pacer.lateness.snapshot().maxMs).toBeGreaterThanOrEqual(1000);
+    expect(skipped).toEqual([50]); // deadlines 80…1,060 dropped; one tick ran for 1,060
+    expect(pacer.skippedTicks).toBe(50);
+    pacer.stop();
+  });
+
   test("a timer that fires early is re-armed; no tick runs before its deadline", () => {
     const fake = new FakeClock(0);
     let first = true;

@@ -49,7 +49,8 @@ interface Port {
 const ports = new Map<number, Port>();
 const clock = new SystemClock();
 const late: number[] = [];
-const pacer = new Pacer({ clock, onLateness: (ms) => late.push(ms) });
+let skipped = 0;
+const pacer = new Pacer({ clock, onLateness: (ms) => late.push(ms), onSkipped: (n) => void (skipped += n) });
 
 const post = (m: PlaneReply, transfer?: ArrayBuffer[]) => self.postMessage(m, transfer ? { transfer } : undefined);
 
@@ -233,5 +234,6 @@ setInterval(() => {
   if (late.length === 0) return;
   const values = Float64Array.from(late);
   late.length = 0;
-  post({ t: "late", values }, [values.buffer]);
+  post({ t: "late", values, skipped }, [values.buffer]);
+  skipped = 0;
 }, LATE_REPORT_MS);

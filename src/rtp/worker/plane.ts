@@ -55,6 +55,8 @@ export function mediaWorkerEntry(): string {
 export interface MediaPlaneOptions {
   /** Lateness (ms after the deadline) of each paced tick in the worker. */
   onLateness?: (ms: number) => void;
+  /** The worker pacer's deadlines dropped by skips ahead (Pacer onSkipped), reported with the lateness. */
+  onSkipped?: (ticks: number) => void;
   /** Logs "media worker ready" (with the ms it took to start) and, once, a failure. */
   log?: Logger;
   /**
@@ -202,6 +204,7 @@ export class MediaPlane {
         return this.ports.get(m.port)?.onError(new Error(m.message));
       case "late":
         if (this.o.onLateness) for (const v of m.values) this.o.onLateness(v);
+        if (m.skipped > 0) this.o.onSkipped?.(m.skipped);
         return;
       case "stopped":
         return this.stopped?.();

@@ -32,8 +32,8 @@ export type PlaneReply =
   /** Datagrams received: `meta` holds RX_META_FIELDS ints per datagram, `addrs` the source addresses, `t0` when the first of them arrived and `at` when the batch was posted (epoch ms), `dropped` datagrams dropped since the last batch (the backlog was full). */
   | { t: "rx"; buf: ArrayBuffer; meta: Int32Array; addrs: string[]; t0: number; at: number; dropped: number }
   | { t: "err"; port: number; message: string }
-  /** Lateness (ms after the deadline) of each paced tick since the last report. */
-  | { t: "late"; values: Float64Array }
+  /** Lateness (ms after the deadline) of each paced tick since the last report; `skipped` deadlines dropped by skips ahead since then. */
+  | { t: "late"; values: Float64Array; skipped: number }
   | { t: "stopped" }
   /** The answer to a `sched` request: the worker thread's id, or why the slice was not set. */
   | { t: "sched"; sliceUs: number; ok: boolean; tid?: number; error?: string }
