@@ -17,7 +17,8 @@
  *                 (FakeStt, Silero VAD with its confirming stream and the echo gate, real model) and the
  *                 Pacer → playout → send path on every tick (greeting, then silence frames);
  *   - `call-novad`: the same without Silero (what the VAD's share is);
- *   - `vad`:      one Silero stream per call alone (framer, batcher, model run) fed the caller's frames.
+ *   - `vad`:      one Silero stream per call alone (framer, batcher, model run) fed the caller's frames;
+ *   - `vad-nomodel`: the same streams on a runner that answers at once (no batcher, no model run).
  * The datagram Bun itself allocates for each received packet is not in these numbers (the harness hands
  * prepared datagrams from a ring).
  *
@@ -33,7 +34,7 @@ import { encodeFrame } from "../src/media/g711.ts";
 import { FakeClock } from "../src/util/clock.ts";
 import { silentLogger } from "../src/util/log.ts";
 import { CallMedia } from "../src/call/media.ts";
-import { loadSileroVad } from "../src/media/vad/silero.ts";
+import { createStreamOn, loadSileroVad } from "../src/media/vad/silero.ts";
 import { FakeLlm, FakeStt, FakeTts } from "../src/providers/fake/index.ts";
 import type { CallRecord } from "../src/pipeline/call-record.ts";
 import { speechPcm8k } from "../tests/support/speech.ts";
@@ -123,9 +124,11 @@ async function runStage(stage: string): Promise<{ packetsIn: number; packetsOut:
       const t = tick;
       tick = (n) => t(n);
     } else tick = (n) => feed(n);
-  } else if (stage === "vad") {
+  } else if (stage === "vad" || stage === "vad-nomodel") {
     const vad = await loadSileroVad();
-    const streams = Array.from({ length: calls }, () => vad.createStream());
+    // vad-nomodel: the same streams on a runner that answers at once (what the model run's own share is).
+    const instant = { run: () => Promise.resolve(0.5) };
+    const streams = Array.from({ length: calls }, () => (stage === "vad" ? vad.createStream() : createStreamOn(instant, { maxMs: Infinity })));
     const frames: Int16Array[] = [];
     for (let i = 0; i + 160 <= pcm.length; i += 160) frames.push(pcm.slice(i, i + 160));
     tick = (n) => {

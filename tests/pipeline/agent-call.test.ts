@@ -1,12 +1,11 @@
 import { describe, expect, test } from "bun:test";
 import { FakeClock } from "../../src/util/clock";
-import { silentLogger } from "../../src/util/log";
-import { AgentCall, heardPart, type SpeechDetector, type SpeechEvents } from "../../src/pipeline/agent-call";
+import { heardPart } from "../../src/pipeline/agent-call";
 import { Playout } from "../../src/media/playout";
 import { Pacer } from "../../src/rtp/pacer";
-import type { CallRecord } from "../../src/pipeline/call-record";
 import { FakeLlm, FakeStt, FakeTts, type FakeReply } from "../../src/providers/fake";
 import { ProviderError, type LlmChunk } from "../../src/providers/types";
+import { ScriptedVad, testAgentCall, testRecord } from "./support/agent-call";
 
 /** The real audio output (Playout) on the real Pacer, driven by the fake clock; counts clearBuffer calls. */
 function clockOutput(clock: FakeClock) {
@@ -32,14 +31,6 @@ function fakes(clock: FakeClock, replies: FakeReply[], ttsDelayMs = 0, llmChunkD
 }
 
 /** VAD driven by the test. */
-class ScriptedVad implements SpeechDetector {
-  ev: SpeechEvents | null = null;
-  heldBackground = false;
-  listen(e: SpeechEvents) {
-    this.ev = e;
-  }
-  push() {}
-}
 
 function setup(replies: FakeReply[], settings = {}, ttsDelayMs = 0, llmChunkDelayMs = 0) {
   const clock = new FakeClock();
@@ -47,32 +38,9 @@ function setup(replies: FakeReply[], settings = {}, ttsDelayMs = 0, llmChunkDela
   const { stt, llm, tts, say } = fakes(clock, replies, ttsDelayMs, llmChunkDelayMs);
   const vad = new ScriptedVad();
   const hangups: string[] = [];
-  const record: CallRecord = {
-    id: "c1",
-    sipCallId: "x",
-    direction: "inbound",
-    from: "a",
-    to: "b",
-    state: "connected",
-    startedAt: new Date().toISOString(),
-    turns: [],
-    bargeIns: 0,
-  };
-  const call = new AgentCall({
-    record,
-    clock,
-    log: silentLogger,
-    stt,
-    llm,
-    tts,
-    system: "You are a test.",
-    tools: [],
-    output: sink,
-    vad,
-    codec: "PCMU",
-    settings: { endpointing: { minSilenceMs: 900, maxSilenceMs: 1600 }, ...settings },
-    hangup: (r) => hangups.push(r),
-  });
+  const record = testRecord();
+  const endpointing = { minSilenceMs: 900, maxSilenceMs: 1600 };
+  const call = testAgentCall({ record, clock, stt, llm, tts, system: "You are a test.", output: sink, vad, settings: { endpointing, ...settings }, hangup: (r) => hangups.push(r) });
   const frame = { pcm: new Int16Array(160), payload: new Uint8Array(160), codec: "PCMU" as const };
   const vadEvent = (e: "start" | "end") => {
     call.onAudioFrame(frame);
@@ -439,11 +407,8 @@ test("an LLM unreachable at call start is replaced by the fallback for the rest 
   const { stt, tts, say } = fakes(clock, ["unused"]);
   const failing = new FakeLlm({ replies: [new ProviderError("fake-llm", "llm", "unavailable", "connection refused", true)], clock });
   const offline = new FakeLlm({ replies: [[text("Offline greeting.")], [text("Offline reply.")]], clock }, "offline-llm");
-  const record: CallRecord = { id: "c2", sipCallId: "y", direction: "inbound", from: "a", to: "b", state: "connected", startedAt: new Date().toISOString(), turns: [], bargeIns: 0 };
-  const call = new AgentCall({
-    record, clock, log: silentLogger, stt, llm: failing, fallbackLlm: offline, tts,
-    system: "s", tools: [], output: sink, codec: "PCMU", hangup: () => {},
-  });
+  const record = testRecord({ id: "c2", sipCallId: "y" });
+  const call = testAgentCall({ record, clock, stt, llm: failing, fallbackLlm: offline, tts, system: "s", output: sink });
   await call.start();
   for (let t = 0; t < 3000; t += 10) {
     clock.advance(10);
@@ -465,10 +430,10 @@ test("a caller turn is on the record at once; its observers hear of it once the 
   const sink = clockOutput(clock);
   const { stt, llm, tts, say } = fakes(clock, [[text("Hello. ")], [text("Sure.")]]);
   const order: string[] = [];
-  const record: CallRecord = { id: "c3", sipCallId: "z", direction: "inbound", from: "a", to: "b", state: "connected", startedAt: new Date().toISOString(), turns: [], bargeIns: 0 };
+  const record = testRecord({ id: "c3", sipCallId: "z" });
   let framesBefore = 0;
-  const call = new AgentCall({
-    record, clock, log: silentLogger, stt, tts, system: "s", tools: [], output: sink, codec: "PCMU", hangup: () => {},
+  const call = testAgentCall({
+    record, clock, stt, tts, system: "s", output: sink,
     llm: { name: llm.name, generate: (req) => (order.push(`llm request (record: ${record.turns.map((t) => t.speaker).join(",")})`), llm.generate(req)) },
     onTurn: (t) => order.push(`observer: ${t.speaker} #${t.index}, reply audio out: ${sink.audioFrames > framesBefore}`),
   });

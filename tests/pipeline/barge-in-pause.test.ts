@@ -6,15 +6,13 @@
  */
 import { describe, expect, test } from "bun:test";
 import { FakeClock } from "../../src/util/clock";
-import { silentLogger } from "../../src/util/log";
-import { AgentCall, type SpeechDetector, type SpeechEvents } from "../../src/pipeline/agent-call";
 import { BACKCHANNEL_MAX_SPEECH_MS, duringPause, PAUSE_MAX_MS } from "../../src/pipeline/barge-in-pause";
 import { Playout } from "../../src/media/playout";
 import { Pacer } from "../../src/rtp/pacer";
-import type { CallRecord } from "../../src/pipeline/call-record";
 import { FakeLlm, FakeStt, FakeTts } from "../../src/providers/fake";
 import type { FakeSttOptions } from "../../src/providers/fake/fake-stt";
 import type { LlmChunk } from "../../src/providers/types";
+import { ScriptedVad, testAgentCall, testRecord } from "./support/agent-call";
 
 describe("duringPause", () => {
   const base = { speechMs: 400, callerSpeaking: false, sinceOnsetMs: 500, ended: false, words: "", pausedMs: 400, wordsWaitMs: 900 };
@@ -36,18 +34,6 @@ describe("duringPause", () => {
   });
 });
 
-class ScriptedVad implements SpeechDetector {
-  ev: SpeechEvents | null = null;
-  heldBackground = false;
-  agentSpeaking = false;
-  setAgentSpeaking(v: boolean) {
-    this.agentSpeaking = v;
-  }
-  listen(e: SpeechEvents) {
-    this.ev = e;
-  }
-  push() {}
-}
 
 const GREETING = "one two three four five six seven eight nine ten eleven twelve thirteen fourteen.";
 const text = (t: string): LlmChunk => ({ type: "text", text: t });
@@ -63,22 +49,9 @@ function setup(sttOpts: FakeSttOptions = {}) {
   const llm = new FakeLlm({ replies: [[text(GREETING)], [text("Of course.")]], clock });
   const tts = new FakeTts({ clock, msPerChar: 25 });
   const vad = new ScriptedVad();
-  const record: CallRecord = { id: "c1", sipCallId: "x", direction: "inbound", from: "a", to: "b", state: "connected", startedAt: "", turns: [], bargeIns: 0 };
-  const call = new AgentCall({
-    record,
-    clock,
-    log: silentLogger,
-    stt,
-    llm,
-    tts,
-    system: "test",
-    tools: [],
-    output: playout,
-    vad,
-    codec: "PCMU",
-    settings: { endpointing: { minSilenceMs: 900, maxSilenceMs: 1600 }, bargeInPauseWaitMs: 900 },
-    hangup: () => {},
-  });
+  const record = testRecord({ startedAt: "" });
+  const settings = { endpointing: { minSilenceMs: 900, maxSilenceMs: 1600 }, bargeInPauseWaitMs: 900 };
+  const call = testAgentCall({ record, clock, stt, llm, tts, output: playout, vad, settings });
   const frame = { pcm: new Int16Array(160), payload: new Uint8Array(160), codec: "PCMU" as const };
   const run = async (ms: number) => {
     for (let t = 0; t < ms; t += 10) {

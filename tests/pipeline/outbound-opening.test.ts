@@ -5,21 +5,12 @@
  */
 import { describe, expect, test } from "bun:test";
 import { FakeClock } from "../../src/util/clock";
-import { silentLogger } from "../../src/util/log";
-import { AgentCall, type SpeechDetector, type SpeechEvents } from "../../src/pipeline/agent-call";
 import type { OutboundAnswerSettings } from "../../src/pipeline/outbound-answer";
 import { Playout } from "../../src/media/playout";
 import { Pacer } from "../../src/rtp/pacer";
-import type { CallRecord } from "../../src/pipeline/call-record";
 import { FakeLlm, FakeStt, FakeTts } from "../../src/providers/fake";
+import { ScriptedVad, testAgentCall, testRecord } from "./support/agent-call";
 
-class ScriptedVad implements SpeechDetector {
-  ev: SpeechEvents | null = null;
-  listen(e: SpeechEvents) {
-    this.ev = e;
-  }
-  push() {}
-}
 
 function setup(answer: OutboundAnswerSettings, ttsDelayMs = 0) {
   const clock = new FakeClock();
@@ -30,22 +21,8 @@ function setup(answer: OutboundAnswerSettings, ttsDelayMs = 0) {
   const tts = new FakeTts({ clock, msPerChar: 10, delayMs: ttsDelayMs });
   const vad = new ScriptedVad();
   const hangups: Array<[string, number]> = [];
-  const record = { id: "o1", sipCallId: "x", direction: "outbound", from: "a", to: "b", state: "connected", startedAt: "", turns: [], bargeIns: 0 } as CallRecord;
-  const call = new AgentCall({
-    record,
-    clock,
-    log: silentLogger,
-    stt,
-    llm,
-    tts,
-    system: "test",
-    tools: [],
-    output: playout,
-    vad,
-    codec: "PCMU",
-    hangup: (r) => hangups.push([r, clock.now()]),
-    answer,
-  });
+  const record = testRecord({ id: "o1", direction: "outbound", startedAt: "" });
+  const call = testAgentCall({ record, clock, stt, llm, tts, output: playout, vad, hangup: (r) => hangups.push([r, clock.now()]), answer });
   const silent = new Int16Array(160);
   let frames: Int16Array[] = [];
   /** Runs `ms` of call time: one caller frame per 20 ms (tone frames first, when queued). */
