@@ -106,7 +106,7 @@ describe("ReceiveQueue", () => {
     expect(q.push(5)).toBe(false);
   });
 
-  test("an item that waited longer than maxAgeMs is dropped unhandled and reported with its wait; fresher ones are handled, in order", () => {
+  test("an ordinary item that waited longer than maxAgeMs is dropped unhandled and reported with its wait; fresher ones are handled, in order", () => {
     const l = loop();
     const seen: number[] = [];
     const expired: Array<[number, number]> = [];
@@ -118,13 +118,30 @@ describe("ReceiveQueue", () => {
       maxAgeMs: 1000,
       onExpired: (n, waited) => expired.push([n, waited]),
     });
-    for (let i = 0; i < 5; i++) q.push(i, i === 4); // the last one urgent: it goes first, but ages all the same
+    for (let i = 0; i < 5; i++) q.push(i, i === 4); // the last one urgent: it goes first
     for (let t = 0; t < 10 && l.pending() > 0; t++) l.turn();
     expect(seen).toEqual([4, 0, 1]); // handled at 0, 400, 800 ms after queueing
     expect(expired).toEqual([[2, 1200], [3, 1200]]); // 1,200 ms > 1,000: dropped without their cost
     q.push(5);
     l.turn();
     expect(seen).toEqual([4, 0, 1, 5]); // a new item waits for nothing of the old backlog
+  });
+
+  test("an urgent item is never dropped for age: handled after 2.5 s with its wait, while an ordinary one as old is dropped", () => {
+    const l = loop();
+    const seen: Array<[string, number]> = [];
+    const expired: Array<[string, number]> = [];
+    const q = new ReceiveQueue<string>((s, waited) => seen.push([s, waited]), {
+      schedule: l.schedule,
+      now: l.now,
+      onExpired: (s, waited) => expired.push([s, waited]),
+    });
+    q.push("flood INVITE");
+    q.push("200 OK to our INVITE", true);
+    l.advance(2500); // the agent starved: its event loop did not turn for 2.5 s (default maxAgeMs 2,000)
+    l.turn();
+    expect(seen).toEqual([["200 OK to our INVITE", 2500]]);
+    expect(expired).toEqual([["flood INVITE", 2500]]);
   });
 
   test("the default maxAgeMs is under T4 (5 s: RFC 3261 Table 4, a message's longest life in the network)", () => {

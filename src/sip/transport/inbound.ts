@@ -10,6 +10,7 @@ import {
   warningValue,
   type Headers,
   type SipMessage,
+  type SipRequest,
   type SipResponse,
 } from "../message/index.ts";
 import type { Address } from "./types.ts";
@@ -112,5 +113,14 @@ function parses(via: string): boolean {
     return true;
   } catch {
     return false;
+  }
+}
+
+/** The request's To tag, or undefined (none, or a To header that does not parse). */
+export function toTagOf(req: SipRequest): string | undefined {
+  try {
+    return req.to.tag || undefined;
+  } catch {
+    return undefined;
   }
 }

@@ -12,13 +12,21 @@
  * the live calls) have their own bound (`maxUrgent`) and are handled before the others, so a flood
  * filling the ordinary lane does not drop a live call's BYE.
  *
- * Bounded in age too: an item that waited longer than `maxAgeMs` is dropped unhandled (`onExpired`).
+ * Bounded in age too: an ordinary item that waited longer than `maxAgeMs` is dropped unhandled (`onExpired`).
  * RFC 3261 §17 sizes the transaction timers for how long a message may live in the network — Table 4:
  * T4, "Maximum duration a message will remain in the network", 5 s; Timer I = T4 is how long a completed
  * INVITE server transaction absorbs copies of its INVITE. A datagram queued here longer than that is
  * a message the network held too long: a CANCEL storm's INVITE copies waited up to 7 s on a busy
  * machine, met no transaction any more and became new calls (a 487 and then a 200 to one INVITE).
  * A sender retransmits what it got no answer for, so a stale datagram is dropped work, not lost work.
+ *
+ * Urgent items are never dropped for age: they are handled however long they waited, and the handler
+ * gets the wait (`handle(item, waitedMs)`) to decide. A response can only complete one of our client
+ * transactions, and while that transaction lives it is not stale: RFC 3261 §17.1.1.2 and §17.1.3 decide
+ * what a late one does (absorbed as a retransmission, or a stray response dropped when no transaction
+ * matches). Under CPU starvation (probe, session 11: an agent held to 25 % of a core) every copy of a
+ * trunk's 200 OK waited 2.4–4.9 s and was dropped, so callees who answered were CANCELled and recorded
+ * `no_answer`; the retransmissions cannot help when each of them waits as long.
  *
  *   const q = new ReceiveQueue((d) => handle(d), { max: 1024, sliceMs: 1 });
  *   if (!q.push(datagram, fromLivePeer)) dropped++;
@@ -30,7 +38,7 @@ export const RECEIVE_QUEUE_MAX = 1024;
 export const RECEIVE_QUEUE_MAX_URGENT = 256;
 /** Longest run of handling before the event loop gets a turn, ms (the pacer must never wait > 1–2 ms). */
 export const RECEIVE_SLICE_MS = 1;
-/** Longest wait in the queue, ms: well under T4 (5 s, RFC 3261 §17.1.2.2), above T1 (a sender's first resend). */
+/** Longest wait in the ordinary lane, ms: well under T4 (5 s, RFC 3261 §17.1.2.2), above T1 (a sender's first resend). */
 export const RECEIVE_MAX_AGE_MS = 2000;
 
 export interface ReceiveQueueOptions<T = unknown> {
@@ -42,7 +50,7 @@ export interface ReceiveQueueOptions<T = unknown> {
   sliceMs?: number;
   /** Default {@link RECEIVE_MAX_AGE_MS}. */
   maxAgeMs?: number;
-  /** Told of each item dropped for waiting longer than `maxAgeMs`, with its wait (ms). */
+  /** Told of each ordinary item dropped for waiting longer than `maxAgeMs`, with its wait (ms). */
   onExpired?: (item: T, waitedMs: number) => void;
   /** Runs `fn` on a later turn of the event loop; default setImmediate. */
   schedule?: (fn: () => void) => void;
@@ -101,9 +109,12 @@ export class ReceiveQueue<T> {
   private readonly schedule: (fn: () => void) => void;
   private readonly now: () => number;
 
-  /** `handle` gets each item once, in order; it must not throw (a throw is swallowed, the rest go on). */
+  /**
+   * `handle` gets each item once, in order, with how long it waited (ms; an urgent item may have waited
+   * longer than `maxAgeMs`); it must not throw (a throw is swallowed, the rest go on).
+   */
   constructor(
-    private readonly handle: (item: T) => void,
+    private readonly handle: (item: T, waitedMs: number) => void,
     o: ReceiveQueueOptions<T> = {},
   ) {
     this.max = Math.max(1, o.max ?? RECEIVE_QUEUE_MAX);
@@ -149,11 +160,12 @@ export class ReceiveQueue<T> {
     const until = this.now() + this.sliceMs;
     // At least one item per slice, so a slow handler still makes progress; urgent ones first.
     do {
-      const e = this.urgent.length > 0 ? this.urgent.shift() : this.normal.shift();
+      const urgent = this.urgent.length > 0;
+      const e = urgent ? this.urgent.shift() : this.normal.shift();
       const waited = this.now() - e.at;
       try {
-        if (waited > this.maxAgeMs) this.onExpired?.(e.item, waited);
-        else this.handle(e.item);
+        if (!urgent && waited > this.maxAgeMs) this.onExpired?.(e.item, waited);
+        else this.handle(e.item, waited);
       } catch {
         /* the handler reports its own failures */
       }

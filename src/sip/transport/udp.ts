@@ -4,8 +4,8 @@ import { serializeMessage, type SipMessage, type SipResponse } from "../message/
 import { nullLogger, type SipLogger } from "../log.ts";
 import type { Clock } from "../../util/clock.ts";
 import { DropReport } from "./drop-report.ts";
-import { processDatagram, type InboundResult } from "./inbound.ts";
-import { ReceiveQueue } from "./receive-queue.ts";
+import { processDatagram, toTagOf, type InboundResult } from "./inbound.ts";
+import { RECEIVE_MAX_AGE_MS, ReceiveQueue } from "./receive-queue.ts";
 import { oversizeOf, tooLargeResponse } from "./oversize.ts";
 import type { SourceGate } from "./source-gate.ts";
 import { statelessResponse } from "./stateless.ts";
@@ -105,11 +105,8 @@ export class UdpTransport implements Transport {
   /** `host:port` of confirmed dialogs' peers → until when (performance.now() ms) they are urgent. */
   private readonly peers = new Map<string, number>();
   /** Datagrams past the gate, handled in slices (./receive-queue.ts). */
-  private readonly queue = new ReceiveQueue<Received>((r) => this.handle(r.data, r.source, r.verdict), {
-    onExpired: (r, waitedMs) => {
-      this.stats.overloaded++;
-      this.refusals.note("overloaded", r.source, { msg: "sip datagram dropped: waited too long in the receive queue", fields: { waitedMs: Math.round(waitedMs) } });
-    },
+  private readonly queue = new ReceiveQueue<Received>((r, waitedMs) => this.handle(r.data, r.source, r.verdict, waitedMs), {
+    onExpired: (r, waitedMs) => this.noteExpired(r.source, waitedMs),
   });
   /** The last datagram sent: where (as given to `send`, and resolved) and when (performance.now()). */
   private lastSend: { to: Address; ip: string; port: number; at: number } | undefined;
@@ -296,8 +293,20 @@ export class UdpTransport implements Transport {
     }
   }
 
-  /** A datagram the gate let through (`verdict` pass or untrusted_reject), on its turn in the queue. */
-  private handle(data: Uint8Array, source: Address, verdict: "pass" | "untrusted_reject"): void {
+  private noteExpired(source: Address, waitedMs: number): void {
+    this.stats.overloaded++;
+    this.refusals.note("overloaded", source, { msg: "sip datagram dropped: waited too long in the receive queue", fields: { waitedMs: Math.round(waitedMs) } });
+  }
+
+  /**
+   * A datagram the gate let through (`verdict` pass or untrusted_reject), on its turn in the queue after
+   * `waitedMs` there. Only the urgent lane hands over one older than RECEIVE_MAX_AGE_MS: responses and
+   * in-dialog requests (a To tag: RFC 3261 §12.2) are handled however late — their transaction or dialog
+   * decides (a late 2xx is re-ACKed, a stale CSeq gets 500, §12.2.2) — while a request without a To
+   * tag (a new INVITE or a CANCEL from a live call's peer) is dropped like an ordinary stale one: a
+   * CANCEL storm's INVITE copies that waited 7 s would otherwise become new calls.
+   */
+  private handle(data: Uint8Array, source: Address, verdict: "pass" | "untrusted_reject", waitedMs = 0): void {
     if (this.closed) return;
     try {
       const tooLarge = oversizeOf(data);
@@ -323,6 +332,7 @@ export class UdpTransport implements Transport {
           this.sendResponse(r.response);
           return;
         case "message":
+          if (waitedMs > RECEIVE_MAX_AGE_MS && r.message.kind === "request" && !toTagOf(r.message)) return this.noteExpired(source, waitedMs);
           if (!this.delegate) {
             this.stats.dropped++;
             return;
