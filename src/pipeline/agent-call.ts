@@ -94,7 +94,7 @@ export class AgentCall {
       onFinal: (text, speechFinal, fromFinalize) => {
         if (!this.live) return;
         this.answer?.heard(text, true);
-        this.caller.onWords(text, true); // a paused barge-in is decided before the turn is
+        this.caller.onWords(text, true, fromFinalize); // a paused barge-in is decided before the turn is
         this.detector.final(text, speechFinal, fromFinalize);
       },
       onUtteranceEnd: () => this.live && this.detector.utteranceEnd(),

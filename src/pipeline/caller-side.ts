@@ -20,6 +20,13 @@ import { backgroundWords, NoWordsWatch, onCallerSpeechStart, onCallerTurn } from
 import { BargeInPause } from "./barge-in-pause";
 import type { SpeechHandle } from "./speech-handle";
 
+/**
+ * An empty Finalize answer while a reply is paused: the Finalize is asked again this much later, ms
+ * (onWords). 150 ms after the answer brought the espeak "Mm-hmm." back 851 ms after its onset live; at
+ * once the second asking still comes a round trip after the first, past the tail.
+ */
+export const PAUSED_REASK_MS = 0;
+
 export interface CallerSideDeps {
   d: AgentCallDeps;
   settings: ConversationSettings;
@@ -57,6 +64,10 @@ export class CallerSide {
    * resumed rest played, for background: never answered (session 10 probe, compiled binary, 3 of 4 calls).
    */
   private confirmedCaller = false;
+  /** The last Finalize asked while paused was a second asking (onWords): its empty answer is final. */
+  private reasked = false;
+  /** A second asking is due. */
+  private reaskDue = false;
 
   constructor(o: CallerSideDeps) {
     this.d = o.d;
@@ -137,6 +148,7 @@ export class CallerSide {
     else if (decision === "barge_in" && this.pause) {
       this.pausedReply = r;
       this.pausedAt = this.d.clock.now();
+      this.reasked = this.reaskDue = false;
       this.speech.pause(r);
       this.pause.start(this.pausedAt - onsetAgoMs);
     } else if (decision === "barge_in") {
@@ -150,19 +162,38 @@ export class CallerSide {
     if (!this.paused) return;
     this.pause!.speechStopped(this.d.clock.now() - silenceMs, false);
     // Still paused: the words decide it, so ask for them now (Deepgram Finalize), not when endpointing would.
-    if (this.paused) this.detector.finalizeNow();
+    if (!this.paused) return;
+    this.reasked = false;
+    this.detector.finalizeNow();
   }
 
-  /** The recogniser's words (an interim hypothesis or a final), before the turn logic sees them: they decide a paused barge-in. */
-  onWords(text: string, final: boolean): void {
+  /**
+   * The recogniser's words (an interim hypothesis or a final; `fromFinalize`: the answer to our Finalize),
+   * before the turn logic sees them: they decide a paused barge-in. An empty answer while still paused
+   * and the caller quiet: asked once more (PAUSED_REASK_MS), for the sound's soft tail that came
+   * after the VAD's pause (espeak en+m3 "Mm-hmm." live: the Finalize 80 ms into the VAD's silence came
+   * before the end of its "m", the words waited for the STT's endpointing and the reply 900 ms).
+   */
+  onWords(text: string, final: boolean, fromFinalize = false): void {
     if (this.paused || this.pause?.active === false) this.pause?.words(text, final);
+    if (!fromFinalize || text.trim() || this.reasked || this.reaskDue || !this.paused) return;
+    this.reaskDue = true;
+    this.d.clock.setTimer(PAUSED_REASK_MS, () => {
+      this.reaskDue = false;
+      if (!this.paused || this.detector.callerSpeaking) return; // more sound: its own pause asks
+      this.reasked = true;
+      this.detector.finalizeNow(true);
+    });
   }
 
   /** The VAD heard the caller stop `silenceMs` ago. */
   onSpeechEnd(silenceMs: number): void {
     if (this.state.is("on-hold")) return;
     if (this.paused) this.pause!.speechStopped(this.d.clock.now() - silenceMs, true);
-    if (this.paused) this.detector.finalizeNow(); // as at a pause (onSpeechPause)
+    if (this.paused) {
+      this.reasked = false;
+      this.detector.finalizeNow(); // as at a pause (onSpeechPause)
+    }
     this.detector.speechEnded(this.d.clock.now() - silenceMs);
     if (!this.speech.resumable) {
       // Speech start stopped the idle timer; a sound that brings no turn (a "hmm" without words, the

@@ -194,10 +194,11 @@ export class TurnDetector {
    * barge-in-pause.ts), unless it was asked or signalled the end since the caller last made a sound: a
    * sound in a pause that did not become a new start (speechActivity) asks again, or the second half of
    * a backchannel (a Finalize at the gap inside "I see" answered nothing) waited for the STT's own
-   * endpointing (live: 899 ms paused instead of ~500).
+   * endpointing (live: 899 ms paused instead of ~500). `again`: ask even so (its answer was empty and
+   * the sound's tail may have come after it).
    */
-  finalizeNow(): void {
-    if (!this.onFlush || (!this.heardSinceFlush && (this.sttEnded || this.flushed))) return;
+  finalizeNow(again = false): void {
+    if (!this.onFlush || (!again && !this.heardSinceFlush && (this.sttEnded || this.flushed))) return;
     this.cancelFlush();
     this.flushNow();
   }

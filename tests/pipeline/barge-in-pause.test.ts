@@ -140,6 +140,33 @@ describe("a paused barge-in in the conversation", () => {
     s.pacer.stop();
   });
 
+  test("an empty answer to that Finalize (the sound's soft tail came after it): asked once more at once, and its words let the reply go on", async () => {
+    const s = setup({ finalizesOnly: true });
+    await s.call.start();
+    await s.run(600);
+    const fin = (t: string) => s.stt.streams[0]!.emit({ type: "final", text: t, speechFinal: false, fromFinalize: true });
+    s.vad.ev!.onSpeechStart(80);
+    await s.run(300);
+    s.vad.ev!.onSpeechPause!(80);
+    expect(s.stt.streams[0]!.flushes).toBe(1);
+    await s.run(150);
+    expect(s.stt.streams[0]!.flushes).toBe(1);
+    fin("");
+    await s.run(20); // the answer is read on the first 10 ms step, the second asking goes on the next
+    expect(s.stt.streams[0]!.flushes).toBe(2);
+    expect(s.playout.isPaused).toBe(true);
+    await s.run(150);
+    fin("Mm hmm.");
+    await s.run(10);
+    expect(s.playout.isPaused).toBe(false);
+    fin(""); // an empty answer after it went on asks nothing more
+    await s.run(300);
+    expect(s.stt.streams[0]!.flushes).toBe(2);
+    expect(s.record.bargeIns).toBe(0);
+    s.call.stop();
+    s.pacer.stop();
+  });
+
   test("a sound without words: on again once the VAD ended it and the words wait (900 ms from its onset) is over", async () => {
     const s = setup();
     await s.call.start();
