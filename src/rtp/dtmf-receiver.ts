@@ -4,13 +4,22 @@
  *
  * DTMF (RFC 4733 §2.5.1): an event is identified by its RTP timestamp. It is reported once, on the
  * first packet with the E bit; if a new event starts before any end packet of the previous one arrived
- * (all three lost), the previous one is reported then with the last duration seen. A press longer
+ * (all three lost), the previous one is reported then with the last duration seen — and so it is when
+ * audio resumes past its end (`audio`): the sender repeats the final packet (§2.5.1.4) because it can
+ * be lost, and without this a last key whose end packets were all lost (a one-key menu answer) was
+ * never acted on (probe, session 11). Either way it is reported once: later packets of that event
+ * (a late end packet) find it reported. A press longer
  * than the 16-bit duration field continues in segments at timestamp + 0xFFFF (§2.5.1.3): one key.
  */
 import { dtmfKey, parseTelephoneEvent } from "./dtmf.ts";
 
 /** Timestamp rate of telephone events with G.711 audio, Hz (RFC 4733 §2.3: the audio's rate, 8000). */
 const EVENT_CLOCK_RATE = 8000;
+/**
+ * Audio this far (timestamp units: 100 ms at 8000 Hz) past an open event's last known end closes it. A
+ * sender that keeps sending audio during the event (its updates every ~50 ms lag the audio) does not.
+ */
+const AUDIO_CLOSE_MARGIN = 800;
 
 /** One DTMF key press received as RFC 4733 events. */
 export interface DtmfEvent {
@@ -24,7 +33,7 @@ export interface DtmfEvent {
   volume: number;
   /** RTP timestamp of the event start. */
   rtpTimestamp: number;
-  /** False when the end packets were lost and the event was closed by the next one. */
+  /** False when the end packets were lost and the event was closed by the next one or by later audio. */
   endSeen: boolean;
 }
 
@@ -71,6 +80,18 @@ export class DtmfReceiver {
     const now = this.dtmf!;
     if (e.end && !now.reported) this.reportDtmf(now, true);
     return true;
+  }
+
+  /**
+   * One audio packet's RTP timestamp: an open event (no end packet seen) whose last known end
+   * (start + duration) is more than 100 ms before it is over — its end packets were lost — and is
+   * reported now with `endSeen` false.
+   */
+  audio(timestamp: number): void {
+    const cur = this.dtmf;
+    if (!cur || cur.reported) return;
+    const past = (timestamp - ((cur.ts + cur.duration) >>> 0)) >>> 0; // serial: RTP timestamps wrap at 2^32
+    if (past > AUDIO_CLOSE_MARGIN && past < 0x80000000) this.reportDtmf(cur, false);
   }
 
   private reportDtmf(d: EventInProgress, endSeen: boolean): void {

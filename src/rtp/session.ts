@@ -365,6 +365,7 @@ export class RtpSession {
     if (this.direction === "sendonly" || this.direction === "inactive") return;
     if (kind === "audio") {
       this.jitter.update(now * (G711_CLOCK_RATE / 1000), p.timestamp);
+      this.dtmf.audio(p.timestamp); // closes a key whose end packets were all lost
       if (!this.onAudio) return;
       // The usual packet is one whole 20 ms frame: copied out at once (no view, no assembler list).
       if (this.assembler.buffered === 0 && p.payloadEnd - p.payloadOffset === FRAME_BYTES) this.deliver(data.slice(p.payloadOffset, p.payloadEnd));

@@ -347,6 +347,38 @@ describe("RtpSession receiving", () => {
     ]);
   });
 
+  test("a last key whose end packets are all lost is reported when audio resumes past its end, once", async () => {
+    const { session, dtmf } = await setup({ telephoneEventPt: 96 });
+    const ev = (duration: number, end: boolean) => serializeTelephoneEvent({ event: 9, end, volume: 10, duration });
+    const f = new Uint8Array(160).fill(0xff);
+    let seq = 1;
+    // The probe's t_dtmf.py: key 9 as 8 updates (duration 160…1280, ts 8000), no end packet, then audio.
+    for (let d = 160; d <= 1280; d += 160) session.receive(pkt(seq++, 8000, ev(d, false), 96), FROM[1], FROM[0]);
+    session.receive(pkt(seq++, 8000 + 1280, f), FROM[1], FROM[0]); // audio right at the event's end: not yet
+    session.receive(pkt(seq++, 8000 + 1280 + 160, f), FROM[1], FROM[0]);
+    expect(dtmf).toEqual([]);
+    session.receive(pkt(seq++, 8000 + 1280 + 960, f), FROM[1], FROM[0]); // 120 ms past its end: closed
+    expect(dtmf.map((d) => [d.key, d.durationMs, d.endSeen])).toEqual([["9", 160, false]]);
+    // A late end packet of the same event and more audio: not a second key.
+    session.receive(pkt(seq++, 8000, ev(1440, true), 96), FROM[1], FROM[0]);
+    session.receive(pkt(seq++, 8000 + 1280 + 1120, f), FROM[1], FROM[0]);
+    expect(dtmf).toHaveLength(1);
+    expect(session.stats.dtmfEvents).toBe(1);
+  });
+
+  test("audio sent during an event (its updates lag the audio) does not close it early", async () => {
+    const { session, dtmf } = await setup({ telephoneEventPt: 96 });
+    const ev = (duration: number, end: boolean) => serializeTelephoneEvent({ event: 3, end, volume: 10, duration });
+    const f = new Uint8Array(160).fill(0xff);
+    let seq = 1;
+    for (let d = 400; d <= 1200; d += 400) {
+      session.receive(pkt(seq++, 16000, ev(d, false), 96), FROM[1], FROM[0]);
+      session.receive(pkt(seq++, 16000 + d + 640, f), FROM[1], FROM[0]); // audio 80 ms ahead of the update
+    }
+    session.receive(pkt(seq++, 16000, ev(1600, true), 96), FROM[1], FROM[0]);
+    expect(dtmf.map((d) => [d.key, d.durationMs, d.endSeen])).toEqual([["3", 200, true]]);
+  });
+
   test("RFC 4733 end packets retransmitted with new sequence numbers are reported once", async () => {
     const { session, dtmf } = await setup({ telephoneEventPt: 96 });
     const ev = (duration: number, end: boolean) => serializeTelephoneEvent({ event: 1, end, volume: 10, duration });
