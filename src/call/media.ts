@@ -309,8 +309,8 @@ export class CallMedia implements RenegotiableMedia {
 
   /**
    * A re-INVITE/UPDATE changed the media (RFC 3264 §8): the RTP session follows the new address from
-   * its next packet, the new direction and codec; a direction that no longer lets us send is hold and
-   * pauses the conversation, the move back to sending resumes it.
+   * its next packet, the new direction and codec (the record's too); a direction that no longer lets us
+   * send is hold and pauses the conversation, the move back to sending resumes it.
    */
   renegotiate(media: NegotiatedMedia, _previous: NegotiatedMedia): void {
     if (this.closed) return;
@@ -319,7 +319,7 @@ export class CallMedia implements RenegotiableMedia {
       payloadType: media.payloadType,
       telephoneEventPt: media.telephoneEventPt,
     });
-    this.codec = media.codec;
+    if (media.codec !== this.codec) (this.o.record.codec = this.codec = media.codec), this.o.onRecordChanged?.();
     const held = !canSend(media.direction);
     if (held === this.held || this.bridged) return; // bridged: no conversation to pause
     this.held = held;

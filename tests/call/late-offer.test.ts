@@ -9,7 +9,7 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { FakeStt } from "../../src/providers/fake";
 import { lateOffer, sessionFromAck } from "../../src/call/late-offer";
 import { parseMessage, serializeMessage, SipRequest, type SipRequest as Req } from "../../src/sip";
-import { ackFor } from "../sip/ua-harness.ts";
+import { ackFor, inDialog } from "../sip/ua-harness.ts";
 import { inboundHarness, invite, settle } from "./support.ts";
 
 type H = Awaited<ReturnType<typeof inboundHarness>>;
@@ -93,5 +93,24 @@ describe("sessionFromAck", () => {
     expect(code("  ")).toBe("malformed");
     expect(code(answer(0))).toBe("rejected");
     expect(code(answer(4000).replace("RTP/AVP 8 101", "RTP/AVP 9").replace("a=rtpmap:8 PCMA/8000", "a=rtpmap:9 G722/8000"))).toBe("no_common_codec");
+  });
+});
+
+describe("codec switch by re-INVITE", () => {
+  test("PCMU → PCMA: the call record names the codec in use", async () => {
+    h = await inboundHarness();
+    const inv = invite(20410);
+    h.send(inv);
+    await settle();
+    h.ack(inv);
+    await settle();
+    const live = h.inbound.live()[0]!;
+    expect(live.record.codec).toBe("PCMU");
+    h.send(inDialog(inv, h.okFor(inv)!, "INVITE", 3, "z9hG4bKswitch", answer(20410).replace("o=trunk 7 7", "o=trunk 1 2")));
+    await settle();
+    expect(h.finals(inv)).toEqual([200, 200]); // the INVITE's and the re-INVITE's (answer: PCMA)
+    expect(live.record.codec).toBe("PCMA");
+    h.bye(inv);
+    await settle();
   });
 });

@@ -65,7 +65,8 @@ describe("UAS (inbound calls)", () => {
   test("refresher=uas: we send UPDATE with Session-Expires at half the interval, and again after its 200", () => {
     const { h, call } = answered(withTimer("120;refresher=uas"));
     expect(h.responses(200)[0]!.headers.get("Session-Expires")).toBe("120;refresher=uas");
-    expect(h.responses(200)[0]!.headers.get("Require")).toBeUndefined();
+    // RFC 4028 §9: refresher 'uas' and 'timer' in the INVITE's Supported → Require: timer (was missing).
+    expect(h.responses(200)[0]!.headers.get("Require")).toBe("timer");
     h.clock.advance(59_900);
     expect(h.requests("UPDATE")).toHaveLength(0);
     h.clock.advance(200);

@@ -617,3 +617,16 @@ describe.skipIf(!IN_GC_PROBE)(LEAVES_BEHIND, () => {
     expect(h.ua.layer.size).toBe(0);
   });
 });
+
+describe("REFER we send (RFC 3515, RFC 3892)", () => {
+  test("Referred-By is our URI in the dialog (the number called), not our Contact's bare host:port", () => {
+    const h = harness({ onInvite: (c) => c.accept(ANSWER_SDP) });
+    h.send(TRUNK_INVITE);
+    const inv = parseMessage(TRUNK_INVITE) as SipRequest;
+    h.send(ackFor(inv, h.responses(200)[0]!));
+    void h.calls[0]!.refer("sip:+14155550199@203.0.113.10");
+    const refer = h.requests("REFER")[0]!;
+    expect(refer.headers.get("Refer-To")).toBe("<sip:+14155550199@203.0.113.10>");
+    expect(refer.headers.get("Referred-By")).toBe("<sip:+14155550100@203.0.113.10>"); // the INVITE's To
+  });
+});

@@ -1,5 +1,5 @@
 import { Dialog } from "../dialog/index.ts";
-import { buildResponse, type SipRequest, type SipResponse } from "../message/index.ts";
+import { buildResponse, parseNameAddr, type SipRequest, type SipResponse } from "../message/index.ts";
 import { StateMachine, type TransitionTable } from "../../util/state-machine.ts";
 import type { DialogUser, UaContext } from "./context.ts";
 import { Emitter } from "./emitter.ts";
@@ -299,13 +299,17 @@ export abstract class CallBase<E extends CommonCallEvents = CommonCallEvents> im
   /**
    * Sends REFER in the dialog (RFC 3515 §2.4.1: "A REFER request MUST contain exactly one Refer-To
    * header field value"), with Referred-By (RFC 3892). Resolves with the final response status (202
-   * Accepted expected), 408 on timeout, 0 without a usable dialog. `referredBy` defaults to our Contact URI.
+   * Accepted expected), 408 on timeout, 0 without a usable dialog. `referredBy` defaults to our URI in
+   * the dialog (the To of an inbound call: the number called; the From of an outbound one): RFC 3892 §3
+   * "The Referred-By header field carries a SIP URI representing the identity of the referrer", which
+   * trunks use for billing or the new leg's caller ID; our Contact (`sip:host:port`) names no one.
    */
-  refer(referTo: string, referredBy = this.ctx.contactHeader.replace(/^<|>$/g, "")): Promise<number> {
+  refer(referTo: string, referredBy?: string): Promise<number> {
     const d = this.dialog;
     if (this.state === "ended" || !d) return Promise.resolve(0);
+    const by = referredBy ?? safe(() => parseNameAddr(d.localHeader).uri.toString()) ?? this.ctx.contactHeader.replace(/^<|>$/g, "");
     const req = d.createRequest("REFER", {
-      headers: [["Refer-To", `<${referTo}>`], ["Referred-By", `<${referredBy}>`], ["Contact", this.ctx.contactHeader], ["User-Agent", this.ctx.userAgent]],
+      headers: [["Refer-To", `<${referTo}>`], ["Referred-By", `<${by}>`], ["Contact", this.ctx.contactHeader], ["User-Agent", this.ctx.userAgent]],
     });
     const dest = safe(() => d.nextHop(req));
     if (!dest) return Promise.resolve(0);

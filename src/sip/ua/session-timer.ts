@@ -71,7 +71,10 @@ export type UasTimerDecision =
  * - Otherwise we keep the interval and the refresher the request names; with none named, "uac" (the
  *   peer refreshes) when it supports timers, else "uas" (§9: "If the UAC does not support … the UAS
  *   MUST … set the refresher parameter to 'uas'"). The 2xx states both; §9: "If the refresher … has a
- *   value of 'uac', the UAS MUST place a Require header field into the response with the value 'timer'".
+ *   value of 'uac', the UAS MUST place a Require header field into the response with the value 'timer'",
+ *   and "If the refresher parameter in the 2xx response has a value of 'uas' and the Supported header
+ *   field in the request contained the value 'timer', the UAS SHOULD place a Require header field into
+ *   the response with the value 'timer'" (a peer without timer support gets none: it could not honour it).
  */
 export function negotiateAsUas(req: SipRequest): UasTimerDecision {
   const se = sessionExpiresOf(req);
@@ -81,7 +84,7 @@ export function negotiateAsUas(req: SipRequest): UasTimerDecision {
   const wire = se.refresher ?? (peerSupports ? "uac" : "uas");
   const refresher: "uac" | "uas" = peerSupports ? wire : "uas";
   const rows: Array<[string, string]> = [["Session-Expires", `${se.seconds};refresher=${refresher}`]];
-  if (refresher === "uac") rows.push(["Require", "timer"]);
+  if (refresher === "uac" || peerSupports) rows.push(["Require", "timer"]);
   return { kind: "ok", seconds: se.seconds, refresher: refresher === "uac" ? "peer" : "us", rows };
 }
 
