@@ -12,6 +12,7 @@ import { redact } from "../store/pg-call-store";
 import { createLogger, flushLog } from "../util/log";
 import { installProcessGuard } from "../util/process-guard";
 import { exposureWarning } from "./exposure";
+import { rtpPortPairs, rtpRangeWarning } from "./rtp-range";
 import { registerTraceCounter } from "../metrics/trace-counter";
 import { startTracing } from "./tracing";
 import { warmFliteFallback } from "./flite-warm";
@@ -41,7 +42,7 @@ function denied(ob: Config["outbound"]): string {
 }
 
 function describeConfig(cfg: Config, mode: string, providers: { stt: string; llm: string; tts: string }): string {
-  const rtpCalls = Math.floor((cfg.rtpPortEnd - cfg.rtpPortStart + 1) / 2);
+  const rtpCalls = rtpPortPairs(cfg.rtpPortStart, cfg.rtpPortEnd);
   const ob = cfg.outbound;
   const outbound =
     mode === "inbound"
@@ -85,12 +86,14 @@ async function run(cmd: Extract<Command, { kind: "run" | "check-config" }>): Pro
     throw new ConfigError("STT_PROVIDER", `pocketsphinx${why} cannot run here: ${providers.offlineSttMissing}; or set DEEPGRAM_API_KEY for cloud STT`);
   }
   const exposed = exposureWarning(cfg);
+  const narrowRtp = rtpRangeWarning(cfg);
   if (cmd.kind === "check-config") {
     // The agent creates and locks DATA_DIR at start (also with DATABASE_URL: the lock and recordings live there).
     const inUse = DataDirLock.check(cfg.dataDir);
     console.log(describeConfig(cfg, cmd.mode, providers.describe));
     if (inUse) console.error(`voice-agent: note: DATA_DIR: ${inUse}; the agent refuses to start until it stops`);
     if (exposed) console.error(exposed);
+    if (narrowRtp) console.error(narrowRtp);
     console.log("configuration ok");
     return 0;
   }
@@ -156,6 +159,10 @@ async function run(cmd: Extract<Command, { kind: "run" | "check-config" }>): Pro
   if (exposed) {
     console.error(exposed);
     log.warn({ sip: `${cfg.sipHost}:${server.sipPort}` }, "sip is open to the internet: set SIP_TRUSTED_IPS or SIP_INBOUND_USERNAME/SIP_INBOUND_PASSWORD");
+  }
+  if (narrowRtp) {
+    console.error(narrowRtp);
+    log.warn({ rtpPortStart: cfg.rtpPortStart, rtpPortEnd: cfg.rtpPortEnd, maxCalls: cfg.maxCalls }, "rtp port range holds fewer calls than MAX_CALLS");
   }
   if (!cfg.apiToken) log.warn({ http: `${cfg.serverHost}:${cfg.serverPort}`, requested: cfg.serverHostRequested }, `http api: ${httpAccess(cfg)}`);
   else log.info({}, "http api: bearer token required (API_TOKEN)");
