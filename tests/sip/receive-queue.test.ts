@@ -144,6 +144,20 @@ describe("ReceiveQueue", () => {
     expect(expired).toEqual([["flood INVITE", 2500]]);
   });
 
+  test("stale urgent items are set aside: a fresh urgent item behind them goes first, then they, then the ordinary lane", () => {
+    const l = loop();
+    const seen: string[] = [];
+    const q = new ReceiveQueue<string>((s) => seen.push(s), { schedule: l.schedule, now: l.now, sliceMs: 1000 });
+    q.push("200 copy 1", true);
+    q.push("200 copy 2", true);
+    q.push("OPTIONS");
+    l.advance(2500); // starved: the first copies are stale
+    q.push("200 copy 3", true);
+    q.push("fresh OPTIONS");
+    l.turn();
+    expect(seen).toEqual(["200 copy 3", "200 copy 1", "200 copy 2", "fresh OPTIONS"]); // the stale OPTIONS dropped
+  });
+
   test("the default maxAgeMs is under T4 (5 s: RFC 3261 Table 4, a message's longest life in the network)", () => {
     expect(RECEIVE_MAX_AGE_MS).toBeLessThan(5000);
     expect(RECEIVE_MAX_AGE_MS).toBeGreaterThan(500); // above T1: a sender resends before we drop

@@ -27,6 +27,11 @@
  * matches). Under CPU starvation (probe, session 11: an agent held to 25 % of a core) every copy of a
  * trunk's 200 OK waited 2.4–4.9 s and was dropped, so callees who answered were CANCELled and recorded
  * `no_answer`; the retransmissions cannot help when each of them waits as long.
+ * But handled in arrival order, the stale copies of a retransmitted message (the agent is starved: every
+ * copy waits) would hold back its fresh copy: with the 2 s drop removed and nothing else changed, the 200
+ * to one call of four was ACKed ~1 s later than before and that callee was CANCELled (starve.sh, 2 of 2
+ * runs). So an urgent item found stale is set aside, not handled: fresh urgent items go first, then the
+ * stale ones (none is lost; a late copy of what was handled is absorbed), then the ordinary lane.
  *
  *   const q = new ReceiveQueue((d) => handle(d), { max: 1024, sliceMs: 1 });
  *   if (!q.push(datagram, fromLivePeer)) dropped++;
@@ -99,6 +104,8 @@ interface Entry<T> {
 export class ReceiveQueue<T> {
   private readonly normal = new Lane<Entry<T>>();
   private readonly urgent = new Lane<Entry<T>>();
+  /** Urgent items found older than `maxAgeMs`: handled when no fresh urgent item waits. */
+  private readonly stale = new Lane<Entry<T>>();
   private scheduled = false;
   private closed = false;
   private readonly max: number;
@@ -128,7 +135,7 @@ export class ReceiveQueue<T> {
 
   /** Items waiting, both lanes. */
   get length(): number {
-    return this.normal.length + this.urgent.length;
+    return this.normal.length + this.urgent.length + this.stale.length;
   }
 
   /**
@@ -138,7 +145,7 @@ export class ReceiveQueue<T> {
   push(item: T, urgent = false): boolean {
     if (this.closed) return false;
     const lane = urgent ? this.urgent : this.normal;
-    if (lane.length >= (urgent ? this.maxUrgent : this.max)) return false;
+    if (urgent ? this.urgent.length + this.stale.length >= this.maxUrgent : lane.length >= this.max) return false;
     lane.push({ item, at: this.now() });
     if (!this.scheduled) {
       this.scheduled = true;
@@ -152,19 +159,25 @@ export class ReceiveQueue<T> {
     this.closed = true;
     this.normal.clear();
     this.urgent.clear();
+    this.stale.clear();
   }
 
   private drain(): void {
     this.scheduled = false;
     if (this.closed || this.length === 0) return;
     const until = this.now() + this.sliceMs;
-    // At least one item per slice, so a slow handler still makes progress; urgent ones first.
+    // At least one item per slice, so a slow handler still makes progress; fresh urgent ones first,
+    // then stale urgent ones, then the ordinary lane.
     do {
-      const urgent = this.urgent.length > 0;
-      const e = urgent ? this.urgent.shift() : this.normal.shift();
+      const lane = this.urgent.length > 0 ? this.urgent : this.stale.length > 0 ? this.stale : this.normal;
+      const e = lane.shift();
       const waited = this.now() - e.at;
+      if (lane === this.urgent && waited > this.maxAgeMs) {
+        this.stale.push(e); // set aside: costs nothing, the fresh ones behind it go first
+        continue;
+      }
       try {
-        if (!urgent && waited > this.maxAgeMs) this.onExpired?.(e.item, waited);
+        if (lane === this.normal && waited > this.maxAgeMs) this.onExpired?.(e.item, waited);
         else this.handle(e.item, waited);
       } catch {
         /* the handler reports its own failures */
