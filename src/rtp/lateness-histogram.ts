@@ -4,7 +4,7 @@
  */
 
 /** Upper bounds in ms (the last is +Inf). */
-export const LATENESS_BUCKETS_MS: readonly number[] = [0.5, 1, 2, 3, 4, 5, 6, 8, 10, 15, 20, 40, 80, Infinity];
+export const LATENESS_BUCKETS_MS: readonly number[] = [0.5, 1, 2, 3, 4, 5, 6, 7, 8, 10, 15, 20, 40, 80, Infinity];
 
 export interface LatenessSnapshot {
   count: number;
