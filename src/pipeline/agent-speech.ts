@@ -16,7 +16,7 @@ import type { ConversationState } from "./conversation-state";
 import type { AgentCallDeps, ConversationSettings } from "./conversation-settings";
 import type { TurnDetector } from "./endpointing";
 import type { FixedSpeech, PreparedSpeech } from "./fixed-speech";
-import { collapse, NOMINAL_SAMPLES_PER_CHAR } from "./heard-text";
+import { collapse, NOMINAL_SAMPLES_PER_CHAR, wholeSentences } from "./heard-text";
 import { withLlmDeadlines } from "./llm-deadline";
 import { describeError, logProviderError, replyRecovery } from "./provider-failures";
 import { fixedSource, SpeechHandle } from "./speech-handle";
@@ -259,7 +259,9 @@ export class AgentSpeech {
     // The stages the cut reply reached are kept (the call page's latency bar, metrics).
     this.log.agentTurn(heard, { interrupted: true, generated: collapse(reply.generated), latency: reply.finish(), usage: reply.usage });
     if (this.reply === reply) this.reply = null;
-    const rest = reply.unheardRest(heard);
+    // A reply held resumes at the start of the sentence the hold cut (heard-text.ts wholeSentences).
+    const from = why === "hold" ? wholeSentences(heard) : heard;
+    const rest = reply.unheardRest(from);
     if (why !== "next-turn" && rest) this.resumable = { text: rest, endCall: reply.endCall };
     else if (why === "hold" && !heard && !reply.generationDone && (reply.userText !== null || !this.replied)) this.resumable = { regenerate: true };
     else this.resumable = null;

@@ -36,3 +36,14 @@ export function heardPart(text: string, played: number, total: number): string {
 export function collapse(text: string): string {
   return text.replace(/\s+/g, " ").trim();
 }
+
+/**
+ * `heard` cut back to its last whole sentence ("" when none ended): where a reply interrupted by hold
+ * starts again after the unhold. The caller was away for seconds or minutes; going on mid-sentence
+ * ("receptionist. May I have your name?", probe, session 11) reads as a fragment, a person starts the
+ * sentence again. `heard` is a prefix of the generated text, and so is what this returns.
+ */
+export function wholeSentences(heard: string): string {
+  const m = /^.*[.!?](?=\s|$)/.exec(heard);
+  return m ? m[0].trim() : "";
+}

@@ -7,6 +7,7 @@
  * "on hold" meanwhile, and the call's trace has a `hold` span at the times SIPp held and resumed.
  */
 import { expect, test } from "bun:test";
+import { wholeSentences } from "../../src/pipeline/heard-text.ts";
 import { describeSipp, runSipp } from "../support/sipp.ts";
 import { silenceFile } from "../support/speech.ts";
 import { missingTools } from "../support/process.ts";
@@ -50,11 +51,12 @@ test.skipIf(missing.length > 0)(
       // Nothing was said (recorded) while the call was held.
       const duringHold = said.filter((t: any) => Date.parse(t.at) > heldAt + 200 && Date.parse(t.at) < resumedAt);
       expect(duringHold, summary).toEqual([]);
-      // The hold cut the greeting (what was heard is kept); after the resume it went on: its unheard rest
-      // (up to the last sentence generated), or — nothing heard yet — the greeting generated again.
+      // The hold cut the greeting (what was heard is kept); after the resume it went on from the start of
+      // the sentence the hold cut (up to the last sentence generated), or — nothing heard yet — the
+      // greeting generated again.
       expect(said[0].interrupted, summary).toBe(true);
       expect(GREETING.startsWith(said[0].text), summary).toBe(true);
-      const continued = `${said[0].text} ${said[1].text}`.trim();
+      const continued = `${wholeSentences(said[0].text)} ${said[1].text}`.trim();
       expect(said[1].text === GREETING || (GREETING.startsWith(continued) && /[.?!]$/.test(continued)), summary).toBe(true);
       expect(Date.parse(said[1].at), summary).toBeGreaterThan(resumedAt);
       // Then the idle time counts: the prompt, the goodbye, and the agent's BYE after it.

@@ -8,7 +8,7 @@ import { Playout } from "../../src/media/playout";
 import { AgentCall } from "../../src/pipeline/agent-call";
 import type { CallRecord } from "../../src/pipeline/call-record";
 import { conversationMachine } from "../../src/pipeline/conversation-state";
-import { heardPart } from "../../src/pipeline/heard-text";
+import { heardPart, wholeSentences } from "../../src/pipeline/heard-text";
 import { SpeechHandle, fixedSource } from "../../src/pipeline/speech-handle";
 import { FakeLlm, FakeStt, FakeTts, type FakeReply } from "../../src/providers/fake";
 import { ProviderError, type TtsProvider } from "../../src/providers/types";
@@ -162,6 +162,14 @@ describe("SpeechHandle", () => {
 });
 
 describe("hold and resume", () => {
+  test("wholeSentences: heard text cut back to its last whole sentence", () => {
+    expect(wholeSentences("Hello and thank you for calling the library. This is the")).toBe("Hello and thank you for calling the library.");
+    expect(wholeSentences("Is it you? Yes! And")).toBe("Is it you? Yes!");
+    expect(wholeSentences("Hello and thank you")).toBe("");
+    expect(wholeSentences("It costs 3.50 dollars")).toBe("");
+    expect(wholeSentences("")).toBe("");
+  });
+
   test("on hold: no idle prompt for 60 s, no caller audio fed; resume continues where it was", async () => {
     const s = setup({ replies: ["Hello there."] });
     await s.call.start();
@@ -182,8 +190,8 @@ describe("hold and resume", () => {
     expect(s.rec.turns.map((t) => t.text)).toEqual(["Hello there.", "Are you still there?"]);
   });
 
-  test("hold during a reply cuts it (heard part kept); resume plays the unheard rest", async () => {
-    const long = "one two three four five six seven eight nine ten eleven twelve.";
+  test("hold during a reply cuts it (heard part kept); resume starts again at the sentence the hold cut", async () => {
+    const long = "One two. Three four five six seven eight nine ten eleven twelve.";
     const s = setup({ replies: [long] });
     await s.call.start();
     await s.run(200);
@@ -191,12 +199,31 @@ describe("hold and resume", () => {
     const cut = s.rec.turns[0]!;
     expect(cut.interrupted).toBe(true);
     expect(long.startsWith(cut.text)).toBe(true);
+    expect(cut.text.length).toBeGreaterThan("One two. Three".length - 1); // the hold came inside the second sentence
+    expect(cut.text.endsWith(".")).toBe(false);
     await s.run(10_000);
     expect(s.rec.turns).toHaveLength(1);
     s.call.resume();
     expect(s.call.state.state).toBe("replying");
     await s.run(1500);
-    expect(`${s.rec.turns[0]!.text} ${s.rec.turns[1]!.text}`).toBe(long);
+    // Not mid-sentence after minutes away: the cut sentence again, whole (probe, session 11).
+    expect(s.rec.turns[1]!.text).toBe("Three four five six seven eight nine ten eleven twelve.");
+    expect(s.llm.requests).toHaveLength(1);
+  });
+
+  test("a hold inside the first sentence: resume says that sentence from its start", async () => {
+    const long = "one two three four five six seven eight nine ten eleven twelve.";
+    const s = setup({ replies: [long] });
+    await s.call.start();
+    await s.run(200);
+    s.call.hold();
+    const cut = s.rec.turns[0]!;
+    expect(cut.interrupted).toBe(true);
+    expect(cut.text.length).toBeGreaterThan(0);
+    expect(long.startsWith(cut.text)).toBe(true);
+    s.call.resume();
+    await s.run(1500);
+    expect(s.rec.turns[1]!.text).toBe(long);
     expect(s.llm.requests).toHaveLength(1);
   });
 });
@@ -226,7 +253,9 @@ describe("hold during generation", () => {
     s.call.resume();
     await s.run(3000);
     const rest = s.rec.turns[1]!.text;
-    expect(`${cut.text} ${rest}`.trim()).toBe("One two three. Four five six.");
+    // The hold came inside "One two three.": that sentence again, then the rest up to the last finished one.
+    expect("One two three.".startsWith(cut.text)).toBe(true);
+    expect(rest).toBe("One two three. Four five six.");
     expect(s.llm.requests).toHaveLength(1);
   });
 });
