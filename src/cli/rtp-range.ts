@@ -4,13 +4,12 @@
  * size in calls; a smaller one is legal (a narrow firewall opening) but every call past it is refused
  * with 503 while the ports are taken. check-config and the start print the warning.
  */
+import { evenRtpPorts } from "../rtp";
 import type { Config } from "./config.ts";
 
-/** Calls whose ports fit in `start`–`end`: even ports p with p + 1 ≤ end (port-pool.ts's rule). */
+/** Calls whose ports fit in `start`–`end` (the port pool's own rule, src/rtp/port-pool.ts `evenRtpPorts`). */
 export function rtpPortPairs(start: number, end: number): number {
-  const first = Math.max(start % 2 === 0 ? start : start + 1, 2);
-  const last = Math.min(end, 65535) - 1;
-  return last < first ? 0 : Math.floor((last - first) / 2) + 1;
+  return evenRtpPorts(start, end).length;
 }
 
 /** A warning naming both variables when the range holds fewer calls than MAX_CALLS, else undefined. */

@@ -33,7 +33,7 @@ export { ReceptionStats, type SequenceStep } from "./reception-stats.ts";
 export { SymmetricLatch, DEFAULT_TAKEOVER_SILENCE_MS, LATCH_MODES, type LatchMode, type RtpEndpoint, type LatchVerdict } from "./symmetric-latch.ts";
 export { MAX_RTP_DATAGRAM_BYTES, rtpDropTotals, type RtpDropReason } from "./drop-counters.ts";
 export { FrameAssembler, FRAME_BYTES } from "./frame-assembler.ts";
-export { RtpPortPool, type RtpPortLease, type RtpSocket, type RtpPacketHandler, type RtpErrorHandler } from "./port-pool.ts";
+export { evenRtpPorts, RtpPortPool, type RtpPortLease, type RtpSocket, type RtpPacketHandler, type RtpErrorHandler } from "./port-pool.ts";
 export {
   RtpSession,
   G711_CLOCK_RATE,

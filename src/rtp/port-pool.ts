@@ -86,6 +86,17 @@ export interface RtpPortLease {
 
 const SKIPPABLE = new Set(["EADDRINUSE", "EACCES"]);
 
+/**
+ * The RTP ports of `start`–`end` (inclusive): every even port whose odd RTCP port above it fits too
+ * (RFC 3550 §11, file comment), within 2–65535. One call takes one; empty when no pair fits.
+ */
+export function evenRtpPorts(start: number, end: number): number[] {
+  const ports: number[] = [];
+  const first = start % 2 === 0 ? start : start + 1;
+  for (let p = Math.max(first, 2); p + 1 <= Math.min(end, 65535); p += 2) ports.push(p);
+  return ports;
+}
+
 export class RtpPortPool {
   /** Even ports p with start ≤ p and p + 1 ≤ end. */
   private readonly ports: number[] = [];
@@ -106,8 +117,7 @@ export class RtpPortPool {
     readonly host = "0.0.0.0",
     private readonly binder: RtpBinder = bindInThread,
   ) {
-    const first = start % 2 === 0 ? start : start + 1;
-    for (let p = Math.max(first, 2); p + 1 <= Math.min(end, 65535); p += 2) this.ports.push(p);
+    this.ports.push(...evenRtpPorts(start, end));
     if (this.ports.length === 0) throw new RtpPortPoolError("bad_range", `no even RTP port pair in ${start}-${end}`, false);
     this.idle = [...this.ports];
   }
