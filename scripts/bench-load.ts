@@ -22,6 +22,9 @@
  *        their silences are line noise, not digital zero (what VAD_SILENCE_FLOOR_DBFS gains must hold for both)
  *   bun run bench:load --cloud 50,75,100 --offline "" --versus MEDIA_WORKER=on --all
  *        same binary, each N without then with the --versus environment (rows labelled off/on, next to each other)
+ *   bun run bench:load --cloud 200 --offline "" --versus "MEDIA_WORKER=on MEDIA_WORKER_SLICE_US=300" --versus "MEDIA_WORKER=on MEDIA_WORKER_CALL_NICE=10"
+ *        one variant per --versus (space-separated KEY=VALUE pairs): rows off, on1, on2 … next to each other
+ *        (every other repeat in the reverse order)
  *
  * Needs sipp and dumpcap (scripts/bootstrap.sh --test) and two cores. Stops at the first failing N of a
  * pipeline unless --all. On a shared machine the numbers are noisy: run it when the machine is quiet.
@@ -60,8 +63,9 @@ const env = kvs(opt.env);
 const callerNoiseDbfs = opt["caller-noise"] === undefined ? undefined : Number(opt["caller-noise"]);
 if (callerNoiseDbfs !== undefined && !(callerNoiseDbfs <= 0)) throw new Error(`--caller-noise must be a level in dBFS <= 0, not ${opt["caller-noise"]}`);
 if (callerNoiseDbfs !== undefined) console.log(`callers' audio: white noise at ${callerNoiseDbfs} dBFS under the whole loop`);
-/** --versus KEY=VALUE (repeatable): each N runs without, then with this environment (labels off/on). */
-const versus = kvs(opt.versus);
+/** --versus "KEY=VALUE …" (repeatable, one variant each): each N runs without, then with each environment (labels off, on or on1, on2 …). */
+const variants = (opt.versus ?? []).map((v, i, all) => ({ label: all.length > 1 ? `on${i + 1}` : "on", extra: kvs(v.split(/\s+/).filter(Boolean)) }));
+for (const v of variants) console.log(`${v.label}: ${JSON.stringify(v.extra)}`);
 if (Object.keys(env).length) console.log(`agent environment: ${JSON.stringify(env)}`);
 const rows: LoadRow[] = [];
 try {
@@ -69,8 +73,8 @@ try {
     for (const calls of ns) {
       const runs: { binary?: string; label?: string; extra?: Record<string, string> }[] = opt.compare
         ? [{ binary: opt.compare, label: "before" }, { label: "after" }]
-        : Object.keys(versus).length
-          ? [{ label: "off" }, { label: "on", extra: versus }]
+        : variants.length
+          ? [{ label: "off" }, ...variants]
           : [{}];
       let failed = false;
       for (let k = 0; k < Math.max(1, Number(opt.repeat)); k++) {

@@ -7,10 +7,13 @@
  * (all three lost), the previous one is reported then with the last duration seen — and so it is when
  * audio resumes past its end (`audio`): the sender repeats the final packet (§2.5.1.4) because it can
  * be lost, and without this a last key whose end packets were all lost (a one-key menu answer) was
- * never acted on (probe, session 11). Either way it is reported once: later packets of that event
- * (a late end packet) find it reported. A press longer
+ * never acted on (probe, session 11). A caller's phone that sends nothing after the key (silence
+ * suppression, or the key was the last thing before a hold) gets the same from a clock: an open event
+ * with no packet of its own and no audio for QUIET_CLOSE_MS is reported then. Either way it is reported
+ * once: later packets of that event (a late end packet) find it reported. A press longer
  * than the 16-bit duration field continues in segments at timestamp + 0xFFFF (§2.5.1.3): one key.
  */
+import type { Clock, TimerHandle } from "../util/clock.ts";
 import { dtmfKey, parseTelephoneEvent } from "./dtmf.ts";
 
 /** Timestamp rate of telephone events with G.711 audio, Hz (RFC 4733 §2.3: the audio's rate, 8000). */
@@ -20,6 +23,14 @@ const EVENT_CLOCK_RATE = 8000;
  * sender that keeps sending audio during the event (its updates every ~50 ms lag the audio) does not.
  */
 const AUDIO_CLOSE_MARGIN = 800;
+/**
+ * An open event (no end packet seen) that has had no packet of its own and no audio for this long is
+ * over, ms. Senders update an event every 50 ms or so (baresip's re library: TELEV_PTIME 50 ms; the
+ * SIPp captures in tests/rtp/fixtures.ts: 40 ms), so 500 ms is ten updates lost, far beyond jitter; a
+ * sparser sender's long press closed early is still one key (its later packets find it reported),
+ * only with a shorter duration.
+ */
+export const QUIET_CLOSE_MS = 500;
 
 /** One DTMF key press received as RFC 4733 events. */
 export interface DtmfEvent {
@@ -49,9 +60,23 @@ interface EventInProgress {
 
 export class DtmfReceiver {
   private dtmf: EventInProgress | undefined;
+  private quiet: TimerHandle | undefined;
 
-  /** @param onEvent called once per key press. */
-  constructor(private readonly onEvent: (event: DtmfEvent) => void) {}
+  /**
+   * @param onEvent called once per key press.
+   * @param clock when given, an open event with no packet for QUIET_CLOSE_MS is reported by its timer
+   *   (the RtpSession's clock; without one only a packet closes an event). `close()` stops the timer.
+   */
+  constructor(
+    private readonly onEvent: (event: DtmfEvent) => void,
+    private readonly clock?: Clock,
+  ) {}
+
+  /** Stops the quiet timer (the stream is over); an event still open is not reported. Idempotent. */
+  close(): void {
+    this.clock?.clearTimer(this.quiet);
+    this.quiet = undefined;
+  }
 
   /**
    * One telephone-event packet: its RTP timestamp and payload (RFC 4733 §2.3).
@@ -79,6 +104,7 @@ export class DtmfReceiver {
     }
     const now = this.dtmf!;
     if (e.end && !now.reported) this.reportDtmf(now, true);
+    if (!now.reported) this.armQuietClose(now);
     return true;
   }
 
@@ -92,10 +118,22 @@ export class DtmfReceiver {
     if (!cur || cur.reported) return;
     const past = (timestamp - ((cur.ts + cur.duration) >>> 0)) >>> 0; // serial: RTP timestamps wrap at 2^32
     if (past > AUDIO_CLOSE_MARGIN && past < 0x80000000) this.reportDtmf(cur, false);
+    else this.armQuietClose(cur); // audio during the event: the stream is alive, wait for its packets
+  }
+
+  /** (Re)starts the quiet timer for `d`: it reports `d` if nothing arrives for QUIET_CLOSE_MS. */
+  private armQuietClose(d: EventInProgress): void {
+    if (!this.clock) return;
+    this.clock.clearTimer(this.quiet);
+    this.quiet = this.clock.setTimer(QUIET_CLOSE_MS, () => {
+      this.quiet = undefined;
+      if (this.dtmf === d && !d.reported) this.reportDtmf(d, false);
+    });
   }
 
   private reportDtmf(d: EventInProgress, endSeen: boolean): void {
     d.reported = true;
+    this.close();
     this.onEvent({
       key: dtmfKey(d.event) ?? `event-${d.event}`,
       event: d.event,

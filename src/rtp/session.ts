@@ -144,7 +144,7 @@ export class RtpSession {
     this.dtmf = new DtmfReceiver((event) => {
       this.counters.dtmfEvents++;
       onDtmf?.(event);
-    });
+    }, this.clock);
     const rnd = crypto.getRandomValues(new Uint32Array(3));
     this.ssrc = (opts.initial?.ssrc ?? rnd[0]) >>> 0;
     const initial = { sequenceNumber: (opts.initial?.sequenceNumber ?? rnd[1]) & 0xffff, timestamp: (opts.initial?.timestamp ?? rnd[2]) >>> 0 };
@@ -303,6 +303,7 @@ export class RtpSession {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.dtmf.close();
     this.out.close();
     this.lease.release();
   }

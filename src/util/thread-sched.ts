@@ -14,6 +14,20 @@
  *
  * Both return a result instead of throwing: the worker runs without them where they are unavailable
  * (not Linux, an older kernel: EINVAL/E2BIG, a seccomp filter: EPERM/ENOSYS).
+ *
+ * Why not a real-time policy: the media worker in SCHED_FIFO (priority 10, sched_setattr with
+ * SCHED_FLAG_RESET_ON_FORK, as root) was measured on 6 Dec 2026 (session 12): at 200 calls on one core the
+ * worker thread took 89 % of the core and the call thread 6.5 %, 15 of 200 calls heard replies, pacer p99
+ * 999 ms. `perf record -g -t <worker>`: 89 % of its samples inside sched_yield(2), called from Bun's own code
+ * under its event-loop tick (the function that waits in epoll), not from our JavaScript: a wait that yields
+ * the CPU in a loop until another thread has done something (the npm build has no symbols to name it).
+ * Priority inversion: the agent pinned to one core, that thread is a SCHED_OTHER one on the same core,
+ * which a FIFO thread's sched_yield never lets run — only the kernel's RT throttling does (50 ms of each
+ * second). With the agent on both cores (bench:load --no-pin) there was no livelock, but still 12 % of the
+ * worker's samples in sched_yield, the worker at 30 % of a core (20–27 % without FIFO) and its pacer p99
+ * 40 ms against 10 with the worker off. Bounding our own work per tick does
+ * not help: the spin is inside the runtime. A real-time pacer needs code that never waits on the process's
+ * normal threads (a native thread), not a JS Worker.
  */
 import { dlopen, FFIType, ptr, read } from "bun:ffi";
 import { readdirSync, readFileSync } from "node:fs";

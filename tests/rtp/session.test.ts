@@ -3,6 +3,7 @@ import { decodeFrame, encodeFrame } from "../../src/media/g711.ts";
 import type { AudioFrame } from "../../src/providers/types.ts";
 import { serializeTelephoneEvent } from "../../src/rtp/dtmf.ts";
 import { serializeRtp } from "../../src/rtp/packet.ts";
+import { QUIET_CLOSE_MS } from "../../src/rtp/dtmf-receiver.ts";
 import { RtpPortPool } from "../../src/rtp/port-pool.ts";
 import { type DtmfEvent, RtpSession, type RtpSessionOptions } from "../../src/rtp/session.ts";
 import { FakeClock } from "../../src/util/clock.ts";
@@ -364,6 +365,34 @@ describe("RtpSession receiving", () => {
     session.receive(pkt(seq++, 8000 + 1280 + 1120, f), FROM[1], FROM[0]);
     expect(dtmf).toHaveLength(1);
     expect(session.stats.dtmfEvents).toBe(1);
+  });
+
+  test("a last key followed by nothing at all (no end packet, no audio) is reported by the clock, once", async () => {
+    const { session, dtmf, clock } = await setup({ telephoneEventPt: 96 });
+    const ev = (duration: number, end: boolean) => serializeTelephoneEvent({ event: 4, end, volume: 10, duration });
+    let seq = 1;
+    for (let d = 400; d <= 1600; d += 400) {
+      session.receive(pkt(seq++, 3000, ev(d, false), 96), FROM[1], FROM[0]);
+      clock.advance(50); // updates every 50 ms keep it open
+    }
+    clock.advance(QUIET_CLOSE_MS - 51);
+    expect(dtmf).toEqual([]);
+    clock.advance(2);
+    expect(dtmf.map((d) => [d.key, d.durationMs, d.endSeen])).toEqual([["4", 200, false]]);
+    session.receive(pkt(seq++, 3000, ev(1760, true), 96), FROM[1], FROM[0]); // its late end packet
+    clock.advance(QUIET_CLOSE_MS * 2);
+    expect(dtmf).toHaveLength(1);
+    expect(clock.pending).toBe(0);
+  });
+
+  test("closing the session stops an open key's clock: nothing reported after close", async () => {
+    const { session, dtmf, clock } = await setup({ telephoneEventPt: 96 });
+    session.receive(pkt(1, 3000, serializeTelephoneEvent({ event: 2, end: false, volume: 10, duration: 400 }), 96), FROM[1], FROM[0]);
+    expect(clock.pending).toBeGreaterThan(0);
+    session.close();
+    clock.advance(QUIET_CLOSE_MS * 2);
+    expect(dtmf).toEqual([]);
+    expect(clock.pending).toBe(0);
   });
 
   test("audio sent during an event (its updates lag the audio) does not close it early", async () => {

@@ -133,6 +133,8 @@ export interface LoadRow {
   optionsP99Ms: number;
   optionsMaxMs: number;
   optionsLost: number;
+  /** The agent's core (CPU 0) just before the row and after its calls ended: CPU µs per unit of fixed work (core-speed.ts); pinned runs only. */
+  coreSpeed?: { computeUs: number; memoryUs: number; afterComputeUs: number; afterMemoryUs: number };
   /** The agent's own pacer lateness p99 (from /metrics histogram), ms; -1 unknown. */
   pacerP99Ms: number;
   /** Silero windows per model run in the window (voice_agent_vad_total), the mean batch size; absent when unknown. */
@@ -163,7 +165,7 @@ export function gateFailures(r: LoadRow): string[] {
   return f;
 }
 
-const COLUMNS = ["pipeline", "calls", "replied", "replies", "reply p50/p90", "cpu %", "main/workers %", "cpu0 others %", "cpu ms/call-s", "rss MiB (+children)", "gap p50", "p90", "p99", "max", "underruns (late)", "OPTIONS p99/max", "pacer p99", "vad batch (windows/call-s) [skipped/call-s, lag max ms]", "barge-in cut p50/p90", "gate"];
+const COLUMNS = ["pipeline", "calls", "replied", "replies", "reply p50/p90", "cpu %", "main/workers %", "cpu0 others %", "cpu ms/call-s", "rss MiB (+children)", "gap p50", "p90", "p99", "max", "underruns (late)", "OPTIONS p99/max", "pacer p99", "vad batch (windows/call-s) [skipped/call-s, lag max ms]", "barge-in cut p50/p90", "cpu0 speed before/after µs", "gate"];
 
 /** The printed table, one row per run. */
 export function loadTable(rows: readonly LoadRow[]): string {
@@ -192,6 +194,9 @@ export function loadTable(rows: readonly LoadRow[]): string {
       (r.vadBatch === undefined ? "-" : f1(r.vadBatch)) + (r.vadWindowsPerCallS === undefined ? "" : ` (${f1(r.vadWindowsPerCallS)})`) +
         (r.vadLagMaxMs === undefined ? "" : ` [${f1(r.vadSkippedPerCallS ?? 0)}, ${r.vadLagMaxMs.toFixed(0)}]`),
       r.bargeIn ? `${r.bargeIn.cut}/${r.bargeIn.overlapped} in ${r.bargeIn.p50Ms.toFixed(0)}/${r.bargeIn.p90Ms.toFixed(0)}` : "-",
+      // CPU µs of a fixed compute unit on the agent's idle core before and after the row (core-speed.ts): a
+      // slower core costs every row on it more CPU per call, whatever the binary.
+      r.coreSpeed ? `${r.coreSpeed.computeUs}/${r.coreSpeed.afterComputeUs}` : "-",
       fails.length ? `FAIL: ${fails.join("; ")}` : "pass",
     ];
   });

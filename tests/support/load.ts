@@ -26,6 +26,7 @@ import { spawnManaged } from "./process.ts";
 import { rtpStreamsFromDatagrams } from "./rtp-streams.ts";
 import { SCENARIO_DIR } from "./sipp.ts";
 import { synthesizeCallerAudio, writeG711File } from "./speech.ts";
+import { coreSpeed } from "./core-speed.ts";
 
 export interface LoadOptions {
   pipeline: "cloud" | "offline";
@@ -281,6 +282,8 @@ export async function runLoad(o: LoadOptions): Promise<LoadRow> {
     }
     const rtpPorts = 4 * o.calls + 40;
     const rtpStart = await freeUdpPortRange(rtpPorts);
+    // The agent's core, idle, just before the row: a row on a slower core reads "behind" (core-speed.ts).
+    const speed = o.pin ? coreSpeed(0) : undefined;
     agent = await startAgent({
       ...env,
       RTP_PORT_START: String(rtpStart),
@@ -363,6 +366,9 @@ export async function runLoad(o: LoadOptions): Promise<LoadRow> {
     if (sippCode !== 0) say(`  SIPp exit ${sippCode}: ${sipp.stderr().slice(-300)}`);
     await Bun.sleep(500);
     await cap.stop({ signal: "SIGINT", graceMs: 5000 });
+    // The same core again once the calls are gone (the agent idle): did its speed change during the row?
+    const speedAfter = o.pin ? coreSpeed(0) : undefined;
+    if (speed && speedAfter) say(`  cpu0 speed (CPU µs per compute/memory unit, lower is faster): before the row ${speed.computeUs}/${speed.memoryUs}, after it ${speedAfter.computeUs}/${speedAfter.memoryUs}`);
 
     const streams = rtpStreamsFromDatagrams(udpDatagramsFromFile(new Uint8Array(readFileSync(pcapPath)))).filter((s) => s.audioPackets.length > 50);
     const gaps: number[] = [];
@@ -420,6 +426,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadRow> {
       optionsMaxMs: percentile(opts.times, 1),
       optionsLost: opts.lost,
       pacerP99Ms: pacerP99(metrics0, metrics1),
+      ...(speed && speedAfter ? { coreSpeed: { computeUs: speed.computeUs, memoryUs: speed.memoryUs, afterComputeUs: speedAfter.computeUs, afterMemoryUs: speedAfter.memoryUs } } : {}),
       ...(vadRuns > 0 ? { vadBatch: (vad1.windows - vad0.windows) / vadRuns, vadWindowsPerCallS: (vad1.windows - vad0.windows) / (o.calls * windowS) } : {}),
       ...(Number.isFinite(vad1.lagMaxMs) ? { vadLagMaxMs: vad1.lagMaxMs, vadSkippedPerCallS: ((vad1.skipped - vad0.skipped) || 0) / (o.calls * windowS) } : {}),
       ...(interruptMs === undefined

@@ -90,6 +90,8 @@ describe("gate", () => {
     const t = loadTable(rows).split("\n");
     expect(t.length).toBe(5);
     expect(t[3]).toContain("FAIL: gap p99 30.0 ms");
+    // The agent core's speed before/after the row, when measured (pinned runs).
+    expect(loadTable([row({ coreSpeed: { computeUs: 403, memoryUs: 1100, afterComputeUs: 520, afterMemoryUs: 1200 } })])).toContain(" 403/520 ");
   });
 
   test("percentile is nearest rank", () => {
