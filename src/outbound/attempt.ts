@@ -56,6 +56,15 @@ export interface AttemptDeps {
   answer?: Omit<OutboundAnswerSettings, "message">;
 }
 
+/**
+ * Longest wait (ms) of a due ring timeout for the messages already received (a starved agent's receive
+ * queue; starve.sh at 25 % of a core: 6.6 and 11.1 s for the whole urgent backlog once). T2 = 4 s: a UAS
+ * resends its 2xx at least every T2 until ACKed (RFC 3261 §13.3.1.4, "doubles for each retransmission
+ * until it reaches T2"), and the queue handles fresh copies before stale ones, so a 2xx already sent has
+ * a copy handled within about T2.
+ */
+export const RING_TIMEOUT_DRAIN_MAX_MS = 4000;
+
 export class OutboundAttempt {
   readonly session: CallSession;
   private media?: MediaHandle;
@@ -175,7 +184,15 @@ export class OutboundAttempt {
     this.ringTimer = session.clock.setTimer(this.d.ringTimeoutMs, () => {
       this.ringTimer = undefined;
       const dueAt = session.clock.now();
-      sip.afterReceived(() => this.onRingTimeout(dueAt));
+      let decided = false;
+      const decide = () => {
+        if (decided) return;
+        decided = true;
+        session.clock.clearTimer(cap);
+        this.onRingTimeout(dueAt);
+      };
+      const cap = session.clock.setTimer(RING_TIMEOUT_DRAIN_MAX_MS, decide);
+      sip.afterReceived(decide);
     });
   }
 

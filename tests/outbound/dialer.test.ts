@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { CANCELLED_BEFORE_RESPONSE, NO_MEDIA_RECEIVED, OutboundError, TRUNK_UNREACHABLE_ICMP, TRUNK_UNREACHABLE_TIMEOUT, type PlaceCallRequest } from "../../src/outbound";
 import type { ChatMessage, LlmChunk } from "../../src/providers/types";
 import { SqliteCallStore } from "../../src/store";
+import { RING_TIMEOUT_DRAIN_MAX_MS } from "../../src/outbound/attempt";
 import { CALLEE_SDP, TRUNK, dialerHarness } from "./harness";
 
 const REQ: PlaceCallRequest = {
@@ -210,6 +211,35 @@ describe("OutboundDialer", () => {
       endReason: "ring_timeout",
       hangupCause: { code: 487, reason: "Request Terminated", source: "local" }, // the 487 answers our CANCEL: we hung up (was "remote")
     });
+  });
+
+  test("ring timeout with responses still waiting in our receive queue: the decision waits for them (a 200 there is ACKed, no CANCEL), at most RING_TIMEOUT_DRAIN_MAX_MS", async () => {
+    const h = dialerHarness({ ringTimeoutMs: 20_000 });
+    const held: Array<() => void> = [];
+    (h.transport as { afterReceived?: (cb: () => void) => void }).afterReceived = (cb) => void held.push(cb); // a starved agent's queue
+    const answered = await h.dialer.place(REQ);
+    const inv = h.lastInvite();
+    h.respond(inv, 180);
+    h.clock.advance(20_000);
+    expect(held).toHaveLength(1);
+    h.respond(inv, 200, { body: CALLEE_SDP, headers: [["Contact", "<sip:callee@198.51.100.20:5070>"]] }); // handled from the queue after the ring timeout fell due
+    held.shift()!();
+    expect(h.requests("CANCEL")).toHaveLength(0);
+    expect(h.requests("ACK")).toHaveLength(1);
+    expect(h.store.get(answered.id)).toMatchObject({ status: "connected" });
+    // Nobody answers and the queue does not drain: the CANCEL goes out RING_TIMEOUT_DRAIN_MAX_MS after the ring timeout.
+    const unanswered = await h.dialer.place(REQ);
+    const inv2 = h.lastInvite();
+    h.respond(inv2, 180);
+    h.clock.advance(20_000 + RING_TIMEOUT_DRAIN_MAX_MS - 1);
+    expect(h.requests("CANCEL")).toHaveLength(0);
+    h.clock.advance(1);
+    expect(h.requests("CANCEL")).toHaveLength(1);
+    held.shift()!(); // the queue drains later: decided once only
+    expect(h.requests("CANCEL")).toHaveLength(1);
+    h.respond(h.requests("CANCEL")[0]!, 200);
+    h.respond(inv2, 487);
+    expect(h.store.get(unanswered.id)).toMatchObject({ status: "no_answer", endReason: "ring_timeout", hangupCause: { code: 487, source: "local" } });
   });
 
   test("ring timeout before any response: no CANCEL is sent (§9.1); Timer B ends it as failed, trunk unreachable", async () => {
