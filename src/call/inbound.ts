@@ -67,6 +67,8 @@ export interface InboundCallsOptions {
    * {@link ackGraceMs}(T1) = 4 s (the agent passes 8·SIP_T1_MS).
    */
   ackGraceMs?: number;
+  /** ACKs received and not yet handled (the SIP transport's `acksWaiting`): no call is given up meanwhile. */
+  acksWaiting?: () => number;
   /**
    * SIP_MAX_PENDING_PER_SOURCE: calls offered but not yet confirmed by an ACK that one source IP address
    * may hold at once (default {@link DEFAULT_MAX_PENDING_PER_SOURCE}); further INVITEs from it get 503.
@@ -110,7 +112,7 @@ export class InboundCalls {
   readonly unconfirmed: UnconfirmedCalls;
 
   constructor(private readonly o: InboundCallsOptions) {
-    this.unconfirmed = new UnconfirmedCalls({ clock: o.clock, graceMs: o.ackGraceMs ?? ackGraceMs(T1) });
+    this.unconfirmed = new UnconfirmedCalls({ clock: o.clock, graceMs: o.ackGraceMs ?? ackGraceMs(T1), acksWaiting: o.acksWaiting });
   }
 
   /** Live inbound calls (offered, being set up, or connected). */

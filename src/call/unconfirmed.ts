@@ -69,7 +69,11 @@ export class UnconfirmedCalls {
   /** Calls given up for want of an ACK since start (voice_agent_calls_total{result="ack_given_up"} counts them too). */
   givenUp = 0;
 
-  constructor(private readonly o: { clock: Clock; graceMs: number }) {}
+  /**
+   * @param o.acksWaiting ACKs received but not yet handled (the SIP transport's receive queue, which a
+   *   starved agent holds for seconds): while one waits, no call is given up — its ACK may be that one.
+   */
+  constructor(private readonly o: { clock: Clock; graceMs: number; acksWaiting?: () => number }) {}
 
   /** Unconfirmed calls now. */
   get size(): number {
@@ -131,6 +135,9 @@ export class UnconfirmedCalls {
     if (!oldest || oldestId === undefined) return { freed: false, retryAfterS: PENDING_RETRY_AFTER_S };
     const ageMs = now - oldest.answeredAt!;
     if (ageMs < this.o.graceMs) return { freed: false, retryAfterS: Math.max(1, Math.ceil((this.o.graceMs - ageMs) / 1000)) };
+    // An ACK received but still waiting in our own queue may be this call's: it is not "without an ACK"
+    // (§13.3.1.4: the session is ended with a BYE when the 2xx is retransmitted "without receiving an ACK").
+    if ((this.o.acksWaiting?.() ?? 0) > 0) return { freed: false, retryAfterS: 1 };
     if (!oldest.giveUp()) {
       // Not "answered" any more (cannot happen while done() is wired to its end): forget it, no place made.
       this.done(oldestId);

@@ -120,6 +120,7 @@ export class AgentServer {
       admission: this.admission,
       maxPendingPerSource: cfg.sipMaxPendingPerSource,
       ackGraceMs: ackGraceMs((o.sipTimers ?? cfg.sipTimers)?.T1 ?? T1),
+      acksWaiting: () => transport.acksWaiting(),
       publicIp: cfg.publicIp,
       systemPrompt: () => systemPrompt(cfg, "inbound"),
       settings: conversationSettings(cfg.conversation),

@@ -70,6 +70,11 @@ class InstrumentedTransport implements Transport {
     this.inner.prioritize?.(peer);
   }
 
+  afterReceived(cb: () => void): void {
+    if (this.inner.afterReceived) this.inner.afterReceived(cb);
+    else cb();
+  }
+
   connected(peer: Address): boolean {
     return this.inner.connected?.(peer) ?? false;
   }

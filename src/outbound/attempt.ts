@@ -160,7 +160,7 @@ export class OutboundAttempt {
   }
 
   private follow(): void {
-    const { sip, session, record, log } = this;
+    const { sip, session } = this;
     sip.on("trying", session.guard("trying", () => this.cancelIfRingExpired())); // ring time over before any response: CANCEL now
     sip.on("provisional", session.guard("provisional", (code: number, reason: string, sdp: string | undefined) => this.onProvisional(code, reason, sdp)));
     sip.on("answered", session.guard("answer", (sdp: string) => this.onAnswered(sdp)));
@@ -174,14 +174,32 @@ export class OutboundAttempt {
     // and a response arriving late gets the CANCEL then.
     this.ringTimer = session.clock.setTimer(this.d.ringTimeoutMs, () => {
       this.ringTimer = undefined;
-      if (session.isReleased || record.status === "connected") return;
-      this.ringExpired = true;
-      if (!sip.hasResponse) {
-        log.info({ callId: record.id, ringTimeoutMs: this.d.ringTimeoutMs }, "outbound call: ring timeout with no response from the trunk yet");
-        return;
-      }
-      this.cancelIfRingExpired();
+      const dueAt = session.clock.now();
+      sip.afterReceived(() => this.onRingTimeout(dueAt));
     });
+  }
+
+  /**
+   * RING_TIMEOUT_S is up and every response that reached us by then has been handled (a starved agent
+   * holds them in its receive queue for seconds: a 2xx there is an answer, not a silence). The ring
+   * timeout is our own Expires-like limit, not Timer C (a proxy's, RFC 3261 §16.6): §13.2.1 "If the time
+   * indicated in the Expires header field is reached and no final answer for the INVITE has been
+   * received, the UAC core SHOULD generate a CANCEL request for the INVITE, as per Section 9."
+   */
+  private onRingTimeout(dueAt: number): void {
+    const { session, record, sip } = this;
+    if (session.isReleased) return;
+    if (record.status === "connected") {
+      const waitedMs = Math.round(session.clock.now() - dueAt);
+      this.log.info({ callId: record.id, waitedMs }, "outbound call answered as the ring timeout fell due: its 2xx was waiting in the receive queue");
+      return;
+    }
+    this.ringExpired = true;
+    if (!sip.hasResponse) {
+      this.log.info({ callId: record.id, ringTimeoutMs: this.d.ringTimeoutMs }, "outbound call: ring timeout with no response from the trunk yet");
+      return;
+    }
+    this.cancelIfRingExpired();
   }
 
   private get log(): Logger {

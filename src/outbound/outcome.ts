@@ -59,7 +59,12 @@ export function finalOutcome(f: EndFacts): { status: CallStatus; cause: HangupCa
       cause: { code: null, reason: CANCELLED_BEFORE_RESPONSE, source: "local" },
     };
   }
-  if (failure) return { status: statusForFinalResponse(failure.code, cancelled), cause: { code: failure.code, reason: failure.reason, source: "remote" } };
+  if (failure) {
+    // A 487 after our CANCEL answers it (§9.2: the UAS "SHOULD then respond to the INVITE with a 487
+    // (Request Terminated)"): we hung up, the callee did not.
+    const source = cancelled && failure.code === 487 ? "local" : "remote";
+    return { status: statusForFinalResponse(failure.code, cancelled), cause: { code: failure.code, reason: failure.reason, source } };
+  }
   if (reason === "canceled") {
     // CANCEL sent, no final response within 64·T1 (§9.1), or a 2xx that raced it was ACKed and BYEd.
     return {

@@ -52,6 +52,23 @@ describe("UnconfirmedCalls", () => {
     expect(u.from("192.0.2.1")).toBe(0);
     expect(u.makeRoom()).toEqual({ freed: false, retryAfterS: PENDING_RETRY_AFTER_S });
   });
+
+  test("an ACK waiting unhandled in our own receive queue (a starved agent) holds the give-up back: Retry-After 1 until it is handled", () => {
+    const clock = new FakeClock();
+    let acksWaiting = 1;
+    const u = new UnconfirmedCalls({ clock, graceMs: 4000, acksWaiting: () => acksWaiting });
+    const gaveUp: string[] = [];
+    u.add("a", "192.0.2.1", () => (gaveUp.push("a"), true));
+    u.answered("a");
+    clock.advance(6000); // past the grace
+    expect(u.reclaimable()).toBe(1);
+    expect(u.makeRoom()).toEqual({ freed: false, retryAfterS: 1 });
+    expect(gaveUp).toEqual([]);
+    expect(u.size).toBe(1);
+    acksWaiting = 0; // handled, and it was another call's
+    expect(u.makeRoom()).toEqual({ freed: true, id: "a", ageMs: 6000 });
+    expect(gaveUp).toEqual(["a"]);
+  });
 });
 
 type H = Awaited<ReturnType<typeof inboundHarness>>;

@@ -208,7 +208,7 @@ describe("OutboundDialer", () => {
     expect(h.store.get(rec.id)).toMatchObject({
       status: "no_answer",
       endReason: "ring_timeout",
-      hangupCause: { code: 487, reason: "Request Terminated", source: "remote" },
+      hangupCause: { code: 487, reason: "Request Terminated", source: "local" }, // the 487 answers our CANCEL: we hung up (was "remote")
     });
   });
 
@@ -378,7 +378,7 @@ describe("OutboundDialer", () => {
     const cancel = h.requests("CANCEL")[0]!;
     h.respond(cancel, 200);
     h.respond(invA, 487);
-    expect(h.store.get(a.id)).toMatchObject({ status: "canceled", endReason: "api_cancel", hangupCause: { code: 487 } });
+    expect(h.store.get(a.id)).toMatchObject({ status: "canceled", endReason: "api_cancel", hangupCause: { code: 487, source: "local" } });
 
     const b = await h.dialer.place(REQ);
     const invB = h.lastInvite();

@@ -104,7 +104,7 @@ describe.skipIf(!hasSipp)("outbound through SIPp as the trunk", () => {
     const done = await agent.waitForCall(id, (c) => c.status === "no_answer", 5000);
     const elapsed = performance.now() - t0;
     expect(elapsed).toBeGreaterThan(950);
-    expect(done).toMatchObject({ end_reason: "ring_timeout", hangup_cause: { code: 487, reason: "Request Terminated", source: "remote" } });
+    expect(done).toMatchObject({ end_reason: "ring_timeout", hangup_cause: { code: 487, reason: "Request Terminated", source: "local" } }); // the 487 answers our CANCEL (was "remote")
     const r = await sipp.finish(5000);
     expect(r.exitCode).toBe(0);
     expect(flowOf(r.messages)).toEqual(["<< INVITE", ">> 100", ">> 180", "<< CANCEL", ">> 200", ">> 487", "<< ACK"]);

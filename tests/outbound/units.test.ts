@@ -143,7 +143,7 @@ describe("finalOutcome", () => {
     [{ ...base, status: "connected", sipReason: "local_bye", endReason: "rtp_timeout", packetsReceived: 250 }, "completed", { code: null, reason: "BYE by the agent (rtp_timeout)", source: "local" }],
     [{ ...base, status: "connected", sipReason: "error", packetsReceived: 0 }, "failed", { code: null, reason: "internal error", source: "local" }],
     [{ ...base, status: "ringing", sipReason: "rejected", failure: { code: 486, reason: "Busy Here" } }, "busy", { code: 486, reason: "Busy Here", source: "remote" }],
-    [{ ...base, status: "ringing", sipReason: "canceled", cancelled: "ring_timeout", failure: { code: 487, reason: "Request Terminated" } }, "no_answer", { code: 487, reason: "Request Terminated", source: "remote" }],
+    [{ ...base, status: "ringing", sipReason: "canceled", cancelled: "ring_timeout", failure: { code: 487, reason: "Request Terminated" } }, "no_answer", { code: 487, reason: "Request Terminated", source: "local" }], // our CANCEL's 487 (was "remote")
     [{ ...base, status: "ringing", sipReason: "canceled", cancelled: "api" }, "canceled", { code: null, reason: "cancelled; no final response to the INVITE", source: "local" }],
     [{ gotProvisional: false, status: "initiating", sipReason: "timeout", failure: { code: 408, reason: "Request Timeout" } }, "failed", { code: 408, reason: TRUNK_UNREACHABLE_TIMEOUT, source: "local" }],
     [{ gotProvisional: false, responded: false, status: "initiating", sipReason: "unreachable" }, "failed", { code: null, reason: TRUNK_UNREACHABLE_ICMP, source: "local" }],

@@ -158,6 +158,44 @@ describe("ReceiveQueue", () => {
     expect(seen).toEqual(["200 copy 3", "200 copy 1", "200 copy 2", "fresh OPTIONS"]); // the stale OPTIONS dropped
   });
 
+  test("afterUrgent: runs at once when no urgent item waits, else right after the urgent items queued by then (stale ones too), not later ones nor the ordinary lane", () => {
+    const l = loop();
+    const seen: string[] = [];
+    const q = new ReceiveQueue<string>((s) => seen.push(s), { schedule: l.schedule, now: l.now, sliceMs: 1000 });
+    let done = 0;
+    q.push("OPTIONS");
+    q.afterUrgent(() => done++);
+    expect(done).toBe(1); // nothing urgent waits: at once
+    q.push("180 to our INVITE", true);
+    l.advance(2500); // starved: it is stale now
+    q.push("200 to our INVITE", true);
+    q.afterUrgent(() => seen.push("ring timeout decides"));
+    q.push("BYE of a live call", true); // after the wait began: not waited for
+    expect(seen).toEqual([]);
+    l.turn();
+    expect(seen).toEqual(["200 to our INVITE", "BYE of a live call", "180 to our INVITE", "ring timeout decides"]); // (the stale OPTIONS dropped)
+    expect(q.urgentLength).toBe(0);
+  });
+
+  test("afterUrgent: close runs the waiting callbacks; a throwing callback does not stop the drain", () => {
+    const l = loop();
+    const seen: string[] = [];
+    const q = new ReceiveQueue<string>((s) => seen.push(s), { schedule: l.schedule, now: l.now, sliceMs: 1000 });
+    q.push("a", true);
+    q.afterUrgent(() => {
+      throw new Error("boom");
+    });
+    q.push("b", true);
+    l.turn();
+    expect(seen).toEqual(["a", "b"]);
+    q.push("c", true);
+    let ran = false;
+    q.afterUrgent(() => (ran = true));
+    q.close();
+    expect(ran).toBe(true);
+    expect(seen).toEqual(["a", "b"]);
+  });
+
   test("the default maxAgeMs is under T4 (5 s: RFC 3261 Table 4, a message's longest life in the network)", () => {
     expect(RECEIVE_MAX_AGE_MS).toBeLessThan(5000);
     expect(RECEIVE_MAX_AGE_MS).toBeGreaterThan(500); // above T1: a sender resends before we drop

@@ -176,6 +176,38 @@ describe("UdpTransport on 127.0.0.1", () => {
     expect(b.stats.sent).toBe(1);
   });
 
+  test("a starved receive path: afterReceived runs after a 200 OK already in the socket is handled; ACKs are counted while they wait (acksWaiting)", async () => {
+    const agent = await bind();
+    const peer = await bind();
+    const seen: string[] = [];
+    agent.delegate = {
+      onMessage: (m) => seen.push(`${m.kind === "request" ? m.method : m.status} (ACKs waiting ${agent.acksWaiting()})`),
+    };
+    const row = (...lines: string[]) => enc.encode([...lines, "Content-Length: 0", "", ""].join("\r\n"));
+    const dialog = ["From: <sip:trunk@127.0.0.1>;tag=f1", "To: <sip:agent@127.0.0.1>;tag=t1", "Call-ID: starved-1"];
+    const ack = (n: number) => row(`ACK sip:agent@127.0.0.1 SIP/2.0`, `Via: SIP/2.0/UDP 127.0.0.1:${peer.local.port};branch=z9hG4bKack${n}`, "Max-Forwards: 70", ...dialog, "CSeq: 1 ACK");
+    const ok = row("SIP/2.0 200 OK", `Via: SIP/2.0/UDP 127.0.0.1:${agent.local.port};branch=z9hG4bKinv1`, "From: <sip:agent@127.0.0.1>;tag=a1", "To: <sip:callee@127.0.0.1>;tag=c1", "Call-ID: starved-2", "CSeq: 1 INVITE");
+    const raw = await Bun.udpSocket({ hostname: "127.0.0.1", port: 0 });
+    try {
+      for (const d of [ack(1), ack(2), ok]) raw.send(d, agent.local.port, "127.0.0.1");
+      const until = performance.now() + 30;
+      while (performance.now() < until) {
+        /* the agent's thread is busy: the three datagrams wait in its socket, unread */
+      }
+      let decided: string[] | undefined;
+      agent.afterReceived(() => (decided = [...seen])); // e.g. the ring timeout, due now
+      expect(decided).toBeUndefined(); // not before the socket is read
+      for (let waited = 0; !decided && waited < 5000; waited += 5) await Bun.sleep(5); // slack for a busy machine
+      expect(decided).toBeDefined();
+      expect(decided![0]).toBe("200 (ACKs waiting 2)"); // the answer was handled before the decision (urgent lane first)
+      for (let waited = 0; seen.length < 3 && waited < 5000; waited += 5) await Bun.sleep(5);
+      expect(seen).toEqual(["200 (ACKs waiting 2)", "ACK (ACKs waiting 1)", "ACK (ACKs waiting 0)"]);
+      expect(agent.acksWaiting()).toBe(0);
+    } finally {
+      raw.close();
+    }
+  });
+
   test("malformed datagram → 400 to the sender; keep-alive and garbage ignored; a throwing delegate does not stop the loop", async () => {
     const server = await bind();
     const client = await bind();

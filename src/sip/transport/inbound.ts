@@ -124,3 +124,23 @@ export function toTagOf(req: SipRequest): string | undefined {
     return undefined;
   }
 }
+
+/** True when the datagram starts with "ACK " (RFC 3261 §7.1: Method SP Request-URI; methods are case-sensitive). */
+export function isAck(d: Uint8Array): boolean {
+  return d.length >= 4 && d[0] === 0x41 && d[1] === 0x43 && d[2] === 0x4b && d[3] === 0x20;
+}
+
+/** True when the datagram starts with a status line ("SIP/2.0 ", case-insensitive, RFC 3261 §7.2). */
+export function isResponse(d: Uint8Array): boolean {
+  return (
+    d.length >= 8 &&
+    (d[0]! | 0x20) === 0x73 && // s
+    (d[1]! | 0x20) === 0x69 && // i
+    (d[2]! | 0x20) === 0x70 && // p
+    d[3] === 0x2f && // /
+    d[4] === 0x32 && // 2
+    d[5] === 0x2e && // .
+    d[6] === 0x30 && // 0
+    d[7] === 0x20
+  );
+}

@@ -97,6 +97,16 @@ export class MultiTransport implements Transport {
     this.udp.prioritize?.(peer);
   }
 
+  acksWaiting(): number {
+    return this.udp.acksWaiting?.() ?? 0;
+  }
+
+  /** The UDP side's queue (stream transports hand each message over at receipt). */
+  afterReceived(cb: () => void): void {
+    if (this.udp.afterReceived) this.udp.afterReceived(cb);
+    else cb();
+  }
+
   close(): void {
     for (const s of this.streams) s.close();
     this.udp.close();

@@ -33,8 +33,14 @@
  * runs). So an urgent item found stale is set aside, not handled: fresh urgent items go first, then the
  * stale ones (none is lost; a late copy of what was handled is absorbed), then the ordinary lane.
  *
+ * A decision taken for want of a message — a ring timeout's CANCEL, giving up a call whose ACK is
+ * late — first waits for the urgent items queued so far (`afterUrgent`): a 200 OK waiting here is an
+ * answer, not a silence (starve.sh, session 11: at 25 % of a core the trunk's 200 waited 2–6 s here and
+ * the 6 s ring timeout CANCELled 3 of 20 answered calls).
+ *
  *   const q = new ReceiveQueue((d) => handle(d), { max: 1024, sliceMs: 1 });
  *   if (!q.push(datagram, fromLivePeer)) dropped++;
+ *   q.afterUrgent(() => decide()); // once every urgent item queued by now has been handled
  */
 
 /** Datagrams that may wait at once (about 1.5 MB of SIP at most; ~0.1–0.3 s of work). */
@@ -95,10 +101,18 @@ class Lane<T> {
   }
 }
 
-/** A queued item and when it was queued (`now()` ms). */
+/** A queued item, when it was queued (`now()` ms) and, urgent ones, their order of arrival (from 1). */
 interface Entry<T> {
   item: T;
   at: number;
+  seq: number;
+}
+
+/** Someone waiting for the urgent items queued up to `upTo` (seq) to be handled; `left` of them still wait. */
+interface Waiter {
+  upTo: number;
+  left: number;
+  cb: () => void;
 }
 
 export class ReceiveQueue<T> {
@@ -108,6 +122,9 @@ export class ReceiveQueue<T> {
   private readonly stale = new Lane<Entry<T>>();
   private scheduled = false;
   private closed = false;
+  /** seq of the last urgent item pushed. */
+  private urgentSeq = 0;
+  private waiters: Waiter[] = [];
   private readonly max: number;
   private readonly maxUrgent: number;
   private readonly sliceMs: number;
@@ -146,7 +163,7 @@ export class ReceiveQueue<T> {
     if (this.closed) return false;
     const lane = urgent ? this.urgent : this.normal;
     if (urgent ? this.urgent.length + this.stale.length >= this.maxUrgent : lane.length >= this.max) return false;
-    lane.push({ item, at: this.now() });
+    lane.push({ item, at: this.now(), seq: urgent ? ++this.urgentSeq : 0 });
     if (!this.scheduled) {
       this.scheduled = true;
       this.schedule(() => this.drain());
@@ -154,12 +171,43 @@ export class ReceiveQueue<T> {
     return true;
   }
 
-  /** Drops everything waiting; later pushes are refused. */
+  /**
+   * Runs `cb` once every urgent item queued by now (fresh or set aside as stale) has been handled: at
+   * once (synchronously) when none waits, else right after the last of them, in the drain. Items pushed
+   * later are not waited for, so a steady stream cannot hold `cb` back; the wait is bounded by the urgent
+   * lane's bound (`maxUrgent` items). On `close` the waiting callbacks run. `cb` must not throw (a throw
+   * is swallowed).
+   */
+  afterUrgent(cb: () => void): void {
+    const left = this.urgent.length + this.stale.length;
+    if (left === 0 || this.closed) return call(cb);
+    this.waiters.push({ upTo: this.urgentSeq, left, cb });
+  }
+
+  /** Urgent items waiting (fresh and stale). */
+  get urgentLength(): number {
+    return this.urgent.length + this.stale.length;
+  }
+
+  /** Drops everything waiting (the `afterUrgent` callbacks run); later pushes are refused. */
   close(): void {
     this.closed = true;
     this.normal.clear();
     this.urgent.clear();
     this.stale.clear();
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const w of waiters) call(w.cb);
+  }
+
+  /** An urgent item (seq `seq`) has been handled: the waiters counting it are one closer. */
+  private urgentDone(seq: number): void {
+    if (this.waiters.length === 0) return;
+    let due: Waiter[] | undefined;
+    for (const w of this.waiters) if (seq <= w.upTo && --w.left === 0) (due ??= []).push(w);
+    if (!due) return;
+    this.waiters = this.waiters.filter((w) => w.left > 0);
+    for (const w of due) call(w.cb);
   }
 
   private drain(): void {
@@ -182,9 +230,18 @@ export class ReceiveQueue<T> {
       } catch {
         /* the handler reports its own failures */
       }
+      if (lane !== this.normal) this.urgentDone(e.seq);
     } while (this.length > 0 && !this.closed && this.now() < until);
     if (this.closed || this.length === 0) return;
     this.scheduled = true;
     this.schedule(() => this.drain());
+  }
+}
+
+function call(cb: () => void): void {
+  try {
+    cb();
+  } catch {
+    /* the callback reports its own failures */
   }
 }

@@ -55,4 +55,17 @@ export interface Transport {
    * goes over it. Optional: a UDP-only transport has none.
    */
   connected?(peer: Address): boolean;
+  /**
+   * Runs `cb` once the messages received so far have been handled, at least the urgent ones (responses,
+   * live dialogs' requests) that UdpTransport's receive queue holds back under overload: a decision taken
+   * for want of a response (a ring timeout's CANCEL) first sees the responses that already arrived.
+   * Optional: a transport that handles each message at receipt has nothing to wait for (call `cb` at once).
+   * Never throws.
+   */
+  afterReceived?(cb: () => void): void;
+  /**
+   * ACK requests received but not yet handled (held in UdpTransport's receive queue under overload): an
+   * answered call whose ACK is among them is not to be given up for want of it. Optional: none is held.
+   */
+  acksWaiting?(): number;
 }

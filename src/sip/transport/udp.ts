@@ -4,7 +4,8 @@ import { serializeMessage, type SipMessage, type SipResponse } from "../message/
 import { nullLogger, type SipLogger } from "../log.ts";
 import type { Clock } from "../../util/clock.ts";
 import { DropReport } from "./drop-report.ts";
-import { processDatagram, toTagOf, type InboundResult } from "./inbound.ts";
+import { SocketErrorLog } from "./socket-error-log.ts";
+import { isAck, isResponse, processDatagram, toTagOf, type InboundResult } from "./inbound.ts";
 import { RECEIVE_MAX_AGE_MS, ReceiveQueue } from "./receive-queue.ts";
 import { oversizeOf, tooLargeResponse } from "./oversize.ts";
 import type { SourceGate } from "./source-gate.ts";
@@ -59,8 +60,7 @@ export interface UdpTransportStats {
  */
 export const sipUdpTotals = { sent: 0, not_sent: 0, error: 0 };
 
-/** Same destination and error code: logged once per this window, with the count of the rest, ms. */
-export const SOCKET_ERROR_LOG_WINDOW_MS = 60_000;
+export { SOCKET_ERROR_LOG_WINDOW_MS } from "./socket-error-log.ts";
 /** How long a peer of a confirmed dialog stays prioritized after the last `prioritize` call, ms. */
 export const PEER_PRIORITY_MS = 10 * 60_000;
 /** Prioritized peers remembered at most (least recently prioritized forgotten first). */
@@ -105,13 +105,14 @@ export class UdpTransport implements Transport {
   /** `host:port` of confirmed dialogs' peers → until when (performance.now() ms) they are urgent. */
   private readonly peers = new Map<string, number>();
   /** Datagrams past the gate, handled in slices (./receive-queue.ts). */
-  private readonly queue = new ReceiveQueue<Received>((r, waitedMs) => this.handle(r.data, r.source, r.verdict, waitedMs), {
-    onExpired: (r, waitedMs) => this.noteExpired(r.source, waitedMs),
+  private readonly queue = new ReceiveQueue<Received>((r, waitedMs) => this.handle(r.data, r.source, r.verdict, waitedMs, r.ack), {
+    onExpired: (r, waitedMs) => (r.ack && this.acksQueued--, this.noteExpired(r.source, waitedMs)),
   });
+  /** ACKs in the receive queue, not yet handled. */
+  private acksQueued = 0;
   /** The last datagram sent: where (as given to `send`, and resolved) and when (performance.now()). */
   private lastSend: { to: Address; ip: string; port: number; at: number } | undefined;
-  /** `ip:port code` → when it was last logged and how many were not logged since. */
-  private readonly errorLog = new Map<string, { at: number; suppressed: number }>();
+  private readonly errorLog: SocketErrorLog;
 
   private constructor(
     private readonly socket: Socket,
@@ -121,6 +122,7 @@ export class UdpTransport implements Transport {
   ) {
     this.gate = opts.gate;
     this.refusals = new DropReport({ log, clock: opts.clock, intervalMs: opts.refusalSummaryMs });
+    this.errorLog = new SocketErrorLog(log);
   }
 
   /** Binds the socket. @throws the socket error (e.g. EADDRINUSE) when binding fails. */
@@ -197,6 +199,21 @@ export class UdpTransport implements Transport {
     if (this.peers.size > MAX_PRIORITY_PEERS) this.peers.delete(this.peers.keys().next().value!);
   }
 
+  /**
+   * Runs `cb` once the datagrams received so far are handled: those in the socket (read on the loop's next
+   * poll, so `cb` waits a timer turn: Bun runs a timer's setImmediate before that poll) and the urgent ones
+   * in the receive queue (./receive-queue.ts `afterUrgent`). Never throws; on close `cb` runs.
+   */
+  afterReceived(cb: () => void): void {
+    if (this.closed) return cb();
+    setTimeout(() => this.queue.afterUrgent(cb), 0);
+  }
+
+  /** ACK requests received and waiting in the receive queue, not yet handled. */
+  acksWaiting(): number {
+    return this.closed ? 0 : this.acksQueued;
+  }
+
   close(): void {
     if (this.closed) return;
     this.closed = true;
@@ -219,7 +236,7 @@ export class UdpTransport implements Transport {
       if (!this.socket.send(bytes, port, host)) {
         this.stats.notSent++;
         sipUdpTotals.not_sent++;
-        this.logSocketError(`${host}:${port}`, "EAGAIN", { host, port, bytes: bytes.length }, "sip udp datagram not sent: socket send buffer full");
+        this.errorLog.note(`${host}:${port}`, "EAGAIN", { host, port, bytes: bytes.length }, "sip udp datagram not sent: socket send buffer full");
         return;
       }
       this.stats.sent++;
@@ -228,7 +245,7 @@ export class UdpTransport implements Transport {
     } catch (err) {
       this.stats.sendErrors++;
       sipUdpTotals.error++;
-      this.logSocketError(`${host}:${port}`, (err as { code?: string }).code ?? "send", { host, port, err: String(err) }, "sip udp send failed");
+      this.errorLog.note(`${host}:${port}`, (err as { code?: string }).code ?? "send", { host, port, err: String(err) }, "sip udp send failed");
     }
   }
 
@@ -244,7 +261,7 @@ export class UdpTransport implements Transport {
     const code = (err as { code?: string } | undefined)?.code ?? "unknown";
     const last = this.lastSend && performance.now() - this.lastSend.at <= UNREACHABLE_ATTRIBUTION_MS ? this.lastSend : undefined;
     const dest = last ? `${last.ip}:${last.port}` : "unknown";
-    this.logSocketError(dest, code, { code, err: err ? err.message : "no error object", afterSendTo: last ? dest : undefined }, "sip udp socket error");
+    this.errorLog.note(dest, code, { code, err: err ? err.message : "no error object", afterSendTo: last ? dest : undefined }, "sip udp socket error");
     if (last && (code === "ECONNREFUSED" || code === "EHOSTUNREACH" || code === "ENETUNREACH")) {
       try {
         this.delegate?.onUnreachable?.(last.to, code);
@@ -252,19 +269,6 @@ export class UdpTransport implements Transport {
         this.log.error({ err: String(e) }, "sip unreachable handler failed");
       }
     }
-  }
-
-  private logSocketError(key: string, code: string, fields: Record<string, unknown>, msg: string): void {
-    const k = `${key} ${code}`;
-    const now = performance.now();
-    const seen = this.errorLog.get(k);
-    if (seen && now - seen.at < SOCKET_ERROR_LOG_WINDOW_MS) {
-      seen.suppressed++;
-      return;
-    }
-    if (this.errorLog.size > 1000) this.errorLog.clear(); // bounded: a scan of many destinations
-    this.errorLog.set(k, { at: now, suppressed: 0 });
-    this.log.warn({ ...fields, suppressedBefore: seen?.suppressed || undefined, windowMs: SOCKET_ERROR_LOG_WINDOW_MS }, msg);
   }
 
   private onDatagram(data: Uint8Array, source: Address): void {
@@ -285,7 +289,8 @@ export class UdpTransport implements Transport {
       // urgent: handled first, with room of their own. Bun may reuse the buffer: the queue keeps a copy.
       const until = response || this.peers.size === 0 ? undefined : this.peers.get(`${source.host}:${source.port}`);
       const urgent = response || (until !== undefined && until > performance.now());
-      if (this.queue.push({ data: data.slice(), source, verdict }, urgent)) return;
+      const ack = !response && isAck(data);
+      if (this.queue.push({ data: data.slice(), source, verdict, ack }, urgent)) return void (ack && this.acksQueued++);
       this.stats.overloaded++;
       return this.refusals.note("overloaded", source, { msg: "sip datagram dropped: receive queue full", fields: { bytes: data.length } });
     } catch (err) {
@@ -306,7 +311,8 @@ export class UdpTransport implements Transport {
    * tag (a new INVITE or a CANCEL from a live call's peer) is dropped like an ordinary stale one: a
    * CANCEL storm's INVITE copies that waited 7 s would otherwise become new calls.
    */
-  private handle(data: Uint8Array, source: Address, verdict: "pass" | "untrusted_reject", waitedMs = 0): void {
+  private handle(data: Uint8Array, source: Address, verdict: "pass" | "untrusted_reject", waitedMs = 0, ack = false): void {
+    if (ack) this.acksQueued--;
     if (this.closed) return;
     try {
       const tooLarge = oversizeOf(data);
@@ -381,19 +387,6 @@ interface Received {
   data: Uint8Array;
   source: Address;
   verdict: "pass" | "untrusted_reject";
-}
-
-/** True when the datagram starts with a status line ("SIP/2.0 ", case-insensitive, RFC 3261 §7.2). */
-function isResponse(d: Uint8Array): boolean {
-  return (
-    d.length >= 8 &&
-    (d[0]! | 0x20) === 0x73 && // s
-    (d[1]! | 0x20) === 0x69 && // i
-    (d[2]! | 0x20) === 0x70 && // p
-    d[3] === 0x2f && // /
-    d[4] === 0x32 && // 2
-    d[5] === 0x2e && // .
-    d[6] === 0x30 && // 0
-    d[7] === 0x20
-  );
+  /** An ACK request (counted in `acksQueued` while queued). */
+  ack: boolean;
 }

@@ -99,6 +99,18 @@ export class OutboundCall extends CallBase<OutboundCallEvents> implements UacInv
   }
 
   /**
+   * Runs `cb` once the messages that reached us so far have been handled, at least the responses (the
+   * transport's receive queue holds them back under overload: ../transport/types.ts `afterReceived`).
+   * For a decision taken for want of an answer, a ring timeout's CANCEL: a 2xx waiting in our own queue
+   * is an answer already received. At once when the transport has no queue. Never throws.
+   */
+  afterReceived(cb: () => void): void {
+    const t = this.ctx.transport;
+    if (t.afterReceived) t.afterReceived(cb);
+    else cb();
+  }
+
+  /**
    * Cancels a call not yet answered (§9.1). After a provisional response the CANCEL goes out and the
    * call ends with "canceled" on the 487 (or 64·T1 later at the latest). Before any response, §9.1:
    * "If no provisional response has been received, the CANCEL request MUST NOT be sent; rather, the
