@@ -25,12 +25,20 @@ const EVENT_CLOCK_RATE = 8000;
 const AUDIO_CLOSE_MARGIN = 800;
 /**
  * An open event (no end packet seen) that has had no packet of its own and no audio for this long is
- * over, ms. Senders update an event every 50 ms or so (baresip's re library: TELEV_PTIME 50 ms; the
- * SIPp captures in tests/rtp/fixtures.ts: 40 ms), so 500 ms is ten updates lost, far beyond jitter; a
- * sparser sender's long press closed early is still one key (its later packets find it reported),
- * only with a shorter duration.
+ * over, ms — at least; a sender that updates sparsely gets three of its own update intervals (below).
+ * Senders mostly update an event every 40–50 ms (baresip's re library: TELEV_PTIME 50 ms; the SIPp
+ * captures in tests/rtp/fixtures.ts: 40 ms), so 500 ms is ten updates lost, far beyond jitter.
  */
 export const QUIET_CLOSE_MS = 500;
+/**
+ * The quiet close waits this many of the event's own update intervals when that is longer than
+ * QUIET_CLOSE_MS: the interval is read from the duration field's last step (the first packet's duration
+ * is the time since the event began, one interval), so a long press updated every 500 ms (tests/e2e/dtmf)
+ * or 2 s waits 1.5 or 6 s, never closing a key that is still held. At most QUIET_CLOSE_MAX_MS.
+ */
+const QUIET_CLOSE_INTERVALS = 3;
+/** The longest quiet close, ms. */
+const QUIET_CLOSE_MAX_MS = 10_000;
 
 /** One DTMF key press received as RFC 4733 events. */
 export interface DtmfEvent {
@@ -56,6 +64,8 @@ interface EventInProgress {
   volume: number;
   reported: boolean;
   carried: number;
+  /** The duration field's last increase (timestamp units): the sender's update interval. */
+  step: number;
 }
 
 export class DtmfReceiver {
@@ -95,12 +105,16 @@ export class DtmfReceiver {
       // "timestamp [is] equal to the previous event's timestamp plus the maximum duration": the same key.
       cur.carried += 0xffff;
       cur.ts = timestamp;
+      cur.step = Math.max(1, e.duration + 0xffff - cur.duration);
       cur.duration = e.duration;
     } else if (!cur || cur.ts !== timestamp || cur.event !== e.event) {
       if (cur && !cur.reported) this.reportDtmf(cur, false);
-      this.dtmf = { ts: timestamp, event: e.event, duration: e.duration, volume: e.volume, reported: false, carried: 0 };
+      this.dtmf = { ts: timestamp, event: e.event, duration: e.duration, volume: e.volume, reported: false, carried: 0, step: e.duration };
     } else {
-      cur.duration = Math.max(cur.duration, e.duration);
+      if (e.duration > cur.duration) {
+        cur.step = e.duration - cur.duration;
+        cur.duration = e.duration;
+      }
     }
     const now = this.dtmf!;
     if (e.end && !now.reported) this.reportDtmf(now, true);
@@ -121,11 +135,13 @@ export class DtmfReceiver {
     else this.armQuietClose(cur); // audio during the event: the stream is alive, wait for its packets
   }
 
-  /** (Re)starts the quiet timer for `d`: it reports `d` if nothing arrives for QUIET_CLOSE_MS. */
+  /** (Re)starts the quiet timer for `d`: it reports `d` if nothing arrives for QUIET_CLOSE_MS or 3 intervals. */
   private armQuietClose(d: EventInProgress): void {
     if (!this.clock) return;
     this.clock.clearTimer(this.quiet);
-    this.quiet = this.clock.setTimer(QUIET_CLOSE_MS, () => {
+    const intervalMs = (d.step * 1000) / EVENT_CLOCK_RATE;
+    const ms = Math.min(QUIET_CLOSE_MAX_MS, Math.max(QUIET_CLOSE_MS, QUIET_CLOSE_INTERVALS * intervalMs));
+    this.quiet = this.clock.setTimer(ms, () => {
       this.quiet = undefined;
       if (this.dtmf === d && !d.reported) this.reportDtmf(d, false);
     });

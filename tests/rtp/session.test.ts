@@ -385,6 +385,26 @@ describe("RtpSession receiving", () => {
     expect(clock.pending).toBe(0);
   });
 
+  test("a long press updated only every 500 ms is not closed by the clock between updates (3 intervals)", async () => {
+    const { session, dtmf, clock } = await setup({ telephoneEventPt: 96 });
+    const ev = (duration: number, end: boolean) => serializeTelephoneEvent({ event: 2, end, volume: 10, duration });
+    let seq = 1;
+    for (let d = 4000; d <= 24000; d += 4000) {
+      session.receive(pkt(seq++, 3000, ev(d, false), 96), FROM[1], FROM[0]);
+      clock.advance(900); // a late update: 400 ms of jitter on a 500 ms interval
+    }
+    expect(dtmf).toEqual([]);
+    for (let i = 0; i < 3; i++) session.receive(pkt(seq++, 3000, ev(24000, true), 96), FROM[1], FROM[0]);
+    expect(dtmf.map((d) => [d.key, d.durationMs, d.endSeen])).toEqual([["2", 3000, true]]);
+    // without its end packets it would have closed 1.5 s (3 × 500 ms) after its last update
+    const { session: s2, dtmf: d2, clock: c2 } = await setup({ telephoneEventPt: 96 });
+    for (let d = 4000; d <= 8000; d += 4000) s2.receive(pkt(seq++, 3000, ev(d, false), 96), FROM[1], FROM[0]);
+    c2.advance(1499);
+    expect(d2).toEqual([]);
+    c2.advance(2);
+    expect(d2.map((d) => [d.key, d.durationMs, d.endSeen])).toEqual([["2", 1000, false]]);
+  });
+
   test("closing the session stops an open key's clock: nothing reported after close", async () => {
     const { session, dtmf, clock } = await setup({ telephoneEventPt: 96 });
     session.receive(pkt(1, 3000, serializeTelephoneEvent({ event: 2, end: false, volume: 10, duration: 400 }), 96), FROM[1], FROM[0]);
