@@ -17,7 +17,16 @@
  * Why: at bench:load's 100–200 calls every silence frame inside a reply sat at a sentence boundary —
  * the first chunk of the next sentence's TTS audio reaching the call 0–37 ms after the tick that needed
  * it (issue 13).
+ *
+ * A late thread (a GC pause, a long task: the pacer then runs the missed ticks back to back) spends the
+ * allowance in one go while the TTS audio it waits for sits unread in its socket. So with a `lapse` the
+ * allowance's end is judged once more after the thread's next socket poll (util/after-io-poll.ts, as for
+ * the caller's missing RTP): the ticks meanwhile keep waiting, audio read in that poll pays them, and only
+ * what is still owed then goes out as silence. Measured at bench:load's 200 calls (6 Dec 2026, capture):
+ * every silence frame inside a reply (3 and 35 in two rows) came 3–4 frames after a 50–60 ms stall of the
+ * whole call thread, across ~10 calls at the same instant.
  */
+import type { AfterIoPoll } from "../util/after-io-poll.ts";
 
 /**
  * The hold's allowance, ms: two frames. A receiver's jitter buffer (phones and carriers: 40–60 ms,
@@ -42,9 +51,20 @@ export class TalkspurtHold {
   owed = 0;
   /** When the first of them was due, ms (the owner's time). */
   private since = 0;
+  /** Holds started so far: a lapse deferred by one hold does not act on the next. */
+  private run = 0;
+  /** A lapse waits for the next socket poll. */
+  private lapsing = false;
 
-  /** @param allowanceMs PLAYOUT_HOLD_MS by default; 0: never hold. */
-  constructor(readonly allowanceMs = PLAYOUT_HOLD_MS) {}
+  /**
+   * @param allowanceMs PLAYOUT_HOLD_MS by default; 0: never hold.
+   * @param lapse past the allowance, wait for `gate`'s next socket poll, then `pay` is the owner's
+   *   (`onLapse`: it pays what is still owed, as silence). Without it the allowance ends on the tick.
+   */
+  constructor(
+    readonly allowanceMs = PLAYOUT_HOLD_MS,
+    private readonly lapse?: { gate: AfterIoPoll; onLapse: () => void },
+  ) {}
 
   get held(): boolean {
     return this.owed > 0;
@@ -59,9 +79,23 @@ export class TalkspurtHold {
     if (this.owed === 0) {
       if (this.allowanceMs <= 0) return false;
       this.since = now;
-    } else if (now - this.since >= this.allowanceMs) return false;
+      this.run++;
+    } else if (now - this.since >= this.allowanceMs) {
+      if (!this.lapse) return false;
+      if (!this.lapsing) {
+        this.lapsing = true;
+        const run = this.run;
+        this.lapse.gate.defer(() => this.polled(run));
+      }
+    }
     this.owed++;
     return true;
+  }
+
+  /** After the socket poll a lapse waited for: what audio did not pay is the owner's to pay as silence. */
+  private polled(run: number): void {
+    this.lapsing = false;
+    if (run === this.run && this.owed > 0) this.lapse!.onLapse();
   }
 
   /**
@@ -79,5 +113,6 @@ export class TalkspurtHold {
   /** Drops the owed ticks unsent (the stream stops being paced). */
   drop(): void {
     this.owed = 0;
+    this.run++;
   }
 }

@@ -15,8 +15,8 @@
  * stream shares, with this playout's ticks as its time): a tick that finds nothing queued inside a
  * talkspurt whose segment is still open sends nothing and owes its frame, up to `holdFrames` ticks in a
  * row; audio queued meanwhile goes out at once, owed frames first (late, with the timestamps they would
- * have had). Past the allowance, or once the segment ended, the next tick sends every owed frame as
- * silence with its own (`clearBuffer` at once), and later audio starts a new talkspurt (marker).
+ * have had). Past the allowance (judged again after the thread's next socket poll), or once the segment
+ * ended, every owed frame goes out as silence (`clearBuffer` at once), and later audio starts a new talkspurt (marker).
  *
  * Segments (one reply or prompt each): samples captured between one `flush()` (or `clearBuffer()`, or
  * the start) and the next `flush()`. Per segment, `playbackStarted` right after its first frame was
@@ -47,6 +47,7 @@ import { type G711Codec, encodeFrame, silenceFrame } from "./g711.ts";
 import { playoutHoldTotals, TalkspurtHold } from "./playout-hold.ts";
 import { PlaybackSegments, type Segment } from "./playout-segments.ts";
 import { PlayoutWaiters } from "./playout-waiters.ts";
+import { afterIoPoll, type AfterIoPoll } from "../util/after-io-poll.ts";
 
 export type { PlaybackFinishedEvent, PlaybackStartedEvent } from "./audio-output.ts";
 
@@ -83,6 +84,8 @@ export interface PlayoutOptions {
   onPaused?: () => void;
   /** The hold (class comment), ticks; default 0 (none). Not under the media worker: its stream holds (worker-stream.ts). */
   holdFrames?: number;
+  /** Past the hold's allowance, its end waits for this gate's next socket poll (playout-hold.ts); default the thread's. */
+  holdGate?: AfterIoPoll;
 }
 
 type Entry =
@@ -148,7 +151,8 @@ export class Playout implements AudioOutput {
     this.onCleared = opts.onCleared;
     this.onFrameQueued = opts.onFrameQueued;
     this.onPaused = opts.onPaused;
-    this.hold = new TalkspurtHold(Math.max(0, Math.floor(opts.holdFrames ?? 0)) * FRAME_MS);
+    const lapse = { gate: opts.holdGate ?? afterIoPoll, onLapse: () => this.sendHeld(true) };
+    this.hold = new TalkspurtHold(Math.max(0, Math.floor(opts.holdFrames ?? 0)) * FRAME_MS, lapse);
   }
 
   /** A whole audio frame waits to be sent (the next tick sends audio, not silence). */
@@ -352,12 +356,9 @@ export class Playout implements AudioOutput {
     }
   }
 
-  /** Audio was queued while ticks are held: it goes out now, as many frames as are owed (late, in step). */
-  private sendHeld(): void {
-    this.hold.pay(
-      () => this.sendNext(true),
-      () => this.audioQueued > 0,
-    );
+  /** Audio was queued while ticks are held: it goes out now, as many frames as are owed (late, in step); `all`: the rest as silence. */
+  private sendHeld(all = false): void {
+    this.hold.pay(() => this.sendNext(true), all ? undefined : () => this.audioQueued > 0);
     this.compact();
     this.resolveWaiters();
   }

@@ -12,6 +12,7 @@ import { PLAYOUT_HOLD_FRAMES, PLAYOUT_HOLD_MS, playoutHoldTotals } from "../../s
 import { parseRtp, type RtpPacket } from "../../src/rtp/packet.ts";
 import { Pacer } from "../../src/rtp/pacer.ts";
 import { LocalSendPath } from "../../src/rtp/send-path.ts";
+import { AfterIoPoll } from "../../src/util/after-io-poll.ts";
 import { FakeClock } from "../../src/util/clock.ts";
 
 const SILENCE = silenceFrame("PCMU")[0]!;
@@ -25,12 +26,18 @@ function call(holdFrames = PLAYOUT_HOLD_FRAMES) {
   const socket = { send: (b: Uint8Array) => (sent.push({ at: clock.now(), p: parseRtp(b.slice()) }), true) };
   const path = new LocalSendPath(socket, 5, { sequenceNumber: 0, timestamp: 0 }, { codec: "PCMU", mediaCodec: "PCMU", payloadType: 0, telephoneEventPt: undefined, direction: "sendrecv" }, { address: "127.0.0.1", port: 4000 });
   const finished: number[] = [];
-  const playout = new Playout({ sink: { sendFrame: (f, m) => path.sendAudio(f, m) }, codec: "PCMU", holdFrames, onPlaybackFinished: (e) => finished.push(e.playedMs) });
+  // The thread's socket polls, stepped by hand: `poll()` runs what waited for the next one.
+  const immediates: (() => void)[] = [];
+  const holdGate = new AfterIoPoll((fn) => void immediates.push(fn));
+  const poll = () => {
+    for (let i = 0; i < 2; i++) for (const fn of immediates.splice(0)) fn();
+  };
+  const playout = new Playout({ sink: { sendFrame: (f, m) => path.sendAudio(f, m) }, codec: "PCMU", holdFrames, holdGate, onPlaybackFinished: (e) => finished.push(e.playedMs) });
   const pacer = new Pacer({ clock });
   pacer.add(playout);
   const audio = () => sent.filter((x) => x.p.payload[0] !== SILENCE);
   const silent = () => sent.filter((x) => x.p.payload[0] === SILENCE);
-  return { clock, sent, playout, finished, audio, silent };
+  return { clock, sent, playout, finished, audio, silent, poll };
 }
 
 /** Sentence 1 (100 ms) queued at 0, its frames out on the ticks @20…@100; the tick @120 finds the queue empty. */
@@ -75,18 +82,49 @@ describe("Playout hold (MEDIA_WORKER=off)", () => {
     expect(t.playout.heldTicks).toBe(2);
   });
 
-  test(`nothing within ${PLAYOUT_HOLD_MS} ms: the owed ticks go out as silence with the next one, and later audio starts a new talkspurt`, () => {
+  test(`nothing within ${PLAYOUT_HOLD_MS} ms nor in the next socket poll: the owed ticks go out as silence, and later audio starts a new talkspurt`, () => {
     const t = call();
     sentenceOne(t);
-    t.clock.advance(2 * 20); // @120, @140 held; @160 is past the allowance
+    t.clock.advance(2 * 20); // @120, @140 held; @160 is past the allowance: it waits for the next socket poll
+    expect(t.silent()).toEqual([]);
+    t.poll(); // nothing came in it
     const s = t.silent();
     expect(s.map((x) => [x.at, x.p.timestamp])).toEqual([[160, 800], [160, 960], [160, 1120]]);
-    expect([t.playout.heldTicks, t.playout.heldSilence]).toEqual([2, 2]);
+    expect([t.playout.heldTicks, t.playout.heldSilence]).toEqual([3, 3]); // @160 waited for the poll too
     t.clock.advance(5);
     t.playout.push(tone(160));
     t.clock.advance(15);
     const last = t.sent.at(-1)!;
     expect([last.at, last.p.timestamp, last.p.marker, last.p.payload[0] !== SILENCE]).toEqual([180, 1280, true, true]);
+  });
+
+  test("a late thread's back-to-back ticks past the allowance: audio read in the next socket poll pays them, no silence", () => {
+    // Capture at bench:load's 200 calls: a 50–60 ms stall of the call thread, then the missed ticks ran back
+    // to back and spent the 40 ms at once while the next sentence's audio sat unread in the TTS socket.
+    const t = call();
+    sentenceOne(t);
+    t.clock.advance(3 * 20); // @120, @140 held, @160 and @180 past the allowance: waiting for the poll
+    expect(t.sent.length).toBe(5);
+    t.playout.push(tone(160 * 6)); // read in that poll
+    t.poll();
+    const a = t.audio().slice(5);
+    expect(a.map((x) => [x.at, x.p.timestamp])).toEqual([[180, 800], [180, 960], [180, 1120], [180, 1280]]);
+    expect(a.some((x) => x.p.marker)).toBe(false); // one talkspurt: no silence, no re-anchoring
+    expect(t.silent()).toEqual([]);
+    expect([t.playout.heldTicks, t.playout.heldSilence]).toEqual([4, 0]);
+    t.clock.advance(40);
+    expect(t.audio().slice(9).map((x) => [x.at, x.p.timestamp])).toEqual([[200, 1440], [220, 1600]]);
+  });
+
+  test("a lapse waiting for the poll does not act on a later hold (the audio came, then the next gap began)", () => {
+    const t = call();
+    sentenceOne(t);
+    t.clock.advance(2 * 20 + 1); // @160 past the allowance: a lapse waits for the poll
+    t.playout.push(tone(160 * 3)); // arrives first: 3 owed frames paid with audio
+    t.clock.advance(19); // @180 finds the queue empty again: a new hold starts
+    t.poll(); // the old lapse runs now: not this hold's
+    expect(t.silent()).toEqual([]);
+    expect(t.playout.heldSilence).toBe(0);
   });
 
   test("no hold once the reply is whole (flushed), with holdFrames 0, or before any audio", () => {
