@@ -17,7 +17,7 @@ import type { CallRecord, CallStatus } from "../pipeline/call-record";
 import type { AudioFrame } from "../media/constants";
 import { DtmfSender, RtpPortPoolError, RtpSession, type LatchMode, type Pacer, type PacerSource, type RtpPortLease } from "../rtp";
 import { CallSessionDescription, createOffer, parseAnswer, SdpSession, type NegotiatedMedia, type OfferResult } from "../sdp";
-import type { DigestCredentials, InviteOptions, OutboundCall } from "../sip";
+import { RING_TIMEOUT_DRAIN_MAX_MS, type DigestCredentials, type InviteOptions, type OutboundCall } from "../sip";
 import type { Clock } from "../util/clock";
 import type { Logger } from "../util/log";
 import type { CallObserver } from "./observer";
@@ -203,12 +203,22 @@ export class BridgeLegs {
     session.holdLease(lease);
     this.live++;
     req.onPlaced?.(record.id);
+    // As an outbound call's (src/outbound/attempt.ts): the responses already received are handled first,
+    // for at most RING_TIMEOUT_DRAIN_MAX_MS, so a 2xx waiting in a starved agent's queue is not CANCELled.
     const ring = session.clock.setTimer(d.ringTimeoutMs, () => {
-      if (record.status === "connected") return;
-      cancelled = true;
-      record.endReason ??= "ring_timeout";
-      d.log.info({ callId: record.id, ringTimeoutMs: d.ringTimeoutMs }, "bridge leg not answered: cancel");
-      sip.cancel();
+      let decided = false;
+      const decide = () => {
+        if (decided) return;
+        decided = true;
+        d.clock.clearTimer(cap);
+        if (session.isReleased || record.status === "connected") return;
+        cancelled = true;
+        record.endReason ??= "ring_timeout";
+        d.log.info({ callId: record.id, ringTimeoutMs: d.ringTimeoutMs }, "bridge leg not answered: cancel");
+        sip.cancel();
+      };
+      const cap = session.clock.setTimer(RING_TIMEOUT_DRAIN_MAX_MS, decide);
+      sip.afterReceived(decide);
     });
     const clearRing = () => d.clock.clearTimer(ring);
     const onAbort = () => void session.end("caller_hangup");

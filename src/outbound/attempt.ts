@@ -15,7 +15,7 @@ import type { CallRecord, CallStatus } from "../pipeline/call-record";
 import type { LlmProvider } from "../providers/types";
 import type { RtpPortLease } from "../rtp";
 import { CallSessionDescription, createOffer, parseAnswer, SdpError, SdpSession, type NegotiatedMedia, type OfferResult } from "../sdp";
-import type { DigestCredentials, EndReason, InviteOptions, OutboundCall } from "../sip";
+import { RING_TIMEOUT_DRAIN_MAX_MS, type DigestCredentials, type EndReason, type InviteOptions, type OutboundCall } from "../sip";
 import type { Clock, TimerHandle } from "../util/clock";
 import type { Logger } from "../util/log";
 import { CallSession, newCallRecord } from "../call/session";
@@ -56,14 +56,7 @@ export interface AttemptDeps {
   answer?: Omit<OutboundAnswerSettings, "message">;
 }
 
-/**
- * Longest wait (ms) of a due ring timeout for the messages already received (a starved agent's receive
- * queue; starve.sh at 25 % of a core: 6.6 and 11.1 s for the whole urgent backlog once). T2 = 4 s: a UAS
- * resends its 2xx at least every T2 until ACKed (RFC 3261 §13.3.1.4, "doubles for each retransmission
- * until it reaches T2"), and the queue handles fresh copies before stale ones, so a 2xx already sent has
- * a copy handled within about T2.
- */
-export const RING_TIMEOUT_DRAIN_MAX_MS = 4000;
+export { RING_TIMEOUT_DRAIN_MAX_MS };
 
 export class OutboundAttempt {
   readonly session: CallSession;

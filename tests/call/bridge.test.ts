@@ -8,6 +8,7 @@
 import { describe, expect, test } from "bun:test";
 import { FrameRelay, RtpBridge } from "../../src/call/rtp-bridge";
 import { BridgeLegs, type DialRequest } from "../../src/call/bridge-leg";
+import { RING_TIMEOUT_DRAIN_MAX_MS } from "../../src/sip";
 import { bridgeTransfer, passKey, type BridgeableMedia } from "../../src/call/transfer-bridge";
 import { DtmfSender } from "../../src/rtp";
 import { transferHook } from "../../src/call/transfer";
@@ -166,6 +167,34 @@ describe("BridgeLegs", () => {
     expect(slow.ended.at(-1)?.[0]).toBe("no_answer");
     expect(slow.pool.inUse).toBe(0);
   });
+  test("ring timeout with responses still in a starved agent's receive queue: a 200 handled from it is ACKed, not CANCELled; with none, CANCEL at most RING_TIMEOUT_DRAIN_MAX_MS late", async () => {
+    const t = await legsHarness();
+    const held: Array<() => void> = [];
+    (t.h.transport as { afterReceived?: (cb: () => void) => void }).afterReceived = (cb) => void held.push(cb);
+    const p = t.legs.dial(t.req("sip:sales@pbx.example.com"));
+    await waitFor(() => t.h.requests("INVITE").length === 1);
+    t.h.send(reply(t.invite(), 180, { toTag: "ok1" }));
+    t.h.clock.advance(10_000);
+    expect(held).toHaveLength(1);
+    const sdp = "v=0\r\no=t 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 40002 RTP/AVP 8\r\na=rtpmap:8 PCMA/8000\r\na=sendrecv\r\n";
+    t.h.send(reply(t.invite(), 200, { toTag: "ok1", headers: [["Contact", "<sip:sales@52.9.254.127>"]], body: sdp }));
+    held.shift()!();
+    expect(t.h.requests("CANCEL")).toHaveLength(0);
+    const r = await p;
+    expect(r.ok).toBe(true);
+    if (r.ok) void r.leg.end("caller_hangup");
+
+    const slow = await legsHarness();
+    (slow.h.transport as { afterReceived?: (cb: () => void) => void }).afterReceived = () => undefined; // never drains
+    void slow.legs.dial(slow.req("sip:sales@pbx.example.com"));
+    await waitFor(() => slow.h.requests("INVITE").length === 1);
+    slow.h.send(reply(slow.invite(), 180, { toTag: "r1" }));
+    slow.h.clock.advance(10_000 + RING_TIMEOUT_DRAIN_MAX_MS - 1);
+    expect(slow.h.requests("CANCEL")).toHaveLength(0);
+    slow.h.clock.advance(1);
+    expect(slow.h.requests("CANCEL")).toHaveLength(1);
+  });
+
   test("a number outside OUTBOUND_ALLOW_PREFIXES is not called", async () => {
     const t = await legsHarness({ allow: (n) => (n.startsWith("+1900") ? `${n} is in OUTBOUND_DENY_PREFIXES (+1900)` : undefined) });
     expect(await t.legs.dial(t.req(t.legs.requestUri("+19005550100")))).toEqual({ ok: false, reason: "destination not allowed: +19005550100 is in OUTBOUND_DENY_PREFIXES (+1900)" });

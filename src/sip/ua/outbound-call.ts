@@ -38,6 +38,15 @@ export interface InviteOptions {
   credentials?: DigestCredentials;
 }
 
+/**
+ * Longest wait (ms) of a due ring timeout for the messages already received (a starved agent's receive
+ * queue; starve.sh at 25 % of a core: 6.6 and 11.1 s for the whole urgent backlog once). T2 = 4 s: a UAS
+ * resends its 2xx at least every T2 until ACKed (RFC 3261 §13.3.1.4, "doubles for each retransmission
+ * until it reaches T2"), and the queue handles fresh copies before stale ones, so a 2xx already sent has
+ * a copy handled within about T2.
+ */
+export const RING_TIMEOUT_DRAIN_MAX_MS = 4000;
+
 const TABLE: Partial<Record<CallState, readonly CallState[]>> = {
   calling: ["early", "confirmed", "ended"],
   early: ["confirmed", "ended"],
