@@ -55,6 +55,8 @@ describe("SIP message size limit and TCP refusals (compiled agent)", () => {
       sockets.push(await Bun.connect({ hostname: "127.0.0.1", port: target.port, socket: { data: () => {}, close: () => void closedIdx.add(i) } }));
     }
     await waitFor(async () => (await refused("tcp_connection_limit")) >= 1, 5000, "the connection refusal counted");
+    // The agent counts the refusal as it closes the socket; the close reaches this client a moment later.
+    await waitFor(() => closedIdx.size >= 1, 5000, "the refused connection closed");
     expect(await refused("tcp_connection_limit")).toBe(1);
     expect([...closedIdx]).toEqual([64]);
     for (const s of sockets.splice(0)) s.end();
