@@ -16,6 +16,8 @@
  *        `--repeat` times, every other repeat in the other order (rows labelled before/after; the ratio of
  *        their CPU, over an even number of repeats, is what to quote)
  *   bun run bench:load --offline 1 --cloud "" --agent-log /tmp/logs    the agent's log of each row, as JSON lines
+ *   bun run bench:load --cloud 200 --offline "" --keep-capture /tmp/caps    each row's capture of the agent's RTP (pcap);
+ *        scripts/capture-gaps.ts lists its silence frames inside phrases and the instants the whole call thread stalled
  *   bun run bench:load --tts-continuations overlap      the TTS fake counts each sentence's time to first audio from
  *        its arrival (Cartesia streams text in and audio out at once) instead of after the previous sentence's audio
  *   bun run bench:load --caller-noise=-65               the callers' audio carries white noise at −65 dBFS (RMS), so
@@ -29,6 +31,7 @@
  * Needs sipp and dumpcap (scripts/bootstrap.sh --test) and two cores. Stops at the first failing N of a
  * pipeline unless --all. On a shared machine the numbers are noisy: run it when the machine is quiet.
  */
+import { mkdirSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { gateFailures, highestPassing, loadTable, type LoadRow } from "../tests/support/load-gate.ts";
 import { runLoad } from "../tests/support/load.ts";
@@ -49,6 +52,7 @@ const { values: opt } = parseArgs({
     versus: { type: "string", multiple: true, default: [] },
     repeat: { type: "string", default: "1" },
     "agent-log": { type: "string" },
+    "keep-capture": { type: "string" },
     "tts-continuations": { type: "string", default: "serial" },
     "caller-noise": { type: "string" },
   },
@@ -67,6 +71,7 @@ if (callerNoiseDbfs !== undefined) console.log(`callers' audio: white noise at $
 const variants = (opt.versus ?? []).map((v, i, all) => ({ label: all.length > 1 ? `on${i + 1}` : "on", extra: kvs(v.split(/\s+/).filter(Boolean)) }));
 for (const v of variants) console.log(`${v.label}: ${JSON.stringify(v.extra)}`);
 if (Object.keys(env).length) console.log(`agent environment: ${JSON.stringify(env)}`);
+for (const dir of [opt["agent-log"], opt["keep-capture"]]) if (dir) mkdirSync(dir, { recursive: true });
 const rows: LoadRow[] = [];
 try {
   for (const [pipeline, ns] of [["cloud", list(opt.cloud!)], ["offline", list(opt.offline!)]] as const) {
@@ -81,7 +86,7 @@ try {
         // Every other repeat runs the pair the other way round: the row run second cost more CPU in 7 of 8
         // pairs at 200 calls (6 Dec 2026), whichever binary it was: one order alone biases the ratio.
         for (const { binary, label, extra } of k % 2 === 1 ? [...runs].reverse() : runs) {
-          const row = await runLoad({ pipeline, calls, holdS, rate: Number(opt.rate), pin: !opt["no-pin"], admission: opt.admission, bargeIn: opt["barge-in"], ttsContinuations, callerNoiseDbfs, env: { ...env, ...extra }, binary, agentLog: opt["agent-log"] ? `${opt["agent-log"]}/${pipeline}-${calls}-${label ?? "run"}-${k}.jsonl` : undefined, progress: (l) => console.log(l) });
+          const row = await runLoad({ pipeline, calls, holdS, rate: Number(opt.rate), pin: !opt["no-pin"], admission: opt.admission, bargeIn: opt["barge-in"], ttsContinuations, callerNoiseDbfs, env: { ...env, ...extra }, binary, agentLog: opt["agent-log"] ? `${opt["agent-log"]}/${pipeline}-${calls}-${label ?? "run"}-${k}.jsonl` : undefined, keepCapture: opt["keep-capture"] ? `${opt["keep-capture"]}/${pipeline}-${calls}-${label ?? "run"}-${k}.pcap` : undefined, progress: (l) => console.log(l) });
           row.label = label;
           rows.push(row);
           console.log(loadTable([row]).split("\n")[1]);

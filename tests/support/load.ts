@@ -14,7 +14,7 @@
  * With `pin`, the agent is pinned to CPU 0 and this process (fakes, SIPp, dumpcap are its children) to
  * CPU 1 (`taskset`).
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startAgent, type RunningAgent } from "../e2e/agent.ts";
@@ -69,6 +69,8 @@ export interface LoadOptions {
   binary?: string;
   /** Writes the agent's log (JSON lines) to this file when the row ends (finding what caused a gap). */
   agentLog?: string;
+  /** Copies the row's capture (the agent's RTP as the callers' side sees it, pcap) to this file before it is deleted. */
+  keepCapture?: string;
   progress?: (line: string) => void;
 }
 
@@ -370,6 +372,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadRow> {
     const speedAfter = o.pin ? coreSpeed(0) : undefined;
     if (speed && speedAfter) say(`  cpu0 speed (CPU µs per compute/memory unit, lower is faster): before the row ${speed.computeUs}/${speed.memoryUs}, after it ${speedAfter.computeUs}/${speedAfter.memoryUs}`);
 
+    if (o.keepCapture) copyFileSync(pcapPath, o.keepCapture);
     const streams = rtpStreamsFromDatagrams(udpDatagramsFromFile(new Uint8Array(readFileSync(pcapPath)))).filter((s) => s.audioPackets.length > 50);
     const gaps: number[] = [];
     const latencies: number[] = [];
