@@ -169,7 +169,7 @@ export class AgentServer {
       // DATABASE_URL: one PostgreSQL database for a fleet of agents; else SQLite in DATA_DIR.
       store = cfg.databaseUrl
         ? await PgCallStore.open({ url: cfg.databaseUrl, agentId: cfg.agentId, log, retentionDays: cfg.recordRetentionDays })
-        : SqliteCallStore.open({ dir: cfg.dataDir, log, retentionDays: cfg.recordRetentionDays });
+        : SqliteCallStore.open({ dir: cfg.dataDir, log, retentionDays: cfg.recordRetentionDays, walCheckpoint: "worker" });
     } catch (err) {
       transport.close();
       throw err;
