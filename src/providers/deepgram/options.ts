@@ -16,12 +16,16 @@
 
 import type { Clock } from "../../util/clock";
 
-/** Config names read by the wiring (src/cli): DEEPGRAM_API_KEY, DEEPGRAM_MODEL, DEEPGRAM_BASE_URL. */
+/** Config names read by the wiring (src/cli): DEEPGRAM_API_KEY, DEEPGRAM_MODEL, DEEPGRAM_BASE_URL, DEEPGRAM_CHUNK_MS. */
 export const DEEPGRAM_ENV = {
   apiKey: "DEEPGRAM_API_KEY",
   model: "DEEPGRAM_MODEL",
   baseUrl: "DEEPGRAM_BASE_URL",
+  chunkMs: "DEEPGRAM_CHUNK_MS",
 } as const;
+
+/** The range `chunkMs` is taken from (DEEPGRAM_CHUNK_MS): whole 20 ms frames, up to Deepgram's advised 250 ms. */
+export const DEEPGRAM_CHUNK_MS_RANGE = { min: 20, max: 240, step: 20 } as const;
 
 export interface DeepgramOptions {
   /** API key, sent as `Authorization: Token <key>`. */
