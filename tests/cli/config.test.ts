@@ -120,7 +120,7 @@ describe("loadConfig", () => {
     const c = loadConfig({});
     expect(c.deepgram.model).toBe(DEEPGRAM_DEFAULTS.model);
     expect(c.deepgram.chunkMs).toBe(DEEPGRAM_DEFAULTS.chunkMs);
-    expect(loadConfig({ DEEPGRAM_CHUNK_MS: "200" }).deepgram.chunkMs).toBe(200);
+    expect(loadConfig({ DEEPGRAM_CHUNK_MS: "120" }).deepgram.chunkMs).toBe(120);
     expect(c.gemini.model).toBe(GEMINI_DEFAULTS.model);
     expect([c.cartesia.model, c.cartesia.voiceId]).toEqual([CARTESIA_DEFAULTS.model, CARTESIA_DEFAULTS.voiceId]);
   });
