@@ -102,6 +102,10 @@ try {
 console.log("");
 console.log(loadTable(rows));
 console.log("");
+// One answer per binary or variant (--compare, --versus): a "before" row must not count for "after".
 for (const p of ["cloud", "offline"] as const) {
-  if (rows.some((r) => r.pipeline === p)) console.log(`${p}: highest N passing the gate on one core: ${highestPassing(rows, p)}`);
+  for (const label of new Set(rows.filter((r) => r.pipeline === p).map((r) => r.label))) {
+    const mine = rows.filter((r) => r.label === label);
+    console.log(`${p}${label ? ` ${label}` : ""}: highest N passing the gate on one core (every row at it and below): ${highestPassing(mine, p)}`);
+  }
 }

@@ -205,21 +205,15 @@ export class BridgeLegs {
     req.onPlaced?.(record.id);
     // As an outbound call's (src/outbound/attempt.ts): the responses already received are handled first,
     // for at most RING_TIMEOUT_DRAIN_MAX_MS, so a 2xx waiting in a starved agent's queue is not CANCELled.
-    const ring = session.clock.setTimer(d.ringTimeoutMs, () => {
-      let decided = false;
-      const decide = () => {
-        if (decided) return;
-        decided = true;
-        d.clock.clearTimer(cap);
+    const ring = session.clock.setTimer(d.ringTimeoutMs, () =>
+      sip.afterReceivedWithin(RING_TIMEOUT_DRAIN_MAX_MS, () => {
         if (session.isReleased || record.status === "connected") return;
         cancelled = true;
         record.endReason ??= "ring_timeout";
         d.log.info({ callId: record.id, ringTimeoutMs: d.ringTimeoutMs }, "bridge leg not answered: cancel");
         sip.cancel();
-      };
-      const cap = session.clock.setTimer(RING_TIMEOUT_DRAIN_MAX_MS, decide);
-      sip.afterReceived(decide);
-    });
+      }),
+    );
     const clearRing = () => d.clock.clearTimer(ring);
     const onAbort = () => void session.end("caller_hangup");
     req.signal.addEventListener("abort", onAbort, { once: true });

@@ -7,7 +7,7 @@ import { hostname, networkInterfaces } from "node:os";
 import { HEADROOM_DEFAULTS, type HeadroomLimits } from "../call/headroom";
 // Provider defaults and variable names live in each provider's options module (the single source).
 import { CARTESIA_DEFAULTS, CARTESIA_ENV } from "../providers/cartesia/options";
-import { DEEPGRAM_DEFAULTS, DEEPGRAM_ENV } from "../providers/deepgram/options";
+import { DEEPGRAM_CHUNK_MS_RANGE, DEEPGRAM_DEFAULTS, DEEPGRAM_ENV } from "../providers/deepgram/options";
 import { GEMINI_DEFAULTS, GEMINI_ENV } from "../providers/gemini/options";
 import { OPENAI_ENV } from "../providers/openai/options";
 import { DEFAULT_BATCH_WAIT_MS, DEFAULT_MAX_LAG_MS } from "../media/vad/batcher";
@@ -87,7 +87,7 @@ export interface Config {
   sttStepGrammar: ("category" | "yes_no" | "digits")[];
   llm: LlmChoice;
   tts: TtsChoice;
-  deepgram: { apiKey?: string; model: string; baseUrl?: string };
+  deepgram: { apiKey?: string; model: string; baseUrl?: string; chunkMs: number };
   gemini: { apiKey?: string; model: string; baseUrl?: string };
   openai: { apiKey?: string; model?: string; baseUrl?: string };
   /** `voiceId`: CARTESIA_VOICE_ID, default CARTESIA_DEFAULTS.voiceId (a stock Cartesia voice). */
@@ -165,6 +165,14 @@ export interface Config {
 }
 
 /** TRANSFER_FALLBACK=bridge places calls through the trunk: it needs SIP_TRUNK_HOST and SIP_CALLER_ID. */
+/** DEEPGRAM_CHUNK_MS: audio per WebSocket message, ms, whole 20 ms frames (DEEPGRAM_CHUNK_MS_RANGE). */
+function deepgramChunkMs(env: Env): number {
+  const { min, max, step } = DEEPGRAM_CHUNK_MS_RANGE;
+  const ms = int(env, DEEPGRAM_ENV.chunkMs, DEEPGRAM_DEFAULTS.chunkMs, min, max);
+  if (ms % step !== 0) throw new ConfigError(DEEPGRAM_ENV.chunkMs, `expected a multiple of ${step} (whole 20 ms frames), got ${ms}`);
+  return ms;
+}
+
 function transferFallbackOf(env: Env, outbound: OutboundConfig): "bridge" | "none" {
   const v = oneOf(env, "TRANSFER_FALLBACK", ["none", "bridge"] as const, "none");
   if (v === "bridge" && (!outbound.trunkHost || !outbound.callerId)) {
@@ -241,6 +249,7 @@ export function loadConfig(env: Env = process.env): Config {
     apiKey: str(env, DEEPGRAM_ENV.apiKey),
     model: str(env, DEEPGRAM_ENV.model) ?? DEEPGRAM_DEFAULTS.model,
     baseUrl: url(env, DEEPGRAM_ENV.baseUrl),
+    chunkMs: deepgramChunkMs(env),
   };
   const gemini = {
     apiKey: str(env, GEMINI_ENV.apiKey),

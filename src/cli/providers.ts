@@ -30,7 +30,7 @@ export async function createProviders(cfg: Config): Promise<Providers> {
   const offlineTts = createFliteTts({ pool: flitePool });
   const stt =
     cfg.stt === "deepgram"
-      ? createDeepgramStt({ apiKey: cfg.deepgram.apiKey!, model: cfg.deepgram.model, baseUrl: cfg.deepgram.baseUrl })
+      ? createDeepgramStt({ apiKey: cfg.deepgram.apiKey!, model: cfg.deepgram.model, baseUrl: cfg.deepgram.baseUrl, chunkMs: cfg.deepgram.chunkMs })
       : offlineStt;
   const tts =
     cfg.tts === "cartesia"

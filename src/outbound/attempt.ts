@@ -56,8 +56,6 @@ export interface AttemptDeps {
   answer?: Omit<OutboundAnswerSettings, "message">;
 }
 
-export { RING_TIMEOUT_DRAIN_MAX_MS };
-
 export class OutboundAttempt {
   readonly session: CallSession;
   private media?: MediaHandle;
@@ -177,15 +175,7 @@ export class OutboundAttempt {
     this.ringTimer = session.clock.setTimer(this.d.ringTimeoutMs, () => {
       this.ringTimer = undefined;
       const dueAt = session.clock.now();
-      let decided = false;
-      const decide = () => {
-        if (decided) return;
-        decided = true;
-        session.clock.clearTimer(cap);
-        this.onRingTimeout(dueAt);
-      };
-      const cap = session.clock.setTimer(RING_TIMEOUT_DRAIN_MAX_MS, decide);
-      sip.afterReceived(decide);
+      sip.afterReceivedWithin(RING_TIMEOUT_DRAIN_MAX_MS, () => this.onRingTimeout(dueAt));
     });
   }
 

@@ -5,8 +5,9 @@
  * DTMF (RFC 4733 §2.5.1): an event is identified by its RTP timestamp. It is reported once, on the
  * first packet with the E bit; if a new event starts before any end packet of the previous one arrived
  * (all three lost), the previous one is reported then with the last duration seen — and so it is when
- * audio resumes past its end (`audio`): the sender repeats the final packet (§2.5.1.4) because it can
- * be lost, and without this a last key whose end packets were all lost (a one-key menu answer) was
+ * audio resumes past its end (`audio`): the sender repeats the final packet because it can be lost
+ * (§2.5.1.4: "The final packet for each event and for each segment SHOULD be sent a total of three times
+ * at the interval used by the source for updates"), all three can be, and without this a last key whose end packets were all lost (a one-key menu answer) was
  * never acted on (probe, session 11). A caller's phone that sends nothing after the key (silence
  * suppression, or the key was the last thing before a hold) gets the same from a clock: an open event
  * with no packet of its own and no audio for QUIET_CLOSE_MS is reported then. Either way it is reported

@@ -119,6 +119,8 @@ describe("loadConfig", () => {
   test("the provider defaults come from the providers' options modules (one source)", () => {
     const c = loadConfig({});
     expect(c.deepgram.model).toBe(DEEPGRAM_DEFAULTS.model);
+    expect(c.deepgram.chunkMs).toBe(DEEPGRAM_DEFAULTS.chunkMs);
+    expect(loadConfig({ DEEPGRAM_CHUNK_MS: "120" }).deepgram.chunkMs).toBe(120);
     expect(c.gemini.model).toBe(GEMINI_DEFAULTS.model);
     expect([c.cartesia.model, c.cartesia.voiceId]).toEqual([CARTESIA_DEFAULTS.model, CARTESIA_DEFAULTS.voiceId]);
   });
@@ -193,6 +195,9 @@ describe("loadConfig", () => {
     [{ STT_PROVIDER: "whisper" }, "STT_PROVIDER", /one of deepgram, pocketsphinx/],
     [{ STT_PROVIDER: "deepgram" }, "DEEPGRAM_API_KEY", /required/],
     [{ DEEPGRAM_BASE_URL: "not a url" }, "DEEPGRAM_BASE_URL", /URL/],
+    [{ DEEPGRAM_CHUNK_MS: "250" }, "DEEPGRAM_CHUNK_MS", /integer from 20 to 240, got 250/],
+    [{ DEEPGRAM_CHUNK_MS: "150" }, "DEEPGRAM_CHUNK_MS", /multiple of 20 .* got 150/],
+    [{ DEEPGRAM_CHUNK_MS: "0" }, "DEEPGRAM_CHUNK_MS", /integer from 20/],
     [{ SIP_TRUSTED_IPS: "52.9.254.127, trunk.example.com" }, "SIP_TRUSTED_IPS", /IPv4 addresses or a.b.c.d\/n ranges, got "trunk.example.com"/],
     [{ SIP_TRUSTED_IPS: "10.0.0.0/33" }, "SIP_TRUSTED_IPS", /got "10.0.0.0\/33"/],
     [{ SIP_UNTRUSTED: "ignore" }, "SIP_UNTRUSTED", /one of reject, drop/],

@@ -92,10 +92,10 @@ describe("a call through SIPp with Deepgram, Gemini and Cartesia fakes", () => {
     expect(c.path).toBe("/v1/listen");
     expect(c.headers.authorization).toBe(`Token ${FAKE_KEYS.deepgram}`);
     expect(c.params).toMatchObject({ model: "nova-2-phonecall", encoding: "mulaw", sample_rate: "8000", channels: "1" });
-    // 100 ms (five 20 ms RTP frames) per binary message, shorter only when what was held went out before
-    // a Finalize or CloseStream; the phrase's bytes arrive exactly as SIPp sent them.
-    expect(c.binary.every((b) => b.length > 0 && b.length % 160 === 0 && b.length <= 800)).toBe(true);
-    expect(c.binary.filter((b) => b.length === 800).length).toBeGreaterThan(c.binary.length / 2);
+    // 200 ms (ten 20 ms RTP frames, DEEPGRAM_CHUNK_MS's default) per binary message, shorter only when what
+    // was held went out before a Finalize or CloseStream; the phrase's bytes arrive exactly as SIPp sent them.
+    expect(c.binary.every((b) => b.length > 0 && b.length % 160 === 0 && b.length <= 1600)).toBe(true);
+    expect(c.binary.filter((b) => b.length === 1600).length).toBeGreaterThan(c.binary.length / 2);
     const ph = call.audio.phrases[0]!;
     const spoken = call.audio.bytes.subarray(Math.round(ph.startMs * 8), Math.round(ph.endMs * 8));
     expect(indexOfBytes(fakes.deepgram.audioOf(c), spoken)).toBeGreaterThanOrEqual(0);

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { CANCELLED_BEFORE_RESPONSE, NO_MEDIA_RECEIVED, OutboundError, TRUNK_UNREACHABLE_ICMP, TRUNK_UNREACHABLE_TIMEOUT, type PlaceCallRequest } from "../../src/outbound";
 import type { ChatMessage, LlmChunk } from "../../src/providers/types";
 import { SqliteCallStore } from "../../src/store";
-import { RING_TIMEOUT_DRAIN_MAX_MS } from "../../src/outbound/attempt";
+import { RING_TIMEOUT_DRAIN_MAX_MS } from "../../src/sip";
 import { CALLEE_SDP, TRUNK, dialerHarness } from "./harness";
 
 const REQ: PlaceCallRequest = {

@@ -108,7 +108,7 @@ export interface LoadRow {
   callsWithReply: number;
   /** Replies heard (phrases after the greeting), all calls. */
   replies: number;
-  /** Reply latency (phrase start − end of the caller's utterance), p50 / p90, ms. */
+  /** Reply latency (phrase start − end of the caller's utterance it answers: with `--barge-in`, the interruption for a phrase after it), p50 / p90, ms. */
   replyP50Ms: number;
   replyP90Ms: number;
   /** Mean agent CPU over the full-load window, % of one core. */

@@ -265,6 +265,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadRow> {
     const callerPath = o.callerNoiseDbfs === undefined ? caller.path : writeG711File(withNoise(caller.pcm, o.callerNoiseDbfs));
     const utterEndMs = caller.phrases[0]!.endMs;
     const interruptMs = caller.phrases[1]?.startMs;
+    const interruptEndMs = caller.phrases[1]?.endMs;
     const periodMs = caller.durationMs;
     let env: Record<string, string> = {};
     if (o.pipeline === "cloud") {
@@ -392,7 +393,9 @@ export async function runLoad(o: LoadOptions): Promise<LoadRow> {
         const since = p.startMs - t0 - utterEndMs;
         if (since < 0) continue; // the greeting
         mine++;
-        latencies.push(since % periodMs);
+        // A phrase starting after the interruption ended answers the interruption: its wait counts from there.
+        const inPeriod = since % periodMs;
+        latencies.push(interruptEndMs !== undefined && inPeriod >= interruptEndMs - utterEndMs ? inPeriod - (interruptEndMs - utterEndMs) : inPeriod);
         if (interruptMs === undefined) continue;
         // The interruption of this period: did the reply play over it, and stop soon after it began?
         const k = Math.floor((p.startMs - t0 - utterEndMs) / periodMs);

@@ -1,9 +1,9 @@
 /**
  * Gathers the caller's 20 ms G.711 frames into binary messages of `bytes` each (DeepgramOptions.chunkMs:
- * 100 ms = 800 bytes at 8000 Hz), so a call sends 10 messages per second instead of 50. Bytes are kept
+ * 200 ms = 1600 bytes at 8000 Hz), so a call sends 5 messages per second instead of 50. Bytes are kept
  * in order and unchanged; `take()` hands over what is held early (before Finalize or CloseStream).
  *
- *   const c = new AudioChunker(800, (m) => ws.send(m));   // each full message (a fresh copy)
+ *   const c = new AudioChunker(1600, (m) => ws.send(m));   // each full message (a fresh copy)
  *   c.push(payload);
  *   const rest = c.take();                                // held bytes (a fresh copy) or null
  */

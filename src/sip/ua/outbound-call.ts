@@ -120,6 +120,24 @@ export class OutboundCall extends CallBase<OutboundCallEvents> implements UacInv
   }
 
   /**
+   * Runs `cb` once: when the messages received so far have been handled (`afterReceived`) or `maxMs` (ms)
+   * from now on the UA's clock, whichever comes first. A due ring timeout decides this way, capped at
+   * RING_TIMEOUT_DRAIN_MAX_MS, so a 2xx waiting in a starved agent's queue is handled, not CANCELled, and a
+   * queue that never drains still gets its CANCEL. Never throws.
+   */
+  afterReceivedWithin(maxMs: number, cb: () => void): void {
+    let done = false;
+    const run = () => {
+      if (done) return;
+      done = true;
+      this.ctx.clock.clearTimer(cap);
+      cb();
+    };
+    const cap = this.ctx.clock.setTimer(maxMs, run);
+    this.afterReceived(run);
+  }
+
+  /**
    * Cancels a call not yet answered (§9.1). After a provisional response the CANCEL goes out and the
    * call ends with "canceled" on the 487 (or 64·T1 later at the latest). Before any response, §9.1:
    * "If no provisional response has been received, the CANCEL request MUST NOT be sent; rather, the

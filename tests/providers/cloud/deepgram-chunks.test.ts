@@ -1,9 +1,10 @@
 /**
- * Deepgram audio in 100 ms messages (DeepgramOptions.chunkMs, default 100; src/providers/deepgram/stream.ts):
- * five 20 ms frames per binary message, the bytes unchanged; what is held goes out before Finalize and
+ * Deepgram audio in 200 ms messages (DeepgramOptions.chunkMs, default 200; src/providers/deepgram/stream.ts):
+ * ten 20 ms frames per binary message, the bytes unchanged; what is held goes out before Finalize and
  * CloseStream; a reconnect replays the held audio exactly once.
  */
 import { afterEach, describe, expect, test } from "bun:test";
+import { DEEPGRAM_DEFAULTS } from "../../../src/providers/deepgram/options";
 import { DeepgramStt } from "../../../src/providers/deepgram/provider";
 import type { DeepgramStream } from "../../../src/providers/deepgram/stream";
 import type { SttEvent } from "../../../src/providers/types";
@@ -35,21 +36,25 @@ async function open(extra: Partial<ConstructorParameters<typeof DeepgramStt>[0]>
 }
 const finals = (evs: SttEvent[]) => evs.flatMap((e) => (e.type === "final" && e.text ? [e.text] : []));
 
-describe("Deepgram audio in 100 ms messages", () => {
-  test("23 frames: four messages of 800 bytes go out, three frames wait; flush() sends them before Finalize", async () => {
+describe("Deepgram audio in 200 ms messages", () => {
+  test("the default is 200 ms", () => {
+    expect(DEEPGRAM_DEFAULTS.chunkMs).toBe(200);
+  });
+
+  test("23 frames: two messages of 1600 bytes go out, three frames wait; flush() sends them before Finalize", async () => {
     fake = startFakeDeepgram({ vocabulary: VOCAB });
     const { s, events } = await open();
     const audio = concat([run(HELLO, 200), run(ULAW_SILENCE, 260)]); // 460 ms = 23 frames
     for (const f of toFrames(audio)) s.push(f);
     const c = () => fake.connections[0]!;
-    await waitUntil(() => c()?.binary.length === 4, "four messages");
+    await waitUntil(() => c()?.binary.length === 2, "two messages");
     await Bun.sleep(50);
-    expect(c().binary.map((b) => b.length)).toEqual([800, 800, 800, 800]);
+    expect(c().binary.map((b) => b.length)).toEqual([1600, 1600]);
     expect(fake.audioOf(c())).toEqual(audio.subarray(0, 3200));
     s.flush();
     await waitUntil(() => c().text.some((t) => t.includes("Finalize")), "Finalize");
     // The held 60 ms arrived before the Finalize (one socket, in order): everything pushed is there.
-    expect(c().binary.map((b) => b.length)).toEqual([800, 800, 800, 800, 480]);
+    expect(c().binary.map((b) => b.length)).toEqual([1600, 1600, 480]);
     expect(fake.audioOf(c())).toEqual(audio);
     await waitUntil(() => finals(events).length === 1, "final");
     expect(finals(events)).toEqual(["hello"]);
@@ -68,7 +73,7 @@ describe("Deepgram audio in 100 ms messages", () => {
 
   test("a drop mid-utterance: the new connection gets the held audio once (replay), no word lost or repeated", async () => {
     fake = startFakeDeepgram({ vocabulary: VOCAB });
-    fake.setMode({ dropNextAfterBinary: 3, dropHow: "close1011" }); // after 300 ms, inside "world"
+    fake.setMode({ dropNextAfterBinary: 2, dropHow: "close1011" }); // after 400 ms, inside "world" (260–460 ms)
     const { s, events } = await open({ reconnectBackoffMs: [0] });
     const all = concat([
       run(HELLO, 200), run(ULAW_SILENCE, 60), run(WORLD, 200), run(ULAW_SILENCE, 400),

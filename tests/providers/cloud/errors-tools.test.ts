@@ -103,7 +103,7 @@ describe("tool registry", () => {
     expect(cloud.DEEPGRAM_DEFAULTS.model).toBe("nova-2-phonecall");
     expect(cloud.GEMINI_DEFAULTS.model).toBe("gemini-2.0-flash");
     expect(cloud.CARTESIA_DEFAULTS.model).toBe("sonic-2");
-    expect(cloud.DEEPGRAM_ENV).toEqual({ apiKey: "DEEPGRAM_API_KEY", model: "DEEPGRAM_MODEL", baseUrl: "DEEPGRAM_BASE_URL" });
+    expect(cloud.DEEPGRAM_ENV).toEqual({ apiKey: "DEEPGRAM_API_KEY", model: "DEEPGRAM_MODEL", baseUrl: "DEEPGRAM_BASE_URL", chunkMs: "DEEPGRAM_CHUNK_MS" });
     expect(cloud.CARTESIA_ENV.voiceId).toBe("CARTESIA_VOICE_ID");
     expect(cloud.OPENAI_ENV).toEqual({ baseUrl: "OPENAI_BASE_URL", apiKey: "OPENAI_API_KEY", model: "OPENAI_MODEL" });
     expect(cloud.createDeepgramStt({ apiKey: "k" }).name).toBe("deepgram");

@@ -13,6 +13,20 @@ const HAVE_PS = Bun.which("pocketsphinx_continuous") !== null && existsSync("/us
 const tmp = mkdtempSync(join(tmpdir(), "ps-test-"));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
+/**
+ * A child's command line, once it has exec'd `exe`: Bun.spawn can return before the child's execve, and until
+ * then /proc/PID/cmdline shows bun's own (CI read it so once in ~2,000 runs). Waits up to 2 s, with slack.
+ */
+async function cmdlineOf(pid: number, exe: string): Promise<string[]> {
+  let args: string[] = [];
+  for (let i = 0; i < 200; i++) {
+    args = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
+    if (args[0]?.endsWith(exe)) break;
+    await Bun.sleep(10);
+  }
+  return args;
+}
+
 function parse(text: string, pieces = 1): Utterance[] {
   const out: Utterance[] = [];
   const p = new PocketsphinxOutputParser((u) => out.push(u));
@@ -260,15 +274,14 @@ describe.skipIf(!HAVE_PS)("PocketsphinxStt with the real recogniser", () => {
       pids: { recogniser: number };
       grammarSwaps: number;
     };
-    const cmd = (pid: number) => readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
     const first = s.pids.recogniser;
-    expect(cmd(first)).toContain("-lm");
+    expect(await cmdlineOf(first, "pocketsphinx_continuous")).toContain("-lm");
     s.expect!({ kind: "yes_no", words: ["yes", "no"] }); // not a grammar kind by default: no swap
     expect(s.pids.recogniser).toBe(first);
     s.expect!({ kind: "category", words: ["appointment", "bill", "invoice"] });
     const grammar = s.pids.recogniser;
     expect(grammar).not.toBe(first);
-    const args = cmd(grammar);
+    const args = await cmdlineOf(grammar, "pocketsphinx_continuous");
     expect(args[args.indexOf("-jsgf") + 1]).toMatch(/voice-agent-jsgf-.*\/step1\.jsgf$/);
     expect(args[args.indexOf("-wip") + 1]).toBe("1e-3");
     s.expect!({ kind: "category", words: ["appointment", "bill", "invoice"] }); // same grammar: no new process
@@ -283,7 +296,7 @@ describe.skipIf(!HAVE_PS)("PocketsphinxStt with the real recogniser", () => {
     for (let i = 0; i < 300 && existsSync(`/proc/${first}`); i++) await Bun.sleep(50);
     expect(existsSync(`/proc/${first}`) ? readFileSync(`/proc/${first}/stat`, "utf8") : "gone").toBe("gone");
     s.expect!(undefined);
-    expect(cmd(s.pids.recogniser)).toContain("-lm");
+    expect(await cmdlineOf(s.pids.recogniser, "pocketsphinx_continuous")).toContain("-lm");
     s.close();
   }, 90_000);
 
@@ -295,8 +308,8 @@ describe.skipIf(!HAVE_PS)("PocketsphinxStt with the real recogniser", () => {
       };
       pushPcm(s, await tts.synthesize8k("Hello."));
       const { recogniser, feeder } = s.pids;
-      expect(readFileSync(`/proc/${recogniser}/cmdline`, "utf8")).toContain("pocketsphinx_continuous");
-      expect(readFileSync(`/proc/${feeder}/cmdline`, "utf8")).toContain("cat");
+      expect((await cmdlineOf(recogniser, "pocketsphinx_continuous"))[0]).toEndWith("pocketsphinx_continuous");
+      expect((await cmdlineOf(feeder, "cat"))[0]).toEndWith("cat");
       if (how === "close") s.close();
       else ac.abort();
       s.close(); // idempotent
