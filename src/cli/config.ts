@@ -117,7 +117,7 @@ export interface Config {
   vadBatchMs: number;
   /** VAD_MAX_LAG_MS: a call's VAD more than this far behind its audio skips windows (overload shedding), ms (0–10,000; 0 = never). */
   vadMaxLagMs: number;
-  /** VAD_SILENCE_FLOOR_DBFS: Silero windows under this level after 256 ms under it are not scored (probability 0; media/vad/quiet-state.ts), dBFS (−120…0, or off; default −80). */
+  /** VAD_SILENCE_FLOOR_DBFS: Silero windows under this level after 256 ms under it are not scored (probability 0; media/vad/quiet-state.ts), dBFS (−120…0, or off; default −60; windows kept for the look-back: quiet.ts). */
   vadSilenceFloorDbfs: number;
   /** FLITE_WORKERS: threads synthesising flite speech off the RTP pacing thread; 0 = on it. Default 2. */
   fliteWorkers: number;

@@ -91,8 +91,8 @@ describe("loadConfig", () => {
     }
   });
 
-  test("VAD_SILENCE_FLOOR_DBFS: −80 by default, a level from −120 to 0, or off; a bad value names the variable", () => {
-    expect(loadConfig({ SIP_PUBLIC_IP: "203.0.113.7" }).vadSilenceFloorDbfs).toBe(-80);
+  test("VAD_SILENCE_FLOOR_DBFS: −60 by default, a level from −120 to 0, or off; a bad value names the variable", () => {
+    expect(loadConfig({ SIP_PUBLIC_IP: "203.0.113.7" }).vadSilenceFloorDbfs).toBe(-60);
     expect(loadConfig({ SIP_PUBLIC_IP: "203.0.113.7", VAD_SILENCE_FLOOR_DBFS: "-70" }).vadSilenceFloorDbfs).toBe(-70);
     expect(loadConfig({ SIP_PUBLIC_IP: "203.0.113.7", VAD_SILENCE_FLOOR_DBFS: "off" }).vadSilenceFloorDbfs).toBe(-Infinity);
     for (const bad of ["5", "-121", "quiet", "-60.5"]) {

@@ -61,6 +61,11 @@ export interface SileroVad {
    * DEFAULT_SILENCE_FLOOR_DBFS when loaded; −Infinity: off. @throws RangeError when set to NaN or above 0
    */
   silenceFloorDbfs: number;
+  /**
+   * The quiet rule's look-back (quiet.ts VadQuietRule.lookbackWindows), windows: QUIET_LOOKBACK_WINDOWS
+   * when loaded; 0: none (tests and benchmarks compare). @throws RangeError unless an integer >= 0
+   */
+  quietLookbackWindows: number;
 }
 
 type Session = Awaited<ReturnType<Ort["InferenceSession"]["create"]>>;
@@ -115,6 +120,13 @@ async function load(): Promise<SileroVad> {
     set silenceFloorDbfs(dbfs: number) {
       quiet.floorMeanSquare = quietRuleOf(dbfs).floorMeanSquare;
       floorDbfs = dbfs;
+    },
+    get quietLookbackWindows() {
+      return quiet.lookbackWindows ?? 0;
+    },
+    set quietLookbackWindows(n: number) {
+      if (!Number.isInteger(n) || n < 0) throw new RangeError(`quietLookbackWindows must be an integer >= 0, got ${n}`);
+      quiet.lookbackWindows = n;
     },
     createStream(options?: VadStreamOptions): VadStream {
       const runner: WindowRunner = { run: (samples, state) => (vad.batching ? batcher.run(samples, state) : model.runOne(samples, state)) };

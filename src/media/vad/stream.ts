@@ -3,13 +3,18 @@
  *
  * Windows are run, digital silence too (the state keeps moving on zeros; skipping them with the state
  * kept changed 106 of 454 barge-in sim decisions, false interruptions 1 → 6, session 6). Two exceptions.
- * Quiet (`SileroVad.silenceFloorDbfs`, VAD_SILENCE_FLOOR_DBFS, −80 dBFS): after QUIET_RESET_WINDOWS
+ * Quiet (`SileroVad.silenceFloorDbfs`, VAD_SILENCE_FLOOR_DBFS, −60 dBFS): after QUIET_RESET_WINDOWS
  * windows in a row (256 ms) under the floor, further windows under it are not scored (probability 0,
  * `stats.quiet`, voice_agent_vad_total{what="quiet"}); the next window over it starts from Silero's state
  * after that many windows of silence from a reset (quiet-state.ts: exact for a caller silent since the
  * stream began). Up to the reset every window is scored, bit for bit as without the rule. Callers are
  * silent for much of a call, and onnxruntime was the largest part of the agent's CPU (issue 13). The
  * barge-in confirming stream (it hears zeros for echo) runs without it: with it a quiet "Sorry." was missed.
+ * Look-back (VadQuietRule.lookbackWindows, QUIET_LOOKBACK_WINDOWS = 4): the run's last unscored windows
+ * are kept (their inputs held back from the framer's pool) and, when a window at or over the floor comes,
+ * scored first, from the state of the run without them: an onset that rises under the floor (awb "Sorry,
+ * can I …" through −80…−60 dBFS) is heard whole by the time its first loud window is decided. Without it,
+ * at a −60 floor, bench-bargein's main table stop p95 was 186 ms against 116 with it (session 13).
  *
  * The other is overload (`SileroVad.maxLagMs`, VAD_MAX_LAG_MS): a stream scores one window per
  * model run, so when the process cannot run the model ~31 times a second per stream, a stream's windows
@@ -44,8 +49,10 @@ export interface VadStreamStats {
   windows: number;
   /** Windows skipped unscored because the stream was more than `maxLagMs` behind (overload shedding); absent: none. */
   skipped?: number;
-  /** Windows left unscored by the quiet rule (SileroVad.silenceFloorDbfs); absent: none. */
+  /** Windows left unscored at their turn by the quiet rule (SileroVad.silenceFloorDbfs); absent: none. */
   quiet?: number;
+  /** Of those, windows scored later by its look-back (VadQuietRule.lookbackWindows; also in `windows`); absent: none. */
+  lookback?: number;
   /** Sum and maximum of `inferenceMs` over all windows, ms. */
   inferenceMsTotal: number; inferenceMsMax: number;
 }
@@ -94,7 +101,7 @@ export class SileroVadStream implements VadStream {
   private tail: Promise<unknown> = Promise.resolve();
   private generation = 0;
   private lastResult: VadWindowResult | null = null;
-  private counters: VadStreamStats = { frames: 0, windows: 0, skipped: 0, quiet: 0, inferenceMsTotal: 0, inferenceMsMax: 0 };
+  private counters: VadStreamStats = { frames: 0, windows: 0, skipped: 0, quiet: 0, lookback: 0, inferenceMsTotal: 0, inferenceMsMax: 0 };
   /** Windows given to `process()` and not yet taken for scoring or skipping (this stream's backlog). */
   private waiting = 0;
   /** process() chains and copies not yet finished: while any is, a frame's windows wait their turn in the chain. */
@@ -103,6 +110,11 @@ export class SileroVadStream implements VadStream {
   private quietRun = 0;
   /** No window was scored since the quiet rule's reset or the stream's start: the next one resumes (`resume`). */
   private fresh = true;
+  /**
+   * The quiet run's last windows left unscored (at most VadQuietRule.lookbackWindows, oldest first), their
+   * inputs held from the framer's pool: scored before the next window at or over the floor (`scoreKept`).
+   */
+  private kept: SileroWindow[] = [];
 
   constructor(
     private readonly runner: WindowRunner,
@@ -156,9 +168,13 @@ export class SileroVadStream implements VadStream {
     return true;
   }
 
-  /** A window the quiet rule leaves unscored: probability 0; the next one scored resumes (`resume`); its input is given back. */
+  /**
+   * A window the quiet rule leaves unscored: probability 0; the next one scored resumes (`resume`). Its
+   * input is kept for the look-back (the oldest kept one beyond `lookbackWindows` is given back).
+   */
   private takeQuiet(w: SileroWindow): void {
-    this.framer.recycle(w.input);
+    this.kept.push(w);
+    if (this.kept.length > (this.quiet.lookbackWindows ?? 0)) this.framer.recycle(this.kept.shift()!.input);
     this.quietRun++;
     this.fresh = true; // the next window scored starts from the quiet run's state (resume)
     this.lastResult = { probability: 0, startMs: (w.startSample * 1000) / SILERO_SAMPLE_RATE, endMs: (w.endSample * 1000) / SILERO_SAMPLE_RATE, inferenceMs: 0 };
@@ -191,14 +207,43 @@ export class SileroVadStream implements VadStream {
         this.counters.skipped = (this.counters.skipped ?? 0) + 1;
         vadTotals.skipped++;
         this.framer.recycle(w.input);
+        this.dropKept(); // behind: no extra windows; the next one scored resumes without them
         continue;
       }
       if (behindMs > vadBacklog.maxBehindMs) vadBacklog.maxBehindMs = behindMs;
-      if (this.fresh) this.resume(quietBefore);
+      if (this.fresh) {
+        // The look-back: the kept windows are the quiet run's last ones, so the state is the run's without them.
+        this.resume(quietBefore - this.kept.length);
+        if (this.kept.length > 0 && !(await this.scoreKept(gen))) continue; // reset meanwhile: the loop's check ends it
+      }
       await this.runWindow(w.input, w.startSample, w.endSample, gen);
       this.framer.recycle(w.input); // the run has read it (a run that throws leaves it to the collector)
     }
     return gen === this.generation ? (this.lastResult?.probability ?? null) : null;
+  }
+
+  /**
+   * Scores the kept windows (the quiet run's last ones, under the floor: an onset's rising part, e.g. a
+   * fricative through −80…−60 dBFS) in order, before the window over the floor that ended the run: Silero
+   * has heard them when that window is decided, as when every window is scored. Their probabilities are
+   * not any frame's result (their frames resolved with 0). False when the stream was reset meanwhile.
+   */
+  private async scoreKept(gen: number): Promise<boolean> {
+    const kept = this.kept;
+    this.kept = [];
+    for (const k of kept) {
+      await this.runWindow(k.input, k.startSample, k.endSample, gen);
+      this.framer.recycle(k.input);
+      if (gen !== this.generation) return false;
+      this.counters.lookback = (this.counters.lookback ?? 0) + 1;
+    }
+    return true;
+  }
+
+  /** Gives back the kept windows' inputs unscored. */
+  private dropKept(): void {
+    for (const k of this.kept) this.framer.recycle(k.input);
+    this.kept = [];
   }
 
   copyFrom(other: VadStream): void {
@@ -216,6 +261,8 @@ export class SileroVadStream implements VadStream {
         this.lastResult = other.lastResult;
         this.quietRun = other.quietRun;
         this.fresh = other.fresh;
+        this.dropKept();
+        this.kept = other.kept.map((k) => ({ ...k, input: k.input.slice() })); // the other stream still owns its own
       }
     });
     this.tail = copied;
@@ -226,7 +273,8 @@ export class SileroVadStream implements VadStream {
     this.framer.reset();
     this.state = new Float32Array(STATE_SIZE);
     this.lastResult = null;
-    this.counters = { frames: 0, windows: 0, skipped: 0, quiet: 0, inferenceMsTotal: 0, inferenceMsMax: 0 };
+    this.counters = { frames: 0, windows: 0, skipped: 0, quiet: 0, lookback: 0, inferenceMsTotal: 0, inferenceMsMax: 0 };
+    this.kept = []; // a run in flight may still read one: not given back to the pool
     this.quietRun = 0;
     this.fresh = true;
   }

@@ -4,13 +4,15 @@
  * a row; then the stream's state resets and further quiet windows are not scored (probability 0,
  * counted) until a window at or over the floor, which is scored from the zero state. On a fake runner
  * (what is scored, with which state) and on the real model (bit for bit: the same as without the rule
- * while no reset happened; after one, the same as a new stream).
+ * while no reset happened; after one, the same as a new stream). The look-back (VadQuietRule.lookbackWindows):
+ * the run's last unscored windows are scored before the window that ends it (fake runner: which, from
+ * which state; real model: a quiet onset is detected where scoring every window detects it).
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createStreamOn, loadSileroVad, quietRuleOf, type SileroVad, type VadStream } from "../../../src/media/vad/silero.ts";
 import { vadTotals, type WindowRunner } from "../../../src/media/vad/batcher.ts";
 import { SILERO_CONTEXT_SAMPLES, SILERO_WINDOW_SAMPLES } from "../../../src/media/vad/framer.ts";
-import { DEFAULT_SILENCE_FLOOR_DBFS, QUIET_RESET_WINDOWS, QUIET_STATE_WINDOWS } from "../../../src/media/vad/quiet.ts";
+import { DEFAULT_SILENCE_FLOOR_DBFS, QUIET_LOOKBACK_WINDOWS, QUIET_RESET_WINDOWS, QUIET_STATE_WINDOWS } from "../../../src/media/vad/quiet.ts";
 import * as A from "./audio-fixtures.ts";
 
 /** A runner that records each window's first sample and the state it was given, and marks the state it returns. */
@@ -49,8 +51,8 @@ async function perWindow(s: VadStream, pcm: Int16Array): Promise<number[]> {
 }
 
 describe("quiet rule on a fake runner", () => {
-  // −60 dBFS is a square wave of amplitude 32.8: 20 is under the floor, 100 over it.
-  const quiet = quietRuleOf(-60);
+  // −60 dBFS is a square wave of amplitude 32.8: 20 is under the floor, 100 over it. Without the look-back here.
+  const quiet = { ...quietRuleOf(-60), lookbackWindows: 0 };
 
   test("quiet windows are scored up to the reset, then not: probability 0, counted; the next loud window starts from zero state", async () => {
     const { runner, seen } = recordingRunner();
@@ -99,6 +101,57 @@ describe("quiet rule on a fake runner", () => {
     expect(s.stats.quiet ?? 0).toBe(0);
   });
 
+  test("look-back: the run's last K unscored windows are scored before the loud one, from states[run − K]; frames keep probability 0", async () => {
+    const states = Array.from({ length: 31 }, (_, k) => new Float32Array(256).fill(k));
+    const K = 4;
+    const { runner, seen } = recordingRunner();
+    const s = createStreamOn(runner, { maxMs: Infinity }, undefined, { ...quiet, states, lookbackWindows: K });
+    // The run's last K windows differ (19, 18, 17, 16: an onset under the floor), so which were scored shows.
+    const pcm = A.concat([windowsOf(100, 3), windowsOf(20, 16), windowsOf(19, 1), windowsOf(18, 1), windowsOf(17, 1), windowsOf(16, 1), windowsOf(300, 2)]);
+    const p = await perWindow(s, pcm);
+    expect(seen.map((x) => x.first)).toEqual([...Array(3).fill(-100), ...Array(QUIET_RESET_WINDOWS).fill(-20), -19, -18, -17, -16, -300, -300]);
+    const first = 3 + QUIET_RESET_WINDOWS;
+    expect(seen[first]!.state0).toBe(20 - K); // the run of 20 without its last K
+    expect(seen.slice(first + 1).every((x) => x.state0 === 0.25)).toBe(true); // then the runner's own states
+    expect(p.slice(first, 23)).toEqual(Array(20 - QUIET_RESET_WINDOWS).fill(0)); // their frames resolved at their turn, with 0
+    expect(p.slice(23)).toEqual([0.9, 0.9]);
+    expect(s.stats.quiet).toBe(20 - QUIET_RESET_WINDOWS);
+    expect(s.stats.lookback).toBe(K);
+    expect(s.stats.windows).toBe(3 + QUIET_RESET_WINDOWS + K + 2);
+  });
+
+  test("look-back: a run with fewer unscored windows than K scores those; reset() forgets the kept ones", async () => {
+    const states = Array.from({ length: 31 }, (_, k) => new Float32Array(256).fill(k));
+    const { runner, seen } = recordingRunner();
+    const s = createStreamOn(runner, { maxMs: Infinity }, undefined, { ...quiet, states, lookbackWindows: 4 });
+    await perWindow(s, A.concat([windowsOf(100, 1), windowsOf(20, QUIET_RESET_WINDOWS + 2), windowsOf(300, 1)]));
+    expect(seen.map((x) => x.first)).toEqual([-100, ...Array(QUIET_RESET_WINDOWS + 2).fill(-20), -300]);
+    expect(seen[1 + QUIET_RESET_WINDOWS]!.state0).toBe(QUIET_RESET_WINDOWS); // resumed at the reset, then the 2 kept
+    expect(s.stats.lookback).toBe(2);
+    seen.length = 0;
+    await perWindow(s, windowsOf(20, QUIET_RESET_WINDOWS + 3)); // 3 kept
+    s.reset();
+    await perWindow(s, windowsOf(300, 1));
+    expect(seen.map((x) => x.first)).toEqual([...Array(QUIET_RESET_WINDOWS).fill(-20), -300]); // the kept ones were not scored
+    expect(seen.at(-1)!.state0).toBe(0); // a reset stream's first window: states[0]
+    expect(s.stats.lookback).toBe(0);
+  });
+
+  test("look-back: a stream behind by more than the lag limit sheds the loud window and drops the kept ones", async () => {
+    const { runner, seen } = recordingRunner();
+    const lag = { maxMs: Infinity };
+    const s = createStreamOn(runner, lag, undefined, { ...quiet, lookbackWindows: 4 });
+    await perWindow(s, windowsOf(20, QUIET_RESET_WINDOWS + 4));
+    lag.maxMs = 0;
+    // Two windows given at once: the first has one window queued behind it (32 ms > 0) and is shed.
+    const loud = windowsOf(300, 2);
+    seen.length = 0;
+    await Promise.all([s.process(loud.subarray(0, 256)), s.process(loud.subarray(256))]);
+    expect(s.stats.skipped).toBe(1);
+    expect(seen.map((x) => x.first)).toEqual([-300]);
+    expect(s.stats.lookback ?? 0).toBe(0);
+  });
+
   test("off (no rule, or a floor of −Infinity): digital silence is scored like any window", async () => {
     for (const rule of [undefined, quietRuleOf(-Infinity)]) {
       const { runner, seen } = recordingRunner();
@@ -138,6 +191,7 @@ describe.skipIf(!A.haveAudioTools())("quiet rule on the real model", () => {
   }, 60_000);
   afterAll(() => {
     vad.silenceFloorDbfs = DEFAULT_SILENCE_FLOOR_DBFS;
+    vad.quietLookbackWindows = QUIET_LOOKBACK_WINDOWS;
     tmp?.remove();
   });
 
@@ -185,6 +239,60 @@ describe.skipIf(!A.haveAudioTools())("quiet rule on the real model", () => {
     expect(QUIET_STATE_WINDOWS).toBeGreaterThanOrEqual(200);
     expect(Math.max(...on.p)).toBeGreaterThan(0.8);
   });
+
+  /** Gaussian-like line noise (sum of 4 uniforms, seeded) whose level is `dbfs` (the windows' mean square). */
+  function lineNoise(n: number, dbfs: number, seed: number): Int16Array {
+    let x = seed >>> 0;
+    const amp = 10 ** (dbfs / 20) * 32768 * Math.sqrt(3); // 4 uniforms on [-0.5, 0.5): variance 1/3
+    const out = new Int16Array(n);
+    for (let i = 0; i < n; i++) {
+      let sum = 0;
+      for (let k = 0; k < 4; k++) sum += (x = (x * 1664525 + 1013904223) >>> 0) / 2 ** 32 - 0.5;
+      out[i] = Math.round(sum * amp);
+    }
+    return out;
+  }
+  /** The first window of `pcm` from window `from` on scored ≥ 0.5, counted from `from`, with the floor and look-back given. */
+  async function detect(pcm: Int16Array, from: number, floorDbfs: number, lookback: number): Promise<{ at: number; quiet: number }> {
+    vad.quietLookbackWindows = lookback;
+    try {
+      const r = await run(pcm, floorDbfs);
+      return { at: r.p.findIndex((x, i) => i >= from && x >= 0.5) - from, quiet: r.quiet };
+    } finally {
+      vad.quietLookbackWindows = QUIET_LOOKBACK_WINDOWS;
+    }
+  }
+
+  test("look-back at a −60 dBFS floor: a quiet onset after silence is detected within a window of scoring every window; without it 2+ windows later", async () => {
+    // flite's own lead kept: rms "Sorry, …" and awb "Fine." rise through −78…−57 dBFS over their first windows.
+    for (const [voice, text] of [["rms", "Sorry, can I book a study room?"], ["awb", "Fine."]] as const) {
+      const pcm = A.concat([new Int16Array(60 * SILERO_WINDOW_SAMPLES), await A.speech(tmp.dir, voice, text)]);
+      const every = await detect(pcm, 60, -Infinity, 0);
+      const withLookback = await detect(pcm, 60, -60, QUIET_LOOKBACK_WINDOWS);
+      const without = await detect(pcm, 60, -60, 0);
+      expect(every.at).toBeGreaterThanOrEqual(0);
+      expect(withLookback.quiet).toBeGreaterThan(40); // the silence was not scored
+      expect(Math.abs(withLookback.at - every.at)).toBeLessThanOrEqual(1);
+      expect(without.at).toBeGreaterThanOrEqual(every.at + 2);
+    }
+  }, 30_000);
+
+  test("look-back at a −60 dBFS floor over −65 dBFS line noise: the noise is not scored, the onset is detected no later than scoring every window", async () => {
+    for (const [voice, text] of [["rms", "Sorry, can I book a study room?"], ["awb", "Fine."]] as const) {
+      const speech = await A.speech(tmp.dir, voice, text);
+      const pcm = A.concat([lineNoise(60 * SILERO_WINDOW_SAMPLES, -65, 7), speech]);
+      const noise = lineNoise(speech.length, -65, 9);
+      for (let i = 0; i < speech.length; i++) pcm[60 * SILERO_WINDOW_SAMPLES + i] = Math.max(-32768, Math.min(32767, speech[i]! + noise[i]!));
+      const every = await detect(pcm, 60, -Infinity, 0);
+      const today = await detect(pcm, 60, -80, QUIET_LOOKBACK_WINDOWS);
+      const withLookback = await detect(pcm, 60, -60, QUIET_LOOKBACK_WINDOWS);
+      expect(today.quiet).toBe(0); // −80: line noise is over the floor, every window scored
+      expect(withLookback.quiet).toBeGreaterThan(40);
+      expect(every.at).toBeGreaterThanOrEqual(0);
+      expect(withLookback.at).toBeGreaterThanOrEqual(0);
+      expect(withLookback.at).toBeLessThanOrEqual(every.at + 1);
+    }
+  }, 30_000);
 
   test("a stream made with quietRule: false (the agent's confirming stream) scores every window whatever the floor", async () => {
     const pcm = A.concat([a, new Int16Array(40 * SILERO_WINDOW_SAMPLES), b]);
