@@ -4,6 +4,9 @@
  * gone — nothing waited on the lock, nothing was lost.
  */
 import { afterAll, describe, expect, test } from "bun:test";
+import { Database } from "bun:sqlite";
+import { copyFileSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describeSipp, runSipp } from "../support/sipp.ts";
 import { silenceFile } from "../support/speech.ts";
@@ -47,4 +50,38 @@ describe.skipIf(!Bun.which("sipp") || !Bun.which("sqlite3"))("calls.db unavailab
     expect(calls.recent[0]).toMatchObject({ state: "ended", endReason: "remote_bye" });
     expect(calls.recent[0].turns.length).toBeGreaterThanOrEqual(1);
   }, 90_000);
+
+  test("the WAL checkpoint worker runs in the compiled binary: an ended call reaches calls.db itself within a few checkpoint periods, and no fallback is logged", async () => {
+    // Without the worker SQLite checkpoints only every 1,000 WAL pages (one call writes a few dozen), so the
+    // main file alone would not hold this call until shutdown. A copy of calls.db without its -wal reads
+    // only what a checkpoint copied in (src/store/wal-checkpointer.ts: every 5 s).
+    const agent = await startAgent();
+    started.push(agent);
+    const r = await runSipp({ scenario: "inbound-call", target: `127.0.0.1:${agent.sipPort}`, audioFile: silenceFile(1), pauseMs: 1500, timeoutMs: 20_000 });
+    expect(r.exitCode, describeSipp(r)).toBe(0);
+    await waitFor(async () => (await agent.get("/")).activeCalls === 0, 10_000, "the call to end");
+    const scratch = mkdtempSync(join(tmpdir(), "va-walcp-e2e-"));
+    try {
+      const endedInMainFile = () => {
+        const copy = join(scratch, `calls-${Date.now()}.db`);
+        try {
+          copyFileSync(join(agent.dataDir, "calls.db"), copy); // the main file only: no -wal beside the copy
+          const db = new Database(copy, { readonly: true });
+          try {
+            return (db.query("SELECT count(*) AS n FROM calls WHERE state = 'ended'").get() as { n: number }).n === 1;
+          } finally {
+            db.close();
+          }
+        } catch {
+          return false; // copied mid-checkpoint: try again
+        } finally {
+          rmSync(copy, { force: true });
+        }
+      };
+      await waitFor(endedInMainFile, 20_000, "the ended call in calls.db without its WAL");
+    } finally {
+      rmSync(scratch, { recursive: true, force: true });
+    }
+    expect(agent.logs().filter((l) => /WAL checkpoint worker failed/.test(String(l.msg)))).toEqual([]);
+  }, 60_000);
 });
