@@ -168,7 +168,6 @@ export interface Config {
   conversation: ConversationConfig;
 }
 
-/** TRANSFER_FALLBACK=bridge places calls through the trunk: it needs SIP_TRUNK_HOST and SIP_CALLER_ID. */
 /** DEEPGRAM_CHUNK_MS: audio per WebSocket message, ms, whole 20 ms frames (DEEPGRAM_CHUNK_MS_RANGE). */
 function deepgramChunkMs(env: Env): number {
   const { min, max, step } = DEEPGRAM_CHUNK_MS_RANGE;
@@ -177,6 +176,7 @@ function deepgramChunkMs(env: Env): number {
   return ms;
 }
 
+/** TRANSFER_FALLBACK=bridge places calls through the trunk: it needs SIP_TRUNK_HOST and SIP_CALLER_ID. */
 function transferFallbackOf(env: Env, outbound: OutboundConfig): "bridge" | "none" {
   const v = oneOf(env, "TRANSFER_FALLBACK", ["none", "bridge"] as const, "none");
   if (v === "bridge" && (!outbound.trunkHost || !outbound.callerId)) {
