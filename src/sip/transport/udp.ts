@@ -187,8 +187,8 @@ export class UdpTransport implements Transport {
   }
 
   /**
-   * Datagrams from `peer` go to the receive queue's urgent lane for {@link PEER_PRIORITY_MS}: a flood
-   * that fills the ordinary lane does not drop a live call's in-dialog requests (its BYE, re-INVITE).
+   * In-dialog requests (To tag) from `peer` go to the receive queue's urgent lane for {@link PEER_PRIORITY_MS}:
+   * a flood that fills the ordinary lane does not drop a live call's BYE or re-INVITE (./receive-lanes.ts).
    */
   prioritize(peer: Address): void {
     this.lanes.prioritize(peer);
@@ -280,11 +280,11 @@ export class UdpTransport implements Transport {
         this.stats.untrustedDropped++;
         return this.refusals.note("untrusted_dropped", source, { msg: "sip request dropped: source not trusted", fields: {} });
       }
-      // Responses (they can only complete our own transactions) and datagrams of live calls' peers are
-      // urgent: handled first, with room of their own. Bun may reuse the buffer: the queue keeps a copy.
-      const urgent = this.lanes.urgent(response, source);
+      // OPTIONS probes first, then responses and live dialogs' requests, then the rest (./receive-lanes.ts).
+      // Bun may reuse the buffer: the queue keeps a copy.
+      const lane = this.lanes.laneOf(data, response, source);
       const ack = !response && isAck(data);
-      if (this.queue.push({ data: data.slice(), source, verdict, ack }, urgent)) return void (ack && this.acksQueued++);
+      if (this.queue.push({ data: data.slice(), source, verdict, ack }, lane)) return void (ack && this.acksQueued++);
       this.stats.overloaded++;
       return this.refusals.note("overloaded", source, { msg: "sip datagram dropped: receive queue full", fields: { bytes: data.length } });
     } catch (err) {
