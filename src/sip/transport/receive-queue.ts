@@ -33,6 +33,13 @@
  * runs). So an urgent item found stale is set aside, not handled: fresh urgent items go first, then the
  * stale ones (none is lost; a late copy of what was handled is absorbed), then the ordinary lane.
  *
+ * A third lane, `probe`, holds OPTIONS requests (RFC 3261 §11: how a trunk or a load balancer asks
+ * whether we take calls) and goes before both others, at most {@link RECEIVE_PROBES_PER_SLICE} per slice:
+ * an answer that waits behind a burst of INVITEs says nothing about the agent's state any more (session 13,
+ * 200 INVITEs in 1 s: OPTIONS sent 100 ms apart answered together, 1–2 s late, or dropped for age). The
+ * answer is cheap and stateless (§8.2.7); the per-slice cap keeps an OPTIONS flood from starving the
+ * live calls, and past `maxProbe` waiting, probes go to the ordinary lane.
+ *
  * A decision taken for want of a message — a ring timeout's CANCEL, giving up a call whose ACK is
  * late — first waits for the urgent items queued so far (`afterUrgent`): a 200 OK waiting here is an
  * answer, not a silence (starve.sh, session 11: at 25 % of a core the trunk's 200 waited 2–6 s here and
@@ -49,6 +56,10 @@ export const RECEIVE_QUEUE_MAX = 1024;
 export const RECEIVE_QUEUE_MAX_URGENT = 256;
 /** Longest run of handling before the event loop gets a turn, ms (the pacer must never wait > 1–2 ms). */
 export const RECEIVE_SLICE_MS = 1;
+/** Probes (OPTIONS) that may wait in their own lane; more go to the ordinary lane. */
+export const RECEIVE_QUEUE_MAX_PROBE = 16;
+/** Probes handled at most per slice, ahead of the other lanes. */
+export const RECEIVE_PROBES_PER_SLICE = 2;
 /** Longest wait in the ordinary lane, ms: well under T4 (5 s, RFC 3261 §17.1.2.2), above T1 (a sender's first resend). */
 export const RECEIVE_MAX_AGE_MS = 2000;
 
@@ -57,11 +68,13 @@ export interface ReceiveQueueOptions<T = unknown> {
   max?: number;
   /** Default {@link RECEIVE_QUEUE_MAX_URGENT}. */
   maxUrgent?: number;
+  /** Default {@link RECEIVE_QUEUE_MAX_PROBE}. */
+  maxProbe?: number;
   /** Default {@link RECEIVE_SLICE_MS}. */
   sliceMs?: number;
   /** Default {@link RECEIVE_MAX_AGE_MS}. */
   maxAgeMs?: number;
-  /** Told of each ordinary item dropped for waiting longer than `maxAgeMs`, with its wait (ms). */
+  /** Told of each ordinary or probe item dropped for waiting longer than `maxAgeMs`, with its wait (ms). */
   onExpired?: (item: T, waitedMs: number) => void;
   /** Runs `fn` on a later turn of the event loop; default setImmediate. */
   schedule?: (fn: () => void) => void;
@@ -118,6 +131,8 @@ interface Waiter {
 export class ReceiveQueue<T> {
   private readonly normal = new Lane<Entry<T>>();
   private readonly urgent = new Lane<Entry<T>>();
+  /** OPTIONS probes: ahead of the other lanes, a few per slice. */
+  private readonly probe = new Lane<Entry<T>>();
   /** Urgent items found older than `maxAgeMs`: handled when no fresh urgent item waits. */
   private readonly stale = new Lane<Entry<T>>();
   private scheduled = false;
@@ -127,6 +142,7 @@ export class ReceiveQueue<T> {
   private waiters: Waiter[] = [];
   private readonly max: number;
   private readonly maxUrgent: number;
+  private readonly maxProbe: number;
   private readonly sliceMs: number;
   private readonly maxAgeMs: number;
   private readonly onExpired: ((item: T, waitedMs: number) => void) | undefined;
@@ -143,6 +159,7 @@ export class ReceiveQueue<T> {
   ) {
     this.max = Math.max(1, o.max ?? RECEIVE_QUEUE_MAX);
     this.maxUrgent = Math.max(1, o.maxUrgent ?? RECEIVE_QUEUE_MAX_URGENT);
+    this.maxProbe = Math.max(0, o.maxProbe ?? RECEIVE_QUEUE_MAX_PROBE);
     this.sliceMs = Math.max(0, o.sliceMs ?? RECEIVE_SLICE_MS);
     this.maxAgeMs = Math.max(0, o.maxAgeMs ?? RECEIVE_MAX_AGE_MS);
     this.onExpired = o.onExpired;
@@ -150,20 +167,32 @@ export class ReceiveQueue<T> {
     this.now = o.now ?? (() => performance.now());
   }
 
-  /** Items waiting, both lanes. */
+  /** Items waiting, all lanes. */
   get length(): number {
-    return this.normal.length + this.urgent.length + this.stale.length;
+    return this.normal.length + this.urgent.length + this.stale.length + this.probe.length;
   }
 
   /**
-   * Queues `item` for handling on a later turn, in the urgent lane when `urgent`; false (not queued)
-   * when that lane's bound is reached or the queue is closed.
+   * Queues `item` for handling on a later turn: in the urgent lane when `urgent` is true, in the probe
+   * lane when "probe" (the ordinary lane when the probe lane is full); false (not queued) when that
+   * lane's bound is reached or the queue is closed.
    */
-  push(item: T, urgent = false): boolean {
+  push(item: T, urgent: boolean | "probe" = false): boolean {
     if (this.closed) return false;
+    if (urgent === "probe") {
+      if (this.probe.length < this.maxProbe) {
+        this.probe.push({ item, at: this.now(), seq: 0 });
+        return this.scheduleDrain();
+      }
+      urgent = false;
+    }
     const lane = urgent ? this.urgent : this.normal;
     if (urgent ? this.urgent.length + this.stale.length >= this.maxUrgent : lane.length >= this.max) return false;
     lane.push({ item, at: this.now(), seq: urgent ? ++this.urgentSeq : 0 });
+    return this.scheduleDrain();
+  }
+
+  private scheduleDrain(): true {
     if (!this.scheduled) {
       this.scheduled = true;
       this.schedule(() => this.drain());
@@ -194,6 +223,7 @@ export class ReceiveQueue<T> {
     this.closed = true;
     this.normal.clear();
     this.urgent.clear();
+    this.probe.clear();
     this.stale.clear();
     const waiters = this.waiters;
     this.waiters = [];
@@ -214,10 +244,12 @@ export class ReceiveQueue<T> {
     this.scheduled = false;
     if (this.closed || this.length === 0) return;
     const until = this.now() + this.sliceMs;
-    // At least one item per slice, so a slow handler still makes progress; fresh urgent ones first,
-    // then stale urgent ones, then the ordinary lane.
+    let probes = RECEIVE_PROBES_PER_SLICE;
+    // At least one item per slice, so a slow handler still makes progress; a few probes first, then
+    // fresh urgent ones, then stale urgent ones, then the ordinary lane.
     do {
-      const lane = this.urgent.length > 0 ? this.urgent : this.stale.length > 0 ? this.stale : this.normal;
+      const lane =
+        this.probe.length > 0 && probes-- > 0 ? this.probe : this.urgent.length > 0 ? this.urgent : this.stale.length > 0 ? this.stale : this.normal.length > 0 ? this.normal : this.probe;
       const e = lane.shift();
       const waited = this.now() - e.at;
       if (lane === this.urgent && waited > this.maxAgeMs) {
@@ -225,12 +257,12 @@ export class ReceiveQueue<T> {
         continue;
       }
       try {
-        if (lane === this.normal && waited > this.maxAgeMs) this.onExpired?.(e.item, waited);
+        if ((lane === this.normal || lane === this.probe) && waited > this.maxAgeMs) this.onExpired?.(e.item, waited);
         else this.handle(e.item, waited);
       } catch {
         /* the handler reports its own failures */
       }
-      if (lane !== this.normal) this.urgentDone(e.seq);
+      if (lane === this.urgent || lane === this.stale) this.urgentDone(e.seq);
     } while (this.length > 0 && !this.closed && this.now() < until);
     if (this.closed || this.length === 0) return;
     this.scheduled = true;

@@ -7,6 +7,7 @@ import { DropReport } from "./drop-report.ts";
 import { SocketErrorLog } from "./socket-error-log.ts";
 import { isAck, isResponse, processDatagram, toTagOf, type InboundResult } from "./inbound.ts";
 import { RECEIVE_MAX_AGE_MS, ReceiveQueue } from "./receive-queue.ts";
+import { ReceiveLanes } from "./receive-lanes.ts";
 import { oversizeOf, tooLargeResponse } from "./oversize.ts";
 import type { SourceGate } from "./source-gate.ts";
 import { statelessResponse } from "./stateless.ts";
@@ -61,10 +62,7 @@ export interface UdpTransportStats {
 export const sipUdpTotals = { sent: 0, not_sent: 0, error: 0 };
 
 export { SOCKET_ERROR_LOG_WINDOW_MS } from "./socket-error-log.ts";
-/** How long a peer of a confirmed dialog stays prioritized after the last `prioritize` call, ms. */
-export const PEER_PRIORITY_MS = 10 * 60_000;
-/** Prioritized peers remembered at most (least recently prioritized forgotten first). */
-export const MAX_PRIORITY_PEERS = 4096;
+export { MAX_PRIORITY_PEERS, PEER_PRIORITY_MS } from "./receive-lanes.ts";
 /** A socket error this long after the last send is not attributed to that send's destination, ms. */
 export const UNREACHABLE_ATTRIBUTION_MS = 2_000;
 
@@ -102,8 +100,8 @@ export class UdpTransport implements Transport {
   private readonly resolved = new Map<string, { ip: string; until: number }>();
   private readonly refusals: DropReport;
   private readonly gate: SourceGate | undefined;
-  /** `host:port` of confirmed dialogs' peers → until when (performance.now() ms) they are urgent. */
-  private readonly peers = new Map<string, number>();
+  /** Which receive-queue lane a datagram goes to (./receive-lanes.ts). */
+  private readonly lanes = new ReceiveLanes();
   /** Datagrams past the gate, handled in slices (./receive-queue.ts). */
   private readonly queue = new ReceiveQueue<Received>((r, waitedMs) => this.handle(r.data, r.source, r.verdict, waitedMs, r.ack), {
     onExpired: (r, waitedMs) => (r.ack && this.acksQueued--, this.noteExpired(r.source, waitedMs)),
@@ -189,14 +187,11 @@ export class UdpTransport implements Transport {
   }
 
   /**
-   * Datagrams from `peer` go to the receive queue's urgent lane for {@link PEER_PRIORITY_MS}: a flood
-   * that fills the ordinary lane does not drop a live call's in-dialog requests (its BYE, re-INVITE).
+   * In-dialog requests (To tag) from `peer` go to the receive queue's urgent lane for {@link PEER_PRIORITY_MS}:
+   * a flood that fills the ordinary lane does not drop a live call's BYE or re-INVITE (./receive-lanes.ts).
    */
   prioritize(peer: Address): void {
-    const key = `${peer.host}:${peer.port}`;
-    this.peers.delete(key); // re-inserted last: the Map's order is the order of recency
-    this.peers.set(key, performance.now() + PEER_PRIORITY_MS);
-    if (this.peers.size > MAX_PRIORITY_PEERS) this.peers.delete(this.peers.keys().next().value!);
+    this.lanes.prioritize(peer);
   }
 
   /**
@@ -285,12 +280,11 @@ export class UdpTransport implements Transport {
         this.stats.untrustedDropped++;
         return this.refusals.note("untrusted_dropped", source, { msg: "sip request dropped: source not trusted", fields: {} });
       }
-      // Responses (they can only complete our own transactions) and datagrams of live calls' peers are
-      // urgent: handled first, with room of their own. Bun may reuse the buffer: the queue keeps a copy.
-      const until = response || this.peers.size === 0 ? undefined : this.peers.get(`${source.host}:${source.port}`);
-      const urgent = response || (until !== undefined && until > performance.now());
+      // OPTIONS probes first, then responses and live dialogs' requests, then the rest (./receive-lanes.ts).
+      // Bun may reuse the buffer: the queue keeps a copy.
+      const lane = this.lanes.laneOf(data, response, source);
       const ack = !response && isAck(data);
-      if (this.queue.push({ data: data.slice(), source, verdict, ack }, urgent)) return void (ack && this.acksQueued++);
+      if (this.queue.push({ data: data.slice(), source, verdict, ack }, lane)) return void (ack && this.acksQueued++);
       this.stats.overloaded++;
       return this.refusals.note("overloaded", source, { msg: "sip datagram dropped: receive queue full", fields: { bytes: data.length } });
     } catch (err) {

@@ -1,0 +1,123 @@
+/**
+ * Receive lanes (src/sip/transport/receive-lanes.ts, receive-queue.ts): OPTIONS probes answered ahead of
+ * a backlog of INVITEs; a live peer's in-dialog requests (To tag) urgent, its new INVITEs and CANCELs
+ * not. The last test sends real datagrams to a bound UdpTransport while its thread is busy, so they all
+ * wait in the socket and the queue orders them.
+ */
+import { afterEach, describe, expect, test } from "bun:test";
+import { ReceiveLanes, hasToTag } from "../../src/sip/transport/receive-lanes.ts";
+import { ReceiveQueue } from "../../src/sip/transport/receive-queue.ts";
+import { UdpTransport, type Address } from "../../src/sip/transport/index.ts";
+
+const enc = new TextEncoder();
+const TRUNK: Address = { host: "127.0.0.1", port: 5999 };
+
+function request(method: string, n: number, toTag: boolean, viaPort = TRUNK.port): Uint8Array {
+  const lines = [
+    `${method} sip:agent@127.0.0.1 SIP/2.0`,
+    `Via: SIP/2.0/UDP 127.0.0.1:${viaPort};branch=z9hG4bKlane${method}${n}`,
+    "Max-Forwards: 70",
+    `From: <sip:trunk@127.0.0.1>;tag=f${n}`,
+    `To: <sip:agent@127.0.0.1>${toTag ? ";tag=t1" : ""}`,
+    `Call-ID: lane-${method}-${n}`,
+    `CSeq: 1 ${method}`,
+    "Content-Length: 0",
+    "",
+    "",
+  ];
+  return enc.encode(lines.join("\r\n"));
+}
+
+/** A fake event loop: `schedule` records turns, `turn()` runs the next one. */
+function loop() {
+  let t = 0;
+  const turns: Array<() => void> = [];
+  return { now: () => t, advance: (ms: number) => void (t += ms), schedule: (fn: () => void) => void turns.push(fn), turn: () => turns.shift()!() };
+}
+
+describe("ReceiveLanes.laneOf", () => {
+  test("OPTIONS → probe from anyone; responses urgent; a live peer's in-dialog requests urgent, its new INVITE and CANCEL ordinary", () => {
+    const lanes = new ReceiveLanes();
+    const stranger = { host: "127.0.0.2", port: 5060 };
+    expect(lanes.laneOf(request("OPTIONS", 1, false), false, stranger)).toBe("probe");
+    expect(lanes.laneOf(request("BYE", 1, true), false, TRUNK)).toBe(false); // not a live peer yet
+    lanes.prioritize(TRUNK);
+    expect(lanes.laneOf(request("BYE", 1, true), false, TRUNK)).toBe(true);
+    expect(lanes.laneOf(request("ACK", 1, true), false, TRUNK)).toBe(true);
+    expect(lanes.laneOf(request("INVITE", 2, true), false, TRUNK)).toBe(true); // a re-INVITE
+    expect(lanes.laneOf(request("INVITE", 3, false), false, TRUNK)).toBe(false); // a new call
+    expect(lanes.laneOf(request("CANCEL", 3, false), false, TRUNK)).toBe(false); // behind its INVITE
+    expect(lanes.laneOf(request("OPTIONS", 4, true), false, TRUNK)).toBe("probe");
+    expect(lanes.laneOf(request("BYE", 1, true), false, stranger)).toBe(false);
+    expect(lanes.laneOf(enc.encode("SIP/2.0 200 OK\r\n\r\n"), true, stranger)).toBe(true);
+    expect(lanes.laneOf(enc.encode("options sip:a@b SIP/2.0\r\n\r\n"), false, stranger)).toBe(false); // methods are case-sensitive
+  });
+
+  test("hasToTag: full and compact forms, any case and spacing; the To line only; no To found counts as tagged", () => {
+    expect(hasToTag(enc.encode("BYE sip:a@b SIP/2.0\r\nt: <sip:a@b> ; TAG = x\r\nFrom: <sip:c@d>;tag=y\r\n\r\n"))).toBe(true);
+    expect(hasToTag(enc.encode("INVITE sip:a@b SIP/2.0\r\nFrom: <sip:c@d>;tag=y\r\nTO:<sip:a@b>\r\n\r\n"))).toBe(false);
+    expect(hasToTag(enc.encode("INVITE sip:a@b SIP/2.0\r\nReply-To: <sip:c@d>;tag=y\r\nTo: sip:a@b\r\n\r\n"))).toBe(false);
+    expect(hasToTag(enc.encode("INVITE sip:a@b SIP/2.0\r\nFrom: <sip:c@d>;tag=y\r\n\r\nTo: x;tag=body\r\n"))).toBe(true); // the body is not searched
+  });
+});
+
+describe("ReceiveQueue probe lane", () => {
+  test("a probe pushed behind 300 ordinary and 5 urgent items is handled first; at most 2 probes per slice; full → ordinary lane", () => {
+    const l = loop();
+    const seen: string[] = [];
+    const q = new ReceiveQueue<string>((x) => (seen.push(x), l.advance(0.3)), { schedule: l.schedule, now: l.now, sliceMs: 1, maxProbe: 3 });
+    for (let i = 0; i < 300; i++) q.push(`INVITE${i}`);
+    for (let i = 0; i < 5; i++) q.push(`ACK${i}`, true);
+    for (let i = 0; i < 4; i++) q.push(`OPTIONS${i}`, "probe"); // the 4th finds the probe lane full
+    l.turn();
+    expect(seen).toEqual(["OPTIONS0", "OPTIONS1", "ACK0", "ACK1"]);
+    l.turn();
+    expect(seen.slice(4)).toEqual(["OPTIONS2", "ACK2", "ACK3", "ACK4"]);
+    while (q.length > 0) l.turn();
+    expect(seen.at(-1)).toBe("OPTIONS3"); // the overflow waited its turn in the ordinary lane
+    expect(seen).toHaveLength(309);
+  });
+
+  test("a probe that waited longer than maxAgeMs is dropped unhandled and reported", () => {
+    const l = loop();
+    const seen: string[] = [];
+    const expired: string[] = [];
+    const q = new ReceiveQueue<string>((x) => seen.push(x), { schedule: l.schedule, now: l.now, maxAgeMs: 2000, onExpired: (x) => expired.push(x) });
+    q.push("OPTIONS", "probe");
+    l.advance(2500);
+    l.turn();
+    expect(seen).toEqual([]);
+    expect(expired).toEqual(["OPTIONS"]);
+  });
+});
+
+describe("UdpTransport: real datagrams waiting in the socket", () => {
+  const open: Array<{ close(): void }> = [];
+  afterEach(() => {
+    for (const s of open.splice(0)) s.close();
+  });
+
+  test("an OPTIONS sent after 100 INVITEs from a live trunk is handled first, the trunk's ACK next, then the INVITEs in order", async () => {
+    const agent = await UdpTransport.bind({ host: "127.0.0.1", port: 0 });
+    open.push(agent);
+    const trunk = await Bun.udpSocket({ hostname: "127.0.0.1", port: 0 });
+    const prober = await Bun.udpSocket({ hostname: "127.0.0.1", port: 0 });
+    open.push(trunk, prober);
+    const seen: string[] = [];
+    agent.delegate = { onMessage: (m) => void seen.push(m.kind === "request" ? `${m.method} ${m.callId}` : "response") };
+    agent.prioritize({ host: "127.0.0.1", port: trunk.port }); // the trunk has a live call
+    for (let i = 0; i < 100; i++) trunk.send(request("INVITE", i, false, trunk.port), agent.local.port, "127.0.0.1");
+    trunk.send(request("ACK", 0, true, trunk.port), agent.local.port, "127.0.0.1");
+    prober.send(request("OPTIONS", 0, false, prober.port), agent.local.port, "127.0.0.1");
+    const until = performance.now() + 50;
+    while (performance.now() < until) {
+      /* the agent's thread is busy: the 102 datagrams wait in its socket, unread */
+    }
+    for (let waited = 0; seen.length < 102 && waited < 10_000; waited += 10) await Bun.sleep(10); // slack for a busy machine
+    expect(agent.stats.received).toBe(102);
+    // Before the lanes: the OPTIONS after all 100 INVITEs (ordinary lane, FIFO), the ACK too (the
+    // trunk's INVITEs were urgent like its ACK).
+    expect(seen.slice(0, 2)).toEqual(["OPTIONS lane-OPTIONS-0", "ACK lane-ACK-0"]);
+    expect(seen.slice(2)).toEqual(Array.from({ length: 100 }, (_, i) => `INVITE lane-INVITE-${i}`));
+  });
+});
