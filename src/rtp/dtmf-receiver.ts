@@ -72,6 +72,10 @@ interface EventInProgress {
 export class DtmfReceiver {
   private dtmf: EventInProgress | undefined;
   private quiet: TimerHandle | undefined;
+  /** The event the quiet timer waits for, and when it is over (clock ms). */
+  private quietFor: EventInProgress | undefined;
+  private quietDeadline = 0;
+  private quietFireAt = 0;
 
   /**
    * @param onEvent called once per key press.
@@ -87,6 +91,7 @@ export class DtmfReceiver {
   close(): void {
     this.clock?.clearTimer(this.quiet);
     this.quiet = undefined;
+    this.quietFor = undefined;
   }
 
   /**
@@ -136,15 +141,32 @@ export class DtmfReceiver {
     else this.armQuietClose(cur); // audio during the event: the stream is alive, wait for its packets
   }
 
-  /** (Re)starts the quiet timer for `d`: it reports `d` if nothing arrives for QUIET_CLOSE_MS or 3 intervals. */
+  /**
+   * Moves the quiet close of `d` to QUIET_CLOSE_MS (or 3 intervals) from now. One timer per event: a
+   * packet or audio frame during the event only moves the deadline (audio arrives every 20 ms while a key
+   * is held); the timer, when it fires early, waits again for what is left.
+   */
   private armQuietClose(d: EventInProgress): void {
-    if (!this.clock) return;
-    this.clock.clearTimer(this.quiet);
+    const clock = this.clock;
+    if (!clock) return;
     const intervalMs = (d.step * 1000) / EVENT_CLOCK_RATE;
     const ms = Math.min(QUIET_CLOSE_MAX_MS, Math.max(QUIET_CLOSE_MS, QUIET_CLOSE_INTERVALS * intervalMs));
-    this.quiet = this.clock.setTimer(ms, () => {
+    this.quietDeadline = clock.now() + ms;
+    // The armed timer serves unless it would fire after the new deadline (the interval shrank).
+    if (this.quiet && this.quietFor === d && this.quietFireAt <= this.quietDeadline) return;
+    this.quietFor = d;
+    this.waitQuiet(clock, d, ms);
+  }
+
+  private waitQuiet(clock: Clock, d: EventInProgress, ms: number): void {
+    clock.clearTimer(this.quiet);
+    this.quietFireAt = clock.now() + ms;
+    this.quiet = clock.setTimer(ms, () => {
       this.quiet = undefined;
-      if (this.dtmf === d && !d.reported) this.reportDtmf(d, false);
+      if (this.dtmf !== d || d.reported) return;
+      const left = this.quietDeadline - clock.now();
+      if (left > 0) this.waitQuiet(clock, d, left);
+      else this.reportDtmf(d, false);
     });
   }
 

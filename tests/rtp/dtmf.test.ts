@@ -1,7 +1,9 @@
 import { describe, expect, test } from "bun:test";
+import { type DtmfEvent, DtmfReceiver, QUIET_CLOSE_MS } from "../../src/rtp/dtmf-receiver.ts";
 import { dtmfEventCode, dtmfKey, parseTelephoneEvent, serializeTelephoneEvent } from "../../src/rtp/dtmf.ts";
 import { RtpParseError } from "../../src/rtp/errors.ts";
 import { parseRtp } from "../../src/rtp/packet.ts";
+import { FakeClock, type TimerHandle } from "../../src/util/clock.ts";
 import { DTMF_5, DTMF_POUND, toHex } from "./fixtures.ts";
 
 describe("RFC 4733 telephone-event payload", () => {
@@ -49,5 +51,49 @@ describe("RFC 4733 telephone-event payload", () => {
     expect(dtmfEventCode("flash")).toBe(16);
     expect(dtmfEventCode("x")).toBeUndefined();
     expect(dtmfEventCode("12")).toBeUndefined();
+  });
+});
+
+describe("DtmfReceiver quiet close", () => {
+  /** A FakeClock that counts the timers set on it. */
+  class CountingClock extends FakeClock {
+    set = 0;
+    override setTimer(ms: number, fn: () => void): TimerHandle {
+      this.set++;
+      return super.setTimer(ms, fn);
+    }
+  }
+  const ev = (duration: number) => serializeTelephoneEvent({ event: 7, end: false, volume: 10, duration });
+
+  test("audio every 20 ms during a held key moves the deadline without a timer per packet; closes 500 ms after the last", () => {
+    const clock = new CountingClock();
+    const keys: DtmfEvent[] = [];
+    const rx = new DtmfReceiver((e) => keys.push(e), clock);
+    rx.push(4000, ev(400)); // the key's first update (50 ms in)
+    // 3 s of the caller's audio at the event's start timestamp region (its updates lost): 150 packets
+    for (let i = 0; i < 150; i++) {
+      clock.advance(20);
+      rx.audio(4000 + 400 + (i % 10) * 80); // within 100 ms of the event's known end: keeps it open
+    }
+    expect(keys).toEqual([]);
+    expect(clock.set).toBeLessThanOrEqual(8); // one timer, re-armed each time it fires early (every 500 ms)
+    clock.advance(QUIET_CLOSE_MS - 1);
+    expect(keys).toEqual([]);
+    clock.advance(2);
+    expect(keys.map((k) => [k.key, k.endSeen])).toEqual([["7", false]]);
+    expect(clock.pending).toBe(0);
+  });
+
+  test("a deadline moved earlier (the update interval shrank) re-arms the timer sooner", () => {
+    const clock = new CountingClock();
+    const keys: DtmfEvent[] = [];
+    const rx = new DtmfReceiver((e) => keys.push(e), clock);
+    rx.push(4000, ev(4000)); // first packet 500 ms into the key: 3 intervals = 1.5 s
+    clock.advance(50);
+    rx.push(4000, ev(4400)); // then updates every 50 ms: QUIET_CLOSE_MS
+    clock.advance(QUIET_CLOSE_MS - 1);
+    expect(keys).toEqual([]);
+    clock.advance(2);
+    expect(keys.map((k) => k.key)).toEqual(["7"]);
   });
 });
