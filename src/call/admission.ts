@@ -75,3 +75,25 @@ export class Admission {
 export function loadHeaderValue(v: { active: number; capacity: number }): string {
   return `${v.active}/${v.capacity}`;
 }
+
+/**
+ * An OPTIONS probe's answer waits in no queue (src/sip/transport/receive-lanes.ts), so it must not say
+ * 200 while the agent's new INVITEs wait longer than this to be handled, ms: 2·T1 (RFC 3261 §17.1.1.2,
+ * T1 = 500 ms), by which time the trunk has sent the INVITE twice more and, after 2 s, the agent drops it
+ * unhandled. §11.2: "The response code chosen MUST be the same that would have been chosen had the
+ * request been an INVITE" — an INVITE sent now would not be answered in time.
+ */
+export const OPTIONS_BACKLOG_MS = 1000;
+/** Retry-After (s) on an OPTIONS 503 for a SIP backlog: a burst clears within seconds. */
+export const BACKLOG_RETRY_AFTER_S = 1;
+
+/**
+ * The answer to an out-of-dialog OPTIONS from the admission verdict and the SIP receive backlog (ms, the
+ * transport's `backlogMs`): 200 (`available`) only when a new INVITE would be taken and handled in time.
+ */
+export function optionsAnswer(v: AdmissionVerdict, backlogMs: number): { available: boolean; retryAfterS?: number; headers: Array<[string, string]> } {
+  const headers: Array<[string, string]> = [["X-Calls", loadHeaderValue(v)]];
+  if (!v.accept) return { available: false, retryAfterS: v.retryAfterS, headers };
+  if (backlogMs > OPTIONS_BACKLOG_MS) return { available: false, retryAfterS: BACKLOG_RETRY_AFTER_S, headers };
+  return { available: true, headers };
+}

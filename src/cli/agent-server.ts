@@ -20,7 +20,7 @@ import type { OutboundDialer } from "../outbound";
 import { Pacer, RtpPortPool } from "../rtp";
 import type { MediaPlane } from "../rtp/worker/plane";
 import { InboundCalls } from "../call/inbound";
-import { Admission, loadHeaderValue } from "../call/admission";
+import { Admission, optionsAnswer } from "../call/admission";
 import { ackGraceMs } from "../call/unconfirmed";
 import { Headroom } from "../call/headroom";
 import { IdleCollector } from "../util/idle-collector";
@@ -197,12 +197,9 @@ export class AgentServer {
         // unconfirmed calls), sent statelessly: a flood of INVITEs costs no transaction state.
         screenInvite: (source) => server.inbound.screenInvite(source),
         onInvite: (call) => server.inbound.onInvite(call),
-        // What a load balancer's OPTIONS probe gets: the verdict a new INVITE would get, and the load.
-        optionsStatus: () => {
-          const v = server.admission.verdict();
-          const headers: Array<[string, string]> = [["X-Calls", loadHeaderValue(v)]];
-          return v.accept ? { available: true, headers } : { available: false, retryAfterS: v.retryAfterS, headers };
-        },
+        // What a load balancer's OPTIONS probe gets: the verdict a new INVITE would get (503 also while new
+        // INVITEs wait over 1 s in the SIP receive queue), and the load.
+        optionsStatus: () => optionsAnswer(server.admission.verdict(), transport.backlogMs()),
       },
     });
     server = new AgentServer(o, store, transport, ua, pool, pacer, vad, clock, metrics, headroom);

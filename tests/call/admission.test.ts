@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { Admission, BUSY_RETRY_AFTER_S, DRAIN_RETRY_AFTER_S, loadHeaderValue, type AdmissionVerdict } from "../../src/call/admission";
+import { Admission, BUSY_RETRY_AFTER_S, DRAIN_RETRY_AFTER_S, OPTIONS_BACKLOG_MS, loadHeaderValue, optionsAnswer, type AdmissionVerdict } from "../../src/call/admission";
 
 function admission(o: { active: number; capacity?: number; draining?: boolean; noPort?: boolean }) {
   return new Admission({
@@ -40,5 +40,17 @@ describe("admission: the verdict INVITE, OPTIONS and /health/ready share", () =>
     expect(a.verdict().accept).toBe(false);
     active = 1;
     expect(a.verdict().accept).toBe(true);
+  });
+});
+
+describe("optionsAnswer: an OPTIONS probe says 200 only when a new INVITE would be taken and handled in time", () => {
+  const accept = { accept: true as const, active: 12, capacity: 150 };
+  test("accepting, no SIP backlog → 200 with the load; a backlog over 2·T1 → 503 Retry-After 1; a refusal keeps its own Retry-After", () => {
+    expect(optionsAnswer(accept, 0)).toEqual({ available: true, headers: [["X-Calls", "12/150"]] });
+    expect(optionsAnswer(accept, OPTIONS_BACKLOG_MS)).toEqual({ available: true, headers: [["X-Calls", "12/150"]] });
+    expect(optionsAnswer(accept, 1500)).toEqual({ available: false, retryAfterS: 1, headers: [["X-Calls", "12/150"]] });
+    const full = { accept: false as const, reason: "full" as const, detail: "x", retryAfterS: 30, active: 150, capacity: 150 };
+    expect(optionsAnswer(full, 0)).toEqual({ available: false, retryAfterS: 30, headers: [["X-Calls", "150/150"]] });
+    expect(OPTIONS_BACKLOG_MS).toBe(2 * 500); // 2·T1
   });
 });

@@ -91,6 +91,27 @@ describe("ReceiveQueue probe lane", () => {
   });
 });
 
+describe("ReceiveQueue.oldestWaitMs (what an OPTIONS answer weighs: how late a new INVITE would be handled)", () => {
+  test("the wait of the oldest ordinary item; urgent and probe items do not count; 0 when none waits", () => {
+    const l = loop();
+    const q = new ReceiveQueue<string>(() => l.advance(0.4), { schedule: l.schedule, now: l.now, sliceMs: 1 });
+    expect(q.oldestWaitMs()).toBe(0);
+    q.push("ACK", true);
+    q.push("OPTIONS", "probe");
+    l.advance(700);
+    expect(q.oldestWaitMs()).toBe(0);
+    q.push("INVITE1");
+    l.advance(300);
+    q.push("INVITE2");
+    l.advance(900);
+    expect(q.oldestWaitMs()).toBe(1200);
+    l.turn(); // OPTIONS, ACK, INVITE1 (1.2 ms of handling)
+    expect(q.oldestWaitMs()).toBeCloseTo(901.2, 5);
+    l.turn();
+    expect(q.oldestWaitMs()).toBe(0);
+  });
+});
+
 describe("UdpTransport: real datagrams waiting in the socket", () => {
   const open: Array<{ close(): void }> = [];
   afterEach(() => {

@@ -97,6 +97,10 @@ export class MultiTransport implements Transport {
     this.udp.prioritize?.(peer);
   }
 
+  backlogMs(): number {
+    return this.udp.backlogMs?.() ?? 0;
+  }
+
   acksWaiting(): number {
     return this.udp.acksWaiting?.() ?? 0;
   }

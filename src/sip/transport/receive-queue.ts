@@ -95,6 +95,11 @@ class Lane<T> {
     this.items.push(item);
   }
 
+  /** The first item, not removed; undefined when empty. */
+  peek(): T | undefined {
+    return this.items[this.head];
+  }
+
   shift(): T {
     const item = this.items[this.head] as T;
     this.items[this.head++] = undefined;
@@ -211,6 +216,15 @@ export class ReceiveQueue<T> {
     const left = this.urgent.length + this.stale.length;
     if (left === 0 || this.closed) return call(cb);
     this.waiters.push({ upTo: this.urgentSeq, left, cb });
+  }
+
+  /**
+   * How long the oldest item of the ordinary lane has waited, ms (0 when none waits): how late a new
+   * INVITE sent now would be handled, at least.
+   */
+  oldestWaitMs(): number {
+    const e = this.normal.peek();
+    return e ? Math.max(0, this.now() - e.at) : 0;
   }
 
   /** Urgent items waiting (fresh and stale). */

@@ -68,4 +68,9 @@ export interface Transport {
    * answered call whose ACK is among them is not to be given up for want of it. Optional: none is held.
    */
   acksWaiting?(): number;
+  /**
+   * How long the oldest out-of-dialog request (a new INVITE) held in UdpTransport's receive queue has
+   * waited, ms: a new call sent now would be handled that late at least. Optional: 0 when none is held.
+   */
+  backlogMs?(): number;
 }

@@ -204,6 +204,11 @@ export class UdpTransport implements Transport {
     setTimeout(() => this.queue.afterUrgent(cb), 0);
   }
 
+  /** How long the oldest ordinary datagram in the receive queue has waited, ms (0: none waits). */
+  backlogMs(): number {
+    return this.closed ? 0 : this.queue.oldestWaitMs();
+  }
+
   /** ACK requests received and waiting in the receive queue, not yet handled. */
   acksWaiting(): number {
     return this.closed ? 0 : this.acksQueued;
