@@ -53,9 +53,11 @@ interface Case {
   noiseRms: number;
   /** The agent pauses 0.5–3 s at a time (noteSent's silence shortcut then runs). */
   longPauses?: boolean;
+  /** Line noise under the caller (uniform, RMS noiseRms/√3 ≈ −65 dBFS at 32): isLikelyEcho's quiet shortcut runs. */
+  lineNoise?: boolean;
 }
 
-function compare(c: Case, seconds: number): { frames: number; echo: number; quiet: number; shortcut: number } {
+function compare(c: Case, seconds: number): { frames: number; echo: number; quiet: number; shortcut: number; quietShortcut: number } {
   const r = rng(c.seed);
   const n = seconds * 8000;
   const agent = speechLike(n, r, c.longPauses);
@@ -101,7 +103,7 @@ function compare(c: Case, seconds: number): { frames: number; echo: number; quie
     if (a) echo++;
     if (a && fast.lastQuiet) quiet++;
   }
-  return { frames, echo, quiet, shortcut: fast.shortcutFrames };
+  return { frames, echo, quiet, shortcut: fast.shortcutFrames, quietShortcut: fast.quietShortcutFrames };
 }
 
 const CASES: Case[] = [
@@ -122,13 +124,15 @@ const CASES: Case[] = [
   },
   { name: "agent pausing 0.5–3 s, echo −20 dB 120 ms, caller over it (silence shortcut)", seed: 8, codec: "PCMU", echo: { delayMs: 120, db: -20 }, callerDb: -10, noiseRms: 3, longPauses: true },
   { name: "agent pausing 0.5–3 s, A-law (silence decodes to +8), echo −12 dB 250 ms", seed: 9, codec: "PCMA", echo: { delayMs: 250, db: -12 }, callerDb: null, noiseRms: 2, longPauses: true },
+  { name: "−65 dBFS line noise, echo −20 dB 160 ms, agent pausing (quiet shortcut)", seed: 10, codec: "PCMU", echo: { delayMs: 160, db: -20 }, callerDb: null, noiseRms: 32, longPauses: true, lineNoise: true },
 ];
 
 describe("CorrelationEcho (fast) decides exactly as the plain form", () => {
   for (const c of CASES) {
     test(c.name, () => {
-      const { frames, echo, quiet, shortcut } = compare(c, 20);
+      const { frames, echo, quiet, shortcut, quietShortcut } = compare(c, 20);
       expect(frames).toBe(1000);
+      if (c.lineNoise) expect(quietShortcut).toBeGreaterThan(50); // the quiet shortcut ran, and decided the same
       if (c.longPauses) expect(shortcut).toBeGreaterThan(200); // the shortcut ran, and decided the same
       // The cases exercise what they name: echo found (where there is echo), the quiet floor used.
       if (c.echo && c.echo.db <= -6) expect(echo - quiet).toBeGreaterThan(c.longPauses ? 100 : 300); // less speech to echo with pauses

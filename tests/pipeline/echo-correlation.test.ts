@@ -8,6 +8,7 @@ import { CorrelationEcho } from "../../src/pipeline/echo-correlation";
 import { EchoReference } from "../../src/pipeline/echo-reference";
 import { decodeG711, encodeG711 } from "../support/g711";
 import { missingTools } from "../support/process";
+import { mulberry32 } from "../support/prng";
 import { speechPcm8k } from "../support/speech";
 import { agentSpeech } from "../e2e/turn-support";
 
@@ -133,6 +134,39 @@ describe.skipIf(noTools)("CorrelationEcho on real speech", () => {
     expect(audible).toBeGreaterThan(20);
     expect(ignored).toBe(audible);
     expect(correlated / audible).toBeLessThan(0.1); // a chance match of a quiet frame, now and then
+  });
+
+  test("line noise while the agent talks: at −65 dBFS taken by the quiet floor without a search, at −50 dBFS searched", async () => {
+    const agent = await agentSpeech(AGENT);
+    const frames = Math.floor(agent.length / 160);
+    const noise = (dbfs: number, seed: number): Int16Array => {
+      const r = mulberry32(seed);
+      const a = 32768 * Math.pow(10, dbfs / 20) * Math.sqrt(3); // uniform in ±a: RMS a/√3
+      const pcm = Int16Array.from({ length: frames * 160 }, () => Math.round((r() * 2 - 1) * a));
+      return decodeG711(encodeG711(pcm, "mulaw"), "mulaw");
+    };
+    for (const [dbfs, shortcut] of [[-65, true], [-50, false]] as const) {
+      const line = noise(dbfs, 7);
+      const e = new CorrelationEcho("PCMU");
+      let judged = 0;
+      let taken = 0;
+      let notTalking = 0;
+      for (let f = 0; f < frames; f++) {
+        e.noteSent(encodeG711(agent.subarray(f * 160, f * 160 + 160), "mulaw"));
+        const x = line.subarray(f * 160, f * 160 + 160);
+        // Once the agent stopped (no quiet floor), noise is searched and is not echo.
+        if (e.isLikelyEcho(x, false)) notTalking++;
+        const t = e.isLikelyEcho(x, true);
+        if (e.lastLevelDb === undefined || e.lastLevelDb > -20) continue; // the floor is 17 dB under the agent's loudest frame
+        judged++;
+        if (t) taken++;
+      }
+      expect(judged).toBeGreaterThan(100);
+      expect(taken).toBe(judged); // far under the agent: the quiet floor takes every frame, searched or not
+      expect(notTalking).toBeLessThan(judged * 0.05);
+      if (shortcut) expect(e.quietShortcutFrames).toBeGreaterThan(judged * 0.5);
+      else expect(e.quietShortcutFrames).toBe(0);
+    }
   });
 
   test("something louder than what we sent is not our echo (G.168: echo loss ≥ 6 dB)", async () => {

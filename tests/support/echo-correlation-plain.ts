@@ -98,6 +98,9 @@ export class PlainCorrelationEcho implements EchoDecision {
     for (let i = 0; i < FRAME; i++) ex += pcm[i]! * pcm[i]!;
     this.lastLevelDb = levelDb(Math.sqrt(ex / FRAME));
     if (ex === 0) return (this.lastQuiet = floor > 0); // digital silence while we talk: under any quiet floor
+    // Line noise while we talk (session 14): under SILENT_RMS and the quiet floor, taken by the floor unsearched.
+    const q = Math.min(SILENT_RMS, floor);
+    if (floor > 0 && ex < q * q * FRAME) return (this.lastQuiet = true);
     // The frame's samples correspond to sent samples [end - FRAME - L, end - L) for lag L.
     const end = this.n;
     const maxLag = Math.min(this.maxLag, end - FRAME);
