@@ -53,8 +53,8 @@ export type { PlaybackFinishedEvent, PlaybackStartedEvent } from "./audio-output
 
 /** Samples per 20 ms frame at 8000 Hz. */
 export const PLAYOUT_FRAME_SAMPLES = FRAME_SAMPLES;
-/** Sent frames' arrays kept for reuse (issue 13: a fresh 320-byte array per 20 ms was garbage). */
-const SPARE_FRAMES = 8;
+/** Sent frames' arrays kept for reuse, 5 s of speech (issue 13: a reply's frames queue for seconds, are promoted, then were old garbage). */
+const SPARE_FRAMES = 250;
 
 /** Where frames go; `RtpSession` implements it. `payload` is only valid during the call. */
 export interface FrameSink {

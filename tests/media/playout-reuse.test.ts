@@ -29,4 +29,28 @@ describe("Playout frame arrays reused", () => {
     expect(audio.length).toBe(300);
     for (let i = 0; i < 300; i++) expect(audio[i]).toEqual(encodeFrame(all.subarray(i * 160, (i + 1) * 160), "PCMU"));
   });
+
+  test("replies of 6 s queued at once, one cut by clearBuffer (barge-in): each frame sent is its own reply's samples, though the arrays go round", () => {
+    const sent: Uint8Array[] = [];
+    const p = new Playout({ sink: { sendFrame: (payload) => (sent.push(payload.slice()), true) }, codec: "PCMU" });
+    const reply = (from: number, frames: number) => samples(from, 160 * frames);
+    const r1 = reply(0, 300);
+    const r2 = reply(7, 300);
+    const r3 = reply(13, 50);
+    const audioSent = () => sent.filter((f) => f.some((b) => b !== 0xff));
+    p.push(r1); // more frames queued ahead than arrays kept: the first reply's arrays are new
+    p.flush();
+    for (let t = 0; t < 320; t++) p.onTick();
+    p.push(r2); // in the first reply's arrays
+    p.flush();
+    for (let t = 0; t < 100; t++) p.onTick();
+    p.clearBuffer(); // 200 frames dropped unsent
+    p.push(r3);
+    p.flush();
+    for (let t = 0; t < 80; t++) p.onTick();
+    const want = [...Array.from({ length: 300 }, (_, i) => r1.subarray(i * 160, (i + 1) * 160)), ...Array.from({ length: 100 }, (_, i) => r2.subarray(i * 160, (i + 1) * 160)), ...Array.from({ length: 50 }, (_, i) => r3.subarray(i * 160, (i + 1) * 160))];
+    const audio = audioSent();
+    expect(audio.length).toBe(want.length);
+    for (let i = 0; i < want.length; i++) expect(audio[i]).toEqual(encodeFrame(want[i]!, "PCMU"));
+  });
 });
