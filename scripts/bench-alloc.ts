@@ -35,7 +35,6 @@ import { FakeClock } from "../src/util/clock.ts";
 import { silentLogger } from "../src/util/log.ts";
 import { CallMedia } from "../src/call/media.ts";
 import { createStreamOn, loadSileroVad } from "../src/media/vad/silero.ts";
-import type { WindowRunner } from "../src/media/vad/batcher.ts";
 import { FakeLlm, FakeStt, FakeTts } from "../src/providers/fake/index.ts";
 import type { CallRecord } from "../src/pipeline/call-record.ts";
 import { speechPcm8k } from "../tests/support/speech.ts";
@@ -128,7 +127,7 @@ async function runStage(stage: string): Promise<{ packetsIn: number; packetsOut:
   } else if (stage === "vad" || stage === "vad-nomodel") {
     const vad = await loadSileroVad();
     // vad-nomodel: the same streams on a runner that answers at once (what the model run's own share is).
-    const instant: WindowRunner = { run: () => Promise.resolve(0.5), submit: (_s, _st, sink) => sink.windowDone(0.5) };
+    const instant = { run: () => Promise.resolve(0.5) };
     const streams = Array.from({ length: calls }, () => (stage === "vad" ? vad.createStream() : createStreamOn(instant, { maxMs: Infinity })));
     const frames: Int16Array[] = [];
     for (let i = 0; i + 160 <= pcm.length; i += 160) frames.push(pcm.slice(i, i + 160));

@@ -68,14 +68,6 @@ export const MAX_BATCH = 64;
  */
 export const MAX_BATCH_BEHIND = 128;
 
-/** Where a window handed to `WindowRunner.submit` reports: exactly one of the two, once (a stream: stream.ts). */
-export interface WindowSink {
-  /** The window's speech probability in [0, 1]; the next state is in the `state` given. */
-  windowDone(p: number): void;
-  /** The run failed (VadError); `state` is as it was. */
-  windowFailed(err: unknown): void;
-}
-
 /** Scores one window (samples with context) given the stream's state. */
 export interface WindowRunner {
   /**
@@ -84,11 +76,6 @@ export interface WindowRunner {
    * changed by anyone else until the promise settles; on a rejection it is left as it was.
    */
   run(samples: Float32Array, state: Float32Array): Promise<number>;
-  /**
-   * The same as `run` with the result reported to `sink` (possibly before it returns) instead of a
-   * promise: nothing allocated per window for the result (issue 13). Optional: streams use `run` without it.
-   */
-  submit?(samples: Float32Array, state: Float32Array, sink: WindowSink): void;
 }
 
 /**
@@ -192,17 +179,10 @@ export class SileroModel {
 interface Queued {
   samples: Float32Array;
   state: Float32Array;
-  sink: WindowSink;
+  resolve(p: number): void;
+  reject(e: unknown): void;
   /** performance.now() when queued, ms. */
   at: number;
-}
-
-/** A promise for `WindowBatcher.run` (callers without a WindowSink of their own). */
-class PromiseSink implements WindowSink {
-  constructor(
-    readonly windowDone: (p: number) => void,
-    readonly windowFailed: (e: unknown) => void,
-  ) {}
 }
 
 /**
@@ -238,17 +218,9 @@ export interface BatcherOptions {
   waitMs: number;
 }
 
-const EMPTY = new Float32Array(0);
-const NO_SINK: WindowSink = { windowDone() {}, windowFailed() {} };
-
 /** Gathers windows from all streams into batched runs, one run in flight at a time. */
 export class WindowBatcher implements WindowRunner {
   private queue: Queued[] = [];
-  /** Queue entries of finished runs, reused (at most MAX_BATCH_BEHIND kept). */
-  private readonly free: Queued[] = [];
-  /** The run's windows and states, arrays reused from run to run. */
-  private readonly runWindows: Float32Array[] = [];
-  private readonly runStates: Float32Array[] = [];
   private running = false;
   /** A flush is scheduled: "turn" (setImmediate) or "timer" (setTimeout for the cadence). */
   private scheduled: "turn" | "timer" | null = null;
@@ -265,30 +237,9 @@ export class WindowBatcher implements WindowRunner {
 
   run(samples: Float32Array, state: Float32Array): Promise<number> {
     const { promise, resolve, reject } = Promise.withResolvers<number>();
-    this.submit(samples, state, new PromiseSink(resolve, reject));
-    return promise;
-  }
-
-  submit(samples: Float32Array, state: Float32Array, sink: WindowSink): void {
-    const q = this.free.pop();
-    const at = this.waitMs > 0 ? performance.now() : 0;
-    if (q) {
-      q.samples = samples;
-      q.state = state;
-      q.sink = sink;
-      q.at = at;
-      this.queue.push(q);
-    } else this.queue.push({ samples, state, sink, at });
+    this.queue.push({ samples, state, resolve, reject, at: this.waitMs > 0 ? performance.now() : 0 });
     this.schedule();
-  }
-
-  /** A run's entry is done with: its sink (to report to) is returned, the entry goes back to the free list. */
-  private done(q: Queued): WindowSink {
-    const sink = q.sink;
-    q.samples = q.state = EMPTY;
-    q.sink = NO_SINK;
-    if (this.free.length < MAX_BATCH_BEHIND) this.free.push(q);
-    return sink;
+    return promise;
   }
 
   /**
@@ -328,44 +279,31 @@ export class WindowBatcher implements WindowRunner {
     const cap = this.queue.length > MAX_BATCH ? MAX_BATCH_BEHIND : MAX_BATCH;
     for (const q of this.queue) (q.samples.length === len && batch.length < cap ? batch : rest).push(q);
     this.queue = rest;
-    const windows = this.runWindows;
-    const states = this.runStates;
-    windows.length = batch.length;
-    states.length = batch.length;
-    for (let i = 0; i < batch.length; i++) {
-      windows[i] = batch[i]!.samples;
-      states[i] = batch[i]!.state;
-    }
     const t0 = performance.now();
-    let res: Float32Array | null = null;
-    let error: unknown = null;
     try {
-      res = await this.model.runBatch(windows, states);
+      const res = await this.model.runBatch(
+        batch.map((q) => q.samples),
+        batch.map((q) => q.state),
+      );
+      for (let i = 0; i < batch.length; i++) batch[i]!.resolve(res[i]!);
     } catch (err) {
-      error = err;
+      for (const q of batch) q.reject(err);
     } finally {
-      windows.length = 0; // no window or state held between runs
-      states.length = 0;
-    }
-    // From the run's start to its result: onnxruntime-node runs it in a setImmediate of this thread (stall-recorder.ts).
-    stalls.note(STALL_VAD, t0, performance.now());
-    pacePoint(); // a pacer tick due during the run goes out now (util/pace-point.ts)
-    this.running = false;
-    // Behind (FLUSH_AT or more windows already wait): the next run starts now. onnxruntime-node runs it
-    // in a setImmediate of its own, so the loop still turns between runs (one run of ≤ MAX_BATCH_BEHIND per
-    // turn), but a run no longer waits a turn for our setImmediate too: twice the windows per second
-    // the batcher can score when the loop is busy (issue 13: at 220 calls every run was a full 64 and
-    // the streams fell behind). The windows' sinks are told after this, so their streams' next windows
-    // join the run after, as when they were promises resolved a few microtasks later.
-    // Measured against a build without it (same hour, 150 calls, quiet core): with it the streams kept up
-    // (mean run 36 windows, no window skipped, 4.46 ms of CPU per call-second); without it they fell
-    // behind (mean run 44, lag 256 ms, windows skipped, 5.12 ms/call-s, silence frames in phrases).
-    if (this.queue.length >= FLUSH_AT) void this.flush();
-    else if (this.queue.length) this.schedule();
-    for (let i = 0; i < batch.length; i++) {
-      const sink = this.done(batch[i]!);
-      if (res) sink.windowDone(res[i]!);
-      else sink.windowFailed(error);
+      // From the run's start to its result: onnxruntime-node runs it in a setImmediate of this thread (stall-recorder.ts).
+      stalls.note(STALL_VAD, t0, performance.now());
+      pacePoint(); // a pacer tick due during the run goes out now (util/pace-point.ts)
+      this.running = false;
+      // Behind (FLUSH_AT or more windows already wait): the next run starts now. onnxruntime-node runs it
+      // in a setImmediate of its own, so the loop still turns between runs (one run of ≤ MAX_BATCH_BEHIND per
+      // turn), but a run no longer waits a turn for our setImmediate too: twice the windows per second
+      // the batcher can score when the loop is busy (issue 13: at 220 calls every run was a full 64 and
+      // the streams fell behind). Windows that the runs just resolved queue their successors a few
+      // microtasks later; they join the run after.
+      // Measured against a build without it (same hour, 150 calls, quiet core): with it the streams kept up
+      // (mean run 36 windows, no window skipped, 4.46 ms of CPU per call-second); without it they fell
+      // behind (mean run 44, lag 256 ms, windows skipped, 5.12 ms/call-s, silence frames in phrases).
+      if (this.queue.length >= FLUSH_AT) void this.flush();
+      else if (this.queue.length) this.schedule();
     }
   }
 }

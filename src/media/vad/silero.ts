@@ -129,13 +129,7 @@ async function load(): Promise<SileroVad> {
       quiet.lookbackWindows = n;
     },
     createStream(options?: VadStreamOptions): VadStream {
-      const runner: WindowRunner = {
-        run: (samples, state) => (vad.batching ? batcher.run(samples, state) : model.runOne(samples, state)),
-        submit: (samples, state, sink) => {
-          if (vad.batching) batcher.submit(samples, state, sink);
-          else model.runOne(samples, state).then((p) => sink.windowDone(p), (e: unknown) => sink.windowFailed(e));
-        },
-      };
+      const runner: WindowRunner = { run: (samples, state) => (vad.batching ? batcher.run(samples, state) : model.runOne(samples, state)) };
       return new SileroVadStream(runner, options?.contextSamples ?? SILERO_CONTEXT_SAMPLES, lag, options?.quietRule === false ? undefined : quiet);
     },
   };

@@ -25,46 +25,86 @@
  */
 import { SileroFramer, SILERO_CONTEXT_SAMPLES, SILERO_SAMPLE_RATE, SILERO_WINDOW_MS, type SileroWindow } from "./framer.ts";
 import { QUIET_RESET_WINDOWS, type VadQuietRule } from "./quiet.ts";
-import { vadBacklog, vadTotals, type WindowRunner, type WindowSink } from "./batcher.ts";
+import { vadBacklog, vadTotals, type WindowRunner } from "./batcher.ts";
 
 const STATE_SIZE = 2 * 1 * 128; // Silero v5 state [2, 1, 128] float32
 
-import type { VadLagLimit, VadStream, VadStreamOptions, VadStreamStats, VadWindowResult } from "./stream-types.ts";
-export type { VadLagLimit, VadStream, VadStreamOptions, VadStreamStats, VadWindowResult } from "./stream-types.ts";
-
-/**
- * A `process()` call waiting its turn (or a `copyFrom`), in the stream's FIFO of jobs. Jobs run one after
- * the other with at most one model run in flight per stream: the next window is handed to the runner
- * from the previous one's callback (WindowSink), not through a chain of promises: issue 13, the
- * per-window chain (`then`, three async functions, a `catch`) was ~1 KB of the call thread's garbage
- * per frame per stream (bench:alloc `vad-nomodel`).
- */
-interface Job {
-  /** null: a copyFrom job (waits for `from` to have finished `fromJobs` jobs, then copies its state). */
-  windows: readonly SileroWindow[] | null;
-  gen: number;
-  /** Next window of `windows` to take. */
-  i: number;
-  resolve: ((p: number | null) => void) | null;
-  reject: ((e: unknown) => void) | null;
-  from: SileroVadStream | null;
-  fromJobs: number;
+/** The result of one 32 ms window. Times are stream time: ms of audio since stream start/reset. */
+export interface VadWindowResult {
+  /** Speech probability in [0, 1]. */
+  probability: number;
+  /** Start of the scored window (context excluded), ms. */
+  startMs: number;
+  /** End of the scored window, ms (multiple of 32). */
+  endMs: number;
+  /** Wall time of the model run, ms. */
+  inferenceMs: number;
 }
 
-/** What the window in flight is: a kept window of the look-back (`scoreKept`) or the job's own window `i`. */
-const RUN_NONE = 0;
-const RUN_KEPT = 1;
-const RUN_MAIN = 2;
+/** Counters of one stream since creation/reset. */
+export interface VadStreamStats {
+  /** `process()` calls. */
+  frames: number;
+  /** Model runs (256-sample windows). */
+  windows: number;
+  /** Windows skipped unscored because the stream was more than `maxLagMs` behind (overload shedding); absent: none. */
+  skipped?: number;
+  /** Windows left unscored at their turn by the quiet rule (SileroVad.silenceFloorDbfs); absent: none. */
+  quiet?: number;
+  /** Of those, windows scored later by its look-back (VadQuietRule.lookbackWindows; also in `windows`); absent: none. */
+  lookback?: number;
+  /** Sum and maximum of `inferenceMs` over all windows, ms. */
+  inferenceMsTotal: number; inferenceMsMax: number;
+}
 
-export class SileroVadStream implements VadStream, WindowSink {
+/** Options for one stream. */
+export interface VadStreamOptions {
+  /** Context samples prepended to each window. Default 32 (correct for v5 at 8 kHz); tests only. */
+  contextSamples?: number;
+  /** false: this stream scores every window, the quiet rule aside (a confirming stream that hears silence for echo). */
+  quietRule?: boolean;
+}
+
+/** Per-call VAD state. Not shared between calls. */
+export interface VadStream {
+  /**
+   * Feeds one frame (Int16Array, 160 samples = 20 ms at 8000 Hz; other lengths are buffered the same
+   * way) and resolves with the latest window probability in [0, 1], or null until the first 256-sample
+   * window completed (the first frame). Calls may overlap; they are run in call order.
+   * @throws VadError `inference_failed` / `bad_output`
+   */
+  process(frame: Int16Array): Promise<number | null>;
+  /** The most recent window's result (probability and timing), or null before the first window. */
+  readonly last: VadWindowResult | null;
+  readonly stats: Readonly<VadStreamStats>; // counters since creation/reset
+  /** Forgets buffered audio, context, model state and counters; in-flight results are discarded. */
+  reset(): void;
+  /**
+   * Makes this stream continue from where `other` (a stream of the same model) is now: its buffered
+   * samples and context at once, its model state once the windows `other` has been given so far were
+   * scored (this stream's next windows wait for that). Frames this stream was given before resolve with
+   * their own results. From then on the two run independently on what each is fed; fed the same frames
+   * they give the same probabilities. Optional: a speech detector
+   * without it feeds its confirming stream every frame (src/pipeline/speech-detector.ts).
+   */
+  copyFrom?(other: VadStream): void;
+}
+
+/** Settings every stream of one model reads at each window (SileroVad.maxLagMs). */
+export interface VadLagLimit {
+  maxMs: number;
+}
+
+export class SileroVadStream implements VadStream {
   private readonly framer: SileroFramer;
   private state: Float32Array;
+  private tail: Promise<unknown> = Promise.resolve();
   private generation = 0;
   private lastResult: VadWindowResult | null = null;
   private counters: VadStreamStats = { frames: 0, windows: 0, skipped: 0, quiet: 0, lookback: 0, inferenceMsTotal: 0, inferenceMsMax: 0 };
   /** Windows given to `process()` and not yet taken for scoring or skipping (this stream's backlog). */
   private waiting = 0;
-  /** process() jobs and copies not yet finished: while any is, a frame's windows wait their turn in the queue. */
+  /** process() chains and copies not yet finished: while any is, a frame's windows wait their turn in the chain. */
   private inFlight = 0;
   /** Windows in a row under the silence floor, up to the last one taken (VadQuietRule). */
   private quietRun = 0;
@@ -75,26 +115,6 @@ export class SileroVadStream implements VadStream, WindowSink {
    * inputs held from the framer's pool: scored before the next window at or over the floor (`scoreKept`).
    */
   private kept: SileroWindow[] = [];
-  /** Jobs in order; `jobs[head]` is the one running. Slots before `head` are cleared and reused. */
-  private jobs: Job[] = [];
-  private head = 0;
-  /** Jobs finished since creation (copyFrom of another stream waits for a count of them). */
-  private finished = 0;
-  /** Streams whose copyFrom job waits for this stream's `finished` to reach a count. */
-  private watchers: SileroVadStream[] = [];
-  /** The run in flight: RUN_NONE (none: the head job may go on), RUN_KEPT or RUN_MAIN. */
-  private inRun = RUN_NONE;
-  /** The look-back windows being scored before the head job's window `i` (`scoreKept`), and the next one's index. */
-  private scoring: SileroWindow[] | null = null;
-  private scoringAt = 0;
-  /** performance.now() when the run in flight started, ms. */
-  private runT0 = 0;
-  private runStart = 0;
-  private runEnd = 0;
-  private runInput: Float32Array | null = null;
-  /** Set while pump() runs, so a callback from a runner that answers synchronously does not nest it. */
-  private pumping = false;
-  private readonly kick = (): void => this.pump();
 
   constructor(
     private readonly runner: WindowRunner,
@@ -116,33 +136,26 @@ export class SileroVadStream implements VadStream, WindowSink {
 
   process(frame: Int16Array): Promise<number | null> {
     this.counters.frames++;
-    // Framing is synchronous, in call order; only model runs wait their turn.
+    // Framing is synchronous, in call order; only model runs are chained.
     const windows = this.framer.push(frame);
+    const gen = this.generation;
     if (this.inFlight === 0 && this.allQuiet(windows)) {
-      // Nothing of this stream is pending and no window of this frame is to be scored: no job.
+      // Nothing of this stream is pending and no window of this frame is to be scored: no chain.
       for (const w of windows) this.takeQuiet(w);
       return Promise.resolve(this.lastResult?.probability ?? null);
     }
     this.waiting += windows.length;
     vadBacklog.waiting += windows.length;
     this.inFlight++;
-    const { promise, resolve, reject } = Promise.withResolvers<number | null>();
-    this.enqueue(windows, resolve, reject, null, 0);
-    return promise;
-  }
-
-  private enqueue(windows: readonly SileroWindow[] | null, resolve: Job["resolve"], reject: Job["reject"], from: SileroVadStream | null, fromJobs: number): void {
-    const n = this.jobs.length;
-    if (this.head > 0 && (this.head === n || this.head >= 32)) {
-      // Finished slots at the front dropped (a stream that never drains would grow the array otherwise).
-      this.jobs.copyWithin(0, this.head);
-      this.jobs.length = n - this.head;
-      this.head = 0;
-    }
-    this.jobs.push({ windows, gen: this.generation, i: 0, resolve, reject, from, fromJobs });
-    // Started at the end of this task (a microtask), as a promise chain would: frames given together are each
-    // other's backlog when their windows' turn comes (the lag limit counts them).
-    if (this.jobs.length - this.head === 1) queueMicrotask(this.kick);
+    const run = this.tail.then(async () => {
+      try {
+        return await this.take(windows, gen);
+      } finally {
+        this.inFlight--;
+      }
+    });
+    this.tail = run.catch(() => undefined);
+    return run;
   }
 
   /** True when the quiet rule leaves every one of `windows` unscored (none: true), taken in order after those before. */
@@ -169,62 +182,20 @@ export class SileroVadStream implements VadStream, WindowSink {
     vadTotals.quiet++;
   }
 
-  /** Runs the head job (and those after it) until one waits for a model run or a copy's source; finished jobs resolve. */
-  private pump(): void {
-    if (this.pumping) return;
-    this.pumping = true;
-    try {
-      while (this.inRun === RUN_NONE && this.head < this.jobs.length) {
-        const job = this.jobs[this.head]!;
-        if (job.windows === null) {
-          if (!this.copyReady(job)) return;
-        } else if (!this.step(job)) continue; // a run was started: in flight (its callback goes on), or answered already
-        this.finish(job, null);
-      }
-    } finally {
-      this.pumping = false;
-    }
-  }
-
-  /** The head job is done (`error`: its run failed, the frame's promise rejects): the next one's turn. */
-  private finish(job: Job, error: unknown): void {
-    this.jobs[this.head] = undefined as unknown as Job; // nothing kept alive by a finished slot
-    this.head++;
-    this.inFlight--;
-    this.finished++;
-    if (job.windows !== null) {
-      if (error !== null) job.reject!(error);
-      else job.resolve!(job.gen === this.generation ? (this.lastResult?.probability ?? null) : null);
-    }
-    if (this.watchers.length > 0) {
-      const w = this.watchers;
-      this.watchers = [];
-      for (const s of w) s.pump();
-    }
-  }
-
-  /**
-   * Takes the head job's windows in order from `job.i`: scores, sheds or passes over each (see the file's
-   * comment). False when it handed a window to the runner (WindowSink goes on); true when the job is done.
-   */
-  private step(job: Job): boolean {
-    const windows = job.windows!;
-    const gen = job.gen;
-    while (job.i < windows.length) {
-      const i = job.i;
+  /** Scores, sheds or passes over one frame's windows in order; resolves with the latest probability. */
+  private async take(windows: readonly SileroWindow[], gen: number): Promise<number | null> {
+    for (let i = 0; i < windows.length; i++) {
       this.waiting--;
       vadBacklog.waiting--;
       if (gen !== this.generation) {
         this.waiting -= windows.length - i - 1;
         vadBacklog.waiting -= windows.length - i - 1;
-        job.i = windows.length;
         break;
       }
       const w = windows[i]!;
       // The quiet rule (see the file's comment): counted in window order, whether scored or shed.
       if (w.meanSquare < this.quiet.floorMeanSquare && this.quietRun >= QUIET_RESET_WINDOWS) {
         this.takeQuiet(w);
-        job.i++;
         continue;
       }
       const quietBefore = this.quietRun;
@@ -237,84 +208,36 @@ export class SileroVadStream implements VadStream, WindowSink {
         vadTotals.skipped++;
         this.framer.recycle(w.input);
         this.dropKept(); // behind: no extra windows; the next one scored resumes without them
-        job.i++;
         continue;
       }
       if (behindMs > vadBacklog.maxBehindMs) vadBacklog.maxBehindMs = behindMs;
       if (this.fresh) {
         // The look-back: the kept windows are the quiet run's last ones, so the state is the run's without them.
         this.resume(quietBefore - this.kept.length);
-        if (this.kept.length > 0) {
-          // scoreKept: the kept windows first, in order (their probabilities are no frame's result).
-          this.scoring = this.kept;
-          this.scoringAt = 0;
-          this.kept = [];
-          this.startRun(RUN_KEPT, this.scoring[0]!);
-          return false;
-        }
+        if (this.kept.length > 0 && !(await this.scoreKept(gen))) continue; // reset meanwhile: the loop's check ends it
       }
-      this.startRun(RUN_MAIN, w);
-      return false;
+      await this.runWindow(w.input, w.startSample, w.endSample, gen);
+      this.framer.recycle(w.input); // the run has read it (a run that throws leaves it to the collector)
+    }
+    return gen === this.generation ? (this.lastResult?.probability ?? null) : null;
+  }
+
+  /**
+   * Scores the kept windows (the quiet run's last ones, under the floor: an onset's rising part, e.g. a
+   * fricative through −80…−60 dBFS) in order, before the window over the floor that ended the run: Silero
+   * has heard them when that window is decided, as when every window is scored. Their probabilities are
+   * not any frame's result (their frames resolved with 0). False when the stream was reset meanwhile.
+   */
+  private async scoreKept(gen: number): Promise<boolean> {
+    const kept = this.kept;
+    this.kept = [];
+    for (const k of kept) {
+      await this.runWindow(k.input, k.startSample, k.endSample, gen);
+      this.framer.recycle(k.input);
+      if (gen !== this.generation) return false;
+      this.counters.lookback = (this.counters.lookback ?? 0) + 1;
     }
     return true;
-  }
-
-  private startRun(kind: number, w: SileroWindow): void {
-    this.inRun = kind;
-    this.runInput = w.input;
-    this.runStart = w.startSample;
-    this.runEnd = w.endSample;
-    this.runT0 = performance.now();
-    // The next state is written into this.state in place; reset()/copyFrom() give the stream a new
-    // array, so a run in flight across them updates only the stale one.
-    if (this.runner.submit) return this.runner.submit(w.input, this.state, this);
-    let run: Promise<number>;
-    try {
-      run = this.runner.run(w.input, this.state);
-    } catch (e) {
-      run = Promise.reject(e);
-    }
-    run.then((p) => this.windowDone(p), (e: unknown) => this.windowFailed(e));
-  }
-
-  /** WindowSink: the run in flight scored `p`; the head job goes on. */
-  windowDone(p: number): void {
-    const inferenceMs = performance.now() - this.runT0;
-    const job = this.jobs[this.head]!;
-    const kind = this.inRun;
-    this.inRun = RUN_NONE;
-    if (job.gen === this.generation) {
-      this.lastResult = { probability: p, startMs: (this.runStart * 1000) / SILERO_SAMPLE_RATE, endMs: (this.runEnd * 1000) / SILERO_SAMPLE_RATE, inferenceMs };
-      const c = this.counters;
-      c.windows++;
-      c.inferenceMsTotal += inferenceMs;
-      if (inferenceMs > c.inferenceMsMax) c.inferenceMsMax = inferenceMs;
-    }
-    this.framer.recycle(this.runInput!); // the run has read it (a run that fails leaves it to the collector)
-    this.runInput = null;
-    if (kind === RUN_KEPT) {
-      const kept = this.scoring!;
-      if (job.gen !== this.generation) {
-        this.scoring = null;
-        job.i++; // reset meanwhile: the window's turn is over; step()'s check ends the job
-      } else {
-        this.counters.lookback = (this.counters.lookback ?? 0) + 1;
-        if (++this.scoringAt < kept.length) return this.startRun(RUN_KEPT, kept[this.scoringAt]!);
-        this.scoring = null;
-        return this.startRun(RUN_MAIN, job.windows![job.i]!);
-      }
-    } else job.i++;
-    this.pump();
-  }
-
-  /** WindowSink: the run in flight failed: the head job's frame rejects with `err` (its other windows are not taken), the next job goes on. */
-  windowFailed(err: unknown): void {
-    const job = this.jobs[this.head]!;
-    this.inRun = RUN_NONE;
-    this.runInput = null;
-    this.scoring = null;
-    this.finish(job, err);
-    this.pump();
   }
 
   /** Gives back the kept windows' inputs unscored. */
@@ -327,28 +250,22 @@ export class SileroVadStream implements VadStream, WindowSink {
     if (!(other instanceof SileroVadStream)) throw new TypeError("copyFrom needs a Silero stream");
     // Windows this stream was given before still run, on its own state, and their frames resolve with
     // their own results (a detector rejoining its main stream to the confirming one still needs them);
-    // the other stream's state is final once the jobs queued there before now have run.
+    // the other stream's state is final once the windows chained before now have run.
+    const gen = this.generation;
     this.framer.copyFrom(other.framer);
     this.inFlight++;
-    this.enqueue(null, null, null, other, other.finished + (other.jobs.length - other.head));
-  }
-
-  /** A copyFrom job at the head: true once done (the source's earlier jobs finished), else it waits on the source. */
-  private copyReady(job: Job): boolean {
-    const other = job.from!;
-    if (other.finished < job.fromJobs) {
-      other.watchers.push(this);
-      return false;
-    }
-    if (job.gen === this.generation) {
-      this.state = other.state.slice();
-      this.lastResult = other.lastResult;
-      this.quietRun = other.quietRun;
-      this.fresh = other.fresh;
-      this.dropKept();
-      this.kept = other.kept.map((k) => ({ ...k, input: k.input.slice() })); // the other stream still owns its own
-    }
-    return true;
+    const copied = Promise.all([this.tail, other.tail]).then(() => {
+      this.inFlight--;
+      if (gen === this.generation) {
+        this.state = other.state.slice();
+        this.lastResult = other.lastResult;
+        this.quietRun = other.quietRun;
+        this.fresh = other.fresh;
+        this.dropKept();
+        this.kept = other.kept.map((k) => ({ ...k, input: k.input.slice() })); // the other stream still owns its own
+      }
+    });
+    this.tail = copied;
   }
 
   reset(): void {
@@ -368,6 +285,25 @@ export class SileroVadStream implements VadStream, WindowSink {
     if (states) this.state.set(states[Math.min(k, states.length - 1)]!);
     else this.state.fill(0);
     this.fresh = false;
+  }
+
+  private async runWindow(samples: Float32Array, startSample: number, endSample: number, gen: number): Promise<void> {
+    const t0 = performance.now();
+    // The next state is written into this.state in place; reset()/copyFrom() give the stream a new
+    // array, so a run in flight across them updates only the stale one.
+    const p = await this.runner.run(samples, this.state);
+    const inferenceMs = performance.now() - t0;
+    if (gen !== this.generation) return; // reset() while running: drop the stale state
+    this.lastResult = {
+      probability: p,
+      startMs: (startSample * 1000) / SILERO_SAMPLE_RATE,
+      endMs: (endSample * 1000) / SILERO_SAMPLE_RATE,
+      inferenceMs,
+    };
+    const c = this.counters;
+    c.windows++;
+    c.inferenceMsTotal += inferenceMs;
+    if (inferenceMs > c.inferenceMsMax) c.inferenceMsMax = inferenceMs;
   }
 }
 
