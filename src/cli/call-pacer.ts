@@ -7,6 +7,11 @@
  *  - Ticks at least PACER_STALL_LOG_MS late are logged with what held the thread (pacer-stall-log.ts).
  *  - Due ticks run between received datagrams and Silero runs, not after them (util/pace-point.ts): the
  *    returned `unpace` unsets that at shutdown.
+ *  - RTP_RX_BUDGET_MS: RTP receive work per event-loop turn is bounded, the rest waits for later slices
+ *    (rtp/receive-budget.ts), so the SIP socket is read between them.
+ *  - LOOP_TURN_LOG_MS (0 = off): a 5 ms timer on the call thread that fires at least this late was held
+ *    by one long turn of the loop: logged as "event loop turn long" with what held the thread (the
+ *    stall recorder's spans in the window) and the RTP datagrams waiting in the receive budget's queue.
  *  - RUNTIME_THREADS_NICE: the runtime's helper threads (JIT compiler, allocator, HTTP client, thread pool)
  *    get a higher nice value than the call thread, so they run in its idle time rather than taking the
  *    core from it (util/thread-sched.ts); threads created later are caught every HELPER_RESCAN_MS.
@@ -20,6 +25,7 @@ import type { Clock } from "../util/clock";
 import type { Logger } from "../util/log";
 import { setPacePoint } from "../util/pace-point";
 import { STALL_TICK, stalls } from "../util/stall-recorder";
+import { configureRtpReceiveBudget } from "../rtp/receive-budget";
 import { raiseHelperThreadsNice } from "../util/thread-sched";
 import { pacerStallLog } from "./pacer-stall-log";
 
@@ -52,8 +58,33 @@ export function startPacing(d: PacingDeps): { plane: MediaPlane | undefined; pac
     onRan: (start, end) => stalls.note(STALL_TICK, start, end),
   });
   const unpace = setPacePoint(() => pacer.poll());
+  const rx = configureRtpReceiveBudget({ budgetMs: cfg.rtpRxBudgetMs });
+  const stopTurns = cfg.loopTurnLogMs > 0 ? logLongTurns(cfg.loopTurnLogMs, log, () => ({ calls: pacer.size, rxWaiting: rx.pending })) : () => {};
   const stopNice = cfg.runtimeThreadsNice > 0 ? lowerHelpers(cfg.runtimeThreadsNice, log) : () => {};
-  return { plane, pacer, unpace: () => (unpace(), stopNice()) };
+  return { plane, pacer, unpace: () => (unpace(), stopNice(), stopTurns()) };
+}
+
+/** Period of the long-turn probe's timer, ms. */
+const TURN_PROBE_MS = 5;
+
+/** LOOP_TURN_LOG_MS: a TURN_PROBE_MS timer firing ≥ `minMs` late is logged with the window's spans; @returns the stop. */
+function logLongTurns(minMs: number, log: Logger, state: () => { calls: number; rxWaiting: number }): () => void {
+  let due = performance.now() + TURN_PROBE_MS;
+  let t: ReturnType<typeof setTimeout>;
+  const probe = () => {
+    const now = performance.now();
+    const lateMs = now - due;
+    if (lateMs >= minMs) {
+      const { busy, otherMs } = stalls.explain(due, now);
+      log.warn({ lateMs: Math.round(lateMs * 10) / 10, ...state(), busy, otherMs }, "event loop turn long");
+    }
+    due = now + TURN_PROBE_MS;
+    t = setTimeout(probe, TURN_PROBE_MS);
+    t.unref();
+  };
+  t = setTimeout(probe, TURN_PROBE_MS);
+  t.unref();
+  return () => clearTimeout(t);
 }
 
 /** RUNTIME_THREADS_NICE: now and every HELPER_RESCAN_MS for new threads; @returns the stop. */

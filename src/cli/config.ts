@@ -15,6 +15,7 @@ import { DEFAULT_SILENCE_FLOOR_DBFS } from "../media/vad/quiet";
 import { LATCH_MODES, type LatchMode } from "../rtp/symmetric-latch";
 import { parseTransferTargets } from "../call/transfer";
 import { PACER_STALL_LOG_MS } from "./pacer-stall-log";
+import { RTP_RX_BUDGET_MS } from "../rtp/receive-budget";
 import { conversationConfig, type ConversationConfig } from "./config-turns";
 import { bool, ConfigError, host, int, ip, ipRangeList, oneOf, pair, str, url, type Env } from "./env-vars";
 import { outboundConfig, type Mode, type OutboundConfig } from "./outbound-config";
@@ -109,6 +110,9 @@ export interface Config {
   mediaWorkerCallNice: number;
   /** PACER_STALL_LOG_MS: pacer ticks at least this late are logged with what held the thread, ms (pacer-stall-log.ts). */
   pacerStallLogMs: number;
+  /** RTP_RX_BUDGET_MS: RTP receive work per event-loop turn before later datagrams wait for a later slice, ms (0 = off; src/rtp/receive-budget.ts). LOOP_TURN_LOG_MS: turns at least this long logged, ms (0 = off). */
+  rtpRxBudgetMs: number;
+  loopTurnLogMs: number;
   /** RUNTIME_THREADS_NICE: the runtime's helper threads run this much nicer than the call thread (0 = unchanged; call-pacer.ts). */
   runtimeThreadsNice: number;
   /** VAD_BATCH: score all calls' Silero windows in one model run (same results, less CPU). Default true. */
@@ -336,6 +340,8 @@ export function loadConfig(env: Env = process.env): Config {
     mediaWorkerSliceUs: int(env, "MEDIA_WORKER_SLICE_US", 0, 0, 100_000),
     mediaWorkerCallNice: int(env, "MEDIA_WORKER_CALL_NICE", 0, 0, 19),
     pacerStallLogMs: int(env, "PACER_STALL_LOG_MS", PACER_STALL_LOG_MS, 1, 60_000),
+    rtpRxBudgetMs: int(env, "RTP_RX_BUDGET_MS", RTP_RX_BUDGET_MS, 0, 1000),
+    loopTurnLogMs: int(env, "LOOP_TURN_LOG_MS", 0, 0, 60_000),
     runtimeThreadsNice: int(env, "RUNTIME_THREADS_NICE", 0, 0, 19),
     admission: {
       cpuPct: int(env, "ADMISSION_CPU_PCT", HEADROOM_DEFAULTS.cpuPct, 0, 6400),

@@ -5,6 +5,7 @@
  */
 import { Counter, Gauge, type Registry } from "prom-client";
 import { rtpDropTotals } from "../rtp/drop-counters.ts";
+import { rtpReceiveDeferTotals } from "../rtp/receive-budget.ts";
 import { sipRefusedTotals } from "../sip/transport/drop-report.ts";
 import { sipUdpTotals } from "../sip/transport/udp.ts";
 import { mediaWorkerTotals } from "../rtp/worker/plane.ts";
@@ -22,6 +23,12 @@ const PROCESS_TOTALS: readonly { name: string; help: string; label: string; tota
     help: "RTP datagrams dropped unprocessed, by reason: oversize (> 1500 bytes), malformed, payload_type (not negotiated), source (refused by the latch), rate (the accepted source above 150 packets/s after a burst of 250), backlog (MEDIA_WORKER=on: the call thread so late that the worker's 1 MiB backlog was full). Process totals.",
     label: "reason",
     totals: rtpDropTotals,
+  },
+  {
+    name: "voice_agent_rtp_receive_deferred_total",
+    help: "RTP datagrams received past the event-loop turn's receive budget (RTP_RX_BUDGET_MS) and handled in a later slice, by outcome: queued, dropped (the oldest, unhandled, while 4096 waited). Process totals.",
+    label: "outcome",
+    totals: rtpReceiveDeferTotals,
   },
   {
     name: "voice_agent_sip_refused_total",

@@ -10,7 +10,8 @@
  * row in the overloaded state): the fill ran for most calls at once on late ticks — 4.4 % of the call
  * thread's samples, 21 % on top of the real frames' own processing — and the replies abandoned and cut
  * by "the caller went on" came in those same seconds. So the fill is only decided on the tick and taken
- * after the thread's next socket poll (util/after-io-poll.ts): frames that were waiting withdraw it
+ * after the thread's next socket poll (util/after-io-poll.ts) and after every datagram the poll queued
+ * past the turn's receive budget was handled (receive-budget.ts): frames that were waiting withdraw it
  * (counted), a caller really silent still gets it, one poll later (well under a ms when idle).
  *
  *   const m = new MissingMedia({ clock, fill: () => conversation.onAudioFrame(silence) });
@@ -20,6 +21,7 @@
 import { afterIoPoll, type AfterIoPoll } from "../util/after-io-poll";
 import type { Clock } from "../util/clock";
 import { FRAME_MS } from "./pacer";
+import { rtpReceiveBudget } from "./receive-budget";
 
 /** No caller RTP for this long (ms) and the conversation gets silence frames in its place. */
 export const MISSING_MEDIA_MS = 60;
@@ -35,7 +37,7 @@ export interface MissingMediaOptions {
   heardElsewhere?: (ms: number) => boolean;
   /** May the fill still run (the call not closed, held or bridged meanwhile)? Default: always. */
   active?: () => boolean;
-  /** Default: the thread's `afterIoPoll`. */
+  /** Default: the thread's `afterIoPoll`, then the RTP receive queue drained up to then (receive-budget.ts). */
   gate?: AfterIoPoll;
 }
 
@@ -44,9 +46,12 @@ export class MissingMedia {
   private lastAt = 0;
   private queued = false;
   private readonly gate: AfterIoPoll;
+  /** What the gate runs: the check, after the receive queue (default gate) or at once (a given gate). */
+  private readonly gated: () => void;
 
   constructor(private readonly o: MissingMediaOptions) {
     this.gate = o.gate ?? afterIoPoll;
+    this.gated = o.gate ? this.check : () => rtpReceiveBudget.whenDrained(this.check);
   }
 
   /** A caller frame arrived at `now` (clock ms), or the count starts there (the call started or resumed). */
@@ -58,7 +63,7 @@ export class MissingMedia {
   tick(now: number): void {
     if (this.queued || now - this.lastAt < MISSING_MEDIA_MS || this.o.heardElsewhere?.(MISSING_MEDIA_MS)) return;
     this.queued = true;
-    this.gate.defer(this.check);
+    this.gate.defer(this.gated);
   }
 
   private readonly check = (): void => {

@@ -17,8 +17,7 @@ import type { udp } from "bun";
 import { RtpPortPoolError } from "./errors.ts";
 import type { MediaDirection, RtpSendPath, SendFormat } from "./send-path.ts";
 import type { RtpEndpoint } from "./symmetric-latch.ts";
-import { STALL_RX, stalls } from "../util/stall-recorder.ts";
-import { pacePoint } from "../util/pace-point.ts";
+import { rtpReceiveBudget } from "./receive-budget.ts";
 
 /** What a lease's socket offers: send a datagram, close. A Bun UDP socket, or the media worker's proxy. */
 export interface RtpSocket {
@@ -238,10 +237,9 @@ async function bindInThread(host: string, port: number, onData: RtpPacketHandler
     binaryType: "uint8array",
     socket: {
       data(_s, data, rport, address) {
-        const t0 = performance.now();
-        onData(data, rport, address);
-        stalls.note(STALL_RX, t0, performance.now()); // what held the thread when a tick is late (stall-recorder.ts)
-        pacePoint(); // a tick due meanwhile runs now, not after the rest of the burst
+        // At once while this turn's receive work is within RTP_RX_BUDGET_MS, else queued for a later
+        // slice so the loop polls the SIP socket in between (receive-budget.ts; span and pace point there).
+        rtpReceiveBudget.admit(onData, data, rport, address);
       },
       error(_s, err) {
         onError(err);

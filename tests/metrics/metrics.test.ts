@@ -147,6 +147,7 @@ describe("createMetrics", () => {
       voice_agent_barge_in_pause_ms: "histogram",
       voice_agent_provider_errors_total: "counter",
       voice_agent_rtp_dropped_total: "counter",
+      voice_agent_rtp_receive_deferred_total: "counter",
       voice_agent_sip_refused_total: "counter",
       voice_agent_sip_udp_datagrams_total: "counter",
       voice_agent_media_worker_frames_total: "counter",
