@@ -161,6 +161,8 @@ export interface Config {
   sipDialogPeerOnly: boolean;
   /** SIP_RATE_LIMIT: datagrams per second per source IP (0 = off); SIP_RATE_BURST: bucket size. */
   sipRateLimit: RateLimitConfig;
+  /** SIP_UDP_RECEIVE_BUFFER_BYTES: SO_RCVBUF asked for the SIP UDP socket, bytes (0 = the kernel's default). */
+  sipUdpReceiveBufferBytes: number;
   /** SIP_INBOUND_USERNAME/SIP_INBOUND_PASSWORD: digest credentials inbound INVITEs must present. */
   sipInboundAuth?: InboundAuthConfig;
   /** SIP_T1_MS: RFC 3261 T1 and every timer derived from it (./sip-config.ts); undefined = T1 500 ms. */
@@ -306,6 +308,7 @@ export function loadConfig(env: Env = process.env): Config {
     serverPort: int(env, "SERVER_PORT", 8000, 1, 65535),
     answerDelayMs: int(env, "ANSWER_DELAY_MS", 0, 0, 120_000),
     sipTcp: bool(env, "SIP_TCP", true),
+    sipUdpReceiveBufferBytes: int(env, "SIP_UDP_RECEIVE_BUFFER_BYTES", 4 << 20, 0, 1 << 30),
     sipTls: sipTlsOf(env),
     rtpTimeoutMs: int(env, "RTP_TIMEOUT_S", 30, 0, 86_400) * 1000,
     rtpHoldTimeoutMs: int(env, "RTP_HOLD_TIMEOUT_S", 600, 0, 86_400) * 1000,
