@@ -5,6 +5,7 @@
  */
 import { MultiTransport, SourceGate, StreamTransport, UdpTransport } from "../sip";
 import type { Logger } from "../util/log";
+import { receiveBufferMax, setReceiveBuffer } from "../util/socket-buffer";
 import type { Config } from "./config";
 
 /**
@@ -26,6 +27,7 @@ export async function listenSip(cfg: Config, log: Logger): Promise<MultiTranspor
   } catch (err) {
     throw new Error(`SIP_PORT: cannot bind udp ${cfg.sipHost}:${cfg.sipPort}: ${(err as Error).message}`);
   }
+  if (cfg.sipUdpReceiveBufferBytes > 0) receiveBufferFor(udp, cfg.sipUdpReceiveBufferBytes, log);
   // SIP over TCP on the same port (RFC 3261 §18: "All SIP elements MUST implement UDP and TCP"), and
   // TLS on SIP_TLS_PORT when configured.
   const streams: StreamTransport[] = [];
@@ -46,4 +48,18 @@ export async function listenSip(cfg: Config, log: Logger): Promise<MultiTranspor
     }
   }
   return new MultiTransport(udp, streams, log);
+}
+
+/**
+ * A burst (a trunk's INVITEs after an outage, OPTIONS probes while the call thread is in a long turn)
+ * waits in the SIP socket's kernel buffer until the thread reads it; past the buffer the kernel drops
+ * datagrams unseen. The kernel grants about 2 × min(asked, net.core.rmem_max): logged, and a warning
+ * when rmem_max capped it (raise it with sysctl: README, Deployment).
+ */
+function receiveBufferFor(udp: UdpTransport, asked: number, log: Logger): void {
+  const r = setReceiveBuffer(udp.fd, asked);
+  if (!r.ok) return void log.warn({ asked, err: r.error }, "sip udp receive buffer not set: the kernel's default stays");
+  const rmemMax = receiveBufferMax();
+  if (r.bytes < 2 * asked) log.warn({ asked, bytes: r.bytes, rmemMax }, "sip udp receive buffer capped by net.core.rmem_max");
+  else log.info({ asked, bytes: r.bytes }, "sip udp receive buffer");
 }

@@ -326,9 +326,12 @@ export interface CallerTimeline {
   stt: SttCue[];
 }
 
-/** Runs sox and returns raw little-endian PCM16 at 8 kHz. */
+/**
+ * Runs sox and returns raw little-endian PCM16 at 8 kHz. No dither (`-D`), and repeatable (`-R`): the
+ * noise of `synth` starts from a fixed seed, so each burst is the same samples in every run.
+ */
 async function soxPcm(args: string[]): Promise<Int16Array> {
-  const p = Bun.spawn(["sox", "-D", ...args], { stdout: "pipe", stderr: "pipe" });
+  const p = Bun.spawn(["sox", "-R", "-D", ...args], { stdout: "pipe", stderr: "pipe" });
   const [out, err, code] = await Promise.all([new Response(p.stdout).arrayBuffer(), new Response(p.stderr).text(), p.exited]);
   if (code !== 0) throw new Error(`sox ${args.join(" ")}: ${err}`);
   return new Int16Array(out.slice(0, out.byteLength & ~1));

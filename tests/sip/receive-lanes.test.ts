@@ -6,6 +6,7 @@
  */
 import { afterEach, describe, expect, test } from "bun:test";
 import { ReceiveLanes, hasToTag } from "../../src/sip/transport/receive-lanes.ts";
+import { isAck, isMethod } from "../../src/sip/transport/inbound.ts";
 import { ReceiveQueue } from "../../src/sip/transport/receive-queue.ts";
 import { UdpTransport, type Address } from "../../src/sip/transport/index.ts";
 
@@ -51,6 +52,33 @@ describe("ReceiveLanes.laneOf", () => {
     expect(lanes.laneOf(request("BYE", 1, true), false, stranger)).toBe(false);
     expect(lanes.laneOf(enc.encode("SIP/2.0 200 OK\r\n\r\n"), true, stranger)).toBe(true);
     expect(lanes.laneOf(enc.encode("options sip:a@b SIP/2.0\r\n\r\n"), false, stranger)).toBe(false); // methods are case-sensitive
+  });
+
+  test("isMethod: the request line's method and its space, case-sensitive (§7.1); what laneOf and the ACK check share", () => {
+    const table: Array<[string, string, boolean]> = [
+      ["OPTIONS sip:a@b SIP/2.0\r\n\r\n", "OPTIONS", true],
+      ["ACK sip:a@b SIP/2.0\r\n\r\n", "ACK", true],
+      ["INVITE sip:a@b SIP/2.0\r\n\r\n", "INVITE", true],
+      ["options sip:a@b SIP/2.0\r\n\r\n", "OPTIONS", false], // methods are case-sensitive
+      ["Ack sip:a@b SIP/2.0\r\n\r\n", "ACK", false],
+      ["OPTIONSX sip:a@b SIP/2.0\r\n\r\n", "OPTIONS", false], // another token that begins the same
+      ["ACKNOWLEDGE sip:a@b SIP/2.0\r\n\r\n", "ACK", false],
+      ["OPTIONS\tsip:a@b SIP/2.0\r\n\r\n", "OPTIONS", false], // SP, not any white space
+      [" OPTIONS sip:a@b SIP/2.0\r\n\r\n", "OPTIONS", false],
+      ["SIP/2.0 200 OK\r\nCSeq: 1 OPTIONS\r\n\r\n", "OPTIONS", false], // a response to one
+      ["OPTIONS", "OPTIONS", false], // truncated: no space
+      ["OPTIONS ", "OPTIONS", true],
+      ["ACK", "ACK", false],
+      ["", "ACK", false],
+    ];
+    for (const [text, method, want] of table) expect([text, method, isMethod(enc.encode(text), method)]).toEqual([text, method, want]);
+    // A view at an offset into a larger buffer (as datagrams arrive): only the view's bytes count.
+    const buf = enc.encode("xxACK sip:a@b SIP/2.0\r\n\r\n");
+    expect(isMethod(buf.subarray(2), "ACK")).toBe(true);
+    expect(isMethod(buf.subarray(1), "ACK")).toBe(false);
+    expect(isAck(request("ACK", 1, true))).toBe(true);
+    expect(isAck(request("BYE", 1, true))).toBe(false);
+    expect(isMethod(request("OPTIONS", 1, false), "OPTIONS")).toBe(true);
   });
 
   test("hasToTag: full and compact forms, any case and spacing; the To line only; no To found counts as tagged", () => {

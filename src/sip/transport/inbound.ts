@@ -125,10 +125,21 @@ export function toTagOf(req: SipRequest): string | undefined {
   }
 }
 
-/** True when the datagram starts with "ACK " (RFC 3261 §7.1: Method SP Request-URI; methods are case-sensitive). */
-export function isAck(d: Uint8Array): boolean {
-  return d.length >= 4 && d[0] === 0x41 && d[1] === 0x43 && d[2] === 0x4b && d[3] === 0x20;
+/**
+ * True when datagram `d` starts with `method` and a space: the request line of that method. RFC 3261
+ * §7.1: "Request-Line = Method SP Request-URI SP SIP-Version CRLF", and "The method names are
+ * case-sensitive", so "ack " or "ACKX " is not ACK. `method`: an ASCII token such as "ACK" or "OPTIONS".
+ * Looks at the first method.length + 1 bytes only; never throws.
+ */
+export function isMethod(d: Uint8Array, method: string): boolean {
+  const n = method.length;
+  if (d.length <= n || d[n] !== 0x20) return false;
+  for (let i = 0; i < n; i++) if (d[i] !== method.charCodeAt(i)) return false;
+  return true;
 }
+
+/** True when the datagram starts with "ACK " (see {@link isMethod}). */
+export const isAck = (d: Uint8Array): boolean => isMethod(d, "ACK");
 
 /** True when the datagram starts with a status line ("SIP/2.0 ", case-insensitive, RFC 3261 §7.2). */
 export function isResponse(d: Uint8Array): boolean {

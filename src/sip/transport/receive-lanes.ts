@@ -21,6 +21,7 @@
  *   lanes.prioritize({ host: "203.0.113.5", port: 5060 });       // the UA core saw a confirmed dialog's request
  *   lanes.laneOf(byeBytes, false, { host: "203.0.113.5", port: 5060 }); // → true (urgent)
  */
+import { isMethod } from "./inbound.ts";
 import type { Address } from "./types.ts";
 
 /** How long a peer of a confirmed dialog stays prioritized after the last `prioritize` call, ms. */
@@ -49,19 +50,11 @@ export class ReceiveLanes {
    */
   laneOf(data: Uint8Array, response: boolean, source: Address): boolean | "probe" {
     if (response) return true;
-    if (startsWith(data, OPTIONS)) return "probe";
+    if (isMethod(data, "OPTIONS")) return "probe";
     if (this.peers.size === 0) return false;
     const until = this.peers.get(`${source.host}:${source.port}`);
     return until !== undefined && until > this.now() && hasToTag(data);
   }
-}
-
-const OPTIONS = [0x4f, 0x50, 0x54, 0x49, 0x4f, 0x4e, 0x53, 0x20]; // "OPTIONS " (§7.1: methods are case-sensitive)
-
-function startsWith(d: Uint8Array, prefix: number[]): boolean {
-  if (d.length < prefix.length) return false;
-  for (let i = 0; i < prefix.length; i++) if (d[i] !== prefix[i]) return false;
-  return true;
 }
 
 /** Headers searched for the To field at most, bytes (a SIP header block is rarely longer). */

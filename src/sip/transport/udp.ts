@@ -11,6 +11,7 @@ import { ReceiveLanes } from "./receive-lanes.ts";
 import { oversizeOf, tooLargeResponse } from "./oversize.ts";
 import type { SourceGate } from "./source-gate.ts";
 import { statelessResponse } from "./stateless.ts";
+import { fdOf } from "../../util/socket-buffer.ts";
 import { responseDestinationOf } from "./response-address.ts";
 import type { Address, Transport, TransportDelegate } from "./types.ts";
 
@@ -121,6 +122,11 @@ export class UdpTransport implements Transport {
     this.gate = opts.gate;
     this.refusals = new DropReport({ log, clock: opts.clock, intervalMs: opts.refusalSummaryMs });
     this.errorLog = new SocketErrorLog(log);
+  }
+
+  /** The socket's file descriptor (socket options: src/util/socket-buffer.ts). */
+  get fd(): number {
+    return fdOf(this.socket);
   }
 
   /** Binds the socket. @throws the socket error (e.g. EADDRINUSE) when binding fails. */

@@ -22,9 +22,17 @@ export function makeTempDir(prefix: string): { dir: string; remove: () => void }
   return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
+/**
+ * sox's repeatable mode (`-R`): its pseudo-random generators (the `synth` noises, the dither it adds when
+ * 16-bit audio goes to μ-law) start from a fixed seed, so the same arguments give the same samples in every
+ * run. Without it each run drew new noise: the Silero "pink noise −10 dB" maximum read 0.44 once against
+ * ≤ 0.19 in 150 other draws (session 14), and every μ-law render of speech carried a new dither.
+ */
+const REPEATABLE = "-R";
+
 async function toPhonePcm(wav: string): Promise<Int16Array> {
   // Resample to 8 kHz, encode μ-law, decode back to signed 16-bit: what an RTP PCMU peer delivers.
-  const raw = await $`sox ${wav} -r 8000 -c 1 -t ul - | sox -t ul -r 8000 -c 1 - -t raw -e signed -b 16 -`
+  const raw = await $`sox ${REPEATABLE} ${wav} -r 8000 -c 1 -t ul - | sox ${REPEATABLE} -t ul -r 8000 -c 1 - -t raw -e signed -b 16 -`
     .quiet()
     .arrayBuffer();
   return new Int16Array(raw);
@@ -39,11 +47,12 @@ export async function speech(dir: string, voice: string, text: string): Promise<
 
 /**
  * Synthesises `seconds` of audio with sox `synth` arguments, e.g. `["whitenoise"]`,
- * `["sine", "1000"]`, `["sine", "697", "sine", "1209"]`, at `gainDb` (dBFS-ish, ≤ 0).
+ * `["sine", "1000"]`, `["sine", "697", "sine", "1209"]`, at `gainDb` (dBFS-ish, ≤ 0). Noise is seeded
+ * (sox `-R`): the same arguments give the same samples in every run.
  */
 export async function synth(dir: string, seconds: number, kind: string[], gainDb = -10): Promise<Int16Array> {
   const wav = join(dir, `n-${kind.join("_")}-${seconds}-${gainDb}.wav`);
-  await $`sox -n -r 8000 -c 1 -b 16 ${wav} synth ${seconds} ${kind} gain ${gainDb}`.quiet();
+  await $`sox ${REPEATABLE} -n -r 8000 -c 1 -b 16 ${wav} synth ${seconds} ${kind} gain ${gainDb}`.quiet();
   return toPhonePcm(wav);
 }
 

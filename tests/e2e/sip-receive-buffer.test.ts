@@ -1,0 +1,47 @@
+/**
+ * The compiled binary enlarges its SIP UDP socket's kernel receive buffer (SIP_UDP_RECEIVE_BUFFER_BYTES,
+ * src/cli/sip-listeners.ts, src/util/socket-buffer.ts: bun:ffi setsockopt on the socket's fd): read from
+ * outside with `ss -m` (the socket's `rb`), not only from the agent's own log. 0 keeps the kernel's
+ * default; a bad value is a start-up error naming the variable.
+ */
+import { afterAll, describe, expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
+import { BINARY, ensureBinary, startAgent } from "./agent.ts";
+import { missingTools, stopAllManaged } from "../support/process.ts";
+
+afterAll(() => stopAllManaged());
+
+/** The `rb` (receive buffer, bytes) of the UDP socket bound to `port`, as `ss` reports it. */
+function rbOf(port: number): number | undefined {
+  const p = Bun.spawnSync(["ss", "-uamnH", `sport = :${port}`]);
+  const m = /\brb(\d+)/.exec(p.stdout.toString());
+  return m ? Number(m[1]) : undefined;
+}
+
+const rmemMax = Number(readFileSync("/proc/sys/net/core/rmem_max", "utf8").trim());
+const rmemDefault = Number(readFileSync("/proc/sys/net/core/rmem_default", "utf8").trim());
+
+describe("SIP UDP receive buffer in the compiled binary", () => {
+  test.skipIf(missingTools(["ss"]).length > 0)("default 4 MiB asked: the socket holds 2 × min(4 MiB, rmem_max); 0 keeps the kernel's default", async () => {
+    const a = await startAgent({});
+    const b = await startAgent({ SIP_UDP_RECEIVE_BUFFER_BYTES: "0" });
+    try {
+      const want = 2 * Math.min(4 << 20, rmemMax);
+      expect(rbOf(a.sipPort)).toBe(want);
+      const line = a.logs().find((l) => l.msg === "sip udp receive buffer" || l.msg === "sip udp receive buffer capped by net.core.rmem_max");
+      expect(line).toMatchObject({ asked: 4 << 20, bytes: want });
+      expect(rbOf(b.sipPort)).toBe(rmemDefault);
+      expect(b.logs().some((l) => String(l.msg).startsWith("sip udp receive buffer"))).toBe(false);
+    } finally {
+      await a.stop();
+      await b.stop();
+    }
+  }, 60_000);
+
+  test("SIP_UDP_RECEIVE_BUFFER_BYTES=-1 is a start-up error naming the variable", async () => {
+    await ensureBinary();
+    const p = Bun.spawnSync([BINARY, "--mode", "inbound"], { env: { PATH: process.env.PATH, SIP_UDP_RECEIVE_BUFFER_BYTES: "-1" }, stderr: "pipe", stdout: "pipe" });
+    expect(p.exitCode).not.toBe(0);
+    expect(p.stderr.toString() + p.stdout.toString()).toContain("SIP_UDP_RECEIVE_BUFFER_BYTES");
+  }, 30_000);
+});
