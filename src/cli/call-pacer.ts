@@ -9,7 +9,10 @@
  *    returned `unpace` unsets that at shutdown.
  *  - RUNTIME_THREADS_NICE: the runtime's helper threads (JIT compiler, allocator, HTTP client, thread pool)
  *    get a higher nice value than the call thread, so they run in its idle time rather than taking the
- *    core from it (util/thread-sched.ts); threads created later are caught every HELPER_RESCAN_MS.
+ *    core from it (util/thread-sched.ts); threads created later are caught every HELPER_RESCAN_MS; the ones
+ *    named in RUNTIME_THREADS_NICE_KEEP keep their value.
+ *  - CALL_THREAD_SLICE_US: the call thread asks the kernel for a shorter time slice (sched_setattr(2)), so a
+ *    timer or socket wake-up of it preempts a helper thread running on the same core (Linux ≥ 6.12).
  */
 import type { Config } from "./config";
 import type { Headroom } from "../call/headroom";
@@ -20,7 +23,7 @@ import type { Clock } from "../util/clock";
 import type { Logger } from "../util/log";
 import { setPacePoint } from "../util/pace-point";
 import { STALL_TICK, stalls } from "../util/stall-recorder";
-import { raiseHelperThreadsNice } from "../util/thread-sched";
+import { raiseHelperThreadsNice, setThreadSlice } from "../util/thread-sched";
 import { pacerStallLog } from "./pacer-stall-log";
 
 /** How often threads created since are given RUNTIME_THREADS_NICE, ms. */
@@ -52,15 +55,20 @@ export function startPacing(d: PacingDeps): { plane: MediaPlane | undefined; pac
     onRan: (start, end) => stalls.note(STALL_TICK, start, end),
   });
   const unpace = setPacePoint(() => pacer.poll());
-  const stopNice = cfg.runtimeThreadsNice > 0 ? lowerHelpers(cfg.runtimeThreadsNice, log) : () => {};
+  const stopNice = cfg.runtimeThreadsNice > 0 ? lowerHelpers(cfg.runtimeThreadsNice, new Set(cfg.runtimeThreadsNiceKeep), log) : () => {};
+  if (cfg.callThreadSliceUs > 0) {
+    const r = setThreadSlice(cfg.callThreadSliceUs);
+    if (r.ok) log.info({ sliceUs: cfg.callThreadSliceUs, tid: r.tid }, "call thread time slice set");
+    else log.warn({ sliceUs: cfg.callThreadSliceUs, err: r.error }, "call thread time slice not set");
+  }
   return { plane, pacer, unpace: () => (unpace(), stopNice()) };
 }
 
 /** RUNTIME_THREADS_NICE: now and every HELPER_RESCAN_MS for new threads; @returns the stop. */
-function lowerHelpers(by: number, log: Logger): () => void {
+function lowerHelpers(by: number, keep: ReadonlySet<string>, log: Logger): () => void {
   const done = new Set<number>();
   const run = () => {
-    const r = raiseHelperThreadsNice(by, done);
+    const r = raiseHelperThreadsNice(by, done, keep);
     if ("error" in r) {
       log.warn({ by, err: r.error }, "helper threads' nice value not raised");
       clearInterval(t);

@@ -111,6 +111,10 @@ export interface Config {
   pacerStallLogMs: number;
   /** RUNTIME_THREADS_NICE: the runtime's helper threads run this much nicer than the call thread (0 = unchanged; call-pacer.ts). */
   runtimeThreadsNice: number;
+  /** RUNTIME_THREADS_NICE_KEEP: names (comm) of helper threads RUNTIME_THREADS_NICE leaves alone, e.g. "JITWorker". */
+  runtimeThreadsNiceKeep: string[];
+  /** CALL_THREAD_SLICE_US: the call thread's time slice, µs (0 = the kernel's; 100–100,000; call-pacer.ts). */
+  callThreadSliceUs: number;
   /** VAD_BATCH: score all calls' Silero windows in one model run (same results, less CPU). Default true. */
   vadBatch: boolean;
   /** VAD_BATCH_MS: longest a Silero window waits for other calls' windows to share its run, ms (0–20; 0 = the event-loop turn only). */
@@ -340,6 +344,8 @@ export function loadConfig(env: Env = process.env): Config {
     mediaWorkerCallNice: int(env, "MEDIA_WORKER_CALL_NICE", 0, 0, 19),
     pacerStallLogMs: int(env, "PACER_STALL_LOG_MS", PACER_STALL_LOG_MS, 1, 60_000),
     runtimeThreadsNice: int(env, "RUNTIME_THREADS_NICE", 0, 0, 19),
+    runtimeThreadsNiceKeep: threadNames(env, "RUNTIME_THREADS_NICE_KEEP"),
+    callThreadSliceUs: int(env, "CALL_THREAD_SLICE_US", 0, 0, 100_000),
     admission: {
       cpuPct: int(env, "ADMISSION_CPU_PCT", HEADROOM_DEFAULTS.cpuPct, 0, 6400),
       pacerP99Ms: int(env, "ADMISSION_PACER_P99_MS", HEADROOM_DEFAULTS.pacerP99Ms, 0, 1000),
@@ -372,4 +378,11 @@ function stepGrammarKinds(env: Env): Config["sttStepGrammar"] {
   const kinds = v.split(",").map((k) => k.trim());
   for (const k of kinds) if (k !== "category" && k !== "yes_no" && k !== "digits") throw new ConfigError("STT_STEP_GRAMMAR", `expected "off" or comma-separated category, yes_no, digits, got "${k}"`);
   return [...new Set(kinds)] as Config["sttStepGrammar"];
+}
+
+/** A comma-separated list of thread names (comm: 1–15 characters, Linux's TASK_COMM_LEN − 1); "" = none. @throws ConfigError */
+function threadNames(env: Env, name: string): string[] {
+  const names = (str(env, name) ?? "").split(",").map((n) => n.trim()).filter(Boolean);
+  for (const n of names) if (n.length > 15) throw new ConfigError(name, `thread name "${n}" is longer than 15 characters (Linux's comm)`);
+  return names;
 }

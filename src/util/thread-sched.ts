@@ -126,11 +126,12 @@ const KEEP_THREADS = new Set(["Worker"]);
  * (issue 13), late pacer ticks' windows held 5.7 ms of the call thread waiting on its run queue, on
  * average. With nice +10 a helper weighs 110 against the call thread's 1024 (sched(7)): it still runs,
  * in the call thread's idle time first. Threads in `done` (tids) are skipped and the ones changed added,
- * so a caller can repeat it for threads created later. Linux only; needs no privilege (raising a nice
- * value never does).
+ * so a caller can repeat it for threads created later. Threads named (comm) in `keep` are left alone too
+ * (RUNTIME_THREADS_NICE_KEEP, e.g. "JITWorker": a nicer JIT compiler tiers code up later, which costs the
+ * call thread more than it saves). Linux only; needs no privilege (raising a nice value never does).
  * @returns the names of the threads changed, or why none could be.
  */
-export function raiseHelperThreadsNice(by: number, done: Set<number>): { changed: string[] } | { error: string } {
+export function raiseHelperThreadsNice(by: number, done: Set<number>, keep: ReadonlySet<string> = new Set()): { changed: string[] } | { error: string } {
   const s = sys();
   if (typeof s === "string") return { error: s };
   const self = threadId();
@@ -151,7 +152,7 @@ export function raiseHelperThreadsNice(by: number, done: Set<number>): { changed
       continue; // ended meanwhile
     }
     done.add(tid);
-    if (KEEP_THREADS.has(name)) continue;
+    if (KEEP_THREADS.has(name) || keep.has(name)) continue;
     const nice = Math.min(19, s.c.getpriority(PRIO_PROCESS, tid) + by);
     if (s.c.setpriority(PRIO_PROCESS, tid, nice) === 0) changed.push(name);
   }

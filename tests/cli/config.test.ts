@@ -91,6 +91,16 @@ describe("loadConfig", () => {
     }
   });
 
+  test("CALL_THREAD_SLICE_US (0 = the kernel's, 100–100,000 µs) and RUNTIME_THREADS_NICE_KEEP (thread names of ≤ 15 characters); a bad value names the variable", () => {
+    expect(loadConfig({ SIP_PUBLIC_IP: "203.0.113.7" })).toMatchObject({ callThreadSliceUs: 0, runtimeThreadsNiceKeep: [] });
+    expect(loadConfig({ SIP_PUBLIC_IP: "203.0.113.7", CALL_THREAD_SLICE_US: "500", RUNTIME_THREADS_NICE_KEEP: " JITWorker , HTTP Client" })).toMatchObject({
+      callThreadSliceUs: 500,
+      runtimeThreadsNiceKeep: ["JITWorker", "HTTP Client"],
+    });
+    for (const bad of ["-1", "100001", "fast"]) expect(() => loadConfig({ SIP_PUBLIC_IP: "203.0.113.7", CALL_THREAD_SLICE_US: bad })).toThrow(/^CALL_THREAD_SLICE_US: /);
+    expect(() => loadConfig({ SIP_PUBLIC_IP: "203.0.113.7", RUNTIME_THREADS_NICE_KEEP: "JITWorker,a-name-of-16-chars" })).toThrow(/^RUNTIME_THREADS_NICE_KEEP: thread name "a-name-of-16-chars" is longer than 15 characters/);
+  });
+
   test("VAD_SILENCE_FLOOR_DBFS: −60 by default, a level from −120 to 0, or off; a bad value names the variable", () => {
     expect(loadConfig({ SIP_PUBLIC_IP: "203.0.113.7" }).vadSilenceFloorDbfs).toBe(-60);
     expect(loadConfig({ SIP_PUBLIC_IP: "203.0.113.7", VAD_SILENCE_FLOOR_DBFS: "-70" }).vadSilenceFloorDbfs).toBe(-70);

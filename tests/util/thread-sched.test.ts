@@ -96,4 +96,32 @@ describe.skipIf(!hasSlice)("thread-sched (Linux, /proc)", () => {
     expect(o.first.changed.length).toBe(helpers.length);
     expect(o.again.changed.length).toBeLessThanOrEqual(o.after.length - o.before.length); // only threads started meanwhile
   });
+
+  test("raiseHelperThreadsNice leaves the threads named in `keep` alone and raises the other helpers", () => {
+    const mod = JSON.stringify(new URL("../../src/util/thread-sched.ts", import.meta.url).pathname);
+    const script = `import { raiseHelperThreadsNice } from ${mod};
+      import { readdirSync, readFileSync } from "node:fs";
+      await Bun.sleep(300);
+      const threads = () => readdirSync("/proc/self/task").map((t) => {
+        const stat = readFileSync("/proc/self/task/" + t + "/stat", "utf8");
+        return { tid: Number(t), name: readFileSync("/proc/self/task/" + t + "/comm", "utf8").trim(), nice: Number(stat.slice(stat.lastIndexOf(") ") + 2).split(" ")[16]) };
+      });
+      const before = threads();
+      const kept = before.find((t) => t.tid !== process.pid).name;
+      const r = raiseHelperThreadsNice(4, new Set(), new Set([kept]));
+      console.log(JSON.stringify({ pid: process.pid, before, after: threads(), kept, r }));
+      process.exit(0);`;
+    const r = Bun.spawnSync([process.execPath, "-e", script], { stdout: "pipe", stderr: "pipe" });
+    expect(r.exitCode, r.stderr.toString()).toBe(0);
+    const o = JSON.parse(r.stdout.toString().trim().split("\n").pop()!);
+    const was = new Map<number, number>(o.before.map((t: any) => [t.tid, t.nice]));
+    const old = o.after.filter((t: any) => t.tid !== o.pid && was.has(t.tid));
+    const kept = old.filter((t: any) => t.name === o.kept);
+    const raised = old.filter((t: any) => t.name !== o.kept);
+    expect(kept.length).toBeGreaterThan(0);
+    expect(raised.length).toBeGreaterThan(0); // Bun starts several helper threads (JITWorker, mi-scavenger, Bun Pool …)
+    for (const t of kept) expect(t.nice).toBe(was.get(t.tid));
+    for (const t of raised) expect(t.nice).toBe(Math.min(19, was.get(t.tid)! + 4));
+    expect(o.r.changed).not.toContain(o.kept);
+  });
 });
