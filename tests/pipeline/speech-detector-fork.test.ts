@@ -8,7 +8,8 @@
  * are those it gives running to the end of the call, frame by frame.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { loadSileroVad, type SileroVad, type VadStream } from "../../src/media/vad/silero.ts";
+import type { SileroVad, VadStream } from "../../src/media/vad/silero.ts";
+import { loadVadAsLoaded } from "../support/vad.ts";
 import { SileroSpeechDetector } from "../../src/pipeline/speech-detector.ts";
 import type { EchoDecision } from "../../src/pipeline/echo-correlation.ts";
 import * as A from "../media/vad/audio-fixtures.ts";
@@ -22,8 +23,7 @@ let agent: Int16Array;
 beforeAll(async () => {
   if (!tools) return;
   tmp = A.makeTempDir("vad-fork-");
-  vad = await loadSileroVad();
-  vad.maxLagMs = Infinity; // the shared model: an agent started earlier in this process (bun test runs files in one) sets VAD_MAX_LAG_MS on it, and these tests feed frames faster than real time
+  vad = await loadVadAsLoaded(); // the shared model as loaded: an AgentServer earlier in this process sets the agent's VAD settings on it (tests/support/vad.ts)
   caller = await A.speech(tmp.dir, "kal16", "I would like to book a table for two tonight, please.");
   agent = await A.speech(tmp.dir, "slt", "Thank you, I can help with that booking, and I am glad you called.");
 });

@@ -5,7 +5,8 @@
  * stay in order; reset() in flight drops the stale state.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { loadSileroVad, type SileroVad } from "../../../src/media/vad/silero.ts";
+import type { SileroVad } from "../../../src/media/vad/silero.ts";
+import { loadVadAsLoaded } from "../../support/vad.ts";
 import { FLUSH_AT, vadTotals } from "../../../src/media/vad/batcher.ts";
 import * as A from "./audio-fixtures.ts";
 
@@ -16,8 +17,7 @@ let speech: Int16Array;
 beforeAll(async () => {
   if (!A.haveAudioTools()) throw new Error("flite and sox are required (apt-get install flite sox)");
   tmp = A.makeTempDir("vad-batch-");
-  vad = await loadSileroVad();
-  vad.maxLagMs = Infinity; // the shared model: an agent started earlier in this process (bun test runs files in one) sets VAD_MAX_LAG_MS on it, and these tests feed frames faster than real time
+  vad = await loadVadAsLoaded(); // the shared model as loaded: an AgentServer earlier in this process sets the agent's VAD settings on it (tests/support/vad.ts)
   speech = A.concat([A.silence(300), await A.speech(tmp.dir, "slt", "Hello, I would like to book a table for two."), A.silence(400)]);
 });
 afterAll(() => {

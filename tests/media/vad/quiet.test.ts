@@ -9,7 +9,8 @@
  * which state; real model: a quiet onset is detected where scoring every window detects it).
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { createStreamOn, loadSileroVad, quietRuleOf, type SileroVad, type VadStream } from "../../../src/media/vad/silero.ts";
+import { createStreamOn, quietRuleOf, type SileroVad, type VadStream } from "../../../src/media/vad/silero.ts";
+import { loadVadAsLoaded } from "../../support/vad.ts";
 import { vadTotals, type WindowRunner } from "../../../src/media/vad/batcher.ts";
 import { SILERO_CONTEXT_SAMPLES, SILERO_WINDOW_SAMPLES } from "../../../src/media/vad/framer.ts";
 import { DEFAULT_SILENCE_FLOOR_DBFS, QUIET_LOOKBACK_WINDOWS, QUIET_RESET_WINDOWS, QUIET_STATE_WINDOWS } from "../../../src/media/vad/quiet.ts";
@@ -184,8 +185,7 @@ describe.skipIf(!A.haveAudioTools())("quiet rule on the real model", () => {
 
   beforeAll(async () => {
     tmp = A.makeTempDir("vad-quiet-test-");
-    vad = await loadSileroVad();
-    vad.maxLagMs = Infinity; // see silero.test.ts: an agent earlier in this process may have set it
+    vad = await loadVadAsLoaded(); // the shared model as loaded: an AgentServer earlier in this process sets the agent's VAD settings on it (tests/support/vad.ts)
     a = trimmed(await A.speech(tmp.dir, "slt", "Hello, I would like to book a table."));
     b = trimmed(await A.speech(tmp.dir, "kal16", "Thanks, that is all I needed."));
   }, 60_000);

@@ -5,6 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createVadStream, loadSileroVad, type SileroVad } from "../../../src/media/vad/silero.ts";
+import { loadVadAsLoaded } from "../../support/vad.ts";
 import { SpeechSegmenter, type SegmenterEvent } from "../../../src/media/vad/segmenter.ts";
 import * as A from "./audio-fixtures.ts";
 
@@ -21,8 +22,7 @@ const speechPcm: { voice: string; pcm: Int16Array }[] = [];
 beforeAll(async () => {
   if (!A.haveAudioTools()) throw new Error("flite and sox are required (apt-get install flite sox)");
   tmp = A.makeTempDir("vad-test-");
-  vad = await loadSileroVad();
-  vad.maxLagMs = Infinity; // the shared model: an agent started earlier in this process (bun test runs files in one) sets VAD_MAX_LAG_MS on it, and these tests feed frames faster than real time
+  vad = await loadVadAsLoaded(); // the shared model as loaded: an AgentServer earlier in this process sets the agent's VAD settings on it (tests/support/vad.ts)
   for (const voice of A.FLITE_VOICES) {
     for (const text of SENTENCES) speechPcm.push({ voice, pcm: await A.speech(tmp.dir, voice, text) });
   }
