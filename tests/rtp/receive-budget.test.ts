@@ -148,6 +148,20 @@ describe("ReceiveBudget (stepped by hand)", () => {
     expect(now).toBe(true);
   });
 
+  test("a slice goes on past its budget (up to sliceMaxMs) while the oldest waiting is older than catchUpMs", () => {
+    const slices: (() => void)[] = [];
+    const rx = new ReceiveBudget({ budgetMs: 1, catchUpMs: 20, sliceMaxMs: 200, schedule: (fn) => void slices.push(fn) });
+    const got: number[] = [];
+    const h = (d: Uint8Array) => (spin(1.5), void got.push(d[1]!));
+    for (let k = 0; k < 6; k++) rx.admit(h, datagram(0, k), 1, "a");
+    expect(got).toEqual([0]);
+    slices.shift()!(); // young: one datagram, then the budget is spent
+    expect(got).toEqual([0, 1]);
+    spin(25); // the oldest waiting is now over 20 ms old: the slice catches up
+    slices.shift()!();
+    expect(got).toEqual([0, 1, 2, 3, 4, 5]);
+  });
+
   test("a handler that throws is reported; the datagrams after it are still handled", () => {
     const slices: (() => void)[] = [];
     const errors: unknown[] = [];
