@@ -347,13 +347,13 @@ export class CallMedia implements RenegotiableMedia {
       rtcp.start();
     });
   }
-
   private rtcp: RtcpSession | undefined;
 
   /** RTP stopped coming: the call is dead; BYE with the reason recorded (once). */
   private rtpTimedOut(silentMs: number): void {
     this.watchdog = undefined;
-    this.o.log.warn({ callId: this.o.record.id, silentMs, held: this.held }, "no rtp from the far end: ending the call");
+    const ignoredFromOtherSources = this.session.stats.ignoredSourceIn; // RTP that came, but from an address the latch refuses
+    this.o.log.warn({ callId: this.o.record.id, silentMs, held: this.held, ignoredFromOtherSources }, ignoredFromOtherSources > 0 ? "no rtp from the far end's signalled address (its packets came from another address: RTP_LATCH, SIP_PUBLIC_IP): ending the call" : "no rtp from the far end: ending the call");
     this.o.hangup("rtp_timeout");
   }
 
