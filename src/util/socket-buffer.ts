@@ -16,43 +16,15 @@
  *
  * Returns a result instead of throwing: Linux only; elsewhere (or without libc) the default stays.
  */
-import { dlopen, FFIType, ptr, read } from "bun:ffi";
+import { ptr } from "bun:ffi";
 import { readFileSync } from "node:fs";
+import { errnoText as errno, libc as c, type Libc } from "./libc.ts";
 
 /** Option levels and names (include/uapi/asm-generic/socket.h; the same on x86-64 and arm64). */
 const SOL_SOCKET = 1;
 const SO_RCVBUF = 8;
 
 export type ReceiveBufferResult = { ok: true; bytes: number } | { ok: false; error: string };
-
-type Libc = ReturnType<typeof openLibc>;
-let libc: Libc | undefined;
-let libcError: string | undefined;
-
-function openLibc() {
-  return dlopen("libc.so.6", {
-    setsockopt: { args: [FFIType.i32, FFIType.i32, FFIType.i32, FFIType.ptr, FFIType.u32], returns: FFIType.i32 },
-    getsockopt: { args: [FFIType.i32, FFIType.i32, FFIType.i32, FFIType.ptr, FFIType.ptr], returns: FFIType.i32 },
-    __errno_location: { args: [], returns: FFIType.ptr },
-  }).symbols;
-}
-
-function c(): Libc | string {
-  if (process.platform !== "linux") return `unsupported platform ${process.platform}`;
-  if (!libc && !libcError) {
-    try {
-      libc = openLibc();
-    } catch (err) {
-      libcError = `libc.so.6: ${String(err)}`;
-    }
-  }
-  return libc ?? libcError!;
-}
-
-function errno(l: Libc): string {
-  const p = l.__errno_location();
-  return p ? `errno ${read.i32(p, 0)}` : "errno unknown";
-}
 
 /**
  * The file descriptor of a Bun socket (`Bun.udpSocket`'s result has `fd` at run time, Bun 1.4.5, not in its

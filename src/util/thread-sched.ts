@@ -29,7 +29,8 @@
  * not help: the spin is inside the runtime. A real-time pacer needs code that never waits on the process's
  * normal threads (a native thread), not a JS Worker.
  */
-import { dlopen, FFIType, ptr, read } from "bun:ffi";
+import { ptr } from "bun:ffi";
+import { errnoText as errno, libc, type Libc } from "./libc.ts";
 import { readdirSync, readFileSync } from "node:fs";
 
 export type SchedResult = { ok: true; tid: number } | { ok: false; error: string };
@@ -45,36 +46,12 @@ const SCHED_OTHER = 0;
 /** setpriority(2) `which`: the id names a process — on Linux a thread id names that one thread. */
 const PRIO_PROCESS = 0;
 
-type Libc = ReturnType<typeof openLibc>;
-let libc: Libc | undefined;
-let libcError: string | undefined;
-
-function openLibc() {
-  return dlopen("libc.so.6", {
-    syscall: { args: [FFIType.i64, FFIType.i64, FFIType.ptr, FFIType.i64, FFIType.i64], returns: FFIType.i64 },
-    setpriority: { args: [FFIType.i32, FFIType.u32, FFIType.i32], returns: FFIType.i32 },
-    getpriority: { args: [FFIType.i32, FFIType.u32], returns: FFIType.i32 },
-    __errno_location: { args: [], returns: FFIType.ptr },
-  }).symbols;
-}
-
 /** libc and this architecture's syscall numbers, or why not. */
 function sys(): { c: Libc; n: { gettid: number; sched_setattr: number } } | string {
   const n = SYS[process.arch];
   if (process.platform !== "linux" || !n) return `unsupported platform ${process.platform}/${process.arch}`;
-  if (!libc && !libcError) {
-    try {
-      libc = openLibc();
-    } catch (err) {
-      libcError = `libc.so.6: ${String(err)}`;
-    }
-  }
-  return libc ? { c: libc, n } : libcError!;
-}
-
-function errno(c: Libc): string {
-  const p = c.__errno_location();
-  return p ? `errno ${read.i32(p, 0)}` : "errno unknown";
+  const c = libc();
+  return typeof c === "string" ? c : { c, n };
 }
 
 /** The calling OS thread's id (gettid(2)); -1 when unavailable. */
