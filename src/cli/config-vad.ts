@@ -17,7 +17,14 @@ export interface VadConfig {
   vadMaxLagMs: number;
   /** VAD_SILENCE_FLOOR_DBFS: Silero windows under this level after 256 ms under it are not scored (probability 0; media/vad/quiet-state.ts), dBFS (−120…0, or off; default −60; windows kept for the look-back: quiet.ts). */
   vadSilenceFloorDbfs: number;
+  /** VAD_WORKER: Silero model runs on a thread of their own, not the call thread (src/media/vad/worker-model.ts). Default false. */
+  vadWorker: boolean;
+  /** VAD_WORKER_NICE: with VAD_WORKER, raise the VAD worker thread's nice value by this much (0–19; 0 = the call thread's). */
+  vadWorkerNice: number;
 }
+
+/** VAD_WORKER_NICE by default. */
+export const DEFAULT_VAD_WORKER_NICE = 0;
 
 /** Reads the VAD variables. @throws ConfigError naming the variable */
 export function vadConfig(env: Env): VadConfig {
@@ -26,5 +33,7 @@ export function vadConfig(env: Env): VadConfig {
     vadBatchMs: int(env, "VAD_BATCH_MS", DEFAULT_BATCH_WAIT_MS, 0, 20),
     vadMaxLagMs: int(env, "VAD_MAX_LAG_MS", DEFAULT_MAX_LAG_MS, 0, 10_000),
     vadSilenceFloorDbfs: str(env, "VAD_SILENCE_FLOOR_DBFS")?.toLowerCase() === "off" ? -Infinity : int(env, "VAD_SILENCE_FLOOR_DBFS", DEFAULT_SILENCE_FLOOR_DBFS, -120, 0),
+    vadWorker: bool(env, "VAD_WORKER", false),
+    vadWorkerNice: int(env, "VAD_WORKER_NICE", DEFAULT_VAD_WORKER_NICE, 0, 19),
   };
 }
