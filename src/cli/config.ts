@@ -16,7 +16,7 @@ import { PACER_STALL_LOG_MS } from "./pacer-stall-log";
 import { RTP_RX_BUDGET_MS } from "../rtp/receive-budget";
 import { conversationConfig, type ConversationConfig } from "./config-turns";
 import { vadConfig, type VadConfig } from "./config-vad";
-import { bool, ConfigError, host, int, ip, ipRangeList, oneOf, pair, str, url, type Env } from "./env-vars";
+import { bool, ConfigError, host, int, intOrOff, ip, ipRangeList, oneOf, pair, str, url, type Env } from "./env-vars";
 import { outboundConfig, type Mode, type OutboundConfig } from "./outbound-config";
 import { tracingConfig } from "./otel-config";
 import { inboundAuth, rateLimit, registerConfig, sipTimersOf, sipTlsOf, type InboundAuthConfig, type RateLimitConfig, type RegisterConfig, type SipTlsConfig, type TimerValues } from "./sip-config";
@@ -333,14 +333,14 @@ export function loadConfig(env: Env = process.env): Config {
     fliteFallbackWarm: bool(env, "FLITE_FALLBACK_WARM", true),
     ...vadConfig(env),
     mediaWorker: bool(env, "MEDIA_WORKER", false),
-    mediaWorkerSliceUs: int(env, "MEDIA_WORKER_SLICE_US", 0, 0, 100_000),
+    mediaWorkerSliceUs: intOrOff(env, "MEDIA_WORKER_SLICE_US", 100, 100_000),
     mediaWorkerCallNice: int(env, "MEDIA_WORKER_CALL_NICE", 0, 0, 19),
     pacerStallLogMs: int(env, "PACER_STALL_LOG_MS", PACER_STALL_LOG_MS, 1, 60_000),
     rtpRxBudgetMs: int(env, "RTP_RX_BUDGET_MS", RTP_RX_BUDGET_MS, 0, 1000),
     loopTurnLogMs: int(env, "LOOP_TURN_LOG_MS", 0, 0, 60_000),
     runtimeThreadsNice: int(env, "RUNTIME_THREADS_NICE", 0, 0, 19),
     runtimeThreadsNiceKeep: threadNames(env, "RUNTIME_THREADS_NICE_KEEP"),
-    callThreadSliceUs: int(env, "CALL_THREAD_SLICE_US", 0, 0, 100_000),
+    callThreadSliceUs: intOrOff(env, "CALL_THREAD_SLICE_US", 100, 100_000),
     admission: {
       cpuPct: int(env, "ADMISSION_CPU_PCT", HEADROOM_DEFAULTS.cpuPct, 0, 6400),
       pacerP99Ms: int(env, "ADMISSION_PACER_P99_MS", HEADROOM_DEFAULTS.pacerP99Ms, 0, 1000),

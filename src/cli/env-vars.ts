@@ -31,6 +31,17 @@ export function int(env: Env, name: string, def: number, min: number, max: numbe
   return n;
 }
 
+/**
+ * An integer that is `0` (off, the default) or within [min, max]; for settings whose meaningful range does
+ * not start at 1 (a kernel time slice: sched_setattr(2) clamps 1–99 µs up to 100, so accepting them would
+ * silently mean something else). @throws ConfigError naming the variable
+ */
+export function intOrOff(env: Env, name: string, min: number, max: number): number {
+  const n = int(env, name, 0, 0, max);
+  if (n !== 0 && n < min) throw new ConfigError(name, `expected 0 (off) or an integer from ${min} to ${max}, got ${n}`);
+  return n;
+}
+
 export function bool(env: Env, name: string, def: boolean): boolean {
   const v = str(env, name);
   if (v === undefined) return def;

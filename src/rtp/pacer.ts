@@ -42,40 +42,9 @@
  */
 import type { Clock, TimerHandle } from "../util/clock.ts";
 import { LatenessHistogram } from "./lateness-histogram.ts";
+import { FRAME_MS, lateRule, ownDeadline, phaseAtOrBefore, type OwnSchedule, type PacerOptions, type PacerSource } from "./pacer-schedule.ts";
 
-/** Frame period, ms (RFC 3551 §4.2: "the default packetization interval SHOULD have a duration of 20 ms"). */
-export const FRAME_MS = 20;
-
-/** Something that sends one frame per tick (a call's Playout). */
-export interface PacerSource {
-  onTick(): void;
-}
-
-export interface PacerOptions {
-  clock: Clock;
-  /** Period, ms; default 20. */
-  frameMs?: number;
-  /** Missed deadlines that are still caught up by a burst; more → skip ahead. Default 3. */
-  maxCatchUpFrames?: number;
-  /** Phases per frame an own schedule (`startNow`) may take (see the file comment); default 4 (every 5 ms). */
-  ownPhases?: number;
-  /** Called with each tick's lateness in ms (for a metrics histogram). */
-  onLateness?: (ms: number) => void;
-  /** Called with the number of deadlines dropped by a skip ahead (for a counter). */
-  onSkipped?: (ticks: number) => void;
-  /** A source's `onTick` threw; the pacer keeps going. Default: ignored (counted in `errors`). */
-  onError?: (err: unknown, source: PacerSource) => void;
-  /** After each timer's run (a shared tick with its catch-ups, or a phase's sources): its start and end, clock ms. */
-  onRan?: (start: number, end: number) => void;
-}
-
-/** A source on its own schedule (`startNow`): deadlines `t0 + n·frameMs`, `t0` the start of its phase. */
-interface OwnSchedule {
-  t0: number;
-  n: number;
-  /** Phase index (0 … ownPhases − 1): its timer is the phase's. */
-  phase: number;
-}
+export { FRAME_MS, type PacerOptions, type PacerSource } from "./pacer-schedule.ts";
 
 export class Pacer {
   private readonly clock: Clock;
@@ -97,6 +66,8 @@ export class Pacer {
   /** A phase's sources are being ticked (`poll` does not re-enter). */
   private firingPhase = false;
   private t0 = 0;
+  /** Each phase's start, `t0 + p·frameMs/ownPhases` (one float per phase: its sources fire together). */
+  private phaseT0: number[] = [];
   private n = 0;
   private firing = false;
   /** Sources ticked on their own schedule (`startNow`), not by the shared one. */
@@ -139,6 +110,7 @@ export class Pacer {
     // Inside a tick the schedule is still live: fire() re-arms it.
     if (this.timer === undefined && !this.firing) {
       this.t0 = this.clock.now();
+      this.phaseT0 = Array.from({ length: this.ownPhases }, (_, p) => this.t0 + p * (this.frameMs / this.ownPhases));
       this.n = 1;
       this.arm();
     }
@@ -274,15 +246,15 @@ export class Pacer {
   private runDue(): void {
     const now = this.clock.now();
     const late = now - this.nextDeadline;
-    if (late < 0) return; // early: fire() re-arms for the same deadline
-    const missed = Math.floor(late / this.frameMs); // deadlines after n that have also passed
-    if (missed > this.maxCatchUp) {
+    const { missed, skip, runs } = lateRule(late, this.frameMs, this.maxCatchUp);
+    if (runs === 0) return; // early: fire() re-arms for the same deadline
+    if (skip) {
       this.n += missed;
       this.skippedTicks += missed;
       this.onSkipped?.(missed);
       this.tick(now, late);
     } else {
-      for (let i = 0; i <= missed; i++) {
+      for (let i = 0; i < runs; i++) {
         if (i > 0) this.catchUpTicks++;
         this.tick(now);
         if (this.sources.size === 0) break;
@@ -317,21 +289,12 @@ export class Pacer {
     }
   }
 
-  /** The next deadline of an own schedule (one frame after the tick that ran last). */
   private ownDeadline(sched: OwnSchedule): number {
-    return sched.t0 + sched.n * this.frameMs;
+    return ownDeadline(sched, this.frameMs);
   }
 
-  /**
-   * The own schedule of a talkspurt ticked at `now`: the last phase start at or before `now` (phases at
-   * `t0 + k·frameMs/ownPhases` of the shared schedule), its next deadline the first after `now`.
-   */
   private phaseAtOrBefore(now: number): OwnSchedule {
-    const step = this.frameMs / this.ownPhases;
-    const k = Math.max(0, Math.floor((now - this.t0) / step));
-    const phase = k % this.ownPhases;
-    const t0 = this.t0 + phase * step; // the same float for every source on this phase: they fire together
-    return { t0, phase, n: Math.floor((now - t0) / this.frameMs) + 1 };
+    return phaseAtOrBefore(now, this.t0, this.frameMs, this.phaseT0);
   }
 
   /** (Re-)arms a phase's timer for the earliest next deadline of its sources; none left → cleared. */
@@ -373,19 +336,17 @@ export class Pacer {
 
   private fireOwn(source: PacerSource, sched: OwnSchedule, now: number): void {
     if (this.own.get(source) !== sched) return;
-    const late = now - (sched.t0 + sched.n * this.frameMs);
-    if (late < 0) return; // not due yet (the phase's timer is re-armed for it)
-    const missed = Math.floor(late / this.frameMs);
-    const skipped = missed > this.maxCatchUp;
+    const late = now - this.ownDeadline(sched);
+    const { missed, skip: skipped, runs } = lateRule(late, this.frameMs, this.maxCatchUp);
+    if (runs === 0) return; // not due yet (the phase's timer is re-armed for it)
     if (skipped) {
       sched.n += missed;
       this.skippedTicks += missed;
       this.onSkipped?.(missed);
     }
-    const runs = skipped ? 1 : missed + 1;
     for (let i = 0; i < runs && this.own.get(source) === sched; i++) {
       if (i > 0) this.catchUpTicks++;
-      const deadline = sched.t0 + sched.n * this.frameMs;
+      const deadline = this.ownDeadline(sched);
       sched.n++;
       if (!(deadline <= this.recordedDeadline)) {
         // The phase's other sources on this deadline were late by as much: one record for all of them.

@@ -98,7 +98,9 @@ describe("loadConfig", () => {
       callThreadSliceUs: 500,
       runtimeThreadsNiceKeep: ["JITWorker", "HTTP Client"],
     });
-    for (const bad of ["-1", "100001", "fast"]) expect(() => loadConfig({ SIP_PUBLIC_IP: "203.0.113.7", CALL_THREAD_SLICE_US: bad })).toThrow(/^CALL_THREAD_SLICE_US: /);
+    for (const bad of ["-1", "1", "99", "100001", "fast"]) expect(() => loadConfig({ SIP_PUBLIC_IP: "203.0.113.7", CALL_THREAD_SLICE_US: bad })).toThrow(/^CALL_THREAD_SLICE_US: /);
+    for (const bad of ["50", "100001"]) expect(() => loadConfig({ SIP_PUBLIC_IP: "203.0.113.7", MEDIA_WORKER_SLICE_US: bad })).toThrow(/^MEDIA_WORKER_SLICE_US: /);
+    expect(loadConfig({ SIP_PUBLIC_IP: "203.0.113.7", CALL_THREAD_SLICE_US: "0" }).callThreadSliceUs).toBe(0);
     expect(() => loadConfig({ SIP_PUBLIC_IP: "203.0.113.7", RUNTIME_THREADS_NICE_KEEP: "JITWorker,a-name-of-16-chars" })).toThrow(/^RUNTIME_THREADS_NICE_KEEP: thread name "a-name-of-16-chars" is longer than 15 characters/);
   });
 

@@ -5,6 +5,7 @@
  * its temporary folder without counting other processes' files in /tmp), and the process group is
  * killed on stop.
  */
+import { expect } from "bun:test";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -147,6 +148,17 @@ async function startAgentOnce(
       return code;
     },
   };
+}
+
+/**
+ * Runs the compiled binary with `env` (and PATH) and asserts it refuses to start, naming `variable` in
+ * what it prints: the start-up check every validated setting gets (a bad value never starts an agent).
+ */
+export async function expectStartupError(env: Record<string, string>, variable: string): Promise<void> {
+  await ensureBinary();
+  const p = Bun.spawnSync([BINARY, "--mode", "inbound"], { env: { PATH: process.env.PATH ?? "", ...env }, stderr: "pipe", stdout: "pipe", timeout: 20_000 });
+  expect(p.exitCode).not.toBe(0);
+  expect(p.stderr.toString() + p.stdout.toString()).toContain(variable);
 }
 
 /** Polls `fn` until it returns a truthy value or `timeoutMs` passes. */

@@ -6,7 +6,7 @@
  */
 import { afterAll, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
-import { BINARY, ensureBinary, startAgent } from "./agent.ts";
+import { expectStartupError, startAgent } from "./agent.ts";
 import { freeUdpPortRange } from "../support/ports.ts";
 import { missingTools, stopAllManaged } from "../support/process.ts";
 import { RtpCapture } from "../support/capture.ts";
@@ -56,9 +56,6 @@ describe("flite workers in the compiled binary", () => {
   }, 90_000);
 
   test("FLITE_WORKERS=-1 is a start-up error naming the variable", async () => {
-    await ensureBinary();
-    const p = Bun.spawnSync([BINARY, "--mode", "inbound"], { env: { PATH: process.env.PATH, FLITE_WORKERS: "-1" }, stderr: "pipe", stdout: "pipe" });
-    expect(p.exitCode).not.toBe(0);
-    expect(p.stderr.toString() + p.stdout.toString()).toContain("FLITE_WORKERS");
+    await expectStartupError({ FLITE_WORKERS: "-1" }, "FLITE_WORKERS");
   }, 30_000);
 });

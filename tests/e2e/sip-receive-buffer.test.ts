@@ -6,7 +6,7 @@
  */
 import { afterAll, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
-import { BINARY, ensureBinary, startAgent } from "./agent.ts";
+import { expectStartupError, startAgent } from "./agent.ts";
 import { missingTools, stopAllManaged } from "../support/process.ts";
 
 afterAll(() => stopAllManaged());
@@ -39,9 +39,6 @@ describe("SIP UDP receive buffer in the compiled binary", () => {
   }, 60_000);
 
   test("SIP_UDP_RECEIVE_BUFFER_BYTES=-1 is a start-up error naming the variable", async () => {
-    await ensureBinary();
-    const p = Bun.spawnSync([BINARY, "--mode", "inbound"], { env: { PATH: process.env.PATH, SIP_UDP_RECEIVE_BUFFER_BYTES: "-1" }, stderr: "pipe", stdout: "pipe" });
-    expect(p.exitCode).not.toBe(0);
-    expect(p.stderr.toString() + p.stdout.toString()).toContain("SIP_UDP_RECEIVE_BUFFER_BYTES");
+    await expectStartupError({ SIP_UDP_RECEIVE_BUFFER_BYTES: "-1" }, "SIP_UDP_RECEIVE_BUFFER_BYTES");
   }, 30_000);
 });

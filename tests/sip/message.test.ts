@@ -139,6 +139,8 @@ describe("malformed and truncated inputs", () => {
     ["header line without colon", edit(5, "CSeq 1 OPTIONS"), "header_syntax", "malformed header line 5", true],
     ["continuation first", wire([BASE[0]!, " folded", ...BASE.slice(1)]), "header_syntax", "continuation", true],
     ["bare CR inside a header", edit(4, "Call-ID: x\r1"), "header_syntax", "bare CR", true],
+    ["NUL byte inside a header value (finding 7: Max-Forwards: 7 NUL 0)", edit(5, "CSeq: 1 OPTIONS", ["Max-Forwards: 7\x000"]), "header_syntax", "NUL byte in header line 6", true],
+    ["NUL byte in the Request-URI", edit(0, "OPTIONS sip:a\x00b@127.0.0.1 SIP/2.0"), "start_line", "NUL byte", false],
     ["missing Call-ID", edit(4, null), "missing_header", "missing Call-ID", true],
     ["empty Call-ID", edit(4, "Call-ID:   "), "missing_header", "missing Call-ID", true],
     ["missing Via", edit(1, null), "missing_header", "missing Via", true],

@@ -65,6 +65,19 @@ describe("processDatagram (§18.2.1, RFC 3581 §4)", () => {
     expect(r.response.cseq).toEqual({ seq: 102, method: "INVITE" });
   });
 
+  test("a NUL byte inside a header value → 400 naming it, the NUL line not echoed (RFC 3261 §25.1)", () => {
+    // The bytes of last session's attack (atk.py "nul-bytes"): Max-Forwards: 7 NUL 0; answered 200 before.
+    const bytes = enc.encode(TRUNK_OPTIONS.replace("Max-Forwards: 70", "Max-Forwards: 7\x000"));
+    expect(bytes.includes(0)).toBe(true);
+    const r = processDatagram(bytes, src("52.9.254.127", 5060));
+    expect(r.kind).toBe("reject");
+    if (r.kind !== "reject") return;
+    expect(r.response.status).toBe(400);
+    expect(r.response.headers.get("Warning")).toBe('399 - "header_syntax: NUL byte in header line 2"');
+    expect(r.response.headers.get("Max-Forwards")).toBeUndefined();
+    expect(r.response.cseq).toEqual({ seq: 10, method: "OPTIONS" });
+  });
+
   test("a request missing Call-ID or with a bad CSeq still gets its 400 (RFC 4475 §3.1.2.18)", () => {
     const noCallId = TRUNK_OPTIONS.replace("Call-ID: 5b5e1f0c7d3a2b1e@52.9.254.127\r\n", "").replace("CSeq: 10 OPTIONS", "CSeq: x");
     const r = processDatagram(enc.encode(noCallId), src("52.9.254.127", 5060));

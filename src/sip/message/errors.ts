@@ -4,11 +4,13 @@ import type { Headers } from "./headers.ts";
  * Why a datagram could not be parsed as a SIP message (RFC 3261 §7, §25 grammar).
  *
  * - `empty`: no bytes (or only CRLF: use {@link isKeepAlive} first).
- * - `start_line`: the Request-Line / Status-Line is not `Method SP URI SP SIP/2.0` / `SIP/2.0 SP 3DIGIT SP reason`.
+ * - `start_line`: the Request-Line / Status-Line is not `Method SP URI SP SIP/2.0` / `SIP/2.0 SP 3DIGIT SP reason`,
+ *   or it holds a NUL byte.
  * - `version`: a SIP version other than 2.0 (§7.1: "applications sending SIP messages MUST include a
  *   SIP-Version of "SIP/2.0""; a server answers 505 Version Not Supported, §21.5.6).
  * - `truncated`: no empty line ends the header section.
- * - `header_syntax`: a header line without `name:`, or a continuation line with nothing to continue.
+ * - `header_syntax`: a header line without `name:`, a continuation line with nothing to continue, a bare
+ *   CR or a NUL byte inside a header line (§25.1: no rule admits %x00).
  * - `content_length`: Content-Length is not a number, or several disagree.
  * - `body_truncated`: fewer body bytes than Content-Length (§18.3: a request gets 400).
  * - `missing_header`: one of Via, From, To, Call-ID, CSeq is absent (§8.1.1).

@@ -34,6 +34,7 @@ const MANDATORY = ["Via", "From", "To", "Call-ID", "CSeq"] as const;
  *   Path values are split at commas into one row each, in order.
  * - Content-Length is honoured (§18.3): extra bytes are dropped; fewer bytes → `body_truncated`. Without
  *   Content-Length the body is the rest of the datagram (allowed over UDP).
+ * - A NUL byte in the start line or a header line is a syntax error (§25.1 has no rule that admits %x00).
  * - Validated: start line, SIP/2.0, Request-URI, presence and syntax of Via, From, To, Call-ID and CSeq,
  *   and that the CSeq method equals the request method (§8.1.1.5).
  *
@@ -69,6 +70,9 @@ export function parseMessage(data: Uint8Array | string): SipMessage {
 
   // ---- start line (§7.1 Request-Line, §7.2 Status-Line)
   const startLine = lines[0]!;
+  // RFC 3261 §25.1: no rule of the message grammar admits %x00 (Request-URI, reason phrase and header
+  // values are built from TEXT-UTF8char = %x21-7E / UTF8-NONASCII, LWS and escaped octets).
+  if (startLine.includes("\0")) throw new SipParseError("start_line", "NUL byte in the start line");
   let method: string | undefined;
   let uri = "";
   let status: number | undefined;
@@ -98,6 +102,12 @@ export function parseMessage(data: Uint8Array | string): SipMessage {
     const line = lines[i]!;
     if (line.includes("\r")) {
       syntaxError ??= `bare CR in header line ${i}`;
+      continue;
+    }
+    // §25.1 again: a NUL is no character of any header's grammar (field values are TEXT-UTF8char, LWS,
+    // quoted-string, escaped octets). The line is left out of `partial`, so the 400 does not echo it.
+    if (line.includes("\0")) {
+      syntaxError ??= `NUL byte in header line ${i}`;
       continue;
     }
     if (line.startsWith(" ") || line.startsWith("\t")) {
