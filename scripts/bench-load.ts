@@ -27,6 +27,8 @@
  *   bun run bench:load --cloud 200 --offline "" --versus "MEDIA_WORKER=on MEDIA_WORKER_SLICE_US=300" --versus "MEDIA_WORKER=on MEDIA_WORKER_CALL_NICE=10"
  *        one variant per --versus (space-separated KEY=VALUE pairs): rows off, on1, on2 … next to each other
  *        (every other repeat in the reverse order)
+ *   bun run bench:load --cloud 200 --offline "" --compare /tmp/old-agent --versus VAD_WORKER=on
+ *        both: rows before (the old binary), off, on … of each N next to each other
  *
  * Needs sipp and dumpcap (scripts/bootstrap.sh --test) and two cores. Stops at the first failing N of a
  * pipeline unless --all. On a shared machine the numbers are noisy: run it when the machine is quiet.
@@ -77,7 +79,7 @@ try {
   for (const [pipeline, ns] of [["cloud", list(opt.cloud!)], ["offline", list(opt.offline!)]] as const) {
     for (const calls of ns) {
       const runs: { binary?: string; label?: string; extra?: Record<string, string> }[] = opt.compare
-        ? [{ binary: opt.compare, label: "before" }, { label: "after" }]
+        ? [{ binary: opt.compare, label: "before" }, ...(variants.length ? [{ label: "off" }, ...variants] : [{ label: "after" }])]
         : variants.length
           ? [{ label: "off" }, ...variants]
           : [{}];
