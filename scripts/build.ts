@@ -43,7 +43,7 @@ const entry = resolve(ROOT, arg("--entry") ?? "src/cli/main.ts");
  * run time under /$bunfs/root/ by their place below the entries' common folder (src/providers/flite/synth-pool.ts,
  * src/cli/tracing.ts).
  */
-const WORKER_ENTRIES = ["src/providers/flite/synth-worker.ts", "src/cli/trace-worker.ts", "src/rtp/worker/media-worker.ts", "src/store/wal-checkpoint-worker.ts"];
+const WORKER_ENTRIES = ["src/providers/flite/synth-worker.ts", "src/cli/trace-worker.ts", "src/rtp/worker/media-worker.ts", "src/store/wal-checkpoint-worker.ts", "src/sip/front/front-worker.ts"];
 const outfile = resolve(ROOT, arg("--outfile") ?? "dist/voice-agent");
 if (!existsSync(entry)) die(`entry ${entry} does not exist`);
 

@@ -104,6 +104,8 @@ export interface Config {
   admission: HeadroomLimits;
   /** MEDIA_WORKER: RTP sockets and the 20 ms pacer in a worker thread of their own (src/rtp/worker/). Default false. */
   mediaWorker: boolean;
+  /** SIP_FRONT: the SIP UDP socket in a thread of its own that answers OPTIONS probes (src/sip/front/). */
+  sipFront: boolean;
   /** MEDIA_WORKER_SLICE_US: the media worker thread's time slice, µs (0 = the kernel's; 100–100,000). */
   mediaWorkerSliceUs: number;
   /** MEDIA_WORKER_CALL_NICE: raise the call thread's nice value by this much when the media worker runs (0 = unchanged; 0–19). */
@@ -344,6 +346,7 @@ export function loadConfig(env: Env = process.env): Config {
     vadMaxLagMs: int(env, "VAD_MAX_LAG_MS", DEFAULT_MAX_LAG_MS, 0, 10_000),
     vadSilenceFloorDbfs: str(env, "VAD_SILENCE_FLOOR_DBFS")?.toLowerCase() === "off" ? -Infinity : int(env, "VAD_SILENCE_FLOOR_DBFS", DEFAULT_SILENCE_FLOOR_DBFS, -120, 0),
     mediaWorker: bool(env, "MEDIA_WORKER", false),
+    sipFront: bool(env, "SIP_FRONT", false),
     mediaWorkerSliceUs: intOrOff(env, "MEDIA_WORKER_SLICE_US", 100, 100_000),
     mediaWorkerCallNice: int(env, "MEDIA_WORKER_CALL_NICE", 0, 0, 19),
     pacerStallLogMs: int(env, "PACER_STALL_LOG_MS", PACER_STALL_LOG_MS, 1, 60_000),
