@@ -159,6 +159,8 @@ export class AgentServer {
       vad.batchWaitMs = cfg.vadBatchMs;
       vad.maxLagMs = cfg.vadMaxLagMs || Infinity; // 0: never shed
       vad.silenceFloorDbfs = cfg.vadSilenceFloorDbfs;
+      // VAD_WORKER: runs move to a thread of their own once it has loaded the model; until then, and if it fails, here.
+      if (cfg.vadWorker) vad.startWorker({ nice: cfg.vadWorkerNice, log });
     } catch (err) {
       log.error({ err: (err as Error).message }, "vad unavailable: barge-in disabled");
     }
