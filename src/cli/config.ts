@@ -104,10 +104,14 @@ export interface Config extends VadConfig {
   admission: HeadroomLimits;
   /** MEDIA_WORKER: RTP sockets and the 20 ms pacer in a worker thread of their own (src/rtp/worker/). Default false. */
   mediaWorker: boolean;
+  /** SIP_FRONT: the SIP UDP socket in a thread of its own that answers OPTIONS probes (src/sip/front/). */
+  sipFront: boolean;
   /** MEDIA_WORKER_SLICE_US: the media worker thread's time slice, µs (0 = the kernel's; 100–100,000). */
   mediaWorkerSliceUs: number;
   /** MEDIA_WORKER_CALL_NICE: raise the call thread's nice value by this much when the media worker runs (0 = unchanged; 0–19). */
   mediaWorkerCallNice: number;
+  /** PACER_HOME_PHASES: the call thread's pacer spreads the calls' shared 20 ms ticks over 1, 2 or 4 phases (src/rtp/pacer.ts). */
+  pacerHomePhases: 1 | 2 | 4;
   /** PACER_STALL_LOG_MS: pacer ticks at least this late are logged with what held the thread, ms (pacer-stall-log.ts). */
   pacerStallLogMs: number;
   /** RTP_RX_BUDGET_MS: RTP receive work per event-loop turn before later datagrams wait for a later slice, ms (0 = off; src/rtp/receive-budget.ts). LOOP_TURN_LOG_MS: turns at least this long logged, ms (0 = off). */
@@ -333,8 +337,10 @@ export function loadConfig(env: Env = process.env): Config {
     fliteFallbackWarm: bool(env, "FLITE_FALLBACK_WARM", true),
     ...vadConfig(env),
     mediaWorker: bool(env, "MEDIA_WORKER", false),
+    sipFront: bool(env, "SIP_FRONT", false),
     mediaWorkerSliceUs: intOrOff(env, "MEDIA_WORKER_SLICE_US", 100, 100_000),
     mediaWorkerCallNice: int(env, "MEDIA_WORKER_CALL_NICE", 0, 0, 19),
+    pacerHomePhases: Number(oneOf(env, "PACER_HOME_PHASES", ["1", "2", "4"] as const, "4")) as 1 | 2 | 4,
     pacerStallLogMs: int(env, "PACER_STALL_LOG_MS", PACER_STALL_LOG_MS, 1, 60_000),
     rtpRxBudgetMs: int(env, "RTP_RX_BUDGET_MS", RTP_RX_BUDGET_MS, 0, 1000),
     loopTurnLogMs: int(env, "LOOP_TURN_LOG_MS", 0, 0, 60_000),

@@ -20,6 +20,12 @@ export interface PacerOptions {
   maxCatchUpFrames?: number;
   /** Phases per frame an own schedule (`startNow`) may take (see pacer.ts); default 4 (every 5 ms). */
   ownPhases?: number;
+  /**
+   * Home phases: how many of the `ownPhases` phases (evenly spaced, a divisor of `ownPhases`) the sources'
+   * shared ticks are spread over, each source on the least-loaded one when added. 1 (the default) = one
+   * shared tick carries every source; 4 = each of the 4 phases carries ~1/4 of them. @throws RangeError otherwise.
+   */
+  homePhases?: number;
   /** Called with each tick's lateness in ms (for a metrics histogram). */
   onLateness?: (ms: number) => void;
   /** Called with the number of deadlines dropped by a skip ahead (for a counter). */
@@ -36,6 +42,11 @@ export interface OwnSchedule {
   n: number;
   /** Phase index (0 … phases − 1): its timer is the phase's. */
   phase: number;
+  /**
+   * Index of the home deadline (`home t0 + slot·frameMs`) its next packet stands for: each packet takes
+   * one, so a rejoin waits for this slot and the RTP timestamps keep their relation to the wall clock.
+   */
+  slot: number;
 }
 
 /**
@@ -55,12 +66,17 @@ export function lateRule(lateMs: number, frameMs: number, maxCatchUp: number): {
  * `t0 + k·frameMs/phases` of the schedule that started at `t0`), its next deadline the first after `now`.
  * `phaseT0[p]` is phase p's start (`t0 + p·frameMs/phases`), the same float for every source on it.
  */
-export function phaseAtOrBefore(now: number, t0: number, frameMs: number, phaseT0: readonly number[]): OwnSchedule {
+export function phaseAtOrBefore(now: number, t0: number, frameMs: number, phaseT0: readonly number[], slot: number): OwnSchedule {
   const phases = phaseT0.length;
   const k = Math.max(0, Math.floor((now - t0) / (frameMs / phases)));
   const phase = k % phases;
   const start = phaseT0[phase]!;
-  return { t0: start, phase, n: Math.floor((now - start) / frameMs) + 1 };
+  return { t0: start, phase, n: Math.floor((now - start) / frameMs) + 1, slot };
+}
+
+/** The index of a schedule's first deadline strictly after `now` (`t0 + n·frameMs` > `now`). */
+export function nextIndexAfter(now: number, t0: number, frameMs: number): number {
+  return Math.floor((now - t0) / frameMs) + 1;
 }
 
 /** The next deadline of an own schedule (one frame after the tick that ran last), clock ms. */

@@ -92,6 +92,13 @@ describe("loadConfig", () => {
     }
   });
 
+  test("PACER_HOME_PHASES: 1, 2 or 4 (default 4); anything else names the variable", () => {
+    expect(loadConfig({ SIP_PUBLIC_IP: "203.0.113.7" }).pacerHomePhases).toBe(4);
+    expect(loadConfig({ SIP_PUBLIC_IP: "203.0.113.7", PACER_HOME_PHASES: "1" }).pacerHomePhases).toBe(1);
+    expect(loadConfig({ SIP_PUBLIC_IP: "203.0.113.7", PACER_HOME_PHASES: "2" }).pacerHomePhases).toBe(2);
+    for (const bad of ["0", "3", "8", "four"]) expect(() => loadConfig({ SIP_PUBLIC_IP: "203.0.113.7", PACER_HOME_PHASES: bad })).toThrow(/^PACER_HOME_PHASES: /);
+  });
+
   test("CALL_THREAD_SLICE_US (0 = the kernel's, 100–100,000 µs) and RUNTIME_THREADS_NICE_KEEP (thread names of ≤ 15 characters); a bad value names the variable", () => {
     expect(loadConfig({ SIP_PUBLIC_IP: "203.0.113.7" })).toMatchObject({ callThreadSliceUs: 0, runtimeThreadsNiceKeep: [] });
     expect(loadConfig({ SIP_PUBLIC_IP: "203.0.113.7", CALL_THREAD_SLICE_US: "500", RUNTIME_THREADS_NICE_KEEP: " JITWorker , HTTP Client" })).toMatchObject({
