@@ -38,6 +38,9 @@ import type { Logger } from "../util/log";
 import { createMetrics, instrumentTransport, type Metrics } from "../metrics";
 import { startPacing } from "./call-pacer";
 
+/** Longest the start waits for the VAD worker (VAD_WORKER=on) to load its model, ms (0.4–1.3 s measured at bench:load's start). */
+const VAD_WORKER_START_WAIT_MS = 10_000;
+
 export interface AgentServerOptions {
   cfg: Config;
   providers: Providers;
@@ -160,7 +163,8 @@ export class AgentServer {
       vad.maxLagMs = cfg.vadMaxLagMs || Infinity; // 0: never shed
       vad.silenceFloorDbfs = cfg.vadSilenceFloorDbfs;
       // VAD_WORKER: runs move to a thread of their own once it has loaded the model; until then, and if it fails, here.
-      if (cfg.vadWorker) vad.startWorker({ nice: cfg.vadWorkerNice, log });
+      // The start waits for it (at most VAD_WORKER_START_WAIT_MS), so calls from the first one get it.
+      if (cfg.vadWorker) await Promise.race([vad.startWorker({ nice: cfg.vadWorkerNice, log }).settled, Bun.sleep(VAD_WORKER_START_WAIT_MS)]);
     } catch (err) {
       log.error({ err: (err as Error).message }, "vad unavailable: barge-in disabled");
     }

@@ -243,10 +243,11 @@ describe("provider sockets at hang-up", () => {
 });
 
 describe("barge-in with the cloud providers", () => {
-  test("the barge-in agent's VAD worker thread was ready before the call, at nice +5 from the call thread, and never failed", () => {
+  test("the barge-in agent's VAD worker thread was ready before the agent started (so before the call), at nice +5 from the call thread, and never failed", () => {
     const logs = barge.agent.logs();
     const ready = logs.findIndex((l) => l.msg === "vad worker ready");
     expect(ready, "vad worker ready logged").toBeGreaterThanOrEqual(0);
+    expect(ready).toBeLessThan(logs.findIndex((l) => l.msg === "voice-agent started"));
     expect(ready).toBeLessThan(logs.findIndex((l) => l.msg === "call answered"));
     expect(logs.filter((l) => String(l.msg).startsWith("vad worker failed"))).toEqual([]);
     const pid = barge.agent.proc.pid;
