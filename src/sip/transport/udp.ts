@@ -226,6 +226,26 @@ export class UdpTransport implements Transport, DatagramSink {
   }
 
   /**
+   * A datagram handed to the SIP front thread (counted `sent` then) that the kernel did not take there:
+   * `code` EAGAIN (would block, now `notSent`) or the send's error (now a send error), logged as above.
+   */
+  onSendFailed(to: Address, code: string, message: string): void {
+    this.stats.sent--;
+    sipUdpTotals.sent--;
+    if (code === "EAGAIN") (this.stats.notSent++, sipUdpTotals.not_sent++);
+    else (this.stats.sendErrors++, sipUdpTotals.error++);
+    const msg = code === "EAGAIN" ? "sip udp datagram not sent: socket send buffer full" : "sip udp send failed";
+    this.errorLog.note(`${to.host}:${to.port}`, code, { host: to.host, port: to.port, err: message }, msg);
+  }
+
+  /** `n` datagrams the SIP front thread dropped because this thread had not taken the earlier ones in time. */
+  onOverloaded(n: number): void {
+    this.stats.overloaded += n;
+    const detail = { msg: "sip datagram dropped: the call thread did not take it from the front in time", fields: {} };
+    for (let i = 0; i < n; i++) this.refusals.note("overloaded", { host: "front", port: 0 }, detail);
+  }
+
+  /**
    * An error reported on the socket. On Linux an ICMP port/host unreachable for an earlier datagram
    * comes back as ECONNREFUSED/EHOSTUNREACH from the socket's error queue, without the address: it is
    * attributed to the last destination sent to (within UNREACHABLE_ATTRIBUTION_MS) and reported up.
