@@ -209,11 +209,12 @@ export class AgentServer {
         optionsStatus,
       },
     });
-    // SIP_FRONT=on: the front thread answers probes from this, published with a heartbeat (sip-listeners.ts).
+    server = new AgentServer(o, store, transport, ua, pool, pacer, vad, clock, metrics, headroom);
+    // SIP_FRONT=on: the front thread answers probes from this, published with a heartbeat (sip-listeners.ts);
+    // after `server` exists: its first publish reads the admission now.
     attachFront?.(optionsStatus, (status, n) => {
       for (let i = 0; i < n; i++) (metrics.sipRequestReceived("OPTIONS"), metrics.sipResponseSent("OPTIONS", status));
     });
-    server = new AgentServer(o, store, transport, ua, pool, pacer, vad, clock, metrics, headroom);
     metrics.readUnconfirmedCalls(() => server.inbound.unconfirmed.size);
     server.mediaPlane = plane;
     server.unpace = unpace;

@@ -106,6 +106,8 @@ export interface Config extends VadConfig {
   mediaWorker: boolean;
   /** SIP_FRONT: the SIP UDP socket in a thread of its own that answers OPTIONS probes (src/sip/front/). */
   sipFront: boolean;
+  /** SIP_FRONT_SLICE_US: the SIP front thread's time slice, µs (0 = the kernel's; 100–100,000). */
+  sipFrontSliceUs: number;
   /** MEDIA_WORKER_SLICE_US: the media worker thread's time slice, µs (0 = the kernel's; 100–100,000). */
   mediaWorkerSliceUs: number;
   /** MEDIA_WORKER_CALL_NICE: raise the call thread's nice value by this much when the media worker runs (0 = unchanged; 0–19). */
@@ -338,6 +340,7 @@ export function loadConfig(env: Env = process.env): Config {
     ...vadConfig(env),
     mediaWorker: bool(env, "MEDIA_WORKER", false),
     sipFront: bool(env, "SIP_FRONT", false),
+    sipFrontSliceUs: intOrOff(env, "SIP_FRONT_SLICE_US", 100, 100_000),
     mediaWorkerSliceUs: intOrOff(env, "MEDIA_WORKER_SLICE_US", 100, 100_000),
     mediaWorkerCallNice: int(env, "MEDIA_WORKER_CALL_NICE", 0, 0, 19),
     pacerHomePhases: Number(oneOf(env, "PACER_HOME_PHASES", ["1", "2", "4"] as const, "4")) as 1 | 2 | 4,

@@ -38,7 +38,7 @@ export async function listenSip(cfg: Config, log: Logger, server = "voice-agent"
   try {
     if (cfg.sipFront) {
       // UDP datagrams meet the gate in the front (one count each); TCP and TLS connections here.
-      front = await SipFront.start({ host: cfg.sipHost, port: cfg.sipPort, gate: gateOptions, server, log });
+      front = await SipFront.start({ host: cfg.sipHost, port: cfg.sipPort, gate: gateOptions, server, log, sliceUs: cfg.sipFrontSliceUs });
       udp = UdpTransport.over(front.socket, { log, gate });
     } else udp = await UdpTransport.bind({ host: cfg.sipHost, port: cfg.sipPort, log, gate });
   } catch (err) {

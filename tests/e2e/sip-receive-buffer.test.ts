@@ -44,9 +44,10 @@ describe("SIP UDP receive buffer in the compiled binary", () => {
   }, 60_000);
 
   test.skipIf(missingTools(["ss", "sipp"]).length > 0)("SIP_FRONT=on: the front thread's socket has the buffer, answers OPTIONS, carries a call with a re-INVITE", async () => {
-    const a = await startAgent({ SIP_FRONT: "on" });
+    const a = await startAgent({ SIP_FRONT: "on", SIP_FRONT_SLICE_US: "300" });
     try {
       expect(a.logs().some((l) => l.msg === "sip front ready" && l.port === a.sipPort)).toBe(true);
+      expect(a.logs().some((l) => l.msg === "sip front time slice set" && l.sliceUs === 300)).toBe(true);
       expect(rbOf(a.sipPort)).toBe(2 * Math.min(4 << 20, rmemMax));
       const probe = await optionsProbe(a.sipPort, "front");
       expect(probe.status).toBe(200);
@@ -61,13 +62,15 @@ describe("SIP UDP receive buffer in the compiled binary", () => {
       });
       expect(r.exitCode, describeSipp(r)).toBe(0);
       expect(a.logs().some((l) => l.msg === "media renegotiated")).toBe(true);
+      expect(a.logs().filter((l) => l.msg === "sip front status failed")).toEqual([]);
     } finally {
       await a.stop();
     }
   }, 60_000);
 
-  test("SIP_UDP_RECEIVE_BUFFER_BYTES=-1 and SIP_FRONT=maybe are start-up errors naming the variable", async () => {
+  test("SIP_UDP_RECEIVE_BUFFER_BYTES=-1, SIP_FRONT=maybe, SIP_FRONT_SLICE_US=50 are start-up errors naming the variable", async () => {
     await expectStartupError({ SIP_UDP_RECEIVE_BUFFER_BYTES: "-1" }, "SIP_UDP_RECEIVE_BUFFER_BYTES");
     await expectStartupError({ SIP_FRONT: "maybe" }, "SIP_FRONT");
+    await expectStartupError({ SIP_FRONT_SLICE_US: "50" }, "SIP_FRONT_SLICE_US");
   }, 30_000);
 });

@@ -52,6 +52,8 @@ export interface SipFrontOptions {
   /** The Server header of the OPTIONS answers (the UA core's `userAgent`). */
   server: string;
   log?: SipLogger;
+  /** The front thread's time slice, µs (SIP_FRONT_SLICE_US: sched_setattr(2), util/thread-sched.ts); 0 or absent = the kernel's. */
+  sliceUs?: number;
 }
 
 /** What the front reports into: UdpTransport (a DatagramSink with the front's extra reports). */
@@ -104,7 +106,7 @@ export class SipFront {
         else if (ev.data.t === "bindError") reject(Object.assign(new Error(ev.data.message), { code: ev.data.code }));
       };
       worker.onerror = (ev: ErrorEvent) => reject(new Error(`sip front worker failed: ${ev.message}`));
-      worker.postMessage({ t: "bind", host: o.host, port: o.port, gate: o.gate, state: state.buffer, server: o.server } satisfies FrontRequest);
+      worker.postMessage({ t: "bind", host: o.host, port: o.port, gate: o.gate, state: state.buffer, server: o.server, sliceUs: o.sliceUs ?? 0 } satisfies FrontRequest);
     }).catch((err) => {
       worker.terminate();
       throw err;
@@ -115,6 +117,8 @@ export class SipFront {
     worker.addEventListener("close", () => front.fail("exited"));
     worker.unref();
     log.info({ host: ready.host, port: ready.port, ms: Math.round(performance.now() - t0) }, "sip front ready");
+    if (ready.slice?.ok) log.info({ sliceUs: o.sliceUs, tid: ready.slice.tid }, "sip front time slice set");
+    else if (ready.slice) log.warn({ sliceUs: o.sliceUs, err: ready.slice.error }, "sip front time slice not set");
     return front;
   }
 

@@ -25,6 +25,7 @@ import { SourceGate } from "../transport/source-gate.ts";
 import { serializeMessage } from "../message/index.ts";
 import { isPlainProbe, optionsResponse } from "../ua/options.ts";
 import { fdOf } from "../../util/socket-buffer.ts";
+import { setThreadSlice } from "../../util/thread-sched.ts";
 import { FrontState, RELAY_BACKLOG_BYTES, epochNowMs } from "./front-state.ts";
 import { VERDICTS, type FrontReply, type FrontRequest } from "./protocol.ts";
 import type { Address } from "../transport/types.ts";
@@ -143,7 +144,9 @@ async function bind(m: Extract<FrontRequest, { t: "bind" }>): Promise<void> {
         error: (...args: unknown[]) => onSocketError(args.find((a) => a instanceof Error) as Error | undefined),
       },
     });
-    post({ t: "ready", host: socket.hostname, port: socket.port, fd: fdOf(socket) });
+    // A short slice (SIP_FRONT_SLICE_US) lets this thread preempt a long-running call thread on a shared core at once (util/thread-sched.ts).
+    const slice = m.sliceUs > 0 ? setThreadSlice(m.sliceUs) : undefined;
+    post({ t: "ready", host: socket.hostname, port: socket.port, fd: fdOf(socket), slice });
   } catch (err) {
     post({ t: "bindError", message: (err as Error).message, code: (err as { code?: string }).code });
   }

@@ -7,13 +7,14 @@ export const VERDICTS: readonly GateVerdict[] = ["pass", "rate_limited", "untrus
 
 export type FrontRequest =
   /** Bind the SIP socket; `state`: ./front-state.ts; `server`: the Server header of OPTIONS answers. */
-  | { t: "bind"; host: string; port: number; gate: SourceGateOptions; state: SharedArrayBuffer; server: string }
+  | { t: "bind"; host: string; port: number; gate: SourceGateOptions; state: SharedArrayBuffer; server: string; sliceUs: number }
   /** Datagrams to send from the SIP socket: `data` holds them back to back, `lens[i]` bytes each. */
   | { t: "send"; data: Uint8Array; lens: number[]; hosts: string[]; ports: number[] }
   | { t: "close" };
 
 export type FrontReply =
-  | { t: "ready"; host: string; port: number; fd: number }
+  /** Bound; `slice`: the outcome of asking for `sliceUs` (absent when 0). */
+  | { t: "ready"; host: string; port: number; fd: number; slice?: { ok: true; tid: number } | { ok: false; error: string } }
   | { t: "bindError"; message: string; code?: string }
   /**
    * Datagrams read in one worker turn, back to back in `data` (`lens[i]` bytes: 0 for a datagram the gate
