@@ -83,8 +83,8 @@ export interface InboundCallsOptions {
   settings?: Partial<ConversationSettings>;
   /** The caller-speech detector's configured options (src/call/media.ts). */
   detector?: CallMediaOptions["detector"];
-  /** RTP inactivity limits (RTP_TIMEOUT_S, RTP_HOLD_TIMEOUT_S), ms. */
-  rtpTimeout?: { ms: number; holdMs: number };
+  /** RTP inactivity limits (RTP_TIMEOUT_S, RTP_HOLD_TIMEOUT_S, RTP_START_TIMEOUT_S), ms. */
+  rtpTimeout?: CallMediaOptions["rtpTimeout"];
   /** Which RTP sources a call may latch onto (RTP_LATCH); default `signalled`. */
   latchMode?: LatchMode;
   /** TRANSFER_TARGETS: names → SIP URI or E.164 (src/call/transfer.ts); none: no transfer_call tool. */

@@ -54,9 +54,11 @@ export interface CallMediaOptions extends Pick<AgentCallDeps, "onBargeIn" | "onB
   onProviderError?: (err: unknown) => void;
   /**
    * No RTP from the far end for this long (ms) ends the call with "rtp_timeout" (RTP_TIMEOUT_S);
-   * `holdMs` applies while the peer holds the call (RTP_HOLD_TIMEOUT_S). 0 or absent: never.
+   * `holdMs` applies while the peer holds the call (RTP_HOLD_TIMEOUT_S); `startMs` before the first
+   * packet when the SDP's address is not the signalling address (RTP_START_TIMEOUT_S,
+   * src/rtp/media-consent.ts). 0 or absent: never.
    */
-  rtpTimeout?: { ms: number; holdMs: number };
+  rtpTimeout?: { ms: number; holdMs: number; startMs?: number };
   /** Each RTCP report the far end sends about our stream (metrics). */
   onRtcpReport?: (r: RtcpPeerReport) => void;
   /**

@@ -16,7 +16,8 @@ import { PacedOutput } from "./paced-output";
 import { decodeFrame, silenceFrame } from "../media/g711";
 import { CallRecorder } from "./recording";
 import type { AudioFrame } from "../media/constants";
-import { RtpWatchdog } from "./rtp-watchdog";
+import { RtpWatchdog, type RtpTimeoutRule } from "./rtp-watchdog";
+import { unprovenMediaAddress } from "../rtp/media-consent";
 import { BridgeLink, passKey } from "./transfer-bridge";
 import type { BridgeLeg } from "./bridge-leg";
 import type { RtcpSession } from "../rtp/rtcp-session";
@@ -53,8 +54,8 @@ export class CallMedia implements RenegotiableMedia {
         // A talkspurt started between ticks is over (nothing playing or queued): back to the shared ticks.
         if (!this.playout.isPlaying && !this.playout.hasFrame && this.o.pacer.isOwnSchedule(this.ticker)) this.o.pacer.rejoin(this.ticker);
         const now = this.o.clock.now();
-        const silentMs = this.watchdog?.check(this.session.packetsReceived, this.held, now);
-        if (silentMs !== undefined) return this.rtpTimedOut(silentMs);
+        const timedOut = this.watchdog?.check(this.session.packetsReceived, this.held, now);
+        if (timedOut) return this.rtpTimedOut(timedOut.silentMs, timedOut.rule);
         if (this.held || this.bridged) return;
         this.missing.tick(now); // no caller RTP for a while: silence frames in its place (rtp/missing-media.ts)
       } catch (err) {
@@ -221,7 +222,9 @@ export class CallMedia implements RenegotiableMedia {
     if (this.started || this.closed) return;
     this.started = true;
     const t = this.o.rtpTimeout;
-    if (t && (t.ms > 0 || t.holdMs > 0)) this.watchdog = new RtpWatchdog({ timeoutMs: t.ms, holdTimeoutMs: t.holdMs }, this.o.clock.now());
+    // RTP_START_TIMEOUT_S only when our RTP goes where the signalling did not come from (rtp/media-consent.ts).
+    const startMs = t?.startMs && unprovenMediaAddress(this.o.media.remote, this.o.signallingAddress) ? t.startMs : 0;
+    if (t && (t.ms > 0 || t.holdMs > 0 || startMs > 0)) this.watchdog = new RtpWatchdog({ timeoutMs: t.ms, holdTimeoutMs: t.holdMs, startTimeoutMs: startMs }, this.o.clock.now());
     this.missing.heard(this.o.clock.now());
     if (this.o.recordingsDir) this.recorder = CallRecorder.open({ dir: this.o.recordingsDir, callId: this.o.record.id, clock: this.o.clock, log: this.o.log });
     this.o.pacer.add(this.ticker);
@@ -283,10 +286,12 @@ export class CallMedia implements RenegotiableMedia {
   private rtcp: RtcpSession | undefined;
 
   /** RTP stopped coming: the call is dead; BYE with the reason recorded (once). */
-  private rtpTimedOut(silentMs: number): void {
+  private rtpTimedOut(silentMs: number, rule: RtpTimeoutRule): void {
     this.watchdog = undefined;
-    const ignoredFromOtherSources = this.session.stats.ignoredSourceIn; // RTP that came, but from an address the latch refuses
-    this.o.log.warn({ callId: this.o.record.id, silentMs, held: this.held, ignoredFromOtherSources }, ignoredFromOtherSources > 0 ? "no rtp from the far end's signalled address (its packets came from another address: RTP_LATCH, SIP_PUBLIC_IP): ending the call" : "no rtp from the far end: ending the call");
+    const { ignoredSourceIn: ignoredFromOtherSources, socketErrors } = this.session.stats; // RTP that came, but from an address the latch refuses
+    const { callId, remote, held } = { callId: this.o.record.id, remote: this.o.media.remote, held: this.held };
+    if (rule === "start") this.o.log.warn({ callId, silentMs, remote, signalling: this.o.signallingAddress, unreachable: socketErrors, muted: this.session.mutedUnreachable, ignoredFromOtherSources }, "no rtp ever came from the sdp's media address, which is not the signalling address (RTP_START_TIMEOUT_S): ending the call");
+    else this.o.log.warn({ callId, silentMs, held, ignoredFromOtherSources }, ignoredFromOtherSources > 0 ? "no rtp from the far end's signalled address (its packets came from another address: RTP_LATCH, SIP_PUBLIC_IP): ending the call" : "no rtp from the far end: ending the call");
     this.o.hangup("rtp_timeout");
   }
 

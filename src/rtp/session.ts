@@ -47,6 +47,7 @@ import { newSessionCounters, type RtpSessionStats } from "./session-stats.ts";
 import type { RtpFormat, RtpSessionOptions } from "./session-options.ts";
 import { type LatchMode, type RtpEndpoint, SymmetricLatch, normaliseAddress } from "./symmetric-latch.ts";
 import { MAX_RTP_DATAGRAM_BYTES, type RtpDropReason, rtpDropTotals } from "./drop-counters.ts";
+import { isUnreachableError, unprovenMediaAddress } from "./media-consent.ts";
 
 /** G.711 clock rate, Hz (RFC 3551 §4.5.14). */
 export const G711_CLOCK_RATE = 8000;
@@ -118,8 +119,11 @@ export class RtpSession {
       lease.openSendPath?.(this.ssrc, initial, this.format, this.dest) ??
       new LocalSendPath(lease.socket, this.ssrc, initial, this.format, this.dest);
     this.lease.onPacket = (data, port, address, arrivedAt) => this.receive(data, port, address, arrivedAt);
-    this.lease.onError = () => {
+    const unproven = unprovenMediaAddress(opts.remote, opts.signallingAddress);
+    this.lease.onError = (err) => {
       this.counters.socketErrors++;
+      // media-consent.ts rule 2: an unproven address answered ICMP unreachable before its first packet.
+      if (unproven && this.counters.packetsIn === 0 && isUnreachableError(err)) this.muteUntilHeard();
     };
   }
 
@@ -137,9 +141,9 @@ export class RtpSession {
     return this.lease.port;
   }
 
-  /** Where packets go now (SDP address, then the latched source). */
+  /** Where packets go now (SDP address, then the latched source); 0.0.0.0:0 while muted (media-consent.ts). */
   get remote(): RtpEndpoint {
-    return this.latch.target;
+    return this.muted ? this.dest : this.latch.target;
   }
 
   /**
@@ -170,10 +174,29 @@ export class RtpSession {
     return { codec, mediaCodec, payloadType, telephoneEventPt, direction };
   }
 
+  /**
+   * Stops sending (RTP and muxed RTCP) until the far end's first accepted packet, whose latch moves the
+   * destination back (syncDest), or a re-INVITE naming an address (media-consent.ts rule 2).
+   */
+  private muteUntilHeard(): void {
+    if (this.muted || this.closed) return;
+    this.muted = true;
+    this.dest = { address: "0.0.0.0", port: 0 }; // unusable: every send path sends nothing (send-path.ts)
+    this.out.setDest(this.dest);
+  }
+  /** Sending stopped by {@link muteUntilHeard}: nothing received yet after an ICMP unreachable. */
+  private muted = false;
+
+  /** True while sending is stopped for an ICMP unreachable before the far end's first packet. */
+  get mutedUnreachable(): boolean {
+    return this.muted;
+  }
+
   /** Gives the send path the latch's target when it moved (latching, takeover, a re-INVITE). */
   private syncDest(): void {
     const t = this.latch.target;
     if (t.address === this.dest.address && t.port === this.dest.port) return;
+    this.muted = false;
     this.dest = t;
     this.out.setDest(t);
   }
@@ -285,7 +308,7 @@ export class RtpSession {
    * @returns false when closed, with nowhere to send, or when the socket refused it.
    */
   sendRtcp(bytes: Uint8Array): boolean {
-    const dest = this.latch.target;
+    const dest = this.dest; // the latch's target, or nowhere while muted (muteUntilHeard)
     if (this.closed || unusableDest(dest)) return false;
     return this.out.sendRaw(bytes, dest);
   }
