@@ -147,7 +147,7 @@ export class InboundCalls {
     const pendingLimit = pendingLimitPerSource(this.o.maxPendingPerSource ?? DEFAULT_MAX_PENDING_PER_SOURCE, this.o.admission.capacity);
     const pending = this.unconfirmed.from(source);
     if (pending >= pendingLimit) {
-      observer.callRefused("inbound", "busy");
+      observer.callRefused("inbound", "pending_limit");
       log.warn({ source, pending, limit: pendingLimit }, "call rejected: too many unconfirmed calls from this source");
       const warning = warningValue(399, `too many unconfirmed calls from this source (limit ${pendingLimit})`);
       return { status: 503, headers: [["Retry-After", String(PENDING_RETRY_AFTER_S)], ["Warning", warning]] };
