@@ -341,6 +341,7 @@ export class InboundCalls {
         lease,
         media: sdp.media,
         signallingAddress: live.sip.remote.host,
+        advertisedAddress: this.o.publicIp,
         latchMode: this.o.latchMode,
         pacer: this.o.pacer,
         log: this.o.log,

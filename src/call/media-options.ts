@@ -25,6 +25,8 @@ export interface CallMediaOptions extends Pick<AgentCallDeps, "onBargeIn" | "onB
   media: Pick<NegotiatedMedia, "codec" | "payloadType" | "telephoneEventPt" | "remote" | "direction" | "rtcpMux">;
   /** Where the signalling came from (INVITE source / trunk): media from it may be latched (RFC 4961). */
   signallingAddress?: string;
+  /** The address our SDP advertised: a loopback caller's RTP comes from it (rtp/symmetric-latch.ts allowedSources). */
+  advertisedAddress?: string;
   /** Which sources may latch (RTP_LATCH, src/rtp/symmetric-latch.ts); default `signalled`. */
   latchMode?: LatchMode;
   pacer: Pacer;

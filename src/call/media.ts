@@ -85,6 +85,7 @@ export class CallMedia implements RenegotiableMedia {
       lease: o.lease,
       remote: media.remote,
       signallingAddress: o.signallingAddress,
+      advertisedAddress: o.advertisedAddress,
       latchMode: o.latchMode,
       codec: media.codec,
       payloadType: media.payloadType,

@@ -29,6 +29,11 @@ export interface RtpSessionOptions {
    * media from this address may be latched onto as well as media from the SDP address (RFC 4961).
    */
   signallingAddress?: string;
+  /**
+   * The address our SDP advertised (SIP_PUBLIC_IP, else the agent's): allowed as a source too when the
+   * signalling came from loopback — a caller on this host sending to it (symmetric-latch.ts allowedSources).
+   */
+  advertisedAddress?: string;
   /** Silence of the latched source (ms) before another allowed source may take over; default 500. */
   takeoverSilenceMs?: number;
   /** Which sources may latch (RTP_LATCH): `signalled` (default) or `any` (symmetric-latch.ts rule 2). */

@@ -45,7 +45,7 @@ import { RatePolicer } from "./rate-policer.ts";
 import { ReceptionStats } from "./reception-stats.ts";
 import { newSessionCounters, type RtpSessionStats } from "./session-stats.ts";
 import type { RtpFormat, RtpSessionOptions } from "./session-options.ts";
-import { type LatchMode, type RtpEndpoint, SymmetricLatch, normaliseAddress } from "./symmetric-latch.ts";
+import { type LatchMode, type RtpEndpoint, SymmetricLatch, allowedSources, normaliseAddress } from "./symmetric-latch.ts";
 import { MAX_RTP_DATAGRAM_BYTES, type RtpDropReason, rtpDropTotals } from "./drop-counters.ts";
 import { isUnreachableError, unprovenMediaAddress } from "./media-consent.ts";
 
@@ -100,7 +100,7 @@ export class RtpSession {
     this.dir = opts.direction ?? "sendrecv";
     this.clock = opts.clock ?? new SystemClock();
     this.latch = new SymmetricLatch(opts.remote, {
-      allowedAddresses: opts.signallingAddress ? [opts.signallingAddress] : [],
+      allowedAddresses: allowedSources(opts.signallingAddress, opts.advertisedAddress),
       takeoverSilenceMs: opts.takeoverSilenceMs,
       mode: opts.latchMode,
     });
