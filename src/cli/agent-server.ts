@@ -159,11 +159,13 @@ export class AgentServer {
       vad.batchWaitMs = cfg.vadBatchMs;
       vad.maxLagMs = cfg.vadMaxLagMs || Infinity; // 0: never shed
       vad.silenceFloorDbfs = cfg.vadSilenceFloorDbfs;
+      // VAD_WORKER: runs move to a thread of their own once it has loaded the model; until then, and if it fails, here.
+      if (cfg.vadWorker) vad.startWorker({ nice: cfg.vadWorkerNice, log });
     } catch (err) {
       log.error({ err: (err as Error).message }, "vad unavailable: barge-in disabled");
     }
     // SIP first: a second instance on the same port stops here, before it touches the call records.
-    const transport = await listenSip(cfg, log);
+    const { transport, attachFront } = await listenSip(cfg, log, `voice-agent/${o.version}`);
     let store: AgentStore;
     try {
       // DATABASE_URL: one PostgreSQL database for a fleet of agents; else SQLite in DATA_DIR.
@@ -180,6 +182,7 @@ export class AgentServer {
     const { plane, pacer, unpace } = startPacing({ cfg, clock, log, metrics, headroom });
     const pool = new RtpPortPool(cfg.rtpPortStart, cfg.rtpPortEnd, cfg.sipHost, plane?.binder);
     let server!: AgentServer;
+    const optionsStatus = () => optionsAnswer(server.admission.verdict(), transport.backlogMs());
     const ua = new UserAgent({
       transport: instrumentTransport(transport, metrics),
       clock,
@@ -199,10 +202,15 @@ export class AgentServer {
         onInvite: (call) => server.inbound.onInvite(call),
         // What a load balancer's OPTIONS probe gets: the verdict a new INVITE would get (503 also while new
         // INVITEs wait over 1 s in the SIP receive queue), and the load.
-        optionsStatus: () => optionsAnswer(server.admission.verdict(), transport.backlogMs()),
+        optionsStatus,
       },
     });
     server = new AgentServer(o, store, transport, ua, pool, pacer, vad, clock, metrics, headroom);
+    // SIP_FRONT=on: the front thread answers probes from this, published with a heartbeat (sip-listeners.ts);
+    // after `server` exists: its first publish reads the admission now.
+    attachFront?.(optionsStatus, (status, n) => {
+      for (let i = 0; i < n; i++) (metrics.sipRequestReceived("OPTIONS"), metrics.sipResponseSent("OPTIONS", status));
+    });
     metrics.readUnconfirmedCalls(() => server.inbound.unconfirmed.size);
     server.mediaPlane = plane;
     server.unpace = unpace;

@@ -4,6 +4,8 @@
  *
  *  - `pacer_lateness_ms` is the lateness of the pacer that sends: the worker's when it runs, else this one's;
  *    this thread's lateness always feeds the headroom (how busy the call thread is).
+ *  - PACER_HOME_PHASES: the calls' shared ticks are spread over that many of the pacer's 4 phases per frame
+ *    (each call on the least-loaded one), so one tick carries ~1/4 of the calls (src/rtp/pacer.ts).
  *  - Ticks at least PACER_STALL_LOG_MS late are logged with what held the thread (pacer-stall-log.ts).
  *  - Due ticks run between received datagrams and Silero runs, not after them (util/pace-point.ts): the
  *    returned `unpace` unsets that at shutdown.
@@ -51,6 +53,7 @@ export function startPacing(d: PacingDeps): { plane: MediaPlane | undefined; pac
     : undefined;
   const pacer = new Pacer({
     clock,
+    homePhases: cfg.pacerHomePhases,
     onLateness: (ms) => {
       if (!plane) metrics.pacerLateness(ms);
       headroom.recordLateness(ms);

@@ -10,13 +10,12 @@ import { CARTESIA_DEFAULTS, CARTESIA_ENV } from "../providers/cartesia/options";
 import { DEEPGRAM_CHUNK_MS_RANGE, DEEPGRAM_DEFAULTS, DEEPGRAM_ENV } from "../providers/deepgram/options";
 import { GEMINI_DEFAULTS, GEMINI_ENV } from "../providers/gemini/options";
 import { OPENAI_ENV } from "../providers/openai/options";
-import { DEFAULT_BATCH_WAIT_MS, DEFAULT_MAX_LAG_MS } from "../media/vad/batcher";
-import { DEFAULT_SILENCE_FLOOR_DBFS } from "../media/vad/quiet";
 import { parseTransferTargets } from "../call/transfer";
 import { PACER_STALL_LOG_MS } from "./pacer-stall-log";
 import { RTP_RX_BUDGET_MS } from "../rtp/receive-budget";
 import { conversationConfig, type ConversationConfig } from "./config-turns";
 import { rtpMediaConfig, type RtpMediaConfig } from "./config-rtp";
+import { vadConfig, type VadConfig } from "./config-vad";
 import { bool, ConfigError, host, int, intOrOff, ip, ipRangeList, oneOf, pair, str, url, type Env } from "./env-vars";
 import { outboundConfig, type Mode, type OutboundConfig } from "./outbound-config";
 import { tracingConfig } from "./otel-config";
@@ -45,8 +44,8 @@ export type TtsChoice = "cartesia" | "flite";
  */
 export const MAX_CALLS_DEFAULTS = { cloud: 100, offline: 4 } as const;
 
-/** The RTP media rules (timeouts, latching) are read by ./config-rtp.ts. */
-export interface Config extends RtpMediaConfig {
+/** The agent's configuration; the VAD's part: ./config-vad.ts; the RTP media rules (timeouts, latching): ./config-rtp.ts. */
+export interface Config extends VadConfig, RtpMediaConfig {
   sipHost: string;
   sipPort: number;
   /** Address written into Contact and SDP `c=`: SIP_PUBLIC_IP, else the bind address, else the first non-loopback IPv4. */
@@ -99,10 +98,16 @@ export interface Config extends RtpMediaConfig {
   admission: HeadroomLimits;
   /** MEDIA_WORKER: RTP sockets and the 20 ms pacer in a worker thread of their own (src/rtp/worker/). Default false. */
   mediaWorker: boolean;
+  /** SIP_FRONT: the SIP UDP socket in a thread of its own that answers OPTIONS probes (src/sip/front/). */
+  sipFront: boolean;
+  /** SIP_FRONT_SLICE_US: the SIP front thread's time slice, µs (0 = the kernel's; 100–100,000). */
+  sipFrontSliceUs: number;
   /** MEDIA_WORKER_SLICE_US: the media worker thread's time slice, µs (0 = the kernel's; 100–100,000). */
   mediaWorkerSliceUs: number;
   /** MEDIA_WORKER_CALL_NICE: raise the call thread's nice value by this much when the media worker runs (0 = unchanged; 0–19). */
   mediaWorkerCallNice: number;
+  /** PACER_HOME_PHASES: the call thread's pacer spreads the calls' shared 20 ms ticks over 1, 2 or 4 phases (src/rtp/pacer.ts). */
+  pacerHomePhases: 1 | 2 | 4;
   /** PACER_STALL_LOG_MS: pacer ticks at least this late are logged with what held the thread, ms (pacer-stall-log.ts). */
   pacerStallLogMs: number;
   /** RTP_RX_BUDGET_MS: RTP receive work per event-loop turn before later datagrams wait for a later slice, ms (0 = off; src/rtp/receive-budget.ts). LOOP_TURN_LOG_MS: turns at least this long logged, ms (0 = off). */
@@ -114,14 +119,6 @@ export interface Config extends RtpMediaConfig {
   runtimeThreadsNiceKeep: string[];
   /** CALL_THREAD_SLICE_US: the call thread's time slice, µs (0 = the kernel's; 100–100,000; call-pacer.ts). */
   callThreadSliceUs: number;
-  /** VAD_BATCH: score all calls' Silero windows in one model run (same results, less CPU). Default true. */
-  vadBatch: boolean;
-  /** VAD_BATCH_MS: longest a Silero window waits for other calls' windows to share its run, ms (0–20; 0 = the event-loop turn only). */
-  vadBatchMs: number;
-  /** VAD_MAX_LAG_MS: a call's VAD more than this far behind its audio skips windows (overload shedding), ms (0–10,000; 0 = never). */
-  vadMaxLagMs: number;
-  /** VAD_SILENCE_FLOOR_DBFS: Silero windows under this level after 256 ms under it are not scored (probability 0; media/vad/quiet-state.ts), dBFS (−120…0, or off; default −60; windows kept for the look-back: quiet.ts). */
-  vadSilenceFloorDbfs: number;
   /** FLITE_WORKERS: threads synthesising flite speech off the RTP pacing thread; 0 = on it. Default 2. */
   fliteWorkers: number;
   /** FLITE_FALLBACK_WARM: with a cloud TTS, start flite's workers (the fallback voice) in the background after start-up, not on the first fallback. Default true. */
@@ -332,13 +329,13 @@ export function loadConfig(env: Env = process.env): Config {
     sipMaxPendingPerSource: int(env, "SIP_MAX_PENDING_PER_SOURCE", 10, 1, 10_000),
     fliteWorkers: int(env, "FLITE_WORKERS", 2, 0, 64),
     fliteFallbackWarm: bool(env, "FLITE_FALLBACK_WARM", true),
-    vadBatch: bool(env, "VAD_BATCH", true),
-    vadBatchMs: int(env, "VAD_BATCH_MS", DEFAULT_BATCH_WAIT_MS, 0, 20),
-    vadMaxLagMs: int(env, "VAD_MAX_LAG_MS", DEFAULT_MAX_LAG_MS, 0, 10_000),
-    vadSilenceFloorDbfs: str(env, "VAD_SILENCE_FLOOR_DBFS")?.toLowerCase() === "off" ? -Infinity : int(env, "VAD_SILENCE_FLOOR_DBFS", DEFAULT_SILENCE_FLOOR_DBFS, -120, 0),
+    ...vadConfig(env),
     mediaWorker: bool(env, "MEDIA_WORKER", false),
+    sipFront: bool(env, "SIP_FRONT", false),
+    sipFrontSliceUs: intOrOff(env, "SIP_FRONT_SLICE_US", 100, 100_000),
     mediaWorkerSliceUs: intOrOff(env, "MEDIA_WORKER_SLICE_US", 100, 100_000),
     mediaWorkerCallNice: int(env, "MEDIA_WORKER_CALL_NICE", 0, 0, 19),
+    pacerHomePhases: Number(oneOf(env, "PACER_HOME_PHASES", ["1", "2", "4"] as const, "4")) as 1 | 2 | 4,
     pacerStallLogMs: int(env, "PACER_STALL_LOG_MS", PACER_STALL_LOG_MS, 1, 60_000),
     rtpRxBudgetMs: int(env, "RTP_RX_BUDGET_MS", RTP_RX_BUDGET_MS, 0, 1000),
     loopTurnLogMs: int(env, "LOOP_TURN_LOG_MS", 0, 0, 60_000),

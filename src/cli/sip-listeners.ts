@@ -3,27 +3,44 @@
  * all behind one source gate (SIP_TRUSTED_IPS, SIP_UNTRUSTED, SIP_RATE_LIMIT/SIP_RATE_BURST) that
  * screens every datagram and connection before any parsing or transaction.
  */
-import { MultiTransport, SourceGate, StreamTransport, UdpTransport } from "../sip";
+import { MultiTransport, SourceGate, StreamTransport, UdpTransport, type OptionsStatus, type SourceGateOptions } from "../sip";
+import { SipFront, type ProbeCounter } from "../sip/front/front-link";
 import type { Logger } from "../util/log";
 import { receiveBufferMax, setReceiveBuffer } from "../util/socket-buffer";
 import type { Config } from "./config";
 
+export interface SipListeners {
+  transport: MultiTransport;
+  /**
+   * With SIP_FRONT=on: starts the SIP front thread's heartbeat with the OPTIONS answer `status()`
+   * (src/sip/front/front-link.ts); the probes it answers are counted through `onAnswered`. Without: absent.
+   */
+  attachFront?(status: () => OptionsStatus, onAnswered: ProbeCounter): void;
+}
+
 /**
- * Binds UDP, then TCP and TLS when configured. A TCP listener that cannot bind is logged and skipped
- * (UDP only); what is already bound is closed when a later step fails.
+ * Binds UDP (on this thread, or with SIP_FRONT=on in the SIP front thread), then TCP and TLS when
+ * configured. A TCP listener that cannot bind is logged and skipped (UDP only); what is already bound is
+ * closed when a later step fails. `server`: the Server header the front's OPTIONS answers carry.
  * @throws Error naming SIP_PORT (UDP bind) or SIP_TLS_PORT (TLS listen).
  */
-export async function listenSip(cfg: Config, log: Logger): Promise<MultiTransport> {
+export async function listenSip(cfg: Config, log: Logger, server = "voice-agent"): Promise<SipListeners> {
   let udp: UdpTransport;
+  let front: SipFront | undefined;
   // Trust and per-source rate limit before any parsing or transaction (SIP_TRUSTED_IPS, SIP_RATE_LIMIT).
-  const gate = new SourceGate({
+  const gateOptions: SourceGateOptions = {
     trusted: cfg.sipTrustedIps,
     untrusted: cfg.sipUntrusted,
     ratePerSecond: cfg.sipRateLimit.perSecond,
     burst: cfg.sipRateLimit.burst,
-  });
+  };
+  const gate = new SourceGate(gateOptions);
   try {
-    udp = await UdpTransport.bind({ host: cfg.sipHost, port: cfg.sipPort, log, gate });
+    if (cfg.sipFront) {
+      // UDP datagrams meet the gate in the front (one count each); TCP and TLS connections here.
+      front = await SipFront.start({ host: cfg.sipHost, port: cfg.sipPort, gate: gateOptions, server, log, sliceUs: cfg.sipFrontSliceUs });
+      udp = UdpTransport.over(front.socket, { log, gate });
+    } else udp = await UdpTransport.bind({ host: cfg.sipHost, port: cfg.sipPort, log, gate });
   } catch (err) {
     throw new Error(`SIP_PORT: cannot bind udp ${cfg.sipHost}:${cfg.sipPort}: ${(err as Error).message}`);
   }
@@ -47,7 +64,10 @@ export async function listenSip(cfg: Config, log: Logger): Promise<MultiTranspor
       throw new Error(`SIP_TLS_PORT: cannot listen on tls ${cfg.sipHost}:${cfg.sipTls.port}: ${(err as Error).message}`);
     }
   }
-  return new MultiTransport(udp, streams, log);
+  const transport = new MultiTransport(udp, streams, log);
+  if (!front) return { transport };
+  const f = front;
+  return { transport, attachFront: (status, onAnswered) => f.attach(udp, status, onAnswered) };
 }
 
 /**

@@ -1,12 +1,21 @@
 /**
  * The process-wide 20 ms clock for outgoing RTP. Create ONE per process and `add` every call's playout
- * to it; all calls send in the same tick.
+ * to it.
  *
- * Deadlines are absolute: tick n is due at `t0 + n·frameMs` on the injected monotonic Clock (t0 = when
- * the first source was added). Each timer is armed for `deadline − clock.now()`, so timer error never
- * accumulates (no drift); `setInterval` is never used (it drifts, see FACTS.md).
+ * Phases: a frame is split into `ownPhases` (default 4) evenly spaced phases, phase p's deadlines at
+ * `t0 + p·frameMs/ownPhases + n·frameMs` on the injected monotonic Clock (t0 = when the first source
+ * was added). Each phase has ONE timer, armed for `deadline − clock.now()`, so timer error never
+ * accumulates (no drift; `setInterval` drifts, see FACTS.md), and the process wakes at most `ownPhases`
+ * times per frame however many calls there are (each wake-up costs: 40 calls on 40 timers took 45 ms
+ * CPU per second in Bun, on one timer 8). A timer runs only while its phase has something to tick.
  *
- * Lateness rule, when a timer fires `late` ms after the deadline of tick n:
+ * Home phases (`homePhases`, a divisor of `ownPhases`; default 1): each source is put on the home phase
+ * with the fewest sources when added and ticks every frame on that phase's deadlines, together with the
+ * other sources at home there. With 1 every call sends in one shared tick; with 4, 200 calls are ~50 per
+ * phase and one tick runs a quarter as long (issue 13: at 200 calls the late ticks waited mostly for
+ * the previous tick's own run, 2.4–4.5 ms). A removed source frees its place on its phase.
+ *
+ * Lateness rule, when a timer fires `late` ms after a deadline (per home, and per own schedule):
  *  - fired early (before the deadline, possible with ms-rounded timers) → re-armed, no tick;
  *  - `late < (maxCatchUpFrames + 1)·frameMs` → catch up: every deadline already passed is ticked
  *    back-to-back (so no frame is lost; the receiver's jitter buffer absorbs the burst), counted in
@@ -15,66 +24,41 @@
  *    tick runs for the most recent deadline, and the schedule continues from there. Sources are not
  *    told: no audio is lost, the RTP timestamps continue without a jump, and the receiver sees one
  *    pause in arrivals instead of a burst of up to `missed` frames.
- * Lateness (ms after its own deadline) of every tick that runs goes to `lateness` and `onLateness`: once
- * per shared tick, and once per deadline of a phase (the sources on it share the deadline and the timer),
- * not once per source — the hook is a metrics histogram, kept off the per-packet path. After a skip
- * ahead the tick that runs reports the lateness from the first missed deadline (a timer 1,000 ms late
- * reports ~1,000, not the 0–20 ms after the skip), and `onSkipped` gets the deadlines dropped: a stall
- * longer than the catch-up window is seen by the metric, the stall log and the admission headroom.
- *
- * The timer runs only while at least one source is registered.
+ * Lateness (ms after its own deadline) goes to `lateness` and `onLateness` once per deadline of a phase
+ * (the sources on it share the deadline and the timer), not once per source — the hook is a metrics
+ * histogram, kept off the per-packet path. After a skip ahead the tick that runs reports the lateness
+ * from the first missed deadline (a timer 1,000 ms late reports ~1,000, not the 0–20 ms after the
+ * skip), and `onSkipped` gets the deadlines dropped: a stall longer than the catch-up window is seen by
+ * the metric, the stall log and the admission headroom.
  *
  * A talkspurt that starts between two ticks (`startNow`): the source is ticked at once, so the first
- * packet of a reply does not wait up to 20 ms for the shared tick, and keeps its own 20 ms schedule
- * from the last of `ownPhases` (default 4) evenly spaced phases of the shared schedule at or before
- * that packet (every 5 ms: deadlines `t0 + p·frameMs/ownPhases + n·frameMs`, the same lateness rule).
- * Its second packet thus comes up to a phase (5 ms) less than a frame after the first; the packets
- * after it are one frame apart on the wire. Sources on the same phase share one timer, so however many
- * calls talk, the process wakes at most `ownPhases + 1` times per frame instead of once per talking
- * call (each wake-up costs: 40 calls on 40 timers took 45 ms CPU per second in Bun, on one timer 8).
- * `rejoin` puts it back on the shared schedule from the first shared deadline at least one frame after
- * its last own deadline. Each packet still advances the RTP
+ * packet of a reply does not wait up to 20 ms for its home tick, and keeps its own 20 ms schedule from
+ * the last phase start at or before that packet (the same lateness rule). Its second packet thus comes
+ * up to a phase (5 ms) less than a frame after the first; the packets after it are one frame apart.
+ * `rejoin` puts it back on its home phase from the first home deadline at least one frame after its last
+ * own deadline and not before the home slot its packets have reached: each packet takes one home
+ * deadline's slot, starting with the one it would have had at home. Each packet advances the RTP
  * timestamp by one frame's samples (RFC 3550 §5.1: "The timestamp reflects the sampling instant of the
- * first octet in the RTP data packet"); the early start moves the stream ahead of the shared schedule by
- * less than a frame and the longer gap at the rejoin takes exactly that back, so the timestamp keeps
- * its relation to the wall clock across any number of talkspurts. The first packet of a talkspurt
- * carries the marker bit (RFC 3551 §4.1), which lets the receiver re-anchor its playout there.
+ * first octet in the RTP data packet"); the early start moves the stream ahead of its home schedule by
+ * at most a frame and the longer gap at the rejoin takes exactly that back, so the timestamp keeps its
+ * relation to the wall clock across any number of talkspurts. The home phase stays where it was put
+ * (it does not follow the talkspurt's phase): following it would keep each talkspurt's advance, which
+ * adds up over a call, and would undo the balance. The first packet of a talkspurt carries the marker
+ * bit (RFC 3551 §4.1), which lets the receiver re-anchor its playout there.
  */
 import type { Clock, TimerHandle } from "../util/clock.ts";
 import { LatenessHistogram } from "./lateness-histogram.ts";
+import { FRAME_MS, lateRule, nextIndexAfter, ownDeadline, phaseAtOrBefore, type OwnSchedule, type PacerOptions, type PacerSource } from "./pacer-schedule.ts";
 
-/** Frame period, ms (RFC 3551 §4.2: "the default packetization interval SHOULD have a duration of 20 ms"). */
-export const FRAME_MS = 20;
+export { FRAME_MS, type PacerOptions, type PacerSource } from "./pacer-schedule.ts";
 
-/** Something that sends one frame per tick (a call's Playout). */
-export interface PacerSource {
-  onTick(): void;
-}
-
-export interface PacerOptions {
-  clock: Clock;
-  /** Period, ms; default 20. */
-  frameMs?: number;
-  /** Missed deadlines that are still caught up by a burst; more → skip ahead. Default 3. */
-  maxCatchUpFrames?: number;
-  /** Phases per frame an own schedule (`startNow`) may take (see the file comment); default 4 (every 5 ms). */
-  ownPhases?: number;
-  /** Called with each tick's lateness in ms (for a metrics histogram). */
-  onLateness?: (ms: number) => void;
-  /** Called with the number of deadlines dropped by a skip ahead (for a counter). */
-  onSkipped?: (ticks: number) => void;
-  /** A source's `onTick` threw; the pacer keeps going. Default: ignored (counted in `errors`). */
-  onError?: (err: unknown, source: PacerSource) => void;
-  /** After each timer's run (a shared tick with its catch-ups, or a phase's sources): its start and end, clock ms. */
-  onRan?: (start: number, end: number) => void;
-}
-
-/** A source on its own schedule (`startNow`): deadlines `t0 + n·frameMs`, `t0` the start of its phase. */
-interface OwnSchedule {
-  t0: number;
-  n: number;
+/** A home phase's shared schedule: deadlines `phase start + n·frameMs`, ticking its sources together. */
+interface Home {
   /** Phase index (0 … ownPhases − 1): its timer is the phase's. */
-  phase: number;
+  readonly phase: number;
+  /** Index of its next deadline. */
+  n: number;
+  readonly sources: Set<PacerSource>;
 }
 
 export class Pacer {
@@ -82,34 +66,38 @@ export class Pacer {
   private readonly frameMs: number;
   private readonly maxCatchUp: number;
   private readonly ownPhases: number;
-  /** One timer per phase of the own schedules (index = phase). */
+  /** The home phases (index = home, `phase` = home · ownPhases / homePhases). */
+  private readonly homes: Home[];
+  /** The home whose deadlines fall on a phase, by phase index (undefined: none). */
+  private readonly homeOfPhase: (Home | undefined)[];
+  /** One timer per phase, for its home's ticks and the own schedules on it (index = phase). */
   private readonly phaseTimers: (TimerHandle | undefined)[];
+  /** Each phase's armed deadline, clock ms (Infinity: not armed). */
+  private readonly phaseDue: number[];
   private readonly onLateness?: (ms: number) => void;
   private readonly onSkipped?: (ticks: number) => void;
   private readonly onError?: (err: unknown, source: PacerSource) => void;
   private readonly onRan?: (start: number, end: number) => void;
-  private readonly sources = new Set<PacerSource>();
-  private timer: TimerHandle | undefined;
-  /** When the earliest armed timer (shared or a phase's) is due, clock ms; Infinity when none (`poll`). */
+  /** Every registered source and its home. */
+  private readonly sources = new Map<PacerSource, Home>();
+  /** When the earliest armed phase timer is due, clock ms; Infinity when none (`poll`). */
   private dueAt = Infinity;
-  /** Each phase's armed deadline, clock ms (Infinity: not armed). */
-  private readonly phaseDue: number[];
-  /** A phase's sources are being ticked (`poll` does not re-enter). */
-  private firingPhase = false;
+  /** The phase whose timer runs (its timer is re-armed when the run ends), −1 when none. */
+  private firingPhase = -1;
   private t0 = 0;
-  private n = 0;
-  private firing = false;
-  /** Sources ticked on their own schedule (`startNow`), not by the shared one. */
+  /** Each phase's start, `t0 + p·frameMs/ownPhases` (one float per phase: its sources fire together). */
+  private phaseT0: number[] = [];
+  /** Sources ticked on their own schedule (`startNow`), not by their home's. */
   private readonly own = new Map<PacerSource, OwnSchedule>();
   /**
-   * Sources back from their own schedule (`rejoin`) until their first shared tick, with the schedule
-   * they left: no shared deadline before its next own deadline ticks them.
+   * Sources back from their own schedule (`rejoin`) until their first home tick, with the schedule
+   * they left: no home deadline before its next own deadline, or before its slot, ticks them.
    */
   private readonly rejoining = new Map<PacerSource, OwnSchedule>();
-  /** The own-schedule deadline whose lateness the running phase timer recorded last. */
+  /** The deadline whose lateness the running phase timer recorded last. */
   private recordedDeadline = NaN;
 
-  /** Ticks run (each tick calls every source once). */
+  /** Home ticks run (each calls every source at home on that phase once). */
   ticks = 0;
   /** Ticks run back-to-back to catch up a late timer. */
   catchUpTicks = 0;
@@ -117,14 +105,20 @@ export class Pacer {
   skippedTicks = 0;
   /** Exceptions thrown by sources. */
   errors = 0;
-  /** Lateness of every tick run, ms. */
+  /** Lateness of every deadline run, ms. */
   readonly lateness = new LatenessHistogram();
 
+  /** @throws RangeError when `homePhases` is not a divisor of `ownPhases`. */
   constructor(opts: PacerOptions) {
     this.clock = opts.clock;
     this.frameMs = opts.frameMs ?? FRAME_MS;
     this.maxCatchUp = opts.maxCatchUpFrames ?? 3;
     this.ownPhases = Math.max(1, Math.floor(opts.ownPhases ?? 4));
+    const homes = opts.homePhases ?? 1;
+    if (!Number.isInteger(homes) || homes < 1 || this.ownPhases % homes !== 0) throw new RangeError(`homePhases must divide ownPhases (${this.ownPhases}), got ${homes}`);
+    this.homes = Array.from({ length: homes }, (_, h) => ({ phase: (h * this.ownPhases) / homes, n: 0, sources: new Set<PacerSource>() }));
+    this.homeOfPhase = new Array<Home | undefined>(this.ownPhases).fill(undefined);
+    for (const h of this.homes) this.homeOfPhase[h.phase] = h;
     this.phaseTimers = new Array<TimerHandle | undefined>(this.ownPhases).fill(undefined);
     this.phaseDue = new Array<number>(this.ownPhases).fill(Infinity);
     this.onLateness = opts.onLateness;
@@ -133,25 +127,38 @@ export class Pacer {
     this.onRan = opts.onRan;
   }
 
-  /** Registers a source; it gets its first tick at the next deadline. Starts the clock if idle. */
+  /**
+   * Registers a source on the home phase with the fewest sources (ties: the first); it gets its first
+   * tick at that home's next deadline. Starts the clock if idle.
+   */
   add(source: PacerSource): void {
-    this.sources.add(source);
-    // Inside a tick the schedule is still live: fire() re-arms it.
-    if (this.timer === undefined && !this.firing) {
-      this.t0 = this.clock.now();
-      this.n = 1;
-      this.arm();
+    if (this.sources.has(source)) return;
+    const now = this.clock.now();
+    // Idle: a new schedule from now. Inside a tick the schedule is still live (the tick re-arms it).
+    if (this.sources.size === 0 && this.firingPhase < 0) {
+      this.t0 = now;
+      this.phaseT0 = Array.from({ length: this.ownPhases }, (_, p) => this.t0 + p * (this.frameMs / this.ownPhases));
     }
+    let home = this.homes[0]!;
+    for (const h of this.homes) if (h.sources.size < home.sources.size) home = h;
+    if (home.sources.size === 0) home.n = nextIndexAfter(now, this.phaseT0[home.phase]!, this.frameMs);
+    home.sources.add(source);
+    this.sources.set(source, home);
+    this.armPhase(home.phase);
   }
 
-  /** Unregisters a source (safe inside its own onTick). Stops the timer when none is left. */
+  /** Unregisters a source (safe inside its own onTick); its home has one source less. Stops the timers when none is left. */
   remove(source: PacerSource): void {
+    const home = this.sources.get(source);
+    if (!home) return;
     this.sources.delete(source);
+    home.sources.delete(source);
     const sched = this.own.get(source);
     this.own.delete(source);
     this.rejoining.delete(source);
-    if (this.sources.size === 0) this.stop();
-    else if (sched) this.disarmIdlePhase(sched.phase);
+    if (this.sources.size === 0) return this.stop();
+    this.armPhase(home.phase);
+    if (sched && sched.phase !== home.phase) this.armPhase(sched.phase);
   }
 
   /**
@@ -160,31 +167,36 @@ export class Pacer {
    * (a pending rejoin is cancelled instead: its schedule ticks it within one frame anyway).
    */
   startNow(source: PacerSource): void {
-    if (!this.sources.has(source) || this.own.has(source)) return;
+    const home = this.sources.get(source);
+    if (!home || this.own.has(source)) return;
     const left = this.rejoining.get(source);
     this.rejoining.delete(source);
-    if (left && this.clock.now() < this.ownDeadline(left)) {
+    const now = this.clock.now();
+    if (left && now < this.ownDeadline(left)) {
       // Less than a frame since its last packet: it goes on with the schedule it left (no packet now).
       this.own.set(source, left);
       this.armPhase(left.phase);
       return;
     }
-    const sched = this.phaseAtOrBefore(this.clock.now());
+    // This packet takes the home slot it would have had (or the one a pending rejoin waits for).
+    const sched = phaseAtOrBefore(now, this.t0, this.frameMs, this.phaseT0, Math.max(home.n, left?.slot ?? 0));
     this.own.set(source, sched);
+    sched.slot++;
     this.runSource(source);
     if (this.own.get(source) === sched) this.armPhase(sched.phase);
   }
 
   /**
-   * Puts a source on its own schedule back on the shared one: its next tick is the first shared
-   * deadline at least one frame after its last own deadline. Safe inside its own onTick.
+   * Puts a source on its own schedule back on its home phase: its next tick is the first home deadline
+   * at least one frame after its last own deadline and not before the slot its packets have reached
+   * (see the file comment). Safe inside its own onTick.
    */
   rejoin(source: PacerSource): void {
     const sched = this.own.get(source);
     if (!sched) return;
     this.own.delete(source);
     this.rejoining.set(source, sched);
-    this.disarmIdlePhase(sched.phase);
+    this.armPhase(sched.phase);
   }
 
   /** True while `source` runs on its own schedule. */
@@ -197,34 +209,38 @@ export class Pacer {
     return this.sources.size;
   }
 
-  /** True while the shared timer runs. */
-  get running(): boolean {
-    return this.timer !== undefined;
+  /** Sources per home phase (index = home; for tests and metrics). */
+  get homeLoad(): number[] {
+    return this.homes.map((h) => h.sources.size);
   }
 
-  /** Deadline (clock ms) of the next tick. */
+  /** True while a timer is armed. */
+  get running(): boolean {
+    return this.phaseTimers.some((t) => t !== undefined);
+  }
+
+  /** Deadline (clock ms) of the next home tick; Infinity when no source is registered. */
   get nextDeadline(): number {
-    return this.t0 + this.n * this.frameMs;
+    let due = Infinity;
+    for (const h of this.homes) if (h.sources.size > 0) due = Math.min(due, this.homeDeadline(h));
+    return due;
   }
 
   /**
-   * Runs at once whatever is due — the shared tick, a phase's sources — instead of when its timer gets
-   * its turn: a thread's timers wait until the event loop has run everything that was ready before them
-   * (a burst of received datagrams, a Silero batch). Called between such units of work (util/pace-point.ts),
-   * it bounds a tick's lateness by one unit instead of the whole burst. Its timer is cleared and re-armed
-   * as if it had fired. Cheap when nothing is due: one clock read and a comparison. Does nothing inside a
-   * tick (a source's onTick may reach a caller of `poll`).
+   * Runs at once whatever is due — a phase's home tick and own schedules — instead of when its timer
+   * gets its turn: a thread's timers wait until the event loop has run everything that was ready before
+   * them (a burst of received datagrams, a Silero batch). Called between such units of work
+   * (util/pace-point.ts), it bounds a tick's lateness by one unit instead of the whole burst. Its timer
+   * is cleared and re-armed as if it had fired. Cheap when nothing is due: one clock read and a
+   * comparison. Does nothing inside a tick (a source's onTick may reach a caller of `poll`).
    */
   poll(): void {
-    if (this.firing || this.firingPhase) return;
+    if (this.firingPhase >= 0) return;
     const now = this.clock.now();
-    if (now < this.dueAt) return;
-    if (this.timer !== undefined && now >= this.nextDeadline) {
-      this.clock.clearTimer(this.timer);
-      this.fire();
-    }
-    for (let p = 0; p < this.ownPhases; p++) {
-      if (this.phaseTimers[p] === undefined || now < this.phaseDue[p]!) continue;
+    // Due phases in deadline order; each runs everything of it that is due, so at most ownPhases runs.
+    for (let i = 0; i < this.ownPhases && now >= this.dueAt; i++) {
+      const p = this.phaseDue.indexOf(this.dueAt);
+      if (p < 0 || this.phaseTimers[p] === undefined) break;
       this.clock.clearTimer(this.phaseTimers[p]);
       this.firePhase(p);
     }
@@ -233,8 +249,7 @@ export class Pacer {
   /** Removes every source and stops. */
   stop(): void {
     this.sources.clear();
-    this.clock.clearTimer(this.timer);
-    this.timer = undefined;
+    for (const h of this.homes) h.sources.clear();
     for (let p = 0; p < this.ownPhases; p++) {
       this.clock.clearTimer(this.phaseTimers[p]);
       this.phaseTimers[p] = undefined;
@@ -245,67 +260,119 @@ export class Pacer {
     this.refreshDue();
   }
 
-  private arm(): void {
-    this.timer = this.clock.setTimer(Math.max(0, this.nextDeadline - this.clock.now()), () => this.fire());
-    this.refreshDue();
-  }
-
   /** `dueAt`: the earliest armed deadline. */
   private refreshDue(): void {
-    let due = this.timer === undefined ? Infinity : this.nextDeadline;
+    let due = Infinity;
     for (let p = 0; p < this.ownPhases; p++) if (this.phaseTimers[p] !== undefined && this.phaseDue[p]! < due) due = this.phaseDue[p]!;
     this.dueAt = due;
   }
 
-  private fire(): void {
-    this.timer = undefined;
-    this.refreshDue();
-    this.firing = true;
-    const start = this.onRan ? this.clock.now() : 0;
-    try {
-      this.runDue();
-    } finally {
-      this.firing = false;
-    }
-    if (this.sources.size > 0 && this.timer === undefined) this.arm();
-    this.onRan?.(start, this.clock.now());
+  private homeDeadline(h: Home): number {
+    return this.phaseT0[h.phase]! + h.n * this.frameMs;
   }
 
-  private runDue(): void {
+  private ownDeadline(sched: OwnSchedule): number {
+    return ownDeadline(sched, this.frameMs);
+  }
+
+  /**
+   * (Re-)arms a phase's timer for its earliest next deadline (its home's, while it has sources, and
+   * its own schedules'); none → cleared. Inside that phase's run it waits for the run's end.
+   */
+  private armPhase(phase: number): void {
+    if (phase === this.firingPhase) return;
+    const home = this.homeOfPhase[phase];
+    let due = home && home.sources.size > 0 ? this.homeDeadline(home) : Infinity;
+    for (const sched of this.own.values()) if (sched.phase === phase) due = Math.min(due, this.ownDeadline(sched));
+    this.clock.clearTimer(this.phaseTimers[phase]);
+    this.phaseTimers[phase] = due === Infinity ? undefined : this.clock.setTimer(Math.max(0, due - this.clock.now()), () => this.firePhase(phase));
+    this.phaseDue[phase] = due;
+    this.refreshDue();
+  }
+
+  /** A phase's timer: its home's tick (with catch-ups), then each own schedule on it, by the lateness rule. */
+  private firePhase(phase: number): void {
+    this.phaseTimers[phase] = undefined;
+    this.phaseDue[phase] = Infinity;
+    this.refreshDue();
     const now = this.clock.now();
-    const late = now - this.nextDeadline;
-    if (late < 0) return; // early: fire() re-arms for the same deadline
-    const missed = Math.floor(late / this.frameMs); // deadlines after n that have also passed
-    if (missed > this.maxCatchUp) {
-      this.n += missed;
+    this.recordedDeadline = NaN;
+    this.firingPhase = phase;
+    try {
+      const home = this.homeOfPhase[phase];
+      if (home && home.sources.size > 0) this.fireHome(home, now);
+      // No copy of the map per tick: a source removed meanwhile is skipped (fireOwn checks), one started
+      // meanwhile has its first deadline still ahead.
+      this.own.forEach((sched, source) => sched.phase === phase && this.fireOwn(source, sched, now));
+    } finally {
+      this.firingPhase = -1;
+    }
+    if (this.sources.size > 0) this.armPhase(phase);
+    this.onRan?.(now, this.clock.now());
+  }
+
+  private fireHome(home: Home, now: number): void {
+    const late = now - this.homeDeadline(home);
+    const { missed, skip, runs } = lateRule(late, this.frameMs, this.maxCatchUp);
+    if (runs === 0) return; // early: firePhase re-arms for the same deadline
+    if (skip) {
+      home.n += missed;
       this.skippedTicks += missed;
       this.onSkipped?.(missed);
-      this.tick(now, late);
-    } else {
-      for (let i = 0; i <= missed; i++) {
-        if (i > 0) this.catchUpTicks++;
-        this.tick(now);
-        if (this.sources.size === 0) break;
-      }
+      this.tickHome(home, now, late);
+      return;
+    }
+    for (let i = 0; i < runs && home.sources.size > 0; i++) {
+      if (i > 0) this.catchUpTicks++;
+      this.tickHome(home, now);
     }
   }
 
   /** `lateMs`: given after a skip ahead (lateness from the first missed deadline), else from this tick's. */
-  private tick(now: number, lateMs = now - this.nextDeadline): void {
-    const deadline = this.nextDeadline;
-    this.n++;
+  private tickHome(home: Home, now: number, lateMs?: number): void {
+    const k = home.n;
+    const deadline = this.homeDeadline(home);
+    home.n++;
     this.ticks++;
-    this.lateness.record(lateMs);
-    this.onLateness?.(lateMs);
-    for (const s of [...this.sources]) {
-      if (!this.sources.has(s) || this.own.has(s)) continue;
+    this.recordLateness(deadline, lateMs ?? now - deadline);
+    for (const s of [...home.sources]) {
+      if (!home.sources.has(s) || this.own.has(s)) continue;
       const left = this.rejoining.get(s);
       if (left) {
-        if (deadline < this.ownDeadline(left) - 0.5) continue; // half a ms: deadlines are sums of floats
+        // half a ms: deadlines are sums of floats
+        if (k < left.slot || deadline < this.ownDeadline(left) - 0.5) continue;
         this.rejoining.delete(s);
       }
       this.runSource(s);
     }
+  }
+
+  private fireOwn(source: PacerSource, sched: OwnSchedule, now: number): void {
+    if (this.own.get(source) !== sched) return;
+    const late = now - this.ownDeadline(sched);
+    const { missed, skip: skipped, runs } = lateRule(late, this.frameMs, this.maxCatchUp);
+    if (runs === 0) return; // not due yet (the phase's timer is re-armed for it)
+    if (skipped) {
+      sched.n += missed;
+      this.skippedTicks += missed;
+      this.onSkipped?.(missed);
+    }
+    for (let i = 0; i < runs && this.own.get(source) === sched; i++) {
+      if (i > 0) this.catchUpTicks++;
+      const deadline = this.ownDeadline(sched);
+      sched.n++;
+      sched.slot++;
+      this.recordLateness(deadline, skipped ? late : now - deadline); // after a skip: from the first missed deadline
+      this.runSource(source);
+    }
+  }
+
+  /** Once per deadline of the running phase: its home and own schedules on it were late by as much. */
+  private recordLateness(deadline: number, lateMs: number): void {
+    if (deadline <= this.recordedDeadline) return;
+    this.recordedDeadline = deadline;
+    this.lateness.record(lateMs);
+    this.onLateness?.(lateMs);
   }
 
   private runSource(s: PacerSource): void {
@@ -314,87 +381,6 @@ export class Pacer {
     } catch (err) {
       this.errors++;
       this.onError?.(err, s);
-    }
-  }
-
-  /** The next deadline of an own schedule (one frame after the tick that ran last). */
-  private ownDeadline(sched: OwnSchedule): number {
-    return sched.t0 + sched.n * this.frameMs;
-  }
-
-  /**
-   * The own schedule of a talkspurt ticked at `now`: the last phase start at or before `now` (phases at
-   * `t0 + k·frameMs/ownPhases` of the shared schedule), its next deadline the first after `now`.
-   */
-  private phaseAtOrBefore(now: number): OwnSchedule {
-    const step = this.frameMs / this.ownPhases;
-    const k = Math.max(0, Math.floor((now - this.t0) / step));
-    const phase = k % this.ownPhases;
-    const t0 = this.t0 + phase * step; // the same float for every source on this phase: they fire together
-    return { t0, phase, n: Math.floor((now - t0) / this.frameMs) + 1 };
-  }
-
-  /** (Re-)arms a phase's timer for the earliest next deadline of its sources; none left → cleared. */
-  private armPhase(phase: number): void {
-    let due = Infinity;
-    for (const sched of this.own.values()) if (sched.phase === phase) due = Math.min(due, this.ownDeadline(sched));
-    this.clock.clearTimer(this.phaseTimers[phase]);
-    this.phaseTimers[phase] = due === Infinity ? undefined : this.clock.setTimer(Math.max(0, due - this.clock.now()), () => this.firePhase(phase));
-    this.phaseDue[phase] = due;
-    this.refreshDue();
-  }
-
-  /** Clears a phase's timer once no source is on that phase. */
-  private disarmIdlePhase(phase: number): void {
-    for (const sched of this.own.values()) if (sched.phase === phase) return;
-    this.clock.clearTimer(this.phaseTimers[phase]);
-    this.phaseTimers[phase] = undefined;
-    this.phaseDue[phase] = Infinity;
-    this.refreshDue();
-  }
-
-  /** A phase's timer: each of its sources by the shared lateness rule (catch up, or skip ahead), alone. */
-  private firePhase(phase: number): void {
-    this.phaseTimers[phase] = undefined;
-    this.phaseDue[phase] = Infinity;
-    const now = this.clock.now();
-    this.recordedDeadline = NaN;
-    // No copy of the map per tick: a source removed meanwhile is skipped (fireOwn checks), one started
-    // meanwhile has its first deadline still ahead.
-    this.firingPhase = true;
-    try {
-      this.own.forEach((sched, source) => sched.phase === phase && this.fireOwn(source, sched, now));
-    } finally {
-      this.firingPhase = false;
-    }
-    if (this.phaseTimers[phase] === undefined) this.armPhase(phase);
-    this.onRan?.(now, this.clock.now());
-  }
-
-  private fireOwn(source: PacerSource, sched: OwnSchedule, now: number): void {
-    if (this.own.get(source) !== sched) return;
-    const late = now - (sched.t0 + sched.n * this.frameMs);
-    if (late < 0) return; // not due yet (the phase's timer is re-armed for it)
-    const missed = Math.floor(late / this.frameMs);
-    const skipped = missed > this.maxCatchUp;
-    if (skipped) {
-      sched.n += missed;
-      this.skippedTicks += missed;
-      this.onSkipped?.(missed);
-    }
-    const runs = skipped ? 1 : missed + 1;
-    for (let i = 0; i < runs && this.own.get(source) === sched; i++) {
-      if (i > 0) this.catchUpTicks++;
-      const deadline = sched.t0 + sched.n * this.frameMs;
-      sched.n++;
-      if (!(deadline <= this.recordedDeadline)) {
-        // The phase's other sources on this deadline were late by as much: one record for all of them.
-        this.recordedDeadline = deadline;
-        const lateMs = skipped ? late : now - deadline; // after a skip: from the first missed deadline
-        this.lateness.record(lateMs);
-        this.onLateness?.(lateMs);
-      }
-      this.runSource(source);
     }
   }
 }

@@ -1,4 +1,5 @@
 import { describe, expect, test } from "bun:test";
+import { DEFAULT_VAD_WORKER_NICE } from "../../src/cli/config-vad.ts";
 import { DEFAULT_BATCH_WAIT_MS, DEFAULT_MAX_LAG_MS } from "../../src/media/vad/batcher";
 import { ConfigError, loadConfig, MAX_CALLS_DEFAULTS, requireOutbound } from "../../src/cli/config";
 import { DEFAULT_DENY_PREFIXES } from "../../src/outbound/destination-policy";
@@ -91,6 +92,13 @@ describe("loadConfig", () => {
     }
   });
 
+  test("PACER_HOME_PHASES: 1, 2 or 4 (default 4); anything else names the variable", () => {
+    expect(loadConfig({ SIP_PUBLIC_IP: "203.0.113.7" }).pacerHomePhases).toBe(4);
+    expect(loadConfig({ SIP_PUBLIC_IP: "203.0.113.7", PACER_HOME_PHASES: "1" }).pacerHomePhases).toBe(1);
+    expect(loadConfig({ SIP_PUBLIC_IP: "203.0.113.7", PACER_HOME_PHASES: "2" }).pacerHomePhases).toBe(2);
+    for (const bad of ["0", "3", "8", "four"]) expect(() => loadConfig({ SIP_PUBLIC_IP: "203.0.113.7", PACER_HOME_PHASES: bad })).toThrow(/^PACER_HOME_PHASES: /);
+  });
+
   test("CALL_THREAD_SLICE_US (0 = the kernel's, 100–100,000 µs) and RUNTIME_THREADS_NICE_KEEP (thread names of ≤ 15 characters); a bad value names the variable", () => {
     expect(loadConfig({ SIP_PUBLIC_IP: "203.0.113.7" })).toMatchObject({ callThreadSliceUs: 0, runtimeThreadsNiceKeep: [] });
     expect(loadConfig({ SIP_PUBLIC_IP: "203.0.113.7", CALL_THREAD_SLICE_US: "500", RUNTIME_THREADS_NICE_KEEP: " JITWorker , HTTP Client" })).toMatchObject({
@@ -101,6 +109,14 @@ describe("loadConfig", () => {
     for (const bad of ["50", "100001"]) expect(() => loadConfig({ SIP_PUBLIC_IP: "203.0.113.7", MEDIA_WORKER_SLICE_US: bad })).toThrow(/^MEDIA_WORKER_SLICE_US: /);
     expect(loadConfig({ SIP_PUBLIC_IP: "203.0.113.7", CALL_THREAD_SLICE_US: "0" }).callThreadSliceUs).toBe(0);
     expect(() => loadConfig({ SIP_PUBLIC_IP: "203.0.113.7", RUNTIME_THREADS_NICE_KEEP: "JITWorker,a-name-of-16-chars" })).toThrow(/^RUNTIME_THREADS_NICE_KEEP: thread name "a-name-of-16-chars" is longer than 15 characters/);
+  });
+
+  test("VAD_WORKER (off by default, on/off) and VAD_WORKER_NICE (0–19, default DEFAULT_VAD_WORKER_NICE); a bad value names the variable", () => {
+    expect(loadConfig({ SIP_PUBLIC_IP: "203.0.113.7" })).toMatchObject({ vadWorker: false, vadWorkerNice: DEFAULT_VAD_WORKER_NICE });
+    expect(loadConfig({ SIP_PUBLIC_IP: "203.0.113.7", VAD_WORKER: "on", VAD_WORKER_NICE: "10" })).toMatchObject({ vadWorker: true, vadWorkerNice: 10 });
+    expect(loadConfig({ SIP_PUBLIC_IP: "203.0.113.7", VAD_WORKER: "off" }).vadWorker).toBe(false);
+    for (const bad of ["maybe", "2"]) expect(() => loadConfig({ SIP_PUBLIC_IP: "203.0.113.7", VAD_WORKER: bad })).toThrow(/^VAD_WORKER: /);
+    for (const bad of ["-1", "20", "low"]) expect(() => loadConfig({ SIP_PUBLIC_IP: "203.0.113.7", VAD_WORKER_NICE: bad })).toThrow(/^VAD_WORKER_NICE: /);
   });
 
   test("VAD_SILENCE_FLOOR_DBFS: −60 by default, a level from −120 to 0, or off; a bad value names the variable", () => {

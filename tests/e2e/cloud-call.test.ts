@@ -9,6 +9,8 @@
  * the per-turn latency the agent recorded (GET /calls/:id), cross-checked against the capture.
  *
  * Two calls run side by side, each with its own fakes and agent: the plain call and the barge-in call.
+ * The barge-in call's agent runs Silero on its VAD worker thread (VAD_WORKER=on, VAD_WORKER_NICE=5):
+ * the thread starts inside the binary, at the nice value asked, before the call, and the barge-in holds.
  */
 import { DTMF_SYSTEM_NOTE } from "../../src/providers/dtmf-text.ts";
 import { PCMU_SILENCE } from "../../src/media/g711.ts";
@@ -52,17 +54,17 @@ let barge: { fakes: CloudFakes; agent: RunningAgent; call: PlacedCall };
 let dtx: { fakes: CloudFakes; agent: RunningAgent; call: PlacedCall };
 
 beforeAll(async () => {
-  const run = async (reply: string[], phrases: Array<string | { silenceMs: number }>, chunkDelayMs: number, gapMs: number, silentWithoutPackets = false) => {
+  const run = async (reply: string[], phrases: Array<string | { silenceMs: number }>, chunkDelayMs: number, gapMs: number, silentWithoutPackets = false, env: Record<string, string> = {}) => {
     const fakes = startCloudFakes({ script: repeatLine(CALLER_LINE, 10), reply: GREETING });
     fakes.cartesia.setMode({ chunkDelayMs });
-    const agent = await startAgent(fakes.env());
+    const agent = await startAgent({ ...fakes.env(), ...env });
     const call = await placeCall(agent, { phrases, gapMs, listenMs: 3500, silentWithoutPackets, during: () => replyAfterGreeting(fakes, reply) });
     return { fakes, agent, call };
   };
   [plain, barge, dtx] = await Promise.all([
     run(REPLY, [`${CALLER_LINE}.`], 0, 700),
     // The caller speaks again ~1.5 s into the 6 s reply (chunks of 40 ms arrive every 30 ms).
-    run(LONG_REPLY, [`${CALLER_LINE}.`, "Wait, sorry."], 30, 2600),
+    run(LONG_REPLY, [`${CALLER_LINE}.`, "Wait, sorry."], 30, 2600, false, { VAD_WORKER: "on", VAD_WORKER_NICE: "5" }),
     run(REPLY, [`${CALLER_LINE}.`], 0, 700, true),
   ]);
   saveArtifactWav("cloud-call-heard", plain.call.heard);
@@ -241,6 +243,23 @@ describe("provider sockets at hang-up", () => {
 });
 
 describe("barge-in with the cloud providers", () => {
+  test("the barge-in agent's VAD worker thread was ready before the call, at nice +5 from the call thread, and never failed", () => {
+    const logs = barge.agent.logs();
+    const ready = logs.findIndex((l) => l.msg === "vad worker ready");
+    expect(ready, "vad worker ready logged").toBeGreaterThanOrEqual(0);
+    expect(ready).toBeLessThan(logs.findIndex((l) => l.msg === "call answered"));
+    expect(logs.filter((l) => String(l.msg).startsWith("vad worker failed"))).toEqual([]);
+    const pid = barge.agent.proc.pid;
+    const { tid, nice } = logs[ready];
+    expect(tid).not.toBe(pid);
+    const niceOf = (t: number) => {
+      const stat = readFileSync(`/proc/${pid}/task/${t}/stat`, "utf8");
+      return Number(stat.slice(stat.lastIndexOf(") ") + 2).split(" ")[16]);
+    };
+    expect(niceOf(tid)).toBe(niceOf(pid) + 5);
+    expect(nice).toBe(niceOf(tid));
+  });
+
   test("the caller speaks over the reply: Cartesia gets a cancel for its context, the audio stops, the turn is marked interrupted", () => {
     const { fakes, call } = barge;
     expect(call.sipp.exitCode, call.describe).toBe(0);

@@ -363,6 +363,9 @@ export async function runLoad(o: LoadOptions): Promise<LoadRow> {
     if (held > 0) say(`  media worker: ${held} ticks held for audio still arriving, ${workerFrames(text1, "held_silence") - workerFrames(text0, "held_silence")} of them ended in silence`);
     const pHeld = playoutHeld(text1, "held") - playoutHeld(text0, "held");
     if (pHeld > 0) say(`  playout: ${pHeld} ticks held for audio still arriving, ${playoutHeld(text1, "held_silence") - playoutHeld(text0, "held_silence")} of them ended in silence`);
+    const ticks = (metrics1.get(Infinity) ?? 0) - (metrics0.get(Infinity) ?? 0);
+    const over5 = ticks - ((metrics1.get(5) ?? 0) - (metrics0.get(5) ?? 0));
+    if (ticks > 0) say(`  pacer: ${ticks} deadlines in the window, ${over5} (${((100 * over5) / ticks).toFixed(1)} %) more than 5 ms late`);
     const filled = missingMedia(text1, "filled") - missingMedia(text0, "filled");
     const withdrawn = missingMedia(text1, "withdrawn") - missingMedia(text0, "withdrawn");
     if (filled + withdrawn > 0) say(`  missing caller RTP: ${filled} silence frames filled in, ${withdrawn} fills withdrawn (frames were waiting in the socket)`);

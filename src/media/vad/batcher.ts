@@ -2,9 +2,10 @@
  * Silero model runs for many streams at once. The v5 model takes a batch dimension (input [B, 288],
  * state [2, B, 128], output [B, 1], stateN [2, B, 128]), and onnxruntime's cost per run is mostly fixed:
  * measured here (onnxruntime-node 1.30, one thread), one window alone costs 0.15 ms of CPU, a window in
- * a batch of 50 0.03 ms, with bit-identical probabilities. The run happens on the main thread
- * (onnxruntime-node's `run` is synchronous inside a setImmediate), hence MAX_BATCH. All calls' VAD streams therefore go through
- * one WindowBatcher: a window waits until the current event-loop turn ends, or with a cadence
+ * a batch of 50 0.03 ms, with bit-identical probabilities. The run happens on the call thread
+ * (onnxruntime-node's `run` is synchronous inside a setImmediate), hence MAX_BATCH, or with VAD_WORKER=on
+ * on the VAD worker's (worker-model.ts; `model` is swapped, nothing else here changes). All calls' VAD
+ * streams therefore go through one WindowBatcher: a window waits until the current event-loop turn ends, or with a cadence
  * (BatcherOptions.waitMs) until the oldest queued window has waited that long, and at least until the
  * run in flight finishes; every window queued by then goes into the next run.
  *
@@ -12,48 +13,22 @@
  * reorders one stream's windows; state goes in with the window and the next state is written back into
  * the stream's own state array when the run returns.
  */
-import type { Ort } from "./ort-loader.ts";
-import { VadError } from "./errors.ts";
-import { STALL_VAD, stalls } from "../../util/stall-recorder.ts";
+import type { BatchModel } from "./model.ts";
 import { pacePoint } from "../../util/pace-point.ts";
 
-type Session = Awaited<ReturnType<Ort["InferenceSession"]["create"]>>;
-type Tensor = InstanceType<Ort["Tensor"]>;
+export { vadBacklog, vadTotals } from "./totals.ts";
+export { SileroModel, type BatchModel } from "./model.ts";
 
-/**
- * Process totals of the Silero work (all models; one per process): model runs, windows scored, and
- * windows skipped unscored by overload shedding (silero.ts, SileroVad.maxLagMs), and windows left unscored
- * under the silence floor (silero.ts, SileroVad.silenceFloorDbfs). windows / runs is the
- * mean batch size. Read at scrape time (voice_agent_vad_total); nothing per frame.
- */
-export const vadTotals: { runs: number; windows: number; skipped: number; quiet: number } = { runs: 0, windows: 0, skipped: 0, quiet: 0 };
-
-/**
- * The VAD backlog, process-wide (silero.ts keeps it; /metrics reads it): `waiting` windows given to
- * streams and not yet taken for scoring (all streams; each is 32 ms of a caller's audio), and
- * `maxBehindMs`, the most audio any stream had queued behind a window it scored when that window's turn
- * came (how far a call's speech decisions lagged its audio, ms; skipped windows do not count), since
- * the last `takeMaxBehindMs()`.
- */
-export const vadBacklog = {
-  waiting: 0,
-  maxBehindMs: 0,
-  /** Reads and clears `maxBehindMs` (a scrape: the most since the previous one), ms. */
-  takeMaxBehindMs(): number {
-    const m = this.maxBehindMs;
-    this.maxBehindMs = 0;
-    return m;
-  },
-};
-
-/** State per stream: [2, 1, 128] float32. */
-const STATE_HALF = 128;
-const STATE_SIZE = 2 * STATE_HALF;
 /**
  * Windows per model run at most. onnxruntime-node runs the model synchronously on the calling (main)
  * thread, so one run holds the event loop, the RTP pacer included, for its whole duration. Measured CPU
  * per window: batch 16 0.046 ms, 64 0.037 ms, 256 0.029 ms; a run of 64 holds the loop ~2.4 ms, one of
  * 256 ~7.4 ms (beyond the pacer's 5 ms lateness budget). 64 trades ~25 % of VAD CPU for that bound.
+ * With the VAD worker (VAD_WORKER=on) a run holds the call thread only while its batch is packed and
+ * its next states unpacked: 16 µs for 64 windows, 32 µs for 128 (measured, model.ts packBatch and
+ * unpackStates). The caps stay: they now bound how long a window that arrives during a run waits for
+ * that run to finish before its own starts (~2.4 ms of the worker's CPU for 64, ~4 ms for 128), which
+ * adds to a barge-in's decision time, and a larger run would save ≤ 25 % of the worker's CPU.
  */
 export const MAX_BATCH = 64;
 
@@ -76,104 +51,6 @@ export interface WindowRunner {
    * changed by anyone else until the promise settles; on a rejection it is left as it was.
    */
   run(samples: Float32Array, state: Float32Array): Promise<number>;
-}
-
-/**
- * The session and its tensors: runs a batch of windows of equal length. The batch's input and state
- * tensors are filled into buffers kept from run to run (grown to the largest batch seen), and each
- * stream's next state is copied back into its own state array: per window, nothing is allocated and
- * no typed-array view is made. In a CPU profile of bench:percall's VAD part the per-window views,
- * copies and state arrays had taken about half as many samples as the model run; VAD CPU per
- * call-second 1.7–2.2 → 1.6–1.7 ms (three alternating pairs, load average ~8). A run that starts while
- * another is in flight (VAD_BATCH=false, many streams) uses buffers of its own.
- */
-export class SileroModel {
-  /** Model runs and windows scored. */
-  readonly counts = { runs: 0, windows: 0 };
-  private input: Float32Array = new Float32Array(0);
-  private st: Float32Array = new Float32Array(0);
-  private busy = false;
-
-  constructor(
-    private readonly ort: Ort,
-    private readonly session: Session,
-    private readonly sr: Tensor,
-  ) {}
-
-  /** One window alone (batch of 1); the next state is written into `state`. @throws VadError */
-  async runOne(samples: Float32Array, state: Float32Array): Promise<number> {
-    return (await this.runBatch([samples], [state]))[0]!;
-  }
-
-  /**
-   * Windows of equal length with their states → the probability of each; each stream's next state
-   * is written into its `states[i]`.
-   * @throws VadError `inference_failed` (session.run failed) / `bad_output` (unexpected shapes)
-   */
-  async runBatch(windows: readonly Float32Array[], states: readonly Float32Array[]): Promise<Float32Array> {
-    const b = windows.length;
-    const len = windows[0]!.length;
-    const own = !this.busy;
-    let input: Float32Array;
-    let st: Float32Array;
-    if (b === 1) {
-      // [1, len] and [2, 1, 128] are the window's and the state's own layouts.
-      input = windows[0]!;
-      st = states[0]!;
-    } else {
-      input = own && this.input.length >= b * len ? this.input : new Float32Array(Math.max(b * len, own ? MAX_BATCH * len : 0));
-      st = own && this.st.length >= 2 * b * STATE_HALF ? this.st : new Float32Array(2 * Math.max(b, own ? MAX_BATCH : 0) * STATE_HALF);
-      if (own) {
-        this.input = input;
-        this.st = st;
-      }
-      for (let i = 0; i < b; i++) input.set(windows[i]!, i * len);
-      // [2, B, 128]: layer k of stream i at (k·B + i)·128.
-      for (let i = 0; i < b; i++) {
-        const s = states[i]!;
-        const o0 = i * STATE_HALF;
-        const o1 = (b + i) * STATE_HALF;
-        for (let k = 0; k < STATE_HALF; k++) {
-          st[o0 + k] = s[k]!;
-          st[o1 + k] = s[STATE_HALF + k]!;
-        }
-      }
-      if (input.length !== b * len) input = input.subarray(0, b * len);
-      if (st.length !== 2 * b * STATE_HALF) st = st.subarray(0, 2 * b * STATE_HALF);
-    }
-    let out: Record<string, Tensor>;
-    if (own) this.busy = true;
-    try {
-      out = (await this.session.run({
-        input: new this.ort.Tensor("float32", input, [b, len]),
-        state: new this.ort.Tensor("float32", st, [2, b, STATE_HALF]),
-        sr: this.sr,
-      })) as Record<string, Tensor>;
-    } catch (cause) {
-      throw new VadError("inference_failed", "Silero VAD session.run failed", true, { cause });
-    } finally {
-      if (own) this.busy = false;
-    }
-    const p = out.output?.data as Float32Array | undefined;
-    const next = out.stateN?.data as Float32Array | undefined;
-    if (!p || p.length !== b || !next || next.length !== 2 * b * STATE_HALF) {
-      throw new VadError("bad_output", "Silero VAD returned unexpected outputs", false);
-    }
-    this.counts.runs++;
-    this.counts.windows += b;
-    vadTotals.runs++;
-    vadTotals.windows += b;
-    for (let i = 0; i < b; i++) {
-      const s = states[i]!;
-      const o0 = i * STATE_HALF;
-      const o1 = (b + i) * STATE_HALF;
-      for (let k = 0; k < STATE_HALF; k++) {
-        s[k] = next[o0 + k]!;
-        s[STATE_HALF + k] = next[o1 + k]!;
-      }
-    }
-    return p;
-  }
 }
 
 interface Queued {
@@ -229,7 +106,8 @@ export class WindowBatcher implements WindowRunner {
   waitMs: number;
 
   constructor(
-    private readonly model: SileroModel,
+    /** The model runs go to (silero.ts swaps in the VAD worker's, VAD_WORKER=on). */
+    public model: BatchModel,
     options: BatcherOptions = { waitMs: 0 },
   ) {
     this.waitMs = options.waitMs;
@@ -279,7 +157,6 @@ export class WindowBatcher implements WindowRunner {
     const cap = this.queue.length > MAX_BATCH ? MAX_BATCH_BEHIND : MAX_BATCH;
     for (const q of this.queue) (q.samples.length === len && batch.length < cap ? batch : rest).push(q);
     this.queue = rest;
-    const t0 = performance.now();
     try {
       const res = await this.model.runBatch(
         batch.map((q) => q.samples),
@@ -289,8 +166,6 @@ export class WindowBatcher implements WindowRunner {
     } catch (err) {
       for (const q of batch) q.reject(err);
     } finally {
-      // From the run's start to its result: onnxruntime-node runs it in a setImmediate of this thread (stall-recorder.ts).
-      stalls.note(STALL_VAD, t0, performance.now());
       pacePoint(); // a pacer tick due during the run goes out now (util/pace-point.ts)
       this.running = false;
       // Behind (FLUSH_AT or more windows already wait): the next run starts now. onnxruntime-node runs it

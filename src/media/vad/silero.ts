@@ -13,13 +13,13 @@
  *
  * Streams, the quiet rule and overload shedding: stream.ts.
  */
-import { loadOrt, type Ort } from "./ort-loader.ts";
-import { SILERO_CONTEXT_SAMPLES, SILERO_SAMPLE_RATE } from "./framer.ts";
+import { SILERO_CONTEXT_SAMPLES } from "./framer.ts";
 import { DEFAULT_SILENCE_FLOOR_DBFS, quietRuleOf, type VadQuietRule } from "./quiet.ts";
 import { quietStates } from "./quiet-state.ts";
-import { SileroModel, WindowBatcher, type WindowRunner } from "./batcher.ts";
+import { WindowBatcher, type WindowRunner } from "./batcher.ts";
+import { openSileroSession, SileroModel, type BatchModel } from "./model.ts";
+import { WorkerModel, type WorkerModelOptions } from "./worker-model.ts";
 import { SileroVadStream, type VadLagLimit, type VadStream, type VadStreamOptions } from "./stream.ts";
-import modelPath from "../../../models/silero_vad.onnx" with { type: "file" };
 
 export { SILERO_WINDOW_SAMPLES, SILERO_CONTEXT_SAMPLES, SILERO_SAMPLE_RATE, SILERO_WINDOW_MS } from "./framer.ts";
 export { DEFAULT_SILENCE_FLOOR_DBFS, QUIET_RESET_WINDOWS, quietRuleOf, type VadQuietRule } from "./quiet.ts";
@@ -28,7 +28,6 @@ export { DEFAULT_SILENCE_FLOOR_DBFS, QUIET_RESET_WINDOWS, quietRuleOf, type VadQ
 export const SILERO_STATE_DIMS = [2, 1, 128] as const;
 
 export { VadError } from "./errors.ts";
-import { VadError } from "./errors.ts";
 export { createStreamOn, type VadWindowResult, type VadStreamStats, type VadStreamOptions, type VadStream, type VadLagLimit } from "./stream.ts";
 
 /** The loaded model: one per process. */
@@ -66,32 +65,25 @@ export interface SileroVad {
    * when loaded; 0: none (tests and benchmarks compare). @throws RangeError unless an integer >= 0
    */
   quietLookbackWindows: number;
+  /**
+   * Moves the model runs to a VAD worker thread (VAD_WORKER=on, worker-model.ts): same results, and the
+   * call thread no longer waits for them. Until it is ready and if it fails, runs stay on this thread.
+   * Once per process; a second call returns the first worker.
+   */
+  startWorker(options: Omit<WorkerModelOptions, "fallback">): WorkerModel;
 }
 
-type Session = Awaited<ReturnType<Ort["InferenceSession"]["create"]>>;
 let loading: Promise<SileroVad> | null = null;
 
 async function load(): Promise<SileroVad> {
   const t0 = performance.now();
-  let ort: Ort;
-  let session: Session;
-  try {
-    ort = await loadOrt();
-    const bytes = await Bun.file(modelPath).bytes();
-    session = await ort.InferenceSession.create(bytes, {
-      // One window is ~0.1 ms of work; extra threads only add wake-up latency and contend with RTP.
-      intraOpNumThreads: 1,
-      interOpNumThreads: 1,
-      executionMode: "sequential",
-      graphOptimizationLevel: "all",
-    });
-  } catch (cause) {
-    throw new VadError("load_failed", "cannot load Silero VAD (onnxruntime or model)", false, { cause });
-  }
-  const sr = new ort.Tensor("int64", BigInt64Array.from([BigInt(SILERO_SAMPLE_RATE)]), []);
+  const { ort, session, sr } = await openSileroSession();
   const loadMs = performance.now() - t0;
   const model = new SileroModel(ort, session, sr);
   const batcher = new WindowBatcher(model, { waitMs: 0 });
+  /** Where runs go: the in-thread model, or the VAD worker's (startWorker). */
+  let current: BatchModel = model;
+  let worker: WorkerModel | null = null;
   const lag: VadLagLimit = { maxMs: Infinity };
   let floorDbfs = DEFAULT_SILENCE_FLOOR_DBFS;
   const quiet: VadQuietRule = quietRuleOf(floorDbfs);
@@ -128,8 +120,16 @@ async function load(): Promise<SileroVad> {
       if (!Number.isInteger(n) || n < 0) throw new RangeError(`quietLookbackWindows must be an integer >= 0, got ${n}`);
       quiet.lookbackWindows = n;
     },
+    startWorker(options) {
+      if (!worker) {
+        worker = WorkerModel.start({ ...options, fallback: model });
+        current = worker;
+        batcher.model = worker;
+      }
+      return worker;
+    },
     createStream(options?: VadStreamOptions): VadStream {
-      const runner: WindowRunner = { run: (samples, state) => (vad.batching ? batcher.run(samples, state) : model.runOne(samples, state)) };
+      const runner: WindowRunner = { run: (samples, state) => (vad.batching ? batcher.run(samples, state) : current.runOne(samples, state)) };
       return new SileroVadStream(runner, options?.contextSamples ?? SILERO_CONTEXT_SAMPLES, lag, options?.quietRule === false ? undefined : quiet);
     },
   };

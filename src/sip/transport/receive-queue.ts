@@ -180,20 +180,21 @@ export class ReceiveQueue<T> {
   /**
    * Queues `item` for handling on a later turn: in the urgent lane when `urgent` is true, in the probe
    * lane when "probe" (the ordinary lane when the probe lane is full); false (not queued) when that
-   * lane's bound is reached or the queue is closed.
+   * lane's bound is reached or the queue is closed. `at`: when the item arrived (`now()` ms), when earlier
+   * than now (a datagram read on the SIP front thread, that waited in this thread's message queue).
    */
-  push(item: T, urgent: boolean | "probe" = false): boolean {
+  push(item: T, urgent: boolean | "probe" = false, at = this.now()): boolean {
     if (this.closed) return false;
     if (urgent === "probe") {
       if (this.probe.length < this.maxProbe) {
-        this.probe.push({ item, at: this.now(), seq: 0 });
+        this.probe.push({ item, at, seq: 0 });
         return this.scheduleDrain();
       }
       urgent = false;
     }
     const lane = urgent ? this.urgent : this.normal;
     if (urgent ? this.urgent.length + this.stale.length >= this.maxUrgent : lane.length >= this.max) return false;
-    lane.push({ item, at: this.now(), seq: urgent ? ++this.urgentSeq : 0 });
+    lane.push({ item, at, seq: urgent ? ++this.urgentSeq : 0 });
     return this.scheduleDrain();
   }
 

@@ -9,11 +9,14 @@ import { isAck, isResponse, processDatagram, toTagOf, type InboundResult } from 
 import { RECEIVE_MAX_AGE_MS, ReceiveQueue } from "./receive-queue.ts";
 import { ReceiveLanes } from "./receive-lanes.ts";
 import { oversizeOf, tooLargeResponse } from "./oversize.ts";
-import type { SourceGate } from "./source-gate.ts";
+import type { GateVerdict, SourceGate } from "./source-gate.ts";
 import { statelessResponse } from "./stateless.ts";
-import { fdOf } from "../../util/socket-buffer.ts";
+import { bindUdpSocket, type DatagramSink, type DatagramSocket } from "./datagram-socket.ts";
 import { responseDestinationOf } from "./response-address.ts";
 import type { Address, Transport, TransportDelegate } from "./types.ts";
+import { sipUdpTotals, type UdpTransportStats } from "./udp-stats.ts";
+
+export { sipUdpTotals, type UdpTransportStats } from "./udp-stats.ts";
 
 export interface UdpTransportOptions {
   /** Address to bind; default "0.0.0.0". */
@@ -29,45 +32,10 @@ export interface UdpTransportOptions {
   refusalSummaryMs?: number;
 }
 
-/** Counters for metrics and tests. */
-export interface UdpTransportStats {
-  received: number;
-  keepalives: number;
-  /** Malformed requests answered 400/505. */
-  rejected: number;
-  /** Unanswerable garbage, and messages arriving while no delegate is set. */
-  dropped: number;
-  /** Dropped by the per-source rate limit. */
-  rateLimited: number;
-  /** Requests from untrusted sources answered 403 statelessly. */
-  untrustedRejected: number;
-  /** Datagrams from untrusted sources dropped (SIP_UNTRUSTED=drop, or an ACK/garbage in reject mode). */
-  untrustedDropped: number;
-  /** Datagrams over the message size limit (./oversize.ts): answered 513, or dropped. */
-  oversize: number;
-  /** Datagrams the kernel took (`send` returned true). */
-  sent: number;
-  /** Datagrams `send` refused without an error (would block: send buffer full), not sent. */
-  notSent: number;
-  sendErrors: number;
-  /** Socket errors (ICMP unreachable reports and others). */
-  socketErrors: number;
-  /** Dropped unhandled because the receive queue was full or held it over RECEIVE_MAX_AGE_MS (./receive-queue.ts): the agent could not keep up. */
-  overloaded: number;
-}
-
-/**
- * Process-wide outcomes of UDP SIP sends, for metrics (`voice_agent_sip_udp_datagrams_total{outcome}`):
- * sent (the kernel took it), not_sent (would block: dropped unsent), error (the send threw).
- */
-export const sipUdpTotals = { sent: 0, not_sent: 0, error: 0 };
-
 export { SOCKET_ERROR_LOG_WINDOW_MS } from "./socket-error-log.ts";
 export { MAX_PRIORITY_PEERS, PEER_PRIORITY_MS } from "./receive-lanes.ts";
 /** A socket error this long after the last send is not attributed to that send's destination, ms. */
 export const UNREACHABLE_ATTRIBUTION_MS = 2_000;
-
-type Socket = Bun.udp.Socket<"uint8array">;
 
 /**
  * SIP over one UDP socket (`Bun.udpSocket`), RFC 3261 §18 with RFC 3581 symmetric response routing.
@@ -79,7 +47,7 @@ type Socket = Bun.udp.Socket<"uint8array">;
  *
  * Requests larger than 1300 bytes are moved to TCP by MultiTransport (§18.1.1) before they get here.
  */
-export class UdpTransport implements Transport {
+export class UdpTransport implements Transport, DatagramSink {
   readonly protocol = "UDP" as const;
   delegate: TransportDelegate | undefined;
   readonly stats: UdpTransportStats = {
@@ -114,8 +82,7 @@ export class UdpTransport implements Transport {
   private readonly errorLog: SocketErrorLog;
 
   private constructor(
-    private readonly socket: Socket,
-    readonly local: Address,
+    private readonly socket: DatagramSocket,
     private readonly log: SipLogger,
     opts: UdpTransportOptions,
   ) {
@@ -124,28 +91,31 @@ export class UdpTransport implements Transport {
     this.errorLog = new SocketErrorLog(log);
   }
 
-  /** The socket's file descriptor (socket options: src/util/socket-buffer.ts). */
-  get fd(): number {
-    return fdOf(this.socket);
+  /** The bound address (the real port when bound to port 0). */
+  get local(): Address {
+    return this.socket.local;
   }
 
-  /** Binds the socket. @throws the socket error (e.g. EADDRINUSE) when binding fails. */
+  /** The socket's file descriptor (socket options: src/util/socket-buffer.ts). */
+  get fd(): number {
+    return this.socket.fd;
+  }
+
+  /** Binds a local socket. @throws the socket error (e.g. EADDRINUSE) when binding fails. */
   static async bind(opts: UdpTransportOptions = {}): Promise<UdpTransport> {
-    const log = opts.log ?? nullLogger;
     let transport: UdpTransport | undefined;
-    const socket = await Bun.udpSocket({
-      hostname: opts.host ?? "0.0.0.0",
-      port: opts.port ?? 5060,
-      binaryType: "uint8array",
-      socket: {
-        data: (_s, data, port, address) => transport?.onDatagram(data, { host: address, port }),
-        // Bun 1.4.5 passes the error as the first argument (its typings say the second): take either.
-        error: (...args: unknown[]) => transport?.onSocketError(args.find((a) => a instanceof Error) as Error | undefined),
-      },
-    });
-    transport = new UdpTransport(socket, { host: socket.hostname, port: socket.port }, log, opts);
-    log.info({ host: socket.hostname, port: socket.port }, "sip udp transport bound");
-    return transport;
+    const socket = await bindUdpSocket(opts.host ?? "0.0.0.0", opts.port ?? 5060, () => transport);
+    return (transport = UdpTransport.over(socket, opts));
+  }
+
+  /**
+   * A transport over a socket already bound (the SIP front thread's, ./front/front-link.ts): the caller
+   * routes the socket's datagrams and errors to the returned transport (a {@link DatagramSink}).
+   */
+  static over(socket: DatagramSocket, opts: UdpTransportOptions = {}): UdpTransport {
+    const log = opts.log ?? nullLogger;
+    log.info({ host: socket.local.host, port: socket.local.port }, "sip udp transport bound");
+    return new UdpTransport(socket, log, opts);
   }
 
   send(message: SipMessage, to: Address): void {
@@ -256,17 +226,37 @@ export class UdpTransport implements Transport {
   }
 
   /**
+   * A datagram handed to the SIP front thread (counted `sent` then) that the kernel did not take there:
+   * `code` EAGAIN (would block, now `notSent`) or the send's error (now a send error), logged as above.
+   */
+  onSendFailed(to: Address, code: string, message: string): void {
+    this.stats.sent--;
+    sipUdpTotals.sent--;
+    if (code === "EAGAIN") (this.stats.notSent++, sipUdpTotals.not_sent++);
+    else (this.stats.sendErrors++, sipUdpTotals.error++);
+    const msg = code === "EAGAIN" ? "sip udp datagram not sent: socket send buffer full" : "sip udp send failed";
+    this.errorLog.note(`${to.host}:${to.port}`, code, { host: to.host, port: to.port, err: message }, msg);
+  }
+
+  /** `n` datagrams the SIP front thread dropped because this thread had not taken the earlier ones in time. */
+  onOverloaded(n: number): void {
+    this.stats.overloaded += n;
+    const detail = { msg: "sip datagram dropped: the call thread did not take it from the front in time", fields: {} };
+    for (let i = 0; i < n; i++) this.refusals.note("overloaded", { host: "front", port: 0 }, detail);
+  }
+
+  /**
    * An error reported on the socket. On Linux an ICMP port/host unreachable for an earlier datagram
    * comes back as ECONNREFUSED/EHOSTUNREACH from the socket's error queue, without the address: it is
    * attributed to the last destination sent to (within UNREACHABLE_ATTRIBUTION_MS) and reported up.
    * Logged once per destination and code per SOCKET_ERROR_LOG_WINDOW_MS, with the real error.
    */
-  private onSocketError(err: Error | undefined): void {
+  onSocketError(err: Error | undefined, after?: Address): void {
     if (this.closed) return;
     this.stats.socketErrors++;
     const code = (err as { code?: string } | undefined)?.code ?? "unknown";
-    const last = this.lastSend && performance.now() - this.lastSend.at <= UNREACHABLE_ATTRIBUTION_MS ? this.lastSend : undefined;
-    const dest = last ? `${last.ip}:${last.port}` : "unknown";
+    const last = !after && this.lastSend && performance.now() - this.lastSend.at <= UNREACHABLE_ATTRIBUTION_MS ? this.lastSend : undefined;
+    const dest = last ? `${last.ip}:${last.port}` : after ? `${after.host}:${after.port}` : "unknown";
     this.errorLog.note(dest, code, { code, err: err ? err.message : "no error object", afterSendTo: last ? dest : undefined }, "sip udp socket error");
     if (last && (code === "ECONNREFUSED" || code === "EHOSTUNREACH" || code === "ENETUNREACH")) {
       try {
@@ -277,12 +267,13 @@ export class UdpTransport implements Transport {
     }
   }
 
-  private onDatagram(data: Uint8Array, source: Address): void {
+  /** One datagram off the socket: the gate (unless `given`), then the receive queue (see DatagramSink). */
+  onDatagram(data: Uint8Array, source: Address, given?: GateVerdict, arrivedAt?: number): void {
     if (this.closed) return;
     this.stats.received++;
     try {
       const response = isResponse(data);
-      const verdict = this.gate ? this.gate.admit(source.host, !response) : "pass";
+      const verdict = given ?? (this.gate ? this.gate.admit(source.host, !response) : "pass");
       if (verdict === "rate_limited") {
         this.stats.rateLimited++;
         return this.refusals.note("rate_limited", source, { msg: "sip datagram dropped: source over its rate limit", fields: {} });
@@ -295,7 +286,8 @@ export class UdpTransport implements Transport {
       // Bun may reuse the buffer: the queue keeps a copy.
       const lane = this.lanes.laneOf(data, response, source);
       const ack = !response && isAck(data);
-      if (this.queue.push({ data: data.slice(), source, verdict, ack }, lane)) return void (ack && this.acksQueued++);
+      const at = arrivedAt === undefined ? performance.now() : Math.min(performance.now(), arrivedAt - performance.timeOrigin);
+      if (this.queue.push({ data: data.slice(), source, verdict, ack }, lane, at)) return void (ack && this.acksQueued++);
       this.stats.overloaded++;
       return this.refusals.note("overloaded", source, { msg: "sip datagram dropped: receive queue full", fields: { bytes: data.length } });
     } catch (err) {

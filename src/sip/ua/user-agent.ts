@@ -26,6 +26,7 @@ import type { InviteRefusal, UserAgentDelegate, UserAgentOptions } from "./deleg
 import { ALLOW_HEADER, unhandledMethodStatus } from "./types.ts";
 import { outOfDialogAnswer } from "./out-of-dialog.ts";
 import { sipsOverInsecureTransport } from "./request-uri.ts";
+import { optionsResponse } from "./options.ts";
 
 /**
  * The user agent core (RFC 3261 §8.2, §12–§15, §17): receives from the transport, runs requests and
@@ -264,22 +265,9 @@ export class UserAgent implements UaContext {
     return true;
   }
 
-  /**
-   * Out-of-dialog OPTIONS, the probe of SIP load balancers (Kamailio dispatcher, OpenSIPS). §11.2: "The
-   * response to an OPTIONS is constructed using the standard rules for a SIP response as discussed in
-   * Section 8.2.6. The response code chosen MUST be the same that would have been chosen had the request
-   * been an INVITE. That is, a 200 (OK) would be returned if the UAS is ready to accept a call, a 486
-   * (Busy Here) would be returned if the UAS is busy, etc." We answer 503 + Retry-After (§21.5.4) when the
-   * delegate says a new INVITE would get it. "Allow, Accept, Accept-Encoding, Accept-Language, and
-   * Supported header fields SHOULD be present in a 200 (OK) response to an OPTIONS request."
-   */
+  /** Out-of-dialog OPTIONS: 200, or 503 + Retry-After when the delegate says a new INVITE would get it (./options.ts). */
   private receiveOptions(req: SipRequest): void {
-    const status = this.delegate.optionsStatus?.() ?? { available: true };
-    const caps: Array<[string, string]> = [["Allow", ALLOW_HEADER], ["Accept", "application/sdp"], ...SUPPORTED_ROWS];
-    const extra = status.headers ?? [];
-    if (status.available) return this.respondNonInvite(req, 200, [...caps, ...extra]);
-    const retry: Array<[string, string]> = status.retryAfterS !== undefined ? [["Retry-After", String(status.retryAfterS)]] : [];
-    return this.respondNonInvite(req, 503, [...retry, ...caps, ...extra]);
+    this.transport.sendResponse(optionsResponse(req, this.delegate.optionsStatus?.() ?? { available: true }, this.userAgent));
   }
 
   private receiveCancel(cancel: SipRequest): void {
