@@ -83,8 +83,8 @@ export interface InboundCallsOptions {
   settings?: Partial<ConversationSettings>;
   /** The caller-speech detector's configured options (src/call/media.ts). */
   detector?: CallMediaOptions["detector"];
-  /** RTP inactivity limits (RTP_TIMEOUT_S, RTP_HOLD_TIMEOUT_S), ms. */
-  rtpTimeout?: { ms: number; holdMs: number };
+  /** RTP inactivity limits (RTP_TIMEOUT_S, RTP_HOLD_TIMEOUT_S, RTP_START_TIMEOUT_S), ms. */
+  rtpTimeout?: CallMediaOptions["rtpTimeout"];
   /** Which RTP sources a call may latch onto (RTP_LATCH); default `signalled`. */
   latchMode?: LatchMode;
   /** TRANSFER_TARGETS: names → SIP URI or E.164 (src/call/transfer.ts); none: no transfer_call tool. */
@@ -147,7 +147,7 @@ export class InboundCalls {
     const pendingLimit = pendingLimitPerSource(this.o.maxPendingPerSource ?? DEFAULT_MAX_PENDING_PER_SOURCE, this.o.admission.capacity);
     const pending = this.unconfirmed.from(source);
     if (pending >= pendingLimit) {
-      observer.callRefused("inbound", "busy");
+      observer.callRefused("inbound", "pending_limit");
       log.warn({ source, pending, limit: pendingLimit }, "call rejected: too many unconfirmed calls from this source");
       const warning = warningValue(399, `too many unconfirmed calls from this source (limit ${pendingLimit})`);
       return { status: 503, headers: [["Retry-After", String(PENDING_RETRY_AFTER_S)], ["Warning", warning]] };
@@ -341,6 +341,7 @@ export class InboundCalls {
         lease,
         media: sdp.media,
         signallingAddress: live.sip.remote.host,
+        advertisedAddress: this.o.publicIp,
         latchMode: this.o.latchMode,
         pacer: this.o.pacer,
         log: this.o.log,

@@ -3,95 +3,29 @@
  * RTP session on a leased port → playout on the shared pacer → AgentCall (VAD, STT, LLM, TTS).
  * `close()` releases everything (pacer slot, playout, socket and port); it is idempotent.
  */
-import { AgentCall, type AgentCallDeps, type ConversationSettings } from "../pipeline/agent-call";
-import type { CallRecord, TurnRecord } from "../pipeline/call-record";
-import { SileroSpeechDetector, type DetectorOptions } from "../pipeline/speech-detector";
+import { AgentCall } from "../pipeline/agent-call";
+import { SileroSpeechDetector } from "../pipeline/speech-detector";
 import { CorrelationEcho } from "../pipeline/echo-correlation";
 import { defaultTools } from "../providers/cloud";
 import { transferCallSpec } from "../providers/tools/transfer-call";
 import { Playout } from "../media/playout";
 import { PLAYOUT_HOLD_FRAMES } from "../media/playout-hold";
-import type { SileroVad } from "../media/vad/silero";
-import { DtmfSender, RtpSession, type LatchMode, type Pacer, type PacerSource, type RtpPortLease } from "../rtp";
+import { DtmfSender, RtpSession, type PacerSource } from "../rtp";
 import { MissingMedia } from "../rtp/missing-media";
 import { PacedOutput } from "./paced-output";
 import { decodeFrame, silenceFrame } from "../media/g711";
 import { CallRecorder } from "./recording";
 import type { AudioFrame } from "../media/constants";
-import { RtpWatchdog } from "./rtp-watchdog";
+import { RtpWatchdog, type RtpTimeoutRule } from "./rtp-watchdog";
+import { unprovenMediaAddress } from "../rtp/media-consent";
 import { BridgeLink, passKey } from "./transfer-bridge";
 import type { BridgeLeg } from "./bridge-leg";
-import type { RtcpSession, RtcpPeerReport } from "../rtp/rtcp-session";
+import type { RtcpSession } from "../rtp/rtcp-session";
 import { openCallRtcp } from "./call-rtcp";
 import { canSend, type NegotiatedMedia, type RenegotiableMedia } from "../sdp";
-import type { Clock } from "../util/clock";
-import type { Logger } from "../util/log";
-import type { LlmProvider, SttProvider, TtsProvider } from "../providers/types";
+import type { CallMediaOptions } from "./media-options";
 
-
-/** The providers one call converses with: the chosen one per stage and the offline fallbacks. */
-export interface CallProviders {
-  stt: SttProvider;
-  llm: LlmProvider;
-  tts: TtsProvider;
-  /** Offline providers used when a cloud one fails (apology, call-start fallback). */
-  fallback: { stt: SttProvider; llm: LlmProvider; tts: TtsProvider };
-}
-
-export interface CallMediaOptions extends Pick<AgentCallDeps, "onBargeIn" | "onBargeInPause"> {
-  record: CallRecord;
-  lease: RtpPortLease;
-  media: Pick<NegotiatedMedia, "codec" | "payloadType" | "telephoneEventPt" | "remote" | "direction" | "rtcpMux">;
-  /** Where the signalling came from (INVITE source / trunk): media from it may be latched (RFC 4961). */
-  signallingAddress?: string;
-  /** Which sources may latch (RTP_LATCH, src/rtp/symmetric-latch.ts); default `signalled`. */
-  latchMode?: LatchMode;
-  pacer: Pacer;
-  clock: Clock;
-  log: Logger;
-  providers: CallProviders;
-  vad: SileroVad | null;
-  system: string;
-  /** Turn-taking settings (from the configuration, src/cli/config.ts); defaults when absent. */
-  settings?: Partial<ConversationSettings>;
-  /**
-   * The caller-speech detector's configured options (src/cli/config-turns.ts detectorOptions: BARGE_IN_MIN_SPEECH_MS,
-   * END_OF_TURN_PAUSE_MS, BARGE_IN_CALLER_MARGIN_DB, BARGE_IN_FIRST_TURN_FLOOR_DBFS); the detector's defaults where absent.
-   */
-  detector?: Pick<DetectorOptions, "bargeInMinSpeechMs" | "pauseMs" | "callerLevel" | "firstTurnFloorDbfs">;
-  /** Ends the call at the SIP level; called after the last packet of the goodbye. */
-  hangup: (reason: string) => void;
-  onTurn?: (turn: TurnRecord) => void;
-  /** The caller's words so far (STT interim results), for live watchers. */
-  onInterim?: (text: string) => void;
-  /** A DTMF key from the far end, for live watchers. */
-  onDtmfKey?: (key: string) => void;
-  /** The LLM called a tool, for live watchers. */
-  onToolCall?: (name: string, args: Record<string, unknown>) => void;
-  /** The reply in progress, as handed to TTS so far, for live watchers. */
-  onSaying?: (text: string) => void;
-  onProviderError?: (err: unknown) => void;
-  /**
-   * No RTP from the far end for this long (ms) ends the call with "rtp_timeout" (RTP_TIMEOUT_S);
-   * `holdMs` applies while the peer holds the call (RTP_HOLD_TIMEOUT_S). 0 or absent: never.
-   */
-  rtpTimeout?: { ms: number; holdMs: number };
-  /** Each RTCP report the far end sends about our stream (metrics). */
-  onRtcpReport?: (r: RtcpPeerReport) => void;
-  /**
-   * A throw or rejection from the conversation or the media path that nothing else handled (the call
-   * boundary: src/call/session.ts ends the call with "error"). Default: rethrown.
-   */
-  onError?: (err: unknown) => void;
-  /** Record fields changed outside a turn (the serving providers after a fallback, hold, a transfer). */
-  onRecordChanged?: () => void;
-  /** RECORDING=on: the folder of the call recordings (src/call/recording.ts); absent = not recorded. */
-  recordingsDir?: string;
-  /** Transfer to a person (transfer_call tool, src/call/transfer.ts); absent: no targets configured. */
-  transfer?: AgentCallDeps["transfer"];
-  /** Outbound calls: the opening waits for the callee; answering-machine detection (outbound-answer.ts). */
-  answer?: AgentCallDeps["answer"];
-}
+export type { CallMediaOptions, CallProviders } from "./media-options";
 
 /**
  * One call's media and conversation. On hold (renegotiate) the conversation pauses (`hold()`/`resume()`)
@@ -120,8 +54,8 @@ export class CallMedia implements RenegotiableMedia {
         // A talkspurt started between ticks is over (nothing playing or queued): back to the shared ticks.
         if (!this.playout.isPlaying && !this.playout.hasFrame && this.o.pacer.isOwnSchedule(this.ticker)) this.o.pacer.rejoin(this.ticker);
         const now = this.o.clock.now();
-        const silentMs = this.watchdog?.check(this.session.packetsReceived, this.held, now);
-        if (silentMs !== undefined) return this.rtpTimedOut(silentMs);
+        const timedOut = this.watchdog?.check(this.session.packetsReceived, this.held, now);
+        if (timedOut) return this.rtpTimedOut(timedOut.silentMs, timedOut.rule);
         if (this.held || this.bridged) return;
         this.missing.tick(now); // no caller RTP for a while: silence frames in its place (rtp/missing-media.ts)
       } catch (err) {
@@ -151,6 +85,7 @@ export class CallMedia implements RenegotiableMedia {
       lease: o.lease,
       remote: media.remote,
       signallingAddress: o.signallingAddress,
+      advertisedAddress: o.advertisedAddress,
       latchMode: o.latchMode,
       codec: media.codec,
       payloadType: media.payloadType,
@@ -288,7 +223,9 @@ export class CallMedia implements RenegotiableMedia {
     if (this.started || this.closed) return;
     this.started = true;
     const t = this.o.rtpTimeout;
-    if (t && (t.ms > 0 || t.holdMs > 0)) this.watchdog = new RtpWatchdog({ timeoutMs: t.ms, holdTimeoutMs: t.holdMs }, this.o.clock.now());
+    // RTP_START_TIMEOUT_S only when our RTP goes where the signalling did not come from (rtp/media-consent.ts).
+    const startMs = t?.startMs && unprovenMediaAddress(this.o.media.remote, this.o.signallingAddress) ? t.startMs : 0;
+    if (t && (t.ms > 0 || t.holdMs > 0 || startMs > 0)) this.watchdog = new RtpWatchdog({ timeoutMs: t.ms, holdTimeoutMs: t.holdMs, startTimeoutMs: startMs }, this.o.clock.now());
     this.missing.heard(this.o.clock.now());
     if (this.o.recordingsDir) this.recorder = CallRecorder.open({ dir: this.o.recordingsDir, callId: this.o.record.id, clock: this.o.clock, log: this.o.log });
     this.o.pacer.add(this.ticker);
@@ -350,10 +287,12 @@ export class CallMedia implements RenegotiableMedia {
   private rtcp: RtcpSession | undefined;
 
   /** RTP stopped coming: the call is dead; BYE with the reason recorded (once). */
-  private rtpTimedOut(silentMs: number): void {
+  private rtpTimedOut(silentMs: number, rule: RtpTimeoutRule): void {
     this.watchdog = undefined;
-    const ignoredFromOtherSources = this.session.stats.ignoredSourceIn; // RTP that came, but from an address the latch refuses
-    this.o.log.warn({ callId: this.o.record.id, silentMs, held: this.held, ignoredFromOtherSources }, ignoredFromOtherSources > 0 ? "no rtp from the far end's signalled address (its packets came from another address: RTP_LATCH, SIP_PUBLIC_IP): ending the call" : "no rtp from the far end: ending the call");
+    const { ignoredSourceIn: ignoredFromOtherSources, socketErrors } = this.session.stats; // RTP that came, but from an address the latch refuses
+    const { callId, remote, held } = { callId: this.o.record.id, remote: this.o.media.remote, held: this.held };
+    if (rule === "start") this.o.log.warn({ callId, silentMs, remote, signalling: this.o.signallingAddress, unreachable: socketErrors, muted: this.session.mutedUnreachable, ignoredFromOtherSources }, "no rtp ever came from the sdp's media address, which is not the signalling address (RTP_START_TIMEOUT_S): ending the call");
+    else this.o.log.warn({ callId, silentMs, held, ignoredFromOtherSources }, ignoredFromOtherSources > 0 ? "no rtp from the far end's signalled address (its packets came from another address: RTP_LATCH, SIP_PUBLIC_IP): ending the call" : "no rtp from the far end: ending the call");
     this.o.hangup("rtp_timeout");
   }
 

@@ -128,7 +128,7 @@ export class AgentServer {
       systemPrompt: () => systemPrompt(cfg, "inbound"),
       settings: conversationSettings(cfg.conversation),
       detector: detectorOptions(cfg.conversation),
-      rtpTimeout: { ms: cfg.rtpTimeoutMs, holdMs: cfg.rtpHoldTimeoutMs },
+      rtpTimeout: { ms: cfg.rtpTimeoutMs, holdMs: cfg.rtpHoldTimeoutMs, startMs: cfg.rtpStartTimeoutMs },
       recordingsDir: this.recordingsDir,
       latchMode: cfg.rtpLatch,
       transferTargets: cfg.transferTargets,

@@ -10,11 +10,11 @@ import { CARTESIA_DEFAULTS, CARTESIA_ENV } from "../providers/cartesia/options";
 import { DEEPGRAM_CHUNK_MS_RANGE, DEEPGRAM_DEFAULTS, DEEPGRAM_ENV } from "../providers/deepgram/options";
 import { GEMINI_DEFAULTS, GEMINI_ENV } from "../providers/gemini/options";
 import { OPENAI_ENV } from "../providers/openai/options";
-import { LATCH_MODES, type LatchMode } from "../rtp/symmetric-latch";
 import { parseTransferTargets } from "../call/transfer";
 import { PACER_STALL_LOG_MS } from "./pacer-stall-log";
 import { RTP_RX_BUDGET_MS } from "../rtp/receive-budget";
 import { conversationConfig, type ConversationConfig } from "./config-turns";
+import { rtpMediaConfig, type RtpMediaConfig } from "./config-rtp";
 import { vadConfig, type VadConfig } from "./config-vad";
 import { bool, ConfigError, host, int, intOrOff, ip, ipRangeList, oneOf, pair, str, url, type Env } from "./env-vars";
 import { outboundConfig, type Mode, type OutboundConfig } from "./outbound-config";
@@ -44,8 +44,8 @@ export type TtsChoice = "cartesia" | "flite";
  */
 export const MAX_CALLS_DEFAULTS = { cloud: 100, offline: 4 } as const;
 
-/** The agent's configuration; the VAD's part: ./config-vad.ts. */
-export interface Config extends VadConfig {
+/** The agent's configuration; the VAD's part: ./config-vad.ts; the RTP media rules (timeouts, latching): ./config-rtp.ts. */
+export interface Config extends VadConfig, RtpMediaConfig {
   sipHost: string;
   sipPort: number;
   /** Address written into Contact and SDP `c=`: SIP_PUBLIC_IP, else the bind address, else the first non-loopback IPv4. */
@@ -60,12 +60,6 @@ export interface Config extends VadConfig {
   sipTcp: boolean;
   /** SIP_TLS_PORT with SIP_TLS_CERT_FILE and SIP_TLS_KEY_FILE (PEM): SIP over TLS; undefined = off. */
   sipTls?: SipTlsConfig;
-  /** RTP_TIMEOUT_S in ms: no RTP from the far end this long ends the call (0 = never). */
-  rtpTimeoutMs: number;
-  /** RTP_HOLD_TIMEOUT_S in ms: the same while the call is on hold (0 = never). */
-  rtpHoldTimeoutMs: number;
-  /** RTP_LATCH: which RTP sources a call may latch onto (src/rtp/symmetric-latch.ts): `signalled` or `any`. */
-  rtpLatch: LatchMode;
   /** TRANSFER_TARGETS: names → SIP URI or E.164 number (src/call/transfer.ts); empty = no transfers. */
   transferTargets: Map<string, string>;
   /** TRANSFER_NOTIFY_TIMEOUT_S: wait for the final NOTIFY of a REFER, ms. */
@@ -312,9 +306,7 @@ export function loadConfig(env: Env = process.env): Config {
     sipTcp: bool(env, "SIP_TCP", true),
     sipUdpReceiveBufferBytes: int(env, "SIP_UDP_RECEIVE_BUFFER_BYTES", 4 << 20, 0, 1 << 30),
     sipTls: sipTlsOf(env),
-    rtpTimeoutMs: int(env, "RTP_TIMEOUT_S", 30, 0, 86_400) * 1000,
-    rtpHoldTimeoutMs: int(env, "RTP_HOLD_TIMEOUT_S", 600, 0, 86_400) * 1000,
-    rtpLatch: oneOf(env, "RTP_LATCH", LATCH_MODES, "signalled"),
+    ...rtpMediaConfig(env),
     transferTargets: transferTargetsOf(env),
     transferNotifyTimeoutMs: int(env, "TRANSFER_NOTIFY_TIMEOUT_S", 30, 1, 600) * 1000,
     transferFallback: transferFallbackOf(env, outbound),

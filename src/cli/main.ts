@@ -2,6 +2,7 @@
  * The compiled entry point: `voice-agent [--mode inbound|outbound|all] | check-config | call <uri>`.
  * Exit codes: 0 ok, 1 runtime failure, 2 bad usage or configuration.
  */
+import { cloudEndpoints, probeCloud, unreachableMessage } from "./cloud-probe";
 import pkg from "../../package.json";
 import { HELP, parseCommand, UsageError, type Command } from "./args";
 import { ConfigError, loadConfig, requireOutbound, type Config, type Mode } from "./config";
@@ -94,6 +95,7 @@ async function run(cmd: Extract<Command, { kind: "run" | "check-config" }>): Pro
     if (inUse) console.error(`voice-agent: note: DATA_DIR: ${inUse}; the agent refuses to start until it stops`);
     if (exposed) console.error(exposed);
     if (narrowRtp) console.error(narrowRtp);
+    for (const r of await probeCloud(cloudEndpoints(cfg))) if (!r.ok) console.error(unreachableMessage(r));
     console.log("configuration ok");
     return 0;
   }
@@ -156,6 +158,18 @@ async function run(cmd: Extract<Command, { kind: "run" | "check-config" }>): Pro
     },
     "voice-agent started",
   );
+  // In the background: calls are taken meanwhile; a cloud endpoint that cannot be reached is said once
+  // here instead of per call (cloud-probe.ts).
+  void probeCloud(cloudEndpoints(cfg)).then((results) => {
+    for (const r of results) {
+      const e = r.endpoint;
+      if (r.ok) log.info({ provider: e.provider, endpoint: e.url, connectMs: r.ms }, "cloud provider endpoint reachable");
+      else {
+        console.error(unreachableMessage(r));
+        log.warn({ provider: e.provider, endpoint: e.url, variable: e.variable, error: r.error, fallback: e.fallback }, "cloud provider endpoint unreachable at start-up: its calls will fall back to the offline provider");
+      }
+    }
+  });
   if (exposed) {
     console.error(exposed);
     log.warn({ sip: `${cfg.sipHost}:${server.sipPort}` }, "sip is open to the internet: set SIP_TRUSTED_IPS or SIP_INBOUND_USERNAME/SIP_INBOUND_PASSWORD");

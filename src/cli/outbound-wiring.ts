@@ -134,7 +134,7 @@ export function createDialer(
         vad: w.vad,
         settings: conversationSettings(cfg.conversation),
         detector: detectorOptions(cfg.conversation),
-        rtpTimeout: { ms: cfg.rtpTimeoutMs, holdMs: cfg.rtpHoldTimeoutMs },
+        rtpTimeout: { ms: cfg.rtpTimeoutMs, holdMs: cfg.rtpHoldTimeoutMs, startMs: cfg.rtpStartTimeoutMs },
         transfer: transferHook({
           call: req.sipCall,
           targets: cfg.transferTargets,

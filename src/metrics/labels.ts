@@ -19,7 +19,10 @@ export type CallDirection = "inbound" | "outbound";
  * - ours: shutdown (drain at SIGTERM), end_call (the LLM's end_call tool), agent_goodbye (silence or
  *   time limit), api_hangup, api_cancel, ring_timeout, trunk_unreachable (no response or ICMP unreachable),
  *   stt_failed (speech recognition failed for good; the caller was told) (src/outbound, src/pipeline);
- * - busy: refused before it started (MAX_CALLS reached, no RTP port) — use with `callRefused`.
+ * - busy: refused before it started (MAX_CALLS reached, no RTP port) — use with `callRefused`;
+ * - pending_limit: refused because its source already holds SIP_MAX_PENDING_PER_SOURCE calls not yet
+ *   ACKed (a flood from one address, not a full agent) — use with `callRefused`;
+ * - bad_answer_sdp: the answer SDP was unusable (a late-offer call's ACK, an outbound call's 2xx): BYE at once.
  * Anything else is counted as `other`.
  */
 export type CallResult =
@@ -41,7 +44,9 @@ export type CallResult =
   | "ring_timeout"
   | "trunk_unreachable"
   | "stt_failed"
-  | "busy";
+  | "busy"
+  | "pending_limit"
+  | "bad_answer_sdp";
 
 /** Pipeline stages of `voice_agent_turn_latency_ms`, each measured from the end of caller speech. */
 export type TurnStage = "final_transcript" | "first_token" | "first_audio" | "first_rtp";
@@ -66,6 +71,8 @@ export const CALL_RESULTS: readonly CallResult[] = [
   "trunk_unreachable",
   "stt_failed",
   "busy",
+  "pending_limit",
+  "bad_answer_sdp",
 ];
 
 /**

@@ -67,10 +67,13 @@ export interface Metrics {
    * confirmed by an ACK (src/call/unconfirmed.ts). Unset: 0.
    */
   readUnconfirmedCalls(read: () => number): void;
-  /** A call exists (INVITE received and accepted for processing / our INVITE sent): active_calls +1. */
+  /**
+   * A call exists (INVITE received and accepted for processing / our INVITE sent). active_calls shows it
+   * once it holds a place: at once for outbound, from the ACK for inbound (readUnconfirmedCalls).
+   */
   callStarted(direction: CallDirection): void;
   /**
-   * The call is over: active_calls −1 and calls_total{direction,result} +1. Call exactly once per
+   * The call is over: out of active_calls and calls_total{direction,result} +1. Call exactly once per
    * callStarted. `result` is typically `record.endReason ?? reason`; a string outside CallResult
    * counts as `other`.
    */
@@ -158,15 +161,22 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
   }
   const registers = [registry];
 
-  const activeCalls = new Gauge({
-    name: "voice_agent_active_calls",
-    help: "Calls in progress (ringing or connected).",
-    registers,
-  });
+  // One definition with /health/ready's activeCalls and MAX_CALLS: the calls that hold a place. Inbound
+  // calls awaiting their ACK do not (a flood of INVITEs never ACKed is not a load), so they are counted
+  // apart, in voice_agent_unconfirmed_calls, and left out here at each scrape.
+  let live = 0;
   let unconfirmed: () => number = () => 0;
   new Gauge({
+    name: "voice_agent_active_calls",
+    help: "Calls that count against MAX_CALLS, at the scrape: inbound calls confirmed by their ACK, outbound calls from our INVITE on, transfer bridge legs; what /health/ready reports as activeCalls. Inbound calls awaiting their ACK are in voice_agent_unconfirmed_calls instead.",
+    registers,
+    collect() {
+      this.set(Math.max(0, live - unconfirmed()));
+    },
+  });
+  new Gauge({
     name: "voice_agent_unconfirmed_calls",
-    help: "Inbound calls admitted but not yet confirmed by an ACK (being set up, or our 200 awaiting its ACK), at the scrape. Counted in voice_agent_active_calls but not against MAX_CALLS; given up for a new INVITE after 8*T1 without ACK (voice_agent_calls_total{result=\"ack_given_up\"}).",
+    help: "Inbound calls admitted but not yet confirmed by an ACK (being set up, or our 200 awaiting its ACK), at the scrape. Not in voice_agent_active_calls and not counted against MAX_CALLS; given up for a new INVITE after 8*T1 without ACK (voice_agent_calls_total{result=\"ack_given_up\"}).",
     registers,
     collect() {
       this.set(unconfirmed());
@@ -289,9 +299,9 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     contentType: registry.contentType,
     render: () => registry.metrics(),
     readUnconfirmedCalls: (read) => void (unconfirmed = read),
-    callStarted: () => activeCalls.inc(),
+    callStarted: () => void live++,
     callEnded(direction, result) {
-      activeCalls.dec();
+      live--;
       countCall(direction, result);
     },
     callRefused: countCall,

@@ -241,9 +241,9 @@ async function bindInThread(host: string, port: number, onData: RtpPacketHandler
         // slice so the loop polls the SIP socket in between (receive-budget.ts; span and pace point there).
         rtpReceiveBudget.admit(onData, data, rport, address);
       },
-      error(_s, err) {
-        onError(err);
-      },
+      // Bun 1.4.5 passes the error as the first argument (the socket is `this`), not the second as its
+      // types say: take whichever is an Error, as the SIP socket does (sip/transport/udp.ts).
+      error: (...args: unknown[]) => onError((args.find((a) => a instanceof Error) as Error | undefined) ?? new Error("socket error")),
     },
   });
   return { socket };

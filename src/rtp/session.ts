@@ -44,8 +44,10 @@ import type { RtpPortLease } from "./port-pool.ts";
 import { RatePolicer } from "./rate-policer.ts";
 import { ReceptionStats } from "./reception-stats.ts";
 import { newSessionCounters, type RtpSessionStats } from "./session-stats.ts";
-import { type LatchMode, type RtpEndpoint, SymmetricLatch, normaliseAddress } from "./symmetric-latch.ts";
+import type { RtpFormat, RtpSessionOptions } from "./session-options.ts";
+import { type LatchMode, type RtpEndpoint, SymmetricLatch, allowedSources, normaliseAddress } from "./symmetric-latch.ts";
 import { MAX_RTP_DATAGRAM_BYTES, type RtpDropReason, rtpDropTotals } from "./drop-counters.ts";
+import { isUnreachableError, unprovenMediaAddress } from "./media-consent.ts";
 
 /** G.711 clock rate, Hz (RFC 3551 §4.5.14). */
 export const G711_CLOCK_RATE = 8000;
@@ -56,44 +58,7 @@ export type { DtmfEvent } from "./dtmf-receiver.ts";
 export type { RtpSessionStats } from "./session-stats.ts";
 
 export type { MediaDirection } from "./send-path.ts";
-
-export interface RtpSessionOptions {
-  /** Socket and port from `RtpPortPool.allocate()`; the session owns it and releases it on `close()`. */
-  lease: RtpPortLease;
-  /** Remote RTP address from SDP (`NegotiatedMedia.remote`). */
-  remote: RtpEndpoint;
-  codec: "PCMU" | "PCMA";
-  /** Negotiated audio PT (0 or 8 normally; a dynamic number if the offer mapped one). */
-  payloadType: number;
-  /** Negotiated telephone-event PT, if any. */
-  telephoneEventPt?: number;
-  /** Our direction; default "sendrecv". "recvonly"/"inactive" suppress sending (timestamps still advance). */
-  direction?: MediaDirection;
-  /** Time source for jitter arrival times; default SystemClock. */
-  clock?: Clock;
-  /** Caller audio, 160-sample frames. */
-  onAudio?: (frame: AudioFrame) => void;
-  /** DTMF key presses. */
-  onDtmf?: (event: DtmfEvent) => void;
-  /**
-   * Where the signalling came from (the INVITE's source address, or the trunk's for outbound calls):
-   * media from this address may be latched onto as well as media from the SDP address (RFC 4961).
-   */
-  signallingAddress?: string;
-  /** Silence of the latched source (ms) before another allowed source may take over; default 500. */
-  takeoverSilenceMs?: number;
-  /** Which sources may latch (RTP_LATCH): `signalled` (default) or `any` (symmetric-latch.ts rule 2). */
-  latchMode?: LatchMode;
-  /** Initial SSRC / sequence number / timestamp; random when omitted (tests pin them). */
-  initial?: { ssrc?: number; sequenceNumber?: number; timestamp?: number };
-}
-
-/** The wire format of the audio stream: what a re-INVITE's codec change switches (RFC 3264 §8.3.2). */
-export interface RtpFormat {
-  codec: "PCMU" | "PCMA";
-  payloadType: number;
-  telephoneEventPt?: number;
-}
+export type { RtpFormat, RtpSessionOptions } from "./session-options.ts";
 
 export class RtpSession {
   /** The G.711 law on the wire now (a re-INVITE may change it). */
@@ -135,7 +100,7 @@ export class RtpSession {
     this.dir = opts.direction ?? "sendrecv";
     this.clock = opts.clock ?? new SystemClock();
     this.latch = new SymmetricLatch(opts.remote, {
-      allowedAddresses: opts.signallingAddress ? [opts.signallingAddress] : [],
+      allowedAddresses: allowedSources(opts.signallingAddress, opts.advertisedAddress),
       takeoverSilenceMs: opts.takeoverSilenceMs,
       mode: opts.latchMode,
     });
@@ -154,8 +119,11 @@ export class RtpSession {
       lease.openSendPath?.(this.ssrc, initial, this.format, this.dest) ??
       new LocalSendPath(lease.socket, this.ssrc, initial, this.format, this.dest);
     this.lease.onPacket = (data, port, address, arrivedAt) => this.receive(data, port, address, arrivedAt);
-    this.lease.onError = () => {
+    const unproven = unprovenMediaAddress(opts.remote, opts.signallingAddress);
+    this.lease.onError = (err) => {
       this.counters.socketErrors++;
+      // media-consent.ts rule 2: an unproven address answered ICMP unreachable before its first packet.
+      if (unproven && this.counters.packetsIn === 0 && isUnreachableError(err)) this.muteUntilHeard();
     };
   }
 
@@ -173,9 +141,9 @@ export class RtpSession {
     return this.lease.port;
   }
 
-  /** Where packets go now (SDP address, then the latched source). */
+  /** Where packets go now (SDP address, then the latched source); 0.0.0.0:0 while muted (media-consent.ts). */
   get remote(): RtpEndpoint {
-    return this.latch.target;
+    return this.muted ? this.dest : this.latch.target;
   }
 
   /**
@@ -206,10 +174,29 @@ export class RtpSession {
     return { codec, mediaCodec, payloadType, telephoneEventPt, direction };
   }
 
+  /**
+   * Stops sending (RTP and muxed RTCP) until the far end's first accepted packet, whose latch moves the
+   * destination back (syncDest), or a re-INVITE naming an address (media-consent.ts rule 2).
+   */
+  private muteUntilHeard(): void {
+    if (this.muted || this.closed) return;
+    this.muted = true;
+    this.dest = { address: "0.0.0.0", port: 0 }; // unusable: every send path sends nothing (send-path.ts)
+    this.out.setDest(this.dest);
+  }
+  /** Sending stopped by {@link muteUntilHeard}: nothing received yet after an ICMP unreachable. */
+  private muted = false;
+
+  /** True while sending is stopped for an ICMP unreachable before the far end's first packet. */
+  get mutedUnreachable(): boolean {
+    return this.muted;
+  }
+
   /** Gives the send path the latch's target when it moved (latching, takeover, a re-INVITE). */
   private syncDest(): void {
     const t = this.latch.target;
     if (t.address === this.dest.address && t.port === this.dest.port) return;
+    this.muted = false;
     this.dest = t;
     this.out.setDest(t);
   }
@@ -321,7 +308,7 @@ export class RtpSession {
    * @returns false when closed, with nowhere to send, or when the socket refused it.
    */
   sendRtcp(bytes: Uint8Array): boolean {
-    const dest = this.latch.target;
+    const dest = this.dest; // the latch's target, or nowhere while muted (muteUntilHeard)
     if (this.closed || unusableDest(dest)) return false;
     return this.out.sendRaw(bytes, dest);
   }

@@ -7,7 +7,8 @@
  * Rule:
  *  1. Until the first accepted packet, send to the SDP address.
  *  2. Only sources on an *allowed address* are ever latched onto: the address the SDP `c=` line named
- *     or the address the signalling came from (the INVITE's source, the trunk). The port may differ
+ *     or the address the signalling came from (the INVITE's source, the trunk) — and, for signalling
+ *     from loopback, the address our SDP advertised (allowedSources below). The port may differ
  *     (NAT rewrites ports; RFC 4961 §4 notes that the port a peer sends from need not be the one its
  *     SDP names when it is not symmetric). Packets from any other address are dropped, always —
  *     in mode `signalled` (the default). In mode `any` (RTP_LATCH=any) the address check is off: a
@@ -48,6 +49,21 @@ export interface SymmetricLatchOptions {
   allowedAddresses?: readonly string[];
   /** Silence of the latched source (ms) after which another allowed source may take over. Default 500. */
   takeoverSilenceMs?: number;
+}
+
+/**
+ * The addresses rule 2 allows besides the SDP's: the signalling source's, and — only when that source
+ * is a loopback address — the address our own SDP advertised. A caller on this host that sends to the
+ * address in our SDP gets that address as its packets' source (the kernel picks the source from the
+ * route to it): s15 finding 1, baresip on 127.0.0.1 calling an agent that advertised 192.0.2.2 had all
+ * 1,503 of its packets dropped. Only a process on this host can send from one of its addresses: Linux
+ * drops a packet arriving from outside with a local source address (a martian; net.ipv4.conf.*.accept_local
+ * is off by default).
+ */
+export function allowedSources(signalling: string | undefined, advertised: string | undefined): string[] {
+  if (signalling === undefined) return [];
+  const loopback = /^(::ffff:)?127\./.test(signalling) || signalling === "::1";
+  return loopback && advertised !== undefined && advertised !== signalling ? [signalling, advertised] : [signalling];
 }
 
 /** Default silence (ms) of the latched source before another one may take over. */

@@ -170,7 +170,7 @@ describe("screening before any transaction (what a carrier SBC does)", () => {
     expect(h.transport.sent.filter((r) => r.message.kind === "response" && r.message.callId === extra.callId).map((r) => (r.message as import("../../src/sip").SipResponse).status)).toEqual([503]);
     expect(h.ua.layer.size).toBe(transactions);
     expect(h.inbound.size).toBe(3);
-    expect(h.observer.events.filter((e) => e.startsWith("refused"))).toEqual(["refused inbound busy"]);
+    expect(h.observer.events.filter((e) => e.startsWith("refused"))).toEqual(["refused inbound pending_limit"]); // not "busy": the agent is not full
     // Once one of them is confirmed by its ACK, the source may offer another call.
     h.ack(pending[0]!);
     await settle();

@@ -144,6 +144,12 @@ describe("loadConfig", () => {
     expect(() => loadConfig({ STT_STEP_GRAMMAR: "names" })).toThrow(/^STT_STEP_GRAMMAR: expected "off" or comma-separated .* got "names"$/);
   });
 
+  test("RTP_START_TIMEOUT_S: 5 s by default, in ms; 0 turns it off", () => {
+    expect(loadConfig({}).rtpStartTimeoutMs).toBe(5000);
+    expect(loadConfig({ RTP_START_TIMEOUT_S: "0" }).rtpStartTimeoutMs).toBe(0);
+    expect(loadConfig({ RTP_START_TIMEOUT_S: "2" }).rtpStartTimeoutMs).toBe(2000);
+  });
+
   test("the provider defaults come from the providers' options modules (one source)", () => {
     const c = loadConfig({});
     expect(c.deepgram.model).toBe(DEEPGRAM_DEFAULTS.model);
@@ -216,6 +222,7 @@ describe("loadConfig", () => {
     [{ ANSWER_DELAY_MS: "-5" }, "ANSWER_DELAY_MS", /integer from 0/],
     [{ RTP_TIMEOUT_S: "ten" }, "RTP_TIMEOUT_S", /integer from 0/],
     [{ RTP_HOLD_TIMEOUT_S: "-1" }, "RTP_HOLD_TIMEOUT_S", /integer from 0/],
+    [{ RTP_START_TIMEOUT_S: "soon" }, "RTP_START_TIMEOUT_S", /integer from 0/],
     [{ SIP_TLS_PORT: "5061" }, "SIP_TLS_CERT_FILE", /required with SIP_TLS_PORT/],
     [{ SIP_TLS_PORT: "5061", SIP_TLS_CERT_FILE: "/nonexistent/c.pem", SIP_TLS_KEY_FILE: "/nonexistent/k.pem" }, "SIP_TLS_CERT_FILE", /file not found/],
     [{ SIP_TCP: "sometimes" }, "SIP_TCP", /true or false/],

@@ -62,7 +62,10 @@ async function steady(l: Awaited<ReturnType<typeof listener>>, rtpPort: number):
 }
 
 async function call(mode: "signalled" | "any") {
-  agent = await startAgent({ IDLE_PROMPT_S: "3600", RTP_LATCH: mode });
+  // RTP_START_TIMEOUT_S off: under `signalled` nothing from the NAT address is ever accepted, so the
+  // start-of-media rule (src/rtp/media-consent.ts: the SDP names 127.0.0.77, not the signalling's
+  // 127.0.0.1) would end the call after 5 s, before these checks of where the audio goes are done.
+  agent = await startAgent({ IDLE_PROMPT_S: "3600", RTP_LATCH: mode, RTP_START_TIMEOUT_S: "0" });
   const sdpPort = await freeUdpPort();
   const sdp = await listener(SDP_IP, sdpPort);
   const nat = await listener("127.0.0.5");

@@ -100,7 +100,9 @@ describe.skipIf(missing.length > 0)("SIP flood without a trusted list, during tw
     // Ports return: the unACKed calls give theirs back after Timer H; then the agent takes calls again.
     const settled = await waitFor(
       async () => {
-        const active = metricValue(await (await fetch(`http://127.0.0.1:${agent!.httpPort}/metrics`)).text(), "voice_agent_active_calls");
+        const metrics = await (await fetch(`http://127.0.0.1:${agent!.httpPort}/metrics`)).text();
+        // active_calls leaves out the calls awaiting their ACK (unconfirmed_calls): both must be 0.
+        const active = (metricValue(metrics, "voice_agent_active_calls") ?? NaN) + (metricValue(metrics, "voice_agent_unconfirmed_calls") ?? NaN);
         return active === 0 && udpSocketCount(pid) <= udpBefore && (await fetch(`http://127.0.0.1:${agent!.httpPort}/health/ready`)).status === 200;
       },
       Math.max(5_000, floodTo + TIMER_H_MS + 15_000 - Date.now()),

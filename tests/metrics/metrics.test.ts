@@ -129,6 +129,32 @@ describe("createMetrics", () => {
     expect(f.get("voice_agent_calls_total")?.samples.length).toBe(4);
   });
 
+  test("active_calls agrees with /health/ready: inbound calls awaiting their ACK are not in it (unconfirmed_calls are); refusals for the per-source limit have their own result", async () => {
+    const m = createMetrics({ defaultMetrics: false });
+    let awaitingAck = 0;
+    m.readUnconfirmedCalls(() => awaitingAck);
+    // A flood source's INVITEs: three admitted and answered, never ACKed; the next ones refused 503.
+    for (let i = 0; i < 3; i++) m.callStarted("inbound");
+    awaitingAck = 3;
+    m.callRefused("inbound", "pending_limit");
+    m.callRefused("inbound", "pending_limit");
+    m.callStarted("outbound"); // our INVITE: holds a place at once
+    let f = await scrape(m);
+    expect(valueOf(f, "voice_agent_active_calls")).toBe(1);
+    expect(valueOf(f, "voice_agent_unconfirmed_calls")).toBe(3);
+    expect(valueOf(f, "voice_agent_calls_total", { direction: "inbound", result: "pending_limit" })).toBe(2);
+    expect(f.get("voice_agent_calls_total")?.samples.some((x) => x.labels.result === "busy")).toBe(false);
+    // Two are given up, one ends for an unusable answer; a new call is confirmed.
+    awaitingAck = 0;
+    m.callEnded("inbound", "ack_given_up");
+    m.callEnded("inbound", "ack_given_up");
+    m.callEnded("inbound", "bad_answer_sdp");
+    m.callStarted("inbound");
+    f = await scrape(m);
+    expect(valueOf(f, "voice_agent_active_calls")).toBe(2);
+    expect(valueOf(f, "voice_agent_calls_total", { direction: "inbound", result: "bad_answer_sdp" })).toBe(1);
+  });
+
   test("every metric has HELP and the right TYPE; series exist at 0 before any event", async () => {
     const f = await scrape(createMetrics({ defaultMetrics: false }));
     const want: Record<string, string> = {

@@ -1,0 +1,131 @@
+/**
+ * Media reflection through a forged SDP (last session's attack on the binary, finding 4): one INVITE +
+ * ACK from 127.0.0.1 whose offer names a third party (`c=IN IP4 127.0.0.9`) made the agent stream there
+ * for 33 s. Three calls at once on one compiled agent (RTP_START_TIMEOUT_S=2; src/rtp/media-consent.ts):
+ *  - victim: 127.0.0.9 only listens → the agent's RTP there stops and the call ends (BYE) within the
+ *    start timeout plus slack;
+ *  - ICMP: 127.0.0.9 closes its port after the first packet (the kernel answers port unreachable) → no
+ *    packet reaches the port once it is opened again 300 ms later;
+ *  - media server: 127.0.0.9 sends RTP back (a carrier's media server beside its SIP proxy) → the call
+ *    is still up and our RTP still arrives past the start timeout.
+ * `VOICE_AGENT_E2E_BINARY=/path bun test …` runs it against another binary (the before/after count).
+ */
+import { afterAll, describe, expect, test } from "bun:test";
+import { startAgent, type RunningAgent } from "./agent.ts";
+import { sipRequest } from "./attack-support.ts";
+
+const VICTIM = "127.0.0.9";
+const START_S = 2;
+/** Slack on a busy 2-core machine: ticks, the BYE, the log. */
+const SLACK_MS = 2500;
+
+/** The part of a Bun UDP socket used here. */
+type Udp = { readonly port: number; close(): void; send(data: Uint8Array | string, port: number, host: string): boolean };
+interface Counter {
+  socket: Udp;
+  port: number;
+  arrivals: number[];
+}
+
+async function listen(host: string, port = 0): Promise<Counter> {
+  const c: Counter = { socket: undefined as unknown as Udp, port: 0, arrivals: [] };
+  c.socket = await Bun.udpSocket({ hostname: host, port, socket: { data: () => void c.arrivals.push(Date.now()) } });
+  c.port = c.socket.port;
+  return c;
+}
+
+const started: RunningAgent[] = [];
+const sockets: Udp[] = [];
+afterAll(async () => {
+  for (const s of sockets) s.close();
+  await Promise.all(started.map((a) => a.stop()));
+}, 30_000);
+
+describe("RTP to an SDP address the signalling did not come from (compiled binary, loopback)", () => {
+  test(
+    "a listening victim gets RTP for at most RTP_START_TIMEOUT_S, an ICMP unreachable stops it at once, a media server that sends keeps its call",
+    async () => {
+      const binary = process.env.VOICE_AGENT_E2E_BINARY;
+      const agent = await startAgent({ RTP_START_TIMEOUT_S: String(START_S), IDLE_PROMPT_S: "3600" }, ["--mode", "inbound"], binary ? { binary } : {});
+      started.push(agent);
+      const to = { host: "127.0.0.1", port: agent.sipPort };
+      const sip: string[] = [];
+      const attacker = await Bun.udpSocket({ hostname: "127.0.0.1", port: 0, socket: { data: (_s, d) => void sip.push(Buffer.from(d).toString()) } });
+      sockets.push(attacker);
+      const from = { host: "127.0.0.1", port: attacker.port };
+      const header = (msg: string, name: string) => new RegExp(`^${name}:\\s*(.*)$`, "mi").exec(msg)?.[1]?.trim();
+      const byCallId = (id: string, pred: (m: string) => boolean) => sip.find((m) => header(m, "Call-ID") === id && pred(m));
+
+      /** INVITE naming `host:port` as media, its 200, our ACK; resolves with the Call-ID, the ACK time and our RTP port. */
+      async function forgedCall(port: number): Promise<{ callId: string; ackAt: number; agentRtpPort: number }> {
+        const callId = `refl-${port}-${process.pid}@127.0.0.1`;
+        const invite = sipRequest("INVITE", { to, from, callId, tag: "atk" })
+          .replace(/^c=IN IP4 .*$/m, `c=IN IP4 ${VICTIM}`)
+          .replace(/^m=audio \d+/m, `m=audio ${port}`);
+        attacker.send(invite, to.port, to.host);
+        const deadline = Date.now() + 10_000;
+        let ok: string | undefined;
+        while (!(ok = byCallId(callId, (m) => m.startsWith("SIP/2.0 200")))) {
+          if (Date.now() > deadline) throw new Error(`no 200 for ${callId}: ${sip.filter((m) => m.includes(callId)).map((m) => m.split("\r\n")[0]).join(" | ")}`);
+          await Bun.sleep(20);
+        }
+        const toTag = /;tag=([^;>\s]+)/.exec(header(ok, "To") ?? "")![1]!;
+        attacker.send(sipRequest("ACK", { to, from, callId, tag: "atk", toTag }), to.port, to.host);
+        return { callId, ackAt: Date.now(), agentRtpPort: Number(/^m=audio (\d+)/m.exec(ok)![1]) };
+      }
+      const byeAt = async (callId: string, withinMs: number): Promise<number | undefined> => {
+        const deadline = Date.now() + withinMs;
+        while (Date.now() < deadline) {
+          if (byCallId(callId, (m) => m.startsWith("BYE "))) return Date.now();
+          await Bun.sleep(20);
+        }
+        return undefined;
+      };
+
+      const victim = await listen(VICTIM);
+      const icmp = await listen(VICTIM);
+      const server = await listen(VICTIM);
+      sockets.push(victim.socket, server.socket);
+      // One after the other: a source may hold only a few calls it has not ACKed (SIP_MAX_PENDING_PER_SOURCE).
+      const s = await forgedCall(server.port);
+      const v = await forgedCall(victim.port);
+      const i = await forgedCall(icmp.port);
+
+      // The media server answers with RTP from its SDP address every 20 ms (PCMU silence).
+      let seq = 0;
+      const rtp = (n: number) => new Uint8Array([0x80, 0, (n >> 8) & 0xff, n & 0xff, 0, 0, (n * 160) >> 8 & 0xff, (n * 160) & 0xff, 0, 0, 0, 7, ...new Array(160).fill(0xff)]);
+      const sending = setInterval(() => server.socket.send(rtp(seq++), s.agentRtpPort, "127.0.0.1"), 20);
+
+      // ICMP: the port closes after the first packet; opened again 300 ms later, it must stay silent.
+      while (icmp.arrivals.length === 0 && Date.now() - i.ackAt < 5000) await Bun.sleep(5);
+      expect(icmp.arrivals.length).toBeGreaterThan(0);
+      icmp.socket.close();
+      await Bun.sleep(300);
+      const reopened = await listen(VICTIM, icmp.port);
+      sockets.push(reopened.socket);
+
+      const vBye = await byeAt(v.callId, START_S * 1000 + SLACK_MS + 5000);
+      const iBye = await byeAt(i.callId, START_S * 1000 + SLACK_MS);
+      while (Date.now() - s.ackAt < START_S * 1000 + 1500) await Bun.sleep(50); // the media server's call: past the start limit
+      clearInterval(sending);
+      const sBye = byCallId(s.callId, (m) => m.startsWith("BYE "));
+      const last = (c: Counter) => c.arrivals[c.arrivals.length - 1] ?? 0;
+      const figures = {
+        victim: { packets: victim.arrivals.length, lastAfterAckMs: last(victim) - v.ackAt, byeAfterAckMs: vBye && vBye - v.ackAt },
+        icmp: { beforeClose: icmp.arrivals.length, afterReopen: reopened.arrivals.length, byeAfterAckMs: iBye && iBye - i.ackAt },
+        server: { packets: server.arrivals.length, lastAfterAckMs: last(server) - s.ackAt, bye: !!sBye },
+      };
+      console.log(JSON.stringify(figures));
+
+      expect(vBye).toBeDefined();
+      expect(figures.victim.byeAfterAckMs!).toBeLessThan(START_S * 1000 + SLACK_MS);
+      expect(figures.victim.lastAfterAckMs).toBeLessThan(START_S * 1000 + SLACK_MS);
+      expect(figures.icmp.afterReopen).toBe(0);
+      expect(figures.server.bye).toBe(false);
+      expect(figures.server.lastAfterAckMs).toBeGreaterThan(START_S * 1000 + 1000);
+      const ended = agent.logs().filter((l) => l.msg?.startsWith("no rtp ever came from the sdp's media address"));
+      expect(ended.length).toBeGreaterThanOrEqual(1);
+    },
+    40_000,
+  );
+});
