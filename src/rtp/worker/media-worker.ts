@@ -151,7 +151,12 @@ async function bind(id: number, host: string, port: number): Promise<void> {
       binaryType: "uint8array",
       socket: {
         data: (_s, data, rport, address) => received(port, data, rport, address),
-        error: (_s, err) => post({ t: "err", port, message: String(err) }),
+        // Bun 1.4.5 calls `error` with the Error as its first argument (the socket is `this`), as port-pool.ts reads it.
+        // The message carries the error's code (ECONNREFUSED, …): media-consent.ts recognises an ICMP unreachable by it.
+        error: (...args: unknown[]) => {
+          const err = args.find((a) => a instanceof Error) as (Error & { code?: string }) | undefined;
+          post({ t: "err", port, message: err ? `${err.code ?? ""} ${String(err)}`.trim() : "socket error" });
+        },
       },
     });
     ports.set(port, { socket });
