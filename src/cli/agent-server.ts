@@ -59,6 +59,8 @@ export class AgentServer {
   /** Every call of both directions reports here: the store and the metrics. */
   private readonly observer: CallObserver;
   private draining = false;
+  /** SIP_FRONT=on: publishes the OPTIONS answer to the front thread now (sip-listeners.ts attachFront). */
+  publishOptionsStatus: (() => void) | undefined;
   /** Draining, MAX_CALLS, degraded: one decision for INVITE, OPTIONS and GET /health/ready. */
   readonly admission: Admission;
   /** CPU and pacer lateness: refuses new calls (degraded, "overloaded") when one more would hurt the live ones. */
@@ -212,7 +214,7 @@ export class AgentServer {
     server = new AgentServer(o, store, transport, ua, pool, pacer, vad, clock, metrics, headroom);
     // SIP_FRONT=on: the front thread answers probes from this, published with a heartbeat (sip-listeners.ts);
     // after `server` exists: its first publish reads the admission now.
-    attachFront?.(optionsStatus, (status, n) => {
+    server.publishOptionsStatus = attachFront?.(optionsStatus, (status, n) => {
       for (let i = 0; i < n; i++) (metrics.sipRequestReceived("OPTIONS"), metrics.sipResponseSent("OPTIONS", status));
     });
     metrics.readUnconfirmedCalls(() => server.inbound.unconfirmed.size);
@@ -294,6 +296,8 @@ export class AgentServer {
    */
   async shutdown(drainMs: number): Promise<void> {
     this.draining = true;
+    // SIP_FRONT=on: the front answers probes from the status last published; draining must not wait a beat.
+    this.publishOptionsStatus?.();
     // Outbound calls drain like inbound ones: no new calls, live ones may finish, the rest are ended below.
     this.dialer?.drain();
     // RFC 3261 §10.2.2: remove our binding (Expires: 0) so the registrar stops routing calls here.

@@ -15,7 +15,7 @@ export interface SipListeners {
    * With SIP_FRONT=on: starts the SIP front thread's heartbeat with the OPTIONS answer `status()`
    * (src/sip/front/front-link.ts); the probes it answers are counted through `onAnswered`. Without: absent.
    */
-  attachFront?(status: () => OptionsStatus, onAnswered: ProbeCounter): void;
+  attachFront?(status: () => OptionsStatus, onAnswered: ProbeCounter): () => void;
 }
 
 /**

@@ -2,6 +2,8 @@
  * The agent's side of the load-balancer contract, on the compiled binary: an out-of-dialog OPTIONS and
  * `GET /health/ready` give the verdict a new INVITE would get (200 while calls are taken; 503 +
  * Retry-After when full at MAX_CALLS or draining after SIGTERM), with `X-Calls: active/capacity`.
+ * Also with SIP_FRONT=on, where the front thread answers from the status the call thread publishes every
+ * 100 ms (src/sip/front/): a call's start may show a beat later, draining at once (published on SIGTERM).
  */
 import { afterAll, describe, expect, test } from "bun:test";
 import { describeSipp, runSipp } from "../support/sipp.ts";
@@ -23,10 +25,11 @@ async function ready(agent: RunningAgent) {
 }
 
 describe("health for balancers and orchestrators (compiled agent)", () => {
-  test("OPTIONS and /health/ready: 200 with room, 503 + Retry-After at MAX_CALLS and while draining", async () => {
+  for (const [variant, extra] of [["", {}], [" (SIP_FRONT=on)", { SIP_FRONT: "on" }]] as const)
+  test(`OPTIONS and /health/ready: 200 with room, 503 + Retry-After at MAX_CALLS and while draining${variant}`, async () => {
     // DRAIN_TIMEOUT_S 2 (was 5: 3 s of the file waiting): the probes below run right after SIGTERM, and
     // until the live call's goodbye has played and the agent exits, it is draining either way.
-    const agent = await startAgent({ MAX_CALLS: "1", DRAIN_TIMEOUT_S: "2" });
+    const agent = await startAgent({ MAX_CALLS: "1", DRAIN_TIMEOUT_S: "2", ...extra });
     started.push(agent);
     const target = `127.0.0.1:${agent.sipPort}`;
     expect(await probe(agent)).toEqual({ status: 200, retryAfter: undefined, calls: "0/1" });
@@ -36,6 +39,7 @@ describe("health for balancers and orchestrators (compiled agent)", () => {
     // Full: one call holds the only slot. A second INVITE is refused, and so is the probe.
     const first = runSipp({ scenario: "inbound-call", target, audioFile: silenceFile(2), pauseMs: 5000, timeoutMs: 30_000 });
     await waitFor(async () => (await agent.get("/")).activeCalls === 1, 15_000, "one live call");
+    await Bun.sleep(250); // two of the front's beats: what it answers from may be one beat old
     expect(await probe(agent)).toEqual({ status: 503, retryAfter: "30", calls: "1/1" });
     expect(await ready(agent)).toMatchObject({ status: 503, retryAfter: "30", body: { reason: "full", activeCalls: 1, capacity: 1 } });
     const second = await runSipp({ scenario: "inbound-call", target, audioFile: silenceFile(1), timeoutMs: 15_000 });
@@ -44,6 +48,7 @@ describe("health for balancers and orchestrators (compiled agent)", () => {
     const r1 = await first;
     expect(r1.exitCode, describeSipp(r1)).toBe(0);
     await waitFor(async () => (await agent.get("/")).activeCalls === 0, 15_000, "the call to end");
+    await Bun.sleep(250);
     expect(await probe(agent)).toEqual({ status: 200, retryAfter: undefined, calls: "0/1" });
 
     // Draining: a live call that waits for the agent's BYE; SIGTERM turns probes to 503 at once.

@@ -124,9 +124,10 @@ export class SipFront {
 
   /**
    * Routes received datagrams to `sink` and starts publishing `status()` with the heartbeat every
-   * HEARTBEAT_MS (now, and then from a timer on this thread: a stuck thread stops it).
+   * HEARTBEAT_MS (now, and then from a timer on this thread: a stuck thread stops it). Returns a function
+   * that publishes at once, for a change a balancer must see before the next beat (draining).
    */
-  attach(sink: FrontSink, status: () => OptionsStatus, onAnswered?: ProbeCounter): void {
+  attach(sink: FrontSink, status: () => OptionsStatus, onAnswered?: ProbeCounter): () => void {
     this.sink = sink;
     const beat = () => {
       try {
@@ -144,6 +145,7 @@ export class SipFront {
     beat();
     this.heartbeat = setInterval(beat, HEARTBEAT_MS);
     this.heartbeat.unref();
+    return beat;
   }
 
   private send(bytes: Uint8Array, port: number, host: string): boolean {
