@@ -13,11 +13,10 @@ import { LOOPBACK } from "../support/ports.ts";
 import { startAgent, waitFor, type RunningAgent } from "./agent.ts";
 
 const RING_TIMEOUT_S = 2;
-let agent: RunningAgent | undefined;
-let stopped = false;
+const agents: RunningAgent[] = [];
 afterAll(async () => {
-  if (stopped && agent) process.kill(agent.proc.pid, "SIGCONT");
-  await agent?.stop();
+  for (const a of agents) try { process.kill(a.proc.pid, "SIGCONT"); } catch {} // one stopped by a failed run
+  await Promise.all(agents.map((a) => a.stop()));
 }, 20_000);
 
 /** Header rows of a SIP message (name as written → values in order). */
@@ -41,7 +40,10 @@ function response(invite: string, status: string, toTag: string, port: number, s
 }
 
 describe("a starved agent and its ring timeout (compiled agent, SIGSTOP)", () => {
-  test("a 200 OK waiting in the stopped agent's socket when the ring timeout is due is ACKed, not CANCELled", async () => {
+  // With SIP_FRONT=on the 200 waits in the front thread's socket: the ring timeout first asks the front to relay what it holds.
+  for (const [variant, extra] of [["", {}], [" (SIP_FRONT=on)", { SIP_FRONT: "on" }]] as const)
+  test(`a 200 OK waiting in the stopped agent's socket when the ring timeout is due is ACKed, not CANCELled${variant}`, async () => {
+    let agent: RunningAgent | undefined;
     const got: { at: number; text: string }[] = [];
     let invite: string | undefined;
     const trunk = await Bun.udpSocket({
@@ -57,9 +59,10 @@ describe("a starved agent and its ring timeout (compiled agent, SIGSTOP)", () =>
     });
     try {
       agent = await startAgent(
-        { SIP_TRUNK_HOST: LOOPBACK, SIP_TRUNK_PORT: String(trunk.port), SIP_CALLER_ID: "+14155550123", RING_TIMEOUT_S: String(RING_TIMEOUT_S), RTP_TIMEOUT_S: "30" },
+        { SIP_TRUNK_HOST: LOOPBACK, SIP_TRUNK_PORT: String(trunk.port), SIP_CALLER_ID: "+14155550123", RING_TIMEOUT_S: String(RING_TIMEOUT_S), RTP_TIMEOUT_S: "30", ...extra },
         ["--mode", "outbound"],
       );
+      agents.push(agent);
       const res = await fetch(`http://127.0.0.1:${agent.httpPort}/outbound/call`, {
         method: "POST",
         headers: { "content-type": "application/json" },
@@ -76,12 +79,10 @@ describe("a starved agent and its ring timeout (compiled agent, SIGSTOP)", () =>
       // The stop must begin before the ring timeout is due, or this run proves nothing.
       expect(stopAt - invitedAt).toBeLessThan(RING_TIMEOUT_S * 1000 - 200);
       process.kill(agent.proc.pid, "SIGSTOP");
-      stopped = true;
       const sdp = ["v=0", `o=- 1 1 IN IP4 ${LOOPBACK}`, "s=-", `c=IN IP4 ${LOOPBACK}`, "t=0 0", "m=audio 40000 RTP/AVP 0", "a=rtpmap:0 PCMU/8000", ""].join("\r\n");
       send(response(invite!, "200 OK", "trunk1", trunk.port, sdp)); // its ACK goes to this Contact (§13.2.2.4)
       await Bun.sleep(Math.max(0, invitedAt + RING_TIMEOUT_S * 1000 + 500 - performance.now())); // ring timeout now overdue
       process.kill(agent.proc.pid, "SIGCONT");
-      stopped = false;
       const resumedAt = performance.now();
       await waitFor(() => got.some((g) => g.at > resumedAt && /^(ACK|CANCEL) /.test(g.text)), 5_000, "ACK or CANCEL after the resume");
       await Bun.sleep(300); // a CANCEL right behind the ACK would show here

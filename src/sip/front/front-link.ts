@@ -91,6 +91,7 @@ export class SipFront {
       fd,
       send: (bytes, port, host) => this.send(bytes, port, host),
       close: () => this.close(),
+      afterPolled: (cb) => this.afterPolled(cb),
     };
   }
 
@@ -172,8 +173,32 @@ export class SipFront {
     this.post({ t: "send", data, lens: p.lens, hosts: p.hosts, ports: p.ports }, [data.buffer]);
   }
 
+  /** Callbacks of `sync` requests in flight, by id. */
+  private readonly syncs = new Map<number, () => void>();
+  private nextSync = 1;
+
+  /** See DatagramSocket.afterPolled: a `sync` to the front, `cb` on its `synced` (at once when closed). */
+  private afterPolled(cb: () => void): void {
+    if (this.closed) return cb();
+    const id = this.nextSync++;
+    this.syncs.set(id, cb);
+    this.flush();
+    this.post({ t: "sync", id });
+  }
+
+  private runSyncs(): void {
+    const cbs = [...this.syncs.values()];
+    this.syncs.clear();
+    for (const cb of cbs) cb();
+  }
+
   private onReply(m: FrontReply): void {
     if (this.closed) return;
+    if (m.t === "synced") {
+      const cb = this.syncs.get(m.id);
+      this.syncs.delete(m.id);
+      return cb?.();
+    }
     if (m.t === "rx") return this.deliver(m);
     if (m.t === "socketError") return this.sink?.onSocketError(Object.assign(new Error(m.message), { code: m.code }), m.after);
     if (m.t === "sendFailed") this.sink?.onSendFailed({ host: m.host, port: m.port }, m.code, m.message);
@@ -204,6 +229,7 @@ export class SipFront {
     this.closed = true;
     clearInterval(this.heartbeat);
     this.log.error({ why }, "sip front worker died: SIP UDP is down");
+    this.runSyncs();
   }
 
   /** Stops the heartbeat, sends what is pending, closes the socket and ends the worker. */
@@ -213,5 +239,6 @@ export class SipFront {
     this.closed = true;
     clearInterval(this.heartbeat);
     this.worker.postMessage({ t: "close" } satisfies FrontRequest);
+    this.runSyncs();
   }
 }

@@ -156,6 +156,8 @@ self.onmessage = (ev: MessageEvent<FrontRequest>) => {
   const m = ev.data;
   if (m.t === "bind") void bind(m);
   else if (m.t === "send") send(m);
+  // A timer turn: the loop polls the socket before it, so what waited there is read and relayed first.
+  else if (m.t === "sync") setTimeout(() => (flush(), post({ t: "synced", id: m.id })), 0);
   else {
     flush();
     socket?.close();

@@ -10,6 +10,8 @@ export type FrontRequest =
   | { t: "bind"; host: string; port: number; gate: SourceGateOptions; state: SharedArrayBuffer; server: string; sliceUs: number }
   /** Datagrams to send from the SIP socket: `data` holds them back to back, `lens[i]` bytes each. */
   | { t: "send"; data: Uint8Array; lens: number[]; hosts: string[]; ports: number[] }
+  /** Answer `synced` after the front's next socket poll (datagrams waiting in the socket by now are relayed first). */
+  | { t: "sync"; id: number }
   | { t: "close" };
 
 export type FrontReply =
@@ -25,4 +27,6 @@ export type FrontReply =
   /** A socket error; `after`: the front's own OPTIONS answer it follows (not the call thread's last send). */
   | { t: "socketError"; code?: string; message: string; after?: Address }
   /** A send from the call thread the kernel did not take: would block (`code` EAGAIN) or threw. */
-  | { t: "sendFailed"; host: string; port: number; code: string; message: string };
+  | { t: "sendFailed"; host: string; port: number; code: string; message: string }
+  /** The `sync` with this id: every datagram the socket held when it came has been relayed (`rx`, before this). */
+  | { t: "synced"; id: number };

@@ -19,6 +19,11 @@ export interface DatagramSocket {
    */
   send(bytes: Uint8Array, port: number, host: string): boolean;
   close(): void;
+  /**
+   * Socket owned by another thread: runs `cb` once the datagrams waiting in the socket now have reached
+   * this thread's sink (the owner's next poll, then a message back). Absent on a local socket. Never throws.
+   */
+  afterPolled?(cb: () => void): void;
 }
 
 /** What a {@link DatagramSocket} reports upward: UdpTransport's receive path. */

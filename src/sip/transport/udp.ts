@@ -177,6 +177,8 @@ export class UdpTransport implements Transport, DatagramSink {
    */
   afterReceived(cb: () => void): void {
     if (this.closed) return cb();
+    // SIP_FRONT=on: the socket is polled in the front thread, which relays what it read before it answers.
+    if (this.socket.afterPolled) return this.socket.afterPolled(() => (this.closed ? cb() : this.queue.afterUrgent(cb)));
     setTimeout(() => this.queue.afterUrgent(cb), 0);
   }
 
