@@ -60,7 +60,11 @@ describe.skipIf(missing.length > 0)("the media worker inside the compiled binary
     const r = await sipp;
     caller.close();
     await waitFor(async () => (await agent!.get("/")).rtp?.portsInUse === 0, 10_000, "the RTP port released");
-    const metrics = await (await fetch(`http://127.0.0.1:${agent.httpPort}/metrics`)).text();
+    // The worker's send counts reach the call thread in its periodic reports: wait for the one after the last packet captured.
+    const scrape = async () => await (await fetch(`http://127.0.0.1:${agent!.httpPort}/metrics`)).text();
+    const outOf = (m: string) => Number(/^voice_agent_rtp_packets_total\{direction="out"\} (\d+)/m.exec(m)?.[1] ?? "NaN");
+    let metrics = await scrape();
+    for (let i = 0; i < 30 && !(outOf(metrics) >= got.length); i++) (await Bun.sleep(100), (metrics = await scrape()));
 
     expect(r.exitCode, describeSipp(r)).toBe(0);
     expect(new Set(got.map((g) => g.p.ssrc)).size).toBe(1);
