@@ -98,7 +98,7 @@ export interface Config extends VadConfig, RtpMediaConfig {
   admission: HeadroomLimits;
   /** MEDIA_WORKER: RTP sockets and the 20 ms pacer in a worker thread of their own (src/rtp/worker/). Default false. */
   mediaWorker: boolean;
-  /** SIP_FRONT: the SIP UDP socket in a thread of its own that answers OPTIONS probes (src/sip/front/). */
+  /** SIP_FRONT: the SIP UDP socket in a thread of its own that answers OPTIONS probes (src/sip/front/); default on. */
   sipFront: boolean;
   /** SIP_FRONT_SLICE_US: the SIP front thread's time slice, µs (0 = the kernel's; 100–100,000). */
   sipFrontSliceUs: number;
@@ -331,7 +331,7 @@ export function loadConfig(env: Env = process.env): Config {
     fliteFallbackWarm: bool(env, "FLITE_FALLBACK_WARM", true),
     ...vadConfig(env),
     mediaWorker: bool(env, "MEDIA_WORKER", false),
-    sipFront: bool(env, "SIP_FRONT", false),
+    sipFront: bool(env, "SIP_FRONT", true),
     sipFrontSliceUs: intOrOff(env, "SIP_FRONT_SLICE_US", 100, 100_000),
     mediaWorkerSliceUs: intOrOff(env, "MEDIA_WORKER_SLICE_US", 100, 100_000),
     mediaWorkerCallNice: int(env, "MEDIA_WORKER_CALL_NICE", 0, 0, 19),
