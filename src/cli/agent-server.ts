@@ -212,11 +212,6 @@ export class AgentServer {
       },
     });
     server = new AgentServer(o, store, transport, ua, pool, pacer, vad, clock, metrics, headroom);
-    // SIP_FRONT=on: the front thread answers probes from this, published with a heartbeat (sip-listeners.ts);
-    // after `server` exists: its first publish reads the admission now.
-    server.publishOptionsStatus = attachFront?.(optionsStatus, (status, n) => {
-      for (let i = 0; i < n; i++) (metrics.sipRequestReceived("OPTIONS"), metrics.sipResponseSent("OPTIONS", status));
-    });
     metrics.readUnconfirmedCalls(() => server.inbound.unconfirmed.size);
     server.mediaPlane = plane;
     server.unpace = unpace;
@@ -269,6 +264,12 @@ export class AgentServer {
       throw new Error(`SERVER_PORT: cannot listen on ${cfg.serverHost}:${cfg.serverPort}: ${(err as Error).message}`);
     }
     server.http = { stop: () => void app.stop() };
+    // SIP_FRONT=on: the front thread answers probes from this, published with a heartbeat (sip-listeners.ts);
+    // last, once everything else started (until then the front relays probes to this thread, which answers them
+    // when it gets to them, as without the front).
+    server.publishOptionsStatus = attachFront?.(optionsStatus, (status, n) => {
+      for (let i = 0; i < n; i++) (metrics.sipRequestReceived("OPTIONS"), metrics.sipResponseSent("OPTIONS", status));
+    });
     const days = cfg.recordRetentionDays;
     if (days !== undefined) server.stopRecordingRetention = scheduleRecordingRetention(join(cfg.dataDir, RECORDINGS_DIR), days, log);
     return server;
