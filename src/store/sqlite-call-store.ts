@@ -247,9 +247,16 @@ export class SqliteCallStore implements CallRecordStore {
     this.closed = true;
     this.checkpointer?.stop();
     try {
-      // The worker may be in a checkpoint of its own: wait for it rather than leave the WAL behind.
+      // The worker may be in a checkpoint of its own: wait for it rather than leave the WAL behind. A checkpoint
+      // that finds another one running gives up at once with busy = 1 (sqlite3_wal_checkpoint_v2: "SQLITE_BUSY ...
+      // if another connection is running a checkpoint"), not through the busy handler: retry for up to 2 s.
       if (this.checkpointer) this.db.exec("PRAGMA busy_timeout = 2000");
-      this.db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+      const deadline = performance.now() + 2000;
+      for (;;) {
+        const r = this.db.query("PRAGMA wal_checkpoint(TRUNCATE)").get() as { busy: number } | null;
+        if (!r || r.busy === 0 || !this.checkpointer || performance.now() > deadline) break;
+        Bun.sleepSync(5);
+      }
     } catch {
       /* best effort */
     }
