@@ -156,8 +156,9 @@ self.onmessage = (ev: MessageEvent<FrontRequest>) => {
   const m = ev.data;
   if (m.t === "bind") void bind(m);
   else if (m.t === "send") send(m);
-  // A timer turn: the loop polls the socket before it, so what waited there is read and relayed first.
-  else if (m.t === "sync") setTimeout(() => (flush(), post({ t: "synced", id: m.id })), 0);
+  // Two timer turns: the loop polls the socket at least once between them (a single timer may run before this
+  // turn's poll), so what waited there is read and relayed (flush) before the answer.
+  else if (m.t === "sync") setTimeout(() => setTimeout(() => (flush(), post({ t: "synced", id: m.id })), 0), 0);
   else {
     flush();
     socket?.close();
