@@ -40,6 +40,9 @@ export async function listenSip(cfg: Config, log: Logger, server = "voice-agent"
       // UDP datagrams meet the gate in the front (one count each); TCP and TLS connections here.
       front = await SipFront.start({ host: cfg.sipHost, port: cfg.sipPort, gate: gateOptions, server, log, sliceUs: cfg.sipFrontSliceUs });
       udp = UdpTransport.over(front.socket, { log, gate });
+      // Routed now, not at attachFront: start-up awaits (a PostgreSQL store) lie between; a datagram relayed then
+      // meets the transport as the local socket's would (counted and handled by its rules), not a missing sink.
+      front.route(udp);
     } else udp = await UdpTransport.bind({ host: cfg.sipHost, port: cfg.sipPort, log, gate });
   } catch (err) {
     throw new Error(`SIP_PORT: cannot bind udp ${cfg.sipHost}:${cfg.sipPort}: ${(err as Error).message}`);

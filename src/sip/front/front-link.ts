@@ -128,6 +128,11 @@ export class SipFront {
    * HEARTBEAT_MS (now, and then from a timer on this thread: a stuck thread stops it). Returns a function
    * that publishes at once, for a change a balancer must see before the next beat (draining).
    */
+  /** Routes received datagrams, socket errors and send failures to `sink` (from now on). */
+  route(sink: FrontSink): void {
+    this.sink = sink;
+  }
+
   attach(sink: FrontSink, status: () => OptionsStatus, onAnswered?: ProbeCounter): () => void {
     this.sink = sink;
     const beat = () => {
