@@ -16,14 +16,11 @@
  *   const w = WorkerModel.start({ fallback: model, nice: 5, log });
  *   batcher.model = w;
  */
-import { existsSync } from "node:fs";
+import { workerEntry } from "../../util/worker-entry.ts";
 import type { Logger } from "../../util/log.ts";
 import { countRun, packBatch, STATE_HALF, unpackStates, type BatchModel } from "./model.ts";
 import { VadError } from "./errors.ts";
 import type { VadWorkerReply, VadWorkerRequest } from "./vad-worker.ts";
-
-/** Where the compiled binary keeps the worker entry (scripts/build.ts: entries' common folder src/ or the repo). */
-const BUNFS_CANDIDATES = ["/$bunfs/root/media/vad/vad-worker.js", "/$bunfs/root/src/media/vad/vad-worker.js"];
 
 /**
  * A run without a reply for this long means the worker is stuck: it is ended and its runs go to the
@@ -37,12 +34,7 @@ const BUFFER_WINDOWS = 64;
 
 /** The worker entry: the embedded one inside a compiled binary, else the source file. @throws Error when not embedded */
 export function vadWorkerEntry(): string {
-  if (import.meta.url.includes("$bunfs")) {
-    const hit = BUNFS_CANDIDATES.find((p) => existsSync(p));
-    if (!hit) throw new Error(`VAD worker entry not embedded (looked for ${BUNFS_CANDIDATES.join(", ")}): build with scripts/build.ts`);
-    return hit;
-  }
-  return new URL("./vad-worker.ts", import.meta.url).href;
+  return workerEntry(import.meta.url, "media/vad/vad-worker", "VAD worker");
 }
 
 export interface WorkerModelOptions {

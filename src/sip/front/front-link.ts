@@ -22,7 +22,7 @@
  * A worker that dies is logged once; its socket is gone with it, so SIP stops (as it does when the call
  * thread hangs): the agent is then unhealthy and a balancer's probes time out.
  */
-import { existsSync } from "node:fs";
+import { workerEntry } from "../../util/worker-entry.ts";
 import { nullLogger, type SipLogger } from "../log.ts";
 import type { DatagramSink, DatagramSocket } from "../transport/datagram-socket.ts";
 import type { SourceGateOptions } from "../transport/source-gate.ts";
@@ -31,17 +31,9 @@ import type { OptionsStatus } from "../ua/delegate.ts";
 import { FrontState, HEARTBEAT_MS, epochNowMs } from "./front-state.ts";
 import { VERDICTS, type FrontReply, type FrontRequest } from "./protocol.ts";
 
-/** Where the compiled binary keeps the worker entry (scripts/build.ts: entries' common folder src/ or the repo). */
-const BUNFS_CANDIDATES = ["/$bunfs/root/sip/front/front-worker.js", "/$bunfs/root/src/sip/front/front-worker.js"];
-
-/** The worker entry: the embedded one inside a compiled binary, else the source file. */
+/** The worker entry: the embedded one inside a compiled binary, else the source file. @throws Error when not embedded */
 export function sipFrontEntry(): string {
-  if (import.meta.url.includes("$bunfs")) {
-    const hit = BUNFS_CANDIDATES.find((p) => existsSync(p));
-    if (!hit) throw new Error(`sip front entry not embedded (looked for ${BUNFS_CANDIDATES.join(", ")}): build with scripts/build.ts`);
-    return hit;
-  }
-  return new URL("./front-worker.ts", import.meta.url).href;
+  return workerEntry(import.meta.url, "sip/front/front-worker", "sip front");
 }
 
 export interface SipFrontOptions {
