@@ -6,7 +6,8 @@
  * same offer in the INVITE: 250 packets, BYE at 5 s). Three calls on one compiled agent
  * (RTP_START_TIMEOUT_S=2), each started on 127.0.0.1 and then moved to 127.0.0.9:
  *  - victim: only listens → our RTP there stops and the call ends (BYE) within the start timeout plus slack;
- *  - ICMP: the port closes after the first packet → no packet reaches it once it is opened again 300 ms later;
+ *  - ICMP: the port closes after the first packet → none (at most a stalled thread's few) reach it once it is
+ *    opened again 300 ms later;
  *  - media server: 127.0.0.9 sends RTP back → the call is still up and our RTP still arrives past the limit.
  * `VOICE_AGENT_E2E_BINARY=/path bun test …` runs it against another binary (the before/after count).
  */
@@ -109,7 +110,9 @@ describe("a re-INVITE moving RTP to an address the signalling did not come from 
       expect(vBye).toBeDefined();
       expect(figures.victim.byeAfterMoveMs!).toBeLessThan(START_S * 1000 + SLACK_MS);
       expect(figures.victim.lastAfterMoveMs).toBeLessThan(START_S * 1000 + SLACK_MS);
-      expect(figures.icmp.afterReopen).toBe(0);
+      // 0 on a quiet machine; a call thread stalled past the 300 ms (load average 14 seen) may send a few
+      // frames after the reopen before its next send meets the closed port. Before the fix: 681 and on.
+      expect(figures.icmp.afterReopen).toBeLessThan(25);
       expect(figures.server.bye).toBe(false);
       expect(figures.server.lastAfterMoveMs).toBeGreaterThan(START_S * 1000 + 1000);
     },
