@@ -40,8 +40,8 @@ function run(cmd: string[]): void {
 const entry = resolve(ROOT, arg("--entry") ?? "src/cli/main.ts");
 /**
  * Worker threads the binary starts: extra entry points of `bun build --compile` (FACTS.md), found at
- * run time under /$bunfs/root/ by their place below the entries' common folder (src/providers/flite/synth-pool.ts,
- * src/cli/tracing.ts, src/media/vad/worker-model.ts, src/sip/front/front-link.ts).
+ * run time under /$bunfs/root/ by their place below the entries' common folder (src/util/worker-entry.ts, which
+ * every starter of a worker calls).
  */
 const WORKER_ENTRIES = ["src/providers/flite/synth-worker.ts", "src/cli/trace-worker.ts", "src/rtp/worker/media-worker.ts", "src/store/wal-checkpoint-worker.ts", "src/media/vad/vad-worker.ts", "src/sip/front/front-worker.ts"];
 const outfile = resolve(ROOT, arg("--outfile") ?? "dist/voice-agent");

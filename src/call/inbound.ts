@@ -37,7 +37,8 @@ import type { CallObserver } from "./observer";
 import { CallSession, newCallRecord } from "./session";
 import { transferHook, type TransferTargets } from "./transfer";
 import type { BridgeLegs } from "./bridge-leg";
-import { ackGraceMs, DEFAULT_MAX_PENDING_PER_SOURCE, PENDING_RETRY_AFTER_S, pendingLimitPerSource, UnconfirmedCalls, type RoomResult } from "./unconfirmed";
+import { ackGraceMs, UnconfirmedCalls } from "./unconfirmed";
+import { InviteScreen } from "./invite-screen";
 import { T1 } from "../sip";
 
 export interface InboundCallsOptions {
@@ -71,8 +72,8 @@ export interface InboundCallsOptions {
   acksWaiting?: () => number;
   /**
    * SIP_MAX_PENDING_PER_SOURCE: calls offered but not yet confirmed by an ACK that one source IP address
-   * may hold at once (default {@link DEFAULT_MAX_PENDING_PER_SOURCE}); further INVITEs from it get 503.
-   * Never more than half of MAX_CALLS (at least 1), see {@link pendingLimitPerSource}.
+   * may hold at once (default 10, ./unconfirmed.ts); further INVITEs from it get 503 (./invite-screen.ts).
+   * Never more than half of MAX_CALLS (at least 1).
    */
   maxPendingPerSource?: number;
   /** Address in our SDP answer's `c=` line (SIP_PUBLIC_IP). */
@@ -110,9 +111,11 @@ export class InboundCalls {
   private readonly calls = new Map<string, LiveInbound>();
   /** Calls admitted and not yet confirmed by an ACK: being set up, or our 2xx awaiting it (./unconfirmed.ts). */
   readonly unconfirmed: UnconfirmedCalls;
+  private readonly screen: InviteScreen;
 
   constructor(private readonly o: InboundCallsOptions) {
     this.unconfirmed = new UnconfirmedCalls({ clock: o.clock, graceMs: o.ackGraceMs ?? ackGraceMs(T1), acksWaiting: o.acksWaiting });
+    this.screen = new InviteScreen({ ...o, unconfirmed: this.unconfirmed });
   }
 
   /** Live inbound calls (offered, being set up, or connected). */
@@ -129,7 +132,7 @@ export class InboundCalls {
    * The UA delegate's `screenInvite`: the 503 a new INVITE from `source` gets before any transaction
    * exists (sent statelessly by the UA, RFC 3261 §8.2.7), or undefined to let it through to `onInvite`.
    * Refused, in this order: the source holds its limit of unconfirmed calls (SIP_MAX_PENDING_PER_SOURCE,
-   * Retry-After {@link PENDING_RETRY_AFTER_S}); the admission verdict on the confirmed calls (draining,
+   * Retry-After 5 s; ./invite-screen.ts); the admission verdict on the confirmed calls (draining,
    * full, degraded; ./admission.ts); no place left beside the confirmed calls and no unconfirmed call old
    * enough to give up for this one (./unconfirmed.ts; Retry-After: until one is). When one is old enough,
    * it is given up here (one BYE, reason "ack_given_up") and this INVITE takes its place; the same when
@@ -137,59 +140,7 @@ export class InboundCalls {
    * kind (the logger's per-message rate limit), so a flood shows as a count, not a line per INVITE.
    */
   screenInvite(source: Address): InviteRefusal | undefined {
-    return this.refusal(source.host);
-  }
-
-  private refusal(source: string): InviteRefusal | undefined {
-    const { log, observer } = this.o;
-    // What an SBC does: one source may hold only a few calls it has not confirmed with an ACK, so that
-    // INVITEs never ACKed (each holds a slot for Timer H, 32 s) cannot fill MAX_CALLS from one address.
-    const pendingLimit = pendingLimitPerSource(this.o.maxPendingPerSource ?? DEFAULT_MAX_PENDING_PER_SOURCE, this.o.admission.capacity);
-    const pending = this.unconfirmed.from(source);
-    if (pending >= pendingLimit) {
-      observer.callRefused("inbound", "pending_limit");
-      log.warn({ source, pending, limit: pendingLimit }, "call rejected: too many unconfirmed calls from this source");
-      const warning = warningValue(399, `too many unconfirmed calls from this source (limit ${pendingLimit})`);
-      return { status: 503, headers: [["Retry-After", String(PENDING_RETRY_AFTER_S)], ["Warning", warning]] };
-    }
-    // RFC 3261 §21.5.4 (503): "The server MAY indicate when the client should retry the request in a
-    // Retry-After header field." The same verdict answers OPTIONS probes (src/cli/agent-server.ts).
-    let wait: number | undefined; // s until a call awaiting its ACK may be given up
-    if (this.o.pool.free === 0 && this.unconfirmed.size > 0) {
-      // Every RTP port held (a range for fewer calls than MAX_CALLS), some by calls awaiting their ACK: one goes the same way.
-      const room = this.makeRoom(source);
-      if (!room.freed) wait = room.retryAfterS;
-    }
-    const verdict = this.o.admission.verdict();
-    if (!verdict.accept) {
-      observer.callRefused("inbound", verdict.reason === "draining" ? "rejected" : "busy");
-      log.warn({ reason: verdict.reason, detail: verdict.detail, source }, "call rejected: not admitted");
-      return { status: 503, headers: [["Retry-After", String(wait ?? verdict.retryAfterS)]] };
-    }
-    // Every place beside the confirmed calls is held by a call awaiting its ACK: the oldest past the grace
-    // is given up for this INVITE (§13.3.1.4's BYE for a 2xx never ACKed, sooner), else 503 until one is.
-    if (verdict.active + this.unconfirmed.size >= verdict.capacity) {
-      const room = this.makeRoom(source);
-      if (!room.freed) {
-        observer.callRefused("inbound", "busy");
-        log.warn({ source, unconfirmed: this.unconfirmed.size, confirmed: verdict.active, retryAfterS: room.retryAfterS }, "call rejected: every place awaits an ack");
-        return {
-          status: 503,
-          headers: [
-            ["Retry-After", String(room.retryAfterS)],
-            ["Warning", warningValue(399, `${this.unconfirmed.size} answered calls await their ACK (MAX_CALLS ${verdict.capacity})`)],
-          ],
-        };
-      }
-    }
-    return undefined;
-  }
-
-  /** Gives the unconfirmed call answered longest ago up for a new INVITE from `source`, if past the ACK grace. */
-  private makeRoom(source: string): RoomResult {
-    const room = this.unconfirmed.makeRoom();
-    if (room.freed) this.o.log.warn({ callId: room.id, ageMs: Math.round(room.ageMs), source }, "call given up: no ack, a new call needed its place");
-    return room;
+    return this.screen.refusal(source.host);
   }
 
   /**
@@ -218,7 +169,7 @@ export class InboundCalls {
       endedRefused(403);
       return;
     }
-    const refusal = this.refusal(sip.remote.host);
+    const refusal = this.screen.refusal(sip.remote.host);
     if (refusal) {
       sip.reject(refusal.status, undefined, Object.fromEntries(refusal.headers ?? []));
       endedRefused(refusal.status);

@@ -6,7 +6,7 @@
  * conversation, and hangs up (unless the agent hangs up first).
  */
 import type { Command } from "./args";
-import { detectLocalIp } from "./config";
+import { detectLocalIp } from "./config-sip";
 import { createFliteTts } from "../providers/offline";
 import { createOffer, parseAnswer } from "../sdp";
 import { Pacer, RtpPortPool, RtpSession } from "../rtp";

@@ -3,7 +3,7 @@
  * before our code runs). Every variable is validated at start-up; a bad value throws `ConfigError`
  * naming the variable and what it accepts, and the process stops before opening any socket.
  */
-import { hostname, networkInterfaces } from "node:os";
+import { hostname } from "node:os";
 import { HEADROOM_DEFAULTS, type HeadroomLimits } from "../call/headroom";
 // Provider defaults and variable names live in each provider's options module (the single source).
 import { CARTESIA_DEFAULTS, CARTESIA_ENV } from "../providers/cartesia/options";
@@ -15,16 +15,16 @@ import { PACER_STALL_LOG_MS } from "./pacer-stall-log";
 import { RTP_RX_BUDGET_MS } from "../rtp/receive-budget";
 import { conversationConfig, type ConversationConfig } from "./config-turns";
 import { rtpMediaConfig, type RtpMediaConfig } from "./config-rtp";
+import { sipConfig, type SipConfig } from "./config-sip";
 import { vadConfig, type VadConfig } from "./config-vad";
-import { bool, ConfigError, host, int, intOrOff, ip, ipRangeList, oneOf, pair, str, url, type Env } from "./env-vars";
+import { bool, ConfigError, int, intOrOff, ip, oneOf, str, url, type Env } from "./env-vars";
 import { outboundConfig, type Mode, type OutboundConfig } from "./outbound-config";
 import { tracingConfig } from "./otel-config";
-import { inboundAuth, rateLimit, registerConfig, sipTimersOf, sipTlsOf, type InboundAuthConfig, type RateLimitConfig, type RegisterConfig, type SipTlsConfig, type TimerValues } from "./sip-config";
 import type { TracingConfig } from "../metrics/trace-export";
 export { ConfigError } from "./env-vars";
 export { requireOutbound, type Mode, type OutboundConfig } from "./outbound-config";
 export type { ConversationConfig } from "./config-turns";
-export type { InboundAuthConfig, RateLimitConfig, RegisterConfig, SipTlsConfig } from "./sip-config";
+export type { InboundAuthConfig, RateLimitConfig, RegisterConfig, SipTlsConfig } from "./config-sip";
 
 export type SttChoice = "deepgram" | "pocketsphinx";
 export type LlmChoice = "gemini" | "openai" | "scripted";
@@ -44,22 +44,16 @@ export type TtsChoice = "cartesia" | "flite";
  */
 export const MAX_CALLS_DEFAULTS = { cloud: 100, offline: 4 } as const;
 
-/** The agent's configuration; the VAD's part: ./config-vad.ts; the RTP media rules (timeouts, latching): ./config-rtp.ts. */
-export interface Config extends VadConfig, RtpMediaConfig {
-  sipHost: string;
-  sipPort: number;
-  /** Address written into Contact and SDP `c=`: SIP_PUBLIC_IP, else the bind address, else the first non-loopback IPv4. */
-  publicIp: string;
+/**
+ * The agent's configuration; the SIP side (listening, transports, front, source gate, rate limits,
+ * registration, timers): ./config-sip.ts; the VAD's part: ./config-vad.ts; the RTP media rules
+ * (timeouts, latching): ./config-rtp.ts.
+ */
+export interface Config extends SipConfig, VadConfig, RtpMediaConfig {
   rtpPortStart: number;
   rtpPortEnd: number;
   serverHost: string;
   serverPort: number;
-  /** Ringing time before answering, ms (180 Ringing is sent meanwhile). */
-  answerDelayMs: number;
-  /** SIP_TCP: listen on TCP on SIP_PORT too (default true). */
-  sipTcp: boolean;
-  /** SIP_TLS_PORT with SIP_TLS_CERT_FILE and SIP_TLS_KEY_FILE (PEM): SIP over TLS; undefined = off. */
-  sipTls?: SipTlsConfig;
   /** TRANSFER_TARGETS: names → SIP URI or E.164 number (src/call/transfer.ts); empty = no transfers. */
   transferTargets: Map<string, string>;
   /** TRANSFER_NOTIFY_TIMEOUT_S: wait for the final NOTIFY of a REFER, ms. */
@@ -69,11 +63,6 @@ export interface Config extends VadConfig, RtpMediaConfig {
    * bridges the two calls (src/call/transfer-bridge.ts); `none` (default) tells the caller it failed.
    */
   transferFallback: "bridge" | "none";
-  /**
-   * SIP_REGISTRAR (host or host:port; + SIP_USERNAME/SIP_PASSWORD, SIP_REGISTER_EXPIRES): register
-   * `sip:USERNAME@HOST` with our Contact (src/sip/ua/registration.ts); undefined = no registration.
-   */
-  register?: RegisterConfig;
   scriptFile?: string;
   logLevel: "trace" | "debug" | "info" | "warn" | "error" | "fatal" | "silent";
   logPii: boolean;
@@ -98,10 +87,6 @@ export interface Config extends VadConfig, RtpMediaConfig {
   admission: HeadroomLimits;
   /** MEDIA_WORKER: RTP sockets and the 20 ms pacer in a worker thread of their own (src/rtp/worker/). Default false. */
   mediaWorker: boolean;
-  /** SIP_FRONT: the SIP UDP socket in a thread of its own that answers OPTIONS probes (src/sip/front/); default on. */
-  sipFront: boolean;
-  /** SIP_FRONT_SLICE_US: the SIP front thread's time slice, µs (0 = the kernel's; 100–100,000). */
-  sipFrontSliceUs: number;
   /** MEDIA_WORKER_SLICE_US: the media worker thread's time slice, µs (0 = the kernel's; 100–100,000). */
   mediaWorkerSliceUs: number;
   /** MEDIA_WORKER_CALL_NICE: raise the call thread's nice value by this much when the media worker runs (0 = unchanged; 0–19). */
@@ -124,8 +109,6 @@ export interface Config extends VadConfig, RtpMediaConfig {
   /** FLITE_FALLBACK_WARM: with a cloud TTS, start flite's workers (the fallback voice) in the background after start-up, not on the first fallback. Default true. */
   fliteFallbackWarm: boolean;
   maxCalls: number;
-  /** SIP_MAX_PENDING_PER_SOURCE: unconfirmed (not yet ACKed) inbound calls per source IP, capped at MAX_CALLS/2. Default 10. */
-  sipMaxPendingPerSource: number;
   outbound: OutboundConfig;
   /** API_TOKEN: `Authorization: Bearer <API_TOKEN>` required on the HTTP API; unset = loopback only. */
   apiToken?: string;
@@ -141,28 +124,6 @@ export interface Config extends VadConfig, RtpMediaConfig {
   recordRetentionDays?: number;
   /** RECORDING=on: a stereo WAV per call in DATA_DIR/recordings (caller left, agent right); default off. */
   recording: boolean;
-  /**
-   * SIP_TRUSTED_IPS: requests are served only from these source addresses or CIDR ranges (the
-   * trunk's); empty = from anyone. Others are refused at the transport, before any transaction.
-   */
-  sipTrustedIps: string[];
-  /** SIP_UNTRUSTED: requests from untrusted sources get a stateless 403 (`reject`) or nothing (`drop`). */
-  sipUntrusted: "reject" | "drop";
-  /**
-   * SIP_DIALOG_PEER_ONLY: in-dialog requests (BYE, re-INVITE, UPDATE, INFO, REFER, ACK) only from the
-   * dialog's signalling peer address; others get 403 (sip/ua/delegate.ts `dialogPeerOnly`). Applies
-   * when SIP_TRUSTED_IPS is empty (a trusted list already limits the senders, and a carrier may send a
-   * dialog's requests from any of its addresses). Default true.
-   */
-  sipDialogPeerOnly: boolean;
-  /** SIP_RATE_LIMIT: datagrams per second per source IP (0 = off); SIP_RATE_BURST: bucket size. */
-  sipRateLimit: RateLimitConfig;
-  /** SIP_UDP_RECEIVE_BUFFER_BYTES: SO_RCVBUF asked for the SIP UDP socket, bytes (0 = the kernel's default). */
-  sipUdpReceiveBufferBytes: number;
-  /** SIP_INBOUND_USERNAME/SIP_INBOUND_PASSWORD: digest credentials inbound INVITEs must present. */
-  sipInboundAuth?: InboundAuthConfig;
-  /** SIP_T1_MS: RFC 3261 T1 and every timer derived from it (./sip-config.ts); undefined = T1 500 ms. */
-  sipTimers?: TimerValues;
   /** SIGTERM: how long live calls may go on before they are ended politely, s. */
   drainTimeoutS: number;
   /** IDLE_GC_S: a full garbage collection after this long with no live call, s (0 = never; src/util/idle-collector.ts). */
@@ -221,35 +182,15 @@ function agentId(env: Env): string {
 }
 
 /**
- * The first non-internal IPv4 address of this host, or 127.0.0.1 when it has none.
- * @throws ConfigError naming SIP_PUBLIC_IP when the interfaces cannot be read.
- */
-export function detectLocalIp(): string {
-  let interfaces: ReturnType<typeof networkInterfaces>;
-  try {
-    interfaces = networkInterfaces();
-  } catch (err) {
-    // No netlink (a sandbox without AF_NETLINK): guessing would put a wrong address into SDP.
-    throw new ConfigError("SIP_PUBLIC_IP", `cannot detect this host's address (${(err as Error).message}); set SIP_PUBLIC_IP`);
-  }
-  for (const list of Object.values(interfaces)) {
-    for (const a of list ?? []) if (a.family === "IPv4" && !a.internal) return a.address;
-  }
-  return "127.0.0.1";
-}
-
-/**
  * Reads and validates the configuration.
  * @throws ConfigError naming the first bad variable.
  */
 export function loadConfig(env: Env = process.env): Config {
-  const sipHost = ip(env, "SIP_HOST", "0.0.0.0")!;
-  const sipPort = int(env, "SIP_PORT", 5060, 1, 65535);
+  const sip = sipConfig(env);
   const rtpPortStart = int(env, "RTP_PORT_START", 10000, 1024, 65534);
   const rtpPortEnd = int(env, "RTP_PORT_END", 20000, 1025, 65535);
   if (rtpPortEnd <= rtpPortStart + 1)
     throw new ConfigError("RTP_PORT_END", `must be above RTP_PORT_START + 1 (${rtpPortStart + 1}), got ${rtpPortEnd}`);
-  const publicIp = ip(env, "SIP_PUBLIC_IP") ?? (sipHost !== "0.0.0.0" ? sipHost : detectLocalIp());
 
   const deepgram = {
     apiKey: str(env, DEEPGRAM_ENV.apiKey),
@@ -293,24 +234,17 @@ export function loadConfig(env: Env = process.env): Config {
   const outbound = outboundConfig(env);
 
   return {
-    sipHost,
-    sipPort,
-    publicIp,
+    ...sip,
     rtpPortStart,
     rtpPortEnd,
     // Without API_TOKEN anyone who reaches the port could place (paid) calls: listen on loopback only.
     serverHost: apiToken ? serverHostRequested : "127.0.0.1",
     serverHostRequested: apiToken || serverHostRequested === "127.0.0.1" ? undefined : serverHostRequested,
     serverPort: int(env, "SERVER_PORT", 8000, 1, 65535),
-    answerDelayMs: int(env, "ANSWER_DELAY_MS", 0, 0, 120_000),
-    sipTcp: bool(env, "SIP_TCP", true),
-    sipUdpReceiveBufferBytes: int(env, "SIP_UDP_RECEIVE_BUFFER_BYTES", 4 << 20, 0, 1 << 30),
-    sipTls: sipTlsOf(env),
     ...rtpMediaConfig(env),
     transferTargets: transferTargetsOf(env),
     transferNotifyTimeoutMs: int(env, "TRANSFER_NOTIFY_TIMEOUT_S", 30, 1, 600) * 1000,
     transferFallback: transferFallbackOf(env, outbound),
-    register: registerConfig(env),
     scriptFile: str(env, "SCRIPT_FILE"),
     logLevel: oneOf(env, "LOG_LEVEL", ["trace", "debug", "info", "warn", "error", "fatal", "silent"] as const, "info"),
     logPii: bool(env, "LOG_PII", true),
@@ -326,13 +260,10 @@ export function loadConfig(env: Env = process.env): Config {
     cartesia,
     inboundPromptFile: str(env, "INBOUND_PROMPT_FILE"),
     maxCalls: int(env, "MAX_CALLS", stt === "pocketsphinx" ? MAX_CALLS_DEFAULTS.offline : MAX_CALLS_DEFAULTS.cloud, 1, 10_000),
-    sipMaxPendingPerSource: int(env, "SIP_MAX_PENDING_PER_SOURCE", 10, 1, 10_000),
     fliteWorkers: int(env, "FLITE_WORKERS", 2, 0, 64),
     fliteFallbackWarm: bool(env, "FLITE_FALLBACK_WARM", true),
     ...vadConfig(env),
     mediaWorker: bool(env, "MEDIA_WORKER", false),
-    sipFront: bool(env, "SIP_FRONT", true),
-    sipFrontSliceUs: intOrOff(env, "SIP_FRONT_SLICE_US", 100, 100_000),
     mediaWorkerSliceUs: intOrOff(env, "MEDIA_WORKER_SLICE_US", 100, 100_000),
     mediaWorkerCallNice: int(env, "MEDIA_WORKER_CALL_NICE", 0, 0, 19),
     pacerHomePhases: Number(oneOf(env, "PACER_HOME_PHASES", ["1", "2", "4"] as const, "4")) as 1 | 2 | 4,
@@ -357,12 +288,6 @@ export function loadConfig(env: Env = process.env): Config {
     recordRetentionDays: str(env, "RECORD_RETENTION_DAYS") === undefined ? undefined : int(env, "RECORD_RETENTION_DAYS", 0, 1, 36_500),
     drainTimeoutS: int(env, "DRAIN_TIMEOUT_S", 30, 0, 3600),
     idleGcS: int(env, "IDLE_GC_S", 40, 0, 86_400),
-    sipTrustedIps: ipRangeList(env, "SIP_TRUSTED_IPS"),
-    sipUntrusted: oneOf(env, "SIP_UNTRUSTED", ["reject", "drop"] as const, "reject"),
-    sipDialogPeerOnly: bool(env, "SIP_DIALOG_PEER_ONLY", true),
-    sipRateLimit: rateLimit(env),
-    sipInboundAuth: inboundAuth(env),
-    sipTimers: sipTimersOf(env),
     conversation: conversationConfig(env),
   };
 }

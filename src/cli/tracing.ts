@@ -14,25 +14,12 @@
  *   registerTraceCounter(server.metrics.registry, tracing.counts);
  *   await tracing.stop(2000);                                  // at shutdown, after the calls ended
  */
-import { existsSync } from "node:fs";
 import type { CallObserver } from "../call/observer";
 import type { TraceExportCounts, TracingConfig } from "../metrics/trace-export";
 import type { CallRecord } from "../pipeline/call-record";
 import type { Logger } from "../util/log";
 import type { TraceReply, TraceRequest } from "./trace-worker";
-
-/** Where the compiled binary keeps the worker entry (scripts/build.ts: entries' common folder src/ or the repo). */
-const BUNFS_CANDIDATES = ["/$bunfs/root/cli/trace-worker.js", "/$bunfs/root/src/cli/trace-worker.js"];
-
-/** The worker entry: the embedded one inside a compiled binary, else the source file. */
-function workerEntry(): string {
-  if (import.meta.url.includes("$bunfs")) {
-    const hit = BUNFS_CANDIDATES.find((p) => existsSync(p));
-    if (!hit) throw new Error(`trace worker entry not embedded (looked for ${BUNFS_CANDIDATES.join(", ")}): build with scripts/build.ts`);
-    return hit;
-  }
-  return new URL("./trace-worker.ts", import.meta.url).href;
-}
+import { workerEntry } from "../util/worker-entry";
 
 export interface Tracing {
   /** The view of every call that feeds the traces. */
@@ -55,7 +42,7 @@ function plainError(err: unknown): object {
 
 export function startTracing(cfg: TracingConfig, o: { pii: boolean; log: Logger }): Tracing {
   const counts: TraceExportCounts = { exported: 0, dropped: 0 };
-  const worker = new Worker(workerEntry());
+  const worker = new Worker(workerEntry(import.meta.url, "cli/trace-worker", "trace worker"));
   let dead = false;
   let nextStop = 1;
   const stops = new Map<number, () => void>();

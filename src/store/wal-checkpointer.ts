@@ -17,23 +17,11 @@
  *   const cp = startWalCheckpointer({ path, intervalMs: 5000, onFailed: (why) => { db.exec("PRAGMA wal_autocheckpoint = 1000"); … } });
  *   cp.stop();
  */
-import { existsSync } from "node:fs";
 import type { CheckpointReply, CheckpointRequest } from "./wal-checkpoint-worker";
-
-/** Where `bun build --compile` puts the worker entry (scripts/build.ts lists it), depending on the entries' common folder. */
-const BUNFS_CANDIDATES = ["/$bunfs/root/store/wal-checkpoint-worker.js", "/$bunfs/root/src/store/wal-checkpoint-worker.js"];
+import { workerEntry } from "../util/worker-entry";
 
 /** Checkpoint period, ms: the WAL holds at most this long of writes (200 calls write ~1,000 pages in 10–20 s). */
 export const WAL_CHECKPOINT_INTERVAL_MS = 5000;
-
-function workerEntry(): string {
-  if (import.meta.url.includes("$bunfs")) {
-    const hit = BUNFS_CANDIDATES.find((p) => existsSync(p));
-    if (!hit) throw new Error(`WAL checkpoint worker entry not embedded (looked for ${BUNFS_CANDIDATES.join(", ")}): build with scripts/build.ts`);
-    return hit;
-  }
-  return new URL("./wal-checkpoint-worker.ts", import.meta.url).href;
-}
 
 export interface WalCheckpointerOptions {
   /** The database file (its WAL is `path + "-wal"`). */
@@ -65,7 +53,7 @@ export function startWalCheckpointer(o: WalCheckpointerOptions): WalCheckpointer
   };
   let worker: Worker;
   try {
-    worker = new Worker(workerEntry());
+    worker = new Worker(workerEntry(import.meta.url, "store/wal-checkpoint-worker", "WAL checkpoint worker"));
   } catch (err) {
     fail((err as Error).message);
     return { counts, stop: () => {} };

@@ -9,29 +9,20 @@
  * in flight. A worker that dies fails its pieces ("unavailable") and is replaced on the next render.
  *
  * Where the worker file is: under `bun run`, beside this file; inside the compiled binary, the extra
- * entry point `providers/flite/synth-worker` under `/$bunfs/root/` (scripts/build.ts adds it; the path
- * keeps the entry's place below the entries' common folder, measured with Bun 1.4.5).
+ * entry point `providers/flite/synth-worker` (src/util/worker-entry.ts finds it).
  *
  *   const pool = new FliteWorkerPool(2);
  *   await pool.start();                                 // workers up, ready (ms)
  *   const pcm = await pool.render("Hello.", { voice: "kal16", rate: 1 });   // 8 kHz Int16Array
  *   pool.close();
  */
-import { existsSync } from "node:fs";
 import { loadFliteModule, type FliteVoice } from "./engine.ts";
 import type { WorkerReply, WorkerRequest } from "./synth-worker.ts";
+import { workerEntry as resolveWorkerEntry } from "../../util/worker-entry.ts";
 
-/** Where the compiled binary keeps the worker entry (scripts/build.ts: common folder src/ or the repo). */
-const BUNFS_CANDIDATES = ["/$bunfs/root/providers/flite/synth-worker.js", "/$bunfs/root/src/providers/flite/synth-worker.js"];
-
-/** The worker entry to start: the embedded one inside a compiled binary, else the source file. */
+/** The worker entry to start: the embedded one inside a compiled binary, else the source file. @throws Error when not embedded */
 export function workerEntry(): string {
-  if (import.meta.url.includes("$bunfs")) {
-    const hit = BUNFS_CANDIDATES.find((p) => existsSync(p));
-    if (!hit) throw new Error(`flite worker entry not embedded (looked for ${BUNFS_CANDIDATES.join(", ")}): build with scripts/build.ts`);
-    return hit;
-  }
-  return new URL("./synth-worker.ts", import.meta.url).href;
+  return resolveWorkerEntry(import.meta.url, "providers/flite/synth-worker", "flite worker");
 }
 
 /** A piece that failed in a worker; `code` as ProviderError codes. */

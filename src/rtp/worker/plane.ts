@@ -12,7 +12,6 @@
  * A worker that dies is logged once: its calls lose their audio (the agent logs
  * it); nothing restarts it.
  */
-import { existsSync } from "node:fs";
 import type { Logger } from "../../util/log.ts";
 import type { RtpBinder, RtpBound, RtpErrorHandler, RtpPacketHandler, RtpSocket } from "../port-pool.ts";
 import type { PlaneReply, PlaneRequest } from "./protocol.ts";
@@ -22,6 +21,7 @@ import { WorkerSendPath } from "./send-path-worker.ts";
 import { raiseThreadNice } from "../../util/thread-sched.ts";
 import { STALL_RX, stalls } from "../../util/stall-recorder.ts";
 import { pacePoint } from "../../util/pace-point.ts";
+import { workerEntry } from "../../util/worker-entry.ts";
 
 /**
  * Process-wide counts of what the media worker sent from the calls' playouts, as the call thread learns
@@ -39,17 +39,9 @@ const RX_REPORT_MS = 10_000;
 /** Stands for a datagram the worker did not copy (over MAX_RTP_DATAGRAM_BYTES): RtpSession drops it as oversize. */
 const OVERSIZE = new Uint8Array(MAX_RTP_DATAGRAM_BYTES + 1);
 
-/** Where the compiled binary keeps the worker entry (scripts/build.ts: entries' common folder src/ or the repo). */
-const BUNFS_CANDIDATES = ["/$bunfs/root/rtp/worker/media-worker.js", "/$bunfs/root/src/rtp/worker/media-worker.js"];
-
-/** The worker entry: the embedded one inside a compiled binary, else the source file. */
+/** The worker entry: the embedded one inside a compiled binary, else the source file. @throws Error when not embedded */
 export function mediaWorkerEntry(): string {
-  if (import.meta.url.includes("$bunfs")) {
-    const hit = BUNFS_CANDIDATES.find((p) => existsSync(p));
-    if (!hit) throw new Error(`media worker entry not embedded (looked for ${BUNFS_CANDIDATES.join(", ")}): build with scripts/build.ts`);
-    return hit;
-  }
-  return new URL("./media-worker.ts", import.meta.url).href;
+  return workerEntry(import.meta.url, "rtp/worker/media-worker", "media worker");
 }
 
 export interface MediaPlaneOptions {

@@ -1,6 +1,4 @@
-import { isIP } from "node:net";
-import { lookup } from "node:dns/promises";
-import { serializeMessage, type SipMessage, type SipResponse } from "../message/index.ts";
+import type { SipMessage, SipResponse } from "../message/index.ts";
 import { nullLogger, type SipLogger } from "../log.ts";
 import type { Clock } from "../../util/clock.ts";
 import { DropReport } from "./drop-report.ts";
@@ -14,7 +12,8 @@ import { statelessResponse } from "./stateless.ts";
 import { bindUdpSocket, type DatagramSink, type DatagramSocket } from "./datagram-socket.ts";
 import { responseDestinationOf } from "./response-address.ts";
 import type { Address, Transport, TransportDelegate } from "./types.ts";
-import { sipUdpTotals, type UdpTransportStats } from "./udp-stats.ts";
+import type { UdpTransportStats } from "./udp-stats.ts";
+import { UdpSender } from "./udp-send.ts";
 
 export { sipUdpTotals, type UdpTransportStats } from "./udp-stats.ts";
 
@@ -34,8 +33,7 @@ export interface UdpTransportOptions {
 
 export { SOCKET_ERROR_LOG_WINDOW_MS } from "./socket-error-log.ts";
 export { MAX_PRIORITY_PEERS, PEER_PRIORITY_MS } from "./receive-lanes.ts";
-/** A socket error this long after the last send is not attributed to that send's destination, ms. */
-export const UNREACHABLE_ATTRIBUTION_MS = 2_000;
+export { UNREACHABLE_ATTRIBUTION_MS } from "./udp-send.ts";
 
 /**
  * SIP over one UDP socket (`Bun.udpSocket`), RFC 3261 §18 with RFC 3581 symmetric response routing.
@@ -66,7 +64,6 @@ export class UdpTransport implements Transport, DatagramSink {
     overloaded: 0,
   };
   private closed = false;
-  private readonly resolved = new Map<string, { ip: string; until: number }>();
   private readonly refusals: DropReport;
   private readonly gate: SourceGate | undefined;
   /** Which receive-queue lane a datagram goes to (./receive-lanes.ts). */
@@ -77,9 +74,9 @@ export class UdpTransport implements Transport, DatagramSink {
   });
   /** ACKs in the receive queue, not yet handled. */
   private acksQueued = 0;
-  /** The last datagram sent: where (as given to `send`, and resolved) and when (performance.now()). */
-  private lastSend: { to: Address; ip: string; port: number; at: number } | undefined;
   private readonly errorLog: SocketErrorLog;
+  /** Serialize, resolve, send, count; the last destination for ICMP errors (./udp-send.ts). */
+  private readonly sender: UdpSender;
 
   private constructor(
     private readonly socket: DatagramSocket,
@@ -89,6 +86,7 @@ export class UdpTransport implements Transport, DatagramSink {
     this.gate = opts.gate;
     this.refusals = new DropReport({ log, clock: opts.clock, intervalMs: opts.refusalSummaryMs });
     this.errorLog = new SocketErrorLog(log);
+    this.sender = new UdpSender({ socket, stats: this.stats, log, errorLog: this.errorLog });
   }
 
   /** The bound address (the real port when bound to port 0). */
@@ -119,35 +117,7 @@ export class UdpTransport implements Transport, DatagramSink {
   }
 
   send(message: SipMessage, to: Address): void {
-    if (this.closed) return;
-    let bytes: Uint8Array;
-    try {
-      bytes = serializeMessage(message);
-    } catch (err) {
-      this.stats.sendErrors++;
-      this.log.error({ err: String(err) }, "sip serialize failed");
-      return;
-    }
-    const host = to.host.startsWith("[") ? to.host.slice(1, -1) : to.host;
-    if (isIP(host)) {
-      this.sendBytes(bytes, host, to.port, to);
-      return;
-    }
-    const cached = this.resolved.get(host);
-    if (cached && cached.until > performance.now()) {
-      this.sendBytes(bytes, cached.ip, to.port, to);
-      return;
-    }
-    lookup(host).then(
-      (r) => {
-        this.resolved.set(host, { ip: r.address, until: performance.now() + 60_000 });
-        this.sendBytes(bytes, r.address, to.port, to);
-      },
-      (err) => {
-        this.stats.sendErrors++;
-        this.log.warn({ host, err: String(err) }, "sip destination did not resolve");
-      },
-    );
+    if (!this.closed) this.sender.send(message, to);
   }
 
   sendResponse(response: SipResponse): void {
@@ -196,48 +166,15 @@ export class UdpTransport implements Transport, DatagramSink {
     if (this.closed) return;
     this.closed = true;
     this.delegate = undefined;
+    this.sender.close();
     this.refusals.close();
     this.queue.close();
     this.socket.close();
   }
 
-  /**
-   * Hands one datagram to the kernel. Counted as `sent` only when it was: Bun's `send` returns false
-   * when the socket would block (EAGAIN: its send buffer is full, e.g. a slow interface under a flood)
-   * and the datagram is then not sent at all — counted as `notSent` (and in
-   * `voice_agent_sip_udp_datagrams_total{outcome="not_sent"}`), logged once per destination per window.
-   * UDP gives no delivery guarantee (RFC 3261 §17: retransmission is the transactions' job).
-   */
-  private sendBytes(bytes: Uint8Array, host: string, port: number, to: Address): void {
-    if (this.closed) return;
-    try {
-      if (!this.socket.send(bytes, port, host)) {
-        this.stats.notSent++;
-        sipUdpTotals.not_sent++;
-        this.errorLog.note(`${host}:${port}`, "EAGAIN", { host, port, bytes: bytes.length }, "sip udp datagram not sent: socket send buffer full");
-        return;
-      }
-      this.stats.sent++;
-      sipUdpTotals.sent++;
-      this.lastSend = { to, ip: host, port, at: performance.now() };
-    } catch (err) {
-      this.stats.sendErrors++;
-      sipUdpTotals.error++;
-      this.errorLog.note(`${host}:${port}`, (err as { code?: string }).code ?? "send", { host, port, err: String(err) }, "sip udp send failed");
-    }
-  }
-
-  /**
-   * A datagram handed to the SIP front thread (counted `sent` then) that the kernel did not take there:
-   * `code` EAGAIN (would block, now `notSent`) or the send's error (now a send error), logged as above.
-   */
+  /** A datagram handed to the SIP front thread that the kernel did not take there (./udp-send.ts). */
   onSendFailed(to: Address, code: string, message: string): void {
-    this.stats.sent--;
-    sipUdpTotals.sent--;
-    if (code === "EAGAIN") (this.stats.notSent++, sipUdpTotals.not_sent++);
-    else (this.stats.sendErrors++, sipUdpTotals.error++);
-    const msg = code === "EAGAIN" ? "sip udp datagram not sent: socket send buffer full" : "sip udp send failed";
-    this.errorLog.note(`${to.host}:${to.port}`, code, { host: to.host, port: to.port, err: message }, msg);
+    this.sender.onSendFailed(to, code, message);
   }
 
   /** `n` datagrams the SIP front thread dropped because this thread had not taken the earlier ones in time. */
@@ -257,7 +194,7 @@ export class UdpTransport implements Transport, DatagramSink {
     if (this.closed) return;
     this.stats.socketErrors++;
     const code = (err as { code?: string } | undefined)?.code ?? "unknown";
-    const last = !after && this.lastSend && performance.now() - this.lastSend.at <= UNREACHABLE_ATTRIBUTION_MS ? this.lastSend : undefined;
+    const last = after ? undefined : this.sender.recentSend();
     const dest = last ? `${last.ip}:${last.port}` : after ? `${after.host}:${after.port}` : "unknown";
     this.errorLog.note(dest, code, { code, err: err ? err.message : "no error object", afterSendTo: last ? dest : undefined }, "sip udp socket error");
     if (last && (code === "ECONNREFUSED" || code === "EHOSTUNREACH" || code === "ENETUNREACH")) {
