@@ -34,6 +34,13 @@ export class RtpWatchdog {
   private startMs: number;
   /** Packets accepted when the start rule was armed: it holds while the count has not moved from it. */
   private startBase = 0;
+  /**
+   * Time the start rule has run (ms): not on hold, no packet accepted since it was armed. A move to
+   * another unproven address without a packet between keeps it (one budget per call, not per move:
+   * else a re-INVITE to the next port every few seconds streamed on); a packet clears it.
+   */
+  private startUsedMs = 0;
+  private lastCheckAt: number;
 
   /** @param startAt when the media started (ms), the start of the first silence. */
   constructor(
@@ -41,24 +48,33 @@ export class RtpWatchdog {
     startAt: number,
   ) {
     this.lastActivityAt = startAt;
+    this.lastCheckAt = startAt;
     this.startMs = o.startTimeoutMs ?? 0;
   }
 
   /**
-   * A re-INVITE/UPDATE moved our RTP to another address: media-consent.ts rule 3 again, from `now`.
-   * `startMs` > 0 when the new address is not the signalling source (unproven): nothing accepted after
-   * `packetsReceived` for that long ends the call (rule `start`); 0 when it is (the old rules only).
+   * A re-INVITE/UPDATE moved our RTP to another address: media-consent.ts rule 3 again. `startMs` > 0
+   * when the new address is not the signalling source (unproven): unheld time with nothing accepted
+   * after `packetsReceived` ends the call at that limit (rule `start`), counting what an earlier
+   * unproven address used when no packet came between (also across a move to the signalling source
+   * and back); 0 when it is the signalling source (disarmed meanwhile).
    */
   rearmStart(startMs: number, packetsReceived: number, now: number): void {
+    this.account(packetsReceived, false, now);
+    if (packetsReceived !== this.startBase) this.startUsedMs = 0; // a packet since: the address before was proven
     this.startMs = startMs;
     this.startBase = packetsReceived;
-    this.lastCount = packetsReceived;
+  }
+
+  /** A hold or resume restarts the count (the far end changes what it sends); not the start rule's. */
+  reset(now: number): void {
     this.lastActivityAt = now;
   }
 
-  /** A hold or resume restarts the count (the far end changes what it sends). */
-  reset(now: number): void {
-    this.lastActivityAt = now;
+  /** Adds the time since the last look to the start rule's budget while it runs. */
+  private account(packetsReceived: number, held: boolean, now: number): void {
+    if (this.startMs > 0 && !held && packetsReceived === this.startBase) this.startUsedMs += now - this.lastCheckAt;
+    this.lastCheckAt = now;
   }
 
   /**
@@ -67,6 +83,7 @@ export class RtpWatchdog {
    * @returns the silence (ms) that exceeded the limit and which limit, or undefined while the call is alive
    */
   check(packetsReceived: number, held: boolean, now: number): { silentMs: number; rule: RtpTimeoutRule } | undefined {
+    this.account(packetsReceived, held, now);
     if (packetsReceived !== this.lastCount) {
       const first = this.lastCount === -1 && packetsReceived === 0; // the first look, not a packet
       this.lastCount = packetsReceived;
@@ -76,7 +93,7 @@ export class RtpWatchdog {
     const start = this.startMs;
     const rule: RtpTimeoutRule = held ? "hold" : packetsReceived === this.startBase && start > 0 ? "start" : "silence";
     const limit = rule === "hold" ? this.o.holdTimeoutMs : rule === "start" ? (this.o.timeoutMs > 0 ? Math.min(start, this.o.timeoutMs) : start) : this.o.timeoutMs;
-    const silentMs = now - this.lastActivityAt;
+    const silentMs = rule === "start" ? this.startUsedMs : now - this.lastActivityAt;
     return limit > 0 && silentMs >= limit ? { silentMs, rule } : undefined;
   }
 }

@@ -64,8 +64,41 @@ test("a re-INVITE moving RTP to an unproven address re-arms the start rule from 
   expect(heard.check(41, false, 40_999)).toBeUndefined();
   expect(heard.check(41, false, 41_000)).toEqual({ silentMs: 30_000, rule: "silence" });
   const back = new RtpWatchdog({ timeoutMs: 30_000, holdTimeoutMs: 600_000 }, 0);
+  expect(back.check(40, false, 9_000)).toBeUndefined();
   back.rearmStart(5_000, 40, 10_000);
-  back.rearmStart(0, 40, 12_000); // moved back to the signalling address
-  expect(back.check(40, false, 41_999)).toBeUndefined();
-  expect(back.check(40, false, 42_000)).toEqual({ silentMs: 30_000, rule: "silence" });
+  back.rearmStart(0, 40, 12_000); // moved back to the signalling address: the RTP timeout alone, from the last packet
+  expect(back.check(40, false, 38_999)).toBeUndefined();
+  expect(back.check(40, false, 39_000)).toEqual({ silentMs: 30_000, rule: "silence" });
+});
+
+test("one start budget per call: moves from one unproven address to the next and hold/resume do not renew it; a packet does", () => {
+  const hop = new RtpWatchdog({ timeoutMs: 30_000, holdTimeoutMs: 600_000 }, 0);
+  expect(hop.check(40, false, 9_000)).toBeUndefined();
+  hop.rearmStart(5_000, 40, 10_000);
+  expect(hop.check(40, false, 12_000)).toBeUndefined();
+  hop.rearmStart(5_000, 40, 12_000); // the victim's next port, no packet between
+  expect(hop.check(40, false, 14_999)).toBeUndefined();
+  expect(hop.check(40, false, 15_000)).toEqual({ silentMs: 5_000, rule: "start" }); // not 17_000
+  const zigzag = new RtpWatchdog({ timeoutMs: 30_000, holdTimeoutMs: 600_000 }, 0);
+  zigzag.rearmStart(5_000, 0, 0); // to the victim
+  zigzag.rearmStart(0, 0, 4_000); // back to the signalling address (nothing sent from it either)
+  zigzag.rearmStart(5_000, 0, 10_000); // to the victim again: 1 s left
+  expect(zigzag.check(0, false, 10_999)).toBeUndefined();
+  expect(zigzag.check(0, false, 11_000)).toEqual({ silentMs: 5_000, rule: "start" });
+  const held = new RtpWatchdog({ timeoutMs: 30_000, holdTimeoutMs: 600_000 }, 0);
+  held.rearmStart(5_000, 0, 0);
+  expect(held.check(0, false, 2_000)).toBeUndefined();
+  held.reset(2_000); // held: the hold limit, and the start budget waits
+  expect(held.check(0, true, 20_000)).toBeUndefined();
+  held.reset(20_000); // resumed: 3 s of the budget left, not 5
+  expect(held.check(0, false, 20_020)).toBeUndefined();
+  expect(held.check(0, false, 22_999)).toBeUndefined();
+  expect(held.check(0, false, 23_000)).toEqual({ silentMs: 5_000, rule: "start" });
+  const renewed = new RtpWatchdog({ timeoutMs: 30_000, holdTimeoutMs: 600_000 }, 0);
+  renewed.rearmStart(5_000, 0, 0);
+  expect(renewed.check(0, false, 4_000)).toBeUndefined();
+  expect(renewed.check(1, false, 4_500)).toBeUndefined(); // the far end sent from there
+  renewed.rearmStart(5_000, 1, 6_000); // then a move elsewhere: a fresh budget
+  expect(renewed.check(1, false, 10_999)).toBeUndefined();
+  expect(renewed.check(1, false, 11_000)).toEqual({ silentMs: 5_000, rule: "start" });
 });

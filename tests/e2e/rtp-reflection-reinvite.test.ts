@@ -8,7 +8,9 @@
  *  - victim: only listens → our RTP there stops and the call ends (BYE) within the start timeout plus slack;
  *  - ICMP: the port closes after the first packet → none (at most a stalled thread's few) reach it once it is
  *    opened again 300 ms later;
- *  - media server: 127.0.0.9 sends RTP back → the call is still up and our RTP still arrives past the limit.
+ *  - media server: 127.0.0.9 sends RTP back → the call is still up and our RTP still arrives past the limit;
+ *  - hopping: a re-INVITE to the victim's next port every second → BYE within the limit of the first move
+ *    (one start budget per call: with a budget per move it came 2 s after the fifth move).
  * `VOICE_AGENT_E2E_BINARY=/path bun test …` runs it against another binary (the before/after count).
  */
 import { afterAll, describe, expect, test } from "bun:test";
@@ -55,7 +57,7 @@ describe("a re-INVITE moving RTP to an address the signalling did not come from 
       }
 
       /** A call on 127.0.0.1 (ACKed), then a re-INVITE naming `VICTIM:port` (ACKed); the re-INVITE's ACK time. */
-      async function movedCall(port: number): Promise<{ callId: string; movedAt: number; agentRtpPort: number }> {
+      async function movedCall(port: number): Promise<{ callId: string; toTag: string; movedAt: number; agentRtpPort: number }> {
         const callId = `reinv-${port}-${process.pid}@127.0.0.1`;
         caller.send(media(sipRequest("INVITE", { to, from, callId, tag: "atk" }), "127.0.0.1", own.port), to.port, to.host);
         const ok = await final(callId, 1);
@@ -65,7 +67,7 @@ describe("a re-INVITE moving RTP to an address the signalling did not come from 
         caller.send(media(sipRequest("INVITE", { to, from, callId, tag: "atk", toTag, cseq: 2 }), VICTIM, port), to.port, to.host);
         await final(callId, 2);
         caller.send(sipRequest("ACK", { to, from, callId, tag: "atk", toTag, cseq: 2 }), to.port, to.host);
-        return { callId, movedAt: Date.now(), agentRtpPort: Number(/^m=audio (\d+)/m.exec(ok)![1]) };
+        return { callId, toTag, movedAt: Date.now(), agentRtpPort: Number(/^m=audio (\d+)/m.exec(ok)![1]) };
       }
       const byeAt = async (callId: string, withinMs: number): Promise<number | undefined> => {
         const deadline = Date.now() + withinMs;
@@ -96,7 +98,7 @@ describe("a re-INVITE moving RTP to an address the signalling did not come from 
 
       const vBye = await byeAt(v.callId, START_S * 1000 + SLACK_MS + 5000);
       const iBye = await byeAt(i.callId, START_S * 1000 + SLACK_MS);
-      while (Date.now() - s.movedAt < START_S * 1000 + 1500) await Bun.sleep(50);
+      while (Date.now() - s.movedAt < START_S * 1000 + 2500) await Bun.sleep(50); // a stalled thread's last packet may come late
       clearInterval(sending);
       const sBye = find(s.callId, (m) => m.startsWith("BYE "));
       const last = (c: Counter) => c.arrivals[c.arrivals.length - 1] ?? 0;
@@ -115,6 +117,25 @@ describe("a re-INVITE moving RTP to an address the signalling did not come from 
       expect(figures.icmp.afterReopen).toBeLessThan(25);
       expect(figures.server.bye).toBe(false);
       expect(figures.server.lastAfterMoveMs).toBeGreaterThan(START_S * 1000 + 1000);
+
+      // Hopping: a re-INVITE to the victim's next port every second, no RTP from anywhere. One start budget
+      // per call: the BYE comes RTP_START_TIMEOUT_S after the first move, not after the last.
+      const hops = await Promise.all([0, 1, 2, 3, 4].map(() => listen(VICTIM)));
+      sockets.push(...hops.map((h) => h.socket));
+      const h = await movedCall(hops[0]!.port);
+      for (let k = 1; k < hops.length && !find(h.callId, (m) => m.startsWith("BYE ")); k++) {
+        while (Date.now() < h.movedAt + k * 1000) await Bun.sleep(10);
+        const cseq = 2 + k;
+        caller.send(media(sipRequest("INVITE", { to, from, callId: h.callId, tag: "atk", toTag: h.toTag, cseq }), VICTIM, hops[k]!.port), to.port, to.host);
+        const t = Date.now();
+        while (Date.now() - t < 800 && !find(h.callId, (m) => m.startsWith("SIP/2.0 200") && new RegExp(`^CSeq:\\s*${cseq} INVITE`, "mi").test(m))) await Bun.sleep(10);
+        caller.send(sipRequest("ACK", { to, from, callId: h.callId, tag: "atk", toTag: h.toTag, cseq }), to.port, to.host);
+      }
+      const hBye = await byeAt(h.callId, 8000);
+      const hopped = { packets: hops.reduce((n, c) => n + c.arrivals.length, 0), byeAfterFirstMoveMs: hBye && hBye - h.movedAt };
+      console.log(JSON.stringify({ hopped }));
+      expect(hBye).toBeDefined();
+      expect(hopped.byeAfterFirstMoveMs!).toBeLessThan(START_S * 1000 + SLACK_MS);
     },
     60_000,
   );
