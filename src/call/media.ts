@@ -54,7 +54,7 @@ export class CallMedia implements RenegotiableMedia {
         // A talkspurt started between ticks is over (nothing playing or queued): back to the shared ticks.
         if (!this.playout.isPlaying && !this.playout.hasFrame && this.o.pacer.isOwnSchedule(this.ticker)) this.o.pacer.rejoin(this.ticker);
         // The pacer's reading of the clock for this run (pacer-schedule.ts): the watchdog judges seconds,
-        // missing media 60 ms and re-reads the clock before it fills; no clock read per call per tick.
+        // missing media reads the clock itself near its limit; no clock read per call per tick.
         const timedOut = this.watchdog?.check(this.session.packetsReceived, this.held, now);
         if (timedOut) return this.rtpTimedOut(timedOut.silentMs, timedOut.rule);
         if (this.held || this.bridged) return;
