@@ -60,7 +60,7 @@ describe.skipIf(missing.length > 0)("the media worker inside the compiled binary
     const r = await sipp;
     caller.close();
     await waitFor(async () => (await agent!.get("/")).rtp?.portsInUse === 0, 10_000, "the RTP port released");
-    // The worker's send counts reach the call thread in its periodic reports: wait for the one after the last packet captured.
+    // The counters reach the metrics when the call is released (its final RTP stats): wait for them.
     const scrape = async () => await (await fetch(`http://127.0.0.1:${agent!.httpPort}/metrics`)).text();
     const outOf = (m: string) => Number(/^voice_agent_rtp_packets_total\{direction="out"\} (\d+)/m.exec(m)?.[1] ?? "NaN");
     let metrics = await scrape();
@@ -84,10 +84,10 @@ describe.skipIf(missing.length > 0)("the media worker inside the compiled binary
     const packetsIn = Number(/^voice_agent_rtp_packets_total\{direction="in"\} (\d+)/m.exec(metrics)?.[1] ?? "NaN");
     expect(packetsIn).toBeGreaterThan(50);
     const packetsOut = Number(/^voice_agent_rtp_packets_total\{direction="out"\} (\d+)/m.exec(metrics)?.[1] ?? "NaN");
-    // The worker's counters, read by the call thread: within one packet of the capture. The worker's last report
-    // before the call's port is released can miss the final packet (300 counted against 301 captured, twice in
-    // CI with the SIP front on, also after waiting 3 s for a later report): an undercount of one, still open.
-    expect(packetsOut).toBeGreaterThanOrEqual(got.length - 1);
+    // The worker's counters, read by the call thread when it ends the call: exactly the packets captured. (They
+    // once missed the final packet, 300 against 301: a tick in flight sent it after the call thread had read
+    // them; the stream is now closed to sending before they are read, FrameRing.closeSending.)
+    expect(packetsOut).toBe(got.length);
   }, 60_000);
 
   test("the worker thread runs with MEDIA_WORKER_SLICE_US as its slice, the call thread one nice step lower (/proc)", async () => {

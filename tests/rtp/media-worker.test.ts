@@ -4,7 +4,7 @@
  * FakeClock), and the real Worker carrying RTP both ways on loopback.
  */
 import { describe, expect, test } from "bun:test";
-import { FRAME_AUDIO, FRAME_EVENT, FrameRing, RING_CAPACITY } from "../../src/rtp/worker/frame-ring.ts";
+import { C_PACKETS_OUT, FRAME_AUDIO, FRAME_EVENT, FrameRing, RING_CAPACITY } from "../../src/rtp/worker/frame-ring.ts";
 import { WorkerStream } from "../../src/rtp/worker/worker-stream.ts";
 import { PacedOutput, LEAD_FRAMES } from "../../src/call/paced-output.ts";
 import { Playout } from "../../src/media/playout.ts";
@@ -85,6 +85,28 @@ describe("WorkerStream", () => {
     expect(p[0]!.payload).toEqual(silenceFrame("PCMU"));
     expect(ring.idleSent).toBe(2);
     expect(ring.sentPosition).toBe(4);
+  });
+
+  test("closed by the call thread (closeSending): no paced or immediate RTP goes out and the counters stay final; raw datagrams (RTCP BYE) still go", () => {
+    const sent: Uint8Array[] = [];
+    const sock = { send: (b: Uint8Array) => (sent.push(b.slice()), true) };
+    const ring = new FrameRing();
+    const s = new WorkerStream(sock, 9, { ssrc: 9, sequenceNumber: 0, timestamp: 0, format: PCMU, dest: { address: "127.0.0.1", port: 4000 } }, ring.sab);
+    ring.write(FRAME_AUDIO, frame(0x11));
+    s.onTick();
+    s.onTick(); // idle: silence
+    const callSide = new FrameRing(ring.sab); // the call thread's view of the same ring
+    expect(callSide.counters[C_PACKETS_OUT]).toBe(2);
+    expect(callSide.closeSending()).toBe(true);
+    ring.write(FRAME_AUDIO, frame(0x12));
+    s.onTick();
+    s.onTick();
+    s.sendNow("audio", frame(0x13), false);
+    s.sendNow("event", new Uint8Array([5, 10, 0, 160]), true);
+    expect(sent.length).toBe(2);
+    expect(callSide.counters[C_PACKETS_OUT]).toBe(2);
+    s.sendRaw(new Uint8Array([0x81, 203, 0, 1, 0, 0, 0, 9]), { address: "127.0.0.1", port: 4000 });
+    expect(sent.length).toBe(3);
   });
 
   test("recvonly: nothing goes out but the timestamp advances; a re-INVITE to PCMA transcodes the call's μ-law frames", () => {

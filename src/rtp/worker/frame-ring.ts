@@ -11,6 +11,8 @@
  *           4 IDLE      frames the worker sent from nothing (ring empty: silence)
  *           5 MORE      1 while the call thread is still writing the current talkspurt (its playout's
  *                       segment is open: a reply still arriving from TTS), else 0 (main)
+ *           6 CLOSED    1 once the call thread closed the stream: the worker sends no more RTP on it (main)
+ *           7 SENDING   1 while the worker sends a packet and counts it (worker)
  *   counters Float64 × 8 at byte 32: packetsOut, bytesOut, sendErrors, next seq, next timestamp,
  *            last datagram received (epoch ms), held ticks, held ticks that ended in silence
  *   slots   CAPACITY × SLOT_BYTES at byte 96: [kind u8, flags u8, length u16 LE, payload ≤ 160 B]
@@ -21,7 +23,15 @@
  * frame the worker may be sending at that instant (the frame "already sent", STYLE habit 7). The
  * worker numbers packets at send time, so dropped frames leave no sequence gap. Positions are 31-bit
  * counters (50 per second: 497 days).
+ *
+ * Closing: the call thread stores CLOSED, then waits while SENDING is set; the worker stores SENDING,
+ * then sends only if CLOSED is not set. With sequentially consistent Atomics one of the two sees the
+ * other's store, so once `closeSending()` returns no packet goes out and the counters are final (the
+ * call's packets_out equals what reached the wire; a stop message alone raced a tick in flight).
  */
+
+/** Longest the call thread waits for a send in progress when it closes a stream, ms (a send takes µs; a worker preempted mid-send is not waited for longer). */
+export const CLOSE_WAIT_MS = 1;
 
 /** Slots in the ring: 1.28 s at 20 ms per frame (the writer keeps at most its lead written ahead). */
 export const RING_CAPACITY = 64;
@@ -47,6 +57,8 @@ const DISCARD = 2;
 const SENT = 3;
 const IDLE = 4;
 const MORE = 5;
+const CLOSED = 6;
+const SENDING = 7;
 const HEADER_BYTES = 32;
 const COUNTERS_BYTES = 64;
 const SLOTS_OFFSET = HEADER_BYTES + COUNTERS_BYTES;
@@ -157,7 +169,33 @@ export class FrameRing {
     return Atomics.load(this.h, IDLE);
   }
 
+  /**
+   * The call is over: the worker sends nothing more on this stream (paced or immediate RTP) and the
+   * counters no longer change once this returns. Waits for a send in progress, at most CLOSE_WAIT_MS.
+   * @returns false when that wait ran out (the send in progress may still be counted after)
+   */
+  closeSending(): boolean {
+    Atomics.store(this.h, CLOSED, 1);
+    if (Atomics.load(this.h, SENDING) === 0) return true;
+    const until = performance.now() + CLOSE_WAIT_MS;
+    while (Atomics.load(this.h, SENDING) !== 0) if (performance.now() > until) return false;
+    return true;
+  }
+
   // ------------------------------------------------------------------ reader (the media worker)
+
+  /** Before a packet is sent: false once the call thread closed the stream (send nothing); else call `endSend()` after counting it. */
+  beginSend(): boolean {
+    Atomics.store(this.h, SENDING, 1);
+    if (Atomics.load(this.h, CLOSED) === 0) return true;
+    Atomics.store(this.h, SENDING, 0);
+    return false;
+  }
+
+  /** The packet from `beginSend()` was sent and counted. */
+  endSend(): void {
+    Atomics.store(this.h, SENDING, 0);
+  }
 
   /**
    * Takes the next frame not discarded, or null when there is none. Call `release()` once the payload

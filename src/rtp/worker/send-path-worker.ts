@@ -83,9 +83,11 @@ export class WorkerSendPath implements RtpSendPath, PacedStream {
     if (!this.closed) this.plane.post({ t: "kick", port: this.port });
   }
 
+  /** Nothing more goes out on this stream once this returns, so `counters` are final (FrameRing.closeSending). */
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.ring.closeSending();
     this.plane.post({ t: "pace", port: this.port, on: false });
   }
 }

@@ -243,12 +243,18 @@ export class WorkerStream implements PacerSource {
 
   private transmit(payloadType: number, payload: Uint8Array, marker: boolean, timestamp: number): void {
     if (!mayTransmit(this.format.direction, this.dest)) return this.publish();
-    const size = this.writer.send(this.socket, payloadType, payload, marker, timestamp, this.dest.port, this.dest.address);
-    const c = this.ring.counters;
-    if (size > 0) {
-      c[C_PACKETS_OUT]++;
-      c[C_BYTES_OUT] += size;
-    } else c[C_SEND_ERRORS]++;
+    // The call thread closed the stream (FrameRing.closeSending): its counters are final, nothing more goes out.
+    if (!this.ring.beginSend()) return;
+    try {
+      const size = this.writer.send(this.socket, payloadType, payload, marker, timestamp, this.dest.port, this.dest.address);
+      const c = this.ring.counters;
+      if (size > 0) {
+        c[C_PACKETS_OUT]++;
+        c[C_BYTES_OUT] += size;
+      } else c[C_SEND_ERRORS]++;
+    } finally {
+      this.ring.endSend();
+    }
     this.publish();
   }
 
