@@ -164,6 +164,7 @@ export class AgentServer {
       vad.batchWaitMs = cfg.vadBatchMs;
       vad.maxLagMs = cfg.vadMaxLagMs || Infinity; // 0: never shed
       vad.silenceFloorDbfs = cfg.vadSilenceFloorDbfs;
+      vad.noiseMarginDb = cfg.vadNoiseMarginDb;
       // VAD_WORKER: runs move to a thread of their own once it has loaded the model; until then, and if it fails, here.
       // The start waits for it (at most VAD_WORKER_START_WAIT_MS), so calls from the first one get it.
       if (cfg.vadWorker) await Promise.race([vad.startWorker({ nice: cfg.vadWorkerNice, log }).settled, Bun.sleep(VAD_WORKER_START_WAIT_MS)]);

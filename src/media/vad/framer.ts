@@ -32,6 +32,8 @@ export interface SileroWindow {
    * 10·log10(meanSquare) dBFS (0 dBFS = a full-scale square wave; 0 for digital silence).
    */
   meanSquare: number;
+  /** Under the quiet rule's floor (written by the stream when the window is framed, stream.ts); false from the framer. */
+  underFloor: boolean;
 }
 
 /**
@@ -133,6 +135,6 @@ export class SileroFramer {
     this.pendingLen = 0;
     const meanSquare = this.pendingEnergy / SILERO_WINDOW_SAMPLES;
     this.pendingEnergy = 0;
-    return { input, startSample, endSample: this.consumed, meanSquare };
+    return { input, startSample, endSample: this.consumed, meanSquare, underFloor: false };
   }
 }

@@ -16,6 +16,15 @@
 export const DEFAULT_SILENCE_FLOOR_DBFS = -60;
 /** Windows in a row under the silence floor after which scoring stops (8 × 32 ms = 256 ms). */
 export const QUIET_RESET_WINDOWS = 8;
+/**
+ * The same for a run of line noise (windows over the fixed floor, under the floor that follows the line;
+ * 16 × 32 ms = 512 ms), after which the stream keeps the state it has and, at the next window over the
+ * floor, scores the look-back from it (stream.ts). Silero scores an onset over noise sooner with a state
+ * that has heard the noise a while: on flite/espeak onsets over −55/−45 dBFS noise (18 each, first
+ * utterance and one after a turn) a reset of 8 windows detected 5 first utterances 1–3 windows later
+ * than scoring every window, 16 windows 1 each by one window (session 17).
+ */
+export const NOISE_RESET_WINDOWS = 16;
 
 /**
  * The rule's setting, shared by a model's streams and read at each window: a window whose mean square
@@ -35,6 +44,49 @@ export interface VadQuietRule {
    * that ends the run (stream.ts). Absent or 0: none.
    */
   lookbackWindows?: number;
+  /**
+   * The floor that follows the line (VAD_NOISE_MARGIN_DB): a window is also under the floor when its mean
+   * square is under this factor times the caller's tracked noise level (noise-floor.ts; the minimum over
+   * the last 2–2.6 s), up to NOISE_FLOOR_CAP_DBFS; only while `floorMeanSquare` is on. Absent or 0: off.
+   */
+  noiseMargin?: number;
+}
+
+/**
+ * VAD_NOISE_MARGIN_DB by default, dB over the tracked noise level (a mean-square factor of 4). Window levels
+ * of steady line noise spread ±0.4 dB (white) to a few dB (hum, codec noise) around their mean, and the
+ * tracked minimum lies at their low end: 6 dB keeps such noise under the floor, while speech is 15 dB and
+ * more over it on a line worth talking on.
+ */
+export const DEFAULT_NOISE_MARGIN_DB = 6;
+
+/**
+ * The floor that follows the line rises no higher than this, dBFS: on a line whose noise (or a caller's
+ * quietest stretch) is louder, windows under −35 dBFS after 256 ms under it are still not scored, but
+ * nothing louder, so a quiet interruption (issue 9: peaks −18…−22 dBFS) is scored whatever the noise.
+ */
+export const NOISE_FLOOR_CAP_DBFS = -40;
+/** NOISE_FLOOR_CAP_DBFS as a mean square. */
+export const NOISE_FLOOR_CAP_MEAN_SQUARE = 10 ** (NOISE_FLOOR_CAP_DBFS / 10);
+
+/** VadQuietRule.noiseMargin of a margin in dB (−Infinity: 0, off). @throws RangeError for NaN or a negative margin */
+export function noiseMarginOf(marginDb: number): number {
+  if (marginDb === -Infinity) return 0;
+  if (Number.isNaN(marginDb) || marginDb < 0) throw new RangeError(`noiseMarginDb must be a number of dB >= 0 or -Infinity (off), got ${marginDb}`);
+  return 10 ** (marginDb / 10);
+}
+
+/**
+ * The floor a window is judged against, mean square: the rule's fixed floor, or the tracked noise level
+ * (`noise`, mean square; Infinity: none yet) times the rule's margin when that is higher, capped at
+ * NOISE_FLOOR_CAP_DBFS.
+ */
+export function floorOf(rule: VadQuietRule, noise: number): number {
+  const f = rule.floorMeanSquare;
+  if (!rule.noiseMargin || f === 0 || noise === Infinity) return f; // off, or no estimate yet
+  let t = noise * rule.noiseMargin;
+  if (t > NOISE_FLOOR_CAP_MEAN_SQUARE) t = NOISE_FLOOR_CAP_MEAN_SQUARE;
+  return t > f ? t : f;
 }
 
 /**
@@ -51,5 +103,5 @@ export const QUIET_STATE_WINDOWS = 500;
 /** `floorMeanSquare` of a floor in dBFS (−Infinity: 0, off). @throws RangeError for NaN or a floor above 0 dBFS */
 export function quietRuleOf(floorDbfs: number): VadQuietRule {
   if (Number.isNaN(floorDbfs) || floorDbfs > 0) throw new RangeError(`silenceFloorDbfs must be a number of dBFS <= 0 or -Infinity, got ${floorDbfs}`);
-  return { floorMeanSquare: floorDbfs === -Infinity ? 0 : 10 ** (floorDbfs / 10), lookbackWindows: QUIET_LOOKBACK_WINDOWS };
+  return { floorMeanSquare: floorDbfs === -Infinity ? 0 : 10 ** (floorDbfs / 10), lookbackWindows: QUIET_LOOKBACK_WINDOWS, noiseMargin: noiseMarginOf(DEFAULT_NOISE_MARGIN_DB) };
 }

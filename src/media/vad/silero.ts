@@ -14,7 +14,7 @@
  * Streams, the quiet rule and overload shedding: stream.ts.
  */
 import { SILERO_CONTEXT_SAMPLES } from "./framer.ts";
-import { DEFAULT_SILENCE_FLOOR_DBFS, quietRuleOf, type VadQuietRule } from "./quiet.ts";
+import { DEFAULT_NOISE_MARGIN_DB, DEFAULT_SILENCE_FLOOR_DBFS, noiseMarginOf, quietRuleOf, type VadQuietRule } from "./quiet.ts";
 import { quietStates } from "./quiet-state.ts";
 import { WindowBatcher, type WindowRunner } from "./batcher.ts";
 import { openSileroSession, SileroModel, type BatchModel } from "./model.ts";
@@ -22,7 +22,7 @@ import { WorkerModel, type WorkerModelOptions } from "./worker-model.ts";
 import { SileroVadStream, type VadLagLimit, type VadStream, type VadStreamOptions } from "./stream.ts";
 
 export { SILERO_WINDOW_SAMPLES, SILERO_CONTEXT_SAMPLES, SILERO_SAMPLE_RATE, SILERO_WINDOW_MS } from "./framer.ts";
-export { DEFAULT_SILENCE_FLOOR_DBFS, QUIET_RESET_WINDOWS, quietRuleOf, type VadQuietRule } from "./quiet.ts";
+export { DEFAULT_NOISE_MARGIN_DB, DEFAULT_SILENCE_FLOOR_DBFS, QUIET_RESET_WINDOWS, quietRuleOf, type VadQuietRule } from "./quiet.ts";
 
 /** Size of the Silero v5 recurrent state: [2, 1, 128] float32. */
 export const SILERO_STATE_DIMS = [2, 1, 128] as const;
@@ -66,6 +66,12 @@ export interface SileroVad {
    */
   quietLookbackWindows: number;
   /**
+   * The floor that follows the line (quiet.ts VadQuietRule.noiseMargin, VAD_NOISE_MARGIN_DB), dB over each
+   * caller's tracked noise level: DEFAULT_NOISE_MARGIN_DB when loaded; −Infinity: off (the fixed floor
+   * only). @throws RangeError when set to NaN or a negative number
+   */
+  noiseMarginDb: number;
+  /**
    * Moves the model runs to a VAD worker thread (VAD_WORKER=on, worker-model.ts): same results, and the
    * call thread no longer waits for them. Until it is ready and if it fails, runs stay on this thread.
    * Once per process; a second call returns the first worker.
@@ -86,6 +92,7 @@ async function load(): Promise<SileroVad> {
   let worker: WorkerModel | null = null;
   const lag: VadLagLimit = { maxMs: Infinity };
   let floorDbfs = DEFAULT_SILENCE_FLOOR_DBFS;
+  let marginDb = DEFAULT_NOISE_MARGIN_DB;
   const quiet: VadQuietRule = quietRuleOf(floorDbfs);
   quiet.states = await quietStates(model);
   const vad: SileroVad = {
@@ -119,6 +126,13 @@ async function load(): Promise<SileroVad> {
     set quietLookbackWindows(n: number) {
       if (!Number.isInteger(n) || n < 0) throw new RangeError(`quietLookbackWindows must be an integer >= 0, got ${n}`);
       quiet.lookbackWindows = n;
+    },
+    get noiseMarginDb() {
+      return marginDb;
+    },
+    set noiseMarginDb(db: number) {
+      quiet.noiseMargin = noiseMarginOf(db);
+      marginDb = db;
     },
     startWorker(options) {
       if (!worker) {

@@ -24,7 +24,8 @@
  * stream catches up with the newest audio, and its frames resolve with the last probability scored.
  */
 import { SileroFramer, SILERO_CONTEXT_SAMPLES, SILERO_SAMPLE_RATE, SILERO_WINDOW_MS, type SileroWindow } from "./framer.ts";
-import { QUIET_RESET_WINDOWS, type VadQuietRule } from "./quiet.ts";
+import { floorOf, NOISE_RESET_WINDOWS, QUIET_RESET_WINDOWS, type VadQuietRule } from "./quiet.ts";
+import { NoiseFloorTracker } from "./noise-floor.ts";
 import { vadBacklog, vadTotals, type WindowRunner } from "./batcher.ts";
 
 const STATE_SIZE = 2 * 1 * 128; // Silero v5 state [2, 1, 128] float32
@@ -108,6 +109,8 @@ export class SileroVadStream implements VadStream {
   private inFlight = 0;
   /** Windows in a row under the silence floor, up to the last one taken (VadQuietRule). */
   private quietRun = 0;
+  /** The quiet run's last window left unscored was over the fixed floor (under the floor that follows the line only): line noise, not silence. */
+  private noisyRun = false;
   /** No window was scored since the quiet rule's reset or the stream's start: the next one resumes (`resume`). */
   private fresh = true;
   /**
@@ -115,6 +118,8 @@ export class SileroVadStream implements VadStream {
    * inputs held from the framer's pool: scored before the next window at or over the floor (`scoreKept`).
    */
   private kept: SileroWindow[] = [];
+  /** The caller's noise level (the floor that follows the line, VadQuietRule.noiseMargin). */
+  private readonly noise = new NoiseFloorTracker();
 
   constructor(
     private readonly runner: WindowRunner,
@@ -138,6 +143,8 @@ export class SileroVadStream implements VadStream {
     this.counters.frames++;
     // Framing is synchronous, in call order; only model runs are chained.
     const windows = this.framer.push(frame);
+    // Each window is judged against the floor when framed, in order (the floor that follows the line moves with them).
+    for (const w of windows) w.underFloor = w.meanSquare < floorOf(this.quiet, this.noise.note(w.meanSquare));
     const gen = this.generation;
     if (this.inFlight === 0 && this.allQuiet(windows)) {
       // Nothing of this stream is pending and no window of this frame is to be scored: no chain.
@@ -162,8 +169,8 @@ export class SileroVadStream implements VadStream {
   private allQuiet(windows: readonly SileroWindow[]): boolean {
     let run = this.quietRun;
     for (const w of windows) {
-      run = w.meanSquare < this.quiet.floorMeanSquare ? run + 1 : 0;
-      if (run <= QUIET_RESET_WINDOWS) return false;
+      run = w.underFloor ? run + 1 : 0;
+      if (run <= this.resetOf(w)) return false;
     }
     return true;
   }
@@ -177,6 +184,7 @@ export class SileroVadStream implements VadStream {
     if (this.kept.length > (this.quiet.lookbackWindows ?? 0)) this.framer.recycle(this.kept.shift()!.input);
     this.quietRun++;
     this.fresh = true; // the next window scored starts from the quiet run's state (resume)
+    this.noisyRun = w.meanSquare >= this.quiet.floorMeanSquare; // the run's last window unscored decides
     this.lastResult = { probability: 0, startMs: (w.startSample * 1000) / SILERO_SAMPLE_RATE, endMs: (w.endSample * 1000) / SILERO_SAMPLE_RATE, inferenceMs: 0 };
     this.counters.quiet = (this.counters.quiet ?? 0) + 1;
     vadTotals.quiet++;
@@ -194,12 +202,12 @@ export class SileroVadStream implements VadStream {
       }
       const w = windows[i]!;
       // The quiet rule (see the file's comment): counted in window order, whether scored or shed.
-      if (w.meanSquare < this.quiet.floorMeanSquare && this.quietRun >= QUIET_RESET_WINDOWS) {
+      if (w.underFloor && this.quietRun >= this.resetOf(w)) {
         this.takeQuiet(w);
         continue;
       }
       const quietBefore = this.quietRun;
-      this.quietRun = w.meanSquare < this.quiet.floorMeanSquare ? this.quietRun + 1 : 0;
+      this.quietRun = w.underFloor ? this.quietRun + 1 : 0;
       // Audio queued behind this window in this stream: how far its decisions lag the caller, ms.
       const behindMs = this.waiting * SILERO_WINDOW_MS;
       if (behindMs > this.lag.maxMs) {
@@ -253,6 +261,7 @@ export class SileroVadStream implements VadStream {
     // the other stream's state is final once the windows chained before now have run.
     const gen = this.generation;
     this.framer.copyFrom(other.framer);
+    this.noise.copyFrom(other.noise);
     this.inFlight++;
     const copied = Promise.all([this.tail, other.tail]).then(() => {
       this.inFlight--;
@@ -261,6 +270,7 @@ export class SileroVadStream implements VadStream {
         this.lastResult = other.lastResult;
         this.quietRun = other.quietRun;
         this.fresh = other.fresh;
+        this.noisyRun = other.noisyRun;
         this.dropKept();
         this.kept = other.kept.map((k) => ({ ...k, input: k.input.slice() })); // the other stream still owns its own
       }
@@ -271,20 +281,30 @@ export class SileroVadStream implements VadStream {
   reset(): void {
     this.generation++;
     this.framer.reset();
+    this.noise.reset();
     this.state = new Float32Array(STATE_SIZE);
     this.lastResult = null;
     this.counters = { frames: 0, windows: 0, skipped: 0, quiet: 0, lookback: 0, inferenceMsTotal: 0, inferenceMsMax: 0 };
     this.kept = []; // a run in flight may still read one: not given back to the pool
     this.quietRun = 0;
+    this.noisyRun = false;
     this.fresh = true;
+  }
+
+  /** Windows in a row under the floor after which `w`, under it, is not scored: line noise (over the fixed floor) waits longer. */
+  private resetOf(w: SileroWindow): number {
+    return w.meanSquare >= this.quiet.floorMeanSquare ? NOISE_RESET_WINDOWS : QUIET_RESET_WINDOWS;
   }
 
   /** Before the first window scored after a quiet run of `k` windows (or a new stream's first, k = 0): its state. */
   private resume(k: number): void {
+    const noisy = this.noisyRun;
+    this.noisyRun = false;
+    this.fresh = false;
+    if (noisy) return; // line noise: the state it had when it stopped scoring (see the file's comment)
     const states = this.quiet.states;
     if (states) this.state.set(states[Math.min(k, states.length - 1)]!);
     else this.state.fill(0);
-    this.fresh = false;
   }
 
   private async runWindow(samples: Float32Array, startSample: number, endSample: number, gen: number): Promise<void> {

@@ -11,45 +11,11 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createStreamOn, quietRuleOf, type SileroVad, type VadStream } from "../../../src/media/vad/silero.ts";
 import { loadVadAsLoaded } from "../../support/vad.ts";
-import { vadTotals, type WindowRunner } from "../../../src/media/vad/batcher.ts";
-import { SILERO_CONTEXT_SAMPLES, SILERO_WINDOW_SAMPLES } from "../../../src/media/vad/framer.ts";
-import { DEFAULT_SILENCE_FLOOR_DBFS, QUIET_LOOKBACK_WINDOWS, QUIET_RESET_WINDOWS, QUIET_STATE_WINDOWS } from "../../../src/media/vad/quiet.ts";
+import { vadTotals } from "../../../src/media/vad/batcher.ts";
+import { SILERO_WINDOW_SAMPLES } from "../../../src/media/vad/framer.ts";
+import { DEFAULT_NOISE_MARGIN_DB, DEFAULT_SILENCE_FLOOR_DBFS, QUIET_LOOKBACK_WINDOWS, QUIET_RESET_WINDOWS, QUIET_STATE_WINDOWS } from "../../../src/media/vad/quiet.ts";
 import * as A from "./audio-fixtures.ts";
-
-/** A runner that records each window's first sample and the state it was given, and marks the state it returns. */
-function recordingRunner() {
-  const seen: { first: number; stateZero: boolean; state0: number }[] = [];
-  const runner: WindowRunner = {
-    async run(samples, state) {
-      seen.push({ first: Math.round(samples[SILERO_CONTEXT_SAMPLES]! * 32768), stateZero: state.every((x) => x === 0), state0: state[0]! });
-      state.fill(0.25); // any next state that is not zero
-      return 0.9;
-    },
-  };
-  return { runner, seen };
-}
-
-/** 32 ms windows of 256 samples, each filled with `value` (±: a square wave of that amplitude). */
-function windowsOf(value: number, n: number): Int16Array {
-  const pcm = new Int16Array(n * SILERO_WINDOW_SAMPLES);
-  for (let i = 0; i < pcm.length; i++) pcm[i] = i % 2 ? value : -value;
-  return pcm;
-}
-
-/** Feeds PCM in 128-sample pieces (two per window, none left over); the stream's result per 32 ms window, in order. */
-async function perWindow(s: VadStream, pcm: Int16Array): Promise<number[]> {
-  const out: number[] = [];
-  let lastEnd = -1;
-  for (let i = 0; i + 128 <= pcm.length; i += 128) {
-    await s.process(pcm.subarray(i, i + 128));
-    const r = s.last;
-    if (r && r.endMs !== lastEnd) {
-      out.push(r.probability);
-      lastEnd = r.endMs;
-    }
-  }
-  return out;
-}
+import { lineNoise, perWindow, recordingRunner, windowsOf } from "./quiet-fixtures.ts";
 
 describe("quiet rule on a fake runner", () => {
   // −60 dBFS is a square wave of amplitude 32.8: 20 is under the floor, 100 over it. Without the look-back here.
@@ -191,6 +157,7 @@ describe.skipIf(!A.haveAudioTools())("quiet rule on the real model", () => {
   }, 60_000);
   afterAll(() => {
     vad.silenceFloorDbfs = DEFAULT_SILENCE_FLOOR_DBFS;
+    vad.noiseMarginDb = DEFAULT_NOISE_MARGIN_DB;
     vad.quietLookbackWindows = QUIET_LOOKBACK_WINDOWS;
     tmp?.remove();
   });
@@ -240,25 +207,15 @@ describe.skipIf(!A.haveAudioTools())("quiet rule on the real model", () => {
     expect(Math.max(...on.p)).toBeGreaterThan(0.8);
   });
 
-  /** Gaussian-like line noise (sum of 4 uniforms, seeded) whose level is `dbfs` (the windows' mean square). */
-  function lineNoise(n: number, dbfs: number, seed: number): Int16Array {
-    let x = seed >>> 0;
-    const amp = 10 ** (dbfs / 20) * 32768 * Math.sqrt(3); // 4 uniforms on [-0.5, 0.5): variance 1/3
-    const out = new Int16Array(n);
-    for (let i = 0; i < n; i++) {
-      let sum = 0;
-      for (let k = 0; k < 4; k++) sum += (x = (x * 1664525 + 1013904223) >>> 0) / 2 ** 32 - 0.5;
-      out[i] = Math.round(sum * amp);
-    }
-    return out;
-  }
   /** The first window of `pcm` from window `from` on scored ≥ 0.5, counted from `from`, with the floor and look-back given. */
   async function detect(pcm: Int16Array, from: number, floorDbfs: number, lookback: number): Promise<{ at: number; quiet: number }> {
     vad.quietLookbackWindows = lookback;
+    vad.noiseMarginDb = -Infinity; // the fixed floor alone (the floor that follows the line: noise-floor.test.ts)
     try {
       const r = await run(pcm, floorDbfs);
       return { at: r.p.findIndex((x, i) => i >= from && x >= 0.5) - from, quiet: r.quiet };
     } finally {
+      vad.noiseMarginDb = DEFAULT_NOISE_MARGIN_DB;
       vad.quietLookbackWindows = QUIET_LOOKBACK_WINDOWS;
     }
   }
