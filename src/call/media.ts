@@ -66,6 +66,8 @@ export class CallMedia implements RenegotiableMedia {
   };
   private closed = false;
   private watchdog: RtpWatchdog | undefined;
+  /** The SDP address a re-INVITE/UPDATE last moved our RTP to (consentAfterMove), for the timeout's log. */
+  private movedTo: { address: string; port: number } | undefined;
   /** The call's recording (RECORDING=on), from start to close. */
   private recorder: CallRecorder | undefined;
   /** The codec of the frames we send (changes on a renegotiation). */
@@ -250,13 +252,14 @@ export class CallMedia implements RenegotiableMedia {
    * its next packet, the new direction and codec (the record's too); a direction that no longer lets us
    * send is hold and pauses the conversation, the move back to sending resumes it.
    */
-  renegotiate(media: NegotiatedMedia, _previous: NegotiatedMedia): void {
+  renegotiate(media: NegotiatedMedia, previous: NegotiatedMedia): void {
     if (this.closed) return;
     this.session.update(media.remote, media.direction, {
       codec: media.codec,
       payloadType: media.payloadType,
       telephoneEventPt: media.telephoneEventPt,
     });
+    this.consentAfterMove(media.remote, previous.remote);
     if (media.codec !== this.codec) (this.o.record.codec = this.codec = media.codec), this.o.onRecordChanged?.();
     const held = !canSend(media.direction);
     if (held === this.held || this.bridged) return; // bridged: no conversation to pause
@@ -271,6 +274,23 @@ export class CallMedia implements RenegotiableMedia {
       this.conversation.resume();
     }
     this.o.log.info({ callId: this.o.record.id, direction: media.direction }, held ? "call held by the peer" : "call resumed by the peer");
+  }
+
+  /**
+   * media-consent.ts rule 3 for a re-INVITE/UPDATE that moved our RTP (rule 2 is the session's): a new
+   * address the signalling did not come from must send within RTP_START_TIMEOUT_S of the move, or the
+   * call ends — else one re-INVITE naming a third party streamed there until RTP_TIMEOUT_S (30 s, 1,400
+   * packets on the binary, s17) where the same offer in the INVITE stopped at 5 s. A move back to the
+   * signalling address disarms it; a new port on the same address is a move too.
+   */
+  private consentAfterMove(now: { address: string; port: number }, before: { address: string; port: number }): void {
+    const t = this.o.rtpTimeout;
+    if (!this.started || !t?.startMs || (now.address === before.address && now.port === before.port)) return;
+    const startMs = unprovenMediaAddress(now, this.o.signallingAddress) ? t.startMs : 0;
+    const at = this.o.clock.now();
+    this.movedTo = now;
+    this.watchdog ??= new RtpWatchdog({ timeoutMs: t.ms, holdTimeoutMs: t.holdMs }, at);
+    this.watchdog.rearmStart(startMs, this.session.packetsReceived, at);
   }
 
   /** RTCP beside the RTP (call-rtcp.ts); the call goes on without it if it cannot bind. */
@@ -291,7 +311,7 @@ export class CallMedia implements RenegotiableMedia {
   private rtpTimedOut(silentMs: number, rule: RtpTimeoutRule): void {
     this.watchdog = undefined;
     const { ignoredSourceIn: ignoredFromOtherSources, socketErrors } = this.session.stats; // RTP that came, but from an address the latch refuses
-    const { callId, remote, held } = { callId: this.o.record.id, remote: this.o.media.remote, held: this.held };
+    const { callId, remote, held } = { callId: this.o.record.id, remote: this.movedTo ?? this.o.media.remote, held: this.held };
     if (rule === "start") this.o.log.warn({ callId, silentMs, remote, signalling: this.o.signallingAddress, unreachable: socketErrors, muted: this.session.mutedUnreachable, ignoredFromOtherSources }, "no rtp ever came from the sdp's media address, which is not the signalling address (RTP_START_TIMEOUT_S): ending the call");
     else this.o.log.warn({ callId, silentMs, held, ignoredFromOtherSources }, ignoredFromOtherSources > 0 ? "no rtp from the far end's signalled address (its packets came from another address: RTP_LATCH, SIP_PUBLIC_IP): ending the call" : "no rtp from the far end: ending the call");
     this.o.hangup("rtp_timeout");

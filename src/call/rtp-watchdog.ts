@@ -16,7 +16,8 @@ export interface RtpWatchdogOptions {
   /** The same while on hold (ms); 0 disables. RTP_HOLD_TIMEOUT_S. */
   holdTimeoutMs: number;
   /**
-   * Nothing ever received for this long (ms) ends the call, when not on hold; 0 or absent disables.
+   * Nothing ever received for this long (ms) ends the call, when not on hold; 0 or absent disables
+   * (`rearmStart` arms it again, counted from a re-INVITE that moved our RTP).
    * RTP_START_TIMEOUT_S, given only for an unproven media address (media-consent.ts rule 3). Never
    * longer than `timeoutMs` when that is on.
    */
@@ -29,6 +30,10 @@ export type RtpTimeoutRule = "start" | "silence" | "hold";
 export class RtpWatchdog {
   private lastCount = -1;
   private lastActivityAt: number;
+  /** The start rule's limit (ms; 0 = off): the option, or what the last move re-armed. */
+  private startMs: number;
+  /** Packets accepted when the start rule was armed: it holds while the count has not moved from it. */
+  private startBase = 0;
 
   /** @param startAt when the media started (ms), the start of the first silence. */
   constructor(
@@ -36,6 +41,19 @@ export class RtpWatchdog {
     startAt: number,
   ) {
     this.lastActivityAt = startAt;
+    this.startMs = o.startTimeoutMs ?? 0;
+  }
+
+  /**
+   * A re-INVITE/UPDATE moved our RTP to another address: media-consent.ts rule 3 again, from `now`.
+   * `startMs` > 0 when the new address is not the signalling source (unproven): nothing accepted after
+   * `packetsReceived` for that long ends the call (rule `start`); 0 when it is (the old rules only).
+   */
+  rearmStart(startMs: number, packetsReceived: number, now: number): void {
+    this.startMs = startMs;
+    this.startBase = packetsReceived;
+    this.lastCount = packetsReceived;
+    this.lastActivityAt = now;
   }
 
   /** A hold or resume restarts the count (the far end changes what it sends). */
@@ -55,8 +73,8 @@ export class RtpWatchdog {
       if (!first) this.lastActivityAt = now;
       return undefined;
     }
-    const start = this.o.startTimeoutMs ?? 0;
-    const rule: RtpTimeoutRule = held ? "hold" : packetsReceived === 0 && start > 0 ? "start" : "silence";
+    const start = this.startMs;
+    const rule: RtpTimeoutRule = held ? "hold" : packetsReceived === this.startBase && start > 0 ? "start" : "silence";
     const limit = rule === "hold" ? this.o.holdTimeoutMs : rule === "start" ? (this.o.timeoutMs > 0 ? Math.min(start, this.o.timeoutMs) : start) : this.o.timeoutMs;
     const silentMs = now - this.lastActivityAt;
     return limit > 0 && silentMs >= limit ? { silentMs, rule } : undefined;

@@ -26,6 +26,8 @@ export interface CloudEndpoint {
   variable: string;
   /** The base URL probed (the configured one, else the provider's default). */
   url: string;
+  /** True when `variable` set `url`; false for the provider's default (the message then says so). */
+  configured: boolean;
   /** The offline provider its calls use when it fails (src/providers/offline.ts). */
   fallback: "pocketsphinx" | "scripted" | "flite";
 }
@@ -33,10 +35,10 @@ export interface CloudEndpoint {
 /** The endpoints of the cloud providers `cfg` chose (none offline). */
 export function cloudEndpoints(cfg: Config): CloudEndpoint[] {
   const out: CloudEndpoint[] = [];
-  if (cfg.stt === "deepgram") out.push({ provider: "deepgram", variable: DEEPGRAM_ENV.baseUrl, url: cfg.deepgram.baseUrl ?? DEEPGRAM_DEFAULTS.baseUrl, fallback: "pocketsphinx" });
-  if (cfg.llm === "gemini") out.push({ provider: "gemini", variable: GEMINI_ENV.baseUrl, url: cfg.gemini.baseUrl ?? GEMINI_DEFAULTS.baseUrl, fallback: "scripted" });
-  if (cfg.llm === "openai" && cfg.openai.baseUrl) out.push({ provider: "openai", variable: OPENAI_ENV.baseUrl, url: cfg.openai.baseUrl, fallback: "scripted" });
-  if (cfg.tts === "cartesia") out.push({ provider: "cartesia", variable: CARTESIA_ENV.baseUrl, url: cfg.cartesia.baseUrl ?? CARTESIA_DEFAULTS.baseUrl, fallback: "flite" });
+  if (cfg.stt === "deepgram") out.push({ provider: "deepgram", variable: DEEPGRAM_ENV.baseUrl, url: cfg.deepgram.baseUrl ?? DEEPGRAM_DEFAULTS.baseUrl, configured: !!cfg.deepgram.baseUrl, fallback: "pocketsphinx" });
+  if (cfg.llm === "gemini") out.push({ provider: "gemini", variable: GEMINI_ENV.baseUrl, url: cfg.gemini.baseUrl ?? GEMINI_DEFAULTS.baseUrl, configured: !!cfg.gemini.baseUrl, fallback: "scripted" });
+  if (cfg.llm === "openai" && cfg.openai.baseUrl) out.push({ provider: "openai", variable: OPENAI_ENV.baseUrl, url: cfg.openai.baseUrl, configured: true, fallback: "scripted" });
+  if (cfg.tts === "cartesia") out.push({ provider: "cartesia", variable: CARTESIA_ENV.baseUrl, url: cfg.cartesia.baseUrl ?? CARTESIA_DEFAULTS.baseUrl, configured: !!cfg.cartesia.baseUrl, fallback: "flite" });
   return out;
 }
 
@@ -75,8 +77,13 @@ export function probeCloud(endpoints: CloudEndpoint[], timeoutMs = CLOUD_PROBE_T
   return Promise.all(endpoints.map((e) => probeEndpoint(e, timeoutMs)));
 }
 
-/** The one-line warning for an unreachable endpoint (stderr of check-config and start-up). */
+/**
+ * The one-line warning for an unreachable endpoint (stderr of check-config and start-up). The variable in
+ * brackets set the URL; for the provider's own endpoint it says "default; <VARIABLE> unset" (s17: a user
+ * with only the key set was told to look at a variable they had never set).
+ */
 export function unreachableMessage(r: Extract<ProbeResult, { ok: false }>): string {
   const e = r.endpoint;
-  return `voice-agent: warning: ${e.provider} endpoint ${e.url} (${e.variable}) unreachable (${r.error}): its calls will fall back to ${e.fallback}`;
+  const from = e.configured ? e.variable : `default; ${e.variable} unset`;
+  return `voice-agent: warning: ${e.provider} endpoint ${e.url} (${from}) unreachable (${r.error}): its calls will fall back to ${e.fallback}`;
 }

@@ -166,7 +166,7 @@ async function run(cmd: Extract<Command, { kind: "run" | "check-config" }>): Pro
       if (r.ok) log.info({ provider: e.provider, endpoint: e.url, connectMs: r.ms }, "cloud provider endpoint reachable");
       else {
         console.error(unreachableMessage(r));
-        log.warn({ provider: e.provider, endpoint: e.url, variable: e.variable, error: r.error, fallback: e.fallback }, "cloud provider endpoint unreachable at start-up: its calls will fall back to the offline provider");
+        log.warn({ provider: e.provider, endpoint: e.url, variable: e.variable, configured: e.configured, error: r.error, fallback: e.fallback }, "cloud provider endpoint unreachable at start-up: its calls will fall back to the offline provider");
       }
     }
   });

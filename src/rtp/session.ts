@@ -91,6 +91,12 @@ export class RtpSession {
   /** The destination last given to `out` (pushed again whenever the latch moves it). */
   private dest: RtpEndpoint;
   private closed = false;
+  /** Where the signalling came from (media-consent.ts rule 1). */
+  private readonly signallingAddress: string | undefined;
+  /** The SDP address is not the signalling source's: media-consent.ts rules 2 and 3 apply to it. */
+  private unproven: boolean;
+  /** Packets accepted when the SDP last named a new address (0 at the start): rule 2 holds until one more. */
+  private packetsAtMove = 0;
   constructor(opts: RtpSessionOptions) {
     this.lease = opts.lease;
     this.codec = opts.codec;
@@ -119,11 +125,13 @@ export class RtpSession {
       lease.openSendPath?.(this.ssrc, initial, this.format, this.dest) ??
       new LocalSendPath(lease.socket, this.ssrc, initial, this.format, this.dest);
     this.lease.onPacket = (data, port, address, arrivedAt) => this.receive(data, port, address, arrivedAt);
-    const unproven = unprovenMediaAddress(opts.remote, opts.signallingAddress);
+    this.signallingAddress = opts.signallingAddress;
+    this.unproven = unprovenMediaAddress(opts.remote, opts.signallingAddress);
     this.lease.onError = (err) => {
       this.counters.socketErrors++;
-      // media-consent.ts rule 2: an unproven address answered ICMP unreachable before its first packet.
-      if (unproven && this.counters.packetsIn === 0 && isUnreachableError(err)) this.muteUntilHeard();
+      // media-consent.ts rule 2: an unproven address answered ICMP unreachable before its first packet
+      // (since the re-INVITE that named it, when one moved our RTP there).
+      if (this.unproven && this.counters.packetsIn === this.packetsAtMove && isUnreachableError(err)) this.muteUntilHeard();
     };
   }
 
@@ -156,7 +164,12 @@ export class RtpSession {
     const cur = this.latch.target;
     const moved = remote.address !== cur.address || remote.port !== cur.port;
     // While the address is 0.0.0.0 (RFC 2543 hold) keep the latch: there is nowhere new to send.
-    if (moved && remote.address !== "0.0.0.0" && remote.address !== "::" && remote.port !== 0) this.latch.retarget(remote);
+    if (moved && remote.address !== "0.0.0.0" && remote.address !== "::" && remote.port !== 0) {
+      this.latch.retarget(remote);
+      // media-consent.ts: a re-INVITE's address is as much a claim as the INVITE's.
+      this.unproven = unprovenMediaAddress(remote, this.signallingAddress);
+      this.packetsAtMove = this.counters.packetsIn;
+    }
     this.direction = direction;
     if (format && (format.codec !== this.codec || format.payloadType !== this.payloadType)) {
       this.codec = format.codec;

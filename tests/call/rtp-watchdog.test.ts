@@ -51,3 +51,21 @@ test("RTP_START_TIMEOUT_S does not apply on hold (a held call may send nothing) 
   expect(off.check(0, false, 29_999)).toBeUndefined();
   expect(off.check(0, false, 30_000)).toEqual({ silentMs: 30_000, rule: "silence" });
 });
+
+test("a re-INVITE moving RTP to an unproven address re-arms the start rule from the move; a move back disarms it (s17)", () => {
+  const w = new RtpWatchdog({ timeoutMs: 30_000, holdTimeoutMs: 600_000 }, 0); // started on the signalling address
+  expect(w.check(40, false, 9_000)).toBeUndefined(); // the caller sent 40 packets
+  w.rearmStart(5_000, 40, 10_000); // moved to a third party: nothing more came
+  expect(w.check(40, false, 14_999)).toBeUndefined();
+  expect(w.check(40, false, 15_000)).toEqual({ silentMs: 5_000, rule: "start" });
+  const heard = new RtpWatchdog({ timeoutMs: 30_000, holdTimeoutMs: 600_000 }, 0);
+  heard.rearmStart(5_000, 40, 10_000);
+  expect(heard.check(41, false, 11_000)).toBeUndefined(); // one packet after the move: proven
+  expect(heard.check(41, false, 40_999)).toBeUndefined();
+  expect(heard.check(41, false, 41_000)).toEqual({ silentMs: 30_000, rule: "silence" });
+  const back = new RtpWatchdog({ timeoutMs: 30_000, holdTimeoutMs: 600_000 }, 0);
+  back.rearmStart(5_000, 40, 10_000);
+  back.rearmStart(0, 40, 12_000); // moved back to the signalling address
+  expect(back.check(40, false, 41_999)).toBeUndefined();
+  expect(back.check(40, false, 42_000)).toEqual({ silentMs: 30_000, rule: "silence" });
+});

@@ -32,6 +32,15 @@ describe("cloud endpoints probed (s15 finding 6: cloud keys pointed at nothing s
     expect(ca!.error).toBe("ECONNREFUSED");
     expect(unreachableMessage(ca!)).toBe(`voice-agent: warning: cartesia endpoint ws://127.0.0.1:${closed} (CARTESIA_BASE_URL) unreachable (ECONNREFUSED): its calls will fall back to flite`);
   });
+
+  test("the provider's own endpoint is named as the default, not as a variable the user never set (s17)", () => {
+    const cfg = loadConfig({ GEMINI_API_KEY: "k" });
+    const [gemini] = cloudEndpoints(cfg);
+    expect(gemini!.configured).toBe(false);
+    expect(unreachableMessage({ endpoint: gemini!, ok: false, error: "ENOTFOUND" })).toBe(
+      "voice-agent: warning: gemini endpoint https://generativelanguage.googleapis.com (default; GEMINI_BASE_URL unset) unreachable (ENOTFOUND): its calls will fall back to scripted",
+    );
+  });
 });
 
 describe("the compiled binary's check-config with cloud endpoints that cannot be reached", () => {

@@ -348,3 +348,21 @@ export async function twoCapturedCalls(agent: RunningAgent, callMs: number, answ
     toCaller: (res, m) => streamsByPort(res.rtpStreams, m).find((s) => s.src.port >= range[0] && s.src.port <= range[1]),
   };
 }
+
+/** The part of a Bun UDP socket the reflection tests use. */
+export type Udp = { readonly port: number; close(): void; send(data: Uint8Array | string, port: number, host: string): boolean };
+
+/** A UDP socket that notes the arrival time (Date.now) of every datagram: a victim or media server in the reflection tests. */
+export interface UdpCounter {
+  socket: Udp;
+  port: number;
+  arrivals: number[];
+}
+
+/** Binds a {@link UdpCounter} on `host` (any free port unless given). */
+export async function listenUdp(host: string, port = 0): Promise<UdpCounter> {
+  const c: UdpCounter = { socket: undefined as unknown as Udp, port: 0, arrivals: [] };
+  c.socket = await Bun.udpSocket({ hostname: host, port, socket: { data: () => void c.arrivals.push(Date.now()) } });
+  c.port = c.socket.port;
+  return c;
+}

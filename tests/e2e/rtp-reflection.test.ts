@@ -12,27 +12,13 @@
  */
 import { afterAll, describe, expect, test } from "bun:test";
 import { startAgent, type RunningAgent } from "./agent.ts";
-import { sipRequest } from "./attack-support.ts";
+import { listenUdp as listen, sipRequest, type Udp, type UdpCounter as Counter } from "./attack-support.ts";
 
 const VICTIM = "127.0.0.9";
 const START_S = 2;
 /** Slack on a busy 2-core machine: ticks, the BYE, the log. */
 const SLACK_MS = 2500;
 
-/** The part of a Bun UDP socket used here. */
-type Udp = { readonly port: number; close(): void; send(data: Uint8Array | string, port: number, host: string): boolean };
-interface Counter {
-  socket: Udp;
-  port: number;
-  arrivals: number[];
-}
-
-async function listen(host: string, port = 0): Promise<Counter> {
-  const c: Counter = { socket: undefined as unknown as Udp, port: 0, arrivals: [] };
-  c.socket = await Bun.udpSocket({ hostname: host, port, socket: { data: () => void c.arrivals.push(Date.now()) } });
-  c.port = c.socket.port;
-  return c;
-}
 
 const started: RunningAgent[] = [];
 const sockets: Udp[] = [];

@@ -62,6 +62,31 @@ describe("rule 2 on real sockets: ICMP port unreachable before the far end's fir
     expect(s.mutedUnreachable).toBe(false);
   });
 
+  test("a re-INVITE moving an established call to a third party: rule 2 again, from the move (s17)", async () => {
+    // The call starts on the signalling source, which sends (proven); then the SDP names 127.0.0.9's closed port.
+    const lease = await pool.allocate();
+    const ownPort = await freeUdpPort();
+    const own = await Bun.udpSocket({ hostname: "127.0.0.1", port: ownPort, socket: { data: () => {} } });
+    cleanup.push(() => own.close());
+    const s = new RtpSession({ lease, remote: { address: "127.0.0.1", port: ownPort }, signallingAddress: "127.0.0.1", codec: "PCMU", payloadType: 0 });
+    cleanup.push(() => s.close());
+    own.send(serializeRtp({ marker: true, payloadType: 0, sequenceNumber: 1, timestamp: 160, ssrc: 5, payload: new Uint8Array(160) }), lease.port, "127.0.0.1");
+    await waitFor(() => s.stats.packetsIn >= 1, 3000);
+    const frame = new Uint8Array(160).fill(0xff);
+    const timer = setInterval(() => s.sendFrame(frame, false), 20);
+    cleanup.push(() => clearInterval(timer));
+    s.update({ address: "127.0.0.9", port: await freeUdpPort() }, "sendrecv");
+    await waitFor(() => s.mutedUnreachable, 3000);
+    const sent = s.stats.packetsOut;
+    await Bun.sleep(200);
+    expect(s.stats.packetsOut).toBe(sent);
+    // Moved back to the signalling source: sending resumes, and its ICMP never stops it.
+    s.update({ address: "127.0.0.1", port: ownPort }, "sendrecv");
+    expect(s.mutedUnreachable).toBe(false);
+    await Bun.sleep(100);
+    expect(s.stats.packetsOut).toBeGreaterThan(sent);
+  });
+
   test("to the signalling source's own address: never stopped (the old rule, RTP_TIMEOUT_S only)", async () => {
     const { s } = await session("127.0.0.1", "127.0.0.1");
     await waitFor(() => s.stats.socketErrors >= 2, 3000);
