@@ -44,7 +44,7 @@ export class CallMedia implements RenegotiableMedia {
   private readonly silence: AudioFrame;
   /** What the pacer drives every 20 ms: our outgoing frame, and the check for missing caller RTP (rtp/missing-media.ts). */
   private readonly ticker: PacerSource = {
-    onTick: () => {
+    onTick: (now) => {
       try {
         // The media worker sends (paced-output.ts); bridged, only our keys are left to send from here.
         if (this.paced) void (this.bridged ? this.dtmfOut.tick() : this.paced.fill(this.dtmfOut));
@@ -53,7 +53,8 @@ export class CallMedia implements RenegotiableMedia {
         else if (!this.dtmfOut.tick() && !this.bridged) this.playout.onTick();
         // A talkspurt started between ticks is over (nothing playing or queued): back to the shared ticks.
         if (!this.playout.isPlaying && !this.playout.hasFrame && this.o.pacer.isOwnSchedule(this.ticker)) this.o.pacer.rejoin(this.ticker);
-        const now = this.o.clock.now();
+        // The pacer's reading of the clock for this run (pacer-schedule.ts): the watchdog judges seconds,
+        // missing media reads the clock itself near its limit; no clock read per call per tick.
         const timedOut = this.watchdog?.check(this.session.packetsReceived, this.held, now);
         if (timedOut) return this.rtpTimedOut(timedOut.silentMs, timedOut.rule);
         if (this.held || this.bridged) return;

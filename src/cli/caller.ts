@@ -5,6 +5,7 @@
  * audio), records both directions to a stereo WAV (left: caller, right: agent; 8 kHz), prints the
  * conversation, and hangs up (unless the agent hangs up first).
  */
+import { isIP } from "node:net";
 import type { Command } from "./args";
 import { detectLocalIp } from "./config-sip";
 import { createFliteTts } from "../providers/offline";
@@ -28,6 +29,8 @@ export interface CallerResult {
   answered: boolean;
   endReason?: EndReason;
   phrases: { text: string; replyDelayMs?: number }[];
+  /** Agent audio heard (frames above SPEECH_RMS), ms. */
+  heardAgentMs: number;
   agentTurns: CallRecord["turns"];
 }
 
@@ -55,6 +58,8 @@ export async function runCaller(cmd: CallCommand): Promise<number> {
   const target = new URL(cmd.uri.replace(/^sips?:/i, "sip://"));
   const loopback = /^127\.|^localhost$/i.test(target.hostname);
   const localIp = loopback ? "127.0.0.1" : detectLocalIp();
+  // Where our SIP goes: the agent's RTP may come from there rather than from its SDP address (below).
+  const agentSipIp = loopback ? "127.0.0.1" : isIP(target.hostname) ? target.hostname : undefined;
   const clock = new SystemClock();
   const transport = await UdpTransport.bind({ host: localIp, port: cmd.localPort });
   const ua = new UserAgent({
@@ -81,7 +86,7 @@ export async function runCaller(cmd: CallCommand): Promise<number> {
   let answeredAt = 0;
   const slot = (frames: Int16Array[]) => frameSlot(performance.now() - answeredAt, frames.length);
 
-  const result: CallerResult = { sipCallId: "", answered: false, phrases: [], agentTurns: [] };
+  const result: CallerResult = { sipCallId: "", answered: false, phrases: [], heardAgentMs: 0, agentTurns: [] };
   say(`calling ${cmd.uri} as ${cmd.from} (SIP ${localIp}:${transport.local.port})`);
   const call = ua.invite({ requestUri: cmd.uri, from: cmd.from, offerSdp: offer.sdp });
   result.sipCallId = call.callId;
@@ -94,6 +99,12 @@ export async function runCaller(cmd: CallCommand): Promise<number> {
       session = new RtpSession({
         lease,
         remote: media.remote,
+        // An agent bound to 0.0.0.0 (the default) writes this host's first network address into its SDP
+        // (192.0.2.2, say) but sends its RTP from the address the route to us picks (127.0.0.1 when we
+        // called it there). The latch takes a source at the SDP's address or the signalling's
+        // (symmetric-latch.ts rule 2): with the SIP address given, that audio is heard, not dropped.
+        signallingAddress: agentSipIp,
+        advertisedAddress: localIp,
         codec: media.codec,
         payloadType: media.payloadType,
         telephoneEventPt: media.telephoneEventPt,
@@ -178,6 +189,7 @@ export async function runCaller(cmd: CallCommand): Promise<number> {
     } else {
       result.answered = true;
       await waitForReply(0, cmd.replyTimeoutMs);
+      if (agentAudioFrames === 0 && ended === undefined) say(silenceHint(session!.stats.ignoredSourceIn, session!.stats.packetsIn));
       await printAgentTurns();
       for (const text of cmd.say) {
         if (ended !== undefined) break;
@@ -211,6 +223,7 @@ export async function runCaller(cmd: CallCommand): Promise<number> {
     }
   } finally {
     result.endReason = ended ?? call.endReason;
+    result.heardAgentMs = agentAudioFrames * 20;
     if (playout) {
       pacer.remove(playout);
       playout.close();
@@ -227,6 +240,15 @@ export async function runCaller(cmd: CallCommand): Promise<number> {
   }
   if (cmd.json) console.log(JSON.stringify(result, null, 2));
   return code;
+}
+
+/** What to say when nothing was heard from the agent after its greeting should have come. */
+export function silenceHint(ignoredSourceIn: number, packetsIn: number): string {
+  if (ignoredSourceIn > 0 && packetsIn === 0) {
+    return `heard nothing: ${ignoredSourceIn} RTP packets came from an address that is neither the agent's SDP address nor its SIP address; start the agent with SIP_PUBLIC_IP set to the address this caller reaches it at`;
+  }
+  if (packetsIn === 0) return "heard nothing: no RTP from the agent (a firewall between us, or the agent's SDP names an address we cannot reach: set SIP_PUBLIC_IP)";
+  return "heard only silence from the agent so far";
 }
 
 /** Lag behind the clock (20 ms slots) tolerated before a recording channel jumps ahead with silence. */

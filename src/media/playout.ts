@@ -313,7 +313,7 @@ export class Playout implements AudioOutput {
       playoutHoldTotals.held++;
       return;
     }
-    this.hold.pay(() => this.sendNext(true));
+    if (this.hold.held) this.hold.pay(this.sendOwed); // owed ticks are rare: no closure per tick
     this.sendNext(false);
     this.finishEndedAtHead();
     this.compact();
@@ -328,7 +328,7 @@ export class Playout implements AudioOutput {
   }
 
   // ---------------------------------------------------------------- internals
-
+  private readonly sendOwed = (): void => this.sendNext(true); // one owed tick paid (hold.pay)
   /** Sends the head audio frame, else (or `silent`: paused) silence. `owed`: for a held tick (counted when it is silence). */
   private sendNext(owed: boolean, silent = false): void {
     const e = this.queue[this.head];

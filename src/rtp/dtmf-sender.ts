@@ -75,8 +75,8 @@ export class DtmfSender {
       return false;
     }
     if (!this.cur) {
-      const event = this.queue.shift();
-      if (event === undefined) return false;
+      if (this.queue.length === 0) return false; // every tick of a call: no native shift() for nothing
+      const event = this.queue.shift()!;
       this.cur = { event, ts: this.sink.next.timestamp, ticks: 0, ends: 0 };
     }
     const c = this.cur;

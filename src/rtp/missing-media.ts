@@ -59,9 +59,15 @@ export class MissingMedia {
     this.lastAt = now;
   }
 
-  /** A pacer tick at `now`: after MISSING_MEDIA_MS without a frame, a fill is decided after the next socket poll. */
-  tick(now: number): void {
-    if (this.queued || now - this.lastAt < MISSING_MEDIA_MS || this.o.heardElsewhere?.(MISSING_MEDIA_MS)) return;
+  /**
+   * A pacer tick: after MISSING_MEDIA_MS without a frame, a fill is decided after the next socket poll.
+   * `tickAt`: the pacer's clock reading for its run (may be a few ms old, pacer-schedule.ts); only within
+   * a frame of the limit is the clock read afresh and judged by it (a caller sending RTP: no read).
+   */
+  tick(tickAt: number): void {
+    if (this.queued || tickAt - this.lastAt < MISSING_MEDIA_MS - FRAME_MS) return;
+    const now = this.o.clock.now();
+    if (now - this.lastAt < MISSING_MEDIA_MS || this.o.heardElsewhere?.(MISSING_MEDIA_MS)) return;
     this.queued = true;
     this.gate.defer(this.gated);
   }

@@ -9,7 +9,14 @@ export const FRAME_MS = 20;
 
 /** Something that sends one frame per tick (a call's Playout). */
 export interface PacerSource {
-  onTick(): void;
+  /**
+   * One tick. `now`: the clock reading (ms) the pacer took when its timer's run (or `startNow`/`poll`)
+   * began, shared by every source of that run — up to the run's length (a few ms at 200 calls) older
+   * than the clock when a source late in the run is ticked. A source that needs the time of its own
+   * packet reads the clock itself; one that judges seconds (an RTP timeout) or tens of ms (missing
+   * media) takes this one instead of a clock read per call per tick.
+   */
+  onTick(now: number): void;
 }
 
 export interface PacerOptions {

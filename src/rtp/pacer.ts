@@ -94,6 +94,8 @@ export class Pacer {
    * they left: no home deadline before its next own deadline, or before its slot, ticks them.
    */
   private readonly rejoining = new Map<PacerSource, OwnSchedule>();
+  /** The sources of the home tick that runs (tickHome), reused: no array per tick. */
+  private readonly tickList: PacerSource[] = [];
   /** The deadline whose lateness the running phase timer recorded last. */
   private recordedDeadline = NaN;
 
@@ -182,7 +184,7 @@ export class Pacer {
     const sched = phaseAtOrBefore(now, this.t0, this.frameMs, this.phaseT0, Math.max(home.n, left?.slot ?? 0));
     this.own.set(source, sched);
     sched.slot++;
-    this.runSource(source);
+    this.runSource(source, now);
     if (this.own.get(source) === sched) this.armPhase(sched.phase);
   }
 
@@ -201,7 +203,7 @@ export class Pacer {
 
   /** True while `source` runs on its own schedule. */
   isOwnSchedule(source: PacerSource): boolean {
-    return this.own.has(source);
+    return this.own.size > 0 && this.own.has(source);
   }
 
   /** Number of registered sources. */
@@ -335,15 +337,25 @@ export class Pacer {
     home.n++;
     this.ticks++;
     this.recordLateness(deadline, lateMs ?? now - deadline);
-    for (const s of [...home.sources]) {
-      if (!home.sources.has(s) || this.own.has(s)) continue;
-      const left = this.rejoining.get(s);
-      if (left) {
-        // half a ms: deadlines are sums of floats
-        if (k < left.slot || deadline < this.ownDeadline(left) - 0.5) continue;
-        this.rejoining.delete(s);
+    // A copy: a source's onTick may remove it (or another) or add one, which this tick must not run.
+    const list = this.tickList;
+    for (const s of home.sources) list.push(s);
+    try {
+      for (let i = 0; i < list.length; i++) {
+        const s = list[i]!;
+        if (!home.sources.has(s)) continue;
+        // Most ticks have no source on its own schedule or rejoining: two map lookups per source less.
+        if (this.own.size > 0 && this.own.has(s)) continue;
+        const left = this.rejoining.size > 0 ? this.rejoining.get(s) : undefined;
+        if (left) {
+          // half a ms: deadlines are sums of floats
+          if (k < left.slot || deadline < this.ownDeadline(left) - 0.5) continue;
+          this.rejoining.delete(s);
+        }
+        this.runSource(s, now);
       }
-      this.runSource(s);
+    } finally {
+      list.length = 0;
     }
   }
 
@@ -363,7 +375,7 @@ export class Pacer {
       sched.n++;
       sched.slot++;
       this.recordLateness(deadline, skipped ? late : now - deadline); // after a skip: from the first missed deadline
-      this.runSource(source);
+      this.runSource(source, now);
     }
   }
 
@@ -375,9 +387,9 @@ export class Pacer {
     this.onLateness?.(lateMs);
   }
 
-  private runSource(s: PacerSource): void {
+  private runSource(s: PacerSource, now: number): void {
     try {
-      s.onTick();
+      s.onTick(now);
     } catch (err) {
       this.errors++;
       this.onError?.(err, s);
