@@ -31,7 +31,6 @@
  */
 import { ALAW_DECODE, ULAW_DECODE } from "../media/g711";
 import { type CorrelationEchoSettings, DEFAULT_CORRELATION_ECHO } from "./echo-correlation-settings";
-import { frameDbfs, peakDbfs } from "./caller-level";
 import type { EchoDecision } from "./echo-decision";
 import { EchoResidual } from "./echo-residual";
 
@@ -231,8 +230,18 @@ export class CorrelationEcho implements EchoDecision {
     last.gain = 0;
     this.lastLevelDb = undefined;
     this.lastQuiet = false;
-    this.lastResidualDbfs = frameDbfs(pcm); // until an echo path is known: the frame as it is
-    this.lastResidualPeakDbfs = peakDbfs(pcm);
+    // The frame's energy (sum of squares: integers, exact in a double whatever the order) and peak in one
+    // pass, for its own levels (caller-level.ts frameDbfs/peakDbfs, same values) and the rules below.
+    let ex = 0;
+    let pk = 0;
+    for (let i = 0; i < pcm.length; i++) {
+      const v = pcm[i]!;
+      ex += v * v;
+      if (v > pk) pk = v;
+      else if (-v > pk) pk = -v;
+    }
+    this.lastResidualDbfs = 10 * Math.log10(ex / (pcm.length || 1) / (32768 * 32768)); // until an echo path is known: the frame as it is
+    this.lastResidualPeakDbfs = pk > 0 ? 20 * Math.log10(pk / 32768) : -Infinity;
     this.lastResidualTiltDbfs = this.residual.tiltOf(pcm);
     if (pcm.length !== FRAME || this.n < FRAME) return false;
     let maxWindow = 0;
@@ -244,13 +253,11 @@ export class CorrelationEcho implements EchoDecision {
     }
     const floor = agentTalking && maxHold >= SILENT_RMS ? maxHold * this.quietRatio : 0;
     if (maxWindow < SILENT_RMS) {
-      const rms = rmsOf(pcm);
+      const rms = Math.sqrt(ex / FRAME);
       this.lastLevelDb = levelDb(rms, maxHold);
       this.lastQuiet = floor > 0 && rms < floor; // nothing of ours to echo now
       return this.lastQuiet;
     }
-    let ex = 0;
-    for (let i = 0; i < FRAME; i++) ex += pcm[i]! * pcm[i]!;
     this.lastLevelDb = levelDb(Math.sqrt(ex / FRAME), maxHold);
     // Digital silence holds no caller sound; while we talk it is below any quiet floor (as in our own
     // pauses above), so Silero's lagging "speech" for the frames after a quiet voice does not count.
@@ -390,9 +397,3 @@ function levelDb(rms: number, maxHold: number): number | undefined {
   return maxHold >= SILENT_RMS ? 20 * Math.log10(rms / maxHold) : undefined;
 }
 
-/** RMS of a frame (PCM16 values). */
-function rmsOf(pcm: Int16Array): number {
-  let e = 0;
-  for (let i = 0; i < pcm.length; i++) e += pcm[i]! * pcm[i]!;
-  return Math.sqrt(e / (pcm.length || 1));
-}

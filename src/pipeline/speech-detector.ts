@@ -25,12 +25,29 @@ import { FrameTrace } from "./barge-in-trace";
 import { HELD_WORDS_MS, DEFAULT_PAUSE_MS, DEFAULT_PAUSED_REPLY_PAUSE_MS, DEFAULT_RESUME_MS, type BargeInTrace } from "./barge-in-defaults";
 import { DEFAULT_QUIET_COUNTS_OVER_FLOOR, type CallerLevel } from "./caller-level";
 import type { DetectorOptions } from "./detector-options";
-import { EchoGate } from "./echo-gate";
+import { EchoGate, type GatedFrame } from "./echo-gate";
 import { FastBargeIn } from "./fast-barge-in";
 import { LevelGate, type FrameLevels } from "./level-gate";
 
 export * from "./barge-in-defaults";
 export type { DetectorOptions } from "./detector-options";
+
+/** A pushed frame waiting for its probabilities (SileroSpeechDetector.push). */
+interface PendingFrame {
+  pcm: Int16Array;
+  g: GatedFrame;
+  levels: FrameLevels;
+  agentSpeaking: boolean;
+  /** performance.now() at the push, ms. */
+  pushedAt: number;
+  /** The main stream's probability, the confirming stream's (when `g.second`). */
+  p: number | null;
+  q: number | null;
+  /** Probabilities not in yet. */
+  waits: number;
+  /** An inference failed. */
+  failed: boolean;
+}
 
 export class SileroSpeechDetector implements SpeechDetector {
   private readonly segmenter: SpeechSegmenter;
@@ -72,8 +89,6 @@ export class SileroSpeechDetector implements SpeechDetector {
   private readonly resumeFrames: number;
   /** Frames taken for echo (diagnostics). */
   echoFrames = 0;
-  /** The last pushed frame's handling (each frame's waits for the one before). */
-  private delivered: Promise<unknown> = Promise.resolve();
   /** When the frame being handled was pushed (performance.now(), ms); the last frames judged (BargeInTrace.frames). */
   private pushedAt = 0;
   private readonly frameTrace = new FrameTrace();
@@ -108,27 +123,65 @@ export class SileroSpeechDetector implements SpeechDetector {
     const agentSpeaking = this.agentSpeaking;
     const g = this.echoGate.frame(pcm, agentSpeaking);
     const levels = this.levels.measure(pcm, g.residualDbfs, g.residualPeakDbfs, g.residualTiltDbfs);
-    const pushedAt = performance.now();
-    const { echo, quietOnly, both } = g;
-    const confirming = this.opts.confirm !== undefined;
-    // Chained on the previous frame's delivery: frames are handled in arrival order whichever streams ran.
-    this.delivered = Promise.all([this.delivered, g.main, g.second]).then(
-      ([, p, q]) => {
-        try {
-          this.pushedAt = pushedAt;
-          // Speech the quiet floor kept out while the agent talks is background too (heldBackground).
-          if (quietOnly && agentSpeaking && (both ? q : p)! >= this.threshold) this.heldEnd = Math.max(this.heldEnd, this.segmenter.frameCount);
-          const heardP = quietOnly ? p : null; // what the quiet floor kept out, for the level rules
-          if (!both) return this.onProbability(pcm, echo ? 0 : p, confirming ? (echo ? 0 : p) : undefined, agentSpeaking, echo, g.levelDb, levels, heardP);
-          this.onProbability(pcm, echo ? 0 : p, echo ? 0 : q, agentSpeaking, echo, g.levelDb, levels, heardP);
-        } catch (err) {
-          void Promise.reject(err); // reported as an unhandled rejection, as before; the chain goes on
-        }
+    // Handled in arrival order once its streams' probabilities are in (a queue, not a Promise.all chain per
+    // frame: issue 13, that chain was ~2 % of the call thread at 200 calls).
+    const f: PendingFrame = { pcm, g, levels, agentSpeaking, pushedAt: performance.now(), p: null, q: null, waits: g.second ? 2 : 1, failed: false };
+    this.waiting.push(f);
+    g.main.then(
+      (p) => {
+        f.p = p;
+        this.settled(f);
       },
-      () => {
-        /* a failed inference is counted in the stream's stats; the frame counts as silence */
-      },
+      () => this.failed(f),
     );
+    g.second?.then(
+      (q) => {
+        f.q = q;
+        this.settled(f);
+      },
+      () => this.failed(f),
+    );
+  }
+
+  /** Frames pushed and not yet handled, oldest first from `waitingHead`. */
+  private waiting: PendingFrame[] = [];
+  private waitingHead = 0;
+
+  /** A failed inference is counted in the stream's stats; the frame counts as silence (it is skipped). */
+  private failed(f: PendingFrame): void {
+    f.failed = true;
+    this.settled(f);
+  }
+
+  /** One of a frame's probabilities is in: every frame at the head whose are all in is handled, in order. */
+  private settled(f: PendingFrame): void {
+    f.waits--;
+    const q = this.waiting;
+    while (this.waitingHead < q.length && q[this.waitingHead]!.waits === 0) {
+      const h = q[this.waitingHead]!;
+      q[this.waitingHead++] = undefined as unknown as PendingFrame;
+      if (!h.failed) this.handle(h);
+    }
+    if (this.waitingHead === q.length) {
+      q.length = 0;
+      this.waitingHead = 0;
+    }
+  }
+
+  private handle(f: PendingFrame): void {
+    const { pcm, g, levels, agentSpeaking, p, q } = f;
+    const { echo, quietOnly, both } = g;
+    try {
+      this.pushedAt = f.pushedAt;
+      const confirming = this.opts.confirm !== undefined;
+      // Speech the quiet floor kept out while the agent talks is background too (heldBackground).
+      if (quietOnly && agentSpeaking && (both ? q : p)! >= this.threshold) this.heldEnd = Math.max(this.heldEnd, this.segmenter.frameCount);
+      const heardP = quietOnly ? p : null; // what the quiet floor kept out, for the level rules
+      if (!both) return this.onProbability(pcm, echo ? 0 : p, confirming ? (echo ? 0 : p) : undefined, agentSpeaking, echo, g.levelDb, levels, heardP);
+      this.onProbability(pcm, echo ? 0 : p, echo ? 0 : q, agentSpeaking, echo, g.levelDb, levels, heardP);
+    } catch (err) {
+      void Promise.reject(err); // reported as an unhandled rejection, as before; the next frames go on
+    }
   }
 
   /**

@@ -31,11 +31,13 @@ afterAll(async () => {
 }, 30_000);
 
 describe("a re-INVITE moving RTP to an address the signalling did not come from (compiled binary, loopback)", () => {
+  // The RTP sockets live on the call thread, or in the media worker (its socket errors reach the call thread as messages).
+  for (const [variant, extra] of [["", {}], [" (MEDIA_WORKER=on)", { MEDIA_WORKER: "on" }]] as const)
   test(
-    "a listening victim gets RTP for at most RTP_START_TIMEOUT_S after the move, an ICMP unreachable stops it at once, a media server that sends keeps its call",
+    `a listening victim gets RTP for at most RTP_START_TIMEOUT_S after the move, an ICMP unreachable stops it at once, a media server that sends keeps its call${variant}`,
     async () => {
       const binary = process.env.VOICE_AGENT_E2E_BINARY;
-      const agent = await startAgent({ RTP_START_TIMEOUT_S: String(START_S), IDLE_PROMPT_S: "3600" }, ["--mode", "inbound"], binary ? { binary } : {});
+      const agent = await startAgent({ RTP_START_TIMEOUT_S: String(START_S), IDLE_PROMPT_S: "3600", ...extra }, ["--mode", "inbound"], binary ? { binary } : {});
       started.push(agent);
       const to = { host: "127.0.0.1", port: agent.sipPort };
       const sip: string[] = [];

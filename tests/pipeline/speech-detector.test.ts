@@ -160,3 +160,42 @@ describe("SileroSpeechDetector", () => {
     expect(ev.slice(7)).toEqual(["end"]);
   });
 });
+
+describe("SileroSpeechDetector: frames handled in arrival order whenever their inference ends", () => {
+  /** A VAD whose every result the test settles by hand (index = frame pushed). */
+  function manualVad() {
+    const settle: { ok: (p: number) => void; fail: (e: Error) => void }[] = [];
+    const vad = {
+      process: () =>
+        new Promise<number | null>((ok, fail) => {
+          settle.push({ ok, fail });
+        }),
+    } as unknown as VadStream;
+    return { vad, settle };
+  }
+
+  test("results settled newest first: the segmenter still sees speech then silence (start, then end)", async () => {
+    const { vad, settle } = manualVad();
+    const d = new SileroSpeechDetector(vad);
+    const ev = collect(d);
+    const frames = [...Array(12).fill(tone(3000)), ...Array(30).fill(tone(0))];
+    for (const f of frames) d.push(f);
+    for (let i = frames.length - 1; i >= 0; i--) settle[i]!.ok(i < 12 ? 0.95 : 0.01);
+    await Bun.sleep(0);
+    expect(ev).toEqual(["start", "end"]);
+  });
+
+  test("a failed inference skips its frame only; nothing is handled before the frames ahead of it", async () => {
+    const { vad, settle } = manualVad();
+    const d = new SileroSpeechDetector(vad);
+    const ev = collect(d);
+    for (let i = 0; i < 13; i++) d.push(tone(3000));
+    // Frames 1–12 are in, frame 0 not yet: nothing may be handled.
+    for (let i = 1; i < 13; i++) settle[i]!.ok(0.95);
+    await Bun.sleep(0);
+    expect(ev).toEqual([]);
+    settle[0]!.fail(new Error("inference failed"));
+    await Bun.sleep(0);
+    expect(ev).toEqual(["start"]); // 12 speech frames = 240 ms ≥ the segmenter's 200 ms
+  });
+});

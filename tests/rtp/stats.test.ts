@@ -136,6 +136,22 @@ describe("SymmetricLatch (RFC 4961)", () => {
     expect(l.target).toEqual({ address: "192.0.2.9", port: 6002 });
   });
 
+  test("the latched source's packets (the address string as the socket gives it, here IPv4-mapped upper case) keep it alive; a retarget makes them stale", () => {
+    const l = new SymmetricLatch({ address: "192.0.2.1", port: 4000 });
+    expect(l.observe("::FFFF:192.0.2.1", 4000, 0)).toBe("accepted");
+    expect(l.target).toEqual({ address: "192.0.2.1", port: 4000 });
+    for (let t = 20; t <= 1000; t += 20) expect(l.observe("::FFFF:192.0.2.1", 4000, t)).toBe("accepted");
+    expect(l.observe("192.0.2.1", 5000, 1499)).toBe("latched_elsewhere"); // seen at 1000: alive
+    expect(l.observe("192.0.2.1", 4000, 1510)).toBe("accepted"); // the plain form is the same source
+    expect(l.observe("::FFFF:192.0.2.1", 4000, 1530)).toBe("accepted");
+    expect(l.relatches).toBe(0);
+    l.retarget({ address: "192.0.2.9", port: 6000 });
+    expect(l.observe("::FFFF:192.0.2.1", 4000, 1550)).toBe("latched_elsewhere"); // the old stream, still in flight
+    expect(l.latched).toBe(false);
+    expect(l.observe("192.0.2.9", 6000, 1570)).toBe("accepted");
+    expect(l.target).toEqual({ address: "192.0.2.9", port: 6000 });
+  });
+
   test("a hold address (0.0.0.0) allows nothing by itself", () => {
     const l = new SymmetricLatch({ address: "0.0.0.0", port: 0 });
     expect(l.observe("0.0.0.0", 4000, 0)).toBe("foreign_address");

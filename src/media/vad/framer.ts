@@ -129,7 +129,10 @@ export class SileroFramer {
     const input = this.spare.pop() ?? new Float32Array(c + SILERO_WINDOW_SAMPLES);
     input.set(this.context, 0);
     input.set(this.pending, c);
-    if (c > 0) this.context.set(this.pending.subarray(SILERO_WINDOW_SAMPLES - c));
+    // The window's last c samples are the next one's context (a loop: no subarray view per window).
+    const context = this.context;
+    const pending = this.pending;
+    for (let k = 0, j = SILERO_WINDOW_SAMPLES - c; k < c; k++, j++) context[k] = pending[j]!;
     const startSample = this.consumed;
     this.consumed += SILERO_WINDOW_SAMPLES;
     this.pendingLen = 0;

@@ -17,6 +17,10 @@ export const STALL_MIN_SPEECH_MS = 1000;
 /** Mean absolute sample value of a frame counted as speech (≈ −36 dBFS; line noise is far below). */
 export const STALL_SPEECH_LEVEL = 500;
 
+/** |sample| of each G.711 byte (256 entries per law): one look-up per byte in `sent`. */
+const ULAW_ABS = Uint16Array.from(ULAW_DECODE, (v) => Math.abs(v));
+const ALAW_ABS = Uint16Array.from(ALAW_DECODE, (v) => Math.abs(v));
+
 export interface Stall {
   /** Time since the server last said anything, ms. */
   silentForMs: number;
@@ -29,7 +33,8 @@ export class StallWatchdog {
   private lastHeardAt: number;
   /** Speech sent since the connection last said anything, ms. */
   private speechMs = 0;
-  private readonly table: Int16Array;
+  /** |decoded sample| per G.711 byte of the stream's law. */
+  private readonly table: Uint16Array;
 
   /** `limitMs` ≤ 0 turns the watchdog off (`sent` never reports). */
   constructor(
@@ -37,7 +42,7 @@ export class StallWatchdog {
     codec: "PCMU" | "PCMA",
     private readonly limitMs: number,
   ) {
-    this.table = codec === "PCMU" ? ULAW_DECODE : ALAW_DECODE;
+    this.table = codec === "PCMU" ? ULAW_ABS : ALAW_ABS;
     this.lastHeardAt = clock.now();
   }
 
@@ -51,10 +56,12 @@ export class StallWatchdog {
   sent(payload: Uint8Array): Stall | undefined {
     if (this.limitMs <= 0 || payload.length === 0) return undefined;
     let sum = 0;
-    for (let i = 0; i < payload.length; i++) sum += Math.abs(this.table[payload[i]!]!);
+    const table = this.table;
+    for (let i = 0; i < payload.length; i++) sum += table[payload[i]!]!;
     if (sum / payload.length >= STALL_SPEECH_LEVEL) this.speechMs += payload.length / G711_BYTES_PER_MS;
+    if (this.speechMs < STALL_MIN_SPEECH_MS) return undefined; // before the clock read: most frames stop here
     const silentForMs = this.clock.now() - this.lastHeardAt;
-    if (silentForMs < this.limitMs || this.speechMs < STALL_MIN_SPEECH_MS) return undefined;
+    if (silentForMs < this.limitMs) return undefined;
     return { silentForMs, speechMs: this.speechMs };
   }
 }
