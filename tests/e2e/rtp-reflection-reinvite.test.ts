@@ -115,8 +115,9 @@ describe("a re-INVITE moving RTP to an address the signalling did not come from 
       expect(figures.victim.byeAfterMoveMs!).toBeLessThan(START_S * 1000 + SLACK_MS);
       expect(figures.victim.lastAfterMoveMs).toBeLessThan(START_S * 1000 + SLACK_MS);
       // 0 on a quiet machine; a call thread stalled past the 300 ms (load average 14 seen) may send a few
-      // frames after the reopen before its next send meets the closed port. Before the fix: 681 and on.
-      expect(figures.icmp.afterReopen).toBeLessThan(25);
+      // frames after the reopen before its next send meets the closed port (5 and 7 seen here; 49 in the
+      // first-address case of rtp-reflection at load average 13). Before the fix: 681 and on.
+      expect(figures.icmp.afterReopen).toBeLessThan(100);
       expect(figures.server.bye).toBe(false);
       expect(figures.server.lastAfterMoveMs).toBeGreaterThan(START_S * 1000 + 1000);
 

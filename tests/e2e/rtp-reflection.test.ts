@@ -108,7 +108,9 @@ describe("RTP to an SDP address the signalling did not come from (compiled binar
       expect(vBye).toBeDefined();
       expect(figures.victim.byeAfterAckMs!).toBeLessThan(START_S * 1000 + SLACK_MS);
       expect(figures.victim.lastAfterAckMs).toBeLessThan(START_S * 1000 + SLACK_MS);
-      expect(figures.icmp.afterReopen).toBe(0);
+      // Muted at the ICMP: the reopened port hears nothing, except what a stalled call thread still sent before it
+      // read the socket's error (a busy 2-core machine: 0 mostly, 49 once at load average 13); 701–723 without the rule.
+      expect(figures.icmp.afterReopen).toBeLessThan(100);
       expect(figures.server.bye).toBe(false);
       expect(figures.server.lastAfterAckMs).toBeGreaterThan(START_S * 1000 + 1000);
       const ended = agent.logs().filter((l) => l.msg?.startsWith("no rtp ever came from the sdp's media address"));
