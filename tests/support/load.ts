@@ -19,6 +19,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startAgent, type RunningAgent } from "../e2e/agent.ts";
 import { repeatLine, startCloudFakes, type CloudFakes } from "../e2e/cloud-support.ts";
+import { ttsTimeline } from "../fakes/cartesia.ts";
 import { phrasesOf, percentile, type LoadRow } from "./load-gate.ts";
 import { udpDatagramsFromFile } from "./pcap.ts";
 import { freeUdpPort, freeUdpPortRange } from "./ports.ts";
@@ -169,6 +170,10 @@ function workerFrames(text: string, kind: string): number {
 function playoutHeld(text: string, kind: string): number {
   return Number(new RegExp(`^voice_agent_playout_held_total\\{kind="${kind}"\\} (\\d+)`, "m").exec(text)?.[1] ?? 0);
 }
+/** voice_agent_playout_underruns_total{cause} in a /metrics text (0: an agent without it). */
+function playoutUnderruns(text: string, cause: string): number {
+  return Number(new RegExp(`^voice_agent_playout_underruns_total\\{cause="${cause}"\\} (\\d+)`, "m").exec(text)?.[1] ?? 0);
+}
 /** voice_agent_missing_media_frames_total{kind} in a /metrics text (0: an agent without it). */
 function missingMedia(text: string, kind: string): number {
   return Number(new RegExp(`^voice_agent_missing_media_frames_total\\{kind="${kind}"\\} (\\d+)`, "m").exec(text)?.[1] ?? 0);
@@ -305,7 +310,9 @@ export async function runLoad(o: LoadOptions): Promise<LoadRow> {
     if (o.agentLog) stderrMarks = setInterval(() => marks.push(`${Date.now()} ${running.proc.stderr().length}`), 50);
     if (o.pin) taskset(0, pid);
     const pcapPath = join(work, "agent-rtp.pcap");
-    const cap = spawnManaged(["dumpcap", "-q", "-i", "lo", "-B", "64", "-f", `udp and src portrange ${rtpStart}-${rtpStart + rtpPorts - 1}`, "-w", pcapPath], { name: "dumpcap" });
+    // Kept captures also hold the TTS fake's TCP to the agent: when its audio was on the wire (tshark decodes the WebSocket).
+    const ttsWire = o.keepCapture && fakes ? ` or (tcp port ${new URL(fakes.cartesia.url).port})` : "";
+    const cap = spawnManaged(["dumpcap", "-q", "-i", "lo", "-B", "64", "-f", `(udp and src portrange ${rtpStart}-${rtpStart + rtpPorts - 1})${ttsWire}`, "-w", pcapPath], { name: "dumpcap" });
     await Bun.sleep(1500);
     const sippPort = await freeUdpPort();
     const mediaPort = await freeUdpPortRange(4 * o.calls + 8);
@@ -363,6 +370,8 @@ export async function runLoad(o: LoadOptions): Promise<LoadRow> {
     if (held > 0) say(`  media worker: ${held} ticks held for audio still arriving, ${workerFrames(text1, "held_silence") - workerFrames(text0, "held_silence")} of them ended in silence`);
     const pHeld = playoutHeld(text1, "held") - playoutHeld(text0, "held");
     if (pHeld > 0) say(`  playout: ${pHeld} ticks held for audio still arriving, ${playoutHeld(text1, "held_silence") - playoutHeld(text0, "held_silence")} of them ended in silence`);
+    const under = (cause: string) => playoutUnderruns(text1, cause) - playoutUnderruns(text0, cause);
+    if (under("tts_late") + under("paused") > 0) say(`  playout underruns in the window (silence inside a reply): ${under("tts_late")} tts_late, ${under("paused")} paused`);
     const ticks = (metrics1.get(Infinity) ?? 0) - (metrics0.get(Infinity) ?? 0);
     const over5 = ticks - ((metrics1.get(5) ?? 0) - (metrics0.get(5) ?? 0));
     if (ticks > 0) say(`  pacer: ${ticks} deadlines in the window, ${over5} (${((100 * over5) / ticks).toFixed(1)} %) more than 5 ms late`);
@@ -379,6 +388,8 @@ export async function runLoad(o: LoadOptions): Promise<LoadRow> {
     if (speed && speedAfter) say(`  cpu0 speed (CPU µs per compute/memory unit, lower is faster): before the row ${speed.computeUs}/${speed.memoryUs}, after it ${speedAfter.computeUs}/${speedAfter.memoryUs}`);
 
     if (o.keepCapture) copyFileSync(pcapPath, o.keepCapture);
+    // When the TTS fake sent each chunk, beside the capture: which silence frames the agent sent while it had the audio.
+    if (o.keepCapture && fakes) writeFileSync(`${o.keepCapture}.tts.json`, JSON.stringify(ttsTimeline(fakes.cartesia)));
     const streams = rtpStreamsFromDatagrams(udpDatagramsFromFile(new Uint8Array(readFileSync(pcapPath)))).filter((s) => s.audioPackets.length > 50);
     const gaps: number[] = [];
     const latencies: number[] = [];
