@@ -15,7 +15,7 @@ import {
   type SipResponse,
 } from "../message/index.ts";
 import { TransactionLayer } from "../transaction/index.ts";
-import { statelessResponse, type Address, type ArrivalProtocol, type Transport } from "../transport/index.ts";
+import { sipRefusedTotals, statelessResponse, type Address, type ArrivalProtocol, type Transport } from "../transport/index.ts";
 import type { DialogUser, UaContext } from "./context.ts";
 import { InboundCall } from "./inbound-call.ts";
 import { InboundInvites } from "./inbound-invite.ts";
@@ -209,10 +209,7 @@ export class UserAgent implements UaContext {
     const key = dialogKeyOfRequest(req);
     if (key !== undefined) {
       const call = this.dialogs.get(key);
-      if (call && this.fromStranger(call, req, source)) {
-        // §21.4.4: "403 Forbidden: The server understood the request, but is refusing to fulfill it."
-        return this.respondNonInvite(req, 403, [["Warning", warningValue(399, "not from this dialog's peer")]]);
-      }
+      if (call && this.fromStranger(call, req, source)) return this.refuseStranger(req);
       if (call) {
         this.transport.prioritize?.(source);
         return call.receiveRequest(req);
@@ -263,6 +260,23 @@ export class UserAgent implements UaContext {
     if (first) this.log.warn(fields, "sip in-dialog request from another address refused");
     else this.log.debug(fields, "sip in-dialog request from another address refused");
     return true;
+  }
+
+  /**
+   * Refuses an in-dialog request from a stranger (fromStranger) with one stateless 403, whatever the
+   * method: a re-INVITE too gets no INVITE server transaction, so nothing is retransmitted toward a
+   * source that may be forged (Timer G would resend the 403 until Timer H, 64·T1: ten datagrams for one).
+   * §8.2.7: "A stateless UAS MUST NOT send provisional (1xx) responses. A stateless UAS MUST NOT
+   * retransmit responses. A stateless UAS MUST ignore ACK requests. A stateless UAS MUST ignore CANCEL
+   * requests." Its ACK reaches the dialog's lookup, comes from the stranger too and is dropped; a
+   * retransmitted request gets the same 403 again (same To tag), one datagram for one.
+   * §21.4.4: "403 Forbidden: The server understood the request, but is refusing to fulfill it."
+   * Counted in voice_agent_sip_refused_total{reason="dialog_stranger"}.
+   */
+  private refuseStranger(req: SipRequest): void {
+    sipRefusedTotals.dialog_stranger++;
+    const headers: Array<[string, string]> = [["Warning", warningValue(399, "not from this dialog's peer")], ["Server", this.userAgent]];
+    this.transport.sendResponse(statelessResponse(req, 403, headers));
   }
 
   /** Out-of-dialog OPTIONS: 200, or 503 + Retry-After when the delegate says a new INVITE would get it (./options.ts). */
