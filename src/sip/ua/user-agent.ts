@@ -27,6 +27,7 @@ import { ALLOW_HEADER, unhandledMethodStatus } from "./types.ts";
 import { outOfDialogAnswer } from "./out-of-dialog.ts";
 import { sipsOverInsecureTransport } from "./request-uri.ts";
 import { optionsResponse } from "./options.ts";
+import { DEFAULT_DIGEST_LOCKOUT_MS, DEFAULT_DIGEST_MAX_FAILURES, DigestLockout } from "./digest-lockout.ts";
 
 /**
  * The user agent core (RFC 3261 §8.2, §12–§15, §17): receives from the transport, runs requests and
@@ -34,9 +35,9 @@ import { optionsResponse } from "./options.ts";
  *
  * - a `sips:` Request-URI that arrived without TLS → 416 (§8.2.2.1, §26.2.2: ./request-uri.ts);
  * - any request but ACK/CANCEL with a `Require` we do not support → 420 + Unsupported (§8.2.2.3);
- * - INVITE without To-tag → ./inbound-invite.ts: screened with no transaction (401 without valid
- *   credentials when `inboundAuth`, 503 + Retry-After while draining or when `delegate.screenInvite`
- *   refuses, both stateless, §8.2.7), then checked (482, 420, 422, 415, 400), 100 Trying and
+ * - INVITE without To-tag → ./inbound-invite.ts: screened with no transaction (403 for a source locked
+ *   out after repeated digest failures, 401 without valid credentials when `inboundAuth`, 503 +
+ *   Retry-After while draining or when `delegate.screenInvite` refuses, all stateless, §8.2.7), then checked (482, 420, 422, 415, 400), 100 Trying and
  *   `delegate.onInvite(call)`;
  * - CANCEL → 200 and 487 to the INVITE (§9.2), 481 when nothing matches;
  * - ACK → the dialog's call (2xx ACK); requests with a To-tag → their dialog, 481 when none (§12.2.2);
@@ -81,6 +82,7 @@ export class UserAgent implements UaContext {
     this.invites = new InboundInvites({
       ctx: this,
       inboundAuth: opts.inboundAuth,
+      authLockout: opts.inboundAuth ? this.digestLockout(opts.inboundAuthLockout) : undefined,
       screen: (source) => this.screen(source),
       onCall: (call, source) => this.newInboundCall(call, source),
     });
@@ -277,6 +279,13 @@ export class UserAgent implements UaContext {
     sipRefusedTotals.dialog_stranger++;
     const headers: Array<[string, string]> = [["Warning", warningValue(399, "not from this dialog's peer")], ["Server", this.userAgent]];
     this.transport.sendResponse(statelessResponse(req, 403, headers));
+  }
+
+  /** The inbound digest back-off (./digest-lockout.ts), or undefined when `maxFailures` is 0. */
+  private digestLockout(o: UserAgentOptions["inboundAuthLockout"]): DigestLockout | undefined {
+    const maxFailures = o?.maxFailures ?? DEFAULT_DIGEST_MAX_FAILURES;
+    if (maxFailures <= 0) return undefined;
+    return new DigestLockout({ maxFailures, lockoutMs: o?.lockoutMs ?? DEFAULT_DIGEST_LOCKOUT_MS, now: () => this.clock.now() });
   }
 
   /** Out-of-dialog OPTIONS: 200, or 503 + Retry-After when the delegate says a new INVITE would get it (./options.ts). */
