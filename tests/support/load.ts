@@ -31,7 +31,7 @@ import { OUTSIDE_REPLY, prepareOutsideCallers } from "./load-outside.ts";
 import { readLoadWindow, taskset } from "./load-probes.ts";
 import { bargeInFigures, readTurns, type LoadCallers } from "./load-turns.ts";
 import { udpDatagramsFromFile } from "./pcap.ts";
-import { freeUdpPortRange } from "./ports.ts";
+import { freeUdpPortRange, reserveUdpPortRange } from "./ports.ts";
 import { spawnManaged } from "./process.ts";
 import { rtpStreamsFromDatagrams } from "./rtp-streams.ts";
 import { coreSpeed } from "./core-speed.ts";
@@ -109,6 +109,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadRow> {
   const work = mkdtempSync(join(tmpdir(), "va-load-"));
   let fakes: CloudFakes | undefined;
   let agent: RunningAgent | undefined;
+  let releaseRtp: (() => void) | undefined;
   let stderrMarks: ReturnType<typeof setInterval> | undefined;
   const marks: string[] = [];
   try {
@@ -136,6 +137,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadRow> {
     }
     const rtpPorts = 4 * o.calls + 40;
     const rtpStart = await freeUdpPortRange(rtpPorts);
+    releaseRtp = reserveUdpPortRange(rtpStart, rtpPorts); // the callers' media ports stay out of it (and out of the capture)
     // The agent's core, idle, just before the row: a row on a slower core reads "behind" (core-speed.ts).
     const speed = o.pin ? coreSpeed(0) : undefined;
     agent = await startAgent({
@@ -202,6 +204,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadRow> {
       ...(turns.bargeIn ? { bargeIn: bargeInFigures(turns.bargeIn) } : {}),
     };
   } finally {
+    releaseRtp?.();
     clearInterval(stderrMarks);
     if (o.agentLog && agent) {
       writeFileSync(o.agentLog, agent.logs().map((l) => JSON.stringify(l)).join("\n") + "\n");
