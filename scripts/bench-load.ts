@@ -29,6 +29,15 @@
  *        (every other repeat in the reverse order)
  *   bun run bench:load --cloud 200 --offline "" --compare /tmp/old-agent --versus VAD_WORKER=on
  *        both: rows before (the old binary), off, on … of each N next to each other
+ *   bun run bench:load --callers outside --cloud 200 --offline "" --compare /tmp/old-agent --repeat 2
+ *        the outside callers (tests/support/load-outside.ts; README's "outside harness" rows) instead of
+ *        bench:load's own: eight espeak-ng voices (en-us, en-gb, en-gb-scotland, +m1…+f4, 150–190 wpm) spread
+ *        over the calls, one SIPp per voice; each call 48 s (`--hold` is the call's length with these
+ *        callers, default 48: four turns; N are all up together for 48 − N/10 s) of four sentences, each
+ *        followed 2.2 s later by an interruption into the agent's reply (barge-in: the row counts those
+ *        that landed in a reply and the replies cut within 1 s), −65 dBFS line noise under it all
+ *        (`--caller-noise` sets the level), 10 new calls a second (`--rate`), MAX_CALLS = N, admission off.
+ *        The same row and gate; works with --compare, --versus, --repeat, --agent-log, --keep-capture.
  *
  * Needs sipp and dumpcap (scripts/bootstrap.sh --test) and two cores. Stops at the first failing N of a
  * pipeline unless --all. On a shared machine the numbers are noisy: run it when the machine is quiet.
@@ -43,8 +52,9 @@ const { values: opt } = parseArgs({
   options: {
     cloud: { type: "string", default: "20,50,100,150,200" },
     offline: { type: "string", default: "1,2,4" },
-    hold: { type: "string", default: "20" },
-    rate: { type: "string", default: "20" },
+    hold: { type: "string" },
+    rate: { type: "string" },
+    callers: { type: "string", default: "own" },
     all: { type: "boolean", default: false },
     "no-pin": { type: "boolean", default: false },
     admission: { type: "boolean", default: false },
@@ -60,7 +70,11 @@ const { values: opt } = parseArgs({
   },
 });
 const list = (s: string) => s.split(",").map((x) => x.trim()).filter(Boolean).map(Number).filter((n) => n > 0);
-const holdS = Math.max(5, Number(opt.hold));
+const callers = opt.callers;
+if (callers !== "own" && callers !== "outside") throw new Error(`--callers must be own or outside, not ${callers}`);
+// Outside callers: --hold is each call's length (48 s: four turns); own callers: the time all are up together.
+const holdS = Math.max(5, Number(opt.hold ?? (callers === "outside" ? 48 : 20)));
+const rate = Number(opt.rate ?? (callers === "outside" ? 10 : 20));
 const ttsContinuations = opt["tts-continuations"];
 if (ttsContinuations !== "serial" && ttsContinuations !== "overlap") throw new Error(`--tts-continuations must be serial or overlap, not ${ttsContinuations}`);
 /** --env KEY=VALUE (repeatable): agent environment, e.g. the "before" of a before/after (VAD_BATCH=false, FLITE_WORKERS=0). */
@@ -68,7 +82,8 @@ const kvs = (l: string[] | undefined) => Object.fromEntries((l ?? []).map((kv) =
 const env = kvs(opt.env);
 const callerNoiseDbfs = opt["caller-noise"] === undefined ? undefined : Number(opt["caller-noise"]);
 if (callerNoiseDbfs !== undefined && !(callerNoiseDbfs <= 0)) throw new Error(`--caller-noise must be a level in dBFS <= 0, not ${opt["caller-noise"]}`);
-if (callerNoiseDbfs !== undefined) console.log(`callers' audio: white noise at ${callerNoiseDbfs} dBFS under the whole loop`);
+if (callerNoiseDbfs !== undefined || callers === "outside") console.log(`callers' audio: white noise at ${callerNoiseDbfs ?? -65} dBFS under the whole ${callers === "outside" ? "call" : "loop"}`);
+if (callers === "outside") console.log(`outside callers: espeak-ng voices, ${holdS} s calls of turns with a barge-in each, ${rate} new calls a second, MAX_CALLS = N`);
 /** --versus "KEY=VALUE …" (repeatable, one variant each): each N runs without, then with each environment (labels off, on or on1, on2 …). */
 const variants = (opt.versus ?? []).map((v, i, all) => ({ label: all.length > 1 ? `on${i + 1}` : "on", extra: kvs(v.split(/\s+/).filter(Boolean)) }));
 for (const v of variants) console.log(`${v.label}: ${JSON.stringify(v.extra)}`);
@@ -88,7 +103,7 @@ try {
         // Every other repeat runs the pair the other way round: the row run second cost more CPU in 7 of 8
         // pairs at 200 calls (6 Dec 2026), whichever binary it was: one order alone biases the ratio.
         for (const { binary, label, extra } of k % 2 === 1 ? [...runs].reverse() : runs) {
-          const row = await runLoad({ pipeline, calls, holdS, rate: Number(opt.rate), pin: !opt["no-pin"], admission: opt.admission, bargeIn: opt["barge-in"], ttsContinuations, callerNoiseDbfs, env: { ...env, ...extra }, binary, agentLog: opt["agent-log"] ? `${opt["agent-log"]}/${pipeline}-${calls}-${label ?? "run"}-${k}.jsonl` : undefined, keepCapture: opt["keep-capture"] ? `${opt["keep-capture"]}/${pipeline}-${calls}-${label ?? "run"}-${k}.pcap` : undefined, progress: (l) => console.log(l) });
+          const row = await runLoad({ pipeline, calls, holdS, callers, rate, pin: !opt["no-pin"], admission: opt.admission, bargeIn: opt["barge-in"], ttsContinuations, callerNoiseDbfs, env: { ...env, ...extra }, binary, agentLog: opt["agent-log"] ? `${opt["agent-log"]}/${pipeline}-${calls}-${label ?? "run"}-${k}.jsonl` : undefined, keepCapture: opt["keep-capture"] ? `${opt["keep-capture"]}/${pipeline}-${calls}-${label ?? "run"}-${k}.pcap` : undefined, progress: (l) => console.log(l) });
           row.label = label;
           rows.push(row);
           console.log(loadTable([row]).split("\n")[1]);

@@ -101,6 +101,8 @@ export interface LoadRow {
   pipeline: "cloud" | "offline";
   /** Which agent ran the row in a before/after (bench:load --compare): "before" / "after"; absent otherwise. */
   label?: string;
+  /** "outside" for bench:load's outside callers (tests/support/load-outside.ts); absent for its own. */
+  callers?: "outside";
   calls: number;
   /** Calls whose RTP reached the caller. */
   streams: number;
@@ -146,10 +148,11 @@ export interface LoadRow {
   /** The most audio any call's VAD had queued behind a window during the window (voice_agent_vad_lag_max_ms), ms; absent when unknown. */
   vadLagMaxMs?: number;
   /**
-   * With interrupting callers: replies that were playing when the interruption began, those cut within
-   * 1 s of it, and the time from the interruption's start to the reply's last frame (p50/p90, ms).
+   * With interrupting callers: the interruptions judged (the call went on ≥ 2 s after them), the replies
+   * that were playing when one began, those cut within 1 s of it, and the time from the interruption's
+   * start to the reply's last frame (p50/p90, ms).
    */
-  bargeIn?: { overlapped: number; cut: number; p50Ms: number; p90Ms: number };
+  bargeIn?: { interruptions?: number; overlapped: number; cut: number; p50Ms: number; p90Ms: number };
 }
 
 /** Which parts of the gate a row fails (empty = passes). */
@@ -165,7 +168,7 @@ export function gateFailures(r: LoadRow): string[] {
   return f;
 }
 
-const COLUMNS = ["pipeline", "calls", "replied", "replies", "reply p50/p90", "cpu %", "main/workers %", "cpu0 others %", "cpu ms/call-s", "rss MiB (+children)", "gap p50", "p90", "p99", "max", "underruns (late)", "OPTIONS p99/max", "pacer p99", "vad batch (windows/call-s) [skipped/call-s, lag max ms]", "barge-in cut p50/p90", "cpu0 speed before/after µs", "gate"];
+const COLUMNS = ["pipeline", "calls", "replied", "replies", "reply p50/p90", "cpu %", "main/workers %", "cpu0 others %", "cpu ms/call-s", "rss MiB (+children)", "gap p50", "p90", "p99", "max", "underruns (late)", "OPTIONS p99/max", "pacer p99", "vad batch (windows/call-s) [skipped/call-s, lag max ms]", "barge-in cut/playing of interruptions, p50/p90", "cpu0 speed before/after µs", "gate"];
 
 /** The printed table, one row per run. */
 export function loadTable(rows: readonly LoadRow[]): string {
@@ -173,7 +176,7 @@ export function loadTable(rows: readonly LoadRow[]): string {
   const lines = rows.map((r) => {
     const fails = gateFailures(r);
     return [
-      r.label ? `${r.pipeline} ${r.label}` : r.pipeline,
+      [r.pipeline, r.callers, r.label].filter(Boolean).join(" "),
       String(r.calls),
       `${r.callsWithReply}/${r.calls}`,
       String(r.replies),
@@ -193,7 +196,7 @@ export function loadTable(rows: readonly LoadRow[]): string {
       r.pacerP99Ms < 0 ? "?" : f1(r.pacerP99Ms),
       (r.vadBatch === undefined ? "-" : f1(r.vadBatch)) + (r.vadWindowsPerCallS === undefined ? "" : ` (${f1(r.vadWindowsPerCallS)})`) +
         (r.vadLagMaxMs === undefined ? "" : ` [${f1(r.vadSkippedPerCallS ?? 0)}, ${r.vadLagMaxMs.toFixed(0)}]`),
-      r.bargeIn ? `${r.bargeIn.cut}/${r.bargeIn.overlapped} in ${r.bargeIn.p50Ms.toFixed(0)}/${r.bargeIn.p90Ms.toFixed(0)}` : "-",
+      r.bargeIn ? `${r.bargeIn.cut}/${r.bargeIn.overlapped}${r.bargeIn.interruptions === undefined ? "" : ` of ${r.bargeIn.interruptions}`} in ${r.bargeIn.p50Ms.toFixed(0)}/${r.bargeIn.p90Ms.toFixed(0)}` : "-",
       // CPU µs of a fixed compute unit on the agent's idle core before and after the row (core-speed.ts): a
       // slower core costs every row on it more CPU per call, whatever the binary.
       r.coreSpeed ? `${r.coreSpeed.computeUs}/${r.coreSpeed.afterComputeUs}` : "-",

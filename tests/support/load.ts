@@ -1,11 +1,16 @@
 /**
- * Load run: N concurrent SIP calls (SIPp, `rtp_stream` looping a caller utterance) against the compiled
- * agent, measured from outside: the agent's RTP captured on the wire (dumpcap), its CPU and RSS from
- * /proc, SIP OPTIONS probes answered during load, and the agent's own pacer lateness (/metrics).
- * Used by `bun run bench:load` (scripts/bench-load.ts) and the short form tests/e2e/load.test.ts.
+ * Load run: N concurrent SIP calls (SIPp) against the compiled agent, measured from outside: the agent's
+ * RTP captured on the wire (dumpcap), its CPU and RSS from /proc, SIP OPTIONS probes answered during
+ * load, and the agent's own pacer lateness (/metrics) (load-probes.ts); replies and barge-ins read from
+ * the capture against the callers' scripts (load-turns.ts). Used by `bun run bench:load`
+ * (scripts/bench-load.ts) and the short forms tests/e2e/load.test.ts and load-outside.test.ts.
  *
  *   const row = await runLoad({ pipeline: "cloud", calls: 20, holdS: 20 });
  *   gateFailures(row)            // tests/support/load-gate.ts
+ *
+ * Two kinds of callers: bench:load's own (load-callers.ts: one flite utterance looped, optionally with an
+ * interruption and line noise, 20 new calls a second) and the outside callers (load-outside.ts: eight
+ * espeak-ng voices, 48 s calls of four turns with a barge-in each, −65 dBFS line noise, 10 a second).
  *
  * Cloud pipeline: the provider fakes (tests/fakes) at realistic latency — STT final ~300 ms after speech
  * ends (Deepgram endpointing 300 ms, the agent's default), LLM first token after 150 ms then a chunk every
@@ -14,26 +19,37 @@
  * With `pin`, the agent is pinned to CPU 0 and this process (fakes, SIPp, dumpcap are its children) to
  * CPU 1 (`taskset`).
  */
-import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startAgent, type RunningAgent } from "../e2e/agent.ts";
 import { repeatLine, startCloudFakes, type CloudFakes } from "../e2e/cloud-support.ts";
 import { phrasesOf, percentile, type LoadRow } from "./load-gate.ts";
+import { prepareOwnCallers } from "./load-callers.ts";
+import { OUTSIDE_REPLY, prepareOutsideCallers } from "./load-outside.ts";
+import { readLoadWindow, taskset } from "./load-probes.ts";
+import { bargeInFigures, readTurns, type LoadCallers } from "./load-turns.ts";
 import { udpDatagramsFromFile } from "./pcap.ts";
-import { freeUdpPort, freeUdpPortRange } from "./ports.ts";
+import { freeUdpPortRange } from "./ports.ts";
 import { spawnManaged } from "./process.ts";
 import { rtpStreamsFromDatagrams } from "./rtp-streams.ts";
-import { SCENARIO_DIR } from "./sipp.ts";
-import { synthesizeCallerAudio, writeG711File } from "./speech.ts";
 import { coreSpeed } from "./core-speed.ts";
 
 export interface LoadOptions {
   pipeline: "cloud" | "offline";
   calls: number;
-  /** Time all calls are up together, s. */
+  /**
+   * Own callers: the time all calls are up together, s (each call lasts the ramp plus this). Outside
+   * callers: each call's length, s (48: four turns; all N are up together for this minus N / rate).
+   */
   holdS: number;
-  /** New calls per second while ramping up. Default 20. */
+  /**
+   * "own" (default): bench:load's looping callers (load-callers.ts). "outside": espeak-ng voices, calls
+   * of four turns with a barge-in each, line noise (load-outside.ts; `bargeIn` and `bargeInAfterMs` do
+   * not apply, `callerNoiseDbfs` defaults to −65), `MAX_CALLS` = N.
+   */
+  callers?: "own" | "outside";
+  /** New calls per second while ramping up. Default 20 (own callers), 10 (outside callers). */
   rate?: number;
   /** Pin the agent to CPU 0 and this process to CPU 1. Default false. */
   pin?: boolean;
@@ -46,7 +62,8 @@ export interface LoadOptions {
   bargeInAfterMs?: number;
   /**
    * The cloud LLM's reply to callers' turns, one chunk per string, from the moment every call's greeting
-   * was requested; default CLOUD_REPLY for both (~1.95 s of the TTS fake's speech).
+   * was requested; default CLOUD_REPLY for both (~1.95 s of the TTS fake's speech), OUTSIDE_REPLY for
+   * outside callers (2.75 s).
    */
   turnReply?: string[];
   /**
@@ -82,175 +99,11 @@ export const CLOUD_REPLY = [
   "and another one at half past eight in the garden, if the weather stays this nice. ",
   "Both come with the set menu. Which one would you like me to book for you?",
 ];
-const CALLER_LINE = "I would like to book a table for two tonight, please.";
-const CALLER_INTERRUPT = "Wait, sorry, one more thing.";
-const CALLER_LEAD_MS = 3500;
-const CALLER_TRAIL_MS = 5000;
-/** With `bargeIn`: the interruption starts this long after the first utterance ends (the reply starts after ~1.2 s). */
-export const BARGE_IN_AFTER_MS = 1900;
-/** A reply that ends within this long after the interruption began was cut by it. */
-const BARGE_IN_CUT_MS = 1000;
-
-/** One core's clock ticks (utime + stime) of a process. */
-function cpuTicks(pid: number): number {
-  const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
-  return Number(f[11]) + Number(f[12]);
-}
-function rssMiB(pid: number): number {
-  try {
-    const m = /^VmRSS:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-    return m ? Number(m[1]) / 1024 : 0;
-  } catch {
-    return 0; // exited meanwhile
-  }
-}
-/** Resident memory of a process's descendants (pocketsphinx and its feeder per offline call), MiB. */
-function childrenRssMiB(pid: number): number {
-  let sum = 0;
-  for (const tid of readdirSync(`/proc/${pid}/task`)) {
-    let kids: string[] = [];
-    try {
-      kids = readFileSync(`/proc/${pid}/task/${tid}/children`, "utf8").trim().split(/\s+/).filter(Boolean);
-    } catch {
-      continue;
-    }
-    for (const k of kids) sum += rssMiB(Number(k)) + childrenRssMiB(Number(k));
-  }
-  return sum;
-}
-const CLK_TCK = 100;
-
-/** CPU ticks of each of a process's threads by name (comm); the main thread (tid = pid) is "main". */
-function threadTicks(pid: number): Map<string, number> {
-  const m = new Map<string, number>();
-  for (const tid of readdirSync(`/proc/${pid}/task`)) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8");
-      const name = tid === String(pid) ? "main" : stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
-      const f = stat.slice(stat.lastIndexOf(") ") + 2).split(" ");
-      m.set(name, (m.get(name) ?? 0) + Number(f[11]) + Number(f[12]));
-    } catch {
-      // the thread ended meanwhile
-    }
-  }
-  return m;
-}
-/** Busy ticks (all but idle and iowait) of one CPU, from /proc/stat; NaN when not listed. */
-function cpuBusyTicks(cpu: number): number {
-  const line = readFileSync("/proc/stat", "utf8").split("\n").find((l) => l.startsWith(`cpu${cpu} `));
-  if (!line) return NaN;
-  const v = line.trim().split(/\s+/).slice(1).map(Number);
-  return v.reduce((a, b) => a + b, 0) - v[3]! - v[4]!;
-}
-
-function taskset(cpu: number, pid: number): void {
-  const r = Bun.spawnSync(["taskset", "-a", "-cp", String(cpu), String(pid)], { stdout: "ignore", stderr: "pipe" });
-  if (r.exitCode !== 0) throw new Error(`taskset ${cpu} ${pid} failed: ${r.stderr.toString()}`);
-}
-
-/** Cumulative bucket counts of the pacer lateness histogram in a /metrics text. */
-function pacerBuckets(text: string): Map<number, number> {
-  const m = new Map<number, number>();
-  for (const x of text.matchAll(/^voice_agent_pacer_lateness_ms_bucket\{[^}]*le="([^"]+)"[^}]*\} (\d+)/gm)) {
-    const le = x[1] === "+Inf" ? Infinity : Number(x[1]);
-    m.set(le, (m.get(le) ?? 0) + Number(x[2]));
-  }
-  return m;
-}
-/** voice_agent_media_worker_frames_total{kind="late_silence"} in a /metrics text (0 with the worker off). */
-function lateSilence(text: string): number {
-  return workerFrames(text, "late_silence");
-}
-/** voice_agent_media_worker_frames_total{kind} in a /metrics text (0 with the worker off). */
-function workerFrames(text: string, kind: string): number {
-  return Number(new RegExp(`^voice_agent_media_worker_frames_total\\{kind="${kind}"\\} (\\d+)`, "m").exec(text)?.[1] ?? 0);
-}
-/** voice_agent_playout_held_total{kind} in a /metrics text (the call thread's hold; 0 with the worker on). */
-function playoutHeld(text: string, kind: string): number {
-  return Number(new RegExp(`^voice_agent_playout_held_total\\{kind="${kind}"\\} (\\d+)`, "m").exec(text)?.[1] ?? 0);
-}
-/** voice_agent_missing_media_frames_total{kind} in a /metrics text (0: an agent without it). */
-function missingMedia(text: string, kind: string): number {
-  return Number(new RegExp(`^voice_agent_missing_media_frames_total\\{kind="${kind}"\\} (\\d+)`, "m").exec(text)?.[1] ?? 0);
-}
-/** voice_agent_vad_total{what="windows"|"runs"|"skipped"} and voice_agent_vad_lag_max_ms (NaN: an agent without them) in a /metrics text. */
-function vadCounts(text: string): { windows: number; runs: number; skipped: number; lagMaxMs: number } {
-  const v = (what: string) => Number(new RegExp(`^voice_agent_vad_total\\{what="${what}"\\} (\\d+)`, "m").exec(text)?.[1] ?? NaN);
-  const lagMaxMs = Number(/^voice_agent_vad_lag_max_ms (\d+)/m.exec(text)?.[1] ?? NaN);
-  return { windows: v("windows"), runs: v("runs"), skipped: v("skipped"), lagMaxMs };
-}
-
-/** p99 of the difference of two cumulative histograms, as the bucket's upper bound (ms); -1 if empty. */
-function pacerP99(a: Map<number, number>, b: Map<number, number>): number {
-  const les = [...b.keys()].sort((x, y) => x - y);
-  const total = (b.get(Infinity) ?? 0) - (a.get(Infinity) ?? 0);
-  if (total <= 0) return -1;
-  for (const le of les) if ((b.get(le) ?? 0) - (a.get(le) ?? 0) >= 0.99 * total) return le === Infinity ? 999 : le;
-  return -1;
-}
-
-/** SIP OPTIONS probes (RFC 3261 §11) every `everyMs` to the agent; answer times in ms. */
-async function optionsProber(sipPort: number) {
-  const sent = new Map<string, number>();
-  const times: number[] = [];
-  let refused = 0;
-  const sock = await Bun.udpSocket({
-    hostname: "127.0.0.1",
-    socket: {
-      data(_s, buf) {
-        const id = /^Call-ID:\s*(\S+)/im.exec(buf.toString())?.[1];
-        const t0 = id ? sent.get(id) : undefined;
-        if (id && t0 !== undefined) {
-          times.push(performance.now() - t0);
-          if (buf.toString().startsWith("SIP/2.0 503")) refused++;
-          sent.delete(id);
-        }
-      },
-    },
-  });
-  let n = 0;
-  const probe = () => {
-    const id = `load-probe-${process.pid}-${++n}`;
-    const msg =
-      `OPTIONS sip:agent@127.0.0.1:${sipPort} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:${sock.port};branch=z9hG4bK${id};rport\r\n` +
-      `From: <sip:probe@127.0.0.1>;tag=${n}\r\nTo: <sip:agent@127.0.0.1>\r\nCall-ID: ${id}\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n`;
-    sent.set(id, performance.now());
-    sock.send(msg, sipPort, "127.0.0.1");
-  };
-  return {
-    probe,
-    async finish() {
-      await Bun.sleep(1000);
-      sock.close();
-      return { times, lost: sent.size, refused };
-    },
-  };
-}
-
-/** `pcm` plus white Gaussian noise of `dbfs` RMS (a fixed seed: every run's loop is the same), clipped to int16. */
-export function withNoise(pcm: Int16Array, dbfs: number): Int16Array {
-  const sigma = 32768 * 10 ** (dbfs / 20);
-  let seed = 0x2545f491;
-  const uniform = () => {
-    seed ^= seed << 13;
-    seed ^= seed >>> 17;
-    seed ^= seed << 5;
-    return ((seed >>> 0) + 0.5) / 4294967296;
-  };
-  const out = new Int16Array(pcm.length);
-  for (let i = 0; i < pcm.length; i++) {
-    const g = Math.sqrt(-2 * Math.log(uniform())) * Math.cos(2 * Math.PI * uniform()); // Box–Muller
-    out[i] = Math.max(-32768, Math.min(32767, Math.round(pcm[i]! + sigma * g)));
-  }
-  return out;
-}
-
 /** Runs one row. Starts and stops everything it uses. */
 export async function runLoad(o: LoadOptions): Promise<LoadRow> {
   const say = o.progress ?? (() => {});
-  const rate = o.rate ?? 20;
-  const rampMs = Math.ceil((o.calls / rate) * 1000);
-  const pauseMs = rampMs + o.holdS * 1000;
+  const outside = o.callers === "outside";
+  const rate = o.rate ?? (outside ? 10 : 20);
   if (o.pin) taskset(1, process.pid);
   const work = mkdtempSync(join(tmpdir(), "va-load-"));
   let fakes: CloudFakes | undefined;
@@ -258,18 +111,15 @@ export async function runLoad(o: LoadOptions): Promise<LoadRow> {
   let stderrMarks: ReturnType<typeof setInterval> | undefined;
   const marks: string[] = [];
   try {
-    const caller = await synthesizeCallerAudio(
-      o.bargeIn ? [CALLER_LINE, { silenceMs: o.bargeInAfterMs ?? BARGE_IN_AFTER_MS }, CALLER_INTERRUPT] : [CALLER_LINE],
-      { leadSilenceMs: CALLER_LEAD_MS, trailSilenceMs: CALLER_TRAIL_MS },
-    );
-    const callerPath = o.callerNoiseDbfs === undefined ? caller.path : writeG711File(withNoise(caller.pcm, o.callerNoiseDbfs));
-    const utterEndMs = caller.phrases[0]!.endMs;
-    const interruptMs = caller.phrases[1]?.startMs;
-    const interruptEndMs = caller.phrases[1]?.endMs;
-    const periodMs = caller.durationMs;
+    const callers: LoadCallers = outside
+      ? await prepareOutsideCallers({ calls: o.calls, rate, callMs: o.holdS * 1000, noiseDbfs: o.callerNoiseDbfs ?? -65, dir: work })
+      : await prepareOwnCallers({ calls: o.calls, rate, holdS: o.holdS, bargeIn: o.bargeIn, bargeInAfterMs: o.bargeInAfterMs, noiseDbfs: o.callerNoiseDbfs });
+    // The full-load window: all calls up (ramp + 2 s) until 1 s before the first BYE.
+    const windowMs = callers.callMs - callers.rampMs - 3000;
+    if (windowMs < 1000) throw new Error(`${o.calls} calls of ${callers.callMs / 1000} s at ${rate} a second are never all up together: longer calls (--hold) or a higher --rate`);
     let env: Record<string, string> = {};
     if (o.pipeline === "cloud") {
-      fakes = startCloudFakes({ script: repeatLine("I would like to book a table", 20 * o.calls + 100), reply: CLOUD_REPLY });
+      fakes = startCloudFakes({ script: repeatLine("I would like to book a table", 20 * o.calls + 100), reply: outside ? OUTSIDE_REPLY : CLOUD_REPLY });
       fakes.gemini.setMode({ headersDelayMs: 150, chunkDelayMs: 40 });
       if (o.turnReply) {
         // The greetings are the first request of each call, all made during the ramp (callers speak after 3.5 s).
@@ -291,7 +141,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadRow> {
       ...env,
       RTP_PORT_START: String(rtpStart),
       RTP_PORT_END: String(rtpStart + rtpPorts - 1),
-      MAX_CALLS: String(o.calls + 10),
+      MAX_CALLS: String(outside ? o.calls : o.calls + 10),
       SIP_RATE_LIMIT: "0",
       SIP_MAX_PENDING_PER_SOURCE: "10000", // one SIPp source sets up every call of the ramp
       IDLE_PROMPT_S: "600",
@@ -307,71 +157,11 @@ export async function runLoad(o: LoadOptions): Promise<LoadRow> {
     const pcapPath = join(work, "agent-rtp.pcap");
     const cap = spawnManaged(["dumpcap", "-q", "-i", "lo", "-B", "64", "-f", `udp and src portrange ${rtpStart}-${rtpStart + rtpPorts - 1}`, "-w", pcapPath], { name: "dumpcap" });
     await Bun.sleep(1500);
-    const sippPort = await freeUdpPort();
-    const mediaPort = await freeUdpPortRange(4 * o.calls + 8);
-    const sipp = spawnManaged(
-      [
-        "sipp", `127.0.0.1:${agent.sipPort}`, "-sf", `${SCENARIO_DIR}/inbound-call.xml`, "-m", String(o.calls), "-l", String(o.calls),
-        "-r", String(rate), "-rp", "1000", "-i", "127.0.0.1", "-mi", "127.0.0.1", "-p", String(sippPort), "-mp", String(mediaPort),
-        "-key", "audio", `${callerPath},-1,0`, "-d", String(pauseMs), "-nostdin", "-s", "agent",
-        "-timeout", `${Math.ceil(pauseMs / 1000) + 60}s`, "-timeout_error",
-      ],
-      { name: "sipp" },
-    );
-    say(`${o.pipeline}: ${o.calls} calls ramping at ${rate}/s, then ${o.holdS} s all up`);
-    // The full-load window: all calls up (ramp + 2 s) until 1 s before the first BYE.
-    await Bun.sleep(rampMs + 2000);
-    const base = `http://127.0.0.1:${agent.httpPort}`;
-    const text0 = await (await fetch(`${base}/metrics`)).text();
-    const metrics0 = pacerBuckets(text0);
-    const vad0 = vadCounts(text0);
-    const live = ((await (await fetch(`${base}/`)).json()) as any).activeCalls;
-    const ticks0 = cpuTicks(pid);
-    const threads0 = threadTicks(pid);
-    const cpu00 = cpuBusyTicks(0);
-    const cpu10 = cpuBusyTicks(1);
-    const w0 = performance.now();
-    const prober = await optionsProber(agent.sipPort);
-    let peakRss = rssMiB(pid);
-    let peakChildRss = childrenRssMiB(pid);
-    const windowMs = Math.max(1000, o.holdS * 1000 - 3000);
-    while (performance.now() - w0 < windowMs) {
-      prober.probe();
-      peakRss = Math.max(peakRss, rssMiB(pid));
-      peakChildRss = Math.max(peakChildRss, childrenRssMiB(pid));
-      // A probe every 100 ms (was 250): session 13's independent check probed this densely and found the
-      // 90–240 ms answers at 150–200 calls that ~68 probes a row had missed.
-      await Bun.sleep(100);
-    }
-    const windowS = (performance.now() - w0) / 1000;
-    const agentTicks = cpuTicks(pid) - ticks0;
-    const cpuPct = (agentTicks / CLK_TCK / windowS) * 100;
-    const pct = (ticks: number) => (ticks / CLK_TCK / windowS) * 100;
-    const threads1 = threadTicks(pid);
-    const threadPct = (name: string) => pct((threads1.get(name) ?? 0) - (threads0.get(name) ?? 0));
-    // Others' work on the agent's core (pinned runs): what makes two runs of the same binary differ.
-    const otherCpu0Pct = o.pin ? Math.max(0, pct(cpuBusyTicks(0) - cpu00 - agentTicks)) : undefined;
-    // CPU 1 carries the callers (SIPp), the fakes and the capture: near 100 % they run late, and late TTS
-    // audio shows as silence inside the agent's phrases that is not the agent's doing.
-    const cpu1Pct = o.pin ? pct(cpuBusyTicks(1) - cpu10) : NaN;
-    const text1 = await (await fetch(`${base}/metrics`)).text();
-    const metrics1 = pacerBuckets(text1);
-    const vad1 = vadCounts(text1);
-    const vadRuns = vad1.runs - vad0.runs;
-    const opts = await prober.finish();
-    const held = workerFrames(text1, "held") - workerFrames(text0, "held");
-    if (held > 0) say(`  media worker: ${held} ticks held for audio still arriving, ${workerFrames(text1, "held_silence") - workerFrames(text0, "held_silence")} of them ended in silence`);
-    const pHeld = playoutHeld(text1, "held") - playoutHeld(text0, "held");
-    if (pHeld > 0) say(`  playout: ${pHeld} ticks held for audio still arriving, ${playoutHeld(text1, "held_silence") - playoutHeld(text0, "held_silence")} of them ended in silence`);
-    const ticks = (metrics1.get(Infinity) ?? 0) - (metrics0.get(Infinity) ?? 0);
-    const over5 = ticks - ((metrics1.get(5) ?? 0) - (metrics0.get(5) ?? 0));
-    if (ticks > 0) say(`  pacer: ${ticks} deadlines in the window, ${over5} (${((100 * over5) / ticks).toFixed(1)} %) more than 5 ms late`);
-    const filled = missingMedia(text1, "filled") - missingMedia(text0, "filled");
-    const withdrawn = missingMedia(text1, "withdrawn") - missingMedia(text0, "withdrawn");
-    if (filled + withdrawn > 0) say(`  missing caller RTP: ${filled} silence frames filled in, ${withdrawn} fills withdrawn (frames were waiting in the socket)`);
-    say(`  ${live} live at the window start, cpu ${cpuPct.toFixed(1)} %, cpu1 (callers, fakes) busy ${cpu1Pct.toFixed(0)} %, rss ${peakRss.toFixed(0)} MiB, OPTIONS answered 503 (no room): ${opts.refused} of ${opts.times.length}`);
-    const sippCode = await sipp.exited;
-    if (sippCode !== 0) say(`  SIPp exit ${sippCode}: ${sipp.stderr().slice(-300)}`);
+    await callers.start(agent.sipPort);
+    say(`${o.pipeline}: ${o.calls} ${outside ? "outside " : ""}calls ramping at ${rate}/s, then all up for ${((callers.callMs - callers.rampMs) / 1000).toFixed(0)} s`);
+    await Bun.sleep(callers.rampMs + 2000);
+    const readings = await readLoadWindow({ pid, httpPort: agent.httpPort, sipPort: agent.sipPort, windowMs, calls: o.calls, pin: !!o.pin, say });
+    for (const line of await callers.finished()) say(`  ${line}`);
     await Bun.sleep(500);
     await cap.stop({ signal: "SIGINT", graceMs: 5000 });
     // The same core again once the calls are gone (the agent idle): did its speed change during the row?
@@ -381,68 +171,30 @@ export async function runLoad(o: LoadOptions): Promise<LoadRow> {
     if (o.keepCapture) copyFileSync(pcapPath, o.keepCapture);
     const streams = rtpStreamsFromDatagrams(udpDatagramsFromFile(new Uint8Array(readFileSync(pcapPath)))).filter((s) => s.audioPackets.length > 50);
     const gaps: number[] = [];
-    const latencies: number[] = [];
     let underruns = 0;
-    let replies = 0;
-    let callsWithReply = 0;
-    const cuts: number[] = [];
-    let overlapped = 0;
     for (const s of streams) {
       const r = phrasesOf(s);
       for (const g of r.gaps) gaps.push(g);
       underruns += r.underruns;
-      // The agent starts sending at ACK, when SIPp starts the caller's loop: utterance k ends at t0 + end + k·period.
-      const t0 = s.audioPackets[0]!.arrivalMs;
-      let mine = 0;
-      for (const p of r.phrases) {
-        const since = p.startMs - t0 - utterEndMs;
-        if (since < 0) continue; // the greeting
-        mine++;
-        // A phrase starting after the interruption ended answers the interruption: its wait counts from there.
-        const inPeriod = since % periodMs;
-        latencies.push(interruptEndMs !== undefined && inPeriod >= interruptEndMs - utterEndMs ? inPeriod - (interruptEndMs - utterEndMs) : inPeriod);
-        if (interruptMs === undefined) continue;
-        // The interruption of this period: did the reply play over it, and stop soon after it began?
-        const k = Math.floor((p.startMs - t0 - utterEndMs) / periodMs);
-        const at = t0 + interruptMs + k * periodMs;
-        if (p.startMs < at && p.endMs > at) {
-          overlapped++;
-          if (p.endMs - at <= BARGE_IN_CUT_MS) cuts.push(p.endMs - at);
-        }
-      }
-      replies += mine;
-      if (mine > 0) callsWithReply++;
     }
+    const turns = readTurns(streams, callers.turnsOf);
     return {
       pipeline: o.pipeline,
+      ...(outside ? { callers: "outside" as const } : {}),
       calls: o.calls,
       streams: streams.length,
-      callsWithReply,
-      replies,
-      replyP50Ms: percentile(latencies, 0.5),
-      replyP90Ms: percentile(latencies, 0.9),
-      cpuPct,
-      mainThreadPct: threadPct("main"),
-      workerThreadPct: threadPct("Worker"),
-      ...(otherCpu0Pct === undefined ? {} : { otherCpu0Pct }),
-      rssMiB: peakRss,
-      childRssMiB: peakChildRss,
+      callsWithReply: turns.callsWithReply,
+      replies: turns.replies,
+      replyP50Ms: percentile(turns.latencies, 0.5),
+      replyP90Ms: percentile(turns.latencies, 0.9),
+      ...readings,
       gapP50Ms: percentile(gaps, 0.5),
       gapP90Ms: percentile(gaps, 0.9),
       gapP99Ms: percentile(gaps, 0.99),
       gapMaxMs: percentile(gaps, 1),
       underruns,
-      lateSilence: lateSilence(text1) - lateSilence(text0),
-      optionsP99Ms: percentile(opts.times, 0.99),
-      optionsMaxMs: percentile(opts.times, 1),
-      optionsLost: opts.lost,
-      pacerP99Ms: pacerP99(metrics0, metrics1),
       ...(speed && speedAfter ? { coreSpeed: { computeUs: speed.computeUs, memoryUs: speed.memoryUs, afterComputeUs: speedAfter.computeUs, afterMemoryUs: speedAfter.memoryUs } } : {}),
-      ...(vadRuns > 0 ? { vadBatch: (vad1.windows - vad0.windows) / vadRuns, vadWindowsPerCallS: (vad1.windows - vad0.windows) / (o.calls * windowS) } : {}),
-      ...(Number.isFinite(vad1.lagMaxMs) ? { vadLagMaxMs: vad1.lagMaxMs, vadSkippedPerCallS: ((vad1.skipped - vad0.skipped) || 0) / (o.calls * windowS) } : {}),
-      ...(interruptMs === undefined
-        ? {}
-        : { bargeIn: { overlapped, cut: cuts.length, p50Ms: percentile(cuts, 0.5), p90Ms: percentile(cuts, 0.9) } }),
+      ...(turns.bargeIn ? { bargeIn: bargeInFigures(turns.bargeIn) } : {}),
     };
   } finally {
     clearInterval(stderrMarks);

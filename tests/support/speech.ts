@@ -23,8 +23,14 @@ export type FliteVoice = (typeof FLITE_VOICES)[number];
 export interface VoiceOptions {
   /** Default "flite". */
   engine?: "flite" | "espeak-ng";
-  /** flite voice (default "slt") or espeak-ng voice name (default "en-us"). */
+  /** flite voice (default "slt") or espeak-ng voice name (default "en-us"), e.g. "en-gb+f2" (voice + variant). */
   voice?: string;
+}
+
+/** A voice and, for espeak-ng, its speed. */
+export interface SpeechOptions extends VoiceOptions {
+  /** espeak-ng only: speed in words per minute (`-s`; espeak-ng's default 175). */
+  wpm?: number;
 }
 
 export type Phrase = string | { silenceMs: number };
@@ -109,10 +115,10 @@ export async function soxResample(pcm: Int16Array, fromHz: number, toHz: number)
 }
 
 /** Where {@link speechPcm8k} caches `text` spoken with `opts` (the file may not exist yet). */
-export function phraseCachePath(text: string, opts: VoiceOptions = {}): string {
+export function phraseCachePath(text: string, opts: SpeechOptions = {}): string {
   const engine = opts.engine ?? "flite";
   const voice = opts.voice ?? (engine === "flite" ? "slt" : "en-us");
-  return cachePath({ v: 1, kind: "phrase", engine, voice, text }, ".s16");
+  return cachePath({ v: 1, kind: "phrase", engine, voice, text, ...(opts.wpm === undefined ? {} : { wpm: opts.wpm }) }, ".s16");
 }
 
 /**
@@ -120,7 +126,7 @@ export function phraseCachePath(text: string, opts: VoiceOptions = {}): string {
  * @throws Error for a flite voice not in FLITE_VOICES (flite itself silently falls back to its
  *   default voice for an unknown name), or when flite/espeak-ng or sox fails.
  */
-export async function speechPcm8k(text: string, opts: VoiceOptions = {}): Promise<Int16Array> {
+export async function speechPcm8k(text: string, opts: SpeechOptions = {}): Promise<Int16Array> {
   const engine = opts.engine ?? "flite";
   const voice = opts.voice ?? (engine === "flite" ? "slt" : "en-us");
   if (engine === "flite" && !(FLITE_VOICES as readonly string[]).includes(voice)) {
@@ -131,7 +137,7 @@ export async function speechPcm8k(text: string, opts: VoiceOptions = {}): Promis
   const wav = privateTemp(path, ".wav");
   try {
     if (engine === "flite") await run(["flite", "-voice", voice, "-t", text, "-o", wav]);
-    else await run(["espeak-ng", "-v", voice, "-w", wav, text]);
+    else await run(["espeak-ng", "-v", voice, ...(opts.wpm === undefined ? [] : ["-s", String(opts.wpm)]), "-w", wav, text]);
     const raw = await run(["sox", "-D", wav, "-t", "raw", "-e", "signed-integer", "-b", "16", "-c", "1", "-L", "-r", String(RATE), "-"]);
     atomicWrite(path, raw);
     return bytesToPcm(raw);
@@ -213,4 +219,25 @@ export function writeG711File(pcm: Int16Array, law: G711Law = "mulaw"): string {
   const path = cachePath({ v: 1, kind: "raw", hash: createHash("sha256").update(bytes).digest("hex"), law }, law === "mulaw" ? ".ulaw" : ".alaw");
   if (!existsSync(path)) atomicWrite(path, bytes);
   return path;
+}
+
+/**
+ * `pcm` plus white Gaussian noise of `dbfs` RMS (dBFS: 0 = a full-scale square wave), clipped to int16:
+ * line noise under a caller's silences (a real line's are about −60…−70 dBFS). A fixed `seed` (xorshift32):
+ * every run's audio is the same.
+ */
+export function withNoise(pcm: Int16Array, dbfs: number, seed = 0x2545f491): Int16Array {
+  const sigma = 32768 * 10 ** (dbfs / 20);
+  const uniform = () => {
+    seed ^= seed << 13;
+    seed ^= seed >>> 17;
+    seed ^= seed << 5;
+    return ((seed >>> 0) + 0.5) / 4294967296;
+  };
+  const out = new Int16Array(pcm.length);
+  for (let i = 0; i < pcm.length; i++) {
+    const g = Math.sqrt(-2 * Math.log(uniform())) * Math.cos(2 * Math.PI * uniform()); // Box–Muller
+    out[i] = Math.max(-32768, Math.min(32767, Math.round(pcm[i]! + sigma * g)));
+  }
+  return out;
 }
