@@ -57,6 +57,12 @@ export type CallEvent =
 
 /** Events queued per subscriber before it counts as too slow and is dropped. */
 export const DEFAULT_SUBSCRIBER_QUEUE = 512;
+/**
+ * Subscribers at most at once (each open call page or `GET /events` watcher is one). `publish` runs on
+ * the call thread and costs O(subscribers), and each holds up to DEFAULT_SUBSCRIBER_QUEUE frames, so
+ * their number is bounded; a new one past it is refused (`subscribe` returns undefined).
+ */
+export const DEFAULT_MAX_SUBSCRIBERS = 32;
 
 export function summarize(r: CallRecord): CallSummary {
   return {
@@ -152,7 +158,14 @@ export class CallEventHub {
   /** Subscribers dropped for being too slow, since start. */
   dropped = 0;
 
-  constructor(private readonly queueLimit = DEFAULT_SUBSCRIBER_QUEUE) {}
+  /**
+   * @param queueLimit events queued per subscriber before it is dropped
+   * @param maxSubscribers subscribers at most at once (`subscribe` refuses more)
+   */
+  constructor(
+    private readonly queueLimit = DEFAULT_SUBSCRIBER_QUEUE,
+    readonly maxSubscribers = DEFAULT_MAX_SUBSCRIBERS,
+  ) {}
 
   /** A call started: it is live until `ended`. */
   started(record: CallRecord): void {
@@ -201,9 +214,11 @@ export class CallEventHub {
 
   /**
    * A new reader. It first gets a `snapshot` frame: the live calls (and, when filtering on one call
-   * that is live, its turns so far), then events as they happen.
+   * that is live, its turns so far), then events as they happen. Undefined when `maxSubscribers` are
+   * already subscribed (a closed subscription frees its place at once).
    */
-  subscribe(opts: { callId?: string; queueLimit?: number } = {}): Subscription {
+  subscribe(opts: { callId?: string; queueLimit?: number } = {}): Subscription | undefined {
+    if (this.subs.size >= this.maxSubscribers) return undefined;
     const s = new Subscription(this, opts.callId, opts.queueLimit ?? this.queueLimit);
     const calls = this.liveCalls().map(summarize);
     const one = opts.callId ? this.live.get(opts.callId) : undefined;

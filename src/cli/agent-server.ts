@@ -202,6 +202,7 @@ export class AgentServer {
       inboundAuth: cfg.sipInboundAuth
         ? new DigestVerifier({ ...cfg.sipInboundAuth, realm: cfg.sipInboundAuth.realm ?? cfg.publicIp })
         : undefined,
+      inboundAuthLockout: cfg.sipInboundAuth && { maxFailures: cfg.sipInboundAuth.maxFailures, lockoutMs: cfg.sipInboundAuth.lockoutS * 1000 },
       delegate: {
         // Refusals before any transaction (503 when full, draining or the source holds too many
         // unconfirmed calls), sent statelessly: a flood of INVITEs costs no transaction state.

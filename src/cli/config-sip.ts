@@ -36,6 +36,10 @@ export interface InboundAuthConfig {
   realm?: string;
   /** Challenge order (RFC 8760 §2.4). */
   algorithms: ("SHA-256" | "MD5")[];
+  /** SIP_INBOUND_MAX_FAILURES: wrong credentials from one source before it is locked out (0 = never). */
+  maxFailures: number;
+  /** SIP_INBOUND_LOCKOUT_S: how long, s (src/sip/ua/digest-lockout.ts). */
+  lockoutS: number;
 }
 
 /** SIP_TLS_PORT with its PEM files. */
@@ -155,7 +159,10 @@ function rateLimit(env: Env): RateLimitConfig {
   return { perSecond, burst };
 }
 
-/** SIP_INBOUND_USERNAME / SIP_INBOUND_PASSWORD (set together), SIP_INBOUND_REALM (default: SIP_PUBLIC_IP). */
+/**
+ * SIP_INBOUND_USERNAME / SIP_INBOUND_PASSWORD (set together), SIP_INBOUND_REALM (default: SIP_PUBLIC_IP),
+ * SIP_INBOUND_DIGEST_ALGORITHMS, SIP_INBOUND_MAX_FAILURES / SIP_INBOUND_LOCKOUT_S (default 5, 600 s).
+ */
 function inboundAuth(env: Env): InboundAuthConfig | undefined {
   const p = pair(env, "SIP_INBOUND_USERNAME", "SIP_INBOUND_PASSWORD");
   if (!p) return undefined;
@@ -172,7 +179,10 @@ function inboundAuth(env: Env): InboundAuthConfig | undefined {
     if (!algorithms.includes(a)) algorithms.push(a);
   }
   if (algorithms.length === 0) throw new ConfigError("SIP_INBOUND_DIGEST_ALGORITHMS", "expected SHA-256 and/or MD5 in order of preference");
-  return { username: p[0], password: p[1], realm, algorithms };
+  // Back-off on wrong credentials (fail2ban's maxretry/bantime for its asterisk jail: 5, 10 min).
+  const maxFailures = int(env, "SIP_INBOUND_MAX_FAILURES", 5, 0, 1000);
+  const lockoutS = int(env, "SIP_INBOUND_LOCKOUT_S", 600, 1, 86_400);
+  return { username: p[0], password: p[1], realm, algorithms, maxFailures, lockoutS };
 }
 
 /** SIP_TLS_PORT (0 or unset: off) and the two PEM files it needs; a startup error names what is missing. */

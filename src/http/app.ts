@@ -22,6 +22,7 @@ import type { CallEventHub } from "../call/events";
 import { callPageRoutes } from "./call-page";
 import { searchCalls } from "./call-search";
 import { HttpError } from "./errors";
+import { payloadTooLarge, readBoundedJson } from "./body-limit";
 
 export interface HealthInfo {
   version: string;
@@ -76,8 +77,9 @@ function recordingOf(dir: string | undefined, id: string): string | undefined {
  * Largest request body accepted, bytes. The biggest legitimate body, `POST /outbound/call` with its
  * `metadata`, is a few KB; reading and parsing a 100 MB body would hold the thread that paces RTP for
  * seconds (measured: 450 ms gaps in a live call's audio), so larger ones get 413 before the body is read
- * (RFC 9110 §15.5.14): by `Content-Length`, after the Host and token checks, with a JSON message. Above
- * `MAX_STREAMED_BODY_BYTES` (declared, or sent chunked without a length) Bun itself answers a bare 413.
+ * (RFC 9110 §15.5.14): by `Content-Length`, after the Host and token checks, with a JSON message; a body
+ * sent chunked (no length) is counted while read and gets the same 413 once past it (./body-limit.ts).
+ * Above `MAX_STREAMED_BODY_BYTES` declared, Bun itself answers a bare 413.
  */
 export const MAX_BODY_BYTES = 64 * 1024;
 /** Bun's hard limit (`maxRequestBodySize`), bytes; above MAX_BODY_BYTES so that the JSON 413 answers first. */
@@ -121,7 +123,7 @@ export function createApp(deps: AppDeps) {
       if (length > MAX_BODY_BYTES) {
         set.status = 413;
         set.headers.connection = "close";
-        return { error: "payload_too_large", message: `request body of ${length} bytes; at most ${MAX_BODY_BYTES} are accepted` };
+        return { error: "payload_too_large", message: payloadTooLarge(length, MAX_BODY_BYTES, false).message };
       }
       const unsupported = checkJsonBody(request, length);
       if (unsupported) {
@@ -130,9 +132,16 @@ export function createApp(deps: AppDeps) {
         return unsupported;
       }
     })
-    .onError(({ error, code, set }) => {
+    // A body without Content-Length (chunked) is counted while read: 413 past MAX_BODY_BYTES (body-limit.ts).
+    .onParse({ as: "global" }, ({ request }) => readBoundedJson(request, MAX_BODY_BYTES))
+    .onError(({ error: thrown, code, set }) => {
+      // Elysia wraps what a parse hook throws in its ParseError (`cause`): readBoundedJson's 413/400.
+      const cause = code === "PARSE" ? (thrown as Error).cause : undefined;
+      const error = cause instanceof HttpError ? cause : thrown;
       if (error instanceof HttpError) {
         set.status = error.status;
+        // RFC 9110 §15.5.14: past the limit "the server MAY close the connection" (the rest is unread).
+        if (error.status === 413) set.headers.connection = "close";
         return { error: error.code, message: error.message };
       }
       if (error instanceof StoreError && error.code === "unavailable") {

@@ -31,7 +31,7 @@ describe("CallEventHub", () => {
     const obs = eventsObserver(hub);
     const a = record("a");
     obs.callStarted(a);
-    const sub = hub.subscribe();
+    const sub = hub.subscribe()!;
     expect(parse(await sub.next())).toEqual({ type: "snapshot", data: { calls: [expect.objectContaining({ id: "a", state: "ringing" })] } });
     a.state = "connected";
     obs.callAnswered(a);
@@ -56,7 +56,7 @@ describe("CallEventHub", () => {
     const b = record("b");
     obs.callStarted(a);
     obs.callStarted(b);
-    const sub = hub.subscribe({ callId: "a" });
+    const sub = hub.subscribe({ callId: "a" })!;
     expect(parse(await sub.next())!.data.turns).toEqual(a.turns);
     obs.interim!(b, "not this one");
     obs.interim!(a, "this one");
@@ -69,8 +69,8 @@ describe("CallEventHub", () => {
     const obs = eventsObserver(hub);
     const a = record("a");
     obs.callStarted(a);
-    const slow = hub.subscribe();
-    const fast = hub.subscribe();
+    const slow = hub.subscribe()!;
+    const fast = hub.subscribe()!;
     const fastGot: string[] = [];
     for (let i = 0; i < 20; i++) {
       obs.interim!(a, `word ${i}`);
@@ -85,6 +85,18 @@ describe("CallEventHub", () => {
     expect(frames.length).toBe(9); // snapshot + 7 events + the final "dropped"
     expect(frames.at(-1)).toBe("dropped");
     expect(fastGot.filter((t) => t === "interim").length).toBe(19); // the first read was the snapshot
+  });
+
+  test("subscribers are capped: past maxSubscribers subscribe refuses; a closed one frees its place", () => {
+    const hub = new CallEventHub(8, 3);
+    const subs = [hub.subscribe(), hub.subscribe(), hub.subscribe()];
+    expect(subs.every((s) => s !== undefined)).toBe(true);
+    expect(hub.subscribe()).toBeUndefined();
+    expect(hub.subscriberCount).toBe(3);
+    subs[1]!.close();
+    expect(hub.subscriberCount).toBe(2);
+    expect(hub.subscribe()).toBeDefined();
+    expect(hub.subscribe()).toBeUndefined();
   });
 
   test("publishing without subscribers does not serialize (nothing kept)", () => {
@@ -165,7 +177,7 @@ describe("DTMF and tool calls reach the stream through the combined observer", (
     const obs = combineObservers({ error: (o: unknown) => errors.push(o) } as any, broken, eventsObserver(hub));
     const a = record("a");
     obs.callStarted(a);
-    const sub = hub.subscribe({ callId: "a" });
+    const sub = hub.subscribe({ callId: "a" })!;
     await sub.next(); // snapshot
     obs.dtmf!(a, "5");
     obs.toolCall!(a, "end_call", { reason: "booked" });
@@ -216,7 +228,7 @@ describe("the live list's states: on hold and transferring", () => {
     const { combineObservers, storeObserver } = await import("../../src/call/observer");
     const observer = combineObservers(silentLogger, storeObserver(new CallStore()), eventsObserver(hub)); // as in agent-server.ts
     const session = new CallSession({ record: rec, observer, log: silentLogger, clock, sip: { hangup: async () => {} } });
-    const sub = hub.subscribe();
+    const sub = hub.subscribe()!;
     await sub.next(); // snapshot
     session.holdLease({ port: 40000, host: "127.0.0.1", socket: null as never, onPacket: null, onError: null, released: false, release() {} } as never);
     session.answered();

@@ -185,8 +185,10 @@ describe("loadConfig", () => {
     expect([c.sipUntrusted, c.sipRateLimit, c.sipInboundAuth]).toEqual([
       "drop",
       { perSecond: 20, burst: 40 },
-      { username: "pbx", password: " s3cret ", realm: undefined, algorithms: ["SHA-256", "MD5"] },
+      { username: "pbx", password: " s3cret ", realm: undefined, algorithms: ["SHA-256", "MD5"], maxFailures: 5, lockoutS: 600 },
     ]);
+    const lock = loadConfig({ SIP_INBOUND_USERNAME: "pbx", SIP_INBOUND_PASSWORD: "p", SIP_INBOUND_MAX_FAILURES: "0", SIP_INBOUND_LOCKOUT_S: "60" });
+    expect([lock.sipInboundAuth?.maxFailures, lock.sipInboundAuth?.lockoutS]).toEqual([0, 60]);
     const md5 = loadConfig({ SIP_INBOUND_USERNAME: "pbx", SIP_INBOUND_PASSWORD: "p", SIP_INBOUND_DIGEST_ALGORITHMS: "md5, sha-256" });
     expect(md5.sipInboundAuth?.algorithms).toEqual(["MD5", "SHA-256"]);
     expect(loadConfig({ SIP_RATE_LIMIT: "0" }).sipRateLimit.perSecond).toBe(0);
@@ -244,6 +246,8 @@ describe("loadConfig", () => {
     [{ SIP_INBOUND_USERNAME: "pbx" }, "SIP_INBOUND_PASSWORD", /required when SIP_INBOUND_USERNAME is set/],
     [{ SIP_INBOUND_USERNAME: "pbx", SIP_INBOUND_PASSWORD: "pw", SIP_INBOUND_REALM: 'a"b' }, "SIP_INBOUND_REALM", /without "/],
     [{ SIP_INBOUND_USERNAME: "pbx", SIP_INBOUND_PASSWORD: "pw", SIP_INBOUND_DIGEST_ALGORITHMS: "SHA-512" }, "SIP_INBOUND_DIGEST_ALGORITHMS", /got "SHA-512"/],
+    [{ SIP_INBOUND_USERNAME: "pbx", SIP_INBOUND_PASSWORD: "pw", SIP_INBOUND_MAX_FAILURES: "-1" }, "SIP_INBOUND_MAX_FAILURES", /integer from 0 to 1000/],
+    [{ SIP_INBOUND_USERNAME: "pbx", SIP_INBOUND_PASSWORD: "pw", SIP_INBOUND_LOCKOUT_S: "0" }, "SIP_INBOUND_LOCKOUT_S", /integer from 1 to 86400/],
     [{ END_OF_TURN_SILENCE_MS: "2000", END_OF_TURN_MAX_SILENCE_MS: "1000" }, "END_OF_TURN_MAX_SILENCE_MS", /at least END_OF_TURN_SILENCE_MS/],
     [{ END_OF_TURN_COMPLETE_SILENCE_MS: "1000" }, "END_OF_TURN_COMPLETE_SILENCE_MS", /at most END_OF_TURN_SILENCE_MS \(900\), got 1000/],
     [{ END_OF_TURN_COMPLETE_SILENCE_MS: "-1" }, "END_OF_TURN_COMPLETE_SILENCE_MS", /integer from 0/],

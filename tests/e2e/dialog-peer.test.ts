@@ -2,8 +2,8 @@
  * In-dialog requests from a stranger, on the compiled binary (SIP_DIALOG_PEER_ONLY, default on without
  * SIP_TRUSTED_IPS): a caller on 127.0.0.1 sets up a call with raw SIP; a second host (127.0.0.2) that
  * knows the dialog (Call-ID and both tags, as anyone on the path would) sends a re-INVITE moving the
- * media to itself and a BYE. Both get 403; the agent keeps sending the call's RTP to the caller and
- * none to the stranger; the caller's own BYE (with a lower CSeq than the stranger's) still ends the call.
+ * media to itself and a BYE. Both get one stateless 403 (the re-INVITE's never retransmitted); the agent
+ * keeps sending the call's RTP to the caller and none to the stranger; the caller's own BYE (with a lower CSeq than the stranger's) still ends the call.
  * Before this, the re-INVITE got 200 and all the agent's audio went to the stranger.
  */
 import { afterAll, describe, expect, test } from "bun:test";
@@ -84,6 +84,11 @@ describe.skipIf(missing.length > 0)("in-dialog requests from another address (co
       await Bun.sleep(1500);
       expect(caller.rtpCount - before).toBeGreaterThanOrEqual(40); // 75 sent in 1.5 s: slack for a busy machine
       expect(stranger.rtpCount).toBe(0);
+      // One stateless 403 each (RFC 3261 §8.2.7), never retransmitted toward the forgeable source: through
+      // an INVITE server transaction Timer G resent it at 0.5, 1.5, 3.5 s… until Timer H (32 s).
+      expect(stranger.responses.filter((r) => cseqOf(r) === "20 INVITE")).toHaveLength(1);
+      const metrics = await (await fetch(`http://127.0.0.1:${agent.httpPort}/metrics`)).text();
+      expect(Number(/voice_agent_sip_refused_total\{reason="dialog_stranger"\} (\d+)/.exec(metrics)?.[1])).toBe(2);
 
       caller.sip.send(request("BYE", caller, d, 2), agent.sipPort, "127.0.0.1");
       expect(statusOf(await answer(caller, "2 BYE", "the answer to the caller's BYE"))).toBe(200);

@@ -6,6 +6,7 @@
  */
 import { describe, expect, test } from "bun:test";
 import { parseMessage, type SipRequest, type SipResponse, type EndReason } from "../../src/sip/index.ts";
+import { sipRefusedTotals } from "../../src/sip/transport/index.ts";
 import { TRUNK_INVITE, TRUNK_SDP } from "./fixtures.ts";
 import { ANSWER_SDP, TRUNK, ackFor, harness, inDialog } from "./ua-harness.ts";
 
@@ -62,6 +63,27 @@ describe("dialogPeerOnly", () => {
     h.send(inDialog(trunkInvite(), ok, "INVITE", 103, "z9hG4bKre-real", TRUNK_SDP), TRUNK);
     expect(lastStatus(h, "INVITE")).toBe(200);
     expect(offers).toHaveLength(1);
+  });
+
+  // Through an INVITE server transaction, Timer G resent the 403 toward the (forgeable) source until Timer H:
+  // ten datagrams out for one in. Stateless (§8.2.7): one for one, a retransmission answered the same way.
+  test("a re-INVITE from another address gets one stateless 403, never retransmitted, and is counted", () => {
+    const { h, ok } = answered(true);
+    const before = sipRefusedTotals.dialog_stranger;
+    const spoof = inDialog(trunkInvite(), ok, "INVITE", 120, "z9hG4bKspoof4", TRUNK_SDP);
+    h.send(spoof, STRANGER);
+    expect(lastStatus(h, "INVITE")).toBe(403);
+    const first = h.last() as SipResponse;
+    h.clock.advance(40_000); // past Timer H (64·T1 = 32 s): no Timer G resends
+    expect(h.responses(403, "INVITE")).toHaveLength(1);
+    h.send(spoof, STRANGER); // its retransmission: the same 403 (same To tag) once more
+    const again = h.responses(403, "INVITE");
+    expect(again).toHaveLength(2);
+    expect(again[1]!.to.tag).toBe(first.to.tag!);
+    h.send(ackFor(trunkInvite(), first), STRANGER); // an ACK for it is dropped, never answered
+    expect(h.responses(403, "INVITE")).toHaveLength(2);
+    expect(sipRefusedTotals.dialog_stranger - before).toBe(2);
+    expect(h.ua.activeCalls).toBe(1);
   });
 
   test("an ACK from another address is dropped: our 200 keeps being retransmitted until the peer's ACK", () => {

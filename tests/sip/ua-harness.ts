@@ -27,6 +27,7 @@ export interface HarnessOptions {
   optionsStatus?: UserAgentOptions["delegate"]["optionsStatus"];
   onInvite?: (call: InboundCall) => void;
   inboundAuth?: UserAgentOptions["inboundAuth"];
+  inboundAuthLockout?: UserAgentOptions["inboundAuthLockout"];
   dialogPeerOnly?: boolean;
   log?: UserAgentOptions["log"];
 }
@@ -43,6 +44,7 @@ export function harness(opts: HarnessOptions = {}) {
     answerDelayMs: opts.answerDelayMs ?? 0,
     userAgent: "voice-agent/test",
     inboundAuth: opts.inboundAuth,
+    inboundAuthLockout: opts.inboundAuthLockout,
     dialogPeerOnly: opts.dialogPeerOnly,
     log: opts.log,
     delegate: {

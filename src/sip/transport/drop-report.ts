@@ -27,7 +27,13 @@ export type RefusalReason =
   /** A TCP/TLS connection from a source not in SIP_TRUSTED_IPS, closed at once. */
   | "tcp_untrusted"
   /** A TCP/TLS connection closed because a message did not arrive whole within the deadline. */
-  | "tcp_message_timeout";
+  | "tcp_message_timeout"
+  /** An in-dialog request from an address other than the dialog's peer, answered one stateless 403 (UA core). */
+  | "dialog_stranger"
+  /** An inbound INVITE with wrong digest credentials (a wrong response, or an unknown user or realm), answered 401. */
+  | "auth_failed"
+  /** An inbound INVITE from a source locked out after repeated digest failures, answered one stateless 403. */
+  | "auth_locked_out";
 
 /** Process-wide totals by reason, for metrics (`voice_agent_sip_refused_total{reason}`). */
 export const sipRefusedTotals: Record<RefusalReason, number> = {
@@ -42,6 +48,9 @@ export const sipRefusedTotals: Record<RefusalReason, number> = {
   tcp_connection_limit: 0,
   tcp_untrusted: 0,
   tcp_message_timeout: 0,
+  dialog_stranger: 0,
+  auth_failed: 0,
+  auth_locked_out: 0,
 };
 
 /** Distinct sources remembered per interval for the summary; more are counted as one "other". */

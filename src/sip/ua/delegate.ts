@@ -77,9 +77,15 @@ export interface UserAgentOptions {
    */
   inboundAuth?: DigestVerifier;
   /**
+   * With `inboundAuth`: a source whose credentials fail `maxFailures` times (each within `lockoutMs` of
+   * the one before) gets a stateless 403 to every new INVITE for `lockoutMs` (./digest-lockout.ts).
+   * Default 5 failures, 600,000 ms; `maxFailures` 0 turns it off.
+   */
+  inboundAuthLockout?: { maxFailures: number; lockoutMs: number };
+  /**
    * Requests inside a dialog (ACK, BYE, re-INVITE, UPDATE, INFO, REFER, NOTIFY) are taken only from the
-   * dialog's signalling peer host (DialogUser.peerHost); from any other address a request gets 403 and
-   * an ACK is dropped. RFC 3261 identifies a dialog by Call-ID and tags only (§12), so without this
+   * dialog's signalling peer host (DialogUser.peerHost); from any other address a request gets one
+   * stateless 403 (never retransmitted, §8.2.7) and an ACK is dropped. RFC 3261 identifies a dialog by Call-ID and tags only (§12), so without this
    * anyone who learns them (on the path, or from a leaked log) can end the call with a BYE or move its
    * media to themselves with a re-INVITE. Default false (the RFC's behaviour); the agent turns it on
    * (SIP_DIALOG_PEER_ONLY) unless a trusted source list already limits who can send.

@@ -2,7 +2,8 @@
  * The UAS side of a new INVITE (no To-tag) and the CANCEL of one (RFC 3261 §8.2, §9.2, §17.2.1), taken
  * out of the user agent core (user-agent.ts), which routes requests by kind:
  *
- * - first, with no transaction: 401 without valid credentials (when `inboundAuth`), then 503 +
+ * - first, with no transaction: 403 for a source locked out after repeated digest failures
+ *   (./digest-lockout.ts), 401 without valid credentials (when `inboundAuth`), then 503 +
  *   Retry-After when `screen(source)` refuses (draining, full, the source's pending cap), both stateless
  *   (§8.2.7), a retransmission refused the same way (refused-invites.ts);
  * - then an INVITE server transaction: 416 for a `sips:` Request-URI that came without TLS (§8.2.2.1,
@@ -17,7 +18,7 @@
  *   invites.callOf(layer.findInviteForCancel(cancel));
  */
 import type { Address, ArrivalProtocol } from "../transport/index.ts";
-import { statelessResponse } from "../transport/index.ts";
+import { sipRefusedTotals, statelessResponse } from "../transport/index.ts";
 import { buildResponse, generateTag, type SipRequest } from "../message/index.ts";
 import { sdpBodyOf } from "../message/body.ts";
 import { warningValue } from "../message/warning.ts";
@@ -25,6 +26,7 @@ import { serverTransactionKey, type InviteServerTransaction } from "../transacti
 import type { UaContext } from "./context.ts";
 import type { InviteRefusal } from "./delegate.ts";
 import type { DigestVerifier } from "./digest-server.ts";
+import { countsAsFailure, type DigestLockout } from "./digest-lockout.ts";
 import { unsupportedRequired } from "./extensions.ts";
 import { sipsOverInsecureTransport } from "./request-uri.ts";
 import { InboundCall } from "./inbound-call.ts";
@@ -35,6 +37,8 @@ export interface InboundInvitesOptions {
   ctx: UaContext;
   /** Digest credentials every INVITE must carry (RFC 3261 §22.2); none asked when absent. */
   inboundAuth?: DigestVerifier;
+  /** Back-off for sources that keep failing `inboundAuth` (./digest-lockout.ts); none when absent. */
+  authLockout?: DigestLockout;
   /** The stateless refusal for a new INVITE from `source`, or undefined to go on. */
   screen(source: Address): InviteRefusal | undefined;
   /** A new inbound call passed every check (its 100 Trying is sent); the UA core hands it upward. */
@@ -79,9 +83,24 @@ export class InboundInvites {
     // First, and statelessly (§8.2.7): an unauthenticated INVITE costs no transaction and no timer, so a
     // flood of them leaves nothing behind; the caller's ACK for the 401 matches nothing and is dropped.
     if (inboundAuth) {
+      const lockout = this.o.authLockout;
+      // A source that failed too often is refused without a challenge (./digest-lockout.ts), statelessly:
+      // §21.4.4 "403 Forbidden: The server understood the request, but is refusing to fulfill it.
+      // Authorization will not help, and the request SHOULD NOT be repeated."
+      if (lockout?.isLocked(source.host)) {
+        sipRefusedTotals.auth_locked_out++;
+        const warning = warningValue(399, "too many failed authentications from this address; try later");
+        ctx.transport.sendResponse(statelessResponse(req, 403, [["Warning", warning], ["Server", ctx.userAgent]], "Try Later"));
+        return;
+      }
       const verdict = inboundAuth.verify(req);
-      if (verdict !== "ok") {
+      if (verdict === "ok") lockout?.succeeded(source.host);
+      else {
         if (verdict !== "missing") ctx.log.warn({ sipCallId: req.callId, source, verdict }, "sip inbound invite: digest authentication failed");
+        if (countsAsFailure(verdict)) sipRefusedTotals.auth_failed++;
+        if (countsAsFailure(verdict) && lockout?.failed(source.host)) {
+          ctx.log.warn({ source: source.host, lockoutS: lockout.lockoutS }, "sip inbound invite: source locked out after repeated digest failures");
+        }
         const challenges = inboundAuth.challenges(verdict === "stale").map((c): [string, string] => ["WWW-Authenticate", c]);
         ctx.transport.sendResponse(statelessResponse(req, 401, [...challenges, ["Server", ctx.userAgent]]));
         return;

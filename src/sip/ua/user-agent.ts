@@ -15,7 +15,7 @@ import {
   type SipResponse,
 } from "../message/index.ts";
 import { TransactionLayer } from "../transaction/index.ts";
-import { statelessResponse, type Address, type ArrivalProtocol, type Transport } from "../transport/index.ts";
+import { sipRefusedTotals, statelessResponse, type Address, type ArrivalProtocol, type Transport } from "../transport/index.ts";
 import type { DialogUser, UaContext } from "./context.ts";
 import { InboundCall } from "./inbound-call.ts";
 import { InboundInvites } from "./inbound-invite.ts";
@@ -27,6 +27,7 @@ import { ALLOW_HEADER, unhandledMethodStatus } from "./types.ts";
 import { outOfDialogAnswer } from "./out-of-dialog.ts";
 import { sipsOverInsecureTransport } from "./request-uri.ts";
 import { optionsResponse } from "./options.ts";
+import { DEFAULT_DIGEST_LOCKOUT_MS, DEFAULT_DIGEST_MAX_FAILURES, DigestLockout } from "./digest-lockout.ts";
 
 /**
  * The user agent core (RFC 3261 §8.2, §12–§15, §17): receives from the transport, runs requests and
@@ -34,9 +35,9 @@ import { optionsResponse } from "./options.ts";
  *
  * - a `sips:` Request-URI that arrived without TLS → 416 (§8.2.2.1, §26.2.2: ./request-uri.ts);
  * - any request but ACK/CANCEL with a `Require` we do not support → 420 + Unsupported (§8.2.2.3);
- * - INVITE without To-tag → ./inbound-invite.ts: screened with no transaction (401 without valid
- *   credentials when `inboundAuth`, 503 + Retry-After while draining or when `delegate.screenInvite`
- *   refuses, both stateless, §8.2.7), then checked (482, 420, 422, 415, 400), 100 Trying and
+ * - INVITE without To-tag → ./inbound-invite.ts: screened with no transaction (403 for a source locked
+ *   out after repeated digest failures, 401 without valid credentials when `inboundAuth`, 503 +
+ *   Retry-After while draining or when `delegate.screenInvite` refuses, all stateless, §8.2.7), then checked (482, 420, 422, 415, 400), 100 Trying and
  *   `delegate.onInvite(call)`;
  * - CANCEL → 200 and 487 to the INVITE (§9.2), 481 when nothing matches;
  * - ACK → the dialog's call (2xx ACK); requests with a To-tag → their dialog, 481 when none (§12.2.2);
@@ -81,6 +82,7 @@ export class UserAgent implements UaContext {
     this.invites = new InboundInvites({
       ctx: this,
       inboundAuth: opts.inboundAuth,
+      authLockout: opts.inboundAuth ? this.digestLockout(opts.inboundAuthLockout) : undefined,
       screen: (source) => this.screen(source),
       onCall: (call, source) => this.newInboundCall(call, source),
     });
@@ -209,10 +211,7 @@ export class UserAgent implements UaContext {
     const key = dialogKeyOfRequest(req);
     if (key !== undefined) {
       const call = this.dialogs.get(key);
-      if (call && this.fromStranger(call, req, source)) {
-        // §21.4.4: "403 Forbidden: The server understood the request, but is refusing to fulfill it."
-        return this.respondNonInvite(req, 403, [["Warning", warningValue(399, "not from this dialog's peer")]]);
-      }
+      if (call && this.fromStranger(call, req, source)) return this.refuseStranger(req);
       if (call) {
         this.transport.prioritize?.(source);
         return call.receiveRequest(req);
@@ -263,6 +262,30 @@ export class UserAgent implements UaContext {
     if (first) this.log.warn(fields, "sip in-dialog request from another address refused");
     else this.log.debug(fields, "sip in-dialog request from another address refused");
     return true;
+  }
+
+  /**
+   * Refuses an in-dialog request from a stranger (fromStranger) with one stateless 403, whatever the
+   * method: a re-INVITE too gets no INVITE server transaction, so nothing is retransmitted toward a
+   * source that may be forged (Timer G would resend the 403 until Timer H, 64·T1: ten datagrams for one).
+   * §8.2.7: "A stateless UAS MUST NOT send provisional (1xx) responses. A stateless UAS MUST NOT
+   * retransmit responses. A stateless UAS MUST ignore ACK requests. A stateless UAS MUST ignore CANCEL
+   * requests." Its ACK reaches the dialog's lookup, comes from the stranger too and is dropped; a
+   * retransmitted request gets the same 403 again (same To tag), one datagram for one.
+   * §21.4.4: "403 Forbidden: The server understood the request, but is refusing to fulfill it."
+   * Counted in voice_agent_sip_refused_total{reason="dialog_stranger"}.
+   */
+  private refuseStranger(req: SipRequest): void {
+    sipRefusedTotals.dialog_stranger++;
+    const headers: Array<[string, string]> = [["Warning", warningValue(399, "not from this dialog's peer")], ["Server", this.userAgent]];
+    this.transport.sendResponse(statelessResponse(req, 403, headers));
+  }
+
+  /** The inbound digest back-off (./digest-lockout.ts), or undefined when `maxFailures` is 0. */
+  private digestLockout(o: UserAgentOptions["inboundAuthLockout"]): DigestLockout | undefined {
+    const maxFailures = o?.maxFailures ?? DEFAULT_DIGEST_MAX_FAILURES;
+    if (maxFailures <= 0) return undefined;
+    return new DigestLockout({ maxFailures, lockoutMs: o?.lockoutMs ?? DEFAULT_DIGEST_LOCKOUT_MS, now: () => this.clock.now() });
   }
 
   /** Out-of-dialog OPTIONS: 200, or 503 + Retry-After when the delegate says a new INVITE would get it (./options.ts). */
