@@ -29,8 +29,8 @@
  *
  * `budgetMs` 0 turns it off: every datagram is handled in its callback (the behaviour before).
  */
-import { STALL_RX, stalls } from "../util/stall-recorder.ts";
-import { pacePoint } from "../util/pace-point.ts";
+import { STALL_RX } from "../util/stall-recorder.ts";
+import { workDone } from "../util/pace-point.ts";
 
 /**
  * Default RTP_RX_BUDGET_MS: 0, off (every datagram handled as it is read). On (4 ms) it halves how long SIP waits
@@ -172,8 +172,7 @@ export class ReceiveBudget {
     } catch (err) {
       this.onError(err);
     }
-    stalls.note(STALL_RX, t0, performance.now()); // what held the thread when a tick is late (stall-recorder.ts)
-    pacePoint(); // a tick due meanwhile runs now, not after the rest of the burst
+    workDone(STALL_RX, t0); // recorded for a late tick's log (stall-recorder.ts); a tick due meanwhile runs now, not after the rest of the burst
   }
 
   private arm(): void {

@@ -17,7 +17,14 @@ export type TimerHandle = { readonly id: number };
 
 let nextId = 1;
 
-/** The process clock: `performance.now()` and `setTimeout`. */
+/**
+ * The process clock: `performance.now()` and `setTimeout`, a timer's delay rounded UP to whole ms. Bun's
+ * setTimeout truncates a fractional delay (1.4.5, measured: 4.9 fires after ~4.1 ms, 3.7 after ~3.1), so
+ * a timer armed for the exact time left to a deadline fired early by its fraction; a caller that waits
+ * for the deadline (the RTP pacer) then re-armed for the rest (at least 1 ms in Bun) and woke twice per
+ * deadline, its tick behind whatever the loop ran before the second wake-up. Rounded up, a timer fires
+ * once, never before its time, at the same 0–1 ms after the deadline.
+ */
 export class SystemClock implements Clock {
   private readonly timers = new Map<number, ReturnType<typeof setTimeout>>();
   now(): number {
@@ -28,7 +35,7 @@ export class SystemClock implements Clock {
     const t = setTimeout(() => {
       this.timers.delete(id);
       fn();
-    }, Math.max(0, ms));
+    }, Math.ceil(Math.max(0, ms)));
     this.timers.set(id, t);
     return { id };
   }

@@ -13,6 +13,7 @@ import { VadError } from "./errors.ts";
 import { SILERO_SAMPLE_RATE } from "./framer.ts";
 import { vadTotals } from "./totals.ts";
 import { STALL_VAD, stalls } from "../../util/stall-recorder.ts";
+import { pacePoint } from "../../util/pace-point.ts";
 import modelPath from "../../../models/silero_vad.onnx" with { type: "file" };
 
 export type Session = Awaited<ReturnType<Ort["InferenceSession"]["create"]>>;
@@ -134,6 +135,12 @@ export function countRun(counts: { runs: number; windows: number }, b: number): 
   vadTotals.windows += b;
 }
 
+/** Right before onnxruntime-node's own setImmediate runs a model: due pacer ticks, and the run's start. */
+function beforeRun(run: { t0: number }): void {
+  pacePoint();
+  run.t0 = performance.now();
+}
+
 /**
  * The session and its tensors on this thread: runs a batch of windows of equal length. The batch's
  * input and state tensors are filled into buffers kept from run to run (grown to the largest batch
@@ -180,14 +187,17 @@ export class SileroModel implements BatchModel {
       if (st.length !== 2 * b * STATE_HALF) st = st.subarray(0, 2 * b * STATE_HALF);
     }
     if (own) this.busy = true;
-    const t0 = performance.now();
+    // onnxruntime-node runs the model synchronously in a setImmediate that `runPacked` queues at once, so
+    // one queued just before it runs right before the run: a pacer tick due by then goes first, and the
+    // span recorded is the run alone, not the rest of the loop turn it waited through (stall-recorder.ts).
+    const run = { t0: performance.now() };
+    setImmediate(beforeRun, run);
     let out: { p: Float32Array; next: Float32Array };
     try {
       out = await runPacked(this.s, input, st, b, len);
     } finally {
       if (own) this.busy = false;
-      // From the run's start to its result: onnxruntime-node runs it in a setImmediate of this thread (stall-recorder.ts).
-      stalls.note(STALL_VAD, t0, performance.now());
+      stalls.note(STALL_VAD, run.t0, performance.now());
     }
     countRun(this.counts, b);
     unpackStates(out.next, states);

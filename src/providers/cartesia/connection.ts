@@ -10,6 +10,8 @@
  */
 
 import type { Clock, TimerHandle } from "../../util/clock";
+import { workDone } from "../../util/pace-point";
+import { STALL_WS } from "../../util/stall-recorder";
 import { openWebSocket } from "../deepgram/socket";
 import { classifyHttpStatus, protocolError, wsCloseError, type ErrorSource } from "../errors";
 import { ProviderError } from "../types";
@@ -118,7 +120,12 @@ export class CartesiaConnection {
     this.ws = ws;
     this.st = "open";
     ws.onmessage = (ev) => {
-      if (typeof ev.data === "string") this.onText(ev.data);
+      const t0 = performance.now();
+      try {
+        if (typeof ev.data === "string") this.onText(ev.data);
+      } finally {
+        workDone(STALL_WS, t0); // a pacer tick due meanwhile goes now, not after the rest of the loop turn
+      }
     };
     ws.onclose = (ev) => {
       if (this.st === "closed") return;

@@ -24,6 +24,8 @@
 
 import { AsyncQueue } from "../../util/async-queue";
 import type { Clock, TimerHandle } from "../../util/clock";
+import { workDone } from "../../util/pace-point";
+import { STALL_WS } from "../../util/stall-recorder";
 import { isRejectingClose, wsCloseError, type ErrorSource } from "../errors";
 import { ProviderError, type AudioFrame, type SttEvent, type SttStream } from "../types";
 import { CLOSE_STREAM, FINALIZE, KEEP_ALIVE, parseServerMessage } from "./messages";
@@ -237,7 +239,12 @@ export class DeepgramStream implements SttStream {
       if (ws !== this.ws) return;
       this.stall.heard();
       if (typeof ev.data !== "string") return;
-      this.onText(ev.data);
+      const t0 = performance.now();
+      try {
+        this.onText(ev.data);
+      } finally {
+        workDone(STALL_WS, t0); // a pacer tick due meanwhile goes now, not after the rest of the loop turn
+      }
     };
     ws.onclose = (ev) => {
       if (ws !== this.ws) return;

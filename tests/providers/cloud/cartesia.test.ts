@@ -8,6 +8,7 @@ import { FakeClock } from "../../../src/util/clock";
 import { concatInt16 } from "../../../src/util/concat";
 import { fakeSpeech, startFakeCartesia, type FakeCartesia } from "../../fakes/cartesia";
 import { collect, waitUntil } from "../../fakes/wait";
+import { setPacePoint } from "../../../src/util/pace-point";
 
 let fake: FakeCartesia;
 const providers: CartesiaTts[] = [];
@@ -51,6 +52,23 @@ describe("Cartesia streaming TTS against the local fake", () => {
     expect(pcm).toEqual(concatInt16([viaUlaw("Hello there."), viaUlaw(" How can I help?")]));
     expect(s.state).toBe("done");
     expect(s.bytesReceived).toBe(pcm.length); // μ-law: one byte per sample
+  });
+
+  test("each server message is a pace point: a pacer tick due meanwhile goes before the rest of the loop turn", async () => {
+    fake = startFakeCartesia({ chunkBytes: 400 });
+    const s = tts().open({ signal: sig(), callId: "c" });
+    let points = 0;
+    const release = setPacePoint(() => points++);
+    let chunks = 0;
+    try {
+      s.pushText("Hello there, this reply comes in several chunks.");
+      s.end();
+      chunks = (await collect(s.audio)).length;
+    } finally {
+      release();
+    }
+    expect(chunks).toBeGreaterThan(1);
+    expect(points).toBeGreaterThanOrEqual(chunks); // one per audio chunk message, and one for "done"
   });
 
   test("pcm_s16le with chunks that split samples (odd byte counts) decodes exactly", async () => {

@@ -6,6 +6,7 @@ import { FakeClock } from "../../../src/util/clock";
 import { startFakeDeepgram, type FakeDeepgram } from "../../fakes/deepgram";
 import { concat, run, toFrames, ULAW_SILENCE } from "../../fakes/g711-frames";
 import { waitUntil } from "../../fakes/wait";
+import { setPacePoint } from "../../../src/util/pace-point";
 
 const HELLO = 0x10;
 const WORLD = 0x11;
@@ -94,6 +95,21 @@ describe("Deepgram streaming STT against the local fake", () => {
       { type: "utterance_end" },
     ]);
     expect(s.stats.speechStarted).toBe(2);
+  });
+
+  test("each server message is a pace point: a pacer tick due meanwhile goes before the rest of the loop turn", async () => {
+    fake = startFakeDeepgram({ vocabulary: VOCAB });
+    const s = await openStream(stt({ endpointingMs: 300 }));
+    const d = drain(s);
+    let points = 0;
+    const release = setPacePoint(() => points++);
+    try {
+      for (const f of toFrames(concat([run(HELLO, 200), run(ULAW_SILENCE, 1200)]))) s.push(f);
+      await waitUntil(() => d.events.some((e) => e.type === "utterance_end"), "utterance_end");
+    } finally {
+      release();
+    }
+    expect(points).toBeGreaterThanOrEqual(d.events.length); // interim, final, utterance_end: one message each at least
   });
 
   test("flush() sends Finalize; the from_finalize result is a final without speechFinal, marked fromFinalize", async () => {
