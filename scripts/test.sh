@@ -24,6 +24,7 @@ cd "$(dirname "$0")/.."
 SERIAL=(
   tests/e2e/turn-scenarios.test.ts # the agent stops its reply within 300 ms of a barge-in
   tests/e2e/load.test.ts           # 20 calls: CPU, pacer and gaps measured under the load it makes itself
+  tests/e2e/load-outside.test.ts   # outside callers interrupt 2.2 s after each sentence: the reply must have started
   tests/e2e/cloud-faults.test.ts   # four call lanes at once (test.concurrent): apology and fallback deadlines
   tests/e2e/cancel-storm.test.ts   # 200 INVITE+CANCEL pairs from one source: the burst fills the receive queue
 )

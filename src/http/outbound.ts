@@ -235,6 +235,9 @@ export function outboundRoutes(deps: OutboundRoutesDeps) {
       },
       {
         body: PlaceBody,
+        // JSON after the app's global parse hook (body-limit.ts, chunked bodies): also what the OpenAPI
+        // description lists as the body's type (a hook function alone leaves it without one).
+        parse: "json",
         detail: {
           summary: "Place an outbound call",
           description:

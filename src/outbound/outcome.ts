@@ -38,10 +38,12 @@ export function finalOutcome(f: EndFacts): { status: CallStatus; cause: HangupCa
   if (status === "failed") return { status, cause: { code: null, reason: f.endReason ?? reason, source: "local" } };
   if (status === "connected") {
     if (reason === "error") return { status: "failed", cause: { code: null, reason: "internal error", source: "local" } };
-    // Answered but silent on the wire: not a conversation, whoever hung up.
+    // Answered but silent on the wire: not a conversation, whoever hung up. `source` says who did (the
+    // callee's BYE: remote; ours, e.g. after RTP_TIMEOUT_S of that silence: local), as for every status.
     if (f.packetsReceived === 0) {
-      const by = reason === "remote_bye" ? "; BYE from the callee" : `; ${localByeReason(f.endReason)}`;
-      return { status: "no_media", cause: { code: null, reason: NO_MEDIA_RECEIVED + by, source: "remote" } };
+      const remote = reason === "remote_bye";
+      const by = remote ? "; BYE from the callee" : `; ${localByeReason(f.endReason)}`;
+      return { status: "no_media", cause: { code: null, reason: NO_MEDIA_RECEIVED + by, source: remote ? "remote" : "local" } };
     }
     if (reason === "remote_bye") return { status: "completed", cause: { code: null, reason: "BYE from the callee", source: "remote" } };
     return { status: "completed", cause: { code: null, reason: localByeReason(f.endReason), source: "local" } };
@@ -90,6 +92,8 @@ export function localByeReason(endReason: string | undefined): string {
       return "an answering machine answered: message left, then BYE (AMD=message)";
     case "shutdown":
       return "the agent shut down";
+    case "rtp_timeout":
+      return "the agent hung up: no RTP from the callee for RTP_TIMEOUT_S (rtp_timeout)";
     case "ring_timeout":
     case "api_cancel":
       return "answered while being cancelled: BYE";

@@ -45,8 +45,10 @@ describe.skipIf(!hasSipp)("outbound call with no media from the callee (compiled
     );
     const r = await sipp.finish(5000);
     expect(r.exitCode).toBe(0); // SIPp got the agent's BYE and answered it
-    expect(done).toMatchObject({ status: "no_media", end_reason: "rtp_timeout", hangup_cause: { code: null, source: "remote" } });
+    // `source` says who hung up: the agent, after RTP_TIMEOUT_S of the callee's silence (was "remote" with "BYE by the agent").
+    expect(done).toMatchObject({ status: "no_media", end_reason: "rtp_timeout", hangup_cause: { code: null, source: "local" } });
     expect(done.hangup_cause.reason).toStartWith(NO_MEDIA_RECEIVED);
+    expect(done.hangup_cause.reason).toEndWith("; the agent hung up: no RTP from the callee for RTP_TIMEOUT_S (rtp_timeout)");
     expect(done.answered_at).toBeDefined();
     expect(done.outcome).toBeUndefined();
     expect(done.outcome_source).toBeUndefined();

@@ -146,7 +146,7 @@ describe("OutboundDialer", () => {
     m.req.hangup("rtp_timeout");
     h.respond(h.requests("BYE")[0]!, 200);
     const done = h.store.get(rec.id)!;
-    expect(done).toMatchObject({ status: "no_media", endReason: "rtp_timeout", hangupCause: { code: null, source: "remote" } });
+    expect(done).toMatchObject({ status: "no_media", endReason: "rtp_timeout", hangupCause: { code: null, source: "local" } });
     expect(done.hangupCause!.reason).toStartWith(NO_MEDIA_RECEIVED);
     expect(done.outcome).toBeUndefined();
     expect(done.outcomeSource).toBeUndefined();

@@ -138,9 +138,11 @@ describe("finalOutcome", () => {
     [{ ...base, status: "connected", sipReason: "local_bye", endReason: "end_call" }, "completed", { code: null, reason: "the agent ended the call", source: "local" }],
     [{ ...base, status: "connected", sipReason: "error" }, "failed", { code: null, reason: "internal error", source: "local" }],
     // Answered, but not one RTP packet from the callee: no_media, whoever hung up (rtp_timeout, callee's BYE).
-    [{ ...base, status: "connected", sipReason: "local_bye", endReason: "rtp_timeout", packetsReceived: 0 }, "no_media", { code: null, reason: `${NO_MEDIA_RECEIVED}; BYE by the agent (rtp_timeout)`, source: "remote" }],
+    // `source` is who hung up: the agent's BYE after RTP_TIMEOUT_S is local, the callee's BYE remote.
+    [{ ...base, status: "connected", sipReason: "local_bye", endReason: "rtp_timeout", packetsReceived: 0 }, "no_media", { code: null, reason: `${NO_MEDIA_RECEIVED}; the agent hung up: no RTP from the callee for RTP_TIMEOUT_S (rtp_timeout)`, source: "local" }],
     [{ ...base, status: "connected", sipReason: "remote_bye", packetsReceived: 0 }, "no_media", { code: null, reason: `${NO_MEDIA_RECEIVED}; BYE from the callee`, source: "remote" }],
-    [{ ...base, status: "connected", sipReason: "local_bye", endReason: "rtp_timeout", packetsReceived: 250 }, "completed", { code: null, reason: "BYE by the agent (rtp_timeout)", source: "local" }],
+    [{ ...base, status: "connected", sipReason: "local_bye", endReason: "rtp_timeout", packetsReceived: 250 }, "completed", { code: null, reason: "the agent hung up: no RTP from the callee for RTP_TIMEOUT_S (rtp_timeout)", source: "local" }],
+    [{ ...base, status: "connected", sipReason: "local_bye", endReason: "weird", packetsReceived: 0 }, "no_media", { code: null, reason: `${NO_MEDIA_RECEIVED}; BYE by the agent (weird)`, source: "local" }],
     [{ ...base, status: "connected", sipReason: "error", packetsReceived: 0 }, "failed", { code: null, reason: "internal error", source: "local" }],
     [{ ...base, status: "ringing", sipReason: "rejected", failure: { code: 486, reason: "Busy Here" } }, "busy", { code: 486, reason: "Busy Here", source: "remote" }],
     [{ ...base, status: "ringing", sipReason: "canceled", cancelled: "ring_timeout", failure: { code: 487, reason: "Request Terminated" } }, "no_answer", { code: 487, reason: "Request Terminated", source: "local" }], // our CANCEL's 487 (was "remote")

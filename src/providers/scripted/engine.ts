@@ -13,7 +13,7 @@
  * A blank caller turn (silence) counts as an unusable answer. Turns after an end state replay the end.
  */
 import type { ChatMessage, TurnExpectation } from "../types.ts";
-import { classifyYesNo, extractName, extractReason, extractText, hasAnyKeyword, YES_NO_WORDS } from "./extract.ts";
+import { classifyYesNo, extractName, extractReason, extractStatedReason, extractText, hasAnyKeyword, YES_NO_WORDS } from "./extract.ts";
 import type { CaptureKind, Say, Script, State } from "./script.ts";
 import { dtmfOfTurn } from "../dtmf-text.ts";
 
@@ -70,6 +70,7 @@ function capture(kind: CaptureKind, text: string, categories?: Record<string, st
   if (keys !== null) return null; // key presses are not a name or a reason
   if (kind === "person_name") return extractName(text);
   if (kind === "reason") return extractReason(text);
+  if (kind === "stated_reason") return extractStatedReason(text);
   return extractText(text);
 }
 
@@ -83,8 +84,17 @@ export function replay(script: Script, history: readonly ChatMessage[]): Dialogu
   let name = script.start;
   let retries = 0;
 
-  /** Enters `to`: applies the taken branch's `set` and returns its line. */
+  /**
+   * Enters `to`: applies the taken branch's `set` and returns its line. A step whose `listen` has
+   * `skipIfKnown` and whose slot the caller already filled (e.g. the reason said with the name) is
+   * passed over to its `next`: the caller is not asked for what they said (bounded: one hop per state).
+   */
   const enter = (to: string): string => {
+    for (let hops = 0; hops < Object.keys(script.states).length; hops++) {
+      const l = script.states[to]!.listen;
+      if (!(l && "capture" in l && l.skipIfKnown && slots[l.capture] !== undefined)) break;
+      to = l.next;
+    }
     name = to;
     retries = 0;
     const { text, set } = choose(script.states[to]!.say, script, slots);
@@ -116,6 +126,13 @@ export function replay(script: Script, history: readonly ChatMessage[]): Dialogu
       if (v !== null) {
         slots[l.capture] = v;
         next = l.next;
+      }
+    }
+    // Slots the same answer may fill in passing (`also`), used or not: a later `skipIfKnown` step skips.
+    if ("capture" in l && l.also && keys === null) {
+      for (const [slot, kind] of Object.entries(l.also)) {
+        const v = slots[slot] === undefined ? capture(kind, m.text) : null;
+        if (v !== null) slots[slot] = v;
       }
     }
     if (next !== null) {

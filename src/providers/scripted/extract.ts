@@ -170,6 +170,26 @@ export function extractReason(text: string): string | null {
   return toSecondPerson(ws).join(" ");
 }
 
+/**
+ * A reason for calling said in passing, e.g. after the name ("my name is john i'm calling about my
+ * appointment" → "your appointment"): the words after the first reason opening (REASON_INTROS: "calling
+ * about", "about", "regarding", "because", "i need to", …) found anywhere in the utterance, shaped as by
+ * extractReason; null when no opening is followed by words. Unlike extractReason it never takes the
+ * whole utterance, so a bare name ("john smith") gives null.
+ */
+export function extractStatedReason(text: string): string | null {
+  const ws = words(text);
+  for (let i = 0; i < ws.length; i++) {
+    for (const [intro, replacement] of REASON_INTROS) {
+      if (!intro.every((w, k) => ws[i + k] === w) || ws.length <= i + intro.length) continue;
+      const rest = [...replacement, ...ws.slice(i + intro.length)];
+      while (rest.length && (rest[rest.length - 1] === "please" || rest[rest.length - 1] === "thanks")) rest.pop();
+      if (rest.length > replacement.length) return toSecondPerson(rest).join(" ");
+    }
+  }
+  return null;
+}
+
 /** The whole utterance, normalised (fillers at the start removed); null when empty. */
 export function extractText(text: string): string | null {
   const ws = words(text);

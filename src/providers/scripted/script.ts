@@ -28,11 +28,16 @@
  *     }
  *
  * Placeholders `{x}` name a var or a slot (captured by a `listen` or set by a branch). Capture kinds:
- * "person_name", "reason" (free text, echoed in the second person), "text" (the utterance as heard),
+ * "person_name", "reason" (free text, echoed in the second person), "stated_reason" (a reason only when
+ * introduced — "calling about …", "i need …" — anywhere in the answer), "text" (the utterance as heard),
  * "digits" (keys pressed, without a final #, or digits spoken as numerals or number words), "category"
  * (with `"categories": { "appointment": ["appointment", "book", "schedule"], "billing": ["bill", …] }`:
  * the slot gets the name of the first category one of whose words was heard; nothing heard → the retry
  * line; the dialogue can then answer with what it matched instead of echoing misrecognised words).
+ *
+ * Slot filling: a capture `listen` may add `"also": { "reason": "stated_reason" }` (other slots the same
+ * answer may fill in passing, e.g. the reason said with the name) and `"skipIfKnown": true` (a step
+ * entered with its slot already filled goes straight on to its `next`, asking nothing).
  *
  * Key presses (DTMF): any `listen` may add `"keys": { "1": "sales", "2": "support" }`: a caller turn of
  * keys (`[keys pressed: 1]`, src/providers/dtmf-text.ts) equal to a listed sequence (a final # ignored)
@@ -46,7 +51,7 @@
 import defaultScript from "../../../models/script/receptionist.json";
 import outboundScript_ from "../../../models/script/outbound.json";
 
-export type CaptureKind = "person_name" | "reason" | "text" | "digits" | "category";
+export type CaptureKind = "person_name" | "reason" | "stated_reason" | "text" | "digits" | "category";
 
 export interface Condition {
   slot: string;
@@ -83,6 +88,10 @@ export type Listen = (
       next: string;
       /** For `as: "category"`: category name → words that mean it (plural s/es tolerated). */
       categories?: Record<string, string[]>;
+      /** Other slots the same answer may fill in passing: slot → capture kind (not "category"). */
+      also?: Record<string, CaptureKind>;
+      /** Entered with this slot already filled (see `also`): go straight on to `next`, asking nothing. */
+      skipIfKnown?: boolean;
     }
   | { intent: "yes_no"; yes: string; no: string }
   | { keys: Record<string, string> }
@@ -119,7 +128,7 @@ export class ScriptError extends Error {
   override readonly name = "ScriptError";
 }
 
-const CAPTURE_KINDS: readonly CaptureKind[] = ["person_name", "reason", "text", "digits", "category"];
+const CAPTURE_KINDS: readonly CaptureKind[] = ["person_name", "reason", "stated_reason", "text", "digits", "category"];
 
 /**
  * Loads and validates a dialogue script: the embedded default (models/script/receptionist.json) when
@@ -190,6 +199,7 @@ export function validateScript(json: unknown, where = "script"): Script {
     if (!isObj(st)) continue;
     const l = st.listen;
     if (isObj(l) && typeof l.capture === "string") known.add(l.capture);
+    if (isObj(l) && isObj(l.also)) for (const k of Object.keys(l.also)) known.add(k);
     for (const b of Array.isArray(st.say) ? st.say : []) if (isObj(b) && isObj(b.set)) for (const k of Object.keys(b.set)) known.add(k);
   }
   const template = (v: unknown, field: string) => {
@@ -271,6 +281,14 @@ export function validateScript(json: unknown, where = "script"): Script {
             }
         } else if (l.categories !== undefined) fail(`${f}.listen.categories`, 'only with "as": "category"');
         stateRef(l.next, `${f}.listen.next`);
+        if (l.also !== undefined) {
+          for (const [k, kind] of Object.entries(strMap(l.also, `${f}.listen.also`))) {
+            if (kind === "category" || !CAPTURE_KINDS.includes(kind as CaptureKind)) {
+              fail(`${f}.listen.also.${k}`, `must be one of ${CAPTURE_KINDS.filter((c) => c !== "category").join(", ")}`);
+            }
+          }
+        }
+        if (l.skipIfKnown !== undefined && typeof l.skipIfKnown !== "boolean") fail(`${f}.listen.skipIfKnown`, "must be true or false");
       }
     }
   }

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { replay } from "../../../src/providers/scripted/engine.ts";
-import { classifyYesNo, extractName, extractReason, hasAnyKeyword } from "../../../src/providers/scripted/extract.ts";
+import { classifyYesNo, extractName, extractReason, extractStatedReason, hasAnyKeyword } from "../../../src/providers/scripted/extract.ts";
 import { loadScript, ScriptError, validateScript, type Script } from "../../../src/providers/scripted/script.ts";
 import { createScriptedLlm, wordChunks } from "../../../src/providers/scripted/scripted-llm.ts";
 import { ProviderError, type ChatMessage, type LlmChunk, type ToolSpec } from "../../../src/providers/types.ts";
@@ -74,6 +74,23 @@ describe("reason extraction", () => {
   });
 });
 
+// A reason said in passing (with the name): only after an opening such as "calling about", never the whole answer.
+describe("stated reason extraction", () => {
+  test.each([
+    ["my name is john mayer i made about appointment", "appointment"], // pocketsphinx, README caller.wav (s17)
+    ["my name is john smith and i'm calling about my bill", "your bill"],
+    ["hi this is mary i need to reschedule my visit", "needing to reschedule your visit"],
+    ["it's john regarding an invoice please", "an invoice"],
+    ["john smith", null],
+    ["my name is john smith", null],
+    ["yes this is mary o'brien speaking", null],
+    ["i'm calling about", null],
+    ["", null],
+  ])("%p → %p", (text, want) => {
+    expect(extractStatedReason(text)).toBe(want);
+  });
+});
+
 describe("yes/no", () => {
   test.each([
     ["yes that is right", "yes"],
@@ -113,6 +130,22 @@ describe("default receptionist dialogue (every branch)", async () => {
 
   test("name → asks the reason", () => {
     expect(replay(s, history(s, ["my name is john smith"])).text).toBe("Thank you, John Smith. What are you calling about today?");
+  });
+
+  // Session 17: the caller named the purpose with the name and was asked "What are you calling about today?" anyway.
+  test("name and reason in one answer → straight to the confirmation, the reason not asked for", () => {
+    const c = replay(s, history(s, ["my name is john mayer i made about appointment"]));
+    expect(c.state).toBe("confirm");
+    expect(c.text).toBe("So, John Mayer, you are calling about an appointment. I will pass that to our scheduling team. Is that right?");
+    expect(c.slots).toMatchObject({ name: "John Mayer", reason: "appointment", topic: "appointment" });
+    const b = replay(s, history(s, ["this is mary and i'm calling about my bill"]));
+    expect([b.state, b.slots.topic]).toEqual(["confirm", "billing"]);
+    // Said with an unclear name: the name is asked again, then the reason is not.
+    expect(replay(s, history(s, ["i'm calling about my bill"])).text).toBe("Sorry, I didn't catch your name. Could you please tell me your name?");
+    expect(replay(s, history(s, ["i'm calling about my bill", "mary"])).slots.topic).toBe("billing");
+    // "No" at the confirmation still asks for the reason again (ask_reason_again does not skip).
+    expect(replay(s, history(s, ["my name is john i need an appointment", "no"])).text).toBe("My apologies. Could you tell me again what you are calling about?");
+    expect(replay(s, history(s, ["my name is john i need an appointment", "no", "my bill"])).slots.topic).toBe("billing");
   });
 
   test("appointment branch → confirmation for scheduling; yes → goodbye + end_call", async () => {
@@ -262,7 +295,9 @@ describe("loadScript / validateScript", () => {
     ["no name", (j) => delete j.name, "name: must be a non-empty string"],
     ["unknown start", (j) => (j.start = "zz"), 'start: unknown state "zz"'],
     ["unknown next", (j) => (j.states.a.listen.next = "c"), 'states.a.listen.next: unknown state "c"'],
-    ["bad capture kind", (j) => (j.states.a.listen.as = "email"), "states.a.listen.as: must be one of person_name, reason, text"],
+    ["bad capture kind", (j) => (j.states.a.listen.as = "email"), "states.a.listen.as: must be one of person_name, reason, stated_reason, text"],
+    ["bad also kind", (j) => (j.states.a.listen.also = { r: "category" }), "states.a.listen.also.r: must be one of person_name, reason, stated_reason, text, digits"],
+    ["bad skipIfKnown", (j) => (j.states.a.listen.skipIfKnown = "yes"), "states.a.listen.skipIfKnown: must be true or false"],
     ["unknown intent", (j) => (j.states.a.listen = { intent: "maybe", yes: "b", no: "b" }), 'states.a.listen.intent: unknown intent "maybe"'],
     ["unknown placeholder", (j) => (j.states.b.say = "Bye {m}."), "states.b.say: unknown placeholder {m}"],
     ["dead end", (j) => delete j.states.b.end, "states.b: needs `listen`"],
