@@ -18,8 +18,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { udpDatagramsFromFile } from "../tests/support/pcap.ts";
 import { rtpStreamsFromDatagrams } from "../tests/support/rtp-streams.ts";
-import { PHRASE_GAP_MS } from "../tests/support/load-gate.ts";
-import { ttsSourceOf } from "../tests/support/tts-timeline.ts";
+import { describeSource, silenceRunsInPhrases, ttsLateSilenceFrames, ttsLocator, type TtsTimeline } from "../tests/support/tts-timeline.ts";
 
 const { values: opt, positionals } = parseArgs({ allowPositionals: true, options: { "min-gap": { type: "string", default: "40" }, "min-calls": { type: "string", default: "3" }, tts: { type: "string" } } });
 const file = positionals[0];
@@ -27,47 +26,35 @@ if (!file) throw new Error("usage: bun scripts/capture-gaps.ts CAPTURE.pcap [--m
 const minGap = Number(opt["min-gap"]);
 const minCalls = Number(opt["min-calls"]);
 const streams = rtpStreamsFromDatagrams(udpDatagramsFromFile(new Uint8Array(readFileSync(file)))).filter((s) => s.audioPackets.length > 50);
-/** A G.711 silence frame: every byte the same μ-law or A-law zero (0xff/0x7f μ-law, 0xd5/0x55 A-law). */
-const isSilence = (p: Uint8Array) => {
-  const s = p[0];
-  if (s !== 0xff && s !== 0x7f && s !== 0xd5 && s !== 0x55) return false;
-  for (let i = 1; i < p.length; i++) if (p[i] !== s) return false;
-  return true;
-};
 const ttsFile = opt.tts ?? `${file}.tts.json`;
-const tts = existsSync(ttsFile) ? ttsSourceOf(JSON.parse(readFileSync(ttsFile, "utf8")), streams) : undefined;
+const timeline: TtsTimeline | undefined = existsSync(ttsFile) ? JSON.parse(readFileSync(ttsFile, "utf8")) : undefined;
+const locate = timeline ? ttsLocator(timeline, streams) : undefined;
 const t00 = Math.min(...streams.map((s) => s.audioPackets[0]!.arrivalMs));
 const iso = (ms: number) => new Date(ms).toISOString().slice(11, 23);
 
-let silenceFrames = 0;
 const stallGaps: { t: number; gap: number; call: number }[] = [];
 for (const [si, s] of streams.entries()) {
   const pk = s.audioPackets;
-  const n = pk.length;
-  for (let i = 1; i < n; i++) {
+  for (let i = 1; i < pk.length; i++) {
     const a = pk[i - 1]!, b = pk[i]!;
     const gap = b.arrivalMs - a.arrivalMs;
     if (!b.marker && b.extSeq === a.extSeq + 1 && b.extTimestamp === a.extTimestamp + 160 && gap >= minGap) stallGaps.push({ t: b.arrivalMs, gap, call: si });
   }
-  for (let i = 0; i < n; ) {
-    if (!isSilence(pk[i]!.payload)) { i++; continue; }
-    let j = i;
-    while (j < n && isSilence(pk[j]!.payload)) j++;
-    // As load-gate.ts counts them: sent silence (the run ends at a marker frame) between audio, shorter than
-    // PHRASE_GAP_MS, so it sits inside a phrase.
-    if (i > 0 && j < n && pk[j]!.marker && (j - i) * 20 < PHRASE_GAP_MS) {
-      let k = i - 1;
-      while (k > 0 && !pk[k]!.marker) k--;
-      silenceFrames += j - i;
-      const p = pk[i]!, q = pk[i - 1]!;
-      console.log(`silence: call ${si} ${iso(p.arrivalMs)} (+${(p.arrivalMs - t00).toFixed(0)} ms) ${j - i} frames, ${i - k} frames into the talkspurt; gap before ${(p.arrivalMs - q.arrivalMs).toFixed(1)} ms; seq step ${p.extSeq - q.extSeq}, ts step ${p.extTimestamp - q.extTimestamp}`);
-      const src = tts?.(si, i, isSilence);
-      if (src) console.log(`  ${src}`);
-    }
-    i = j;
-  }
 }
-console.log(`silence frames inside phrases: ${silenceFrames} in ${streams.length} streams`);
+// As load-gate.ts counts them: sent silence (the run ends at a marker frame) between audio, shorter than a phrase gap.
+const runs = silenceRunsInPhrases(streams);
+let silenceFrames = 0;
+for (const run of runs) {
+  const pk = streams[run.stream]!.audioPackets;
+  const i = run.first;
+  let k = i - 1;
+  while (k > 0 && !pk[k]!.marker) k--;
+  silenceFrames += run.frames;
+  const p = pk[i]!, q = pk[i - 1]!;
+  console.log(`silence: call ${run.stream} ${iso(p.arrivalMs)} (+${(p.arrivalMs - t00).toFixed(0)} ms) ${run.frames} frames, ${i - k} frames into the talkspurt; gap before ${(p.arrivalMs - q.arrivalMs).toFixed(1)} ms; seq step ${p.extSeq - q.extSeq}, ts step ${p.extTimestamp - q.extTimestamp}`);
+  if (locate) console.log(`  ${describeSource(locate(run), p.arrivalMs)}`);
+}
+console.log(`silence frames inside phrases: ${silenceFrames} in ${streams.length} streams` + (timeline ? `; sent before the TTS fake had sent their audio: ${ttsLateSilenceFrames(timeline, streams)}` : ""));
 
 stallGaps.sort((a, b) => a.t - b.t);
 let stalls = 0;

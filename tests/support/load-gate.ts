@@ -42,7 +42,8 @@ export interface StreamPhrases {
   underruns: number;
 }
 
-function isSilence(payload: Uint8Array): boolean {
+/** A G.711 silence frame: every byte the same μ-law or A-law zero (0xff/0x7f μ-law, 0xd5/0x55 A-law). */
+export function isSilencePayload(payload: Uint8Array): boolean {
   const s = payload[0];
   if (s !== 0xff && s !== 0x7f && s !== 0xd5 && s !== 0x55) return false;
   for (let i = 1; i < payload.length; i++) if (payload[i] !== s) return false;
@@ -56,12 +57,12 @@ export function phrasesOf(stream: Pick<RtpStream, "audioPackets">, phraseGapMs =
   // sent[i]: packet i is sent silence (a silence payload in a run that ends at a marker frame or the end).
   const sent = new Uint8Array(n);
   for (let i = 0; i < n; ) {
-    if (!isSilence(pk[i]!.payload)) {
+    if (!isSilencePayload(pk[i]!.payload)) {
       i++;
       continue;
     }
     let j = i;
-    while (j < n && isSilence(pk[j]!.payload)) j++;
+    while (j < n && isSilencePayload(pk[j]!.payload)) j++;
     const isSent = j >= n || pk[j]!.marker || i === 0;
     if (isSent) sent.fill(1, i, j);
     i = j;
@@ -129,6 +130,12 @@ export interface LoadRow {
   gapP99Ms: number;
   gapMaxMs: number;
   underruns: number;
+  /**
+   * Of `underruns`: frames that went out before the TTS fake had sent the audio they stood in for
+   * (tts-timeline.ts `ttsLateSilenceFrames`): the reply's audio itself was late — the load generator —
+   * so the gate does not hold them against the agent. Absent when unknown (no TTS fake: offline).
+   */
+  ttsLate?: number;
   /** Silence frames the media worker sent while a call's playout held audio not yet written ahead (its metric; 0 with the worker off). */
   lateSilence?: number;
   /** OPTIONS answer time during load: p99 and max, ms; unanswered probes. */
@@ -162,7 +169,8 @@ export function gateFailures(r: LoadRow): string[] {
   if (r.cpuPct >= GATE.cpuPct) f.push(`cpu ${r.cpuPct.toFixed(0)} %`);
   if (r.gapP90Ms > GATE.gapP90Ms) f.push(`gap p90 ${r.gapP90Ms.toFixed(1)} ms`);
   if (r.gapP99Ms > GATE.gapP99Ms) f.push(`gap p99 ${r.gapP99Ms.toFixed(1)} ms`);
-  if (r.underruns > GATE.underruns) f.push(`${r.underruns} silence frames in phrases`);
+  const agentUnderruns = r.underruns - (r.ttsLate ?? 0);
+  if (agentUnderruns > GATE.underruns) f.push(`${agentUnderruns} silence frames in phrases${r.ttsLate ? ` (+${r.ttsLate} before the TTS fake sent their audio)` : ""}`);
   if (r.optionsMaxMs > GATE.optionsMs || r.optionsLost > 0) f.push(`OPTIONS max ${r.optionsMaxMs.toFixed(0)} ms, ${r.optionsLost} lost`);
   if (r.bargeIn && (r.bargeIn.overlapped === 0 || r.bargeIn.cut < r.bargeIn.overlapped)) f.push(`barge-in cut ${r.bargeIn.cut}/${r.bargeIn.overlapped} replies`);
   return f;
@@ -191,7 +199,7 @@ export function loadTable(rows: readonly LoadRow[]): string {
       f1(r.gapP90Ms),
       f1(r.gapP99Ms),
       f1(r.gapMaxMs),
-      r.lateSilence ? `${r.underruns} (${r.lateSilence})` : String(r.underruns),
+      (r.lateSilence ? `${r.underruns} (${r.lateSilence})` : String(r.underruns)) + (r.ttsLate ? ` [tts ${r.ttsLate}]` : ""),
       `${f1(r.optionsP99Ms)}/${f1(r.optionsMaxMs)}${r.optionsLost ? ` (${r.optionsLost} lost)` : ""}`,
       r.pacerP99Ms < 0 ? "?" : f1(r.pacerP99Ms),
       (r.vadBatch === undefined ? "-" : f1(r.vadBatch)) + (r.vadWindowsPerCallS === undefined ? "" : ` (${f1(r.vadWindowsPerCallS)})`) +

@@ -25,6 +25,7 @@ import { join } from "node:path";
 import { startAgent, type RunningAgent } from "../e2e/agent.ts";
 import { repeatLine, startCloudFakes, type CloudFakes } from "../e2e/cloud-support.ts";
 import { ttsTimeline } from "../fakes/cartesia.ts";
+import { ttsLateSilenceFrames } from "./tts-timeline.ts";
 import { phrasesOf, percentile, type LoadRow } from "./load-gate.ts";
 import { prepareOwnCallers } from "./load-callers.ts";
 import { OUTSIDE_REPLY, prepareOutsideCallers } from "./load-outside.ts";
@@ -184,6 +185,8 @@ export async function runLoad(o: LoadOptions): Promise<LoadRow> {
       for (const g of r.gaps) gaps.push(g);
       underruns += r.underruns;
     }
+    // Silence in phrases whose audio the TTS fake had not sent yet: the load generator's (load-gate.ts LoadRow.ttsLate).
+    const ttsLate = fakes && underruns > 0 ? ttsLateSilenceFrames(ttsTimeline(fakes.cartesia), streams) : 0;
     const turns = readTurns(streams, callers.turnsOf);
     return {
       pipeline: o.pipeline,
@@ -200,6 +203,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadRow> {
       gapP99Ms: percentile(gaps, 0.99),
       gapMaxMs: percentile(gaps, 1),
       underruns,
+      ...(fakes ? { ttsLate } : {}),
       ...(speed && speedAfter ? { coreSpeed: { computeUs: speed.computeUs, memoryUs: speed.memoryUs, afterComputeUs: speedAfter.computeUs, afterMemoryUs: speedAfter.memoryUs } } : {}),
       ...(turns.bargeIn ? { bargeIn: bargeInFigures(turns.bargeIn) } : {}),
     };

@@ -7,6 +7,7 @@
 import { describe, expect, test } from "bun:test";
 import { gateFailures, highestPassing, loadTable, percentile, phrasesOf, type LoadRow } from "../support/load-gate.ts";
 import type { CapturedRtpPacket } from "../support/rtp-streams.ts";
+import { silenceRunsInPhrases, ttsLateSilenceFrames, ttsLocator, type TtsTimeline } from "../support/tts-timeline.ts";
 
 const SIL = 0xff;
 /** One frame per letter: a = audio, q = quiet audio (zero PCM, no marker after), s = sent silence. */
@@ -99,5 +100,40 @@ describe("gate", () => {
     expect(percentile([5, 1, 3, 2, 4], 0.5)).toBe(3);
     expect(percentile(Array.from({ length: 100 }, (_, i) => i + 1), 0.99)).toBe(99);
     expect(percentile([1, 2, 3], 1)).toBe(3);
+  });
+});
+
+describe("silence in phrases before the TTS fake sent its audio (tts-timeline.ts)", () => {
+  // A reply of 12 frames whose 6th and 7th went out as silence (a run of 2 inside the phrase). The fake
+  // sent one 160-byte chunk (a frame of μ-law) per frame; the 6th frame's chunk is sent at `sentAt`.
+  const t0 = 10_000;
+  const s = stream("s".repeat(60) + "aaaaa" + "ss" + "aaaaa", (i) => t0 + i * 20);
+  const due = (k: number) => t0 + (60 + k) * 20; // arrival of the reply's frame k (0-based)
+  const timeline = (sentAt: number): TtsTimeline => [
+    {
+      connection: 1,
+      contexts: [{
+        contextId: "c1",
+        transcripts: ["x".repeat(20), "y".repeat(28)], // 48 chars × 40 samples = 1920 bytes = 12 chunks of 160; the 6th starts transcript 1
+        chunks: Array.from({ length: 12 }, (_, k): [number, number, number] => [k < 5 ? due(0) - 2 + k : sentAt + (k - 5), 160, k < 5 ? 0 : 1]),
+      }],
+    },
+  ];
+
+  test("sent while the audio was on the wire to the agent: the agent's underruns, the gate fails", () => {
+    const t = timeline(due(5) - 30);
+    expect(silenceRunsInPhrases([s])).toEqual([{ stream: 0, first: 65, frames: 2 }]);
+    expect(ttsLateSilenceFrames(t, [s])).toBe(0);
+    const src = ttsLocator(t, [s])({ stream: 0, first: 65, frames: 2 });
+    expect(src).toMatchObject({ connection: 1, audioFrame: 6, transcript: 1, firstOfTranscript: true });
+    expect(gateFailures(row({ underruns: 2, ttsLate: 0 }))).toEqual(["2 silence frames in phrases"]);
+  });
+
+  test("sent before the fake sent the audio: the load generator's, shown but not held against the agent", () => {
+    expect(ttsLateSilenceFrames(timeline(due(6) + 5), [s])).toBe(2);
+    expect(ttsLateSilenceFrames(timeline(due(5) + 5), [s])).toBe(1); // the 2nd silence frame went out after it was sent
+    expect(gateFailures(row({ underruns: 2, ttsLate: 2 }))).toEqual([]);
+    expect(gateFailures(row({ underruns: 3, ttsLate: 2 }))).toEqual(["1 silence frames in phrases (+2 before the TTS fake sent their audio)"]);
+    expect(loadTable([row({ underruns: 3, ttsLate: 2 })])).toContain("3 [tts 2]");
   });
 });
