@@ -96,3 +96,20 @@ export function coarseLags(pcm: Int16Array, ring: CoarseRing, s: CoarseScratch, 
   }
   return count;
 }
+
+/**
+ * Decimated samples (means of 4) of stream positions [at, at + len), `at` a multiple of 4, from the
+ * full-rate ring `sent` (each sample at i and i + cap) into `sentD` (each at d and d + cap / 4). The last
+ * mean may reach past a payload of odd length into older samples, as always.
+ */
+export function decimate(sent: Float32Array, sentD: Float64Array, cap: number, at: number, len: number): void {
+  const capD = cap / DECIMATE;
+  for (let k = 0, b = at % cap, d = (at / DECIMATE) % capD; k < len; k += DECIMATE) {
+    const m = (sent[b]! + sent[b + 1]! + sent[b + 2]! + sent[b + 3]!) / DECIMATE;
+    sentD[d] = m;
+    sentD[d + capD] = m;
+    b += DECIMATE;
+    if (b >= cap) b -= cap;
+    if (++d === capD) d = 0;
+  }
+}

@@ -30,13 +30,13 @@
  * Units: samples at 8000 Hz, PCM16 values; `noteSent` takes the G.711 payload exactly as it went out.
  */
 import { ALAW_DECODE, ULAW_DECODE } from "../media/g711";
-import { type CorrelationEchoSettings, DEFAULT_CORRELATION_ECHO } from "./echo-correlation-settings";
+import { type CorrelationEchoSettings, DEFAULT_CORRELATION_ECHO, LINE_NOISE_MARGIN_DB } from "./echo-correlation-settings";
 import type { EchoDecision } from "./echo-decision";
-import { coarseLags, coarseScratch, DECIMATE, FRAME, FRAME_D, type CoarseRing } from "./echo-coarse-search";
+import { coarseLags, coarseScratch, decimate, DECIMATE, FRAME, FRAME_D, type CoarseRing } from "./echo-coarse-search";
 import { EchoResidual } from "./echo-residual";
 import { NoiseFloorTracker } from "../media/vad/noise-floor";
 
-export { type CorrelationEchoSettings, DEFAULT_CORRELATION_ECHO } from "./echo-correlation-settings";
+export { type CorrelationEchoSettings, DEFAULT_CORRELATION_ECHO, LINE_NOISE_MARGIN_DB } from "./echo-correlation-settings";
 export type { EchoDecision } from "./echo-decision";
 
 /** Refinement half-width, samples (one coarse step). */
@@ -46,17 +46,6 @@ const SILENT_RMS = 30;
 const PATH_SHARE = 0.9; // c² of a frame that sets the echo path (echo-residual.ts): echo alone 0.9–1.0, a voice over it 0.5–0.85
 /** How long the level of what we said sets the quiet floor, in frames (2 s): covers pauses between sentences. */
 const HOLD_FRAMES = 100;
-/**
- * A caller frame within this many dB of the line's tracked noise level (and under the quiet floor) is
- * line noise, taken by the floor unsearched while no echo path was seen on the call (`isLikelyEcho`).
- * Echo the search would find (c² ≥ minEchoShare 0.5) carries at least as much energy as the noise under
- * it, so its frame lies ≥ 3 dB over that noise; the tracked minimum lies at the low end of the noise
- * frames' spread (white noise: ±0.5 dB per 20 ms frame). Swept on real speech echoed at −14…−34 dB
- * under −58…−42 dBFS noise (180 lines, 56,880 frames, the search's answer vs the rule's): 2 dB changed
- * none, 2.5 dB one, 3 dB 27 (tests/pipeline/echo-correlation.test.ts); 2 dB still takes ~90 % of white
- * noise's frames.
- */
-export const LINE_NOISE_MARGIN_DB = 2;
 const LINE_NOISE_MARGIN = 10 ** (LINE_NOISE_MARGIN_DB / 10);
 
 /**
@@ -88,6 +77,8 @@ export class CorrelationEcho implements EchoDecision {
   private readonly yyF: Float64Array;
   /** Full-rate stretches whose <y, y> is in `yyF` (starts 0 … yyFDone − 1). */
   private yyFDone = 0;
+  /** Stream position up to which the decimated ring and the <y, y> are written (`catchUp`); below `n`: owed. */
+  private decDone = 0;
   /** RMS of the sent frames of the last HOLD_FRAMES (ring). */
   private readonly sentRms = new Float32Array(HOLD_FRAMES);
   /** Frames of the search window (the newest of `sentRms`). */
@@ -155,8 +146,10 @@ export class CorrelationEcho implements EchoDecision {
     for (let i = 1; uniform && i < len; i++) if (payload[i] !== b) uniform = false;
     const v = uniform ? this.table[b]! : NaN;
     if (uniform && v === this.uniformValue && this.uniformRun >= this.cap + FRAME) {
+      this.catchUp(); // what is owed first: then every slot holds v
       this.sentRms[this.frames++ % HOLD_FRAMES] = Math.sqrt((len * v * v) / len);
       this.n += len;
+      this.decDone = this.n;
       this.yyDone = Math.floor(this.n / DECIMATE) - FRAME_D + 1;
       this.yyFDone = this.n - FRAME + 1;
       this.uniformRun += len;
@@ -172,12 +165,15 @@ export class CorrelationEcho implements EchoDecision {
 
   private noteSentFully(payload: Uint8Array): void {
     const cap = this.cap;
-    const capD = this.capD;
     const sent = this.sent;
-    const sentD = this.sentD;
     const table = this.table;
     const len = payload.length;
     const n0 = this.n;
+    // Whole groups of 4 at a multiple of 4 (every 20 ms payload): the decimated samples and <y, y> are owed
+    // until a search reads them (`catchUp`). Otherwise (odd lengths) they are written now, as always, after
+    // what is owed (before this payload overwrites the oldest samples it is made of).
+    const owed = n0 % DECIMATE === 0 && len % DECIMATE === 0;
+    if (!owed) this.catchUp();
     let e = 0;
     for (let i = 0, j = n0 % cap; i < len; i++) {
       const v = table[payload[i]!]!;
@@ -186,25 +182,47 @@ export class CorrelationEcho implements EchoDecision {
       e += v * v;
       if (++j === cap) j = 0;
     }
-    if (n0 % DECIMATE === 0) {
-      // Means of 4 (the last one may reach past a payload of odd length into older samples, as always).
-      for (let k = 0, b = n0 % cap, d = n0 / DECIMATE % capD; k < len; k += DECIMATE) {
-        const m = (sent[b]! + sent[b + 1]! + sent[b + 2]! + sent[b + 3]!) / DECIMATE;
-        sentD[d] = m;
-        sentD[d + capD] = m;
-        b += DECIMATE;
-        if (b >= cap) b -= cap;
-        if (++d === capD) d = 0;
-      }
-    } // else: a stream position not on a multiple of 4 (payloads of odd length) writes no decimated samples
     this.sentRms[this.frames++ % HOLD_FRAMES] = len ? Math.sqrt(e / len) : 0;
     this.n = n0 + len;
-    // <y, y> of every stretch now complete, each from the one before it (one sample out, one in; exact).
+    if (owed) return;
+    if (n0 % DECIMATE === 0) decimate(sent, this.sentD, cap, n0, len);
+    // else: a stream position not on a multiple of 4 (payloads of odd length) writes no decimated samples
+    this.updateYy();
+    this.decDone = this.n;
+  }
+
+  /**
+   * Brings the decimated ring and the <y, y> of its stretches up to the stream position (`n`): the owed
+   * decimated samples of the last `cap` samples (older ones are overwritten in the rings anyway), then the
+   * stretches now complete. Every value is what writing them payload by payload gives (means of integers;
+   * exact sums: see the class comment), so decisions do not change (echo-correlation-exact.test.ts).
+   * While the agent talks over line noise the quiet floor takes the caller's frames unsearched, and this
+   * work, about two thirds of noting a sent frame, is done only for the frames that are searched.
+   */
+  private catchUp(): void {
+    const n = this.n;
+    if (this.decDone === n) return;
+    const from = Math.max(this.decDone, n - this.cap, 0);
+    decimate(this.sent, this.sentD, this.cap, from, n - from);
+    this.updateYy();
+    this.decDone = n;
+  }
+
+  /** <y, y> of every stretch complete at the stream position, each from the one before it (one sample out, one in; exact). */
+  private updateYy(): void {
+    const cap = this.cap;
+    const capD = this.capD;
+    const sent = this.sent;
+    const sentD = this.sentD;
     const yyD = this.yyD;
     const lastD = Math.floor(this.n / DECIMATE) - FRAME_D;
-    for (let s = Math.max(this.yyDone, lastD - capD + 1); s <= lastD; s++) {
+    // A stretch's <y, y> follows from the one before it only while the sample leaving it is still in its
+    // slot: after a catch-up longer than the ring less a stretch, the first is summed afresh.
+    const firstD = Math.max(this.yyDone, lastD - capD + 1);
+    const freshD = firstD === 0 || firstD !== this.yyDone || this.yyDone - 1 < lastD + FRAME_D - capD;
+    for (let s = firstD; s <= lastD; s++) {
       const i0 = s % capD;
-      if (s === 0 || s !== this.yyDone) {
+      if (s === firstD && freshD) {
         let yy = 0;
         for (let k = 0; k < FRAME_D; k++) yy += sentD[i0 + k]! * sentD[i0 + k]!;
         yyD[i0] = yy;
@@ -220,7 +238,7 @@ export class CorrelationEcho implements EchoDecision {
     let s = Math.max(this.yyFDone, lastF - cap + 1);
     if (s > lastF) return;
     let i0 = s % cap;
-    if (s === 0 || s !== this.yyFDone) {
+    if (s === 0 || s !== this.yyFDone || this.yyFDone - 1 < this.n - cap) {
       let yy = 0;
       for (let i = 0; i < FRAME; i++) yy += sent[i0 + i]! * sent[i0 + i]!;
       yyF[i0] = yy;
@@ -300,6 +318,7 @@ export class CorrelationEcho implements EchoDecision {
     // The frame's samples correspond to sent samples [end - FRAME - L, end - L) for lag L.
     const end = this.n;
     const maxLag = Math.min(this.maxLag, end - FRAME);
+    this.catchUp();
     const found = coarseLags(pcm, this.ring, this.scratch, end, maxLag);
     const cap = this.cap;
     const sent = this.sent;

@@ -129,6 +129,16 @@ const CASES: Case[] = [
   { name: "−65 dBFS line noise, echo −20 dB 160 ms, agent pausing (quiet shortcut)", seed: 10, codec: "PCMU", echo: { delayMs: 160, db: -20 }, callerDb: null, noiseRms: 32, longPauses: true, lineNoise: true },
   { name: "−50 dBFS line noise, no echo, caller −20 dB (line-noise shortcut)", seed: 11, codec: "PCMU", echo: null, callerDb: -20, noiseRms: 180, loudLineNoise: true },
   { name: "−50 dBFS line noise, echo −20 dB 100 ms (a path seen: noise searched again)", seed: 12, codec: "PCMA", echo: { delayMs: 100, db: -20 }, callerDb: null, noiseRms: 180, longPauses: true },
+  {
+    name: "−50 dBFS line noise, 100 ms window, no echo (searches seconds apart: the rings caught up past their length)",
+    seed: 16,
+    codec: "PCMU",
+    settings: { ...DEFAULT_CORRELATION_ECHO, maxDelayMs: 100 },
+    echo: null,
+    callerDb: -20,
+    noiseRms: 180,
+    loudLineNoise: true,
+  },
 ];
 
 describe("CorrelationEcho (fast) decides exactly as the plain form", () => {
