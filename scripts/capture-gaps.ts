@@ -7,16 +7,21 @@
  *      (default 40), clustered across calls within 20 ms, at least --min-calls calls (default 3).
  * Times are wall clock (epoch ms and ISO, from the capture), to line up with the agent's log (`--agent-log`:
  * pacer tick late, BUN_JSC_logGC collections).
+ * With the TTS fake's timeline (`--tts`, default CAPTURE.tts.json, written by bench:load beside the capture:
+ * when each chunk left the fake), each silence frame also says which reply sentence (transcript) and chunk
+ * held the audio it needed, and when that chunk left the fake: before the frame was due (the agent had the
+ * audio and still sent silence) or after it (the reply's audio itself came late).
  *
- *   bun scripts/capture-gaps.ts /tmp/caps/cloud-200-after-0.pcap [--min-gap 40] [--min-calls 3]
+ *   bun scripts/capture-gaps.ts /tmp/caps/cloud-200-after-0.pcap [--min-gap 40] [--min-calls 3] [--tts FILE]
  */
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { udpDatagramsFromFile } from "../tests/support/pcap.ts";
 import { rtpStreamsFromDatagrams } from "../tests/support/rtp-streams.ts";
 import { PHRASE_GAP_MS } from "../tests/support/load-gate.ts";
+import { ttsSourceOf } from "../tests/support/tts-timeline.ts";
 
-const { values: opt, positionals } = parseArgs({ allowPositionals: true, options: { "min-gap": { type: "string", default: "40" }, "min-calls": { type: "string", default: "3" } } });
+const { values: opt, positionals } = parseArgs({ allowPositionals: true, options: { "min-gap": { type: "string", default: "40" }, "min-calls": { type: "string", default: "3" }, tts: { type: "string" } } });
 const file = positionals[0];
 if (!file) throw new Error("usage: bun scripts/capture-gaps.ts CAPTURE.pcap [--min-gap MS] [--min-calls N]");
 const minGap = Number(opt["min-gap"]);
@@ -29,6 +34,8 @@ const isSilence = (p: Uint8Array) => {
   for (let i = 1; i < p.length; i++) if (p[i] !== s) return false;
   return true;
 };
+const ttsFile = opt.tts ?? `${file}.tts.json`;
+const tts = existsSync(ttsFile) ? ttsSourceOf(JSON.parse(readFileSync(ttsFile, "utf8")), streams) : undefined;
 const t00 = Math.min(...streams.map((s) => s.audioPackets[0]!.arrivalMs));
 const iso = (ms: number) => new Date(ms).toISOString().slice(11, 23);
 
@@ -54,6 +61,8 @@ for (const [si, s] of streams.entries()) {
       silenceFrames += j - i;
       const p = pk[i]!, q = pk[i - 1]!;
       console.log(`silence: call ${si} ${iso(p.arrivalMs)} (+${(p.arrivalMs - t00).toFixed(0)} ms) ${j - i} frames, ${i - k} frames into the talkspurt; gap before ${(p.arrivalMs - q.arrivalMs).toFixed(1)} ms; seq step ${p.extSeq - q.extSeq}, ts step ${p.extTimestamp - q.extTimestamp}`);
+      const src = tts?.(si, i, isSilence);
+      if (src) console.log(`  ${src}`);
     }
     i = j;
   }

@@ -35,58 +35,23 @@
  * drop-newest: at most `maxQueuedMs` (default 300 000 = 5 min) is held, samples beyond are dropped and
  * counted in `overflowSamples`.
  */
-import {
-  AUDIO_OUTPUT_HIGH_WATER_MS,
-  type AudioOutput,
-  type PlaybackFinishedEvent,
-  type PlaybackListener,
-  type PlaybackStartedEvent,
-} from "./audio-output.ts";
+import { AUDIO_OUTPUT_HIGH_WATER_MS, type AudioOutput, type PlaybackListener } from "./audio-output.ts";
 import { FRAME_MS, FRAME_SAMPLES, SAMPLES_PER_MS } from "./constants.ts";
 import { type G711Codec, encodeFrame, silenceFrame } from "./g711.ts";
 import { playoutHoldTotals, TalkspurtHold } from "./playout-hold.ts";
 import { PlaybackSegments, type Segment } from "./playout-segments.ts";
+import { playoutUnderrunTotals, type UnderrunCause } from "./playout-underruns.ts";
 import { PlayoutWaiters } from "./playout-waiters.ts";
-import { afterIoPoll, type AfterIoPoll } from "../util/after-io-poll.ts";
+import { afterIoPoll } from "../util/after-io-poll.ts";
+import type { FrameSink, PlayoutOptions } from "./playout-options.ts";
 
 export type { PlaybackFinishedEvent, PlaybackStartedEvent } from "./audio-output.ts";
+export type { FrameSink, PlayoutOptions } from "./playout-options.ts";
 
 /** Samples per 20 ms frame at 8000 Hz. */
 export const PLAYOUT_FRAME_SAMPLES = FRAME_SAMPLES;
 /** Sent frames' arrays kept for reuse, 5 s of speech (issue 13: a reply's frames queue for seconds, are promoted, then were old garbage). */
 const SPARE_FRAMES = 250;
-
-/** Where frames go; `RtpSession` implements it. `payload` is only valid during the call. */
-export interface FrameSink {
-  sendFrame(payload: Uint8Array, marker: boolean): boolean;
-}
-
-export interface PlayoutOptions {
-  sink: FrameSink;
-  codec: G711Codec;
-  /** A first listener (more through `listen`). */
-  onPlaybackStarted?: (e: PlaybackStartedEvent) => void;
-  onPlaybackFinished?: (e: PlaybackFinishedEvent) => void;
-  /** Hard queue bound, ms (overflow rule drop-newest); default 300 000. */
-  maxQueuedMs?: number;
-  /** `captureFrame` resolves once less than this is queued, ms; default `AUDIO_OUTPUT_HIGH_WATER_MS` (2000). */
-  highWaterMs?: number;
-  /**
-   * A whole audio frame is queued while the output is idle (nothing queued, the last frame sent was
-   * silence): a talkspurt can start now. Called synchronously from `push`/`captureFrame`/`flush`.
-   */
-  onAudioQueued?: () => void;
-  /** Any whole frame was queued (an output writing frames ahead hands it over at once). Called synchronously. */
-  onFrameQueued?: () => void;
-  /** `clearBuffer()` ran (barge-in, bridge, close): an owner holding frames handed ahead drops them. */
-  onCleared?: () => void;
-  /** `pause()` ran: an owner holding frames handed ahead takes back those not yet sent (the playout keeps them). */
-  onPaused?: () => void;
-  /** The hold (class comment), ticks; default 0 (none). Not under the media worker: its stream holds (worker-stream.ts). */
-  holdFrames?: number;
-  /** Past the hold's allowance, its end waits for this gate's next socket poll (playout-hold.ts); default the thread's. */
-  holdGate?: AfterIoPoll;
-}
 
 type Entry =
   | { kind: "audio"; pcm: Int16Array; samples: number; seg: Segment }
@@ -137,6 +102,8 @@ export class Playout implements AudioOutput {
   /** Ticks held for audio still arriving (the hold), and those sent as silence after all. */
   heldTicks = 0;
   heldSilence = 0;
+  /** Silence frames sent inside a reply, by cause (playout-underruns.ts). */
+  readonly underruns = { tts_late: 0, paused: 0 };
 
   constructor(opts: PlayoutOptions) {
     this.sink = opts.sink;
@@ -350,6 +317,7 @@ export class Playout implements AudioOutput {
     this.lastWasAudio = false;
     this.playing = undefined;
     this.silenceFrames++;
+    if (this.inReply()) this.underrun(silent ? "paused" : "tts_late");
     if (owed) {
       this.heldSilence++;
       playoutHoldTotals.held_silence++;
@@ -361,6 +329,18 @@ export class Playout implements AudioOutput {
     this.hold.pay(() => this.sendNext(true), all ? undefined : () => this.audioQueued > 0);
     this.compact();
     this.resolveWaiters();
+  }
+
+  /** A reply's first frame went out and it has not finished: its open segment, or (paused) the one at the head. */
+  private inReply(): boolean {
+    if (this.open?.started) return true;
+    const e = this.queue[this.head];
+    return e !== undefined && e.seg.started && !e.seg.finished;
+  }
+
+  private underrun(cause: UnderrunCause): void {
+    this.underruns[cause]++;
+    playoutUnderrunTotals[cause]++;
   }
 
   private get queuedSamples(): number {

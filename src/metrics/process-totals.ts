@@ -10,6 +10,7 @@ import { sipRefusedTotals } from "../sip/transport/drop-report.ts";
 import { sipUdpTotals } from "../sip/transport/udp.ts";
 import { mediaWorkerTotals } from "../rtp/worker/plane.ts";
 import { playoutHoldTotals } from "../media/playout-hold.ts";
+import { playoutUnderrunTotals } from "../media/playout-underruns.ts";
 import { missingMediaTotals } from "../rtp/missing-media.ts";
 import { logTotals } from "../util/log-totals.ts";
 import { processErrorTotals } from "../util/process-guard.ts";
@@ -55,6 +56,12 @@ const PROCESS_TOTALS: readonly { name: string; help: string; label: string; tota
     totals: playoutHoldTotals,
   },
   {
+    name: "voice_agent_playout_underruns_total",
+    help: "Silence frames a call's playout sent inside a reply (its first frame out, not yet finished), by cause: tts_late (nothing queued while the reply was still arriving from TTS, past the hold), paused (a barge-in not yet confirmed paused the reply). Process totals (src/media/playout-underruns.ts).",
+    label: "cause",
+    totals: playoutUnderrunTotals,
+  },
+  {
     name: "voice_agent_missing_media_frames_total",
     help: "Silence frames handed to a call's conversation in place of caller RTP that did not come for 60 ms (silence suppression, a stalled stream; src/rtp/missing-media.ts), by kind: filled, withdrawn (decided on a pacer tick, but the caller's frames were only waiting in the socket for a busy thread: not filled). Process totals.",
     label: "kind",
@@ -87,7 +94,7 @@ const PROCESS_TOTALS: readonly { name: string; help: string; label: string; tota
 ];
 
 /**
- * Registers voice_agent_{rtp_dropped,sip_refused,sip_udp_datagrams,media_worker_frames,playout_held,missing_media_frames,process_errors,log_lines_lost,store_writes,vad}_total,
+ * Registers voice_agent_{rtp_dropped,sip_refused,sip_udp_datagrams,media_worker_frames,playout_held,playout_underruns,missing_media_frames,process_errors,log_lines_lost,store_writes,vad}_total,
  * and the VAD backlog gauges voice_agent_vad_backlog_windows and voice_agent_vad_lag_max_ms.
  */
 export function processTotalCounters(registers: Registry[]): void {

@@ -1,7 +1,8 @@
 /**
  * Cuts streamed LLM text into chunks for streaming TTS: whole sentences, and for the first chunk of a
- * reply a clause (after a comma/semicolon/colon) once it is long enough, so the first audio starts early
- * without cutting words. Chunks keep their trailing punctuation (it drives prosody).
+ * reply a clause (after a comma/semicolon/colon) once it is long enough and the rest of its sentence
+ * has not arrived yet, so the first audio starts early without cutting words. Chunks keep their
+ * trailing punctuation (it drives prosody).
  *
  * A sentence (or first clause) that ends exactly where a streamed piece of text ends goes out with that
  * piece, not with the next one: an LLM streams pieces tens to hundreds of ms apart, and the whitespace
@@ -53,9 +54,16 @@ export class SentenceSplitter {
     return [rest];
   }
 
-  /** Index just after a sentence (or first-clause) end that is followed by whitespace, or -1. */
+  /**
+   * Index just after a sentence (or first-clause) end that is followed by whitespace, or -1. The first
+   * clause is cut off only while its sentence's end has not arrived: a sentence already whole goes out
+   * whole (one TTS transcript): the clause would not start its audio any sooner, and a streaming TTS may
+   * give every transcript its own time to first audio, which the clause's short audio barely covers
+   * (bench:load: 20–30 ms of margin; issue 13's silence frames inside replies at 200 calls).
+   */
   private findCut(): number {
     const b = this.buf;
+    let clause = -1;
     for (let i = 0; i < b.length - 1; i++) {
       const c = b[i];
       const next = b[i + 1];
@@ -65,11 +73,12 @@ export class SentenceSplitter {
         const word = /(\S+)$/.exec(b.slice(0, i))?.[1] ?? "";
         if (c === "." && ABBREVIATION.test(word)) continue;
         if (c === "." && /^\d+$/.test(word) && /\d/.test(b[i + 2] ?? "")) continue;
-        return i + 2;
+        return clause >= 0 && i + 1 > this.maxChars ? clause : i + 2;
       }
-      if (this.emitted === 0 && (c === "," || c === ";" || c === ":") && i + 1 >= this.minClauseChars) return i + 2;
+      if (clause < 0 && this.emitted === 0 && (c === "," || c === ";" || c === ":") && i + 1 >= this.minClauseChars) clause = i + 2;
     }
-    if (this.endsSpeakably(b)) return b.length;
+    if (this.endsSpeakably(b) && (clause < 0 || /[.!?]$/.test(b))) return clause >= 0 && b.length > this.maxChars ? clause : b.length;
+    if (clause >= 0) return clause;
     if (b.length > this.maxChars) {
       const sp = b.lastIndexOf(" ", this.maxChars);
       if (sp > 0) return sp + 1;

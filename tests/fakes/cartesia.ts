@@ -57,7 +57,16 @@ export interface FakeCartesiaContext {
   done: boolean;
   chunksSent: number;
   bytesSent: number;
+  /**
+   * Per chunk sent, three numbers: when (epoch ms, sub-ms), its audio bytes, the index of the transcript it
+   * speaks — what a load run's analysis lines up with the agent's RTP (scripts/capture-gaps.ts). Flat: no
+   * object per chunk in the load generator's heap (~70,000 chunks a 200-call row).
+   */
+  chunkLog: number[];
 }
+
+/** Now, epoch ms with the monotonic clock's precision (a capture's timestamps are epoch µs). */
+const epochMs = (): number => performance.timeOrigin + performance.now();
 
 export interface FakeCartesiaConnection {
   id: number;
@@ -128,7 +137,7 @@ export function startFakeCartesia(opts: FakeCartesiaOptions = {}): FakeCartesia 
   };
 
   /** Streams the audio for one transcript piece, then `done` if the context is finished. */
-  const synth = async (ws: ServerWebSocket<WsData>, c: FakeCartesiaContext, req: Record<string, unknown>, receivedAt: number): Promise<void> => {
+  const synth = async (ws: ServerWebSocket<WsData>, c: FakeCartesiaContext, req: Record<string, unknown>, receivedAt: number, transcript: number): Promise<void> => {
     const fmt = req.output_format as { encoding: string };
     const text = String(req.transcript ?? "");
     const bytes = encode(fakeSpeech(text), fmt.encoding);
@@ -153,6 +162,7 @@ export function startFakeCartesia(opts: FakeCartesiaOptions = {}): FakeCartesia 
       if (!ok) return;
       c.chunksSent++;
       c.bytesSent += piece.length;
+      c.chunkLog.push(epochMs(), piece.length, transcript);
       ws.data.chunksOnSocket++;
       if (mode.dropAfterChunks !== null && ws.data.chunksOnSocket >= mode.dropAfterChunks) {
         mode.dropAfterChunks = null;
@@ -192,7 +202,7 @@ export function startFakeCartesia(opts: FakeCartesiaOptions = {}): FakeCartesia 
     }
     let c = conn.contexts.get(ctxId);
     if (!c) {
-      c = { contextId: ctxId, requests: [], transcripts: [], cancelled: false, done: false, chunksSent: 0, bytesSent: 0 };
+      c = { contextId: ctxId, requests: [], transcripts: [], cancelled: false, done: false, chunksSent: 0, bytesSent: 0, chunkLog: [] };
       conn.contexts.set(ctxId, c);
     } else {
       if (c.done) {
@@ -212,10 +222,11 @@ export function startFakeCartesia(opts: FakeCartesiaOptions = {}): FakeCartesia 
     c.transcripts.push(m.transcript);
     const ctx = c;
     const receivedAt = performance.now();
+    const transcript = c.transcripts.length - 1;
     const prev = ws.data.pumps.get(ctxId) ?? Promise.resolve();
     ws.data.pumps.set(
       ctxId,
-      prev.then(() => synth(ws, ctx, m, receivedAt)),
+      prev.then(() => synth(ws, ctx, m, receivedAt, transcript)),
     );
   };
 
@@ -282,4 +293,20 @@ export function startFakeCartesia(opts: FakeCartesiaOptions = {}): FakeCartesia 
       await server.stop(true);
     },
   };
+}
+
+/**
+ * Every context's chunks as sent (epoch ms, bytes, transcript index) and its transcripts, per connection:
+ * what `bench:load --keep-capture` writes beside its capture, so scripts/capture-gaps.ts can tell, for a
+ * silence frame in the agent's RTP, when the audio it needed left this fake.
+ */
+export function ttsTimeline(fake: FakeCartesia): { connection: number; contexts: { contextId: string; transcripts: string[]; chunks: [number, number, number][] }[] }[] {
+  return fake.connections.map((conn) => ({
+    connection: conn.id,
+    contexts: [...conn.contexts.values()].map((c) => ({
+      contextId: c.contextId,
+      transcripts: c.transcripts,
+      chunks: Array.from({ length: c.chunkLog.length / 3 }, (_, k): [number, number, number] => [Math.round(c.chunkLog[3 * k]! * 1000) / 1000, c.chunkLog[3 * k + 1]!, c.chunkLog[3 * k + 2]!]),
+    })),
+  }));
 }

@@ -178,6 +178,7 @@ describe("createMetrics", () => {
       voice_agent_sip_udp_datagrams_total: "counter",
       voice_agent_media_worker_frames_total: "counter",
       voice_agent_playout_held_total: "counter",
+      voice_agent_playout_underruns_total: "counter",
       voice_agent_missing_media_frames_total: "counter",
       voice_agent_process_errors_total: "counter",
       voice_agent_log_lines_lost_total: "counter",

@@ -17,10 +17,24 @@ describe("SentenceSplitter", () => {
   });
 
   test("first chunk may end at a long enough clause, later ones only at sentence ends", () => {
+    const text = "Thank you for calling the clinic, this is the receptionist, how may I help?";
+    expect(run(text.match(/.{1,3}/g)!)).toEqual(["Thank you for calling the clinic,", "this is the receptionist, how may I help?"]);
+  });
+
+  test("a first clause whose sentence's end has already arrived goes out with it, as one chunk", () => {
     expect(run(["Thank you for calling the clinic, this is the receptionist, how may I help?"])).toEqual([
-      "Thank you for calling the clinic,",
-      "this is the receptionist, how may I help?",
+      "Thank you for calling the clinic, this is the receptionist, how may I help?",
     ]);
+    const s = new SentenceSplitter();
+    expect(s.push("Thank you, I can help with that booking, and I am glad you called us today. Let me")).toEqual([
+      "Thank you, I can help with that booking, and I am glad you called us today.",
+    ]);
+    expect(s.push(" check. ")).toEqual(["Let me check."]);
+    // The end not yet there (or only a clause mark at the piece's end): the clause goes alone, as before.
+    expect(new SentenceSplitter().push("Thank you, I can help with that booking, and I am")).toEqual(["Thank you, I can help with that booking,"]);
+    expect(new SentenceSplitter().push("Thank you for calling the clinic, this is the receptionist,")).toEqual(["Thank you for calling the clinic,"]);
+    // A sentence end further than maxChars away does not hold the clause back.
+    expect(new SentenceSplitter(24, 60).push(`Thank you for calling the clinic, ${"and so on ".repeat(6)}end. `)[0]).toBe("Thank you for calling the clinic,");
   });
 
   test("abbreviations and decimals are not sentence ends", () => {

@@ -89,6 +89,10 @@ function workerFrames(text: string, kind: string): number {
 function playoutHeld(text: string, kind: string): number {
   return Number(new RegExp(`^voice_agent_playout_held_total\\{kind="${kind}"\\} (\\d+)`, "m").exec(text)?.[1] ?? 0);
 }
+/** voice_agent_playout_underruns_total{cause} in a /metrics text (0: an agent without it). */
+function playoutUnderruns(text: string, cause: string): number {
+  return Number(new RegExp(`^voice_agent_playout_underruns_total\\{cause="${cause}"\\} (\\d+)`, "m").exec(text)?.[1] ?? 0);
+}
 /** voice_agent_missing_media_frames_total{kind} in a /metrics text (0: an agent without it). */
 function missingMedia(text: string, kind: string): number {
   return Number(new RegExp(`^voice_agent_missing_media_frames_total\\{kind="${kind}"\\} (\\d+)`, "m").exec(text)?.[1] ?? 0);
@@ -201,6 +205,8 @@ export async function readLoadWindow(w: { pid: number; httpPort: number; sipPort
   if (held > 0) say(`  media worker: ${held} ticks held for audio still arriving, ${workerFrames(text1, "held_silence") - workerFrames(text0, "held_silence")} of them ended in silence`);
   const pHeld = playoutHeld(text1, "held") - playoutHeld(text0, "held");
   if (pHeld > 0) say(`  playout: ${pHeld} ticks held for audio still arriving, ${playoutHeld(text1, "held_silence") - playoutHeld(text0, "held_silence")} of them ended in silence`);
+  const under = (cause: string) => playoutUnderruns(text1, cause) - playoutUnderruns(text0, cause);
+  if (under("tts_late") + under("paused") > 0) say(`  playout underruns in the window (silence inside a reply): ${under("tts_late")} tts_late, ${under("paused")} paused`);
   const ticks = (metrics1.get(Infinity) ?? 0) - (metrics0.get(Infinity) ?? 0);
   const over5 = ticks - ((metrics1.get(5) ?? 0) - (metrics0.get(5) ?? 0));
   if (ticks > 0) say(`  pacer: ${ticks} deadlines in the window, ${over5} (${((100 * over5) / ticks).toFixed(1)} %) more than 5 ms late`);

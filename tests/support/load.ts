@@ -24,13 +24,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startAgent, type RunningAgent } from "../e2e/agent.ts";
 import { repeatLine, startCloudFakes, type CloudFakes } from "../e2e/cloud-support.ts";
+import { ttsTimeline } from "../fakes/cartesia.ts";
 import { phrasesOf, percentile, type LoadRow } from "./load-gate.ts";
 import { prepareOwnCallers } from "./load-callers.ts";
 import { OUTSIDE_REPLY, prepareOutsideCallers } from "./load-outside.ts";
 import { readLoadWindow, taskset } from "./load-probes.ts";
 import { bargeInFigures, readTurns, type LoadCallers } from "./load-turns.ts";
 import { udpDatagramsFromFile } from "./pcap.ts";
-import { freeUdpPortRange } from "./ports.ts";
+import { freeUdpPortRange, reserveUdpPortRange } from "./ports.ts";
 import { spawnManaged } from "./process.ts";
 import { rtpStreamsFromDatagrams } from "./rtp-streams.ts";
 import { coreSpeed } from "./core-speed.ts";
@@ -108,6 +109,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadRow> {
   const work = mkdtempSync(join(tmpdir(), "va-load-"));
   let fakes: CloudFakes | undefined;
   let agent: RunningAgent | undefined;
+  let releaseRtp: (() => void) | undefined;
   let stderrMarks: ReturnType<typeof setInterval> | undefined;
   const marks: string[] = [];
   try {
@@ -135,6 +137,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadRow> {
     }
     const rtpPorts = 4 * o.calls + 40;
     const rtpStart = await freeUdpPortRange(rtpPorts);
+    releaseRtp = reserveUdpPortRange(rtpStart, rtpPorts); // the callers' media ports stay out of it (and out of the capture)
     // The agent's core, idle, just before the row: a row on a slower core reads "behind" (core-speed.ts).
     const speed = o.pin ? coreSpeed(0) : undefined;
     agent = await startAgent({
@@ -155,7 +158,9 @@ export async function runLoad(o: LoadOptions): Promise<LoadRow> {
     if (o.agentLog) stderrMarks = setInterval(() => marks.push(`${Date.now()} ${running.proc.stderr().length}`), 50);
     if (o.pin) taskset(0, pid);
     const pcapPath = join(work, "agent-rtp.pcap");
-    const cap = spawnManaged(["dumpcap", "-q", "-i", "lo", "-B", "64", "-f", `udp and src portrange ${rtpStart}-${rtpStart + rtpPorts - 1}`, "-w", pcapPath], { name: "dumpcap" });
+    // Kept captures also hold the TTS fake's TCP to the agent: when its audio was on the wire.
+    const ttsWire = o.keepCapture && fakes ? ` or (tcp port ${new URL(fakes.cartesia.url).port})` : "";
+    const cap = spawnManaged(["dumpcap", "-q", "-i", "lo", "-B", "64", "-f", `(udp and src portrange ${rtpStart}-${rtpStart + rtpPorts - 1})${ttsWire}`, "-w", pcapPath], { name: "dumpcap" });
     await Bun.sleep(1500);
     await callers.start(agent.sipPort);
     say(`${o.pipeline}: ${o.calls} ${outside ? "outside " : ""}calls ramping at ${rate}/s, then all up for ${((callers.callMs - callers.rampMs) / 1000).toFixed(0)} s`);
@@ -169,6 +174,8 @@ export async function runLoad(o: LoadOptions): Promise<LoadRow> {
     if (speed && speedAfter) say(`  cpu0 speed (CPU µs per compute/memory unit, lower is faster): before the row ${speed.computeUs}/${speed.memoryUs}, after it ${speedAfter.computeUs}/${speedAfter.memoryUs}`);
 
     if (o.keepCapture) copyFileSync(pcapPath, o.keepCapture);
+    // When the TTS fake sent each chunk, beside the capture (scripts/capture-gaps.ts: did the agent have the audio?).
+    if (o.keepCapture && fakes) writeFileSync(`${o.keepCapture}.tts.json`, JSON.stringify(ttsTimeline(fakes.cartesia)));
     const streams = rtpStreamsFromDatagrams(udpDatagramsFromFile(new Uint8Array(readFileSync(pcapPath)))).filter((s) => s.audioPackets.length > 50);
     const gaps: number[] = [];
     let underruns = 0;
@@ -197,6 +204,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadRow> {
       ...(turns.bargeIn ? { bargeIn: bargeInFigures(turns.bargeIn) } : {}),
     };
   } finally {
+    releaseRtp?.();
     clearInterval(stderrMarks);
     if (o.agentLog && agent) {
       writeFileSync(o.agentLog, agent.logs().map((l) => JSON.stringify(l)).join("\n") + "\n");

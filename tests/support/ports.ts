@@ -83,6 +83,20 @@ export async function waitUdpPortBound(
   }
 }
 
+/** Ranges `freeUdpPortRange` does not hand out although nothing is bound there yet (an agent's RTP range: it binds per call). */
+const reservedUdp: [number, number][] = [];
+
+/**
+ * Keeps `freeUdpPortRange` out of [start, start + count) until the returned function is called — e.g. a
+ * load run's agent RTP range, so its callers' media ports (chosen later, while the agent has bound few of
+ * its ports) cannot fall inside it and be captured as the agent's audio.
+ */
+export function reserveUdpPortRange(start: number, count: number): () => void {
+  const r: [number, number] = [start, start + count - 1];
+  reservedUdp.push(r);
+  return () => void reservedUdp.splice(reservedUdp.indexOf(r), 1);
+}
+
 /**
  * `count` consecutive free UDP ports starting at an even port (RTP convention: RTP on even, RTCP on
  * the odd port above, RFC 3550 §11). Picks a random base in [20000, 60000) and checks every port;
@@ -94,7 +108,8 @@ export async function waitUdpPortBound(
 export async function freeUdpPortRange(count: number, attempts = 50): Promise<number> {
   for (let a = 0; a < attempts; a++) {
     const base = 20000 + 2 * Math.floor(Math.random() * 20000);
-    let ok = true;
+    let ok = !reservedUdp.some(([lo, hi]) => base <= hi && base + count - 1 >= lo);
+    if (!ok) continue;
     for (let p = base; p < base + count && ok; p++) ok = await isUdpPortFree(p);
     if (ok) return base;
   }
