@@ -55,9 +55,11 @@ interface Case {
   longPauses?: boolean;
   /** Line noise under the caller (uniform, RMS noiseRms/√3 ≈ −65 dBFS at 32): isLikelyEcho's quiet shortcut runs. */
   lineNoise?: boolean;
+  /** Louder line noise (≈ −50 dBFS at 180) without echo: the line-noise shortcut runs (LINE_NOISE_MARGIN_DB). */
+  loudLineNoise?: boolean;
 }
 
-function compare(c: Case, seconds: number): { frames: number; echo: number; quiet: number; shortcut: number; quietShortcut: number } {
+function compare(c: Case, seconds: number): { frames: number; echo: number; quiet: number; shortcut: number; quietShortcut: number; lineNoise: number } {
   const r = rng(c.seed);
   const n = seconds * 8000;
   const agent = speechLike(n, r, c.longPauses);
@@ -103,7 +105,7 @@ function compare(c: Case, seconds: number): { frames: number; echo: number; quie
     if (a) echo++;
     if (a && fast.lastQuiet) quiet++;
   }
-  return { frames, echo, quiet, shortcut: fast.shortcutFrames, quietShortcut: fast.quietShortcutFrames };
+  return { frames, echo, quiet, shortcut: fast.shortcutFrames, quietShortcut: fast.quietShortcutFrames, lineNoise: fast.lineNoiseFrames };
 }
 
 const CASES: Case[] = [
@@ -125,13 +127,27 @@ const CASES: Case[] = [
   { name: "agent pausing 0.5–3 s, echo −20 dB 120 ms, caller over it (silence shortcut)", seed: 8, codec: "PCMU", echo: { delayMs: 120, db: -20 }, callerDb: -10, noiseRms: 3, longPauses: true },
   { name: "agent pausing 0.5–3 s, A-law (silence decodes to +8), echo −12 dB 250 ms", seed: 9, codec: "PCMA", echo: { delayMs: 250, db: -12 }, callerDb: null, noiseRms: 2, longPauses: true },
   { name: "−65 dBFS line noise, echo −20 dB 160 ms, agent pausing (quiet shortcut)", seed: 10, codec: "PCMU", echo: { delayMs: 160, db: -20 }, callerDb: null, noiseRms: 32, longPauses: true, lineNoise: true },
+  { name: "−50 dBFS line noise, no echo, caller −20 dB (line-noise shortcut)", seed: 11, codec: "PCMU", echo: null, callerDb: -20, noiseRms: 180, loudLineNoise: true },
+  { name: "−50 dBFS line noise, echo −20 dB 100 ms (a path seen: noise searched again)", seed: 12, codec: "PCMA", echo: { delayMs: 100, db: -20 }, callerDb: null, noiseRms: 180, longPauses: true },
+  {
+    name: "−50 dBFS line noise, 100 ms window, no echo (searches seconds apart: the rings caught up past their length)",
+    seed: 16,
+    codec: "PCMU",
+    settings: { ...DEFAULT_CORRELATION_ECHO, maxDelayMs: 100 },
+    echo: null,
+    callerDb: -20,
+    noiseRms: 180,
+    loudLineNoise: true,
+  },
 ];
 
 describe("CorrelationEcho (fast) decides exactly as the plain form", () => {
   for (const c of CASES) {
     test(c.name, () => {
-      const { frames, echo, quiet, shortcut, quietShortcut } = compare(c, 20);
+      const { frames, echo, quiet, shortcut, quietShortcut, lineNoise } = compare(c, 20);
       expect(frames).toBe(1000);
+      if (c.loudLineNoise) expect(lineNoise).toBeGreaterThan(50); // the line-noise shortcut ran, and decided the same
+      if (c.echo && c.noiseRms > 100) expect(lineNoise).toBeLessThan(50); // only until the echo path was found
       if (c.lineNoise) expect(quietShortcut).toBeGreaterThan(50); // the quiet shortcut ran, and decided the same
       if (c.longPauses) expect(shortcut).toBeGreaterThan(200); // the shortcut ran, and decided the same
       // The cases exercise what they name: echo found (where there is echo), the quiet floor used.

@@ -5,6 +5,7 @@
  */
 import { describe, expect, test } from "bun:test";
 import { CorrelationEcho } from "../../src/pipeline/echo-correlation";
+import { PlainCorrelationEcho } from "../support/echo-correlation-plain";
 import { EchoReference } from "../../src/pipeline/echo-reference";
 import { decodeG711, encodeG711 } from "../support/g711";
 import { missingTools } from "../support/process";
@@ -136,7 +137,7 @@ describe.skipIf(noTools)("CorrelationEcho on real speech", () => {
     expect(correlated / audible).toBeLessThan(0.1); // a chance match of a quiet frame, now and then
   });
 
-  test("line noise while the agent talks: at −65 dBFS taken by the quiet floor without a search, at −50 dBFS searched", async () => {
+  test("line noise while the agent talks: at −65 dBFS taken by the quiet floor without a search, at −50 dBFS by the line-noise rule", async () => {
     const agent = await agentSpeech(AGENT);
     const frames = Math.floor(agent.length / 160);
     const noise = (dbfs: number, seed: number): Int16Array => {
@@ -146,6 +147,9 @@ describe.skipIf(noTools)("CorrelationEcho on real speech", () => {
       return decodeG711(encodeG711(pcm, "mulaw"), "mulaw");
     };
     for (const [dbfs, shortcut] of [[-65, true], [-50, false]] as const) {
+      // The same line searched as before the line-noise rule (session 18's plain form with the rule off).
+      const searched = new PlainCorrelationEcho("PCMU", undefined, false);
+      let differ = 0;
       const line = noise(dbfs, 7);
       const e = new CorrelationEcho("PCMU");
       let judged = 0;
@@ -155,8 +159,11 @@ describe.skipIf(noTools)("CorrelationEcho on real speech", () => {
         e.noteSent(encodeG711(agent.subarray(f * 160, f * 160 + 160), "mulaw"));
         const x = line.subarray(f * 160, f * 160 + 160);
         // Once the agent stopped (no quiet floor), noise is searched and is not echo.
+        searched.noteSent(encodeG711(agent.subarray(f * 160, f * 160 + 160), "mulaw"));
         if (e.isLikelyEcho(x, false)) notTalking++;
+        searched.isLikelyEcho(x, false);
         const t = e.isLikelyEcho(x, true);
+        if (searched.isLikelyEcho(x, true) !== t || searched.lastQuiet !== e.lastQuiet) differ++;
         if (e.lastLevelDb === undefined || e.lastLevelDb > -20) continue; // the floor is 17 dB under the agent's loudest frame
         judged++;
         if (t) taken++;
@@ -166,7 +173,50 @@ describe.skipIf(noTools)("CorrelationEcho on real speech", () => {
       expect(notTalking).toBeLessThan(judged * 0.05);
       if (shortcut) expect(e.quietShortcutFrames).toBeGreaterThan(judged * 0.5);
       else expect(e.quietShortcutFrames).toBe(0);
+      // Louder than SILENT_RMS (−61 dBFS): the line-noise rule, unsearched, decides as the search does.
+      if (shortcut) expect(e.lineNoiseFrames).toBe(0);
+      else expect(e.lineNoiseFrames).toBeGreaterThan(judged * 0.5);
+      expect(differ).toBe(0);
     }
+  });
+
+  test.each([
+    [-20, -50, 9],
+    [-26, -50, 10],
+    [-32, -50, 11],
+    [-20, -55, 12],
+    [-26, -45, 13],
+  ])("a noisy line that returns our voice (echo %i dB, noise %i dBFS): decided as searched before the line-noise rule", async (echoDb, noiseDbfs, seed) => {
+    const agent = await agentSpeech(AGENT);
+    const frames = Math.floor(agent.length / 160);
+    const r = mulberry32(seed);
+    const a = 32768 * Math.pow(10, noiseDbfs / 20) * Math.sqrt(3);
+    const sent = encodeG711(agent.subarray(0, frames * 160), "mulaw");
+    const heard = decodeG711(sent, "mulaw");
+    const d = 120 * 8; // 120 ms echo delay
+    const g = Math.pow(10, echoDb / 20);
+    const line = decodeG711(encodeG711(Int16Array.from({ length: frames * 160 }, (_, k) => Math.round((k >= d ? heard[k - d]! * g : 0) + (r() * 2 - 1) * a)), "mulaw"), "mulaw");
+    const e = new CorrelationEcho("PCMU");
+    const searched = new PlainCorrelationEcho("PCMU", undefined, false);
+    let differ = 0;
+    let echo = 0;
+    let ruleAfterPath = 0;
+    let pathAt = -1;
+    for (let f = 0; f < frames; f++) {
+      e.noteSent(sent.subarray(f * 160, f * 160 + 160));
+      searched.noteSent(sent.subarray(f * 160, f * 160 + 160));
+      const x = line.subarray(f * 160, f * 160 + 160);
+      const before = e.lineNoiseFrames;
+      const t = e.isLikelyEcho(x, true);
+      if (pathAt >= 0 && e.lineNoiseFrames > before) ruleAfterPath++;
+      if (pathAt < 0 && e.last.share >= 0.9 && e.last.gain <= 0.7) pathAt = f;
+      if (t && !e.lastQuiet) echo++;
+      if (searched.isLikelyEcho(x, true) !== t || searched.lastQuiet !== e.lastQuiet) differ++;
+    }
+    if (echoDb === -20 && noiseDbfs === -50) expect(echo).toBeGreaterThan(20); // our voice found in the line
+    expect(e.lineNoiseFrames).toBeGreaterThan(0); // the rule ran (between our words, and where the echo drowns in the noise)
+    expect(ruleAfterPath).toBe(0);
+    expect(differ).toBe(0); // a 180-line sweep (echo −14…−34 dB, noise −58…−42 dBFS): 0 of 56,880 frames at 2 dB, 1 at 2.5, 27 at 3
   });
 
   test("something louder than what we sent is not our echo (G.168: echo loss ≥ 6 dB)", async () => {

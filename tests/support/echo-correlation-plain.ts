@@ -5,7 +5,8 @@
  * (tests/pipeline/echo-correlation-exact.test.ts) and as the "before" of bench:percall.
  */
 import { ALAW_DECODE, ULAW_DECODE } from "../../src/media/g711";
-import { DEFAULT_CORRELATION_ECHO, type CorrelationEchoSettings, type EchoDecision } from "../../src/pipeline/echo-correlation";
+import { NoiseFloorTracker } from "../../src/media/vad/noise-floor";
+import { DEFAULT_CORRELATION_ECHO, LINE_NOISE_MARGIN_DB, type CorrelationEchoSettings, type EchoDecision } from "../../src/pipeline/echo-correlation";
 
 const FRAME = 160;
 const DECIMATE = 4;
@@ -17,6 +18,8 @@ const REFINE_SPAN = DECIMATE;
 const SILENT_RMS = 30;
 /** How long the level of what we said sets the quiet floor, in frames (2 s): covers pauses between sentences. */
 const HOLD_FRAMES = 100;
+/** c² of a frame that sets the echo path (echo-residual.ts): from then on line noise is searched too. */
+const PATH_SHARE = 0.9;
 
 export class PlainCorrelationEcho implements EchoDecision {
   private readonly table: Int16Array | readonly number[];
@@ -41,10 +44,15 @@ export class PlainCorrelationEcho implements EchoDecision {
   lastLevelDb: number | undefined;
   /** See EchoDecision.lastQuiet. */
   lastQuiet = false;
+  /** The caller's line-noise level (minimum statistics of the frames' mean squares), and whether an echo path was seen. */
+  private readonly lineNoise = new NoiseFloorTracker();
+  private pathSeen = false;
 
   constructor(
     codec: "PCMU" | "PCMA",
     private readonly settings: CorrelationEchoSettings = DEFAULT_CORRELATION_ECHO,
+    /** false: louder line noise is searched as before session 18 (the rule's own test compares the two). */
+    private readonly lineNoiseRule = true,
   ) {
     this.table = codec === "PCMU" ? ULAW_DECODE : ALAW_DECODE;
     this.maxLag = Math.round(settings.maxDelayMs * 8);
@@ -78,6 +86,9 @@ export class PlainCorrelationEcho implements EchoDecision {
     this.last = { share: 0, lag: -1, gain: 0 };
     this.lastLevelDb = undefined;
     this.lastQuiet = false;
+    let e0 = 0;
+    for (let i = 0; i < pcm.length; i++) e0 += pcm[i]! * pcm[i]!;
+    const noise = this.lineNoise.note(e0 / (pcm.length || 1));
     if (pcm.length !== FRAME || this.n < FRAME) return false;
     let maxWindow = 0;
     let maxHold = 0;
@@ -101,6 +112,9 @@ export class PlainCorrelationEcho implements EchoDecision {
     // Line noise while we talk (session 14): under SILENT_RMS and the quiet floor, taken by the floor unsearched.
     const q = Math.min(SILENT_RMS, floor);
     if (floor > 0 && ex < q * q * FRAME) return (this.lastQuiet = true);
+    // Louder line noise (session 18): under the quiet floor, within LINE_NOISE_MARGIN_DB of the tracked noise,
+    // no echo path seen yet on the call: taken by the floor unsearched.
+    if (this.lineNoiseRule && floor > 0 && !this.pathSeen && ex < floor * floor * FRAME && ex / FRAME <= noise * 10 ** (LINE_NOISE_MARGIN_DB / 10)) return (this.lastQuiet = true);
     // The frame's samples correspond to sent samples [end - FRAME - L, end - L) for lag L.
     const end = this.n;
     const maxLag = Math.min(this.maxLag, end - FRAME);
@@ -132,6 +146,7 @@ export class PlainCorrelationEcho implements EchoDecision {
     this.last = { share: best, lag: bestLag, gain: bestGain };
     const explained = bestGain <= this.maxGain ? best : 0;
     const residual = Math.sqrt((ex * (1 - explained)) / FRAME);
+    if (explained >= PATH_SHARE) this.pathSeen = true;
     this.lastLevelDb = levelDb(residual);
     if (explained >= this.settings.minEchoShare) return true;
     // What is left once our echo is out: too quiet next to what we are saying to be the caller.
