@@ -194,7 +194,7 @@ async function runStage(stage: string): Promise<{ packetsIn: number; packetsOut:
  * last collection, dead or alive; the child runs with a heap large enough that none happens in between).
  * Typed arrays' backing stores are not cells: their bytes show only in the byte counts.
  */
-const TYPE_TICKS = 50;
+const TYPE_TICKS = 25;
 async function countTypes(run: (from: number, count: number) => Promise<void>, inCount: () => number, outCount: () => number): Promise<{ packetsIn: number; packetsOut: number; types: Record<string, number> }> {
   const { heapStats } = await import("bun:jsc");
   const in0 = inCount();

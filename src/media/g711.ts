@@ -142,10 +142,11 @@ export function linearToAlaw(pcm: number): number {
  * Encodes PCM16 samples (any count; normally 160 = 20 ms at 8000 Hz) into G.711 bytes, one byte per sample.
  * @param pcm 16-bit signed linear samples, 8000 Hz mono.
  * @param out optional destination (length ≥ pcm.length) to avoid an allocation.
- * @returns the payload (a view of `out` when given).
+ * @returns the payload (`out` itself when its length is the frame's, else a view of it).
  */
 export function encodeFrame(pcm: Int16Array, codec: G711Codec, out?: Uint8Array): Uint8Array {
-  const dst = out ? out.subarray(0, pcm.length) : new Uint8Array(pcm.length);
+  // `out` of the frame's own length is returned as it is: no view per 20 ms frame (issue 13).
+  const dst = out ? (out.length === pcm.length ? out : out.subarray(0, pcm.length)) : new Uint8Array(pcm.length);
   if (codec === "PCMU") {
     for (let i = 0; i < pcm.length; i++) dst[i] = ULAW_ENCODE[(pcm[i] >> 2) & 0x3fff];
   } else {
