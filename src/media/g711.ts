@@ -158,13 +158,16 @@ export function encodeFrame(pcm: Int16Array, codec: G711Codec, out?: Uint8Array)
 /**
  * Decodes G.711 bytes to PCM16 samples (one sample per byte).
  * @param payload the RTP payload (any length; 160 bytes = 20 ms).
- * @returns 16-bit signed linear samples, 8000 Hz mono.
+ * @param out optional destination of exactly `payload.length` samples, to avoid an allocation.
+ * @returns 16-bit signed linear samples, 8000 Hz mono (`out` when given).
+ * @throws RangeError when `out` is not `payload.length` long.
  */
-export function decodeFrame(payload: Uint8Array, codec: G711Codec): Int16Array {
+export function decodeFrame(payload: Uint8Array, codec: G711Codec, out?: Int16Array): Int16Array {
   const table = codec === "PCMU" ? ULAW_DECODE : ALAW_DECODE;
-  const out = new Int16Array(payload.length);
-  for (let i = 0; i < payload.length; i++) out[i] = table[payload[i]];
-  return out;
+  if (out && out.length !== payload.length) throw new RangeError(`decodeFrame: out has ${out.length} samples for ${payload.length} bytes`);
+  const dst = out ?? new Int16Array(payload.length);
+  for (let i = 0; i < payload.length; i++) dst[i] = table[payload[i]];
+  return dst;
 }
 
 /** A frame of `samples` silence bytes for `codec` (default 160 = 20 ms). */
