@@ -25,7 +25,7 @@ import { DEFAULT_SESSION_EXPIRES_S } from "./session-timer.ts";
 import type { InviteRefusal, UserAgentDelegate, UserAgentOptions } from "./delegate.ts";
 import { ALLOW_HEADER, unhandledMethodStatus } from "./types.ts";
 import { outOfDialogAnswer } from "./out-of-dialog.ts";
-import { sipsOverInsecureTransport } from "./request-uri.ts";
+import { unsupportedUriScheme } from "./request-uri.ts";
 import { optionsResponse } from "./options.ts";
 import { DEFAULT_DIGEST_LOCKOUT_MS, DEFAULT_DIGEST_MAX_FAILURES, DigestLockout } from "./digest-lockout.ts";
 
@@ -220,9 +220,9 @@ export class UserAgent implements UaContext {
       // dialog, it MUST respond to the request with a 481 (Call/Transaction Does Not Exist)".
       return this.respondNonInvite(req, 481);
     }
-    // §8.2.2.1: a `sips:` Request-URI that reached us without TLS → 416 (request-uri.ts; INVITE: after
-    // its authentication and screening, in inbound-invite.ts).
-    if (req.method !== "INVITE" && sipsOverInsecureTransport(req, protocol)) return this.respondNonInvite(req, 416);
+    // §8.2.2.1: a Request-URI scheme we do not serve (not sip:/tel:, or sips: without TLS) → 416
+    // (request-uri.ts; INVITE: after its authentication and screening, in inbound-invite.ts).
+    if (req.method !== "INVITE" && unsupportedUriScheme(req, protocol)) return this.respondNonInvite(req, 416);
     // §8.2.2.3: a Require we do not understand → 420 + Unsupported, for every method but ACK/CANCEL
     // (INVITE: after its authentication, in receiveInvite).
     const unsupported = req.method === "INVITE" ? [] : unsupportedRequired(req);
