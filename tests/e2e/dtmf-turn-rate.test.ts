@@ -67,7 +67,7 @@ describe("DTMF key groups and LLM requests (compiled binary, cloud fakes, loopba
     const during = fakes.gemini.requests.length - before;
     const last = JSON.stringify(fakes.gemini.requests.at(-1));
     console.log(`dtmf-turn-rate: ${keys} keys in 5 s → ${during} LLM requests after the greeting's`);
-    expect(keys).toBeGreaterThanOrEqual(30);
+    expect(keys).toBeGreaterThanOrEqual(20); // ~50 on an idle machine; fewer when the test itself is starved
     expect(during).toBeGreaterThanOrEqual(3);
     expect(during).toBeLessThanOrEqual(8);
     expect(last).toContain("keys pressed: ");
