@@ -228,9 +228,11 @@ export class InboundCalls {
     try {
       lease = await this.o.pool.allocate();
     } catch (err) {
-      if (err instanceof RtpPortPoolError && err.code === "exhausted") {
-        sip.reject(503, "Service Unavailable", { "Retry-After": "30" });
-        log.warn({ callId: record.id }, "call rejected: no rtp port");
+      // No port now (the range is leased, or no file descriptor is left): 503, not 500. RFC 3261 §21.5.4: "The
+      // server is temporarily unable to process the request due to a temporary overloading or maintenance".
+      if (err instanceof RtpPortPoolError && err.retryable) {
+        sip.reject(503, "Service Unavailable", { "Retry-After": err.code === "exhausted" ? "30" : "5" });
+        log.warn({ callId: record.id, code: err.code }, "call rejected: no rtp port");
         return;
       }
       throw err;

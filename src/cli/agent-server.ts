@@ -172,7 +172,8 @@ export class AgentServer {
       log.error({ err: (err as Error).message }, "vad unavailable: barge-in disabled");
     }
     // SIP first: a second instance on the same port stops here, before it touches the call records.
-    const { transport, attachFront } = await listenSip(cfg, log, `voice-agent/${o.version}`);
+    const userAgent = cfg.sipUserAgent ?? `voice-agent/${o.version}`; // SIP_USER_AGENT (RFC 3261 §20.35)
+    const { transport, attachFront } = await listenSip(cfg, log, userAgent);
     let store: AgentStore;
     try {
       // DATABASE_URL: one PostgreSQL database for a fleet of agents; else SQLite in DATA_DIR.
@@ -195,7 +196,7 @@ export class AgentServer {
       clock,
       contact: { host: cfg.publicIp, port: transport.local.port },
       answerDelayMs: cfg.answerDelayMs,
-      userAgent: `voice-agent/${o.version}`,
+      userAgent,
       log,
       timers: o.sipTimers ?? cfg.sipTimers,
       dialogPeerOnly: cfg.sipDialogPeerOnly && cfg.sipTrustedIps.length === 0,

@@ -94,6 +94,8 @@ export interface SipConfig {
   sipInboundAuth?: InboundAuthConfig;
   /** SIP_T1_MS: RFC 3261 T1 and every timer derived from it (sipTimersOf); undefined = T1 500 ms. */
   sipTimers?: TimerValues;
+  /** SIP_USER_AGENT: our `Server`/`User-Agent` header value (sipUserAgentOf); undefined = `voice-agent/<version>`. */
+  sipUserAgent?: string;
 }
 
 /** Reads the SIP variables. @throws ConfigError naming the first bad variable */
@@ -117,7 +119,23 @@ export function sipConfig(env: Env): SipConfig {
     sipRateLimit: rateLimit(env),
     sipInboundAuth: inboundAuth(env),
     sipTimers: sipTimersOf(env),
+    sipUserAgent: sipUserAgentOf(env),
   };
+}
+
+/**
+ * SIP_USER_AGENT: the product the agent names in its `Server` (responses) and `User-Agent` (requests)
+ * headers. RFC 3261 §20.35: "Revealing the specific software version of the server might allow the server
+ * to become more vulnerable to attacks against software that is known to contain security holes.
+ * Implementers SHOULD make the Server header field a configurable option." Printable ASCII words separated
+ * by single spaces, at most 128 characters (no CR/LF can reach a header). @throws ConfigError
+ */
+function sipUserAgentOf(env: Env): string | undefined {
+  const v = str(env, "SIP_USER_AGENT");
+  if (v === undefined) return undefined;
+  if (v.length > 128 || !/^[\x21-\x7e]+( [\x21-\x7e]+)*$/.test(v))
+    throw new ConfigError("SIP_USER_AGENT", `expected up to 128 printable ASCII characters (words separated by single spaces), got "${v.slice(0, 40)}"`);
+  return v;
 }
 
 /**

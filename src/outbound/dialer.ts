@@ -91,7 +91,7 @@ export class OutboundDialer {
       system = await this.d.systemPrompt(req.objective);
     } catch (err) {
       lease?.release();
-      if (err instanceof RtpPortPoolError && err.code === "exhausted") {
+      if (err instanceof RtpPortPoolError && err.retryable) { // range leased, or no file descriptor left
         this.observer.callRefused("outbound", "busy");
         throw new OutboundError("no_media_port", "no free RTP port");
       }

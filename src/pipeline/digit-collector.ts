@@ -3,6 +3,13 @@
  * text so the dialogue can tell "1#" from "1"), on reaching `maxDigits` keys (0 = no limit), or when no
  * key came for `interDigitMs` (ms) after the last one. Keys come from RFC 4733 events (src/rtp/session.ts)
  * or SIP INFO (src/sip/ua/dtmf-info.ts), one call per key.
+ *
+ * Groups are handed on at most one per `MIN_GROUP_GAP_MS`: a group complete sooner after the previous one
+ * is held until then, and keys pressed meanwhile join it. Each group is a caller turn, and each turn an
+ * LLM request whose history holds every turn before it; a caller pressing `#` as fast as RTP carries it
+ * made 291 requests in 10 s (395 keys, the request growing from 1.1 to 8.2 K characters: s19 fresheyes,
+ * OpenAI-compatible fake), a cost that grows with the square of the call's length. A person entering keys
+ * for a prompt is not affected: the next group answers the next prompt, seconds later.
  */
 import type { Clock, TimerHandle } from "../util/clock";
 
@@ -17,14 +24,22 @@ export interface DigitCollectorSettings {
 
 export const DEFAULT_DIGIT_COLLECTION: DigitCollectorSettings = { interDigitMs: 2000, maxDigits: 0, terminator: "#" };
 
+/** Least time between two groups handed on, ms (a caller turn each; see above). */
+export const MIN_GROUP_GAP_MS = 1000;
+
 export class DigitCollector {
   private keys = "";
   private timer: TimerHandle | undefined;
+  /** When the last group was handed on (clock ms). */
+  private lastAt = Number.NEGATIVE_INFINITY;
+  /** A complete group waits for MIN_GROUP_GAP_MS: keys join it, the release timer hands it on. */
+  private held = false;
 
   constructor(
     private readonly clock: Clock,
     private settings: DigitCollectorSettings,
     private readonly onComplete: (keys: string) => void,
+    private readonly minGapMs = MIN_GROUP_GAP_MS,
   ) {}
 
   /** New settings (a dialogue step's own grouping); applies from the next key. */
@@ -41,6 +56,7 @@ export class DigitCollector {
   press(key: string): void {
     if (!/^[0-9*#A-D]$/.test(key)) return;
     this.keys += key;
+    if (this.held) return; // joins the held group, handed on by its release timer
     this.cancelTimer();
     const s = this.settings;
     if ((s.terminator && key === s.terminator) || (s.maxDigits > 0 && this.keys.length >= s.maxDigits)) return this.complete();
@@ -51,13 +67,26 @@ export class DigitCollector {
   dispose(): void {
     this.cancelTimer();
     this.keys = "";
+    this.held = false;
   }
 
   private complete(): void {
     this.cancelTimer();
+    const now = this.clock.now();
+    const wait = this.lastAt + this.minGapMs - now;
+    if (this.keys && wait > 0) {
+      this.held = true;
+      this.timer = this.clock.setTimer(wait, () => {
+        this.held = false;
+        this.complete();
+      });
+      return;
+    }
     const keys = this.keys;
     this.keys = "";
-    if (keys) this.onComplete(keys);
+    if (!keys) return;
+    this.lastAt = now;
+    this.onComplete(keys);
   }
 
   private cancelTimer(): void {

@@ -29,7 +29,12 @@ export type RtpPortPoolErrorCode =
   | "exhausted"
   /** The range holds no even port pair (start/end wrong). */
   | "bad_range"
-  /** Binding failed for a reason other than "port in use" (e.g. EADDRNOTAVAIL: host not local). */
+  /**
+   * The process may open no more files (EMFILE, ENFILE: e.g. idle HTTP connections holding every descriptor,
+   * README "On a public address"). Retryable once some close.
+   */
+  | "no_descriptors"
+  /** Binding failed for another reason than "port in use" (e.g. EADDRNOTAVAIL: host not local). */
   | "bind_failed";
 
 /** Thrown by `RtpPortPool`. */

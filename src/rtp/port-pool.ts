@@ -84,6 +84,8 @@ export interface RtpPortLease {
 }
 
 const SKIPPABLE = new Set(["EADDRINUSE", "EACCES"]);
+/** The process's (EMFILE) or the system's (ENFILE) file table is full: no port would bind now. */
+const OUT_OF_DESCRIPTORS = new Set(["EMFILE", "ENFILE"]);
 
 /**
  * The RTP ports of `start`–`end` (inclusive): every even port whose odd RTCP port above it fits too
@@ -137,6 +139,7 @@ export class RtpPortPool {
   /**
    * Binds a free even port drawn at random.
    * @throws RtpPortPoolError "exhausted" (retryable) when no free port could be bound;
+   *   "no_descriptors" (retryable) when the process may open no more files (EMFILE, ENFILE);
    *   "bind_failed" (not retryable) for other bind errors, e.g. a `host` that is not a local address.
    */
   async allocate(): Promise<RtpPortLease> {
@@ -159,6 +162,9 @@ export class RtpPortPool {
           this.pending.delete(port);
           held.push(port);
           const code = (err as { code?: string }).code ?? "";
+          if (OUT_OF_DESCRIPTORS.has(code)) {
+            throw new RtpPortPoolError("no_descriptors", `bind ${this.host}:${port}: ${code}: no file descriptor left`, true, { cause: err });
+          }
           if (!SKIPPABLE.has(code)) {
             throw new RtpPortPoolError("bind_failed", `bind ${this.host}:${port}: ${code || String(err)}`, false, { cause: err });
           }

@@ -9,6 +9,12 @@
  * sends and receives on the RTP port instead: §4 "the RTCP packets are sent to the same port as the RTP
  * packets"; the RTP session demultiplexes them by the second octet (`RtpSession.onRtcp`). Without it an
  * RTCP packet arriving on the RTP port is dropped by the RTP session (PT 72–76 is never negotiated).
+ *
+ * Either way a report is taken only from the far end: with rtcp-mux the RTP session passes on RTCP from
+ * the latched source alone; on the odd port `receiveFrom` takes it only from the address the RTP is
+ * latched to (any port: a NAT may map the RTCP port elsewhere). Before, that port took reports from
+ * anyone, so a stranger who found it could write any loss, jitter and round-trip time into the call's
+ * record and the RTCP metrics (s19 fresheyes).
  */
 import type { udp } from "bun";
 import type { Clock, TimerHandle } from "../util/clock.ts";
@@ -22,6 +28,7 @@ import {
   type ReportBlock,
 } from "./rtcp.ts";
 import type { RtpSession } from "./session.ts";
+import { normaliseAddress } from "./symmetric-latch.ts";
 
 /** RFC 3550 §6.2: "the RECOMMENDED value for a fixed minimum interval is 5 seconds". */
 export const RTCP_INTERVAL_MS = 5000;
@@ -59,6 +66,8 @@ export class RtcpSession {
   srSent = 0;
   reportsIn = 0;
   malformedIn = 0;
+  /** Datagrams on our RTCP port from an address other than the one our RTP is latched to, dropped unread. */
+  ignoredSourceIn = 0;
   private timer: TimerHandle | undefined;
   private closed = false;
   private lastSr: { middle: number; at: number } | undefined;
@@ -89,7 +98,7 @@ export class RtcpSession {
       port: o.port,
       binaryType: "uint8array",
       socket: {
-        data: (_s, data, _port, _address) => session?.receive(data),
+        data: (_s, data, _port, address) => session?.receiveFrom(data, address),
         error: () => {}, // ICMP unreachable for a far end without RTCP: expected, ignored
       },
     });
@@ -163,7 +172,21 @@ export class RtcpSession {
     }
   }
 
-  /** One datagram on the RTCP port (public for tests). */
+  /**
+   * One datagram on our own RTCP port from `address`: read only when our RTP is latched onto that address
+   * (the same rule as the RTP source check, symmetric-latch.ts: the IP address, not the port), else
+   * dropped unread and counted in `ignoredSourceIn`.
+   */
+  receiveFrom(data: Uint8Array, address: string): void {
+    const rtp = this.o.rtp;
+    if (!rtp.latched || rtp.remote.address !== normaliseAddress(address)) {
+      this.ignoredSourceIn++;
+      return;
+    }
+    this.receive(data);
+  }
+
+  /** One datagram on the RTCP port whose source was already checked (public for tests). */
   receive(data: Uint8Array): void {
     if (this.closed) return;
     if (!isRtcp(data)) {

@@ -7,6 +7,7 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { FakeLlm, FakeStt, FakeTts } from "../../src/providers/fake";
 import { ProviderError } from "../../src/providers/types";
+import { RtpPortPoolError } from "../../src/rtp/errors.ts";
 import { createLogger } from "../../src/util/log";
 import { cancelFor, countingVad, inboundHarness, invite, settle, T1 } from "./support.ts";
 
@@ -149,6 +150,21 @@ describe("every path out of set-up releases what it took", () => {
     expect(h.observer.events.filter((e) => e.startsWith("turn"))).toEqual([]);
     h.bye(inv);
     expect(h.pool.inUse).toBe(0);
+  });
+});
+
+describe("no RTP port at set-up", () => {
+  test("no file descriptor left (EMFILE) → 503 + Retry-After: 5 through the INVITE's transaction, not 500; the range leased → Retry-After: 30", async () => {
+    for (const [code, retryAfter] of [["no_descriptors", "5"], ["exhausted", "30"]] as const) {
+      h = await inboundHarness({ allocateError: () => new RtpPortPoolError(code, `test: ${code}`, true) });
+      const inv = invite(20200);
+      h.send(inv);
+      await settle();
+      expect(h.finals(inv)).toEqual([503]);
+      const res = h.responses(503).find((r) => r.callId === inv.callId)!;
+      expect(res.headers.get("Retry-After")).toBe(retryAfter);
+      expect(h.inbound.size).toBe(0);
+    }
   });
 });
 

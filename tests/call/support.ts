@@ -118,6 +118,8 @@ export interface InboundHarnessOptions {
   rtpPorts?: number;
   /** The agent's logger; default silent. */
   log?: Logger;
+  /** Thrown by the pool's allocate instead of a lease (a port pool error the set-up must answer). */
+  allocateError?: () => unknown;
 }
 
 /** A stand-in for the loaded Silero model that counts the VAD streams created (none hears speech). */
@@ -158,6 +160,7 @@ export async function inboundHarness(o: InboundHarnessOptions = {}) {
         allocations.push(g);
         await g.promise;
       }
+      if (o.allocateError) throw o.allocateError();
       const lease = await pool.allocate();
       leases.push(lease);
       return lease;

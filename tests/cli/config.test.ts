@@ -195,6 +195,14 @@ describe("loadConfig", () => {
     expect(loadConfig({ SIP_RATE_LIMIT: "10", SIP_RATE_BURST: "15" }).sipRateLimit).toEqual({ perSecond: 10, burst: 15 });
   });
 
+  test("SIP_USER_AGENT: unset leaves the versioned default to the agent; a product string is kept; control characters or over 128 characters name the variable", () => {
+    expect(loadConfig({}).sipUserAgent).toBeUndefined();
+    expect(loadConfig({ SIP_USER_AGENT: " Acme SBC/2 (edge) " }).sipUserAgent).toBe("Acme SBC/2 (edge)");
+    expect(() => loadConfig({ SIP_USER_AGENT: "pbx\r\nX-Injected: 1" })).toThrow(/SIP_USER_AGENT: expected up to 128 printable ASCII/);
+    expect(() => loadConfig({ SIP_USER_AGENT: "a  b" })).toThrow(/SIP_USER_AGENT/);
+    expect(() => loadConfig({ SIP_USER_AGENT: "x".repeat(129) })).toThrow(/SIP_USER_AGENT/);
+  });
+
   test("SIP_T1_MS: RFC 3261 T1 and every timer derived from it (64·T1 for B, F, H, L, M); T2, T4 and Timer D stay", () => {
     expect(loadConfig({}).sipTimers).toBeUndefined();
     expect(loadConfig({ SIP_T1_MS: "500" }).sipTimers).toBeUndefined();

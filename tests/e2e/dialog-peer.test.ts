@@ -5,6 +5,9 @@
  * media to itself and a BYE. Both get one stateless 403 (the re-INVITE's never retransmitted); the agent
  * keeps sending the call's RTP to the caller and none to the stranger; the caller's own BYE (with a lower CSeq than the stranger's) still ends the call.
  * Before this, the re-INVITE got 200 and all the agent's audio went to the stranger.
+ * A CANCEL is the same hang-up before the answer (s19 fresheyes): with ANSWER_DELAY_MS a stranger's copy of
+ * the caller's CANCEL (same Via branch, Call-ID, From tag, CSeq) got 200 and the call 487; now 403, and the
+ * call is answered; the caller's own CANCEL still cancels a ringing call.
  */
 import { afterAll, describe, expect, test } from "bun:test";
 import type { udp } from "bun";
@@ -100,6 +103,47 @@ describe.skipIf(missing.length > 0)("in-dialog requests from another address (co
         p.sip.close();
         p.rtp.close();
       }
+    }
+  }, 60_000);
+
+  test("a stranger's copy of the caller's CANCEL gets 403 and the call is answered; the caller's own CANCEL cancels", async () => {
+    const binary = process.env.VOICE_AGENT_E2E_BINARY; // the before/after: VOICE_AGENT_E2E_BINARY=/path bun test …
+    const ringing = await startAgent({ IDLE_PROMPT_S: "3600", ANSWER_DELAY_MS: "2500" }, ["--mode", "inbound"], binary ? { binary } : {});
+    const caller = await peer("127.0.0.1");
+    const stranger = await peer("127.0.0.2");
+    const cancelOf = (invite: string) =>
+      invite.replace(/^INVITE /, "CANCEL ").replace(/^CSeq: 1 INVITE/m, "CSeq: 1 CANCEL").replace(/\r\n\r\n[\s\S]*$/, "\r\n\r\n")
+        .replace(/^Content-Length:.*$/m, "Content-Length: 0").replace(/^Content-Type:.*\r\n/m, "");
+    const answer = async (p: Peer, callId: string, cseq: string, what: string) =>
+      waitFor(() => p.responses.find((r) => r.includes(callId) && cseqOf(r) === cseq && statusOf(r) >= 200), 15_000, what);
+    try {
+      const target = `sip:agent@127.0.0.1:${ringing.sipPort}`;
+      const a = { callId: `cancel-a-${process.pid}@127.0.0.1`, fromTag: `fa${process.pid}`, target };
+      const invite = request("INVITE", caller, a, 1, sdp(caller));
+      caller.sip.send(invite, ringing.sipPort, "127.0.0.1");
+      await waitFor(() => caller.responses.find((r) => r.includes(a.callId) && statusOf(r) === 180), 10_000, "180 Ringing");
+      stranger.sip.send(cancelOf(invite), ringing.sipPort, "127.0.0.1"); // same Via (the caller's sent-by and branch)
+      expect(statusOf(await answer(stranger, a.callId, "1 CANCEL", "the answer to the stranger's CANCEL"))).toBe(403);
+      const final = await answer(caller, a.callId, "1 INVITE", "the INVITE's final answer");
+      expect(statusOf(final)).toBe(200); // answered after the delay, not 487
+      const toTag = /^To:.*;tag=([^;\s]+)/im.exec(final)![1];
+      caller.sip.send(request("ACK", caller, { ...a, toTag }, 1), ringing.sipPort, "127.0.0.1");
+      caller.sip.send(request("BYE", caller, { ...a, toTag }, 2), ringing.sipPort, "127.0.0.1");
+      expect(statusOf(await answer(caller, a.callId, "2 BYE", "the answer to the caller's BYE"))).toBe(200);
+
+      const b = { callId: `cancel-b-${process.pid}@127.0.0.1`, fromTag: `fb${process.pid}`, target };
+      const inviteB = request("INVITE", caller, b, 1, sdp(caller));
+      caller.sip.send(inviteB, ringing.sipPort, "127.0.0.1");
+      await waitFor(() => caller.responses.find((r) => r.includes(b.callId) && statusOf(r) === 180), 10_000, "180 Ringing (second call)");
+      caller.sip.send(cancelOf(inviteB), ringing.sipPort, "127.0.0.1");
+      expect(statusOf(await answer(caller, b.callId, "1 CANCEL", "the answer to the caller's CANCEL"))).toBe(200);
+      expect(statusOf(await answer(caller, b.callId, "1 INVITE", "the 487"))).toBe(487);
+    } finally {
+      for (const p of [caller, stranger]) {
+        p.sip.close();
+        p.rtp.close();
+      }
+      await ringing.stop();
     }
   }, 60_000);
 });

@@ -137,6 +137,23 @@ test.skipIf(missing.length > 0)("a sips: INVITE over UDP → 416 Unsupported URI
   expect((await agent.get("/calls")).active ?? []).toHaveLength(0);
 }, 30_000);
 
+test.skipIf(missing.length > 0)("an http: INVITE and a mailto: OPTIONS over UDP → 416 Unsupported URI Scheme (§8.2.2.1; s19: the INVITE got 200 OK), a tel: OPTIONS → 200", async () => {
+  const port = agent.sipPort;
+  const request = (method: string, uri: string, local: number, n: number) =>
+    `${method} ${uri} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:${local};branch=z9hG4bKscheme${n};rport\r\n` +
+    `From: <sip:caller@127.0.0.1>;tag=sc${n}\r\nTo: <sip:agent@127.0.0.1>\r\nCall-ID: scheme-${n}-${Date.now()}@127.0.0.1\r\n` +
+    `CSeq: 1 ${method}\r\nContact: <sip:caller@127.0.0.1:${local}>\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n`;
+  const statusOf = async (method: string, uri: string, n: number) => {
+    const local = await freeUdpPort();
+    const r = await udpExchange({ target: { port }, payload: request(method, uri, local, n), timeoutMs: 3000, localPort: local });
+    return r.replies.map((x) => x.text.split("\r\n")[0]);
+  };
+  expect(await statusOf("INVITE", "http://evil.example/x", 1)).toEqual(["SIP/2.0 416 Unsupported URI Scheme"]);
+  expect(await statusOf("OPTIONS", "mailto:agent@127.0.0.1", 2)).toEqual(["SIP/2.0 416 Unsupported URI Scheme"]);
+  expect(await statusOf("OPTIONS", "tel:+14155550123", 3)).toEqual(["SIP/2.0 200 OK"]);
+  expect((await agent.get("/calls")).active ?? []).toHaveLength(0);
+}, 30_000);
+
 test.skipIf(missing.length > 0)("a TCP request whose Via has no rport (sent-by: the peer's listening port) is answered over its connection (§18.2.2)", async () => {
   let text = "";
   const s = await Bun.connect({ hostname: "127.0.0.1", port: agent.sipPort, socket: { data: (_s, d) => void (text += new TextDecoder().decode(d)) } });

@@ -3,7 +3,7 @@ import { describe, expect, test } from "bun:test";
 import { FakeClock } from "../../src/util/clock";
 import { silentLogger } from "../../src/util/log";
 import { AgentCall } from "../../src/pipeline/agent-call";
-import { DigitCollector } from "../../src/pipeline/digit-collector";
+import { DigitCollector, MIN_GROUP_GAP_MS } from "../../src/pipeline/digit-collector";
 import { Playout } from "../../src/media/playout";
 import { Pacer } from "../../src/rtp/pacer";
 import type { CallRecord } from "../../src/pipeline/call-record";
@@ -32,6 +32,26 @@ describe("DigitCollector", () => {
     expect(out).toEqual(["12#"]);
     clock.advance(1);
     expect(out).toEqual(["12#", "45"]);
+  });
+  test("groups are handed on at most one per MIN_GROUP_GAP_MS: # pressed 10 times a second makes one turn a second, no key lost", () => {
+    const { clock, out, c } = collect();
+    expect(MIN_GROUP_GAP_MS).toBe(1000);
+    c.press("#"); // the first group at once
+    expect(out).toEqual(["#"]);
+    for (let i = 0; i < 25; i++) {
+      clock.advance(100);
+      c.press(i % 5 === 4 ? "#" : "1");
+    }
+    // 2.5 s of keys: groups handed on at 1.0 s and 2.0 s (each the keys held until then), the rest held.
+    expect(out).toEqual(["#", "1111#1111", "#1111#1111"]);
+    expect(c.pending).toBe("#1111#");
+    clock.advance(500);
+    expect(out).toEqual(["#", "1111#1111", "#1111#1111", "#1111#"]);
+    expect(out.join("").length).toBe(26);
+    // A group after a quiet second goes at once again.
+    clock.advance(1000);
+    for (const k of "7#") c.press(k);
+    expect(out.at(-1)).toBe("7#");
   });
   test("a length ends a group; flash and junk are ignored", () => {
     const { out, c } = collect({ maxDigits: 3 });

@@ -52,6 +52,18 @@ describe("RtpPortPool", () => {
     }
   });
 
+  test("no file descriptor left (EMFILE/ENFILE) is no_descriptors, retryable; another bind error stays bind_failed", async () => {
+    const failing = (code: string) => async () => {
+      throw Object.assign(new Error(code), { code });
+    };
+    for (const code of ["EMFILE", "ENFILE"]) {
+      const e = await poolError(new RtpPortPool(21000, 21003, "127.0.0.1", failing(code)).allocate());
+      expect([e.code, e.retryable]).toEqual(["no_descriptors", true]);
+    }
+    const e = await poolError(new RtpPortPool(21000, 21003, "127.0.0.1", failing("EADDRNOTAVAIL")).allocate());
+    expect([e.code, e.retryable]).toEqual(["bind_failed", false]);
+  });
+
   test("concurrent allocations never get the same port", async () => {
     const base = await holdEvenPort();
     const start = base.port;

@@ -1,6 +1,7 @@
 /**
  * RTCP (RFC 3550 §6): SR/RR/SDES bytes, truncated input table, seeded fuzz; RtcpSession sending an SR
- * every 5 s (fake clock) with a report block, and reading the far end's RR into loss, jitter and RTT.
+ * every 5 s (fake clock) with a report block, and reading the far end's RR into loss, jitter and RTT;
+ * reports on the RTCP port taken only from the address the RTP is latched to (real sockets).
  */
 import { afterEach, describe, expect, test } from "bun:test";
 import { RtpPortPool } from "../../src/rtp/port-pool.ts";
@@ -114,6 +115,39 @@ describe("RtcpSession", () => {
     expect(rtcp.peer!.cumulativeLost).toBe(1);
     expect(rtcp.peer!.jitterMs).toBe(10);
     expect(Math.abs(rtcp.peer!.rttMs! - 10)).toBeLessThan(0.5);
+  });
+
+  test("the RTCP port reads reports only from the address our RTP is latched to (any port); a stranger's forged RR is dropped unread", async () => {
+    const clock = new FakeClock(0);
+    const far = await Bun.udpSocket({ hostname: "127.0.0.1", port: 0, binaryType: "uint8array" }); // the caller's RTCP socket
+    const stranger = await Bun.udpSocket({ hostname: "127.0.0.66", port: 0, binaryType: "uint8array" });
+    cleanup.push(() => far.close(), () => stranger.close());
+    const lease = await pool.allocate();
+    const rtp = new RtpSession({ lease, remote: { address: "127.0.0.1", port: far.port - 1 }, codec: "PCMU", payloadType: 0, clock, initial: { ssrc: 0x11223344 } });
+    cleanup.push(() => rtp.close());
+    const rtcp = await RtcpSession.open({ host: "127.0.0.1", port: lease.port + 1, rtp, clock, cname: "va@test" });
+    cleanup.push(() => rtcp.close());
+    const forged = hex("81c90007 66666666 11223344 ff7fffff 00000001 0000ffff 00000000 00000000"); // all lost, jitter 8 s
+    const real = hex("81c90007 abcdef01 11223344 0a000001 00000001 00000050 00000000 00000000");
+    const settle = async (n: number) => {
+      for (let i = 0; i < 100 && rtcp.reportsIn + rtcp.ignoredSourceIn < n; i++) await Bun.sleep(10);
+    };
+    far.send(real, lease.port + 1, "127.0.0.1"); // before any RTP came: nothing is latched yet
+    await settle(1);
+    expect([rtcp.reportsIn, rtcp.ignoredSourceIn]).toEqual([0, 1]);
+    rtp.receive(serializeRtp({ marker: false, payloadType: 0, sequenceNumber: 1, timestamp: 160, ssrc: 0xabcdef01, payload: new Uint8Array(160) }), far.port - 1, "127.0.0.1");
+    expect(rtp.latched).toBe(true);
+    stranger.send(forged, lease.port + 1, "127.0.0.1");
+    await settle(2);
+    expect([rtcp.reportsIn, rtcp.ignoredSourceIn, rtcp.peer]).toEqual([0, 2, undefined]);
+    far.send(real, lease.port + 1, "127.0.0.1"); // from the latched address (its RTCP port, not its RTP port)
+    await settle(3);
+    expect([rtcp.reportsIn, rtcp.ignoredSourceIn]).toEqual([1, 2]);
+    expect(rtcp.peer).toMatchObject({ fractionLost: 10 / 256, cumulativeLost: 1, jitterMs: 10 });
+    stranger.send(forged, lease.port + 1, "127.0.0.1"); // a later forgery does not overwrite it either
+    await settle(4);
+    expect([rtcp.reportsIn, rtcp.ignoredSourceIn]).toEqual([1, 3]);
+    expect(rtcp.peer).toMatchObject({ cumulativeLost: 1, jitterMs: 10 });
   });
 
   test("rtcp-mux (RFC 5761 §4): SRs leave from the RTP port to the far end's RTP port; its RR on our RTP port is demultiplexed to RTCP, not audio", async () => {

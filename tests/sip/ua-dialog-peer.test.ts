@@ -96,6 +96,29 @@ describe("dialogPeerOnly", () => {
     expect(h.times("200 INVITE")).toEqual([0, 500, 1500]);
   });
 
+  test("a CANCEL of a ringing call from another address → one stateless 403, the call rings on; the peer's CANCEL ends it", () => {
+    const warns: object[] = [];
+    const log = { debug() {}, info() {}, warn: (f: object) => warns.push(f), error() {} };
+    const h = harness({ dialogPeerOnly: true, answerDelayMs: 4000, log });
+    h.send(TRUNK_INVITE);
+    const call = h.calls[0]!;
+    const ended: EndReason[] = [];
+    call.on("ended", (r) => ended.push(r));
+    const invite = trunkInvite();
+    const cancel = TRUNK_INVITE.replace(/^INVITE /, "CANCEL ").replace(/^CSeq:\s*(\d+) INVITE/im, "CSeq: $1 CANCEL").replace(/\r\n\r\n[\s\S]*$/, "\r\n\r\n").replace(/^Content-Length:.*$/im, "Content-Length: 0").replace(/^Content-Type:.*\r\n/im, "");
+    const before = sipRefusedTotals.dialog_stranger;
+    h.send(cancel, STRANGER); // the same Via branch, Call-ID, From tag and CSeq, copied off the wire
+    expect(lastStatus(h, "CANCEL")).toBe(403);
+    expect(sipRefusedTotals.dialog_stranger - before).toBe(1);
+    expect(ended).toEqual([]);
+    expect(h.responses(487)).toHaveLength(0);
+    expect(warns[0]).toMatchObject({ sipCallId: invite.callId, method: "CANCEL" });
+    h.send(cancel, TRUNK);
+    expect(h.responses(200, "CANCEL")).toHaveLength(1);
+    expect(h.responses(487)).toHaveLength(1);
+    expect(ended).toEqual(["canceled"]);
+  });
+
   test("off (the RFC's behaviour): a BYE from another address that names the dialog ends the call", () => {
     const { h, ok, ended, warns } = answered(false);
     h.send(inDialog(trunkInvite(), ok, "BYE", 120, "z9hG4bKother"), STRANGER);

@@ -4,6 +4,7 @@ import { parseMessage, serializeMessage, type EndReason, type InboundCall, type 
 import { SIPP_INVITE, TRUNK_INVITE, TRUNK_SDP, TRUNK_OPTIONS } from "./fixtures.ts";
 import { request } from "./helpers.ts";
 import { ANSWER_SDP, TRUNK, ackFor, harness, inDialog, reply } from "./ua-harness.ts";
+import { isPlainProbe } from "../../src/sip/ua/options.ts";
 
 const trunkInvite = () => parseMessage(TRUNK_INVITE) as SipRequest;
 
@@ -359,6 +360,20 @@ describe("a sips: Request-URI (RFC 3261 §8.2.2.1, §26.2.2)", () => {
     expect(h.calls).toHaveLength(1);
     // And a sip: URI over UDP is unaffected.
     h.send(request("INVITE", { branch: "z9hG4bKs6", callId: "s6", body: TRUNK_SDP }));
+    expect(h.calls).toHaveLength(2);
+  });
+});
+
+describe("a Request-URI scheme other than sip:, sips: or tel: (RFC 3261 §8.2.2.1)", () => {
+  test("http: and mailto: → 416 (INVITE through its transaction, no call; OPTIONS stateless, not a plain probe); tel: and SIP: are taken", () => {
+    const h = harness();
+    h.send(request("INVITE", { branch: "z9hG4bKu1", callId: "u1", uri: "http://evil.example/x", body: TRUNK_SDP }));
+    h.send(request("OPTIONS", { branch: "z9hG4bKu2", callId: "u2", uri: "mailto:agent@203.0.113.10" }));
+    expect(h.sent()).toEqual(["416 INVITE", "416 OPTIONS"]);
+    expect(h.calls).toHaveLength(0);
+    expect(isPlainProbe(request("OPTIONS", { branch: "z9hG4bKu3", callId: "u3", uri: "http://evil.example/x" }))).toBe(false);
+    h.send(request("INVITE", { branch: "z9hG4bKu4", callId: "u4", uri: "tel:+14155550123", body: TRUNK_SDP }));
+    h.send(request("INVITE", { branch: "z9hG4bKu5", callId: "u5", uri: "SIP:agent@203.0.113.10", body: TRUNK_SDP }));
     expect(h.calls).toHaveLength(2);
   });
 });

@@ -28,7 +28,7 @@ import type { InviteRefusal } from "./delegate.ts";
 import type { DigestVerifier } from "./digest-server.ts";
 import { countsAsFailure, type DigestLockout } from "./digest-lockout.ts";
 import { unsupportedRequired } from "./extensions.ts";
-import { sipsOverInsecureTransport } from "./request-uri.ts";
+import { unsupportedUriScheme } from "./request-uri.ts";
 import { InboundCall } from "./inbound-call.ts";
 import { RefusedInvites } from "./refused-invites.ts";
 import { negotiateAsUas } from "./session-timer.ts";
@@ -129,9 +129,10 @@ export class InboundInvites {
     const reply = (status: number, headers: Array<[string, string]> = []) =>
       tx.respond(buildResponse(req, status, { toTag: generateTag(), headers: [...headers, ["Server", ctx.userAgent]] }));
 
-    // §8.2.2.1 (the Request-URI, inspected before the merge check of §8.2.2.2): a `sips:` URI that
-    // reached us over UDP or plain TCP → "416 (Unsupported URI Scheme)" (request-uri.ts, RFC 3261 §26.2.2).
-    if (sipsOverInsecureTransport(req, protocol)) return reply(416);
+    // §8.2.2.1 (the Request-URI, inspected before the merge check of §8.2.2.2): a scheme other than sip:
+    // and tel:, or a `sips:` URI that reached us over UDP or plain TCP → "416 (Unsupported URI Scheme)"
+    // (request-uri.ts, RFC 3261 §26.2.2).
+    if (unsupportedUriScheme(req, protocol)) return reply(416);
     // §8.2.2.2: "If the From tag, Call-ID, and CSeq exactly match those associated with an ongoing
     // transaction, but the request does not match that transaction [...], the UAS core SHOULD generate
     // a 482 (Loop Detected) response". (A retransmission was matched by the layer above, so any hit

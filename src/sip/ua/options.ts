@@ -7,7 +7,7 @@
 import type { SipRequest, SipResponse } from "../message/index.ts";
 import { statelessResponse } from "../transport/stateless.ts";
 import { SUPPORTED_ROWS, unsupportedRequired } from "./extensions.ts";
-import { sipsOverInsecureTransport } from "./request-uri.ts";
+import { unsupportedUriScheme } from "./request-uri.ts";
 import { ALLOW_HEADER } from "./types.ts";
 import type { OptionsStatus } from "./delegate.ts";
 
@@ -38,5 +38,5 @@ export function optionsResponse(req: SipRequest, status: OptionsStatus, server: 
  * @throws SipParseError when a header it reads is malformed (then it is the UA core's too).
  */
 export function isPlainProbe(req: SipRequest): boolean {
-  return req.method === "OPTIONS" && !req.to.tag && !sipsOverInsecureTransport(req, "UDP") && unsupportedRequired(req).length === 0;
+  return req.method === "OPTIONS" && !req.to.tag && !unsupportedUriScheme(req, "UDP") && unsupportedRequired(req).length === 0;
 }

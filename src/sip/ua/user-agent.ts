@@ -25,7 +25,7 @@ import { DEFAULT_SESSION_EXPIRES_S } from "./session-timer.ts";
 import type { InviteRefusal, UserAgentDelegate, UserAgentOptions } from "./delegate.ts";
 import { ALLOW_HEADER, unhandledMethodStatus } from "./types.ts";
 import { outOfDialogAnswer } from "./out-of-dialog.ts";
-import { sipsOverInsecureTransport } from "./request-uri.ts";
+import { unsupportedUriScheme } from "./request-uri.ts";
 import { optionsResponse } from "./options.ts";
 import { DEFAULT_DIGEST_LOCKOUT_MS, DEFAULT_DIGEST_MAX_FAILURES, DigestLockout } from "./digest-lockout.ts";
 
@@ -207,7 +207,7 @@ export class UserAgent implements UaContext {
       }
       return; // an unmatched ACK is dropped, never answered
     }
-    if (req.method === "CANCEL") return this.receiveCancel(req);
+    if (req.method === "CANCEL") return this.receiveCancel(req, source);
     const key = dialogKeyOfRequest(req);
     if (key !== undefined) {
       const call = this.dialogs.get(key);
@@ -220,9 +220,9 @@ export class UserAgent implements UaContext {
       // dialog, it MUST respond to the request with a 481 (Call/Transaction Does Not Exist)".
       return this.respondNonInvite(req, 481);
     }
-    // §8.2.2.1: a `sips:` Request-URI that reached us without TLS → 416 (request-uri.ts; INVITE: after
-    // its authentication and screening, in inbound-invite.ts).
-    if (req.method !== "INVITE" && sipsOverInsecureTransport(req, protocol)) return this.respondNonInvite(req, 416);
+    // §8.2.2.1: a Request-URI scheme we do not serve (not sip:/tel:, or sips: without TLS) → 416
+    // (request-uri.ts; INVITE: after its authentication and screening, in inbound-invite.ts).
+    if (req.method !== "INVITE" && unsupportedUriScheme(req, protocol)) return this.respondNonInvite(req, 416);
     // §8.2.2.3: a Require we do not understand → 420 + Unsupported, for every method but ACK/CANCEL
     // (INVITE: after its authentication, in receiveInvite).
     const unsupported = req.method === "INVITE" ? [] : unsupportedRequired(req);
@@ -293,11 +293,18 @@ export class UserAgent implements UaContext {
     this.transport.sendResponse(optionsResponse(req, this.delegate.optionsStatus?.() ?? { available: true }, this.userAgent));
   }
 
-  private receiveCancel(cancel: SipRequest): void {
+  private receiveCancel(cancel: SipRequest, source: Address): void {
     const call = this.invites.callOf(this.layer.findInviteForCancel(cancel));
     // §9.2: "If the UAS did not find a matching transaction for the CANCEL according to the procedure
     // above, it SHOULD respond to the CANCEL with a 481 (Call Leg/Transaction Does Not Exist)."
     if (!call) return this.respondNonInvite(cancel, 481);
+    // A CANCEL hangs up a ringing call as a BYE does an answered one, and it matches by Via branch,
+    // Call-ID, From tag and CSeq (§9.2, §17.2.3), all of which anyone on the path reads: with
+    // dialogPeerOnly it is taken only from the INVITE's peer, as the BYE (s19 fresheyes: a CANCEL from
+    // another address ended a call ringing under ANSWER_DELAY_MS). The real one comes from that hop, §9.1:
+    // "The destination address, port, and transport for the CANCEL MUST be identical to those used to send
+    // the original request."
+    if (this.fromStranger(call, cancel, source)) return this.refuseStranger(cancel);
     const tx = this.layer.createNonInviteServer(cancel);
     // §9.2: "as long as the CANCEL matched an existing transaction, the UAS answers the CANCEL request
     // itself with a 200 (OK) response. [...] the To tag of the response to the CANCEL and the To tag in
