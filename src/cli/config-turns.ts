@@ -6,6 +6,7 @@
  */
 import { DEFAULT_COMPLETE_SILENCE_MS } from "../pipeline/endpointing";
 import { DEFAULT_PAUSE_WORDS_WAIT_MS } from "../pipeline/barge-in-pause";
+import { DEFAULT_LLM_HISTORY_MAX_CHARS } from "../pipeline/history-bound";
 import { DEFAULT_PAUSE_MS, type DetectorOptions } from "../pipeline/speech-detector";
 import { DEFAULT_CALLER_LEVEL, DEFAULT_FIRST_TURN_FLOOR_DBFS, DEFAULT_FLOOR_ALWAYS } from "../pipeline/caller-level";
 import type { ConversationSettings } from "../pipeline/agent-call";
@@ -46,6 +47,8 @@ export interface ConversationConfig {
   llmFirstTokenMs: number;
   /** LLM watchdog: one reply's generation due within this many ms (LLM_REPLY_TIMEOUT_MS). */
   llmTotalMs: number;
+  /** LLM_HISTORY_MAX_CHARS: characters of conversation one LLM request carries at most (src/pipeline/history-bound.ts). */
+  llmHistoryMaxChars: number;
   /** CONTINUATION_GRACE_MS: caller speech this soon (ms) after a reply's first audio continues the caller's turn. */
   continuationGraceMs: number;
   /** NO_WORDS_RESUME_MS / NO_WORDS_MAX_WAIT_MS: after a barge-in without words, resume after this much silence / wait at most this long for a slow recogniser, ms. */
@@ -116,6 +119,9 @@ export function conversationConfig(env: Env): ConversationConfig {
     // src/pipeline/conversation-settings.ts DEFAULT_CONVERSATION (3 s / 20 s): no first token → apology.
     llmFirstTokenMs: int(env, "LLM_FIRST_TOKEN_MS", 3000, 200, 120_000),
     llmTotalMs: int(env, "LLM_REPLY_TIMEOUT_MS", 20_000, 1000, 600_000),
+    // src/pipeline/history-bound.ts DEFAULT_LLM_HISTORY_MAX_CHARS (12,000: a 10-minute conversation fits);
+    // at least a few sentences, at most ~1 M tokens (Gemini's context window) of text.
+    llmHistoryMaxChars: int(env, "LLM_HISTORY_MAX_CHARS", DEFAULT_LLM_HISTORY_MAX_CHARS, 200, 4_000_000),
     digits: digitsConfig(env),
   };
 }
@@ -152,6 +158,7 @@ export function conversationSettings(c: ConversationConfig): Partial<Conversatio
     maxCallMs: c.maxCallMs,
     llmFirstTokenMs: c.llmFirstTokenMs,
     llmTotalMs: c.llmTotalMs,
+    llmHistoryMaxChars: c.llmHistoryMaxChars,
     digits: { ...c.digits },
   };
 }

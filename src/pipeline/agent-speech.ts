@@ -7,7 +7,7 @@
  */
 import type { PrerenderedTts } from "./prerendered-tts";
 import type { StateMachine } from "../util/state-machine";
-import type { TurnExpectation } from "../providers/types";
+import type { ChatMessage, LlmProvider, TurnExpectation } from "../providers/types";
 import { sendDtmf } from "../providers/tools/send-dtmf";
 import { transferCall } from "../providers/tools/transfer-call";
 import type { CallTimers } from "./call-timers";
@@ -147,11 +147,27 @@ export class AgentSpeech {
     return null;
   }
 
+  /**
+   * The history this request carries: bounded (history-bound.ts, `llmHistoryMaxChars`) unless the LLM is
+   * scripted (its state is a replay of every caller turn); logged once per call when first cut.
+   */
+  private requestHistory(llm: LlmProvider): ChatMessage[] {
+    if (llm.scripted) return [...this.log.history];
+    const maxChars = this.settings.llmHistoryMaxChars;
+    const b = this.log.forRequest(maxChars);
+    if (b.firstCut) {
+      const sent = b.history.reduce((n, m) => n + m.text.length, 0);
+      this.d.log.info({ callId: this.d.record.id, maxChars, droppedMessages: b.dropped, sentMessages: b.history.length, sentChars: sent, newestCut: b.cutNewest }, "LLM history bounded: oldest turns left out of the request");
+    }
+    return b.history;
+  }
+
   private async runReply(reply: SpeechHandle, fixedText?: string): Promise<void> {
     const llm = this.providers.llm;
     const openingTts = this.takeOpeningTts(reply);
     const { llmFirstTokenMs: firstTokenMs, llmTotalMs: totalMs } = this.settings;
-    const generate = (s: AbortSignal) => llm.generate({ system: this.d.system, history: [...this.log.history], tools: this.d.tools, signal: s });
+    const history = this.requestHistory(llm);
+    const generate = (s: AbortSignal) => llm.generate({ system: this.d.system, history: [...history], tools: this.d.tools, signal: s });
     // A scripted step knows what it asks for: tell the recogniser and the key grouping before the caller answers.
     if (fixedText === undefined && llm.expectation) this.expect?.(llm.expectation([...this.log.history]));
     const { error } = await reply.run({

@@ -4,6 +4,7 @@
  */
 import type { ChatMessage } from "../providers/types";
 import type { CallRecord, CallUsage, TurnLatency, TurnRecord, TurnUsage } from "./call-record";
+import { boundHistory, type BoundedHistory } from "./history-bound";
 
 /** The record's usage totals, created at zero on first use. */
 export function callUsage(record: CallRecord): CallUsage {
@@ -12,6 +13,8 @@ export function callUsage(record: CallRecord): CallUsage {
 
 export class ConversationLog {
   readonly history: ChatMessage[] = [];
+  /** True once a request's history was first bounded (history-bound.ts): reported once per call. */
+  private cut = false;
   /** Notifications held back (`callerTurn` with `defer`), in order; `flush()` sends them. */
   private deferred: (() => void)[] = [];
 
@@ -41,6 +44,17 @@ export class ConversationLog {
   /** The caller's turn goes to the LLM history (when a reply to it starts). */
   userAsked(text: string): void {
     this.history.push({ role: "user", text });
+  }
+
+  /**
+   * The history an LLM request carries: `history` bounded to `maxChars` characters (history-bound.ts;
+   * Infinity = all of it); `firstCut` is true on the first request of the call that left something out.
+   */
+  forRequest(maxChars: number): BoundedHistory & { firstCut: boolean } {
+    const b = boundHistory(this.history, maxChars);
+    const firstCut = !this.cut && (b.dropped > 0 || b.cutNewest);
+    if (firstCut) this.cut = true;
+    return { ...b, firstCut };
   }
 
   /** Takes back the last `userAsked(text)` (its reply is restarted on another provider). */

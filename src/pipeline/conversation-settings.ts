@@ -8,6 +8,7 @@ import { DEFAULT_ENDPOINTING, type EndpointingSettings } from "./endpointing";
 import { DEFAULT_DIGIT_COLLECTION, type DigitCollectorSettings } from "./digit-collector";
 import type { OutboundAnswerSettings } from "./outbound-answer";
 import { CONTINUATION_GRACE_MS } from "./turn-taking";
+import { DEFAULT_LLM_HISTORY_MAX_CHARS } from "./history-bound";
 
 /** What a speech detector reports. */
 export interface SpeechEvents {
@@ -92,6 +93,12 @@ export interface ConversationSettings {
   llmFirstTokenMs: number;
   /** LLM watchdog: the whole generation of one reply must end within this many ms. */
   llmTotalMs: number;
+  /**
+   * Characters of conversation one LLM request carries at most (history-bound.ts; LLM_HISTORY_MAX_CHARS):
+   * the oldest turns are dropped whole past it. Not applied to a scripted LLM (`LlmProvider.scripted`:
+   * its dialogue state is a replay of every caller turn, and nothing leaves the machine).
+   */
+  llmHistoryMaxChars: number;
   /** Said when a transfer to a person failed (the conversation goes on). */
   transferFailedText: string;
   /** Said when the trunk refused the REFER and the agent calls the target to bridge them (TRANSFER_FALLBACK=bridge). */
@@ -119,6 +126,7 @@ export const DEFAULT_CONVERSATION: ConversationSettings = {
   noWordsMaxWaitMs: 6000,
   llmFirstTokenMs: 3000,
   llmTotalMs: 20_000,
+  llmHistoryMaxChars: DEFAULT_LLM_HISTORY_MAX_CHARS,
   digits: DEFAULT_DIGIT_COLLECTION,
   transferFailedText: "I am sorry, I could not transfer you right now. Is there anything else I can help you with?",
   transferBridgingText: "Please hold while I connect you.",

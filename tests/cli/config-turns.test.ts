@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { ConfigError, loadConfig } from "../../src/cli/config";
-import { detectorOptions } from "../../src/cli/config-turns";
+import { conversationSettings, detectorOptions } from "../../src/cli/config-turns";
 import { DEFAULT_CALLER_LEVEL, DEFAULT_FIRST_TURN_FLOOR_DBFS } from "../../src/pipeline/caller-level";
 import { SileroSpeechDetector } from "../../src/pipeline/speech-detector";
 import type { VadStream } from "../../src/media/vad/silero";
@@ -97,6 +97,28 @@ describe("BARGE_IN_FIRST_TURN_FLOOR_DBFS", () => {
     const err = configError({ BARGE_IN_FIRST_TURN_FLOOR_DBFS: value });
     expect(err).toBeInstanceOf(ConfigError);
     expect(err.variable).toBe("BARGE_IN_FIRST_TURN_FLOOR_DBFS");
+    expect(err.message).toMatch(message);
+  });
+});
+
+describe("LLM_HISTORY_MAX_CHARS", () => {
+  test("default 12000 characters (src/pipeline/history-bound.ts), reaching the conversation's settings", () => {
+    expect(loadConfig(base).conversation.llmHistoryMaxChars).toBe(12_000);
+    const c = loadConfig({ ...base, LLM_HISTORY_MAX_CHARS: "4000" }).conversation;
+    expect(c.llmHistoryMaxChars).toBe(4000);
+    expect(conversationSettings(c).llmHistoryMaxChars).toBe(4000);
+  });
+
+  test.each([
+    ["199", /from 200 to 4000000, got 199/],
+    ["4000001", /from 200 to 4000000, got 4000001/],
+    ["12k", /integer from 200 to 4000000, got "12k"/],
+    ["0", /from 200 to 4000000, got 0/],
+  ])("%p is a start-up error naming the variable", (value, message) => {
+    const err = configError({ LLM_HISTORY_MAX_CHARS: value });
+    expect(err).toBeInstanceOf(ConfigError);
+    expect(err.variable).toBe("LLM_HISTORY_MAX_CHARS");
+    expect(err.message).toContain("LLM_HISTORY_MAX_CHARS");
     expect(err.message).toMatch(message);
   });
 });

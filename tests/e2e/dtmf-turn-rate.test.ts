@@ -9,16 +9,15 @@
  * `VOICE_AGENT_E2E_BINARY=/path bun test …` runs it against another binary (the before/after).
  */
 import { afterAll, describe, expect, test } from "bun:test";
-import { serializeRtp } from "../../src/rtp/packet.ts";
 import { startAgent, waitFor, type RunningAgent } from "./agent.ts";
-import { sipRequest, type Udp } from "./attack-support.ts";
 import { startCloudFakes, type CloudFakes } from "./cloud-support.ts";
+import { rawDtmfCall, type RawDtmfCall } from "./raw-dtmf-call.ts";
 
 let agent: RunningAgent | undefined;
 let fakes: CloudFakes | undefined;
-const sockets: Udp[] = [];
+const closers: RawDtmfCall[] = [];
 afterAll(async () => {
-  for (const s of sockets) s.close();
+  for (const c of closers) c.close();
   await agent?.stop();
   await fakes?.close();
 }, 30_000);
@@ -28,39 +27,15 @@ describe("DTMF key groups and LLM requests (compiled binary, cloud fakes, loopba
     fakes = startCloudFakes({ script: [], direct: true });
     const binary = process.env.VOICE_AGENT_E2E_BINARY;
     agent = await startAgent(fakes.env({ IDLE_PROMPT_S: "3600" }), ["--mode", "inbound"], binary ? { binary } : {});
-    const to = { host: "127.0.0.1", port: agent.sipPort };
-    const sip: string[] = [];
-    const signalling = await Bun.udpSocket({ hostname: "127.0.0.1", port: 0, socket: { data: (_s, d) => void sip.push(Buffer.from(d).toString()) } });
-    const media = await Bun.udpSocket({ hostname: "127.0.0.1", port: 0, binaryType: "uint8array" });
-    sockets.push(signalling, media);
-    const from = { host: "127.0.0.1", port: signalling.port };
-    const callId = `dtmf-rate-${process.pid}@127.0.0.1`;
-    // The INVITE offers PCMU and telephone-event on 101 (attack-support.ts); our media socket is its m= port.
-    signalling.send(sipRequest("INVITE", { to, from, callId, tag: "keys" }).replace(/^m=audio \d+/m, `m=audio ${media.port}`), to.port, to.host);
-    const ok = await waitFor(() => sip.find((m) => m.startsWith("SIP/2.0 200") && m.includes(callId)), 15_000, "the 200 OK");
-    const toTag = /^To:.*;tag=([^;>\s]+)/im.exec(ok)![1]!;
-    signalling.send(sipRequest("ACK", { to, from, callId, tag: "keys", toTag }), to.port, to.host);
-    const rtpPort = Number(/^m=audio (\d+)/m.exec(ok)![1]);
-    let seq = 0;
-    let ts = 0;
-    const send = (payloadType: number, payload: Uint8Array, marker = false) =>
-      media.send(serializeRtp({ marker, payloadType, sequenceNumber: seq++ & 0xffff, timestamp: ts >>> 0, ssrc: 0x7e1, payload }), rtpPort, "127.0.0.1");
-    for (let i = 0; i < 50; i++, ts += 160) {
-      send(0, new Uint8Array(160).fill(0xff)); // 1 s of silence: the call's RTP is latched
-      await Bun.sleep(20);
-    }
+    const call = await rawDtmfCall(agent, { callId: `dtmf-rate-${process.pid}@127.0.0.1`, tag: "keys" });
+    closers.push(call);
     await waitFor(() => fakes!.gemini.requests.length >= 1, 15_000, "the greeting's LLM request");
     const before = fakes.gemini.requests.length;
-    // RFC 4733 §2.3: event 11 ('#'), end bit on the last packet, volume 10; duration in timestamp units.
-    const event = (duration: number, end: boolean) => Uint8Array.of(11, (end ? 0x80 : 0) | 10, duration >> 8, duration & 0xff);
     const started = Date.now();
     let keys = 0;
     while (Date.now() - started < 5000) {
-      send(101, event(400, false), true);
-      send(101, event(800, false));
-      send(101, event(960, true));
+      call.key(11); // '#'
       keys++;
-      ts += 1600;
       await Bun.sleep(100);
     }
     await Bun.sleep(2500); // the last held group is handed on within a second
