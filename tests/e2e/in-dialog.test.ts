@@ -136,7 +136,7 @@ test.skipIf(missing.length > 0)("a 3.5 KB INVITE with a multipart/mixed body (SD
   expect(ok).toMatch(/^Content-Type:\s*application\/sdp$/m);
 }, 40_000);
 
-test.skipIf(missing.length > 0)("session timer (RFC 4028): 422 below Min-SE, then the refresher stated in the 200 and a refresh by UPDATE", async () => {
+test.skipIf(missing.length > 0)("session timer (RFC 4028): 422 below Min-SE, then the refresher stated in the 200, a refresh by UPDATE, and refreshes without Session-Expires still answered with the interval", async () => {
   const r = await runSipp({ scenario: "session-timer", target: `127.0.0.1:${agent.sipPort}`, keys: { audio: `${silenceFile(1, "mulaw")},-1,0` }, pauseMs: 500, timeoutMs: 20_000 });
   expect(r.exitCode, describeSipp(r)).toBe(0);
   const r422 = responseTo(r.messages, 1, "INVITE")!.text;
@@ -148,6 +148,16 @@ test.skipIf(missing.length > 0)("session timer (RFC 4028): 422 below Min-SE, the
   const upd = responseTo(r.messages, 3, "UPDATE")!.text;
   expect(upd).toMatch(/^SIP\/2.0 200/);
   expect(upd).toMatch(/^Session-Expires:\s*90;refresher=uac$/m);
+  // Refreshes without Session-Expires: a 200 without it would tell the caller the timer is off (§7.2)
+  // while the agent still ends the call at its expiry; it states the interval instead (§9).
+  const hold = responseTo(r.messages, 4, "INVITE")!.text;
+  expect(hold).toMatch(/^SIP\/2.0 200/);
+  expect(hold).toMatch(/^Session-Expires:\s*90;refresher=uac$/m);
+  expect(hold).toMatch(/^Require:\s*timer$/m);
+  const bare = responseTo(r.messages, 5, "UPDATE")!.text;
+  expect(bare).toMatch(/^SIP\/2.0 200/);
+  expect(bare).toMatch(/^Session-Expires:\s*90;refresher=uas$/m);
+  expect(bare).not.toMatch(/^Require:/m);
 }, 40_000);
 
 test.skipIf(missing.length > 0)("RTP timeout: no BYE during a hold longer than RTP_TIMEOUT_S; BYE after RTP_TIMEOUT_S of silence once resumed, reason recorded", async () => {

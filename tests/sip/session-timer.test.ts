@@ -62,6 +62,32 @@ describe("UAS (inbound calls)", () => {
     expect(call.endReason).toBe("session_expired");
   });
 
+  test("a refresh without Session-Expires (hold re-INVITE, UPDATE) gets the running interval in its 200, so both ends keep one timer (§9, §7.2)", () => {
+    const { h, ok, inv, call } = answered(withTimer("120"));
+    h.clock.advance(60_000);
+    // With Supported: timer: the refresher stays the peer, Require: timer; the timer restarts.
+    const upd = inDialog(inv, ok, "UPDATE", 103, "z9hG4bKnose1");
+    upd.headers.append("Supported", "timer");
+    h.send(upd);
+    let r = h.last() as SipResponse;
+    expect([r.status, r.headers.get("Session-Expires"), r.headers.get("Require")]).toEqual([200, "120;refresher=uac", "timer"]);
+    h.clock.advance(60_000);
+    expect(call.state).toBe("confirmed");
+    // Without Supported: timer (a PBX's hold re-INVITE): we become the refresher, no Require, and we
+    // refresh at half the interval instead of sending BYE at its expiry.
+    const hold = inDialog(inv, ok, "INVITE", 104, "z9hG4bKnose2", ANSWER_SDP.replace("a=sendrecv", "a=sendonly"));
+    h.send(hold);
+    r = h.responses(200).at(-1)!;
+    expect(r.cseq.seq).toBe(104);
+    expect([r.headers.get("Session-Expires"), r.headers.get("Require")]).toEqual(["120;refresher=uas", undefined]);
+    h.send(ackFor(hold, r));
+    const before = h.requests("UPDATE").length + h.requests("INVITE").length;
+    h.clock.advance(60_100);
+    expect(call.state).toBe("confirmed");
+    expect(h.requests("UPDATE").length + h.requests("INVITE").length).toBe(before + 1);
+    expect(h.requests("BYE")).toHaveLength(0);
+  });
+
   test("refresher=uas: we send UPDATE with Session-Expires at half the interval, and again after its 200", () => {
     const { h, call } = answered(withTimer("120;refresher=uas"));
     expect(h.responses(200)[0]!.headers.get("Session-Expires")).toBe("120;refresher=uas");

@@ -6,7 +6,7 @@ import { Emitter } from "./emitter.ts";
 import { SUPPORTED_ROWS, unsupportedRequired } from "./extensions.ts";
 import { OfferAnswerState, type SessionDescriptionDelegate } from "./offer-answer.ts";
 import { SessionRefresher } from "./refresh.ts";
-import { SessionTimer, negotiateAsUas } from "./session-timer.ts";
+import { SessionTimer, continueAsUas, negotiateAsUas } from "./session-timer.ts";
 import { ALLOW_HEADER, unhandledMethodStatus, type EndReason } from "./types.ts";
 import { dialogPeerHosts } from "./dialog-peer.ts";
 import { DTMF_INFO_CONTENT_TYPES, parseDtmfInfo } from "./dtmf-info.ts";
@@ -240,7 +240,8 @@ export abstract class CallBase<E extends CommonCallEvents = CommonCallEvents> im
   /**
    * RFC 4028 §9/§10 as the 2xx to a session refresh (INVITE, re-INVITE, UPDATE) goes out: the rows it
    * carries (Session-Expires with the refresher, Require: timer when the peer refreshes) and the
-   * (re)start of the timer. A refresh without Session-Expires while a timer runs restarts it as it was.
+   * (re)start of the timer. A refresh without Session-Expires while a timer runs restarts it and its
+   * 2xx states it (`continueAsUas`: a 2xx without it would end the peer's timer, not ours).
    */
   protected sessionRefreshed(req: SipRequest): Array<[string, string]> {
     const d = negotiateAsUas(req);
@@ -249,8 +250,10 @@ export abstract class CallBase<E extends CommonCallEvents = CommonCallEvents> im
       return d.rows;
     }
     const cur = this.sessionTimer.current;
-    if (cur) this.sessionTimer.start(cur.seconds, cur.refresher);
-    return [];
+    if (!cur) return [];
+    const kept = continueAsUas(req, cur);
+    this.sessionTimer.start(kept.seconds, kept.refresher);
+    return kept.rows;
   }
 
   /** The peer listed UPDATE in Allow (RFC 3311 §5.1), learned from the dialog-creating message. */

@@ -89,6 +89,28 @@ export function negotiateAsUas(req: SipRequest): UasTimerDecision {
 }
 
 /**
+ * UAS processing of a session refresh without Session-Expires while a session timer runs (§9). The
+ * peer would read a 2xx without it as the end of the timer (§7.2: "If the 2xx response did not contain
+ * a Session-Expires header field, there is no session expiration. In this case, no refreshes need to be
+ * sent"), while we would still hold it to the interval and send BYE at its expiry. So the 2xx states
+ * the running interval, as §9 allows: "The UAS may request a session timer in the 2XX response by
+ * including a Session-Expires header field". The refresher stays who it was when the request says
+ * `Supported: timer`, with `Require: timer` as in `negotiateAsUas`; a request without it makes us the
+ * refresher (§9: "If the UAC does not support the session timer extension … the UAS … MUST set the
+ * refresher parameter to 'uas'") and carries no Require (the peer could not honour it).
+ */
+export function continueAsUas(
+  req: SipRequest,
+  current: { seconds: number; refresher: Refresher },
+): { seconds: number; refresher: Refresher; rows: Array<[string, string]> } {
+  const peerSupports = supportsTimer(req);
+  const refresher: Refresher = peerSupports ? current.refresher : "us";
+  const rows: Array<[string, string]> = [["Session-Expires", `${current.seconds};refresher=${refresher === "peer" ? "uac" : "uas"}`]];
+  if (peerSupports) rows.push(["Require", "timer"]);
+  return { seconds: current.seconds, refresher, rows };
+}
+
+/**
  * UAC processing of the 2xx to our INVITE/refresh (§7.2): with a Session-Expires, its refresher
  * decides ("uac" = us); without, "there is no session expiration" (undefined).
  */
