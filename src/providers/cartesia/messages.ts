@@ -62,7 +62,7 @@ export function parseReply(text: string): CartesiaReply | null {
   const ctx = typeof o.context_id === "string" ? o.context_id : undefined;
   const type = typeof o.type === "string" ? o.type : "";
   if (type === "chunk" && ctx && typeof o.data === "string") {
-    return { type: "chunk", contextId: ctx, data: new Uint8Array(Buffer.from(o.data, "base64")) };
+    return { type: "chunk", contextId: ctx, data: fromBase64(o.data) };
   }
   if (type === "done" && ctx) return { type: "done", contextId: ctx };
   if (type === "error") {
@@ -75,6 +75,19 @@ export function parseReply(text: string): CartesiaReply | null {
     };
   }
   return { type: "other", contextId: ctx, kind: type || "(none)" };
+}
+
+/**
+ * A chunk's base64 `data` as bytes: `Uint8Array.fromBase64` (TC39, in Bun; ~0.3 µs for a 320-byte chunk
+ * against ~0.9 µs through `Buffer.from` and a copy out of its pool: issue 13, ~2,300 chunks a second at
+ * 200 calls), or Buffer's lenient decoder for text the strict one refuses (whitespace, a missing pad).
+ */
+export function fromBase64(b64: string): Uint8Array {
+  try {
+    return (Uint8Array as unknown as { fromBase64(s: string): Uint8Array }).fromBase64(b64);
+  } catch {
+    return new Uint8Array(Buffer.from(b64, "base64"));
+  }
 }
 
 /**

@@ -37,6 +37,12 @@ export class CartesiaTtsStream implements TtsStream, ContextSink {
   private lastEndsWithSpace = true;
   private readonly carry = { byte: null as number | null };
   private audioTimer: TimerHandle | undefined;
+  /**
+   * Clock ms by which audio is owed (undefined: none owed). Moved per chunk without touching the timer,
+   * which, when it fires early, waits on for the rest (a timer re-armed per chunk was ~1 % of the call
+   * thread with 200 calls talking: issue 13).
+   */
+  private audioDeadline: number | undefined;
   private readonly onAbort = (): void => this.cancel();
 
   constructor(
@@ -75,7 +81,7 @@ export class CartesiaTtsStream implements TtsStream, ContextSink {
     if (this.firstTextAt === undefined) this.firstTextAt = this.clock.now();
     this.conn.send(generationRequest(this.params, t, true));
     this.sentAny = true;
-    if (this.firstAudioAt === undefined && this.audioTimer === undefined) this.armAudioTimer();
+    if (this.firstAudioAt === undefined && this.audioDeadline === undefined) this.armAudioTimer();
   }
 
   end(): void {
@@ -139,17 +145,26 @@ export class CartesiaTtsStream implements TtsStream, ContextSink {
   }
 
   private detach(): void {
-    this.clearAudioTimer();
+    this.stopAudioTimer();
     this.signal.removeEventListener("abort", this.onAbort);
     this.conn.unregister(this.contextId);
   }
 
   private armAudioTimer(): void {
-    this.clearAudioTimer();
     if (this.audioTimeoutMs <= 0) return;
-    this.audioTimer = this.clock.setTimer(this.audioTimeoutMs, () => {
+    this.audioDeadline = this.clock.now() + this.audioTimeoutMs;
+    if (this.audioTimer === undefined) this.startAudioTimer(this.audioTimeoutMs);
+  }
+
+  private startAudioTimer(ms: number): void {
+    this.audioTimer = this.clock.setTimer(ms, () => {
       this.audioTimer = undefined;
       if (this.st !== "open" && this.st !== "ending") return;
+      const deadline = this.audioDeadline;
+      if (deadline === undefined) return; // no audio owed any more
+      const left = deadline - this.clock.now();
+      if (left > 0) return this.startAudioTimer(left); // audio came meanwhile: the deadline moved on
+      this.audioDeadline = undefined;
       // Stop the server generating audio nobody awaits (nothing reached it yet while connecting).
       if (this.conn.state === "connecting") this.conn.dropQueued(this.contextId);
       else this.conn.send(cancelRequest(this.contextId));
@@ -157,7 +172,13 @@ export class CartesiaTtsStream implements TtsStream, ContextSink {
     });
   }
 
+  /** No audio owed for now; the timer, if running, finds no deadline and stops (detach() clears it). */
   private clearAudioTimer(): void {
+    this.audioDeadline = undefined;
+  }
+
+  private stopAudioTimer(): void {
+    this.audioDeadline = undefined;
     if (this.audioTimer === undefined) return;
     this.clock.clearTimer(this.audioTimer);
     this.audioTimer = undefined;
