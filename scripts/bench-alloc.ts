@@ -45,6 +45,7 @@ const { values: opt } = parseArgs({
     calls: { type: "string", default: "20" },
     seconds: { type: "string", default: "20" },
     child: { type: "string" },
+    types: { type: "boolean", default: false },
   },
 });
 const calls = Number(opt.calls);
@@ -83,7 +84,7 @@ const REMOTE = { address: "127.0.0.1", port: 4000 };
 const yieldTurn = () => new Promise<void>((r) => setImmediate(r));
 
 /** One stage: builds it, warms up, then runs `ticks` measured ticks between the markers (child side). */
-async function runStage(stage: string): Promise<{ packetsIn: number; packetsOut: number }> {
+async function runStage(stage: string): Promise<{ packetsIn: number; packetsOut: number; types?: Record<string, number> }> {
   const clock = new FakeClock(0);
   const speech = await speechPcm8k("Hello, I would like to know when my order will arrive, it was placed last Tuesday.");
   // 1.5 s of silence after each phrase, so the VAD sees speech start and end.
@@ -177,6 +178,7 @@ async function runStage(stage: string): Promise<{ packetsIn: number; packetsOut:
   };
   await run(0, WARM_TICKS);
   Bun.gc(true);
+  if (opt.types) return countTypes(run, () => packetsIn, () => leases.reduce((s, l) => s + l.sent, 0));
   const in0 = packetsIn;
   const out0 = leases.reduce((s, l) => s + l.sent, 0);
   console.error(START);
@@ -185,6 +187,29 @@ async function runStage(stage: string): Promise<{ packetsIn: number; packetsOut:
   Bun.gc(true); // its START line carries the heap size at END: the last partial cycle
   console.error(END + "-gc");
   return { packetsIn: packetsIn - in0, packetsOut: leases.reduce((s, l) => s + l.sent, 0) - out0 };
+}
+
+/**
+ * `--types`: the cells allocated in `TYPE_TICKS` ticks, by type (JSC's heapStats counts every cell since the
+ * last collection, dead or alive; the child runs with a heap large enough that none happens in between).
+ * Typed arrays' backing stores are not cells: their bytes show only in the byte counts.
+ */
+const TYPE_TICKS = 25;
+async function countTypes(run: (from: number, count: number) => Promise<void>, inCount: () => number, outCount: () => number): Promise<{ packetsIn: number; packetsOut: number; types: Record<string, number> }> {
+  const { heapStats } = await import("bun:jsc");
+  const in0 = inCount();
+  const out0 = outCount();
+  const before = heapStats().objectTypeCounts;
+  console.error(START);
+  await run(WARM_TICKS, TYPE_TICKS);
+  console.error(END);
+  const after = heapStats().objectTypeCounts;
+  const types: Record<string, number> = {};
+  for (const k of Object.keys(after)) {
+    const d = (after[k] ?? 0) - (before[k] ?? 0);
+    if (d > 0) types[k] = d;
+  }
+  return { packetsIn: inCount() - in0, packetsOut: outCount() - out0, types };
 }
 
 /** The datagram with sequence number `n` (in place: the ring's bytes are the harness's, not the agent's). */
@@ -204,9 +229,11 @@ function newRecord(c: number): CallRecord {
 }
 
 /** Parent side: one child per stage; sums "bytes allocated this cycle" between the markers. */
-async function measure(stage: string): Promise<{ bytes: number; cycles: number; packetsIn: number; packetsOut: number; cpuMs: number }> {
-  const proc = Bun.spawn([process.execPath, import.meta.path, "--child", stage, "--calls", String(calls), "--seconds", opt.seconds!], {
-    env: { ...process.env, BUN_JSC_logGC: "1", BUN_JSC_largeHeapSize: String(1 << 20), BUN_JSC_smallHeapGrowthFactor: "1.05", BUN_JSC_mediumHeapGrowthFactor: "1.05", BUN_JSC_largeHeapGrowthFactor: "1.05" },
+async function measure(stage: string): Promise<{ bytes: number; cycles: number; packetsIn: number; packetsOut: number; cpuMs: number; types?: Record<string, number> }> {
+  const proc = Bun.spawn([process.execPath, import.meta.path, "--child", stage, "--calls", String(calls), "--seconds", opt.seconds!, ...(opt.types ? ["--types"] : [])], {
+    env: opt.types
+      ? { ...process.env, BUN_JSC_logGC: "1", BUN_JSC_largeHeapSize: String(1 << 30), BUN_JSC_smallHeapSize: String(1 << 30) }
+      : { ...process.env, BUN_JSC_logGC: "1", BUN_JSC_largeHeapSize: String(1 << 20), BUN_JSC_smallHeapSize: String(1 << 20), BUN_JSC_smallHeapGrowthFactor: "1.05", BUN_JSC_mediumHeapGrowthFactor: "1.05", BUN_JSC_largeHeapGrowthFactor: "1.05" },
     stdout: "pipe",
     stderr: "pipe",
   });
@@ -231,7 +258,7 @@ async function measure(stage: string): Promise<{ bytes: number; cycles: number; 
       }
     } else after = Number(m[2]);
   }
-  const res = JSON.parse(out.trim().split("\n").pop()!) as { packetsIn: number; packetsOut: number; cpuMs: number };
+  const res = JSON.parse(out.trim().split("\n").pop()!) as { packetsIn: number; packetsOut: number; cpuMs: number; types?: Record<string, number> };
   return { bytes, cycles, ...res };
 }
 
@@ -247,6 +274,13 @@ if (opt.child) {
   console.log("|---|---|---|---|---|---|---|");
   for (const stage of opt.stages!.split(",")) {
     const r = await measure(stage);
+    if (r.types) {
+      if (r.cycles > 0) throw new Error(`stage ${stage}: ${r.cycles} collections during the type count`);
+      const perTick = calls * TYPE_TICKS;
+      const top = Object.entries(r.types).sort((x, y) => y[1] - x[1]).filter(([, n]) => n >= perTick / 10);
+      console.log(`| ${stage} | cells per call-tick: ${top.map(([k, n]) => `${k} ${(n / perTick).toFixed(1)}`).join(", ")} |`);
+      continue;
+    }
     const packets = r.packetsIn + r.packetsOut;
     const callTicks = calls * ticks;
     console.log(`| ${stage} | ${r.packetsIn} | ${r.packetsOut} | ${(r.bytes / 1e6).toFixed(1)} | ${r.cycles} | ${packets ? Math.round(r.bytes / packets) : "–"} | ${Math.round(r.bytes / callTicks)} |`);

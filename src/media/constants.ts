@@ -13,7 +13,11 @@ export const FRAME_SAMPLES = (SAMPLE_RATE * FRAME_MS) / 1000;
 /** Samples per millisecond at 8 kHz (8). */
 export const SAMPLES_PER_MS = SAMPLE_RATE / 1000;
 
-/** One 20 ms frame of caller audio, as received. */
+/**
+ * One 20 ms frame of caller audio, as received. An RtpSession's frames live in its ring: valid for the
+ * next RECEIVE_RING_FRAMES − 1 frames (127, 2.5 s; src/rtp/frame-ring.ts), then written again; a reader
+ * that keeps one longer copies it.
+ */
 export interface AudioFrame {
   /** Decoded linear PCM, 160 samples at 8000 Hz. */
   pcm: Int16Array;

@@ -142,10 +142,11 @@ export function linearToAlaw(pcm: number): number {
  * Encodes PCM16 samples (any count; normally 160 = 20 ms at 8000 Hz) into G.711 bytes, one byte per sample.
  * @param pcm 16-bit signed linear samples, 8000 Hz mono.
  * @param out optional destination (length ≥ pcm.length) to avoid an allocation.
- * @returns the payload (a view of `out` when given).
+ * @returns the payload (`out` itself when its length is the frame's, else a view of it).
  */
 export function encodeFrame(pcm: Int16Array, codec: G711Codec, out?: Uint8Array): Uint8Array {
-  const dst = out ? out.subarray(0, pcm.length) : new Uint8Array(pcm.length);
+  // `out` of the frame's own length is returned as it is: no view per 20 ms frame (issue 13).
+  const dst = out ? (out.length === pcm.length ? out : out.subarray(0, pcm.length)) : new Uint8Array(pcm.length);
   if (codec === "PCMU") {
     for (let i = 0; i < pcm.length; i++) dst[i] = ULAW_ENCODE[(pcm[i] >> 2) & 0x3fff];
   } else {
@@ -157,13 +158,16 @@ export function encodeFrame(pcm: Int16Array, codec: G711Codec, out?: Uint8Array)
 /**
  * Decodes G.711 bytes to PCM16 samples (one sample per byte).
  * @param payload the RTP payload (any length; 160 bytes = 20 ms).
- * @returns 16-bit signed linear samples, 8000 Hz mono.
+ * @param out optional destination of exactly `payload.length` samples, to avoid an allocation.
+ * @returns 16-bit signed linear samples, 8000 Hz mono (`out` when given).
+ * @throws RangeError when `out` is not `payload.length` long.
  */
-export function decodeFrame(payload: Uint8Array, codec: G711Codec): Int16Array {
+export function decodeFrame(payload: Uint8Array, codec: G711Codec, out?: Int16Array): Int16Array {
   const table = codec === "PCMU" ? ULAW_DECODE : ALAW_DECODE;
-  const out = new Int16Array(payload.length);
-  for (let i = 0; i < payload.length; i++) out[i] = table[payload[i]];
-  return out;
+  if (out && out.length !== payload.length) throw new RangeError(`decodeFrame: out has ${out.length} samples for ${payload.length} bytes`);
+  const dst = out ?? new Int16Array(payload.length);
+  for (let i = 0; i < payload.length; i++) dst[i] = table[payload[i]];
+  return dst;
 }
 
 /** A frame of `samples` silence bytes for `codec` (default 160 = 20 ms). */

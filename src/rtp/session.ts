@@ -24,12 +24,12 @@
  *  5. counted in `packetsIn`/`bytesIn`, sequence/loss bookkeeping (RFC 3550 A.3); a new SSRC after the
  *     first is counted in `ssrcChanges` (not a takeover); a duplicate or late (reordered) packet is
  *     dropped, `lateIn` — there is no jitter buffer, order is arrival order;
- *  6. audio → jitter (A.8), re-cut to 160-byte frames, decoded, `onAudio(frame)`;
+ *  6. audio → jitter (A.8), re-cut to 160-byte frames, decoded, `onAudio(frame)` (a frame of the
+ *     session's ring: valid for RECEIVE_RING_FRAMES − 1 further frames, frame-ring.ts);
  *     telephone-event → `onDtmf(event)` once per key press (dtmf-receiver.ts); CN → counted only (not audio).
  * When our direction does not include receiving (sendonly/inactive), steps 1–4 still run but nothing
  * is delivered.
  */
-import { decodeFrame, encodeFrame } from "../media/g711.ts";
 import { LocalSendPath, type MediaDirection, type RtpSendPath, type SendFormat, unusableDest } from "./send-path.ts";
 import type { AudioFrame } from "../media/constants.ts";
 import { type Clock, SystemClock } from "../util/clock.ts";
@@ -37,6 +37,7 @@ import { type DtmfEvent, DtmfReceiver } from "./dtmf-receiver.ts";
 import { RtpParseError } from "./errors.ts";
 import { isRtcp } from "./rtcp.ts";
 import { FRAME_BYTES, FrameAssembler } from "./frame-assembler.ts";
+import { ReceiveFrameRing } from "./frame-ring.ts";
 import { JitterEstimator } from "./jitter.ts";
 import { newRtpHeader, parseRtpHeader } from "./packet.ts";
 import type { PacedStream } from "./worker/frame-ring.ts";
@@ -368,9 +369,9 @@ export class RtpSession {
       this.jitter.update(now * (G711_CLOCK_RATE / 1000), p.timestamp);
       this.dtmf.audio(p.timestamp); // closes a key whose end packets were all lost
       if (!this.onAudio) return;
-      // The usual packet is one whole 20 ms frame: copied out at once (no view, no assembler list).
-      if (this.assembler.buffered === 0 && p.payloadEnd - p.payloadOffset === FRAME_BYTES) this.deliver(data.slice(p.payloadOffset, p.payloadEnd));
-      else for (const payload of this.assembler.push(data.subarray(p.payloadOffset, p.payloadEnd))) this.deliver(payload);
+      // The usual packet is one whole 20 ms frame: copied into the ring at once (no view, no assembler list).
+      if (this.assembler.buffered === 0 && p.payloadEnd - p.payloadOffset === FRAME_BYTES) this.deliver(data, p.payloadOffset);
+      else for (const payload of this.assembler.push(data.subarray(p.payloadOffset, p.payloadEnd))) this.deliver(payload, 0);
     } else if (kind === "dtmf") {
       if (!this.dtmf.push(p.timestamp, data.subarray(p.payloadOffset, p.payloadEnd))) this.counters.malformedIn++;
     } else {
@@ -378,12 +379,11 @@ export class RtpSession {
     }
   }
 
-  /** One 160-byte frame of caller audio (a copy, safe to keep) to `onAudio`, decoded. */
-  private deliver(payload: Uint8Array): void {
-    const pcm = decodeFrame(payload, this.codec);
-    const media = this.codec === this.mediaCodec ? payload : encodeFrame(pcm, this.mediaCodec);
-    this.onAudio!({ pcm, payload: media, codec: this.mediaCodec });
+  /** One 160-byte frame of caller audio (bytes `from`… of `data`) to `onAudio`, decoded, in the ring made at the first (frame-ring.ts). */
+  private deliver(data: Uint8Array, from: number): void {
+    this.onAudio!((this.ring ??= new ReceiveFrameRing(this.mediaCodec)).fill(data, from, this.codec));
   }
+  private ring: ReceiveFrameRing | undefined;
 
   /** Counts a dropped datagram in this session and in the process-wide totals. */
   private drop(reason: RtpDropReason): void {

@@ -80,7 +80,9 @@ export class FakeClock implements Clock {
     for (;;) {
       let dueId = -1;
       let dueAt = Infinity;
-      for (const [id, tm] of this.timers) {
+      // No [id, timer] pair per timer per look (bench:alloc drives calls with this clock).
+      for (const id of this.timers.keys()) {
+        const tm = this.timers.get(id)!;
         if (tm.at <= end && (tm.at < dueAt || (tm.at === dueAt && id < dueId))) {
           dueAt = tm.at;
           dueId = id;

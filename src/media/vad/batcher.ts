@@ -51,16 +51,38 @@ export interface WindowRunner {
    * changed by anyone else until the promise settles; on a rejection it is left as it was.
    */
   run(samples: Float32Array, state: Float32Array): Promise<number>;
+  /**
+   * Optional: `run` without a promise per window (issue 13: a stream's promise chain per frame was most of
+   * the call thread's garbage): the outcome goes to `done`, always from a microtask after the run, never
+   * from inside `submit`. Same contract for `samples` and `state`.
+   */
+  submit?(samples: Float32Array, state: Float32Array, done: RunDone): void;
+}
+
+/** Where a submitted window's outcome goes (WindowRunner.submit). */
+export interface RunDone {
+  /** The window's speech probability in [0, 1] (its next state is in the stream's array). */
+  ran(p: number): void;
+  failed(err: unknown): void;
 }
 
 interface Queued {
   samples: Float32Array;
   state: Float32Array;
-  resolve(p: number): void;
-  reject(e: unknown): void;
+  /** A submitted window's outcome (null for `run`'s, which settle `resolve`/`reject`). */
+  done: RunDone | null;
+  resolve: ((p: number) => void) | null;
+  reject: ((e: unknown) => void) | null;
   /** performance.now() when queued, ms. */
   at: number;
+  /** A submitted window's probability, read from the run's output when it ended. */
+  p: number;
 }
+
+/** A spent entry's arrays (it holds no stream's). */
+const NO_SAMPLES = new Float32Array(0);
+/** Queue entries kept for reuse (a run of MAX_BATCH_BEHIND, twice). */
+const SPARE_QUEUED = 2 * MAX_BATCH_BEHIND;
 
 /**
  * Windows queued together before a run: once this many wait, the run starts without waiting longer
@@ -115,9 +137,66 @@ export class WindowBatcher implements WindowRunner {
 
   run(samples: Float32Array, state: Float32Array): Promise<number> {
     const { promise, resolve, reject } = Promise.withResolvers<number>();
-    this.queue.push({ samples, state, resolve, reject, at: this.waitMs > 0 ? performance.now() : 0 });
-    this.schedule();
+    this.enqueue(samples, state, null, resolve, reject);
     return promise;
+  }
+
+  submit(samples: Float32Array, state: Float32Array, done: RunDone): void {
+    this.enqueue(samples, state, done, null, null);
+  }
+
+  private readonly spare: Queued[] = [];
+
+  private enqueue(samples: Float32Array, state: Float32Array, done: RunDone | null, resolve: Queued["resolve"], reject: Queued["reject"]): void {
+    const q = this.spare.pop() ?? { samples, state, done, resolve, reject, at: 0, p: 0 };
+    q.samples = samples;
+    q.state = state;
+    q.done = done;
+    q.resolve = resolve;
+    q.reject = reject;
+    q.at = this.waitMs > 0 ? performance.now() : 0;
+    this.queue.push(q);
+    this.schedule();
+  }
+
+  /**
+   * A run's outcome: `run`'s promises settle now; submitted windows get theirs in queue order from one
+   * microtask after the run (as a promise's reaction would: the windows that follow them join the queue
+   * after the run's `finally`, never inside it). Entries go back to the spares once settled.
+   */
+  private settle(batch: readonly Queued[], res: Float32Array | null, err: unknown): void {
+    let submitted = false;
+    for (let i = 0; i < batch.length; i++) {
+      const q = batch[i]!;
+      if (q.done) {
+        q.p = res ? res[i]! : 0;
+        submitted = true;
+        continue;
+      }
+      if (res) q.resolve!(res[i]!);
+      else q.reject!(err);
+      this.release(q);
+    }
+    if (submitted) queueMicrotask(() => this.deliver(batch, res !== null, err));
+  }
+
+  private deliver(batch: readonly Queued[], ok: boolean, err: unknown): void {
+    for (let i = 0; i < batch.length; i++) {
+      const q = batch[i]!;
+      const done = q.done;
+      if (!done) continue;
+      const p = q.p;
+      this.release(q);
+      if (ok) done.ran(p);
+      else done.failed(err);
+    }
+  }
+
+  private release(q: Queued): void {
+    q.done = null;
+    q.resolve = q.reject = null;
+    q.samples = q.state = NO_SAMPLES;
+    if (this.spare.length < SPARE_QUEUED) this.spare.push(q);
   }
 
   /**
@@ -162,9 +241,9 @@ export class WindowBatcher implements WindowRunner {
         batch.map((q) => q.samples),
         batch.map((q) => q.state),
       );
-      for (let i = 0; i < batch.length; i++) batch[i]!.resolve(res[i]!);
+      this.settle(batch, res, undefined);
     } catch (err) {
-      for (const q of batch) q.reject(err);
+      this.settle(batch, null, err);
     } finally {
       pacePoint(); // a pacer tick due during the run goes out now (util/pace-point.ts)
       this.running = false;

@@ -41,7 +41,7 @@ export interface SileroWindow {
  * `contextSamples` other than 32 exists only to prove the framing (tests); production uses the default.
  */
 /** What `push` returns when the frame completes no window: shared, never written. */
-const NO_WINDOWS: readonly SileroWindow[] = Object.freeze([]);
+export const NO_WINDOWS: readonly SileroWindow[] = Object.freeze([]);
 /** Inputs given back (`recycle`) kept for the next windows; a stream has at most this many in use at once in the usual case. */
 const SPARE_INPUTS = 4;
 

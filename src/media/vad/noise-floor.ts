@@ -45,7 +45,7 @@ export class NoiseFloorTracker {
       this.minima[this.next] = this.curMin;
       this.next = (this.next + 1) % NOISE_SUBWINDOWS;
       let m = Infinity;
-      for (const x of this.minima) if (x < m) m = x;
+      for (let i = 0; i < NOISE_SUBWINDOWS; i++) if (this.minima[i]! < m) m = this.minima[i]!; // no iterator per sub-window
       this.pastMin = m;
       this.curMin = Infinity;
       this.curCount = 0;

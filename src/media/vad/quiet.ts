@@ -105,3 +105,21 @@ export function quietRuleOf(floorDbfs: number): VadQuietRule {
   if (Number.isNaN(floorDbfs) || floorDbfs > 0) throw new RangeError(`silenceFloorDbfs must be a number of dBFS <= 0 or -Infinity, got ${floorDbfs}`);
   return { floorMeanSquare: floorDbfs === -Infinity ? 0 : 10 ** (floorDbfs / 10), lookbackWindows: QUIET_LOOKBACK_WINDOWS, noiseMargin: noiseMarginOf(DEFAULT_NOISE_MARGIN_DB) };
 }
+
+/** Windows in a row under the floor after which `w`, under it, is not scored: line noise (over the fixed floor) waits longer. */
+export function resetOf(w: { meanSquare: number }, rule: VadQuietRule): number {
+  return w.meanSquare >= rule.floorMeanSquare ? NOISE_RESET_WINDOWS : QUIET_RESET_WINDOWS;
+}
+
+/**
+ * True when the quiet rule leaves every one of `windows` unscored (none: true), taken in order after a
+ * run of `quietRun` windows under the floor (stream.ts: such a frame needs no model run at all).
+ */
+export function allQuiet(windows: readonly { underFloor: boolean; meanSquare: number }[], quietRun: number, rule: VadQuietRule): boolean {
+  let run = quietRun;
+  for (const w of windows) {
+    run = w.underFloor ? run + 1 : 0;
+    if (run <= resetOf(w, rule)) return false;
+  }
+  return true;
+}

@@ -143,7 +143,13 @@ async function load(): Promise<SileroVad> {
       return worker;
     },
     createStream(options?: VadStreamOptions): VadStream {
-      const runner: WindowRunner = { run: (samples, state) => (vad.batching ? batcher.run(samples, state) : current.runOne(samples, state)) };
+      const runner: WindowRunner = {
+        run: (samples, state) => (vad.batching ? batcher.run(samples, state) : current.runOne(samples, state)),
+        submit: (samples, state, done) => {
+          if (vad.batching) return batcher.submit(samples, state, done);
+          current.runOne(samples, state).then((p) => done.ran(p), (err) => done.failed(err));
+        },
+      };
       return new SileroVadStream(runner, options?.contextSamples ?? SILERO_CONTEXT_SAMPLES, lag, options?.quietRule === false ? undefined : quiet);
     },
   };

@@ -23,90 +23,37 @@
  * queued behind it when its turn comes is skipped (not scored, counted in `vadTotals.skipped`): the
  * stream catches up with the newest audio, and its frames resolve with the last probability scored.
  */
-import { SileroFramer, SILERO_CONTEXT_SAMPLES, SILERO_SAMPLE_RATE, SILERO_WINDOW_MS, type SileroWindow } from "./framer.ts";
-import { floorOf, NOISE_RESET_WINDOWS, QUIET_RESET_WINDOWS, type VadQuietRule } from "./quiet.ts";
+import { NO_WINDOWS, SileroFramer, SILERO_CONTEXT_SAMPLES, SILERO_SAMPLE_RATE, SILERO_WINDOW_MS, type SileroWindow } from "./framer.ts";
+import { allQuiet, floorOf, resetOf, type VadQuietRule } from "./quiet.ts";
 import { NoiseFloorTracker } from "./noise-floor.ts";
 import { vadBacklog, vadTotals, type WindowRunner } from "./batcher.ts";
+import { type Barrier, type Job, JobQueue, type Snapshot } from "./stream-jobs.ts";
+import type { VadLagLimit, VadStream, VadStreamOptions, VadStreamStats, VadWindowResult } from "./stream-types.ts";
+
+export type { VadLagLimit, VadStream, VadStreamOptions, VadStreamStats, VadWindowResult } from "./stream-types.ts";
 
 const STATE_SIZE = 2 * 1 * 128; // Silero v5 state [2, 1, 128] float32
-
-/** The result of one 32 ms window. Times are stream time: ms of audio since stream start/reset. */
-export interface VadWindowResult {
-  /** Speech probability in [0, 1]. */
-  probability: number;
-  /** Start of the scored window (context excluded), ms. */
-  startMs: number;
-  /** End of the scored window, ms (multiple of 32). */
-  endMs: number;
-  /** Wall time of the model run, ms. */
-  inferenceMs: number;
-}
-
-/** Counters of one stream since creation/reset. */
-export interface VadStreamStats {
-  /** `process()` calls. */
-  frames: number;
-  /** Model runs (256-sample windows). */
-  windows: number;
-  /** Windows skipped unscored because the stream was more than `maxLagMs` behind (overload shedding); absent: none. */
-  skipped?: number;
-  /** Windows left unscored at their turn by the quiet rule (SileroVad.silenceFloorDbfs); absent: none. */
-  quiet?: number;
-  /** Of those, windows scored later by its look-back (VadQuietRule.lookbackWindows; also in `windows`); absent: none. */
-  lookback?: number;
-  /** Sum and maximum of `inferenceMs` over all windows, ms. */
-  inferenceMsTotal: number; inferenceMsMax: number;
-}
-
-/** Options for one stream. */
-export interface VadStreamOptions {
-  /** Context samples prepended to each window. Default 32 (correct for v5 at 8 kHz); tests only. */
-  contextSamples?: number;
-  /** false: this stream scores every window, the quiet rule aside (a confirming stream that hears silence for echo). */
-  quietRule?: boolean;
-}
-
-/** Per-call VAD state. Not shared between calls. */
-export interface VadStream {
-  /**
-   * Feeds one frame (Int16Array, 160 samples = 20 ms at 8000 Hz; other lengths are buffered the same
-   * way) and resolves with the latest window probability in [0, 1], or null until the first 256-sample
-   * window completed (the first frame). Calls may overlap; they are run in call order.
-   * @throws VadError `inference_failed` / `bad_output`
-   */
-  process(frame: Int16Array): Promise<number | null>;
-  /** The most recent window's result (probability and timing), or null before the first window. */
-  readonly last: VadWindowResult | null;
-  readonly stats: Readonly<VadStreamStats>; // counters since creation/reset
-  /** Forgets buffered audio, context, model state and counters; in-flight results are discarded. */
-  reset(): void;
-  /**
-   * Makes this stream continue from where `other` (a stream of the same model) is now: its buffered
-   * samples and context at once, its model state once the windows `other` has been given so far were
-   * scored (this stream's next windows wait for that). Frames this stream was given before resolve with
-   * their own results. From then on the two run independently on what each is fed; fed the same frames
-   * they give the same probabilities. Optional: a speech detector
-   * without it feeds its confirming stream every frame (src/pipeline/speech-detector.ts).
-   */
-  copyFrom?(other: VadStream): void;
-}
-
-/** Settings every stream of one model reads at each window (SileroVad.maxLagMs). */
-export interface VadLagLimit {
-  maxMs: number;
-}
 
 export class SileroVadStream implements VadStream {
   private readonly framer: SileroFramer;
   private state: Float32Array;
-  private tail: Promise<unknown> = Promise.resolve();
   private generation = 0;
   private lastResult: VadWindowResult | null = null;
   private counters: VadStreamStats = { frames: 0, windows: 0, skipped: 0, quiet: 0, lookback: 0, inferenceMsTotal: 0, inferenceMsMax: 0 };
   /** Windows given to `process()` and not yet taken for scoring or skipping (this stream's backlog). */
   private waiting = 0;
-  /** process() chains and copies not yet finished: while any is, a frame's windows wait their turn in the chain. */
-  private inFlight = 0;
+  /** Frames and copies not yet finished: while any is, a frame's windows wait their turn. */
+  private readonly jobs = new JobQueue();
+  /** The window whose model run is in flight (`pump` waits for it; null: none), its generation and start time. */
+  private runWindow: SileroWindow | null = null;
+  private runGen = 0;
+  private runT0 = 0;
+  /** The look-back's kept windows, then the window that ended the quiet run: scored in order from `runListAt` (scoreKept). */
+  private runList: SileroWindow[] = [];
+  private runListAt = 0;
+  private pumping = false;
+  /** What the runner calls when a run ends (WindowRunner.submit): one object per stream, not a closure per window. */
+  private readonly done = { ran: (p: number) => this.ran(p), failed: (err: unknown) => this.runFailed(err) };
   /** Windows in a row under the silence floor, up to the last one taken (VadQuietRule). */
   private quietRun = 0;
   /** The quiet run's last window left unscored was over the fixed floor (under the floor that follows the line only): line noise, not silence. */
@@ -141,38 +88,77 @@ export class SileroVadStream implements VadStream {
 
   process(frame: Int16Array): Promise<number | null> {
     this.counters.frames++;
-    // Framing is synchronous, in call order; only model runs are chained.
+    // Framing is synchronous, in call order; only model runs wait their turn.
     const windows = this.framer.push(frame);
     // Each window is judged against the floor when framed, in order (the floor that follows the line moves with them).
     for (const w of windows) w.underFloor = w.meanSquare < floorOf(this.quiet, this.noise.note(w.meanSquare));
-    const gen = this.generation;
-    if (this.inFlight === 0 && this.allQuiet(windows)) {
-      // Nothing of this stream is pending and no window of this frame is to be scored: no chain.
+    if (this.idle && allQuiet(windows, this.quietRun, this.quiet)) {
+      // Nothing of this stream is pending and no window of this frame is to be scored: nothing queued.
       for (const w of windows) this.takeQuiet(w);
       return Promise.resolve(this.lastResult?.probability ?? null);
     }
     this.waiting += windows.length;
     vadBacklog.waiting += windows.length;
-    this.inFlight++;
-    const run = this.tail.then(async () => {
-      try {
-        return await this.take(windows, gen);
-      } finally {
-        this.inFlight--;
-      }
-    });
-    this.tail = run.catch(() => undefined);
-    return run;
+    const promise = this.jobs.pushFrame(windows, this.generation);
+    this.pumpSoon();
+    return promise;
   }
 
-  /** True when the quiet rule leaves every one of `windows` unscored (none: true), taken in order after those before. */
-  private allQuiet(windows: readonly SileroWindow[]): boolean {
-    let run = this.quietRun;
-    for (const w of windows) {
-      run = w.underFloor ? run + 1 : 0;
-      if (run <= this.resetOf(w)) return false;
+  /** No frame or copy of this stream is queued or running. */
+  private get idle(): boolean {
+    return this.jobs.empty && this.runWindow === null;
+  }
+
+  /**
+   * The queue runs from a microtask, not inside `process()`: frames given in one go (a burst of packets
+   * read in one turn) are all queued when the first window is taken, so its lag counts them.
+   */
+  private pumpSoon(): void {
+    if (this.pumpQueued) return;
+    this.pumpQueued = true;
+    queueMicrotask(this.pumpLater);
+  }
+  private pumpQueued = false;
+  private readonly pumpLater = () => {
+    this.pumpQueued = false;
+    this.pump();
+  };
+
+  /**
+   * Runs the queue as far as it goes without waiting: each job's windows in order (scored, shed or passed
+   * over); a model run ends it until the run's outcome comes back (`ran`/`runFailed`), a copy until the
+   * stream it copies is ready. Re-entrant calls (a frame's consumer feeding the next) return at once.
+   */
+  private pump(): void {
+    if (this.pumping) return;
+    this.pumping = true;
+    try {
+      for (let job = this.jobs.peek(); job && this.runWindow === null; job = this.jobs.peek()) {
+        if (job.barrier) {
+          const b = job.barrier;
+          // A frame given right after the copyFrom (the detector's next frame) is begun first (copyFrom).
+          const next = this.jobs.second();
+          this.jobs.shift();
+          if (next && !next.barrier && !next.copy) this.snapAfter.push(b);
+          else this.giveSnapshot(b);
+          continue;
+        }
+        if (job.copy) {
+          if (!job.copy.snap) return; // the other stream has not reached it yet (giveSnapshot)
+          this.copied(job);
+          continue;
+        }
+        const done = this.take(job);
+        if (this.snapAfter.length > 0) this.giveSnapshots();
+        if (!done) return; // a model run is in flight
+        const resolve = job.resolve!;
+        const p = job.gen === this.generation ? (this.lastResult?.probability ?? null) : null;
+        this.jobs.shift();
+        resolve(p);
+      }
+    } finally {
+      this.pumping = false;
     }
-    return true;
   }
 
   /**
@@ -190,19 +176,25 @@ export class SileroVadStream implements VadStream {
     vadTotals.quiet++;
   }
 
-  /** Scores, sheds or passes over one frame's windows in order; resolves with the latest probability. */
-  private async take(windows: readonly SileroWindow[], gen: number): Promise<number | null> {
-    for (let i = 0; i < windows.length; i++) {
+  /**
+   * Scores, sheds or passes over the head job's windows in order, from `job.next`. False when a model
+   * run was started (the job goes on when it ends), true when the job is done.
+   */
+  private take(job: Job): boolean {
+    const windows = job.windows;
+    while (job.next < windows.length) {
+      const i = job.next++;
       this.waiting--;
       vadBacklog.waiting--;
-      if (gen !== this.generation) {
+      if (job.gen !== this.generation) {
         this.waiting -= windows.length - i - 1;
         vadBacklog.waiting -= windows.length - i - 1;
+        job.next = windows.length;
         break;
       }
       const w = windows[i]!;
       // The quiet rule (see the file's comment): counted in window order, whether scored or shed.
-      if (w.underFloor && this.quietRun >= this.resetOf(w)) {
+      if (w.underFloor && this.quietRun >= resetOf(w, this.quiet)) {
         this.takeQuiet(w);
         continue;
       }
@@ -222,30 +214,92 @@ export class SileroVadStream implements VadStream {
       if (this.fresh) {
         // The look-back: the kept windows are the quiet run's last ones, so the state is the run's without them.
         this.resume(quietBefore - this.kept.length);
-        if (this.kept.length > 0 && !(await this.scoreKept(gen))) continue; // reset meanwhile: the loop's check ends it
+        if (this.kept.length > 0) {
+          // Scored first, in order, before `w` (scoreKept).
+          this.runList = this.kept;
+          this.runList.push(w);
+          this.runListAt = 1;
+          this.kept = [];
+          this.startRun(this.runList[0]!, job.gen);
+          return false;
+        }
       }
-      await this.runWindow(w.input, w.startSample, w.endSample, gen);
-      this.framer.recycle(w.input); // the run has read it (a run that throws leaves it to the collector)
+      this.startRun(w, job.gen);
+      return false;
     }
-    return gen === this.generation ? (this.lastResult?.probability ?? null) : null;
+    return true;
+  }
+
+  /** Starts the model run of one window (its input is read until the run ends). */
+  private startRun(w: SileroWindow, gen: number): void {
+    this.runWindow = w;
+    this.runGen = gen;
+    this.runT0 = performance.now();
+    // The next state is written into this.state in place; reset()/copyFrom() give the stream a new
+    // array, so a run in flight across them updates only the stale one.
+    try {
+      if (this.runner.submit) this.runner.submit(w.input, this.state, this.done);
+      else this.runner.run(w.input, this.state).then(this.done.ran, this.done.failed);
+    } catch (err) {
+      this.failLater(err); // as a rejection: never inside process()
+    }
+  }
+
+  /** A runner that threw at once fails the run from a microtask (a closure only here: an arrow in startRun would cost a scope per run). */
+  private failLater(err: unknown): void {
+    queueMicrotask(() => this.runFailed(err));
+  }
+
+  /** A model run ended with probability `p`: recorded (unless reset meanwhile), then the queue goes on. */
+  private ran(p: number): void {
+    const inferenceMs = performance.now() - this.runT0;
+    const gen = this.runGen;
+    const w = this.runWindow!;
+    this.runWindow = null;
+    if (gen === this.generation) {
+      this.lastResult = {
+        probability: p,
+        startMs: (w.startSample * 1000) / SILERO_SAMPLE_RATE,
+        endMs: (w.endSample * 1000) / SILERO_SAMPLE_RATE,
+        inferenceMs,
+      };
+      const c = this.counters;
+      c.windows++;
+      c.inferenceMsTotal += inferenceMs;
+      if (inferenceMs > c.inferenceMsMax) c.inferenceMsMax = inferenceMs;
+    }
+    this.framer.recycle(w.input); // the run has read it
+    if (this.runList.length > 0) this.nextKept(gen);
+    this.pump();
   }
 
   /**
-   * Scores the kept windows (the quiet run's last ones, under the floor: an onset's rising part, e.g. a
-   * fricative through −80…−60 dBFS) in order, before the window over the floor that ended the run: Silero
-   * has heard them when that window is decided, as when every window is scored. Their probabilities are
-   * not any frame's result (their frames resolved with 0). False when the stream was reset meanwhile.
+   * After a run of the look-back's list (scoreKept): the next one, until the window that ended the quiet
+   * run has run. Kept windows' probabilities are not any frame's result (their frames resolved with 0).
    */
-  private async scoreKept(gen: number): Promise<boolean> {
-    const kept = this.kept;
-    this.kept = [];
-    for (const k of kept) {
-      await this.runWindow(k.input, k.startSample, k.endSample, gen);
-      this.framer.recycle(k.input);
-      if (gen !== this.generation) return false;
-      this.counters.lookback = (this.counters.lookback ?? 0) + 1;
+  private nextKept(gen: number): void {
+    const last = this.runListAt === this.runList.length; // the window that ended the quiet run
+    if (last || gen !== this.generation) {
+      // Done, or reset meanwhile: the rest is not scored; the head job's next window check ends it.
+      this.runList = [];
+      return;
     }
-    return true;
+    this.counters.lookback = (this.counters.lookback ?? 0) + 1;
+    this.startRun(this.runList[this.runListAt++]!, gen);
+  }
+
+  /** A model run failed: the head job's frame rejects (its input is left to the collector); the queue goes on. */
+  private runFailed(err: unknown): void {
+    this.runWindow = null;
+    this.runList = [];
+    const job = this.jobs.peek()!;
+    const rest = job.windows.length - job.next;
+    this.waiting -= rest;
+    vadBacklog.waiting -= rest;
+    const reject = job.reject!;
+    this.jobs.shift();
+    reject(err);
+    this.pump();
   }
 
   /** Gives back the kept windows' inputs unscored. */
@@ -258,24 +312,57 @@ export class SileroVadStream implements VadStream {
     if (!(other instanceof SileroVadStream)) throw new TypeError("copyFrom needs a Silero stream");
     // Windows this stream was given before still run, on its own state, and their frames resolve with
     // their own results (a detector rejoining its main stream to the confirming one still needs them);
-    // the other stream's state is final once the windows chained before now have run.
-    const gen = this.generation;
+    // the other stream's state is taken once it has taken the windows it was given before now (none of
+    // those it is given after: the two go on independently from here).
     this.framer.copyFrom(other.framer);
     this.noise.copyFrom(other.noise);
-    this.inFlight++;
-    const copied = Promise.all([this.tail, other.tail]).then(() => {
-      this.inFlight--;
-      if (gen === this.generation) {
-        this.state = other.state.slice();
-        this.lastResult = other.lastResult;
-        this.quietRun = other.quietRun;
-        this.fresh = other.fresh;
-        this.noisyRun = other.noisyRun;
-        this.dropKept();
-        this.kept = other.kept.map((k) => ({ ...k, input: k.input.slice() })); // the other stream still owns its own
-      }
-    });
-    this.tail = copied;
+    const job = this.jobs.push(NO_WINDOWS, this.generation);
+    job.copy = { snap: null };
+    other.jobs.push(NO_WINDOWS, other.generation).barrier = { stream: this, job };
+    other.pumpSoon();
+    this.pumpSoon();
+  }
+
+  /** Copies of this stream waiting for the synchronous start of the frame after their barrier (`pump`). */
+  private snapAfter: Barrier[] = [];
+
+  private giveSnapshots(): void {
+    const list = this.snapAfter;
+    this.snapAfter = [];
+    for (const b of list) this.giveSnapshot(b);
+  }
+
+  /** This stream reached a copy's barrier: the copy gets its snapshot now; the copying stream goes on from a microtask. */
+  private giveSnapshot(b: Barrier): void {
+    b.job.copy!.snap = this.snapshot();
+    (b.stream as SileroVadStream).pumpSoon();
+  }
+
+  /** What a copy of this stream takes over now (copies: this stream goes on with its own). */
+  private snapshot(): Snapshot {
+    return {
+      state: this.state.slice(),
+      lastResult: this.lastResult,
+      quietRun: this.quietRun,
+      fresh: this.fresh,
+      noisyRun: this.noisyRun,
+      kept: this.kept.map((k) => ({ ...k, input: k.input.slice() })),
+    };
+  }
+
+  /** The head job, a copy, has the other stream's snapshot: taken over (unless reset meanwhile). */
+  private copied(job: Job): void {
+    const snap = job.copy!.snap!;
+    if (job.gen === this.generation) {
+      this.state = snap.state;
+      this.lastResult = snap.lastResult;
+      this.quietRun = snap.quietRun;
+      this.fresh = snap.fresh;
+      this.noisyRun = snap.noisyRun;
+      this.dropKept();
+      this.kept = snap.kept;
+    }
+    this.jobs.shift();
   }
 
   reset(): void {
@@ -291,11 +378,6 @@ export class SileroVadStream implements VadStream {
     this.fresh = true;
   }
 
-  /** Windows in a row under the floor after which `w`, under it, is not scored: line noise (over the fixed floor) waits longer. */
-  private resetOf(w: SileroWindow): number {
-    return w.meanSquare >= this.quiet.floorMeanSquare ? NOISE_RESET_WINDOWS : QUIET_RESET_WINDOWS;
-  }
-
   /** Before the first window scored after a quiet run of `k` windows (or a new stream's first, k = 0): its state. */
   private resume(k: number): void {
     const noisy = this.noisyRun;
@@ -305,25 +387,6 @@ export class SileroVadStream implements VadStream {
     const states = this.quiet.states;
     if (states) this.state.set(states[Math.min(k, states.length - 1)]!);
     else this.state.fill(0);
-  }
-
-  private async runWindow(samples: Float32Array, startSample: number, endSample: number, gen: number): Promise<void> {
-    const t0 = performance.now();
-    // The next state is written into this.state in place; reset()/copyFrom() give the stream a new
-    // array, so a run in flight across them updates only the stale one.
-    const p = await this.runner.run(samples, this.state);
-    const inferenceMs = performance.now() - t0;
-    if (gen !== this.generation) return; // reset() while running: drop the stale state
-    this.lastResult = {
-      probability: p,
-      startMs: (startSample * 1000) / SILERO_SAMPLE_RATE,
-      endMs: (endSample * 1000) / SILERO_SAMPLE_RATE,
-      inferenceMs,
-    };
-    const c = this.counters;
-    c.windows++;
-    c.inferenceMsTotal += inferenceMs;
-    if (inferenceMs > c.inferenceMsMax) c.inferenceMsMax = inferenceMs;
   }
 }
 

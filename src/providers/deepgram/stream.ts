@@ -360,6 +360,7 @@ export class DeepgramStream implements SttStream {
 
   // ---------------------------------------------------------------- sending
 
+  /** `bytes` may be the chunker's own buffer: `ws.send` copies it at once (chunker.ts). */
   private sendAudio(bytes: Uint8Array): void {
     const ws = this.ws;
     if (!ws || ws.readyState !== WebSocket.OPEN) return; // held in the ring; replayed after reconnect
