@@ -27,6 +27,7 @@ SERIAL=(
   tests/e2e/load-outside.test.ts   # outside callers interrupt 2.2 s after each sentence: the reply must have started
   tests/e2e/cloud-faults.test.ts   # four call lanes at once (test.concurrent): apology and fallback deadlines
   tests/e2e/cancel-storm.test.ts   # 200 INVITE+CANCEL pairs from one source: the burst fills the receive queue
+  tests/e2e/hangup-wave.test.ts    # 50 calls set up in 2 s and hung up at once, twice: the load it makes
 )
 TIMINGS=tests/timings.json
 workers=${TEST_WORKERS:-1}
