@@ -358,12 +358,19 @@ export interface UdpCounter {
   socket: Udp;
   port: number;
   arrivals: number[];
+  /**
+   * Errors the kernel reported on the socket (ECONNREFUSED: an ICMP port unreachable for a datagram it
+   * sent, e.g. the media server's RTP to a port the agent has closed). Counted, not thrown: without a
+   * handler Bun throws them as uncaught and fails whichever test runs then (a two-at-a-time run at load
+   * average 15); what they mean for a call, its own checks show (its BYE, its last packet).
+   */
+  errors: number;
 }
 
 /** Binds a {@link UdpCounter} on `host` (any free port unless given). */
 export async function listenUdp(host: string, port = 0): Promise<UdpCounter> {
-  const c: UdpCounter = { socket: undefined as unknown as Udp, port: 0, arrivals: [] };
-  c.socket = await Bun.udpSocket({ hostname: host, port, socket: { data: () => void c.arrivals.push(Date.now()) } });
+  const c: UdpCounter = { socket: undefined as unknown as Udp, port: 0, arrivals: [], errors: 0 };
+  c.socket = await Bun.udpSocket({ hostname: host, port, socket: { data: () => void c.arrivals.push(Date.now()), error: () => void c.errors++ } });
   c.port = c.socket.port;
   return c;
 }

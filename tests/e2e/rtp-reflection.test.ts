@@ -10,8 +10,8 @@
  *    is still up and our RTP still arrives past the start timeout.
  * `VOICE_AGENT_E2E_BINARY=/path bun test …` runs it against another binary (the before/after count).
  */
-import { afterAll, describe, expect, test } from "bun:test";
-import { startAgent, type RunningAgent } from "./agent.ts";
+import { afterAll, afterEach, describe, expect, test } from "bun:test";
+import { startAgent, waitFor, type RunningAgent } from "./agent.ts";
 import { expectReflectionStopped, listenUdp as listen, reflectionFigures, sipRequest, type Udp } from "./attack-support.ts";
 
 const VICTIM = "127.0.0.9";
@@ -22,6 +22,8 @@ const SLACK_MS = 2500;
 
 const started: RunningAgent[] = [];
 const sockets: Udp[] = [];
+const stopSending: (() => void)[] = [];
+afterEach(() => stopSending.splice(0).forEach((stop) => stop()));
 afterAll(async () => {
   for (const s of sockets) s.close();
   await Promise.all(started.map((a) => a.stop()));
@@ -83,6 +85,9 @@ describe("RTP to an SDP address the signalling did not come from (compiled binar
       let seq = 0;
       const rtp = (n: number) => new Uint8Array([0x80, 0, (n >> 8) & 0xff, n & 0xff, 0, 0, (n * 160) >> 8 & 0xff, (n * 160) & 0xff, 0, 0, 0, 7, ...new Array(160).fill(0xff)]);
       const sending = setInterval(() => server.socket.send(rtp(seq++), s.agentRtpPort, "127.0.0.1"), 20);
+      // Stopped by the test's end whatever happens (left running, it throws "Socket is closed" every 20 ms
+      // into the tests after this file's afterAll).
+      stopSending.push(() => clearInterval(sending));
 
       // ICMP: the port closes after the first packet; opened again 300 ms later, it must stay silent.
       while (icmp.arrivals.length === 0 && Date.now() - i.ackAt < 5000) await Bun.sleep(5);
@@ -104,6 +109,9 @@ describe("RTP to an SDP address the signalling did not come from (compiled binar
       });
       console.log(JSON.stringify(figures));
       expectReflectionStopped(figures, START_S, SLACK_MS);
+      // The log line is written just before the BYE goes out, but reaches this process through the agent's
+      // asynchronous stdout and a pipe: at load average 15 (two test files at once beside other work) it came after the BYE had been seen.
+      await waitFor(() => agent.logs().some((l) => l.msg?.startsWith("no rtp ever came from the sdp's media address")), 5000, "the start-timeout log line").catch(() => undefined);
       const ended = agent.logs().filter((l) => l.msg?.startsWith("no rtp ever came from the sdp's media address"));
       expect(ended.length).toBeGreaterThanOrEqual(1);
     },

@@ -3,7 +3,8 @@
  */
 import { afterAll, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
-import { freeUdpPort, freeTcpPort, freeUdpPortRange, isUdpPortBound, isUdpPortFree, waitUdpPortBound } from "../support/ports.ts";
+import { join } from "node:path";
+import { freeUdpPort, freeTcpPort, freeUdpPortRange, isUdpPortBound, isUdpPortFree, waitUdpPortBound, workerSlice } from "../support/ports.ts";
 import { spawnManaged, stopAllManaged, liveManagedCount, missingTools } from "../support/process.ts";
 
 afterAll(async () => {
@@ -45,6 +46,35 @@ describe("ports", () => {
     await child.stop({ signal: "SIGKILL", graceMs: 0 });
     const dead = spawnManaged(["sh", "-c", "exit 3"]);
     await expect(waitUdpPortBound(await freeUdpPort(), { name: "dead", running: () => dead.running, timeoutMs: 5000 })).rejects.toThrow("dead exited at start");
+  });
+
+  test("under bun test --parallel (TEST_WORKERS > 1) each worker has its own slice of [20000, first ephemeral port)", () => {
+    const w = (id: string | undefined, n: string | undefined) => workerSlice({ BUN_TEST_WORKER_ID: id, TEST_WORKERS: n }, 32768);
+    expect(w("1", "2")).toEqual([20000, 26384]);
+    expect(w("2", "2")).toEqual([26384, 32768]);
+    expect(w("3", "3")).toEqual([28512, 32768]);
+    expect(w("1", "3")).toEqual([20000, 24256]);
+    for (const [id, n] of [[undefined, "2"], ["1", undefined], ["1", "1"], ["3", "2"], ["0", "2"], ["x", "2"]] as const) expect(w(id, n)).toBeNull();
+    expect(workerSlice({ BUN_TEST_WORKER_ID: "1", TEST_WORKERS: "2" }, 21000)).toBeNull(); // no room below the ephemeral range
+  });
+
+  test("a worker process hands out UDP ports, TCP ports and RTP ranges only from its slice, none twice", () => {
+    const script = `
+      import { freeUdpPort, freeTcpPort, freeUdpPortRange } from ${JSON.stringify(join(import.meta.dir, "../support/ports.ts"))};
+      const udp = []; for (let i = 0; i < 100; i++) udp.push(await freeUdpPort());
+      const tcp = []; for (let i = 0; i < 20; i++) tcp.push(await freeTcpPort());
+      const ranges = []; for (let i = 0; i < 20; i++) ranges.push(await freeUdpPortRange(40));
+      console.log(JSON.stringify({ udp, tcp, ranges }));`;
+    for (const id of ["1", "2"]) {
+      const r = Bun.spawnSync({ cmd: [process.execPath, "-e", script], env: { ...process.env, TEST_WORKERS: "2", BUN_TEST_WORKER_ID: id }, stdout: "pipe", stderr: "pipe" });
+      expect(r.exitCode, r.stderr.toString()).toBe(0);
+      const { udp, tcp, ranges } = JSON.parse(r.stdout.toString()) as { udp: number[]; tcp: number[]; ranges: number[] };
+      const [lo, hi] = workerSlice({ BUN_TEST_WORKER_ID: id, TEST_WORKERS: "2" })!;
+      const all = [...udp, ...tcp, ...ranges.flatMap((b) => Array.from({ length: 40 }, (_, i) => b + i))];
+      expect(all.every((p) => p >= lo && p < hi), `worker ${id}: all in ${lo}-${hi - 1}`).toBe(true);
+      expect(new Set(all).size, `worker ${id}: no port handed twice`).toBe(all.length);
+      expect(ranges.every((b) => b % 2 === 0)).toBe(true);
+    }
   });
 
   test("freeUdpPortRange returns an even base with all ports free", async () => {

@@ -10,10 +10,15 @@
  *   within 200 bytes of the path MTU, or if it is larger than 1300 bytes and the path MTU is unknown,
  *   the request MUST be sent using an RFC 2914 congestion controlled transport protocol, such as TCP"),
  *   falling back to UDP when the connection is refused (same section).
+ * - A request whose next-hop URI (its first Route when that one loose-routes, else its Request-URI) says
+ *   `transport=tcp` opens a TCP connection when none is open (RFC 3263 §4.1: "If the URI specifies a
+ *   transport protocol in the transport parameter, that transport protocol SHOULD be used"): the BYE of
+ *   a call whose TCP connection closed goes to the Contact's TCP listener, not to a UDP port it may not
+ *   have. A refused connection falls back to UDP as above.
  * - The transport token of the top Via of a request we send is set to the transport actually used
  *   (§18.1.1: the transport "MUST insert" the sent-by and, with it, the transport in Via).
  */
-import { serializeMessage, type SipMessage, type SipResponse } from "../message/index.ts";
+import { parseNameAddr, parseUri, serializeMessage, type SipMessage, type SipRequest, type SipResponse } from "../message/index.ts";
 import type { SipLogger } from "../log.ts";
 import { nullLogger } from "../log.ts";
 import type { StreamTransport } from "./tcp.ts";
@@ -58,12 +63,12 @@ export class MultiTransport implements Transport {
     }
     const tcp = this.streams.find((s) => s.protocol === "TCP");
     const key = `${to.host}:${to.port}`;
-    if (message.kind === "request" && tcp && !this.udpOnly.has(key) && size(message) > UDP_MAX_REQUEST_BYTES) {
+    if (message.kind === "request" && tcp && !this.udpOnly.has(key) && (size(message) > UDP_MAX_REQUEST_BYTES || nextHopSaysTcp(message))) {
       stampTransport(message, "TCP");
       void tcp.connectAndSend(to, message).then((ok) => {
         if (ok) return;
         this.udpOnly.add(key);
-        this.log.info({ to }, "sip large request: tcp refused, sent over udp");
+        this.log.info({ to }, "sip request: tcp refused, sent over udp");
         stampTransport(message, "UDP");
         this.udp.send(message, to);
       });
@@ -114,6 +119,22 @@ export class MultiTransport implements Transport {
   close(): void {
     for (const s of this.streams) s.close();
     this.udp.close();
+  }
+}
+
+/**
+ * True when the URI a request is routed by (RFC 3261 §8.1.2: its first Route when that one has `lr`,
+ * else its Request-URI — a strict router's URI is the Request-URI too) carries `transport=tcp`.
+ */
+function nextHopSaysTcp(m: SipRequest): boolean {
+  try {
+    const route = m.headers.get("Route");
+    const first = route !== undefined ? parseNameAddr(route).uri : undefined;
+    const uri = first && first.param("lr") !== undefined ? first : parseUri(m.uri);
+    const t = uri.param("transport");
+    return typeof t === "string" && t.toLowerCase() === "tcp";
+  } catch {
+    return false;
   }
 }
 
