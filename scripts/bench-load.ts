@@ -29,6 +29,12 @@
  *        (every other repeat in the reverse order)
  *   bun run bench:load --cloud 200 --offline "" --compare /tmp/old-agent --versus VAD_WORKER=on
  *        both: rows before (the old binary), off, on … of each N next to each other
+ *   bun run bench:load --cloud 200 --offline "" --hold 30 --hangup-wave 100/1000
+ *        a hang-up wave: 100 of the 200 calls send their BYEs within 1,000 ms of each other (0: at once) at the
+ *        end of the full-load window, the others go on 6 s more; the row's "hang-ups" column says what that cost
+ *        the others (their frame gaps in the wave's window, the agent's longest call-thread turn: LOOP_TURN_LOG_MS
+ *        defaults to 5), as it says for every row's first ends (tests/support/load-ends.ts); CALLS/SPREAD_MS/rtp:
+ *        their RTP stops instead (their SIPp killed, no BYE: a trunk failing) and the agent's RTP_TIMEOUT_S=2 ends them
  *   bun run bench:load --callers outside --cloud 200 --offline "" --compare /tmp/old-agent --repeat 2
  *        the outside callers (tests/support/load-outside.ts; README's "outside harness" rows) instead of
  *        bench:load's own: eight espeak-ng voices (en-us, en-gb, en-gb-scotland, +m1…+f4, 150–190 wpm) spread
@@ -67,6 +73,7 @@ const { values: opt } = parseArgs({
     "keep-capture": { type: "string" },
     "tts-continuations": { type: "string", default: "serial" },
     "caller-noise": { type: "string" },
+    "hangup-wave": { type: "string" },
   },
 });
 const list = (s: string) => s.split(",").map((x) => x.trim()).filter(Boolean).map(Number).filter((n) => n > 0);
@@ -84,6 +91,12 @@ const callerNoiseDbfs = opt["caller-noise"] === undefined ? undefined : Number(o
 if (callerNoiseDbfs !== undefined && !(callerNoiseDbfs <= 0)) throw new Error(`--caller-noise must be a level in dBFS <= 0, not ${opt["caller-noise"]}`);
 if (callerNoiseDbfs !== undefined || callers === "outside") console.log(`callers' audio: white noise at ${callerNoiseDbfs ?? -65} dBFS under the whole ${callers === "outside" ? "call" : "loop"}`);
 if (callers === "outside") console.log(`outside callers: espeak-ng voices, ${holdS} s calls of turns with a barge-in each, ${rate} new calls a second, MAX_CALLS = N`);
+/** --hangup-wave CALLS[/SPREAD_MS[/rtp]]: that many calls hang up together, within SPREAD_MS (default 1000); "rtp": by RTP timeout. */
+const waveArg = opt["hangup-wave"]?.split("/");
+const hangupWave = waveArg ? { calls: Number(waveArg[0]), spreadMs: Number(waveArg[1] ?? 1000), by: waveArg[2] === "rtp" ? ("rtp" as const) : ("bye" as const) } : undefined;
+if (hangupWave && !(hangupWave.calls > 0 && hangupWave.spreadMs >= 0 && (waveArg![2] ?? "bye").match(/^(bye|rtp)$/))) throw new Error(`--hangup-wave takes CALLS, CALLS/SPREAD_MS or CALLS/SPREAD_MS/rtp, not ${opt["hangup-wave"]}`);
+if (hangupWave && callers === "outside") throw new Error("--hangup-wave is for bench:load's own callers");
+if (hangupWave) console.log(hangupWave.by === "rtp" ? `hang-up wave: ${hangupWave.calls} calls of each row stop their RTP at the end of the full-load window (no BYE; RTP_TIMEOUT_S=2 ends them)` : `hang-up wave: ${hangupWave.calls} calls of each row send their BYEs within ${hangupWave.spreadMs} ms, at the end of the full-load window`);
 /** --versus "KEY=VALUE …" (repeatable, one variant each): each N runs without, then with each environment (labels off, on or on1, on2 …). */
 const variants = (opt.versus ?? []).map((v, i, all) => ({ label: all.length > 1 ? `on${i + 1}` : "on", extra: kvs(v.split(/\s+/).filter(Boolean)) }));
 for (const v of variants) console.log(`${v.label}: ${JSON.stringify(v.extra)}`);
@@ -103,7 +116,7 @@ try {
         // Every other repeat runs the pair the other way round: the row run second cost more CPU in 7 of 8
         // pairs at 200 calls (6 Dec 2026), whichever binary it was: one order alone biases the ratio.
         for (const { binary, label, extra } of k % 2 === 1 ? [...runs].reverse() : runs) {
-          const row = await runLoad({ pipeline, calls, holdS, callers, rate, pin: !opt["no-pin"], admission: opt.admission, bargeIn: opt["barge-in"], ttsContinuations, callerNoiseDbfs, env: { ...env, ...extra }, binary, agentLog: opt["agent-log"] ? `${opt["agent-log"]}/${pipeline}-${calls}-${label ?? "run"}-${k}.jsonl` : undefined, keepCapture: opt["keep-capture"] ? `${opt["keep-capture"]}/${pipeline}-${calls}-${label ?? "run"}-${k}.pcap` : undefined, progress: (l) => console.log(l) });
+          const row = await runLoad({ pipeline, calls, holdS, callers, rate, pin: !opt["no-pin"], admission: opt.admission, bargeIn: opt["barge-in"], ttsContinuations, callerNoiseDbfs, hangupWave, env: { ...env, ...extra }, binary, agentLog: opt["agent-log"] ? `${opt["agent-log"]}/${pipeline}-${calls}-${label ?? "run"}-${k}.jsonl` : undefined, keepCapture: opt["keep-capture"] ? `${opt["keep-capture"]}/${pipeline}-${calls}-${label ?? "run"}-${k}.pcap` : undefined, progress: (l) => console.log(l) });
           row.label = label;
           rows.push(row);
           console.log(loadTable([row]).split("\n")[1]);

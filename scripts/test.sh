@@ -30,6 +30,7 @@ SERIAL=(
   tests/e2e/load-outside.test.ts   # outside callers interrupt 2.2 s after each sentence: the reply must have started
   tests/e2e/cloud-faults.test.ts   # four call lanes at once (test.concurrent): apology and fallback deadlines
   tests/e2e/cancel-storm.test.ts   # 200 INVITE+CANCEL pairs from one source: the burst fills the receive queue
+  tests/e2e/hangup-wave.test.ts    # 50 calls set up in 2 s and hung up at once, twice: the load it makes
   tests/e2e/sip-flood.test.ts      # pacing inside a 10 s flood against the same calls outside it: a neighbour's burst in one window fails it
   tests/e2e/sip-flood-open.test.ts # the same gate without a trusted list (both failed beside other files: p99 176 ms vs bound 79)
   tests/outbound/sipp-trunk.test.ts # ten outbound calls at once in the test process, ten recognisers: the callee's words unheard in 30 s beside another file

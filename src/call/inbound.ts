@@ -39,6 +39,7 @@ import { transferHook, type TransferTargets } from "./transfer";
 import type { BridgeLegs } from "./bridge-leg";
 import { ackGraceMs, UnconfirmedCalls } from "./unconfirmed";
 import { InviteScreen } from "./invite-screen";
+import type { TeardownQueue } from "./teardown-queue";
 import { T1 } from "../sip";
 
 export interface InboundCallsOptions {
@@ -94,6 +95,8 @@ export interface InboundCallsOptions {
   transferNotifyTimeoutMs?: number;
   /** TRANSFER_FALLBACK=bridge: a refused REFER is followed by a bridged call (src/call/transfer-bridge.ts). */
   bridgeLegs?: BridgeLegs;
+  /** Where the work of a call's end that can wait runs (teardown-queue.ts); default: at once. */
+  teardown?: TeardownQueue;
 }
 
 /** One live inbound call and what it holds. */
@@ -185,6 +188,7 @@ export class InboundCalls {
       log,
       clock: this.o.clock,
       sip: { hangup: () => sip.hangup() },
+      teardown: this.o.teardown,
       beforeEnded: (reason) =>
         log.info({ callId: id, reason: record.endReason ?? reason, turns: record.turns.length }, "call ended"),
       onReleased: () => {

@@ -12,6 +12,12 @@
  *
  * Failure at the boundary: a throw or rejection from the call's media, conversation, timers or event
  * handlers ends this call with reason "error" (recorded) and never reaches the process: other calls go on.
+ *
+ * With a `teardown` queue (the agent's), the conversation's own hang-ups (end_call, idle, time limit, RTP
+ * timeout) are queued whole: they are decided inside pacer ticks and timers, often for many calls at once
+ * (an RTP timeout of every call on a failed trunk), and a teardown run there holds every other call's tick
+ * (teardown-queue.ts). An end the far end decided (BYE, CANCEL) is already handled one SIP datagram at a
+ * time between the pacer's ticks (src/sip/transport/receive-queue.ts) and releases at once.
  */
 import { randomUUID } from "node:crypto";
 import type { RtpPortLease } from "../rtp";
@@ -19,6 +25,7 @@ import type { CallDirection, CallRecord, TurnRecord } from "../pipeline/call-rec
 import type { Clock, TimerHandle } from "../util/clock";
 import type { Logger } from "../util/log";
 import type { CallObserver } from "./observer";
+import type { TeardownQueue } from "./teardown-queue";
 
 /**
  * A new call's record, the same shape for both directions: a fresh id, state "ringing", started now,
@@ -72,6 +79,7 @@ export interface SessionMedia {
   start(): void;
   /** Releases the port, socket, VAD streams and provider sessions. Idempotent. */
   close(): void;
+
   /** The RTP session's counters, reported when the call ends. */
   readonly session?: { readonly stats: { packetsIn: number; packetsOut: number; lost: number } };
 }
@@ -84,6 +92,8 @@ export interface CallSessionOptions {
   sip: SipSide;
   /** Longest wait of `end()` for the SIP side, ms. Default DEFAULT_TEARDOWN_LIMIT_MS. */
   teardownLimitMs?: number;
+  /** Where the conversation's own hang-ups run (the agent's, shared by its calls); default: at once. */
+  teardown?: TeardownQueue;
   /** Runs once media is closed and before `callEnded` (e.g. the dialer's final status and outcome). */
   beforeEnded?(sipReason: string): void;
   /** Runs last, once everything is released (the owner forgets the call). */
@@ -167,7 +177,14 @@ export class CallSession {
     const { record, observer } = this.o;
     const hooks: MediaHooks = {
       clock: this.clock,
-      hangup: (reason) => void this.end(reason),
+      hangup: (reason) => {
+        const q = this.o.teardown;
+        if (!q) return void this.end(reason);
+        // Decided inside a pacer tick or a timer, maybe for many calls at once: queued whole (the file
+        // comment); the reason is the first one given even if the far end's BYE comes before the job runs.
+        if (!this.released) record.endReason ??= reason;
+        q.push(() => void this.end(reason));
+      },
       onTurn: (turn) => {
         observer.turn(record, turn);
         this.reportChanges();

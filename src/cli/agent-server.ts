@@ -24,6 +24,7 @@ import { Admission, optionsAnswer } from "../call/admission";
 import { ackGraceMs } from "../call/unconfirmed";
 import { Headroom } from "../call/headroom";
 import { IdleCollector } from "../util/idle-collector";
+import { TeardownQueue } from "../call/teardown-queue";
 import { combineObservers, eventsObserver, logObserver, metricsObserver, storeObserver, type CallObserver } from "../call/observer";
 import { CallEventHub } from "../call/events";
 import { RECORDINGS_DIR, scheduleRecordingRetention } from "../call/recording";
@@ -81,6 +82,8 @@ export class AgentServer {
   private unpace: (() => void) | undefined;
   /** TRANSFER_FALLBACK=bridge: the transfer targets' calls; undefined otherwise. */
   private readonly bridgeLegs: BridgeLegs | undefined;
+  /** The work of calls' ends that can wait, spread over the call thread's turns (src/call/teardown-queue.ts). */
+  private readonly teardown: TeardownQueue;
 
   private constructor(
     private readonly o: AgentServerOptions,
@@ -97,6 +100,7 @@ export class AgentServer {
     this.metrics = metrics;
     this.headroom = headroom;
     const { cfg, providers, log } = o;
+    this.teardown = new TeardownQueue({ onError: (err) => log.error({ err: err instanceof Error ? (err.stack ?? err.message) : String(err) }, "call teardown failed") });
     const observer = combineObservers(log, storeObserver(store), metricsObserver(metrics), eventsObserver(this.events), logObserver(log), ...(o.observers ?? []));
     // IDLE_GC_S: with no call live for that long, one full collection gives the last calls' garbage back.
     this.idle = new IdleCollector({ clock, idleMs: cfg.idleGcS * 1000, active: () => this.activeCalls, onCollected: (r) => log.info(r, "memory collected while idle") });
@@ -136,13 +140,14 @@ export class AgentServer {
       transferTargets: cfg.transferTargets,
       transferNotifyTimeoutMs: cfg.transferNotifyTimeoutMs,
       bridgeLegs: this.bridgeLegs,
+      teardown: this.teardown,
     });
   }
 
   /** What the outbound parts (./outbound-wiring.ts) share with inbound calls. */
   private get wiring(): OutboundWiring {
     const { cfg, log } = this.o;
-    return { cfg, log, clock: this.clock, ua: this.ua, pool: this.pool, pacer: this.pacer, observer: this.observer };
+    return { cfg, log, clock: this.clock, ua: this.ua, pool: this.pool, pacer: this.pacer, observer: this.observer, teardown: this.teardown };
   }
 
   /** Stops the hourly prune of recordings (RECORD_RETENTION_DAYS). */
@@ -313,6 +318,7 @@ export class AgentServer {
     await this.inbound.endAll(8000);
     await outbound;
     await unregistered;
+    this.teardown.flush(); // every ended call's record and metrics, before the store closes
     this.pacer.stop();
     this.unpace?.();
     await this.mediaPlane?.stop(1000);

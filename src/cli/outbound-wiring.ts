@@ -16,6 +16,7 @@ import type { Pacer, RtpPortPool } from "../rtp";
 import { CallMedia } from "../call/media";
 import type { Admission } from "../call/admission";
 import type { CallObserver } from "../call/observer";
+import type { TeardownQueue } from "../call/teardown-queue";
 import { transferHook } from "../call/transfer";
 import { BridgeLegs } from "../call/bridge-leg";
 import type { SileroVad } from "../media/vad/silero";
@@ -35,6 +36,8 @@ export interface OutboundWiring {
   pool: RtpPortPool;
   pacer: Pacer;
   observer: CallObserver;
+  /** Where the work of a call's end that can wait runs (src/call/teardown-queue.ts). */
+  teardown?: TeardownQueue;
 }
 
 /** The trunk's digest credentials as the dialer and the bridge legs take them (SIP_USERNAME/SIP_PASSWORD or PLIVO_AUTH_ID/PLIVO_AUTH_TOKEN, SIP_TRUNK_REALM). */
@@ -96,6 +99,7 @@ export function createDialer(
     ua: w.ua,
     store: w.store,
     observer: w.observer,
+    teardown: w.teardown,
     clock: w.clock,
     log,
     trunk: { host: ob.trunkHost!, port: ob.trunkPort },

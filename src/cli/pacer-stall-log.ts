@@ -2,7 +2,7 @@
  * "pacer tick late": a pacer tick at least PACER_STALL_LOG_MS late is a gap every caller hears, so it is
  * logged with what held the call thread in the late window (util/stall-recorder.ts): per kind of
  * recorded work (`busy.tick`: the pacer's own previous run, `busy.rx`: RTP receive, `busy.vad`: Silero
- * runs, `busy.ws`: Deepgram/Cartesia WebSocket messages), the rest (`otherMs`: our other JavaScript,
+ * runs, `busy.ws`: Deepgram/Cartesia WebSocket messages, `busy.end`: calls' teardowns), the rest (`otherMs`: our other JavaScript,
  * garbage collection, the runtime) and — below the default threshold only, where the agent is being
  * diagnosed — the kernel's account of the thread since the tick before (`sched`: ran `runMs`, waited on
  * its core's run queue `queuedMs`, over `wallMs`): a thread that waited on the queue for most of the

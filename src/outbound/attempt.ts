@@ -20,6 +20,7 @@ import type { Clock, TimerHandle } from "../util/clock";
 import type { Logger } from "../util/log";
 import { CallSession, newCallRecord } from "../call/session";
 import type { CallObserver } from "../call/observer";
+import type { TeardownQueue } from "../call/teardown-queue";
 import { OutboundError } from "./errors";
 import type { MediaHandle, MediaRequest } from "./media-request";
 import type { OutboundAnswerSettings } from "../pipeline/outbound-answer";
@@ -33,6 +34,8 @@ export interface AttemptDeps {
   ua: { invite(opts: InviteOptions): OutboundCall };
   /** Where the call is reported (store and metrics). */
   observer: CallObserver;
+  /** Where the conversation's own hang-ups run (src/call/teardown-queue.ts); default: at once. */
+  teardown?: TeardownQueue;
   clock: Clock;
   log: Logger;
   /** Where INVITEs go (SIP_TRUNK_HOST, SIP_TRUNK_PORT). */
@@ -88,6 +91,7 @@ export class OutboundAttempt {
     this.session = new CallSession({
       record,
       observer: d.observer,
+      teardown: d.teardown,
       log: d.log,
       clock: d.clock,
       // Before the answer the SIP side is ended by CANCEL (§9.1), after it by BYE.

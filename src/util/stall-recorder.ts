@@ -1,13 +1,13 @@
 /**
  * What held this thread while a pacer tick was late: a fixed ring of recent spans of work (kind, start,
  * end in performance.now() ms), written by the few places that do most of the thread's work — the
- * pacer's ticks, RTP receive callbacks, Silero model runs, providers' WebSocket messages — and read back for a late tick's window
+ * pacer's ticks, RTP receive callbacks, Silero model runs, providers' WebSocket messages, calls' teardowns — and read back for a late tick's window
  * (`explain`). What the ring does not hold (the rest of our JavaScript, garbage collection, the
  * runtime) shows as `otherMs`; with `ThreadSchedSampler` the kernel's own account of the thread tells
  * busy from preempted (waiting on the run queue behind another thread on its core).
  *
  *   stalls.note(STALL_RX, t0, performance.now());          // cheap: three stores, no allocation
- *   stalls.explain(deadline, now)                           // { busy: { tick, rx, vad, ws }, otherMs }
+ *   stalls.explain(deadline, now)                           // { busy: { tick, rx, vad, ws, end }, otherMs }
  *
  * Spans of one kind closer than COALESCE_MS are merged into one entry, so a burst of datagrams costs
  * one entry, not one per datagram. Nothing here allocates per span; `explain` allocates its result
@@ -20,8 +20,10 @@ export const STALL_RX = 1;
 export const STALL_VAD = 2;
 /** A cloud provider's WebSocket message handled (a Deepgram transcript, a Cartesia audio chunk). */
 export const STALL_WS = 3;
+/** A call's end: its release (media, conversation, providers' sockets, record) or a deferred piece of it (src/call/session.ts). */
+export const STALL_END = 4;
 /** Names of the kinds, by index (the keys of `explain`'s `busy`). */
-export const STALL_KINDS = ["tick", "rx", "vad", "ws"] as const;
+export const STALL_KINDS = ["tick", "rx", "vad", "ws", "end"] as const;
 export type StallKind = (typeof STALL_KINDS)[number];
 
 /** Spans of one kind that start within this long after the last one ended are merged, ms. */

@@ -97,6 +97,20 @@ export function percentile(values: readonly number[], q: number): number {
   return s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))]!;
 }
 
+/** What calls ending cost the calls that went on, in a window (load-ends.ts `endFigures`). */
+export interface EndFigures {
+  /** Streams that ended inside the window, and from the first such end to the last, ms. */
+  ended: number;
+  endedOverMs: number;
+  /** Streams that went on past the window. */
+  others: number;
+  /** The others' frame gaps inside the window, p99 and max, ms. */
+  gapP99Ms: number;
+  gapMaxMs: number;
+  /** The agent's longest logged call-thread loop turn inside the window, ms; absent when none was logged. */
+  turnMaxMs?: number;
+}
+
 /** One row of the benchmark: N calls on one pipeline. */
 export interface LoadRow {
   pipeline: "cloud" | "offline";
@@ -160,6 +174,10 @@ export interface LoadRow {
    * start to the reply's last frame (p50/p90, ms).
    */
   bargeIn?: { interruptions?: number; overlapped: number; cut: number; p50Ms: number; p90Ms: number };
+  /** The first hang-ups (2 s from the first call's end): what they cost the calls that went on (load-ends.ts). */
+  rampDown?: EndFigures;
+  /** With a hang-up wave (bench:load --hangup-wave): its calls, and what it cost the calls that went on. */
+  wave?: EndFigures & { calls: number };
 }
 
 /** Which parts of the gate a row fails (empty = passes). */
@@ -176,7 +194,7 @@ export function gateFailures(r: LoadRow): string[] {
   return f;
 }
 
-const COLUMNS = ["pipeline", "calls", "replied", "replies", "reply p50/p90", "cpu %", "main/workers %", "cpu0 others %", "cpu ms/call-s", "rss MiB (+children)", "gap p50", "p90", "p99", "max", "underruns (late)", "OPTIONS p99/max", "pacer p99", "vad batch (windows/call-s) [skipped/call-s, lag max ms]", "barge-in cut/playing of interruptions, p50/p90", "cpu0 speed before/after µs", "gate"];
+const COLUMNS = ["pipeline", "calls", "replied", "replies", "reply p50/p90", "cpu %", "main/workers %", "cpu0 others %", "cpu ms/call-s", "rss MiB (+children)", "gap p50", "p90", "p99", "max", "underruns (late)", "OPTIONS p99/max", "pacer p99", "vad batch (windows/call-s) [skipped/call-s, lag max ms]", "barge-in cut/playing of interruptions, p50/p90", "cpu0 speed before/after µs", "hang-ups: others' gap p99/max (longest turn)", "gate"];
 
 /** The printed table, one row per run. */
 export function loadTable(rows: readonly LoadRow[]): string {
@@ -208,12 +226,19 @@ export function loadTable(rows: readonly LoadRow[]): string {
       // CPU µs of a fixed compute unit on the agent's idle core before and after the row (core-speed.ts): a
       // slower core costs every row on it more CPU per call, whatever the binary.
       r.coreSpeed ? `${r.coreSpeed.computeUs}/${r.coreSpeed.afterComputeUs}` : "-",
+      // Calls ending must not stall the others (load-ends.ts): the first ends, and the wave's (its calls ended over ms).
+      [r.rampDown ? `first ${ends(r.rampDown)}` : "", r.wave ? `wave ${r.wave.ended}/${r.wave.calls} in ${r.wave.endedOverMs.toFixed(0)} ms ${ends(r.wave)}` : ""].filter(Boolean).join("; ") || "-",
       fails.length ? `FAIL: ${fails.join("; ")}` : "pass",
     ];
   });
   const all = [COLUMNS, ...lines];
   const width = COLUMNS.map((_, c) => Math.max(...all.map((l) => l[c]!.length)));
   return all.map((l) => l.map((v, c) => (c === l.length - 1 ? v : v.padStart(width[c]!))).join("  ")).join("\n");
+}
+
+/** "3.1/9.8 (7)": the others' gap p99/max and the longest logged turn, ms. */
+function ends(f: EndFigures): string {
+  return `${f.gapP99Ms.toFixed(1)}/${f.gapMaxMs.toFixed(1)}${f.turnMaxMs === undefined ? "" : ` (${f.turnMaxMs.toFixed(0)})`}`;
 }
 
 /** The highest N of `pipeline` whose row passes, with every lower N passing too; 0 if none. */

@@ -102,4 +102,15 @@ export interface LoadCallers {
   start(sipPort: number): Promise<void>;
   /** Resolves when every caller process has ended: one line per process that failed. */
   finished(): Promise<string[]>;
+  /** A hang-up wave (bench:load --hangup-wave), set when the callers start. */
+  wave?: HangupWave;
+}
+
+/** Calls that hang up together (tests/scenarios/inbound-call-wave.xml). */
+export interface HangupWave {
+  calls: number;
+  /** The first BYE goes out at this time, ms since the Unix epoch (the capture's clock). */
+  atMs: number;
+  /** The last BYE goes out this long after the first, ms. */
+  spreadMs: number;
 }

@@ -30,6 +30,7 @@ import { phrasesOf, percentile, type LoadRow } from "./load-gate.ts";
 import { prepareOwnCallers } from "./load-callers.ts";
 import { OUTSIDE_REPLY, prepareOutsideCallers } from "./load-outside.ts";
 import { readLoadWindow, taskset } from "./load-probes.ts";
+import { endFigures } from "./load-ends.ts";
 import { bargeInFigures, readTurns, type LoadCallers } from "./load-turns.ts";
 import { udpDatagramsFromFile } from "./pcap.ts";
 import { freeUdpPortRange, reserveUdpPortRange } from "./ports.ts";
@@ -80,6 +81,14 @@ export interface LoadOptions {
    * −60…−70 dBFS). Default: none (3.5 s of digital silence before and 5 s after each utterance).
    */
   callerNoiseDbfs?: number;
+  /**
+   * Own callers: a hang-up wave — `calls` of the N calls send their BYEs within `spreadMs` of each other
+   * at the end of the full-load window while the others go on (load-callers.ts); the row then says what
+   * the wave cost the others (load-ends.ts). The agent's LOOP_TURN_LOG_MS defaults to 5 for it. `by`
+   * "rtp": the wave's RTP stops instead (its SIPp killed: a trunk failing) and the agent's RTP_TIMEOUT_S
+   * (WAVE_RTP_TIMEOUT_S) ends those calls.
+   */
+  hangupWave?: { calls: number; spreadMs: number; by?: "bye" | "rtp" };
   /** Keep the agent's headroom admission (ADMISSION_*) on; default off, so every N is really carried. */
   admission?: boolean;
   /** More agent environment. */
@@ -93,6 +102,9 @@ export interface LoadOptions {
   progress?: (line: string) => void;
 }
 
+/** With an RTP wave (`hangupWave.by` "rtp"): the agent's RTP_TIMEOUT_S, s. */
+export const WAVE_RTP_TIMEOUT_S = 2;
+
 /** The agent's reply (cloud): one LLM chunk per string; the TTS fake speaks 5 ms per character, ~2.3 s. */
 export const CLOUD_REPLY = [
   "Thank you, I can help with that booking, and I am glad you called us today. ",
@@ -105,6 +117,7 @@ export const CLOUD_REPLY = [
 export async function runLoad(o: LoadOptions): Promise<LoadRow> {
   const say = o.progress ?? (() => {});
   const outside = o.callers === "outside";
+  if (outside && o.hangupWave) throw new Error("a hang-up wave is for bench:load's own callers (--callers own)");
   const rate = o.rate ?? (outside ? 10 : 20);
   if (o.pin) taskset(1, process.pid);
   const work = mkdtempSync(join(tmpdir(), "va-load-"));
@@ -116,7 +129,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadRow> {
   try {
     const callers: LoadCallers = outside
       ? await prepareOutsideCallers({ calls: o.calls, rate, callMs: o.holdS * 1000, noiseDbfs: o.callerNoiseDbfs ?? -65, dir: work })
-      : await prepareOwnCallers({ calls: o.calls, rate, holdS: o.holdS, bargeIn: o.bargeIn, bargeInAfterMs: o.bargeInAfterMs, noiseDbfs: o.callerNoiseDbfs });
+      : await prepareOwnCallers({ calls: o.calls, rate, holdS: o.holdS, bargeIn: o.bargeIn, bargeInAfterMs: o.bargeInAfterMs, noiseDbfs: o.callerNoiseDbfs, wave: o.hangupWave && { ...o.hangupWave, rtpTimeoutMs: WAVE_RTP_TIMEOUT_S * 1000 } });
     // The full-load window: all calls up (ramp + 2 s) until 1 s before the first BYE.
     const windowMs = callers.callMs - callers.rampMs - 3000;
     if (windowMs < 1000) throw new Error(`${o.calls} calls of ${callers.callMs / 1000} s at ${rate} a second are never all up together: longer calls (--hold) or a higher --rate`);
@@ -150,6 +163,8 @@ export async function runLoad(o: LoadOptions): Promise<LoadRow> {
       SIP_MAX_PENDING_PER_SOURCE: "10000", // one SIPp source sets up every call of the ramp
       IDLE_PROMPT_S: "600",
       ...(o.admission ? {} : { ADMISSION_CPU_PCT: "0", ADMISSION_PACER_P99_MS: "0", ADMISSION_VAD_SKIP_PCT: "0" }),
+      ...(o.hangupWave ? { LOOP_TURN_LOG_MS: "5" } : {}),
+      ...(o.hangupWave?.by === "rtp" ? { RTP_TIMEOUT_S: String(WAVE_RTP_TIMEOUT_S) } : {}),
       ...o.env,
     }, undefined, { binary: o.binary });
     const pid = agent.proc.pid;
@@ -188,6 +203,12 @@ export async function runLoad(o: LoadOptions): Promise<LoadRow> {
     // Silence in phrases whose audio the TTS fake had not sent yet: the load generator's (load-gate.ts LoadRow.ttsLate).
     const ttsLate = fakes && underruns > 0 ? ttsLateSilenceFrames(ttsTimeline(fakes.cartesia), streams) : 0;
     const turns = readTurns(streams, callers.turnsOf);
+    // What calls ending cost the others: the first hang-ups (the ramp-down), and the wave if there was one.
+    const firstEnd = Math.min(...streams.map((s) => s.lastArrivalMs));
+    const logs = agent.logs();
+    const rampDown = streams.length ? endFigures(streams, firstEnd - 250, firstEnd + 2000, logs) : undefined;
+    const w = callers.wave;
+    const wave = w ? { calls: w.calls, ...endFigures(streams, w.atMs - 250, w.atMs + w.spreadMs + 2000, logs) } : undefined;
     return {
       pipeline: o.pipeline,
       ...(outside ? { callers: "outside" as const } : {}),
@@ -206,6 +227,8 @@ export async function runLoad(o: LoadOptions): Promise<LoadRow> {
       ...(fakes ? { ttsLate } : {}),
       ...(speed && speedAfter ? { coreSpeed: { computeUs: speed.computeUs, memoryUs: speed.memoryUs, afterComputeUs: speedAfter.computeUs, afterMemoryUs: speedAfter.memoryUs } } : {}),
       ...(turns.bargeIn ? { bargeIn: bargeInFigures(turns.bargeIn) } : {}),
+      ...(rampDown ? { rampDown } : {}),
+      ...(wave ? { wave } : {}),
     };
   } finally {
     releaseRtp?.();

@@ -10,7 +10,7 @@ describe("StallRecorder", () => {
     r.note(STALL_RX, 7, 7.5);
     r.note(STALL_RX, 12, 13); // after the window
     const e = r.explain(2, 10);
-    expect(e.busy).toEqual({ tick: 1, rx: 0.5, vad: 2.5, ws: 0 });
+    expect(e.busy).toEqual({ tick: 1, rx: 0.5, vad: 2.5, ws: 0, end: 0 });
     expect(e.otherMs).toBe(4); // 8 ms window − 4 ms covered
   });
 
@@ -31,7 +31,7 @@ describe("StallRecorder", () => {
     r.note(STALL_VAD, 0, 1);
     r.note(STALL_TICK, 2, 3);
     r.note(STALL_RX, 4, 5); // overwrites the VAD span
-    expect(r.explain(0, 5).busy).toEqual({ tick: 1, rx: 1, vad: 0, ws: 0 });
+    expect(r.explain(0, 5).busy).toEqual({ tick: 1, rx: 1, vad: 0, ws: 0, end: 0 });
   });
 });
 
