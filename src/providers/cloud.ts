@@ -3,7 +3,7 @@
  * config names (`*_ENV`) and passes an options object; defaults are the `*_DEFAULTS` constants.
  *
  *   createDeepgramStt({ apiKey, model?, baseUrl?, endpointingMs?, … })  → SttProvider  (Deepgram live, raw WS)
- *   createGeminiLlm({ apiKey, model?, baseUrl?, … })                   → LlmProvider  (REST over fetch)
+ *   createGeminiLlm({ apiKey, model?, baseUrl?, … })                   → LlmProvider  (@google/genai)
  *   createOpenAiLlm({ model, baseUrl?, apiKey?, … })                   → LlmProvider  (openai package)
  *   createCartesiaTts({ apiKey, voiceId, model?, baseUrl?, … })        → TtsProvider  (Cartesia, raw WS)
  *   defaultTools()                                                    → ToolSpec[]   (end_call, send_dtmf)

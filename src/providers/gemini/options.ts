@@ -1,7 +1,7 @@
 /**
- * Gemini (Google AI, Gemini API) options and defaults. Calls are REST over `fetch` (rest.ts:
- * `POST {baseUrl}/v1/models/{model}:streamGenerateContent?alt=sse`, key in the `x-goog-api-key` header).
- * REST reference:
+ * Gemini (Google AI, Gemini API) options and defaults. Calls go through @google/genai 3.3.0
+ * (`models.generateContentStream` → `POST {baseUrl}/v1/models/{model}:streamGenerateContent?alt=sse`,
+ * key in the `x-goog-api-key` header). REST reference:
  * https://ai.google.dev/api/generate-content#method:-models.streamgeneratecontent
  */
 
@@ -21,7 +21,7 @@ export interface GeminiOptions {
   model?: string;
   /** Base URL (scheme://host[:port]). Default https://generativelanguage.googleapis.com. */
   baseUrl?: string;
-  /** API version path segment; "v1" if unset (provider.ts GEMINI_API_VERSION, @google/genai 3.x's default). */
+  /** API version path segment; the SDK's default ("v1" in 3.x) if unset. */
   apiVersion?: string;
   /** Sampling temperature, sent only when set. */
   temperature?: number;
@@ -37,7 +37,7 @@ export interface GeminiOptions {
 
 export const GEMINI_DEFAULTS = {
   model: "gemini-2.0-flash",
-  /** Google's endpoint (also what `prepare()` opens ahead). */
+  /** The SDK's own default base URL; named here for `prepare()` (the connection opened ahead). */
   baseUrl: "https://generativelanguage.googleapis.com",
   idleTimeoutMs: 15_000,
 } as const;

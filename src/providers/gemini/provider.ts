@@ -1,7 +1,7 @@
 /**
- * Gemini LLM: REST `POST /{version}/models/{model}:streamGenerateContent?alt=sse`
- * (https://ai.google.dev/api/generate-content#method:-models.streamgeneratecontent), spoken over `fetch`
- * by rest.ts (until session 19 through @google/genai, whose per-request CPU was 3–5× this path's).
+ * Gemini LLM through @google/genai: `models.generateContentStream`, i.e. REST
+ * `POST /{version}/models/{model}:streamGenerateContent?alt=sse`
+ * (https://ai.google.dev/api/generate-content#method:-models.streamgeneratecontent).
  *
  * Request: `systemInstruction` (https://ai.google.dev/gemini-api/docs/text-generation#system-instructions),
  * `contents` with roles "user"/"model" built from the history (history.ts), and
@@ -10,41 +10,39 @@
  * `candidates[0].content.parts[]`: `text` parts become text chunks (parts flagged `thought` are skipped),
  * `functionCall {name, args}` parts become tool_call chunks (Gemini sends a call whole, in one part).
  *
- * One generate() is exactly one HTTP request (no retry, no "automatic continuation"); retry belongs to
- * the pipeline.
+ * The SDK's own retry is off (no `retryOptions`) and so is its "automatic continuation" (3.x), so one
+ * generate() is exactly one HTTP request; retry belongs to the pipeline.
  */
 
+import { GoogleGenAI, type Content, type GenerateContentResponse } from "@google/genai";
 import { SystemClock, type Clock } from "../../util/clock";
 import { httpError, networkError, protocolError, type ErrorSource } from "../errors";
 import { ProviderError, type LlmChunk, type LlmProvider, type LlmRequest, type ToolSpec } from "../types";
 import { normalizeTurns } from "./history";
 import { GEMINI_DEFAULTS, type GeminiOptions } from "./options";
-import { GeminiHttpError, streamGenerateContent, type GeminiEndpoint, type GeminiRequestBody, type GeminiStreamEvent } from "./rest";
 import { StreamGuard } from "./stream-guard";
-
-/** The API version path segment when GeminiOptions.apiVersion is unset (what @google/genai 3.x used). */
-export const GEMINI_API_VERSION = "v1";
 
 export class GeminiLlm implements LlmProvider {
   readonly name = "gemini";
   private readonly src: ErrorSource = { provider: "gemini", kind: "llm" };
-  private readonly endpoint: GeminiEndpoint;
+  private readonly ai: GoogleGenAI;
   private readonly clock: Clock;
 
   constructor(private readonly opts: GeminiOptions) {
-    this.endpoint = {
-      baseUrl: opts.baseUrl ?? GEMINI_DEFAULTS.baseUrl,
-      apiVersion: opts.apiVersion ?? GEMINI_API_VERSION,
-      model: opts.model ?? GEMINI_DEFAULTS.model,
+    this.ai = new GoogleGenAI({
       apiKey: opts.apiKey,
-    };
+      httpOptions: {
+        ...(opts.baseUrl ? { baseUrl: opts.baseUrl } : {}),
+        ...(opts.apiVersion ? { apiVersion: opts.apiVersion } : {}),
+      },
+    });
     this.clock = opts.clock ?? new SystemClock();
   }
 
   /**
    * Opens the connection the next request will use while the call is still being set up (Bun's
    * `fetch.preconnect`: DNS, TCP and TLS done ahead; a no-op when the keep-alive pool holds one). The
-   * request goes through the global `fetch` (rest.ts), so it takes that pooled connection.
+   * SDK sends through the global `fetch`, so its request takes that pooled connection.
    */
   prepare(): void {
     try {
@@ -63,7 +61,20 @@ export class GeminiLlm implements LlmProvider {
   async *generate(req: LlmRequest): AsyncGenerator<LlmChunk> {
     const guard = new StreamGuard(req.signal, this.clock, this.opts.idleTimeoutMs ?? GEMINI_DEFAULTS.idleTimeoutMs, this.src);
     try {
-      const stream = streamGenerateContent(this.endpoint, requestBody(req, this.opts), guard.signal);
+      const stream = await guard.race(
+        this.ai.models.generateContentStream({
+          model: this.opts.model ?? GEMINI_DEFAULTS.model,
+          contents: toContents(req, this.opts),
+          config: {
+            systemInstruction: req.system,
+            ...(req.tools.length ? { tools: [{ functionDeclarations: req.tools.map(toDeclaration) }] } : {}),
+            ...(this.opts.temperature !== undefined ? { temperature: this.opts.temperature } : {}),
+            ...(this.opts.maxOutputTokens !== undefined ? { maxOutputTokens: this.opts.maxOutputTokens } : {}),
+            abortSignal: guard.signal,
+            automaticContinuation: false,
+          },
+        }),
+      );
       const it = stream[Symbol.asyncIterator]();
       // Each streamed response carries the totals so far (usageMetadata); the last one is the request's.
       let usage: LlmChunk | undefined;
@@ -87,24 +98,8 @@ export class GeminiLlm implements LlmProvider {
   }
 }
 
-/**
- * The request body: `contents` from the history, `systemInstruction`, `tools` only when there are any,
- * `generationConfig` only with temperature/maxOutputTokens set (Gemini's defaults apply otherwise).
- */
-export function requestBody(req: Pick<LlmRequest, "history" | "system" | "tools">, opts: Pick<GeminiOptions, "prompts" | "temperature" | "maxOutputTokens"> = {}): GeminiRequestBody {
-  const body: GeminiRequestBody = { contents: toContents(req, opts), systemInstruction: { parts: [{ text: req.system }] } };
-  if (req.tools.length) body.tools = [{ functionDeclarations: req.tools.map(toDeclaration) }];
-  if (opts.temperature !== undefined || opts.maxOutputTokens !== undefined) {
-    body.generationConfig = {
-      ...(opts.temperature !== undefined ? { temperature: opts.temperature } : {}),
-      ...(opts.maxOutputTokens !== undefined ? { maxOutputTokens: opts.maxOutputTokens } : {}),
-    };
-  }
-  return body;
-}
-
 /** History → Gemini `contents` (roles "user" and "model"). */
-export function toContents(req: Pick<LlmRequest, "history">, opts: Pick<GeminiOptions, "prompts"> = {}): GeminiRequestBody["contents"] {
+export function toContents(req: Pick<LlmRequest, "history">, opts: Pick<GeminiOptions, "prompts"> = {}): Content[] {
   return normalizeTurns(req.history, opts.prompts).map((m) => ({
     role: m.role === "assistant" ? "model" : "user",
     parts: [{ text: m.text }],
@@ -117,7 +112,7 @@ export function toDeclaration(t: ToolSpec): { name: string; description: string;
 }
 
 /** The text and function-call parts of one streamed response, in order. */
-export function chunksOf(resp: GeminiStreamEvent, src: ErrorSource): LlmChunk[] {
+export function chunksOf(resp: GenerateContentResponse, src: ErrorSource): LlmChunk[] {
   const out: LlmChunk[] = [];
   const parts = resp.candidates?.[0]?.content?.parts ?? [];
   for (const p of parts) {
@@ -133,25 +128,26 @@ export function chunksOf(resp: GeminiStreamEvent, src: ErrorSource): LlmChunk[] 
   return out;
 }
 
-/** rest.ts errors → ProviderError. GeminiHttpError carries the HTTP status (also for an error event mid-stream). */
+/** SDK errors → ProviderError. `ApiError` carries the HTTP status (also for an error event mid-stream). */
 export function mapGeminiError(src: ErrorSource, e: unknown): ProviderError {
   if (e instanceof ProviderError) return e;
-  if (e instanceof GeminiHttpError) {
-    const detail = googleErrorMessage(e.body);
+  const err = e as { name?: string; status?: unknown; message?: string };
+  if (err && err.name === "ApiError" && typeof err.status === "number") {
+    const detail = googleErrorMessage(err.message ?? "");
     // Gemini answers an invalid key with 400 INVALID_ARGUMENT, reason API_KEY_INVALID: that is auth.
-    if (e.status === 400 && /API_KEY_INVALID|API key not valid/i.test(e.body)) {
+    if (err.status === 400 && /API_KEY_INVALID|API key not valid/i.test(err.message ?? "")) {
       return new ProviderError(src.provider, src.kind, "auth", `${src.provider}: key rejected (HTTP 400 API_KEY_INVALID)`, false, 400, {
         cause: e,
       });
     }
-    return httpError(src, e.status, detail, e);
+    return httpError(src, err.status, detail, e);
   }
-  // A streamed event that is not JSON (rest.ts parses each one with JSON.parse).
+  // A streamed event that is not JSON (the SDK parses each one with JSON.parse).
   if (e instanceof SyntaxError) return protocolError(src, `unreadable stream event: ${e.message}`, e);
-  return networkError(src, (e as { message?: string } | null)?.message ?? String(e), e);
+  return networkError(src, err?.message ?? String(e), e);
 }
 
-/** The `error.message` inside Google's JSON error body. */
+/** The `error.message` inside Google's JSON error body (the SDK puts the whole body in the message). */
 function googleErrorMessage(raw: string): string {
   const i = raw.indexOf("{");
   if (i >= 0) {

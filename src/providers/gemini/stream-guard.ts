@@ -1,9 +1,9 @@
 /**
- * Bounds a streaming HTTP call (Gemini's rest.ts, the OpenAI SDK) by our AbortSignal and an idle timeout,
- * so `generate()` stops at once when asked (STYLE habit 6) even while the client is blocked reading a slow
- * body. Shared by the Gemini and OpenAI-compatible providers.
+ * Bounds an SDK's streaming call by our AbortSignal and an idle timeout, so `generate()` stops at once
+ * when asked (STYLE habit 6) even while the SDK is blocked reading a slow body. Shared by the Gemini and
+ * OpenAI-compatible providers.
  *
- * `signal` is handed to the client (it aborts the HTTP request); `race(p)` settles as soon as `p` settles,
+ * `signal` is handed to the SDK (it aborts the HTTP request); `race(p)` settles as soon as `p` settles,
  * or rejects with ProviderError "aborted" (caller's signal) / "timeout" (no chunk for `idleTimeoutMs`).
  */
 
@@ -34,7 +34,7 @@ export class StreamGuard {
     this.bump();
   }
 
-  /** Aborts on our signal or on the idle timeout; give it to the HTTP client. */
+  /** Aborts on our signal or on the idle timeout; give it to the SDK. */
   get signal(): AbortSignal {
     return this.ctl.signal;
   }
