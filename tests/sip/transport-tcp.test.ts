@@ -77,6 +77,24 @@ test("…also when the Via has no rport: its sent-by port (the client's listenin
   }
 });
 
+test("a request without Content-Length (§18.3 MUST on streams) → 400 naming it, then the connection closes; nothing delivered", async () => {
+  // The bytes of session 19's tcpframe.py probe: an INVITE with a body and no Content-Length, then an
+  // OPTIONS on the same connection. Before, the body was taken as empty and its SDP lines parsed as the
+  // next message.
+  const { tcp, got } = await setup();
+  const c = await client(tcp.local.port);
+  const invite = TRUNK_INVITE.replace(/Content-Length: \d+\r\n/, "");
+  expect(invite).not.toMatch(/Content-Length|\r\nl:/i);
+  c.s.write(invite + TRUNK_OPTIONS);
+  await until(() => c.text().includes("\r\n\r\n") && tcp.connections === 0);
+  expect(c.text()).toMatch(/^SIP\/2\.0 400 Bad Request\r\n/);
+  expect(c.text()).toContain('Warning: 399 - "content_length: no Content-Length on a stream transport (RFC 3261 section 18.3 MUST)"');
+  expect(c.text()).toMatch(/CSeq: \d+ INVITE/);
+  expect(c.text().match(/^SIP\/2\.0 /gm)).toHaveLength(1); // the OPTIONS after it was not framed
+  expect(got).toHaveLength(0);
+  expect(tcp.connections).toBe(0);
+});
+
 test("a header block over 16 KB (no end in sight) closes the connection; nothing is delivered", async () => {
   const { tcp, got } = await setup();
   const before = sipRefusedTotals.oversize_dropped;

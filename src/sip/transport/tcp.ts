@@ -247,6 +247,7 @@ export class StreamTransport {
   private received(s: Socket<ConnData>, chunk: Uint8Array): void {
     if (this.closed) return;
     const d = s.data;
+    if (!d || this.conns.get(d.key)?.socket !== s) return; // refused, or closed by us: nothing more is read
     const buf = new Uint8Array(d.buf.length + chunk.length);
     buf.set(d.buf);
     buf.set(chunk, d.buf.length);
@@ -261,9 +262,13 @@ export class StreamTransport {
       }
       const head = decoder.decode(buf.subarray(off, end));
       const m = /^(?:content-length|l)[ \t]*:[ \t]*(\d+)[ \t]*$/im.exec(head);
-      // §18.3: stream transports MUST carry Content-Length; without it there is no body to wait for.
-      const len = m ? Number(m[1]) : 0;
       if (end - off > MAX_HEADER_BYTES) return this.tooLarge(s, buf.subarray(off, off + MAX_HEADER_BYTES), source, "header block too large");
+      // §18.3: "The Content-Length header field MUST be used with stream oriented transports." Without a
+      // readable one the body's end is unknown: the header block alone is delivered (a request gets 400
+      // naming Content-Length, ./inbound.ts) and the connection is closed, since whatever follows (a
+      // body, the next message) cannot be told apart.
+      if (!m) return this.unframed(s, buf.subarray(off, end + 4), source);
+      const len = Number(m[1]);
       if (len > MAX_BODY_BYTES) return this.tooLarge(s, buf.subarray(off, end + 4), source, "body too large");
       const total = end + 4 + len;
       if (buf.length < total) break;
@@ -302,6 +307,14 @@ export class StreamTransport {
     const response = tooLargeResponse(head, source);
     if (response) s.write(serializeMessage(response));
     return this.abort(s, why, response ? "oversize_rejected" : "oversize_dropped");
+  }
+
+  /** A message without Content-Length (see `received`): answered as malformed, then the connection closed. */
+  private unframed(s: Socket<ConnData>, head: Uint8Array, source: Address): void {
+    this.deliver(s, head, source);
+    this.log.info({ key: s.data?.key, protocol: this.protocol }, "sip stream connection closed: message without Content-Length");
+    this.dropped(s);
+    s.end();
   }
 
   private abort(s: Socket<ConnData>, why: string, reason: RefusalReason): void {
