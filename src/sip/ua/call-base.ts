@@ -1,5 +1,5 @@
 import { Dialog } from "../dialog/index.ts";
-import { buildResponse, parseNameAddr, type SipRequest, type SipResponse } from "../message/index.ts";
+import { buildResponse, parseNameAddr, warningValue, type SipRequest, type SipResponse } from "../message/index.ts";
 import { StateMachine, type TransitionTable } from "../../util/state-machine.ts";
 import type { DialogUser, UaContext } from "./context.ts";
 import { Emitter } from "./emitter.ts";
@@ -229,11 +229,13 @@ export abstract class CallBase<E extends CommonCallEvents = CommonCallEvents> im
 
   /**
    * RFC 4028 §9 for a request we answer: 422 with our Min-SE when its Session-Expires is below it
-   * ("the UAS MUST reject it with a 422 … [and] MUST include the Min-SE header field"), else undefined.
+   * ("the UAS MUST reject it with a 422 … [and] MUST include the Min-SE header field"); 400 with a
+   * Warning naming it when it is malformed (RFC 3261 §21.4.1, see `sessionExpiresProblem`); else undefined.
    */
   protected sessionRefreshCheck(req: SipRequest): SipResponse | undefined {
     if (req.method !== "INVITE" && req.method !== "UPDATE") return undefined;
     const d = negotiateAsUas(req);
+    if (d.kind === "malformed") return this.response(req, 400, { headers: [["Warning", warningValue(399, d.detail)]] });
     return d.kind === "too_small" ? this.response(req, 422, { headers: [["Min-SE", String(d.minSe)]] }) : undefined;
   }
 
