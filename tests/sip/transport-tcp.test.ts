@@ -5,6 +5,8 @@
 import { afterEach, expect, test } from "bun:test";
 import { Headers, SipRequest, buildResponse, parseMessage, type SipMessage, type SipRequest as Req } from "../../src/sip/message/index.ts";
 import { MultiTransport, StreamTransport, UdpTransport, sipRefusedTotals } from "../../src/sip/transport/index.ts";
+import { InviteClientTransaction } from "../../src/sip/transaction/index.ts";
+import { SystemClock } from "../../src/util/clock.ts";
 import { freeTcpPort } from "../support/ports.ts";
 import { TRUNK_INVITE, TRUNK_OPTIONS } from "./fixtures.ts";
 
@@ -129,6 +131,21 @@ test("a request over 1300 bytes to a TCP-listening peer goes over TCP with Via T
   expect(datagram).toMatch(/\r\nVia: SIP\/2\.0\/UDP /);
   void Headers;
   void SipRequest;
+});
+
+test("a request on a new TCP connection (over 1300 bytes) is sent once: no Timer A copies on the stream (§17.1.1.2)", async () => {
+  // Session 19's carrier engineer saw the INVITE repeated at 0.5 and 1.5 s on the TCP connection.
+  const { multi } = await setup();
+  const big = parseMessage(TRUNK_INVITE.replace("Max-Forwards: 68", `Max-Forwards: 68\r\nX-Pad: ${"p".repeat(1500)}`)) as Req;
+  let received = "";
+  const peer = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data: (_s, d) => void (received += new TextDecoder().decode(d)) } });
+  cleanup.push(() => peer.stop(true));
+  const tx = new InviteClientTransaction("k", big, { host: "127.0.0.1", port: peer.port }, multi, new SystemClock(), { onResponse: () => {} });
+  cleanup.push(() => tx.dispose());
+  tx.start();
+  await Bun.sleep(1700); // past Timer A's first two firings (0.5 s, 1.5 s)
+  expect(received.match(/^INVITE /gm)).toHaveLength(1);
+  expect(received).toMatch(/\r\nVia: SIP\/2\.0\/TCP /);
 });
 
 test("inbound connections are bounded per source IP; a closed one frees its place", async () => {
