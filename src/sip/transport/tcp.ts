@@ -151,31 +151,40 @@ export class StreamTransport {
 
   /**
    * Opens a connection to `to` and writes the message (RFC 3261 §18.1.1: a request larger than 1300
-   * bytes goes over TCP). Resolves false when the connection cannot be made (the caller falls back to
-   * UDP: "if the attempt to establish the connection generates … a TCP reset, the element SHOULD retry
-   * the request, using UDP").
+   * bytes goes over TCP). Resolves false when the connection cannot be made, or (TLS) its handshake
+   * fails or takes over 5 s: a TCP caller falls back to UDP ("if the attempt to establish the connection
+   * generates … a TCP reset, the element SHOULD retry the request, using UDP"), a TLS one never does
+   * (./multi.ts).
    */
   async connectAndSend(to: Address, message: SipMessage): Promise<boolean> {
     if (this.closed) return false;
     if (this.sendOn(to, message)) return true;
     try {
-      // Bun 1.4.5 drops a write made on a TLS socket before its handshake finished: write after it.
-      let handshaken!: () => void;
-      const ready = this.tls ? new Promise<void>((r) => (handshaken = r)) : Promise.resolve();
+      // Bun 1.4.5 drops a write made on a TLS socket before its handshake finished: write after it. A
+      // handshake that fails (the peer's certificate does not verify against the system's CAs and
+      // NODE_EXTRA_CA_CERTS) or does not finish within 5 s sends nothing (RFC 5922: a SIP TLS client
+      // checks the server's certificate; a connection it cannot trust carries no request).
+      let handshaken!: (ok: boolean) => void;
+      const ready = this.tls ? new Promise<boolean>((r) => (handshaken = r)) : Promise.resolve(true);
       const socket = await Bun.connect<ConnData>({
         hostname: to.host,
         port: to.port,
         tls: this.tls ? true : undefined,
         socket: {
           open: (s) => this.opened(s, false),
-          handshake: () => handshaken?.(),
+          handshake: (_s, ok) => handshaken?.(ok),
           data: (s, d) => this.received(s, d),
           close: (s) => this.dropped(s),
           error: (s) => this.dropped(s),
           connectError: () => {},
         },
       });
-      await Promise.race([ready, Bun.sleep(5000)]);
+      const ok = await Promise.race([ready, Bun.sleep(5000).then(() => !this.tls)]);
+      if (!ok) {
+        this.log.warn({ host: to.host, port: to.port, protocol: this.protocol }, "sip stream connection: tls handshake failed or timed out");
+        socket.end();
+        return false;
+      }
       socket.write(serializeMessage(message));
       return true;
     } catch {
