@@ -6,43 +6,36 @@
  * peer listens on both TLS and UDP on the Contact's port to see which one the BYE takes.
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { freeTcpPort } from "../support/ports.ts";
 import { missingTools } from "../support/process.ts";
 import { describeSipp, runSipp } from "../support/sipp.ts";
+import { selfSignedCertificate, type TestCertificate } from "../support/tls-cert.ts";
 import { startAgent, waitFor, type RunningAgent } from "./agent.ts";
 
 const missing = missingTools(["sipp", "openssl"]);
 let plain: RunningAgent;
 let secure: RunningAgent;
-let dir: string;
+let cert: TestCertificate;
 
 beforeAll(async () => {
   if (missing.length > 0) return;
-  dir = mkdtempSync(join(tmpdir(), "va-tls-contact-"));
-  const gen = Bun.spawnSync([
-    "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1",
-    "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", join(dir, "key.pem"), "-out", join(dir, "cert.pem"),
-  ]);
-  if (gen.exitCode !== 0) throw new Error(`openssl: ${gen.stderr.toString()}`);
+  cert = selfSignedCertificate("va-tls-contact-");
   // No RTP comes from the caller: each agent ends its call with BYE after RTP_TIMEOUT_S.
   [plain, secure] = await Promise.all([
     startAgent({ RTP_TIMEOUT_S: "2" }),
     startAgent({
       RTP_TIMEOUT_S: "2",
       SIP_TLS_PORT: String(await freeTcpPort()),
-      SIP_TLS_CERT_FILE: join(dir, "cert.pem"),
-      SIP_TLS_KEY_FILE: join(dir, "key.pem"),
-      NODE_EXTRA_CA_CERTS: join(dir, "cert.pem"),
+      SIP_TLS_CERT_FILE: cert.certFile,
+      SIP_TLS_KEY_FILE: cert.keyFile,
+      NODE_EXTRA_CA_CERTS: cert.certFile,
     }),
   ]);
 }, 120_000);
 
 afterAll(async () => {
   await Promise.all([plain?.stop(), secure?.stop()]);
-  if (dir) rmSync(dir, { recursive: true, force: true });
+  cert?.remove();
 });
 
 /** The Contact's port: a TLS listener (the test certificate) and a UDP socket on the same number. */
@@ -53,7 +46,7 @@ async function contactPeer() {
   const listener = Bun.listen({
     hostname: "127.0.0.1",
     port,
-    tls: { cert: await Bun.file(join(dir, "cert.pem")).text(), key: await Bun.file(join(dir, "key.pem")).text() },
+    tls: { cert: await Bun.file(cert.certFile).text(), key: await Bun.file(cert.keyFile).text() },
     socket: { data: (_s, d) => void (tls += new TextDecoder().decode(d)) },
   });
   const socket = await Bun.udpSocket({ hostname: "127.0.0.1", port, socket: { data: (_s, d) => void udp.push(new TextDecoder().decode(d)) } });

@@ -6,7 +6,7 @@
  * Content-Length (400, RFC 3261 §18.3). Before, each was answered 200 (or framed as an empty body).
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { describeSipp, runSipp, type SippMessage } from "../support/sipp.ts";
+import { describeSipp, finalResponseTo, runSipp } from "../support/sipp.ts";
 import { missingTools } from "../support/process.ts";
 import { startAgent, type RunningAgent } from "./agent.ts";
 
@@ -22,9 +22,7 @@ afterAll(async () => {
 });
 
 /** The agent's final response to CSeq `seq` `method`. */
-function finalTo(messages: SippMessage[], seq: number, method: string): SippMessage | undefined {
-  return messages.find((m) => m.direction === "received" && m.status !== undefined && m.status >= 200 && new RegExp(`^CSeq:\\s*${seq} ${method}$`, "mi").test(m.text));
-}
+const finalTo = finalResponseTo;
 const body = (text: string) => text.slice(text.indexOf("\n\n") + 2);
 const warning = (text: string) => /^Warning:\s*(.*)$/im.exec(text)?.[1];
 

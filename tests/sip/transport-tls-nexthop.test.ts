@@ -5,14 +5,12 @@
  * 127.0.0.1; the peer listens on UDP on the same port number to catch a downgrade.
  */
 import { afterEach, expect, test } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { parseMessage, type SipRequest } from "../../src/sip/message/index.ts";
 import type { SipLogger } from "../../src/sip/log.ts";
 import { MultiTransport, StreamTransport, UdpTransport } from "../../src/sip/transport/index.ts";
 import { missingTools } from "../support/process.ts";
 import { freeTcpPort } from "../support/ports.ts";
+import { selfSignedCertificate } from "../support/tls-cert.ts";
 
 const cleanup: Array<() => void> = [];
 afterEach(() => {
@@ -70,13 +68,11 @@ test("no TLS transport: a sips: or transport=tls next hop gets nothing over UDP,
 });
 
 test.skipIf(missingTools(["openssl"]).length > 0)("with a TLS transport: a peer whose certificate does not verify gets nothing, over TLS or UDP; an error is logged", async () => {
-  const dir = mkdtempSync(join(tmpdir(), "va-tls-nexthop-"));
-  cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
-  const gen = Bun.spawnSync(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1", "-keyout", join(dir, "key.pem"), "-out", join(dir, "cert.pem")]);
-  expect(gen.exitCode).toBe(0);
+  const cert = selfSignedCertificate("va-tls-nexthop-");
+  cleanup.push(() => cert.remove());
   const { log, errors } = recorder();
   const udp = await UdpTransport.bind({ host: "127.0.0.1", port: 0 });
-  const tls = await StreamTransport.listen({ host: "127.0.0.1", port: await freeTcpPort(), tls: { certFile: join(dir, "cert.pem"), keyFile: join(dir, "key.pem") }, log });
+  const tls = await StreamTransport.listen({ host: "127.0.0.1", port: await freeTcpPort(), tls: { certFile: cert.certFile, keyFile: cert.keyFile }, log });
   const multi = new MultiTransport(udp, [tls], log);
   cleanup.push(() => multi.close());
   // The peer: a TLS listener with a self-signed certificate this process does not trust, UDP on the same port.
@@ -84,7 +80,7 @@ test.skipIf(missingTools(["openssl"]).length > 0)("with a TLS transport: a peer 
   const peer = Bun.listen({
     hostname: "127.0.0.1",
     port: 0,
-    tls: { cert: await Bun.file(join(dir, "cert.pem")).text(), key: await Bun.file(join(dir, "key.pem")).text() },
+    tls: { cert: await Bun.file(cert.certFile).text(), key: await Bun.file(cert.keyFile).text() },
     socket: { data: (_s, d) => void (overTls += new TextDecoder().decode(d)) },
   });
   cleanup.push(() => peer.stop(true));
