@@ -31,7 +31,7 @@ export interface RemoteDescription {
 export type OriginVerdict =
   | { kind: "new" }
   | { kind: "unchanged"; bodyChanged: boolean }
-  | { kind: "stale"; previous: number; offered: number };
+  | { kind: "stale"; previous: string; offered: string };
 
 /** Normalises a body for the "identical" test: CRLF or LF, trailing blank lines. */
 export function normaliseBody(sdp: string): string {
@@ -43,8 +43,21 @@ export function compareOrigin(previous: RemoteDescription | undefined, offered: 
   if (!previous) return { kind: "new" };
   const p = previous.origin;
   if (p.username !== offered.username || p.sessionId !== offered.sessionId || p.address !== offered.address) return { kind: "new" };
-  if (!Number.isFinite(p.sessionVersion) || !Number.isFinite(offered.sessionVersion)) return { kind: "new" };
-  if (offered.sessionVersion > p.sessionVersion) return { kind: "new" };
-  if (offered.sessionVersion === p.sessionVersion) return { kind: "unchanged", bodyChanged: normaliseBody(offeredBody) !== previous.body };
+  const order = compareVersions(offered.sessionVersion, p.sessionVersion);
+  if (order === undefined || order > 0) return { kind: "new" };
+  if (order === 0) return { kind: "unchanged", bodyChanged: normaliseBody(offeredBody) !== previous.body };
   return { kind: "stale", previous: p.sessionVersion, offered: offered.sessionVersion };
+}
+
+/**
+ * Orders two `<sess-version>`s (RFC 4566 §9: `1*DIGIT`) as integers of any size: -1, 0, 1; undefined
+ * when either is not all digits. Not through a JS number: past 2^53 the +1 of a re-offer is lost
+ * (18446744073709551614 and …615 are the same double, and a hold sent with the latter was ignored).
+ */
+export function compareVersions(a: string, b: string): -1 | 0 | 1 | undefined {
+  if (!/^\d+$/.test(a) || !/^\d+$/.test(b)) return undefined;
+  const x = a.replace(/^0+(?=\d)/, "");
+  const y = b.replace(/^0+(?=\d)/, "");
+  if (x.length !== y.length) return x.length < y.length ? -1 : 1;
+  return x === y ? 0 : x < y ? -1 : 1;
 }

@@ -133,6 +133,20 @@ describe("the peer's o= version (RFC 3264 §8)", () => {
     expect(s.answer(offer({ dir: "sendrecv", ver: 6 })).media.direction).toBe("sendrecv");
   });
 
+  test("versions past 2^53 are compared as integers: 2^64-2 → 2^64-1 is a change (a hold), a lower one is refused", () => {
+    // As JS numbers both are 18446744073709552000: the hold was answered as the no-op of an unchanged version.
+    const big = (v: string, dir?: string) => offer({ dir }).replace("o=peer 42 1 ", `o=peer 42 ${v} `);
+    const s = SdpSession.fromAnswer(createAnswer({ offer: big("18446744073709551614"), ...EP }), EP, big("18446744073709551614"));
+    const held = s.answer(big("18446744073709551615", "sendonly"));
+    expect([held.ignoredChange, held.media.direction]).toEqual([undefined, "recvonly"]);
+    expect(s.answer(big("18446744073709551615", "sendrecv")).ignoredChange).toBe(true); // same version, other body
+    expect(() => s.answer(big("18446744073709551614", "sendrecv"))).toThrow(
+      "o= version went back from 18446744073709551615 to 18446744073709551614",
+    );
+    expect(s.answer(big("18446744073709551616", "sendrecv")).media.direction).toBe("sendrecv"); // past 2^64 too
+    expect(s.answer(big("0018446744073709551616", "sendrecv")).changed).toBe(false); // leading zeros: same number
+  });
+
   test("another o= origin (session id or address: a B2BUA re-originating) starts a new baseline, any version", () => {
     const s = started();
     s.answer(offer({ ver: 9 }));
