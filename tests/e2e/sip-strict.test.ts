@@ -62,3 +62,21 @@ test.skipIf(missing.length > 0)("over TCP (SIPp -t t1), an OPTIONS without Conte
   const ok = await runSipp({ scenario: "options", target: `127.0.0.1:${agent.sipPort}`, timeoutMs: 20_000, extraArgs: ["-t", "t1"] });
   expect(ok.exitCode, describeSipp(ok)).toBe(0);
 }, 60_000);
+
+test.skipIf(missing.length > 0)("over TCP, a 488 to an INVITE that is not ACKed is sent once: no Timer G copies on the stream (RFC 3261 §17.2.1)", async () => {
+  let text = "";
+  const s = await Bun.connect({ hostname: "127.0.0.1", port: agent.sipPort, socket: { data: (_s, d) => void (text += new TextDecoder().decode(d)) } });
+  try {
+    const local = (s as unknown as { localPort: number }).localPort;
+    const sdp = "v=0\r\no=c 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 9 RTP/AVP 18\r\na=rtpmap:18 G729/8000\r\n";
+    s.write(
+      `INVITE sip:agent@127.0.0.1:${agent.sipPort};transport=tcp SIP/2.0\r\nVia: SIP/2.0/TCP 127.0.0.1:${local};branch=z9hG4bKg729tcp;rport\r\n` +
+        `From: <sip:caller@127.0.0.1>;tag=g1\r\nTo: <sip:agent@127.0.0.1>\r\nCall-ID: g729-tcp@127.0.0.1\r\nCSeq: 1 INVITE\r\n` +
+        `Contact: <sip:caller@127.0.0.1:${local};transport=tcp>\r\nMax-Forwards: 70\r\nContent-Type: application/sdp\r\nContent-Length: ${sdp.length}\r\n\r\n${sdp}`,
+    );
+    await Bun.sleep(1800); // past Timer G's firings at 0.5 and 1.5 s
+    expect(text.match(/^SIP\/2\.0 488 /gm)).toHaveLength(1); // the start binary: 3 copies by now
+  } finally {
+    s.end();
+  }
+}, 30_000);

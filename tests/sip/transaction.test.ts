@@ -109,6 +109,21 @@ describe("INVITE server transaction (§17.2.1, §13.3.1.4)", () => {
     expect(times(transport, "486 INVITE")).toHaveLength(6);
   });
 
+  test("non-2xx to an INVITE that came over TCP: no Timer G resend (§17.2.1 'For unreliable transports'); a retransmitted INVITE still gets it; Timer H", () => {
+    const { clock, transport } = setup();
+    const overTcp = request("INVITE");
+    overTcp.headers.setFirst("Via", overTcp.headers.get("Via")!.replace("SIP/2.0/UDP", "SIP/2.0/TCP"));
+    let timedOut = -1;
+    const tx = new InviteServerTransaction("k", overTcp, transport, clock, { onTimeout: () => (timedOut = clock.now()) });
+    tx.respond(buildResponse(overTcp, 486, { toTag: "t" }));
+    clock.advance(12_000);
+    expect(times(transport, "486 INVITE")).toEqual([0]); // was [0, 500, 1500, 3500, 7500, 11500]
+    tx.receiveRequest(overTcp);
+    expect(times(transport, "486 INVITE")).toEqual([0, 12_000]);
+    clock.advance(40_000);
+    expect(timedOut).toBe(32_000);
+  });
+
   test("non-2xx without ACK: Timer H at 64·T1 → onTimeout", () => {
     const { clock, transport } = setup();
     let at = -1;

@@ -176,7 +176,7 @@ export abstract class ClientTransactionBase<
     const { retransmit, timeout } = this.timerNames;
     this.transport.send(this.request, this.destination);
     this.startRetransmit(retransmit, this.timers[retransmit], (ms) => this.nextRetransmitInterval(ms), () => {
-      if (sentUnreliably(this.request)) this.transport.send(this.request, this.destination);
+      if (overUnreliableTransport(this.request)) this.transport.send(this.request, this.destination);
     });
     this.startTimer(timeout, this.timers[timeout], () => {
       // §17.1.1.2 (Timer B): "the client transaction SHOULD inform the TU that a timeout has occurred";
@@ -198,10 +198,11 @@ export abstract class ClientTransactionBase<
 }
 
 /**
- * True when the request's top Via names UDP (or cannot be read: then UDP is what a resend would use),
- * i.e. §17.1.1.2 "If an unreliable transport is being used" holds for it.
+ * True when the request's top Via names UDP (or cannot be read), i.e. "If an unreliable transport is
+ * being used" (§17.1.1.2, §17.1.2.2, §17.2.1) holds for it. For a request we send, the Via is what our
+ * transport stamped (./multi.ts); for one we received, what the sender stamped: the transport it used.
  */
-export function sentUnreliably(request: SipRequest): boolean {
+export function overUnreliableTransport(request: SipRequest): boolean {
   const top = request.headers.get("Via");
   const m = top === undefined ? null : /^\s*SIP\s*\/\s*2\.0\s*\/\s*([A-Za-z]+)/i.exec(top);
   return !m || m[1]!.toUpperCase() === "UDP";
