@@ -28,6 +28,8 @@ export type RefusalReason =
   | "tcp_untrusted"
   /** A TCP/TLS connection closed because a message did not arrive whole within the deadline. */
   | "tcp_message_timeout"
+  /** A TCP/TLS connection closed because its unhandled received bytes exceeded the limit (./tcp.ts). */
+  | "tcp_backlog"
   /** An in-dialog request from an address other than the dialog's peer, answered one stateless 403 (UA core). */
   | "dialog_stranger"
   /** An inbound INVITE with wrong digest credentials (a wrong response, or an unknown user or realm), answered 401. */
@@ -48,6 +50,7 @@ export const sipRefusedTotals: Record<RefusalReason, number> = {
   tcp_connection_limit: 0,
   tcp_untrusted: 0,
   tcp_message_timeout: 0,
+  tcp_backlog: 0,
   dialog_stranger: 0,
   auth_failed: 0,
   auth_locked_out: 0,

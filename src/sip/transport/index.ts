@@ -7,5 +7,5 @@ export { MemoryTransport, type SentRecord } from "./memory.ts";
 export { SourceGate, type SourceGateOptions, type GateVerdict, type UntrustedPolicy } from "./source-gate.ts";
 export { DropReport, sipRefusedTotals, type RefusalReason } from "./drop-report.ts";
 export { statelessResponse, statelessToTag } from "./stateless.ts";
-export { StreamTransport, MAX_HEADER_BYTES, MAX_BODY_BYTES, type StreamTransportOptions } from "./tcp.ts";
+export { StreamTransport, MAX_HEADER_BYTES, MAX_BODY_BYTES, STREAM_SLICE_MESSAGES, STREAM_SLICE_MS, type StreamTransportOptions } from "./tcp.ts";
 export { MultiTransport, UDP_MAX_REQUEST_BYTES } from "./multi.ts";

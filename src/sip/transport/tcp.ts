@@ -18,6 +18,12 @@
  * are closed at once), and a connection whose first message, or whose message in progress, has not
  * arrived whole within .messageDeadlineMs (64·T1, RFC 3261 §17.1.1.2 Timer B) is closed. A connection
  * that delivered its messages and then stays quiet is kept: it may carry a dialog's later requests.
+ *
+ * The reader runs on the call thread (it paces RTP): a connection's messages are handled at most
+ * {@link STREAM_SLICE_MS} / {@link STREAM_SLICE_MESSAGES} per event-loop turn, in order, the rest on the
+ * next turn (setImmediate), a pace point after each; the source gate is asked before a parse; over
+ * .maxBufferedBytes unhandled the connection is closed (session 20: 1,000 pipelined OPTIONS in one
+ * burst, parsed in one go, made every call's pacer up to 293 ms late).
  */
 import type { Socket, TCPSocketListener } from "bun";
 import { serializeMessage, type SipMessage } from "../message/index.ts";
@@ -27,6 +33,8 @@ import { processDatagram } from "./inbound.ts";
 import { MAX_BODY_BYTES, MAX_HEADER_BYTES, tooLargeResponse } from "./oversize.ts";
 import type { SourceGate } from "./source-gate.ts";
 import type { Address } from "./types.ts";
+import { isResponse } from "./inbound.ts";
+import { pacePoint } from "../../util/pace-point.ts";
 
 /** The one message size limit of every transport (./oversize.ts). */
 export { MAX_BODY_BYTES, MAX_HEADER_BYTES };
@@ -39,8 +47,15 @@ export interface TcpLimits {
   total: number;
   /** ms a message may take from its first byte (or from the connection's opening) to its last. */
   messageDeadlineMs: number;
+  /** Bytes received on one connection and not yet handled; beyond it the connection is closed. */
+  maxBufferedBytes: number;
 }
-export const TCP_LIMITS: TcpLimits = { perSource: 64, total: 1024, messageDeadlineMs: 32_000 };
+export const TCP_LIMITS: TcpLimits = { perSource: 64, total: 1024, messageDeadlineMs: 32_000, maxBufferedBytes: 256 * 1024 };
+
+/** Longest run of one connection's messages per event-loop turn, ms (as the teardown queue's slice). */
+export const STREAM_SLICE_MS = 1;
+/** Most messages of one connection handled per event-loop turn. */
+export const STREAM_SLICE_MESSAGES = 32;
 
 const CRLFCRLF = new Uint8Array([13, 10, 13, 10]);
 const decoder = new TextDecoder();
@@ -69,6 +84,10 @@ interface Conn {
 }
 interface ConnData {
   buf: Uint8Array;
+  /** Where the unhandled bytes of `buf` start. */
+  off: number;
+  /** A later turn's handling of `buf` is scheduled. */
+  draining: boolean;
   key: string;
   /** The peer's IP address (what the per-source limit counts). */
   host: string;
@@ -207,7 +226,7 @@ export class StreamTransport {
 
   private opened(s: Socket<ConnData>, inbound: boolean): void {
     const key = `${s.remoteAddress}:${remotePort(s)}`;
-    s.data = { buf: new Uint8Array(0), key, host: s.remoteAddress, inbound, pendingSince: inbound ? performance.now() : undefined };
+    s.data = { buf: new Uint8Array(0), off: 0, draining: false, key, host: s.remoteAddress, inbound, pendingSince: inbound ? performance.now() : undefined };
     if (this.gate && !this.gate.isTrusted(s.remoteAddress)) {
       this.refusals.note("tcp_untrusted", { host: s.remoteAddress, port: remotePort(s) }, {
         msg: "sip stream connection from an untrusted source closed",
@@ -257,13 +276,32 @@ export class StreamTransport {
     if (this.closed) return;
     const d = s.data;
     if (!d || this.conns.get(d.key)?.socket !== s) return; // refused, or closed by us: nothing more is read
-    const buf = new Uint8Array(d.buf.length + chunk.length);
-    buf.set(d.buf);
-    buf.set(chunk, d.buf.length);
-    let off = 0;
+    const held = d.buf.length - d.off;
+    if (held + chunk.length > this.limits.maxBufferedBytes) return this.abort(s, `over ${this.limits.maxBufferedBytes} unhandled bytes`, "tcp_backlog");
+    const buf = new Uint8Array(held + chunk.length);
+    buf.set(d.buf.subarray(d.off));
+    buf.set(chunk, held);
+    d.buf = buf;
+    d.off = 0;
+    if (!d.draining) this.drain(s);
+  }
+
+  /** Frames and handles `s`'s buffered messages for one slice; schedules the next turn when some remain. */
+  private drain(s: Socket<ConnData>): void {
+    const d = s.data;
+    d.draining = false;
+    if (this.closed || this.conns.get(d.key)?.socket !== s) return;
+    const buf = d.buf;
+    let off = d.off;
     const source: Address = { host: s.remoteAddress, port: remotePort(s) };
-    for (;;) {
+    const until = performance.now() + STREAM_SLICE_MS;
+    let more = false;
+    for (let n = 0; ; n++) {
       while (off + 1 < buf.length && buf[off] === 13 && buf[off + 1] === 10) off += 2; // keep-alive CRLFs
+      if (n > 0 && off < buf.length && (n >= STREAM_SLICE_MESSAGES || performance.now() >= until)) {
+        more = true;
+        break;
+      }
       const end = indexOf(buf, CRLFCRLF, off);
       if (end < 0) {
         if (buf.length - off > MAX_HEADER_BYTES) return this.tooLarge(s, buf.subarray(off, off + MAX_HEADER_BYTES), source, "header block too large");
@@ -283,21 +321,26 @@ export class StreamTransport {
       if (buf.length < total) break;
       this.deliver(s, buf.subarray(off, total), source);
       off = total;
+      pacePoint();
+      if (this.closed || this.conns.get(d.key)?.socket !== s) return; // closed while handling
     }
-    d.buf = buf.slice(off);
+    const handled = off > d.off;
+    [d.buf, d.off, d.draining] = more ? [buf, off, true] : [buf.slice(off), 0, false];
+    if (more) setImmediate(() => this.drain(s));
     if (!d.inbound) return;
     // A message is awaited while bytes of one are buffered; a new one's clock starts at its first byte.
-    if (off > 0) d.pendingSince = d.buf.length > 0 ? performance.now() : undefined;
+    if (handled) d.pendingSince = d.buf.length > d.off ? performance.now() : undefined;
     else d.pendingSince ??= performance.now();
   }
 
   private deliver(s: Socket<ConnData>, bytes: Uint8Array, source: Address): void {
-    const r = processDatagram(bytes, source, true); // received/rport = this connection (§18.2.2)
-    const verdict = r.kind === "message" && this.gate ? this.gate.admit(source.host, r.message.kind === "request") : "pass";
+    // The gate first: a message over the source's rate is dropped before it costs a parse.
+    const verdict = this.gate ? this.gate.admit(source.host, !isResponse(bytes)) : "pass";
     if (verdict !== "pass") {
       const reason = verdict === "rate_limited" ? "rate_limited" : "untrusted_dropped";
       return this.refusals.note(reason, source, { msg: "sip stream message dropped", fields: { protocol: this.protocol, verdict } });
     }
+    const r = processDatagram(bytes, source, true); // received/rport = this connection (§18.2.2)
     if (r.kind === "message") this.onMessage?.(r.message, source);
     else if (r.kind === "reject") {
       this.refusals.note("malformed_rejected", source, { msg: "sip stream request rejected as malformed", fields: { code: r.error.code, pii: { detail: r.error.message } } });
