@@ -96,7 +96,7 @@ export class CallMedia implements RenegotiableMedia {
       direction: media.direction,
       clock: o.clock,
       onAudio: (frame) => {
-        this.missing.heard(o.clock.now());
+        this.missing.heard(this.session.receivedAt); // the datagram's arrival on o.clock: no second read
         this.recorder?.caller(frame.pcm);
         if (this.bridged) return this.bridged.relay.fromCaller(frame);
         if (this.held) return; // hold music is not the caller

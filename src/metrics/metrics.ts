@@ -11,8 +11,9 @@
  * Label values are bounded at this edge (./labels.ts); the process-wide drop/refusal/error totals are
  * read at scrape time (./process-totals.ts).
  *
- * Hot paths (`rtpPacketIn`/`rtpPacketOut`, `pacerLateness`: 50 calls per second per call and direction)
- * use label-bound children created once (measured ≈ 0.2 µs per call). Every method is a plain closure:
+ * Hot paths: `rtpPacketIn`/`rtpPacketOut` use label-bound children created once (measured ≈ 0.2 µs per
+ * call); `pacerLateness` (once per pacer deadline and phase, ~180 a second at 200 calls) counts into a
+ * plain bucket array rendered at scrape time (./counted-histogram.ts, the same exposition). Every method is a plain closure:
  * passing one as a callback (`onBargeIn: metrics.bargeIn`) needs no `bind`.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
@@ -29,6 +30,7 @@ import {
   type CallResult,
   type TurnStage,
 } from "./labels.ts";
+import { CountedHistogram } from "./counted-histogram.ts";
 import { processTotalCounters } from "./process-totals.ts";
 import { usageCounters, type UsageAmounts } from "./usage";
 
@@ -230,7 +232,8 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     buckets: [1, 2, 5, 10, 20, 40, 80, 160],
     registers,
   });
-  const pacer = new Histogram({
+  // Counted in a plain array on the pacing thread, rendered at scrape (./counted-histogram.ts).
+  const pacer = new CountedHistogram({
     name: "voice_agent_pacer_lateness_ms",
     help: "How late each 20 ms outbound RTP pacer tick ran after its deadline, ms.",
     buckets: [...PACER_LATENESS_BUCKETS_MS],

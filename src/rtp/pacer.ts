@@ -235,10 +235,11 @@ export class Pacer {
    * (util/pace-point.ts), it bounds a tick's lateness by one unit instead of the whole burst. Its timer
    * is cleared and re-armed as if it had fired. Cheap when nothing is due: one clock read and a
    * comparison. Does nothing inside a tick (a source's onTick may reach a caller of `poll`).
+   * @param now a reading of this pacer's clock just taken by the caller (ms), else read here
    */
-  poll(): void {
+  poll(now?: number): void {
     if (this.firingPhase >= 0) return;
-    const now = this.clock.now();
+    now ??= this.clock.now();
     // Due phases in deadline order; each runs everything of it that is due, so at most ownPhases runs.
     for (let i = 0; i < this.ownPhases && now >= this.dueAt; i++) {
       const p = this.phaseDue.indexOf(this.dueAt);

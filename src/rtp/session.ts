@@ -57,7 +57,6 @@ export const PT_COMFORT_NOISE = 13;
 
 export type { DtmfEvent } from "./dtmf-receiver.ts";
 export type { RtpSessionStats } from "./session-stats.ts";
-
 export type { MediaDirection } from "./send-path.ts";
 export type { RtpFormat, RtpSessionOptions } from "./session-options.ts";
 
@@ -283,6 +282,8 @@ export class RtpSession {
     };
   }
 
+  /** Arrival (clock ms) of the datagram last past the PT check: in `onAudio`, the one delivered. */
+  receivedAt = 0;
   /** Packets accepted from the far end so far (audio, DTMF, CN): cheap to read every tick. */
   get packetsReceived(): number {
     return this.counters.packetsIn;
@@ -349,7 +350,8 @@ export class RtpSession {
     const kind =
       pt === this.payloadType ? "audio" : pt === this.telephoneEventPt ? "dtmf" : pt === PT_COMFORT_NOISE ? "cn" : null;
     if (!kind) return this.drop("payload_type");
-    const now = arrivedAt ?? this.clock.now(); // the media worker's receive time: jitter without its batching (RFC 3550 A.8)
+    // The receive path's reading (receive-budget.ts, the media worker): no second clock read (RFC 3550 A.8).
+    const now = (this.receivedAt = arrivedAt ?? this.clock.now());
     if (this.latch.observe(address, port, now) !== "accepted") return this.drop("source");
     if (!this.policer.admit(now)) return this.drop("rate");
     this.syncDest();

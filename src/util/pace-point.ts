@@ -10,7 +10,8 @@
  */
 import { stalls } from "./stall-recorder.ts";
 
-let hook: (() => void) | undefined;
+/** `now`: a performance.now() reading taken just before (workDone's), else undefined. */
+let hook: ((now?: number) => void) | undefined;
 
 /** A unit of work ended: a due pacer tick runs now. Does nothing until `setPacePoint`. */
 export function pacePoint(): void {
@@ -22,15 +23,18 @@ export function pacePoint(): void {
  * its span is recorded for the pacer's stall log, then a due tick runs (`pacePoint`).
  */
 export function workDone(kind: number, start: number): void {
-  stalls.note(kind, start, performance.now());
-  hook?.();
+  const end = performance.now();
+  stalls.note(kind, start, end);
+  hook?.(end); // the span's end is the poll's "now": one clock read per unit, not two
 }
 
 /**
  * What `pacePoint` runs (the process's pacer's `poll`). One per process: a later call replaces it.
+ * `fn` gets `now`, a performance.now() reading just taken, from `workDone` (undefined from `pacePoint`):
+ * a hook whose clock is this thread's performance.now() may use it instead of reading its own.
  * @returns a release that unsets it (only if it was not replaced meanwhile).
  */
-export function setPacePoint(fn: () => void): () => void {
+export function setPacePoint(fn: (now?: number) => void): () => void {
   hook = fn;
   return () => {
     if (hook === fn) hook = undefined;

@@ -70,6 +70,9 @@ export async function startAgent(
   }
 }
 
+/** How long stop() waits after its signal before SIGKILL, ms. */
+const STOP_GRACE_MS = 8000;
+
 /** Start-up failures that mean a port picked free was taken meanwhile (src/cli: SIP listeners, HTTP listen). */
 const PORT_TAKEN = /(SIP_PORT|SERVER_PORT)\b[^\n]*(cannot bind|cannot listen)/;
 const START_ATTEMPTS = 3;
@@ -142,7 +145,12 @@ async function startAgentOnce(
         .filter(Boolean);
     },
     async stop(signal = "SIGTERM") {
-      const code = await proc.stop({ signal, graceMs: 8000 });
+      const t0 = performance.now();
+      const code = await proc.stop({ signal, graceMs: STOP_GRACE_MS });
+      // SIGTERM lets live calls go on for DRAIN_TIMEOUT_S (30 s unless set): a call the test left up makes
+      // the stop wait out the whole grace, 8 s of the suite's time per agent. Said, so it can be mended.
+      const ms = performance.now() - t0;
+      if (ms > STOP_GRACE_MS - 500) console.warn(`startAgent: the agent took ${Math.round(ms)} ms to stop (exit ${code}): a call left up at the stop? (hang it up first)`);
       rmSync(dataDir, { recursive: true, force: true });
       rmSync(tmpDir, { recursive: true, force: true });
       return code;

@@ -20,7 +20,7 @@ let seq = 0;
  * fresh branch, tag and Call-ID unless given. `from` is the sender's own address (Via, Contact).
  */
 export function sipRequest(
-  method: "INVITE" | "OPTIONS" | "CANCEL" | "ACK",
+  method: "INVITE" | "OPTIONS" | "CANCEL" | "ACK" | "BYE",
   o: { to: { host: string; port: number }; from: { host: string; port: number }; callId?: string; branch?: string; tag?: string; toTag?: string; cseq?: number },
 ): string {
   const n = ++seq;

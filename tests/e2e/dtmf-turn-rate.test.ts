@@ -46,5 +46,6 @@ describe("DTMF key groups and LLM requests (compiled binary, cloud fakes, loopba
     expect(during).toBeGreaterThanOrEqual(3);
     expect(during).toBeLessThanOrEqual(8);
     expect(last).toContain("keys pressed: ");
+    await call.hangUp(); // a call left up holds the agent's stop for its 8 s grace (DRAIN_TIMEOUT_S)
   }, 60_000);
 });

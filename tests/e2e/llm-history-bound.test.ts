@@ -79,5 +79,6 @@ describe("LLM request history bound (compiled binary, cloud fakes, loopback)", (
     const cut = agent.logs().filter((l) => l.msg === "LLM history bounded: oldest turns left out of the request");
     expect(cut).toHaveLength(1);
     expect(cut[0]).toMatchObject({ maxChars: BOUND });
+    await call.hangUp(); // a call left up holds the agent's stop for its 8 s grace (DRAIN_TIMEOUT_S)
   }, 90_000);
 });

@@ -27,7 +27,9 @@ describe.skipIf(!hasSipp)("unconfirmed calls per source (compiled agent)", () =>
   test(
     "one source's never-ACKed INVITEs leave room for other callers; a trunk is unaffected",
     async () => {
-      agent = await startAgent({ MAX_CALLS: "8", SIP_MAX_PENDING_PER_SOURCE: "10", IDLE_PROMPT_S: "3600" });
+      // DRAIN_TIMEOUT_S 0: the calls this test leaves unconfirmed would hold the agent's stop at the end (SIGTERM
+      // lets live calls go on for the drain, 30 s by default) for its whole 8 s grace; the drain is not tested here.
+      agent = await startAgent({ MAX_CALLS: "8", SIP_MAX_PENDING_PER_SOURCE: "10", IDLE_PROMPT_S: "3600", DRAIN_TIMEOUT_S: "0" });
       const target = { host: "127.0.0.1", port: agent.sipPort };
       const finals = new Map<string, { status: number; retryAfter?: string }>();
       const dec = new TextDecoder();

@@ -5,6 +5,7 @@
  *
  *   const call = await rawDtmfCall(agent, { callId, tag: "keys" });
  *   call.key(11);           // '#': three event packets, the last with the end bit
+ *   await call.hangUp();    // BYE, its 200
  *   call.close();
  */
 import { serializeRtp } from "../../src/rtp/packet.ts";
@@ -16,6 +17,11 @@ export interface RawDtmfCall {
   sip: string[];
   /** Sends one key: RFC 4733 §2.3 event (0-9, 10 = '*', 11 = '#', 12-15 = A-D), volume 10, 120 ms long. */
   key(event: number): void;
+  /**
+   * Sends our BYE and resolves once the agent's 200 to it came (throws after 5 s without one). A call left
+   * up at the end holds the agent's stop: SIGTERM lets it go on for DRAIN_TIMEOUT_S (30 s), past the 8 s grace.
+   */
+  hangUp(): Promise<void>;
   close(): void;
 }
 
@@ -52,7 +58,11 @@ export async function rawDtmfCall(agent: RunningAgent, o: { callId: string; tag:
       send(101, p(960, true));
       ts += 1600;
     };
-    return { sip, key, close };
+    const hangUp = async () => {
+      signalling.send(sipRequest("BYE", { to, from, callId, tag, toTag, cseq: 2 }), to.port, to.host);
+      await waitFor(() => sip.find((m) => m.startsWith("SIP/2.0 200") && m.includes(callId) && /^CSeq:\s*2 BYE/im.test(m)), 5000, "the 200 to our BYE");
+    };
+    return { sip, key, hangUp, close };
   } catch (err) {
     close();
     throw err;

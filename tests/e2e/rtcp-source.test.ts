@@ -77,6 +77,13 @@ describe("RTCP from an address that is not the caller's (compiled binary, loopba
       expect(afterForgery).toBe(0);
       expect(counted).toBe(1);
       expect(rec.rtcp).toMatchObject({ fractionLost: 10 / 256, cumulativeLost: 1, jitterMs: 10 });
+      // The caller hangs up, its RTP stopped first (a packet to the port the BYE closes draws an ICMP
+      // unreachable, which Bun raises on our socket). Left up, the call held the agent's stop for its 8 s
+      // grace: SIGTERM lets a live call go on for DRAIN_TIMEOUT_S, 30 s.
+      clearInterval(timer);
+      await Bun.sleep(100);
+      signalling.send(sipRequest("BYE", { to, from, callId, tag: "caller", toTag, cseq: 2 }), to.port, to.host);
+      await waitFor(() => sip.find((m) => m.startsWith("SIP/2.0 200") && m.includes(callId) && /^CSeq:\s*2 BYE/im.test(m)), 5000, "the 200 to our BYE");
     } finally {
       clearInterval(timer);
     }

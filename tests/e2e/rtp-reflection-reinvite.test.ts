@@ -14,7 +14,7 @@
  * `VOICE_AGENT_E2E_BINARY=/path bun test …` runs it against another binary (the before/after count).
  */
 import { afterAll, describe, expect, test } from "bun:test";
-import { startAgent, type RunningAgent } from "./agent.ts";
+import { startAgent, waitFor, type RunningAgent } from "./agent.ts";
 import { expectReflectionStopped, listenUdp as listen, reflectionFigures, sipRequest, type Udp } from "./attack-support.ts";
 
 const VICTIM = "127.0.0.9";
@@ -129,6 +129,10 @@ describe("a re-INVITE moving RTP to an address the signalling did not come from 
       console.log(JSON.stringify({ hopped }));
       expect(hBye).toBeDefined();
       expect(hopped.byeAfterFirstMoveMs!).toBeLessThan(START_S * 1000 + SLACK_MS);
+      // The media server's call is still up: the caller hangs it up. (Left up, the agent's stop at the end
+      // waited out its 8 s grace: SIGTERM lets a live call go on for DRAIN_TIMEOUT_S, 30 s.)
+      caller.send(sipRequest("BYE", { to, from, callId: s.callId, tag: "atk", toTag: s.toTag, cseq: 3 }), to.port, to.host);
+      await waitFor(() => find(s.callId, (m) => m.startsWith("SIP/2.0 200") && /^CSeq:\s*3 BYE/mi.test(m)), 5000, "the 200 to the media server's BYE");
     },
     60_000,
   );

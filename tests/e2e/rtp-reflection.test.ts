@@ -46,8 +46,8 @@ describe("RTP to an SDP address the signalling did not come from (compiled binar
       const header = (msg: string, name: string) => new RegExp(`^${name}:\\s*(.*)$`, "mi").exec(msg)?.[1]?.trim();
       const byCallId = (id: string, pred: (m: string) => boolean) => sip.find((m) => header(m, "Call-ID") === id && pred(m));
 
-      /** INVITE naming `host:port` as media, its 200, our ACK; resolves with the Call-ID, the ACK time and our RTP port. */
-      async function forgedCall(port: number): Promise<{ callId: string; ackAt: number; agentRtpPort: number }> {
+      /** INVITE naming `host:port` as media, its 200, our ACK; resolves with the Call-ID, the To tag, the ACK time and our RTP port. */
+      async function forgedCall(port: number): Promise<{ callId: string; toTag: string; ackAt: number; agentRtpPort: number }> {
         const callId = `refl-${port}-${process.pid}@127.0.0.1`;
         const invite = sipRequest("INVITE", { to, from, callId, tag: "atk" })
           .replace(/^c=IN IP4 .*$/m, `c=IN IP4 ${VICTIM}`)
@@ -61,7 +61,7 @@ describe("RTP to an SDP address the signalling did not come from (compiled binar
         }
         const toTag = /;tag=([^;>\s]+)/.exec(header(ok, "To") ?? "")![1]!;
         attacker.send(sipRequest("ACK", { to, from, callId, tag: "atk", toTag }), to.port, to.host);
-        return { callId, ackAt: Date.now(), agentRtpPort: Number(/^m=audio (\d+)/m.exec(ok)![1]) };
+        return { callId, toTag, ackAt: Date.now(), agentRtpPort: Number(/^m=audio (\d+)/m.exec(ok)![1]) };
       }
       const byeAt = async (callId: string, withinMs: number): Promise<number | undefined> => {
         const deadline = Date.now() + withinMs;
@@ -114,6 +114,10 @@ describe("RTP to an SDP address the signalling did not come from (compiled binar
       await waitFor(() => agent.logs().some((l) => l.msg?.startsWith("no rtp ever came from the sdp's media address")), 5000, "the start-timeout log line").catch(() => undefined);
       const ended = agent.logs().filter((l) => l.msg?.startsWith("no rtp ever came from the sdp's media address"));
       expect(ended.length).toBeGreaterThanOrEqual(1);
+      // The media server's call is still up: the caller hangs it up. (Left up, the agent's stop at the end
+      // waited out its 8 s grace: SIGTERM lets a live call go on for DRAIN_TIMEOUT_S, 30 s.)
+      attacker.send(sipRequest("BYE", { to, from, callId: s.callId, tag: "atk", toTag: s.toTag, cseq: 2 }), to.port, to.host);
+      await waitFor(() => byCallId(s.callId, (m) => m.startsWith("SIP/2.0 200") && /^CSeq:\s*2 BYE/mi.test(m)), 5000, "the 200 to the media server's BYE");
     },
     40_000,
   );

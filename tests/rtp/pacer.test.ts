@@ -57,6 +57,26 @@ describe("Pacer", () => {
     pacer.stop();
   });
 
+  test("poll(now) judges by the caller's reading (a pace point's), not by a clock read of its own", () => {
+    const clock = new FakeClock(0);
+    let reads = 0;
+    const counting = { now: () => (reads++, clock.now()), setTimer: clock.setTimer.bind(clock), clearTimer: clock.clearTimer.bind(clock) };
+    const pacer = new Pacer({ clock: counting });
+    const src = recorder(clock);
+    pacer.add(src);
+    const t = clock as unknown as { t: number };
+    t.t = 21; // the clock says due
+    const before = reads;
+    pacer.poll(19.9); // the caller read 19.9 just before: not due by its reading, and no read here
+    expect(src.times).toEqual([]);
+    expect(reads).toBe(before);
+    pacer.poll(21); // due by the caller's reading: the tick runs (its own work reads the clock)
+    expect(src.times).toEqual([21]);
+    pacer.poll(); // no reading given: the pacer reads its clock (21: nothing more due)
+    expect(src.times).toEqual([21]);
+    pacer.stop();
+  });
+
   test("poll runs a due phase of the own schedules; a poll from inside a tick does nothing", () => {
     const clock = new FakeClock(0);
     const pacer = new Pacer({ clock });

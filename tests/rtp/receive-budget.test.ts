@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { RtpPortPool, type RtpPortLease } from "../../src/rtp/port-pool.ts";
-import { configureRtpReceiveBudget, ReceiveBudget, rtpReceiveDeferTotals } from "../../src/rtp/receive-budget.ts";
+import { configureRtpReceiveBudget, ReceiveBudget, type ReceiveBudgetOptions, rtpReceiveDeferTotals } from "../../src/rtp/receive-budget.ts";
 import { waitFor } from "./helpers.ts";
 
 /** Holds the thread `ms` (a handler's work, or the thread busy while datagrams pile up in the kernel). */
@@ -38,7 +38,11 @@ interface BurstResult {
  * before the RTP sockets (the agent's SIP socket is; Bun then reads it first in a poll), else after.
  */
 async function burst(budgetMs: number, otherFirst: boolean, n = 20, per = 10, workMs = 0.5): Promise<BurstResult> {
-  configureRtpReceiveBudget({ budgetMs });
+  return burstWith({ budgetMs }, otherFirst, n, per, workMs);
+}
+
+async function burstWith(o: ReceiveBudgetOptions, otherFirst = true, n = 20, per = 10, workMs = 0.5): Promise<BurstResult> {
+  configureRtpReceiveBudget(o);
   const pool = new RtpPortPool(30000, 39999, "127.0.0.1");
   const leases: RtpPortLease[] = [];
   const r: BurstResult = { events: [], seqs: Array.from({ length: n }, () => []), arrivals: [], queued: 0 };
@@ -90,6 +94,18 @@ describe("RTP receive budget per event-loop turn (real sockets)", () => {
       expect(r.arrivals.filter((a) => a !== undefined).every((a) => a! <= performance.now())).toBe(true);
     });
   }
+
+  test("arrivalTimes (the agent's SystemClock): every datagram handled at once carries its performance.now() reading", async () => {
+    for (const budgetMs of [0, 4]) {
+      const before = performance.now();
+      const r = await burstWith({ budgetMs, arrivalTimes: true });
+      const after = performance.now();
+      expect(r.arrivals.length).toBe(200);
+      expect(r.arrivals.every((a) => a !== undefined && a >= before && a <= after)).toBe(true);
+      // Handled in arrival order (one FIFO): the times never go backwards.
+      expect(r.arrivals).toEqual([...r.arrivals].sort((x, y) => x! - y!));
+    }
+  });
 
   test("budget 0 (the control: the behaviour before): the other socket's work waits for the whole burst", async () => {
     const r = await burst(0, true);

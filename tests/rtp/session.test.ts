@@ -218,6 +218,21 @@ describe("RtpSession receiving", () => {
     expect(session.stats.jitterMs).toBeCloseTo(4.541015625 / 8, 9);
   });
 
+  test("receivedAt: onAudio sees its datagram's arrival time (the receive path's reading, else one clock read)", async () => {
+    const seen: number[] = [];
+    const clock = new FakeClock(500);
+    let reads = 0;
+    const counting = { now: () => (reads++, clock.now()), setTimer: clock.setTimer.bind(clock), clearTimer: clock.clearTimer.bind(clock) };
+    const s = await setup({ clock: counting, onAudio: () => void seen.push(s.session.receivedAt) });
+    const f = new Uint8Array(160).fill(0xff);
+    const base = reads;
+    s.session.receive(pkt(10, 0, f), FROM[1], FROM[0], 480); // arrival time given: no clock read
+    expect(reads).toBe(base);
+    s.session.receive(pkt(11, 160, f), FROM[1], FROM[0]); // none given: one read
+    expect(reads).toBe(base + 1);
+    expect(seen).toEqual([480, 500]);
+  });
+
   test("unknown payload types, malformed packets and comfort noise are not audio", async () => {
     const { session, audio } = await setup();
     session.receive(pkt(1, 0, new Uint8Array(20), 18), FROM[1], FROM[0]); // G.729: not negotiated
