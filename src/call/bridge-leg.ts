@@ -261,7 +261,7 @@ export class BridgeLegs {
         media = new LegMedia(rtp, d.pacer);
         // The target's re-INVITEs (hold, moved media) are answered from the leg's SDP session (RFC 3264 §8).
         sip.media = new CallSessionDescription(
-          SdpSession.fromOffer(offer, negotiated, { localAddress: d.mediaAddress, localPort: leased.port }),
+          SdpSession.fromOffer(offer, negotiated, { localAddress: d.mediaAddress, localPort: leased.port }, sdp),
           { renegotiate: (m) => rtp.update(m.remote, m.direction, { codec: m.codec, payloadType: m.payloadType, telephoneEventPt: m.telephoneEventPt }) },
           d.log,
           record.id,

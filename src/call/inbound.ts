@@ -266,7 +266,7 @@ export class InboundCalls {
     // re-INVITE/UPDATE offers (hold, resume, moved media, codec change) are answered from the call's
     // SDP session and applied to its media once it runs (RFC 3264 §8); the media starts from the
     // session's current state, so an offer taken before the ACK is not lost.
-    const sdp = SdpSession.fromAnswer(answer, { localAddress: this.o.publicIp, localPort: lease.port, bindAddress: lease.host });
+    const sdp = SdpSession.fromAnswer(answer, { localAddress: this.o.publicIp, localPort: lease.port, bindAddress: lease.host }, sip.offerSdp);
     sip.media = new CallSessionDescription(sdp, { renegotiate: (m, prev) => live.media?.renegotiate(m, prev) }, log, record.id);
     live.pending = { sdp, port: lease.port, system };
     if (!sip.accept(answer.sdp)) void session.end("error");

@@ -22,5 +22,5 @@ export function lateOffer(localAddress: string, localPort: number): OfferResult 
  */
 export function sessionFromAck(offer: OfferResult, ackSdp: string | undefined, endpoint: SdpSessionEndpoint): SdpSession {
   if (!ackSdp?.trim()) throw new SdpError("malformed", "the ACK to our offer (late-offer INVITE) carries no SDP answer");
-  return SdpSession.fromOffer(offer, parseAnswer(ackSdp, { codecs: ["PCMU", "PCMA"] }), endpoint);
+  return SdpSession.fromOffer(offer, parseAnswer(ackSdp, { codecs: ["PCMU", "PCMA"] }), endpoint, ackSdp);
 }

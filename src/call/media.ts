@@ -96,7 +96,9 @@ export class CallMedia implements RenegotiableMedia {
       direction: media.direction,
       clock: o.clock,
       onAudio: (frame) => {
-        this.missing.heard(this.session.receivedAt); // the datagram's arrival on o.clock: no second read
+        // The datagram's arrival on o.clock, no second read: its handling's start on the default path; with
+        // RTP_RX_BUDGET_MS or MEDIA_WORKER, when it reached the process (queued datagrams, as for the jitter).
+        this.missing.heard(this.session.receivedAt);
         this.recorder?.caller(frame.pcm);
         if (this.bridged) return this.bridged.relay.fromCaller(frame);
         if (this.held) return; // hold music is not the caller

@@ -245,9 +245,10 @@ export class OutboundAttempt {
     this.ringTimer = undefined;
     if (this.session.isReleased) return;
     let media: NegotiatedMedia;
+    // RFC 3261 §13.2.1: the answer may have come in an unreliable 183 and not be repeated.
+    const answerSdp = sdp.trim() ? sdp : (this.earlySdp ?? "");
     try {
-      // RFC 3261 §13.2.1: the answer may have come in an unreliable 183 and not be repeated.
-      media = parseAnswer(sdp.trim() ? sdp : (this.earlySdp ?? ""), { codecs: ["PCMU", "PCMA"] });
+      media = parseAnswer(answerSdp, { codecs: ["PCMU", "PCMA"] });
     } catch (err) {
       const msg = err instanceof SdpError ? err.message : String(err);
       this.log.warn({ callId: record.id, err: msg }, "outbound call answered with unusable sdp: bye");
@@ -270,7 +271,7 @@ export class OutboundAttempt {
         // The trunk's re-INVITEs/UPDATEs (hold, media moves, codec change) are answered from this call's
         // SDP session, which began with our offer (RFC 3264 §8).
         sip.media = new CallSessionDescription(
-          SdpSession.fromOffer(this.offer, media, { localAddress: this.d.mediaAddress, localPort: lease.port }),
+          SdpSession.fromOffer(this.offer, media, { localAddress: this.d.mediaAddress, localPort: lease.port }, answerSdp),
           { renegotiate: (m, prev) => handle.renegotiate?.(m, prev) },
           this.log,
           record.id,

@@ -73,7 +73,7 @@ export function parseDescription(sdp: string): LooseDescription {
     origin: {
       username: String(o.username),
       sessionId: String(o.sessionId),
-      sessionVersion: Number(o.sessionVersion),
+      sessionVersion: String(o.sessionVersion), // sdp-transform makes a number only when it prints back the same
       address: String(o.address),
     },
     sessionName: parsed.name ?? "",

@@ -57,6 +57,9 @@ export class CallSessionDescription {
       this.log.warn({ callId: this.callId, method, code: err.code, reason: err.message }, "re-offer refused; media unchanged");
       return { ok: false, status: err.code === "malformed" || err.code === "no_connection" ? 400 : 488, warning: err.message };
     }
+    if (r.ignoredChange) {
+      this.log.warn({ callId: this.callId, method }, "re-offer changed its sdp but not its o= version: taken as unchanged (RFC 3264 section 8)");
+    }
     this.apply(r.media, r.previous, method);
     return { ok: true, sdp: r.sdp };
   }

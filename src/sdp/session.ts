@@ -12,7 +12,9 @@
 import { createAnswer, type AnswerResult } from "./answer.ts";
 import { SdpError } from "./errors.ts";
 import { createOffer, parseAnswer, type OfferResult } from "./offer.ts";
+import { parseDescription, parseOffer } from "./parse.ts";
 import type { G711Name, NegotiatedMedia } from "./types.ts";
+import { compareOrigin, normaliseBody, type RemoteDescription } from "./version.ts";
 
 export interface SdpSessionEndpoint {
   /** Our RTP address for `c=`/`o=`. */
@@ -33,6 +35,11 @@ export interface ReAnswer {
   previous: NegotiatedMedia;
   /** True when our SDP changed (and the `o=` version went up by one). */
   changed: boolean;
+  /**
+   * The offer kept its `o=` version but changed its body (RFC 3264 §8: "If the version in the origin
+   * line does not increment, the SDP MUST be identical"): taken as the no-op its version says, not applied.
+   */
+  ignoredChange?: true;
 }
 
 export class SdpSession {
@@ -41,6 +48,8 @@ export class SdpSession {
   private current: NegotiatedMedia;
   /** Codecs and telephone-event of an offer we sent and whose answer has not come yet. */
   private pendingOffer: { codecs: G711Name[]; telephoneEvent: boolean } | undefined;
+  /** The peer's last SDP (offer or answer): the baseline of its next offer's `o=` (./version.ts). */
+  private remote: RemoteDescription | undefined;
 
   private constructor(
     private readonly endpoint: SdpSessionEndpoint,
@@ -54,14 +63,20 @@ export class SdpSession {
     this.current = media;
   }
 
-  /** UAS: the session after our answer to the dialog-creating INVITE's offer. */
-  static fromAnswer(answer: AnswerResult, endpoint: SdpSessionEndpoint): SdpSession {
-    return new SdpSession(endpoint, answer.sessionId, answer.sessionVersion, answer.sdp, pick(answer));
+  /**
+   * UAS: the session after our answer to the dialog-creating INVITE's offer. `remoteSdp`: that offer,
+   * the baseline of the peer's `o=` (without it the first re-offer sets it).
+   */
+  static fromAnswer(answer: AnswerResult, endpoint: SdpSessionEndpoint, remoteSdp?: string): SdpSession {
+    return new SdpSession(endpoint, answer.sessionId, answer.sessionVersion, answer.sdp, pick(answer)).learn(remoteSdp);
   }
 
-  /** UAC: the session after our offer (`createOffer`) and the callee's answer (`parseAnswer`). */
-  static fromOffer(offer: OfferResult, answered: NegotiatedMedia, endpoint: SdpSessionEndpoint): SdpSession {
-    return new SdpSession(endpoint, offer.sessionId, offer.sessionVersion, offer.sdp, pick(answered));
+  /**
+   * UAC: the session after our offer (`createOffer`) and the callee's answer (`parseAnswer`).
+   * `remoteSdp`: that answer, the baseline of the peer's `o=` (without it the first re-offer sets it).
+   */
+  static fromOffer(offer: OfferResult, answered: NegotiatedMedia, endpoint: SdpSessionEndpoint, remoteSdp?: string): SdpSession {
+    return new SdpSession(endpoint, offer.sessionId, offer.sessionVersion, offer.sdp, pick(answered)).learn(remoteSdp);
   }
 
   /** The media negotiated now (codec, PT, remote address, OUR direction). */
@@ -84,14 +99,29 @@ export class SdpSession {
    * when the offer still lists it, else takes the offerer's first G.711 codec (a codec change); mirrors
    * the direction (hold: sendonly → recvonly, inactive → inactive, `c=0.0.0.0` → recvonly; resume →
    * sendrecv); follows a moved address/port. Never answers with a codec the offer lacks.
+   * The peer's `o=` is checked first (RFC 3264 §8, ./version.ts): the same version with another body is
+   * the no-op that version says (our previous SDP, nothing applied, `ignoredChange`); a lower one is refused.
    * @throws SdpError ("no_common_codec", "malformed", "no_audio", …) with the session left unchanged
-   *   (the SIP layer answers 488 and the call goes on, RFC 3261 §14.2).
+   *   (the SIP layer answers 488 and the call goes on, RFC 3261 §14.2); "malformed" for an `o=` version
+   *   below the previous one (answered 400).
    */
   answer(offer: string): ReAnswer {
     const previous = this.current;
+    const parsed = parseOffer(offer);
+    const verdict = compareOrigin(this.remote, parsed.origin, offer);
+    if (verdict.kind === "stale") {
+      // RFC 3264 §8: "the version in the origin field MUST increment by one from the previous SDP".
+      throw new SdpError("malformed", `o= version went back from ${verdict.previous} to ${verdict.offered} (RFC 3264 section 8: it MUST increment)`);
+    }
+    if (verdict.kind === "unchanged" && verdict.bodyChanged) {
+      // RFC 3264 §8: "an offer that contains SDP with a version that has not changed; this is effectively
+      // a no-op. However, the answerer MUST generate a valid answer": the previous one, the session kept.
+      this.pendingOffer = undefined;
+      return { sdp: this.body, media: previous, previous, changed: false, ignoredChange: true };
+    }
     const build = (sessionVersion: number) =>
       createAnswer({
-        offer,
+        offer: parsed,
         localAddress: this.endpoint.localAddress,
         localPort: this.endpoint.localPort,
         bindAddress: this.endpoint.bindAddress,
@@ -103,6 +133,7 @@ export class SdpSession {
     const changed = a.sdp !== this.body;
     if (changed) a = build(this.version + 1);
     this.commit(a.sdp, a.sessionVersion, pick(a));
+    this.remote = { origin: parsed.origin, body: normaliseBody(offer) };
     this.pendingOffer = undefined;
     return { sdp: a.sdp, media: this.current, previous, changed };
   }
@@ -144,12 +175,24 @@ export class SdpSession {
     this.pendingOffer = undefined;
     const previous = this.current;
     this.current = pick(parseAnswer(answer, offered));
+    this.learn(answer);
     return { media: this.current, previous };
   }
 
   /** Forgets a pending offer whose answer never came (no ACK, or an ACK without SDP). */
   abandonOffer(): void {
     this.pendingOffer = undefined;
+  }
+
+  /** Takes `sdp` (the peer's offer or answer) as the baseline of its next offer's `o=`; unreadable → kept. */
+  private learn(sdp: string | undefined): this {
+    if (sdp === undefined) return this;
+    try {
+      this.remote = { origin: parseDescription(sdp).origin, body: normaliseBody(sdp) };
+    } catch {
+      // not a description we can read: the next readable offer sets the baseline
+    }
+    return this;
   }
 
   private commit(sdp: string, version: number, media: NegotiatedMedia): void {

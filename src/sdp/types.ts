@@ -75,7 +75,11 @@ export interface SdpAudio extends SdpMediaSection {
 /** A parsed offer or answer. */
 export interface SdpDescription {
   /** `o=` line (RFC 4566 §5.2). */
-  origin: { username: string; sessionId: string; sessionVersion: number; address: string };
+  /**
+   * `o=` (RFC 4566 §5.2). `sessionVersion` is the decimal digits as written: versions are compared as
+   * integers of any size (NTP-format or random 64-bit ones pass 2^53, where a JS number loses the +1).
+   */
+  origin: { username: string; sessionId: string; sessionVersion: string; address: string };
   /** `s=` line. */
   sessionName: string;
   /** Session-level `c=`, if any. */

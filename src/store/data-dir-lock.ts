@@ -108,7 +108,9 @@ export class DataDirLock {
       closeSync(fd);
       throw new DataDirLockError(
         "data_dir_in_use",
-        `${dir} is in use by ${describe(holder)}; each agent needs its own DATA_DIR (and its own SIP and HTTP ports)`,
+        `${dir} is in use by ${describe(holder)}; each agent needs its own DATA_DIR (and its own SIP and HTTP ports). ` +
+          `An agent stopped with SIGTERM keeps it while its live calls drain (up to DRAIN_TIMEOUT_S, 30 s by default): ` +
+          `wait for ${holder ? `pid ${holder.pid}` : "it"} to exit (systemd's restart does)`,
       );
     }
     const holder: LockHolder = { pid: process.pid, startedAt: new Date().toISOString(), ...info };

@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { RtpCapture } from "../support/capture.ts";
 import { freeUdpPortRange } from "../support/ports.ts";
-import { describeSipp, runSipp, type SippMessage } from "../support/sipp.ts";
+import { describeSipp, finalResponseTo, runSipp } from "../support/sipp.ts";
 import { silenceFile } from "../support/speech.ts";
 import { missingTools } from "../support/process.ts";
 import { startAgent, waitFor, type RunningAgent } from "./agent.ts";
@@ -24,10 +24,8 @@ afterAll(async () => {
   await agent?.stop();
 });
 
-/** The agent's response to CSeq `seq` (first one of that status). */
-function responseTo(messages: SippMessage[], seq: number, method: string): SippMessage | undefined {
-  return messages.find((m) => m.direction === "received" && m.status !== undefined && m.status >= 200 && new RegExp(`^CSeq:\\s*${seq} ${method}$`, "mi").test(m.text));
-}
+/** The agent's final response to CSeq `seq` `method`. */
+const responseTo = finalResponseTo;
 const origin = (text: string) => /^o=\S+ (\d+) (\d+)/m.exec(text)?.slice(1).map(Number) ?? [];
 const direction = (text: string) => /^a=(sendrecv|sendonly|recvonly|inactive)/m.exec(text)?.[1];
 const mline = (text: string) => /^m=audio \d+ RTP\/AVP ([\d ]+)$/m.exec(text)?.[1];

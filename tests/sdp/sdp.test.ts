@@ -17,7 +17,7 @@ function sdpError(fn: () => unknown): SdpError {
 describe("parseOffer", () => {
   test("Plivo-like offer: payloads in order with rtpmap, te 101, ptime, direction", () => {
     const d = parseOffer(PLIVO_LIKE);
-    expect(d.origin).toEqual({ username: "FreeSWITCH", sessionId: "1731000000", sessionVersion: 1731000001, address: "18.214.10.20" });
+    expect(d.origin).toEqual({ username: "FreeSWITCH", sessionId: "1731000000", sessionVersion: "1731000001", address: "18.214.10.20" });
     expect(d.audio.port).toBe(27890);
     expect(d.audio.connection).toEqual({ address: "18.214.10.20", ipVersion: 4 });
     expect(d.audio.payloads.map((p) => [p.pt, p.encoding, p.clockRate])).toEqual([

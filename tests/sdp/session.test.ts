@@ -73,8 +73,8 @@ describe("answers to re-offers", () => {
   test("the current codec is kept while offered; a re-offer without it switches codec; never a codec the offer lacks", () => {
     const s = start();
     expect(s.media.codec).toBe("PCMU");
-    expect(s.answer(offer({ codecs: "8 0 101" })).media.codec).toBe("PCMU"); // still offered: keep
-    const r = s.answer(offer({ codecs: "8 96" }));
+    expect(s.answer(offer({ codecs: "8 0 101", ver: 2 })).media.codec).toBe("PCMU"); // still offered: keep
+    const r = s.answer(offer({ codecs: "8 96", ver: 3 }));
     expect(r.media.codec).toBe("PCMA");
     expect(r.media.payloadType).toBe(8);
     expect(r.media.telephoneEventPt).toBe(96);
@@ -94,6 +94,75 @@ describe("answers to re-offers", () => {
     }
     expect((err as SdpError).code).toBe("no_common_codec");
     expect({ sdp: s.sdp, media: s.media, v: s.sessionVersion }).toEqual(before);
+  });
+});
+
+describe("the peer's o= version (RFC 3264 §8)", () => {
+  /** A session whose baseline is the dialog-creating offer (o=peer 42 1). */
+  const started = () => SdpSession.fromAnswer(createAnswer({ offer: offer(), ...EP }), EP, offer());
+
+  test("the same version with a changed body is the no-op its version says: previous answer, media kept, ignoredChange", () => {
+    const s = started();
+    const before = { sdp: s.sdp, media: s.media };
+    const r = s.answer(offer({ dir: "sendonly", ver: 1 })); // hold, but o= still says version 1
+    expect(r.ignoredChange).toBe(true);
+    expect(r.changed).toBe(false);
+    expect(r.sdp).toBe(before.sdp);
+    expect(r.media).toEqual(before.media);
+    expect(s.media.direction).toBe("sendrecv");
+    const held = s.answer(offer({ dir: "sendonly", ver: 2 })); // the same change with version + 1: applied
+    expect(held.ignoredChange).toBeUndefined();
+    expect(held.media.direction).toBe("recvonly");
+    const same = s.answer(offer({ dir: "sendonly", ver: 2 })); // identical again: a plain refresh
+    expect([same.ignoredChange, same.changed, same.sdp]).toEqual([undefined, false, held.sdp]);
+  });
+
+  test("a lower version is refused (malformed → 400) and leaves the session exactly as it was", () => {
+    const s = started();
+    s.answer(offer({ dir: "sendonly", ver: 5 })); // a jump of more than one is taken (clock-based versions)
+    const before = { sdp: s.sdp, media: s.media, v: s.sessionVersion };
+    let err: unknown;
+    try {
+      s.answer(offer({ dir: "sendrecv", ver: 4 }));
+    } catch (e) {
+      err = e;
+    }
+    expect((err as SdpError).code).toBe("malformed");
+    expect((err as SdpError).message).toBe("o= version went back from 5 to 4 (RFC 3264 section 8: it MUST increment)");
+    expect({ sdp: s.sdp, media: s.media, v: s.sessionVersion }).toEqual(before);
+    expect(s.answer(offer({ dir: "sendrecv", ver: 6 })).media.direction).toBe("sendrecv");
+  });
+
+  test("versions past 2^53 are compared as integers: 2^64-2 → 2^64-1 is a change (a hold), a lower one is refused", () => {
+    // As JS numbers both are 18446744073709552000: the hold was answered as the no-op of an unchanged version.
+    const big = (v: string, dir?: string) => offer({ dir }).replace("o=peer 42 1 ", `o=peer 42 ${v} `);
+    const s = SdpSession.fromAnswer(createAnswer({ offer: big("18446744073709551614"), ...EP }), EP, big("18446744073709551614"));
+    const held = s.answer(big("18446744073709551615", "sendonly"));
+    expect([held.ignoredChange, held.media.direction]).toEqual([undefined, "recvonly"]);
+    expect(s.answer(big("18446744073709551615", "sendrecv")).ignoredChange).toBe(true); // same version, other body
+    expect(() => s.answer(big("18446744073709551614", "sendrecv"))).toThrow(
+      "o= version went back from 18446744073709551615 to 18446744073709551614",
+    );
+    expect(s.answer(big("18446744073709551616", "sendrecv")).media.direction).toBe("sendrecv"); // past 2^64 too
+    expect(s.answer(big("0018446744073709551616", "sendrecv")).changed).toBe(false); // leading zeros: same number
+  });
+
+  test("another o= origin (session id or address: a B2BUA re-originating) starts a new baseline, any version", () => {
+    const s = started();
+    s.answer(offer({ ver: 9 }));
+    const moved = offer({ dir: "sendonly", ver: 1 }).replace("o=peer 42 1 IN IP4 192.0.2.10", "o=sbc 77 1 IN IP4 198.51.100.1");
+    expect(s.answer(moved).media.direction).toBe("recvonly");
+    expect(() => s.answer(moved.replace("o=sbc 77 1", "o=sbc 77 0"))).toThrow("o= version went back from 1 to 0");
+  });
+
+  test("the baseline follows the peer's answer to our offer (offer-less re-INVITE)", () => {
+    const s = started();
+    const ours = s.offer();
+    s.applyAnswer(createAnswer({ offer: parseOffer(ours), localAddress: "192.0.2.50", localPort: 32000, sessionId: "55", sessionVersion: 3 }).sdp);
+    const theirs = (v: number, dir: string) =>
+      createAnswer({ offer: parseOffer(ours), localAddress: "192.0.2.50", localPort: 32000, sessionId: "55", sessionVersion: v }).sdp.replace("a=sendrecv", `a=${dir}`);
+    expect(() => s.answer(theirs(2, "sendonly"))).toThrow("went back from 3 to 2");
+    expect(s.answer(theirs(4, "sendonly")).media.direction).toBe("recvonly");
   });
 });
 

@@ -22,6 +22,7 @@ import {
   SIPP_INVITE,
   TRUNK_INVITE,
   TRUNK_INVITE_JOINED,
+  TRUNK_OPTIONS,
   TRUNK_SDP,
   wire,
 } from "./fixtures.ts";
@@ -176,6 +177,21 @@ describe("malformed and truncated inputs", () => {
       expect(e.partial !== undefined).toBe(hasPartial);
     });
   }
+
+  test("stream transports: no Content-Length → content_length (RFC 3261 §18.3 MUST); over UDP the rest of the datagram", () => {
+    const bare = TRUNK_OPTIONS.replace("Content-Length: 0\r\n", "");
+    expect(bare).not.toContain("Content-Length");
+    expect(parseMessage(bare).body.length).toBe(0); // a datagram: allowed
+    expect(parseMessage(TRUNK_OPTIONS, { stream: true }).body.length).toBe(0); // Content-Length: 0 present
+    try {
+      parseMessage(bare, { stream: true });
+      throw new Error("parsed");
+    } catch (e) {
+      expect((e as SipParseError).code).toBe("content_length");
+      expect((e as SipParseError).message).toContain("no Content-Length");
+      expect((e as SipParseError).partial?.method).toBe("OPTIONS");
+    }
+  });
 
   test("partial of a truncated INVITE keeps what a 400 needs", () => {
     const cut = TRUNK_INVITE.slice(0, TRUNK_INVITE.length - 40);

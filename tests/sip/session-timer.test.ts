@@ -131,6 +131,44 @@ describe("UAS (inbound calls)", () => {
     expect(ok.headers.get("Require")).toBeUndefined();
   });
 
+  test("a malformed Session-Expires → 400 with a Warning naming it (RFC 3261 §21.4.1), no call; before: answered 200 as if absent", () => {
+    for (const [se, detail] of [
+      ["abc", "malformed Session-Expires 'abc'"],
+      ["-5;refresher=uac", "malformed Session-Expires '-5;refresher=uac'"],
+      ["99999999999", "malformed Session-Expires '99999999999'"],
+    ] as const) {
+      const h = harness({ onInvite: (c) => c.accept(ANSWER_SDP) });
+      h.send(withTimer(se));
+      const r = h.responses(400)[0]!;
+      expect(r.headers.get("Warning")).toBe(`399 voice-agent "${detail}"`);
+      expect(h.calls).toHaveLength(0);
+    }
+    const h = harness({ onInvite: (c) => c.accept(ANSWER_SDP) });
+    h.send(withTimer("1800").replace("Session-Expires: 1800", "Session-Expires: 1800\r\nx: 900"));
+    expect(h.responses(400)[0]!.headers.get("Warning")).toBe('399 voice-agent "more than one Session-Expires"');
+  });
+
+  test("a Session-Expires beyond a day is reduced to 86400 in the 200 (§9 MAY reduce): no timer past 2^31 ms firing at once", () => {
+    // 4294968 s · 1000 / 2 > 2^31 − 1 ms: a JS timer that long fires after 1 ms (a refresh storm).
+    const { h, ok, call } = answered(withTimer("4294968;refresher=uac"));
+    expect(ok.headers.get("Session-Expires")).toBe("86400;refresher=uac");
+    h.clock.advance((86_400 - 32) * 1000 - 100);
+    expect(call.state).toBe("confirmed");
+    h.clock.advance(200);
+    expect(call.endReason).toBe("session_expired");
+  });
+
+  test("a re-INVITE with a malformed Session-Expires gets 400, the call and its timer go on", () => {
+    const { h, ok, inv, call } = answered(withTimer("120"));
+    const re = inDialog(inv, ok, "INVITE", 103, "z9hG4bKre", ANSWER_SDP);
+    re.headers.append("Session-Expires", "soon");
+    h.send(re);
+    expect((h.last() as SipResponse).status).toBe(400);
+    expect(call.state).toBe("confirmed");
+    h.clock.advance(88_100);
+    expect(call.endReason).toBe("session_expired"); // the running 120 s timer, not restarted
+  });
+
   test("a re-INVITE with Session-Expires below 90 s gets 422, the call goes on", () => {
     const { h, ok, inv, call } = answered(withTimer("120"));
     const re = inDialog(inv, ok, "INVITE", 103, "z9hG4bKre", ANSWER_SDP);

@@ -109,6 +109,21 @@ describe("INVITE server transaction (§17.2.1, §13.3.1.4)", () => {
     expect(times(transport, "486 INVITE")).toHaveLength(6);
   });
 
+  test("non-2xx to an INVITE that came over TCP: no Timer G resend (§17.2.1 'For unreliable transports'); a retransmitted INVITE still gets it; Timer H", () => {
+    const { clock, transport } = setup();
+    const overTcp = request("INVITE");
+    overTcp.headers.setFirst("Via", overTcp.headers.get("Via")!.replace("SIP/2.0/UDP", "SIP/2.0/TCP"));
+    let timedOut = -1;
+    const tx = new InviteServerTransaction("k", overTcp, transport, clock, { onTimeout: () => (timedOut = clock.now()) });
+    tx.respond(buildResponse(overTcp, 486, { toTag: "t" }));
+    clock.advance(12_000);
+    expect(times(transport, "486 INVITE")).toEqual([0]); // was [0, 500, 1500, 3500, 7500, 11500]
+    tx.receiveRequest(overTcp);
+    expect(times(transport, "486 INVITE")).toEqual([0, 12_000]);
+    clock.advance(40_000);
+    expect(timedOut).toBe(32_000);
+  });
+
   test("non-2xx without ACK: Timer H at 64·T1 → onTimeout", () => {
     const { clock, transport } = setup();
     let at = -1;
@@ -193,6 +208,32 @@ describe("INVITE client transaction (§17.1.1)", () => {
     expect(clock.pending).toBe(0);
   });
 
+  test("sent over TCP or TLS (the top Via as the transport stamped it): no Timer A resend (§17.1.1.2 'If an unreliable transport'); Timer B still", () => {
+    for (const proto of ["TCP", "TLS"]) {
+      const { clock, transport } = setup();
+      let timeoutAt = -1;
+      const inv = request("INVITE");
+      inv.headers.setFirst("Via", inv.headers.get("Via")!.replace("SIP/2.0/UDP", `SIP/2.0/${proto}`));
+      const tx = new InviteClientTransaction("k", inv, dest, transport, clock, { onResponse: () => {}, onTimeout: () => (timeoutAt = clock.now()) });
+      tx.start();
+      clock.advance(40_000);
+      expect(times(transport, "INVITE")).toEqual([0]); // was [0, 500, 1500, 3500, 7500, 15500, 31500]
+      expect(timeoutAt).toBe(32_000);
+      expect(clock.pending).toBe(0);
+    }
+  });
+
+  test("a TCP attempt that fell back to UDP (Via restamped UDP before Timer A fires) is retransmitted on UDP timers", () => {
+    const { clock, transport } = setup();
+    const inv = request("INVITE");
+    inv.headers.setFirst("Via", inv.headers.get("Via")!.replace("SIP/2.0/UDP", "SIP/2.0/TCP"));
+    new InviteClientTransaction("k", inv, dest, transport, clock, { onResponse: () => {} }).start();
+    clock.advance(200); // the connection was refused: multi.ts resends over UDP and stamps the Via UDP
+    inv.headers.setFirst("Via", inv.headers.get("Via")!.replace("SIP/2.0/TCP", "SIP/2.0/UDP"));
+    clock.advance(40_000);
+    expect(times(transport, "INVITE")).toEqual([0, 500, 1500, 3500, 7500, 15500, 31500]);
+  });
+
   test("1xx stops retransmission; non-2xx ACKed on the same branch; retransmitted final re-ACKed, reported once; Timer D", () => {
     const { clock, transport } = setup();
     const got: number[] = [];
@@ -249,6 +290,17 @@ describe("non-INVITE client transaction (§17.1.2)", () => {
     tx.start();
     clock.advance(40_000);
     expect(times(transport, "BYE")).toEqual([0, 500, 1500, 3500, 7500, 11500, 15500, 19500, 23500, 27500, 31500]);
+    expect(timeoutAt).toBe(32_000);
+  });
+
+  test("sent over TCP: no Timer E resend (§17.1.2.2); Timer F still reports the timeout at 64·T1", () => {
+    const { clock, transport } = setup();
+    let timeoutAt = -1;
+    const bye = request("BYE");
+    bye.headers.setFirst("Via", bye.headers.get("Via")!.replace("SIP/2.0/UDP", "SIP/2.0/TCP"));
+    new NonInviteClientTransaction("k", bye, dest, transport, clock, { onResponse: () => {}, onTimeout: () => (timeoutAt = clock.now()) }).start();
+    clock.advance(40_000);
+    expect(times(transport, "BYE")).toEqual([0]);
     expect(timeoutAt).toBe(32_000);
   });
 

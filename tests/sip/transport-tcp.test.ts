@@ -5,6 +5,8 @@
 import { afterEach, expect, test } from "bun:test";
 import { Headers, SipRequest, buildResponse, parseMessage, type SipMessage, type SipRequest as Req } from "../../src/sip/message/index.ts";
 import { MultiTransport, StreamTransport, UdpTransport, sipRefusedTotals } from "../../src/sip/transport/index.ts";
+import { InviteClientTransaction } from "../../src/sip/transaction/index.ts";
+import { SystemClock } from "../../src/util/clock.ts";
 import { freeTcpPort } from "../support/ports.ts";
 import { TRUNK_INVITE, TRUNK_OPTIONS } from "./fixtures.ts";
 
@@ -77,6 +79,24 @@ test("…also when the Via has no rport: its sent-by port (the client's listenin
   }
 });
 
+test("a request without Content-Length (§18.3 MUST on streams) → 400 naming it, then the connection closes; nothing delivered", async () => {
+  // The bytes of session 19's tcpframe.py probe: an INVITE with a body and no Content-Length, then an
+  // OPTIONS on the same connection. Before, the body was taken as empty and its SDP lines parsed as the
+  // next message.
+  const { tcp, got } = await setup();
+  const c = await client(tcp.local.port);
+  const invite = TRUNK_INVITE.replace(/Content-Length: \d+\r\n/, "");
+  expect(invite).not.toMatch(/Content-Length|\r\nl:/i);
+  c.s.write(invite + TRUNK_OPTIONS);
+  await until(() => c.text().includes("\r\n\r\n") && tcp.connections === 0);
+  expect(c.text()).toMatch(/^SIP\/2\.0 400 Bad Request\r\n/);
+  expect(c.text()).toContain('Warning: 399 - "content_length: no Content-Length on a stream transport (RFC 3261 section 18.3 MUST)"');
+  expect(c.text()).toMatch(/CSeq: \d+ INVITE/);
+  expect(c.text().match(/^SIP\/2\.0 /gm)).toHaveLength(1); // the OPTIONS after it was not framed
+  expect(got).toHaveLength(0);
+  expect(tcp.connections).toBe(0);
+});
+
 test("a header block over 16 KB (no end in sight) closes the connection; nothing is delivered", async () => {
   const { tcp, got } = await setup();
   const before = sipRefusedTotals.oversize_dropped;
@@ -111,6 +131,21 @@ test("a request over 1300 bytes to a TCP-listening peer goes over TCP with Via T
   expect(datagram).toMatch(/\r\nVia: SIP\/2\.0\/UDP /);
   void Headers;
   void SipRequest;
+});
+
+test("a request on a new TCP connection (over 1300 bytes) is sent once: no Timer A copies on the stream (§17.1.1.2)", async () => {
+  // Session 19's carrier engineer saw the INVITE repeated at 0.5 and 1.5 s on the TCP connection.
+  const { multi } = await setup();
+  const big = parseMessage(TRUNK_INVITE.replace("Max-Forwards: 68", `Max-Forwards: 68\r\nX-Pad: ${"p".repeat(1500)}`)) as Req;
+  let received = "";
+  const peer = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data: (_s, d) => void (received += new TextDecoder().decode(d)) } });
+  cleanup.push(() => peer.stop(true));
+  const tx = new InviteClientTransaction("k", big, { host: "127.0.0.1", port: peer.port }, multi, new SystemClock(), { onResponse: () => {} });
+  cleanup.push(() => tx.dispose());
+  tx.start();
+  await Bun.sleep(1700); // past Timer A's first two firings (0.5 s, 1.5 s)
+  expect(received.match(/^INVITE /gm)).toHaveLength(1);
+  expect(received).toMatch(/\r\nVia: SIP\/2\.0\/TCP /);
 });
 
 test("inbound connections are bounded per source IP; a closed one frees its place", async () => {

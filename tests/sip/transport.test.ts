@@ -65,6 +65,16 @@ describe("processDatagram (§18.2.1, RFC 3581 §4)", () => {
     expect(r.response.cseq).toEqual({ seq: 102, method: "INVITE" });
   });
 
+  test("a request framed off a TCP/TLS connection without Content-Length → 400 naming it (RFC 3261 §18.3)", () => {
+    const bare = enc.encode(TRUNK_OPTIONS.replace("Content-Length: 0\r\n", ""));
+    expect(processDatagram(bare, src("52.9.254.127", 5062)).kind).toBe("message"); // UDP: allowed
+    const r = processDatagram(bare, src("52.9.254.127", 5062), true);
+    expect(r.kind).toBe("reject");
+    if (r.kind !== "reject") throw new Error(r.kind);
+    expect(r.response.status).toBe(400);
+    expect(r.response.headers.get("Warning")).toBe('399 - "content_length: no Content-Length on a stream transport (RFC 3261 section 18.3 MUST)"');
+  });
+
   test("a NUL byte inside a header value → 400 naming it, the NUL line not echoed (RFC 3261 §25.1)", () => {
     // The bytes of last session's attack (atk.py "nul-bytes"): Max-Forwards: 7 NUL 0; answered 200 before.
     const bytes = enc.encode(TRUNK_OPTIONS.replace("Max-Forwards: 70", "Max-Forwards: 7\x000"));

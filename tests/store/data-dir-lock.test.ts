@@ -46,6 +46,8 @@ describe("DataDirLock", () => {
     expect(err).toBeInstanceOf(DataDirLockError);
     expect((err as DataDirLockError).code).toBe("data_dir_in_use");
     expect((err as Error).message).toContain(`${dir} is in use by another voice-agent (pid ${p.pid}, sip udp:127.0.0.1:5999`);
+    // A second start right after a SIGTERM meets the draining agent: the message says so and whom to wait for.
+    expect((err as Error).message).toContain(`keeps it while its live calls drain (up to DRAIN_TIMEOUT_S, 30 s by default): wait for pid ${p.pid} to exit`);
     expect((err as Error).message).toContain("each agent needs its own DATA_DIR");
     p.kill(9);
     await p.exited;

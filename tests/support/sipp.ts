@@ -127,6 +127,12 @@ export function parseSippMessageLog(log: string): SippMessage[] {
   return out;
 }
 
+/** The first final (≥ 200) response SIPp received to CSeq `seq` `method`, or undefined. */
+export function finalResponseTo(messages: SippMessage[], seq: number, method: string): SippMessage | undefined {
+  const cseq = new RegExp(`^CSeq:\\s*${seq} ${method}$`, "mi");
+  return messages.find((m) => m.direction === "received" && m.status !== undefined && m.status >= 200 && cseq.test(m.text));
+}
+
 /**
  * Runs one SIPp call and resolves when SIPp exits or is killed at `timeoutMs` (never rejects for a
  * failed call: inspect `exitCode`, `timedOut`, `errors`, `messages`).

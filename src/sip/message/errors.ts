@@ -11,7 +11,7 @@ import type { Headers } from "./headers.ts";
  * - `truncated`: no empty line ends the header section.
  * - `header_syntax`: a header line without `name:`, a continuation line with nothing to continue, a bare
  *   CR or a NUL byte inside a header line (§25.1: no rule admits %x00).
- * - `content_length`: Content-Length is not a number, or several disagree.
+ * - `content_length`: Content-Length is not a number, or several disagree, or (stream transports) it is missing.
  * - `body_truncated`: fewer body bytes than Content-Length (§18.3: a request gets 400).
  * - `missing_header`: one of Via, From, To, Call-ID, CSeq is absent (§8.1.1).
  * - `via`, `cseq`, `uri`, `name_addr`: that element does not follow its grammar (§20.42, §20.16, §19.1, §20.10).

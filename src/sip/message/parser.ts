@@ -33,7 +33,9 @@ const MANDATORY = ["Via", "From", "To", "Call-ID", "CSeq"] as const;
  * - Header names are normalised (compact → full, canonical case); Via, Route, Record-Route, Contact and
  *   Path values are split at commas into one row each, in order.
  * - Content-Length is honoured (§18.3): extra bytes are dropped; fewer bytes → `body_truncated`. Without
- *   Content-Length the body is the rest of the datagram (allowed over UDP).
+ *   Content-Length the body is the rest of the datagram (allowed over UDP); with `stream` (the bytes came
+ *   over TCP/TLS) a missing Content-Length is `content_length`: §18.3, "The Content-Length header field
+ *   MUST be used with stream oriented transports".
  * - A NUL byte in the start line or a header line is a syntax error (§25.1 has no rule that admits %x00).
  * - Validated: start line, SIP/2.0, Request-URI, presence and syntax of Via, From, To, Call-ID and CSeq,
  *   and that the CSeq method equals the request method (§8.1.1.5).
@@ -41,7 +43,7 @@ const MANDATORY = ["Via", "From", "To", "Call-ID", "CSeq"] as const;
  * @throws SipParseError — the only error thrown. When the start line and header rows were readable its
  *   `partial` carries them, so a server can still answer a bad request with 400 (§21.4.1).
  */
-export function parseMessage(data: Uint8Array | string): SipMessage {
+export function parseMessage(data: Uint8Array | string, opts?: { stream?: boolean }): SipMessage {
   const bytes = typeof data === "string" ? encoder.encode(data) : data;
   const len = bytes.length;
   let start = 0;
@@ -165,6 +167,9 @@ export function parseMessage(data: Uint8Array | string): SipMessage {
     const n = Number(lengths[0]);
     if (body.length < n) fail("body_truncated", `body has ${body.length} bytes, Content-Length says ${n}`);
     body = body.subarray(0, n);
+  } else if (opts?.stream) {
+    // RFC 3261 §18.3: "The Content-Length header field MUST be used with stream oriented transports."
+    fail("content_length", "no Content-Length on a stream transport (RFC 3261 section 18.3 MUST)");
   }
   const copy = body.slice();
   return method !== undefined

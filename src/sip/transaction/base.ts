@@ -165,13 +165,19 @@ export abstract class ClientTransactionBase<
    * layer for transmission [...]. If an unreliable transport is being used, the client transaction
    * MUST start timer A with a value of T1. [...] For any transport, the client transaction MUST start
    * timer B with a value of 64*T1 seconds". §17.1.2.2 says the same of Timers E and F.
+   *
+   * Which transport carried the request is known only once it is sent, and may change after (a TCP
+   * connection being opened falls back to UDP when refused, ../transport/multi.ts): the transport stamps
+   * it on the top Via. So the retransmission timer runs on and each firing resends only while that Via
+   * says UDP; over TCP/TLS nothing is resent (before, requests on a new TCP connection were duplicated
+   * on Timer A's schedule: the peer saw retransmissions a reliable transport never carries).
    */
   start(): void {
     const { retransmit, timeout } = this.timerNames;
     this.transport.send(this.request, this.destination);
-    this.startRetransmit(retransmit, this.timers[retransmit], (ms) => this.nextRetransmitInterval(ms), () =>
-      this.transport.send(this.request, this.destination),
-    );
+    this.startRetransmit(retransmit, this.timers[retransmit], (ms) => this.nextRetransmitInterval(ms), () => {
+      if (overUnreliableTransport(this.request)) this.transport.send(this.request, this.destination);
+    });
     this.startTimer(timeout, this.timers[timeout], () => {
       // §17.1.1.2 (Timer B): "the client transaction SHOULD inform the TU that a timeout has occurred";
       // §17.1.2.2 (Timer F): "the TU MUST be informed of a timeout, and the client transaction MUST
@@ -189,6 +195,17 @@ export abstract class ClientTransactionBase<
     this.stopTimer(this.timerNames.retransmit);
     this.stopTimer(this.timerNames.timeout);
   }
+}
+
+/**
+ * True when the request's top Via names UDP (or cannot be read), i.e. "If an unreliable transport is
+ * being used" (§17.1.1.2, §17.1.2.2, §17.2.1) holds for it. For a request we send, the Via is what our
+ * transport stamped (./multi.ts); for one we received, what the sender stamped: the transport it used.
+ */
+export function overUnreliableTransport(request: SipRequest): boolean {
+  const top = request.headers.get("Via");
+  const m = top === undefined ? null : /^\s*SIP\s*\/\s*2\.0\s*\/\s*([A-Za-z]+)/i.exec(top);
+  return !m || m[1]!.toUpperCase() === "UDP";
 }
 
 /** The response side shared by both server transactions (§17.2): the last response, resent on demand. */

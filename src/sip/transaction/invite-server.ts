@@ -2,7 +2,7 @@ import type { Clock } from "../../util/clock.ts";
 import type { TransitionTable } from "../../util/state-machine.ts";
 import type { SipRequest, SipResponse } from "../message/index.ts";
 import type { Transport } from "../transport/index.ts";
-import { ServerTransactionBase, type TransactionUser } from "./base.ts";
+import { ServerTransactionBase, overUnreliableTransport, type TransactionUser } from "./base.ts";
 import { DEFAULT_TIMERS, type TimerValues } from "./timers.ts";
 
 /**
@@ -89,7 +89,7 @@ export class InviteServerTransaction extends ServerTransactionBase<InviteServerS
       // then resends "with a value that doubles, unless that value exceeds T2".
       this.transition("completed");
       this.send(res);
-      this.startRetransmit("G", this.timers.G, this.doubleUpToT2, () => this.resendLast());
+      if (overUnreliableTransport(this.request)) this.startRetransmit("G", this.timers.G, this.doubleUpToT2, () => this.resendLast());
       this.startTimer("H", this.timers.H, () => this.fireH());
     }
   }

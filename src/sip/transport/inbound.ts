@@ -28,6 +28,8 @@ export type InboundResult =
  * Receive-side processing of one UDP datagram (RFC 3261 §18.1.2, §18.2.1, RFC 3581 §4). Pure; never throws.
  *
  * - CRLF keep-alives → `keepalive` (ignored, RFC 5626 §3.5.1).
+ * - `reliable` (one message framed off a TCP/TLS connection): a message without Content-Length is
+ *   malformed (§18.3 MUST), so such a request gets the 400 below.
  * - A valid request gets its top Via stamped (see {@link stampVia}).
  * - A malformed request (not ACK) with a routable top Via and From/To that parse → `reject` with 400 Bad Request (505 for another SIP version), its detail in a Warning header
  *   (§21.4.1, §20.43). Anything else malformed → `drop` (responses are never answered, §18.1.2).
@@ -35,7 +37,7 @@ export type InboundResult =
 export function processDatagram(data: Uint8Array, source: Address, reliable = false): InboundResult {
   if (isKeepAlive(data)) return { kind: "keepalive" };
   try {
-    const message = parseMessage(data);
+    const message = parseMessage(data, { stream: reliable });
     if (message.kind === "request") stampVia(message.headers, source, reliable);
     return { kind: "message", message };
   } catch (e) {

@@ -15,6 +15,13 @@
  *   transport protocol in the transport parameter, that transport protocol SHOULD be used"): the BYE of
  *   a call whose TCP connection closed goes to the Contact's TCP listener, not to a UDP port it may not
  *   have. A refused connection falls back to UDP as above.
+ * - A request whose next hop is a `sips:` URI or says `transport=tls` goes over TLS only, never over
+ *   UDP or plain TCP: over an open TLS connection to its destination, else over a new one when the agent
+ *   has a TLS transport (SIP_TLS_PORT), else not at all — logged as an error, and its transaction ends
+ *   at its timeout (Timer B/F) as if the peer had not answered. RFC 3261 §26.2.2: "a SIPS URI ... specifies
+ *   that the resource be contacted securely"; RFC 3263 §4.1: "If the URI specifies a transport protocol
+ *   in the transport parameter, that transport protocol SHOULD be used". A TLS connection that cannot be
+ *   made is not replaced by UDP either: that would send the dialog's requests in clear text.
  * - The transport token of the top Via of a request we send is set to the transport actually used
  *   (§18.1.1: the transport "MUST insert" the sent-by and, with it, the transport in Via).
  */
@@ -55,6 +62,7 @@ export class MultiTransport implements Transport {
   }
 
   send(message: SipMessage, to: Address): void {
+    if (message.kind === "request" && nextHopSaysTls(message)) return this.sendSecure(message, to);
     const stream = this.streams.find((s) => s.has(to));
     if (stream) {
       stampTransport(message, stream.protocol);
@@ -76,6 +84,23 @@ export class MultiTransport implements Transport {
     }
     if (message.kind === "request") stampTransport(message, "UDP");
     this.udp.send(message, to);
+  }
+
+  /** A request that must go over TLS (see the file comment): an open connection, a new one, or none. */
+  private sendSecure(message: SipRequest, to: Address): void {
+    stampTransport(message, "TLS");
+    const tls = this.streams.find((s) => s.protocol === "TLS");
+    if (tls?.has(to)) {
+      tls.sendOn(to, message);
+      return;
+    }
+    if (!tls) {
+      this.log.error({ to, method: message.method, protocol: "TLS" }, "sip request not sent: its next hop requires TLS (sips: or transport=tls) and no TLS transport is configured; not downgraded to udp");
+      return;
+    }
+    void tls.connectAndSend(to, message).then((ok) => {
+      if (!ok) this.log.error({ to, method: message.method, protocol: "TLS" }, "sip request not sent: the TLS connection to its next hop failed; not downgraded to udp");
+    });
   }
 
   sendResponse(response: SipResponse): void {
@@ -127,14 +152,26 @@ export class MultiTransport implements Transport {
  * else its Request-URI — a strict router's URI is the Request-URI too) carries `transport=tcp`.
  */
 function nextHopSaysTcp(m: SipRequest): boolean {
+  const uri = nextHopUri(m);
+  const t = uri?.param("transport");
+  return typeof t === "string" && t.toLowerCase() === "tcp";
+}
+
+/** True when the next-hop URI (as for {@link nextHopSaysTcp}) is `sips:` or carries `transport=tls`. */
+function nextHopSaysTls(m: SipRequest): boolean {
+  const uri = nextHopUri(m);
+  if (!uri) return /^sips:/i.test(m.uri);
+  const t = uri.param("transport");
+  return uri.scheme.toLowerCase() === "sips" || (typeof t === "string" && t.toLowerCase() === "tls");
+}
+
+function nextHopUri(m: SipRequest): ReturnType<typeof parseUri> | undefined {
   try {
     const route = m.headers.get("Route");
     const first = route !== undefined ? parseNameAddr(route).uri : undefined;
-    const uri = first && first.param("lr") !== undefined ? first : parseUri(m.uri);
-    const t = uri.param("transport");
-    return typeof t === "string" && t.toLowerCase() === "tcp";
+    return first && first.param("lr") !== undefined ? first : parseUri(m.uri);
   } catch {
-    return false;
+    return undefined;
   }
 }
 

@@ -151,31 +151,40 @@ export class StreamTransport {
 
   /**
    * Opens a connection to `to` and writes the message (RFC 3261 §18.1.1: a request larger than 1300
-   * bytes goes over TCP). Resolves false when the connection cannot be made (the caller falls back to
-   * UDP: "if the attempt to establish the connection generates … a TCP reset, the element SHOULD retry
-   * the request, using UDP").
+   * bytes goes over TCP). Resolves false when the connection cannot be made, or (TLS) its handshake
+   * fails or takes over 5 s: a TCP caller falls back to UDP ("if the attempt to establish the connection
+   * generates … a TCP reset, the element SHOULD retry the request, using UDP"), a TLS one never does
+   * (./multi.ts).
    */
   async connectAndSend(to: Address, message: SipMessage): Promise<boolean> {
     if (this.closed) return false;
     if (this.sendOn(to, message)) return true;
     try {
-      // Bun 1.4.5 drops a write made on a TLS socket before its handshake finished: write after it.
-      let handshaken!: () => void;
-      const ready = this.tls ? new Promise<void>((r) => (handshaken = r)) : Promise.resolve();
+      // Bun 1.4.5 drops a write made on a TLS socket before its handshake finished: write after it. A
+      // handshake that fails (the peer's certificate does not verify against the system's CAs and
+      // NODE_EXTRA_CA_CERTS) or does not finish within 5 s sends nothing (RFC 5922: a SIP TLS client
+      // checks the server's certificate; a connection it cannot trust carries no request).
+      let handshaken!: (ok: boolean) => void;
+      const ready = this.tls ? new Promise<boolean>((r) => (handshaken = r)) : Promise.resolve(true);
       const socket = await Bun.connect<ConnData>({
         hostname: to.host,
         port: to.port,
         tls: this.tls ? true : undefined,
         socket: {
           open: (s) => this.opened(s, false),
-          handshake: () => handshaken?.(),
+          handshake: (_s, ok) => handshaken?.(ok),
           data: (s, d) => this.received(s, d),
           close: (s) => this.dropped(s),
           error: (s) => this.dropped(s),
           connectError: () => {},
         },
       });
-      await Promise.race([ready, Bun.sleep(5000)]);
+      const ok = await Promise.race([ready, Bun.sleep(5000).then(() => !this.tls)]);
+      if (!ok) {
+        this.log.warn({ host: to.host, port: to.port, protocol: this.protocol }, "sip stream connection: tls handshake failed or timed out");
+        socket.end();
+        return false;
+      }
       socket.write(serializeMessage(message));
       return true;
     } catch {
@@ -247,6 +256,7 @@ export class StreamTransport {
   private received(s: Socket<ConnData>, chunk: Uint8Array): void {
     if (this.closed) return;
     const d = s.data;
+    if (!d || this.conns.get(d.key)?.socket !== s) return; // refused, or closed by us: nothing more is read
     const buf = new Uint8Array(d.buf.length + chunk.length);
     buf.set(d.buf);
     buf.set(chunk, d.buf.length);
@@ -261,9 +271,13 @@ export class StreamTransport {
       }
       const head = decoder.decode(buf.subarray(off, end));
       const m = /^(?:content-length|l)[ \t]*:[ \t]*(\d+)[ \t]*$/im.exec(head);
-      // §18.3: stream transports MUST carry Content-Length; without it there is no body to wait for.
-      const len = m ? Number(m[1]) : 0;
       if (end - off > MAX_HEADER_BYTES) return this.tooLarge(s, buf.subarray(off, off + MAX_HEADER_BYTES), source, "header block too large");
+      // §18.3: "The Content-Length header field MUST be used with stream oriented transports." Without a
+      // readable one the body's end is unknown: the header block alone is delivered (a request gets 400
+      // naming Content-Length, ./inbound.ts) and the connection is closed, since whatever follows (a
+      // body, the next message) cannot be told apart.
+      if (!m) return this.unframed(s, buf.subarray(off, end + 4), source);
+      const len = Number(m[1]);
       if (len > MAX_BODY_BYTES) return this.tooLarge(s, buf.subarray(off, end + 4), source, "body too large");
       const total = end + 4 + len;
       if (buf.length < total) break;
@@ -302,6 +316,14 @@ export class StreamTransport {
     const response = tooLargeResponse(head, source);
     if (response) s.write(serializeMessage(response));
     return this.abort(s, why, response ? "oversize_rejected" : "oversize_dropped");
+  }
+
+  /** A message without Content-Length (see `received`): answered as malformed, then the connection closed. */
+  private unframed(s: Socket<ConnData>, head: Uint8Array, source: Address): void {
+    this.deliver(s, head, source);
+    this.log.info({ key: s.data?.key, protocol: this.protocol }, "sip stream connection closed: message without Content-Length");
+    this.dropped(s);
+    s.end();
   }
 
   private abort(s: Socket<ConnData>, why: string, reason: RefusalReason): void {

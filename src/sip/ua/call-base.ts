@@ -1,5 +1,5 @@
 import { Dialog } from "../dialog/index.ts";
-import { buildResponse, parseNameAddr, type SipRequest, type SipResponse } from "../message/index.ts";
+import { buildResponse, parseNameAddr, warningValue, type SipRequest, type SipResponse } from "../message/index.ts";
 import { StateMachine, type TransitionTable } from "../../util/state-machine.ts";
 import type { DialogUser, UaContext } from "./context.ts";
 import { Emitter } from "./emitter.ts";
@@ -10,7 +10,7 @@ import { SessionTimer, continueAsUas, negotiateAsUas } from "./session-timer.ts"
 import { ALLOW_HEADER, unhandledMethodStatus, type EndReason } from "./types.ts";
 import { dialogPeerHosts } from "./dialog-peer.ts";
 import { DTMF_INFO_CONTENT_TYPES, parseDtmfInfo } from "./dtmf-info.ts";
-import { classifyNotify, type ReferNotify } from "./refer.ts";
+import { ReferSubscriptions, classifyNotify, type ReferNotify } from "./refer.ts";
 import { safe, SessionModification } from "./session-modification.ts";
 
 export { safe } from "./session-modification.ts";
@@ -169,7 +169,7 @@ export abstract class CallBase<E extends CommonCallEvents = CommonCallEvents> im
       case "INFO":
         return this.onInfo(req, tx);
       case "NOTIFY": {
-        const v = classifyNotify(req);
+        const v = classifyNotify(req, this.referSubscriptions);
         if (v.respond !== 200) return tx.respond(this.response(req, v.respond, { reason: v.reason }));
         tx.respond(this.response(req, 200));
         this.emitter.emit("referNotify", ...([v.notify] as never));
@@ -229,11 +229,13 @@ export abstract class CallBase<E extends CommonCallEvents = CommonCallEvents> im
 
   /**
    * RFC 4028 §9 for a request we answer: 422 with our Min-SE when its Session-Expires is below it
-   * ("the UAS MUST reject it with a 422 … [and] MUST include the Min-SE header field"), else undefined.
+   * ("the UAS MUST reject it with a 422 … [and] MUST include the Min-SE header field"); 400 with a
+   * Warning naming it when it is malformed (RFC 3261 §21.4.1, see `sessionExpiresProblem`); else undefined.
    */
   protected sessionRefreshCheck(req: SipRequest): SipResponse | undefined {
     if (req.method !== "INVITE" && req.method !== "UPDATE") return undefined;
     const d = negotiateAsUas(req);
+    if (d.kind === "malformed") return this.response(req, 400, { headers: [["Warning", warningValue(399, d.detail)]] });
     return d.kind === "too_small" ? this.response(req, 422, { headers: [["Min-SE", String(d.minSe)]] }) : undefined;
   }
 
@@ -255,6 +257,9 @@ export abstract class CallBase<E extends CommonCallEvents = CommonCallEvents> im
     this.sessionTimer.start(kept.seconds, kept.refresher);
     return kept.rows;
   }
+
+  /** The implicit subscriptions of the REFERs we sent (refer.ts): a NOTIFY matching none gets 481. */
+  private readonly referSubscriptions = new ReferSubscriptions();
 
   /** The peer listed UPDATE in Allow (RFC 3311 §5.1), learned from the dialog-creating message. */
   protected peerAllowsUpdate = false;
@@ -317,9 +322,13 @@ export abstract class CallBase<E extends CommonCallEvents = CommonCallEvents> im
     const dest = safe(() => d.nextHop(req));
     if (!dest) return Promise.resolve(0);
     this.ctx.addVia(req);
+    const seq = req.cseq.seq;
+    this.referSubscriptions.opened(seq);
     return new Promise<number>((resolve) => {
       this.ctx.layer.createNonInviteClient(req, dest, {
         onResponse: (r) => {
+          // RFC 6665 §4.1.2.1: "A non-200-class final response indicates that no subscription or new dialog usage has been created".
+          if (r.status >= 300) this.referSubscriptions.closed(seq);
           if (r.status >= 200) resolve(r.status);
         },
         onTimeout: () => resolve(408),

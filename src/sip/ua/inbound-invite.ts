@@ -145,6 +145,8 @@ export class InboundInvites {
     if (unsupported.length > 0) return reply(420, [["Unsupported", unsupported.join(", ")]]);
     // RFC 4028 §9: a Session-Expires below our minimum → "422 … MUST include the Min-SE header field".
     const timer = negotiateAsUas(req);
+    // RFC 3261 §21.4.1: "400 Bad Request: The request could not be understood due to malformed syntax."
+    if (timer.kind === "malformed") return reply(400, [["Warning", warningValue(399, timer.detail)]]);
     if (timer.kind === "too_small") return reply(422, [["Min-SE", String(timer.minSe)]]);
     // §8.2.3: bodies of a type not understood:
     // "the UAS MUST reject the request with a 415 (Unsupported Media Type) response. The response MUST

@@ -28,9 +28,8 @@ export function outOfDialogAnswer(req: SipRequest): OutOfDialogAnswer | undefine
     case "INFO":
       return { status: 481, reason: "Call/Transaction Does Not Exist" };
     case "NOTIFY": {
-      const v = classifyNotify(req);
-      if (v.respond !== 200) return { status: v.respond, reason: v.reason };
-      return { status: 481, reason: "Subscription does not exist" };
+      const v = classifyNotify(req); // no dialog, no subscription: 481 for a `refer` NOTIFY
+      return v.respond === 200 ? { status: 481, reason: "Subscription does not exist" } : { status: v.respond, reason: v.reason };
     }
     default:
       return undefined;

@@ -17,6 +17,14 @@ export const MIN_SE_S = 90;
 /** §4: "the RECOMMENDED value … is 1800 seconds": what our INVITEs ask for. */
 export const DEFAULT_SESSION_EXPIRES_S = 1800;
 
+/**
+ * The longest interval we run (one day). §9: "The UAS response MAY reduce its value but MUST NOT set it
+ * to a duration lower than the value in the Min-SE header field". A longer one is reduced to this, in
+ * the 2xx too: a timer beyond 2^31 ms (24.8 days) fires at once in a JS runtime, which turned
+ * `Session-Expires: 4294968` into a refresh storm and `2147484;refresher=uac` into an immediate BYE.
+ */
+export const MAX_SE_S = 86_400;
+
 export type Refresher = "us" | "peer";
 
 /** `Session-Expires: 1800;refresher=uac` (§4; compact form `x`). */
@@ -37,6 +45,19 @@ export function parseSessionExpires(value: string | undefined): SessionExpires |
     if (k === "refresher" && (v === "uac" || v === "uas")) refresher = v;
   }
   return { seconds, refresher };
+}
+
+/**
+ * Why a message's Session-Expires cannot be read, or undefined (absent or well formed). §4:
+ * `Session-Expires = ("Session-Expires" / "x") HCOLON delta-seconds *(SEMI se-params)`, and one value
+ * only. A request carrying such a value gets "400 (Bad Request)" (RFC 3261 §21.4.1: "The request could
+ * not be understood due to malformed syntax"), not silence: before, it was answered as if absent.
+ */
+export function sessionExpiresProblem(msg: SipMessage): string | undefined {
+  const values = msg.headers.getAll("Session-Expires"); // compact `x` included (names are canonical)
+  if (values.length === 0) return undefined;
+  if (values.length > 1) return "more than one Session-Expires";
+  return parseSessionExpires(values[0]) ? undefined : `malformed Session-Expires "${values[0]!.slice(0, 40)}"`;
 }
 
 /** The Session-Expires of a message (full name or compact `x`). */
@@ -60,15 +81,18 @@ export function supportsTimer(msg: SipMessage): boolean {
 /** What we, as UAS of a request, make of its session timer headers. */
 export type UasTimerDecision =
   | { kind: "none" }
+  | { kind: "malformed"; detail: string }
   | { kind: "too_small"; minSe: number }
   | { kind: "ok"; seconds: number; refresher: Refresher; rows: Array<[string, string]> };
 
 /**
  * UAS processing of an INVITE, re-INVITE or UPDATE (§9).
  * - No Session-Expires → no session timer for this transaction (`none`).
+ * - A Session-Expires that does not follow §4's grammar → `malformed` (answered 400, see
+ *   {@link sessionExpiresProblem}).
  * - "If the Session-Expires … is less than the minimum … the UAS MUST reject it with a 422 … [and] MUST
  *   include the Min-SE header field" → `too_small`.
- * - Otherwise we keep the interval and the refresher the request names; with none named, "uac" (the
+ * - Otherwise we keep the interval (reduced to {@link MAX_SE_S}) and the refresher the request names; with none named, "uac" (the
  *   peer refreshes) when it supports timers, else "uas" (§9: "If the UAC does not support … the UAS
  *   MUST … set the refresher parameter to 'uas'"). The 2xx states both; §9: "If the refresher … has a
  *   value of 'uac', the UAS MUST place a Require header field into the response with the value 'timer'",
@@ -77,9 +101,12 @@ export type UasTimerDecision =
  *   the response with the value 'timer'" (a peer without timer support gets none: it could not honour it).
  */
 export function negotiateAsUas(req: SipRequest): UasTimerDecision {
+  const problem = sessionExpiresProblem(req);
+  if (problem) return { kind: "malformed", detail: problem };
   const se = sessionExpiresOf(req);
   if (!se) return { kind: "none" };
   if (se.seconds < MIN_SE_S) return { kind: "too_small", minSe: MIN_SE_S };
+  se.seconds = Math.min(se.seconds, MAX_SE_S);
   const peerSupports = supportsTimer(req);
   const wire = se.refresher ?? (peerSupports ? "uac" : "uas");
   const refresher: "uac" | "uas" = peerSupports ? wire : "uas";
@@ -117,7 +144,7 @@ export function continueAsUas(
 export function negotiateAsUac(res: SipMessage): { seconds: number; refresher: Refresher } | undefined {
   const se = sessionExpiresOf(res);
   if (!se || se.seconds <= 0) return undefined;
-  return { seconds: se.seconds, refresher: se.refresher === "uas" ? "peer" : "us" };
+  return { seconds: Math.min(se.seconds, MAX_SE_S), refresher: se.refresher === "uas" ? "peer" : "us" };
 }
 
 /** The one session timer of a dialog. */
