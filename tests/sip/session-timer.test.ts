@@ -135,7 +135,7 @@ describe("UAS (inbound calls)", () => {
     for (const [se, detail] of [
       ["abc", "malformed Session-Expires 'abc'"],
       ["-5;refresher=uac", "malformed Session-Expires '-5;refresher=uac'"],
-      ["99999999999", "malformed Session-Expires '99999999999'"],
+      ["1e5", "malformed Session-Expires '1e5'"],
     ] as const) {
       const h = harness({ onInvite: (c) => c.accept(ANSWER_SDP) });
       h.send(withTimer(se));
@@ -146,6 +146,13 @@ describe("UAS (inbound calls)", () => {
     const h = harness({ onInvite: (c) => c.accept(ANSWER_SDP) });
     h.send(withTimer("1800").replace("Session-Expires: 1800", "Session-Expires: 1800\r\nx: 900"));
     expect(h.responses(400)[0]!.headers.get("Warning")).toBe('399 voice-agent "more than one Session-Expires"');
+  });
+
+  test("a Session-Expires of any number of digits (RFC 3261 §25 delta-seconds = 1*DIGIT) is reduced to 86400, not refused", () => {
+    for (const se of ["99999999999", "0000000001800", "9".repeat(400)]) {
+      const { ok } = answered(withTimer(`${se};refresher=uac`));
+      expect(ok.headers.get("Session-Expires")).toBe(se.startsWith("0") ? "1800;refresher=uac" : "86400;refresher=uac");
+    }
   });
 
   test("a Session-Expires beyond a day is reduced to 86400 in the 200 (§9 MAY reduce): no timer past 2^31 ms firing at once", () => {

@@ -25,6 +25,9 @@ export const DEFAULT_SESSION_EXPIRES_S = 1800;
  */
 export const MAX_SE_S = 86_400;
 
+/** RFC 3261 §20.19's bound on delta-seconds, (2^32) − 1: longer digit strings saturate to it. */
+const MAX_DELTA_S = 4_294_967_295;
+
 export type Refresher = "us" | "peer";
 
 /** `Session-Expires: 1800;refresher=uac` (§4; compact form `x`). */
@@ -33,12 +36,16 @@ export interface SessionExpires {
   refresher?: "uac" | "uas";
 }
 
-/** Parses a Session-Expires value; undefined when absent or unreadable (§4: delta-seconds). */
+/**
+ * Parses a Session-Expires value; undefined when absent or unreadable (§4: delta-seconds). RFC 3261 §25:
+ * `delta-seconds = 1*DIGIT`, any number of digits: a value past 2^32 − 1 is read as 2^32 − 1 (as §20.19
+ * bounds Expires), and every caller then reduces it to {@link MAX_SE_S}.
+ */
 export function parseSessionExpires(value: string | undefined): SessionExpires | undefined {
   if (value === undefined) return undefined;
   const [delta, ...params] = value.split(";");
-  if (!/^\s*\d{1,10}\s*$/.test(delta)) return undefined;
-  const seconds = Number(delta.trim());
+  if (!/^\s*\d+\s*$/.test(delta)) return undefined;
+  const seconds = Math.min(Number(delta.trim()), MAX_DELTA_S);
   let refresher: "uac" | "uas" | undefined;
   for (const p of params) {
     const [k, v] = p.split("=").map((x) => x.trim().toLowerCase());
