@@ -191,6 +191,7 @@ describe("UAS (inbound calls)", () => {
       ["-90", "malformed Min-SE '-90'"],
       ["90\r\nMin-SE: 120", "more than one Min-SE"],
       ["86401", "Min-SE 86401 above the longest session interval we run (86400 s)"],
+      ["123456789012", "Min-SE 4294967295 above the longest session interval we run (86400 s)"],
     ] as const) {
       const h = harness({ onInvite: (c) => c.accept(ANSWER_SDP) });
       h.send(withTimer("1800").replace("Session-Expires: 1800", `Session-Expires: 1800\r\nMin-SE: ${minSe}`));

@@ -91,7 +91,7 @@ export function minSeProblem(msg: SipMessage): string | undefined {
 /** The Min-SE of a message (§5), or undefined. */
 export function minSeOf(msg: SipMessage): number | undefined {
   const v = msg.headers.get("Min-SE")?.split(";")[0]?.trim();
-  return v && /^\d{1,10}$/.test(v) ? Number(v) : undefined;
+  return v && /^\d+$/.test(v) ? Math.min(Number(v), MAX_DELTA_S) : undefined; // 1*DIGIT, as parseSessionExpires
 }
 
 /** True when the message lists `timer` in Supported (or its compact form `k`). */
