@@ -65,9 +65,8 @@ export class SentenceSplitter {
     const b = this.buf;
     let clause = -1;
     for (let i = 0; i < b.length - 1; i++) {
+      if (!isSpace(b.charCodeAt(i + 1))) continue;
       const c = b[i];
-      const next = b[i + 1];
-      if (!/\s/.test(next)) continue;
       if (c === "." || c === "!" || c === "?") {
         // "Dr. Smith", "e.g. this": a single capital or lower-case abbreviation before "." is not an end.
         const word = /(\S+)$/.exec(b.slice(0, i))?.[1] ?? "";
@@ -95,6 +94,16 @@ export class SentenceSplitter {
     if (!/^\p{L}+$/u.test(m[1]!)) return false; // digits, inner dots, "@", "/", quotes: wait for the next piece
     return !(m[2] === "." && ABBREVIATION.test(m[1]!));
   }
+}
+
+/**
+ * `/\s/.test(ch)` for one UTF-16 code unit, without a regex run per character (findCut scans every
+ * character of the pending text on each streamed piece): ECMAScript WhiteSpace and LineTerminator.
+ */
+export function isSpace(c: number): boolean {
+  if (c <= 32) return c === 32 || (c >= 9 && c <= 13);
+  if (c < 160) return false;
+  return c === 160 || c === 0x1680 || (c >= 0x2000 && c <= 0x200a) || c === 0x2028 || c === 0x2029 || c === 0x202f || c === 0x205f || c === 0x3000 || c === 0xfeff;
 }
 
 /** Words before a "." that do not end a sentence. */

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { SentenceSplitter } from "../../src/pipeline/sentence-splitter";
+import { isSpace, SentenceSplitter } from "../../src/pipeline/sentence-splitter";
 
 function run(tokens: string[]): string[] {
   const s = new SentenceSplitter();
@@ -75,5 +75,20 @@ describe("SentenceSplitter", () => {
     expect(chunks.length).toBeGreaterThan(1);
     for (const c of chunks) expect(c.length).toBeLessThanOrEqual(220);
     expect(chunks.join(" ")).toBe(words);
+  });
+});
+
+describe("isSpace (the splitter's per-character whitespace test)", () => {
+  test("agrees with /\\s/ on every UTF-16 code unit", () => {
+    const differ: number[] = [];
+    for (let c = 0; c < 0x10000; c++) if (isSpace(c) !== /\s/.test(String.fromCharCode(c))) differ.push(c);
+    expect(differ).toEqual([]);
+  });
+
+  test("a no-break space or an ideographic space after a full stop ends the sentence like a space", () => {
+    for (const sp of ["\u00a0", "\u3000", "\t"]) {
+      const s = new SentenceSplitter();
+      expect(s.push(`It is booked.${sp}See you`)).toEqual(["It is booked."]);
+    }
   });
 });

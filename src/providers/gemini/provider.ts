@@ -80,7 +80,10 @@ export class GeminiLlm implements LlmProvider {
       let usage: LlmChunk | undefined;
       for (;;) {
         const r = await guard.race(it.next());
-        if (r.done) break;
+        if (r.done) {
+          guard.finished();
+          break;
+        }
         guard.bump();
         const u = r.value.usageMetadata;
         if (u) usage = { type: "usage", inputTokens: u.promptTokenCount ?? 0, outputTokens: u.candidatesTokenCount ?? 0 };

@@ -62,7 +62,10 @@ export class OpenAiLlm implements LlmProvider {
       const it = stream[Symbol.asyncIterator]();
       for (;;) {
         const r = await guard.race(it.next());
-        if (r.done) break;
+        if (r.done) {
+          guard.finished();
+          break;
+        }
         guard.bump();
         const u = r.value.usage;
         if (u) usage = { type: "usage", inputTokens: u.prompt_tokens ?? 0, outputTokens: u.completion_tokens ?? 0 };
