@@ -2,7 +2,8 @@
  * Session 19's attacker and carrier findings against the compiled agent, with SIPp as the peer: inside
  * one call a NOTIFY for a REFER never sent (481, RFC 6665 §4.1.3), a re-INVITE changing its SDP under an
  * unchanged o= version (the RFC 3264 §8 no-op: the previous answer), one whose o= version goes back (400),
- * one with a garbage Session-Expires (400, RFC 3261 §21.4.1); and over TCP a request without
+ * one with a garbage Session-Expires (400, RFC 3261 §21.4.1); INVITEs with a Session-Expires below their own
+ * Min-SE (422) or a garbage Min-SE (400, RFC 4028 §5); and over TCP a request without
  * Content-Length (400, RFC 3261 §18.3). Before, each was answered 200 (or framed as an empty body).
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
@@ -51,6 +52,18 @@ test.skipIf(missing.length > 0)("in one call: NOTIFY without our REFER → 481; 
   expect(warning(se.text)).toContain("malformed Session-Expires 'soon'");
 
   expect(finalTo(m, 6, "BYE")?.status).toBe(200); // the call went on through all of it
+}, 60_000);
+
+test.skipIf(missing.length > 0)("INVITE with Session-Expires below its own Min-SE → 422 with that Min-SE; a garbage Min-SE → 400 naming it (RFC 4028 §5, §9)", async () => {
+  const r = await runSipp({ scenario: "tests/e2e/sip-strict-min-se.xml", target: `127.0.0.1:${agent.sipPort}`, timeoutMs: 30_000 });
+  expect(r.exitCode, describeSipp(r)).toBe(0); // the start binary answered 200 where 422 was expected
+  const m = r.messages;
+  const below = finalTo(m, 1, "INVITE")!;
+  expect(below.status).toBe(422);
+  expect(/^Min-SE:\s*(.*)$/im.exec(below.text)?.[1]?.trim()).toBe("600");
+  const garbage = finalTo(m, 2, "INVITE")!;
+  expect(garbage.status).toBe(400);
+  expect(warning(garbage.text)).toContain("malformed Min-SE 'soon'");
 }, 60_000);
 
 test.skipIf(missing.length > 0)("over TCP (SIPp -t t1), an OPTIONS without Content-Length → 400 naming it (RFC 3261 §18.3)", async () => {

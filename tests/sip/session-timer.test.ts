@@ -184,6 +184,43 @@ describe("UAS (inbound calls)", () => {
     expect((h.last() as SipResponse).status).toBe(422);
     expect(call.state).toBe("confirmed");
   });
+
+  test("a malformed, repeated or over-a-day Min-SE → 400 with a Warning naming it, no call; before: ignored, answered 200", () => {
+    for (const [minSe, detail] of [
+      ["soon", "malformed Min-SE 'soon'"],
+      ["-90", "malformed Min-SE '-90'"],
+      ["90\r\nMin-SE: 120", "more than one Min-SE"],
+      ["86401", "Min-SE 86401 above the longest session interval we run (86400 s)"],
+      ["123456789012", "Min-SE 4294967295 above the longest session interval we run (86400 s)"],
+    ] as const) {
+      const h = harness({ onInvite: (c) => c.accept(ANSWER_SDP) });
+      h.send(withTimer("1800").replace("Session-Expires: 1800", `Session-Expires: 1800\r\nMin-SE: ${minSe}`));
+      const r = h.responses(400)[0]!;
+      expect(r.headers.get("Warning")).toBe(`399 voice-agent "${detail}"`);
+      expect(h.calls).toHaveLength(0);
+    }
+  });
+
+  test("Session-Expires below the request's own Min-SE (§5 'the smallest value of the session interval that can be used') → 422 with that Min-SE; equal or above → 200 with it", () => {
+    const h = harness({ onInvite: (c) => c.accept(ANSWER_SDP) });
+    h.send(withTimer("300").replace("Session-Expires: 300", "Session-Expires: 300\r\nMin-SE: 600;x=1"));
+    const r = h.responses(422)[0]!;
+    expect(r.headers.get("Min-SE")).toBe("600"); // the larger of ours (90) and the request's
+    expect(h.calls).toHaveLength(0);
+    const { ok } = answered(withTimer("600;refresher=uac").replace("Session-Expires: 600;refresher=uac", "Session-Expires: 600;refresher=uac\r\nMin-SE: 600"));
+    expect(ok.headers.get("Session-Expires")).toBe("600;refresher=uac");
+  });
+
+  test("a re-INVITE with Session-Expires below its Min-SE gets 422 with that Min-SE, the call goes on", () => {
+    const { h, ok, inv, call } = answered(withTimer("1800"));
+    const re = inDialog(inv, ok, "INVITE", 103, "z9hG4bKre", ANSWER_SDP);
+    re.headers.append("Session-Expires", "120");
+    re.headers.append("Min-SE", "900");
+    h.send(re);
+    const r = h.last() as SipResponse;
+    expect([r.status, r.headers.get("Min-SE")]).toEqual([422, "900"]);
+    expect(call.state).toBe("confirmed");
+  });
 });
 
 describe("UAC (outbound calls)", () => {

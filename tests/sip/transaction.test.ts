@@ -364,3 +364,68 @@ describe("TransactionLayer matching (§17.1.3, §17.2.3)", () => {
     expect(clock.pending).toBe(0);
   });
 });
+
+describe("over TCP/TLS the absorb timers D, I, J, K are zero (§17.1.1.2, §17.1.2.2, §17.2.1, §17.2.2)", () => {
+  const dest = { host: "198.51.100.7", port: 5060 };
+  const overReliable = (method: string, proto: "TCP" | "TLS", opts: Parameters<typeof request>[1] = {}) => {
+    const req = request(method, opts);
+    req.headers.setFirst("Via", req.headers.get("Via")!.replace("SIP/2.0/UDP", `SIP/2.0/${proto}`));
+    return req;
+  };
+
+  test("INVITE client: a 486 is passed up and ACKed, then Timer D (zero) ends the transaction at once", () => {
+    for (const proto of ["TCP", "TLS"] as const) {
+      const { clock, transport } = setup();
+      const order: string[] = [];
+      const inv = overReliable("INVITE", proto);
+      const tx = new InviteClientTransaction("k", inv, dest, transport, clock, { onResponse: (r) => order.push(`${r.status}`), onTerminated: () => order.push("terminated") });
+      tx.start();
+      clock.advance(100);
+      tx.receiveResponse(response(inv, 486));
+      expect(times(transport, "ACK")).toEqual([100]);
+      expect(tx.activeTimers).toEqual(["D"]);
+      clock.advance(0);
+      expect(tx.state).toBe("terminated"); // was "completed" for 32 s
+      expect(order).toEqual(["486", "terminated"]); // the TU hears the response first
+      expect(clock.pending).toBe(0);
+    }
+  });
+
+  test("non-INVITE client: final response → Timer K (zero) → terminated", () => {
+    const { clock, transport } = setup();
+    const bye = overReliable("BYE", "TCP");
+    const got: number[] = [];
+    const tx = new NonInviteClientTransaction("k", bye, dest, transport, clock, { onResponse: (r) => got.push(r.status) });
+    tx.start();
+    tx.receiveResponse(response(bye, 200));
+    expect(got).toEqual([200]);
+    clock.advance(0);
+    expect(tx.state).toBe("terminated"); // was "completed" for T4
+  });
+
+  test("INVITE server: ACK for a non-2xx → confirmed → Timer I (zero) → terminated", () => {
+    const { clock, transport } = setup();
+    const inv = overReliable("INVITE", "TLS");
+    const tx = new InviteServerTransaction("k", inv, transport, clock);
+    tx.respond(buildResponse(inv, 486, { toTag: "t" }));
+    tx.receiveRequest(overReliable("ACK", "TLS", { toTag: "t" }));
+    expect(tx.state).toBe("confirmed");
+    clock.advance(0);
+    expect(tx.state).toBe("terminated"); // was "confirmed" for T4
+  });
+
+  test("non-INVITE server: final response → Timer J (zero) → terminated; over UDP J stays 64·T1", () => {
+    const { clock, transport } = setup();
+    const bye = overReliable("BYE", "TCP", { toTag: "t", cseq: 2 });
+    const tx = new NonInviteServerTransaction("k", bye, transport, clock);
+    tx.respond(buildResponse(bye, 200));
+    expect(times(transport, "200 BYE")).toEqual([0]);
+    clock.advance(0);
+    expect(tx.state).toBe("terminated"); // was "completed" for 64·T1
+    const udpBye = request("BYE", { toTag: "t", cseq: 3 });
+    const udp = new NonInviteServerTransaction("k2", udpBye, transport, clock);
+    udp.respond(buildResponse(udpBye, 200));
+    clock.advance(DEFAULT_TIMERS.J - 1);
+    expect(udp.state).toBe("completed");
+  });
+});

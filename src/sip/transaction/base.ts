@@ -208,6 +208,21 @@ export function overUnreliableTransport(request: SipRequest): boolean {
   return !m || m[1]!.toUpperCase() === "UDP";
 }
 
+/**
+ * How long a transaction lingers in "Completed" (Timers D, K) or "Confirmed" (Timer I) to absorb
+ * retransmissions, in ms: `unreliableMs` when {@link overUnreliableTransport} holds for `request`, else 0 —
+ * a reliable transport carries no retransmissions to absorb. §17.1.1.2: "The client transaction SHOULD
+ * start timer D when it enters the "Completed" state, with a value of at least 32 seconds for unreliable
+ * transports, and a value of zero seconds for reliable transports." §17.1.2.2: Timer K "to fire in T4
+ * seconds for unreliable transports, and zero seconds for reliable transports"; §17.2.1: Timer I "to fire
+ * in T4 seconds for unreliable transports, and zero seconds for reliable transports"; §17.2.2: Timer J "to
+ * fire in 64*T1 seconds for unreliable transports, and zero seconds for reliable transports". Zero still
+ * goes through the clock (a 0 ms timer), so the TU hears the response before the termination.
+ */
+export function absorbWindow(request: SipRequest, unreliableMs: number): number {
+  return overUnreliableTransport(request) ? unreliableMs : 0;
+}
+
 /** The response side shared by both server transactions (§17.2): the last response, resent on demand. */
 export abstract class ServerTransactionBase<
   S extends string,

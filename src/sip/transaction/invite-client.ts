@@ -1,7 +1,7 @@
 import type { Clock } from "../../util/clock.ts";
 import { Headers, SipRequest, type SipResponse } from "../message/index.ts";
 import type { Address, Transport } from "../transport/index.ts";
-import { ClientTransactionBase, type ClientTransactionUser } from "./base.ts";
+import { ClientTransactionBase, absorbWindow, type ClientTransactionUser } from "./base.ts";
 import { DEFAULT_TIMERS, type TimerValues } from "./timers.ts";
 
 /**
@@ -84,12 +84,12 @@ export class InviteClientTransaction extends ClientTransactionBase<InviteClientS
       // up to the TU, and the client transaction MUST generate an ACK request [...]. The ACK MUST be sent
       // to the same address, port, and transport to which the original request was sent. The client
       // transaction SHOULD start timer D when it enters the "Completed" state, with a value of at least
-      // 32 seconds for unreliable transports".
+      // 32 seconds for unreliable transports, and a value of zero seconds for reliable transports".
       this.stopRequestTimers();
       this.ack = buildNon2xxAck(this.request, res);
       this.transport.send(this.ack, this.destination);
       this.transition("completed");
-      this.startTimer("D", this.timers.D, () => this.transition("terminated"));
+      this.startTimer("D", absorbWindow(this.request, this.timers.D), () => this.transition("terminated"));
       this.user.onResponse(res);
     } else if (s === "completed" && this.ack) {
       // §17.1.1.2: "Any retransmissions of the final response that are received while in the

@@ -2,7 +2,7 @@ import type { Clock } from "../../util/clock.ts";
 import type { TransitionTable } from "../../util/state-machine.ts";
 import type { SipRequest, SipResponse } from "../message/index.ts";
 import type { Transport } from "../transport/index.ts";
-import { ServerTransactionBase, overUnreliableTransport, type TransactionUser } from "./base.ts";
+import { ServerTransactionBase, absorbWindow, overUnreliableTransport, type TransactionUser } from "./base.ts";
 import { DEFAULT_TIMERS, type TimerValues } from "./timers.ts";
 
 /**
@@ -110,11 +110,11 @@ export class InviteServerTransaction extends ServerTransactionBase<InviteServerS
       // §17.2.1: "If an ACK is received while the server transaction is in the "Completed" state, the
       // server transaction MUST transition to the "Confirmed" state. As Timer G is ignored in this state,
       // any retransmissions of the response will cease." "When this state is entered, timer I is set to
-      // fire in T4 seconds for unreliable transports".
+      // fire in T4 seconds for unreliable transports, and zero seconds for reliable transports".
       this.stopTimer("G");
       this.stopTimer("H");
       this.transition("confirmed");
-      this.startTimer("I", this.timers.I, () => this.transition("terminated"));
+      this.startTimer("I", absorbWindow(this.request, this.timers.I), () => this.transition("terminated"));
     } else if (this.state === "accepted") {
       const first = !this.acked;
       this.ackReceived();

@@ -2,7 +2,7 @@ import type { Clock } from "../../util/clock.ts";
 import type { TransitionTable } from "../../util/state-machine.ts";
 import type { SipRequest, SipResponse } from "../message/index.ts";
 import type { Address, Transport } from "../transport/index.ts";
-import { ClientTransactionBase, type ClientTransactionUser } from "./base.ts";
+import { ClientTransactionBase, absorbWindow, type ClientTransactionUser } from "./base.ts";
 import { DEFAULT_TIMERS, type TimerValues } from "./timers.ts";
 
 /**
@@ -63,10 +63,11 @@ export class NonInviteClientTransaction extends ClientTransactionBase<
     // §17.1.2.2: "If a final response (status codes 200-699) is received while in the "Trying" state,
     // the response MUST be passed to the TU, and the client transaction MUST transition to the
     // "Completed" state." (The same for "Proceeding".) "Once the client transaction enters the
-    // "Completed" state, it MUST set Timer K to fire in T4 seconds for unreliable transports".
+    // "Completed" state, it MUST set Timer K to fire in T4 seconds for unreliable transports, and zero seconds
+    // for reliable transports".
     this.stopRequestTimers();
     this.transition("completed");
-    this.startTimer("K", this.timers.K, () => this.transition("terminated"));
+    this.startTimer("K", absorbWindow(this.request, this.timers.K), () => this.transition("terminated"));
     this.user.onResponse(res);
   }
 

@@ -2,7 +2,7 @@ import type { Clock } from "../../util/clock.ts";
 import type { TransitionTable } from "../../util/state-machine.ts";
 import type { SipRequest, SipResponse } from "../message/index.ts";
 import type { Transport } from "../transport/index.ts";
-import { ServerTransactionBase, type TransactionUser } from "./base.ts";
+import { ServerTransactionBase, absorbWindow, type TransactionUser } from "./base.ts";
 import { DEFAULT_TIMERS, type TimerValues } from "./timers.ts";
 
 /**
@@ -59,10 +59,11 @@ export class NonInviteServerTransaction extends ServerTransactionBase<
     // §17.2.2: "If the TU passes a final response (status codes 200-699) to the server while in the
     // "Proceeding" state, the transaction MUST enter the "Completed" state, and the response MUST be
     // passed to the transport layer for transmission." "When the server transaction enters the
-    // "Completed" state, it MUST set Timer J to fire in 64*T1 seconds for unreliable transports".
+    // "Completed" state, it MUST set Timer J to fire in 64*T1 seconds for unreliable transports, and zero
+    // seconds for reliable transports".
     this.transition("completed");
     this.send(res);
-    this.startTimer("J", this.timers.J, () => this.transition("terminated"));
+    this.startTimer("J", absorbWindow(this.request, this.timers.J), () => this.transition("terminated"));
   }
 
   /**

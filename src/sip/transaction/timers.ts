@@ -18,6 +18,9 @@
  * | K    | T4       | wait for non-INVITE response retransmits                            |
  * | L    | 64·T1    | RFC 6026 §8.7: INVITE server "Accepted" state; also the 64·T1 limit of 2xx retransmission without ACK (RFC 3261 §13.3.1.4) |
  * | M    | 64·T1    | RFC 6026 §8.4: INVITE client "Accepted" state (absorbs 2xx retransmits) |
+ *
+ * Over a reliable transport (TCP, TLS) Timers A, E and G resend nothing and D, I, J, K are zero
+ * (§17.1.1.2, §17.1.2.2, §17.2.1, §17.2.2; ./base.ts `absorbWindow`).
  */
 export const T1 = 500;
 export const T2 = 4000;

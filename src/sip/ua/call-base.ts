@@ -228,9 +228,10 @@ export abstract class CallBase<E extends CommonCallEvents = CommonCallEvents> im
   protected abstract onRemoteBye(): void;
 
   /**
-   * RFC 4028 §9 for a request we answer: 422 with our Min-SE when its Session-Expires is below it
-   * ("the UAS MUST reject it with a 422 … [and] MUST include the Min-SE header field"); 400 with a
-   * Warning naming it when it is malformed (RFC 3261 §21.4.1, see `sessionExpiresProblem`); else undefined.
+   * RFC 4028 §9 for a request we answer: 422 with a Min-SE when its Session-Expires is below ours or
+   * below the request's own Min-SE ("the UAS MUST reject it with a 422 … [and] MUST include the Min-SE
+   * header field"); 400 with a Warning naming it when the Session-Expires or the Min-SE is malformed
+   * (RFC 3261 §21.4.1, see `sessionExpiresProblem`, `minSeProblem`); else undefined.
    */
   protected sessionRefreshCheck(req: SipRequest): SipResponse | undefined {
     if (req.method !== "INVITE" && req.method !== "UPDATE") return undefined;

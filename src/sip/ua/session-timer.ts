@@ -72,10 +72,26 @@ export function sessionExpiresOf(msg: SipMessage): SessionExpires | undefined {
   return parseSessionExpires(msg.headers.get("Session-Expires") ?? msg.headers.get("x"));
 }
 
+/**
+ * Why a message's Min-SE cannot be used, or undefined (absent or well formed). §5: `Min-SE = "Min-SE"
+ * HCOLON delta-seconds *(SEMI generic-param)`, one value. A request carrying such a value gets 400 with a
+ * Warning naming it (RFC 3261 §21.4.1), as a malformed Session-Expires does; before, it was ignored.
+ * A Min-SE above {@link MAX_SE_S} is refused the same way: §9 forbids a 2xx interval "lower than the value
+ * in the Min-SE header field in the request", and we run no interval longer than a day.
+ */
+export function minSeProblem(msg: SipMessage): string | undefined {
+  const values = msg.headers.getAll("Min-SE");
+  if (values.length === 0) return undefined;
+  if (values.length > 1) return "more than one Min-SE";
+  const v = minSeOf(msg);
+  if (v === undefined) return `malformed Min-SE "${values[0]!.slice(0, 40)}"`;
+  return v > MAX_SE_S ? `Min-SE ${v} above the longest session interval we run (${MAX_SE_S} s)` : undefined;
+}
+
 /** The Min-SE of a message (§5), or undefined. */
 export function minSeOf(msg: SipMessage): number | undefined {
   const v = msg.headers.get("Min-SE")?.split(";")[0]?.trim();
-  return v && /^\d{1,10}$/.test(v) ? Number(v) : undefined;
+  return v && /^\d+$/.test(v) ? Math.min(Number(v), MAX_DELTA_S) : undefined; // 1*DIGIT, as parseSessionExpires
 }
 
 /** True when the message lists `timer` in Supported (or its compact form `k`). */
@@ -97,8 +113,10 @@ export type UasTimerDecision =
  * - No Session-Expires → no session timer for this transaction (`none`).
  * - A Session-Expires that does not follow §4's grammar → `malformed` (answered 400, see
  *   {@link sessionExpiresProblem}).
+ * - A Min-SE that does not follow §5's grammar, or above {@link MAX_SE_S} → `malformed` ({@link minSeProblem}).
  * - "If the Session-Expires … is less than the minimum … the UAS MUST reject it with a 422 … [and] MUST
- *   include the Min-SE header field" → `too_small`.
+ *   include the Min-SE header field" → `too_small`; the minimum is ours (90 s) or the request's own
+ *   Min-SE when larger (§5, §9).
  * - Otherwise we keep the interval (reduced to {@link MAX_SE_S}) and the refresher the request names; with none named, "uac" (the
  *   peer refreshes) when it supports timers, else "uas" (§9: "If the UAC does not support … the UAS
  *   MUST … set the refresher parameter to 'uas'"). The 2xx states both; §9: "If the refresher … has a
@@ -108,11 +126,18 @@ export type UasTimerDecision =
  *   the response with the value 'timer'" (a peer without timer support gets none: it could not honour it).
  */
 export function negotiateAsUas(req: SipRequest): UasTimerDecision {
-  const problem = sessionExpiresProblem(req);
+  const problem = sessionExpiresProblem(req) ?? minSeProblem(req);
   if (problem) return { kind: "malformed", detail: problem };
   const se = sessionExpiresOf(req);
   if (!se) return { kind: "none" };
-  if (se.seconds < MIN_SE_S) return { kind: "too_small", minSe: MIN_SE_S };
+  // §5: Min-SE "When used in an INVITE or UPDATE request, it indicates the smallest value of the session
+  // interval that can be used for that session", and §9: the 2xx "MUST NOT set it to a duration lower
+  // than the value in the Min-SE header field in the request" while "The UAS MUST NOT increase the value
+  // of the Session-Expires header field". A Session-Expires below the request's own Min-SE leaves no
+  // interval to answer with, so it is "smaller than the minimum interval" as our own minimum is: 422
+  // with the larger of the two as Min-SE, the value §7.3's retry then uses for both headers.
+  const floor = Math.max(MIN_SE_S, minSeOf(req) ?? 0);
+  if (se.seconds < floor) return { kind: "too_small", minSe: floor };
   se.seconds = Math.min(se.seconds, MAX_SE_S);
   const peerSupports = supportsTimer(req);
   const wire = se.refresher ?? (peerSupports ? "uac" : "uas");
