@@ -15,9 +15,24 @@ afterEach(() => {
   while (cleanup.length) cleanup.pop()!();
 });
 
+/**
+ * UDP and TCP on one port number, as the agent listens. The UDP port is the kernel's pick; its number may
+ * be held on TCP by another process's connection (an ephemeral local port), so a taken one is retried.
+ */
+async function bindBoth(): Promise<{ udp: UdpTransport; tcp: StreamTransport }> {
+  for (let attempt = 1; ; attempt++) {
+    const udp = await UdpTransport.bind({ host: "127.0.0.1", port: 0 });
+    try {
+      return { udp, tcp: await StreamTransport.listen({ host: "127.0.0.1", port: udp.local.port }) };
+    } catch (err) {
+      udp.close();
+      if (attempt >= 20) throw err;
+    }
+  }
+}
+
 async function setup() {
-  const udp = await UdpTransport.bind({ host: "127.0.0.1", port: 0 });
-  const tcp = await StreamTransport.listen({ host: "127.0.0.1", port: udp.local.port });
+  const { udp, tcp } = await bindBoth();
   const multi = new MultiTransport(udp, [tcp]);
   cleanup.push(() => multi.close());
   const got: Array<{ m: SipMessage; port: number }> = [];
