@@ -75,8 +75,14 @@ describe.skipIf(!ready)("a fleet's calls in PostgreSQL (compiled agents)", () =>
       const l = await b.get("/calls");
       return l.active.length === 2 && l.active.every((c: any) => c.state === "connected") ? l.active : undefined;
     }, 20_000, "both calls connected, as B sees them");
-    const idOnA = live.find((c: any) => !(b.logs().some((x) => x.callId === c.id)))?.id;
-    expect(idOnA).toBeDefined();
+    // Which call is A's: the one A has logged and B has not. Logs reach the test asynchronously, so a
+    // call whose log lines have not arrived yet is neither's: wait until each agent has logged exactly one
+    // (picking "not in B's logs" alone once took B's own call, whose lines were still on their way).
+    const idOnA = await waitFor(() => {
+      const logged = (ag: typeof a) => live.filter((c: any) => ag.logs().some((x) => x.callId === c.id));
+      const [onA, onB] = [logged(a), logged(b)];
+      return onA.length === 1 && onB.length === 1 && onA[0].id !== onB[0].id ? (onA[0].id as string) : undefined;
+    }, 10_000, "each agent's log naming its own call");
     a.proc.signal("SIGKILL");
     await a.proc.exited;
     const a2 = await startAgent({ DATABASE_URL: url, AGENT_ID: "agent-a" });
