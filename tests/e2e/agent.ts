@@ -9,7 +9,7 @@ import { expect } from "bun:test";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { freeTcpPort, freeUdpPort, freeUdpPortRange } from "../support/ports.ts";
+import { freeTcpPort, freeUdpPort, freeUdpPortRange, reserveUdpPortRange } from "../support/ports.ts";
 import { spawnManaged, type ManagedProcess } from "../support/process.ts";
 
 export const BINARY = "dist/voice-agent";
@@ -87,6 +87,9 @@ async function startAgentOnce(
   const httpPort = await freeTcpPort();
   const rtpStart = await freeUdpPortRange(40);
   const rtpEnd = rtpStart + 39;
+  // The agent binds only the ports its calls lease: without this, a SIPp media port chosen later could fall
+  // inside the range and its packets be counted as the agent's (operate.test once saw 3 agent → caller streams).
+  const releaseRtp = reserveUdpPortRange(rtpStart, 40);
   const dataDir = mkdtempSync(join(tmpdir(), "va-e2e-data-"));
   const tmpDir = mkdtempSync(join(tmpdir(), "va-e2e-tmp-"));
   const argv = fromSource ? ["bun", "run", "src/cli/main.ts", ...args] : [opts.binary ?? BINARY, ...args];
@@ -113,6 +116,7 @@ async function startAgentOnce(
     await proc.waitForLine(/"voice-agent started"/, { timeoutMs: 30_000 });
   } catch (err) {
     await proc.stop({ signal: "SIGKILL", graceMs: 1000 }).catch(() => undefined);
+    releaseRtp();
     rmSync(dataDir, { recursive: true, force: true });
     rmSync(tmpDir, { recursive: true, force: true });
     throw err;
@@ -151,6 +155,7 @@ async function startAgentOnce(
       // the stop wait out the whole grace, 8 s of the suite's time per agent. Said, so it can be mended.
       const ms = performance.now() - t0;
       if (ms > STOP_GRACE_MS - 500) console.warn(`startAgent: the agent took ${Math.round(ms)} ms to stop (exit ${code}): a call left up at the stop? (hang it up first)`);
+      releaseRtp();
       rmSync(dataDir, { recursive: true, force: true });
       rmSync(tmpDir, { recursive: true, force: true });
       return code;

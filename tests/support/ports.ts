@@ -156,7 +156,10 @@ const reservedUdp: [number, number][] = [];
 export function reserveUdpPortRange(start: number, count: number): () => void {
   const r: [number, number] = [start, start + count - 1];
   reservedUdp.push(r);
-  return () => void reservedUdp.splice(reservedUdp.indexOf(r), 1);
+  return () => {
+    const i = reservedUdp.indexOf(r);
+    if (i >= 0) reservedUdp.splice(i, 1); // a second call must not remove another range (splice(-1) would)
+  };
 }
 
 /**
