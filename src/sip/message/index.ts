@@ -13,5 +13,5 @@ export { bodyStartAfter, findHeaderEnd } from "./header-end.ts";
 export { messageToString, serializeMessage } from "./serializer.ts";
 export { REASON_PHRASES, buildResponse, buildResponseFromHeaders, reasonPhrase, type BuildResponseOptions } from "./response.ts";
 export { generateBranch, generateCallId, generateTag } from "./ids.ts";
-export { sdpBodyOf, boundaryOf, splitMultipart, type SdpBody, type BodyProblem } from "./body.ts";
+export { sdpBodyOf, unknownContentCoding, BODY_ACCEPT_ROWS, boundaryOf, splitMultipart, type SdpBody, type BodyProblem } from "./body.ts";
 export { MAX_WARN_TEXT, WARN_AGENT, warnText, warningValue } from "./warning.ts";
