@@ -1,7 +1,8 @@
 /**
  * The few libc functions the agent calls through bun:ffi (Linux, glibc's libc.so.6), opened once, lazily:
  * thread scheduling (./thread-sched.ts: syscall for gettid/sched_setattr, setpriority, getpriority) and
- * socket options (./socket-buffer.ts: setsockopt, getsockopt).
+ * socket options (./socket-buffer.ts: setsockopt, getsockopt), FIFOs (providers/pocketsphinx/fifo.ts: mkfifo, so a call's
+ * set-up does not wait on a `mkfifo` process).
  *
  *   const c = libc();                       // the symbols, or a string saying why not
  *   if (typeof c !== "string") c.getpriority(0, tid);
@@ -19,6 +20,7 @@ function open() {
     getpriority: { args: [FFIType.i32, FFIType.u32], returns: FFIType.i32 },
     setsockopt: { args: [FFIType.i32, FFIType.i32, FFIType.i32, FFIType.ptr, FFIType.u32], returns: FFIType.i32 },
     getsockopt: { args: [FFIType.i32, FFIType.i32, FFIType.i32, FFIType.ptr, FFIType.ptr], returns: FFIType.i32 },
+    mkfifo: { args: [FFIType.ptr, FFIType.u32], returns: FFIType.i32 },
     __errno_location: { args: [], returns: FFIType.ptr },
   }).symbols;
 }
