@@ -45,6 +45,16 @@
  *        (`--caller-noise` sets the level), 10 new calls a second (`--rate`), MAX_CALLS = N, admission off.
  *        The same row and gate; works with --compare, --versus, --repeat, --agent-log, --keep-capture.
  *
+ *   bun run bench:load --callers outside --cloud 200 --offline "" --warmup 48 --versus-cold --repeat 2
+ *        what a row measures: each row starts a fresh agent and reads its full-load window (all N calls up,
+ *        until 1 s before the first BYE) — without --warmup, the process's first minute of load, JavaScriptCore
+ *        still compiling (tests/support/load-warmup.ts). `--warmup S[/FRACTION]`: the same agent first carries
+ *        a wave of N (or FRACTION·N) callers of the same kind with --hold S, all ended before the measured wave
+ *        starts; not measured (its own capture checks it: calls answered, greeted, replied to). `--versus-cold`:
+ *        each row cold then warm, next to each other (labels cold/warm). `--binary PATH`: that agent instead of
+ *        dist/voice-agent. The `jit/gc/alloc/http/rest %` column: the agent's CPU by thread name beyond the
+ *        call thread and Workers (load-probes.ts `threadKind`); every thread's share is printed per row.
+ *
  * Needs sipp and dumpcap (scripts/bootstrap.sh --test) and two cores. Stops at the first failing N of a
  * pipeline unless --all. On a shared machine the numbers are noisy: run it when the machine is quiet.
  */
@@ -67,6 +77,7 @@ const { values: opt } = parseArgs({
     "barge-in": { type: "boolean", default: false },
     env: { type: "string", multiple: true, default: [] },
     compare: { type: "string" },
+    binary: { type: "string" },
     versus: { type: "string", multiple: true, default: [] },
     repeat: { type: "string", default: "1" },
     "agent-log": { type: "string" },
@@ -74,6 +85,8 @@ const { values: opt } = parseArgs({
     "tts-continuations": { type: "string", default: "serial" },
     "caller-noise": { type: "string" },
     "hangup-wave": { type: "string" },
+    warmup: { type: "string", default: "0" },
+    "versus-cold": { type: "boolean", default: false },
   },
 });
 const list = (s: string) => s.split(",").map((x) => x.trim()).filter(Boolean).map(Number).filter((n) => n > 0);
@@ -97,6 +110,13 @@ const hangupWave = waveArg ? { calls: Number(waveArg[0]), spreadMs: Number(waveA
 if (hangupWave && !(hangupWave.calls > 0 && hangupWave.spreadMs >= 0 && (waveArg![2] ?? "bye").match(/^(bye|rtp)$/))) throw new Error(`--hangup-wave takes CALLS, CALLS/SPREAD_MS or CALLS/SPREAD_MS/rtp, not ${opt["hangup-wave"]}`);
 if (hangupWave && callers === "outside") throw new Error("--hangup-wave is for bench:load's own callers");
 if (hangupWave) console.log(hangupWave.by === "rtp" ? `hang-up wave: ${hangupWave.calls} calls of each row stop their RTP at the end of the full-load window (no BYE; RTP_TIMEOUT_S=2 ends them)` : `hang-up wave: ${hangupWave.calls} calls of each row send their BYEs within ${hangupWave.spreadMs} ms, at the end of the full-load window`);
+/** --warmup S[/FRACTION]: a first wave of FRACTION·N callers (default 1) with --hold S on the same agent, not measured; 0: none. */
+const warmArg = opt.warmup!.split("/");
+const warmHoldS = Number(warmArg[0]);
+const warmFraction = Number(warmArg[1] ?? 1);
+if (!(warmHoldS >= 0) || !(warmFraction > 0 && warmFraction <= 1)) throw new Error(`--warmup takes S or S/FRACTION (0 < FRACTION <= 1), not ${opt.warmup}`);
+if (opt["versus-cold"] && !(warmHoldS > 0)) throw new Error("--versus-cold needs --warmup S");
+if (warmHoldS > 0) console.log(`warm-up: each row's agent first carries ${warmFraction === 1 ? "N" : `${warmFraction}·N`} callers of the same kind with --hold ${warmHoldS}, all ended before the measured wave (not measured)`);
 /** --versus "KEY=VALUE …" (repeatable, one variant each): each N runs without, then with each environment (labels off, on or on1, on2 …). */
 const variants = (opt.versus ?? []).map((v, i, all) => ({ label: all.length > 1 ? `on${i + 1}` : "on", extra: kvs(v.split(/\s+/).filter(Boolean)) }));
 for (const v of variants) console.log(`${v.label}: ${JSON.stringify(v.extra)}`);
@@ -106,21 +126,21 @@ const rows: LoadRow[] = [];
 try {
   for (const [pipeline, ns] of [["cloud", list(opt.cloud!)], ["offline", list(opt.offline!)]] as const) {
     for (const calls of ns) {
-      const runs: { binary?: string; label?: string; extra?: Record<string, string> }[] = opt.compare
-        ? [{ binary: opt.compare, label: "before" }, ...(variants.length ? [{ label: "off" }, ...variants] : [{ label: "after" }])]
-        : variants.length
-          ? [{ label: "off" }, ...variants]
-          : [{}];
+      // --binary: this agent instead of dist/voice-agent (the "after", "off", "on" rows or the only one).
+      const mine = variants.length ? [{ label: "off" }, ...variants].map((v) => ({ ...v, binary: opt.binary })) : [{ label: opt.compare ? "after" : undefined, binary: opt.binary }];
+      const plain: { binary?: string; label?: string; extra?: Record<string, string> }[] = opt.compare ? [{ binary: opt.compare, label: "before" }, ...mine] : mine;
+      // --versus-cold: each of them cold (a fresh agent) then warm, next to each other (labels "… cold" / "… warm").
+      const runs = plain.flatMap((r) => (opt["versus-cold"] ? [false, true] : [warmHoldS > 0]).map((warm) => ({ ...r, warm, label: opt["versus-cold"] ? [r.label, warm ? "warm" : "cold"].filter(Boolean).join(" ") : r.label })));
       let failed = false;
       for (let k = 0; k < Math.max(1, Number(opt.repeat)); k++) {
         // Every other repeat runs the pair the other way round: the row run second cost more CPU in 7 of 8
         // pairs at 200 calls (6 Dec 2026), whichever binary it was: one order alone biases the ratio.
-        for (const { binary, label, extra } of k % 2 === 1 ? [...runs].reverse() : runs) {
-          const row = await runLoad({ pipeline, calls, holdS, callers, rate, pin: !opt["no-pin"], admission: opt.admission, bargeIn: opt["barge-in"], ttsContinuations, callerNoiseDbfs, hangupWave, env: { ...env, ...extra }, binary, agentLog: opt["agent-log"] ? `${opt["agent-log"]}/${pipeline}-${calls}-${label ?? "run"}-${k}.jsonl` : undefined, keepCapture: opt["keep-capture"] ? `${opt["keep-capture"]}/${pipeline}-${calls}-${label ?? "run"}-${k}.pcap` : undefined, progress: (l) => console.log(l) });
+        for (const { binary, label, extra, warm } of k % 2 === 1 ? [...runs].reverse() : runs) {
+          const row = await runLoad({ pipeline, calls, holdS, callers, rate, pin: !opt["no-pin"], admission: opt.admission, bargeIn: opt["barge-in"], ttsContinuations, callerNoiseDbfs, hangupWave, warmup: warm ? { calls: Math.max(1, Math.round(calls * warmFraction)), holdS: Math.max(5, warmHoldS) } : undefined, env: { ...env, ...extra }, binary, agentLog: opt["agent-log"] ? `${opt["agent-log"]}/${pipeline}-${calls}-${(label ?? "run").replace(/\s+/g, "-")}-${k}.jsonl` : undefined, keepCapture: opt["keep-capture"] ? `${opt["keep-capture"]}/${pipeline}-${calls}-${(label ?? "run").replace(/\s+/g, "-")}-${k}.pcap` : undefined, progress: (l) => console.log(l) });
           row.label = label;
           rows.push(row);
           console.log(loadTable([row]).split("\n")[1]);
-          if (gateFailures(row).length && label !== "before" && label !== "off") failed = true;
+          if (gateFailures(row).length && !/^(before|off)\b|\bcold$/.test(label ?? "")) failed = true;
         }
       }
       if (failed && !opt.all) break;

@@ -15,6 +15,11 @@
  * in 0–3.2 s is playing then, and its natural end is ≥ 1 s later still, so one that ended within 1 s
  * (`cut`) was cut by the caller. What is proved is unchanged: ≥ 10 replies playing when the caller
  * interrupts, and most of them cut.
+ *
+ * Before those 20 calls the same agent process carries a warm-up wave (bench:load --warmup,
+ * tests/support/load-warmup.ts) of 10 calls of 6 s, which the row must not count: its own capture holds
+ * 10 streams with the agent's greeting, the agent counted 10 calls ended before the measured wave began,
+ * and the row still holds exactly its 20 streams (~9 s more).
  */
 import { afterAll, describe, expect, test } from "bun:test";
 import { gateFailures, loadTable } from "../support/load-gate.ts";
@@ -26,14 +31,22 @@ afterAll(() => stopAllManaged());
 /** The caller's interruption, ms after its first utterance ends, and the reply it interrupts (file comment). */
 const INTERRUPT_AFTER_MS = 3200;
 const TURN_REPLY = [...CLOUD_REPLY, ...CLOUD_REPLY];
+/** The warm-up wave: fewer calls than the row, so a wave counted in the row would show. */
+const WARMUP = { calls: 10, holdS: 5 };
 
 describe.skipIf(missingTools(["sipp", "dumpcap", "taskset"]).length > 0)("load (short form)", () => {
   test(
     "20 calls for 20 s: every call hears replies, interruptions cut them; gaps, silence frames, OPTIONS, CPU and pacer measured",
     async () => {
-      const r = await runLoad({ pipeline: "cloud", calls: 20, holdS: 20, bargeIn: true, bargeInAfterMs: INTERRUPT_AFTER_MS, turnReply: TURN_REPLY });
+      const r = await runLoad({ pipeline: "cloud", calls: 20, holdS: 20, bargeIn: true, bargeInAfterMs: INTERRUPT_AFTER_MS, turnReply: TURN_REPLY, warmup: WARMUP });
       console.log(loadTable([r]));
       console.log(`gate (machine-dependent, not asserted): ${gateFailures(r).join("; ") || "pass"}`);
+      // The warm-up wave ran on this agent process, with real calls and the agent's audio, and is not in the row.
+      expect(r.warmup!.streams).toBe(WARMUP.calls);
+      expect(r.warmup!.callsGreeted).toBe(WARMUP.calls);
+      expect(r.warmup!.agentCallsEnded).toBe(WARMUP.calls);
+      expect(r.warmup!.cpuPct).toBeGreaterThan(0);
+      expect(r.warmup!.threadPct.main).toBeGreaterThan(0);
       expect(r.streams).toBe(20);
       expect(r.callsWithReply).toBe(20);
       expect(r.replies).toBeGreaterThanOrEqual(20);
@@ -41,6 +54,10 @@ describe.skipIf(missingTools(["sipp", "dumpcap", "taskset"]).length > 0)("load (
       expect(r.replyP90Ms).toBeGreaterThanOrEqual(r.replyP50Ms);
       expect(r.cpuPct).toBeGreaterThan(0);
       expect(r.cpuPct).toBeLessThan(250);
+      // CPU by thread kind: the call thread's share and the others' add up to the process's (ticks of 10 ms).
+      const t = r.threadPct!;
+      expect(r.mainThreadPct!).toBeGreaterThan(0);
+      expect(Math.abs(r.mainThreadPct! + r.workerThreadPct! + t.jit + t.gc + t.alloc + t.http + t.rest - r.cpuPct)).toBeLessThan(5);
       expect(r.rssMiB).toBeGreaterThan(20);
       expect(r.gapP50Ms).toBeLessThanOrEqual(r.gapP90Ms);
       expect(r.gapP90Ms).toBeLessThanOrEqual(r.gapP99Ms);

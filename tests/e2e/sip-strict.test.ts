@@ -3,7 +3,8 @@
  * one call a NOTIFY for a REFER never sent (481, RFC 6665 §4.1.3), a re-INVITE changing its SDP under an
  * unchanged o= version (the RFC 3264 §8 no-op: the previous answer), one whose o= version goes back (400),
  * one with a garbage Session-Expires (400, RFC 3261 §21.4.1); INVITEs with a Session-Expires below their own
- * Min-SE (422) or a garbage Min-SE (400, RFC 4028 §5); and over TCP a request without
+ * Min-SE (422) or a garbage Min-SE (400, RFC 4028 §5); an INVITE with a gzip-coded body (415 + Accept-Encoding,
+ * RFC 3261 §8.2.3; session 21); and over TCP a request without
  * Content-Length (400, RFC 3261 §18.3). Before, each was answered 200 (or framed as an empty body).
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
@@ -64,6 +65,15 @@ test.skipIf(missing.length > 0)("INVITE with Session-Expires below its own Min-S
   const garbage = finalTo(m, 2, "INVITE")!;
   expect(garbage.status).toBe(400);
   expect(warning(garbage.text)).toContain("malformed Min-SE 'soon'");
+}, 60_000);
+
+test.skipIf(missing.length > 0)("INVITE with Content-Encoding: gzip → 415 with Accept-Encoding: identity (RFC 3261 §8.2.3)", async () => {
+  const r = await runSipp({ scenario: "tests/e2e/sip-strict-coding.xml", target: `127.0.0.1:${agent.sipPort}`, timeoutMs: 20_000 });
+  expect(r.exitCode, describeSipp(r)).toBe(0); // the start binary answered 200, reading the body as plain SDP
+  const coded = finalTo(r.messages, 1, "INVITE")!;
+  expect(coded.status).toBe(415);
+  expect(/^Accept-Encoding:\s*(.*)$/im.exec(coded.text)?.[1]?.trim()).toBe("identity");
+  expect(warning(coded.text)).toContain("Content-Encoding gzip");
 }, 60_000);
 
 test.skipIf(missing.length > 0)("over TCP (SIPp -t t1), an OPTIONS without Content-Length → 400 naming it (RFC 3261 §18.3)", async () => {

@@ -215,6 +215,47 @@ describe("multipart bodies (RFC 5621)", () => {
   });
 });
 
+describe("content codings (RFC 3261 §8.2.3)", () => {
+  // §8.2.3: "If the request contained content encodings not understood by the UAS, the UAS MUST respond
+  // with a 415 (Unsupported Media Type) response. The response MUST contain an Accept-Encoding header field
+  // listing the encodings understood by the UAS".
+  const coded = (coding: string, header = "Content-Encoding") => TRUNK_INVITE.replace("Max-Forwards: 68", `Max-Forwards: 68\r\n${header}: ${coding}`);
+
+  test("an INVITE whose SDP is gzip-coded (long or compact header) → 415 + Accept-Encoding: identity, no call", () => {
+    for (const [coding, header] of [["gzip", "Content-Encoding"], ["deflate", "e"], ["identity, gzip", "Content-Encoding"]] as const) {
+      const h = harness({ onInvite: (c) => c.accept(ANSWER_SDP) });
+      h.send(coded(coding, header));
+      const r = lastResponse(h);
+      expect([r.status, r.headers.get("Accept-Encoding"), r.headers.get("Accept")]).toEqual([415, "identity", "application/sdp"]);
+      expect(r.headers.get("Warning")).toContain(`Content-Encoding ${coding.replace("identity, ", "")}`);
+      expect(h.calls).toHaveLength(0);
+    }
+  });
+
+  test("Content-Encoding: identity is no coding: the call is offered", () => {
+    const h = harness({ onInvite: (c) => c.accept(ANSWER_SDP) });
+    h.send(coded("identity"));
+    expect(h.responses(200)).toHaveLength(1);
+    expect(h.calls[0]!.offerSdp).toBe(TRUNK_SDP);
+  });
+
+  test("a coded re-INVITE or INFO → 415 + Accept-Encoding, the session unchanged, no key", () => {
+    const { h, ok, call, log } = answered();
+    const keys: string[] = [];
+    call.on("dtmf", (k) => keys.push(k));
+    h.send(withBody(inDialog(trunkInvite(), ok, "INVITE", 104, "z9hG4bKce1"), "application/sdp", HELD, [["Content-Encoding", "gzip"]]));
+    const r = lastResponse(h);
+    expect([r.status, r.headers.get("Accept-Encoding")]).toEqual([415, "identity"]);
+    h.send(ackFor(inDialog(trunkInvite(), ok, "INVITE", 104, "z9hG4bKce1"), r));
+    h.send(withBody(inDialog(trunkInvite(), ok, "INFO", 105, "z9hG4bKce2"), "application/dtmf-relay", "Signal=5\r\n", [["e", "gzip"]]));
+    const i = lastResponse(h);
+    expect([i.status, i.headers.get("Accept-Encoding"), i.headers.get("Accept")]).toEqual([415, "identity", "application/dtmf-relay, application/dtmf"]);
+    expect([log, keys]).toEqual([[], []]);
+    h.send(withBody(inDialog(trunkInvite(), ok, "INVITE", 106, "z9hG4bKce3"), "application/sdp", HELD));
+    expect([lastResponse(h).status, log]).toEqual([200, ["offer INVITE sendonly"]]);
+  });
+});
+
 test("a 3.5 KB INVITE with unknown headers and odd whitespace is answered normally", () => {
   const h = harness({ onInvite: (c) => c.accept(ANSWER_SDP) });
   const filler = Array.from({ length: 40 }, (_, i) => `X-Carrier-Info-${i}:    ${"v".repeat(60)}  `);

@@ -111,6 +111,36 @@ export interface EndFigures {
   turnMaxMs?: number;
 }
 
+/** An agent's CPU by thread kind (load-probes.ts `threadKind`), % of one core. */
+export interface ThreadPct {
+  main: number;
+  workers: number;
+  jit: number;
+  gc: number;
+  alloc: number;
+  http: number;
+  rest: number;
+}
+
+/** What a row's warm-up wave did (load-warmup.ts; bench:load --warmup): not part of the row's measurement. */
+export interface WarmupFigures {
+  calls: number;
+  holdS: number;
+  /** Agent → caller streams captured in the wave; below, calls that heard a reply after the greeting, and those replies. */
+  streams: number;
+  /** Streams that carried a phrase (the greeting, at least): the agent's audio, not only silence frames. */
+  callsGreeted: number;
+  callsWithReply: number;
+  replies: number;
+  /** From its first call's start to the agent holding no call, s. */
+  seconds: number;
+  /** The agent's CPU over the whole wave (ramp and ends included), % of one core, and by thread kind. */
+  cpuPct: number;
+  threadPct: ThreadPct;
+  /** voice_agent_calls_total (all labels) when the wave had ended: the calls the agent process itself counted. */
+  agentCallsEnded: number;
+}
+
 /** One row of the benchmark: N calls on one pipeline. */
 export interface LoadRow {
   pipeline: "cloud" | "offline";
@@ -133,6 +163,13 @@ export interface LoadRow {
   /** Of `cpuPct`: the agent's main (call) thread, and its Worker threads (the media worker, flite workers), %. */
   mainThreadPct?: number;
   workerThreadPct?: number;
+  /**
+   * The rest of `cpuPct` by thread kind (load-probes.ts `threadKind`): JavaScriptCore's compiler thread,
+   * its GC helpers, mimalloc's scavenger, Bun's HTTP client thread, any other thread, %.
+   */
+  threadPct?: Omit<ThreadPct, "main" | "workers">;
+  /** The warm-up wave the same agent process carried before this row's calls (bench:load --warmup); absent: a fresh agent. */
+  warmup?: WarmupFigures;
   /** Busy time of the agent's core (CPU 0, pinned runs) that was not the agent's: others' work, % of the core. */
   otherCpu0Pct?: number;
   /** Peak resident memory, MiB. */
@@ -194,7 +231,7 @@ export function gateFailures(r: LoadRow): string[] {
   return f;
 }
 
-const COLUMNS = ["pipeline", "calls", "replied", "replies", "reply p50/p90", "cpu %", "main/workers %", "cpu0 others %", "cpu ms/call-s", "rss MiB (+children)", "gap p50", "p90", "p99", "max", "underruns (late)", "OPTIONS p99/max", "pacer p99", "vad batch (windows/call-s) [skipped/call-s, lag max ms]", "barge-in cut/playing of interruptions, p50/p90", "cpu0 speed before/after µs", "hang-ups: others' gap p99/max (longest turn)", "gate"];
+const COLUMNS = ["pipeline", "calls", "replied", "replies", "reply p50/p90", "cpu %", "main/workers %", "jit/gc/alloc/http/rest %", "cpu0 others %", "cpu ms/call-s", "rss MiB (+children)", "gap p50", "p90", "p99", "max", "underruns (late)", "OPTIONS p99/max", "pacer p99", "vad batch (windows/call-s) [skipped/call-s, lag max ms]", "barge-in cut/playing of interruptions, p50/p90", "cpu0 speed before/after µs", "hang-ups: others' gap p99/max (longest turn)", "gate"];
 
 /** The printed table, one row per run. */
 export function loadTable(rows: readonly LoadRow[]): string {
@@ -202,13 +239,14 @@ export function loadTable(rows: readonly LoadRow[]): string {
   const lines = rows.map((r) => {
     const fails = gateFailures(r);
     return [
-      [r.pipeline, r.callers, r.label].filter(Boolean).join(" "),
+      [r.pipeline, r.callers, r.label, r.warmup && !/\bwarm\b/.test(r.label ?? "") ? "warm" : ""].filter(Boolean).join(" "),
       String(r.calls),
       `${r.callsWithReply}/${r.calls}`,
       String(r.replies),
       `${r.replyP50Ms.toFixed(0)}/${r.replyP90Ms.toFixed(0)}`,
       f1(r.cpuPct),
       r.mainThreadPct === undefined ? "-" : `${f1(r.mainThreadPct)}/${f1(r.workerThreadPct ?? 0)}`,
+      r.threadPct ? [r.threadPct.jit, r.threadPct.gc, r.threadPct.alloc, r.threadPct.http, r.threadPct.rest].map(f1).join("/") : "-",
       r.otherCpu0Pct === undefined ? "-" : f1(r.otherCpu0Pct),
       // CPU time per call per second of wall time (10 ms = 1 % of a core): what holds on a shared machine.
       (r.calls ? (r.cpuPct * 10) / r.calls : 0).toFixed(2),

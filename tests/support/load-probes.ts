@@ -8,10 +8,10 @@
  * Units: % of one core (100 clock ticks a second), MiB, ms.
  */
 import { readdirSync, readFileSync } from "node:fs";
-import { percentile, type LoadRow } from "./load-gate.ts";
+import { percentile, type LoadRow, type ThreadPct } from "./load-gate.ts";
 
 /** One core's clock ticks (utime + stime) of a process. */
-function cpuTicks(pid: number): number {
+export function cpuTicks(pid: number): number {
   const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
   return Number(f[11]) + Number(f[12]);
 }
@@ -40,7 +40,7 @@ function childrenRssMiB(pid: number): number {
 const CLK_TCK = 100;
 
 /** CPU ticks of each of a process's threads by name (comm); the main thread (tid = pid) is "main". */
-function threadTicks(pid: number): Map<string, number> {
+export function threadTicks(pid: number): Map<string, number> {
   const m = new Map<string, number>();
   for (const tid of readdirSync(`/proc/${pid}/task`)) {
     try {
@@ -54,12 +54,63 @@ function threadTicks(pid: number): Map<string, number> {
   }
   return m;
 }
+/**
+ * The agent's threads by kind, from their names (comm; Bun 1.4.5 / JavaScriptCore / mimalloc): "main"
+ * (the call thread, tid = pid), "Worker" (Bun Workers: media worker, VAD worker, flite), JavaScriptCore's
+ * compiler ("JITWorker": baseline, DFG and FTL compiles run there), its garbage collector ("HeapHelper" /
+ * "Heap Helper": marking helpers; "JSCWarmUp": the heap's block warm-up), mimalloc's purge thread
+ * ("mi-scavenger": returns freed pages to the OS), Bun's fetch thread ("HTTP Client": the providers'
+ * HTTP and WebSocket I/O); anything else ("Bun Pool N" …) is "rest".
+ */
+export type ThreadKind = keyof ThreadPct;
+export function threadKind(name: string): ThreadKind {
+  if (name === "main") return "main";
+  if (name === "Worker") return "workers";
+  if (name.startsWith("JIT")) return "jit";
+  if (/^Heap ?Helper|^JSCWarmUp/.test(name)) return "gc";
+  if (name.startsWith("mi-")) return "alloc";
+  if (name.startsWith("HTTP")) return "http";
+  return "rest";
+}
+/** CPU % of one core by thread kind between two `threadTicks` readings `seconds` apart. */
+export function threadSplit(t0: Map<string, number>, t1: Map<string, number>, seconds: number): ThreadPct {
+  const out: ThreadPct = { main: 0, workers: 0, jit: 0, gc: 0, alloc: 0, http: 0, rest: 0 };
+  // A thread that ended between the readings drops out of t1: its ticks since t0 are lost (a few ms at most).
+  for (const [name, ticks] of t1) out[threadKind(name)] += ((ticks - (t0.get(name) ?? 0)) / CLK_TCK / seconds) * 100;
+  return out;
+}
+/** "voice-agent 79.3, JITWorker 5.2, …": each thread name's CPU % between two readings, busiest first, ≥ 0.1 %. */
+export function threadLine(t0: Map<string, number>, t1: Map<string, number>, seconds: number): string {
+  const named = [...t1].map(([name, ticks]) => [name, ((ticks - (t0.get(name) ?? 0)) / CLK_TCK / seconds) * 100] as const);
+  return named.filter(([, pct]) => pct >= 0.1).sort((a, b) => b[1] - a[1]).map(([name, pct]) => `${name} ${pct.toFixed(1)}`).join(", ");
+}
+
+/** One CPU's line of /proc/stat as numbers (user nice system idle iowait irq softirq steal …); undefined when not listed. */
+function cpuStat(cpu: number): number[] | undefined {
+  const line = readFileSync("/proc/stat", "utf8").split("\n").find((l) => l.startsWith(`cpu${cpu} `));
+  return line?.trim().split(/\s+/).slice(1).map(Number);
+}
 /** Busy ticks (all but idle and iowait) of one CPU, from /proc/stat; NaN when not listed. */
 function cpuBusyTicks(cpu: number): number {
-  const line = readFileSync("/proc/stat", "utf8").split("\n").find((l) => l.startsWith(`cpu${cpu} `));
-  if (!line) return NaN;
-  const v = line.trim().split(/\s+/).slice(1).map(Number);
-  return v.reduce((a, b) => a + b, 0) - v[3]! - v[4]!;
+  const v = cpuStat(cpu);
+  return v ? v.reduce((a, b) => a + b, 0) - v[3]! - v[4]! : NaN;
+}
+/** Interrupt and softirq ticks of one CPU (/proc/stat irq + softirq: loopback packet delivery runs there), NaN when not listed. */
+function cpuIrqTicks(cpu: number): number {
+  const v = cpuStat(cpu);
+  return v ? v[5]! + v[6]! : NaN;
+}
+/** The CPU ticks of the kernel thread ksoftirqd/`cpu` (softirq work deferred off interrupts), NaN when not found. */
+function ksoftirqdTicks(cpu: number): number {
+  for (const pid of readdirSync("/proc")) {
+    if (!/^\d+$/.test(pid) || Number(pid) > 200) continue; // started at boot: a low pid
+    try {
+      if (readFileSync(`/proc/${pid}/comm`, "utf8").trim() === `ksoftirqd/${cpu}`) return cpuTicks(Number(pid));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return NaN;
 }
 
 /** Pins every thread of `pid` to `cpu` (`taskset -a`). @throws Error when taskset fails. */
@@ -154,7 +205,7 @@ async function optionsProber(sipPort: number) {
 /** The numbers of a row read during its full-load window (the rest come from the capture). */
 export type WindowReadings = Pick<
   LoadRow,
-  "cpuPct" | "mainThreadPct" | "workerThreadPct" | "otherCpu0Pct" | "rssMiB" | "childRssMiB" | "lateSilence" | "optionsP99Ms" | "optionsMaxMs" | "optionsLost" | "pacerP99Ms" | "vadBatch" | "vadWindowsPerCallS" | "vadSkippedPerCallS" | "vadLagMaxMs"
+  "cpuPct" | "mainThreadPct" | "workerThreadPct" | "threadPct" | "otherCpu0Pct" | "rssMiB" | "childRssMiB" | "lateSilence" | "optionsP99Ms" | "optionsMaxMs" | "optionsLost" | "pacerP99Ms" | "vadBatch" | "vadWindowsPerCallS" | "vadSkippedPerCallS" | "vadLagMaxMs"
 >;
 
 /**
@@ -172,6 +223,8 @@ export async function readLoadWindow(w: { pid: number; httpPort: number; sipPort
   const ticks0 = cpuTicks(pid);
   const threads0 = threadTicks(pid);
   const cpu00 = cpuBusyTicks(0);
+  const irq00 = cpuIrqTicks(0);
+  const ksoft0 = ksoftirqdTicks(0);
   const cpu10 = cpuBusyTicks(1);
   const w0 = performance.now();
   const prober = await optionsProber(w.sipPort);
@@ -190,9 +243,13 @@ export async function readLoadWindow(w: { pid: number; httpPort: number; sipPort
   const pct = (ticks: number) => (ticks / CLK_TCK / windowS) * 100;
   const cpuPct = pct(agentTicks);
   const threads1 = threadTicks(pid);
-  const threadPct = (name: string) => pct((threads1.get(name) ?? 0) - (threads0.get(name) ?? 0));
+  const split = threadSplit(threads0, threads1, windowS);
   // Others' work on the agent's core (pinned runs): what makes two runs of the same binary differ.
   const otherCpu0Pct = w.pin ? Math.max(0, pct(cpuBusyTicks(0) - cpu00 - agentTicks)) : undefined;
+  // Of it, the kernel's packet work on CPU 0 charged to no process (irq/softirq time, ksoftirqd/0): on
+  // loopback the agent's sends deliver to SIPp's sockets and dumpcap's tap there, so part of "others"
+  // follows the agent's own traffic rather than another process.
+  if (w.pin) say(`  cpu0 others: ${otherCpu0Pct!.toFixed(1)} %, of it irq/softirq ${pct(cpuIrqTicks(0) - irq00).toFixed(1)} %, ksoftirqd/0 ${pct(ksoftirqdTicks(0) - ksoft0).toFixed(1)} %`);
   // CPU 1 carries the callers (SIPp), the fakes and the capture: near 100 % they run late, and late TTS
   // audio shows as silence inside the agent's phrases that is not the agent's doing.
   const cpu1Pct = w.pin ? pct(cpuBusyTicks(1) - cpu10) : NaN;
@@ -213,11 +270,13 @@ export async function readLoadWindow(w: { pid: number; httpPort: number; sipPort
   const filled = missingMedia(text1, "filled") - missingMedia(text0, "filled");
   const withdrawn = missingMedia(text1, "withdrawn") - missingMedia(text0, "withdrawn");
   if (filled + withdrawn > 0) say(`  missing caller RTP: ${filled} silence frames filled in, ${withdrawn} fills withdrawn (frames were waiting in the socket)`);
+  say(`  threads (% of the core): ${threadLine(threads0, threads1, windowS)}`);
   say(`  ${live} live at the window start, cpu ${cpuPct.toFixed(1)} %, cpu1 (callers, fakes) busy ${cpu1Pct.toFixed(0)} %, rss ${peakRss.toFixed(0)} MiB, OPTIONS answered 503 (no room): ${opts.refused} of ${opts.times.length}`);
   return {
     cpuPct,
-    mainThreadPct: threadPct("main"),
-    workerThreadPct: threadPct("Worker"),
+    mainThreadPct: split.main,
+    workerThreadPct: split.workers,
+    threadPct: { jit: split.jit, gc: split.gc, alloc: split.alloc, http: split.http, rest: split.rest },
     ...(otherCpu0Pct === undefined ? {} : { otherCpu0Pct }),
     rssMiB: peakRss,
     childRssMiB: peakChildRss,

@@ -19,18 +19,19 @@
  * With `pin`, the agent is pinned to CPU 0 and this process (fakes, SIPp, dumpcap are its children) to
  * CPU 1 (`taskset`).
  */
-import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startAgent, type RunningAgent } from "../e2e/agent.ts";
 import { repeatLine, startCloudFakes, type CloudFakes } from "../e2e/cloud-support.ts";
 import { ttsTimeline } from "../fakes/cartesia.ts";
 import { ttsLateSilenceFrames } from "./tts-timeline.ts";
-import { phrasesOf, percentile, type LoadRow } from "./load-gate.ts";
+import { phrasesOf, percentile, type LoadRow, type WarmupFigures } from "./load-gate.ts";
 import { prepareOwnCallers } from "./load-callers.ts";
 import { OUTSIDE_REPLY, prepareOutsideCallers } from "./load-outside.ts";
 import { readLoadWindow, taskset } from "./load-probes.ts";
 import { endFigures } from "./load-ends.ts";
+import { runWarmup, type WarmupOptions } from "./load-warmup.ts";
 import { bargeInFigures, readTurns, type LoadCallers } from "./load-turns.ts";
 import { udpDatagramsFromFile } from "./pcap.ts";
 import { freeUdpPortRange, reserveUdpPortRange } from "./ports.ts";
@@ -89,6 +90,13 @@ export interface LoadOptions {
    * (WAVE_RTP_TIMEOUT_S) ends those calls.
    */
   hangupWave?: { calls: number; spreadMs: number; by?: "bye" | "rtp" };
+  /**
+   * A warm-up wave before the measured one, on the same agent process (load-warmup.ts): `calls` callers
+   * of the same kind with `holdS` (the meaning of `holdS` above), all ended before the measured wave
+   * starts; not in the row's capture or window (the row's `warmup` says what it did). Default: none
+   * (a fresh agent, JavaScriptCore still compiling).
+   */
+  warmup?: WarmupOptions;
   /** Keep the agent's headroom admission (ADMISSION_*) on; default off, so every N is really carried. */
   admission?: boolean;
   /** More agent environment. */
@@ -135,17 +143,8 @@ export async function runLoad(o: LoadOptions): Promise<LoadRow> {
     if (windowMs < 1000) throw new Error(`${o.calls} calls of ${callers.callMs / 1000} s at ${rate} a second are never all up together: longer calls (--hold) or a higher --rate`);
     let env: Record<string, string> = {};
     if (o.pipeline === "cloud") {
-      fakes = startCloudFakes({ script: repeatLine("I would like to book a table", 20 * o.calls + 100), reply: outside ? OUTSIDE_REPLY : CLOUD_REPLY });
+      fakes = startCloudFakes({ script: repeatLine("I would like to book a table", 20 * (o.calls + (o.warmup?.calls ?? 0)) + 100), reply: outside ? OUTSIDE_REPLY : CLOUD_REPLY });
       fakes.gemini.setMode({ headersDelayMs: 150, chunkDelayMs: 40 });
-      if (o.turnReply) {
-        // The greetings are the first request of each call, all made during the ramp (callers speak after 3.5 s).
-        const gemini = fakes.gemini;
-        const turnReply = o.turnReply.map((text) => [{ text }]);
-        void (async () => {
-          while (gemini.requests.length < o.calls) await Bun.sleep(20);
-          gemini.setReply(turnReply);
-        })();
-      }
       fakes.cartesia.setMode({ firstChunkDelayMs: 120, chunkDelayMs: 10, continuations: o.ttsContinuations ?? "serial" });
       env = fakes.env({ DEEPGRAM_BASE_URL: fakes.deepgram.url, GEMINI_BASE_URL: fakes.gemini.url, CARTESIA_BASE_URL: fakes.cartesia.url });
     }
@@ -173,11 +172,33 @@ export async function runLoad(o: LoadOptions): Promise<LoadRow> {
     const running = agent;
     if (o.agentLog) stderrMarks = setInterval(() => marks.push(`${Date.now()} ${running.proc.stderr().length}`), 50);
     if (o.pin) taskset(0, pid);
+    const rtpFilter = `(udp and src portrange ${rtpStart}-${rtpStart + rtpPorts - 1})`;
+    let warmup: WarmupFigures | undefined;
+    if (o.warmup && o.warmup.calls > 0) {
+      const dir = join(work, "warmup");
+      mkdirSync(dir);
+      const n = o.warmup.calls;
+      const warmCallers = outside
+        ? await prepareOutsideCallers({ calls: n, rate, callMs: o.warmup.holdS * 1000, noiseDbfs: o.callerNoiseDbfs ?? -65, dir })
+        : await prepareOwnCallers({ calls: n, rate, holdS: o.warmup.holdS, bargeIn: o.bargeIn, bargeInAfterMs: o.bargeInAfterMs, noiseDbfs: o.callerNoiseDbfs });
+      warmup = await runWarmup({ callers: warmCallers, calls: n, holdS: o.warmup.holdS, pid, sipPort: agent.sipPort, httpPort: agent.httpPort, captureFilter: rtpFilter, dir, say });
+    }
     const pcapPath = join(work, "agent-rtp.pcap");
     // Kept captures also hold the TTS fake's TCP to the agent: when its audio was on the wire.
     const ttsWire = o.keepCapture && fakes ? ` or (tcp port ${new URL(fakes.cartesia.url).port})` : "";
-    const cap = spawnManaged(["dumpcap", "-q", "-i", "lo", "-B", "64", "-f", `(udp and src portrange ${rtpStart}-${rtpStart + rtpPorts - 1})${ttsWire}`, "-w", pcapPath], { name: "dumpcap" });
+    const cap = spawnManaged(["dumpcap", "-q", "-i", "lo", "-B", "64", "-f", `${rtpFilter}${ttsWire}`, "-w", pcapPath], { name: "dumpcap" });
     await Bun.sleep(1500);
+    if (o.turnReply && fakes) {
+      // The measured wave's greetings are the first request of each of its calls, all made during the ramp
+      // (callers speak after 3.5 s); a warm-up wave's requests came before them and got the default reply.
+      const gemini = fakes.gemini;
+      const from = gemini.requests.length;
+      const turnReply = o.turnReply.map((text) => [{ text }]);
+      void (async () => {
+        while (gemini.requests.length < from + o.calls) await Bun.sleep(20);
+        gemini.setReply(turnReply);
+      })();
+    }
     await callers.start(agent.sipPort);
     say(`${o.pipeline}: ${o.calls} ${outside ? "outside " : ""}calls ramping at ${rate}/s, then all up for ${((callers.callMs - callers.rampMs) / 1000).toFixed(0)} s`);
     await Bun.sleep(callers.rampMs + 2000);
@@ -229,6 +250,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadRow> {
       ...(turns.bargeIn ? { bargeIn: bargeInFigures(turns.bargeIn) } : {}),
       ...(rampDown ? { rampDown } : {}),
       ...(wave ? { wave } : {}),
+      ...(warmup ? { warmup } : {}),
     };
   } finally {
     releaseRtp?.();

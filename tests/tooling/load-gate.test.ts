@@ -93,6 +93,11 @@ describe("gate", () => {
     expect(t[3]).toContain("FAIL: gap p99 30.0 ms");
     // The agent core's speed before/after the row, when measured (pinned runs).
     expect(loadTable([row({ coreSpeed: { computeUs: 403, memoryUs: 1100, afterComputeUs: 520, afterMemoryUs: 1200 } })])).toContain(" 403/520 ");
+    // CPU by thread kind (jit/gc/alloc/http/rest), and a row after a warm-up wave says so once.
+    expect(loadTable([row({ threadPct: { jit: 5.24, gc: 0.5, alloc: 2, http: 1, rest: 0.04 } })])).toContain(" 5.2/0.5/2.0/1.0/0.0 ");
+    const warmup = { calls: 200, holdS: 48, streams: 200, callsGreeted: 200, callsWithReply: 200, replies: 1600, seconds: 70, cpuPct: 80, threadPct: { main: 70, workers: 1, jit: 6, gc: 1, alloc: 2, http: 1, rest: 0 }, agentCallsEnded: 200 };
+    expect(loadTable([row({ warmup })]).split("\n")[1]).toMatch(/^\s*cloud warm /);
+    expect(loadTable([row({ warmup, label: "after warm" })]).split("\n")[1]).toMatch(/^\s*cloud after warm /);
   });
 
   test("percentile is nearest rank", () => {

@@ -26,12 +26,37 @@ export interface BodyProblem {
   reason: string;
 }
 
+/**
+ * The header rows every body refusal carries: the types (§21.4.13: "the server MUST return a list of
+ * acceptable formats using the Accept … header field") and codings (§8.2.3: "The response MUST contain an
+ * Accept-Encoding header field listing the encodings understood by the UAS") we read. We apply no content
+ * coding: only `identity` (§20.12: "identity" is no coding at all).
+ */
+export const BODY_ACCEPT_ROWS: ReadonlyArray<[string, string]> = [["Accept", "application/sdp"], ["Accept-Encoding", "identity"]];
+
+/**
+ * The content codings of a message's `Content-Encoding` (compact form `e`) that we cannot undo, e.g.
+ * `gzip`; undefined when there are none (absent, empty, or only `identity`). RFC 3261 §8.2.3: "If the
+ * request contained content encodings not understood by the UAS, the UAS MUST respond with a 415
+ * (Unsupported Media Type) response."
+ */
+export function unknownContentCoding(msg: SipMessage): string | undefined {
+  const codings = msg.headers
+    .getAll("Content-Encoding")
+    .flatMap((v) => v.split(","))
+    .map((c) => c.trim().toLowerCase())
+    .filter((c) => c !== "" && c !== "identity");
+  return codings.length > 0 ? codings.join(", ") : undefined;
+}
+
 /** What a message body offers to offer/answer. */
 export type SdpBody = { kind: "none" } | { kind: "sdp"; sdp: string } | { kind: "problem"; problem: BodyProblem };
 
 /**
  * Finds the SDP in a message body.
  * - empty body → `none` (an offer-less INVITE, or a body-less request);
+ * - a body under a content coding other than `identity` (`Content-Encoding: gzip`) → `problem` 415
+ *   (§8.2.3; the bytes are not SDP as they stand, and we decode none);
  * - `application/sdp` → `sdp`;
  * - `multipart/mixed|alternative|related` with an `application/sdp` part → `sdp` (the first such part;
  *   RFC 5621 §3: a UA "MUST be able to process" multipart/mixed; the other parts are ignored unless they
@@ -41,6 +66,10 @@ export type SdpBody = { kind: "none" } | { kind: "sdp"; sdp: string } | { kind: 
  */
 export function sdpBodyOf(msg: SipMessage): SdpBody {
   if (msg.body.length === 0) return { kind: "none" };
+  const coding = unknownContentCoding(msg);
+  if (coding !== undefined) {
+    return { kind: "problem", problem: { status: 415, reason: `body with Content-Encoding ${coding}; only identity is accepted` } };
+  }
   const type = msg.contentType;
   if (type === undefined || type === "application/sdp") {
     // §20.15: a body without Content-Type is a peer error; treat it as SDP (what every peer means).

@@ -12,5 +12,5 @@ export { isKeepAlive, parseMessage } from "./parser.ts";
 export { messageToString, serializeMessage } from "./serializer.ts";
 export { REASON_PHRASES, buildResponse, buildResponseFromHeaders, reasonPhrase, type BuildResponseOptions } from "./response.ts";
 export { generateBranch, generateCallId, generateTag } from "./ids.ts";
-export { sdpBodyOf, boundaryOf, splitMultipart, type SdpBody, type BodyProblem } from "./body.ts";
+export { sdpBodyOf, unknownContentCoding, BODY_ACCEPT_ROWS, boundaryOf, splitMultipart, type SdpBody, type BodyProblem } from "./body.ts";
 export { MAX_WARN_TEXT, WARN_AGENT, warnText, warningValue } from "./warning.ts";

@@ -1,5 +1,5 @@
 import { Dialog } from "../dialog/index.ts";
-import { buildResponse, parseNameAddr, warningValue, type SipRequest, type SipResponse } from "../message/index.ts";
+import { buildResponse, parseNameAddr, unknownContentCoding, warningValue, type SipRequest, type SipResponse } from "../message/index.ts";
 import { StateMachine, type TransitionTable } from "../../util/state-machine.ts";
 import type { DialogUser, UaContext } from "./context.ts";
 import { Emitter } from "./emitter.ts";
@@ -190,9 +190,14 @@ export abstract class CallBase<E extends CommonCallEvents = CommonCallEvents> im
   /**
    * INFO (RFC 6086) carrying DTMF. §4.2.2: "If a UA receives an INFO request with a message body that
    * it does not support, it MUST respond with a 415 (Unsupported Media Type) response" (with Accept);
-   * an INFO without a body is answered 200 (legacy keep-alive); a DTMF body naming no key gets 400.
+   * an INFO without a body is answered 200 (legacy keep-alive); a DTMF body naming no key gets 400; a
+   * body under a content coding (`Content-Encoding: gzip`) gets 415 with Accept-Encoding (RFC 3261 §8.2.3).
    */
   private onInfo(req: SipRequest, tx: { respond(res: SipResponse): void }): void {
+    if (req.body.length > 0 && unknownContentCoding(req) !== undefined) {
+      const accept: Array<[string, string]> = [["Accept", DTMF_INFO_CONTENT_TYPES.join(", ")], ["Accept-Encoding", "identity"]];
+      return tx.respond(this.response(req, 415, { headers: accept }));
+    }
     const info = parseDtmfInfo(req.contentType, req.bodyText);
     if (info.kind === "unsupported") {
       return tx.respond(this.response(req, 415, { headers: [["Accept", DTMF_INFO_CONTENT_TYPES.join(", ")]] }));

@@ -20,7 +20,7 @@
 import type { Address, ArrivalProtocol } from "../transport/index.ts";
 import { sipRefusedTotals, statelessResponse } from "../transport/index.ts";
 import { buildResponse, generateTag, type SipRequest } from "../message/index.ts";
-import { sdpBodyOf } from "../message/body.ts";
+import { BODY_ACCEPT_ROWS, sdpBodyOf } from "../message/body.ts";
 import { warningValue } from "../message/warning.ts";
 import { serverTransactionKey, type InviteServerTransaction } from "../transaction/index.ts";
 import type { UaContext } from "./context.ts";
@@ -150,10 +150,11 @@ export class InboundInvites {
     if (timer.kind === "too_small") return reply(422, [["Min-SE", String(timer.minSe)]]);
     // §8.2.3: bodies of a type not understood:
     // "the UAS MUST reject the request with a 415 (Unsupported Media Type) response. The response MUST
-    // contain an Accept header field". We understand SDP, alone or as a part of multipart/mixed (RFC 5621).
+    // contain an Accept header field". We understand SDP, alone or as a part of multipart/mixed (RFC 5621),
+    // under no content coding ("415 … MUST contain an Accept-Encoding header field", body.ts).
     const body = sdpBodyOf(req);
     if (body.kind === "problem") {
-      return reply(body.problem.status, [["Accept", "application/sdp"], ["Warning", warningValue(399, body.problem.reason)]]);
+      return reply(body.problem.status, [...BODY_ACCEPT_ROWS, ["Warning", warningValue(399, body.problem.reason)]]);
     }
     let contactOk = false;
     try {

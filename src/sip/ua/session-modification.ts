@@ -5,7 +5,7 @@
  */
 import type { Dialog } from "../dialog/index.ts";
 import type { buildResponse, SipRequest, SipResponse } from "../message/index.ts";
-import { sdpBodyOf, type BodyProblem } from "../message/body.ts";
+import { BODY_ACCEPT_ROWS, sdpBodyOf, type BodyProblem } from "../message/body.ts";
 import { warningValue as warning } from "../message/warning.ts";
 import type { InviteServerTransaction } from "../transaction/index.ts";
 import type { UaContext } from "./context.ts";
@@ -150,10 +150,10 @@ export class SessionModification {
     });
   }
 
-  /** 415/400 for a body without usable SDP (§21.4.13: with Accept), with the reason in a Warning. */
+  /** 415/400 for a body without usable SDP (§21.4.13, §8.2.3: with Accept, Accept-Encoding), with the reason in a Warning. */
   private bodyProblem(req: SipRequest, p: BodyProblem): SipResponse {
     return this.c.response(req, p.status, {
-      headers: [["Accept", "application/sdp"], ["Warning", warning(399, p.reason)]],
+      headers: [...BODY_ACCEPT_ROWS, ["Warning", warning(399, p.reason)]],
     });
   }
 
