@@ -6,7 +6,7 @@
  * every call hears replies; agent CPU < 80 % of its core; gap (inter-arrival − 20 ms) inside phrases
  * p90 ≤ 5 ms and p99 ≤ 10 ms; no silence frame inside a phrase; SIP OPTIONS answered within 50 ms.
  *
- *   bun run bench:load                                  cloud 20,50,100,150,200 + offline 1,2,4; 20 s each
+ *   bun run bench:load                                  cloud 20,50,100,150,200 + offline 1,2,4; 20 s each, after a warm-up wave
  *   bun run bench:load --cloud 40,80 --offline "" --hold 30
  *   bun run bench:load --env VAD_BATCH=false --env FLITE_WORKERS=0     the "before" (one model run per window, flite inline)
  *   bun run bench:load --barge-in                       callers interrupt every reply: replies cut, and how fast
@@ -45,15 +45,19 @@
  *        (`--caller-noise` sets the level), 10 new calls a second (`--rate`), MAX_CALLS = N, admission off.
  *        The same row and gate; works with --compare, --versus, --repeat, --agent-log, --keep-capture.
  *
- *   bun run bench:load --callers outside --cloud 200 --offline "" --warmup 48 --versus-cold --repeat 2
- *        what a row measures: each row starts a fresh agent and reads its full-load window (all N calls up,
- *        until 1 s before the first BYE) — without --warmup, the process's first minute of load, JavaScriptCore
- *        still compiling (tests/support/load-warmup.ts). `--warmup S[/FRACTION]`: the same agent first carries
- *        a wave of N (or FRACTION·N) callers of the same kind with --hold S, all ended before the measured wave
- *        starts; not measured (its own capture checks it: calls answered, greeted, replied to). `--versus-cold`:
- *        each row cold then warm, next to each other (labels cold/warm). `--binary PATH`: that agent instead of
- *        dist/voice-agent. The `jit/gc/alloc/http/rest %` column: the agent's CPU by thread name beyond the
- *        call thread and Workers (load-probes.ts `threadKind`); every thread's share is printed per row.
+ *   bun run bench:load --callers outside --cloud 200 --offline "" --versus-cold --repeat 2
+ *        what a row measures: each row starts a fresh agent, which first carries a warm-up wave (default
+ *        `--warmup hold`: N callers of the same kind with the row's --hold, all ended before the measured wave
+ *        starts; not measured, its own capture checks it: calls answered, greeted, replied to;
+ *        tests/support/load-warmup.ts), then the measured wave; the row reads its full-load window (all N calls
+ *        up, until 1 s before the first BYE): an agent that has run a while, as on a VPS for days. `--warmup 0`:
+ *        a cold row, the process's first minute of load with JavaScriptCore still compiling (what rows before
+ *        7 Dec 2026 17:45 measured): at 200 outside callers its JITWorker thread took 4.4–5.8 % of the core, 1.6–3.0
+ *        % warm; pacer p99 10–40 ms against 5–8 (README, Load). `--warmup S[/FRACTION]`: a wave of FRACTION·N with
+ *        --hold S. `--versus-cold`: each row cold then warm, next to each other (labels cold/warm). `--binary
+ *        PATH`: that agent instead of dist/voice-agent. The `jit/gc/alloc/http/rest %` column: the agent's CPU by
+ *        thread name beyond the call thread and Workers (load-probes.ts `threadKind`); each row prints every
+ *        thread's share.
  *
  * Needs sipp and dumpcap (scripts/bootstrap.sh --test) and two cores. Stops at the first failing N of a
  * pipeline unless --all. On a shared machine the numbers are noisy: run it when the machine is quiet.
@@ -85,7 +89,7 @@ const { values: opt } = parseArgs({
     "tts-continuations": { type: "string", default: "serial" },
     "caller-noise": { type: "string" },
     "hangup-wave": { type: "string" },
-    warmup: { type: "string", default: "0" },
+    warmup: { type: "string", default: "hold" },
     "versus-cold": { type: "boolean", default: false },
   },
 });
@@ -110,9 +114,12 @@ const hangupWave = waveArg ? { calls: Number(waveArg[0]), spreadMs: Number(waveA
 if (hangupWave && !(hangupWave.calls > 0 && hangupWave.spreadMs >= 0 && (waveArg![2] ?? "bye").match(/^(bye|rtp)$/))) throw new Error(`--hangup-wave takes CALLS, CALLS/SPREAD_MS or CALLS/SPREAD_MS/rtp, not ${opt["hangup-wave"]}`);
 if (hangupWave && callers === "outside") throw new Error("--hangup-wave is for bench:load's own callers");
 if (hangupWave) console.log(hangupWave.by === "rtp" ? `hang-up wave: ${hangupWave.calls} calls of each row stop their RTP at the end of the full-load window (no BYE; RTP_TIMEOUT_S=2 ends them)` : `hang-up wave: ${hangupWave.calls} calls of each row send their BYEs within ${hangupWave.spreadMs} ms, at the end of the full-load window`);
-/** --warmup S[/FRACTION]: a first wave of FRACTION·N callers (default 1) with --hold S on the same agent, not measured; 0: none. */
+/**
+ * --warmup S[/FRACTION]: a first wave of FRACTION·N callers (default 1) with --hold S on the same agent, not
+ * measured; "hold" (the default): the row's own --hold; 0: none (a cold row: a fresh agent still compiling).
+ */
 const warmArg = opt.warmup!.split("/");
-const warmHoldS = Number(warmArg[0]);
+const warmHoldS = warmArg[0] === "hold" ? holdS : Number(warmArg[0]);
 const warmFraction = Number(warmArg[1] ?? 1);
 if (!(warmHoldS >= 0) || !(warmFraction > 0 && warmFraction <= 1)) throw new Error(`--warmup takes S or S/FRACTION (0 < FRACTION <= 1), not ${opt.warmup}`);
 if (opt["versus-cold"] && !(warmHoldS > 0)) throw new Error("--versus-cold needs --warmup S");

@@ -197,3 +197,36 @@ test.skipIf(missing.length > 0)("the agent's own BYE in a call that came over TC
     s.end();
   }
 }, 60_000);
+
+/** `OPTIONS` over an open TCP connection to the agent, CSeq `cseq`, lines ended by `eol`. */
+const tcpOptions = (port: number, cseq: number, eol = "\r\n") =>
+  [
+    `OPTIONS sip:agent@127.0.0.1:${port} SIP/2.0`,
+    `Via: SIP/2.0/TCP 127.0.0.1:5070;branch=z9hG4bKframe${cseq};rport`,
+    "From: <sip:pbx@127.0.0.1>;tag=1",
+    "To: <sip:agent@127.0.0.1>",
+    `Call-ID: framing-${cseq}@127.0.0.1`,
+    `CSeq: ${cseq} OPTIONS`,
+    "Max-Forwards: 70",
+    "Content-Length: 0",
+    "",
+    "",
+  ].join(eol);
+
+test.skipIf(missing.length > 0)("pipelined over TCP: a bare-LF OPTIONS, one with Content-Length folded after its colon, a CRLF one → three 200s, the connection kept", async () => {
+  // Session 20: the framer cut at CRLFCRLF only, so the bare-LF OPTIONS swallowed the next one as its
+  // body (one 200); the folded Content-Length was not read (200, then the connection closed).
+  let text = "";
+  let closed = false;
+  const s = await Bun.connect({ hostname: "127.0.0.1", port: agent.sipPort, socket: { data: (_s, d) => void (text += new TextDecoder().decode(d)), close: () => void (closed = true) } });
+  try {
+    const folded = tcpOptions(agent.sipPort, 2).replace("Content-Length: 0", "Content-Length:\r\n 0");
+    s.write(tcpOptions(agent.sipPort, 1, "\n") + folded + tcpOptions(agent.sipPort, 3));
+    await waitFor(() => (text.match(/^SIP\/2\.0 200 OK\r$/gm) ?? []).length >= 3, 5000, "three 200s over the connection");
+    expect(text.match(/^CSeq: \d+ OPTIONS\r$/gm)).toEqual(["CSeq: 1 OPTIONS\r", "CSeq: 2 OPTIONS\r", "CSeq: 3 OPTIONS\r"]);
+    await Bun.sleep(200);
+    expect(closed).toBe(false);
+  } finally {
+    s.end();
+  }
+});

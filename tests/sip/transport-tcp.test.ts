@@ -66,6 +66,32 @@ test("framing: two messages in one segment, one split mid-body, CRLF keep-alives
   expect(got[0]!.m.headers.get("Via")).toContain("received=127.0.0.1");
 });
 
+test("bare-LF header sections and a Content-Length folded after its colon frame like CRLF ones: 4 pipelined, 4 delivered, the connection kept", async () => {
+  // Session 20 (fresheyes): the framer looked for CRLFCRLF only while the parser accepts LF LF, so a
+  // bare-LF message swallowed the next one as its body; "Content-Length:" CRLF SP "0" (§25.1 LWS after
+  // HCOLON) was not read, so the message was answered and the connection closed.
+  const { tcp, got } = await setup();
+  const c = await client(tcp.local.port);
+  const opt = (cseq: number) => TRUNK_OPTIONS.replace("CSeq: 10 OPTIONS", `CSeq: ${cseq} OPTIONS`);
+  const lfOnly = (t: string) => t.replaceAll("\r\n", "\n");
+  c.s.write(lfOnly(opt(1)) + "\n" + lfOnly(opt(2)) + opt(3).replace("Content-Length: 0", "Content-Length:\r\n 0") + opt(4));
+  await until(() => got.length === 4);
+  expect(got.map((g) => g.m.headers.get("CSeq"))).toEqual(["1 OPTIONS", "2 OPTIONS", "3 OPTIONS", "4 OPTIONS"]);
+  await Bun.sleep(50);
+  expect(tcp.connections).toBe(1);
+});
+
+test("a Content-Length whose digits a fold splits is not 1*DIGIT: 400 naming it, then the connection closes", async () => {
+  const { tcp, got } = await setup();
+  const c = await client(tcp.local.port);
+  c.s.write(TRUNK_OPTIONS.replace("Content-Length: 0", "Content-Length: 1\r\n 0") + TRUNK_OPTIONS);
+  await until(() => c.text().includes("\r\n\r\n") && tcp.connections === 0);
+  expect(c.text()).toMatch(/^SIP\/2\.0 400 Bad Request\r\n/);
+  expect(c.text()).toMatch(/^Warning: 399 - ".*Content-Length/im);
+  expect(got).toHaveLength(0);
+  expect(tcp.connections).toBe(0);
+});
+
 test("a response goes back over the connection the request came on (§18.2.2), not over UDP", async () => {
   const { tcp, multi, got } = await setup();
   const c = await client(tcp.local.port);

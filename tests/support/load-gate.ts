@@ -279,12 +279,16 @@ function ends(f: EndFigures): string {
   return `${f.gapP99Ms.toFixed(1)}/${f.gapMaxMs.toFixed(1)}${f.turnMaxMs === undefined ? "" : ` (${f.turnMaxMs.toFixed(0)})`}`;
 }
 
-/** The highest N of `pipeline` whose row passes, with every lower N passing too; 0 if none. */
+/**
+ * The highest N of `pipeline` whose rows all pass, with every lower N's rows passing too; 0 if none.
+ * Repeated rows of one N (--repeat) count together: one failing row at N stops it below N.
+ */
 export function highestPassing(rows: readonly LoadRow[], pipeline: LoadRow["pipeline"]): number {
   let best = 0;
-  for (const r of [...rows].filter((r) => r.pipeline === pipeline).sort((a, b) => a.calls - b.calls)) {
-    if (gateFailures(r).length) break;
-    best = r.calls;
+  const mine = rows.filter((r) => r.pipeline === pipeline);
+  for (const n of [...new Set(mine.map((r) => r.calls))].sort((a, b) => a - b)) {
+    if (mine.some((r) => r.calls === n && gateFailures(r).length)) break;
+    best = n;
   }
   return best;
 }

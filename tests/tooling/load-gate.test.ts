@@ -88,6 +88,10 @@ describe("gate", () => {
     const rows = [row({ calls: 20 }), row({ calls: 50 }), row({ calls: 100, gapP99Ms: 30 }), row({ calls: 150 })];
     expect(highestPassing(rows, "cloud")).toBe(50);
     expect(highestPassing(rows, "offline")).toBe(0);
+    // Repeats of one N: a failing one stops it, whichever order they ran in.
+    expect(highestPassing([row({ calls: 150 }), row({ calls: 200 }), row({ calls: 200, cpuPct: 86 })], "cloud")).toBe(150);
+    expect(highestPassing([row({ calls: 200, cpuPct: 86 }), row({ calls: 150 }), row({ calls: 200 })], "cloud")).toBe(150);
+    expect(highestPassing([row({ calls: 150 }), row({ calls: 150 }), row({ calls: 200 })], "cloud")).toBe(200);
     const t = loadTable(rows).split("\n");
     expect(t.length).toBe(5);
     expect(t[3]).toContain("FAIL: gap p99 30.0 ms");

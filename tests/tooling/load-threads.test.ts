@@ -27,9 +27,10 @@ describe("agent threads by kind", () => {
     expect(x).toBeGreaterThan(0);
     expect(split.main).toBeGreaterThanOrEqual(30 / seconds - 0.001);
     expect(split.main).toBeGreaterThan(split.jit + split.gc + split.alloc + split.http + split.rest + split.workers);
-    // Threads that ended between the readings drop out of the split, never in: it is at most the process's.
+    // Threads that ended between the readings drop out of the split, never in: it is at most the process's
+    // (read after it; the kernel scales a thread's and the process's utime/stime apart: a few ticks of slack).
     const sum = Object.values(split).reduce((a, b) => a + b, 0);
-    expect(sum).toBeLessThanOrEqual(processPct + 2 / seconds);
+    expect(sum).toBeLessThanOrEqual(processPct + 5 / seconds);
     expect(threadLine(t0, t1, seconds)).toMatch(/^main \d+\.\d/);
   });
 });

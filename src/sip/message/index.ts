@@ -9,6 +9,7 @@ export { BRANCH_MAGIC_COOKIE, Via, formatVia, parseVia } from "./via.ts";
 export { formatCSeq, parseCSeq, type CSeq } from "./cseq.ts";
 export { SipRequest, SipResponse, type SipMessage } from "./message.ts";
 export { isKeepAlive, parseMessage } from "./parser.ts";
+export { bodyStartAfter, findHeaderEnd } from "./header-end.ts";
 export { messageToString, serializeMessage } from "./serializer.ts";
 export { REASON_PHRASES, buildResponse, buildResponseFromHeaders, reasonPhrase, type BuildResponseOptions } from "./response.ts";
 export { generateBranch, generateCallId, generateTag } from "./ids.ts";

@@ -1,6 +1,7 @@
 import { parseCSeq } from "./cseq.ts";
 import { SipParseError, type PartialMessage } from "./errors.ts";
 import { LIST_HEADERS, canonicalHeaderName } from "./header-names.ts";
+import { bodyStartAfter, findHeaderEnd } from "./header-end.ts";
 import { Headers, splitHeaderList } from "./headers.ts";
 import { SipRequest, SipResponse, type SipMessage } from "./message.ts";
 import { parseNameAddr } from "./name-addr.ts";
@@ -50,21 +51,8 @@ export function parseMessage(data: Uint8Array | string, opts?: { stream?: boolea
   while (start < len && (bytes[start] === CR || bytes[start] === LF)) start++;
   if (start >= len) throw new SipParseError("empty", "no message in datagram");
 
-  let headerEnd = -1;
-  let bodyStart = -1;
-  for (let i = start; i < len; i++) {
-    if (bytes[i] !== LF) continue;
-    if (bytes[i + 1] === LF) {
-      headerEnd = i;
-      bodyStart = i + 2;
-      break;
-    }
-    if (bytes[i + 1] === CR && bytes[i + 2] === LF) {
-      headerEnd = i;
-      bodyStart = i + 3;
-      break;
-    }
-  }
+  const headerEnd = findHeaderEnd(bytes, start);
+  const bodyStart = headerEnd < 0 ? -1 : bodyStartAfter(bytes, headerEnd);
   const lines = decoder
     .decode(bytes.subarray(start, headerEnd < 0 ? len : headerEnd))
     .split("\n")

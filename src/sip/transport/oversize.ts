@@ -9,7 +9,7 @@
  * one scan over the lines without parsing the rest; when they are not there, or the message is a
  * response or an ACK (§17.2.1: never answered), it is dropped.
  */
-import type { SipRequest, SipResponse } from "../message/index.ts";
+import { bodyStartAfter, findHeaderEnd, type SipRequest, type SipResponse } from "../message/index.ts";
 import { processDatagram } from "./inbound.ts";
 import { statelessResponse } from "./stateless.ts";
 import type { Address } from "./types.ts";
@@ -19,7 +19,6 @@ export const MAX_HEADER_BYTES = 16 * 1024;
 /** Body limit per message, bytes. */
 export const MAX_BODY_BYTES = 64 * 1024;
 
-const CRLFCRLF = [13, 10, 13, 10];
 /** A header line longer than this is never one the 513 copies. */
 const MAX_COPIED_LINE = 2048;
 /** The header fields a response copies, long and compact forms (RFC 3261 §7.3.3, §8.2.6.2). */
@@ -28,9 +27,9 @@ const decoder = new TextDecoder();
 
 /** Which limit a whole received message (one UDP datagram) exceeds; undefined when it fits. */
 export function oversizeOf(data: Uint8Array): "headers" | "body" | undefined {
-  const end = headerEnd(data, MAX_HEADER_BYTES + 4);
+  const end = findHeaderEnd(data, 0, Math.min(data.length, MAX_HEADER_BYTES + 4));
   if (end < 0) return data.length > MAX_HEADER_BYTES ? "headers" : undefined;
-  return data.length - end - 4 > MAX_BODY_BYTES ? "body" : undefined;
+  return data.length - bodyStartAfter(data, end) > MAX_BODY_BYTES ? "body" : undefined;
 }
 
 /**
@@ -41,8 +40,8 @@ export function oversizeOf(data: Uint8Array): "headers" | "body" | undefined {
  * The top Via gets `received`/`rport` from `source` (RFC 3261 §18.2.1, RFC 3581 §4). Never throws.
  */
 export function tooLargeResponse(head: Uint8Array, source: Address): SipResponse | undefined {
-  const end = headerEnd(head, head.length);
-  const lines = decoder.decode(end >= 0 ? head.subarray(0, end) : head).split(/\r?\n/);
+  const end = findHeaderEnd(head);
+  const lines = decoder.decode(end >= 0 ? head.subarray(0, end) : head).replace(/\r$/, "").split(/\r?\n/);
   if (end < 0) lines.pop(); // cut mid-line (or empty after the last CRLF)
   const start = lines[0] ?? "";
   if (/^SIP\//i.test(start) || /^ACK /i.test(start)) return undefined;
@@ -57,12 +56,3 @@ export function tooLargeResponse(head: Uint8Array, source: Address): SipResponse
   }
 }
 
-/** Offset of the CRLFCRLF ending the header block, searched within the first `within` bytes; -1 if none. */
-function headerEnd(data: Uint8Array, within: number): number {
-  const last = Math.min(data.length, within) - 4;
-  outer: for (let i = 0; i <= last; i++) {
-    for (let j = 0; j < 4; j++) if (data[i + j] !== CRLFCRLF[j]) continue outer;
-    return i;
-  }
-  return -1;
-}

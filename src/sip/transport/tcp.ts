@@ -5,10 +5,8 @@
  * reliable transport protocol such as TCP or SCTP, or TLS over those, the response MUST be sent using
  * the existing connection to the source of the original request").
  *
- * Framing (§18.3): "In the case of stream-oriented transports such as TCP, the Content-Length header
- * field indicates the size of the body. The Content-Length header field MUST be used with stream
- * oriented transports."; CRLFs
- * between messages are keep-alives (RFC 5626 §3.5.1) and skipped. A request whose header block exceeds
+ * Framing (§18.3, ./stream-framing.ts): by Content-Length, the header section ending where the parser
+ * says (LF LF too), CRLFs between messages skipped (§7.5, RFC 5626 §3.5.1). A request whose header block exceeds
  * {@link MAX_HEADER_BYTES} or whose body exceeds {@link MAX_BODY_BYTES} gets a 513 when what a response
  * copies (start line, Via, From, To, Call-ID, CSeq) came within the first 16 KB, and its connection is
  * closed either way (it cannot be re-synchronised).
@@ -31,6 +29,7 @@ import { nullLogger, type SipLogger } from "../log.ts";
 import { DropReport, type RefusalReason } from "./drop-report.ts";
 import { processDatagram } from "./inbound.ts";
 import { MAX_BODY_BYTES, MAX_HEADER_BYTES, tooLargeResponse } from "./oversize.ts";
+import { nextFrame, skipKeepAlives } from "./stream-framing.ts";
 import type { SourceGate } from "./source-gate.ts";
 import type { Address } from "./types.ts";
 import { isResponse } from "./inbound.ts";
@@ -56,9 +55,6 @@ export const TCP_LIMITS: TcpLimits = { perSource: 64, total: 1024, messageDeadli
 export const STREAM_SLICE_MS = 1;
 /** Most messages of one connection handled per event-loop turn. */
 export const STREAM_SLICE_MESSAGES = 32;
-
-const CRLFCRLF = new Uint8Array([13, 10, 13, 10]);
-const decoder = new TextDecoder();
 
 export interface StreamTransportOptions {
   host?: string;
@@ -276,11 +272,11 @@ export class StreamTransport {
     if (this.closed) return;
     const d = s.data;
     if (!d || this.conns.get(d.key)?.socket !== s) return; // refused, or closed by us: nothing more is read
-    const held = d.buf.length - d.off;
-    if (held + chunk.length > this.limits.maxBufferedBytes) return this.abort(s, `over ${this.limits.maxBufferedBytes} unhandled bytes`, "tcp_backlog");
-    const buf = new Uint8Array(held + chunk.length);
+    const held = d.buf.length - d.off + chunk.length;
+    if (held > this.limits.maxBufferedBytes) return this.abort(s, `over ${this.limits.maxBufferedBytes} unhandled bytes`, "tcp_backlog");
+    const buf = new Uint8Array(held);
     buf.set(d.buf.subarray(d.off));
-    buf.set(chunk, held);
+    buf.set(chunk, held - chunk.length);
     d.buf = buf;
     d.off = 0;
     if (!d.draining) this.drain(s);
@@ -297,30 +293,23 @@ export class StreamTransport {
     const until = performance.now() + STREAM_SLICE_MS;
     let more = false;
     for (let n = 0; ; n++) {
-      while (off + 1 < buf.length && buf[off] === 13 && buf[off + 1] === 10) off += 2; // keep-alive CRLFs
+      off = skipKeepAlives(buf, off);
       if (n > 0 && off < buf.length && (n >= STREAM_SLICE_MESSAGES || performance.now() >= until)) {
         more = true;
         break;
       }
-      const end = indexOf(buf, CRLFCRLF, off);
-      if (end < 0) {
-        if (buf.length - off > MAX_HEADER_BYTES) return this.tooLarge(s, buf.subarray(off, off + MAX_HEADER_BYTES), source, "header block too large");
-        break;
-      }
-      const head = decoder.decode(buf.subarray(off, end));
-      const m = /^(?:content-length|l)[ \t]*:[ \t]*(\d+)[ \t]*$/im.exec(head);
-      if (end - off > MAX_HEADER_BYTES) return this.tooLarge(s, buf.subarray(off, off + MAX_HEADER_BYTES), source, "header block too large");
+      if (off >= buf.length) break;
+      const f = nextFrame(buf, off);
+      if (f.kind === "incomplete" || f.kind === "partial") break;
+      if (f.kind === "headers_too_large") return this.tooLarge(s, buf.subarray(off, off + MAX_HEADER_BYTES), source, "header block too large");
+      if (f.kind === "body_too_large") return this.tooLarge(s, buf.subarray(off, f.bodyStart), source, "body too large");
       // §18.3: "The Content-Length header field MUST be used with stream oriented transports." Without a
       // readable one the body's end is unknown: the header block alone is delivered (a request gets 400
       // naming Content-Length, ./inbound.ts) and the connection is closed, since whatever follows (a
       // body, the next message) cannot be told apart.
-      if (!m) return this.unframed(s, buf.subarray(off, end + 4), source);
-      const len = Number(m[1]);
-      if (len > MAX_BODY_BYTES) return this.tooLarge(s, buf.subarray(off, end + 4), source, "body too large");
-      const total = end + 4 + len;
-      if (buf.length < total) break;
-      this.deliver(s, buf.subarray(off, total), source);
-      off = total;
+      if (f.kind === "unframed") return this.unframed(s, buf.subarray(off, f.bodyStart), source);
+      this.deliver(s, buf.subarray(off, f.end), source);
+      off = f.end;
       pacePoint();
       if (this.closed || this.conns.get(d.key)?.socket !== s) return; // closed while handling
     }
@@ -386,10 +375,4 @@ function remotePort(s: Socket<ConnData>): number {
   return (s as unknown as { remotePort?: number }).remotePort ?? 0;
 }
 
-function indexOf(hay: Uint8Array, needle: Uint8Array, from: number): number {
-  outer: for (let i = from; i + needle.length <= hay.length; i++) {
-    for (let j = 0; j < needle.length; j++) if (hay[i + j] !== needle[j]) continue outer;
-    return i;
-  }
-  return -1;
-}
+
