@@ -79,7 +79,7 @@ test.skipIf(missing.length > 0)("INVITE with Content-Encoding: gzip → 415 with
 
 test.skipIf(missing.length > 0)("a caller without Supported: timer and Session-Expires 60 → 200 raised to 90 (RFC 4028 §9, erratum 1687); Min-SE 30 reads as 90 (§5): 422 with 90, or 200", async () => {
   const r = await runSipp({ scenario: "tests/e2e/sip-strict-timer-unsupported.xml", target: `127.0.0.1:${agent.sipPort}`, timeoutMs: 30_000 });
-  expect(r.exitCode, describeSipp(r)).toBe(0); // the start binary answered the first INVITE 422: the call failed
+  expect(r.exitCode, describeSipp(r)).toBe(0); // before (f6090f0): the first INVITE got 422, the call failed
   const m = r.messages;
   const header = (text: string, name: string) => new RegExp(`^${name}:\\s*(.*)$`, "im").exec(text)?.[1]?.trim();
   const raised = finalTo(m, 1, "INVITE")!;
