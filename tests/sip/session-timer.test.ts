@@ -272,3 +272,20 @@ test("glare (RFC 3261 §14.2): while our refresh re-INVITE is pending, the peer'
   h.send(inDialog(inv, ok, "INVITE", 104, "z9hG4bKglare2", ANSWER_SDP));
   expect((h.last() as SipResponse).status).toBe(200);
 });
+
+test("glare (RFC 3311 §5.2): while our refresh re-INVITE (an offer) is pending, the peer's UPDATE with an offer gets 491, one without a body 200; after ours completes, its offer is taken", () => {
+  const { h, ok, inv } = answered(withTimer("120;refresher=uas", false));
+  h.clock.advance(60_100);
+  const ours = h.requests("INVITE").at(-1)!;
+  expect(ours.bodyText).toBe(ANSWER_SDP); // our re-INVITE carries our SDP: an offer, unanswered
+  const held = ANSWER_SDP.replace("a=sendrecv", "a=sendonly");
+  // "If an UPDATE is received that contains an offer, and the UAS has generated an offer (in an UPDATE,
+  // PRACK or INVITE) to which it has not yet received an answer, the UAS MUST reject the UPDATE with a 491".
+  h.send(inDialog(inv, ok, "UPDATE", 103, "z9hG4bKuglare1", held));
+  expect([(h.last() as SipResponse).status, (h.last() as SipResponse).cseq.method]).toEqual([491, "UPDATE"]);
+  h.send(inDialog(inv, ok, "UPDATE", 104, "z9hG4bKuglare2"));
+  expect([(h.last() as SipResponse).status, (h.last() as SipResponse).cseq.method]).toEqual([200, "UPDATE"]);
+  h.send(reply(ours, 200, { body: ANSWER_SDP, headers: [["Session-Expires", "120;refresher=uac"], ["Contact", "<sip:x@52.9.254.127>"]] }));
+  h.send(inDialog(inv, ok, "UPDATE", 105, "z9hG4bKuglare3", held));
+  expect([(h.last() as SipResponse).status, (h.last() as SipResponse).cseq.method]).toEqual([200, "UPDATE"]);
+});

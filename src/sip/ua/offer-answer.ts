@@ -71,9 +71,10 @@ export class OfferAnswerState {
    * an UPDATE is received that contains an offer, and the UAS has received an offer … to which it has
    * not yet generated an answer, the UAS MUST reject the UPDATE with a 500 response, and MUST include a
    * Retry-After header field with a randomly chosen value between 0 and 10 seconds."
+   * Our own re-INVITE in progress (a session refresh repeating our SDP) carries such an offer too.
    */
   checkUpdateOffer(): 491 | 500 | undefined {
-    if (this.localOfferPending) return 491;
+    if (this.localOfferPending || this.clientInvitePending) return 491;
     if (this.remoteOfferPending) return 500;
     return undefined;
   }
