@@ -47,6 +47,13 @@ const PATH_SHARE = 0.9; // c² of a frame that sets the echo path (echo-residual
 /** How long the level of what we said sets the quiet floor, in frames (2 s): covers pauses between sentences. */
 const HOLD_FRAMES = 100;
 const LINE_NOISE_MARGIN = 10 ** (LINE_NOISE_MARGIN_DB / 10);
+/**
+ * `uniformValue` when there is none: outside PCM16 (−32768 … 32767), so no decoded sample equals it, and an
+ * integer like the samples. NaN there made the field's type flip between a small integer and a double, and
+ * JavaScriptCore's optimized `noteSent` (compiled while it had seen integers) exited to the baseline tier on
+ * every read of the NaN: ~1,600 exits in a 200-call row (BUN_JSC_printEachOSRExit, 7 Dec 2026).
+ */
+const NO_SAMPLE = 0x10000;
 
 /**
  * Cost (what runs per caller frame while our audio is in the window; bench:percall "echo decision"):
@@ -90,8 +97,8 @@ export class CorrelationEcho implements EchoDecision {
   /** What the coarse search reads (echo-coarse-search.ts) and its scratch arrays. */
   private readonly ring: CoarseRing;
   private readonly scratch = coarseScratch();
-  /** The one value of the last `uniformRun` sent samples, all written the full way (NaN: none). */
-  private uniformValue = NaN;
+  /** The one value of the last `uniformRun` sent samples, all written the full way (NO_SAMPLE: none). */
+  private uniformValue = NO_SAMPLE;
   private uniformRun = 0;
   /** Diagnostics: sent frames taken by the silence shortcut of `noteSent`. */
   shortcutFrames = 0;
@@ -144,7 +151,7 @@ export class CorrelationEcho implements EchoDecision {
     let uniform = len > 0 && len % DECIMATE === 0 && this.n % DECIMATE === 0;
     const b = payload[0]!;
     for (let i = 1; uniform && i < len; i++) if (payload[i] !== b) uniform = false;
-    const v = uniform ? this.table[b]! : NaN;
+    const v = uniform ? this.table[b]! : NO_SAMPLE;
     if (uniform && v === this.uniformValue && this.uniformRun >= this.cap + FRAME) {
       this.catchUp(); // what is owed first: then every slot holds v
       this.sentRms[this.frames++ % HOLD_FRAMES] = Math.sqrt((len * v * v) / len);
@@ -160,7 +167,7 @@ export class CorrelationEcho implements EchoDecision {
     if (!uniform) this.uniformRun = 0;
     else if (v === this.uniformValue) this.uniformRun += len;
     else this.uniformRun = len;
-    this.uniformValue = uniform ? v : NaN;
+    this.uniformValue = uniform ? v : NO_SAMPLE;
   }
 
   private noteSentFully(payload: Uint8Array): void {
