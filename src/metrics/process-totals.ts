@@ -33,7 +33,7 @@ const PROCESS_TOTALS: readonly { name: string; help: string; label: string; tota
   },
   {
     name: "voice_agent_sip_refused_total",
-    help: "SIP messages and TCP/TLS connections refused before any transaction, by reason: rate_limited, untrusted_rejected (403), untrusted_dropped, malformed_rejected (400), malformed_dropped, oversize_rejected (513), oversize_dropped, tcp_connection_limit, tcp_untrusted, tcp_message_timeout, tcp_backlog (a connection whose unhandled bytes exceeded 256 KB, closed), dialog_stranger (an in-dialog request from an address other than the dialog's peer: one stateless 403, SIP_DIALOG_PEER_ONLY), auth_failed (an inbound INVITE with wrong digest credentials: 401), auth_locked_out (an inbound INVITE from a source locked out after repeated digest failures: one stateless 403, SIP_INBOUND_MAX_FAILURES). Process totals.",
+    help: "SIP messages and TCP/TLS connections refused before any transaction, by reason: rate_limited, untrusted_rejected (403), untrusted_dropped, malformed_rejected (400), malformed_dropped, oversize_rejected (513), oversize_dropped, tcp_connection_limit, tcp_untrusted, tcp_message_timeout, tcp_backlog (a connection whose unhandled bytes exceeded 1 MB, closed; reading pauses at 256 KB, so only bytes that still arrive while paused get there), dialog_stranger (an in-dialog request from an address other than the dialog's peer: one stateless 403, SIP_DIALOG_PEER_ONLY), auth_failed (an inbound INVITE with wrong digest credentials: 401), auth_locked_out (an inbound INVITE from a source locked out after repeated digest failures: one stateless 403, SIP_INBOUND_MAX_FAILURES). Process totals.",
     label: "reason",
     totals: sipRefusedTotals,
   },

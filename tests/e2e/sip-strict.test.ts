@@ -4,7 +4,8 @@
  * unchanged o= version (the RFC 3264 §8 no-op: the previous answer), one whose o= version goes back (400),
  * one with a garbage Session-Expires (400, RFC 3261 §21.4.1); INVITEs with a Session-Expires below their own
  * Min-SE (422) or a garbage Min-SE (400, RFC 4028 §5); an INVITE with a gzip-coded body (415 + Accept-Encoding,
- * RFC 3261 §8.2.3; session 21); and over TCP a request without
+ * RFC 3261 §8.2.3; session 21); a caller without timer support whose Session-Expires is below 90 (raised in
+ * the 200, erratum 1687; was 422); and over TCP a request without
  * Content-Length (400, RFC 3261 §18.3). Before, each was answered 200 (or framed as an empty body).
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
@@ -74,6 +75,25 @@ test.skipIf(missing.length > 0)("INVITE with Content-Encoding: gzip → 415 with
   expect(coded.status).toBe(415);
   expect(/^Accept-Encoding:\s*(.*)$/im.exec(coded.text)?.[1]?.trim()).toBe("identity");
   expect(warning(coded.text)).toContain("Content-Encoding gzip");
+}, 60_000);
+
+test.skipIf(missing.length > 0)("a caller without Supported: timer and Session-Expires 60 → 200 raised to 90 (RFC 4028 §9, erratum 1687); Min-SE 30 reads as 90 (§5): 422 with 90, or 200", async () => {
+  const r = await runSipp({ scenario: "tests/e2e/sip-strict-timer-unsupported.xml", target: `127.0.0.1:${agent.sipPort}`, timeoutMs: 30_000 });
+  expect(r.exitCode, describeSipp(r)).toBe(0); // before (f6090f0): the first INVITE got 422, the call failed
+  const m = r.messages;
+  const header = (text: string, name: string) => new RegExp(`^${name}:\\s*(.*)$`, "im").exec(text)?.[1]?.trim();
+  const raised = finalTo(m, 1, "INVITE")!;
+  expect(raised.status).toBe(200);
+  expect(header(raised.text, "Session-Expires")).toBe("90;refresher=uas");
+  expect(header(raised.text, "Require")).toBeUndefined();
+  expect(finalTo(m, 2, "BYE")?.status).toBe(200);
+  const tooSmall = finalTo(m, 3, "INVITE")!;
+  expect(tooSmall.status).toBe(422);
+  expect(header(tooSmall.text, "Min-SE")).toBe("90");
+  const kept = finalTo(m, 4, "INVITE")!;
+  expect(kept.status).toBe(200);
+  expect(header(kept.text, "Session-Expires")).toBe("1800;refresher=uac");
+  expect(finalTo(m, 5, "BYE")?.status).toBe(200);
 }, 60_000);
 
 test.skipIf(missing.length > 0)("over TCP (SIPp -t t1), an OPTIONS without Content-Length → 400 naming it (RFC 3261 §18.3)", async () => {

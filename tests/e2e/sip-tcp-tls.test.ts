@@ -30,7 +30,8 @@ beforeAll(async () => {
   tlsPort = await freeTcpPort();
   // RTP_TIMEOUT_S 4: the agent's own BYE (no RTP) in the connection-reuse test; the other calls send RTP
   // or end sooner.
-  agent = await startAgent({ SIP_TLS_PORT: String(tlsPort), SIP_TLS_CERT_FILE: join(dir, "cert.pem"), SIP_TLS_KEY_FILE: join(dir, "key.pem"), RTP_TIMEOUT_S: "4" });
+  // SIP_RATE_LIMIT 0: a trunk's own address is typically exempt; the burst test needs every message answered.
+  agent = await startAgent({ SIP_TLS_PORT: String(tlsPort), SIP_TLS_CERT_FILE: join(dir, "cert.pem"), SIP_TLS_KEY_FILE: join(dir, "key.pem"), RTP_TIMEOUT_S: "4", SIP_RATE_LIMIT: "0" });
 }, 120_000);
 
 afterAll(async () => {
@@ -230,3 +231,29 @@ test.skipIf(missing.length > 0)("pipelined over TCP: a bare-LF OPTIONS, one with
     s.end();
   }
 });
+
+test.skipIf(missing.length > 0)("a trunk pipelining 3,000 OPTIONS (~770 KB) in one write is slowed, not cut: 3,000 200s in order on the same connection", async () => {
+  // Before: over 256 KB unhandled → the connection closed (tcp_backlog), the rest unanswered. Now reading
+  // pauses until the backlog drains (the peer's TCP window closes meanwhile).
+  let text = "";
+  let closed = false;
+  const s = await Bun.connect({ hostname: "127.0.0.1", port: agent.sipPort, socket: { data: (_s, d) => void (text += new TextDecoder().decode(d)), close: () => void (closed = true) } });
+  try {
+    // A live call over UDP meanwhile: its pacer's turns are what the burst used to outrun.
+    const call = runSipp({ scenario: "inbound-call", target: `127.0.0.1:${agent.sipPort}`, audioFile: silenceFile(4), pauseMs: 4000, timeoutMs: 30_000 });
+    await waitFor(async () => ((await agent.get("/calls")).active ?? []).length > 0, 10_000, "the live call");
+    const burst = Array.from({ length: 3000 }, (_, i) => tcpOptions(agent.sipPort, 100 + i)).join("");
+    expect(burst.length).toBeGreaterThan(750_000);
+    s.write(burst);
+    await waitFor(() => closed || text.includes("CSeq: 3099 OPTIONS"), 20_000, "the 200 to the burst's last OPTIONS");
+    expect(closed).toBe(false);
+    const r = await call;
+    expect(r.exitCode, describeSipp(r)).toBe(0);
+    const cseqs = (text.match(/^CSeq: (\d+) OPTIONS\r$/gm) ?? []).map((l) => Number(/\d+/.exec(l)![0]));
+    expect(cseqs).toEqual(Array.from({ length: 3000 }, (_, i) => 100 + i));
+    const metrics = await (await fetch(`http://127.0.0.1:${agent.httpPort}/metrics`)).text();
+    expect(Number(/voice_agent_sip_refused_total\{reason="tcp_backlog"\} (\d+)/.exec(metrics)?.[1] ?? 0)).toBe(0);
+  } finally {
+    s.end();
+  }
+}, 40_000);

@@ -176,10 +176,11 @@ describe("UAS (inbound calls)", () => {
     expect(call.endReason).toBe("session_expired"); // the running 120 s timer, not restarted
   });
 
-  test("a re-INVITE with Session-Expires below 90 s gets 422, the call goes on", () => {
+  test("a re-INVITE with Supported: timer and Session-Expires below 90 s gets 422, the call goes on", () => {
     const { h, ok, inv, call } = answered(withTimer("120"));
     const re = inDialog(inv, ok, "INVITE", 103, "z9hG4bKre", ANSWER_SDP);
     re.headers.append("Session-Expires", "60");
+    re.headers.append("Supported", "timer");
     h.send(re);
     expect((h.last() as SipResponse).status).toBe(422);
     expect(call.state).toBe("confirmed");
@@ -211,15 +212,64 @@ describe("UAS (inbound calls)", () => {
     expect(ok.headers.get("Session-Expires")).toBe("600;refresher=uac");
   });
 
-  test("a re-INVITE with Session-Expires below its Min-SE gets 422 with that Min-SE, the call goes on", () => {
+  test("a re-INVITE with Supported: timer and Session-Expires below its Min-SE gets 422 with that Min-SE, the call goes on", () => {
     const { h, ok, inv, call } = answered(withTimer("1800"));
     const re = inDialog(inv, ok, "INVITE", 103, "z9hG4bKre", ANSWER_SDP);
     re.headers.append("Session-Expires", "120");
     re.headers.append("Min-SE", "900");
+    re.headers.append("Supported", "timer");
     h.send(re);
     const r = h.last() as SipResponse;
     expect([r.status, r.headers.get("Min-SE")]).toEqual([422, "900"]);
     expect(call.state).toBe("confirmed");
+  });
+});
+
+describe("UAS: a UAC without Supported: timer (RFC 4028 §9 allows 422 only with it; erratum 1687), and Min-SE below 90 (§5)", () => {
+  const noTimer = (se: string, extra = "") =>
+    withTimer(se).replace(/^Supported: .*\r\n/m, (row) => row.replace(/,\s*timer\b|timer,\s*/i, "").replace(/^Supported:\s*timer\r\n$/i, "")).replace(`Session-Expires: ${se}`, `Session-Expires: ${se}${extra}`);
+
+  test("an INVITE without Supported: timer whose Session-Expires is below 90 s → 200 with the interval raised to 90, refresher=uas, no Require; we refresh", () => {
+    const invite = noTimer("60");
+    expect(invite).not.toMatch(/^(Supported|k):.*timer/im);
+    const { h, ok, call } = answered(invite);
+    expect(ok.headers.get("Session-Expires")).toBe("90;refresher=uas");
+    expect(ok.headers.get("Require")).toBeUndefined();
+    expect(h.responses(422)).toHaveLength(0);
+    // §10: the refresher refreshes at half the interval (the peer allows UPDATE: an UPDATE at 45 s).
+    h.clock.advance(44_000);
+    expect(h.requests("UPDATE")).toHaveLength(0);
+    h.clock.advance(1_100);
+    expect(h.requests("UPDATE")).toHaveLength(1);
+    expect(h.requests("UPDATE")[0]!.headers.get("Session-Expires")).toBe("90;refresher=uac");
+    expect(call.state).toBe("confirmed");
+  });
+
+  test("…below its own Min-SE (300 < 600) → 200 with Session-Expires raised to 600", () => {
+    const { ok } = answered(noTimer("300", "\r\nMin-SE: 600"));
+    expect(ok.headers.get("Session-Expires")).toBe("600;refresher=uas");
+  });
+
+  test("a re-INVITE without Supported: timer and Session-Expires 60 → 200 raised to 90 (was 422), the call goes on", () => {
+    const { h, ok, inv, call } = answered(withTimer("120"));
+    const re = inDialog(inv, ok, "INVITE", 103, "z9hG4bKre2", ANSWER_SDP);
+    re.headers.append("Session-Expires", "60");
+    h.send(re);
+    const r = h.last() as SipResponse;
+    expect([r.status, r.headers.get("Session-Expires")]).toEqual([200, "90;refresher=uas"]);
+    expect(call.state).toBe("confirmed");
+  });
+
+  test("Min-SE below 90 is read as 90, never 400: SE 1800 → 200 with 1800; SE 60 with Supported: timer → 422 with Min-SE: 90", () => {
+    for (const minSe of ["30", "0", "89"]) {
+      const { ok } = answered(withTimer("1800;refresher=uac").replace("Session-Expires: 1800;refresher=uac", `Session-Expires: 1800;refresher=uac\r\nMin-SE: ${minSe}`));
+      expect([ok.status, ok.headers.get("Session-Expires")]).toEqual([200, "1800;refresher=uac"]);
+      const h = harness({ onInvite: (c) => c.accept(ANSWER_SDP) });
+      h.send(withTimer("60").replace("Session-Expires: 60", `Session-Expires: 60\r\nMin-SE: ${minSe}`));
+      const r = h.responses(422)[0]!;
+      expect(r.headers.get("Min-SE")).toBe("90");
+      expect(h.calls).toHaveLength(0);
+    }
   });
 });
 

@@ -1,7 +1,8 @@
 /**
  * SIP over TCP: one connection's burst of pipelined messages is handled in slices, so the call thread
  * (the one that paces RTP) gets its turns in between (src/sip/transport/tcp.ts); a connection that
- * buffers more unhandled bytes than the limit is closed. Real sockets on 127.0.0.1.
+ * holds more unhandled bytes than the pause mark stops being read until its backlog drains (read
+ * backpressure), and one past the hard cap is closed. Real sockets on 127.0.0.1.
  */
 import { afterEach, expect, test } from "bun:test";
 import type { SipMessage } from "../../src/sip/message/index.ts";
@@ -65,8 +66,31 @@ test("a 2,000-message burst on one connection yields to the event loop between s
   expect(c.state.closed).toBe(false);
 });
 
-test("a connection pipelining past the unhandled-bytes limit is closed and counted (tcp_backlog)", async () => {
-  const tcp = await StreamTransport.listen({ host: "127.0.0.1", port: 0, limits: { maxBufferedBytes: 32 * 1024 } });
+test("a peer pipelining faster than it is served is slowed, not cut: reading pauses past the mark, every message is delivered in order", async () => {
+  const tcp = await StreamTransport.listen({ host: "127.0.0.1", port: 0, limits: { pauseBufferedBytes: 32 * 1024, resumeBufferedBytes: 8 * 1024 } });
+  cleanup.push(() => tcp.close());
+  const cseqs: number[] = [];
+  tcp.onMessage = (m) => void cseqs.push(cseqOf(m));
+  const before = sipRefusedTotals.tcp_backlog;
+  const c = await connect(tcp.local.port);
+  const bytes = burst(5000); // ~1.5 MB, in one write
+  expect(bytes.length).toBeGreaterThan(1_400_000);
+  c.s.write(bytes);
+  await until(() => cseqs.length === 5000 || c.state.closed);
+  expect(c.state.closed).toBe(false);
+  expect(cseqs).toEqual(Array.from({ length: 5000 }, (_, i) => i + 1));
+  expect(sipRefusedTotals.tcp_backlog - before).toBe(0);
+  expect(tcp.backpressure.pauses).toBeGreaterThan(0);
+  // What the connection held never came near the burst: the pause mark plus about one read.
+  expect(tcp.backpressure.peakBufferedBytes).toBeLessThan(bytes.length / 2);
+  // The connection still serves requests after the burst.
+  c.s.write(burst(1));
+  await until(() => cseqs.length === 5001);
+  expect(cseqs.length).toBe(5001);
+});
+
+test("bytes arriving past the hard cap (the pause did not hold: here the mark is above the cap) close the connection (tcp_backlog)", async () => {
+  const tcp = await StreamTransport.listen({ host: "127.0.0.1", port: 0, limits: { pauseBufferedBytes: 4 << 20, maxBufferedBytes: 32 * 1024 } });
   cleanup.push(() => tcp.close());
   let handled = 0;
   tcp.onMessage = () => void handled++;

@@ -19,11 +19,11 @@ afterEach(() => {
  * UDP and TCP on one port number, as the agent listens. The UDP port is the kernel's pick; its number may
  * be held on TCP by another process's connection (an ephemeral local port), so a taken one is retried.
  */
-async function bindBoth(): Promise<{ udp: UdpTransport; tcp: StreamTransport }> {
+async function bindBoth(limits?: { messageDeadlineMs?: number; perSource?: number }): Promise<{ udp: UdpTransport; tcp: StreamTransport }> {
   for (let attempt = 1; ; attempt++) {
     const udp = await UdpTransport.bind({ host: "127.0.0.1", port: 0 });
     try {
-      return { udp, tcp: await StreamTransport.listen({ host: "127.0.0.1", port: udp.local.port }) };
+      return { udp, tcp: await StreamTransport.listen({ host: "127.0.0.1", port: udp.local.port, limits }) };
     } catch (err) {
       udp.close();
       if (attempt >= 20) throw err;
@@ -190,8 +190,7 @@ test("a request on a new TCP connection (over 1300 bytes) is sent once: no Timer
 });
 
 test("inbound connections are bounded per source IP; a closed one frees its place", async () => {
-  const udp = await UdpTransport.bind({ host: "127.0.0.1", port: 0 });
-  const tcp = await StreamTransport.listen({ host: "127.0.0.1", port: udp.local.port, limits: { perSource: 3 } });
+  const { udp, tcp } = await bindBoth({ perSource: 3 });
   cleanup.push(() => (tcp.close(), udp.close()));
   const closed: number[] = [];
   const open = async (i: number) => {
@@ -216,8 +215,7 @@ test("inbound connections are bounded per source IP; a closed one frees its plac
 });
 
 test("a connection whose message never completes (slow or silent) is closed at the deadline; one that delivered stays", async () => {
-  const udp = await UdpTransport.bind({ host: "127.0.0.1", port: 0 });
-  const tcp = await StreamTransport.listen({ host: "127.0.0.1", port: udp.local.port, limits: { messageDeadlineMs: 1000 } });
+  const { udp, tcp } = await bindBoth({ messageDeadlineMs: 1000 }); // a taken TCP port number is retried (EADDRINUSE in batch runs)
   cleanup.push(() => (tcp.close(), udp.close()));
   const got: SipMessage[] = [];
   tcp.onMessage = (m) => got.push(m);

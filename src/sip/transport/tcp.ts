@@ -19,9 +19,14 @@
  *
  * The reader runs on the call thread (it paces RTP): a connection's messages are handled at most
  * {@link STREAM_SLICE_MS} / {@link STREAM_SLICE_MESSAGES} per event-loop turn, in order, the rest on the
- * next turn (setImmediate), a pace point after each; the source gate is asked before a parse; over
- * .maxBufferedBytes unhandled the connection is closed (session 20: 1,000 pipelined OPTIONS in one
- * burst, parsed in one go, made every call's pacer up to 293 ms late).
+ * next turn (setImmediate), a pace point after each; the source gate is asked before a parse (session
+ * 20: 1,000 pipelined OPTIONS in one burst, parsed in one go, made every call's pacer up to 293 ms late).
+ *
+ * Read backpressure: a connection holding more than .pauseBufferedBytes unhandled stops being read
+ * (Bun's `Socket.pause()`: the kernel's receive buffer fills and TCP's window closes, so the peer's
+ * writes wait) until the backlog is handled down to .resumeBufferedBytes, or to an unfinished message.
+ * A peer bursting faster than we serve is slowed, not cut; what it can make us hold stays bounded. Past
+ * .maxBufferedBytes (only if bytes still arrive while paused) the connection is closed (`tcp_backlog`).
  */
 import type { Socket, TCPSocketListener } from "bun";
 import { serializeMessage, type SipMessage } from "../message/index.ts";
@@ -30,6 +35,7 @@ import { DropReport, type RefusalReason } from "./drop-report.ts";
 import { processDatagram } from "./inbound.ts";
 import { MAX_BODY_BYTES, MAX_HEADER_BYTES, tooLargeResponse } from "./oversize.ts";
 import { nextFrame, skipKeepAlives } from "./stream-framing.ts";
+import { STREAM_SLICE_MESSAGES, STREAM_SLICE_MS, TCP_LIMITS, type TcpLimits } from "./stream-limits.ts";
 import type { SourceGate } from "./source-gate.ts";
 import type { Address } from "./types.ts";
 import { isResponse } from "./inbound.ts";
@@ -38,23 +44,7 @@ import { pacePoint } from "../../util/pace-point.ts";
 /** The one message size limit of every transport (./oversize.ts). */
 export { MAX_BODY_BYTES, MAX_HEADER_BYTES };
 
-/** Bounds on inbound connections (see the file comment); a trunk or proxy needs a handful. */
-export interface TcpLimits {
-  /** Open inbound connections per source IP. */
-  perSource: number;
-  /** Open inbound connections in total. */
-  total: number;
-  /** ms a message may take from its first byte (or from the connection's opening) to its last. */
-  messageDeadlineMs: number;
-  /** Bytes received on one connection and not yet handled; beyond it the connection is closed. */
-  maxBufferedBytes: number;
-}
-export const TCP_LIMITS: TcpLimits = { perSource: 64, total: 1024, messageDeadlineMs: 32_000, maxBufferedBytes: 256 * 1024 };
-
-/** Longest run of one connection's messages per event-loop turn, ms (as the teardown queue's slice). */
-export const STREAM_SLICE_MS = 1;
-/** Most messages of one connection handled per event-loop turn. */
-export const STREAM_SLICE_MESSAGES = 32;
+export { STREAM_SLICE_MESSAGES, STREAM_SLICE_MS, TCP_LIMITS, type TcpLimits };
 
 export interface StreamTransportOptions {
   host?: string;
@@ -84,6 +74,8 @@ interface ConnData {
   off: number;
   /** A later turn's handling of `buf` is scheduled. */
   draining: boolean;
+  /** Reading is paused (backpressure) until the backlog drains. */
+  paused: boolean;
   key: string;
   /** The peer's IP address (what the per-source limit counts). */
   host: string;
@@ -106,6 +98,8 @@ export class StreamTransport {
   private readonly sweep: ReturnType<typeof setInterval>;
   /** Refused and closed connections, refused messages: counted (voice_agent_sip_refused_total), logged as a rate. */
   private readonly refusals: DropReport;
+  /** Read pauses so far, and the most unhandled bytes one connection held (backpressure at work). */
+  readonly backpressure = { pauses: 0, peakBufferedBytes: 0 };
 
   private constructor(
     private listener: TCPSocketListener<ConnData> | undefined,
@@ -222,7 +216,7 @@ export class StreamTransport {
 
   private opened(s: Socket<ConnData>, inbound: boolean): void {
     const key = `${s.remoteAddress}:${remotePort(s)}`;
-    s.data = { buf: new Uint8Array(0), off: 0, draining: false, key, host: s.remoteAddress, inbound, pendingSince: inbound ? performance.now() : undefined };
+    s.data = { buf: new Uint8Array(0), off: 0, draining: false, paused: false, key, host: s.remoteAddress, inbound, pendingSince: inbound ? performance.now() : undefined };
     if (this.gate && !this.gate.isTrusted(s.remoteAddress)) {
       this.refusals.note("tcp_untrusted", { host: s.remoteAddress, port: remotePort(s) }, {
         msg: "sip stream connection from an untrusted source closed",
@@ -279,7 +273,13 @@ export class StreamTransport {
     buf.set(chunk, held - chunk.length);
     d.buf = buf;
     d.off = 0;
+    if (held > this.backpressure.peakBufferedBytes) this.backpressure.peakBufferedBytes = held;
     if (!d.draining) this.drain(s);
+    if (!d.paused && d.buf.length - d.off > this.limits.pauseBufferedBytes && this.conns.get(d.key)?.socket === s) {
+      d.paused = true;
+      this.backpressure.pauses++;
+      s.pause();
+    }
   }
 
   /** Frames and handles `s`'s buffered messages for one slice; schedules the next turn when some remain. */
@@ -316,6 +316,12 @@ export class StreamTransport {
     const handled = off > d.off;
     [d.buf, d.off, d.draining] = more ? [buf, off, true] : [buf.slice(off), 0, false];
     if (more) setImmediate(() => this.drain(s));
+    // Read again once the backlog is low, or when what is left is one unfinished message (which only
+    // more bytes can complete).
+    if (d.paused && (!more || d.buf.length - d.off <= this.limits.resumeBufferedBytes)) {
+      d.paused = false;
+      s.resume();
+    }
     if (!d.inbound) return;
     // A message is awaited while bytes of one are buffered; a new one's clock starts at its first byte.
     if (handled) d.pendingSince = d.buf.length > d.off ? performance.now() : undefined;

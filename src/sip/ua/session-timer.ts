@@ -94,6 +94,18 @@ export function minSeOf(msg: SipMessage): number | undefined {
   return v && /^\d+$/.test(v) ? Math.min(Number(v), MAX_DELTA_S) : undefined; // 1*DIGIT, as parseSessionExpires
 }
 
+/**
+ * The smallest session interval a request leaves us: ours ({@link MIN_SE_S}) or its Min-SE when larger.
+ * §5: "When present in a request or response, its value MUST NOT be less than 90 seconds." A Min-SE
+ * below 90 is still well-formed (`Min-SE = "Min-SE" HCOLON delta-seconds`, so not RFC 3261 §21.4.1's
+ * "malformed syntax" that a 400 answers), and §5 gives it one meaning, "the smallest value of the session
+ * interval that can be used for that session": read against the 90 s the RFC fixes, it allows exactly what
+ * 90 allows. So it is taken as 90, and a call is not failed over a sender's slip that changes nothing.
+ */
+export function floorOf(req: SipRequest): number {
+  return Math.max(MIN_SE_S, minSeOf(req) ?? 0);
+}
+
 /** True when the message lists `timer` in Supported (or its compact form `k`). */
 export function supportsTimer(msg: SipMessage): boolean {
   return [...msg.headers.getAll("Supported"), ...msg.headers.getAll("k")].some((v) =>
@@ -114,9 +126,14 @@ export type UasTimerDecision =
  * - A Session-Expires that does not follow §4's grammar → `malformed` (answered 400, see
  *   {@link sessionExpiresProblem}).
  * - A Min-SE that does not follow §5's grammar, or above {@link MAX_SE_S} → `malformed` ({@link minSeProblem}).
- * - "If the Session-Expires … is less than the minimum … the UAS MUST reject it with a 422 … [and] MUST
- *   include the Min-SE header field" → `too_small`; the minimum is ours (90 s) or the request's own
- *   Min-SE when larger (§5, §9).
+ * - §9: "If an incoming request contains a Supported header field with a value 'timer' and a Session
+ *   Expires header field, the UAS MAY reject the INVITE request with a 422 (Session Interval Too Small)
+ *   response if the session interval in the Session-Expires header field is smaller than the minimum
+ *   interval defined by the UAS' local policy. When sending the 422 response, the UAS MUST include a
+ *   Min-SE header field with the value of its minimum interval." → `too_small`; the minimum is ours
+ *   (90 s) or the request's own Min-SE when larger (§5, §9).
+ * - The same interval in a request without `Supported: timer` (a proxy asked for the timer, the UAC
+ *   knows nothing of it) → 2xx with the interval raised to that minimum (see {@link floorOf}, erratum 1687).
  * - Otherwise we keep the interval (reduced to {@link MAX_SE_S}) and the refresher the request names; with none named, "uac" (the
  *   peer refreshes) when it supports timers, else "uas" (§9: "If the UAC does not support … the UAS
  *   MUST … set the refresher parameter to 'uas'"). The 2xx states both; §9: "If the refresher … has a
@@ -136,10 +153,21 @@ export function negotiateAsUas(req: SipRequest): UasTimerDecision {
   // of the Session-Expires header field". A Session-Expires below the request's own Min-SE leaves no
   // interval to answer with, so it is "smaller than the minimum interval" as our own minimum is: 422
   // with the larger of the two as Min-SE, the value §7.3's retry then uses for both headers.
-  const floor = Math.max(MIN_SE_S, minSeOf(req) ?? 0);
-  if (se.seconds < floor) return { kind: "too_small", minSe: floor };
-  se.seconds = Math.min(se.seconds, MAX_SE_S);
+  const floor = floorOf(req);
   const peerSupports = supportsTimer(req);
+  if (se.seconds < floor) {
+    if (peerSupports) return { kind: "too_small", minSe: floor };
+    // §9 allows the 422 only to a request with Supported: timer: a UAC without the extension cannot retry
+    // with a larger interval, so a 422 would just fail the call (a carrier whose proxy inserted the
+    // Session-Expires). RFC 4028 erratum 1687 (held for document update) gives the UAS §8.1's proxy rule:
+    // "If the request doesn't indicate support for the session timer but contains a session interval
+    // that is too small, the UAS cannot usefully reject the request, as this would result in a call
+    // failure. … The UAS MUST then increase the Session-Expires header field value to be equal to the
+    // value in the Min-SE header field". We refresh (§9: refresher 'uas' for such a UAC), so the longer
+    // interval binds only us; §4: "The absolute minimum for the Session-Expires header field is 90 seconds."
+    se.seconds = floor;
+  }
+  se.seconds = Math.min(se.seconds, MAX_SE_S);
   const wire = se.refresher ?? (peerSupports ? "uac" : "uas");
   const refresher: "uac" | "uas" = peerSupports ? wire : "uas";
   const rows: Array<[string, string]> = [["Session-Expires", `${se.seconds};refresher=${refresher}`]];
