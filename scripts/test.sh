@@ -14,10 +14,19 @@
 # average 6-15): the whole `.ci/run` 1,398 s one after another (all passed) against 1,072 s two at a time,
 # but each of four two-at-a-time runs failed 1-4 checks that held one after another (three now wait for
 # their event, four files moved to SERIAL; at load average 15 flite-workers and cloud-call still failed),
-# so the default stays one file after another.
-# The last lines are the counts of both runs together, in bun's own format (` N pass`, ` N fail`).
+# so the default runs two at once only files chosen for it (7 Dec 2026, session 21):
+# The default (TEST_WORKERS unset or 1) runs two processes at once for a while: the in-process files
+# (everything outside tests/e2e, tests/outbound and tests/fleet: unit and component tests, CPU-bound on one
+# core, ~190 s) run beside the BESIDE files below — end-to-end files whose time is SIP timers and exchanges
+# (Timer H, digest challenges, re-INVITEs) with no audio judged and no bound tighter than seconds, so the
+# other core serves them — each process with its own port slice (TEST_WORKERS=2, BUN_TEST_WORKER_ID 1 and
+# 2). Then the PAIRED end-to-end files two at a time (`bun test --parallel=2`, slowest first): SIP and RTP
+# behaviour without audio judged or a time bound, mostly idle waits (a hold, a drain, a kill -9). The other
+# end-to-end files then run one after another, then SERIAL. A new end-to-end file runs one after another
+# unless it is added to BESIDE or PAIRED.
+# The last lines are the counts of all runs together, in bun's own format (` N pass`, ` N fail`).
 #
-#   npm test                          the whole suite, one file after another (about 23 min on 2 cores)
+#   npm test                          the whole suite as above (about 20 min on 2 cores)
 #   TEST_WORKERS=2 npm test           two files at a time, then the SERIAL ones alone (~18 min; see above)
 #   npm test -- tests/e2e/amd.test.ts extra arguments: one plain `bun test` run with them (e.g. a path filter)
 set -euo pipefail
@@ -34,6 +43,46 @@ SERIAL=(
   tests/e2e/sip-flood.test.ts      # pacing inside a 10 s flood against the same calls outside it: a neighbour's burst in one window fails it
   tests/e2e/sip-flood-open.test.ts # the same gate without a trusted list (both failed beside other files: p99 176 ms vs bound 79)
   tests/outbound/sipp-trunk.test.ts # ten outbound calls at once in the test process, ten recognisers: the callee's words unheard in 30 s beside another file
+)
+# End-to-end files that run beside the in-process files in the default mode (see above); ~230 s alone,
+# about as long as the in-process files beside them. No audio judged, no lateness or gap measured.
+BESIDE=(
+  tests/e2e/unacked-invite.test.ts     # Timer H (9.6 s) twice
+  tests/e2e/registration.test.ts       # Kamailio registrar, digest, refresh
+  tests/e2e/inbound-auth.test.ts
+  tests/e2e/inbound-auth-lockout.test.ts
+  tests/e2e/pending-per-source.test.ts
+  tests/e2e/fd-exhaustion.test.ts
+  tests/e2e/sip-edges.test.ts
+  tests/e2e/sip-user-agent.test.ts
+  tests/e2e/sip-tcp-tls.test.ts
+  tests/e2e/sip-contact-tls.test.ts
+  tests/e2e/sip-contact-transport.test.ts
+  tests/e2e/sip-strict.test.ts
+  tests/e2e/sip-size-limit.test.ts
+  tests/e2e/sip-receive-buffer.test.ts
+  tests/e2e/single-instance.test.ts
+  tests/e2e/log-backpressure.test.ts
+  tests/e2e/dialog-peer.test.ts
+  tests/e2e/outbound-ended.test.ts
+  tests/e2e/outbound-no-media.test.ts
+  tests/e2e/http-limits.test.ts
+  tests/e2e/in-dialog.test.ts
+  tests/e2e/transfer.test.ts
+  tests/e2e/store-unavailable.test.ts
+)
+# End-to-end files run two at a time in the default mode, after the BESIDE ones (see above).
+PAIRED=(
+  tests/e2e/fleet-health.test.ts      # OPTIONS and /health/ready at MAX_CALLS and while draining
+  tests/fleet/agent-bye.test.ts       # the agent's BYE through Kamailio's Record-Route
+  tests/outbound/sipp-trunk-in-dialog.test.ts
+  tests/outbound/metrics.test.ts
+  tests/outbound/restart-main.test.ts # kill -9 and restart
+  tests/e2e/rtcp-source.test.ts
+  tests/e2e/rtp-latch-nat.test.ts
+  tests/e2e/baresip-hold.test.ts
+  tests/e2e/baresip-tls.test.ts
+  tests/e2e/dtmf-send.test.ts
 )
 TIMINGS=tests/timings.json
 workers=${TEST_WORKERS:-1}
@@ -65,18 +114,46 @@ if [ "$workers" -eq 1 ]; then parallel_flags=(); else parallel_flags=(--parallel
 [ "$refresh" -eq 1 ] && parallel_flags+=(--timings="$TIMINGS" --update-timings)
 
 log=$(mktemp)
-trap 'rm -f "$log"' EXIT
+units_log=$(mktemp)
+units_pid=
+trap '[ -n "$units_pid" ] && kill "$units_pid" 2>/dev/null; rm -f "$log" "$units_log"' EXIT
 rc=0
-echo "test: 3/3 bun test: ${#parallel[@]} files, $workers at a time, then ${#SERIAL[@]} alone; each test's result prints as it ends"
-bun test --timeout 60000 "${parallel_flags[@]}" "${parallel[@]}" 2>&1 | tee "$log" || rc=1
+# (--refresh-timings measures every file alone: the single run below.)
+if [ "$workers" -eq 1 ] && [ "$refresh" -eq 0 ]; then
+  units=() beside=() paired=() rest=()
+  for f in "${parallel[@]}"; do
+    if [[ $f =~ ^tests/(e2e|outbound|fleet)/ ]]; then
+      if [[ " ${BESIDE[*]} " == *" $f "* ]]; then beside+=("$f")
+      elif [[ " ${PAIRED[*]} " == *" $f "* ]]; then paired+=("$f")
+      else rest+=("$f"); fi
+    else
+      units+=("$f")
+    fi
+  done
+  echo "test: 3/3 bun test: ${#units[@]} in-process files beside ${#beside[@]} end-to-end ones (two processes; the in-process results print when they end), ${#paired[@]} two at a time, then ${#rest[@]} one after another, then ${#SERIAL[@]} alone"
+  TEST_WORKERS=2 BUN_TEST_WORKER_ID=1 bun test --timeout 60000 "${units[@]}" >"$units_log" 2>&1 &
+  units_pid=$!
+  TEST_WORKERS=2 BUN_TEST_WORKER_ID=2 bun test --timeout 60000 "${beside[@]}" 2>&1 | tee "$log" || rc=1
+  wait "$units_pid" || rc=1
+  units_pid=
+  echo "test: the in-process files (run beside the files above):"
+  tee -a "$log" <"$units_log"
+  echo "test: end-to-end files two at a time:"
+  TEST_WORKERS=2 bun test --timeout 60000 --parallel=2 --timings="$TIMINGS" "${paired[@]}" 2>&1 | tee -a "$log" || rc=1
+  echo "test: the other end-to-end files, one after another:"
+  bun test --timeout 60000 "${rest[@]}" 2>&1 | tee -a "$log" || rc=1
+else
+  echo "test: 3/3 bun test: ${#parallel[@]} files, $workers at a time, then ${#SERIAL[@]} alone; each test's result prints as it ends"
+  bun test --timeout 60000 "${parallel_flags[@]}" "${parallel[@]}" 2>&1 | tee "$log" || rc=1
+fi
 echo "test: the files that run alone: ${SERIAL[*]}"
 bun test --timeout 60000 "${SERIAL[@]}" 2>&1 | tee -a "$log" || rc=1
 
-# Both runs' counts summed, printed last in bun's format (.ci/run reads the last ` N pass` / ` N fail`).
+# All runs' counts summed, printed last in bun's format (.ci/run reads the last ` N pass` / ` N fail`).
 sum() { grep -E "^ *[0-9]+ $1\$" "$log" | awk '{ n += $1 } END { print n + 0 }'; }
 files=$(grep -oE '^Ran [0-9]+ tests? across [0-9]+ files?' "$log" | awk '{ t += $2; f += $5 } END { print t + 0, f + 0 }')
 echo
-echo "test: both runs together:"
+echo "test: all runs together:"
 echo " $(sum pass) pass"
 [ "$(sum skip)" -gt 0 ] && echo " $(sum skip) skip"
 [ "$(sum todo)" -gt 0 ] && echo " $(sum todo) todo"

@@ -1,6 +1,8 @@
 /**
  * The test command's own inputs (scripts/test.sh): the files it runs alone after the two-at-a-time run
- * exist (a renamed file would silently drop out of both runs: the parallel run excludes it by name), and
+ * exist (a renamed file would silently drop out of both runs: the parallel run excludes it by name), the
+ * end-to-end files it runs beside the in-process ones (BESIDE) or two at a time (PAIRED) exist, are
+ * end-to-end files and each is in one list only (a renamed one would merely run later, one after another), and
  * tests/timings.json (per-file durations in ms that make `bun test --parallel` start the slowest files
  * first) is in Bun's format and names only files that exist.
  */
@@ -9,10 +11,10 @@ import { existsSync, readFileSync } from "node:fs";
 
 const script = readFileSync("scripts/test.sh", "utf8");
 
-/** The paths in test.sh's `SERIAL=( … )` array (one per line, comments after `#`). */
-function serialFiles(text: string): string[] {
-  const m = /^SERIAL=\(\n([\s\S]*?)^\)/m.exec(text);
-  if (!m) throw new Error("scripts/test.sh: no SERIAL=( … ) array");
+/** The paths in test.sh's `NAME=( … )` array (one per line, comments after `#`). */
+function listedFiles(text: string, name = "SERIAL"): string[] {
+  const m = new RegExp(`^${name}=\\(\\n([\\s\\S]*?)^\\)`, "m").exec(text);
+  if (!m) throw new Error(`scripts/test.sh: no ${name}=( … ) array`);
   return m[1]!
     .split("\n")
     .map((l) => l.replace(/#.*/, "").trim())
@@ -20,12 +22,26 @@ function serialFiles(text: string): string[] {
 }
 
 test("the files test.sh runs alone exist and are test files", () => {
-  const serial = serialFiles(script);
+  const serial = listedFiles(script);
   expect(serial.length).toBeGreaterThan(0);
   for (const f of serial) {
     expect(f).toMatch(/^tests\/.+\.test\.ts$/);
     expect(existsSync(f), f).toBe(true);
   }
+});
+
+test("the end-to-end files test.sh runs beside the in-process ones or two at a time exist, are end-to-end files, and are in one list only", () => {
+  const beside = listedFiles(script, "BESIDE");
+  const paired = listedFiles(script, "PAIRED");
+  const serial = listedFiles(script);
+  expect(beside.length).toBeGreaterThan(0);
+  expect(paired.length).toBeGreaterThan(0);
+  for (const f of [...beside, ...paired]) {
+    expect(f).toMatch(/^tests\/(e2e|outbound|fleet)\/.+\.test\.ts$/);
+    expect(existsSync(f), f).toBe(true);
+    expect(serial, f).not.toContain(f);
+  }
+  for (const f of paired) expect(beside, f).not.toContain(f);
 });
 
 test("tests/timings.json: Bun's format (version 1, ms per file) and no file that is gone", () => {
@@ -38,7 +54,9 @@ test("tests/timings.json: Bun's format (version 1, ms per file) and no file that
   for (const [, ms] of entries) expect(Number.isInteger(ms) && (ms as number) >= 0).toBe(true);
 });
 
-test("the SERIAL parser reads what the array holds", () => {
-  expect(serialFiles("x\nSERIAL=(\n  tests/a.test.ts # why\n  tests/b.test.ts\n)\n")).toEqual(["tests/a.test.ts", "tests/b.test.ts"]);
-  expect(() => serialFiles("SERIAL=(tests/a.test.ts)")).toThrow(/no SERIAL/);
+test("the array parser reads what the array holds", () => {
+  expect(listedFiles("x\nSERIAL=(\n  tests/a.test.ts # why\n  tests/b.test.ts\n)\n")).toEqual(["tests/a.test.ts", "tests/b.test.ts"]);
+  expect(listedFiles("SERIAL=(\n  tests/a.test.ts\n)\nBESIDE=(\n  tests/e2e/b.test.ts # why\n)\n", "BESIDE")).toEqual(["tests/e2e/b.test.ts"]);
+  expect(() => listedFiles("SERIAL=(tests/a.test.ts)")).toThrow(/no SERIAL/);
+  expect(() => listedFiles("SERIAL=(\n  tests/a.test.ts\n)\n", "BESIDE")).toThrow(/no BESIDE/);
 });
