@@ -29,7 +29,7 @@ import { BandFill } from "./band-fill.ts";
 import { loadDictionaryWords, stepGrammar } from "./grammar.ts";
 import { DEBIAN_MODEL_DIR, hmmWithCmnInit, PHONE_CMNINIT } from "./model-dir.ts";
 import type { Utterance } from "./output-parser.ts";
-import { RecogniserProcess } from "./recogniser-process.ts";
+import { RECOGNISER_NICE_DEFAULT, RecogniserProcess } from "./recogniser-process.ts";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -84,6 +84,12 @@ export interface PocketsphinxSttOptions {
   grammarFor?: readonly NonNullable<TurnExpectation["kind"]>[];
   /** Extra arguments for a step-grammar process only (e.g. `-wip`). Default STEP_GRAMMAR_ARGS. */
   grammarArgs?: string[];
+  /**
+   * Added to the nice value of each recogniser and its feeder (0–19; 0 = the agent's own priority), so a
+   * model load (0.6 s of CPU per process) does not take the core from the thread that paces RTP
+   * (recogniser-process.ts). Default POCKETSPHINX_DEFAULTS.recogniserNice.
+   */
+  recogniserNice?: number;
 }
 
 /**
@@ -102,6 +108,7 @@ export const POCKETSPHINX_DEFAULTS = {
   maxBufferedMs: 30_000,
   endTimeoutMs: 5000,
   grammarFor: ["category"],
+  recogniserNice: RECOGNISER_NICE_DEFAULT,
 } as const;
 
 /** Input rate the en-us model expects (Hz). */
@@ -195,7 +202,7 @@ export class PocketsphinxStt implements SttProvider {
     const resampler = await Resampler.create(8000, MODEL_HZ);
     const grammarFor = new Set(this.o.grammarFor ?? POCKETSPHINX_DEFAULTS.grammarFor);
     const spawner: Spawner = {
-      spawn: (events, jsgf) => RecogniserProcess.spawn(exe, jsgf ? this.args(jsgf) : args, events),
+      spawn: (events, jsgf) => RecogniserProcess.spawn(exe, jsgf ? this.args(jsgf) : args, events, this.o.recogniserNice ?? POCKETSPHINX_DEFAULTS.recogniserNice),
       grammarOf: (e) => (e?.kind && grammarFor.has(e.kind) ? stepGrammar(e.words, loadDictionaryWords(this.dict)) : null),
     };
     try {
