@@ -19,6 +19,9 @@ import { RtpPacketWriter } from "./packet.ts";
 import type { RtpEndpoint } from "./symmetric-latch.ts";
 import type { PacedStream } from "./worker/frame-ring.ts";
 
+/** Comfort noise payload type (RFC 3389, RFC 3551 Table 4: static PT 13, CN/8000). */
+const PT_CN = 13;
+
 /** Our media direction (RFC 3264 §6.1), as negotiated by src/sdp. */
 export type MediaDirection = "sendrecv" | "sendonly" | "recvonly" | "inactive";
 
@@ -57,6 +60,17 @@ export interface RtpSendPath {
    * takes the timestamp of the packet with `marker` set (the first of the event, RFC 4733 §2.5.1.1).
    */
   sendEvent(payload: Uint8Array, marker: boolean, eventTimestamp: number, samples: number): boolean;
+  /**
+   * Silence suppression (silence-suppression.ts): an idle tick's samples pass without a packet — the
+   * timestamp advances, the sequence number does not (RFC 3551 §4.1: the receiver sees the gap as a
+   * timestamp jump). Absent on the media worker's path (its stream sends continuous media).
+   */
+  skip?(samples: number): void;
+  /**
+   * One RFC 3389 comfort-noise packet (PT 13) with the timestamp of this tick; the timestamp then
+   * advances by `samples` as for an audio frame. Absent on the media worker's path.
+   */
+  sendComfortNoise?(payload: Uint8Array, samples: number): boolean;
   /** A raw datagram (RTCP multiplexed, RFC 5761) to `dest` from our RTP port. */
   sendRaw(bytes: Uint8Array, dest: RtpEndpoint): boolean;
   /** A renegotiated format/direction; takes effect with the next packet. */
@@ -132,6 +146,17 @@ export class LocalSendPath implements RtpSendPath {
     this.ts = (this.ts + samples) >>> 0;
     if (this.format.telephoneEventPt === undefined) return false;
     return this.transmit(this.format.telephoneEventPt, payload, marker, eventTimestamp >>> 0);
+  }
+
+  skip(samples: number): void {
+    this.ts = (this.ts + samples) >>> 0;
+  }
+
+  sendComfortNoise(payload: Uint8Array, samples: number): boolean {
+    if (this.closed) return false;
+    const timestamp = this.ts;
+    this.ts = (this.ts + samples) >>> 0;
+    return this.transmit(PT_CN, payload, false, timestamp);
   }
 
   sendRaw(bytes: Uint8Array, dest: RtpEndpoint): boolean {

@@ -16,6 +16,8 @@ export interface RtpSessionOptions {
   payloadType: number;
   /** Negotiated telephone-event PT, if any. */
   telephoneEventPt?: number;
+  /** The peer's SDP listed CN/8000 (RFC 3389): keep-alives while silence is suppressed are CN packets. */
+  comfortNoise?: boolean;
   /** Our direction; default "sendrecv". "recvonly"/"inactive" suppress sending (timestamps still advance). */
   direction?: MediaDirection;
   /** Time source for jitter arrival times; default SystemClock. */
@@ -47,4 +49,6 @@ export interface RtpFormat {
   codec: "PCMU" | "PCMA";
   payloadType: number;
   telephoneEventPt?: number;
+  /** CN/8000 listed by the peer (RFC 3389). */
+  comfortNoise?: boolean;
 }

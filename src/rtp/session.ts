@@ -49,6 +49,7 @@ import type { RtpFormat, RtpSessionOptions } from "./session-options.ts";
 import { type LatchMode, type RtpEndpoint, SymmetricLatch, allowedSources, normaliseAddress } from "./symmetric-latch.ts";
 import { MAX_RTP_DATAGRAM_BYTES, type RtpDropReason, rtpDropTotals } from "./drop-counters.ts";
 import { isUnreachableError, unprovenMediaAddress } from "./media-consent.ts";
+import { CN_PAYLOAD, IdleKeepAlive } from "./silence-suppression.ts";
 
 /** G.711 clock rate, Hz (RFC 3551 §4.5.14). */
 export const G711_CLOCK_RATE = 8000;
@@ -103,6 +104,7 @@ export class RtpSession {
     this.mediaCodec = opts.codec;
     this.payloadType = opts.payloadType;
     this.telephoneEventPt = opts.telephoneEventPt;
+    this.comfortNoise = opts.comfortNoise ?? false;
     this.dir = opts.direction ?? "sendrecv";
     this.clock = opts.clock ?? new SystemClock();
     this.latch = new SymmetricLatch(opts.remote, {
@@ -176,7 +178,7 @@ export class RtpSession {
       this.payloadType = format.payloadType;
       this.assembler.reset();
     }
-    if (format) this.telephoneEventPt = format.telephoneEventPt;
+    if (format) (this.telephoneEventPt = format.telephoneEventPt), (this.comfortNoise = format.comfortNoise ?? false);
     this.out.configure(this.format);
     this.syncDest();
   }
@@ -243,8 +245,27 @@ export class RtpSession {
    */
   sendFrame(payload: Uint8Array, marker: boolean): boolean {
     if (this.closed) return false;
+    this.keepAlive.active();
     return this.out.sendAudio(payload, marker);
   }
+
+  /**
+   * An idle tick under silence suppression (RTP_SILENCE_SUPPRESSION, silence-suppression.ts): no packet,
+   * or the keep-alive — a CN packet when {@link comfortNoise}, else `payload` (G.711 silence) with the
+   * marker bit. The timestamp advances by `payload.length` either way; on the media worker's path
+   * (continuous media) `payload` simply goes out. @returns true when a packet went out.
+   */
+  sendIdleFrame(payload: Uint8Array): boolean {
+    const out = this.out;
+    if (this.closed) return false;
+    if (!out.skip || !out.sendComfortNoise) return out.sendAudio(payload, false);
+    const action = this.keepAlive.idle(this.comfortNoise);
+    if (action === "skip") return out.skip(payload.length), false;
+    return action === "cn" ? out.sendComfortNoise(CN_PAYLOAD, payload.length) : out.sendAudio(payload, true);
+  }
+  /** The peer's SDP listed CN/8000 (RFC 3389): the keep-alive of `sendIdleFrame` is comfort noise. */
+  comfortNoise: boolean;
+  private readonly keepAlive = new IdleKeepAlive();
 
   /**
    * Sends one telephone-event packet (RFC 4733 §2.5.1) in place of this tick's audio frame: it carries
@@ -255,6 +276,7 @@ export class RtpSession {
    */
   sendEvent(payload: Uint8Array, marker: boolean, eventTimestamp: number, samples = 160): boolean {
     if (this.closed) return false;
+    this.keepAlive.active();
     return this.out.sendEvent(payload, marker, eventTimestamp, samples);
   }
 
