@@ -35,11 +35,19 @@ export type IdleAction = "skip" | "cn" | "frame";
 
 /** Counts a run of idle ticks and says which of them carries the keep-alive (file comment). */
 export class IdleKeepAlive {
-  /** Idle ticks since the last frame that was not idle (0: the next idle tick starts a silence period). */
-  private run = 0;
+  /**
+   * Idle ticks since the last frame that was not idle (0: the next idle tick starts a silence period);
+   * −1 before the stream's first packet: that one goes out at once (a keep-alive), so the far end, its
+   * SBC and any NAT on the way see our media from the first tick as they did with continuous media.
+   */
+  private run = -1;
 
   /** One idle tick. `comfortNoise`: the peer listed CN/8000 (RFC 3389). */
   idle(comfortNoise: boolean): IdleAction {
+    if (this.run < 0) {
+      this.run = 1;
+      return comfortNoise ? "cn" : "frame";
+    }
     const n = this.run++;
     if (comfortNoise) return n % KEEPALIVE_FRAMES === 0 ? "cn" : "skip";
     return n % KEEPALIVE_FRAMES === KEEPALIVE_FRAMES - 1 ? "frame" : "skip";

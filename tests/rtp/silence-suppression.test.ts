@@ -40,8 +40,17 @@ const audio = new Uint8Array(160).fill(0x20);
 const silence = new Uint8Array(160).fill(0xff);
 
 describe("IdleKeepAlive", () => {
+  test("the stream's first packet goes out at once, whichever the keep-alive", () => {
+    for (const cn of [true, false]) {
+      const k = new IdleKeepAlive();
+      expect(k.idle(cn)).toBe(cn ? "cn" : "frame");
+      expect(k.idle(cn)).toBe("skip");
+    }
+  });
+
   test("CN on the first idle tick and every KEEPALIVE_FRAMES after; G.711 at the end of each interval; active() restarts the count", () => {
     const k = new IdleKeepAlive();
+    k.active(); // after a talkspurt
     const cn = Array.from({ length: 2 * KEEPALIVE_FRAMES + 1 }, () => k.idle(true));
     expect(cn.flatMap((a, i) => (a === "skip" ? [] : [[i, a]]))).toEqual([[0, "cn"], [KEEPALIVE_FRAMES, "cn"], [2 * KEEPALIVE_FRAMES, "cn"]]);
     k.active();
