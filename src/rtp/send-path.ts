@@ -18,9 +18,10 @@ import { decodeFrame, encodeFrame } from "../media/g711.ts";
 import { RtpPacketWriter } from "./packet.ts";
 import type { RtpEndpoint } from "./symmetric-latch.ts";
 import type { PacedStream } from "./worker/frame-ring.ts";
+import { CN_PAYLOAD, IdleKeepAlive } from "./silence-suppression.ts";
 
 /** Comfort noise payload type (RFC 3389, RFC 3551 Table 4: static PT 13, CN/8000). */
-const PT_CN = 13;
+export const PT_COMFORT_NOISE = 13;
 
 /** Our media direction (RFC 3264 §6.1), as negotiated by src/sdp. */
 export type MediaDirection = "sendrecv" | "sendonly" | "recvonly" | "inactive";
@@ -34,6 +35,8 @@ export interface SendFormat {
   payloadType: number;
   telephoneEventPt: number | undefined;
   direction: MediaDirection;
+  /** The peer listed CN/8000 (RFC 3389): `sendIdle`'s keep-alives are comfort noise. */
+  comfortNoise?: boolean;
 }
 
 /** Packets the path sent; bytes are whole RTP packets (header + payload). */
@@ -61,16 +64,13 @@ export interface RtpSendPath {
    */
   sendEvent(payload: Uint8Array, marker: boolean, eventTimestamp: number, samples: number): boolean;
   /**
-   * Silence suppression (silence-suppression.ts): an idle tick's samples pass without a packet — the
-   * timestamp advances, the sequence number does not (RFC 3551 §4.1: the receiver sees the gap as a
-   * timestamp jump). Absent on the media worker's path (its stream sends continuous media).
+   * An idle tick under silence suppression (RTP_SILENCE_SUPPRESSION, silence-suppression.ts): no packet
+   * but now and then a keep-alive — an RFC 3389 CN packet when `comfortNoise`, else `payload` (G.711
+   * silence) with the marker bit (RFC 3551 §4.1). The timestamp advances by `payload.length` either way,
+   * the sequence number only per packet sent. Absent on the media worker's path (continuous media).
+   * @returns true when a packet went out.
    */
-  skip?(samples: number): void;
-  /**
-   * One RFC 3389 comfort-noise packet (PT 13) with the timestamp of this tick; the timestamp then
-   * advances by `samples` as for an audio frame. Absent on the media worker's path.
-   */
-  sendComfortNoise?(payload: Uint8Array, samples: number): boolean;
+  sendIdle?(payload: Uint8Array): boolean;
   /** A raw datagram (RTCP multiplexed, RFC 5761) to `dest` from our RTP port. */
   sendRaw(bytes: Uint8Array, dest: RtpEndpoint): boolean;
   /** A renegotiated format/direction; takes effect with the next packet. */
@@ -108,6 +108,8 @@ export class LocalSendPath implements RtpSendPath {
   private readonly writer: RtpPacketWriter;
   private ts: number;
   private closed = false;
+  /** Which idle ticks carry a keep-alive (silence-suppression.ts). */
+  private readonly keepAlive = new IdleKeepAlive();
 
   constructor(
     private readonly socket: DatagramSender,
@@ -134,29 +136,34 @@ export class LocalSendPath implements RtpSendPath {
 
   sendAudio(payload: Uint8Array, marker: boolean): boolean {
     if (this.closed) return false;
+    this.keepAlive.active();
     const timestamp = this.ts;
     this.ts = (this.ts + payload.length) >>> 0;
+    return this.transmit(this.format.payloadType, this.onWire(payload), marker, timestamp);
+  }
+
+  /** `payload` (in `mediaCodec`) in the wire law: transcoded when they differ. */
+  private onWire(payload: Uint8Array): Uint8Array {
     const f = this.format;
-    if (f.codec !== f.mediaCodec) payload = encodeFrame(decodeFrame(payload, f.mediaCodec), f.codec);
-    return this.transmit(f.payloadType, payload, marker, timestamp);
+    return f.codec === f.mediaCodec ? payload : encodeFrame(decodeFrame(payload, f.mediaCodec), f.codec);
   }
 
   sendEvent(payload: Uint8Array, marker: boolean, eventTimestamp: number, samples: number): boolean {
     if (this.closed) return false;
+    this.keepAlive.active();
     this.ts = (this.ts + samples) >>> 0;
     if (this.format.telephoneEventPt === undefined) return false;
     return this.transmit(this.format.telephoneEventPt, payload, marker, eventTimestamp >>> 0);
   }
 
-  skip(samples: number): void {
-    this.ts = (this.ts + samples) >>> 0;
-  }
-
-  sendComfortNoise(payload: Uint8Array, samples: number): boolean {
+  sendIdle(payload: Uint8Array): boolean {
     if (this.closed) return false;
+    const action = this.keepAlive.idle(!!this.format.comfortNoise);
     const timestamp = this.ts;
-    this.ts = (this.ts + samples) >>> 0;
-    return this.transmit(PT_CN, payload, false, timestamp);
+    this.ts = (this.ts + payload.length) >>> 0;
+    if (action === "skip") return false;
+    if (action === "cn") return this.transmit(PT_COMFORT_NOISE, CN_PAYLOAD, false, timestamp);
+    return this.transmit(this.format.payloadType, this.onWire(payload), true, timestamp);
   }
 
   sendRaw(bytes: Uint8Array, dest: RtpEndpoint): boolean {
