@@ -138,7 +138,7 @@ describe.skipIf(missing.length > 0)("RTP silence suppression on the compiled age
   }, 150_000);
 
   test("off (the default): a frame every 20 ms for the whole call, no CN in the answer or on the wire", async () => {
-    const agent = await startAgent({ IDLE_PROMPT_S: "3600" });
+    const agent = await startAgent({ IDLE_PROMPT_S: "3600", RTP_SILENCE_SUPPRESSION: "off" }); // as the default (README), whatever the suite's environment
     agents.push(agent);
     const c = await call(agent, "0 101 13");
     expect(c.answer).toMatch(/m=audio \d+ RTP\/AVP 0 101\r?\n/);
