@@ -282,6 +282,10 @@ describe("loadConfig", () => {
     [{ SIP_CALLER_ID: "+1 415 555" }, "SIP_CALLER_ID", /expected a number/],
     [{ SIP_USERNAME: "u" }, "SIP_PASSWORD", /required when SIP_USERNAME is set/],
     [{ PLIVO_AUTH_TOKEN: "t" }, "PLIVO_AUTH_ID", /required when PLIVO_AUTH_TOKEN is set/],
+    // s22 fresheyes2: a CR LF in the digest username ended our Authorization header and started another.
+    [{ SIP_USERNAME: "alice\r\nX-Injected: 1", SIP_PASSWORD: "pw" }, "SIP_USERNAME", /no control characters .*got "alice\\r\\nX-Injected: 1"/],
+    [{ PLIVO_AUTH_ID: "MA\nX", PLIVO_AUTH_TOKEN: "t" }, "PLIVO_AUTH_ID", /no control characters/],
+    [{ SIP_USERNAME: "a", SIP_PASSWORD: "b", SIP_TRUNK_REALM: "sip.example\r\nX: 1" }, "SIP_TRUNK_REALM", /control characters/],
     [{ RING_TIMEOUT_S: "0" }, "RING_TIMEOUT_S", /from 1 to 600/],
     [{ MAX_OUTBOUND_CALLS: "lots" }, "MAX_OUTBOUND_CALLS", /integer/],
     [{ OUTBOUND_CALLS_PER_MINUTE: "0" }, "OUTBOUND_CALLS_PER_MINUTE", /from 1/],
