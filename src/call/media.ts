@@ -94,6 +94,7 @@ export class CallMedia implements RenegotiableMedia {
       payloadType: media.payloadType,
       telephoneEventPt: media.telephoneEventPt,
       comfortNoise: !!media.comfortNoise,
+      packetMs: media.sendPtime, // the peer's a=maxptime below 20 ms (RFC 4566 §6)
       direction: media.direction,
       clock: o.clock,
       onAudio: (frame) => {
@@ -269,6 +270,7 @@ export class CallMedia implements RenegotiableMedia {
       payloadType: media.payloadType,
       telephoneEventPt: media.telephoneEventPt,
       comfortNoise: !!media.comfortNoise,
+      packetMs: media.sendPtime,
     });
     this.consentAfterMove(media.remote, previous.remote);
     if (media.codec !== this.codec) (this.o.record.codec = this.codec = media.codec), this.o.onRecordChanged?.();

@@ -37,6 +37,29 @@ export interface SendFormat {
   direction: MediaDirection;
   /** The peer listed CN/8000 (RFC 3389): `sendIdle`'s keep-alives are comfort noise. */
   comfortNoise?: boolean;
+  /**
+   * Audio payload bytes per packet when a frame goes out as several (the peer's a=maxptime below our
+   * 20 ms, RFC 4566 §6: 80 for 10 ms of G.711); undefined: one packet per frame. See {@link packetSpans}.
+   */
+  packetBytes?: number;
+}
+
+/** Payload bytes per packet for `packetMs` ms of G.711 (8 samples a ms, one byte each); undefined at 20 ms or more. */
+export function packetBytesOf(packetMs: number | undefined): number | undefined {
+  return packetMs !== undefined && packetMs < 20 ? packetMs * 8 : undefined;
+}
+
+/**
+ * Where one audio frame of `length` bytes is cut into packets of at most `packetBytes` (the offsets
+ * of each packet's first byte): [0] when it goes whole. Each packet's timestamp is the frame's plus its
+ * offset (one G.711 byte = one sample), its sequence number the next; only the first may carry the
+ * marker (RFC 3551 §4.1: the first packet of a talkspurt).
+ */
+export function packetSpans(length: number, packetBytes: number | undefined): number[] {
+  if (!packetBytes || length <= packetBytes) return [0];
+  const offsets: number[] = [];
+  for (let off = 0; off < length; off += packetBytes) offsets.push(off);
+  return offsets;
 }
 
 /** Packets the path sent; bytes are whole RTP packets (header + payload). */
@@ -139,13 +162,26 @@ export class LocalSendPath implements RtpSendPath {
     this.keepAlive.active();
     const timestamp = this.ts;
     this.ts = (this.ts + payload.length) >>> 0;
-    return this.transmit(this.format.payloadType, this.onWire(payload), marker, timestamp);
+    return this.transmitAudio(this.onWire(payload), marker, timestamp);
   }
 
   /** `payload` (in `mediaCodec`) in the wire law: transcoded when they differ. */
   private onWire(payload: Uint8Array): Uint8Array {
     const f = this.format;
-    return f.codec === f.mediaCodec ? payload : encodeFrame(decodeFrame(payload, f.mediaCodec), f.codec);
+    if (f.codec !== f.mediaCodec) payload = encodeFrame(decodeFrame(payload, f.mediaCodec), f.codec);
+    return payload;
+  }
+
+  /** One audio frame's packets: whole, or cut at `packetBytes` (the peer's a=maxptime; packetSpans). */
+  private transmitAudio(payload: Uint8Array, marker: boolean, timestamp: number): boolean {
+    const f = this.format;
+    if (!f.packetBytes || payload.length <= f.packetBytes) return this.transmit(f.payloadType, payload, marker, timestamp);
+    let sent = true;
+    for (const off of packetSpans(payload.length, f.packetBytes)) {
+      const part = payload.subarray(off, off + f.packetBytes);
+      sent = this.transmit(f.payloadType, part, marker && off === 0, (timestamp + off) >>> 0) && sent;
+    }
+    return sent;
   }
 
   sendEvent(payload: Uint8Array, marker: boolean, eventTimestamp: number, samples: number): boolean {
@@ -163,7 +199,7 @@ export class LocalSendPath implements RtpSendPath {
     this.ts = (this.ts + payload.length) >>> 0;
     if (action === "skip") return false;
     if (action === "cn") return this.transmit(PT_COMFORT_NOISE, CN_PAYLOAD, false, timestamp);
-    return this.transmit(this.format.payloadType, this.onWire(payload), true, timestamp);
+    return this.transmitAudio(this.onWire(payload), true, timestamp);
   }
 
   sendRaw(bytes: Uint8Array, dest: RtpEndpoint): boolean {
