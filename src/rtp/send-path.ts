@@ -199,7 +199,7 @@ export class LocalSendPath implements RtpSendPath {
     this.ts = (this.ts + payload.length) >>> 0;
     if (action === "skip") return false;
     if (action === "cn") return this.transmit(PT_COMFORT_NOISE, CN_PAYLOAD, false, timestamp);
-    return this.transmitAudio(this.onWire(payload), true, timestamp);
+    return this.transmitAudio(this.onWire(payload), action === "frame", timestamp);
   }
 
   sendRaw(bytes: Uint8Array, dest: RtpEndpoint): boolean {

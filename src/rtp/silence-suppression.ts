@@ -13,6 +13,13 @@
  *    transmitted contiguously, SHOULD be distinguished by setting the marker bit in the RTP data header
  *    to one" (the audio after the gap carries it too: src/media/playout.ts).
  *
+ * Without comfort noise the first {@link HANGOVER_FRAMES} idle ticks still send G.711 silence (unmarked:
+ * they continue the talkspurt): a receiver that meets a missing packet conceals it from the last audio it
+ * decoded (ITU-T G.711 Appendix I: the last pitch period, repeated and faded over up to 60 ms), so a stream
+ * that stopped right after speech would end in a short buzz; after two silence frames it conceals silence.
+ * AMR and GSM DTX keep a hangover of 7 and 4 frames for the same reason (and to estimate their noise).
+ * With CN the first idle tick sends the CN packet, which tells the receiver the silence began (§4).
+ *
  * The interval, 400 ms (20 ticks): what WebRTC's Opus DTX sends during silence (one packet per 400 ms),
  * between GSM's SID period (480 ms) and AMR's (160 ms). It is far inside every inactivity limit on the
  * way: rtpengine's `timeout` (60 s), Asterisk's `rtptimeout` (off by default, commonly 30–60 s),
@@ -25,13 +32,18 @@
 
 /** Idle ticks (20 ms) per keep-alive: 400 ms (file comment). */
 export const KEEPALIVE_FRAMES = 20;
+/** Idle ticks still sent as (unmarked) G.711 silence after audio when the peer has no CN (file comment). */
+export const HANGOVER_FRAMES = 2;
 /** RFC 3389 §3 noise level of our digital silence: 127 → −127 dBov. */
 export const CN_SILENCE_LEVEL = 127;
 /** The RFC 3389 payload we send: the noise level byte alone (§3). */
 export const CN_PAYLOAD: Uint8Array = new Uint8Array([CN_SILENCE_LEVEL]);
 
-/** What an idle tick does: nothing on the wire, a comfort-noise packet, or a marked G.711 silence frame. */
-export type IdleAction = "skip" | "cn" | "frame";
+/**
+ * What an idle tick does: nothing on the wire, a comfort-noise packet, a marked G.711 silence frame (a
+ * keep-alive after a gap), or an unmarked one (the hangover right after audio, contiguous with it).
+ */
+export type IdleAction = "skip" | "cn" | "frame" | "hangover";
 
 /** Counts a run of idle ticks and says which of them carries the keep-alive (file comment). */
 export class IdleKeepAlive {
@@ -50,11 +62,16 @@ export class IdleKeepAlive {
     }
     const n = this.run++;
     if (comfortNoise) return n % KEEPALIVE_FRAMES === 0 ? "cn" : "skip";
+    if (n < this.hangover) return "hangover";
     return n % KEEPALIVE_FRAMES === KEEPALIVE_FRAMES - 1 ? "frame" : "skip";
   }
 
-  /** A frame that was not idle went out: the next idle tick starts a new silence period. */
+  /** Idle ticks of the current run still owed as hangover: only after audio, not after a keep-alive. */
+  private hangover = 0;
+
+  /** A frame that was not idle went out: the next idle tick starts a new silence period (after its hangover). */
   active(): void {
     this.run = 0;
+    this.hangover = HANGOVER_FRAMES;
   }
 }

@@ -490,17 +490,27 @@ export interface EchoOptions {
 /**
  * The caller's media endpoint for echo calls: every RTP packet the agent sends comes back `delayMs`
  * later, its audio scaled by `gainDb` and mixed with the caller's own sounds (`callerPcm`, packet n
- * carrying its ms [20n, 20n + 20)). The first packet goes out `delayMs` after the agent's first packet,
- * so echo packet n is the echo of agent packet n. A far-end hybrid reflects real audio with a fixed
- * delay in the same way; pre-recording the echo would not work because the agent's first words come
- * 116–395 ms after the call starts (measured), more than the 40–200 ms range under test.
+ * carrying its ms [20n, 20n + 20)). The peer keeps its own 20 ms clock, started `delayMs` after the
+ * agent's first packet, as a phone does: packet n goes out at that start + 20n ms and carries the
+ * caller's sounds of frame n plus the echo of the agent's frame n, placed by the agent's RTP timestamp
+ * (so an agent that stops sending while idle — RTP_SILENCE_SUPPRESSION, RFC 3551 §4.1 — leaves silence in
+ * the echo, not a pause in the caller's speech). A far-end hybrid reflects real audio with a fixed delay
+ * in the same way; pre-recording the echo would not work because the agent's first words come 116–395 ms
+ * after the call starts (measured), more than the 40–200 ms range under test.
  */
 export class EchoPeer {
   private seq = 1000;
   private ts = 160_000;
-  private n = 0;
   private closed = false;
-  private readonly timers = new Set<ReturnType<typeof setTimeout>>();
+  /** The agent's frames by index (RTP timestamp − the first one) / 160, decoded, waiting for their echo slot. */
+  private readonly agentFrames = new Map<number, Int16Array>();
+  private agentTs0: number | undefined;
+  private law: "mulaw" | "alaw" = "mulaw";
+  private peer: { port: number; addr: string } | undefined;
+  /** performance.now() of echo frame 0; frames due by now are sent on each timer turn (none lost when late). */
+  private t0 = 0;
+  private next = 0;
+  private timer: ReturnType<typeof setTimeout> | undefined;
   /** Echo packets sent. */
   sent = 0;
 
@@ -530,38 +540,48 @@ export class EchoPeer {
   private onPacket(buf: Uint8Array, port: number, addr: string): void {
     const h = parseRtp(buf);
     if (!h || this.closed || (h.payloadType !== 0 && h.payloadType !== 8)) return;
-    const law = h.payloadType === 8 ? "alaw" : "mulaw";
-    const pcm = decodeG711(h.payload, law);
-    const g = Math.pow(10, this.o.gainDb / 20);
-    const k = this.n++ * 160;
-    const out = new Int16Array(pcm.length);
-    for (let i = 0; i < pcm.length; i++) {
-      out[i] = Math.max(-32768, Math.min(32767, Math.round(pcm[i]! * g + (this.callerPcm[k + i] ?? 0))));
+    this.law = h.payloadType === 8 ? "alaw" : "mulaw";
+    this.peer = { port, addr };
+    if (this.agentTs0 === undefined) {
+      this.agentTs0 = h.timestamp;
+      this.t0 = performance.now() + this.o.delayMs;
+      this.schedule();
     }
-    const t = setTimeout(() => {
-      this.timers.delete(t);
-      if (this.closed) return;
-      const pkt = buildRtp({
-        payloadType: h.payloadType,
-        sequenceNumber: this.seq++ & 0xffff,
-        timestamp: this.ts,
-        ssrc: 0x0ec40ec4,
-        payload: encodeG711(out, law),
-      });
-      this.ts += out.length;
+    const k = Math.round(((h.timestamp - this.agentTs0) >>> 0) / 160);
+    if (k >= this.next) this.agentFrames.set(k, decodeG711(h.payload, this.law)); // later than its slot: lost, as on a line
+  }
+
+  private schedule(): void {
+    const due = this.t0 + this.next * 20;
+    this.timer = setTimeout(() => this.tick(), Math.max(0, due - performance.now()));
+  }
+
+  private tick(): void {
+    if (this.closed) return;
+    const g = Math.pow(10, this.o.gainDb / 20);
+    while (performance.now() >= this.t0 + this.next * 20) {
+      const k = this.next++;
+      const echo = this.agentFrames.get(k);
+      this.agentFrames.delete(k);
+      const out = new Int16Array(160);
+      for (let i = 0; i < 160; i++) {
+        out[i] = Math.max(-32768, Math.min(32767, Math.round((echo?.[i] ?? 0) * g + (this.callerPcm[k * 160 + i] ?? 0))));
+      }
+      const pkt = buildRtp({ payloadType: this.law === "alaw" ? 8 : 0, sequenceNumber: this.seq++ & 0xffff, timestamp: this.ts, ssrc: 0x0ec40ec4, payload: encodeG711(out, this.law) });
+      this.ts += 160;
       try {
-        this.sock.send(pkt, port, addr);
+        this.sock.send(pkt, this.peer!.port, this.peer!.addr);
         this.sent++;
       } catch {
-        // ECONNREFUSED: the agent closed its RTP port (the call ended) while echo was still delayed.
+        // ECONNREFUSED: the agent closed its RTP port (the call ended) while echo was still on its way.
       }
-    }, this.o.delayMs);
-    this.timers.add(t);
+    }
+    this.schedule();
   }
 
   close(): void {
     this.closed = true;
-    for (const t of this.timers) clearTimeout(t);
+    if (this.timer) clearTimeout(this.timer);
     this.sock.close();
   }
 }

@@ -9,7 +9,7 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { RtpPortPool } from "../../src/rtp/port-pool.ts";
 import { RtpSession, type RtpSessionOptions } from "../../src/rtp/session.ts";
-import { CN_SILENCE_LEVEL, IdleKeepAlive, KEEPALIVE_FRAMES } from "../../src/rtp/silence-suppression.ts";
+import { CN_SILENCE_LEVEL, HANGOVER_FRAMES, IdleKeepAlive, KEEPALIVE_FRAMES } from "../../src/rtp/silence-suppression.ts";
 import { FakeClock } from "../../src/util/clock.ts";
 import { rtpReceiver, waitFor } from "./helpers.ts";
 
@@ -48,37 +48,45 @@ describe("IdleKeepAlive", () => {
     }
   });
 
-  test("CN on the first idle tick and every KEEPALIVE_FRAMES after; G.711 at the end of each interval; active() restarts the count", () => {
+  test("CN on the first idle tick and every KEEPALIVE_FRAMES after; G.711: the hangover, then one at the end of each interval; active() restarts the count", () => {
     const k = new IdleKeepAlive();
     k.active(); // after a talkspurt
     const cn = Array.from({ length: 2 * KEEPALIVE_FRAMES + 1 }, () => k.idle(true));
     expect(cn.flatMap((a, i) => (a === "skip" ? [] : [[i, a]]))).toEqual([[0, "cn"], [KEEPALIVE_FRAMES, "cn"], [2 * KEEPALIVE_FRAMES, "cn"]]);
     k.active();
     const g711 = Array.from({ length: 2 * KEEPALIVE_FRAMES }, () => k.idle(false));
-    expect(g711.flatMap((a, i) => (a === "skip" ? [] : [[i, a]]))).toEqual([[KEEPALIVE_FRAMES - 1, "frame"], [2 * KEEPALIVE_FRAMES - 1, "frame"]]);
+    // Without CN the first idle ticks after audio still carry silence (G.711 Appendix I concealment would
+    // otherwise replay the last speech), unmarked; then the keep-alive at the end of each interval.
+    expect(HANGOVER_FRAMES).toBe(2);
+    expect(g711.flatMap((a, i) => (a === "skip" ? [] : [[i, a]]))).toEqual([[0, "hangover"], [1, "hangover"], [KEEPALIVE_FRAMES - 1, "frame"], [2 * KEEPALIVE_FRAMES - 1, "frame"]]);
+    // No hangover after a keep-alive alone (only after audio or an event): a new interval just skips.
+    const again = new IdleKeepAlive();
+    expect([again.idle(false), again.idle(false), again.idle(false)]).toEqual(["frame", "skip", "skip"]);
     expect(KEEPALIVE_FRAMES * 20, "400 ms between keep-alives").toBe(400);
   });
 });
 
 describe("RtpSession.sendIdleFrame", () => {
-  test("without CN: nothing but a marked silence frame per interval; timestamps follow the ticks, sequence numbers contiguous", async () => {
+  test("without CN: two unmarked silence frames after the audio, then nothing but a marked silence frame per interval; timestamps follow the ticks, sequence numbers contiguous", async () => {
     const { peer, session } = await setup();
     session.sendFrame(audio, true); // ts 1000, seq 100
     const idleTicks = 2 * KEEPALIVE_FRAMES + 5;
     let sent = 0;
     for (let i = 0; i < idleTicks; i++) if (session.sendIdleFrame(silence)) sent++;
     session.sendFrame(audio, true); // the next talkspurt
-    expect(sent).toBe(2);
-    await waitFor(() => peer.got.length === 4);
+    expect(sent).toBe(4);
+    await waitFor(() => peer.got.length === 6);
     await Bun.sleep(20);
     expect(peer.got.map((g) => [g.packet.sequenceNumber, g.packet.timestamp, g.packet.marker, g.packet.payloadType, g.packet.payload.length])).toEqual([
       [100, 1000, true, 0, 160],
-      [101, 1000 + 160 * KEEPALIVE_FRAMES, true, 0, 160], // the 20th idle tick (ticks 1–20 after the audio)
-      [102, 1000 + 160 * 2 * KEEPALIVE_FRAMES, true, 0, 160],
-      [103, 1000 + 160 * (idleTicks + 1), true, 0, 160], // audio: the timestamp of wall time, seq +1
+      [101, 1160, false, 0, 160], // the hangover: the talkspurt goes on with silence
+      [102, 1320, false, 0, 160],
+      [103, 1000 + 160 * KEEPALIVE_FRAMES, true, 0, 160], // the 20th idle tick (ticks 1–20 after the audio)
+      [104, 1000 + 160 * 2 * KEEPALIVE_FRAMES, true, 0, 160],
+      [105, 1000 + 160 * (idleTicks + 1), true, 0, 160], // audio: the timestamp of wall time, seq +1
     ]);
-    expect(peer.got[1]!.packet.payload.every((b) => b === 0xff)).toBe(true);
-    expect(session.stats.packetsOut, "RTCP's packet count is what went out").toBe(4);
+    for (const k of [1, 2, 3]) expect(peer.got[k]!.packet.payload.every((b) => b === 0xff)).toBe(true);
+    expect(session.stats.packetsOut, "RTCP's packet count is what went out").toBe(6);
     expect(session.rtcpState.rtpTimestamp, "RTCP SR's timestamp keeps the sampling clock").toBe(1000 + 160 * (idleTicks + 2));
   });
 
