@@ -253,6 +253,7 @@ export class BridgeLegs {
           codec: negotiated.codec,
           payloadType: negotiated.payloadType,
           telephoneEventPt: negotiated.telephoneEventPt,
+          packetMs: negotiated.sendPtime,
           direction: negotiated.direction,
           clock: d.clock,
           onAudio: (frame) => req.onFrame(frame),
@@ -262,7 +263,7 @@ export class BridgeLegs {
         // The target's re-INVITEs (hold, moved media) are answered from the leg's SDP session (RFC 3264 §8).
         sip.media = new CallSessionDescription(
           SdpSession.fromOffer(offer, negotiated, { localAddress: d.mediaAddress, localPort: leased.port }, sdp),
-          { renegotiate: (m) => rtp.update(m.remote, m.direction, { codec: m.codec, payloadType: m.payloadType, telephoneEventPt: m.telephoneEventPt }) },
+          { renegotiate: (m) => rtp.update(m.remote, m.direction, { codec: m.codec, payloadType: m.payloadType, telephoneEventPt: m.telephoneEventPt, packetMs: m.sendPtime }) },
           d.log,
           record.id,
         );

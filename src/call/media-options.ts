@@ -22,7 +22,7 @@ export interface CallProviders {
 export interface CallMediaOptions extends Pick<AgentCallDeps, "onBargeIn" | "onBargeInPause"> {
   record: CallRecord;
   lease: RtpPortLease;
-  media: Pick<NegotiatedMedia, "codec" | "payloadType" | "telephoneEventPt" | "remote" | "direction" | "rtcpMux">;
+  media: Pick<NegotiatedMedia, "codec" | "payloadType" | "telephoneEventPt" | "remote" | "direction" | "rtcpMux" | "sendPtime">;
   /** Where the signalling came from (INVITE source / trunk): media from it may be latched (RFC 4961). */
   signallingAddress?: string;
   /** The address our SDP advertised: a loopback caller's RTP comes from it (rtp/symmetric-latch.ts allowedSources). */

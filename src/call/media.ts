@@ -93,6 +93,7 @@ export class CallMedia implements RenegotiableMedia {
       codec: media.codec,
       payloadType: media.payloadType,
       telephoneEventPt: media.telephoneEventPt,
+      packetMs: media.sendPtime, // the peer's a=maxptime below 20 ms (RFC 4566 §6)
       direction: media.direction,
       clock: o.clock,
       onAudio: (frame) => {
@@ -260,6 +261,7 @@ export class CallMedia implements RenegotiableMedia {
       codec: media.codec,
       payloadType: media.payloadType,
       telephoneEventPt: media.telephoneEventPt,
+      packetMs: media.sendPtime,
     });
     this.consentAfterMove(media.remote, previous.remote);
     if (media.codec !== this.codec) (this.o.record.codec = this.codec = media.codec), this.o.onRecordChanged?.();

@@ -12,6 +12,7 @@ import { GEMINI_DEFAULTS, GEMINI_ENV } from "../providers/gemini/options";
 import { OPENAI_ENV } from "../providers/openai/options";
 import { parseTransferTargets } from "../call/transfer";
 import { PACER_STALL_LOG_MS } from "./pacer-stall-log";
+import { RECOGNISER_NICE_DEFAULT } from "../providers/pocketsphinx/recogniser-process";
 import { RTP_RX_BUDGET_MS } from "../rtp/receive-budget";
 import { conversationConfig, type ConversationConfig } from "./config-turns";
 import { rtpMediaConfig, type RtpMediaConfig } from "./config-rtp";
@@ -73,6 +74,8 @@ export interface Config extends SipConfig, VadConfig, RtpMediaConfig {
   stt: SttChoice;
   /** STT_STEP_GRAMMAR: scripted step kinds whose expected words become a pocketsphinx grammar (default category; [] = off). */
   sttStepGrammar: ("category" | "yes_no" | "digits")[];
+  /** STT_RECOGNISER_NICE: added to the nice value of each pocketsphinx process and its feeder (0–19; recogniser-process.ts). */
+  sttRecogniserNice: number;
   llm: LlmChoice;
   tts: TtsChoice;
   deepgram: { apiKey?: string; model: string; baseUrl?: string; chunkMs: number };
@@ -252,6 +255,7 @@ export function loadConfig(env: Env = process.env): Config {
     tracing: tracingConfig(env),
     stt,
     sttStepGrammar: stepGrammarKinds(env),
+    sttRecogniserNice: int(env, "STT_RECOGNISER_NICE", RECOGNISER_NICE_DEFAULT, 0, 19),
     llm,
     tts,
     deepgram,

@@ -12,6 +12,7 @@ import { DataDirLock, DataDirLockError } from "../store/data-dir-lock";
 import { redact } from "../store/pg-call-store";
 import { createLogger, flushLog } from "../util/log";
 import { installProcessGuard } from "../util/process-guard";
+import { libc } from "../util/libc";
 import { exposureWarning } from "./exposure";
 import { rtpPortPairs, rtpRangeWarning } from "./rtp-range";
 import { registerTraceCounter } from "../metrics/trace-counter";
@@ -103,6 +104,9 @@ async function run(cmd: Extract<Command, { kind: "run" | "check-config" }>): Pro
   // Whatever no call boundary caught is logged and counted; the other calls go on.
   installProcessGuard(log);
   if (providers.offlineSttMissing) log.warn({ reason: providers.offlineSttMissing }, "offline stt fallback unavailable: a call whose STT fails to open will not hear the caller");
+  if (cfg.sttRecogniserNice > 0 && typeof libc() === "string") {
+    log.warn({ reason: libc(), sttRecogniserNice: cfg.sttRecogniserNice }, "recognisers run at the agent's priority: STT_RECOGNISER_NICE needs libc");
+  }
   // One agent per DATA_DIR, checked before any socket or calls.db is touched.
   const lock = DataDirLock.acquire(cfg.dataDir, { sip: `udp:${cfg.sipHost}:${cfg.sipPort}`, http: `${cfg.serverHost}:${cfg.serverPort}` });
   if (cfg.tts === "flite" && providers.flitePool) {

@@ -67,6 +67,20 @@ function denyList(env: Env): { denyPrefixes: string[]; denyIsDefault: boolean } 
   return list ? { denyPrefixes: list, denyIsDefault: false } : { denyPrefixes: [...DEFAULT_DENY_PREFIXES], denyIsDefault: true };
 }
 
+/**
+ * The trunk's digest username goes into our Authorization header as `username="…"` (RFC 3261 §22.4,
+ * RFC 2617 §3.2.2), a quoted-string: §25.1 "qdtext = LWS / %x21 / %x23-5B / %x5D-7E / UTF8-NONASCII",
+ * "quoted-pair = "\" (%x00-09 / %x0B-0C / %x0E-7F)": CR and LF cannot be written in it at all, so one in
+ * the variable would end the header and start another in every INVITE and REGISTER we send (header
+ * injection); other control characters are refused with them.
+ * @throws ConfigError naming the variable.
+ */
+function digestUsername(name: "SIP_USERNAME" | "PLIVO_AUTH_ID", value: string): void {
+  if (/[\x00-\x1f\x7f]/.test(value)) {
+    throw new ConfigError(name, `expected printable characters (no control characters such as CR or LF: it is sent quoted in the Authorization header), got ${JSON.stringify(value)}`);
+  }
+}
+
 export function outboundConfig(env: Env): OutboundConfig {
   const callerId = str(env, "SIP_CALLER_ID");
   // RFC 3261 §25.1 user part: unreserved characters and "+" (E.164 numbers, or a trunk account name).
@@ -75,8 +89,10 @@ export function outboundConfig(env: Env): OutboundConfig {
   }
   const sip = pair(env, "SIP_USERNAME", "SIP_PASSWORD");
   const plivo = pair(env, "PLIVO_AUTH_ID", "PLIVO_AUTH_TOKEN");
+  if (sip) digestUsername("SIP_USERNAME", sip[0]);
+  if (plivo) digestUsername("PLIVO_AUTH_ID", plivo[0]);
   const realm = str(env, "SIP_TRUNK_REALM");
-  if (realm !== undefined && /["\\\r\n]/.test(realm)) throw new ConfigError("SIP_TRUNK_REALM", `expected a realm without quotes or backslashes, got "${realm}"`);
+  if (realm !== undefined && /["\\\x00-\x1f\x7f]/.test(realm)) throw new ConfigError("SIP_TRUNK_REALM", `expected a realm without quotes, backslashes or control characters, got ${JSON.stringify(realm)}`);
   const credentials = sip
     ? { username: sip[0], password: sip[1], from: "SIP_USERNAME" as const, realm }
     : plivo

@@ -25,7 +25,7 @@ export interface Providers {
 
 /** @throws Error naming SCRIPT_FILE when the dialogue file is invalid. */
 export async function createProviders(cfg: Config): Promise<Providers> {
-  const offlineStt = createPocketsphinxStt({ grammarFor: cfg.sttStepGrammar });
+  const offlineStt = createPocketsphinxStt({ grammarFor: cfg.sttStepGrammar, recogniserNice: cfg.sttRecogniserNice });
   const flitePool = cfg.fliteWorkers > 0 ? new FliteWorkerPool(cfg.fliteWorkers) : undefined;
   const offlineTts = createFliteTts({ pool: flitePool });
   const stt =

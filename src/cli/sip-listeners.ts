@@ -3,7 +3,7 @@
  * all behind one source gate (SIP_TRUSTED_IPS, SIP_UNTRUSTED, SIP_RATE_LIMIT/SIP_RATE_BURST) that
  * screens every datagram and connection before any parsing or transaction.
  */
-import { MultiTransport, SourceGate, StreamTransport, UdpTransport, type OptionsStatus, type SourceGateOptions } from "../sip";
+import { MultiTransport, SourceGate, StreamBudget, StreamTransport, UdpTransport, type OptionsStatus, type SourceGateOptions } from "../sip";
 import { SipFront, type ProbeCounter } from "../sip/front/front-link";
 import type { Logger } from "../util/log";
 import { receiveBufferMax, setReceiveBuffer } from "../util/socket-buffer";
@@ -51,16 +51,17 @@ export async function listenSip(cfg: Config, log: Logger, server = "voice-agent"
   // SIP over TCP on the same port (RFC 3261 §18: "All SIP elements MUST implement UDP and TCP"), and
   // TLS on SIP_TLS_PORT when configured.
   const streams: StreamTransport[] = [];
+  const budget = new StreamBudget(); // unhandled bytes per source and in all, across TCP and TLS
   if (cfg.sipTcp) {
     try {
-      streams.push(await StreamTransport.listen({ host: cfg.sipHost, port: udp.local.port, log, gate }));
+      streams.push(await StreamTransport.listen({ host: cfg.sipHost, port: udp.local.port, log, gate, budget }));
     } catch (err) {
       log.warn({ port: udp.local.port, err: (err as Error).message }, "sip tcp unavailable on SIP_PORT: udp only");
     }
   }
   if (cfg.sipTls) {
     try {
-      streams.push(await StreamTransport.listen({ host: cfg.sipHost, port: cfg.sipTls.port, log, gate, tls: cfg.sipTls }));
+      streams.push(await StreamTransport.listen({ host: cfg.sipHost, port: cfg.sipTls.port, log, gate, budget, tls: cfg.sipTls }));
     } catch (err) {
       for (const s of streams) s.close();
       udp.close();

@@ -31,6 +31,29 @@ export interface SendFormat {
   payloadType: number;
   telephoneEventPt: number | undefined;
   direction: MediaDirection;
+  /**
+   * Audio payload bytes per packet when a frame goes out as several (the peer's a=maxptime below our
+   * 20 ms, RFC 4566 §6: 80 for 10 ms of G.711); undefined: one packet per frame. See {@link packetSpans}.
+   */
+  packetBytes?: number;
+}
+
+/** Payload bytes per packet for `packetMs` ms of G.711 (8 samples a ms, one byte each); undefined at 20 ms or more. */
+export function packetBytesOf(packetMs: number | undefined): number | undefined {
+  return packetMs !== undefined && packetMs < 20 ? packetMs * 8 : undefined;
+}
+
+/**
+ * Where one audio frame of `length` bytes is cut into packets of at most `packetBytes` (the offsets
+ * of each packet's first byte): [0] when it goes whole. Each packet's timestamp is the frame's plus its
+ * offset (one G.711 byte = one sample), its sequence number the next; only the first may carry the
+ * marker (RFC 3551 §4.1: the first packet of a talkspurt).
+ */
+export function packetSpans(length: number, packetBytes: number | undefined): number[] {
+  if (!packetBytes || length <= packetBytes) return [0];
+  const offsets: number[] = [];
+  for (let off = 0; off < length; off += packetBytes) offsets.push(off);
+  return offsets;
 }
 
 /** Packets the path sent; bytes are whole RTP packets (header + payload). */
@@ -124,7 +147,13 @@ export class LocalSendPath implements RtpSendPath {
     this.ts = (this.ts + payload.length) >>> 0;
     const f = this.format;
     if (f.codec !== f.mediaCodec) payload = encodeFrame(decodeFrame(payload, f.mediaCodec), f.codec);
-    return this.transmit(f.payloadType, payload, marker, timestamp);
+    if (!f.packetBytes || payload.length <= f.packetBytes) return this.transmit(f.payloadType, payload, marker, timestamp);
+    let sent = true;
+    for (const off of packetSpans(payload.length, f.packetBytes)) {
+      const part = payload.subarray(off, off + f.packetBytes);
+      sent = this.transmit(f.payloadType, part, marker && off === 0, (timestamp + off) >>> 0) && sent;
+    }
+    return sent;
   }
 
   sendEvent(payload: Uint8Array, marker: boolean, eventTimestamp: number, samples: number): boolean {

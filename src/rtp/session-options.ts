@@ -16,6 +16,8 @@ export interface RtpSessionOptions {
   payloadType: number;
   /** Negotiated telephone-event PT, if any. */
   telephoneEventPt?: number;
+  /** ms of audio per packet sent (`NegotiatedMedia.sendPtime`: the peer's a=maxptime below 20); default 20. */
+  packetMs?: number;
   /** Our direction; default "sendrecv". "recvonly"/"inactive" suppress sending (timestamps still advance). */
   direction?: MediaDirection;
   /** Time source for jitter arrival times; default SystemClock. */
@@ -47,4 +49,6 @@ export interface RtpFormat {
   codec: "PCMU" | "PCMA";
   payloadType: number;
   telephoneEventPt?: number;
+  /** ms of audio per packet sent (see RtpSessionOptions.packetMs). */
+  packetMs?: number;
 }

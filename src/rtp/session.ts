@@ -4,7 +4,8 @@
  * Sending: `sendFrame(payload, marker)` once per 20 ms (the Playout does it on each Pacer tick). SSRC,
  * first sequence number and first timestamp are random (RFC 3550 §5.1: "The initial value of the
  * sequence number SHOULD be random", likewise the timestamp; §8.1 for SSRC). Each frame advances the
- * sequence number by 1 and the timestamp by the payload's sample count (160 for 20 ms of G.711).
+ * sequence number by 1 (by 2–20 when a peer's a=maxptime is below 20 ms: it goes out as that many
+ * packets, send-path.ts packetSpans) and the timestamp by the payload's sample count (160 for 20 ms).
  *
  * Destination: the SDP address until the caller's media arrives, then symmetric RTP with latching
  * (RFC 4961; rule in symmetric-latch.ts).
@@ -30,7 +31,7 @@
  * When our direction does not include receiving (sendonly/inactive), steps 1–4 still run but nothing
  * is delivered.
  */
-import { LocalSendPath, type MediaDirection, type RtpSendPath, type SendFormat, unusableDest } from "./send-path.ts";
+import { LocalSendPath, packetBytesOf, type MediaDirection, type RtpSendPath, type SendFormat, unusableDest } from "./send-path.ts";
 import type { AudioFrame } from "../media/constants.ts";
 import { type Clock, SystemClock } from "../util/clock.ts";
 import { type DtmfEvent, DtmfReceiver } from "./dtmf-receiver.ts";
@@ -61,16 +62,15 @@ export type { MediaDirection } from "./send-path.ts";
 export type { RtpFormat, RtpSessionOptions } from "./session-options.ts";
 
 export class RtpSession {
-  /** The G.711 law on the wire now (a re-INVITE may change it). */
-  codec: "PCMU" | "PCMA";
+  codec: "PCMU" | "PCMA"; // the G.711 law on the wire now (a re-INVITE may change it)
   /**
-   * The G.711 law of the frames we are given (`sendFrame`) and deliver (`onAudio`): the codec the call
-   * started with. The playout, echo reference and STT keep working in it after a codec change; this
-   * session transcodes between it and {@link codec} (G.711 law to law through PCM, 160 table look-ups).
+   * The G.711 law of the frames we are given (`sendFrame`) and deliver (`onAudio`): the codec the call started with (the
+   * playout, echo reference and STT keep it after a codec change; this session transcodes to {@link codec} through PCM).
    */
   readonly mediaCodec: "PCMU" | "PCMA";
   payloadType: number;
   telephoneEventPt: number | undefined;
+  private packetMs: number | undefined; // ms of audio per packet sent (a=maxptime below 20 ms); undefined: 20
   readonly ssrc: number;
   private dir: MediaDirection;
 
@@ -103,6 +103,7 @@ export class RtpSession {
     this.mediaCodec = opts.codec;
     this.payloadType = opts.payloadType;
     this.telephoneEventPt = opts.telephoneEventPt;
+    this.packetMs = opts.packetMs;
     this.dir = opts.direction ?? "sendrecv";
     this.clock = opts.clock ?? new SystemClock();
     this.latch = new SymmetricLatch(opts.remote, {
@@ -176,7 +177,7 @@ export class RtpSession {
       this.payloadType = format.payloadType;
       this.assembler.reset();
     }
-    if (format) this.telephoneEventPt = format.telephoneEventPt;
+    if (format) ({ telephoneEventPt: this.telephoneEventPt, packetMs: this.packetMs } = format);
     this.out.configure(this.format);
     this.syncDest();
   }
@@ -184,7 +185,7 @@ export class RtpSession {
   /** The send path's view of the negotiated stream. */
   private get format(): SendFormat {
     const { codec, mediaCodec, payloadType, telephoneEventPt, direction } = this;
-    return { codec, mediaCodec, payloadType, telephoneEventPt, direction };
+    return { codec, mediaCodec, payloadType, telephoneEventPt, direction, packetBytes: packetBytesOf(this.packetMs) };
   }
 
   /**
@@ -197,8 +198,7 @@ export class RtpSession {
     this.dest = { address: "0.0.0.0", port: 0 }; // unusable: every send path sends nothing (send-path.ts)
     this.out.setDest(this.dest);
   }
-  /** Sending stopped by {@link muteUntilHeard}: nothing received yet after an ICMP unreachable. */
-  private muted = false;
+  private muted = false; // sending stopped by muteUntilHeard: nothing received yet after an ICMP unreachable
 
   /** True while sending is stopped for an ICMP unreachable before the far end's first packet. */
   get mutedUnreachable(): boolean {

@@ -17,6 +17,18 @@ import type { G711Name, NegotiatedMedia, SdpDescription, SdpMediaSection, SdpPay
 /** Packet duration we ask for and send, ms (RFC 3551 §4.2: default packetization interval 20 ms). */
 export const ANSWER_PTIME_MS = 20;
 
+/**
+ * The packet duration we send to a peer whose SDP says `a=maxptime` (RFC 4566 §6: "This gives the
+ * maximum amount of media that can be encapsulated in each packet, expressed as time in milliseconds"):
+ * our 20 ms, or when the peer's maximum is below it the longest of 10, 5, 4, 2, 1 ms (a whole fraction
+ * of our 20 ms frame, so each frame goes out as 2–20 packets of consecutive timestamps) within it.
+ * A maxptime of 20 or more, or none, changes nothing.
+ */
+export function sendPtimeFor(maxptime: number | undefined): number {
+  if (maxptime === undefined || maxptime >= ANSWER_PTIME_MS) return ANSWER_PTIME_MS;
+  return [10, 5, 4, 2, 1].find((ms) => ms <= maxptime) ?? 1;
+}
+
 export interface CreateAnswerOptions {
   /** The remote offer, raw or already parsed with `parseOffer`. */
   offer: string | SdpDescription;
@@ -105,6 +117,7 @@ export function createAnswer(opts: CreateAnswerOptions): AnswerResult {
     remote: { address: audio.connection!.address, port: audio.port },
     direction,
     remotePtime: audio.ptime,
+    ...(sendPtimeFor(audio.maxptime) < ANSWER_PTIME_MS ? { sendPtime: sendPtimeFor(audio.maxptime) } : {}),
     ...(audio.rtcpMux ? { rtcpMux: true as const } : {}),
   };
 }

@@ -10,7 +10,7 @@ import { SDP_USERNAME, ipVersionOf, newSessionId } from "./origin.ts";
 import { parseDescription, toAudio } from "./parse.ts";
 import { DEFAULT_TELEPHONE_EVENT_PT, PT_PCMA, PT_PCMU, TELEPHONE_EVENT_FMTP } from "./payload-types.ts";
 import type { G711Name, NegotiatedMedia, SdpDirection } from "./types.ts";
-import { ANSWER_PTIME_MS } from "./answer.ts";
+import { ANSWER_PTIME_MS, sendPtimeFor } from "./answer.ts";
 
 export interface CreateOfferOptions {
   localAddress: string;
@@ -101,5 +101,6 @@ export function parseAnswer(sdp: string, offered?: { codecs?: G711Name[]; teleph
     remote: { address: audio.connection!.address, port: audio.port },
     direction,
     remotePtime: audio.ptime,
+    ...(sendPtimeFor(audio.maxptime) < ANSWER_PTIME_MS ? { sendPtime: sendPtimeFor(audio.maxptime) } : {}),
   };
 }

@@ -210,6 +210,7 @@ function pick(m: NegotiatedMedia): NegotiatedMedia {
     remote: { ...m.remote },
     direction: m.direction,
     remotePtime: m.remotePtime,
+    ...(m.sendPtime !== undefined ? { sendPtime: m.sendPtime } : {}),
     ...(m.rtcpMux ? { rtcpMux: true as const } : {}),
   };
 }

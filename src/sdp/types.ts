@@ -101,8 +101,13 @@ export interface NegotiatedMedia {
   remote: { address: string; port: number };
   /** OUR media direction: "sendrecv" normally; "recvonly" means do not send RTP (RFC 3264 §6.1). */
   direction: SdpDirection;
-  /** ptime (ms) the peer asked to receive, if it said; we always send 20 ms. */
+  /** ptime (ms) the peer asked to receive, if it said; we send 20 ms (or {@link sendPtime}). */
   remotePtime?: number;
+  /**
+   * ms of audio per RTP packet we send when the peer's `a=maxptime` is below our 20 ms (RFC 4566 §6):
+   * 10, 5, 4, 2 or 1; absent: 20. See ./answer.ts sendPtimeFor.
+   */
+  sendPtime?: number;
   /** RTCP multiplexed on the RTP port (RFC 5761): the offer had `a=rtcp-mux` and our answer too. */
   rtcpMux?: true;
 }

@@ -103,32 +103,63 @@ export interface SchedDelta {
   queuedMs: number;
 }
 
+/** ThreadSchedSampler's read bounds, ms (see its docstring). */
+export interface SchedSamplerBounds {
+  /** Least time between two reads on on-time ticks: the base a late window is measured from. Default 100. */
+  baseMs: number;
+  /** Least time between two reads at all, late ticks included. Default 50. */
+  minGapMs: number;
+}
+
+export const SCHED_SAMPLER_BOUNDS: SchedSamplerBounds = { baseMs: 100, minGapMs: 50 };
+
 /**
  * The calling thread's time on a CPU and waiting on its run queue, from /proc/thread-self/schedstat
  * (Linux, "time spent on the cpu", "time spent waiting on a runqueue", ns; Documentation/scheduler/
- * sched-stats.rst). One read costs a file open and read (~10–20 µs), so a caller samples once per
- * pacer tick only while tracing. `sample` returns undefined where the file does not exist.
+ * sched-stats.rst), read around late ticks only, so the diagnostic does not change what it measures: a read
+ * is a file open, read and close on the call thread, and once per 20 ms pacer tick it was 21 % of the call
+ * thread's profile samples (session 21, PACER_STALL_LOG_MS=5 at 20 offline calls).
+ *  - an on-time tick reads only when the last read is `baseMs` old (at most 1000/baseMs reads a second on an
+ *    idle pacer): the base a later late window is measured from, at most `baseMs` + one tick before it;
+ *  - a late tick reads when the last read is at least `minGapMs` old and gets the change since that read;
+ *    within `minGapMs` of a read it gets nothing (a busy pacer whose every tick is late: at most
+ *    1000/minGapMs reads a second, each over a window of one or more ticks).
+ * `wallMs` of a result is the window it covers (from the previous read), which holds the late window and may
+ * be longer. `sample` returns undefined where the file does not exist.
  */
 export class ThreadSchedSampler {
   private prev: { at: number; run: number; wait: number } | undefined;
   private broken = false;
+  /** Reads of the schedstat file so far (tests, diagnostics). */
+  reads = 0;
 
-  /** Takes a sample; the change since the previous one (undefined for the first, or without schedstat). */
-  sample(at: number): SchedDelta | undefined {
+  constructor(
+    private readonly bounds: SchedSamplerBounds = SCHED_SAMPLER_BOUNDS,
+    private readonly readStat: () => string = () => readFileSync("/proc/thread-self/schedstat", "latin1"),
+  ) {}
+
+  /**
+   * At a pacer tick `at` (performance.now() ms): reads when the bounds allow. `late`: the tick is being
+   * logged and wants the change since the previous read (default true: every call reads, as a plain probe).
+   * @returns the change since the previous read, for a late tick that read; otherwise undefined.
+   */
+  sample(at: number, late = true): SchedDelta | undefined {
     if (this.broken) return undefined;
+    const p = this.prev;
+    if (p && at - p.at < (late ? this.bounds.minGapMs : this.bounds.baseMs)) return undefined;
     let run: number;
     let wait: number;
     try {
-      const f = readFileSync("/proc/thread-self/schedstat", "latin1").split(" ");
+      this.reads++;
+      const f = this.readStat().split(" ");
       run = Number(f[0]) / 1e6;
       wait = Number(f[1]) / 1e6;
     } catch {
       this.broken = true;
       return undefined;
     }
-    const p = this.prev;
     this.prev = { at, run, wait };
-    return p ? { wallMs: round1(at - p.at), runMs: round1(run - p.run), queuedMs: round1(wait - p.wait) } : undefined;
+    return p && late ? { wallMs: round1(at - p.at), runMs: round1(run - p.run), queuedMs: round1(wait - p.wait) } : undefined;
   }
 }
 

@@ -4,6 +4,7 @@
  *
  *   setThreadSlice(500)   // this thread asks for a 500 µs slice: sched_setattr(2), SCHED_OTHER, sched_runtime
  *   raiseThreadNice(5)    // this thread only (not the process): nice + 5, setpriority(2) on its thread id
+ *   raiseProcessNice(pid, 10)  // a child process just spawned (the offline recogniser): nice + 10
  *
  * Why a slice: under EEVDF (Linux ≥ 6.6) a task's virtual deadline is its eligible time plus its slice
  * (weighted), and a waking task preempts the running one when its deadline is earlier; since 6.12 a
@@ -90,6 +91,21 @@ export function raiseThreadNice(by: number): SchedResult & { nice?: number } {
   const nice = Math.min(19, s.c.getpriority(PRIO_PROCESS, tid) + by);
   const r = s.c.setpriority(PRIO_PROCESS, tid, nice);
   return r === 0 ? { ok: true, tid, nice } : { ok: false, error: `setpriority: ${errno(s.c)}` };
+}
+
+/**
+ * Raises by `by` (capped at 19) the nice value of process `pid` — a child just spawned, whose one thread
+ * the id names (setpriority(2), PRIO_PROCESS: "on Linux a thread id names that one thread"; threads it
+ * creates later inherit the value). The child starts with the spawning thread's value, so this is relative
+ * to ours, as `nice -n by` would be. Needs no privilege for our own children (same user; raising never does).
+ * @returns the new value, or why it could not be set (no libc, ESRCH when the child already exited).
+ */
+export function raiseProcessNice(pid: number, by: number): SchedResult & { nice?: number } {
+  const s = sys();
+  if (typeof s === "string") return { ok: false, error: s };
+  const nice = Math.min(19, s.c.getpriority(PRIO_PROCESS, pid) + by);
+  const r = s.c.setpriority(PRIO_PROCESS, pid, nice);
+  return r === 0 ? { ok: true, tid: pid, nice } : { ok: false, error: `setpriority: ${errno(s.c)}` };
 }
 
 /** Names (comm) of threads `raiseHelperThreadsNice` leaves alone: Bun Workers (the media worker, flite synthesis). */

@@ -2,6 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { DEFAULT_VAD_WORKER_NICE } from "../../src/cli/config-vad.ts";
 import { DEFAULT_BATCH_WAIT_MS, DEFAULT_MAX_LAG_MS } from "../../src/media/vad/batcher";
 import { ConfigError, loadConfig, MAX_CALLS_DEFAULTS, requireOutbound } from "../../src/cli/config";
+import { RECOGNISER_NICE_DEFAULT } from "../../src/providers/pocketsphinx/recogniser-process";
 import { DEFAULT_DENY_PREFIXES } from "../../src/outbound/destination-policy";
 import { parseCommand, UsageError } from "../../src/cli/args";
 import { CARTESIA_DEFAULTS } from "../../src/providers/cartesia/options";
@@ -109,6 +110,14 @@ describe("loadConfig", () => {
     for (const bad of ["50", "100001"]) expect(() => loadConfig({ SIP_PUBLIC_IP: "203.0.113.7", MEDIA_WORKER_SLICE_US: bad })).toThrow(/^MEDIA_WORKER_SLICE_US: /);
     expect(loadConfig({ SIP_PUBLIC_IP: "203.0.113.7", CALL_THREAD_SLICE_US: "0" }).callThreadSliceUs).toBe(0);
     expect(() => loadConfig({ SIP_PUBLIC_IP: "203.0.113.7", RUNTIME_THREADS_NICE_KEEP: "JITWorker,a-name-of-16-chars" })).toThrow(/^RUNTIME_THREADS_NICE_KEEP: thread name "a-name-of-16-chars" is longer than 15 characters/);
+  });
+
+  test("STT_RECOGNISER_NICE (0–19, default RECOGNISER_NICE_DEFAULT = 10); a bad value names the variable", () => {
+    expect(loadConfig({ SIP_PUBLIC_IP: "203.0.113.7" }).sttRecogniserNice).toBe(RECOGNISER_NICE_DEFAULT);
+    expect(RECOGNISER_NICE_DEFAULT).toBe(10);
+    expect(loadConfig({ SIP_PUBLIC_IP: "203.0.113.7", STT_RECOGNISER_NICE: "0" }).sttRecogniserNice).toBe(0);
+    expect(loadConfig({ SIP_PUBLIC_IP: "203.0.113.7", STT_RECOGNISER_NICE: "19" }).sttRecogniserNice).toBe(19);
+    for (const bad of ["-1", "20", "low"]) expect(() => loadConfig({ SIP_PUBLIC_IP: "203.0.113.7", STT_RECOGNISER_NICE: bad })).toThrow(/^STT_RECOGNISER_NICE: /);
   });
 
   test("VAD_WORKER (off by default, on/off) and VAD_WORKER_NICE (0–19, default DEFAULT_VAD_WORKER_NICE); a bad value names the variable", () => {
@@ -275,6 +284,10 @@ describe("loadConfig", () => {
     [{ SIP_CALLER_ID: "+1 415 555" }, "SIP_CALLER_ID", /expected a number/],
     [{ SIP_USERNAME: "u" }, "SIP_PASSWORD", /required when SIP_USERNAME is set/],
     [{ PLIVO_AUTH_TOKEN: "t" }, "PLIVO_AUTH_ID", /required when PLIVO_AUTH_TOKEN is set/],
+    // s22 fresheyes2: a CR LF in the digest username ended our Authorization header and started another.
+    [{ SIP_USERNAME: "alice\r\nX-Injected: 1", SIP_PASSWORD: "pw" }, "SIP_USERNAME", /no control characters .*got "alice\\r\\nX-Injected: 1"/],
+    [{ PLIVO_AUTH_ID: "MA\nX", PLIVO_AUTH_TOKEN: "t" }, "PLIVO_AUTH_ID", /no control characters/],
+    [{ SIP_USERNAME: "a", SIP_PASSWORD: "b", SIP_TRUNK_REALM: "sip.example\r\nX: 1" }, "SIP_TRUNK_REALM", /control characters/],
     [{ RING_TIMEOUT_S: "0" }, "RING_TIMEOUT_S", /from 1 to 600/],
     [{ MAX_OUTBOUND_CALLS: "lots" }, "MAX_OUTBOUND_CALLS", /integer/],
     [{ OUTBOUND_CALLS_PER_MINUTE: "0" }, "OUTBOUND_CALLS_PER_MINUTE", /from 1/],

@@ -6,7 +6,10 @@
  * socket or a process left per call shows after 50 as after 100.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { readdirSync, readFileSync, readlinkSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { RtpCapture } from "../support/capture.ts";
 import { describeSipp, runSipp } from "../support/sipp.ts";
 import { parseSipStatusLine, udpExchange } from "../support/udp.ts";
 import { silenceFile } from "../support/speech.ts";
@@ -63,6 +66,46 @@ describe("SIP edge cases against the compiled agent", () => {
     expect(r.exitCode, describeSipp(r)).toBe(0);
     expect(sdpOf(r, 200)).toMatch(/m=audio \d+ RTP\/AVP 8/);
     expect(sdpOf(r, 200)).toMatch(/a=ptime:20/);
+  });
+
+  test.skipIf(!Bun.which("tshark"))("an offer with a=maxptime:10 (RFC 4566 §6) gets 10 ms packets: 80 bytes of PCMU, two per 20 ms, consecutive sequence numbers and timestamps; tshark's RTP analysis agrees", async () => {
+    const cap = await RtpCapture.start({ portRanges: [[agent.rtpStart, agent.rtpEnd]] });
+    let r: Awaited<ReturnType<typeof runSipp>>;
+    let got: Awaited<ReturnType<RtpCapture["stop"]>>;
+    try {
+      r = await runSipp({ scenario: "maxptime-call", target: target(), audioFile: silence, timeoutMs: 20_000, pauseMs: 2500 });
+    } finally {
+      got = await cap.stop();
+    }
+    expect(r.exitCode, describeSipp(r)).toBe(0);
+    expect(sdpOf(r, 200)).toMatch(/a=ptime:20/); // what the agent asks to receive is unchanged
+    const ours = got.rtpStreams.find((s) => s.src.port >= agent.rtpStart && s.src.port <= agent.rtpEnd)!;
+    expect(ours).toBeDefined();
+    const audio = ours.audioPackets;
+    expect(audio.length).toBeGreaterThan(100); // ~2.5 s at 100 packets a second (was 50 a second of 160 bytes)
+    expect(new Set(audio.map((p) => p.payload.length))).toEqual(new Set([80]));
+    for (let i = 1; i < audio.length; i++) {
+      expect([audio[i]!.extSeq - audio[i - 1]!.extSeq, audio[i]!.extTimestamp - audio[i - 1]!.extTimestamp]).toEqual([1, 80]);
+    }
+    expect(ours.lost).toBe(0);
+    // tshark's own RTP stream analysis of the same capture: no loss, no sequence error.
+    const dir = mkdtempSync(join(tmpdir(), "va-maxptime-"));
+    try {
+      writeFileSync(join(dir, "call.pcap"), got.pcap);
+      const ts = Bun.spawnSync(["tshark", "-r", join(dir, "call.pcap"), "-d", `udp.port==${ours.src.port},rtp`, "-q", "-z", "rtp,streams"], { stdout: "pipe", stderr: "pipe" });
+      const text = ts.stdout.toString();
+      const ssrcHex = `0x${ours.ssrc.toString(16).padStart(8, "0")}`;
+      const row = text.split("\n").find((l) => l.toLowerCase().includes(ssrcHex));
+      expect(row, text + ts.stderr.toString()).toBeDefined();
+      // Columns: src addr, src port, dst addr, dst port, SSRC, payload, packets, lost (n (p%)), max delta, max jitter, mean jitter, problem?
+      const m = /\s(\d+)\s+(-?\d+)\s+\(([-\d.]+)%\)/.exec(row!.slice(row!.toLowerCase().indexOf(ssrcHex) + ssrcHex.length));
+      expect(m, row).not.toBeNull();
+      expect(Number(m![1])).toBeGreaterThan(100); // packets
+      expect(Number(m![2])).toBe(0); // lost
+      expect(row).not.toContain("X"); // tshark's "problem" flag (wrong sequence, timestamp jump)
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test("a late-offer INVITE (no SDP): our offer in the 200, the ACK's answer (PCMA) runs the call", async () => {

@@ -97,6 +97,21 @@ describe.skipIf(!hasSipp)("outbound through SIPp as the trunk", () => {
     });
   }
 
+  test("422 with Min-SE 30 (below RFC 4028 §5's 90): retried once with Session-Expires/Min-SE 90; a second 422 → failed, its cause saying so", async () => {
+    const sipp = await startSippUas({ scenario: "outbound-422-low-min-se", port: trunkPort });
+    const id = (await agent.api("POST", "/outbound/call", CALL)).body.call_id;
+    const done = await agent.waitForCall(id, (c) => c.status === "failed", 5000);
+    expect(done.hangup_cause).toEqual({ code: 422, reason: "Session Interval Too Small (again after our retry with Session-Expires 90)", source: "remote" });
+    const r = await sipp.finish(5000);
+    expect(r.exitCode, r.errors + r.stderr).toBe(0); // SIPp's check_it: the retry said 90 in both headers (before: 30)
+    expect(flowOf(r.messages)).toEqual(["<< INVITE", ">> 422", "<< ACK", "<< INVITE", ">> 422", "<< ACK"]);
+    const [first, retry] = r.messages.filter((m) => m.method === "INVITE").map((m) => m.text);
+    expect(first).toMatch(/^Session-Expires: 1800/m);
+    expect(retry).toMatch(/^Session-Expires: 90\r?$/m);
+    expect(retry).toMatch(/^Min-SE: 90\r?$/m);
+    expect(retry).toMatch(/^CSeq: 2 INVITE/m);
+  });
+
   test("no answer within RING_TIMEOUT_S: CANCEL, 487 ACKed, status no_answer", async () => {
     const sipp = await startSippUas({ scenario: "outbound-no-answer", port: trunkPort });
     const t0 = performance.now();

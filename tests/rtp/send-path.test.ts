@@ -6,7 +6,7 @@
  * every direction × destination with a socket that records what really went out.
  */
 import { describe, expect, test } from "bun:test";
-import { LocalSendPath, mayTransmit, type MediaDirection, type SendFormat } from "../../src/rtp/send-path.ts";
+import { LocalSendPath, mayTransmit, packetBytesOf, packetSpans, type MediaDirection, type SendFormat } from "../../src/rtp/send-path.ts";
 import { FrameRing } from "../../src/rtp/worker/frame-ring.ts";
 import { WorkerSendPath } from "../../src/rtp/worker/send-path-worker.ts";
 import { WorkerStream } from "../../src/rtp/worker/worker-stream.ts";
@@ -54,5 +54,53 @@ describe("every send path follows it", () => {
     const view = new WorkerSendPath({ post: (m) => posted.push(m) }, 3, 3, { sequenceNumber: 0, timestamp: 0 }, format(c.dir), c.dest);
     expect(view.sendAudio(frame, true), "what the call thread is told matches what the worker does").toBe(c.want);
     expect(posted.length).toBe(2); // "open", then the frame: the worker decides, with the same rule
+  });
+});
+
+describe("a peer's a=maxptime below 20 ms (RFC 4566 §6): each 20 ms frame goes out as packets of at most that much", () => {
+  const parse = (b: Uint8Array) => ({ marker: (b[1]! & 0x80) !== 0, seq: (b[2]! << 8) | b[3]!, ts: new DataView(b.buffer, b.byteOffset).getUint32(4), payload: b.length - 12 });
+  const bytesRecorder = () => {
+    const sent: Uint8Array[] = [];
+    return { sent, send: (b: Uint8Array) => (sent.push(b.slice()), true) };
+  };
+  const dest = { address: "127.0.0.1", port: 4000 };
+  const tenMs: SendFormat = { ...format("sendrecv"), packetBytes: packetBytesOf(10) };
+
+  test("packetBytesOf and packetSpans: 10 ms → 80 bytes, two spans; 5 ms → 40, four; 20 ms or none → whole", () => {
+    expect([packetBytesOf(10), packetBytesOf(5), packetBytesOf(20), packetBytesOf(undefined)]).toEqual([80, 40, undefined, undefined]);
+    expect(packetSpans(160, 80)).toEqual([0, 80]);
+    expect(packetSpans(160, 40)).toEqual([0, 40, 80, 120]);
+    expect(packetSpans(160, undefined)).toEqual([0]);
+    expect(packetSpans(160, 160)).toEqual([0]);
+  });
+
+  test("LocalSendPath and WorkerStream: two 80-byte packets per frame, consecutive sequence numbers and timestamps, the marker on the first only", () => {
+    const local = bytesRecorder();
+    const path = new LocalSendPath(local, 1, { sequenceNumber: 65535, timestamp: 1000 }, tenMs, dest);
+    expect(path.sendAudio(frame, true)).toBe(true);
+    expect(path.sendAudio(frame, false)).toBe(true);
+    const worker = bytesRecorder();
+    const ring = new FrameRing();
+    const stream = new WorkerStream(worker, 2, { ssrc: 2, sequenceNumber: 65535, timestamp: 1000, format: tenMs, dest }, ring.sab);
+    stream.sendNow("audio", frame, true);
+    stream.sendNow("audio", frame, false);
+    for (const sent of [local.sent, worker.sent]) {
+      expect(sent.map(parse)).toEqual([
+        { marker: true, seq: 65535, ts: 1000, payload: 80 },
+        { marker: false, seq: 0, ts: 1080, payload: 80 },
+        { marker: false, seq: 1, ts: 1160, payload: 80 },
+        { marker: false, seq: 2, ts: 1240, payload: 80 },
+      ]);
+    }
+    expect(path.next).toEqual({ sequenceNumber: 3, timestamp: 1320 });
+  });
+
+  test("a renegotiation back to 20 ms (configure without packetBytes) sends whole frames again", () => {
+    const local = bytesRecorder();
+    const path = new LocalSendPath(local, 1, { sequenceNumber: 0, timestamp: 0 }, tenMs, dest);
+    path.sendAudio(frame, false);
+    path.configure(format("sendrecv"));
+    path.sendAudio(frame, false);
+    expect(local.sent.map(parse).map((p) => [p.seq, p.ts, p.payload])).toEqual([[0, 0, 80], [1, 80, 80], [2, 160, 160]]);
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { SdpError, createAnswer, createOffer, parseAnswer, parseOffer } from "../../src/sdp/index.ts";
+import { SdpError, createAnswer, createOffer, parseAnswer, parseOffer, sendPtimeFor } from "../../src/sdp/index.ts";
 import { BARESIP, G729_ONLY, MEDIA_LEVEL_C, PCMA_ONLY, PLIVO_LIKE, SIPP_UAC, offerWith } from "./fixtures.ts";
 
 const LOCAL = { localAddress: "192.0.2.10", localPort: 20000, sessionId: "4242", sessionVersion: 1 };
@@ -316,5 +316,33 @@ describe("createOffer / parseAnswer (UAC side)", () => {
     expect(sdpError(() => parseAnswer(offerWith(["m=audio 4000 RTP/AVP 8"]), { codecs: ["PCMU"] })).code).toBe("no_common_codec");
     expect(sdpError(() => parseAnswer(offerWith(["m=video 4000 RTP/AVP 96"]))).code).toBe("no_audio");
     expect(sdpError(() => parseAnswer("nonsense")).code).toBe("malformed");
+  });
+});
+
+describe("a=maxptime below our 20 ms (RFC 4566 §6: \"the maximum amount of media that can be encapsulated in each packet\")", () => {
+  test.each([
+    [undefined, undefined],
+    [40, undefined],
+    [20, undefined],
+    [19, 10],
+    [10, 10],
+    [9, 5],
+    [5, 5],
+    [4, 4],
+    [3, 2],
+    [1, 1],
+  ])("offer with a=maxptime:%p → we send %p ms packets (undefined: 20)", (maxptime, want) => {
+    const offer = offerWith(["m=audio 40000 RTP/AVP 0", "a=rtpmap:0 PCMU/8000", ...(maxptime === undefined ? [] : [`a=maxptime:${maxptime}`])]);
+    const a = createAnswer({ offer, ...LOCAL });
+    expect(a.sendPtime).toBe(want);
+    expect(sendPtimeFor(maxptime)).toBe(want ?? 20);
+    expect(a.sdp).toContain("a=ptime:20"); // what we ask to receive is unchanged
+  });
+
+  test("an answer to our offer with a=maxptime:10 → 10 ms packets", () => {
+    const o = createOffer({ localAddress: "192.0.2.10", localPort: 20004 });
+    const answer = offerWith(["m=audio 30000 RTP/AVP 0", "a=rtpmap:0 PCMU/8000", "a=maxptime:10"]);
+    expect(o.sdp).toContain("m=audio 20004");
+    expect(parseAnswer(answer).sendPtime).toBe(10);
   });
 });

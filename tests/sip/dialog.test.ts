@@ -104,6 +104,22 @@ describe("UAC dialog (§12.1.2)", () => {
     expect(uas.nextHop(bye)).toEqual({ host: "strict.example.com", port: 5080 });
   });
 
+  test("a remote target with URI headers or a method parameter: neither rides into the Request-URI (§19.1.1 Table 1)", () => {
+    // s22 fresheyes2: the agent's BYE went out as "BYE sip:att@127.0.0.1:59696;maddr=127.0.0.99?Call-ID=evil&Subject=x SIP/2.0".
+    const invite = request("INVITE");
+    invite.headers.set("Contact", "<sip:att@198.51.100.7:5062;maddr=198.51.100.8;method=REGISTER?Call-ID=evil&Subject=x>");
+    const uas = Dialog.createUas(invite, "t");
+    const bye = uas.createRequest("BYE");
+    expect(bye.uri).toBe("sip:att@198.51.100.7:5062;maddr=198.51.100.8");
+    expect(bye.headers.get("Call-ID")).toBe(invite.headers.get("Call-ID"));
+    expect(uas.nextHop(bye)).toEqual({ host: "198.51.100.8", port: 5062 });
+    const invite2 = request("INVITE", { extra: [["Record-Route", "<sip:p.example.com;lr>"]] });
+    invite2.headers.set("Contact", "<sip:b@198.51.100.7?X-Inj=1>");
+    const loose = Dialog.createUas(invite2, "t");
+    expect(loose.createRequest("BYE").uri).toBe("sip:b@198.51.100.7");
+    expect(loose.remoteTarget.headers).toBe("X-Inj=1"); // the target itself is kept as the peer sent it
+  });
+
   test("a response without To tag cannot create a dialog", () => {
     const invite = request("INVITE");
     const r = parseMessage(wire(["SIP/2.0 200 OK", `Via: ${invite.headers.get("Via")}`, `From: ${invite.headers.get("From")}`, "To: <sip:agent@203.0.113.10>", "Call-ID: c", "CSeq: 1 INVITE", "Contact: <sip:x@1.2.3.4>", "Content-Length: 0"])) as SipResponse;

@@ -291,6 +291,22 @@ describe("UAC (outbound calls)", () => {
     expect(again.headers.get("Min-SE")).toBe("3600");
   });
 
+  test("a 422 whose Min-SE is below 90 (§5 MUST NOT) is retried with 90, once; a second 422 ends the attempt saying so (was: retried with 30)", () => {
+    const h = harness();
+    const call = dial(h);
+    const failed: Array<[number, string]> = [];
+    call.on("failed", (code, reason) => void failed.push([code, reason]));
+    const inv = h.requests("INVITE")[0]!;
+    h.send(reply(inv, 422, { toTag: "t1", headers: [["Min-SE", "30"]] }), CALLEE);
+    const again = h.requests("INVITE").at(-1)!;
+    expect(again.cseq.seq).toBe(2);
+    expect([again.headers.get("Session-Expires"), again.headers.get("Min-SE")]).toEqual(["90", "90"]);
+    h.send(reply(again, 422, { toTag: "t2", headers: [["Min-SE", "30"]] }), CALLEE);
+    expect(h.requests("INVITE")).toHaveLength(2); // no third attempt
+    expect(failed).toEqual([[422, "Session Interval Too Small (again after our retry with Session-Expires 90)"]]);
+    expect(call.endReason).toBe("rejected");
+  });
+
   test("2xx with refresher=uac: we refresh at half the interval; refresher=uas: BYE when the callee does not", () => {
     const h = harness();
     const call = dial(h);

@@ -5,7 +5,7 @@
  * not paired, and the verdict of a row.
  */
 import { describe, expect, test } from "bun:test";
-import { gateFailures, highestPassing, loadTable, percentile, phrasesOf, type LoadRow } from "../support/load-gate.ts";
+import { gateFailures, highestPassing, loadTable, passCounts, percentile, phrasesOf, type LoadRow } from "../support/load-gate.ts";
 import type { CapturedRtpPacket } from "../support/rtp-streams.ts";
 import { silenceRunsInPhrases, ttsLateSilenceFrames, ttsLocator, type TtsTimeline } from "../support/tts-timeline.ts";
 
@@ -79,6 +79,10 @@ describe("gate", () => {
     expect(gateFailures(row({ underruns: 1 }))[0]).toContain("silence frames");
     expect(gateFailures(row({ optionsMaxMs: 51 }))[0]).toContain("OPTIONS");
     expect(gateFailures(row({ optionsLost: 1 }))[0]).toContain("lost");
+    // The pacer goal: p99 lateness ≤ 5 ms (the histogram bucket's upper bound); 6 fails, unknown fails.
+    expect(gateFailures(row({ pacerP99Ms: 5 }))).toEqual([]);
+    expect(gateFailures(row({ pacerP99Ms: 6 }))).toEqual(["pacer p99 6 ms"]);
+    expect(gateFailures(row({ pacerP99Ms: -1 }))).toEqual(["pacer p99 unknown"]);
     expect(gateFailures(row({ bargeIn: { overlapped: 10, cut: 10, p50Ms: 150, p90Ms: 300 } }))).toEqual([]);
     expect(gateFailures(row({ bargeIn: { overlapped: 10, cut: 9, p50Ms: 150, p90Ms: 300 } }))[0]).toContain("barge-in cut 9/10");
     expect(gateFailures(row({ bargeIn: { overlapped: 0, cut: 0, p50Ms: 0, p90Ms: 0 } }))[0]).toContain("barge-in cut 0/0");
@@ -92,6 +96,11 @@ describe("gate", () => {
     expect(highestPassing([row({ calls: 150 }), row({ calls: 200 }), row({ calls: 200, cpuPct: 86 })], "cloud")).toBe(150);
     expect(highestPassing([row({ calls: 200, cpuPct: 86 }), row({ calls: 150 }), row({ calls: 200 })], "cloud")).toBe(150);
     expect(highestPassing([row({ calls: 150 }), row({ calls: 150 }), row({ calls: 200 })], "cloud")).toBe(200);
+    // How many repeats of each N passed: the count a verdict of "reliably" is read from.
+    expect(passCounts([row({ calls: 200 }), row({ calls: 150 }), row({ calls: 200, pacerP99Ms: 7 }), row({ calls: 200 }), row({ calls: 4, pipeline: "offline" })], "cloud")).toEqual([
+      { calls: 150, passed: 1, rows: 1 },
+      { calls: 200, passed: 2, rows: 3 },
+    ]);
     const t = loadTable(rows).split("\n");
     expect(t.length).toBe(5);
     expect(t[3]).toContain("FAIL: gap p99 30.0 ms");

@@ -40,12 +40,12 @@ describe("ThreadSchedSampler", () => {
     const s = new ThreadSchedSampler();
     expect(s.sample(performance.now())).toBeUndefined();
     const t0 = performance.now();
-    while (performance.now() - t0 < 30) {
-      // busy for 30 ms
+    while (performance.now() - t0 < 60) {
+      // busy for 60 ms (reads are at least 50 ms apart: SCHED_SAMPLER_BOUNDS.minGapMs)
     }
     const d = s.sample(performance.now())!;
-    expect(d.wallMs).toBeGreaterThanOrEqual(30);
-    expect(d.runMs + d.queuedMs).toBeGreaterThan(20); // ran, or waited for the core on a busy machine
+    expect(d.wallMs).toBeGreaterThanOrEqual(60);
+    expect(d.runMs + d.queuedMs).toBeGreaterThan(40); // ran, or waited for the core on a busy machine
     // Each sample reads schedstat after `at` was taken: the run time also covers the second read (CI: 31.7 ms
     // run against 30.3 wall on a busy machine), so the bound has the read's time as slack, not 1 ms.
     expect(d.runMs).toBeLessThanOrEqual(d.wallMs + 5);

@@ -3,7 +3,8 @@
  * (pocketsphinx 0.8+5prealpha, packages pocketsphinx + pocketsphinx-en-us, 16 kHz US-English model).
  *
  * One long-lived process per call. Caller audio (8 kHz PCM16, 20 ms frames) is upsampled to 16 kHz with
- * the band-limited resampler (state per stream) and written raw to the process's stdin. Its own VAD
+ * the band-limited resampler (state per stream) and written raw to the process's stdin, a whole read block
+ * of the recogniser at a time (feed-batch.ts: ~8 writes a second, not 50). Its own VAD
  * (`-vad_*` options) cuts utterances; at each utterance end it prints the hypothesis, which becomes one
  * `{ type: "final", speechFinal: true, confidence }` event. There are no interim results.
  *
@@ -26,83 +27,17 @@ import { Resampler } from "../../media/resample.ts";
 import { AsyncQueue } from "../../util/async-queue.ts";
 import { ProviderError, type AudioFrame, type SttEvent, type SttOpenOptions, type SttProvider, type SttStream, type TurnExpectation } from "../types.ts";
 import { BandFill } from "./band-fill.ts";
+import { FeedBatch } from "./feed-batch.ts";
 import { loadDictionaryWords, stepGrammar } from "./grammar.ts";
-import { DEBIAN_MODEL_DIR, hmmWithCmnInit, PHONE_CMNINIT } from "./model-dir.ts";
+import { hmmWithCmnInit, PHONE_CMNINIT } from "./model-dir.ts";
 import type { Utterance } from "./output-parser.ts";
+import { POCKETSPHINX_DEFAULTS, STEP_GRAMMAR_ARGS, type PocketsphinxSttOptions, type PocketsphinxVad } from "./options.ts";
 import { RecogniserProcess } from "./recogniser-process.ts";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
-/** pocketsphinx VAD settings, in 10 ms frames (its `-frate 100`). */
-export interface PocketsphinxVad {
-  /** Silence frames that end an utterance (`-vad_postspeech`). Default 50 (500 ms). */
-  postSpeechFrames: number;
-  /** Frames kept before detected speech (`-vad_prespeech`). Default 20. */
-  preSpeechFrames: number;
-  /** Speech frames needed to start an utterance (`-vad_startspeech`). Default 10. */
-  startSpeechFrames: number;
-  /** Log-ratio signal/noise threshold (`-vad_threshold`). Default 2.0. */
-  threshold: number;
-}
-
-export interface PocketsphinxSttOptions {
-  /** Executable name or path. Default "pocketsphinx_continuous". */
-  binary?: string;
-  /** Model root. Default /usr/share/pocketsphinx/model/en-us (Debian pocketsphinx-en-us). */
-  modelDir?: string;
-  /** Acoustic model dir. Default `${modelDir}/en-us`. */
-  hmm?: string;
-  /** Pronunciation dictionary. Default `${modelDir}/cmudict-en-us.dict`. */
-  dict?: string;
-  /** N-gram language model (ARPA or .lm.bin). Default `${modelDir}/en-us.lm.bin`, general English. */
-  lm?: string;
-  /** A JSGF grammar instead of the n-gram LM (`-jsgf`). */
-  jsgf?: string;
-  /** Start vector for live CMN; default PHONE_CMNINIT (tuned for 8 kHz phone audio). null: the model's own. */
-  cmninit?: string | null;
-  /** VAD / endpointing; defaults in POCKETSPHINX_DEFAULTS.vad. */
-  vad?: Partial<PocketsphinxVad>;
-  /**
-   * pocketsphinx's spectral-subtraction noise removal (`-remove_noise`). Default false: on clean VoIP
-   * audio with digital silence it made the first utterance after a long silence fail and WER worse
-   * (0.260 → 0.243 without); on audio with steady line noise (−47 dBFS) it helps (0.42 → 0.38).
-   */
-  removeNoise?: boolean;
-  /** RMS (16-bit units) of high-band noise added after upsampling (see band-fill.ts). Default 0 (off). */
-  bandFill?: number;
-  /**
-   * Most audio (ms) held in our buffer while the recogniser is not reading; newer audio is then dropped
-   * and counted (overflow rule). Default 30000. Live calls never get near it (RTF ≈ 0.3–0.5).
-   */
-  maxBufferedMs?: number;
-  /** How long end() waits for the last result before killing the process (ms). Default 5000. */
-  endTimeoutMs?: number;
-  /** Extra `-option value` pairs, appended last; each replaces our own option of the same name. */
-  extraArgs?: string[];
-  /** Step kinds whose expected words become a JSGF grammar (`expect()`); [] = always the LM. Default ["category"]. */
-  grammarFor?: readonly NonNullable<TurnExpectation["kind"]>[];
-  /** Extra arguments for a step-grammar process only (e.g. `-wip`). Default STEP_GRAMMAR_ARGS. */
-  grammarArgs?: string[];
-}
-
-/**
- * Word insertion penalty for step grammars: the grammar's loop of common words otherwise fills an
- * answer with short words (bench stt-grammar.ts: "jsgf" vs "jsgf-wip").
- */
-export const STEP_GRAMMAR_ARGS = ["-wip", "1e-3"];
-
-/** Typed defaults (STYLE habit 8). VAD values are pocketsphinx's own, which suit phone turns (0.5 s). */
-export const POCKETSPHINX_DEFAULTS = {
-  binary: "pocketsphinx_continuous",
-  modelDir: DEBIAN_MODEL_DIR,
-  vad: { postSpeechFrames: 50, preSpeechFrames: 20, startSpeechFrames: 10, threshold: 2.0 } satisfies PocketsphinxVad,
-  bandFill: 0,
-  removeNoise: false,
-  maxBufferedMs: 30_000,
-  endTimeoutMs: 5000,
-  grammarFor: ["category"],
-} as const;
+export { POCKETSPHINX_DEFAULTS, STEP_GRAMMAR_ARGS, type PocketsphinxSttOptions, type PocketsphinxVad } from "./options.ts";
 
 /** Input rate the en-us model expects (Hz). */
 const MODEL_HZ = 16000;
@@ -195,7 +130,7 @@ export class PocketsphinxStt implements SttProvider {
     const resampler = await Resampler.create(8000, MODEL_HZ);
     const grammarFor = new Set(this.o.grammarFor ?? POCKETSPHINX_DEFAULTS.grammarFor);
     const spawner: Spawner = {
-      spawn: (events, jsgf) => RecogniserProcess.spawn(exe, jsgf ? this.args(jsgf) : args, events),
+      spawn: (events, jsgf) => RecogniserProcess.spawn(exe, jsgf ? this.args(jsgf) : args, events, this.o.recogniserNice ?? POCKETSPHINX_DEFAULTS.recogniserNice),
       grammarOf: (e) => (e?.kind && grammarFor.has(e.kind) ? stepGrammar(e.words, loadDictionaryWords(this.dict)) : null),
     };
     try {
@@ -239,6 +174,10 @@ class PocketsphinxStream implements SttStream {
   private grammarSeq = 0;
   /** Processes started for step grammars (for tests and logs). */
   grammarSwaps = 0;
+  /** Audio held until the recogniser's next read block is whole. */
+  private readonly feed = new FeedBatch(READ_BLOCK);
+  /** Writes to the current feeder (for tests: one per read block, not per frame). */
+  feedWrites = 0;
 
   constructor(
     private readonly spawner: Spawner,
@@ -267,7 +206,7 @@ class PocketsphinxStream implements SttStream {
     if (this.state !== "open") return;
     // Enough silence for the VAD to see end of speech, rounded up to whole read blocks, plus one block.
     const samples = Math.ceil(((this.vad.postSpeechFrames + 10) * (MODEL_HZ / 100)) / READ_BLOCK + 1) * READ_BLOCK;
-    this.write(new Int16Array(samples));
+    this.write(new Int16Array(samples), false, true); // with what is held, written at once
   }
 
   /**
@@ -290,6 +229,8 @@ class PocketsphinxStream implements SttStream {
     } catch {
       return; // keep listening with what runs now
     }
+    this.send(this.feed.take()); // audio heard before the swap goes to the recogniser that heard the rest
+    this.feed.reset();
     const old = this.rec;
     this.rec = next;
     this.grammar = grammar;
@@ -304,6 +245,7 @@ class PocketsphinxStream implements SttStream {
     if (this.state !== "open") return;
     this.state = "ending";
     this.write(this.resampler.flush(), true);
+    this.send(this.feed.take());
     this.rec.endInput(); // cat exits after copying the rest → the recogniser reads EOF and finishes
     for (const r of this.retired) r.endInput();
     let timer: ReturnType<typeof setTimeout> | undefined;
@@ -337,16 +279,29 @@ class PocketsphinxStream implements SttStream {
     return proc;
   }
 
-  private write(pcm16k: Int16Array, force = false): void {
+  /**
+   * Adds 16 kHz audio to the feed; writes it when a read block is whole, or at once with `now`.
+   * `force`: also while ending (end()'s resampler tail).
+   */
+  private write(pcm16k: Int16Array, force = false, now = false): void {
     if ((this.state !== "open" && !force) || pcm16k.length === 0) return;
     // Overflow rule (STYLE habit 7): while the pipe is not draining, at most maxBufferedMs of audio waits in
-    // our buffer; newer audio is dropped and counted (a stalled recogniser would hear a gap).
+    // our buffer; newer audio is dropped and counted (a stalled recogniser would hear a gap). The feed's own
+    // hold (under one read block, 128 ms) comes on top.
     if (this.pendingBytes + pcm16k.byteLength > this.maxPendingBytes) {
       this.droppedSamples += pcm16k.length;
       return;
     }
     this.fill.apply(pcm16k);
+    const ready = this.feed.add(pcm16k);
+    this.send(now ? (ready ?? this.feed.take()) : ready);
+  }
+
+  /** Writes `pcm16k` to the current feeder (nothing for null). */
+  private send(pcm16k: Int16Array | null): void {
+    if (!pcm16k) return;
     try {
+      this.feedWrites++;
       const f = this.rec.write(new Uint8Array(pcm16k.buffer, pcm16k.byteOffset, pcm16k.byteLength));
       this.pendingBytes += pcm16k.byteLength;
       if (f instanceof Promise) {

@@ -5,12 +5,29 @@
  * (output-parser.ts) and reported per utterance; stderr is kept only as a short raw tail for the error
  * message if the process dies (no decoding on the thread that paces RTP).
  *
+ * Priority: both children get `nice` added to their nice value right after they are spawned
+ * (setpriority(2) on the child's pid through bun:ffi, util/thread-sched.ts). A recogniser's start loads its
+ * model for 0.56–0.71 s of CPU; at the agent's own priority a burst of new calls held the thread that paces
+ * RTP on its core's run queue for 65–85 ms of 75–150 ms stalls (session 21). Niced, the recognisers run in
+ * the call thread's idle time: under CPU contention recognition lags (replies come later), the media path
+ * does not wait. Why setpriority and not a `nice` wrapper: one syscall on our side (µs), no extra exec per
+ * process, any `binary`; the child runs at our priority only for the µs between its exec and the call.
+ * Without libc (not Linux/glibc) the children keep our priority (the agent logs it once at start).
+ *
  * A stream (pocketsphinx-stt.ts) has one current process and may retire it for another (a dialogue
  * step's grammar, grammar.ts): a retired process gets the end of its input, reports the utterances it
  * still had, and exits without that counting as a failure.
  */
+import { raiseProcessNice } from "../../util/thread-sched.ts";
 import { makeFifo } from "./fifo.ts";
 import { PocketsphinxOutputParser, type Utterance } from "./output-parser.ts";
+
+/**
+ * Default nice increment of a recogniser and its feeder (STT_RECOGNISER_NICE). A live call + 20 offline calls
+ * started at 10/s (SIPp, 2-core machine, 7 Dec 2026), ticks over 40 ms late / worst tick: 0 → 9.9 %, 5.6 % /
+ * 159, 178 ms; 10 → 0.8 %, 1.9 % / 53, 64 ms; 19 → 1.5 %, 0 % / 93, 37 ms (README, STT_RECOGNISER_NICE).
+ */
+export const RECOGNISER_NICE_DEFAULT = 10;
 
 /** Bytes of the recogniser's stderr kept for the error message when it dies. */
 const STDERR_TAIL_BYTES = 4096;
@@ -48,15 +65,17 @@ export class RecogniserProcess {
   }
 
   /**
-   * Starts `exe args…` fed through a FIFO.
+   * Starts `exe args…` fed through a FIFO, both processes `nice` nicer than the calling thread (0: as it).
    * @throws Error when a process cannot be spawned (both are killed).
    */
-  static spawn(exe: string, args: string[], events: RecogniserEvents): RecogniserProcess {
+  static spawn(exe: string, args: string[], events: RecogniserEvents, nice = 0): RecogniserProcess {
     let rec: Bun.Subprocess<number, "pipe", "pipe"> | undefined;
     const fifo = makeFifo();
     try {
       rec = Bun.spawn([exe, ...args], { stdin: fifo.readFd, stdout: "pipe", stderr: "pipe" });
+      if (nice > 0) raiseProcessNice(rec.pid, nice); // best effort: see the file's docstring
       const feeder = Bun.spawn(["cat"], { stdin: "pipe", stdout: fifo.writeFd, stderr: "ignore" });
+      if (nice > 0) raiseProcessNice(feeder.pid, nice);
       return new RecogniserProcess(rec, feeder, events);
     } catch (e) {
       rec?.kill("SIGKILL");

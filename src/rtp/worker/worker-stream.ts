@@ -32,7 +32,7 @@ import { type Clock, SystemClock, type TimerHandle } from "../../util/clock.ts";
 import { RtpPacketWriter } from "../packet.ts";
 import type { PacerSource } from "../pacer.ts";
 import type { DatagramSender, SendFormat } from "../send-path.ts";
-import { mayTransmit, unusableDest } from "../send-path.ts";
+import { mayTransmit, packetSpans, unusableDest } from "../send-path.ts";
 import type { RtpEndpoint } from "../symmetric-latch.ts";
 import {
   C_BYTES_OUT,
@@ -230,7 +230,10 @@ export class WorkerStream implements PacerSource {
     this.ts = (this.ts + payload.length) >>> 0;
     const f = this.format;
     if (!wire && f.codec !== f.mediaCodec) payload = encodeFrame(decodeFrame(payload, f.mediaCodec), f.codec);
-    this.transmit(f.payloadType, payload, marker, timestamp);
+    if (!f.packetBytes || payload.length <= f.packetBytes) return this.transmit(f.payloadType, payload, marker, timestamp);
+    for (const off of packetSpans(payload.length, f.packetBytes)) {
+      this.transmit(f.payloadType, payload.subarray(off, off + f.packetBytes), marker && off === 0, (timestamp + off) >>> 0);
+    }
   }
 
   private event(payload: Uint8Array, first: boolean): void {

@@ -143,18 +143,15 @@ export class Dialog {
     let routes: string[];
     const first = this.routeSet[0];
     if (first === undefined) {
-      requestUri = this.remoteTarget.toString();
+      requestUri = requestUriOf(this.remoteTarget);
       routes = [];
     } else {
       const firstUri = parseNameAddr(first).uri;
       if (firstUri.param("lr") !== undefined) {
-        requestUri = this.remoteTarget.toString();
+        requestUri = requestUriOf(this.remoteTarget);
         routes = [...this.routeSet];
       } else {
-        const ruri = firstUri.clone();
-        ruri.params.delete("method");
-        ruri.headers = undefined;
-        requestUri = ruri.toString();
+        requestUri = requestUriOf(firstUri);
         routes = [...this.routeSet.slice(1), `<${this.remoteTarget.toString()}>`];
       }
     }
@@ -197,6 +194,21 @@ export class Dialog {
   updateRemoteTarget(contact: SipUri): void {
     this.remoteTarget = contact;
   }
+}
+
+/**
+ * A URI as a Request-URI: without its `method` parameter and its headers component (`?Subject=…`).
+ * RFC 3261 §19.1.1, Table 1: the method parameter and headers are not allowed ("-") in a Request-URI;
+ * §19.1.5: "The method parameter MUST NOT be placed in the Request-URI". A peer's Contact (the remote
+ * target) such as `<sip:a@192.0.2.1?Call-ID=x&Subject=y>` otherwise rode into every BYE, re-INVITE and
+ * UPDATE we sent in its dialog (s22 fresheyes2), where a strict parser would refuse the request.
+ */
+export function requestUriOf(uri: SipUri): string {
+  if (uri.headers === undefined && uri.param("method") === undefined) return uri.toString();
+  const ruri = uri.clone();
+  ruri.params.delete("method");
+  ruri.headers = undefined;
+  return ruri.toString();
 }
 
 /** The UDP address of a SIP URI: `maddr` or host, the port or 5060 (no DNS SRV, RFC 3263 not done). */

@@ -8,4 +8,5 @@ export { SourceGate, type SourceGateOptions, type GateVerdict, type UntrustedPol
 export { DropReport, sipRefusedTotals, type RefusalReason } from "./drop-report.ts";
 export { statelessResponse, statelessToTag } from "./stateless.ts";
 export { StreamTransport, MAX_HEADER_BYTES, MAX_BODY_BYTES, STREAM_SLICE_MESSAGES, STREAM_SLICE_MS, type StreamTransportOptions } from "./tcp.ts";
+export { StreamBudget, STREAM_BUDGET, type StreamBudgetLimits } from "./stream-budget.ts";
 export { MultiTransport, UDP_MAX_REQUEST_BYTES } from "./multi.ts";

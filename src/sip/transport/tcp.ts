@@ -26,25 +26,25 @@
  * (Bun's `Socket.pause()`: the kernel's receive buffer fills and TCP's window closes, so the peer's
  * writes wait) until the backlog is handled down to .resumeBufferedBytes, or to an unfinished message.
  * A peer bursting faster than we serve is slowed, not cut; what it can make us hold stays bounded. Past
- * .maxBufferedBytes (only if bytes still arrive while paused) the connection is closed (`tcp_backlog`).
+ * .maxBufferedBytes (only if bytes still arrive while paused) the connection is closed (`tcp_backlog`). Marks
+ * per source IP and for the process (./stream-budget.ts): one address's 64 connections share one budget.
  */
 import type { Socket, TCPSocketListener } from "bun";
 import { serializeMessage, type SipMessage } from "../message/index.ts";
 import { nullLogger, type SipLogger } from "../log.ts";
 import { DropReport, type RefusalReason } from "./drop-report.ts";
-import { processDatagram } from "./inbound.ts";
+import { isResponse, processDatagram } from "./inbound.ts";
 import { MAX_BODY_BYTES, MAX_HEADER_BYTES, tooLargeResponse } from "./oversize.ts";
 import { nextFrame, skipKeepAlives } from "./stream-framing.ts";
 import { STREAM_SLICE_MESSAGES, STREAM_SLICE_MS, TCP_LIMITS, type TcpLimits } from "./stream-limits.ts";
+import { StreamBudget } from "./stream-budget.ts";
 import type { SourceGate } from "./source-gate.ts";
 import type { Address } from "./types.ts";
-import { isResponse } from "./inbound.ts";
+import { keyOf, pauseReading, remotePort, resumeReading, type Conn, type ConnData } from "./stream-conn.ts";
 import { pacePoint } from "../../util/pace-point.ts";
 
-/** The one message size limit of every transport (./oversize.ts). */
-export { MAX_BODY_BYTES, MAX_HEADER_BYTES };
-
-export { STREAM_SLICE_MESSAGES, STREAM_SLICE_MS, TCP_LIMITS, type TcpLimits };
+/** The one message size limit of every transport (./oversize.ts), and the stream's bounds (./stream-limits.ts). */
+export { MAX_BODY_BYTES, MAX_HEADER_BYTES, STREAM_SLICE_MESSAGES, STREAM_SLICE_MS, TCP_LIMITS, type TcpLimits };
 
 export interface StreamTransportOptions {
   host?: string;
@@ -59,31 +59,12 @@ export interface StreamTransportOptions {
   gate?: SourceGate;
   /** Overrides of {@link TCP_LIMITS} (tests). */
   limits?: Partial<TcpLimits>;
+  /** The read budget per source and process, shared by the TCP and TLS listeners (default: this listener's own). */
+  budget?: StreamBudget;
 }
 
 /** What the stream transport reports upward: a parsed message, with the connection it came on. */
 export type StreamMessageHandler = (message: SipMessage, source: Address) => void;
-
-interface Conn {
-  socket: Socket<ConnData>;
-  key: string;
-}
-interface ConnData {
-  buf: Uint8Array;
-  /** Where the unhandled bytes of `buf` start. */
-  off: number;
-  /** A later turn's handling of `buf` is scheduled. */
-  draining: boolean;
-  /** Reading is paused (backpressure) until the backlog drains. */
-  paused: boolean;
-  key: string;
-  /** The peer's IP address (what the per-source limit counts). */
-  host: string;
-  /** Opened by a peer (counted against the limits), not by us. */
-  inbound: boolean;
-  /** performance.now() since which a message is awaited (opening, or its first byte); undefined = none. */
-  pendingSince: number | undefined;
-}
 
 /** One listener (TCP or TLS) and its connections, in and out. */
 export class StreamTransport {
@@ -100,6 +81,11 @@ export class StreamTransport {
   private readonly refusals: DropReport;
   /** Read pauses so far, and the most unhandled bytes one connection held (backpressure at work). */
   readonly backpressure = { pauses: 0, peakBufferedBytes: 0 };
+  /** Unhandled bytes per source and in all (./stream-budget.ts). */
+  readonly budget: StreamBudget;
+  /** Connections whose reading is paused. */
+  private readonly pausedConns = new Set<Socket<ConnData>>();
+  private readonly unsubscribe: () => void;
 
   private constructor(
     private listener: TCPSocketListener<ConnData> | undefined,
@@ -108,10 +94,13 @@ export class StreamTransport {
     private readonly tls: StreamTransportOptions["tls"],
     private readonly gate: SourceGate | undefined,
     limits: Partial<TcpLimits> | undefined,
+    budget: StreamBudget | undefined,
   ) {
     this.protocol = tls ? "TLS" : "TCP";
     this.limits = { ...TCP_LIMITS, ...limits };
     this.refusals = new DropReport({ log });
+    this.budget = budget ?? new StreamBudget();
+    this.unsubscribe = this.budget.onRelease(() => this.resumeWaiting());
     this.sweep = setInterval(() => this.closeStalled(), Math.max(50, this.limits.messageDeadlineMs / 4));
     this.sweep.unref?.();
   }
@@ -135,7 +124,7 @@ export class StreamTransport {
         },
       },
     });
-    t = new StreamTransport(listener, { host: listener.hostname, port: listener.port }, log, o.tls, o.gate, o.limits);
+    t = new StreamTransport(listener, { host: listener.hostname, port: listener.port }, log, o.tls, o.gate, o.limits, o.budget);
     log.info({ host: listener.hostname, port: listener.port, protocol: t.protocol }, "sip stream transport listening");
     return t;
   }
@@ -206,7 +195,11 @@ export class StreamTransport {
     this.closed = true;
     clearInterval(this.sweep);
     this.refusals.close();
-    for (const c of this.conns.values()) c.socket.end();
+    this.unsubscribe();
+    for (const c of this.conns.values()) {
+      this.release(c.socket);
+      c.socket.end();
+    }
     this.conns.clear();
     this.listener?.stop(true);
     this.listener = undefined;
@@ -246,6 +239,7 @@ export class StreamTransport {
     const key = s.data?.key;
     if (!key || this.conns.get(key)?.socket !== s) return;
     this.conns.delete(key);
+    this.release(s);
     if (!s.data.inbound) return;
     this.inboundCount--;
     const n = (this.perSource.get(s.data.host) ?? 1) - 1;
@@ -268,18 +262,43 @@ export class StreamTransport {
     if (!d || this.conns.get(d.key)?.socket !== s) return; // refused, or closed by us: nothing more is read
     const held = d.buf.length - d.off + chunk.length;
     if (held > this.limits.maxBufferedBytes) return this.abort(s, `over ${this.limits.maxBufferedBytes} unhandled bytes`, "tcp_backlog");
+    const breach = this.budget.breach(d.host, chunk.length);
+    if (breach) return this.abort(s, `its ${breach} over its unhandled bytes limit`, "tcp_backlog");
     const buf = new Uint8Array(held);
     buf.set(d.buf.subarray(d.off));
     buf.set(chunk, held - chunk.length);
     d.buf = buf;
     d.off = 0;
+    this.budget.add(d.host, chunk.length);
     if (held > this.backpressure.peakBufferedBytes) this.backpressure.peakBufferedBytes = held;
     if (!d.draining) this.drain(s);
-    if (!d.paused && d.buf.length - d.off > this.limits.pauseBufferedBytes && this.conns.get(d.key)?.socket === s) {
-      d.paused = true;
-      this.backpressure.pauses++;
-      s.pause();
+    if (d.paused || this.conns.get(d.key)?.socket !== s) return;
+    if (this.budget.shouldPause(d.host)) {
+      // Over the source's (or the process's) mark: all of this source's connections stop reading now, not
+      // each at its next read (64 connections could each bring one more read of up to ~512 KB).
+      for (const c of this.conns.values()) if (c.socket.data.host === d.host) this.pauseRead(c.socket);
+    } else if (d.buf.length - d.off > this.limits.pauseBufferedBytes) this.pauseRead(s);
+  }
+
+  private pauseRead(s: Socket<ConnData>): void {
+    if (pauseReading(s, this.pausedConns)) this.backpressure.pauses++;
+  }
+
+  /** Reads again the paused connections waiting only for their source's or the process's budget. */
+  private resumeWaiting(): void {
+    for (const s of this.pausedConns) {
+      const d = s.data;
+      if (!d.draining && this.budget.mayResume(d.host, d.buf.length > d.off)) resumeReading(s, this.pausedConns);
     }
+  }
+
+  /** Gives back to the budget the bytes `s` holds (it is closing). */
+  private release(s: Socket<ConnData>): void {
+    const d = s.data;
+    this.pausedConns.delete(s);
+    if (!d) return;
+    this.budget.add(d.host, -(d.buf.length - d.off));
+    [d.buf, d.off] = [new Uint8Array(0), 0];
   }
 
   /** Frames and handles `s`'s buffered messages for one slice; schedules the next turn when some remain. */
@@ -314,14 +333,14 @@ export class StreamTransport {
       if (this.closed || this.conns.get(d.key)?.socket !== s) return; // closed while handling
     }
     const handled = off > d.off;
+    const handledBytes = off - d.off;
     [d.buf, d.off, d.draining] = more ? [buf, off, true] : [buf.slice(off), 0, false];
     if (more) setImmediate(() => this.drain(s));
     // Read again once the backlog is low, or when what is left is one unfinished message (which only
-    // more bytes can complete).
-    if (d.paused && (!more || d.buf.length - d.off <= this.limits.resumeBufferedBytes)) {
-      d.paused = false;
-      s.resume();
-    }
+    // more bytes can complete), and the source's and the process's budget allow it.
+    const left = d.buf.length - d.off;
+    if (d.paused && (!more || left <= this.limits.resumeBufferedBytes) && this.budget.mayResume(d.host, !more && left > 0)) resumeReading(s, this.pausedConns);
+    this.budget.add(d.host, -handledBytes); // may read waiting connections again
     if (!d.inbound) return;
     // A message is awaited while bytes of one are buffered; a new one's clock starts at its first byte.
     if (handled) d.pendingSince = d.buf.length > d.off ? performance.now() : undefined;
@@ -371,14 +390,3 @@ export class StreamTransport {
     s.end();
   }
 }
-
-function keyOf(a: Address): string {
-  const h = a.host.startsWith("[") ? a.host.slice(1, -1) : a.host;
-  return `${h}:${a.port}`;
-}
-
-function remotePort(s: Socket<ConnData>): number {
-  return (s as unknown as { remotePort?: number }).remotePort ?? 0;
-}
-
-

@@ -4,7 +4,7 @@ import type { Address } from "../transport/index.ts";
 import { CallBase, safe, type CallState, type CommonCallEvents } from "./call-base.ts";
 import type { UaContext } from "./context.ts";
 import { DigestError, buildDigestAuthorization, parseDigestChallenge, type DigestCredentials } from "./digest.ts";
-import { minSeOf, negotiateAsUac } from "./session-timer.ts";
+import { MIN_SE_S, minSeOf, negotiateAsUac } from "./session-timer.ts";
 import type { Party } from "./types.ts";
 import { UacInvite, type UacInviteOwner } from "./uac-invite.ts";
 
@@ -226,7 +226,10 @@ export class OutboundCall extends CallBase<OutboundCallEvents> implements UacInv
     // §13.2.2.3: "Subsequent final responses (which would only arrive under error conditions) MUST be
     // ignored."
     if (this.state === "ended") return;
-    this.emitter.emit("failed", res.status, res.reason);
+    // A second 422 after our retry with its Min-SE: the call record says so (hangup_cause.reason).
+    const again = res.status === 422 && this.minSeRetried !== undefined;
+    if (again) this.ctx.log.warn({ sipCallId: this.callId, retriedWith: this.minSeRetried, minSe: minSeOf(res) }, "sip outbound INVITE: 422 again after the retry with its Min-SE; attempt ended");
+    this.emitter.emit("failed", res.status, again ? `${res.reason} (again after our retry with Session-Expires ${this.minSeRetried})` : res.reason);
     this.end(this.leg.cancelRequested && res.status === 487 ? "canceled" : "rejected");
   }
 
@@ -298,12 +301,16 @@ export class OutboundCall extends CallBase<OutboundCallEvents> implements UacInv
    */
   /**
    * RFC 4028 §7.4: "If a 422 response is received, the UAC … SHOULD retry the request … with a
-   * Session-Expires … equal to the Min-SE value from the 422", and a Min-SE of that value. Once.
+   * Session-Expires … equal to the Min-SE value from the 422", and a Min-SE of that value. Once: a
+   * second 422 ends the attempt (see onInviteResponse). §5: "When present in a request or response, its
+   * value MUST NOT be less than 90 seconds": a Min-SE below 90 is read as 90 (as the UAS side does,
+   * floorOf), never sent back as it came.
    */
   private retryWithMinSe(res: SipResponse): boolean {
-    const minSe = minSeOf(res);
-    if (minSe === undefined || this.minSeRetried || minSe > 86_400) return false;
-    this.minSeRetried = true;
+    const given = minSeOf(res);
+    if (given === undefined || this.minSeRetried !== undefined || given > 86_400) return false;
+    const minSe = Math.max(MIN_SE_S, given);
+    this.minSeRetried = minSe;
     const next = this.leg.invite.clone();
     next.headers.delete("Via");
     next.headers.set("CSeq", `${this.leg.invite.cseq.seq + 1} INVITE`);
@@ -316,7 +323,8 @@ export class OutboundCall extends CallBase<OutboundCallEvents> implements UacInv
     return true;
   }
 
-  private minSeRetried = false;
+  /** The Session-Expires of our retry after a 422, once made. */
+  private minSeRetried: number | undefined;
 
   private retryWithAuth(res: SipResponse): boolean {
     if (!this.credentials) return false;

@@ -219,6 +219,12 @@ describe("PocketsphinxStt", () => {
   });
 });
 
+/** The nice value of /proc/<which> (a pid or "thread-self"): field 19 of its stat line (proc(5)). */
+function niceOf(which: string): number {
+  const stat = readFileSync(`/proc/${which}/stat`, "latin1");
+  return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[16]);
+}
+
 async function collect(s: SttStream): Promise<SttEvent[]> {
   const out: SttEvent[] = [];
   for await (const e of s.events) out.push(e);
@@ -299,6 +305,21 @@ describe.skipIf(!HAVE_PS)("PocketsphinxStt with the real recogniser", () => {
     expect(await cmdlineOf(s.pids.recogniser, "pocketsphinx_continuous")).toContain("-lm");
     s.close();
   }, 90_000);
+
+  // At nice 19 already (the cap) no increment could show.
+  test.skipIf(niceOf("thread-self") === 19)("the recogniser and its feeder run `recogniserNice` nicer than the thread that started them (STT_RECOGNISER_NICE); 0 leaves them as it", async () => {
+    const own = niceOf("thread-self");
+    for (const by of [Math.min(7, 19 - own), 0]) {
+      const s = (await createPocketsphinxStt({ recogniserNice: by }).open({ callId: "c", signal: new AbortController().signal, codec: "PCMU" })) as SttStream & {
+        pids: { recogniser: number; feeder: number };
+      };
+      const { recogniser, feeder } = s.pids;
+      await cmdlineOf(recogniser, "pocketsphinx_continuous");
+      await cmdlineOf(feeder, "cat");
+      expect([niceOf(String(recogniser)), niceOf(String(feeder))]).toEqual([own + by, own + by]);
+      s.close();
+    }
+  }, 20_000);
 
   test("close() kills the recogniser and its feeder; both are reaped (no zombie); abort does the same", async () => {
     for (const how of ["close", "abort"] as const) {
