@@ -1,5 +1,6 @@
 /** One TCP/TLS connection's state, as ./tcp.ts keeps it (the socket's `data`), and how connections are keyed. */
 import type { Socket } from "bun";
+import type { StreamBuffer } from "./stream-buffer.ts";
 import type { Address } from "./types.ts";
 
 /** A connection in the table, by "ip:port". */
@@ -9,10 +10,9 @@ export interface Conn {
 }
 /** What ./tcp.ts keeps per connection. */
 export interface ConnData {
-  buf: Uint8Array;
-  /** Where the unhandled bytes of `buf` start. */
-  off: number;
-  /** A later turn's handling of `buf` is scheduled. */
+  /** Received bytes not yet handled (./stream-buffer.ts). */
+  in: StreamBuffer;
+  /** A later turn's handling of `in` is scheduled. */
   draining: boolean;
   /** Reading is paused (backpressure) until the backlog drains. */
   paused: boolean;

@@ -40,6 +40,7 @@ import { STREAM_SLICE_MESSAGES, STREAM_SLICE_MS, TCP_LIMITS, type TcpLimits } fr
 import { StreamBudget } from "./stream-budget.ts";
 import type { SourceGate } from "./source-gate.ts";
 import type { Address } from "./types.ts";
+import { StreamBuffer } from "./stream-buffer.ts";
 import { keyOf, pauseReading, remotePort, resumeReading, type Conn, type ConnData } from "./stream-conn.ts";
 import { pacePoint } from "../../util/pace-point.ts";
 
@@ -209,7 +210,7 @@ export class StreamTransport {
 
   private opened(s: Socket<ConnData>, inbound: boolean): void {
     const key = `${s.remoteAddress}:${remotePort(s)}`;
-    s.data = { buf: new Uint8Array(0), off: 0, draining: false, paused: false, key, host: s.remoteAddress, inbound, pendingSince: inbound ? performance.now() : undefined };
+    s.data = { in: new StreamBuffer(), draining: false, paused: false, key, host: s.remoteAddress, inbound, pendingSince: inbound ? performance.now() : undefined };
     if (this.gate && !this.gate.isTrusted(s.remoteAddress)) {
       this.refusals.note("tcp_untrusted", { host: s.remoteAddress, port: remotePort(s) }, {
         msg: "sip stream connection from an untrusted source closed",
@@ -260,15 +261,11 @@ export class StreamTransport {
     if (this.closed) return;
     const d = s.data;
     if (!d || this.conns.get(d.key)?.socket !== s) return; // refused, or closed by us: nothing more is read
-    const held = d.buf.length - d.off + chunk.length;
+    const held = d.in.length + chunk.length;
     if (held > this.limits.maxBufferedBytes) return this.abort(s, `over ${this.limits.maxBufferedBytes} unhandled bytes`, "tcp_backlog");
     const breach = this.budget.breach(d.host, chunk.length);
     if (breach) return this.abort(s, `its ${breach} over its unhandled bytes limit`, "tcp_backlog");
-    const buf = new Uint8Array(held);
-    buf.set(d.buf.subarray(d.off));
-    buf.set(chunk, held - chunk.length);
-    d.buf = buf;
-    d.off = 0;
+    d.in.append(chunk); // copied once (./stream-buffer.ts), not with the backlog
     this.budget.add(d.host, chunk.length);
     if (held > this.backpressure.peakBufferedBytes) this.backpressure.peakBufferedBytes = held;
     if (!d.draining) this.drain(s);
@@ -277,7 +274,7 @@ export class StreamTransport {
       // Over the source's (or the process's) mark: all of this source's connections stop reading now, not
       // each at its next read (64 connections could each bring one more read of up to ~512 KB).
       for (const c of this.conns.values()) if (c.socket.data.host === d.host) this.pauseRead(c.socket);
-    } else if (d.buf.length - d.off > this.limits.pauseBufferedBytes) this.pauseRead(s);
+    } else if (d.in.length > this.limits.pauseBufferedBytes) this.pauseRead(s);
   }
 
   private pauseRead(s: Socket<ConnData>): void {
@@ -288,7 +285,7 @@ export class StreamTransport {
   private resumeWaiting(): void {
     for (const s of this.pausedConns) {
       const d = s.data;
-      if (!d.draining && this.budget.mayResume(d.host, d.buf.length > d.off)) resumeReading(s, this.pausedConns);
+      if (!d.draining && this.budget.mayResume(d.host, d.in.length > 0)) resumeReading(s, this.pausedConns);
     }
   }
 
@@ -297,8 +294,8 @@ export class StreamTransport {
     const d = s.data;
     this.pausedConns.delete(s);
     if (!d) return;
-    this.budget.add(d.host, -(d.buf.length - d.off));
-    [d.buf, d.off] = [new Uint8Array(0), 0];
+    this.budget.add(d.host, -d.in.length);
+    d.in.clear();
   }
 
   /** Frames and handles `s`'s buffered messages for one slice; schedules the next turn when some remain. */
@@ -306,8 +303,10 @@ export class StreamTransport {
     const d = s.data;
     d.draining = false;
     if (this.closed || this.conns.get(d.key)?.socket !== s) return;
-    const buf = d.buf;
-    let off = d.off;
+    // A view of what is held, valid for this synchronous run only (the next chunk may move it); the
+    // parser copies what a message keeps.
+    const buf = d.in.view();
+    let off = 0;
     const source: Address = { host: s.remoteAddress, port: remotePort(s) };
     const until = performance.now() + STREAM_SLICE_MS;
     let more = false;
@@ -332,18 +331,18 @@ export class StreamTransport {
       pacePoint();
       if (this.closed || this.conns.get(d.key)?.socket !== s) return; // closed while handling
     }
-    const handled = off > d.off;
-    const handledBytes = off - d.off;
-    [d.buf, d.off, d.draining] = more ? [buf, off, true] : [buf.slice(off), 0, false];
+    const handled = off > 0;
+    d.in.consume(off);
+    d.draining = more;
     if (more) setImmediate(() => this.drain(s));
     // Read again once the backlog is low, or when what is left is one unfinished message (which only
     // more bytes can complete), and the source's and the process's budget allow it.
-    const left = d.buf.length - d.off;
+    const left = d.in.length;
     if (d.paused && (!more || left <= this.limits.resumeBufferedBytes) && this.budget.mayResume(d.host, !more && left > 0)) resumeReading(s, this.pausedConns);
-    this.budget.add(d.host, -handledBytes); // may read waiting connections again
+    this.budget.add(d.host, -off); // may read waiting connections again
     if (!d.inbound) return;
     // A message is awaited while bytes of one are buffered; a new one's clock starts at its first byte.
-    if (handled) d.pendingSince = d.buf.length > d.off ? performance.now() : undefined;
+    if (handled) d.pendingSince = d.in.length > 0 ? performance.now() : undefined;
     else d.pendingSince ??= performance.now();
   }
 
