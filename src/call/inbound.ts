@@ -89,6 +89,8 @@ export interface InboundCallsOptions {
   rtpTimeout?: CallMediaOptions["rtpTimeout"];
   /** Which RTP sources a call may latch onto (RTP_LATCH); default `signalled`. */
   latchMode?: LatchMode;
+  /** RTP_SILENCE_SUPPRESSION=on (src/rtp/silence-suppression.ts): CN accepted in our answers, idle ticks unsent. */
+  silenceSuppression?: boolean;
   /** TRANSFER_TARGETS: names → SIP URI or E.164 (src/call/transfer.ts); none: no transfer_call tool. */
   transferTargets?: TransferTargets;
   /** Wait for a REFER's final NOTIFY, ms (TRANSFER_NOTIFY_TIMEOUT_S). */
@@ -253,7 +255,7 @@ export class InboundCalls {
     }
     let answer;
     try {
-      answer = createAnswer({ offer: sip.offerSdp, localAddress: this.o.publicIp, localPort: lease.port, bindAddress: lease.host });
+      answer = createAnswer({ offer: sip.offerSdp, localAddress: this.o.publicIp, localPort: lease.port, bindAddress: lease.host, comfortNoise: this.o.silenceSuppression });
     } catch (err) {
       if (err instanceof SdpError) {
         // §20.43: 305 "Incompatible media format", else 399 "Miscellaneous warning"; the text may quote the offer.
@@ -266,7 +268,7 @@ export class InboundCalls {
     // re-INVITE/UPDATE offers (hold, resume, moved media, codec change) are answered from the call's
     // SDP session and applied to its media once it runs (RFC 3264 §8); the media starts from the
     // session's current state, so an offer taken before the ACK is not lost.
-    const sdp = SdpSession.fromAnswer(answer, { localAddress: this.o.publicIp, localPort: lease.port, bindAddress: lease.host }, sip.offerSdp);
+    const sdp = SdpSession.fromAnswer(answer, { localAddress: this.o.publicIp, localPort: lease.port, bindAddress: lease.host, comfortNoise: this.o.silenceSuppression }, sip.offerSdp);
     sip.media = new CallSessionDescription(sdp, { renegotiate: (m, prev) => live.media?.renegotiate(m, prev) }, log, record.id);
     live.pending = { sdp, port: lease.port, system };
     if (!sip.accept(answer.sdp)) void session.end("error");
@@ -300,6 +302,7 @@ export class InboundCalls {
         signallingAddress: live.sip.remote.host,
         advertisedAddress: this.o.publicIp,
         latchMode: this.o.latchMode,
+        silenceSuppression: this.o.silenceSuppression,
         pacer: this.o.pacer,
         log: this.o.log,
         providers: this.o.providers,

@@ -22,13 +22,18 @@ export interface CallProviders {
 export interface CallMediaOptions extends Pick<AgentCallDeps, "onBargeIn" | "onBargeInPause"> {
   record: CallRecord;
   lease: RtpPortLease;
-  media: Pick<NegotiatedMedia, "codec" | "payloadType" | "telephoneEventPt" | "remote" | "direction" | "rtcpMux" | "sendPtime">;
+  media: Pick<NegotiatedMedia, "codec" | "payloadType" | "telephoneEventPt" | "remote" | "direction" | "rtcpMux" | "sendPtime" | "comfortNoise">;
   /** Where the signalling came from (INVITE source / trunk): media from it may be latched (RFC 4961). */
   signallingAddress?: string;
   /** The address our SDP advertised: a loopback caller's RTP comes from it (rtp/symmetric-latch.ts allowedSources). */
   advertisedAddress?: string;
   /** Which sources may latch (RTP_LATCH, src/rtp/symmetric-latch.ts); default `signalled`. */
   latchMode?: LatchMode;
+  /**
+   * RTP_SILENCE_SUPPRESSION=on: the playout's idle ticks send no RTP but a keep-alive (src/rtp/silence-suppression.ts;
+   * not under MEDIA_WORKER=on, whose stream sends continuous media). Default off.
+   */
+  silenceSuppression?: boolean;
   pacer: Pacer;
   clock: Clock;
   log: Logger;

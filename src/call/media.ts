@@ -93,6 +93,7 @@ export class CallMedia implements RenegotiableMedia {
       codec: media.codec,
       payloadType: media.payloadType,
       telephoneEventPt: media.telephoneEventPt,
+      comfortNoise: !!media.comfortNoise,
       packetMs: media.sendPtime, // the peer's a=maxptime below 20 ms (RFC 4566 §6)
       direction: media.direction,
       clock: o.clock,
@@ -137,7 +138,14 @@ export class CallMedia implements RenegotiableMedia {
           this.recorder?.agent(decodeFrame(payload, this.codec));
           return paced ? true : session.sendFrame(payload, marker); // the worker sent it already
         },
+        // RTP_SILENCE_SUPPRESSION=on, nothing to say: noted and recorded as sent silence (wall-clock aligned), a keep-alive at most on the wire.
+        sendIdleFrame: (payload) => {
+          echo.noteSent(payload);
+          this.recorder?.agent(decodeFrame(payload, this.codec));
+          return session.sendIdleFrame(payload);
+        },
       },
+      silenceSuppression: !!o.silenceSuppression && !paced,
       codec: media.codec,
       // The first frame of a talkspurt goes out now, not at the next shared tick (src/rtp/pacer.ts);
       // with the worker every frame is handed over as it comes (paced-output.ts).
@@ -261,6 +269,7 @@ export class CallMedia implements RenegotiableMedia {
       codec: media.codec,
       payloadType: media.payloadType,
       telephoneEventPt: media.telephoneEventPt,
+      comfortNoise: !!media.comfortNoise,
       packetMs: media.sendPtime,
     });
     this.consentAfterMove(media.remote, previous.remote);

@@ -137,6 +137,7 @@ export class AgentServer {
       rtpTimeout: { ms: cfg.rtpTimeoutMs, holdMs: cfg.rtpHoldTimeoutMs, startMs: cfg.rtpStartTimeoutMs },
       recordingsDir: this.recordingsDir,
       latchMode: cfg.rtpLatch,
+      silenceSuppression: cfg.rtpSilenceSuppression,
       transferTargets: cfg.transferTargets,
       transferNotifyTimeoutMs: cfg.transferNotifyTimeoutMs,
       bridgeLegs: this.bridgeLegs,

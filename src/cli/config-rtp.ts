@@ -26,6 +26,12 @@ export interface RtpMediaConfig {
   rtpStartTimeoutMs: number;
   /** RTP_LATCH: which RTP sources a call may latch onto (src/rtp/symmetric-latch.ts): `signalled` or `any`. */
   rtpLatch: LatchMode;
+  /**
+   * RTP_SILENCE_SUPPRESSION (`on`/`off`): while the agent has nothing to say, send no RTP but a keep-alive
+   * every 400 ms (RFC 3389 comfort noise when the peer offers CN/8000, else a G.711 silence frame;
+   * src/rtp/silence-suppression.ts). `off`: a frame every 20 ms for the whole call.
+   */
+  rtpSilenceSuppression: boolean;
 }
 
 export function rtpMediaConfig(env: Env): RtpMediaConfig {
@@ -34,5 +40,6 @@ export function rtpMediaConfig(env: Env): RtpMediaConfig {
     rtpHoldTimeoutMs: int(env, "RTP_HOLD_TIMEOUT_S", 600, 0, 86_400) * 1000,
     rtpStartTimeoutMs: int(env, "RTP_START_TIMEOUT_S", RTP_START_TIMEOUT_S, 0, 86_400) * 1000,
     rtpLatch: oneOf(env, "RTP_LATCH", LATCH_MODES, "signalled"),
+    rtpSilenceSuppression: oneOf(env, "RTP_SILENCE_SUPPRESSION", ["on", "off"] as const, "off") === "on",
   };
 }

@@ -132,6 +132,7 @@ export function createDialer(
         ...req, // record, lease, negotiated media, system, and the session's hooks (clock, hang-up, turns, errors)
         signallingAddress: ob.trunkHost,
         latchMode: cfg.rtpLatch,
+        silenceSuppression: cfg.rtpSilenceSuppression,
         pacer: w.pacer,
         log,
         providers: { ...providers, llm: req.llm },

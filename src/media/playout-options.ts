@@ -9,6 +9,12 @@ import type { AfterIoPoll } from "../util/after-io-poll.ts";
 /** Where frames go; `RtpSession` implements it. `payload` is only valid during the call. */
 export interface FrameSink {
   sendFrame(payload: Uint8Array, marker: boolean): boolean;
+  /**
+   * A silence tick with nothing to say (no reply in progress, no pause) under silence suppression:
+   * `payload` is the silence frame the tick would have sent; the sink sends it, nothing or a keep-alive
+   * (RtpSession.sendIdleFrame, src/rtp/silence-suppression.ts).
+   */
+  sendIdleFrame?(payload: Uint8Array): boolean;
 }
 
 export interface PlayoutOptions {
@@ -32,6 +38,8 @@ export interface PlayoutOptions {
   onCleared?: () => void;
   /** `pause()` ran: an owner holding frames handed ahead takes back those not yet sent (the playout keeps them). */
   onPaused?: () => void;
+  /** RTP_SILENCE_SUPPRESSION=on: idle silence ticks go to `sink.sendIdleFrame` (playout.ts class comment); default off. */
+  silenceSuppression?: boolean;
   /** The hold (class comment), ticks; default 0 (none). Not under the media worker: its stream holds (worker-stream.ts). */
   holdFrames?: number;
   /** Past the hold's allowance, its end waits for this gate's next socket poll (playout-hold.ts); default the thread's. */

@@ -10,6 +10,10 @@
  * Every tick sends a frame: real audio when one is queued, else silence, so the carrier never sees a
  * gap and the RTP timestamp advances 160 per frame through silence. The marker bit is set on the first
  * audio frame after silence (start of a talkspurt, RFC 3551 §4.1), including after an underrun.
+ * Silence suppression (`silenceSuppression`, RTP_SILENCE_SUPPRESSION): a silence tick with no reply in
+ * progress and no pause goes to the sink's `sendIdleFrame` instead (src/rtp/silence-suppression.ts: no
+ * packet but a keep-alive now and then, the timestamp still advancing); silence inside a reply (an
+ * underrun, a pause) is sent as before.
  *
  * Hold (`holdFrames`; src/media/playout-hold.ts `TalkspurtHold`, the bookkeeping the media worker's
  * stream shares, with this playout's ticks as its time): a tick that finds nothing queued inside a
@@ -70,6 +74,8 @@ export class Playout implements AudioOutput {
   private readonly onFrameQueued: (() => void) | undefined;
   /** The hold (class comment); its time is `ticks` × 20 ms. */
   private readonly hold: TalkspurtHold;
+  /** Silence suppression (`silenceSuppression` and a sink with `sendIdleFrame`). */
+  private readonly suppress: boolean;
   /** `onTick` calls so far. */
   private ticks = 0;
 
@@ -95,8 +101,10 @@ export class Playout implements AudioOutput {
   playedSamples = 0;
   /** Audio frames sent. */
   audioFrames = 0;
-  /** Silence frames sent. */
+  /** Silence frames sent (or, suppressed, ticks that went without audio). */
   silenceFrames = 0;
+  /** Of those, ticks with no reply in progress and no pause: what silence suppression takes off the wire. */
+  idleFrames = 0;
   /** Samples dropped by the hard queue bound (overflow rule drop-newest). */
   overflowSamples = 0;
   /** Ticks held for audio still arriving (the hold), and those sent as silence after all. */
@@ -118,6 +126,7 @@ export class Playout implements AudioOutput {
     this.onCleared = opts.onCleared;
     this.onFrameQueued = opts.onFrameQueued;
     this.onPaused = opts.onPaused;
+    this.suppress = !!opts.silenceSuppression && opts.sink.sendIdleFrame !== undefined;
     const lapse = { gate: opts.holdGate ?? afterIoPoll, onLapse: () => this.sendHeld(true) };
     this.hold = new TalkspurtHold(Math.max(0, Math.floor(opts.holdFrames ?? 0)) * FRAME_MS, lapse);
   }
@@ -313,11 +322,16 @@ export class Playout implements AudioOutput {
       this.segments.played(e.seg, e.samples);
       return;
     }
-    this.sink.sendFrame(this.silence, false);
+    const inReply = this.inReply();
+    if (!inReply && !silent) {
+      this.idleFrames++;
+      if (this.suppress) this.sink.sendIdleFrame!(this.silence); // nothing to say: DTX (class comment)
+      else this.sink.sendFrame(this.silence, false);
+    } else this.sink.sendFrame(this.silence, false);
     this.lastWasAudio = false;
     this.playing = undefined;
     this.silenceFrames++;
-    if (this.inReply()) this.underrun(silent ? "paused" : "tts_late");
+    if (inReply) this.underrun(silent ? "paused" : "tts_late");
     if (owed) {
       this.heldSilence++;
       playoutHoldTotals.held_silence++;

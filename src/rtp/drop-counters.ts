@@ -23,3 +23,22 @@ export type RtpDropReason = "oversize" | "malformed" | "payload_type" | "source"
 export const MAX_RTP_DATAGRAM_BYTES = 1500;
 
 export const rtpDropTotals: Record<RtpDropReason, number> = { oversize: 0, malformed: 0, payload_type: 0, source: 0, rate: 0, backlog: 0 };
+
+/** A session's per-call drop counters (session-stats.ts), by the field each reason adds to. */
+export interface SessionDropCounters {
+  oversizeIn: number;
+  malformedIn: number;
+  ignoredPayloadIn: number;
+  rateLimitedIn: number;
+  ignoredSourceIn: number;
+}
+
+/** Counts one dropped datagram in a session's counters and in the process-wide totals. */
+export function countDrop(counters: SessionDropCounters, reason: Exclude<RtpDropReason, "backlog">): void {
+  rtpDropTotals[reason]++;
+  if (reason === "oversize") counters.oversizeIn++;
+  else if (reason === "malformed") counters.malformedIn++;
+  else if (reason === "payload_type") counters.ignoredPayloadIn++;
+  else if (reason === "rate") counters.rateLimitedIn++;
+  else counters.ignoredSourceIn++;
+}

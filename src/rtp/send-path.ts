@@ -18,6 +18,10 @@ import { decodeFrame, encodeFrame } from "../media/g711.ts";
 import { RtpPacketWriter } from "./packet.ts";
 import type { RtpEndpoint } from "./symmetric-latch.ts";
 import type { PacedStream } from "./worker/frame-ring.ts";
+import { CN_PAYLOAD, IdleKeepAlive } from "./silence-suppression.ts";
+
+/** Comfort noise payload type (RFC 3389, RFC 3551 Table 4: static PT 13, CN/8000). */
+export const PT_COMFORT_NOISE = 13;
 
 /** Our media direction (RFC 3264 §6.1), as negotiated by src/sdp. */
 export type MediaDirection = "sendrecv" | "sendonly" | "recvonly" | "inactive";
@@ -31,6 +35,8 @@ export interface SendFormat {
   payloadType: number;
   telephoneEventPt: number | undefined;
   direction: MediaDirection;
+  /** The peer listed CN/8000 (RFC 3389): `sendIdle`'s keep-alives are comfort noise. */
+  comfortNoise?: boolean;
   /**
    * Audio payload bytes per packet when a frame goes out as several (the peer's a=maxptime below our
    * 20 ms, RFC 4566 §6: 80 for 10 ms of G.711); undefined: one packet per frame. See {@link packetSpans}.
@@ -80,6 +86,14 @@ export interface RtpSendPath {
    * takes the timestamp of the packet with `marker` set (the first of the event, RFC 4733 §2.5.1.1).
    */
   sendEvent(payload: Uint8Array, marker: boolean, eventTimestamp: number, samples: number): boolean;
+  /**
+   * An idle tick under silence suppression (RTP_SILENCE_SUPPRESSION, silence-suppression.ts): no packet
+   * but now and then a keep-alive — an RFC 3389 CN packet when `comfortNoise`, else `payload` (G.711
+   * silence) with the marker bit (RFC 3551 §4.1). The timestamp advances by `payload.length` either way,
+   * the sequence number only per packet sent. Absent on the media worker's path (continuous media).
+   * @returns true when a packet went out.
+   */
+  sendIdle?(payload: Uint8Array): boolean;
   /** A raw datagram (RTCP multiplexed, RFC 5761) to `dest` from our RTP port. */
   sendRaw(bytes: Uint8Array, dest: RtpEndpoint): boolean;
   /** A renegotiated format/direction; takes effect with the next packet. */
@@ -117,6 +131,8 @@ export class LocalSendPath implements RtpSendPath {
   private readonly writer: RtpPacketWriter;
   private ts: number;
   private closed = false;
+  /** Which idle ticks carry a keep-alive (silence-suppression.ts). */
+  private readonly keepAlive = new IdleKeepAlive();
 
   constructor(
     private readonly socket: DatagramSender,
@@ -143,10 +159,22 @@ export class LocalSendPath implements RtpSendPath {
 
   sendAudio(payload: Uint8Array, marker: boolean): boolean {
     if (this.closed) return false;
+    this.keepAlive.active();
     const timestamp = this.ts;
     this.ts = (this.ts + payload.length) >>> 0;
+    return this.transmitAudio(this.onWire(payload), marker, timestamp);
+  }
+
+  /** `payload` (in `mediaCodec`) in the wire law: transcoded when they differ. */
+  private onWire(payload: Uint8Array): Uint8Array {
     const f = this.format;
     if (f.codec !== f.mediaCodec) payload = encodeFrame(decodeFrame(payload, f.mediaCodec), f.codec);
+    return payload;
+  }
+
+  /** One audio frame's packets: whole, or cut at `packetBytes` (the peer's a=maxptime; packetSpans). */
+  private transmitAudio(payload: Uint8Array, marker: boolean, timestamp: number): boolean {
+    const f = this.format;
     if (!f.packetBytes || payload.length <= f.packetBytes) return this.transmit(f.payloadType, payload, marker, timestamp);
     let sent = true;
     for (const off of packetSpans(payload.length, f.packetBytes)) {
@@ -158,9 +186,20 @@ export class LocalSendPath implements RtpSendPath {
 
   sendEvent(payload: Uint8Array, marker: boolean, eventTimestamp: number, samples: number): boolean {
     if (this.closed) return false;
+    this.keepAlive.active();
     this.ts = (this.ts + samples) >>> 0;
     if (this.format.telephoneEventPt === undefined) return false;
     return this.transmit(this.format.telephoneEventPt, payload, marker, eventTimestamp >>> 0);
+  }
+
+  sendIdle(payload: Uint8Array): boolean {
+    if (this.closed) return false;
+    const action = this.keepAlive.idle(!!this.format.comfortNoise);
+    const timestamp = this.ts;
+    this.ts = (this.ts + payload.length) >>> 0;
+    if (action === "skip") return false;
+    if (action === "cn") return this.transmit(PT_COMFORT_NOISE, CN_PAYLOAD, false, timestamp);
+    return this.transmitAudio(this.onWire(payload), true, timestamp);
   }
 
   sendRaw(bytes: Uint8Array, dest: RtpEndpoint): boolean {

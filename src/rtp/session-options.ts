@@ -16,6 +16,8 @@ export interface RtpSessionOptions {
   payloadType: number;
   /** Negotiated telephone-event PT, if any. */
   telephoneEventPt?: number;
+  /** The peer's SDP listed CN/8000 (RFC 3389): keep-alives while silence is suppressed are CN packets. */
+  comfortNoise?: boolean;
   /** ms of audio per packet sent (`NegotiatedMedia.sendPtime`: the peer's a=maxptime below 20); default 20. */
   packetMs?: number;
   /** Our direction; default "sendrecv". "recvonly"/"inactive" suppress sending (timestamps still advance). */
@@ -49,6 +51,8 @@ export interface RtpFormat {
   codec: "PCMU" | "PCMA";
   payloadType: number;
   telephoneEventPt?: number;
+  /** CN/8000 listed by the peer (RFC 3389). */
+  comfortNoise?: boolean;
   /** ms of audio per packet sent (see RtpSessionOptions.packetMs). */
   packetMs?: number;
 }

@@ -31,7 +31,7 @@
  * When our direction does not include receiving (sendonly/inactive), steps 1–4 still run but nothing
  * is delivered.
  */
-import { LocalSendPath, packetBytesOf, type MediaDirection, type RtpSendPath, type SendFormat, unusableDest } from "./send-path.ts";
+import { LocalSendPath, packetBytesOf, type MediaDirection, PT_COMFORT_NOISE, type RtpSendPath, type SendFormat, unusableDest } from "./send-path.ts";
 import type { AudioFrame } from "../media/constants.ts";
 import { type Clock, SystemClock } from "../util/clock.ts";
 import { type DtmfEvent, DtmfReceiver } from "./dtmf-receiver.ts";
@@ -48,17 +48,15 @@ import { ReceptionStats } from "./reception-stats.ts";
 import { newSessionCounters, type RtpSessionStats } from "./session-stats.ts";
 import type { RtpFormat, RtpSessionOptions } from "./session-options.ts";
 import { type LatchMode, type RtpEndpoint, SymmetricLatch, allowedSources, normaliseAddress } from "./symmetric-latch.ts";
-import { MAX_RTP_DATAGRAM_BYTES, type RtpDropReason, rtpDropTotals } from "./drop-counters.ts";
+import { countDrop, MAX_RTP_DATAGRAM_BYTES } from "./drop-counters.ts";
 import { isUnreachableError, unprovenMediaAddress } from "./media-consent.ts";
 
 /** G.711 clock rate, Hz (RFC 3551 §4.5.14). */
 export const G711_CLOCK_RATE = 8000;
-/** Comfort noise payload type (RFC 3389, RFC 3551 Table 4). */
-export const PT_COMFORT_NOISE = 13;
 
 export type { DtmfEvent } from "./dtmf-receiver.ts";
 export type { RtpSessionStats } from "./session-stats.ts";
-export type { MediaDirection } from "./send-path.ts";
+export { type MediaDirection, PT_COMFORT_NOISE } from "./send-path.ts";
 export type { RtpFormat, RtpSessionOptions } from "./session-options.ts";
 
 export class RtpSession {
@@ -103,6 +101,7 @@ export class RtpSession {
     this.mediaCodec = opts.codec;
     this.payloadType = opts.payloadType;
     this.telephoneEventPt = opts.telephoneEventPt;
+    this.comfortNoise = opts.comfortNoise ?? false;
     this.packetMs = opts.packetMs;
     this.dir = opts.direction ?? "sendrecv";
     this.clock = opts.clock ?? new SystemClock();
@@ -177,15 +176,15 @@ export class RtpSession {
       this.payloadType = format.payloadType;
       this.assembler.reset();
     }
-    if (format) ({ telephoneEventPt: this.telephoneEventPt, packetMs: this.packetMs } = format);
+    if (format) ({ telephoneEventPt: this.telephoneEventPt, packetMs: this.packetMs } = format), (this.comfortNoise = format.comfortNoise ?? false);
     this.out.configure(this.format);
     this.syncDest();
   }
 
   /** The send path's view of the negotiated stream. */
   private get format(): SendFormat {
-    const { codec, mediaCodec, payloadType, telephoneEventPt, direction } = this;
-    return { codec, mediaCodec, payloadType, telephoneEventPt, direction, packetBytes: packetBytesOf(this.packetMs) };
+    const { codec, mediaCodec, payloadType, telephoneEventPt, direction, comfortNoise } = this;
+    return { codec, mediaCodec, payloadType, telephoneEventPt, direction, comfortNoise, packetBytes: packetBytesOf(this.packetMs) };
   }
 
   /**
@@ -245,6 +244,13 @@ export class RtpSession {
     if (this.closed) return false;
     return this.out.sendAudio(payload, marker);
   }
+
+  /** An idle tick under silence suppression (RTP_SILENCE_SUPPRESSION): `RtpSendPath.sendIdle` (the worker's path: sent as is). */
+  sendIdleFrame(payload: Uint8Array): boolean {
+    return !this.closed && (this.out.sendIdle ? this.out.sendIdle(payload) : this.out.sendAudio(payload, false));
+  }
+  /** The peer's SDP listed CN/8000 (RFC 3389): keep-alives in suppressed silence are CN packets. */
+  comfortNoise: boolean;
 
   /**
    * Sends one telephone-event packet (RFC 4733 §2.5.1) in place of this tick's audio frame: it carries
@@ -331,12 +337,12 @@ export class RtpSession {
   /** Handles one datagram (called by the lease; public for tests that feed bytes directly). */
   receive(data: Uint8Array, port: number, address: string, arrivedAt?: number): void {
     if (this.closed) return;
-    if (data.length > MAX_RTP_DATAGRAM_BYTES) return this.drop("oversize");
+    if (data.length > MAX_RTP_DATAGRAM_BYTES) return countDrop(this.counters, "oversize");
     // RFC 5761 §4: "RTP and RTCP packets are distinguished by the value of the second octet" (the RTCP
     // packet type 200-204, which RTP payload types 72-76 with M set would collide with; never negotiated).
     if (this.onRtcp && isRtcp(data)) {
       const t = this.latch.target;
-      if (!this.latch.latched || t.port !== port || t.address !== normaliseAddress(address)) return this.drop("source");
+      if (!this.latch.latched || t.port !== port || t.address !== normaliseAddress(address)) return countDrop(this.counters, "source");
       return this.onRtcp(data);
     }
     const p = this.header; // written in place: nothing allocated per packet
@@ -344,16 +350,16 @@ export class RtpSession {
       parseRtpHeader(data, p);
     } catch (err) {
       if (!(err instanceof RtpParseError)) throw err;
-      return this.drop("malformed");
+      return countDrop(this.counters, "malformed");
     }
     const pt = p.payloadType;
     const kind =
       pt === this.payloadType ? "audio" : pt === this.telephoneEventPt ? "dtmf" : pt === PT_COMFORT_NOISE ? "cn" : null;
-    if (!kind) return this.drop("payload_type");
+    if (!kind) return countDrop(this.counters, "payload_type");
     // The receive path's reading (receive-budget.ts, the media worker): no second clock read (RFC 3550 A.8).
     const now = (this.receivedAt = arrivedAt ?? this.clock.now());
-    if (this.latch.observe(address, port, now) !== "accepted") return this.drop("source");
-    if (!this.policer.admit(now)) return this.drop("rate");
+    if (this.latch.observe(address, port, now) !== "accepted") return countDrop(this.counters, "source");
+    if (!this.policer.admit(now)) return countDrop(this.counters, "rate");
     this.syncDest();
     this.counters.packetsIn++;
     this.counters.bytesIn += data.length;
@@ -387,14 +393,5 @@ export class RtpSession {
   }
   private ring: ReceiveFrameRing | undefined;
 
-  /** Counts a dropped datagram in this session and in the process-wide totals. */
-  private drop(reason: RtpDropReason): void {
-    rtpDropTotals[reason]++;
-    if (reason === "oversize") this.counters.oversizeIn++;
-    else if (reason === "malformed") this.counters.malformedIn++;
-    else if (reason === "payload_type") this.counters.ignoredPayloadIn++;
-    else if (reason === "rate") this.counters.rateLimitedIn++;
-    else this.counters.ignoredSourceIn++;
-  }
 }
 

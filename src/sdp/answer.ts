@@ -1,7 +1,7 @@
 /**
  * Our answer to an offer (RFC 3264 §6): exactly one G.711 codec (the first PCMU or PCMA the offer lists,
  * i.e. the offerer's preference, §6.1), plus telephone-event under the offerer's PT number when offered;
- * every other m-line is rejected with port 0 in its original position (§6). An offered `a=rtcp-mux` is
+ * CN/8000 (PT 13) too when offered and asked for (`comfortNoise`); every other m-line is rejected with port 0 in its original position (§6). An offered `a=rtcp-mux` is
  * accepted (RFC 5761 §5.1.1).
  */
 import { isIP } from "node:net";
@@ -11,7 +11,7 @@ import { effectiveOfferDirection, mirrorDirection } from "./direction.ts";
 import { SdpError } from "./errors.ts";
 import { SDP_USERNAME, ipVersionOf, newSessionId } from "./origin.ts";
 import { parseOffer } from "./parse.ts";
-import { TELEPHONE_EVENT_FMTP } from "./payload-types.ts";
+import { PT_CN, TELEPHONE_EVENT_FMTP } from "./payload-types.ts";
 import type { G711Name, NegotiatedMedia, SdpDescription, SdpMediaSection, SdpPayload } from "./types.ts";
 
 /** Packet duration we ask for and send, ms (RFC 3551 §4.2: default packetization interval 20 ms). */
@@ -51,6 +51,11 @@ export interface CreateAnswerOptions {
    * codecs without need costs a glitch); otherwise the offerer's first G.711 codec.
    */
   preferCodec?: G711Name;
+  /**
+   * RTP_SILENCE_SUPPRESSION=on: accept comfort noise (RFC 3389, static PT 13 CN/8000) when the offer
+   * lists it, so our keep-alives in silence can be CN packets (src/rtp/silence-suppression.ts).
+   */
+  comfortNoise?: boolean;
 }
 
 export interface AnswerResult extends NegotiatedMedia {
@@ -76,6 +81,8 @@ export function createAnswer(opts: CreateAnswerOptions): AnswerResult {
     throw new SdpError("no_common_codec", `offer lists no PCMU/PCMA at 8000 Hz mono (has: ${listed})`);
   }
   const te = audio.telephoneEvent;
+  // RFC 3389 §4 registers CN as "audio/CN" at 8000 Hz under the static PT 13 (RFC 3551 Table 4).
+  const cn = !!opts.comfortNoise && audio.payloads.some((p) => p.pt === PT_CN && p.encoding.toUpperCase() === "CN" && p.clockRate === 8000);
   const direction = mirrorDirection(effectiveOfferDirection(audio.direction, audio.connection?.address));
   const ipVer = ipVersionOf(opts.localAddress);
   const sessionId = opts.sessionId ?? newSessionId();
@@ -86,7 +93,7 @@ export function createAnswer(opts: CreateAnswerOptions): AnswerResult {
     port: opts.localPort,
     // RFC 3264 §6: the answer uses the offered transport (RTP/AVP, or RTP/AVPF which is compatible).
     protocol: audio.protocol,
-    payloads: te ? `${chosen.pt} ${te.pt}` : `${chosen.pt}`,
+    payloads: [chosen.pt, te?.pt, cn ? PT_CN : undefined].filter((pt) => pt !== undefined).join(" "),
     rtp: [{ payload: chosen.pt, codec: chosen.codec, rate: 8000 }],
     fmtp: [],
     ptime: ANSWER_PTIME_MS,
@@ -99,6 +106,7 @@ export function createAnswer(opts: CreateAnswerOptions): AnswerResult {
     audioLine.rtp.push({ payload: te.pt, codec: "telephone-event", rate: 8000 });
     audioLine.fmtp.push({ payload: te.pt, config: TELEPHONE_EVENT_FMTP });
   }
+  if (cn) audioLine.rtp.push({ payload: PT_CN, codec: "CN", rate: 8000 });
   const desc: SessionDescription = {
     version: 0,
     origin: { username: SDP_USERNAME, sessionId, sessionVersion, netType: "IN", ipVer, address: opts.localAddress },
@@ -119,6 +127,7 @@ export function createAnswer(opts: CreateAnswerOptions): AnswerResult {
     remotePtime: audio.ptime,
     ...(sendPtimeFor(audio.maxptime) < ANSWER_PTIME_MS ? { sendPtime: sendPtimeFor(audio.maxptime) } : {}),
     ...(audio.rtcpMux ? { rtcpMux: true as const } : {}),
+    ...(cn ? { comfortNoise: true as const } : {}),
   };
 }
 

@@ -23,6 +23,8 @@ export interface SdpSessionEndpoint {
   localPort: number;
   /** Where our RTP socket is bound: re-offers naming a family it cannot reach are refused (createAnswer). */
   bindAddress?: string;
+  /** Accept CN/8000 in answers when offered (createAnswer `comfortNoise`, RTP_SILENCE_SUPPRESSION=on). */
+  comfortNoise?: boolean;
 }
 
 /** The result of answering a re-offer. */
@@ -128,6 +130,7 @@ export class SdpSession {
         sessionId: this.sessionId,
         sessionVersion,
         preferCodec: previous.codec,
+        comfortNoise: this.endpoint.comfortNoise,
       });
     let a = build(this.version);
     const changed = a.sdp !== this.body;
@@ -212,5 +215,6 @@ function pick(m: NegotiatedMedia): NegotiatedMedia {
     remotePtime: m.remotePtime,
     ...(m.sendPtime !== undefined ? { sendPtime: m.sendPtime } : {}),
     ...(m.rtcpMux ? { rtcpMux: true as const } : {}),
+    ...(m.comfortNoise ? { comfortNoise: true as const } : {}),
   };
 }

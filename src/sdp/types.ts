@@ -110,4 +110,6 @@ export interface NegotiatedMedia {
   sendPtime?: number;
   /** RTCP multiplexed on the RTP port (RFC 5761): the offer had `a=rtcp-mux` and our answer too. */
   rtcpMux?: true;
+  /** Comfort noise (RFC 3389, PT 13) in both the offer and our answer (RTP_SILENCE_SUPPRESSION=on). */
+  comfortNoise?: true;
 }

@@ -187,6 +187,12 @@ describe("loadConfig", () => {
     expect(loadConfig({ RTP_LATCH: "Signalled" }).rtpLatch).toBe("signalled");
   });
 
+  test("RTP_SILENCE_SUPPRESSION: off by default, on on request", () => {
+    expect(loadConfig({}).rtpSilenceSuppression).toBe(false);
+    expect(loadConfig({ RTP_SILENCE_SUPPRESSION: "on" }).rtpSilenceSuppression).toBe(true);
+    expect(loadConfig({ RTP_SILENCE_SUPPRESSION: "off" }).rtpSilenceSuppression).toBe(false);
+  });
+
   test("SIP access control: untrusted policy, rate limit with burst, inbound digest credentials", () => {
     const d = loadConfig({});
     expect([d.sipUntrusted, d.sipRateLimit, d.sipInboundAuth]).toEqual(["reject", { perSecond: 100, burst: 200 }, undefined]);
@@ -256,6 +262,7 @@ describe("loadConfig", () => {
     [{ SIP_TRUSTED_IPS: "10.0.0.0/33" }, "SIP_TRUSTED_IPS", /got "10.0.0.0\/33"/],
     [{ SIP_UNTRUSTED: "ignore" }, "SIP_UNTRUSTED", /one of reject, drop/],
     [{ RTP_LATCH: "first" }, "RTP_LATCH", /one of signalled, any, got "first"/],
+    [{ RTP_SILENCE_SUPPRESSION: "yes" }, "RTP_SILENCE_SUPPRESSION", /one of on, off, got "yes"/],
     [{ SIP_RATE_LIMIT: "-1" }, "SIP_RATE_LIMIT", /integer from 0/],
     [{ SIP_RATE_BURST: "0" }, "SIP_RATE_BURST", /integer from 1/],
     [{ SIP_T1_MS: "5" }, "SIP_T1_MS", /from 10 to 4000, got 5/],

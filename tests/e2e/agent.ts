@@ -109,6 +109,8 @@ async function startAgentOnce(
       LOG_LEVEL: "info",
       // `MEDIA_WORKER=on bun test tests/e2e/…` runs a file with the media worker (src/rtp/worker/).
       ...(process.env.MEDIA_WORKER ? { MEDIA_WORKER: process.env.MEDIA_WORKER } : {}),
+      // `RTP_SILENCE_SUPPRESSION=on bun test tests/e2e/…` likewise (src/rtp/silence-suppression.ts).
+      ...(process.env.RTP_SILENCE_SUPPRESSION ? { RTP_SILENCE_SUPPRESSION: process.env.RTP_SILENCE_SUPPRESSION } : {}),
       ...env,
     },
   });

@@ -13,7 +13,7 @@
  * - turn: the longest "event loop turn long" the agent logged inside the window (LOOP_TURN_LOG_MS: a 5 ms
  *   timer on the call thread fired this late), ms; absent when the agent logged none (or was not asked to).
  */
-import { FRAME_MS, percentile, type EndFigures } from "./load-gate.ts";
+import { contiguous, FRAME_MS, percentile, type EndFigures } from "./load-gate.ts";
 import type { RtpStream } from "./rtp-streams.ts";
 
 /** An other stream must go on at least this long after the window, ms. */
@@ -43,7 +43,7 @@ export function endFigures(streams: readonly Pick<RtpStream, "audioPackets">[], 
       const b = pk[i]!;
       if (b.arrivalMs < fromMs || a.arrivalMs < fromMs) continue;
       if (a.arrivalMs > toMs) break;
-      if (b.extSeq === a.extSeq + 1) gaps.push(Math.max(0, b.arrivalMs - a.arrivalMs - FRAME_MS));
+      if (contiguous(a, b)) gaps.push(Math.max(0, b.arrivalMs - a.arrivalMs - FRAME_MS));
     }
   }
   let turnMaxMs: number | undefined;

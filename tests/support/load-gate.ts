@@ -9,15 +9,19 @@
  *   marker bit on the first audio frame after a silence frame (RFC 3551 §4.1; src/media/playout.ts).
  *   So a run of silence payloads followed by a marker frame (or the end of the stream) is *sent
  *   silence*; silence payloads followed by an unmarked frame are quiet audio inside a talkspurt.
- * - A phrase is a run of talkspurts separated by less than `phraseGapMs` of sent silence; the sent
- *   silence frames inside a phrase are underruns ("no silence frame inside a phrase").
- * - Gap: inter-arrival − 20 ms between consecutive frames (sequence numbers n, n+1) inside a phrase,
+ *   With RTP_SILENCE_SUPPRESSION=on (src/rtp/silence-suppression.ts) the silence between replies is not
+ *   sent (a marked keep-alive silence frame every 400 ms, or CN packets, which are not audio): the
+ *   timestamp jumps across it while sequence numbers stay contiguous.
+ * - A phrase is a run of talkspurts separated by less than `phraseGapMs` of silence on the RTP
+ *   timestamps (sent or not); the sent silence frames inside a phrase are underruns ("no silence frame
+ *   inside a phrase").
+ * - Gap: inter-arrival − 20 ms between consecutive frames (sequence numbers n, n+1, timestamp +160) inside a phrase,
  *   negative values (a frame early after a late one) counted as 0. Frames lost on the wire (a sequence
  *   jump) are not paired.
  *
  * Units: ms; G.711 frames of 160 bytes (20 ms at 8000 Hz).
  */
-import type { RtpStream } from "./rtp-streams.ts";
+import type { CapturedRtpPacket, RtpStream } from "./rtp-streams.ts";
 
 export const FRAME_MS = 20;
 /** Sent silence at least this long separates two phrases (the caller speaks ≥ 1.5 s between replies). */
@@ -77,7 +81,9 @@ export function phrasesOf(stream: Pick<RtpStream, "audioPackets">, phraseGapMs =
   for (let i = 0; i < n; i++) {
     if (sent[i]) continue;
     const r = ranges[ranges.length - 1];
-    if (r && (i - lastAudio - 1) * FRAME_MS < phraseGapMs) r[1] = i;
+    // The silence between by the RTP timestamps (the sender's clock): with RTP_SILENCE_SUPPRESSION the
+    // idle ticks were not sent, so counting packets would join two replies into one phrase.
+    if (r && (pk[i]!.extTimestamp - pk[lastAudio]!.extTimestamp) / SAMPLES_PER_MS - FRAME_MS < phraseGapMs) r[1] = i;
     else ranges.push([i, i]);
     lastAudio = i;
   }
@@ -87,11 +93,22 @@ export function phrasesOf(stream: Pick<RtpStream, "audioPackets">, phraseGapMs =
     let underruns = 0;
     for (let k = first; k <= last; k++) {
       if (sent[k]) underruns++;
-      if (k > first && pk[k]!.extSeq === pk[k - 1]!.extSeq + 1) gaps.push(Math.max(0, pk[k]!.arrivalMs - pk[k - 1]!.arrivalMs - FRAME_MS));
+      if (k > first && contiguous(pk[k - 1]!, pk[k]!)) gaps.push(Math.max(0, pk[k]!.arrivalMs - pk[k - 1]!.arrivalMs - FRAME_MS));
     }
     phrases.push({ startMs: pk[first]!.arrivalMs, endMs: pk[last]!.arrivalMs, frames: last - first + 1, underruns });
   }
   return { phrases, gaps, underruns: phrases.reduce((s, p) => s + p.underruns, 0) };
+}
+
+/** Samples per ms of the G.711 clock (8000 Hz). */
+const SAMPLES_PER_MS = 8;
+
+/**
+ * Two packets sent on consecutive ticks: sequence n, n+1 and timestamp +160. Across a gap of silence
+ * suppression the sequence is contiguous but the timestamp jumps (RFC 3551 §4.1): not a frame gap.
+ */
+export function contiguous(a: Pick<CapturedRtpPacket, "extSeq" | "extTimestamp">, b: Pick<CapturedRtpPacket, "extSeq" | "extTimestamp">): boolean {
+  return b.extSeq === a.extSeq + 1 && b.extTimestamp === a.extTimestamp + FRAME_MS * SAMPLES_PER_MS;
 }
 
 /** Percentile `q` (0–1) of `values` (nearest rank on a sorted copy); 0 when empty. */

@@ -58,7 +58,8 @@ export function silenceRunsInPhrases(streams: readonly Pick<RtpStream, "audioPac
       }
       let j = i;
       while (j < pk.length && isSilencePayload(pk[j]!.payload)) j++;
-      if (i > 0 && j < pk.length && pk[j]!.marker && (j - i) * 20 < PHRASE_GAP_MS) runs.push({ stream: si, first: i, frames: j - i });
+      // The run's length on the RTP timestamps: under silence suppression its idle ticks were not sent.
+      if (i > 0 && j < pk.length && pk[j]!.marker && (pk[j]!.extTimestamp - pk[i]!.extTimestamp) / 8 < PHRASE_GAP_MS) runs.push({ stream: si, first: i, frames: j - i });
       i = j;
     }
   }
