@@ -93,7 +93,7 @@ describe("ReceiveQueue probe lane", () => {
   test("a probe pushed behind 300 ordinary and 5 urgent items is handled first; at most 2 probes per slice; full → ordinary lane", () => {
     const l = loop();
     const seen: string[] = [];
-    const q = new ReceiveQueue<string>((x) => (seen.push(x), l.advance(0.3)), { schedule: l.schedule, now: l.now, sliceMs: 1, maxProbe: 3 });
+    const q = new ReceiveQueue<string>((x) => (seen.push(x), l.advance(0.3)), { schedule: l.schedule, now: l.now, sliceMs: 1, maxProbe: 3, ordinaryShare: 1 }); // lanes, not the share (receive-queue.test.ts)
     for (let i = 0; i < 300; i++) q.push(`INVITE${i}`);
     for (let i = 0; i < 5; i++) q.push(`ACK${i}`, true);
     for (let i = 0; i < 4; i++) q.push(`OPTIONS${i}`, "probe"); // the 4th finds the probe lane full

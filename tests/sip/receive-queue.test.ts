@@ -4,7 +4,7 @@
  * and the event-loop turn are injected, so the slicing is exact.
  */
 import { describe, expect, test } from "bun:test";
-import { RECEIVE_MAX_AGE_MS, ReceiveQueue } from "../../src/sip/transport/receive-queue.ts";
+import { RECEIVE_MAX_AGE_MS, RECEIVE_ORDINARY_SHARE, RECEIVE_ORDINARY_WINDOW_MS, ReceiveQueue } from "../../src/sip/transport/receive-queue.ts";
 
 /** A fake event loop: `schedule` records turns, `turn()` runs the next one. */
 function loop() {
@@ -218,5 +218,48 @@ describe("ReceiveQueue", () => {
     for (let waited = 0; q.length > 0 && waited < 10_000; waited += 20) await Bun.sleep(20); // slack for a busy machine
     expect(order.filter((x) => x === "d")).toHaveLength(200);
     expect(order.indexOf("timer")).toBeLessThan(50);
+  });
+
+  test("the ordinary lane takes at most its share of each window; urgent items do not wait for it", () => {
+    // s22 fresheyes2: 200 sources each under SIP_RATE_LIMIT (20,000 INVITEs/s in all) kept the call thread
+    // 89 % busy answering 503s. Each ordinary item costs 1 ms here.
+    const l = loop();
+    const delays: Array<{ fn: () => void; ms: number }> = [];
+    const seen: string[] = [];
+    const q = new ReceiveQueue<string>((x) => (seen.push(x), x.startsWith("n") && l.advance(1)), {
+      schedule: l.schedule,
+      now: l.now,
+      delay: (fn, ms) => void delays.push({ fn, ms }),
+      max: 1000,
+    });
+    const budget = RECEIVE_ORDINARY_SHARE * RECEIVE_ORDINARY_WINDOW_MS; // 25 ms of a 100 ms window
+    for (let i = 0; i < 200; i++) q.push(`n${i}`);
+    while (l.pending() > 0) l.turn();
+    expect(seen.length).toBe(budget);
+    expect(delays.length).toBe(1); // one timer for the next window
+    expect(delays[0]!.ms).toBe(RECEIVE_ORDINARY_WINDOW_MS - budget);
+    // More ordinary pushes while it waits: no second timer. An urgent item is handled on the next turn.
+    q.push("n-late");
+    q.push("u1", true);
+    while (l.pending() > 0) l.turn();
+    expect(seen.at(-1)).toBe("u1");
+    expect(seen.length).toBe(budget + 1);
+    expect(delays.length).toBe(1);
+    // The next window: another share.
+    l.advance(delays[0]!.ms);
+    delays.shift()!.fn();
+    while (l.pending() > 0) l.turn();
+    expect(seen.length).toBe(2 * budget + 1);
+    expect(seen.slice(budget + 1, budget + 3)).toEqual([`n${budget}`, `n${budget + 1}`]); // in order
+    expect(delays.length).toBe(1);
+  });
+
+  test("ordinaryShare 1: no bound (every item of a turn's slice, as before)", () => {
+    const l = loop();
+    const seen: number[] = [];
+    const q = new ReceiveQueue<number>((n) => (seen.push(n), l.advance(1)), { schedule: l.schedule, now: l.now, sliceMs: 1000, ordinaryShare: 1, delay: () => { throw new Error("no delay expected"); } });
+    for (let i = 0; i < 200; i++) q.push(i);
+    l.turn();
+    expect(seen.length).toBe(200);
   });
 });

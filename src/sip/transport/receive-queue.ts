@@ -62,6 +62,18 @@ export const RECEIVE_QUEUE_MAX_PROBE = 16;
 export const RECEIVE_PROBES_PER_SLICE = 2;
 /** Longest wait in the ordinary lane, ms: well under T4 (5 s, RFC 3261 §17.1.2.2), above T1 (a sender's first resend). */
 export const RECEIVE_MAX_AGE_MS = 2000;
+/**
+ * Share of the call thread the ordinary lane (new requests: INVITEs, out-of-dialog requests) may take,
+ * measured over windows of {@link RECEIVE_ORDINARY_WINDOW_MS}: past it the lane waits for the next window
+ * (urgent items and probes go on), its items age there and the stale ones are dropped unhandled
+ * (`maxAgeMs`). The per-source rate limit bounds one address, not many: 200 sources at 100 INVITEs/s
+ * each (20,000/s, every one under its own limit) kept the call thread — the thread that paces RTP — 89 %
+ * busy screening and answering them 503 (~116 µs each; s22 fresheyes2). A quarter of a core still
+ * screens ~2,000 INVITEs a second, ten times a trunk's burst of 200 in one second.
+ */
+export const RECEIVE_ORDINARY_SHARE = 0.25;
+/** Window over which {@link RECEIVE_ORDINARY_SHARE} is counted, ms. */
+export const RECEIVE_ORDINARY_WINDOW_MS = 100;
 
 export interface ReceiveQueueOptions<T = unknown> {
   /** Default {@link RECEIVE_QUEUE_MAX}. */
@@ -74,10 +86,16 @@ export interface ReceiveQueueOptions<T = unknown> {
   sliceMs?: number;
   /** Default {@link RECEIVE_MAX_AGE_MS}. */
   maxAgeMs?: number;
+  /** Default {@link RECEIVE_ORDINARY_SHARE} (0–1; 1 = no bound). */
+  ordinaryShare?: number;
+  /** Default {@link RECEIVE_ORDINARY_WINDOW_MS}. */
+  ordinaryWindowMs?: number;
   /** Told of each ordinary or probe item dropped for waiting longer than `maxAgeMs`, with its wait (ms). */
   onExpired?: (item: T, waitedMs: number) => void;
   /** Runs `fn` on a later turn of the event loop; default setImmediate. */
   schedule?: (fn: () => void) => void;
+  /** Runs `fn` after `ms` (the ordinary lane's next window); default setTimeout. */
+  delay?: (fn: () => void, ms: number) => void;
   /** Monotonic ms; default performance.now. */
   now?: () => number;
 }
@@ -152,7 +170,15 @@ export class ReceiveQueue<T> {
   private readonly maxAgeMs: number;
   private readonly onExpired: ((item: T, waitedMs: number) => void) | undefined;
   private readonly schedule: (fn: () => void) => void;
+  private readonly delay: (fn: () => void, ms: number) => void;
   private readonly now: () => number;
+  /** The ordinary lane's budget per window (ms of handling) and the current window's start and spending. */
+  private readonly ordinaryBudgetMs: number;
+  private readonly ordinaryWindowMs: number;
+  private windowStart = Number.NEGATIVE_INFINITY;
+  private ordinarySpentMs = 0;
+  /** A drain is waiting for the ordinary lane's next window. */
+  private delayed = false;
 
   /**
    * `handle` gets each item once, in order, with how long it waited (ms; an urgent item may have waited
@@ -169,7 +195,19 @@ export class ReceiveQueue<T> {
     this.maxAgeMs = Math.max(0, o.maxAgeMs ?? RECEIVE_MAX_AGE_MS);
     this.onExpired = o.onExpired;
     this.schedule = o.schedule ?? ((fn) => void setImmediate(fn));
+    this.delay = o.delay ?? ((fn, ms) => void setTimeout(fn, ms));
     this.now = o.now ?? (() => performance.now());
+    this.ordinaryWindowMs = Math.max(1, o.ordinaryWindowMs ?? RECEIVE_ORDINARY_WINDOW_MS);
+    this.ordinaryBudgetMs = Math.min(1, Math.max(0, o.ordinaryShare ?? RECEIVE_ORDINARY_SHARE)) * this.ordinaryWindowMs;
+  }
+
+  /** Whether the ordinary lane may be handled now (its share of the current window not used up). */
+  private ordinaryOpen(now: number): boolean {
+    if (now - this.windowStart >= this.ordinaryWindowMs) {
+      this.windowStart = now;
+      this.ordinarySpentMs = 0;
+    }
+    return this.ordinaryBudgetMs >= this.ordinaryWindowMs || this.ordinarySpentMs < this.ordinaryBudgetMs;
   }
 
   /** Items waiting, all lanes. */
@@ -265,18 +303,32 @@ export class ReceiveQueue<T> {
     do {
       const lane =
         this.probe.length > 0 && probes-- > 0 ? this.probe : this.urgent.length > 0 ? this.urgent : this.stale.length > 0 ? this.stale : this.normal.length > 0 ? this.normal : this.probe;
+      if (lane === this.normal && !this.ordinaryOpen(this.now())) {
+        // Only ordinary items left and their share of this window used: the next window goes on with them
+        // (one timer, however many pushes come meanwhile; an urgent push still drains at once).
+        if (!this.delayed) {
+          this.delayed = true;
+          this.delay(() => {
+            this.delayed = false;
+            this.drain();
+          }, Math.max(1, this.windowStart + this.ordinaryWindowMs - this.now()));
+        }
+        return;
+      }
       const e = lane.shift();
       const waited = this.now() - e.at;
       if (lane === this.urgent && waited > this.maxAgeMs) {
         this.stale.push(e); // set aside: costs nothing, the fresh ones behind it go first
         continue;
       }
+      const t0 = lane === this.normal ? this.now() : 0;
       try {
         if ((lane === this.normal || lane === this.probe) && waited > this.maxAgeMs) this.onExpired?.(e.item, waited);
         else this.handle(e.item, waited);
       } catch {
         /* the handler reports its own failures */
       }
+      if (lane === this.normal) this.ordinarySpentMs += this.now() - t0;
       if (lane === this.urgent || lane === this.stale) this.urgentDone(e.seq);
     } while (this.length > 0 && !this.closed && this.now() < until);
     if (this.closed || this.length === 0) return;
