@@ -256,10 +256,11 @@ function echoSilentPart(shortcut: boolean): void {
   const silence = new Uint8Array(160).fill(0xff);
   // The full update alone: what noteSent did for every frame before the shortcut (private methods; the
   // decimated ring and <y, y> are owed until a search since session 18, so caught up here at once).
+  // What we sent lives in the call's SentRing (src/pipeline/echo-sent-ring.ts) since session 22.
   const full = (e: CorrelationEcho) => {
-    const p = e as unknown as { noteSentFully(p: Uint8Array): void; catchUp(): void };
-    p.noteSentFully(silence);
-    p.catchUp();
+    const ring = (e as unknown as { ring: { noteFully(p: Uint8Array): number; catchUp(): void } }).ring;
+    ring.noteFully(silence);
+    ring.catchUp();
   };
   const c0 = cpuMs();
   for (let k = 0; k < frames; k++) for (const e of es) shortcut ? e.noteSent(silence) : full(e);

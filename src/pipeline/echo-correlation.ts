@@ -32,9 +32,11 @@
 import { ALAW_DECODE, ULAW_DECODE } from "../media/g711";
 import { type CorrelationEchoSettings, DEFAULT_CORRELATION_ECHO, LINE_NOISE_MARGIN_DB } from "./echo-correlation-settings";
 import type { EchoDecision } from "./echo-decision";
-import { coarseLags, coarseScratch, decimate, DECIMATE, FRAME, FRAME_D, type CoarseRing } from "./echo-coarse-search";
+import { coarseLags, coarseScratch, DECIMATE, FRAME } from "./echo-coarse-search";
+import { SentRing } from "./echo-sent-ring";
 import { EchoResidual } from "./echo-residual";
 import { NoiseFloorTracker } from "../media/vad/noise-floor";
+import { DEFAULT_FIRST_TURN_TILT } from "./caller-level";
 
 export { type CorrelationEchoSettings, DEFAULT_CORRELATION_ECHO, LINE_NOISE_MARGIN_DB } from "./echo-correlation-settings";
 export type { EchoDecision } from "./echo-decision";
@@ -48,19 +50,12 @@ const PATH_SHARE = 0.9; // c² of a frame that sets the echo path (echo-residual
 const HOLD_FRAMES = 100;
 const LINE_NOISE_MARGIN = 10 ** (LINE_NOISE_MARGIN_DB / 10);
 /**
- * `uniformValue` when there is none: outside PCM16 (−32768 … 32767), so no decoded sample equals it, and an
- * integer like the samples. NaN there made the field's type flip between a small integer and a double, and
- * JavaScriptCore's optimized `noteSent` (compiled while it had seen integers) exited to the baseline tier on
- * every read of the NaN: ~1,600 exits in a 200-call row (BUN_JSC_printEachOSRExit, 7 Dec 2026).
- */
-const NO_SAMPLE = 0x10000;
-
-/**
  * Cost (what runs per caller frame while our audio is in the window; bench:percall "echo decision"):
- * the sent rings are written twice (at i and i + cap), so every stretch the search reads is contiguous
- * (no modulo in the inner loops); the energies <y, y> of the stretches are kept per start position,
- * updated as samples are sent, not summed again for every lag of every caller frame; the inner loops
- * are one multiply-add per sample, four at a time.
+ * what we sent is kept in rings written twice with the energies of its stretches (echo-sent-ring.ts), so
+ * no stretch is summed again per lag and no inner loop takes a modulo; the inner loops are one multiply-add
+ * per sample, four at a time; a lag two candidates share is refined once. A frame's own sums (energy,
+ * peak, tilted energy) take one pass over it, and a frame with nothing of ours audible in the last 2 s
+ * reads no level of what we sent.
  * Exactness: every sum here is exact in float64, whatever its order — samples are integers (G.711
  * decodes to integers, PCM16 is), decimated ones multiples of 1/4 (exact in float32), so products are
  * multiples of 1/16 below 2^31 and sums of at most 160 of them below 2^39, far inside the 53 bits of a
@@ -68,40 +63,20 @@ const NO_SAMPLE = 0x10000;
  * (tests/support/echo-correlation-plain.ts; tests/pipeline/echo-correlation-exact.test.ts).
  */
 export class CorrelationEcho implements EchoDecision {
-  private readonly table: Int16Array | readonly number[];
   private readonly maxLag: number;
-  private readonly cap: number;
-  /** Sent samples; sample n at `n % cap` and again at `n % cap + cap`. */
-  private readonly sent: Float32Array;
-  /** 4:1 decimated sent samples (means of 4), ring of `capD` written twice like `sent`. */
-  private readonly sentD: Float64Array;
-  private readonly capD: number;
-  /** <y, y> of the decimated stretch of FRAME_D samples starting at decimated sample s, at `s % capD`. */
-  private readonly yyD: Float64Array;
-  /** Decimated stretches whose <y, y> is in `yyD` (starts 0 … yyDone − 1). */
-  private yyDone = 0;
-  /** <y, y> of the full-rate stretch of FRAME samples starting at sample s, at `s % cap`. */
-  private readonly yyF: Float64Array;
-  /** Full-rate stretches whose <y, y> is in `yyF` (starts 0 … yyFDone − 1). */
-  private yyFDone = 0;
-  /** Stream position up to which the decimated ring and the <y, y> are written (`catchUp`); below `n`: owed. */
-  private decDone = 0;
+  /** What we sent: samples, decimated samples and the energies of their stretches (echo-sent-ring.ts). */
+  private readonly ring: SentRing;
   /** RMS of the sent frames of the last HOLD_FRAMES (ring). */
   private readonly sentRms = new Float32Array(HOLD_FRAMES);
+  /** Index (`frames` count) of the last sent frame whose RMS reached SILENT_RMS; far back: none yet. */
+  private lastAudible = -2 * HOLD_FRAMES;
   /** Frames of the search window (the newest of `sentRms`). */
   private readonly windowFrames: number;
-  private n = 0;
   private frames = 0;
   private readonly maxGain: number;
   private readonly quietRatio: number;
-  /** What the coarse search reads (echo-coarse-search.ts) and its scratch arrays. */
-  private readonly ring: CoarseRing;
+  /** The coarse search's scratch arrays (echo-coarse-search.ts). */
   private readonly scratch = coarseScratch();
-  /** The one value of the last `uniformRun` sent samples, all written the full way (NO_SAMPLE: none). */
-  private uniformValue = NO_SAMPLE;
-  private uniformRun = 0;
-  /** Diagnostics: sent frames taken by the silence shortcut of `noteSent`. */
-  shortcutFrames = 0;
   /** Diagnostics: caller frames taken by the quiet floor without a search (under SILENT_RMS and the floor). */
   quietShortcutFrames = 0;
   /** Diagnostics: caller frames taken by the quiet floor without a search as line noise (LINE_NOISE_MARGIN_DB). */
@@ -124,141 +99,25 @@ export class CorrelationEcho implements EchoDecision {
     codec: "PCMU" | "PCMA",
     private readonly settings: CorrelationEchoSettings = DEFAULT_CORRELATION_ECHO,
   ) {
-    this.table = codec === "PCMU" ? ULAW_DECODE : ALAW_DECODE;
     this.maxLag = Math.round(settings.maxDelayMs * 8);
     // Ring big enough for the window, the frame and the refinement margin, rounded to whole frames.
-    this.cap = Math.ceil((this.maxLag + 2 * FRAME + 2 * REFINE_SPAN) / FRAME) * FRAME;
-    this.capD = this.cap / DECIMATE;
-    this.sent = new Float32Array(2 * this.cap);
-    this.sentD = new Float64Array(2 * this.capD);
-    this.yyD = new Float64Array(this.capD);
-    this.yyF = new Float64Array(this.cap);
-    this.windowFrames = this.cap / FRAME;
-    this.ring = { sentD: this.sentD, yyD: this.yyD, capD: this.capD };
+    const cap = Math.ceil((this.maxLag + 2 * FRAME + 2 * REFINE_SPAN) / FRAME) * FRAME;
+    this.ring = new SentRing(codec === "PCMU" ? ULAW_DECODE : ALAW_DECODE, cap);
+    this.windowFrames = cap / FRAME;
     this.maxGain = Math.pow(10, -settings.minLossDb / 20);
     this.quietRatio = Math.pow(10, -settings.quietFloorDb / 20);
   }
 
-  /**
-   * Shortcut for silence (most of what a call sends: every frame while the agent is not talking): once
-   * more than the rings hold (`cap` + a frame) has been one repeated sample value v, written the full way,
-   * every ring slot holds v, every <y, y> is the exact sum of v², and another frame of v changes none of
-   * them — only the stream position and the frame's RMS move. Bit-identical (tests/pipeline/
-   * echo-correlation-exact.test.ts counts `shortcutFrames`).
-   */
+  /** Notes one frame we sent (EchoDecision.noteSent): into the sent ring (echo-sent-ring.ts) and its level into the hold. */
   noteSent(payload: Uint8Array): void {
-    const len = payload.length;
-    let uniform = len > 0 && len % DECIMATE === 0 && this.n % DECIMATE === 0;
-    const b = payload[0]!;
-    for (let i = 1; uniform && i < len; i++) if (payload[i] !== b) uniform = false;
-    const v = uniform ? this.table[b]! : NO_SAMPLE;
-    if (uniform && v === this.uniformValue && this.uniformRun >= this.cap + FRAME) {
-      this.catchUp(); // what is owed first: then every slot holds v
-      this.sentRms[this.frames++ % HOLD_FRAMES] = Math.sqrt((len * v * v) / len);
-      this.n += len;
-      this.decDone = this.n;
-      this.yyDone = Math.floor(this.n / DECIMATE) - FRAME_D + 1;
-      this.yyFDone = this.n - FRAME + 1;
-      this.uniformRun += len;
-      this.shortcutFrames++;
-      return;
-    }
-    this.noteSentFully(payload);
-    if (!uniform) this.uniformRun = 0;
-    else if (v === this.uniformValue) this.uniformRun += len;
-    else this.uniformRun = len;
-    this.uniformValue = uniform ? v : NO_SAMPLE;
+    const rms = this.ring.note(payload);
+    if (rms >= SILENT_RMS) this.lastAudible = this.frames;
+    this.sentRms[this.frames++ % HOLD_FRAMES] = rms;
   }
 
-  private noteSentFully(payload: Uint8Array): void {
-    const cap = this.cap;
-    const sent = this.sent;
-    const table = this.table;
-    const len = payload.length;
-    const n0 = this.n;
-    // Whole groups of 4 at a multiple of 4 (every 20 ms payload): the decimated samples and <y, y> are owed
-    // until a search reads them (`catchUp`). Otherwise (odd lengths) they are written now, as always, after
-    // what is owed (before this payload overwrites the oldest samples it is made of).
-    const owed = n0 % DECIMATE === 0 && len % DECIMATE === 0;
-    if (!owed) this.catchUp();
-    let e = 0;
-    for (let i = 0, j = n0 % cap; i < len; i++) {
-      const v = table[payload[i]!]!;
-      sent[j] = v;
-      sent[j + cap] = v;
-      e += v * v;
-      if (++j === cap) j = 0;
-    }
-    this.sentRms[this.frames++ % HOLD_FRAMES] = len ? Math.sqrt(e / len) : 0;
-    this.n = n0 + len;
-    if (owed) return;
-    if (n0 % DECIMATE === 0) decimate(sent, this.sentD, cap, n0, len);
-    // else: a stream position not on a multiple of 4 (payloads of odd length) writes no decimated samples
-    this.updateYy();
-    this.decDone = this.n;
-  }
-
-  /**
-   * Brings the decimated ring and the <y, y> of its stretches up to the stream position (`n`): the owed
-   * decimated samples of the last `cap` samples (older ones are overwritten in the rings anyway), then the
-   * stretches now complete. Every value is what writing them payload by payload gives (means of integers;
-   * exact sums: see the class comment), so decisions do not change (echo-correlation-exact.test.ts).
-   * While the agent talks over line noise the quiet floor takes the caller's frames unsearched, and this
-   * work, about two thirds of noting a sent frame, is done only for the frames that are searched.
-   */
-  private catchUp(): void {
-    const n = this.n;
-    if (this.decDone === n) return;
-    const from = Math.max(this.decDone, n - this.cap, 0);
-    decimate(this.sent, this.sentD, this.cap, from, n - from);
-    this.updateYy();
-    this.decDone = n;
-  }
-
-  /** <y, y> of every stretch complete at the stream position, each from the one before it (one sample out, one in; exact). */
-  private updateYy(): void {
-    const cap = this.cap;
-    const capD = this.capD;
-    const sent = this.sent;
-    const sentD = this.sentD;
-    const yyD = this.yyD;
-    const lastD = Math.floor(this.n / DECIMATE) - FRAME_D;
-    // A stretch's <y, y> follows from the one before it only while the sample leaving it is still in its
-    // slot: after a catch-up longer than the ring less a stretch, the first is summed afresh.
-    const firstD = Math.max(this.yyDone, lastD - capD + 1);
-    const freshD = firstD === 0 || firstD !== this.yyDone || this.yyDone - 1 < lastD + FRAME_D - capD;
-    for (let s = firstD; s <= lastD; s++) {
-      const i0 = s % capD;
-      if (s === firstD && freshD) {
-        let yy = 0;
-        for (let k = 0; k < FRAME_D; k++) yy += sentD[i0 + k]! * sentD[i0 + k]!;
-        yyD[i0] = yy;
-      } else {
-        const out = sentD[i0 + capD - 1]!; // decimated sample s − 1
-        const inn = sentD[i0 + FRAME_D - 1]!; // decimated sample s + FRAME_D − 1
-        yyD[i0] = yyD[i0 === 0 ? capD - 1 : i0 - 1]! - out * out + inn * inn;
-      }
-      this.yyDone = s + 1;
-    }
-    const yyF = this.yyF;
-    const lastF = this.n - FRAME;
-    let s = Math.max(this.yyFDone, lastF - cap + 1);
-    if (s > lastF) return;
-    let i0 = s % cap;
-    if (s === 0 || s !== this.yyFDone || this.yyFDone - 1 < this.n - cap) {
-      let yy = 0;
-      for (let i = 0; i < FRAME; i++) yy += sent[i0 + i]! * sent[i0 + i]!;
-      yyF[i0] = yy;
-      s++;
-      i0 = i0 + 1 === cap ? 0 : i0 + 1;
-    }
-    for (; s <= lastF; s++) {
-      const out = sent[i0 + cap - 1]!; // sample s − 1
-      const inn = sent[i0 + FRAME - 1]!; // sample s + FRAME − 1
-      yyF[i0] = yyF[i0 === 0 ? cap - 1 : i0 - 1]! - out * out + inn * inn;
-      if (++i0 === cap) i0 = 0;
-    }
-    this.yyFDone = lastF + 1;
+  /** Diagnostics: sent frames taken by the silence shortcut of `noteSent` (SentRing.shortcutFrames). */
+  get shortcutFrames(): number {
+    return this.ring.shortcutFrames;
   }
 
   isLikelyEcho(pcm: Int16Array, agentTalking = false): boolean {
@@ -270,25 +129,37 @@ export class CorrelationEcho implements EchoDecision {
     this.lastQuiet = false;
     // The frame's energy (sum of squares: integers, exact in a double whatever the order) and peak in one
     // pass, for its own levels (caller-level.ts frameDbfs/peakDbfs, same values) and the rules below.
+    // Its tilted energy in the same pass (caller-level.ts tiltedDbfs, the same sum in the same order).
     let ex = 0;
     let pk = 0;
+    let et = 0;
+    let prev = this.residual.lastSample;
     for (let i = 0; i < pcm.length; i++) {
       const v = pcm[i]!;
       ex += v * v;
       if (v > pk) pk = v;
       else if (-v > pk) pk = -v;
+      const t = v - DEFAULT_FIRST_TURN_TILT * prev;
+      et += t * t;
+      prev = v;
     }
     this.lastResidualDbfs = 10 * Math.log10(ex / (pcm.length || 1) / (32768 * 32768)); // until an echo path is known: the frame as it is
     this.lastResidualPeakDbfs = pk > 0 ? 20 * Math.log10(pk / 32768) : -Infinity;
-    this.lastResidualTiltDbfs = this.residual.tiltOf(pcm);
+    this.lastResidualTiltDbfs = this.residual.tiltFromEnergy(et, pcm.length, prev);
     const noise = this.lineNoise.note(ex / (pcm.length || 1)); // Infinity for the first 16 frames
-    if (pcm.length !== FRAME || this.n < FRAME) return false;
+    if (pcm.length !== FRAME || this.ring.n < FRAME) return false;
+    // The loudest sent frame of the hold time and of the search window. With none reaching SILENT_RMS in the
+    // hold time (the agent silent for 2 s), both are under it and no rule below reads more: left at 0.
     let maxWindow = 0;
     let maxHold = 0;
-    for (let k = 0; k < HOLD_FRAMES; k++) {
-      const v = this.sentRms[(this.frames - 1 - k + HOLD_FRAMES * 2) % HOLD_FRAMES]!;
-      if (v > maxHold) maxHold = v;
-      if (k < this.windowFrames && v > maxWindow) maxWindow = v;
+    if (this.frames - this.lastAudible <= HOLD_FRAMES) {
+      const rms = this.sentRms;
+      for (let k = 0, i = (this.frames - 1) % HOLD_FRAMES; k < HOLD_FRAMES; k++) {
+        const v = rms[i]!;
+        if (v > maxHold) maxHold = v;
+        if (k < this.windowFrames && v > maxWindow) maxWindow = v;
+        i = i === 0 ? HOLD_FRAMES - 1 : i - 1;
+      }
     }
     const floor = agentTalking && maxHold >= SILENT_RMS ? maxHold * this.quietRatio : 0;
     if (maxWindow < SILENT_RMS) {
@@ -323,22 +194,28 @@ export class CorrelationEcho implements EchoDecision {
       return (this.lastQuiet = true);
     }
     // The frame's samples correspond to sent samples [end - FRAME - L, end - L) for lag L.
-    const end = this.n;
+    const ring = this.ring;
+    const end = ring.n;
     const maxLag = Math.min(this.maxLag, end - FRAME);
-    this.catchUp();
-    const found = coarseLags(pcm, this.ring, this.scratch, end, maxLag);
-    const cap = this.cap;
-    const sent = this.sent;
+    ring.catchUp();
+    const found = coarseLags(pcm, ring, this.scratch, end, maxLag);
+    const cap = ring.cap;
+    const sent = ring.sent;
+    const yyF = ring.yyF;
     let best = 0;
     let bestLag = -1;
     let bestGain = 0;
+    // Neighbouring candidates' spans overlap (a peak's best coarse lags are often 4 apart): a lag already
+    // tried gives the same share again, which does not beat the best so far, so it is not tried twice.
+    const top = this.scratch.top;
     for (let c = 0; c < found; c++) {
-      const cand = this.scratch.top[c]!;
+      const cand = top[c]!;
       const from = Math.max(0, cand - REFINE_SPAN);
       const to = Math.min(maxLag, cand + REFINE_SPAN);
-      for (let lag = from; lag <= to; lag++) {
+      tryLag: for (let lag = from; lag <= to; lag++) {
+        for (let j = 0; j < c; j++) if (Math.abs(lag - top[j]!) <= REFINE_SPAN) continue tryLag;
         const i0 = (end - FRAME - lag) % cap;
-        const yy = this.yyF[i0]!;
+        const yy = yyF[i0]!;
         if (yy <= 0) continue;
         let a = 0;
         let b = 0;

@@ -38,6 +38,22 @@ export class EchoResidual {
     return tiltedDbfs(x, this.before, DEFAULT_FIRST_TURN_TILT);
   }
 
+  /** r[−1] of the next frame's pre-emphasis (what `tiltOf` starts from). */
+  get lastSample(): number {
+    return this.prev;
+  }
+
+  /**
+   * `tiltOf` for a frame whose tilted energy Σ (x[i] − a·x[i−1])² (x[−1] = `lastSample`, a =
+   * DEFAULT_FIRST_TURN_TILT) the caller summed in sample order, in its own pass over the frame (the same
+   * value as tiltedDbfs's, bit for bit): dBFS. `n`: the frame's length; `last`: its last sample.
+   */
+  tiltFromEnergy(et: number, n: number, last: number): number {
+    this.before = this.prev;
+    this.prev = n ? last : this.prev;
+    return 10 * Math.log10(et / (n || 1) / (32768 * 32768));
+  }
+
   /** Notes a frame explained by our audio at `lag` with gain `gain`. */
   note(lag: number, gain: number): void {
     this.lag = lag;
@@ -51,12 +67,27 @@ export class EchoResidual {
   /** How much taking g·y_L out lowers the frame's energy, 2g<x, y> − g²<y, y> (PCM16² units). */
   private lowers(x: Int16Array, sent: Float32Array, cap: number, end: number, lag: number): number {
     const i0 = (end - x.length - lag) % cap;
+    const n = x.length;
     let xy = 0;
     let yy = 0;
-    for (let i = 0; i < x.length; i++) {
+    let xy2 = 0;
+    let yy2 = 0;
+    let i = 0;
+    // Two sums of each, alternate samples: products of integers, exact whatever the order (as in refine).
+    for (; i + 1 < n; i += 2) {
+      const y = sent[i0 + i]!;
+      const y2 = sent[i0 + i + 1]!;
+      xy += x[i]! * y;
+      yy += y * y;
+      xy2 += x[i + 1]! * y2;
+      yy2 += y2 * y2;
+    }
+    for (; i < n; i++) {
       xy += x[i]! * sent[i0 + i]!;
       yy += sent[i0 + i]! * sent[i0 + i]!;
     }
+    xy += xy2;
+    yy += yy2;
     return 2 * this.gain * xy - this.gain * this.gain * yy;
   }
 
@@ -67,8 +98,21 @@ export class EchoResidual {
     this.bestXy = -Infinity;
     for (let lag = Math.max(0, centre - span); lag <= Math.min(maxLag, centre + span); lag++) {
       const i0 = (end - n - lag) % cap;
-      let xy = 0;
-      for (let i = 0; i < n; i++) xy += x[i]! * sent[i0 + i]!;
+      // Four partial sums: x and the sent samples are integers, their products below 2^31 and the sum of
+      // a frame's below 2^39, so <x, y> is exact whatever the order of its additions (the same value).
+      let a = 0;
+      let b = 0;
+      let c = 0;
+      let d = 0;
+      let i = 0;
+      for (; i + 3 < n; i += 4) {
+        a += x[i]! * sent[i0 + i]!;
+        b += x[i + 1]! * sent[i0 + i + 1]!;
+        c += x[i + 2]! * sent[i0 + i + 2]!;
+        d += x[i + 3]! * sent[i0 + i + 3]!;
+      }
+      for (; i < n; i++) a += x[i]! * sent[i0 + i]!;
+      const xy = a + b + c + d;
       if (xy > this.bestXy) {
         this.bestXy = xy;
         this.bestLag = lag;

@@ -7,6 +7,7 @@
  */
 import { describe, expect, test } from "bun:test";
 import { CorrelationEcho, DEFAULT_CORRELATION_ECHO, type CorrelationEchoSettings } from "../../src/pipeline/echo-correlation";
+import { frameDbfs, peakDbfs, tiltedDbfs } from "../../src/pipeline/caller-level";
 import { PlainCorrelationEcho } from "../support/echo-correlation-plain";
 import { decodeG711, encodeG711 } from "../support/g711";
 import { mulberry32 } from "../support/prng";
@@ -157,4 +158,30 @@ describe("CorrelationEcho (fast) decides exactly as the plain form", () => {
       expect(quiet).toBeGreaterThan(0);
     });
   }
+});
+
+describe("CorrelationEcho's own levels of a frame (no echo path on the line)", () => {
+  // isLikelyEcho sums a frame's energy, peak and tilted energy in one pass: the same values, bit for bit,
+  // as caller-level.ts gives (level-gate.ts reads them as the residual's levels until an echo path is known).
+  test("are frameDbfs, peakDbfs and tiltedDbfs (the last sample of the frame before), frame by frame", () => {
+    const r = rng(21);
+    const e = new CorrelationEcho("PCMU");
+    const sent = encodeG711(speechLike(160 * 600, r, true), "mulaw");
+    let prev = 0;
+    let searched = 0;
+    for (let f = 0; f < 600; f++) {
+      if (f >= 100) e.noteSent(sent.subarray(f * 160, f * 160 + 160)); // nothing sent for 2 s, then the agent (searches run)
+      const level = [0, 20, 300, 6000][Math.floor(r() * 4)]!; // digital silence, line noise, a quiet and a loud caller
+      const x = new Int16Array(160);
+      for (let i = 0; i < 160; i++) x[i] = Math.round((r() - 0.5) * 2 * level);
+      e.isLikelyEcho(x, r() < 0.6);
+      if (e.last.lag >= 0) searched++;
+      const where = `frame ${f}`;
+      expect(e.lastResidualDbfs, where).toBe(frameDbfs(x));
+      expect(e.lastResidualPeakDbfs, where).toBe(peakDbfs(x));
+      expect(e.lastResidualTiltDbfs, where).toBe(tiltedDbfs(x, prev));
+      prev = x[159]!;
+    }
+    expect(searched).toBeGreaterThan(50); // the searched path (EchoResidual.measure) was compared too
+  });
 });
