@@ -457,8 +457,13 @@ describe("turn-taking over real calls", () => {
         .filter(({ k }) => k < ca.length)
         .map(({ p, k }) => ca[k]!.arrivalMs - p.arrivalMs)
         .sort((x, y) => x - y);
-      // (Within 20 ms: the echo is made in this test's process, 12.7 ms off once on one loaded core; 40 and 200 stay apart.)
-      expect(Math.abs(delays[delays.length >> 1]! - d)).toBeLessThan(20);
+      // The echo is made in this test's process: on a starved machine its timer fires late, so the echo comes
+      // later than asked (CI under the whole suite, 7 Dec 2026: 40 ms asked, median 63 ms; two busy loops here
+      // the same). Never earlier than a frame's jitter; at most 60 ms later, which keeps 40 and 200 apart and
+      // 200 + 60 inside the agent's echo window (DEFAULT_CORRELATION_ECHO.maxDelayMs 300).
+      const medianDelay = delays[delays.length >> 1]!;
+      expect(medianDelay - d, `median echo delay ${medianDelay.toFixed(1)} ms for ${d} ms asked`).toBeGreaterThan(-20);
+      expect(medianDelay - d, `median echo delay ${medianDelay.toFixed(1)} ms for ${d} ms asked`).toBeLessThan(60);
       const r = call.record;
       expect(r.bargeIns, JSON.stringify(r.turns)).toBe(0);
       expect(r.turns.map((t: any) => [t.speaker, t.text, !!t.interrupted])).toEqual([["agent", GREETING_LONG, false]]);
