@@ -74,6 +74,10 @@ class InstrumentedTransport implements Transport {
     this.inner.expectCancel?.(peer, branch);
   }
 
+  expectAck(peer: Address, toTag: string): void {
+    this.inner.expectAck?.(peer, toTag);
+  }
+
   afterReceived(cb: () => void): void {
     if (this.inner.afterReceived) this.inner.afterReceived(cb);
     else cb();

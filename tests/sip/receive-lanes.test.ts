@@ -5,7 +5,7 @@
  * wait in the socket and the queue orders them.
  */
 import { afterEach, describe, expect, test } from "bun:test";
-import { CANCEL_PRIORITY_MS, MAX_EXPECTED_CANCELS, ReceiveLanes, hasToTag, topViaBranch } from "../../src/sip/transport/receive-lanes.ts";
+import { ACK_PRIORITY_MS, CANCEL_PRIORITY_MS, MAX_EXPECTED_CANCELS, ReceiveLanes, hasToTag, toTagOf, topViaBranch } from "../../src/sip/transport/receive-lanes.ts";
 import { isAck, isMethod } from "../../src/sip/transport/inbound.ts";
 import { ReceiveQueue } from "../../src/sip/transport/receive-queue.ts";
 import { UdpTransport, type Address } from "../../src/sip/transport/index.ts";
@@ -73,6 +73,23 @@ describe("ReceiveLanes.laneOf", () => {
     for (let i = 0; i <= MAX_EXPECTED_CANCELS; i++) lanes.expectCancel(caller, `z9hG4bKlaneCANCEL${1000 + i}`);
     expect(lanes.laneOf(request("CANCEL", 1000, false), false, caller)).toBe(false);
     expect(lanes.laneOf(request("CANCEL", 1001, false), false, caller)).toBe(true);
+  });
+
+  test("the ACK of our 2xx (expectAck: the INVITE's source, our To tag) → urgent until ACK_PRIORITY_MS; other ACKs by their peer", () => {
+    const l = loop();
+    const lanes = new ReceiveLanes(l.now);
+    const caller = { host: "127.0.0.9", port: 5062 };
+    const ack = (tag: string) => enc.encode(`ACK sip:agent@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.9:5062;branch=z9hG4bKa\r\nTo: <sip:agent@127.0.0.1>;tag=${tag}\r\nCSeq: 1 ACK\r\n\r\n`);
+    expect(lanes.laneOf(ack("ours1"), false, caller)).toBe(false); // not a live peer, no 2xx sent
+    lanes.expectAck(caller, "ours1");
+    expect(lanes.laneOf(ack("ours1"), false, caller)).toBe(true);
+    expect(lanes.laneOf(ack("guess"), false, caller)).toBe(false); // the tag is what only the 2xx told
+    expect(lanes.laneOf(ack("ours1"), false, { host: "127.0.0.8", port: 5062 })).toBe(false);
+    expect(lanes.laneOf(request("BYE", 1, true), false, caller)).toBe(false); // only the ACK
+    l.advance(ACK_PRIORITY_MS);
+    expect(lanes.laneOf(ack("ours1"), false, caller)).toBe(false);
+    const t = (to: string) => toTagOf(enc.encode(`ACK sip:a@b SIP/2.0\r\n${to}\r\n\r\n`));
+    expect([t("To: <sip:a@b>;tag=x1"), t("t: sip:a@b ; TAG = x2;foo"), t("To: <sip:a@b>"), t("From: <sip:a@b>;tag=f")]).toEqual(["x1", "x2", undefined, undefined]);
   });
 
   test("topViaBranch: the first value of the first Via (full or compact), its branch; undefined when none", () => {

@@ -320,6 +320,15 @@ describe("rejecting and draining", () => {
     expect(expected).toEqual([[TRUNK, "z9hG4bK9a1e.7c4f5d12.0"]]);
   });
 
+  test("our 200 announces its ACK (transport.expectAck: the INVITE's source, our To tag)", () => {
+    const h = harness({ onInvite: (c) => c.accept(ANSWER_SDP) });
+    const expected: Array<[{ host: string; port: number }, string]> = [];
+    (h.transport as { expectAck?: (p: { host: string; port: number }, t: string) => void }).expectAck = (p, t) => void expected.push([p, t]);
+    h.send(TRUNK_INVITE);
+    const ok = h.responses(200)[0]!;
+    expect(expected).toEqual([[TRUNK, ok.to.tag!]]);
+  });
+
   test("an onInvite that throws gives 500 and ended(error)", () => {
     const h = harness({
       onInvite: () => {

@@ -65,6 +65,20 @@ describe("outbound INVITE (UAC)", () => {
     expect(h.transport.sent.at(-1)!.to).toEqual({ host: "198.51.100.1", port: 5062 });
   });
 
+  test("the 200 of our INVITE marks its source as a live peer (transport.prioritize: the callee's BYE goes first under overload); a 180 or a stray 200 does not", () => {
+    const h = harness();
+    const peers: Array<{ host: string; port: number }> = [];
+    (h.transport as { prioritize?: (p: { host: string; port: number }) => void }).prioritize = (p) => void peers.push(p);
+    const { invite } = dial(h);
+    h.send(reply(invite(), 180, { toTag: "callee-tag" }), CALLEE);
+    const stray = reply(invite(), 200, { toTag: "other" });
+    stray.headers.set("Via", "SIP/2.0/UDP 203.0.113.10:5060;branch=z9hG4bKnot-ours");
+    h.send(stray, { host: "192.0.2.66", port: 5060 });
+    expect(peers).toEqual([]);
+    answer(h, invite());
+    expect(peers).toEqual([CALLEE]);
+  });
+
   test("a retransmitted 200 is ACKed again with the same ACK", () => {
     const h = harness();
     const { invite } = dial(h);

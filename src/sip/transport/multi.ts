@@ -131,6 +131,10 @@ export class MultiTransport implements Transport {
     this.udp.expectCancel?.(peer, branch);
   }
 
+  expectAck(peer: Address, toTag: string): void {
+    this.udp.expectAck?.(peer, toTag);
+  }
+
   backlogMs(): number {
     return this.udp.backlogMs?.() ?? 0;
   }

@@ -15,6 +15,12 @@
  *   for want of order. Matched on the raw top Via branch and the source address (§9.1: "The destination
  *   address, port, and transport for the CANCEL MUST be identical to those used to send the original
  *   request"), not a parse; the UA core's full match on its turn decides what it cancels.
+ * - The ACK of a 2xx we sent (the UA core called `expectAck` with the INVITE's source and our To tag)
+ *   → urgent: until it is handled the call has no media and our 2xx is retransmitted (§13.3.1.4); its
+ *   peer is prioritized only once an in-dialog request was seen, so a new caller's first ACK waited
+ *   behind a flood. Matched on our To tag, which only the one who received our 2xx knows: a sender of
+ *   forged source addresses cannot make its datagrams urgent this way (a peer prioritized when the 2xx
+ *   went out could be any address an INVITE was forged from).
  * - Everything else → ordinary, also a trunk's new INVITE (no To tag) and a CANCEL for an INVITE not yet
  *   handled (it stays behind its INVITE: same lane, FIFO): a trunk sends every call from one address,
  *   and with new INVITEs urgent a burst of them queued ahead of the live calls' ACKs and BYEs (session 14,
@@ -23,7 +29,8 @@
  *
  * A peer stays urgent for {@link PEER_PRIORITY_MS} after the last `prioritize` call; at most
  * {@link MAX_PRIORITY_PEERS} are remembered (least recently prioritized forgotten first). An expected
- * CANCEL stays so for {@link CANCEL_PRIORITY_MS}; at most {@link MAX_EXPECTED_CANCELS} are remembered.
+ * CANCEL stays so for {@link CANCEL_PRIORITY_MS}, an expected ACK for {@link ACK_PRIORITY_MS}; at most
+ * {@link MAX_EXPECTED_CANCELS} of each kind are remembered.
  *
  *   const lanes = new ReceiveLanes();
  *   lanes.prioritize({ host: "203.0.113.5", port: 5060 });       // the UA core saw a confirmed dialog's request
@@ -45,14 +52,21 @@ export const MAX_PRIORITY_PEERS = 4096;
  * gets what §9.2 says (200, no effect on a completed transaction), nothing more.
  */
 export const CANCEL_PRIORITY_MS = 3 * 60_000;
-/** Expected CANCELs remembered at most (least recent forgotten first): INVITEs that got a transaction. */
+/** Expected CANCELs (and ACKs) remembered at most (least recent forgotten first): INVITEs that got a transaction. */
 export const MAX_EXPECTED_CANCELS = 4096;
+/**
+ * How long the ACK of our 2xx is expected, ms: 64·T1 (32 s with T1 = 500 ms), how long the 2xx is
+ * retransmitted waiting for it (RFC 3261 §13.3.1.4).
+ */
+export const ACK_PRIORITY_MS = 64 * 500;
 
 export class ReceiveLanes {
   /** `host:port` of confirmed dialogs' peers → until when (`now()` ms) they are urgent. */
   private readonly peers = new Map<string, number>();
   /** `host:port branch` of pending INVITEs → until when (`now()` ms) their CANCEL is urgent. */
   private readonly cancels = new Map<string, number>();
+  /** `host:port toTag` of 2xx responses we sent → until when their ACK is urgent. */
+  private readonly acks = new Map<string, number>();
 
   /** `now`: monotonic ms; default performance.now. */
   constructor(private readonly now: () => number = () => performance.now()) {}
@@ -71,10 +85,16 @@ export class ReceiveLanes {
    * the request being cancelled") is urgent for {@link CANCEL_PRIORITY_MS} from now.
    */
   expectCancel(peer: Address, branch: string): void {
-    const key = `${peer.host}:${peer.port} ${branch}`;
-    this.cancels.delete(key);
-    this.cancels.set(key, this.now() + CANCEL_PRIORITY_MS);
-    if (this.cancels.size > MAX_EXPECTED_CANCELS) this.cancels.delete(this.cancels.keys().next().value!);
+    remember(this.cancels, `${peer.host}:${peer.port} ${branch}`, this.now() + CANCEL_PRIORITY_MS);
+  }
+
+  /**
+   * The ACK from `peer` whose To tag is `toTag` (ours, from the 2xx we sent: RFC 3261 §17.1.1.3, the ACK's
+   * "To header field MUST equal the To header field in the response being acknowledged") is urgent for
+   * {@link ACK_PRIORITY_MS} from now.
+   */
+  expectAck(peer: Address, toTag: string): void {
+    remember(this.acks, `${peer.host}:${peer.port} ${toTag}`, this.now() + ACK_PRIORITY_MS);
   }
 
   /**
@@ -89,16 +109,29 @@ export class ReceiveLanes {
       const until = branch === undefined ? undefined : this.cancels.get(`${source.host}:${source.port} ${branch}`);
       if (until !== undefined && until > this.now()) return true;
     }
+    if (this.acks.size > 0 && isMethod(data, "ACK")) {
+      const tag = toTagOf(data);
+      const until = tag === undefined ? undefined : this.acks.get(`${source.host}:${source.port} ${tag}`);
+      if (until !== undefined && until > this.now()) return true;
+    }
     if (this.peers.size === 0) return false;
     const until = this.peers.get(`${source.host}:${source.port}`);
     return until !== undefined && until > this.now() && hasToTag(data);
   }
 }
 
+/** Sets `key` last in `map` (its order is the order of recency) until `until`; the least recent goes past the bound. */
+function remember(map: Map<string, number>, key: string, until: number): void {
+  map.delete(key);
+  map.set(key, until);
+  if (map.size > MAX_EXPECTED_CANCELS) map.delete(map.keys().next().value!);
+}
+
 /** Headers searched for the To field at most, bytes (a SIP header block is rarely longer). */
 const SCAN_BYTES = 4096;
 const TO_LINE = /\r\n(?:to|t)[ \t]*:([^\r\n]*)/i;
 const TAG_PARAM = /;[ \t]*tag[ \t]*=/i;
+const TAG_VALUE = /;[ \t]*tag[ \t]*=[ \t]*([^;,\s>]+)/i;
 const VIA_LINE = /\r\n(?:via|v)[ \t]*:([^\r\n]*)/i;
 const BRANCH_PARAM = /;[ \t]*branch[ \t]*=[ \t]*([^;,\s]+)/i;
 
@@ -119,6 +152,12 @@ export function topViaBranch(data: Uint8Array): string | undefined {
   if (!m) return undefined;
   const first = m[1]!.split(",", 1)[0]!;
   return BRANCH_PARAM.exec(first)?.[1];
+}
+
+/** The tag of a request's To header field (full or compact form), or undefined (none, or no To found). */
+export function toTagOf(data: Uint8Array): string | undefined {
+  const m = TO_LINE.exec(headBlock(data));
+  return m ? TAG_VALUE.exec(m[1]!)?.[1] : undefined;
 }
 
 /**

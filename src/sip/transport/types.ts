@@ -57,6 +57,11 @@ export interface Transport {
    */
   expectCancel?(peer: Address, branch: string): void;
   /**
+   * We sent `peer` a 2xx to its INVITE with To tag `toTag`: the ACK for it is handled before new requests
+   * under overload. Optional, as above.
+   */
+  expectAck?(peer: Address, toTag: string): void;
+  /**
    * True while a TCP/TLS connection with `peer` (its address and port) is open, so that `send(…, peer)`
    * goes over it. Optional: a UDP-only transport has none.
    */

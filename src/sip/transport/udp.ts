@@ -145,6 +145,11 @@ export class UdpTransport implements Transport, DatagramSink {
     this.lanes.expectCancel(peer, branch);
   }
 
+  /** The ACK from `peer` of our 2xx with To tag `toTag` goes to the urgent lane (./receive-lanes.ts). */
+  expectAck(peer: Address, toTag: string): void {
+    this.lanes.expectAck(peer, toTag);
+  }
+
   /**
    * Runs `cb` once the datagrams received so far are handled: those in the socket (read on the loop's next
    * poll, so `cb` waits a timer turn: Bun runs a timer's setImmediate before that poll) and the urgent ones

@@ -315,6 +315,7 @@ export class InboundCall extends CallBase<InboundCallEvents> {
     this.transition("answered");
     this.oa.remoteOfferPending = false;
     this.tx.respond(this.dialogResponse(200, this.localSdp));
+    this.ctx.transport.expectAck?.(this.remote, this.localTag); // its ACK overtakes new requests (receive-lanes.ts)
     this.emitter.emit("answered");
   }
 

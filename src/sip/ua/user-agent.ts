@@ -167,7 +167,7 @@ export class UserAgent implements UaContext {
   private receive(msg: SipMessage, source: Address, protocol: ArrivalProtocol): void {
     if (this.disposed) return;
     try {
-      if (msg.kind === "response") this.receiveResponse(msg);
+      if (msg.kind === "response") this.receiveResponse(msg, source);
       else this.receiveRequest(msg, source, protocol);
     } catch (err) {
       // A malformed optional header (read lazily) or an upper-layer bug: never let it escape.
@@ -177,8 +177,13 @@ export class UserAgent implements UaContext {
     }
   }
 
-  private receiveResponse(res: SipResponse): void {
-    if (this.layer.receiveResponse(res)) return;
+  private receiveResponse(res: SipResponse, source: Address): void {
+    if (this.layer.receiveResponse(res)) {
+      // A 2xx to our INVITE (its branch matched our client transaction: not forged blind) confirms a
+      // dialog: the callee's requests (its BYE) go first under overload, as a caller's do after its ACK.
+      if (res.cseq.method === "INVITE" && res.status >= 200 && res.status < 300) this.transport.prioritize?.(source);
+      return;
+    }
     // §13.2.2.4: "The ACK MUST be passed to the client transport every time a retransmission of the 2xx
     // final response that triggered the ACK arrives." — also once the INVITE transaction is gone.
     if (res.cseq.method === "INVITE" && res.status >= 200 && res.status < 300) {
