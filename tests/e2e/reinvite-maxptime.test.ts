@@ -11,12 +11,12 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { serializeRtp } from "../../src/rtp/packet.ts";
 import { startAgent, waitFor, type RunningAgent } from "./agent.ts";
-import { sipRequest, type Udp } from "./attack-support.ts";
+import { placeRawCall, type RawCall } from "./raw-call.ts";
 
 const started: RunningAgent[] = [];
-const sockets: Udp[] = [];
+const calls: RawCall[] = [];
 afterAll(async () => {
-  for (const s of sockets) s.close();
+  for (const c of calls) c.close();
   await Promise.all(started.map((a) => a.stop()));
 }, 30_000);
 
@@ -39,25 +39,14 @@ describe("a re-INVITE changing a=maxptime (compiled binary, loopback)", () => {
     const binary = process.env.VOICE_AGENT_E2E_BINARY;
     const agent = await startAgent({ IDLE_PROMPT_S: "3600", RTP_SILENCE_SUPPRESSION: "off" }, ["--mode", "inbound"], binary ? { binary } : {});
     started.push(agent);
-    const to = { host: "127.0.0.1", port: agent.sipPort };
-    const sip: string[] = [];
-    const signalling = await Bun.udpSocket({ hostname: "127.0.0.1", port: 0, socket: { data: (_s, d) => void sip.push(Buffer.from(d).toString()) } });
     const sizes: { at: number; bytes: number }[] = [];
-    const media = await Bun.udpSocket({
-      hostname: "127.0.0.1",
-      port: 0,
-      binaryType: "uint8array",
-      socket: { data: (_s, d) => void (d[1]! < 200 && sizes.push({ at: performance.now(), bytes: d.length - 12 })) },
-    });
-    sockets.push(signalling, media);
-    const from = { host: "127.0.0.1", port: signalling.port };
     const callId = `reinvite-maxptime-${process.pid}@127.0.0.1`;
-    const withBody = (msg: string, body: string) => msg.replace(/Content-Length: \d+\r\n\r\n[\s\S]*$/, `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
-    signalling.send(withBody(sipRequest("INVITE", { to, from, callId, tag: "caller" }), offer(media.port, 1, [])), to.port, to.host);
-    const ok = await waitFor(() => sip.find((m) => m.startsWith("SIP/2.0 200") && m.includes(callId)), 15_000, "the 200 OK");
-    const toTag = /^To:.*;tag=([^;>\s]+)/im.exec(ok)![1]!;
-    signalling.send(sipRequest("ACK", { to, from, callId, tag: "caller", toTag }), to.port, to.host);
-    const rtpPort = Number(/^m=audio (\d+)/m.exec(ok)![1]);
+    const call = await placeRawCall(agent, callId, {
+      offer: (port) => offer(port, 1, []),
+      onMedia: (d) => void (d[1]! < 200 && sizes.push({ at: performance.now(), bytes: d.length - 12 })),
+    });
+    calls.push(call);
+    const { media, rtpPort } = call;
     let seq = 0;
     const timer = setInterval(() => {
       media.send(serializeRtp({ marker: seq === 0, payloadType: 0, sequenceNumber: seq, timestamp: seq * 160, ssrc: 0x7e57, payload: new Uint8Array(160).fill(0xff) }), rtpPort, "127.0.0.1");
@@ -71,10 +60,7 @@ describe("a re-INVITE changing a=maxptime (compiled binary, loopback)", () => {
       return { packets: got.length, sizes: [...new Set(got.map((s) => s.bytes))].sort((a, b) => a - b) };
     };
     const reInvite = async (cseq: number, version: number, extra: string[]) => {
-      const msg = withBody(sipRequest("INVITE", { to, from, callId, tag: "caller", toTag, cseq }), offer(media.port, version, extra));
-      signalling.send(msg, to.port, to.host);
-      await waitFor(() => sip.find((m) => m.startsWith("SIP/2.0 200") && m.includes(callId) && new RegExp(`^CSeq:\\s*${cseq} INVITE`, "im").test(m)), 10_000, `the 200 to re-INVITE ${cseq}`);
-      signalling.send(sipRequest("ACK", { to, from, callId, tag: "caller", toTag, cseq }), to.port, to.host);
+      await call.request("INVITE", cseq, offer(media.port, version, extra));
       await Bun.sleep(300); // the next packets follow the new negotiation
     };
     try {
@@ -93,7 +79,6 @@ describe("a re-INVITE changing a=maxptime (compiled binary, loopback)", () => {
       clearInterval(timer);
     }
     await Bun.sleep(100);
-    signalling.send(sipRequest("BYE", { to, from, callId, tag: "caller", toTag, cseq: 4 }), to.port, to.host);
-    await waitFor(() => sip.find((m) => m.startsWith("SIP/2.0 200") && m.includes(callId) && /^CSeq:\s*4 BYE/im.test(m)), 5000, "the 200 to our BYE");
+    await call.request("BYE", 4);
   }, 60_000);
 });
