@@ -8,34 +8,23 @@ import { RtpPortPool } from "../../src/rtp/port-pool.ts";
 import { type DtmfEvent, RtpSession, type RtpSessionOptions } from "../../src/rtp/session.ts";
 import { FakeClock } from "../../src/util/clock.ts";
 import { DTMF_5, DTMF_POUND, toHex } from "./fixtures.ts";
-import { rtpReceiver, waitFor } from "./helpers.ts";
+import { loopbackSessions, rtpReceiver, waitFor } from "./helpers.ts";
 
 const pool = new RtpPortPool(26800, 26999, "127.0.0.1");
-const cleanup: (() => void)[] = [];
-afterEach(() => {
-  while (cleanup.length) cleanup.pop()!();
-});
+const { open, cleanup, closeAll } = loopbackSessions(pool);
+afterEach(closeAll);
 
 async function setup(extra: Partial<RtpSessionOptions> = {}) {
-  const peer = await rtpReceiver();
-  cleanup.push(() => peer.socket.close());
-  const lease = await pool.allocate();
   const audio: AudioFrame[] = [];
   const dtmf: DtmfEvent[] = [];
   const clock = new FakeClock(0);
-  const session = new RtpSession({
-    lease,
-    remote: { address: "127.0.0.1", port: peer.port },
-    codec: "PCMU",
-    payloadType: 0,
-    telephoneEventPt: 101,
+  const { peer, lease, session } = await open({
     clock,
     onAudio: (f) => audio.push(f),
     onDtmf: (e) => dtmf.push(e),
     initial: { ssrc: 0x11223344, sequenceNumber: 65534, timestamp: 0xffffff00 },
     ...extra,
   });
-  cleanup.push(() => session.close());
   return { peer, lease, session, audio, dtmf, clock };
 }
 
