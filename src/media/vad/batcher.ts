@@ -16,7 +16,7 @@
 import type { BatchModel } from "./model.ts";
 import { pacePoint } from "../../util/pace-point.ts";
 
-export { vadBacklog, vadTotals } from "./totals.ts";
+export { vadBacklog, vadBatchSizes, vadTotals, VAD_BATCH_BOUNDS } from "./totals.ts";
 export { SileroModel, type BatchModel } from "./model.ts";
 
 /**
