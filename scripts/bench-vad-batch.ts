@@ -8,16 +8,17 @@
  *   bun run scripts/bench-vad-batch.ts [--sizes 1,2,4,8,16,32,64,128]
  *   bun run scripts/bench-vad-batch.ts --options [--rounds 3]      the agent's options against the variants below
  *
- * Measured on the project VM (7 Dec 2026, pinned to CPU 0 under the bench lock, 3 rounds), CPU µs per window:
+ * Measured on the project VM (8 Dec 2026 00:00, pinned to CPU 0 under the bench lock, 4 rounds), CPU µs per window:
  *   batch                 1     4     8    16    32    64   128
- *   agent's options     166    61    47    38    35    33    33
- *   extended            153    67    48    36    33    33    30
- *   basic               156    67    56    36    35    32    30
- *   no CPU mem arena    166    65    38    34    32    35    31
- *   no memory pattern   174    67    41    30    34    31    30
- *   denormals as zero   174    64    45    36    32    32    31
- *   no spinning         163    65    46    34    32    34    30
- * No variant differs from the agent's options by more than the rounds spread (±10 %).
+ *   agent's options     116    47    34    26    25    23    23
+ *   extended            119    48    35    27    24    23    22
+ *   basic               116    49    37    27    25    24    23
+ *   no CPU mem arena    116    46    34    27    24    23    23
+ *   no memory pattern   120    46    34    26    24    24    22
+ *   denormals as zero   116    47    34    27    25    23    23
+ *   no spinning         118    47    33    27    24    23    24
+ * No variant differs from the agent's options by more than 5 % (an earlier run, 3 rounds in a fixed order on a
+ * slower host: all within ±10 %, none ahead at every size).
  */
 import { parseArgs } from "node:util";
 import { loadOrt } from "../src/media/vad/ort-loader.ts";
