@@ -70,6 +70,10 @@ class InstrumentedTransport implements Transport {
     this.inner.prioritize?.(peer);
   }
 
+  expectCancel(peer: Address, branch: string): void {
+    this.inner.expectCancel?.(peer, branch);
+  }
+
   afterReceived(cb: () => void): void {
     if (this.inner.afterReceived) this.inner.afterReceived(cb);
     else cb();

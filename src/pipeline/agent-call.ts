@@ -112,7 +112,7 @@ export class AgentCall {
         this.endPolitely(this.settings.sttLostText);
       },
     });
-    this.digits = new DigitCollector(d.clock, this.settings.digits, (keys) => this.caller.onDigits(keys));
+    this.digits = new DigitCollector(d.clock, this.settings.digits, (keys, dropped) => this.caller.onDigits(keys, dropped));
     this.timers = new CallTimers(d.clock, this.settings.idlePromptMs, {
       onIdle: (n) => this.onIdle(n),
       onIdleSoon: (n) => this.prepareIdle(n),

@@ -236,12 +236,12 @@ export class CallerSide {
     this.digits.press(key);
   }
 
-  /** A group of keys is complete (digit-collector.ts): a caller turn. */
-  onDigits(keys: string): void {
+  /** A group of keys is complete (digit-collector.ts): a caller turn; `dropped` older keys the group bound let go (logged). */
+  onDigits(keys: string, dropped = 0): void {
     if (this.state.is("ending", "stopped", "on-hold")) return;
     const text = dtmfTurnText(keys);
     this.log.callerTurn(text);
-    this.d.log.info({ callId: this.d.record.id, pii: { keys } }, "caller keys");
+    this.d.log.info({ callId: this.d.record.id, ...(dropped > 0 ? { droppedKeys: dropped } : {}), pii: { keys } }, "caller keys");
     this.speech.resumable = null;
     this.speech.startReply(text, null);
   }

@@ -10,6 +10,9 @@
  * made 291 requests in 10 s (395 keys, the request growing from 1.1 to 8.2 K characters: s19 fresheyes,
  * OpenAI-compatible fake), a cost that grows with the square of the call's length. A person entering keys
  * for a prompt is not affected: the next group answers the next prompt, seconds later.
+ *
+ * A group holds at most `MAX_GROUP_KEYS` keys; past that the oldest key is dropped for each new one (see
+ * there). Each call has its own collector, so one caller's keys never touch another call's group.
  */
 import type { Clock, TimerHandle } from "../util/clock";
 
@@ -27,8 +30,25 @@ export const DEFAULT_DIGIT_COLLECTION: DigitCollectorSettings = { interDigitMs: 
 /** Least time between two groups handed on, ms (a caller turn each; see above). */
 export const MIN_GROUP_GAP_MS = 1000;
 
+/**
+ * Keys one group holds at most (64). Without a bound, a caller pressing keys without `#` for a whole call
+ * made one turn of up to ~270,000 characters, stored whole in the call record (s22 fresheyes2: 16,000
+ * RFC 4733 events in 8 s, policed, made one turn of 1,453 keys). 64 is the longest group DTMF_MAX_DIGITS and a script step's `maxDigits` can
+ * ask for (both 0–64), over three times the longest number a person keys for a prompt (a 19-digit card
+ * number; Asterisk's Read() takes at most 255).
+ *
+ * Overflow: the oldest key is dropped, the group goes on until the terminator, `maxDigits` or the pause
+ * as before. Why not end the group at the bound: that makes a caller turn (an LLM request) the caller did
+ * not ask for, and a keypad flood one request a second for the rest of the call; dropping the oldest keys
+ * costs nothing, and the keys kept are the ones the caller pressed last — after a slip, a caller keys the
+ * number again, and the group still ends on their `#`.
+ */
+export const MAX_GROUP_KEYS = 64;
+
 export class DigitCollector {
   private keys = "";
+  /** Keys dropped from the pending group by the MAX_GROUP_KEYS bound (reported with the group). */
+  private dropped = 0;
   private timer: TimerHandle | undefined;
   /** When the last group was handed on (clock ms). */
   private lastAt = Number.NEGATIVE_INFINITY;
@@ -38,7 +58,8 @@ export class DigitCollector {
   constructor(
     private readonly clock: Clock,
     private settings: DigitCollectorSettings,
-    private readonly onComplete: (keys: string) => void,
+    /** A complete group: its keys (≤ MAX_GROUP_KEYS) and how many older ones the bound dropped from it. */
+    private readonly onComplete: (keys: string, dropped: number) => void,
     private readonly minGapMs = MIN_GROUP_GAP_MS,
   ) {}
 
@@ -56,6 +77,10 @@ export class DigitCollector {
   press(key: string): void {
     if (!/^[0-9*#A-D]$/.test(key)) return;
     this.keys += key;
+    if (this.keys.length > MAX_GROUP_KEYS) {
+      this.keys = this.keys.slice(-MAX_GROUP_KEYS);
+      this.dropped++;
+    }
     if (this.held) return; // joins the held group, handed on by its release timer
     this.cancelTimer();
     const s = this.settings;
@@ -67,6 +92,7 @@ export class DigitCollector {
   dispose(): void {
     this.cancelTimer();
     this.keys = "";
+    this.dropped = 0;
     this.held = false;
   }
 
@@ -83,10 +109,12 @@ export class DigitCollector {
       return;
     }
     const keys = this.keys;
+    const dropped = this.dropped;
     this.keys = "";
+    this.dropped = 0;
     if (!keys) return;
     this.lastAt = now;
-    this.onComplete(keys);
+    this.onComplete(keys, dropped);
   }
 
   private cancelTimer(): void {

@@ -8,7 +8,7 @@
  * - `malformed`: not RTP (RtpParseError);
  * - `payload_type`: a payload type we did not negotiate;
  * - `source`: from a source the symmetric latch refuses (symmetric-latch.ts);
- * - `rate`: from the accepted source, above its packet-rate limit (rate-policer.ts);
+ * - `rate`: from the accepted source, above its packet-rate or audio-rate limit (rate-policer.ts);
  * - `backlog`: MEDIA_WORKER=on, received by the media worker while the call thread was so late that
  *   its backlog was full (src/rtp/worker/media-worker.ts; the in-thread kernel socket buffer's drop).
  */

@@ -1,6 +1,7 @@
 /**
- * A packet-rate policer for one received RTP stream: a token bucket (RFC 2697's single-rate idea, in
- * packets instead of bytes) that refills at `ratePerS` packets per second up to `burst` packets.
+ * A rate policer for one received RTP stream: a token bucket (RFC 2697's single-rate idea) that refills
+ * at `ratePerS` tokens per second up to `burst` tokens; a packet takes one token (the packet rate) or its
+ * G.711 payload bytes, i.e. its samples (the audio rate).
  *
  *   const police = new RatePolicer(RTP_POLICE_RATE_PPS, RTP_POLICE_BURST);
  *   if (!police.admit(clock.now())) drop("rate");
@@ -23,6 +24,17 @@ export const RTP_POLICE_RATE_PPS = 150;
  */
 export const RTP_POLICE_BURST = 250;
 
+/**
+ * Audio samples per second (G.711: one payload byte per sample, RFC 3551 §4.5.14) a stream may keep up:
+ * 1.5× real time at 8000 Hz. The packet rate alone let a peer send 1,488-byte packets (9 frames each) at
+ * 140 per second: 26× real time, every second of it decoded, scored by the VAD and streamed to the
+ * recogniser — a 10 s call counted 259 s of STT audio (`usage.sttAudioS`, what a cloud STT bills) and
+ * took 3× the agent CPU of a normal call (s23 fresheyes3, compiled agent on loopback).
+ */
+export const RTP_POLICE_AUDIO_RATE = 12_000;
+/** Audio samples a stream may bring at once above that rate: 5 s, the backlog RTP_POLICE_BURST allows. */
+export const RTP_POLICE_AUDIO_BURST = 40_000;
+
 export class RatePolicer {
   private tokens: number;
   private last: number | undefined;
@@ -39,17 +51,18 @@ export class RatePolicer {
   }
 
   /**
-   * Takes one token if there is one.
+   * Takes `cost` tokens if there are that many.
    * @param nowMs monotonic time, ms (the session's Clock)
-   * @returns true to accept the packet, false to drop it (the bucket is empty)
+   * @param cost tokens the packet takes (1 for the packet rate, its samples for the audio rate; ≤ burst)
+   * @returns true to accept the packet, false to drop it (fewer than `cost` tokens left)
    */
-  admit(nowMs: number): boolean {
+  admit(nowMs: number, cost = 1): boolean {
     if (this.last !== undefined && nowMs > this.last) {
       this.tokens = Math.min(this.burst, this.tokens + ((nowMs - this.last) * this.ratePerS) / 1000);
     }
     if (this.last === undefined || nowMs > this.last) this.last = nowMs;
-    if (this.tokens < 1) return false;
-    this.tokens -= 1;
+    if (this.tokens < cost) return false;
+    this.tokens -= cost;
     return true;
   }
 }

@@ -20,8 +20,9 @@
  *     → dropped, `ignoredPayloadIn` (and never latched onto);
  *  4. source the latch refuses (another address than the SDP's or the signalling's, or a second
  *     source while the latched one is alive) → dropped, `ignoredSourceIn` (rule in symmetric-latch.ts);
- *  4b. the accepted source above 150 packets/s beyond a burst of 250 → dropped, `rateLimitedIn`
- *     (rate-policer.ts: a flood of valid packets would otherwise be decoded and analysed one by one);
+ *  4b. the accepted source above 150 packets/s beyond a burst of 250, or (audio) above 1.5× real time
+ *     in samples beyond a burst of 5 s → dropped, `rateLimitedIn` (rate-policer.ts: a flood of valid
+ *     packets, or of valid packets each holding many frames, would otherwise be decoded and analysed);
  *  5. counted in `packetsIn`/`bytesIn`, sequence/loss bookkeeping (RFC 3550 A.3); a new SSRC after the
  *     first is counted in `ssrcChanges` (not a takeover); a duplicate or late (reordered) packet is
  *     dropped, `lateIn` — there is no jitter buffer, order is arrival order;
@@ -43,7 +44,7 @@ import { JitterEstimator } from "./jitter.ts";
 import { newRtpHeader, parseRtpHeader } from "./packet.ts";
 import type { PacedStream } from "./worker/frame-ring.ts";
 import type { RtpPortLease } from "./port-pool.ts";
-import { RatePolicer } from "./rate-policer.ts";
+import { RatePolicer, RTP_POLICE_AUDIO_BURST, RTP_POLICE_AUDIO_RATE } from "./rate-policer.ts";
 import { ReceptionStats } from "./reception-stats.ts";
 import { newSessionCounters, type RtpSessionStats } from "./session-stats.ts";
 import type { RtpFormat, RtpSessionOptions } from "./session-options.ts";
@@ -78,6 +79,7 @@ export class RtpSession {
   private readonly reception = new ReceptionStats();
   private readonly jitter = new JitterEstimator();
   private readonly policer = new RatePolicer();
+  private readonly audioPolicer = new RatePolicer(RTP_POLICE_AUDIO_RATE, RTP_POLICE_AUDIO_BURST); // in samples
   private readonly assembler = new FrameAssembler();
   private readonly onAudio?: (frame: AudioFrame) => void;
   private readonly dtmf: DtmfReceiver;
@@ -360,6 +362,7 @@ export class RtpSession {
     const now = (this.receivedAt = arrivedAt ?? this.clock.now());
     if (this.latch.observe(address, port, now) !== "accepted") return countDrop(this.counters, "source");
     if (!this.policer.admit(now)) return countDrop(this.counters, "rate");
+    if (kind === "audio" && !this.audioPolicer.admit(now, p.payloadEnd - p.payloadOffset)) return countDrop(this.counters, "rate");
     this.syncDest();
     this.counters.packetsIn++;
     this.counters.bytesIn += data.length;

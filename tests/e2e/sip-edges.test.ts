@@ -1,6 +1,6 @@
 /**
- * The compiled agent against SIPp and raw datagrams: codec choice, 488, CANCEL, 481, OPTIONS, 405/501,
- * malformed input, and 50 back-to-back calls that leave no port or socket behind (offline pipeline: a
+ * The compiled agent against SIPp and raw datagrams: codec choice, 488, 469 to an unknown Info-Package,
+ * CANCEL, 481, OPTIONS, 405/501, malformed input, and 50 back-to-back calls that leave no port or socket behind (offline pipeline: a
  * recogniser process per call; the cloud pipeline's 200-call form is tests/e2e/soak.test.ts, the long
  * one `bun run bench:soak`). It was 100 calls, 12.9 s of the file's 23 s (CPU 1, 6 Dec 2026): a port, a
  * socket or a process left per call shows after 50 as after 100.
@@ -118,6 +118,16 @@ describe("SIP edge cases against the compiled agent", () => {
     const call = (await agent.get("/calls")).recent.find((c: { sipCallId: string }) => c.sipCallId === callId);
     expect(call).toMatchObject({ codec: "PCMA", endReason: "remote_bye" });
     expect(call.answeredAt).toBeDefined();
+  });
+
+  test("in a call, INFO naming an Info Package we never indicated gets 469 with an empty Recv-Info (RFC 6086 §4.2.2); a DTMF body under a made-up package is read (200)", async () => {
+    const r = await runSipp({ scenario: "info-package", target: target(), timeoutMs: 20_000 });
+    expect(r.exitCode, describeSipp(r)).toBe(0);
+    const bad = r.messages.filter((m) => m.direction === "received" && m.text.startsWith("SIP/2.0 469"));
+    expect(bad.map((m) => [/^SIP\/2\.0 469 (.*)$/m.exec(m.text)?.[1]?.trim(), /^CSeq:\s*(\d+ INFO)/im.exec(m.text)?.[1], /^Recv-Info:[ \t]*$/im.test(m.text)])).toEqual([
+      ["Bad Info Package", "2 INFO", true],
+      ["Bad Info Package", "3 INFO", true],
+    ]);
   });
 
   test("an offer of only G.729 gets 488", async () => {

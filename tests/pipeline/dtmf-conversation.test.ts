@@ -3,7 +3,7 @@ import { describe, expect, test } from "bun:test";
 import { FakeClock } from "../../src/util/clock";
 import { silentLogger } from "../../src/util/log";
 import { AgentCall } from "../../src/pipeline/agent-call";
-import { DigitCollector, MIN_GROUP_GAP_MS } from "../../src/pipeline/digit-collector";
+import { DigitCollector, MAX_GROUP_KEYS, MIN_GROUP_GAP_MS } from "../../src/pipeline/digit-collector";
 import { Playout } from "../../src/media/playout";
 import { Pacer } from "../../src/rtp/pacer";
 import type { CallRecord } from "../../src/pipeline/call-record";
@@ -52,6 +52,35 @@ describe("DigitCollector", () => {
     clock.advance(1000);
     for (const k of "7#") c.press(k);
     expect(out.at(-1)).toBe("7#");
+  });
+  test("a group holds the last MAX_GROUP_KEYS keys: 1,000 keys without # make one group of the newest 64, the count of the rest reported", () => {
+    expect(MAX_GROUP_KEYS).toBe(64);
+    const clock = new FakeClock();
+    const out: Array<[string, number]> = [];
+    const c = new DigitCollector(clock, { interDigitMs: 2000, maxDigits: 0, terminator: "#" }, (k, d) => out.push([k, d]));
+    const other: string[] = [];
+    const quiet = new DigitCollector(clock, { interDigitMs: 2000, maxDigits: 0, terminator: "#" }, (k) => other.push(k));
+    const keys = Array.from({ length: 1000 }, (_, i) => "0123456789*ABCD"[i % 15]!).join("");
+    for (let i = 0; i < keys.length; i++) {
+      c.press(keys[i]!);
+      if (i === 500) for (const k of "12#") quiet.press(k); // another call's collector, mid-flood
+      clock.advance(5);
+    }
+    expect(c.pending).toBe(keys.slice(-64));
+    expect(out).toEqual([]);
+    clock.advance(2000);
+    expect(out).toEqual([[keys.slice(-64), 936]]);
+    expect(other).toEqual(["12#"]);
+    // The next group starts empty, its count from 0; # still ends it at once, and a group held by the
+    // one-a-second rule is bounded the same way.
+    clock.advance(MIN_GROUP_GAP_MS);
+    for (const k of "9".repeat(70) + "#") c.press(k);
+    expect(out.at(-1)).toEqual(["9".repeat(63) + "#", 7]);
+    for (const k of "1#") c.press(k); // complete at once, held (< 1 s since the last group)
+    for (let i = 0; i < 100; i++) c.press("5");
+    expect(c.pending.length).toBe(64);
+    clock.advance(1000);
+    expect(out.at(-1)).toEqual(["5".repeat(64), 38]);
   });
   test("a length ends a group; flash and junk are ignored", () => {
     const { out, c } = collect({ maxDigits: 3 });

@@ -1,7 +1,9 @@
 /** Test helpers shared by the RTP and playout tests. */
 import type { udp } from "bun";
 import { parseRtp, type RtpPacket } from "../../src/rtp/packet.ts";
-import type { Clock, FakeClock, TimerHandle } from "../../src/util/clock.ts";
+import type { RtpPortPool } from "../../src/rtp/port-pool.ts";
+import { RtpSession, type RtpSessionOptions } from "../../src/rtp/session.ts";
+import { type Clock, FakeClock, type TimerHandle } from "../../src/util/clock.ts";
 export { mulberry32 } from "../support/prng.ts";
 
 /** Polls `cond` every 2 ms (real time: network delivery, not timer logic) until true or `ms` pass. */
@@ -37,6 +39,39 @@ export async function rtpReceiver(): Promise<{ socket: udp.Socket<"uint8array">;
     },
   });
   return { socket, port: socket.port, got };
+}
+
+/**
+ * RtpSessions on loopback UDP, each sending to a peer of its own (`rtpReceiver`): PCMU on PT 0,
+ * telephone-event on 101, a FakeClock at 0 unless `extra` says otherwise. `closeAll` (for afterEach)
+ * closes every session and peer opened since, and whatever a test pushed on `cleanup`.
+ *
+ *   const { open, cleanup, closeAll } = loopbackSessions(new RtpPortPool(26800, 26999, "127.0.0.1"));
+ *   afterEach(closeAll);
+ *   const { peer, session } = await open({ initial: { ssrc: 1, sequenceNumber: 0, timestamp: 0 } });
+ */
+export function loopbackSessions(pool: RtpPortPool) {
+  const cleanup: Array<() => void> = [];
+  const closeAll = () => {
+    while (cleanup.length) cleanup.pop()!();
+  };
+  const open = async (extra: Partial<RtpSessionOptions> = {}) => {
+    const peer = await rtpReceiver();
+    cleanup.push(() => peer.socket.close());
+    const lease = await pool.allocate();
+    const session = new RtpSession({
+      lease,
+      remote: { address: "127.0.0.1", port: peer.port },
+      codec: "PCMU",
+      payloadType: 0,
+      telephoneEventPt: 101,
+      clock: new FakeClock(0),
+      ...extra,
+    });
+    cleanup.push(() => session.close());
+    return { peer, lease, session };
+  };
+  return { open, cleanup, closeAll };
 }
 
 /**

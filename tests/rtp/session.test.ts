@@ -8,34 +8,23 @@ import { RtpPortPool } from "../../src/rtp/port-pool.ts";
 import { type DtmfEvent, RtpSession, type RtpSessionOptions } from "../../src/rtp/session.ts";
 import { FakeClock } from "../../src/util/clock.ts";
 import { DTMF_5, DTMF_POUND, toHex } from "./fixtures.ts";
-import { rtpReceiver, waitFor } from "./helpers.ts";
+import { loopbackSessions, rtpReceiver, waitFor } from "./helpers.ts";
 
 const pool = new RtpPortPool(26800, 26999, "127.0.0.1");
-const cleanup: (() => void)[] = [];
-afterEach(() => {
-  while (cleanup.length) cleanup.pop()!();
-});
+const { open, cleanup, closeAll } = loopbackSessions(pool);
+afterEach(closeAll);
 
 async function setup(extra: Partial<RtpSessionOptions> = {}) {
-  const peer = await rtpReceiver();
-  cleanup.push(() => peer.socket.close());
-  const lease = await pool.allocate();
   const audio: AudioFrame[] = [];
   const dtmf: DtmfEvent[] = [];
   const clock = new FakeClock(0);
-  const session = new RtpSession({
-    lease,
-    remote: { address: "127.0.0.1", port: peer.port },
-    codec: "PCMU",
-    payloadType: 0,
-    telephoneEventPt: 101,
+  const { peer, lease, session } = await open({
     clock,
     onAudio: (f) => audio.push(f),
     onDtmf: (e) => dtmf.push(e),
     initial: { ssrc: 0x11223344, sequenceNumber: 65534, timestamp: 0xffffff00 },
     ...extra,
   });
-  cleanup.push(() => session.close());
   return { peer, lease, session, audio, dtmf, clock };
 }
 
@@ -272,11 +261,13 @@ describe("RtpSession receiving", () => {
     expect(audio.length).toBe(250);
     expect(session.stats.rateLimitedIn).toBe(3750);
     expect(rtpDropTotals.rate - before).toBe(3750);
-    clock.advance(500); // refilled at 150 per second: 75 more (never above the burst of 250)
+    // Refilled in 500 ms: 75 packets at 150 per second, but 6,000 samples at 12,000 per second (the audio
+    // rate, 1.5× real time): 37 frames of 160 — the audio rate binds (never above either burst).
+    clock.advance(500);
     for (let i = 0; i < 400; i++, seq++) session.receive(pkt(seq, seq * 160, f), FROM[1], FROM[0]);
-    expect(session.stats.rateLimitedIn).toBe(3750 + 325);
-    // Of the 75 admitted, the first is the sequence jump over the dropped ones (on probation, RFC 3550 A.1).
-    expect(audio.length + session.stats.lateIn).toBe(325);
+    expect(session.stats.rateLimitedIn).toBe(3750 + 363);
+    // Of the 37 admitted, the first is the sequence jump over the dropped ones (on probation, RFC 3550 A.1).
+    expect(audio.length + session.stats.lateIn).toBe(250 + 37);
     // A peer at its normal 50 per second is never touched, even right after the flood.
     clock.advance(1000);
     const n = audio.length;
@@ -285,6 +276,22 @@ describe("RtpSession receiving", () => {
       session.receive(pkt(seq, seq * 160, f), FROM[1], FROM[0]);
     }
     expect(audio.length - n).toBe(500);
+  });
+
+  test("valid packets of 1,488 bytes (9.3 frames each) at 140/s: 5 s of audio at once, then 1.5× real time, the rest dropped as 'rate'", async () => {
+    // Before: the packet rate (150/s) let them all through: 26× real time decoded, scored and recognised.
+    const { session, audio, clock } = await setup();
+    const big = new Uint8Array(1488).fill(0xff);
+    let seq = 1;
+    for (let i = 0; i < 1400; i++, seq++) {
+      session.receive(pkt(seq, seq * 1488, big), FROM[1], FROM[0]);
+      clock.advance(1000 / 140);
+    }
+    // 10 s: 40,000 + 1.5 × 80,000 samples at most, in whole packets of 1,488 bytes (9.3 frames of 160).
+    expect(session.stats.packetsIn).toBeLessThanOrEqual(Math.floor(160_000 / 1488));
+    expect(session.stats.packetsIn).toBeGreaterThan(100);
+    expect(session.stats.rateLimitedIn).toBe(1400 - session.stats.packetsIn);
+    expect(audio.length).toBeLessThanOrEqual(Math.floor((session.stats.packetsIn * 1488) / 160));
   });
 
   test("packets the latch refuses take no tokens from the accepted source's rate", async () => {

@@ -8,31 +8,15 @@
  */
 import { afterEach, describe, expect, test } from "bun:test";
 import { RtpPortPool } from "../../src/rtp/port-pool.ts";
-import { RtpSession, type RtpSessionOptions } from "../../src/rtp/session.ts";
+import type { RtpSessionOptions } from "../../src/rtp/session.ts";
 import { CN_SILENCE_LEVEL, HANGOVER_FRAMES, IdleKeepAlive, KEEPALIVE_FRAMES } from "../../src/rtp/silence-suppression.ts";
-import { FakeClock } from "../../src/util/clock.ts";
-import { rtpReceiver, waitFor } from "./helpers.ts";
+import { loopbackSessions, waitFor } from "./helpers.ts";
 
-const pool = new RtpPortPool(28200, 28299, "127.0.0.1");
-const cleanup: (() => void)[] = [];
-afterEach(() => {
-  while (cleanup.length) cleanup.pop()!();
-});
+const { open, closeAll } = loopbackSessions(new RtpPortPool(28200, 28299, "127.0.0.1"));
+afterEach(closeAll);
 
 async function setup(extra: Partial<RtpSessionOptions> = {}) {
-  const peer = await rtpReceiver();
-  cleanup.push(() => peer.socket.close());
-  const session = new RtpSession({
-    lease: await pool.allocate(),
-    remote: { address: "127.0.0.1", port: peer.port },
-    codec: "PCMU",
-    payloadType: 0,
-    telephoneEventPt: 101,
-    clock: new FakeClock(0),
-    initial: { ssrc: 0x01020304, sequenceNumber: 100, timestamp: 1000 },
-    ...extra,
-  });
-  cleanup.push(() => session.close());
+  const { peer, session } = await open({ initial: { ssrc: 0x01020304, sequenceNumber: 100, timestamp: 1000 }, ...extra });
   return { peer, session };
 }
 

@@ -1,11 +1,11 @@
 /**
  * Receive lanes (src/sip/transport/receive-lanes.ts, receive-queue.ts): OPTIONS probes answered ahead of
- * a backlog of INVITEs; a live peer's in-dialog requests (To tag) urgent, its new INVITEs and CANCELs
- * not. The last test sends real datagrams to a bound UdpTransport while its thread is busy, so they all
+ * a backlog of INVITEs; a live peer's in-dialog requests (To tag) urgent, its new INVITEs not; a CANCEL
+ * urgent once its INVITE is pending (expectCancel), not before. The last test sends real datagrams to a bound UdpTransport while its thread is busy, so they all
  * wait in the socket and the queue orders them.
  */
 import { afterEach, describe, expect, test } from "bun:test";
-import { ReceiveLanes, hasToTag } from "../../src/sip/transport/receive-lanes.ts";
+import { CANCEL_PRIORITY_MS, MAX_EXPECTED_CANCELS, ReceiveLanes, hasToTag, topViaBranch } from "../../src/sip/transport/receive-lanes.ts";
 import { isAck, isMethod } from "../../src/sip/transport/inbound.ts";
 import { ReceiveQueue } from "../../src/sip/transport/receive-queue.ts";
 import { UdpTransport, type Address } from "../../src/sip/transport/index.ts";
@@ -52,6 +52,39 @@ describe("ReceiveLanes.laneOf", () => {
     expect(lanes.laneOf(request("BYE", 1, true), false, stranger)).toBe(false);
     expect(lanes.laneOf(enc.encode("SIP/2.0 200 OK\r\n\r\n"), true, stranger)).toBe(true);
     expect(lanes.laneOf(enc.encode("options sip:a@b SIP/2.0\r\n\r\n"), false, stranger)).toBe(false); // methods are case-sensitive
+  });
+
+  test("a CANCEL for a pending INVITE (expectCancel: its source and branch) → urgent until CANCEL_PRIORITY_MS; other CANCELs ordinary", () => {
+    const l = loop();
+    const lanes = new ReceiveLanes(l.now);
+    const caller = { host: "127.0.0.9", port: 5062 };
+    expect(lanes.laneOf(request("CANCEL", 7, false), false, caller)).toBe(false); // its INVITE not handled yet: behind it
+    lanes.expectCancel(caller, "z9hG4bKlaneCANCEL7");
+    expect(lanes.laneOf(request("CANCEL", 7, false), false, caller)).toBe(true);
+    expect(lanes.laneOf(request("CANCEL", 8, false), false, caller)).toBe(false); // another branch
+    expect(lanes.laneOf(request("CANCEL", 7, false), false, { host: "127.0.0.9", port: 5063 })).toBe(false); // §9.1: same address
+    expect(lanes.laneOf(request("INVITE", 7, false), false, caller)).toBe(false); // only the CANCEL
+    expect(lanes.laneOf(request("BYE", 7, false), false, caller)).toBe(false);
+    l.advance(CANCEL_PRIORITY_MS - 1);
+    expect(lanes.laneOf(request("CANCEL", 7, false), false, caller)).toBe(true);
+    l.advance(1);
+    expect(lanes.laneOf(request("CANCEL", 7, false), false, caller)).toBe(false);
+    // Bounded: the least recent expectation goes first.
+    for (let i = 0; i <= MAX_EXPECTED_CANCELS; i++) lanes.expectCancel(caller, `z9hG4bKlaneCANCEL${1000 + i}`);
+    expect(lanes.laneOf(request("CANCEL", 1000, false), false, caller)).toBe(false);
+    expect(lanes.laneOf(request("CANCEL", 1001, false), false, caller)).toBe(true);
+  });
+
+  test("topViaBranch: the first value of the first Via (full or compact), its branch; undefined when none", () => {
+    const via = (line: string) => enc.encode(`CANCEL sip:a@b SIP/2.0\r\n${line}\r\nTo: <sip:a@b>\r\n\r\n`);
+    const table: Array<[string, string | undefined]> = [
+      ["Via: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bKa1;rport", "z9hG4bKa1"],
+      ["v: SIP/2.0/UDP 127.0.0.1:5060 ; BRANCH = z9hG4bKa2", "z9hG4bKa2"],
+      ["Via: SIP/2.0/UDP 127.0.0.1:5060;rport, SIP/2.0/UDP 10.0.0.1;branch=z9hG4bKsecond", undefined],
+      ["Via: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bKfirst, SIP/2.0/UDP 10.0.0.1;branch=z9hG4bKsecond", "z9hG4bKfirst"],
+      ["Max-Forwards: 70", undefined],
+    ];
+    for (const [line, branch] of table) expect([line, topViaBranch(via(line))]).toEqual([line, branch]);
   });
 
   test("isMethod: the request line's method and its space, case-sensitive (§7.1); what laneOf and the ACK check share", () => {

@@ -309,6 +309,17 @@ describe("rejecting and draining", () => {
     expect(peers).toEqual([TRUNK, TRUNK]);
   });
 
+  test("an INVITE that gets its transaction (100 Trying) announces its CANCEL (transport.expectCancel: source, top Via branch); a refused one does not", () => {
+    const h = harness({ onInvite: () => {} });
+    const expected: Array<[{ host: string; port: number }, string]> = [];
+    (h.transport as { expectCancel?: (p: { host: string; port: number }, b: string) => void }).expectCancel = (p, b) => void expected.push([p, b]);
+    h.send(request("INVITE", { branch: "z9hG4bKr1", callId: "r1", extra: [["Require", "100rel"]] })); // 420 before any 100
+    expect(expected).toEqual([]);
+    h.send(TRUNK_INVITE);
+    expect(h.sent()).toEqual(["420 INVITE", "100 INVITE"]);
+    expect(expected).toEqual([[TRUNK, "z9hG4bK9a1e.7c4f5d12.0"]]);
+  });
+
   test("an onInvite that throws gives 500 and ended(error)", () => {
     const h = harness({
       onInvite: () => {

@@ -284,4 +284,19 @@ describe("INFO with DTMF (RFC 6086)", () => {
     expect(info(108, "application/dtmf-relay", "Signal=Z").status).toBe(400);
     expect(keys).toEqual([["5", 160], ["#", undefined]]);
   });
+  test("an Info-Package we did not indicate → 469 Bad Info Package with an empty Recv-Info (RFC 6086 §4.2.2), not 415; a DTMF body is still read", () => {
+    const { h, ok, call } = answered();
+    const keys: string[] = [];
+    call.on("dtmf", (k) => keys.push(k));
+    const info = (seq: number, pkg: string, type: string | undefined, body: string) => {
+      h.send(withBody(inDialog(trunkInvite(), ok, "INFO", seq, `z9hG4bKpkg${seq}`), type, body, [["Info-Package", pkg]]));
+      return lastResponse(h);
+    };
+    for (const r of [info(104, "foo", "application/foo+xml", "<foo/>"), info(105, "foo", undefined, ""), info(106, "foo", "application/dtmf-relay", "Signal=Z")]) {
+      expect([r.status, r.reason, r.headers.get("Recv-Info"), r.headers.get("Accept")]).toEqual([469, "Bad Info Package", "", undefined]);
+      expect(new TextDecoder().decode(serializeMessage(r))).toContain("\r\nRecv-Info: \r\n");
+    }
+    expect(info(107, "dtmf", "application/dtmf-relay", "Signal=7\r\n").status).toBe(200);
+    expect(keys).toEqual(["7"]);
+  });
 });

@@ -10,6 +10,7 @@ import { describe, expect, test } from "bun:test";
 import { endFigures } from "../support/load-ends.ts";
 import { phrasesOf } from "../support/load-gate.ts";
 import type { CapturedRtpPacket } from "../support/rtp-streams.ts";
+import { syntheticPacket } from "../support/synthetic-rtp.ts";
 import { silenceRunsInPhrases } from "../support/tts-timeline.ts";
 
 /**
@@ -27,20 +28,7 @@ function stream(pattern: string, late: (i: number) => number = () => 0): { audio
       continue;
     }
     const audio = c === "a";
-    pk.push({
-      marker: (audio && !lastWasAudio) || c === "k",
-      payloadType: 0,
-      sequenceNumber: seq & 0xffff,
-      extSeq: seq++,
-      timestamp: i * 160,
-      extTimestamp: i * 160,
-      ssrc: 1,
-      csrcs: [],
-      padding: false,
-      extension: undefined,
-      payload: new Uint8Array(160).fill(audio ? 0x20 : 0xff),
-      arrivalMs: 1_000_000 + i * 20 + late(i),
-    });
+    pk.push(syntheticPacket({ tick: i, seq: seq++, marker: (audio && !lastWasAudio) || c === "k", fill: audio ? 0x20 : 0xff, arrivalMs: 1_000_000 + i * 20 + late(i) }));
     lastWasAudio = audio;
   }
   return { audioPackets: pk };

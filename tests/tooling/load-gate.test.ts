@@ -7,6 +7,7 @@
 import { describe, expect, test } from "bun:test";
 import { gateFailures, highestPassing, loadTable, passCounts, percentile, phrasesOf, type LoadRow } from "../support/load-gate.ts";
 import type { CapturedRtpPacket } from "../support/rtp-streams.ts";
+import { syntheticPacket } from "../support/synthetic-rtp.ts";
 import { silenceRunsInPhrases, ttsLateSilenceFrames, ttsLocator, type TtsTimeline } from "../support/tts-timeline.ts";
 
 const SIL = 0xff;
@@ -17,21 +18,7 @@ function stream(pattern: string, arrival: (i: number) => number = (i) => i * 20)
   for (let i = 0; i < pattern.length; i++) {
     const c = pattern[i]!;
     const audio = c !== "s";
-    const payload = new Uint8Array(160).fill(c === "a" ? 0x20 : SIL);
-    pk.push({
-      marker: audio && !lastWasAudio,
-      payloadType: 0,
-      sequenceNumber: i & 0xffff,
-      extSeq: i,
-      timestamp: i * 160,
-      extTimestamp: i * 160,
-      ssrc: 1,
-      csrcs: [],
-      padding: false,
-      extension: undefined,
-      payload,
-      arrivalMs: arrival(i),
-    });
+    pk.push(syntheticPacket({ tick: i, seq: i, marker: audio && !lastWasAudio, fill: c === "a" ? 0x20 : SIL, arrivalMs: arrival(i) }));
     lastWasAudio = audio;
   }
   return { audioPackets: pk };

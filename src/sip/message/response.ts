@@ -4,7 +4,8 @@ import { parseNameAddr } from "./name-addr.ts";
 
 /**
  * Default reason phrases: RFC 3261 §21, plus the codes of later RFCs that we send — 422 (RFC 4028 §6,
- * Session-Expires below our Min-SE) and 489 (RFC 6665 §8.3.1, an event package we do not know).
+ * Session-Expires below our Min-SE), 469 (RFC 6086 §11.6, an INFO of an Info Package we did not indicate)
+ * and 489 (RFC 6665 §8.3.1, an event package we do not know).
  * A status we send must be in here: an empty phrase ("SIP/2.0 422 ") is legal but says nothing.
  */
 export const REASON_PHRASES: Readonly<Record<number, string>> = {
@@ -34,6 +35,7 @@ export const REASON_PHRASES: Readonly<Record<number, string>> = {
   421: "Extension Required",
   422: "Session Interval Too Small",
   423: "Interval Too Brief",
+  469: "Bad Info Package",
   480: "Temporarily Unavailable",
   481: "Call/Transaction Does Not Exist",
   482: "Loop Detected",

@@ -127,6 +127,10 @@ export class MultiTransport implements Transport {
     this.udp.prioritize?.(peer);
   }
 
+  expectCancel(peer: Address, branch: string): void {
+    this.udp.expectCancel?.(peer, branch);
+  }
+
   backlogMs(): number {
     return this.udp.backlogMs?.() ?? 0;
   }

@@ -51,6 +51,12 @@ export interface Transport {
    */
   prioritize?(peer: Address): void;
   /**
+   * An INVITE from `peer` whose top Via branch is `branch` is pending (its server transaction exists):
+   * its CANCEL is handled before new requests under overload (UdpTransport's receive queue). Optional:
+   * a transport without a receive queue ignores it.
+   */
+  expectCancel?(peer: Address, branch: string): void;
+  /**
    * True while a TCP/TLS connection with `peer` (its address and port) is open, so that `send(…, peer)`
    * goes over it. Optional: a UDP-only transport has none.
    */

@@ -140,6 +140,11 @@ export class UdpTransport implements Transport, DatagramSink {
     this.lanes.prioritize(peer);
   }
 
+  /** A CANCEL from `peer` on `branch` (a pending INVITE's) goes to the urgent lane (./receive-lanes.ts). */
+  expectCancel(peer: Address, branch: string): void {
+    this.lanes.expectCancel(peer, branch);
+  }
+
   /**
    * Runs `cb` once the datagrams received so far are handled: those in the socket (read on the loop's next
    * poll, so `cb` waits a timer turn: Bun runs a timer's setImmediate before that poll) and the urgent ones

@@ -9,7 +9,7 @@ import { SessionRefresher } from "./refresh.ts";
 import { SessionTimer, continueAsUas, negotiateAsUas } from "./session-timer.ts";
 import { ALLOW_HEADER, unhandledMethodStatus, type EndReason } from "./types.ts";
 import { dialogPeerHosts } from "./dialog-peer.ts";
-import { DTMF_INFO_CONTENT_TYPES, parseDtmfInfo } from "./dtmf-info.ts";
+import { answerInfo } from "./dtmf-info.ts";
 import { ReferSubscriptions, classifyNotify, type ReferNotify } from "./refer.ts";
 import { safe, SessionModification } from "./session-modification.ts";
 
@@ -187,24 +187,12 @@ export abstract class CallBase<E extends CommonCallEvents = CommonCallEvents> im
     }
   }
 
-  /**
-   * INFO (RFC 6086) carrying DTMF. §4.2.2: "If a UA receives an INFO request with a message body that
-   * it does not support, it MUST respond with a 415 (Unsupported Media Type) response" (with Accept);
-   * an INFO without a body is answered 200 (legacy keep-alive); a DTMF body naming no key gets 400; a
-   * body under a content coding (`Content-Encoding: gzip`) gets 415 with Accept-Encoding (RFC 3261 §8.2.3).
-   */
+  /** INFO (RFC 6086) carrying DTMF: answered as dtmf-info.ts `answerInfo` says (469, 415, 400, 200); a key goes up as "dtmf". */
   private onInfo(req: SipRequest, tx: { respond(res: SipResponse): void }): void {
-    if (req.body.length > 0 && unknownContentCoding(req) !== undefined) {
-      const accept: Array<[string, string]> = [["Accept", DTMF_INFO_CONTENT_TYPES.join(", ")], ["Accept-Encoding", "identity"]];
-      return tx.respond(this.response(req, 415, { headers: accept }));
-    }
-    const info = parseDtmfInfo(req.contentType, req.bodyText);
-    if (info.kind === "unsupported") {
-      return tx.respond(this.response(req, 415, { headers: [["Accept", DTMF_INFO_CONTENT_TYPES.join(", ")]] }));
-    }
-    if (info.kind === "bad") return tx.respond(this.response(req, 400, { reason: info.reason }));
-    tx.respond(this.response(req, 200));
-    if (info.kind === "digit") this.emitter.emit("dtmf", ...([info.key, info.durationMs] as never));
+    const coded = req.body.length > 0 && unknownContentCoding(req) !== undefined;
+    const a = answerInfo({ infoPackage: req.headers.get("Info-Package"), coded, contentType: req.contentType, body: req.bodyText });
+    tx.respond(this.response(req, a.status, { ...(a.headers ? { headers: a.headers } : {}), ...(a.reason ? { reason: a.reason } : {}) }));
+    if (a.digit) this.emitter.emit("dtmf", ...([a.digit.key, a.digit.durationMs] as never));
   }
 
   /** Require (§8.2.2.3) and CSeq order (§12.2.2) checks every in-dialog request passes first. */

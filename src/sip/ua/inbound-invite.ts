@@ -169,6 +169,9 @@ export class InboundInvites {
     // §17.2.1: "The server transaction MUST generate a 100 (Trying) response unless it knows that the TU
     // will generate a provisional or final response within 200 ms". The TU (upper layer) may take longer.
     tx.respond(buildResponse(req, 100));
+    // Its CANCEL (§9.2) overtakes new requests queued under a flood (receive-lanes.ts).
+    const branch = req.topVia.branch;
+    if (branch) ctx.transport.expectCancel?.(source, branch);
     const call = new InboundCall(ctx, req, tx, source);
     this.byInviteTx.set(tx, call);
     this.inviteKeys.set(mergeKey, call.callId);
