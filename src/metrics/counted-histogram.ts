@@ -27,6 +27,13 @@ export interface CountedHistogramOptions {
   buckets: readonly number[];
   /** Registries it is registered on (prom-client's `registerMetric`). */
   registers: readonly Registry[];
+  /**
+   * Counts kept elsewhere (a lower layer's process totals, e.g. media/vad/totals.ts vadBatchSizes):
+   * `counts` per bucket alone (bounds.length + 1 slots, the last one +Inf's) and `sum`, read at each
+   * scrape; `observe` adds to them too, `reset` leaves them (process totals, like the counters that
+   * process-totals.ts refills at each scrape). Absent: the histogram keeps its own.
+   */
+  source?: { readonly counts: Float64Array; sum: number };
 }
 
 /** One exposed sample, in prom-client's value shape (what `Registry.getMetricsAsString` formats). */
@@ -47,8 +54,10 @@ export class CountedHistogram {
   private readonly bounds: readonly number[];
   /** counts[i]: observations in bucket i alone (≤ bounds[i], > bounds[i − 1]); the last one is +Inf's. */
   private readonly counts: Float64Array;
-  private sum = 0;
-  private count = 0;
+  /** Where the sum lives (the source's, or the histogram's own). */
+  private readonly totals: { sum: number };
+  /** The counts are a `source`'s (CountedHistogramOptions.source). */
+  private readonly external: boolean;
 
   /** @throws Error when a bound is not finite or the bounds are not ascending. */
   constructor(o: CountedHistogramOptions) {
@@ -58,7 +67,10 @@ export class CountedHistogram {
     this.name = o.name;
     this.help = o.help;
     this.bounds = [...o.buckets];
-    this.counts = new Float64Array(this.bounds.length + 1);
+    if (o.source && o.source.counts.length !== this.bounds.length + 1) throw new Error(`${o.name}: source needs ${this.bounds.length + 1} counts`);
+    this.counts = o.source?.counts ?? new Float64Array(this.bounds.length + 1);
+    this.totals = o.source ?? { sum: 0 };
+    this.external = o.source !== undefined;
     // The registry only calls get/getForPromString/reset and reads name/type: the prom-client
     // Metric type is a union of its own classes, hence the cast.
     for (const r of o.registers) r.registerMetric(this as unknown as Metric);
@@ -71,15 +83,14 @@ export class CountedHistogram {
     let i = 0;
     while (i < b.length && value > b[i]) i++;
     this.counts[i]++;
-    this.sum += value;
-    this.count++;
+    this.totals.sum += value;
   }
 
-  /** Zeroes every count and the sum. */
+  /** Zeroes every count and the sum (not a `source`'s: those are the process's). */
   reset(): void {
+    if (this.external) return;
     this.counts.fill(0);
-    this.sum = 0;
-    this.count = 0;
+    this.totals.sum = 0;
   }
 
   /** The samples as prom-client's Histogram gives them to the text formatter (sharedLabels empty). */
@@ -91,9 +102,10 @@ export class CountedHistogram {
       acc += this.counts[i];
       values.push({ labels: { le: this.bounds[i] }, sharedLabels: {}, value: acc, metricName: bucketName, exemplar: null });
     }
-    values.push({ labels: { le: "+Inf" }, sharedLabels: {}, value: this.count, metricName: bucketName, exemplar: null });
-    values.push({ labels: {}, sharedLabels: {}, value: this.sum, metricName: `${this.name}_sum`, exemplar: undefined });
-    values.push({ labels: {}, sharedLabels: {}, value: this.count, metricName: `${this.name}_count`, exemplar: undefined });
+    const count = acc + this.counts[this.bounds.length];
+    values.push({ labels: { le: "+Inf" }, sharedLabels: {}, value: count, metricName: bucketName, exemplar: null });
+    values.push({ labels: {}, sharedLabels: {}, value: this.totals.sum, metricName: `${this.name}_sum`, exemplar: undefined });
+    values.push({ labels: {}, sharedLabels: {}, value: count, metricName: `${this.name}_count`, exemplar: undefined });
     return { name: this.name, help: this.help, type: this.type, values, aggregator: this.aggregator };
   }
 

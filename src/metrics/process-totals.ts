@@ -15,7 +15,8 @@ import { missingMediaTotals } from "../rtp/missing-media.ts";
 import { logTotals } from "../util/log-totals.ts";
 import { processErrorTotals } from "../util/process-guard.ts";
 import { storeTotals } from "../store/write-queue.ts";
-import { vadBacklog, vadTotals } from "../media/vad/batcher.ts";
+import { vadBacklog, vadBatchSizes, vadTotals, VAD_BATCH_BOUNDS } from "../media/vad/batcher.ts";
+import { CountedHistogram } from "./counted-histogram.ts";
 
 /** The counters: name, help, the one label, and the process-wide totals object it reads. */
 const PROCESS_TOTALS: readonly { name: string; help: string; label: string; totals: Readonly<Record<string, number>> }[] = [
@@ -95,9 +96,17 @@ const PROCESS_TOTALS: readonly { name: string; help: string; label: string; tota
 
 /**
  * Registers voice_agent_{rtp_dropped,sip_refused,sip_udp_datagrams,media_worker_frames,playout_held,playout_underruns,missing_media_frames,process_errors,log_lines_lost,store_writes,vad}_total,
- * and the VAD backlog gauges voice_agent_vad_backlog_windows and voice_agent_vad_lag_max_ms.
+ * the VAD backlog gauges voice_agent_vad_backlog_windows and voice_agent_vad_lag_max_ms, and the model runs'
+ * batch sizes, voice_agent_vad_batch_windows.
  */
 export function processTotalCounters(registers: Registry[]): void {
+  new CountedHistogram({
+    name: "voice_agent_vad_batch_windows",
+    help: "Silero model runs by batch size, windows per run (all calls' windows scored together: the larger the run, the less CPU per window up to ~16, scripts/bench-vad-batch.ts). Process totals.",
+    buckets: VAD_BATCH_BOUNDS,
+    source: vadBatchSizes,
+    registers,
+  });
   new Gauge({
     name: "voice_agent_vad_backlog_windows",
     help: "Silero windows (32 ms of a caller's audio each) waiting to be scored, all calls together, at the scrape. Near the number of VAD streams or below when the model keeps up.",

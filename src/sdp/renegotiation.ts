@@ -26,7 +26,11 @@ export interface RenegotiableMedia {
   renegotiate(media: NegotiatedMedia, previous: NegotiatedMedia): void;
 }
 
-/** True when two negotiations differ in anything the RTP stream uses. */
+/**
+ * True when two negotiations differ in anything the RTP stream uses — the packet length we send (the
+ * peer's `a=maxptime`, RFC 4566 §6) and comfort noise (RFC 3389) included: a re-INVITE adding
+ * `a=maxptime:10` was answered but its packets stayed 20 ms (s23 fresheyes3).
+ */
 export function mediaChanged(a: NegotiatedMedia, b: NegotiatedMedia): boolean {
   return (
     a.codec !== b.codec ||
@@ -34,7 +38,9 @@ export function mediaChanged(a: NegotiatedMedia, b: NegotiatedMedia): boolean {
     a.telephoneEventPt !== b.telephoneEventPt ||
     a.direction !== b.direction ||
     a.remote.address !== b.remote.address ||
-    a.remote.port !== b.remote.port
+    a.remote.port !== b.remote.port ||
+    a.sendPtime !== b.sendPtime ||
+    !!a.comfortNoise !== !!b.comfortNoise
   );
 }
 

@@ -13,12 +13,13 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { serializeRtp } from "../../src/rtp/packet.ts";
 import { startAgent, waitFor, type RunningAgent } from "./agent.ts";
-import { metricValue, sipRequest, type Udp } from "./attack-support.ts";
+import { metricValue } from "./attack-support.ts";
+import { placeRawCall, type RawCall } from "./raw-call.ts";
 
 const started: RunningAgent[] = [];
-const sockets: Udp[] = [];
+const calls: RawCall[] = [];
 afterAll(async () => {
-  for (const s of sockets) s.close();
+  for (const c of calls) c.close();
   await Promise.all(started.map((a) => a.stop()));
 }, 30_000);
 
@@ -30,19 +31,10 @@ describe("RTP audio faster than real time from the caller (compiled binary, loop
     const binary = process.env.VOICE_AGENT_E2E_BINARY;
     const agent = await startAgent({ IDLE_PROMPT_S: "3600" }, ["--mode", "inbound"], binary ? { binary } : {});
     started.push(agent);
-    const to = { host: "127.0.0.1", port: agent.sipPort };
-    const sip: string[] = [];
-    const signalling = await Bun.udpSocket({ hostname: "127.0.0.1", port: 0, socket: { data: (_s, d) => void sip.push(Buffer.from(d).toString()) } });
-    const media = await Bun.udpSocket({ hostname: "127.0.0.1", port: 0, binaryType: "uint8array" });
-    sockets.push(signalling, media);
-    const from = { host: "127.0.0.1", port: signalling.port };
     const callId = `rtp-rate-${process.pid}@127.0.0.1`;
-    const invite = sipRequest("INVITE", { to, from, callId, tag: "caller" }).replace(/^m=audio \d+/m, `m=audio ${media.port}`);
-    signalling.send(invite, to.port, to.host);
-    const ok = await waitFor(() => sip.find((m) => m.startsWith("SIP/2.0 200") && m.includes(callId)), 15_000, "the 200 OK");
-    const toTag = /^To:.*;tag=([^;>\s]+)/im.exec(ok)![1]!;
-    signalling.send(sipRequest("ACK", { to, from, callId, tag: "caller", toTag }), to.port, to.host);
-    const rtpPort = Number(/^m=audio (\d+)/m.exec(ok)![1]);
+    const call = await placeRawCall(agent, callId);
+    calls.push(call);
+    const { media, rtpPort } = call;
     const dropsBefore = metricValue(await (await fetch(`http://127.0.0.1:${agent.httpPort}/metrics`)).text(), "voice_agent_rtp_dropped_total", { reason: "rate" }) ?? 0;
     // Alternating ±1-step μ-law around zero: valid audio, nothing the recogniser turns into words.
     const payload = Uint8Array.from({ length: PAYLOAD_BYTES }, (_, i) => (i % 2 ? 0xfe : 0x7e));
@@ -59,8 +51,7 @@ describe("RTP audio faster than real time from the caller (compiled binary, loop
     }
     const sentS = (seq * PAYLOAD_BYTES) / 8000;
     await Bun.sleep(100); // our last packets reach the agent before the BYE closes its port
-    signalling.send(sipRequest("BYE", { to, from, callId, tag: "caller", toTag, cseq: 2 }), to.port, to.host);
-    await waitFor(() => sip.find((m) => m.startsWith("SIP/2.0 200") && m.includes(callId) && /^CSeq:\s*2 BYE/im.test(m)), 5000, "the 200 to our BYE");
+    await call.request("BYE", 2);
     const rec = await waitFor(
       async () => ((await agent.get("/calls")).recent as any[]).find((c) => c.sipCallId === callId && c.usage?.sttAudioS !== undefined),
       10_000,

@@ -91,4 +91,25 @@ describe("CountedHistogram renders what prom-client's Histogram renders", () => 
     const { theirs } = pair(ticks.map((ms) => (ms > 0 ? ms : 0)));
     expect(await m.registry.getSingleMetricAsString(NAME)).toBe(await theirs.getSingleMetricAsString(NAME));
   });
+
+  test("counts kept elsewhere (source): rendered as prom-client renders the same observations; a registry reset leaves them", async () => {
+    const buckets = [1, 4, 16, 64];
+    const source = { counts: new Float64Array(buckets.length + 1), sum: 0 };
+    const values = [1, 1, 3, 16, 17, 64, 65, 200, 2];
+    // A lower layer counts as countBatchSize does: the first bucket whose bound is ≥ the value.
+    for (const v of values) {
+      let i = 0;
+      while (i < buckets.length && v > buckets[i]!) i++;
+      source.counts[i]!++;
+      source.sum += v;
+    }
+    const ours = new Registry();
+    new CountedHistogram({ name: NAME, help: HELP, buckets, registers: [ours], source });
+    const { theirs } = pair(values, buckets);
+    expect(await ours.metrics()).toBe(await theirs.metrics());
+    ours.resetMetrics();
+    expect(source.sum).toBe(values.reduce((a, b) => a + b, 0));
+    expect(valueOf(parseExposition(await ours.metrics()), `${NAME}_count`)).toBe(values.length);
+    expect(() => new CountedHistogram({ name: "x", help: "x.", buckets, registers: [], source: { counts: new Float64Array(2), sum: 0 } })).toThrow(/5 counts/);
+  });
 });

@@ -186,6 +186,7 @@ describe("createMetrics", () => {
       voice_agent_vad_total: "counter",
       voice_agent_vad_backlog_windows: "gauge",
       voice_agent_vad_lag_max_ms: "gauge",
+      voice_agent_vad_batch_windows: "histogram",
       voice_agent_rtcp_rtt_ms: "histogram",
       voice_agent_rtcp_fraction_lost: "histogram",
       voice_agent_rtcp_jitter_ms: "histogram",

@@ -3,7 +3,9 @@
  * directions, c=0.0.0.0, moved media, codec change or refusal — and the offer-less re-INVITE path.
  */
 import { describe, expect, test } from "bun:test";
-import { createAnswer, createOffer, parseAnswer, parseOffer, SdpError, SdpSession } from "../../src/sdp";
+import { CallSessionDescription, createAnswer, createOffer, mediaChanged, parseAnswer, parseOffer, SdpError, SdpSession } from "../../src/sdp";
+import type { NegotiatedMedia } from "../../src/sdp/types.ts";
+import { silentLogger } from "../../src/util/log.ts";
 
 const offer = (o: { dir?: string; c?: string; port?: number; codecs?: string; ver?: number } = {}) =>
   [
@@ -190,5 +192,27 @@ describe("offer-less re-INVITE", () => {
     const r = s.answer(offer({ dir: "sendonly" }));
     expect(r.media.codec).toBe("PCMU");
     expect(origin(r.sdp)).toEqual([o.sessionId, String(o.sessionVersion + 1)]);
+  });
+});
+
+describe("a re-offer changing only the packet length or comfort noise reaches the RTP stream (CallSessionDescription)", () => {
+  const withAttrs = (ver: number, attrs: string[], codecs = "0 101") =>
+    offer({ ver, codecs }).replace("a=rtpmap:101 telephone-event/8000\r\n", `a=rtpmap:101 telephone-event/8000\r\n${attrs.map((a) => `${a}\r\n`).join("")}`);
+
+  test("a=maxptime:10 added, then removed: renegotiated each time with the new sendPtime (before: our answer was unchanged, so the media was too)", () => {
+    const applied: (number | undefined)[] = [];
+    const s = SdpSession.fromAnswer(createAnswer({ offer: offer(), ...EP }), EP);
+    const d = new CallSessionDescription(s, { renegotiate: (m) => void applied.push(m.sendPtime) }, silentLogger, "call-1");
+    expect(d.onOffer(withAttrs(2, ["a=maxptime:10"]), "INVITE")).toMatchObject({ ok: true });
+    expect(d.onOffer(withAttrs(3, []), "INVITE")).toMatchObject({ ok: true });
+    expect(d.onOffer(withAttrs(4, []), "INVITE")).toMatchObject({ ok: true }); // nothing changed: not applied
+    expect(applied).toEqual([10, undefined]);
+  });
+
+  test("mediaChanged: sendPtime and comfortNoise count; everything else equal is no change", () => {
+    const base: NegotiatedMedia = { codec: "PCMU", payloadType: 0, telephoneEventPt: 101, remote: { address: "192.0.2.10", port: 30000 }, direction: "sendrecv", remotePtime: 20 };
+    expect(mediaChanged(base, { ...base, remote: { ...base.remote } })).toBe(false);
+    expect(mediaChanged(base, { ...base, sendPtime: 10 })).toBe(true);
+    expect(mediaChanged(base, { ...base, comfortNoise: true })).toBe(true);
   });
 });

@@ -121,8 +121,12 @@ export function taskset(cpu: number, pid: number): void {
 
 /** Cumulative bucket counts of the pacer lateness histogram in a /metrics text. */
 function pacerBuckets(text: string): Map<number, number> {
+  return histogramBuckets(text, "voice_agent_pacer_lateness_ms");
+}
+/** Cumulative bucket counts (upper bound → count) of histogram `name` in a /metrics text (empty: none). */
+function histogramBuckets(text: string, name: string): Map<number, number> {
   const m = new Map<number, number>();
-  for (const x of text.matchAll(/^voice_agent_pacer_lateness_ms_bucket\{[^}]*le="([^"]+)"[^}]*\} (\d+)/gm)) {
+  for (const x of text.matchAll(new RegExp(`^${name}_bucket\\{[^}]*le="([^"]+)"[^}]*\\} (\\d+)`, "gm"))) {
     const le = x[1] === "+Inf" ? Infinity : Number(x[1]);
     m.set(le, (m.get(le) ?? 0) + Number(x[2]));
   }
@@ -153,6 +157,33 @@ function vadCounts(text: string): { windows: number; runs: number; skipped: numb
   const v = (what: string) => Number(new RegExp(`^voice_agent_vad_total\\{what="${what}"\\} (\\d+)`, "m").exec(text)?.[1] ?? NaN);
   const lagMaxMs = Number(/^voice_agent_vad_lag_max_ms (\d+)/m.exec(text)?.[1] ?? NaN);
   return { windows: v("windows"), runs: v("runs"), skipped: v("skipped"), lagMaxMs };
+}
+
+/** Every voice_agent_vad_total{what} of the window per call-second, "what n.n" (windows scored, runs, quiet, …). */
+function vadTotalsLine(text0: string, text1: string, callS: number): string {
+  const all = (text: string) => new Map([...text.matchAll(/^voice_agent_vad_total\{what="([^"]+)"\} (\d+)/gm)].map((x) => [x[1]!, Number(x[2])]));
+  const a = all(text0);
+  return [...all(text1)].map(([what, n]) => `${what} ${((n - (a.get(what) ?? 0)) / callS).toFixed(1)}`).join(", ");
+}
+
+/**
+ * The window's Silero runs by batch size (voice_agent_vad_batch_windows, two scrapes' difference): each
+ * bucket's share of the runs, "≤bound runs% (windows%)" with the windows estimated at the bucket's
+ * upper bound; "" for an agent without the histogram or with no run.
+ */
+export function vadBatchLine(a: Map<number, number>, b: Map<number, number>): string {
+  const les = [...b.keys()].sort((x, y) => x - y);
+  const runs = (b.get(Infinity) ?? 0) - (a.get(Infinity) ?? 0);
+  if (runs <= 0) return "";
+  let prev = 0;
+  const parts: string[] = [];
+  for (const le of les) {
+    const cum = (b.get(le) ?? 0) - (a.get(le) ?? 0);
+    const n = cum - prev;
+    prev = cum;
+    if (n > 0) parts.push(`≤${le === Infinity ? "∞" : le} ${((100 * n) / runs).toFixed(1)} %`);
+  }
+  return `${runs} runs by batch size (windows per run): ${parts.join(", ")}`;
 }
 
 /** p99 of the difference of two cumulative histograms, as the bucket's upper bound (ms); -1 if empty. */
@@ -257,6 +288,8 @@ export async function readLoadWindow(w: { pid: number; httpPort: number; sipPort
   const metrics1 = pacerBuckets(text1);
   const vad1 = vadCounts(text1);
   const vadRuns = vad1.runs - vad0.runs;
+  const batchLine = vadBatchLine(histogramBuckets(text0, "voice_agent_vad_batch_windows"), histogramBuckets(text1, "voice_agent_vad_batch_windows"));
+  if (batchLine) say(`  vad: ${batchLine}; per call-s: ${vadTotalsLine(text0, text1, w.calls * windowS)}`);
   const opts = await prober.finish();
   const held = workerFrames(text1, "held") - workerFrames(text0, "held");
   if (held > 0) say(`  media worker: ${held} ticks held for audio still arriving, ${workerFrames(text1, "held_silence") - workerFrames(text0, "held_silence")} of them ended in silence`);

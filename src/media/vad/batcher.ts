@@ -16,7 +16,7 @@
 import type { BatchModel } from "./model.ts";
 import { pacePoint } from "../../util/pace-point.ts";
 
-export { vadBacklog, vadTotals } from "./totals.ts";
+export { vadBacklog, vadBatchSizes, vadTotals, VAD_BATCH_BOUNDS } from "./totals.ts";
 export { SileroModel, type BatchModel } from "./model.ts";
 
 /**
@@ -102,7 +102,17 @@ export const FLUSH_AT = 16;
  */
 export const DEFAULT_MAX_LAG_MS = 256;
 
-/** The agent's VAD_BATCH_MS by default, ms (a loaded model starts at 0: tests and simulations feed frames as fast as they can). */
+/**
+ * The agent's VAD_BATCH_MS by default, ms (a loaded model starts at 0: tests and simulations feed frames as fast as they can).
+ * At 200 outside callers (bench:load, session 23, same binary, rows next to each other) the calls' windows come at
+ * ~2,200/s (10.5–11.0 per call-s scored, 21.5 left quiet): with 4 ms and FLUSH_AT 16 a run held 13–24 windows on
+ * average (voice_agent_vad_batch_windows: most runs 9–48); with 8 ms and 32, 20–30; with 1 ms, 6 (a third of the runs
+ * single windows). By bench-vad-batch's CPU per window at those spreads that is ~28–31 µs against ~26–27 (8 ms) and
+ * ~42 (1 ms): Silero ~6–7 % of the core at 200 calls, and 8 ms would save ~1 % of the core, while rows of one setting
+ * differed by up to 19 points (8 ms: 94.1, 94.8, 75.6 %; 4 ms: 84.6 %; 1 ms: 79.6 %; two 4 ms rows with others
+ * on the core left out). Barge-in stop p50/p90 in those rows: 4 ms 80/131; 8 ms 100/187, 100/199, 85/130; 1 ms
+ * 75/120 ms. Kept at 4: no setting's gain stands out of the rows' spread.
+ */
 export const DEFAULT_BATCH_WAIT_MS = 4;
 
 /** Options of a WindowBatcher. */

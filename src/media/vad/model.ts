@@ -11,7 +11,7 @@
 import { loadOrt, type Ort } from "./ort-loader.ts";
 import { VadError } from "./errors.ts";
 import { SILERO_SAMPLE_RATE } from "./framer.ts";
-import { vadTotals } from "./totals.ts";
+import { countBatchSize, vadTotals } from "./totals.ts";
 import { STALL_VAD, stalls } from "../../util/stall-recorder.ts";
 import { pacePoint } from "../../util/pace-point.ts";
 import modelPath from "../../../models/silero_vad.onnx" with { type: "file" };
@@ -127,12 +127,13 @@ export function unpackStates(next: Float32Array, states: readonly Float32Array[]
   }
 }
 
-/** Counts a run of `b` windows in a model's counts and the process totals (vadTotals). */
+/** Counts a run of `b` windows in a model's counts and the process totals (vadTotals, vadBatchSizes). */
 export function countRun(counts: { runs: number; windows: number }, b: number): void {
   counts.runs++;
   counts.windows += b;
   vadTotals.runs++;
   vadTotals.windows += b;
+  countBatchSize(b);
 }
 
 /** Right before onnxruntime-node's own setImmediate runs a model: due pacer ticks, and the run's start. */

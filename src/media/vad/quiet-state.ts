@@ -11,7 +11,7 @@
  */
 import { SILERO_CONTEXT_SAMPLES, SILERO_WINDOW_SAMPLES } from "./framer.ts";
 import { QUIET_STATE_WINDOWS } from "./quiet.ts";
-import { vadTotals, type SileroModel } from "./batcher.ts";
+import { vadBatchSizes, vadTotals, type SileroModel } from "./batcher.ts";
 
 /** Silero v5's state per stream: [2, 1, 128] float32. */
 const STATE_SIZE = 2 * 128;
@@ -34,5 +34,7 @@ export async function quietStates(model: SileroModel): Promise<Float32Array[]> {
   model.counts.windows -= QUIET_STATE_WINDOWS;
   vadTotals.runs -= QUIET_STATE_WINDOWS;
   vadTotals.windows -= QUIET_STATE_WINDOWS;
+  vadBatchSizes.counts[0]! -= QUIET_STATE_WINDOWS; // runs of one window each
+  vadBatchSizes.sum -= QUIET_STATE_WINDOWS;
   return states;
 }

@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { SileroVad } from "../../../src/media/vad/silero.ts";
 import { loadVadAsLoaded } from "../../support/vad.ts";
-import { FLUSH_AT, vadTotals } from "../../../src/media/vad/batcher.ts";
+import { FLUSH_AT, vadBatchSizes, vadTotals, VAD_BATCH_BOUNDS } from "../../../src/media/vad/batcher.ts";
 import * as A from "./audio-fixtures.ts";
 
 let tmp: { dir: string; remove: () => void };
@@ -51,11 +51,18 @@ describe("batched Silero runs", () => {
     const single = await lockStep(40, false);
     const r0 = { ...vad.runs };
     const t0 = { ...vadTotals };
+    const h0 = { counts: vadBatchSizes.counts.slice(), sum: vadBatchSizes.sum };
     const batched = await lockStep(40, true);
     const runs = vad.runs.runs - r0.runs;
     const windows = vad.runs.windows - r0.windows;
-    // The process totals behind voice_agent_vad_total{what} move with them.
+    // The process totals behind voice_agent_vad_total{what} move with them, and so does the batch-size
+    // histogram behind voice_agent_vad_batch_windows: every run counted once, its windows in the sum.
     expect([vadTotals.runs - t0.runs, vadTotals.windows - t0.windows]).toEqual([runs, windows]);
+    const added = Array.from(vadBatchSizes.counts, (n, i) => n - h0.counts[i]!);
+    expect([added.reduce((a, b) => a + b, 0), vadBatchSizes.sum - h0.sum]).toEqual([runs, windows]);
+    // 40 streams in lock-step: most runs hold many windows (over 8: past the bucket of 8).
+    const over8 = added.slice(VAD_BATCH_BOUNDS.indexOf(8) + 1).reduce((a, b) => a + b, 0);
+    expect(over8).toBeGreaterThan(runs / 2);
     expect(batched).toEqual(single);
     expect(windows).toBeGreaterThan(40 * 50);
     expect(windows / runs).toBeGreaterThan(10); // mean batch size
