@@ -81,6 +81,7 @@ PAIRED=(
   tests/e2e/rtcp-source.test.ts
   tests/e2e/rtp-audio-rate.test.ts    # a caller sending audio faster than real time: STT seconds policed
   tests/e2e/reinvite-maxptime.test.ts # a re-INVITE changing a=maxptime: the packet length follows
+  tests/e2e/sdp-size.test.ts          # SDP bodies over 8 KB refused unread (INVITE, re-INVITE)
   tests/e2e/rtp-latch-nat.test.ts
   tests/e2e/baresip-hold.test.ts
   tests/e2e/baresip-tls.test.ts

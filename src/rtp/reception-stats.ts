@@ -4,7 +4,7 @@
  * computed per SSRC; when the SSRC changes (a new source, e.g. after a media-server failover) the loss
  * so far is kept and counting restarts (A.1: a new SSRC is a new source).
  */
-import { SequenceUnwrapper } from "./sequence-unwrapper.ts";
+import { seqDistance } from "./sequence-unwrapper.ts";
 
 /**
  * How a packet relates to the ones before it: the first of a new SSRC, the next in order, newer with
@@ -20,8 +20,12 @@ export const MAX_DROPOUT = 3000;
 export const MAX_MISORDER = 100;
 
 export class ReceptionStats {
-  private readonly unwrapper = new SequenceUnwrapper();
   private ssrc: number | undefined;
+  /**
+   * Highest extended sequence number of the current source (sequence-unwrapper.ts's rule, kept here
+   * rather than in a SequenceUnwrapper: one object less to reach per packet at 200 calls; issue 13).
+   */
+  private max = 0;
   private base = 0;
   private received = 0;
   private lostEarlier = 0;
@@ -38,12 +42,11 @@ export class ReceptionStats {
         this.expectedEarlier += this.currentExpected();
       }
       this.ssrc = ssrc;
-      this.unwrapper.reset();
-      this.base = this.unwrapper.unwrap(seq);
+      this.max = this.base = seq;
       this.received = 1;
       return "new_source";
     }
-    const d = this.unwrapper.distance(seq);
+    const d = seqDistance(this.max, seq);
     if (d >= MAX_DROPOUT || d < -MAX_MISORDER) {
       // RFC 3550 A.1: "the sequence number made a very large jump … If this is the second packet in
       // sequence after the jump, it is assumed the other side restarted without telling us so just
@@ -52,8 +55,7 @@ export class ReceptionStats {
         this.badSeq = undefined;
         this.lostEarlier += this.currentLost();
         this.expectedEarlier += this.currentExpected();
-        this.unwrapper.reset();
-        this.base = this.unwrapper.unwrap(seq);
+        this.max = this.base = seq;
         this.received = 1;
         return "resync";
       }
@@ -61,11 +63,10 @@ export class ReceptionStats {
       return "jump";
     }
     this.badSeq = undefined;
-    const before = this.unwrapper.max!;
-    const ext = this.unwrapper.unwrap(seq);
     this.received++;
-    if (ext <= before) return "late";
-    return ext === before + 1 ? "in_order" : "gap";
+    if (d <= 0) return "late"; // not above the highest: a duplicate or reordered packet
+    this.max += d;
+    return d === 1 ? "in_order" : "gap";
   }
 
   /** A.1 `bad_seq`: the number that confirms a jump. */
@@ -76,7 +77,7 @@ export class ReceptionStats {
     if (this.ssrc === undefined) return undefined;
     return {
       ssrc: this.ssrc,
-      extendedHighestSeq: this.unwrapper.max! >>> 0,
+      extendedHighestSeq: this.max >>> 0,
       expected: this.currentExpected(),
       received: this.received,
       lost: this.currentLost(),
@@ -94,7 +95,7 @@ export class ReceptionStats {
   }
 
   private currentExpected(): number {
-    return this.ssrc === undefined ? 0 : this.unwrapper.max! - this.base + 1;
+    return this.ssrc === undefined ? 0 : this.max - this.base + 1;
   }
 
   private currentLost(): number {

@@ -4,6 +4,15 @@
  * highest one seen, so wrap-around (65535 → 0) counts forward and a reordered (older) packet maps below
  * the highest. Distances of ±32768 or more are ambiguous by nature; they resolve to the nearest.
  */
+/**
+ * Signed distance of the 16-bit `seq` from the extended number `highest` (what unwrapping adds to it), in
+ * [-32768, 32767]. Pure, for holders of their own extended maximum (reception-stats.ts).
+ */
+export function seqDistance(highest: number, seq: number): number {
+  const last = ((highest % 65536) + 65536) % 65536;
+  return ((seq - last + 0x8000) & 0xffff) - 0x8000;
+}
+
 export class SequenceUnwrapper {
   private highest: number | undefined;
 
@@ -13,18 +22,14 @@ export class SequenceUnwrapper {
       this.highest = seq;
       return seq;
     }
-    const last = ((this.highest % 65536) + 65536) % 65536;
-    const diff = ((seq - last + 0x8000) & 0xffff) - 0x8000; // signed, in [-32768, 32767]
-    const ext = this.highest + diff;
+    const ext = this.highest + seqDistance(this.highest, seq);
     if (ext > this.highest) this.highest = ext;
     return ext;
   }
 
   /** Signed distance of `seq` from the highest seen (what `unwrap` would add), without recording it. */
   distance(seq: number): number {
-    if (this.highest === undefined) return 0;
-    const last = ((this.highest % 65536) + 65536) % 65536;
-    return ((seq - last + 0x8000) & 0xffff) - 0x8000;
+    return this.highest === undefined ? 0 : seqDistance(this.highest, seq);
   }
 
   /** Highest extended value returned so far (undefined before the first packet). */

@@ -17,7 +17,9 @@ export type SdpErrorCode =
   /** Neither PCMU nor PCMA offered (or answered). → 488 Not Acceptable Here (RFC 3261 §21.4.26) */
   | "no_common_codec"
   /** The answerer rejected our audio stream with port 0 (RFC 3264 §6). → end the call */
-  | "rejected";
+  | "rejected"
+  /** A body over MAX_SDP_BYTES, refused before it is read (src/sdp/parse.ts). → 488 */
+  | "too_large";
 
 /** Thrown by every function of `src/sdp`. Not retryable: the same SDP always fails the same way. */
 export class SdpError extends Error {

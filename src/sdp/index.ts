@@ -17,7 +17,7 @@ export type {
   SdpPayload,
   SdpTelephoneEvent,
 } from "./types.ts";
-export { parseOffer, parseDescription, type LooseDescription } from "./parse.ts";
+export { MAX_SDP_BYTES, parseOffer, parseDescription, type LooseDescription } from "./parse.ts";
 export { createAnswer, ANSWER_PTIME_MS, sendPtimeFor, type AnswerResult, type CreateAnswerOptions } from "./answer.ts";
 export { createOffer, parseAnswer, type CreateOfferOptions, type OfferResult } from "./offer.ts";
 export { mirrorDirection, canSend, canReceive, effectiveOfferDirection } from "./direction.ts";

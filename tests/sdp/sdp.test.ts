@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { SdpError, createAnswer, createOffer, parseAnswer, parseOffer, sendPtimeFor } from "../../src/sdp/index.ts";
+import { MAX_SDP_BYTES, SdpError, createAnswer, createOffer, parseAnswer, parseOffer, sendPtimeFor } from "../../src/sdp/index.ts";
 import { BARESIP, G729_ONLY, MEDIA_LEVEL_C, PCMA_ONLY, PLIVO_LIKE, SIPP_UAC, offerWith } from "./fixtures.ts";
 
 const LOCAL = { localAddress: "192.0.2.10", localPort: 20000, sessionId: "4242", sessionVersion: 1 };
@@ -344,5 +344,35 @@ describe("a=maxptime below our 20 ms (RFC 4566 §6: \"the maximum amount of medi
     const answer = offerWith(["m=audio 30000 RTP/AVP 0", "a=rtpmap:0 PCMU/8000", "a=maxptime:10"]);
     expect(o.sdp).toContain("m=audio 20004");
     expect(parseAnswer(answer).sendPtime).toBe(10);
+  });
+});
+
+describe("an SDP body over MAX_SDP_BYTES is refused unread (its parse ran on the call thread: 5–8 ms for 50 KB)", () => {
+  const padded = (bytes: number) => {
+    const base = offerWith(["m=audio 40000 RTP/AVP 0", "a=rtpmap:0 PCMU/8000"]);
+    return base + "a=x-pad:" + "p".repeat(bytes - base.length - 10) + "\r\n";
+  };
+  test("8,192 bytes: read; 8,193: SdpError too_large naming the size (offers, answers)", () => {
+    expect(MAX_SDP_BYTES).toBe(8192);
+    expect(padded(8192).length).toBe(8192);
+    expect(parseOffer(padded(8192)).audio.port).toBe(40000);
+    for (const read of [parseOffer, (s: string) => parseAnswer(s)]) {
+      let err: unknown;
+      try {
+        read(padded(8193));
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toBeInstanceOf(SdpError);
+      expect((err as SdpError).code).toBe("too_large");
+      expect((err as SdpError).message).toBe("SDP body of 8193 bytes is over 8192");
+    }
+  });
+
+  test("refused in well under a millisecond, whatever it holds (50 KB of m= lines)", () => {
+    const huge = offerWith(["m=audio 40000 RTP/AVP 0"]) + "m=audio 0 RTP/AVP 0\r\n".repeat(2400);
+    const t = performance.now();
+    for (let i = 0; i < 100; i++) expect(() => parseOffer(huge)).toThrow("over 8192");
+    expect((performance.now() - t) / 100).toBeLessThan(1); // reading it took 5–8 ms each
   });
 });
