@@ -4,7 +4,7 @@
  * Sending: `sendFrame(payload, marker)` once per 20 ms (the Playout does it on each Pacer tick). SSRC,
  * first sequence number and first timestamp are random (RFC 3550 §5.1: "The initial value of the
  * sequence number SHOULD be random", likewise the timestamp; §8.1 for SSRC). Each frame advances the
- * sequence number by 1 (by 2–20 when a peer's a=maxptime is below 20 ms: it goes out as that many
+ * sequence number by 1 (by 2 when a peer's a=maxptime is 10–19 ms: it goes out as that many
  * packets, send-path.ts packetSpans) and the timestamp by the payload's sample count (160 for 20 ms).
  *
  * Destination: the SDP address until the caller's media arrives, then symmetric RTP with latching

@@ -18,15 +18,29 @@ import type { G711Name, NegotiatedMedia, SdpDescription, SdpMediaSection, SdpPay
 export const ANSWER_PTIME_MS = 20;
 
 /**
+ * The shortest packet we send, ms. Each packet is a send system call (~5 µs here) on the thread that
+ * paces every call: a peer's `a=maxptime:1` made one call send 1,000 packets a second instead of 50
+ * (s23 fresheyes3), twenty calls' worth of sending bought with one offer. No G.711 gateway we know asks
+ * for less than 10 ms (pjmedia's shortest frame is 10 ms too); such an offer is refused.
+ */
+export const MIN_SEND_PTIME_MS = 10;
+
+/**
  * The packet duration we send to a peer whose SDP says `a=maxptime` (RFC 4566 §6: "This gives the
  * maximum amount of media that can be encapsulated in each packet, expressed as time in milliseconds"):
- * our 20 ms, or when the peer's maximum is below it the longest of 10, 5, 4, 2, 1 ms (a whole fraction
- * of our 20 ms frame, so each frame goes out as 2–20 packets of consecutive timestamps) within it.
- * A maxptime of 20 or more, or none, changes nothing.
+ * our 20 ms, or 10 ms (each 20 ms frame as two packets of consecutive timestamps) when the peer's maximum
+ * is 10–19 ms. A maxptime of 20 or more, or none, changes nothing.
+ * @throws SdpError "unsupported_ptime" for a maxptime under MIN_SEND_PTIME_MS: we cannot meet it, and the
+ *   offer is refused with 488 (RFC 3261 §21.4.26, the meaning of 606 for this resource: "some aspects
+ *   of the session description such as the requested media, bandwidth, or addressing style were not
+ *   acceptable"; a refused re-offer leaves the session as it was, RFC 3264 §8); an answer asking it is unusable.
  */
 export function sendPtimeFor(maxptime: number | undefined): number {
   if (maxptime === undefined || maxptime >= ANSWER_PTIME_MS) return ANSWER_PTIME_MS;
-  return [10, 5, 4, 2, 1].find((ms) => ms <= maxptime) ?? 1;
+  if (maxptime < MIN_SEND_PTIME_MS) {
+    throw new SdpError("unsupported_ptime", `a=maxptime:${maxptime} asks for packets shorter than the ${MIN_SEND_PTIME_MS} ms this agent sends at least`);
+  }
+  return MIN_SEND_PTIME_MS;
 }
 
 export interface CreateAnswerOptions {

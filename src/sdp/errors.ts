@@ -19,7 +19,9 @@ export type SdpErrorCode =
   /** The answerer rejected our audio stream with port 0 (RFC 3264 §6). → end the call */
   | "rejected"
   /** A body over MAX_SDP_BYTES, refused before it is read (src/sdp/parse.ts). → 488 */
-  | "too_large";
+  | "too_large"
+  /** `a=maxptime` under MIN_SEND_PTIME_MS (10): packets shorter than we send (src/sdp/answer.ts). → 488 */
+  | "unsupported_ptime";
 
 /** Thrown by every function of `src/sdp`. Not retryable: the same SDP always fails the same way. */
 export class SdpError extends Error {

@@ -18,7 +18,7 @@ export type {
   SdpTelephoneEvent,
 } from "./types.ts";
 export { MAX_SDP_BYTES, parseOffer, parseDescription, type LooseDescription } from "./parse.ts";
-export { createAnswer, ANSWER_PTIME_MS, sendPtimeFor, type AnswerResult, type CreateAnswerOptions } from "./answer.ts";
+export { createAnswer, ANSWER_PTIME_MS, MIN_SEND_PTIME_MS, sendPtimeFor, type AnswerResult, type CreateAnswerOptions } from "./answer.ts";
 export { createOffer, parseAnswer, type CreateOfferOptions, type OfferResult } from "./offer.ts";
 export { mirrorDirection, canSend, canReceive, effectiveOfferDirection } from "./direction.ts";
 export { SdpSession, type ReAnswer, type SdpSessionEndpoint } from "./session.ts";

@@ -105,7 +105,7 @@ export interface NegotiatedMedia {
   remotePtime?: number;
   /**
    * ms of audio per RTP packet we send when the peer's `a=maxptime` is below our 20 ms (RFC 4566 §6):
-   * 10, 5, 4, 2 or 1; absent: 20. See ./answer.ts sendPtimeFor.
+   * 10 (a maximum under 10 is refused); absent: 20. See ./answer.ts sendPtimeFor.
    */
   sendPtime?: number;
   /** RTCP multiplexed on the RTP port (RFC 5761): the offer had `a=rtcp-mux` and our answer too. */

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { MAX_SDP_BYTES, SdpError, createAnswer, createOffer, parseAnswer, parseOffer, sendPtimeFor } from "../../src/sdp/index.ts";
+import { MAX_SDP_BYTES, MIN_SEND_PTIME_MS, SdpError, createAnswer, createOffer, parseAnswer, parseOffer, sendPtimeFor } from "../../src/sdp/index.ts";
 import { BARESIP, G729_ONLY, MEDIA_LEVEL_C, PCMA_ONLY, PLIVO_LIKE, SIPP_UAC, offerWith } from "./fixtures.ts";
 
 const LOCAL = { localAddress: "192.0.2.10", localPort: 20000, sessionId: "4242", sessionVersion: 1 };
@@ -326,17 +326,22 @@ describe("a=maxptime below our 20 ms (RFC 4566 §6: \"the maximum amount of medi
     [20, undefined],
     [19, 10],
     [10, 10],
-    [9, 5],
-    [5, 5],
-    [4, 4],
-    [3, 2],
-    [1, 1],
   ])("offer with a=maxptime:%p → we send %p ms packets (undefined: 20)", (maxptime, want) => {
     const offer = offerWith(["m=audio 40000 RTP/AVP 0", "a=rtpmap:0 PCMU/8000", ...(maxptime === undefined ? [] : [`a=maxptime:${maxptime}`])]);
     const a = createAnswer({ offer, ...LOCAL });
     expect(a.sendPtime).toBe(want);
     expect(sendPtimeFor(maxptime)).toBe(want ?? 20);
     expect(a.sdp).toContain("a=ptime:20"); // what we ask to receive is unchanged
+  });
+
+  test.each([9, 5, 1])("a=maxptime:%p (under MIN_SEND_PTIME_MS) → SdpError unsupported_ptime, in an offer and in an answer", (maxptime) => {
+    expect(MIN_SEND_PTIME_MS).toBe(10);
+    const sdp = offerWith(["m=audio 40000 RTP/AVP 0", "a=rtpmap:0 PCMU/8000", `a=maxptime:${maxptime}`]);
+    const e = sdpError(() => createAnswer({ offer: sdp, ...LOCAL }));
+    expect(e.code).toBe("unsupported_ptime");
+    expect(e.message).toContain(`a=maxptime:${maxptime}`);
+    expect(sdpError(() => parseAnswer(sdp)).code).toBe("unsupported_ptime");
+    expect(sdpError(() => sendPtimeFor(maxptime)).code).toBe("unsupported_ptime");
   });
 
   test("an answer to our offer with a=maxptime:10 → 10 ms packets", () => {
