@@ -3,6 +3,7 @@
  * send their own RTP or in-dialog requests: INVITE with an offer naming our media socket, the 200, our
  * ACK; then requests in the dialog and the BYE. All traffic stays on loopback.
  */
+import { afterAll } from "bun:test";
 import { waitFor, type RunningAgent } from "./agent.ts";
 import { sipRequest, type Udp } from "./attack-support.ts";
 
@@ -57,4 +58,18 @@ export async function placeRawCall(agent: RunningAgent, callId: string, o: { off
       media.close();
     },
   };
+}
+
+/**
+ * The agents and raw calls a test file starts, registered here and closed (calls) and stopped (agents)
+ * after all its tests. Call once per file, at its top level.
+ */
+export function closeAfterAll(): { started: RunningAgent[]; calls: RawCall[] } {
+  const started: RunningAgent[] = [];
+  const calls: RawCall[] = [];
+  afterAll(async () => {
+    for (const c of calls) c.close();
+    await Promise.all(started.map((a) => a.stop()));
+  }, 30_000);
+  return { started, calls };
 }

@@ -9,18 +9,13 @@
  * with 488 in a re-INVITE (the media goes on unchanged) and in an INVITE.
  * `VOICE_AGENT_E2E_BINARY=/path bun test …` runs it against another binary (the before/after).
  */
-import { afterAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { serializeRtp } from "../../src/rtp/packet.ts";
-import { startAgent, waitFor, type RunningAgent } from "./agent.ts";
+import { startAgent, waitFor } from "./agent.ts";
 import { sipRequest } from "./attack-support.ts";
-import { placeRawCall, withBody, type RawCall } from "./raw-call.ts";
+import { closeAfterAll, placeRawCall, withBody } from "./raw-call.ts";
 
-const started: RunningAgent[] = [];
-const calls: RawCall[] = [];
-afterAll(async () => {
-  for (const c of calls) c.close();
-  await Promise.all(started.map((a) => a.stop()));
-}, 30_000);
+const { started, calls } = closeAfterAll();
 
 const offer = (port: number, version: number, extra: string[]) =>
   [

@@ -10,18 +10,13 @@
  * start build 72.9 s), at least the 5 s burst got through, and the excess is counted as `rate`.
  * `VOICE_AGENT_E2E_BINARY=/path bun test …` runs it against another binary (the before/after).
  */
-import { afterAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { serializeRtp } from "../../src/rtp/packet.ts";
-import { startAgent, waitFor, type RunningAgent } from "./agent.ts";
+import { startAgent, waitFor } from "./agent.ts";
 import { metricValue } from "./attack-support.ts";
-import { placeRawCall, type RawCall } from "./raw-call.ts";
+import { closeAfterAll, placeRawCall } from "./raw-call.ts";
 
-const started: RunningAgent[] = [];
-const calls: RawCall[] = [];
-afterAll(async () => {
-  for (const c of calls) c.close();
-  await Promise.all(started.map((a) => a.stop()));
-}, 30_000);
+const { started, calls } = closeAfterAll();
 
 const PAYLOAD_BYTES = 1480;
 const SEND_MS = 4000;

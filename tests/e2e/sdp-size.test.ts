@@ -6,17 +6,12 @@
  * live call a 20 KB re-INVITE gets 488 and the call's media goes on; an ordinary re-INVITE still gets 200.
  * `VOICE_AGENT_E2E_BINARY=/path bun test …` runs it against another binary (the before/after).
  */
-import { afterAll, describe, expect, test } from "bun:test";
-import { startAgent, waitFor, type RunningAgent } from "./agent.ts";
+import { describe, expect, test } from "bun:test";
+import { startAgent, waitFor } from "./agent.ts";
 import { sipRequest } from "./attack-support.ts";
-import { placeRawCall, withBody, type RawCall } from "./raw-call.ts";
+import { closeAfterAll, placeRawCall, withBody, type RawCall } from "./raw-call.ts";
 
-const started: RunningAgent[] = [];
-const calls: RawCall[] = [];
-afterAll(async () => {
-  for (const c of calls) c.close();
-  await Promise.all(started.map((a) => a.stop()));
-}, 30_000);
+const { started, calls } = closeAfterAll();
 
 /** An offer for `port`, padded with `a=x-…` attributes to about `bytes`. */
 const offer = (port: number, version: number, bytes = 0) => {
